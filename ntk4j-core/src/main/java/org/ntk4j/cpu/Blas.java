@@ -1,0 +1,76 @@
+package org.ntk4j.cpu;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The BLAS calls ntk4j makes: row-major GEMM on off-heap tensors, addressed by element offsets, through
+ * OpenBLAS 0.3.31 (org.bytedeco:openblas), which detects this project's CPUs correctly on its own.
+ */
+public final class Blas {
+    private static volatile boolean loaded;
+
+    private Blas() {
+    }
+
+    /** Loads the native library (first call takes a moment: JavaCPP extracts it to its cache). */
+    public static void load() {
+        if (!loaded) {
+            synchronized (Blas.class) {
+                if (!loaded) {
+                    org.bytedeco.javacpp.Loader.load(openblas.class);
+                    loaded = true;
+                }
+            }
+        }
+    }
+
+    /** Threads OpenBLAS uses. */
+    public static int threads() {
+        load();
+        return openblas.blas_get_num_threads();
+    }
+
+    /** Sets the number of OpenBLAS threads. */
+    public static void setThreads(int n) {
+        load();
+        openblas.blas_set_num_threads(n);
+    }
+
+    /** OpenBLAS's description of itself (version, detected core), for reports. */
+    public static String config() {
+        load();
+        return org.bytedeco.openblas.global.openblas_full.openblas_get_config().getString();
+    }
+
+    /**
+     * C[cOff..] = alpha * op(A[aOff..]) op(B[bOff..]) + beta * C, row-major, with op(A) of shape m×k and
+     * op(B) of shape k×n. All three tensors must have the same dtype.
+     */
+    public static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                            Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+                            double beta, Tensor c, long cOff, int ldc) {
+        load();
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int ta = transA ? openblas.CblasTrans : openblas.CblasNoTrans;
+        int tb = transB ? openblas.CblasTrans : openblas.CblasNoTrans;
+        if (c.dtype() == DType.F32) {
+            FloatPointer pa = a.floatPointer().getPointer(aOff);
+            FloatPointer pb = b.floatPointer().getPointer(bOff);
+            FloatPointer pc = c.floatPointer().getPointer(cOff);
+            openblas.cblas_sgemm(openblas.CblasRowMajor, ta, tb, m, n, k, (float) alpha, pa, Math.max(1, lda),
+                    pb, Math.max(1, ldb), (float) beta, pc, Math.max(1, ldc));
+        } else {
+            DoublePointer pa = a.doublePointer().getPointer(aOff);
+            DoublePointer pb = b.doublePointer().getPointer(bOff);
+            DoublePointer pc = c.doublePointer().getPointer(cOff);
+            openblas.cblas_dgemm(openblas.CblasRowMajor, ta, tb, m, n, k, alpha, pa, Math.max(1, lda),
+                    pb, Math.max(1, ldb), beta, pc, Math.max(1, ldc));
+        }
+    }
+}

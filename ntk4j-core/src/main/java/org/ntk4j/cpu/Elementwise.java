@@ -1,0 +1,202 @@
+package org.ntk4j.cpu;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.function.DoubleUnaryOperator;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/** Elementwise kernels: unary maps and binary operations with NumPy broadcasting, split across cores. */
+public final class Elementwise {
+    private Elementwise() {
+    }
+
+    /** The binary operations the kernels know; the choice is made once per row, not per element. */
+    public enum BinaryOp {
+        ADD, SUB, MUL, DIV, MAX, MIN,
+        /** 1 where a == b, else 0. */
+        EQ,
+        /** 1 where a &gt; b, else 0. */
+        GT,
+        /** a raised to the power b. */
+        POW
+    }
+
+    /** out[i] = f(x[i]), computed in double and rounded to the tensor's dtype. */
+    public static Tensor map(Tensor x, DoubleUnaryOperator f) {
+        Tensor out = Tensor.empty(x.dtype(), x.shape());
+        int n = x.size();
+        if (x.dtype() == DType.F32) {
+            FloatBuffer in = x.floats();
+            FloatBuffer o = out.floats();
+            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    o.put(i, (float) f.applyAsDouble(in.get(i)));
+                }
+            });
+        } else {
+            DoubleBuffer in = x.doubles();
+            DoubleBuffer o = out.doubles();
+            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    o.put(i, f.applyAsDouble(in.get(i)));
+                }
+            });
+        }
+        return out;
+    }
+
+    /** out = a op b with NumPy broadcasting. Both operands must have the same dtype. */
+    public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        if (a.dtype() != b.dtype()) {
+            throw new IllegalArgumentException(op.name().toLowerCase(java.util.Locale.ROOT) + ": dtypes "
+                    + a.dtype().shortName() + " and " + b.dtype().shortName() + " differ");
+        }
+        int[] shape = Shapes.broadcast(op.name().toLowerCase(java.util.Locale.ROOT), a.shape(), b.shape());
+        Tensor out = Tensor.empty(a.dtype(), shape);
+        int total = out.size();
+        if (total == 0) {
+            return out;
+        }
+        int rank = shape.length;
+        int[] as = Shapes.broadcastStrides(a.shape(), shape);
+        int[] bs = Shapes.broadcastStrides(b.shape(), shape);
+        // Collapse to rows of the innermost axis (or one flat row when nothing broadcasts).
+        boolean flat = a.size() == total && b.size() == total;
+        int inner = flat ? total : (rank == 0 ? 1 : shape[rank - 1]);
+        int rows = total / inner;
+        int aInner = flat ? 1 : (rank == 0 ? 0 : as[rank - 1]);
+        int bInner = flat ? 1 : (rank == 0 ? 0 : bs[rank - 1]);
+        boolean f32 = a.dtype() == DType.F32;
+        if (flat) {
+            Parallel.range(total, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
+                if (f32) {
+                    row(op, a.floats(), lo, 1, b.floats(), lo, 1, out.floats(), lo, hi - lo);
+                } else {
+                    row(op, a.doubles(), lo, 1, b.doubles(), lo, 1, out.doubles(), lo, hi - lo);
+                }
+            });
+            return out;
+        }
+        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
+            int[] idx = new int[Math.max(0, rank - 1)];
+            int r = lo;
+            for (int ax = rank - 2; ax >= 0; ax--) {
+                idx[ax] = r % shape[ax];
+                r /= shape[ax];
+            }
+            int ao = 0;
+            int bo = 0;
+            for (int ax = 0; ax < rank - 1; ax++) {
+                ao += idx[ax] * as[ax];
+                bo += idx[ax] * bs[ax];
+            }
+            for (int row = lo; row < hi; row++) {
+                if (f32) {
+                    row(op, a.floats(), ao, aInner, b.floats(), bo, bInner, out.floats(), row * inner, inner);
+                } else {
+                    row(op, a.doubles(), ao, aInner, b.doubles(), bo, bInner, out.doubles(), row * inner, inner);
+                }
+                for (int ax = rank - 2; ax >= 0; ax--) {
+                    idx[ax]++;
+                    ao += as[ax];
+                    bo += bs[ax];
+                    if (idx[ax] < shape[ax]) {
+                        break;
+                    }
+                    ao -= idx[ax] * as[ax];
+                    bo -= idx[ax] * bs[ax];
+                    idx[ax] = 0;
+                }
+            }
+        });
+        return out;
+    }
+
+    private static void row(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,
+                            FloatBuffer o, int oo, int n) {
+        switch (op) {
+            case ADD:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) + b.get(bo + i * bst));
+                }
+                break;
+            case SUB:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) - b.get(bo + i * bst));
+                }
+                break;
+            case MUL:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) * b.get(bo + i * bst));
+                }
+                break;
+            case DIV:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) / b.get(bo + i * bst));
+                }
+                break;
+            default:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, (float) apply(op, a.get(ao + i * ast), b.get(bo + i * bst)));
+                }
+        }
+    }
+
+    private static void row(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
+                            DoubleBuffer o, int oo, int n) {
+        switch (op) {
+            case ADD:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) + b.get(bo + i * bst));
+                }
+                break;
+            case SUB:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) - b.get(bo + i * bst));
+                }
+                break;
+            case MUL:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) * b.get(bo + i * bst));
+                }
+                break;
+            case DIV:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, a.get(ao + i * ast) / b.get(bo + i * bst));
+                }
+                break;
+            default:
+                for (int i = 0; i < n; i++) {
+                    o.put(oo + i, apply(op, a.get(ao + i * ast), b.get(bo + i * bst)));
+                }
+        }
+    }
+
+    /** The scalar definition of each operation (the reference the row loops follow). */
+    public static double apply(BinaryOp op, double x, double y) {
+        switch (op) {
+            case ADD:
+                return x + y;
+            case SUB:
+                return x - y;
+            case MUL:
+                return x * y;
+            case DIV:
+                return x / y;
+            case MAX:
+                return Math.max(x, y);
+            case MIN:
+                return Math.min(x, y);
+            case EQ:
+                return x == y ? 1 : 0;
+            case GT:
+                return x > y ? 1 : 0;
+            case POW:
+                return Math.pow(x, y);
+            default:
+                throw new AssertionError(op);
+        }
+    }
+}

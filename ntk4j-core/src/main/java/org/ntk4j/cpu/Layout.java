@@ -1,0 +1,205 @@
+package org.ntk4j.cpu;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Data movement kernels. Every layout operation (transpose, broadcast, slice, pad, concatenate) is one
+ * strided copy: {@code dst[dOff + Σ i_d·dStride_d] = src[sOff + Σ i_d·sStride_d]} over an index box, with
+ * stride 0 for broadcast axes and negative or scaled strides for slices.
+ */
+public final class Layout {
+    private Layout() {
+    }
+
+    /**
+     * Strided copy over the index box {@code shape}. Outer axes are split across cores; the innermost axis is
+     * a tight loop. No allocation per element.
+     */
+    public static void stridedCopy(Tensor src, int sOff, int[] sStrides, Tensor dst, int dOff, int[] dStrides,
+                                   int[] shape) {
+        if (src.dtype() != dst.dtype()) {
+            throw new IllegalArgumentException("stridedCopy: dtype " + src.dtype() + " vs " + dst.dtype());
+        }
+        int rank = shape.length;
+        int total = Shapes.size(shape);
+        if (total == 0) {
+            return;
+        }
+        if (rank == 0) {
+            dst.setFlat(dOff, src.getFlat(sOff));
+            return;
+        }
+        int inner = shape[rank - 1];
+        int rows = total / inner;
+        int sInner = sStrides[rank - 1];
+        int dInner = dStrides[rank - 1];
+        boolean f32 = src.dtype() == DType.F32;
+        FloatBuffer sf = f32 ? src.floats() : null;
+        FloatBuffer df = f32 ? dst.floats() : null;
+        DoubleBuffer sd = f32 ? null : src.doubles();
+        DoubleBuffer dd = f32 ? null : dst.doubles();
+        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, inner)), (lo, hi) -> {
+            int[] idx = new int[rank - 1];
+            // position the odometer at row lo
+            int r = lo;
+            for (int a = rank - 2; a >= 0; a--) {
+                idx[a] = r % shape[a];
+                r /= shape[a];
+            }
+            int s = sOff;
+            int d = dOff;
+            for (int a = 0; a < rank - 1; a++) {
+                s += idx[a] * sStrides[a];
+                d += idx[a] * dStrides[a];
+            }
+            for (int row = lo; row < hi; row++) {
+                if (f32) {
+                    copyRow(sf, s, sInner, df, d, dInner, inner);
+                } else {
+                    copyRow(sd, s, sInner, dd, d, dInner, inner);
+                }
+                // advance the odometer
+                for (int a = rank - 2; a >= 0; a--) {
+                    idx[a]++;
+                    s += sStrides[a];
+                    d += dStrides[a];
+                    if (idx[a] < shape[a]) {
+                        break;
+                    }
+                    s -= idx[a] * sStrides[a];
+                    d -= idx[a] * dStrides[a];
+                    idx[a] = 0;
+                }
+            }
+        });
+    }
+
+    private static void copyRow(FloatBuffer s, int so, int ss, FloatBuffer d, int dof, int ds, int n) {
+        if (ss == 1 && ds == 1) {
+            d.put(dof, s, so, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            d.put(dof + i * ds, s.get(so + i * ss));
+        }
+    }
+
+    private static void copyRow(DoubleBuffer s, int so, int ss, DoubleBuffer d, int dof, int ds, int n) {
+        if (ss == 1 && ds == 1) {
+            d.put(dof, s, so, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            d.put(dof + i * ds, s.get(so + i * ss));
+        }
+    }
+
+    /** out = transpose(x, perm): out.shape[i] = x.shape[perm[i]]. */
+    public static Tensor transpose(Tensor x, int[] perm) {
+        int[] outShape = Shapes.permute(x.shape(), perm);
+        Tensor out = Tensor.empty(x.dtype(), outShape);
+        int[] xs = Shapes.strides(x.shape());
+        int[] sStrides = new int[perm.length];
+        for (int i = 0; i < perm.length; i++) {
+            sStrides[i] = xs[perm[i]];
+        }
+        stridedCopy(x, 0, sStrides, out, 0, Shapes.strides(outShape), outShape);
+        return out;
+    }
+
+    /**
+     * XLA's broadcast_in_dim: axis i of x becomes axis dims[i] of the result (x's size there is 1 or equal
+     * to the target size).
+     */
+    public static Tensor broadcastInDim(Tensor x, int[] shape, int[] dims) {
+        Tensor out = Tensor.empty(x.dtype(), shape);
+        int[] xs = Shapes.strides(x.shape());
+        int[] sStrides = new int[shape.length];
+        for (int i = 0; i < dims.length; i++) {
+            sStrides[dims[i]] = x.dim(i) == 1 ? 0 : xs[i];
+        }
+        stridedCopy(x, 0, sStrides, out, 0, Shapes.strides(shape), shape);
+        return out;
+    }
+
+    /** x[start_d : limit_d : stride_d] on every axis. */
+    public static Tensor slice(Tensor x, int[] start, int[] limit, int[] stride) {
+        int rank = x.rank();
+        int[] outShape = new int[rank];
+        int[] xs = Shapes.strides(x.shape());
+        int[] sStrides = new int[rank];
+        int off = 0;
+        for (int i = 0; i < rank; i++) {
+            outShape[i] = Math.max(0, (limit[i] - start[i] + stride[i] - 1) / stride[i]);
+            sStrides[i] = xs[i] * stride[i];
+            off += start[i] * xs[i];
+        }
+        Tensor out = Tensor.empty(x.dtype(), outShape);
+        stridedCopy(x, off, sStrides, out, 0, Shapes.strides(outShape), outShape);
+        return out;
+    }
+
+    /**
+     * Pads with zeros: lo[i] elements before and hi[i] after axis i; negative amounts crop. Interior padding
+     * {@code interior[i]} inserts that many zeros between neighbouring elements (used by strided-conv grads).
+     */
+    public static Tensor pad(Tensor x, int[] lo, int[] hi, int[] interior) {
+        int rank = x.rank();
+        int[] outShape = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            int n = x.dim(i);
+            int dilated = n == 0 ? 0 : n + (n - 1) * interior[i];
+            outShape[i] = lo[i] + dilated + hi[i];
+            if (outShape[i] < 0) {
+                throw new IllegalArgumentException("pad: axis " + i + " would have negative size " + outShape[i]);
+            }
+        }
+        Tensor out = Tensor.zeros(x.dtype(), outShape);
+        // copy the source elements that land inside the output
+        int[] xs = Shapes.strides(x.shape());
+        int[] os = Shapes.strides(outShape);
+        int[] box = new int[rank];
+        int sOff = 0;
+        int dOff = 0;
+        int[] sStrides = new int[rank];
+        int[] dStrides = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            int step = interior[i] + 1;
+            // first source index j with lo + j*step >= 0
+            int first = lo[i] >= 0 ? 0 : (-lo[i] + step - 1) / step;
+            // last source index j with lo + j*step < outShape
+            int lastExcl = Math.min(x.dim(i), outShape[i] - lo[i] <= 0 ? 0 : (outShape[i] - lo[i] + step - 1) / step);
+            box[i] = Math.max(0, lastExcl - first);
+            sOff += first * xs[i];
+            dOff += (lo[i] + first * step) * os[i];
+            sStrides[i] = xs[i];
+            dStrides[i] = os[i] * step;
+        }
+        if (Shapes.size(box) > 0) {
+            stridedCopy(x, sOff, sStrides, out, dOff, dStrides, box);
+        }
+        return out;
+    }
+
+    /** Concatenation along {@code axis}. */
+    public static Tensor concatenate(Tensor[] parts, int axis) {
+        int[] outShape = parts[0].shape();
+        int total = 0;
+        for (Tensor p : parts) {
+            total += p.dim(axis);
+        }
+        outShape[axis] = total;
+        Tensor out = Tensor.empty(parts[0].dtype(), outShape);
+        int[] os = Shapes.strides(outShape);
+        int offset = 0;
+        for (Tensor p : parts) {
+            stridedCopy(p, 0, Shapes.strides(p.shape()), out, offset * os[axis], os, p.shape());
+            offset += p.dim(axis);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,98 @@
+package org.ntk4j.cpu;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Splits non-BLAS kernel loops over the machine's cores. The JDK's common pool has parallelism
+ * {@code cores - 1} (1 on a 2-core machine), so ntk4j keeps a small pool of its own. A loop started from
+ * inside a pool thread runs serially, so nested use cannot deadlock.
+ */
+public final class Parallel {
+    /** Below this many elements a loop runs on the calling thread: handing work off costs more. */
+    public static final int DEFAULT_GRAIN = 1 << 15;
+
+    private static final int THREADS = Math.max(1, Integer.getInteger("ntk4j.threads",
+            Runtime.getRuntime().availableProcessors()));
+    private static final ThreadLocal<Boolean> IN_POOL = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private static final ExecutorService POOL = THREADS <= 1 ? null : Executors.newFixedThreadPool(THREADS - 1,
+            new ThreadFactory() {
+                private final AtomicInteger count = new AtomicInteger();
+
+                @Override
+                public Thread newThread(Runnable r) {
+                    Thread t = new Thread(() -> {
+                        IN_POOL.set(Boolean.TRUE);
+                        r.run();
+                    }, "ntk4j-cpu-" + count.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }
+            });
+
+    /** Work on the half-open range [lo, hi). */
+    @FunctionalInterface
+    public interface Range {
+        void run(int lo, int hi);
+    }
+
+    private Parallel() {
+    }
+
+    /** Number of threads loops are split over. */
+    public static int threads() {
+        return THREADS;
+    }
+
+    /**
+     * Runs {@code body} over [0, n) in at most {@link #threads()} contiguous chunks; chunks are never smaller
+     * than {@code grain} items. Returns when every chunk is done; the first exception of a chunk is rethrown.
+     */
+    public static void range(int n, int grain, Range body) {
+        int chunks = (int) Math.min(THREADS, Math.max(1, (long) n / Math.max(1, grain)));
+        if (chunks <= 1 || POOL == null || IN_POOL.get()) {
+            if (n > 0) {
+                body.run(0, n);
+            }
+            return;
+        }
+        @SuppressWarnings("unchecked")
+        Future<?>[] futures = new Future<?>[chunks - 1];
+        for (int c = 1; c < chunks; c++) {
+            int lo = (int) ((long) n * c / chunks);
+            int hi = (int) ((long) n * (c + 1) / chunks);
+            futures[c - 1] = POOL.submit(() -> body.run(lo, hi));
+        }
+        RuntimeException first = null;
+        try {
+            body.run(0, (int) ((long) n / chunks));
+        } catch (RuntimeException e) {
+            first = e;
+        }
+        for (Future<?> f : futures) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for a kernel chunk", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (first == null) {
+                    Throwable cause = e.getCause();
+                    first = cause instanceof RuntimeException ? (RuntimeException) cause
+                            : new IllegalStateException(cause);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** {@link #range(int, int, Range)} with the default grain. */
+    public static void range(int n, Range body) {
+        range(n, DEFAULT_GRAIN, body);
+    }
+}

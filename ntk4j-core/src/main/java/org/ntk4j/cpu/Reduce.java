@@ -1,0 +1,70 @@
+package org.ntk4j.cpu;
+
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/** Reductions over a set of axes (the reduced axes are removed from the result). */
+public final class Reduce {
+    private Reduce() {
+    }
+
+    /** Which reduction. */
+    public enum Kind { SUM, MAX }
+
+    /**
+     * Reduces {@code x} over {@code axes}. The reduced axes are first moved last (one copy, skipped when they
+     * already are), then each output element reduces a contiguous block, accumulating in double.
+     */
+    public static Tensor reduce(Kind kind, Tensor x, int[] axes) {
+        int rank = x.rank();
+        int[] keep = Shapes.complement(rank, axes);
+        int[] sortedAxes = Shapes.complement(rank, keep);
+        int[] perm = Shapes.concat(keep, sortedAxes);
+        boolean identity = true;
+        for (int i = 0; i < rank; i++) {
+            identity &= perm[i] == i;
+        }
+        Tensor moved = identity ? x : Layout.transpose(x, perm);
+        try {
+            int[] outShape = new int[keep.length];
+            for (int i = 0; i < keep.length; i++) {
+                outShape[i] = x.dim(keep[i]);
+            }
+            int outer = Shapes.size(outShape);
+            int block = outer == 0 ? 0 : moved.size() / Math.max(1, outer);
+            if (outer > 0 && block == 0 && kind == Kind.MAX) {
+                throw new IllegalArgumentException("reduce_max: cannot reduce an empty axis of shape "
+                        + Shapes.str(x.shape()));
+            }
+            Tensor out = Tensor.empty(x.dtype(), outShape);
+            Parallel.range(outer, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, block)), (lo, hi) -> {
+                for (int o = lo; o < hi; o++) {
+                    int base = o * block;
+                    double acc = kind == Kind.SUM ? 0 : Double.NEGATIVE_INFINITY;
+                    if (kind == Kind.SUM) {
+                        for (int i = 0; i < block; i++) {
+                            acc += moved.getFlat(base + i);
+                        }
+                    } else {
+                        for (int i = 0; i < block; i++) {
+                            double v = moved.getFlat(base + i);
+                            // NaN propagates, as in NumPy
+                            if (v > acc || Double.isNaN(v)) {
+                                acc = v;
+                                if (Double.isNaN(v)) {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    out.setFlat(o, acc);
+                }
+            });
+            return out;
+        } finally {
+            if (moved != x) {
+                moved.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package org.ntk4j.primitive;
+
+import org.ntk4j.graph.Var;
+
+/** y = -x. Linear: both rules negate the stacked vector. */
+public final class Neg extends UnaryPrimitive {
+    public static final Neg INSTANCE = new Neg();
+
+    private Neg() {
+    }
+
+    @Override
+    public String name() {
+        return "neg";
+    }
+
+    @Override
+    protected double apply(double x) {
+        return -x;
+    }
+
+    @Override
+    protected Var derivative(Var x, Var y) {
+        return x.builder().scalar(-1.0, x.dtype());
+    }
+
+    @Override
+    public Var jvp(Var[] primals, Var out, Var[] tangents, int k) {
+        return tangents[0].neg();
+    }
+
+    @Override
+    public Var[] vjp(Var[] primals, Var out, Var ct, boolean[] needed) {
+        return new Var[] {needed[0] ? ct.neg() : null};
+    }
+}

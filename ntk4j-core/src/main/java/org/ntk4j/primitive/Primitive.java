@@ -1,0 +1,46 @@
+package org.ntk4j.primitive;
+
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * A primitive operation of the traced graph. Each implementation keeps all of its rules in its one class:
+ * <ul>
+ *   <li>{@link #outputType}: the static shape/dtype rule, which also validates operands and fails with an
+ *       {@link IllegalArgumentException} naming the primitive, the expected and the actual shapes;</li>
+ *   <li>{@link #evaluate}: the CPU kernel;</li>
+ *   <li>{@link #jvp}: forward mode on <em>stacked</em> tangents (a leading axis of K vectors);</li>
+ *   <li>{@link #vjp}: reverse mode on stacked cotangents.</li>
+ * </ul>
+ * The derivative rules emit graph operations (on the {@link Var}s they are given), so they run as one
+ * batched computation over the K vectors: GEMMs, not K passes. Implementations are immutable; their
+ * parameters are fields.
+ */
+public interface Primitive {
+    /** The name printed in graphs, e.g. {@code dot_general}. */
+    String name();
+
+    /** Parameters as printed inside brackets in graphs; empty when there are none. */
+    default String params() {
+        return "";
+    }
+
+    /** Checks the operand types and returns the result type. */
+    TensorType outputType(TensorType... inputs);
+
+    /** Computes the result on the CPU. Inputs have exactly the types {@link #outputType} accepted. */
+    Tensor evaluate(Tensor... inputs);
+
+    /**
+     * Forward-mode rule. {@code tangents[i]} is null (a zero tangent) or has type {@code [k] + inputs[i]};
+     * at least one is non-null. Returns the stacked output tangent {@code [k] + out}, or null when it is zero.
+     */
+    Var jvp(Var[] primals, Var out, Var[] tangents, int k);
+
+    /**
+     * Reverse-mode rule. {@code cotangent} has type {@code [k] + out}. Returns one entry per operand: the
+     * stacked cotangent {@code [k] + inputs[i]} where {@code needed[i]}, null elsewhere (or where it is zero).
+     */
+    Var[] vjp(Var[] primals, Var out, Var cotangent, boolean[] needed);
+}

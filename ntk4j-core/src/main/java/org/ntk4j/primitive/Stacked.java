@@ -1,0 +1,79 @@
+package org.ntk4j.primitive;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * Helpers for rules on stacked tangents and cotangents, whose axis 0 is the K vectors. NumPy broadcasting
+ * aligns shapes on the right, so a stacked value {@code [K] + s} must first get axes of size 1 inserted after
+ * K to reach the rank of the result before it broadcasts against unstacked primals correctly.
+ */
+public final class Stacked {
+    private Stacked() {
+    }
+
+    /** {@code [K] + s} reshaped to {@code [K] + [1]*(rank - |s|) + s}. */
+    public static Var align(Var t, int rank) {
+        int[] s = t.shape();
+        int have = s.length - 1;
+        if (have >= rank) {
+            return t;
+        }
+        int[] r = new int[rank + 1];
+        r[0] = s[0];
+        for (int i = 1; i <= rank; i++) {
+            int j = i - (rank - have);
+            r[i] = j >= 1 ? s[j] : 1;
+        }
+        return t.reshape(r);
+    }
+
+    /** {@code [K] + s} broadcast to {@code [K] + shape}. */
+    public static Var broadcastTo(Var t, int[] shape) {
+        return align(t, shape.length).broadcastTo(Shapes.prepend(t.dim(0), shape));
+    }
+
+    /**
+     * Adjoint of broadcasting: sums a stacked cotangent {@code [K] + outShape} over the axes along which an
+     * operand of shape {@code inShape} was broadcast, giving {@code [K] + inShape}.
+     */
+    public static Var unbroadcast(Var ct, int[] inShape) {
+        int[] cs = ct.shape();
+        int outRank = cs.length - 1;
+        int lead = outRank - inShape.length;
+        List<Integer> axes = new ArrayList<>();
+        for (int i = 0; i < outRank; i++) {
+            int j = i - lead;
+            if (j < 0 || (inShape[j] == 1 && cs[i + 1] != 1)) {
+                axes.add(i + 1);
+            }
+        }
+        Var r = ct;
+        if (!axes.isEmpty()) {
+            r = r.sum(axes.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return r.reshape(Shapes.prepend(cs[0], inShape));
+    }
+
+    /** a + b where either may be null (a zero). */
+    public static Var add(Var a, Var b) {
+        if (a == null) {
+            return b;
+        }
+        if (b == null) {
+            return a;
+        }
+        return a.add(b);
+    }
+
+    /** Each axis shifted by one (past the stacked axis). */
+    public static int[] shift(int[] axes) {
+        int[] r = new int[axes.length];
+        for (int i = 0; i < axes.length; i++) {
+            r[i] = axes[i] + 1;
+        }
+        return r;
+    }
+}

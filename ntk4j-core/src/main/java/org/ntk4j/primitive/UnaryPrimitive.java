@@ -1,0 +1,41 @@
+package org.ntk4j.primitive;
+
+import org.ntk4j.cpu.Elementwise;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * An elementwise function y = f(x). A subclass gives f as a scalar function and f' as graph operations;
+ * both derivative rules are then {@code t · f'(x)}, which broadcasts over the stacked axis.
+ */
+public abstract class UnaryPrimitive implements Primitive {
+    /** f at one point. */
+    protected abstract double apply(double x);
+
+    /** f'(x) as graph operations on the primal input x and output y (whichever is cheaper). */
+    protected abstract Var derivative(Var x, Var y);
+
+    @Override
+    public TensorType outputType(TensorType... in) {
+        if (in.length != 1) {
+            throw new IllegalArgumentException(name() + ": expects 1 operand, got " + in.length);
+        }
+        return in[0];
+    }
+
+    @Override
+    public Tensor evaluate(Tensor... in) {
+        return Elementwise.map(in[0], this::apply);
+    }
+
+    @Override
+    public Var jvp(Var[] primals, Var out, Var[] tangents, int k) {
+        return tangents[0].mul(derivative(primals[0], out));
+    }
+
+    @Override
+    public Var[] vjp(Var[] primals, Var out, Var ct, boolean[] needed) {
+        return new Var[] {needed[0] ? ct.mul(derivative(primals[0], out)) : null};
+    }
+}
