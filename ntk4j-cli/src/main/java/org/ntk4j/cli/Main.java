@@ -1,0 +1,55 @@
+package org.ntk4j.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code ntk4j} command. */
+@Command(name = "ntk4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Finite-width (empirical) neural tangent kernels on the JVM.",
+        subcommands = {KernelCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (2 for usage errors and bad input). */
+    public static int run(String... args) {
+        return run(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
+    }
+
+    /** {@link #run(String...)} writing to the given streams. */
+    public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+        CommandLine cmd = new CommandLine(new Main());
+        cmd.setOut(out);
+        cmd.setErr(err);
+        cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
+                commandLine.getErr().println("ntk4j: " + ex.getMessage());
+                if (Boolean.getBoolean("ntk4j.debug")) {
+                    ex.printStackTrace(commandLine.getErr());
+                }
+                return 2;
+            }
+            throw ex;
+        });
+        return cmd.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Version from the jar manifest, or the development version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"ntk4j " + (v == null ? "0.1.0-SNAPSHOT" : v),
+                "OpenBLAS: " + org.ntk4j.cpu.Blas.config()};
+        }
+    }
+}
