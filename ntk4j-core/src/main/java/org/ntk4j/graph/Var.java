@@ -224,8 +224,11 @@ public final class Var {
         return sum(a).mul(1.0 / count);
     }
 
-    /** Maximum over {@code axes}; no axes means all axes. */
-    public Var max(int... axes) {
+    /**
+     * Maximum over {@code axes}; no axes means all axes. (Named apart from the elementwise {@link #max(double)},
+     * which an int argument would otherwise select.)
+     */
+    public Var reduceMax(int... axes) {
         return builder.apply(new ReduceMax(normAxes("reduce_max", axes)), this);
     }
 

@@ -1,0 +1,90 @@
+package org.ntk4j.nn;
+
+import java.util.Locale;
+import org.ntk4j.graph.Var;
+
+/** Elementwise nonlinearities (no parameters). */
+public final class Activation extends SingleLayer {
+    /** The functions, with their formulas. */
+    public enum Kind {
+        /** max(x, 0). */
+        RELU,
+        /** max(x, αx) for 0 ≤ α ≤ 1. */
+        LEAKY_RELU,
+        /** erf(x). */
+        ERF,
+        /** tanh(x). */
+        TANH,
+        /** 1/(1+e^-x). */
+        SIGMOID,
+        /** x·Φ(x) = x/2·(1 + erf(x/√2)) (the exact GELU). */
+        GELU,
+        /** ln(1 + e^x). */
+        SOFTPLUS,
+        /** sin(x). */
+        SIN,
+        /** x. */
+        IDENTITY
+    }
+
+    private final Kind kind;
+    private final double alpha;
+
+    public Activation(Kind kind, double alpha) {
+        this.kind = kind;
+        this.alpha = alpha;
+        if (kind == Kind.LEAKY_RELU && !(alpha >= 0 && alpha <= 1)) {
+            throw new IllegalArgumentException("leaky_relu: alpha must be in [0, 1], got " + alpha);
+        }
+    }
+
+    public Activation(Kind kind) {
+        this(kind, kind == Kind.LEAKY_RELU ? 0.01 : 0);
+    }
+
+    /** Parses relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity. */
+    public static Activation parse(String name) {
+        try {
+            return new Activation(Kind.valueOf(name.toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("act: unknown activation '" + name
+                    + "'; expected one of relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity");
+        }
+    }
+
+    @Override
+    public String kind() {
+        return kind.name().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    int[] outputShape(int[] in) {
+        return in;
+    }
+
+    @Override
+    Var apply(ParamScope scope, Var x) {
+        switch (kind) {
+            case RELU:
+                return x.relu();
+            case LEAKY_RELU:
+                return x.max(x.mul(alpha));
+            case ERF:
+                return x.erf();
+            case TANH:
+                return x.tanh();
+            case SIGMOID:
+                return x.sigmoid();
+            case GELU:
+                return x.mul(x.mul(1 / Math.sqrt(2)).erf().add(1.0)).mul(0.5);
+            case SOFTPLUS:
+                return x.softplus();
+            case SIN:
+                return x.sin();
+            case IDENTITY:
+                return x;
+            default:
+                throw new AssertionError(kind);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package org.ntk4j.nn;
+
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * Batch normalisation in training mode: statistics over the example axis and the spatial axes, per channel
+ * (last axis): y = (x - mean) / √(var + ε) · scale + shift. Each output depends on every example of the
+ * batch, so this layer declares that it does not treat examples independently.
+ */
+public final class BatchNorm extends SingleLayer {
+    private final double eps;
+
+    public BatchNorm(double eps) {
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException("batch_norm: eps must be > 0, got " + eps);
+        }
+        this.eps = eps;
+    }
+
+    @Override
+    public String kind() {
+        return "batch_norm";
+    }
+
+    @Override
+    int[] outputShape(int[] in) {
+        if (in.length == 0) {
+            throw new IllegalArgumentException("batch_norm: needs a channel axis, got shape " + Shapes.str(in));
+        }
+        return in;
+    }
+
+    @Override
+    void declare(ParamScope scope, int[] in) {
+        int c = in[in.length - 1];
+        scope.declare("scale", new int[] {c}, 0, 1);
+        scope.declare("shift", new int[] {c}, 0, 0);
+    }
+
+    @Override
+    Var apply(ParamScope scope, Var x) {
+        int[] axes = new int[x.rank() - 1];
+        for (int i = 0; i < axes.length; i++) {
+            axes[i] = i;
+        }
+        int[] keepShape = new int[x.rank()];
+        java.util.Arrays.fill(keepShape, 1);
+        keepShape[x.rank() - 1] = x.dim(-1);
+        Var centred = x.sub(x.mean(axes).reshape(keepShape));
+        Var var = centred.square().mean(axes);
+        return centred.div(var.add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
+    }
+
+    @Override
+    public boolean independentExamples() {
+        return false;
+    }
+}

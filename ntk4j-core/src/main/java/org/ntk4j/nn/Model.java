@@ -1,0 +1,103 @@
+package org.ntk4j.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphBuilder;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * A network: a root {@link Layer} with one input and one output, plus the spec string it came from.
+ * It declares its parameters for a given per-example input shape, initialises them, and traces its forward
+ * pass into a {@link Graph} whose inputs are the parameters (in declaration order) followed by the batch x.
+ */
+public final class Model {
+    private final Layer root;
+    private final String spec;
+
+    public Model(Layer root, String spec) {
+        this.root = root;
+        this.spec = spec;
+    }
+
+    public Layer root() {
+        return root;
+    }
+
+    /** The spec string (for reports); may be a description when the model was built in code. */
+    public String spec() {
+        return spec;
+    }
+
+    /** Per-example output shape for per-example input shape {@code in}. */
+    public int[] outputShape(int[] in) {
+        List<int[]> out = root.outputShapes(List.of(in.clone()));
+        if (out.size() != 1) {
+            throw new IllegalArgumentException(spec + ": the network ends with " + out.size()
+                    + " outputs; finish every fanOut with a fanIn");
+        }
+        return out.get(0);
+    }
+
+    /** The parameters for per-example inputs of shape {@code in}, in declaration order. */
+    public List<ParamSpec> paramSpecs(int[] in) {
+        outputShape(in);
+        List<ParamSpec> specs = new ArrayList<>();
+        root.declare(ParamScope.declaring(specs), List.of(in.clone()));
+        return specs;
+    }
+
+    /** Deterministic initial parameters (see {@link Params#initialise}). */
+    public Params init(long seed, int[] in, DType dtype) {
+        return Params.initialise(paramSpecs(in), seed, dtype);
+    }
+
+    /** True when every layer treats examples independently (enables the per-example NTK shortcut). */
+    public boolean independentExamples() {
+        return root.independentExamples();
+    }
+
+    /**
+     * Traces f(params, x) for a batch of {@code n} examples of shape {@code in}. Graph inputs: one per
+     * parameter in declaration order, then x [n, in...]; one output f [n, out...].
+     */
+    public Graph trace(int n, int[] in, DType dtype) {
+        List<ParamSpec> specs = paramSpecs(in);
+        GraphBuilder b = new GraphBuilder();
+        Map<String, Var> values = new LinkedHashMap<>();
+        for (ParamSpec s : specs) {
+            values.put(s.path(), b.input(dtype, s.shape()));
+        }
+        Var x = b.input(dtype, Shapes.prepend(n, in));
+        List<Var> out = root.apply(ParamScope.applying(values), List.of(x));
+        return b.build(out.get(0));
+    }
+
+    /** Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result. */
+    public Tensor apply(Params params, Tensor x) {
+        int[] xs = x.shape();
+        if (xs.length == 0) {
+            throw new IllegalArgumentException("x: expected a batch [n, ...], got a scalar");
+        }
+        int[] in = Shapes.dropFirst(xs);
+        List<ParamSpec> specs = paramSpecs(in);
+        params.validate(specs, x.dtype());
+        Graph g = trace(xs[0], in, x.dtype());
+        Tensor[] args = new Tensor[specs.size() + 1];
+        for (int i = 0; i < specs.size(); i++) {
+            args[i] = params.get(specs.get(i).path());
+        }
+        args[specs.size()] = x;
+        return g.evaluate(args)[0];
+    }
+
+    @Override
+    public String toString() {
+        return spec;
+    }
+}

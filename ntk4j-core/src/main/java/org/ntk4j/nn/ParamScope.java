@@ -1,0 +1,63 @@
+package org.ntk4j.nn;
+
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.graph.Var;
+
+/**
+ * What a layer sees of the parameters: its own ones by short name, under its path prefix. The same scope
+ * type serves declaration (collecting {@link ParamSpec}s at init) and application (looking up the traced
+ * {@link Var} of each parameter), so a layer's names are written once.
+ */
+public final class ParamScope {
+    private final String prefix;
+    private final List<ParamSpec> declared;
+    private final Map<String, Var> values;
+
+    private ParamScope(String prefix, List<ParamSpec> declared, Map<String, Var> values) {
+        this.prefix = prefix;
+        this.declared = declared;
+        this.values = values;
+    }
+
+    /** A root scope that records declarations into {@code sink}. */
+    static ParamScope declaring(List<ParamSpec> sink) {
+        return new ParamScope("", sink, null);
+    }
+
+    /** A root scope that resolves names to traced parameters. */
+    static ParamScope applying(Map<String, Var> values) {
+        return new ParamScope("", null, values);
+    }
+
+    /** The scope of a sub-layer named {@code name}. */
+    public ParamScope child(String name) {
+        return new ParamScope(prefix + name + "/", declared, values);
+    }
+
+    /** Full path of a parameter of this scope. */
+    public String path(String name) {
+        return prefix + name;
+    }
+
+    /** True while collecting declarations (init), false while tracing the forward pass. */
+    public boolean isDeclaring() {
+        return declared != null;
+    }
+
+    /** Declares a parameter initialised as N(mean, std²). No-op while applying. */
+    public void declare(String name, int[] shape, double std, double mean) {
+        if (declared != null) {
+            declared.add(new ParamSpec(path(name), shape, std, mean));
+        }
+    }
+
+    /** The traced parameter {@code name} of this scope. */
+    public Var get(String name) {
+        Var v = values == null ? null : values.get(path(name));
+        if (v == null) {
+            throw new IllegalStateException("parameter " + path(name) + " was not declared");
+        }
+        return v;
+    }
+}

@@ -1,0 +1,123 @@
+package org.ntk4j.nn;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The parameters of a network: tensors by hierarchical path ({@code 0_dense/w}), in declaration order.
+ * Owns its tensors ({@link #close()} releases them).
+ */
+public final class Params implements AutoCloseable {
+    private final Map<String, Tensor> tensors;
+
+    public Params(Map<String, Tensor> tensors) {
+        this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+    }
+
+    /**
+     * Draws every parameter from N(mean, std²) of its spec. Deterministic and bit-identical on any machine
+     * and thread count: each parameter has its own generator, seeded by (seed, path) through a 64-bit
+     * FNV-1a hash of the path, and Gaussians come from the Box-Muller transform with {@link StrictMath},
+     * whose results the Java specification fixes to the bit.
+     */
+    public static Params initialise(List<ParamSpec> specs, long seed, DType dtype) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (ParamSpec s : specs) {
+            if (m.containsKey(s.path())) {
+                throw new IllegalStateException("parameter path " + s.path() + " declared twice");
+            }
+            Tensor t = Tensor.empty(dtype, s.shape());
+            SplittableRandom r = new SplittableRandom(seed ^ (fnv1a64(s.path()) * 0x9E3779B97F4A7C15L));
+            int n = t.size();
+            for (int i = 0; i < n; i += 2) {
+                // Box-Muller: two independent N(0,1) from two uniforms in (0, 1]
+                double u1 = 1.0 - r.nextDouble();
+                double u2 = r.nextDouble();
+                double radius = StrictMath.sqrt(-2.0 * StrictMath.log(u1));
+                double angle = 2.0 * StrictMath.PI * u2;
+                t.setFlat(i, s.initMean() + s.initStd() * radius * StrictMath.cos(angle));
+                if (i + 1 < n) {
+                    t.setFlat(i + 1, s.initMean() + s.initStd() * radius * StrictMath.sin(angle));
+                }
+            }
+            m.put(s.path(), t);
+        }
+        return new Params(m);
+    }
+
+    static long fnv1a64(String s) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    /** Tensors by path, in declaration order (unmodifiable). */
+    public Map<String, Tensor> tensors() {
+        return tensors;
+    }
+
+    /** The tensor at {@code path}. */
+    public Tensor get(String path) {
+        Tensor t = tensors.get(path);
+        if (t == null) {
+            throw new IllegalArgumentException("no parameter named '" + path + "'; have " + tensors.keySet());
+        }
+        return t;
+    }
+
+    /** Total number of scalar parameters. */
+    public long count() {
+        long n = 0;
+        for (Tensor t : tensors.values()) {
+            n += t.size();
+        }
+        return n;
+    }
+
+    /**
+     * Checks these parameters against a model's specs: same paths in the same order, same shapes, the given
+     * dtype, and finite values. Fails with a message naming the first mismatch.
+     */
+    public void validate(List<ParamSpec> specs, DType dtype) {
+        if (specs.size() != tensors.size()) {
+            throw new IllegalArgumentException("parameters: the model has " + specs.size() + " parameters "
+                    + "but the file has " + tensors.size() + " (" + tensors.keySet() + ")");
+        }
+        for (ParamSpec s : specs) {
+            Tensor t = tensors.get(s.path());
+            if (t == null) {
+                throw new IllegalArgumentException("parameters: missing '" + s.path() + "'; have "
+                        + tensors.keySet());
+            }
+            if (!java.util.Arrays.equals(t.shape(), s.shape())) {
+                throw new IllegalArgumentException("parameters: '" + s.path() + "' must have shape "
+                        + Shapes.str(s.shape()) + ", has " + Shapes.str(t.shape()));
+            }
+            if (t.dtype() != dtype) {
+                throw new IllegalArgumentException("parameters: '" + s.path() + "' must be " + dtype.shortName()
+                        + ", is " + t.dtype().shortName());
+            }
+            int bad = t.firstNonFinite();
+            if (bad >= 0) {
+                throw new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
+                        + t.getFlat(bad) + ") at flat index " + bad);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : tensors.values()) {
+            t.close();
+        }
+    }
+}

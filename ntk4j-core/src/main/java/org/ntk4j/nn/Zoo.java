@@ -1,0 +1,123 @@
+package org.ntk4j.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model zoo: networks built from spec strings such as {@code fcn(depth=3,width=512,out=10,act=relu)}.
+ * Every model takes {@code param=ntk|standard}, {@code w_std} and {@code b_std} (b_std=0 removes the biases);
+ * the zoo's defaults, σ_w = 1.5 and σ_b = 0.05, are those of neural-tangents' README example.
+ */
+public final class Zoo {
+    /** One zoo entry: its name, a one-line description, its options with defaults, and its builder. */
+    public static final class Entry {
+        private final String name;
+        private final String description;
+        private final String options;
+        private final java.util.function.Function<ModelSpec, Layer> builder;
+
+        Entry(String name, String description, String options, java.util.function.Function<ModelSpec, Layer> b) {
+            this.name = name;
+            this.description = description;
+            this.options = options;
+            this.builder = b;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        public String description() {
+            return description;
+        }
+
+        /** Options with their defaults, as {@code key=default, ...}. */
+        public String options() {
+            return options;
+        }
+    }
+
+    private static final String COMMON = "param=ntk, w_std=1.5, b_std=0.05";
+    private static final Map<String, Entry> ENTRIES = new LinkedHashMap<>();
+
+    static {
+        add(new Entry("fcn", "fully connected: flatten, depth × (dense(width), act), dense(out)",
+                "depth=3, width=512, out=10, act=relu, " + COMMON, Zoo::fcn));
+        add(new Entry("transformer", "rows as tokens: dense(dim) embedding, layers × (pre-norm multi-head "
+                + "self-attention and gelu MLP, each residual), layer norm, mean over tokens, dense(out)",
+                "layers=2, dim=64, heads=4, out=10, " + COMMON, Zoo::transformer));
+    }
+
+    private Zoo() {
+    }
+
+    static void add(Entry e) {
+        ENTRIES.put(e.name(), e);
+    }
+
+    /** All entries, in listing order. */
+    public static List<Entry> entries() {
+        return new ArrayList<>(ENTRIES.values());
+    }
+
+    /** Builds the model named by a spec string; unknown names and options give one clear message. */
+    public static Model parse(String specText) {
+        ModelSpec spec = ModelSpec.parse(specText);
+        Entry e = ENTRIES.get(spec.name());
+        if (e == null) {
+            throw new IllegalArgumentException("unknown model '" + spec.name() + "'; models are "
+                    + String.join(", ", ENTRIES.keySet()) + " (see ./ntk4j models)");
+        }
+        Layer root = e.builder.apply(spec);
+        spec.rejectUnknown(e.options());
+        return new Model(root, specText.trim());
+    }
+
+    private static Parameterization param(ModelSpec s) {
+        return Parameterization.parse(s.string("param", "ntk"));
+    }
+
+    private static Layer dense(ModelSpec s, int out) {
+        return new Dense(out, s.real("w_std", 1.5, 0), s.real("b_std", 0.05, 0), param(s));
+    }
+
+    static Layer fcn(ModelSpec s) {
+        int depth = s.integer("depth", 3, 0);
+        int width = s.integer("width", 512, 1);
+        int out = s.integer("out", 10, 1);
+        String act = s.string("act", "relu");
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new Flatten());
+        for (int i = 0; i < depth; i++) {
+            layers.add(dense(s, width));
+            layers.add(Activation.parse(act));
+        }
+        layers.add(dense(s, out));
+        return new Serial(layers);
+    }
+
+    static Layer transformer(ModelSpec s) {
+        int depth = s.integer("layers", 2, 0);
+        int dim = s.integer("dim", 64, 1);
+        int heads = s.integer("heads", 4, 1);
+        int out = s.integer("out", 10, 1);
+        if (dim % heads != 0) {
+            throw new IllegalArgumentException("transformer: dim=" + dim + " is not divisible by heads=" + heads);
+        }
+        double wStd = s.real("w_std", 1.5, 0);
+        Parameterization p = param(s);
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new ToSequence());
+        layers.add(dense(s, dim));
+        for (int i = 0; i < depth; i++) {
+            layers.add(Layers.residual(new LayerNorm(1e-5), new GlobalSelfAttention(heads, wStd, p)));
+            layers.add(Layers.residual(new LayerNorm(1e-5), dense(s, dim), Layers.gelu(), dense(s, dim)));
+        }
+        layers.add(new LayerNorm(1e-5));
+        layers.add(new GlobalAvgPool());
+        layers.add(dense(s, out));
+        return new Serial(layers);
+    }
+}

@@ -1,0 +1,40 @@
+package org.ntk4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class ZooTest {
+    @Test
+    void fcnDepthCountsHiddenLayers() {
+        Model m = Zoo.parse("fcn(depth=3,width=512,out=10,act=relu)");
+        assertThat(m.paramSpecs(new int[] {784})).extracting(ParamSpec::toString).containsExactly(
+                "1_dense/w[784, 512]", "1_dense/b[512]", "3_dense/w[512, 512]", "3_dense/b[512]",
+                "5_dense/w[512, 512]", "5_dense/b[512]", "7_dense/w[512, 10]", "7_dense/b[10]");
+        assertThat(m.outputShape(new int[] {28, 28})).containsExactly(10);
+    }
+
+    @Test
+    void badSpecsGiveOneClearMessage() {
+        assertThatThrownBy(() -> Zoo.parse("mlp(depth=2)")).hasMessageStartingWith("unknown model 'mlp'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(depth=two)"))
+                .hasMessage("fcn: option depth must be an integer, got 'two'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(widht=3)")).hasMessageStartingWith("fcn: unknown option 'widht'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(width=0)")).hasMessage("fcn: option width must be >= 1, got 0");
+        assertThatThrownBy(() -> Zoo.parse("fcn(act=swish)")).hasMessageStartingWith("act: unknown activation 'swish'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(depth=2")).hasMessageContaining("missing ')'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(param=mup)")).hasMessageContaining("expected ntk or standard");
+        assertThatThrownBy(() -> Zoo.parse("transformer(dim=10,heads=4)"))
+                .hasMessage("transformer: dim=10 is not divisible by heads=4");
+    }
+
+    @Test
+    void incompatibleShapesAreReported() {
+        Model att = new Model(Layers.globalSelfAttention(3), "att");
+        assertThatThrownBy(() -> att.paramSpecs(new int[] {5, 4}))
+                .hasMessageContaining("feature size 4 is not divisible by the 3 heads");
+        assertThatThrownBy(() -> att.paramSpecs(new int[] {5}))
+                .hasMessageContaining("expects per-example inputs of rank 2");
+    }
+}
