@@ -91,7 +91,10 @@ public final class GraphBuilder {
         return constants.get(v);
     }
 
-    /** Finishes the graph with the given outputs. The builder cannot be used afterwards. */
+    /**
+     * Finishes the graph with the given outputs, dropping every equation and constant they do not depend on.
+     * The builder cannot be used afterwards.
+     */
     public Graph build(Var... outputs) {
         checkOpen();
         for (Var o : outputs) {
@@ -100,8 +103,25 @@ public final class GraphBuilder {
             }
         }
         built = true;
-        return new Graph(new ArrayList<>(inputs), new ArrayList<>(equations), Arrays.asList(outputs.clone()),
-                constants);
+        // Dead-code elimination: keep only the equations and constants the outputs depend on.
+        java.util.Set<Var> live = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        live.addAll(Arrays.asList(outputs));
+        List<Equation> kept = new ArrayList<>();
+        for (int i = equations.size() - 1; i >= 0; i--) {
+            Equation e = equations.get(i);
+            if (live.contains(e.output())) {
+                kept.add(e);
+                live.addAll(e.inputs());
+            }
+        }
+        java.util.Collections.reverse(kept);
+        Map<Var, Tensor> usedConstants = new IdentityHashMap<>();
+        for (Map.Entry<Var, Tensor> c : constants.entrySet()) {
+            if (live.contains(c.getKey())) {
+                usedConstants.put(c.getKey(), c.getValue());
+            }
+        }
+        return new Graph(new ArrayList<>(inputs), kept, Arrays.asList(outputs.clone()), usedConstants);
     }
 
     private void checkOpen() {
