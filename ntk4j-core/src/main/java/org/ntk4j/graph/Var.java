@@ -318,4 +318,86 @@ public final class Var {
     public String toString() {
         return "Var#" + id + ":" + type;
     }
+
+    // ---- slice, pad, concatenate (begin) ----
+
+    /**
+     * XLA slice: on every axis d the elements {@code start[d], start[d] + stride[d], ...} below {@code limit[d]}
+     * ({@code 0 <= start <= limit <= size}, {@code stride >= 1}). Returns this when the slice takes everything.
+     */
+    public Var slice(int[] start, int[] limit, int[] stride) {
+        if (java.util.Arrays.equals(start, new int[rank()]) && java.util.Arrays.equals(limit, shape())
+                && java.util.Arrays.equals(stride, unitStrides(rank()))) {
+            return this;
+        }
+        return builder.apply(new org.ntk4j.primitive.Slice(start, limit, stride), this);
+    }
+
+    /** {@link #slice(int[], int[], int[])} with stride 1 on every axis. */
+    public Var slice(int[] start, int[] limit) {
+        return slice(start, limit, unitStrides(start.length));
+    }
+
+    /**
+     * Slice of one axis ({@code axis} may be negative), every other axis taken whole: the elements
+     * {@code start, start + stride, ...} below {@code limit}.
+     */
+    public Var sliceInDim(int axis, int start, int limit, int stride) {
+        int a = Shapes.axis("slice", axis, rank());
+        int[] s = new int[rank()];
+        int[] l = shape();
+        int[] st = unitStrides(rank());
+        s[a] = start;
+        l[a] = limit;
+        st[a] = stride;
+        return slice(s, l, st);
+    }
+
+    /**
+     * XLA pad with zeros: {@code lo[d]} zeros before and {@code hi[d]} after axis d (negative amounts crop).
+     * Returns this when every amount is 0.
+     */
+    public Var pad(int[] lo, int[] hi) {
+        return pad(lo, hi, new int[lo.length]);
+    }
+
+    /**
+     * XLA pad with zeros: {@code interior[d] >= 0} zeros between neighbouring elements of axis d, then
+     * {@code lo[d]} zeros before and {@code hi[d]} after (negative amounts crop). Returns this when every amount
+     * is 0.
+     */
+    public Var pad(int[] lo, int[] hi, int[] interior) {
+        int[] zero = new int[rank()];
+        if (java.util.Arrays.equals(lo, zero) && java.util.Arrays.equals(hi, zero)
+                && java.util.Arrays.equals(interior, zero)) {
+            return this;
+        }
+        return builder.apply(new org.ntk4j.primitive.Pad(lo, hi, interior), this);
+    }
+
+    /**
+     * Concatenation of {@code parts} (same dtype, same sizes except on {@code axis}) along {@code axis}, which
+     * may be negative. A single part is returned as it is.
+     */
+    public static Var concatenate(int axis, Var... parts) {
+        if (parts.length == 0) {
+            throw new IllegalArgumentException("concatenate: expects at least 1 operand, got 0");
+        }
+        if (parts[0] == null) {
+            throw new IllegalArgumentException("concatenate: operand 0 is null");
+        }
+        int a = Shapes.axis("concatenate", axis, parts[0].rank());
+        if (parts.length == 1) {
+            return parts[0];
+        }
+        return parts[0].builder.apply(new org.ntk4j.primitive.Concatenate(a), parts);
+    }
+
+    private static int[] unitStrides(int n) {
+        int[] r = new int[n];
+        java.util.Arrays.fill(r, 1);
+        return r;
+    }
+
+    // ---- slice, pad, concatenate (end) ----
 }
