@@ -28,6 +28,26 @@ public final class Vjp {
             throw new IllegalArgumentException("vjp: wrt has " + wrt.length + " entries, the graph "
                     + g.inputs().size() + " inputs");
         }
+        List<Var> targets = new ArrayList<>();
+        for (int i = 0; i < wrt.length; i++) {
+            if (wrt[i]) {
+                targets.add(g.inputs().get(i));
+            }
+        }
+        return build(g, k, targets, g.outputs());
+    }
+
+    /**
+     * A graph {@code (x_1..x_n, c_1..c_m) -> (p_1.., v̄_1..)}: the primal values of {@code primals} (variables of
+     * {@code g}) and the stacked cotangents [K] + shape(v) at the variables {@code at} of {@code g}, i.e.
+     * Σ_j c_j · ∂y_j/∂v, for any intermediate v. This is how the NTK methods read ∂f/∂y at the equations that
+     * consume parameters, in one backward pass.
+     */
+    public static Graph cotangentsAt(Graph g, int k, List<Var> at, List<Var> primals) {
+        return build(g, k, at, primals);
+    }
+
+    private static Graph build(Graph g, int k, List<Var> targets, List<Var> primalsOut) {
         if (k < 1) {
             throw new IllegalArgumentException("vjp: the stack size K must be at least 1, got " + k);
         }
@@ -43,13 +63,9 @@ public final class Vjp {
         for (Map.Entry<Var, org.ntk4j.tensor.Tensor> c : g.constants().entrySet()) {
             primal.put(c.getKey(), b.constant(c.getValue()));
         }
-        // forward: replay, and mark the values that depend on a selected input
+        // forward: replay, and mark the values that depend on a target
         Set<Var> active = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        for (int i = 0; i < wrt.length; i++) {
-            if (wrt[i]) {
-                active.add(g.inputs().get(i));
-            }
-        }
+        active.addAll(targets);
         for (Equation e : g.equations()) {
             Var[] in = new Var[e.inputs().size()];
             boolean any = false;
@@ -64,6 +80,9 @@ public final class Vjp {
         }
         // backward: accumulate cotangents in reverse order
         Map<Var, Var> ct = new IdentityHashMap<>();
+        Map<Var, Var> atTargets = new IdentityHashMap<>();
+        Set<Var> targetSet = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        targetSet.addAll(targets);
         for (int j = 0; j < g.outputs().size(); j++) {
             Var y = g.outputs().get(j);
             if (active.contains(y)) {
@@ -77,11 +96,15 @@ public final class Vjp {
             if (c == null) {
                 continue;
             }
+            if (targetSet.contains(eq.output())) {
+                atTargets.put(eq.output(), c); // complete: every consumer of this value came later
+            }
             Var[] in = new Var[eq.inputs().size()];
             boolean[] needed = new boolean[in.length];
             boolean any = false;
             for (int i = 0; i < in.length; i++) {
                 in[i] = primal.get(eq.input(i));
+                // active = downstream of a target: values upstream of every target get no cotangent
                 needed[i] = active.contains(eq.input(i));
                 any |= needed[i];
             }
@@ -95,19 +118,22 @@ public final class Vjp {
                 }
             }
         }
+        for (Var t : targets) {
+            if (!atTargets.containsKey(t) && ct.containsKey(t)) {
+                atTargets.put(t, ct.get(t)); // graph inputs and constants
+            }
+        }
         List<Var> outs = new ArrayList<>();
-        for (Var y : g.outputs()) {
+        for (Var y : primalsOut) {
             outs.add(primal.get(y));
         }
-        for (int i = 0; i < wrt.length; i++) {
-            if (wrt[i]) {
-                Var x = g.inputs().get(i);
-                Var c = ct.get(x);
-                outs.add(c != null ? c : b.zeros(x.type().stacked(k)));
-            }
+        for (Var t : targets) {
+            Var c = atTargets.get(t);
+            outs.add(c != null ? c : b.zeros(t.type().stacked(k)));
         }
         return b.build(outs.toArray(new Var[0]));
     }
+
 
     /** The VJP graph with cotangents for every input. */
     public static Graph of(Graph g, int k) {

@@ -1,0 +1,151 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * The axis semantics of neural-tangents' empirical kernels, for outputs f(x1) and f(x2) of equal rank:
+ * <ul>
+ *   <li>traced axes are contracted and divided by their total size (tracing is a mean);</li>
+ *   <li>diagonal axes keep only the entries with equal indices, and appear once;</li>
+ *   <li>every other axis appears twice, as the pair (a1, a2), in the original axis order:
+ *       the layout zip(f(x1).shape, f(x2).shape) minus traced axes.</li>
+ * </ul>
+ * For f of shape [N, O] the default trace (-1) gives [N1, N2]; no traced axes give [N1, N2, O, O];
+ * diagonal (0) with trace (-1) gives [N].
+ */
+public final class KernelAxes {
+    private final int rank;
+    private final int[] trace;
+    private final int[] diagonal;
+
+    /** Normalises negative axes; rejects overlaps, repeats and out-of-range axes with a clear message. */
+    public KernelAxes(int rank, int[] traceAxes, int[] diagonalAxes) {
+        this.rank = rank;
+        this.trace = normalise("trace axes", traceAxes, rank);
+        this.diagonal = normalise("diagonal axes", diagonalAxes, rank);
+        for (int a : trace) {
+            if (Shapes.contains(diagonal, a)) {
+                throw new IllegalArgumentException("axis " + a + " is both traced and diagonal; choose one");
+            }
+        }
+    }
+
+    private static int[] normalise(String what, int[] axes, int rank) {
+        int[] r = new int[axes.length];
+        for (int i = 0; i < axes.length; i++) {
+            int a = axes[i] < 0 ? axes[i] + rank : axes[i];
+            if (a < 0 || a >= rank) {
+                throw new IllegalArgumentException(what + ": axis " + axes[i] + " is out of range for outputs of rank "
+                        + rank);
+            }
+            r[i] = a;
+        }
+        Arrays.sort(r);
+        for (int i = 1; i < r.length; i++) {
+            if (r[i] == r[i - 1]) {
+                throw new IllegalArgumentException(what + ": axis " + r[i] + " is listed twice");
+            }
+        }
+        return r;
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    /** Traced axes, sorted, non-negative. */
+    public int[] trace() {
+        return trace.clone();
+    }
+
+    /** Diagonal axes, sorted, non-negative. */
+    public int[] diagonal() {
+        return diagonal.clone();
+    }
+
+    /** Axes neither traced nor diagonal, in order. */
+    public int[] paired() {
+        return Shapes.complement(rank, Shapes.concat(trace, diagonal));
+    }
+
+    public boolean isTraced(int axis) {
+        return Shapes.contains(trace, axis);
+    }
+
+    public boolean isDiagonal(int axis) {
+        return Shapes.contains(diagonal, axis);
+    }
+
+    /** Checks that f(x1) and f(x2) agree on the traced and diagonal axes. */
+    public void checkShapes(int[] f1, int[] f2) {
+        if (f1.length != rank || f2.length != rank) {
+            throw new IllegalArgumentException("kernel: outputs must have rank " + rank + ", got "
+                    + Shapes.str(f1) + " and " + Shapes.str(f2));
+        }
+        for (int a : Shapes.concat(trace, diagonal)) {
+            if (f1[a] != f2[a]) {
+                throw new IllegalArgumentException("kernel: f(x1) " + Shapes.str(f1) + " and f(x2) " + Shapes.str(f2)
+                        + " must agree on " + (isTraced(a) ? "traced" : "diagonal") + " axis " + a
+                        + " (for a diagonal batch axis, x1 and x2 need the same number of examples)");
+            }
+        }
+    }
+
+    /** Product of the traced sizes: the divisor of every kernel entry. */
+    public long traceSize(int[] f1) {
+        long s = 1;
+        for (int a : trace) {
+            s *= f1[a];
+        }
+        return s;
+    }
+
+    /** The kernel's shape: for each axis, nothing if traced, (a1) if diagonal, else (a1, a2). */
+    public int[] outputShape(int[] f1, int[] f2) {
+        checkShapes(f1, f2);
+        List<Integer> s = new ArrayList<>();
+        for (int a = 0; a < rank; a++) {
+            if (isTraced(a)) {
+                continue;
+            }
+            s.add(f1[a]);
+            if (!isDiagonal(a)) {
+                s.add(f2[a]);
+            }
+        }
+        return s.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The permutation from the layout a dot_general produces when contracting per-f1-entry rows with
+     * per-f2-entry rows (batch = diagonal axes, then f1's paired axes, then f2's paired axes) to the kernel's
+     * zip layout.
+     */
+    public int[] zipPermutation() {
+        int nd = diagonal.length;
+        int[] paired = paired();
+        int np = paired.length;
+        List<Integer> perm = new ArrayList<>();
+        for (int a = 0; a < rank; a++) {
+            if (isTraced(a)) {
+                continue;
+            }
+            if (isDiagonal(a)) {
+                perm.add(Arrays.binarySearch(diagonal, a));
+            } else {
+                int i = Arrays.binarySearch(paired, a);
+                perm.add(nd + i);
+                perm.add(nd + np + i);
+            }
+        }
+        return perm.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public String toString() {
+        return "trace=" + Arrays.toString(trace) + " diagonal=" + Arrays.toString(diagonal);
+    }
+}

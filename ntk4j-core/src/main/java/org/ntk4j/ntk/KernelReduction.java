@@ -1,0 +1,68 @@
+package org.ntk4j.ntk;
+
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.cpu.Reduce;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Takes a full kernel laid out as [f(x1) axes..., f(x2) axes...] to the layout of {@link KernelAxes}: the
+ * diagonal of each traced or diagonal axis pair is read with one strided copy (stride s_a1 + s_a2), traced
+ * axes are summed and divided by their size.
+ */
+final class KernelReduction {
+    private KernelReduction() {
+    }
+
+    static Tensor reduce(Tensor full, KernelAxes axes, int[] f1, int[] f2) {
+        int r = axes.rank();
+        int[] s = Shapes.strides(full.shape());
+        int[] outShape = axes.outputShape(f1, f2);
+        int[] trace = axes.trace();
+        int nOut = outShape.length;
+        int[] viewShape = new int[nOut + trace.length];
+        int[] viewStrides = new int[nOut + trace.length];
+        int k = 0;
+        for (int a = 0; a < r; a++) {
+            if (axes.isTraced(a)) {
+                continue;
+            }
+            if (axes.isDiagonal(a)) {
+                viewShape[k] = f1[a];
+                viewStrides[k++] = s[a] + s[r + a];
+            } else {
+                viewShape[k] = f1[a];
+                viewStrides[k++] = s[a];
+                viewShape[k] = f2[a];
+                viewStrides[k++] = s[r + a];
+            }
+        }
+        for (int a : trace) {
+            viewShape[k] = f1[a];
+            viewStrides[k++] = s[a] + s[r + a];
+        }
+        Tensor view = Tensor.empty(full.dtype(), viewShape);
+        Layout.stridedCopy(full, 0, viewStrides, view, 0, Shapes.strides(viewShape), viewShape);
+        if (trace.length == 0) {
+            return view;
+        }
+        int[] summed = new int[trace.length];
+        for (int i = 0; i < trace.length; i++) {
+            summed[i] = nOut + i;
+        }
+        Tensor sum = Reduce.reduce(Reduce.Kind.SUM, view, summed);
+        view.close();
+        scale(sum, 1.0 / axes.traceSize(f1));
+        return sum;
+    }
+
+    /** In place: t *= c. */
+    static void scale(Tensor t, double c) {
+        if (c == 1.0) {
+            return;
+        }
+        for (int i = 0; i < t.size(); i++) {
+            t.setFlat(i, t.getFlat(i) * c);
+        }
+    }
+}
