@@ -1,0 +1,558 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.autodiff.Jvp;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.DotGeneralKernel;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.graph.Equation;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphBuilder;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The empirical neural tangent kernel Θ(x1, x2) = J(x1) J(x2)ᵀ of a {@link Model} at given parameters, with
+ * neural-tangents' semantics: output layout zip(f(x1).shape, f(x2).shape) without the traced axes and with
+ * diagonal axes once, traced axes averaged (default: the last axis, the logits), x2 = null meaning x1 with its
+ * work reused.
+ * <pre>
+ *   EmpiricalNtk ntk = EmpiricalNtk.of(model, params).method(Method.JACOBIAN_CONTRACTION).traceAxes(-1);
+ *   Tensor theta = ntk.ntk(x1, null);            // [N, N]
+ *   Tensor full  = ntk.traceAxes().ntk(x1, x2);  // [N1, N2, O, O]
+ * </pre>
+ * Instances are immutable; the configuration methods return new instances.
+ */
+public final class EmpiricalNtk {
+    private final Model model;
+    private final Params params;
+    private final int[] traceAxes;
+    private final int[] diagonalAxes;
+    private final Method method;
+
+    private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method) {
+        this.model = model;
+        this.params = params;
+        this.traceAxes = traceAxes.clone();
+        this.diagonalAxes = diagonalAxes.clone();
+        this.method = method;
+    }
+
+    /** The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO. */
+    public static EmpiricalNtk of(Model model, Params params) {
+        return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO);
+    }
+
+    /** Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end. */
+    public EmpiricalNtk traceAxes(int... axes) {
+        return new EmpiricalNtk(model, params, axes, diagonalAxes, method);
+    }
+
+    /** Axes of f(x) whose diagonal alone is kept (e.g. 0: only Θ(x1_n, x2_n)). */
+    public EmpiricalNtk diagonalAxes(int... axes) {
+        return new EmpiricalNtk(model, params, traceAxes, axes, method);
+    }
+
+    /** The algorithm. */
+    public EmpiricalNtk method(Method m) {
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m);
+    }
+
+    public Method method() {
+        return method;
+    }
+
+    // ------------------------------------------------------------------ public kernels
+
+    /** Θ(x1, x2) in the layout of {@link KernelAxes}; {@code x2 = null} means x1 (and reuses its work). */
+    public Tensor ntk(Tensor x1, Tensor x2) {
+        Inputs in = new Inputs(x1, x2);
+        Method m = method == Method.AUTO ? Method.JACOBIAN_CONTRACTION : method;
+        switch (m) {
+            case NTK_VECTOR_PRODUCTS:
+                return vectorProductsKernel(in);
+            case JACOBIAN_CONTRACTION:
+            default:
+                return jacobianContraction(in);
+        }
+    }
+
+    /** The empirical NNGP f(x1)·f(x2)ᵀ with the same axis semantics. */
+    public Tensor nngp(Tensor x1, Tensor x2) {
+        Inputs in = new Inputs(x1, x2);
+        try (Tensor f1 = model.apply(params, in.x1); Tensor f2 = in.same ? null : model.apply(params, in.x2)) {
+            Tensor g2 = in.same ? f1 : f2;
+            return contract(List.of(f1), List.of(g2), in, false);
+        }
+    }
+
+    /**
+     * Θ(x1, x2)·v without forming Θ: v has the shape of f(x2), the result that of f(x1), and the product runs
+     * over all axes of f(x2) (no tracing): (Θ v)[a] = Σ_b Θ[a, b] v[b] = J1 (J2ᵀ v), one VJP then one JVP.
+     */
+    public Tensor ntkVectorProduct(Tensor x1, Tensor x2, Tensor v) {
+        Inputs in = new Inputs(x1, x2);
+        int[] f2 = Shapes.prepend(in.x2.dim(0), model.outputShape(in.perExample));
+        if (!java.util.Arrays.equals(v.shape(), f2) || v.dtype() != in.dtype) {
+            throw new IllegalArgumentException("ntk_vector_product: v must be " + new TensorType(in.dtype, f2)
+                    + " (the shape of f(x2)), got " + TensorType.of(v));
+        }
+        checkFinite("v", v);
+        try (Tensor v1 = v.reshape(Shapes.prepend(1, f2))) {
+            Tensor[] g = vjpRows(in.x2, v1);
+            try {
+                Tensor[] out = jvpWithTangents(in.x1, g);
+                Tensor r = out[0].reshape(Shapes.dropFirst(out[0].shape()));
+                out[0].close();
+                return r;
+            } finally {
+                closeAll(g);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /** Validated inputs and the parameters in the graph's input order. */
+    private final class Inputs {
+        final Tensor x1;
+        final Tensor x2;
+        final boolean same;
+        final int[] perExample;
+        final DType dtype;
+        final List<ParamSpec> specs;
+
+        Inputs(Tensor x1, Tensor x2) {
+            if (x1 == null) {
+                throw new IllegalArgumentException("x1: must not be null");
+            }
+            if (x1.rank() < 1) {
+                throw new IllegalArgumentException("x1: expected a batch [n, ...], got a scalar");
+            }
+            this.x1 = x1;
+            this.same = x2 == null;
+            this.x2 = same ? x1 : x2;
+            this.perExample = Shapes.dropFirst(x1.shape());
+            this.dtype = x1.dtype();
+            if (!same && (!java.util.Arrays.equals(Shapes.dropFirst(x2.shape()), perExample)
+                    || x2.dtype() != dtype)) {
+                throw new IllegalArgumentException("x2: examples must be " + new TensorType(dtype, perExample)
+                        + " like those of x1, got a batch " + TensorType.of(x2));
+            }
+            this.specs = model.paramSpecs(perExample);
+            params.validate(specs, dtype);
+            checkFinite("x1", x1);
+            if (!same) {
+                checkFinite("x2", x2);
+            }
+        }
+
+        KernelAxes axes() {
+            return new KernelAxes(model.outputShape(perExample).length + 1, traceAxes, diagonalAxes);
+        }
+
+        int[] f1() {
+            return Shapes.prepend(x1.dim(0), model.outputShape(perExample));
+        }
+
+        int[] f2() {
+            return Shapes.prepend(x2.dim(0), model.outputShape(perExample));
+        }
+    }
+
+    private static void checkFinite(String name, Tensor t) {
+        int bad = t.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
+                    + ") at flat index " + bad);
+        }
+    }
+
+    private Tensor[] paramArgs(List<ParamSpec> specs) {
+        Tensor[] r = new Tensor[specs.size()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = params.get(specs.get(i).path());
+        }
+        return r;
+    }
+
+    private static Tensor[] with(Tensor[] a, Tensor... more) {
+        Tensor[] r = java.util.Arrays.copyOf(a, a.length + more.length);
+        System.arraycopy(more, 0, r, a.length, more.length);
+        return r;
+    }
+
+    // ------------------------------------------------------------------ Jacobian contraction
+
+    private Tensor jacobianContraction(Inputs in) {
+        Tensor[] j1 = jacobians(in.x1, in.specs);
+        Tensor[] j2 = in.same ? j1 : jacobians(in.x2, in.specs);
+        try {
+            return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
+        } finally {
+            closeAll(j1);
+            if (!in.same) {
+                closeAll(j2);
+            }
+        }
+    }
+
+    /**
+     * Θ = Σ_p dot_general(J1_p, J2_p) contracting the traced axes (and, for Jacobians, the flattened
+     * parameter axis last) and batching the diagonal axes, then permuted to the zip layout and divided by the
+     * size of the traced axes.
+     */
+    private Tensor contract(List<Tensor> j1, List<Tensor> j2, Inputs in, boolean withParamAxis) {
+        KernelAxes axes = in.axes();
+        int[] f1 = in.f1();
+        int[] f2 = in.f2();
+        axes.checkShapes(f1, f2);
+        int r = axes.rank();
+        int[] contractAxes = withParamAxis ? Shapes.concat(axes.trace(), new int[] {r}) : axes.trace();
+        Tensor sum = null;
+        for (int p = 0; p < j1.size(); p++) {
+            Tensor t = DotGeneralKernel.dot(j1.get(p), j2.get(p), contractAxes, contractAxes, axes.diagonal(),
+                    axes.diagonal());
+            if (sum == null) {
+                sum = t;
+            } else {
+                for (int i = 0; i < sum.size(); i++) {
+                    sum.setFlat(i, sum.getFlat(i) + t.getFlat(i));
+                }
+                t.close();
+            }
+        }
+        if (sum == null) { // a model without parameters has a zero NTK
+            return Tensor.zeros(in.dtype, axes.outputShape(f1, f2));
+        }
+        Tensor out = Layout.transpose(sum, axes.zipPermutation());
+        sum.close();
+        KernelReduction.scale(out, 1.0 / axes.traceSize(f1));
+        return out;
+    }
+
+    /** Per-parameter Jacobians J_p of shape f(x).shape + [size of p], by the cheapest exact route. */
+    Tensor[] jacobians(Tensor x, List<ParamSpec> specs) {
+        int n = x.dim(0);
+        Graph g = model.trace(n, Shapes.dropFirst(x.shape()), x.dtype());
+        if (model.independentExamples()) {
+            ParameterConsumers pc = new ParameterConsumers(g, specs.size());
+            if (pc.exampleAxisFirst) {
+                return perExampleJacobians(pc, x, specs);
+            }
+        }
+        return batchJacobians(g, x, specs);
+    }
+
+    /**
+     * No per-example shortcut: K = |f(x)| one-hot cotangents, one for each (example, output) entry, through
+     * one stacked VJP of the whole batch (N²·O·[FP]). Exact for models that mix examples.
+     */
+    private Tensor[] batchJacobians(Graph g, Tensor x, List<ParamSpec> specs) {
+        int[] f = g.outputs().get(0).shape();
+        int k = Shapes.size(f);
+        boolean[] wrt = new boolean[specs.size() + 1];
+        java.util.Arrays.fill(wrt, 0, specs.size(), true);
+        Graph vjp = Vjp.of(g, k, wrt);
+        try (Tensor basis = identity(x.dtype(), k, f)) {
+            Tensor[] res = vjp.evaluate(with(paramArgs(specs), x, basis));
+            res[0].close();
+            Tensor[] j = new Tensor[specs.size()];
+            for (int p = 0; p < j.length; p++) {
+                j[p] = res[1 + p].reshape(Shapes.concat(f, new int[] {specs.get(p).size()}));
+                res[1 + p].close();
+            }
+            return j;
+        }
+    }
+
+    /**
+     * With examples independent: one stacked backward pass with K = O cotangents e_o (the same on every
+     * example) gives δ[o, n] = ∂f_o(x_n)/∂y_n at every parameter consumer y = g(p', a); the consumer's own
+     * parameter-VJP rule applied to one example at a time gives the per-example rows of ∂f/∂p'; a stacked VJP
+     * of the example-independent path θ → p' turns them into ∂f/∂θ. Cost N·O·[FP] plus the rows themselves.
+     */
+    private Tensor[] perExampleJacobians(ParameterConsumers pc, Tensor x, List<ParamSpec> specs) {
+        Graph g = pc.graph;
+        int n = x.dim(0);
+        int[] f = g.outputs().get(0).shape();
+        int o = Shapes.size(f) / n;
+        DType dt = x.dtype();
+        // distinct consumer outputs and operands to read back
+        List<Var> ys = new ArrayList<>();
+        List<Var> operands = new ArrayList<>();
+        Map<Var, Integer> yIndex = new IdentityHashMap<>();
+        Map<Var, Integer> operandIndex = new IdentityHashMap<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            yIndex.computeIfAbsent(c.equation.output(), v -> {
+                ys.add(v);
+                return ys.size() - 1;
+            });
+            for (Var v : c.equation.inputs()) {
+                if (!g.constants().containsKey(v)) {
+                    operandIndex.computeIfAbsent(v, u -> {
+                        operands.add(u);
+                        return operands.size() - 1;
+                    });
+                }
+            }
+        }
+        Graph cts = Vjp.cotangentsAt(g, o, ys, operands);
+        Tensor[] values;
+        try (Tensor basis = sharedBasis(dt, o, n, f)) {
+            values = cts.evaluate(with(paramArgs(specs), x, basis));
+        }
+        try {
+            // per-example rows of ∂f/∂p' for each consumer: [O, N] + shape(p')
+            Tensor[] rows = new Tensor[pc.consumers.size()];
+            for (int c = 0; c < rows.length; c++) {
+                ParameterConsumers.Consumer cons = pc.consumers.get(c);
+                Tensor delta = values[operands.size() + yIndex.get(cons.equation.output())];
+                rows[c] = consumerRows(cons, delta, operands, operandIndex, values, g, n, o);
+            }
+            // through the parameter-only path θ → p'
+            Graph path = parameterPath(pc);
+            boolean[] all = new boolean[specs.size()];
+            java.util.Arrays.fill(all, true);
+            Graph back = Vjp.of(path, o * n, all);
+            Tensor[] stackedRows = new Tensor[rows.length];
+            for (int c = 0; c < rows.length; c++) {
+                stackedRows[c] = rows[c].reshape(Shapes.prepend(o * n, pc.consumers.get(c).parameterValue().shape()));
+                rows[c].close();
+            }
+            Tensor[] res = back.evaluate(with(paramArgs(specs), stackedRows));
+            closeAll(stackedRows);
+            Tensor[] j = new Tensor[specs.size()];
+            for (int p = 0; p < j.length; p++) {
+                Tensor jp = res[rows.length + p]; // [O·N] + θ shape, rows ordered (o, n)
+                int size = specs.get(p).size();
+                try (Tensor onp = jp.reshape(o, n, size)) {
+                    Tensor nop = Layout.transpose(onp, new int[] {1, 0, 2});
+                    j[p] = nop.reshape(Shapes.concat(f, new int[] {size}));
+                    nop.close();
+                }
+            }
+            closeAll(res);
+            return j;
+        } finally {
+            closeAll(values);
+        }
+    }
+
+    /** [O, N] + shape(p'): the consumer's parameter-VJP, evaluated on one example at a time. */
+    private static Tensor consumerRows(ParameterConsumers.Consumer cons, Tensor delta, List<Var> operands,
+                                       Map<Var, Integer> operandIndex, Tensor[] values, Graph g, int n, int o) {
+        Equation e = cons.equation;
+        GraphBuilder b = new GraphBuilder();
+        Var[] ins = new Var[e.inputs().size()];
+        List<Var> argVars = new ArrayList<>();
+        boolean[] perExample = new boolean[ins.length];
+        for (int i = 0; i < ins.length; i++) {
+            Var v = e.input(i);
+            if (g.constants().containsKey(v)) {
+                ins[i] = b.constant(g.constants().get(v));
+                continue;
+            }
+            int[] s = v.shape();
+            perExample[i] = s.length > 0 && !isParameterOnly(v, cons, e) && s[0] == n;
+            if (perExample[i]) {
+                s[0] = 1;
+            }
+            ins[i] = b.input(v.dtype(), s);
+            argVars.add(v);
+        }
+        Var out = b.apply(e.primitive(), ins);
+        int[] ys = out.shape();
+        Var ct = b.input(out.type().stacked(o));
+        boolean[] needed = new boolean[ins.length];
+        needed[cons.operand] = true;
+        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
+        Var pv = cons.parameterValue();
+        Graph mini = b.build(r != null ? r : b.zeros(pv.type().stacked(o)));
+        int psize = pv.size();
+        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
+        int[] dShape = delta.shape(); // [O, N, ...]
+        for (int ex = 0; ex < n; ex++) {
+            Tensor[] args = new Tensor[argVars.size() + 1];
+            int a = 0;
+            for (int i = 0; i < ins.length; i++) {
+                Var v = e.input(i);
+                if (g.constants().containsKey(v)) {
+                    continue;
+                }
+                Tensor full = values[operandIndex.get(v)];
+                args[a++] = perExample[i] ? sliceAxis(full, 0, ex) : full;
+            }
+            args[a] = sliceAxis(delta, 1, ex);
+            Tensor[] res = mini.evaluate(args);
+            // res[0]: [O] + shape(p') -> rows[:, ex]
+            for (int oo = 0; oo < o; oo++) {
+                for (int q = 0; q < psize; q++) {
+                    rows.setFlat((oo * n + ex) * psize + q, res[0].getFlat(oo * psize + q));
+                }
+            }
+            res[0].close();
+            for (int i = 0, k = 0; i < ins.length; i++) {
+                Var v = e.input(i);
+                if (g.constants().containsKey(v)) {
+                    continue;
+                }
+                if (perExample[i]) {
+                    args[k].close();
+                }
+                k++;
+            }
+            args[args.length - 1].close();
+        }
+        if (dShape.length < 2) {
+            throw new IllegalStateException("cotangent without an example axis");
+        }
+        return rows;
+    }
+
+    private static boolean isParameterOnly(Var v, ParameterConsumers.Consumer cons, Equation e) {
+        return e.input(cons.operand) == v;
+    }
+
+    /** The slice [index:index+1] of {@code t} along {@code axis}. */
+    private static Tensor sliceAxis(Tensor t, int axis, int index) {
+        int[] start = new int[t.rank()];
+        int[] limit = t.shape();
+        int[] stride = new int[t.rank()];
+        java.util.Arrays.fill(stride, 1);
+        start[axis] = index;
+        limit[axis] = index + 1;
+        return Layout.slice(t, start, limit, stride);
+    }
+
+    /** The parameter-only part of the network: inputs θ, outputs p' of every consumer (in consumer order). */
+    private static Graph parameterPath(ParameterConsumers pc) {
+        GraphBuilder b = new GraphBuilder();
+        Map<Var, Var> map = new IdentityHashMap<>();
+        for (Var p : pc.params) {
+            map.put(p, b.input(p.type()));
+        }
+        for (Map.Entry<Var, Tensor> c : pc.graph.constants().entrySet()) {
+            map.put(c.getKey(), b.constant(c.getValue()));
+        }
+        for (Equation e : pc.graph.equations()) {
+            if (pc.parameterOnly.contains(e.output())) {
+                Var[] in = new Var[e.inputs().size()];
+                for (int i = 0; i < in.length; i++) {
+                    in[i] = map.get(e.input(i));
+                }
+                map.put(e.output(), b.apply(e.primitive(), in));
+            }
+        }
+        Var[] outs = new Var[pc.consumers.size()];
+        for (int c = 0; c < outs.length; c++) {
+            outs[c] = map.get(pc.consumers.get(c).parameterValue());
+        }
+        return b.build(outs);
+    }
+
+    // ------------------------------------------------------------------ NTK-vector products
+
+    /**
+     * The full kernel by NTK-vector products: one VJP of f(x2) with the |f(x2)| basis cotangents gives the
+     * parameter vectors J2ᵀ e_b; one JVP of f(x1) with all of them stacked gives Θ[:, b] = J1 J2ᵀ e_b. Traced
+     * and diagonal axes are applied to the full result (as neural-tangents does for this method).
+     */
+    private Tensor vectorProductsKernel(Inputs in) {
+        int[] f1 = in.f1();
+        int[] f2 = in.f2();
+        KernelAxes axes = in.axes();
+        axes.checkShapes(f1, f2);
+        int k = Shapes.size(f2);
+        Tensor[] g;
+        try (Tensor basis = identity(in.dtype, k, f2)) {
+            g = vjpRows(in.x2, basis);
+        }
+        Tensor[] res;
+        try {
+            res = jvpWithTangents(in.x1, g);
+        } finally {
+            closeAll(g);
+        }
+        // res[0]: [K2] + f1 -> [f1..., f2...]
+        Tensor t = res[0];
+        int[] perm = new int[t.rank()];
+        for (int i = 0; i < perm.length - 1; i++) {
+            perm[i] = i + 1;
+        }
+        perm[perm.length - 1] = 0;
+        Tensor moved = Layout.transpose(t, perm);
+        t.close();
+        Tensor full = moved.reshape(Shapes.concat(f1, f2));
+        moved.close();
+        Tensor out = KernelReduction.reduce(full, axes, f1, f2);
+        full.close();
+        return out;
+    }
+
+    /** Parameter cotangents Σ_b c[k, b] ∂f(x)_b/∂θ for stacked output cotangents c [K] + f(x).shape. */
+    private Tensor[] vjpRows(Tensor x, Tensor cotangents) {
+        List<ParamSpec> specs = model.paramSpecs(Shapes.dropFirst(x.shape()));
+        Graph g = model.trace(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
+        boolean[] wrt = new boolean[specs.size() + 1];
+        java.util.Arrays.fill(wrt, 0, specs.size(), true);
+        Tensor[] res = Vjp.of(g, cotangents.dim(0), wrt).evaluate(with(paramArgs(specs), x, cotangents));
+        res[0].close();
+        return java.util.Arrays.copyOfRange(res, 1, res.length);
+    }
+
+    /** Output tangents [K] + f(x).shape for stacked parameter tangents [K] + θ.shape. */
+    private Tensor[] jvpWithTangents(Tensor x, Tensor[] tangents) {
+        List<ParamSpec> specs = model.paramSpecs(Shapes.dropFirst(x.shape()));
+        Graph g = model.trace(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
+        boolean[] with = new boolean[specs.size() + 1];
+        java.util.Arrays.fill(with, 0, specs.size(), true);
+        Tensor[] res = Jvp.of(g, tangents[0].dim(0), with).evaluate(with(with(paramArgs(specs), x), tangents));
+        res[0].close();
+        return java.util.Arrays.copyOfRange(res, 1, res.length);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** [K] + shape with one-hot rows: row k is e_k of the flattened shape. */
+    private static Tensor identity(DType dt, int k, int[] shape) {
+        Tensor t = Tensor.zeros(dt, Shapes.prepend(k, shape));
+        for (int i = 0; i < k; i++) {
+            t.setFlat((long) i * k + i > Integer.MAX_VALUE ? fail(k) : i * k + i, 1.0);
+        }
+        return t;
+    }
+
+    private static int fail(int k) {
+        throw new IllegalArgumentException("kernel: " + k + " basis vectors of size " + k
+                + " exceed 2^31 elements; tile the computation");
+    }
+
+    /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
+    private static Tensor sharedBasis(DType dt, int o, int n, int[] f) {
+        Tensor t = Tensor.zeros(dt, Shapes.prepend(o, f));
+        for (int oo = 0; oo < o; oo++) {
+            for (int ex = 0; ex < n; ex++) {
+                t.setFlat((oo * n + ex) * o + oo, 1.0);
+            }
+        }
+        return t;
+    }
+
+    private static void closeAll(Tensor[] ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+}
