@@ -400,4 +400,70 @@ public final class Var {
     }
 
     // ---- slice, pad, concatenate (end) ----
+
+    // ---- convolution (begin) ----
+
+    /**
+     * Convolution of this input {@code [N, H, W, Cin]} (1-D: {@code [N, W, Cin]}) with {@code filter} HWIO
+     * {@code [KH, KW, Cin, Cout]} (1-D: {@code [KW, Cin, Cout]}), giving {@code [N, OH, OW, Cout]}: a
+     * cross-correlation as in XLA's conv_general_dilated. {@code padding} is {@code "SAME"} or {@code "VALID"}
+     * (JAX/TensorFlow convention, resolved to explicit pairs by
+     * {@link org.ntk4j.cpu.Convolution#resolvePadding}); {@code dilation} dilates the filter. The number of
+     * spatial axes is {@code strides.length}.
+     */
+    public Var conv(Var filter, int[] strides, String padding, int[] dilation) {
+        int d = strides.length;
+        int[][] pads;
+        if (rank() == d + 2 && filter.rank() == d + 2 && dilation.length == d) {
+            pads = org.ntk4j.cpu.Convolution.resolvePadding(padding,
+                    java.util.Arrays.copyOfRange(shape(), 1, d + 1),
+                    java.util.Arrays.copyOfRange(filter.shape(), 0, d), strides, dilation);
+        } else {
+            // the ranks do not fit: check the padding name only; the type rule then reports the shapes
+            org.ntk4j.cpu.Convolution.resolvePadding(padding, new int[d], convOnes(d), convOnes(d), convOnes(d));
+            pads = new int[d][2];
+        }
+        return conv(filter, strides, pads, dilation);
+    }
+
+    /** {@link #conv(Var, int[], String, int[])} without dilation. */
+    public Var conv(Var filter, int[] strides, String padding) {
+        return conv(filter, strides, padding, convOnes(strides.length));
+    }
+
+    private static int[] convOnes(int n) {
+        int[] ones = new int[n];
+        java.util.Arrays.fill(ones, 1);
+        return ones;
+    }
+
+    /** Convolution with explicit padding: {@code padding[i] = {lo, hi}} for spatial axis i. */
+    public Var conv(Var filter, int[] strides, int[][] padding, int[] dilation) {
+        return builder.apply(new org.ntk4j.primitive.Conv(
+                org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation)), this, filter);
+    }
+
+    /**
+     * The input gradient (transposed convolution) of this cotangent {@code [N, OH, OW, Cout]} through
+     * {@code filter} {@code [KH, KW, Cin, Cout]}, for an input of spatial shape {@code inputSpatial}: the
+     * adjoint of {@code x -> x.conv(filter, strides, padding, dilation)}. Result {@code [N, H, W, Cin]}.
+     */
+    public Var convInputGrad(Var filter, int[] inputSpatial, int[] strides, int[][] padding, int[] dilation) {
+        return builder.apply(new org.ntk4j.primitive.ConvInputGrad(
+                org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation), inputSpatial), this, filter);
+    }
+
+    /**
+     * The filter gradient of this input {@code [N, H, W, Cin]} and {@code cotangent} {@code [N, OH, OW, Cout]}
+     * for a filter of spatial shape {@code filterSpatial}: the adjoint of
+     * {@code w -> this.conv(w, strides, padding, dilation)}, summed over the batch. Result
+     * {@code [KH, KW, Cin, Cout]}.
+     */
+    public Var convFilterGrad(Var cotangent, int[] filterSpatial, int[] strides, int[][] padding,
+                              int[] dilation) {
+        return builder.apply(new org.ntk4j.primitive.ConvFilterGrad(
+                org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation), filterSpatial), this, cotangent);
+    }
+
+    // ---- convolution (end) ----
 }

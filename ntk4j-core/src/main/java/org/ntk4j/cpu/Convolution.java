@@ -1,0 +1,612 @@
+package org.ntk4j.cpu;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.Locale;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Convolution kernels, channels last: input {@code [N, H, W, Cin]} (1-D: {@code [N, W, Cin]}), filter HWIO
+ * {@code [KH, KW, Cin, Cout]} (1-D: {@code [KW, Cin, Cout]}), output {@code [N, OH, OW, Cout]}. Like XLA and
+ * every deep-learning framework this is a cross-correlation:
+ * <pre>  y[n, oh, ow, co] = Σ x[n, oh·sh - ph + kh·dh, ow·sw - pw + kw·dw, ci] · w[kh, kw, ci, co]</pre>
+ * with zeros outside the input. A 1-D convolution runs as a 2-D one with H = KH = 1.
+ *
+ * <p>All three kernels go through im2col: the receptive field of each output position is copied into one row
+ * of a {@code [N·OH·OW, KH·KW·Cin]} matrix, whose column order (kh, kw, ci) is exactly the row-major layout of
+ * the HWIO filter seen as a {@code [KH·KW·Cin, Cout]} matrix, so that
+ * <ul>
+ *   <li>forward: {@code y = cols · W} (one GEMM, W read in place);</li>
+ *   <li>input gradient (transposed convolution): {@code dx = col2im(dy · Wᵀ)};</li>
+ *   <li>filter gradient: {@code dw = colsᵀ · dy}.</li>
+ * </ul>
+ * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
+ * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
+ * for BLAS). A 1×1 window with unit strides and no padding skips im2col altogether.
+ */
+public final class Convolution {
+    /**
+     * Largest im2col buffer, in elements, allocated by one kernel call (a single image whose columns are larger
+     * still gets its own buffer). 2^22 elements: 16 MiB in float32, 32 MiB in float64.
+     */
+    public static final int COLS_BUDGET = 1 << 22;
+
+    private Convolution() {
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Window parameters and padding
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Strides, explicit padding (lo, hi) and filter dilation per spatial axis (1 or 2 of them). Immutable.
+     * Padding is always explicit here; {@link #resolvePadding} turns "SAME" and "VALID" into numbers.
+     */
+    public static final class Window {
+        private final int[] strides;
+        private final int[] padLo;
+        private final int[] padHi;
+        private final int[] dilation;
+
+        /**
+         * @throws IllegalArgumentException when the arrays do not all have 1 or 2 entries, or a stride or
+         *                                  dilation is below 1, or a padding is negative
+         */
+        public Window(int[] strides, int[] padLo, int[] padHi, int[] dilation) {
+            int d = strides.length;
+            if (d < 1 || d > 2) {
+                throw new IllegalArgumentException("conv: window_strides " + tuple(strides)
+                        + " must have 1 (1-D) or 2 (2-D) entries");
+            }
+            if (padLo.length != d || padHi.length != d || dilation.length != d) {
+                throw new IllegalArgumentException("conv: window_strides " + tuple(strides) + ", padding lo "
+                        + tuple(padLo) + " hi " + tuple(padHi) + " and rhs_dilation " + tuple(dilation)
+                        + " must have the same number of entries");
+            }
+            for (int i = 0; i < d; i++) {
+                if (strides[i] < 1) {
+                    throw new IllegalArgumentException("conv: window_strides " + tuple(strides)
+                            + " must be at least 1");
+                }
+                if (dilation[i] < 1) {
+                    throw new IllegalArgumentException("conv: rhs_dilation " + tuple(dilation)
+                            + " must be at least 1");
+                }
+                if (padLo[i] < 0 || padHi[i] < 0) {
+                    throw new IllegalArgumentException("conv: padding lo " + tuple(padLo) + " hi "
+                            + tuple(padHi) + " must not be negative");
+                }
+            }
+            this.strides = strides.clone();
+            this.padLo = padLo.clone();
+            this.padHi = padHi.clone();
+            this.dilation = dilation.clone();
+        }
+
+        /** A window from JAX-style padding pairs {@code padding[i] = {lo, hi}}. */
+        public static Window of(int[] strides, int[][] padding, int[] dilation) {
+            int[] lo = new int[padding.length];
+            int[] hi = new int[padding.length];
+            for (int i = 0; i < padding.length; i++) {
+                if (padding[i] == null || padding[i].length != 2) {
+                    throw new IllegalArgumentException("conv: padding entry " + i + " must be a {lo, hi} pair, got "
+                            + (padding[i] == null ? "null" : Arrays.toString(padding[i])));
+                }
+                lo[i] = padding[i][0];
+                hi[i] = padding[i][1];
+            }
+            return new Window(strides, lo, hi, dilation);
+        }
+
+        /** Number of spatial axes: 1 or 2. */
+        public int rank() {
+            return strides.length;
+        }
+
+        public int[] strides() {
+            return strides.clone();
+        }
+
+        public int[] padLo() {
+            return padLo.clone();
+        }
+
+        public int[] padHi() {
+            return padHi.clone();
+        }
+
+        public int[] dilation() {
+            return dilation.clone();
+        }
+
+        /** Padding as {lo, hi} pairs. */
+        public int[][] padding() {
+            int[][] p = new int[strides.length][];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = new int[] {padLo[i], padHi[i]};
+            }
+            return p;
+        }
+
+        /** Span of the dilated filter along spatial axis {@code axis}: (k - 1)·dilation + 1. */
+        public int extent(int axis, int k) {
+            return (k - 1) * dilation[axis] + 1;
+        }
+
+        /** Input size plus both paddings along spatial axis {@code axis}. */
+        public int paddedSize(int axis, int in) {
+            return in + padLo[axis] + padHi[axis];
+        }
+
+        /**
+         * Output size along spatial axis {@code axis} for input size {@code in} and filter size {@code k}:
+         * floor((in + lo + hi - extent) / stride) + 1; zero or less when the window does not fit.
+         */
+        public int outputSize(int axis, int in, int k) {
+            return Math.floorDiv(paddedSize(axis, in) - extent(axis, k), strides[axis]) + 1;
+        }
+
+        /** The parameters as a jaxpr prints them. */
+        public String params() {
+            StringBuilder p = new StringBuilder("(");
+            for (int i = 0; i < strides.length; i++) {
+                if (i > 0) {
+                    p.append(", ");
+                }
+                p.append('(').append(padLo[i]).append(", ").append(padHi[i]).append(')');
+            }
+            p.append(strides.length == 1 ? ",)" : ")");
+            return "window_strides=" + tuple(strides) + " padding=" + p + " rhs_dilation=" + tuple(dilation);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof Window)) {
+                return false;
+            }
+            Window w = (Window) o;
+            return Arrays.equals(strides, w.strides) && Arrays.equals(padLo, w.padLo)
+                    && Arrays.equals(padHi, w.padHi) && Arrays.equals(dilation, w.dilation);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(new int[] {Arrays.hashCode(strides), Arrays.hashCode(padLo),
+                Arrays.hashCode(padHi), Arrays.hashCode(dilation)});
+        }
+
+        @Override
+        public String toString() {
+            return params();
+        }
+    }
+
+    /** A Python-like tuple: {@code (1, 2)}, or {@code (3,)} for one entry. */
+    public static String tuple(int[] a) {
+        StringBuilder sb = new StringBuilder("(");
+        for (int i = 0; i < a.length; i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(a[i]);
+        }
+        return sb.append(a.length == 1 ? ",)" : ")").toString();
+    }
+
+    /**
+     * Resolves a padding name into explicit {lo, hi} pairs per spatial axis, with the JAX/TensorFlow convention:
+     * <ul>
+     *   <li>{@code VALID}: no padding;</li>
+     *   <li>{@code SAME}: out = ceil(in / stride), total = max((out - 1)·stride + (k - 1)·dilation + 1 - in, 0),
+     *       lo = total / 2, hi = total - lo (the extra element, if any, goes after).</li>
+     * </ul>
+     * The name is case-insensitive. {@code kernelSpatial} holds the undilated filter sizes.
+     */
+    public static int[][] resolvePadding(String padding, int[] inSpatial, int[] kernelSpatial, int[] strides,
+                                         int[] dilation) {
+        int d = strides.length;
+        if (inSpatial.length != d || kernelSpatial.length != d || dilation.length != d) {
+            throw new IllegalArgumentException("conv: input spatial shape " + Shapes.str(inSpatial)
+                    + ", filter spatial shape " + Shapes.str(kernelSpatial) + ", window_strides " + tuple(strides)
+                    + " and rhs_dilation " + tuple(dilation) + " must have the same number of entries");
+        }
+        String mode = padding == null ? "" : padding.toUpperCase(Locale.ROOT);
+        int[][] r = new int[d][2];
+        switch (mode) {
+            case "VALID":
+                return r;
+            case "SAME":
+                for (int i = 0; i < d; i++) {
+                    if (strides[i] < 1 || dilation[i] < 1) {
+                        throw new IllegalArgumentException("conv: window_strides " + tuple(strides)
+                                + " and rhs_dilation " + tuple(dilation) + " must be at least 1");
+                    }
+                    int out = (inSpatial[i] + strides[i] - 1) / strides[i];
+                    int extent = (kernelSpatial[i] - 1) * dilation[i] + 1;
+                    int total = Math.max((out - 1) * strides[i] + extent - inSpatial[i], 0);
+                    r[i][0] = total / 2;
+                    r[i][1] = total - total / 2;
+                }
+                return r;
+            default:
+                throw new IllegalArgumentException("conv: padding must be \"SAME\", \"VALID\" or explicit "
+                        + "{lo, hi} pairs, got \"" + padding + "\"");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Geometry
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * One convolution's sizes in 2-D form (a 1-D convolution has h = kh = oh = 1, sh = dh = 1, ph = 0):
+     * batch n, input h×w×cin, filter kh×kw, cout output channels, output oh×ow, strides sh, sw, dilations
+     * dh, dw, low paddings ph, pw (the high paddings only shape oh and ow).
+     */
+    public record Geometry(int n, int h, int w, int cin, int kh, int kw, int cout, int oh, int ow, int sh, int sw,
+                           int dh, int dw, int ph, int pw) {
+        /**
+         * The geometry of a convolution of an input {@code [n] + inSpatial + [cin]} with a filter
+         * {@code kernelSpatial + [cin, cout]}. The caller has checked that the window fits (output sizes ≥ 1).
+         */
+        public static Geometry of(Window win, int n, int[] inSpatial, int cin, int[] kernelSpatial, int cout) {
+            int d = win.rank();
+            int[] os = new int[d];
+            for (int i = 0; i < d; i++) {
+                os[i] = win.outputSize(i, inSpatial[i], kernelSpatial[i]);
+            }
+            int[] s = win.strides;
+            int[] dl = win.dilation;
+            int[] lo = win.padLo;
+            if (d == 1) {
+                return new Geometry(n, 1, inSpatial[0], cin, 1, kernelSpatial[0], cout, 1, os[0], 1, s[0], 1, dl[0],
+                        0, lo[0]);
+            }
+            return new Geometry(n, inSpatial[0], inSpatial[1], cin, kernelSpatial[0], kernelSpatial[1], cout,
+                    os[0], os[1], s[0], s[1], dl[0], dl[1], lo[0], lo[1]);
+        }
+
+        /** Length of one im2col row: kh·kw·cin. */
+        public int rowLength() {
+            return kh * kw * cin;
+        }
+
+        /** Output positions per image: oh·ow. */
+        public int outputPositions() {
+            return oh * ow;
+        }
+
+        /** True when im2col would be the identity: a 1×1 window with unit strides and no padding. */
+        public boolean isPointwise() {
+            return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w;
+        }
+
+        /** Images per im2col chunk so that a chunk's columns stay within {@link #COLS_BUDGET} elements. */
+        public int chunkImages() {
+            long perImage = Math.max(1L, (long) outputPositions() * rowLength());
+            return (int) Math.max(1, Math.min(n, COLS_BUDGET / perImage));
+        }
+
+        /** Elements of the im2col buffer a kernel call allocates (0 for a pointwise convolution). */
+        public long workspaceElements() {
+            return isPointwise() ? 0 : (long) chunkImages() * outputPositions() * rowLength();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // The three kernels
+    // ------------------------------------------------------------------------------------------------------
+
+    private static int[] spatialOfData(int[] shape) {
+        return Arrays.copyOfRange(shape, 1, shape.length - 1);
+    }
+
+    private static int[] spatialOfFilter(int[] shape) {
+        return Arrays.copyOfRange(shape, 0, shape.length - 2);
+    }
+
+    private static int[] dataShape(int n, int[] spatial, int c) {
+        return Shapes.concat(new int[] {n}, spatial, new int[] {c});
+    }
+
+    /** y = conv(x, w): x {@code [N] + S + [Cin]}, w {@code KS + [Cin, Cout]}, both of one dtype. */
+    public static Tensor forward(Tensor x, Tensor w, Window win) {
+        checkDtypes("conv", x, w);
+        checkRanks("conv", win, x, w);
+        if (x.dim(-1) != w.dim(-2)) {
+            throw new IllegalArgumentException("conv: input " + Shapes.str(x.shape()) + " has " + x.dim(-1)
+                    + " channels, filter " + Shapes.str(w.shape()) + " expects " + w.dim(-2));
+        }
+        Geometry g = Geometry.of(win, x.dim(0), spatialOfData(x.shape()), x.dim(-1), spatialOfFilter(w.shape()),
+                w.dim(-1));
+        checkFits("conv", g, win);
+        int[] yShape = dataShape(g.n(), outSpatial(g, win.rank()), g.cout());
+        int m = g.n() * g.outputPositions();
+        int rowLen = g.rowLength();
+        if (m == 0 || g.cout() == 0 || rowLen == 0) {
+            return Tensor.zeros(x.dtype(), yShape);
+        }
+        Tensor y = Tensor.empty(x.dtype(), yShape);
+        if (g.isPointwise()) {
+            Blas.gemm(false, false, m, g.cout(), g.cin(), 1.0, x, 0, g.cin(), w, 0, g.cout(), 0.0, y, 0, g.cout());
+            return y;
+        }
+        int chunk = g.chunkImages();
+        int ohw = g.outputPositions();
+        try (Tensor cols = Tensor.empty(x.dtype(), chunk * ohw, rowLen)) {
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int n1 = Math.min(g.n(), n0 + chunk);
+                im2col(x, g, n0, n1, cols);
+                Blas.gemm(false, false, (n1 - n0) * ohw, g.cout(), rowLen, 1.0, cols, 0, rowLen, w, 0, g.cout(),
+                        0.0, y, (long) n0 * ohw * g.cout(), g.cout());
+            }
+        }
+        return y;
+    }
+
+    /**
+     * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
+     * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}: {@code col2im(dy · Wᵀ)}.
+     */
+    public static Tensor inputGrad(Tensor dy, Tensor w, int[] inSpatial, Window win) {
+        checkDtypes("conv_input_grad", dy, w);
+        checkRanks("conv_input_grad", win, dy, w);
+        if (inSpatial.length != win.rank()) {
+            throw new IllegalArgumentException("conv_input_grad: input spatial shape " + Shapes.str(inSpatial)
+                    + " must have " + win.rank() + " entries");
+        }
+        Geometry g = Geometry.of(win, dy.dim(0), inSpatial, w.dim(-2), spatialOfFilter(w.shape()), w.dim(-1));
+        checkFits("conv_input_grad", g, win);
+        int[] dxShape = dataShape(g.n(), inSpatial, g.cin());
+        checkCotangent("conv_input_grad", dataShape(g.n(), outSpatial(g, win.rank()), g.cout()), dy);
+        int m = g.n() * g.outputPositions();
+        int rowLen = g.rowLength();
+        if (m == 0 || g.cout() == 0 || rowLen == 0) {
+            return Tensor.zeros(dy.dtype(), dxShape);
+        }
+        Tensor dx = Tensor.empty(dy.dtype(), dxShape);
+        if (g.isPointwise()) {
+            Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
+            return dx;
+        }
+        int chunk = g.chunkImages();
+        int ohw = g.outputPositions();
+        try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int n1 = Math.min(g.n(), n0 + chunk);
+                Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
+                        g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
+                col2im(cols, g, n0, n1, dx);
+            }
+        }
+        return dx;
+    }
+
+    /**
+     * dw = the filter gradient of x {@code [N] + S + [Cin]} and dy {@code [N] + OS + [Cout]} for a filter of
+     * spatial shape {@code kernelSpatial}: {@code im2col(x)ᵀ · dy}, summed over the batch.
+     */
+    public static Tensor filterGrad(Tensor x, Tensor dy, int[] kernelSpatial, Window win) {
+        checkDtypes("conv_filter_grad", x, dy);
+        checkRanks("conv_filter_grad", win, x, dy);
+        if (kernelSpatial.length != win.rank()) {
+            throw new IllegalArgumentException("conv_filter_grad: filter spatial shape " + Shapes.str(kernelSpatial)
+                    + " must have " + win.rank() + " entries");
+        }
+        Geometry g = Geometry.of(win, x.dim(0), spatialOfData(x.shape()), x.dim(-1), kernelSpatial, dy.dim(-1));
+        checkFits("conv_filter_grad", g, win);
+        int[] dwShape = Shapes.concat(kernelSpatial, new int[] {g.cin(), g.cout()});
+        checkCotangent("conv_filter_grad", dataShape(g.n(), outSpatial(g, win.rank()), g.cout()), dy);
+        int m = g.n() * g.outputPositions();
+        int rowLen = g.rowLength();
+        if (m == 0 || g.cout() == 0 || rowLen == 0) {
+            return Tensor.zeros(x.dtype(), dwShape);
+        }
+        Tensor dw = Tensor.empty(x.dtype(), dwShape);
+        if (g.isPointwise()) {
+            Blas.gemm(true, false, g.cin(), g.cout(), m, 1.0, x, 0, g.cin(), dy, 0, g.cout(), 0.0, dw, 0, g.cout());
+            return dw;
+        }
+        int chunk = g.chunkImages();
+        int ohw = g.outputPositions();
+        try (Tensor cols = Tensor.empty(x.dtype(), chunk * ohw, rowLen)) {
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int n1 = Math.min(g.n(), n0 + chunk);
+                im2col(x, g, n0, n1, cols);
+                Blas.gemm(true, false, rowLen, g.cout(), (n1 - n0) * ohw, 1.0, cols, 0, rowLen, dy,
+                        (long) n0 * ohw * g.cout(), g.cout(), n0 == 0 ? 0.0 : 1.0, dw, 0, g.cout());
+            }
+        }
+        return dw;
+    }
+
+    private static int[] outSpatial(Geometry g, int d) {
+        return d == 1 ? new int[] {g.ow()} : new int[] {g.oh(), g.ow()};
+    }
+
+    private static void checkRanks(String op, Window win, Tensor a, Tensor b) {
+        if (a.rank() != win.rank() + 2 || b.rank() != win.rank() + 2) {
+            throw new IllegalArgumentException(op + ": a " + win.rank() + "-D convolution needs operands of rank "
+                    + (win.rank() + 2) + ", got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
+        }
+    }
+
+    private static void checkFits(String op, Geometry g, Window win) {
+        if (g.oh() < 1 || g.ow() < 1 || g.kh() < 1 || g.kw() < 1) {
+            throw new IllegalArgumentException(op + ": the dilated filter (" + g.kh() + "x" + g.kw()
+                    + ") does not fit in the padded input (" + g.h() + "x" + g.w() + ", " + win.params() + ")");
+        }
+    }
+
+    private static void checkCotangent(String op, int[] expected, Tensor dy) {
+        if (!Arrays.equals(expected, dy.shape())) {
+            throw new IllegalArgumentException(op + ": expected cotangent " + Shapes.str(expected) + ", got "
+                    + Shapes.str(dy.shape()));
+        }
+    }
+
+    private static void checkDtypes(String op, Tensor a, Tensor b) {
+        if (a.dtype() != b.dtype()) {
+            throw new IllegalArgumentException(op + ": operand dtypes differ: " + a.dtype().shortName()
+                    + Shapes.str(a.shape()) + " and " + b.dtype().shortName() + Shapes.str(b.shape()));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // im2col / col2im
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Writes the receptive fields of images {@code [n0, n1)} of {@code x} (shape {@code [N, H, W, Cin]} or
+     * {@code [N, W, Cin]}) into rows {@code 0 .. (n1 - n0)·OH·OW} of {@code cols}, one row per output position
+     * (n, oh, ow), columns in (kh, kw, ci) order, zeros where the window reads padding. Rows are split across
+     * cores; each filter tap copies a contiguous run of Cin elements.
+     */
+    public static void im2col(Tensor x, Geometry g, int n0, int n1, Tensor cols) {
+        int ohw = g.outputPositions();
+        int rows = (n1 - n0) * ohw;
+        int c = g.cin();
+        int rowLen = g.rowLength();
+        checkWorkspace("im2col", x, cols, (long) rows * rowLen);
+        boolean f32 = x.dtype() == DType.F32;
+        FloatBuffer xf = f32 ? x.floats() : null;
+        FloatBuffer cf = f32 ? cols.floats() : null;
+        DoubleBuffer xd = f32 ? null : x.doubles();
+        DoubleBuffer cd = f32 ? null : cols.doubles();
+        int h = g.h();
+        int w = g.w();
+        int kw = g.kw();
+        int tapRow = kw * c;
+        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen)), (lo, hi) -> {
+            for (int r = lo; r < hi; r++) {
+                int n = n0 + r / ohw;
+                int pos = r % ohw;
+                int ihBase = (pos / g.ow()) * g.sh() - g.ph();
+                int iwBase = (pos % g.ow()) * g.sw() - g.pw();
+                int dst = r * rowLen;
+                for (int kh = 0; kh < g.kh(); kh++) {
+                    int ih = ihBase + kh * g.dh();
+                    if (ih < 0 || ih >= h) {
+                        zero(f32, cf, cd, dst, tapRow);
+                        dst += tapRow;
+                        continue;
+                    }
+                    int inRow = (n * h + ih) * w;
+                    for (int k = 0; k < kw; k++, dst += c) {
+                        int iw = iwBase + k * g.dw();
+                        if (iw < 0 || iw >= w) {
+                            zero(f32, cf, cd, dst, c);
+                        } else if (f32) {
+                            cf.put(dst, xf, (inRow + iw) * c, c);
+                        } else {
+                            cd.put(dst, xd, (inRow + iw) * c, c);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * The adjoint of {@link #im2col}: overwrites images {@code [n0, n1)} of {@code dx} with the sum, over every
+     * (output position, filter tap) whose window reads an input element, of the matching entry of
+     * {@code cols} (rows {@code 0 .. (n1 - n0)·OH·OW}). Written as a gather over input rows (n, ih), so the
+     * rows are split across cores without two threads ever writing the same element.
+     */
+    public static void col2im(Tensor cols, Geometry g, int n0, int n1, Tensor dx) {
+        int ohw = g.outputPositions();
+        int c = g.cin();
+        int rowLen = g.rowLength();
+        checkWorkspace("col2im", dx, cols, (long) (n1 - n0) * ohw * rowLen);
+        boolean f32 = dx.dtype() == DType.F32;
+        FloatBuffer xf = f32 ? dx.floats() : null;
+        FloatBuffer cf = f32 ? cols.floats() : null;
+        DoubleBuffer xd = f32 ? null : dx.doubles();
+        DoubleBuffer cd = f32 ? null : cols.doubles();
+        int h = g.h();
+        int w = g.w();
+        int kh = g.kh();
+        int kw = g.kw();
+        int inRowLen = w * c;
+        // hTap[ih·KH + kh] = the output row oh whose window reads input row ih through filter row kh, or -1
+        // (likewise wTap for columns): the strided index arithmetic is done once per call, not per element
+        int[] hTap = taps(h, kh, g.sh(), g.dh(), g.ph(), g.oh());
+        int[] wTap = taps(w, kw, g.sw(), g.dw(), g.pw(), g.ow());
+        long work = (long) inRowLen * kh * kw;
+        Parallel.range((n1 - n0) * h, (int) Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, work)), (lo, hi) -> {
+            for (int q = lo; q < hi; q++) {
+                int local = q / h;
+                int ih = q % h;
+                int dxRow = ((n0 + local) * h + ih) * inRowLen;
+                zero(f32, xf, xd, dxRow, inRowLen);
+                for (int i = 0; i < kh; i++) {
+                    int oh = hTap[ih * kh + i];
+                    if (oh < 0) {
+                        continue;
+                    }
+                    int colRowBase = (local * g.oh() + oh) * g.ow();
+                    for (int iw = 0; iw < w; iw++) {
+                        int dst = dxRow + iw * c;
+                        for (int j = 0; j < kw; j++) {
+                            int ow = wTap[iw * kw + j];
+                            if (ow < 0) {
+                                continue;
+                            }
+                            int src = (colRowBase + ow) * rowLen + (i * kw + j) * c;
+                            if (f32) {
+                                for (int e = 0; e < c; e++) {
+                                    xf.put(dst + e, xf.get(dst + e) + cf.get(src + e));
+                                }
+                            } else {
+                                for (int e = 0; e < c; e++) {
+                                    xd.put(dst + e, xd.get(dst + e) + cd.get(src + e));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * For each input position i in [0, in) and filter tap t in [0, k): the output position o with
+     * o·stride - pad + t·dilation = i, or -1 when there is none in [0, out).
+     */
+    private static int[] taps(int in, int k, int stride, int dilation, int pad, int out) {
+        int[] r = new int[in * k];
+        for (int i = 0; i < in; i++) {
+            for (int t = 0; t < k; t++) {
+                int num = i + pad - t * dilation;
+                r[i * k + t] = num >= 0 && num % stride == 0 && num / stride < out ? num / stride : -1;
+            }
+        }
+        return r;
+    }
+
+    private static void checkWorkspace(String op, Tensor data, Tensor cols, long needed) {
+        if (data.dtype() != cols.dtype()) {
+            throw new IllegalArgumentException(op + ": dtype " + data.dtype().shortName() + " vs "
+                    + cols.dtype().shortName());
+        }
+        if (cols.size() < needed) {
+            throw new IllegalArgumentException(op + ": the column buffer " + Shapes.str(cols.shape()) + " holds "
+                    + cols.size() + " elements, " + needed + " are needed");
+        }
+    }
+
+    private static void zero(boolean f32, FloatBuffer f, DoubleBuffer d, int off, int n) {
+        if (f32) {
+            for (int i = 0; i < n; i++) {
+                f.put(off + i, 0f);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                d.put(off + i, 0.0);
+            }
+        }
+    }
+}

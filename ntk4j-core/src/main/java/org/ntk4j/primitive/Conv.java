@@ -1,0 +1,86 @@
+package org.ntk4j.primitive;
+
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Convolution, channels last: input x {@code [N, H, W, Cin]} (1-D: {@code [N, W, Cin]}) and filter w HWIO
+ * {@code [KH, KW, Cin, Cout]} (1-D: {@code [KW, Cin, Cout]}) give y {@code [N, OH, OW, Cout]}, with window
+ * strides, explicit (lo, hi) padding and filter (rhs) dilation per spatial axis; a cross-correlation, as in
+ * XLA's conv_general_dilated. Evaluated by im2col and GEMM ({@link Convolution#forward}).
+ *
+ * <p>Bilinear. JVP: {@code conv(ẋ, w) + conv(x, ẇ)}. VJP: {@code x̄ = conv_input_grad(ȳ, w)},
+ * {@code w̄ = conv_filter_grad(x, ȳ)}. Stacked tangents and cotangents cost one convolution each: a stacked
+ * input or cotangent merges K into the batch axis, a stacked filter folds K into the output channels
+ * (see {@link ConvSupport}).
+ */
+public final class Conv implements Primitive {
+    private final Convolution.Window window;
+
+    public Conv(Convolution.Window window) {
+        this.window = window;
+    }
+
+    public Convolution.Window window() {
+        return window;
+    }
+
+    @Override
+    public String name() {
+        return "conv";
+    }
+
+    @Override
+    public String params() {
+        return window.params() + " dimension_numbers=" + (window.rank() == 1 ? "(NWC, WIO, NWC)"
+                : "(NHWC, HWIO, NHWC)");
+    }
+
+    @Override
+    public TensorType outputType(TensorType... in) {
+        String op = name();
+        ConvSupport.checkOperands(op, in, "input", "filter");
+        TensorType x = in[0];
+        TensorType w = in[1];
+        int d = window.rank();
+        ConvSupport.checkRank(op, window, x, "input", ConvSupport.dataPattern(d, "", "Cin"), w, "filter");
+        ConvSupport.checkRank(op, window, w, "filter", ConvSupport.filterPattern(d), x, "input");
+        int[] xs = x.shape();
+        int[] ws = w.shape();
+        int cin = ws[d];
+        if (xs[d + 1] != cin) {
+            throw new IllegalArgumentException(op + ": input channels differ: filter " + w + " expects input "
+                    + Shapes.str(ConvSupport.dataShape(xs[0], ConvSupport.dataSpatial(xs), cin)) + " (Cin = " + cin
+                    + "), got input " + x);
+        }
+        String context = "input " + x + ", filter " + w;
+        int[] ks = ConvSupport.filterSpatial(ws);
+        ConvSupport.checkFilterSpatial(op, ks, context);
+        int[] os = ConvSupport.outputSpatial(op, window, ConvSupport.dataSpatial(xs), ks, context);
+        return x.withShape(ConvSupport.dataShape(xs[0], os, ws[d + 1]));
+    }
+
+    @Override
+    public Tensor evaluate(Tensor... in) {
+        return Convolution.forward(in[0], in[1], window);
+    }
+
+    @Override
+    public Var jvp(Var[] p, Var out, Var[] t, int k) {
+        Var a = t[0] == null ? null : ConvSupport.convStackedInput(window, t[0], p[1]);
+        Var b = t[1] == null ? null : ConvSupport.convStackedFilter(window, p[0], t[1]);
+        return Stacked.add(a, b);
+    }
+
+    @Override
+    public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
+        return new Var[] {
+            needed[0] ? ConvSupport.inputGradStackedCotangent(window, ConvSupport.dataSpatial(p[0].shape()), ct,
+                    p[1]) : null,
+            needed[1] ? ConvSupport.filterGradStackedCotangent(window, ConvSupport.filterSpatial(p[1].shape()),
+                    p[0], ct) : null};
+    }
+}

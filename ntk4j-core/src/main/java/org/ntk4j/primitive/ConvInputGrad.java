@@ -1,0 +1,103 @@
+package org.ntk4j.primitive;
+
+import java.util.Arrays;
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The input gradient of {@link Conv} (a transposed convolution): dy {@code [N, OH, OW, Cout]} and the filter
+ * w {@code [KH, KW, Cin, Cout]} give dx {@code [N, H, W, Cin]}, the adjoint of {@code x ↦ conv(x, w)} applied
+ * to dy. The input spatial shape (H, W) is a parameter: with strides above 1 several input sizes have the
+ * same output size. Evaluated as {@code col2im(dy · Wᵀ)} ({@link Convolution#inputGrad}).
+ *
+ * <p>Bilinear. JVP: {@code conv_input_grad(ḋy, w) + conv_input_grad(dy, ẇ)}. VJP, from
+ * ⟨c, I(dy, w)⟩ = ⟨conv(c, w), dy⟩ = ⟨w, conv_filter_grad(c, dy)⟩: {@code d̄y = conv(c, w)},
+ * {@code w̄ = conv_filter_grad(c, dy)}. A stacked dy or cotangent merges K into the batch axis; a stacked
+ * filter folds K into its input channels (see {@link ConvSupport}).
+ */
+public final class ConvInputGrad implements Primitive {
+    private final Convolution.Window window;
+    private final int[] inputSpatial;
+
+    public ConvInputGrad(Convolution.Window window, int[] inputSpatial) {
+        if (inputSpatial.length != window.rank()) {
+            throw new IllegalArgumentException("conv_input_grad: input spatial shape " + Shapes.str(inputSpatial)
+                    + " must have " + window.rank() + " entries for " + window.params());
+        }
+        for (int s : inputSpatial) {
+            if (s < 0) {
+                throw new IllegalArgumentException("conv_input_grad: input spatial shape "
+                        + Shapes.str(inputSpatial) + " has a negative size");
+            }
+        }
+        this.window = window;
+        this.inputSpatial = inputSpatial.clone();
+    }
+
+    public Convolution.Window window() {
+        return window;
+    }
+
+    /** The spatial shape of the input whose gradient this computes. */
+    public int[] inputSpatial() {
+        return inputSpatial.clone();
+    }
+
+    @Override
+    public String name() {
+        return "conv_input_grad";
+    }
+
+    @Override
+    public String params() {
+        return window.params() + " input_spatial=" + Convolution.tuple(inputSpatial) + " dimension_numbers="
+                + (window.rank() == 1 ? "(NWC, WIO, NWC)" : "(NHWC, HWIO, NHWC)");
+    }
+
+    @Override
+    public TensorType outputType(TensorType... in) {
+        String op = name();
+        ConvSupport.checkOperands(op, in, "cotangent", "filter");
+        TensorType dy = in[0];
+        TensorType w = in[1];
+        int d = window.rank();
+        ConvSupport.checkRank(op, window, dy, "cotangent", ConvSupport.dataPattern(d, "O", "Cout"), w, "filter");
+        ConvSupport.checkRank(op, window, w, "filter", ConvSupport.filterPattern(d), dy, "cotangent");
+        int[] ys = dy.shape();
+        int[] ws = w.shape();
+        String context = "input spatial shape " + Shapes.str(inputSpatial) + ", filter " + w + ", cotangent " + dy;
+        int[] ks = ConvSupport.filterSpatial(ws);
+        ConvSupport.checkFilterSpatial(op, ks, context);
+        int[] os = ConvSupport.outputSpatial(op, window, inputSpatial, ks, context);
+        int[] expected = ConvSupport.dataShape(ys[0], os, ws[d + 1]);
+        if (!Arrays.equals(expected, ys)) {
+            throw new IllegalArgumentException(op + ": expected cotangent " + Shapes.str(expected)
+                    + " (the conv output for input spatial shape " + Shapes.str(inputSpatial) + " and filter " + w
+                    + ", " + window.params() + "), got cotangent " + dy);
+        }
+        return dy.withShape(ConvSupport.dataShape(ys[0], inputSpatial, ws[d]));
+    }
+
+    @Override
+    public Tensor evaluate(Tensor... in) {
+        return Convolution.inputGrad(in[0], in[1], inputSpatial, window);
+    }
+
+    @Override
+    public Var jvp(Var[] p, Var out, Var[] t, int k) {
+        Var a = t[0] == null ? null : ConvSupport.inputGradStackedCotangent(window, inputSpatial, t[0], p[1]);
+        Var b = t[1] == null ? null : ConvSupport.inputGradStackedFilter(window, inputSpatial, p[0], t[1]);
+        return Stacked.add(a, b);
+    }
+
+    @Override
+    public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
+        return new Var[] {
+            needed[0] ? ConvSupport.convStackedInput(window, ct, p[1]) : null,
+            needed[1] ? ConvSupport.filterGradStackedInput(window, ConvSupport.filterSpatial(p[1].shape()), ct,
+                    p[0]) : null};
+    }
+}
