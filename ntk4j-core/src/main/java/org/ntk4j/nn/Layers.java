@@ -57,6 +57,25 @@ public final class Layers {
         return new Activation(Activation.Kind.IDENTITY);
     }
 
+    /** 2-D convolution, NTK parameterisation, σ_w = 1, no bias. */
+    public static Layer conv(int out, int[] filter, int[] strides, String padding) {
+        return new Conv(out, filter, strides, padding, 1.0, 0.0, Parameterization.NTK);
+    }
+
+    public static Layer conv(int out, int[] filter, int[] strides, String padding, double wStd, double bStd,
+                             Parameterization p) {
+        return new Conv(out, filter, strides, padding, wStd, bStd, p);
+    }
+
+    public static Layer avgPool(int[] window, int[] strides, String padding) {
+        return new AvgPool(window, strides, padding);
+    }
+
+    /** Concatenation of the inputs along per-example axis {@code axis} (-1: channels). */
+    public static Layer fanInConcat(int axis) {
+        return new FanInConcat(axis);
+    }
+
     public static Layer flatten() {
         return new Flatten();
     }

@@ -45,6 +45,12 @@ public final class Zoo {
     static {
         add(new Entry("fcn", "fully connected: flatten, depth × (dense(width), act), dense(out)",
                 "depth=3, width=512, out=10, act=relu, " + COMMON, Zoo::fcn));
+        add(new Entry("cnn", "convolutional: depth × (conv 3×3 SAME, act), global average pool (pool=gap) "
+                + "or flatten (pool=flatten), dense(out); [H, W] inputs get one channel",
+                "depth=3, channels=64, out=10, act=relu, filter=3, pool=gap, " + COMMON, Zoo::cnn));
+        add(new Entry("resnet", "small wide-ResNet: conv 3×3 stem, blocks × residual(act, conv, act, conv), act, "
+                + "global average pool, dense(out)",
+                "blocks=2, channels=16, out=10, act=relu, " + COMMON, Zoo::resnet));
         add(new Entry("transformer", "rows as tokens: dense(dim) embedding, layers × (pre-norm multi-head "
                 + "self-attention and gelu MLP, each residual), layer norm, mean over tokens, dense(out)",
                 "layers=2, dim=64, heads=4, out=10, " + COMMON, Zoo::transformer));
@@ -94,6 +100,50 @@ public final class Zoo {
             layers.add(dense(s, width));
             layers.add(Activation.parse(act));
         }
+        layers.add(dense(s, out));
+        return new Serial(layers);
+    }
+
+    private static Layer conv(ModelSpec s, int channels, int filter) {
+        return new Conv(channels, new int[] {filter, filter}, new int[] {1, 1}, "SAME", s.real("w_std", 1.5, 0),
+                s.real("b_std", 0.05, 0), param(s));
+    }
+
+    static Layer cnn(ModelSpec s) {
+        int depth = s.integer("depth", 3, 0);
+        int channels = s.integer("channels", 64, 1);
+        int out = s.integer("out", 10, 1);
+        String act = s.string("act", "relu");
+        int filter = s.integer("filter", 3, 1);
+        String pool = s.string("pool", "gap");
+        if (!pool.equals("gap") && !pool.equals("flatten")) {
+            throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '" + pool + "'");
+        }
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new ToImage());
+        for (int i = 0; i < depth; i++) {
+            layers.add(conv(s, channels, filter));
+            layers.add(Activation.parse(act));
+        }
+        layers.add(pool.equals("gap") ? new GlobalAvgPool() : new Flatten());
+        layers.add(dense(s, out));
+        return new Serial(layers);
+    }
+
+    static Layer resnet(ModelSpec s) {
+        int blocks = s.integer("blocks", 2, 0);
+        int channels = s.integer("channels", 16, 1);
+        int out = s.integer("out", 10, 1);
+        String act = s.string("act", "relu");
+        List<Layer> layers = new ArrayList<>();
+        layers.add(new ToImage());
+        layers.add(conv(s, channels, 3));
+        for (int i = 0; i < blocks; i++) {
+            layers.add(Layers.residual(Activation.parse(act), conv(s, channels, 3), Activation.parse(act),
+                    conv(s, channels, 3)));
+        }
+        layers.add(Activation.parse(act));
+        layers.add(new GlobalAvgPool());
         layers.add(dense(s, out));
         return new Serial(layers);
     }

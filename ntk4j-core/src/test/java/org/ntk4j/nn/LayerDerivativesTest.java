@@ -35,7 +35,16 @@ class LayerDerivativesTest {
                 Arguments.of("layer_norm", Layers.serial(Layers.dense(4), Layers.layerNorm()), new int[] {3}),
                 Arguments.of("batch_norm", Layers.serial(Layers.dense(4), Layers.batchNorm()), new int[] {3}),
                 Arguments.of("attention", Layers.globalSelfAttention(2), new int[] {3, 4}),
-                Arguments.of("residual", Layers.residual(Layers.dense(3), Layers.tanh()), new int[] {3}));
+                Arguments.of("residual", Layers.residual(Layers.dense(3), Layers.tanh()), new int[] {3}),
+                Arguments.of("conv2d", Layers.conv(2, new int[] {2, 2}, new int[] {1, 2}, "SAME", 1.2, 0.1,
+                        Parameterization.NTK), new int[] {3, 4, 2}),
+                Arguments.of("conv1d-standard", Layers.conv(2, new int[] {3}, new int[] {2}, "VALID", 1.2, 0.1,
+                        Parameterization.STANDARD), new int[] {7, 2}),
+                Arguments.of("avg_pool", Layers.serial(Layers.conv(2, new int[] {1, 1}, new int[] {1, 1}, "VALID"),
+                        Layers.avgPool(new int[] {2, 2}, new int[] {1, 2}, "SAME")), new int[] {3, 3, 1}),
+                Arguments.of("fan_in_concat", Layers.serial(Layers.fanOut(2),
+                        Layers.parallel(Layers.dense(2), Layers.serial(Layers.dense(3), Layers.erf())),
+                        Layers.fanInConcat(-1)), new int[] {3}));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -46,14 +55,16 @@ class LayerDerivativesTest {
 
     static Stream<String> zoo() {
         return Stream.of("fcn(depth=2,width=6,out=3)", "fcn(depth=1,width=5,out=2,act=erf,param=standard)",
-                "transformer(layers=1,dim=4,heads=2,out=3)");
+                "cnn(depth=2,channels=3,out=2,act=tanh)", "cnn(depth=1,channels=2,out=2,pool=flatten)",
+                "resnet(blocks=1,channels=2,out=2,act=gelu)", "transformer(layers=1,dim=4,heads=2,out=3)");
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("zoo")
     void zooModelDerivatives(String spec) {
         Model m = Zoo.parse(spec);
-        check(m, spec.startsWith("transformer") ? new int[] {3, 2} : new int[] {2, 3});
+        check(m, spec.startsWith("transformer") ? new int[] {3, 2}
+                : spec.startsWith("fcn") ? new int[] {2, 3} : new int[] {4, 3, 2});
     }
 
     static void check(Model m, int[] in) {

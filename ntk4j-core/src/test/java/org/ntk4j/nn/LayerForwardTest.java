@@ -204,4 +204,50 @@ class LayerForwardTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("parallel: has 2 branches but receives 3 inputs");
     }
+
+    @Test
+    void convNtkParameterisationByHand() {
+        // x: 1×3×3×1 = 1..9, filter 2×2×1×1 = [[1, 0], [0, -1]], VALID, stride 1:
+        // y[i][j] = x[i][j] - x[i+1][j+1] = -4 everywhere; scale σ_w/√(2·2·1) = 2/2 = 1; bias σ_b·b = 0.5·2
+        Map<String, Tensor> p = new LinkedHashMap<>();
+        p.put("w", t(new double[] {1, 0, 0, -1}, 2, 2, 1, 1));
+        p.put("b", t(new double[] {2}, 1));
+        Layer conv = new Conv(1, new int[] {2, 2}, new int[] {1, 1}, "VALID", 2.0, 0.5, Parameterization.NTK);
+        Tensor y = run(conv, p, t(new double[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, 1, 3, 3, 1));
+        assertThat(y.shape()).containsExactly(1, 2, 2, 1);
+        assertThat(y.toDoubleArray()).containsExactly(new double[] {-3, -3, -3, -3}, within(TOL));
+    }
+
+    @Test
+    void convSamePaddingKeepsTheSize() {
+        Model m = new Model(new Conv(4, new int[] {3, 3}, new int[] {2, 2}, "SAME", 1, 0, Parameterization.NTK),
+                "c");
+        assertThat(m.outputShape(new int[] {5, 6, 2})).containsExactly(3, 3, 4);
+        assertThat(new Model(new Conv(4, new int[] {3}, new int[] {1}, "VALID", 1, 0, Parameterization.NTK), "c1")
+                .outputShape(new int[] {7, 2})).containsExactly(5, 4);
+    }
+
+    @Test
+    void avgPoolByHand() {
+        // 1×4×4×1 = 1..16, window 2×2, stride 2, VALID: means of the four 2×2 blocks
+        double[] v = new double[16];
+        for (int i = 0; i < 16; i++) {
+            v[i] = i + 1;
+        }
+        Tensor y = run(new AvgPool(new int[] {2, 2}, new int[] {2, 2}, "VALID"), Map.of(), t(v, 1, 4, 4, 1));
+        assertThat(y.shape()).containsExactly(1, 2, 2, 1);
+        assertThat(y.toDoubleArray()).containsExactly(new double[] {3.5, 5.5, 11.5, 13.5}, within(TOL));
+        // SAME, window 2, stride 1 on 1-D [1, 2, 3]: pads one zero after: [1.5, 2.5, 1.5]
+        Tensor z = run(new AvgPool(new int[] {2}, new int[] {1}, "SAME"), Map.of(), t(new double[] {1, 2, 3}, 1, 3, 1));
+        assertThat(z.toDoubleArray()).containsExactly(new double[] {1.5, 2.5, 1.5}, within(TOL));
+    }
+
+    @Test
+    void fanInConcatJoinsChannels() {
+        Layer l = Layers.serial(Layers.fanOut(2), Layers.parallel(Layers.identity(), Layers.sin()),
+                Layers.fanInConcat(-1));
+        Tensor y = run(l, Map.of(), t(new double[] {0.5, 1.0}, 1, 2));
+        assertThat(y.toDoubleArray()).containsExactly(new double[] {0.5, 1.0, Math.sin(0.5), Math.sin(1.0)},
+                within(TOL));
+    }
 }

@@ -16,6 +16,20 @@ class ZooTest {
     }
 
     @Test
+    void convolutionalModelsAcceptImagesWithOrWithoutAChannelAxis() {
+        assertThat(Zoo.parse("cnn(depth=2,channels=8,out=10)").outputShape(new int[] {28, 28})).containsExactly(10);
+        assertThat(Zoo.parse("resnet(blocks=2,channels=4,out=3)").outputShape(new int[] {8, 8, 3}))
+                .containsExactly(3);
+        assertThat(Zoo.parse("transformer(layers=1,dim=8,heads=2,out=10)").outputShape(new int[] {28, 28}))
+                .containsExactly(10);
+        assertThat(Zoo.entries()).extracting(Zoo.Entry::name).containsExactly("fcn", "cnn", "resnet", "transformer");
+        assertThatThrownBy(() -> Zoo.parse("cnn(pool=max)")).hasMessage("cnn: option pool must be gap or flatten, "
+                + "got 'max'");
+        assertThatThrownBy(() -> Zoo.parse("cnn").outputShape(new int[] {784}))
+                .hasMessageContaining("to_image: expects per-example inputs [H, W] or [H, W, C], got [784]");
+    }
+
+    @Test
     void badSpecsGiveOneClearMessage() {
         assertThatThrownBy(() -> Zoo.parse("mlp(depth=2)")).hasMessageStartingWith("unknown model 'mlp'");
         assertThatThrownBy(() -> Zoo.parse("fcn(depth=two)"))

@@ -1,0 +1,96 @@
+package org.ntk4j.nn;
+
+import java.util.Arrays;
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * Average pooling over a window of the spatial axes (NHWC or NWC), per channel. SAME padding pads with zeros
+ * which count in the average (every window divides by its full size, as stax's default). Computed as the sum
+ * of window-offset strided slices of the (padded) input, divided by the window size.
+ */
+public final class AvgPool extends SingleLayer {
+    private final int[] window;
+    private final int[] strides;
+    private final String padding;
+
+    public AvgPool(int[] window, int[] strides, String padding) {
+        if (window.length < 1 || window.length > 2 || strides.length != window.length) {
+            throw new IllegalArgumentException("avg_pool: window " + Arrays.toString(window) + " and strides "
+                    + Arrays.toString(strides) + " must both have 1 or 2 entries");
+        }
+        String p = padding.toUpperCase(java.util.Locale.ROOT);
+        if (!p.equals("SAME") && !p.equals("VALID")) {
+            throw new IllegalArgumentException("avg_pool: padding must be SAME or VALID, got '" + padding + "'");
+        }
+        this.window = window.clone();
+        this.strides = strides.clone();
+        this.padding = p;
+    }
+
+    @Override
+    public String kind() {
+        return "avg_pool";
+    }
+
+    private int[][] pads(int[] in) {
+        int[] dil = new int[window.length];
+        Arrays.fill(dil, 1);
+        return Convolution.resolvePadding(padding, Arrays.copyOfRange(in, 0, window.length), window, strides, dil);
+    }
+
+    @Override
+    int[] outputShape(int[] in) {
+        requireRank(in, window.length + 1, window.length == 2 ? "[H, W, C]" : "[W, C]");
+        int[][] p = pads(in);
+        int[] r = in.clone();
+        for (int i = 0; i < window.length; i++) {
+            int span = in[i] + p[i][0] + p[i][1] - window[i];
+            if (span < 0) {
+                throw new IllegalArgumentException("avg_pool: window " + Arrays.toString(window)
+                        + " is larger than the padded input " + Shapes.str(in));
+            }
+            r[i] = span / strides[i] + 1;
+        }
+        return r;
+    }
+
+    @Override
+    Var apply(ParamScope scope, Var x) {
+        int[] in = Shapes.dropFirst(x.shape());
+        int[] out = outputShape(in);
+        int[][] p = pads(in);
+        int rank = x.rank();
+        int[] lo = new int[rank];
+        int[] hi = new int[rank];
+        for (int i = 0; i < window.length; i++) {
+            lo[i + 1] = p[i][0];
+            hi[i + 1] = p[i][1];
+        }
+        Var padded = x.pad(lo, hi);
+        int[] stride = new int[rank];
+        Arrays.fill(stride, 1);
+        for (int i = 0; i < window.length; i++) {
+            stride[i + 1] = strides[i];
+        }
+        Var sum = null;
+        int count = 1;
+        for (int k : window) {
+            count *= k;
+        }
+        for (int off = 0; off < count; off++) {
+            int[] start = new int[rank];
+            int[] limit = padded.shape();
+            int rem = off;
+            for (int i = window.length - 1; i >= 0; i--) {
+                start[i + 1] = rem % window[i];
+                rem /= window[i];
+                limit[i + 1] = start[i + 1] + (out[i] - 1) * strides[i] + 1;
+            }
+            Var s = padded.slice(start, limit, stride);
+            sum = sum == null ? s : sum.add(s);
+        }
+        return sum.mul(1.0 / count);
+    }
+}

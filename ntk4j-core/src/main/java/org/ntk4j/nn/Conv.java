@@ -1,0 +1,109 @@
+package org.ntk4j.nn;
+
+import java.util.Arrays;
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * Convolution layer, NHWC (1-D: NWC), filter HWIO. Parameters {@code w} [KH, KW, Cin, Cout] (1-D: [KW, Cin,
+ * Cout]) and {@code b} [Cout] unless σ_b = 0. With fan_in = KH·KW·Cin:
+ * NTK parameterisation y = (σ_w/√fan_in)·conv(x, w) + σ_b·b with w, b ~ N(0, 1);
+ * standard y = conv(x, w) + b with w ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²).
+ * Padding SAME or VALID follows JAX/TensorFlow (SAME puts the odd extra pixel after).
+ */
+public final class Conv extends SingleLayer {
+    private final int out;
+    private final int[] filter;
+    private final int[] strides;
+    private final String padding;
+    private final double wStd;
+    private final double bStd;
+    private final Parameterization parameterization;
+
+    public Conv(int out, int[] filter, int[] strides, String padding, double wStd, double bStd,
+                Parameterization parameterization) {
+        if (out < 1) {
+            throw new IllegalArgumentException("conv: the number of output channels must be >= 1, got " + out);
+        }
+        if (filter.length < 1 || filter.length > 2 || strides.length != filter.length) {
+            throw new IllegalArgumentException("conv: filter " + Arrays.toString(filter) + " and strides "
+                    + Arrays.toString(strides) + " must both have 1 or 2 entries");
+        }
+        String p = padding.toUpperCase(java.util.Locale.ROOT);
+        if (!p.equals("SAME") && !p.equals("VALID")) {
+            throw new IllegalArgumentException("conv: padding must be SAME or VALID, got '" + padding + "'");
+        }
+        this.out = out;
+        this.filter = filter.clone();
+        this.strides = strides.clone();
+        this.padding = p;
+        this.wStd = wStd;
+        this.bStd = bStd;
+        this.parameterization = parameterization;
+    }
+
+    @Override
+    public String kind() {
+        return "conv";
+    }
+
+    private int[][] pads(int[] in) {
+        int[] spatial = Arrays.copyOfRange(in, 0, filter.length);
+        int[] dil = new int[filter.length];
+        Arrays.fill(dil, 1);
+        return Convolution.resolvePadding(padding, spatial, filter, strides, dil);
+    }
+
+    @Override
+    int[] outputShape(int[] in) {
+        requireRank(in, filter.length + 1, filter.length == 2 ? "[H, W, C]" : "[W, C]");
+        int[][] p = pads(in);
+        int[] r = new int[in.length];
+        for (int i = 0; i < filter.length; i++) {
+            int span = in[i] + p[i][0] + p[i][1] - filter[i];
+            if (span < 0) {
+                throw new IllegalArgumentException("conv: filter " + Arrays.toString(filter)
+                        + " is larger than the padded input " + Shapes.str(in));
+            }
+            r[i] = span / strides[i] + 1;
+        }
+        r[in.length - 1] = out;
+        return r;
+    }
+
+    private int fanIn(int[] in) {
+        int f = in[in.length - 1];
+        for (int k : filter) {
+            f *= k;
+        }
+        return f;
+    }
+
+    @Override
+    void declare(ParamScope scope, int[] in) {
+        boolean ntk = parameterization == Parameterization.NTK;
+        int[] w = Shapes.concat(filter, new int[] {in[in.length - 1], out});
+        scope.declare("w", w, ntk ? 1.0 : wStd / Math.sqrt(fanIn(in)), 0);
+        if (bStd != 0) {
+            scope.declare("b", new int[] {out}, ntk ? 1.0 : bStd, 0);
+        }
+    }
+
+    @Override
+    Var apply(ParamScope scope, Var x) {
+        int[] in = Shapes.dropFirst(x.shape());
+        int[] dil = new int[filter.length];
+        Arrays.fill(dil, 1);
+        Var y = x.conv(scope.get("w"), strides, pads(in), dil);
+        boolean ntk = parameterization == Parameterization.NTK;
+        if (ntk) {
+            y = y.mul(wStd / Math.sqrt(fanIn(in)));
+        }
+        if (bStd != 0) {
+            Var b = scope.get("b");
+            y = y.add(ntk ? b.mul(bStd) : b);
+        }
+        return y;
+    }
+}
