@@ -1,0 +1,123 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.ntk4j.nn.Layers;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Every exact method against the others and against an independent oracle: the Jacobian built column by
+ * column by central finite differences in float64, then J Jᵀ.
+ */
+class EmpiricalNtkTest {
+    static Stream<Object[]> models() {
+        return Stream.of(
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3)"), new int[] {4}},
+                new Object[] {Zoo.parse("cnn(depth=1,channels=2,out=2,act=tanh)"), new int[] {3, 3, 1}},
+                new Object[] {Zoo.parse("resnet(blocks=1,channels=2,out=2,act=erf)"), new int[] {3, 3, 1}},
+                new Object[] {Zoo.parse("transformer(layers=1,dim=4,heads=2,out=2)"), new int[] {3, 2}},
+                new Object[] {new Model(Layers.serial(Layers.dense(4), Layers.batchNorm(), Layers.tanh(),
+                        Layers.dense(3)), "batchnorm-mlp"), new int[] {3}});
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void methodsAgreeWithEachOtherAndWithFiniteDifferences(Model model, int[] in) {
+        Params p = model.init(3, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(3, in));
+        Tensor x2 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(2, in));
+        EmpiricalNtk base = EmpiricalNtk.of(model, p).traceAxes();
+        Tensor jc = base.method(Method.JACOBIAN_CONTRACTION).ntk(x1, x2);
+        Tensor vp = base.method(Method.NTK_VECTOR_PRODUCTS).ntk(x1, x2);
+        int o = model.outputShape(in)[0];
+        assertThat(jc.shape()).containsExactly(3, 2, o, o);
+        assertThat(relativeError(vp, jc)).as("vp vs jc").isLessThan(1e-10);
+        Tensor oracle = finiteDifferenceNtk(model, p, in, x1, x2);
+        assertThat(relativeError(jc, oracle)).as("jc vs finite differences").isLessThan(1e-6);
+        // x2 = null reuses x1's work and equals the explicit call
+        Tensor same = base.method(Method.JACOBIAN_CONTRACTION).ntk(x1, null);
+        Tensor explicit = base.method(Method.NTK_VECTOR_PRODUCTS).ntk(x1, x1);
+        assertThat(relativeError(same, explicit)).isLessThan(1e-10);
+    }
+
+    static double relativeError(Tensor a, Tensor b) {
+        assertThat(a.shape()).isEqualTo(b.shape());
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double d = a.getFlat(i) - b.getFlat(i);
+            num += d * d;
+            den += b.getFlat(i) * b.getFlat(i);
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    /** Θ[n1, n2, o1, o2] from J columns by central differences of the forward pass (step 1e-6). */
+    static Tensor finiteDifferenceNtk(Model model, Params p, int[] in, Tensor x1, Tensor x2) {
+        double[][] j1 = fdJacobian(model, p, x1);
+        double[][] j2 = fdJacobian(model, p, x2);
+        int n1 = x1.dim(0);
+        int n2 = x2.dim(0);
+        int o = model.outputShape(in)[0];
+        Tensor t = Tensor.zeros(DType.F64, n1, n2, o, o);
+        for (int a = 0; a < n1; a++) {
+            for (int b = 0; b < n2; b++) {
+                for (int oa = 0; oa < o; oa++) {
+                    for (int ob = 0; ob < o; ob++) {
+                        double s = 0;
+                        double[] r1 = j1[a * o + oa];
+                        double[] r2 = j2[b * o + ob];
+                        for (int q = 0; q < r1.length; q++) {
+                            s += r1[q] * r2[q];
+                        }
+                        t.set(s, a, b, oa, ob);
+                    }
+                }
+            }
+        }
+        return t;
+    }
+
+    static double[][] fdJacobian(Model model, Params p, Tensor x) {
+        List<double[]> cols = new ArrayList<>();
+        double eps = 1e-6;
+        int rows = -1;
+        for (ParamSpec s : model.paramSpecs(Shapes.dropFirst(x.shape()))) {
+            Tensor w = p.get(s.path());
+            for (int e = 0; e < w.size(); e++) {
+                double orig = w.getFlat(e);
+                w.setFlat(e, orig + eps);
+                Tensor fp = model.apply(p, x);
+                w.setFlat(e, orig - eps);
+                Tensor fm = model.apply(p, x);
+                w.setFlat(e, orig);
+                double[] col = new double[fp.size()];
+                for (int r = 0; r < col.length; r++) {
+                    col[r] = (fp.getFlat(r) - fm.getFlat(r)) / (2 * eps);
+                }
+                rows = col.length;
+                cols.add(col);
+                fp.close();
+                fm.close();
+            }
+        }
+        double[][] j = new double[rows][cols.size()];
+        for (int c = 0; c < cols.size(); c++) {
+            for (int r = 0; r < rows; r++) {
+                j[r][c] = cols.get(c)[r];
+            }
+        }
+        return j;
+    }
+}
