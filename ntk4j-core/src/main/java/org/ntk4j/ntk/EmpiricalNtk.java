@@ -276,188 +276,17 @@ public final class EmpiricalNtk {
     }
 
     /**
-     * With examples independent: one stacked backward pass with K = O cotangents e_o (the same on every
-     * example) gives δ[o, n] = ∂f_o(x_n)/∂y_n at every parameter consumer y = g(p', a); the consumer's own
-     * parameter-VJP rule applied to one example at a time gives the per-example rows of ∂f/∂p'; a stacked VJP
-     * of the example-independent path θ → p' turns them into ∂f/∂θ. Cost N·O·[FP] plus the rows themselves.
+     * With examples independent: the shared per-example pass (one backward pass with K = O cotangents) and
+     * the consumers' own parameter-VJP rules, one example at a time. Cost N·O·[FP] plus the rows themselves.
      */
     private Tensor[] perExampleJacobians(ParameterConsumers pc, Tensor x, List<ParamSpec> specs) {
-        Graph g = pc.graph;
-        int n = x.dim(0);
-        int[] f = g.outputs().get(0).shape();
-        int o = Shapes.size(f) / n;
-        DType dt = x.dtype();
-        // distinct consumer outputs and operands to read back
-        List<Var> ys = new ArrayList<>();
-        List<Var> operands = new ArrayList<>();
-        Map<Var, Integer> yIndex = new IdentityHashMap<>();
-        Map<Var, Integer> operandIndex = new IdentityHashMap<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            yIndex.computeIfAbsent(c.equation.output(), v -> {
-                ys.add(v);
-                return ys.size() - 1;
-            });
-            for (Var v : c.equation.inputs()) {
-                if (!g.constants().containsKey(v)) {
-                    operandIndex.computeIfAbsent(v, u -> {
-                        operands.add(u);
-                        return operands.size() - 1;
-                    });
-                }
-            }
+        List<Integer> all = new ArrayList<>();
+        for (int p = 0; p < specs.size(); p++) {
+            all.add(p);
         }
-        Graph cts = Vjp.cotangentsAt(g, o, ys, operands);
-        Tensor[] values;
-        try (Tensor basis = sharedBasis(dt, o, n, f)) {
-            values = cts.evaluate(with(paramArgs(specs), x, basis));
+        try (PerExamplePass pass = new PerExamplePass(pc, paramArgs(specs), x)) {
+            return pass.jacobians(all);
         }
-        try {
-            // per-example rows of ∂f/∂p' for each consumer: [O, N] + shape(p')
-            Tensor[] rows = new Tensor[pc.consumers.size()];
-            for (int c = 0; c < rows.length; c++) {
-                ParameterConsumers.Consumer cons = pc.consumers.get(c);
-                Tensor delta = values[operands.size() + yIndex.get(cons.equation.output())];
-                rows[c] = consumerRows(cons, delta, operands, operandIndex, values, g, n, o);
-            }
-            // through the parameter-only path θ → p'
-            Graph path = parameterPath(pc);
-            boolean[] all = new boolean[specs.size()];
-            java.util.Arrays.fill(all, true);
-            Graph back = Vjp.of(path, o * n, all);
-            Tensor[] stackedRows = new Tensor[rows.length];
-            for (int c = 0; c < rows.length; c++) {
-                stackedRows[c] = rows[c].reshape(Shapes.prepend(o * n, pc.consumers.get(c).parameterValue().shape()));
-                rows[c].close();
-            }
-            Tensor[] res = back.evaluate(with(paramArgs(specs), stackedRows));
-            closeAll(stackedRows);
-            Tensor[] j = new Tensor[specs.size()];
-            for (int p = 0; p < j.length; p++) {
-                Tensor jp = res[rows.length + p]; // [O·N] + θ shape, rows ordered (o, n)
-                int size = specs.get(p).size();
-                try (Tensor onp = jp.reshape(o, n, size)) {
-                    Tensor nop = Layout.transpose(onp, new int[] {1, 0, 2});
-                    j[p] = nop.reshape(Shapes.concat(f, new int[] {size}));
-                    nop.close();
-                }
-            }
-            closeAll(res);
-            return j;
-        } finally {
-            closeAll(values);
-        }
-    }
-
-    /** [O, N] + shape(p'): the consumer's parameter-VJP, evaluated on one example at a time. */
-    private static Tensor consumerRows(ParameterConsumers.Consumer cons, Tensor delta, List<Var> operands,
-                                       Map<Var, Integer> operandIndex, Tensor[] values, Graph g, int n, int o) {
-        Equation e = cons.equation;
-        GraphBuilder b = new GraphBuilder();
-        Var[] ins = new Var[e.inputs().size()];
-        List<Var> argVars = new ArrayList<>();
-        boolean[] perExample = new boolean[ins.length];
-        for (int i = 0; i < ins.length; i++) {
-            Var v = e.input(i);
-            if (g.constants().containsKey(v)) {
-                ins[i] = b.constant(g.constants().get(v));
-                continue;
-            }
-            int[] s = v.shape();
-            perExample[i] = s.length > 0 && !isParameterOnly(v, cons, e) && s[0] == n;
-            if (perExample[i]) {
-                s[0] = 1;
-            }
-            ins[i] = b.input(v.dtype(), s);
-            argVars.add(v);
-        }
-        Var out = b.apply(e.primitive(), ins);
-        int[] ys = out.shape();
-        Var ct = b.input(out.type().stacked(o));
-        boolean[] needed = new boolean[ins.length];
-        needed[cons.operand] = true;
-        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
-        Var pv = cons.parameterValue();
-        Graph mini = b.build(r != null ? r : b.zeros(pv.type().stacked(o)));
-        int psize = pv.size();
-        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
-        int[] dShape = delta.shape(); // [O, N, ...]
-        for (int ex = 0; ex < n; ex++) {
-            Tensor[] args = new Tensor[argVars.size() + 1];
-            int a = 0;
-            for (int i = 0; i < ins.length; i++) {
-                Var v = e.input(i);
-                if (g.constants().containsKey(v)) {
-                    continue;
-                }
-                Tensor full = values[operandIndex.get(v)];
-                args[a++] = perExample[i] ? sliceAxis(full, 0, ex) : full;
-            }
-            args[a] = sliceAxis(delta, 1, ex);
-            Tensor[] res = mini.evaluate(args);
-            // res[0]: [O] + shape(p') -> rows[:, ex]
-            for (int oo = 0; oo < o; oo++) {
-                for (int q = 0; q < psize; q++) {
-                    rows.setFlat((oo * n + ex) * psize + q, res[0].getFlat(oo * psize + q));
-                }
-            }
-            res[0].close();
-            for (int i = 0, k = 0; i < ins.length; i++) {
-                Var v = e.input(i);
-                if (g.constants().containsKey(v)) {
-                    continue;
-                }
-                if (perExample[i]) {
-                    args[k].close();
-                }
-                k++;
-            }
-            args[args.length - 1].close();
-        }
-        if (dShape.length < 2) {
-            throw new IllegalStateException("cotangent without an example axis");
-        }
-        return rows;
-    }
-
-    private static boolean isParameterOnly(Var v, ParameterConsumers.Consumer cons, Equation e) {
-        return e.input(cons.operand) == v;
-    }
-
-    /** The slice [index:index+1] of {@code t} along {@code axis}. */
-    private static Tensor sliceAxis(Tensor t, int axis, int index) {
-        int[] start = new int[t.rank()];
-        int[] limit = t.shape();
-        int[] stride = new int[t.rank()];
-        java.util.Arrays.fill(stride, 1);
-        start[axis] = index;
-        limit[axis] = index + 1;
-        return Layout.slice(t, start, limit, stride);
-    }
-
-    /** The parameter-only part of the network: inputs θ, outputs p' of every consumer (in consumer order). */
-    private static Graph parameterPath(ParameterConsumers pc) {
-        GraphBuilder b = new GraphBuilder();
-        Map<Var, Var> map = new IdentityHashMap<>();
-        for (Var p : pc.params) {
-            map.put(p, b.input(p.type()));
-        }
-        for (Map.Entry<Var, Tensor> c : pc.graph.constants().entrySet()) {
-            map.put(c.getKey(), b.constant(c.getValue()));
-        }
-        for (Equation e : pc.graph.equations()) {
-            if (pc.parameterOnly.contains(e.output())) {
-                Var[] in = new Var[e.inputs().size()];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = map.get(e.input(i));
-                }
-                map.put(e.output(), b.apply(e.primitive(), in));
-            }
-        }
-        Var[] outs = new Var[pc.consumers.size()];
-        for (int c = 0; c < outs.length; c++) {
-            outs[c] = map.get(pc.consumers.get(c).parameterValue());
-        }
-        return b.build(outs);
     }
 
     // ------------------------------------------------------------------ NTK-vector products
@@ -535,17 +364,6 @@ public final class EmpiricalNtk {
     private static int fail(int k) {
         throw new IllegalArgumentException("kernel: " + k + " basis vectors of size " + k
                 + " exceed 2^31 elements; tile the computation");
-    }
-
-    /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
-    private static Tensor sharedBasis(DType dt, int o, int n, int[] f) {
-        Tensor t = Tensor.zeros(dt, Shapes.prepend(o, f));
-        for (int oo = 0; oo < o; oo++) {
-            for (int ex = 0; ex < n; ex++) {
-                t.setFlat((oo * n + ex) * o + oo, 1.0);
-            }
-        }
-        return t;
     }
 
     private static void closeAll(Tensor[] ts) {

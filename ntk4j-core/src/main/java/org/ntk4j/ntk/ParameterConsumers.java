@@ -70,4 +70,28 @@ final class ParameterConsumers {
         }
         this.exampleAxisFirst = axisFirst;
     }
+
+    /** True when parameter-only value {@code v} is computed from parameter {@code p} (or is p). */
+    boolean reaches(Var p, Var v) {
+        if (p == v) {
+            return true;
+        }
+        Set<Var> from = Collections.newSetFromMap(new IdentityHashMap<>());
+        from.add(p);
+        for (Equation e : graph.equations()) {
+            if (!parameterOnly.contains(e.output())) {
+                continue;
+            }
+            for (Var in : e.inputs()) {
+                if (from.contains(in)) {
+                    from.add(e.output());
+                    break;
+                }
+            }
+            if (e.output() == v) {
+                return from.contains(v);
+            }
+        }
+        return false;
+    }
 }

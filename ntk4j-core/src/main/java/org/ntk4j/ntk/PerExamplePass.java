@@ -1,0 +1,243 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.graph.Equation;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphBuilder;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The shared mechanism under the exact methods, for a network whose examples are independent: one forward
+ * pass and one backward pass with K = O stacked cotangents e_o (the same on every example) give, at every
+ * parameter consumer y = g(p', a), the per-example cotangents δ[o, n] = ∂f_o(x_n)/∂y_n and the operand values.
+ * Jacobian contraction turns them into per-example rows of ∂f/∂θ; structured derivatives contracts them
+ * directly.
+ */
+final class PerExamplePass implements AutoCloseable {
+    final ParameterConsumers pc;
+    final int n;
+    final int o;
+    final int[] f;
+    private final List<Var> operands = new ArrayList<>();
+    private final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
+    private final Map<Var, Integer> yIndex = new IdentityHashMap<>();
+    private final Tensor[] values;
+    private final Tensor[] params;
+
+    PerExamplePass(ParameterConsumers pc, Tensor[] params, Tensor x) {
+        this.pc = pc;
+        this.params = params;
+        Graph g = pc.graph;
+        this.n = x.dim(0);
+        this.f = g.outputs().get(0).shape();
+        this.o = Shapes.size(f) / n;
+        List<Var> ys = new ArrayList<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            yIndex.computeIfAbsent(c.equation.output(), v -> {
+                ys.add(v);
+                return ys.size() - 1;
+            });
+            for (Var v : c.equation.inputs()) {
+                if (!g.constants().containsKey(v)) {
+                    operandIndex.computeIfAbsent(v, u -> {
+                        operands.add(u);
+                        return operands.size() - 1;
+                    });
+                }
+            }
+        }
+        Graph cts = Vjp.cotangentsAt(g, o, ys, operands);
+        Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
+        args[params.length] = x;
+        try (Tensor basis = sharedBasis(x.dtype(), o, n, f)) {
+            args[params.length + 1] = basis;
+            values = cts.evaluate(args);
+        }
+    }
+
+    /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
+    private static Tensor sharedBasis(DType dt, int o, int n, int[] f) {
+        Tensor t = Tensor.zeros(dt, Shapes.prepend(o, f));
+        for (int oo = 0; oo < o; oo++) {
+            for (int ex = 0; ex < n; ex++) {
+                t.setFlat((oo * n + ex) * o + oo, 1.0);
+            }
+        }
+        return t;
+    }
+
+    /** δ at the consumer's output: [O] + shape(y), axis 1 the examples. */
+    Tensor delta(ParameterConsumers.Consumer c) {
+        return values[operands.size() + yIndex.get(c.equation.output())];
+    }
+
+    /** The value of an operand of a consumer equation (a constant's value for constants). */
+    Tensor operand(Var v) {
+        Tensor t = pc.graph.constants().get(v);
+        return t != null ? t : values[operandIndex.get(v)];
+    }
+
+    /**
+     * Per-example rows of ∂f/∂p' at one consumer, [O, N] + shape(p'): the consumer's own parameter-VJP rule
+     * applied to δ[:, n] and the operands of example n alone, for each n.
+     */
+    Tensor rows(ParameterConsumers.Consumer cons) {
+        Graph g = pc.graph;
+        Equation e = cons.equation;
+        GraphBuilder b = new GraphBuilder();
+        Var[] ins = new Var[e.inputs().size()];
+        List<Var> argVars = new ArrayList<>();
+        boolean[] sliced = new boolean[ins.length];
+        for (int i = 0; i < ins.length; i++) {
+            Var v = e.input(i);
+            if (g.constants().containsKey(v)) {
+                ins[i] = b.constant(g.constants().get(v));
+                continue;
+            }
+            int[] s = v.shape();
+            sliced[i] = pc.exampleDependent.contains(v);
+            if (sliced[i]) {
+                s[0] = 1;
+            }
+            ins[i] = b.input(v.dtype(), s);
+            argVars.add(v);
+        }
+        Var out = b.apply(e.primitive(), ins);
+        Var ct = b.input(out.type().stacked(o));
+        boolean[] needed = new boolean[ins.length];
+        needed[cons.operand] = true;
+        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
+        Var pv = cons.parameterValue();
+        Graph mini = b.build(r != null ? r : b.zeros(pv.type().stacked(o)));
+        int psize = pv.size();
+        Tensor delta = delta(cons);
+        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
+        for (int ex = 0; ex < n; ex++) {
+            Tensor[] args = new Tensor[argVars.size() + 1];
+            boolean[] owned = new boolean[args.length];
+            int a = 0;
+            for (int i = 0; i < ins.length; i++) {
+                if (g.constants().containsKey(e.input(i))) {
+                    continue;
+                }
+                Tensor full = operand(e.input(i));
+                owned[a] = sliced[i];
+                args[a++] = sliced[i] ? sliceAxis(full, 0, ex) : full;
+            }
+            owned[a] = true;
+            args[a] = sliceAxis(delta, 1, ex);
+            Tensor[] res = mini.evaluate(args);
+            for (int oo = 0; oo < o; oo++) {
+                for (int q = 0; q < psize; q++) {
+                    rows.setFlat((oo * n + ex) * psize + q, res[0].getFlat(oo * psize + q));
+                }
+            }
+            res[0].close();
+            for (int i = 0; i < args.length; i++) {
+                if (owned[i]) {
+                    args[i].close();
+                }
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * Per-parameter Jacobians f.shape + [size(θ_p)] for the parameters {@code selected} (indices into the
+     * graph's parameter inputs): the rows of their consumers pushed through a stacked VJP of the
+     * example-independent path θ → p'.
+     */
+    Tensor[] jacobians(List<Integer> selected) {
+        List<ParameterConsumers.Consumer> cons = new ArrayList<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            for (int p : selected) {
+                if (pc.reaches(pc.params.get(p), c.parameterValue())) {
+                    cons.add(c);
+                    break;
+                }
+            }
+        }
+        Graph path = parameterPath(cons);
+        boolean[] wrt = new boolean[pc.params.size()];
+        for (int p : selected) {
+            wrt[p] = true;
+        }
+        Graph back = Vjp.of(path, o * n, wrt);
+        Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
+        for (int c = 0; c < cons.size(); c++) {
+            try (Tensor r = rows(cons.get(c))) {
+                args[params.length + c] = r.reshape(Shapes.prepend(o * n, cons.get(c).parameterValue().shape()));
+            }
+        }
+        Tensor[] res = back.evaluate(args);
+        for (int c = 0; c < cons.size(); c++) {
+            args[params.length + c].close();
+        }
+        Tensor[] j = new Tensor[selected.size()];
+        for (int i = 0; i < j.length; i++) {
+            Tensor jp = res[cons.size() + i]; // [O·N] + θ shape, rows ordered (o, n)
+            int size = jp.size() / (o * n);
+            try (Tensor onp = jp.reshape(o, n, size)) {
+                Tensor nop = Layout.transpose(onp, new int[] {1, 0, 2});
+                j[i] = nop.reshape(Shapes.concat(f, new int[] {size}));
+                nop.close();
+            }
+        }
+        for (Tensor t : res) {
+            t.close();
+        }
+        return j;
+    }
+
+    /** The parameter-only part of the network: inputs θ, outputs p' of the given consumers. */
+    private Graph parameterPath(List<ParameterConsumers.Consumer> cons) {
+        GraphBuilder b = new GraphBuilder();
+        Map<Var, Var> map = new IdentityHashMap<>();
+        for (Var p : pc.params) {
+            map.put(p, b.input(p.type()));
+        }
+        for (Map.Entry<Var, Tensor> c : pc.graph.constants().entrySet()) {
+            map.put(c.getKey(), b.constant(c.getValue()));
+        }
+        for (Equation e : pc.graph.equations()) {
+            if (pc.parameterOnly.contains(e.output())) {
+                Var[] in = new Var[e.inputs().size()];
+                for (int i = 0; i < in.length; i++) {
+                    in[i] = map.get(e.input(i));
+                }
+                map.put(e.output(), b.apply(e.primitive(), in));
+            }
+        }
+        Var[] outs = new Var[cons.size()];
+        for (int c = 0; c < outs.length; c++) {
+            outs[c] = map.get(cons.get(c).parameterValue());
+        }
+        return b.build(outs);
+    }
+
+    /** The slice [index:index+1] of {@code t} along {@code axis}. */
+    static Tensor sliceAxis(Tensor t, int axis, int index) {
+        int[] start = new int[t.rank()];
+        int[] limit = t.shape();
+        int[] stride = new int[t.rank()];
+        java.util.Arrays.fill(stride, 1);
+        start[axis] = index;
+        limit[axis] = index + 1;
+        return Layout.slice(t, start, limit, stride);
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : values) {
+            t.close();
+        }
+    }
+}
