@@ -80,6 +80,8 @@ public final class EmpiricalNtk {
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
                 return vectorProductsKernel(in);
+            case STRUCTURED_DERIVATIVES:
+                return structuredDerivatives(in);
             case JACOBIAN_CONTRACTION:
             default:
                 return jacobianContraction(in);
@@ -286,6 +288,99 @@ public final class EmpiricalNtk {
         }
         try (PerExamplePass pass = new PerExamplePass(pc, paramArgs(specs), x)) {
             return pass.jacobians(all);
+        }
+    }
+
+    // ------------------------------------------------------------------ structured derivatives
+
+    /**
+     * Structured derivatives. A model that mixes examples has no per-example cotangents, so it takes the
+     * exact path of Jacobian contraction without the shortcut (the explanation says so).
+     */
+    private Tensor structuredDerivatives(Inputs in) {
+        Graph g1 = model.trace(in.x1.dim(0), in.perExample, in.dtype);
+        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
+        if (!model.independentExamples() || !pc1.exampleAxisFirst) {
+            return jacobianContraction(in);
+        }
+        ParameterConsumers pc2 = in.same ? pc1
+                : new ParameterConsumers(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.specs.size());
+        KernelAxes axes = in.axes();
+        int[] f1 = in.f1();
+        int[] f2 = in.f2();
+        axes.checkShapes(f1, f2);
+        int r = axes.rank();
+        boolean traced = axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), rangeFrom(1, r));
+        Tensor[] ps = paramArgs(in.specs);
+        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+            PerExamplePass p2 = in.same ? pass1 : pass2;
+            int n1 = pass1.n;
+            int n2 = p2.n;
+            int o = pass1.o;
+            Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
+            List<Integer> dense = new ArrayList<>();
+            for (int p = 0; p < in.specs.size(); p++) {
+                StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
+                if (st == null) {
+                    dense.add(p);
+                    continue;
+                }
+                ParameterConsumers.Consumer c1 = st.consumer;
+                ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
+                try (Tensor a1 = StructuredDerivatives.data(pass1, c1);
+                     Tensor d1 = StructuredDerivatives.cotangent(pass1, c1);
+                     Tensor a2 = in.same ? null : StructuredDerivatives.data(p2, c2);
+                     Tensor d2 = in.same ? null : StructuredDerivatives.cotangent(p2, c2);
+                     Tensor b = StructuredDerivatives.block(a1, d1, in.same ? a1 : a2, in.same ? d1 : d2, traced,
+                             in.same, st.scaleSquared)) {
+                    addInto(acc, b);
+                }
+            }
+            if (!dense.isEmpty()) {
+                Tensor[] j1 = pass1.jacobians(dense);
+                Tensor[] j2 = in.same ? j1 : p2.jacobians(dense);
+                for (int i = 0; i < j1.length; i++) {
+                    int size = j1[i].dim(-1);
+                    try (Tensor a = j1[i].reshape(n1, o, size);
+                         Tensor b = in.same ? null : j2[i].reshape(n2, o, size)) {
+                        Tensor bb = in.same ? a : b;
+                        int[] none = new int[0];
+                        try (Tensor blk = traced
+                                ? DotGeneralKernel.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
+                                : DotGeneralKernel.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
+                            addInto(acc, blk);
+                        }
+                    }
+                }
+                closeAll(j1);
+                if (!in.same) {
+                    closeAll(j2);
+                }
+            }
+            if (traced) {
+                KernelReduction.scale(acc, 1.0 / o);
+                return acc;
+            }
+            try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
+                acc.close();
+                return KernelReduction.reduce(full, axes, f1, f2);
+            }
+        }
+    }
+
+    private static int[] rangeFrom(int from, int to) {
+        int[] r = new int[Math.max(0, to - from)];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = from + i;
+        }
+        return r;
+    }
+
+    /** acc += b, elementwise (same shapes). */
+    private static void addInto(Tensor acc, Tensor b) {
+        for (int i = 0; i < acc.size(); i++) {
+            acc.setFlat(i, acc.getFlat(i) + b.getFlat(i));
         }
     }
 

@@ -43,12 +43,20 @@ class EmpiricalNtkTest {
         int o = model.outputShape(in)[0];
         assertThat(jc.shape()).containsExactly(3, 2, o, o);
         assertThat(relativeError(vp, jc)).as("vp vs jc").isLessThan(1e-10);
+        Tensor sd = base.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, x2);
+        assertThat(relativeError(sd, jc)).as("sd vs jc").isLessThan(1e-10);
+        // the traced fast path of SD
+        Tensor sdTrace = base.traceAxes(-1).method(Method.STRUCTURED_DERIVATIVES).ntk(x1, x2);
+        Tensor jcTrace = base.traceAxes(-1).method(Method.JACOBIAN_CONTRACTION).ntk(x1, x2);
+        assertThat(relativeError(sdTrace, jcTrace)).as("sd vs jc, traced").isLessThan(1e-10);
         Tensor oracle = finiteDifferenceNtk(model, p, in, x1, x2);
         assertThat(relativeError(jc, oracle)).as("jc vs finite differences").isLessThan(1e-6);
         // x2 = null reuses x1's work and equals the explicit call
         Tensor same = base.method(Method.JACOBIAN_CONTRACTION).ntk(x1, null);
         Tensor explicit = base.method(Method.NTK_VECTOR_PRODUCTS).ntk(x1, x1);
         assertThat(relativeError(same, explicit)).isLessThan(1e-10);
+        Tensor sdSame = base.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, null);
+        assertThat(relativeError(sdSame, explicit)).isLessThan(1e-10);
     }
 
     static double relativeError(Tensor a, Tensor b) {

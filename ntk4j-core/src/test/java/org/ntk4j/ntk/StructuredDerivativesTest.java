@@ -1,0 +1,64 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class StructuredDerivativesTest {
+    /** Weights and filters take the structured path; biases and norm scales the dense fallback. */
+    @Test
+    void classification() {
+        check("fcn(depth=2,width=8,out=3)", new int[] {5},
+                List.of("1_dense/w", "3_dense/w", "5_dense/w"), List.of("1_dense/b", "3_dense/b", "5_dense/b"));
+        check("cnn(depth=1,channels=4,out=3)", new int[] {4, 4, 1},
+                List.of("1_conv/w", "4_dense/w"), List.of("1_conv/b", "4_dense/b"));
+    }
+
+    private static void check(String spec, int[] in, List<String> structured, List<String> dense) {
+        Model m = Zoo.parse(spec);
+        List<ParamSpec> specs = m.paramSpecs(in);
+        ParameterConsumers pc = new ParameterConsumers(m.trace(3, in, DType.F64), specs.size());
+        List<String> s = new ArrayList<>();
+        List<String> d = new ArrayList<>();
+        for (int p = 0; p < specs.size(); p++) {
+            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc, p);
+            (st != null ? s : d).add(specs.get(p).path());
+        }
+        assertThat(s).containsExactlyElementsOf(structured);
+        assertThat(d).containsExactlyElementsOf(dense);
+        // the NTK-parameterisation scale σ_w/√fan_in is found on the path to the dense weights' consumer
+        if (spec.startsWith("fcn")) {
+            StructuredDerivatives.Structured w = StructuredDerivatives.classify(pc, 0);
+            assertThat(w.scaleSquared).isEqualTo(1.0); // the scale multiplies the output, not the weight
+        }
+    }
+
+    /** Both evaluation orders of the matrix-Jacobian-Jacobian-matrix product give the same block. */
+    @Test
+    void gramAndRowOrdersAgree() {
+        Tensor a1 = Tensor.randomNormal(DType.F64, 1, 3, 4, 5);
+        Tensor d1 = Tensor.randomNormal(DType.F64, 2, 2, 3, 4, 6);
+        Tensor a2 = Tensor.randomNormal(DType.F64, 3, 2, 4, 5);
+        Tensor d2 = Tensor.randomNormal(DType.F64, 4, 2, 2, 4, 6);
+        for (boolean traced : new boolean[] {true, false}) {
+            Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, traced);
+            Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, traced);
+            assertThat(g.shape()).isEqualTo(r.shape());
+            for (int i = 0; i < g.size(); i++) {
+                assertThat(g.getFlat(i)).isCloseTo(r.getFlat(i), org.assertj.core.data.Offset.offset(1e-10));
+            }
+        }
+        // the cost model prefers the Gram order for dense layers (R = 1) and the row order when R² ≫ C·F
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1, 2048, 2048, false))
+                .isLessThan(StructuredDerivatives.rowFlops(16, 16, 8, 1, 2048, 2048, false, true));
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, false))
+                .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, false, true));
+    }
+}
