@@ -54,13 +54,39 @@ final class PerExamplePass implements AutoCloseable {
                 }
             }
         }
-        Graph cts = Vjp.cotangentsAt(g, o, ys, operands);
+        Graph cts = passGraph(pc, o, ys, operands);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
         args[params.length] = x;
         try (Tensor basis = sharedBasis(x.dtype(), o, n, f)) {
             args[params.length + 1] = basis;
             values = cts.evaluate(args);
         }
+    }
+
+    /** The forward pass plus the backward pass with O stacked cotangents, read at the consumers. */
+    static Graph passGraph(ParameterConsumers pc, int o, List<Var> ys, List<Var> operands) {
+        return Vjp.cotangentsAt(pc.graph, o, ys, operands);
+    }
+
+    /** The values the pass reads back: consumer outputs (for δ) and consumer operands. */
+    static Graph passGraph(ParameterConsumers pc, int o) {
+        List<Var> ys = new ArrayList<>();
+        List<Var> operands = new ArrayList<>();
+        Map<Var, Boolean> seen = new IdentityHashMap<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            if (seen.put(c.equation.output(), Boolean.TRUE) == null) {
+                ys.add(c.equation.output());
+            }
+        }
+        Map<Var, Boolean> seenOp = new IdentityHashMap<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            for (Var v : c.equation.inputs()) {
+                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
+                    operands.add(v);
+                }
+            }
+        }
+        return passGraph(pc, o, ys, operands);
     }
 
     /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
@@ -92,39 +118,20 @@ final class PerExamplePass implements AutoCloseable {
     Tensor rows(ParameterConsumers.Consumer cons) {
         Graph g = pc.graph;
         Equation e = cons.equation;
-        GraphBuilder b = new GraphBuilder();
-        Var[] ins = new Var[e.inputs().size()];
-        List<Var> argVars = new ArrayList<>();
-        boolean[] sliced = new boolean[ins.length];
-        for (int i = 0; i < ins.length; i++) {
-            Var v = e.input(i);
-            if (g.constants().containsKey(v)) {
-                ins[i] = b.constant(g.constants().get(v));
-                continue;
-            }
-            int[] s = v.shape();
-            sliced[i] = pc.exampleDependent.contains(v);
-            if (sliced[i]) {
-                s[0] = 1;
-            }
-            ins[i] = b.input(v.dtype(), s);
-            argVars.add(v);
+        Graph mini = rowGraph(pc, cons, o);
+        boolean[] sliced = new boolean[e.inputs().size()];
+        for (int i = 0; i < sliced.length; i++) {
+            sliced[i] = pc.exampleDependent.contains(e.input(i));
         }
-        Var out = b.apply(e.primitive(), ins);
-        Var ct = b.input(out.type().stacked(o));
-        boolean[] needed = new boolean[ins.length];
-        needed[cons.operand] = true;
-        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
         Var pv = cons.parameterValue();
-        Graph mini = b.build(r != null ? r : b.zeros(pv.type().stacked(o)));
         int psize = pv.size();
         Tensor delta = delta(cons);
         Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
         for (int ex = 0; ex < n; ex++) {
-            Tensor[] args = new Tensor[argVars.size() + 1];
+            Tensor[] args = new Tensor[mini.inputs().size()];
             boolean[] owned = new boolean[args.length];
             int a = 0;
-            for (int i = 0; i < ins.length; i++) {
+            for (int i = 0; i < sliced.length; i++) {
                 if (g.constants().containsKey(e.input(i))) {
                     continue;
                 }
@@ -151,26 +158,42 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
+     * The parameter-VJP of one consumer for a single example: inputs the consumer's non-constant operands
+     * (example-dependent ones with a batch of 1) and the stacked cotangent [O, 1, ...]; output [O] + shape(p').
+     */
+    static Graph rowGraph(ParameterConsumers pc, ParameterConsumers.Consumer cons, int o) {
+        Graph g = pc.graph;
+        Equation e = cons.equation;
+        GraphBuilder b = new GraphBuilder();
+        Var[] ins = new Var[e.inputs().size()];
+        for (int i = 0; i < ins.length; i++) {
+            Var v = e.input(i);
+            if (g.constants().containsKey(v)) {
+                ins[i] = b.constant(g.constants().get(v));
+                continue;
+            }
+            int[] s = v.shape();
+            if (pc.exampleDependent.contains(v)) {
+                s[0] = 1;
+            }
+            ins[i] = b.input(v.dtype(), s);
+        }
+        Var out = b.apply(e.primitive(), ins);
+        Var ct = b.input(out.type().stacked(o));
+        boolean[] needed = new boolean[ins.length];
+        needed[cons.operand] = true;
+        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
+        return b.build(r != null ? r : b.zeros(cons.parameterValue().type().stacked(o)));
+    }
+
+    /**
      * Per-parameter Jacobians f.shape + [size(θ_p)] for the parameters {@code selected} (indices into the
      * graph's parameter inputs): the rows of their consumers pushed through a stacked VJP of the
      * example-independent path θ → p'.
      */
     Tensor[] jacobians(List<Integer> selected) {
-        List<ParameterConsumers.Consumer> cons = new ArrayList<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            for (int p : selected) {
-                if (pc.reaches(pc.params.get(p), c.parameterValue())) {
-                    cons.add(c);
-                    break;
-                }
-            }
-        }
-        Graph path = parameterPath(cons);
-        boolean[] wrt = new boolean[pc.params.size()];
-        for (int p : selected) {
-            wrt[p] = true;
-        }
-        Graph back = Vjp.of(path, o * n, wrt);
+        List<ParameterConsumers.Consumer> cons = consumersOf(pc, selected);
+        Graph back = pathVjp(pc, cons, selected, o * n);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
         for (int c = 0; c < cons.size(); c++) {
             try (Tensor r = rows(cons.get(c))) {
@@ -197,8 +220,32 @@ final class PerExamplePass implements AutoCloseable {
         return j;
     }
 
+    /** The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters. */
+    static Graph pathVjp(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, List<Integer> selected,
+                         int k) {
+        boolean[] wrt = new boolean[pc.params.size()];
+        for (int p : selected) {
+            wrt[p] = true;
+        }
+        return Vjp.of(parameterPath(pc, cons), k, wrt);
+    }
+
+    /** The consumers whose parameter value is computed from one of the {@code selected} parameters. */
+    static List<ParameterConsumers.Consumer> consumersOf(ParameterConsumers pc, List<Integer> selected) {
+        List<ParameterConsumers.Consumer> cons = new ArrayList<>();
+        for (ParameterConsumers.Consumer c : pc.consumers) {
+            for (int p : selected) {
+                if (pc.reaches(pc.params.get(p), c.parameterValue())) {
+                    cons.add(c);
+                    break;
+                }
+            }
+        }
+        return cons;
+    }
+
     /** The parameter-only part of the network: inputs θ, outputs p' of the given consumers. */
-    private Graph parameterPath(List<ParameterConsumers.Consumer> cons) {
+    static Graph parameterPath(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons) {
         GraphBuilder b = new GraphBuilder();
         Map<Var, Var> map = new IdentityHashMap<>();
         for (Var p : pc.params) {

@@ -59,6 +59,12 @@ public final class BroadcastInDim implements Primitive {
         return x.withShape(shape);
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.broadcastInDim(in[0], shape, dims);

@@ -87,6 +87,12 @@ public final class Concatenate implements Primitive {
         return sb.append(']').toString();
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.concatenate(in, axis);

@@ -63,6 +63,12 @@ public final class Conv implements Primitive {
         return x.withShape(ConvSupport.dataShape(xs[0], os, ws[d + 1]));
     }
 
+    /** One GEMM of im2col rows with the filter: 2 · (output size) · KH·KW·Cin. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 2.0 * output.size() * (inputs[1].size() / (double) inputs[1].dim(-1));
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.forward(in[0], in[1], window);

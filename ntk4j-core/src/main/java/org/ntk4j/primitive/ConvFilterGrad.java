@@ -73,6 +73,12 @@ public final class ConvFilterGrad implements Primitive {
         return x.withShape(Shapes.concat(filterSpatial, new int[] {xs[d + 1], ys[d + 1]}));
     }
 
+    /** One GEMM im2col(x)ᵀ·dy: 2 · (dy size) · KH·KW·Cin. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 2.0 * inputs[1].size() * (output.size() / (double) output.dim(-1));
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.filterGrad(in[0], in[1], filterSpatial, window);

@@ -81,6 +81,12 @@ public final class ConvInputGrad implements Primitive {
         return dy.withShape(ConvSupport.dataShape(ys[0], inputSpatial, ws[d]));
     }
 
+    /** One GEMM dy·Wᵀ then col2im: 2 · (dy size) · KH·KW·Cin. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 2.0 * inputs[0].size() * (inputs[1].size() / (double) inputs[1].dim(-1));
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.inputGrad(in[0], in[1], inputSpatial, window);

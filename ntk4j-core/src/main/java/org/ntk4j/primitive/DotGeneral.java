@@ -123,6 +123,16 @@ public final class DotGeneral implements Primitive {
         return r;
     }
 
+    /** 2 · (output size) · (contracted size). */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        double k = 1;
+        for (int a : lhsContract) {
+            k *= inputs[0].dim(a);
+        }
+        return 2.0 * output.size() * k;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return DotGeneralKernel.dot(in[0], in[1], lhsContract, rhsContract, lhsBatch, rhsBatch);

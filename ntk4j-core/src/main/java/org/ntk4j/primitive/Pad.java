@@ -90,6 +90,12 @@ public final class Pad implements Primitive {
         return n == 0 ? 0 : n + (long) (n - 1) * interior;
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.pad(in[0], lo, hi, interior);

@@ -29,6 +29,14 @@ public interface Primitive {
     /** Checks the operand types and returns the result type. */
     TensorType outputType(TensorType... inputs);
 
+    /**
+     * Floating-point operations of one evaluation (a multiply-add counts 2), for the cost model. The default,
+     * one per output element, fits elementwise operations; data movement counts 0.
+     */
+    default double flops(TensorType[] inputs, TensorType output) {
+        return output.size();
+    }
+
     /** Computes the result on the CPU. Inputs have exactly the types {@link #outputType} accepted. */
     Tensor evaluate(Tensor... inputs);
 

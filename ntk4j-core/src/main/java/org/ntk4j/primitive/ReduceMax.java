@@ -40,6 +40,12 @@ public final class ReduceMax implements Primitive {
         return in[0].withShape(s);
     }
 
+    /** One comparison per input element. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return inputs[0].size();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Reduce.reduce(Reduce.Kind.MAX, in[0], axes);

@@ -59,6 +59,12 @@ public final class ReduceSum implements Primitive {
         return out;
     }
 
+    /** One addition per input element. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return inputs[0].size();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Reduce.reduce(Reduce.Kind.SUM, in[0], axes);

@@ -36,6 +36,12 @@ public final class Reshape implements Primitive {
         return in[0].withShape(newShape);
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return in[0].reshape(newShape);

@@ -90,6 +90,12 @@ public final class Slice implements Primitive {
         return (int) (((long) limit - start + stride - 1) / stride);
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.slice(in[0], start, limit, stride);

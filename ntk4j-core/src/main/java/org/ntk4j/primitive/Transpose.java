@@ -41,6 +41,12 @@ public final class Transpose implements Primitive {
         return in[0].withShape(Shapes.permute(in[0].shape(), perm));
     }
 
+    /** Data movement: no arithmetic. */
+    @Override
+    public double flops(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.transpose(in[0], perm);

@@ -19,6 +19,10 @@ import org.bytedeco.javacpp.Pointer;
  * that peak memory is what the planner counts. A tensor has no views or strides: every layout change copies.
  */
 public final class Tensor implements AutoCloseable {
+    /** Bytes of tensor storage allocated and not yet closed, and the high-water mark since the last reset. */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong PEAK = new java.util.concurrent.atomic.AtomicLong();
+
     private final DType dtype;
     private final int[] shape;
     private final int size;
@@ -53,6 +57,23 @@ public final class Tensor implements AutoCloseable {
         if (zero) {
             pointer.zero();
         }
+        long live = LIVE.addAndGet(capacity * dtype.bytes());
+        PEAK.accumulateAndGet(live, Math::max);
+    }
+
+    /** Bytes held by tensors that are allocated and not closed (a forgotten tensor counts until closed). */
+    public static long liveBytes() {
+        return LIVE.get();
+    }
+
+    /** The largest {@link #liveBytes()} seen since the last {@link #resetPeakBytes()}. */
+    public static long peakBytes() {
+        return PEAK.get();
+    }
+
+    /** Restarts the high-water mark at the current live bytes. */
+    public static void resetPeakBytes() {
+        PEAK.set(LIVE.get());
     }
 
     /** A new tensor with unspecified contents (callers overwrite every element). */
@@ -316,6 +337,7 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (pointer != null) {
+            LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
             pointer.close();
             pointer = null;
         }

@@ -1,0 +1,81 @@
+package org.ntk4j.graph;
+
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Static costs of evaluating a graph, exact for the given shapes: the FLOPs of its equations and the peak
+ * bytes the {@link Evaluator} holds (it frees each intermediate after its last use), counting the inputs,
+ * the constants and the outputs as held.
+ */
+public final class GraphCost {
+    private GraphCost() {
+    }
+
+    /** Σ over equations of the primitive's FLOPs. */
+    public static double flops(Graph g) {
+        double f = 0;
+        for (Equation e : g.equations()) {
+            f += e.primitive().flops(types(e), e.output().type());
+        }
+        return f;
+    }
+
+    private static TensorType[] types(Equation e) {
+        TensorType[] t = new TensorType[e.inputs().size()];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = e.input(i).type();
+        }
+        return t;
+    }
+
+    /** Bytes of one value of type t (a tensor of no elements still takes one element). */
+    public static long bytes(TensorType t) {
+        return Math.max(1L, t.size()) * t.dtype().bytes();
+    }
+
+    /**
+     * The largest total of simultaneously held bytes while the evaluator runs {@code g}: inputs and constants
+     * throughout, each equation's output from its evaluation to its last use (outputs to the end).
+     */
+    public static long peakBytes(Graph g) {
+        long live = 0;
+        for (Var v : g.inputs()) {
+            live += bytes(v.type());
+        }
+        for (Var v : g.constants().keySet()) {
+            live += bytes(v.type());
+        }
+        List<Equation> eqs = g.equations();
+        Map<Var, Integer> lastUse = new IdentityHashMap<>();
+        for (int i = 0; i < eqs.size(); i++) {
+            for (Var v : eqs.get(i).inputs()) {
+                lastUse.put(v, i);
+            }
+        }
+        Map<Var, Boolean> outputs = new IdentityHashMap<>();
+        for (Var o : g.outputs()) {
+            outputs.put(o, Boolean.TRUE);
+        }
+        Map<Var, Boolean> produced = new IdentityHashMap<>();
+        long peak = live;
+        for (int i = 0; i < eqs.size(); i++) {
+            Equation e = eqs.get(i);
+            live += bytes(e.output().type());
+            produced.put(e.output(), Boolean.TRUE);
+            peak = Math.max(peak, live);
+            for (Var v : e.inputs()) {
+                if (produced.containsKey(v) && lastUse.get(v) == i && !outputs.containsKey(v)) {
+                    live -= bytes(v.type());
+                    produced.remove(v);
+                }
+            }
+            if (!lastUse.containsKey(e.output()) && !outputs.containsKey(e.output())) {
+                live -= bytes(e.output().type());
+                produced.remove(e.output());
+            }
+        }
+        return peak;
+    }
+}

@@ -1,0 +1,364 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.ntk4j.autodiff.Jvp;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphCost;
+import org.ntk4j.nn.Model;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * The cost of each exact method for given shapes, computed before anything runs from the very graphs the
+ * method would evaluate (shapes are static): FLOPs exactly ({@link GraphCost#flops} plus the contractions),
+ * peak bytes as the largest set of tensors held at once in the method's phases (graph evaluations simulated
+ * by {@link GraphCost#peakBytes}, the Jacobians, cotangents and kernel held between them). Kernel-internal
+ * scratch (transposed GEMM operands, im2col chunks of at most 16-32 MiB) is not counted.
+ */
+public final class CostModel {
+    /** One method's predicted cost. */
+    public static final class Estimate {
+        private final Method method;
+        private final double flops;
+        private final long peakBytes;
+        private final String note;
+
+        Estimate(Method method, double flops, long peakBytes, String note) {
+            this.method = method;
+            this.flops = flops;
+            this.peakBytes = peakBytes;
+            this.note = note;
+        }
+
+        public Method method() {
+            return method;
+        }
+
+        public double flops() {
+            return flops;
+        }
+
+        public long peakBytes() {
+            return peakBytes;
+        }
+
+        /** How the method runs here (e.g. which parameters take the structured path). */
+        public String note() {
+            return note;
+        }
+    }
+
+    private final Model model;
+    private final int[] perExample;
+    private final DType dtype;
+    private final int n1;
+    private final int n2;
+    private final boolean same;
+    private final KernelAxes axes;
+    private final int[] f1;
+    private final int[] f2;
+    private final int nParams;
+    private final long paramBytes;
+
+    /** Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. */
+    public CostModel(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
+                     int[] diagonalAxes) {
+        if (n1 < 1 || n2 < 0) {
+            throw new IllegalArgumentException("cost model: n1 must be >= 1 and n2 >= 0 (0: x2 = x1), got " + n1
+                    + " and " + n2);
+        }
+        this.model = model;
+        this.perExample = perExample.clone();
+        this.dtype = dtype;
+        this.n1 = n1;
+        this.same = n2 == 0;
+        this.n2 = same ? n1 : n2;
+        int[] out = model.outputShape(perExample);
+        this.f1 = Shapes.prepend(n1, out);
+        this.f2 = Shapes.prepend(this.n2, out);
+        this.axes = new KernelAxes(out.length + 1, traceAxes, diagonalAxes);
+        axes.checkShapes(f1, f2);
+        this.nParams = model.paramSpecs(perExample).size();
+        long pb = 0;
+        for (org.ntk4j.nn.ParamSpec s : model.paramSpecs(perExample)) {
+            pb += (long) s.size() * dtype.bytes();
+        }
+        this.paramBytes = pb;
+    }
+
+    private long bytes(long elements) {
+        return elements * dtype.bytes();
+    }
+
+    private long outputElements() {
+        return Shapes.size(axes.outputShape(f1, f2));
+    }
+
+    private long totalParams() {
+        return paramBytes / dtype.bytes();
+    }
+
+    /** FLOPs of contracting Jacobians of P columns into the kernel: 2 · |Θ| · traced size · P. */
+    private double contractionFlops(long p) {
+        return 2.0 * outputElements() * axes.traceSize(f1) * p;
+    }
+
+    /** All three methods, in the order JC, VP, SD. */
+    public List<Estimate> estimates() {
+        List<Estimate> r = new ArrayList<>();
+        r.add(jacobianContraction());
+        r.add(vectorProducts());
+        r.add(structuredDerivatives());
+        return r;
+    }
+
+    /** One method's estimate (AUTO is not a method). */
+    public Estimate estimate(Method m) {
+        switch (m) {
+            case JACOBIAN_CONTRACTION:
+                return jacobianContraction();
+            case NTK_VECTOR_PRODUCTS:
+                return vectorProducts();
+            case STRUCTURED_DERIVATIVES:
+                return structuredDerivatives();
+            default:
+                throw new IllegalArgumentException("cost model: " + m + " is not a method");
+        }
+    }
+
+    private ParameterConsumers consumers(int n) {
+        return new ParameterConsumers(model.trace(n, perExample, dtype), nParams);
+    }
+
+    private boolean perExample(ParameterConsumers pc) {
+        return model.independentExamples() && pc.exampleAxisFirst;
+    }
+
+    /** Cost of the Jacobians of one batch: {flops, peak bytes during their computation}. */
+    private double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
+        ParameterConsumers pc = consumers(n);
+        long jBytes = 0;
+        for (int p : selected) {
+            jBytes += bytes((long) Shapes.size(pc.params.get(p).shape())) * Shapes.size(pc.graph.outputs().get(0)
+                    .shape());
+        }
+        if (!perExample(pc)) {
+            int k = Shapes.size(pc.graph.outputs().get(0).shape());
+            boolean[] wrt = new boolean[nParams + 1];
+            java.util.Arrays.fill(wrt, 0, nParams, true);
+            Graph vjp = Vjp.of(pc.graph, k, wrt);
+            return new double[] {GraphCost.flops(vjp), heldBytes + GraphCost.peakBytes(vjp)};
+        }
+        int o = Shapes.size(pc.graph.outputs().get(0).shape()) / n;
+        Graph pass = PerExamplePass.passGraph(pc, o);
+        double flops = GraphCost.flops(pass);
+        long passPeak = GraphCost.peakBytes(pass);
+        long passValues = 0;
+        for (org.ntk4j.graph.Var v : pass.outputs()) {
+            passValues += GraphCost.bytes(v.type());
+        }
+        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+        long rowBytes = 0;
+        for (ParameterConsumers.Consumer c : cons) {
+            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            rowBytes += bytes((long) o * n * c.parameterValue().size());
+        }
+        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        flops += GraphCost.flops(path);
+        long peak = Math.max(heldBytes + passPeak, heldBytes + passValues + GraphCost.peakBytes(path));
+        return new double[] {flops, Math.max(peak, heldBytes + passValues + rowBytes + jBytes)};
+    }
+
+    private Estimate jacobianContraction() {
+        List<Integer> all = new ArrayList<>();
+        for (int p = 0; p < nParams; p++) {
+            all.add(p);
+        }
+        long pTotal = totalParams();
+        long j1 = bytes((long) Shapes.size(f1) * pTotal);
+        long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
+        double[] a = jacobianCost(n1, all, 0);
+        double flops = a[0];
+        long peak = (long) a[1];
+        if (!same) {
+            double[] b = jacobianCost(n2, all, j1);
+            flops += b[0];
+            peak = Math.max(peak, (long) b[1]);
+        }
+        flops += contractionFlops(pTotal);
+        long out = bytes(outputElements());
+        peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
+        String note = perExample(consumers(n1)) ? "per-example Jacobians (examples independent)"
+                : "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
+        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak, note);
+    }
+
+    private Estimate vectorProducts() {
+        int k = Shapes.size(f2);
+        boolean[] with = new boolean[nParams + 1];
+        java.util.Arrays.fill(with, 0, nParams, true);
+        Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), k, with);
+        Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), k, with);
+        double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
+        long full = bytes((long) Shapes.size(f1) * k);
+        long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
+        peak = Math.max(peak, 2 * full + bytes(outputElements()));
+        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, peak,
+                "VJP of f(x2) with " + k + " basis cotangents, then one JVP of f(x1) with them stacked");
+    }
+
+    private Estimate structuredDerivatives() {
+        ParameterConsumers pc1 = consumers(n1);
+        if (!perExample(pc1)) {
+            Estimate jc = jacobianContraction();
+            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.peakBytes(),
+                    "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents");
+        }
+        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
+        int r = axes.rank();
+        boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
+        int o = Shapes.size(f1) / n1;
+        Graph pass1 = PerExamplePass.passGraph(pc1, o);
+        double flops = GraphCost.flops(pass1);
+        long values = 0;
+        for (org.ntk4j.graph.Var v : pass1.outputs()) {
+            values += GraphCost.bytes(v.type());
+        }
+        long peak = GraphCost.peakBytes(pass1);
+        if (!same) {
+            Graph pass2 = PerExamplePass.passGraph(pc2, o);
+            flops += GraphCost.flops(pass2);
+            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
+            for (org.ntk4j.graph.Var v : pass2.outputs()) {
+                values += GraphCost.bytes(v.type());
+            }
+        }
+        long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
+        List<Integer> dense = new ArrayList<>();
+        int structured = 0;
+        long blockPeak = 0;
+        for (int p = 0; p < nParams; p++) {
+            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
+            if (st == null) {
+                dense.add(p);
+                continue;
+            }
+            structured++;
+            long[] rcf = dims(st.consumer);
+            long rr = rcf[0];
+            long c = rcf[1];
+            long f = rcf[2];
+            double gram = StructuredDerivatives.gramFlops(n1, n2, o, rr, c, f, traced);
+            double row = StructuredDerivatives.rowFlops(n1, n2, o, rr, c, f, traced, same);
+            flops += Math.min(gram, row);
+            long temp = gram <= row
+                    ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
+                    : bytes((same ? 1L : 2L) * n1 * c * o * f);
+            long data = bytes((long) (same ? 2 : 4) * Math.max(n1, n2) * rr * (c + o * f));
+            blockPeak = Math.max(blockPeak, temp + data);
+        }
+        peak = Math.max(peak, paramBytes + values + acc + blockPeak);
+        if (!dense.isEmpty()) {
+            long held = values + acc;
+            double[] a = jacobianCost(n1, dense, held);
+            flops += a[0];
+            peak = Math.max(peak, (long) a[1]);
+            if (!same) {
+                double[] b = jacobianCost(n2, dense, held);
+                flops += b[0];
+                peak = Math.max(peak, (long) b[1]);
+            }
+            long pd = 0;
+            for (int p : dense) {
+                pd += Shapes.size(pc1.params.get(p).shape());
+            }
+            flops += traced ? 2.0 * n1 * n2 * o * pd : 2.0 * n1 * o * n2 * o * pd;
+        }
+        return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, peak, structured + " of " + nParams
+                + " parameters structured, " + dense.size() + " through per-example rows");
+    }
+
+    /** R, C, F of a structured consumer (positions sharing the parameter, fan-in, output features). */
+    private static long[] dims(ParameterConsumers.Consumer c) {
+        org.ntk4j.graph.Equation e = c.equation;
+        int[] ys = e.output().shape();
+        long f;
+        long cc;
+        if (e.primitive() instanceof org.ntk4j.primitive.Conv) {
+            int[] ws = e.input(1).shape();
+            f = ws[ws.length - 1];
+            cc = Shapes.size(ws) / f;
+        } else {
+            org.ntk4j.primitive.DotGeneral d = (org.ntk4j.primitive.DotGeneral) e.primitive();
+            int[] pshape = e.input(c.operand).shape();
+            int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
+            cc = 1;
+            for (int a : pContract) {
+                cc *= pshape[a];
+            }
+            f = Shapes.size(pshape) / cc;
+        }
+        long positions = Shapes.size(ys) / ys[0] / f;
+        return new long[] {positions, cc, f};
+    }
+
+    /** The method AUTO picks: the fewest FLOPs among those whose peak fits {@code budgetBytes}. */
+    public Estimate choose(long budgetBytes) {
+        Estimate best = null;
+        for (Estimate e : estimates()) {
+            if (e.peakBytes() <= budgetBytes && (best == null || e.flops() < best.flops())) {
+                best = e;
+            }
+        }
+        if (best == null) {
+            long min = Long.MAX_VALUE;
+            for (Estimate e : estimates()) {
+                min = Math.min(min, e.peakBytes());
+            }
+            throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
+                    + " for these shapes; the smallest needs " + human(min) + " (raise --memory or tile the inputs)");
+        }
+        return best;
+    }
+
+    /** The table of costs and the choice, as printed by {@code ntk4j explain}. */
+    public String explain(long budgetBytes) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "model %s, x1 %d × %s, x2 %s, %s, kernel %s%n", model.spec(), n1,
+                Shapes.str(perExample), same ? "= x1" : n2 + " × " + Shapes.str(perExample), dtype.shortName(),
+                Shapes.str(axes.outputShape(f1, f2)) + " (" + axes + ")"));
+        sb.append(String.format(Locale.ROOT, "parameters: %d (%s)%n", totalParams(), human(paramBytes)));
+        sb.append(String.format(Locale.ROOT, "%-26s %14s %12s  %s%n", "method", "FLOPs", "peak", "how"));
+        Estimate chosen = null;
+        String why;
+        try {
+            chosen = choose(budgetBytes);
+            why = "fewest FLOPs among the methods that fit the memory budget of " + human(budgetBytes);
+        } catch (IllegalArgumentException ex) {
+            why = ex.getMessage();
+        }
+        for (Estimate e : estimates()) {
+            sb.append(String.format(Locale.ROOT, "%-26s %14.4g %12s  %s%s%n", e.method().name().toLowerCase(Locale.ROOT)
+                    + " (" + e.method().shortName() + ")", e.flops(), human(e.peakBytes()), e.note(),
+                    e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
+        }
+        sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")
+                .append(why).append('\n');
+        return sb.toString();
+    }
+
+    /** 1.5 GiB style. */
+    public static String human(long bytes) {
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(Locale.ROOT, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    }
+}
