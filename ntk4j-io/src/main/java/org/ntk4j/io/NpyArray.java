@@ -163,9 +163,9 @@ public final class NpyArray {
     public static NpyArray of(Tensor tensor) {
         NpyArray a = new NpyArray(NpyDType.of(tensor.dtype()), tensor.shape());
         if (tensor.dtype() == DType.F32) {
-            tensor.floats().get(0, (float[]) a.data);
+            tensor.floatPointer().get((float[]) a.data);
         } else {
-            tensor.doubles().get(0, (double[]) a.data);
+            tensor.doublePointer().get((double[]) a.data);
         }
         return a;
     }
@@ -286,17 +286,17 @@ public final class NpyArray {
         Objects.requireNonNull(target, "target");
         Tensor t = Tensor.empty(target, shape);
         if (target == DType.F32 && dtype == NpyDType.FLOAT32) {
-            t.floats().put(0, (float[]) data);
+            t.floatPointer().put((float[]) data);
         } else if (target == DType.F64 && dtype == NpyDType.FLOAT64) {
-            t.doubles().put(0, (double[]) data);
+            t.doublePointer().put((double[]) data);
         } else if (target == DType.F64) {
-            for (int i = 0; i < size; i++) {
-                t.doubles().put(i, getDouble(i));
-            }
+            t.doublePointer().put(toDoubleArray());
         } else {
+            float[] f = new float[size];
             for (int i = 0; i < size; i++) {
-                t.floats().put(i, (float) getDouble(i));
+                f[i] = (float) getDouble(i);
             }
+            t.floatPointer().put(f);
         }
         return t;
     }

@@ -7,6 +7,9 @@ import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -20,6 +23,9 @@ final class NpyIO {
     static final int CHUNK_BYTES = 1 << 20;
     /** Elements converted at a time when the file type differs from the tensor type. */
     private static final int CONVERT_BLOCK = 8192;
+
+    /** Whether a tensor's bytes are already in {@code .npy} (little-endian) order. */
+    static final boolean NATIVE_LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
     private static final ThreadLocal<ByteBuffer> CHUNK =
             ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN));
@@ -125,46 +131,74 @@ final class NpyIO {
         }
     }
 
-    /** Reads chunks of file type {@code type} into {@code tensor}, converting when the types differ. */
+    /**
+     * Reads chunks of file type {@code type} into {@code tensor}, converting when the types differ. Storage is
+     * addressed through the tensor's pointer (64-bit offsets), not its buffer views, so tensors over 2 GiB work.
+     */
     static ChunkReader into(Tensor tensor, NpyDType type) {
-        if (tensor.dtype() == DType.F32) {
-            FloatBuffer dst = tensor.floats();
-            if (type == NpyDType.FLOAT32) {
-                return (chunk, first, count) -> dst.put(first, chunk.asFloatBuffer(), 0, count);
-            }
-            double[] block = new double[CONVERT_BLOCK];
-            return (chunk, first, count) -> {
-                for (int done = 0; done < count; done += block.length) {
-                    int n = Math.min(block.length, count - done);
-                    decode(type, chunk, done, n, block);
-                    for (int i = 0; i < n; i++) {
-                        dst.put(first + done + i, (float) block[i]);
-                    }
-                }
-            };
-        }
-        DoubleBuffer dst = tensor.doubles();
-        if (type == NpyDType.FLOAT64) {
-            return (chunk, first, count) -> dst.put(first, chunk.asDoubleBuffer(), 0, count);
+        return into(tensor, type, NATIVE_LITTLE_ENDIAN);
+    }
+
+    /** As {@link #into(Tensor, NpyDType)}; {@code memcpy} false forces the element-wise path (for tests). */
+    static ChunkReader into(Tensor tensor, NpyDType type, boolean memcpy) {
+        Pointer base = tensor.pointer();
+        if (memcpy && type.tensorDType() == tensor.dtype()) {
+            // Same layout on both sides: the chunk's bytes are the tensor's bytes.
+            int item = type.itemSize();
+            return (chunk, first, count) -> Pointer.memcpy(base.getPointer(first), new Pointer(chunk),
+                    (long) count * item);
         }
         double[] block = new double[CONVERT_BLOCK];
+        float[] floats = tensor.dtype() == DType.F32 ? new float[CONVERT_BLOCK] : null;
         return (chunk, first, count) -> {
-            for (int done = 0; done < count; done += block.length) {
-                int n = Math.min(block.length, count - done);
+            for (int done = 0; done < count; done += CONVERT_BLOCK) {
+                int n = Math.min(CONVERT_BLOCK, count - done);
                 decode(type, chunk, done, n, block);
-                dst.put(first + done, block, 0, n);
+                if (floats != null) {
+                    for (int i = 0; i < n; i++) {
+                        floats[i] = (float) block[i];
+                    }
+                    ((FloatPointer) base.getPointer((long) first + done)).put(floats, 0, n);
+                } else {
+                    ((DoublePointer) base.getPointer((long) first + done)).put(block, 0, n);
+                }
             }
         };
     }
 
-    /** Writes a tensor's elements in its own type. */
+    /** Writes a tensor's elements in its own type (little-endian), through its pointer. */
     static ChunkWriter from(Tensor tensor) {
-        if (tensor.dtype() == DType.F32) {
-            FloatBuffer src = tensor.floats();
-            return (chunk, first, count) -> chunk.asFloatBuffer().put(0, src, first, count);
+        return from(tensor, NATIVE_LITTLE_ENDIAN);
+    }
+
+    /** As {@link #from(Tensor)}; {@code memcpy} false forces the element-wise path (for tests). */
+    static ChunkWriter from(Tensor tensor, boolean memcpy) {
+        Pointer base = tensor.pointer();
+        int item = tensor.dtype().bytes();
+        if (memcpy) {
+            return (chunk, first, count) -> Pointer.memcpy(new Pointer(chunk), base.getPointer(first),
+                    (long) count * item);
         }
-        DoubleBuffer src = tensor.doubles();
-        return (chunk, first, count) -> chunk.asDoubleBuffer().put(0, src, first, count);
+        if (tensor.dtype() == DType.F32) {
+            float[] block = new float[CONVERT_BLOCK];
+            return (chunk, first, count) -> {
+                FloatBuffer out = chunk.asFloatBuffer();
+                for (int done = 0; done < count; done += CONVERT_BLOCK) {
+                    int n = Math.min(CONVERT_BLOCK, count - done);
+                    ((FloatPointer) base.getPointer((long) first + done)).get(block, 0, n);
+                    out.put(done, block, 0, n);
+                }
+            };
+        }
+        double[] block = new double[CONVERT_BLOCK];
+        return (chunk, first, count) -> {
+            DoubleBuffer out = chunk.asDoubleBuffer();
+            for (int done = 0; done < count; done += CONVERT_BLOCK) {
+                int n = Math.min(CONVERT_BLOCK, count - done);
+                ((DoublePointer) base.getPointer((long) first + done)).get(block, 0, n);
+                out.put(done, block, 0, n);
+            }
+        };
     }
 
     /** Elements {@code from ... from + n - 1} of a chunk of file type {@code type}, as doubles. */

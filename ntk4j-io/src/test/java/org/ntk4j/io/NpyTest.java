@@ -97,6 +97,28 @@ class NpyTest {
         assertThat(array.getDouble(n - 1)).isEqualTo(values[n - 1]);
     }
 
+    /** The element-wise copy (used where the platform is big-endian) gives the same bytes as memcpy. */
+    @Test
+    void elementWiseAndMemcpyPathsAgree() throws IOException {
+        for (DType dtype : DType.values()) {
+            int n = NpyIO.CHUNK_BYTES / dtype.bytes() + 3 * 8192 + 5; // more than a chunk, several blocks
+            try (Tensor t = Tensor.randomNormal(dtype, 42, n); Tensor back = Tensor.zeros(dtype, n)) {
+                java.io.ByteArrayOutputStream viaMemcpy = new java.io.ByteArrayOutputStream();
+                java.io.ByteArrayOutputStream viaElements = new java.io.ByteArrayOutputStream();
+                NpyIO.writeArray(java.nio.channels.Channels.newChannel(viaMemcpy), NpyDType.of(dtype), t.shape(),
+                        n, NpyIO.from(t, true));
+                NpyIO.writeArray(java.nio.channels.Channels.newChannel(viaElements), NpyDType.of(dtype), t.shape(),
+                        n, NpyIO.from(t, false));
+                assertThat(viaElements.toByteArray()).isEqualTo(viaMemcpy.toByteArray());
+                var in = java.nio.channels.Channels.newChannel(
+                        new java.io.ByteArrayInputStream(viaElements.toByteArray()));
+                NpyHeader h = NpyHeader.read(in, "memory", NpyIO.chunk());
+                NpyIO.readData(in, h, "memory", -1, NpyIO.into(back, h.dtype(), false));
+                assertThat(back.toDoubleArray()).isEqualTo(t.toDoubleArray());
+            }
+        }
+    }
+
     @Test
     void floatFilesConvertToTheOtherPrecision() throws IOException {
         Path file = dir.resolve("d.npy");
