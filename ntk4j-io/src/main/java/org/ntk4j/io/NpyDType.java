@@ -1,0 +1,137 @@
+package org.ntk4j.io;
+
+import org.ntk4j.tensor.DType;
+
+/**
+ * The element types ntk4j reads from and writes to {@code .npy} files: little-endian (or single-byte) booleans,
+ * integers and IEEE floats. Each constant knows its NumPy type string ({@link #descr()}), e.g. {@code '<f4'}.
+ */
+public enum NpyDType {
+    BOOL("|b1", 1, false),
+    INT8("|i1", 1, false),
+    UINT8("|u1", 1, false),
+    INT16("<i2", 2, false),
+    UINT16("<u2", 2, false),
+    INT32("<i4", 4, false),
+    UINT32("<u4", 4, false),
+    INT64("<i8", 8, false),
+    UINT64("<u8", 8, false),
+    FLOAT32("<f4", 4, true),
+    FLOAT64("<f8", 8, true);
+
+    private static final String SUPPORTED = "'<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
+
+    private final String descr;
+    private final int itemSize;
+    private final boolean floating;
+
+    NpyDType(String descr, int itemSize, boolean floating) {
+        this.descr = descr;
+        this.itemSize = itemSize;
+        this.floating = floating;
+    }
+
+    /** The NumPy type string as written in a header, e.g. {@code <f8} or {@code |u1}. */
+    public String descr() {
+        return descr;
+    }
+
+    /** Bytes per element. */
+    public int itemSize() {
+        return itemSize;
+    }
+
+    /** True for {@link #FLOAT32} and {@link #FLOAT64}. */
+    public boolean isFloating() {
+        return floating;
+    }
+
+    /** The file type that stores a tensor of {@code dtype} without conversion. */
+    public static NpyDType of(DType dtype) {
+        return dtype == DType.F32 ? FLOAT32 : FLOAT64;
+    }
+
+    /** The tensor dtype of the same type, for {@link #FLOAT32} and {@link #FLOAT64}; otherwise null. */
+    DType tensorDType() {
+        switch (this) {
+            case FLOAT32:
+                return DType.F32;
+            case FLOAT64:
+                return DType.F64;
+            default:
+                return null;
+        }
+    }
+
+    /**
+     * Parses a header's {@code descr} string.
+     *
+     * @param source the file (and entry) named in error messages
+     * @throws NpyFormatException for big-endian data, object (pickled) arrays and every type not listed above,
+     *     with a message that says which and what to do about it
+     */
+    static NpyDType fromDescr(String descr, String source) throws NpyFormatException {
+        String order = "";
+        String rest = descr;
+        if (!descr.isEmpty() && "<>|=".indexOf(descr.charAt(0)) >= 0) {
+            order = descr.substring(0, 1);
+            rest = descr.substring(1);
+        }
+        if (rest.startsWith("O")) {
+            throw new NpyFormatException(source + ": object arrays (dtype '" + descr + "', pickled Python objects)"
+                    + " are not supported: they have no fixed binary layout, and unpickling can run arbitrary code;"
+                    + " save a numeric array instead");
+        }
+        NpyDType found = null;
+        for (NpyDType t : values()) {
+            if (t.descr.substring(1).equals(rest)) {
+                found = t;
+                break;
+            }
+        }
+        if (found == null) {
+            throw new NpyFormatException(source + ": unsupported dtype '" + descr + "'" + kindName(rest)
+                    + "; supported: " + SUPPORTED);
+        }
+        if (found.itemSize == 1 || order.equals("<")) {
+            return found;
+        }
+        if (order.equals(">")) {
+            throw new NpyFormatException(source + ": big-endian data ('" + descr + "') is not supported;"
+                    + " convert it in NumPy with a.astype('<" + rest + "') and save again");
+        }
+        throw new NpyFormatException(source + ": unsupported dtype '" + descr + "': byte order "
+                + (order.isEmpty() ? "(none)" : "'" + order + "'") + " is ambiguous in a file; expected '<" + rest
+                + "'");
+    }
+
+    private static String kindName(String rest) {
+        if (rest.isEmpty()) {
+            return "";
+        }
+        switch (rest.charAt(0)) {
+            case 'f':
+                return rest.equals("f2") ? " (float16)" : " (extended-precision float)";
+            case 'c':
+                return " (complex)";
+            case 'U':
+                return " (unicode string)";
+            case 'S':
+            case 'a':
+                return " (byte string)";
+            case 'V':
+                return " (raw bytes / void)";
+            case 'M':
+                return " (datetime64)";
+            case 'm':
+                return " (timedelta64)";
+            case 'i':
+            case 'u':
+                return " (integer of an unsupported width)";
+            case 'b':
+                return " (boolean of an unsupported width)";
+            default:
+                return "";
+        }
+    }
+}

@@ -1,0 +1,23 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+
+/**
+ * A {@code .npy} or {@code .npz} file that ntk4j cannot read: a bad magic string, a malformed header, a
+ * truncated file, or an array layout or dtype that is not supported (Fortran order, big-endian data, pickled
+ * objects, strings, complex numbers, ...).
+ *
+ * <p>The message starts with the file (and, in a {@code .npz}, the entry) and then says what is wrong and, where
+ * there is one, how to fix the file in NumPy.
+ */
+public class NpyFormatException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public NpyFormatException(String message) {
+        super(message);
+    }
+
+    public NpyFormatException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

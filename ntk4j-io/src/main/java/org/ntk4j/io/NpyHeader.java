@@ -1,0 +1,348 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The header of a {@code .npy} array that ntk4j can read: its element type, its shape (C order), the format
+ * version it was written in and where its data starts. Obtained from {@link Npy#readHeader} or
+ * {@link Npz#readHeaders} without reading the data, e.g. to plan memory.
+ *
+ * <p>The format (NumPy's {@code numpy.lib.format}): the magic string {@code \x93NUMPY}, a major and a minor
+ * version byte, the header length as a little-endian {@code uint16} (version 1.0) or {@code uint32} (2.0, 3.0),
+ * then the header: a Python dict literal with the keys {@code descr}, {@code fortran_order} and {@code shape},
+ * padded with spaces and a final newline so that the data starts at a multiple of 64 bytes. Version 1.0 and 2.0
+ * headers are Latin-1, 3.0 headers UTF-8.
+ */
+public final class NpyHeader {
+    /** The magic string every {@code .npy} file starts with. */
+    static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    /** NumPy aligns the start of the data to this many bytes. */
+    static final int ARRAY_ALIGN = 64;
+    /** NumPy leaves room in the header for the first axis to grow to this many digits. */
+    static final int GROWTH_AXIS_MAX_DIGITS = 21;
+    /** Longest header accepted on read; a larger declared length means a corrupt file. */
+    static final long MAX_HEADER_BYTES = 1L << 24;
+
+    private static final Set<String> KEYS = Set.of("descr", "fortran_order", "shape");
+
+    private final int majorVersion;
+    private final int minorVersion;
+    private final NpyDType dtype;
+    private final int[] shape;
+    private final int size;
+    private final long dataOffset;
+
+    NpyHeader(int majorVersion, int minorVersion, NpyDType dtype, int[] shape, long dataOffset) {
+        this.majorVersion = majorVersion;
+        this.minorVersion = minorVersion;
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        this.size = (int) n;
+        this.dataOffset = dataOffset;
+    }
+
+    /** The element type. */
+    public NpyDType dtype() {
+        return dtype;
+    }
+
+    /** The NumPy type string, e.g. {@code <f4}. */
+    public String descr() {
+        return dtype.descr();
+    }
+
+    /** A copy of the shape (C order; empty for a scalar). */
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Number of elements. */
+    public int size() {
+        return size;
+    }
+
+    /** Bytes of array data after the header. */
+    public long dataBytes() {
+        return (long) size * dtype.itemSize();
+    }
+
+    /** Offset of the first data byte from the start of the {@code .npy} file or entry. */
+    public long dataOffset() {
+        return dataOffset;
+    }
+
+    /** Format version, major part: 1, 2 or 3. */
+    public int majorVersion() {
+        return majorVersion;
+    }
+
+    /** Format version, minor part (always 0 for the versions NumPy defines). */
+    public int minorVersion() {
+        return minorVersion;
+    }
+
+    @Override
+    public String toString() {
+        return "npy " + majorVersion + "." + minorVersion + " '" + dtype.descr() + "' " + Arrays.toString(shape);
+    }
+
+    // ---------------------------------------------------------------------------------------------- writing
+
+    /**
+     * The magic string, version, length and header for a C-order array, byte for byte what NumPy's
+     * {@code np.save} writes: the keys sorted, spare spaces for the first axis to grow to 21 digits, padding to a
+     * multiple of 64 bytes (a full 64 when already aligned, as NumPy does), a final newline; version 1.0, or
+     * 2.0 when the header does not fit in a {@code uint16} length.
+     */
+    static byte[] encode(NpyDType dtype, int[] shape) {
+        StringBuilder sb = new StringBuilder(128);
+        sb.append("{'descr': '").append(dtype.descr()).append("', 'fortran_order': False, 'shape': ");
+        sb.append(NpyIO.shapeText(shape));
+        sb.append(", }");
+        if (shape.length > 0) {
+            sb.append(" ".repeat(GROWTH_AXIS_MAX_DIGITS - Integer.toString(shape[0]).length()));
+        }
+        byte[] dict = sb.toString().getBytes(StandardCharsets.ISO_8859_1);
+        long hlen = dict.length + 1L; // + '\n'
+        int prefix = MAGIC.length + 2 + 2;
+        long pad = ARRAY_ALIGN - ((prefix + hlen) % ARRAY_ALIGN);
+        int major = 1;
+        if (hlen + pad > 0xFFFF) {
+            major = 2;
+            prefix = MAGIC.length + 2 + 4;
+            pad = ARRAY_ALIGN - ((prefix + hlen) % ARRAY_ALIGN);
+        }
+        long total = prefix + hlen + pad;
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("npy: a header for rank " + shape.length + " would be " + total
+                    + " bytes, too large to write");
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) total).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out.put(MAGIC).put((byte) major).put((byte) 0);
+        if (major == 1) {
+            out.putShort((short) (hlen + pad));
+        } else {
+            out.putInt((int) (hlen + pad));
+        }
+        out.put(dict);
+        for (long i = 0; i < pad; i++) {
+            out.put((byte) ' ');
+        }
+        out.put((byte) '\n');
+        return out.array();
+    }
+
+    // ---------------------------------------------------------------------------------------------- reading
+
+    /**
+     * Reads the magic string, version and header from the start of {@code channel}, leaving it at the first
+     * data byte.
+     *
+     * @param source the file (and entry) named in error messages
+     * @param buf a scratch buffer of at least 16 bytes
+     */
+    static NpyHeader read(ReadableByteChannel channel, String source, ByteBuffer buf) throws IOException {
+        buf.clear().limit(MAGIC.length + 2);
+        int got = NpyIO.readFully(channel, buf);
+        buf.flip();
+        if (got == 0) {
+            throw new NpyFormatException(source + ": not a .npy file: the file is empty");
+        }
+        byte[] start = new byte[got];
+        buf.get(start);
+        for (int i = 0; i < Math.min(got, MAGIC.length); i++) {
+            if (start[i] != MAGIC[i]) {
+                throw badMagic(source, start);
+            }
+        }
+        if (got < MAGIC.length + 2) {
+            throw new NpyFormatException(source + ": truncated .npy file: it ends after " + got
+                    + " bytes, inside the magic string and version");
+        }
+        int major = start[6] & 0xFF;
+        int minor = start[7] & 0xFF;
+        if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+            throw new NpyFormatException(source + ": unsupported .npy format version " + major + "." + minor
+                    + " (supported: 1.0, 2.0, 3.0)");
+        }
+        int lengthBytes = major == 1 ? 2 : 4;
+        buf.clear().limit(lengthBytes);
+        if (NpyIO.readFully(channel, buf) < lengthBytes) {
+            throw new NpyFormatException(source + ": truncated .npy file: it ends inside the header length");
+        }
+        buf.flip();
+        long headerLength = major == 1
+                ? (buf.get(0) & 0xFF) | (buf.get(1) & 0xFF) << 8
+                : ((buf.get(0) & 0xFFL) | (buf.get(1) & 0xFFL) << 8 | (buf.get(2) & 0xFFL) << 16
+                        | (buf.get(3) & 0xFFL) << 24);
+        if (headerLength > MAX_HEADER_BYTES) {
+            throw new NpyFormatException(source + ": malformed .npy header: declared header length "
+                    + headerLength + " bytes is implausibly large (more than " + MAX_HEADER_BYTES + ")");
+        }
+        byte[] header = new byte[(int) headerLength];
+        int filled = 0;
+        while (filled < header.length) {
+            int want = Math.min(buf.capacity(), header.length - filled);
+            buf.clear().limit(want);
+            int n = NpyIO.readFully(channel, buf);
+            buf.flip();
+            buf.get(header, filled, n);
+            filled += n;
+            if (n < want) {
+                throw new NpyFormatException(source + ": truncated .npy file: the header should be "
+                        + headerLength + " bytes, the file ends after " + filled + " of them");
+            }
+        }
+        String text;
+        if (major == 3) {
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(header)).toString();
+            } catch (CharacterCodingException e) {
+                throw new NpyFormatException(source + ": malformed .npy header: a version 3.0 header must be"
+                        + " UTF-8 text", e);
+            }
+        } else {
+            text = new String(header, StandardCharsets.ISO_8859_1);
+        }
+        return parse(text, major, minor, MAGIC.length + 2 + lengthBytes + headerLength, source);
+    }
+
+    private static NpyFormatException badMagic(String source, byte[] start) {
+        StringBuilder found = new StringBuilder();
+        for (byte b : start) {
+            int c = b & 0xFF;
+            if (c >= 32 && c < 127 && c != '\\') {
+                found.append((char) c);
+            } else {
+                found.append(String.format("\\x%02x", c));
+            }
+        }
+        String hint = start.length >= 2 && start[0] == 'P' && start[1] == 'K'
+                ? " (it looks like a zip archive: a .npz is read with Npz.read)"
+                : "";
+        return new NpyFormatException(source + ": not a .npy file: bad magic string, expected \\x93NUMPY,"
+                + " found '" + found + "'" + hint);
+    }
+
+    /** Parses and checks the header dict. */
+    static NpyHeader parse(String text, int major, int minor, long dataOffset, String source)
+            throws NpyFormatException {
+        Object value;
+        try {
+            value = PyLiteral.parse(text);
+        } catch (PyLiteral.SyntaxError e) {
+            throw malformed(source, e.getMessage(), text);
+        }
+        if (!(value instanceof Map)) {
+            throw malformed(source, "the header is not a dict", text);
+        }
+        Map<?, ?> dict = (Map<?, ?>) value;
+        if (!dict.keySet().equals(KEYS)) {
+            throw malformed(source, "the header dict must have exactly the keys 'descr', 'fortran_order' and"
+                    + " 'shape', it has " + keyList(dict), text);
+        }
+        Object descr = dict.get("descr");
+        if (descr instanceof PyLiteral.PyList) {
+            throw new NpyFormatException(source + ": unsupported dtype: structured arrays (descr " + descr(descr)
+                    + ") are not supported; save each field as its own array");
+        }
+        if (!(descr instanceof String)) {
+            throw malformed(source, "'descr' is not a string", text);
+        }
+        Object fortran = dict.get("fortran_order");
+        if (!(fortran instanceof Boolean)) {
+            throw malformed(source, "'fortran_order' is not True or False", text);
+        }
+        Object shapeValue = dict.get("shape");
+        if (!(shapeValue instanceof PyLiteral.Tuple)) {
+            throw malformed(source, "'shape' is not a tuple", text);
+        }
+        List<Object> dims = ((PyLiteral.Tuple) shapeValue).items();
+        int[] shape = new int[dims.size()];
+        long size = 1;
+        int nonTrivialAxes = 0;
+        for (int i = 0; i < shape.length; i++) {
+            Object d = dims.get(i);
+            if (!(d instanceof BigInteger)) {
+                throw malformed(source, "'shape' has a non-integer entry", text);
+            }
+            BigInteger b = (BigInteger) d;
+            if (b.signum() < 0) {
+                throw malformed(source, "'shape' has a negative dimension " + b, text);
+            }
+            if (b.bitLength() > 31) {
+                throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " has dimension " + b
+                        + ", more than ntk4j's limit of 2^31-1");
+            }
+            shape[i] = b.intValue();
+            if (shape[i] > 1) {
+                nonTrivialAxes++;
+            }
+            // Saturates at 2^31 (no overflow: both factors are at most 2^31); a later 0 still gives 0.
+            size = Math.min(size * shape[i], (long) Integer.MAX_VALUE + 1);
+        }
+        NpyDType dtype = NpyDType.fromDescr((String) descr, source);
+        if ((Boolean) fortran && nonTrivialAxes > 1) {
+            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " is stored in Fortran"
+                    + " (column-major) order; ntk4j reads C order only: save it from NumPy with"
+                    + " np.save(path, np.ascontiguousarray(a))");
+        }
+        if (size > Integer.MAX_VALUE) {
+            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " has more than 2^31-1"
+                    + " elements, more than an ntk4j tensor holds; split it into several files");
+        }
+        return new NpyHeader(major, minor, dtype, shape, dataOffset);
+    }
+
+    private static String keyList(Map<?, ?> dict) {
+        StringBuilder sb = new StringBuilder("[");
+        for (Object k : dict.keySet()) {
+            if (sb.length() > 1) {
+                sb.append(", ");
+            }
+            sb.append(k instanceof String ? "'" + k + "'" : String.valueOf(k));
+        }
+        return sb.append(']').toString();
+    }
+
+    private static String descr(Object value) {
+        String s = PyLiteral.repr(value);
+        return s.length() > 120 ? s.substring(0, 117) + "..." : s;
+    }
+
+    private static NpyFormatException malformed(String source, String problem, String text) {
+        String shown = text.strip();
+        if (shown.length() > 200) {
+            shown = shown.substring(0, 197) + "...";
+        }
+        StringBuilder escaped = new StringBuilder();
+        for (int i = 0; i < shown.length(); i++) {
+            char c = shown.charAt(i);
+            if (c < 32 || c == 127) {
+                escaped.append(String.format("\\x%02x", (int) c));
+            } else {
+                escaped.append(c);
+            }
+        }
+        return new NpyFormatException(source + ": malformed .npy header: " + problem + "; header: " + escaped);
+    }
+}

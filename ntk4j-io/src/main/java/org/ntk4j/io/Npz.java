@@ -1,0 +1,243 @@
+package org.ntk4j.io;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipException;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipOutputStream;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Reads and writes NumPy {@code .npz} archives: a zip file with one {@code .npy} entry per array, named
+ * {@code KEY.npy}, as {@code np.savez} writes them (keys may contain {@code '/'}).
+ *
+ * <p><b>Writing</b> keeps the map's iteration order (use a {@link LinkedHashMap} for a chosen order) and stores
+ * the entries uncompressed ({@link ZipEntry#STORED}), exactly like {@code np.savez}, rather than deflated like
+ * {@code np.savez_compressed}. The arrays ntk4j writes are floating-point kernels, features and parameters whose
+ * mantissas are close to random: deflate saves little on them (typically under 10%) while costing a single core
+ * tens of seconds per gigabyte on both write and read, and stored entries can be copied in one pass. Each
+ * entry's size and CRC-32 are computed in a first pass over the data (cheap: the data is in memory), so that
+ * the archive has no data descriptors. Archives over 4 GiB use zip64, as Java's zip writer does automatically.
+ *
+ * <p><b>Reading</b> accepts stored and deflated entries (so {@code np.savez_compressed} files too), in the
+ * archive's order; entries whose names do not end in {@code .npy} (and directories) are skipped. Each
+ * {@code .npy} entry is read as {@link Npy} reads a file, and errors name the archive and the entry.
+ */
+public final class Npz {
+    private static final String SUFFIX = ".npy";
+
+    private Npz() {
+    }
+
+    /** Writes {@code tensors} as {@code <f4}/{@code <f8} entries {@code KEY.npy}, in the map's order. */
+    public static void write(Path path, Map<String, Tensor> tensors) throws IOException {
+        Objects.requireNonNull(tensors, "tensors");
+        List<Pending> entries = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            String key = checkKey(e.getKey());
+            Tensor t = e.getValue();
+            if (t == null || t.isClosed()) {
+                throw new IllegalArgumentException("Npz.write: the tensor for key '" + key + "' is "
+                        + (t == null ? "null" : "closed"));
+            }
+            entries.add(new Pending(key, Npy.fileBytes(NpyDType.of(t.dtype()), t.shape(), t.size()),
+                    channel -> Npy.write(channel, t)));
+        }
+        writeEntries(path, entries);
+    }
+
+    /** Writes {@code arrays} in their own dtypes as entries {@code KEY.npy}, in the map's order. */
+    public static void writeArrays(Path path, Map<String, NpyArray> arrays) throws IOException {
+        Objects.requireNonNull(arrays, "arrays");
+        List<Pending> entries = new ArrayList<>();
+        for (Map.Entry<String, NpyArray> e : arrays.entrySet()) {
+            String key = checkKey(e.getKey());
+            NpyArray a = e.getValue();
+            if (a == null) {
+                throw new IllegalArgumentException("Npz.writeArrays: the array for key '" + key + "' is null");
+            }
+            entries.add(new Pending(key, Npy.fileBytes(a.dtype(), a.shape(), a.size()),
+                    channel -> Npy.write(channel, a)));
+        }
+        writeEntries(path, entries);
+    }
+
+    /** Every {@code .npy} entry, in the archive's order, keyed by its name without {@code .npy}. */
+    public static Map<String, NpyArray> read(Path path) throws IOException {
+        return readAll(path, Npy::read, null);
+    }
+
+    /**
+     * Every {@code .npy} entry converted to a new tensor of {@code dtype} (integer entries included), in the
+     * archive's order. The caller closes the tensors; if any entry fails, those already read are closed.
+     */
+    public static Map<String, Tensor> readTensors(Path path, DType dtype) throws IOException {
+        Objects.requireNonNull(dtype, "dtype");
+        return readAll(path, (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close);
+    }
+
+    /** The header of every {@code .npy} entry (dtype and shape, without reading the data), in archive order. */
+    public static Map<String, NpyHeader> readHeaders(Path path) throws IOException {
+        return readAll(path, (channel, source, size) -> {
+            NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
+            NpyIO.requireData(header, source, size);
+            return header;
+        }, null);
+    }
+
+    // ---------------------------------------------------------------------------------------------- writing
+
+    private interface EntryWriter {
+        void write(WritableByteChannel channel) throws IOException;
+    }
+
+    private static final class Pending {
+        final String key;
+        final long bytes;
+        final EntryWriter writer;
+
+        Pending(String key, long bytes, EntryWriter writer) {
+            this.key = key;
+            this.bytes = bytes;
+            this.writer = writer;
+        }
+    }
+
+    private static String checkKey(String key) {
+        if (key == null || key.isEmpty()) {
+            throw new IllegalArgumentException("Npz: array keys must be non-empty strings, got "
+                    + (key == null ? "null" : "''"));
+        }
+        return key;
+    }
+
+    private static void writeEntries(Path path, List<Pending> entries) throws IOException {
+        try (OutputStream file = Files.newOutputStream(path);
+                ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(file, 1 << 16))) {
+            WritableByteChannel out = Channels.newChannel(zip);
+            for (Pending p : entries) {
+                CrcChannel crc = new CrcChannel();
+                p.writer.write(crc);
+                if (crc.count != p.bytes) {
+                    throw new IllegalStateException("Npz: entry '" + p.key + "' produced " + crc.count
+                            + " bytes, expected " + p.bytes);
+                }
+                ZipEntry entry = new ZipEntry(p.key + SUFFIX);
+                entry.setMethod(ZipEntry.STORED);
+                entry.setSize(p.bytes);
+                entry.setCompressedSize(p.bytes);
+                entry.setCrc(crc.crc.getValue());
+                zip.putNextEntry(entry);
+                p.writer.write(out);
+                zip.closeEntry();
+            }
+        }
+    }
+
+    /** A channel that only counts bytes and computes their CRC-32 (for stored entries, which need both first). */
+    private static final class CrcChannel implements WritableByteChannel {
+        final CRC32 crc = new CRC32();
+        long count;
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = src.remaining();
+            crc.update(src);
+            count += n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- reading
+
+    private interface EntryReader<T> {
+        T read(ReadableByteChannel channel, String source, long size) throws IOException;
+    }
+
+    private interface Release<T> {
+        void release(T value);
+    }
+
+    private static <T> Map<String, T> readAll(Path path, EntryReader<T> reader, Release<T> release)
+            throws IOException {
+        Map<String, T> result = new LinkedHashMap<>();
+        boolean ok = false;
+        try (ZipFile zip = open(path)) {
+            Enumeration<? extends ZipEntry> entries = zip.entries();
+            while (entries.hasMoreElements()) {
+                ZipEntry entry = entries.nextElement();
+                String name = entry.getName();
+                if (entry.isDirectory() || !name.endsWith(SUFFIX)) {
+                    continue;
+                }
+                String key = name.substring(0, name.length() - SUFFIX.length());
+                String source = path + ", entry '" + name + "'";
+                if (result.containsKey(key)) {
+                    throw new NpyFormatException(source + ": the archive has two entries named '" + name + "'");
+                }
+                try (InputStream in = zip.getInputStream(entry)) {
+                    result.put(key, reader.read(Channels.newChannel(in), source, entry.getSize()));
+                } catch (ZipException e) {
+                    throw new NpyFormatException(source + ": corrupt zip entry: " + e.getMessage(), e);
+                }
+            }
+            ok = true;
+            return result;
+        } finally {
+            if (!ok && release != null) {
+                for (T value : result.values()) {
+                    release.release(value);
+                }
+            }
+        }
+    }
+
+    private static ZipFile open(Path path) throws IOException {
+        try {
+            return new ZipFile(path.toFile());
+        } catch (ZipException e) {
+            String hint = startsWithNpyMagic(path) ? "; it is a .npy file: read it with Npy.read" : "";
+            throw new NpyFormatException(path + ": not a .npz file (not a readable zip archive: " + e.getMessage()
+                    + ")" + hint, e);
+        }
+    }
+
+    private static boolean startsWithNpyMagic(Path path) {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer start = ByteBuffer.allocate(NpyHeader.MAGIC.length);
+            NpyIO.readFully(channel, start);
+            return Arrays.equals(start.array(), NpyHeader.MAGIC);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,382 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Interoperability with real NumPy, both ways. Runs with the first of {@code $NTK4J_PYTHON}, {@code python3} and
+ * {@code /usr/bin/python3} that can {@code import numpy}; when none can, every test is reported as skipped
+ * (not passed) with a message saying how to install NumPy. The CI script installs {@code python3-numpy}, so
+ * there these tests always run.
+ */
+class NumPyInteropTest {
+    static final String NUMPY_NOT_FOUND = "NumPy was not found: none of $NTK4J_PYTHON, python3, /usr/bin/python3"
+            + " could 'import numpy', so the NumPy interoperability tests cannot run. Install NumPy"
+            + " (Debian/Ubuntu: apt-get install python3-numpy; or: pip install numpy), or set NTK4J_PYTHON to a"
+            + " Python interpreter that has it.";
+
+    private static String python;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void findNumPy() {
+        python = findPythonWithNumPy();
+        if (python == null) {
+            System.err.println("NumPyInteropTest: skipped. " + NUMPY_NOT_FOUND);
+        }
+    }
+
+    @BeforeEach
+    void requireNumPy() {
+        assumeTrue(python != null, NUMPY_NOT_FOUND);
+    }
+
+    /** The first candidate interpreter that imports NumPy, or null. */
+    static String findPythonWithNumPy() {
+        List<String> candidates = new ArrayList<>();
+        String env = System.getenv("NTK4J_PYTHON");
+        if (env != null && !env.isBlank()) {
+            candidates.add(env.strip());
+        }
+        candidates.add("python3");
+        candidates.add("/usr/bin/python3");
+        for (String candidate : candidates) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import numpy").redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    return candidate;
+                }
+                p.destroyForcibly();
+            } catch (IOException e) {
+                // not installed under this name: try the next
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------------------------ Java -> NumPy
+
+    private static final String CHECK_FLOATS = String.join("\n",
+            "import sys, numpy as np",
+            "for spec in sys.argv[1:]:",
+            "    name, descr, dims = spec.split(':')",
+            "    shape = tuple(int(s) for s in dims.split(',') if s)",
+            "    a = np.load(name)",
+            "    assert a.dtype == np.dtype(descr), (name, a.dtype)",
+            "    assert a.shape == shape, (name, a.shape, shape)",
+            "    assert a.flags.c_contiguous, name",
+            "    expect = (np.arange(a.size, dtype=np.float64) * 0.25 - 3).astype(descr).reshape(shape)",
+            "    assert np.array_equal(a, expect), (name, a)",
+            "    np.save(name + '.numpy.npy', a)",
+            "print('ok')");
+
+    @Test
+    void npyWrittenByJavaLoadsInNumPyAndEqualsWhatNpSaveWrites() throws Exception {
+        int[][] shapes = {{}, {0}, {5}, {2, 3}, {3, 0, 2}, {4, 5, 6}, {100_003},
+            ones(15, 10), ones(14, 10, 10)}; // the last two exercise NumPy's header growth padding
+        List<String> specs = new ArrayList<>();
+        List<Path> files = new ArrayList<>();
+        for (int k = 0; k < shapes.length; k++) {
+            for (DType dtype : DType.values()) {
+                int n = Shapes.size(shapes[k]);
+                double[] v = new double[n];
+                for (int i = 0; i < n; i++) {
+                    v[i] = i * 0.25 - 3;
+                }
+                Path file = dir.resolve("j" + k + "_" + dtype.shortName() + ".npy");
+                try (Tensor t = Tensor.of(dtype, v, shapes[k])) {
+                    Npy.write(file, t);
+                }
+                files.add(file);
+                specs.add(file.getFileName() + ":" + NpyDType.of(dtype).descr() + ":" + join(shapes[k]));
+            }
+        }
+        assertThat(py(CHECK_FLOATS, specs.toArray(new String[0]))).contains("ok");
+        for (Path file : files) {
+            assertThat(Files.readAllBytes(file)).as("%s vs np.save", file.getFileName())
+                    .isEqualTo(Files.readAllBytes(Path.of(file + ".numpy.npy")));
+        }
+    }
+
+    private static final String CHECK_INTS = String.join("\n",
+            "import sys, numpy as np",
+            "for name in sys.argv[1:]:",
+            "    a = np.load(name)",
+            "    print(name, a.dtype.str, a.shape, a.ravel().tolist())",
+            "    np.save(name + '.numpy.npy', a)");
+
+    @Test
+    void integerNpyWrittenByJavaLoadsInNumPy() throws Exception {
+        Map<NpyDType, long[]> cases = new LinkedHashMap<>();
+        cases.put(NpyDType.BOOL, new long[] {0, 1, 1, 0});
+        cases.put(NpyDType.INT8, new long[] {-128, -1, 0, 127});
+        cases.put(NpyDType.UINT8, new long[] {0, 1, 128, 255});
+        cases.put(NpyDType.INT16, new long[] {-32768, -1, 0, 32767});
+        cases.put(NpyDType.UINT16, new long[] {0, 1, 40000, 65535});
+        cases.put(NpyDType.INT32, new long[] {Integer.MIN_VALUE, -1, 0, Integer.MAX_VALUE});
+        cases.put(NpyDType.UINT32, new long[] {0, 1, 3_000_000_000L, 4294967295L});
+        cases.put(NpyDType.INT64, new long[] {Long.MIN_VALUE, -1, 0, Long.MAX_VALUE});
+        cases.put(NpyDType.UINT64, new long[] {0, 1, Long.MAX_VALUE, -1});
+        List<String> names = new ArrayList<>();
+        StringBuilder expected = new StringBuilder();
+        for (Map.Entry<NpyDType, long[]> c : cases.entrySet()) {
+            String name = c.getKey().name().toLowerCase(java.util.Locale.ROOT) + ".npy";
+            Npy.write(dir.resolve(name), NpyArray.ofLongs(c.getKey(), c.getValue(), 2, 2));
+            names.add(name);
+            expected.append(name).append(' ').append(c.getKey().descr()).append(" (2, 2) [");
+            long[] v = c.getValue();
+            for (int i = 0; i < v.length; i++) {
+                expected.append(i > 0 ? ", " : "");
+                if (c.getKey() == NpyDType.BOOL) {
+                    expected.append(v[i] != 0 ? "True" : "False");
+                } else if (c.getKey() == NpyDType.UINT64) {
+                    expected.append(Long.toUnsignedString(v[i]));
+                } else {
+                    expected.append(v[i]);
+                }
+            }
+            expected.append("]\n");
+        }
+        assertThat(py(CHECK_INTS, names.toArray(new String[0]))).isEqualTo(expected.toString());
+        for (String name : names) {
+            assertThat(Files.readAllBytes(dir.resolve(name))).as("%s vs np.save", name)
+                    .isEqualTo(Files.readAllBytes(dir.resolve(name + ".numpy.npy")));
+        }
+    }
+
+    private static final String CHECK_NPZ = String.join("\n",
+            "import sys, zipfile, numpy as np",
+            "path = sys.argv[1]",
+            "with zipfile.ZipFile(path) as zf:",
+            "    assert zf.testzip() is None  # every CRC-32 checks out",
+            "    assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())",
+            "with np.load(path) as z:",
+            "    print(z.files)",
+            "    for k in z.files:",
+            "        a = z[k]",
+            "        print(k, a.dtype.str, a.shape, a.ravel().tolist())");
+
+    @Test
+    void npzWrittenByJavaLoadsInNumPyInOrder() throws Exception {
+        Path file = dir.resolve("java.npz");
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        tensors.put("weights/w1", Tensor.of(new float[] {1.5f, -2, 0.25f, 8}, 2, 2));
+        tensors.put("b", Tensor.of(new double[] {0.125, -1e100}, 2));
+        tensors.put("a", Tensor.scalar(DType.F64, 3));
+        tensors.put("none", Tensor.zeros(DType.F32, 0, 5));
+        try {
+            Npz.write(file, tensors);
+        } finally {
+            tensors.values().forEach(Tensor::close);
+        }
+        assertThat(py(CHECK_NPZ, file.toString())).isEqualTo(String.join("\n",
+                "['weights/w1', 'b', 'a', 'none']",
+                "weights/w1 <f4 (2, 2) [1.5, -2.0, 0.25, 8.0]",
+                "b <f8 (2,) [0.125, -1e+100]",
+                "a <f8 () [3.0]",
+                "none <f4 (0, 5) []",
+                ""));
+
+        Path ints = dir.resolve("labels.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("y", NpyArray.ofLongs(NpyDType.INT64, new long[] {7, 2, 1}, 3));
+        arrays.put("x/img", NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 255}, 1, 2));
+        Npz.writeArrays(ints, arrays);
+        assertThat(py(CHECK_NPZ, ints.toString())).isEqualTo(String.join("\n",
+                "['y', 'x/img']",
+                "y <i8 (3,) [7, 2, 1]",
+                "x/img |u1 (1, 2) [0, 255]",
+                ""));
+    }
+
+    // ------------------------------------------------------------------------------------ NumPy -> Java
+
+    private static final String WRITE_FILES = String.join("\n",
+            "import numpy as np",
+            "from numpy.lib import format as fmt",
+            "np.save('i8.npy', (np.arange(-6, 6, dtype='<i8') * 1000000007).reshape(3, 4))",
+            "np.save('u1.npy', np.arange(256, dtype=np.uint8).reshape(16, 16))",
+            "np.save('f4.npy', (np.arange(24, dtype=np.float32) / 8 - 1).reshape(2, 3, 4))",
+            "np.save('f8_scalar.npy', np.array(np.pi))",
+            "np.save('empty.npy', np.zeros((0, 3), np.float32))",
+            "np.save('b1.npy', np.array([True, False, True]))",
+            "for t in ['i1', 'i2', 'u2', 'i4', 'u4', 'u8']:",
+            "    info = np.iinfo(t)",
+            "    np.save(t + '.npy', np.array([info.min, 0, 1, info.max], dtype=t))",
+            "np.save('sliced.npy', np.arange(12.0).reshape(3, 4)[:, ::2])",
+            "for v in [(2, 0), (3, 0)]:",
+            "    with open('v%d.npy' % v[0], 'wb') as f:",
+            "        fmt.write_array(f, np.arange(5, dtype='<f8'), version=v)",
+            "np.save('fortran.npy', np.asfortranarray(np.arange(6.0).reshape(2, 3)))",
+            "np.save('fortran_row.npy', np.asfortranarray(np.arange(3.0).reshape(1, 3)))",
+            "np.save('bigendian.npy', np.arange(4, dtype='>f4'))",
+            "np.save('object.npy', np.array([1, 'a', None], dtype=object), allow_pickle=True)",
+            "np.save('unicode.npy', np.array(['ab', 'c']))",
+            "np.save('complex.npy', np.arange(3) * 1j)",
+            "np.save('half.npy', np.arange(3, dtype=np.float16))",
+            "np.save('structured.npy', np.zeros(2, dtype=[('x', '<f4'), ('y', '<i4')]))",
+            "big = np.sin(np.arange(300001, dtype=np.float64))",
+            "kw = {'x': np.arange(6, dtype=np.float32).reshape(2, 3), 'labels': np.array([3, 1, 2], np.uint8),",
+            "      'a/b': np.array(2.5), 'big': big}",
+            "np.savez('savez.npz', **kw)",
+            "np.savez_compressed('savez_compressed.npz', **kw)",
+            "np.savez('bad.npz', good=np.ones(2), bad=np.ones(2, dtype='>f8'))",
+            "print('ok')");
+
+    @Test
+    void filesWrittenByNumPyReadInJavaOrAreRejectedClearly() throws Exception {
+        assertThat(py(WRITE_FILES)).contains("ok");
+
+        NpyArray i8 = Npy.read(dir.resolve("i8.npy"));
+        assertThat(i8.descr()).isEqualTo("<i8");
+        assertThat(i8.shape()).containsExactly(3, 4);
+        for (int i = 0; i < 12; i++) {
+            assertThat(i8.getLong(i)).isEqualTo((i - 6) * 1000000007L);
+        }
+        NpyArray u1 = Npy.read(dir.resolve("u1.npy"));
+        assertThat(u1.descr()).isEqualTo("|u1");
+        assertThat(u1.shape()).containsExactly(16, 16);
+        assertThat(u1.getLong(255)).isEqualTo(255);
+        try (Tensor images = Npy.readTensor(dir.resolve("u1.npy"), DType.F32)) {
+            assertThat(images.get(15, 15)).isEqualTo(255);
+            assertThat(images.get(1, 0)).isEqualTo(16);
+        }
+        try (Tensor f4 = Npy.readTensor(dir.resolve("f4.npy"))) {
+            assertThat(f4.dtype()).isEqualTo(DType.F32);
+            assertThat(f4.shape()).containsExactly(2, 3, 4);
+            for (int i = 0; i < 24; i++) {
+                assertThat(f4.getFlat(i)).isEqualTo(i / 8.0 - 1);
+            }
+        }
+        try (Tensor pi = Npy.readTensor(dir.resolve("f8_scalar.npy"))) {
+            assertThat(pi.rank()).isZero();
+            assertThat(pi.getFlat(0)).isEqualTo(Math.PI);
+        }
+        try (Tensor empty = Npy.readTensor(dir.resolve("empty.npy"))) {
+            assertThat(empty.shape()).containsExactly(0, 3);
+        }
+        assertThat(Npy.read(dir.resolve("b1.npy")).toLongArray()).containsExactly(1, 0, 1);
+        assertThat(Npy.read(dir.resolve("i1.npy")).toLongArray()).containsExactly(-128, 0, 1, 127);
+        assertThat(Npy.read(dir.resolve("i2.npy")).toLongArray()).containsExactly(-32768, 0, 1, 32767);
+        assertThat(Npy.read(dir.resolve("u2.npy")).toLongArray()).containsExactly(0, 0, 1, 65535);
+        assertThat(Npy.read(dir.resolve("i4.npy")).toLongArray())
+                .containsExactly(Integer.MIN_VALUE, 0, 1, Integer.MAX_VALUE);
+        assertThat(Npy.read(dir.resolve("u4.npy")).toLongArray()).containsExactly(0, 0, 1, 4294967295L);
+        NpyArray u8 = Npy.read(dir.resolve("u8.npy"));
+        assertThat(u8.descr()).isEqualTo("<u8");
+        assertThat(Long.toUnsignedString(u8.getLong(3))).isEqualTo("18446744073709551615");
+        assertThat(u8.getDouble(3)).isEqualTo(0x1p64);
+        try (Tensor sliced = Npy.readTensor(dir.resolve("sliced.npy"))) {
+            assertThat(sliced.shape()).containsExactly(3, 2);
+            assertThat(sliced.toDoubleArray()).containsExactly(0, 2, 4, 6, 8, 10);
+        }
+        for (String v : List.of("v2", "v3")) {
+            Path file = dir.resolve(v + ".npy");
+            assertThat(Npy.readHeader(file).majorVersion()).isEqualTo(v.equals("v2") ? 2 : 3);
+            try (Tensor t = Npy.readTensor(file)) {
+                assertThat(t.toDoubleArray()).containsExactly(0, 1, 2, 3, 4);
+            }
+        }
+        try (Tensor row = Npy.readTensor(dir.resolve("fortran_row.npy"))) {
+            assertThat(row.toDoubleArray()).containsExactly(0, 1, 2);
+        }
+
+        assertRejected("fortran.npy", "Fortran (column-major) order");
+        assertRejected("bigendian.npy", "big-endian data ('>f4') is not supported");
+        assertRejected("object.npy", "object arrays (dtype '|O', pickled Python objects) are not supported");
+        assertRejected("unicode.npy", "unsupported dtype '<U2' (unicode string)");
+        assertRejected("complex.npy", "unsupported dtype '<c16' (complex)");
+        assertRejected("half.npy", "unsupported dtype '<f2' (float16)");
+        assertRejected("structured.npy", "structured arrays");
+
+        for (String name : List.of("savez.npz", "savez_compressed.npz")) {
+            Path file = dir.resolve(name);
+            Map<String, NpyArray> arrays = Npz.read(file);
+            assertThat(arrays.keySet()).as(name).containsExactly("x", "labels", "a/b", "big");
+            assertThat(arrays.get("x").descr()).isEqualTo("<f4");
+            assertThat(arrays.get("x").toDoubleArray()).containsExactly(0, 1, 2, 3, 4, 5);
+            assertThat(arrays.get("labels").toLongArray()).containsExactly(3, 1, 2);
+            assertThat(arrays.get("a/b").getDouble(0)).isEqualTo(2.5);
+            double[] big = arrays.get("big").toDoubleArray();
+            assertThat(big).hasSize(300001);
+            assertThat(big[300000]).isEqualTo(Math.sin(300000), org.assertj.core.data.Offset.offset(1e-12));
+            Map<String, Tensor> tensors = Npz.readTensors(file, DType.F32);
+            try {
+                assertThat(tensors.get("labels").toFloatArray()).containsExactly(3, 1, 2);
+                assertThat(tensors.get("big").size()).isEqualTo(300001);
+            } finally {
+                tensors.values().forEach(Tensor::close);
+            }
+            assertThat(Npz.readHeaders(file).get("big").shape()).containsExactly(300001);
+        }
+        Path bad = dir.resolve("bad.npz");
+        assertThatThrownBy(() -> Npz.read(bad))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(bad + ", entry 'bad.npy': big-endian data ('>f8')");
+    }
+
+    // ---------------------------------------------------------------------------------------------- helpers
+
+    private void assertRejected(String name, String problem) {
+        Path file = dir.resolve(name);
+        assertThatThrownBy(() -> Npy.read(file))
+                .as(name)
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(file + ": ")
+                .hasMessageContaining(problem);
+    }
+
+    /** Runs a Python script in the test directory; fails with its output unless it exits with 0. */
+    private String py(String script, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(python, "-c", script));
+        command.addAll(Arrays.asList(args));
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        boolean finished = p.waitFor(120, TimeUnit.SECONDS);
+        if (!finished) {
+            p.destroyForcibly();
+        }
+        assertThat(finished && p.exitValue() == 0).as("%s failed:%n%s", python, out).isTrue();
+        return out;
+    }
+
+    private static int[] ones(int rank, int... last) {
+        int[] shape = new int[rank];
+        Arrays.fill(shape, 1);
+        System.arraycopy(last, 0, shape, rank - last.length, last.length);
+        return shape;
+    }
+
+    private static String join(int[] shape) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < shape.length; i++) {
+            sb.append(i > 0 ? "," : "").append(shape[i]);
+        }
+        return sb.toString();
+    }
+}
