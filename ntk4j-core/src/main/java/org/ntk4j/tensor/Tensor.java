@@ -35,6 +35,12 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape.clone();
         this.size = Shapes.size(shape);
         long capacity = Math.max(1, size);
+        if (capacity * dtype.bytes() > Integer.MAX_VALUE) {
+            // Java's direct buffers, through which the kernels read elements, stop at 2^31 - 1 bytes.
+            throw new IllegalArgumentException("tensor of shape " + Shapes.str(shape) + " (" + dtype.shortName()
+                    + ") needs " + capacity * dtype.bytes() + " bytes; one tensor holds at most 2^31-1 bytes: "
+                    + "tile the computation");
+        }
         if (dtype == DType.F32) {
             FloatPointer p = new FloatPointer(capacity);
             if (p.isNull()) {
