@@ -1,0 +1,84 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class ParamsFileTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void roundTripIsExact() throws Exception {
+        Model m = Zoo.parse("cnn(depth=2,channels=3,out=4)");
+        int[] in = {6, 6, 1};
+        Params p = m.init(7, in, DType.F32);
+        Path f = dir.resolve("p.npz");
+        ParamsFile.save(p, f);
+        Params q = ParamsFile.load(f, m, in, DType.F32);
+        assertThat(q.tensors().keySet()).containsExactlyElementsOf(p.tensors().keySet());
+        for (String k : p.tensors().keySet()) {
+            assertThat(q.get(k).toFloatArray()).as(k).isEqualTo(p.get(k).toFloatArray());
+        }
+    }
+
+    @Test
+    void aFileForAnotherModelIsRejectedClearly() throws Exception {
+        Path f = dir.resolve("p.npz");
+        ParamsFile.save(Zoo.parse("fcn(depth=1,width=8,out=3)").init(1, new int[] {4}, DType.F64), f);
+        assertThatThrownBy(() -> ParamsFile.load(f, Zoo.parse("fcn(depth=1,width=9,out=3)"), new int[] {4},
+                DType.F64)).hasMessageContaining("'1_dense/w' must have shape [4, 9], has [4, 8]");
+    }
+
+    /**
+     * NumPy loads the file by the documented names and recomputes the network with the README's formula:
+     * NTK parameterisation, h = relu((σ_w/√fan_in)·h·w + σ_b·b), then the readout without relu.
+     */
+    @Test
+    void numpyRecomputesTheNetworkFromTheDocumentedNames() throws Exception {
+        String python = NumPyInteropTest.findPythonWithNumPy();
+        assumeTrue(python != null, NumPyInteropTest.NUMPY_NOT_FOUND);
+        Model m = Zoo.parse("fcn(depth=2,width=16,out=3,w_std=1.3,b_std=0.2)");
+        int[] in = {5};
+        Params p = m.init(3, in, DType.F64);
+        Tensor x = Tensor.randomNormal(DType.F64, 4, 6, 5);
+        Tensor y = m.apply(p, x);
+        Path pf = dir.resolve("params.npz");
+        Path xf = dir.resolve("x.npy");
+        Path yf = dir.resolve("y.npy");
+        ParamsFile.save(p, pf);
+        Npy.write(xf, x);
+        String script = String.join("\n",
+                "import sys, numpy as np",
+                "P = np.load(sys.argv[1]); h = np.load(sys.argv[2])",
+                "sw, sb = 1.3, 0.2",
+                "for i, name in enumerate(['1_dense', '3_dense', '5_dense']):",
+                "    w, b = P[name + '/w'], P[name + '/b']",
+                "    h = sw / np.sqrt(w.shape[0]) * h @ w + sb * b",
+                "    if i < 2: h = np.maximum(h, 0)",
+                "np.save(sys.argv[3], h)");
+        Process proc = new ProcessBuilder(python, "-c", script, pf.toString(), xf.toString(), yf.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(proc.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(proc.exitValue()).as(out).isZero();
+        Tensor ny = Npy.readTensor(yf);
+        assertThat(ny.shape()).isEqualTo(y.shape());
+        for (int i = 0; i < y.size(); i++) {
+            assertThat(ny.getFlat(i)).isCloseTo(y.getFlat(i), org.assertj.core.data.Offset.offset(1e-12));
+        }
+        assertThat(Files.size(pf)).isPositive();
+    }
+}
