@@ -1,167 +1,147 @@
 package org.ntk4j.cli;
 
 import java.io.PrintWriter;
-import java.util.ArrayList;
-import java.util.List;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.ntk4j.autodiff.Vjp;
-import org.ntk4j.cpu.DotGeneralKernel;
-import org.ntk4j.graph.Graph;
-import org.ntk4j.graph.GraphBuilder;
-import org.ntk4j.graph.Var;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
-/**
- * {@code ntk4j kernel}: the empirical NTK of a fully connected tanh network on seeded Gaussian inputs.
- *
- * <p>Θ(x1, x2) = (1/O) Σ_o J_o(x1) J_o(x2)ᵀ (the trace over logits is a mean, as in neural-tangents), with
- * the parameter Jacobian J taken by one stacked reverse pass: K = N·O one-hot output cotangents through the
- * traced network's VJP graph, so the N·O backward passes run as GEMMs.
- */
+/** {@code ntk4j kernel}: the empirical NTK of a zoo model on data, by a chosen or automatic method. */
 @Command(name = "kernel", mixinStandardHelpOptions = true,
-        description = "Compute the empirical NTK of a fully connected network on seeded Gaussian inputs.")
+        description = "Compute the empirical NTK Θ(x1, x2) = J(x1) J(x2)ᵀ of a model at its parameters.")
 public final class KernelCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--n", description = "Number of inputs (default: ${DEFAULT-VALUE}).")
-    int n = 8;
+    @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,width=256,out=10)";
 
-    @Option(names = "--dim", description = "Input dimension (default: ${DEFAULT-VALUE}).")
-    int dim = 16;
+    @Option(names = "--data", description = "x1: a .npy file [N, ...] or synthetic:N,D1[,D2...] "
+            + "(default: ${DEFAULT-VALUE}).")
+    String data = "synthetic:64,28,28";
 
-    @Option(names = "--width", description = "Hidden width (default: ${DEFAULT-VALUE}).")
-    int width = 64;
+    @Option(names = "--x2", description = "x2 (same sources); omitted: x2 = x1, and its work is reused.")
+    String x2;
 
-    @Option(names = "--depth", description = "Number of hidden tanh layers (default: ${DEFAULT-VALUE}).")
-    int depth = 2;
+    @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
 
-    @Option(names = "--outputs", description = "Number of outputs O (default: ${DEFAULT-VALUE}).")
-    int outputs = 4;
+    @Mixin
+    KernelOptions kernel = new KernelOptions();
 
-    @Option(names = "--seed", description = "Seed of parameters and inputs (default: ${DEFAULT-VALUE}).")
-    long seed = 0;
+    @Option(names = "--seed", description = "Seed of the parameters and synthetic data (default: ${DEFAULT-VALUE}).")
+    long seed;
 
-    @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
-    String dtype = "f64";
+    @Option(names = "--params-in", description = "Parameters to use (.npz, as written by --params-out).")
+    Path paramsIn;
 
-    @Option(names = "--print-graph", description = "Print the traced network and exit.")
-    boolean printGraph;
+    @Option(names = "--params-out", description = "Write the parameters used (.npz; NumPy reads it).")
+    Path paramsOut;
+
+    @Option(names = "--out", description = "Write the kernel as .npy.")
+    Path out;
+
+    @Option(names = "--report", description = "Write a JSON report: method, shapes, seconds, FLOPs, peak bytes.")
+    Path report;
 
     @Override
-    public Integer call() {
-        requirePositive("--n", n);
-        requirePositive("--dim", dim);
-        requirePositive("--width", width);
-        requirePositive("--outputs", outputs);
-        if (depth < 0) {
-            throw new IllegalArgumentException("--depth: expected a number >= 0, got " + depth);
-        }
-        DType dt = DType.parse(dtype);
-        PrintWriter out = spec.commandLine().getOut();
-        Graph net = fcn(dt);
-        if (printGraph) {
-            out.println(net);
-            out.flush();
-            return 0;
-        }
-        long start = System.nanoTime();
-        double[][] theta = ntk(net, dt);
-        double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf(Locale.ROOT, "empirical NTK (trace over %d logits) of a %d-layer tanh FCN, width %d, "
-                + "%d inputs of dimension %d, %s, seed %d%n", outputs, depth, width, n, dim, dt.shortName(), seed);
-        for (double[] row : theta) {
-            StringBuilder sb = new StringBuilder();
-            for (double v : row) {
-                sb.append(String.format(Locale.ROOT, " %10.5f", v));
+    public Integer call() throws Exception {
+        DType dt = DType.parse(kernel.dtype);
+        Method m = Method.parse(method);
+        int[][] axes = kernel.axes();
+        long budget = kernel.memoryBudget();
+        Model net = Zoo.parse(model);
+        PrintWriter o = spec.commandLine().getOut();
+        try (Tensor x1 = DataSource.load(data, dt, seed);
+             Tensor xb = x2 == null ? null : DataSource.load(x2, dt, seed + 1)) {
+            int[] perExample = Shapes.dropFirst(x1.shape());
+            net.outputShape(perExample); // validates the data against the model
+            Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
+                    : net.init(seed, perExample, dt);
+            try {
+                if (paramsOut != null) {
+                    ParamsFile.save(p, paramsOut);
+                }
+                EmpiricalNtk ntk = EmpiricalNtk.of(net, p).traceAxes(axes[0]).diagonalAxes(axes[1]).method(m)
+                        .memoryBudget(budget);
+                int n1 = x1.dim(0);
+                int n2 = xb == null ? 0 : xb.dim(0);
+                CostModel cost = ntk.costModel(n1, n2, perExample, dt);
+                Method used = ntk.resolveMethod(n1, n2, perExample, dt);
+                CostModel.Estimate est = cost.estimate(used);
+                Tensor.resetPeakBytes();
+                long before = Tensor.liveBytes();
+                long start = System.nanoTime();
+                try (Tensor k = ntk.ntk(x1, xb)) {
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    long peak = Tensor.peakBytes() - before;
+                    o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), p.count(),
+                            Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
+                            dt.shortName());
+                    o.printf(Locale.ROOT, "method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
+                                    + "(predicted %s)%n", used.shortName(), m == Method.AUTO ? " (auto)" : "",
+                            seconds, est.flops(), est.flops() / seconds / 1e9, CostModel.human(peak),
+                            CostModel.human(est.peakBytes()));
+                    o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
+                    if (out != null) {
+                        Npy.write(out, k);
+                        o.println("wrote " + out);
+                    }
+                    if (report != null) {
+                        new JsonReport().put("model", net.spec()).put("method", used.shortName())
+                                .put("auto", m == Method.AUTO).put("dtype", dt.shortName())
+                                .put("x1_shape", x1.shape())
+                                .put("x2_shape", xb == null ? x1.shape() : xb.shape())
+                                .put("x2_is_x1", xb == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
+                                .put("kernel_shape", k.shape()).put("parameters", p.count())
+                                .put("seconds", seconds).put("predicted_flops", est.flops())
+                                .put("achieved_flops_per_second", est.flops() / seconds)
+                                .put("peak_bytes", peak).put("predicted_peak_bytes", est.peakBytes())
+                                .put("memory_budget_bytes", budget).write(report);
+                        o.println("wrote " + report);
+                    }
+                }
+            } finally {
+                p.close();
             }
-            out.println(sb);
         }
-        out.printf(Locale.ROOT, "computed in %.3f s%n", seconds);
-        out.flush();
+        o.flush();
         return 0;
     }
 
-    private static void requirePositive(String name, int v) {
-        if (v < 1) {
-            throw new IllegalArgumentException(name + ": expected a number >= 1, got " + v);
+    /** Trace, mean, min and max, and the first entries. */
+    static String summary(Tensor k) {
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        double sum = 0;
+        for (int i = 0; i < k.size(); i++) {
+            double v = k.getFlat(i);
+            min = Math.min(min, v);
+            max = Math.max(max, v);
+            sum += v;
         }
-    }
-
-    /** Inputs: the parameters (W_0, b_0, ..., W_depth, b_depth), then x [n, dim]. Output: f [n, outputs]. */
-    Graph fcn(DType dt) {
-        GraphBuilder b = new GraphBuilder();
-        List<Var> params = new ArrayList<>();
-        int fanIn = dim;
-        for (int l = 0; l <= depth; l++) {
-            int fanOut = l == depth ? outputs : width;
-            params.add(b.input(dt, fanIn, fanOut));
-            params.add(b.input(dt, fanOut));
-            fanIn = fanOut;
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "mean %.6g, min %.6g, max %.6g; first:",
+                sum / k.size(), min, max));
+        for (int i = 0; i < Math.min(6, k.size()); i++) {
+            sb.append(String.format(Locale.ROOT, " %.6g", k.getFlat(i)));
         }
-        Var x = b.input(dt, n, dim);
-        Var h = x;
-        for (int l = 0; l <= depth; l++) {
-            Var w = params.get(2 * l);
-            // NTK parameterisation: y = x W / sqrt(fan_in) + 0.1 b
-            h = h.matmul(w).mul(1.0 / Math.sqrt(w.dim(0))).add(params.get(2 * l + 1).mul(0.1));
-            if (l < depth) {
-                h = h.tanh();
-            }
-        }
-        return b.build(h);
-    }
-
-    /** Θ[n1][n2] = (1/O) Σ_o Σ_p J[(n1,o), p] J[(n2,o), p]. */
-    double[][] ntk(Graph net, DType dt) {
-        int nParams = net.inputs().size() - 1;
-        int k = n * outputs;
-        boolean[] wrt = new boolean[net.inputs().size()];
-        for (int i = 0; i < nParams; i++) {
-            wrt[i] = true;
-        }
-        Graph vjp = Vjp.of(net, k, wrt);
-        List<Tensor> args = new ArrayList<>();
-        for (int i = 0; i < nParams; i++) {
-            args.add(Tensor.randomNormal(dt, seed * 1_000_003L + i, net.inputs().get(i).shape()));
-        }
-        args.add(Tensor.randomNormal(dt, seed * 1_000_003L + 999_983L, n, dim));
-        // one-hot cotangents: row (i, o) selects output o of example i
-        Tensor onehot = Tensor.zeros(dt, k, n, outputs);
-        for (int r = 0; r < k; r++) {
-            onehot.setFlat(r * k + r, 1.0);
-        }
-        args.add(onehot);
-        Tensor[] res = vjp.evaluate(args.toArray(new Tensor[0]));
-        double[][] theta = new double[n][n];
-        for (int p = 0; p < nParams; p++) {
-            Tensor jac = res[1 + p];
-            Tensor rows = jac.reshape(k, jac.size() / k);
-            Tensor gram = DotGeneralKernel.dot(rows, rows, new int[] {1}, new int[] {1}, new int[0], new int[0]);
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < n; j++) {
-                    double s = 0;
-                    for (int o = 0; o < outputs; o++) {
-                        s += gram.getFlat((i * outputs + o) * k + j * outputs + o);
-                    }
-                    theta[i][j] += s / outputs;
-                }
-            }
-            rows.close();
-            gram.close();
-        }
-        for (Tensor t : res) {
-            t.close();
-        }
-        for (Tensor t : args) {
-            t.close();
-        }
-        return theta;
+        return sb.toString();
     }
 }

@@ -4,94 +4,103 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.util.ArrayList;
-import java.util.List;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.ntk4j.graph.Graph;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
-import picocli.CommandLine;
 
 class KernelCommandTest {
+    @TempDir
+    Path dir;
 
-    /** The VJP-based kernel against J Jᵀ with J built column by column by central differences. */
-    @Test
-    void kernelMatchesFiniteDifferenceJacobian() {
-        KernelCommand cmd = new KernelCommand();
-        cmd.n = 3;
-        cmd.dim = 4;
-        cmd.width = 5;
-        cmd.depth = 2;
-        cmd.outputs = 2;
-        cmd.seed = 7;
-        Graph net = cmd.fcn(DType.F64);
-        double[][] theta = cmd.ntk(net, DType.F64);
-
-        int nParams = net.inputs().size() - 1;
-        List<Tensor> args = new ArrayList<>();
-        for (int i = 0; i < nParams; i++) {
-            args.add(Tensor.randomNormal(DType.F64, cmd.seed * 1_000_003L + i, net.inputs().get(i).shape()));
-        }
-        args.add(Tensor.randomNormal(DType.F64, cmd.seed * 1_000_003L + 999_983L, cmd.n, cmd.dim));
-        int rows = cmd.n * cmd.outputs;
-        List<double[]> columns = new ArrayList<>();
-        double eps = 1e-6;
-        for (int p = 0; p < nParams; p++) {
-            Tensor w = args.get(p);
-            for (int e = 0; e < w.size(); e++) {
-                double orig = w.getFlat(e);
-                w.setFlat(e, orig + eps);
-                Tensor plus = net.evaluate(args.toArray(new Tensor[0]))[0];
-                w.setFlat(e, orig - eps);
-                Tensor minus = net.evaluate(args.toArray(new Tensor[0]))[0];
-                w.setFlat(e, orig);
-                double[] col = new double[rows];
-                for (int r = 0; r < rows; r++) {
-                    col[r] = (plus.getFlat(r) - minus.getFlat(r)) / (2 * eps);
-                }
-                columns.add(col);
-                plus.close();
-                minus.close();
-            }
-        }
-        for (int i = 0; i < cmd.n; i++) {
-            for (int j = 0; j < cmd.n; j++) {
-                double s = 0;
-                for (double[] col : columns) {
-                    for (int o = 0; o < cmd.outputs; o++) {
-                        s += col[i * cmd.outputs + o] * col[j * cmd.outputs + o];
-                    }
-                }
-                s /= cmd.outputs;
-                assertThat(theta[i][j]).as("theta[%d][%d]", i, j).isCloseTo(s, org.assertj.core.data.Offset.offset(
-                        1e-6 * Math.max(1, Math.abs(s))));
-            }
-        }
-        assertThat(theta[0][1]).isEqualTo(theta[1][0], org.assertj.core.data.Offset.offset(1e-12));
-    }
-
-    @Test
-    void runsWithDefaultsAndPrintsAnNByNKernel() {
+    private static String[] run(int expectedCode, String... args) {
         StringWriter out = new StringWriter();
-        CommandLine cl = new CommandLine(new KernelCommand());
-        cl.setOut(new PrintWriter(out));
-        assertThat(cl.execute()).isZero();
-        String[] lines = out.toString().strip().split("\n");
-        assertThat(lines).hasSize(1 + 8 + 1);
-        assertThat(lines[1].trim().split("\\s+")).hasSize(8);
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
+        return new String[] {out.toString(), err.toString()};
     }
 
     @Test
-    void badArgumentsGiveOneLineAndExitCode2() {
-        assertThat(runErr("kernel", "--n", "0")).isEqualTo("ntk4j: --n: expected a number >= 1, got 0");
-        assertThat(runErr("kernel", "--dtype", "f16")).isEqualTo("ntk4j: dtype: expected f32 or f64, got 'f16'");
-        assertThat(runErr("kernel", "--no-such-option")).startsWith("Unknown option: '--no-such-option'");
+    void defaultRunComputesATracedKernel() {
+        String out = run(0, "kernel", "--data", "synthetic:8,6,6", "--model", "fcn(depth=1,width=32,out=10)")[0];
+        assertThat(out).contains("method ").contains("kernel [8, 8]");
     }
 
-    private static String runErr(String... args) {
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err), args);
-        assertThat(code).as("exit code of %s", String.join(" ", args)).isEqualTo(2);
-        return err.toString().lines().findFirst().orElse("");
+    /** The file the CLI writes equals the library's kernel for the same parameters, for every method. */
+    @Test
+    void writesTheKernelTheParametersAndAReport() throws Exception {
+        Path k = dir.resolve("k.npy");
+        Path p = dir.resolve("p.npz");
+        Path r = dir.resolve("r.json");
+        String spec = "cnn(depth=1,channels=3,out=4)";
+        for (String m : new String[] {"jc", "vp", "sd"}) {
+            run(0, "kernel", "--model", spec, "--data", "synthetic:5,4,4", "--x2", "synthetic:3,4,4",
+                    "--method", m, "--kind", "full", "--dtype", "f64", "--seed", "3", "--out", k.toString(),
+                    "--params-out", p.toString(), "--report", r.toString());
+            Model model = Zoo.parse(spec);
+            Params params = ParamsFile.load(p, model, new int[] {4, 4}, DType.F64);
+            Tensor x1 = org.ntk4j.io.DataSource.load("synthetic:5,4,4", DType.F64, 3);
+            Tensor x2 = org.ntk4j.io.DataSource.load("synthetic:3,4,4", DType.F64, 4);
+            Tensor expected = EmpiricalNtk.of(model, params).traceAxes().method(Method.JACOBIAN_CONTRACTION)
+                    .ntk(x1, x2);
+            Tensor got = Npy.readTensor(k);
+            assertThat(got.shape()).containsExactly(5, 3, 4, 4);
+            for (int i = 0; i < got.size(); i++) {
+                assertThat(got.getFlat(i)).isCloseTo(expected.getFlat(i),
+                        org.assertj.core.data.Offset.offset(1e-10 * (1 + Math.abs(expected.getFlat(i)))));
+            }
+            String json = Files.readString(r);
+            assertThat(json).contains("\"method\": \"" + m + "\"").contains("\"kernel_shape\": [5, 3, 4, 4]")
+                    .contains("\"predicted_flops\"").contains("\"peak_bytes\"");
+        }
+    }
+
+    @Test
+    void explainPrintsTheTableAndTheChoice() {
+        String out = run(0, "explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "8", "--input", "20")[0];
+        assertThat(out).contains("jacobian_contraction (jc)").contains("ntk_vector_products (vp)")
+                .contains("structured_derivatives (sd)").contains("auto chooses: sd");
+        String tight = run(0, "explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "8", "--input", "20",
+                "--memory", "1k")[0];
+        assertThat(tight).contains("auto chooses: nothing").contains("the smallest needs");
+    }
+
+    @Test
+    void modelsListsTheZoo() {
+        String out = run(0, "models")[0];
+        assertThat(out).contains("fcn(depth=3, width=512").contains("cnn(").contains("resnet(")
+                .contains("transformer(");
+    }
+
+    @Test
+    void badInputGivesOneLineAndExitCode2() {
+        assertThat(run(2, "kernel", "--model", "mlp")[1]).startsWith("ntk4j: unknown model 'mlp'");
+        assertThat(run(2, "kernel", "--method", "fast")[1])
+                .startsWith("ntk4j: method: expected auto, jc, vp or sd, got 'fast'");
+        assertThat(run(2, "kernel", "--data", "nowhere.npy")[1]).startsWith("ntk4j: data: file not found");
+        assertThat(run(2, "kernel", "--data", "synthetic:4")[1]).contains("at least one dimension");
+        assertThat(run(2, "kernel", "--kind", "half")[1]).contains("--kind: expected full, trace or diagonal");
+        assertThat(run(2, "kernel", "--memory", "lots")[1]).contains("--memory: expected a positive size");
+        assertThat(run(2, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5")[1])
+                .contains("to_image: expects per-example inputs [H, W] or [H, W, C], got [5]")
+                .doesNotContain("Exception");
+        assertThat(run(2, "kernel", "--no-such-option")[1]).startsWith("Unknown option: '--no-such-option'");
+    }
+
+    @Test
+    void nanInDataIsReported() throws Exception {
+        Path bad = dir.resolve("bad.npy");
+        Npy.write(bad, Tensor.of(new double[] {1, Double.NaN, 3, 4}, 2, 2));
+        assertThat(run(2, "kernel", "--data", bad.toString())[1]).contains("NaN at flat index 1");
     }
 }

@@ -177,23 +177,77 @@ public final class CostModel {
         for (int p = 0; p < nParams; p++) {
             all.add(p);
         }
-        long pTotal = totalParams();
-        long j1 = bytes((long) Shapes.size(f1) * pTotal);
-        long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
-        double[] a = jacobianCost(n1, all, 0);
-        double flops = a[0];
-        long peak = (long) a[1];
-        if (!same) {
-            double[] b = jacobianCost(n2, all, j1);
-            flops += b[0];
-            peak = Math.max(peak, (long) b[1]);
-        }
-        flops += contractionFlops(pTotal);
         long out = bytes(outputElements());
-        peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
-        String note = perExample(consumers(n1)) ? "per-example Jacobians (examples independent)"
-                : "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
-        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak, note);
+        ParameterConsumers pc1 = consumers(n1);
+        if (!perExample(pc1)) {
+            long pTotal = totalParams();
+            long j1 = bytes((long) Shapes.size(f1) * pTotal);
+            long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
+            double[] a = jacobianCost(n1, all, 0);
+            double flops = a[0];
+            long peak = (long) a[1];
+            if (!same) {
+                double[] b = jacobianCost(n2, all, j1);
+                flops += b[0];
+                peak = Math.max(peak, (long) b[1]);
+            }
+            flops += contractionFlops(pTotal);
+            peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
+            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak,
+                    "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
+        }
+        // per-example pass(es), then one parameter's Jacobians at a time
+        int o = Shapes.size(f1) / n1;
+        Graph pass1 = PerExamplePass.passGraph(pc1, o);
+        double flops = GraphCost.flops(pass1);
+        long values = outputBytes(pass1);
+        long peak = GraphCost.peakBytes(pass1);
+        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
+        if (!same) {
+            Graph pass2 = PerExamplePass.passGraph(pc2, o);
+            flops += GraphCost.flops(pass2);
+            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
+            values += outputBytes(pass2);
+        }
+        long held = paramBytes + values + 2 * out;
+        for (int p = 0; p < nParams; p++) {
+            List<Integer> one = List.of(p);
+            long size = Shapes.size(pc1.params.get(p).shape());
+            long jp1 = bytes((long) Shapes.size(f1) * size);
+            long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
+            for (int side = 0; side < (same ? 1 : 2); side++) {
+                ParameterConsumers pc = side == 0 ? pc1 : pc2;
+                int n = side == 0 ? n1 : n2;
+                List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
+                long rowBytes = 0;
+                for (ParameterConsumers.Consumer c : cons) {
+                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+                    rowBytes += bytes((long) o * n * c.parameterValue().size());
+                }
+                long jp = side == 0 ? jp1 : jp2;
+                long other = side == 0 ? 0 : jp1;
+                boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
+                if (identity) {
+                    peak = Math.max(peak, held + other + rowBytes + jp); // rows, then their transposed copy
+                } else {
+                    Graph path = PerExamplePass.pathVjp(pc, cons, one, o * n);
+                    flops += GraphCost.flops(path);
+                    peak = Math.max(peak, held + other + GraphCost.peakBytes(path) - paramBytes + jp);
+                }
+            }
+            flops += contractionFlops(size);
+            peak = Math.max(peak, held + jp1 + jp2 + out);
+        }
+        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak,
+                "per-example Jacobians, one parameter at a time (examples independent)");
+    }
+
+    private static long outputBytes(Graph g) {
+        long b = 0;
+        for (org.ntk4j.graph.Var v : g.outputs()) {
+            b += GraphCost.bytes(v.type());
+        }
+        return b;
     }
 
     private Estimate vectorProducts() {

@@ -1,18 +1,13 @@
 package org.ntk4j.ntk;
 
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Layout;
-import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
-import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.TensorType;
-import org.ntk4j.graph.Var;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
@@ -38,37 +33,73 @@ public final class EmpiricalNtk {
     private final int[] traceAxes;
     private final int[] diagonalAxes;
     private final Method method;
+    private final long memoryBudget;
 
-    private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method) {
+    private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
+                         long memoryBudget) {
         this.model = model;
         this.params = params;
         this.traceAxes = traceAxes.clone();
         this.diagonalAxes = diagonalAxes.clone();
         this.method = method;
+        this.memoryBudget = memoryBudget;
+    }
+
+    /**
+     * The default memory budget: 80% of the off-heap limit JavaCPP enforces (its {@code maxBytes}, by default
+     * the JVM's maximum heap size, settable with {@code -Dorg.bytedeco.javacpp.maxBytes}).
+     */
+    public static long defaultMemoryBudget() {
+        return (long) (0.8 * org.bytedeco.javacpp.Pointer.maxBytes());
     }
 
     /** The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO. */
     public static EmpiricalNtk of(Model model, Params params) {
-        return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO);
+        return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget());
     }
 
     /** Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end. */
     public EmpiricalNtk traceAxes(int... axes) {
-        return new EmpiricalNtk(model, params, axes, diagonalAxes, method);
+        return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget);
     }
 
     /** Axes of f(x) whose diagonal alone is kept (e.g. 0: only Θ(x1_n, x2_n)). */
     public EmpiricalNtk diagonalAxes(int... axes) {
-        return new EmpiricalNtk(model, params, traceAxes, axes, method);
+        return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget);
     }
 
     /** The algorithm. */
     public EmpiricalNtk method(Method m) {
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget);
+    }
+
+    /** The memory budget AUTO chooses within (bytes). */
+    public EmpiricalNtk memoryBudget(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
+        }
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, bytes);
     }
 
     public Method method() {
         return method;
+    }
+
+    public long memoryBudget() {
+        return memoryBudget;
+    }
+
+    /** The costs of every method for these shapes (n2 = 0: x2 = x1). */
+    public CostModel costModel(int n1, int n2, int[] perExample, DType dtype) {
+        return new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes);
+    }
+
+    /** The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice. */
+    public Method resolveMethod(int n1, int n2, int[] perExample, DType dtype) {
+        if (method != Method.AUTO) {
+            return method;
+        }
+        return costModel(n1, n2, perExample, dtype).choose(memoryBudget).method();
     }
 
     // ------------------------------------------------------------------ public kernels
@@ -76,7 +107,7 @@ public final class EmpiricalNtk {
     /** Θ(x1, x2) in the layout of {@link KernelAxes}; {@code x2 = null} means x1 (and reuses its work). */
     public Tensor ntk(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);
-        Method m = method == Method.AUTO ? Method.JACOBIAN_CONTRACTION : method;
+        Method m = resolveMethod(in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
                 return vectorProductsKernel(in);
@@ -195,16 +226,50 @@ public final class EmpiricalNtk {
 
     // ------------------------------------------------------------------ Jacobian contraction
 
+    /**
+     * Jacobian contraction. With examples independent, parameter by parameter: the per-example Jacobian of
+     * one parameter is formed for x1 (and x2), contracted into the kernel, and released before the next, so
+     * that memory holds one parameter's Jacobians at a time (as XLA's layer-by-layer contraction does).
+     */
     private Tensor jacobianContraction(Inputs in) {
-        Tensor[] j1 = jacobians(in.x1, in.specs);
-        Tensor[] j2 = in.same ? j1 : jacobians(in.x2, in.specs);
-        try {
-            return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
-        } finally {
-            closeAll(j1);
-            if (!in.same) {
-                closeAll(j2);
+        Graph g1 = model.trace(in.x1.dim(0), in.perExample, in.dtype);
+        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
+        if (!model.independentExamples() || !pc1.exampleAxisFirst) {
+            Tensor[] j1 = batchJacobians(g1, in.x1, in.specs);
+            Tensor[] j2 = in.same ? j1
+                    : batchJacobians(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
+            try {
+                return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
+            } finally {
+                closeAll(j1);
+                if (!in.same) {
+                    closeAll(j2);
+                }
             }
+        }
+        ParameterConsumers pc2 = in.same ? pc1
+                : new ParameterConsumers(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.specs.size());
+        Tensor[] ps = paramArgs(in.specs);
+        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+            Tensor acc = null;
+            for (int p = 0; p < in.specs.size(); p++) {
+                Tensor j1 = pass1.jacobians(List.of(p))[0];
+                Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
+                try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
+                    if (acc == null) {
+                        acc = k.copy();
+                    } else {
+                        addInto(acc, k);
+                    }
+                } finally {
+                    j1.close();
+                    if (!in.same) {
+                        j2.close();
+                    }
+                }
+            }
+            return acc != null ? acc : contract(List.of(), List.of(), in, true);
         }
     }
 

@@ -193,31 +193,37 @@ final class PerExamplePass implements AutoCloseable {
      */
     Tensor[] jacobians(List<Integer> selected) {
         List<ParameterConsumers.Consumer> cons = consumersOf(pc, selected);
+        Tensor[] j = new Tensor[selected.size()];
+        if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
+            // the parameter is consumed as it is: its rows are its Jacobian
+            j[0] = toExampleMajor(rows(cons.get(0)));
+            return j;
+        }
         Graph back = pathVjp(pc, cons, selected, o * n);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
         for (int c = 0; c < cons.size(); c++) {
-            try (Tensor r = rows(cons.get(c))) {
-                args[params.length + c] = r.reshape(Shapes.prepend(o * n, cons.get(c).parameterValue().shape()));
-            }
+            args[params.length + c] = rows(cons.get(c))
+                    .reshapeMove(Shapes.prepend(o * n, cons.get(c).parameterValue().shape()));
         }
         Tensor[] res = back.evaluate(args);
         for (int c = 0; c < cons.size(); c++) {
             args[params.length + c].close();
         }
-        Tensor[] j = new Tensor[selected.size()];
         for (int i = 0; i < j.length; i++) {
-            Tensor jp = res[cons.size() + i]; // [O·N] + θ shape, rows ordered (o, n)
-            int size = jp.size() / (o * n);
-            try (Tensor onp = jp.reshape(o, n, size)) {
-                Tensor nop = Layout.transpose(onp, new int[] {1, 0, 2});
-                j[i] = nop.reshape(Shapes.concat(f, new int[] {size}));
-                nop.close();
-            }
+            j[i] = toExampleMajor(res[cons.size() + i]); // [O·N] + θ shape, rows ordered (o, n)
         }
-        for (Tensor t : res) {
-            t.close();
+        for (int c = 0; c < cons.size(); c++) {
+            res[c].close();
         }
         return j;
+    }
+
+    /** Rows ordered (o, n) with any trailing shape, to f.shape + [size]; consumes its argument. */
+    private Tensor toExampleMajor(Tensor rows) {
+        int size = rows.size() / (o * n);
+        try (Tensor onp = rows.reshapeMove(o, n, size)) {
+            return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(f, new int[] {size}));
+        }
     }
 
     /** The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters. */

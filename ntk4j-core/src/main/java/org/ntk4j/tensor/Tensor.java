@@ -82,6 +82,16 @@ public final class Tensor implements AutoCloseable {
         PEAK.set(LIVE.get());
     }
 
+    /** Takes over {@code from}'s storage under another shape of the same size (see {@link #reshapeMove}). */
+    private Tensor(Tensor from, int[] shape) {
+        this.dtype = from.dtype;
+        this.shape = shape.clone();
+        this.size = from.size;
+        this.pointer = from.pointer;
+        this.floats = from.floats;
+        this.doubles = from.doubles;
+    }
+
     /** A new tensor with unspecified contents (callers overwrite every element). */
     public static Tensor empty(DType dtype, int... shape) {
         return new Tensor(dtype, shape, false);
@@ -315,6 +325,21 @@ public final class Tensor implements AutoCloseable {
         }
         Tensor t = new Tensor(dtype, newShape, false);
         Pointer.memcpy(t.pointer, pointer(), bytes());
+        return t;
+    }
+
+    /**
+     * The same storage under another shape of the same size, without a copy: the returned tensor takes over the
+     * storage and this one becomes closed (its {@link #close()} is then a no-op).
+     */
+    public Tensor reshapeMove(int... newShape) {
+        checkOpen();
+        if (Shapes.size(newShape) != size) {
+            throw new IllegalArgumentException("reshape: cannot reshape " + Shapes.str(shape) + " (" + size
+                    + " elements) to " + Shapes.str(newShape));
+        }
+        Tensor t = new Tensor(this, newShape);
+        pointer = null;
         return t;
     }
 

@@ -1,0 +1,48 @@
+package org.ntk4j.cli;
+
+import java.util.concurrent.Callable;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ntk4j explain}: the cost table of the three methods and AUTO's choice, before anything runs. */
+@Command(name = "explain", mixinStandardHelpOptions = true,
+        description = "Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice.")
+public final class ExplainCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "Model spec (default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,width=256,out=10)";
+
+    @Option(names = "--n", description = "Number of inputs x1 (default: ${DEFAULT-VALUE}).")
+    int n = 64;
+
+    @Option(names = "--n2", description = "Number of inputs x2; omitted: x2 = x1.")
+    int n2;
+
+    @Option(names = "--input", split = ",", description = "Shape of one example (default: 28,28).")
+    int[] input = {28, 28};
+
+    @Mixin
+    KernelOptions kernel = new KernelOptions();
+
+    @Override
+    public Integer call() {
+        if (n < 1 || n2 < 0) {
+            throw new IllegalArgumentException("--n must be >= 1 and --n2 >= 1, got " + n + " and " + n2);
+        }
+        Model m = Zoo.parse(model);
+        int[][] axes = kernel.axes();
+        CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
+        spec.commandLine().getOut().print(cost.explain(kernel.memoryBudget()));
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+}
