@@ -25,12 +25,23 @@ public final class CostModel {
         private final double flops;
         private final long peakBytes;
         private final String note;
+        private final double contractionFlops;
 
-        Estimate(Method method, double flops, long peakBytes, String note) {
+        Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note) {
             this.method = method;
             this.flops = flops;
+            this.contractionFlops = contractionFlops;
             this.peakBytes = peakBytes;
             this.note = note;
+        }
+
+        /**
+         * The part of {@link #flops()} that forms the N1 × N2 kernel from per-example quantities (the second
+         * term of the reference's cost table); the rest builds Jacobians or cotangents. NTK-vector products
+         * have no such split: their N1·N2 work is the JVP itself, reported here in full.
+         */
+        public double contractionFlops() {
+            return contractionFlops;
         }
 
         public Method method() {
@@ -193,7 +204,7 @@ public final class CostModel {
             }
             flops += contractionFlops(pTotal);
             peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
-            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak,
+            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(pTotal), peak,
                     "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
         }
         // per-example pass(es), then one parameter's Jacobians at a time
@@ -238,7 +249,7 @@ public final class CostModel {
             flops += contractionFlops(size);
             peak = Math.max(peak, held + jp1 + jp2 + out);
         }
-        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, peak,
+        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(totalParams()), peak,
                 "per-example Jacobians, one parameter at a time (examples independent)");
     }
 
@@ -260,7 +271,7 @@ public final class CostModel {
         long full = bytes((long) Shapes.size(f1) * k);
         long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
         peak = Math.max(peak, 2 * full + bytes(outputElements()));
-        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, peak,
+        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, GraphCost.flops(jvp), peak,
                 "VJP of f(x2) with " + k + " basis cotangents, then one JVP of f(x1) with them stacked");
     }
 
@@ -268,7 +279,7 @@ public final class CostModel {
         ParameterConsumers pc1 = consumers(n1);
         if (!perExample(pc1)) {
             Estimate jc = jacobianContraction();
-            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.peakBytes(),
+            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.contractionFlops(), jc.peakBytes(),
                     "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents");
         }
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
@@ -293,6 +304,7 @@ public final class CostModel {
         long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
         List<Integer> dense = new ArrayList<>();
         int structured = 0;
+        double contraction = 0;
         long blockPeak = 0;
         for (int p = 0; p < nParams; p++) {
             StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
@@ -305,11 +317,12 @@ public final class CostModel {
             long rr = rcf[0];
             long c = rcf[1];
             long f = rcf[2];
-            double gram = StructuredDerivatives.gramFlops(n1, n2, o, rr, c, f, traced);
-            double row = StructuredDerivatives.rowFlops(n1, n2, o, rr, c, f, traced, same);
-            flops += Math.min(gram, row);
-            long temp = gram <= row
-                    ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
+            int order = StructuredDerivatives.cheapestOrder(n1, n2, o, rr, c, f, traced, same);
+            double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, same);
+            flops += blockFlops;
+            contraction += blockFlops;
+            long temp = order == 0 ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
+                    : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
                     : bytes((same ? 1L : 2L) * n1 * c * o * f);
             long data = bytes((long) (same ? 2 : 4) * Math.max(n1, n2) * rr * (c + o * f));
             blockPeak = Math.max(blockPeak, temp + data);
@@ -329,9 +342,11 @@ public final class CostModel {
             for (int p : dense) {
                 pd += Shapes.size(pc1.params.get(p).shape());
             }
-            flops += traced ? 2.0 * n1 * n2 * o * pd : 2.0 * n1 * o * n2 * o * pd;
+            double c = traced ? 2.0 * n1 * n2 * o * pd : 2.0 * n1 * o * n2 * o * pd;
+            flops += c;
+            contraction += c;
         }
-        return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, peak, structured + " of " + nParams
+        return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak, structured + " of " + nParams
                 + " parameters structured, " + dense.size() + " through per-example rows");
     }
 

@@ -33,6 +33,8 @@ import org.ntk4j.tensor.Tensor;
  * <ul>
  *   <li>Gram order: Σ_{r1,r2} ⟨A1[n1,r1], A2[n2,r2]⟩ · ⟨D1[·,n1,r1], D2[·,n2,r2]⟩,
  *       2·N1N2R²·(C + O²F) for the full kernel (for dense, R = 1: ⟨a1, a2⟩·δ1δ2ᵀ);</li>
+ *   <li>sandwich order: K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2 over (r2, f)
+ *       (2·N1N2·O²·R·F): the reference's N²O²·(D²FW/O² + D²W/O + DW) for convolutions;</li>
  *   <li>row order: form the rows (2·N·O·R·C·F), then contract them (2·N1N2·O²·C·F), as Jacobian
  *       contraction would.</li>
  * </ul>
@@ -206,6 +208,14 @@ final class StructuredDerivatives {
         return ga + gd + combine;
     }
 
+    /** Exact FLOPs of the sandwich order for one parameter. */
+    static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, boolean traced) {
+        double k = 2.0 * n1 * r * n2 * r * c;
+        double left = 2.0 * n1 * o * f * r * n2 * r;
+        double right = traced ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o : 2.0 * n1 * n2 * o * o * r * f;
+        return k + left + right;
+    }
+
     /** Exact FLOPs of the row order for one parameter. */
     static double rowFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         double rows = 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
@@ -225,13 +235,59 @@ final class StructuredDerivatives {
         long o = d1.dim(0);
         long f = d1.dim(3);
         Tensor out;
-        if (gramFlops(n1, n2, o, r, c, f, traced) <= rowFlops(n1, n2, o, r, c, f, traced, same)) {
-            out = gramOrder(a1, d1, a2, d2, traced);
-        } else {
-            out = rowOrder(a1, d1, a2, d2, traced);
+        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
+            case 0:
+                out = gramOrder(a1, d1, a2, d2, traced);
+                break;
+            case 1:
+                out = sandwichOrder(a1, d1, a2, d2, traced);
+                break;
+            default:
+                out = rowOrder(a1, d1, a2, d2, traced);
         }
         KernelReduction.scale(out, s2);
         return out;
+    }
+
+    /** 0: Gram, 1: sandwich, 2: rows, whichever has the fewest FLOPs (ties: the earlier). */
+    static int cheapestOrder(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        double[] cost = {gramFlops(n1, n2, o, r, c, f, traced), sandwichFlops(n1, n2, o, r, c, f, traced),
+            rowFlops(n1, n2, o, r, c, f, traced, same)};
+        int best = 0;
+        for (int i = 1; i < cost.length; i++) {
+            if (cost[i] < cost[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** The cheapest order's FLOPs. */
+    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        return Math.min(gramFlops(n1, n2, o, r, c, f, traced),
+                Math.min(sandwichFlops(n1, n2, o, r, c, f, traced), rowFlops(n1, n2, o, r, c, f, traced, same)));
+    }
+
+    /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
+    static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+        int[] none = new int[0];
+        try (Tensor k = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none); // [N1,R,N2,R]
+             // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
+             Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
+            if (traced) {
+                // [N2, O, N1] = Σ_{f, r2} T[n1, o, f, n2, r2] D2[o, n2, r2, f], batched over (n2, o)
+                try (Tensor u = DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3, 1},
+                        new int[] {1, 0});
+                     Tensor s = org.ntk4j.cpu.Reduce.reduce(org.ntk4j.cpu.Reduce.Kind.SUM, u, new int[] {1})) {
+                    return Layout.transpose(s, new int[] {1, 0});
+                }
+            }
+            // [N2, N1, O, O] = Σ_{f, r2} T[n1, o1, f, n2, r2] D2[o2, n2, r2, f], batched over n2
+            try (Tensor u = DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3},
+                    new int[] {1})) {
+                return Layout.transpose(u, new int[] {1, 2, 0, 3});
+            }
+        }
     }
 
     static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {

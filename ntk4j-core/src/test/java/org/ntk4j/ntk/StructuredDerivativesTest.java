@@ -50,6 +50,11 @@ class StructuredDerivativesTest {
         for (boolean traced : new boolean[] {true, false}) {
             Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, traced);
             Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, traced);
+            Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, traced);
+            assertThat(w.shape()).isEqualTo(r.shape());
+            for (int i = 0; i < w.size(); i++) {
+                assertThat(w.getFlat(i)).isCloseTo(r.getFlat(i), org.assertj.core.data.Offset.offset(1e-10));
+            }
             assertThat(g.shape()).isEqualTo(r.shape());
             for (int i = 0; i < g.size(); i++) {
                 assertThat(g.getFlat(i)).isCloseTo(r.getFlat(i), org.assertj.core.data.Offset.offset(1e-10));
