@@ -97,6 +97,36 @@ public final class DotGeneralKernel {
     }
 
     /**
+     * Elements of the transposed operand copies {@link #dot} makes for these shapes and dimension numbers
+     * (0 when both operands are already in a GEMM layout): kernel scratch, for the memory model.
+     */
+    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                                       int[] rhsBatch) {
+        int nc = lhsContract.length;
+        Integer[] order = new Integer[nc];
+        for (int i = 0; i < nc; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (p, q) -> Integer.compare(lhsContract[p], lhsContract[q]));
+        int[] lc = new int[nc];
+        int[] rc = new int[nc];
+        for (int i = 0; i < nc; i++) {
+            lc[i] = lhsContract[order[i]];
+            rc[i] = rhsContract[order[i]];
+        }
+        int[] lFree = Shapes.complement(ls.length, Shapes.concat(lc, lhsBatch));
+        int[] rFree = Shapes.complement(rs.length, Shapes.concat(rc, rhsBatch));
+        long r = 0;
+        if (!isIdentity(ls, Shapes.concat(lhsBatch, lFree, lc)) && !isIdentity(ls, Shapes.concat(lhsBatch, lc, lFree))) {
+            r += Shapes.size(ls);
+        }
+        if (!isIdentity(rs, Shapes.concat(rhsBatch, rc, rFree)) && !isIdentity(rs, Shapes.concat(rhsBatch, rFree, rc))) {
+            r += Shapes.size(rs);
+        }
+        return r;
+    }
+
+    /**
      * True when reading axes in the order {@code perm} walks memory in row-major order, i.e. perm is the
      * identity once axes of size 1 (which move nothing) are ignored.
      */

@@ -37,7 +37,8 @@ public final class GraphCost {
 
     /**
      * The largest total of simultaneously held bytes while the evaluator runs {@code g}: inputs and constants
-     * throughout, each equation's output from its evaluation to its last use (outputs to the end).
+     * throughout, each equation's output from its evaluation to its last use (outputs to the end), and each
+     * kernel's scratch while it runs.
      */
     public static long peakBytes(Graph g) {
         long live = 0;
@@ -64,7 +65,7 @@ public final class GraphCost {
             Equation e = eqs.get(i);
             live += bytes(e.output().type());
             produced.put(e.output(), Boolean.TRUE);
-            peak = Math.max(peak, live);
+            peak = Math.max(peak, live + e.primitive().workspaceBytes(types(e), e.output().type()));
             for (Var v : e.inputs()) {
                 if (produced.containsKey(v) && lastUse.get(v) == i && !outputs.containsKey(v)) {
                     live -= bytes(v.type());

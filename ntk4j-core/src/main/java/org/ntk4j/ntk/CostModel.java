@@ -183,6 +183,28 @@ public final class CostModel {
         return new double[] {flops, Math.max(peak, heldBytes + passValues + rowBytes + jBytes)};
     }
 
+    /**
+     * Per-example rows of the consumers of {@code selected} and the path VJP to their Jacobians, all at once
+     * (as {@link PerExamplePass#jacobians} does), the pass values already held: {flops, peak bytes}.
+     */
+    private double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
+        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+        double flops = 0;
+        long rowBytes = 0;
+        for (ParameterConsumers.Consumer c : cons) {
+            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            rowBytes += bytes((long) o * n * c.parameterValue().size());
+        }
+        long jBytes = 0;
+        for (int p : selected) {
+            jBytes += bytes((long) o * n * Shapes.size(pc.params.get(p).shape()));
+        }
+        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        flops += GraphCost.flops(path);
+        long peak = held + Math.max(GraphCost.peakBytes(path) - paramBytes, rowBytes) + 2 * jBytes;
+        return new double[] {flops, peak};
+    }
+
     private Estimate jacobianContraction() {
         List<Integer> all = new ArrayList<>();
         for (int p = 0; p < nParams; p++) {
@@ -324,19 +346,16 @@ public final class CostModel {
             long temp = order == 0 ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
                     : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
                     : bytes((same ? 1L : 2L) * n1 * c * o * f);
-            long data = bytes((long) (same ? 2 : 4) * Math.max(n1, n2) * rr * (c + o * f));
+            long data = bytes((long) (same ? n1 : n1 + n2) * rr * (c + o * f));
             blockPeak = Math.max(blockPeak, temp + data);
         }
         peak = Math.max(peak, paramBytes + values + acc + blockPeak);
         if (!dense.isEmpty()) {
-            long held = values + acc;
-            double[] a = jacobianCost(n1, dense, held);
-            flops += a[0];
-            peak = Math.max(peak, (long) a[1]);
-            if (!same) {
-                double[] b = jacobianCost(n2, dense, held);
-                flops += b[0];
-                peak = Math.max(peak, (long) b[1]);
+            long held = paramBytes + values + acc;
+            for (int side = 0; side < (same ? 1 : 2); side++) {
+                double[] rp = rowsAndPathCost(side == 0 ? pc1 : pc2, side == 0 ? n1 : n2, o, dense, held);
+                flops += rp[0];
+                peak = Math.max(peak, (long) rp[1]);
             }
             long pd = 0;
             for (int p : dense) {

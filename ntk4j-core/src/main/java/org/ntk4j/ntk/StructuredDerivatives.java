@@ -146,9 +146,7 @@ final class StructuredDerivatives {
             int row = g.rowLength();
             Tensor cols = Tensor.empty(x.dtype(), n * positions, row);
             Convolution.im2col(x, g, 0, n, cols);
-            Tensor a = cols.reshape(n, positions, row);
-            cols.close();
-            return a;
+            return cols.reshapeMove(n, positions, row);
         }
         DotGeneral d = (DotGeneral) e.primitive();
         int dataSide = 1 - c.operand;
@@ -160,9 +158,7 @@ final class StructuredDerivatives {
         for (int ax : contract) {
             cSize *= a.dim(ax);
         }
-        Tensor r = t.reshape(n, t.size() / (n * Math.max(1, cSize)), cSize);
-        t.close();
-        return r;
+        return t.reshapeMove(n, t.size() / (n * Math.max(1, cSize)), cSize);
     }
 
     /** The cotangent at the consumer as D [O, N, R, F]. The caller closes the result. */
@@ -173,7 +169,7 @@ final class StructuredDerivatives {
         int n = pass.n;
         if (e.primitive() instanceof Conv) {
             int cout = delta.dim(-1);
-            return delta.reshape(o, n, delta.size() / (o * n * cout), cout);
+            return delta.reshape(o, n, delta.size() / (o * n * cout), cout); // a copy: δ stays with the pass
         }
         DotGeneral d = (DotGeneral) e.primitive();
         int dataSide = 1 - c.operand;
@@ -195,9 +191,7 @@ final class StructuredDerivatives {
             fSize *= delta.dim(pos);
         }
         Tensor t = Layout.transpose(delta, Shapes.concat(new int[] {0}, dataPos, paramPos));
-        Tensor r = t.reshape(o, n, t.size() / (o * n * Math.max(1, fSize)), fSize);
-        t.close();
-        return r;
+        return t.reshapeMove(o, n, t.size() / (o * n * Math.max(1, fSize)), fSize);
     }
 
     /** Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs). */

@@ -123,6 +123,13 @@ public final class DotGeneral implements Primitive {
         return r;
     }
 
+    /** The operand copies the kernel makes when an operand is in no GEMM layout. */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        return DotGeneralKernel.scratchElements(inputs[0].shape(), inputs[1].shape(), lhsContract, rhsContract,
+                lhsBatch, rhsBatch) * output.dtype().bytes();
+    }
+
     /** 2 · (output size) · (contracted size). */
     @Override
     public double flops(TensorType[] inputs, TensorType output) {

@@ -37,6 +37,11 @@ public interface Primitive {
         return output.size();
     }
 
+    /** Bytes of scratch the CPU kernel allocates for one evaluation besides its output (0 by default). */
+    default long workspaceBytes(TensorType[] inputs, TensorType output) {
+        return 0;
+    }
+
     /** Computes the result on the CPU. Inputs have exactly the types {@link #outputType} accepted. */
     Tensor evaluate(Tensor... inputs);
 

@@ -1,0 +1,118 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/** The cost model against the complexity formulas of the reference (§1.2, §1.3) and against measurement. */
+class CostModelTest {
+    private static final int[] FULL = {};
+
+    /**
+     * FCN, no biases, L dense layers: JC's contraction term is exactly 2·N²O²·P; SD's is
+     * Σ_l 2N²·(C_l + O·F_l + O²·F_l), i.e. the reference's N²O²·L·W (a factor W below JC's N²O²·L·W²).
+     */
+    @Test
+    void fcnContractionTermsMatchTheReference() {
+        int n = 8;
+        int o = 4;
+        int w = 64;
+        Model m = Zoo.parse("fcn(depth=2,width=" + w + ",out=" + o + ",b_std=0)");
+        CostModel cm = new CostModel(m, new int[] {w}, DType.F32, n, 0, FULL, FULL);
+        long p = (long) w * w * 2 + (long) w * o;
+        assertThat(cm.estimate(Method.JACOBIAN_CONTRACTION).contractionFlops())
+                .isEqualTo(2.0 * n * n * o * o * p);
+        double sd = 0;
+        int[][] layers = {{w, w}, {w, w}, {w, o}};
+        for (int[] l : layers) {
+            sd += StructuredDerivatives.bestFlops(n, n, o, 1, l[0], l[1], false, true);
+            // the chosen order for a dense layer costs 2N²(C + O·F + O²·F) (sandwich) or 2N²(C + O²F + O²)
+            assertThat(StructuredDerivatives.bestFlops(n, n, o, 1, l[0], l[1], false, true))
+                    .isLessThanOrEqualTo(2.0 * n * n * (l[0] + (double) o * l[1] + (double) o * o * l[1]));
+        }
+        assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops()).isEqualTo(sd);
+        // JC / SD contraction ratio grows like W
+        double ratio = cm.estimate(Method.JACOBIAN_CONTRACTION).contractionFlops() / sd;
+        assertThat(ratio).isGreaterThan(w / 2.0);
+    }
+
+    /**
+     * CNN, L conv layers of W channels, D output pixels, F filter pixels: SD's contraction is
+     * N²O²·min(F·W², D·W + D²·W/O + D²·F·W/O²) per layer (the reference's §1.3 row, times 2 for multiply-adds),
+     * JC's N²O²·F·W² per layer.
+     */
+    @Test
+    void cnnStructuredTermIsTheReferenceMinimum() {
+        int n = 4;
+        int o = 3;
+        int ch = 8;
+        Model m = Zoo.parse("cnn(depth=2,channels=" + ch + ",out=" + o + ",b_std=0)");
+        int[] in = {6, 6, ch};
+        CostModel cm = new CostModel(m, in, DType.F32, n, 0, FULL, FULL);
+        long d = 36;
+        long f = 9;
+        double row = (double) f * ch * ch;
+        double sandwich = d * ch + (double) d * d * ch / o + (double) d * d * f * ch / (o * o);
+        double perLayer = 2.0 * n * n * o * o * Math.min(row, sandwich);
+        if (row <= sandwich) {
+            // the row order also forms the per-example rows, 2·N·O·D·(F·W)·W, which the reference's table
+            // counts in the Jacobian term, not in this one
+            perLayer += 2.0 * n * o * d * f * ch * ch;
+        }
+        double readout = StructuredDerivatives.bestFlops(n, n, o, 1, ch, o, false, true);
+        assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops())
+                .isCloseTo(2 * perLayer + readout, within(1e-9 * (2 * perLayer + readout)));
+        long p = 2L * f * ch * ch + (long) ch * o;
+        assertThat(cm.estimate(Method.JACOBIAN_CONTRACTION).contractionFlops()).isEqualTo(2.0 * n * n * o * o * p);
+    }
+
+    /** NTK-vector products: N²·O forward-pass equivalents: doubling N about quadruples the FLOPs. */
+    @Test
+    void vectorProductsScaleLikeNSquared() {
+        Model m = Zoo.parse("fcn(depth=2,width=64,out=4,b_std=0)");
+        double a = new CostModel(m, new int[] {64}, DType.F32, 8, 0, FULL, FULL)
+                .estimate(Method.NTK_VECTOR_PRODUCTS).flops();
+        double b = new CostModel(m, new int[] {64}, DType.F32, 16, 0, FULL, FULL)
+                .estimate(Method.NTK_VECTOR_PRODUCTS).flops();
+        assertThat(b / a).isBetween(3.5, 4.5);
+    }
+
+    /** Predicted peak bytes within 20% of the bytes the library actually held, for each method. */
+    @Test
+    void memoryModelWithinTwentyPercentOfMeasured() {
+        Model m = Zoo.parse("fcn(depth=2,width=256,out=10)");
+        int[] in = {128};
+        Params p = m.init(1, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 2, 24, 128);
+        Tensor x2 = Tensor.randomNormal(DType.F64, 3, 16, 128);
+        for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+            Method.STRUCTURED_DERIVATIVES}) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(method);
+            long predicted = ntk.costModel(24, 16, in, DType.F64).estimate(method).peakBytes();
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor k = ntk.ntk(x1, x2)) {
+                long measured = Tensor.peakBytes() - base + m.paramSpecs(in).stream()
+                        .mapToLong(s -> 8L * s.size()).sum() + 8L * (24 + 16) * 128;
+                assertThat((double) predicted / measured).as("%s: predicted %d, measured %d", method, predicted,
+                        measured).isBetween(0.8, 1.2);
+            }
+        }
+    }
+
+    @Test
+    void autoRefusesAnImpossibleBudgetBeforeAnyWork() {
+        Model m = Zoo.parse("fcn(depth=1,width=32,out=3)");
+        CostModel cm = new CostModel(m, new int[] {8}, DType.F32, 4, 0, new int[] {-1}, FULL);
+        assertThatThrownBy(() -> cm.choose(100)).hasMessageContaining("no method fits in 100 B")
+                .hasMessageContaining("the smallest needs");
+        assertThat(cm.choose(1L << 30).method()).isEqualTo(Method.STRUCTURED_DERIVATIVES);
+    }
+}
