@@ -59,6 +59,8 @@ public final class Fixtures {
         for (int i = 0; i < a.length; i++) {
             if (Double.isNaN(expected[i])) {
                 assertThat(a[i]).as("element %d of %s", i, actual).isNaN();
+            } else if (Double.isInfinite(expected[i])) {
+                assertThat(a[i]).as("element %d of %s", i, actual).isEqualTo(expected[i]);
             } else {
                 assertThat(Math.abs(a[i] - expected[i])).as("element %d of %s: %s vs expected %s", i, actual,
                         a[i], expected[i]).isLessThanOrEqualTo(tol);
