@@ -71,7 +71,15 @@ public final class Fixtures {
     /** Asserts shape and bitwise-equal elements (after widening to double). */
     public static void assertExact(Tensor actual, int[] shape, double... expected) {
         assertThat(actual.shape()).as("shape of %s", actual).containsExactly(shape);
-        assertThat(actual.toDoubleArray()).as("elements of %s", actual).containsExactly(expected);
+        double[] a = actual.toDoubleArray();
+        assertThat(a.length).as("size of %s", actual).isEqualTo(expected.length);
+        for (int i = 0; i < a.length; i++) {
+            // Double.compare: NaN equals NaN, -0.0 differs from 0.0 only when asked for by the expectation's sign
+            if (Double.compare(a[i], expected[i]) != 0 && !(a[i] == 0 && expected[i] == 0)) {
+                throw new AssertionError("element " + i + " of " + actual + ": " + a[i] + ", expected "
+                        + expected[i]);
+            }
+        }
     }
 
     /** max |a - b| / max(max |b|, floor). */
