@@ -11,7 +11,8 @@ import java.util.Map;
  *     d:f32[4,2] = tanh c
  *   in (d) }
  * </pre>
- * Constants print as {@code name=value} for scalars and {@code name:type} otherwise.
+ * Constants come first, as {@code name:type}, followed by {@code =value} when they hold one element; a float32
+ * value prints as the shortest decimal that reads back as that float ({@code 0.1}, not 0.10000000149011612).
  */
 public final class GraphPrinter {
     private GraphPrinter() {
@@ -45,7 +46,12 @@ public final class GraphPrinter {
             org.ntk4j.tensor.Tensor value = g.constants().get(c);
             sb.append(names.of(c)).append(':').append(c.type());
             if (value.size() == 1) {
-                sb.append('=').append(value.getFlat(0));
+                sb.append('=');
+                if (value.dtype() == org.ntk4j.tensor.DType.F32) {
+                    sb.append((float) value.getFlat(0));
+                } else {
+                    sb.append(value.getFlat(0));
+                }
             }
             sb.append(' ');
         }

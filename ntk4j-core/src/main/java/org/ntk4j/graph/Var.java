@@ -238,7 +238,11 @@ public final class Var {
         }
         int[] r = new int[axes.length];
         for (int i = 0; i < axes.length; i++) {
-            r[i] = Shapes.axis(op, axes[i], rank());
+            int a = axes[i] < 0 ? axes[i] + rank() : axes[i];
+            if (a < 0 || a >= rank()) {
+                throw new IllegalArgumentException(op + ": axis " + axes[i] + " is out of range for " + type);
+            }
+            r[i] = a;
         }
         return r;
     }
@@ -253,9 +257,13 @@ public final class Var {
         for (int i = 0; i < s.length; i++) {
             if (s[i] == -1) {
                 if (infer >= 0) {
-                    throw new IllegalArgumentException("reshape: more than one -1 in " + Shapes.str(newShape));
+                    throw new IllegalArgumentException("reshape: cannot reshape " + type + " to "
+                            + Shapes.str(newShape) + ": more than one -1");
                 }
                 infer = i;
+            } else if (s[i] < 0) {
+                throw new IllegalArgumentException("reshape: cannot reshape " + type + " to " + Shapes.str(newShape)
+                        + ": sizes must be non-negative, or -1 for one inferred size");
             } else {
                 known *= s[i];
             }
@@ -306,6 +314,10 @@ public final class Var {
     /** Inserts an axis of size 1 at {@code axis}. */
     public Var expandDims(int axis) {
         int a = axis < 0 ? axis + rank() + 1 : axis;
+        if (a < 0 || a > rank()) {
+            throw new IllegalArgumentException("expand_dims: axis " + axis + " is out of range for " + type
+                    + " (a new axis goes at " + (-rank() - 1) + ".." + rank() + ")");
+        }
         int[] s = shape();
         int[] r = new int[s.length + 1];
         for (int i = 0, j = 0; i < r.length; i++) {

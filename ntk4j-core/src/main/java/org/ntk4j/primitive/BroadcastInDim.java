@@ -42,6 +42,12 @@ public final class BroadcastInDim implements Primitive {
             throw new IllegalArgumentException("broadcast_in_dim: expects 1 operand, got " + in.length);
         }
         TensorType x = in[0];
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("broadcast_in_dim: cannot broadcast " + x + " to "
+                        + Shapes.str(shape) + ": negative size");
+            }
+        }
         if (dims.length != x.rank()) {
             throw new IllegalArgumentException("broadcast_in_dim: dims " + Arrays.toString(dims)
                     + " must name one result axis per operand axis of " + x);

@@ -46,7 +46,7 @@ public final class ReduceSum implements Primitive {
                 throw new IllegalArgumentException(op + ": axis " + a + " is out of range for " + in[0]);
             }
             if (seen[a]) {
-                throw new IllegalArgumentException(op + ": axis " + a + " is listed twice");
+                throw new IllegalArgumentException(op + ": axis " + a + " is listed twice for " + in[0]);
             }
             seen[a] = true;
         }

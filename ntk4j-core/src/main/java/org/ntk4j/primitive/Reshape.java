@@ -29,6 +29,12 @@ public final class Reshape implements Primitive {
         if (in.length != 1) {
             throw new IllegalArgumentException("reshape: expects 1 operand, got " + in.length);
         }
+        for (int d : newShape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("reshape: cannot reshape " + in[0] + " to " + Shapes.str(newShape)
+                        + ": negative size");
+            }
+        }
         if (Shapes.size(newShape) != in[0].size()) {
             throw new IllegalArgumentException("reshape: cannot reshape " + in[0] + " (" + in[0].size()
                     + " elements) to " + Shapes.str(newShape) + " (" + Shapes.size(newShape) + " elements)");

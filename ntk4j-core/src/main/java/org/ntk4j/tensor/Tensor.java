@@ -27,8 +27,9 @@ public final class Tensor implements AutoCloseable {
     private final int[] shape;
     private final int size;
     private Pointer pointer;
-    private final FloatBuffer floats;
-    private final DoubleBuffer doubles;
+    // set to null by close(), so that element access on a closed tensor fails instead of reading freed memory
+    private FloatBuffer floats;
+    private DoubleBuffer doubles;
 
     private Tensor(DType dtype, int[] shape, boolean zero) {
         this.dtype = dtype;
@@ -232,15 +233,23 @@ public final class Tensor implements AutoCloseable {
 
     /** Element at a flat (row-major) index, widened to double. */
     public double getFlat(int i) {
-        return floats != null ? floats.get(i) : doubles.get(i);
+        if (floats != null) {
+            return floats.get(i);
+        }
+        if (doubles != null) {
+            return doubles.get(i);
+        }
+        throw closed();
     }
 
     /** Sets the element at a flat index (rounded to float32 for f32 tensors). */
     public void setFlat(int i, double v) {
         if (floats != null) {
             floats.put(i, (float) v);
-        } else {
+        } else if (doubles != null) {
             doubles.put(i, v);
+        } else {
+            throw closed();
         }
     }
 
@@ -340,6 +349,8 @@ public final class Tensor implements AutoCloseable {
         }
         Tensor t = new Tensor(this, newShape);
         pointer = null;
+        floats = null;
+        doubles = null;
         return t;
     }
 
@@ -360,8 +371,12 @@ public final class Tensor implements AutoCloseable {
 
     private void checkOpen() {
         if (pointer == null) {
-            throw new IllegalStateException("tensor of shape " + Shapes.str(shape) + " was closed");
+            throw closed();
         }
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException("tensor of shape " + Shapes.str(shape) + " was closed");
     }
 
     /** Releases the off-heap storage now. Idempotent. */
@@ -369,6 +384,8 @@ public final class Tensor implements AutoCloseable {
     public void close() {
         if (pointer != null) {
             LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
+            floats = null;
+            doubles = null;
             pointer.close();
             pointer = null;
         }

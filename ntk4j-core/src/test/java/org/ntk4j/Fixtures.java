@@ -1,0 +1,130 @@
+package org.ntk4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/** Small helpers shared by the tests: building tensors and graphs, and comparing values. */
+public final class Fixtures {
+    private Fixtures() {
+    }
+
+    /** A float64 tensor. */
+    public static Tensor f64(double[] data, int... shape) {
+        return Tensor.of(data, shape);
+    }
+
+    /** A float32 tensor from double literals. */
+    public static Tensor f32(double[] data, int... shape) {
+        return Tensor.of(DType.F32, data, shape);
+    }
+
+    /** A tensor of the given dtype. */
+    public static Tensor tensor(DType dtype, double[] data, int... shape) {
+        return Tensor.of(dtype, data, shape);
+    }
+
+    public static double[] d(double... v) {
+        return v;
+    }
+
+    public static int[] s(int... v) {
+        return v;
+    }
+
+    /** Traces a one-output function of inputs of the given types. */
+    public static Graph trace1(Function<Var[], Var> fn, TensorType... types) {
+        return Graph.trace(List.of(types), v -> new Var[] {fn.apply(v)});
+    }
+
+    /** Evaluates a one-output graph, closing nothing the caller passed. */
+    public static Tensor eval1(Graph g, Tensor... args) {
+        Tensor[] r = g.evaluate(args);
+        assertThat(r).hasSize(1);
+        return r[0];
+    }
+
+    /** Asserts shape and elements, each within {@code tol} of the expected value (absolute). */
+    public static void assertValues(Tensor actual, int[] shape, double[] expected, double tol) {
+        assertThat(actual.shape()).as("shape of %s", actual).containsExactly(shape);
+        double[] a = actual.toDoubleArray();
+        assertThat(a.length).isEqualTo(expected.length);
+        for (int i = 0; i < a.length; i++) {
+            if (Double.isNaN(expected[i])) {
+                assertThat(a[i]).as("element %d of %s", i, actual).isNaN();
+            } else if (Double.isInfinite(expected[i])) {
+                assertThat(a[i]).as("element %d of %s", i, actual).isEqualTo(expected[i]);
+            } else {
+                assertThat(Math.abs(a[i] - expected[i])).as("element %d of %s: %s vs expected %s", i, actual,
+                        a[i], expected[i]).isLessThanOrEqualTo(tol);
+            }
+        }
+    }
+
+    /** Asserts shape and bitwise-equal elements (after widening to double). */
+    public static void assertExact(Tensor actual, int[] shape, double... expected) {
+        assertThat(actual.shape()).as("shape of %s", actual).containsExactly(shape);
+        double[] a = actual.toDoubleArray();
+        assertThat(a.length).as("size of %s", actual).isEqualTo(expected.length);
+        for (int i = 0; i < a.length; i++) {
+            // Double.compare: NaN equals NaN, -0.0 differs from 0.0 only when asked for by the expectation's sign
+            if (Double.compare(a[i], expected[i]) != 0 && !(a[i] == 0 && expected[i] == 0)) {
+                throw new AssertionError("element " + i + " of " + actual + ": " + a[i] + ", expected "
+                        + expected[i]);
+            }
+        }
+    }
+
+    /** max |a - b| / max(max |b|, floor). */
+    public static double relativeError(double[] a, double[] b, double floor) {
+        if (a.length != b.length) {
+            throw new AssertionError("lengths differ: " + a.length + " vs " + b.length);
+        }
+        double err = 0;
+        double scale = floor;
+        for (int i = 0; i < a.length; i++) {
+            err = Math.max(err, Math.abs(a[i] - b[i]));
+            scale = Math.max(scale, Math.abs(b[i]));
+        }
+        return err / scale;
+    }
+
+    /** Closes every tensor (nulls allowed). */
+    public static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    /** Row-major multi-index of a flat index. */
+    public static int[] unravel(int flat, int[] shape) {
+        int[] idx = new int[shape.length];
+        for (int i = shape.length - 1; i >= 0; i--) {
+            idx[i] = flat % shape[i];
+            flat /= shape[i];
+        }
+        return idx;
+    }
+
+    /** Flat index of a row-major multi-index. */
+    public static int ravel(int[] idx, int[] shape) {
+        int flat = 0;
+        for (int i = 0; i < shape.length; i++) {
+            flat = flat * shape[i] + idx[i];
+        }
+        return flat;
+    }
+
+    public static String str(int[] shape) {
+        return Arrays.toString(shape);
+    }
+}

@@ -1,0 +1,62 @@
+package org.ntk4j.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+/** {@link Parallel#range}: every index once, small loops inline, nested loops serial, failures rethrown. */
+class ParallelTest {
+
+    @Test
+    void everyIndexIsVisitedExactlyOnce() {
+        for (int n : new int[] {0, 1, 7, 1000, 100_003}) {
+            AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
+            Parallel.range(n, 10, (lo, hi) -> {
+                assertThat(lo).isLessThanOrEqualTo(hi);
+                for (int i = lo; i < hi; i++) {
+                    seen.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < n; i++) {
+                assertThat(seen.get(i)).as("index %d of %d", i, n).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void smallLoopsRunOnTheCallingThreadAndLargeOnesSplit() {
+        Set<String> threads = ConcurrentHashMap.newKeySet();
+        Parallel.range(100, 1000, (lo, hi) -> threads.add(Thread.currentThread().getName()));
+        assertThat(threads).containsExactly(Thread.currentThread().getName());
+        Set<Long> chunks = ConcurrentHashMap.newKeySet();
+        Parallel.range(1_000_000, 10, (lo, hi) -> chunks.add((long) lo));
+        assertThat(chunks).hasSize(Parallel.threads());
+    }
+
+    @Test
+    void nestedLoopsDoNotDeadlock() {
+        AtomicIntegerArray count = new AtomicIntegerArray(1);
+        Parallel.range(64, 1, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                Parallel.range(64, 1, (a, b) -> count.addAndGet(0, b - a));
+            }
+        });
+        assertThat(count.get(0)).isEqualTo(64 * 64);
+    }
+
+    @Test
+    void theFirstFailureIsRethrown() {
+        assertThatThrownBy(() -> Parallel.range(1_000_000, 10, (lo, hi) -> {
+            if (hi == 1_000_000) {
+                throw new IllegalArgumentException("last chunk failed");
+            }
+        })).isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("last chunk failed");
+        assertThatThrownBy(() -> Parallel.range(10, 100, (lo, hi) -> {
+            throw new IllegalStateException("inline failure");
+        })).isExactlyInstanceOf(IllegalStateException.class);
+    }
+}

@@ -1,0 +1,190 @@
+package org.ntk4j.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.ntk4j.Fixtures.assertValues;
+import static org.ntk4j.Fixtures.d;
+import static org.ntk4j.Fixtures.s;
+
+import java.util.List;
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.Fixtures;
+import org.ntk4j.primitive.Primitive;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@link Evaluator}: intermediates are closed after their last use (off-heap bytes counted by JavaCPP's
+ * {@link Pointer#totalBytes()}), outputs are owned by the caller and independent of each other and of the
+ * arguments, and nothing leaks when a primitive fails.
+ */
+class EvaluatorTest {
+    private static final int N = 1 << 20; // 8 MiB per f64 value
+    private static final long VALUE_BYTES = 8L * N;
+    private static final long SLACK = 1 << 20;
+
+    /** The identity, which records the off-heap bytes in use when it runs (or fails, if asked to). */
+    private static final class Probe implements Primitive {
+        private final boolean fail;
+        long bytesSeen = -1;
+
+        Probe(boolean fail) {
+            this.fail = fail;
+        }
+
+        @Override
+        public String name() {
+            return "probe";
+        }
+
+        @Override
+        public TensorType outputType(TensorType... in) {
+            return in[0];
+        }
+
+        @Override
+        public Tensor evaluate(Tensor... in) {
+            bytesSeen = Pointer.totalBytes();
+            if (fail) {
+                throw new IllegalArgumentException("probe failed on purpose");
+            }
+            return in[0].copy();
+        }
+
+        @Override
+        public Var jvp(Var[] primals, Var out, Var[] tangents, int k) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Var[] vjp(Var[] primals, Var out, Var cotangent, boolean[] needed) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    private static Graph chain(Probe probe) {
+        // x -> exp -> sin -> cos -> probe -> tanh: each intermediate is read once, by the next equation
+        return Fixtures.trace1(v -> v[0].builder().apply(probe, v[0].exp().sin().cos()).tanh(),
+                new TensorType(DType.F64, N));
+    }
+
+    @Test
+    void intermediatesAreFreedAfterTheirLastUseAndOutputsStayValid() {
+        Probe probe = new Probe(false);
+        Graph g = chain(probe);
+        try (Tensor x = Tensor.full(DType.F64, 0.25, N)) {
+            long before = Pointer.totalBytes();
+            Tensor[] out = g.evaluate(x);
+            long after = Pointer.totalBytes();
+            // while probe ran, only its operand (cos) was alive besides the argument: not exp or sin as well
+            assertThat(probe.bytesSeen - before).isLessThanOrEqualTo(VALUE_BYTES + SLACK);
+            // afterwards only the output is left
+            assertThat(after - before).isLessThanOrEqualTo(VALUE_BYTES + SLACK);
+            assertThat(x.isClosed()).isFalse();
+            double expected = Math.tanh(Math.cos(Math.sin(Math.exp(0.25))));
+            assertThat(out[0].getFlat(0)).isEqualTo(expected);
+            assertThat(out[0].getFlat(N - 1)).isEqualTo(expected);
+            out[0].close();
+            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+        }
+    }
+
+    @Test
+    void valuesReadLaterStayAliveAndUnusedValuesAreDroppedAtOnce() {
+        Probe probe = new Probe(false);
+        Graph g = Fixtures.trace1(v -> {
+            Var a = v[0].exp();
+            v[0].sin(); // computed, never read
+            Var b = v[0].builder().apply(probe, a.cos());
+            return b.add(a); // a is read again after probe
+        }, new TensorType(DType.F64, N));
+        try (Tensor x = Tensor.full(DType.F64, 0.5, N)) {
+            long before = Pointer.totalBytes();
+            Tensor[] out = g.evaluate(x);
+            // alive at probe: a and cos(a); the unused sin was freed as soon as it was computed
+            assertThat(probe.bytesSeen - before).isBetween(2 * VALUE_BYTES - SLACK, 2 * VALUE_BYTES + SLACK);
+            assertThat(out[0].getFlat(7)).isEqualTo(Math.cos(Math.exp(0.5)) + Math.exp(0.5));
+            out[0].close();
+            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+        }
+    }
+
+    @Test
+    void aFailingPrimitiveLeaksNothingAndNamesTheEquation() {
+        Probe probe = new Probe(true);
+        Graph g = chain(probe);
+        try (Tensor x = Tensor.full(DType.F64, 0.25, N)) {
+            long before = Pointer.totalBytes();
+            assertThatThrownBy(() -> g.evaluate(x)).isExactlyInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("evaluating ").hasMessageContaining("= probe ")
+                    .hasMessageContaining("probe failed on purpose");
+            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+            assertThat(x.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void outputsAreIndependentCopiesWhereTheyAlias() {
+        Tensor c = Fixtures.f64(d(10, 20), 2);
+        Graph g = Graph.trace(List.of(new TensorType(DType.F64, 2)), v -> {
+            Var y = v[0].mul(2.0);
+            Var k = v[0].builder().constant(c);
+            // y twice, the input itself, a constant, and y read again by a later equation
+            return new Var[] {y, y, v[0], k, y.add(k)};
+        });
+        try (Tensor x = Fixtures.f64(d(1, 2), 2)) {
+            Tensor[] out = g.evaluate(x);
+            assertThat(out).hasSize(5);
+            for (int i = 0; i < out.length; i++) {
+                for (int j = i + 1; j < out.length; j++) {
+                    assertThat(out[i]).isNotSameAs(out[j]);
+                }
+                assertThat(out[i]).isNotSameAs(x).isNotSameAs(c);
+            }
+            assertValues(out[0], s(2), d(2, 4), 0);
+            assertValues(out[4], s(2), d(12, 24), 0);
+            out[0].close();
+            out[2].close();
+            out[3].close();
+            // closing one copy touches neither the others, nor the argument, nor the graph's constant
+            assertValues(out[1], s(2), d(2, 4), 0);
+            assertValues(x, s(2), d(1, 2), 0);
+            assertValues(c, s(2), d(10, 20), 0);
+            out[1].setFlat(0, -1);
+            assertValues(out[4], s(2), d(12, 24), 0);
+            Fixtures.closeAll(out);
+            // the graph can run again: its constant is intact
+            Tensor[] again = g.evaluate(x);
+            assertValues(again[3], s(2), d(10, 20), 0);
+            Fixtures.closeAll(again);
+        }
+        c.close();
+    }
+
+    @Test
+    void aGraphWithoutEquations() {
+        Graph g = Graph.trace(List.of(new TensorType(DType.F32, 3)), v -> new Var[] {v[0]});
+        try (Tensor x = Fixtures.f32(d(1, 2, 3), 3)) {
+            Tensor[] out = g.evaluate(x);
+            assertThat(out[0]).isNotSameAs(x);
+            assertValues(out[0], s(3), d(1, 2, 3), 0);
+            Fixtures.closeAll(out);
+            assertThat(x.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void repeatedRunsDoNotAccumulateMemory() {
+        Graph g = Fixtures.trace1(v -> v[0].matmul(v[1]).tanh().sum(1), new TensorType(DType.F32, 256, 128),
+                new TensorType(DType.F32, 128, 256));
+        try (Tensor a = Tensor.randomNormal(DType.F32, 1, 256, 128);
+             Tensor b = Tensor.randomNormal(DType.F32, 2, 128, 256)) {
+            long before = Pointer.totalBytes();
+            for (int i = 0; i < 20; i++) {
+                Fixtures.eval1(g, a, b).close();
+            }
+            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+        }
+    }
+}

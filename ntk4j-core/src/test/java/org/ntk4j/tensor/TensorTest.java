@@ -1,0 +1,115 @@
+package org.ntk4j.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** {@link Tensor}: construction, element access, copies and conversions, rendering. */
+class TensorTest {
+
+    @Test
+    void constructionAndAccess() {
+        try (Tensor t = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3)) {
+            assertThat(t.dtype()).isEqualTo(DType.F32);
+            assertThat(t.shape()).containsExactly(2, 3);
+            assertThat(t.rank()).isEqualTo(2);
+            assertThat(t.size()).isEqualTo(6);
+            assertThat(t.bytes()).isEqualTo(24);
+            assertThat(t.dim(-1)).isEqualTo(3);
+            assertThat(t.get(1, 0)).isEqualTo(4);
+            t.set(-7, 1, 2);
+            assertThat(t.getFlat(5)).isEqualTo(-7);
+            assertThat(t.toFloatArray()).containsExactly(1, 2, 3, 4, 5, -7);
+            int[] shape = t.shape();
+            shape[0] = 99;
+            assertThat(t.shape()).as("shape() is a copy").containsExactly(2, 3);
+        }
+        try (Tensor t = Tensor.of(new double[] {0.1, 0.2}, 2)) {
+            assertThat(t.dtype()).isEqualTo(DType.F64);
+            assertThat(t.toDoubleArray()).containsExactly(0.1, 0.2);
+        }
+        try (Tensor z = Tensor.zeros(DType.F64, 3); Tensor f = Tensor.full(DType.F32, 2.5, 2, 2);
+             Tensor s = Tensor.scalar(DType.F64, 4)) {
+            assertThat(z.toDoubleArray()).containsExactly(0, 0, 0);
+            assertThat(f.toDoubleArray()).containsExactly(2.5, 2.5, 2.5, 2.5);
+            assertThat(s.rank()).isZero();
+            assertThat(s.size()).isEqualTo(1);
+            assertThat(s.get()).isEqualTo(4);
+        }
+        try (Tensor e = Tensor.zeros(DType.F32, 0, 5)) {
+            assertThat(e.size()).isZero();
+            assertThat(e.toFloatArray()).isEmpty();
+            assertThat(e.copy().size()).isZero();
+        }
+    }
+
+    @Test
+    void copiesAreIndependent() {
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2); Tensor c = t.copy(); Tensor r = t.reshape(4)) {
+            t.setFlat(0, 100);
+            assertThat(c.getFlat(0)).isEqualTo(1);
+            assertThat(r.getFlat(0)).isEqualTo(1);
+            assertThat(r.shape()).containsExactly(4);
+            assertThat(r.toDoubleArray()).containsExactly(1, 2, 3, 4);
+        }
+    }
+
+    @Test
+    void dtypeConversionRounds() {
+        try (Tensor d = Tensor.of(new double[] {0.1, 1e-50, 1e50}, 3); Tensor f = d.to(DType.F32);
+             Tensor back = f.to(DType.F64); Tensor same = d.to(DType.F64)) {
+            assertThat(f.dtype()).isEqualTo(DType.F32);
+            assertThat(back.toDoubleArray()).containsExactly((double) 0.1f, 0.0, Double.POSITIVE_INFINITY);
+            assertThat(same).isNotSameAs(d);
+            assertThat(same.toDoubleArray()).containsExactly(0.1, 1e-50, 1e50);
+            assertThat(f.toFloatArray()).containsExactly(0.1f, 0f, Float.POSITIVE_INFINITY);
+            assertThat(d.toFloatArray()).containsExactly(0.1f, 0f, Float.POSITIVE_INFINITY);
+            assertThat(f.firstNonFinite()).isEqualTo(2);
+            assertThat(d.firstNonFinite()).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void randomNormalIsDeterministicPerSeed() {
+        try (Tensor a = Tensor.randomNormal(DType.F64, 7, 1000); Tensor b = Tensor.randomNormal(DType.F64, 7, 1000);
+             Tensor c = Tensor.randomNormal(DType.F64, 8, 1000)) {
+            assertThat(a.toDoubleArray()).containsExactly(b.toDoubleArray());
+            assertThat(a.toDoubleArray()).isNotEqualTo(c.toDoubleArray());
+            double mean = 0;
+            double sq = 0;
+            for (double v : a.toDoubleArray()) {
+                mean += v / 1000;
+                sq += v * v / 1000;
+            }
+            assertThat(mean).isBetween(-0.15, 0.15);
+            assertThat(sq).isBetween(0.85, 1.15);
+        }
+    }
+
+    @Test
+    void typedViewsCheckTheDtype() {
+        try (Tensor f = Tensor.zeros(DType.F32, 2); Tensor d = Tensor.zeros(DType.F64, 2)) {
+            assertThat(f.floatPointer()).isNotNull();
+            assertThat(d.doublePointer()).isNotNull();
+            assertThatThrownBy(f::doublePointer).isExactlyInstanceOf(IllegalStateException.class).hasMessageContaining("f32");
+            assertThatThrownBy(d::floatPointer).isExactlyInstanceOf(IllegalStateException.class).hasMessageContaining("f64");
+            assertThatThrownBy(f::doubles).isExactlyInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(d::floats).isExactlyInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
+    void rendering() {
+        try (Tensor t = Tensor.of(new float[] {1, 2.5f}, 2)) {
+            assertThat(t.toString()).isEqualTo("f32[2] [1.0, 2.5]");
+        }
+        try (Tensor t = Tensor.zeros(DType.F64, 40)) {
+            assertThat(t.toString()).startsWith("f64[40] [0.0, 0.0").endsWith(", 0.0, ...]");
+        }
+        assertThat(DType.parse("Float32")).isEqualTo(DType.F32);
+        assertThat(DType.parse("double")).isEqualTo(DType.F64);
+        assertThat(DType.F32.bytes()).isEqualTo(4);
+        assertThat(DType.F64.shortName()).isEqualTo("f64");
+    }
+}
