@@ -89,7 +89,7 @@ public final class KernelAxes {
             if (f1[a] != f2[a]) {
                 throw new IllegalArgumentException("kernel: f(x1) " + Shapes.str(f1) + " and f(x2) " + Shapes.str(f2)
                         + " must agree on " + (isTraced(a) ? "traced" : "diagonal") + " axis " + a
-                        + " (for a diagonal batch axis, x1 and x2 need the same number of examples)");
+                        + (a == 0 ? " (x1 and x2 need the same number of examples)" : ""));
             }
         }
     }

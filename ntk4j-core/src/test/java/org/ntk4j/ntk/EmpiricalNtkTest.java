@@ -59,6 +59,60 @@ class EmpiricalNtkTest {
         assertThat(relativeError(sdSame, explicit)).isLessThan(1e-10);
     }
 
+    /** Float32 against float64, every method: relative Frobenius error within 1e-4. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void float32AgreesWithFloat64(Model model, int[] in) {
+        Params p64 = model.init(3, in, DType.F64);
+        Params p32 = model.init(3, in, DType.F32);
+        Tensor x64 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(3, in));
+        Tensor x32 = x64.to(DType.F32);
+        Tensor ref = EmpiricalNtk.of(model, p64).method(Method.JACOBIAN_CONTRACTION).ntk(x64, null);
+        for (Method m : Method.values()) {
+            Tensor k = EmpiricalNtk.of(model, p32).method(m).ntk(x32, null);
+            assertThat(k.dtype()).isEqualTo(DType.F32);
+            assertThat(relativeError(k.to(DType.F64), ref)).as("%s in float32", m).isLessThan(1e-4);
+        }
+    }
+
+    /** NNGP f(x1)·f(x2)ᵀ with the same semantics, and Θ·v against the full kernel. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void nngpAndVectorProduct(Model model, int[] in) {
+        Params p = model.init(3, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(3, in));
+        Tensor x2 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(2, in));
+        Tensor f1 = model.apply(p, x1);
+        Tensor f2 = model.apply(p, x2);
+        int o = f1.dim(1);
+        Tensor nngp = EmpiricalNtk.of(model, p).nngp(x1, x2);
+        assertThat(nngp.shape()).containsExactly(3, 2);
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 2; b++) {
+                double s = 0;
+                for (int k = 0; k < o; k++) {
+                    s += f1.get(a, k) * f2.get(b, k);
+                }
+                assertThat(nngp.get(a, b)).isCloseTo(s / o, org.assertj.core.data.Offset.offset(1e-12));
+            }
+        }
+        Tensor full = EmpiricalNtk.of(model, p).traceAxes().method(Method.JACOBIAN_CONTRACTION).ntk(x1, x2);
+        Tensor v = Tensor.randomNormal(DType.F64, 9, 2, o);
+        Tensor tv = EmpiricalNtk.of(model, p).ntkVectorProduct(x1, x2, v);
+        assertThat(tv.shape()).containsExactly(3, o);
+        for (int a = 0; a < 3; a++) {
+            for (int k = 0; k < o; k++) {
+                double s = 0;
+                for (int b = 0; b < 2; b++) {
+                    for (int l = 0; l < o; l++) {
+                        s += full.get(a, b, k, l) * v.get(b, l);
+                    }
+                }
+                assertThat(tv.get(a, k)).isCloseTo(s, org.assertj.core.data.Offset.offset(1e-10 * (1 + Math.abs(s))));
+            }
+        }
+    }
+
     static double relativeError(Tensor a, Tensor b) {
         assertThat(a.shape()).isEqualTo(b.shape());
         double num = 0;
