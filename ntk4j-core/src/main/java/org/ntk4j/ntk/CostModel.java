@@ -120,23 +120,33 @@ public final class CostModel {
     /** All three methods, in the order JC, VP, SD. */
     public List<Estimate> estimates() {
         List<Estimate> r = new ArrayList<>();
-        r.add(jacobianContraction());
-        r.add(vectorProducts());
-        r.add(structuredDerivatives());
+        for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+            Method.STRUCTURED_DERIVATIVES}) {
+            r.add(estimate(m));
+        }
         return r;
     }
 
     /** One method's estimate (AUTO is not a method). */
     public Estimate estimate(Method m) {
-        switch (m) {
-            case JACOBIAN_CONTRACTION:
-                return jacobianContraction();
-            case NTK_VECTOR_PRODUCTS:
-                return vectorProducts();
-            case STRUCTURED_DERIVATIVES:
-                return structuredDerivatives();
-            default:
-                throw new IllegalArgumentException("cost model: " + m + " is not a method");
+        try {
+            switch (m) {
+                case JACOBIAN_CONTRACTION:
+                    return jacobianContraction();
+                case NTK_VECTOR_PRODUCTS:
+                    return vectorProducts();
+                case STRUCTURED_DERIVATIVES:
+                    return structuredDerivatives();
+                default:
+                    throw new IllegalArgumentException("cost model: " + m + " is not a method");
+            }
+        } catch (IllegalArgumentException e) {
+            if (m == Method.AUTO) {
+                throw e;
+            }
+            // a value the method would form is larger than one tensor can hold: it cannot run untiled
+            return new Estimate(m, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, Long.MAX_VALUE,
+                    "cannot run on these shapes in one piece: " + e.getMessage());
         }
     }
 
@@ -430,7 +440,8 @@ public final class CostModel {
         }
         for (Estimate e : estimates()) {
             sb.append(String.format(Locale.ROOT, "%-26s %14.4g %12s  %s%s%n", e.method().name().toLowerCase(Locale.ROOT)
-                    + " (" + e.method().shortName() + ")", e.flops(), human(e.peakBytes()), e.note(),
+                    + " (" + e.method().shortName() + ")", e.flops(),
+                    e.peakBytes() == Long.MAX_VALUE ? "-" : human(e.peakBytes()), e.note(),
                     e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
         }
         sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")
