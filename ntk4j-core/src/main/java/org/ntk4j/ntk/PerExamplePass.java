@@ -116,6 +116,12 @@ final class PerExamplePass implements AutoCloseable {
      * applied to δ[:, n] and the operands of example n alone, for each n.
      */
     Tensor rows(ParameterConsumers.Consumer cons) {
+        Tensor structured = ElementwiseRows.rows(this, cons);
+        return structured != null ? structured : loopRows(cons);
+    }
+
+    /** {@link #rows} by the consumer's own VJP rule, one example at a time: works for every primitive. */
+    Tensor loopRows(ParameterConsumers.Consumer cons) {
         Graph g = pc.graph;
         Equation e = cons.equation;
         Graph mini = rowGraph(pc, cons, o);

@@ -66,4 +66,39 @@ class StructuredDerivativesTest {
         assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, false))
                 .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, false, true));
     }
+
+    /** Bias and scale consumers: the vectorised broadcast rule equals the per-example VJP loop. */
+    @Test
+    void elementwiseRowsEqualTheExampleLoop() {
+        for (String spec : new String[] {"fcn(depth=1,width=6,out=3)", "transformer(layers=1,dim=4,heads=2,out=3)",
+            "cnn(depth=1,channels=2,out=3)"}) {
+            Model m = Zoo.parse(spec);
+            int[] in = spec.startsWith("fcn") ? new int[] {5} : new int[] {3, 4};
+            org.ntk4j.nn.Params p = m.init(2, in, DType.F64);
+            List<ParamSpec> specs = m.paramSpecs(in);
+            ParameterConsumers pc = new ParameterConsumers(m.trace(4, in, DType.F64), specs.size());
+            Tensor[] args = new Tensor[specs.size()];
+            for (int i = 0; i < args.length; i++) {
+                args[i] = p.get(specs.get(i).path());
+            }
+            int checked = 0;
+            try (PerExamplePass pass = new PerExamplePass(pc, args, Tensor.randomNormal(DType.F64, 3,
+                    org.ntk4j.tensor.Shapes.prepend(4, in)))) {
+                for (ParameterConsumers.Consumer c : pc.consumers) {
+                    Tensor fast = ElementwiseRows.rows(pass, c);
+                    if (fast == null) {
+                        continue;
+                    }
+                    Tensor slow = pass.loopRows(c);
+                    assertThat(fast.shape()).isEqualTo(slow.shape());
+                    for (int i = 0; i < fast.size(); i++) {
+                        assertThat(fast.getFlat(i)).isCloseTo(slow.getFlat(i),
+                                org.assertj.core.data.Offset.offset(1e-12));
+                    }
+                    checked++;
+                }
+            }
+            assertThat(checked).as(spec).isPositive();
+        }
+    }
 }
