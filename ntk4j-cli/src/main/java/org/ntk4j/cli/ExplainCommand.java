@@ -40,6 +40,13 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         Model m = Zoo.parse(model);
         int[][] axes = kernel.axes();
+        org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
+        if (!kernel.explicitAxes() && kind.family() != org.ntk4j.ntk.KernelKind.Family.FULL
+                && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
+                && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL
+                && kind.family() != org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+            m = kind.wrapForCost(m, input);
+        }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
         spec.commandLine().getOut().print(cost.explain(kernel.memoryBudget()));
         spec.commandLine().getOut().flush();

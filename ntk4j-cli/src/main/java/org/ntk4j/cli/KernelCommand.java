@@ -65,6 +65,8 @@ public final class KernelCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DType dt = DType.parse(kernel.dtype);
         Method m = Method.parse(method);
+        org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind,
+                seed);
         int[][] axes = kernel.axes();
         long budget = kernel.memoryBudget();
         Model net = Zoo.parse(model);
@@ -79,24 +81,28 @@ public final class KernelCommand implements Callable<Integer> {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
                 }
-                EmpiricalNtk ntk = EmpiricalNtk.of(net, p).traceAxes(axes[0]).diagonalAxes(axes[1]).method(m)
-                        .memoryBudget(budget);
+                EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
+                EmpiricalNtk ntk = kernel.explicitAxes() ? base.traceAxes(axes[0]).diagonalAxes(axes[1])
+                        : base.forKind(kind, perExample);
                 int n1 = x1.dim(0);
                 int n2 = xb == null ? 0 : xb.dim(0);
                 CostModel cost = ntk.costModel(n1, n2, perExample, dt);
                 Method used = ntk.resolveMethod(n1, n2, perExample, dt);
                 CostModel.Estimate est = cost.estimate(used);
+                boolean sketched = !kernel.explicitAxes()
+                        && kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED;
                 Tensor.resetPeakBytes();
                 long before = Tensor.liveBytes();
                 long start = System.nanoTime();
-                try (Tensor k = ntk.ntk(x1, xb)) {
+                try (Tensor k = sketched ? base.kernel(kind, x1, xb) : ntk.ntk(x1, xb)) {
                     double seconds = (System.nanoTime() - start) / 1e9;
                     long peak = Tensor.peakBytes() - before;
                     o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), p.count(),
                             Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
                             dt.shortName());
-                    o.printf(Locale.ROOT, "method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
-                                    + "(predicted %s)%n", used.shortName(), m == Method.AUTO ? " (auto)" : "",
+                    o.printf(Locale.ROOT, "kind %s, method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
+                                    + "(predicted %s)%n", kernel.explicitAxes() ? "axes" : kind,
+                            sketched ? "jc rows + sketch" : used.shortName(), m == Method.AUTO ? " (auto)" : "",
                             seconds, est.flops(), est.flops() / seconds / 1e9, CostModel.human(peak),
                             CostModel.human(est.peakBytes()));
                     o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
@@ -105,7 +111,8 @@ public final class KernelCommand implements Callable<Integer> {
                         o.println("wrote " + out);
                     }
                     if (report != null) {
-                        new JsonReport().put("model", net.spec()).put("method", used.shortName())
+                        new JsonReport().put("model", net.spec()).put("kind", kernel.explicitAxes() ? "axes" : kind.toString())
+                                .put("method", used.shortName())
                                 .put("auto", m == Method.AUTO).put("dtype", dt.shortName())
                                 .put("x1_shape", x1.shape())
                                 .put("x2_shape", xb == null ? x1.shape() : xb.shape())

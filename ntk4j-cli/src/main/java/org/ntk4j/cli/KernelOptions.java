@@ -6,8 +6,8 @@ import picocli.CommandLine.Option;
 
 /** Options shared by the commands that describe a kernel: its kind or axes, dtype and memory budget. */
 final class KernelOptions {
-    @Option(names = "--kind", description = "full (N×N×O×O), trace (N×N, mean over logits; default) or "
-            + "diagonal (N×N×O, per-logit blocks).")
+    @Option(names = "--kind", description = "full (N×N×O×O), trace (N×N, mean over logits; default), diagonal "
+            + "(N×N×O), pntk, pntk-unscaled, logit:K, probes:R, projected:K (see the README for the formulas).")
     String kind = "trace";
 
     @Option(names = "--trace-axes", split = ",", description = "Axes of f(x) to average over (overrides --kind; "
@@ -25,10 +25,15 @@ final class KernelOptions {
             + "off-heap limit, which is -Xmx unless -Dorg.bytedeco.javacpp.maxBytes is set).")
     String memory;
 
+    /** True when --trace-axes or --diagonal-axes was given (they override --kind). */
+    boolean explicitAxes() {
+        return traceAxes != null || diagonalAxes != null;
+    }
+
     int[][] axes() {
         int[] t;
         int[] d;
-        switch (kind.toLowerCase(Locale.ROOT)) {
+        switch (explicitAxes() ? "trace" : kind.toLowerCase(Locale.ROOT)) {
             case "full":
                 t = new int[0];
                 d = new int[0];
@@ -42,7 +47,9 @@ final class KernelOptions {
                 d = new int[] {-1};
                 break;
             default:
-                throw new IllegalArgumentException("--kind: expected full, trace or diagonal, got '" + kind + "'");
+                // an N×N approximation kind: its own computation, with the trace axis
+                t = new int[] {-1};
+                d = new int[0];
         }
         if (traceAxes != null || diagonalAxes != null) {
             t = traceAxes != null ? traceAxes : new int[0];

@@ -119,6 +119,123 @@ public final class EmpiricalNtk {
         }
     }
 
+    /**
+     * The kernel of the given kind (see {@link KernelKind} for each formula), each computed at its own cost:
+     * the N×N kinds never form the full kernel. This instance's trace and diagonal axes are replaced by the
+     * kind's; its method (or AUTO) and memory budget apply.
+     */
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
+        switch (kind.family()) {
+            case FULL:
+                return traceAxes().diagonalAxes().ntk(x1, x2);
+            case TRACE:
+                return traceAxes(-1).diagonalAxes().ntk(x1, x2);
+            case DIAGONAL:
+                return traceAxes().diagonalAxes(-1).ntk(x1, x2);
+            case PROJECTED:
+                return projected(kind, new Inputs(x1, x2));
+            default: {
+                Inputs in = new Inputs(x1, x2);
+                Model wrapped = kind.wrap(model, logits(in, kind));
+                return new EmpiricalNtk(wrapped, params, new int[] {-1}, new int[0], method, memoryBudget)
+                        .ntk(x1, x2);
+            }
+        }
+    }
+
+    /**
+     * The plain kernel computation that produces {@code kind}: this instance with the kind's axes, or, for the
+     * sum-of-logits, one-logit and probe kinds, the kernel (trace over the new logits) of the model followed by
+     * the kind's fixed projection. For projected:K, whose sketch runs on Jacobian rows, this instance with the
+     * trace axis (its cost model then describes the exact trace kernel by Jacobian contraction).
+     */
+    public EmpiricalNtk forKind(KernelKind kind, int[] perExample) {
+        switch (kind.family()) {
+            case FULL:
+                return traceAxes().diagonalAxes();
+            case DIAGONAL:
+                return traceAxes().diagonalAxes(-1);
+            case TRACE:
+            case PROJECTED:
+                return traceAxes(-1).diagonalAxes();
+            default: {
+                int[] out = model.outputShape(perExample);
+                if (out.length != 1) {
+                    throw new IllegalArgumentException("kind " + kind + ": needs outputs [N, O], the model gives "
+                            + "[N] + " + Shapes.str(out));
+                }
+                return new EmpiricalNtk(kind.wrap(model, out[0]), params, new int[] {-1}, new int[0], method,
+                        memoryBudget);
+            }
+        }
+    }
+
+    private int logits(Inputs in, KernelKind kind) {
+        int[] out = model.outputShape(in.perExample);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("kind " + kind + ": needs outputs [N, O], the model gives [N] + "
+                    + Shapes.str(out));
+        }
+        return out[0];
+    }
+
+    /**
+     * projected:K: per-parameter Jacobians (one parameter at a time when examples are independent), each
+     * sketched by a seeded CountSketch (column i of parameter p goes to bucket h(p, i) with sign s(p, i)), then
+     * (1/O) Σ_o S1[n1, o]·S2[n2, o].
+     */
+    private Tensor projected(KernelKind kind, Inputs in) {
+        int o = logits(in, kind);
+        int k = kind.argument();
+        int n1 = in.x1.dim(0);
+        int n2 = in.x2.dim(0);
+        Tensor s1 = Tensor.zeros(in.dtype, n1, o, k);
+        Tensor s2 = in.same ? s1 : Tensor.zeros(in.dtype, n2, o, k);
+        Graph g1 = model.trace(n1, in.perExample, in.dtype);
+        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
+        try {
+            if (model.independentExamples() && pc1.exampleAxisFirst) {
+                ParameterConsumers pc2 = in.same ? pc1
+                        : new ParameterConsumers(model.trace(n2, in.perExample, in.dtype), in.specs.size());
+                Tensor[] ps = paramArgs(in.specs);
+                try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
+                     PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+                    for (int p = 0; p < in.specs.size(); p++) {
+                        try (Tensor j = pass1.jacobians(List.of(p))[0]) {
+                            CountSketch.accumulate(j, s1, kind.seed(), p);
+                        }
+                        if (!in.same) {
+                            try (Tensor j = pass2.jacobians(List.of(p))[0]) {
+                                CountSketch.accumulate(j, s2, kind.seed(), p);
+                            }
+                        }
+                    }
+                }
+            } else {
+                Tensor[] j1 = batchJacobians(g1, in.x1, in.specs);
+                for (int p = 0; p < j1.length; p++) {
+                    CountSketch.accumulate(j1[p], s1, kind.seed(), p);
+                }
+                closeAll(j1);
+                if (!in.same) {
+                    Tensor[] j2 = batchJacobians(model.trace(n2, in.perExample, in.dtype), in.x2, in.specs);
+                    for (int p = 0; p < j2.length; p++) {
+                        CountSketch.accumulate(j2[p], s2, kind.seed(), p);
+                    }
+                    closeAll(j2);
+                }
+            }
+            Tensor kern = DotGeneralKernel.dot(s1, s2, new int[] {1, 2}, new int[] {1, 2}, new int[0], new int[0]);
+            KernelReduction.scale(kern, 1.0 / o);
+            return kern;
+        } finally {
+            s1.close();
+            if (!in.same) {
+                s2.close();
+            }
+        }
+    }
+
     /** The empirical NNGP f(x1)·f(x2)ᵀ with the same axis semantics. */
     public Tensor nngp(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);

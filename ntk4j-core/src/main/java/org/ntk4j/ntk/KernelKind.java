@@ -1,0 +1,210 @@
+package org.ntk4j.ntk;
+
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.List;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.FixedProjection;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamScope;
+
+/**
+ * The kernels ntk4j computes, each at its own cost. With f(x) of shape [N, O] (Θ_km the O×O blocks):
+ * <ul>
+ *   <li>{@code full}: Θ, [N1, N2, O, O];</li>
+ *   <li>{@code trace}: (1/O) Σ_k Θ_kk, [N1, N2] (neural-tangents' default: the trace is a mean);</li>
+ *   <li>{@code diagonal}: Θ_kk for each k, [N1, N2, O];</li>
+ *   <li>{@code pntk}: ∇θ[(1/√O) Σ_k f_k(x1)] · ∇θ[(1/√O) Σ_k f_k(x2)] = (1/O) Σ_{k,m} Θ_km — the sum of
+ *       logits of Mohamadi, Bae &amp; Sutherland (2023), one cotangent per example;</li>
+ *   <li>{@code pntk-unscaled}: Σ_{k,m} Θ_km = O·pntk (the plain sum of logits of TE-NAS and others);</li>
+ *   <li>{@code logit:K}: Θ_KK, one logit (0-based), one cotangent per example;</li>
+ *   <li>{@code probes:R}: (1/R) Σ_r s_rᵀ Θ s_r with s_r seeded random ±1/√O vectors: an unbiased estimate
+ *       of {@code trace} (E[s sᵀ] = I/O), R cotangents per example;</li>
+ *   <li>{@code projected:K}: (1/O) Σ_k (J_k(x1) Π)(J_k(x2) Π)ᵀ with Π a seeded CountSketch
+ *       Johnson–Lindenstrauss projection of the P parameters to K dimensions (E[Π Πᵀ] = I): an unbiased
+ *       estimate of {@code trace} whose variance falls like 1/K.</li>
+ * </ul>
+ * The N×N kinds are read as K ⊗ I_O when compared with the full kernel.
+ */
+public final class KernelKind {
+    /** The families of kinds. */
+    public enum Family { FULL, TRACE, DIAGONAL, PNTK, PNTK_UNSCALED, LOGIT, PROBES, PROJECTED }
+
+    private final Family family;
+    private final int arg;
+    private final long seed;
+
+    private KernelKind(Family family, int arg, long seed) {
+        this.family = family;
+        this.arg = arg;
+        this.seed = seed;
+    }
+
+    public static KernelKind full() {
+        return new KernelKind(Family.FULL, 0, 0);
+    }
+
+    public static KernelKind trace() {
+        return new KernelKind(Family.TRACE, 0, 0);
+    }
+
+    /**
+     * Parses {@code full}, {@code trace}, {@code diagonal}, {@code pntk}, {@code pntk-unscaled},
+     * {@code logit:K}, {@code probes:R}, {@code projected:K}; {@code seed} seeds probes and projections.
+     */
+    public static KernelKind parse(String text, long seed) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        int colon = t.indexOf(':');
+        String name = colon < 0 ? t : t.substring(0, colon);
+        Integer arg = null;
+        if (colon >= 0) {
+            try {
+                arg = Integer.parseInt(t.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("kind: '" + text + "' needs an integer after ':'");
+            }
+        }
+        Family f;
+        switch (name) {
+            case "full":
+                f = Family.FULL;
+                break;
+            case "trace":
+                f = Family.TRACE;
+                break;
+            case "diagonal":
+                f = Family.DIAGONAL;
+                break;
+            case "pntk":
+                f = Family.PNTK;
+                break;
+            case "pntk-unscaled":
+                f = Family.PNTK_UNSCALED;
+                break;
+            case "logit":
+                f = Family.LOGIT;
+                break;
+            case "probes":
+                f = Family.PROBES;
+                break;
+            case "projected":
+                f = Family.PROJECTED;
+                break;
+            default:
+                throw new IllegalArgumentException("kind: expected full, trace, diagonal, pntk, pntk-unscaled, "
+                        + "logit:K, probes:R or projected:K, got '" + text + "'");
+        }
+        boolean needsArg = f == Family.LOGIT || f == Family.PROBES || f == Family.PROJECTED;
+        if (needsArg != (arg != null)) {
+            throw new IllegalArgumentException("kind: '" + text + "' " + (needsArg ? "needs" : "takes no")
+                    + " ':' argument");
+        }
+        if (arg != null && (f == Family.LOGIT ? arg < 0 : arg < 1)) {
+            throw new IllegalArgumentException("kind: '" + text + "': the argument must be "
+                    + (f == Family.LOGIT ? ">= 0" : ">= 1"));
+        }
+        return new KernelKind(f, arg == null ? 0 : arg, seed);
+    }
+
+    public Family family() {
+        return family;
+    }
+
+    /** K of logit:K, R of probes:R, K of projected:K. */
+    public int argument() {
+        return arg;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
+    /** True for the kinds computed as the plain kernel of f followed by a fixed projection of its logits. */
+    boolean isProjectionOfLogits() {
+        return family == Family.PNTK || family == Family.PNTK_UNSCALED || family == Family.LOGIT
+                || family == Family.PROBES;
+    }
+
+    /** The model f followed by the kind's fixed projection M (rows: the new outputs). */
+    Model wrap(Model model, int outputs) {
+        double[][] m;
+        switch (family) {
+            case PNTK:
+            case PNTK_UNSCALED: {
+                double v = family == Family.PNTK ? 1 / Math.sqrt(outputs) : 1;
+                m = new double[1][outputs];
+                java.util.Arrays.fill(m[0], v);
+                break;
+            }
+            case LOGIT:
+                if (arg >= outputs) {
+                    throw new IllegalArgumentException("kind: logit:" + arg + " but the model has " + outputs
+                            + " outputs (0.." + (outputs - 1) + ")");
+                }
+                m = new double[1][outputs];
+                m[0][arg] = 1;
+                break;
+            case PROBES: {
+                SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 12345);
+                m = new double[arg][outputs];
+                double v = 1 / Math.sqrt(outputs);
+                for (double[] row : m) {
+                    for (int o = 0; o < outputs; o++) {
+                        row[o] = r.nextBoolean() ? v : -v;
+                    }
+                }
+                break;
+            }
+            default:
+                throw new IllegalStateException(family + " is not a projection of the logits");
+        }
+        return new Model(followedBy(model.root(), new FixedProjection(m)), model.spec() + " then " + this);
+    }
+
+    /** The model whose trace kernel is this kind, for cost estimates (projection kinds only). */
+    public Model wrapForCost(Model model, int[] perExample) {
+        int[] out = model.outputShape(perExample);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("kind " + this + ": needs outputs [N, O], the model gives [N] + "
+                    + java.util.Arrays.toString(out));
+        }
+        return wrap(model, out[0]);
+    }
+
+    /** {@code first} then {@code second}, with first's parameters under their own names (no prefix). */
+    private static Layer followedBy(Layer first, Layer second) {
+        return new Layer() {
+            @Override
+            public String kind() {
+                return first.kind();
+            }
+
+            @Override
+            public List<int[]> outputShapes(List<int[]> in) {
+                return second.outputShapes(first.outputShapes(in));
+            }
+
+            @Override
+            public void declare(ParamScope scope, List<int[]> in) {
+                first.declare(scope, in);
+            }
+
+            @Override
+            public List<Var> apply(ParamScope scope, List<Var> in) {
+                return second.apply(scope.child("readout"), first.apply(scope, in));
+            }
+
+            @Override
+            public boolean independentExamples() {
+                return first.independentExamples();
+            }
+        };
+    }
+
+    @Override
+    public String toString() {
+        String n = family.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return family == Family.LOGIT || family == Family.PROBES || family == Family.PROJECTED ? n + ":" + arg : n;
+    }
+}
