@@ -66,6 +66,19 @@ class KernelCommandTest {
     }
 
     @Test
+    void approximationKindsRunFromTheCommandLine() throws Exception {
+        Path r = dir.resolve("pntk.json");
+        String out = run(0, "kernel", "--model", "fcn(depth=1,width=16,out=5)", "--data", "synthetic:6,4",
+                "--kind", "pntk", "--report", r.toString())[0];
+        assertThat(out).contains("kind pntk").contains("kernel [6, 6]");
+        assertThat(Files.readString(r)).contains("\"kind\": \"pntk\"");
+        assertThat(run(0, "kernel", "--model", "fcn(depth=1,width=16,out=5)", "--data", "synthetic:6,4",
+                "--kind", "projected:64")[0]).contains("kind projected:64").contains("kernel [6, 6]");
+        assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
+                "--kind", "pntk")[0]).contains("then pntk");
+    }
+
+    @Test
     void explainPrintsTheTableAndTheChoice() {
         String out = run(0, "explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "8", "--input", "20")[0];
         assertThat(out).contains("jacobian_contraction (jc)").contains("ntk_vector_products (vp)")
@@ -89,7 +102,7 @@ class KernelCommandTest {
                 .startsWith("ntk4j: method: expected auto, jc, vp or sd, got 'fast'");
         assertThat(run(2, "kernel", "--data", "nowhere.npy")[1]).startsWith("ntk4j: data: file not found");
         assertThat(run(2, "kernel", "--data", "synthetic:4")[1]).contains("at least one dimension");
-        assertThat(run(2, "kernel", "--kind", "half")[1]).contains("--kind: expected full, trace or diagonal");
+        assertThat(run(2, "kernel", "--kind", "half")[1]).contains("kind: expected full, trace, diagonal, pntk");
         assertThat(run(2, "kernel", "--memory", "lots")[1]).contains("--memory: expected a positive size");
         assertThat(run(2, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5")[1])
                 .contains("to_image: expects per-example inputs [H, W] or [H, W, C], got [5]")
