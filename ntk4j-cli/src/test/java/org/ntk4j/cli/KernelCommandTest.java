@@ -79,6 +79,31 @@ class KernelCommandTest {
     }
 
     @Test
+    void approxReportsEveryKindAndItsJson() throws Exception {
+        Path r = dir.resolve("approx.json");
+        String out = run(0, "approx", "--model", "fcn(depth=1,width=32,out=4)", "--data", "synthetic:10,6", "--n", "7",
+                "--report", r.toString())[0];
+        assertThat(out).contains("| pntk |").contains("| trace |").contains("| logit:0 |").contains("| probes:4 |")
+                .contains("| projected:1024 |");
+        assertThat(Files.readString(r)).contains("\"pntk.relative_frobenius_error\"").contains("\"full.seconds\"");
+        assertThat(run(2, "approx", "--data", "synthetic:5,6", "--n", "5")[1]).contains("--n: the data has 5 examples");
+        assertThat(run(2, "approx", "--kinds", "full")[1]).contains("--kinds: full is not an N×N kind");
+    }
+
+    /** On a ReLU fcn at initialisation the pNTK error falls like width^-1/2 (Mohamadi et al. 2023). */
+    @Test
+    void widthStudyFitsTheExponentOfThePntkError() {
+        String out = run(0, "approx", "--model", "fcn(depth=2,out=10,act=relu)", "--widths", "64,256,1024",
+                "--seeds", "2", "--data", "synthetic:7,16", "--n", "6", "--method", "sd")[0];
+        java.util.regex.Matcher mt = java.util.regex.Pattern.compile("fitted exponent of the pNTK error in width: "
+                + "(-?[0-9.]+)").matcher(out);
+        assertThat(mt.find()).as(out).isTrue();
+        assertThat(Double.parseDouble(mt.group(1))).isBetween(-0.65, -0.35);
+        assertThat(ApproxCommand.withWidth("fcn(depth=2,out=10)", 64)).isEqualTo("fcn(depth=2,out=10,width=64)");
+        assertThat(ApproxCommand.withWidth("fcn(width=8,out=3)", 64)).isEqualTo("fcn(width=64,out=3)");
+    }
+
+    @Test
     void explainPrintsTheTableAndTheChoice() {
         String out = run(0, "explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "8", "--input", "20")[0];
         assertThat(out).contains("jacobian_contraction (jc)").contains("ntk_vector_products (vp)")

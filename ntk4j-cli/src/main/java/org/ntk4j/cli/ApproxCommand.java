@@ -1,0 +1,215 @@
+package org.ntk4j.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ntk4j approx}: how well each N×N kind approximates the full eNTK, and (with --widths) how the pNTK's
+ * error falls with width.
+ */
+@Command(name = "approx", mixinStandardHelpOptions = true,
+        description = "Compare every N×N kernel kind (read as K ⊗ I_O) with the full empirical NTK.")
+public final class ApproxCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "Model spec (default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,width=512,out=10)";
+
+    @Option(names = "--data", description = "Inputs: .npy [N+M, ...] or synthetic:N,D... (default: ${DEFAULT-VALUE}).")
+    String data = "synthetic:48,28,28";
+
+    @Option(names = "--n", description = "Training inputs: the first N of the data (default: ${DEFAULT-VALUE}).")
+    int n = 32;
+
+    @Option(names = "--kinds", split = ",", description = "Kinds to compare (default: ${DEFAULT-VALUE}).")
+    List<String> kinds = List.of("pntk", "trace", "logit:0", "probes:4", "projected:1024");
+
+    @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
+    String dtype = "f64";
+
+    @Option(names = "--seed", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--diag-reg", description = "Diagonal regulariser relative to the mean diagonal "
+            + "(default: ${DEFAULT-VALUE}).")
+    double diagReg = 1e-4;
+
+    @Option(names = "--widths", split = ",", description = "Width study: repeat the pNTK error over these widths "
+            + "(the model spec's width option is replaced) and fit its exponent.")
+    int[] widths;
+
+    @Option(names = "--seeds", description = "Seeds per width in the width study (default: ${DEFAULT-VALUE}).")
+    int seeds = 3;
+
+    @Option(names = "--report", description = "Write the figures as JSON.")
+    Path report;
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = DType.parse(dtype);
+        Method m = Method.parse(method);
+        List<KernelKind> list = new ArrayList<>();
+        for (String k : kinds) {
+            KernelKind kk = KernelKind.parse(k, seed);
+            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+                throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
+            }
+            list.add(kk);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        JsonReport json = new JsonReport().put("model", model).put("data", data).put("n", n).put("dtype", dt.shortName());
+        try (Tensor all = DataSource.load(data, dt, seed)) {
+            if (all.dim(0) <= n || n < 2) {
+                throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
+                        + "(the rest are held out), got " + n);
+            }
+            int[] per = Shapes.dropFirst(all.shape());
+            Tensor xTrain = slice(all, 0, n);
+            Tensor xTest = slice(all, n, all.dim(0));
+            if (widths == null) {
+                Model net = Zoo.parse(model);
+                int o = outputs(net, per);
+                try (Params p = net.init(seed, per, dt); Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
+                    ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain, xTest,
+                            y, list, diagReg);
+                    out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "
+                            + "targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o, diagReg);
+                    out.print(r.table());
+                    for (ApproximationReport.Row row : r.rows()) {
+                        String k = row.kind.replace(':', '_').replace('-', '_');
+                        json.put(k + ".relative_frobenius_error", row.relativeFrobeniusError)
+                                .put(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
+                                .put(k + ".lambda_min_ratio", row.lambdaMinRatio)
+                                .put(k + ".condition_number_ratio", row.conditionNumberRatio)
+                                .put(k + ".prediction_relative_difference", row.predictionRelativeDifference)
+                                .put(k + ".argmax_agreement", row.argmaxAgreement)
+                                .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
+                    }
+                    json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
+                }
+            } else {
+                widthStudy(out, json, xTrain, dt, per, m);
+            }
+            xTrain.close();
+            xTest.close();
+        }
+        if (report != null) {
+            json.write(report);
+            out.println("wrote " + report);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void widthStudy(PrintWriter out, JsonReport json, Tensor x, DType dt, int[] per, Method m) {
+        KernelKind pntk = KernelKind.parse("pntk", seed);
+        double[] w = new double[widths.length];
+        double[] err = new double[widths.length];
+        out.printf(Locale.ROOT, "pNTK relative Frobenius error against the full eNTK, %d inputs, mean over %d seeds%n",
+                x.dim(0), seeds);
+        out.println("| width | mean error | min | max |");
+        out.println("|---|---|---|---|");
+        for (int i = 0; i < widths.length; i++) {
+            String specW = withWidth(model, widths[i]);
+            Model net = Zoo.parse(specW);
+            double sum = 0;
+            double lo = Double.POSITIVE_INFINITY;
+            double hi = 0;
+            for (int s = 0; s < seeds; s++) {
+                try (Params p = net.init(seed + s, per, dt)) {
+                    EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m);
+                    try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
+                         Tensor k = ntk.kernel(pntk, x, null)) {
+                        double e = relativeError(full, k);
+                        sum += e;
+                        lo = Math.min(lo, e);
+                        hi = Math.max(hi, e);
+                    }
+                }
+            }
+            w[i] = widths[i];
+            err[i] = sum / seeds;
+            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", widths[i], err[i], lo, hi);
+            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", err[i]);
+        }
+        double slope = ApproximationReport.logLogSlope(w, err);
+        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", slope);
+        json.put("widths", widths).put("pntk_error_width_exponent", slope);
+    }
+
+    /** ‖Θ - K ⊗ I‖_F / ‖Θ‖_F for Θ [N, N, O, O] and K [N, N]. */
+    static double relativeError(Tensor full, Tensor k) {
+        int n = full.dim(0);
+        int o = full.dim(2);
+        double num = 0;
+        double den = 0;
+        for (int a = 0; a < n; a++) {
+            for (int b = 0; b < n; b++) {
+                for (int i = 0; i < o; i++) {
+                    for (int j = 0; j < o; j++) {
+                        double t = full.get(a, b, i, j);
+                        double d = t - (i == j ? k.get(a, b) : 0);
+                        num += d * d;
+                        den += t * t;
+                    }
+                }
+            }
+        }
+        return Math.sqrt(num / den);
+    }
+
+    /** The spec with its width option set (added when absent). */
+    static String withWidth(String spec, int width) {
+        String s = spec.trim();
+        if (s.matches(".*[(,]\\s*width\\s*=\\s*\\d+.*")) {
+            return s.replaceAll("width\\s*=\\s*\\d+", "width=" + width);
+        }
+        if (s.endsWith(")")) {
+            String body = s.substring(s.indexOf('(') + 1, s.length() - 1).trim();
+            return s.substring(0, s.indexOf('(') + 1) + (body.isEmpty() ? "" : body + ",") + "width=" + width + ")";
+        }
+        return s + "(width=" + width + ")";
+    }
+
+    private static int outputs(Model net, int[] per) {
+        int[] out = net.outputShape(per);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("approx: needs a model with outputs [N, O], got [N] + " + Shapes.str(out));
+        }
+        return out[0];
+    }
+
+    private static Tensor slice(Tensor t, int from, int to) {
+        int[] start = new int[t.rank()];
+        int[] limit = t.shape();
+        int[] stride = new int[t.rank()];
+        java.util.Arrays.fill(stride, 1);
+        start[0] = from;
+        limit[0] = to;
+        return org.ntk4j.cpu.Layout.slice(t, start, limit, stride);
+    }
+}
