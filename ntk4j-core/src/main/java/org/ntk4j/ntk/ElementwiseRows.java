@@ -23,8 +23,58 @@ final class ElementwiseRows {
     private ElementwiseRows() {
     }
 
+    /**
+     * Rows of a dot_general or conv consumer whose parameter is laid out [contracted axes..., output features...]
+     * (a dense weight [fan_in, out], an HWIO filter): J[n, c, o, f] = Σ_r A[n, r, c] D[o, n, r, f] as one
+     * batched GEMM over the examples, then moved to [O, N] + shape(p'). Null for other consumers.
+     */
+    static Tensor linearRows(PerExamplePass pass, ParameterConsumers.Consumer c) {
+        return linear(pass, c, false);
+    }
+
+    /**
+     * The same rows in example-major order, f.shape + [size(p')] = [N, O, C·F]: the Jacobian itself when the
+     * parameter is consumed as it is (one transpose instead of three). Null for other consumers.
+     */
+    static Tensor linearJacobian(PerExamplePass pass, ParameterConsumers.Consumer c) {
+        return linear(pass, c, true);
+    }
+
+    private static Tensor linear(PerExamplePass pass, ParameterConsumers.Consumer c, boolean exampleMajor) {
+        if (!StructuredDerivatives.hasRule(c)) {
+            return null;
+        }
+        Equation e = c.equation;
+        if (e.primitive() instanceof org.ntk4j.primitive.DotGeneral) {
+            org.ntk4j.primitive.DotGeneral d = (org.ntk4j.primitive.DotGeneral) e.primitive();
+            int[] pc = c.operand == 1 ? d.rhsContract() : d.lhsContract();
+            if (c.operand != 1) {
+                return null;
+            }
+            for (int i = 0; i < pc.length; i++) {
+                if (pc[i] != i) {
+                    return null; // the parameter's contracted axes are not leading and in pair order
+                }
+            }
+        }
+        try (Tensor a = StructuredDerivatives.data(pass, c); Tensor dd = StructuredDerivatives.cotangent(pass, c);
+             Tensor j = org.ntk4j.cpu.DotGeneralKernel.dot(a, dd, new int[] {1}, new int[] {2}, new int[] {0},
+                     new int[] {1})) { // [N, C, O, F]
+            if (exampleMajor) {
+                Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {0, 2, 1, 3}); // [N, O, C, F]
+                return t.reshapeMove(Shapes.concat(pass.f, new int[] {c.parameterValue().size()}));
+            }
+            Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {2, 0, 1, 3}); // [O, N, C, F]
+            return t.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, c.parameterValue().shape()));
+        }
+    }
+
     /** The rows [O, N] + shape(p'), or null when the consumer is of another kind. */
     static Tensor rows(PerExamplePass pass, ParameterConsumers.Consumer c) {
+        Tensor linear = linearRows(pass, c);
+        if (linear != null) {
+            return linear;
+        }
         Equation e = c.equation;
         boolean add = e.primitive() instanceof Add;
         boolean sub = e.primitive() instanceof Sub;

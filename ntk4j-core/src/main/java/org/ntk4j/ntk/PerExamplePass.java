@@ -148,11 +148,9 @@ final class PerExamplePass implements AutoCloseable {
             owned[a] = true;
             args[a] = sliceAxis(delta, 1, ex);
             Tensor[] res = mini.evaluate(args);
-            for (int oo = 0; oo < o; oo++) {
-                for (int q = 0; q < psize; q++) {
-                    rows.setFlat((oo * n + ex) * psize + q, res[0].getFlat(oo * psize + q));
-                }
-            }
+            // res[0] [O, psize] -> rows[:, ex, :]
+            org.ntk4j.cpu.Layout.stridedCopy(res[0], 0, new int[] {psize, 1}, rows, ex * psize,
+                    new int[] {n * psize, 1}, new int[] {o, psize});
             res[0].close();
             for (int i = 0; i < args.length; i++) {
                 if (owned[i]) {
@@ -202,7 +200,8 @@ final class PerExamplePass implements AutoCloseable {
         Tensor[] j = new Tensor[selected.size()];
         if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
             // the parameter is consumed as it is: its rows are its Jacobian
-            j[0] = toExampleMajor(rows(cons.get(0)));
+            Tensor direct = ElementwiseRows.linearJacobian(this, cons.get(0));
+            j[0] = direct != null ? direct : toExampleMajor(rows(cons.get(0)));
             return j;
         }
         Graph back = pathVjp(pc, cons, selected, o * n);
