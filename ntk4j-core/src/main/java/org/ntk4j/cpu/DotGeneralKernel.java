@@ -20,19 +20,9 @@ public final class DotGeneralKernel {
     /** Computes dot_general(lhs, rhs) for already validated dimension numbers. */
     public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                              int[] rhsBatch) {
-        // Order the contracting pairs by lhs axis: a free choice that often matches the lhs layout.
-        int nc = lhsContract.length;
-        Integer[] order = new Integer[nc];
-        for (int i = 0; i < nc; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (p, q) -> Integer.compare(lhsContract[p], lhsContract[q]));
-        int[] lc = new int[nc];
-        int[] rc = new int[nc];
-        for (int i = 0; i < nc; i++) {
-            lc[i] = lhsContract[order[i]];
-            rc[i] = rhsContract[order[i]];
-        }
+        int[][] pairs = sortedPairs(lhsContract, rhsContract);
+        int[] lc = pairs[0];
+        int[] rc = pairs[1];
         int[] lFree = Shapes.complement(lhs.rank(), Shapes.concat(lc, lhsBatch));
         int[] rFree = Shapes.complement(rhs.rank(), Shapes.concat(rc, rhsBatch));
         int[] ls = lhs.shape();
@@ -97,11 +87,10 @@ public final class DotGeneralKernel {
     }
 
     /**
-     * Elements of the transposed operand copies {@link #dot} makes for these shapes and dimension numbers
-     * (0 when both operands are already in a GEMM layout): kernel scratch, for the memory model.
+     * The contracting pairs ordered by lhs axis: a free choice (the sum is the same) that often matches the
+     * lhs layout, so that no copy is needed.
      */
-    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
-                                       int[] rhsBatch) {
+    private static int[][] sortedPairs(int[] lhsContract, int[] rhsContract) {
         int nc = lhsContract.length;
         Integer[] order = new Integer[nc];
         for (int i = 0; i < nc; i++) {
@@ -114,6 +103,18 @@ public final class DotGeneralKernel {
             lc[i] = lhsContract[order[i]];
             rc[i] = rhsContract[order[i]];
         }
+        return new int[][] {lc, rc};
+    }
+
+    /**
+     * Elements of the transposed operand copies {@link #dot} makes for these shapes and dimension numbers
+     * (0 when both operands are already in a GEMM layout): kernel scratch, for the memory model.
+     */
+    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                                       int[] rhsBatch) {
+        int[][] pairs = sortedPairs(lhsContract, rhsContract);
+        int[] lc = pairs[0];
+        int[] rc = pairs[1];
         int[] lFree = Shapes.complement(ls.length, Shapes.concat(lc, lhsBatch));
         int[] rFree = Shapes.complement(rs.length, Shapes.concat(rc, rhsBatch));
         long r = 0;
@@ -130,7 +131,7 @@ public final class DotGeneralKernel {
      * True when reading axes in the order {@code perm} walks memory in row-major order, i.e. perm is the
      * identity once axes of size 1 (which move nothing) are ignored.
      */
-    static boolean isIdentity(int[] shape, int[] perm) {
+    public static boolean isIdentity(int[] shape, int[] perm) {
         int last = -1;
         for (int p : perm) {
             if (shape[p] == 1) {

@@ -204,17 +204,7 @@ final class ConvSupport {
 
     /** True when permuting {@code shape} by {@code perm} keeps the row-major order of the elements. */
     private static boolean keepsOrder(int[] shape, int[] perm) {
-        int last = -1;
-        for (int p : perm) {
-            if (shape[p] == 1) {
-                continue;
-            }
-            if (p < last) {
-                return false;
-            }
-            last = p;
-        }
-        return true;
+        return org.ntk4j.cpu.DotGeneralKernel.isIdentity(shape, perm);
     }
 
     /** from, from + 1, ..., to - 1. */

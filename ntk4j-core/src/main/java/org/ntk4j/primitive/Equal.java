@@ -1,10 +1,9 @@
 package org.ntk4j.primitive;
 
 import org.ntk4j.cpu.Elementwise;
-import org.ntk4j.graph.Var;
 
-/** z = 1 where a == b, else 0. Piecewise constant: its derivatives are zero. */
-public final class Equal extends BinaryPrimitive {
+/** z = 1 where a == b, else 0. */
+public final class Equal extends ComparisonPrimitive {
     public static final Equal INSTANCE = new Equal();
 
     private Equal() {
@@ -14,15 +13,5 @@ public final class Equal extends BinaryPrimitive {
     @Override
     public String name() {
         return "eq";
-    }
-
-    @Override
-    public Var jvp(Var[] p, Var out, Var[] t, int k) {
-        return null;
-    }
-
-    @Override
-    public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
-        return new Var[] {null, null};
     }
 }
