@@ -31,7 +31,10 @@ public final class Blas {
     /** Threads OpenBLAS uses. */
     public static int threads() {
         load();
-        return openblas.blas_get_num_threads();
+        // The vendor-neutral getter answers -1 until blas_set_num_threads has been called once; OpenBLAS's
+        // own getter knows the default (the number of cores).
+        int n = openblas.blas_get_num_threads();
+        return n > 0 ? n : org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
     }
 
     /** Sets the number of OpenBLAS threads. */

@@ -1,0 +1,208 @@
+package org.ntk4j.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.ntk4j.cpu.Blas;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.util.Statistics;
+
+/**
+ * Runs {@link DotGeneralBenchmark} through the JMH Runner API and prints a Markdown table of time per op,
+ * GFLOP/s and the two acceptance ratios (dot_general / direct sgemm at 1024³, target ≥ 0.85; batched
+ * dot_general / 64 direct sgemm calls, target ≥ 0.60).
+ *
+ * <pre>
+ * java -cp ntk4j-bench/target/benchmarks.jar org.ntk4j.bench.GemmReport [--rounds R] [--out FILE] [JMH options]
+ * </pre>
+ *
+ * <p>{@code --rounds R} repeats the whole JMH run R times (default 1) and prints one table per round, so that
+ * the spread caused by other load on the machine is visible; {@code --out FILE} also writes the report there.
+ * Every other argument goes to JMH as on its own command line ({@code -f 2 -wi 3 -i 5 -w 1s -r 1s}, a
+ * benchmark regex, ...), overriding the defaults annotated on the benchmark (1 fork, 3 × 1 s warmup,
+ * 5 × 1 s measurement). The mode is always average time in milliseconds, which the GFLOP/s need.
+ */
+public final class GemmReport {
+    private static final double SQUARE_TARGET = 0.85;
+    private static final double BATCHED_TARGET = 0.60;
+
+    /** One benchmark method: what it computes and how many floating-point operations one call does. */
+    private record Case(String method, String label, String shape, double flops) {
+    }
+
+    private static final List<Case> CASES = List.of(
+            new Case("matmul1024DotGeneral", "ntk4j dot_general (allocates output)", "1024×1024 · 1024×1024",
+                    DotGeneralBenchmark.SQUARE_FLOPS),
+            new Case("matmul1024Sgemm", "direct cblas_sgemm (preallocated output)", "1024×1024 · 1024×1024",
+                    DotGeneralBenchmark.SQUARE_FLOPS),
+            new Case("batchedDotGeneral", "ntk4j batched dot_general (allocates output)",
+                    "64 × (128×512 · 512×512)", DotGeneralBenchmark.BATCHED_FLOPS),
+            new Case("batchedSgemm", "64 direct cblas_sgemm on offsets (preallocated output)",
+                    "64 × (128×512 · 512×512)", DotGeneralBenchmark.BATCHED_FLOPS));
+
+    private GemmReport() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rounds = 1;
+        Path outFile = null;
+        List<String> jmhArgs = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--rounds" -> rounds = Integer.parseInt(value(args, ++i, "--rounds"));
+                case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
+                default -> jmhArgs.add(args[i]);
+            }
+        }
+        if (rounds < 1) {
+            throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+        }
+        CommandLineOptions cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
+        OptionsBuilder builder = new OptionsBuilder();
+        builder.parent(cmd);
+        if (cmd.getIncludes().isEmpty()) {
+            builder.include(DotGeneralBenchmark.class.getName() + "\\.");
+        }
+        Options options = builder.mode(Mode.AverageTime).timeUnit(TimeUnit.MILLISECONDS).build();
+
+        StringBuilder report = new StringBuilder();
+        report.append(header(args));
+        for (int round = 1; round <= rounds; round++) {
+            String before = loadAverage();
+            Collection<RunResult> results = new Runner(options).run();
+            report.append(table(results, rounds > 1 ? "Round " + round + " of " + rounds : null));
+            report.append("- load average (1/5/15 min) before: ").append(before).append(", after: ")
+                    .append(loadAverage()).append('\n');
+        }
+        System.out.println();
+        System.out.print(report);
+        if (outFile != null) {
+            Files.writeString(outFile, report);
+        }
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static String header(String[] args) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        sb.append("## DotGeneralBenchmark, float32\n\n");
+        sb.append("- date: ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME))
+                .append('\n');
+        sb.append("- arguments: `").append(args.length == 0 ? "(defaults)" : String.join(" ", args)).append("`\n");
+        sb.append("- CPU: ").append(cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
+                .append(" cores visible to the JVM\n");
+        sb.append("- JVM: ").append(System.getProperty("java.vm.name")).append(' ')
+                .append(System.getProperty("java.runtime.version")).append('\n');
+        sb.append("- OpenBLAS: `").append(Blas.config().trim()).append("`, ").append(Blas.threads())
+                .append(" threads\n");
+        return sb.toString();
+    }
+
+    /** The 1, 5 and 15 minute load averages, a gauge of other work competing for the cores. */
+    private static String loadAverage() throws IOException {
+        Path load = Path.of("/proc/loadavg");
+        if (!Files.isReadable(load)) {
+            return "n/a";
+        }
+        String[] f = Files.readString(load).trim().split("\\s+");
+        return f[0] + " / " + f[1] + " / " + f[2];
+    }
+
+    private static String cpuModel() throws IOException {
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        if (Files.isReadable(cpuinfo)) {
+            for (String line : Files.readAllLines(cpuinfo)) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        }
+        return System.getProperty("os.arch");
+    }
+
+    /** Mean and median time per op in ms, and the spread over measurement iterations. */
+    private record Timing(double meanMs, double errorMs, double medianMs, double minMs, double maxMs, long n) {
+    }
+
+    private static String table(Collection<RunResult> results, String title) {
+        Map<String, Timing> byMethod = new LinkedHashMap<>();
+        for (RunResult r : results) {
+            String bench = r.getParams().getBenchmark();
+            String method = bench.substring(bench.lastIndexOf('.') + 1);
+            Result<?> primary = r.getPrimaryResult();
+            if (!primary.getScoreUnit().equals("ms/op")) {
+                throw new IllegalStateException("expected ms/op, got " + primary.getScoreUnit());
+            }
+            Statistics st = primary.getStatistics();
+            double err = st.getN() > 2 ? primary.getScoreError() : Double.NaN;
+            byMethod.put(method, new Timing(st.getMean(), err, st.getPercentile(50), st.getMin(), st.getMax(),
+                    st.getN()));
+        }
+        StringBuilder sb = new StringBuilder("\n");
+        if (title != null) {
+            sb.append("### ").append(title).append("\n\n");
+        }
+        sb.append("| benchmark | what | shape | ms/op (mean ± 99.9% CI) | GFLOP/s (mean) | GFLOP/s (median) "
+                + "| GFLOP/s (slowest – fastest iteration) |\n");
+        sb.append("|---|---|---|---:|---:|---:|---:|\n");
+        for (Case c : CASES) {
+            Timing t = byMethod.get(c.method());
+            if (t == null) {
+                continue;
+            }
+            sb.append(String.format(Locale.ROOT, "| `%s` | %s | %s | %.2f ± %s | %.1f | %.1f | %.1f – %.1f |%n",
+                    c.method(), c.label(), c.shape(), t.meanMs(),
+                    Double.isNaN(t.errorMs()) ? "n/a" : String.format(Locale.ROOT, "%.2f", t.errorMs()),
+                    gflops(c.flops(), t.meanMs()), gflops(c.flops(), t.medianMs()), gflops(c.flops(), t.maxMs()),
+                    gflops(c.flops(), t.minMs())));
+        }
+        sb.append('\n');
+        sb.append(ratio(byMethod, "matmul1024DotGeneral", "matmul1024Sgemm", "ours / direct at 1024³",
+                SQUARE_TARGET));
+        sb.append(ratio(byMethod, "batchedDotGeneral", "batchedSgemm",
+                "batched dot_general / direct sgemm rate", BATCHED_TARGET));
+        return sb.toString();
+    }
+
+    private static double gflops(double flops, double ms) {
+        return flops / (ms * 1e6);
+    }
+
+    /**
+     * Rate ratio ours/direct (= direct time / our time) of the means, which the target is judged on, and of
+     * the medians and the fastest iterations, which other load on the machine disturbs less.
+     */
+    private static String ratio(Map<String, Timing> byMethod, String ours, String direct, String label,
+                                double target) {
+        Timing o = byMethod.get(ours);
+        Timing d = byMethod.get(direct);
+        if (o == null || d == null) {
+            return "";
+        }
+        double r = d.meanMs() / o.meanMs();
+        return String.format(Locale.ROOT,
+                "- %s: **%.2f** of the means (medians %.2f, fastest iterations %.2f); target ≥ %.2f: %s%n",
+                label, r, d.medianMs() / o.medianMs(), d.minMs() / o.minMs(), target,
+                r >= target ? "**met**" : "**NOT met**");
+    }
+}
