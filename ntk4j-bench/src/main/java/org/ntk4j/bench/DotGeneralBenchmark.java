@@ -8,6 +8,7 @@ import org.ntk4j.cpu.Blas;
 import org.ntk4j.primitive.DotGeneral;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -35,6 +36,11 @@ import org.openjdk.jmh.infra.Blackhole;
  *       with rhs axis 1, giving [64,128,512].</li>
  *   <li>{@code batchedSgemm}: the same product as 64 direct {@code cblas_sgemm} calls on pointers to each
  *       batch's offset, created once in the setup, into a preallocated output.</li>
+ *   <li>{@code pairedMatmul1024} and {@code pairedBatched}: the same two competitors interleaved call by call
+ *       (alternating which goes first), each timed with {@link System#nanoTime} into {@link PairTimes}. On a
+ *       machine shared with other work, the separate benchmarks above run seconds apart and see different
+ *       load; the paired ones see the same load, so their ratio is the one to trust when the machine is
+ *       busy.</li>
  * </ul>
  *
  * <p>Both states check in their setup that dot_general and the direct call agree with each other and with a
@@ -139,6 +145,25 @@ public class DotGeneralBenchmark {
         }
     }
 
+    /**
+     * Nanoseconds spent in each competitor of a paired benchmark during one iteration, reported by JMH as
+     * secondary results {@code oursNs}, {@code directNs} and {@code pairs} (per-iteration sums).
+     */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class PairTimes {
+        public long oursNs;
+        public long directNs;
+        public long pairs;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            oursNs = 0;
+            directNs = 0;
+            pairs = 0;
+        }
+    }
+
     /** C = A·B, row-major, A m×k, B k×n, C m×n, all contiguous. */
     static void sgemm(FloatPointer a, FloatPointer b, FloatPointer c, int m, int n, int k) {
         openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, m, n, k,
@@ -202,5 +227,47 @@ public class DotGeneralBenchmark {
         for (int i = 0; i < BATCH; i++) {
             sgemm(s.pl[i], s.pr[i], s.po[i], M, P, K);
         }
+    }
+
+    @Benchmark
+    public void pairedMatmul1024(Square s, PairTimes t, Blackhole bh) {
+        boolean oursFirst = (t.pairs & 1) == 0;
+        long t0 = System.nanoTime();
+        if (oursFirst) {
+            matmul1024DotGeneral(s, bh);
+        } else {
+            matmul1024Sgemm(s);
+        }
+        long t1 = System.nanoTime();
+        if (oursFirst) {
+            matmul1024Sgemm(s);
+        } else {
+            matmul1024DotGeneral(s, bh);
+        }
+        long t2 = System.nanoTime();
+        t.oursNs += oursFirst ? t1 - t0 : t2 - t1;
+        t.directNs += oursFirst ? t2 - t1 : t1 - t0;
+        t.pairs++;
+    }
+
+    @Benchmark
+    public void pairedBatched(Batched s, PairTimes t, Blackhole bh) {
+        boolean oursFirst = (t.pairs & 1) == 0;
+        long t0 = System.nanoTime();
+        if (oursFirst) {
+            batchedDotGeneral(s, bh);
+        } else {
+            batchedSgemm(s);
+        }
+        long t1 = System.nanoTime();
+        if (oursFirst) {
+            batchedSgemm(s);
+        } else {
+            batchedDotGeneral(s, bh);
+        }
+        long t2 = System.nanoTime();
+        t.oursNs += oursFirst ? t1 - t0 : t2 - t1;
+        t.directNs += oursFirst ? t2 - t1 : t1 - t0;
+        t.pairs++;
     }
 }
