@@ -5,11 +5,14 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
+import org.ntk4j.primitive.DotGeneral;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -116,6 +119,15 @@ final class PerExamplePass implements AutoCloseable {
      * applied to δ[:, n] and the operands of example n alone, for each n.
      */
     Tensor rows(ParameterConsumers.Consumer cons) {
+        return rows(cons, 0, n);
+    }
+
+    /** {@link #rows(ParameterConsumers.Consumer)} for the examples [from, to) only: [O, to - from] + shape(p'). */
+    Tensor rows(ParameterConsumers.Consumer cons, int from, int to) {
+        Tensor direct = structuredRows(cons, from, to);
+        if (direct != null) {
+            return direct;
+        }
         Graph g = pc.graph;
         Equation e = cons.equation;
         Graph mini = rowGraph(pc, cons, o);
@@ -125,9 +137,11 @@ final class PerExamplePass implements AutoCloseable {
         }
         Var pv = cons.parameterValue();
         int psize = pv.size();
+        int nt = to - from;
         Tensor delta = delta(cons);
-        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
-        for (int ex = 0; ex < n; ex++) {
+        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+        long elementBytes = delta.dtype().bytes();
+        for (int ex = from; ex < to; ex++) {
             Tensor[] args = new Tensor[mini.inputs().size()];
             boolean[] owned = new boolean[args.length];
             int a = 0;
@@ -142,10 +156,11 @@ final class PerExamplePass implements AutoCloseable {
             owned[a] = true;
             args[a] = sliceAxis(delta, 1, ex);
             Tensor[] res = mini.evaluate(args);
+            // res[0] is [O] + shape(p'): row oo goes to rows[oo, ex - from, ...], psize contiguous elements
             for (int oo = 0; oo < o; oo++) {
-                for (int q = 0; q < psize; q++) {
-                    rows.setFlat((oo * n + ex) * psize + q, res[0].getFlat(oo * psize + q));
-                }
+                org.bytedeco.javacpp.Pointer.memcpy(
+                        rows.pointer().getPointer(((long) oo * nt + (ex - from)) * psize),
+                        res[0].pointer().getPointer((long) oo * psize), (long) psize * elementBytes);
             }
             res[0].close();
             for (int i = 0; i < args.length; i++) {
@@ -155,6 +170,106 @@ final class PerExamplePass implements AutoCloseable {
             }
         }
         return rows;
+    }
+
+    /**
+     * The rows of a dot_general consumer with a structure rule (a dense layer, or a dense map over positions)
+     * whose parameter is laid out [contracting axes..., free axes...] (e.g. W [in, out] of x·W), written in place:
+     * rows[o, n] = A[n]ᵀ · D[o, n] (C × R times R × F), one GEMM per (o, n) straight into the result, the
+     * product the consumer's generic VJP rule forms but without its [O, F, C] → [O, C, F] transpose of every row.
+     * Null for any other consumer.
+     */
+    private Tensor structuredRows(ParameterConsumers.Consumer cons, int from, int to) {
+        Equation e = cons.equation;
+        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
+                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
+            return null;
+        }
+        DotGeneral d = (DotGeneral) e.primitive();
+        Var pv = cons.parameterValue();
+        int pr = pv.rank();
+        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
+                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
+        for (int i = 0; i < order.length; i++) {
+            if (order[i] != i) {
+                return null;
+            }
+        }
+        int nt = to - from;
+        try (Tensor a = StructuredDerivatives.data(this, cons); // [N, R, C]
+             Tensor dl = StructuredDerivatives.cotangent(this, cons)) { // [O, N, R, F]
+            int r = a.dim(1);
+            int c = a.dim(2);
+            int fo = dl.dim(3);
+            if ((long) c * fo != pv.size()) {
+                return null;
+            }
+            Tensor rows = Tensor.empty(a.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+            if (r == 1) {
+                outerRows(a, dl, rows, from, nt, c, fo);
+                return rows;
+            }
+            for (int ex = from; ex < to; ex++) {
+                for (int oo = 0; oo < o; oo++) {
+                    Blas.gemm(true, false, c, fo, r, 1.0, a, (long) ex * r * c, c, dl, ((long) oo * n + ex) * r * fo,
+                            fo, 0.0, rows, ((long) oo * nt + (ex - from)) * c * fo, fo);
+                }
+            }
+            return rows;
+        }
+    }
+
+    /**
+     * rows[o, n - from, i, j] = A[n, 0, i] · D[o, n, 0, j] for one position (R = 1, a dense layer): each row of F
+     * products formed in a small array and stored with one bulk copy, rows split over the cores. The same
+     * products (each one rounded multiplication) as a GEMM with K = 1, which OpenBLAS runs at a fraction of
+     * memory bandwidth.
+     */
+    private void outerRows(Tensor a, Tensor dl, Tensor rows, int from, int nt, int c, int fo) {
+        int total = o * nt * c;
+        boolean f32 = rows.dtype() == DType.F32;
+        Parallel.range(total, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, fo)), (lo, hi) -> {
+            int cached = -1;
+            if (f32) {
+                java.nio.FloatBuffer av = a.floats();
+                java.nio.FloatBuffer dv = dl.floats();
+                java.nio.FloatBuffer out = rows.floats();
+                float[] drow = new float[fo];
+                float[] tmp = new float[fo];
+                for (int u = lo; u < hi; u++) {
+                    int pair = u / c; // oo * nt + (ex - from)
+                    int ex = from + pair % nt;
+                    if (pair != cached) {
+                        dv.get((pair / nt * n + ex) * fo, drow, 0, fo);
+                        cached = pair;
+                    }
+                    float s = av.get(ex * c + u % c);
+                    for (int j = 0; j < fo; j++) {
+                        tmp[j] = s * drow[j];
+                    }
+                    out.put(u * fo, tmp, 0, fo);
+                }
+            } else {
+                java.nio.DoubleBuffer av = a.doubles();
+                java.nio.DoubleBuffer dv = dl.doubles();
+                java.nio.DoubleBuffer out = rows.doubles();
+                double[] drow = new double[fo];
+                double[] tmp = new double[fo];
+                for (int u = lo; u < hi; u++) {
+                    int pair = u / c;
+                    int ex = from + pair % nt;
+                    if (pair != cached) {
+                        dv.get((pair / nt * n + ex) * fo, drow, 0, fo);
+                        cached = pair;
+                    }
+                    double s = av.get(ex * c + u % c);
+                    for (int j = 0; j < fo; j++) {
+                        tmp[j] = s * drow[j];
+                    }
+                    out.put(u * fo, tmp, 0, fo);
+                }
+            }
+        });
     }
 
     /**
@@ -192,25 +307,34 @@ final class PerExamplePass implements AutoCloseable {
      * example-independent path θ → p'.
      */
     Tensor[] jacobians(List<Integer> selected) {
+        return jacobians(selected, 0, n);
+    }
+
+    /**
+     * {@link #jacobians(List)} for the examples [from, to) only: each result has the shape of f with its batch
+     * axis {@code to - from}, plus [size(θ_p)].
+     */
+    Tensor[] jacobians(List<Integer> selected, int from, int to) {
+        int nt = to - from;
         List<ParameterConsumers.Consumer> cons = consumersOf(pc, selected);
         Tensor[] j = new Tensor[selected.size()];
         if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
             // the parameter is consumed as it is: its rows are its Jacobian
-            j[0] = toExampleMajor(rows(cons.get(0)));
+            j[0] = toExampleMajor(rows(cons.get(0), from, to), nt);
             return j;
         }
-        Graph back = pathVjp(pc, cons, selected, o * n);
+        Graph back = pathVjp(pc, cons, selected, o * nt);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
         for (int c = 0; c < cons.size(); c++) {
-            args[params.length + c] = rows(cons.get(c))
-                    .reshapeMove(Shapes.prepend(o * n, cons.get(c).parameterValue().shape()));
+            args[params.length + c] = rows(cons.get(c), from, to)
+                    .reshapeMove(Shapes.prepend(o * nt, cons.get(c).parameterValue().shape()));
         }
         Tensor[] res = back.evaluate(args);
         for (int c = 0; c < cons.size(); c++) {
             args[params.length + c].close();
         }
         for (int i = 0; i < j.length; i++) {
-            j[i] = toExampleMajor(res[cons.size() + i]); // [O·N] + θ shape, rows ordered (o, n)
+            j[i] = toExampleMajor(res[cons.size() + i], nt); // [O·nt] + θ shape, rows ordered (o, n)
         }
         for (int c = 0; c < cons.size(); c++) {
             res[c].close();
@@ -218,12 +342,30 @@ final class PerExamplePass implements AutoCloseable {
         return j;
     }
 
-    /** Rows ordered (o, n) with any trailing shape, to f.shape + [size]; consumes its argument. */
-    private Tensor toExampleMajor(Tensor rows) {
-        int size = rows.size() / (o * n);
-        try (Tensor onp = rows.reshapeMove(o, n, size)) {
-            return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(f, new int[] {size}));
+    /** Rows ordered (o, n) over nt examples with any trailing shape, to f.shape (batch nt) + [size]; consumes its argument. */
+    private Tensor toExampleMajor(Tensor rows, int nt) {
+        int size = rows.size() / (o * nt);
+        int[] ft = f.clone();
+        ft[0] = nt;
+        try (Tensor onp = rows.reshapeMove(o, nt, size)) {
+            return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(ft, new int[] {size}));
         }
+    }
+
+    /**
+     * Bytes of the largest single tensor that {@link #jacobians(List, int, int)} forms per example for
+     * parameter {@code p}: O times the largest of θ_p, the consumers' p' and every value on the path θ → p'.
+     */
+    static long bytesPerExample(ParameterConsumers pc, int o, int p, DType dtype) {
+        long largest = Shapes.size(pc.params.get(p).shape());
+        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        for (ParameterConsumers.Consumer c : cons) {
+            largest = Math.max(largest, c.parameterValue().size());
+        }
+        for (Equation e : parameterPath(pc, cons).equations()) {
+            largest = Math.max(largest, e.output().size());
+        }
+        return (long) o * largest * dtype.bytes();
     }
 
     /** The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters. */
