@@ -80,7 +80,7 @@ public final class NtkMethodsBench {
             for (String a : args) {
                 if (a.equals("--quick")) {
                     o.quick = true;
-                    o.mainWidth = 1024;
+                    o.mainWidth = 512;
                     o.widths = new int[] {64, 128, 256, 512, 1024};
                     o.reps = 2;
                     o.sweepReps = 1;
@@ -170,7 +170,7 @@ public final class NtkMethodsBench {
         static String usage() {
             return String.join("\n",
                     "usage: NtkMethodsBench [--quick] [options]",
-                    "  --quick                 main setting at width 1024, sweep 64..1024, 2 timed rounds (1 in the sweep)",
+                    "  --quick                 main setting at width 512, sweep 64..1024, 2 timed rounds (1 in the sweep)",
                     "  --no-main / --no-sweep  skip a part",
                     "  --main-width W          hidden width of the main setting (default 2048)",
                     "  --main-input D          input size of the main setting (default 3072)",
@@ -512,50 +512,66 @@ public final class NtkMethodsBench {
             "predicted peak"};
         for (Method m : METHODS) {
             for (String q : quantities) {
-                List<Integer> ws = new ArrayList<>();
-                List<Double> ys = new ArrayList<>();
-                for (Setting s : sweep) {
-                    Result r = s.results.get(m);
-                    if (s.width < opt.fitFrom || r.estimate == null) {
-                        continue;
-                    }
-                    boolean needsRun = !q.startsWith("predicted");
-                    if (needsRun && !r.ran()) {
-                        continue;
-                    }
-                    double y;
-                    switch (q) {
-                        case "time":
-                            y = r.median();
-                            break;
-                        case "predicted FLOPs":
-                            y = r.estimate.flops();
-                            break;
-                        case "measured peak":
-                            y = r.measuredPeak;
-                            break;
-                        case "measured peak - params - x":
-                            y = r.measuredPeak - s.paramBytes - s.inputBytes;
-                            break;
-                        default:
-                            y = r.estimate.peakBytes();
-                    }
-                    if (y > 0) {
-                        ws.add(s.width);
-                        ys.add(y);
-                    }
+                fit(fits, sweep, m, q, false);
+                if (q.contains("peak")) {
+                    fit(fits, sweep, m, q, true);
                 }
-                if (ws.size() < 2) {
-                    continue;
-                }
-                double[] x = ws.stream().mapToDouble(Integer::doubleValue).toArray();
-                double[] y = ys.stream().mapToDouble(Double::doubleValue).toArray();
-                double[] f = logLogFit(x, y);
-                fits.add(new Fit(m, q, expected(m, q), ws.stream().mapToInt(Integer::intValue).toArray(), f[0],
-                        f[1]));
             }
         }
         return fits;
+    }
+
+    /**
+     * One fit over the widths >= fitFrom; with {@code untiledOnly}, over those where the method ran untiled
+     * (tiling caps each tensor at 2 GiB and so flattens the memory curve), added only when that leaves out some.
+     */
+    private void fit(List<Fit> fits, List<Setting> sweep, Method m, String q, boolean untiledOnly) {
+        List<Integer> ws = new ArrayList<>();
+        List<Double> ys = new ArrayList<>();
+        boolean leftOut = false;
+        for (Setting s : sweep) {
+            Result r = s.results.get(m);
+            if (s.width < opt.fitFrom || r.estimate == null) {
+                continue;
+            }
+            if (untiledOnly && r.estimate.note().contains("tile")) {
+                leftOut = true;
+                continue;
+            }
+            boolean needsRun = !q.startsWith("predicted");
+            if (needsRun && !r.ran()) {
+                continue;
+            }
+            double y;
+            switch (q) {
+                case "time":
+                    y = r.median();
+                    break;
+                case "predicted FLOPs":
+                    y = r.estimate.flops();
+                    break;
+                case "measured peak":
+                    y = r.measuredPeak;
+                    break;
+                case "measured peak - params - x":
+                    y = r.measuredPeak - s.paramBytes - s.inputBytes;
+                    break;
+                default:
+                    y = r.estimate.peakBytes();
+            }
+            if (y > 0) {
+                ws.add(s.width);
+                ys.add(y);
+            }
+        }
+        if (ws.size() < 2 || (untiledOnly && !leftOut)) {
+            return;
+        }
+        double[] x = ws.stream().mapToDouble(Integer::doubleValue).toArray();
+        double[] y = ys.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] f = logLogFit(x, y);
+        fits.add(new Fit(m, untiledOnly ? q + " (untiled widths)" : q, expected(m, q),
+                ws.stream().mapToInt(Integer::intValue).toArray(), f[0], f[1]));
     }
 
     /** The reference exponents (digest §1.2, inputs of size W, L = 4 dense layers). */

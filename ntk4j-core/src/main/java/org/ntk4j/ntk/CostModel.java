@@ -252,11 +252,40 @@ public final class CostModel {
         }
         long held = paramBytes + values + 2 * out;
         int tiled = 0;
+        int dense = 0;
         for (int p = 0; p < nParams; p++) {
             List<Integer> one = List.of(p);
             long size = Shapes.size(pc1.params.get(p).shape());
             long jp1 = bytes((long) Shapes.size(f1) * size);
             long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
+            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+            PerExamplePass.Dense d2 = same ? d1 : PerExamplePass.denseForm(pc2, p);
+            if (d1 != null && d2 != null) {
+                // Jacobian written directly (example-major), over chunks of fan-in rows if it must be tiled
+                int[] chunks = Tiles.split(d1.c, (long) Math.max(n1, n2) * o * d1.f * dtype.bytes(), tileBytes);
+                int widest = 0;
+                for (int i = 0; i < Tiles.count(chunks); i++) {
+                    widest = Math.max(widest, Tiles.size(chunks, i));
+                }
+                long partial = Tiles.count(chunks) > 1 ? out : 0; // the chunks' running sum
+                long jc1 = bytes((long) Shapes.size(f1) * widest * d1.f);
+                long jc2 = same ? 0 : bytes((long) Shapes.size(f2) * widest * d1.f);
+                for (int side = 0; side < (same ? 1 : 2); side++) {
+                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
+                    PerExamplePass.Dense d = side == 0 ? d1 : d2;
+                    int n = side == 0 ? n1 : n2;
+                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, d.consumer, o));
+                    long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
+                    peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
+                }
+                flops += contractionFlops(size);
+                peak = Math.max(peak, held + partial + jc1 + jc2 + out);
+                dense++;
+                if (Tiles.count(chunks) > 1) {
+                    tiled++;
+                }
+                continue;
+            }
             int[] t1 = Tiles.split(n1, PerExamplePass.bytesPerExample(pc1, o, p, dtype), tileBytes);
             int[] t2 = same ? t1 : Tiles.split(n2, PerExamplePass.bytesPerExample(pc2, o, p, dtype), tileBytes);
             if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
@@ -326,7 +355,9 @@ public final class CostModel {
         }
         return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(totalParams()), peak,
                 "per-example Jacobians, one parameter at a time (examples independent)"
-                        + (tiled > 0 ? "; " + tiled + " of them over tiles of examples (a tensor holds at most "
+                        + (dense > 0 ? "; " + dense + " of them dense weights, written directly" : "")
+                        + (tiled > 0 ? "; " + tiled + " of them tiled, over chunks of fan-in rows or tiles of examples"
+                        + " (a tensor holds at most "
                         + human(tileBytes) + ")" : ""));
     }
 

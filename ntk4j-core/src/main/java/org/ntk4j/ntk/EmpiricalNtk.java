@@ -270,6 +270,18 @@ public final class EmpiricalNtk {
             Tensor acc = null;
             int o = pass1.o;
             for (int p = 0; p < in.specs.size(); p++) {
+                PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+                PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
+                if (d1 != null && d2 != null) {
+                    try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
+                        if (acc == null) {
+                            acc = k.copy();
+                        } else {
+                            addInto(acc, k);
+                        }
+                    }
+                    continue;
+                }
                 int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
                 int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
                         tileBytes);
@@ -300,6 +312,31 @@ public final class EmpiricalNtk {
             }
             return acc != null ? acc : contract(List.of(), List.of(), in, true);
         }
+    }
+
+    /**
+     * One parameter's kernel when the parameter feeds a dense layer as it is: its Jacobian written directly in
+     * example-major layout, over chunks of its fan-in rows when the whole would pass the tile limit (every
+     * example and output in each chunk, so each chunk is one GEMM over all N·O rows), the chunks' kernels summed.
+     */
+    private Tensor denseParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2,
+                                        PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
+        long perRow = (long) Math.max(pass1.n, pass2.n) * pass1.o * d1.f * in.dtype.bytes();
+        int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
+        Tensor k = null;
+        for (int i = 0; i < Tiles.count(chunks); i++) {
+            try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
+                 Tensor j2 = in.same ? null : pass2.denseJacobian(d2, chunks[i], chunks[i + 1])) {
+                Tensor kc = contract(List.of(j1), List.of(in.same ? j1 : j2), in, true);
+                if (k == null) {
+                    k = kc;
+                } else {
+                    addInto(k, kc);
+                    kc.close();
+                }
+            }
+        }
+        return k;
     }
 
     /**

@@ -34,6 +34,8 @@ final class PerExamplePass implements AutoCloseable {
     private final Map<Var, Integer> yIndex = new IdentityHashMap<>();
     private final Tensor[] values;
     private final Tensor[] params;
+    /** The graph's inputs (parameters, x) by variable: operands read as they are, not copied out of the pass. */
+    private final Map<Var, Tensor> inputValues = new IdentityHashMap<>();
 
     PerExamplePass(ParameterConsumers pc, Tensor[] params, Tensor x) {
         this.pc = pc;
@@ -42,6 +44,10 @@ final class PerExamplePass implements AutoCloseable {
         this.n = x.dim(0);
         this.f = g.outputs().get(0).shape();
         this.o = Shapes.size(f) / n;
+        for (int i = 0; i < params.length; i++) {
+            inputValues.put(g.inputs().get(i), params[i]);
+        }
+        inputValues.put(g.inputs().get(params.length), x);
         List<Var> ys = new ArrayList<>();
         for (ParameterConsumers.Consumer c : pc.consumers) {
             yIndex.computeIfAbsent(c.equation.output(), v -> {
@@ -49,7 +55,7 @@ final class PerExamplePass implements AutoCloseable {
                 return ys.size() - 1;
             });
             for (Var v : c.equation.inputs()) {
-                if (!g.constants().containsKey(v)) {
+                if (!g.constants().containsKey(v) && !inputValues.containsKey(v)) {
                     operandIndex.computeIfAbsent(v, u -> {
                         operands.add(u);
                         return operands.size() - 1;
@@ -71,7 +77,10 @@ final class PerExamplePass implements AutoCloseable {
         return Vjp.cotangentsAt(pc.graph, o, ys, operands);
     }
 
-    /** The values the pass reads back: consumer outputs (for δ) and consumer operands. */
+    /**
+     * The values the pass reads back: consumer outputs (for δ) and consumer operands other than graph inputs
+     * (parameters and x are read where they are).
+     */
     static Graph passGraph(ParameterConsumers pc, int o) {
         List<Var> ys = new ArrayList<>();
         List<Var> operands = new ArrayList<>();
@@ -84,7 +93,7 @@ final class PerExamplePass implements AutoCloseable {
         Map<Var, Boolean> seenOp = new IdentityHashMap<>();
         for (ParameterConsumers.Consumer c : pc.consumers) {
             for (Var v : c.equation.inputs()) {
-                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
+                if (!pc.graph.constants().containsKey(v) && !isInput(pc.graph, v) && seenOp.put(v, Boolean.TRUE) == null) {
                     operands.add(v);
                 }
             }
@@ -108,10 +117,22 @@ final class PerExamplePass implements AutoCloseable {
         return values[operands.size() + yIndex.get(c.equation.output())];
     }
 
-    /** The value of an operand of a consumer equation (a constant's value for constants). */
+    /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
     Tensor operand(Var v) {
         Tensor t = pc.graph.constants().get(v);
+        if (t == null) {
+            t = inputValues.get(v);
+        }
         return t != null ? t : values[operandIndex.get(v)];
+    }
+
+    private static boolean isInput(Graph g, Var v) {
+        for (Var in : g.inputs()) {
+            if (in == v) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -180,21 +201,10 @@ final class PerExamplePass implements AutoCloseable {
      * Null for any other consumer.
      */
     private Tensor structuredRows(ParameterConsumers.Consumer cons, int from, int to) {
-        Equation e = cons.equation;
-        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
-                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
+        if (!directRows(pc, cons)) {
             return null;
         }
-        DotGeneral d = (DotGeneral) e.primitive();
         Var pv = cons.parameterValue();
-        int pr = pv.rank();
-        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
-                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
-        for (int i = 0; i < order.length; i++) {
-            if (order[i] != i) {
-                return null;
-            }
-        }
         int nt = to - from;
         try (Tensor a = StructuredDerivatives.data(this, cons); // [N, R, C]
              Tensor dl = StructuredDerivatives.cotangent(this, cons)) { // [O, N, R, F]
@@ -216,6 +226,125 @@ final class PerExamplePass implements AutoCloseable {
                 }
             }
             return rows;
+        }
+    }
+
+    /**
+     * True when the rows of {@code cons} can be written directly: a dot_general with a structure rule, its data
+     * operand per example, its parameter laid out [contracting axes..., free axes...].
+     */
+    static boolean directRows(ParameterConsumers pc, ParameterConsumers.Consumer cons) {
+        Equation e = cons.equation;
+        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
+                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
+            return false;
+        }
+        DotGeneral d = (DotGeneral) e.primitive();
+        int pr = cons.parameterValue().rank();
+        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
+                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
+        for (int i = 0; i < order.length; i++) {
+            if (order[i] != i) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A parameter consumed as it is, by one dense consumer (one position per example): its Jacobian row for
+     * output o of example n is a[n] ⊗ δ[o, n], C × F with C the fan-in.
+     */
+    static final class Dense {
+        final ParameterConsumers.Consumer consumer;
+        final int c;
+        final int f;
+
+        private Dense(ParameterConsumers.Consumer consumer, int c, int f) {
+            this.consumer = consumer;
+            this.c = c;
+            this.f = f;
+        }
+    }
+
+    /** Parameter {@code p}'s dense form, or null when it has none. */
+    static Dense denseForm(ParameterConsumers pc, int p) {
+        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        if (cons.size() != 1 || cons.get(0).parameterValue() != pc.params.get(p) || !directRows(pc, cons.get(0))) {
+            return null;
+        }
+        ParameterConsumers.Consumer c = cons.get(0);
+        Equation e = c.equation;
+        DotGeneral d = (DotGeneral) e.primitive();
+        Var data = e.input(1 - c.operand);
+        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
+        long cSize = 1;
+        for (int a : pContract) {
+            cSize *= c.parameterValue().dim(a);
+        }
+        long positions = data.size() / Math.max(1, data.dim(0)) / Math.max(1, cSize);
+        if (positions != 1 || cSize == 0) {
+            return null;
+        }
+        return new Dense(c, (int) cSize, (int) (c.parameterValue().size() / cSize));
+    }
+
+    /**
+     * The Jacobian of a parameter of dense form restricted to rows [i0, i1) of its C × F layout, i.e. the
+     * contiguous flat range [i0·F, i1·F): shape f + [(i1 - i0)·F], J[n, o, (i - i0)·F + j] = a[n, i] · δ[o, n, j],
+     * written in this example-major layout directly. With [i0, i1) = [0, C) it equals {@link #jacobians}' result.
+     */
+    Tensor denseJacobian(Dense form, int i0, int i1) {
+        int ci = i1 - i0;
+        int fo = form.f;
+        int c = form.c;
+        try (Tensor a = StructuredDerivatives.data(this, form.consumer); // [N, 1, C]
+             Tensor dl = StructuredDerivatives.cotangent(this, form.consumer)) { // [O, N, 1, F]
+            Tensor j = Tensor.empty(a.dtype(), Shapes.concat(f, new int[] {ci * fo}));
+            boolean f32 = j.dtype() == DType.F32;
+            Parallel.range(n * o * ci, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, fo)), (lo, hi) -> {
+                int cached = -1;
+                if (f32) {
+                    java.nio.FloatBuffer av = a.floats();
+                    java.nio.FloatBuffer dv = dl.floats();
+                    java.nio.FloatBuffer out = j.floats();
+                    float[] drow = new float[fo];
+                    float[] tmp = new float[fo];
+                    for (int u = lo; u < hi; u++) {
+                        int pair = u / ci; // ex * o + oo
+                        int ex = pair / o;
+                        if (pair != cached) {
+                            dv.get(((pair % o) * n + ex) * fo, drow, 0, fo);
+                            cached = pair;
+                        }
+                        float s = av.get(ex * c + i0 + u % ci);
+                        for (int q = 0; q < fo; q++) {
+                            tmp[q] = s * drow[q];
+                        }
+                        out.put(u * fo, tmp, 0, fo);
+                    }
+                } else {
+                    java.nio.DoubleBuffer av = a.doubles();
+                    java.nio.DoubleBuffer dv = dl.doubles();
+                    java.nio.DoubleBuffer out = j.doubles();
+                    double[] drow = new double[fo];
+                    double[] tmp = new double[fo];
+                    for (int u = lo; u < hi; u++) {
+                        int pair = u / ci;
+                        int ex = pair / o;
+                        if (pair != cached) {
+                            dv.get(((pair % o) * n + ex) * fo, drow, 0, fo);
+                            cached = pair;
+                        }
+                        double s = av.get(ex * c + i0 + u % ci);
+                        for (int q = 0; q < fo; q++) {
+                            tmp[q] = s * drow[q];
+                        }
+                        out.put(u * fo, tmp, 0, fo);
+                    }
+                }
+            });
+            return j;
         }
     }
 

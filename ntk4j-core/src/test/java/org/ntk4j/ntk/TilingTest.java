@@ -19,31 +19,35 @@ import org.ntk4j.tensor.Tensor;
  * cost model must follow them.
  */
 class TilingTest {
-    static Stream<Object[]> axes() {
-        return Stream.of(
-                new Object[] {new int[0], new int[0]},
-                new Object[] {new int[] {-1}, new int[0]},
-                new Object[] {new int[0], new int[] {0}},
-                new Object[] {new int[] {-1}, new int[] {0}},
-                new Object[] {new int[] {0}, new int[0]},
-                new Object[] {new int[] {0, 1}, new int[0]},
-                new Object[] {new int[0], new int[] {1}});
+    static Stream<Object[]> cases() {
+        int[][][] axes = {
+            {{}, {}}, {{-1}, {}}, {{}, {0}}, {{-1}, {0}}, {{0}, {}}, {{0, 1}, {}}, {{}, {1}}};
+        Stream.Builder<Object[]> b = Stream.builder();
+        // fcn: dense weights, tiled over chunks of fan-in rows; cnn: conv filters, tiled over examples
+        for (String model : new String[] {"fcn(depth=2,width=24,out=3)|20", "cnn(depth=2,channels=3,out=2)|4,4,1"}) {
+            for (int[][] a : axes) {
+                b.add(new Object[] {model, a[0], a[1]});
+            }
+        }
+        return b.build();
     }
 
-    @ParameterizedTest(name = "trace {0} diagonal {1}")
-    @MethodSource("axes")
-    void tiledKernelsEqualUntiled(int[] trace, int[] diagonal) {
-        Model m = Zoo.parse("fcn(depth=2,width=24,out=3)");
-        int[] in = {20};
+    @ParameterizedTest(name = "{0} trace {1} diagonal {2}")
+    @MethodSource("cases")
+    void tiledKernelsEqualUntiled(String model, int[] trace, int[] diagonal) {
+        Model m = Zoo.parse(model.substring(0, model.indexOf('|')));
+        int[] in = java.util.Arrays.stream(model.substring(model.indexOf('|') + 1).split(","))
+                .mapToInt(Integer::parseInt).toArray();
         Params p = m.init(5, in, DType.F64);
-        Tensor x1 = Tensor.randomNormal(DType.F64, 1, 7, 20);
-        Tensor x2 = Tensor.randomNormal(DType.F64, 2, 7, 20);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(7, in));
+        Tensor x2 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(7, in));
         for (Tensor second : new Tensor[] {null, x2}) {
             EmpiricalNtk base = EmpiricalNtk.of(m, p).traceAxes(trace).diagonalAxes(diagonal);
             for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS}) {
                 try (Tensor whole = base.method(method).ntk(x1, second)) {
-                    // 3 KiB: every weight's Jacobian (3 outputs × 480 or 576 entries × 8 bytes per example) and
-                    // every basis vector's weight cotangent need tiles of one or two examples / vectors
+                    // 3 KiB: the fcn's weight Jacobians go over chunks of one fan-in row (7 × 3 × 24 × 8 bytes
+                    // each), the cnn's 3×3×3×3 filter over tiles of 2 examples (2 × 81 × 8 bytes each), and
+                    // every basis vector's weight cotangent over tiles of a few vectors
                     for (long limit : new long[] {3 << 10, 20 << 10}) {
                         try (Tensor tiled = base.method(method).tileBytes(limit).ntk(x1, second)) {
                             assertThat(tiled.shape()).containsExactly(whole.shape());
