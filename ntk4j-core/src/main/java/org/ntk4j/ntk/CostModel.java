@@ -73,10 +73,18 @@ public final class CostModel {
     private final int[] f2;
     private final int nParams;
     private final long paramBytes;
+    private final long tileBytes;
 
     /** Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. */
     public CostModel(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
                      int[] diagonalAxes) {
+        this(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, Tiles.MAX_TENSOR_BYTES);
+    }
+
+    /** The same, for methods that tile their work at {@code tileBytes} (see {@link EmpiricalNtk}). */
+    CostModel(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes, int[] diagonalAxes,
+              long tileBytes) {
+        this.tileBytes = tileBytes;
         if (n1 < 1 || n2 < 0) {
             throw new IllegalArgumentException("cost model: n1 must be >= 1 and n2 >= 0 (0: x2 = x1), got " + n1
                     + " and " + n2);
@@ -253,11 +261,85 @@ public final class CostModel {
             values += outputBytes(pass2);
         }
         long held = paramBytes + values + 2 * out;
+        int tiled = 0;
+        int dense = 0;
         for (int p = 0; p < nParams; p++) {
             List<Integer> one = List.of(p);
             long size = Shapes.size(pc1.params.get(p).shape());
             long jp1 = bytes((long) Shapes.size(f1) * size);
             long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
+            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+            PerExamplePass.Dense d2 = same ? d1 : PerExamplePass.denseForm(pc2, p);
+            if (d1 != null && d2 != null) {
+                // Jacobian written directly (example-major), over chunks of fan-in rows if it must be tiled
+                int[] chunks = Tiles.split(d1.c, (long) Math.max(n1, n2) * o * d1.f * dtype.bytes(), tileBytes);
+                int widest = 0;
+                for (int i = 0; i < Tiles.count(chunks); i++) {
+                    widest = Math.max(widest, Tiles.size(chunks, i));
+                }
+                long partial = Tiles.count(chunks) > 1 ? out : 0; // the chunks' running sum
+                long jc1 = bytes((long) Shapes.size(f1) * widest * d1.f);
+                long jc2 = same ? 0 : bytes((long) Shapes.size(f2) * widest * d1.f);
+                for (int side = 0; side < (same ? 1 : 2); side++) {
+                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
+                    PerExamplePass.Dense d = side == 0 ? d1 : d2;
+                    int n = side == 0 ? n1 : n2;
+                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, d.consumer, o));
+                    long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
+                    peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
+                }
+                flops += contractionFlops(size);
+                peak = Math.max(peak, held + partial + jc1 + jc2 + out);
+                dense++;
+                if (Tiles.count(chunks) > 1) {
+                    tiled++;
+                }
+                continue;
+            }
+            int[] t1 = Tiles.split(n1, PerExamplePass.bytesPerExample(pc1, o, p, dtype), tileBytes);
+            int[] t2 = same ? t1 : Tiles.split(n2, PerExamplePass.bytesPerExample(pc2, o, p, dtype), tileBytes);
+            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
+                tiled++;
+                boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
+                int[] b2 = batchPaired ? t2 : t1;
+                for (int side = 0; side < (same ? 1 : 2); side++) {
+                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
+                    int[] t = side == 0 ? t1 : b2;
+                    long other = side == 0 ? 0 : jp1;
+                    List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
+                    boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
+                    for (int i = 0; i < Tiles.count(t); i++) {
+                        int nt = Tiles.size(t, i);
+                        long done = bytes((long) o * t[i] * size); // this side's earlier tiles, held
+                        long jt = bytes((long) o * nt * size);
+                        long rowBytes = 0;
+                        for (ParameterConsumers.Consumer c : cons) {
+                            flops += (double) nt * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+                            rowBytes += bytes((long) o * nt * c.parameterValue().size());
+                        }
+                        if (identity) {
+                            peak = Math.max(peak, held + other + done + rowBytes + jt);
+                        } else {
+                            Graph path = PerExamplePass.pathVjp(pc, cons, one, o * nt);
+                            flops += GraphCost.flops(path);
+                            peak = Math.max(peak, held + other + done + GraphCost.peakBytes(path) - paramBytes + jt);
+                        }
+                    }
+                }
+                long block = 0;
+                for (int i = 0; i < Tiles.count(t1); i++) {
+                    for (int j = 0; j < Tiles.count(b2); j++) {
+                        int[] f1t = f1.clone();
+                        f1t[0] = Tiles.size(t1, i);
+                        int[] f2t = f2.clone();
+                        f2t[0] = Tiles.size(b2, j);
+                        block = Math.max(block, bytes(Shapes.size(axes.outputShape(f1t, f2t))));
+                    }
+                }
+                flops += contractionFlops(size);
+                peak = Math.max(peak, held + jp1 + jp2 + 2 * block); // every tile, a block and its zip copy
+                continue;
+            }
             for (int side = 0; side < (same ? 1 : 2); side++) {
                 ParameterConsumers pc = side == 0 ? pc1 : pc2;
                 int n = side == 0 ? n1 : n2;
@@ -282,7 +364,11 @@ public final class CostModel {
             peak = Math.max(peak, held + jp1 + jp2 + out);
         }
         return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(totalParams()), peak,
-                "per-example Jacobians, one parameter at a time (examples independent)");
+                "per-example Jacobians, one parameter at a time (examples independent)"
+                        + (dense > 0 ? "; " + dense + " of them dense weights, written directly" : "")
+                        + (tiled > 0 ? "; " + tiled + " of them tiled, over chunks of fan-in rows or tiles of examples"
+                        + " (a tensor holds at most "
+                        + human(tileBytes) + ")" : ""));
     }
 
     private static long outputBytes(Graph g) {
@@ -297,14 +383,37 @@ public final class CostModel {
         int k = Shapes.size(f2);
         boolean[] with = new boolean[nParams + 1];
         java.util.Arrays.fill(with, 0, nParams, true);
-        Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), k, with);
-        Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), k, with);
-        double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
         long full = bytes((long) Shapes.size(f1) * k);
-        long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
-        peak = Math.max(peak, 2 * full + bytes(outputElements()));
-        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, GraphCost.flops(jvp), peak,
-                "VJP of f(x2) with " + k + " basis cotangents, then one JVP of f(x1) with them stacked");
+        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(model, n1, n2, perExample, dtype),
+                tileBytes);
+        if (Tiles.count(tiles) == 1) {
+            Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), k, with);
+            Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), k, with);
+            double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
+            long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
+            peak = Math.max(peak, 2 * full + bytes(outputElements()));
+            return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, GraphCost.flops(jvp), peak,
+                    "VJP of f(x2) with " + k + " basis cotangents, then one JVP of f(x1) with them stacked");
+        }
+        // tiles of basis vectors: the [K] + f(x1) result is held while each tile runs its VJP and JVP
+        double flops = 0;
+        double jvpFlops = 0;
+        long peak = 2 * full + bytes(outputElements());
+        java.util.Map<Integer, double[]> bySize = new java.util.HashMap<>();
+        for (int i = 0; i < Tiles.count(tiles); i++) {
+            double[] c = bySize.computeIfAbsent(Tiles.size(tiles, i), kt -> {
+                Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), kt, with);
+                Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), kt, with);
+                return new double[] {GraphCost.flops(vjp), GraphCost.flops(jvp),
+                    Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp))};
+            });
+            flops += c[0] + c[1];
+            jvpFlops += c[1];
+            peak = Math.max(peak, full + (long) c[2]);
+        }
+        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, jvpFlops, peak, "VJP of f(x2) and JVP of f(x1) over "
+                + Tiles.count(tiles) + " tiles of the " + k + " basis cotangents (a tensor holds at most "
+                + human(tileBytes) + ")");
     }
 
     private Estimate structuredDerivatives() {

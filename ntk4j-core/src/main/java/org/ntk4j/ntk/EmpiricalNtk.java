@@ -34,15 +34,17 @@ public final class EmpiricalNtk {
     private final int[] diagonalAxes;
     private final Method method;
     private final long memoryBudget;
+    private final long tileBytes;
 
     private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
-                         long memoryBudget) {
+                         long memoryBudget, long tileBytes) {
         this.model = model;
         this.params = params;
         this.traceAxes = traceAxes.clone();
         this.diagonalAxes = diagonalAxes.clone();
         this.method = method;
         this.memoryBudget = memoryBudget;
+        this.tileBytes = tileBytes;
     }
 
     /**
@@ -55,22 +57,23 @@ public final class EmpiricalNtk {
 
     /** The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO. */
     public static EmpiricalNtk of(Model model, Params params) {
-        return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget());
+        return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget(),
+                Tiles.MAX_TENSOR_BYTES);
     }
 
     /** Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end. */
     public EmpiricalNtk traceAxes(int... axes) {
-        return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget);
+        return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget, tileBytes);
     }
 
     /** Axes of f(x) whose diagonal alone is kept (e.g. 0: only Θ(x1_n, x2_n)). */
     public EmpiricalNtk diagonalAxes(int... axes) {
-        return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget);
+        return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget, tileBytes);
     }
 
     /** The algorithm. */
     public EmpiricalNtk method(Method m) {
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes);
     }
 
     /** The memory budget AUTO chooses within (bytes). */
@@ -78,7 +81,19 @@ public final class EmpiricalNtk {
         if (bytes < 1) {
             throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
         }
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, bytes);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, bytes, tileBytes);
+    }
+
+    /**
+     * The largest tensor a method may form before it tiles its work (default 2^31 - 1 bytes, the most one tensor
+     * holds): Jacobian contraction then forms each parameter's Jacobian over tiles of examples, NTK-vector
+     * products run over tiles of basis vectors. For tests, which lower it to exercise the tiled paths.
+     */
+    EmpiricalNtk tileBytes(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("tile bytes: must be positive, got " + bytes);
+        }
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, memoryBudget, bytes);
     }
 
     public Method method() {
@@ -91,7 +106,7 @@ public final class EmpiricalNtk {
 
     /** The costs of every method for these shapes (n2 = 0: x2 = x1). */
     public CostModel costModel(int n1, int n2, int[] perExample, DType dtype) {
-        return new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes);
+        return new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
     }
 
     /** The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice. */
@@ -137,7 +152,7 @@ public final class EmpiricalNtk {
             default: {
                 Inputs in = new Inputs(x1, x2);
                 Model wrapped = kind.wrap(model, logits(in, kind));
-                return new EmpiricalNtk(wrapped, params, new int[] {-1}, new int[0], method, memoryBudget)
+                return new EmpiricalNtk(wrapped, params, new int[] {-1}, new int[0], method, memoryBudget, tileBytes)
                         .ntk(x1, x2);
             }
         }
@@ -165,7 +180,7 @@ public final class EmpiricalNtk {
                             + "[N] + " + Shapes.str(out));
                 }
                 return new EmpiricalNtk(kind.wrap(model, out[0]), params, new int[] {-1}, new int[0], method,
-                        memoryBudget);
+                        memoryBudget, tileBytes);
             }
         }
     }
@@ -370,7 +385,33 @@ public final class EmpiricalNtk {
         try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
              PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
             Tensor acc = null;
+            int o = pass1.o;
             for (int p = 0; p < in.specs.size(); p++) {
+                PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+                PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
+                if (d1 != null && d2 != null) {
+                    try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
+                        if (acc == null) {
+                            acc = k.copy();
+                        } else {
+                            addInto(acc, k);
+                        }
+                    }
+                    continue;
+                }
+                int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
+                int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
+                        tileBytes);
+                if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
+                    try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
+                        if (acc == null) {
+                            acc = k.copy();
+                        } else {
+                            addInto(acc, k);
+                        }
+                    }
+                    continue;
+                }
                 Tensor j1 = pass1.jacobians(List.of(p))[0];
                 Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
                 try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
@@ -391,14 +432,101 @@ public final class EmpiricalNtk {
     }
 
     /**
+     * One parameter's kernel when the parameter feeds a dense layer as it is: its Jacobian written directly in
+     * example-major layout, over chunks of its fan-in rows when the whole would pass the tile limit (every
+     * example and output in each chunk, so each chunk is one GEMM over all N·O rows), the chunks' kernels summed.
+     */
+    private Tensor denseParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2,
+                                        PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
+        long perRow = (long) Math.max(pass1.n, pass2.n) * pass1.o * d1.f * in.dtype.bytes();
+        int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
+        Tensor k = null;
+        for (int i = 0; i < Tiles.count(chunks); i++) {
+            try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
+                 Tensor j2 = in.same ? null : pass2.denseJacobian(d2, chunks[i], chunks[i + 1])) {
+                Tensor kc = contract(List.of(j1), List.of(in.same ? j1 : j2), in, true);
+                if (k == null) {
+                    k = kc;
+                } else {
+                    addInto(k, kc);
+                    kc.close();
+                }
+            }
+        }
+        return k;
+    }
+
+    /**
+     * One parameter's kernel when its per-example Jacobian would pass the tile limit: the Jacobian is formed over
+     * tiles of examples (each tile a tensor of its own, together the same bytes as the whole), and each pair of
+     * tiles is contracted into its block of the kernel. A traced or diagonal batch axis pairs tile i with tile i
+     * only (traced blocks are summed, each divided by the full trace size).
+     */
+    private Tensor tiledParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
+                                        int[] t2) {
+        KernelAxes axes = in.axes();
+        int[] f1 = in.f1();
+        int[] f2 = in.f2();
+        boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
+        int[] b2 = batchPaired ? t2 : t1; // a traced or diagonal batch axis has n1 = n2 (checked)
+        Tensor[] j1 = new Tensor[Tiles.count(t1)];
+        Tensor[] j2 = in.same && b2 == t1 ? j1 : new Tensor[Tiles.count(b2)];
+        try {
+            for (int i = 0; i < j1.length; i++) {
+                j1[i] = pass1.jacobians(List.of(p), t1[i], t1[i + 1])[0];
+            }
+            if (j2 != j1) {
+                for (int i = 0; i < j2.length; i++) {
+                    j2[i] = pass2.jacobians(List.of(p), b2[i], b2[i + 1])[0];
+                }
+            }
+            int[] outShape = axes.outputShape(f1, f2);
+            int[] outStrides = Shapes.strides(outShape);
+            Tensor k = Tensor.zeros(in.dtype, outShape);
+            long divisor = axes.traceSize(f1);
+            for (int i = 0; i < j1.length; i++) {
+                for (int j = 0; j < j2.length; j++) {
+                    if (!batchPaired && i != j) {
+                        continue;
+                    }
+                    int[] f1t = f1.clone();
+                    f1t[0] = Tiles.size(t1, i);
+                    int[] f2t = f2.clone();
+                    f2t[0] = Tiles.size(b2, j);
+                    try (Tensor blk = contract(List.of(j1[i]), List.of(j2[j]), axes, f1t, f2t, in.dtype, true,
+                            divisor)) {
+                        if (axes.isTraced(0)) {
+                            addInto(k, blk);
+                        } else {
+                            int off = t1[i] * outStrides[0] + (batchPaired ? b2[j] * outStrides[1] : 0);
+                            Layout.stridedCopy(blk, 0, Shapes.strides(blk.shape()), k, off, outStrides, blk.shape());
+                        }
+                    }
+                }
+            }
+            return k;
+        } finally {
+            closeAll(j1);
+            if (j2 != j1) {
+                closeAll(j2);
+            }
+        }
+    }
+
+    /**
      * Θ = Σ_p dot_general(J1_p, J2_p) contracting the traced axes (and, for Jacobians, the flattened
      * parameter axis last) and batching the diagonal axes, then permuted to the zip layout and divided by the
      * size of the traced axes.
      */
     private Tensor contract(List<Tensor> j1, List<Tensor> j2, Inputs in, boolean withParamAxis) {
-        KernelAxes axes = in.axes();
         int[] f1 = in.f1();
-        int[] f2 = in.f2();
+        KernelAxes axes = in.axes();
+        return contract(j1, j2, axes, f1, in.f2(), in.dtype, withParamAxis, axes.traceSize(f1));
+    }
+
+    /** {@link #contract(List, List, Inputs, boolean)} for outputs f1, f2 (tiles of the batch), dividing by divisor. */
+    private static Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelAxes axes, int[] f1, int[] f2,
+                                   DType dtype, boolean withParamAxis, long divisor) {
         axes.checkShapes(f1, f2);
         int r = axes.rank();
         int[] contractAxes = withParamAxis ? Shapes.concat(axes.trace(), new int[] {r}) : axes.trace();
@@ -416,11 +544,11 @@ public final class EmpiricalNtk {
             }
         }
         if (sum == null) { // a model without parameters has a zero NTK
-            return Tensor.zeros(in.dtype, axes.outputShape(f1, f2));
+            return Tensor.zeros(dtype, axes.outputShape(f1, f2));
         }
         Tensor out = Layout.transpose(sum, axes.zipPermutation());
         sum.close();
-        KernelReduction.scale(out, 1.0 / axes.traceSize(f1));
+        KernelReduction.scale(out, 1.0 / divisor);
         return out;
     }
 
@@ -579,18 +707,23 @@ public final class EmpiricalNtk {
         KernelAxes axes = in.axes();
         axes.checkShapes(f1, f2);
         int k = Shapes.size(f2);
-        Tensor[] g;
-        try (Tensor basis = identity(in.dtype, k, f2)) {
-            g = vjpRows(in.x2, basis);
+        int[] tiles = Tiles.split(k, vectorProductBytesPerVector(model, in.x1.dim(0), in.x2.dim(0), in.perExample,
+                in.dtype), tileBytes);
+        Tensor t;
+        if (Tiles.count(tiles) == 1) {
+            t = vectorProductColumns(in, f2, 0, k);
+        } else {
+            // tiles of basis vectors: rows [k0, k1) of [K2] + f1, one VJP and one JVP per tile
+            t = Tensor.empty(in.dtype, Shapes.prepend(k, f1));
+            int perRow = Shapes.size(f1);
+            for (int i = 0; i < Tiles.count(tiles); i++) {
+                try (Tensor part = vectorProductColumns(in, f2, tiles[i], tiles[i + 1])) {
+                    org.bytedeco.javacpp.Pointer.memcpy(t.pointer().getPointer((long) tiles[i] * perRow),
+                            part.pointer(), part.bytes());
+                }
+            }
         }
-        Tensor[] res;
-        try {
-            res = jvpWithTangents(in.x1, g);
-        } finally {
-            closeAll(g);
-        }
-        // res[0]: [K2] + f1 -> [f1..., f2...]
-        Tensor t = res[0];
+        // t: [K2] + f1 -> [f1..., f2...]
         int[] perm = new int[t.rank()];
         for (int i = 0; i < perm.length - 1; i++) {
             perm[i] = i + 1;
@@ -603,6 +736,39 @@ public final class EmpiricalNtk {
         Tensor out = KernelReduction.reduce(full, axes, f1, f2);
         full.close();
         return out;
+    }
+
+    /** Θ[..., b] for the basis vectors b in [from, to) of f(x2), as [to - from] + f1: a VJP, then a JVP. */
+    private Tensor vectorProductColumns(Inputs in, int[] f2, int from, int to) {
+        Tensor[] g;
+        try (Tensor basis = basisRows(in.dtype, from, to, f2)) {
+            g = vjpRows(in.x2, basis);
+        }
+        Tensor[] res;
+        try {
+            res = jvpWithTangents(in.x1, g);
+        } finally {
+            closeAll(g);
+        }
+        return res[0];
+    }
+
+    /**
+     * Bytes per basis vector of the largest stacked value NTK-vector products form (the VJP of f(x2) and the
+     * JVP of f(x1), each with one vector): what decides the tiles of basis vectors.
+     */
+    static long vectorProductBytesPerVector(Model model, int n1, int n2, int[] perExample, DType dtype) {
+        int nParams = model.paramSpecs(perExample).size();
+        boolean[] with = new boolean[nParams + 1];
+        java.util.Arrays.fill(with, 0, nParams, true);
+        long largest = 1;
+        for (Graph g : new Graph[] {Vjp.of(model.trace(n2, perExample, dtype), 1, with),
+            Jvp.of(model.trace(n1, perExample, dtype), 1, with)}) {
+            for (org.ntk4j.graph.Equation e : g.equations()) {
+                largest = Math.max(largest, e.output().size());
+            }
+        }
+        return largest * dtype.bytes();
     }
 
     /** Parameter cotangents Σ_b c[k, b] ∂f(x)_b/∂θ for stacked output cotangents c [K] + f(x).shape. */
@@ -628,6 +794,19 @@ public final class EmpiricalNtk {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** [to - from] + shape with one-hot rows: row i is e_{from + i} of the flattened shape. */
+    private static Tensor basisRows(DType dt, int from, int to, int[] shape) {
+        if (from == 0 && to == Shapes.size(shape)) {
+            return identity(dt, to, shape);
+        }
+        int size = Shapes.size(shape);
+        Tensor t = Tensor.zeros(dt, Shapes.prepend(to - from, shape));
+        for (int i = 0; i < to - from; i++) {
+            t.setFlat((int) ((long) i * size + from + i), 1.0);
+        }
+        return t;
+    }
 
     /** [K] + shape with one-hot rows: row k is e_k of the flattened shape. */
     private static Tensor identity(DType dt, int k, int[] shape) {

@@ -5,11 +5,14 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
+import org.ntk4j.primitive.DotGeneral;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -31,6 +34,8 @@ final class PerExamplePass implements AutoCloseable {
     private final Map<Var, Integer> yIndex = new IdentityHashMap<>();
     private final Tensor[] values;
     private final Tensor[] params;
+    /** The graph's inputs (parameters, x) by variable: operands read as they are, not copied out of the pass. */
+    private final Map<Var, Tensor> inputValues = new IdentityHashMap<>();
 
     PerExamplePass(ParameterConsumers pc, Tensor[] params, Tensor x) {
         this.pc = pc;
@@ -39,6 +44,10 @@ final class PerExamplePass implements AutoCloseable {
         this.n = x.dim(0);
         this.f = g.outputs().get(0).shape();
         this.o = Shapes.size(f) / n;
+        for (int i = 0; i < params.length; i++) {
+            inputValues.put(g.inputs().get(i), params[i]);
+        }
+        inputValues.put(g.inputs().get(params.length), x);
         List<Var> ys = new ArrayList<>();
         for (ParameterConsumers.Consumer c : pc.consumers) {
             yIndex.computeIfAbsent(c.equation.output(), v -> {
@@ -46,7 +55,7 @@ final class PerExamplePass implements AutoCloseable {
                 return ys.size() - 1;
             });
             for (Var v : c.equation.inputs()) {
-                if (!g.constants().containsKey(v)) {
+                if (!g.constants().containsKey(v) && !inputValues.containsKey(v)) {
                     operandIndex.computeIfAbsent(v, u -> {
                         operands.add(u);
                         return operands.size() - 1;
@@ -68,7 +77,10 @@ final class PerExamplePass implements AutoCloseable {
         return Vjp.cotangentsAt(pc.graph, o, ys, operands);
     }
 
-    /** The values the pass reads back: consumer outputs (for δ) and consumer operands. */
+    /**
+     * The values the pass reads back: consumer outputs (for δ) and consumer operands other than graph inputs
+     * (parameters and x are read where they are).
+     */
     static Graph passGraph(ParameterConsumers pc, int o) {
         List<Var> ys = new ArrayList<>();
         List<Var> operands = new ArrayList<>();
@@ -81,7 +93,7 @@ final class PerExamplePass implements AutoCloseable {
         Map<Var, Boolean> seenOp = new IdentityHashMap<>();
         for (ParameterConsumers.Consumer c : pc.consumers) {
             for (Var v : c.equation.inputs()) {
-                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
+                if (!pc.graph.constants().containsKey(v) && !isInput(pc.graph, v) && seenOp.put(v, Boolean.TRUE) == null) {
                     operands.add(v);
                 }
             }
@@ -105,10 +117,22 @@ final class PerExamplePass implements AutoCloseable {
         return values[operands.size() + yIndex.get(c.equation.output())];
     }
 
-    /** The value of an operand of a consumer equation (a constant's value for constants). */
+    /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
     Tensor operand(Var v) {
         Tensor t = pc.graph.constants().get(v);
+        if (t == null) {
+            t = inputValues.get(v);
+        }
         return t != null ? t : values[operandIndex.get(v)];
+    }
+
+    private static boolean isInput(Graph g, Var v) {
+        for (Var in : g.inputs()) {
+            if (in == v) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -117,11 +141,22 @@ final class PerExamplePass implements AutoCloseable {
      */
     Tensor rows(ParameterConsumers.Consumer cons) {
         Tensor structured = ElementwiseRows.rows(this, cons);
-        return structured != null ? structured : loopRows(cons);
+        return structured != null ? structured : rows(cons, 0, n);
     }
 
     /** {@link #rows} by the consumer's own VJP rule, one example at a time: works for every primitive. */
     Tensor loopRows(ParameterConsumers.Consumer cons) {
+        return loopRows(cons, 0, n);
+    }
+
+    /** {@link #rows(ParameterConsumers.Consumer)} for the examples [from, to) only: [O, to - from] + shape(p'). */
+    Tensor rows(ParameterConsumers.Consumer cons, int from, int to) {
+        Tensor direct = structuredRows(cons, from, to);
+        return direct != null ? direct : loopRows(cons, from, to);
+    }
+
+    /** {@link #loopRows(ParameterConsumers.Consumer)} for the examples [from, to). */
+    Tensor loopRows(ParameterConsumers.Consumer cons, int from, int to) {
         Graph g = pc.graph;
         Equation e = cons.equation;
         Graph mini = rowGraph(pc, cons, o);
@@ -131,9 +166,11 @@ final class PerExamplePass implements AutoCloseable {
         }
         Var pv = cons.parameterValue();
         int psize = pv.size();
+        int nt = to - from;
         Tensor delta = delta(cons);
-        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, n}, pv.shape()));
-        for (int ex = 0; ex < n; ex++) {
+        Tensor rows = Tensor.empty(delta.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+        long elementBytes = delta.dtype().bytes();
+        for (int ex = from; ex < to; ex++) {
             Tensor[] args = new Tensor[mini.inputs().size()];
             boolean[] owned = new boolean[args.length];
             int a = 0;
@@ -148,9 +185,12 @@ final class PerExamplePass implements AutoCloseable {
             owned[a] = true;
             args[a] = sliceAxis(delta, 1, ex);
             Tensor[] res = mini.evaluate(args);
-            // res[0] [O, psize] -> rows[:, ex, :]
-            org.ntk4j.cpu.Layout.stridedCopy(res[0], 0, new int[] {psize, 1}, rows, ex * psize,
-                    new int[] {n * psize, 1}, new int[] {o, psize});
+            // res[0] is [O] + shape(p'): row oo goes to rows[oo, ex - from, ...], psize contiguous elements
+            for (int oo = 0; oo < o; oo++) {
+                org.bytedeco.javacpp.Pointer.memcpy(
+                        rows.pointer().getPointer(((long) oo * nt + (ex - from)) * psize),
+                        res[0].pointer().getPointer((long) oo * psize), (long) psize * elementBytes);
+            }
             res[0].close();
             for (int i = 0; i < args.length; i++) {
                 if (owned[i]) {
@@ -159,6 +199,214 @@ final class PerExamplePass implements AutoCloseable {
             }
         }
         return rows;
+    }
+
+    /**
+     * The rows of a dot_general consumer with a structure rule (a dense layer, or a dense map over positions)
+     * whose parameter is laid out [contracting axes..., free axes...] (e.g. W [in, out] of x·W), written in place:
+     * rows[o, n] = A[n]ᵀ · D[o, n] (C × R times R × F), one GEMM per (o, n) straight into the result, the
+     * product the consumer's generic VJP rule forms but without its [O, F, C] → [O, C, F] transpose of every row.
+     * Null for any other consumer.
+     */
+    private Tensor structuredRows(ParameterConsumers.Consumer cons, int from, int to) {
+        if (!directRows(pc, cons)) {
+            return null;
+        }
+        Var pv = cons.parameterValue();
+        int nt = to - from;
+        try (Tensor a = StructuredDerivatives.data(this, cons); // [N, R, C]
+             Tensor dl = StructuredDerivatives.cotangent(this, cons)) { // [O, N, R, F]
+            int r = a.dim(1);
+            int c = a.dim(2);
+            int fo = dl.dim(3);
+            if ((long) c * fo != pv.size()) {
+                return null;
+            }
+            Tensor rows = Tensor.empty(a.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+            if (r == 1) {
+                outerRows(a, dl, rows, from, nt, c, fo);
+                return rows;
+            }
+            for (int ex = from; ex < to; ex++) {
+                for (int oo = 0; oo < o; oo++) {
+                    Blas.gemm(true, false, c, fo, r, 1.0, a, (long) ex * r * c, c, dl, ((long) oo * n + ex) * r * fo,
+                            fo, 0.0, rows, ((long) oo * nt + (ex - from)) * c * fo, fo);
+                }
+            }
+            return rows;
+        }
+    }
+
+    /**
+     * True when the rows of {@code cons} can be written directly: a dot_general with a structure rule, its data
+     * operand per example, its parameter laid out [contracting axes..., free axes...].
+     */
+    static boolean directRows(ParameterConsumers pc, ParameterConsumers.Consumer cons) {
+        Equation e = cons.equation;
+        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
+                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
+            return false;
+        }
+        DotGeneral d = (DotGeneral) e.primitive();
+        int pr = cons.parameterValue().rank();
+        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
+                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
+        for (int i = 0; i < order.length; i++) {
+            if (order[i] != i) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A parameter consumed as it is, by one dense consumer (one position per example): its Jacobian row for
+     * output o of example n is a[n] ⊗ δ[o, n], C × F with C the fan-in.
+     */
+    static final class Dense {
+        final ParameterConsumers.Consumer consumer;
+        final int c;
+        final int f;
+
+        private Dense(ParameterConsumers.Consumer consumer, int c, int f) {
+            this.consumer = consumer;
+            this.c = c;
+            this.f = f;
+        }
+    }
+
+    /** Parameter {@code p}'s dense form, or null when it has none. */
+    static Dense denseForm(ParameterConsumers pc, int p) {
+        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        if (cons.size() != 1 || cons.get(0).parameterValue() != pc.params.get(p) || !directRows(pc, cons.get(0))) {
+            return null;
+        }
+        ParameterConsumers.Consumer c = cons.get(0);
+        Equation e = c.equation;
+        DotGeneral d = (DotGeneral) e.primitive();
+        Var data = e.input(1 - c.operand);
+        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
+        long cSize = 1;
+        for (int a : pContract) {
+            cSize *= c.parameterValue().dim(a);
+        }
+        long positions = data.size() / Math.max(1, data.dim(0)) / Math.max(1, cSize);
+        if (positions != 1 || cSize == 0) {
+            return null;
+        }
+        return new Dense(c, (int) cSize, (int) (c.parameterValue().size() / cSize));
+    }
+
+    /**
+     * The Jacobian of a parameter of dense form restricted to rows [i0, i1) of its C × F layout, i.e. the
+     * contiguous flat range [i0·F, i1·F): shape f + [(i1 - i0)·F], J[n, o, (i - i0)·F + j] = a[n, i] · δ[o, n, j],
+     * written in this example-major layout directly. With [i0, i1) = [0, C) it equals {@link #jacobians}' result.
+     */
+    Tensor denseJacobian(Dense form, int i0, int i1) {
+        int ci = i1 - i0;
+        int fo = form.f;
+        int c = form.c;
+        try (Tensor a = StructuredDerivatives.data(this, form.consumer); // [N, 1, C]
+             Tensor dl = StructuredDerivatives.cotangent(this, form.consumer)) { // [O, N, 1, F]
+            Tensor j = Tensor.empty(a.dtype(), Shapes.concat(f, new int[] {ci * fo}));
+            boolean f32 = j.dtype() == DType.F32;
+            Parallel.range(n * o * ci, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, fo)), (lo, hi) -> {
+                int cached = -1;
+                if (f32) {
+                    java.nio.FloatBuffer av = a.floats();
+                    java.nio.FloatBuffer dv = dl.floats();
+                    java.nio.FloatBuffer out = j.floats();
+                    float[] drow = new float[fo];
+                    float[] tmp = new float[fo];
+                    for (int u = lo; u < hi; u++) {
+                        int pair = u / ci; // ex * o + oo
+                        int ex = pair / o;
+                        if (pair != cached) {
+                            dv.get(((pair % o) * n + ex) * fo, drow, 0, fo);
+                            cached = pair;
+                        }
+                        float s = av.get(ex * c + i0 + u % ci);
+                        for (int q = 0; q < fo; q++) {
+                            tmp[q] = s * drow[q];
+                        }
+                        out.put(u * fo, tmp, 0, fo);
+                    }
+                } else {
+                    java.nio.DoubleBuffer av = a.doubles();
+                    java.nio.DoubleBuffer dv = dl.doubles();
+                    java.nio.DoubleBuffer out = j.doubles();
+                    double[] drow = new double[fo];
+                    double[] tmp = new double[fo];
+                    for (int u = lo; u < hi; u++) {
+                        int pair = u / ci;
+                        int ex = pair / o;
+                        if (pair != cached) {
+                            dv.get(((pair % o) * n + ex) * fo, drow, 0, fo);
+                            cached = pair;
+                        }
+                        double s = av.get(ex * c + i0 + u % ci);
+                        for (int q = 0; q < fo; q++) {
+                            tmp[q] = s * drow[q];
+                        }
+                        out.put(u * fo, tmp, 0, fo);
+                    }
+                }
+            });
+            return j;
+        }
+    }
+
+    /**
+     * rows[o, n - from, i, j] = A[n, 0, i] · D[o, n, 0, j] for one position (R = 1, a dense layer): each row of F
+     * products formed in a small array and stored with one bulk copy, rows split over the cores. The same
+     * products (each one rounded multiplication) as a GEMM with K = 1, which OpenBLAS runs at a fraction of
+     * memory bandwidth.
+     */
+    private void outerRows(Tensor a, Tensor dl, Tensor rows, int from, int nt, int c, int fo) {
+        int total = o * nt * c;
+        boolean f32 = rows.dtype() == DType.F32;
+        Parallel.range(total, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, fo)), (lo, hi) -> {
+            int cached = -1;
+            if (f32) {
+                java.nio.FloatBuffer av = a.floats();
+                java.nio.FloatBuffer dv = dl.floats();
+                java.nio.FloatBuffer out = rows.floats();
+                float[] drow = new float[fo];
+                float[] tmp = new float[fo];
+                for (int u = lo; u < hi; u++) {
+                    int pair = u / c; // oo * nt + (ex - from)
+                    int ex = from + pair % nt;
+                    if (pair != cached) {
+                        dv.get((pair / nt * n + ex) * fo, drow, 0, fo);
+                        cached = pair;
+                    }
+                    float s = av.get(ex * c + u % c);
+                    for (int j = 0; j < fo; j++) {
+                        tmp[j] = s * drow[j];
+                    }
+                    out.put(u * fo, tmp, 0, fo);
+                }
+            } else {
+                java.nio.DoubleBuffer av = a.doubles();
+                java.nio.DoubleBuffer dv = dl.doubles();
+                java.nio.DoubleBuffer out = rows.doubles();
+                double[] drow = new double[fo];
+                double[] tmp = new double[fo];
+                for (int u = lo; u < hi; u++) {
+                    int pair = u / c;
+                    int ex = from + pair % nt;
+                    if (pair != cached) {
+                        dv.get((pair / nt * n + ex) * fo, drow, 0, fo);
+                        cached = pair;
+                    }
+                    double s = av.get(ex * c + u % c);
+                    for (int j = 0; j < fo; j++) {
+                        tmp[j] = s * drow[j];
+                    }
+                    out.put(u * fo, tmp, 0, fo);
+                }
+            }
+        });
     }
 
     /**
@@ -196,26 +444,34 @@ final class PerExamplePass implements AutoCloseable {
      * example-independent path θ → p'.
      */
     Tensor[] jacobians(List<Integer> selected) {
+        return jacobians(selected, 0, n);
+    }
+
+    /**
+     * {@link #jacobians(List)} for the examples [from, to) only: each result has the shape of f with its batch
+     * axis {@code to - from}, plus [size(θ_p)].
+     */
+    Tensor[] jacobians(List<Integer> selected, int from, int to) {
+        int nt = to - from;
         List<ParameterConsumers.Consumer> cons = consumersOf(pc, selected);
         Tensor[] j = new Tensor[selected.size()];
         if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
             // the parameter is consumed as it is: its rows are its Jacobian
-            Tensor direct = ElementwiseRows.linearJacobian(this, cons.get(0));
-            j[0] = direct != null ? direct : toExampleMajor(rows(cons.get(0)));
+            j[0] = toExampleMajor(rows(cons.get(0), from, to), nt);
             return j;
         }
-        Graph back = pathVjp(pc, cons, selected, o * n);
+        Graph back = pathVjp(pc, cons, selected, o * nt);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
         for (int c = 0; c < cons.size(); c++) {
-            args[params.length + c] = rows(cons.get(c))
-                    .reshapeMove(Shapes.prepend(o * n, cons.get(c).parameterValue().shape()));
+            args[params.length + c] = rows(cons.get(c), from, to)
+                    .reshapeMove(Shapes.prepend(o * nt, cons.get(c).parameterValue().shape()));
         }
         Tensor[] res = back.evaluate(args);
         for (int c = 0; c < cons.size(); c++) {
             args[params.length + c].close();
         }
         for (int i = 0; i < j.length; i++) {
-            j[i] = toExampleMajor(res[cons.size() + i]); // [O·N] + θ shape, rows ordered (o, n)
+            j[i] = toExampleMajor(res[cons.size() + i], nt); // [O·nt] + θ shape, rows ordered (o, n)
         }
         for (int c = 0; c < cons.size(); c++) {
             res[c].close();
@@ -223,12 +479,30 @@ final class PerExamplePass implements AutoCloseable {
         return j;
     }
 
-    /** Rows ordered (o, n) with any trailing shape, to f.shape + [size]; consumes its argument. */
-    private Tensor toExampleMajor(Tensor rows) {
-        int size = rows.size() / (o * n);
-        try (Tensor onp = rows.reshapeMove(o, n, size)) {
-            return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(f, new int[] {size}));
+    /** Rows ordered (o, n) over nt examples with any trailing shape, to f.shape (batch nt) + [size]; consumes its argument. */
+    private Tensor toExampleMajor(Tensor rows, int nt) {
+        int size = rows.size() / (o * nt);
+        int[] ft = f.clone();
+        ft[0] = nt;
+        try (Tensor onp = rows.reshapeMove(o, nt, size)) {
+            return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(ft, new int[] {size}));
         }
+    }
+
+    /**
+     * Bytes of the largest single tensor that {@link #jacobians(List, int, int)} forms per example for
+     * parameter {@code p}: O times the largest of θ_p, the consumers' p' and every value on the path θ → p'.
+     */
+    static long bytesPerExample(ParameterConsumers pc, int o, int p, DType dtype) {
+        long largest = Shapes.size(pc.params.get(p).shape());
+        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        for (ParameterConsumers.Consumer c : cons) {
+            largest = Math.max(largest, c.parameterValue().size());
+        }
+        for (Equation e : parameterPath(pc, cons).equations()) {
+            largest = Math.max(largest, e.output().size());
+        }
+        return (long) o * largest * dtype.bytes();
     }
 
     /** The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters. */
