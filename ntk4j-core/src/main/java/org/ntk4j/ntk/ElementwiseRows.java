@@ -29,18 +29,6 @@ final class ElementwiseRows {
      * batched GEMM over the examples, then moved to [O, N] + shape(p'). Null for other consumers.
      */
     static Tensor linearRows(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        return linear(pass, c, false);
-    }
-
-    /**
-     * The same rows in example-major order, f.shape + [size(p')] = [N, O, C·F]: the Jacobian itself when the
-     * parameter is consumed as it is (one transpose instead of three). Null for other consumers.
-     */
-    static Tensor linearJacobian(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        return linear(pass, c, true);
-    }
-
-    private static Tensor linear(PerExamplePass pass, ParameterConsumers.Consumer c, boolean exampleMajor) {
         if (!StructuredDerivatives.hasRule(c)) {
             return null;
         }
@@ -60,10 +48,6 @@ final class ElementwiseRows {
         try (Tensor a = StructuredDerivatives.data(pass, c); Tensor dd = StructuredDerivatives.cotangent(pass, c);
              Tensor j = org.ntk4j.cpu.DotGeneralKernel.dot(a, dd, new int[] {1}, new int[] {2}, new int[] {0},
                      new int[] {1})) { // [N, C, O, F]
-            if (exampleMajor) {
-                Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {0, 2, 1, 3}); // [N, O, C, F]
-                return t.reshapeMove(Shapes.concat(pass.f, new int[] {c.parameterValue().size()}));
-            }
             Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {2, 0, 1, 3}); // [O, N, C, F]
             return t.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, c.parameterValue().shape()));
         }
