@@ -88,8 +88,8 @@ public final class ApproxCommand implements Callable<Integer> {
                         + "(the rest are held out), got " + n);
             }
             int[] per = Shapes.dropFirst(all.shape());
-            Tensor xTrain = slice(all, 0, n);
-            Tensor xTest = slice(all, n, all.dim(0));
+            Tensor xTrain = org.ntk4j.cpu.Layout.sliceAxis(all, 0, 0, n);
+            Tensor xTest = org.ntk4j.cpu.Layout.sliceAxis(all, 0, n, all.dim(0));
             if (widths == null) {
                 Model net = Zoo.parse(model);
                 int o = outputs(net, per);
@@ -201,15 +201,5 @@ public final class ApproxCommand implements Callable<Integer> {
             throw new IllegalArgumentException("approx: needs a model with outputs [N, O], got [N] + " + Shapes.str(out));
         }
         return out[0];
-    }
-
-    private static Tensor slice(Tensor t, int from, int to) {
-        int[] start = new int[t.rank()];
-        int[] limit = t.shape();
-        int[] stride = new int[t.rank()];
-        java.util.Arrays.fill(stride, 1);
-        start[0] = from;
-        limit[0] = to;
-        return org.ntk4j.cpu.Layout.slice(t, start, limit, stride);
     }
 }

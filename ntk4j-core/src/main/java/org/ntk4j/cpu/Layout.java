@@ -143,6 +143,17 @@ public final class Layout {
         return out;
     }
 
+    /** x[from:to] along {@code axis}, every other axis whole. */
+    public static Tensor sliceAxis(Tensor x, int axis, int from, int to) {
+        int[] start = new int[x.rank()];
+        int[] limit = x.shape();
+        int[] stride = new int[x.rank()];
+        java.util.Arrays.fill(stride, 1);
+        start[axis] = from;
+        limit[axis] = to;
+        return slice(x, start, limit, stride);
+    }
+
     /**
      * Pads with zeros: lo[i] elements before and hi[i] after axis i; negative amounts crop. Interior padding
      * {@code interior[i]} inserts that many zeros between neighbouring elements (used by strided-conv grads).

@@ -180,10 +180,10 @@ final class PerExamplePass implements AutoCloseable {
                 }
                 Tensor full = operand(e.input(i));
                 owned[a] = sliced[i];
-                args[a++] = sliced[i] ? sliceAxis(full, 0, ex) : full;
+                args[a++] = sliced[i] ? Layout.sliceAxis(full, 0, ex, ex + 1) : full;
             }
             owned[a] = true;
-            args[a] = sliceAxis(delta, 1, ex);
+            args[a] = Layout.sliceAxis(delta, 1, ex, ex + 1);
             Tensor[] res = mini.evaluate(args);
             // res[0] is [O] + shape(p'): row oo goes to rows[oo, ex - from, ...], psize contiguous elements
             for (int oo = 0; oo < o; oo++) {
@@ -553,17 +553,6 @@ final class PerExamplePass implements AutoCloseable {
             outs[c] = map.get(cons.get(c).parameterValue());
         }
         return b.build(outs);
-    }
-
-    /** The slice [index:index+1] of {@code t} along {@code axis}. */
-    static Tensor sliceAxis(Tensor t, int axis, int index) {
-        int[] start = new int[t.rank()];
-        int[] limit = t.shape();
-        int[] stride = new int[t.rank()];
-        java.util.Arrays.fill(stride, 1);
-        start[axis] = index;
-        limit[axis] = index + 1;
-        return Layout.slice(t, start, limit, stride);
     }
 
     @Override
