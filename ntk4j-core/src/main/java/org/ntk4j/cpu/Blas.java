@@ -69,11 +69,23 @@ public final class Blas {
             openblas.cblas_sgemm(openblas.CblasRowMajor, ta, tb, m, n, k, (float) alpha, pa, Math.max(1, lda),
                     pb, Math.max(1, ldb), (float) beta, pc, Math.max(1, ldc));
         } else {
-            DoublePointer pa = a.doublePointer().getPointer(aOff);
-            DoublePointer pb = b.doublePointer().getPointer(bOff);
-            DoublePointer pc = c.doublePointer().getPointer(cOff);
-            openblas.cblas_dgemm(openblas.CblasRowMajor, ta, tb, m, n, k, alpha, pa, Math.max(1, lda),
-                    pb, Math.max(1, ldb), beta, pc, Math.max(1, ldc));
+            dgemm(transA, transB, m, n, k, alpha, a.doublePointer().getPointer(aOff), lda,
+                    b.doublePointer().getPointer(bOff), ldb, beta, c.doublePointer().getPointer(cOff), ldc);
         }
+    }
+
+    /**
+     * The float64 GEMM on bare pointers, row-major: C = alpha * op(A) op(B) + beta * C. For matrices held outside
+     * tensors (larger than one tensor's 2^31-1 bytes, e.g. the eigenvectors of a full 20000×20000 kernel).
+     */
+    public static void dgemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                             DoublePointer a, int lda, DoublePointer b, int ldb, double beta, DoublePointer c, int ldc) {
+        load();
+        if (m == 0 || n == 0) {
+            return;
+        }
+        openblas.cblas_dgemm(openblas.CblasRowMajor, transA ? openblas.CblasTrans : openblas.CblasNoTrans,
+                transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha, a, Math.max(1, lda),
+                b, Math.max(1, ldb), beta, c, Math.max(1, ldc));
     }
 }

@@ -5,7 +5,14 @@ import org.bytedeco.openblas.global.openblas;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
-/** The LAPACK calls ntk4j makes (OpenBLAS's LAPACKE, float64, row-major). */
+/**
+ * The LAPACK calls ntk4j makes (OpenBLAS's LAPACKE, float64).
+ *
+ * <p>The symmetric routines take the matrix as a bare n×n float64 buffer, so that kernels larger than one tensor
+ * (2^31-1 bytes, e.g. the 20000×20000 full eNTK of 2,000 examples with 10 outputs) can be factorised. They call
+ * LAPACK in column-major order: a symmetric matrix reads the same in either order, and LAPACKE's row-major entry
+ * points would first copy the whole matrix into a transposed work array.
+ */
 public final class Lapack {
     private Lapack() {
     }
@@ -20,11 +27,24 @@ public final class Lapack {
 
     /** Eigenvalues of the symmetric matrix {@code a} (its lower triangle is read), ascending. */
     public static double[] symmetricEigenvalues(Tensor a) {
+        try (Tensor m = squareCopy("eigenvalues", a)) {
+            return symmetricEigenInPlace(m.doublePointer(), a.dim(0), false);
+        }
+    }
+
+    /**
+     * Eigen-decomposition of the symmetric n×n matrix in {@code a} (divide and conquer, dsyevd): returns the
+     * eigenvalues in ascending order. With {@code vectors}, {@code a} is overwritten by the orthonormal
+     * eigenvectors, eigenvector i in row i (row-major), i.e. a = Vᵀ; without, {@code a} is destroyed.
+     * Workspace: about 2n² doubles more with vectors (dsyevd's), n otherwise.
+     */
+    public static double[] symmetricEigenInPlace(DoublePointer a, int n, boolean vectors) {
         Blas.load();
-        try (Tensor m = squareCopy("eigenvalues", a); DoublePointer w = new DoublePointer(Math.max(1, a.dim(0)))) {
-            int n = a.dim(0);
-            int info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'N', (byte) 'L', n,
-                    m.doublePointer(), Math.max(1, n), w);
+        try (DoublePointer w = new DoublePointer(Math.max(1, n))) {
+            // Column-major 'U' on a row-major symmetric buffer is row-major 'L'; the columns of the column-major
+            // eigenvector matrix are the rows of the row-major buffer.
+            int info = openblas.LAPACKE_dsyevd(openblas.LAPACK_COL_MAJOR, (byte) (vectors ? 'V' : 'N'), (byte) 'U',
+                    n, a, Math.max(1, n), w);
             if (info != 0) {
                 throw new IllegalStateException("eigenvalues: LAPACK dsyevd failed to converge (info " + info + ")");
             }
@@ -35,27 +55,52 @@ public final class Lapack {
     }
 
     /**
+     * Cholesky factorisation in place of the symmetric positive definite n×n matrix {@code a} (dpotrf), for
+     * {@link #choleskySolveInPlace}. Returns 0, or the order k &gt; 0 of the leading minor that is not positive
+     * definite (then {@code a} is partly overwritten).
+     */
+    public static int choleskyInPlace(DoublePointer a, int n) {
+        Blas.load();
+        int info = openblas.LAPACKE_dpotrf(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, a, Math.max(1, n));
+        if (info < 0) {
+            throw new IllegalStateException("cholesky: LAPACK dpotrf rejected argument " + (-info));
+        }
+        return info;
+    }
+
+    /**
+     * Solves A X = B with the factor of {@link #choleskyInPlace} (dpotrs). {@code b} holds the k right-hand sides
+     * one after the other (row-major [k, n]) and is overwritten by the solutions in the same layout.
+     */
+    public static void choleskySolveInPlace(DoublePointer factor, int n, DoublePointer b, int k) {
+        Blas.load();
+        int info = openblas.LAPACKE_dpotrs(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, k, factor, Math.max(1, n), b,
+                Math.max(1, n));
+        if (info != 0) {
+            throw new IllegalStateException("cholesky solve: LAPACK dpotrs rejected argument " + (-info));
+        }
+    }
+
+    /**
      * Solves A X = B for symmetric positive definite A [n, n] and B [n, k] by Cholesky, in float64; fails
      * with a clear message when A is not positive definite (add a diagonal regulariser).
      */
     public static Tensor solvePositiveDefinite(Tensor a, Tensor b) {
-        Blas.load();
         if (b.rank() != 2 || b.dim(0) != a.dim(0)) {
             throw new IllegalArgumentException("solve: right-hand side " + java.util.Arrays.toString(b.shape())
                     + " does not match the matrix " + java.util.Arrays.toString(a.shape()));
         }
-        try (Tensor m = squareCopy("solve", a)) {
-            Tensor x = b.to(DType.F64);
-            int n = a.dim(0);
-            int k = b.dim(1);
-            int info = openblas.LAPACKE_dposv(openblas.LAPACK_ROW_MAJOR, (byte) 'L', n, k, m.doublePointer(),
-                    Math.max(1, n), x.doublePointer(), Math.max(1, k));
+        int n = a.dim(0);
+        int k = b.dim(1);
+        try (Tensor m = squareCopy("solve", a); Tensor b64 = b.to(DType.F64);
+             Tensor bt = Layout.transpose(b64, new int[] {1, 0})) {
+            int info = choleskyInPlace(m.doublePointer(), n);
             if (info != 0) {
-                x.close();
                 throw new IllegalArgumentException("solve: the kernel matrix is not positive definite (leading minor "
                         + info + "); use a larger diagonal regulariser");
             }
-            return x;
+            choleskySolveInPlace(m.doublePointer(), n, bt.doublePointer(), k);
+            return Layout.transpose(bt, new int[] {1, 0});
         }
     }
 }

@@ -3,7 +3,9 @@ package org.ntk4j.ntk;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.ntk4j.cpu.Lapack;
+import org.ntk4j.predict.GradientDescentMse;
+import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.predict.KernelSpectrum;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -11,7 +13,8 @@ import org.ntk4j.tensor.Tensor;
  * How well each N×N kernel kind approximates the full empirical NTK: the full kernel Θ (NO×NO) is computed
  * once, each kind K is read as K ⊗ I_O, and they are compared on the kernel itself, its spectrum, and the
  * kernel-regression predictions they make on held-out inputs (infinite-time MSE gradient descent, i.e.
- * f_test = K_test,train (K + r·I)⁻¹ Y, with r = diagReg · trace/dimension as in neural-tangents).
+ * f_test = K_test,train (K + r·I)⁻¹ Y, with r = diagReg · trace/dimension as in neural-tangents), all through
+ * {@link GradientDescentMse} and {@link KernelSpectrum}.
  */
 public final class ApproximationReport {
     /** One kind's figures; ratios are kind / full. */
@@ -82,158 +85,67 @@ public final class ApproximationReport {
         long fullPeak = Math.max(1, Tensor.peakBytes() - base);
         ApproximationReport report = new ApproximationReport(fullSeconds, fullPeak);
         int no = n * o;
-        double[][] full = new double[no][no];
-        for (int a = 0; a < n; a++) {
-            for (int b = 0; b < n; b++) {
-                for (int k = 0; k < o; k++) {
-                    for (int l = 0; l < o; l++) {
-                        full[a * o + k][b * o + l] = thetaTrain.get(a, b, k, l);
+        try (KernelMatrix full = KernelMatrix.of(thetaTrain);
+             GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, diagReg, false);
+             Tensor fullPred = fullRegression.predictTest(Double.POSITIVE_INFINITY, thetaTest, null, null)) {
+            KernelSpectrum fullSpectrum = KernelSpectrum.of(full);
+            double[] row = new double[no];
+            for (KernelKind kind : kinds) {
+                long b0 = Tensor.liveBytes();
+                Tensor.resetPeakBytes();
+                long s0 = System.nanoTime();
+                Tensor kTrain = ntk.kernel(kind, xTrain, null);
+                Tensor kTest = ntk.kernel(kind, xTest, xTrain);
+                double seconds = (System.nanoTime() - s0) / 1e9;
+                long peak = Math.max(1, Tensor.peakBytes() - b0);
+                double num = 0;
+                double den = 0;
+                for (int i = 0; i < no; i++) {
+                    full.getRow(i, row);
+                    for (int j = 0; j < no; j++) {
+                        double approx = (i % o == j % o) ? kTrain.get(i / o, j / o) : 0;
+                        double d = row[j] - approx;
+                        num += d * d;
+                        den += row[j] * row[j];
                     }
                 }
-            }
-        }
-        double[] fullEig = eigenvalues(full);
-        double[][] fullPred = predictFull(full, thetaTest, yTrain, n, o, diagReg);
-        for (KernelKind kind : kinds) {
-            long b0 = Tensor.liveBytes();
-            Tensor.resetPeakBytes();
-            long s0 = System.nanoTime();
-            Tensor kTrain = ntk.kernel(kind, xTrain, null);
-            Tensor kTest = ntk.kernel(kind, xTest, xTrain);
-            double seconds = (System.nanoTime() - s0) / 1e9;
-            long peak = Math.max(1, Tensor.peakBytes() - b0);
-            double num = 0;
-            double den = 0;
-            for (int i = 0; i < no; i++) {
-                for (int j = 0; j < no; j++) {
-                    double approx = (i % o == j % o) ? kTrain.get(i / o, j / o) : 0;
-                    double d = full[i][j] - approx;
-                    num += d * d;
-                    den += full[i][j] * full[i][j];
+                try (KernelMatrix k = KernelMatrix.of(kTrain);
+                     GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1, diagReg, false);
+                     Tensor pred = regression.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
+                    KernelSpectrum spectrum = KernelSpectrum.of(k); // each eigenvalue O times in K ⊗ I
+                    double lmax = spectrum.lambdaMax();
+                    double lmin = spectrum.lambdaMin();
+                    double fmax = fullSpectrum.lambdaMax();
+                    double fmin = fullSpectrum.lambdaMin();
+                    double pn = 0;
+                    double pd = 0;
+                    int agree = 0;
+                    int m = pred.dim(0);
+                    for (int a = 0; a < m; a++) {
+                        int am = 0;
+                        int af = 0;
+                        for (int c = 0; c < o; c++) {
+                            double p = pred.get(a, c);
+                            double f = fullPred.get(a, c);
+                            pn += (p - f) * (p - f);
+                            pd += f * f;
+                            am = p > pred.get(a, am) ? c : am;
+                            af = f > fullPred.get(a, af) ? c : af;
+                        }
+                        agree += am == af ? 1 : 0;
+                    }
+                    report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
+                            Math.abs(lmax - fmax) / Math.abs(fmax), lmin / fmin, (lmax / lmin) / (fmax / fmin),
+                            Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
+                            peak / (double) fullPeak));
                 }
+                kTrain.close();
+                kTest.close();
             }
-            double[][] kk = new double[n][n];
-            for (int a = 0; a < n; a++) {
-                for (int b = 0; b < n; b++) {
-                    kk[a][b] = kTrain.get(a, b);
-                }
-            }
-            double[] eig = eigenvalues(kk); // each with multiplicity O in K ⊗ I
-            double lmax = eig[eig.length - 1];
-            double lmin = eig[0];
-            double fmax = fullEig[fullEig.length - 1];
-            double fmin = fullEig[0];
-            double[][] pred = predictKind(kk, kTest, yTrain, diagReg);
-            double pn = 0;
-            double pd = 0;
-            int agree = 0;
-            for (int m = 0; m < pred.length; m++) {
-                int am = 0;
-                int af = 0;
-                for (int k = 0; k < o; k++) {
-                    double d = pred[m][k] - fullPred[m][k];
-                    pn += d * d;
-                    pd += fullPred[m][k] * fullPred[m][k];
-                    am = pred[m][k] > pred[m][am] ? k : am;
-                    af = fullPred[m][k] > fullPred[m][af] ? k : af;
-                }
-                agree += am == af ? 1 : 0;
-            }
-            report.rows.add(new Row(kind.toString(), Math.sqrt(num / den), Math.abs(lmax - fmax) / Math.abs(fmax),
-                    lmin / fmin, (lmax / lmin) / (fmax / fmin), Math.sqrt(pn / pd), agree / (double) pred.length,
-                    seconds, peak, seconds / fullSeconds, peak / (double) fullPeak));
-            kTrain.close();
-            kTest.close();
         }
         thetaTrain.close();
         thetaTest.close();
         return report;
-    }
-
-    static double[] eigenvalues(double[][] a) {
-        int n = a.length;
-        double[] flat = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, flat, i * n, n);
-        }
-        try (Tensor t = Tensor.of(flat, n, n)) {
-            return Lapack.symmetricEigenvalues(t);
-        }
-    }
-
-    /** Solves (A + r·I) X = B with r = diagReg · trace(A)/n. */
-    static double[][] regularisedSolve(double[][] a, double[][] b, double diagReg) {
-        int n = a.length;
-        int k = b[0].length;
-        double tr = 0;
-        for (int i = 0; i < n; i++) {
-            tr += a[i][i];
-        }
-        double r = diagReg * tr / n;
-        double[] fa = new double[n * n];
-        double[] fb = new double[n * k];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, fa, i * n, n);
-            fa[i * n + i] += r;
-            System.arraycopy(b[i], 0, fb, i * k, k);
-        }
-        try (Tensor ta = Tensor.of(fa, n, n); Tensor tb = Tensor.of(fb, n, k);
-             Tensor x = Lapack.solvePositiveDefinite(ta, tb)) {
-            double[][] out = new double[n][k];
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < k; j++) {
-                    out[i][j] = x.getFlat(i * k + j);
-                }
-            }
-            return out;
-        }
-    }
-
-    private static double[][] predictFull(double[][] full, Tensor thetaTest, Tensor y, int n, int o,
-                                          double diagReg) {
-        double[][] rhs = new double[n * o][1];
-        for (int i = 0; i < n * o; i++) {
-            rhs[i][0] = y.getFlat(i);
-        }
-        double[][] alpha = regularisedSolve(full, rhs, diagReg);
-        int m = thetaTest.dim(0);
-        double[][] pred = new double[m][o];
-        for (int a = 0; a < m; a++) {
-            for (int k = 0; k < o; k++) {
-                double s = 0;
-                for (int b = 0; b < n; b++) {
-                    for (int l = 0; l < o; l++) {
-                        s += thetaTest.get(a, b, k, l) * alpha[b * o + l][0];
-                    }
-                }
-                pred[a][k] = s;
-            }
-        }
-        return pred;
-    }
-
-    private static double[][] predictKind(double[][] k, Tensor kTest, Tensor y, double diagReg) {
-        int n = k.length;
-        int o = y.dim(1);
-        double[][] rhs = new double[n][o];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < o; j++) {
-                rhs[i][j] = y.get(i, j);
-            }
-        }
-        double[][] alpha = regularisedSolve(k, rhs, diagReg);
-        int m = kTest.dim(0);
-        double[][] pred = new double[m][o];
-        for (int a = 0; a < m; a++) {
-            for (int j = 0; j < o; j++) {
-                double s = 0;
-                for (int b = 0; b < n; b++) {
-                    s += kTest.get(a, b) * alpha[b][j];
-                }
-                pred[a][j] = s;
-            }
-        }
-        return pred;
     }
 
     /** The report as a Markdown table. */

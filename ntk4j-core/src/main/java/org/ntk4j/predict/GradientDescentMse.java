@@ -1,0 +1,335 @@
+package org.ntk4j.predict;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.cpu.Lapack;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Kernel regression and the outputs of a linearised network trained by gradient descent on the MSE loss, in
+ * closed form, as neural-tangents' {@code predict.gradient_descent_mse(k_train_train, y_train, learning_rate,
+ * diag_reg, diag_reg_absolute_scale)} (float64 throughout).
+ *
+ * <p>With K the train-train kernel regularised as K + r·I, r = diagReg · trace(K)/dim (or r = diagReg with the
+ * absolute scale), η the learning rate, |y| = N·O the number of targets (the loss is 1/(2|y|) ‖f − y‖²) and
+ * K = V diag(λ) Vᵀ, the gradient flow df/dt = −(η/|y|) K (f − y) on the training set gives
+ * <pre>
+ *   f_train(t) = f0_train + V diag(1 − e^(−λ⁺ η t/|y|)) Vᵀ (y − f0_train)
+ *   f_test(t)  = f0_test  + K_test,train V diag((1 − e^(−λ⁺ η t/|y|)) / λ) Vᵀ (y − f0_train)
+ * </pre>
+ * where λ⁺ = max(λ, 0): eigenvalues that round-off made negative are clipped, and their modes (and those of
+ * exactly zero eigenvalues) contribute nothing to the test predictions (neural-tangents divides by |λ|, which gives
+ * the same 0 for negative λ and NaN for λ = 0). At t = ∞ a Cholesky solve gives f_train = y and
+ * f_test = f0_test + K_test,train (K + r·I)⁻¹ (y − f0_train): kernel (ridge) regression; with f0 = 0 it is
+ * plain kernel regression on the targets. The test-train kernel is never regularised.
+ *
+ * <p>An N×N kernel acts on the O outputs as K ⊗ I_O (O independent problems sharing K), a full kernel as the
+ * NO×NO matrix (see {@link KernelMatrix}). The factorisations are computed on first use and kept, as
+ * neural-tangents caches them: Cholesky for t = ∞ (d³/3 flops, one d×d copy), the symmetric eigendecomposition for
+ * finite t (about 9d³ flops with dsyevd, one d×d copy plus 2d² of workspace while it runs), d = N or N·O.
+ */
+public final class GradientDescentMse implements AutoCloseable {
+    private final KernelMatrix kernel;
+    private final Tensor yTrain;
+    private final int n;
+    private final int outputs;
+    private final double learningRate;
+    private final double regulariser;
+    private KernelMatrix cholesky;
+    private KernelMatrix eigenvectors; // row i = eigenvector i
+    private double[] eigenvalues;
+
+    private GradientDescentMse(KernelMatrix kernel, Tensor yTrain, double learningRate, double regulariser) {
+        this.kernel = kernel;
+        this.yTrain = yTrain;
+        this.n = yTrain.dim(0);
+        this.outputs = yTrain.dim(1);
+        this.learningRate = learningRate;
+        this.regulariser = regulariser;
+    }
+
+    /**
+     * The predictor for train-train kernel {@code kTrainTrain} (not copied, not closed: it must stay open while
+     * this predictor is used) and targets {@code yTrain} [N, O] (copied).
+     *
+     * @param learningRate          η &gt; 0: time enters as η·t
+     * @param diagReg               r ≥ 0: K + r·I is used for the training dynamics
+     * @param diagRegAbsoluteScale  false (neural-tangents' default): r is multiplied by trace(K)/dim
+     */
+    public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
+                                        boolean diagRegAbsoluteScale) {
+        if (yTrain.rank() != 2) {
+            throw new IllegalArgumentException("targets: expected [N, O], got " + Shapes.str(yTrain.shape()));
+        }
+        if (yTrain.dim(0) != kTrainTrain.examples()) {
+            throw new IllegalArgumentException("targets: " + yTrain.dim(0) + " rows for a kernel of "
+                    + kTrainTrain.examples() + " training examples");
+        }
+        if (kTrainTrain.isFull() && kTrainTrain.blockSize() != yTrain.dim(1)) {
+            throw new IllegalArgumentException("targets: " + yTrain.dim(1) + " outputs for a full kernel with "
+                    + kTrainTrain.blockSize() + " outputs");
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException("learning rate: expected a positive finite number, got " + learningRate);
+        }
+        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
+            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
+        }
+        int bad = yTrain.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
+        }
+        double r = diagRegAbsoluteScale ? diagReg : diagReg * kTrainTrain.trace() / kTrainTrain.dimension();
+        return new GradientDescentMse(kTrainTrain, yTrain.to(DType.F64), learningRate, r);
+    }
+
+    /** The absolute regulariser r added to the diagonal. */
+    public double regulariser() {
+        return regulariser;
+    }
+
+    /** The eigenvalues of K + r·I, ascending (computes the eigendecomposition if not done yet). */
+    public double[] eigenvalues() {
+        ensureEigen();
+        return eigenvalues.clone();
+    }
+
+    /** f_train(t) [N, O]; {@code t = Double.POSITIVE_INFINITY} is t = ∞; {@code f0Train} null means 0. */
+    public Tensor predictTrain(double t, Tensor f0Train) {
+        checkTime(t);
+        if (t == Double.POSITIVE_INFINITY) {
+            checkOutputs("f0_train", f0Train, n);
+            return yTrain.copy();
+        }
+        try (Tensor r = residual(f0Train)) {
+            ensureEigen();
+            double s = learningRate * t / ((double) n * outputs);
+            double[] g = new double[eigenvalues.length];
+            for (int i = 0; i < g.length; i++) {
+                g[i] = -Math.expm1(-Math.max(eigenvalues[i], 0) * s); // 1 − e^(−λ⁺ s)
+            }
+            Tensor f = inEigenbasis(g, r);
+            addInPlace(f, f0Train);
+            return f;
+        }
+    }
+
+    /**
+     * f_test(t) [M, O] for the test-train kernel {@code kTestTrain}: [M, N] for an N×N train kernel, [M, N, O, O]
+     * for a full one (float32 or float64). {@code f0Train}/{@code f0Test} null mean 0. Test examples may be passed
+     * in row tiles (the predictions of a tile depend only on its rows).
+     */
+    public Tensor predictTest(double t, Tensor kTestTrain, Tensor f0Train, Tensor f0Test) {
+        checkTime(t);
+        int m = checkTestKernel(kTestTrain);
+        checkOutputs("f0_test", f0Test, m);
+        try (Tensor w = coefficients(t, f0Train)) {
+            Tensor f = applyTestKernel(kTestTrain, w, m);
+            addInPlace(f, f0Test);
+            return f;
+        }
+    }
+
+    /**
+     * The coefficients W [N, O] with f_test(t) = f0_test + K_test,train W (for a full kernel, Σ_{b,l}
+     * Θ_test[m, b, k, l] W[b, l]): (K + rI)⁻¹ (y − f0_train) at t = ∞, V diag((1 − e^(−λ⁺ηt/|y|))/λ) Vᵀ (y −
+     * f0_train) otherwise.
+     */
+    public Tensor coefficients(double t, Tensor f0Train) {
+        checkTime(t);
+        try (Tensor r = residual(f0Train)) {
+            if (t == Double.POSITIVE_INFINITY) {
+                return solve(r);
+            }
+            ensureEigen();
+            double s = learningRate * t / ((double) n * outputs);
+            double[] g = new double[eigenvalues.length];
+            for (int i = 0; i < g.length; i++) {
+                double lambda = eigenvalues[i];
+                g[i] = lambda > 0 ? -Math.expm1(-lambda * s) / lambda : 0;
+            }
+            return inEigenbasis(g, r);
+        }
+    }
+
+    // ------------------------------------------------------------------ linear algebra
+
+    /** y − f0 as [N, O] float64 (the memory of vec(y − f0) for the full layout). */
+    private Tensor residual(Tensor f0Train) {
+        checkOutputs("f0_train", f0Train, n);
+        Tensor r = yTrain.copy();
+        if (f0Train != null) {
+            for (int i = 0; i < r.size(); i++) {
+                r.setFlat(i, r.getFlat(i) - f0Train.getFlat(i));
+            }
+        }
+        return r;
+    }
+
+    /** (K + rI)⁻¹ R by Cholesky; R [N, O] viewed as [d, k] = [N, O] (shared) or [NO, 1] (full). */
+    private Tensor solve(Tensor r) {
+        if (cholesky == null) {
+            KernelMatrix c = regularisedCopy();
+            int info = Lapack.choleskyInPlace(c.pointer(), c.dimension());
+            if (info != 0) {
+                c.close();
+                throw new IllegalArgumentException("kernel regression: the regularised train kernel is not positive "
+                        + "definite (leading minor " + info + " of " + kernel.dimension() + "; regulariser r = "
+                        + regulariser + "); use a larger diag_reg");
+            }
+            cholesky = c;
+        }
+        int d = kernel.dimension();
+        int k = (int) ((long) n * outputs / d);
+        // dpotrs takes the right-hand sides one after another ([k, d]): the transpose of [d, k]
+        Tensor x = transposed(r, d, k);
+        Lapack.choleskySolveInPlace(cholesky.pointer(), d, x.doublePointer(), k);
+        Tensor out = transposed(x, k, d);
+        x.close();
+        return out;
+    }
+
+    /** V diag(g) Vᵀ R for R [N, O] viewed as [d, k]. */
+    private Tensor inEigenbasis(double[] g, Tensor r) {
+        int d = kernel.dimension();
+        int k = (int) ((long) n * outputs / d);
+        DoublePointer e = eigenvectors.pointer(); // E = Vᵀ, row i = v_i
+        try (Tensor c = Tensor.empty(DType.F64, d, k)) {
+            Blas.dgemm(false, false, d, k, d, 1, e, d, r.doublePointer(), k, 0, c.doublePointer(), k); // Vᵀ R
+            for (int i = 0; i < d; i++) {
+                for (int j = 0; j < k; j++) {
+                    c.setFlat(i * k + j, c.getFlat(i * k + j) * g[i]);
+                }
+            }
+            Tensor out = Tensor.empty(DType.F64, n, outputs);
+            Blas.dgemm(true, false, d, k, d, 1, e, d, c.doublePointer(), k, 0, out.doublePointer(), k); // V (g ∘ C)
+            return out;
+        }
+    }
+
+    private void ensureEigen() {
+        if (eigenvectors == null) {
+            KernelMatrix v = regularisedCopy();
+            eigenvalues = Lapack.symmetricEigenInPlace(v.pointer(), v.dimension(), true);
+            eigenvectors = v;
+        }
+    }
+
+    private KernelMatrix regularisedCopy() {
+        KernelMatrix c = kernel.copy();
+        if (regulariser != 0) {
+            c.addToDiagonal(regulariser);
+        }
+        return c;
+    }
+
+    /** K_test,train W: one GEMM [M, N]·[N, O] (shared), or Σ_{b,l} Θ[m, b, k, l] W[b, l] (full). */
+    private Tensor applyTestKernel(Tensor kTest, Tensor w, int m) {
+        if (!kernel.isFull()) {
+            Tensor out = Tensor.empty(DType.F64, m, outputs);
+            if (kTest.dtype() == DType.F64) {
+                Blas.gemm(false, false, m, outputs, n, 1, kTest, 0, n, w, 0, outputs, 0, out, 0, outputs);
+            } else {
+                try (Tensor k64 = kTest.to(DType.F64)) {
+                    Blas.gemm(false, false, m, outputs, n, 1, k64, 0, n, w, 0, outputs, 0, out, 0, outputs);
+                }
+            }
+            return out;
+        }
+        // The [O, O] blocks sit innermost: contract them in place instead of transposing Θ to [M, O, N, O].
+        int o = outputs;
+        double[] wv = w.toDoubleArray();
+        Tensor out = Tensor.zeros(DType.F64, m, o);
+        double[] acc = new double[o];
+        for (int a = 0; a < m; a++) {
+            java.util.Arrays.fill(acc, 0);
+            long base = (long) a * n * o * o;
+            for (int b = 0; b < n; b++) {
+                int src = (int) (base + (long) b * o * o);
+                for (int k = 0; k < o; k++) {
+                    double s = 0;
+                    for (int l = 0; l < o; l++) {
+                        s += kTest.getFlat(src + k * o + l) * wv[b * o + l];
+                    }
+                    acc[k] += s;
+                }
+            }
+            for (int k = 0; k < o; k++) {
+                out.setFlat(a * o + k, acc[k]);
+            }
+        }
+        return out;
+    }
+
+    private static Tensor transposed(Tensor x, int rows, int cols) {
+        Tensor t = Tensor.empty(DType.F64, cols, rows);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t.setFlat(j * rows + i, x.getFlat(i * cols + j));
+            }
+        }
+        return t;
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    private static void checkTime(double t) {
+        if (!(t >= 0)) {
+            throw new IllegalArgumentException("t: expected a time >= 0 (or infinity), got " + t);
+        }
+    }
+
+    private void checkOutputs(String what, Tensor f, int rows) {
+        if (f == null) {
+            return;
+        }
+        if (f.rank() != 2 || f.dim(0) != rows || f.dim(1) != outputs) {
+            throw new IllegalArgumentException(what + ": expected [" + rows + ", " + outputs + "], got "
+                    + Shapes.str(f.shape()));
+        }
+        int bad = f.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException(what + ": " + f.getFlat(bad) + " at flat index " + bad);
+        }
+    }
+
+    private int checkTestKernel(Tensor k) {
+        int[] s = k.shape();
+        boolean ok = !kernel.isFull() ? s.length == 2 && s[1] == n
+                : s.length == 4 && s[1] == n && s[2] == outputs && s[3] == outputs;
+        if (!ok) {
+            throw new IllegalArgumentException("test-train kernel: expected [M, " + n
+                    + (kernel.isFull() ? ", " + outputs + ", " + outputs + "]" : "]")
+                    + " to match the train kernel, got " + Shapes.str(s));
+        }
+        int bad = k.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("test-train kernel: " + k.getFlat(bad) + " at flat index " + bad);
+        }
+        return s[0];
+    }
+
+    private static void addInPlace(Tensor f, Tensor f0) {
+        if (f0 != null) {
+            for (int i = 0; i < f.size(); i++) {
+                f.setFlat(i, f.getFlat(i) + f0.getFlat(i));
+            }
+        }
+    }
+
+    /** Releases the factorisations (the kernel belongs to the caller). */
+    @Override
+    public void close() {
+        yTrain.close();
+        if (cholesky != null) {
+            cholesky.close();
+            cholesky = null;
+        }
+        if (eigenvectors != null) {
+            eigenvectors.close();
+            eigenvectors = null;
+        }
+    }
+}

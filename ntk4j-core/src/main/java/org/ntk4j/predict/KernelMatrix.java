@@ -1,0 +1,261 @@
+package org.ntk4j.predict;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * A kernel on N examples as a square float64 matrix, off the Java heap and not limited to one tensor's 2^31-1
+ * bytes (the full eNTK of 2,000 examples with 10 outputs is 20000×20000, 3.2 GB).
+ *
+ * <p>Two layouts, as neural-tangents' {@code gradient_descent_mse} reads them:
+ * <ul>
+ *   <li><b>shared</b> ({@code blockSize = 1}): an N×N kernel K (trace, pntk, ...) that acts on O outputs as
+ *       K ⊗ I_O — the same N×N problem for each output;</li>
+ *   <li><b>full</b> ({@code blockSize = O}): the [N, N, O, O] kernel Θ, read as the NO×NO matrix with row
+ *       (n, o) = n·O + o, i.e. Θ transposed to [N, O, N, O] and flattened.</li>
+ * </ul>
+ */
+public final class KernelMatrix implements AutoCloseable {
+    private final int examples;
+    private final int blockSize;
+    private final boolean full;
+    private final int dimension;
+    private DoublePointer data;
+
+    private KernelMatrix(int examples, int blockSize, boolean full) {
+        if (examples < 1 || blockSize < 1) {
+            throw new IllegalArgumentException("kernel matrix: need at least one example and one output, got "
+                    + examples + " examples and block size " + blockSize);
+        }
+        long d = (long) examples * blockSize;
+        if (d > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("kernel matrix: dimension " + d + " is too large for LAPACK");
+        }
+        this.examples = examples;
+        this.blockSize = blockSize;
+        this.full = full;
+        this.dimension = (int) d;
+        this.data = new DoublePointer(d * d);
+        if (data.isNull()) {
+            throw new OutOfMemoryError("cannot allocate " + d * d * 8 + " bytes for a " + d + "×" + d + " kernel");
+        }
+        data.zero();
+    }
+
+    /** A zero N×N matrix in the shared layout (an N×N kernel kind, read as K ⊗ I_O). */
+    public static KernelMatrix zerosShared(int examples) {
+        return new KernelMatrix(examples, 1, false);
+    }
+
+    /** A zero NO×NO matrix in the full layout (the [N, N, O, O] kernel). */
+    public static KernelMatrix zerosFull(int examples, int outputs) {
+        return new KernelMatrix(examples, outputs, true);
+    }
+
+    /** The train-train kernel [N, N] (shared layout) or [N, N, O, O] (full layout), float32 or float64. */
+    public static KernelMatrix of(Tensor kernel) {
+        int[] s = kernel.shape();
+        if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
+            throw new IllegalArgumentException("kernel: expected a train-train kernel [N, N] or [N, N, O, O], got "
+                    + Shapes.str(s));
+        }
+        KernelMatrix m = new KernelMatrix(s[0], s.length == 4 ? s[2] : 1, s.length == 4);
+        try {
+            m.setRows(0, kernel);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /**
+     * Writes the rows of examples {@code first .. first + r - 1} from {@code rows}, the kernel of those r examples
+     * against all N: [r, N] (shared layout) or [r, N, O, O] (full layout). Non-finite values are an error.
+     */
+    public void setRows(int first, Tensor rows) {
+        int[] s = rows.shape();
+        boolean ok = !full ? s.length == 2 && s[1] == examples
+                : s.length == 4 && s[1] == examples && s[2] == blockSize && s[3] == blockSize;
+        if (!ok || first < 0 || first + s[0] > examples) {
+            throw new IllegalArgumentException("kernel: rows " + Shapes.str(s) + " from example " + first
+                    + " do not fit a kernel of " + examples + " examples"
+                    + (full ? " and " + blockSize + " outputs" : "") + " (expected [r, " + examples
+                    + (full ? ", " + blockSize + ", " + blockSize + "]" : "]") + ")");
+        }
+        int bad = rows.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("kernel: " + rows.getFlat(bad) + " at flat index " + bad
+                    + " of the rows from example " + first);
+        }
+        double[] row = new double[dimension];
+        int o = blockSize;
+        for (int a = 0; a < s[0]; a++) {
+            for (int k = 0; k < o; k++) {
+                // row (first + a, k): entries (b, l) come from rows[a, b, k, l]
+                long base = (long) a * examples * o * o + (long) k * o;
+                for (int b = 0; b < examples; b++) {
+                    long src = base + (long) b * o * o;
+                    for (int l = 0; l < o; l++) {
+                        row[b * o + l] = rows.getFlat((int) (src + l));
+                    }
+                }
+                putRow((first + a) * o + k, row);
+            }
+        }
+    }
+
+    /** Number of examples N. */
+    public int examples() {
+        return examples;
+    }
+
+    /** 1 for an N×N kernel read as K ⊗ I_O, O for a full kernel. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** True for the full layout (from an [N, N, O, O] kernel), false for an N×N kernel. */
+    public boolean isFull() {
+        return full;
+    }
+
+    /** The matrix's side: N or N·O. */
+    public int dimension() {
+        return dimension;
+    }
+
+    /** Bytes of storage: dimension² doubles. */
+    public long bytes() {
+        return (long) dimension * dimension * 8;
+    }
+
+    /** Entry (i, j). */
+    public double get(int i, int j) {
+        checkOpen();
+        return data.get((long) i * dimension + j);
+    }
+
+    /** Copies row i into {@code out} (length = dimension). */
+    public void getRow(int i, double[] out) {
+        checkOpen();
+        new DoublePointer(data).position((long) i * dimension).get(out, 0, dimension);
+    }
+
+    /** Overwrites row i with {@code values} (length = dimension). */
+    public void putRow(int i, double[] values) {
+        checkOpen();
+        new DoublePointer(data).position((long) i * dimension).put(values, 0, dimension);
+    }
+
+    /** Adds {@code value} to every diagonal entry. */
+    public void addToDiagonal(double value) {
+        checkOpen();
+        for (long i = 0; i < dimension; i++) {
+            long at = i * dimension + i;
+            data.put(at, data.get(at) + value);
+        }
+    }
+
+    /** Σ_i K_ii. */
+    public double trace() {
+        checkOpen();
+        double t = 0;
+        for (long i = 0; i < dimension; i++) {
+            t += data.get(i * dimension + i);
+        }
+        return t;
+    }
+
+    /** max |K_ij − K_ji| / max |K_ij| (0 for an exactly symmetric matrix); reads square tiles (i, j) and (j, i). */
+    public double relativeAsymmetry() {
+        checkOpen();
+        final int t = 256;
+        double[] upper = new double[t * t];
+        double[] lower = new double[t * t];
+        double worst = 0;
+        double scale = 0;
+        for (int i0 = 0; i0 < dimension; i0 += t) {
+            int ni = Math.min(t, dimension - i0);
+            for (int j0 = i0; j0 < dimension; j0 += t) {
+                int nj = Math.min(t, dimension - j0);
+                readTile(i0, j0, ni, nj, upper);
+                readTile(j0, i0, nj, ni, lower);
+                for (int i = 0; i < ni; i++) {
+                    for (int j = 0; j < nj; j++) {
+                        double u = upper[i * nj + j];
+                        double l = lower[j * ni + i];
+                        scale = Math.max(scale, Math.max(Math.abs(u), Math.abs(l)));
+                        worst = Math.max(worst, Math.abs(u - l));
+                    }
+                }
+            }
+        }
+        return scale == 0 ? 0 : worst / scale;
+    }
+
+    private void readTile(int i0, int j0, int ni, int nj, double[] out) {
+        DoublePointer p = new DoublePointer(data);
+        for (int i = 0; i < ni; i++) {
+            p.position((long) (i0 + i) * dimension + j0).get(out, i * nj, nj);
+        }
+    }
+
+    /** An independent copy. */
+    public KernelMatrix copy() {
+        checkOpen();
+        KernelMatrix c = new KernelMatrix(examples, blockSize, full);
+        org.bytedeco.javacpp.Pointer.memcpy(c.data, data, bytes());
+        return c;
+    }
+
+    /**
+     * The matrix as a tensor: [N, N] for the shared layout, [N, N, O, O] for the full one (the layout it was read
+     * from); fails when it passes one tensor's 2^31-1 bytes.
+     */
+    public Tensor toTensor() {
+        checkOpen();
+        int o = blockSize;
+        Tensor t = full ? Tensor.empty(DType.F64, examples, examples, o, o) : Tensor.empty(DType.F64, examples, examples);
+        double[] row = new double[dimension];
+        for (int a = 0; a < examples; a++) {
+            for (int k = 0; k < o; k++) {
+                getRow(a * o + k, row);
+                for (int b = 0; b < examples; b++) {
+                    for (int l = 0; l < o; l++) {
+                        t.setFlat((int) ((((long) a * examples + b) * o + k) * o + l), row[b * o + l]);
+                    }
+                }
+            }
+        }
+        return t;
+    }
+
+    /** The storage (row-major dimension×dimension), for LAPACK and BLAS. */
+    DoublePointer pointer() {
+        checkOpen();
+        return data;
+    }
+
+    private void checkOpen() {
+        if (data == null) {
+            throw new IllegalStateException("kernel matrix used after close()");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (data != null) {
+            data.close();
+            data = null;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "KernelMatrix[" + examples + " examples" + (full ? ", " + blockSize + " outputs, NO×NO" : ", N×N")
+                + ", " + dimension + "×" + dimension + "]";
+    }
+}

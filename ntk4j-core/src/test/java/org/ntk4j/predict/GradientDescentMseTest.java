@@ -1,0 +1,458 @@
+package org.ntk4j.predict;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class GradientDescentMseTest {
+    static final double INF = Double.POSITIVE_INFINITY;
+
+    /** Gram matrix of random features: a PSD kernel between sets a (rows) and b (cols) of P-dim features. */
+    static double[][] gram(double[][] a, double[][] b) {
+        double[][] k = new double[a.length][b.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < b.length; j++) {
+                double s = 0;
+                for (int p = 0; p < a[i].length; p++) {
+                    s += a[i][p] * b[j][p];
+                }
+                k[i][j] = s;
+            }
+        }
+        return k;
+    }
+
+    static double[][] random(Random r, int rows, int cols) {
+        double[][] x = new double[rows][cols];
+        for (double[] row : x) {
+            for (int j = 0; j < cols; j++) {
+                row[j] = r.nextGaussian();
+            }
+        }
+        return x;
+    }
+
+    static Tensor tensor(double[][] a) {
+        int c = a[0].length;
+        double[] flat = new double[a.length * c];
+        for (int i = 0; i < a.length; i++) {
+            System.arraycopy(a[i], 0, flat, i * c, c);
+        }
+        return Tensor.of(flat, a.length, c);
+    }
+
+    static double[][] array(Tensor t) {
+        double[][] a = new double[t.dim(0)][t.dim(1)];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                a[i][j] = t.get(i, j);
+            }
+        }
+        return a;
+    }
+
+    /** Solves A x = b by Gaussian elimination with partial pivoting (independent of LAPACK). */
+    static double[][] gaussSolve(double[][] a0, double[][] b0) {
+        int n = a0.length;
+        int k = b0[0].length;
+        double[][] a = new double[n][];
+        double[][] b = new double[n][];
+        for (int i = 0; i < n; i++) {
+            a[i] = a0[i].clone();
+            b[i] = b0[i].clone();
+        }
+        for (int c = 0; c < n; c++) {
+            int p = c;
+            for (int i = c + 1; i < n; i++) {
+                p = Math.abs(a[i][c]) > Math.abs(a[p][c]) ? i : p;
+            }
+            double[] t = a[c];
+            a[c] = a[p];
+            a[p] = t;
+            t = b[c];
+            b[c] = b[p];
+            b[p] = t;
+            for (int i = c + 1; i < n; i++) {
+                double f = a[i][c] / a[c][c];
+                for (int j = c; j < n; j++) {
+                    a[i][j] -= f * a[c][j];
+                }
+                for (int j = 0; j < k; j++) {
+                    b[i][j] -= f * b[c][j];
+                }
+            }
+        }
+        double[][] x = new double[n][k];
+        for (int i = n - 1; i >= 0; i--) {
+            for (int j = 0; j < k; j++) {
+                double s = b[i][j];
+                for (int c = i + 1; c < n; c++) {
+                    s -= a[i][c] * x[c][j];
+                }
+                x[i][j] = s / a[i][i];
+            }
+        }
+        return x;
+    }
+
+    static void assertClose(double[][] actual, double[][] expected, double relTol) {
+        double scale = 0;
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            for (int j = 0; j < expected[0].length; j++) {
+                scale = Math.max(scale, Math.abs(expected[i][j]));
+                worst = Math.max(worst, Math.abs(actual[i][j] - expected[i][j]));
+            }
+        }
+        assertThat(worst).as("max abs difference, scale " + scale).isLessThanOrEqualTo(relTol * scale);
+    }
+
+    /** A problem: N train and M test points with P-dim features, O outputs. */
+    record Problem(double[][] kTrain, double[][] kTest, double[][] y, double[][] f0Train, double[][] f0Test) {
+        static Problem random(long seed, int n, int m, int p, int o) {
+            Random r = new Random(seed);
+            double[][] xt = GradientDescentMseTest.random(r, n, p);
+            double[][] xs = GradientDescentMseTest.random(r, m, p);
+            return new Problem(gram(xt, xt), gram(xs, xt), GradientDescentMseTest.random(r, n, o),
+                    GradientDescentMseTest.random(r, n, o), GradientDescentMseTest.random(r, m, o));
+        }
+    }
+
+    @Test
+    void infiniteTimeIsKernelRegression() {
+        Problem pr = Problem.random(1, 12, 5, 20, 3);
+        double diagReg = 1e-3;
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, diagReg, false);
+             Tensor kt = tensor(pr.kTest()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test());
+             Tensor fTest = gd.predictTest(INF, kt, f0, f0t); Tensor fTrain = gd.predictTrain(INF, f0)) {
+            // r = diag_reg · trace / N, and f_test = f0_test + K_test (K + rI)⁻¹ (y − f0)
+            double trace = 0;
+            for (int i = 0; i < 12; i++) {
+                trace += pr.kTrain()[i][i];
+            }
+            double r = diagReg * trace / 12;
+            assertThat(gd.regulariser()).isCloseTo(r, org.assertj.core.data.Offset.offset(1e-15 * r));
+            double[][] a = new double[12][];
+            double[][] rhs = new double[12][3];
+            for (int i = 0; i < 12; i++) {
+                a[i] = pr.kTrain()[i].clone();
+                a[i][i] += r;
+                for (int j = 0; j < 3; j++) {
+                    rhs[i][j] = pr.y()[i][j] - pr.f0Train()[i][j];
+                }
+            }
+            double[][] alpha = gaussSolve(a, rhs);
+            double[][] expected = gram(pr.kTest(), transpose(alpha));
+            for (int i = 0; i < 5; i++) {
+                for (int j = 0; j < 3; j++) {
+                    expected[i][j] += pr.f0Test()[i][j];
+                }
+            }
+            assertClose(array(fTest), expected, 1e-10);
+            assertClose(array(fTrain), pr.y(), 0); // neural-tangents: f_train(∞) = y
+        }
+    }
+
+    static double[][] transpose(double[][] a) {
+        double[][] t = new double[a[0].length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                t[j][i] = a[i][j];
+            }
+        }
+        return t;
+    }
+
+    /**
+     * Integrates the linearised gradient flow of L = 1/(2|y|) ‖f_train − y‖² with RK4:
+     * df_train/dt = −(η/|y|) (K + rI)(f_train − y), df_test/dt = −(η/|y|) K_test (f_train − y),
+     * where A is the (regularised) train matrix on the flattened outputs and B the test matrix.
+     */
+    static double[][] rk4(double[][] a, double[][] b, double[] y, double[] fTrain0, double[] fTest0, double eta,
+                          double t, int steps) {
+        int d = y.length;
+        double c = eta / d;
+        double h = t / steps;
+        double[] f = fTrain0.clone();
+        double[] g = fTest0.clone();
+        for (int s = 0; s < steps; s++) {
+            double[] k1 = rate(a, f, y, c);
+            double[] k2 = rate(a, axpy(f, k1, h / 2), y, c);
+            double[] k3 = rate(a, axpy(f, k2, h / 2), y, c);
+            double[] k4 = rate(a, axpy(f, k3, h), y, c);
+            // the test outputs follow the train residual at the same stages
+            double[] l1 = rate(b, f, y, c);
+            double[] l2 = rate(b, axpy(f, k1, h / 2), y, c);
+            double[] l3 = rate(b, axpy(f, k2, h / 2), y, c);
+            double[] l4 = rate(b, axpy(f, k3, h), y, c);
+            for (int i = 0; i < d; i++) {
+                f[i] += h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
+            }
+            for (int i = 0; i < g.length; i++) {
+                g[i] += h / 6 * (l1[i] + 2 * l2[i] + 2 * l3[i] + l4[i]);
+            }
+        }
+        return new double[][] {f, g};
+    }
+
+    static double[] rate(double[][] m, double[] f, double[] y, double c) {
+        double[] out = new double[m.length];
+        for (int i = 0; i < m.length; i++) {
+            double s = 0;
+            for (int j = 0; j < f.length; j++) {
+                s += m[i][j] * (f[j] - y[j]);
+            }
+            out[i] = -c * s;
+        }
+        return out;
+    }
+
+    static double[] axpy(double[] x, double[] v, double a) {
+        double[] r = x.clone();
+        for (int i = 0; i < r.length; i++) {
+            r[i] += a * v[i];
+        }
+        return r;
+    }
+
+    /** K ⊗ I_O on the flattened (n, o) outputs. */
+    static double[][] kron(double[][] k, int o) {
+        double[][] r = new double[k.length * o][k[0].length * o];
+        for (int a = 0; a < k.length; a++) {
+            for (int b = 0; b < k[0].length; b++) {
+                for (int i = 0; i < o; i++) {
+                    r[a * o + i][b * o + i] = k[a][b];
+                }
+            }
+        }
+        return r;
+    }
+
+    static double[] flat(double[][] a) {
+        double[] f = new double[a.length * a[0].length];
+        for (int i = 0; i < a.length; i++) {
+            System.arraycopy(a[i], 0, f, i * a[0].length, a[0].length);
+        }
+        return f;
+    }
+
+    static double[][] unflat(double[] f, int cols) {
+        double[][] a = new double[f.length / cols][cols];
+        for (int i = 0; i < a.length; i++) {
+            System.arraycopy(f, i * cols, a[i], 0, cols);
+        }
+        return a;
+    }
+
+    @Test
+    void finiteTimeMatchesTheIntegratedGradientFlowForAnNxNKernel() {
+        int n = 10;
+        int m = 4;
+        int o = 3;
+        Problem pr = Problem.random(2, n, m, 14, o);
+        double eta = 2.5;
+        double diagReg = 0.05;
+        double trace = 0;
+        for (int i = 0; i < n; i++) {
+            trace += pr.kTrain()[i][i];
+        }
+        double[][] a = kron(pr.kTrain(), o);
+        for (int i = 0; i < n * o; i++) {
+            a[i][i] += diagReg * trace / n;
+        }
+        double[][] b = kron(pr.kTest(), o);
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
+             GradientDescentMse gd = GradientDescentMse.of(km, y, eta, diagReg, false);
+             Tensor kt = tensor(pr.kTest()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test())) {
+            for (double t : new double[] {0.0, 0.3, 2.0, 9.0}) {
+                double[][] ref = rk4(a, b, flat(pr.y()), flat(pr.f0Train()), flat(pr.f0Test()), eta, t, 4000);
+                try (Tensor fTrain = gd.predictTrain(t, f0); Tensor fTest = gd.predictTest(t, kt, f0, f0t)) {
+                    assertClose(array(fTrain), unflat(ref[0], o), 1e-10);
+                    assertClose(array(fTest), unflat(ref[1], o), 1e-10);
+                }
+            }
+            // without f0 (neural-tangents' default fx_train_0 = 0): the flow starts from zero outputs
+            double[][] ref = rk4(a, b, flat(pr.y()), new double[n * o], new double[m * o], eta, 1.5, 4000);
+            try (Tensor fTest = gd.predictTest(1.5, kt, null, null)) {
+                assertClose(array(fTest), unflat(ref[1], o), 1e-10);
+            }
+        }
+    }
+
+    /** Θ [N, N, O, O] with cross-output terms, as a 4-D tensor and as the NO×NO matrix. */
+    static Tensor fullKernel(double[][] rows, double[][] cols, int o, double[][] mix) {
+        // features per (example, output): φ(x, k) = Σ_j mix[k][j] x_j-block, giving a genuine [N, N, O, O] Gram
+        int p = rows[0].length;
+        Tensor t = Tensor.zeros(DType.F64, rows.length, cols.length, o, o);
+        for (int a = 0; a < rows.length; a++) {
+            for (int b = 0; b < cols.length; b++) {
+                for (int k = 0; k < o; k++) {
+                    for (int l = 0; l < o; l++) {
+                        double s = 0;
+                        for (int q = 0; q < p; q++) {
+                            s += rows[a][q] * mix[k][q] * cols[b][q] * mix[l][q];
+                        }
+                        t.set(s, a, b, k, l);
+                    }
+                }
+            }
+        }
+        return t;
+    }
+
+    static double[][] matrix(Tensor full) {
+        int n1 = full.dim(0);
+        int n2 = full.dim(1);
+        int o = full.dim(2);
+        double[][] m = new double[n1 * o][n2 * o];
+        for (int a = 0; a < n1; a++) {
+            for (int b = 0; b < n2; b++) {
+                for (int k = 0; k < o; k++) {
+                    for (int l = 0; l < o; l++) {
+                        m[a * o + k][b * o + l] = full.get(a, b, k, l);
+                    }
+                }
+            }
+        }
+        return m;
+    }
+
+    @Test
+    void fullKernelMatchesTheIntegratedGradientFlowAndKernelRegression() {
+        Random r = new Random(3);
+        int n = 7;
+        int m = 3;
+        int o = 3;
+        double[][] xt = random(r, n, 30);
+        double[][] xs = random(r, m, 30);
+        double[][] mix = random(r, o, 30);
+        double[][] y = random(r, n, o);
+        double[][] f0 = random(r, n, o);
+        double[][] f0s = random(r, m, o);
+        double eta = 0.8;
+        try (Tensor kTrain = fullKernel(xt, xt, o, mix); Tensor kTest = fullKernel(xs, xt, o, mix);
+             KernelMatrix km = KernelMatrix.of(kTrain); Tensor ty = tensor(y);
+             GradientDescentMse gd = GradientDescentMse.of(km, ty, eta, 0, false);
+             Tensor tf0 = tensor(f0); Tensor tf0s = tensor(f0s)) {
+            double[][] a = matrix(kTrain);
+            double[][] b = matrix(kTest);
+            for (double t : new double[] {0.7, 6.0}) {
+                double[][] ref = rk4(a, b, flat(y), flat(f0), flat(f0s), eta, t, 4000);
+                try (Tensor fTrain = gd.predictTrain(t, tf0); Tensor fTest = gd.predictTest(t, kTest, tf0, tf0s)) {
+                    assertClose(array(fTrain), unflat(ref[0], o), 1e-10);
+                    assertClose(array(fTest), unflat(ref[1], o), 1e-10);
+                }
+            }
+            // t = ∞: f_test = f0_test + Θ_test Θ⁻¹ vec(y − f0)
+            double[][] rhs = new double[n * o][1];
+            for (int i = 0; i < n * o; i++) {
+                rhs[i][0] = flat(y)[i] - flat(f0)[i];
+            }
+            double[][] alpha = gaussSolve(a, rhs);
+            double[] expected = new double[m * o];
+            for (int i = 0; i < m * o; i++) {
+                for (int j = 0; j < n * o; j++) {
+                    expected[i] += b[i][j] * alpha[j][0];
+                }
+                expected[i] += flat(f0s)[i];
+            }
+            try (Tensor fTest = gd.predictTest(INF, kTest, tf0, tf0s)) {
+                assertClose(array(fTest), unflat(expected, o), 1e-9);
+            }
+        }
+    }
+
+    @Test
+    void fullLayoutOfKTimesIdentityEqualsTheNxNLayout() {
+        Problem pr = Problem.random(4, 9, 5, 12, 4);
+        int o = 4;
+        try (Tensor k = tensor(pr.kTrain()); Tensor kt = tensor(pr.kTest());
+             Tensor kFull = kronTensor(pr.kTrain(), o); Tensor ktFull = kronTensor(pr.kTest(), o);
+             KernelMatrix shared = KernelMatrix.of(k); KernelMatrix full = KernelMatrix.of(kFull);
+             Tensor y = tensor(pr.y()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test());
+             GradientDescentMse a = GradientDescentMse.of(shared, y, 1.3, 1e-2, false);
+             GradientDescentMse b = GradientDescentMse.of(full, y, 1.3, 1e-2, false)) {
+            assertThat(shared.dimension()).isEqualTo(9);
+            assertThat(full.dimension()).isEqualTo(36);
+            assertThat(b.regulariser()).isCloseTo(a.regulariser(), org.assertj.core.data.Offset.offset(1e-14));
+            for (double t : new double[] {0.5, 40, INF}) {
+                try (Tensor pa = a.predictTest(t, kt, f0, f0t); Tensor pb = b.predictTest(t, ktFull, f0, f0t);
+                     Tensor qa = a.predictTrain(t, f0); Tensor qb = b.predictTrain(t, f0)) {
+                    assertClose(array(pb), array(pa), 1e-11);
+                    assertClose(array(qb), array(qa), 1e-11);
+                }
+            }
+        }
+    }
+
+    static Tensor kronTensor(double[][] k, int o) {
+        Tensor t = Tensor.zeros(DType.F64, k.length, k[0].length, o, o);
+        for (int a = 0; a < k.length; a++) {
+            for (int b = 0; b < k[0].length; b++) {
+                for (int i = 0; i < o; i++) {
+                    t.set(k[a][b], a, b, i, i);
+                }
+            }
+        }
+        return t;
+    }
+
+    @Test
+    void longFiniteTimeApproachesInfiniteTimeAndFloat32KernelsAreRead() {
+        Problem pr = Problem.random(5, 8, 3, 30, 2);
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 1e-2, false);
+             Tensor kt = tensor(pr.kTest()); Tensor kt32 = kt.to(DType.F32);
+             Tensor inf = gd.predictTest(INF, kt, null, null); Tensor late = gd.predictTest(1e9, kt, null, null);
+             Tensor late32 = gd.predictTest(1e9, kt32, null, null)) {
+            assertClose(array(late), array(inf), 1e-10);
+            assertClose(array(late32), array(inf), 1e-6);
+        }
+    }
+
+    @Test
+    void clearErrors() {
+        try (Tensor rect = Tensor.zeros(DType.F64, 3, 4)) {
+            assertThatThrownBy(() -> KernelMatrix.of(rect)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("kernel: expected a train-train kernel [N, N] or [N, N, O, O], got [3, 4]");
+        }
+        Problem pr = Problem.random(6, 5, 2, 8, 2);
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y4 = Tensor.zeros(DType.F64, 4, 2); Tensor y = tensor(pr.y());
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             Tensor badTest = Tensor.zeros(DType.F64, 3, 4); Tensor f0 = Tensor.zeros(DType.F64, 5, 3)) {
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y4, 1, 0, false))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("targets: 4 rows for a kernel of 5 training examples");
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 0, 0, false))
+                    .hasMessageContaining("learning rate: expected a positive finite number, got 0.0");
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 1, -1, false))
+                    .hasMessageContaining("diag_reg: expected a finite number >= 0, got -1.0");
+            assertThatThrownBy(() -> gd.predictTest(1, badTest, null, null))
+                    .hasMessage("test-train kernel: expected [M, 5] to match the train kernel, got [3, 4]");
+            assertThatThrownBy(() -> gd.predictTrain(-1, null)).hasMessageContaining("t: expected a time >= 0");
+            assertThatThrownBy(() -> gd.predictTrain(1, f0)).hasMessage("f0_train: expected [5, 2], got [5, 3]");
+        }
+        // a rank-deficient kernel (5 points, 2 features) without regulariser cannot be factorised
+        Random r = new Random(7);
+        double[][] x = random(r, 5, 2);
+        try (Tensor k = tensor(gram(x, x)); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.zeros(DType.F64, 5, 1); GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             Tensor kt = tensor(gram(x, x))) {
+            assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("not positive definite").hasMessageContaining("diag_reg");
+            // finite t works on a singular kernel: its null modes just do not move
+            try (Tensor f = gd.predictTest(3, kt, null, null)) {
+                assertThat(f.firstNonFinite()).isEqualTo(-1);
+            }
+        }
+        try (Tensor nan = Tensor.of(new double[] {1, Double.NaN, Double.NaN, 1}, 2, 2)) {
+            assertThatThrownBy(() -> KernelMatrix.of(nan)).hasMessageContaining("kernel: NaN at flat index 1");
+        }
+    }
+}
