@@ -416,6 +416,35 @@ class GradientDescentMseTest {
     }
 
     @Test
+    void inPlaceFactorisationGivesTheSameAnswerOnce() {
+        Problem pr = Problem.random(8, 9, 4, 12, 2);
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix kept = KernelMatrix.of(k); KernelMatrix scratch = KernelMatrix.of(k);
+             KernelMatrix scratch2 = KernelMatrix.of(k); Tensor y = tensor(pr.y()); Tensor kt = tensor(pr.kTest());
+             GradientDescentMse a = GradientDescentMse.of(kept, y, 1, 1e-3, false);
+             GradientDescentMse b = GradientDescentMse.of(scratch, y, 1, 1e-3, false, true);
+             GradientDescentMse c = GradientDescentMse.of(scratch2, y, 1, 1e-3, false, true)) {
+            try (Tensor pa = a.predictTest(INF, kt, null, null); Tensor pb = b.predictTest(INF, kt, null, null);
+                 Tensor qa = a.predictTest(2, kt, null, null); Tensor qc = c.predictTest(2, kt, null, null)) {
+                assertThat(pb.toDoubleArray()).containsExactly(pa.toDoubleArray());
+                assertClose(array(qc), array(qa), 1e-13);
+            }
+            assertThat(kept.get(0, 0)).isEqualTo(pr.kTrain()[0][0]);
+            assertThatThrownBy(() -> b.predictTest(2, kt, null, null)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("overwritten");
+            assertThatThrownBy(() -> c.predictTest(INF, kt, null, null)).isInstanceOf(IllegalStateException.class);
+            // coefficients applied tile by tile give the same predictions
+            try (Tensor w = a.coefficients(INF, null); Tensor top = org.ntk4j.cpu.Layout.sliceAxis(kt, 0, 0, 2);
+                 Tensor bottom = org.ntk4j.cpu.Layout.sliceAxis(kt, 0, 2, 4); Tensor f1 = a.testOutputs(top, w, null);
+                 Tensor f2 = a.testOutputs(bottom, w, null); Tensor all = a.predictTest(INF, kt, null, null)) {
+                double[] joined = new double[8];
+                System.arraycopy(f1.toDoubleArray(), 0, joined, 0, 4);
+                System.arraycopy(f2.toDoubleArray(), 0, joined, 4, 4);
+                assertThat(joined).containsExactly(all.toDoubleArray());
+            }
+        }
+    }
+
+    @Test
     void clearErrors() {
         try (Tensor rect = Tensor.zeros(DType.F64, 3, 4)) {
             assertThatThrownBy(() -> KernelMatrix.of(rect)).isInstanceOf(IllegalArgumentException.class)

@@ -136,6 +136,21 @@ public final class Charts {
             throw new IllegalArgumentException("kernelHeatmap: a " + n + "×" + n + " matrix needs " + (long) n * n
                     + " values, got " + matrix.length);
         }
+        kernelHeatmap(png, title, (i, out) -> System.arraycopy(matrix, i * n, out, 0, n), n, labels, maxCells);
+    }
+
+    /** Reads row i of an n×n matrix into {@code out} (length n): for matrices that are not one Java array. */
+    @FunctionalInterface
+    public interface RowSource {
+        void row(int i, double[] out);
+    }
+
+    /** {@link #kernelHeatmap(Path, String, double[], int, int[], int)} for a matrix read row by row. */
+    public static void kernelHeatmap(Path png, String title, RowSource matrix, int n, int[] labels, int maxCells)
+            throws IOException {
+        if (n < 1) {
+            throw new IllegalArgumentException("kernelHeatmap: empty matrix");
+        }
         if (labels != null && labels.length != n) {
             throw new IllegalArgumentException("kernelHeatmap: " + labels.length + " labels for a kernel of " + n
                     + " examples");
@@ -237,15 +252,21 @@ public final class Charts {
      * range p and j in range q of {@code bounds}.
      */
     public static double[][] blockMeans(double[] matrix, int n, int[] order, int[] bounds) {
+        return blockMeans((i, out) -> System.arraycopy(matrix, i * n, out, 0, n), n, order, bounds);
+    }
+
+    /** {@link #blockMeans(double[], int, int[], int[])} for a matrix read row by row (each row read once). */
+    public static double[][] blockMeans(RowSource matrix, int n, int[] order, int[] bounds) {
         int cells = bounds.length - 1;
         double[][] out = new double[cells][cells];
+        double[] row = new double[n];
         for (int p = 0; p < cells; p++) {
             for (int i = bounds[p]; i < bounds[p + 1]; i++) {
-                long row = (long) order[i] * n;
+                matrix.row(order[i], row);
                 for (int q = 0; q < cells; q++) {
                     double s = 0;
                     for (int j = bounds[q]; j < bounds[q + 1]; j++) {
-                        s += matrix[(int) (row + order[j])];
+                        s += row[order[j]];
                     }
                     out[p][q] += s;
                 }
