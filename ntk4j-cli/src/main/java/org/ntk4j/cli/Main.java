@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code ntk4j} command. */
 @Command(name = "ntk4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Finite-width (empirical) neural tangent kernels on the JVM.",
-        subcommands = {KernelCommand.class, ExplainCommand.class, ApproxCommand.class, ModelsCommand.class,
+        subcommands = {KernelCommand.class, ExplainCommand.class, ApproxCommand.class, PredictCommand.class,
+            SpectrumCommand.class, ModelsCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -1,0 +1,360 @@
+package org.ntk4j.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.io.Standardizer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.predict.GradientDescentMse;
+import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ntk4j predict}: kernel regression / linearised MSE training with the empirical NTK of a model at
+ * initialisation, as neural-tangents' {@code gradient_descent_mse}: train and test sets in, test accuracy and MSE
+ * out. With no arguments it runs the default job on the embedded Fashion-MNIST subset.
+ */
+@Command(name = "predict", mixinStandardHelpOptions = true,
+        description = {"Kernel regression and linearised gradient-descent training (MSE loss, time t) with the "
+            + "empirical NTK at initialisation; prints test accuracy and MSE.",
+            "With no arguments: fcn(depth=3,width=512) on the embedded 2,000 training / 1,000 test Fashion-MNIST "
+                + "images (globally standardised), pNTK kernel, t = ∞."})
+public final class PredictCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=3,width=512)";
+
+    @Option(names = "--train", description = "Labelled training data (default: ${DEFAULT-VALUE}); "
+            + DataSource.FORMS + ".")
+    String train = DataSource.DEFAULT_TRAIN;
+
+    @Option(names = "--test", description = "Labelled test data (default: ${DEFAULT-VALUE}).")
+    String test = DataSource.DEFAULT_TEST;
+
+    @Option(names = "--kind", description = "Kernel: full (NO×NO, exact), trace, pntk, pntk-unscaled, logit:K, "
+            + "probes:R, projected:K (N×N kinds act as K ⊗ I_O; default: ${DEFAULT-VALUE}).")
+    String kind = "pntk";
+
+    @Option(names = "--t", split = ",", description = "Training time(s), comma-separated; inf (default) is "
+            + "t = ∞, i.e. kernel regression. Finite t uses the eigendecomposition of the train kernel.")
+    List<String> times = List.of("inf");
+
+    @Option(names = "--diag-reg", description = "Diagonal regulariser r: K + r·(trace/dim)·I (default: "
+            + "${DEFAULT-VALUE}; neural-tangents' default is 0).")
+    double diagReg = 1e-4;
+
+    @Option(names = "--diag-reg-absolute", description = "Add --diag-reg itself to the diagonal, not scaled by "
+            + "the mean diagonal (neural-tangents' diag_reg_absolute_scale).")
+    boolean diagRegAbsolute;
+
+    @Option(names = "--learning-rate", description = "Learning rate η: time enters as η·t (default: "
+            + "${DEFAULT-VALUE}).")
+    double learningRate = 1;
+
+    @Option(names = "--f0", description = "Initial outputs: zero (kernel regression on the targets; "
+            + "neural-tangents' default) or init (the network's outputs at initialisation: the linearised network). "
+            + "Default: ${DEFAULT-VALUE}.")
+    String f0 = "zero";
+
+    @Option(names = "--standardize", description = "global (one mean and std over the training pixels, "
+            + "as neural-tangents' examples), per-feature or none (default: ${DEFAULT-VALUE}).")
+    String standardize = "global";
+
+    @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--dtype", description = "Precision of the kernel computation, f32 or f64 (default: "
+            + "${DEFAULT-VALUE}); the regression itself is always float64.")
+    String dtype = "f32";
+
+    @Option(names = "--seed", description = "Seed of the parameters (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out').")
+    Path paramsIn;
+
+    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 8g (default: 80% of the off-heap "
+            + "limit).")
+    String memory;
+
+    @Option(names = "--out", description = "Write the test predictions as .npy: [M, O] for one t, [T, M, O] for "
+            + "several.")
+    Path out;
+
+    @Option(names = "--report", description = "Write a JSON report (accuracy, MSE, seconds, memory per t).")
+    Path report;
+
+    /** The figures of one time t. */
+    record Result(double t, double testAccuracy, double testMse, double trainAccuracy, double trainMse) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = DType.parse(dtype);
+        Method m = Method.parse(method);
+        KernelKind kk = KernelKind.parse(kind, seed);
+        if (kk.family() == KernelKind.Family.DIAGONAL) {
+            throw new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output, which "
+                    + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
+        }
+        double[] ts = parseTimes(times);
+        boolean initOutputs = parseF0(f0);
+        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
+        long budget = memory == null ? EmpiricalNtk.defaultMemoryBudget() : KernelOptions.parseBytes("--memory", memory);
+        Model net = Zoo.parse(model);
+        PrintWriter o = spec.commandLine().getOut();
+        long start = System.nanoTime();
+        try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
+             Dataset testRaw = DataSource.loadDataset(test, dt, seed + 1)) {
+            Standardizer std = Standardizer.fit(trainRaw.x(), mode);
+            try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
+                 Dataset tr = InputLayout.forModel(net, trainStd); Dataset te = InputLayout.forModel(net, testStd)) {
+                int[] perExample = tr.exampleShape();
+                if (!java.util.Arrays.equals(perExample, te.exampleShape())) {
+                    throw new IllegalArgumentException("--test: examples of shape " + Shapes.str(te.exampleShape())
+                            + " do not match the training examples " + Shapes.str(perExample));
+                }
+                int[] outShape = net.outputShape(perExample);
+                if (outShape.length != 1) {
+                    throw new IllegalArgumentException("--model: predict needs outputs [N, O], " + net.spec()
+                            + " gives [N] + " + Shapes.str(outShape));
+                }
+                int outputs = outShape[0];
+                tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
+                te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
+                try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
+                        : net.init(seed, perExample, dt)) {
+                    run(o, net, p, tr, te, kk, m, budget, dt, outputs, ts, initOutputs, mode, start);
+                }
+            }
+        }
+        o.flush();
+        return 0;
+    }
+
+    private void run(PrintWriter o, Model net, Params p, Dataset tr, Dataset te, KernelKind kk, Method m, long budget,
+                     DType dt, int outputs, double[] ts, boolean initOutputs, Standardizer.Mode mode, long start)
+            throws java.io.IOException {
+        int n = tr.size();
+        int mTest = te.size();
+        EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
+        Method used = kk.family() == KernelKind.Family.PROJECTED ? Method.JACOBIAN_CONTRACTION
+                : ntk.forKind(kk, tr.exampleShape()).resolveMethod(n, 0, tr.exampleShape(), dt);
+        o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s (standardised: %s); %s%n",
+                net.spec(), p.count(), outputs, tr.name(), Shapes.str(tr.x().shape()), te.name(),
+                Shapes.str(te.x().shape()), mode.name().toLowerCase(Locale.ROOT).replace('_', '-'), dt.shortName());
+        try (Tensor y = tr.oneHot(DType.F64, outputs); Tensor yTest = te.oneHot(DType.F64, outputs);
+             Tensor f0Train = initOutputs ? outputs(net, p, tr.x()) : null;
+             Tensor f0Test = initOutputs ? outputs(net, p, te.x()) : null) {
+            long k0 = System.nanoTime();
+            KernelMatrix kTrain = KernelRows.train(ntk, kk, tr.x(), outputs);
+            double trainKernelSeconds = (System.nanoTime() - k0) / 1e9;
+            boolean hasInf = false;
+            boolean hasFinite = false;
+            for (double t : ts) {
+                hasInf |= t == Double.POSITIVE_INFINITY;
+                hasFinite |= t != Double.POSITIVE_INFINITY;
+            }
+            double regressionSeconds;
+            double testKernelSeconds = 0;
+            List<Tensor> coefficients = new ArrayList<>();
+            double[][] testPred = new double[ts.length][mTest * outputs];
+            Result[] results = new Result[ts.length];
+            try (kTrain; GradientDescentMse gd = GradientDescentMse.of(kTrain, y, learningRate, diagReg,
+                    diagRegAbsolute, !(hasInf && hasFinite))) {
+                long r0 = System.nanoTime();
+                double[] trainMse = new double[ts.length];
+                double[] trainAcc = new double[ts.length];
+                for (int i = 0; i < ts.length; i++) {
+                    coefficients.add(gd.coefficients(ts[i], f0Train));
+                    try (Tensor fTrain = gd.predictTrain(ts[i], f0Train)) {
+                        trainMse[i] = mse(fTrain, y);
+                        trainAcc[i] = accuracy(fTrain, tr.labels());
+                    }
+                }
+                regressionSeconds = (System.nanoTime() - r0) / 1e9;
+                long t0 = System.nanoTime();
+                double[] applySeconds = {0};
+                KernelRows.forEachTile(ntk, kk, te.x(), tr.x(), outputs, (first, rows) -> {
+                    long a0 = System.nanoTime();
+                    int count = rows.dim(0);
+                    for (int i = 0; i < ts.length; i++) {
+                        try (Tensor f0Rows = f0Test == null ? null
+                                : org.ntk4j.cpu.Layout.sliceAxis(f0Test, 0, first, first + count);
+                             Tensor f = gd.testOutputs(rows, coefficients.get(i), f0Rows)) {
+                            System.arraycopy(f.toDoubleArray(), 0, testPred[i], first * outputs, count * outputs);
+                        }
+                    }
+                    applySeconds[0] += (System.nanoTime() - a0) / 1e9;
+                });
+                testKernelSeconds = (System.nanoTime() - t0) / 1e9 - applySeconds[0];
+                regressionSeconds += applySeconds[0];
+                for (int i = 0; i < ts.length; i++) {
+                    try (Tensor f = Tensor.of(testPred[i], mTest, outputs)) {
+                        results[i] = new Result(ts[i], accuracy(f, te.labels()), mse(f, yTest), trainAcc[i],
+                                trainMse[i]);
+                    }
+                }
+                o.printf(Locale.ROOT, "kind %s, method %s%s: train kernel %s %.2f s, test kernel %.2f s; regression "
+                                + "(float64, diag_reg %.3g%s, r = %.4g, learning rate %.3g, f0 %s) %.2f s%n", kk,
+                        used.shortName(), m == Method.AUTO ? " (auto)" : "", kTrain.isFull()
+                                ? "[" + n + "·" + outputs + ", " + n + "·" + outputs + "]" : "[" + n + ", " + n + "]",
+                        trainKernelSeconds, testKernelSeconds, diagReg, diagRegAbsolute ? " absolute" : " × mean diagonal",
+                        gd.regulariser(), learningRate, initOutputs ? "init" : "zero", regressionSeconds);
+            } finally {
+                for (Tensor c : coefficients) {
+                    c.close();
+                }
+            }
+            for (Result r : results) {
+                o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test MSE %.5f; train accuracy %.2f%%, "
+                                + "train MSE %.5f%n", timeText(r.t()), 100 * r.testAccuracy(),
+                        Math.round(r.testAccuracy() * mTest), mTest, r.testMse(), 100 * r.trainAccuracy(),
+                        r.trainMse());
+            }
+            double totalSeconds = (System.nanoTime() - start) / 1e9;
+            long rss = peakResidentBytes();
+            o.printf(Locale.ROOT, "total %.2f s (data, kernels, regression; JVM start excluded); peak resident memory %s%n",
+                    totalSeconds, rss > 0 ? CostModel.human(rss) : "unknown");
+            if (out != null) {
+                double[] all = new double[ts.length * mTest * outputs];
+                for (int i = 0; i < ts.length; i++) {
+                    System.arraycopy(testPred[i], 0, all, i * mTest * outputs, mTest * outputs);
+                }
+                try (Tensor pred = ts.length == 1 ? Tensor.of(all, mTest, outputs)
+                        : Tensor.of(all, ts.length, mTest, outputs)) {
+                    Npy.write(out, pred);
+                }
+                o.println("wrote " + out);
+            }
+            if (report != null) {
+                JsonReport json = new JsonReport().put("model", net.spec()).put("parameters", p.count())
+                        .put("train", tr.name()).put("test", te.name()).put("n_train", n).put("n_test", mTest)
+                        .put("outputs", outputs).put("standardize", mode.name().toLowerCase(Locale.ROOT))
+                        .put("kind", kk.toString()).put("method", used.shortName()).put("auto", m == Method.AUTO)
+                        .put("dtype", dt.shortName()).put("diag_reg", diagReg).put("diag_reg_absolute", diagRegAbsolute)
+                        .put("learning_rate", learningRate).put("f0", initOutputs ? "init" : "zero")
+                        .put("train_kernel_seconds", trainKernelSeconds).put("test_kernel_seconds", testKernelSeconds)
+                        .put("regression_seconds", regressionSeconds).put("total_seconds", totalSeconds)
+                        .put("peak_resident_bytes", rss);
+                for (Result r : results) {
+                    String key = "t_" + timeText(r.t());
+                    json.put(key + ".test_accuracy", r.testAccuracy()).put(key + ".test_mse", r.testMse())
+                            .put(key + ".train_accuracy", r.trainAccuracy()).put(key + ".train_mse", r.trainMse());
+                }
+                json.write(report);
+                o.println("wrote " + report);
+            }
+        }
+    }
+
+    /** f(x) at the given parameters, in float64. */
+    private static Tensor outputs(Model net, Params p, Tensor x) {
+        try (Tensor f = net.apply(p, x)) {
+            return f.to(DType.F64);
+        }
+    }
+
+    static String timeText(double t) {
+        return t == Double.POSITIVE_INFINITY ? "inf" : String.format(Locale.ROOT, "%.6g", t);
+    }
+
+    static double[] parseTimes(List<String> texts) {
+        double[] ts = new double[texts.size()];
+        for (int i = 0; i < ts.length; i++) {
+            String s = texts.get(i).trim().toLowerCase(Locale.ROOT);
+            double t;
+            if (s.equals("inf") || s.equals("infinity") || s.equals("∞")) {
+                t = Double.POSITIVE_INFINITY;
+            } else {
+                try {
+                    t = Double.parseDouble(s);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--t: expected times >= 0 or inf, got '" + texts.get(i) + "'");
+                }
+            }
+            if (!(t >= 0)) {
+                throw new IllegalArgumentException("--t: expected times >= 0 or inf, got '" + texts.get(i) + "'");
+            }
+            ts[i] = t;
+        }
+        if (ts.length == 0) {
+            throw new IllegalArgumentException("--t: no time given");
+        }
+        return ts;
+    }
+
+    static boolean parseF0(String text) {
+        switch (text.trim().toLowerCase(Locale.ROOT)) {
+            case "zero":
+                return false;
+            case "init":
+                return true;
+            default:
+                throw new IllegalArgumentException("--f0: expected zero or init, got '" + text + "'");
+        }
+    }
+
+    /** Fraction of rows whose largest output is at the label's column (ties: the first). */
+    static double accuracy(Tensor f, int[] labels) {
+        int rows = f.dim(0);
+        int cols = f.dim(1);
+        int right = 0;
+        for (int i = 0; i < rows; i++) {
+            int best = 0;
+            for (int j = 1; j < cols; j++) {
+                best = f.getFlat(i * cols + j) > f.getFlat(i * cols + best) ? j : best;
+            }
+            right += best == labels[i] ? 1 : 0;
+        }
+        return right / (double) rows;
+    }
+
+    /** Mean over examples and outputs of (f − y)² (neural-tangents' loss 1/(2|y|)‖f − y‖² is half of it). */
+    static double mse(Tensor f, Tensor y) {
+        double s = 0;
+        for (int i = 0; i < f.size(); i++) {
+            double d = f.getFlat(i) - y.getFlat(i);
+            s += d * d;
+        }
+        return s / f.size();
+    }
+
+    /** The process's peak resident set (VmHWM of /proc/self/status), or -1 where that file does not exist. */
+    static long peakResidentBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String[] parts = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,255 @@
+package org.ntk4j.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.Standardizer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.plot.Charts;
+import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.predict.KernelSpectrum;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ntk4j spectrum}: eigenvalues (float64), trace, condition number and effective rank of a kernel read from
+ * a .npy file ([N, N] or [N, N, O, O], the latter as the NO×NO matrix) or computed from a model and data, with PNG
+ * plots of the spectrum and of the kernel ordered by label.
+ */
+@Command(name = "spectrum", mixinStandardHelpOptions = true,
+        description = {"Eigenvalues, trace, condition number and effective rank of a kernel, with PNG plots.",
+            "The kernel is K.npy ([N, N], or [N, N, O, O] read as the NO×NO matrix), or, without a file, the kernel "
+                + "of --model on --data (default: the pNTK of fcn(depth=3,width=512) on the embedded 2,000 "
+                + "Fashion-MNIST training images, standardised)."})
+public final class SpectrumCommand implements Callable<Integer> {
+    /** Relative asymmetry max|K − Kᵀ|/max|K| above which a kernel file is refused (float32 round-off passes). */
+    static final double SYMMETRY_TOLERANCE = 1e-5;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "K.npy", description = "Kernel file (.npy).")
+    Path file;
+
+    @Option(names = "--labels", description = "Labelled data whose labels order the heatmap (one label per kernel "
+            + "example; e.g. default:train). Without a file: the data's own labels.")
+    String labels;
+
+    @Option(names = "--plots", description = "Directory for spectrum.png and heatmap.png.")
+    Path plots;
+
+    @Option(names = "--max-cells", description = "Heatmap cells per side; larger kernels are shown as block means "
+            + "(default: ${DEFAULT-VALUE}).")
+    int maxCells = 200;
+
+    @Option(names = "--top", description = "Eigenvalues to print at each end (default: ${DEFAULT-VALUE}).")
+    int top = 5;
+
+    @Option(names = "--report", description = "Write the figures as JSON (an infinite condition number as null).")
+    Path report;
+
+    @Option(names = "--eigenvalues-out", description = "Write all eigenvalues, ascending, as a float64 .npy.")
+    Path eigenvaluesOut;
+
+    @Option(names = "--model", description = "Without a file: model spec (default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=3,width=512)";
+
+    @Option(names = "--data", description = "Without a file: data (default: ${DEFAULT-VALUE}).")
+    String data = DataSource.DEFAULT_TRAIN;
+
+    @Option(names = "--kind", description = "Without a file: kernel kind (default: ${DEFAULT-VALUE}).")
+    String kind = "pntk";
+
+    @Option(names = "--standardize", description = "Without a file: global, per-feature or none (default: "
+            + "${DEFAULT-VALUE}).")
+    String standardize = "global";
+
+    @Option(names = "--method", description = "Without a file: auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--dtype", description = "Without a file: f32 or f64 (default: ${DEFAULT-VALUE}).")
+    String dtype = "f32";
+
+    @Option(names = "--seed", description = "Without a file: seed of the parameters (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxCells < 1) {
+            throw new IllegalArgumentException("--max-cells: expected a positive number, got " + maxCells);
+        }
+        if (top < 0) {
+            throw new IllegalArgumentException("--top: expected a number >= 0, got " + top);
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        String what;
+        int[] exampleLabels = null;
+        KernelMatrix k;
+        if (file != null) {
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("kernel file not found: " + file);
+            }
+            try (Tensor t = Npy.readTensor(file)) {
+                int[] s = t.shape();
+                if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
+                    throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
+                            + "got " + Shapes.str(s));
+                }
+                k = KernelMatrix.of(t);
+            }
+            what = file + " " + (k.isFull() ? "[" + k.examples() + ", " + k.examples() + ", " + k.blockSize() + ", "
+                    + k.blockSize() + "]" : "[" + k.examples() + ", " + k.examples() + "]");
+            if (labels != null) {
+                exampleLabels = labelsOf(labels, k.examples());
+            }
+        } else {
+            Computed c = compute(o);
+            k = c.kernel;
+            exampleLabels = c.labels;
+            what = c.description;
+        }
+        try (k) {
+            double asymmetry = k.relativeAsymmetry();
+            if (asymmetry > SYMMETRY_TOLERANCE) {
+                throw new IllegalArgumentException((file != null ? file.toString() : "kernel") + ": not symmetric "
+                        + "(max |K − Kᵀ| / max |K| = " + String.format(Locale.ROOT, "%.3g", asymmetry)
+                        + "); a spectrum needs a train-train kernel K(x, x)");
+            }
+            long s0 = System.nanoTime();
+            KernelSpectrum sp = KernelSpectrum.of(k);
+            double seconds = (System.nanoTime() - s0) / 1e9;
+            print(o, what, k, sp, seconds);
+            if (plots != null) {
+                Files.createDirectories(plots);
+                Path spectrumPng = plots.resolve("spectrum.png");
+                Path heatmapPng = plots.resolve("heatmap.png");
+                Charts.spectrum(spectrumPng, "eigenvalues of " + shortName(what), sp.eigenvalues());
+                int[] rowLabels = exampleLabels == null ? null : perRow(exampleLabels, k.blockSize());
+                Charts.kernelHeatmap(heatmapPng, (rowLabels == null ? "kernel " : "kernel ordered by label, ")
+                        + shortName(what), k::getRow, k.dimension(), rowLabels, maxCells);
+                o.println("wrote " + spectrumPng + ", " + heatmapPng);
+            }
+            if (report != null) {
+                new JsonReport().put("kernel", what).put("dimension", sp.dimension()).put("full_layout", k.isFull())
+                        .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
+                        .put("condition_number", sp.conditionNumber())
+                        .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
+                        .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
+                        .put("eigen_seconds", seconds).write(report);
+                o.println("wrote " + report);
+            }
+            if (eigenvaluesOut != null) {
+                double[] e = sp.eigenvalues();
+                try (Tensor t = Tensor.of(e, e.length)) {
+                    Npy.write(eigenvaluesOut, t);
+                }
+                o.println("wrote " + eigenvaluesOut);
+            }
+        }
+        o.flush();
+        return 0;
+    }
+
+    private static String shortName(String what) {
+        int cut = what.indexOf(';');
+        return cut < 0 ? what : what.substring(0, cut);
+    }
+
+    private void print(PrintWriter o, String what, KernelMatrix k, KernelSpectrum sp, double seconds) {
+        o.printf(Locale.ROOT, "kernel %s: %s%n", what, k.isFull()
+                ? "the " + k.dimension() + "×" + k.dimension() + " matrix of the full kernel"
+                : k.dimension() + "×" + k.dimension() + " (as K ⊗ I_O each eigenvalue repeats O times)");
+        o.printf(Locale.ROOT, "eigenvalues (float64, LAPACK dsyevd, %.2f s): λ_max %.6g, λ_min %.6g, %d ≤ 0%n",
+                seconds, sp.lambdaMax(), sp.lambdaMin(), sp.nonPositiveCount());
+        o.printf(Locale.ROOT, "trace %.6g, condition number %s%n", sp.trace(),
+                Double.isFinite(sp.conditionNumber()) ? String.format(Locale.ROOT, "%.6g", sp.conditionNumber())
+                        : "inf (λ_min ≤ 0)");
+        o.printf(Locale.ROOT, "effective rank %.4g (exp of the entropy of λ/Σλ, Roy & Vetterli), participation ratio "
+                + "%.4g ((Σλ)²/Σλ²), of %d%n", sp.effectiveRank(), sp.participationRatio(), sp.dimension());
+        double[] e = sp.eigenvalues();
+        int t = Math.min(top, e.length);
+        if (t > 0) {
+            StringBuilder big = new StringBuilder();
+            StringBuilder small = new StringBuilder();
+            for (int i = 0; i < t; i++) {
+                big.append(String.format(Locale.ROOT, " %.6g", e[e.length - 1 - i]));
+                small.append(String.format(Locale.ROOT, " %.6g", e[i]));
+            }
+            o.println("largest:" + big);
+            o.println("smallest:" + small);
+        }
+    }
+
+    /** Each example's label repeated for its O rows in the full layout. */
+    static int[] perRow(int[] labels, int block) {
+        int[] r = new int[labels.length * block];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = labels[i / block];
+        }
+        return r;
+    }
+
+    private int[] labelsOf(String source, int n) throws java.io.IOException {
+        try (Dataset d = DataSource.loadDataset(source, DType.F32, seed)) {
+            if (!d.hasLabels()) {
+                throw new IllegalArgumentException("--labels: " + source + " has no labels");
+            }
+            if (d.size() != n) {
+                throw new IllegalArgumentException("--labels: " + source + " has " + d.size() + " labels for a kernel "
+                        + "of " + n + " examples");
+            }
+            return d.labels().clone();
+        }
+    }
+
+    private record Computed(KernelMatrix kernel, int[] labels, String description) {
+    }
+
+    private Computed compute(PrintWriter o) throws java.io.IOException {
+        DType dt = DType.parse(dtype);
+        KernelKind kk = KernelKind.parse(kind, seed);
+        if (kk.family() == KernelKind.Family.DIAGONAL) {
+            throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
+        }
+        Model net = Zoo.parse(model);
+        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
+        try (Dataset raw = DataSource.loadDataset(data, dt, seed); Dataset std = Standardizer.fit(raw.x(), mode).apply(raw);
+             Dataset d = InputLayout.forModel(net, std)) {
+            int[] out = net.outputShape(d.exampleShape());
+            if (out.length != 1) {
+                throw new IllegalArgumentException("--model: needs outputs [N, O], " + net.spec() + " gives [N] + "
+                        + Shapes.str(out));
+            }
+            int[] own = d.hasLabels() ? d.labels().clone() : null;
+            int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
+            try (Params p = net.init(seed, d.exampleShape(), dt)) {
+                long t0 = System.nanoTime();
+                KernelMatrix k = KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
+                        out[0]);
+                o.printf(Locale.ROOT, "computed the %s kernel of %s on %s %s (standardised: %s, %s) in %.2f s%n", kk,
+                        net.spec(), d.name(), Shapes.str(d.x().shape()),
+                        mode.name().toLowerCase(Locale.ROOT).replace('_', '-'), dt.shortName(),
+                        (System.nanoTime() - t0) / 1e9);
+                return new Computed(k, lab, kk + " of " + net.spec() + " on " + d.name());
+            }
+        }
+    }
+}
