@@ -130,13 +130,16 @@ public final class PredictCommand implements Callable<Integer> {
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
              Dataset testRaw = DataSource.loadDataset(test, dt, seed + 1)) {
             Standardizer std = Standardizer.fit(trainRaw.x(), mode);
+            if (Shapes.size(testRaw.exampleShape()) != Shapes.size(trainRaw.exampleShape())) {
+                throw new IllegalArgumentException("--test: examples of shape " + Shapes.str(testRaw.exampleShape())
+                        + " do not match the training examples " + Shapes.str(trainRaw.exampleShape()));
+            }
+            // test examples with the training examples' size but another shape (a flat CSV against images) are
+            // read in the training layout, row-major
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
-                 Dataset tr = InputLayout.forModel(net, trainStd); Dataset te = InputLayout.forModel(net, testStd)) {
+                 Dataset tr = InputLayout.forModel(net, trainStd);
+                 Dataset te = testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
                 int[] perExample = tr.exampleShape();
-                if (!java.util.Arrays.equals(perExample, te.exampleShape())) {
-                    throw new IllegalArgumentException("--test: examples of shape " + Shapes.str(te.exampleShape())
-                            + " do not match the training examples " + Shapes.str(perExample));
-                }
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {
                     throw new IllegalArgumentException("--model: predict needs outputs [N, O], " + net.spec()
@@ -279,7 +282,8 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     static String timeText(double t) {
-        return t == Double.POSITIVE_INFINITY ? "inf" : String.format(Locale.ROOT, "%.6g", t);
+        return t == Double.POSITIVE_INFINITY ? "inf"
+                : new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", t)).stripTrailingZeros().toPlainString();
     }
 
     static double[] parseTimes(List<String> texts) {

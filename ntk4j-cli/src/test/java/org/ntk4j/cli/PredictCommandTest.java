@@ -1,0 +1,131 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.Standardizer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.GradientDescentMse;
+import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class PredictCommandTest {
+    static final String MODEL = "fcn(depth=1,width=64)";
+
+    @TempDir
+    Path dir;
+
+    static String[] run(int expectedCode, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    /** The predictions the command writes are the library's, on the same standardised data and parameters. */
+    @Test
+    void writesTheLibrarysPredictionsAndAReport() throws Exception {
+        Path pred = dir.resolve("pred.npy");
+        Path report = dir.resolve("r.json");
+        String out = run(0, "predict", "--model", MODEL, "--train", "default:train:120", "--test", "default:test:40",
+                "--kind", "trace", "--dtype", "f64", "--t", "0,3,inf", "--learning-rate", "2", "--diag-reg", "1e-3",
+                "--out", pred.toString(), "--report", report.toString())[0];
+        assertThat(out).contains("kind trace, method").contains("t = 0: test accuracy").contains("t = inf: test accuracy")
+                .contains("wrote " + pred);
+        // at t = 0 with f0 = 0 the outputs are 0: the MSE against one-hot targets is 1/10
+        assertThat(out).contains("t = 0: test accuracy").containsPattern("t = 0: .*test MSE 0\\.10000");
+        Model net = Zoo.parse(MODEL);
+        try (Dataset trRaw = DataSource.loadDataset("default:train:120", DType.F64, 0);
+             Dataset teRaw = DataSource.loadDataset("default:test:40", DType.F64, 1)) {
+            Standardizer s = Standardizer.fit(trRaw.x(), Standardizer.Mode.GLOBAL);
+            try (Dataset a = s.apply(trRaw); Dataset b = s.apply(teRaw); Dataset tr = InputLayout.forModel(net, a);
+                 Dataset te = InputLayout.forModel(net, b); Params p = net.init(0, tr.exampleShape(), DType.F64);
+                 Tensor y = tr.oneHot(DType.F64, 10)) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(net, p);
+                try (Tensor k = ntk.kernel(KernelKind.trace(), tr.x(), null); KernelMatrix km = KernelMatrix.of(k);
+                     Tensor kt = ntk.kernel(KernelKind.trace(), te.x(), tr.x());
+                     GradientDescentMse gd = GradientDescentMse.of(km, y, 2, 1e-3, false);
+                     Tensor f3 = gd.predictTest(3, kt, null, null);
+                     Tensor fInf = gd.predictTest(Double.POSITIVE_INFINITY, kt, null, null);
+                     Tensor written = Npy.readTensor(pred)) {
+                    assertThat(written.shape()).containsExactly(3, 40, 10);
+                    double[] w = written.toDoubleArray();
+                    double[] e3 = f3.toDoubleArray();
+                    double[] eInf = fInf.toDoubleArray();
+                    for (int i = 0; i < 400; i++) {
+                        assertThat(w[i]).isEqualTo(0.0);
+                        assertThat(w[400 + i]).isCloseTo(e3[i], org.assertj.core.data.Offset.offset(1e-12));
+                        assertThat(w[800 + i]).isCloseTo(eInf[i], org.assertj.core.data.Offset.offset(1e-10));
+                    }
+                    double acc = PredictCommand.accuracy(fInf, te.labels());
+                    assertThat(out).contains(String.format(java.util.Locale.ROOT, "t = inf: test accuracy %.2f%%",
+                            100 * acc));
+                }
+            }
+        }
+        String json = Files.readString(report);
+        assertThat(json).contains("\"kind\": \"trace\"").contains("\"t_inf.test_accuracy\"")
+                .contains("\"t_3.test_mse\"").contains("\"peak_resident_bytes\"");
+    }
+
+    @Test
+    void fullKindAndLinearisedNetworkRun() {
+        String out = run(0, "predict", "--model", MODEL, "--train", "default:train:60", "--test", "default:test:20",
+                "--kind", "full", "--f0", "init", "--t", "5")[0];
+        assertThat(out).contains("kind full").contains("train kernel [60·10, 60·10]").contains("f0 init")
+                .contains("t = 5: test accuracy");
+    }
+
+    @Test
+    void badInputGivesOneLineAndExitCode2() {
+        String[][] cases = {
+            {"--kind", "diagonal"}, {"--t", "-1"}, {"--t", "soon"}, {"--f0", "random"}, {"--test", "synthetic:20,784"},
+            {"--learning-rate", "0"}, {"--diag-reg", "-1"}, {"--model", "cnn(depth=1,channels=4,out=5)"},
+            {"--test", "synthetic:5,10"}, {"--standardize", "z"}
+        };
+        String[] expected = {
+            "ntk4j: --kind: diagonal gives one N×N kernel per output",
+            "ntk4j: --t: expected times >= 0 or inf, got '-1'",
+            "ntk4j: --t: expected times >= 0 or inf, got 'soon'",
+            "ntk4j: --f0: expected zero or init, got 'random'",
+            "has no labels",
+            "ntk4j: learning rate: expected a positive finite number, got 0.0",
+            "ntk4j: diag_reg: expected a finite number >= 0, got -1.0",
+            "is outside [0, 5)",
+            "ntk4j: --test: examples of shape [10] do not match the training examples [28, 28, 1]",
+            "ntk4j: standardisation: expected global, per-feature or none, got 'z'"
+        };
+        for (int i = 0; i < cases.length; i++) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("predict", "--model", MODEL));
+            java.util.List<String> given = java.util.List.of(cases[i]);
+            if (!given.contains("--train")) {
+                args.addAll(java.util.List.of("--train", "default:train:30"));
+            }
+            if (!given.contains("--test")) {
+                args.addAll(java.util.List.of("--test", "default:test:10"));
+            }
+            if (given.contains("--model")) {
+                args.subList(1, 3).clear();
+            }
+            args.addAll(given);
+            String err = run(2, args.toArray(new String[0]))[1];
+            assertThat(err).as(String.join(" ", cases[i])).contains(expected[i]);
+            assertThat(err.strip().lines().count()).as(err).isEqualTo(1);
+        }
+    }
+}

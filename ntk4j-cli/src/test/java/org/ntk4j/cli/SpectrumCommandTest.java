@@ -1,0 +1,84 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.PredictCommandTest.run;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class SpectrumCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void printsTheFiguresOfAHandComputedKernel() throws Exception {
+        Path k = dir.resolve("k.npy");
+        try (Tensor t = Tensor.of(new double[] {2, 1, 1, 2}, 2, 2)) {
+            Npy.write(k, t);
+        }
+        Path ev = dir.resolve("ev.npy");
+        String out = run(0, "spectrum", k.toString(), "--eigenvalues-out", ev.toString(), "--report",
+                dir.resolve("s.json").toString())[0];
+        assertThat(out).contains("λ_max 3.00000, λ_min 1.00000, 0 ≤ 0").contains("trace 4.00000, condition number 3.00000")
+                .contains("effective rank 1.755").contains("participation ratio 1.600 ")
+                .contains("largest: 3.00000 1.00000");
+        try (Tensor e = Npy.readTensor(ev)) {
+            assertThat(e.toDoubleArray()).containsExactly(new double[] {1, 3},
+                    org.assertj.core.data.Offset.offset(1e-14));
+        }
+        assertThat(Files.readString(dir.resolve("s.json"))).contains("\"condition_number\": 3.00000");
+    }
+
+    @Test
+    void fullKernelFileAndPlotsOrderedByLabel() throws Exception {
+        Path k = dir.resolve("full.npy");
+        try (Tensor t = Tensor.zeros(DType.F32, 3, 3, 2, 2)) {
+            for (int a = 0; a < 3; a++) {
+                for (int o = 0; o < 2; o++) {
+                    t.set(a + 1, a, a, o, o);
+                }
+            }
+            Npy.write(k, t);
+        }
+        Path plots = dir.resolve("plots");
+        String out = run(0, "spectrum", k.toString(), "--labels", "default:train:3", "--plots", plots.toString())[0];
+        assertThat(out).contains("the 6×6 matrix of the full kernel").contains("condition number 3.00000")
+                .contains("wrote " + plots.resolve("spectrum.png"));
+        assertThat(Files.size(plots.resolve("spectrum.png"))).isGreaterThan(1000);
+        assertThat(Files.size(plots.resolve("heatmap.png"))).isGreaterThan(1000);
+    }
+
+    @Test
+    void computesAModelsKernelWithoutAFile() {
+        Path plots = dir.resolve("p");
+        String out = run(0, "spectrum", "--model", "fcn(depth=1,width=32)", "--data", "default:train:40",
+                "--kind", "trace", "--plots", plots.toString())[0];
+        assertThat(out).contains("computed the trace kernel of fcn(depth=1,width=32)").contains("40×40")
+                .contains("effective rank");
+        assertThat(Files.exists(plots.resolve("heatmap.png"))).isTrue();
+    }
+
+    @Test
+    void badKernelsAreRefusedInOneLine() throws Exception {
+        Path rect = dir.resolve("rect.npy");
+        Path asym = dir.resolve("asym.npy");
+        Path sym = dir.resolve("sym.npy");
+        try (Tensor r = Tensor.zeros(DType.F64, 2, 3); Tensor a = Tensor.of(new double[] {1, 2, 0, 1}, 2, 2);
+             Tensor s = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2)) {
+            Npy.write(rect, r);
+            Npy.write(asym, a);
+            Npy.write(sym, s);
+        }
+        assertThat(run(2, "spectrum", rect.toString())[1]).contains("expected a square kernel [N, N] or [N, N, O, O], got [2, 3]");
+        assertThat(run(2, "spectrum", asym.toString())[1]).contains("not symmetric");
+        assertThat(run(2, "spectrum", dir.resolve("none.npy").toString())[1]).contains("kernel file not found");
+        assertThat(run(2, "spectrum", sym.toString(), "--labels", "default:train:5")[1])
+                .contains("--labels: default:train:5 has 5 labels for a kernel of 2 examples");
+        assertThat(run(2, "spectrum", sym.toString(), "--labels", "synthetic:2,3")[1]).contains("has no labels");
+    }
+}
