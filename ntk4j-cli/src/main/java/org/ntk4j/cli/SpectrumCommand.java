@@ -58,7 +58,7 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     @Option(names = "--max-cells", description = "Heatmap cells per side; larger kernels are shown as block means "
             + "(default: ${DEFAULT-VALUE}).")
-    int maxCells = 200;
+    int maxCells = 100;
 
     @Option(names = "--top", description = "Eigenvalues to print at each end (default: ${DEFAULT-VALUE}).")
     int top = 5;
