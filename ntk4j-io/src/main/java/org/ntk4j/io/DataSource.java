@@ -15,6 +15,7 @@ import java.util.Map;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
+import org.apache.commons.csv.DuplicateHeaderMode;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -117,7 +118,7 @@ public final class DataSource {
             case "default":
                 return embedded(s, rest, dtype);
             case "fashion-mnist":
-                return fashionMnist(s, rest, dtype);
+                return fashionMnist(s, rest, dtype, fashionMnistDir());
             case "npy":
             case "npz":
             case "csv":
@@ -179,7 +180,8 @@ public final class DataSource {
         return Path.of(System.getProperty(FASHION_MNIST_DIR_PROPERTY, FASHION_MNIST_DIR));
     }
 
-    private static Dataset fashionMnist(String spec, String rest, DType dtype) throws IOException {
+    /** {@code fashion-mnist:SPLIT[:N]} read from {@code dir} (tests point it at an empty directory). */
+    static Dataset fashionMnist(String spec, String rest, DType dtype, Path dir) throws IOException {
         String[] parts = rest.split(":", -1);
         String split = parts[0].toLowerCase(Locale.ROOT);
         if (!split.equals("train") && !split.equals("test") || parts.length > 2) {
@@ -187,7 +189,6 @@ public final class DataSource {
                     + "fashion-mnist:test[:N]");
         }
         String prefix = split.equals("train") ? "train" : "t10k";
-        Path dir = fashionMnistDir();
         Path images = dir.resolve(prefix + "-images-idx3-ubyte.gz");
         Path labelsFile = dir.resolve(prefix + "-labels-idx1-ubyte.gz");
         for (Path p : new Path[] {images, labelsFile}) {
@@ -486,7 +487,8 @@ public final class DataSource {
      */
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
         CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
-                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true).get();
+                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true)
+                .setDuplicateHeaderMode(DuplicateHeaderMode.DISALLOW).get();
         List<double[]> rows = new ArrayList<>();
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;

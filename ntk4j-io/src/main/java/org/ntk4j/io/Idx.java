@@ -211,6 +211,9 @@ public final class Idx {
             throws IOException {
         int item = h.itemSize();
         byte[] buf = new byte[Math.max(item, (1 << 16) / item * item)];
+        // One chunk of converted values, moved into the tensor with one bulk put.
+        float[] floats = into != null && into.dtype() == DType.F32 ? new float[buf.length / item] : null;
+        double[] doubles = into != null && into.dtype() == DType.F64 ? new double[buf.length / item] : null;
         int done = 0;
         while (done < count) {
             int want = (int) Math.min((long) (count - done) * item, buf.length);
@@ -232,15 +235,23 @@ public final class Idx {
                 }
                 got += r;
             }
-            for (int k = 0; k < want; k += item) {
-                double v = decode(buf, k, h.typeCode);
-                if (into != null) {
-                    into.setFlat(done, v);
-                } else {
-                    labels[done] = (int) v;
+            int values = want / item;
+            if (into == null) {
+                for (int k = 0; k < values; k++) {
+                    labels[done + k] = (int) decode(buf, k * item, h.typeCode);
                 }
-                done++;
+            } else if (into.dtype() == DType.F32) {
+                for (int k = 0; k < values; k++) {
+                    floats[k] = (float) decode(buf, k * item, h.typeCode);
+                }
+                into.floats().put(done, floats, 0, values);
+            } else {
+                for (int k = 0; k < values; k++) {
+                    doubles[k] = decode(buf, k * item, h.typeCode);
+                }
+                into.doubles().put(done, doubles, 0, values);
             }
+            done += values;
         }
     }
 
