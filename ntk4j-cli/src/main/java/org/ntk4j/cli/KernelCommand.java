@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
@@ -33,9 +34,10 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,width=256,out=10)";
 
-    @Option(names = "--data", description = "x1: a .npy file [N, ...] or synthetic:N,D1[,D2...] "
-            + "(default: ${DEFAULT-VALUE}).")
-    String data = "synthetic:64,28,28";
+    @Option(names = "--data", description = "x1: a data source: default:train|test[:N] (the embedded "
+            + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or synthetic:N,D1[,D2...] "
+            + "(see README, Data sources; default: ${DEFAULT-VALUE}, the first 500 embedded training images).")
+    String data = "default:train:500";
 
     @Option(names = "--x2", description = "x2 (same sources); omitted: x2 = x1, and its work is reused.")
     String x2;
@@ -71,10 +73,15 @@ public final class KernelCommand implements Callable<Integer> {
         long budget = kernel.memoryBudget();
         Model net = Zoo.parse(model);
         PrintWriter o = spec.commandLine().getOut();
-        try (Tensor x1 = DataSource.load(data, dt, seed);
-             Tensor xb = x2 == null ? null : DataSource.load(x2, dt, seed + 1)) {
+        try (Tensor loaded1 = DataSource.load(data, dt, seed);
+             Tensor x1 = InputLayout.forModel(net, loaded1); // checks the data against the model
+             Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
+             Tensor xb = loaded2 == null ? null : InputLayout.forModel(net, loaded2)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
-            net.outputShape(perExample); // validates the data against the model
+            if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
+                throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
+                        xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
+            }
             Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                     : net.init(seed, perExample, dt);
             try {

@@ -12,6 +12,15 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
+    /** Set by {@code --debug} on any command (an inherited option): errors then print their stack trace. */
+    private boolean debug;
+
+    @CommandLine.Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "On an error, also print the stack trace (same as -Dntk4j.debug=true).")
+    void setDebug(boolean value) {
+        debug = value;
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -23,13 +32,14 @@ public final class Main implements Runnable {
 
     /** {@link #run(String...)} writing to the given streams. */
     public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        CommandLine cmd = new CommandLine(new Main());
+        Main main = new Main();
+        CommandLine cmd = new CommandLine(main);
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
                 commandLine.getErr().println("ntk4j: " + ex.getMessage());
-                if (Boolean.getBoolean("ntk4j.debug")) {
+                if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
                     ex.printStackTrace(commandLine.getErr());
                 }
                 return 2;

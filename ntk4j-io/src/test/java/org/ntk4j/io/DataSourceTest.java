@@ -268,7 +268,7 @@ class DataSourceTest {
         Files.writeString(nan, "x,y\n1,2\n3,NaN\n");
         assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(nan + ": contains NaN at example 1 (flat index 3)");
+                .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
     }
 
     // --------------------------------------------------------------------------------------------- IDX
@@ -347,7 +347,7 @@ class DataSourceTest {
         }
         assertThatThrownBy(() -> DataSource.loadDataset(x.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(x + ": contains Infinity at example 1 (flat index 3)");
+                .hasMessage(x + ": contains Infinity at flat index 3 (example 1)");
         Path empty = dir.resolve("empty.npy");
         try (Tensor t = Tensor.zeros(DType.F32, 0, 3)) {
             Npy.write(empty, t);
