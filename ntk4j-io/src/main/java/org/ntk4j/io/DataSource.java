@@ -533,6 +533,13 @@ public final class DataSource {
                 }
                 rows.add(features);
             }
+        } catch (DataFormatException e) {
+            throw e;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new DataFormatException(p + ": cannot parse CSV: not UTF-8 text (" + e + ")", e);
+        } catch (IOException e) {
+            // Commons CSV's CSVException (an IOException): malformed quoting, with the line it starts on.
+            throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
         } catch (java.io.UncheckedIOException e) {
             throw new DataFormatException(p + ": cannot parse CSV: " + e.getCause().getMessage(), e);
         } catch (IllegalArgumentException | IllegalStateException e) {

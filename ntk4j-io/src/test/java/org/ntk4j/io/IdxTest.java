@@ -127,7 +127,8 @@ class IdxTest {
         byte[] full = IdxFiles.u8(new int[] {1, 2, 3, 4, 5, 6}, 3, 2);
         Path p = write("t", Arrays.copyOf(full, full.length - 2));
         assertThatThrownBy(() -> Idx.read(p, DType.F32, -1)).isInstanceOf(DataFormatException.class)
-                .hasMessage(p + ": truncated IDX file: the header u8[3, 2] needs 6 data bytes, the file ends after 4");
+                .hasMessage(p + ": truncated IDX file: the header u8[3, 2] needs 18 bytes, more than the file can hold "
+                        + "(16 bytes at most)");
         // The first two examples are all there: reading only them succeeds.
         try (Tensor t = Idx.read(p, DType.F32, 2)) {
             assertThat(t.toDoubleArray()).containsExactly(1, 2, 3, 4);
@@ -138,7 +139,14 @@ class IdxTest {
         byte[] gz = IdxFiles.gzip(full);
         Path cut = write("g.gz", Arrays.copyOf(gz, gz.length - 12));
         assertThatThrownBy(() -> Idx.read(cut, DType.F32, -1)).isInstanceOf(DataFormatException.class)
-                .hasMessageStartingWith(cut + ": truncated IDX file");
+                .hasMessageStartingWith(cut + ": truncated IDX file: the header u8[3, 2] needs 6 data bytes, the "
+                        + "file ends after ");
+        // A stream (the embedded resources) has no size to check in advance: the end of the data is found.
+        try (java.io.InputStream in = new java.io.ByteArrayInputStream(Arrays.copyOf(full, full.length - 2))) {
+            assertThatThrownBy(() -> Idx.read(in, "stream", DType.F32, -1)).isInstanceOf(DataFormatException.class)
+                    .hasMessage("stream: truncated IDX file: the header u8[3, 2] needs 6 data bytes, the file ends "
+                            + "after 4");
+        }
     }
 
     @Test
