@@ -215,7 +215,7 @@ public final class DataSource {
     private static Dataset images(String spec, Tensor raw, int[] labels, int classes) {
         Tensor x = raw;
         try {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
             if (x.rank() == 3) {
                 x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
             }
@@ -369,7 +369,7 @@ public final class DataSource {
         NpyHeader h = Npy.readHeader(p);
         Tensor x = Npy.readTensor(p, dtype);
         if (h.dtype() == NpyDType.UINT8) {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
         }
         return x;
     }
@@ -394,7 +394,7 @@ public final class DataSource {
         }
         Tensor x = xa.toTensor(dtype);
         if (xa.dtype() == NpyDType.UINT8) {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
         }
         return new Loaded(x, labels);
     }
@@ -417,7 +417,7 @@ public final class DataSource {
         Tensor x = Idx.read(p, dtype, limit);
         try {
             if (h.typeCode() == 0x08) {
-                scale(x, 1.0 / 255);
+                divide(x, 255);
             }
             if (x.rank() == 3) {
                 x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
@@ -614,12 +614,11 @@ public final class DataSource {
         return Tensor.randomNormal(dtype, seed * 31 + 17, shape);
     }
 
-    /** Multiplies every element by {@code factor} in place. */
-    private static void scale(Tensor x, double factor) {
+    /** Divides every element by {@code divisor} in place (x / 255 rounds exactly as NumPy's {@code x / 255}). */
+    private static void divide(Tensor x, double divisor) {
         int size = x.size();
         for (int i = 0; i < size; i++) {
-            x.setFlat(i, x.getFlat(i) * factor);
+            x.setFlat(i, x.getFlat(i) / divisor);
         }
     }
-
 }
