@@ -52,6 +52,44 @@ class DataErrorsTest {
     }
 
     @Test
+    void standardizeFitsOnDataAndAppliesToBoth() throws Exception {
+        Path plain = dir.resolve("plain.npy");
+        Path std = dir.resolve("std.npy");
+        Path manual = dir.resolve("manual.npy");
+        Path manual2 = dir.resolve("manual2.npy");
+        // x1 = [[1, 3], [5, 7]] (mean 4, population std √5); x2 = [[4, 4 + √5]] standardises to [[0, 1]].
+        try (Tensor x1 = Tensor.of(new double[] {1, 3, 5, 7}, 2, 2);
+             Tensor x2 = Tensor.of(new double[] {4, 4 + Math.sqrt(5)}, 1, 2);
+             Tensor m1 = Tensor.of(new double[] {-3 / Math.sqrt(5), -1 / Math.sqrt(5), 1 / Math.sqrt(5),
+                 3 / Math.sqrt(5)}, 2, 2);
+             Tensor m2 = Tensor.of(new double[] {0, 1}, 1, 2)) {
+            Npy.write(plain, x1);
+            Npy.write(dir.resolve("x2.npy"), x2);
+            Npy.write(manual, m1);
+            Npy.write(manual2, m2);
+        }
+        String[] common = {"kernel", "--model", SMALL_FCN, "--dtype", "f64", "--x2", dir.resolve("x2.npy").toString()};
+        run(0, concat(common, "--data", plain.toString(), "--standardize", "global", "--out", std.toString()));
+        Path expected = dir.resolve("expected.npy");
+        run(0, "kernel", "--model", SMALL_FCN, "--dtype", "f64", "--data", manual.toString(), "--x2",
+                manual2.toString(), "--out", expected.toString());
+        try (Tensor a = Npy.readTensor(std); Tensor b = Npy.readTensor(expected)) {
+            assertThat(a.shape()).containsExactly(2, 1);
+            for (int i = 0; i < a.size(); i++) {
+                assertThat(a.getFlat(i)).isCloseTo(b.getFlat(i), org.assertj.core.api.Assertions.within(1e-12));
+            }
+        }
+        assertThat(oneLineError(concat(common, "--data", plain.toString(), "--standardize", "zscore")))
+                .isEqualTo("ntk4j: standardisation: expected global, per-feature or none, got 'zscore'");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void flatCsvRowsBecomeSquareImagesForAConvolutionalModel() throws Exception {
         Path csv = dir.resolve("flat.csv");
         StringBuilder sb = new StringBuilder();
