@@ -38,7 +38,7 @@ public final class Main implements Runnable {
         cmd.setErr(err);
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
-                commandLine.getErr().println("ntk4j: " + ex.getMessage());
+                commandLine.getErr().println("ntk4j: " + message(ex));
                 if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
                     ex.printStackTrace(commandLine.getErr());
                 }
@@ -47,6 +47,23 @@ public final class Main implements Runnable {
             throw ex;
         });
         return cmd.execute(args);
+    }
+
+    /**
+     * The one-line message of a user error. The JDK's file-system exceptions carry only the path as their
+     * message ("x.npz"), so the problem is named for them.
+     */
+    static String message(Exception ex) {
+        if (ex instanceof java.nio.file.FileSystemException) {
+            java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) ex;
+            String what = ex instanceof java.nio.file.NoSuchFileException ? "file not found"
+                    : ex instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : ex instanceof java.nio.file.NotDirectoryException ? "not a directory"
+                    : ex instanceof java.nio.file.FileAlreadyExistsException ? "file already exists"
+                    : f.getReason() != null ? f.getReason() : "file system error";
+            return what + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
+        }
+        return ex.getMessage() == null ? ex.toString() : ex.getMessage();
     }
 
     @Override

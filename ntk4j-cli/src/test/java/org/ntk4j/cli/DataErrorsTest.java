@@ -119,6 +119,16 @@ class DataErrorsTest {
     }
 
     @Test
+    void missingParameterFileAndOutputDirectory() {
+        Path params = dir.resolve("nowhere.npz");
+        assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--params-in", params.toString()))
+                .isEqualTo("ntk4j: file not found: " + params);
+        Path out = dir.resolve("no-such-dir").resolve("k.npy");
+        assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--model", SMALL_FCN, "--out", out.toString()))
+                .isEqualTo("ntk4j: file not found: " + out);
+    }
+
+    @Test
     void unknownSource() {
         assertThat(oneLineError("kernel", "--data", "mnist:train"))
                 .startsWith("ntk4j: data source 'mnist:train': unknown source 'mnist'; expected default:train|test[:N]");
