@@ -15,6 +15,7 @@ import java.util.Map;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
+import org.apache.commons.csv.DuplicateHeaderMode;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -117,7 +118,7 @@ public final class DataSource {
             case "default":
                 return embedded(s, rest, dtype);
             case "fashion-mnist":
-                return fashionMnist(s, rest, dtype);
+                return fashionMnist(s, rest, dtype, fashionMnistDir());
             case "npy":
             case "npz":
             case "csv":
@@ -179,7 +180,8 @@ public final class DataSource {
         return Path.of(System.getProperty(FASHION_MNIST_DIR_PROPERTY, FASHION_MNIST_DIR));
     }
 
-    private static Dataset fashionMnist(String spec, String rest, DType dtype) throws IOException {
+    /** {@code fashion-mnist:SPLIT[:N]} read from {@code dir} (tests point it at an empty directory). */
+    static Dataset fashionMnist(String spec, String rest, DType dtype, Path dir) throws IOException {
         String[] parts = rest.split(":", -1);
         String split = parts[0].toLowerCase(Locale.ROOT);
         if (!split.equals("train") && !split.equals("test") || parts.length > 2) {
@@ -187,7 +189,6 @@ public final class DataSource {
                     + "fashion-mnist:test[:N]");
         }
         String prefix = split.equals("train") ? "train" : "t10k";
-        Path dir = fashionMnistDir();
         Path images = dir.resolve(prefix + "-images-idx3-ubyte.gz");
         Path labelsFile = dir.resolve(prefix + "-labels-idx1-ubyte.gz");
         for (Path p : new Path[] {images, labelsFile}) {
@@ -214,7 +215,7 @@ public final class DataSource {
     private static Dataset images(String spec, Tensor raw, int[] labels, int classes) {
         Tensor x = raw;
         try {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
             if (x.rank() == 3) {
                 x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
             }
@@ -368,7 +369,7 @@ public final class DataSource {
         NpyHeader h = Npy.readHeader(p);
         Tensor x = Npy.readTensor(p, dtype);
         if (h.dtype() == NpyDType.UINT8) {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
         }
         return x;
     }
@@ -393,7 +394,7 @@ public final class DataSource {
         }
         Tensor x = xa.toTensor(dtype);
         if (xa.dtype() == NpyDType.UINT8) {
-            scale(x, 1.0 / 255);
+            divide(x, 255);
         }
         return new Loaded(x, labels);
     }
@@ -416,7 +417,7 @@ public final class DataSource {
         Tensor x = Idx.read(p, dtype, limit);
         try {
             if (h.typeCode() == 0x08) {
-                scale(x, 1.0 / 255);
+                divide(x, 255);
             }
             if (x.rank() == 3) {
                 x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
@@ -486,7 +487,8 @@ public final class DataSource {
      */
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
         CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
-                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true).get();
+                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true)
+                .setDuplicateHeaderMode(DuplicateHeaderMode.DISALLOW).get();
         List<double[]> rows = new ArrayList<>();
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;
@@ -531,6 +533,13 @@ public final class DataSource {
                 }
                 rows.add(features);
             }
+        } catch (DataFormatException e) {
+            throw e;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new DataFormatException(p + ": cannot parse CSV: not UTF-8 text (" + e + ")", e);
+        } catch (IOException e) {
+            // Commons CSV's CSVException (an IOException): malformed quoting, with the line it starts on.
+            throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
         } catch (java.io.UncheckedIOException e) {
             throw new DataFormatException(p + ": cannot parse CSV: " + e.getCause().getMessage(), e);
         } catch (IllegalArgumentException | IllegalStateException e) {
@@ -605,12 +614,11 @@ public final class DataSource {
         return Tensor.randomNormal(dtype, seed * 31 + 17, shape);
     }
 
-    /** Multiplies every element by {@code factor} in place. */
-    private static void scale(Tensor x, double factor) {
+    /** Divides every element by {@code divisor} in place (x / 255 rounds exactly as NumPy's {@code x / 255}). */
+    private static void divide(Tensor x, double divisor) {
         int size = x.size();
         for (int i = 0; i < size; i++) {
-            x.setFlat(i, x.getFlat(i) * factor);
+            x.setFlat(i, x.getFlat(i) / divisor);
         }
     }
-
 }

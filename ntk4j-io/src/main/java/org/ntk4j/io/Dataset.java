@@ -39,8 +39,8 @@ public final class Dataset implements AutoCloseable {
         }
         int bad = x.firstNonFinite();
         if (bad >= 0) {
-            throw new IllegalArgumentException(name + ": contains " + x.getFlat(bad) + " at example "
-                    + bad / Math.max(1, x.size() / x.dim(0)) + " (flat index " + bad + ")");
+            throw new IllegalArgumentException(name + ": contains " + x.getFlat(bad) + " at flat index " + bad
+                    + " (example " + bad / Math.max(1, x.size() / x.dim(0)) + ")");
         }
         if (labels == null) {
             if (numClasses != 0) {

@@ -89,12 +89,32 @@ public final class Idx {
      */
     public static Tensor read(Path path, DType dtype, int limit) throws IOException {
         try (InputStream in = open(path)) {
-            return read(in, path.toString(), dtype, limit);
+            return read(in, path.toString(), dtype, limit, maxBytes(path));
         }
+    }
+
+    /**
+     * An upper bound on the bytes a file can yield: its size, or for gzip 1032 times it (deflate's largest
+     * expansion). A header that claims more is a truncated or corrupt file, found before the tensor is allocated.
+     */
+    private static long maxBytes(Path path) throws IOException {
+        long size = Files.size(path);
+        byte[] magic = new byte[2];
+        try (InputStream in = Files.newInputStream(path)) {
+            if (in.readNBytes(magic, 0, 2) == 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+                return size > Long.MAX_VALUE / 1032 ? Long.MAX_VALUE : size * 1032;
+            }
+        }
+        return size;
     }
 
     /** {@link #read(Path, DType, int)} from a stream (plain or gzip) named {@code src} in messages. */
     public static Tensor read(InputStream stream, String src, DType dtype, int limit) throws IOException {
+        return read(stream, src, dtype, limit, Long.MAX_VALUE);
+    }
+
+    private static Tensor read(InputStream stream, String src, DType dtype, int limit, long maxBytes)
+            throws IOException {
         InputStream in = gunzipIfCompressed(stream, src);
         Header h = readHeader(in, src);
         int[] shape = h.shape.clone();
@@ -102,6 +122,12 @@ public final class Idx {
             shape[0] = limit;
         }
         int size = Shapes.size(shape);
+        long need = 4L + 4L * shape.length + (long) size * h.itemSize();
+        if (need > maxBytes) {
+            throw new DataFormatException(src + ": truncated IDX file: the header " + h + " needs " + need
+                    + " bytes" + (size < Shapes.size(h.shape) ? " for the first " + shape[0] + " examples" : "")
+                    + ", more than the file can hold (" + maxBytes + " bytes at most)");
+        }
         Tensor t = Tensor.empty(dtype, shape);
         try {
             readValues(in, src, h, size, t, null);
@@ -211,6 +237,9 @@ public final class Idx {
             throws IOException {
         int item = h.itemSize();
         byte[] buf = new byte[Math.max(item, (1 << 16) / item * item)];
+        // One chunk of converted values, moved into the tensor with one bulk put.
+        float[] floats = into != null && into.dtype() == DType.F32 ? new float[buf.length / item] : null;
+        double[] doubles = into != null && into.dtype() == DType.F64 ? new double[buf.length / item] : null;
         int done = 0;
         while (done < count) {
             int want = (int) Math.min((long) (count - done) * item, buf.length);
@@ -232,15 +261,23 @@ public final class Idx {
                 }
                 got += r;
             }
-            for (int k = 0; k < want; k += item) {
-                double v = decode(buf, k, h.typeCode);
-                if (into != null) {
-                    into.setFlat(done, v);
-                } else {
-                    labels[done] = (int) v;
+            int values = want / item;
+            if (into == null) {
+                for (int k = 0; k < values; k++) {
+                    labels[done + k] = (int) decode(buf, k * item, h.typeCode);
                 }
-                done++;
+            } else if (into.dtype() == DType.F32) {
+                for (int k = 0; k < values; k++) {
+                    floats[k] = (float) decode(buf, k * item, h.typeCode);
+                }
+                into.floats().put(done, floats, 0, values);
+            } else {
+                for (int k = 0; k < values; k++) {
+                    doubles[k] = decode(buf, k * item, h.typeCode);
+                }
+                into.doubles().put(done, doubles, 0, values);
             }
+            done += values;
         }
     }
 

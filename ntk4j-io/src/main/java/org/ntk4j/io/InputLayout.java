@@ -13,10 +13,12 @@ import org.ntk4j.tensor.Tensor;
  * accepted. Data sources load images NHWC, [N, H, W, C] (Fashion-MNIST: [N, 28, 28, 1]), the shape every zoo
  * model accepts, and flattening in row-major order does not change the values an {@code fcn} sees.
  *
- * <p>The rule of {@link #exampleShapeFor}, first that the model accepts:
+ * <p>The rule of {@link #exampleShapeFor}: the first of these shapes for which the model gives a vector
+ * [K] per example (logits); failing that, the first it accepts at all:
  * <ol>
  *   <li>the data's own per-example shape;</li>
- *   <li>flattened, [D] (for models built in code whose first layer is dense);</li>
+ *   <li>flattened, [D] (for models built in code whose first layer is dense: a dense layer maps the last
+ *       axis, so it would accept [H, W, C] but give [H, W, K]);</li>
  *   <li>for flat data [D] with D = s²: a square one-channel image [s, s, 1] (a CSV or flat .npy of
  *       28·28 = 784 columns fed to a convolutional model).</li>
  * </ol>
@@ -41,15 +43,24 @@ public final class InputLayout {
             }
         }
         IllegalArgumentException first = null;
+        int[] accepted = null;
         for (int[] c : candidates) {
             try {
-                model.outputShape(c);
-                return c;
+                int[] out = model.outputShape(c);
+                if (out.length == 1) {
+                    return c;
+                }
+                if (accepted == null) {
+                    accepted = c;
+                }
             } catch (IllegalArgumentException e) {
                 if (first == null) {
                     first = e;
                 }
             }
+        }
+        if (accepted != null) {
+            return accepted;
         }
         StringBuilder tried = new StringBuilder();
         for (int[] c : candidates) {
