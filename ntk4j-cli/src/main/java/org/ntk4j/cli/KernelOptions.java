@@ -21,7 +21,7 @@ final class KernelOptions {
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f32";
 
-    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 512m, 8g (default: 80% of the "
+    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 512m, 8g (default: 80%% of the "
             + "off-heap limit, which is -Xmx unless -Dorg.bytedeco.javacpp.maxBytes is set).")
     String memory;
 

@@ -96,7 +96,7 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out').")
     Path paramsIn;
 
-    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 8g (default: 80% of the off-heap "
+    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 8g (default: 80%% of the off-heap "
             + "limit).")
     String memory;
 
@@ -106,6 +106,10 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Option(names = "--report", description = "Write a JSON report (accuracy, MSE, seconds, memory per t).")
     Path report;
+
+    @Option(names = "--plots", description = "Directory for training_curves.png: test and train MSE and test error "
+            + "against t (log-log; needs two or more finite times in --t).")
+    Path plots;
 
     /** The figures of one time t. */
     record Result(double t, double testAccuracy, double testMse, double trainAccuracy, double trainMse) {
@@ -121,6 +125,10 @@ public final class PredictCommand implements Callable<Integer> {
                     + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
         }
         double[] ts = parseTimes(times);
+        if (plots != null && java.util.Arrays.stream(ts).filter(t -> t > 0 && t < Double.POSITIVE_INFINITY).count() < 2) {
+            throw new IllegalArgumentException("--plots: the training curves need two or more finite times > 0 in --t, "
+                    + "e.g. --t 1,10,100,1000");
+        }
         boolean initOutputs = parseF0(f0);
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
         long budget = memory == null ? EmpiricalNtk.defaultMemoryBudget() : KernelOptions.parseBytes("--memory", memory);
@@ -242,6 +250,9 @@ public final class PredictCommand implements Callable<Integer> {
             long rss = peakResidentBytes();
             o.printf(Locale.ROOT, "total %.2f s (data, kernels, regression; JVM start excluded); peak resident memory %s%n",
                     totalSeconds, rss > 0 ? CostModel.human(rss) : "unknown");
+            if (plots != null) {
+                writeCurves(plots, results, net.spec() + ", " + kk + ", " + tr.name());
+            }
             if (out != null) {
                 double[] all = new double[ts.length * mTest * outputs];
                 for (int i = 0; i < ts.length; i++) {
@@ -272,6 +283,30 @@ public final class PredictCommand implements Callable<Integer> {
                 o.println("wrote " + report);
             }
         }
+    }
+
+    /** Test and train MSE and test error (1 − accuracy) against t, log-log, finite t > 0 only. */
+    private void writeCurves(Path dir, Result[] results, String title) throws java.io.IOException {
+        List<Double> t = new ArrayList<>();
+        List<Result> finite = new ArrayList<>();
+        for (Result r : results) {
+            if (r.t() > 0 && r.t() < Double.POSITIVE_INFINITY) {
+                t.add(r.t());
+                finite.add(r);
+            }
+        }
+        double[] ts = t.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] testMse = finite.stream().mapToDouble(Result::testMse).toArray();
+        double[] trainMse = finite.stream().mapToDouble(Result::trainMse).toArray();
+        double[] testError = finite.stream().mapToDouble(r -> 1 - r.testAccuracy()).toArray();
+        java.nio.file.Files.createDirectories(dir);
+        Path png = dir.resolve("training_curves.png");
+        org.ntk4j.plot.Charts.logLogLines(png, "linearised training, " + title, "time t (learning rate "
+                        + String.format(Locale.ROOT, "%.3g", learningRate) + ")", "MSE, error rate",
+                List.of(new org.ntk4j.plot.Charts.Series("test MSE", ts, testMse),
+                        new org.ntk4j.plot.Charts.Series("train MSE", ts, trainMse),
+                        new org.ntk4j.plot.Charts.Series("test error (1 − accuracy)", ts, testError)));
+        spec.commandLine().getOut().println("wrote " + png);
     }
 
     /** f(x) at the given parameters, in float64. */

@@ -84,11 +84,14 @@ class PredictCommandTest {
     }
 
     @Test
-    void fullKindAndLinearisedNetworkRun() {
+    void fullKindLinearisedNetworkAndTrainingCurves() throws Exception {
+        Path plots = dir.resolve("curves");
         String out = run(0, "predict", "--model", MODEL, "--train", "default:train:60", "--test", "default:test:20",
-                "--kind", "full", "--f0", "init", "--t", "5")[0];
+                "--kind", "full", "--f0", "init", "--t", "5,50,500", "--plots", plots.toString())[0];
         assertThat(out).contains("kind full").contains("train kernel [60·10, 60·10]").contains("f0 init")
-                .contains("t = 5: test accuracy");
+                .contains("t = 5: test accuracy").contains("t = 500: test accuracy")
+                .contains("wrote " + plots.resolve("training_curves.png"));
+        assertThat(Files.size(plots.resolve("training_curves.png"))).isGreaterThan(1000);
     }
 
     @Test
@@ -96,7 +99,7 @@ class PredictCommandTest {
         String[][] cases = {
             {"--kind", "diagonal"}, {"--t", "-1"}, {"--t", "soon"}, {"--f0", "random"}, {"--test", "synthetic:20,784"},
             {"--learning-rate", "0"}, {"--diag-reg", "-1"}, {"--model", "cnn(depth=1,channels=4,out=5)"},
-            {"--test", "synthetic:5,10"}, {"--standardize", "z"}
+            {"--test", "synthetic:5,10"}, {"--standardize", "z"}, {"--plots", "plots-dir", "--t", "5,inf"}
         };
         String[] expected = {
             "ntk4j: --kind: diagonal gives one N×N kernel per output",
@@ -108,7 +111,8 @@ class PredictCommandTest {
             "ntk4j: diag_reg: expected a finite number >= 0, got -1.0",
             "is outside [0, 5)",
             "ntk4j: --test: examples of shape [10] do not match the training examples [28, 28, 1]",
-            "ntk4j: standardisation: expected global, per-feature or none, got 'z'"
+            "ntk4j: standardisation: expected global, per-feature or none, got 'z'",
+            "ntk4j: --plots: the training curves need two or more finite times > 0 in --t"
         };
         for (int i = 0; i < cases.length; i++) {
             java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("predict", "--model", MODEL));

@@ -14,7 +14,8 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p>With K the train-train kernel regularised as K + r·I, r = diagReg · trace(K)/dim (or r = diagReg with the
  * absolute scale), η the learning rate, |y| = N·O the number of targets (the loss is 1/(2|y|) ‖f − y‖²) and
- * K = V diag(λ) Vᵀ, the gradient flow df/dt = −(η/|y|) K (f − y) on the training set gives
+ * K + r·I = V diag(λ) Vᵀ, the gradient flow df_train/dt = −(η/|y|) (K + r·I)(f_train − y), df_test/dt =
+ * −(η/|y|) K_test,train (f_train − y) gives
  * <pre>
  *   f_train(t) = f0_train + V diag(1 − e^(−λ⁺ η t/|y|)) Vᵀ (y − f0_train)
  *   f_test(t)  = f0_test  + K_test,train V diag((1 − e^(−λ⁺ η t/|y|)) / λ) Vᵀ (y − f0_train)

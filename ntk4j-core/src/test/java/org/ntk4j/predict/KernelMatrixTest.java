@@ -49,7 +49,7 @@ class KernelMatrixTest {
             }
             try (KernelMatrix sym = KernelMatrix.of(s)) {
                 assertThat(sym.relativeAsymmetry()).isEqualTo(0);
-                int i = (int) Math.floorMod(seed, n - 1);
+                int i = Math.floorMod(seed, n - 1);
                 double before = sym.get(i, n - 1);
                 double[] row = new double[n];
                 sym.getRow(i, row);
