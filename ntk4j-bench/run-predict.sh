@@ -2,7 +2,7 @@
 # The must-show, measured: kernel regression (t = ∞) with the eNTK of fcn(depth=3,width=512) at
 # initialisation on the embedded first 2,000 training / 1,000 test Fashion-MNIST images (globally standardised),
 # for the kinds given (default: full trace pntk), each in its own JVM through the ./ntk4j launcher; then the
-# spectrum and heatmap plots of the pNTK train kernel. Writes the JSON reports and outputs under
+# training curves of the pNTK (finite t) and the spectrum and heatmap plots of its train kernel. Writes the JSON reports and outputs under
 # ntk4j-bench/predict/, the table ntk4j-bench/predict_results.md (one row per kind measured so far: re-running a
 # subset of kinds replaces their rows) and the plots under docs/predict/.
 #   bash ntk4j-bench/run-predict.sh                 # full, trace, pntk (full: ~8 GiB resident, minutes)
@@ -34,6 +34,9 @@ for kind in "${kinds[@]}"; do
       'BEGIN { printf "| %s | %.1f%% | %.4f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f GiB | %s | %s |\n", k, 100*a, m, tk, sk, r, t, c, b/1073741824, l, d }' \
       > "ntk4j-bench/predict/$kind.row"
 done
+# linearised training at finite t (eigendecomposition of the pNTK train kernel): the training curves
+./ntk4j predict --t 0.1,0.3,1,3,10,30,100,300,1000,3000,10000,30000,100000,300000,1000000,3000000,10000000,inf \
+  --plots docs/predict --report ntk4j-bench/predict/curves.json | tee ntk4j-bench/predict/curves.txt
 ./ntk4j spectrum --kind pntk --plots docs/predict --report ntk4j-bench/predict/spectrum.json | tee ntk4j-bench/predict/spectrum.txt
 out=ntk4j-bench/predict_results.md
 {

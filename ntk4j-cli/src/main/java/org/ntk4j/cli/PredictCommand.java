@@ -285,6 +285,9 @@ public final class PredictCommand implements Callable<Integer> {
         }
     }
 
+    /** Smallest value drawn on the training curves: the train MSE falls to round-off (1e-30) as t grows. */
+    static final double CURVE_FLOOR = 1e-5;
+
     /** Test and train MSE and test error (1 − accuracy) against t, log-log, finite t > 0 only. */
     private void writeCurves(Path dir, Result[] results, String title) throws java.io.IOException {
         List<Double> t = new ArrayList<>();
@@ -304,8 +307,8 @@ public final class PredictCommand implements Callable<Integer> {
         org.ntk4j.plot.Charts.logLogLines(png, "linearised training, " + title, "time t (learning rate "
                         + String.format(Locale.ROOT, "%.3g", learningRate) + ")", "MSE, error rate",
                 List.of(new org.ntk4j.plot.Charts.Series("test MSE", ts, testMse),
-                        new org.ntk4j.plot.Charts.Series("train MSE", ts, trainMse),
-                        new org.ntk4j.plot.Charts.Series("test error (1 − accuracy)", ts, testError)));
+                        new org.ntk4j.plot.Charts.Series("train MSE (down to 1e-5)", ts, trainMse),
+                        new org.ntk4j.plot.Charts.Series("test error (1 − accuracy)", ts, testError)), CURVE_FLOOR);
         spec.commandLine().getOut().println("wrote " + png);
     }
 

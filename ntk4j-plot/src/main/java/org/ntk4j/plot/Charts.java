@@ -56,6 +56,15 @@ public final class Charts {
      */
     public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series)
             throws IOException {
+        logLogLines(png, title, xLabel, yLabel, series, 0);
+    }
+
+    /**
+     * {@link #logLogLines(Path, String, String, String, List)} leaving out the points whose y is below
+     * {@code yFloor} too (a curve falling to round-off, e.g. a training loss at 1e-30, would squash the others).
+     */
+    public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series,
+                                   double yFloor) throws IOException {
         if (series.isEmpty()) {
             throw new IllegalArgumentException("logLogLines: no series to draw");
         }
@@ -69,14 +78,14 @@ public final class Charts {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
             for (int i = 0; i < s.x().length; i++) {
-                if (positive(s.x()[i]) && positive(s.y()[i])) {
+                if (positive(s.x()[i]) && positive(s.y()[i]) && s.y()[i] >= yFloor) {
                     xs.add(s.x()[i]);
                     ys.add(s.y()[i]);
                 }
             }
             if (xs.isEmpty()) {
                 throw new IllegalArgumentException("logLogLines: series '" + s.name()
-                        + "' has no point with positive finite x and y");
+                        + "' has no point with positive finite x and y" + (yFloor > 0 ? " (y >= " + yFloor + ")" : ""));
             }
             XYSeries line = chart.addSeries(s.name(), xs, ys);
             line.setMarker(SeriesMarkers.CIRCLE);

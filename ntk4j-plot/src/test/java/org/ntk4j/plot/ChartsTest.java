@@ -41,6 +41,9 @@ class ChartsTest {
         assertThat(img.getWidth()).isEqualTo(Charts.WIDTH);
         assertThat(img.getHeight()).isEqualTo(Charts.HEIGHT);
         assertThat(colours(png)).isGreaterThan(10);
+        assertThatThrownBy(() -> Charts.logLogLines(dir.resolve("floor.png"), "t", "x", "y",
+                List.of(new Charts.Series("tiny", x, new double[] {1e-9, 1e-12, 1e-20, 1e-30})), 1e-6))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(y >= 1.0E-6)");
     }
 
     @Test
