@@ -133,18 +133,20 @@ public final class SpectrumCommand implements Callable<Integer> {
                         + "(max |K − Kᵀ| / max |K| = " + String.format(Locale.ROOT, "%.3g", asymmetry)
                         + "); a spectrum needs a train-train kernel K(x, x)");
             }
-            long s0 = System.nanoTime();
-            KernelSpectrum sp = KernelSpectrum.of(k);
-            double seconds = (System.nanoTime() - s0) / 1e9;
-            print(o, what, k, sp, seconds);
-            if (plots != null) {
+            Path spectrumPng = plots == null ? null : plots.resolve("spectrum.png");
+            Path heatmapPng = plots == null ? null : plots.resolve("heatmap.png");
+            if (plots != null) { // the heatmap first: the eigensolver then overwrites the matrix
                 Files.createDirectories(plots);
-                Path spectrumPng = plots.resolve("spectrum.png");
-                Path heatmapPng = plots.resolve("heatmap.png");
-                Charts.spectrum(spectrumPng, "eigenvalues of " + shortName(what), sp.eigenvalues());
                 int[] rowLabels = exampleLabels == null ? null : perRow(exampleLabels, k.blockSize());
                 Charts.kernelHeatmap(heatmapPng, (rowLabels == null ? "kernel " : "kernel ordered by label, ")
                         + shortName(what), k::getRow, k.dimension(), rowLabels, maxCells);
+            }
+            long s0 = System.nanoTime();
+            KernelSpectrum sp = KernelSpectrum.of(k, true);
+            double seconds = (System.nanoTime() - s0) / 1e9;
+            print(o, what, k, sp, seconds);
+            if (plots != null) {
+                Charts.spectrum(spectrumPng, "eigenvalues of " + shortName(what), sp.eigenvalues());
                 o.println("wrote " + spectrumPng + ", " + heatmapPng);
             }
             if (report != null) {

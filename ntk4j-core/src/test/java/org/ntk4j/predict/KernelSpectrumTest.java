@@ -22,6 +22,9 @@ class KernelSpectrumTest {
             assertThat(s.effectiveRank()).isCloseTo(1.7548, within(1e-4));
             assertThat(s.participationRatio()).isCloseTo(16.0 / 10, within(1e-14));
             assertThat(m.get(0, 1)).isEqualTo(1); // left unchanged
+            KernelSpectrum inPlace = KernelSpectrum.of(m, true);
+            assertThat(inPlace.eigenvalues()).containsExactly(s.eigenvalues());
+            assertThat(inPlace.trace()).isEqualTo(4);
         }
     }
 
