@@ -62,12 +62,14 @@ public final class TileStore implements AutoCloseable {
     private final long dataOffset;
     private final int elementBytes;
     private final long dataBytes;
+    private final long regionBytes;
     private final MappedByteBuffer[] regions;
     private final Map<Integer, Long> finished = Collections.synchronizedMap(new HashMap<>());
     private boolean closed;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
-                      Map<Integer, Long> done) {
+                      Map<Integer, Long> done, long region) {
+        this.regionBytes = region;
         this.out = out;
         this.partial = partialPath(out);
         this.manifest = manifestPath(out);
@@ -77,7 +79,7 @@ public final class TileStore implements AutoCloseable {
         this.dataOffset = dataOffset;
         this.elementBytes = plan.dtype().bytes();
         this.dataBytes = plan.elements() * elementBytes;
-        this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + REGION - 1) / REGION)];
+        this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + region - 1) / region)];
         this.finished.putAll(done);
     }
 
@@ -99,6 +101,11 @@ public final class TileStore implements AutoCloseable {
      * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
      */
     public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
+        return create(out, plan, fingerprint, REGION);
+    }
+
+    /** {@link #create(Path, TilePlan, String)} mapping regions of {@code region} bytes (tests use small ones). */
+    static TileStore create(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
         Map<String, String> header = header(plan, fingerprint);
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
@@ -126,7 +133,7 @@ public final class TileStore implements AutoCloseable {
                 m.force(true);
             }
             Files.move(tmp, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of());
+            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -141,6 +148,11 @@ public final class TileStore implements AutoCloseable {
      * @throws IOException naming what differs, or what is corrupt
      */
     public static TileStore resume(Path out, TilePlan plan, String fingerprint) throws IOException {
+        return resume(out, plan, fingerprint, REGION);
+    }
+
+    /** {@link #resume(Path, TilePlan, String)} mapping regions of {@code region} bytes. */
+    static TileStore resume(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         if (!Files.exists(manifest) || !Files.exists(partial)) {
@@ -181,7 +193,7 @@ public final class TileStore implements AutoCloseable {
                 throw new IOException(partial + " does not start with this kernel's .npy header; delete " + partial
                         + " and " + manifest + " to start again");
             }
-            s = new TileStore(out, plan, expected, ch, npyHeader.length, m.tiles);
+            s = new TileStore(out, plan, expected, ch, npyHeader.length, m.tiles, region);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -291,9 +303,9 @@ public final class TileStore implements AutoCloseable {
 
     private void copyIn(long at, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
-            int k = (int) (at / REGION);
+            int k = (int) (at / regionBytes);
             ByteBuffer dst = region(k).duplicate();
-            int pos = (int) (at - k * REGION);
+            int pos = (int) (at - k * regionBytes);
             int n = Math.min(src.remaining(), dst.capacity() - pos);
             ByteBuffer piece = src.duplicate();
             piece.limit(piece.position() + n);
@@ -307,8 +319,8 @@ public final class TileStore implements AutoCloseable {
     private MappedByteBuffer region(int k) throws IOException {
         synchronized (regions) {
             if (regions[k] == null) {
-                long start = (long) k * REGION;
-                long size = Math.min(REGION, dataBytes - start);
+                long start = (long) k * regionBytes;
+                long size = Math.min(regionBytes, dataBytes - start);
                 regions[k] = data.map(FileChannel.MapMode.READ_WRITE, dataOffset + start, size);
                 regions[k].order(ByteOrder.LITTLE_ENDIAN);
             }
@@ -334,7 +346,7 @@ public final class TileStore implements AutoCloseable {
     private void force(TilePlan.Tile tile) throws IOException {
         boolean[] touched = new boolean[regions.length];
         for (long[] rg : ranges(tile)) {
-            for (long k = rg[0] / REGION; k <= (rg[0] + Math.max(0, rg[1] - 1)) / REGION; k++) {
+            for (long k = rg[0] / regionBytes; k <= (rg[0] + Math.max(0, rg[1] - 1)) / regionBytes; k++) {
                 touched[(int) k] = true;
             }
         }
@@ -352,9 +364,9 @@ public final class TileStore implements AutoCloseable {
             long at = rg[0];
             long left = rg[1];
             while (left > 0) {
-                int k = (int) (at / REGION);
+                int k = (int) (at / regionBytes);
                 ByteBuffer b = region(k).duplicate();
-                int pos = (int) (at - k * REGION);
+                int pos = (int) (at - k * regionBytes);
                 int n = (int) Math.min(left, b.capacity() - pos);
                 b.limit(pos + n).position(pos);
                 crc.update(b);
@@ -376,19 +388,22 @@ public final class TileStore implements AutoCloseable {
                 }
                 return;
             }
+            // read and append through the locked channel only: closing any other descriptor of the file would
+            // release this process's lock (POSIX record locks)
             try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
                  FileLock lock = m.lock()) {
-                // another process may have recorded it meanwhile
-                Manifest now = Manifest.read(manifest);
-                if (!now.tiles.containsKey(index)) {
+                ByteBuffer all = ByteBuffer.allocate((int) m.size());
+                while (all.hasRemaining() && m.read(all, all.position()) > 0) {
+                    // read it all
+                }
+                Manifest now = Manifest.parse(new String(all.array(), StandardCharsets.UTF_8), manifest);
+                if (!now.tiles.containsKey(index)) { // another process may have recorded it meanwhile
                     String line = "tile " + index + " " + Long.toHexString(crc);
                     String full = line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n";
                     m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
                     m.force(true);
                 }
-                if (lock.isValid()) {
-                    finished.put(index, crc);
-                }
+                finished.put(index, crc);
             }
         }
     }
@@ -455,7 +470,10 @@ public final class TileStore implements AutoCloseable {
         final Map<Integer, Long> tiles = new HashMap<>();
 
         static Manifest read(Path path) throws IOException {
-            String text = Files.readString(path, StandardCharsets.UTF_8);
+            return parse(new String(Files.readAllBytes(path), StandardCharsets.UTF_8), path); // bad bytes: replaced, then rejected
+        }
+
+        static Manifest parse(String text, Path path) throws IOException {
             String[] lines = text.split("\n", -1);
             // lines[last] is what follows the final newline: empty, or a line torn by a crash (ignored)
             Manifest m = new Manifest();
