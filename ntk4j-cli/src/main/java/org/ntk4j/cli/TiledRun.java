@@ -57,7 +57,7 @@ final class TiledRun {
         this.dtype = dtype;
     }
 
-    void run(PrintWriter o) throws IOException {
+    void run(PrintWriter o, PrintWriter err) throws IOException {
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cmd.threads == null ? cores : cmd.threads;
         if (threads < 1) {
@@ -105,7 +105,7 @@ final class TiledRun {
         try (TileStore store = cmd.resume ? TileStore.resume(cmd.out, plan, fingerprint)
                 : TileStore.create(cmd.out, plan, fingerprint)) {
             alreadyDone = store.finishedTiles().size();
-            progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, System.err);
+            progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
             try (TileProgress p = progress) {
                 new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
             }

@@ -160,6 +160,7 @@ public final class TileStore implements AutoCloseable {
                     : manifest) + " does not exist)");
         }
         Manifest m = Manifest.read(manifest);
+        dropTornLine(manifest);
         Map<String, String> expected = header(plan, fingerprint);
         for (Map.Entry<String, String> e : expected.entrySet()) {
             String recorded = m.header.get(e.getKey());
@@ -207,6 +208,29 @@ public final class TileStore implements AutoCloseable {
             }
         }
         return s;
+    }
+
+    /**
+     * Cuts a last line without its newline (an append torn by a crash; its tile was not recorded), so that the
+     * next append starts a line of its own.
+     */
+    private static void dropTornLine(Path manifest) throws IOException {
+        try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
+             FileLock lock = m.lock()) {
+            ByteBuffer all = ByteBuffer.allocate((int) m.size());
+            while (all.hasRemaining() && m.read(all, all.position()) > 0) {
+                // read it all
+            }
+            byte[] b = all.array();
+            int end = b.length;
+            while (end > 0 && b[end - 1] != '\n') {
+                end--;
+            }
+            if (end < b.length) {
+                m.truncate(end);
+                m.force(true);
+            }
+        }
     }
 
     /** True when {@code OUT.manifest} exists: an unfinished run that {@code --resume} can continue. */

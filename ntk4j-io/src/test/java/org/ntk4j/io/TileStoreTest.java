@@ -80,6 +80,9 @@ class TileStoreTest {
                 assertThatThrownBy(store::finish).isInstanceOf(IOException.class)
                         .hasMessageContaining(plan.tileCount() - 1 + " of " + plan.tileCount() + " tiles are missing");
             }
+            // a crash in the middle of recording tile 1: its line torn, without a newline
+            Files.writeString(TileStore.manifestPath(out), "tile 1 12ab", StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.APPEND);
             try (TileStore store = TileStore.resume(out, plan, fp)) {
                 assertThat(store.finishedTiles()).containsExactly(0);
                 tk.run(store.finishedTiles(), store::write, null);
