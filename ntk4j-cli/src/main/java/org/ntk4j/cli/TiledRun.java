@@ -85,8 +85,18 @@ final class TiledRun {
                 throw new IOException("manifest " + TileStore.manifestPath(cmd.out) + " is corrupt: " + e.getMessage());
             }
         }
-        TilePlan plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
-                .plan(n1, n2, perExample, dtype);
+        TilePlan plan;
+        try {
+            plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
+                    .plan(n1, n2, perExample, dtype);
+        } catch (IllegalArgumentException e) {
+            throw cmd.resume ? new IllegalArgumentException("--resume: the recorded tiles of " + tileSize
+                    + " examples do not fit this run's --memory: " + e.getMessage()) : e;
+        }
+        if (!cmd.resume && TileStore.unfinished(cmd.out)) {
+            err.println("ntk4j: starting " + cmd.out + " again; the unfinished run there is discarded (--resume "
+                    + "continues it)");
+        }
         // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM
         // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count
         int blasBefore = Blas.threads();
