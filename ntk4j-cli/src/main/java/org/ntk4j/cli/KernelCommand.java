@@ -94,6 +94,11 @@ public final class KernelCommand implements Callable<Integer> {
         Model net = Zoo.parse(model);
         PrintWriter o = spec.commandLine().getOut();
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
+        // Before any work: a tiled run writes OUT.partial next to OUT, an untiled one OUT itself.
+        Path outDir = out == null ? null : out.toAbsolutePath().getParent();
+        if (outDir != null && !java.nio.file.Files.isDirectory(outDir)) {
+            throw new IllegalArgumentException("--out " + out + ": directory not found: " + outDir);
+        }
         try (Tensor loaded1 = DataSource.load(data, dt, seed);
              Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
              Tensor x1 = prepare(net, standardization, loaded1, loaded1);

@@ -125,7 +125,7 @@ class DataErrorsTest {
                 .isEqualTo("ntk4j: file not found: " + params);
         Path out = dir.resolve("no-such-dir").resolve("k.npy");
         assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--model", SMALL_FCN, "--out", out.toString()))
-                .isEqualTo("ntk4j: file not found: " + out);
+                .isEqualTo("ntk4j: --out " + out + ": directory not found: " + out.getParent());
     }
 
     @Test
