@@ -146,6 +146,59 @@ class StructureRulesTest {
                 .isEqualTo(StructuredDerivatives.bestFlops(n, n, o, 1, 1, 3, false, true));
     }
 
+    /**
+     * The memory model for parameters reached through rules: a network whose first weight is padded, whose
+     * bias is one value broadcast to every unit and whose readout is a reshaped vector; the predicted SD
+     * peak is within 20% of the bytes held (as CostModelTest checks for the zoo).
+     */
+    @org.junit.jupiter.api.Test
+    void memoryModelWithinTwentyPercentForStructuredPaths() {
+        Model m = new Model(new Layer() {
+            @Override
+            public String kind() {
+                return "ruled";
+            }
+
+            @Override
+            public List<int[]> outputShapes(List<int[]> in) {
+                return List.of(new int[] {10});
+            }
+
+            @Override
+            public void declare(ParamScope scope, List<int[]> in) {
+                scope.declare("w1", s(120, 256), 1.0, 0);
+                scope.declare("b1", s(1), 1.0, 0);
+                scope.declare("w2", s(2560), 1.0, 0);
+            }
+
+            @Override
+            public List<Var> apply(ParamScope scope, List<Var> in) {
+                Var x = in.get(0);
+                Var h = x.matmul(scope.get("w1").pad(s(8, 0), s(0, 0))).mul(0.1);
+                h = h.add(scope.get("b1").broadcastInDim(s(256), s(0))).relu();
+                return List.of(h.matmul(scope.get("w2").reshape(256, 10)).mul(0.1));
+            }
+        }, "ruled");
+        int[] in = {128};
+        Params p = m.init(1, in, DType.F64);
+        ParameterConsumers pc = new ParameterConsumers(m.trace(24, in, DType.F64), 3);
+        for (int q = 0; q < 3; q++) {
+            assertThat(StructuredDerivatives.classify(pc, q)).as("parameter %d structured", q).isNotNull();
+        }
+        Tensor x1 = Tensor.randomNormal(DType.F64, 2, 24, 128);
+        Tensor x2 = Tensor.randomNormal(DType.F64, 3, 16, 128);
+        EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES);
+        long predicted = ntk.costModel(24, 16, in, DType.F64).estimate(Method.STRUCTURED_DERIVATIVES).peakBytes();
+        long base = Tensor.liveBytes();
+        Tensor.resetPeakBytes();
+        try (Tensor k = ntk.ntk(x1, x2)) {
+            long measured = Tensor.peakBytes() - base + 8L * (120 * 256 + 1 + 2560) + 8L * (24 + 16) * 128;
+            assertThat(k.shape()).containsExactly(24, 16, 10, 10);
+            assertThat((double) predicted / measured).as("predicted %d, measured %d", predicted, measured)
+                    .isBetween(0.8, 1.2);
+        }
+    }
+
     private static PathGram.Kind[] kinds(PathGram.Kind... k) {
         return k;
     }

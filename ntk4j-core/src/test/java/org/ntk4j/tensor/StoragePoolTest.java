@@ -27,6 +27,7 @@ class StoragePoolTest {
         c.close();
         try (Tensor d = Tensor.empty(DType.F64, LARGE / 2); Tensor e = Tensor.empty(DType.F32, LARGE + 1)) {
             assertThat(StoragePool.heldBytes()).isEqualTo(4L * LARGE);
+            assertThat(d.size() + e.size()).isEqualTo(LARGE / 2 + LARGE + 1);
         }
         assertThat(StoragePool.drain()).isGreaterThanOrEqualTo(4L * LARGE);
         assertThat(StoragePool.heldBytes()).isZero();
