@@ -5,9 +5,11 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
+import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -33,12 +35,17 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,width=256,out=10)";
 
-    @Option(names = "--data", description = "x1: a .npy file [N, ...] or synthetic:N,D1[,D2...] "
-            + "(default: ${DEFAULT-VALUE}).")
-    String data = "synthetic:64,28,28";
+    @Option(names = "--data", description = "x1: a data source: default:train|test[:N] (the embedded "
+            + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or synthetic:N,D1[,D2...] "
+            + "(see README, Data sources; default: ${DEFAULT-VALUE}, the first 500 embedded training images).")
+    String data = "default:train:500";
 
     @Option(names = "--x2", description = "x2 (same sources); omitted: x2 = x1, and its work is reused.")
     String x2;
+
+    @Option(names = "--standardize", description = "none, global (one mean and std) or per-feature, fitted on "
+            + "--data and applied to --data and --x2 (default: ${DEFAULT-VALUE}: the kernel of the inputs as given).")
+    String standardize = "none";
 
     @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
     String method = "auto";
@@ -61,6 +68,21 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--report", description = "Write a JSON report: method, shapes, seconds, FLOPs, peak bytes.")
     Path report;
 
+    @Option(names = "--tile", description = "With --out: tiles of this many examples (rounded up to a multiple of "
+            + "16); default: the largest that fits --memory.")
+    int tile;
+
+    @Option(names = "--resume", description = "With --out: continue the unfinished run of OUT (OUT.partial and "
+            + "OUT.manifest), recomputing no finished tile.")
+    boolean resume;
+
+    @Option(names = "--threads", description = "With --out: tiles computed at once, each with one BLAS thread "
+            + "(default: the number of cores); the result does not depend on it.")
+    Integer threads;
+
+    @Option(names = "--quiet", description = "No progress on stderr.")
+    boolean quiet;
+
     @Override
     public Integer call() throws Exception {
         DType dt = DType.parse(kernel.dtype);
@@ -71,15 +93,30 @@ public final class KernelCommand implements Callable<Integer> {
         long budget = kernel.memoryBudget();
         Model net = Zoo.parse(model);
         PrintWriter o = spec.commandLine().getOut();
-        try (Tensor x1 = DataSource.load(data, dt, seed);
-             Tensor xb = x2 == null ? null : DataSource.load(x2, dt, seed + 1)) {
+        Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
+        try (Tensor loaded1 = DataSource.load(data, dt, seed);
+             Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
+             Tensor x1 = prepare(net, standardization, loaded1, loaded1);
+             Tensor xb = loaded2 == null ? null : prepare(net, standardization, loaded1, loaded2)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
-            net.outputShape(perExample); // validates the data against the model
+            if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
+                throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
+                        xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
+            }
             Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                     : net.init(seed, perExample, dt);
             try {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
+                }
+                if (out != null && !kernel.explicitAxes()) {
+                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o, spec.commandLine().getErr());
+                    o.flush();
+                    return 0;
+                }
+                if (resume || tile != 0 || threads != null) {
+                    throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile" : "--threads")
+                            + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
                 }
                 EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
                 EmpiricalNtk ntk = kernel.explicitAxes() ? base.traceAxes(axes[0]).diagonalAxes(axes[1])
@@ -131,6 +168,19 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /**
+     * {@code x} standardised with statistics fitted on {@code train} and laid out for the model
+     * ({@link InputLayout}: fails with "shape mismatch" when the examples fit no input shape of the model).
+     */
+    static Tensor prepare(Model net, Standardizer.Mode mode, Tensor train, Tensor x) {
+        if (mode == Standardizer.Mode.NONE) {
+            return InputLayout.forModel(net, x);
+        }
+        try (Tensor standardized = Standardizer.fit(train, mode).apply(x)) {
+            return InputLayout.forModel(net, standardized);
+        }
     }
 
     /** Trace, mean, min and max, and the first entries. */

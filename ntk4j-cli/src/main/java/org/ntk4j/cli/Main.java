@@ -12,6 +12,15 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
+    /** Set by {@code --debug} on any command (an inherited option): errors then print their stack trace. */
+    private boolean debug;
+
+    @CommandLine.Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "On an error, also print the stack trace (same as -Dntk4j.debug=true).")
+    void setDebug(boolean value) {
+        debug = value;
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -23,13 +32,14 @@ public final class Main implements Runnable {
 
     /** {@link #run(String...)} writing to the given streams. */
     public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        CommandLine cmd = new CommandLine(new Main());
+        Main main = new Main();
+        CommandLine cmd = new CommandLine(main);
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
-                commandLine.getErr().println("ntk4j: " + ex.getMessage());
-                if (Boolean.getBoolean("ntk4j.debug")) {
+                commandLine.getErr().println("ntk4j: " + message(ex));
+                if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
                     ex.printStackTrace(commandLine.getErr());
                 }
                 return 2;
@@ -37,6 +47,23 @@ public final class Main implements Runnable {
             throw ex;
         });
         return cmd.execute(args);
+    }
+
+    /**
+     * The one-line message of a user error. The JDK's file-system exceptions carry only the path as their
+     * message ("x.npz"), so the problem is named for them.
+     */
+    static String message(Exception ex) {
+        if (ex instanceof java.nio.file.FileSystemException) {
+            java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) ex;
+            String what = ex instanceof java.nio.file.NoSuchFileException ? "file not found"
+                    : ex instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : ex instanceof java.nio.file.NotDirectoryException ? "not a directory"
+                    : ex instanceof java.nio.file.FileAlreadyExistsException ? "file already exists"
+                    : f.getReason() != null ? f.getReason() : "file system error";
+            return what + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
+        }
+        return ex.getMessage() == null ? ex.toString() : ex.getMessage();
     }
 
     @Override

@@ -167,10 +167,12 @@ final class StructuredDerivatives {
     /**
      * One structured parameter's block of the kernel, [N1, N2] when {@code traced} (summed over o1 = o2, not
      * divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied, contracted in the
-     * cheapest order.
+     * cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there), so that a tile of a
+     * larger kernel evaluates exactly as the whole kernel does.
      */
     static Tensor parameterBlock(Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
-                                 PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced, boolean same) {
+                                 PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced, boolean same,
+                                 long orderN1, long orderN2, boolean orderSame) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
@@ -196,7 +198,10 @@ final class StructuredDerivatives {
             try {
                 fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
-                return block(fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor);
+                // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
+                boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
+                return block(fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
+                        orderSame && keeps);
             } finally {
                 closeFactors(fa, a1, same ? a1 : a2);
                 if (fd != null) {
@@ -435,14 +440,22 @@ final class StructuredDerivatives {
      * [N1, O, N2, O].
      */
     static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2) {
-        long n1 = a1.dim(0);
-        long n2 = a2.dim(0);
+        return block(a1, d1, a2, d2, traced, same, s2, a1.dim(0), a2.dim(0), same);
+    }
+
+    /**
+     * {@link #block(Tensor, Tensor, Tensor, Tensor, boolean, boolean, double)} with the evaluation order chosen
+     * for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1) instead of these tensors' own: a tile of
+     * a larger kernel then evaluates exactly as the whole kernel does.
+     */
+    static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2,
+                        long orderN1, long orderN2, boolean orderSame) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
         Tensor out;
-        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
+        switch (cheapestOrder(orderN1, orderN2, o, r, c, f, traced, orderSame)) {
             case 0:
                 out = gramOrder(a1, d1, a2, d2, traced);
                 break;

@@ -1,53 +1,596 @@
 package org.ntk4j.io;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+import org.apache.commons.csv.DuplicateHeaderMode;
 import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Input data named on the command line:
- * <ul>
- *   <li>{@code synthetic:N,D1[,D2,...]}: N seeded standard-normal examples of shape [D1, D2, ...];</li>
- *   <li>a path to a {@code .npy} file whose first axis indexes the examples (any float or integer dtype,
- *       converted to the requested dtype).</li>
- * </ul>
+ * Data sources named by a spec string (the {@code --data}, {@code --train} and {@code --test} options).
+ *
+ * <table>
+ *   <caption>Sources</caption>
+ *   <tr><th>spec</th><th>what</th></tr>
+ *   <tr><td>{@code default:train[:N]}, {@code default:test[:N]}</td><td>the embedded default: the first
+ *       2,000 training and first 1,000 test images of Fashion-MNIST with labels, shipped in the jar
+ *       (1.3 MB); [N, 28, 28, 1], pixels in [0, 1], 10 classes</td></tr>
+ *   <tr><td>{@code fashion-mnist:train[:N]}, {@code fashion-mnist:test[:N]}</td><td>the full 60,000/10,000
+ *       images from the Debian package {@code dataset-fashion-mnist} in {@value #FASHION_MNIST_DIR} (another
+ *       directory with the same four files: system property {@value #FASHION_MNIST_DIR_PROPERTY}); the first N
+ *       only are decompressed</td></tr>
+ *   <tr><td>{@code synthetic:N,D1[,D2...]}</td><td>N seeded standard-normal examples [D1, D2, ...],
+ *       unlabelled</td></tr>
+ *   <tr><td>{@code PATH.npy[:labels=LABELS][:N]}</td><td>x [N, ...] of any NumPy number dtype; labels from a
+ *       rank-1 integer {@code .npy} or IDX file</td></tr>
+ *   <tr><td>{@code PATH.npz[:x=KEY][:y=KEY][:N]}</td><td>x and (if present) labels from the entries
+ *       {@code x} and {@code y}, or the keys given</td></tr>
+ *   <tr><td>{@code PATH.csv[:label=COLUMN][:N]}</td><td>a header row, then one example per row: every column
+ *       but the label column is a numeric feature, x is [N, features]; the label column is the one named
+ *       {@code label} if there is one, or the one given ({@code label=none}: unlabelled)</td></tr>
+ *   <tr><td>{@code PATH[:labels=LABELS][:N]} (any other name, e.g. {@code train-images-idx3-ubyte.gz})</td>
+ *       <td>an IDX file, plain or gzip; rank-3 images [N, H, W] become NHWC [N, H, W, 1]; labels default to
+ *       the sibling file with {@code images-idx3} replaced by {@code labels-idx1} when it exists</td></tr>
+ * </table>
+ *
+ * <p>A file source may also be written with an explicit format prefix ({@code npy:}, {@code npz:},
+ * {@code csv:}, {@code idx:}) whatever its name. Options follow the path after colons, so paths containing
+ * ':' cannot be named. The trailing {@code :N} keeps the first N examples.
+ *
+ * <p><b>Scaling.</b> Unsigned-byte data (IDX {@code u8}, NumPy {@code uint8}: images) is divided by 255 into
+ * [0, 1]; every other dtype is read as stored. Standardisation is a separate, explicit step fitted on the
+ * training set ({@link Standardizer}); laying examples out for a model is {@link InputLayout}.
+ *
+ * <p><b>Labels</b> are non-negative integers (integer dtypes, or floats holding whole numbers); the number of
+ * classes is 10 for Fashion-MNIST and max(label) + 1 otherwise.
+ *
+ * <p><b>Errors</b> are one line: an {@link IllegalArgumentException} for a spec that names no source, a
+ * missing file, bad options, labels that do not match, NaN or Inf in the data; an {@link IOException}
+ * ({@link NpyFormatException}, {@link DataFormatException}) for a file that cannot be read, naming the file
+ * and, for CSV, the row and column.
  */
 public final class DataSource {
+    /** Where the Debian package {@code dataset-fashion-mnist} installs its files. */
+    public static final String FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
+    /** System property overriding {@link #FASHION_MNIST_DIR}. */
+    public static final String FASHION_MNIST_DIR_PROPERTY = "ntk4j.fashionMnistDir";
+    /** The embedded default training set (2,000 Fashion-MNIST images). */
+    public static final String DEFAULT_TRAIN = "default:train";
+    /** The embedded default test set (1,000 Fashion-MNIST images). */
+    public static final String DEFAULT_TEST = "default:test";
+    /** Examples in the embedded default splits. */
+    public static final int DEFAULT_TRAIN_SIZE = 2000;
+    public static final int DEFAULT_TEST_SIZE = 1000;
+    /** Fashion-MNIST's class names, by label. */
+    public static final List<String> FASHION_MNIST_CLASSES = List.of("T-shirt/top", "Trouser", "Pullover",
+            "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot");
+
+    /** One line listing the source forms, for help texts and errors. */
+    public static final String FORMS = "default:train|test[:N], fashion-mnist:train|test[:N], "
+            + "synthetic:N,D1[,D2...], PATH.npy[:labels=PATH][:N], PATH.npz[:x=KEY][:y=KEY][:N], "
+            + "PATH.csv[:label=COLUMN][:N], or an IDX file (plain or .gz)[:labels=PATH][:N]";
+
+    private static final String RESOURCE_DIR = "/org/ntk4j/io/default/";
+
     private DataSource() {
     }
 
-    /** Loads {@code spec} as a batch [N, ...] of the given dtype; NaN or Inf in the data is an error. */
+    /**
+     * Loads {@code spec} as a batch [N, ...] of the given dtype, without labels (for the kernel and approx
+     * commands); NaN or Inf in the data is an error. The caller closes the tensor.
+     */
     public static Tensor load(String spec, DType dtype, long seed) throws IOException {
-        String s = spec.trim();
-        Tensor t;
-        if (s.toLowerCase(Locale.ROOT).startsWith("synthetic:")) {
-            t = synthetic(s, dtype, seed);
-        } else if (s.endsWith(".npy")) {
-            Path p = Path.of(s);
-            if (!Files.exists(p)) {
-                throw new IllegalArgumentException("data: file not found: " + p);
-            }
-            t = Npy.readTensor(p, dtype);
-        } else {
-            throw new IllegalArgumentException("data: unknown source '" + spec
-                    + "'; expected synthetic:N,D1[,D2,...] or a .npy file");
+        try (Dataset d = loadDataset(spec, dtype, seed)) {
+            // Hand the storage over without a copy; closing the dataset then closes nothing.
+            return d.x().reshapeMove(d.x().shape());
         }
-        if (t.rank() < 1 || t.dim(0) < 1) {
-            t.close();
-            throw new IllegalArgumentException("data: '" + spec + "' has no examples (shape "
-                    + java.util.Arrays.toString(t.shape()) + ")");
-        }
-        int bad = t.firstNonFinite();
-        if (bad >= 0) {
-            double v = t.getFlat(bad);
-            t.close();
-            throw new IllegalArgumentException("data: '" + spec + "' contains " + v + " at flat index " + bad);
-        }
-        return t;
     }
+
+    /**
+     * Loads {@code spec} (see the class comment) as a dataset: inputs of {@code dtype} and labels when the
+     * source has them. The seed only affects {@code synthetic:} sources. The caller closes the dataset.
+     */
+    public static Dataset loadDataset(String spec, DType dtype, long seed) throws IOException {
+        String s = spec.trim();
+        if (s.isEmpty()) {
+            throw new IllegalArgumentException("data source: empty spec; expected " + FORMS);
+        }
+        int colon = s.indexOf(':');
+        String scheme = colon < 0 ? "" : s.substring(0, colon).toLowerCase(Locale.ROOT);
+        String rest = colon < 0 ? "" : s.substring(colon + 1);
+        switch (scheme) {
+            case "synthetic":
+                return new Dataset(s, synthetic(s, dtype, seed), null, 0);
+            case "default":
+                return embedded(s, rest, dtype);
+            case "fashion-mnist":
+                return fashionMnist(s, rest, dtype, fashionMnistDir());
+            case "npy":
+            case "npz":
+            case "csv":
+            case "idx":
+                return file(s, scheme, rest, dtype);
+            default:
+                break;
+        }
+        String path = colon < 0 ? s : s.substring(0, colon);
+        if (colon >= 0 && !Files.exists(Path.of(path)) && !looksLikeFile(path)) {
+            throw new IllegalArgumentException("data source '" + spec + "': unknown source '" + scheme
+                    + "'; expected " + FORMS);
+        }
+        return file(s, "", s, dtype);
+    }
+
+    private static boolean looksLikeFile(String path) {
+        return path.contains("/") || path.contains(".");
+    }
+
+    // ----------------------------------------------------------------------------------- named sources
+
+    private static Dataset embedded(String spec, String rest, DType dtype) throws IOException {
+        String[] parts = rest.split(":", -1);
+        String split = parts[0].toLowerCase(Locale.ROOT);
+        if (!split.equals("train") && !split.equals("test") || parts.length > 2) {
+            throw new IllegalArgumentException("data source '" + spec + "': expected default:train[:N] or "
+                    + "default:test[:N] (the embedded " + DEFAULT_TRAIN_SIZE + " training and " + DEFAULT_TEST_SIZE
+                    + " test images of Fashion-MNIST)");
+        }
+        int total = split.equals("train") ? DEFAULT_TRAIN_SIZE : DEFAULT_TEST_SIZE;
+        int n = parts.length == 2 ? count(spec, parts[1], total) : total;
+        String prefix = split.equals("train") ? "train" : "t10k";
+        Tensor x;
+        try (InputStream in = resource(prefix + "-images-idx3-ubyte.gz")) {
+            x = Idx.read(in, spec + " (embedded images)", dtype, n);
+        }
+        int[] labels;
+        try (InputStream in = resource(prefix + "-labels-idx1-ubyte.gz")) {
+            labels = Idx.readLabels(in, spec + " (embedded labels)", n);
+        } catch (IOException | RuntimeException e) {
+            x.close();
+            throw e;
+        }
+        return images(spec, x, labels, FASHION_MNIST_CLASSES.size());
+    }
+
+    private static InputStream resource(String name) throws IOException {
+        InputStream in = DataSource.class.getResourceAsStream(RESOURCE_DIR + name);
+        if (in == null) {
+            throw new IOException("embedded data " + RESOURCE_DIR + name + " is missing from the class path "
+                    + "(a broken build: the ntk4j-io jar ships it)");
+        }
+        return in;
+    }
+
+    /** The directory holding the Fashion-MNIST files ({@value #FASHION_MNIST_DIR} unless overridden). */
+    public static Path fashionMnistDir() {
+        return Path.of(System.getProperty(FASHION_MNIST_DIR_PROPERTY, FASHION_MNIST_DIR));
+    }
+
+    /** {@code fashion-mnist:SPLIT[:N]} read from {@code dir} (tests point it at an empty directory). */
+    static Dataset fashionMnist(String spec, String rest, DType dtype, Path dir) throws IOException {
+        String[] parts = rest.split(":", -1);
+        String split = parts[0].toLowerCase(Locale.ROOT);
+        if (!split.equals("train") && !split.equals("test") || parts.length > 2) {
+            throw new IllegalArgumentException("data source '" + spec + "': expected fashion-mnist:train[:N] or "
+                    + "fashion-mnist:test[:N]");
+        }
+        String prefix = split.equals("train") ? "train" : "t10k";
+        Path images = dir.resolve(prefix + "-images-idx3-ubyte.gz");
+        Path labelsFile = dir.resolve(prefix + "-labels-idx1-ubyte.gz");
+        for (Path p : new Path[] {images, labelsFile}) {
+            if (!Files.isRegularFile(p)) {
+                throw new IllegalArgumentException("data source '" + spec + "': " + p + " not found; install "
+                        + "Fashion-MNIST with: apt-get install dataset-fashion-mnist (or use " + DEFAULT_TRAIN
+                        + " / " + DEFAULT_TEST + ", the embedded subset)");
+            }
+        }
+        int total = split.equals("train") ? 60000 : 10000;
+        int n = parts.length == 2 ? count(spec, parts[1], total) : -1;
+        Tensor x = Idx.read(images, dtype, n);
+        int[] labels;
+        try {
+            labels = Idx.readLabels(labelsFile, n);
+        } catch (IOException | RuntimeException e) {
+            x.close();
+            throw e;
+        }
+        return images(spec, x, labels, FASHION_MNIST_CLASSES.size());
+    }
+
+    /** Scales unsigned bytes to [0, 1], makes [N, H, W] images NHWC, and checks the labels. */
+    private static Dataset images(String spec, Tensor raw, int[] labels, int classes) {
+        Tensor x = raw;
+        try {
+            divide(x, 255);
+            if (x.rank() == 3) {
+                x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
+            }
+            if (labels != null && labels.length != x.dim(0)) {
+                throw new IllegalArgumentException("data source '" + spec + "': " + x.dim(0) + " images but "
+                        + labels.length + " labels");
+            }
+            return new Dataset(spec, x, labels, classes);
+        } catch (RuntimeException e) {
+            x.close();
+            raw.close();
+            throw e;
+        }
+    }
+
+    private static int count(String spec, String text, int max) {
+        int n;
+        try {
+            n = Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data source '" + spec + "': expected a number of examples after "
+                    + "the last ':', got '" + text + "'");
+        }
+        if (n < 1 || (max > 0 && n > max)) {
+            throw new IllegalArgumentException("data source '" + spec + "': N=" + n + " is outside [1, "
+                    + (max > 0 ? max : Integer.MAX_VALUE) + "]");
+        }
+        return n;
+    }
+
+    // ------------------------------------------------------------------------------------------- files
+
+    private static Dataset file(String spec, String scheme, String body, DType dtype) throws IOException {
+        String[] parts = body.split(":", -1);
+        String path = parts[0];
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("data source '" + spec + "': no file named; expected " + FORMS);
+        }
+        Map<String, String> options = new LinkedHashMap<>();
+        int limit = -1;
+        for (int i = 1; i < parts.length; i++) {
+            String o = parts[i];
+            int eq = o.indexOf('=');
+            if (eq < 0) {
+                if (limit >= 0 || !o.trim().matches("\\d+")) {
+                    throw new IllegalArgumentException("data source '" + spec + "': option '" + o + "' is neither "
+                            + "KEY=VALUE nor a number of examples");
+                }
+                limit = count(spec, o, -1);
+            } else {
+                options.put(o.substring(0, eq).trim().toLowerCase(Locale.ROOT), o.substring(eq + 1).trim());
+            }
+        }
+        Path p = Path.of(path);
+        if (!Files.exists(p)) {
+            throw new IllegalArgumentException("data source '" + spec + "': file not found: " + p);
+        }
+        if (Files.isDirectory(p)) {
+            throw new IllegalArgumentException("data source '" + spec + "': " + p + " is a directory, not a file");
+        }
+        String format = scheme;
+        if (format.isEmpty()) {
+            String lower = path.toLowerCase(Locale.ROOT);
+            format = lower.endsWith(".npy") ? "npy" : lower.endsWith(".npz") ? "npz"
+                    : lower.endsWith(".csv") ? "csv" : "idx";
+        }
+        Loaded loaded;
+        switch (format) {
+            case "npy":
+                allow(spec, options, "labels");
+                loaded = new Loaded(readNumeric(p, dtype), options.containsKey("labels")
+                        ? readLabelsFile(spec, Path.of(options.get("labels"))) : null);
+                break;
+            case "npz":
+                allow(spec, options, "x", "y");
+                loaded = npz(spec, p, options, dtype);
+                break;
+            case "csv":
+                allow(spec, options, "label");
+                loaded = csv(spec, p, options.get("label"), dtype);
+                break;
+            case "idx":
+                allow(spec, options, "labels");
+                loaded = idx(spec, p, options.get("labels"), dtype, limit);
+                break;
+            default:
+                throw new AssertionError(format);
+        }
+        return finish(spec, loaded, limit);
+    }
+
+    private static void allow(String spec, Map<String, String> options, String... keys) {
+        List<String> known = Arrays.asList(keys);
+        for (String k : options.keySet()) {
+            if (!known.contains(k)) {
+                throw new IllegalArgumentException("data source '" + spec + "': unknown option '" + k + "'; this "
+                        + "format takes " + (keys.length == 0 ? "no options" : String.join("=, ", keys) + "=")
+                        + " and :N");
+            }
+        }
+    }
+
+    /** Inputs and optional labels before the checks shared by every file format. */
+    private static final class Loaded {
+        final Tensor x;
+        final int[] labels;
+
+        Loaded(Tensor x, int[] labels) {
+            this.x = x;
+            this.labels = labels;
+        }
+    }
+
+    private static Dataset finish(String spec, Loaded loaded, int limit) {
+        Tensor x = loaded.x;
+        int[] labels = loaded.labels;
+        try {
+            if (x.rank() < 1 || x.dim(0) < 1) {
+                throw new IllegalArgumentException("data source '" + spec + "': has no examples (shape "
+                        + Shapes.str(x.shape()) + ")");
+            }
+            if (labels != null && labels.length != x.dim(0)) {
+                throw new IllegalArgumentException("data source '" + spec + "': " + x.dim(0) + " examples but "
+                        + labels.length + " labels");
+            }
+            if (limit > 0 && limit < x.dim(0)) {
+                Tensor head = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, limit);
+                x.close();
+                x = head;
+                labels = labels == null ? null : Arrays.copyOf(labels, limit);
+            }
+            int classes = 0;
+            if (labels != null) {
+                for (int i = 0; i < labels.length; i++) {
+                    if (labels[i] < 0) {
+                        throw new IllegalArgumentException("data source '" + spec + "': label " + labels[i]
+                                + " of example " + i + " is negative; labels are class indices 0, 1, ...");
+                    }
+                    classes = Math.max(classes, labels[i] + 1);
+                }
+            }
+            return new Dataset(spec, x, labels, classes);
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
+    }
+
+    /** A .npy of any number dtype as a tensor; uint8 scaled to [0, 1]. */
+    private static Tensor readNumeric(Path p, DType dtype) throws IOException {
+        NpyHeader h = Npy.readHeader(p);
+        Tensor x = Npy.readTensor(p, dtype);
+        if (h.dtype() == NpyDType.UINT8) {
+            divide(x, 255);
+        }
+        return x;
+    }
+
+    private static Loaded npz(String spec, Path p, Map<String, String> options, DType dtype) throws IOException {
+        Map<String, NpyArray> arrays = Npz.read(p);
+        String xKey = options.getOrDefault("x", "x");
+        NpyArray xa = arrays.get(xKey);
+        if (xa == null) {
+            throw new IllegalArgumentException("data source '" + spec + "': no array '" + xKey + "' in " + p
+                    + " (it holds " + String.join(", ", arrays.keySet()) + "); name the inputs with :x=KEY");
+        }
+        int[] labels = null;
+        String yKey = options.get("y");
+        if (yKey != null && !arrays.containsKey(yKey)) {
+            throw new IllegalArgumentException("data source '" + spec + "': no array '" + yKey + "' in " + p
+                    + " (it holds " + String.join(", ", arrays.keySet()) + ")");
+        }
+        NpyArray ya = arrays.get(yKey == null ? "y" : yKey);
+        if (ya != null) {
+            labels = labelsOf(spec, p + ", entry '" + (yKey == null ? "y" : yKey) + "'", ya);
+        }
+        Tensor x = xa.toTensor(dtype);
+        if (xa.dtype() == NpyDType.UINT8) {
+            divide(x, 255);
+        }
+        return new Loaded(x, labels);
+    }
+
+    private static Loaded idx(String spec, Path p, String labelsOption, DType dtype, int limit)
+            throws IOException {
+        Path labelsPath = null;
+        if (labelsOption != null) {
+            labelsPath = Path.of(labelsOption);
+        } else {
+            String name = p.getFileName().toString();
+            if (name.contains("images-idx3")) {
+                Path sibling = p.resolveSibling(name.replace("images-idx3", "labels-idx1"));
+                if (Files.isRegularFile(sibling)) {
+                    labelsPath = sibling;
+                }
+            }
+        }
+        Idx.Header h = Idx.readHeader(p);
+        Tensor x = Idx.read(p, dtype, limit);
+        try {
+            if (h.typeCode() == 0x08) {
+                divide(x, 255);
+            }
+            if (x.rank() == 3) {
+                x = x.reshapeMove(x.dim(0), x.dim(1), x.dim(2), 1);
+            }
+            int[] labels = null;
+            if (labelsPath != null) {
+                if (!Files.exists(labelsPath)) {
+                    throw new IllegalArgumentException("data source '" + spec + "': labels file not found: "
+                            + labelsPath);
+                }
+                labels = labelsPath.toString().toLowerCase(Locale.ROOT).endsWith(".npy")
+                        ? readLabelsFile(spec, labelsPath) : Idx.readLabels(labelsPath, limit);
+                if (limit > 0 && labels.length > limit) {
+                    labels = Arrays.copyOf(labels, limit);
+                }
+            }
+            return new Loaded(x, labels);
+        } catch (IOException | RuntimeException e) {
+            x.close();
+            throw e;
+        }
+    }
+
+    /** Labels from a rank-1 .npy (integer, or floats holding whole numbers) or IDX file. */
+    private static int[] readLabelsFile(String spec, Path p) throws IOException {
+        if (!Files.exists(p)) {
+            throw new IllegalArgumentException("data source '" + spec + "': labels file not found: " + p);
+        }
+        if (p.toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
+            return labelsOf(spec, p.toString(), Npy.read(p));
+        }
+        return Idx.readLabels(p, -1);
+    }
+
+    private static int[] labelsOf(String spec, String where, NpyArray a) {
+        if (a.rank() != 1) {
+            throw new IllegalArgumentException("data source '" + spec + "': labels " + where + " must be rank 1 "
+                    + "(one class index per example), got shape " + Shapes.str(a.shape()));
+        }
+        int[] labels = new int[a.size()];
+        for (int i = 0; i < labels.length; i++) {
+            long v;
+            try {
+                v = a.getLong(i);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("data source '" + spec + "': label " + a.getDouble(i)
+                        + " of example " + i + " in " + where + " is not a whole number (labels are class indices)");
+            }
+            if (v < 0 || v > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("data source '" + spec + "': label " + v + " of example " + i
+                        + " in " + where + " is " + (v < 0 ? "negative" : "too large")
+                        + "; labels are class indices 0, 1, ...");
+            }
+            labels[i] = (int) v;
+        }
+        return labels;
+    }
+
+    // --------------------------------------------------------------------------------------------- CSV
+
+    /**
+     * A CSV file with a header row (RFC 4180, as Excel and {@code pandas.to_csv(index=False)} write it): the
+     * label column is {@code labelOption} (a header name, {@code none} for no labels) or, when null, the column
+     * named {@code label} if present; every other column is a feature. Cells are parsed with
+     * {@link Double#parseDouble} after trimming; a cell that is not a number fails naming its row (1 = first
+     * data row; the file line is one more than that for files without quoted line breaks) and column.
+     */
+    private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
+        CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
+                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true)
+                .setDuplicateHeaderMode(DuplicateHeaderMode.DISALLOW).get();
+        List<double[]> rows = new ArrayList<>();
+        List<Integer> labelList = new ArrayList<>();
+        int labelIndex;
+        int columns;
+        try (Reader reader = Files.newBufferedReader(p, StandardCharsets.UTF_8);
+             CSVParser parser = CSVParser.builder().setReader(reader).setFormat(format).get()) {
+            List<String> header = parser.getHeaderNames();
+            columns = header.size();
+            if (columns == 0) {
+                throw new DataFormatException(p + ": no header row (CSV sources need column names in the first line)");
+            }
+            if (labelOption == null) {
+                labelIndex = header.indexOf("label");
+            } else if (labelOption.equalsIgnoreCase("none")) {
+                labelIndex = -1;
+            } else {
+                labelIndex = header.indexOf(labelOption);
+                if (labelIndex < 0) {
+                    throw new IllegalArgumentException("data source '" + spec + "': no column '" + labelOption
+                            + "' in " + p + " (columns: " + String.join(", ", header) + ")");
+                }
+            }
+            if (columns - (labelIndex >= 0 ? 1 : 0) == 0) {
+                throw new DataFormatException(p + ": has no feature columns besides the label column '"
+                        + header.get(labelIndex) + "'");
+            }
+            for (CSVRecord r : parser) {
+                long row = r.getRecordNumber();
+                if (r.size() != columns) {
+                    throw new DataFormatException(p + ": row " + row + " has " + r.size() + " cells, the header "
+                            + columns);
+                }
+                double[] features = new double[columns - (labelIndex >= 0 ? 1 : 0)];
+                int f = 0;
+                for (int c = 0; c < columns; c++) {
+                    String cell = r.get(c);
+                    if (c == labelIndex) {
+                        labelList.add(parseLabel(p, row, header.get(c), c, cell));
+                    } else {
+                        features[f++] = parseNumber(p, row, header.get(c), c, cell);
+                    }
+                }
+                rows.add(features);
+            }
+        } catch (DataFormatException e) {
+            throw e;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new DataFormatException(p + ": cannot parse CSV: not UTF-8 text (" + e + ")", e);
+        } catch (IOException e) {
+            // Commons CSV's CSVException (an IOException): malformed quoting, with the line it starts on.
+            throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
+        } catch (java.io.UncheckedIOException e) {
+            throw new DataFormatException(p + ": cannot parse CSV: " + e.getCause().getMessage(), e);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("data source '")) {
+                throw e;
+            }
+            // Commons CSV reports duplicate or empty header names and malformed quoting this way.
+            throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
+        }
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException("data source '" + spec + "': " + p + " has a header but no rows");
+        }
+        int d = rows.get(0).length;
+        Tensor x = Tensor.empty(dtype, rows.size(), d);
+        for (int i = 0; i < rows.size(); i++) {
+            double[] r = rows.get(i);
+            for (int j = 0; j < d; j++) {
+                x.setFlat(i * d + j, r[j]);
+            }
+        }
+        int[] labels = null;
+        if (labelIndex >= 0) {
+            labels = new int[labelList.size()];
+            for (int i = 0; i < labels.length; i++) {
+                labels[i] = labelList.get(i);
+            }
+        }
+        return new Loaded(x, labels);
+    }
+
+    private static double parseNumber(Path p, long row, String column, int index, String cell)
+            throws DataFormatException {
+        try {
+            return Double.parseDouble(cell);
+        } catch (NumberFormatException e) {
+            throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
+                    + "): '" + cell + "' is not a number");
+        }
+    }
+
+    private static int parseLabel(Path p, long row, String column, int index, String cell)
+            throws DataFormatException {
+        double v = parseNumber(p, row, column, index, cell);
+        if (v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
+            throw new DataFormatException(p + ": row " + row + ", label column '" + column + "' (" + (index + 1)
+                    + "): '" + cell + "' is not a class index (a whole number 0, 1, ...)");
+        }
+        return (int) v;
+    }
+
+    // --------------------------------------------------------------------------------------- synthetic
 
     private static Tensor synthetic(String s, DType dtype, long seed) {
         String body = s.substring("synthetic:".length());
@@ -61,13 +604,21 @@ public final class DataSource {
                 }
             }
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("data: '" + s + "': expected synthetic:N,D1[,D2,...] with positive "
-                    + "integers");
+            throw new IllegalArgumentException("data source '" + s + "': expected synthetic:N,D1[,D2,...] with "
+                    + "positive integers");
         }
         if (shape.length < 2) {
-            throw new IllegalArgumentException("data: '" + s + "': give the number of examples and at least one "
-                    + "dimension, e.g. synthetic:64,784");
+            throw new IllegalArgumentException("data source '" + s + "': give the number of examples and at least "
+                    + "one dimension, e.g. synthetic:64,784");
         }
         return Tensor.randomNormal(dtype, seed * 31 + 17, shape);
+    }
+
+    /** Divides every element by {@code divisor} in place (x / 255 rounds exactly as NumPy's {@code x / 255}). */
+    private static void divide(Tensor x, double divisor) {
+        int size = x.size();
+        for (int i = 0; i < size; i++) {
+            x.setFlat(i, x.getFlat(i) / divisor);
+        }
     }
 }

@@ -208,6 +208,14 @@ public final class Npz {
                     result.put(key, reader.read(Channels.newChannel(in), source, entry.getSize()));
                 } catch (ZipException e) {
                     throw new NpyFormatException(source + ": corrupt zip entry: " + e.getMessage(), e);
+                } catch (NpyFormatException e) {
+                    throw e;
+                } catch (java.io.EOFException e) {
+                    // The zip's directory points past the end of the file (java.util.zip says only "EOF").
+                    throw new NpyFormatException(source + ": truncated or corrupt .npz archive: the entry's data "
+                            + "runs past the end of the file", e);
+                } catch (IOException e) {
+                    throw new NpyFormatException(source + ": cannot read the zip entry: " + e, e);
                 }
             }
             ok = true;
@@ -224,10 +232,12 @@ public final class Npz {
     private static ZipFile open(Path path) throws IOException {
         try {
             return new ZipFile(path.toFile());
-        } catch (ZipException e) {
+        } catch (ZipException | java.io.EOFException e) {
+            // EOFException: the end-of-central-directory search ran off a truncated file.
             String hint = startsWithNpyMagic(path) ? "; it is a .npy file: read it with Npy.read" : "";
-            throw new NpyFormatException(path + ": not a .npz file (not a readable zip archive: " + e.getMessage()
-                    + ")" + hint, e);
+            String why = e.getMessage() == null ? "the file ends before the zip directory" : e.getMessage();
+            throw new NpyFormatException(path + ": not a .npz file (not a readable zip archive: " + why + ")" + hint,
+                    e);
         }
     }
 

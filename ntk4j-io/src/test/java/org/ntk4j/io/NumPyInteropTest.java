@@ -351,6 +351,81 @@ class NumPyInteropTest {
                 .hasMessageContaining(problem);
     }
 
+    // --------------------------------------------------------------------------------- data sources
+
+    private static final String WRITE_LABELLED = String.join("\n",
+            "import numpy as np",
+            "rng = np.random.default_rng(5)",
+            "x = rng.integers(0, 256, size=(7, 4, 4, 1), dtype=np.uint8)",
+            "y = rng.integers(0, 10, size=7)",
+            "np.savez('labelled.npz', x=x, y=y)",
+            "np.savez_compressed('compressed.npz', images=x.astype(np.float32) / 255, classes=y.astype(np.int32))",
+            "np.save('x.npy', x)",
+            "np.save('y.npy', y.astype(np.uint8))",
+            "cols = ['p%d' % i for i in range(16)] + ['label']",
+            "np.savetxt('d.csv', np.column_stack([x.reshape(7, -1) / 255.0, y]), delimiter=',',",
+            "           header=','.join(cols), comments='', fmt='%.17g')",
+            "np.save('expect_x.npy', (x / 255.0).astype(np.float64))",
+            "np.save('expect_y.npy', y)",
+            "print('ok')");
+
+    @Test
+    void labelledDataWrittenByNumPyLoadsAsDataSources() throws Exception {
+        assertThat(py(WRITE_LABELLED)).contains("ok");
+        double[] expectX = Npy.read(dir.resolve("expect_x.npy")).toDoubleArray();
+        long[] expectY = Npy.read(dir.resolve("expect_y.npy")).toLongArray();
+        int[] labels = Arrays.stream(expectY).mapToInt(v -> (int) v).toArray();
+        String[] specs = {"labelled.npz", "compressed.npz:x=images:y=classes", "x.npy:labels=y.npy", "d.csv"};
+        for (String spec : specs) {
+            String[] parts = spec.split(":", 2);
+            String full = dir.resolve(parts[0]) + (parts.length > 1 ? ":" + parts[1] : "");
+            full = full.replace("labels=y.npy", "labels=" + dir.resolve("y.npy"));
+            try (Dataset d = DataSource.loadDataset(full, DType.F64, 0)) {
+                assertThat(d.labels()).as(spec).isEqualTo(labels);
+                double[] x = d.x().toDoubleArray();
+                assertThat(x).as(spec).hasSameSizeAs(expectX);
+                for (int i = 0; i < x.length; i++) {
+                    // uint8 / 255 in float64 is exact in both; float32 images round once.
+                    double tol = spec.startsWith("compressed") ? 1e-7 : 0;
+                    assertThat(Math.abs(x[i] - expectX[i])).as("%s element %d", spec, i).isLessThanOrEqualTo(tol);
+                }
+            }
+        }
+    }
+
+    private static final String CHECK_DEFAULT_DATA = String.join("\n",
+            "import gzip, sys, numpy as np",
+            "def idx(path):",
+            "    b = gzip.open(path, 'rb').read()",
+            "    rank = b[3]",
+            "    dims = np.frombuffer(b, dtype='>u4', count=rank, offset=4)",
+            "    return np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)",
+            "res = sys.argv[1]",
+            "x = idx(res + '/train-images-idx3-ubyte.gz')[:300].reshape(300, -1) / 255.0",
+            "y = idx(res + '/train-labels-idx1-ubyte.gz')[:300]",
+            "mu, sd = x.mean(), x.std()",
+            "xs = (x - mu) / sd",
+            "java = np.load('java_std.npy')",
+            "assert java.shape == (300, 28, 28, 1), java.shape",
+            "err = np.abs(java.reshape(300, -1) - xs).max()",
+            "assert err < 1e-12, err",
+            "assert np.array_equal(np.load('java_y.npy'), y)",
+            "print('ok', err, mu, sd)");
+
+    /** The embedded data and the GLOBAL standardisation agree with the same steps done in NumPy. */
+    @Test
+    void embeddedDataAndStandardisationMatchNumPy() throws Exception {
+        Path res = Path.of(DataSource.class.getResource("/org/ntk4j/io/default/train-images-idx3-ubyte.gz").toURI())
+                .getParent();
+        try (Dataset d = DataSource.loadDataset("default:train:300", DType.F64, 0);
+             Dataset s = Standardizer.fit(d.x(), Standardizer.Mode.GLOBAL).apply(d)) {
+            Npy.write(dir.resolve("java_std.npy"), s.x());
+            long[] y = Arrays.stream(d.labels()).asLongStream().toArray();
+            Npy.write(dir.resolve("java_y.npy"), NpyArray.ofLongs(NpyDType.UINT8, y, y.length));
+        }
+        assertThat(py(CHECK_DEFAULT_DATA, res.toString())).startsWith("ok");
+    }
+
     /** Runs a Python script in the test directory; fails with its output unless it exits with 0. */
     private String py(String script, String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of(python, "-c", script));

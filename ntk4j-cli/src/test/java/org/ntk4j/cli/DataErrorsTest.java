@@ -1,0 +1,219 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.NpyArray;
+import org.ntk4j.io.NpyDType;
+import org.ntk4j.io.Npz;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Data on the command line: the embedded default, layouts for the model, and every user mistake of the data
+ * issue giving one line, exit code 2 and no stack trace unless {@code --debug}.
+ */
+class DataErrorsTest {
+    private static final String SMALL_FCN = "fcn(depth=1,width=16,out=10)";
+
+    @TempDir
+    Path dir;
+
+    private static String[] run(int expectedCode, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line, no stack trace. */
+    private static String oneLineError(String... args) {
+        String err = run(2, args)[1];
+        assertThat(err).startsWith("ntk4j: ").doesNotContain("Exception").doesNotContain("\tat ");
+        assertThat(err.strip().lines().count()).as("one line: %s", err).isEqualTo(1);
+        return err.strip();
+    }
+
+    @Test
+    void kernelWithoutDataUsesTheEmbeddedFashionMnist() {
+        String out = run(0, "kernel", "--model", SMALL_FCN)[0];
+        assertThat(out).contains("x1 [500, 28, 28, 1] (x2 = x1)").contains("kernel [500, 500]");
+        String cnn = run(0, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", "default:test:3")[0];
+        assertThat(cnn).contains("x1 [3, 28, 28, 1]").contains("kernel [3, 3]");
+    }
+
+    @Test
+    void standardizeFitsOnDataAndAppliesToBoth() throws Exception {
+        Path plain = dir.resolve("plain.npy");
+        Path std = dir.resolve("std.npy");
+        Path manual = dir.resolve("manual.npy");
+        Path manual2 = dir.resolve("manual2.npy");
+        // x1 = [[1, 3], [5, 7]] (mean 4, population std √5); x2 = [[4, 4 + √5]] standardises to [[0, 1]].
+        try (Tensor x1 = Tensor.of(new double[] {1, 3, 5, 7}, 2, 2);
+             Tensor x2 = Tensor.of(new double[] {4, 4 + Math.sqrt(5)}, 1, 2);
+             Tensor m1 = Tensor.of(new double[] {-3 / Math.sqrt(5), -1 / Math.sqrt(5), 1 / Math.sqrt(5),
+                 3 / Math.sqrt(5)}, 2, 2);
+             Tensor m2 = Tensor.of(new double[] {0, 1}, 1, 2)) {
+            Npy.write(plain, x1);
+            Npy.write(dir.resolve("x2.npy"), x2);
+            Npy.write(manual, m1);
+            Npy.write(manual2, m2);
+        }
+        String[] common = {"kernel", "--model", SMALL_FCN, "--dtype", "f64", "--x2", dir.resolve("x2.npy").toString()};
+        run(0, concat(common, "--data", plain.toString(), "--standardize", "global", "--out", std.toString()));
+        Path expected = dir.resolve("expected.npy");
+        run(0, "kernel", "--model", SMALL_FCN, "--dtype", "f64", "--data", manual.toString(), "--x2",
+                manual2.toString(), "--out", expected.toString());
+        try (Tensor a = Npy.readTensor(std); Tensor b = Npy.readTensor(expected)) {
+            assertThat(a.shape()).containsExactly(2, 1);
+            for (int i = 0; i < a.size(); i++) {
+                assertThat(a.getFlat(i)).isCloseTo(b.getFlat(i), org.assertj.core.api.Assertions.within(1e-12));
+            }
+        }
+        assertThat(oneLineError(concat(common, "--data", plain.toString(), "--standardize", "zscore")))
+                .isEqualTo("ntk4j: standardisation: expected global, per-feature or none, got 'zscore'");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
+    void flatCsvRowsBecomeSquareImagesForAConvolutionalModel() throws Exception {
+        Path csv = dir.resolve("flat.csv");
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < 16; j++) {
+            sb.append(j == 0 ? "" : ",").append("p").append(j);
+        }
+        sb.append(",label\n");
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 16; j++) {
+                sb.append(j == 0 ? "" : ",").append((i * 16 + j) % 7 * 0.1);
+            }
+            sb.append(",").append(i).append('\n');
+        }
+        Files.writeString(csv, sb.toString());
+        assertThat(run(0, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", csv.toString())[0])
+                .contains("x1 [3, 4, 4, 1]");
+        assertThat(run(0, "kernel", "--model", SMALL_FCN, "--data", csv.toString())[0]).contains("x1 [3, 16]");
+    }
+
+    @Test
+    void missingFile() {
+        Path missing = dir.resolve("missing.npy");
+        assertThat(oneLineError("kernel", "--data", missing.toString()))
+                .isEqualTo("ntk4j: data source '" + missing + "': file not found: " + missing);
+        assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--x2", dir.resolve("b.csv").toString()))
+                .endsWith("file not found: " + dir.resolve("b.csv"));
+    }
+
+    @Test
+    void missingParameterFileAndOutputDirectory() {
+        Path params = dir.resolve("nowhere.npz");
+        assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--params-in", params.toString()))
+                .isEqualTo("ntk4j: file not found: " + params);
+        Path out = dir.resolve("no-such-dir").resolve("k.npy");
+        assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--model", SMALL_FCN, "--out", out.toString()))
+                .isEqualTo("ntk4j: file not found: " + out);
+    }
+
+    @Test
+    void unknownSource() {
+        assertThat(oneLineError("kernel", "--data", "mnist:train"))
+                .startsWith("ntk4j: data source 'mnist:train': unknown source 'mnist'; expected default:train|test[:N]");
+        assertThat(oneLineError("kernel", "--data", "default:validation"))
+                .startsWith("ntk4j: data source 'default:validation': expected default:train[:N] or default:test[:N]");
+    }
+
+    @Test
+    void shapeMismatchBetweenDataAndModel() throws Exception {
+        assertThat(oneLineError("kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5"))
+                .isEqualTo("ntk4j: shape mismatch: data examples of shape [5] do not fit model cnn(depth=1,channels=2)"
+                        + " (tried [5]): to_image: expects per-example inputs [H, W] or [H, W, C], got [5]");
+        assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,5", "--x2", "synthetic:2,6"))
+                .isEqualTo("ntk4j: shape mismatch: --x2 examples [6] differ from --data examples [5]");
+        // Parameters saved for 28×28 inputs do not fit 5-feature data.
+        Path params = dir.resolve("p.npz");
+        run(0, "kernel", "--model", SMALL_FCN, "--data", "default:train:2", "--params-out", params.toString());
+        assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,5", "--params-in",
+                params.toString())).contains("must have shape [5, 16], has [784, 16]");
+    }
+
+    @Test
+    void nonFiniteDataOrParameters() throws Exception {
+        Path nan = dir.resolve("nan.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, Double.NaN}, 2, 2)) {
+            Npy.write(nan, t);
+        }
+        assertThat(oneLineError("kernel", "--data", nan.toString()))
+                .isEqualTo("ntk4j: " + nan + ": contains NaN at flat index 3 (example 1)");
+        Path inf = dir.resolve("inf.csv");
+        Files.writeString(inf, "a,b\n1,-Infinity\n");
+        assertThat(oneLineError("kernel", "--data", inf.toString()))
+                .isEqualTo("ntk4j: " + inf + ": contains -Infinity at flat index 1 (example 0)");
+        Path params = dir.resolve("p.npz");
+        run(0, "kernel", "--model", SMALL_FCN, "--data", "synthetic:2,3", "--params-out", params.toString());
+        Map<String, Tensor> tensors = Npz.readTensors(params, DType.F32);
+        Map<String, Tensor> broken = new LinkedHashMap<>(tensors);
+        String first = broken.keySet().iterator().next();
+        broken.get(first).setFlat(2, Double.POSITIVE_INFINITY);
+        Npz.write(params, broken);
+        tensors.values().forEach(Tensor::close);
+        assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,3", "--params-in",
+                params.toString())).contains("'" + first + "' has a non-finite value (Infinity) at flat index 2");
+    }
+
+    @Test
+    void labelsOutOfRange() throws Exception {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3, 1)) {
+            Npy.write(x, t);
+        }
+        Path labels = dir.resolve("y.npy");
+        Npy.write(labels, NpyArray.ofLongs(NpyDType.INT64, new long[] {0, 1, -3}, 3));
+        assertThat(oneLineError("kernel", "--data", x + ":labels=" + labels))
+                .endsWith("label -3 of example 2 in " + labels + " is negative; labels are class indices 0, 1, ...");
+        Path csv = dir.resolve("l.csv");
+        Files.writeString(csv, "a,label\n1,0\n2,1.5\n");
+        assertThat(oneLineError("kernel", "--data", csv.toString()))
+                .isEqualTo("ntk4j: " + csv + ": row 2, label column 'label' (2): '1.5' is not a class index "
+                        + "(a whole number 0, 1, ...)");
+    }
+
+    @Test
+    void truncatedAndMalformedFiles() throws Exception {
+        Path npy = dir.resolve("t.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2)) {
+            Npy.write(npy, t);
+        }
+        byte[] bytes = Files.readAllBytes(npy);
+        Files.write(npy, java.util.Arrays.copyOf(bytes, bytes.length - 3));
+        assertThat(oneLineError("kernel", "--data", npy.toString())).startsWith("ntk4j: " + npy + ": truncated .npy file");
+        Path idx = dir.resolve("images-idx3-ubyte");
+        Files.write(idx, new byte[] {0, 0, 8, 3, 0, 0, 0, 2});
+        assertThat(oneLineError("kernel", "--data", idx.toString())).startsWith("ntk4j: " + idx + ": truncated IDX file");
+        Path csv = dir.resolve("bad.csv");
+        Files.writeString(csv, "a,b\n1,x\n");
+        assertThat(oneLineError("kernel", "--data", csv.toString()))
+                .isEqualTo("ntk4j: " + csv + ": row 1, column 'b' (2): 'x' is not a number");
+    }
+
+    @Test
+    void debugFlagAddsTheStackTrace() {
+        String err = run(2, "kernel", "--data", "nowhere.npy", "--debug")[1];
+        assertThat(err).startsWith("ntk4j: data source 'nowhere.npy': file not found: nowhere.npy")
+                .contains("java.lang.IllegalArgumentException").contains("\tat org.ntk4j.io.DataSource");
+        assertThat(run(2, "--debug", "kernel", "--data", "nowhere.npy")[1]).contains("\tat ");
+    }
+}

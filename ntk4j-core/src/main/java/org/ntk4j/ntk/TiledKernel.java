@@ -1,0 +1,355 @@
+package org.ntk4j.ntk;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Computes the tiles of a {@link TilePlan}. Each tile is the block of the untiled kernel
+ * {@code ntk.method(plan.method()).kernel(plan.kind(), x1, x2)}, bit for bit (see
+ * {@link EmpiricalNtk#forTiles}), so tiles can be computed in any order, by any number of threads or processes,
+ * and retried: {@link #computeTile} computes one tile from the plan and its index alone.
+ * {@link #run} computes many, on {@link TilePlan#workers()} threads, reusing each row tile's prepared work for
+ * the blocks of its row, and hands each block to a {@link Sink} (such as the output store).
+ */
+public final class TiledKernel {
+    /** Receives each computed block, [rows, columns, tail...]; the block is closed after the call returns. */
+    @FunctionalInterface
+    public interface Sink {
+        /** Called from the worker threads, one call per tile; implementations must be thread-safe. */
+        void accept(TilePlan.Tile tile, Tensor block) throws IOException;
+    }
+
+    /** Told of each finished tile (from the worker threads). */
+    @FunctionalInterface
+    public interface Listener {
+        void tileDone(TilePlan.Tile tile, double seconds);
+    }
+
+    private final EmpiricalNtk base;
+    private final EmpiricalNtk tiles;
+    private final TilePlan plan;
+    private final Tensor x1;
+    private final Tensor x2;
+    private final AtomicInteger computed = new AtomicInteger();
+
+    /**
+     * @param ntk the model and parameters (its method and budget are replaced by the plan's)
+     * @param x2 null when the plan is symmetric (x2 = x1), else the second inputs
+     */
+    public TiledKernel(EmpiricalNtk ntk, TilePlan plan, Tensor x1, Tensor x2) {
+        this.plan = plan;
+        if (x1 == null || x1.dim(0) != plan.n1() || !java.util.Arrays.equals(Shapes.dropFirst(x1.shape()),
+                plan.perExample()) || x1.dtype() != plan.dtype()) {
+            throw new IllegalArgumentException("tiles: x1 must be " + plan.n1() + " examples of "
+                    + Shapes.str(plan.perExample()) + " (" + plan.dtype().shortName() + ") as planned, got "
+                    + (x1 == null ? "null" : Shapes.str(x1.shape()) + " (" + x1.dtype().shortName() + ")"));
+        }
+        if (plan.symmetric() != (x2 == null) || (x2 != null && (x2.dim(0) != plan.n2()
+                || !java.util.Arrays.equals(Shapes.dropFirst(x2.shape()), plan.perExample())
+                || x2.dtype() != plan.dtype()))) {
+            throw new IllegalArgumentException("tiles: x2 must be " + (plan.symmetric() ? "null (x2 = x1)"
+                    : plan.n2() + " examples of " + Shapes.str(plan.perExample())) + " as planned, got "
+                    + (x2 == null ? "null" : Shapes.str(x2.shape())));
+        }
+        this.x1 = x1;
+        this.x2 = x2;
+        this.base = ntk.method(plan.method());
+        this.tiles = plan.tileable() ? base.forTiles(plan.kind(), plan.n1(), plan.symmetric() ? 0 : plan.n2(),
+                plan.perExample(), plan.dtype()) : null;
+    }
+
+    public TilePlan plan() {
+        return plan;
+    }
+
+    /** Tiles computed by this instance so far (for tests and progress). */
+    public int tilesComputed() {
+        return computed.get();
+    }
+
+    /**
+     * Tile {@code index} alone, [rows, columns, tail...] (the caller closes it): prepares its row and column
+     * tiles itself. A mirrored tile is returned as computed, above the diagonal.
+     */
+    public Tensor computeTile(int index) {
+        TilePlan.Tile t = plan.tile(index);
+        if (tiles == null) {
+            computed.incrementAndGet();
+            return base.kernel(plan.kind(), x1, x2);
+        }
+        try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
+             EmpiricalNtk.PreparedTile pr = tiles.prepare(xr)) {
+            return block(t, pr);
+        }
+    }
+
+    private Tensor block(TilePlan.Tile t, EmpiricalNtk.PreparedTile rows) {
+        Tensor k;
+        if (t.diagonal()) {
+            k = tiles.kernel(rows, rows);
+        } else {
+            try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
+                 EmpiricalNtk.PreparedTile pc = tiles.prepare(xc)) {
+                k = tiles.kernel(rows, pc);
+            }
+        }
+        computed.incrementAndGet();
+        return k;
+    }
+
+    /**
+     * Computes every tile not in {@code done}, handing each block to {@code sink}. {@link TilePlan#workers()}
+     * threads take the tiles in row-major order, one at a time. When every prepared tile fits in what the
+     * budget leaves beside the plan's predicted peak, each is prepared once and kept for the whole run;
+     * otherwise each worker keeps the prepared row tile of its last tile, prepares a new one only when its next
+     * tile lies in another row (so a row's shared work is done at most once per worker, and no worker waits
+     * for another), and prepares each column tile for its block. The result does not depend on the number of
+     * workers: every block is computed alone. The first failure stops the run and is rethrown.
+     */
+    public void run(Set<Integer> done, Sink sink, Listener listener) throws IOException {
+        List<TilePlan.Tile> pending = new ArrayList<>();
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (!done.contains(t.index())) {
+                pending.add(t);
+            }
+        }
+        AtomicInteger next = new AtomicInteger();
+        AtomicBoolean failed = new AtomicBoolean();
+        int w = Math.min(plan.workers(), pending.size());
+        try (PreparedCache cache = cacheIfItFits(pending)) {
+            if (w <= 1) {
+                work(pending, next, sink, listener, failed, cache);
+            } else {
+                runWorkers(w, pending, next, sink, listener, failed, cache);
+            }
+        }
+    }
+
+    private void runWorkers(int w, List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
+                            AtomicBoolean failed, PreparedCache cache) throws IOException {
+        ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
+            Thread th = new Thread(r, "ntk4j-tile");
+            th.setDaemon(true);
+            return th;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < w; i++) {
+                futures.add(pool.submit(() -> {
+                    work(pending, next, sink, listener, failed, cache);
+                    return null;
+                }));
+            }
+            Throwable first = null;
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failed.set(true);
+                    throw new IllegalStateException("interrupted while computing tiles", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failed.set(true);
+                    if (first == null) {
+                        first = e.getCause();
+                    }
+                }
+            }
+            if (first instanceof IOException) {
+                throw (IOException) first;
+            }
+            if (first instanceof RuntimeException) {
+                throw (RuntimeException) first;
+            }
+            if (first instanceof Error) {
+                throw (Error) first;
+            }
+            if (first != null) {
+                throw new IllegalStateException(first);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** One worker: the next pending tile until none is left, reusing its prepared row tile within a row. */
+    private void work(List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
+                      AtomicBoolean failed, PreparedCache cache) throws IOException {
+        int row = -1;
+        Tensor xr = null;
+        EmpiricalNtk.PreparedTile pr = null;
+        try {
+            for (int i = next.getAndIncrement(); i < pending.size() && !failed.get(); i = next.getAndIncrement()) {
+                TilePlan.Tile t = pending.get(i);
+                long start = System.nanoTime();
+                try {
+                    if (tiles == null) {
+                        try (Tensor k = computeTile(t.index())) {
+                            sink.accept(t, k);
+                        }
+                    } else if (cache != null) {
+                        EmpiricalNtk.PreparedTile rows = cache.get(true, t.row(), t.rowFrom(), t.rowTo());
+                        Tensor k;
+                        if (t.diagonal()) {
+                            k = tiles.kernel(rows, rows);
+                        } else {
+                            k = tiles.kernel(rows, cache.get(x2 == null, t.column(), t.columnFrom(), t.columnTo()));
+                        }
+                        computed.incrementAndGet();
+                        try (Tensor kk = k) {
+                            sink.accept(t, kk);
+                        }
+                    } else {
+                        if (t.row() != row) {
+                            if (pr != null) {
+                                pr.close();
+                                xr.close();
+                                pr = null;
+                            }
+                            xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
+                            pr = tiles.prepare(xr);
+                            row = t.row();
+                        }
+                        try (Tensor k = block(t, pr)) {
+                            sink.accept(t, k);
+                        }
+                    }
+                } catch (IOException | RuntimeException | Error e) {
+                    failed.set(true);
+                    throw e;
+                }
+                if (listener != null) {
+                    listener.tileDone(t, (System.nanoTime() - start) / 1e9);
+                }
+            }
+        } finally {
+            if (pr != null) {
+                pr.close();
+            }
+            if (xr != null) {
+                xr.close();
+            }
+        }
+    }
+
+    /**
+     * Every prepared tile of the run, each computed once (by the first worker that needs it) and kept until
+     * the run ends: used when they all fit in what the budget leaves beside the plan's predicted peak.
+     */
+    private final class PreparedCache implements AutoCloseable {
+        private final java.util.Map<String, java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile>> tasks =
+                new java.util.concurrent.ConcurrentHashMap<>();
+        private final List<Tensor> slices = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        EmpiricalNtk.PreparedTile get(boolean ofX1, int index, int from, int to) {
+            String key = (ofX1 ? "x1 " : "x2 ") + index;
+            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> mine = new java.util.concurrent.FutureTask<>(
+                () -> {
+                    Tensor xs = Layout.sliceAxis(ofX1 ? x1 : x2, 0, from, to);
+                    slices.add(xs);
+                    return tiles.prepare(xs);
+                });
+            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> task = tasks.putIfAbsent(key, mine);
+            if (task == null) {
+                task = mine;
+                task.run();
+            }
+            try {
+                return task.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while preparing a tile", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof RuntimeException) {
+                    throw (RuntimeException) c;
+                }
+                if (c instanceof Error) {
+                    throw (Error) c;
+                }
+                throw new IllegalStateException(c);
+            }
+        }
+
+        @Override
+        public void close() {
+            for (java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> t : tasks.values()) {
+                if (t.isDone()) {
+                    try {
+                        t.get().close();
+                    } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+                        // a failed preparation holds nothing
+                    }
+                }
+            }
+            for (Tensor x : slices) {
+                x.close();
+            }
+        }
+    }
+
+    /**
+     * A cache of every prepared tile when they all fit beside the plan's predicted peak (the bytes of one
+     * prepared tile are measured on the first, scaled by the number of examples), else null.
+     */
+    private PreparedCache cacheIfItFits(List<TilePlan.Tile> pending) {
+        if (tiles == null || pending.isEmpty()) {
+            return null;
+        }
+        TilePlan.Tile first = pending.get(0);
+        PreparedCache cache = new PreparedCache();
+        EmpiricalNtk.PreparedTile p = cache.get(true, first.row(), first.rowFrom(), first.rowTo());
+        double perExample = (double) (p.bytes() + (long) first.rows() * Shapes.size(plan.perExample())
+                * plan.dtype().bytes()) / first.rows();
+        long all = (long) Math.ceil(perExample * (plan.n1() + (plan.symmetric() ? 0 : plan.n2())));
+        if (all <= plan.budgetBytes() - plan.predictedPeakBytes()) {
+            return cache;
+        }
+        cache.close();
+        return null;
+    }
+
+    /**
+     * The whole kernel in memory, [N1, N2, tail...] (it must fit one tensor, 2^31 - 1 bytes): every tile, mirrored
+     * ones also below the diagonal. Equal, bit for bit, to the untiled kernel by the plan's method.
+     */
+    public Tensor computeAll() {
+        Tensor out = Tensor.empty(plan.dtype(), plan.shape());
+        int[] strides = Shapes.strides(plan.shape());
+        int[] mirror = plan.mirrorPermutation();
+        try {
+            run(Set.of(), (t, k) -> {
+                synchronized (out) {
+                    place(out, strides, k, t.rowFrom(), t.columnFrom());
+                    if (t.mirrored()) {
+                        try (Tensor m = Layout.transpose(k, mirror)) {
+                            place(out, strides, m, t.columnFrom(), t.rowFrom());
+                        }
+                    }
+                }
+            }, null);
+        } catch (IOException e) {
+            out.close();
+            throw new IllegalStateException(e); // an in-memory sink does no I/O
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
+    private static void place(Tensor out, int[] strides, Tensor block, int row, int column) {
+        Layout.stridedCopy(block, 0, Shapes.strides(block.shape()), out, row * strides[0] + column * strides[1],
+                strides, block.shape());
+    }
+}

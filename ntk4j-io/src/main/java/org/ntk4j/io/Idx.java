@@ -1,0 +1,363 @@
+package org.ntk4j.io;
+
+import java.io.BufferedInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Reads IDX files, the format of MNIST, Fashion-MNIST, EMNIST and KMNIST ({@code *-idx3-ubyte} images,
+ * {@code *-idx1-ubyte} labels), plain or gzip-compressed (recognised by the gzip magic bytes, whatever the
+ * file name).
+ *
+ * <p>Layout (big-endian): two zero bytes, a type code ({@code 0x08} unsigned byte, {@code 0x09} signed byte,
+ * {@code 0x0B} int16, {@code 0x0C} int32, {@code 0x0D} float32, {@code 0x0E} float64), the number of
+ * dimensions, one int32 per dimension, then the values in row-major order. Values are read as they are
+ * stored (no scaling: {@link DataSource} scales unsigned-byte images to [0, 1]). Only as many examples as
+ * asked for are read, so {@code fashion-mnist:train:2000} decompresses 1.6 MB, not 47 MB.
+ *
+ * <p>Every problem with a file is a {@link DataFormatException} whose message starts with the file: a bad
+ * magic number, an unknown type code, zero dimensions, a negative size, more than 2^31-1 values, a truncated
+ * file or gzip stream, a corrupt gzip stream.
+ */
+public final class Idx {
+    /** The header of an IDX file: its type code and shape. */
+    public static final class Header {
+        private final int typeCode;
+        private final int[] shape;
+
+        Header(int typeCode, int[] shape) {
+            this.typeCode = typeCode;
+            this.shape = shape;
+        }
+
+        /** The type code (0x08 unsigned byte ... 0x0E float64). */
+        public int typeCode() {
+            return typeCode;
+        }
+
+        /** The shape, first axis = examples. A copy. */
+        public int[] shape() {
+            return shape.clone();
+        }
+
+        /** Bytes per value. */
+        public int itemSize() {
+            return Idx.itemSize(typeCode);
+        }
+
+        /** True for the integer types (labels must be integers). */
+        public boolean isInteger() {
+            return typeCode != 0x0D && typeCode != 0x0E;
+        }
+
+        /** A short name of the type: u8, i8, i16, i32, f32, f64. */
+        public String typeName() {
+            return Idx.typeName(typeCode);
+        }
+
+        @Override
+        public String toString() {
+            return typeName() + Shapes.str(shape);
+        }
+    }
+
+    private static final int MAX_DIMS = 32;
+
+    private Idx() {
+    }
+
+    /** Reads only the header. */
+    public static Header readHeader(Path path) throws IOException {
+        try (InputStream in = open(path)) {
+            return readHeader(gunzipIfCompressed(in, path.toString()), path.toString());
+        }
+    }
+
+    /**
+     * Reads the first {@code limit} examples (all when the file has fewer, or when {@code limit} is negative)
+     * into a new tensor of {@code dtype}, with the values as stored; the caller closes it.
+     */
+    public static Tensor read(Path path, DType dtype, int limit) throws IOException {
+        try (InputStream in = open(path)) {
+            return read(in, path.toString(), dtype, limit, maxBytes(path));
+        }
+    }
+
+    /**
+     * An upper bound on the bytes a file can yield: its size, or for gzip 1032 times it (deflate's largest
+     * expansion). A header that claims more is a truncated or corrupt file, found before the tensor is allocated.
+     */
+    private static long maxBytes(Path path) throws IOException {
+        long size = Files.size(path);
+        byte[] magic = new byte[2];
+        try (InputStream in = Files.newInputStream(path)) {
+            if (in.readNBytes(magic, 0, 2) == 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+                return size > Long.MAX_VALUE / 1032 ? Long.MAX_VALUE : size * 1032;
+            }
+        }
+        return size;
+    }
+
+    /** {@link #read(Path, DType, int)} from a stream (plain or gzip) named {@code src} in messages. */
+    public static Tensor read(InputStream stream, String src, DType dtype, int limit) throws IOException {
+        return read(stream, src, dtype, limit, Long.MAX_VALUE);
+    }
+
+    private static Tensor read(InputStream stream, String src, DType dtype, int limit, long maxBytes)
+            throws IOException {
+        InputStream in = gunzipIfCompressed(stream, src);
+        Header h = readHeader(in, src);
+        int[] shape = h.shape.clone();
+        if (limit >= 0 && limit < shape[0]) {
+            shape[0] = limit;
+        }
+        int size = Shapes.size(shape);
+        long need = 4L + 4L * shape.length + (long) size * h.itemSize();
+        if (need > maxBytes) {
+            throw new DataFormatException(src + ": truncated IDX file: the header " + h + " needs " + need
+                    + " bytes" + (size < Shapes.size(h.shape) ? " for the first " + shape[0] + " examples" : "")
+                    + ", more than the file can hold (" + maxBytes + " bytes at most)");
+        }
+        Tensor t = Tensor.empty(dtype, shape);
+        try {
+            readValues(in, src, h, size, t, null);
+            return t;
+        } catch (IOException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Reads a rank-1 integer file (class labels) into an int array: the first {@code limit} entries, or all
+     * when {@code limit} is negative or above the count.
+     */
+    public static int[] readLabels(Path path, int limit) throws IOException {
+        try (InputStream in = open(path)) {
+            return readLabels(in, path.toString(), limit);
+        }
+    }
+
+    /** {@link #readLabels(Path, int)} from a stream (plain or gzip) named {@code src} in messages. */
+    public static int[] readLabels(InputStream stream, String src, int limit) throws IOException {
+        InputStream in = gunzipIfCompressed(stream, src);
+        Header h = readHeader(in, src);
+        if (h.shape.length != 1) {
+            throw new DataFormatException(src + ": labels must be one value per example, rank 1, but the IDX "
+                    + "file has shape " + Shapes.str(h.shape));
+        }
+        if (!h.isInteger()) {
+            throw new DataFormatException(src + ": labels must be integers, but the IDX file holds "
+                    + h.typeName());
+        }
+        int n = limit >= 0 && limit < h.shape[0] ? limit : h.shape[0];
+        int[] labels = new int[n];
+        readValues(in, src, h, n, null, labels);
+        return labels;
+    }
+
+    // ----------------------------------------------------------------------------------------------- internals
+
+    /** Opens a file (the caller closes the stream); {@code read*} decompress it if it is gzip. */
+    static InputStream open(Path path) throws IOException {
+        if (!Files.isRegularFile(path)) {
+            if (Files.isDirectory(path)) {
+                throw new DataFormatException(path + ": is a directory, not an IDX file");
+            }
+            throw new NoSuchFileException(path.toString(), null, "file not found");
+        }
+        return Files.newInputStream(path);
+    }
+
+    /** The stream decompressed when it starts with the gzip magic bytes 1f 8b, else as it is (buffered). */
+    static InputStream gunzipIfCompressed(InputStream stream, String src) throws IOException {
+        InputStream raw = new BufferedInputStream(stream, 1 << 16);
+        raw.mark(2);
+        int b0 = raw.read();
+        int b1 = raw.read();
+        raw.reset();
+        if (b0 != 0x1f || b1 != 0x8b) {
+            return raw;
+        }
+        try {
+            return new BufferedInputStream(new GZIPInputStream(raw, 1 << 16), 1 << 16);
+        } catch (ZipException | EOFException e) {
+            throw new DataFormatException(src + ": corrupt or truncated gzip header (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static Header readHeader(InputStream in, String src) throws IOException {
+        byte[] magic = readFully(in, src, 4, "the 4-byte magic number");
+        if (magic[0] != 0 || magic[1] != 0) {
+            throw new DataFormatException(src + ": not an IDX file: the magic number starts with "
+                    + String.format("%02x %02x", magic[0] & 0xff, magic[1] & 0xff) + ", expected 00 00");
+        }
+        int type = magic[2] & 0xff;
+        if (itemSize(type) == 0) {
+            throw new DataFormatException(src + ": unknown IDX type code 0x" + String.format("%02x", type)
+                    + "; expected 08 (u8), 09 (i8), 0b (i16), 0c (i32), 0d (f32) or 0e (f64)");
+        }
+        int rank = magic[3] & 0xff;
+        if (rank < 1 || rank > MAX_DIMS) {
+            throw new DataFormatException(src + ": IDX header declares " + rank + " dimensions; expected 1 to "
+                    + MAX_DIMS);
+        }
+        byte[] dims = readFully(in, src, 4 * rank, "the " + rank + " dimension sizes");
+        int[] shape = new int[rank];
+        long count = 1;
+        for (int i = 0; i < rank; i++) {
+            int o = 4 * i;
+            shape[i] = (dims[o] & 0xff) << 24 | (dims[o + 1] & 0xff) << 16 | (dims[o + 2] & 0xff) << 8
+                    | (dims[o + 3] & 0xff);
+            if (shape[i] < 0) {
+                throw new DataFormatException(src + ": IDX dimension " + i + " is negative ("
+                        + Integer.toUnsignedString(shape[i]) + " as unsigned, larger than any file ntk4j reads)");
+            }
+            count *= shape[i];
+            if (count > Integer.MAX_VALUE) {
+                throw new DataFormatException(src + ": IDX shape " + Arrays.toString(Arrays.copyOf(shape, i + 1))
+                        + "... holds more than 2^31-1 values (the tensor limit)");
+            }
+        }
+        return new Header(type, shape);
+    }
+
+    /** Reads {@code count} values into the tensor or (for labels) the int array. */
+    private static void readValues(InputStream in, String src, Header h, int count, Tensor into, int[] labels)
+            throws IOException {
+        int item = h.itemSize();
+        byte[] buf = new byte[Math.max(item, (1 << 16) / item * item)];
+        // One chunk of converted values, moved into the tensor with one bulk put.
+        float[] floats = into != null && into.dtype() == DType.F32 ? new float[buf.length / item] : null;
+        double[] doubles = into != null && into.dtype() == DType.F64 ? new double[buf.length / item] : null;
+        int done = 0;
+        while (done < count) {
+            int want = (int) Math.min((long) (count - done) * item, buf.length);
+            int got = 0;
+            while (got < want) {
+                int r;
+                try {
+                    r = in.read(buf, got, want - got);
+                } catch (EOFException e) {
+                    r = -1;
+                } catch (ZipException e) {
+                    throw new DataFormatException(src + ": corrupt gzip data (" + e.getMessage() + ")", e);
+                }
+                if (r < 0) {
+                    throw new DataFormatException(src + ": truncated IDX file: the header " + h
+                            + " needs " + (long) Shapes.size(h.shape) * item + " data bytes, the file ends after "
+                            + ((long) done * item + got) + (count < Shapes.size(h.shape) ? " (reading the first "
+                            + count + " values)" : ""));
+                }
+                got += r;
+            }
+            int values = want / item;
+            if (into == null) {
+                for (int k = 0; k < values; k++) {
+                    labels[done + k] = (int) decode(buf, k * item, h.typeCode);
+                }
+            } else if (into.dtype() == DType.F32) {
+                for (int k = 0; k < values; k++) {
+                    floats[k] = (float) decode(buf, k * item, h.typeCode);
+                }
+                into.floats().put(done, floats, 0, values);
+            } else {
+                for (int k = 0; k < values; k++) {
+                    doubles[k] = decode(buf, k * item, h.typeCode);
+                }
+                into.doubles().put(done, doubles, 0, values);
+            }
+            done += values;
+        }
+    }
+
+    private static double decode(byte[] b, int o, int type) {
+        switch (type) {
+            case 0x08:
+                return b[o] & 0xff;
+            case 0x09:
+                return b[o];
+            case 0x0B:
+                return (short) ((b[o] & 0xff) << 8 | (b[o + 1] & 0xff));
+            case 0x0C:
+                return int32(b, o);
+            case 0x0D:
+                return Float.intBitsToFloat(int32(b, o));
+            case 0x0E:
+                return Double.longBitsToDouble((long) int32(b, o) << 32 | (int32(b, o + 4) & 0xffffffffL));
+            default:
+                throw new AssertionError(type);
+        }
+    }
+
+    private static int int32(byte[] b, int o) {
+        return (b[o] & 0xff) << 24 | (b[o + 1] & 0xff) << 16 | (b[o + 2] & 0xff) << 8 | (b[o + 3] & 0xff);
+    }
+
+    private static byte[] readFully(InputStream in, String src, int n, String what) throws IOException {
+        byte[] b = new byte[n];
+        int got = 0;
+        while (got < n) {
+            int r;
+            try {
+                r = in.read(b, got, n - got);
+            } catch (EOFException e) {
+                r = -1;
+            } catch (ZipException e) {
+                throw new DataFormatException(src + ": corrupt gzip data (" + e.getMessage() + ")", e);
+            }
+            if (r < 0) {
+                throw new DataFormatException(src + ": truncated IDX file: it ends after " + got + " of the " + n
+                        + " bytes of " + what);
+            }
+            got += r;
+        }
+        return b;
+    }
+
+    static int itemSize(int type) {
+        switch (type) {
+            case 0x08:
+            case 0x09:
+                return 1;
+            case 0x0B:
+                return 2;
+            case 0x0C:
+            case 0x0D:
+                return 4;
+            case 0x0E:
+                return 8;
+            default:
+                return 0;
+        }
+    }
+
+    static String typeName(int type) {
+        switch (type) {
+            case 0x08:
+                return "u8";
+            case 0x09:
+                return "i8";
+            case 0x0B:
+                return "i16";
+            case 0x0C:
+                return "i32";
+            case 0x0D:
+                return "f32";
+            case 0x0E:
+                return "f64";
+            default:
+                return "0x" + Integer.toHexString(type);
+        }
+    }
+}

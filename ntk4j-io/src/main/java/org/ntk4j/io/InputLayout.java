@@ -1,0 +1,111 @@
+package org.ntk4j.io;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ntk4j.nn.Model;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Lays a batch out for a model. Models do not declare one input shape: their first layer adapts
+ * ({@code fcn} flattens any example, {@code cnn}/{@code resnet} read [H, W] or [H, W, C] as an image,
+ * {@code transformer} reads the first axis as tokens), and {@link Model#outputShape} says whether a shape is
+ * accepted. Data sources load images NHWC, [N, H, W, C] (Fashion-MNIST: [N, 28, 28, 1]), the shape every zoo
+ * model accepts, and flattening in row-major order does not change the values an {@code fcn} sees.
+ *
+ * <p>The rule of {@link #exampleShapeFor}: the first of these shapes for which the model gives a vector
+ * [K] per example (logits); failing that, the first it accepts at all:
+ * <ol>
+ *   <li>the data's own per-example shape;</li>
+ *   <li>flattened, [D] (for models built in code whose first layer is dense: a dense layer maps the last
+ *       axis, so it would accept [H, W, C] but give [H, W, K]);</li>
+ *   <li>for flat data [D] with D = s²: a square one-channel image [s, s, 1] (a CSV or flat .npy of
+ *       28·28 = 784 columns fed to a convolutional model).</li>
+ * </ol>
+ * Otherwise the error names the data's shape, the shapes tried and the model's own complaint. A caller who
+ * knows the intended shape uses {@link #reshapeExamples}, which only checks that the element counts agree.
+ */
+public final class InputLayout {
+    private InputLayout() {
+    }
+
+    /** The per-example shape to give {@code model} for data whose examples have shape {@code dataShape}. */
+    public static int[] exampleShapeFor(Model model, int[] dataShape) {
+        List<int[]> candidates = new ArrayList<>();
+        candidates.add(dataShape.clone());
+        int d = Shapes.size(dataShape);
+        if (dataShape.length != 1) {
+            candidates.add(new int[] {d});
+        } else {
+            int s = (int) Math.round(Math.sqrt(d));
+            if (s * s == d && s > 1) {
+                candidates.add(new int[] {s, s, 1});
+            }
+        }
+        IllegalArgumentException first = null;
+        int[] accepted = null;
+        for (int[] c : candidates) {
+            try {
+                int[] out = model.outputShape(c);
+                if (out.length == 1) {
+                    return c;
+                }
+                if (accepted == null) {
+                    accepted = c;
+                }
+            } catch (IllegalArgumentException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (accepted != null) {
+            return accepted;
+        }
+        StringBuilder tried = new StringBuilder();
+        for (int[] c : candidates) {
+            tried.append(tried.length() == 0 ? "" : ", ").append(Shapes.str(c));
+        }
+        throw new IllegalArgumentException("shape mismatch: data examples of shape " + Shapes.str(dataShape)
+                + " do not fit model " + model.spec() + " (tried " + tried + "): " + first.getMessage());
+    }
+
+    /**
+     * {@code x} [N, ...] laid out for {@code model} by the rule above: a new tensor the caller closes (a copy
+     * even when the shape is kept, so ownership is always the same).
+     */
+    public static Tensor forModel(Model model, Tensor x) {
+        int[] shape = exampleShapeFor(model, Shapes.dropFirst(x.shape()));
+        return x.reshape(Shapes.prepend(x.dim(0), shape));
+    }
+
+    /** A new dataset with inputs laid out for {@code model}; same labels. The caller closes it. */
+    public static Dataset forModel(Model model, Dataset data) {
+        try {
+            return data.withX(forModel(model, data.x()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(data.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A copy of {@code x} [N, ...] with each example reshaped to {@code exampleShape} (row-major order kept).
+     *
+     * @throws IllegalArgumentException naming both shapes when the element counts differ
+     */
+    public static Tensor reshapeExamples(Tensor x, int... exampleShape) {
+        int[] have = Shapes.dropFirst(x.shape());
+        for (int v : exampleShape) {
+            if (v < 1) {
+                throw new IllegalArgumentException("shape mismatch: example shape " + Shapes.str(exampleShape)
+                        + " has a non-positive axis");
+            }
+        }
+        if (Shapes.size(have) != Shapes.size(exampleShape)) {
+            throw new IllegalArgumentException("shape mismatch: data examples of shape " + Shapes.str(have) + " ("
+                    + Shapes.size(have) + " values) cannot be read as " + Shapes.str(exampleShape) + " ("
+                    + Shapes.size(exampleShape) + " values)");
+        }
+        return x.reshape(Shapes.prepend(x.dim(0), exampleShape));
+    }
+}

@@ -1,0 +1,165 @@
+package org.ntk4j.io;
+
+import java.util.Locale;
+import java.util.Objects;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Standardisation fitted on a training set and applied unchanged to any other set (test data must not leak
+ * into the statistics):
+ * <ul>
+ *   <li>{@link Mode#GLOBAL} (the default): one mean μ and one standard deviation σ over every element of the
+ *       training inputs, x' = (x − μ) / σ. This is neural-tangents' {@code _partial_flatten_and_normalize}
+ *       (examples/datasets.py), except that μ and σ come from the training set alone;</li>
+ *   <li>{@link Mode#PER_FEATURE}: a mean and a standard deviation per feature (pixel); a feature constant on the
+ *       training set (σ = 0, e.g. an always-black border pixel) is only centred, not divided;</li>
+ *   <li>{@link Mode#NONE}: identity (inputs as loaded; Fashion-MNIST pixels are in [0, 1]).</li>
+ * </ul>
+ * Statistics are accumulated in double precision (two passes: mean, then centred squares, which avoids the
+ * cancellation of E[x²] − E[x]²); σ is the population standard deviation (divide by the count, as
+ * {@code np.std}).
+ *
+ * <pre>{@code
+ * Standardizer s = Standardizer.fit(train.x(), Standardizer.Mode.GLOBAL);
+ * try (Dataset trainStd = s.apply(train); Dataset testStd = s.apply(test)) { ... }
+ * }</pre>
+ */
+public final class Standardizer {
+    /** What statistics are fitted. */
+    public enum Mode {
+        GLOBAL, PER_FEATURE, NONE;
+
+        /** Parses {@code global}, {@code per-feature} (or {@code per_feature}) or {@code none}. */
+        public static Mode parse(String text) {
+            String t = text.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+            switch (t) {
+                case "global":
+                    return GLOBAL;
+                case "per-feature":
+                    return PER_FEATURE;
+                case "none":
+                    return NONE;
+                default:
+                    throw new IllegalArgumentException("standardisation: expected global, per-feature or none, got '"
+                            + text + "'");
+            }
+        }
+    }
+
+    private final Mode mode;
+    /** Per-feature (length D) or single-element (GLOBAL) statistics; empty for NONE. */
+    private final double[] mean;
+    private final double[] invStd;
+
+    private Standardizer(Mode mode, double[] mean, double[] invStd) {
+        this.mode = mode;
+        this.mean = mean;
+        this.invStd = invStd;
+    }
+
+    /** Fits the statistics of {@code mode} on training inputs [N, ...]. */
+    public static Standardizer fit(Tensor train, Mode mode) {
+        Objects.requireNonNull(mode, "mode");
+        if (train.rank() < 1 || train.dim(0) < 1) {
+            throw new IllegalArgumentException("standardisation: the training inputs have no examples");
+        }
+        int n = train.dim(0);
+        int d = train.size() / n;
+        switch (mode) {
+            case NONE:
+                return new Standardizer(mode, new double[0], new double[0]);
+            case GLOBAL: {
+                int size = train.size();
+                double sum = 0;
+                for (int i = 0; i < size; i++) {
+                    sum += train.getFlat(i);
+                }
+                double mu = sum / size;
+                double sq = 0;
+                for (int i = 0; i < size; i++) {
+                    double c = train.getFlat(i) - mu;
+                    sq += c * c;
+                }
+                double sigma = Math.sqrt(sq / size);
+                return new Standardizer(mode, new double[] {mu}, new double[] {sigma > 0 ? 1 / sigma : 1});
+            }
+            case PER_FEATURE: {
+                double[] mu = new double[d];
+                for (int e = 0; e < n; e++) {
+                    for (int j = 0; j < d; j++) {
+                        mu[j] += train.getFlat(e * d + j);
+                    }
+                }
+                for (int j = 0; j < d; j++) {
+                    mu[j] /= n;
+                }
+                double[] inv = new double[d];
+                for (int e = 0; e < n; e++) {
+                    for (int j = 0; j < d; j++) {
+                        double c = train.getFlat(e * d + j) - mu[j];
+                        inv[j] += c * c;
+                    }
+                }
+                for (int j = 0; j < d; j++) {
+                    double sigma = Math.sqrt(inv[j] / n);
+                    inv[j] = sigma > 0 ? 1 / sigma : 1;
+                }
+                return new Standardizer(mode, mu, inv);
+            }
+            default:
+                throw new AssertionError(mode);
+        }
+    }
+
+    public Mode mode() {
+        return mode;
+    }
+
+    /** The fitted mean (GLOBAL: one value; PER_FEATURE: one per feature; NONE: empty). A copy. */
+    public double[] mean() {
+        return mean.clone();
+    }
+
+    /** The fitted standard deviations (a feature or set with σ = 0 reports 1: it is not scaled). A copy. */
+    public double[] std() {
+        double[] s = new double[invStd.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = 1 / invStd[i];
+        }
+        return s;
+    }
+
+    /** A new tensor (same dtype and shape) with the fitted standardisation applied; the caller closes it. */
+    public Tensor apply(Tensor x) {
+        Tensor out = x.copy();
+        if (mode == Mode.NONE) {
+            return out;
+        }
+        int n = x.dim(0);
+        int d = x.size() / n;
+        if (mode == Mode.PER_FEATURE && d != mean.length) {
+            out.close();
+            throw new IllegalArgumentException("standardisation: fitted on " + mean.length
+                    + " features per example, applied to data with " + d);
+        }
+        int size = x.size();
+        for (int i = 0; i < size; i++) {
+            int j = mode == Mode.GLOBAL ? 0 : i % d;
+            out.setFlat(i, (x.getFlat(i) - mean[j]) * invStd[j]);
+        }
+        return out;
+    }
+
+    /** A new dataset with standardised inputs and the same labels; the caller closes it. */
+    public Dataset apply(Dataset data) {
+        return data.withX(apply(data.x()));
+    }
+
+    @Override
+    public String toString() {
+        if (mode == Mode.GLOBAL) {
+            return String.format(Locale.ROOT, "global (mean %.6g, std %.6g)", mean[0], 1 / invStd[0]);
+        }
+        return mode == Mode.NONE ? "none" : "per-feature (" + mean.length + " features)";
+    }
+}

@@ -1,0 +1,359 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class DataSourceTest {
+    @TempDir
+    Path dir;
+
+    // ------------------------------------------------------------------------------ embedded default
+
+    @Test
+    void embeddedDefaultHasTheFirstFashionMnistImages() throws IOException {
+        try (Dataset train = DataSource.loadDataset("default:train", DType.F32, 0);
+             Dataset test = DataSource.loadDataset("default:test", DType.F64, 0)) {
+            assertThat(train.x().shape()).containsExactly(2000, 28, 28, 1);
+            assertThat(test.x().shape()).containsExactly(1000, 28, 28, 1);
+            assertThat(train.numClasses()).isEqualTo(10);
+            assertThat(test.numClasses()).isEqualTo(10);
+            // The first labels of Fashion-MNIST's train and t10k files (9 = ankle boot, 0 = T-shirt/top, ...).
+            assertThat(java.util.Arrays.copyOf(train.labels(), 10)).containsExactly(9, 0, 0, 3, 0, 2, 7, 2, 5, 5);
+            assertThat(java.util.Arrays.copyOf(test.labels(), 10)).containsExactly(9, 2, 1, 1, 6, 1, 4, 6, 5, 7);
+            int[] counts = new int[10];
+            for (int l : train.labels()) {
+                counts[l]++;
+            }
+            for (int c : counts) {
+                assertThat(c).as("every class appears in the 2,000 (about 200 each)").isBetween(150, 250);
+            }
+            double min = Double.MAX_VALUE;
+            double max = -Double.MAX_VALUE;
+            int notBytes = 0;
+            for (double v : test.x().toDoubleArray()) {
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+                notBytes += Math.abs(v * 255 - Math.rint(v * 255)) < 1e-9 ? 0 : 1;
+            }
+            assertThat(notBytes).as("pixels are bytes / 255").isZero();
+            assertThat(min).isEqualTo(0.0);
+            assertThat(max).isEqualTo(1.0);
+        }
+    }
+
+    @Test
+    void embeddedDefaultTakesACount() throws IOException {
+        try (Dataset d = DataSource.loadDataset("default:train:300", DType.F32, 0);
+             Dataset all = DataSource.loadDataset("default:train", DType.F32, 0);
+             Dataset head = all.head(300)) {
+            assertThat(d.size()).isEqualTo(300);
+            assertThat(d.labels()).isEqualTo(head.labels());
+            assertThat(d.x().toFloatArray()).isEqualTo(head.x().toFloatArray());
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset("default:train:2001", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'default:train:2001': N=2001 is outside [1, 2000]");
+        assertThatThrownBy(() -> DataSource.loadDataset("default:validation", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("data source 'default:validation': expected default:train[:N] or default:test[:N]");
+        assertThatThrownBy(() -> DataSource.loadDataset("default:test:abc", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'default:test:abc': expected a number of examples after the last ':', got 'abc'");
+    }
+
+    @Test
+    void unlabelledLoadKeepsTheOldBehaviour() throws IOException {
+        try (Tensor x = DataSource.load("default:test:5", DType.F64, 0)) {
+            assertThat(x.shape()).containsExactly(5, 28, 28, 1);
+            assertThat(x.isClosed()).isFalse();
+        }
+        try (Tensor a = DataSource.load("synthetic:4,3,2", DType.F32, 7);
+             Tensor b = DataSource.load("synthetic:4,3,2", DType.F32, 7);
+             Dataset d = DataSource.loadDataset("synthetic:4,3,2", DType.F32, 7)) {
+            assertThat(a.shape()).containsExactly(4, 3, 2);
+            assertThat(a.toFloatArray()).containsExactly(b.toFloatArray());
+            assertThat(d.hasLabels()).isFalse();
+            assertThat(d.numClasses()).isZero();
+        }
+    }
+
+    @Test
+    void fashionMnistAbsentSaysHowToInstallIt() {
+        assertThatThrownBy(() -> DataSource.fashionMnist("fashion-mnist:train", "train", DType.F32, dir))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'fashion-mnist:train': " + dir.resolve("train-images-idx3-ubyte.gz")
+                        + " not found; install Fashion-MNIST with: apt-get install dataset-fashion-mnist (or use "
+                        + "default:train / default:test, the embedded subset)");
+        assertThatThrownBy(() -> DataSource.loadDataset("fashion-mnist:valid", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'fashion-mnist:valid': expected fashion-mnist:train[:N] or fashion-mnist:test[:N]");
+    }
+
+    // ------------------------------------------------------------------------------------------ npy / npz
+
+    @Test
+    void npyWithLabelsAndCount() throws IOException {
+        Path x = dir.resolve("x.npy");
+        Path y = dir.resolve("y.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4, 5, 6}, 3, 2)) {
+            Npy.write(x, t);
+        }
+        Npy.write(y, NpyArray.ofLongs(NpyDType.INT64, new long[] {2, 0, 5}, 3));
+        try (Dataset d = DataSource.loadDataset(x + ":labels=" + y, DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2, 3, 4, 5, 6);
+            assertThat(d.labels()).containsExactly(2, 0, 5);
+            assertThat(d.numClasses()).isEqualTo(6);
+        }
+        try (Dataset d = DataSource.loadDataset("npy:" + x + ":labels=" + y + ":2", DType.F32, 0)) {
+            assertThat(d.x().shape()).containsExactly(2, 2);
+            assertThat(d.labels()).containsExactly(2, 0);
+        }
+        try (Dataset d = DataSource.loadDataset(x.toString(), DType.F32, 0)) {
+            assertThat(d.hasLabels()).isFalse();
+        }
+    }
+
+    @Test
+    void unsignedBytesAreScaledToUnitInterval() throws IOException {
+        Path x = dir.resolve("img.npy");
+        Npy.write(x, NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 51, 255, 102}, 1, 2, 2));
+        try (Dataset d = DataSource.loadDataset(x.toString(), DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(1, 2, 2);
+            assertThat(d.x().toDoubleArray()).containsExactly(0, 0.2, 1, 0.4);
+        }
+        Path ints = dir.resolve("int16.npy");
+        Npy.write(ints, NpyArray.ofLongs(NpyDType.INT16, new long[] {0, 51, 255, 1000}, 2, 2));
+        try (Dataset d = DataSource.loadDataset(ints.toString(), DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).as("other integer types are read as stored")
+                    .containsExactly(0, 51, 255, 1000);
+        }
+    }
+
+    @Test
+    void badLabels() throws IOException {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3, 1)) {
+            Npy.write(x, t);
+        }
+        Path neg = dir.resolve("neg.npy");
+        Npy.write(neg, NpyArray.ofLongs(NpyDType.INT32, new long[] {0, -1, 2}, 3));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + neg, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":labels=" + neg + "': label -1 of example 1 in " + neg
+                        + " is negative; labels are class indices 0, 1, ...");
+        Path frac = dir.resolve("frac.npy");
+        Npy.write(frac, NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {0, 1.5, 2}, 3));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + frac, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith("label 1.5 of example 1 in " + frac
+                        + " is not a whole number (labels are class indices)");
+        Path whole = dir.resolve("whole.npy");
+        Npy.write(whole, NpyArray.ofDoubles(NpyDType.FLOAT32, new double[] {0, 1, 2}, 3));
+        try (Dataset d = DataSource.loadDataset(x + ":labels=" + whole, DType.F64, 0)) {
+            assertThat(d.labels()).containsExactly(0, 1, 2);
+        }
+        Path two = dir.resolve("two.npy");
+        Npy.write(two, NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 1}, 2));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + two, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith(": 3 examples but 2 labels");
+        Path rank2 = dir.resolve("rank2.npy");
+        Npy.write(rank2, NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 1, 2}, 3, 1));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + rank2, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith("must be rank 1 (one class index per example), got shape [3, 1]");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + dir.resolve("none.npy"), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith(": labels file not found: " + dir.resolve("none.npy"));
+    }
+
+    @Test
+    void npzWithDefaultAndNamedKeys() throws IOException {
+        Path f = dir.resolve("d.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("x", NpyArray.ofDoubles(NpyDType.FLOAT32, new double[] {1, 2, 3, 4}, 2, 2));
+        arrays.put("y", NpyArray.ofLongs(NpyDType.INT64, new long[] {1, 0}, 2));
+        arrays.put("images", NpyArray.ofLongs(NpyDType.UINT8, new long[] {255, 0}, 2, 1));
+        arrays.put("classes", NpyArray.ofLongs(NpyDType.INT64, new long[] {3, 3}, 2));
+        Npz.writeArrays(f, arrays);
+        try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2, 3, 4);
+            assertThat(d.labels()).containsExactly(1, 0);
+        }
+        try (Dataset d = DataSource.loadDataset(f + ":x=images:y=classes", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 0);
+            assertThat(d.labels()).containsExactly(3, 3);
+            assertThat(d.numClasses()).isEqualTo(4);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":x=inputs", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + f + ":x=inputs': no array 'inputs' in " + f
+                        + " (it holds x, y, images, classes); name the inputs with :x=KEY");
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":labels=y", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + f + ":labels=y': unknown option 'labels'; this format takes x=, y= and :N");
+    }
+
+    // --------------------------------------------------------------------------------------------- CSV
+
+    @Test
+    void csvWithLabelColumn() throws IOException {
+        Path f = dir.resolve("d.csv");
+        Files.writeString(f, "a,label,b\n1.5,2,-3\n\n 4 , 0 ,5e-1\n\"7\",1,8\n", StandardCharsets.UTF_8);
+        try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(3, 2);
+            assertThat(d.x().toDoubleArray()).containsExactly(1.5, -3, 4, 0.5, 7, 8);
+            assertThat(d.labels()).containsExactly(2, 0, 1);
+            assertThat(d.numClasses()).isEqualTo(3);
+        }
+        try (Dataset d = DataSource.loadDataset(f + ":label=none:2", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1.5, 2, -3, 4, 0, 0.5);
+            assertThat(d.hasLabels()).isFalse();
+        }
+        try (Dataset d = DataSource.loadDataset("csv:" + f + ":label=a", DType.F64, 0)) {
+            assertThat(d.labels()).isNull(); // 1.5 is not a class index
+        } catch (DataFormatException e) {
+            assertThat(e).hasMessage(f + ": row 1, label column 'a' (1): '1.5' is not a class index (a whole number 0, 1, ...)");
+        }
+    }
+
+    @Test
+    void csvErrorsNameRowAndColumn() throws IOException {
+        Path f = dir.resolve("bad.csv");
+        Files.writeString(f, "x1,x2,label\n1,2,0\n3,oops,1\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(f + ": row 2, column 'x2' (2): 'oops' is not a number");
+        Path ragged = dir.resolve("ragged.csv");
+        Files.writeString(ragged, "x1,x2\n1,2\n3\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(ragged.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(ragged + ": row 2 has 1 cells, the header 2");
+        Path empty = dir.resolve("empty.csv");
+        Files.writeString(empty, "x1,x2\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(empty.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + empty + "': " + empty + " has a header but no rows");
+        Path dup = dir.resolve("dup.csv");
+        Files.writeString(dup, "x,x\n1,2\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(dup.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(dup + ": cannot parse CSV: ");
+        Path onlyLabel = dir.resolve("only.csv");
+        Files.writeString(onlyLabel, "label\n1\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(onlyLabel.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(onlyLabel + ": has no feature columns besides the label column 'label'");
+        Path labelCol = dir.resolve("l.csv");
+        Files.writeString(labelCol, "x,label\n1,-2\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(labelCol.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(labelCol + ": row 1, label column 'label' (2): '-2' is not a class index (a whole number 0, 1, ...)");
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":label=target", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + f + ":label=target': no column 'target' in " + f
+                        + " (columns: x1, x2, label)");
+        Path nan = dir.resolve("nan.csv");
+        Files.writeString(nan, "x,y\n1,2\n3,NaN\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
+    }
+
+    // --------------------------------------------------------------------------------------------- IDX
+
+    @Test
+    void idxImagesPairWithTheirLabelsFile() throws IOException {
+        Path images = dir.resolve("my-images-idx3-ubyte.gz");
+        Files.write(images, IdxFiles.gzip(IdxFiles.u8(new int[] {0, 255, 51, 102, 1, 2, 3, 4}, 2, 2, 2)));
+        Files.write(dir.resolve("my-labels-idx1-ubyte.gz"), IdxFiles.gzip(IdxFiles.u8(new int[] {4, 1}, 2)));
+        try (Dataset d = DataSource.loadDataset(images.toString(), DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(2, 2, 2, 1);
+            assertThat(d.x().getFlat(1)).isEqualTo(1.0);
+            assertThat(d.x().getFlat(2)).isEqualTo(0.2);
+            assertThat(d.labels()).containsExactly(4, 1);
+            assertThat(d.numClasses()).isEqualTo(5);
+        }
+        try (Dataset d = DataSource.loadDataset(images + ":1", DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(1, 2, 2, 1);
+            assertThat(d.labels()).containsExactly(4);
+        }
+        Path other = dir.resolve("other.idx");
+        Files.write(other, IdxFiles.u8(new int[] {0, 1}, 2));
+        try (Dataset d = DataSource.loadDataset("idx:" + images + ":labels=" + other, DType.F64, 0)) {
+            assertThat(d.labels()).containsExactly(0, 1);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ errors
+
+    @Test
+    void unknownSourcesAndMissingFiles() {
+        assertThatThrownBy(() -> DataSource.loadDataset("mnist:train", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'mnist:train': unknown source 'mnist'; expected " + DataSource.FORMS);
+        Path missing = dir.resolve("missing.npy");
+        assertThatThrownBy(() -> DataSource.loadDataset(missing.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + missing + "': file not found: " + missing);
+        assertThatThrownBy(() -> DataSource.loadDataset("plainword", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'plainword': file not found: plainword");
+        assertThatThrownBy(() -> DataSource.loadDataset(dir.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + dir + "': " + dir + " is a directory, not a file");
+        assertThatThrownBy(() -> DataSource.loadDataset(" ", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source: empty spec; expected " + DataSource.FORMS);
+        assertThatThrownBy(() -> DataSource.loadDataset("synthetic:4", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("give the number of examples and at least one dimension");
+    }
+
+    @Test
+    void badOptions() throws IOException {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2}, 2, 1)) {
+            Npy.write(x, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":lables=y.npy", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":lables=y.npy': unknown option 'lables'; this format takes "
+                        + "labels= and :N");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":first", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":first': option 'first' is neither KEY=VALUE nor a number of examples");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":0", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith(": N=0 is outside [1, 2147483647]");
+    }
+
+    @Test
+    void nonFiniteDataIsRejectedNamingTheExample() throws IOException {
+        Path x = dir.resolve("inf.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, Double.POSITIVE_INFINITY}, 2, 2)) {
+            Npy.write(x, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(x.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(x + ": contains Infinity at flat index 3 (example 1)");
+        Path empty = dir.resolve("empty.npy");
+        try (Tensor t = Tensor.zeros(DType.F32, 0, 3)) {
+            Npy.write(empty, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(empty.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + empty + "': has no examples (shape [0, 3])");
+    }
+}

@@ -1,0 +1,111 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class StandardizerTest {
+    @Test
+    void globalUsesOneMeanAndThePopulationStdOfTheTrainingSet() {
+        // x = [[1, 2], [3, 6]]: mean 3, variance ((4 + 1 + 0 + 9) / 4) = 3.5.
+        try (Tensor train = Tensor.of(new double[] {1, 2, 3, 6}, 2, 2);
+             Tensor test = Tensor.of(new double[] {3, 3 + Math.sqrt(3.5)}, 1, 2)) {
+            Standardizer s = Standardizer.fit(train, Standardizer.Mode.GLOBAL);
+            assertThat(s.mean()).containsExactly(3.0);
+            assertThat(s.std()[0]).isCloseTo(Math.sqrt(3.5), within(1e-15));
+            try (Tensor t = s.apply(test)) {
+                assertThat(t.getFlat(0)).isEqualTo(0.0);
+                assertThat(t.getFlat(1)).isCloseTo(1.0, within(1e-15));
+                assertThat(t.shape()).containsExactly(1, 2);
+            }
+            assertThat(train.toDoubleArray()).as("apply leaves its argument alone").containsExactly(1, 2, 3, 6);
+        }
+    }
+
+    @Test
+    void perFeatureLeavesConstantFeaturesCentredOnly() {
+        try (Tensor train = Tensor.of(new double[] {0, 5, 10, 0, 7, 30}, 2, 3);
+             Tensor test = Tensor.of(new double[] {1, 6, 20}, 1, 3)) {
+            Standardizer s = Standardizer.fit(train, Standardizer.Mode.PER_FEATURE);
+            assertThat(s.mean()).containsExactly(0, 6, 20);
+            assertThat(s.std()).containsExactly(1, 1, 10); // feature 0 is constant: σ = 0, reported as 1
+            try (Tensor t = s.apply(test)) {
+                assertThat(t.toDoubleArray()).containsExactly(1, 0, 0);
+            }
+            try (Tensor wrong = Tensor.zeros(DType.F64, 1, 4)) {
+                assertThatThrownBy(() -> s.apply(wrong)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("standardisation: fitted on 3 features per example, applied to data with 4");
+            }
+        }
+    }
+
+    @Test
+    void noneIsTheIdentityAndModesParse() {
+        try (Tensor x = Tensor.of(new float[] {1.5f, -2f}, 2, 1);
+             Tensor y = Standardizer.fit(x, Standardizer.Mode.NONE).apply(x)) {
+            assertThat(y.toFloatArray()).containsExactly(1.5f, -2f);
+            assertThat(y.dtype()).isEqualTo(DType.F32);
+        }
+        assertThat(Standardizer.Mode.parse("Per_Feature")).isEqualTo(Standardizer.Mode.PER_FEATURE);
+        assertThat(Standardizer.Mode.parse("global")).isEqualTo(Standardizer.Mode.GLOBAL);
+        assertThatThrownBy(() -> Standardizer.Mode.parse("zscore")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("standardisation: expected global, per-feature or none, got 'zscore'");
+    }
+
+    @Test
+    void datasetsKeepTheirLabels() {
+        try (Dataset d = new Dataset("d", Tensor.of(new double[] {1, 3}, 2, 1), new int[] {1, 0}, 2);
+             Dataset s = Standardizer.fit(d.x(), Standardizer.Mode.GLOBAL).apply(d)) {
+            assertThat(s.x().toDoubleArray()).containsExactly(-1, 1);
+            assertThat(s.labels()).containsExactly(1, 0);
+            assertThat(s.numClasses()).isEqualTo(2);
+        }
+    }
+
+    /** Fitted on a set and applied to it, GLOBAL gives mean 0, std 1; PER_FEATURE the same per feature. */
+    @Property(tries = 60)
+    void standardisedTrainingSetHasZeroMeanUnitStd(@ForAll @IntRange(min = 2, max = 40) int n,
+            @ForAll @IntRange(min = 1, max = 12) int d, @ForAll long seed) {
+        Random r = new Random(seed);
+        double[] v = new double[n * d];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = 100 + 7 * r.nextGaussian() + (i % d);
+        }
+        try (Tensor x = Tensor.of(v, n, d);
+             Tensor g = Standardizer.fit(x, Standardizer.Mode.GLOBAL).apply(x);
+             Tensor f = Standardizer.fit(x, Standardizer.Mode.PER_FEATURE).apply(x)) {
+            double[] gv = g.toDoubleArray();
+            double mean = 0;
+            double sq = 0;
+            for (double a : gv) {
+                mean += a / gv.length;
+            }
+            for (double a : gv) {
+                sq += (a - mean) * (a - mean) / gv.length;
+            }
+            assertThat(mean).isCloseTo(0, within(1e-12));
+            assertThat(sq).isCloseTo(1, within(1e-12));
+            double[] fv = f.toDoubleArray();
+            for (int j = 0; j < d; j++) {
+                double m = 0;
+                double s = 0;
+                for (int i = 0; i < n; i++) {
+                    m += fv[i * d + j] / n;
+                }
+                for (int i = 0; i < n; i++) {
+                    s += (fv[i * d + j] - m) * (fv[i * d + j] - m) / n;
+                }
+                assertThat(m).isCloseTo(0, within(1e-12));
+                assertThat(s).isCloseTo(1, within(1e-11));
+            }
+        }
+    }
+}
