@@ -33,6 +33,11 @@ public final class Layout {
             dst.setFlat(dOff, src.getFlat(sOff));
             return;
         }
+        int blockAxis = transposedAxis(sStrides, dStrides, shape);
+        if (blockAxis >= 0) {
+            blockedCopy(src, sOff, sStrides, dst, dOff, dStrides, shape, blockAxis);
+            return;
+        }
         int inner = shape[rank - 1];
         int rows = total / inner;
         int sInner = sStrides[rank - 1];
@@ -73,6 +78,90 @@ public final class Layout {
                     s -= idx[a] * sStrides[a];
                     d -= idx[a] * dStrides[a];
                     idx[a] = 0;
+                }
+            }
+        });
+    }
+
+    /** Side of the square tiles of {@link #blockedCopy}: 32 × 32 elements on each side stay in L1. */
+    private static final int TILE = 32;
+
+    /**
+     * The axis b that makes this copy a transpose worth blocking: the destination's innermost axis is
+     * contiguous but the source walks it with a stride, while the source is contiguous along b; both at least
+     * one tile long. -1 when there is none.
+     */
+    private static int transposedAxis(int[] sStrides, int[] dStrides, int[] shape) {
+        int last = shape.length - 1;
+        if (last < 1 || dStrides[last] != 1 || sStrides[last] == 1 || sStrides[last] == 0 || shape[last] < TILE) {
+            return -1;
+        }
+        for (int b = 0; b < last; b++) {
+            if (sStrides[b] == 1 && dStrides[b] != 0 && shape[b] >= TILE) {
+                return b;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The strided copy in TILE × TILE tiles of (axis b, innermost axis), so that a transpose reads and writes
+     * whole cache lines instead of one element per line (the element-by-element walk moved about 1 GB/s).
+     * Work is split over the other axes and the tiles of b.
+     */
+    private static void blockedCopy(Tensor src, int sOff, int[] sStrides, Tensor dst, int dOff, int[] dStrides,
+                                    int[] shape, int b) {
+        int last = shape.length - 1;
+        int inner = shape[last];
+        int sInner = sStrides[last];
+        int nb = shape[b];
+        int tiles = (nb + TILE - 1) / TILE;
+        int[] outer = new int[last - 1];
+        for (int a = 0, k = 0; a < last; a++) {
+            if (a != b) {
+                outer[k++] = a;
+            }
+        }
+        int outerCount = 1;
+        for (int a : outer) {
+            outerCount *= shape[a];
+        }
+        boolean f32 = src.dtype() == DType.F32;
+        FloatBuffer sf = f32 ? src.floats() : null;
+        FloatBuffer df = f32 ? dst.floats() : null;
+        DoubleBuffer sd = f32 ? null : src.doubles();
+        DoubleBuffer dd = f32 ? null : dst.doubles();
+        int sb = sStrides[b];
+        int db = dStrides[b];
+        Parallel.range(outerCount * tiles, Math.max(1, Parallel.DEFAULT_GRAIN / (TILE * inner)), (lo, hi) -> {
+            for (int u = lo; u < hi; u++) {
+                int rest = u / tiles;
+                int s0 = sOff;
+                int d0 = dOff;
+                for (int k = outer.length - 1; k >= 0; k--) {
+                    int a = outer[k];
+                    int idx = rest % shape[a];
+                    rest /= shape[a];
+                    s0 += idx * sStrides[a];
+                    d0 += idx * dStrides[a];
+                }
+                int i0 = (u % tiles) * TILE;
+                int i1 = Math.min(nb, i0 + TILE);
+                for (int j0 = 0; j0 < inner; j0 += TILE) {
+                    int j1 = Math.min(inner, j0 + TILE);
+                    for (int i = i0; i < i1; i++) {
+                        int s = s0 + i * sb;
+                        int d = d0 + i * db;
+                        if (f32) {
+                            for (int j = j0; j < j1; j++) {
+                                df.put(d + j, sf.get(s + j * sInner));
+                            }
+                        } else {
+                            for (int j = j0; j < j1; j++) {
+                                dd.put(d + j, sd.get(s + j * sInner));
+                            }
+                        }
+                    }
                 }
             }
         });

@@ -454,18 +454,47 @@ public final class CostModel {
                 continue;
             }
             structured++;
+            StructuredDerivatives.Structured st2 = same ? st
+                    : StructuredDerivatives.classify(pc2, p); // the same path and consumer for x2's shapes
+            if (st.form == StructuredDerivatives.Form.ROWS) {
+                // rows [O, N] + shape(p'), the Gram applied to them, then one contraction over (o,) p'
+                int[] all = Shapes.iota(st.gram.shape.length);
+                long pe = StructuredDerivatives.gramSize(st.gram, all);
+                long pFull = Shapes.size(st.gram.shape);
+                boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
+                double rows = ElementwiseRows.rowFlops(pc1, st.consumer, o)
+                        + (same ? 0 : ElementwiseRows.rowFlops(pc2, st2.consumer, o))
+                        + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
+                                same && keeps ? 0 : (long) o * n2);
+                double c = traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
+                flops += rows + c;
+                contraction += c;
+                long sides = (same ? (long) n1 : (long) n1 + n2) * o;
+                long rowsBytes = bytes(sides * pFull + (same && keeps ? 0 : sides * pe) + sides * pe);
+                blockPeak = Math.max(blockPeak, rowsBytes + acc);
+                continue;
+            }
             long[] rcf = dims(st.consumer);
+            int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
             long rr = rcf[0];
-            long c = rcf[1];
-            long f = rcf[2];
-            int order = StructuredDerivatives.cheapestOrder(n1, n2, o, rr, c, f, traced, same);
-            double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, same);
+            long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
+            long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
+            boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
+                    && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
+            boolean stillSame = same && keeps;
+            double gram = StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
+                    + StructuredDerivatives.gramFlops(st.gram, fa[1], (long) o * n1 * rr,
+                    stillSame ? 0 : (long) o * n2 * rr);
+            flops += gram;
+            int order = StructuredDerivatives.cheapestOrder(n1, n2, o, rr, c, f, traced, stillSame);
+            double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
             flops += blockFlops;
             contraction += blockFlops;
             long temp = order == 0 ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
                     : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
-                    : bytes((same ? 1L : 2L) * n1 * c * o * f);
-            long data = bytes((long) (same ? n1 : n1 + n2) * rr * (c + o * f));
+                    : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
+            long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))
+                    + (st.gram.isScaledIdentity() ? 0 : bytes((long) (stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             blockPeak = Math.max(blockPeak, temp + data);
         }
         peak = Math.max(peak, paramBytes + values + acc + blockPeak);

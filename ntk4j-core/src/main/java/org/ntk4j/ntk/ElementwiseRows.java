@@ -59,20 +59,15 @@ final class ElementwiseRows {
         if (linear != null) {
             return linear;
         }
+        int[] summedAxes = summedAxes(pass.pc, c);
+        if (summedAxes == null) {
+            return null;
+        }
         Equation e = c.equation;
-        boolean add = e.primitive() instanceof Add;
         boolean sub = e.primitive() instanceof Sub;
         boolean mul = e.primitive() instanceof Mul;
-        if (!add && !sub && !mul) {
-            return null;
-        }
-        Var y = e.output();
         Var other = e.input(1 - c.operand);
-        if (other.rank() != y.rank() && !pass.pc.graph.constants().containsKey(other)) {
-            return null;
-        }
         int[] ps = c.parameterValue().shape();
-        int[] ys = y.shape();
         Tensor delta = pass.delta(c); // [O, N, ...]
         Tensor r;
         if (mul) {
@@ -83,25 +78,62 @@ final class ElementwiseRows {
             r = null;
         }
         Tensor source = r != null ? r : delta;
-        // axes of δ (shifted by the O axis) over which p' is broadcast, except the example axis
+        Tensor reduced = summedAxes.length == 0 ? (r != null ? r : delta.copy())
+                : Reduce.reduce(Reduce.Kind.SUM, source, summedAxes);
+        if (r != null && reduced != r) {
+            r.close();
+        }
+        return reduced.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, ps));
+    }
+
+    /**
+     * FLOPs of {@link #rows} for an add/sub/mul consumer at O cotangents: one per element of δ [O] + shape(y)
+     * for the product with the other operand (mul) or the negation (sub, right operand), and one per element
+     * summed when p' is broadcast.
+     */
+    static double rowFlops(ParameterConsumers pc, ParameterConsumers.Consumer c, int o) {
+        double delta = (double) o * c.equation.output().size();
+        double flops = 0;
+        if (c.equation.primitive() instanceof Mul || (c.equation.primitive() instanceof Sub && c.operand == 1)) {
+            flops += delta;
+        }
+        if (summedAxes(pc, c).length > 0) {
+            flops += delta;
+        }
+        return flops;
+    }
+
+    /**
+     * For an add/sub/mul consumer: the axes of δ [O, N, ...] summed to give its rows (those over which p' is
+     * broadcast, except the example axis); null when the consumer is of another kind or p' is broadcast over
+     * the example axis in a way this rule does not cover.
+     */
+    static int[] summedAxes(ParameterConsumers pc, ParameterConsumers.Consumer c) {
+        Equation e = c.equation;
+        if (!(e.primitive() instanceof Add) && !(e.primitive() instanceof Sub) && !(e.primitive() instanceof Mul)) {
+            return null;
+        }
+        Var y = e.output();
+        Var other = e.input(1 - c.operand);
+        if (other.rank() != y.rank() && !pc.graph.constants().containsKey(other)) {
+            return null;
+        }
+        int[] ps = c.parameterValue().shape();
+        int[] ys = y.shape();
         List<Integer> summed = new ArrayList<>();
+        long kept = ys.length == 0 ? 1 : ys[0];
         int lead = ys.length - ps.length;
         for (int a = 1; a < ys.length; a++) {
             int j = a - lead;
             if (j < 0 || (ps[j] == 1 && ys[a] != 1)) {
                 summed.add(a + 1);
+            } else {
+                kept *= ys[a];
             }
         }
-        Tensor reduced = summed.isEmpty() ? (r != null ? r : delta.copy())
-                : Reduce.reduce(Reduce.Kind.SUM, source, summed.stream().mapToInt(Integer::intValue).toArray());
-        if (r != null && reduced != r) {
-            r.close();
+        if (ys.length == 0 || kept != (long) ys[0] * Shapes.size(ps)) {
+            return null;
         }
-        int[] target = Shapes.concat(new int[] {pass.o, pass.n}, ps);
-        if (Shapes.size(target) != reduced.size()) {
-            reduced.close();
-            return null; // p' is broadcast over the example axis in a way this rule does not cover
-        }
-        return reduced.reshapeMove(target);
+        return summed.stream().mapToInt(Integer::intValue).toArray();
     }
 }

@@ -880,12 +880,8 @@ public final class EmpiricalNtk {
             }
             ParameterConsumers.Consumer c1 = st.consumer;
             ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
-            try (Tensor a1 = StructuredDerivatives.data(pass1, c1);
-                 Tensor d1 = StructuredDerivatives.cotangent(pass1, c1);
-                 Tensor a2 = in.same ? null : StructuredDerivatives.data(p2, c2);
-                 Tensor d2 = in.same ? null : StructuredDerivatives.cotangent(p2, c2);
-                 Tensor b = StructuredDerivatives.block(a1, d1, in.same ? a1 : a2, in.same ? d1 : d2, traced,
-                         in.same, st.scaleSquared, whole[0], whole[1], whole[2] == 1)) {
+            try (Tensor b = StructuredDerivatives.parameterBlock(st, pass1, c1, p2, c2, traced, in.same, whole[0],
+                    whole[1], whole[2] == 1)) {
                 addInto(acc, b);
             }
         }

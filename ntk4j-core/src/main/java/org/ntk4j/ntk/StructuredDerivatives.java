@@ -10,13 +10,11 @@ import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
 import org.ntk4j.primitive.Conv;
 import org.ntk4j.primitive.DotGeneral;
-import org.ntk4j.primitive.Mul;
-import org.ntk4j.primitive.Neg;
-import org.ntk4j.primitive.Reshape;
-import org.ntk4j.primitive.Transpose;
+import org.ntk4j.primitive.LinearStructure;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -38,19 +36,42 @@ import org.ntk4j.tensor.Tensor;
  *   <li>row order: form the rows (2·N·O·R·C·F), then contract them (2·N1N2·O²·C·F), as Jacobian
  *       contraction would.</li>
  * </ul>
- * Parameters reached through a scale, sign, reshape or transpose keep this (the factor enters squared);
- * any other parameter, and any consumer without a structure rule, goes through the dense fallback: its
- * per-example rows are formed and contracted.
+ * A consumer that adds, subtracts or multiplies the parameter elementwise (biases, norm scales) has rows
+ * δ summed over the broadcast axes (times the other operand for mul), which are contracted directly
+ * ({@link ElementwiseRows}, 2·N1N2O²·|p'|).
+ *
+ * <p>The parameter may reach its consumer through any chain of primitives that declare a
+ * {@link org.ntk4j.primitive.LinearStructure} (broadcast_in_dim, reduce_sum, slice, pad, concatenate, reshape,
+ * transpose, neg, scalar scale, add/sub of something else): their composition is kept as the Kronecker-factored
+ * Gram L·Lᵀ of the path ({@link PathGram}) and applied to the two factors, so the contraction stays structured.
+ * Any other parameter — several consumers, a path through a primitive without a structure, a consumer without a
+ * rule — goes through the dense fallback: its per-example rows are formed, pushed through the path's VJP and
+ * contracted.
  */
 final class StructuredDerivatives {
-    /** The structured form of one parameter: data A [N, R, C], cotangent D [O, N, R, F], and the scale². */
+    /** How a structured parameter's consumer is contracted. */
+    enum Form {
+        /** dot_general or conv filter: data A [N, R, C] ⊗ cotangent D [O, N, R, F]. */
+        LINEAR,
+        /** add/sub/mul: the rows [O, N] + shape(p') formed at once and contracted. */
+        ROWS
+    }
+
+    /** The structured form of one parameter: its single consumer, how it is contracted, and the path's Gram. */
     static final class Structured {
         final ParameterConsumers.Consumer consumer;
-        final double scaleSquared;
+        final Form form;
+        final PathGram gram;
 
-        Structured(ParameterConsumers.Consumer consumer, double scaleSquared) {
+        Structured(ParameterConsumers.Consumer consumer, Form form, PathGram gram) {
             this.consumer = consumer;
-            this.scaleSquared = scaleSquared;
+            this.form = form;
+            this.gram = gram;
+        }
+
+        /** The path's scalar factor (s² for p' = s·P(θ)). */
+        double factor() {
+            return gram.factor;
         }
     }
 
@@ -58,8 +79,8 @@ final class StructuredDerivatives {
     }
 
     /**
-     * How parameter {@code p} enters the network: structured (one consumer with a rule, reached through a
-     * scaled permutation) or null for the dense fallback.
+     * How parameter {@code p} enters the network: structured (one consumer with a rule, reached through
+     * primitives with a linear structure) or null for the dense fallback.
      */
     static Structured classify(ParameterConsumers pc, int p) {
         Var theta = pc.params.get(p);
@@ -69,11 +90,16 @@ final class StructuredDerivatives {
                 mine.add(c);
             }
         }
-        if (mine.size() != 1 || !hasRule(mine.get(0))) {
+        if (mine.size() != 1) {
             return null;
         }
-        Double scale = pathScale(pc, theta, mine.get(0).parameterValue());
-        return scale == null ? null : new Structured(mine.get(0), scale * scale);
+        ParameterConsumers.Consumer c = mine.get(0);
+        Form form = hasRule(c) ? Form.LINEAR : ElementwiseRows.summedAxes(pc, c) != null ? Form.ROWS : null;
+        if (form == null) {
+            return null;
+        }
+        PathGram gram = pathGram(pc, theta, c.parameterValue());
+        return gram == null ? null : new Structured(c, form, gram);
     }
 
     /** True when the consumer has a structure rule: dot_general without batch axes, or a conv filter. */
@@ -83,50 +109,242 @@ final class StructuredDerivatives {
             DotGeneral d = (DotGeneral) e.primitive();
             int dataSide = 1 - c.operand;
             int[] dataContract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-            return d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
+            return d.logicalLayout() && d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
                     && (dataSide == 0 || d.lhsFree(e.input(0).rank()).length == 0);
         }
         return e.primitive() instanceof Conv && c.operand == 1;
     }
 
     /**
-     * The factor s with p' = s·P(θ) for a permutation P, when the parameter-only path from θ to p' consists of
-     * multiplications by scalar constants, negations, reshapes and transposes; null otherwise.
+     * The Gram of the parameter-only path θ → p', when it is a chain (each equation has exactly one operand
+     * computed from θ) of primitives that declare a linear structure with respect to that operand and the
+     * composition stays Kronecker-factored; null otherwise.
      */
-    static Double pathScale(ParameterConsumers pc, Var theta, Var pv) {
+    static PathGram pathGram(ParameterConsumers pc, Var theta, Var pv) {
         Map<Var, Equation> producer = new IdentityHashMap<>();
         for (Equation e : pc.graph.equations()) {
             producer.put(e.output(), e);
         }
-        double s = 1;
+        List<Equation> chain = new ArrayList<>();
+        List<Integer> operands = new ArrayList<>();
         Var v = pv;
         while (v != theta) {
             Equation e = producer.get(v);
             if (e == null) {
                 return null;
             }
-            if (e.primitive() instanceof Reshape || e.primitive() instanceof Transpose) {
-                v = e.input(0);
-            } else if (e.primitive() instanceof Neg) {
-                s = -s;
-                v = e.input(0);
-            } else if (e.primitive() instanceof Mul) {
-                Tensor c0 = pc.graph.constants().get(e.input(0));
-                Tensor c1 = pc.graph.constants().get(e.input(1));
-                if (c1 != null && c1.size() == 1 && c0 == null) {
-                    s *= c1.getFlat(0);
-                    v = e.input(0);
-                } else if (c0 != null && c0.size() == 1 && c1 == null) {
-                    s *= c0.getFlat(0);
-                    v = e.input(1);
-                } else {
-                    return null;
+            int from = -1;
+            for (int i = 0; i < e.inputs().size(); i++) {
+                if (pc.reaches(theta, e.input(i))) {
+                    if (from >= 0) {
+                        return null; // θ reaches this equation twice: L is a sum of maps, not one
+                    }
+                    from = i;
                 }
-            } else {
+            }
+            if (from < 0) {
                 return null;
             }
+            chain.add(0, e);
+            operands.add(0, from);
+            v = e.input(from);
         }
-        return s;
+        PathGram g = PathGram.identity(theta.shape());
+        for (int i = 0; i < chain.size() && g != null; i++) {
+            Equation e = chain.get(i);
+            TensorType[] in = new TensorType[e.inputs().size()];
+            Tensor[] constants = new Tensor[in.length];
+            for (int j = 0; j < in.length; j++) {
+                in[j] = e.input(j).type();
+                constants[j] = pc.graph.constants().get(e.input(j));
+            }
+            LinearStructure ls = e.primitive().linearStructure(in, e.output().type(), operands.get(i), constants);
+            g = ls == null ? null : g.through(ls, e.output().shape());
+        }
+        return g;
+    }
+
+    /**
+     * One structured parameter's block of the kernel, [N1, N2] when {@code traced} (summed over o1 = o2, not
+     * divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied, contracted in the
+     * cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there), so that a tile of a
+     * larger kernel evaluates exactly as the whole kernel does.
+     */
+    static Tensor parameterBlock(Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
+                                 PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced, boolean same,
+                                 long orderN1, long orderN2, boolean orderSame) {
+        PathGram g = st.gram;
+        if (st.form == Form.ROWS) {
+            try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
+                Tensor[] f = applyGram(g, Shapes.iota(g.shape.length), r1, same ? r1 : r2, 2);
+                try {
+                    int[] none = new int[0];
+                    Tensor b = traced
+                            ? DotGeneralKernel.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
+                            : DotGeneralKernel.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
+                                    new int[] {1, 0, 3, 2}); // [O, N1, O, N2] written as [N1, O, N2, O]
+                    KernelReduction.scale(b, g.factor);
+                    return b;
+                } finally {
+                    closeFactors(f, r1, same ? r1 : r2);
+                }
+            }
+        }
+        int[][] sides = factorAxes(st.consumer);
+        try (Tensor a1 = data(pass1, c1); Tensor d1 = cotangent(pass1, c1);
+             Tensor a2 = same ? null : data(pass2, c2); Tensor d2 = same ? null : cotangent(pass2, c2)) {
+            Tensor[] fa = applyGram(g, sides[0], a1, same ? a1 : a2, 2);
+            Tensor[] fd = null;
+            try {
+                fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
+                boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
+                // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
+                boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
+                return block(fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
+                        orderSame && keeps);
+            } finally {
+                closeFactors(fa, a1, same ? a1 : a2);
+                if (fd != null) {
+                    closeFactors(fd, d1, same ? d1 : d2);
+                }
+            }
+        }
+    }
+
+    /** The rows [O, N] + shape(p') of an elementwise consumer as [O, N, |p'|]. */
+    private static Tensor flatRows(PerExamplePass pass, ParameterConsumers.Consumer c) {
+        Tensor r = ElementwiseRows.rows(pass, c);
+        return r.reshapeMove(pass.o, pass.n, r.size() / (pass.o * pass.n));
+    }
+
+    /**
+     * The axes of p' that the data factor's last axis (C) and the cotangent factor's last axis (F) flatten, in
+     * that order: {C axes, F axes}.
+     */
+    static int[][] factorAxes(ParameterConsumers.Consumer c) {
+        Equation e = c.equation;
+        int pr = c.parameterValue().rank();
+        if (e.primitive() instanceof Conv) {
+            return new int[][] {Shapes.iota(pr - 1), new int[] {pr - 1}};
+        }
+        DotGeneral d = (DotGeneral) e.primitive();
+        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
+        int[] pFree = c.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr);
+        return new int[][] {pContract, pFree};
+    }
+
+    /**
+     * The Gram's non-identity axes applied to a factor [lead...] + [flatten of p' axes {@code axes}] on both
+     * sides: ONES sums the axis on both sides, DIAG weights side 2. Returns the two factors with the last axis
+     * flattened again (the inputs themselves where nothing applies; one tensor for both sides while they agree).
+     */
+    static Tensor[] applyGram(PathGram g, int[] axes, Tensor x1, Tensor x2, int lead) {
+        boolean any = false;
+        for (int a : axes) {
+            any |= g.kind[a] != PathGram.Kind.ID;
+        }
+        if (!any) {
+            return new Tensor[] {x1, x2};
+        }
+        int[] pShape = new int[axes.length];
+        for (int i = 0; i < axes.length; i++) {
+            pShape[i] = g.shape[axes[i]];
+        }
+        Tensor s1 = x1.reshape(Shapes.concat(java.util.Arrays.copyOf(x1.shape(), lead), pShape));
+        Tensor s2 = x2 == x1 ? s1 : x2.reshape(Shapes.concat(java.util.Arrays.copyOf(x2.shape(), lead), pShape));
+        for (int i = 0; i < axes.length; i++) {
+            int a = axes[i];
+            int pos = lead + i;
+            if (g.kind[a] == PathGram.Kind.ONES) {
+                Tensor n1 = sumKeep(s1, pos);
+                Tensor n2 = s2 == s1 ? n1 : sumKeep(s2, pos);
+                if (s2 != s1) {
+                    s2.close();
+                }
+                s1.close();
+                s1 = n1;
+                s2 = n2;
+            } else if (g.kind[a] == PathGram.Kind.DIAG) {
+                int[] ws = new int[s2.rank()];
+                java.util.Arrays.fill(ws, 1);
+                ws[pos] = g.shape[a];
+                Tensor n2;
+                try (Tensor w = Tensor.of(s2.dtype(), g.weight[a], ws)) {
+                    n2 = Elementwise.binary(Elementwise.BinaryOp.MUL, s2, w);
+                }
+                if (s2 != s1) {
+                    s2.close();
+                }
+                s2 = n2;
+            }
+        }
+        Tensor f1 = flattenTail(s1, lead);
+        Tensor f2 = s2 == s1 ? f1 : flattenTail(s2, lead);
+        return new Tensor[] {f1, f2};
+    }
+
+    /** [lead...] + [rest...] as [lead...] + [size of rest], taking over the storage. */
+    private static Tensor flattenTail(Tensor t, int lead) {
+        int[] head = java.util.Arrays.copyOf(t.shape(), lead);
+        return t.reshapeMove(Shapes.concat(head, new int[] {t.size() / Math.max(1, Shapes.size(head))}));
+    }
+
+    /** Size of the flattened p' axes {@code axes} after {@link #applyGram} (ONES axes summed to 1). */
+    static long gramSize(PathGram g, int[] axes) {
+        long r = 1;
+        for (int a : axes) {
+            r *= g.kind[a] == PathGram.Kind.ONES ? 1 : g.shape[a];
+        }
+        return r;
+    }
+
+    /** True when {@link #applyGram} keeps both sides one tensor (no DIAG axis among {@code axes}). */
+    static boolean gramKeepsSides(PathGram g, int[] axes) {
+        for (int a : axes) {
+            if (g.kind[a] == PathGram.Kind.DIAG) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * FLOPs of {@link #applyGram} on factors of {@code lead1}, {@code lead2} leading elements (lead2 = 0 when
+     * both sides are one tensor): a sum over a ONES axis costs one addition per element summed (both sides), a
+     * DIAG axis one multiplication per element of side 2.
+     */
+    static double gramFlops(PathGram g, int[] axes, long lead1, long lead2) {
+        long size = 1;
+        for (int a : axes) {
+            size *= g.shape[a];
+        }
+        double flops = 0;
+        for (int a : axes) {
+            if (g.kind[a] == PathGram.Kind.ONES) {
+                flops += (double) (lead1 + lead2) * size;
+                size /= g.shape[a];
+            } else if (g.kind[a] == PathGram.Kind.DIAG) {
+                flops += (double) (lead2 == 0 ? lead1 : lead2) * size;
+            }
+        }
+        return flops;
+    }
+
+    /** Sum over one axis, keeping it with size 1. */
+    private static Tensor sumKeep(Tensor t, int axis) {
+        int[] shape = t.shape();
+        shape[axis] = 1;
+        return Reduce.reduce(Reduce.Kind.SUM, t, new int[] {axis}).reshapeMove(shape);
+    }
+
+    /** Closes the factors {@link #applyGram} made (not its inputs). */
+    private static void closeFactors(Tensor[] f, Tensor x1, Tensor x2) {
+        if (f[0] != x1 && f[0] != x2) {
+            f[0].close();
+        }
+        if (f[1] != f[0] && f[1] != x1 && f[1] != x2) {
+            f[1].close();
+        }
     }
 
     /** The data operand as A [N, R, C]. The caller closes the result. */

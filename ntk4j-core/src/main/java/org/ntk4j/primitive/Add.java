@@ -1,5 +1,7 @@
 package org.ntk4j.primitive;
 
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.graph.Var;
 
@@ -28,5 +30,11 @@ public final class Add extends BinaryPrimitive {
         return new Var[] {
             needed[0] ? Stacked.unbroadcast(ct, p[0].shape()) : null,
             needed[1] ? Stacked.unbroadcast(ct, p[1].shape()) : null};
+    }
+
+    /** The operand broadcast to the result (NumPy rules): trace axes where sizes match, broadcast axes elsewhere. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return LinearStructure.broadcast(inputs[operand], output, 1);
     }
 }

@@ -71,6 +71,22 @@ public final class BroadcastInDim implements Primitive {
         return 0;
     }
 
+    /** Operand axis i becomes result axis dims[i] (broadcast there when its size is 1); other axes are new. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int r = shape.length;
+        int[] source = new int[r];
+        LinearStructure.AxisMap[] map = new LinearStructure.AxisMap[r];
+        Arrays.fill(source, -1);
+        Arrays.fill(map, LinearStructure.AxisMap.BROADCAST);
+        for (int i = 0; i < dims.length; i++) {
+            source[dims[i]] = i;
+            map[dims[i]] = inputs[0].dim(i) == 1 && shape[dims[i]] != 1 ? LinearStructure.AxisMap.BROADCAST
+                    : LinearStructure.AxisMap.SAME;
+        }
+        return LinearStructure.axes(1, source, map, new int[r], new int[r]);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.broadcastInDim(in[0], shape, dims);

@@ -93,6 +93,28 @@ public final class Concatenate implements Primitive {
         return 0;
     }
 
+    /** Operand i is embedded at its offset along the concatenation axis; every other axis is the same. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int r = output.rank();
+        int[] source = new int[r];
+        int[] offset = new int[r];
+        int[] step = new int[r];
+        LinearStructure.AxisMap[] map = new LinearStructure.AxisMap[r];
+        for (int i = 0; i < r; i++) {
+            source[i] = i;
+            map[i] = LinearStructure.AxisMap.SAME;
+        }
+        int at = 0;
+        for (int i = 0; i < operand; i++) {
+            at += inputs[i].dim(axis);
+        }
+        map[axis] = inputs.length == 1 ? LinearStructure.AxisMap.SAME : LinearStructure.AxisMap.EMBED;
+        offset[axis] = at;
+        step[axis] = 1;
+        return LinearStructure.axes(1, source, map, offset, step);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.concatenate(in, axis);

@@ -1,5 +1,7 @@
 package org.ntk4j.primitive;
 
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.graph.Var;
 
@@ -28,5 +30,16 @@ public final class Mul extends BinaryPrimitive {
         return new Var[] {
             needed[0] ? Stacked.unbroadcast(ct.mul(p[1]), p[0].shape()) : null,
             needed[1] ? Stacked.unbroadcast(ct.mul(p[0]), p[1].shape()) : null};
+    }
+
+    /**
+     * Linear in either operand; a structure (a scaled broadcast) only when the other operand is a scalar
+     * constant c. Multiplication by a tensor or by data is a diagonal, not a move of elements: none here (a mul
+     * that consumes a parameter and data is handled by structured derivatives' elementwise rows).
+     */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        double c = LinearStructure.scalarConstant(constants[1 - operand]);
+        return Double.isNaN(c) ? null : LinearStructure.broadcast(inputs[operand], output, c);
     }
 }

@@ -1,5 +1,7 @@
 package org.ntk4j.primitive;
 
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
 
 /** y = -x. Linear: both rules negate the stacked vector. */
@@ -32,5 +34,11 @@ public final class Neg extends UnaryPrimitive {
     @Override
     public Var[] vjp(Var[] primals, Var out, Var ct, boolean[] needed) {
         return new Var[] {needed[0] ? ct.neg() : null};
+    }
+
+    /** -1 times the identity (neg: every axis "traced"). */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return LinearStructure.elementwise(output.rank(), -1);
     }
 }

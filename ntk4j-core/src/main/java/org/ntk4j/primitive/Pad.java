@@ -96,6 +96,22 @@ public final class Pad implements Primitive {
         return 0;
     }
 
+    /** Axis by axis: operand index m lands at lo + m·(interior + 1); the rest is zeros. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int r = lo.length;
+        int[] source = new int[r];
+        int[] step = new int[r];
+        LinearStructure.AxisMap[] map = new LinearStructure.AxisMap[r];
+        for (int i = 0; i < r; i++) {
+            source[i] = i;
+            step[i] = interior[i] + 1;
+            map[i] = lo[i] == 0 && hi[i] == 0 && interior[i] == 0 ? LinearStructure.AxisMap.SAME
+                    : LinearStructure.AxisMap.EMBED;
+        }
+        return LinearStructure.axes(1, source, map, lo, step);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.pad(in[0], lo, hi, interior);

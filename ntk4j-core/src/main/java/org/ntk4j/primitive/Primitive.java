@@ -11,7 +11,10 @@ import org.ntk4j.tensor.Tensor;
  *       {@link IllegalArgumentException} naming the primitive, the expected and the actual shapes;</li>
  *   <li>{@link #evaluate}: the CPU kernel;</li>
  *   <li>{@link #jvp}: forward mode on <em>stacked</em> tangents (a leading axis of K vectors);</li>
- *   <li>{@link #vjp}: reverse mode on stacked cotangents.</li>
+ *   <li>{@link #vjp}: reverse mode on stacked cotangents;</li>
+ *   <li>{@link #linearStructure}: for primitives linear in an operand that move elements without mixing them
+ *       (layout operations, neg, scaling, add/sub), the structure of ∂out/∂operand, which structured
+ *       derivatives composes along a parameter's path to its consumer.</li>
  * </ul>
  * The derivative rules emit graph operations (on the {@link Var}s they are given), so they run as one
  * batched computation over the K vectors: GEMMs, not K passes. Implementations are immutable; their
@@ -40,6 +43,17 @@ public interface Primitive {
     /** Bytes of scratch the CPU kernel allocates for one evaluation besides its output (0 by default). */
     default long workspaceBytes(TensorType[] inputs, TensorType output) {
         return 0;
+    }
+
+    /**
+     * The structure of ∂out/∂inputs[operand], when this primitive is linear in that operand with the others held
+     * fixed and every result element is a scaled copy of one operand element, a sum of some, or 0 (see
+     * {@link LinearStructure}); null otherwise (the default), which sends a parameter reaching its consumer
+     * through this primitive to structured derivatives' dense fallback. {@code constants[i]} is operand i's
+     * value when it is a graph constant, null otherwise.
+     */
+    default LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return null;
     }
 
     /** Computes the result on the CPU. Inputs have exactly the types {@link #outputType} accepted. */

@@ -65,6 +65,15 @@ public final class ReduceSum implements Primitive {
         return inputs[0].size();
     }
 
+    /** The kept axes in order; the reduced axes are summed. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int[] kept = Shapes.complement(inputs[0].rank(), axes);
+        LinearStructure.AxisMap[] map = new LinearStructure.AxisMap[kept.length];
+        Arrays.fill(map, LinearStructure.AxisMap.SAME);
+        return LinearStructure.axes(1, kept, map, new int[kept.length], new int[kept.length]);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Reduce.reduce(Reduce.Kind.SUM, in[0], axes);

@@ -48,6 +48,12 @@ public final class Reshape implements Primitive {
         return 0;
     }
 
+    /** The same elements in the same row-major order. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return LinearStructure.regroup();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return in[0].reshape(newShape);

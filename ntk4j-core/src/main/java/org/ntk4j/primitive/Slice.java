@@ -96,6 +96,20 @@ public final class Slice implements Primitive {
         return 0;
     }
 
+    /** Axis by axis: result index i reads operand index start + i·stride. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int r = start.length;
+        int[] source = new int[r];
+        LinearStructure.AxisMap[] map = new LinearStructure.AxisMap[r];
+        for (int i = 0; i < r; i++) {
+            source[i] = i;
+            map[i] = start[i] == 0 && stride[i] == 1 && output.dim(i) == inputs[0].dim(i)
+                    ? LinearStructure.AxisMap.SAME : LinearStructure.AxisMap.SELECT;
+        }
+        return LinearStructure.axes(1, source, map, start, stride);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.slice(in[0], start, limit, stride);

@@ -1,5 +1,7 @@
 package org.ntk4j.primitive;
 
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.graph.Var;
 
@@ -28,5 +30,11 @@ public final class Sub extends BinaryPrimitive {
         return new Var[] {
             needed[0] ? Stacked.unbroadcast(ct, p[0].shape()) : null,
             needed[1] ? Stacked.unbroadcast(ct.neg(), p[1].shape()) : null};
+    }
+
+    /** The operand broadcast to the result, negated for the right operand. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return LinearStructure.broadcast(inputs[operand], output, operand == 0 ? 1 : -1);
     }
 }

@@ -47,6 +47,12 @@ public final class Transpose implements Primitive {
         return 0;
     }
 
+    /** A permutation: result axis i is operand axis perm[i]. */
+    @Override
+    public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return LinearStructure.permutation(perm);
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Layout.transpose(in[0], perm);

@@ -109,6 +109,31 @@ class LayoutTest {
         }
     }
 
+    /** Every permutation of a shape with sides over and under one tile (the blocked path and its remainders). */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void blockedTransposesAgreeWithLoops(DType dt) {
+        int[] shape = {37, 33, 5, 40};
+        int[][] perms = {{0, 1, 3, 2}, {3, 1, 2, 0}, {1, 3, 0, 2}, {2, 3, 1, 0}, {3, 2, 1, 0}, {0, 3, 1, 2}};
+        try (Tensor x = Tensor.randomNormal(dt, 6, shape)) {
+            for (int[] perm : perms) {
+                try (Tensor y = Layout.transpose(x, perm)) {
+                    int[] out = Shapes.permute(shape, perm);
+                    double[] expected = new double[x.size()];
+                    for (int i = 0; i < expected.length; i++) {
+                        int[] o = Fixtures.unravel(i, out);
+                        int[] in = new int[4];
+                        for (int a = 0; a < 4; a++) {
+                            in[perm[a]] = o[a];
+                        }
+                        expected[i] = x.get(in);
+                    }
+                    assertExact(y, out, expected);
+                }
+            }
+        }
+    }
+
     @Test
     void stridedCopyChecksDtypes() {
         try (Tensor a = Fixtures.f32(d(1), 1); Tensor b = Fixtures.f64(d(1), 1)) {

@@ -12,13 +12,17 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 class StructuredDerivativesTest {
-    /** Weights and filters take the structured path; biases and norm scales the dense fallback. */
+    /**
+     * Weights and filters take the structured (A ⊗ D) path, biases the structured rows of their add; a parameter
+     * shared by several consumers (attention's projections are not, but a layer norm's scale meets data once)
+     * would take the dense fallback.
+     */
     @Test
     void classification() {
-        check("fcn(depth=2,width=8,out=3)", new int[] {5},
-                List.of("1_dense/w", "3_dense/w", "5_dense/w"), List.of("1_dense/b", "3_dense/b", "5_dense/b"));
+        check("fcn(depth=2,width=8,out=3)", new int[] {5}, List.of("1_dense/w", "1_dense/b", "3_dense/w",
+                "3_dense/b", "5_dense/w", "5_dense/b"), List.of());
         check("cnn(depth=1,channels=4,out=3)", new int[] {4, 4, 1},
-                List.of("1_conv/w", "4_dense/w"), List.of("1_conv/b", "4_dense/b"));
+                List.of("1_conv/w", "1_conv/b", "4_dense/w", "4_dense/b"), List.of());
     }
 
     private static void check(String spec, int[] in, List<String> structured, List<String> dense) {
@@ -36,7 +40,7 @@ class StructuredDerivativesTest {
         // the NTK-parameterisation scale σ_w/√fan_in is found on the path to the dense weights' consumer
         if (spec.startsWith("fcn")) {
             StructuredDerivatives.Structured w = StructuredDerivatives.classify(pc, 0);
-            assertThat(w.scaleSquared).isEqualTo(1.0); // the scale multiplies the output, not the weight
+            assertThat(w.factor()).isEqualTo(1.0); // the scale multiplies the output, not the weight
         }
     }
 
