@@ -11,7 +11,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.mllib.linalg.DenseMatrix;
 import org.apache.spark.mllib.linalg.Matrix;
@@ -19,7 +18,11 @@ import org.apache.spark.mllib.linalg.distributed.BlockMatrix;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.NpyDType;
 import org.ntk4j.io.NpyHeader;
+import org.apache.spark.rdd.RDD;
 import scala.Tuple2;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
 
 /**
  * A finished kernel file ({@code .npy}, float32 or float64, as {@code ntk4j kernel --out} writes it, locally or on
@@ -104,10 +107,40 @@ public final class KernelBlockMatrix {
         long offset = h.dataOffset();
         int itemSize = h.dtype().itemSize();
         int slices = Math.max(1, Math.min(ids.size(), sc.defaultParallelism() * 4));
-        JavaRDD<Tuple2<Tuple2<Object, Object>, Matrix>> blocks = sc.parallelize(ids, slices)
-                .map(id -> new Tuple2<>(new Tuple2<>(id[0], id[1]),
-                        readBlock(file, offset, itemSize, view, id[0], id[1], blockSize)));
-        return new BlockMatrix(blocks.rdd(), blockSize, blockSize, rows, cols);
+        // mapped through the Scala API with the element's real ClassTag: BlockMatrix collects blocks into typed
+        // arrays, which the Java API's erased tag (Object) would break
+        RDD<Tuple2<Tuple2<Object, Object>, Matrix>> blocks = sc.parallelize(ids, slices).rdd()
+                .map(new ReadBlock(file, offset, itemSize, view, blockSize), BLOCK_TAG);
+        return new BlockMatrix(blocks, blockSize, blockSize, rows, cols);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static final ClassTag<Tuple2<Tuple2<Object, Object>, Matrix>> BLOCK_TAG =
+            (ClassTag<Tuple2<Tuple2<Object, Object>, Matrix>>) (ClassTag<?>) ClassTag$.MODULE$.apply(Tuple2.class);
+
+    /** Reads block (bi, bj) on an executor. */
+    private static final class ReadBlock extends AbstractFunction1<int[], Tuple2<Tuple2<Object, Object>, Matrix>>
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final String file;
+        private final long offset;
+        private final int itemSize;
+        private final View view;
+        private final int blockSize;
+
+        ReadBlock(String file, long offset, int itemSize, View view, int blockSize) {
+            this.file = file;
+            this.offset = offset;
+            this.itemSize = itemSize;
+            this.view = view;
+            this.blockSize = blockSize;
+        }
+
+        @Override
+        public Tuple2<Tuple2<Object, Object>, Matrix> apply(int[] id) {
+            return new Tuple2<>(new Tuple2<>(id[0], id[1]),
+                    readBlock(file, offset, itemSize, view, id[0], id[1], blockSize));
+        }
     }
 
     /**
