@@ -35,9 +35,22 @@ public final class EmpiricalNtk {
     private final Method method;
     private final long memoryBudget;
     private final long tileBytes;
+    /**
+     * The problem size (n1, n2, 1 when x2 = x1) that decides the shape-dependent choices — structured
+     * derivatives' contraction order per parameter, Jacobian contraction's fan-in chunks — or null: the sizes of
+     * the inputs at hand. Fixed by {@link #forTiles} so that every tile computes what the whole run computes.
+     */
+    private final long[] problem;
+    /** projected:K when this instance computes tiles of that kind (its sketch runs on Jacobian rows), else null. */
+    private final KernelKind sketch;
 
     private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
                          long memoryBudget, long tileBytes) {
+        this(model, params, traceAxes, diagonalAxes, method, memoryBudget, tileBytes, null, null);
+    }
+
+    private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
+                         long memoryBudget, long tileBytes, long[] problem, KernelKind sketch) {
         this.model = model;
         this.params = params;
         this.traceAxes = traceAxes.clone();
@@ -45,6 +58,8 @@ public final class EmpiricalNtk {
         this.method = method;
         this.memoryBudget = memoryBudget;
         this.tileBytes = tileBytes;
+        this.problem = problem;
+        this.sketch = sketch;
     }
 
     /**
@@ -100,6 +115,15 @@ public final class EmpiricalNtk {
         return method;
     }
 
+    Model model() {
+        return model;
+    }
+
+    /** The axis semantics for examples of this shape. */
+    KernelAxes kernelAxes(int[] perExample) {
+        return new KernelAxes(model.outputShape(perExample).length + 1, traceAxes, diagonalAxes);
+    }
+
     public long memoryBudget() {
         return memoryBudget;
     }
@@ -119,10 +143,23 @@ public final class EmpiricalNtk {
 
     // ------------------------------------------------------------------ public kernels
 
-    /** Θ(x1, x2) in the layout of {@link KernelAxes}; {@code x2 = null} means x1 (and reuses its work). */
+    /**
+     * Θ(x1, x2) in the layout of {@link KernelAxes}; {@code x2 = null} means x1 (and reuses its work). With
+     * x2 = x1 the result is exactly symmetric: the entries below the example diagonal are the mirror of those
+     * above it (see {@link #kernel(PreparedTile, PreparedTile)}).
+     */
     public Tensor ntk(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);
-        Method m = resolveMethod(in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
+        int n2 = in.same ? 0 : in.x2.dim(0);
+        Method m = resolveMethod(in.x1.dim(0), n2, in.perExample, in.dtype);
+        if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
+            // one tile: exactly the computation every tile of a tiled run performs
+            EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,
+                    problem != null ? problem : problemOf(in.x1.dim(0), n2), sketch);
+            try (PreparedTile a = e.prepareChecked(in.x1); PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
+                return e.kernel(a, in.same ? a : b);
+            }
+        }
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
                 return vectorProductsKernel(in);
@@ -132,6 +169,168 @@ public final class EmpiricalNtk {
             default:
                 return jacobianContraction(in);
         }
+    }
+
+    private static long[] problemOf(int n1, int n2) {
+        return new long[] {n1, n2 == 0 ? n1 : n2, n2 == 0 ? 1 : 0};
+    }
+
+    // ------------------------------------------------------------------ tiles
+
+    /**
+     * True when this kernel can be computed tile by tile over the examples: the model treats examples
+     * independently (a model that mixes them, such as BatchNorm in training mode, gives a tile's kernel that
+     * depends on the whole batch) and its parameter consumers carry the example axis first.
+     */
+    public boolean tileable(int[] perExample, DType dtype) {
+        if (!model.independentExamples()) {
+            return false;
+        }
+        int nParams = model.paramSpecs(perExample).size();
+        return new ParameterConsumers(model.trace(2, perExample, dtype), nParams).exampleAxisFirst;
+    }
+
+    /**
+     * The instance that computes tiles of the kernel {@code kind} of a problem of n1 × n2 examples (n2 = 0:
+     * x2 = x1): the kind's own computation ({@link #forKind}; projected:K sketches Jacobian rows), the method
+     * resolved for the whole problem (this instance's method, or AUTO's choice for n1 × n2 within the memory
+     * budget), and every choice that depends on the number of examples — structured derivatives' contraction
+     * order per parameter, Jacobian contraction's fan-in chunks — fixed from the whole problem. Its
+     * {@link #kernel(PreparedTile, PreparedTile)} on rows [a, b) of x1 and [c, d) of x2 therefore gives, bit for
+     * bit, the block [a, b) × [c, d) of {@code method(m).kernel(kind, x1, x2)} — as far as BLAS gives each
+     * output element of a GEMM the same bits whatever the other dimensions (OpenBLAS does; the tests check it).
+     */
+    public EmpiricalNtk forTiles(KernelKind kind, int n1, int n2, int[] perExample, DType dtype) {
+        if (n1 < 1 || n2 < 0) {
+            throw new IllegalArgumentException("tiles: n1 must be >= 1 and n2 >= 0 (0: x2 = x1), got " + n1
+                    + " and " + n2);
+        }
+        long[] whole = problemOf(n1, n2);
+        if (kind.family() == KernelKind.Family.PROJECTED) {
+            logits(perExample, kind);
+            return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.JACOBIAN_CONTRACTION,
+                    memoryBudget, tileBytes, whole, kind);
+        }
+        EmpiricalNtk e = forKind(kind, perExample);
+        Method m = e.resolveMethod(n1, n2, perExample, dtype);
+        return new EmpiricalNtk(e.model, e.params, e.traceAxes, e.diagonalAxes, m, e.memoryBudget, e.tileBytes,
+                whole, null);
+    }
+
+    /**
+     * The work of one tile of examples that every block of its row (or column) of the kernel shares,
+     * computed once by {@link #prepare}: for Jacobian contraction and structured derivatives the forward pass
+     * and the backward pass with O stacked cotangents (the N·O·[FP] part of their cost, read at every
+     * parameter consumer); for projected:K the tile's sketched Jacobian [n, O, K]; for NTK-vector products,
+     * whose work is all per block, only the examples. Holds native memory until closed; the examples tensor
+     * is not copied and must stay open while the tile is in use.
+     */
+    public static final class PreparedTile implements AutoCloseable {
+        private final EmpiricalNtk owner;
+        private final Tensor x;
+        private final PerExamplePass pass;
+        private final Tensor sketched;
+
+        private PreparedTile(EmpiricalNtk owner, Tensor x, PerExamplePass pass, Tensor sketched) {
+            this.owner = owner;
+            this.x = x;
+            this.pass = pass;
+            this.sketched = sketched;
+        }
+
+        /** Number of examples of the tile. */
+        public int examples() {
+            return x.dim(0);
+        }
+
+        @Override
+        public void close() {
+            if (pass != null) {
+                pass.close();
+            }
+            if (sketched != null) {
+                sketched.close();
+            }
+        }
+    }
+
+    /**
+     * Prepares a tile of examples [n, ...] for {@link #kernel(PreparedTile, PreparedTile)}: the tile's share of
+     * the work, done once and reused for every block it takes part in. Needs a resolved method (an instance
+     * from {@link #forTiles}, or one whose method is not AUTO) and a {@link #tileable} model.
+     */
+    public PreparedTile prepare(Tensor x) {
+        if (method == Method.AUTO) {
+            throw new IllegalArgumentException("prepare: the method must be resolved first (use forTiles)");
+        }
+        Inputs in = new Inputs(x, null);
+        if (!tileable(in.perExample, in.dtype)) {
+            throw new IllegalArgumentException("prepare: model " + model.spec() + " mixes examples (or carries them "
+                    + "on another axis than the first); its kernel cannot be computed tile by tile");
+        }
+        if (!in.axes().examplesPaired()) {
+            throw new IllegalArgumentException("prepare: tiles need both example axes in the kernel, but axis 0 is "
+                    + (in.axes().isTraced(0) ? "traced" : "diagonal"));
+        }
+        return prepareChecked(x);
+    }
+
+    /** {@link #prepare} for inputs already validated. */
+    private PreparedTile prepareChecked(Tensor x) {
+        int[] perExample = Shapes.dropFirst(x.shape());
+        List<ParamSpec> specs = model.paramSpecs(perExample);
+        if (sketch == null && method == Method.NTK_VECTOR_PRODUCTS) {
+            return new PreparedTile(this, x, null, null);
+        }
+        ParameterConsumers pc = new ParameterConsumers(model.trace(x.dim(0), perExample, x.dtype()), specs.size());
+        PerExamplePass pass = new PerExamplePass(pc, paramArgs(specs), x);
+        if (sketch == null) {
+            return new PreparedTile(this, x, pass, null);
+        }
+        try (PerExamplePass p = pass) {
+            Tensor s = Tensor.zeros(x.dtype(), x.dim(0), p.o, sketch.argument());
+            for (int i = 0; i < specs.size(); i++) {
+                try (Tensor j = p.jacobians(List.of(i))[0]) {
+                    CountSketch.accumulate(j, s, sketch.seed(), i);
+                }
+            }
+            return new PreparedTile(this, x, null, s);
+        }
+    }
+
+    /**
+     * The block of the kernel between two prepared tiles, in the kernel's layout [n_rows, n_columns, ...];
+     * {@code rows == columns} is the diagonal block of x1 with itself, which is mirrored to be exactly symmetric
+     * (as the whole kernel of x1 with itself is). Both tiles must come from this instance's {@link #prepare}.
+     * Thread-safe: blocks may be computed concurrently.
+     */
+    public Tensor kernel(PreparedTile rows, PreparedTile columns) {
+        if (rows.owner != this || columns.owner != this) {
+            throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
+        }
+        boolean same = rows == columns;
+        Inputs in = new Inputs(rows.x, same ? null : columns.x, false);
+        Tensor k;
+        if (sketch != null) {
+            k = DotGeneralKernel.dot(rows.sketched, columns.sketched, new int[] {1, 2}, new int[] {1, 2}, new int[0],
+                    new int[0]);
+            KernelReduction.scale(k, 1.0 / rows.sketched.dim(1));
+        } else {
+            switch (method) {
+                case NTK_VECTOR_PRODUCTS:
+                    k = vectorProductsKernel(in);
+                    break;
+                case STRUCTURED_DERIVATIVES:
+                    k = structuredBlock(in, rows.pass, columns.pass);
+                    break;
+                default:
+                    k = jacobianBlock(in, rows.pass, columns.pass);
+            }
+        }
+        if (same) {
+            KernelReduction.mirrorUpper(k, in.axes().mirrorPermutation());
+        }
+        return k;
     }
 
     /**
@@ -147,8 +346,17 @@ public final class EmpiricalNtk {
                 return traceAxes(-1).diagonalAxes().ntk(x1, x2);
             case DIAGONAL:
                 return traceAxes().diagonalAxes(-1).ntk(x1, x2);
-            case PROJECTED:
-                return projected(kind, new Inputs(x1, x2));
+            case PROJECTED: {
+                Inputs in = new Inputs(x1, x2);
+                if (!tileable(in.perExample, in.dtype)) {
+                    return projected(kind, in);
+                }
+                EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
+                try (PreparedTile a = e.prepareChecked(in.x1);
+                     PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
+                    return e.kernel(a, in.same ? a : b);
+                }
+            }
             default: {
                 Inputs in = new Inputs(x1, x2);
                 Model wrapped = kind.wrap(model, logits(in, kind));
@@ -186,7 +394,11 @@ public final class EmpiricalNtk {
     }
 
     private int logits(Inputs in, KernelKind kind) {
-        int[] out = model.outputShape(in.perExample);
+        return logits(in.perExample, kind);
+    }
+
+    private int logits(int[] perExample, KernelKind kind) {
+        int[] out = model.outputShape(perExample);
         if (out.length != 1) {
             throw new IllegalArgumentException("kind " + kind + ": needs outputs [N, O], the model gives [N] + "
                     + Shapes.str(out));
@@ -297,6 +509,11 @@ public final class EmpiricalNtk {
         final List<ParamSpec> specs;
 
         Inputs(Tensor x1, Tensor x2) {
+            this(x1, x2, true);
+        }
+
+        /** check = false: inputs already validated (the tiles of a prepared kernel). */
+        Inputs(Tensor x1, Tensor x2, boolean check) {
             if (x1 == null) {
                 throw new IllegalArgumentException("x1: must not be null");
             }
@@ -314,10 +531,12 @@ public final class EmpiricalNtk {
                         + " like those of x1, got a batch " + TensorType.of(x2));
             }
             this.specs = model.paramSpecs(perExample);
-            params.validate(specs, dtype);
-            checkFinite("x1", x1);
-            if (!same) {
-                checkFinite("x2", x2);
+            if (check) {
+                params.validate(specs, dtype);
+                checkFinite("x1", x1);
+                if (!same) {
+                    checkFinite("x2", x2);
+                }
             }
         }
 
@@ -384,6 +603,15 @@ public final class EmpiricalNtk {
         Tensor[] ps = paramArgs(in.specs);
         try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
              PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+            return jacobianBlock(in, pass1, in.same ? pass1 : pass2);
+        }
+    }
+
+    /** Jacobian contraction from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
+    private Tensor jacobianBlock(Inputs in, PerExamplePass pass1, PerExamplePass pass2) {
+        ParameterConsumers pc1 = pass1.pc;
+        ParameterConsumers pc2 = pass2.pc;
+        {
             Tensor acc = null;
             int o = pass1.o;
             for (int p = 0; p < in.specs.size(); p++) {
@@ -438,7 +666,9 @@ public final class EmpiricalNtk {
      */
     private Tensor denseParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2,
                                         PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
-        long perRow = (long) Math.max(pass1.n, pass2.n) * pass1.o * d1.f * in.dtype.bytes();
+        // the chunks follow the whole problem's size, so that every tile sums the same chunks
+        long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
+        long perRow = examples * pass1.o * d1.f * in.dtype.bytes();
         int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
         Tensor k = null;
         for (int i = 0; i < Tiles.count(chunks); i++) {
@@ -615,16 +845,26 @@ public final class EmpiricalNtk {
         }
         ParameterConsumers pc2 = in.same ? pc1
                 : new ParameterConsumers(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.specs.size());
+        Tensor[] ps = paramArgs(in.specs);
+        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+            return structuredBlock(in, pass1, in.same ? pass1 : pass2);
+        }
+    }
+
+    /** Structured derivatives from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
+    private Tensor structuredBlock(Inputs in, PerExamplePass pass1, PerExamplePass p2) {
+        ParameterConsumers pc1 = pass1.pc;
+        ParameterConsumers pc2 = p2.pc;
         KernelAxes axes = in.axes();
         int[] f1 = in.f1();
         int[] f2 = in.f2();
         axes.checkShapes(f1, f2);
         int r = axes.rank();
         boolean traced = axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), rangeFrom(1, r));
-        Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
-            PerExamplePass p2 = in.same ? pass1 : pass2;
+        // the contraction order of each parameter is chosen for the whole problem, so every tile uses it
+        long[] whole = problem != null ? problem : problemOf(pass1.n, in.same ? 0 : p2.n);
+        {
             int n1 = pass1.n;
             int n2 = p2.n;
             int o = pass1.o;
@@ -643,7 +883,7 @@ public final class EmpiricalNtk {
                      Tensor a2 = in.same ? null : StructuredDerivatives.data(p2, c2);
                      Tensor d2 = in.same ? null : StructuredDerivatives.cotangent(p2, c2);
                      Tensor b = StructuredDerivatives.block(a1, d1, in.same ? a1 : a2, in.same ? d1 : d2, traced,
-                             in.same, st.scaleSquared)) {
+                             in.same, st.scaleSquared, whole[0], whole[1], whole[2] == 1)) {
                     addInto(acc, b);
                 }
             }

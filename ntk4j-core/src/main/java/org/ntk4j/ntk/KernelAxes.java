@@ -144,6 +144,34 @@ public final class KernelAxes {
         return perm.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /** True when the kernel keeps both example axes (axis 0 neither traced nor diagonal): [N1, N2, ...]. */
+    public boolean examplesPaired() {
+        return !isTraced(0) && !isDiagonal(0);
+    }
+
+    /**
+     * The permutation of the kernel's axes that takes Θ(x1, x2) to Θ(x2, x1): every pair (a1, a2) swapped,
+     * diagonal axes kept. Θ(x2, x1) = transpose(Θ(x1, x2), this), so for x2 = x1 the entries below the
+     * diagonal are the mirror of those above it.
+     */
+    public int[] mirrorPermutation() {
+        List<Integer> perm = new ArrayList<>();
+        int pos = 0;
+        for (int a = 0; a < rank; a++) {
+            if (isTraced(a)) {
+                continue;
+            }
+            if (isDiagonal(a)) {
+                perm.add(pos++);
+            } else {
+                perm.add(pos + 1);
+                perm.add(pos);
+                pos += 2;
+            }
+        }
+        return perm.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     @Override
     public String toString() {
         return "trace=" + Arrays.toString(trace) + " diagonal=" + Arrays.toString(diagonal);

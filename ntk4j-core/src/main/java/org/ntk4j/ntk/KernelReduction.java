@@ -56,6 +56,55 @@ final class KernelReduction {
         return sum;
     }
 
+    /**
+     * In place, for a kernel of x1 with itself laid out [N, N, tail...]: every entry below the example diagonal
+     * becomes the mirror of the one above it, K[a, b, t] = K[b, a, σ(t)] for a &gt; b, where σ permutes the tail
+     * by {@code mirror} (the kernel's {@link KernelAxes#mirrorPermutation()}, whose first two entries swap the
+     * example axes). The computed kernel of x1 with itself then is exactly symmetric, whatever rounding each
+     * evaluation order left, and a tile grid that computes only the blocks on and above the diagonal gives the
+     * same bits.
+     */
+    static void mirrorUpper(Tensor k, int[] mirror) {
+        int n = k.dim(0);
+        int[] shape = k.shape();
+        int[] tail = java.util.Arrays.copyOfRange(shape, 2, shape.length);
+        int t = Shapes.size(tail);
+        int[] swap = tailSwap(tail, mirror);
+        for (int a = 1; a < n; a++) {
+            for (int b = 0; b < a; b++) {
+                int lower = (a * n + b) * t;
+                int upper = (b * n + a) * t;
+                for (int i = 0; i < t; i++) {
+                    k.setFlat(lower + i, k.getFlat(upper + swap[i]));
+                }
+            }
+        }
+    }
+
+    /**
+     * For a tail of the given shape and the whole kernel's mirror permutation: swap[i] is the flat tail index
+     * whose value the mirrored entry at flat tail index i takes.
+     */
+    static int[] tailSwap(int[] tail, int[] mirror) {
+        int t = Shapes.size(tail);
+        int[] strides = Shapes.strides(tail);
+        int[] swap = new int[t];
+        int[] idx = new int[tail.length];
+        for (int i = 0; i < t; i++) {
+            int rem = i;
+            for (int d = 0; d < tail.length; d++) {
+                idx[d] = rem / strides[d];
+                rem %= strides[d];
+            }
+            int j = 0;
+            for (int d = 0; d < tail.length; d++) {
+                j += idx[mirror[d + 2] - 2] * strides[d];
+            }
+            swap[i] = j;
+        }
+        return swap;
+    }
+
     /** In place: t *= c. */
     static void scale(Tensor t, double c) {
         if (c == 1.0) {

@@ -222,14 +222,22 @@ final class StructuredDerivatives {
      * [N1, O, N2, O].
      */
     static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2) {
-        long n1 = a1.dim(0);
-        long n2 = a2.dim(0);
+        return block(a1, d1, a2, d2, traced, same, s2, a1.dim(0), a2.dim(0), same);
+    }
+
+    /**
+     * {@link #block(Tensor, Tensor, Tensor, Tensor, boolean, boolean, double)} with the evaluation order chosen
+     * for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1) instead of these tensors' own: a tile of
+     * a larger kernel then evaluates exactly as the whole kernel does.
+     */
+    static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2,
+                        long orderN1, long orderN2, boolean orderSame) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
         Tensor out;
-        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
+        switch (cheapestOrder(orderN1, orderN2, o, r, c, f, traced, orderSame)) {
             case 0:
                 out = gramOrder(a1, d1, a2, d2, traced);
                 break;

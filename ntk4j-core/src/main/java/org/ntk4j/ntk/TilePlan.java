@@ -1,0 +1,306 @@
+package org.ntk4j.ntk;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * How a kernel of kind K between n1 and n2 examples is computed in tiles under a memory budget: the method, a
+ * grid of row tiles over x1 and column tiles over x2, the tiles to compute (with x2 = x1 only those on and
+ * above the diagonal; each block (i, j) above it also gives block (j, i) by {@link #mirrorPermutation()}), the
+ * number of tiles computed at once, and the predicted cost. Made by {@link TilePlanner}; immutable and
+ * serialisable, so that any process can compute any tile from (plan, tile index) with {@link TiledKernel}.
+ *
+ * <p>The kernel's layout is that of the untiled kernel: [N1, N2, tail...] with tail the kind's output axes
+ * ([O, O] for full, [O] for diagonal, none for the N×N kinds). Tile (i, j) is the block of rows
+ * [rowBounds[i], rowBounds[i+1]) and columns [columnBounds[j], columnBounds[j+1]) with its whole tail.
+ */
+public final class TilePlan implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    /** One block of the kernel. */
+    public static final class Tile implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final int index;
+        private final int row;
+        private final int column;
+        private final int rowFrom;
+        private final int rowTo;
+        private final int columnFrom;
+        private final int columnTo;
+        private final boolean mirrored;
+        private final boolean diagonal;
+
+        Tile(int index, int row, int column, int[] rows, int[] columns, boolean symmetric) {
+            this.index = index;
+            this.row = row;
+            this.column = column;
+            this.rowFrom = rows[row];
+            this.rowTo = rows[row + 1];
+            this.columnFrom = columns[column];
+            this.columnTo = columns[column + 1];
+            this.mirrored = symmetric && row != column;
+            this.diagonal = symmetric && row == column;
+        }
+
+        /** Position in {@link TilePlan#tiles()}: the order of computation, row by row. */
+        public int index() {
+            return index;
+        }
+
+        /** Row tile i. */
+        public int row() {
+            return row;
+        }
+
+        /** Column tile j. */
+        public int column() {
+            return column;
+        }
+
+        public int rowFrom() {
+            return rowFrom;
+        }
+
+        public int rowTo() {
+            return rowTo;
+        }
+
+        public int columnFrom() {
+            return columnFrom;
+        }
+
+        public int columnTo() {
+            return columnTo;
+        }
+
+        public int rows() {
+            return rowTo - rowFrom;
+        }
+
+        public int columns() {
+            return columnTo - columnFrom;
+        }
+
+        /** True when the block also fills its mirror (j, i) below the diagonal (x2 = x1, i &lt; j). */
+        public boolean mirrored() {
+            return mirrored;
+        }
+
+        /** True for a block (i, i) of x1 with itself. */
+        public boolean diagonal() {
+            return diagonal;
+        }
+
+        @Override
+        public String toString() {
+            return "tile " + index + " (" + row + ", " + column + "): rows [" + rowFrom + ", " + rowTo + "), columns ["
+                    + columnFrom + ", " + columnTo + ")";
+        }
+    }
+
+    private final String kind;
+    private final long kindSeed;
+    private final Method method;
+    private final DType dtype;
+    private final int[] perExample;
+    private final int n1;
+    private final int n2;
+    private final boolean symmetric;
+    private final int[] shape;
+    private final int[] rowBounds;
+    private final int[] columnBounds;
+    private final int[] mirror;
+    private final int workers;
+    private final long budgetBytes;
+    private final long predictedPeakBytes;
+    private final double[] tileFlops;
+    private final boolean tileable;
+    private final List<Tile> tiles;
+
+    TilePlan(KernelKind kind, Method method, DType dtype, int[] perExample, int n1, int n2, boolean symmetric,
+             int[] shape, int[] rowBounds, int[] columnBounds, int[] mirror, int workers, long budgetBytes,
+             long predictedPeakBytes, double[] tileFlops, boolean tileable) {
+        this.kind = kind.toString();
+        this.kindSeed = kind.seed();
+        this.method = method;
+        this.dtype = dtype;
+        this.perExample = perExample.clone();
+        this.n1 = n1;
+        this.n2 = n2;
+        this.symmetric = symmetric;
+        this.shape = shape.clone();
+        this.rowBounds = rowBounds.clone();
+        this.columnBounds = columnBounds.clone();
+        this.mirror = mirror.clone();
+        this.workers = workers;
+        this.budgetBytes = budgetBytes;
+        this.predictedPeakBytes = predictedPeakBytes;
+        this.tileFlops = tileFlops.clone();
+        this.tileable = tileable;
+        this.tiles = Collections.unmodifiableList(enumerate(rowBounds, columnBounds, symmetric));
+        if (tiles.size() != tileFlops.length) {
+            throw new IllegalStateException("tile plan: " + tiles.size() + " tiles but " + tileFlops.length
+                    + " FLOP counts");
+        }
+    }
+
+    /** Tiles row by row; with x2 = x1 only j &gt;= i. */
+    static List<Tile> enumerate(int[] rows, int[] columns, boolean symmetric) {
+        List<Tile> r = new ArrayList<>();
+        for (int i = 0; i < rows.length - 1; i++) {
+            for (int j = symmetric ? i : 0; j < columns.length - 1; j++) {
+                r.add(new Tile(r.size(), i, j, rows, columns, symmetric));
+            }
+        }
+        return r;
+    }
+
+    /** The kind, as {@link KernelKind#parse} reads it. */
+    public KernelKind kind() {
+        return KernelKind.parse(kind, kindSeed);
+    }
+
+    public Method method() {
+        return method;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** Shape of one example. */
+    public int[] perExample() {
+        return perExample.clone();
+    }
+
+    public int n1() {
+        return n1;
+    }
+
+    public int n2() {
+        return n2;
+    }
+
+    /** True when x2 = x1: only the tiles on and above the diagonal are computed, the others mirrored. */
+    public boolean symmetric() {
+        return symmetric;
+    }
+
+    /** The kernel's shape, [N1, N2, tail...]. */
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    /** Elements of the kernel (may pass 2^31). */
+    public long elements() {
+        long s = 1;
+        for (int d : shape) {
+            s *= d;
+        }
+        return s;
+    }
+
+    /** Elements of the tail: one (row, column) entry of the kernel. */
+    public int tailElements() {
+        return Shapes.size(java.util.Arrays.copyOfRange(shape, 2, shape.length));
+    }
+
+    /** Row tile boundaries over x1: 0 = b[0] &lt; ... &lt; b[t] = n1. */
+    public int[] rowBounds() {
+        return rowBounds.clone();
+    }
+
+    /** Column tile boundaries over x2. */
+    public int[] columnBounds() {
+        return columnBounds.clone();
+    }
+
+    /** Size of the row tiles (the last may be smaller). */
+    public int rowTile() {
+        return rowBounds[1] - rowBounds[0];
+    }
+
+    /** Size of the column tiles (the last may be smaller). */
+    public int columnTile() {
+        return columnBounds[1] - columnBounds[0];
+    }
+
+    /** The permutation of the kernel's axes taking block (i, j) to its mirror (j, i): see {@link KernelAxes}. */
+    public int[] mirrorPermutation() {
+        return mirror.clone();
+    }
+
+    /** Tiles computed at once. */
+    public int workers() {
+        return workers;
+    }
+
+    public long budgetBytes() {
+        return budgetBytes;
+    }
+
+    /**
+     * Predicted peak of the tiled run: the inputs plus, per worker, the cost model's peak for one block (its
+     * prepared tiles, the method's intermediates, the block) and the block's mirror.
+     */
+    public long predictedPeakBytes() {
+        return predictedPeakBytes;
+    }
+
+    /** False when the model mixes examples: the plan is then one tile, computed by the untiled kernel. */
+    public boolean tileable() {
+        return tileable;
+    }
+
+    /** The tiles to compute, in order. */
+    public List<Tile> tiles() {
+        return tiles;
+    }
+
+    public int tileCount() {
+        return tiles.size();
+    }
+
+    public Tile tile(int index) {
+        if (index < 0 || index >= tiles.size()) {
+            throw new IllegalArgumentException("tile: index must be in [0, " + tiles.size() + "), got " + index);
+        }
+        return tiles.get(index);
+    }
+
+    /**
+     * Predicted FLOPs of computing tile {@code index} as {@link TiledKernel#run} does: the block's contraction
+     * and the column tile's prepared work, plus the row tile's prepared work on the first tile of each row.
+     */
+    public double tileFlops(int index) {
+        return tileFlops[index];
+    }
+
+    /** Predicted FLOPs of the whole tiled run. */
+    public double flops() {
+        double s = 0;
+        for (double f : tileFlops) {
+            s += f;
+        }
+        return s;
+    }
+
+    /** One line: grid, method, workers, predicted peak against the budget. */
+    public String describe() {
+        return String.format(Locale.ROOT, "%d tile%s of %d × %d (grid %d × %d%s), method %s, %d worker%s, predicted "
+                        + "peak %s of the %s budget, %.3g FLOPs", tiles.size(), tiles.size() == 1 ? "" : "s",
+                rowTile(), columnTile(), rowBounds.length - 1, columnBounds.length - 1,
+                symmetric ? ", upper triangle mirrored" : "", method.shortName(), workers, workers == 1 ? "" : "s",
+                CostModel.human(predictedPeakBytes), CostModel.human(budgetBytes), flops());
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+}

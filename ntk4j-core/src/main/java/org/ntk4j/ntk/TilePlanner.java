@@ -1,0 +1,296 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * Chooses how to compute a kernel within a memory budget: the method and the tile size, so that the predicted
+ * peak stays under the budget, refusing before any work — with the smallest budget that would work — when
+ * nothing fits.
+ *
+ * <p>The prediction is {@link CostModel}'s peak for one block of r × c examples (its prepared tiles, the
+ * method's intermediates, the block itself; the cost model is tested to within 20% of the bytes measured),
+ * times {@link #SAFETY} for that tolerance, plus the block's mirror, per worker, plus the whole inputs x1 and
+ * x2, which stay in memory:
+ * <pre>
+ *   peak(t) = bytes(x1) + bytes(x2) + workers · (SAFETY · costModel(t, t).peak + bytes(mirror of a t × t block))
+ * </pre>
+ * Tiles are square, t × t (clamped to n1 and n2), the last row and column of tiles taking the remainder; the
+ * planner takes the largest t whose peak fits (larger tiles repeat less per-tile work), and with AUTO the method
+ * whose whole tiled run has the fewest predicted FLOPs among those that fit. When x2 = x1 only the t(t+1)/2
+ * tiles on and above the diagonal are computed.
+ */
+public final class TilePlanner {
+    /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
+    public static final double SAFETY = 1.2;
+
+    private final EmpiricalNtk ntk;
+    private final KernelKind kind;
+    private long budget;
+    private int tile;
+    private int workers = 1;
+
+    private TilePlanner(EmpiricalNtk ntk, KernelKind kind) {
+        this.ntk = ntk;
+        this.kind = kind;
+        this.budget = ntk.memoryBudget();
+    }
+
+    /** A planner for {@code kind} with {@code ntk}'s model, parameters, method (or AUTO) and memory budget. */
+    public static TilePlanner of(EmpiricalNtk ntk, KernelKind kind) {
+        return new TilePlanner(ntk, kind);
+    }
+
+    /** The memory budget in bytes (default: the instance's {@link EmpiricalNtk#memoryBudget()}). */
+    public TilePlanner budget(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
+        }
+        this.budget = bytes;
+        return this;
+    }
+
+    /** A fixed tile size (rows and columns), or 0 (default) to choose the largest that fits. */
+    public TilePlanner tile(int size) {
+        if (size < 0) {
+            throw new IllegalArgumentException("tile: must be positive (or 0: choose), got " + size);
+        }
+        this.tile = size;
+        return this;
+    }
+
+    /**
+     * Tiles computed at once (default 1); each holds its own block's memory. When the budget does not allow
+     * this many, fewer are used.
+     */
+    public TilePlanner workers(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("workers: must be >= 1, got " + count);
+        }
+        this.workers = count;
+        return this;
+    }
+
+    /**
+     * The plan for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1), each of shape {@code perExample}.
+     *
+     * @throws IllegalArgumentException when no method and tile size fit the budget, naming the smallest budget
+     *     that would work
+     */
+    public TilePlan plan(int n1, int n2, int[] perExample, DType dtype) {
+        if (n1 < 1 || n2 < 0) {
+            throw new IllegalArgumentException("tiles: n1 must be >= 1 and n2 >= 0 (0: x2 = x1), got " + n1 + " and "
+                    + n2);
+        }
+        boolean symmetric = n2 == 0;
+        int m2 = symmetric ? n1 : n2;
+        EmpiricalNtk plain = kind.family() == KernelKind.Family.PROJECTED ? ntk.traceAxes(-1).diagonalAxes()
+                : ntk.forKind(kind, perExample);
+        KernelAxes axes = plain.kernelAxes(perExample);
+        int[] out = plain.model().outputShape(perExample);
+        int[] shape = axes.outputShape(Shapes.prepend(n1, out), Shapes.prepend(m2, out));
+        int tail = Shapes.size(java.util.Arrays.copyOfRange(shape, 2, shape.length));
+        long inputBytes = (long) (n1 + (symmetric ? 0 : n2)) * Shapes.size(perExample) * dtype.bytes();
+        boolean tileable = ntk.tileable(perExample, dtype);
+        List<Method> methods = new ArrayList<>();
+        if (kind.family() == KernelKind.Family.PROJECTED) {
+            methods.add(Method.JACOBIAN_CONTRACTION); // its sketch runs on Jacobian rows whatever the method
+        } else if (ntk.method() != Method.AUTO) {
+            methods.add(ntk.method());
+        } else {
+            methods.add(Method.STRUCTURED_DERIVATIVES);
+            methods.add(Method.JACOBIAN_CONTRACTION);
+            methods.add(Method.NTK_VECTOR_PRODUCTS);
+        }
+        Costs costs = new Costs(plain, perExample, dtype, tail);
+        TilePlan best = null;
+        long smallest = Long.MAX_VALUE;
+        Method smallestMethod = null;
+        String tooBig = null;
+        for (Method m : methods) {
+            if (!tileable) {
+                long need = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false);
+                if (need < smallest) {
+                    smallest = need;
+                    smallestMethod = m;
+                }
+                if (need <= budget) {
+                    TilePlan p = build(m, n1, n2, perExample, dtype, shape, new int[] {0, n1},
+                            new int[] {0, m2}, axes, 1, need, costs, false);
+                    best = better(best, p);
+                }
+                continue;
+            }
+            int maxT = Math.max(n1, m2);
+            long needOne = peak(costs, m, 1, n1, m2, symmetric, inputBytes, 1);
+            if (needOne < smallest) {
+                smallest = needOne;
+                smallestMethod = m;
+            }
+            for (int w = Math.min(workers, tileCountUpperBound(n1, m2, symmetric)); w >= 1; w--) {
+                int t;
+                if (tile > 0) {
+                    t = Math.min(tile, maxT);
+                    if (peak(costs, m, t, n1, m2, symmetric, inputBytes, w) > budget) {
+                        if (w == 1) {
+                            tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
+                                    + CostModel.human(peak(costs, m, t, n1, m2, symmetric, inputBytes, 1))
+                                    + " but the budget is " + CostModel.human(budget);
+                        }
+                        continue;
+                    }
+                } else {
+                    if (peak(costs, m, 1, n1, m2, symmetric, inputBytes, w) > budget) {
+                        continue;
+                    }
+                    int lo = 1;
+                    int hi = maxT;
+                    while (lo < hi) { // the largest t that fits
+                        int mid = lo + (hi - lo + 1) / 2;
+                        if (peak(costs, m, mid, n1, m2, symmetric, inputBytes, w) <= budget) {
+                            lo = mid;
+                        } else {
+                            hi = mid - 1;
+                        }
+                    }
+                    t = lo;
+                }
+                int[] rows = bounds(n1, t);
+                int[] cols = symmetric ? rows : bounds(m2, t);
+                TilePlan p = build(m, n1, n2, perExample, dtype, shape, rows, cols, axes, w,
+                        peak(costs, m, t, n1, m2, symmetric, inputBytes, w), costs, true);
+                best = better(best, p);
+                break;
+            }
+        }
+        if (best == null) {
+            if (tooBig != null && smallest <= budget) {
+                throw new IllegalArgumentException("memory budget: " + tooBig + " (choose a smaller --tile or none)");
+            }
+            throw new IllegalArgumentException("memory budget: " + CostModel.human(budget) + " is too small for the "
+                    + kind + " kernel of " + n1 + " × " + m2 + " examples of " + Shapes.str(perExample) + " ("
+                    + dtype.shortName() + "); the smallest " + (tileable ? "tiles (1 × 1" : "run (one tile, the model "
+                    + "mixes examples") + ", method " + (smallestMethod == null ? "-" : smallestMethod.shortName())
+                    + ") need " + CostModel.human(smallest) + ": raise --memory to at least " + CostModel.human(smallest));
+        }
+        return best;
+    }
+
+    private static TilePlan better(TilePlan a, TilePlan b) {
+        return a == null || b.flops() < a.flops() ? b : a;
+    }
+
+    private static int tileCountUpperBound(int n1, int n2, boolean symmetric) {
+        long c = symmetric ? (long) n1 * (n1 + 1) / 2 : (long) n1 * n2;
+        return (int) Math.min(Integer.MAX_VALUE, c);
+    }
+
+    /** 0, t, 2t, ..., n. */
+    static int[] bounds(int n, int t) {
+        int count = (n + t - 1) / t;
+        int[] b = new int[count + 1];
+        for (int i = 0; i < count; i++) {
+            b[i] = i * t;
+        }
+        b[count] = n;
+        return b;
+    }
+
+    /** Predicted peak of a run with t × t tiles and w workers (see the class comment). */
+    private static long peak(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
+                             int w) {
+        int r = Math.min(t, n1);
+        int c = Math.min(t, n2);
+        long block = (long) r * c * costs.tail * costs.dtype.bytes();
+        if (block > Tiles.MAX_TENSOR_BYTES) {
+            return Long.MAX_VALUE / 4; // one block must fit one tensor
+        }
+        long per;
+        if (symmetric) {
+            per = costs.blockPeak(m, r, 0, true);
+            if (r < n1) {
+                per = Math.max(per, costs.blockPeak(m, r, r, true) + block); // an off-diagonal block and its mirror
+            }
+        } else {
+            per = costs.blockPeak(m, r, c, true);
+        }
+        return inputBytes + w * per;
+    }
+
+    private TilePlan build(Method m, int n1, int n2, int[] perExample, DType dtype, int[] shape, int[] rows,
+                           int[] cols, KernelAxes axes, int w, long peak, Costs costs, boolean tileable) {
+        boolean symmetric = n2 == 0;
+        List<TilePlan.Tile> tiles = TilePlan.enumerate(rows, cols, symmetric);
+        double[] flops = new double[tiles.size()];
+        for (TilePlan.Tile tl : tiles) {
+            int r = tl.rows();
+            int c = tl.columns();
+            double f;
+            if (!tileable) {
+                f = costs.flops(m, n1, n2)[0];
+            } else if (tl.diagonal()) {
+                f = costs.flops(m, r, 0)[0];
+            } else {
+                double[] fc = costs.flops(m, r, c);
+                boolean firstOfRow = !symmetric && tl.column() == 0;
+                f = firstOfRow ? fc[0] : fc[0] - costs.passFlops(m, r);
+            }
+            flops[tl.index()] = f;
+        }
+        return new TilePlan(kind, m, dtype, perExample, n1, symmetric ? n1 : n2, symmetric, shape, rows, cols,
+                axes.mirrorPermutation(), w, budget, peak, flops, tileable);
+    }
+
+    /** Cost model estimates per block shape, cached (the planner asks for the same shapes many times). */
+    private final class Costs {
+        final EmpiricalNtk plain;
+        final int[] perExample;
+        final DType dtype;
+        final int tail;
+        private final Map<String, CostModel.Estimate> cache = new HashMap<>();
+
+        Costs(EmpiricalNtk plain, int[] perExample, DType dtype, int tail) {
+            this.plain = plain;
+            this.perExample = perExample;
+            this.dtype = dtype;
+            this.tail = tail;
+        }
+
+        CostModel.Estimate estimate(Method m, int r, int c) {
+            return cache.computeIfAbsent(m + " " + r + " " + c,
+                k -> plain.costModel(r, c, perExample, dtype).estimate(m));
+        }
+
+        /**
+         * Bytes of one block r × c (c = 0: x1 with itself), with the safety margin; for projected:K the sketches
+         * [n, O, K] of both tiles on top of the Jacobian rows.
+         */
+        long blockPeak(Method m, int r, int c, boolean withSafety) {
+            long p = estimate(m, r, c).peakBytes();
+            if (p == Long.MAX_VALUE) {
+                return Long.MAX_VALUE / 4;
+            }
+            if (kind.family() == KernelKind.Family.PROJECTED) {
+                long o = plain.model().outputShape(perExample)[0];
+                p += (long) (r + c) * o * kind.argument() * dtype.bytes();
+            }
+            return withSafety ? (long) Math.ceil(SAFETY * p) : p;
+        }
+
+        /** {FLOPs, contraction FLOPs} of one block. */
+        double[] flops(Method m, int r, int c) {
+            CostModel.Estimate e = estimate(m, r, c);
+            return new double[] {e.flops(), e.contractionFlops()};
+        }
+
+        /** FLOPs of preparing one tile of r examples: a block's FLOPs less its contraction. */
+        double passFlops(Method m, int r) {
+            CostModel.Estimate e = estimate(m, r, 0);
+            return Math.max(0, e.flops() - e.contractionFlops());
+        }
+    }
+}

@@ -1,0 +1,252 @@
+package org.ntk4j.ntk;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Computes the tiles of a {@link TilePlan}. Each tile is the block of the untiled kernel
+ * {@code ntk.method(plan.method()).kernel(plan.kind(), x1, x2)}, bit for bit (see
+ * {@link EmpiricalNtk#forTiles}), so tiles can be computed in any order, by any number of threads or processes,
+ * and retried: {@link #computeTile} computes one tile from the plan and its index alone.
+ * {@link #run} computes many, preparing each row tile's shared work once and reusing it for the row's blocks,
+ * {@link TilePlan#workers()} rows at a time, and hands each block to a {@link Sink} (such as the output store).
+ */
+public final class TiledKernel {
+    /** Receives each computed block, [rows, columns, tail...]; the block is closed after the call returns. */
+    @FunctionalInterface
+    public interface Sink {
+        /** Called from the worker threads, one call per tile; implementations must be thread-safe. */
+        void accept(TilePlan.Tile tile, Tensor block) throws IOException;
+    }
+
+    /** Told of each finished tile (from the worker threads). */
+    @FunctionalInterface
+    public interface Listener {
+        void tileDone(TilePlan.Tile tile, double seconds);
+    }
+
+    private final EmpiricalNtk base;
+    private final EmpiricalNtk tiles;
+    private final TilePlan plan;
+    private final Tensor x1;
+    private final Tensor x2;
+    private final AtomicInteger computed = new AtomicInteger();
+
+    /**
+     * @param ntk the model and parameters (its method and budget are replaced by the plan's)
+     * @param x2 null when the plan is symmetric (x2 = x1), else the second inputs
+     */
+    public TiledKernel(EmpiricalNtk ntk, TilePlan plan, Tensor x1, Tensor x2) {
+        this.plan = plan;
+        if (x1 == null || x1.dim(0) != plan.n1() || !java.util.Arrays.equals(Shapes.dropFirst(x1.shape()),
+                plan.perExample()) || x1.dtype() != plan.dtype()) {
+            throw new IllegalArgumentException("tiles: x1 must be " + plan.n1() + " examples of "
+                    + Shapes.str(plan.perExample()) + " (" + plan.dtype().shortName() + ") as planned, got "
+                    + (x1 == null ? "null" : Shapes.str(x1.shape()) + " (" + x1.dtype().shortName() + ")"));
+        }
+        if (plan.symmetric() != (x2 == null) || (x2 != null && (x2.dim(0) != plan.n2()
+                || !java.util.Arrays.equals(Shapes.dropFirst(x2.shape()), plan.perExample())
+                || x2.dtype() != plan.dtype()))) {
+            throw new IllegalArgumentException("tiles: x2 must be " + (plan.symmetric() ? "null (x2 = x1)"
+                    : plan.n2() + " examples of " + Shapes.str(plan.perExample())) + " as planned, got "
+                    + (x2 == null ? "null" : Shapes.str(x2.shape())));
+        }
+        this.x1 = x1;
+        this.x2 = x2;
+        this.base = ntk.method(plan.method());
+        this.tiles = plan.tileable() ? base.forTiles(plan.kind(), plan.n1(), plan.symmetric() ? 0 : plan.n2(),
+                plan.perExample(), plan.dtype()) : null;
+    }
+
+    public TilePlan plan() {
+        return plan;
+    }
+
+    /** Tiles computed by this instance so far (for tests and progress). */
+    public int tilesComputed() {
+        return computed.get();
+    }
+
+    /**
+     * Tile {@code index} alone, [rows, columns, tail...] (the caller closes it): prepares its row and column
+     * tiles itself. A mirrored tile is returned as computed, above the diagonal.
+     */
+    public Tensor computeTile(int index) {
+        TilePlan.Tile t = plan.tile(index);
+        if (tiles == null) {
+            computed.incrementAndGet();
+            return base.kernel(plan.kind(), x1, x2);
+        }
+        try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
+             EmpiricalNtk.PreparedTile pr = tiles.prepare(xr)) {
+            return block(t, pr);
+        }
+    }
+
+    private Tensor block(TilePlan.Tile t, EmpiricalNtk.PreparedTile rows) {
+        Tensor k;
+        if (t.diagonal()) {
+            k = tiles.kernel(rows, rows);
+        } else {
+            try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
+                 EmpiricalNtk.PreparedTile pc = tiles.prepare(xc)) {
+                k = tiles.kernel(rows, pc);
+            }
+        }
+        computed.incrementAndGet();
+        return k;
+    }
+
+    /**
+     * Computes every tile not in {@code done}, handing each block to {@code sink}: rows of tiles are shared
+     * out among {@link TilePlan#workers()} threads; each prepares its row tile once. The result does not
+     * depend on the number of workers (every block is computed alone). The first failure stops the run and is
+     * rethrown.
+     */
+    public void run(Set<Integer> done, Sink sink, Listener listener) throws IOException {
+        List<List<TilePlan.Tile>> rows = new ArrayList<>();
+        int currentRow = -1;
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (done.contains(t.index())) {
+                continue;
+            }
+            if (t.row() != currentRow) {
+                rows.add(new ArrayList<>());
+                currentRow = t.row();
+            }
+            rows.get(rows.size() - 1).add(t);
+        }
+        AtomicBoolean failed = new AtomicBoolean();
+        if (plan.workers() <= 1 || rows.size() <= 1) {
+            for (List<TilePlan.Tile> row : rows) {
+                runRow(row, sink, listener, failed);
+            }
+            return;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(plan.workers(), rows.size()), r -> {
+            Thread th = new Thread(r, "ntk4j-tile");
+            th.setDaemon(true);
+            return th;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (List<TilePlan.Tile> row : rows) {
+                futures.add(pool.submit(() -> {
+                    runRow(row, sink, listener, failed);
+                    return null;
+                }));
+            }
+            Throwable first = null;
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failed.set(true);
+                    throw new IllegalStateException("interrupted while computing tiles", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failed.set(true);
+                    if (first == null) {
+                        first = e.getCause();
+                    }
+                }
+            }
+            if (first instanceof IOException) {
+                throw (IOException) first;
+            }
+            if (first instanceof RuntimeException) {
+                throw (RuntimeException) first;
+            }
+            if (first instanceof Error) {
+                throw (Error) first;
+            }
+            if (first != null) {
+                throw new IllegalStateException(first);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private void runRow(List<TilePlan.Tile> row, Sink sink, Listener listener, AtomicBoolean failed)
+            throws IOException {
+        if (failed.get()) {
+            return;
+        }
+        TilePlan.Tile first = row.get(0);
+        if (tiles == null) {
+            long start = System.nanoTime();
+            try (Tensor k = computeTile(first.index())) {
+                sink.accept(first, k);
+            }
+            if (listener != null) {
+                listener.tileDone(first, (System.nanoTime() - start) / 1e9);
+            }
+            return;
+        }
+        long start = System.nanoTime();
+        try (Tensor xr = Layout.sliceAxis(x1, 0, first.rowFrom(), first.rowTo());
+             EmpiricalNtk.PreparedTile pr = tiles.prepare(xr)) {
+            for (TilePlan.Tile t : row) {
+                if (failed.get()) {
+                    return;
+                }
+                try (Tensor k = block(t, pr)) {
+                    sink.accept(t, k);
+                } catch (IOException | RuntimeException | Error e) {
+                    failed.set(true);
+                    throw e;
+                }
+                long now = System.nanoTime();
+                if (listener != null) {
+                    listener.tileDone(t, (now - start) / 1e9);
+                }
+                start = now;
+            }
+        }
+    }
+
+    /**
+     * The whole kernel in memory, [N1, N2, tail...] (it must fit one tensor, 2^31 - 1 bytes): every tile, mirrored
+     * ones also below the diagonal. Equal, bit for bit, to the untiled kernel by the plan's method.
+     */
+    public Tensor computeAll() {
+        Tensor out = Tensor.empty(plan.dtype(), plan.shape());
+        int[] strides = Shapes.strides(plan.shape());
+        int[] mirror = plan.mirrorPermutation();
+        try {
+            run(Set.of(), (t, k) -> {
+                synchronized (out) {
+                    place(out, strides, k, t.rowFrom(), t.columnFrom());
+                    if (t.mirrored()) {
+                        try (Tensor m = Layout.transpose(k, mirror)) {
+                            place(out, strides, m, t.columnFrom(), t.rowFrom());
+                        }
+                    }
+                }
+            }, null);
+        } catch (IOException e) {
+            out.close();
+            throw new IllegalStateException(e); // an in-memory sink does no I/O
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
+    private static void place(Tensor out, int[] strides, Tensor block, int row, int column) {
+        Layout.stridedCopy(block, 0, Shapes.strides(block.shape()), out, row * strides[0] + column * strides[1],
+                strides, block.shape());
+    }
+}

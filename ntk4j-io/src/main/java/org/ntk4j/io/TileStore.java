@@ -1,0 +1,510 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.zip.CRC32C;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The output of a tiled kernel run: the final {@code .npy} file, in its final shape and layout, written tile by
+ * tile through memory maps, and a manifest of the finished tiles, so that a run that dies can be resumed
+ * without recomputing a finished tile.
+ *
+ * <p>Files, for an output {@code OUT}: the data goes to {@code OUT.partial} (a valid {@code .npy} header and
+ * the kernel's bytes, zero where no tile has landed yet) and the manifest to {@code OUT.manifest}; when every
+ * tile is in, {@link #finish()} checks each tile against its checksum, forces the file to disk, renames
+ * {@code OUT.partial} to {@code OUT} atomically and removes the manifest. A run that dies thus never leaves a
+ * file named OUT that looks complete.
+ *
+ * <p>Each {@link #write} puts the block (and, for x2 = x1, its mirror below the diagonal) into the file,
+ * forces those bytes to disk, then appends one line {@code tile INDEX CRC32C LINE-CRC} to the manifest and
+ * forces it. A tile is recorded only after its data is on disk; a line torn by a crash (no final newline) is
+ * ignored and its tile recomputed. Writing a tile again rewrites identical bytes and records nothing new, so
+ * tiles may be retried and written by several processes (manifest appends take a file lock).
+ *
+ * <p>The manifest (text) names the kernel's shape, dtype, kind, method, tile grid and a fingerprint of the
+ * model, parameters and data ({@link RunFingerprint}); it starts with a header checksum. Resuming against a
+ * manifest written for another run, or a corrupt one, is an {@link IOException} naming the difference. The
+ * file may pass 2 GiB: it is mapped in regions of at most 1 GiB (one {@code MappedByteBuffer} stops at 2 GiB).
+ */
+public final class TileStore implements AutoCloseable {
+    static final String MAGIC = "ntk4j tile manifest 1";
+    /** Bytes of one mapped region of the data file. */
+    static final long REGION = 1L << 30;
+
+    private final Path out;
+    private final Path partial;
+    private final Path manifest;
+    private final TilePlan plan;
+    private final Map<String, String> header;
+    private final FileChannel data;
+    private final long dataOffset;
+    private final int elementBytes;
+    private final long dataBytes;
+    private final MappedByteBuffer[] regions;
+    private final Map<Integer, Long> finished = Collections.synchronizedMap(new HashMap<>());
+    private boolean closed;
+
+    private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
+                      Map<Integer, Long> done) {
+        this.out = out;
+        this.partial = partialPath(out);
+        this.manifest = manifestPath(out);
+        this.plan = plan;
+        this.header = header;
+        this.data = data;
+        this.dataOffset = dataOffset;
+        this.elementBytes = plan.dtype().bytes();
+        this.dataBytes = plan.elements() * elementBytes;
+        this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + REGION - 1) / REGION)];
+        this.finished.putAll(done);
+    }
+
+    /** {@code OUT.partial}: the data file while the run is incomplete. */
+    public static Path partialPath(Path out) {
+        return out.resolveSibling(out.getFileName() + ".partial");
+    }
+
+    /** {@code OUT.manifest}: the finished tiles while the run is incomplete. */
+    public static Path manifestPath(Path out) {
+        return out.resolveSibling(out.getFileName() + ".manifest");
+    }
+
+    /**
+     * Starts a new run: (re)creates {@code OUT.partial} with the kernel's {@code .npy} header and size and a
+     * manifest with no finished tile, replacing those of an earlier unfinished run. {@code OUT} itself is
+     * replaced only by {@link #finish()}.
+     *
+     * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
+     */
+    public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
+        Map<String, String> header = header(plan, fingerprint);
+        Path partial = partialPath(out);
+        Path manifest = manifestPath(out);
+        Files.deleteIfExists(manifest);
+        byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
+        FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            ch.write(ByteBuffer.wrap(npyHeader), 0);
+            long total = npyHeader.length + plan.elements() * plan.dtype().bytes();
+            if (total > npyHeader.length) {
+                ch.write(ByteBuffer.wrap(new byte[1]), total - 1); // sets the size; the rest stays sparse
+            }
+            ch.force(true);
+            StringBuilder sb = new StringBuilder();
+            for (Map.Entry<String, String> e : header.entrySet()) {
+                sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
+            }
+            String body = MAGIC + "\n" + sb;
+            String text = body + "header-crc " + crcHex(body.getBytes(StandardCharsets.UTF_8)) + "\n";
+            Path tmp = manifest.resolveSibling(manifest.getFileName() + ".tmp");
+            try (FileChannel m = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE)) {
+                m.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+                m.force(true);
+            }
+            Files.move(tmp, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of());
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Continues an unfinished run (or attaches another process to it): the manifest must exist, be intact and
+     * describe this run — same shape, dtype, kind, method, tile grid and fingerprint — and every tile it records
+     * must match its checksum in {@code OUT.partial}.
+     *
+     * @throws IOException naming what differs, or what is corrupt
+     */
+    public static TileStore resume(Path out, TilePlan plan, String fingerprint) throws IOException {
+        Path partial = partialPath(out);
+        Path manifest = manifestPath(out);
+        if (!Files.exists(manifest) || !Files.exists(partial)) {
+            throw new IOException("--resume: no unfinished run at " + out + " (" + (Files.exists(manifest) ? partial
+                    : manifest) + " does not exist)");
+        }
+        Manifest m = Manifest.read(manifest);
+        Map<String, String> expected = header(plan, fingerprint);
+        for (Map.Entry<String, String> e : expected.entrySet()) {
+            String recorded = m.header.get(e.getKey());
+            if (!e.getValue().equals(recorded)) {
+                throw new IOException("--resume: " + manifest + " was written for another run: its " + e.getKey()
+                        + " is " + recorded + ", this run's is " + e.getValue()
+                        + (e.getKey().equals("fingerprint") ? " (another model, parameters or data)" : ""));
+            }
+        }
+        for (int t : m.tiles.keySet()) {
+            if (t >= plan.tileCount()) {
+                throw new IOException("manifest " + manifest + " is corrupt: tile " + t + " is out of range (the plan has "
+                        + plan.tileCount() + " tiles)");
+            }
+        }
+        byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
+        FileChannel ch = FileChannel.open(partial, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        TileStore s;
+        try {
+            long expectedSize = npyHeader.length + plan.elements() * plan.dtype().bytes();
+            if (ch.size() != expectedSize) {
+                throw new IOException(partial + " has " + ch.size() + " bytes, the manifest's run needs "
+                        + expectedSize + ": the file is not this run's; delete " + partial + " and " + manifest
+                        + " to start again");
+            }
+            ByteBuffer head = ByteBuffer.allocate(npyHeader.length);
+            while (head.hasRemaining() && ch.read(head, head.position()) > 0) {
+                // read the header fully
+            }
+            if (!Arrays.equals(head.array(), npyHeader)) {
+                throw new IOException(partial + " does not start with this kernel's .npy header; delete " + partial
+                        + " and " + manifest + " to start again");
+            }
+            s = new TileStore(out, plan, expected, ch, npyHeader.length, m.tiles);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
+            long crc = s.checksum(plan.tile(e.getKey()));
+            if (crc != e.getValue()) {
+                s.close();
+                throw new IOException(partial + " is corrupt: tile " + e.getKey() + "'s data does not match its "
+                        + "checksum in " + manifest + "; delete both files to start again");
+            }
+        }
+        return s;
+    }
+
+    /** True when {@code OUT.manifest} exists: an unfinished run that {@code --resume} can continue. */
+    public static boolean unfinished(Path out) {
+        return Files.exists(manifestPath(out));
+    }
+
+    /**
+     * The tile size and method recorded in {@code OUT.manifest}, for a resumed run to plan the same grid:
+     * {"row-tile": ..., "column-tile": ..., "method": ..., ...}.
+     */
+    public static Map<String, String> recordedRun(Path out) throws IOException {
+        return Collections.unmodifiableMap(Manifest.read(manifestPath(out)).header);
+    }
+
+    private static Map<String, String> header(TilePlan plan, String fingerprint) {
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("shape", join(plan.shape()));
+        h.put("dtype", plan.dtype().shortName());
+        h.put("kind", plan.kind().toString() + " seed=" + plan.kind().seed());
+        h.put("method", plan.method().shortName());
+        h.put("symmetric", Boolean.toString(plan.symmetric()));
+        h.put("row-tile", Integer.toString(plan.rowTile()));
+        h.put("column-tile", Integer.toString(plan.columnTile()));
+        h.put("rows", join(plan.rowBounds()));
+        h.put("columns", join(plan.columnBounds()));
+        h.put("tiles", Integer.toString(plan.tileCount()));
+        h.put("fingerprint", fingerprint);
+        return h;
+    }
+
+    private static String join(int[] v) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < v.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(v[i]);
+        }
+        return sb.toString();
+    }
+
+    public TilePlan plan() {
+        return plan;
+    }
+
+    /** Indices of the tiles whose data is in the file. */
+    public Set<Integer> finishedTiles() {
+        synchronized (finished) {
+            return Collections.unmodifiableSet(new TreeSet<>(finished.keySet()));
+        }
+    }
+
+    /**
+     * Writes tile {@code tile}'s block [rows, columns, tail...] (and its mirror when the tile is mirrored),
+     * forces it to disk, then records the tile in the manifest (once). Thread-safe; idempotent.
+     */
+    public void write(TilePlan.Tile tile, Tensor block) throws IOException {
+        int[] expected = plan.shape();
+        expected[0] = tile.rows();
+        expected[1] = tile.columns();
+        if (!Arrays.equals(block.shape(), expected) || block.dtype() != plan.dtype()) {
+            throw new IllegalArgumentException("tile store: " + tile + " must be " + Arrays.toString(expected) + " ("
+                    + plan.dtype().shortName() + "), got " + Arrays.toString(block.shape()));
+        }
+        ensureOpen();
+        putRows(block, tile.rowFrom(), tile.columnFrom());
+        if (tile.mirrored()) {
+            try (Tensor m = Layout.transpose(block, plan.mirrorPermutation())) {
+                putRows(m, tile.columnFrom(), tile.rowFrom());
+            }
+        }
+        force(tile);
+        long crc = checksum(tile);
+        record(tile.index(), crc);
+    }
+
+    /** Copies block [r, c, tail] to rows [row, row + r), columns [column, column + c) of the file. */
+    private void putRows(Tensor block, int row, int column) throws IOException {
+        int r = block.dim(0);
+        long rowBytes = (long) block.dim(1) * plan.tailElements() * elementBytes;
+        ByteBuffer src = block.pointer().asByteBuffer();
+        for (int a = 0; a < r; a++) {
+            long at = offset(row + a, column);
+            ByteBuffer part = src.duplicate();
+            part.limit((int) ((a + 1) * rowBytes)).position((int) (a * rowBytes));
+            copyIn(at, part);
+        }
+    }
+
+    /** Byte offset in the data region of entry (row, column, 0...). */
+    private long offset(int row, int column) {
+        return ((long) row * plan.shape()[1] + column) * plan.tailElements() * elementBytes;
+    }
+
+    private void copyIn(long at, ByteBuffer src) throws IOException {
+        while (src.hasRemaining()) {
+            int k = (int) (at / REGION);
+            ByteBuffer dst = region(k).duplicate();
+            int pos = (int) (at - k * REGION);
+            int n = Math.min(src.remaining(), dst.capacity() - pos);
+            ByteBuffer piece = src.duplicate();
+            piece.limit(piece.position() + n);
+            dst.position(pos);
+            dst.put(piece);
+            src.position(src.position() + n);
+            at += n;
+        }
+    }
+
+    private MappedByteBuffer region(int k) throws IOException {
+        synchronized (regions) {
+            if (regions[k] == null) {
+                long start = (long) k * REGION;
+                long size = Math.min(REGION, dataBytes - start);
+                regions[k] = data.map(FileChannel.MapMode.READ_WRITE, dataOffset + start, size);
+                regions[k].order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return regions[k];
+        }
+    }
+
+    /** The row ranges a tile occupies in the file: {offset, bytes} pairs (the block, then its mirror). */
+    private List<long[]> ranges(TilePlan.Tile tile) {
+        List<long[]> r = new ArrayList<>();
+        long tailBytes = (long) plan.tailElements() * elementBytes;
+        for (int a = tile.rowFrom(); a < tile.rowTo(); a++) {
+            r.add(new long[] {offset(a, tile.columnFrom()), tile.columns() * tailBytes});
+        }
+        if (tile.mirrored()) {
+            for (int b = tile.columnFrom(); b < tile.columnTo(); b++) {
+                r.add(new long[] {offset(b, tile.rowFrom()), tile.rows() * tailBytes});
+            }
+        }
+        return r;
+    }
+
+    private void force(TilePlan.Tile tile) throws IOException {
+        boolean[] touched = new boolean[regions.length];
+        for (long[] rg : ranges(tile)) {
+            for (long k = rg[0] / REGION; k <= (rg[0] + Math.max(0, rg[1] - 1)) / REGION; k++) {
+                touched[(int) k] = true;
+            }
+        }
+        for (int k = 0; k < touched.length; k++) {
+            if (touched[k]) {
+                region(k).force();
+            }
+        }
+    }
+
+    /** CRC32C of the tile's bytes in the file: its block rows, then its mirror's rows. */
+    long checksum(TilePlan.Tile tile) throws IOException {
+        CRC32C crc = new CRC32C();
+        for (long[] rg : ranges(tile)) {
+            long at = rg[0];
+            long left = rg[1];
+            while (left > 0) {
+                int k = (int) (at / REGION);
+                ByteBuffer b = region(k).duplicate();
+                int pos = (int) (at - k * REGION);
+                int n = (int) Math.min(left, b.capacity() - pos);
+                b.limit(pos + n).position(pos);
+                crc.update(b);
+                at += n;
+                left -= n;
+            }
+        }
+        return crc.getValue();
+    }
+
+    private void record(int index, long crc) throws IOException {
+        synchronized (finished) {
+            Long had = finished.get(index);
+            if (had != null) {
+                if (had != crc) {
+                    throw new IOException("tile store: tile " + index + " was written again with other bytes "
+                            + "(checksum " + Long.toHexString(crc) + ", recorded " + Long.toHexString(had)
+                            + "): the run is not deterministic or the file was changed");
+                }
+                return;
+            }
+            try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                 FileLock lock = m.lock()) {
+                // another process may have recorded it meanwhile
+                Manifest now = Manifest.read(manifest);
+                if (!now.tiles.containsKey(index)) {
+                    String line = "tile " + index + " " + Long.toHexString(crc);
+                    String full = line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n";
+                    m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
+                    m.force(true);
+                }
+                if (lock.isValid()) {
+                    finished.put(index, crc);
+                }
+            }
+        }
+    }
+
+    /**
+     * Completes the run: every tile must be recorded and match its checksum; then the file is forced to disk,
+     * renamed to OUT (replacing it) and the manifest removed. Returns OUT.
+     */
+    public Path finish() throws IOException {
+        ensureOpen();
+        Manifest m = Manifest.read(manifest);
+        List<Integer> missing = new ArrayList<>();
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (!m.tiles.containsKey(t.index())) {
+                missing.add(t.index());
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IOException("tile store: cannot finish " + out + ": " + missing.size() + " of " + plan.tileCount()
+                    + " tiles are missing (first " + missing.get(0) + ")");
+        }
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (checksum(t) != m.tiles.get(t.index())) {
+                throw new IOException(partialPath(out) + " is corrupt: tile " + t.index() + "'s data does not match "
+                        + "its checksum; delete it and " + manifest + " to start again");
+            }
+        }
+        for (int k = 0; k < regions.length; k++) {
+            if (regions[k] != null) {
+                regions[k].force();
+            }
+        }
+        data.force(true);
+        close();
+        Files.move(partial, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.delete(manifest);
+        return out;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("tile store for " + out + " is closed");
+        }
+    }
+
+    /** Closes the data file (the maps are released by the garbage collector); the files stay. */
+    @Override
+    public void close() throws IOException {
+        if (!closed) {
+            closed = true;
+            data.close();
+        }
+    }
+
+    private static String crcHex(byte[] b) {
+        CRC32C c = new CRC32C();
+        c.update(b);
+        return Long.toHexString(c.getValue());
+    }
+
+    /** The parsed manifest. */
+    private static final class Manifest {
+        final Map<String, String> header = new LinkedHashMap<>();
+        final Map<Integer, Long> tiles = new HashMap<>();
+
+        static Manifest read(Path path) throws IOException {
+            String text = Files.readString(path, StandardCharsets.UTF_8);
+            String[] lines = text.split("\n", -1);
+            // lines[last] is what follows the final newline: empty, or a line torn by a crash (ignored)
+            Manifest m = new Manifest();
+            if (lines.length < 2 || !lines[0].equals(MAGIC)) {
+                throw corrupt(path, "it does not start with '" + MAGIC + "'");
+            }
+            StringBuilder body = new StringBuilder(MAGIC).append('\n');
+            int i = 1;
+            for (; i < lines.length - 1 && !lines[i].startsWith("header-crc "); i++) {
+                int sp = lines[i].indexOf(' ');
+                if (sp <= 0) {
+                    throw corrupt(path, "line " + (i + 1) + " is not 'key value': '" + lines[i] + "'");
+                }
+                m.header.put(lines[i].substring(0, sp), lines[i].substring(sp + 1));
+                body.append(lines[i]).append('\n');
+            }
+            if (i >= lines.length - 1) {
+                throw corrupt(path, "its header has no checksum line");
+            }
+            String crc = crcHex(body.toString().getBytes(StandardCharsets.UTF_8));
+            if (!lines[i].equals("header-crc " + crc)) {
+                throw corrupt(path, "its header does not match its checksum");
+            }
+            for (i++; i < lines.length - 1; i++) {
+                String[] f = lines[i].split(" ");
+                if (f.length != 4 || !f[0].equals("tile")) {
+                    throw corrupt(path, "line " + (i + 1) + " is not 'tile INDEX CRC LINE-CRC': '" + lines[i] + "'");
+                }
+                String line = f[0] + " " + f[1] + " " + f[2];
+                if (!f[3].equals(crcHex(line.getBytes(StandardCharsets.UTF_8)))) {
+                    throw corrupt(path, "line " + (i + 1) + " does not match its checksum: '" + lines[i] + "'");
+                }
+                int index;
+                long value;
+                try {
+                    index = Integer.parseInt(f[1]);
+                    value = Long.parseLong(f[2], 16);
+                } catch (NumberFormatException e) {
+                    throw corrupt(path, "line " + (i + 1) + " has a bad number: '" + lines[i] + "'");
+                }
+                Long had = m.tiles.put(index, value);
+                if (had != null && had != value) {
+                    throw corrupt(path, "tile " + index + " is recorded twice with different checksums");
+                }
+            }
+            return m;
+        }
+
+        private static IOException corrupt(Path path, String why) {
+            return new IOException("manifest " + path + " is corrupt: " + why + "; delete it and "
+                    + path.getFileName().toString().replaceFirst("\\.manifest$", ".partial")
+                    + " to start again");
+        }
+    }
+}
