@@ -43,6 +43,12 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         this.classPath = classPath;
         this.daemonHeap = daemonHeap;
         Files.createDirectories(dir.resolve("spark-home").resolve("jars"));
+        // the daemons' own logging (INFO, to their log files): readiness is read from it, whatever logging
+        // configuration the class path carries
+        Files.writeString(dir.resolve("daemon-log4j2.properties"), String.join("\n",
+                "rootLogger.level = info", "rootLogger.appenderRef.out.ref = out", "appender.out.type = Console",
+                "appender.out.name = out", "appender.out.layout.type = PatternLayout",
+                "appender.out.layout.pattern = %d{HH:mm:ss.SSS} %p %c{1}: %m%n", ""), StandardCharsets.UTF_8);
         this.shutdownHook = new Thread(this::stopAll, "ntk4j-local-cluster-stop");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         Process m = null;
@@ -132,6 +138,17 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         }
     }
 
+    /** True when worker {@code i}'s log says it launched executor {@code executorId} (of any application). */
+    public boolean workerLaunchedExecutor(int i, String executorId) {
+        try {
+            String log = Files.readString(dir.resolve("worker-" + i + ".log"), StandardCharsets.UTF_8);
+            return Pattern.compile("Asked to launch executor \\S+/" + Pattern.quote(executorId) + " ").matcher(log)
+                    .find();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /**
      * Sets what a driver needs to use this cluster: the master, executors on this cluster's class path, the driver
      * reachable on 127.0.0.1 and no web UI.
@@ -194,6 +211,7 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx" + daemonHeap);
+        cmd.add("-Dlog4j2.configurationFile=" + dir.resolve("daemon-log4j2.properties"));
         cmd.add("-cp");
         cmd.add(classPath);
         cmd.add(mainClass);
