@@ -19,14 +19,24 @@ import org.ntk4j.tensor.Shapes;
  * <pre>
  *   peak(t) = bytes(x1) + bytes(x2) + workers · (SAFETY · costModel(t, t).peak + bytes(mirror of a t × t block))
  * </pre>
- * Tiles are square, t × t (clamped to n1 and n2), the last row and column of tiles taking the remainder; the
- * planner takes the largest t whose peak fits (larger tiles repeat less per-tile work), and with AUTO the method
+ * Tiles are square, t × t (clamped to n1 and n2), t a multiple of {@link #QUANTUM}, the last row and column
+ * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile work), and with AUTO the method
  * whose whole tiled run has the fewest predicted FLOPs among those that fit. When x2 = x1 only the t(t+1)/2
  * tiles on and above the diagonal are computed.
  */
 public final class TilePlanner {
     /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
     public static final double SAFETY = 1.2;
+
+    /**
+     * Tiles hold a multiple of this many examples (the last tile of a row or column takes the remainder). BLAS
+     * computes a GEMM in register blocks of rows (OpenBLAS on x86: 4, 8 or 16 rows, narrower kernels at the
+     * edge), and a row's bits depend on which kernel computed it; tiles aligned to a common multiple of the
+     * block heights put every example in the same kind of block as the untiled run does, so that tiles equal
+     * the untiled kernel bit for bit (measured: tiles of 1 or 3 examples differ in the last bit, tiles of 4,
+     * 16, 32 do not).
+     */
+    public static final int QUANTUM = 16;
 
     private final EmpiricalNtk ntk;
     private final KernelKind kind;
@@ -54,7 +64,10 @@ public final class TilePlanner {
         return this;
     }
 
-    /** A fixed tile size (rows and columns), or 0 (default) to choose the largest that fits. */
+    /**
+     * A fixed tile size (rows and columns), rounded up to a multiple of {@link #QUANTUM}, or 0 (default) to choose
+     * the largest that fits.
+     */
     public TilePlanner tile(int size) {
         if (size < 0) {
             throw new IllegalArgumentException("tile: must be positive (or 0: choose), got " + size);
@@ -126,7 +139,8 @@ public final class TilePlanner {
                 continue;
             }
             int maxT = Math.max(n1, m2);
-            long needOne = peak(costs, m, 1, n1, m2, symmetric, inputBytes, 1);
+            int minT = Math.min(QUANTUM, maxT);
+            long needOne = peak(costs, m, minT, n1, m2, symmetric, inputBytes, 1);
             if (needOne < smallest) {
                 smallest = needOne;
                 smallestMethod = m;
@@ -134,7 +148,7 @@ public final class TilePlanner {
             for (int w = Math.min(workers, tileCountUpperBound(n1, m2, symmetric)); w >= 1; w--) {
                 int t;
                 if (tile > 0) {
-                    t = Math.min(tile, maxT);
+                    t = Math.min(roundUp(tile), maxT);
                     if (peak(costs, m, t, n1, m2, symmetric, inputBytes, w) > budget) {
                         if (w == 1) {
                             tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
@@ -144,20 +158,21 @@ public final class TilePlanner {
                         continue;
                     }
                 } else {
-                    if (peak(costs, m, 1, n1, m2, symmetric, inputBytes, w) > budget) {
+                    if (peak(costs, m, minT, n1, m2, symmetric, inputBytes, w) > budget) {
                         continue;
                     }
+                    // the largest multiple of QUANTUM (or the whole) that fits
                     int lo = 1;
-                    int hi = maxT;
-                    while (lo < hi) { // the largest t that fits
+                    int hi = (maxT + QUANTUM - 1) / QUANTUM;
+                    while (lo < hi) {
                         int mid = lo + (hi - lo + 1) / 2;
-                        if (peak(costs, m, mid, n1, m2, symmetric, inputBytes, w) <= budget) {
+                        if (peak(costs, m, Math.min(mid * QUANTUM, maxT), n1, m2, symmetric, inputBytes, w) <= budget) {
                             lo = mid;
                         } else {
                             hi = mid - 1;
                         }
                     }
-                    t = lo;
+                    t = Math.min(lo * QUANTUM, maxT);
                 }
                 int[] rows = bounds(n1, t);
                 int[] cols = symmetric ? rows : bounds(m2, t);
@@ -173,7 +188,8 @@ public final class TilePlanner {
             }
             throw new IllegalArgumentException("memory budget: " + CostModel.human(budget) + " is too small for the "
                     + kind + " kernel of " + n1 + " × " + m2 + " examples of " + Shapes.str(perExample) + " ("
-                    + dtype.shortName() + "); the smallest " + (tileable ? "tiles (1 × 1" : "run (one tile, the model "
+                    + dtype.shortName() + "); the smallest " + (tileable ? "tiles (" + Math.min(QUANTUM, Math.max(n1, m2))
+                    + " examples" : "run (one tile, the model "
                     + "mixes examples") + ", method " + (smallestMethod == null ? "-" : smallestMethod.shortName())
                     + ") need " + CostModel.human(smallest) + ": raise --memory to at least " + CostModel.human(smallest));
         }
@@ -187,6 +203,11 @@ public final class TilePlanner {
     private static int tileCountUpperBound(int n1, int n2, boolean symmetric) {
         long c = symmetric ? (long) n1 * (n1 + 1) / 2 : (long) n1 * n2;
         return (int) Math.min(Integer.MAX_VALUE, c);
+    }
+
+    /** t rounded up to a multiple of {@link #QUANTUM}. */
+    static int roundUp(int t) {
+        return (int) Math.min(Integer.MAX_VALUE - QUANTUM, ((long) t + QUANTUM - 1) / QUANTUM * QUANTUM);
     }
 
     /** 0, t, 2t, ..., n. */

@@ -1,0 +1,215 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Tiled kernels equal the untiled kernel bit for bit (float64), for every kind, method and tile size, including
+ * sizes that do not divide N; the planner keeps the predicted peak under the budget and refuses what cannot fit.
+ */
+class TiledKernelTest {
+    private static int blasThreads;
+
+    /**
+     * OpenBLAS splits one GEMM over its threads by the GEMM's size, so with several BLAS threads a row's bits
+     * may depend on the whole matrix; tiled runs give BLAS one thread per tile (see TilePlanner), and the
+     * untiled reference is computed the same way.
+     */
+    @org.junit.jupiter.api.BeforeAll
+    static void oneBlasThread() {
+        blasThreads = org.ntk4j.cpu.Blas.threads();
+        org.ntk4j.cpu.Blas.setThreads(1);
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void restoreBlasThreads() {
+        org.ntk4j.cpu.Blas.setThreads(blasThreads);
+    }
+
+    static final int N1 = 37;
+    static final int N2 = 21;
+    static final String[] KINDS = {"full", "trace", "diagonal", "pntk", "pntk-unscaled", "logit:1", "probes:2",
+        "projected:16"};
+
+    static Stream<Object[]> cases() {
+        Stream.Builder<Object[]> b = Stream.builder();
+        // fcn: dense structured parameters; cnn: conv filters (SD's sandwich/Gram orders), biases by rows
+        for (String model : new String[] {"fcn(depth=2,width=12,out=3)|10", "cnn(depth=1,channels=3,out=3)|4,4,1"}) {
+            for (String kind : KINDS) {
+                for (Method m : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
+                    Method.NTK_VECTOR_PRODUCTS}) {
+                    if (kind.startsWith("projected") && m != Method.JACOBIAN_CONTRACTION) {
+                        continue; // its sketch runs on Jacobian rows whatever the method
+                    }
+                    b.add(new Object[] {model, kind, m});
+                }
+            }
+        }
+        return b.build();
+    }
+
+    static Model model(String spec) {
+        return Zoo.parse(spec.substring(0, spec.indexOf('|')));
+    }
+
+    static int[] input(String spec) {
+        return java.util.Arrays.stream(spec.substring(spec.indexOf('|') + 1).split(","))
+                .mapToInt(Integer::parseInt).toArray();
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @MethodSource("cases")
+    void tiledEqualsUntiledBitForBit(String spec, String kindText, Method method) {
+        Model m = model(spec);
+        int[] in = input(spec);
+        KernelKind kind = KernelKind.parse(kindText, 3);
+        try (Params p = m.init(5, in, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(N1, in));
+             Tensor x2 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(N2, in))) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method).memoryBudget(1L << 34);
+            for (Tensor second : new Tensor[] {null, x2}) {
+                try (Tensor whole = ntk.kernel(kind, x1, second)) {
+                    // tiles of 16 (37 = 16 + 16 + 5; 21 = 16 + 5) and 32 (37 = 32 + 5): sizes that do not divide N
+                    for (int t : new int[] {16, 32}) {
+                        TilePlan plan = TilePlanner.of(ntk, kind).tile(t).plan(N1, second == null ? 0 : N2, in,
+                                DType.F64);
+                        assertThat(plan.method()).isEqualTo(method);
+                        assertThat(plan.rowTile()).isEqualTo(t);
+                        assertThat(plan.tileCount()).isGreaterThan(1);
+                        try (Tensor tiled = new TiledKernel(ntk, plan, x1, second).computeAll()) {
+                            assertThat(tiled.shape()).containsExactly(whole.shape());
+                            String what = String.format("%s %s %s x2 %s, tiles of %d", spec, kind, method,
+                                    second == null ? "= x1" : "given", t);
+                            if (method == Method.NTK_VECTOR_PRODUCTS) {
+                                // its stacked tangents put several examples' basis vectors in one GEMM; agreement
+                                // to rounding is what it guarantees (not always the last bit: see the README)
+                                assertThat(EmpiricalNtkTest.relativeError(tiled, whole)).as(what).isLessThan(1e-14);
+                            } else {
+                                assertThat(tiled.toDoubleArray()).as(what).containsExactly(whole.toDoubleArray());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void kernelOfX1WithItselfIsExactlySymmetric() {
+        Model m = Zoo.parse("cnn(depth=2,channels=3,out=3)");
+        int[] in = {5, 5, 2};
+        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 4, Shapes.prepend(6, in));
+             Tensor k = EmpiricalNtk.of(m, p).traceAxes().ntk(x, null)) {
+            for (int a = 0; a < 6; a++) {
+                for (int b = 0; b < 6; b++) {
+                    for (int o1 = 0; o1 < 3; o1++) {
+                        for (int o2 = 0; o2 < 3; o2++) {
+                            assertThat(k.get(a, b, o1, o2)).isEqualTo(k.get(b, a, o2, o1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void symmetricPlansComputeOnlyTheUpperTriangle() {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=2)");
+        try (Params p = m.init(1, new int[] {4}, DType.F64)) {
+            TilePlan plan = TilePlanner.of(EmpiricalNtk.of(m, p).memoryBudget(1L << 30), KernelKind.trace()).tile(3)
+                    .plan(50, 0, new int[] {4}, DType.F64);
+            assertThat(plan.rowBounds()).as("3 rounded up to 16").containsExactly(0, 16, 32, 48, 50);
+            assertThat(plan.tileCount()).isEqualTo(10); // 4·5/2
+            List<String> ij = new ArrayList<>();
+            for (TilePlan.Tile t : plan.tiles()) {
+                assertThat(t.column()).isGreaterThanOrEqualTo(t.row());
+                assertThat(t.mirrored()).isEqualTo(t.column() > t.row());
+                ij.add(t.row() + "," + t.column());
+            }
+            assertThat(ij).startsWith("0,0", "0,1", "0,2", "0,3", "1,1");
+            TilePlan rect = TilePlanner.of(EmpiricalNtk.of(m, p).memoryBudget(1L << 30), KernelKind.trace()).tile(32)
+                    .plan(70, 40, new int[] {4}, DType.F64);
+            assertThat(rect.tileCount()).isEqualTo(3 * 2);
+            assertThat(rect.columnBounds()).containsExactly(0, 32, 40);
+        }
+    }
+
+    @Test
+    void resultsDoNotDependOnTheNumberOfWorkers() {
+        Model m = Zoo.parse("fcn(depth=2,width=16,out=4)");
+        int[] in = {6};
+        try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 70, 6)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            double[] first = null;
+            for (int w : new int[] {1, 2, 4}) {
+                TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).workers(w).plan(70, 0, in, DType.F64);
+                assertThat(plan.workers()).isEqualTo(w);
+                try (Tensor k = new TiledKernel(ntk, plan, x, null).computeAll()) {
+                    if (first == null) {
+                        first = k.toDoubleArray();
+                    } else {
+                        assertThat(k.toDoubleArray()).as("%d workers", w).containsExactly(first);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void plannerFitsTheBudgetAndTheMeasuredPeakStaysUnderIt() {
+        Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");
+        int[] in = {32};
+        int n = 200;
+        try (Params p = m.init(2, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 3, n, 32)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            long untiled = TilePlanner.of(ntk.memoryBudget(1L << 40), KernelKind.full()).plan(n, 0, in, DType.F32)
+                    .predictedPeakBytes();
+            long budget = untiled / 4;
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).budget(budget).plan(n, 0, in, DType.F32);
+            assertThat(plan.tileCount()).isGreaterThan(1);
+            assertThat(plan.predictedPeakBytes()).isLessThanOrEqualTo(budget);
+            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            List<Integer> seen = new ArrayList<>();
+            try {
+                tk.run(java.util.Set.of(), (t, k) -> {
+                    synchronized (seen) {
+                        seen.add(t.index());
+                    }
+                }, null);
+            } catch (java.io.IOException e) {
+                throw new AssertionError(e);
+            }
+            long measured = Tensor.peakBytes() - base + x.bytes();
+            assertThat(measured).as("measured peak of %s", plan).isLessThanOrEqualTo(budget);
+            assertThat(seen).hasSize(plan.tileCount());
+            assertThat(tk.tilesComputed()).isEqualTo(plan.tileCount());
+        }
+    }
+
+    @Test
+    void anImpossibleBudgetIsRefusedWithTheSmallestThatWorks() {
+        Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");
+        try (Params p = m.init(2, new int[] {32}, DType.F32)) {
+            assertThatThrownBy(() -> TilePlanner.of(EmpiricalNtk.of(m, p), KernelKind.trace()).budget(1000)
+                    .plan(100, 0, new int[] {32}, DType.F32))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("memory budget: 1000 B is too small")
+                    .hasMessageContaining("raise --memory to at least");
+        }
+    }
+}
