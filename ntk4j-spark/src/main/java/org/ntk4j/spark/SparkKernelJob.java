@@ -15,15 +15,18 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
+import org.bytedeco.javacpp.Pointer;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 import scala.collection.Iterator;
 import scala.reflect.ClassTag;
@@ -168,6 +171,7 @@ public final class SparkKernelJob {
         Broadcast<TaskInputs> shared = sc.broadcast(inputs);
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
+        int blasBefore = Blas.threads();
         try {
             RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
             List<Object> partitions = new ArrayList<>();
@@ -189,6 +193,7 @@ public final class SparkKernelJob {
             throw (RuntimeException) e;
         } finally {
             shared.destroy();
+            Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
         }
         int computed = done[0] - finished.size();
         return new Summary(groups.size(), computed, finished.size(), (System.nanoTime() - start) / 1e9);
@@ -308,14 +313,32 @@ public final class SparkKernelJob {
         public long[] apply(TaskContext context, Iterator<int[]> partition) {
             TaskInputs in = shared.value();
             int[] group = partition.next();
-            if (!"driver".equals(SparkEnv.get().executorId())) {
-                // an executor's BLAS uses the task's cores; in local[k] the tasks share the driver's BLAS as it is
-                Blas.setThreads(Math.max(1, context.cpus()));
-            }
+            // as in the local run: one BLAS thread per tile when there are several (the tiles run in parallel, and
+            // a tile's bits must not depend on how OpenBLAS splits it), the task's cores for a single tile. In
+            // local[k] this sets the driver JVM's BLAS, which compute() restores.
+            Blas.setThreads(in.plan.tileCount() > 1 ? 1 : Math.max(1, context.cpus()));
+            checkMemory(in);
             try {
                 return compute(in, group, context.attemptNumber());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+        }
+
+        /**
+         * Refuses to start when this executor's off-heap limit (JavaCPP's, -Xmx by default) is below what one task
+         * of the plan needs: the inputs plus one worker's share of the plan's predicted peak.
+         */
+        private static void checkMemory(TaskInputs in) {
+            long limit = Pointer.maxBytes();
+            TilePlan plan = in.plan;
+            long inputs = (long) (plan.n1() + (plan.symmetric() ? 0 : plan.n2()))
+                    * Shapes.size(plan.perExample()) * plan.dtype().bytes();
+            long need = inputs + Math.max(0, plan.predictedPeakBytes() - inputs) / Math.max(1, plan.workers());
+            if (limit > 0 && need > limit) {
+                throw new IllegalStateException("executor " + SparkEnv.get().executorId() + ": its off-heap limit "
+                        + CostModel.human(limit) + " is below the " + CostModel.human(need) + " a task of this plan "
+                        + "needs; give executors more memory (spark.executor.memory) or plan with a smaller --memory");
             }
         }
 
