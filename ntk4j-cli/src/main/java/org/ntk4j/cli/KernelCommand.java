@@ -61,6 +61,21 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--report", description = "Write a JSON report: method, shapes, seconds, FLOPs, peak bytes.")
     Path report;
 
+    @Option(names = "--tile", description = "With --out: tiles of this many examples (rounded up to a multiple of "
+            + "16); default: the largest that fits --memory.")
+    int tile;
+
+    @Option(names = "--resume", description = "With --out: continue the unfinished run of OUT (OUT.partial and "
+            + "OUT.manifest), recomputing no finished tile.")
+    boolean resume;
+
+    @Option(names = "--threads", description = "With --out: tiles computed at once, each with one BLAS thread "
+            + "(default: the number of cores); the result does not depend on it.")
+    Integer threads;
+
+    @Option(names = "--quiet", description = "No progress on stderr.")
+    boolean quiet;
+
     @Override
     public Integer call() throws Exception {
         DType dt = DType.parse(kernel.dtype);
@@ -80,6 +95,15 @@ public final class KernelCommand implements Callable<Integer> {
             try {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
+                }
+                if (out != null && !kernel.explicitAxes()) {
+                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o);
+                    o.flush();
+                    return 0;
+                }
+                if (resume || tile != 0 || threads != null) {
+                    throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile" : "--threads")
+                            + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
                 }
                 EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
                 EmpiricalNtk ntk = kernel.explicitAxes() ? base.traceAxes(axes[0]).diagonalAxes(axes[1])

@@ -38,6 +38,12 @@ public final class TilePlanner {
      */
     public static final int QUANTUM = 16;
 
+    /** On a machine of several cores, tiles are made small enough for about this many per core. */
+    public static final int TILES_PER_WORKER = 4;
+
+    /** The cores the grid is balanced for (the grid never depends on the workers asked for). */
+    private static final int CORES = Runtime.getRuntime().availableProcessors();
+
     private final EmpiricalNtk ntk;
     private final KernelKind kind;
     private long budget;
@@ -78,7 +84,8 @@ public final class TilePlanner {
 
     /**
      * Tiles computed at once (default 1); each holds its own block's memory. When the budget does not allow
-     * this many, fewer are used.
+     * this many, fewer are used. The tile grid does not depend on this number (it is balanced for the
+     * machine's cores), so neither does the result.
      */
     public TilePlanner workers(int count) {
         if (count < 1) {
@@ -145,42 +152,44 @@ public final class TilePlanner {
                 smallest = needOne;
                 smallestMethod = m;
             }
-            for (int w = Math.min(workers, tileCountUpperBound(n1, m2, symmetric)); w >= 1; w--) {
-                int t;
-                if (tile > 0) {
-                    t = Math.min(roundUp(tile), maxT);
-                    if (peak(costs, m, t, n1, m2, symmetric, inputBytes, w) > budget) {
-                        if (w == 1) {
-                            tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
-                                    + CostModel.human(peak(costs, m, t, n1, m2, symmetric, inputBytes, 1))
-                                    + " but the budget is " + CostModel.human(budget);
-                        }
-                        continue;
-                    }
-                } else {
-                    if (peak(costs, m, minT, n1, m2, symmetric, inputBytes, w) > budget) {
-                        continue;
-                    }
-                    // the largest multiple of QUANTUM (or the whole) that fits
-                    int lo = 1;
-                    int hi = (maxT + QUANTUM - 1) / QUANTUM;
-                    while (lo < hi) {
-                        int mid = lo + (hi - lo + 1) / 2;
-                        if (peak(costs, m, Math.min(mid * QUANTUM, maxT), n1, m2, symmetric, inputBytes, w) <= budget) {
-                            lo = mid;
-                        } else {
-                            hi = mid - 1;
-                        }
-                    }
-                    t = Math.min(lo * QUANTUM, maxT);
+            // the grid depends on the problem, the budget and the machine's cores, never on the workers asked
+            // for: then the result is the same whatever the number of workers (float32 GEMMs round differently
+            // for other tile sizes)
+            int t;
+            if (tile > 0) {
+                t = Math.min(roundUp(tile), maxT);
+                if (peak(costs, m, t, n1, m2, symmetric, inputBytes, 1) > budget) {
+                    tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
+                            + CostModel.human(peak(costs, m, t, n1, m2, symmetric, inputBytes, 1))
+                            + " but the budget is " + CostModel.human(budget);
+                    continue;
                 }
-                int[] rows = bounds(n1, t);
-                int[] cols = symmetric ? rows : bounds(m2, t);
-                TilePlan p = build(m, n1, n2, perExample, dtype, shape, rows, cols, axes, w,
-                        peak(costs, m, t, n1, m2, symmetric, inputBytes, w), costs, true);
-                best = better(best, p);
-                break;
+            } else {
+                if (needOne > budget) {
+                    continue;
+                }
+                // the largest multiple of QUANTUM (or the whole) that fits
+                int lo = 1;
+                int hi = (maxT + QUANTUM - 1) / QUANTUM;
+                while (lo < hi) {
+                    int mid = lo + (hi - lo + 1) / 2;
+                    if (peak(costs, m, Math.min(mid * QUANTUM, maxT), n1, m2, symmetric, inputBytes, 1) <= budget) {
+                        lo = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                t = Math.min(lo * QUANTUM, Math.min(maxT, balanced(n1, m2, symmetric, CORES)));
             }
+            int[] rows = bounds(n1, t);
+            int[] cols = symmetric ? rows : bounds(m2, t);
+            int w = Math.min(workers, TilePlan.enumerate(rows, cols, symmetric).size());
+            while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w) > budget) {
+                w--; // fewer tiles at once rather than other tiles
+            }
+            TilePlan p = build(m, n1, n2, perExample, dtype, shape, rows, cols, axes, w,
+                    peak(costs, m, t, n1, m2, symmetric, inputBytes, w), costs, true);
+            best = better(best, p);
         }
         if (best == null) {
             if (tooBig != null && smallest <= budget) {
@@ -200,9 +209,25 @@ public final class TilePlanner {
         return a == null || b.flops() < a.flops() ? b : a;
     }
 
-    private static int tileCountUpperBound(int n1, int n2, boolean symmetric) {
-        long c = symmetric ? (long) n1 * (n1 + 1) / 2 : (long) n1 * n2;
-        return (int) Math.min(Integer.MAX_VALUE, c);
+    /**
+     * On several cores, the largest tile size that still gives each core about {@link #TILES_PER_WORKER} tiles
+     * (so that no worker idles at the end while another finishes a big tile); the whole otherwise.
+     */
+    static int balanced(int n1, int n2, boolean symmetric, int workers) {
+        int maxT = Math.max(n1, n2);
+        if (workers <= 1) {
+            return maxT;
+        }
+        for (int g = 1; g <= maxT; g++) { // g × g grid of the larger side
+            int t = roundUp((maxT + g - 1) / g);
+            int rows = (n1 + t - 1) / t;
+            int cols = (n2 + t - 1) / t;
+            long tiles = symmetric ? (long) rows * (rows + 1) / 2 : (long) rows * cols;
+            if (tiles >= (long) TILES_PER_WORKER * workers || t <= QUANTUM) {
+                return t;
+            }
+        }
+        return QUANTUM;
     }
 
     /** t rounded up to a multiple of {@link #QUANTUM}. */

@@ -18,8 +18,8 @@ import org.ntk4j.tensor.Tensor;
  * {@code ntk.method(plan.method()).kernel(plan.kind(), x1, x2)}, bit for bit (see
  * {@link EmpiricalNtk#forTiles}), so tiles can be computed in any order, by any number of threads or processes,
  * and retried: {@link #computeTile} computes one tile from the plan and its index alone.
- * {@link #run} computes many, preparing each row tile's shared work once and reusing it for the row's blocks,
- * {@link TilePlan#workers()} rows at a time, and hands each block to a {@link Sink} (such as the output store).
+ * {@link #run} computes many, on {@link TilePlan#workers()} threads, reusing each row tile's prepared work for
+ * the blocks of its row, and hands each block to a {@link Sink} (such as the output store).
  */
 public final class TiledKernel {
     /** Receives each computed block, [rows, columns, tail...]; the block is closed after the call returns. */
@@ -108,41 +108,36 @@ public final class TiledKernel {
     }
 
     /**
-     * Computes every tile not in {@code done}, handing each block to {@code sink}: rows of tiles are shared
-     * out among {@link TilePlan#workers()} threads; each prepares its row tile once. The result does not
-     * depend on the number of workers (every block is computed alone). The first failure stops the run and is
-     * rethrown.
+     * Computes every tile not in {@code done}, handing each block to {@code sink}. {@link TilePlan#workers()}
+     * threads take the tiles in row-major order, one at a time; each keeps the prepared row tile of its last
+     * tile and prepares a new one only when its next tile lies in another row (so a row's shared work is done
+     * at most once per worker, and no worker waits for another). The result does not depend on the number of
+     * workers: every block is computed alone. The first failure stops the run and is rethrown.
      */
     public void run(Set<Integer> done, Sink sink, Listener listener) throws IOException {
-        List<List<TilePlan.Tile>> rows = new ArrayList<>();
-        int currentRow = -1;
+        List<TilePlan.Tile> pending = new ArrayList<>();
         for (TilePlan.Tile t : plan.tiles()) {
-            if (done.contains(t.index())) {
-                continue;
+            if (!done.contains(t.index())) {
+                pending.add(t);
             }
-            if (t.row() != currentRow) {
-                rows.add(new ArrayList<>());
-                currentRow = t.row();
-            }
-            rows.get(rows.size() - 1).add(t);
         }
+        AtomicInteger next = new AtomicInteger();
         AtomicBoolean failed = new AtomicBoolean();
-        if (plan.workers() <= 1 || rows.size() <= 1) {
-            for (List<TilePlan.Tile> row : rows) {
-                runRow(row, sink, listener, failed);
-            }
+        int w = Math.min(plan.workers(), pending.size());
+        if (w <= 1) {
+            work(pending, next, sink, listener, failed);
             return;
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(plan.workers(), rows.size()), r -> {
+        ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
             Thread th = new Thread(r, "ntk4j-tile");
             th.setDaemon(true);
             return th;
         });
         try {
             List<Future<?>> futures = new ArrayList<>();
-            for (List<TilePlan.Tile> row : rows) {
+            for (int i = 0; i < w; i++) {
                 futures.add(pool.submit(() -> {
-                    runRow(row, sink, listener, failed);
+                    work(pending, next, sink, listener, failed);
                     return null;
                 }));
             }
@@ -178,40 +173,50 @@ public final class TiledKernel {
         }
     }
 
-    private void runRow(List<TilePlan.Tile> row, Sink sink, Listener listener, AtomicBoolean failed)
-            throws IOException {
-        if (failed.get()) {
-            return;
-        }
-        TilePlan.Tile first = row.get(0);
-        if (tiles == null) {
-            long start = System.nanoTime();
-            try (Tensor k = computeTile(first.index())) {
-                sink.accept(first, k);
-            }
-            if (listener != null) {
-                listener.tileDone(first, (System.nanoTime() - start) / 1e9);
-            }
-            return;
-        }
-        long start = System.nanoTime();
-        try (Tensor xr = Layout.sliceAxis(x1, 0, first.rowFrom(), first.rowTo());
-             EmpiricalNtk.PreparedTile pr = tiles.prepare(xr)) {
-            for (TilePlan.Tile t : row) {
-                if (failed.get()) {
-                    return;
-                }
-                try (Tensor k = block(t, pr)) {
-                    sink.accept(t, k);
+    /** One worker: the next pending tile until none is left, reusing its prepared row tile within a row. */
+    private void work(List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
+                      AtomicBoolean failed) throws IOException {
+        int row = -1;
+        Tensor xr = null;
+        EmpiricalNtk.PreparedTile pr = null;
+        try {
+            for (int i = next.getAndIncrement(); i < pending.size() && !failed.get(); i = next.getAndIncrement()) {
+                TilePlan.Tile t = pending.get(i);
+                long start = System.nanoTime();
+                try {
+                    if (tiles == null) {
+                        try (Tensor k = computeTile(t.index())) {
+                            sink.accept(t, k);
+                        }
+                    } else {
+                        if (t.row() != row) {
+                            if (pr != null) {
+                                pr.close();
+                                xr.close();
+                                pr = null;
+                            }
+                            xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
+                            pr = tiles.prepare(xr);
+                            row = t.row();
+                        }
+                        try (Tensor k = block(t, pr)) {
+                            sink.accept(t, k);
+                        }
+                    }
                 } catch (IOException | RuntimeException | Error e) {
                     failed.set(true);
                     throw e;
                 }
-                long now = System.nanoTime();
                 if (listener != null) {
-                    listener.tileDone(t, (now - start) / 1e9);
+                    listener.tileDone(t, (System.nanoTime() - start) / 1e9);
                 }
-                start = now;
+            }
+        } finally {
+            if (pr != null) {
+                pr.close();
+            }
+            if (xr != null) {
+                xr.close();
             }
         }
     }

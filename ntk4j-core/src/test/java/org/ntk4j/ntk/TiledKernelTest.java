@@ -151,11 +151,11 @@ class TiledKernelTest {
     void resultsDoNotDependOnTheNumberOfWorkers() {
         Model m = Zoo.parse("fcn(depth=2,width=16,out=4)");
         int[] in = {6};
-        try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 70, 6)) {
+        try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 50, 6)) {
             EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
             double[] first = null;
             for (int w : new int[] {1, 2, 4}) {
-                TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).workers(w).plan(70, 0, in, DType.F64);
+                TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).workers(w).plan(50, 0, in, DType.F64);
                 assertThat(plan.workers()).isEqualTo(w);
                 try (Tensor k = new TiledKernel(ntk, plan, x, null).computeAll()) {
                     if (first == null) {
@@ -170,9 +170,9 @@ class TiledKernelTest {
 
     @Test
     void plannerFitsTheBudgetAndTheMeasuredPeakStaysUnderIt() {
-        Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");
+        Model m = Zoo.parse("fcn(depth=2,width=32,out=10)");
         int[] in = {32};
-        int n = 200;
+        int n = 160;
         try (Params p = m.init(2, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 3, n, 32)) {
             EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
             long untiled = TilePlanner.of(ntk.memoryBudget(1L << 40), KernelKind.full()).plan(n, 0, in, DType.F32)

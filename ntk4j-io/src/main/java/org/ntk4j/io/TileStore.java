@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.zip.CRC32C;
 import org.ntk4j.cpu.Layout;
+import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.tensor.Tensor;
 
@@ -237,7 +238,9 @@ public final class TileStore implements AutoCloseable {
         Map<String, String> h = new LinkedHashMap<>();
         h.put("shape", join(plan.shape()));
         h.put("dtype", plan.dtype().shortName());
-        h.put("kind", plan.kind().toString() + " seed=" + plan.kind().seed());
+        KernelKind kind = plan.kind();
+        boolean seeded = kind.family() == KernelKind.Family.PROBES || kind.family() == KernelKind.Family.PROJECTED;
+        h.put("kind", kind + (seeded ? " seed=" + kind.seed() : ""));
         h.put("method", plan.method().shortName());
         h.put("symmetric", Boolean.toString(plan.symmetric()));
         h.put("row-tile", Integer.toString(plan.rowTile()));

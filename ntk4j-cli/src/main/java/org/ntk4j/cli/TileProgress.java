@@ -1,0 +1,76 @@
+package org.ntk4j.cli;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TiledKernel;
+
+/**
+ * Progress of a tiled run on stderr: on a terminal a progress bar (tiles done, ETA, achieved GFLOP/s from the
+ * cost model's FLOPs of the finished tiles); in a pipe one plain line at most every {@link #LINE_SECONDS}
+ * seconds and at the end; nothing when quiet.
+ */
+final class TileProgress implements TiledKernel.Listener, AutoCloseable {
+    static final double LINE_SECONDS = 10;
+
+    private final TilePlan plan;
+    private final PrintStream err;
+    private final ProgressBar bar;
+    private final boolean quiet;
+    private final long start = System.nanoTime();
+    private final int total;
+    private int done;
+    private int doneHere;
+    private double flops;
+    private double lastLine;
+
+    TileProgress(TilePlan plan, int alreadyDone, boolean quiet, boolean terminal, PrintStream err) {
+        this.plan = plan;
+        this.err = err;
+        this.quiet = quiet;
+        this.total = plan.tileCount();
+        this.done = alreadyDone;
+        this.bar = quiet || !terminal ? null : new ProgressBarBuilder().setTaskName("tiles").setInitialMax(total)
+                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(err))
+                .setUpdateIntervalMillis(500).startsFrom(alreadyDone, java.time.Duration.ZERO).build();
+    }
+
+    @Override
+    public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+        done++;
+        doneHere++;
+        flops += plan.tileFlops(tile.index());
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        if (bar != null) {
+            bar.stepTo(done);
+            bar.setExtraMessage(String.format(Locale.ROOT, "%.2f GFLOP/s", flops / elapsed / 1e9));
+        } else if (!quiet && (elapsed - lastLine >= LINE_SECONDS || done == total)) {
+            lastLine = elapsed;
+            double eta = doneHere == 0 ? 0 : elapsed / doneHere * (total - done);
+            err.printf(Locale.ROOT, "ntk4j: tiles %d/%d, %.1f s, ETA %.0f s, %.2f GFLOP/s%n", done, total, elapsed, eta,
+                    flops / elapsed / 1e9);
+            err.flush();
+        }
+    }
+
+    /** Tiles computed by this run (not counting those of a resumed run). */
+    synchronized int computedHere() {
+        return doneHere;
+    }
+
+    /** Predicted FLOPs of the tiles computed by this run. */
+    synchronized double flopsHere() {
+        return flops;
+    }
+
+    @Override
+    public void close() {
+        if (bar != null) {
+            bar.close();
+        }
+    }
+}

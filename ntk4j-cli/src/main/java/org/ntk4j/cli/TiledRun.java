@@ -1,0 +1,174 @@
+package org.ntk4j.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.Map;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.NpyHeader;
+import org.ntk4j.io.RunFingerprint;
+import org.ntk4j.io.TileStore;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@code ntk4j kernel --out OUT}: the kernel planned into tiles under the memory budget and written tile by tile
+ * into OUT through a {@link TileStore} ({@code --resume} continues an unfinished run), with progress on stderr
+ * and the tiles, budget and measured peak in the report.
+ */
+final class TiledRun {
+    private final KernelCommand cmd;
+    private final Model net;
+    private final Params params;
+    private final Tensor x1;
+    private final Tensor x2;
+    private final KernelKind kind;
+    private final Method method;
+    private final long budget;
+    private final DType dtype;
+
+    TiledRun(KernelCommand cmd, Model net, Params params, Tensor x1, Tensor x2, KernelKind kind, Method method,
+             long budget, DType dtype) {
+        this.cmd = cmd;
+        this.net = net;
+        this.params = params;
+        this.x1 = x1;
+        this.x2 = x2;
+        this.kind = kind;
+        this.method = method;
+        this.budget = budget;
+        this.dtype = dtype;
+    }
+
+    void run(PrintWriter o) throws IOException {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int threads = cmd.threads == null ? cores : cmd.threads;
+        if (threads < 1) {
+            throw new IllegalArgumentException("--threads: expected a positive number, got " + threads);
+        }
+        if (cmd.tile < 0) {
+            throw new IllegalArgumentException("--tile: expected a positive number of examples, got " + cmd.tile);
+        }
+        int[] perExample = Shapes.dropFirst(x1.shape());
+        int n1 = x1.dim(0);
+        int n2 = x2 == null ? 0 : x2.dim(0);
+        EmpiricalNtk ntk = EmpiricalNtk.of(net, params).method(method).memoryBudget(budget);
+        int tileSize = cmd.tile;
+        if (cmd.resume) {
+            if (!TileStore.unfinished(cmd.out)) {
+                throw new IOException("--resume: no unfinished run at " + cmd.out + " ("
+                        + TileStore.manifestPath(cmd.out) + " does not exist)");
+            }
+            // the resumed run computes the recorded grid with the recorded method, whatever the options now
+            Map<String, String> recorded = TileStore.recordedRun(cmd.out);
+            try {
+                tileSize = Integer.parseInt(recorded.getOrDefault("row-tile", ""));
+                ntk = ntk.method(Method.parse(recorded.getOrDefault("method", "")));
+            } catch (IllegalArgumentException e) {
+                throw new IOException("manifest " + TileStore.manifestPath(cmd.out) + " is corrupt: " + e.getMessage());
+            }
+        }
+        TilePlan plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
+                .plan(n1, n2, perExample, dtype);
+        // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM
+        // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count
+        int blasBefore = Blas.threads();
+        Blas.setThreads(1);
+        String fingerprint = RunFingerprint.of(net.spec(), params, x1, x2);
+        o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), params.count(),
+                Shapes.str(x1.shape()), x2 == null ? " (x2 = x1)" : ", x2 " + Shapes.str(x2.shape()),
+                dtype.shortName());
+        o.printf(Locale.ROOT, "kind %s, kernel %s (%s) in %s%n", kind, Shapes.str(plan.shape()),
+                CostModel.human(plan.elements() * dtype.bytes()), plan.describe());
+        o.flush();
+        Tensor.resetPeakBytes();
+        long start = System.nanoTime();
+        int alreadyDone;
+        TileProgress progress;
+        try (TileStore store = cmd.resume ? TileStore.resume(cmd.out, plan, fingerprint)
+                : TileStore.create(cmd.out, plan, fingerprint)) {
+            alreadyDone = store.finishedTiles().size();
+            progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, System.err);
+            try (TileProgress p = progress) {
+                new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
+            }
+            store.finish();
+        } finally {
+            Blas.setThreads(blasBefore);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long peak = Tensor.peakBytes();
+        double flops = progress.flopsHere();
+        o.printf(Locale.ROOT, "%d tiles computed (%d already done), %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
+                        + "(predicted %s, budget %s)%n", progress.computedHere(), alreadyDone, seconds, flops,
+                flops / seconds / 1e9, CostModel.human(peak), CostModel.human(plan.predictedPeakBytes()),
+                CostModel.human(budget));
+        o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(plan.shape()), summary(plan));
+        o.println("wrote " + cmd.out);
+        if (cmd.report != null) {
+            new JsonReport().put("model", net.spec()).put("kind", kind.toString())
+                    .put("method", plan.method().shortName()).put("auto", method == Method.AUTO)
+                    .put("dtype", dtype.shortName()).put("x1_shape", x1.shape())
+                    .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)
+                    .put("kernel_shape", plan.shape()).put("parameters", params.count())
+                    .put("seconds", seconds).put("predicted_flops", flops)
+                    .put("achieved_flops_per_second", flops / seconds)
+                    .put("peak_bytes", peak).put("predicted_peak_bytes", plan.predictedPeakBytes())
+                    .put("memory_budget_bytes", budget).put("tiles", plan.tileCount())
+                    .put("tiles_computed", progress.computedHere()).put("tiles_resumed", alreadyDone)
+                    .put("tile_rows", plan.rowTile()).put("tile_columns", plan.columnTile())
+                    .put("workers", plan.workers()).put("out", cmd.out.toString()).write(cmd.report);
+            o.println("wrote " + cmd.report);
+        }
+    }
+
+    /** Mean, min and max of the written kernel, streamed from the file (it may not fit in memory). */
+    private String summary(TilePlan plan) throws IOException {
+        NpyHeader h = Npy.readHeader(cmd.out);
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        double sum = 0;
+        long count = 0;
+        boolean f32 = plan.dtype() == DType.F32;
+        try (FileChannel ch = FileChannel.open(cmd.out, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 23).order(ByteOrder.LITTLE_ENDIAN);
+            long at = h.dataOffset();
+            long end = Files.size(cmd.out);
+            while (at < end) {
+                buf.clear();
+                int r = ch.read(buf, at);
+                if (r <= 0) {
+                    break;
+                }
+                at += r;
+                buf.flip();
+                while (buf.remaining() >= (f32 ? 4 : 8)) {
+                    double v = f32 ? buf.getFloat() : buf.getDouble();
+                    min = Math.min(min, v);
+                    max = Math.max(max, v);
+                    sum += v;
+                    count++;
+                }
+                at -= buf.remaining();
+            }
+        }
+        return String.format(Locale.ROOT, "mean %.6g, min %.6g, max %.6g", sum / count, min, max);
+    }
+}

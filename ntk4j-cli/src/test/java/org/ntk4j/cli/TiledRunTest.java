@@ -1,0 +1,196 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.TileStore;
+
+/**
+ * {@code ntk4j kernel --out}: tiled runs written tile by tile; a run killed with SIGKILL half way resumes to the
+ * same bytes as an uninterrupted run, recomputing no finished tile; a corrupt or foreign manifest is a clear
+ * error; a low -Xmx and --memory run completes by tiling with its measured peak under the budget; an
+ * impossible budget is refused before any work.
+ */
+class TiledRunTest {
+    // 8 row tiles of 16: 36 tiles of a [120, 120, 10, 10] kernel, long enough to be caught half way
+    static final String[] KERNEL = {"kernel", "--model", "fcn(depth=2,width=48,out=10)", "--data",
+        "synthetic:120,32", "--kind", "full", "--tile", "16", "--threads", "1", "--quiet"};
+
+    private static String[] run(int expectedCode, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        assertThat(code).as("exit code; stderr: %s", err).isEqualTo(expectedCode);
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    private static String[] with(String[] a, String... more) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + more.length);
+        System.arraycopy(more, 0, r, a.length, more.length);
+        return r;
+    }
+
+    /** The CLI in a separate JVM. */
+    private static Process start(Path dir, List<String> jvm, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvm);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("child.log").toFile()).start();
+    }
+
+    private static int recordedTiles(Path manifest) throws IOException {
+        if (!Files.exists(manifest)) {
+            return 0;
+        }
+        int n = 0;
+        for (String line : Files.readAllLines(manifest, StandardCharsets.UTF_8)) {
+            n += line.startsWith("tile ") ? 1 : 0;
+        }
+        return n;
+    }
+
+    private static long jsonLong(Path report, String key) throws IOException {
+        Matcher m = Pattern.compile("\"" + key + "\": ([0-9.e+]+)").matcher(Files.readString(report));
+        assertThat(m.find()).as("%s in %s", key, report).isTrue();
+        return (long) Double.parseDouble(m.group(1));
+    }
+
+    @Test
+    void aRunKilledHalfWayResumesToTheSameBytes(@TempDir Path dir) throws Exception {
+        Path whole = dir.resolve("whole.npy");
+        run(0, with(KERNEL, "--out", whole.toString(), "--report", dir.resolve("whole.json").toString()));
+        long tiles = jsonLong(dir.resolve("whole.json"), "tiles");
+        assertThat(tiles).isEqualTo(8 * 9 / 2);
+
+        Path killed = dir.resolve("killed.npy");
+        Path manifest = TileStore.manifestPath(killed);
+        Process p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", killed.toString()));
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        int seen = 0;
+        while (p.isAlive() && System.nanoTime() < deadline) {
+            seen = recordedTiles(manifest);
+            if (seen >= 3) {
+                break;
+            }
+            Thread.sleep(5);
+        }
+        assertThat(p.isAlive()).as("the child is still running (log: %s)", dir.resolve("child.log")).isTrue();
+        p.destroyForcibly(); // SIGKILL on Linux
+        p.waitFor();
+        int done = recordedTiles(manifest);
+        assertThat(done).isBetween(3, (int) tiles - 1);
+        assertThat(killed).doesNotExist(); // nothing that looks complete
+        assertThat(TileStore.partialPath(killed)).exists();
+
+        Path report = dir.resolve("resumed.json");
+        run(0, with(KERNEL, "--out", killed.toString(), "--resume", "--report", report.toString()));
+        assertThat(jsonLong(report, "tiles_resumed")).isEqualTo(done);
+        assertThat(jsonLong(report, "tiles_computed")).isEqualTo(tiles - done); // no finished tile recomputed
+        assertThat(Files.readAllBytes(killed)).isEqualTo(Files.readAllBytes(whole));
+        assertThat(manifest).doesNotExist();
+        assertThat(TileStore.partialPath(killed)).doesNotExist();
+    }
+
+    @Test
+    void aCorruptOrForeignManifestIsAClearError(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("k.npy");
+        Path manifest = TileStore.manifestPath(out);
+        Process p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", out.toString()));
+        while (p.isAlive() && recordedTiles(manifest) < 2) {
+            Thread.sleep(5);
+        }
+        p.destroyForcibly();
+        p.waitFor();
+        assertThat(recordedTiles(manifest)).isPositive();
+        assertThat(out).doesNotExist();
+        // a foreign run: other parameters (seed), other kind
+        String err = run(2, with(KERNEL, "--out", out.toString(), "--resume", "--seed", "7"))[1];
+        assertThat(err).contains("was written for another run").contains("fingerprint")
+                .contains("another model, parameters or data");
+        String[] trace = KERNEL.clone();
+        trace[java.util.Arrays.asList(trace).indexOf("full")] = "trace";
+        err = run(2, with(trace, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).contains("was written for another run").contains("shape");
+        // a corrupt header
+        String text = Files.readString(manifest);
+        Files.writeString(manifest, text.replace("dtype f32", "dtype f64"));
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).startsWith("ntk4j: manifest ").contains("is corrupt").contains("header does not match");
+        // a corrupt tile line
+        Files.writeString(manifest, text.replaceFirst("(?m)^tile (\\d+) ([0-9a-f]+)", "tile $1 0$2"));
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).contains("is corrupt").contains("does not match its checksum");
+        // garbage
+        Files.writeString(manifest, "not a manifest\n");
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).contains("is corrupt").contains("does not start with");
+        // corrupt data under an intact manifest: tile 0's first bytes
+        Files.writeString(manifest, text);
+        byte[] data = Files.readAllBytes(TileStore.partialPath(out));
+        data[200] ^= 0x55;
+        Files.write(TileStore.partialPath(out), data);
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).contains(".partial is corrupt").contains("does not match its checksum");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
+    void aLowMemoryRunCompletesByTilingUnderItsBudget(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("k.npy");
+        Path report = dir.resolve("r.json");
+        // the [160, 160, 10, 10] float32 kernel alone is 9.8 MiB: more than the budget, and -Xmx is 32 MiB
+        Process p = start(dir, List.of("-Xmx32m"), "kernel", "--model", "fcn(depth=2,width=32,out=10)", "--data",
+                "synthetic:160,32", "--kind", "full", "--memory", "8m", "--quiet", "--out", out.toString(),
+                "--report", report.toString());
+        assertThat(p.waitFor()).as(Files.readString(dir.resolve("child.log"))).isZero();
+        long tiles = jsonLong(report, "tiles");
+        long peak = jsonLong(report, "peak_bytes");
+        long budget = jsonLong(report, "memory_budget_bytes");
+        assertThat(tiles).isGreaterThan(1);
+        assertThat(budget).isEqualTo(8L << 20);
+        assertThat(peak).isPositive().isLessThanOrEqualTo(budget);
+        assertThat(Files.size(out)).isEqualTo(128 + 160L * 160 * 100 * 4);
+    }
+
+    @Test
+    void theFileDoesNotDependOnTheThreadCount(@TempDir Path dir) throws Exception {
+        // float32, the grid chosen by the planner: --threads changes only how many tiles run at once
+        String[] args = {"kernel", "--model", "cnn(depth=1,channels=4,out=5)", "--data", "synthetic:70,6,6,1",
+            "--kind", "diagonal", "--memory", "256m", "--quiet"};
+        Path one = dir.resolve("one.npy");
+        Path three = dir.resolve("three.npy");
+        run(0, with(args, "--threads", "1", "--out", one.toString(), "--report", dir.resolve("one.json").toString()));
+        run(0, with(args, "--threads", "3", "--out", three.toString(), "--report",
+                dir.resolve("three.json").toString()));
+        assertThat(jsonLong(dir.resolve("one.json"), "tiles")).isGreaterThan(1);
+        assertThat(jsonLong(dir.resolve("three.json"), "workers")).isGreaterThan(1);
+        assertThat(Files.readAllBytes(three)).isEqualTo(Files.readAllBytes(one));
+    }
+
+    @Test
+    void anImpossibleBudgetIsRefusedBeforeAnyWork(@TempDir Path dir) {
+        Path out = dir.resolve("k.npy");
+        String err = run(2, "kernel", "--model", "fcn(depth=2,width=64,out=10)", "--data", "synthetic:300,32",
+                "--kind", "full", "--memory", "64k", "--quiet", "--out", out.toString())[1];
+        assertThat(err).startsWith("ntk4j: memory budget: 64.0 KiB is too small").contains("raise --memory to at least");
+        assertThat(out).doesNotExist();
+        assertThat(TileStore.partialPath(out)).doesNotExist();
+        assertThat(TileStore.manifestPath(out)).doesNotExist();
+    }
+}
