@@ -313,10 +313,10 @@ public final class SparkKernelJob {
         public long[] apply(TaskContext context, Iterator<int[]> partition) {
             TaskInputs in = shared.value();
             int[] group = partition.next();
-            // as in the local run: one BLAS thread per tile when there are several (the tiles run in parallel, and
-            // a tile's bits must not depend on how OpenBLAS splits it), the task's cores for a single tile. In
+            // as in the local run: one BLAS thread per tile (OpenBLAS splits a GEMM over its threads by its size,
+            // so a tile's bits would otherwise depend on the thread count); the parallelism is the tasks'. In
             // local[k] this sets the driver JVM's BLAS, which compute() restores.
-            Blas.setThreads(in.plan.tileCount() > 1 ? 1 : Math.max(1, context.cpus()));
+            Blas.setThreads(1);
             checkMemory(in);
             try {
                 return compute(in, group, context.attemptNumber());
