@@ -190,7 +190,7 @@ public final class SparkKernelJob {
             if (e instanceof SparkException) {
                 throw new IOException("spark: the kernel job failed: " + rootMessage(e), e);
             }
-            throw (RuntimeException) e;
+            throw e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e);
         } finally {
             shared.destroy();
             Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
