@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Tiled pNTK benchmark (issue 6): the N×N pntk kernel of SOURCE (default: 4,000 Fashion-MNIST training images)
 # written tile by tile under a memory budget, with the machine's SGEMM rate measured in the same session for the
-# ratio. Usage: ntk4j-bench/run-tiled-pntk.sh [SOURCE] [MODEL] [MEMORY] [XMX]
+# ratio: first the command line (wall time, peak RSS), then TiledPntkBench (SGEMM rate, untiled and tiled runs
+# interleaved round by round, medians). Usage: ntk4j-bench/run-tiled-pntk.sh [SOURCE] [MODEL] [MEMORY] [XMX]
 #   SOURCE  a --data source, e.g. fashion-mnist:train:4000 or a .npy file [4000, 28, 28]
+# TiledPntkBench reads a .npy: for another source the command line writes nothing it can read, so give a .npy
+# (or set NPY=path to one) for the interleaved part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=${1:-fashion-mnist:train:4000}
@@ -26,3 +29,8 @@ java -Xmx"$XMX" -cp "$CP" org.ntk4j.cli.Main kernel --model "$MODEL" --data "$SO
     --memory "$MEMORY" --report "$OUT/untiled.json"
 echo "== SGEMM rate after"
 java -Xmx1g -cp "$CP" org.ntk4j.bench.SgemmRate "$cores" 7
+NPY=${NPY:-$SOURCE}
+if [[ "$NPY" == *.npy ]]; then
+  echo "== interleaved: SGEMM, untiled, tiled (3 rounds)"
+  java -Xmx"$XMX" -cp "$CP" org.ntk4j.bench.TiledPntkBench "$NPY" "$MODEL" "$MEMORY" 3 "$OUT"
+fi

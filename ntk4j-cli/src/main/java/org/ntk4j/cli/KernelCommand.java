@@ -102,7 +102,7 @@ public final class KernelCommand implements Callable<Integer> {
                     ParamsFile.save(p, paramsOut);
                 }
                 if (out != null && !kernel.explicitAxes()) {
-                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o);
+                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o, spec.commandLine().getErr());
                     o.flush();
                     return 0;
                 }

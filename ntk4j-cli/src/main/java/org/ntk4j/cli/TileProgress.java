@@ -1,6 +1,6 @@
 package org.ntk4j.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -18,7 +18,7 @@ final class TileProgress implements TiledKernel.Listener, AutoCloseable {
     static final double LINE_SECONDS = 10;
 
     private final TilePlan plan;
-    private final PrintStream err;
+    private final PrintWriter err;
     private final ProgressBar bar;
     private final boolean quiet;
     private final long start = System.nanoTime();
@@ -28,14 +28,18 @@ final class TileProgress implements TiledKernel.Listener, AutoCloseable {
     private double flops;
     private double lastLine;
 
-    TileProgress(TilePlan plan, int alreadyDone, boolean quiet, boolean terminal, PrintStream err) {
+    /**
+     * @param terminal true when stderr is a terminal: the bar goes to System.err
+     * @param err where the plain lines go (the command's error stream)
+     */
+    TileProgress(TilePlan plan, int alreadyDone, boolean quiet, boolean terminal, PrintWriter err) {
         this.plan = plan;
         this.err = err;
         this.quiet = quiet;
         this.total = plan.tileCount();
         this.done = alreadyDone;
         this.bar = quiet || !terminal ? null : new ProgressBarBuilder().setTaskName("tiles").setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(err))
+                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err))
                 .setUpdateIntervalMillis(500).startsFrom(alreadyDone, java.time.Duration.ZERO).build();
     }
 

@@ -57,7 +57,7 @@ final class TiledRun {
         this.dtype = dtype;
     }
 
-    void run(PrintWriter o) throws IOException {
+    void run(PrintWriter o, PrintWriter err) throws IOException {
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cmd.threads == null ? cores : cmd.threads;
         if (threads < 1) {
@@ -87,8 +87,18 @@ final class TiledRun {
                 throw new IOException("manifest " + TileStore.manifestPath(cmd.out) + " is corrupt: " + e.getMessage());
             }
         }
-        TilePlan plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
-                .plan(n1, n2, perExample, dtype);
+        TilePlan plan;
+        try {
+            plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
+                    .plan(n1, n2, perExample, dtype);
+        } catch (IllegalArgumentException e) {
+            throw cmd.resume ? new IllegalArgumentException("--resume: the recorded tiles of " + tileSize
+                    + " examples do not fit this run's --memory: " + e.getMessage()) : e;
+        }
+        if (!cmd.resume && TileStore.unfinished(cmd.out)) {
+            err.println("ntk4j: starting " + cmd.out + " again; the unfinished run there is discarded (--resume "
+                    + "continues it)");
+        }
         // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM
         // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count
         int blasBefore = Blas.threads();
@@ -107,7 +117,7 @@ final class TiledRun {
         try (TileStore store = cmd.resume ? TileStore.resume(cmd.out, plan, fingerprint)
                 : TileStore.create(cmd.out, plan, fingerprint)) {
             alreadyDone = store.finishedTiles().size();
-            progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, System.err);
+            progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
             try (TileProgress p = progress) {
                 if (cluster != null) {
                     cluster.compute(cmd.spark, net.spec(), params, x1, x2, store, cmd.out, p, o);

@@ -243,6 +243,11 @@ public final class EmpiricalNtk {
             return x.dim(0);
         }
 
+        /** Native bytes the prepared work holds (not counting the examples). */
+        public long bytes() {
+            return (pass != null ? pass.bytes() : 0) + (sketched != null ? sketched.bytes() : 0);
+        }
+
         @Override
         public void close() {
             if (pass != null) {
@@ -611,52 +616,50 @@ public final class EmpiricalNtk {
     private Tensor jacobianBlock(Inputs in, PerExamplePass pass1, PerExamplePass pass2) {
         ParameterConsumers pc1 = pass1.pc;
         ParameterConsumers pc2 = pass2.pc;
-        {
-            Tensor acc = null;
-            int o = pass1.o;
-            for (int p = 0; p < in.specs.size(); p++) {
-                PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-                PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
-                if (d1 != null && d2 != null) {
-                    try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
-                        if (acc == null) {
-                            acc = k.copy();
-                        } else {
-                            addInto(acc, k);
-                        }
-                    }
-                    continue;
-                }
-                int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
-                int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
-                        tileBytes);
-                if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
-                    try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
-                        if (acc == null) {
-                            acc = k.copy();
-                        } else {
-                            addInto(acc, k);
-                        }
-                    }
-                    continue;
-                }
-                Tensor j1 = pass1.jacobians(List.of(p))[0];
-                Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
-                try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
+        Tensor acc = null;
+        int o = pass1.o;
+        for (int p = 0; p < in.specs.size(); p++) {
+            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+            PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
+            if (d1 != null && d2 != null) {
+                try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
                     if (acc == null) {
                         acc = k.copy();
                     } else {
                         addInto(acc, k);
                     }
-                } finally {
-                    j1.close();
-                    if (!in.same) {
-                        j2.close();
+                }
+                continue;
+            }
+            int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
+            int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
+                    tileBytes);
+            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
+                try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
+                    if (acc == null) {
+                        acc = k.copy();
+                    } else {
+                        addInto(acc, k);
                     }
                 }
+                continue;
             }
-            return acc != null ? acc : contract(List.of(), List.of(), in, true);
+            Tensor j1 = pass1.jacobians(List.of(p))[0];
+            Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
+            try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
+                if (acc == null) {
+                    acc = k.copy();
+                } else {
+                    addInto(acc, k);
+                }
+            } finally {
+                j1.close();
+                if (!in.same) {
+                    j2.close();
+                }
+            }
         }
+        return acc != null ? acc : contract(List.of(), List.of(), in, true);
     }
 
     /**
@@ -864,58 +867,56 @@ public final class EmpiricalNtk {
         boolean traced = axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), rangeFrom(1, r));
         // the contraction order of each parameter is chosen for the whole problem, so every tile uses it
         long[] whole = problem != null ? problem : problemOf(pass1.n, in.same ? 0 : p2.n);
-        {
-            int n1 = pass1.n;
-            int n2 = p2.n;
-            int o = pass1.o;
-            Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
-            List<Integer> dense = new ArrayList<>();
-            for (int p = 0; p < in.specs.size(); p++) {
-                StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
-                if (st == null) {
-                    dense.add(p);
-                    continue;
-                }
-                ParameterConsumers.Consumer c1 = st.consumer;
-                ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
-                try (Tensor a1 = StructuredDerivatives.data(pass1, c1);
-                     Tensor d1 = StructuredDerivatives.cotangent(pass1, c1);
-                     Tensor a2 = in.same ? null : StructuredDerivatives.data(p2, c2);
-                     Tensor d2 = in.same ? null : StructuredDerivatives.cotangent(p2, c2);
-                     Tensor b = StructuredDerivatives.block(a1, d1, in.same ? a1 : a2, in.same ? d1 : d2, traced,
-                             in.same, st.scaleSquared, whole[0], whole[1], whole[2] == 1)) {
-                    addInto(acc, b);
-                }
+        int n1 = pass1.n;
+        int n2 = p2.n;
+        int o = pass1.o;
+        Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
+        List<Integer> dense = new ArrayList<>();
+        for (int p = 0; p < in.specs.size(); p++) {
+            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
+            if (st == null) {
+                dense.add(p);
+                continue;
             }
-            if (!dense.isEmpty()) {
-                Tensor[] j1 = pass1.jacobians(dense);
-                Tensor[] j2 = in.same ? j1 : p2.jacobians(dense);
-                for (int i = 0; i < j1.length; i++) {
-                    int size = j1[i].dim(-1);
-                    try (Tensor a = j1[i].reshape(n1, o, size);
-                         Tensor b = in.same ? null : j2[i].reshape(n2, o, size)) {
-                        Tensor bb = in.same ? a : b;
-                        int[] none = new int[0];
-                        try (Tensor blk = traced
-                                ? DotGeneralKernel.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
-                                : DotGeneralKernel.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
-                            addInto(acc, blk);
-                        }
+            ParameterConsumers.Consumer c1 = st.consumer;
+            ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
+            try (Tensor a1 = StructuredDerivatives.data(pass1, c1);
+                 Tensor d1 = StructuredDerivatives.cotangent(pass1, c1);
+                 Tensor a2 = in.same ? null : StructuredDerivatives.data(p2, c2);
+                 Tensor d2 = in.same ? null : StructuredDerivatives.cotangent(p2, c2);
+                 Tensor b = StructuredDerivatives.block(a1, d1, in.same ? a1 : a2, in.same ? d1 : d2, traced,
+                         in.same, st.scaleSquared, whole[0], whole[1], whole[2] == 1)) {
+                addInto(acc, b);
+            }
+        }
+        if (!dense.isEmpty()) {
+            Tensor[] j1 = pass1.jacobians(dense);
+            Tensor[] j2 = in.same ? j1 : p2.jacobians(dense);
+            for (int i = 0; i < j1.length; i++) {
+                int size = j1[i].dim(-1);
+                try (Tensor a = j1[i].reshape(n1, o, size);
+                     Tensor b = in.same ? null : j2[i].reshape(n2, o, size)) {
+                    Tensor bb = in.same ? a : b;
+                    int[] none = new int[0];
+                    try (Tensor blk = traced
+                            ? DotGeneralKernel.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
+                            : DotGeneralKernel.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
+                        addInto(acc, blk);
                     }
                 }
-                closeAll(j1);
-                if (!in.same) {
-                    closeAll(j2);
-                }
             }
-            if (traced) {
-                KernelReduction.scale(acc, 1.0 / o);
-                return acc;
+            closeAll(j1);
+            if (!in.same) {
+                closeAll(j2);
             }
-            try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
-                acc.close();
-                return KernelReduction.reduce(full, axes, f1, f2);
-            }
+        }
+        if (traced) {
+            KernelReduction.scale(acc, 1.0 / o);
+            return acc;
+        }
+        try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
+            acc.close();
+            return KernelReduction.reduce(full, axes, f1, f2);
         }
     }
 

@@ -555,6 +555,15 @@ final class PerExamplePass implements AutoCloseable {
         return b.build(outs);
     }
 
+    /** Bytes the pass holds (its forward values and cotangents at the consumers). */
+    long bytes() {
+        long b = 0;
+        for (Tensor t : values) {
+            b += t.bytes();
+        }
+        return b;
+    }
+
     @Override
     public void close() {
         for (Tensor t : values) {

@@ -274,14 +274,15 @@ public final class TilePlan implements Serializable {
     }
 
     /**
-     * Predicted FLOPs of computing tile {@code index} as {@link TiledKernel#run} does: the block's contraction
-     * and the column tile's prepared work, plus the row tile's prepared work on the first tile of each row.
+     * Tile {@code index}'s share of the untiled kernel's predicted FLOPs ({@link CostModel}), in proportion to the
+     * kernel entries it fills (its mirror included): rates computed from these compare directly with the untiled
+     * run's, the work that tiles repeat (preparing a tile more than once) counting as overhead.
      */
     public double tileFlops(int index) {
         return tileFlops[index];
     }
 
-    /** Predicted FLOPs of the whole tiled run. */
+    /** The untiled kernel's predicted FLOPs (the sum of {@link #tileFlops}). */
     public double flops() {
         double s = 0;
         for (double f : tileFlops) {

@@ -271,21 +271,13 @@ public final class TilePlanner {
                            int[] cols, KernelAxes axes, int w, long peak, Costs costs, boolean tileable) {
         boolean symmetric = n2 == 0;
         List<TilePlan.Tile> tiles = TilePlan.enumerate(rows, cols, symmetric);
+        // each tile's share, by entries, of the untiled kernel's predicted FLOPs: rates achieved by tiled runs
+        // compare with the untiled run's, whatever work the tiles repeat
+        double whole = costs.flops(m, n1, n2)[0];
+        double entries = (double) n1 * (symmetric ? n1 : n2);
         double[] flops = new double[tiles.size()];
         for (TilePlan.Tile tl : tiles) {
-            int r = tl.rows();
-            int c = tl.columns();
-            double f;
-            if (!tileable) {
-                f = costs.flops(m, n1, n2)[0];
-            } else if (tl.diagonal()) {
-                f = costs.flops(m, r, 0)[0];
-            } else {
-                double[] fc = costs.flops(m, r, c);
-                boolean firstOfRow = !symmetric && tl.column() == 0;
-                f = firstOfRow ? fc[0] : fc[0] - costs.passFlops(m, r);
-            }
-            flops[tl.index()] = f;
+            flops[tl.index()] = whole * (double) tl.rows() * tl.columns() * (tl.mirrored() ? 2 : 1) / entries;
         }
         return new TilePlan(kind, m, dtype, perExample, n1, symmetric ? n1 : n2, symmetric, shape, rows, cols,
                 axes.mirrorPermutation(), w, budget, peak, flops, tileable);
@@ -333,10 +325,5 @@ public final class TilePlanner {
             return new double[] {e.flops(), e.contractionFlops()};
         }
 
-        /** FLOPs of preparing one tile of r examples: a block's FLOPs less its contraction. */
-        double passFlops(Method m, int r) {
-            CostModel.Estimate e = estimate(m, r, 0);
-            return Math.max(0, e.flops() - e.contractionFlops());
-        }
     }
 }

@@ -109,9 +109,11 @@ public final class TiledKernel {
 
     /**
      * Computes every tile not in {@code done}, handing each block to {@code sink}. {@link TilePlan#workers()}
-     * threads take the tiles in row-major order, one at a time; each keeps the prepared row tile of its last
-     * tile and prepares a new one only when its next tile lies in another row (so a row's shared work is done
-     * at most once per worker, and no worker waits for another). The result does not depend on the number of
+     * threads take the tiles in row-major order, one at a time. When every prepared tile fits in what the
+     * budget leaves beside the plan's predicted peak, each is prepared once and kept for the whole run;
+     * otherwise each worker keeps the prepared row tile of its last tile, prepares a new one only when its next
+     * tile lies in another row (so a row's shared work is done at most once per worker, and no worker waits
+     * for another), and prepares each column tile for its block. The result does not depend on the number of
      * workers: every block is computed alone. The first failure stops the run and is rethrown.
      */
     public void run(Set<Integer> done, Sink sink, Listener listener) throws IOException {
@@ -124,10 +126,17 @@ public final class TiledKernel {
         AtomicInteger next = new AtomicInteger();
         AtomicBoolean failed = new AtomicBoolean();
         int w = Math.min(plan.workers(), pending.size());
-        if (w <= 1) {
-            work(pending, next, sink, listener, failed);
-            return;
+        try (PreparedCache cache = cacheIfItFits(pending)) {
+            if (w <= 1) {
+                work(pending, next, sink, listener, failed, cache);
+            } else {
+                runWorkers(w, pending, next, sink, listener, failed, cache);
+            }
         }
+    }
+
+    private void runWorkers(int w, List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
+                            AtomicBoolean failed, PreparedCache cache) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
             Thread th = new Thread(r, "ntk4j-tile");
             th.setDaemon(true);
@@ -137,7 +146,7 @@ public final class TiledKernel {
             List<Future<?>> futures = new ArrayList<>();
             for (int i = 0; i < w; i++) {
                 futures.add(pool.submit(() -> {
-                    work(pending, next, sink, listener, failed);
+                    work(pending, next, sink, listener, failed, cache);
                     return null;
                 }));
             }
@@ -175,7 +184,7 @@ public final class TiledKernel {
 
     /** One worker: the next pending tile until none is left, reusing its prepared row tile within a row. */
     private void work(List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
-                      AtomicBoolean failed) throws IOException {
+                      AtomicBoolean failed, PreparedCache cache) throws IOException {
         int row = -1;
         Tensor xr = null;
         EmpiricalNtk.PreparedTile pr = null;
@@ -187,6 +196,18 @@ public final class TiledKernel {
                     if (tiles == null) {
                         try (Tensor k = computeTile(t.index())) {
                             sink.accept(t, k);
+                        }
+                    } else if (cache != null) {
+                        EmpiricalNtk.PreparedTile rows = cache.get(true, t.row(), t.rowFrom(), t.rowTo());
+                        Tensor k;
+                        if (t.diagonal()) {
+                            k = tiles.kernel(rows, rows);
+                        } else {
+                            k = tiles.kernel(rows, cache.get(x2 == null, t.column(), t.columnFrom(), t.columnTo()));
+                        }
+                        computed.incrementAndGet();
+                        try (Tensor kk = k) {
+                            sink.accept(t, kk);
                         }
                     } else {
                         if (t.row() != row) {
@@ -219,6 +240,83 @@ public final class TiledKernel {
                 xr.close();
             }
         }
+    }
+
+    /**
+     * Every prepared tile of the run, each computed once (by the first worker that needs it) and kept until
+     * the run ends: used when they all fit in what the budget leaves beside the plan's predicted peak.
+     */
+    private final class PreparedCache implements AutoCloseable {
+        private final java.util.Map<String, java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile>> tasks =
+                new java.util.concurrent.ConcurrentHashMap<>();
+        private final List<Tensor> slices = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        EmpiricalNtk.PreparedTile get(boolean ofX1, int index, int from, int to) {
+            String key = (ofX1 ? "x1 " : "x2 ") + index;
+            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> mine = new java.util.concurrent.FutureTask<>(
+                () -> {
+                    Tensor xs = Layout.sliceAxis(ofX1 ? x1 : x2, 0, from, to);
+                    slices.add(xs);
+                    return tiles.prepare(xs);
+                });
+            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> task = tasks.putIfAbsent(key, mine);
+            if (task == null) {
+                task = mine;
+                task.run();
+            }
+            try {
+                return task.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while preparing a tile", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof RuntimeException) {
+                    throw (RuntimeException) c;
+                }
+                if (c instanceof Error) {
+                    throw (Error) c;
+                }
+                throw new IllegalStateException(c);
+            }
+        }
+
+        @Override
+        public void close() {
+            for (java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> t : tasks.values()) {
+                if (t.isDone()) {
+                    try {
+                        t.get().close();
+                    } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+                        // a failed preparation holds nothing
+                    }
+                }
+            }
+            for (Tensor x : slices) {
+                x.close();
+            }
+        }
+    }
+
+    /**
+     * A cache of every prepared tile when they all fit beside the plan's predicted peak (the bytes of one
+     * prepared tile are measured on the first, scaled by the number of examples), else null.
+     */
+    private PreparedCache cacheIfItFits(List<TilePlan.Tile> pending) {
+        if (tiles == null || pending.isEmpty()) {
+            return null;
+        }
+        TilePlan.Tile first = pending.get(0);
+        PreparedCache cache = new PreparedCache();
+        EmpiricalNtk.PreparedTile p = cache.get(true, first.row(), first.rowFrom(), first.rowTo());
+        double perExample = (double) (p.bytes() + (long) first.rows() * Shapes.size(plan.perExample())
+                * plan.dtype().bytes()) / first.rows();
+        long all = (long) Math.ceil(perExample * (plan.n1() + (plan.symmetric() ? 0 : plan.n2())));
+        if (all <= plan.budgetBytes() - plan.predictedPeakBytes()) {
+            return cache;
+        }
+        cache.close();
+        return null;
     }
 
     /**

@@ -63,12 +63,14 @@ public final class TileStore implements AutoCloseable {
     private final long dataOffset;
     private final int elementBytes;
     private final long dataBytes;
+    private final long regionBytes;
     private final MappedByteBuffer[] regions;
     private final Map<Integer, Long> finished = Collections.synchronizedMap(new HashMap<>());
     private boolean closed;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
-                      Map<Integer, Long> done) {
+                      Map<Integer, Long> done, long region) {
+        this.regionBytes = region;
         this.out = out;
         this.partial = partialPath(out);
         this.manifest = manifestPath(out);
@@ -78,7 +80,7 @@ public final class TileStore implements AutoCloseable {
         this.dataOffset = dataOffset;
         this.elementBytes = plan.dtype().bytes();
         this.dataBytes = plan.elements() * elementBytes;
-        this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + REGION - 1) / REGION)];
+        this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + region - 1) / region)];
         this.finished.putAll(done);
     }
 
@@ -100,6 +102,11 @@ public final class TileStore implements AutoCloseable {
      * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
      */
     public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
+        return create(out, plan, fingerprint, REGION);
+    }
+
+    /** {@link #create(Path, TilePlan, String)} mapping regions of {@code region} bytes (tests use small ones). */
+    static TileStore create(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
         Map<String, String> header = header(plan, fingerprint);
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
@@ -127,7 +134,7 @@ public final class TileStore implements AutoCloseable {
                 m.force(true);
             }
             Files.move(tmp, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of());
+            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -142,6 +149,11 @@ public final class TileStore implements AutoCloseable {
      * @throws IOException naming what differs, or what is corrupt
      */
     public static TileStore resume(Path out, TilePlan plan, String fingerprint) throws IOException {
+        return resume(out, plan, fingerprint, REGION);
+    }
+
+    /** {@link #resume(Path, TilePlan, String)} mapping regions of {@code region} bytes. */
+    static TileStore resume(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         if (!Files.exists(manifest) || !Files.exists(partial)) {
@@ -149,6 +161,7 @@ public final class TileStore implements AutoCloseable {
                     : manifest) + " does not exist)");
         }
         Manifest m = Manifest.read(manifest);
+        dropTornLine(manifest);
         Map<String, String> expected = header(plan, fingerprint);
         for (Map.Entry<String, String> e : expected.entrySet()) {
             String recorded = m.header.get(e.getKey());
@@ -164,7 +177,7 @@ public final class TileStore implements AutoCloseable {
                         + plan.tileCount() + " tiles)");
             }
         }
-        TileStore s = openPartial(out, plan, expected, m.tiles);
+        TileStore s = openPartial(out, plan, expected, m.tiles, region);
         for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
             long crc = s.checksum(plan.tile(e.getKey()));
             if (crc != e.getValue()) {
@@ -189,12 +202,12 @@ public final class TileStore implements AutoCloseable {
             throw new IOException("tile store: " + partialPath(out) + " does not exist: the run was not started (or "
                     + "has finished) where this process sees " + out);
         }
-        return openPartial(out, plan, null, Map.of());
+        return openPartial(out, plan, null, Map.of(), REGION);
     }
 
     /** Opens OUT.partial read-write after checking its size and .npy header; header null: data only. */
     private static TileStore openPartial(Path out, TilePlan plan, Map<String, String> header,
-                                         Map<Integer, Long> done) throws IOException {
+                                         Map<Integer, Long> done, long region) throws IOException {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
@@ -214,10 +227,33 @@ public final class TileStore implements AutoCloseable {
                 throw new IOException(partial + " does not start with this kernel's .npy header; delete " + partial
                         + " and " + manifest + " to start again");
             }
-            return new TileStore(out, plan, header, ch, npyHeader.length, done);
+            return new TileStore(out, plan, header, ch, npyHeader.length, done, region);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
+        }
+    }
+
+    /**
+     * Cuts a last line without its newline (an append torn by a crash; its tile was not recorded), so that the
+     * next append starts a line of its own.
+     */
+    private static void dropTornLine(Path manifest) throws IOException {
+        try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
+             FileLock lock = m.lock()) {
+            ByteBuffer all = ByteBuffer.allocate((int) m.size());
+            while (all.hasRemaining() && m.read(all, all.position()) > 0) {
+                // read it all
+            }
+            byte[] b = all.array();
+            int end = b.length;
+            while (end > 0 && b[end - 1] != '\n') {
+                end--;
+            }
+            if (end < b.length) {
+                m.truncate(end);
+                m.force(true);
+            }
         }
     }
 
@@ -343,9 +379,9 @@ public final class TileStore implements AutoCloseable {
 
     private void copyIn(long at, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
-            int k = (int) (at / REGION);
+            int k = (int) (at / regionBytes);
             ByteBuffer dst = region(k).duplicate();
-            int pos = (int) (at - k * REGION);
+            int pos = (int) (at - k * regionBytes);
             int n = Math.min(src.remaining(), dst.capacity() - pos);
             ByteBuffer piece = src.duplicate();
             piece.limit(piece.position() + n);
@@ -359,8 +395,8 @@ public final class TileStore implements AutoCloseable {
     private MappedByteBuffer region(int k) throws IOException {
         synchronized (regions) {
             if (regions[k] == null) {
-                long start = (long) k * REGION;
-                long size = Math.min(REGION, dataBytes - start);
+                long start = (long) k * regionBytes;
+                long size = Math.min(regionBytes, dataBytes - start);
                 regions[k] = data.map(FileChannel.MapMode.READ_WRITE, dataOffset + start, size);
                 regions[k].order(ByteOrder.LITTLE_ENDIAN);
             }
@@ -386,7 +422,7 @@ public final class TileStore implements AutoCloseable {
     private void force(TilePlan.Tile tile) throws IOException {
         boolean[] touched = new boolean[regions.length];
         for (long[] rg : ranges(tile)) {
-            for (long k = rg[0] / REGION; k <= (rg[0] + Math.max(0, rg[1] - 1)) / REGION; k++) {
+            for (long k = rg[0] / regionBytes; k <= (rg[0] + Math.max(0, rg[1] - 1)) / regionBytes; k++) {
                 touched[(int) k] = true;
             }
         }
@@ -404,9 +440,9 @@ public final class TileStore implements AutoCloseable {
             long at = rg[0];
             long left = rg[1];
             while (left > 0) {
-                int k = (int) (at / REGION);
+                int k = (int) (at / regionBytes);
                 ByteBuffer b = region(k).duplicate();
-                int pos = (int) (at - k * REGION);
+                int pos = (int) (at - k * regionBytes);
                 int n = (int) Math.min(left, b.capacity() - pos);
                 b.limit(pos + n).position(pos);
                 crc.update(b);
@@ -428,19 +464,22 @@ public final class TileStore implements AutoCloseable {
                 }
                 return;
             }
+            // read and append through the locked channel only: closing any other descriptor of the file would
+            // release this process's lock (POSIX record locks)
             try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
                  FileLock lock = m.lock()) {
-                // another process may have recorded it meanwhile
-                Manifest now = Manifest.read(manifest);
-                if (!now.tiles.containsKey(index)) {
+                ByteBuffer all = ByteBuffer.allocate((int) m.size());
+                while (all.hasRemaining() && m.read(all, all.position()) > 0) {
+                    // read it all
+                }
+                Manifest now = Manifest.parse(new String(all.array(), StandardCharsets.UTF_8), manifest);
+                if (!now.tiles.containsKey(index)) { // another process may have recorded it meanwhile
                     String line = "tile " + index + " " + Long.toHexString(crc);
                     String full = line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n";
                     m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
                     m.force(true);
                 }
-                if (lock.isValid()) {
-                    finished.put(index, crc);
-                }
+                finished.put(index, crc);
             }
         }
     }
@@ -507,7 +546,10 @@ public final class TileStore implements AutoCloseable {
         final Map<Integer, Long> tiles = new HashMap<>();
 
         static Manifest read(Path path) throws IOException {
-            String text = Files.readString(path, StandardCharsets.UTF_8);
+            return parse(new String(Files.readAllBytes(path), StandardCharsets.UTF_8), path); // bad bytes: replaced, then rejected
+        }
+
+        static Manifest parse(String text, Path path) throws IOException {
             String[] lines = text.split("\n", -1);
             // lines[last] is what follows the final newline: empty, or a line torn by a crash (ignored)
             Manifest m = new Manifest();

@@ -1,0 +1,97 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The tile store writes the same file as writing the whole kernel at once, across mapped regions that split
+ * rows and elements (the 2 GiB case in miniature); rewriting a tile is idempotent and recorded once; the file
+ * is named OUT only when complete.
+ */
+class TileStoreTest {
+    @Test
+    void tilesWrittenAcrossSmallRegionsGiveTheWholeFile(@TempDir Path dir) throws IOException {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int[] in = {5};
+        try (Params p = m.init(1, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            for (KernelKind kind : new KernelKind[] {KernelKind.full(), KernelKind.parse("diagonal", 0),
+                KernelKind.trace()}) {
+                TilePlan plan = TilePlanner.of(ntk, kind).tile(16).plan(40, 0, in, DType.F64);
+                Path whole = dir.resolve(kind + "-whole.npy");
+                TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+                try (Tensor k = tk.computeAll()) {
+                    Npy.write(whole, k);
+                }
+                Path out = dir.resolve(kind + ".npy");
+                String fp = RunFingerprint.of(m.spec(), p, x, null);
+                // 4099-byte regions: element and row boundaries fall inside regions and across them
+                try (TileStore store = TileStore.create(out, plan, fp, 4099)) {
+                    for (TilePlan.Tile t : plan.tiles()) {
+                        try (Tensor block = tk.computeTile(t.index())) {
+                            store.write(t, block);
+                            store.write(t, block); // a retried tile: same bytes, recorded once
+                        }
+                        assertThat(out).doesNotExist();
+                    }
+                    assertThat(store.finishedTiles()).hasSize(plan.tileCount());
+                    String manifest = Files.readString(TileStore.manifestPath(out), StandardCharsets.UTF_8);
+                    assertThat(manifest.lines().filter(l -> l.startsWith("tile "))).hasSize(plan.tileCount());
+                    store.finish();
+                }
+                assertThat(Files.readAllBytes(out)).as("%s", kind).isEqualTo(Files.readAllBytes(whole));
+                assertThat(TileStore.manifestPath(out)).doesNotExist();
+                assertThat(TileStore.partialPath(out)).doesNotExist();
+            }
+        }
+    }
+
+    @Test
+    void anIncompleteStoreCannotFinishAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int[] in = {5};
+        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 2, 40, 5)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).plan(40, 0, in, DType.F32);
+            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+            Path out = dir.resolve("k.npy");
+            String fp = RunFingerprint.of(m.spec(), p, x, null);
+            try (TileStore store = TileStore.create(out, plan, fp)) {
+                try (Tensor block = tk.computeTile(0)) {
+                    store.write(plan.tile(0), block);
+                }
+                assertThatThrownBy(store::finish).isInstanceOf(IOException.class)
+                        .hasMessageContaining(plan.tileCount() - 1 + " of " + plan.tileCount() + " tiles are missing");
+            }
+            // a crash in the middle of recording tile 1: its line torn, without a newline
+            Files.writeString(TileStore.manifestPath(out), "tile 1 12ab", StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.APPEND);
+            try (TileStore store = TileStore.resume(out, plan, fp)) {
+                assertThat(store.finishedTiles()).containsExactly(0);
+                tk.run(store.finishedTiles(), store::write, null);
+                store.finish();
+            }
+            assertThat(tk.tilesComputed()).isEqualTo(1 + plan.tileCount() - 1);
+            try (Tensor all = tk.computeAll(); Tensor read = Npy.readTensor(out)) {
+                assertThat(read.toFloatArray()).containsExactly(all.toFloatArray());
+            }
+        }
+    }
+}
