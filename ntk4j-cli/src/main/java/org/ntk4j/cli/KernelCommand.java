@@ -83,6 +83,11 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
+    @Option(names = "--spark", arity = "0..1", fallbackValue = "", paramLabel = "MASTER", description = "With --out: "
+            + "compute the tiles on Apache Spark at MASTER (local[k], spark://host:port; nothing under spark-submit, "
+            + "which sets it); OUT must be a path every executor reaches. Needs ntk4j-spark (the launcher adds it).")
+    String spark;
+
     @Override
     public Integer call() throws Exception {
         DType dt = DType.parse(kernel.dtype);
@@ -119,8 +124,9 @@ public final class KernelCommand implements Callable<Integer> {
                     o.flush();
                     return 0;
                 }
-                if (resume || tile != 0 || threads != null) {
-                    throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile" : "--threads")
+                if (resume || tile != 0 || threads != null || spark != null) {
+                    throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
+                            : threads != null ? "--threads" : "--spark")
                             + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
                 }
                 EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);

@@ -66,6 +66,8 @@ final class TiledRun {
         if (cmd.tile < 0) {
             throw new IllegalArgumentException("--tile: expected a positive number of examples, got " + cmd.tile);
         }
+        // --spark: the tiles are computed on a cluster (ntk4j-spark), the rest of the run is the same
+        ClusterTiles cluster = cmd.spark == null ? null : ClusterTiles.find();
         int[] perExample = Shapes.dropFirst(x1.shape());
         int n1 = x1.dim(0);
         int n2 = x2 == null ? 0 : x2.dim(0);
@@ -117,7 +119,11 @@ final class TiledRun {
             alreadyDone = store.finishedTiles().size();
             progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
             try (TileProgress p = progress) {
-                new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
+                if (cluster != null) {
+                    cluster.compute(cmd.spark, net.spec(), params, x1, x2, store, cmd.out, p, o);
+                } else {
+                    new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
+                }
             }
             store.finish();
         } finally {

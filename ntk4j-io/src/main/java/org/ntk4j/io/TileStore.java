@@ -57,6 +57,7 @@ public final class TileStore implements AutoCloseable {
     private final Path partial;
     private final Path manifest;
     private final TilePlan plan;
+    /** The manifest's header lines; null for a store opened for data only ({@link #openData}). */
     private final Map<String, String> header;
     private final FileChannel data;
     private final long dataOffset;
@@ -176,9 +177,41 @@ public final class TileStore implements AutoCloseable {
                         + plan.tileCount() + " tiles)");
             }
         }
+        TileStore s = openPartial(out, plan, expected, m.tiles, region);
+        for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
+            long crc = s.checksum(plan.tile(e.getKey()));
+            if (crc != e.getValue()) {
+                s.close();
+                throw new IOException(partial + " is corrupt: tile " + e.getKey() + "'s data does not match its "
+                        + "checksum in " + manifest + "; delete both files to start again");
+            }
+        }
+        return s;
+    }
+
+    /**
+     * Opens {@code OUT.partial} of a run that another process started ({@link #create} or {@link #resume}) and whose
+     * manifest that process owns, to write tile data only — on a Spark executor, say: {@link #writeData} puts a
+     * tile's block in the file, forces it to disk and returns its checksum, which the owner records with
+     * {@link #recordTile} once it knows the writer succeeded. The manifest is neither read nor written by this
+     * instance ({@link #write}, {@link #recordTile} and {@link #finish} refuse); the file's size and {@code .npy}
+     * header are checked.
+     */
+    public static TileStore openData(Path out, TilePlan plan) throws IOException {
+        if (!Files.exists(partialPath(out))) {
+            throw new IOException("tile store: " + partialPath(out) + " does not exist: the run was not started (or "
+                    + "has finished) where this process sees " + out);
+        }
+        return openPartial(out, plan, null, Map.of(), REGION);
+    }
+
+    /** Opens OUT.partial read-write after checking its size and .npy header; header null: data only. */
+    private static TileStore openPartial(Path out, TilePlan plan, Map<String, String> header,
+                                         Map<Integer, Long> done, long region) throws IOException {
+        Path partial = partialPath(out);
+        Path manifest = manifestPath(out);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
         FileChannel ch = FileChannel.open(partial, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        TileStore s;
         try {
             long expectedSize = npyHeader.length + plan.elements() * plan.dtype().bytes();
             if (ch.size() != expectedSize) {
@@ -194,20 +227,11 @@ public final class TileStore implements AutoCloseable {
                 throw new IOException(partial + " does not start with this kernel's .npy header; delete " + partial
                         + " and " + manifest + " to start again");
             }
-            s = new TileStore(out, plan, expected, ch, npyHeader.length, m.tiles, region);
+            return new TileStore(out, plan, header, ch, npyHeader.length, done, region);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
-        for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
-            long crc = s.checksum(plan.tile(e.getKey()));
-            if (crc != e.getValue()) {
-                s.close();
-                throw new IOException(partial + " is corrupt: tile " + e.getKey() + "'s data does not match its "
-                        + "checksum in " + manifest + "; delete both files to start again");
-            }
-        }
-        return s;
     }
 
     /**
@@ -288,6 +312,16 @@ public final class TileStore implements AutoCloseable {
      * forces it to disk, then records the tile in the manifest (once). Thread-safe; idempotent.
      */
     public void write(TilePlan.Tile tile, Tensor block) throws IOException {
+        ensureOwner();
+        record(tile.index(), writeData(tile, block));
+    }
+
+    /**
+     * The data half of {@link #write}: puts the block (and its mirror) in the file and forces it to disk, without
+     * recording the tile; returns the tile's checksum for {@link #recordTile}. Thread-safe; idempotent (a retried
+     * or duplicated writer puts the same bytes in the same places).
+     */
+    public long writeData(TilePlan.Tile tile, Tensor block) throws IOException {
         int[] expected = plan.shape();
         expected[0] = tile.rows();
         expected[1] = tile.columns();
@@ -303,8 +337,26 @@ public final class TileStore implements AutoCloseable {
             }
         }
         force(tile);
-        long crc = checksum(tile);
-        record(tile.index(), crc);
+        return checksum(tile);
+    }
+
+    /**
+     * Records tile {@code index} as finished with the checksum its writer's {@link #writeData} returned — for a
+     * tile written by another process, called once that process has succeeded. Idempotent; a second call with
+     * another checksum is an error. {@link #finish()} checks every recorded checksum against the file.
+     */
+    public void recordTile(int index, long crc) throws IOException {
+        ensureOwner();
+        plan.tile(index); // range check
+        record(index, crc);
+    }
+
+    private void ensureOwner() {
+        ensureOpen();
+        if (header == null) {
+            throw new IllegalStateException("tile store for " + out + " was opened for data only (openData): the "
+                    + "process that created or resumed the run records tiles and finishes it");
+        }
     }
 
     /** Copies block [r, c, tail] to rows [row, row + r), columns [column, column + c) of the file. */
@@ -437,7 +489,7 @@ public final class TileStore implements AutoCloseable {
      * renamed to OUT (replacing it) and the manifest removed. Returns OUT.
      */
     public Path finish() throws IOException {
-        ensureOpen();
+        ensureOwner();
         Manifest m = Manifest.read(manifest);
         List<Integer> missing = new ArrayList<>();
         for (TilePlan.Tile t : plan.tiles()) {

@@ -1,0 +1,433 @@
+package org.ntk4j.spark;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.SparkException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.RDD;
+import org.bytedeco.javacpp.Pointer;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.RunFingerprint;
+import org.ntk4j.io.TileStore;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import scala.collection.Iterator;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction2;
+import scala.runtime.BoxedUnit;
+
+/**
+ * A tiled kernel computed on a Spark cluster: the same {@link TilePlan} as a local run, the same
+ * {@link TileStore} files ({@code OUT.partial} + {@code OUT.manifest}, then {@code OUT}), so a run started locally
+ * can be resumed on Spark and the other way round.
+ *
+ * <p>How the work is shared out and committed:
+ * <ol>
+ *   <li>The driver plans (the caller passes the plan), creates or resumes the store, and broadcasts what every
+ *       task needs once: the model spec, the parameters, x1 and x2 (exact copies), the plan and the output path.
+ *       </li>
+ *   <li>The tiles still to do are cut into groups of consecutive tiles of one row of the grid, one Spark task
+ *       per group, so a task prepares its row tile (forward pass, cotangents) once and reuses it for every block
+ *       of its group ({@link TiledKernel#run}).</li>
+ *   <li>A task writes each block straight into {@code OUT.partial} at its place (the path must be one every
+ *       executor and the driver reach, e.g. a shared volume on a cluster; any local path for {@code local[k]}),
+ *       forces it to disk ({@link TileStore#writeData}) and returns the blocks' checksums. It never touches the
+ *       manifest.</li>
+ *   <li>The driver records a group's tiles in the manifest when Spark hands it that task's result, which it does
+ *       once per group and only for an attempt that succeeded ({@code SparkContext.runJob}'s result handler).</li>
+ * </ol>
+ * So a lost or retried task (a failed attempt, a killed executor, a speculative copy) never corrupts or duplicates
+ * a tile: every attempt writes the same bytes to the same places, a failed attempt's bytes are never recorded and
+ * are overwritten by the attempt that succeeds, and a tile is recorded once. A driver killed mid-run leaves a
+ * manifest of the tiles whose tasks had succeeded, which {@code --resume} (local or Spark) continues. At the end
+ * the driver re-opens the files (re-reading them as a fresh reader, as a shared file system requires), checks
+ * every tile against its checksum and renames {@code OUT.partial} to {@code OUT}.
+ *
+ * <p>Exactness: each block is computed by the same code from the same bits as in a local run
+ * ({@link TiledKernel}; blocks do not depend on the grouping or on BLAS's thread count), so the file is bit for bit
+ * the local run's.
+ */
+public final class SparkKernelJob {
+    /**
+     * Fault injection for the tests: a setting (Spark configuration or the driver thread's local property) naming
+     * one tile index; the first attempt of the task that holds it writes a wrong block (the right one plus 1) for
+     * it and then fails, so the retry must repair it.
+     */
+    public static final String FAIL_FIRST_ATTEMPT = "spark.ntk4j.test.failFirstAttemptOfTile";
+    /**
+     * Setting (Spark configuration or local property): tiles per task (default 0: about three tasks per core of
+     * the cluster, within rows).
+     */
+    public static final String TILES_PER_TASK = "spark.ntk4j.tilesPerTask";
+
+    /** Told on the driver of each group of tiles recorded in the manifest. */
+    @FunctionalInterface
+    public interface Listener {
+        void recorded(int[] tiles, int finished, int total);
+    }
+
+    /** What a run did. */
+    public static final class Summary {
+        private final int tasks;
+        private final int tilesComputed;
+        private final int tilesResumed;
+        private final double seconds;
+
+        Summary(int tasks, int tilesComputed, int tilesResumed, double seconds) {
+            this.tasks = tasks;
+            this.tilesComputed = tilesComputed;
+            this.tilesResumed = tilesResumed;
+            this.seconds = seconds;
+        }
+
+        /** Spark tasks run (groups of tiles). */
+        public int tasks() {
+            return tasks;
+        }
+
+        /** Tiles computed by this run. */
+        public int tilesComputed() {
+            return tilesComputed;
+        }
+
+        /** Tiles already finished by an earlier run (resumed). */
+        public int tilesResumed() {
+            return tilesResumed;
+        }
+
+        /** Wall time of the Spark job, seconds. */
+        public double seconds() {
+            return seconds;
+        }
+    }
+
+    private SparkKernelJob() {
+    }
+
+    /**
+     * The whole run: creates the store at {@code out} (or resumes it: {@code resume}), computes every unfinished
+     * tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
+     *
+     * @param modelSpec the zoo spec of the model, as {@link Zoo#parse} reads it (executors rebuild the model)
+     * @param x2 null when the plan is symmetric (x2 = x1)
+     */
+    public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
+                              TilePlan plan, Path out, boolean resume, Listener listener) throws IOException {
+        String fingerprint = RunFingerprint.of(modelSpec, params, x1, x2);
+        Summary s;
+        try (TileStore store = resume ? TileStore.resume(out, plan, fingerprint)
+                : TileStore.create(out, plan, fingerprint)) {
+            s = compute(sc, modelSpec, params, x1, x2, store, out, listener);
+        }
+        finish(out, plan, fingerprint);
+        return s;
+    }
+
+    /**
+     * Re-opens the store at {@code out} as a fresh reader (on a shared file system this revalidates what the
+     * executors wrote), checks every tile against its checksum and renames OUT.partial to OUT.
+     */
+    public static Path finish(Path out, TilePlan plan, String fingerprint) throws IOException {
+        try (TileStore fresh = TileStore.resume(out, plan, fingerprint)) {
+            return fresh.finish();
+        }
+    }
+
+    /**
+     * Computes on the cluster of {@code sc} every tile of {@code store.plan()} not finished in {@code store}, and
+     * records each group in {@code store} as its task succeeds. Does not finish the store.
+     *
+     * @param out the store's output path, as the executors reach it
+     */
+    public static Summary compute(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
+                                  TileStore store, Path out, Listener listener) throws IOException {
+        TilePlan plan = store.plan();
+        Set<Integer> finished = store.finishedTiles();
+        List<int[]> groups = groups(plan, finished, tilesPerTask(sc, plan, finished.size()));
+        long start = System.nanoTime();
+        if (groups.isEmpty()) {
+            return new Summary(0, 0, finished.size(), 0);
+        }
+        TaskInputs inputs = new TaskInputs(modelSpec, TensorData.of(params), TensorData.of(x1), TensorData.of(x2),
+                plan, out.toAbsolutePath().toString(), setting(sc, FAIL_FIRST_ATTEMPT, -1));
+        Broadcast<TaskInputs> shared = sc.broadcast(inputs);
+        int[] done = {finished.size()};
+        RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
+        int blasBefore = Blas.threads();
+        try {
+            RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
+            List<Object> partitions = new ArrayList<>();
+            for (int i = 0; i < groups.size(); i++) {
+                partitions.add(i);
+            }
+            sc.sc().runJob(rdd, new ComputeGroup(shared),
+                    scala.jdk.javaapi.CollectionConverters.asScala(partitions).toSeq(), recorder, LONGS);
+        } catch (Exception e) { // Scala declares no checked exceptions: SparkException arrives undeclared
+            if (recorder.failure instanceof IOException) {
+                throw (IOException) recorder.failure; // recording in the manifest failed, which stopped the job
+            }
+            if (recorder.failure instanceof RuntimeException) {
+                throw (RuntimeException) recorder.failure; // so did the listener
+            }
+            if (e instanceof SparkException) {
+                throw new IOException("spark: the kernel job failed: " + rootMessage(e), e);
+            }
+            throw e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e);
+        } finally {
+            shared.destroy();
+            Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
+        }
+        int computed = done[0] - finished.size();
+        return new Summary(groups.size(), computed, finished.size(), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** The innermost message of a failure, which names what went wrong on the executor. */
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String m = t.getMessage() != null ? t.getMessage() : t.toString();
+        return t == e ? m : m + " (" + firstLine(e.getMessage()) + ")";
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** An integer setting: the driver thread's local property, else the Spark configuration, else {@code def}. */
+    private static int setting(JavaSparkContext sc, String key, int def) {
+        String v = sc.getLocalProperty(key);
+        if (v == null) {
+            v = sc.getConf().get(key, Integer.toString(def));
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
+        }
+    }
+
+    private static int tilesPerTask(JavaSparkContext sc, TilePlan plan, int finished) {
+        int configured = setting(sc, TILES_PER_TASK, 0);
+        if (configured < 0) {
+            throw new IllegalArgumentException(TILES_PER_TASK + ": expected 0 (automatic) or a positive number, got "
+                    + configured);
+        }
+        if (configured > 0) {
+            return configured;
+        }
+        int pending = plan.tileCount() - finished;
+        int target = 3 * Math.max(1, sc.defaultParallelism());
+        return Math.max(1, (pending + target - 1) / target);
+    }
+
+    /**
+     * The unfinished tiles in plan order, cut into groups of at most {@code perTask} consecutive tiles of the same
+     * row of the grid (a group shares its row tile's prepared work).
+     */
+    static List<int[]> groups(TilePlan plan, Set<Integer> finished, int perTask) {
+        List<int[]> groups = new ArrayList<>();
+        List<Integer> current = new ArrayList<>();
+        int row = -1;
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (finished.contains(t.index())) {
+                continue;
+            }
+            if (!current.isEmpty() && (t.row() != row || current.size() == perTask)) {
+                groups.add(current.stream().mapToInt(Integer::intValue).toArray());
+                current.clear();
+            }
+            row = t.row();
+            current.add(t.index());
+        }
+        if (!current.isEmpty()) {
+            groups.add(current.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return groups;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static final ClassTag<long[]> LONGS = (ClassTag<long[]>) (ClassTag<?>) ClassTag$.MODULE$.apply(
+            long[].class);
+
+    /** Broadcast once per job: everything a task needs besides its group of tiles. */
+    static final class TaskInputs implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final String modelSpec;
+        final Map<String, TensorData> params;
+        final TensorData x1;
+        final TensorData x2;
+        final TilePlan plan;
+        final String out;
+        final int failFirstAttemptOfTile;
+
+        TaskInputs(String modelSpec, Map<String, TensorData> params, TensorData x1, TensorData x2, TilePlan plan,
+                   String out, int failFirstAttemptOfTile) {
+            this.modelSpec = modelSpec;
+            this.params = params;
+            this.x1 = x1;
+            this.x2 = x2;
+            this.plan = plan;
+            this.out = out;
+            this.failFirstAttemptOfTile = failFirstAttemptOfTile;
+        }
+    }
+
+    /**
+     * The task: computes a group of tiles and writes them into OUT.partial; returns (tile, checksum) pairs,
+     * flattened. Runs on an executor.
+     */
+    private static final class ComputeGroup extends AbstractFunction2<TaskContext, Iterator<int[]>, long[]>
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final Broadcast<TaskInputs> shared;
+
+        ComputeGroup(Broadcast<TaskInputs> shared) {
+            this.shared = shared;
+        }
+
+        @Override
+        public long[] apply(TaskContext context, Iterator<int[]> partition) {
+            TaskInputs in = shared.value();
+            int[] group = partition.next();
+            // as in the local run: one BLAS thread per tile (OpenBLAS splits a GEMM over its threads by its size,
+            // so a tile's bits would otherwise depend on the thread count); the parallelism is the tasks'. In
+            // local[k] this sets the driver JVM's BLAS, which compute() restores.
+            Blas.setThreads(1);
+            checkMemory(in);
+            try {
+                return compute(in, group, context.attemptNumber());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        /**
+         * Refuses to start when this executor's off-heap limit (JavaCPP's, -Xmx by default) is below what one task
+         * of the plan needs: the inputs plus one worker's share of the plan's predicted peak.
+         */
+        private static void checkMemory(TaskInputs in) {
+            long limit = Pointer.maxBytes();
+            TilePlan plan = in.plan;
+            long inputs = (long) (plan.n1() + (plan.symmetric() ? 0 : plan.n2()))
+                    * Shapes.size(plan.perExample()) * plan.dtype().bytes();
+            long need = inputs + Math.max(0, plan.predictedPeakBytes() - inputs) / Math.max(1, plan.workers());
+            if (limit > 0 && need > limit) {
+                throw new IllegalStateException("executor " + SparkEnv.get().executorId() + ": its off-heap limit "
+                        + CostModel.human(limit) + " is below the " + CostModel.human(need) + " a task of this plan "
+                        + "needs; give executors more memory (spark.executor.memory) or plan with a smaller --memory");
+            }
+        }
+
+        private static long[] compute(TaskInputs in, int[] group, int attempt) throws IOException {
+            TilePlan plan = in.plan;
+            Set<Integer> others = new HashSet<>();
+            for (int i = 0; i < plan.tileCount(); i++) {
+                others.add(i);
+            }
+            for (int t : group) {
+                others.remove(t);
+            }
+            long[] result = new long[2 * group.length];
+            int[] n = {0};
+            Model model = Zoo.parse(in.modelSpec);
+            try (Params params = TensorData.toParams(in.params);
+                 Tensor x1 = in.x1.toTensor();
+                 Tensor x2 = in.x2 == null ? null : in.x2.toTensor();
+                 TileStore data = TileStore.openData(Path.of(in.out), plan)) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(model, params).memoryBudget(plan.budgetBytes());
+                TiledKernel tiles = new TiledKernel(ntk, plan, x1, x2);
+                tiles.run(others, (tile, block) -> {
+                    if (attempt == 0 && tile.index() == in.failFirstAttemptOfTile) {
+                        injectFailure(data, tile, block);
+                    }
+                    long crc = data.writeData(tile, block);
+                    synchronized (result) {
+                        result[2 * n[0]] = tile.index();
+                        result[2 * n[0] + 1] = crc;
+                        n[0]++;
+                    }
+                }, null);
+            }
+            if (n[0] != group.length) {
+                throw new IllegalStateException("task: computed " + n[0] + " of its " + group.length + " tiles");
+            }
+            return result;
+        }
+
+        /** Writes a wrong block where the tile goes, then fails the attempt (see {@link #FAIL_FIRST_ATTEMPT}). */
+        private static void injectFailure(TileStore data, TilePlan.Tile tile, Tensor block) throws IOException {
+            try (Tensor wrong = block.copy()) {
+                for (int i = 0; i < wrong.size(); i++) {
+                    wrong.setFlat(i, wrong.getFlat(i) + 1);
+                }
+                data.writeData(tile, wrong);
+            }
+            throw new IllegalStateException("injected failure (" + FAIL_FIRST_ATTEMPT + "): first attempt of tile "
+                    + tile.index() + " wrote a wrong block and failed");
+        }
+    }
+
+    /** On the driver: records a successful task's tiles in the manifest. */
+    private static final class RecordGroup extends AbstractFunction2<Object, long[], BoxedUnit> {
+        private final TileStore store;
+        private final Listener listener;
+        private final int[] done;
+        private final int total;
+        /**
+         * The first failure to record or of the listener, rethrown by {@link #compute} as it was (the handler can
+         * only stop the job).
+         */
+        Exception failure;
+
+        RecordGroup(TileStore store, Listener listener, int[] done, int total) {
+            this.store = store;
+            this.listener = listener;
+            this.done = done;
+            this.total = total;
+        }
+
+        @Override
+        public BoxedUnit apply(Object partition, long[] result) {
+            int[] tiles = new int[result.length / 2];
+            try {
+                for (int i = 0; i < tiles.length; i++) {
+                    tiles[i] = (int) result[2 * i];
+                    store.recordTile(tiles[i], result[2 * i + 1]);
+                }
+                done[0] += tiles.length;
+                if (listener != null) {
+                    listener.recorded(tiles, done[0], total);
+                }
+            } catch (IOException | RuntimeException e) {
+                failure = e;
+                throw new IllegalStateException("recording tiles " + java.util.Arrays.toString(tiles) + " failed",
+                        e);
+            }
+            return BoxedUnit.UNIT;
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package org.ntk4j.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.ExceptionFailure;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.RunFingerprint;
+import org.ntk4j.io.TileStore;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The Spark job on {@code local[2]} (tasks retried up to 4 times, as on a cluster) against the single-machine
+ * run: the same file, byte for byte, in float64, for every kind, with x2 = x1 and with x2 given; resumes across
+ * the two; a task that fails on its first attempt after writing a wrong block.
+ */
+class SparkKernelJobTest {
+    static final String MODEL = "fcn(depth=2,width=12,out=3)";
+    static final int[] PER_EXAMPLE = {5};
+
+    private static JavaSparkContext sc;
+    private static final AtomicInteger FAILED_TASKS = new AtomicInteger();
+
+    @TempDir
+    Path dir;
+
+    private Params params;
+    private Tensor x1;
+    private Tensor x2;
+
+    @BeforeAll
+    static void start() {
+        sc = new JavaSparkContext(SparkTesting.localConf(2, 4).setAppName("SparkKernelJobTest"));
+        sc.sc().addSparkListener(new SparkListener() {
+            @Override
+            public void onTaskEnd(SparkListenerTaskEnd end) {
+                // failures injected by the fault hook (a cancelled job's interrupted tasks fail otherwise)
+                if (end.reason() instanceof ExceptionFailure
+                        && ((ExceptionFailure) end.reason()).description().contains("injected failure")) {
+                    FAILED_TASKS.incrementAndGet();
+                }
+            }
+        });
+    }
+
+    @AfterAll
+    static void stop() {
+        if (sc != null) {
+            sc.close();
+        }
+    }
+
+    private void data() {
+        Model model = Zoo.parse(MODEL);
+        params = model.init(7, PER_EXAMPLE, DType.F64);
+        x1 = Tensor.randomNormal(DType.F64, 11, 64, 5);
+        x2 = Tensor.randomNormal(DType.F64, 12, 40, 5);
+    }
+
+    @AfterEach
+    void close() {
+        for (AutoCloseable c : new AutoCloseable[] {params, x1, x2}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, null);
+        sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, null);
+    }
+
+    /** The plan the CLI would make, with tiles of 16 examples (64 × 64: 10 upper tiles; 64 × 40: 12 tiles). */
+    private TilePlan plan(String kind, Method method, boolean symmetric) {
+        EmpiricalNtk ntk = EmpiricalNtk.of(Zoo.parse(MODEL), params).method(method);
+        return TilePlanner.of(ntk, KernelKind.parse(kind, 5)).tile(16)
+                .plan(x1.dim(0), symmetric ? 0 : x2.dim(0), PER_EXAMPLE, DType.F64);
+    }
+
+    /** What the single-machine tiled run writes (every tile, in one JVM, through the same store). */
+    private Path localRun(TilePlan plan, Tensor b, String name) throws IOException {
+        Path out = dir.resolve(name);
+        try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(MODEL, params, x1, b))) {
+            new TiledKernel(EmpiricalNtk.of(Zoo.parse(MODEL), params), plan, x1, b).run(Set.of(), store::write, null);
+            store.finish();
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"full", "trace", "diagonal", "pntk", "pntk-unscaled", "logit:1", "probes:3",
+        "projected:40"})
+    void everyKindEqualsTheSingleMachineKernelBitForBit(String kind) throws IOException {
+        data();
+        for (boolean symmetric : new boolean[] {true, false}) {
+            Tensor b = symmetric ? null : x2;
+            TilePlan plan = plan(kind, Method.AUTO, symmetric);
+            assertThat(plan.tileCount()).isGreaterThan(4);
+            Path local = localRun(plan, b, kind + symmetric + "-local.npy");
+            Path spark = dir.resolve(kind + symmetric + "-spark.npy");
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, b, plan, spark, false, null);
+            assertThat(s.tilesComputed()).isEqualTo(plan.tileCount());
+            assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+            assertThat(TileStore.unfinished(spark)).isFalse();
+            assertThat(Files.exists(TileStore.partialPath(spark))).isFalse();
+            // and the untiled kernel by the same method, to rounding: the exact reference of a tiled run is the
+            // single-machine run of the same plan (above); the tiles issue owns tiled-versus-untiled bits
+            try (Tensor k = Npy.readTensor(spark);
+                 Tensor ref = EmpiricalNtk.of(Zoo.parse(MODEL), params).method(plan.method())
+                         .kernel(KernelKind.parse(kind, 5), x1, b)) {
+                assertThat(k.shape()).isEqualTo(ref.shape());
+                double[] a = k.toDoubleArray();
+                double[] r = ref.toDoubleArray();
+                double scale = 0;
+                for (double v : r) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                for (int i = 0; i < a.length; i++) {
+                    assertThat(Math.abs(a[i] - r[i])).as("%s, x2 = x1: %s, entry %d", kind, symmetric, i)
+                            .isLessThanOrEqualTo(1e-13 * scale);
+                }
+            }
+        }
+    }
+
+    @Test
+    void everyMethodAndTaskGrouping() throws IOException {
+        data();
+        for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+            Method.STRUCTURED_DERIVATIVES}) {
+            TilePlan plan = plan("full", m, true);
+            Path local = localRun(plan, null, m.shortName() + "-local.npy");
+            for (int perTask : new int[] {1, 2, 100}) {
+                sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, Integer.toString(perTask));
+                Path spark = dir.resolve(m.shortName() + perTask + "-spark.npy");
+                SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, spark, false, null);
+                // groups never cross a row of the 4 × 4 grid (rows of 4, 3, 2, 1 upper tiles)
+                assertThat(s.tasks()).isEqualTo(perTask == 1 ? 10 : perTask == 2 ? 6 : 4);
+                assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+            }
+        }
+    }
+
+    @Test
+    void groupsFollowPlanOrderWithinRows() {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true); // rows of 4, 3, 2, 1 tiles: 0-3, 4-6, 7-8, 9
+        List<int[]> g = SparkKernelJob.groups(plan, Set.of(1, 5), 2);
+        List<String> text = new ArrayList<>();
+        for (int[] a : g) {
+            text.add(java.util.Arrays.toString(a));
+        }
+        assertThat(text).containsExactly("[0, 2]", "[3]", "[4, 6]", "[7, 8]", "[9]");
+    }
+
+    @Test
+    void aTaskThatFailsAfterWritingAWrongBlockIsRetriedAndTheKernelIsExact() throws IOException {
+        data();
+        TilePlan plan = plan("full", Method.AUTO, false);
+        Path local = localRun(plan, x2, "local.npy");
+        int before = FAILED_TASKS.get();
+        sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, "5");
+        Path spark = dir.resolve("spark.npy");
+        List<Integer> recorded = new ArrayList<>();
+        SparkKernelJob.run(sc, MODEL, params, x1, x2, plan, spark, false, (tiles, done, total) -> {
+            for (int t : tiles) {
+                recorded.add(t);
+            }
+        });
+        assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+        // every tile recorded exactly once, although tile 5's task ran twice
+        assertThat(recorded).hasSize(plan.tileCount()).doesNotHaveDuplicates();
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (FAILED_TASKS.get() == before && System.currentTimeMillis() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(FAILED_TASKS.get() - before).isEqualTo(1);
+    }
+
+    @Test
+    void aLocalRunResumedOnSparkAndASparkRunResumedLocally() throws IOException {
+        data();
+        TilePlan plan = plan("diagonal", Method.AUTO, true);
+        Path whole = localRun(plan, null, "whole.npy");
+        String fp = RunFingerprint.of(MODEL, params, x1, null);
+
+        // a local run that stopped after 4 tiles (its manifest records them), resumed on Spark
+        Path a = dir.resolve("a.npy");
+        TiledKernel tiles = new TiledKernel(EmpiricalNtk.of(Zoo.parse(MODEL), params), plan, x1, null);
+        try (TileStore store = TileStore.create(a, plan, fp)) {
+            Set<Integer> skip = new HashSet<>();
+            for (int i = 4; i < plan.tileCount(); i++) {
+                skip.add(i);
+            }
+            tiles.run(skip, store::write, null);
+        }
+        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, a, true, null);
+        assertThat(s.tilesResumed()).isEqualTo(4);
+        assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - 4);
+        assertThat(Files.readAllBytes(a)).isEqualTo(Files.readAllBytes(whole));
+
+        // a Spark run whose driver stops after its first recorded task, resumed by the single-machine run
+        Path b = dir.resolve("b.npy");
+        sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, "1");
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, b, false,
+                (t, done, total) -> {
+                    throw new IllegalStateException("driver stops");
+                })).isInstanceOf(IllegalStateException.class);
+        assertThat(TileStore.unfinished(b)).isTrue();
+        assertThat(Files.exists(b)).isFalse();
+        try (TileStore store = TileStore.resume(b, plan, fp)) {
+            // the first group(s) whose results reached the driver before it stopped
+            assertThat(store.finishedTiles()).isNotEmpty().hasSizeLessThan(plan.tileCount());
+            tiles.run(store.finishedTiles(), store::write, null);
+            store.finish();
+        }
+        assertThat(Files.readAllBytes(b)).isEqualTo(Files.readAllBytes(whole));
+    }
+
+    @Test
+    void resumingAnotherRunIsRefused() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true);
+        Path out = dir.resolve("k.npy");
+        try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(MODEL, params, x1, null))) {
+            assertThat(store.finishedTiles()).isEmpty();
+        }
+        try (Tensor other = Tensor.randomNormal(DType.F64, 99, 64, 5)) {
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, other, null, plan, out, true, null))
+                    .isInstanceOf(IOException.class).hasMessageContaining("another model, parameters or data");
+        }
+    }
+}
