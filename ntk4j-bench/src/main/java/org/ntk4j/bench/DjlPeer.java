@@ -1,0 +1,202 @@
+package org.ntk4j.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * What a Java user can do today: the empirical NTK with DJL's PyTorch engine. DJL has no per-example gradients,
+ * no forward mode and no vmap, and its {@code GradientCollector.backward(y)} seeds a cotangent of ones; so the
+ * kernel takes one forward and one backward pass per example n and logit k (backward of f_k(x_n)), each giving
+ * the row J[n·O + k, :] of all parameter gradients, and then Θ = J·Jᵀ by one matrix product, reshaped to
+ * [N, N, O, O]. N·O passes and an N·O × P matrix, as JC without batching.
+ *
+ * <p>The network is ntk4j's zoo fcn or cnn rebuilt from its parameters by their documented names ({@code
+ * <i>_dense/w} [fan_in, out], {@code <i>_conv/w} [KH, KW, Cin, Cout], {@code .../b}) with the README's
+ * formulas (NTK parameterisation, activation after every hidden layer, SAME convolutions, global average pool
+ * before a cnn's readout), as {@code torch_ntk_peer.py} does. Offline: the libtorch natives come from the
+ * {@code pytorch-native-cpu} jar on the class path, and {@code ai.djl.offline=true} forbids any download
+ * ({@link #configure}).
+ */
+final class DjlPeer {
+    private static final Pattern NAME = Pattern.compile("(\\d+)_(dense|conv)/([wb])");
+
+    private DjlPeer() {
+    }
+
+    /** Offline, and libtorch's thread pools sized as asked; must run before the engine loads. */
+    static void configure(int threads) {
+        System.setProperty("ai.djl.offline", "true");
+        System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+    }
+
+    /** The engine's description, for the report (loads the engine). */
+    static String engineDescription() {
+        Engine e = Engine.getEngine("PyTorch");
+        return "DJL " + Engine.getDjlVersion() + ", " + e.getEngineName() + " " + e.getVersion();
+    }
+
+    /** One layer of the rebuilt network. */
+    private record Layer(String kind, NDArray w, NDArray b, double scale) {
+    }
+
+    /** Result: seconds of the timed runs and the kernel of the last one, [N, N, O, O] float32. */
+    record Run(double[] seconds, Tensor kernel) {
+    }
+
+    static Run run(String arch, Params params, Tensor x, double wStd, double bStd, int warmup, int reps) {
+        Engine engine = Engine.getEngine("PyTorch");
+        try (NDManager manager = engine.newBaseManager()) {
+            List<Layer> layers = layers(manager, params, wStd);
+            int n = x.dim(0);
+            NDArray xs = manager.create(floats(x), new Shape(toLong(x.shape())));
+            if (arch.equals("cnn")) {
+                xs = (xs.getShape().dimension() == 3 ? xs.expandDims(3) : xs).transpose(0, 3, 1, 2); // NHWC->NCHW
+            }
+            long p = 0;
+            for (Layer l : layers) {
+                p += l.w.size() + (l.b == null ? 0 : l.b.size());
+            }
+            int out = (int) layers.get(layers.size() - 1).w.getShape().get(1);
+            double[] seconds = new double[reps];
+            float[] kernel = null;
+            for (int round = 0; round < warmup + reps; round++) {
+                long t0 = System.nanoTime();
+                kernel = kernel(engine, manager, layers, xs, n, out, p, bStd);
+                double sec = (System.nanoTime() - t0) / 1e9;
+                if (round >= warmup) {
+                    seconds[round - warmup] = sec;
+                }
+            }
+            return new Run(seconds, Tensor.of(kernel, n, n, out, out));
+        }
+    }
+
+    private static float[] kernel(Engine engine, NDManager manager, List<Layer> layers, NDArray xs, int n, int out,
+                                  long p, double bStd) {
+        try (NDManager round = manager.newSubManager()) {
+            NDArray jac = round.zeros(new Shape((long) n * out, p));
+            for (int i = 0; i < n; i++) {
+                for (int k = 0; k < out; k++) {
+                    try (NDScope scope = new NDScope(); GradientCollector gc = engine.newGradientCollector()) {
+                        scope.suppressNotUsedWarning();
+                        NDArray y = forward(layers, xs.get(new NDIndex("{}:{}", i, i + 1)), bStd);
+                        gc.backward(y.get(0, k));
+                        NDList grads = new NDList();
+                        for (Layer l : layers) {
+                            grads.add(l.w.getGradient().flatten());
+                            if (l.b != null) {
+                                grads.add(l.b.getGradient().flatten());
+                            }
+                        }
+                        jac.set(new NDIndex((long) i * out + k), NDArrays.concat(grads));
+                        gc.zeroGradients();
+                    }
+                }
+            }
+            // Θ[n1·O + a, n2·O + b] = J[n1·O + a] · J[n2·O + b] → [N, O, N, O] → [N, N, O, O]
+            NDArray theta = jac.matMul(jac.transpose()).reshape(n, out, n, out).transpose(0, 2, 1, 3);
+            return theta.toFloatArray();
+        }
+    }
+
+    private static NDArray forward(List<Layer> layers, NDArray x, double bStd) {
+        NDArray h = x;
+        for (int i = 0; i < layers.size(); i++) {
+            Layer l = layers.get(i);
+            if (l.kind.equals("dense")) {
+                if (h.getShape().dimension() == 4) {
+                    // a cnn's readout: global average pool first (DJL's PyTorch mean takes one axis at a time)
+                    h = h.reshape(h.getShape().get(0), h.getShape().get(1), -1).mean(new int[] {2});
+                } else if (h.getShape().dimension() > 2) {
+                    h = h.reshape(h.getShape().get(0), -1);
+                }
+                h = h.matMul(l.w).mul(l.scale);
+                if (l.b != null) {
+                    h = h.add(l.b.mul(bStd));
+                }
+            } else {
+                long k = l.w.getShape().get(3);
+                h = Conv2d.conv2d(h, l.w, null, new Shape(1, 1), new Shape(k / 2, k / 2), new Shape(1, 1), 1)
+                        .singletonOrThrow().mul(l.scale);
+                if (l.b != null) {
+                    h = h.add(l.b.mul(bStd).reshape(1, -1, 1, 1));
+                }
+            }
+            if (i < layers.size() - 1) {
+                h = Activation.relu(h);
+            }
+        }
+        return h;
+    }
+
+    /** The zoo network's layers in order, parameters as gradient-tracking leaves in torch's layouts. */
+    private static List<Layer> layers(NDManager manager, Params params, double wStd) {
+        Map<Integer, String> kinds = new TreeMap<>();
+        for (String name : params.tensors().keySet()) {
+            Matcher m = NAME.matcher(name);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("DJL peer: unexpected parameter '" + name
+                        + "'; it rebuilds zoo fcn and cnn networks only");
+            }
+            kinds.put(Integer.parseInt(m.group(1)), m.group(2));
+        }
+        List<Layer> layers = new ArrayList<>();
+        for (Map.Entry<Integer, String> e : kinds.entrySet()) {
+            String prefix = e.getKey() + "_" + e.getValue() + "/";
+            Tensor w = params.get(prefix + "w");
+            NDArray wa = manager.create(floats(w), new Shape(toLong(w.shape())));
+            long fanIn;
+            if (e.getValue().equals("conv")) {
+                fanIn = (long) w.dim(0) * w.dim(1) * w.dim(2);
+                wa = wa.transpose(3, 2, 0, 1).duplicate(); // [KH, KW, Cin, Cout] -> [Cout, Cin, KH, KW]
+            } else {
+                fanIn = w.dim(0);
+            }
+            wa.setRequiresGradient(true);
+            NDArray ba = null;
+            if (params.tensors().containsKey(prefix + "b")) {
+                Tensor b = params.get(prefix + "b");
+                ba = manager.create(floats(b), new Shape(toLong(b.shape())));
+                ba.setRequiresGradient(true);
+            }
+            layers.add(new Layer(e.getValue(), wa, ba, wStd / Math.sqrt(fanIn)));
+        }
+        return layers;
+    }
+
+    private static float[] floats(Tensor t) {
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException("DJL peer: float32 tensors only, got " + t.dtype());
+        }
+        float[] f = new float[t.size()];
+        t.floatPointer().get(f);
+        return f;
+    }
+
+    private static long[] toLong(int[] shape) {
+        long[] s = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) {
+            s[i] = shape[i];
+        }
+        return s;
+    }
+}
