@@ -20,6 +20,24 @@ public final class NaiveDot {
         return r;
     }
 
+    /**
+     * A row-major array of {@code shape} transposed by {@code perm} (result axis i is axis perm[i]), by index
+     * arithmetic: the reference for permuted dot_general results.
+     */
+    public static double[] permuted(double[] values, int[] shape, int[] perm) {
+        int[] outShape = Shapes.permute(shape, perm);
+        double[] r = new double[values.length];
+        for (int flat = 0; flat < r.length; flat++) {
+            int[] outIdx = Fixtures.unravel(flat, outShape);
+            int[] idx = new int[shape.length];
+            for (int i = 0; i < perm.length; i++) {
+                idx[perm[i]] = outIdx[i];
+            }
+            r[flat] = values[Fixtures.ravel(idx, shape)];
+        }
+        return r;
+    }
+
     /** The expected result shape: batch sizes (lhs order), lhs free sizes, rhs free sizes. */
     public static int[] shape(int[] ls, int[] rs, int[] lc, int[] rc, int[] lb, int[] rb) {
         int[] lf = free(ls.length, lc, lb);

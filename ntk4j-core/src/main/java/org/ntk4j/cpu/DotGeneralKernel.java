@@ -5,84 +5,588 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * dot_general on the CPU as (batched) GEMM.
+ * dot_general on the CPU as strided GEMMs, optionally writing its result in a permuted axis order.
  *
- * <p>Result layout (as XLA): batch axes (in the order given for the lhs), then the lhs free axes, then the rhs
- * free axes. The lhs is read as [B, M, K] or [B, K, M] and the rhs as [B, K, N] or [B, N, K], whichever its
- * memory layout already is, so the common cases (matmul, x·Wᵀ, Aᵀ·B, per-example batches) copy nothing; an
- * operand in any other layout is transposed once into [B, M, K] / [B, K, N]. Each batch is one GEMM call on
- * offsets into the same off-heap buffers.
+ * <p>Logical result layout (as XLA): batch axes (in the order given for the lhs), then the lhs free axes, then
+ * the rhs free axes. With an output permutation {@code outPerm} the result is
+ * {@code transpose(logical, outPerm)}, written directly: no intermediate in the logical order exists when the
+ * permuted layout allows it.
+ *
+ * <p>The kernel plans one GEMM shape over the operands <em>as they lie in memory</em>: a group M of lhs free
+ * axes, a group N of rhs free axes and the contracting group K must each flatten to one stride in every tensor
+ * they occur in (consecutive in memory, the same order), and each of op(A) [M×K], op(B) [K×N] and C [M×N] must
+ * have a unit stride on one side (cblas transA/transB pick which; C with a unit stride on M is computed as
+ * Cᵀ = op(B)ᵀ·op(A)ᵀ). Every other axis — the batch axes, and free axes left out of M and N, such as the
+ * stacked K axis of a tangent whose partner operand is shared — is a loop of GEMM calls on pointer offsets,
+ * with stride 0 in the operand that lacks it. So a stacked operand against an unstacked one is a
+ * broadcast-batch GEMM, and the weight cotangent [K, in, out] = xᵀ·ct[k] of a stacked VJP is written in the
+ * parameter's own order with no transpose.
+ *
+ * <p>When no such plan exists, or one would split the work into many small GEMMs, an operand is first copied
+ * into the canonical layout [batch, free, contracting] / [batch, contracting, free] (as XLA does) and/or the
+ * result is formed in its logical order and then permuted. The choice among these is made by a small cost
+ * estimate (GEMM calls, elements copied, elements each call touches), from the shapes alone, so that
+ * {@link #scratchElements} reports exactly what {@link #dot} allocates.
  */
 public final class DotGeneralKernel {
+    /** Estimated fixed cost of one GEMM call, in nanoseconds (call overhead and small-matrix inefficiency). */
+    private static final double CALL_NS = 1000;
+    /** Estimated cost of copying one element with a strided copy, in nanoseconds. */
+    private static final double COPY_NS = 2;
+    /** Estimated cost per element a GEMM call reads or writes (memory traffic), in nanoseconds. */
+    private static final double TOUCH_NS = 0.25;
+    /** Free axes beyond which the planner tries only whole groups (2^n subsets otherwise). */
+    private static final int MAX_SUBSET_AXES = 10;
+
     private DotGeneralKernel() {
     }
 
-    /** Computes dot_general(lhs, rhs) for already validated dimension numbers. */
+    /** Computes dot_general(lhs, rhs) for already validated dimension numbers, in the logical layout. */
     public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                              int[] rhsBatch) {
-        int[][] pairs = sortedPairs(lhsContract, rhsContract);
-        int[] lc = pairs[0];
-        int[] rc = pairs[1];
-        int[] lFree = Shapes.complement(lhs.rank(), Shapes.concat(lc, lhsBatch));
-        int[] rFree = Shapes.complement(rhs.rank(), Shapes.concat(rc, rhsBatch));
-        int[] ls = lhs.shape();
-        int[] rs = rhs.shape();
-        int b = prod(ls, lhsBatch);
-        int m = prod(ls, lFree);
-        int k = prod(ls, lc);
-        int n = prod(rs, rFree);
+        return dot(lhs, rhs, lhsContract, rhsContract, lhsBatch, rhsBatch, null);
+    }
 
-        int[] outShape = Shapes.concat(pick(ls, lhsBatch), pick(ls, lFree), pick(rs, rFree));
-        Tensor out = Tensor.empty(lhs.dtype(), outShape);
+    /**
+     * dot_general(lhs, rhs) transposed by {@code outPerm} (null or the identity: the logical layout), i.e.
+     * result axis i is logical axis {@code outPerm[i]}.
+     */
+    public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                             int[] rhsBatch, int[] outPerm) {
+        Problem pr = new Problem(lhs.shape(), rhs.shape(), lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        return execute(pr, null, lhs, rhs);
+    }
 
-        boolean transA;
-        Tensor a;
-        if (isIdentity(ls, Shapes.concat(lhsBatch, lFree, lc))) {
-            transA = false;
-            a = lhs;
-        } else if (isIdentity(ls, Shapes.concat(lhsBatch, lc, lFree))) {
-            transA = true;
-            a = lhs;
-        } else {
-            transA = false;
-            a = Layout.transpose(lhs, Shapes.concat(lhsBatch, lFree, lc));
+    /**
+     * {@link #dot(Tensor, Tensor, int[], int[], int[], int[], int[])} in one given preparation (bit 0: copy the
+     * lhs to its canonical layout, bit 1: the rhs, bit 2: form the logical result and permute it), or null when
+     * that preparation has no GEMM plan. For tests, which check every preparation against the definition.
+     */
+    static Tensor dotPrepared(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                              int[] rhsBatch, int[] outPerm, int preparation) {
+        Problem pr = new Problem(lhs.shape(), rhs.shape(), lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        if (Shapes.size(lhs.shape()) == 0 || Shapes.size(rhs.shape()) == 0) {
+            return execute(pr, null, lhs, rhs);
         }
-        boolean transB;
-        Tensor bt;
-        if (isIdentity(rs, Shapes.concat(rhsBatch, rc, rFree))) {
-            transB = false;
-            bt = rhs;
-        } else if (isIdentity(rs, Shapes.concat(rhsBatch, rFree, rc))) {
-            transB = true;
-            bt = rhs;
-        } else {
-            transB = false;
-            bt = Layout.transpose(rhs, Shapes.concat(rhsBatch, rc, rFree));
+        Choice ch = pr.prepared(preparation);
+        return ch == null ? null : execute(pr, ch, lhs, rhs);
+    }
+
+    private static Tensor execute(Problem pr, Choice given, Tensor lhs, Tensor rhs) {
+        Tensor out = Tensor.empty(lhs.dtype(), Shapes.permute(pr.logicalShape, pr.outPerm));
+        if (out.size() == 0) {
+            return out;
         }
-        try {
-            int lda = transA ? m : k;
-            int ldb = transB ? k : n;
-            long aStride = (long) m * k;
-            long bStride = (long) k * n;
-            long cStride = (long) m * n;
-            if (k == 0) {
-                for (int i = 0; i < out.size(); i++) {
-                    out.setFlat(i, 0);
-                }
-                return out;
+        if (pr.contractSize == 0) {
+            for (int i = 0; i < out.size(); i++) {
+                out.setFlat(i, 0);
             }
-            for (int i = 0; i < b; i++) {
-                Blas.gemm(transA, transB, m, n, k, 1.0, a, i * aStride, lda, bt, i * bStride, ldb,
-                        0.0, out, i * cStride, n);
+            return out;
+        }
+        Choice ch = given != null ? given : pr.choose();
+        Tensor a = ch.copyLhs ? Layout.transpose(lhs, pr.canonicalLhsOrder()) : lhs;
+        Tensor b = ch.copyRhs ? Layout.transpose(rhs, pr.canonicalRhsOrder()) : rhs;
+        Tensor c = ch.viaLogical ? Tensor.empty(lhs.dtype(), pr.logicalShape) : out;
+        try {
+            run(ch.plan, a, b, c);
+            if (ch.viaLogical) {
+                int[] cs = Shapes.strides(pr.logicalShape);
+                int[] sStrides = new int[cs.length];
+                for (int i = 0; i < cs.length; i++) {
+                    sStrides[i] = cs[pr.outPerm[i]];
+                }
+                Layout.stridedCopy(c, 0, sStrides, out, 0, Shapes.strides(out.shape()), out.shape());
             }
             return out;
         } finally {
             if (a != lhs) {
                 a.close();
             }
-            if (bt != rhs) {
-                bt.close();
+            if (b != rhs) {
+                b.close();
             }
+            if (c != out) {
+                c.close();
+            }
+        }
+    }
+
+    /**
+     * Elements of the scratch {@link #dot} allocates for these shapes and dimension numbers besides its
+     * result: operand copies into a GEMM layout and a logical-order result that is then permuted (0 when the
+     * operands are read in place and the result written directly). For the memory model.
+     */
+    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                                       int[] rhsBatch, int[] outPerm) {
+        Problem pr = new Problem(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        Choice ch = pr.choose();
+        long r = 0;
+        if (ch.copyLhs) {
+            r += Shapes.size(ls);
+        }
+        if (ch.copyRhs) {
+            r += Shapes.size(rs);
+        }
+        if (ch.viaLogical) {
+            r += Shapes.size(pr.logicalShape);
+        }
+        return r;
+    }
+
+    /** {@link #scratchElements(int[], int[], int[], int[], int[], int[], int[])} for the logical layout. */
+    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                                       int[] rhsBatch) {
+        return scratchElements(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, null);
+    }
+
+    /** Number of GEMM calls {@link #dot} makes for these shapes (for tests of the planner). */
+    static long gemmCalls(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                          int[] rhsBatch, int[] outPerm) {
+        Problem pr = new Problem(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        return pr.choose().plan.calls();
+    }
+
+    /**
+     * True when reading axes in the order {@code perm} walks memory in row-major order, i.e. perm is the
+     * identity once axes of size 1 (which move nothing) are ignored.
+     */
+    public static boolean isIdentity(int[] shape, int[] perm) {
+        int last = -1;
+        for (int p : perm) {
+            if (shape[p] == 1) {
+                continue;
+            }
+            if (p < last) {
+                return false;
+            }
+            last = p;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ execution
+
+    private static void run(Plan p, Tensor a, Tensor b, Tensor c) {
+        int rank = p.loopDims.length;
+        int[] idx = new int[rank];
+        long calls = p.calls();
+        long oa = 0;
+        long ob = 0;
+        long oc = 0;
+        for (long call = 0; call < calls; call++) {
+            if (p.swap) {
+                // Cᵀ [N×M] = op(B)ᵀ · op(A)ᵀ
+                Blas.gemm(!p.transB, !p.transA, p.n, p.m, p.k, 1.0, b, ob, p.ldb, a, oa, p.lda, 0.0, c, oc, p.ldc);
+            } else {
+                Blas.gemm(p.transA, p.transB, p.m, p.n, p.k, 1.0, a, oa, p.lda, b, ob, p.ldb, 0.0, c, oc, p.ldc);
+            }
+            for (int d = rank - 1; d >= 0; d--) {
+                idx[d]++;
+                oa += p.loopA[d];
+                ob += p.loopB[d];
+                oc += p.loopC[d];
+                if (idx[d] < p.loopDims[d]) {
+                    break;
+                }
+                oa -= (long) idx[d] * p.loopA[d];
+                ob -= (long) idx[d] * p.loopB[d];
+                oc -= (long) idx[d] * p.loopC[d];
+                idx[d] = 0;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ planning
+
+    /** One way to run the product as GEMM calls: the GEMM shape and the loop over the remaining axes. */
+    static final class Plan {
+        int m;
+        int n;
+        int k;
+        boolean transA;
+        boolean transB;
+        boolean swap;
+        int lda;
+        int ldb;
+        int ldc;
+        int[] loopDims = new int[0];
+        long[] loopA = new long[0];
+        long[] loopB = new long[0];
+        long[] loopC = new long[0];
+
+        long calls() {
+            long r = 1;
+            for (int d : loopDims) {
+                r *= d;
+            }
+            return r;
+        }
+
+        double cost() {
+            double touched = (double) m * k + (double) k * n + (double) m * n;
+            return calls() * (CALL_NS + TOUCH_NS * touched);
+        }
+    }
+
+    /** A plan and how the operands and result are prepared for it. */
+    static final class Choice {
+        final Plan plan;
+        final boolean copyLhs;
+        final boolean copyRhs;
+        final boolean viaLogical;
+        final double cost;
+
+        Choice(Plan plan, boolean copyLhs, boolean copyRhs, boolean viaLogical, double cost) {
+            this.plan = plan;
+            this.copyLhs = copyLhs;
+            this.copyRhs = copyRhs;
+            this.viaLogical = viaLogical;
+            this.cost = cost;
+        }
+    }
+
+    /**
+     * The axes of one product. Logical axes are numbered: batch (nb), lhs free (nlf), rhs free (nrf), then the
+     * contracting pairs (nc, ordered by lhs axis). Each has a size and a stride in the tensors holding it.
+     */
+    static final class Problem {
+        final int[] ls;
+        final int[] rs;
+        final int[] lb;
+        final int[] rb;
+        final int[] lc;
+        final int[] rc;
+        final int[] lf;
+        final int[] rf;
+        final int[] outPerm;
+        final int[] logicalShape;
+        final long contractSize;
+        final int nb;
+        final int nlf;
+        final int nrf;
+        final int nc;
+        final int[] dims;
+
+        Problem(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch,
+                int[] outPerm) {
+            this.ls = ls;
+            this.rs = rs;
+            int[][] pairs = sortedPairs(lhsContract, rhsContract);
+            this.lc = pairs[0];
+            this.rc = pairs[1];
+            this.lb = lhsBatch;
+            this.rb = rhsBatch;
+            this.lf = Shapes.complement(ls.length, Shapes.concat(lc, lb));
+            this.rf = Shapes.complement(rs.length, Shapes.concat(rc, rb));
+            this.logicalShape = Shapes.concat(pick(ls, lb), pick(ls, lf), pick(rs, rf));
+            this.outPerm = outPerm == null ? Shapes.iota(logicalShape.length) : outPerm;
+            this.nb = lb.length;
+            this.nlf = lf.length;
+            this.nrf = rf.length;
+            this.nc = lc.length;
+            this.dims = Shapes.concat(logicalShape, pick(ls, lc));
+            long k = 1;
+            for (int a : lc) {
+                k *= ls[a];
+            }
+            this.contractSize = k;
+        }
+
+        int[] canonicalLhsOrder() {
+            return Shapes.concat(lb, lf, lc);
+        }
+
+        int[] canonicalRhsOrder() {
+            return Shapes.concat(rb, rc, rf);
+        }
+
+        /** Strides of the logical axes in the lhs (-1 where absent), as laid out or after the canonical copy. */
+        long[] lhsStrides(boolean copied) {
+            int[] order = copied ? canonicalLhsOrder() : Shapes.iota(ls.length);
+            int[] s = Shapes.strides(Shapes.permute(ls, order));
+            long[] byAxis = new long[ls.length];
+            for (int i = 0; i < order.length; i++) {
+                byAxis[order[i]] = s[i];
+            }
+            long[] r = absent();
+            for (int i = 0; i < nb; i++) {
+                r[i] = byAxis[lb[i]];
+            }
+            for (int i = 0; i < nlf; i++) {
+                r[nb + i] = byAxis[lf[i]];
+            }
+            for (int i = 0; i < nc; i++) {
+                r[nb + nlf + nrf + i] = byAxis[lc[i]];
+            }
+            return r;
+        }
+
+        long[] rhsStrides(boolean copied) {
+            int[] order = copied ? canonicalRhsOrder() : Shapes.iota(rs.length);
+            int[] s = Shapes.strides(Shapes.permute(rs, order));
+            long[] byAxis = new long[rs.length];
+            for (int i = 0; i < order.length; i++) {
+                byAxis[order[i]] = s[i];
+            }
+            long[] r = absent();
+            for (int i = 0; i < nb; i++) {
+                r[i] = byAxis[rb[i]];
+            }
+            for (int i = 0; i < nrf; i++) {
+                r[nb + nlf + i] = byAxis[rf[i]];
+            }
+            for (int i = 0; i < nc; i++) {
+                r[nb + nlf + nrf + i] = byAxis[rc[i]];
+            }
+            return r;
+        }
+
+        /** Strides of the logical result axes in the result (permuted, or logical when formed that way). */
+        long[] outStrides(boolean logical) {
+            int[] perm = logical ? Shapes.iota(logicalShape.length) : outPerm;
+            int[] s = Shapes.strides(Shapes.permute(logicalShape, perm));
+            long[] r = absent();
+            for (int i = 0; i < perm.length; i++) {
+                r[perm[i]] = s[i];
+            }
+            return r;
+        }
+
+        private long[] absent() {
+            long[] r = new long[dims.length];
+            Arrays.fill(r, -1);
+            return r;
+        }
+
+        /** The cheapest way among: operands as they are or copied, result direct or permuted afterwards. */
+        Choice choose() {
+            if (Shapes.size(ls) == 0 || Shapes.size(rs) == 0) { // nothing to multiply: no GEMM, no scratch
+                Plan none = new Plan();
+                none.loopDims = new int[] {0};
+                none.loopA = new long[1];
+                none.loopB = new long[1];
+                none.loopC = new long[1];
+                return new Choice(none, false, false, false, 0);
+            }
+            boolean identityOut = isIdentity(logicalShape, outPerm);
+            boolean lhsCanonical = isIdentity(ls, canonicalLhsOrder());
+            boolean rhsCanonical = isIdentity(rs, canonicalRhsOrder());
+            Choice best = null;
+            for (int variant = 0; variant < 8; variant++) {
+                // copying what is already in place, or permuting an unpermuted result, only adds work
+                if (((variant & 1) != 0 && lhsCanonical) || ((variant & 2) != 0 && rhsCanonical)
+                        || ((variant & 4) != 0 && identityOut)) {
+                    continue;
+                }
+                Choice c = prepared(variant);
+                if (c != null && (best == null || c.cost < best.cost)) {
+                    best = c;
+                }
+            }
+            if (best == null) { // unreachable: both operands canonical and the result logical always plan
+                throw new IllegalStateException("dot_general: no GEMM plan for lhs " + Shapes.str(ls) + ", rhs "
+                        + Shapes.str(rs));
+            }
+            return best;
+        }
+
+        /** The best plan for one preparation (see {@link #dotPrepared}), or null when it has none. */
+        Choice prepared(int variant) {
+            boolean copyLhs = (variant & 1) != 0;
+            boolean copyRhs = (variant & 2) != 0;
+            boolean viaLogical = (variant & 4) != 0;
+            Plan p = bestPlan(lhsStrides(copyLhs), rhsStrides(copyRhs), outStrides(viaLogical));
+            if (p == null) {
+                return null;
+            }
+            double copied = (copyLhs ? Shapes.size(ls) : 0) + (copyRhs ? Shapes.size(rs) : 0)
+                    + (viaLogical ? Shapes.size(logicalShape) : 0);
+            return new Choice(p, copyLhs, copyRhs, viaLogical, p.cost() + COPY_NS * copied);
+        }
+
+        /** The plan with the least estimated cost for these strides, or null when none exists. */
+        Plan bestPlan(long[] sl, long[] sr, long[] so) {
+            int[] kGroup = nonUnit(range(nb + nlf + nrf, nc));
+            int[] kOrder = flattenOrder(kGroup, sl, sr);
+            if (kOrder == null) {
+                return null;
+            }
+            int[] lfAxes = nonUnit(range(nb, nlf));
+            int[] rfAxes = nonUnit(range(nb + nlf, nrf));
+            Plan best = null;
+            for (int[] mGroup : subsets(lfAxes)) {
+                int[] mOrder = flattenOrder(mGroup, sl, so);
+                if (mOrder == null) {
+                    continue;
+                }
+                for (int[] nGroup : subsets(rfAxes)) {
+                    int[] nOrder = flattenOrder(nGroup, sr, so);
+                    if (nOrder == null) {
+                        continue;
+                    }
+                    Plan p = plan(mOrder, nOrder, kOrder, sl, sr, so);
+                    if (p != null && (best == null || p.cost() < best.cost())) {
+                        best = p;
+                    }
+                }
+            }
+            return best;
+        }
+
+        private Plan plan(int[] mg, int[] ng, int[] kg, long[] sl, long[] sr, long[] so) {
+            Plan p = new Plan();
+            p.m = size(mg);
+            p.n = size(ng);
+            p.k = size(kg);
+            long smL = groupStride(mg, sl);
+            long skL = groupStride(kg, sl);
+            long skR = groupStride(kg, sr);
+            long snR = groupStride(ng, sr);
+            long smO = groupStride(mg, so);
+            long snO = groupStride(ng, so);
+            // op(A) = M×K from the lhs
+            if (skL == 1 || kg.length == 0) {
+                p.transA = false;
+                p.lda = (int) (mg.length == 0 ? p.k : smL);
+                if (p.lda < p.k) {
+                    return null;
+                }
+            } else if (smL == 1 || mg.length == 0) {
+                p.transA = true;
+                p.lda = (int) (kg.length == 0 ? p.m : skL);
+                if (p.lda < p.m) {
+                    return null;
+                }
+            } else {
+                return null;
+            }
+            // op(B) = K×N from the rhs
+            if (snR == 1 || ng.length == 0) {
+                p.transB = false;
+                p.ldb = (int) (kg.length == 0 ? p.n : skR);
+                if (p.ldb < p.n) {
+                    return null;
+                }
+            } else if (skR == 1 || kg.length == 0) {
+                p.transB = true;
+                p.ldb = (int) (ng.length == 0 ? p.k : snR);
+                if (p.ldb < p.k) {
+                    return null;
+                }
+            } else {
+                return null;
+            }
+            // C = M×N, or Cᵀ when M has the unit stride
+            if (snO == 1 || ng.length == 0) {
+                p.swap = false;
+                p.ldc = (int) (mg.length == 0 ? p.n : smO);
+                if (p.ldc < p.n) {
+                    return null;
+                }
+            } else if (smO == 1 || mg.length == 0) {
+                p.swap = true;
+                p.ldc = (int) (ng.length == 0 ? p.m : snO);
+                if (p.ldc < p.m) {
+                    return null;
+                }
+            } else {
+                return null;
+            }
+            int total = dims.length;
+            boolean[] inGemm = new boolean[total];
+            for (int[] g : new int[][] {mg, ng, kg}) {
+                for (int a : g) {
+                    inGemm[a] = true;
+                }
+            }
+            int loops = 0;
+            for (int a = 0; a < nb + nlf + nrf; a++) {
+                if (!inGemm[a] && dims[a] != 1) {
+                    loops++;
+                }
+            }
+            p.loopDims = new int[loops];
+            p.loopA = new long[loops];
+            p.loopB = new long[loops];
+            p.loopC = new long[loops];
+            int i = 0;
+            for (int a = 0; a < nb + nlf + nrf; a++) {
+                if (!inGemm[a] && dims[a] != 1) {
+                    p.loopDims[i] = dims[a];
+                    p.loopA[i] = Math.max(0, sl[a]);
+                    p.loopB[i] = Math.max(0, sr[a]);
+                    p.loopC[i] = so[a];
+                    i++;
+                }
+            }
+            return p;
+        }
+
+        /**
+         * The group's axes in decreasing stride of {@code primary}, when they flatten to one index in both
+         * stride tables (each axis's stride is the next one's times its size); null otherwise.
+         */
+        private int[] flattenOrder(int[] group, long[] primary, long[] secondary) {
+            Integer[] o = new Integer[group.length];
+            for (int i = 0; i < o.length; i++) {
+                o[i] = group[i];
+            }
+            Arrays.sort(o, (p, q) -> Long.compare(primary[q], primary[p]));
+            int[] r = new int[o.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = o[i];
+            }
+            for (long[] s : new long[][] {primary, secondary}) {
+                for (int i = 0; i + 1 < r.length; i++) {
+                    if (s[r[i]] != s[r[i + 1]] * dims[r[i + 1]]) {
+                        return null;
+                    }
+                }
+            }
+            return r;
+        }
+
+        private long groupStride(int[] orderedGroup, long[] s) {
+            return orderedGroup.length == 0 ? -1 : s[orderedGroup[orderedGroup.length - 1]];
+        }
+
+        private int size(int[] group) {
+            long r = 1;
+            for (int a : group) {
+                r *= dims[a];
+            }
+            return Math.toIntExact(r);
+        }
+
+        private int[] nonUnit(int[] axes) {
+            return Arrays.stream(axes).filter(a -> dims[a] != 1).toArray();
+        }
+
+        /** All subsets of {@code axes} (whole and empty only when there are many axes), largest first. */
+        private static int[][] subsets(int[] axes) {
+            if (axes.length > MAX_SUBSET_AXES) {
+                return new int[][] {axes, new int[0]};
+            }
+            int count = 1 << axes.length;
+            int[][] r = new int[count][];
+            for (int mask = count - 1, j = 0; mask >= 0; mask--, j++) {
+                int[] s = new int[Integer.bitCount(mask)];
+                for (int i = 0, q = 0; i < axes.length; i++) {
+                    if ((mask & (1 << i)) != 0) {
+                        s[q++] = axes[i];
+                    }
+                }
+                r[j] = s;
+            }
+            return r;
+        }
+
+        private static int[] range(int from, int n) {
+            int[] r = new int[n];
+            for (int i = 0; i < n; i++) {
+                r[i] = from + i;
+            }
+            return r;
         }
     }
 
@@ -104,53 +608,6 @@ public final class DotGeneralKernel {
             rc[i] = rhsContract[order[i]];
         }
         return new int[][] {lc, rc};
-    }
-
-    /**
-     * Elements of the transposed operand copies {@link #dot} makes for these shapes and dimension numbers
-     * (0 when both operands are already in a GEMM layout): kernel scratch, for the memory model.
-     */
-    public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
-                                       int[] rhsBatch) {
-        int[][] pairs = sortedPairs(lhsContract, rhsContract);
-        int[] lc = pairs[0];
-        int[] rc = pairs[1];
-        int[] lFree = Shapes.complement(ls.length, Shapes.concat(lc, lhsBatch));
-        int[] rFree = Shapes.complement(rs.length, Shapes.concat(rc, rhsBatch));
-        long r = 0;
-        if (!isIdentity(ls, Shapes.concat(lhsBatch, lFree, lc)) && !isIdentity(ls, Shapes.concat(lhsBatch, lc, lFree))) {
-            r += Shapes.size(ls);
-        }
-        if (!isIdentity(rs, Shapes.concat(rhsBatch, rc, rFree)) && !isIdentity(rs, Shapes.concat(rhsBatch, rFree, rc))) {
-            r += Shapes.size(rs);
-        }
-        return r;
-    }
-
-    /**
-     * True when reading axes in the order {@code perm} walks memory in row-major order, i.e. perm is the
-     * identity once axes of size 1 (which move nothing) are ignored.
-     */
-    public static boolean isIdentity(int[] shape, int[] perm) {
-        int last = -1;
-        for (int p : perm) {
-            if (shape[p] == 1) {
-                continue;
-            }
-            if (p < last) {
-                return false;
-            }
-            last = p;
-        }
-        return true;
-    }
-
-    private static int prod(int[] shape, int[] axes) {
-        long r = 1;
-        for (int a : axes) {
-            r *= shape[a];
-        }
-        return Math.toIntExact(r);
     }
 
     private static int[] pick(int[] shape, int[] axes) {

@@ -202,6 +202,15 @@ public final class Var {
         return builder.apply(new DotGeneral(lhsContract, rhsContract, lhsBatch, rhsBatch), this, rhs);
     }
 
+    /**
+     * {@link #dotGeneral(Var, int[], int[], int[], int[])} transposed by {@code outPerm} (result axis i is
+     * logical axis {@code outPerm[i]}) in one operation: the kernel writes the permuted layout directly.
+     */
+    public Var dotGeneral(Var rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch,
+                          int[] outPerm) {
+        return builder.apply(new DotGeneral(lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm), this, rhs);
+    }
+
     /** Contracts the last axis of this with the first axis of {@code rhs} (matrix product for rank 2). */
     public Var matmul(Var rhs) {
         return dotGeneral(rhs, new int[] {rank() - 1}, new int[] {0}, new int[0], new int[0]);

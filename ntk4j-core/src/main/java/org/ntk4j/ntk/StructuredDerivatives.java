@@ -83,7 +83,7 @@ final class StructuredDerivatives {
             DotGeneral d = (DotGeneral) e.primitive();
             int dataSide = 1 - c.operand;
             int[] dataContract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-            return d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
+            return d.logicalLayout() && d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
                     && (dataSide == 0 || d.lhsFree(e.input(0).rank()).length == 0);
         }
         return e.primitive() instanceof Conv && c.operand == 1;

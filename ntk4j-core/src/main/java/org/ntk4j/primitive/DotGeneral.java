@@ -9,21 +9,35 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * XLA's dot_general: contracts lhs axes {@code lhsContract[i]} with rhs axes {@code rhsContract[i]} and
- * batches over the pairs {@code (lhsBatch[i], rhsBatch[i])}. Result axes: the batch axes (in the order of
- * {@code lhsBatch}), then the lhs free axes, then the rhs free axes, each in increasing axis order.
- * Evaluated as (batched) GEMM by {@link DotGeneralKernel}.
+ * batches over the pairs {@code (lhsBatch[i], rhsBatch[i])}. Logical result axes: the batch axes (in the order
+ * of {@code lhsBatch}), then the lhs free axes, then the rhs free axes, each in increasing axis order.
+ *
+ * <p>An optional output permutation {@code outPerm} (printed {@code out_perm}) gives the result
+ * {@code transpose(logical result, outPerm)} in one operation: {@link DotGeneralKernel} writes the permuted
+ * layout directly (strided GEMM output) instead of forming the logical layout and transposing it. Traced
+ * models never use it; the derivative rules below do, so that a stacked weight cotangent comes out in the
+ * parameter's own axis order and a stacked tangent with its K axis first, with no transpose materialised.
  */
 public final class DotGeneral implements Primitive {
     private final int[] lhsContract;
     private final int[] rhsContract;
     private final int[] lhsBatch;
     private final int[] rhsBatch;
+    /** Null for the logical layout; else result axis i is logical axis outPerm[i]. */
+    private final int[] outPerm;
 
     public DotGeneral(int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch) {
+        this(lhsContract, rhsContract, lhsBatch, rhsBatch, null);
+    }
+
+    /** dot_general whose result is the logical result transposed by {@code outPerm} (null: not permuted). */
+    public DotGeneral(int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch, int[] outPerm) {
         this.lhsContract = lhsContract.clone();
         this.rhsContract = rhsContract.clone();
         this.lhsBatch = lhsBatch.clone();
         this.rhsBatch = rhsBatch.clone();
+        this.outPerm = outPerm == null || Arrays.equals(outPerm, Shapes.iota(outPerm.length)) ? null
+                : outPerm.clone();
     }
 
     @Override
@@ -34,7 +48,13 @@ public final class DotGeneral implements Primitive {
     @Override
     public String params() {
         return "contract=(" + Arrays.toString(lhsContract) + "," + Arrays.toString(rhsContract) + ") batch=("
-                + Arrays.toString(lhsBatch) + "," + Arrays.toString(rhsBatch) + ")";
+                + Arrays.toString(lhsBatch) + "," + Arrays.toString(rhsBatch) + ")"
+                + (outPerm == null ? "" : " out_perm=" + Arrays.toString(outPerm));
+    }
+
+    /** True when the result is in XLA's logical layout (no output permutation). */
+    public boolean logicalLayout() {
+        return outPerm == null;
     }
 
     public int[] lhsContract() {
@@ -97,6 +117,14 @@ public final class DotGeneral implements Primitive {
             }
         }
         int[] out = Shapes.concat(pick(ls, lhsBatch), pick(ls, lhsFree(ls.length)), pick(rs, rhsFree(rs.length)));
+        if (outPerm != null) {
+            if (!Shapes.isPermutation(outPerm, out.length)) {
+                throw new IllegalArgumentException("dot_general: out_perm " + Arrays.toString(outPerm)
+                        + " is not a permutation of the " + out.length + " result axes " + Shapes.str(out)
+                        + "; lhs " + l + ", rhs " + r);
+            }
+            out = Shapes.permute(out, outPerm);
+        }
         return l.withShape(out);
     }
 
@@ -127,7 +155,7 @@ public final class DotGeneral implements Primitive {
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
         return DotGeneralKernel.scratchElements(inputs[0].shape(), inputs[1].shape(), lhsContract, rhsContract,
-                lhsBatch, rhsBatch) * output.dtype().bytes();
+                lhsBatch, rhsBatch, outPerm) * output.dtype().bytes();
     }
 
     /** 2 · (output size) · (contracted size). */
@@ -142,34 +170,51 @@ public final class DotGeneral implements Primitive {
 
     @Override
     public Tensor evaluate(Tensor... in) {
-        return DotGeneralKernel.dot(in[0], in[1], lhsContract, rhsContract, lhsBatch, rhsBatch);
+        return DotGeneralKernel.dot(in[0], in[1], lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
     }
 
     /**
-     * Bilinear: d(l·r) = dl·r + l·dr. A stacked operand's K axis is one more free axis of that operand; it lands
-     * after the batch axes (lhs) or after the lhs free axes (rhs) and is moved to the front.
+     * Bilinear: d(l·r) = dl·r + l·dr. A stacked operand's K axis is one more free axis of that operand (it lands
+     * after the batch axes for the lhs, after the lhs free axes for the rhs); each term is one dot_general whose
+     * output permutation puts K first and the rest in this equation's (possibly permuted) result order, so the
+     * kernel writes the stacked tangent directly (a broadcast-batch GEMM over K when the partner is unstacked).
      */
     @Override
     public Var jvp(Var[] p, Var out, Var[] t, int k) {
         int nb = lhsBatch.length;
+        int nlf = lhsFree(p[0].rank()).length;
         Var a = null;
         if (t[0] != null) {
-            Var d = t[0].dotGeneral(p[1], Stacked.shift(lhsContract), rhsContract, Stacked.shift(lhsBatch),
-                    rhsBatch);
-            a = d.transpose(moveToFront(d.rank(), nb));
+            a = t[0].dotGeneral(p[1], Stacked.shift(lhsContract), rhsContract, Stacked.shift(lhsBatch), rhsBatch,
+                    stackedOrder(out.rank(), nb));
         }
         Var b = null;
         if (t[1] != null) {
-            Var d = p[0].dotGeneral(t[1], lhsContract, Stacked.shift(rhsContract), lhsBatch,
-                    Stacked.shift(rhsBatch));
-            b = d.transpose(moveToFront(d.rank(), nb + lhsFree(p[0].rank()).length));
+            b = p[0].dotGeneral(t[1], lhsContract, Stacked.shift(rhsContract), lhsBatch, Stacked.shift(rhsBatch),
+                    stackedOrder(out.rank(), nb + nlf));
         }
         return Stacked.add(a, b);
     }
 
     /**
+     * The output permutation of a tangent term whose logical result is this equation's logical result with the
+     * K axis inserted at {@code kAt} (logical axes from {@code kAt} on move up by one): K first, then this
+     * equation's result order ({@code rank} result axes).
+     */
+    private int[] stackedOrder(int rank, int kAt) {
+        int[] perm = new int[rank + 1];
+        perm[0] = kAt;
+        for (int i = 0; i < rank; i++) {
+            int q = outPerm == null ? i : outPerm[i];
+            perm[i + 1] = q < kAt ? q : q + 1;
+        }
+        return perm;
+    }
+
+    /**
      * Transposes: dl = ct ·(over the rhs free axes) r, dr = ct ·(over the lhs free axes) l, batched over the
-     * batch axes; the results are permuted back into the operand's own axis order.
+     * batch axes; each is one dot_general whose output permutation yields [K] + the operand's own axis order,
+     * so no transpose of the (possibly huge, e.g. stacked weight) cotangent is materialised.
      */
     @Override
     public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
@@ -178,36 +223,54 @@ public final class DotGeneral implements Primitive {
         int nb = lhsBatch.length;
         int[] lf = lhsFree(lr);
         int[] rf = rhsFree(rr);
-        // cotangent axes: 0 = K, 1..nb = batch, then lhs free, then rhs free
-        int[] ctBatch = range(1, nb);
-        int[] ctLhsFree = range(1 + nb, lf.length);
-        int[] ctRhsFree = range(1 + nb + lf.length, rf.length);
+        int logical = nb + lf.length + rf.length;
+        // ct axis of logical result axis q: 1 + (position of q in the result)
+        int[] ctAxis = new int[logical];
+        for (int i = 0; i < logical; i++) {
+            ctAxis[outPerm == null ? i : outPerm[i]] = 1 + i;
+        }
+        int[] ctBatch = new int[nb];
+        for (int i = 0; i < nb; i++) {
+            ctBatch[i] = ctAxis[i];
+        }
+        int[] ctLhsFree = new int[lf.length];
+        for (int i = 0; i < lf.length; i++) {
+            ctLhsFree[i] = ctAxis[nb + i];
+        }
+        int[] ctRhsFree = new int[rf.length];
+        for (int i = 0; i < rf.length; i++) {
+            ctRhsFree[i] = ctAxis[nb + lf.length + i];
+        }
         Var[] r = new Var[2];
         if (needed[0]) {
-            // -> [batch..., K, lhs free..., rhs contracting axes in increasing order]
-            Var d = ct.dotGeneral(p[1], ctRhsFree, rf, ctBatch, rhsBatch);
-            r[0] = d.transpose(backToOperand(lr, lhsBatch, lf, lhsContract, rhsContract));
+            r[0] = ct.dotGeneral(p[1], ctRhsFree, rf, ctBatch, rhsBatch,
+                    backToOperand(lr, lhsBatch, ctLhsFree, lf, lhsContract, rhsContract));
         }
         if (needed[1]) {
-            Var d = ct.dotGeneral(p[0], ctLhsFree, lf, ctBatch, lhsBatch);
-            r[1] = d.transpose(backToOperand(rr, rhsBatch, rf, rhsContract, lhsContract));
+            r[1] = ct.dotGeneral(p[0], ctLhsFree, lf, ctBatch, lhsBatch,
+                    backToOperand(rr, rhsBatch, ctRhsFree, rf, rhsContract, lhsContract));
         }
         return r;
     }
 
     /**
-     * The permutation taking [batch..., K, free..., partner-contracting axes sorted] to [K] + operand axes.
-     * Operand contracting axis {@code own[i]} is paired with {@code partner[i]}, which sits at the rank of
-     * {@code partner[i]} among the sorted partner axes.
+     * The output permutation taking the logical result of dot(ct, partner) — [batch..., ct's free axes in
+     * increasing order (K = ct axis 0, and the ct axes {@code ctFree[i]} that are operand axes {@code free[i]}),
+     * partner's free axes = its contracting axes {@code partner} in increasing order] — to [K] + operand axes.
+     * Operand contracting axis {@code own[i]} is paired with partner axis {@code partner[i]}.
      */
-    private static int[] backToOperand(int rank, int[] batch, int[] free, int[] own, int[] partner) {
+    private static int[] backToOperand(int rank, int[] batch, int[] ctFree, int[] free, int[] own,
+                                       int[] partner) {
         int nb = batch.length;
         int[] position = new int[rank]; // position of operand axis j in the computed tensor
         for (int i = 0; i < nb; i++) {
             position[batch[i]] = i;
         }
+        // ct's free axes in increasing ct order: K (axis 0) first, then the others as they lie in ct
+        int[] sortedCtFree = ctFree.clone();
+        Arrays.sort(sortedCtFree);
         for (int i = 0; i < free.length; i++) {
-            position[free[i]] = nb + 1 + i;
+            position[free[i]] = nb + 1 + Arrays.binarySearch(sortedCtFree, ctFree[i]);
         }
         int[] sortedPartner = partner.clone();
         Arrays.sort(sortedPartner);
@@ -218,26 +281,6 @@ public final class DotGeneral implements Primitive {
         perm[0] = nb;
         for (int j = 0; j < rank; j++) {
             perm[j + 1] = position[j];
-        }
-        return perm;
-    }
-
-    private static int[] range(int from, int n) {
-        int[] r = new int[n];
-        for (int i = 0; i < n; i++) {
-            r[i] = from + i;
-        }
-        return r;
-    }
-
-    /** Permutation moving axis {@code axis} to position 0, the rest in order. */
-    static int[] moveToFront(int rank, int axis) {
-        int[] perm = new int[rank];
-        perm[0] = axis;
-        for (int i = 0, j = 1; i < rank; i++) {
-            if (i != axis) {
-                perm[j++] = i;
-            }
         }
         return perm;
     }

@@ -42,30 +42,44 @@ public final class Tensor implements AutoCloseable {
                     + ") needs " + capacity * dtype.bytes() + " bytes; one tensor holds at most 2^31-1 bytes: "
                     + "tile the computation");
         }
-        if (dtype == DType.F32) {
-            FloatPointer p = new FloatPointer(capacity);
-            if (p.isNull()) {
-                throw new OutOfMemoryError("cannot allocate " + capacity * 4 + " bytes for a tensor of shape "
-                        + Shapes.str(shape));
-            }
-            this.pointer = p;
-            this.floats = p.asBuffer();
-            this.doubles = null;
-        } else {
-            DoublePointer p = new DoublePointer(capacity);
-            if (p.isNull()) {
-                throw new OutOfMemoryError("cannot allocate " + capacity * 8 + " bytes for a tensor of shape "
-                        + Shapes.str(shape));
-            }
-            this.pointer = p;
-            this.doubles = p.asBuffer();
-            this.floats = null;
+        Pointer p = StoragePool.take(dtype, capacity);
+        if (p == null) {
+            p = allocate(dtype, capacity, shape);
         }
+        this.pointer = p;
+        this.floats = dtype == DType.F32 ? ((FloatPointer) p).asBuffer() : null;
+        this.doubles = dtype == DType.F32 ? null : ((DoublePointer) p).asBuffer();
         if (zero) {
             pointer.zero();
         }
         long live = LIVE.addAndGet(capacity * dtype.bytes());
         PEAK.accumulateAndGet(live, Math::max);
+    }
+
+    /**
+     * Fresh off-heap storage; when JavaCPP refuses (its maxBytes limit, or the machine), the storage the pool
+     * keeps for reuse is released and the allocation tried once more.
+     */
+    private static Pointer allocate(DType dtype, long capacity, int[] shape) {
+        for (int attempt = 0; ; attempt++) {
+            Pointer p;
+            try {
+                p = dtype == DType.F32 ? new FloatPointer(capacity) : new DoublePointer(capacity);
+            } catch (OutOfMemoryError e) {
+                p = null;
+                if (attempt > 0 || StoragePool.drain() == 0) {
+                    throw e;
+                }
+                continue;
+            }
+            if (!p.isNull()) {
+                return p;
+            }
+            if (attempt > 0 || StoragePool.drain() == 0) {
+                throw new OutOfMemoryError("cannot allocate " + capacity * dtype.bytes()
+                        + " bytes for a tensor of shape " + Shapes.str(shape));
+            }
+        }
     }
 
     /** Bytes held by tensors that are allocated and not closed (a forgotten tensor counts until closed). */
@@ -386,7 +400,9 @@ public final class Tensor implements AutoCloseable {
             LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
             floats = null;
             doubles = null;
-            pointer.close();
+            if (!StoragePool.offer(dtype, Math.max(1L, size), pointer)) {
+                pointer.close();
+            }
             pointer = null;
         }
     }

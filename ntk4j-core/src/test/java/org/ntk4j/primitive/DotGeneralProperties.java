@@ -186,6 +186,52 @@ class DotGeneralProperties {
         }
     }
 
+    private static int[] randomPermutation(int n, long seed) {
+        return shuffled(n, new Random(seed));
+    }
+
+    @Property(tries = 200)
+    void permutedResultIsTheTransposedProduct(@ForAll("cases") Case c, @ForAll long seed, @ForAll DType dt) {
+        int[] perm = randomPermutation(c.expectedShape().length, seed);
+        DotGeneral d = new DotGeneral(c.lc(), c.rc(), c.lb(), c.rb(), perm);
+        int[] expectedShape = org.ntk4j.tensor.Shapes.permute(c.expectedShape(), perm);
+        assertThat(d.outputType(c.lhs(dt), c.rhs(dt)).shape()).as("%s", c).containsExactly(expectedShape);
+        try (Tensor l = Tensor.randomNormal(dt, seed, c.ls()); Tensor r = Tensor.randomNormal(dt, seed + 1, c.rs());
+             Tensor out = d.evaluate(l, r)) {
+            double[] expected = NaiveDot.permuted(NaiveDot.dot(l, r, c.lc(), c.rc(), c.lb(), c.rb()),
+                    c.expectedShape(), perm);
+            Fixtures.assertValues(out, expectedShape, expected, dt == DType.F32 ? 1e-5 : 1e-12);
+        }
+    }
+
+    @Property(tries = 60)
+    void permutedDerivativeRulesAreExactAdjointsAndStackCorrectly(@ForAll("cases") Case c, @ForAll long seed) {
+        int[] perm = randomPermutation(c.expectedShape().length, seed);
+        Graph g = Fixtures.trace1(v -> v[0].dotGeneral(v[1], c.lc(), c.rc(), c.lb(), c.rb(), perm),
+                c.lhs(DType.F64), c.rhs(DType.F64));
+        Tensor[] x = DerivativeCheck.randomInputs(g, seed);
+        try {
+            assertThat(DerivativeCheck.adjointGap(g, x, 2, seed)).isLessThanOrEqualTo(1e-12);
+            assertThat(DerivativeCheck.stackingGap(g, x, 2, seed)).isLessThanOrEqualTo(1e-12);
+            assertThat(DerivativeCheck.jvpVersusFiniteDifferences(g, x, 2, 1e-3, seed)).isLessThanOrEqualTo(1e-6);
+        } finally {
+            Fixtures.closeAll(x);
+        }
+    }
+
+    @Property(tries = 50)
+    void anOutputPermutationOfTheWrongLengthIsRejected(@ForAll("cases") Case c) {
+        int rank = c.expectedShape().length;
+        int[] tooLong = new int[rank + 2];
+        for (int i = 0; i <= rank + 1; i++) {
+            tooLong[i] = rank + 1 - i; // reversed: not the identity, which would mean "not permuted"
+        }
+        DotGeneral bad = new DotGeneral(c.lc(), c.rc(), c.lb(), c.rb(), tooLong);
+        assertThatThrownBy(() -> bad.outputType(c.lhs(DType.F64), c.rhs(DType.F64)))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("dot_general: out_perm ");
+    }
+
     /** Ways to break valid dimension numbers. */
     enum Breakage {
         LHS_AXIS_OUT_OF_RANGE, RHS_AXIS_NEGATIVE, LHS_AXIS_TWICE, CONTRACT_LENGTHS_DIFFER, BATCH_LENGTHS_DIFFER,
