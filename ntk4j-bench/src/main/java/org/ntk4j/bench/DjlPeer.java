@@ -26,7 +26,8 @@ import org.ntk4j.tensor.Tensor;
  * no forward mode and no vmap, and its {@code GradientCollector.backward(y)} seeds a cotangent of ones; so the
  * kernel takes one forward and one backward pass per example n and logit k (backward of f_k(x_n)), each giving
  * the row J[n·O + k, :] of all parameter gradients, and then Θ = J·Jᵀ by one matrix product, reshaped to
- * [N, N, O, O]. N·O passes and an N·O × P matrix, as JC without batching.
+ * [N, N, O, O]: N·O passes and an N·O × P matrix, as JC without batching. Where that matrix would not fit the
+ * memory budget, the rows are formed in blocks of examples (see {@link #kernel}).
  *
  * <p>The network is ntk4j's zoo fcn or cnn rebuilt from its parameters by their documented names ({@code
  * <i>_dense/w} [fan_in, out], {@code <i>_conv/w} [KH, KW, Cin, Cout], {@code .../b}) with the README's
@@ -62,7 +63,12 @@ final class DjlPeer {
     record Run(double[] seconds, Tensor kernel) {
     }
 
-    static Run run(String arch, Params params, Tensor x, double wStd, double bStd, int warmup, int reps) {
+    /**
+     * Times {@code reps} kernels after {@code warmup}; the rows of at most {@code block} examples are held at a
+     * time (twice that while two blocks are contracted).
+     */
+    static Run run(String arch, Params params, Tensor x, double wStd, double bStd, int warmup, int reps,
+                   int block) {
         Engine engine = Engine.getEngine("PyTorch");
         try (NDManager manager = engine.newBaseManager()) {
             List<Layer> layers = layers(manager, params, wStd);
@@ -80,7 +86,7 @@ final class DjlPeer {
             float[] kernel = null;
             for (int round = 0; round < warmup + reps; round++) {
                 long t0 = System.nanoTime();
-                kernel = kernel(engine, manager, layers, xs, n, out, p, bStd);
+                kernel = kernel(engine, manager, layers, xs, n, out, p, bStd, Math.max(1, Math.min(n, block)));
                 double sec = (System.nanoTime() - t0) / 1e9;
                 if (round >= warmup) {
                     seconds[round - warmup] = sec;
@@ -90,32 +96,67 @@ final class DjlPeer {
         }
     }
 
+    /**
+     * Θ from the rows J[n·O + k] = ∂f_k(x_n)/∂θ, one backward pass each, in blocks of {@code block} examples:
+     * with all N examples in one block, J is formed once and Θ = J·Jᵀ; when N·O × P floats would not fit the
+     * memory budget, the rows of two blocks are held at a time and a block's rows are recomputed for each pair
+     * (the passes grow from N·O to about N·O·(blocks + 1)/2).
+     */
     private static float[] kernel(Engine engine, NDManager manager, List<Layer> layers, NDArray xs, int n, int out,
-                                  long p, double bStd) {
-        try (NDManager round = manager.newSubManager()) {
-            NDArray jac = round.zeros(new Shape((long) n * out, p));
-            for (int i = 0; i < n; i++) {
-                for (int k = 0; k < out; k++) {
-                    try (NDScope scope = new NDScope(); GradientCollector gc = engine.newGradientCollector()) {
-                        scope.suppressNotUsedWarning();
-                        NDArray y = forward(layers, xs.get(new NDIndex("{}:{}", i, i + 1)), bStd);
-                        gc.backward(y.get(0, k));
-                        NDList grads = new NDList();
-                        for (Layer l : layers) {
-                            grads.add(l.w.getGradient().flatten());
-                            if (l.b != null) {
-                                grads.add(l.b.getGradient().flatten());
+                                  long p, double bStd, int block) {
+        float[] theta = new float[n * n * out * out];
+        for (int i0 = 0; i0 < n; i0 += block) {
+            int i1 = Math.min(n, i0 + block);
+            try (NDManager left = manager.newSubManager()) {
+                NDArray rowsI = rows(engine, left, layers, xs, i0, i1, out, p, bStd);
+                for (int j0 = i0; j0 < n; j0 += block) {
+                    int j1 = Math.min(n, j0 + block);
+                    try (NDManager right = manager.newSubManager()) {
+                        NDArray rowsJ = j0 == i0 ? rowsI : rows(engine, right, layers, xs, j0, j1, out, p, bStd);
+                        // block[a·O + k, b·O + l] = J[(i0 + a)·O + k] · J[(j0 + b)·O + l]
+                        float[] blk = rowsI.matMul(rowsJ.transpose()).toFloatArray();
+                        int bj = (j1 - j0) * out;
+                        for (int a = i0; a < i1; a++) {
+                            for (int b = j0; b < j1; b++) {
+                                for (int k = 0; k < out; k++) {
+                                    for (int l = 0; l < out; l++) {
+                                        float v = blk[((a - i0) * out + k) * bj + (b - j0) * out + l];
+                                        theta[((a * n + b) * out + k) * out + l] = v;
+                                        theta[((b * n + a) * out + l) * out + k] = v; // Θ(x_b, x_a) = Θ(x_a, x_b)ᵀ
+                                    }
+                                }
                             }
                         }
-                        jac.set(new NDIndex((long) i * out + k), NDArrays.concat(grads));
-                        gc.zeroGradients();
                     }
                 }
             }
-            // Θ[n1·O + a, n2·O + b] = J[n1·O + a] · J[n2·O + b] → [N, O, N, O] → [N, N, O, O]
-            NDArray theta = jac.matMul(jac.transpose()).reshape(n, out, n, out).transpose(0, 2, 1, 3);
-            return theta.toFloatArray();
         }
+        return theta;
+    }
+
+    /** The rows J[n·O + k] for examples [from, to): one forward and one backward pass per example and logit. */
+    private static NDArray rows(Engine engine, NDManager rowsManager, List<Layer> layers, NDArray xs, int from,
+                                int to, int out, long p, double bStd) {
+        NDArray jac = rowsManager.zeros(new Shape((long) (to - from) * out, p));
+        for (int i = from; i < to; i++) {
+            for (int k = 0; k < out; k++) {
+                try (NDScope scope = new NDScope(); GradientCollector gc = engine.newGradientCollector()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray y = forward(layers, xs.get(new NDIndex("{}:{}", i, i + 1)), bStd);
+                    gc.backward(y.get(0, k));
+                    NDList grads = new NDList();
+                    for (Layer l : layers) {
+                        grads.add(l.w.getGradient().flatten());
+                        if (l.b != null) {
+                            grads.add(l.b.getGradient().flatten());
+                        }
+                    }
+                    jac.set(new NDIndex((long) (i - from) * out + k), NDArrays.concat(grads));
+                    gc.zeroGradients();
+                }
+            }
+        }
+        return jac;
     }
 
     private static NDArray forward(List<Layer> layers, NDArray x, double bStd) {

@@ -42,6 +42,19 @@ final class Machine {
         return t != null ? t : "n/a";
     }
 
+    /** MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping), or -1. */
+    static long memAvailableBytes() {
+        String v = procFields("/proc/meminfo").get("MemAvailable");
+        if (v == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(v.replace("kB", "").trim()) * 1024;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     static String java() {
         return System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version");
     }

@@ -152,7 +152,7 @@ final class PeersBench {
                 sb.append("### ").append(s.name()).append(": `").append(s.spec()).append("`\n\n").append(s.note())
                         .append(String.format(Locale.ROOT, "; %d parameters.%n%n", o.parameters));
                 sb.append("| program | method | median s | runs | peak memory | rel. error vs ntk4j | "
-                        + "time / ntk4j's best |\n|---|---|---:|---:|---:|---:|---:|\n");
+                        + "time / ntk4j's best | how |\n|---|---|---:|---:|---:|---:|---:|---|\n");
                 MethodRuns.Result best = o.best();
                 for (Method m : PaperFcnBench.METHODS) {
                     MethodRuns.Result r = o.ntk4j.get(m);
@@ -161,24 +161,26 @@ final class PeersBench {
                     }
                     if (!r.ran()) {
                         sb.append("| ntk4j | ").append(m.shortName()).append(" | not run: ").append(r.skipped)
-                                .append(" | | | | |\n");
+                                .append(" | | | | | |\n");
                         continue;
                     }
-                    sb.append(String.format(Locale.ROOT, "| ntk4j | %s%s | %.4g | %d | %s | %s | %.2f× |%n",
+                    sb.append(String.format(Locale.ROOT, "| ntk4j | %s%s | %.4g | %d | %s | %s | %.2f× | |%n",
                             m.shortName(), r == best ? " (best)" : "", r.median(), r.seconds.size(),
                             CostModel.human(r.measuredPeak), Double.isNaN(r.relErrVsJc) ? "(reference)"
                                     : String.format(Locale.ROOT, "%.1e", r.relErrVsJc), r.median() / best.median()));
                 }
                 for (Peer p : o.peers) {
                     if (!p.ran()) {
-                        sb.append("| ").append(p.name).append(" | ").append(p.status).append(" | | | | | |\n");
+                        sb.append("| ").append(peerProgram(p.name)).append(" | ").append(peerMethod(p.name))
+                                .append(" | ").append(p.status).append(" | | | | | |\n");
                         continue;
                     }
-                    sb.append(String.format(Locale.ROOT, "| %s | %s | %.4g | %d | %s | %.1e%s | %s |%n",
+                    sb.append(String.format(Locale.ROOT, "| %s | %s | %.4g | %d | %s | %.1e%s | %s | %s |%n",
                             peerProgram(p.name), peerMethod(p.name), p.median(), p.seconds.length,
                             p.peakBytes < 0 ? "n/a" : CostModel.human(p.peakBytes) + " (RSS)", p.relErr,
                             p.counts() ? "" : " **disagrees**", p.counts() && best != null
-                                    ? String.format(Locale.ROOT, "**%.1f×**", p.median() / best.median()) : "—"));
+                                    ? String.format(Locale.ROOT, "**%.1f×**", p.median() / best.median()) : "—",
+                            p.detail));
                 }
                 Peer bestPeer = o.bestPeer();
                 if (best != null && bestPeer != null) {
@@ -345,13 +347,24 @@ final class PeersBench {
         return o;
     }
 
+    /**
+     * The memory a peer may fill with Jacobians, cotangents or rows: the --peer-memory-gib budget, but at most
+     * 60% of what the machine has available now (on a shared machine, more gets the peer killed by the kernel's
+     * OOM killer — or, for DJL inside this JVM, the whole benchmark).
+     */
+    private double peerBudgetGiB() {
+        long avail = Machine.memAvailableBytes();
+        return avail < 0 ? opt.memoryGiB : Math.min(opt.memoryGiB, 0.6 * avail / (double) (1L << 30));
+    }
+
     private void runTorch(Peer p, Setting s, String method, Path script, Path paramsFile, Path xFile, Path dir,
                           String coretype, Tensor reference) throws IOException {
+        double budget = peerBudgetGiB();
         List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), "--params", paramsFile.toString(), "--x",
                 xFile.toString(), "--arch", s.arch(), "--w-std", String.valueOf(s.wStd()), "--b-std",
                 String.valueOf(s.bStd()), "--method", method, "--threads", String.valueOf(opt.threads), "--warmup",
                 String.valueOf(opt.warmup), "--reps", String.valueOf(opt.reps), "--memory-gib",
-                String.valueOf(opt.memoryGiB), "--out", dir.resolve(s.name()).toString()));
+                String.format(Locale.ROOT, "%.3f", budget), "--out", dir.resolve(s.name()).toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
@@ -385,32 +398,38 @@ final class PeersBench {
         }
         p.seconds = jsonNumbers(json, "seconds");
         p.peakBytes = (long) jsonNumbers(json, "peak_rss_above_baseline_bytes")[0];
+        p.detail = jsonString(json, "variant") + String.format(Locale.ROOT, "; memory budget %.1f GiB", budget);
         try (Tensor k = Npy.readTensor(Path.of(jsonString(json, "kernel")), DType.F32)) {
             p.relErr = KernelAgreement.relativeError(k, reference);
         }
-        log.say("  %s: median %.4g s of %s, peak RSS +%s, relative error vs ntk4j %.2e%s", p.name, p.median(),
-                join(p.seconds), CostModel.human(p.peakBytes), p.relErr, p.counts() ? "" : " (DISAGREES)");
+        log.say("  %s (%s): median %.4g s of %s, peak RSS +%s, relative error vs ntk4j %.2e%s", p.name, p.detail,
+                p.median(), join(p.seconds), CostModel.human(p.peakBytes), p.relErr, p.counts() ? "" : " (DISAGREES)");
     }
 
     private void runDjl(Peer p, Setting s, Params params, Tensor x, Tensor reference) {
-        long rows = (long) s.n() * lastDim(params);
-        long jacBytes = rows * params.count() * 4;
-        if (jacBytes > opt.memoryGiB * (1L << 30)) {
-            p.status = String.format(Locale.ROOT, "not run: its N·O × P matrix needs %s, over the %.1f GiB budget",
-                    CostModel.human(jacBytes), opt.memoryGiB);
+        double budget = peerBudgetGiB();
+        long out = lastDim(params);
+        long exampleRows = out * params.count() * 4; // one example's O rows of P floats
+        // two blocks of rows are held while they are contracted
+        int block = (int) Math.min(s.n(), (long) (budget * (1L << 30) / (2.0 * exampleRows)));
+        if (block < 1) {
+            p.status = String.format(Locale.ROOT, "not run: one example's rows need %s, over the %.1f GiB budget",
+                    CostModel.human(2 * exampleRows), budget);
             log.say("  %s %s", p.name, p.status);
             return;
         }
         try {
-            DjlPeer.Run run = DjlPeer.run(s.arch(), params, x, s.wStd(), s.bStd(), opt.warmup, opt.reps);
+            DjlPeer.Run run = DjlPeer.run(s.arch(), params, x, s.wStd(), s.bStd(), opt.warmup, opt.reps, block);
             p.seconds = run.seconds();
             p.status = "ran";
             try (Tensor k = run.kernel()) {
                 p.relErr = KernelAgreement.relativeError(k, reference);
             }
-            p.detail = "N·O × P matrix " + CostModel.human(jacBytes);
-            log.say("  %s: median %.4g s of %s, relative error vs ntk4j %.2e%s", p.name, p.median(), join(p.seconds),
-                    p.relErr, p.counts() ? "" : " (DISAGREES)");
+            p.detail = (block >= s.n() ? "all N·O rows at once (" + CostModel.human(s.n() * exampleRows) + ")"
+                    : "rows in blocks of " + block + " examples (all at once: " + CostModel.human(s.n() * exampleRows)
+                    + ")") + String.format(Locale.ROOT, "; memory budget %.1f GiB", budget);
+            log.say("  %s (%s): median %.4g s of %s, relative error vs ntk4j %.2e%s", p.name, p.detail, p.median(),
+                    join(p.seconds), p.relErr, p.counts() ? "" : " (DISAGREES)");
         } catch (RuntimeException | LinkageError e) {
             p.status = "failed: " + e;
             log.say("  %s FAILED: %s", p.name, e);

@@ -51,7 +51,7 @@ class BenchLogicTest {
         assertThat(slope(jc, 'W', new int[] {1024, 2048, 4096}, 16, 8, 0)).isCloseTo(2, within(0.01));
         // VP: N²·O·[FP]
         assertThat(slope(vp, 'N', new int[] {1, 2, 4}, 0, 8, 128)).isCloseTo(2, within(1e-9));
-        assertThat(slope(vp, 'O', new int[] {128, 256, 512}, 16, 0, 128)).isCloseTo(1, within(0.01));
+        assertThat(slope(vp, 'O', new int[] {128, 256, 512}, 16, 0, 4096)).isCloseTo(1, within(0.01));
         // SD: passes N·O·L·W² dominate for N·O << W (2 in W, 1 in N); the contraction N²·O²·L·W for N·O >> W
         assertThat(slope(sd, 'W', new int[] {4096, 8192, 16384}, 2, 2, 0)).isCloseTo(2, within(0.01));
         assertThat(slope(sd, 'N', new int[] {1, 2, 4}, 0, 1, 16384)).isCloseTo(1, within(0.01));

@@ -48,13 +48,14 @@ class PeerAgreementTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"fcn, 'fcn(depth=2,width=8,out=3)', 5", "cnn, 'cnn(depth=2,channels=4,out=3)', '5,5,2'"})
-    void djlPeerAgreesWithNtk4j(String arch, String spec, String input) {
+    @CsvSource({"fcn, 'fcn(depth=2,width=8,out=3)', 5, 3", "cnn, 'cnn(depth=2,channels=4,out=3)', '5,5,2', 3",
+        "fcn, 'fcn(depth=2,width=8,out=3)', 5, 2", "cnn, 'cnn(depth=2,channels=4,out=3)', '5,5,2', 1"})
+    void djlPeerAgreesWithNtk4jInOneBlockOrSeveral(String arch, String spec, String input, int block) {
         Model model = Zoo.parse(spec);
         int[] in = ints(input);
         try (Params params = model.init(3, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 4, shape(3, in));
              Tensor expected = ntk4j(model, params, x)) {
-            DjlPeer.Run run = DjlPeer.run(arch, params, x, 1.5, 0.05, 0, 1);
+            DjlPeer.Run run = DjlPeer.run(arch, params, x, 1.5, 0.05, 0, 1, block);
             try (Tensor k = run.kernel()) {
                 assertThat(k.shape()).containsExactly(expected.shape());
                 assertThat(KernelAgreement.relativeError(k, expected)).isLessThan(KernelAgreement.TOLERANCE);
