@@ -38,6 +38,8 @@ import org.ntk4j.tensor.Tensor;
  */
 final class DjlPeer {
     private static final Pattern NAME = Pattern.compile("(\\d+)_(dense|conv)/([wb])");
+    /** A warm-up run longer than this is followed by one timed run only (as the PyTorch peer does). */
+    static final double LONG_RUN_SECONDS = 30;
 
     private DjlPeer() {
     }
@@ -82,17 +84,21 @@ final class DjlPeer {
                 p += l.w.size() + (l.b == null ? 0 : l.b.size());
             }
             int out = (int) layers.get(layers.size() - 1).w.getShape().get(1);
-            double[] seconds = new double[reps];
+            List<Double> seconds = new ArrayList<>();
             float[] kernel = null;
-            for (int round = 0; round < warmup + reps; round++) {
+            int rounds = warmup + reps;
+            for (int round = 0; round < rounds; round++) {
                 long t0 = System.nanoTime();
                 kernel = kernel(engine, manager, layers, xs, n, out, p, bStd, Math.max(1, Math.min(n, block)));
                 double sec = (System.nanoTime() - t0) / 1e9;
                 if (round >= warmup) {
-                    seconds[round - warmup] = sec;
+                    seconds.add(sec);
+                } else if (sec > LONG_RUN_SECONDS) {
+                    rounds = warmup + 1; // a run this long is timed once: its spread is small next to its length
                 }
             }
-            return new Run(seconds, Tensor.of(kernel, n, n, out, out));
+            return new Run(seconds.stream().mapToDouble(Double::doubleValue).toArray(),
+                    Tensor.of(kernel, n, n, out, out));
         }
     }
 

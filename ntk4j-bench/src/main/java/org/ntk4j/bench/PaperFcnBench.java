@@ -116,6 +116,7 @@ public final class PaperFcnBench {
                     case "--peer-settings" -> o.peers.settings = value(a, args, ++i).split(",");
                     case "--peer-memory-gib" -> o.peers.memoryGiB = positiveReal(a, value(a, args, ++i));
                     case "--no-install" -> o.peers.install = false;
+                    case "--peer-timeout" -> o.peers.timeoutSeconds = positive(a, value(a, args, ++i));
                     case "--out" -> o.out = Paths.get(value(a, args, ++i));
                     case "--name" -> o.name = value(a, args, ++i);
                     case "--help", "-h" -> {
@@ -200,6 +201,7 @@ public final class PaperFcnBench {
                     "  --peer-settings a,b   peer settings: fcn-example, cnn (default both)",
                     "  --peer-memory-gib G   memory a peer may use for Jacobians/cotangents (default 8)",
                     "  --no-install          with --with-peers: do not apt-get install python3-torch when missing",
+                    "  --peer-timeout S      stop a PyTorch peer process after S seconds (default 900)",
                     "  --out DIR --name STEM where the files go (default ntk4j-bench/, paper_fcn[_quick])");
         }
     }

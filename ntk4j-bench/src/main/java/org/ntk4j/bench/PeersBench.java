@@ -54,6 +54,8 @@ final class PeersBench {
         int warmup = 1;
         int reps = 3;
         int threads = 2;
+        /** A peer process still running after this long is stopped and reported as such. */
+        int timeoutSeconds = 900;
         /** ntk4j methods predicted above this many FLOPs run once after the warm-up (or not at all in --quick). */
         double onceFlops = 5e10;
     }
@@ -371,16 +373,21 @@ final class PeersBench {
         if (!coretype.isEmpty()) {
             pb.environment().put("OPENBLAS_CORETYPE", coretype);
         }
+        Path outFile = dir.resolve(s.name() + "_" + method + ".out");
+        pb.redirectOutput(outFile.toFile());
         String output;
         int rc;
         try {
             Process proc = pb.start();
-            byte[] bytes = proc.getInputStream().readAllBytes();
-            if (!proc.waitFor(600, TimeUnit.SECONDS)) {
-                proc.destroyForcibly();
+            if (!proc.waitFor(opt.timeoutSeconds, TimeUnit.SECONDS)) {
+                proc.destroyForcibly().waitFor();
+                p.status = String.format(Locale.ROOT, "not finished within %d s (warm-up and timed runs), stopped",
+                        opt.timeoutSeconds);
+                log.say("  %s %s", p.name, p.status);
+                return;
             }
             rc = proc.exitValue();
-            output = new String(bytes, StandardCharsets.UTF_8);
+            output = Files.readString(outFile, StandardCharsets.UTF_8);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running the PyTorch peer", e);
