@@ -3,8 +3,6 @@ package org.ntk4j.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -89,11 +87,11 @@ public final class GemmReport {
         StringBuilder report = new StringBuilder();
         report.append(header(args));
         for (int round = 1; round <= rounds; round++) {
-            String before = loadAverage();
+            String before = Machine.loadAverage();
             Collection<RunResult> results = new Runner(options).run();
             report.append(table(results, rounds > 1 ? "Round " + round + " of " + rounds : null));
             report.append("- load average (1/5/15 min) before: ").append(before).append(", after: ")
-                    .append(loadAverage()).append('\n');
+                    .append(Machine.loadAverage()).append('\n');
         }
         System.out.println();
         System.out.print(report);
@@ -112,38 +110,15 @@ public final class GemmReport {
     private static String header(String[] args) throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("## DotGeneralBenchmark, float32\n\n");
-        sb.append("- date: ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME))
+        sb.append("- date: ").append(Machine.now())
                 .append('\n');
         sb.append("- arguments: `").append(args.length == 0 ? "(defaults)" : String.join(" ", args)).append("`\n");
-        sb.append("- CPU: ").append(cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
+        sb.append("- CPU: ").append(Machine.cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
                 .append(" cores visible to the JVM\n");
-        sb.append("- JVM: ").append(System.getProperty("java.vm.name")).append(' ')
-                .append(System.getProperty("java.runtime.version")).append('\n');
+        sb.append("- JVM: ").append(Machine.java()).append('\n');
         sb.append("- OpenBLAS: `").append(Blas.config().trim()).append("`, ").append(Blas.threads())
                 .append(" threads\n");
         return sb.toString();
-    }
-
-    /** The 1, 5 and 15 minute load averages, a gauge of other work competing for the cores. */
-    private static String loadAverage() throws IOException {
-        Path load = Path.of("/proc/loadavg");
-        if (!Files.isReadable(load)) {
-            return "n/a";
-        }
-        String[] f = Files.readString(load).trim().split("\\s+");
-        return f[0] + " / " + f[1] + " / " + f[2];
-    }
-
-    private static String cpuModel() throws IOException {
-        Path cpuinfo = Path.of("/proc/cpuinfo");
-        if (Files.isReadable(cpuinfo)) {
-            for (String line : Files.readAllLines(cpuinfo)) {
-                if (line.startsWith("model name")) {
-                    return line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        }
-        return System.getProperty("os.arch");
     }
 
     /** Mean and median time per op in ms, and the spread over measurement iterations. */

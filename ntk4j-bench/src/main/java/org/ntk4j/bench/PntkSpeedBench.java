@@ -1,6 +1,5 @@
 package org.ntk4j.bench;
 
-import java.util.Arrays;
 import java.util.Locale;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -56,13 +55,6 @@ public final class PntkSpeedBench {
         for (int w = 0; w < 3 || System.nanoTime() - warm < 2_000_000_000L; w++) {
             ntk.kernel(kind, x, null).close();
         }
-        double[] t = new double[reps];
-        for (int r = 0; r < reps; r++) {
-            long s = System.nanoTime();
-            ntk.kernel(kind, x, null).close();
-            t[r] = (System.nanoTime() - s) / 1e9;
-        }
-        Arrays.sort(t);
-        return t[reps / 2];
+        return Timing.median(Timing.repeat(0, reps, () -> ntk.kernel(kind, x, null).close()));
     }
 }

@@ -1,37 +1,44 @@
 package org.ntk4j.bench;
 
-import java.util.Arrays;
-import java.util.Locale;
 import org.ntk4j.cpu.Blas;
-import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * The machine's SGEMM rate right now, for ratios against it: median GFLOP/s of {@code rounds} 2048 × 2048 ×
- * 2048 float32 GEMMs (through dot_general, which runs at the direct cblas_sgemm rate: RESULTS.md) with the
- * given number of BLAS threads. Usage: {@code SgemmRate [threads] [rounds]}.
+ * The machine's float32 GEMM rate, measured in the same process as the benchmark it is compared with: square
+ * n×n·n×n products through {@link Blas#gemm} (the call every ntk4j GEMM goes through) on off-heap tensors, the
+ * same shape as {@link DotGeneralBenchmark}'s direct {@code cblas_sgemm} case.
  */
 public final class SgemmRate {
+    /** GFLOP/s of the fastest and of the median timed call, and the side used. */
+    record Rate(int n, double bestGflops, double medianGflops, int calls) {
+    }
+
     private SgemmRate() {
     }
 
+    /**
+     * {@code SgemmRate [threads] [rounds]}: prints the median and best GFLOP/s of {@code rounds} 2048³ products on
+     * {@code threads} BLAS threads (for scripts that bracket a run with the machine's rate).
+     */
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 7;
         Blas.setThreads(threads);
-        int n = 2048;
-        double[] rates = new double[rounds];
-        try (Tensor a = Tensor.randomNormal(DType.F32, 1, n, n); Tensor b = Tensor.randomNormal(DType.F32, 2, n, n)) {
-            DotGeneralKernel.dot(a, b, new int[] {1}, new int[] {0}, new int[0], new int[0]).close(); // warm-up
-            for (int r = 0; r < rounds; r++) {
-                long t0 = System.nanoTime();
-                DotGeneralKernel.dot(a, b, new int[] {1}, new int[] {0}, new int[0], new int[0]).close();
-                rates[r] = 2.0 * n * n * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
-            }
+        Rate r = measure(2048, 1, rounds);
+        System.out.printf(java.util.Locale.ROOT, "sgemm %d^3, %d BLAS thread%s: median %.1f GFLOP/s (best %.1f)%n",
+                r.n(), threads, threads == 1 ? "" : "s", r.medianGflops(), r.bestGflops());
+    }
+
+    /** Times {@code reps} products after {@code warmup} untimed ones; 2·n³ floating-point operations each. */
+    static Rate measure(int n, int warmup, int reps) {
+        try (Tensor a = Tensor.randomNormal(DType.F32, 1, n, n);
+             Tensor b = Tensor.randomNormal(DType.F32, 2, n, n);
+             Tensor c = Tensor.zeros(DType.F32, n, n)) {
+            double[] t = Timing.repeat(warmup, reps,
+                    () -> Blas.gemm(false, false, n, n, n, 1.0, a, 0, n, b, 0, n, 0.0, c, 0, n));
+            double flops = 2.0 * n * (double) n * n;
+            return new Rate(n, flops / Timing.min(t) / 1e9, flops / Timing.median(t) / 1e9, reps);
         }
-        Arrays.sort(rates);
-        System.out.printf(Locale.ROOT, "sgemm %d^3, %d BLAS thread%s: median %.1f GFLOP/s (min %.1f, max %.1f)%n", n,
-                threads, threads == 1 ? "" : "s", rates[rounds / 2], rates[0], rates[rounds - 1]);
     }
 }

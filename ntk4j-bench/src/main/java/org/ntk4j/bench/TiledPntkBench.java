@@ -2,10 +2,8 @@ package org.ntk4j.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Locale;
 import org.ntk4j.cpu.Blas;
-import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
@@ -80,9 +78,9 @@ public final class TiledPntkBench {
                                 + "(%.1f GFLOP/s)%n", r + 1, sgemm[r], untiled[r], flops / untiled[r] / 1e9, tiled[r],
                         flops / tiled[r] / 1e9);
             }
-            double s = median(sgemm);
-            double u = median(untiled);
-            double t = median(tiled);
+            double s = Timing.median(sgemm);
+            double u = Timing.median(untiled);
+            double t = Timing.median(tiled);
             System.out.printf(Locale.ROOT, "%nmedians of %d rounds: SGEMM %.1f GFLOP/s; untiled %.2f s, %.1f GFLOP/s = %.2f "
                             + "of SGEMM, peak %s; tiled %.2f s, %.1f GFLOP/s = %.2f of SGEMM, peak %s (budget %s); "
                             + "tiled / untiled time %.2f%n", rounds, s, u, flops / u / 1e9, flops / u / 1e9 / s,
@@ -95,17 +93,7 @@ public final class TiledPntkBench {
     /** Median GFLOP/s of 3 float32 2048³ GEMMs on {@code threads} BLAS threads. */
     static double sgemmRate(int threads) {
         Blas.setThreads(threads);
-        int n = 2048;
-        double[] r = new double[3];
-        try (Tensor a = Tensor.randomNormal(DType.F32, 1, n, n); Tensor b = Tensor.randomNormal(DType.F32, 2, n, n)) {
-            DotGeneralKernel.dot(a, b, new int[] {1}, new int[] {0}, new int[0], new int[0]).close();
-            for (int i = 0; i < r.length; i++) {
-                long t0 = System.nanoTime();
-                DotGeneralKernel.dot(a, b, new int[] {1}, new int[] {0}, new int[0], new int[0]).close();
-                r[i] = 2.0 * n * n * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
-            }
-        }
-        return median(r);
+        return SgemmRate.measure(2048, 1, 3).medianGflops();
     }
 
     /** 123, 512m, 1g (powers of 1024). */
@@ -113,11 +101,5 @@ public final class TiledPntkBench {
         String t = text.trim().toLowerCase(Locale.ROOT);
         int shift = t.endsWith("k") ? 10 : t.endsWith("m") ? 20 : t.endsWith("g") ? 30 : 0;
         return (long) (Double.parseDouble(shift == 0 ? t : t.substring(0, t.length() - 1)) * (1L << shift));
-    }
-
-    private static double median(double[] v) {
-        double[] c = v.clone();
-        Arrays.sort(c);
-        return c[c.length / 2];
     }
 }

@@ -13,6 +13,16 @@ import org.ntk4j.tensor.Tensor;
 public final class Blas {
     private static volatile boolean loaded;
 
+    // Time-in-BLAS counter for benchmarks (off by default: then gemm reads one volatile boolean and nothing else).
+    // It counts wall time during which at least one thread is inside a GEMM, so calls overlapping on several
+    // threads count once and the total can be compared with the wall time of the surrounding computation.
+    private static volatile boolean counting;
+    private static final Object COUNTER_LOCK = new Object();
+    private static int callsInside;
+    private static long busySince;
+    private static long busyNanos;
+    private static long countedCalls;
+
     private Blas() {
     }
 
@@ -43,6 +53,49 @@ public final class Blas {
         openblas.blas_set_num_threads(n);
     }
 
+    /**
+     * Turns the time-in-BLAS counter on or off and resets it. For benchmarks: while on, every {@link #gemm} call
+     * takes a lock twice.
+     */
+    public static void countTime(boolean on) {
+        synchronized (COUNTER_LOCK) {
+            busyNanos = 0;
+            countedCalls = 0;
+            counting = on;
+        }
+    }
+
+    /** Wall nanoseconds spent with at least one thread inside {@link #gemm} since {@link #countTime}(true). */
+    public static long countedNanos() {
+        synchronized (COUNTER_LOCK) {
+            return busyNanos;
+        }
+    }
+
+    /** GEMM calls since {@link #countTime}(true). */
+    public static long countedCalls() {
+        synchronized (COUNTER_LOCK) {
+            return countedCalls;
+        }
+    }
+
+    private static void enterCounted() {
+        synchronized (COUNTER_LOCK) {
+            if (callsInside++ == 0) {
+                busySince = System.nanoTime();
+            }
+            countedCalls++;
+        }
+    }
+
+    private static void exitCounted() {
+        synchronized (COUNTER_LOCK) {
+            if (--callsInside == 0) {
+                busyNanos += System.nanoTime() - busySince;
+            }
+        }
+    }
+
     /** OpenBLAS's description of itself (version, detected core), for reports. */
     public static String config() {
         load();
@@ -60,6 +113,22 @@ public final class Blas {
         if (m == 0 || n == 0) {
             return;
         }
+        boolean counted = counting;
+        if (counted) {
+            enterCounted();
+        }
+        try {
+            gemmCall(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        } finally {
+            if (counted) {
+                exitCounted();
+            }
+        }
+    }
+
+    private static void gemmCall(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                                 Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+                                 double beta, Tensor c, long cOff, int ldc) {
         int ta = transA ? openblas.CblasTrans : openblas.CblasNoTrans;
         int tb = transB ? openblas.CblasTrans : openblas.CblasNoTrans;
         if (c.dtype() == DType.F32) {

@@ -1,0 +1,42 @@
+package org.ntk4j.bench;
+
+import java.util.Arrays;
+
+/**
+ * {@code ./ntk4j bench NAME [options]}: the launcher runs this class on ntk4j-bench's class path (the CLI module
+ * does not depend on the bench module, nor on DJL). NAME picks the benchmark program; its options follow.
+ */
+public final class BenchMain {
+    private BenchMain() {
+    }
+
+    static String usage() {
+        return String.join("\n",
+                "usage: ntk4j bench NAME [options]   (NAME --help for its options)",
+                "  paper-fcn   the paper's Figure 1 FCN over N, O and W, fitted exponents, limit; --with-peers adds",
+                "              PyTorch (functorch) and DJL on the FCN example and a cnn; --quick: under 5 minutes",
+                "  methods     JC vs NTK-VP vs SD on the FCN example and a width sweep (NtkMethodsBench)",
+                "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
+                "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)");
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+            System.out.println(usage());
+            System.exit(args.length == 0 ? 2 : 0);
+            return;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "paper-fcn" -> PaperFcnBench.main(rest);
+            case "methods" -> NtkMethodsBench.main(rest);
+            case "pntk" -> PntkSpeedBench.main(rest);
+            case "gemm" -> GemmReport.main(rest);
+            default -> {
+                System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
+                        + "pntk, gemm");
+                System.exit(2);
+            }
+        }
+    }
+}
