@@ -76,8 +76,12 @@ final class PeersBench {
                 case "cnn" -> new Setting(name, "cnn(depth=3,channels=32,out=10)", "cnn", new int[] {16, 16, 3},
                         16, 1.5, 0.05, "3 × (conv 3×3 SAME, 32 channels, ReLU), global average pool, dense(10), on "
                         + "16×16×3 images, N = 16; zoo defaults w_std 1.5, b_std 0.05");
+                case "cnn-wide" -> new Setting(name, "cnn(depth=3,channels=128,out=10)", "cnn", new int[] {8, 8, 3},
+                        16, 1.5, 0.05, "3 × (conv 3×3 SAME, 128 channels, ReLU), global average pool, dense(10), on "
+                        + "8×8×3 images, N = 16: a wide CNN, where the parameters outnumber the activations; zoo "
+                        + "defaults w_std 1.5, b_std 0.05");
                 default -> throw new IllegalArgumentException("--peer-settings: unknown setting '" + name
-                        + "'; settings are fcn-example, cnn");
+                        + "'; settings are fcn-example, cnn, cnn-wide");
             };
         }
     }
