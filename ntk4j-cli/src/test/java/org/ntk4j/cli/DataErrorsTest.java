@@ -1,9 +1,8 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -27,13 +26,6 @@ class DataErrorsTest {
     @TempDir
     Path dir;
 
-    private static String[] run(int expectedCode, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
-        return new String[] {out.toString(), err.toString()};
-    }
 
     /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line, no stack trace. */
     private static String oneLineError(String... args) {

@@ -1,7 +1,7 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.ntk4j.cli.PredictCommandTest.run;
+import static org.ntk4j.cli.CliRuns.run;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

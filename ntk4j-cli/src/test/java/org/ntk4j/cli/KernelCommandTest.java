@@ -1,9 +1,8 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -22,13 +21,6 @@ class KernelCommandTest {
     @TempDir
     Path dir;
 
-    private static String[] run(int expectedCode, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
-        return new String[] {out.toString(), err.toString()};
-    }
 
     @Test
     void defaultRunComputesATracedKernel() {

@@ -1,9 +1,8 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -29,13 +28,6 @@ class PredictCommandTest {
     @TempDir
     Path dir;
 
-    static String[] run(int expectedCode, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-        assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
-        return new String[] {out.toString(), err.toString()};
-    }
 
     /** The predictions the command writes are the library's, on the same standardised data and parameters. */
     @Test

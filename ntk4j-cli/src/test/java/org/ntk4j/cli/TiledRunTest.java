@@ -1,10 +1,9 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +26,6 @@ class TiledRunTest {
     static final String[] KERNEL = {"kernel", "--model", "fcn(depth=2,width=48,out=10)", "--data",
         "synthetic:120,32", "--kind", "full", "--tile", "16", "--threads", "1", "--quiet"};
 
-    private static String[] run(int expectedCode, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-        assertThat(code).as("exit code; stderr: %s", err).isEqualTo(expectedCode);
-        return new String[] {out.toString(), err.toString()};
-    }
 
     private static String[] with(String[] a, String... more) {
         String[] r = java.util.Arrays.copyOf(a, a.length + more.length);
