@@ -172,6 +172,9 @@ public final class SparkKernelJob {
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
         int blasBefore = Blas.threads();
+        // a tag of this job's own, to cancel its remaining tasks when it stops early
+        String tag = "ntk4j-kernel-" + java.util.UUID.randomUUID();
+        sc.sc().addJobTag(tag);
         try {
             RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
             List<Object> partitions = new ArrayList<>();
@@ -181,6 +184,11 @@ public final class SparkKernelJob {
             sc.sc().runJob(rdd, new ComputeGroup(shared),
                     scala.jdk.javaapi.CollectionConverters.asScala(partitions).toSeq(), recorder, LONGS);
         } catch (Exception e) { // Scala declares no checked exceptions: SparkException arrives undeclared
+            // Spark fails the job when the result handler throws but lets the stage's other tasks run on and
+            // delivers their results: stop recording (waiting out a record in progress, which holds the
+            // manifest's lock) before the caller may close or reopen the store, and cancel what still runs
+            recorder.stop();
+            sc.sc().cancelJobsWithTag(tag);
             if (recorder.failure instanceof IOException) {
                 throw (IOException) recorder.failure; // recording in the manifest failed, which stopped the job
             }
@@ -192,6 +200,7 @@ public final class SparkKernelJob {
             }
             throw e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e);
         } finally {
+            sc.sc().removeJobTag(tag);
             shared.destroy();
             Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
         }
@@ -402,6 +411,8 @@ public final class SparkKernelJob {
          * only stop the job).
          */
         Exception failure;
+        /** Set once the job has stopped: results that still arrive are not recorded. */
+        private boolean stopped;
 
         RecordGroup(TileStore store, Listener listener, int[] done, int total) {
             this.store = store;
@@ -410,8 +421,16 @@ public final class SparkKernelJob {
             this.total = total;
         }
 
+        /** Records nothing more; returns once a record in progress has finished. */
+        synchronized void stop() {
+            stopped = true;
+        }
+
         @Override
-        public BoxedUnit apply(Object partition, long[] result) {
+        public synchronized BoxedUnit apply(Object partition, long[] result) {
+            if (stopped || failure != null) {
+                return BoxedUnit.UNIT; // a task that finished after the job had failed: its tiles stay unrecorded
+            }
             int[] tiles = new int[result.length / 2];
             try {
                 for (int i = 0; i < tiles.length; i++) {

@@ -237,6 +237,15 @@ class SparkKernelJobTest {
                     throw new IllegalStateException("driver stops");
                 })).isInstanceOf(IllegalStateException.class);
         assertThat(TileStore.unfinished(b)).isTrue();
+        // the job's other tasks were cancelled or finish unrecorded: the manifest no longer changes
+        Path manifest = dir.resolve("b.npy.manifest");
+        byte[] atStop = Files.readAllBytes(manifest);
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (sc.statusTracker().getActiveJobIds().length > 0 && System.currentTimeMillis() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(sc.statusTracker().getActiveJobIds()).isEmpty();
+        assertThat(Files.readAllBytes(manifest)).isEqualTo(atStop);
         assertThat(Files.exists(b)).isFalse();
         try (TileStore store = TileStore.resume(b, plan, fp)) {
             // the first group(s) whose results reached the driver before it stopped
