@@ -47,6 +47,57 @@ public final class Elementwise {
         return out;
     }
 
+    /**
+     * acc[i] += alpha · x[i], in place, in the tensors' dtype (float32: alpha rounded to float first), for
+     * tensors of the same dtype and size. Every element is computed the same way wherever it lies, so a block
+     * of a larger accumulation gets the same bits as the whole.
+     */
+    public static void addScaledInPlace(Tensor acc, double alpha, Tensor x) {
+        if (acc.dtype() != x.dtype() || acc.size() != x.size()) {
+            throw new IllegalArgumentException("addScaledInPlace: acc is " + acc.dtype().shortName()
+                    + java.util.Arrays.toString(acc.shape()) + ", x is " + x.dtype().shortName()
+                    + java.util.Arrays.toString(x.shape()) + "; both need the same dtype and size");
+        }
+        if (acc.dtype() == DType.F32) {
+            FloatBuffer a = acc.floats();
+            FloatBuffer b = x.floats();
+            float c = (float) alpha;
+            Parallel.range(acc.size(), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    a.put(i, a.get(i) + c * b.get(i));
+                }
+            });
+        } else {
+            DoubleBuffer a = acc.doubles();
+            DoubleBuffer b = x.doubles();
+            Parallel.range(acc.size(), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    a.put(i, a.get(i) + alpha * b.get(i));
+                }
+            });
+        }
+    }
+
+    /** t[i] *= c, in place, in the tensor's dtype (float32: c rounded to float first). */
+    public static void scaleInPlace(Tensor t, double c) {
+        if (t.dtype() == DType.F32) {
+            FloatBuffer a = t.floats();
+            float cf = (float) c;
+            Parallel.range(t.size(), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    a.put(i, a.get(i) * cf);
+                }
+            });
+        } else {
+            DoubleBuffer a = t.doubles();
+            Parallel.range(t.size(), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    a.put(i, a.get(i) * c);
+                }
+            });
+        }
+    }
+
     /** out = a op b with NumPy broadcasting. Both operands must have the same dtype. */
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         if (a.dtype() != b.dtype()) {
@@ -116,6 +167,10 @@ public final class Elementwise {
 
     private static void row(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,
                             FloatBuffer o, int oo, int n) {
+        if (n >= HEAP_ROW_MIN && ast <= 1 && bst <= 1 && ast >= 0 && bst >= 0) {
+            heapRow(op, a, ao, ast, b, bo, bst, o, oo, n);
+            return;
+        }
         switch (op) {
             case ADD:
                 for (int i = 0; i < n; i++) {
@@ -146,6 +201,10 @@ public final class Elementwise {
 
     private static void row(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
                             DoubleBuffer o, int oo, int n) {
+        if (n >= HEAP_ROW_MIN && ast <= 1 && bst <= 1 && ast >= 0 && bst >= 0) {
+            heapRow(op, a, ao, ast, b, bo, bst, o, oo, n);
+            return;
+        }
         switch (op) {
             case ADD:
                 for (int i = 0; i < n; i++) {
@@ -172,6 +231,116 @@ public final class Elementwise {
                     o.put(oo + i, apply(op, a.get(ao + i * ast), b.get(bo + i * bst)));
                 }
         }
+    }
+
+    /**
+     * Rows at least this long whose operands are contiguous or broadcast scalars go through heap arrays: bulk
+     * copies in and out and a plain array loop, which the JIT vectorises, where element-wise access to a direct
+     * buffer costs a bounds and liveness check per element (about 3× slower).
+     */
+    private static final int HEAP_ROW_MIN = 32;
+    /** Per-thread scratch rows of {@link #heapRow}, grown as needed: {a, b, out} for each dtype. */
+    private static final ThreadLocal<float[][]> FLOAT_ROWS = ThreadLocal.withInitial(() -> new float[3][0]);
+    private static final ThreadLocal<double[][]> DOUBLE_ROWS = ThreadLocal.withInitial(() -> new double[3][0]);
+
+    private static void heapRow(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,
+                                FloatBuffer o, int oo, int n) {
+        float[][] rows = FLOAT_ROWS.get();
+        if (rows[0].length < n) {
+            for (int i = 0; i < 3; i++) {
+                rows[i] = new float[Math.max(n, 2 * rows[i].length)];
+            }
+        }
+        float[] x = rows[0];
+        float[] y = rows[1];
+        float[] z = rows[2];
+        if (ast == 1) {
+            a.get(ao, x, 0, n);
+        } else {
+            java.util.Arrays.fill(x, 0, n, a.get(ao));
+        }
+        if (bst == 1) {
+            b.get(bo, y, 0, n);
+        } else {
+            java.util.Arrays.fill(y, 0, n, b.get(bo));
+        }
+        switch (op) {
+            case ADD:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] + y[i];
+                }
+                break;
+            case SUB:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] - y[i];
+                }
+                break;
+            case MUL:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] * y[i];
+                }
+                break;
+            case DIV:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] / y[i];
+                }
+                break;
+            default:
+                for (int i = 0; i < n; i++) {
+                    z[i] = (float) apply(op, x[i], y[i]);
+                }
+        }
+        o.put(oo, z, 0, n);
+    }
+
+    private static void heapRow(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
+                                DoubleBuffer o, int oo, int n) {
+        double[][] rows = DOUBLE_ROWS.get();
+        if (rows[0].length < n) {
+            for (int i = 0; i < 3; i++) {
+                rows[i] = new double[Math.max(n, 2 * rows[i].length)];
+            }
+        }
+        double[] x = rows[0];
+        double[] y = rows[1];
+        double[] z = rows[2];
+        if (ast == 1) {
+            a.get(ao, x, 0, n);
+        } else {
+            java.util.Arrays.fill(x, 0, n, a.get(ao));
+        }
+        if (bst == 1) {
+            b.get(bo, y, 0, n);
+        } else {
+            java.util.Arrays.fill(y, 0, n, b.get(bo));
+        }
+        switch (op) {
+            case ADD:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] + y[i];
+                }
+                break;
+            case SUB:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] - y[i];
+                }
+                break;
+            case MUL:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] * y[i];
+                }
+                break;
+            case DIV:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] / y[i];
+                }
+                break;
+            default:
+                for (int i = 0; i < n; i++) {
+                    z[i] = apply(op, x[i], y[i]);
+                }
+        }
+        o.put(oo, z, 0, n);
     }
 
     /** The scalar definition of each operation (the reference the row loops follow). */

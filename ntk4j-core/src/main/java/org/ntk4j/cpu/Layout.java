@@ -33,6 +33,11 @@ public final class Layout {
             dst.setFlat(dOff, src.getFlat(sOff));
             return;
         }
+        int[][] merged = mergeAxes(sStrides, dStrides, shape);
+        if (merged[0].length < rank) {
+            stridedCopy(src, sOff, merged[0], dst, dOff, merged[1], merged[2]);
+            return;
+        }
         int blockAxis = transposedAxis(sStrides, dStrides, shape);
         if (blockAxis >= 0) {
             blockedCopy(src, sOff, sStrides, dst, dOff, dStrides, shape, blockAxis);
@@ -83,21 +88,61 @@ public final class Layout {
         });
     }
 
+    /**
+     * The same copy over fewer axes: axes of length 1 dropped, and each axis merged into the one before it where
+     * both sides step over it as over one longer axis (stride[a] = stride[a+1]·shape[a+1] on both sides). A copy
+     * whose innermost axis has length 1 would otherwise walk its odometer once per element.
+     * Returns {source strides, destination strides, shape} (the inputs themselves when nothing changes).
+     */
+    static int[][] mergeAxes(int[] sStrides, int[] dStrides, int[] shape) {
+        int rank = shape.length;
+        int[] ss = new int[rank];
+        int[] ds = new int[rank];
+        int[] sh = new int[rank];
+        int n = 0;
+        for (int a = 0; a < rank; a++) {
+            if (shape[a] == 1) {
+                continue;
+            }
+            if (n > 0 && ss[n - 1] == sStrides[a] * shape[a] && ds[n - 1] == dStrides[a] * shape[a]) {
+                sh[n - 1] *= shape[a];
+                ss[n - 1] = sStrides[a];
+                ds[n - 1] = dStrides[a];
+                continue;
+            }
+            ss[n] = sStrides[a];
+            ds[n] = dStrides[a];
+            sh[n] = shape[a];
+            n++;
+        }
+        if (n == rank) {
+            return new int[][] {sStrides, dStrides, shape};
+        }
+        if (n == 0) { // a single element
+            return new int[][] {new int[] {1}, new int[] {1}, new int[] {1}};
+        }
+        return new int[][] {java.util.Arrays.copyOf(ss, n), java.util.Arrays.copyOf(ds, n),
+            java.util.Arrays.copyOf(sh, n)};
+    }
+
     /** Side of the square tiles of {@link #blockedCopy}: 32 × 32 elements on each side stay in L1. */
     private static final int TILE = 32;
+    /** Shortest axes worth the blocked copy: 8 elements of the source's contiguous axis per cache line read. */
+    private static final int MIN_BLOCKED = 8;
 
     /**
      * The axis b that makes this copy a transpose worth blocking: the destination's innermost axis is
      * contiguous but the source walks it with a stride, while the source is contiguous along b; both at least
-     * one tile long. -1 when there is none.
+     * {@link #MIN_BLOCKED} long (a 16-long b still reads whole cache lines where the element walk reads one
+     * element per line). -1 when there is none.
      */
     private static int transposedAxis(int[] sStrides, int[] dStrides, int[] shape) {
         int last = shape.length - 1;
-        if (last < 1 || dStrides[last] != 1 || sStrides[last] == 1 || sStrides[last] == 0 || shape[last] < TILE) {
+        if (last < 1 || dStrides[last] != 1 || sStrides[last] == 1 || sStrides[last] == 0 || shape[last] < MIN_BLOCKED) {
             return -1;
         }
         for (int b = 0; b < last; b++) {
-            if (sStrides[b] == 1 && dStrides[b] != 0 && shape[b] >= TILE) {
+            if (sStrides[b] == 1 && dStrides[b] != 0 && shape[b] >= MIN_BLOCKED) {
                 return b;
             }
         }

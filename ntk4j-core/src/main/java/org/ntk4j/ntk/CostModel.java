@@ -490,7 +490,12 @@ public final class CostModel {
             double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
             flops += blockFlops;
             contraction += blockFlops;
-            long temp = order == 0 ? bytes((traced ? 3L : 2L + 2L * o * o) * n1 * rr * n2 * rr)
+            // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
+            // where one GEMM per pair of examples accumulates in place)
+            long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
+            long temp = order == 0 ? bytes(traced ? 2L * n1 * rr * n2 * rr
+                    : StructuredDerivatives.pairGemms(o, rr) ? (long) n1 * n2 + cotangentCopies
+                    : (1L + (long) o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
                     : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
             long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))

@@ -5,6 +5,7 @@ import java.util.List;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.cpu.DotGeneralKernel;
+import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.TensorType;
@@ -880,10 +881,8 @@ public final class EmpiricalNtk {
             }
             ParameterConsumers.Consumer c1 = st.consumer;
             ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
-            try (Tensor b = StructuredDerivatives.parameterBlock(st, pass1, c1, p2, c2, traced, in.same, whole[0],
-                    whole[1], whole[2] == 1)) {
-                addInto(acc, b);
-            }
+            StructuredDerivatives.addParameterBlock(acc, st, pass1, c1, p2, c2, traced, in.same, whole[0],
+                    whole[1], whole[2] == 1);
         }
         if (!dense.isEmpty()) {
             Tensor[] j1 = pass1.jacobians(dense);
@@ -926,9 +925,7 @@ public final class EmpiricalNtk {
 
     /** acc += b, elementwise (same shapes). */
     private static void addInto(Tensor acc, Tensor b) {
-        for (int i = 0; i < acc.size(); i++) {
-            acc.setFlat(i, acc.getFlat(i) + b.getFlat(i));
-        }
+        Elementwise.addScaledInPlace(acc, 1.0, b);
     }
 
     // ------------------------------------------------------------------ NTK-vector products

@@ -70,13 +70,32 @@ final class KernelReduction {
         int[] tail = java.util.Arrays.copyOfRange(shape, 2, shape.length);
         int t = Shapes.size(tail);
         int[] swap = tailSwap(tail, mirror);
+        // each upper block goes through heap arrays (bulk copies), its tail permuted there
+        if (k.dtype() == org.ntk4j.tensor.DType.F32) {
+            java.nio.FloatBuffer buf = k.floats();
+            float[] upperBlock = new float[t];
+            float[] lowerBlock = new float[t];
+            for (int a = 1; a < n; a++) {
+                for (int b = 0; b < a; b++) {
+                    buf.get((b * n + a) * t, upperBlock);
+                    for (int i = 0; i < t; i++) {
+                        lowerBlock[i] = upperBlock[swap[i]];
+                    }
+                    buf.put((a * n + b) * t, lowerBlock);
+                }
+            }
+            return;
+        }
+        java.nio.DoubleBuffer buf = k.doubles();
+        double[] upperBlock = new double[t];
+        double[] lowerBlock = new double[t];
         for (int a = 1; a < n; a++) {
             for (int b = 0; b < a; b++) {
-                int lower = (a * n + b) * t;
-                int upper = (b * n + a) * t;
+                buf.get((b * n + a) * t, upperBlock);
                 for (int i = 0; i < t; i++) {
-                    k.setFlat(lower + i, k.getFlat(upper + swap[i]));
+                    lowerBlock[i] = upperBlock[swap[i]];
                 }
+                buf.put((a * n + b) * t, lowerBlock);
             }
         }
     }
@@ -105,13 +124,10 @@ final class KernelReduction {
         return swap;
     }
 
-    /** In place: t *= c. */
+    /** In place: t *= c (nothing to do for c = 1). */
     static void scale(Tensor t, double c) {
-        if (c == 1.0) {
-            return;
-        }
-        for (int i = 0; i < t.size(); i++) {
-            t.setFlat(i, t.getFlat(i) * c);
+        if (c != 1.0) {
+            org.ntk4j.cpu.Elementwise.scaleInPlace(t, c);
         }
     }
 }

@@ -1,13 +1,17 @@
 package org.ntk4j.ntk;
 
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
+import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.TensorType;
@@ -27,11 +31,12 @@ import org.ntk4j.tensor.Tensor;
  * per-example Jacobian row is J[o, n] = Σ_r A[n, r, ·] ⊗ D[o, n, r, ·], where A holds the data operand (the
  * layer input for dense, the im2col patches for conv: C = fan-in) over the R positions that share the
  * parameter (tokens, pixels) and D the cotangent over the parameter's F output features. The
- * matrix-Jacobian-Jacobian-matrix product then has two evaluation orders, chosen by their exact FLOP count:
+ * matrix-Jacobian-Jacobian-matrix product then has three evaluation orders, chosen by their exact FLOP count:
  * <ul>
  *   <li>Gram order: Σ_{r1,r2} ⟨A1[n1,r1], A2[n2,r2]⟩ · ⟨D1[·,n1,r1], D2[·,n2,r2]⟩,
- *       2·N1N2R²·(C + O²F) for the full kernel (for dense, R = 1: ⟨a1, a2⟩·δ1δ2ᵀ);</li>
- *   <li>sandwich order: K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2 over (r2, f)
+ *       2·N1N2R²·(C + O²F) for the full kernel (for dense, R = 1: ⟨a1, a2⟩·δ1δ2ᵀ, one GEMM per pair of
+ *       examples accumulating in place from O = {@value #PAIR_GEMMS_FROM_O} on);</li>
+ *   <li>sandwich order (R &gt; 1 only): K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2 over (r2, f)
  *       (2·N1N2·O²·R·F): the reference's N²O²·(D²FW/O² + D²W/O + DW) for convolutions;</li>
  *   <li>row order: form the rows (2·N·O·R·C·F), then contract them (2·N1N2·O²·C·F), as Jacobian
  *       contraction would.</li>
@@ -165,30 +170,29 @@ final class StructuredDerivatives {
     }
 
     /**
-     * One structured parameter's block of the kernel, [N1, N2] when {@code traced} (summed over o1 = o2, not
-     * divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied, contracted in the
-     * cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there), so that a tile of a
-     * larger kernel evaluates exactly as the whole kernel does.
+     * Adds one structured parameter's block of the kernel to {@code acc}: [N1, N2] when {@code traced} (summed
+     * over o1 = o2, not divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied,
+     * contracted in the cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there),
+     * so that a tile of a larger kernel evaluates exactly as the whole kernel does.
      */
-    static Tensor parameterBlock(Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
-                                 PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced, boolean same,
-                                 long orderN1, long orderN2, boolean orderSame) {
+    static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
+                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
+                                  boolean same, long orderN1, long orderN2, boolean orderSame) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
                 Tensor[] f = applyGram(g, Shapes.iota(g.shape.length), r1, same ? r1 : r2, 2);
-                try {
-                    int[] none = new int[0];
-                    Tensor b = traced
-                            ? DotGeneralKernel.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
-                            : DotGeneralKernel.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
-                                    new int[] {1, 0, 3, 2}); // [O, N1, O, N2] written as [N1, O, N2, O]
-                    KernelReduction.scale(b, g.factor);
-                    return b;
+                int[] none = new int[0];
+                try (Tensor b = traced
+                        ? DotGeneralKernel.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
+                        : DotGeneralKernel.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
+                                new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
+                    Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
                     closeFactors(f, r1, same ? r1 : r2);
                 }
             }
+            return;
         }
         int[][] sides = factorAxes(st.consumer);
         try (Tensor a1 = data(pass1, c1); Tensor d1 = cotangent(pass1, c1);
@@ -200,7 +204,7 @@ final class StructuredDerivatives {
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
                 // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
                 boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
-                return block(fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
+                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
                         orderSame && keeps);
             } finally {
                 closeFactors(fa, a1, same ? a1 : a2);
@@ -436,42 +440,56 @@ final class StructuredDerivatives {
     }
 
     /**
-     * One parameter's block: [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O), else
-     * [N1, O, N2, O].
+     * acc += s2 · one parameter's block, [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O),
+     * else [N1, O, N2, O], evaluated in the order chosen for a problem of orderN1 × orderN2 examples (orderSame:
+     * x2 = x1) instead of these tensors' own: a tile of a larger kernel then evaluates exactly as the whole
+     * kernel does.
      */
-    static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2) {
-        return block(a1, d1, a2, d2, traced, same, s2, a1.dim(0), a2.dim(0), same);
-    }
-
-    /**
-     * {@link #block(Tensor, Tensor, Tensor, Tensor, boolean, boolean, double)} with the evaluation order chosen
-     * for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1) instead of these tensors' own: a tile of
-     * a larger kernel then evaluates exactly as the whole kernel does.
-     */
-    static Tensor block(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same, double s2,
-                        long orderN1, long orderN2, boolean orderSame) {
+    static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same,
+                         double s2, long orderN1, long orderN2, boolean orderSame) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        Tensor out;
         switch (cheapestOrder(orderN1, orderN2, o, r, c, f, traced, orderSame)) {
             case 0:
-                out = gramOrder(a1, d1, a2, d2, traced);
+                addGramOrder(acc, s2, a1, d1, a2, d2, traced);
                 break;
             case 1:
-                out = sandwichOrder(a1, d1, a2, d2, traced);
+                try (Tensor b = sandwichOrder(a1, d1, a2, d2, traced)) {
+                    Elementwise.addScaledInPlace(acc, s2, b);
+                }
                 break;
             default:
-                out = rowOrder(a1, d1, a2, d2, traced);
+                try (Tensor b = rowOrder(a1, d1, a2, d2, traced)) {
+                    Elementwise.addScaledInPlace(acc, s2, b);
+                }
         }
-        KernelReduction.scale(out, s2);
-        return out;
     }
 
-    /** 0: Gram, 1: sandwich, 2: rows, whichever has the fewest FLOPs (ties: the earlier). */
+    /**
+     * From this many outputs on, the full kernel's Gram order for a parameter not shared across positions (R = 1,
+     * dense layers) runs as one GEMM per pair of examples, C += (s2·GA[n1,n2])·E1[n1]·E2[n2]ᵀ written in place
+     * in the accumulator: the same multiply-adds as forming GD and combining it, without GD's N²O² temporary and
+     * the passes over it. Below it the O × O GEMMs are too small for their call overhead. The rule depends on O
+     * and R only, never on N, so a tile evaluates as the whole kernel does.
+     */
+    static final int PAIR_GEMMS_FROM_O = 128;
+
+    /** Whether the full kernel's Gram order runs as one GEMM per pair of examples (see {@link #PAIR_GEMMS_FROM_O}). */
+    static boolean pairGemms(long o, long r) {
+        return r == 1 && o >= PAIR_GEMMS_FROM_O;
+    }
+
+    /**
+     * 0: Gram, 1: sandwich, 2: rows, whichever has the fewest FLOPs (ties: the earlier). For R = 1 the sandwich is
+     * not considered: with one position K = A1·A2ᵀ is a scalar per pair of examples, and the sandwich is the Gram
+     * order with that scalar applied to D1 first, O·F multiplications per pair instead of O² but through an
+     * N1·O·F·N2 temporary and two extra passes over it, which cost more time than the multiplications they save.
+     */
     static int cheapestOrder(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        double[] cost = {gramFlops(n1, n2, o, r, c, f, traced), sandwichFlops(n1, n2, o, r, c, f, traced),
+        double[] cost = {gramFlops(n1, n2, o, r, c, f, traced),
+            r == 1 ? Double.POSITIVE_INFINITY : sandwichFlops(n1, n2, o, r, c, f, traced),
             rowFlops(n1, n2, o, r, c, f, traced, same)};
         int best = 0;
         for (int i = 1; i < cost.length; i++) {
@@ -482,10 +500,16 @@ final class StructuredDerivatives {
         return best;
     }
 
-    /** The cheapest order's FLOPs. */
+    /** The FLOPs of the order {@link #cheapestOrder} takes. */
     static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        return Math.min(gramFlops(n1, n2, o, r, c, f, traced),
-                Math.min(sandwichFlops(n1, n2, o, r, c, f, traced), rowFlops(n1, n2, o, r, c, f, traced, same)));
+        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
+            case 0:
+                return gramFlops(n1, n2, o, r, c, f, traced);
+            case 1:
+                return sandwichFlops(n1, n2, o, r, c, f, traced);
+            default:
+                return rowFlops(n1, n2, o, r, c, f, traced, same);
+        }
     }
 
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
@@ -502,33 +526,158 @@ final class StructuredDerivatives {
                     return Layout.transpose(s, new int[] {1, 0});
                 }
             }
-            // [N2, N1, O, O] = Σ_{f, r2} T[n1, o1, f, n2, r2] D2[o2, n2, r2, f], batched over n2
-            try (Tensor u = DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3},
-                    new int[] {1})) {
-                return Layout.transpose(u, new int[] {1, 2, 0, 3});
+            // Σ_{f, r2} T[n1, o1, f, n2, r2] D2[o2, n2, r2, f], batched over n2: logically [N2, N1, O, O], written
+            // as [N1, O, N2, O] by the GEMMs themselves (each n2's block has row stride N2·O)
+            return DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3}, new int[] {1},
+                    new int[] {1, 2, 0, 3});
+        }
+    }
+
+    /** The Gram order's block on its own (for tests): zeros plus {@link #addGramOrder} with s2 = 1. */
+    static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+        Tensor out = traced ? Tensor.zeros(a1.dtype(), a1.dim(0), a2.dim(0))
+                : Tensor.zeros(a1.dtype(), a1.dim(0), d1.dim(0), a2.dim(0), d2.dim(0));
+        addGramOrder(out, 1.0, a1, d1, a2, d2, traced);
+        return out;
+    }
+
+    /**
+     * The Gram order, accumulated: acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} GA[n1,r1,n2,r2] · GD[n1,o1,r1,n2,o2,r2]
+     * with GA = A1·A2ᵀ over C and GD = D1·D2ᵀ over F (both GEMMs), or traced acc[n1, n2] += s2 · Σ_{r1,r2}
+     * GA[n1,r1,n2,r2] · Σ_o GD[n1,o,r1,n2,o,r2] (one GEMM over (o, f)). The cotangents are first put example-major,
+     * [N, O, R, F], so that GD comes out of its GEMM already in the kernel's [N1, O, ·, N2, O, ·] order and the
+     * Hadamard product with GA, the sum over r and the accumulation are one pass over GD.
+     */
+    static void addGramOrder(Tensor acc, double s2, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+        int[] none = new int[0];
+        int n1 = a1.dim(0);
+        int r = a1.dim(1);
+        int n2 = a2.dim(0);
+        int o = d1.dim(0);
+        try (Tensor ga = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none)) { // [N1,R,N2,R]
+            if (traced) {
+                try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
+                    combineGrams(acc, s2, ga, gd, n1, 1, r, n2);
+                }
+                return;
+            }
+            int[] exampleMajor = {1, 0, 2, 3};
+            if (pairGemms(o, r)) {
+                // acc[n1, :, n2, :] += (s2 · GA[n1, n2]) · E1[n1] · E2[n2]ᵀ, E = cotangents [N, O, F]: one GEMM
+                // per pair of examples writes (and accumulates) its O × O block in place, GD never formed
+                int f = d1.dim(3);
+                try (Tensor e1 = Layout.transpose(d1, exampleMajor);
+                     Tensor e2 = d2 == d1 ? null : Layout.transpose(d2, exampleMajor)) {
+                    Tensor b = e2 == null ? e1 : e2;
+                    for (int i = 0; i < n1; i++) {
+                        for (int j = 0; j < n2; j++) {
+                            Blas.gemm(false, true, o, o, f, s2 * ga.getFlat(i * n2 + j), e1, (long) i * o * f, f,
+                                    b, (long) j * o * f, f, 1.0, acc, ((long) i * o * n2 + j) * o, n2 * o);
+                        }
+                    }
+                }
+                return;
+            }
+            try (Tensor e1 = Layout.transpose(d1, exampleMajor);
+                 Tensor e2 = d2 == d1 ? null : Layout.transpose(d2, exampleMajor);
+                 // [N1, O, R, N2, O, R]
+                 Tensor gd = DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
+                         none)) {
+                combineGrams(acc, s2, ga, gd, n1, o, r, n2);
             }
         }
     }
 
-    static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
-        int[] none = new int[0];
-        try (Tensor ga = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none)) { // [N1,R,N2,R]
-            if (traced) {
-                try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none);
-                     Tensor prod = Elementwise.binary(Elementwise.BinaryOp.MUL, gd, ga)) {
-                    return Reduce.reduce(Reduce.Kind.SUM, prod, new int[] {1, 3});
+    /**
+     * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
+     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies.
+     */
+    private static void combineGrams(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
+        int rowLen = n2 * o; // acc elements per (n1, o1)
+        int gdRow = r * n2 * o * r; // gd elements per (n1, o1)
+        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen * r * r));
+        if (acc.dtype() == org.ntk4j.tensor.DType.F32) {
+            FloatBuffer k = acc.floats();
+            FloatBuffer a = ga.floats();
+            FloatBuffer d = gd.floats();
+            float s = (float) s2;
+            Parallel.range(n1 * o, grain, (lo, hi) -> {
+                // dense layers (R = 1): GA is one scalar per pair of examples; each row goes through heap
+                // arrays (bulk copies) so that the loop over it is a plain, vectorisable array loop
+                float[] kRow = r == 1 ? new float[rowLen] : null;
+                float[] dRow = r == 1 ? new float[rowLen] : null;
+                for (int row = lo; row < hi; row++) {
+                    int i1 = row / o;
+                    int kBase = row * rowLen;
+                    int dBase = row * gdRow;
+                    if (r == 1) {
+                        k.get(kBase, kRow);
+                        d.get(dBase, dRow);
+                        for (int j2 = 0; j2 < n2; j2++) {
+                            float g = a.get(i1 * n2 + j2);
+                            for (int q = j2 * o, end = q + o; q < end; q++) {
+                                kRow[q] += s * (g * dRow[q]);
+                            }
+                        }
+                        k.put(kBase, kRow);
+                        continue;
+                    }
+                    for (int j2 = 0; j2 < n2; j2++) {
+                        for (int q = 0; q < o; q++) {
+                            float sum = 0;
+                            for (int r1 = 0; r1 < r; r1++) {
+                                int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                                int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
+                                for (int r2 = 0; r2 < r; r2++) {
+                                    sum += a.get(aOff + r2) * d.get(dOff + r2);
+                                }
+                            }
+                            int kOff = kBase + j2 * o + q;
+                            k.put(kOff, k.get(kOff) + s * sum);
+                        }
+                    }
+                }
+            });
+            return;
+        }
+        DoubleBuffer k = acc.doubles();
+        DoubleBuffer a = ga.doubles();
+        DoubleBuffer d = gd.doubles();
+        Parallel.range(n1 * o, grain, (lo, hi) -> {
+            double[] kRow = r == 1 ? new double[rowLen] : null;
+            double[] dRow = r == 1 ? new double[rowLen] : null;
+            for (int row = lo; row < hi; row++) {
+                int i1 = row / o;
+                int kBase = row * rowLen;
+                int dBase = row * gdRow;
+                if (r == 1) {
+                    k.get(kBase, kRow);
+                    d.get(dBase, dRow);
+                    for (int j2 = 0; j2 < n2; j2++) {
+                        double g = a.get(i1 * n2 + j2);
+                        for (int q = j2 * o, end = q + o; q < end; q++) {
+                            kRow[q] += s2 * (g * dRow[q]);
+                        }
+                    }
+                    k.put(kBase, kRow);
+                    continue;
+                }
+                for (int j2 = 0; j2 < n2; j2++) {
+                    for (int q = 0; q < o; q++) {
+                        double sum = 0;
+                        for (int r1 = 0; r1 < r; r1++) {
+                            int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                            int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
+                            for (int r2 = 0; r2 < r; r2++) {
+                                sum += a.get(aOff + r2) * d.get(dOff + r2);
+                            }
+                        }
+                        int kOff = kBase + j2 * o + q;
+                        k.put(kOff, k.get(kOff) + s2 * sum);
+                    }
                 }
             }
-            int n1 = a1.dim(0);
-            int r = a1.dim(1);
-            int n2 = a2.dim(0);
-            try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {3}, new int[] {3}, none, none); // [O,N1,R,O,N2,R]
-                 Tensor gab = ga.reshape(1, n1, r, 1, n2, r);
-                 Tensor prod = Elementwise.binary(Elementwise.BinaryOp.MUL, gd, gab);
-                 Tensor summed = Reduce.reduce(Reduce.Kind.SUM, prod, new int[] {2, 5})) { // [O,N1,O,N2]
-                return Layout.transpose(summed, new int[] {1, 0, 3, 2});
-            }
-        }
+        });
     }
 
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {

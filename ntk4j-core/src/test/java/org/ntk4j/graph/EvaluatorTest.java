@@ -7,7 +7,6 @@ import static org.ntk4j.Fixtures.d;
 import static org.ntk4j.Fixtures.s;
 
 import java.util.List;
-import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.Fixtures;
 import org.ntk4j.primitive.Primitive;
@@ -15,9 +14,9 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * {@link Evaluator}: intermediates are closed after their last use (off-heap bytes counted by JavaCPP's
- * {@link Pointer#totalBytes()}), outputs are owned by the caller and independent of each other and of the
- * arguments, and nothing leaks when a primitive fails.
+ * {@link Evaluator}: intermediates are closed after their last use (bytes counted by {@link Tensor#liveBytes()};
+ * storage the pool keeps for reuse is not a live tensor), outputs are owned by the caller and independent of each
+ * other and of the arguments, and nothing leaks when a primitive fails.
  */
 class EvaluatorTest {
     private static final int N = 1 << 20; // 8 MiB per f64 value
@@ -45,7 +44,7 @@ class EvaluatorTest {
 
         @Override
         public Tensor evaluate(Tensor... in) {
-            bytesSeen = Pointer.totalBytes();
+            bytesSeen = Tensor.liveBytes();
             if (fail) {
                 throw new IllegalArgumentException("probe failed on purpose");
             }
@@ -74,9 +73,9 @@ class EvaluatorTest {
         Probe probe = new Probe(false);
         Graph g = chain(probe);
         try (Tensor x = Tensor.full(DType.F64, 0.25, N)) {
-            long before = Pointer.totalBytes();
+            long before = Tensor.liveBytes();
             Tensor[] out = g.evaluate(x);
-            long after = Pointer.totalBytes();
+            long after = Tensor.liveBytes();
             // while probe ran, only its operand (cos) was alive besides the argument: not exp or sin as well
             assertThat(probe.bytesSeen - before).isLessThanOrEqualTo(VALUE_BYTES + SLACK);
             // afterwards only the output is left
@@ -86,7 +85,7 @@ class EvaluatorTest {
             assertThat(out[0].getFlat(0)).isEqualTo(expected);
             assertThat(out[0].getFlat(N - 1)).isEqualTo(expected);
             out[0].close();
-            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+            assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
         }
     }
 
@@ -100,13 +99,13 @@ class EvaluatorTest {
             return b.add(a); // a is read again after probe
         }, new TensorType(DType.F64, N));
         try (Tensor x = Tensor.full(DType.F64, 0.5, N)) {
-            long before = Pointer.totalBytes();
+            long before = Tensor.liveBytes();
             Tensor[] out = g.evaluate(x);
             // alive at probe: a and cos(a); the unused sin was freed as soon as it was computed
             assertThat(probe.bytesSeen - before).isBetween(2 * VALUE_BYTES - SLACK, 2 * VALUE_BYTES + SLACK);
             assertThat(out[0].getFlat(7)).isEqualTo(Math.cos(Math.exp(0.5)) + Math.exp(0.5));
             out[0].close();
-            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+            assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
         }
     }
 
@@ -115,11 +114,11 @@ class EvaluatorTest {
         Probe probe = new Probe(true);
         Graph g = chain(probe);
         try (Tensor x = Tensor.full(DType.F64, 0.25, N)) {
-            long before = Pointer.totalBytes();
+            long before = Tensor.liveBytes();
             assertThatThrownBy(() -> g.evaluate(x)).isExactlyInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("evaluating ").hasMessageContaining("= probe ")
                     .hasMessageContaining("probe failed on purpose");
-            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+            assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
             assertThat(x.isClosed()).isFalse();
         }
     }
@@ -180,11 +179,11 @@ class EvaluatorTest {
                 new TensorType(DType.F32, 128, 256));
         try (Tensor a = Tensor.randomNormal(DType.F32, 1, 256, 128);
              Tensor b = Tensor.randomNormal(DType.F32, 2, 128, 256)) {
-            long before = Pointer.totalBytes();
+            long before = Tensor.liveBytes();
             for (int i = 0; i < 20; i++) {
                 Fixtures.eval1(g, a, b).close();
             }
-            assertThat(Pointer.totalBytes() - before).isLessThanOrEqualTo(SLACK);
+            assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
         }
     }
 }

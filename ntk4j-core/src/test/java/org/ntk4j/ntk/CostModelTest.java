@@ -33,7 +33,8 @@ class CostModelTest {
         int[][] layers = {{w, w}, {w, w}, {w, o}};
         for (int[] l : layers) {
             sd += StructuredDerivatives.bestFlops(n, n, o, 1, l[0], l[1], false, true);
-            // the chosen order for a dense layer costs 2N²(C + O·F + O²·F) (sandwich) or 2N²(C + O²F + O²)
+            // the chosen order for a dense layer, the Gram order (R = 1), costs 2N²(C + O²F + O²): at most the
+            // reference's 2N²(C + O·F + O²·F) where O ≤ F, as here
             assertThat(StructuredDerivatives.bestFlops(n, n, o, 1, l[0], l[1], false, true))
                     .isLessThanOrEqualTo(2.0 * n * n * (l[0] + (double) o * l[1] + (double) o * o * l[1]));
         }

@@ -71,6 +71,40 @@ class StructuredDerivativesTest {
                 .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, false, true));
     }
 
+    /**
+     * The fused Gram order accumulates s2 times the block onto what the accumulator held, for R = 1 (dense, the
+     * scalar fast path) and R > 1, traced and full, in float64 (1e-12) and float32 (1e-5 of the largest entry).
+     */
+    @Test
+    void gramOrderAddsTheScaledBlockToTheAccumulator() {
+        double s2 = 0.37;
+        for (DType dt : new DType[] {DType.F64, DType.F32}) {
+            for (int r : new int[] {1, 3}) {
+                for (boolean traced : new boolean[] {true, false}) {
+                    try (Tensor a1 = Tensor.randomNormal(dt, 11, 4, r, 5);
+                         Tensor d1 = Tensor.randomNormal(dt, 12, 3, 4, r, 6);
+                         Tensor a2 = Tensor.randomNormal(dt, 13, 2, r, 5);
+                         Tensor d2 = Tensor.randomNormal(dt, 14, 3, 2, r, 6);
+                         Tensor rows = StructuredDerivatives.rowOrder(a1, d1, a2, d2, traced);
+                         Tensor acc = Tensor.randomNormal(dt, 15, rows.shape());
+                         Tensor before = acc.copy()) {
+                        StructuredDerivatives.addGramOrder(acc, s2, a1, d1, a2, d2, traced);
+                        double scale = 0;
+                        for (int i = 0; i < rows.size(); i++) {
+                            scale = Math.max(scale, Math.abs(rows.getFlat(i)));
+                        }
+                        double tol = dt == DType.F64 ? 1e-12 * scale : 1e-5 * scale;
+                        for (int i = 0; i < rows.size(); i++) {
+                            assertThat(acc.getFlat(i)).as("%s R=%d traced=%b element %d", dt, r, traced, i)
+                                    .isCloseTo(before.getFlat(i) + s2 * rows.getFlat(i),
+                                            org.assertj.core.data.Offset.offset(tol));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** Bias and scale consumers: the vectorised broadcast rule equals the per-example VJP loop. */
     @Test
     void elementwiseRowsEqualTheExampleLoop() {
