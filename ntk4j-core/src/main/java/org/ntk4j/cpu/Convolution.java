@@ -536,37 +536,59 @@ public final class Convolution {
         int[] hTap = taps(h, kh, g.sh(), g.dh(), g.ph(), g.oh());
         int[] wTap = taps(w, kw, g.sw(), g.dw(), g.pw(), g.ow());
         long work = (long) inRowLen * kh * kw;
+        int ow = g.ow();
+        int blockLen = ow * rowLen; // the cols rows of one output row oh
+        // each dx row is summed in a heap array from heap copies of the cols rows it reads (bulk copies), so
+        // the inner loops are plain array loops the JIT vectorises instead of checked direct-buffer accesses
         Parallel.range((n1 - n0) * h, (int) Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, work)), (lo, hi) -> {
+            float[] accF = f32 ? new float[inRowLen] : null;
+            float[] colsF = f32 ? new float[blockLen] : null;
+            double[] accD = f32 ? null : new double[inRowLen];
+            double[] colsD = f32 ? null : new double[blockLen];
             for (int q = lo; q < hi; q++) {
                 int local = q / h;
                 int ih = q % h;
                 int dxRow = ((n0 + local) * h + ih) * inRowLen;
-                zero(f32, xf, xd, dxRow, inRowLen);
+                if (f32) {
+                    java.util.Arrays.fill(accF, 0f);
+                } else {
+                    java.util.Arrays.fill(accD, 0.0);
+                }
                 for (int i = 0; i < kh; i++) {
                     int oh = hTap[ih * kh + i];
                     if (oh < 0) {
                         continue;
                     }
-                    int colRowBase = (local * g.oh() + oh) * g.ow();
+                    int colBlock = (local * g.oh() + oh) * ow * rowLen;
+                    if (f32) {
+                        cf.get(colBlock, colsF, 0, blockLen);
+                    } else {
+                        cd.get(colBlock, colsD, 0, blockLen);
+                    }
                     for (int iw = 0; iw < w; iw++) {
-                        int dst = dxRow + iw * c;
+                        int dst = iw * c;
                         for (int j = 0; j < kw; j++) {
-                            int ow = wTap[iw * kw + j];
-                            if (ow < 0) {
+                            int ocol = wTap[iw * kw + j];
+                            if (ocol < 0) {
                                 continue;
                             }
-                            int src = (colRowBase + ow) * rowLen + (i * kw + j) * c;
+                            int src = ocol * rowLen + (i * kw + j) * c;
                             if (f32) {
                                 for (int e = 0; e < c; e++) {
-                                    xf.put(dst + e, xf.get(dst + e) + cf.get(src + e));
+                                    accF[dst + e] += colsF[src + e];
                                 }
                             } else {
                                 for (int e = 0; e < c; e++) {
-                                    xd.put(dst + e, xd.get(dst + e) + cd.get(src + e));
+                                    accD[dst + e] += colsD[src + e];
                                 }
                             }
                         }
                     }
+                }
+                if (f32) {
+                    xf.put(dxRow, accF, 0, inRowLen);
+                } else {
+                    xd.put(dxRow, accD, 0, inRowLen);
                 }
             }
         });

@@ -178,7 +178,14 @@ public final class Layout {
         DoubleBuffer dd = f32 ? null : dst.doubles();
         int sb = sStrides[b];
         int db = dStrides[b];
+        // the source is contiguous along b (sb = 1) and the destination along the innermost axis: a tile is read
+        // as TILE runs along b and written as TILE runs along the innermost axis, both by bulk copies, and
+        // transposed in between in heap arrays
         Parallel.range(outerCount * tiles, Math.max(1, Parallel.DEFAULT_GRAIN / (TILE * inner)), (lo, hi) -> {
+            float[] tileF = f32 ? new float[TILE * TILE] : null;
+            float[] rowF = f32 ? new float[TILE] : null;
+            double[] tileD = f32 ? null : new double[TILE * TILE];
+            double[] rowD = f32 ? null : new double[TILE];
             for (int u = lo; u < hi; u++) {
                 int rest = u / tiles;
                 int s0 = sOff;
@@ -191,20 +198,30 @@ public final class Layout {
                     d0 += idx * dStrides[a];
                 }
                 int i0 = (u % tiles) * TILE;
-                int i1 = Math.min(nb, i0 + TILE);
+                int ni = Math.min(nb, i0 + TILE) - i0;
                 for (int j0 = 0; j0 < inner; j0 += TILE) {
-                    int j1 = Math.min(inner, j0 + TILE);
-                    for (int i = i0; i < i1; i++) {
-                        int s = s0 + i * sb;
-                        int d = d0 + i * db;
-                        if (f32) {
-                            for (int j = j0; j < j1; j++) {
-                                df.put(d + j, sf.get(s + j * sInner));
+                    int nj = Math.min(inner, j0 + TILE) - j0;
+                    int s = s0 + i0 * sb + j0 * sInner;
+                    int d = d0 + i0 * db + j0;
+                    if (f32) {
+                        for (int j = 0; j < nj; j++) {
+                            sf.get(s + j * sInner, tileF, j * TILE, ni);
+                        }
+                        for (int i = 0; i < ni; i++) {
+                            for (int j = 0; j < nj; j++) {
+                                rowF[j] = tileF[j * TILE + i];
                             }
-                        } else {
-                            for (int j = j0; j < j1; j++) {
-                                dd.put(d + j, sd.get(s + j * sInner));
+                            df.put(d + i * db, rowF, 0, nj);
+                        }
+                    } else {
+                        for (int j = 0; j < nj; j++) {
+                            sd.get(s + j * sInner, tileD, j * TILE, ni);
+                        }
+                        for (int i = 0; i < ni; i++) {
+                            for (int j = 0; j < nj; j++) {
+                                rowD[j] = tileD[j * TILE + i];
                             }
+                            dd.put(d + i * db, rowD, 0, nj);
                         }
                     }
                 }

@@ -503,6 +503,10 @@ public final class CostModel {
             blockPeak = Math.max(blockPeak, temp + data);
         }
         peak = Math.max(peak, paramBytes + values + acc + blockPeak);
+        if (!traced) {
+            // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
+            peak = Math.max(peak, paramBytes + values + 2 * acc);
+        }
         if (!dense.isEmpty()) {
             long held = paramBytes + values + acc;
             for (int side = 0; side < (same ? 1 : 2); side++) {
