@@ -590,7 +590,9 @@ final class StructuredDerivatives {
 
     /**
      * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
-     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies.
+     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies. For
+     * R = 1 it is evaluated as acc += (s2·ga[n1,n2])·gd, the coefficients (s2·ga) spread over a row once per n1
+     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful).
      */
     private static void combineGrams(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
         int rowLen = n2 * o; // acc elements per (n1, o1)
@@ -606,18 +608,23 @@ final class StructuredDerivatives {
                 // arrays (bulk copies) so that the loop over it is a plain, vectorisable array loop
                 float[] kRow = r == 1 ? new float[rowLen] : null;
                 float[] dRow = r == 1 ? new float[rowLen] : null;
+                float[] coef = r == 1 ? new float[rowLen] : null;
+                int coefFor = -1;
                 for (int row = lo; row < hi; row++) {
                     int i1 = row / o;
                     int kBase = row * rowLen;
                     int dBase = row * gdRow;
                     if (r == 1) {
+                        if (coefFor != i1) {
+                            for (int j2 = 0; j2 < n2; j2++) {
+                                java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s * a.get(i1 * n2 + j2));
+                            }
+                            coefFor = i1;
+                        }
                         k.get(kBase, kRow);
                         d.get(dBase, dRow);
-                        for (int j2 = 0; j2 < n2; j2++) {
-                            float g = a.get(i1 * n2 + j2);
-                            for (int q = j2 * o, end = q + o; q < end; q++) {
-                                kRow[q] += s * (g * dRow[q]);
-                            }
+                        for (int q = 0; q < rowLen; q++) {
+                            kRow[q] += coef[q] * dRow[q];
                         }
                         k.put(kBase, kRow);
                         continue;
@@ -646,18 +653,23 @@ final class StructuredDerivatives {
         Parallel.range(n1 * o, grain, (lo, hi) -> {
             double[] kRow = r == 1 ? new double[rowLen] : null;
             double[] dRow = r == 1 ? new double[rowLen] : null;
+            double[] coef = r == 1 ? new double[rowLen] : null;
+            int coefFor = -1;
             for (int row = lo; row < hi; row++) {
                 int i1 = row / o;
                 int kBase = row * rowLen;
                 int dBase = row * gdRow;
                 if (r == 1) {
+                    if (coefFor != i1) {
+                        for (int j2 = 0; j2 < n2; j2++) {
+                            java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s2 * a.get(i1 * n2 + j2));
+                        }
+                        coefFor = i1;
+                    }
                     k.get(kBase, kRow);
                     d.get(dBase, dRow);
-                    for (int j2 = 0; j2 < n2; j2++) {
-                        double g = a.get(i1 * n2 + j2);
-                        for (int q = j2 * o, end = q + o; q < end; q++) {
-                            kRow[q] += s2 * (g * dRow[q]);
-                        }
+                    for (int q = 0; q < rowLen; q++) {
+                        kRow[q] += coef[q] * dRow[q];
                     }
                     k.put(kBase, kRow);
                     continue;
