@@ -84,6 +84,14 @@ public final class PaperFcnBench {
         /** A point whose predicted FLOPs pass this is timed twice (after the warm-up) instead of reps times. */
         double onceFlops = 5e10;
         int onceReps = 2;
+        /**
+         * A method predicted to take less than this many seconds at a point (at {@link #ASSUMED_RATE}) runs several
+         * times per round: as many warm-ups as fill this time (the per-call Java code, graph tracing and the
+         * like, is compiled by the JIT only after hundreds of calls, which a cheap point must not be timed
+         * before) and as many timed runs per timed round as fill a quarter of it (2–3 runs of 20 ms are
+         * noise-limited). 0 turns it off ({@code --min-point-seconds}).
+         */
+        double minPointSeconds = 1.0;
         /** A method whose predicted FLOPs at a point pass this is not run there (time budget). */
         double maxFlops = 1.5e12;
         double budgetGiB = 8;
@@ -100,6 +108,7 @@ public final class PaperFcnBench {
                 o.maxFlops = 6e10;
                 o.onceFlops = 2e10;
                 o.onceReps = 1;
+                o.minPointSeconds = 0.5;
                 o.peers.quick = true;
             }
             for (int i = 0; i < args.length; i++) {
@@ -115,6 +124,7 @@ public final class PaperFcnBench {
                     case "--o" -> o.o0 = positive(a, value(a, args, ++i));
                     case "--w" -> o.w0 = positive(a, value(a, args, ++i));
                     case "--warmup" -> o.warmup = nonNegative(a, value(a, args, ++i));
+                    case "--min-point-seconds" -> o.minPointSeconds = nonNegativeReal(a, value(a, args, ++i));
                     case "--reps" -> o.reps = positive(a, value(a, args, ++i));
                     case "--max-flops" -> o.maxFlops = positiveReal(a, value(a, args, ++i));
                     case "--budget-gib" -> o.budgetGiB = positiveReal(a, value(a, args, ++i));
@@ -183,6 +193,18 @@ public final class PaperFcnBench {
             throw new IllegalArgumentException(opt + ": expected a positive number, got '" + v + "'");
         }
 
+        static double nonNegativeReal(String opt, String v) {
+            try {
+                double x = Double.parseDouble(v.trim());
+                if (x >= 0) {
+                    return x;
+                }
+            } catch (NumberFormatException e) {
+                // falls through to the message
+            }
+            throw new IllegalArgumentException(opt + ": expected a number >= 0, got '" + v + "'");
+        }
+
         static int[] ints(String opt, String v) {
             String[] parts = v.split(",");
             int[] r = new int[parts.length];
@@ -200,7 +222,9 @@ public final class PaperFcnBench {
                     "  --no-sweeps           skip the Figure 1 sweeps (with --with-peers: peers only)",
                     "  --ns/--os/--ws a,b,.. sweep values (default N 1..512, O 1..256, W 16..4096, powers of 2)",
                     "  --n/--o/--w V         the fixed values while another is swept (default N 16, O 8, W 128)",
-                    "  --warmup K --reps R   untimed and timed runs per point (default 1 and 5; 2 above 5e10 FLOPs)",
+                    "  --warmup K --reps R   untimed and timed rounds per point (default 1 and 5; 2 above 5e10 FLOPs)",
+                    "  --min-point-seconds S a cheap method runs several times a round: warm-ups filling S s, timed",
+                    "                        runs filling S/4 s, at an assumed 1e10 FLOP/s (default 1; --quick 0.5)",
                     "  --max-flops F         skip a method at a point predicted above F FLOPs (default 5e11)",
                     "  --budget-gib G        skip a method at a point predicted above G GiB (default 8)",
                     "  --blas-threads T      OpenBLAS threads (default: OpenBLAS's choice)",
@@ -391,8 +415,11 @@ public final class PaperFcnBench {
                 Point p = sweep.get(i);
                 log.say(" %s = %d", p.axis, p.value());
                 EmpiricalNtk base = EmpiricalNtk.of(models.get(i), params.get(i)).traceAxes();
-                MethodRuns.roundRobin(base, xs.get(i), running.get(i), p.results, warm ? 1 : 0, warm ? 0 : 1,
-                        params.get(i).count() * DType.F32.bytes() + xs.get(i).bytes(), log);
+                for (Method m : running.get(i)) {
+                    int k = callsPerRound(p.results.get(m).estimate.flops(), warm, opt.minPointSeconds);
+                    MethodRuns.roundRobin(base, xs.get(i), List.of(m), p.results, warm ? k : 0, warm ? 0 : k,
+                            params.get(i).count() * DType.F32.bytes() + xs.get(i).bytes(), log);
+                }
             }
         }
         boolean ok = true;
@@ -516,14 +543,17 @@ public final class PaperFcnBench {
         sb.append(String.format(Locale.ROOT, "`%s`: %d dense layers (3→W, %d × W→W, W→O), weight standard "
                 + "deviation 1, no bias, NTK parameterisation (stax's defaults), float32, full kernel [N, N, O, O], "
                 + "x2 = x1. One quantity is swept while the others stay at N = %d, O = %d, W = %d. Time: mean (the "
-                + "paper's average) and fastest of the timed runs after %d warm-up run(s) (%d timed runs; %d where a "
-                + "point is predicted above %.0e FLOPs); the points of a sweep are interleaved round by round. The "
+                + "paper's average) and fastest of the timed runs after %d warm-up round(s) (%d timed rounds; %d where a "
+                + "point is predicted above %.0e FLOPs); the points of a sweep are interleaved round by round. A method "
+                + "predicted under %.2g s at a point (at an assumed 1e10 FLOP/s) runs several times a round: warm-ups "
+                + "filling that time (the JIT compiles per-call code only after hundreds of calls), timed runs filling "
+                + "a quarter of it (the `runs` column counts them). The "
                 + "exponents and the plots use the fastest run of each point, the one least disturbed by other "
                 + "processes on a shared machine. "
                 + "A method is not run where it is predicted above %.0e FLOPs or %.0f GiB.%n%n",
                 fcnSpec(opt.w0, opt.o0).replace("width=" + opt.w0, "width=W").replace("out=" + opt.o0, "out=O"),
                 DEPTH + 1, DEPTH - 1, opt.n0, opt.o0, opt.w0, opt.warmup, opt.reps, Math.min(opt.onceReps, opt.reps),
-                opt.onceFlops, opt.maxFlops,
+                opt.onceFlops, opt.minPointSeconds, opt.maxFlops,
                 opt.budgetGiB));
         sb.append("### Fitted exponents against the reference's complexity table\n\n");
         sb.append("The prediction is the log-log slope of the reference's formula (digest §1.1–1.2, evaluated "
@@ -701,5 +731,19 @@ public final class PaperFcnBench {
             Charts.logLogLines(opt.out.resolve(opt.name + "_" + axis.name().toLowerCase(Locale.ROOT) + ".png"),
                     "10-layer ReLU FCN, full NTK, float32 (" + fixed + ")", axis.name(), "seconds (fastest run)", series);
         }
+    }
+
+    /** The rate at which {@link #callsPerRound} assumes a method runs: low, so that few runs are added. */
+    static final double ASSUMED_RATE = 1e10;
+
+    /**
+     * How many times a method predicted at {@code flops} runs in one round: enough warm-up calls to fill
+     * {@code minSeconds}, enough timed calls to fill a quarter of it, at the {@link #ASSUMED_RATE}; at least one,
+     * at most 50 warm-ups and 10 timed calls.
+     */
+    static int callsPerRound(double flops, boolean warmUp, double minSeconds) {
+        double predicted = Math.max(flops / ASSUMED_RATE, 1e-4);
+        double fill = warmUp ? minSeconds : minSeconds / 4;
+        return (int) Math.max(1, Math.min(warmUp ? 50 : 10, Math.ceil(fill / predicted)));
     }
 }

@@ -156,4 +156,20 @@ class BenchLogicTest {
         assertThat(q.peers.quick).isTrue();
         assertThat(q.name).isEqualTo("paper_fcn_quick");
     }
+
+    /** Cheap points run several times a round, expensive ones once; warm-ups fill 4× the timed share. */
+    @Test
+    void cheapPointsRunSeveralTimesARound() {
+        // 1e8 FLOPs at the assumed 1e10 FLOP/s: 10 ms a call
+        assertThat(PaperFcnBench.callsPerRound(1e8, true, 1.0)).isEqualTo(50); // 100 calls fill 1 s, capped
+        assertThat(PaperFcnBench.callsPerRound(1e8, false, 1.0)).isEqualTo(10); // 25 fill 0.25 s, capped
+        assertThat(PaperFcnBench.callsPerRound(1e9, true, 1.0)).isEqualTo(10); // 100 ms a call
+        assertThat(PaperFcnBench.callsPerRound(1e9, false, 1.0)).isEqualTo(3);
+        assertThat(PaperFcnBench.callsPerRound(5e10, true, 1.0)).isEqualTo(1);
+        assertThat(PaperFcnBench.callsPerRound(5e10, false, 1.0)).isEqualTo(1);
+        assertThat(PaperFcnBench.callsPerRound(1e8, true, 0.0)).isEqualTo(1); // turned off
+        assertThat(PaperFcnBench.Options.parse(new String[] {"--min-point-seconds", "0"}).minPointSeconds).isZero();
+        assertThatThrownBy(() -> PaperFcnBench.Options.parse(new String[] {"--min-point-seconds", "-1"}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--min-point-seconds");
+    }
 }
