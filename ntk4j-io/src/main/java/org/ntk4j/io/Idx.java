@@ -130,7 +130,7 @@ public final class Idx {
         }
         Tensor t = Tensor.empty(dtype, shape);
         try {
-            readValues(in, src, h, size, t, null);
+            readValues(in, src, h, 0, size, t, null);
             return t;
         } catch (IOException | RuntimeException e) {
             t.close();
@@ -144,12 +144,19 @@ public final class Idx {
      */
     public static int[] readLabels(Path path, int limit) throws IOException {
         try (InputStream in = open(path)) {
-            return readLabels(in, path.toString(), limit);
+            return readLabels(in, path.toString(), limit, maxBytes(path));
         }
     }
 
     /** {@link #readLabels(Path, int)} from a stream (plain or gzip) named {@code src} in messages. */
     public static int[] readLabels(InputStream stream, String src, int limit) throws IOException {
+        return readLabels(stream, src, limit, Long.MAX_VALUE);
+    }
+
+    /** Labels come in chunks of this many, the array growing as they arrive: a header's count is not trusted. */
+    private static final int LABEL_CHUNK = 1 << 20;
+
+    private static int[] readLabels(InputStream stream, String src, int limit, long maxBytes) throws IOException {
         InputStream in = gunzipIfCompressed(stream, src);
         Header h = readHeader(in, src);
         if (h.shape.length != 1) {
@@ -161,8 +168,21 @@ public final class Idx {
                     + h.typeName());
         }
         int n = limit >= 0 && limit < h.shape[0] ? limit : h.shape[0];
-        int[] labels = new int[n];
-        readValues(in, src, h, n, null, labels);
+        long need = 8L + (long) n * h.itemSize();
+        if (need > maxBytes) {
+            throw new DataFormatException(src + ": truncated IDX file: the header " + h + " needs " + need
+                    + " bytes" + (n < h.shape[0] ? " for the first " + n + " labels" : "")
+                    + ", more than the file can hold (" + maxBytes + " bytes at most)");
+        }
+        int[] labels = new int[Math.min(n, LABEL_CHUNK)];
+        for (int done = 0; done < n; ) {
+            int chunk = Math.min(n - done, LABEL_CHUNK);
+            if (done + chunk > labels.length) {
+                labels = Arrays.copyOf(labels, (int) Math.min(n, Math.max((long) done + chunk, 2L * labels.length)));
+            }
+            readValues(in, src, h, done, chunk, null, labels);
+            done += chunk;
+        }
         return labels;
     }
 
@@ -232,9 +252,12 @@ public final class Idx {
         return new Header(type, shape);
     }
 
-    /** Reads {@code count} values into the tensor or (for labels) the int array. */
-    private static void readValues(InputStream in, String src, Header h, int count, Tensor into, int[] labels)
-            throws IOException {
+    /**
+     * Reads the next {@code count} values into the tensor or (for labels) the int array, from index
+     * {@code first} on ({@code first} values having been read before, which messages count).
+     */
+    private static void readValues(InputStream in, String src, Header h, int first, int count, Tensor into,
+                                   int[] labels) throws IOException {
         int item = h.itemSize();
         byte[] buf = new byte[Math.max(item, (1 << 16) / item * item)];
         // One chunk of converted values, moved into the tensor with one bulk put.
@@ -256,26 +279,26 @@ public final class Idx {
                 if (r < 0) {
                     throw new DataFormatException(src + ": truncated IDX file: the header " + h
                             + " needs " + (long) Shapes.size(h.shape) * item + " data bytes, the file ends after "
-                            + ((long) done * item + got) + (count < Shapes.size(h.shape) ? " (reading the first "
-                            + count + " values)" : ""));
+                            + ((long) (first + done) * item + got) + (first + count < Shapes.size(h.shape)
+                            ? " (reading the first " + (first + count) + " values)" : ""));
                 }
                 got += r;
             }
             int values = want / item;
             if (into == null) {
                 for (int k = 0; k < values; k++) {
-                    labels[done + k] = (int) decode(buf, k * item, h.typeCode);
+                    labels[first + done + k] = (int) decode(buf, k * item, h.typeCode);
                 }
             } else if (into.dtype() == DType.F32) {
                 for (int k = 0; k < values; k++) {
                     floats[k] = (float) decode(buf, k * item, h.typeCode);
                 }
-                into.floats().put(done, floats, 0, values);
+                into.floats().put(first + done, floats, 0, values);
             } else {
                 for (int k = 0; k < values; k++) {
                     doubles[k] = decode(buf, k * item, h.typeCode);
                 }
-                into.doubles().put(done, doubles, 0, values);
+                into.doubles().put(first + done, doubles, 0, values);
             }
             done += values;
         }

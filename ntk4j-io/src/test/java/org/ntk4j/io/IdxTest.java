@@ -149,6 +149,36 @@ class IdxTest {
         }
     }
 
+    /**
+     * A label file whose header claims 2^31-1 labels (a corrupt or hostile header; found by the fuzz test as a
+     * heap OutOfMemoryError): the file's size refutes it before anything is allocated, and from a stream, which
+     * has no size, the labels are read in chunks and the early end is reported.
+     */
+    @Test
+    void labelCountsInTheHeaderAreNotTrusted() throws IOException {
+        byte[] raw = IdxFiles.u8(new int[] {1, 2, 3}, 3);
+        raw[4] = 0x7f;
+        raw[5] = (byte) 0xff;
+        raw[6] = (byte) 0xff;
+        raw[7] = (byte) 0xff;
+        Path gz = write("huge-labels.gz", IdxFiles.gzip(raw));
+        assertThatThrownBy(() -> Idx.readLabels(gz, -1)).isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(gz + ": truncated IDX file: the header u8[2147483647] needs 2147483655 bytes, "
+                        + "more than the file can hold");
+        try (java.io.InputStream in = new java.io.ByteArrayInputStream(raw)) {
+            assertThatThrownBy(() -> Idx.readLabels(in, "stream", -1)).isInstanceOf(DataFormatException.class)
+                    .hasMessage("stream: truncated IDX file: the header u8[2147483647] needs 2147483647 data bytes, "
+                            + "the file ends after 3 (reading the first 1048576 values)");
+        }
+        // a label file larger than one chunk reads whole
+        int[] many = new int[(1 << 20) + 5];
+        for (int i = 0; i < many.length; i++) {
+            many[i] = i % 10;
+        }
+        Path big = write("many-labels", IdxFiles.u8(many, many.length));
+        assertThat(Idx.readLabels(big, -1)).isEqualTo(many); // (containsExactly diffs in O(n²))
+    }
+
     @Test
     void missingFileAndDirectory() {
         Path missing = dir.resolve("nope.gz");
