@@ -36,8 +36,8 @@ import org.ntk4j.tensor.Tensor;
  *   <li>Gram order: Σ_{r1,r2} ⟨A1[n1,r1], A2[n2,r2]⟩ · ⟨D1[·,n1,r1], D2[·,n2,r2]⟩,
  *       2·N1N2R²·(C + O²F) for the full kernel (for dense, R = 1: ⟨a1, a2⟩·δ1δ2ᵀ, one GEMM per pair of
  *       examples accumulating in place from O = {@value #PAIR_GEMMS_FROM_O} on);</li>
- *   <li>sandwich order (R &gt; 1 only): K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2 over (r2, f)
- *       (2·N1N2·O²·R·F): the reference's N²O²·(D²FW/O² + D²W/O + DW) for convolutions;</li>
+ *   <li>sandwich order (R &gt; 1 only): K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2
+ *       over (r2, f) (2·N1N2·O²·R·F): the reference's N²O²·(D²FW/O² + D²W/O + DW) for convolutions;</li>
  *   <li>row order: form the rows (2·N·O·R·C·F), then contract them (2·N1N2·O²·C·F), as Jacobian
  *       contraction would.</li>
  * </ul>
