@@ -59,6 +59,11 @@ final class KernelOptions {
     }
 
     long memoryBudget() {
+        return memoryBudget(memory);
+    }
+
+    /** The budget a --memory value gives (null: the default, a safe share of the off-heap limit). */
+    static long memoryBudget(String memory) {
         return memory == null ? EmpiricalNtk.defaultMemoryBudget() : parseBytes("--memory", memory);
     }
 

@@ -131,7 +131,7 @@ public final class PredictCommand implements Callable<Integer> {
         }
         boolean initOutputs = parseF0(f0);
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
-        long budget = memory == null ? EmpiricalNtk.defaultMemoryBudget() : KernelOptions.parseBytes("--memory", memory);
+        long budget = KernelOptions.memoryBudget(memory);
         Model net = Zoo.parse(model);
         PrintWriter o = spec.commandLine().getOut();
         long start = System.nanoTime();

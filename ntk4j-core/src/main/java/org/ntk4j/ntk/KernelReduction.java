@@ -69,59 +69,24 @@ final class KernelReduction {
         int[] shape = k.shape();
         int[] tail = java.util.Arrays.copyOfRange(shape, 2, shape.length);
         int t = Shapes.size(tail);
-        int[] swap = tailSwap(tail, mirror);
-        // each upper block goes through heap arrays (bulk copies), its tail permuted there
-        if (k.dtype() == org.ntk4j.tensor.DType.F32) {
-            java.nio.FloatBuffer buf = k.floats();
-            float[] upperBlock = new float[t];
-            float[] lowerBlock = new float[t];
-            for (int a = 1; a < n; a++) {
-                for (int b = 0; b < a; b++) {
-                    buf.get((b * n + a) * t, upperBlock);
-                    for (int i = 0; i < t; i++) {
-                        lowerBlock[i] = upperBlock[swap[i]];
-                    }
-                    buf.put((a * n + b) * t, lowerBlock);
-                }
-            }
-            return;
+        int[] tailStrides = Shapes.strides(tail);
+        // row a below the diagonal, as one strided copy: box [a] + tail; the source walks the column a above the
+        // diagonal (b·n·t + a·t) with its tail axes permuted by σ, the destination row a (a·n·t + b·t) in order
+        int r = tail.length + 1;
+        int[] box = new int[r];
+        int[] src = new int[r];
+        int[] dst = new int[r];
+        src[0] = n * t;
+        dst[0] = t;
+        for (int d = 0; d < tail.length; d++) {
+            box[1 + d] = tail[d];
+            dst[1 + d] = tailStrides[d];
+            src[1 + mirror[d + 2] - 2] = tailStrides[d];
         }
-        java.nio.DoubleBuffer buf = k.doubles();
-        double[] upperBlock = new double[t];
-        double[] lowerBlock = new double[t];
         for (int a = 1; a < n; a++) {
-            for (int b = 0; b < a; b++) {
-                buf.get((b * n + a) * t, upperBlock);
-                for (int i = 0; i < t; i++) {
-                    lowerBlock[i] = upperBlock[swap[i]];
-                }
-                buf.put((a * n + b) * t, lowerBlock);
-            }
+            box[0] = a;
+            Layout.stridedCopy(k, a * t, src, k, a * n * t, dst, box);
         }
-    }
-
-    /**
-     * For a tail of the given shape and the whole kernel's mirror permutation: swap[i] is the flat tail index
-     * whose value the mirrored entry at flat tail index i takes.
-     */
-    static int[] tailSwap(int[] tail, int[] mirror) {
-        int t = Shapes.size(tail);
-        int[] strides = Shapes.strides(tail);
-        int[] swap = new int[t];
-        int[] idx = new int[tail.length];
-        for (int i = 0; i < t; i++) {
-            int rem = i;
-            for (int d = 0; d < tail.length; d++) {
-                idx[d] = rem / strides[d];
-                rem %= strides[d];
-            }
-            int j = 0;
-            for (int d = 0; d < tail.length; d++) {
-                j += idx[mirror[d + 2] - 2] * strides[d];
-            }
-            swap[i] = j;
-        }
-        return swap;
     }
 
     /** In place: t *= c (nothing to do for c = 1). */
