@@ -168,7 +168,9 @@ public final class Elementwise {
     private static void row(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,
                             FloatBuffer o, int oo, int n) {
         if (n >= HEAP_ROW_MIN && ast <= 1 && bst <= 1 && ast >= 0 && bst >= 0) {
-            heapRow(op, a, ao, ast, b, bo, bst, o, oo, n);
+            for (int s = 0; s < n; s += HEAP_ROW_MAX) {
+                heapRow(op, a, ao + s * ast, ast, b, bo + s * bst, bst, o, oo + s, Math.min(HEAP_ROW_MAX, n - s));
+            }
             return;
         }
         switch (op) {
@@ -202,7 +204,9 @@ public final class Elementwise {
     private static void row(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
                             DoubleBuffer o, int oo, int n) {
         if (n >= HEAP_ROW_MIN && ast <= 1 && bst <= 1 && ast >= 0 && bst >= 0) {
-            heapRow(op, a, ao, ast, b, bo, bst, o, oo, n);
+            for (int s = 0; s < n; s += HEAP_ROW_MAX) {
+                heapRow(op, a, ao + s * ast, ast, b, bo + s * bst, bst, o, oo + s, Math.min(HEAP_ROW_MAX, n - s));
+            }
             return;
         }
         switch (op) {
@@ -239,18 +243,16 @@ public final class Elementwise {
      * buffer costs a bounds and liveness check per element (about 3× slower).
      */
     private static final int HEAP_ROW_MIN = 32;
-    /** Per-thread scratch rows of {@link #heapRow}, grown as needed: {a, b, out} for each dtype. */
-    private static final ThreadLocal<float[][]> FLOAT_ROWS = ThreadLocal.withInitial(() -> new float[3][0]);
-    private static final ThreadLocal<double[][]> DOUBLE_ROWS = ThreadLocal.withInitial(() -> new double[3][0]);
+    /** Longer rows go through {@link #heapRow} in segments of this many elements (the scratch stays small). */
+    private static final int HEAP_ROW_MAX = 4096;
+    /** Per-thread scratch rows of {@link #heapRow}: {a, b, out} for each dtype. */
+    private static final ThreadLocal<float[][]> FLOAT_ROWS = ThreadLocal.withInitial(() -> new float[3][HEAP_ROW_MAX]);
+    private static final ThreadLocal<double[][]> DOUBLE_ROWS =
+            ThreadLocal.withInitial(() -> new double[3][HEAP_ROW_MAX]);
 
     private static void heapRow(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,
                                 FloatBuffer o, int oo, int n) {
-        float[][] rows = FLOAT_ROWS.get();
-        if (rows[0].length < n) {
-            for (int i = 0; i < 3; i++) {
-                rows[i] = new float[Math.max(n, 2 * rows[i].length)];
-            }
-        }
+        float[][] rows = FLOAT_ROWS.get(); // n ≤ HEAP_ROW_MAX
         float[] x = rows[0];
         float[] y = rows[1];
         float[] z = rows[2];
@@ -295,12 +297,7 @@ public final class Elementwise {
 
     private static void heapRow(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
                                 DoubleBuffer o, int oo, int n) {
-        double[][] rows = DOUBLE_ROWS.get();
-        if (rows[0].length < n) {
-            for (int i = 0; i < 3; i++) {
-                rows[i] = new double[Math.max(n, 2 * rows[i].length)];
-            }
-        }
+        double[][] rows = DOUBLE_ROWS.get(); // n ≤ HEAP_ROW_MAX
         double[] x = rows[0];
         double[] y = rows[1];
         double[] z = rows[2];

@@ -21,8 +21,8 @@ import org.bytedeco.javacpp.Pointer;
 final class StoragePool {
     /**
      * Storage smaller than this is freed at once: its page faults are cheap. Not much larger: glibc hands freed
-     * blocks of a few MiB back to the kernel, so the next one faults again (SD, O = 64: 0.093 s a kernel with
-     * 16 MiB here, 0.078 s with 1 MiB).
+     * blocks of a few MiB back to the kernel, so the next one faults again (SD's per-layer Grams at moderate
+     * N·O are such blocks).
      */
     static final long MIN_BYTES = 1L << 20;
     private static final long LIMIT = limit();

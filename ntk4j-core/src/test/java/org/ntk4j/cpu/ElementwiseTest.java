@@ -24,6 +24,32 @@ class ElementwiseTest {
         }
     }
 
+    /**
+     * Long rows (past the heap path's segment of 4096) against the scalar definition, element by element: a
+     * full operand with a full one ([3, 9001] op [3, 9001], the flat path), with a row broadcast down ([9001])
+     * and with a column broadcast across ([3, 1], a stride-0 operand over the long inner axis).
+     */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void longRowsInSegments(DType dt) {
+        int m = 9001;
+        try (Tensor a = Tensor.randomNormal(dt, 1, 3, m); Tensor full = Tensor.randomNormal(dt, 2, 3, m);
+             Tensor row = Tensor.randomNormal(dt, 3, m); Tensor col = Tensor.randomNormal(dt, 4, 3, 1)) {
+            for (BinaryOp op : new BinaryOp[] {BinaryOp.ADD, BinaryOp.MUL, BinaryOp.MAX}) {
+                for (Tensor b : new Tensor[] {full, row, col}) {
+                    try (Tensor c = Elementwise.binary(op, a, b)) {
+                        for (int i = 0; i < c.size(); i++) {
+                            int bi = b == full ? i : b == row ? i % m : i / m;
+                            double want = Elementwise.apply(op, a.getFlat(i), b.getFlat(bi));
+                            assertThat(c.getFlat(i)).as("%s %s element %d", op, Shapes.str(b.shape()), i)
+                                    .isEqualTo(dt == DType.F32 ? (double) (float) want : want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(DType.class)
     void broadcastingByHand(DType dt) {
