@@ -2,7 +2,6 @@ package org.ntk4j.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,7 +48,7 @@ class ParamsFileTest {
     @Test
     void numpyRecomputesTheNetworkFromTheDocumentedNames() throws Exception {
         String python = NumPyInteropTest.findPythonWithNumPy();
-        assumeTrue(python != null, NumPyInteropTest.NUMPY_NOT_FOUND);
+        NumPyInteropTest.requireOrSkip(python);
         Model m = Zoo.parse("fcn(depth=2,width=16,out=3,w_std=1.3,b_std=0.2)");
         int[] in = {5};
         Params p = m.init(3, in, DType.F64);
