@@ -74,6 +74,10 @@ public final class CostModel {
     private final int nParams;
     private final long paramBytes;
     private final long tileBytes;
+    /** The traced network per batch size, and each method's estimate: a model is traced once per size. */
+    private final java.util.Map<Integer, Graph> traces = new java.util.HashMap<>();
+    private final java.util.Map<Integer, ParameterConsumers> consumerTables = new java.util.HashMap<>();
+    private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
 
     /** Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. */
     public CostModel(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
@@ -137,6 +141,15 @@ public final class CostModel {
 
     /** One method's estimate (AUTO is not a method). */
     public Estimate estimate(Method m) {
+        Estimate e = estimated.get(m);
+        if (e == null) {
+            e = estimateOnce(m);
+            estimated.put(m, e);
+        }
+        return e;
+    }
+
+    private Estimate estimateOnce(Method m) {
         try {
             switch (m) {
                 case JACOBIAN_CONTRACTION:
@@ -158,8 +171,12 @@ public final class CostModel {
         }
     }
 
+    private Graph trace(int n) {
+        return traces.computeIfAbsent(n, size -> model.trace(size, perExample, dtype));
+    }
+
     private ParameterConsumers consumers(int n) {
-        return new ParameterConsumers(model.trace(n, perExample, dtype), nParams);
+        return consumerTables.computeIfAbsent(n, size -> new ParameterConsumers(trace(size), nParams));
     }
 
     private boolean perExample(ParameterConsumers pc) {
@@ -219,7 +236,7 @@ public final class CostModel {
         }
         Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
         flops += GraphCost.flops(path);
-        long peak = held + Math.max(GraphCost.peakBytes(path) - paramBytes, rowBytes) + 2 * jBytes;
+        long peak = held + Math.max(pathPeak(path, cons.size()), rowBytes) + 2 * jBytes;
         return new double[] {flops, peak};
     }
 
@@ -322,7 +339,7 @@ public final class CostModel {
                         } else {
                             Graph path = PerExamplePass.pathVjp(pc, cons, one, o * nt);
                             flops += GraphCost.flops(path);
-                            peak = Math.max(peak, held + other + done + GraphCost.peakBytes(path) - paramBytes + jt);
+                            peak = Math.max(peak, held + other + done + pathPeak(path, cons.size()) + jt);
                         }
                     }
                 }
@@ -357,7 +374,7 @@ public final class CostModel {
                 } else {
                     Graph path = PerExamplePass.pathVjp(pc, cons, one, o * n);
                     flops += GraphCost.flops(path);
-                    peak = Math.max(peak, held + other + GraphCost.peakBytes(path) - paramBytes + jp);
+                    peak = Math.max(peak, held + other + pathPeak(path, cons.size()) + jp);
                 }
             }
             flops += contractionFlops(size);
@@ -369,6 +386,15 @@ public final class CostModel {
                         + (tiled > 0 ? "; " + tiled + " of them tiled, over chunks of fan-in rows or tiles of examples"
                         + " (a tensor holds at most "
                         + human(tileBytes) + ")" : ""));
+    }
+
+    /** Peak bytes of a path VJP beyond its parameter inputs (already held): its cotangent inputs, values, outputs. */
+    private static long pathPeak(Graph path, int consumers) {
+        long params = 0;
+        for (int i = 0; i < path.inputs().size() - consumers; i++) {
+            params += GraphCost.bytes(path.inputs().get(i).type());
+        }
+        return GraphCost.peakBytes(path) - params;
     }
 
     private static long outputBytes(Graph g) {
@@ -384,11 +410,11 @@ public final class CostModel {
         boolean[] with = new boolean[nParams + 1];
         java.util.Arrays.fill(with, 0, nParams, true);
         long full = bytes((long) Shapes.size(f1) * k);
-        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(model, n1, n2, perExample, dtype),
+        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(trace(n1), trace(n2), nParams, dtype),
                 tileBytes);
         if (Tiles.count(tiles) == 1) {
-            Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), k, with);
-            Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), k, with);
+            Graph vjp = Vjp.of(trace(n2), k, with);
+            Graph jvp = Jvp.of(trace(n1), k, with);
             double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
             long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
             peak = Math.max(peak, 2 * full + bytes(outputElements()));
@@ -402,8 +428,8 @@ public final class CostModel {
         java.util.Map<Integer, double[]> bySize = new java.util.HashMap<>();
         for (int i = 0; i < Tiles.count(tiles); i++) {
             double[] c = bySize.computeIfAbsent(Tiles.size(tiles, i), kt -> {
-                Graph vjp = Vjp.of(model.trace(n2, perExample, dtype), kt, with);
-                Graph jvp = Jvp.of(model.trace(n1, perExample, dtype), kt, with);
+                Graph vjp = Vjp.of(trace(n2), kt, with);
+                Graph jvp = Jvp.of(trace(n1), kt, with);
                 return new double[] {GraphCost.flops(vjp), GraphCost.flops(jvp),
                     Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp))};
             });

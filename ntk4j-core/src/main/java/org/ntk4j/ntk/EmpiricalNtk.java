@@ -992,12 +992,16 @@ public final class EmpiricalNtk {
      * JVP of f(x1), each with one vector): what decides the tiles of basis vectors.
      */
     static long vectorProductBytesPerVector(Model model, int n1, int n2, int[] perExample, DType dtype) {
-        int nParams = model.paramSpecs(perExample).size();
+        return vectorProductBytesPerVector(model.trace(n1, perExample, dtype), model.trace(n2, perExample, dtype),
+                model.paramSpecs(perExample).size(), dtype);
+    }
+
+    /** {@link #vectorProductBytesPerVector(Model, int, int, int[], DType)} for the already traced networks. */
+    static long vectorProductBytesPerVector(Graph g1, Graph g2, int nParams, DType dtype) {
         boolean[] with = new boolean[nParams + 1];
         java.util.Arrays.fill(with, 0, nParams, true);
         long largest = 1;
-        for (Graph g : new Graph[] {Vjp.of(model.trace(n2, perExample, dtype), 1, with),
-            Jvp.of(model.trace(n1, perExample, dtype), 1, with)}) {
+        for (Graph g : new Graph[] {Vjp.of(g2, 1, with), Jvp.of(g1, 1, with)}) {
             for (org.ntk4j.graph.Equation e : g.equations()) {
                 largest = Math.max(largest, e.output().size());
             }

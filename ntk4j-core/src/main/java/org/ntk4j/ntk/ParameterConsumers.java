@@ -2,8 +2,10 @@ package org.ntk4j.ntk;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
@@ -15,16 +17,22 @@ import org.ntk4j.graph.Var;
  * At such an equation y = g(p', a) the per-example Jacobian with respect to p' is the equation's own
  * parameter-VJP applied to the cotangent ∂f/∂y of one example, and ∂f/∂θ follows from it through the
  * (example-independent) path θ → p'.
+ *
+ * <p>Built in one pass over the graph, so that planning is linear in the graph's size: each parameter-only value
+ * records the (sorted) indices of the parameters it is computed from, which answers {@link #reaches} by a binary
+ * search and gives each parameter's consumers without a walk per pair.
  */
 final class ParameterConsumers {
-    /** One consumer: the equation and the index of its parameter-only operand. */
+    /** One consumer: the equation, the index of its parameter-only operand, and its place in graph order. */
     static final class Consumer {
         final Equation equation;
         final int operand;
+        final int index;
 
-        Consumer(Equation equation, int operand) {
+        Consumer(Equation equation, int operand, int index) {
             this.equation = equation;
             this.operand = operand;
+            this.index = index;
         }
 
         Var parameterValue() {
@@ -40,6 +48,12 @@ final class ParameterConsumers {
     final Set<Var> parameterOnly = Collections.newSetFromMap(new IdentityHashMap<>());
     /** True when every example-dependent value has the example axis first with size N. */
     final boolean exampleAxisFirst;
+    /** The equation computing each value (graph inputs and constants have none). */
+    final Map<Var, Equation> producer = new IdentityHashMap<>();
+    /** For each parameter-only value, the sorted indices of the parameters it is computed from. */
+    private final Map<Var, int[]> sources = new IdentityHashMap<>();
+    /** For each parameter, the consumers whose parameter operand is computed from it, in graph order. */
+    private final List<List<Consumer>> consumersOfParameter = new ArrayList<>();
 
     ParameterConsumers(Graph graph, int nParams) {
         this.graph = graph;
@@ -48,8 +62,13 @@ final class ParameterConsumers {
         int n = x.dim(0);
         exampleDependent.add(x);
         parameterOnly.addAll(params);
+        for (int p = 0; p < nParams; p++) {
+            sources.put(params.get(p), new int[] {p});
+            consumersOfParameter.add(new ArrayList<>());
+        }
         boolean axisFirst = true;
         for (Equation e : graph.equations()) {
+            producer.put(e.output(), e);
             boolean dep = false;
             boolean par = false;
             for (Var v : e.inputs()) {
@@ -61,14 +80,48 @@ final class ParameterConsumers {
                 axisFirst &= e.output().rank() > 0 && e.output().dim(0) == n;
                 for (int i = 0; i < e.inputs().size(); i++) {
                     if (parameterOnly.contains(e.input(i))) {
-                        consumers.add(new Consumer(e, i));
+                        Consumer c = new Consumer(e, i, consumers.size());
+                        consumers.add(c);
+                        for (int p : sources(e.input(i))) {
+                            consumersOfParameter.get(p).add(c);
+                        }
                     }
                 }
             } else if (par) {
                 parameterOnly.add(e.output());
+                sources.put(e.output(), union(e.inputs()));
             }
         }
         this.exampleAxisFirst = axisFirst;
+    }
+
+    /** The sorted indices of the parameters that parameter-only value {@code v} is computed from. */
+    int[] sources(Var v) {
+        int[] s = sources.get(v);
+        return s == null ? new int[0] : s;
+    }
+
+    /** The consumers whose parameter operand is computed from parameter {@code p}, in graph order. */
+    List<Consumer> consumersOf(int p) {
+        return Collections.unmodifiableList(consumersOfParameter.get(p));
+    }
+
+    /** The sorted union of the parameter sources of {@code inputs} (constants contribute none). */
+    private int[] union(List<Var> inputs) {
+        int[] first = sources(inputs.get(0));
+        if (inputs.size() == 1) {
+            return first;
+        }
+        int[] all = first;
+        for (int i = 1; i < inputs.size(); i++) {
+            int[] s = sources(inputs.get(i));
+            if (s.length > 0 && !Arrays.equals(s, all)) {
+                int[] merged = Arrays.copyOf(all, all.length + s.length);
+                System.arraycopy(s, 0, merged, all.length, s.length);
+                all = Arrays.stream(merged).sorted().distinct().toArray();
+            }
+        }
+        return all;
     }
 
     /** True when parameter-only value {@code v} is computed from parameter {@code p} (or is p). */
@@ -76,22 +129,7 @@ final class ParameterConsumers {
         if (p == v) {
             return true;
         }
-        Set<Var> from = Collections.newSetFromMap(new IdentityHashMap<>());
-        from.add(p);
-        for (Equation e : graph.equations()) {
-            if (!parameterOnly.contains(e.output())) {
-                continue;
-            }
-            for (Var in : e.inputs()) {
-                if (from.contains(in)) {
-                    from.add(e.output());
-                    break;
-                }
-            }
-            if (e.output() == v) {
-                return from.contains(v);
-            }
-        }
-        return false;
+        int[] ps = sources(p);
+        return ps.length == 1 && Arrays.binarySearch(sources(v), ps[0]) >= 0;
     }
 }

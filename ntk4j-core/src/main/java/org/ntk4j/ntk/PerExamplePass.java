@@ -91,9 +91,12 @@ final class PerExamplePass implements AutoCloseable {
             }
         }
         Map<Var, Boolean> seenOp = new IdentityHashMap<>();
+        for (Var in : pc.graph.inputs()) {
+            seenOp.put(in, Boolean.TRUE); // graph inputs are read where they are
+        }
         for (ParameterConsumers.Consumer c : pc.consumers) {
             for (Var v : c.equation.inputs()) {
-                if (!pc.graph.constants().containsKey(v) && !isInput(pc.graph, v) && seenOp.put(v, Boolean.TRUE) == null) {
+                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
                     operands.add(v);
                 }
             }
@@ -124,15 +127,6 @@ final class PerExamplePass implements AutoCloseable {
             t = inputValues.get(v);
         }
         return t != null ? t : values[operandIndex.get(v)];
-    }
-
-    private static boolean isInput(Graph g, Var v) {
-        for (Var in : g.inputs()) {
-            if (in == v) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
@@ -461,14 +455,18 @@ final class PerExamplePass implements AutoCloseable {
             return j;
         }
         Graph back = pathVjp(pc, cons, selected, o * nt);
-        Tensor[] args = java.util.Arrays.copyOf(params, params.length + cons.size());
+        int[] pathParams = pathParameters(pc, cons, selected);
+        Tensor[] args = new Tensor[pathParams.length + cons.size()];
+        for (int i = 0; i < pathParams.length; i++) {
+            args[i] = params[pathParams[i]];
+        }
         for (int c = 0; c < cons.size(); c++) {
-            args[params.length + c] = rows(cons.get(c), from, to)
+            args[pathParams.length + c] = rows(cons.get(c), from, to)
                     .reshapeMove(Shapes.prepend(o * nt, cons.get(c).parameterValue().shape()));
         }
         Tensor[] res = back.evaluate(args);
         for (int c = 0; c < cons.size(); c++) {
-            args[params.length + c].close();
+            args[pathParams.length + c].close();
         }
         for (int i = 0; i < j.length; i++) {
             j[i] = toExampleMajor(res[cons.size() + i], nt); // [O·nt] + θ shape, rows ordered (o, n)
@@ -495,58 +493,110 @@ final class PerExamplePass implements AutoCloseable {
      */
     static long bytesPerExample(ParameterConsumers pc, int o, int p, DType dtype) {
         long largest = Shapes.size(pc.params.get(p).shape());
-        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        List<ParameterConsumers.Consumer> cons = pc.consumersOf(p);
         for (ParameterConsumers.Consumer c : cons) {
             largest = Math.max(largest, c.parameterValue().size());
         }
-        for (Equation e : parameterPath(pc, cons).equations()) {
+        for (Equation e : pathEquations(pc, cons)) {
             largest = Math.max(largest, e.output().size());
         }
         return (long) o * largest * dtype.bytes();
     }
 
-    /** The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters. */
+    /**
+     * The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters: inputs the
+     * parameters {@link #pathParameters} then one stacked cotangent per consumer; outputs the consumers' p' then
+     * the cotangents of the {@code selected} parameters (ascending).
+     */
     static Graph pathVjp(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, List<Integer> selected,
                          int k) {
-        boolean[] wrt = new boolean[pc.params.size()];
-        for (int p : selected) {
-            wrt[p] = true;
+        int[] inputs = pathParameters(pc, cons, selected);
+        boolean[] wrt = new boolean[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            wrt[i] = selected.contains(inputs[i]);
         }
-        return Vjp.of(parameterPath(pc, cons), k, wrt);
+        return Vjp.of(parameterPath(pc, cons, inputs), k, wrt);
     }
 
-    /** The consumers whose parameter value is computed from one of the {@code selected} parameters. */
+    /**
+     * The consumers whose parameter value is computed from one of the {@code selected} parameters, in graph
+     * order; linear in what they consume, not in the size of the network.
+     */
     static List<ParameterConsumers.Consumer> consumersOf(ParameterConsumers pc, List<Integer> selected) {
-        List<ParameterConsumers.Consumer> cons = new ArrayList<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            for (int p : selected) {
-                if (pc.reaches(pc.params.get(p), c.parameterValue())) {
-                    cons.add(c);
-                    break;
+        if (selected.size() == 1) {
+            return pc.consumersOf(selected.get(0));
+        }
+        java.util.TreeMap<Integer, ParameterConsumers.Consumer> byIndex = new java.util.TreeMap<>();
+        for (int p : selected) {
+            for (ParameterConsumers.Consumer c : pc.consumersOf(p)) {
+                byIndex.put(c.index, c);
+            }
+        }
+        return new ArrayList<>(byIndex.values());
+    }
+
+    /**
+     * The parameters (ascending indices) that the path graph of {@code cons} takes as inputs: the
+     * {@code selected} ones and every other parameter their consumers' p' is computed from.
+     */
+    static int[] pathParameters(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, List<Integer> selected) {
+        java.util.TreeSet<Integer> ps = new java.util.TreeSet<>(selected);
+        for (ParameterConsumers.Consumer c : cons) {
+            for (int p : pc.sources(c.parameterValue())) {
+                ps.add(p);
+            }
+        }
+        return ps.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The parameter-only equations that the consumers' p' are computed by, in graph order: only their cone, so
+     * that planning one parameter costs the size of its own path, not of the whole network.
+     */
+    static List<Equation> pathEquations(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons) {
+        Map<Equation, Boolean> seen = new IdentityHashMap<>();
+        List<Equation> postOrder = new ArrayList<>();
+        java.util.ArrayDeque<Object[]> stack = new java.util.ArrayDeque<>(); // {equation, next input to visit}
+        for (ParameterConsumers.Consumer c : cons) {
+            Equation root = pc.producer.get(c.parameterValue());
+            if (root == null || seen.put(root, Boolean.TRUE) != null) {
+                continue;
+            }
+            stack.push(new Object[] {root, 0});
+            while (!stack.isEmpty()) {
+                Object[] top = stack.peek();
+                Equation e = (Equation) top[0];
+                int i = (Integer) top[1];
+                if (i == e.inputs().size()) {
+                    stack.pop();
+                    postOrder.add(e); // after every equation it reads: a topological order
+                    continue;
+                }
+                top[1] = i + 1;
+                Equation producer = pc.producer.get(e.input(i));
+                if (producer != null && seen.put(producer, Boolean.TRUE) == null) {
+                    stack.push(new Object[] {producer, 0});
                 }
             }
         }
-        return cons;
+        return postOrder;
     }
 
-    /** The parameter-only part of the network: inputs θ, outputs p' of the given consumers. */
-    static Graph parameterPath(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons) {
+    /** The parameter-only part of the network for {@code cons}: inputs θ_{inputs[i]}, outputs p' of the consumers. */
+    static Graph parameterPath(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, int[] inputs) {
         GraphBuilder b = new GraphBuilder();
         Map<Var, Var> map = new IdentityHashMap<>();
-        for (Var p : pc.params) {
-            map.put(p, b.input(p.type()));
+        for (int p : inputs) {
+            map.put(pc.params.get(p), b.input(pc.params.get(p).type()));
         }
-        for (Map.Entry<Var, Tensor> c : pc.graph.constants().entrySet()) {
-            map.put(c.getKey(), b.constant(c.getValue()));
-        }
-        for (Equation e : pc.graph.equations()) {
-            if (pc.parameterOnly.contains(e.output())) {
-                Var[] in = new Var[e.inputs().size()];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = map.get(e.input(i));
-                }
-                map.put(e.output(), b.apply(e.primitive(), in));
+        for (Equation e : pathEquations(pc, cons)) {
+            Var[] in = new Var[e.inputs().size()];
+            for (int i = 0; i < in.length; i++) {
+                Var v = e.input(i);
+                Tensor constant = pc.graph.constants().get(v);
+                in[i] = constant != null ? map.computeIfAbsent(v, u -> b.constant(constant)) : map.get(v);
             }
+            map.put(e.output(), b.apply(e.primitive(), in));
         }
         Var[] outs = new Var[cons.size()];
         for (int c = 0; c < outs.length; c++) {

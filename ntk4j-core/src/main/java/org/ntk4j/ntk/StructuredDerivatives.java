@@ -89,12 +89,7 @@ final class StructuredDerivatives {
      */
     static Structured classify(ParameterConsumers pc, int p) {
         Var theta = pc.params.get(p);
-        List<ParameterConsumers.Consumer> mine = new ArrayList<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            if (pc.reaches(theta, c.parameterValue())) {
-                mine.add(c);
-            }
-        }
+        List<ParameterConsumers.Consumer> mine = pc.consumersOf(p);
         if (mine.size() != 1) {
             return null;
         }
@@ -126,10 +121,7 @@ final class StructuredDerivatives {
      * composition stays Kronecker-factored; null otherwise.
      */
     static PathGram pathGram(ParameterConsumers pc, Var theta, Var pv) {
-        Map<Var, Equation> producer = new IdentityHashMap<>();
-        for (Equation e : pc.graph.equations()) {
-            producer.put(e.output(), e);
-        }
+        Map<Var, Equation> producer = pc.producer;
         List<Equation> chain = new ArrayList<>();
         List<Integer> operands = new ArrayList<>();
         Var v = pv;
