@@ -62,14 +62,26 @@ public final class ApproxCommand implements Callable<Integer> {
             + "(the model spec's width option is replaced) and fit its exponent.")
     int[] widths;
 
-    @Option(names = "--seeds", description = "Seeds per width in the width study (default: ${DEFAULT-VALUE}).")
     int seeds = 3;
+
+    @Option(names = "--seeds", paramLabel = "<seeds>", defaultValue = "3", description = "Seeds per width in the "
+            + "width study (default: ${DEFAULT-VALUE}).")
+    void setSeeds(int value) {
+        if (value < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--seeds must be at least 1, got "
+                    + value);
+        }
+        seeds = value;
+    }
 
     @Option(names = "--report", description = "Write the figures as JSON.")
     Path report;
 
     @Override
     public Integer call() throws Exception {
+        if (widths == null && spec.commandLine().getParseResult().hasMatchedOption("--seeds")) {
+            throw new IllegalArgumentException("--seeds: applies only to the width study, which --widths asks for");
+        }
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
         List<KernelKind> list = new ArrayList<>();
@@ -93,6 +105,9 @@ public final class ApproxCommand implements Callable<Integer> {
             if (widths == null) {
                 Model net = Zoo.parse(model);
                 int o = outputs(net, per);
+                for (KernelKind kk : list) {
+                    KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
+                }
                 try (Params p = net.init(seed, per, dt); Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
                     ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain, xTest,
                             y, list, diagReg);

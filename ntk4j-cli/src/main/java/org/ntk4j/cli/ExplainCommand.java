@@ -38,6 +38,13 @@ public final class ExplainCommand implements Callable<Integer> {
         if (n < 1 || n2 < 0) {
             throw new IllegalArgumentException("--n must be >= 1 and --n2 >= 1, got " + n + " and " + n2);
         }
+        for (int d : input) {
+            if (d < 1) {
+                throw new IllegalArgumentException("--input: an example of shape " + org.ntk4j.tensor.Shapes.str(input)
+                        + " has an axis of size " + d + "; every axis needs at least 1 element");
+            }
+        }
+        long budget = kernel.memoryBudget();
         Model m = Zoo.parse(model);
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
@@ -45,10 +52,11 @@ public final class ExplainCommand implements Callable<Integer> {
                 && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
                 && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL
                 && kind.family() != org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+            KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
-        spec.commandLine().getOut().print(cost.explain(kernel.memoryBudget()));
+        spec.commandLine().getOut().print(cost.explain(budget));
         spec.commandLine().getOut().flush();
         return 0;
     }

@@ -68,9 +68,18 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--report", description = "Write a JSON report: method, shapes, seconds, FLOPs, peak bytes.")
     Path report;
 
-    @Option(names = "--tile", description = "With --out: tiles of this many examples (rounded up to a multiple of "
-            + "16); default: the largest that fits --memory.")
+    /** 0: not given (the largest tile that fits --memory). */
     int tile;
+
+    @Option(names = "--tile", paramLabel = "<tile>", description = "With --out: tiles of this many examples (rounded "
+            + "up to a multiple of 16); default: the largest that fits --memory.")
+    void setTile(int value) {
+        if (value < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tile must be at least 1, got "
+                    + value);
+        }
+        tile = value;
+    }
 
     @Option(names = "--resume", description = "With --out: continue the unfinished run of OUT (OUT.partial and "
             + "OUT.manifest), recomputing no finished tile.")
@@ -106,12 +115,16 @@ public final class KernelCommand implements Callable<Integer> {
         }
         try (Tensor loaded1 = DataSource.load(data, dt, seed);
              Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
-             Tensor x1 = prepare(net, standardization, loaded1, loaded1);
-             Tensor xb = loaded2 == null ? null : prepare(net, standardization, loaded1, loaded2)) {
+             Tensor x1 = prepare(net, KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
+                     spec.commandLine().getErr()), loaded1);
+             Tensor xb = loaded2 == null ? null : prepare(net, Standardizer.fit(loaded1, standardization), loaded2)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
             if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
                 throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
                         xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
+            }
+            if (!kernel.explicitAxes()) {
+                KernelOptions.requireProbesFit(kind, net, perExample, budget);
             }
             Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                     : net.init(seed, perExample, dt);
@@ -182,14 +195,14 @@ public final class KernelCommand implements Callable<Integer> {
     }
 
     /**
-     * {@code x} standardised with statistics fitted on {@code train} and laid out for the model
+     * {@code x} standardised as {@code fitted} (fitted on --data) and laid out for the model
      * ({@link InputLayout}: fails with "shape mismatch" when the examples fit no input shape of the model).
      */
-    static Tensor prepare(Model net, Standardizer.Mode mode, Tensor train, Tensor x) {
-        if (mode == Standardizer.Mode.NONE) {
+    static Tensor prepare(Model net, Standardizer fitted, Tensor x) {
+        if (fitted.mode() == Standardizer.Mode.NONE) {
             return InputLayout.forModel(net, x);
         }
-        try (Tensor standardized = Standardizer.fit(train, mode).apply(x)) {
+        try (Tensor standardized = fitted.apply(x)) {
             return InputLayout.forModel(net, standardized);
         }
     }

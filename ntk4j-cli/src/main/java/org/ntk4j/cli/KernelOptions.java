@@ -62,13 +62,35 @@ final class KernelOptions {
         return memoryBudget(memory);
     }
 
-    /** The budget a --memory value gives (null: the default, a safe share of the off-heap limit). */
+    /**
+     * The budget a --memory value gives (null: the default, a safe share of the off-heap limit). A budget above
+     * that limit (JavaCPP's maxBytes) is refused: the tensors it plans for could not be allocated.
+     */
     static long memoryBudget(String memory) {
-        return memory == null ? EmpiricalNtk.defaultMemoryBudget() : parseBytes("--memory", memory);
+        if (memory == null) {
+            return EmpiricalNtk.defaultMemoryBudget();
+        }
+        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (limit > 0 && parseSize("--memory", memory) > limit) {
+            throw new IllegalArgumentException("--memory " + memory.trim() + ": above this JVM's off-heap limit of "
+                    + org.ntk4j.ntk.CostModel.human(limit) + " (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; set them "
+                    + "with NTK4J_JAVA_OPTS)");
+        }
+        return parseBytes("--memory", memory);
     }
 
     /** 123, 64k, 512m, 8g (powers of 1024). */
     static long parseBytes(String option, String text) {
+        double bytes = parseSize(option, text);
+        if (bytes >= 0x1p63) {
+            throw new IllegalArgumentException(option + " " + text.trim() + ": too large (at most "
+                    + org.ntk4j.ntk.CostModel.human(Long.MAX_VALUE) + ")");
+        }
+        return (long) bytes;
+    }
+
+    /** {@link #parseBytes} as a double, which does not overflow. */
+    private static double parseSize(String option, String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         long mult = 1;
         if (t.endsWith("k") || t.endsWith("m") || t.endsWith("g") || t.endsWith("t")) {
@@ -81,11 +103,46 @@ final class KernelOptions {
             if (!(v > 0)) {
                 throw new NumberFormatException();
             }
-            return (long) (v * mult);
+            return v * mult;
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(option + ": expected a positive size such as 512m or 8g, got '"
                     + text + "'");
         }
+    }
+
+    /**
+     * Refuses {@code probes:R} when its R×O probe matrix would not fit the memory budget, before anything allocates
+     * it: it is built in float64 three times over (the probes, the layer's copy and its transpose).
+     */
+    static void requireProbesFit(org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net, int[] perExample,
+                                 long budget) {
+        if (kind.family() != org.ntk4j.ntk.KernelKind.Family.PROBES) {
+            return;
+        }
+        int[] out = net.outputShape(perExample);
+        int outputs = out.length == 0 ? 1 : out[out.length - 1];
+        long bytes = 3L * Double.BYTES * kind.argument() * outputs;
+        if (bytes > budget) {
+            throw new IllegalArgumentException("--kind " + kind + ": R = " + kind.argument() + " probes of "
+                    + outputs + " outputs need " + org.ntk4j.ntk.CostModel.human(bytes) + " for the probe matrix, "
+                    + "above the memory budget of " + org.ntk4j.ntk.CostModel.human(budget) + " (--memory)");
+        }
+    }
+
+    /**
+     * Fits the standardisation on {@code train}, warning on {@code err} when it leaves nothing but zeros (constant
+     * inputs, or per-feature with every feature constant): the kernel of such inputs is that of all-zero inputs.
+     */
+    static org.ntk4j.io.Standardizer fitStandardizer(org.ntk4j.tensor.Tensor train,
+            org.ntk4j.io.Standardizer.Mode mode, String source, java.io.PrintWriter err) {
+        org.ntk4j.io.Standardizer std = org.ntk4j.io.Standardizer.fit(train, mode);
+        if (std.allConstant()) {
+            err.println("ntk4j: warning: " + source + " is constant" + (mode == org.ntk4j.io.Standardizer.Mode.GLOBAL
+                    ? "" : " in every feature") + ", so --standardize " + mode.name().toLowerCase(Locale.ROOT)
+                    .replace('_', '-') + " makes all its inputs 0");
+            err.flush();
+        }
+        return std;
     }
 
     /** Parses an axis list; 'none' is the empty list. */

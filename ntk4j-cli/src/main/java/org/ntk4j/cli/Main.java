@@ -37,6 +37,21 @@ public final class Main implements Runnable {
         CommandLine cmd = new CommandLine(main);
         cmd.setOut(out);
         cmd.setErr(err);
+        // every subcommand's --version prints what 'ntk4j --version' prints
+        for (CommandLine sub : cmd.getSubcommands().values()) {
+            if (sub.getCommandSpec().mixinStandardHelpOptions()) {
+                sub.getCommandSpec().versionProvider(new Version());
+            }
+        }
+        cmd.setParameterExceptionHandler((ex, arguments) -> {
+            String problem = ArgumentErrors.message(ex);
+            ex.getCommandLine().getErr().println("ntk4j: " + problem + (problem.endsWith("?") ? " " : "; ") + "see '"
+                    + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
+            if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
+                ex.printStackTrace(ex.getCommandLine().getErr());
+            }
+            return 2;
+        });
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
                 commandLine.getErr().println("ntk4j: " + message(ex));

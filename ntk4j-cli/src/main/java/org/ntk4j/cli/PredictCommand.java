@@ -137,7 +137,8 @@ public final class PredictCommand implements Callable<Integer> {
         long start = System.nanoTime();
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
              Dataset testRaw = DataSource.loadDataset(test, dt, seed + 1)) {
-            Standardizer std = Standardizer.fit(trainRaw.x(), mode);
+            Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train,
+                    spec.commandLine().getErr());
             if (Shapes.size(testRaw.exampleShape()) != Shapes.size(trainRaw.exampleShape())) {
                 throw new IllegalArgumentException("--test: examples of shape " + Shapes.str(testRaw.exampleShape())
                         + " do not match the training examples " + Shapes.str(trainRaw.exampleShape()));
@@ -154,6 +155,7 @@ public final class PredictCommand implements Callable<Integer> {
                             + " gives [N] + " + Shapes.str(outShape));
                 }
                 int outputs = outShape[0];
+                KernelOptions.requireProbesFit(kk, net, perExample, budget);
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)

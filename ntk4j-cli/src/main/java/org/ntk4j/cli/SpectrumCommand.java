@@ -43,6 +43,10 @@ public final class SpectrumCommand implements Callable<Integer> {
     /** Relative asymmetry max|K − Kᵀ|/max|K| above which a kernel file is refused (float32 round-off passes). */
     static final double SYMMETRY_TOLERANCE = 1e-5;
 
+    /** The options that only say how to compute the kernel, refused with a kernel file. */
+    static final java.util.List<String> COMPUTE_OPTIONS = java.util.List.of("--model", "--data", "--kind",
+            "--standardize", "--method", "--dtype", "--seed");
+
     @Spec
     private CommandSpec spec;
 
@@ -99,6 +103,14 @@ public final class SpectrumCommand implements Callable<Integer> {
         if (top < 0) {
             throw new IllegalArgumentException("--top: expected a number >= 0, got " + top);
         }
+        if (file != null) {
+            for (String option : COMPUTE_OPTIONS) {
+                if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                    throw new IllegalArgumentException(option + ": applies only when spectrum computes the kernel "
+                            + "(no K.npy); " + file + " is read as it is");
+                }
+            }
+        }
         PrintWriter o = spec.commandLine().getOut();
         String what;
         int[] exampleLabels = null;
@@ -112,6 +124,14 @@ public final class SpectrumCommand implements Callable<Integer> {
                 if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
                     throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
                             + "got " + Shapes.str(s));
+                }
+                if (t.size() == 0) {
+                    throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
+                }
+                int bad = t.firstNonFinite();
+                if (bad >= 0) {
+                    throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
+                            + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
                 }
                 k = KernelMatrix.of(t);
             }
@@ -168,6 +188,16 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /** The row-major multi-index of a flat index. */
+    static int[] unravel(int flat, int[] shape) {
+        int[] idx = new int[shape.length];
+        for (int i = shape.length - 1; i >= 0; i--) {
+            idx[i] = flat % shape[i];
+            flat /= shape[i];
+        }
+        return idx;
     }
 
     private static String shortName(String what) {
@@ -233,13 +263,15 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
         Model net = Zoo.parse(model);
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
-        try (Dataset raw = DataSource.loadDataset(data, dt, seed); Dataset std = Standardizer.fit(raw.x(), mode).apply(raw);
+        try (Dataset raw = DataSource.loadDataset(data, dt, seed); Dataset std = KernelOptions.fitStandardizer(raw.x(), mode, "--data " + data,
+                     spec.commandLine().getErr()).apply(raw);
              Dataset d = InputLayout.forModel(net, std)) {
             int[] out = net.outputShape(d.exampleShape());
             if (out.length != 1) {
                 throw new IllegalArgumentException("--model: needs outputs [N, O], " + net.spec() + " gives [N] + "
                         + Shapes.str(out));
             }
+            KernelOptions.requireProbesFit(kk, net, d.exampleShape(), EmpiricalNtk.defaultMemoryBudget());
             int[] own = d.hasLabels() ? d.labels().clone() : null;
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
             try (Params p = net.init(seed, d.exampleShape(), dt)) {

@@ -124,7 +124,8 @@ class KernelCommandTest {
         assertThat(run(2, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5")[1])
                 .contains("to_image: expects per-example inputs [H, W] or [H, W, C], got [5]")
                 .doesNotContain("Exception");
-        assertThat(run(2, "kernel", "--no-such-option")[1]).startsWith("Unknown option: '--no-such-option'");
+        assertThat(run(2, "kernel", "--no-such-option")[1])
+                .isEqualTo("ntk4j: unknown option --no-such-option; see 'ntk4j kernel --help'" + System.lineSeparator());
     }
 
     @Test

@@ -81,6 +81,10 @@ public final class ModelSpec {
         try {
             r = Integer.parseInt(v);
         } catch (NumberFormatException e) {
+            if (v.trim().matches("[-+]?\\d+")) {
+                throw new IllegalArgumentException(name + ": option " + key + "=" + v.trim() + " is too "
+                        + (v.trim().startsWith("-") ? "small" : "large (at most " + Integer.MAX_VALUE + ")"));
+            }
             throw new IllegalArgumentException(name + ": option " + key + " must be an integer, got '" + v + "'");
         }
         if (r < min) {

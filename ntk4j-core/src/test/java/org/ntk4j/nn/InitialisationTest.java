@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.ntk4j.Fixtures;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -21,7 +22,7 @@ class InitialisationTest {
                 Future<Params> f = pool.submit(() -> m.init(42, in, DType.F32));
                 Params b = f.get();
                 for (String k : a.tensors().keySet()) {
-                    assertThat(b.get(k).toFloatArray()).as(k).isEqualTo(a.get(k).toFloatArray());
+                    Fixtures.assertSameElements(k, b.get(k).toFloatArray(), a.get(k).toFloatArray());
                 }
             }
         } finally {

@@ -34,6 +34,8 @@ class ZooTest {
         assertThatThrownBy(() -> Zoo.parse("mlp(depth=2)")).hasMessageStartingWith("unknown model 'mlp'");
         assertThatThrownBy(() -> Zoo.parse("fcn(depth=two)"))
                 .hasMessage("fcn: option depth must be an integer, got 'two'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(width=99999999999)"))
+                .hasMessage("fcn: option width=99999999999 is too large (at most 2147483647)");
         assertThatThrownBy(() -> Zoo.parse("fcn(widht=3)")).hasMessageStartingWith("fcn: unknown option 'widht'");
         assertThatThrownBy(() -> Zoo.parse("fcn(width=0)")).hasMessage("fcn: option width must be >= 1, got 0");
         assertThatThrownBy(() -> Zoo.parse("fcn(act=swish)")).hasMessageStartingWith("act: unknown activation 'swish'");

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
+import org.ntk4j.Fixtures;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -34,7 +35,7 @@ class KernelMatrixTest {
                 }
             }
             try (Tensor back = whole.toTensor()) {
-                assertThat(back.toDoubleArray()).containsExactly(theta.toDoubleArray());
+                Fixtures.assertSameElements("toTensor", back.toDoubleArray(), theta.toDoubleArray());
             }
         }
     }

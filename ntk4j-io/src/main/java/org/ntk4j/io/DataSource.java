@@ -105,6 +105,20 @@ public final class DataSource {
      * source has them. The seed only affects {@code synthetic:} sources. The caller closes the dataset.
      */
     public static Dataset loadDataset(String spec, DType dtype, long seed) throws IOException {
+        Dataset d = loadAnyShape(spec, dtype, seed);
+        int[] shape = d.x().shape();
+        for (int axis = 1; axis < shape.length; axis++) {
+            if (shape[axis] < 1) {
+                d.close();
+                throw new IllegalArgumentException("data source '" + spec + "': shape " + Shapes.str(shape)
+                        + " has an axis of size 0 (axis " + axis + "); every example needs at least one feature");
+            }
+        }
+        return d;
+    }
+
+    /** {@link #loadDataset} before the check, shared by every source, that no axis of the inputs is empty. */
+    private static Dataset loadAnyShape(String spec, DType dtype, long seed) throws IOException {
         String s = spec.trim();
         if (s.isEmpty()) {
             throw new IllegalArgumentException("data source: empty spec; expected " + FORMS);
@@ -337,9 +351,19 @@ public final class DataSource {
                 throw new IllegalArgumentException("data source '" + spec + "': has no examples (shape "
                         + Shapes.str(x.shape()) + ")");
             }
+            if (x.rank() == 1) {
+                throw new IllegalArgumentException("data source '" + spec + "': shape " + Shapes.str(x.shape())
+                        + " has one axis, so it is not clear what an example is; save rows of features [N, D]: "
+                        + "x.reshape(-1, 1) for " + x.dim(0) + " one-feature examples, x.reshape(1, -1) for one "
+                        + "example of " + x.dim(0) + " features");
+            }
             if (labels != null && labels.length != x.dim(0)) {
                 throw new IllegalArgumentException("data source '" + spec + "': " + x.dim(0) + " examples but "
                         + labels.length + " labels");
+            }
+            if (limit > x.dim(0)) {
+                throw new IllegalArgumentException("data source '" + spec + "': asks for the first " + limit
+                        + " examples, but the file has " + x.dim(0));
             }
             if (limit > 0 && limit < x.dim(0)) {
                 Tensor head = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, limit);

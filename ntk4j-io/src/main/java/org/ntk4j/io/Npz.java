@@ -241,7 +241,7 @@ public final class Npz {
         }
     }
 
-    private static boolean startsWithNpyMagic(Path path) {
+    static boolean startsWithNpyMagic(Path path) {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             ByteBuffer start = ByteBuffer.allocate(NpyHeader.MAGIC.length);
             NpyIO.readFully(channel, start);

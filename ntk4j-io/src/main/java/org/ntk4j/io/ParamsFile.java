@@ -28,6 +28,10 @@ public final class ParamsFile {
      * model: same names, shapes, finite values; converted to {@code dtype}.
      */
     public static Params load(Path file, Model model, int[] perExample, DType dtype) throws IOException {
+        if (java.nio.file.Files.isRegularFile(file) && Npz.startsWithNpyMagic(file)) {
+            throw new IllegalArgumentException(file + ": a .npy file (one array); parameters are an .npz archive of "
+                    + "named arrays, as 'ntk4j kernel --params-out' writes");
+        }
         Map<String, Tensor> tensors = Npz.readTensors(file, dtype);
         Params p = new Params(tensors);
         List<ParamSpec> specs = model.paramSpecs(perExample);

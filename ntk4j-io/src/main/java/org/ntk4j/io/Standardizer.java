@@ -46,15 +46,18 @@ public final class Standardizer {
         }
     }
 
+    /** How many of the fitted standard deviations are 0 (GLOBAL: 0 or 1; PER_FEATURE: constant features). */
+    private final int constant;
     private final Mode mode;
     /** Per-feature (length D) or single-element (GLOBAL) statistics; empty for NONE. */
     private final double[] mean;
     private final double[] invStd;
 
-    private Standardizer(Mode mode, double[] mean, double[] invStd) {
+    private Standardizer(Mode mode, double[] mean, double[] invStd, int constant) {
         this.mode = mode;
         this.mean = mean;
         this.invStd = invStd;
+        this.constant = constant;
     }
 
     /** Fits the statistics of {@code mode} on training inputs [N, ...]. */
@@ -67,7 +70,7 @@ public final class Standardizer {
         int d = train.size() / n;
         switch (mode) {
             case NONE:
-                return new Standardizer(mode, new double[0], new double[0]);
+                return new Standardizer(mode, new double[0], new double[0], 0);
             case GLOBAL: {
                 int size = train.size();
                 double sum = 0;
@@ -81,7 +84,7 @@ public final class Standardizer {
                     sq += c * c;
                 }
                 double sigma = Math.sqrt(sq / size);
-                return new Standardizer(mode, new double[] {mu}, new double[] {sigma > 0 ? 1 / sigma : 1});
+                return new Standardizer(mode, new double[] {mu}, new double[] {sigma > 0 ? 1 / sigma : 1}, sigma > 0 ? 0 : 1);
             }
             case PER_FEATURE: {
                 double[] mu = new double[d];
@@ -94,6 +97,7 @@ public final class Standardizer {
                     mu[j] /= n;
                 }
                 double[] inv = new double[d];
+                int constant = 0;
                 for (int e = 0; e < n; e++) {
                     for (int j = 0; j < d; j++) {
                         double c = train.getFlat(e * d + j) - mu[j];
@@ -103,8 +107,9 @@ public final class Standardizer {
                 for (int j = 0; j < d; j++) {
                     double sigma = Math.sqrt(inv[j] / n);
                     inv[j] = sigma > 0 ? 1 / sigma : 1;
+                    constant += sigma > 0 ? 0 : 1;
                 }
-                return new Standardizer(mode, mu, inv);
+                return new Standardizer(mode, mu, inv, constant);
             }
             default:
                 throw new AssertionError(mode);
@@ -118,6 +123,14 @@ public final class Standardizer {
     /** The fitted mean (GLOBAL: one value; PER_FEATURE: one per feature; NONE: empty). A copy. */
     public double[] mean() {
         return mean.clone();
+    }
+
+    /**
+     * True when the fit found no variation to scale by: GLOBAL on constant inputs, PER_FEATURE when every feature
+     * is constant. The standardised inputs are then all zeros.
+     */
+    public boolean allConstant() {
+        return mode != Mode.NONE && constant == invStd.length;
     }
 
     /** The fitted standard deviations (a feature or set with σ = 0 reports 1: it is not scaled). A copy. */

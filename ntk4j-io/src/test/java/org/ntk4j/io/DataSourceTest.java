@@ -59,7 +59,7 @@ class DataSourceTest {
              Dataset head = all.head(300)) {
             assertThat(d.size()).isEqualTo(300);
             assertThat(d.labels()).isEqualTo(head.labels());
-            assertThat(d.x().toFloatArray()).isEqualTo(head.x().toFloatArray());
+            ArrayAsserts.assertSameElements("first 300", d.x().toFloatArray(), head.x().toFloatArray());
         }
         assertThatThrownBy(() -> DataSource.loadDataset("default:train:2001", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -82,7 +82,7 @@ class DataSourceTest {
              Tensor b = DataSource.load("synthetic:4,3,2", DType.F32, 7);
              Dataset d = DataSource.loadDataset("synthetic:4,3,2", DType.F32, 7)) {
             assertThat(a.shape()).containsExactly(4, 3, 2);
-            assertThat(a.toFloatArray()).containsExactly(b.toFloatArray());
+            ArrayAsserts.assertSameElements("load", a.toFloatArray(), b.toFloatArray());
             assertThat(d.hasLabels()).isFalse();
             assertThat(d.numClasses()).isZero();
         }
@@ -355,5 +355,32 @@ class DataSourceTest {
         assertThatThrownBy(() -> DataSource.loadDataset(empty.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + empty + "': has no examples (shape [0, 3])");
+    }
+
+    /** Checks every source passes: no empty axis, no rank-1 inputs, no :N beyond the file. */
+    @Test
+    void emptyAxesRankOneAndTooManyExamplesAreRefused() throws IOException {
+        Path zero = dir.resolve("z.npy");
+        try (Tensor t = Tensor.of(new double[0], 4, 2, 0)) {
+            Npy.write(zero, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(zero.toString(), DType.F32, 0))
+                .hasMessage("data source '" + zero + "': shape [4, 2, 0] has an axis of size 0 (axis 2); every "
+                        + "example needs at least one feature");
+        Path rank1 = dir.resolve("v.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2}, 2)) {
+            Npy.write(rank1, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(rank1.toString(), DType.F32, 0))
+                .hasMessageContaining("shape [2] has one axis");
+        Path two = dir.resolve("two.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2)) {
+            Npy.write(two, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(two + ":3", DType.F32, 0))
+                .hasMessage("data source '" + two + ":3': asks for the first 3 examples, but the file has 2");
+        try (Dataset d = DataSource.loadDataset(two + ":2", DType.F32, 0)) {
+            assertThat(d.size()).isEqualTo(2);
+        }
     }
 }

@@ -88,7 +88,7 @@ class NpyTest {
         }
         assertThat(Files.size(file)).isEqualTo(128 + 4L * n);
         try (Tensor back = Npy.readTensor(file); Tensor wide = Npy.readTensor(file, DType.F64)) {
-            assertThat(back.toFloatArray()).isEqualTo(values);
+            ArrayAsserts.assertSameElements("read back", back.toFloatArray(), values);
             assertThat(wide.dtype()).isEqualTo(DType.F64);
             assertThat(wide.getFlat(n - 1)).isEqualTo(values[n - 1]);
         }
@@ -114,7 +114,7 @@ class NpyTest {
                         new java.io.ByteArrayInputStream(viaElements.toByteArray()));
                 NpyHeader h = NpyHeader.read(in, "memory", NpyIO.chunk());
                 NpyIO.readData(in, h, "memory", -1, NpyIO.into(back, h.dtype(), false));
-                assertThat(back.toDoubleArray()).isEqualTo(t.toDoubleArray());
+                ArrayAsserts.assertSameElements("read back", back.toDoubleArray(), t.toDoubleArray());
             }
         }
     }

@@ -131,7 +131,7 @@ class NpzTest {
         }
         Map<String, Tensor> back = Npz.readTensors(file, DType.F64);
         try (Tensor x = back.get("x")) {
-            assertThat(x.toDoubleArray()).isEqualTo(values);
+            ArrayAsserts.assertSameElements("x", x.toDoubleArray(), values);
         }
     }
 

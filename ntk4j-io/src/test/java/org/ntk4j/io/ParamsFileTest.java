@@ -29,7 +29,7 @@ class ParamsFileTest {
         Params q = ParamsFile.load(f, m, in, DType.F32);
         assertThat(q.tensors().keySet()).containsExactlyElementsOf(p.tensors().keySet());
         for (String k : p.tensors().keySet()) {
-            assertThat(q.get(k).toFloatArray()).as(k).isEqualTo(p.get(k).toFloatArray());
+            ArrayAsserts.assertSameElements(k, q.get(k).toFloatArray(), p.get(k).toFloatArray());
         }
     }
 

@@ -108,4 +108,19 @@ class StandardizerTest {
             }
         }
     }
+
+    @Test
+    void allConstantWhenNothingVaries() {
+        try (Tensor constant = Tensor.of(new double[] {2, 2, 2, 2}, 2, 2);
+             Tensor columns = Tensor.of(new double[] {1, 5, 1, 5}, 2, 2);
+             Tensor varied = Tensor.of(new double[] {1, 5, 2, 5}, 2, 2)) {
+            assertThat(Standardizer.fit(constant, Standardizer.Mode.GLOBAL).allConstant()).isTrue();
+            assertThat(Standardizer.fit(constant, Standardizer.Mode.PER_FEATURE).allConstant()).isTrue();
+            assertThat(Standardizer.fit(constant, Standardizer.Mode.NONE).allConstant()).isFalse();
+            // each column constant, but not the whole: global scales it, per-feature leaves zeros
+            assertThat(Standardizer.fit(columns, Standardizer.Mode.GLOBAL).allConstant()).isFalse();
+            assertThat(Standardizer.fit(columns, Standardizer.Mode.PER_FEATURE).allConstant()).isTrue();
+            assertThat(Standardizer.fit(varied, Standardizer.Mode.PER_FEATURE).allConstant()).isFalse();
+        }
+    }
 }

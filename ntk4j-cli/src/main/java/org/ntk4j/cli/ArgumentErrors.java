@@ -1,0 +1,97 @@
+package org.ntk4j.cli;
+
+import java.math.BigInteger;
+import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
+
+/**
+ * The one line that replaces picocli's usage text when the command line itself is wrong: an unknown option or
+ * command (with picocli's nearest match), a missing or unconvertible value. {@code Main} appends "; see 'CMD
+ * --help'".
+ */
+final class ArgumentErrors {
+    private ArgumentErrors() {
+    }
+
+    static String message(CommandLine.ParameterException ex) {
+        if (ex instanceof CommandLine.UnmatchedArgumentException) {
+            return unmatched((CommandLine.UnmatchedArgumentException) ex);
+        }
+        if (ex instanceof CommandLine.MissingParameterException) {
+            List<ArgSpec> missing = ((CommandLine.MissingParameterException) ex).getMissing();
+            if (missing != null && missing.size() == 1 && missing.get(0).isOption()) {
+                return name(missing.get(0)) + " needs a value";
+            }
+        }
+        ArgSpec arg = ex.getArgSpec();
+        if (arg != null && ex.getValue() != null && ex.getCause() != null) {
+            return invalidValue(arg, ex.getValue(), ex.getCause());
+        }
+        return oneLine(ex.getMessage());
+    }
+
+    private static String unmatched(CommandLine.UnmatchedArgumentException ex) {
+        List<String> unmatched = ex.getUnmatched();
+        String first = unmatched.isEmpty() ? "?" : unmatched.get(0);
+        String problem;
+        if (first.startsWith("-") && first.length() > 1) {
+            problem = "unknown option " + first;
+        } else if (!ex.getCommandLine().getSubcommands().isEmpty()) {
+            problem = "unknown command '" + first + "'";
+        } else {
+            problem = "unexpected argument '" + first + "'";
+        }
+        // picocli's nearest names: options sharing the first two letters, or the most similar commands
+        List<String> suggestions = ex.getSuggestions();
+        if (suggestions.isEmpty()) {
+            return problem;
+        }
+        if (suggestions.size() == 1) {
+            return problem + "; did you mean " + suggestions.get(0) + "?";
+        }
+        List<String> some = suggestions.subList(0, Math.min(3, suggestions.size()));
+        return problem + "; did you mean " + String.join(", ", some.subList(0, some.size() - 1)) + " or "
+                + some.get(some.size() - 1) + "?";
+    }
+
+    /** "--seed: expected an integer, got 'abc'"; our own converters' messages are kept. */
+    private static String invalidValue(ArgSpec arg, String value, Throwable cause) {
+        Class<?> type = arg.auxiliaryTypes().length > 0 ? arg.auxiliaryTypes()[0] : arg.type();
+        String what = name(arg);
+        if (arg.converters().length > 0 && cause instanceof CommandLine.TypeConversionException
+                && cause.getMessage() != null) {
+            return what + ": " + oneLine(cause.getMessage()); // one of our own converters
+        }
+        if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+            String v = value.trim();
+            if (v.matches("[-+]?\\d+")) {
+                boolean isInt = type == int.class || type == Integer.class;
+                BigInteger limit = BigInteger.valueOf(isInt ? Integer.MAX_VALUE : Long.MAX_VALUE);
+                BigInteger given = new BigInteger(v.startsWith("+") ? v.substring(1) : v);
+                return what + ": " + v + " is too " + (given.signum() < 0 ? "small (at least " + limit.negate()
+                        .subtract(BigInteger.ONE) : "large (at most " + limit) + ")";
+            }
+            return what + ": expected an integer, got '" + value + "'";
+        }
+        if (type == double.class || type == Double.class || type == float.class || type == Float.class) {
+            return what + ": expected a number, got '" + value + "'";
+        }
+        return what + ": invalid value '" + value + "'" + (cause.getMessage() == null ? ""
+                : " (" + oneLine(cause.getMessage()) + ")");
+    }
+
+    private static String name(ArgSpec arg) {
+        if (arg instanceof OptionSpec) {
+            return ((OptionSpec) arg).longestName();
+        }
+        return ((PositionalParamSpec) arg).paramLabel();
+    }
+
+    private static String oneLine(String text) {
+        String t = text == null ? "invalid command line" : text.strip().replaceAll("\\s*\\R\\s*", " ");
+        return t.isEmpty() ? t : Character.toLowerCase(t.charAt(0)) + t.substring(1);
+    }
+}
