@@ -26,16 +26,90 @@ public final class Blas {
     private Blas() {
     }
 
-    /** Loads the native library (first call takes a moment: JavaCPP extracts it to its cache). */
+    /**
+     * Loads the native library (first call takes a moment: JavaCPP extracts it to its cache), points netlib (the
+     * BLAS of Spark MLlib, Breeze and others in the same JVM) at the same OpenBLAS, and refuses to run if another
+     * BLAS already sits in the process's global symbol scope (see {@link #checkNoOtherBlas}).
+     */
     public static void load() {
         if (!loaded) {
             synchronized (Blas.class) {
                 if (!loaded) {
-                    org.bytedeco.javacpp.Loader.load(openblas.class);
+                    String jni = org.bytedeco.javacpp.Loader.load(openblas.class);
+                    java.nio.file.Path library = jni == null ? null
+                            : java.nio.file.Paths.get(jni).resolveSibling("libopenblas.so.0");
+                    if (library != null && java.nio.file.Files.isRegularFile(library)) {
+                        shareWithNetlib(library.toString());
+                    }
+                    checkNoOtherBlas(library == null ? null : realParent(library));
                     loaded = true;
                 }
             }
         }
+    }
+
+    /**
+     * Netlib (dev.ludovic.netlib, which Spark MLlib uses, e.g. in {@code KernelBlockMatrix}) opens the system's
+     * {@code libblas.so.3} unless told otherwise, into the global symbol scope of the process, where the dynamic
+     * linker finds it before OpenBLAS when it binds JavaCPP's calls: ntk4j's GEMMs would then silently run on that
+     * BLAS (the reference BLAS is 100 times slower and rounds differently; a test saw a kernel change in its last
+     * bits after an MLlib call in the same JVM). Pointing netlib at this OpenBLAS avoids it and gives MLlib a fast
+     * BLAS. A user's own setting of these properties is kept.
+     */
+    private static void shareWithNetlib(String library) {
+        for (String what : new String[] {"blas", "lapack"}) {
+            String key = "dev.ludovic.netlib." + what + ".nativeLibPath";
+            if (System.getProperty(key) == null && System.getProperty("dev.ludovic.netlib." + what + ".nativeLib") == null) {
+                System.setProperty(key, library);
+            }
+        }
+    }
+
+    /**
+     * Refuses to go on when {@code cblas_dgemm} in the global symbol scope belongs to a library other than this
+     * OpenBLAS (one of JavaCPP's files in {@code ours}): JavaCPP's bindings would resolve to it. Normally no
+     * library is global there (null); after netlib opened this OpenBLAS it is this one.
+     */
+    static void checkNoOtherBlas(java.nio.file.Path ours) {
+        org.bytedeco.javacpp.Pointer symbol = org.bytedeco.javacpp.Loader.addressof("cblas_dgemm");
+        if (symbol == null || symbol.isNull()) {
+            return;
+        }
+        String owner = mappedFile(symbol.address());
+        if (owner != null && (ours == null || !ours.equals(java.nio.file.Paths.get(owner).getParent()))) {
+            throw new IllegalStateException("another BLAS library, " + owner + ", was loaded into this JVM before "
+                    + "OpenBLAS, and its cblas_dgemm would replace OpenBLAS's (much slower, other rounding): use "
+                    + "ntk4j's kernels before anything that loads a native BLAS (Spark MLlib's netlib, for one), or "
+                    + "point that library at OpenBLAS (-Ddev.ludovic.netlib.blas.nativeLibPath=...)");
+        }
+    }
+
+    private static java.nio.file.Path realParent(java.nio.file.Path file) {
+        try {
+            return file.toRealPath().getParent();
+        } catch (java.io.IOException e) {
+            return file.getParent();
+        }
+    }
+
+    /** The file mapped at {@code address} in this process, from /proc/self/maps; null when not found. */
+    private static String mappedFile(long address) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Paths.get("/proc/self/maps"))) {
+                String[] f = line.trim().split("\\s+", 6);
+                int dash = f[0].indexOf('-');
+                if (f.length == 6 && dash > 0) {
+                    long from = Long.parseUnsignedLong(f[0].substring(0, dash), 16);
+                    long to = Long.parseUnsignedLong(f[0].substring(dash + 1), 16);
+                    if (Long.compareUnsigned(address, from) >= 0 && Long.compareUnsigned(address, to) < 0) {
+                        return f[5];
+                    }
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return null; // no /proc: nothing to check against
+        }
+        return null;
     }
 
     /** Threads OpenBLAS uses. */

@@ -197,9 +197,10 @@ public final class EmpiricalNtk {
      * resolved for the whole problem (this instance's method, or AUTO's choice for n1 × n2 within the memory
      * budget), and every choice that depends on the number of examples — structured derivatives' contraction
      * order per parameter, Jacobian contraction's fan-in chunks — fixed from the whole problem. Its
-     * {@link #kernel(PreparedTile, PreparedTile)} on rows [a, b) of x1 and [c, d) of x2 therefore gives, bit for
-     * bit, the block [a, b) × [c, d) of {@code method(m).kernel(kind, x1, x2)} — as far as BLAS gives each
-     * output element of a GEMM the same bits whatever the other dimensions (OpenBLAS does; the tests check it).
+     * {@link #kernel(PreparedTile, PreparedTile)} on rows [a, b) of x1 and [c, d) of x2 therefore gives the block
+     * [a, b) × [c, d) of {@code method(m).kernel(kind, x1, x2)} by the same computation on fewer examples: equal
+     * to rounding, and bit for bit where BLAS gives each output element of a GEMM the same bits whatever the
+     * matrix's size (OpenBLAS's Haswell and Zen kernels do; its SkylakeX and Cooperlake kernels do not always).
      */
     public EmpiricalNtk forTiles(KernelKind kind, int n1, int n2, int[] perExample, DType dtype) {
         if (n1 < 1 || n2 < 0) {

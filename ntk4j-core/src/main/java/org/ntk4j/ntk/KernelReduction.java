@@ -60,9 +60,9 @@ final class KernelReduction {
      * In place, for a kernel of x1 with itself laid out [N, N, tail...]: every entry below the example diagonal
      * becomes the mirror of the one above it, K[a, b, t] = K[b, a, σ(t)] for a &gt; b, where σ permutes the tail
      * by {@code mirror} (the kernel's {@link KernelAxes#mirrorPermutation()}, whose first two entries swap the
-     * example axes). The computed kernel of x1 with itself then is exactly symmetric, whatever rounding each
-     * evaluation order left, and a tile grid that computes only the blocks on and above the diagonal gives the
-     * same bits.
+     * example axes); on the diagonal, K[a, a, t] = K[a, a, σ(t)] likewise. The computed kernel of x1 with itself
+     * then is exactly symmetric whatever rounding each evaluation order left: BLAS kernels (OpenBLAS's AVX-512
+     * ones among them) need not give C[a, b] and C[b, a] of A·Aᵀ the same bits.
      */
     static void mirrorUpper(Tensor k, int[] mirror) {
         int n = k.dim(0);
@@ -86,6 +86,35 @@ final class KernelReduction {
         for (int a = 1; a < n; a++) {
             box[0] = a;
             Layout.stridedCopy(k, a * t, src, k, a * n * t, dst, box);
+        }
+        // the diagonal blocks K[a, a, u] = K[a, a, σ(u)]: an entry after its mirror (flat order) takes the
+        // mirror's value, so that e.g. K[a, a, o2, o1] = K[a, a, o1, o2] holds exactly too
+        int[] sigma = new int[t];
+        int[] u = new int[tail.length];
+        boolean identity = true;
+        for (int flat = 0; flat < t; flat++) {
+            int rest = flat;
+            int mirrored = 0;
+            for (int d = tail.length - 1; d >= 0; d--) {
+                u[d] = rest % tail[d];
+                rest /= tail[d];
+            }
+            for (int e = 0; e < tail.length; e++) {
+                mirrored += u[e] * tailStrides[mirror[e + 2] - 2];
+            }
+            sigma[flat] = mirrored;
+            identity &= mirrored == flat;
+        }
+        if (identity) {
+            return;
+        }
+        for (int a = 0; a < n; a++) {
+            int base = (a * n + a) * t;
+            for (int flat = 0; flat < t; flat++) {
+                if (sigma[flat] < flat) {
+                    k.setFlat(base + flat, k.getFlat(base + sigma[flat]));
+                }
+            }
         }
     }
 

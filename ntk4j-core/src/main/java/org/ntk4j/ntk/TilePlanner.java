@@ -31,10 +31,11 @@ public final class TilePlanner {
     /**
      * Tiles hold a multiple of this many examples (the last tile of a row or column takes the remainder). BLAS
      * computes a GEMM in register blocks of rows (OpenBLAS on x86: 4, 8 or 16 rows, narrower kernels at the
-     * edge), and a row's bits depend on which kernel computed it; tiles aligned to a common multiple of the
-     * block heights put every example in the same kind of block as the untiled run does, so that tiles equal
-     * the untiled kernel bit for bit (measured: tiles of 1 or 3 examples differ in the last bit, tiles of 4,
-     * 16, 32 do not).
+     * edge), and a row's bits may depend on which kernel computed it; tiles aligned to a common multiple of the
+     * block heights put every example in the same kind of block as the untiled run does. With OpenBLAS's
+     * Haswell and Zen kernels that makes tiles equal the untiled kernel bit for bit (measured); its SkylakeX and
+     * Cooperlake kernels round some entries differently by the matrix's size, so only agreement to rounding is
+     * guaranteed (README, "What is guaranteed"). The file itself never depends on anything but the grid.
      */
     public static final int QUANTUM = 16;
 

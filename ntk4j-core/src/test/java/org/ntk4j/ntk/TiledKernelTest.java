@@ -17,8 +17,9 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Tiled kernels equal the untiled kernel bit for bit (float64), for every kind, method and tile size, including
- * sizes that do not divide N; the planner keeps the predicted peak under the budget and refuses what cannot fit.
+ * Tiled kernels equal the untiled kernel to rounding (float64), for every kind, method and tile size, including
+ * sizes that do not divide N, and bit for bit whatever the number of workers; a kernel of x1 with itself is exactly
+ * symmetric; the planner keeps the predicted peak under the budget and refuses what cannot fit.
  */
 class TiledKernelTest {
     private static int blasThreads;
@@ -70,9 +71,27 @@ class TiledKernelTest {
                 .mapToInt(Integer::parseInt).toArray();
     }
 
+    /**
+     * Tiled against untiled, float64: max |Δ| over max |K|. The rounding bound of a dot product of P terms is
+     * P·ε·‖J_a‖‖J_b‖ ≤ P·ε·max|K| (a kernel's entries are bounded by its diagonal); P is at most a few hundred
+     * here, so 1e-13 holds on every CPU, while a wrong tile (a wrong offset, a missing term) is off by O(1).
+     */
+    static final double TILED_TOLERANCE = 1e-13;
+
+    static double maxRelativeDifference(Tensor a, Tensor b) {
+        assertThat(a.shape()).isEqualTo(b.shape());
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < a.size(); i++) {
+            diff = Math.max(diff, Math.abs(a.getFlat(i) - b.getFlat(i)));
+            scale = Math.max(scale, Math.abs(b.getFlat(i)));
+        }
+        return diff / Math.max(scale, Double.MIN_NORMAL);
+    }
+
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("cases")
-    void tiledEqualsUntiledBitForBit(String spec, String kindText, Method method) {
+    void tiledEqualsUntiledToRounding(String spec, String kindText, Method method) {
         Model m = model(spec);
         int[] in = input(spec);
         KernelKind kind = KernelKind.parse(kindText, 3);
@@ -93,13 +112,10 @@ class TiledKernelTest {
                             assertThat(tiled.shape()).containsExactly(whole.shape());
                             String what = String.format("%s %s %s x2 %s, tiles of %d", spec, kind, method,
                                     second == null ? "= x1" : "given", t);
-                            if (method == Method.NTK_VECTOR_PRODUCTS) {
-                                // its stacked tangents put several examples' basis vectors in one GEMM; agreement
-                                // to rounding is what it guarantees (not always the last bit: see the README)
-                                assertThat(EmpiricalNtkTest.relativeError(tiled, whole)).as(what).isLessThan(1e-14);
-                            } else {
-                                assertThat(tiled.toDoubleArray()).as(what).containsExactly(whole.toDoubleArray());
-                            }
+                            // agreement to rounding, on every CPU: a tile's GEMMs have other shapes than the whole
+                            // kernel's, and OpenBLAS's kernels for some CPUs (SkylakeX, Cooperlake) round an entry
+                            // differently by the matrix's size (README, "What is guaranteed")
+                            assertThat(maxRelativeDifference(tiled, whole)).as(what).isLessThan(TILED_TOLERANCE);
                         }
                     }
                 }
@@ -107,22 +123,36 @@ class TiledKernelTest {
         }
     }
 
-    @Test
-    void kernelOfX1WithItselfIsExactlySymmetric() {
+    /** Exactly, by construction (the upper triangle mirrored), whatever BLAS kernel computed it. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("symmetryCases")
+    void kernelOfX1WithItselfIsExactlySymmetric(Method method, DType dtype) {
         Model m = Zoo.parse("cnn(depth=2,channels=3,out=3)");
         int[] in = {5, 5, 2};
-        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 4, Shapes.prepend(6, in));
-             Tensor k = EmpiricalNtk.of(m, p).traceAxes().ntk(x, null)) {
+        try (Params p = m.init(1, in, dtype); Tensor x = Tensor.randomNormal(dtype, 4, Shapes.prepend(6, in));
+             Tensor k = EmpiricalNtk.of(m, p).method(method).traceAxes().ntk(x, null)) {
             for (int a = 0; a < 6; a++) {
                 for (int b = 0; b < 6; b++) {
                     for (int o1 = 0; o1 < 3; o1++) {
                         for (int o2 = 0; o2 < 3; o2++) {
-                            assertThat(k.get(a, b, o1, o2)).isEqualTo(k.get(b, a, o2, o1));
+                            assertThat(k.get(a, b, o1, o2)).as("K[%d, %d, %d, %d]", a, b, o1, o2)
+                                    .isEqualTo(k.get(b, a, o2, o1));
                         }
                     }
                 }
             }
         }
+    }
+
+    static Stream<Object[]> symmetryCases() {
+        Stream.Builder<Object[]> b = Stream.builder();
+        for (Method m : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
+            Method.NTK_VECTOR_PRODUCTS}) {
+            for (DType d : new DType[] {DType.F32, DType.F64}) {
+                b.add(new Object[] {m, d});
+            }
+        }
+        return b.build();
     }
 
     @Test
@@ -147,12 +177,15 @@ class TiledKernelTest {
         }
     }
 
-    @Test
-    void resultsDoNotDependOnTheNumberOfWorkers() {
+    /** Bit for bit on every CPU: each tile is the same sequence of calls, on one BLAS thread, whoever runs it. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = Method.class, names = {"STRUCTURED_DERIVATIVES",
+        "JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS"})
+    void resultsDoNotDependOnTheNumberOfWorkers(Method method) {
         Model m = Zoo.parse("fcn(depth=2,width=16,out=4)");
         int[] in = {6};
         try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 50, 6)) {
-            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method).memoryBudget(1L << 30);
             double[] first = null;
             for (int w : new int[] {1, 2, 4}) {
                 TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).workers(w).plan(50, 0, in, DType.F64);
@@ -161,7 +194,7 @@ class TiledKernelTest {
                     if (first == null) {
                         first = k.toDoubleArray();
                     } else {
-                        assertThat(k.toDoubleArray()).as("%d workers", w).containsExactly(first);
+                        org.ntk4j.Fixtures.assertSameElements(w + " workers", k.toDoubleArray(), first);
                     }
                 }
             }

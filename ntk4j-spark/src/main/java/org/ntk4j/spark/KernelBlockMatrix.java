@@ -109,6 +109,9 @@ public final class KernelBlockMatrix {
         int slices = Math.max(1, Math.min(ids.size(), sc.defaultParallelism() * 4));
         // mapped through the Scala API with the element's real ClassTag: BlockMatrix collects blocks into typed
         // arrays, which the Java API's erased tag (Object) would break
+        // the driver's BLAS first, so that MLlib's netlib BLAS (this BlockMatrix's operations) uses OpenBLAS too
+        // rather than putting another BLAS under ntk4j's kernels in this JVM (Blas.load)
+        org.ntk4j.cpu.Blas.load();
         RDD<Tuple2<Tuple2<Object, Object>, Matrix>> blocks = sc.parallelize(ids, slices).rdd()
                 .map(new ReadBlock(file, offset, itemSize, view, blockSize), BLOCK_TAG);
         return new BlockMatrix(blocks, blockSize, blockSize, rows, cols);
@@ -138,6 +141,7 @@ public final class KernelBlockMatrix {
 
         @Override
         public Tuple2<Tuple2<Object, Object>, Matrix> apply(int[] id) {
+            org.ntk4j.cpu.Blas.load(); // before MLlib's netlib BLAS on this executor: both then use OpenBLAS
             return new Tuple2<>(new Tuple2<>(id[0], id[1]),
                     readBlock(file, offset, itemSize, view, id[0], id[1], blockSize));
         }

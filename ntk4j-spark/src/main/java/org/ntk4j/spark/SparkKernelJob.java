@@ -61,9 +61,9 @@ import scala.runtime.BoxedUnit;
  * the driver re-opens the files (re-reading them as a fresh reader, as a shared file system requires), checks
  * every tile against its checksum and renames {@code OUT.partial} to {@code OUT}.
  *
- * <p>Exactness: each block is computed by the same code from the same bits as in a local run
- * ({@link TiledKernel}; blocks do not depend on the grouping or on BLAS's thread count), so the file is bit for bit
- * the local run's.
+ * <p>Exactness: each block is computed by the same code from the same bits, with the same shapes, as in a local
+ * run of the same plan ({@link TiledKernel}; blocks do not depend on the grouping or on BLAS's thread count), so
+ * the file is bit for bit the local run's, whatever the CPU.
  */
 public final class SparkKernelJob {
     /**
