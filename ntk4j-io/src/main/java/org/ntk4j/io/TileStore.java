@@ -443,15 +443,23 @@ public final class TileStore implements AutoCloseable {
                     + plan.dtype().shortName() + "), got " + Arrays.toString(block.shape()));
         }
         ensureOpen();
-        putRows(block, tile.rowFrom(), tile.columnFrom());
-        if (tile.mirrored()) {
-            try (Tensor m = Layout.transpose(block, plan.mirrorPermutation())) {
-                putRows(m, tile.columnFrom(), tile.rowFrom());
+        try {
+            Long injected = InjectedFaults.limit(partial);
+            if (injected != null && injected >= 0 && tilesWritten.get() >= injected) {
+                throw new InternalError("a fault occurred in a recent unsafe memory access operation (injected)");
             }
+            putRows(block, tile.rowFrom(), tile.columnFrom());
+            if (tile.mirrored()) {
+                try (Tensor m = Layout.transpose(block, plan.mirrorPermutation())) {
+                    putRows(m, tile.columnFrom(), tile.rowFrom());
+                }
+            }
+            force(tile);
+            tilesWritten.incrementAndGet();
+            return checksum(tile);
+        } catch (InternalError e) {
+            throw mappedFault(e);
         }
-        force(tile);
-        tilesWritten.incrementAndGet();
-        return checksum(tile);
     }
 
     /**
@@ -491,28 +499,23 @@ public final class TileStore implements AutoCloseable {
         return ((long) row * plan.shape()[1] + column) * plan.tailElements() * elementBytes;
     }
 
-    private void copyIn(long at, ByteBuffer src) throws IOException {
-        try {
-            copyMapped(at, src);
-        } catch (InternalError e) {
-            // a write through a memory map that the file system cannot back: SIGBUS, which the JVM turns into
-            // "InternalError: a fault occurred in an unsafe memory access operation"
-            long expected = dataOffset + dataBytes;
-            long size = Files.exists(partial) ? Files.size(partial) : -1;
-            if (size >= 0 && size < expected) {
-                throw new IOException(partial + " was truncated during the run (" + size + " of " + expected
-                        + " bytes); the run stopped", e);
-            }
-            throw AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE, e),
-                    "--resume continues the run once space is freed");
+    /**
+     * The error of a write through a memory map that the file system cannot back: a SIGBUS, which the JVM turns
+     * into "InternalError: a fault occurred in a recent unsafe memory access operation", thrown at the write or a
+     * little later (at the force, say).
+     */
+    private IOException mappedFault(InternalError e) throws IOException {
+        long expected = dataOffset + dataBytes;
+        long size = Files.exists(partial) ? Files.size(partial) : -1;
+        if (size >= 0 && size < expected) {
+            return new IOException(partial + " was truncated during the run (" + size + " of " + expected
+                    + " bytes); the run stopped", e);
         }
+        return AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE, e),
+                "--resume continues the run once space is freed");
     }
 
-    private void copyMapped(long at, ByteBuffer src) throws IOException {
-        Long injected = InjectedFaults.limit(partial);
-        if (injected != null && injected >= 0 && tilesWritten.get() >= injected) {
-            throw new InternalError("a fault occurred in an unsafe memory access operation (injected)");
-        }
+    private void copyIn(long at, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
             int k = (int) (at / regionBytes);
             ByteBuffer dst = region(k).duplicate();
