@@ -159,7 +159,7 @@ final class TiledRun {
                     + "--memory " + CostModel.human(budget) + detail + "; raise --memory (a resumed run keeps its "
                     + "tiles)");
         }
-        if (!cmd.resume && TileStore.unfinished(cmd.out)) {
+        if (!cmd.resume && (TileStore.unfinished(cmd.out) || Files.exists(TileStore.partialPath(cmd.out)))) {
             err.println("ntk4j: --overwrite: the unfinished run of " + cmd.out + " is discarded");
         }
         // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM

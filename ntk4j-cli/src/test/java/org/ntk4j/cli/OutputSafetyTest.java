@@ -425,6 +425,18 @@ class OutputSafetyTest {
     }
 
     @Test
+    void aPartialWithoutItsManifestIsDiscardedOnlyWithOverwrite() throws IOException {
+        Path out = dir.resolve("o.npy");
+        Path partial = Files.writeString(TileStore.partialPath(out), "left by a run killed before its manifest");
+        assertThat(oneLine(base(out))).isEqualTo("ntk4j: " + partial + " is left from an unfinished run that cannot "
+                + "be resumed (no " + TileStore.manifestPath(out) + "); pass --overwrite to discard it and start again");
+        assertThat(Files.readString(partial)).startsWith("left by");
+        String[] r = run(0, with(base(out), "--overwrite"));
+        assertThat(r[1]).isEqualTo("ntk4j: --overwrite: the unfinished run of " + out + " is discarded\n");
+        assertThat(files(dir)).containsExactly("o.npy");
+    }
+
+    @Test
     void aResumedRunIsNotAdvisedToChangeItsTiles() throws Exception {
         Path out = dir.resolve("k.npy");
         unfinishedRun(out, 48);
