@@ -77,6 +77,9 @@ public final class ApproxCommand implements Callable<Integer> {
     @Option(names = "--report", description = "Write the figures as JSON.")
     Path report;
 
+    @picocli.CommandLine.Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
     @Override
     public Integer call() throws Exception {
         if (widths == null && spec.commandLine().getParseResult().hasMatchedOption("--seeds")) {
@@ -92,6 +95,7 @@ public final class ApproxCommand implements Callable<Integer> {
             }
             list.add(kk);
         }
+        overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
         PrintWriter out = spec.commandLine().getOut();
         JsonReport json = new JsonReport().put("model", model).put("data", data).put("n", n).put("dtype", dt.shortName());
         try (Tensor all = DataSource.load(data, dt, seed)) {

@@ -10,6 +10,7 @@ import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
+import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -89,6 +90,9 @@ public final class KernelCommand implements Callable<Integer> {
             + "(default: the number of cores); the result does not depend on it.")
     Integer threads;
 
+    @Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
@@ -106,13 +110,25 @@ public final class KernelCommand implements Callable<Integer> {
         int[][] axes = kernel.axes();
         long budget = kernel.memoryBudget();
         Model net = Zoo.parse(model);
-        PrintWriter o = spec.commandLine().getOut();
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
-        // Before any work: a tiled run writes OUT.partial next to OUT, an untiled one OUT itself.
-        Path outDir = out == null ? null : out.toAbsolutePath().getParent();
-        if (outDir != null && !java.nio.file.Files.isDirectory(outDir)) {
-            throw new IllegalArgumentException("--out " + out + ": directory not found: " + outDir);
+        boolean tiled = out != null && !kernel.explicitAxes();
+        if (!tiled && (resume || tile != 0 || threads != null || spark != null)) {
+            throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
+                    : threads != null ? "--threads" : "--spark")
+                    + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
         }
+        // Before any work: every output is checked, and a tiled run claims OUT (its lock, its unfinished run)
+        overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
+                .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
+                .output("--report", report, ".json").check();
+        try (TileStore.RunLock claim = tiled ? TiledRun.claim(this, m) : null) {
+            return compute(dt, m, kind, axes, budget, net, standardization);
+        }
+    }
+
+    private int compute(DType dt, Method m, org.ntk4j.ntk.KernelKind kind, int[][] axes, long budget, Model net,
+                        Standardizer.Mode standardization) throws java.io.IOException {
+        PrintWriter o = spec.commandLine().getOut();
         try (Tensor loaded1 = DataSource.load(data, dt, seed);
              Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
              Tensor x1 = prepare(net, KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
@@ -136,11 +152,6 @@ public final class KernelCommand implements Callable<Integer> {
                     new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o, spec.commandLine().getErr());
                     o.flush();
                     return 0;
-                }
-                if (resume || tile != 0 || threads != null || spark != null) {
-                    throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
-                            : threads != null ? "--threads" : "--spark")
-                            + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
                 }
                 EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
                 EmpiricalNtk ntk = kernel.explicitAxes() ? base.traceAxes(axes[0]).diagonalAxes(axes[1])

@@ -111,6 +111,9 @@ public final class PredictCommand implements Callable<Integer> {
             + "against t (log-log; needs two or more finite times in --t).")
     Path plots;
 
+    @picocli.CommandLine.Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
     /** The figures of one time t. */
     record Result(double t, double testAccuracy, double testMse, double trainAccuracy, double trainMse) {
     }
@@ -133,6 +136,9 @@ public final class PredictCommand implements Callable<Integer> {
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
         long budget = KernelOptions.memoryBudget(memory);
         Model net = Zoo.parse(model);
+        overwrite.outputs().inputSource("--train", train).inputSource("--test", test).input("--params-in", paramsIn)
+                .output("--out", out, ".npy").output("--report", report, ".json")
+                .outputIn("--plots", plots, TRAINING_CURVES).check();
         PrintWriter o = spec.commandLine().getOut();
         long start = System.nanoTime();
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
@@ -287,6 +293,9 @@ public final class PredictCommand implements Callable<Integer> {
         }
     }
 
+    /** The PNG --plots DIR gets. */
+    static final String TRAINING_CURVES = "training_curves.png";
+
     /** Smallest value drawn on the training curves: the train MSE falls to round-off (1e-30) as t grows. */
     static final double CURVE_FLOOR = 1e-5;
 
@@ -305,7 +314,7 @@ public final class PredictCommand implements Callable<Integer> {
         double[] trainMse = finite.stream().mapToDouble(Result::trainMse).toArray();
         double[] testError = finite.stream().mapToDouble(r -> 1 - r.testAccuracy()).toArray();
         java.nio.file.Files.createDirectories(dir);
-        Path png = dir.resolve("training_curves.png");
+        Path png = dir.resolve(TRAINING_CURVES);
         org.ntk4j.plot.Charts.logLogLines(png, "linearised training, " + title, "time t (learning rate "
                         + String.format(Locale.ROOT, "%.3g", learningRate) + ")", "MSE, error rate",
                 List.of(new org.ntk4j.plot.Charts.Series("test MSE", ts, testMse),

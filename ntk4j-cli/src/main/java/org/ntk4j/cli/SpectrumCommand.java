@@ -42,6 +42,9 @@ import picocli.CommandLine.Spec;
 public final class SpectrumCommand implements Callable<Integer> {
     /** Relative asymmetry max|K − Kᵀ|/max|K| above which a kernel file is refused (float32 round-off passes). */
     static final double SYMMETRY_TOLERANCE = 1e-5;
+    /** The PNGs --plots DIR gets. */
+    static final String SPECTRUM_PNG = "spectrum.png";
+    static final String HEATMAP_PNG = "heatmap.png";
 
     /** The options that only say how to compute the kernel, refused with a kernel file. */
     static final java.util.List<String> COMPUTE_OPTIONS = java.util.List.of("--model", "--data", "--kind",
@@ -72,6 +75,9 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     @Option(names = "--eigenvalues-out", description = "Write all eigenvalues, ascending, as a float64 .npy.")
     Path eigenvaluesOut;
+
+    @picocli.CommandLine.Mixin
+    OverwriteOption overwrite = new OverwriteOption();
 
     @Option(names = "--model", description = "Without a file: model spec (default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=3,width=512)";
@@ -111,6 +117,10 @@ public final class SpectrumCommand implements Callable<Integer> {
                 }
             }
         }
+        overwrite.outputs().input("the K.npy argument", file).inputSource("--labels", labels)
+                .inputSource("--data", file == null ? data : null).output("--report", report, ".json")
+                .output("--eigenvalues-out", eigenvaluesOut, ".npy").outputIn("--plots", plots, SPECTRUM_PNG)
+                .outputIn("--plots", plots, HEATMAP_PNG).check();
         PrintWriter o = spec.commandLine().getOut();
         String what;
         int[] exampleLabels = null;
@@ -153,8 +163,8 @@ public final class SpectrumCommand implements Callable<Integer> {
                         + "(max |K − Kᵀ| / max |K| = " + String.format(Locale.ROOT, "%.3g", asymmetry)
                         + "); a spectrum needs a train-train kernel K(x, x)");
             }
-            Path spectrumPng = plots == null ? null : plots.resolve("spectrum.png");
-            Path heatmapPng = plots == null ? null : plots.resolve("heatmap.png");
+            Path spectrumPng = plots == null ? null : plots.resolve(SPECTRUM_PNG);
+            Path heatmapPng = plots == null ? null : plots.resolve(HEATMAP_PNG);
             if (plots != null) { // the heatmap first: the eigensolver then overwrites the matrix
                 Files.createDirectories(plots);
                 int[] rowLabels = exampleLabels == null ? null : perRow(exampleLabels, k.blockSize());

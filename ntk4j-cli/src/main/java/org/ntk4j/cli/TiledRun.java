@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Map;
@@ -57,6 +58,62 @@ final class TiledRun {
         this.dtype = dtype;
     }
 
+    /**
+     * Before any work: claims OUT ({@link TileStore#lock}: "another ntk4j is writing OUT") and checks what is there.
+     * Without {@code --resume}, an unfinished run of OUT is refused unless {@code --overwrite} discards it; with
+     * {@code --resume}, there must be one, and an explicit {@code --method} or {@code --tile} must be the recorded
+     * one (a resumed run keeps its method and grid).
+     */
+    static TileStore.RunLock claim(KernelCommand cmd, Method requested) throws IOException {
+        Path out = cmd.out;
+        Path manifest = TileStore.manifestPath(out);
+        Path partial = TileStore.partialPath(out);
+        TileStore.RunLock lock = TileStore.lock(out);
+        try {
+            if (cmd.resume) {
+                if (!Files.exists(manifest)) {
+                    throw new IOException("--resume: no unfinished run at " + out + " (" + manifest
+                            + " does not exist)");
+                }
+                Map<String, String> recorded = TileStore.recordedRun(out);
+                String method = recorded.getOrDefault("method", "");
+                if (requested != Method.AUTO && !requested.shortName().equals(method)) {
+                    throw new IllegalArgumentException("--resume: the run of " + out + " uses --method " + method
+                            + ", not " + requested.shortName() + " (drop --method to continue it, or start again "
+                            + "with --overwrite and no --resume)");
+                }
+                if (cmd.tile > 0) {
+                    String[] shape = recorded.getOrDefault("shape", "").split(",");
+                    String rowTile = recorded.getOrDefault("row-tile", "");
+                    int asked;
+                    try {
+                        int maxT = Math.max(Integer.parseInt(shape[0]), Integer.parseInt(shape[1]));
+                        asked = (int) Math.min(maxT, ((long) cmd.tile + TilePlanner.QUANTUM - 1) / TilePlanner.QUANTUM
+                                * TilePlanner.QUANTUM);
+                    } catch (RuntimeException e) {
+                        throw new IOException("manifest " + manifest + " is corrupt: its shape is '"
+                                + recorded.get("shape") + "'");
+                    }
+                    if (!rowTile.equals(Integer.toString(asked))) {
+                        throw new IllegalArgumentException("--resume: the run of " + out + " has tiles of " + rowTile
+                                + " examples, not " + asked + " (--tile " + cmd.tile + "; drop --tile to continue "
+                                + "it, or start again with --overwrite and no --resume)");
+                    }
+                }
+            } else if (!cmd.overwrite.overwrite && Files.exists(manifest)) {
+                throw new IllegalArgumentException(out + " has an unfinished run (" + partial + ", " + manifest
+                        + "); pass --resume to continue it, or --overwrite to discard it and start again");
+            } else if (!cmd.overwrite.overwrite && Files.exists(partial)) {
+                throw new IllegalArgumentException(partial + " is left from an unfinished run that cannot be resumed "
+                        + "(no " + manifest + "); pass --overwrite to discard it and start again");
+            }
+            return lock;
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
     void run(PrintWriter o, PrintWriter err) throws IOException {
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cmd.threads == null ? cores : cmd.threads;
@@ -74,10 +131,6 @@ final class TiledRun {
         EmpiricalNtk ntk = EmpiricalNtk.of(net, params).method(method).memoryBudget(budget);
         int tileSize = cmd.tile;
         if (cmd.resume) {
-            if (!TileStore.unfinished(cmd.out)) {
-                throw new IOException("--resume: no unfinished run at " + cmd.out + " ("
-                        + TileStore.manifestPath(cmd.out) + " does not exist)");
-            }
             // the resumed run computes the recorded grid with the recorded method, whatever the options now
             Map<String, String> recorded = TileStore.recordedRun(cmd.out);
             try {
@@ -92,12 +145,22 @@ final class TiledRun {
             plan = TilePlanner.of(ntk, kind).budget(budget).tile(tileSize).workers(threads)
                     .plan(n1, n2, perExample, dtype);
         } catch (IllegalArgumentException e) {
-            throw cmd.resume ? new IllegalArgumentException("--resume: the recorded tiles of " + tileSize
-                    + " examples do not fit this run's --memory: " + e.getMessage()) : e;
+            if (!cmd.resume) {
+                throw e;
+            }
+            // the planner's advice (a smaller --tile, the smallest tiles' need) does not apply: a resumed run keeps
+            // its tiles; its detail for the recorded tile size ("--tile T with method M needs X but ...") does
+            String advice = " (choose a smaller --tile or none)";
+            String m = e.getMessage();
+            String detail = !m.endsWith(advice) ? "" : " (" + m.substring(0, m.length() - advice.length())
+                    .replaceFirst("^memory budget: --tile \\d+ with method (\\S+) needs", "with method $1 they need")
+                    + ")";
+            throw new IllegalArgumentException("--resume: the run's tiles of " + tileSize + " examples do not fit "
+                    + "--memory " + CostModel.human(budget) + detail + "; raise --memory (a resumed run keeps its "
+                    + "tiles)");
         }
-        if (!cmd.resume && TileStore.unfinished(cmd.out)) {
-            err.println("ntk4j: starting " + cmd.out + " again; the unfinished run there is discarded (--resume "
-                    + "continues it)");
+        if (!cmd.resume && (TileStore.unfinished(cmd.out) || Files.exists(TileStore.partialPath(cmd.out)))) {
+            err.println("ntk4j: --overwrite: the unfinished run of " + cmd.out + " is discarded");
         }
         // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM
         // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count

@@ -117,7 +117,7 @@ class DataErrorsTest {
                 .isEqualTo("ntk4j: file not found: " + params);
         Path out = dir.resolve("no-such-dir").resolve("k.npy");
         assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--model", SMALL_FCN, "--out", out.toString()))
-                .isEqualTo("ntk4j: --out " + out + ": directory not found: " + out.getParent());
+                .isEqualTo("ntk4j: --out " + out + ": directory " + out.getParent() + " does not exist");
     }
 
     @Test

@@ -38,7 +38,7 @@ class KernelCommandTest {
         for (String m : new String[] {"jc", "vp", "sd"}) {
             run(0, "kernel", "--model", spec, "--data", "synthetic:5,4,4", "--x2", "synthetic:3,4,4",
                     "--method", m, "--kind", "full", "--dtype", "f64", "--seed", "3", "--out", k.toString(),
-                    "--params-out", p.toString(), "--report", r.toString());
+                    "--params-out", p.toString(), "--report", r.toString(), "--overwrite"); // one set of files
             Model model = Zoo.parse(spec);
             Params params = ParamsFile.load(p, model, new int[] {4, 4}, DType.F64);
             Tensor x1 = org.ntk4j.io.DataSource.load("synthetic:5,4,4", DType.F64, 3);

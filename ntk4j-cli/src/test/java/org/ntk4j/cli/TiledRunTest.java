@@ -27,14 +27,14 @@ class TiledRunTest {
         "synthetic:120,32", "--kind", "full", "--tile", "16", "--threads", "1", "--quiet"};
 
 
-    private static String[] with(String[] a, String... more) {
+    static String[] with(String[] a, String... more) {
         String[] r = java.util.Arrays.copyOf(a, a.length + more.length);
         System.arraycopy(more, 0, r, a.length, more.length);
         return r;
     }
 
     /** The CLI in a separate JVM. */
-    private static Process start(Path dir, List<String> jvm, String... args) throws IOException {
+    static Process start(Path dir, List<String> jvm, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvm);
@@ -46,7 +46,7 @@ class TiledRunTest {
                 .redirectOutput(dir.resolve("child.log").toFile()).start();
     }
 
-    private static int recordedTiles(Path manifest) throws IOException {
+    static int recordedTiles(Path manifest) throws IOException {
         if (!Files.exists(manifest)) {
             return 0;
         }

@@ -149,6 +149,46 @@ public final class DataSource {
         return file(s, "", s, dtype);
     }
 
+    /**
+     * The files {@code spec} reads: its path and a {@code labels=} file (none for {@code synthetic:}, {@code default:}
+     * and {@code fashion-mnist:}), as named, whether or not they exist — for a command to refuse writing over its
+     * inputs ({@link OutputFiles}).
+     */
+    public static List<Path> files(String spec) {
+        String s = spec.trim();
+        int colon = s.indexOf(':');
+        String scheme = colon < 0 ? "" : s.substring(0, colon).toLowerCase(Locale.ROOT);
+        String body;
+        switch (scheme) {
+            case "synthetic":
+            case "default":
+            case "fashion-mnist":
+                return List.of();
+            case "npy":
+            case "npz":
+            case "csv":
+            case "idx":
+                body = s.substring(colon + 1);
+                break;
+            default:
+                body = s;
+        }
+        List<Path> files = new ArrayList<>();
+        String[] parts = body.split(":", -1);
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i].trim();
+            String named = i == 0 ? p : p.toLowerCase(Locale.ROOT).startsWith("labels=") ? p.substring(7).trim() : "";
+            if (!named.isEmpty()) {
+                try {
+                    files.add(Path.of(named));
+                } catch (java.nio.file.InvalidPathException e) {
+                    // not a file name: the loader reports it
+                }
+            }
+        }
+        return files;
+    }
+
     private static boolean looksLikeFile(String path) {
         return path.contains("/") || path.contains(".");
     }

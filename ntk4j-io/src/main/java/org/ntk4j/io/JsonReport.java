@@ -2,7 +2,6 @@ package org.ntk4j.io;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -32,9 +31,10 @@ public final class JsonReport {
         return sb.append("}\n").toString();
     }
 
-    /** Writes the JSON text to {@code file}. */
+    /** Writes the JSON text to {@code file}, whole or not at all ({@link AtomicFile}). */
     public void write(Path file) throws IOException {
-        Files.writeString(file, toJson(), StandardCharsets.UTF_8);
+        byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
+        AtomicFile.write(file, channel -> NpyIO.writeFully(channel, java.nio.ByteBuffer.wrap(bytes)));
     }
 
     private static String value(Object v) {

@@ -32,20 +32,19 @@ public final class Npy {
     private Npy() {
     }
 
-    /** Writes {@code tensor} as {@code <f4} or {@code <f8}, replacing {@code path} if it exists. */
+    /**
+     * Writes {@code tensor} as {@code <f4} or {@code <f8}, replacing {@code path} if it exists — whole or not at
+     * all ({@link AtomicFile}: on a failure the previous file is unchanged).
+     */
     public static void write(Path path, Tensor tensor) throws IOException {
         requireOpen(tensor);
-        try (FileChannel channel = openForWrite(path)) {
-            write(channel, tensor);
-        }
+        AtomicFile.write(path, channel -> write(channel, tensor));
     }
 
-    /** Writes {@code array} in its own dtype, replacing {@code path} if it exists. */
+    /** Writes {@code array} in its own dtype, replacing {@code path} if it exists, whole or not at all. */
     public static void write(Path path, NpyArray array) throws IOException {
         Objects.requireNonNull(array, "array");
-        try (FileChannel channel = openForWrite(path)) {
-            write(channel, array);
-        }
+        AtomicFile.write(path, channel -> write(channel, array));
     }
 
     /** Reads only the header: dtype, shape, version; fails as the readers do on files ntk4j cannot read. */
@@ -132,11 +131,6 @@ public final class Npy {
         NpyArray array = new NpyArray(header.dtype(), header.shape());
         NpyIO.readData(channel, header, source, available, array::readChunk);
         return array;
-    }
-
-    private static FileChannel openForWrite(Path path) throws IOException {
-        return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE);
     }
 
     private static void requireOpen(Tensor tensor) {

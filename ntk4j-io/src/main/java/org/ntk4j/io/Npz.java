@@ -132,8 +132,11 @@ public final class Npz {
     }
 
     private static void writeEntries(Path path, List<Pending> entries) throws IOException {
-        try (OutputStream file = Files.newOutputStream(path);
-                ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(file, 1 << 16))) {
+        AtomicFile.write(path, channel -> writeEntries(Channels.newOutputStream(channel), entries));
+    }
+
+    private static void writeEntries(OutputStream file, List<Pending> entries) throws IOException {
+        try (ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(file, 1 << 16))) {
             WritableByteChannel out = Channels.newChannel(zip);
             for (Pending p : entries) {
                 CrcChannel crc = new CrcChannel();

@@ -66,6 +66,11 @@ public final class TileStore implements AutoCloseable {
     private final long regionBytes;
     private final MappedByteBuffer[] regions;
     private final Map<Integer, Long> finished = Collections.synchronizedMap(new HashMap<>());
+    /** The identity of OUT.partial and OUT.manifest when opened: a file deleted or replaced mid-run is noticed. */
+    private final Object partialKey;
+    private final Object manifestKey;
+    /** Tiles written by this instance (for {@link InjectedFaults}). */
+    private final java.util.concurrent.atomic.AtomicLong tilesWritten = new java.util.concurrent.atomic.AtomicLong();
     private boolean closed;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
@@ -82,6 +87,98 @@ public final class TileStore implements AutoCloseable {
         this.dataBytes = plan.elements() * elementBytes;
         this.regions = new MappedByteBuffer[(int) Math.max(1, (dataBytes + region - 1) / region)];
         this.finished.putAll(done);
+        this.partialKey = fileKey(partial);
+        this.manifestKey = header == null ? null : fileKey(manifest);
+    }
+
+    /** The file's key (device and inode on Unix), or null when it is gone or the file system has none. */
+    private static Object fileKey(Path file) {
+        try {
+            return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** {@code OUT.lock}: locked by the process that writes OUT, for the whole run ({@link #lock}). */
+    public static Path lockPath(Path out) {
+        return out.resolveSibling(out.getFileName() + ".lock");
+    }
+
+    /** The lock files this JVM holds (a second lock attempt from this JVM must not open and close the file). */
+    private static final Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Claims OUT for this process until {@link RunLock#close()}: an exclusive lock on {@code OUT.lock}, which is
+     * created and, on close, deleted. A run that starts, resumes or finishes OUT holds it, so that a second run
+     * on the same OUT — with or without {@code --resume}, in this process or another — is refused before it
+     * touches the first one's files.
+     *
+     * @throws IOException "another ntk4j is writing OUT" when another run holds it
+     */
+    public static RunLock lock(Path out) throws IOException {
+        Path file = lockPath(out);
+        Path key = file.toAbsolutePath().normalize();
+        if (!HELD.add(key)) {
+            throw busy(out);
+        }
+        try {
+            for (int attempt = 0; attempt < 100; attempt++) {
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock;
+                try {
+                    lock = ch.tryLock();
+                } catch (IOException | RuntimeException e) {
+                    ch.close();
+                    throw e;
+                }
+                if (lock == null) {
+                    ch.close();
+                    throw busy(out);
+                }
+                if (Files.exists(file)) {
+                    return new RunLock(file, key, ch);
+                }
+                // the previous holder deleted the file between our open and our lock: lock the new one
+                ch.close();
+            }
+            throw busy(out);
+        } catch (IOException | RuntimeException e) {
+            HELD.remove(key);
+            throw e;
+        }
+    }
+
+    private static IOException busy(Path out) {
+        return new IOException("another ntk4j is writing " + out);
+    }
+
+    /** The claim of {@link #lock}: closing it deletes {@code OUT.lock} and releases the lock. */
+    public static final class RunLock implements AutoCloseable {
+        private final Path file;
+        private final Path key;
+        private final FileChannel channel;
+        private boolean released;
+
+        private RunLock(Path file, Path key, FileChannel channel) {
+            this.file = file;
+            this.key = key;
+            this.channel = channel;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (released) {
+                return;
+            }
+            released = true;
+            try {
+                Files.deleteIfExists(file); // while locked: whoever opens it next finds it gone and retries
+            } finally {
+                channel.close(); // releases the lock
+                HELD.remove(key);
+            }
+        }
     }
 
     /** {@code OUT.partial}: the data file while the run is incomplete. */
@@ -110,8 +207,9 @@ public final class TileStore implements AutoCloseable {
         Map<String, String> header = header(plan, fingerprint);
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
-        Files.deleteIfExists(manifest);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
+        requireSpace(partial, npyHeader.length + plan.elements() * plan.dtype().bytes());
+        Files.deleteIfExists(manifest);
         FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -138,6 +236,21 @@ public final class TileStore implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
+        }
+    }
+
+    /**
+     * Refuses to start a run whose {@code OUT.partial} (sparse at first, filled through memory maps) would not fit
+     * on its file system: a mapped write to a full disk is a fault, not an {@link IOException}. The space an
+     * earlier {@code OUT.partial} holds counts as free (it is replaced).
+     */
+    private static void requireSpace(Path partial, long bytes) throws IOException {
+        Path dir = partial.toAbsolutePath().getParent();
+        long free = Files.getFileStore(dir).getUsableSpace() + (Files.exists(partial) ? Files.size(partial) : 0);
+        if (bytes > free || Long.valueOf(-1).equals(InjectedFaults.limit(partial))) {
+            throw AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE), "the kernel needs "
+                    + org.ntk4j.ntk.CostModel.human(bytes) + ", " + org.ntk4j.ntk.CostModel.human(free)
+                    + " are free; nothing was written");
         }
     }
 
@@ -330,14 +443,23 @@ public final class TileStore implements AutoCloseable {
                     + plan.dtype().shortName() + "), got " + Arrays.toString(block.shape()));
         }
         ensureOpen();
-        putRows(block, tile.rowFrom(), tile.columnFrom());
-        if (tile.mirrored()) {
-            try (Tensor m = Layout.transpose(block, plan.mirrorPermutation())) {
-                putRows(m, tile.columnFrom(), tile.rowFrom());
+        try {
+            Long injected = InjectedFaults.limit(partial);
+            if (injected != null && injected >= 0 && tilesWritten.get() >= injected) {
+                throw new InternalError("a fault occurred in a recent unsafe memory access operation (injected)");
             }
+            putRows(block, tile.rowFrom(), tile.columnFrom());
+            if (tile.mirrored()) {
+                try (Tensor m = Layout.transpose(block, plan.mirrorPermutation())) {
+                    putRows(m, tile.columnFrom(), tile.rowFrom());
+                }
+            }
+            force(tile);
+            tilesWritten.incrementAndGet();
+            return checksum(tile);
+        } catch (InternalError e) {
+            throw mappedFault(e);
         }
-        force(tile);
-        return checksum(tile);
     }
 
     /**
@@ -375,6 +497,22 @@ public final class TileStore implements AutoCloseable {
     /** Byte offset in the data region of entry (row, column, 0...). */
     private long offset(int row, int column) {
         return ((long) row * plan.shape()[1] + column) * plan.tailElements() * elementBytes;
+    }
+
+    /**
+     * The error of a write through a memory map that the file system cannot back: a SIGBUS, which the JVM turns
+     * into "InternalError: a fault occurred in a recent unsafe memory access operation", thrown at the write or a
+     * little later (at the force, say).
+     */
+    private IOException mappedFault(InternalError e) throws IOException {
+        long expected = dataOffset + dataBytes;
+        long size = Files.exists(partial) ? Files.size(partial) : -1;
+        if (size >= 0 && size < expected) {
+            return new IOException(partial + " was truncated during the run (" + size + " of " + expected
+                    + " bytes); the run stopped", e);
+        }
+        return AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE, e),
+                "--resume continues the run once space is freed");
     }
 
     private void copyIn(long at, ByteBuffer src) throws IOException {
@@ -464,6 +602,7 @@ public final class TileStore implements AutoCloseable {
                 }
                 return;
             }
+            requireFiles();
             // read and append through the locked channel only: closing any other descriptor of the file would
             // release this process's lock (POSIX record locks)
             try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -476,12 +615,36 @@ public final class TileStore implements AutoCloseable {
                 if (!now.tiles.containsKey(index)) { // another process may have recorded it meanwhile
                     String line = "tile " + index + " " + Long.toHexString(crc);
                     String full = line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n";
-                    m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
-                    m.force(true);
+                    try {
+                        m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
+                        m.force(true);
+                    } catch (IOException e) {
+                        throw AtomicFile.cannotWrite(manifest, e, "--resume continues the run once that is fixed");
+                    }
                 }
                 finished.put(index, crc);
             }
         }
+    }
+
+    /**
+     * Fails when OUT.partial or OUT.manifest was deleted or replaced since the store opened them (the data would go
+     * to a file nobody sees, or the tiles be recorded nowhere); the other file, useless alone, is removed.
+     */
+    private void requireFiles() throws IOException {
+        boolean partialGone = partialKey != null && !partialKey.equals(fileKey(partial));
+        boolean manifestGone = manifestKey != null && !manifestKey.equals(fileKey(manifest));
+        if (!partialGone && !manifestGone) {
+            return;
+        }
+        Path gone = partialGone ? partial : manifest;
+        Path other = partialGone ? manifest : partial;
+        Object otherKey = partialGone ? manifestKey : partialKey;
+        if (otherKey != null && otherKey.equals(fileKey(other))) {
+            Files.deleteIfExists(other);
+        }
+        throw new IOException(gone + " was deleted or replaced during the run; the run stopped and " + other
+                + " is removed (run the command again to start over)");
     }
 
     /**
@@ -490,6 +653,7 @@ public final class TileStore implements AutoCloseable {
      */
     public Path finish() throws IOException {
         ensureOwner();
+        requireFiles();
         Manifest m = Manifest.read(manifest);
         List<Integer> missing = new ArrayList<>();
         for (TilePlan.Tile t : plan.tiles()) {

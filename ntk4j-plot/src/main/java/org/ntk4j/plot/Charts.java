@@ -17,6 +17,7 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.ntk4j.io.AtomicFile;
 
 /**
  * PNG charts for ntk4j, drawn with XChart in headless mode (no display needed): a log-log line chart with several
@@ -307,8 +308,14 @@ public final class Charts {
         if (!png.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
             throw new IllegalArgumentException("plot: output file must end in .png, got " + png);
         }
-        try (java.io.OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(png))) {
-            BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-        }
+        // encoded in memory (a few hundred KiB), so that ImageIO never meets a failing file; written whole or not
+        // at all: on a full disk, one IOException naming the file and the previous PNG unchanged
+        byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        AtomicFile.write(png, channel -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        });
     }
 }

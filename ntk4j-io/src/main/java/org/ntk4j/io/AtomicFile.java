@@ -1,0 +1,134 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.Locale;
+
+/**
+ * Writes a file whole or not at all: the bytes go to a hidden temporary file in the target's directory
+ * ({@code .NAME.tmp-RANDOM}), which is forced to disk and then renamed atomically onto the target. A failure
+ * (a full disk, say) deletes the temporary file and leaves the target as it was: the previous file, or none.
+ * Every non-tiled writer of ntk4j goes through here ({@link Npy}, {@link Npz}, {@link JsonReport}, the PNG charts).
+ */
+public final class AtomicFile {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private AtomicFile() {
+    }
+
+    /** What produces a file's bytes (closing the channel it is given does nothing: the file is forced after). */
+    @FunctionalInterface
+    public interface Body {
+        void write(WritableByteChannel channel) throws IOException;
+    }
+
+    /**
+     * Writes {@code target} with {@code body} through a temporary file and an atomic rename.
+     *
+     * @throws IOException "cannot write TARGET: REASON (the previous TARGET is unchanged)" (or "(no TARGET was
+     *     written)"), with no temporary file left behind
+     */
+    public static void write(Path target, Body body) throws IOException {
+        Path name = target.getFileName();
+        if (name == null) {
+            throw new IllegalArgumentException("cannot write " + target + ": not a file name");
+        }
+        Path dir = target.toAbsolutePath().getParent();
+        Path tmp = dir.resolve("." + name + ".tmp-" + Long.toHexString(RANDOM.nextLong() >>> 1));
+        boolean existed = Files.exists(target);
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                body.write(InjectedFaults.channel(target, new Shielded(ch)));
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw cannotWrite(target, e, existed ? "the previous " + name + " is unchanged"
+                    : "no " + name + " was written");
+        } catch (RuntimeException | Error e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+        forceDirectory(dir);
+    }
+
+    /**
+     * The one-line error of a failed write: "cannot write FILE: REASON (CONSEQUENCE)", REASON in lower case as
+     * the C library says it ("no space left on device"); {@code consequence} may be null.
+     */
+    public static IOException cannotWrite(Path file, IOException cause, String consequence) {
+        return new IOException("cannot write " + file + ": " + reason(cause)
+                + (consequence == null ? "" : " (" + consequence + ")"), cause);
+    }
+
+    /** The reason of an I/O error without the file name the JDK puts in some messages. */
+    static String reason(IOException e) {
+        String r;
+        if (e instanceof NoSuchFileException) {
+            r = "no such file or directory";
+        } else if (e instanceof AccessDeniedException) {
+            r = "permission denied";
+        } else if (e instanceof FileSystemException) {
+            r = ((FileSystemException) e).getReason();
+        } else {
+            r = e.getMessage();
+        }
+        if (r == null || r.isEmpty()) {
+            return e.getClass().getSimpleName();
+        }
+        // "No space left on device" -> "no space left on device"; "EOF ..." stays
+        return r.length() > 1 && Character.isUpperCase(r.charAt(0)) && Character.isLowerCase(r.charAt(1))
+                ? r.substring(0, 1).toLowerCase(Locale.ROOT) + r.substring(1) : r;
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // the original error is the one to report
+        }
+    }
+
+    /** Makes the rename durable; not every file system lets a directory be opened, which is then skipped. */
+    private static void forceDirectory(Path dir) {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // the file itself is on disk; only the rename's durability is best-effort
+        }
+    }
+
+    /** The temporary file's channel for a body: closing it leaves the file open for the force and the rename. */
+    private static final class Shielded implements WritableByteChannel {
+        private final FileChannel ch;
+
+        Shielded(FileChannel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        public int write(java.nio.ByteBuffer src) throws IOException {
+            return ch.write(src);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return ch.isOpen();
+        }
+
+        @Override
+        public void close() {
+            // the writer closes the file
+        }
+    }
+}

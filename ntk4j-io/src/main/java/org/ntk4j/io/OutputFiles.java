@@ -1,0 +1,156 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The output files of one command, checked before it does any work: each must
+ * <ol>
+ *   <li>end in the extension of what is written to it ({@code .npy}, {@code .npz}, {@code .json}, {@code .png});</li>
+ *   <li>differ from the command's other outputs;</li>
+ *   <li>not be a directory, and have a writable parent directory that exists (an output inside a directory the
+ *       command creates, {@code --plots DIR}, needs a writable existing ancestor);</li>
+ *   <li>not be one of the command's input files (refused even with {@code --overwrite});</li>
+ *   <li>not exist, unless the command was given {@code --overwrite}.</li>
+ * </ol>
+ * A failed check is an {@link IllegalArgumentException} whose message is the one line the command prints.
+ */
+public final class OutputFiles {
+    private final boolean overwrite;
+    private final List<Named> inputs = new ArrayList<>();
+    private final List<Output> outputs = new ArrayList<>();
+
+    private record Named(String option, Path file) {
+    }
+
+    private record Output(String option, Path file, String extension, Path createdDirectory) {
+    }
+
+    private OutputFiles(boolean overwrite) {
+        this.overwrite = overwrite;
+    }
+
+    /** Outputs that may replace existing files when {@code overwrite} ({@code --overwrite} was given). */
+    public static OutputFiles of(boolean overwrite) {
+        return new OutputFiles(overwrite);
+    }
+
+    /** An input file of the command ({@code file} null: none). */
+    public OutputFiles input(String option, Path file) {
+        if (file != null) {
+            inputs.add(new Named(option, file));
+        }
+        return this;
+    }
+
+    /** The files a data-source spec reads ({@link DataSource#files}); {@code spec} null: none. */
+    public OutputFiles inputSource(String option, String spec) {
+        if (spec != null) {
+            for (Path p : DataSource.files(spec)) {
+                inputs.add(new Named(option, p));
+            }
+        }
+        return this;
+    }
+
+    /** An output file that must end in {@code extension} (".npy"); {@code file} null: none. */
+    public OutputFiles output(String option, Path file, String extension) {
+        if (file != null) {
+            outputs.add(new Output(option, file, extension, null));
+        }
+        return this;
+    }
+
+    /** An output {@code name} in {@code directory}, which the command creates if missing; null: none. */
+    public OutputFiles outputIn(String option, Path directory, String name) {
+        if (directory != null) {
+            String ext = name.substring(name.lastIndexOf('.'));
+            outputs.add(new Output(option, directory.resolve(name), ext, directory));
+        }
+        return this;
+    }
+
+    /** Runs the checks, in the order of the class comment, output by output. */
+    public void check() throws IOException {
+        for (Output o : outputs) {
+            String name = o.file.getFileName() == null ? "" : o.file.getFileName().toString();
+            if (!name.toLowerCase(Locale.ROOT).endsWith(o.extension) || name.length() == o.extension.length()) {
+                throw new IllegalArgumentException(o.option + " " + o.file + ": the output is a " + o.extension
+                        + " file; give a name ending in " + o.extension);
+            }
+        }
+        for (int i = 0; i < outputs.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                if (same(outputs.get(i).file, outputs.get(j).file)) {
+                    throw new IllegalArgumentException(outputs.get(j).option + " and " + outputs.get(i).option
+                            + " are the same file, " + outputs.get(i).file + "; give each its own");
+                }
+            }
+        }
+        for (Output o : outputs) {
+            if (o.createdDirectory != null) {
+                checkDirectoryToCreate(o);
+            } else {
+                checkParent(o.option, o.file, o.file.toAbsolutePath().getParent());
+            }
+            if (Files.isDirectory(o.file)) {
+                throw new IllegalArgumentException(o.option + " " + o.file + " is a directory; give a file name");
+            }
+            if (!Files.exists(o.file)) {
+                continue;
+            }
+            for (Named in : inputs) {
+                if (Files.exists(in.file) && Files.isSameFile(in.file, o.file)) {
+                    throw new IllegalArgumentException(o.option + " " + o.file + " is the input given to " + in.option
+                            + "; choose another file");
+                }
+            }
+            if (!overwrite) {
+                throw new IllegalArgumentException(o.option + " " + o.file + " exists; pass --overwrite to replace it");
+            }
+        }
+    }
+
+    private static boolean same(Path a, Path b) throws IOException {
+        if (Files.exists(a) && Files.exists(b)) {
+            return Files.isSameFile(a, b);
+        }
+        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+    }
+
+    private static void checkParent(String option, Path file, Path parent) {
+        if (parent == null || !Files.exists(parent)) {
+            throw new IllegalArgumentException(option + " " + file + ": directory " + parent + " does not exist");
+        }
+        if (!Files.isDirectory(parent)) {
+            throw new IllegalArgumentException(option + " " + file + ": " + parent + " is not a directory");
+        }
+        if (!Files.isWritable(parent)) {
+            throw new IllegalArgumentException(option + " " + file + ": directory " + parent + " is not writable");
+        }
+    }
+
+    /** DIR/NAME where DIR may not exist yet: DIR, or its nearest existing ancestor, is a writable directory. */
+    private static void checkDirectoryToCreate(Output o) {
+        Path dir = o.createdDirectory.toAbsolutePath();
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(o.option + " " + o.createdDirectory + " is not a directory");
+        }
+        Path existing = dir;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing)) {
+            throw new IllegalArgumentException(o.option + " " + o.createdDirectory + ": cannot be created ("
+                    + (existing == null ? "no existing parent" : existing + " is not a directory") + ")");
+        }
+        if (!Files.isWritable(existing)) {
+            throw new IllegalArgumentException(o.option + " " + o.createdDirectory + ": directory " + existing
+                    + " is not writable");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The output policy: outputs checked before any work ({@link OutputFiles}), written whole or not at all
+ * ({@link AtomicFile}, a full disk injected), and a tiled run's claim on OUT ({@link TileStore#lock}).
+ */
+class OutputFilesTest {
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void clearInjection() {
+        System.clearProperty(InjectedFaults.PROPERTY);
+    }
+
+    private Path file(String name, String text) throws IOException {
+        return Files.writeString(dir.resolve(name), text);
+    }
+
+    private String refusal(OutputFiles files) {
+        return assertThatThrownBy(files::check).isInstanceOf(IllegalArgumentException.class).actual().getMessage();
+    }
+
+    @Test
+    void anInputIsNeverAnOutputEvenWithOverwrite() throws IOException {
+        Path self = file("self.npy", "x");
+        for (boolean overwrite : new boolean[] {false, true}) {
+            assertThat(refusal(OutputFiles.of(overwrite).inputSource("--data", self + ":labels=y.npy:4")
+                    .output("--out", self, ".npy"))).isEqualTo("--out " + self + " is the input given to --data; "
+                    + "choose another file");
+        }
+        // the same file by another name, and a labels file
+        Path labels = file("y.npy", "y");
+        assertThat(refusal(OutputFiles.of(true).inputSource("--train", "npy:" + self + ":labels=" + labels)
+                .output("--out", dir.resolve(".").resolve("y.npy"), ".npy")))
+                .contains("is the input given to --train");
+        assertThat(DataSource.files("synthetic:4,3")).isEmpty();
+        assertThat(DataSource.files("default:train:5")).isEmpty();
+    }
+
+    @Test
+    void anExistingOutputNeedsOverwrite() throws IOException {
+        Path k = file("K.npy", "old");
+        assertThat(refusal(OutputFiles.of(false).output("--out", k, ".npy")))
+                .isEqualTo("--out " + k + " exists; pass --overwrite to replace it");
+        OutputFiles.of(true).output("--out", k, ".npy").check();
+        OutputFiles.of(false).output("--out", dir.resolve("new.npy"), ".npy").check();
+        Path plots = Files.createDirectory(dir.resolve("plots"));
+        Files.writeString(plots.resolve("spectrum.png"), "png");
+        assertThat(refusal(OutputFiles.of(false).outputIn("--plots", plots, "spectrum.png")))
+                .isEqualTo("--plots " + plots.resolve("spectrum.png") + " exists; pass --overwrite to replace it");
+        OutputFiles.of(false).outputIn("--plots", dir.resolve("a/b"), "spectrum.png").check(); // created later
+    }
+
+    @Test
+    void theExtensionMustBeWhatIsWritten() {
+        assertThat(refusal(OutputFiles.of(true).output("--out", dir.resolve("notes.txt"), ".npy")))
+                .isEqualTo("--out " + dir.resolve("notes.txt") + ": the output is a .npy file; give a name ending "
+                        + "in .npy");
+        assertThat(refusal(OutputFiles.of(true).output("--params-out", dir.resolve("k.npy"), ".npz")))
+                .contains("give a name ending in .npz");
+        assertThat(refusal(OutputFiles.of(true).output("--report", dir.resolve(".json"), ".json")))
+                .contains("give a name ending in .json");
+    }
+
+    @Test
+    void directoriesAndMissingParentsAreRefused() throws IOException {
+        Path d = Files.createDirectory(dir.resolve("d.npy"));
+        assertThat(refusal(OutputFiles.of(true).output("--out", d, ".npy")))
+                .isEqualTo("--out " + d + " is a directory; give a file name");
+        Path missing = dir.resolve("nonexist/r.json");
+        assertThat(refusal(OutputFiles.of(true).output("--report", missing, ".json")))
+                .isEqualTo("--report " + missing + ": directory " + dir.resolve("nonexist") + " does not exist");
+        Path notDir = file("f", "x");
+        assertThat(refusal(OutputFiles.of(true).output("--report", notDir.resolve("r.json"), ".json")))
+                .contains(notDir + " is not a directory");
+        assertThat(refusal(OutputFiles.of(true).outputIn("--plots", notDir, "heatmap.png")))
+                .isEqualTo("--plots " + notDir + " is not a directory");
+    }
+
+    @Test
+    void twoOutputsMustDiffer() {
+        Path r = dir.resolve("r.npy");
+        assertThat(refusal(OutputFiles.of(true).output("--out", r, ".npy").output("--eigenvalues-out",
+                dir.resolve("x/../r.npy"), ".npy"))).isEqualTo("--out and --eigenvalues-out are the same file, "
+                + dir.resolve("x/../r.npy") + "; give each its own");
+    }
+
+    private static String[] tempFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.contains(".tmp-")).toArray(String[]::new);
+        }
+    }
+
+    @Test
+    void aFailedWriteLeavesThePreviousFileAndNoTemporary() throws IOException {
+        Path k = dir.resolve("K.npy");
+        try (Tensor small = Tensor.of(new double[] {1, 2, 3}, 3); Tensor big = Tensor.of(new double[400], 20, 20)) {
+            Npy.write(k, small);
+            byte[] before = Files.readAllBytes(k);
+            System.setProperty(InjectedFaults.PROPERTY, "K.npy");
+            assertThatThrownBy(() -> Npy.write(k, big)).isInstanceOf(IOException.class)
+                    .hasMessage("cannot write " + k + ": no space left on device (the previous K.npy is unchanged)");
+            assertThat(Files.readAllBytes(k)).isEqualTo(before);
+            assertThat(tempFiles(dir)).isEmpty();
+            Path fresh = dir.resolve("fresh.json");
+            System.setProperty(InjectedFaults.PROPERTY, "fresh.json@10");
+            assertThatThrownBy(() -> new JsonReport().put("a", "a long enough value").write(fresh))
+                    .hasMessage("cannot write " + fresh + ": no space left on device (no fresh.json was written)");
+            assertThat(fresh).doesNotExist();
+            System.clearProperty(InjectedFaults.PROPERTY);
+            Npy.write(k, big);
+            assertThat(Npy.readHeader(k).shape()).containsExactly(20, 20);
+            assertThat(tempFiles(dir)).isEmpty();
+        }
+    }
+
+    @Test
+    void aBodyThatClosesItsChannelStillGivesTheWholeFile() throws IOException {
+        Path f = dir.resolve("a.bin");
+        AtomicFile.write(f, ch -> {
+            ch.write(ByteBuffer.wrap("abc".getBytes(StandardCharsets.US_ASCII)));
+            ch.close();
+        });
+        assertThat(Files.readString(f)).isEqualTo("abc");
+    }
+
+    @Test
+    void aSecondClaimOnOutIsRefusedUntilTheFirstIsReleased() throws IOException {
+        Path out = dir.resolve("k.npy");
+        try (TileStore.RunLock first = TileStore.lock(out)) {
+            assertThat(TileStore.lockPath(out)).exists();
+            assertThatThrownBy(() -> TileStore.lock(out)).isInstanceOf(IOException.class)
+                    .hasMessage("another ntk4j is writing " + out);
+        }
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        TileStore.lock(out).close(); // free again
+    }
+}
