@@ -20,7 +20,9 @@ import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
+import org.ntk4j.predict.GpInference;
 import org.ntk4j.predict.GradientDescentMse;
+import org.ntk4j.predict.GradientDescentOde;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -111,6 +113,21 @@ public final class PredictCommand implements Callable<Integer> {
             + "against t (log-log; needs two or more finite times in --t).")
     Path plots;
 
+    @Option(names = "--posterior", description = "Gaussian-process inference instead of training "
+            + "(neural-tangents' gp_inference): nngp, ntk or ntkgp; needs an N×N --kind and t = ∞.")
+    String posterior;
+
+    @Option(names = "--cov", description = "With --posterior: write the test covariance [M, M] as .npy.")
+    Path cov;
+
+    @Option(names = "--loss", description = "Training loss: mse (closed form) or cross-entropy (the function-space "
+            + "ODE, Dormand-Prince 8(5,3); finite --t only). Default: ${DEFAULT-VALUE}.")
+    String loss = "mse";
+
+    @Option(names = "--momentum", description = "Momentum μ in [0, 1) (neural-tangents' continuous-time momentum; "
+            + "solved as an ODE, finite --t only).")
+    Double momentum;
+
     @picocli.CommandLine.Mixin
     OverwriteOption overwrite = new OverwriteOption();
 
@@ -136,9 +153,13 @@ public final class PredictCommand implements Callable<Integer> {
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
         long budget = KernelOptions.memoryBudget(memory);
         Model net = Zoo.parse(model);
+        org.ntk4j.predict.Loss lossFn = org.ntk4j.predict.Loss.parse(loss);
+        GpInference.Posterior post = posterior == null ? null : GpInference.Posterior.parse(posterior);
+        boolean ode = lossFn != org.ntk4j.predict.Loss.MSE || momentum != null;
+        checkAlternatives(post, ode, kk, ts);
         overwrite.outputs().inputSource("--train", train).inputSource("--test", test).input("--params-in", paramsIn)
                 .output("--out", out, ".npy").output("--report", report, ".json")
-                .outputIn("--plots", plots, TRAINING_CURVES).check();
+                .output("--cov", cov, ".npy").outputIn("--plots", plots, TRAINING_CURVES).check();
         PrintWriter o = spec.commandLine().getOut();
         long start = System.nanoTime();
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
@@ -166,7 +187,11 @@ public final class PredictCommand implements Callable<Integer> {
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                         : net.init(seed, perExample, dt)) {
-                    run(o, net, p, tr, te, kk, m, budget, dt, outputs, ts, initOutputs, mode, start);
+                    if (post != null || ode) {
+                        runAlternative(o, net, p, tr, te, kk, m, budget, outputs, ts, initOutputs, post, lossFn);
+                    } else {
+                        run(o, net, p, tr, te, kk, m, budget, dt, outputs, ts, initOutputs, mode, start);
+                    }
                 }
             }
         }
@@ -191,6 +216,7 @@ public final class PredictCommand implements Callable<Integer> {
             long k0 = System.nanoTime();
             KernelMatrix kTrain = KernelRows.train(ntk, kk, tr.x(), outputs);
             double trainKernelSeconds = (System.nanoTime() - k0) / 1e9;
+            printMaxLearningRate(o, kTrain, n * outputs);
             boolean hasInf = false;
             boolean hasFinite = false;
             for (double t : ts) {
@@ -290,6 +316,146 @@ public final class PredictCommand implements Callable<Integer> {
                 json.write(report);
                 o.println("wrote " + report);
             }
+        }
+    }
+
+    /** Refuses option combinations that have no meaning, before any work. */
+    private void checkAlternatives(GpInference.Posterior post, boolean ode, KernelKind kk, double[] ts) {
+        if (cov != null && post == null) {
+            throw new IllegalArgumentException("--cov: needs --posterior nngp|ntk|ntkgp");
+        }
+        if (momentum != null && !(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("--momentum: expected a number in [0, 1), got " + momentum);
+        }
+        if (post != null) {
+            if (ode) {
+                throw new IllegalArgumentException("--posterior: gp_inference is the t = ∞ MSE posterior; drop --loss "
+                        + loss + (momentum != null ? " and --momentum" : ""));
+            }
+            if (kk.family() == KernelKind.Family.FULL) {
+                throw new IllegalArgumentException("--posterior: needs an N×N kernel (--kind trace, pntk, ...), not "
+                        + "full");
+            }
+            if (ts.length != 1 || ts[0] != Double.POSITIVE_INFINITY) {
+                throw new IllegalArgumentException("--posterior: the posterior is the t = ∞ prediction; drop --t");
+            }
+            if (plots != null) {
+                throw new IllegalArgumentException("--plots: the training curves need training times, not "
+                        + "--posterior");
+            }
+        }
+        if (ode) {
+            for (double t : ts) {
+                if (t == Double.POSITIVE_INFINITY) {
+                    throw new IllegalArgumentException("--loss " + loss + (momentum != null ? " --momentum" : "")
+                            + ": the ODE is integrated to finite times; give --t, e.g. --t 10,100,1000");
+                }
+            }
+            if (plots != null) {
+                throw new IllegalArgumentException("--plots: training curves are drawn for the MSE closed form only");
+            }
+        }
+    }
+
+    private void printMaxLearningRate(PrintWriter o, KernelMatrix kTrain, int targets) {
+        double lr = GradientDescentOde.maxLearningRate(kTrain, targets, momentum == null ? Double.NaN : momentum);
+        o.printf(Locale.ROOT, "max learning rate (neural-tangents' max_learning_rate: 2(1 + μ)|y|/λ_max, λ_max by "
+                + "Lanczos): %.6g%s%n", lr, learningRate > lr ? "; the learning rate is above it" : "");
+    }
+
+    /** --posterior (gp_inference) or the ODE (--loss cross-entropy, --momentum): whole kernels, one tile. */
+    private void runAlternative(PrintWriter o, Model net, Params p, Dataset tr, Dataset te, KernelKind kk, Method m,
+                                long budget, int outputs, double[] ts, boolean initOutputs,
+                                GpInference.Posterior post, org.ntk4j.predict.Loss lossFn) throws java.io.IOException {
+        int n = tr.size();
+        int mTest = te.size();
+        EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
+        o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s%n", net.spec(), p.count(),
+                outputs, tr.name(), Shapes.str(tr.x().shape()), te.name(), Shapes.str(te.x().shape()));
+        double[][] testPred = new double[ts.length][];
+        try (Tensor y = tr.oneHot(DType.F64, outputs); Tensor yTest = te.oneHot(DType.F64, outputs)) {
+            if (post != null) {
+                EmpiricalNtk nngpFn = EmpiricalNtk.of(net, p).traceAxes(-1);
+                boolean needNtk = post != GpInference.Posterior.NNGP;
+                boolean needNngp = post.needsNngp();
+                                try (Tensor thDD = needNtk ? ntk.kernel(kk, tr.x(), null) : null;
+                     Tensor thTD = needNtk ? ntk.kernel(kk, te.x(), tr.x()) : null;
+                     Tensor thTT = needNtk && post == GpInference.Posterior.NTKGP ? ntk.kernel(kk, te.x(), null) : null;
+                     Tensor kDD = needNngp ? nngpFn.nngp(tr.x(), null) : null;
+                     Tensor kTD = needNngp ? nngpFn.nngp(te.x(), tr.x()) : null;
+                     Tensor kTT = needNngp ? nngpFn.nngp(te.x(), null) : null) {
+                    if (needNtk) {
+                        try (KernelMatrix km = KernelMatrix.of(thDD)) {
+                            printMaxLearningRate(o, km, n * outputs);
+                        }
+                    }
+                    try (GpInference.Gaussian g = GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, diagReg,
+                            diagRegAbsolute, true)) {
+                        testPred[0] = g.mean().toDoubleArray();
+                        o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s, diag_reg %.3g%s): mean predictive "
+                                        + "variance %.6g%n", post.shortName(), kk, diagReg,
+                                diagRegAbsolute ? " absolute" : " × mean diagonal", g.meanVariance());
+                        try (Tensor f = Tensor.of(testPred[0], mTest, outputs)) {
+                            o.printf(Locale.ROOT, "test accuracy %.2f%% (%d/%d), test MSE %.5f (posterior mean)%n",
+                                    100 * accuracy(f, te.labels()), Math.round(accuracy(f, te.labels()) * mTest),
+                                    mTest, mse(f, yTest));
+                        }
+                        if (cov != null) {
+                            Npy.write(cov, g.covariance());
+                            o.println("wrote " + cov);
+                        }
+                    }
+                }
+            } else {
+                double mom = momentum == null ? Double.NaN : momentum;
+                try (KernelMatrix kTrain = KernelRows.train(ntk, kk, tr.x(), outputs);
+                     Tensor kTest = ntk.kernel(kk, te.x(), tr.x());
+                     Tensor f0Train = initOutputs ? outputs(net, p, tr.x()) : null;
+                     Tensor f0Test = initOutputs ? outputs(net, p, te.x()) : null) {
+                    printMaxLearningRate(o, kTrain, n * outputs);
+                    double[] sorted = ts.clone();
+                    java.util.Arrays.sort(sorted);
+                    GradientDescentOde solver = GradientDescentOde.of(kTrain, y, lossFn, learningRate, mom);
+                    GradientDescentOde.Outputs[] res = solver.predict(sorted, f0Train, kTest, f0Test);
+                    o.printf(Locale.ROOT, "loss %s%s, kind %s: function-space ODE (Dormand-Prince 8(5,3), tolerance "
+                                    + "%.0e, %d evaluations), learning rate %.3g, f0 %s%n", lossFn.shortName(),
+                            Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom), kk,
+                            GradientDescentOde.TOLERANCE, solver.evaluations(), learningRate,
+                            initOutputs ? "init" : "zero");
+                    for (int i = 0; i < ts.length; i++) {
+                        int at = java.util.Arrays.binarySearch(sorted, ts[i]);
+                        testPred[i] = res[at].test().toDoubleArray();
+                        double trainAcc = accuracy(res[at].train(), tr.labels());
+                        double trainLoss = lossFn.value(res[at].train().toDoubleArray(), y.toDoubleArray(), outputs);
+                        try (Tensor f = Tensor.of(testPred[i], mTest, outputs)) {
+                            o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test loss %.5f; train "
+                                            + "accuracy %.2f%%, train loss %.5f%n", timeText(ts[i]),
+                                    100 * accuracy(f, te.labels()), Math.round(accuracy(f, te.labels()) * mTest), mTest,
+                                    lossFn.value(testPred[i], yTest.toDoubleArray(), outputs), 100 * trainAcc,
+                                    trainLoss);
+                        }
+                    }
+                    for (GradientDescentOde.Outputs r : res) {
+                        r.close();
+                    }
+                }
+            }
+        }
+        if (out != null) {
+            double[] all = new double[ts.length * mTest * outputs];
+            for (int i = 0; i < ts.length; i++) {
+                System.arraycopy(testPred[i], 0, all, i * mTest * outputs, mTest * outputs);
+            }
+            try (Tensor pred = ts.length == 1 ? Tensor.of(all, mTest, outputs) : Tensor.of(all, ts.length, mTest, outputs)) {
+                Npy.write(out, pred);
+            }
+            o.println("wrote " + out);
+        }
+        if (report != null) {
+            new JsonReport().put("model", net.spec()).put("n_train", n).put("n_test", mTest)
+                    .put("posterior", post == null ? "none" : post.shortName()).put("loss", lossFn.shortName())
+                    .write(report);
+            o.println("wrote " + report);
         }
     }
 

@@ -70,6 +70,10 @@ public final class Zoo {
 
     /** Builds the model named by a spec string; unknown names and options give one clear message. */
     public static Model parse(String specText) {
+        Model expanded = parseExpansion(specText);
+        if (expanded != null) {
+            return expanded;
+        }
         ModelSpec spec = ModelSpec.parse(specText);
         Entry e = ENTRIES.get(spec.name());
         if (e == null) {
@@ -79,6 +83,66 @@ public final class Zoo {
         Layer root = e.builder.apply(spec);
         spec.rejectUnknown(e.options());
         return new Model(root, specText.trim());
+    }
+
+    /**
+     * {@code linearize(SPEC)} / {@code taylor2(SPEC)}, optionally {@code linearize(SPEC, seed=S)}: the first- or
+     * second-order Taylor expansion of the model SPEC around its initialisation at seed S (default 0); see
+     * {@link Linearized}. Null for any other spec.
+     */
+    private static Model parseExpansion(String specText) {
+        String t = specText.trim();
+        int open = t.indexOf('(');
+        if (open < 0) {
+            return null;
+        }
+        String name = t.substring(0, open).trim().toLowerCase(java.util.Locale.ROOT);
+        int degree = name.equals("linearize") ? 1 : name.equals("taylor2") ? 2 : 0;
+        if (degree == 0) {
+            return null;
+        }
+        if (!t.endsWith(")")) {
+            throw new IllegalArgumentException("model spec '" + specText + "': missing ')' at the end");
+        }
+        String body = t.substring(open + 1, t.length() - 1).trim();
+        long seed = 0;
+        int depth = 0;
+        int lastComma = -1;
+        for (int i = 0; i < body.length(); i++) {
+            char c = body.charAt(i);
+            depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+            if (depth < 0) {
+                throw new IllegalArgumentException("model spec '" + specText + "': unbalanced ')'");
+            }
+            if (c == ',' && depth == 0) {
+                lastComma = i;
+            }
+        }
+        if (depth != 0) {
+            throw new IllegalArgumentException("model spec '" + specText + "': unbalanced '('");
+        }
+        String inner = body;
+        if (lastComma >= 0) {
+            String option = body.substring(lastComma + 1).trim();
+            inner = body.substring(0, lastComma).trim();
+            int eq = option.indexOf('=');
+            if (eq < 0 || !option.substring(0, eq).trim().equalsIgnoreCase("seed")) {
+                throw new IllegalArgumentException(name + ": expected " + name + "(MODEL) or " + name
+                        + "(MODEL, seed=S), got option '" + option + "'");
+            }
+            try {
+                seed = Long.parseLong(option.substring(eq + 1).trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + ": option seed must be an integer, got '"
+                        + option.substring(eq + 1).trim() + "'");
+            }
+        }
+        if (inner.isEmpty()) {
+            throw new IllegalArgumentException(name + ": expected " + name + "(MODEL), e.g. " + name
+                    + "(fcn(depth=2,width=64))");
+        }
+        Model base = parse(inner);
+        return Linearized.aroundInit(base, degree, seed, t);
     }
 
     private static Parameterization param(ModelSpec s) {

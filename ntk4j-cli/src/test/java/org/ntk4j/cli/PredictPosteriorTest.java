@@ -1,0 +1,75 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.tensor.Tensor;
+
+/** predict --posterior / --cov, --loss cross-entropy / --momentum, the max learning rate, and their bad input. */
+class PredictPosteriorTest {
+    static final String MODEL = "fcn(depth=1,width=32)";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void posteriorMeanIsTheInfinitePredictionAndTheCovarianceIsWritten() throws Exception {
+        Path mean = dir.resolve("mean.npy");
+        Path ref = dir.resolve("ref.npy");
+        Path cov = dir.resolve("cov.npy");
+        String[] common = {"--model", MODEL, "--train", "default:train:60", "--test", "default:test:20", "--kind",
+            "trace", "--dtype", "f64", "--diag-reg", "1e-3"};
+        String out = run(0, concat(common, "predict", "--posterior", "ntk", "--cov", cov.toString(), "--out",
+                mean.toString()))[0];
+        assertThat(out).contains("posterior ntk").contains("mean predictive variance").contains("max learning rate")
+                .contains("wrote " + cov);
+        run(0, concat(common, "predict", "--out", ref.toString()));
+        try (Tensor a = Npy.readTensor(mean); Tensor b = Npy.readTensor(ref); Tensor c = Npy.readTensor(cov)) {
+            assertThat(a.shape()).containsExactly(20, 10);
+            for (int i = 0; i < a.size(); i++) {
+                assertThat(a.getFlat(i)).isCloseTo(b.getFlat(i), org.assertj.core.data.Offset.offset(1e-9));
+            }
+            assertThat(c.shape()).containsExactly(20, 20);
+            assertThat(c.getFlat(1)).isEqualTo(c.getFlat(20));
+        }
+        // --cov follows the output policy: an existing file needs --overwrite
+        String[] again = run(2, concat(common, "predict", "--posterior", "nngp", "--cov", cov.toString()));
+        assertThat(again[1]).startsWith("ntk4j: ").contains("--cov");
+        run(0, concat(common, "predict", "--posterior", "ntkgp", "--cov", cov.toString(), "--overwrite"));
+        assertThat(Files.size(cov)).isGreaterThan(20 * 20 * 8);
+    }
+
+    @Test
+    void crossEntropyAndMomentumIntegrateTheOde() {
+        String out = run(0, "predict", "--model", MODEL, "--train", "default:train:40", "--test", "default:test:20",
+                "--kind", "trace", "--dtype", "f64", "--loss", "cross-entropy", "--momentum", "0.5", "--t", "10,100",
+                "--learning-rate", "5")[0];
+        assertThat(out).contains("loss cross-entropy, momentum 0.5").contains("Dormand-Prince")
+                .contains("t = 10: test accuracy").contains("t = 100: test accuracy").contains("max learning rate");
+    }
+
+    @Test
+    void meaninglessCombinationsAreOneLineErrors() {
+        assertThat(run(2, "predict", "--model", MODEL, "--cov", dir.resolve("c.npy").toString())[1])
+                .contains("ntk4j: --cov: needs --posterior");
+        assertThat(run(2, "predict", "--model", MODEL, "--posterior", "gp")[1]).contains("nngp, ntk or ntkgp");
+        assertThat(run(2, "predict", "--model", MODEL, "--posterior", "ntk", "--kind", "full")[1])
+                .contains("N×N kernel");
+        assertThat(run(2, "predict", "--model", MODEL, "--loss", "cross-entropy")[1]).contains("finite times");
+        assertThat(run(2, "predict", "--model", MODEL, "--loss", "hinge")[1]).contains("mse or cross-entropy");
+        assertThat(run(2, "predict", "--model", MODEL, "--momentum", "1.5", "--t", "1")[1]).contains("[0, 1)");
+    }
+
+    static String[] concat(String[] common, String... first) {
+        String[] r = new String[first.length + common.length];
+        r[0] = first[0];
+        System.arraycopy(common, 0, r, 1, common.length);
+        System.arraycopy(first, 1, r, 1 + common.length, first.length - 1);
+        return r;
+    }
+}

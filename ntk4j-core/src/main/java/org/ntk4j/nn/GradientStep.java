@@ -1,0 +1,70 @@
+package org.ntk4j.nn;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Plain (full-batch) gradient descent on the parameters of any {@link Model}, a linearised one included: one step
+ * θ ← θ − η J(θ, x)ᵀ g for the function-space gradient g = ∂L/∂f(θ, x) of a loss L, computed by one reverse-mode
+ * pass ({@link Vjp}), never forming J. This is what a trainer does at each step; the caller supplies g (e.g.
+ * {@link org.ntk4j.predict.Loss#gradient}).
+ */
+public final class GradientStep {
+    private GradientStep() {
+    }
+
+    /**
+     * Jᵀ g: the gradient of Σ g·f(θ, x) with respect to every parameter, by path ({@code g} has the shape of f(θ, x)
+     * and the dtype of the parameters). The caller closes the result.
+     */
+    public static Params vjp(Model model, Params params, Tensor x, Tensor g) {
+        int[] in = Shapes.dropFirst(x.shape());
+        List<ParamSpec> specs = model.paramSpecs(in);
+        params.validate(specs, x.dtype());
+        Graph f = model.trace(x.dim(0), in, x.dtype());
+        boolean[] wrt = new boolean[specs.size() + 1];
+        java.util.Arrays.fill(wrt, 0, specs.size(), true);
+        Graph vjp = Vjp.of(f, 1, wrt);
+        Tensor[] args = new Tensor[specs.size() + 2];
+        for (int i = 0; i < specs.size(); i++) {
+            args[i] = params.get(specs.get(i).path());
+        }
+        args[specs.size()] = x;
+        int[] outShape = f.outputs().get(0).shape();
+        if (!java.util.Arrays.equals(g.shape(), outShape)) {
+            throw new IllegalArgumentException("gradient step: g must have the shape of f(x) " + Shapes.str(outShape)
+                    + ", got " + Shapes.str(g.shape()));
+        }
+        try (Tensor g1 = g.to(x.dtype()).reshapeMove(Shapes.prepend(1, outShape))) {
+            args[specs.size() + 1] = g1;
+            Tensor[] r = vjp.evaluate(args);
+            r[0].close();
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (int i = 0; i < specs.size(); i++) {
+                m.put(specs.get(i).path(), r[i + 1].reshapeMove(specs.get(i).shape()));
+            }
+            return new Params(m);
+        }
+    }
+
+    /** θ − η Jᵀ g as new parameters (the caller closes them; {@code params} are not changed). */
+    public static Params step(Model model, Params params, Tensor x, Tensor g, double learningRate) {
+        try (Params grad = vjp(model, params, x, g)) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (Map.Entry<String, Tensor> e : params.tensors().entrySet()) {
+                Tensor t = e.getValue().copy();
+                Tensor d = grad.get(e.getKey());
+                for (int i = 0; i < t.size(); i++) {
+                    t.setFlat(i, t.getFlat(i) - learningRate * d.getFlat(i));
+                }
+                m.put(e.getKey(), t);
+            }
+            return new Params(m);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package org.ntk4j.predict;
+
+import java.util.Locale;
+import org.ntk4j.cpu.Lapack;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The "posterior" Gaussians of neural-tangents' {@code predict.gp_inference(k_train_train, y_train, diag_reg,
+ * diag_reg_absolute_scale)} at test points, for N×N kernels acting on the O outputs as K ⊗ I (float64 throughout,
+ * Cholesky solves through LAPACK). With K the NNGP, Θ the NTK, d the training and t the test points, and the
+ * regulariser r added to the train-train kernel that is solved (r = diagReg · trace/N unless absolute):
+ * <pre>
+ *   nngp:  mean = K_td (K_dd + rI)⁻¹ y   cov = K_tt − K_td (K_dd + rI)⁻¹ K_dt
+ *   ntkgp: mean = Θ_td (Θ_dd + rI)⁻¹ y   cov = Θ_tt − Θ_td (Θ_dd + rI)⁻¹ Θ_dt
+ *   ntk:   mean = Θ_td (Θ_dd + rI)⁻¹ y   cov = K_tt + A K_dd Aᵀ − (A K_dt + K_td Aᵀ),  A = Θ_td (Θ_dd + rI)⁻¹
+ * </pre>
+ * The ntk mean is the outputs of the linearised network trained to t = ∞ from f0 = 0 ({@link GradientDescentMse}
+ * at t = ∞); its covariance is that of an ensemble of such networks over the initialisation (the K terms), and
+ * needs both kernels. The covariance [M, M] is shared by the O outputs.
+ */
+public final class GpInference {
+    /** Which Gaussian: the Bayesian posterior (NNGP), the trained ensemble (NTK), or the GP with the NTK. */
+    public enum Posterior {
+        NNGP, NTK, NTKGP;
+
+        public static Posterior parse(String text) {
+            switch (text.trim().toLowerCase(Locale.ROOT)) {
+                case "nngp":
+                    return NNGP;
+                case "ntk":
+                    return NTK;
+                case "ntkgp":
+                case "ntk-gp":
+                    return NTKGP;
+                default:
+                    throw new IllegalArgumentException("--posterior: expected nngp, ntk or ntkgp, got '" + text + "'");
+            }
+        }
+
+        public String shortName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** True when the covariance needs the NNGP (nngp, ntk); the mean needs it for nngp only. */
+        public boolean needsNngp() {
+            return this != NTKGP;
+        }
+    }
+
+    /** A mean [M, O] and a covariance [M, M] (null when not asked for). */
+    public record Gaussian(Tensor mean, Tensor covariance) implements AutoCloseable {
+        /** The mean of the diagonal of the covariance: the average predictive variance of one output. */
+        public double meanVariance() {
+            int m = covariance.dim(0);
+            double s = 0;
+            for (int i = 0; i < m; i++) {
+                s += covariance.getFlat(i * m + i);
+            }
+            return s / m;
+        }
+
+        @Override
+        public void close() {
+            mean.close();
+            if (covariance != null) {
+                covariance.close();
+            }
+        }
+    }
+
+    private GpInference() {
+    }
+
+    /** r: diagReg · trace(K)/N, or diagReg itself with the absolute scale. */
+    public static double regulariser(Tensor kTrainTrain, double diagReg, boolean absolute) {
+        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
+            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
+        }
+        int n = kTrainTrain.dim(0);
+        double tr = 0;
+        for (int i = 0; i < n; i++) {
+            tr += kTrainTrain.getFlat(i * n + i);
+        }
+        return absolute ? diagReg : diagReg * tr / n;
+    }
+
+    /**
+     * The posterior at the test points. Kernels are [N, N] (train-train), [M, N] (test-train) and [M, M]
+     * (test-test), float32 or float64; {@code yTrain} is [N, O]. {@code ntk*} may be null for nngp, {@code nngp*}
+     * for ntkgp; the test-test kernels may be null when {@code covariance} is false.
+     */
+    public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
+                                 Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
+                                 double diagReg, boolean diagRegAbsolute, boolean covariance) {
+        boolean useNtk = g != Posterior.NNGP;
+        Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
+        Tensor ktd = useNtk ? ntkTestTrain : nngpTestTrain;
+        require(kdd, "train-train " + (useNtk ? "NTK" : "NNGP"));
+        require(ktd, "test-train " + (useNtk ? "NTK" : "NNGP"));
+        int n = kdd.dim(0);
+        if (kdd.rank() != 2 || kdd.dim(1) != n) {
+            throw new IllegalArgumentException("gp_inference: the train-train kernel must be [N, N], got "
+                    + Shapes.str(kdd.shape()));
+        }
+        if (yTrain.rank() != 2 || yTrain.dim(0) != n) {
+            throw new IllegalArgumentException("gp_inference: targets must be [" + n + ", O], got "
+                    + Shapes.str(yTrain.shape()));
+        }
+        int m = checkTestTrain(ktd, n);
+        int o = yTrain.dim(1);
+        double r = regulariser(kdd, diagReg, diagRegAbsolute);
+        try (Tensor kReg = regularised(kdd, r)) {
+            Tensor mean;
+            try (Tensor alpha = Lapack.solvePositiveDefinite(kReg, yTrain)) {
+                mean = matmul(ktd, false, alpha, false, m, n, o);
+            }
+            if (!covariance) {
+                return new Gaussian(mean, null);
+            }
+            try {
+                Tensor cov;
+                if (g == Posterior.NNGP || g == Posterior.NTKGP) {
+                    Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
+                    require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
+                    checkSquare(ktt, m);
+                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt);
+                         Tensor q = matmul(ktd, false, w, false, m, n, m)) {
+                        cov = Tensor.empty(DType.F64, m, m);
+                        for (int i = 0; i < m * m; i++) {
+                            cov.setFlat(i, ktt.getFlat(i) - q.getFlat(i));
+                        }
+                    }
+                } else {
+                    require(nngpTrainTrain, "train-train NNGP (the NTK covariance needs both kernels)");
+                    require(nngpTestTrain, "test-train NNGP (the NTK covariance needs both kernels)");
+                    require(nngpTestTest, "test-test NNGP");
+                    checkSquare(nngpTrainTrain, n);
+                    if (checkTestTrain(nngpTestTrain, n) != m) {
+                        throw new IllegalArgumentException("gp_inference: the test-train NNGP has "
+                                + nngpTestTrain.dim(0) + " rows, the NTK " + m);
+                    }
+                    checkSquare(nngpTestTest, m);
+                    // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
+                    try (Tensor thetaDt = transpose(ktd, m, n);
+                         Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
+                         Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m);   // K_dd Aᵀ
+                         Tensor akat = matmul(at, true, kat, false, m, n, m);              // A K_dd Aᵀ
+                         Tensor nngpDt = transpose(nngpTestTrain, m, n);
+                         Tensor cross = matmul(at, true, nngpDt, false, m, n, m)) {                // A K_dt
+                        cov = Tensor.empty(DType.F64, m, m);
+                        for (int i = 0; i < m; i++) {
+                            for (int j = 0; j < m; j++) {
+                                double v = nngpTestTest.getFlat(i * m + j) + akat.getFlat(i * m + j)
+                                        - cross.getFlat(i * m + j) - cross.getFlat(j * m + i);
+                                cov.setFlat(i * m + j, v);
+                            }
+                        }
+                    }
+                }
+                symmetrise(cov, m);
+                return new Gaussian(mean, cov);
+            } catch (RuntimeException e) {
+                mean.close();
+                throw e;
+            }
+        }
+    }
+
+    private static void require(Tensor t, String what) {
+        if (t == null) {
+            throw new IllegalArgumentException("gp_inference: the " + what + " kernel is needed");
+        }
+        int bad = t.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("gp_inference: the " + what + " kernel has " + t.getFlat(bad)
+                    + " at flat index " + bad);
+        }
+    }
+
+    private static int checkTestTrain(Tensor k, int n) {
+        if (k.rank() != 2 || k.dim(1) != n) {
+            throw new IllegalArgumentException("gp_inference: a test-train kernel must be [M, " + n + "], got "
+                    + Shapes.str(k.shape()));
+        }
+        return k.dim(0);
+    }
+
+    private static void checkSquare(Tensor k, int m) {
+        if (k.rank() != 2 || k.dim(0) != m || k.dim(1) != m) {
+            throw new IllegalArgumentException("gp_inference: expected a [" + m + ", " + m + "] kernel, got "
+                    + Shapes.str(k.shape()));
+        }
+    }
+
+    private static Tensor regularised(Tensor k, double r) {
+        int n = k.dim(0);
+        Tensor c = k.to(DType.F64);
+        for (int i = 0; i < n; i++) {
+            c.setFlat(i * n + i, c.getFlat(i * n + i) + r);
+        }
+        return c;
+    }
+
+    /** The [cols, rows] transpose of a [rows, cols] matrix, in float64. */
+    private static Tensor transpose(Tensor a, int rows, int cols) {
+        Tensor t = Tensor.empty(DType.F64, cols, rows);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t.setFlat(j * rows + i, a.getFlat(i * cols + j));
+            }
+        }
+        return t;
+    }
+
+    /** op(a) op(b) for op(a) [p, q] and op(b) [q, s], in float64 (transposed operands are read as such). */
+    private static Tensor matmul(Tensor a, boolean ta, Tensor b, boolean tb, int p, int q, int s) {
+        try (Tensor a64 = a.to(DType.F64); Tensor b64 = b.to(DType.F64)) {
+            Tensor c = Tensor.empty(DType.F64, p, s);
+            org.ntk4j.cpu.Blas.dgemm(ta, tb, p, s, q, 1, a64.doublePointer(), ta ? p : q, b64.doublePointer(),
+                    tb ? q : s, 0, c.doublePointer(), s);
+            return c;
+        }
+    }
+
+    /** (C + Cᵀ)/2: exact symmetry (the two products round differently). */
+    private static void symmetrise(Tensor c, int m) {
+        for (int i = 0; i < m; i++) {
+            for (int j = i + 1; j < m; j++) {
+                double v = 0.5 * (c.getFlat(i * m + j) + c.getFlat(j * m + i));
+                c.setFlat(i * m + j, v);
+                c.setFlat(j * m + i, v);
+            }
+        }
+    }
+}

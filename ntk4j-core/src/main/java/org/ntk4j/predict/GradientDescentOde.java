@@ -1,0 +1,371 @@
+package org.ntk4j.predict;
+
+import org.hipparchus.ode.ODEState;
+import org.hipparchus.ode.ODEStateAndDerivative;
+import org.hipparchus.ode.OrdinaryDifferentialEquation;
+import org.hipparchus.ode.nonstiff.DormandPrince853Integrator;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The outputs of a linearised network trained by gradient descent on any {@link Loss}, as neural-tangents'
+ * {@code predict.gradient_descent(loss, k_train_train, y_train, learning_rate, momentum)}: the function-space ODE
+ * is integrated with Hipparchus' adaptive Dormand–Prince 8(5,3) (absolute and relative tolerance
+ * {@link #TOLERANCE} per component by default). With g = ∂L/∂f_train:
+ * <ul>
+ *   <li>no momentum: τ = η t and df_train/dτ = −K g, df_test/dτ = −K_test,train g;</li>
+ *   <li>momentum μ (heavy ball): τ = √η t, μ' = (μ − 1)/√η, and df/dτ = q, dq/dτ = −K g + μ' q for the train and
+ *       the test outputs, with q(0) = 0 (neural-tangents' continuous-time momentum).</li>
+ * </ul>
+ * K acts on the O outputs as K ⊗ I (an N×N kernel) or as the NO×NO matrix (full kernel), as in
+ * {@link GradientDescentMse}, whose closed form the MSE loss has.
+ */
+public final class GradientDescentOde {
+    /** Default absolute and relative tolerance of the integrator. */
+    public static final double TOLERANCE = 1e-10;
+
+    private final double[] kernel; // d×d, row-major
+    private final int d;
+    private final boolean full;
+    private final double[] y;
+    private final int n;
+    private final int outputs;
+    private final Loss loss;
+    private final double learningRate;
+    private final double momentum; // NaN: none
+    private double tolerance = TOLERANCE;
+    private int evaluations;
+
+    private GradientDescentOde(KernelMatrix k, Tensor yTrain, Loss loss, double learningRate, double momentum) {
+        this.d = k.dimension();
+        this.full = k.isFull();
+        this.kernel = new double[d * d];
+        double[] row = new double[d];
+        for (int i = 0; i < d; i++) {
+            k.getRow(i, row);
+            System.arraycopy(row, 0, kernel, i * d, d);
+        }
+        this.y = yTrain.toDoubleArray();
+        this.n = yTrain.dim(0);
+        this.outputs = yTrain.dim(1);
+        this.loss = loss;
+        this.learningRate = learningRate;
+        this.momentum = momentum;
+    }
+
+    /**
+     * The predictor for train-train kernel {@code kTrainTrain} (copied), targets [N, O], learning rate η &gt; 0 and
+     * momentum μ in [0, 1) or NaN for plain gradient descent.
+     */
+    public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
+                                        double momentum) {
+        if (yTrain.rank() != 2 || yTrain.dim(0) != kTrainTrain.examples()) {
+            throw new IllegalArgumentException("targets: expected [" + kTrainTrain.examples() + ", O], got "
+                    + Shapes.str(yTrain.shape()));
+        }
+        if (kTrainTrain.isFull() && kTrainTrain.blockSize() != yTrain.dim(1)) {
+            throw new IllegalArgumentException("targets: " + yTrain.dim(1) + " outputs for a full kernel with "
+                    + kTrainTrain.blockSize() + " outputs");
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException("learning rate: expected a positive finite number, got " + learningRate);
+        }
+        if (!Double.isNaN(momentum) && !(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("--momentum: expected a number in [0, 1), got " + momentum);
+        }
+        int bad = yTrain.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
+        }
+        long dim = (long) kTrainTrain.dimension() * kTrainTrain.dimension();
+        if (dim > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("gradient descent ODE: a " + kTrainTrain.dimension() + "×"
+                    + kTrainTrain.dimension() + " kernel is too large for the ODE solver's copy");
+        }
+        return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum);
+    }
+
+    /** Sets the integrator's absolute and relative tolerance (default {@link #TOLERANCE}). */
+    public GradientDescentOde tolerance(double tol) {
+        if (!(tol > 0)) {
+            throw new IllegalArgumentException("tolerance: expected a positive number, got " + tol);
+        }
+        this.tolerance = tol;
+        return this;
+    }
+
+    /** Right-hand side evaluations of the last {@link #predict} (the cost of the integration). */
+    public int evaluations() {
+        return evaluations;
+    }
+
+    /** Train outputs [N, O] and test outputs [M, O] (null without a test kernel) at one time. */
+    public record Outputs(Tensor train, Tensor test) implements AutoCloseable {
+        @Override
+        public void close() {
+            train.close();
+            if (test != null) {
+                test.close();
+            }
+        }
+    }
+
+    /**
+     * f_train(t) and f_test(t) for finite times {@code ts} (ascending, ≥ 0), integrating once through all of them.
+     * {@code kTestTrain} is [M, N] (N×N kernel) or [M, N, O, O] (full), or null for the train outputs only;
+     * {@code f0Train}/{@code f0Test} null mean 0.
+     */
+    public Outputs[] predict(double[] ts, Tensor f0Train, Tensor kTestTrain, Tensor f0Test) {
+        for (int i = 0; i < ts.length; i++) {
+            if (!(ts[i] >= 0) || Double.isInfinite(ts[i]) || (i > 0 && ts[i] < ts[i - 1])) {
+                throw new IllegalArgumentException("t: the ODE needs finite times >= 0 in ascending order, got "
+                        + java.util.Arrays.toString(ts));
+            }
+        }
+        int no = n * outputs;
+        int m = 0;
+        double[] kTest = null;
+        if (kTestTrain != null) {
+            int[] s = kTestTrain.shape();
+            boolean ok = !full ? s.length == 2 && s[1] == n
+                    : s.length == 4 && s[1] == n && s[2] == outputs && s[3] == outputs;
+            if (!ok) {
+                throw new IllegalArgumentException("test-train kernel: expected [M, " + n
+                        + (full ? ", " + outputs + ", " + outputs + "]" : "]") + ", got " + Shapes.str(s));
+            }
+            m = s[0];
+            kTest = kTestTrain.toDoubleArray();
+        }
+        int mo = m * outputs;
+        boolean mom = !Double.isNaN(momentum);
+        int dim = (no + mo) * (mom ? 2 : 1);
+        double[] state = new double[dim];
+        if (f0Train != null) {
+            checkOutputs("f0_train", f0Train, n);
+            System.arraycopy(f0Train.toDoubleArray(), 0, state, 0, no);
+        }
+        if (f0Test != null && m > 0) {
+            checkOutputs("f0_test", f0Test, m);
+            System.arraycopy(f0Test.toDoubleArray(), 0, state, no, mo);
+        }
+        double timeScale = mom ? Math.sqrt(learningRate) : learningRate;
+        double mu = mom ? (momentum - 1) / Math.sqrt(learningRate) : 0;
+        final int testRows = m;
+        final double[] kt = kTest;
+        evaluations = 0;
+        OrdinaryDifferentialEquation ode = new OrdinaryDifferentialEquation() {
+            private final double[] g = new double[no];
+            private final double[] f = new double[no];
+
+            @Override
+            public int getDimension() {
+                return dim;
+            }
+
+            @Override
+            public double[] computeDerivatives(double t, double[] s) {
+                evaluations++;
+                System.arraycopy(s, 0, f, 0, no);
+                loss.gradient(f, y, outputs, g);
+                double[] ds = new double[dim];
+                int off = mom ? no + mo : 0; // where −K g goes: dq (momentum) or df
+                applyTrain(g, ds, off);
+                if (kt != null) {
+                    applyTest(kt, testRows, g, ds, off + no);
+                }
+                if (mom) {
+                    for (int i = 0; i < no + mo; i++) {
+                        ds[i] = s[no + mo + i];                 // df/dτ = q
+                        ds[no + mo + i] += mu * s[no + mo + i]; // dq/dτ = −K g + μ' q
+                    }
+                }
+                return ds;
+            }
+        };
+        Outputs[] out = new Outputs[ts.length];
+        double tau = 0;
+        ODEState current = new ODEState(0, state);
+        try {
+            for (int i = 0; i < ts.length; i++) {
+                double target = ts[i] * timeScale;
+                if (target > tau) {
+                    DormandPrince853Integrator integ = new DormandPrince853Integrator(0, target - tau, tolerance,
+                            tolerance);
+                    ODEStateAndDerivative r = integ.integrate(ode, current, target);
+                    current = new ODEState(r.getTime(), r.getPrimaryState());
+                    tau = target;
+                }
+                double[] s = current.getPrimaryState();
+                Tensor tr = Tensor.of(java.util.Arrays.copyOfRange(s, 0, no), n, outputs);
+                Tensor te = kt == null ? null : Tensor.of(java.util.Arrays.copyOfRange(s, no, no + mo), m, outputs);
+                out[i] = new Outputs(tr, te);
+            }
+        } catch (org.hipparchus.exception.MathRuntimeException e) {
+            for (Outputs o : out) {
+                if (o != null) {
+                    o.close();
+                }
+            }
+            throw new IllegalArgumentException("gradient descent ODE: the integrator failed (" + e.getMessage()
+                    + "); try a smaller learning rate or time", e);
+        }
+        return out;
+    }
+
+    /** ds[off + ·] = −K g for the train outputs. */
+    private void applyTrain(double[] g, double[] ds, int off) {
+        if (full) {
+            for (int i = 0; i < d; i++) {
+                double s = 0;
+                int base = i * d;
+                for (int j = 0; j < d; j++) {
+                    s += kernel[base + j] * g[j];
+                }
+                ds[off + i] = -s;
+            }
+            return;
+        }
+        for (int a = 0; a < n; a++) {
+            for (int k = 0; k < outputs; k++) {
+                double s = 0;
+                for (int b = 0; b < n; b++) {
+                    s += kernel[a * n + b] * g[b * outputs + k];
+                }
+                ds[off + a * outputs + k] = -s;
+            }
+        }
+    }
+
+    /** ds[off + ·] = −K_test,train g. */
+    private void applyTest(double[] kt, int m, double[] g, double[] ds, int off) {
+        int o = outputs;
+        for (int a = 0; a < m; a++) {
+            for (int k = 0; k < o; k++) {
+                double s = 0;
+                if (full) {
+                    for (int b = 0; b < n; b++) {
+                        int base = ((a * n + b) * o + k) * o;
+                        for (int l = 0; l < o; l++) {
+                            s += kt[base + l] * g[b * o + l];
+                        }
+                    }
+                } else {
+                    for (int b = 0; b < n; b++) {
+                        s += kt[a * n + b] * g[b * o + k];
+                    }
+                }
+                ds[off + a * o + k] = -s;
+            }
+        }
+    }
+
+    private void checkOutputs(String what, Tensor f, int rows) {
+        if (f.rank() != 2 || f.dim(0) != rows || f.dim(1) != outputs) {
+            throw new IllegalArgumentException(what + ": expected [" + rows + ", " + outputs + "], got "
+                    + Shapes.str(f.shape()));
+        }
+    }
+
+    /**
+     * neural-tangents' {@code max_learning_rate(ntk_train_train, y_train_size, momentum)}: 2 (1 + μ) |y| / λ_max,
+     * the largest learning rate for which gradient descent on the MSE loss 1/(2|y|)‖f − y‖² of the linearised network
+     * converges (μ = 0 without momentum). λ_max of the train-train kernel (K ⊗ I has the eigenvalues of K) comes
+     * from {@link #largestEigenvalue}: matrix-vector products, no eigendecomposition.
+     */
+    public static double maxLearningRate(KernelMatrix kTrainTrain, int targets, double momentum) {
+        double m = Double.isNaN(momentum) ? 0 : momentum;
+        double lambda = largestEigenvalue(kTrainTrain, 1e-12, 10_000);
+        if (!(lambda > 0)) {
+            throw new IllegalArgumentException("max learning rate: the train kernel has no positive eigenvalue");
+        }
+        return 2 * (1 + m) * targets / lambda;
+    }
+
+    /**
+     * λ_max of a positive semi-definite kernel by the Lanczos iteration (full reorthogonalisation, one kernel-vector
+     * product per step), stopped when the largest Ritz value changes by less than {@code relTol} relative, or
+     * after {@code maxIter} steps or the dimension. The start vector is fixed (deterministic).
+     */
+    public static double largestEigenvalue(KernelMatrix k, double relTol, int maxIter) {
+        int dim = k.dimension();
+        int steps = Math.min(dim, maxIter);
+        double[][] q = new double[steps + 1][];
+        double[] alpha = new double[steps];
+        double[] beta = new double[steps];
+        double[] v = new double[dim];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(0x5eed);
+        for (int i = 0; i < dim; i++) {
+            v[i] = r.nextDouble() + 0.5;
+        }
+        scale(v, 1 / norm(v));
+        q[0] = v;
+        double[] row = new double[dim];
+        double previous = Double.NaN;
+        double ritz = 0;
+        for (int j = 0; j < steps; j++) {
+            double[] w = new double[dim];
+            for (int i = 0; i < dim; i++) {
+                k.getRow(i, row);
+                double s = 0;
+                for (int c = 0; c < dim; c++) {
+                    s += row[c] * q[j][c];
+                }
+                w[i] = s;
+            }
+            alpha[j] = dot(w, q[j]);
+            for (int pass = 0; pass < 2; pass++) { // full reorthogonalisation, twice
+                for (int i = 0; i <= j; i++) {
+                    double c = dot(w, q[i]);
+                    for (int e = 0; e < dim; e++) {
+                        w[e] -= c * q[i][e];
+                    }
+                }
+            }
+            ritz = largestRitz(alpha, beta, j + 1);
+            double b = norm(w);
+            if (b <= 1e-14 * Math.abs(ritz) || j + 1 == steps
+                    || (!Double.isNaN(previous) && Math.abs(ritz - previous) <= relTol * Math.abs(ritz))) {
+                break;
+            }
+            previous = ritz;
+            beta[j] = b;
+            scale(w, 1 / b);
+            q[j + 1] = w;
+        }
+        return ritz;
+    }
+
+    /** The largest eigenvalue of the symmetric tridiagonal matrix (alpha, beta) of order m, through LAPACK. */
+    private static double largestRitz(double[] alpha, double[] beta, int m) {
+        try (Tensor t = Tensor.zeros(DType.F64, m, m)) {
+            for (int i = 0; i < m; i++) {
+                t.setFlat(i * m + i, alpha[i]);
+                if (i + 1 < m) {
+                    t.setFlat(i * m + i + 1, beta[i]);
+                    t.setFlat((i + 1) * m + i, beta[i]);
+                }
+            }
+            double[] ev = org.ntk4j.cpu.Lapack.symmetricEigenvalues(t);
+            return ev[m - 1];
+        }
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    private static double norm(double[] a) {
+        return Math.sqrt(dot(a, a));
+    }
+
+    private static void scale(double[] a, double c) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] *= c;
+        }
+    }
+}

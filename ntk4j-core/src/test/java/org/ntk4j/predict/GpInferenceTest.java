@@ -1,0 +1,252 @@
+package org.ntk4j.predict;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.ntk4j.cpu.Lapack;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.predict.GpInference.Gaussian;
+import org.ntk4j.predict.GpInference.Posterior;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/** gp_inference: mean = predict at t = ∞, covariance symmetric PSD and equal to the direct float64 formulas. */
+class GpInferenceTest {
+    private static final int N = 6;
+    private static final int M = 4;
+    private static final int O = 2;
+
+    /** Joint PSD kernel over N + M points: G Gᵀ/width for random features G (plus a small ridge for the NTK). */
+    static double[][] joint(long seed, int width, double ridge) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int d = N + M;
+        double[][] g = new double[d][width];
+        for (double[] row : g) {
+            for (int j = 0; j < width; j++) {
+                row[j] = r.nextGaussian();
+            }
+        }
+        double[][] k = new double[d][d];
+        for (int i = 0; i < d; i++) {
+            for (int j = 0; j < d; j++) {
+                double s = 0;
+                for (int q = 0; q < width; q++) {
+                    s += g[i][q] * g[j][q];
+                }
+                k[i][j] = s / width + (i == j ? ridge : 0);
+            }
+        }
+        return k;
+    }
+
+    static Tensor block(double[][] k, int r0, int rows, int c0, int cols) {
+        double[] v = new double[rows * cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                v[i * cols + j] = k[r0 + i][c0 + j];
+            }
+        }
+        return Tensor.of(v, rows, cols);
+    }
+
+    /** Gauss-Jordan inverse with partial pivoting (the independent oracle). */
+    static double[][] inverse(double[][] a) {
+        int n = a.length;
+        double[][] m = new double[n][2 * n];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(a[i], 0, m[i], 0, n);
+            m[i][n + i] = 1;
+        }
+        for (int c = 0; c < n; c++) {
+            int p = c;
+            for (int i = c + 1; i < n; i++) {
+                p = Math.abs(m[i][c]) > Math.abs(m[p][c]) ? i : p;
+            }
+            double[] t = m[c];
+            m[c] = m[p];
+            m[p] = t;
+            double d = m[c][c];
+            for (int j = 0; j < 2 * n; j++) {
+                m[c][j] /= d;
+            }
+            for (int i = 0; i < n; i++) {
+                if (i != c) {
+                    double f = m[i][c];
+                    for (int j = 0; j < 2 * n; j++) {
+                        m[i][j] -= f * m[c][j];
+                    }
+                }
+            }
+        }
+        double[][] inv = new double[n][n];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(m[i], n, inv[i], 0, n);
+        }
+        return inv;
+    }
+
+    static double[][] mul(double[][] a, double[][] b) {
+        double[][] c = new double[a.length][b[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < b[0].length; j++) {
+                double s = 0;
+                for (int q = 0; q < b.length; q++) {
+                    s += a[i][q] * b[q][j];
+                }
+                c[i][j] = s;
+            }
+        }
+        return c;
+    }
+
+    static double[][] t(double[][] a) {
+        double[][] r = new double[a[0].length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                r[j][i] = a[i][j];
+            }
+        }
+        return r;
+    }
+
+    static double[][] sub(double[][] k, int r0, int rows, int c0, int cols) {
+        double[][] s = new double[rows][cols];
+        for (int i = 0; i < rows; i++) {
+            System.arraycopy(k[r0 + i], c0, s[i], 0, cols);
+        }
+        return s;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Posterior.class)
+    void matchesTheDirectFormulasInFloat64(Posterior g) {
+        double[][] theta = joint(1, 5, 0.05);
+        double[][] nngp = joint(2, 3, 0.0); // rank 3 < N: singular train block, as an empirical NNGP is
+        double diagReg = 0.01;
+        SplittableRandom rnd = new SplittableRandom(3);
+        double[][] y = new double[N][O];
+        double[] yFlat = new double[N * O];
+        for (int i = 0; i < N * O; i++) {
+            yFlat[i] = rnd.nextGaussian();
+            y[i / O][i % O] = yFlat[i];
+        }
+        double[][] kdd = g == Posterior.NNGP ? sub(nngp, 0, N, 0, N) : sub(theta, 0, N, 0, N);
+        double tr = 0;
+        for (int i = 0; i < N; i++) {
+            tr += kdd[i][i];
+        }
+        double r = diagReg * tr / N;
+        for (int i = 0; i < N; i++) {
+            kdd[i][i] += r;
+        }
+        double[][] inv = inverse(kdd);
+        double[][] ktd = g == Posterior.NNGP ? sub(nngp, N, M, 0, N) : sub(theta, N, M, 0, N);
+        double[][] a = mul(ktd, inv);
+        double[][] mean = mul(a, y);
+        double[][] cov;
+        if (g == Posterior.NTK) {
+            double[][] kdd0 = sub(nngp, 0, N, 0, N);
+            double[][] kdt = sub(nngp, 0, N, N, M);
+            double[][] akat = mul(mul(a, kdd0), t(a));
+            double[][] cross = mul(a, kdt);
+            cov = new double[M][M];
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < M; j++) {
+                    cov[i][j] = nngp[N + i][N + j] + akat[i][j] - cross[i][j] - cross[j][i];
+                }
+            }
+        } else {
+            double[][] k = g == Posterior.NNGP ? nngp : theta;
+            double[][] q = mul(a, sub(k, 0, N, N, M));
+            cov = new double[M][M];
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < M; j++) {
+                    cov[i][j] = k[N + i][N + j] - q[i][j];
+                }
+            }
+        }
+        try (Tensor thDD = block(theta, 0, N, 0, N); Tensor thTD = block(theta, N, M, 0, N);
+             Tensor thTT = block(theta, N, M, N, M); Tensor kDD = block(nngp, 0, N, 0, N);
+             Tensor kTD = block(nngp, N, M, 0, N); Tensor kTT = block(nngp, N, M, N, M);
+             Tensor yt = Tensor.of(yFlat, N, O);
+             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, diagReg, false, true)) {
+            assertThat(res.mean().shape()).containsExactly(M, O);
+            assertThat(res.covariance().shape()).containsExactly(M, M);
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < O; j++) {
+                    assertThat(res.mean().getFlat(i * O + j)).isCloseTo(mean[i][j],
+                            org.assertj.core.data.Offset.offset(1e-10));
+                }
+                for (int j = 0; j < M; j++) {
+                    assertThat(res.covariance().getFlat(i * M + j)).as(g + " cov[" + i + "," + j + "]")
+                            .isCloseTo(cov[i][j], org.assertj.core.data.Offset.offset(1e-10));
+                    assertThat(res.covariance().getFlat(i * M + j)).isEqualTo(res.covariance().getFlat(j * M + i));
+                }
+            }
+            double[] ev = Lapack.symmetricEigenvalues(res.covariance());
+            assertThat(ev[0]).as(g + " smallest eigenvalue").isGreaterThan(-1e-10);
+            assertThat(res.meanVariance()).isGreaterThan(0);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Posterior.class)
+    void onEmpiricalKernelsTheMeanIsPredictAtInfinityAndTheCovariancePsd(Posterior g) {
+        Model net = Zoo.parse("fcn(depth=1,width=16,out=3,act=tanh)");
+        int[] in = {5};
+        Params p = net.init(4, in, DType.F64);
+        Tensor xTrain = Tensor.randomNormal(DType.F64, 1, 8, 5);
+        Tensor xTest = Tensor.randomNormal(DType.F64, 2, 5, 5);
+        EmpiricalNtk e = EmpiricalNtk.of(net, p).traceAxes(-1).method(Method.JACOBIAN_CONTRACTION);
+        double diagReg = 1e-3;
+        try (Tensor thDD = e.ntk(xTrain, null); Tensor thTD = e.ntk(xTest, xTrain); Tensor thTT = e.ntk(xTest, null);
+             Tensor kDD = e.nngp(xTrain, null); Tensor kTD = e.nngp(xTest, xTrain); Tensor kTT = e.nngp(xTest, null);
+             Tensor y = Tensor.randomNormal(DType.F64, 3, 8, 3);
+             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, y, diagReg, false, true)) {
+            Tensor kTrain = g == Posterior.NNGP ? kDD : thDD;
+            Tensor kTest = g == Posterior.NNGP ? kTD : thTD;
+            try (KernelMatrix km = KernelMatrix.of(kTrain);
+                 GradientDescentMse gd = GradientDescentMse.of(km, y, 1, diagReg, false);
+                 Tensor ref = gd.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
+                for (int i = 0; i < ref.size(); i++) {
+                    assertThat(res.mean().getFlat(i)).isCloseTo(ref.getFlat(i),
+                            org.assertj.core.data.Offset.offset(1e-10 * (1 + Math.abs(ref.getFlat(i)))));
+                }
+            }
+            double[] ev = Lapack.symmetricEigenvalues(res.covariance());
+            double scale = Math.abs(ev[ev.length - 1]) + 1e-300;
+            assertThat(ev[0]).as(g + " covariance PSD").isGreaterThan(-1e-9 * Math.max(1, scale));
+            int m = res.covariance().dim(0);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < m; j++) {
+                    assertThat(res.covariance().getFlat(i * m + j)).isEqualTo(res.covariance().getFlat(j * m + i));
+                }
+            }
+        }
+    }
+
+    @Test
+    void theNtkCovarianceNeedsTheNngpAndBadInputIsNamed() {
+        try (Tensor k = Tensor.of(new double[] {2, 0, 0, 2}, 2, 2); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);
+             Tensor ktt = Tensor.of(new double[] {1}, 1, 1); Tensor y = Tensor.of(new double[] {1, 2}, 2, 1)) {
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTK, k, kt, ktt, null, null, null, y, 0, false, true))
+                    .hasMessageContaining("NNGP");
+            try (Gaussian mean = GpInference.infer(Posterior.NTK, k, kt, null, null, null, null, y, 0, false, false)) {
+                assertThat(mean.mean().getFlat(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-15));
+                assertThat(mean.covariance()).isNull();
+            }
+            try (Gaussian res = GpInference.infer(Posterior.NTKGP, k, kt, ktt, null, null, null, y, 0, false, true)) {
+                assertThat(res.covariance().getFlat(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-15));
+            }
+        }
+        assertThatThrownBy(() -> Posterior.parse("gp")).hasMessageContaining("nngp, ntk or ntkgp");
+    }
+}

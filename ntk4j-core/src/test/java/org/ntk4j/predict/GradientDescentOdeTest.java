@@ -1,0 +1,225 @@
+package org.ntk4j.predict;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ntk4j.cpu.Lapack;
+import org.ntk4j.nn.GradientStep;
+import org.ntk4j.nn.Linearized;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/** The function-space ODE for any loss: against explicit Euler, the MSE closed form and real training. */
+class GradientDescentOdeTest {
+    private static final int N = 4;
+    private static final int O = 3;
+
+    static Tensor kernel(long seed, int n) {
+        double[][] k = GpInferenceTest.joint(seed, 6, 0.1);
+        double[] v = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                v[i * n + j] = 3 * k[i][j];
+            }
+        }
+        return Tensor.of(v, n, n);
+    }
+
+    static Tensor oneHot(int[] labels, int o) {
+        double[] v = new double[labels.length * o];
+        for (int i = 0; i < labels.length; i++) {
+            v[i * o + labels[i]] = 1;
+        }
+        return Tensor.of(v, labels.length, o);
+    }
+
+    /** Explicit Euler on the same ODE (the state [f, q] with momentum), step h, up to τ. */
+    static double[] euler(double[] k, double[] y, double[] f0, Loss loss, double lr, double momentum, double t,
+                          double h) {
+        boolean mom = !Double.isNaN(momentum);
+        double tau = t * (mom ? Math.sqrt(lr) : lr);
+        double mu = mom ? (momentum - 1) / Math.sqrt(lr) : 0;
+        int no = f0.length;
+        double[] f = f0.clone();
+        double[] q = new double[no];
+        double[] g = new double[no];
+        int steps = (int) Math.round(tau / h);
+        for (int s = 0; s < steps; s++) {
+            loss.gradient(f, y, O, g);
+            double[] kg = new double[no];
+            for (int a = 0; a < N; a++) {
+                for (int o = 0; o < O; o++) {
+                    double acc = 0;
+                    for (int b = 0; b < N; b++) {
+                        acc += k[a * N + b] * g[b * O + o];
+                    }
+                    kg[a * O + o] = acc;
+                }
+            }
+            for (int i = 0; i < no; i++) {
+                if (mom) {
+                    double fi = f[i] + h * q[i];
+                    q[i] = q[i] + h * (-kg[i] + mu * q[i]);
+                    f[i] = fi;
+                } else {
+                    f[i] -= h * kg[i];
+                }
+            }
+        }
+        return f;
+    }
+
+    @ParameterizedTest
+    @ValueSource(doubles = {Double.NaN, 0.9})
+    void crossEntropyOdeMatchesAFineEulerIntegration(double momentum) {
+        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
+             Tensor f0 = Tensor.randomNormal(DType.F64, 5, N, O)) {
+            double lr = 2.0;
+            double t = 3.0;
+            GradientDescentOde ode = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, lr, momentum);
+            GradientDescentOde.Outputs[] r = ode.predict(new double[] {t}, f0, null, null);
+            // Richardson extrapolation of two explicit Euler runs: first-order error cancels, O(h²) remains
+            double[] e1 = euler(k.toDoubleArray(), y.toDoubleArray(), f0.toDoubleArray(), Loss.CROSS_ENTROPY, lr,
+                    momentum, t, 2e-5);
+            double[] e2 = euler(k.toDoubleArray(), y.toDoubleArray(), f0.toDoubleArray(), Loss.CROSS_ENTROPY, lr,
+                    momentum, t, 1e-5);
+            double moved = 0;
+            for (int i = 0; i < N * O; i++) {
+                double ref = 2 * e2[i] - e1[i];
+                assertThat(r[0].train().getFlat(i)).as("f[" + i + "]")
+                        .isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-6));
+                moved = Math.max(moved, Math.abs(ref - f0.getFlat(i)));
+            }
+            assertThat(moved).as("the outputs moved").isGreaterThan(1e-2);
+            r[0].close();
+        }
+    }
+
+    @Test
+    void mseOdeMatchesTheClosedFormOnTrainAndTest() {
+        try (Tensor k = kernel(2, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = Tensor.randomNormal(DType.F64, 3, N, O);
+             Tensor kt = Tensor.randomNormal(DType.F64, 4, 2, N); Tensor f0 = Tensor.randomNormal(DType.F64, 6, N, O);
+             Tensor f0t = Tensor.randomNormal(DType.F64, 7, 2, O);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.5, 0, true)) {
+            double[] ts = {0, 1.5, 40};
+            GradientDescentOde.Outputs[] r = GradientDescentOde.of(km, y, Loss.MSE, 0.5, Double.NaN)
+                    .predict(ts, f0, kt, f0t);
+            for (int i = 0; i < ts.length; i++) {
+                try (Tensor tr = gd.predictTrain(ts[i], f0); Tensor te = gd.predictTest(ts[i], kt, f0, f0t)) {
+                    for (int e = 0; e < tr.size(); e++) {
+                        assertThat(r[i].train().getFlat(e)).isCloseTo(tr.getFlat(e),
+                                org.assertj.core.data.Offset.offset(1e-8));
+                    }
+                    for (int e = 0; e < te.size(); e++) {
+                        assertThat(r[i].test().getFlat(e)).isCloseTo(te.getFlat(e),
+                                org.assertj.core.data.Offset.offset(1e-8));
+                    }
+                }
+                r[i].close();
+            }
+        }
+    }
+
+    @Test
+    void crossEntropyOdeMatchesTrainingTheLinearisedNetworkBySmallSteps() {
+        Model net = Zoo.parse("fcn(depth=1,width=12,out=3,act=tanh)");
+        int[] in = {4};
+        Params p0 = net.init(3, in, DType.F64);
+        Model lin = Linearized.linearize(net, p0);
+        int n = 5;
+        Tensor x = Tensor.randomNormal(DType.F64, 8, n, 4);
+        Tensor xTest = Tensor.randomNormal(DType.F64, 9, 2, 4);
+        int[] labels = {0, 1, 2, 1, 0};
+        double step = 0.25;
+        int steps = 400;
+        try (Tensor y = oneHot(labels, O);
+             Tensor kFull = EmpiricalNtk.of(lin, p0).traceAxes().method(Method.JACOBIAN_CONTRACTION).ntk(x, null);
+             Tensor kTest = EmpiricalNtk.of(lin, p0).traceAxes().method(Method.JACOBIAN_CONTRACTION).ntk(xTest, x);
+             KernelMatrix km = KernelMatrix.of(kFull); Tensor f0 = lin.apply(p0, x); Tensor f0t = lin.apply(p0, xTest)) {
+            Params q = p0;
+            for (int s = 0; s < steps; s++) {
+                try (Tensor f = lin.apply(q, x)) {
+                    double[] g = new double[n * O];
+                    Loss.CROSS_ENTROPY.gradient(f.toDoubleArray(), y.toDoubleArray(), O, g);
+                    try (Tensor gt = Tensor.of(g, n, O)) {
+                        Params next = GradientStep.step(lin, q, x, gt, step);
+                        if (q != p0) {
+                            q.close();
+                        }
+                        q = next;
+                    }
+                }
+            }
+            GradientDescentOde.Outputs[] r = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, step, Double.NaN)
+                    .predict(new double[] {steps}, f0, kTest, f0t);
+            try (Tensor trained = lin.apply(q, x); Tensor trainedTest = lin.apply(q, xTest)) {
+                double diff = 0;
+                double moved = 0;
+                for (int i = 0; i < trained.size(); i++) {
+                    diff = Math.max(diff, Math.abs(trained.getFlat(i) - r[0].train().getFlat(i)));
+                    moved = Math.max(moved, Math.abs(trained.getFlat(i) - f0.getFlat(i)));
+                }
+                for (int i = 0; i < trainedTest.size(); i++) {
+                    diff = Math.max(diff, Math.abs(trainedTest.getFlat(i) - r[0].test().getFlat(i)));
+                }
+                assertThat(moved).as("training moved the outputs").isGreaterThan(0.1);
+                assertThat(diff).as("gradient descent vs its flow (step " + step + ")").isLessThan(0.02 * moved);
+            }
+            r[0].close();
+        }
+    }
+
+    @Test
+    void maxLearningRateUsesLanczosLambdaMax() {
+        try (Tensor k = kernel(4, 9); KernelMatrix km = KernelMatrix.of(k)) {
+            double[] ev = Lapack.symmetricEigenvalues(k);
+            double lambda = GradientDescentOde.largestEigenvalue(km, 1e-14, 100);
+            assertThat(lambda).isCloseTo(ev[ev.length - 1], org.assertj.core.data.Offset.offset(1e-10 * ev[8]));
+            assertThat(GradientDescentOde.maxLearningRate(km, 27, Double.NaN))
+                    .isCloseTo(2 * 27 / ev[8], org.assertj.core.data.Offset.offset(1e-9));
+            assertThat(GradientDescentOde.maxLearningRate(km, 27, 0.5))
+                    .isCloseTo(3 * 27 / ev[8], org.assertj.core.data.Offset.offset(1e-9));
+        }
+        SplittableRandom r = new SplittableRandom(1);
+        double[] big = new double[60 * 60];
+        double[][] j = new double[60][8];
+        for (double[] row : j) {
+            for (int c = 0; c < 8; c++) {
+                row[c] = r.nextGaussian();
+            }
+        }
+        for (int a = 0; a < 60; a++) {
+            for (int b = 0; b < 60; b++) {
+                double s = 0;
+                for (int c = 0; c < 8; c++) {
+                    s += j[a][c] * j[b][c];
+                }
+                big[a * 60 + b] = s;
+            }
+        }
+        try (Tensor k = Tensor.of(big, 60, 60); KernelMatrix km = KernelMatrix.of(k)) {
+            double[] ev = Lapack.symmetricEigenvalues(k);
+            assertThat(GradientDescentOde.largestEigenvalue(km, 1e-14, 1000))
+                    .isCloseTo(ev[59], org.assertj.core.data.Offset.offset(1e-10 * ev[59]));
+        }
+    }
+
+    @Test
+    void badArgumentsAreNamed() {
+        try (Tensor k = kernel(2, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = Tensor.zeros(DType.F64, N, O)) {
+            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, 1.0)).hasMessageContaining("--momentum");
+            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN)
+                    .predict(new double[] {Double.POSITIVE_INFINITY}, null, null, null)).hasMessageContaining("finite");
+        }
+        assertThatThrownBy(() -> Loss.parse("hinge")).hasMessageContaining("mse or cross-entropy");
+    }
+}
