@@ -169,4 +169,20 @@ public final class Fixtures {
     public static String str(int[] shape) {
         return Arrays.toString(shape);
     }
+
+    /** ‖a − b‖_F / ‖b‖_F over the flat elements (shapes must match). */
+    public static double relativeError(org.ntk4j.tensor.Tensor a, org.ntk4j.tensor.Tensor b) {
+        if (!java.util.Arrays.equals(a.shape(), b.shape())) {
+            throw new AssertionError("shapes differ: " + java.util.Arrays.toString(a.shape()) + " and "
+                    + java.util.Arrays.toString(b.shape()));
+        }
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double d = a.getFlat(i) - b.getFlat(i);
+            num += d * d;
+            den += b.getFlat(i) * b.getFlat(i);
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
 }

@@ -31,14 +31,7 @@ class LinearizedModelTest {
     }
 
     static double relativeError(Tensor a, Tensor b) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.size(); i++) {
-            double d = a.getFlat(i) - b.getFlat(i);
-            num += d * d;
-            den += b.getFlat(i) * b.getFlat(i);
-        }
-        return Math.sqrt(num / den);
+        return org.ntk4j.Fixtures.relativeError(a, b);
     }
 
     /** θ0 + s·D for a fixed random direction D (unit N(0,1) entries). */

@@ -114,15 +114,7 @@ class EmpiricalNtkTest {
     }
 
     static double relativeError(Tensor a, Tensor b) {
-        assertThat(a.shape()).isEqualTo(b.shape());
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.size(); i++) {
-            double d = a.getFlat(i) - b.getFlat(i);
-            num += d * d;
-            den += b.getFlat(i) * b.getFlat(i);
-        }
-        return Math.sqrt(num / Math.max(den, 1e-300));
+        return org.ntk4j.Fixtures.relativeError(a, b);
     }
 
     /** Θ[n1, n2, o1, o2] from J columns by central differences of the forward pass (step 1e-6). */
