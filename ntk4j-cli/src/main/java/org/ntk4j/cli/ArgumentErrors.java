@@ -46,6 +46,19 @@ final class ArgumentErrors {
         }
         // picocli's nearest names: options sharing the first two letters, or the most similar commands
         List<String> suggestions = ex.getSuggestions();
+        if (problem.startsWith("unknown command") && !first.isEmpty()) {
+            // picocli's similarity of letter pairs also offers commands that share only a few ('kernal': convergence);
+            // those starting with the same letter, when there are any, are the plausible typos
+            List<String> same = new java.util.ArrayList<>();
+            for (String c : suggestions) {
+                if (!c.isEmpty() && Character.toLowerCase(c.charAt(0)) == Character.toLowerCase(first.charAt(0))) {
+                    same.add(c);
+                }
+            }
+            if (!same.isEmpty()) {
+                suggestions = same;
+            }
+        }
         if (suggestions.isEmpty()) {
             return problem;
         }

@@ -10,7 +10,6 @@ import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
-import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -96,6 +95,22 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
+    @Option(names = "--ensemble", paramLabel = "K", description = "The mean of the kernel over K initialisations, seeds "
+            + "--seed, --seed + 1, ..., --seed + K - 1 (tiled and resumable with --out like any kernel).")
+    Integer ensemble;
+
+    @Option(names = "--sem", paramLabel = "SEM", description = "With --ensemble K >= 2: write the standard error of the "
+            + "mean per entry (sample standard deviation / √K) as .npy, laid out as the kernel.")
+    Path sem;
+
+    @Option(names = "--infinite", description = "The analytic infinite-width kernel of the model instead of the "
+            + "empirical one: fcn with act=relu or act=erf, either parameterisation (README, The infinite-width limit).")
+    boolean infinite;
+
+    @Option(names = "--nngp", description = "The NNGP f(x1)·f(x2)ᵀ (mean over logits as the kernel kinds) instead of "
+            + "the NTK: kinds full, trace, diagonal; with --infinite, the analytic NNGP; not tiled.")
+    boolean nngp;
+
     @Option(names = "--spark", arity = "0..1", fallbackValue = "", paramLabel = "MASTER", description = "With --out: "
             + "compute the tiles on Apache Spark at MASTER (local[k], spark://host:port; nothing under spark-submit, "
             + "which sets it); OUT must be a path every executor reaches. Needs ntk4j-spark (the launcher adds it).")
@@ -111,7 +126,8 @@ public final class KernelCommand implements Callable<Integer> {
         long budget = kernel.memoryBudget();
         Model net = Zoo.parse(model);
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
-        boolean tiled = out != null && !kernel.explicitAxes();
+        checkEnsembleAndLimit(kind);
+        boolean tiled = out != null && !kernel.explicitAxes() && !infinite && !nngp;
         if (!tiled && (resume || tile != 0 || threads != null || spark != null)) {
             throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
                     : threads != null ? "--threads" : "--spark")
@@ -120,8 +136,8 @@ public final class KernelCommand implements Callable<Integer> {
         // Before any work: every output is checked, and a tiled run claims OUT (its lock, its unfinished run)
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
-                .output("--report", report, ".json").check();
-        try (TileStore.RunLock claim = tiled ? TiledRun.claim(this, m) : null) {
+                .output("--report", report, ".json").output("--sem", sem, ".npy").check();
+        try (TiledRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, net, standardization);
         }
     }
@@ -141,6 +157,9 @@ public final class KernelCommand implements Callable<Integer> {
             }
             if (!kernel.explicitAxes()) {
                 KernelOptions.requireProbesFit(kind, net, perExample, budget);
+            }
+            if (infinite) {
+                return limit(o, kind, x1, xb, dt);
             }
             Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                     : net.init(seed, perExample, dt);
@@ -166,32 +185,56 @@ public final class KernelCommand implements Callable<Integer> {
                 Tensor.resetPeakBytes();
                 long before = Tensor.liveBytes();
                 long start = System.nanoTime();
-                try (Tensor k = sketched ? base.kernel(kind, x1, xb) : ntk.ntk(x1, xb)) {
+                java.util.function.Function<EmpiricalNtk, Tensor> compute = e -> {
+                    EmpiricalNtk c = e.method(m).memoryBudget(budget);
+                    EmpiricalNtk withKind = kernel.explicitAxes() ? c.traceAxes(axes[0]).diagonalAxes(axes[1])
+                            : c.forKind(kind, perExample);
+                    return nngp ? withKind.nngp(x1, xb) : sketched ? c.kernel(kind, x1, xb) : withKind.ntk(x1, xb);
+                };
+                org.ntk4j.ntk.Ensemble.Mean mean = ensemble == null ? null
+                        : org.ntk4j.ntk.Ensemble.of(net, seed, ensemble, perExample, dt).over(compute);
+                try (Tensor k = mean != null ? mean.mean() : compute.apply(base);
+                     Tensor error = mean != null ? mean.sem() : null) {
                     double seconds = (System.nanoTime() - start) / 1e9;
                     long peak = Tensor.peakBytes() - before;
                     o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), p.count(),
                             Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
                             dt.shortName());
-                    o.printf(Locale.ROOT, "kind %s, method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
-                                    + "(predicted %s)%n", kernel.explicitAxes() ? "axes" : kind,
-                            sketched ? "jc rows + sketch" : used.shortName(), m == Method.AUTO ? " (auto)" : "",
-                            seconds, est.flops(), est.flops() / seconds / 1e9, CostModel.human(peak),
-                            CostModel.human(est.peakBytes()));
+                    int members = ensemble == null ? 1 : ensemble;
+                    String what = (kernel.explicitAxes() ? "axes" : kind.toString()) + (nngp ? " nngp" : "")
+                            + (ensemble == null ? "" : ", mean of an ensemble of " + ensemble + " (seeds " + seed
+                            + ".." + (seed + ensemble - 1) + ")");
+                    if (nngp) {
+                        o.printf(Locale.ROOT, "kind %s: %.3f s, peak %s%n", what, seconds, CostModel.human(peak));
+                    } else {
+                        o.printf(Locale.ROOT, "kind %s, method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak "
+                                        + "%s (predicted %s)%n", what,
+                                sketched ? "jc rows + sketch" : used.shortName(), m == Method.AUTO ? " (auto)" : "",
+                                seconds, members * est.flops(), members * est.flops() / seconds / 1e9,
+                                CostModel.human(peak), CostModel.human(est.peakBytes()));
+                    }
                     o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
+                    if (error != null) {
+                        o.printf(Locale.ROOT, "standard error of the mean %s%n", summary(error));
+                    }
                     if (out != null) {
                         Npy.write(out, k);
                         o.println("wrote " + out);
                     }
+                    if (sem != null) {
+                        Npy.write(sem, error);
+                        o.println("wrote " + sem);
+                    }
                     if (report != null) {
-                        new JsonReport().put("model", net.spec()).put("kind", kernel.explicitAxes() ? "axes" : kind.toString())
+                        new JsonReport().put("ensemble", members).put("nngp", nngp).put("model", net.spec()).put("kind", kernel.explicitAxes() ? "axes" : kind.toString())
                                 .put("method", used.shortName())
                                 .put("auto", m == Method.AUTO).put("dtype", dt.shortName())
                                 .put("x1_shape", x1.shape())
                                 .put("x2_shape", xb == null ? x1.shape() : xb.shape())
                                 .put("x2_is_x1", xb == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
                                 .put("kernel_shape", k.shape()).put("parameters", p.count())
-                                .put("seconds", seconds).put("predicted_flops", est.flops())
-                                .put("achieved_flops_per_second", est.flops() / seconds)
+                                .put("seconds", seconds).put("predicted_flops", members * est.flops())
+                                .put("achieved_flops_per_second", members * est.flops() / seconds)
                                 .put("peak_bytes", peak).put("predicted_peak_bytes", est.peakBytes())
                                 .put("memory_budget_bytes", budget).write(report);
                         o.println("wrote " + report);
@@ -199,6 +242,73 @@ public final class KernelCommand implements Callable<Integer> {
                 }
             } finally {
                 p.close();
+            }
+        }
+        o.flush();
+        return 0;
+    }
+
+    /**
+     * Refuses, before any work and in one line, the combinations of --ensemble, --sem, --infinite and --nngp that
+     * mean nothing or are not implemented.
+     */
+    private void checkEnsembleAndLimit(org.ntk4j.ntk.KernelKind kind) {
+        if (ensemble != null && ensemble < 1) {
+            throw new IllegalArgumentException("--ensemble: expected at least 1 initialisation, got " + ensemble);
+        }
+        if (sem != null && (ensemble == null || ensemble < 2)) {
+            throw new IllegalArgumentException("--sem: the standard error of the mean needs --ensemble K with K >= 2");
+        }
+        if (ensemble != null && (paramsIn != null || paramsOut != null || spark != null)) {
+            throw new IllegalArgumentException("--ensemble: each member's parameters come from its seed; it does not "
+                    + "combine with " + (paramsIn != null ? "--params-in" : paramsOut != null ? "--params-out"
+                    : "--spark"));
+        }
+        if (nngp && !kernel.explicitAxes() && kind.family() != org.ntk4j.ntk.KernelKind.Family.FULL
+                && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
+                && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL && !infinite) {
+            throw new IllegalArgumentException("--nngp: kinds full, trace and diagonal only, not " + kind);
+        }
+        if (!infinite) {
+            return;
+        }
+        String other = ensemble != null ? "--ensemble" : paramsIn != null ? "--params-in"
+                : paramsOut != null ? "--params-out" : resume ? "--resume" : tile != 0 ? "--tile"
+                : threads != null ? "--threads" : spark != null ? "--spark" : kernel.explicitAxes()
+                ? "--trace-axes/--diagonal-axes" : null;
+        if (other != null) {
+            throw new IllegalArgumentException("--infinite: the analytic kernel has no parameters and is not tiled; it "
+                    + "does not combine with " + other);
+        }
+        org.ntk4j.infinite.FcnLimit.of(model); // refuses any other model or activation, naming what is supported
+        if (kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+            throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
+                    + "sketches the parameters); use full, trace, diagonal, pntk, pntk-unscaled, logit:K or probes:R");
+        }
+    }
+
+    /** --infinite: the analytic NNGP or NTK of the fcn, laid out as the empirical kernel of the kind. */
+    private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt)
+            throws java.io.IOException {
+        org.ntk4j.infinite.FcnLimit lim = org.ntk4j.infinite.FcnLimit.of(model);
+        long start = System.nanoTime();
+        try (Tensor k = lim.kernel(kind, x1, xb, nngp, dt)) {
+            double seconds = (System.nanoTime() - start) / 1e9;
+            o.printf(Locale.ROOT, "model %s: infinite-width limit, %s; x1 %s%s; %s%n", model, lim,
+                    Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
+                    dt.shortName());
+            o.printf(Locale.ROOT, "kind %s%s, analytic: %.3f s%n", kind, nngp ? " nngp" : "", seconds);
+            o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
+            if (out != null) {
+                Npy.write(out, k);
+                o.println("wrote " + out);
+            }
+            if (report != null) {
+                new JsonReport().put("model", model).put("infinite", true).put("nngp", nngp)
+                        .put("kind", kind.toString()).put("dtype", dt.shortName()).put("x1_shape", x1.shape())
+                        .put("x2_shape", xb == null ? x1.shape() : xb.shape()).put("x2_is_x1", xb == null)
+                        .put("kernel_shape", k.shape()).put("seconds", seconds).write(report);
+                o.println("wrote " + report);
             }
         }
         o.flush();

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ntk4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Finite-width (empirical) neural tangent kernels on the JVM.",
         subcommands = {KernelCommand.class, ExplainCommand.class, ApproxCommand.class, PredictCommand.class,
-            SpectrumCommand.class, ModelsCommand.class,
+            SpectrumCommand.class, ModelsCommand.class, ConvergenceCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -64,8 +64,57 @@ final class TiledRun {
      * {@code --resume}, there must be one, and an explicit {@code --method} or {@code --tile} must be the recorded
      * one (a resumed run keeps its method and grid).
      */
-    static TileStore.RunLock claim(KernelCommand cmd, Method requested) throws IOException {
-        Path out = cmd.out;
+    static Claim claim(KernelCommand cmd, Method requested) throws IOException {
+        TileStore.RunLock first = claim(cmd, cmd.out, requested);
+        if (cmd.sem == null) {
+            return new Claim(first, null);
+        }
+        try {
+            return new Claim(first, claim(cmd, cmd.sem, requested));
+        } catch (IOException | RuntimeException e) {
+            first.close();
+            throw e;
+        }
+    }
+
+    /** The locks of a run's outputs (OUT, and SEM with --ensemble --sem). */
+    static final class Claim implements java.io.Closeable {
+        private final TileStore.RunLock out;
+        private final TileStore.RunLock sem;
+
+        Claim(TileStore.RunLock out, TileStore.RunLock sem) {
+            this.out = out;
+            this.sem = sem;
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                if (sem != null) {
+                    sem.close();
+                }
+            } finally {
+                out.close();
+            }
+        }
+    }
+
+    /** The fingerprint of an ensemble run: its size and seeds, then the hash (of member 0's parameters). */
+    static String fingerprint(KernelCommand cmd, String hash, boolean ofSem) {
+        if (cmd.ensemble == null) {
+            return hash;
+        }
+        return "ensemble " + cmd.ensemble + " seeds " + cmd.seed + ".." + (cmd.seed + cmd.ensemble - 1)
+                + (ofSem ? " sem " : " mean ") + hash;
+    }
+
+    /** The --ensemble K recorded in a fingerprint, or "none". */
+    static String recordedEnsemble(String fingerprint) {
+        String[] w = fingerprint == null ? new String[0] : fingerprint.split(" ");
+        return w.length > 1 && w[0].equals("ensemble") ? w[1] : "none";
+    }
+
+    private static TileStore.RunLock claim(KernelCommand cmd, Path out, Method requested) throws IOException {
         Path manifest = TileStore.manifestPath(out);
         Path partial = TileStore.partialPath(out);
         TileStore.RunLock lock = TileStore.lock(out);
@@ -76,6 +125,14 @@ final class TiledRun {
                             + " does not exist)");
                 }
                 Map<String, String> recorded = TileStore.recordedRun(out);
+                String was = recordedEnsemble(recorded.get("fingerprint"));
+                String now = cmd.ensemble == null ? "none" : cmd.ensemble.toString();
+                if (!was.equals(now)) {
+                    throw new IllegalArgumentException("--resume: the run of " + out + " is " + (was.equals("none")
+                            ? "not an ensemble" : "the mean of --ensemble " + was) + ", not " + (now.equals("none")
+                            ? "a single kernel" : "--ensemble " + now) + " (give the recorded --ensemble to continue "
+                            + "it, or start again with --overwrite and no --resume)");
+                }
                 String method = recorded.getOrDefault("method", "");
                 if (requested != Method.AUTO && !requested.shortName().equals(method)) {
                     throw new IllegalArgumentException("--resume: the run of " + out + " uses --method " + method
@@ -166,29 +223,53 @@ final class TiledRun {
         // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count
         int blasBefore = Blas.threads();
         Blas.setThreads(1);
-        String fingerprint = RunFingerprint.of(net.spec(), params, x1, x2);
+        String hash = RunFingerprint.of(net.spec(), params, x1, x2);
+        String fingerprint = fingerprint(cmd, hash, false);
         o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), params.count(),
                 Shapes.str(x1.shape()), x2 == null ? " (x2 = x1)" : ", x2 " + Shapes.str(x2.shape()),
                 dtype.shortName());
-        o.printf(Locale.ROOT, "kind %s, kernel %s (%s) in %s%n", kind, Shapes.str(plan.shape()),
+        o.printf(Locale.ROOT, "kind %s%s, kernel %s (%s) in %s%n", kind, cmd.ensemble == null ? ""
+                : ", mean of an ensemble of " + cmd.ensemble + " (seeds " + cmd.seed + ".." + (cmd.seed + cmd.ensemble
+                - 1) + ")", Shapes.str(plan.shape()),
                 CostModel.human(plan.elements() * dtype.bytes()), plan.describe());
         o.flush();
         Tensor.resetPeakBytes();
         long start = System.nanoTime();
         int alreadyDone;
         TileProgress progress;
+        String semFingerprint = fingerprint(cmd, hash, true);
         try (TileStore store = cmd.resume ? TileStore.resume(cmd.out, plan, fingerprint)
-                : TileStore.create(cmd.out, plan, fingerprint)) {
-            alreadyDone = store.finishedTiles().size();
+                : TileStore.create(cmd.out, plan, fingerprint);
+             TileStore semStore = cmd.sem == null ? null : cmd.resume ? TileStore.resume(cmd.sem, plan, semFingerprint)
+                : TileStore.create(cmd.sem, plan, semFingerprint)) {
+            // a tile is done when it is in every output (a run killed between OUT and SEM recomputes it)
+            java.util.Set<Integer> done = new java.util.TreeSet<>(store.finishedTiles());
+            if (semStore != null) {
+                done.retainAll(semStore.finishedTiles());
+            }
+            alreadyDone = done.size();
             progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
             try (TileProgress p = progress) {
                 if (cluster != null) {
                     cluster.compute(cmd.spark, net.spec(), params, x1, x2, store, cmd.out, p, o);
+                } else if (cmd.ensemble != null) {
+                    EmpiricalNtk configured = ntk;
+                    org.ntk4j.ntk.Ensemble.of(net, cmd.seed, cmd.ensemble, perExample, dtype)
+                            .configure(e -> e.method(configured.method()).memoryBudget(budget))
+                            .run(plan, x1, x2, done, (t, mean, sem) -> {
+                                store.write(t, mean);
+                                if (semStore != null) {
+                                    semStore.write(t, sem);
+                                }
+                            }, p);
                 } else {
                     new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
                 }
             }
             store.finish();
+            if (semStore != null) {
+                semStore.finish();
+            }
         } finally {
             Blas.setThreads(blasBefore);
         }
@@ -201,8 +282,12 @@ final class TiledRun {
                 CostModel.human(budget));
         o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(plan.shape()), summary(plan));
         o.println("wrote " + cmd.out);
+        if (cmd.sem != null) {
+            o.println("wrote " + cmd.sem);
+        }
         if (cmd.report != null) {
             new JsonReport().put("model", net.spec()).put("kind", kind.toString())
+                    .put("ensemble", cmd.ensemble == null ? 1 : cmd.ensemble)
                     .put("method", plan.method().shortName()).put("auto", method == Method.AUTO)
                     .put("dtype", dtype.shortName()).put("x1_shape", x1.shape())
                     .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)

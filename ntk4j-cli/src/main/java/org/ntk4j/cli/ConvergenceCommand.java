@@ -1,0 +1,144 @@
+package org.ntk4j.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.ntk4j.infinite.Convergence;
+import org.ntk4j.infinite.FcnLimit;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.plot.Charts;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ntk4j convergence}: how far a finite fcn's eNTK, and the mean of an ensemble of them, is from the analytic
+ * infinite-width NTK as the width grows, with the fitted exponents ({@link Convergence}).
+ */
+@Command(name = "convergence", mixinStandardHelpOptions = true,
+        description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn to its "
+                + "infinite-width NTK, over widths, with the fitted log-log exponent.")
+public final class ConvergenceCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "An fcn with act=relu or act=erf; its width option is replaced by each "
+            + "of --widths (default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,act=relu)";
+
+    @Option(names = "--widths", split = ",", description = "Widths (default: 64,128,256,512,1024,2048).")
+    int[] widths = {64, 128, 256, 512, 1024, 2048};
+
+    @Option(names = "--data", description = "Inputs: a data source as for 'kernel' (default: ${DEFAULT-VALUE}).")
+    String data = "synthetic:32,16";
+
+    @Option(names = "--seeds", description = "Single eNTKs per width whose distance is averaged (the first members "
+            + "of the ensemble; default: ${DEFAULT-VALUE}).")
+    int seeds = 4;
+
+    @Option(names = "--ensemble", paramLabel = "K", description = "Ensemble size per width, seeds --seed.."
+            + "--seed + K - 1 (default: ${DEFAULT-VALUE}).")
+    int ensemble = 64;
+
+    @Option(names = "--seed", description = "First seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--dtype", description = "f32 or f64 of the eNTKs (default: ${DEFAULT-VALUE}); the limit is "
+            + "computed in float64.")
+    String dtype = "f32";
+
+    @Option(names = {"--report", "--json"}, description = "Write the figures as JSON.")
+    Path report;
+
+    @Option(names = "--plot", description = "Write a log-log PNG of the distances against width.")
+    Path plot;
+
+    @Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = DType.parse(dtype);
+        Method m = Method.parse(method);
+        if (widths.length < 2) {
+            throw new IllegalArgumentException("--widths: give at least two widths to fit an exponent");
+        }
+        for (int w : widths) {
+            if (w < 1) {
+                throw new IllegalArgumentException("--widths: expected positive widths, got " + w);
+            }
+        }
+        if (ensemble < 1 || seeds < 1 || seeds > ensemble) {
+            throw new IllegalArgumentException("--seeds and --ensemble: need 1 <= --seeds <= --ensemble, got "
+                    + seeds + " and " + ensemble);
+        }
+        FcnLimit.of(ApproxCommand.withWidth(model, widths[0])); // an fcn with relu or erf, or one line
+        Zoo.parse(model);
+        overwrite.outputs().inputSource("--data", data).output("--report", report, ".json")
+                .output("--plot", plot, ".png").check();
+        PrintWriter out = spec.commandLine().getOut();
+        Convergence.Result r;
+        long start = System.nanoTime();
+        try (Tensor x = DataSource.load(data, dt, seed)) {
+            r = Convergence.run(w -> ApproxCommand.withWidth(model, w), widths, seeds, ensemble, seed, x,
+                    e -> e.method(m));
+            out.printf(Locale.ROOT, "%s on %d inputs %s (%s): relative Frobenius distance of the trace eNTK to the "
+                            + "infinite-width NTK; single: mean (min..max) over seeds %d..%d; ensemble: the mean of "
+                            + "%d eNTKs (seeds %d..%d)%n", model, x.dim(0), data, dt.shortName(), seed, seed + seeds - 1,
+                    ensemble, seed, seed + ensemble - 1);
+        }
+        out.println("| width | single eNTK | min | max | ensemble mean |");
+        out.println("|---|---|---|---|---|");
+        double[] w = new double[widths.length];
+        double[] single = new double[widths.length];
+        double[] ens = new double[widths.length];
+        JsonReport json = new JsonReport().put("model", model).put("data", data).put("dtype", dt.shortName())
+                .put("seeds", seeds).put("ensemble", ensemble).put("seed", seed).put("widths", widths);
+        for (int i = 0; i < widths.length; i++) {
+            Convergence.Row row = r.rows().get(i);
+            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(), row.singleMean(),
+                    row.singleMin(), row.singleMax(), row.ensemble());
+            w[i] = row.width();
+            single[i] = row.singleMean();
+            ens[i] = row.ensemble();
+            json.put("width_" + row.width() + ".single_distance", row.singleMean())
+                    .put("width_" + row.width() + ".single_min", row.singleMin())
+                    .put("width_" + row.width() + ".single_max", row.singleMax())
+                    .put("width_" + row.width() + ".ensemble_distance", row.ensemble());
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; %.1f s%n",
+                r.singleExponent(), r.ensembleExponent(), seconds);
+        json.put("single_exponent", r.singleExponent()).put("ensemble_exponent", r.ensembleExponent())
+                .put("seconds", seconds);
+        if (plot != null) {
+            double[] ref = new double[w.length];
+            for (int i = 0; i < w.length; i++) {
+                ref[i] = single[0] * Math.sqrt(w[0] / w[i]);
+            }
+            Charts.logLogLines(plot, "distance to the infinite-width NTK, " + model, "width",
+                    "relative Frobenius distance", List.of(new Charts.Series("single eNTK", w, single),
+                            new Charts.Series("mean of " + ensemble + " eNTKs", w, ens),
+                            new Charts.Series("width^-1/2", w, ref)));
+            out.println("wrote " + plot);
+        }
+        if (report != null) {
+            json.write(report);
+            out.println("wrote " + report);
+        }
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,45 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConvergenceCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void printsTheTableAndExponentAndWritesTheReportAndPlot() throws Exception {
+        Path json = dir.resolve("c.json");
+        Path png = dir.resolve("c.png");
+        String[] o = run(0, "convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths", "32,512", "--seeds",
+                "2", "--ensemble", "3", "--data", "synthetic:8,6", "--dtype", "f64", "--json", json.toString(),
+                "--plot", png.toString());
+        assertThat(o[0]).contains("| width | single eNTK | min | max | ensemble mean |").contains("wrote " + png);
+        Matcher m = Pattern.compile("\\| 32 \\| ([0-9.e-]+) .*\\n\\| 512 \\| ([0-9.e-]+) ").matcher(o[0]);
+        assertThat(m.find()).as(o[0]).isTrue();
+        assertThat(Double.parseDouble(m.group(2))).isLessThan(Double.parseDouble(m.group(1)));
+        String report = Files.readString(json, StandardCharsets.UTF_8);
+        assertThat(report).contains("\"single_exponent\"").contains("\"width_512.ensemble_distance\"");
+        assertThat(Files.size(png)).isGreaterThan(1000);
+        Matcher e = Pattern.compile("single eNTK (-?[0-9.]+) \\(theory").matcher(o[0]);
+        assertThat(e.find()).isTrue();
+        assertThat(Double.parseDouble(e.group(1))).isNegative();
+    }
+
+    @Test
+    void otherModelsAreRefusedBeforeAnyWork() {
+        String[] o = run(2, "convergence", "--model", "cnn(depth=1)", "--widths", "8,16");
+        assertThat(o[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
+                + "for fcn with act=relu or act=erf only, not 'cnn'");
+        String[] s = run(2, "convergence", "--seeds", "5", "--ensemble", "4");
+        assertThat(s[1]).contains("need 1 <= --seeds <= --ensemble");
+    }
+}

@@ -1,0 +1,117 @@
+package org.ntk4j.infinite;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+import java.util.function.UnaryOperator;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Ensemble;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * How far a finite fcn's eNTK is from its infinite-width limit as the width grows: at each width, the relative
+ * Frobenius distance ‖Θ_w − Θ_∞‖_F / ‖Θ_∞‖_F of the trace eNTK (mean over logits, [N, N]) of single
+ * initialisations (the mean, min and max over the first {@code seeds} members) and of the ensemble mean over
+ * {@code members} initialisations (seeds s, ..., s + members − 1, {@link Ensemble}), against {@link FcnLimit}; and the
+ * log-log slopes of both in width (theory for single eNTKs: −1/2).
+ */
+public final class Convergence {
+    /** One width's distances. */
+    public record Row(int width, double singleMean, double singleMin, double singleMax, double ensemble) {
+    }
+
+    /** All widths and the fitted exponents. */
+    public record Result(List<Row> rows, double singleExponent, double ensembleExponent) {
+    }
+
+    private Convergence() {
+    }
+
+    /**
+     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
+     * @param members the ensemble size
+     * @param configure sets the members' method and budget
+     */
+    public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
+                             Tensor x, UnaryOperator<EmpiricalNtk> configure) {
+        if (seeds < 1 || seeds > members) {
+            throw new IllegalArgumentException("convergence: --seeds must be between 1 and --ensemble (" + members
+                    + "), got " + seeds);
+        }
+        if (widths.length == 0) {
+            throw new IllegalArgumentException("convergence: no widths");
+        }
+        int[] per = Shapes.dropFirst(x.shape());
+        DType dt = x.dtype();
+        List<Row> rows = new ArrayList<>();
+        double[] w = new double[widths.length];
+        double[] single = new double[widths.length];
+        double[] ens = new double[widths.length];
+        for (int i = 0; i < widths.length; i++) {
+            String spec = specOfWidth.apply(widths[i]);
+            Model net = Zoo.parse(spec);
+            double[][] limit;
+            try (Tensor lim = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                limit = square(lim);
+            }
+            double[] d = new double[seeds];
+            int[] member = {0};
+            Ensemble e = Ensemble.of(net, seed, members, per, dt).configure(configure);
+            try (Ensemble.Mean m = e.over(ntk -> {
+                Tensor k = ntk.kernel(KernelKind.trace(), x, null);
+                if (member[0] < seeds) {
+                    d[member[0]] = distance(square(k), limit);
+                }
+                member[0]++;
+                return k;
+            })) {
+                ens[i] = distance(square(m.mean()), limit);
+            }
+            double sum = 0;
+            double lo = Double.POSITIVE_INFINITY;
+            double hi = 0;
+            for (double v : d) {
+                sum += v;
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+            w[i] = widths[i];
+            single[i] = sum / seeds;
+            rows.add(new Row(widths[i], single[i], lo, hi, ens[i]));
+        }
+        double se = widths.length > 1 ? ApproximationReport.logLogSlope(w, single) : Double.NaN;
+        double ee = widths.length > 1 ? ApproximationReport.logLogSlope(w, ens) : Double.NaN;
+        return new Result(rows, se, ee);
+    }
+
+    /** ‖a − b‖_F / ‖b‖_F. */
+    public static double distance(double[][] a, double[][] b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < b.length; i++) {
+            for (int j = 0; j < b[i].length; j++) {
+                double diff = a[i][j] - b[i][j];
+                num += diff * diff;
+                den += b[i][j] * b[i][j];
+            }
+        }
+        return Math.sqrt(num / den);
+    }
+
+    static double[][] square(Tensor k) {
+        double[][] r = new double[k.dim(0)][k.dim(1)];
+        for (int i = 0; i < r.length; i++) {
+            for (int j = 0; j < r[i].length; j++) {
+                r[i][j] = k.get(i, j);
+            }
+        }
+        return r;
+    }
+}

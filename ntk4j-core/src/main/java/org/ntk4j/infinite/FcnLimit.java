@@ -1,0 +1,288 @@
+package org.ntk4j.infinite;
+
+import java.util.Locale;
+import org.ntk4j.nn.ModelSpec;
+import org.ntk4j.nn.Parameterization;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The infinite-width NNGP and NTK of the zoo's {@code fcn}: flatten, depth × (dense(width), act), dense(out), for
+ * act = relu or erf, with the zoo's σ_w, σ_b and either parameterisation — the analytic kernels of exactly that
+ * network, output layer and biases included (neural-tangents' {@code stax} {@code kernel_fn} of the same layers).
+ *
+ * <p>With d the flattened input size and (u, v) ~ N(0, [[K(x,x), K(x,x')], [K(x,x'), K(x',x')]]) at each layer:
+ * <pre>
+ *   K¹ = σ_w² x·x'/d + σ_b²                              (the first dense layer)
+ *   K^{l+1} = σ_w² E[φ(u)φ(v)] + σ_b²
+ *   NTK parameterisation:      Θ¹ = K¹,          Θ^{l+1} = K^{l+1} + σ_w² E[φ'(u)φ'(v)] Θ^l
+ *   standard parameterisation: Θ¹ = x·x' + [b],  Θ^{l+1} = n_l E[φ(u)φ(v)] + [b] + σ_w² E[φ'(u)φ'(v)] Θ^l
+ * </pre>
+ * ([b] = 1 when the layer has a bias, σ_b ≠ 0; n_l the layer's fan-in: d for the first, width after.) The output
+ * kernels are those of the last (depth + 1-th) dense layer. Under the standard parameterisation the NTK grows with
+ * the widths (the gradient of a weight is not scaled by 1/√fan_in), so, as neural-tangents does, its "limit" is
+ * the leading-order NTK at the network's actual widths: the finite network's eNTK divided by it still tends to 1.
+ *
+ * <p>Closed forms, with c = K(x,x')/√(K(x,x)K(x',x')) and θ = arccos c:
+ * ReLU (arc-cosine kernels of degree 1 and 0): E[φφ] = √(K(x,x)K(x',x'))·(sin θ + (π − θ) cos θ)/(2π),
+ * E[φ'φ'] = (π − θ)/(2π);
+ * erf: E[φφ] = (2/π) arcsin(2K(x,x') / √((1 + 2K(x,x))(1 + 2K(x',x')))),
+ * E[φ'φ'] = (4/π) / √((1 + 2K(x,x))(1 + 2K(x',x')) − 4K(x,x')²).
+ *
+ * <p>The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel
+ * of the same kind (trace = mean over the logits = Θ).
+ */
+public final class FcnLimit {
+    /** The activations with a closed form here. */
+    public enum Act { RELU, ERF }
+
+    private final int depth;
+    private final int width;
+    private final int out;
+    private final Act act;
+    private final Parameterization param;
+    private final double wStd;
+    private final double bStd;
+
+    public FcnLimit(int depth, int width, int out, Act act, Parameterization param, double wStd, double bStd) {
+        if (depth < 0 || width < 1 || out < 1) {
+            throw new IllegalArgumentException("fcn limit: depth >= 0, width >= 1, out >= 1 expected");
+        }
+        this.depth = depth;
+        this.width = width;
+        this.out = out;
+        this.act = act;
+        this.param = param;
+        this.wStd = wStd;
+        this.bStd = bStd;
+    }
+
+    /**
+     * The limit of a zoo spec such as {@code fcn(depth=2,width=1024,act=erf,param=standard)}; any other model, or
+     * an fcn with another activation, is refused with a one-line message naming what is supported.
+     */
+    public static FcnLimit of(String specText) {
+        ModelSpec s = ModelSpec.parse(specText);
+        if (!s.name().equals("fcn")) {
+            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
+                    + "fcn with act=relu or act=erf only, not '" + s.name() + "'");
+        }
+        int depth = s.integer("depth", 3, 0);
+        int width = s.integer("width", 512, 1);
+        int out = s.integer("out", 10, 1);
+        String a = s.string("act", "relu").toLowerCase(Locale.ROOT);
+        Act act;
+        if (a.equals("relu")) {
+            act = Act.RELU;
+        } else if (a.equals("erf")) {
+            act = Act.ERF;
+        } else {
+            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
+                    + "fcn with act=relu or act=erf only, not act=" + a);
+        }
+        Parameterization p = Parameterization.parse(s.string("param", "ntk"));
+        double w = s.real("w_std", 1.5, 0);
+        double b = s.real("b_std", 0.05, 0);
+        s.rejectUnknown("depth=3, width=512, out=10, act=relu, param=ntk, w_std=1.5, b_std=0.05");
+        return new FcnLimit(depth, width, out, act, p, w, b);
+    }
+
+    public int outputs() {
+        return out;
+    }
+
+    /** {NNGP, NTK} of the output for two inputs given by their dot products and fan-in d (double precision). */
+    public double[] pair(double xx, double yy, double xy, int d) {
+        return pairKernels(xx, yy, xy, d);
+    }
+
+    /**
+     * {K(x,x'), Θ(x,x')} of the output layer from x·x, x'·x', x·x' and the input size d (one pass of the
+     * recursion over the three covariances).
+     */
+    private double[] pairKernels(double xx, double yy, double xy, int d) {
+        boolean std = param == Parameterization.STANDARD;
+        double bias = bStd != 0 ? 1 : 0;
+        double w2 = wStd * wStd;
+        double b2 = bStd * bStd;
+        // first dense layer
+        double k11 = w2 * xx / d + b2;
+        double k22 = w2 * yy / d + b2;
+        double k12 = w2 * xy / d + b2;
+        double t12 = std ? xy + bias : k12;
+        for (int l = 0; l < depth; l++) {
+            double[] e = expectations(k11, k22, k12);
+            double n11 = w2 * e[0] + b2;
+            double n22 = w2 * e[1] + b2;
+            double n12 = w2 * e[2] + b2;
+            double linear = std ? width * e[2] + bias : n12;
+            t12 = linear + w2 * e[3] * t12;
+            k11 = n11;
+            k22 = n22;
+            k12 = n12;
+        }
+        return new double[] {k12, t12};
+    }
+
+    /** {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]). */
+    double[] expectations(double k11, double k22, double k12) {
+        return act == Act.RELU ? relu(k11, k22, k12) : erf(k11, k22, k12);
+    }
+
+    static double[] relu(double k11, double k22, double k12) {
+        double norm = Math.sqrt(k11 * k22);
+        if (!(norm > 0)) {
+            // u or v is 0 almost surely: φ = 0 and φ'(0) = 0 (relu's derivative is that of x > 0)
+            return new double[] {k11 / 2, k22 / 2, 0, 0};
+        }
+        double c = Math.max(-1, Math.min(1, k12 / norm));
+        double theta = Math.acos(c);
+        double kk = norm * (Math.sin(theta) + (Math.PI - theta) * c) / (2 * Math.PI);
+        double kd = (Math.PI - theta) / (2 * Math.PI);
+        return new double[] {k11 / 2, k22 / 2, kk, kd};
+    }
+
+    static double[] erf(double k11, double k22, double k12) {
+        double a = 1 + 2 * k11;
+        double b = 1 + 2 * k22;
+        double ee = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / Math.sqrt(a * b))));
+        double e11 = 2 / Math.PI * Math.asin(2 * k11 / a);
+        double e22 = 2 / Math.PI * Math.asin(2 * k22 / b);
+        double det = a * b - 4 * k12 * k12;
+        double ed = 4 / Math.PI / Math.sqrt(Math.max(det, Double.MIN_NORMAL));
+        return new double[] {e11, e22, ee, ed};
+    }
+
+    /** The NNGP K(x1, x2) [N1, N2] (x2 = null: x1), float64. */
+    public double[][] nngp(double[][] x1, double[][] x2) {
+        return kernels(x1, x2)[0];
+    }
+
+    /** The NTK Θ(x1, x2) [N1, N2] (x2 = null: x1), float64. */
+    public double[][] ntk(double[][] x1, double[][] x2) {
+        return kernels(x1, x2)[1];
+    }
+
+    /** {K, Θ}, each [N1, N2], for flattened inputs. */
+    public double[][][] kernels(double[][] x1, double[][] x2) {
+        double[][] b = x2 == null ? x1 : x2;
+        int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
+        double[] n1 = new double[x1.length];
+        double[] n2 = new double[b.length];
+        for (int i = 0; i < x1.length; i++) {
+            n1[i] = dot(x1[i], x1[i]);
+        }
+        for (int j = 0; j < b.length; j++) {
+            n2[j] = dot(b[j], b[j]);
+        }
+        double[][] k = new double[x1.length][b.length];
+        double[][] t = new double[x1.length][b.length];
+        for (int i = 0; i < x1.length; i++) {
+            for (int j = 0; j < b.length; j++) {
+                if (x2 == null && j < i) {
+                    k[i][j] = k[j][i];
+                    t[i][j] = t[j][i];
+                    continue;
+                }
+                double[] r = pairKernels(n1[i], n2[j], dot(x1[i], b[j]), d);
+                k[i][j] = r[0];
+                t[i][j] = r[1];
+            }
+        }
+        return new double[][][] {k, t};
+    }
+
+    /**
+     * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
+     * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ (unit-norm probes of a kernel
+     * diagonal in the logits give it exactly), pntk-unscaled = O·Θ, diagonal [N1, N2, O]. projected:K, a sketch of
+     * the parameters, has no infinite-width counterpart and is refused.
+     *
+     * @param nngp the NNGP K instead of the NTK Θ
+     */
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
+        double[][] a = flatten(x1);
+        double[][] b = x2 == null ? null : flatten(x2);
+        if (b != null && b.length > 0 && a.length > 0 && a[0].length != b[0].length) {
+            throw new IllegalArgumentException("shape mismatch: x2 examples have " + b[0].length
+                    + " features, x1 examples " + a[0].length);
+        }
+        double[][] k = kernels(a, b)[nngp ? 0 : 1];
+        int n1 = a.length;
+        int n2 = b == null ? n1 : b.length;
+        switch (kind.family()) {
+            case FULL: {
+                Tensor r = Tensor.zeros(dtype, n1, n2, out, out);
+                for (int i = 0; i < n1; i++) {
+                    for (int j = 0; j < n2; j++) {
+                        for (int o = 0; o < out; o++) {
+                            r.set(k[i][j], i, j, o, o);
+                        }
+                    }
+                }
+                return r;
+            }
+            case DIAGONAL: {
+                Tensor r = Tensor.empty(dtype, n1, n2, out);
+                for (int i = 0; i < n1; i++) {
+                    for (int j = 0; j < n2; j++) {
+                        for (int o = 0; o < out; o++) {
+                            r.set(k[i][j], i, j, o);
+                        }
+                    }
+                }
+                return r;
+            }
+            case TRACE:
+            case PNTK:
+            case LOGIT:
+            case PROBES:
+            case PNTK_UNSCALED: {
+                if (kind.family() == KernelKind.Family.LOGIT && kind.argument() >= out) {
+                    throw new IllegalArgumentException("--kind " + kind + ": the model has " + out + " logits");
+                }
+                double scale = kind.family() == KernelKind.Family.PNTK_UNSCALED ? out : 1;
+                Tensor r = Tensor.empty(dtype, n1, n2);
+                for (int i = 0; i < n1; i++) {
+                    for (int j = 0; j < n2; j++) {
+                        r.set(scale * k[i][j], i, j);
+                    }
+                }
+                return r;
+            }
+            default:
+                throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width "
+                        + "counterpart (it sketches the parameters); use full, trace, diagonal, pntk, "
+                        + "pntk-unscaled, logit:K or probes:R");
+        }
+    }
+
+    /** x [N, ...] as N rows of its flattened examples (the fcn's flatten). */
+    static double[][] flatten(Tensor x) {
+        int n = x.dim(0);
+        int d = Shapes.size(Shapes.dropFirst(x.shape()));
+        double[] all = x.toDoubleArray();
+        double[][] r = new double[n][d];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(all, i * d, r[i], 0, d);
+        }
+        return r;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "fcn limit (depth=%d, out=%d, act=%s, param=%s, w_std=%s, b_std=%s%s)",
+                depth, out, act.name().toLowerCase(Locale.ROOT), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
+                param == Parameterization.STANDARD ? ", widths " + width : "");
+    }
+}
