@@ -24,7 +24,7 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * {@code ./ntk4j bench paper-fcn [--quick] [--with-peers]}: the setting of Figure 1 of Novak, Sohl-Dickstein &
+ * {@code ./ntk4j bench paper-fcn [--quick] [--with-peers]}: the setting of Figure 1 of Novak, Sohl-Dickstein &amp;
  * Schoenholz (2022) — a 10-layer ReLU FCN built with stax's default settings (weight standard deviation 1, no
  * bias, NTK parameterisation) on inputs of size 3 — swept over the batch size N (2^0 … 2^9), and extended with
  * sweeps over the output size O and the width W. Every method (JC, NTK-VP, SD) computes the full kernel

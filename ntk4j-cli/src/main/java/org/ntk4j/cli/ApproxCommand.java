@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
  * error falls with width.
  */
 @Command(name = "approx", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j approx --model 'fcn(depth=2,width=512,out=10)' --data synthetic:36,28,28 --n 24"},
         description = "Compare every N×N kernel kind (read as K ⊗ I_O) with the full empirical NTK.")
 public final class ApproxCommand implements Callable<Integer> {
     @Spec

@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
  * infinite-width NTK as the width grows, with the fitted exponents ({@link Convergence}).
  */
 @Command(name = "convergence", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j convergence --model 'fcn(depth=2,act=relu)' --widths 64,256,1024 --seeds 4 --ensemble 16"},
         description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn to its "
                 + "infinite-width NTK, over widths, with the fitted log-log exponent.")
 public final class ConvergenceCommand implements Callable<Integer> {

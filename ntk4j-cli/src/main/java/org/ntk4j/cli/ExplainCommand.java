@@ -13,6 +13,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code ntk4j explain}: the cost table of the three methods and AUTO's choice, before anything runs. */
 @Command(name = "explain", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j explain --model 'fcn(depth=3,width=2048,out=8)' --input 3072 --n 16 --kind full"},
         description = "Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice.")
 public final class ExplainCommand implements Callable<Integer> {
     @Spec

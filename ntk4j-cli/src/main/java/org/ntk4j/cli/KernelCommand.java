@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code ntk4j kernel}: the empirical NTK of a zoo model on data, by a chosen or automatic method. */
 @Command(name = "kernel", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:1000 --kind pntk --memory 1g --out K.npy"},
         description = "Compute the empirical NTK Θ(x1, x2) = J(x1) J(x2)ᵀ of a model at its parameters.")
 public final class KernelCommand implements Callable<Integer> {
     @Spec

@@ -4,7 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Entry point of the {@code ntk4j} command. */
-@Command(name = "ntk4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "ntk4j", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:500 --kind pntk --out K.npy", "", "Run 'ntk4j COMMAND --help' for a command's options."}, versionProvider = Main.Version.class,
         description = "Finite-width (empirical) neural tangent kernels on the JVM.",
         subcommands = {KernelCommand.class, ExplainCommand.class, ApproxCommand.class, PredictCommand.class,
             SpectrumCommand.class, ModelsCommand.class, ConvergenceCommand.class,
@@ -17,7 +18,7 @@ public final class Main implements Runnable {
     private boolean debug;
 
     @CommandLine.Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
-            description = "On an error, also print the stack trace (same as -Dntk4j.debug=true).")
+            description = "On an error, also print the stack trace (same as -Dntk4j.debug=true; default: off).")
     void setDebug(boolean value) {
         debug = value;
     }

@@ -8,7 +8,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /** {@code ntk4j models}: the model zoo with its options and defaults. */
-@Command(name = "models", mixinStandardHelpOptions = true, description = "List the model zoo and its options.")
+@Command(name = "models", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j models"}, description = "List the model zoo and its options.")
 public final class ModelsCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;

@@ -38,6 +38,7 @@ import picocli.CommandLine.Spec;
  * out. With no arguments it runs the default job on the embedded Fashion-MNIST subset.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j predict --train default:train:1000 --test default:test:500 --kind pntk --t 10,100,inf"},
         description = {"Kernel regression and linearised gradient-descent training (MSE loss, time t) with the "
             + "empirical NTK at initialisation; prints test accuracy and MSE.",
             "With no arguments: fcn(depth=3,width=512) on the embedded 2,000 training / 1,000 test Fashion-MNIST "

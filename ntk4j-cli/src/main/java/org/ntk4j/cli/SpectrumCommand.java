@@ -35,6 +35,7 @@ import picocli.CommandLine.Spec;
  * plots of the spectrum and of the kernel ordered by label.
  */
 @Command(name = "spectrum", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j spectrum K.npy --plots plots --top 5"},
         description = {"Eigenvalues, trace, condition number and effective rank of a kernel, with PNG plots.",
             "The kernel is K.npy ([N, N], or [N, N, O, O] read as the NO×NO matrix), or, without a file, the kernel "
                 + "of --model on --data (default: the pNTK of fcn(depth=3,width=512) on the embedded 2,000 "
