@@ -38,7 +38,7 @@ public final class KernelCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "x1: a data source: default:train|test[:N] (the embedded "
             + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or synthetic:N,D1[,D2...] "
-            + "(see README, Data sources; default: ${DEFAULT-VALUE}, the first 500 embedded training images).")
+            + "(docs/data.md; default: ${DEFAULT-VALUE}, the first 500 embedded training images).")
     String data = "default:train:500";
 
     @Option(names = "--x2", description = "x2 (same sources); omitted: x2 = x1, and its work is reused.")
@@ -105,7 +105,7 @@ public final class KernelCommand implements Callable<Integer> {
     Path sem;
 
     @Option(names = "--infinite", description = "The analytic infinite-width kernel of the model instead of the "
-            + "empirical one: fcn with act=relu or act=erf, either parameterisation (README, The infinite-width limit).")
+            + "empirical one: fcn with act=relu or act=erf, either parameterisation (docs/kernels.md, the infinite-width limit).")
     boolean infinite;
 
     @Option(names = "--nngp", description = "The NNGP f(x1)·f(x2)ᵀ (mean over logits as the kernel kinds) instead of "

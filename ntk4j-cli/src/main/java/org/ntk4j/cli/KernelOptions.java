@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 /** Options shared by the commands that describe a kernel: its kind or axes, dtype and memory budget. */
 final class KernelOptions {
     @Option(names = "--kind", description = "full (N×N×O×O), trace (N×N, mean over logits; default), diagonal "
-            + "(N×N×O), pntk, pntk-unscaled, logit:K, probes:R, projected:K (see the README for the formulas).")
+            + "(N×N×O), pntk, pntk-unscaled, logit:K, probes:R, projected:K (docs/kernels.md gives the formulas).")
     String kind = "trace";
 
     @Option(names = "--trace-axes", split = ",", description = "Axes of f(x) to average over (overrides --kind; "

@@ -35,7 +35,7 @@ public final class TilePlanner {
      * block heights put every example in the same kind of block as the untiled run does. With OpenBLAS's
      * Haswell and Zen kernels that makes tiles equal the untiled kernel bit for bit (measured); its SkylakeX and
      * Cooperlake kernels round some entries differently by the matrix's size, so only agreement to rounding is
-     * guaranteed (README, "What is guaranteed"). The file itself never depends on anything but the grid.
+     * guaranteed (docs/big-kernels.md, "What is guaranteed"). The file itself never depends on anything but the grid.
      */
     public static final int QUANTUM = 16;
 

@@ -8,7 +8,7 @@ import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
-/** The must-show figures of the infinite-width limit, at the sizes the README quotes. */
+/** The must-show figures of the infinite-width limit, at the sizes docs/kernels.md quotes. */
 class ConvergenceTest {
     private static Tensor inputs() {
         return Tensor.randomNormal(DType.F32, 7, 32, 16);

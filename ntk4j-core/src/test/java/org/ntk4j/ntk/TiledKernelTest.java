@@ -114,7 +114,7 @@ class TiledKernelTest {
                                     second == null ? "= x1" : "given", t);
                             // agreement to rounding, on every CPU: a tile's GEMMs have other shapes than the whole
                             // kernel's, and OpenBLAS's kernels for some CPUs (SkylakeX, Cooperlake) round an entry
-                            // differently by the matrix's size (README, "What is guaranteed")
+                            // differently by the matrix's size (docs/big-kernels.md, "What is guaranteed")
                             assertThat(maxRelativeDifference(tiled, whole)).as(what).isLessThan(TILED_TOLERANCE);
                         }
                     }

@@ -26,7 +26,7 @@ import org.ntk4j.tensor.Tensor;
  * that follows — here Θ·1 (the kernel's row sums) as a distributed product.
  *
  * <p>The example runs Spark in-process ({@code local[2]}: two executor threads). On a cluster, pass its master URL
- * and an output path all executors can reach (a shared file system); see the README's Spark section.
+ * and an output path all executors can reach (a shared file system); see docs/big-kernels.md, Apache Spark.
  *
  * <p>Run: {@code ntk4j-examples/run SparkBlockMatrix [N] [MASTER]} (defaults 96, {@code local[2]}).
  */

@@ -113,7 +113,7 @@ public final class Dataset implements AutoCloseable {
     public void requireLabelsBelow(int classes, String what) {
         if (labels == null) {
             throw new IllegalArgumentException(name + ": has no labels; " + what + " needs labelled data "
-                    + "(see README, Data sources)");
+                    + "(see docs/data.md)");
         }
         for (int i = 0; i < labels.length; i++) {
             if (labels[i] >= classes) {

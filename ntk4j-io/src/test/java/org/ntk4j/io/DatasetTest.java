@@ -37,7 +37,7 @@ class DatasetTest {
         try (Dataset u = new Dataset("u", Tensor.zeros(DType.F32, 2, 1), null, 0)) {
             assertThatThrownBy(() -> u.requireLabelsBelow(10, "predict"))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("u: has no labels; predict needs labelled data (see README, Data sources)");
+                    .hasMessage("u: has no labels; predict needs labelled data (see docs/data.md)");
         }
     }
 
