@@ -259,6 +259,12 @@ class DocsTest {
                     String script = w.stream().skip(1).filter(x -> !x.startsWith("-")).findFirst().orElseThrow();
                     assertThat(root.resolve(script)).as("%s: script of %s", b.where(), part).exists();
                 }
+                case "ntk4j-examples/run" -> { // the examples' launcher: the script and the example must exist
+                    assertThat(root.resolve(program)).as("%s: %s", b.where(), program).exists();
+                    assertThat(w).as("%s: %s needs an example's name", b.where(), program).hasSizeGreaterThan(1);
+                    assertThat(sourceOf("org.ntk4j.examples." + w.get(1))).as("%s: example %s", b.where(), w.get(1))
+                            .isNotNull();
+                }
                 case "java", "spark-submit" -> {
                     boolean named = false;
                     for (String word : w) {
