@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -147,62 +144,18 @@ public final class Ensemble {
         AtomicInteger next = new AtomicInteger();
         AtomicBoolean failed = new AtomicBoolean();
         int w = Math.max(1, Math.min(plan.workers(), pending.size()));
-        ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
-            Thread th = new Thread(r, "ntk4j-ensemble-tile");
-            th.setDaemon(true);
-            return th;
-        });
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (int k = 0; k < w; k++) {
-                futures.add(pool.submit(() -> {
-                    for (int i = next.getAndIncrement(); i < pending.size() && !failed.get();
-                         i = next.getAndIncrement()) {
-                        TilePlan.Tile t = pending.get(i);
-                        long start = System.nanoTime();
-                        try (Mean m = computeTile(plan, t.index(), x1, x2)) {
-                            sink.accept(t, m.mean(), m.sem());
-                        } catch (IOException | RuntimeException | Error e) {
-                            failed.set(true);
-                            throw e;
-                        }
-                        if (listener != null) {
-                            listener.tileDone(t, (System.nanoTime() - start) / 1e9);
-                        }
-                    }
-                    return null;
-                }));
-            }
-            Throwable first = null;
-            for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    failed.set(true);
-                    throw new IllegalStateException("interrupted while computing tiles", e);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failed.set(true);
-                    if (first == null) {
-                        first = e.getCause();
-                    }
+        TiledKernel.onWorkers(w, "ntk4j-ensemble-tile", failed, () -> {
+            for (int i = next.getAndIncrement(); i < pending.size() && !failed.get(); i = next.getAndIncrement()) {
+                TilePlan.Tile t = pending.get(i);
+                long start = System.nanoTime();
+                try (Mean m = computeTile(plan, t.index(), x1, x2)) {
+                    sink.accept(t, m.mean(), m.sem());
+                }
+                if (listener != null) {
+                    listener.tileDone(t, (System.nanoTime() - start) / 1e9);
                 }
             }
-            if (first instanceof IOException) {
-                throw (IOException) first;
-            }
-            if (first instanceof RuntimeException) {
-                throw (RuntimeException) first;
-            }
-            if (first instanceof Error) {
-                throw (Error) first;
-            }
-            if (first != null) {
-                throw new IllegalStateException(first);
-            }
-        } finally {
-            pool.shutdownNow();
-        }
+        });
     }
 
     /** Welford's running mean and sum of squared deviations, per entry, in float64. */

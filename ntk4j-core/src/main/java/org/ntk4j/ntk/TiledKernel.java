@@ -137,8 +137,22 @@ public final class TiledKernel {
 
     private void runWorkers(int w, List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
                             AtomicBoolean failed, PreparedCache cache) throws IOException {
+        onWorkers(w, "ntk4j-tile", failed, () -> work(pending, next, sink, listener, failed, cache));
+    }
+
+    /** What each worker of {@link #onWorkers} runs. */
+    interface Work {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code work} on {@code w} daemon threads named {@code name} and waits for all of them; a failure sets
+     * {@code failed} (which the workers check before taking their next tile) and the first one is rethrown as it
+     * was thrown.
+     */
+    static void onWorkers(int w, String name, AtomicBoolean failed, Work work) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
-            Thread th = new Thread(r, "ntk4j-tile");
+            Thread th = new Thread(r, name);
             th.setDaemon(true);
             return th;
         });
@@ -146,7 +160,12 @@ public final class TiledKernel {
             List<Future<?>> futures = new ArrayList<>();
             for (int i = 0; i < w; i++) {
                 futures.add(pool.submit(() -> {
-                    work(pending, next, sink, listener, failed, cache);
+                    try {
+                        work.run();
+                    } catch (IOException | RuntimeException | Error e) {
+                        failed.set(true);
+                        throw e;
+                    }
                     return null;
                 }));
             }
