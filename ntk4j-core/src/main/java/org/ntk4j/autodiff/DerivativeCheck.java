@@ -24,7 +24,13 @@ public final class DerivativeCheck {
     private DerivativeCheck() {
     }
 
-    /** Random standard normal values for every input of {@code g} (dtype taken from the graph). */
+    /**
+     * Random standard normal values for every input of {@code g} (dtype and shape taken from the graph).
+     *
+     * @param g the graph
+     * @param seed the seed; input i uses {@code seed + 7919 i}
+     * @return one new tensor per input, which the caller closes
+     */
     public static Tensor[] randomInputs(Graph g, long seed) {
         Tensor[] r = new Tensor[g.inputs().size()];
         for (int i = 0; i < r.length; i++) {
@@ -37,6 +43,14 @@ public final class DerivativeCheck {
     /**
      * Worst relative error, over the outputs and the K directions, between the JVP and central differences
      * with step {@code eps}. The error of one output is ‖jvp - fd‖∞ / max(‖fd‖∞, ‖jvp‖∞, floor).
+     *
+     * @param g the graph; its inputs must be float64
+     * @param x the point, one tensor per input
+     * @param k the number of random directions
+     * @param eps the finite-difference step
+     * @param seed the seed of the directions
+     * @return the worst relative error
+     * @throws IllegalArgumentException if an input of {@code g} is not float64
      */
     public static double jvpVersusFiniteDifferences(Graph g, Tensor[] x, int k, double eps, long seed) {
         requireF64(g);
@@ -81,6 +95,13 @@ public final class DerivativeCheck {
      * Worst relative gap |⟨u, Jv⟩ - ⟨Jᵀu, v⟩| / S over K random pairs (u, v), where S = Σ|u_i (Jv)_i| is the
      * size of the terms being summed: the two sides add the same products in different orders, so their
      * rounding difference is bounded by a multiple of S, not of |⟨u, Jv⟩| (which cancellation can make tiny).
+     *
+     * @param g the graph; its inputs must be float64
+     * @param x the point, one tensor per input
+     * @param k the number of random pairs
+     * @param seed the seed of the pairs
+     * @return the worst relative gap
+     * @throws IllegalArgumentException if an input of {@code g} is not float64
      */
     public static double adjointGap(Graph g, Tensor[] x, int k, long seed) {
         requireF64(g);
@@ -121,6 +142,12 @@ public final class DerivativeCheck {
     /**
      * Worst relative difference between evaluating the JVP and VJP graphs once with K stacked vectors and K
      * times with one vector each.
+     *
+     * @param g the graph (any dtype)
+     * @param x the point, one tensor per input
+     * @param k the stack size
+     * @param seed the seed of the vectors
+     * @return the worst relative difference
      */
     public static double stackingGap(Graph g, Tensor[] x, int k, long seed) {
         Random rnd = new Random(seed);

@@ -20,7 +20,16 @@ public final class Jvp {
     private Jvp() {
     }
 
-    /** The JVP graph with tangents for the inputs where {@code withTangent[i]} is true. */
+    /**
+     * The JVP graph with tangents for the inputs where {@code withTangent[i]} is true.
+     *
+     * @param g the primal graph
+     * @param k the stack size K, at least 1
+     * @param withTangent one flag per input of {@code g}
+     * @return the graph {@code (x..., t_i...) -> (y..., ẏ...)}; an output that does not depend on a selected input
+     *     gets a zero tangent
+     * @throws IllegalArgumentException if the flags do not match the inputs or {@code k < 1}
+     */
     public static Graph of(Graph g, int k, boolean[] withTangent) {
         if (withTangent.length != g.inputs().size()) {
             throw new IllegalArgumentException("jvp: withTangent has " + withTangent.length + " entries, the graph "
@@ -73,7 +82,14 @@ public final class Jvp {
         return b.build(outs.toArray(new Var[0]));
     }
 
-    /** The JVP graph with tangents for every input. */
+    /**
+     * The JVP graph with tangents for every input.
+     *
+     * @param g the primal graph
+     * @param k the stack size K, at least 1
+     * @return the graph {@code (x..., t...) -> (y..., ẏ...)}
+     * @throws IllegalArgumentException if {@code k < 1}
+     */
     public static Graph of(Graph g, int k) {
         boolean[] all = new boolean[g.inputs().size()];
         java.util.Arrays.fill(all, true);

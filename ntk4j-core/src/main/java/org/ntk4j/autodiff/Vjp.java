@@ -22,7 +22,15 @@ public final class Vjp {
     private Vjp() {
     }
 
-    /** The VJP graph with cotangents for the inputs where {@code wrt[i]} is true. */
+    /**
+     * The VJP graph with cotangents for the inputs where {@code wrt[i]} is true.
+     *
+     * @param g the primal graph
+     * @param k the stack size K, at least 1
+     * @param wrt one flag per input of {@code g}
+     * @return the graph {@code (x..., c...) -> (y..., x̄_i...)}; a selected input no output depends on gets a zero cotangent
+     * @throws IllegalArgumentException if the flags do not match the inputs or {@code k < 1}
+     */
     public static Graph of(Graph g, int k, boolean[] wrt) {
         if (wrt.length != g.inputs().size()) {
             throw new IllegalArgumentException("vjp: wrt has " + wrt.length + " entries, the graph "
@@ -42,6 +50,13 @@ public final class Vjp {
      * {@code g}) and the stacked cotangents [K] + shape(v) at the variables {@code at} of {@code g}, i.e.
      * Σ_j c_j · ∂y_j/∂v, for any intermediate v. This is how the NTK methods read ∂f/∂y at the equations that
      * consume parameters, in one backward pass.
+     *
+     * @param g the primal graph
+     * @param k the stack size K, at least 1
+     * @param at variables of {@code g} whose cotangents are wanted
+     * @param primals variables of {@code g} whose primal values are output first
+     * @return the graph {@code (x..., c...) -> (primals..., v̄...)}
+     * @throws IllegalArgumentException if {@code k < 1}
      */
     public static Graph cotangentsAt(Graph g, int k, List<Var> at, List<Var> primals) {
         return build(g, k, at, primals);
@@ -135,7 +150,14 @@ public final class Vjp {
     }
 
 
-    /** The VJP graph with cotangents for every input. */
+    /**
+     * The VJP graph with cotangents for every input.
+     *
+     * @param g the primal graph
+     * @param k the stack size K, at least 1
+     * @return the graph {@code (x..., c...) -> (y..., x̄...)}
+     * @throws IllegalArgumentException if {@code k < 1}
+     */
     public static Graph of(Graph g, int k) {
         boolean[] all = new boolean[g.inputs().size()];
         java.util.Arrays.fill(all, true);

@@ -34,10 +34,18 @@ public final class Convergence {
     }
 
     /**
+     * Measures, at each width, the distance of single-initialisation eNTKs and of the ensemble-mean eNTK from the
+     * analytic limit, and fits the log-log slopes of both.
+     *
      * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param widths the widths to measure, at least one; the exponents are NaN with a single width
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size
      * @param configure sets the members' method and budget
+     * @param seed the first initialisation seed (members use {@code seed, ..., seed + members - 1})
+     * @param x the inputs, {@code [N, ...]}
+     * @return one row per width and the fitted exponents
+     * @throws IllegalArgumentException if {@code seeds} is outside {@code 1..members} or {@code widths} is empty
      */
     public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
                              Tensor x, UnaryOperator<EmpiricalNtk> configure) {
@@ -91,7 +99,13 @@ public final class Convergence {
         return new Result(rows, se, ee);
     }
 
-    /** ‖a − b‖_F / ‖b‖_F. */
+    /**
+     * Relative Frobenius distance ‖a − b‖_F / ‖b‖_F of two matrices of the same shape.
+     *
+     * @param a the matrix compared
+     * @param b the reference (infinite when it is zero and {@code a} is not)
+     * @return the relative distance
+     */
     public static double distance(double[][] a, double[][] b) {
         double num = 0;
         double den = 0;

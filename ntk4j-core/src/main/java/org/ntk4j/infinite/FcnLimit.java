@@ -36,7 +36,12 @@ import org.ntk4j.tensor.Tensor;
  */
 public final class FcnLimit {
     /** The activations with a closed form here. */
-    public enum Act { RELU, ERF }
+    public enum Act {
+        /** max(0, z), the arc-cosine kernels. */
+        RELU,
+        /** The error function erf(z). */
+        ERF
+    }
 
     private final int depth;
     private final int width;
@@ -46,6 +51,18 @@ public final class FcnLimit {
     private final double wStd;
     private final double bStd;
 
+    /**
+     * The limit of an fcn with the given hyperparameters (the same as the zoo's {@code fcn} spec).
+     *
+     * @param depth number of hidden dense layers, at least 0
+     * @param width hidden width, at least 1 (matters only under standard parameterization)
+     * @param out number of logits, at least 1
+     * @param act the hidden activation
+     * @param param NTK or standard parameterization
+     * @param wStd weight standard deviation σ_w
+     * @param bStd bias standard deviation σ_b; 0 means no bias terms
+     * @throws IllegalArgumentException if depth, width or out is out of range
+     */
     public FcnLimit(int depth, int width, int out, Act act, Parameterization param, double wStd, double bStd) {
         if (depth < 0 || width < 1 || out < 1) {
             throw new IllegalArgumentException("fcn limit: depth >= 0, width >= 1, out >= 1 expected");
@@ -62,6 +79,10 @@ public final class FcnLimit {
     /**
      * The limit of a zoo spec such as {@code fcn(depth=2,width=1024,act=erf,param=standard)}; any other model, or
      * an fcn with another activation, is refused with a one-line message naming what is supported.
+     *
+     * @param specText the model spec, with the zoo's defaults for omitted parameters
+     * @return the limit
+     * @throws IllegalArgumentException for another model, another activation, or a bad or unknown parameter
      */
     public static FcnLimit of(String specText) {
         ModelSpec s = ModelSpec.parse(specText);
@@ -89,11 +110,24 @@ public final class FcnLimit {
         return new FcnLimit(depth, width, out, act, p, w, b);
     }
 
+    /**
+     * Number of logits O.
+     *
+     * @return the {@code out} of the spec
+     */
     public int outputs() {
         return out;
     }
 
-    /** {NNGP, NTK} of the output for two inputs given by their dot products and fan-in d (double precision). */
+    /**
+     * NNGP and NTK of the output for one pair of inputs, in double precision.
+     *
+     * @param xx x·x
+     * @param yy x'·x'
+     * @param xy x·x'
+     * @param d the input size (fan-in of the first layer)
+     * @return {@code {K(x,x'), Θ(x,x')}}
+     */
     public double[] pair(double xx, double yy, double xy, int d) {
         return pairKernels(xx, yy, xy, d);
     }
@@ -155,17 +189,35 @@ public final class FcnLimit {
         return new double[] {e11, e22, ee, ed};
     }
 
-    /** The NNGP K(x1, x2) [N1, N2] (x2 = null: x1), float64. */
+    /**
+     * The NNGP kernel matrix.
+     *
+     * @param x1 flattened inputs, {@code [N1][d]}
+     * @param x2 flattened inputs, {@code [N2][d]}; null means {@code x1}
+     * @return K(x1, x2), {@code [N1][N2]}
+     */
     public double[][] nngp(double[][] x1, double[][] x2) {
         return kernels(x1, x2)[0];
     }
 
-    /** The NTK Θ(x1, x2) [N1, N2] (x2 = null: x1), float64. */
+    /**
+     * The NTK matrix.
+     *
+     * @param x1 flattened inputs, {@code [N1][d]}
+     * @param x2 flattened inputs, {@code [N2][d]}; null means {@code x1}
+     * @return Θ(x1, x2), {@code [N1][N2]}
+     */
     public double[][] ntk(double[][] x1, double[][] x2) {
         return kernels(x1, x2)[1];
     }
 
-    /** {K, Θ}, each [N1, N2], for flattened inputs. */
+    /**
+     * Both kernel matrices in one pass.
+     *
+     * @param x1 flattened inputs, {@code [N1][d]}
+     * @param x2 flattened inputs, {@code [N2][d]}; null means {@code x1} (and only the upper triangle is computed)
+     * @return {@code {K, Θ}}, each {@code [N1][N2]}
+     */
     public double[][][] kernels(double[][] x1, double[][] x2) {
         double[][] b = x2 == null ? x1 : x2;
         int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
@@ -200,7 +252,13 @@ public final class FcnLimit {
      * diagonal in the logits give it exactly), pntk-unscaled = O·Θ, diagonal [N1, N2, O]. projected:K, a sketch of
      * the parameters, has no infinite-width counterpart and is refused.
      *
+     * @param kind the kernel layout to produce
+     * @param x1 inputs, {@code [N1, ...]} (flattened per example)
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
      * @param nngp the NNGP K instead of the NTK Θ
+     * @param dtype element type of the result
+     * @return the kernel tensor in the layout of {@code kind}, which the caller closes
+     * @throws IllegalArgumentException if x1 and x2 have different feature counts, or for projected kernels
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
         double[][] a = flatten(x1);

@@ -14,7 +14,14 @@ public enum Loss {
     /** −1/|y| Σ_n Σ_o y_no log softmax(f_n)_o; ∂L/∂f_no = (softmax(f_n)_o Σ_o' y_no' − y_no)/|y|. */
     CROSS_ENTROPY;
 
-    /** mse or cross-entropy (also ce, xent). */
+    /**
+     * Parses a loss name, case-insensitive, ignoring surrounding blanks.
+     *
+     * @param text {@code mse}, or {@code cross-entropy} (also {@code cross_entropy}, {@code crossentropy},
+     *     {@code ce}, {@code xent})
+     * @return the loss
+     * @throws IllegalArgumentException for any other name
+     */
     public static Loss parse(String text) {
         switch (text.trim().toLowerCase(Locale.ROOT)) {
             case "mse":
@@ -30,12 +37,23 @@ public enum Loss {
         }
     }
 
-    /** The name the CLI takes. */
+    /**
+     * The name the CLI takes ({@code --loss}).
+     *
+     * @return {@code "mse"} or {@code "cross-entropy"}
+     */
     public String shortName() {
         return this == MSE ? "mse" : "cross-entropy";
     }
 
-    /** L(f, y) for f, y of N rows of O outputs. */
+    /**
+     * The loss value, a mean over the N·O target entries.
+     *
+     * @param f outputs, N rows of O, row-major
+     * @param y targets, same layout and length as {@code f}
+     * @param outputs O, the row length
+     * @return L(f, y)
+     */
     public double value(double[] f, double[] y, int outputs) {
         double s = 0;
         if (this == MSE) {
@@ -55,7 +73,14 @@ public enum Loss {
         return s / f.length;
     }
 
-    /** ∂L/∂f into {@code out} (same length as f). */
+    /**
+     * The gradient ∂L/∂f in function space.
+     *
+     * @param f outputs, N rows of O, row-major
+     * @param y targets, same layout and length as {@code f}
+     * @param outputs O, the row length
+     * @param out receives ∂L/∂f; same length as {@code f}
+     */
     public void gradient(double[] f, double[] y, int outputs, double[] out) {
         double inv = 1.0 / f.length;
         if (this == MSE) {

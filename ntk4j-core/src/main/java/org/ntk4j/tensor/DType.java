@@ -2,7 +2,9 @@ package org.ntk4j.tensor;
 
 /** Element type of a tensor. Only the two floating types the kernels need. */
 public enum DType {
+    /** 32-bit IEEE 754 float ({@code float}), 4 bytes per element. */
     F32(4, "f32"),
+    /** 64-bit IEEE 754 double ({@code double}), 8 bytes per element. */
     F64(8, "f64");
 
     private final int bytes;
@@ -13,17 +15,32 @@ public enum DType {
         this.shortName = shortName;
     }
 
-    /** Bytes per element. */
+    /**
+     * Bytes per element.
+     *
+     * @return 4 for {@link #F32}, 8 for {@link #F64}
+     */
     public int bytes() {
         return bytes;
     }
 
-    /** Short name as printed in graphs and accepted on the command line: {@code f32}, {@code f64}. */
+    /**
+     * Short name as printed in graphs and accepted on the command line.
+     *
+     * @return {@code "f32"} or {@code "f64"}
+     */
     public String shortName() {
         return shortName;
     }
 
-    /** Parses {@code f32}/{@code float32}/{@code f64}/{@code float64}, case-insensitive. */
+    /**
+     * Parses a dtype name, case-insensitive: {@code f32}, {@code float32} or {@code float} give {@link #F32};
+     * {@code f64}, {@code float64} or {@code double} give {@link #F64}.
+     *
+     * @param text the name; must not be null
+     * @return the matching dtype
+     * @throws IllegalArgumentException for any other name
+     */
     public static DType parse(String text) {
         switch (text.toLowerCase(java.util.Locale.ROOT)) {
             case "f32":

@@ -7,7 +7,13 @@ public final class Shapes {
     private Shapes() {
     }
 
-    /** Number of elements; fails with a clear message past 2^31 - 1. */
+    /**
+     * Number of elements of a shape (the product of its dimensions; 1 for the scalar shape {@code []}).
+     *
+     * @param shape the dimensions
+     * @return the element count
+     * @throws IllegalArgumentException if a dimension is negative or the count exceeds 2^31 - 1
+     */
     public static int size(int[] shape) {
         long n = 1;
         for (int d : shape) {
@@ -23,7 +29,15 @@ public final class Shapes {
         return (int) n;
     }
 
-    /** Product of the dimensions {@code from <= i < to}. */
+    /**
+     * Product of the dimensions {@code shape[i]} for {@code from <= i < to} (1 when the range is empty).
+     * No overflow check, unlike {@link #size(int[])}.
+     *
+     * @param shape the dimensions
+     * @param from first axis, inclusive
+     * @param to last axis, exclusive
+     * @return the product
+     */
     public static int size(int[] shape, int from, int to) {
         long n = 1;
         for (int i = from; i < to; i++) {
@@ -32,7 +46,12 @@ public final class Shapes {
         return (int) n;
     }
 
-    /** Row-major strides in elements. */
+    /**
+     * Row-major (C order) strides of a contiguous array of this shape.
+     *
+     * @param shape the dimensions
+     * @return one stride per axis, in elements (the last axis has stride 1)
+     */
     public static int[] strides(int[] shape) {
         int[] s = new int[shape.length];
         int acc = 1;
@@ -43,12 +62,23 @@ public final class Shapes {
         return s;
     }
 
-    /** {@code [2, 3]} style rendering. */
+    /**
+     * Renders a shape for messages.
+     *
+     * @param shape the dimensions
+     * @return text such as {@code [2, 3]}
+     */
     public static String str(int[] shape) {
         return Arrays.toString(shape);
     }
 
-    /** Shape with {@code k} prepended. */
+    /**
+     * Shape with a new leading axis.
+     *
+     * @param k size of the new first axis
+     * @param shape the remaining dimensions
+     * @return a new array {@code [k, shape...]}
+     */
     public static int[] prepend(int k, int[] shape) {
         int[] r = new int[shape.length + 1];
         r[0] = k;
@@ -56,12 +86,25 @@ public final class Shapes {
         return r;
     }
 
-    /** Shape without its first axis. */
+    /**
+     * Shape without its first axis.
+     *
+     * @param shape the dimensions; rank at least 1
+     * @return a new array {@code shape[1..]}
+     */
     public static int[] dropFirst(int[] shape) {
         return Arrays.copyOfRange(shape, 1, shape.length);
     }
 
-    /** Normalises a possibly negative axis and checks its range, naming the operation in the error. */
+    /**
+     * Normalises a possibly negative axis (-1 is the last axis) and checks its range.
+     *
+     * @param op name of the operation, used in the error message
+     * @param axis the axis, in {@code -rank..rank-1}
+     * @param rank the rank of the operand
+     * @return the axis in {@code 0..rank-1}
+     * @throws IllegalArgumentException if the axis is out of range
+     */
     public static int axis(String op, int axis, int rank) {
         int a = axis < 0 ? axis + rank : axis;
         if (a < 0 || a >= rank) {
@@ -73,6 +116,10 @@ public final class Shapes {
     /**
      * NumPy broadcasting of two shapes (right-aligned; sizes equal or one of them 1).
      *
+     * @param op name of the operation, used in the error message
+     * @param a the first shape
+     * @param b the second shape
+     * @return the broadcast shape, of rank {@code max(a.length, b.length)}
      * @throws IllegalArgumentException naming {@code op} and both shapes when they do not broadcast
      */
     public static int[] broadcast(String op, int[] a, int[] b) {
@@ -93,7 +140,13 @@ public final class Shapes {
         return out;
     }
 
-    /** Strides of {@code shape} when read as broadcast to {@code target} (right-aligned; 0 on broadcast axes). */
+    /**
+     * Strides of a contiguous {@code shape} when read as broadcast to {@code target} (right-aligned).
+     *
+     * @param shape the operand's shape; must broadcast to {@code target}
+     * @param target the broadcast shape
+     * @return one stride per axis of {@code target}, in elements; 0 on axes that are added or of size 1
+     */
     public static int[] broadcastStrides(int[] shape, int[] target) {
         int[] own = strides(shape);
         int[] s = new int[target.length];
@@ -105,7 +158,13 @@ public final class Shapes {
         return s;
     }
 
-    /** True when {@code perm} is a permutation of 0..n-1. */
+    /**
+     * Tests whether an array is a permutation of {@code 0..n-1}.
+     *
+     * @param perm the candidate
+     * @param n the expected length
+     * @return true when {@code perm} has length {@code n} and holds every value {@code 0..n-1} once
+     */
     public static boolean isPermutation(int[] perm, int n) {
         if (perm.length != n) {
             return false;
@@ -120,7 +179,12 @@ public final class Shapes {
         return true;
     }
 
-    /** Inverse of a permutation. */
+    /**
+     * Inverse of a permutation: {@code inv[perm[i]] = i}.
+     *
+     * @param perm a permutation of {@code 0..n-1} (not checked)
+     * @return the inverse permutation
+     */
     public static int[] inversePermutation(int[] perm) {
         int[] inv = new int[perm.length];
         for (int i = 0; i < perm.length; i++) {
@@ -129,7 +193,13 @@ public final class Shapes {
         return inv;
     }
 
-    /** {@code shape} permuted: result[i] = shape[perm[i]]. */
+    /**
+     * Permutes a shape.
+     *
+     * @param shape the dimensions
+     * @param perm the axis order
+     * @return a new array with {@code result[i] = shape[perm[i]]}
+     */
     public static int[] permute(int[] shape, int[] perm) {
         int[] r = new int[perm.length];
         for (int i = 0; i < perm.length; i++) {
@@ -138,7 +208,12 @@ public final class Shapes {
         return r;
     }
 
-    /** 0..n-1. */
+    /**
+     * The identity permutation.
+     *
+     * @param n the length
+     * @return {@code [0, 1, ..., n-1]}
+     */
     public static int[] iota(int n) {
         int[] r = new int[n];
         for (int i = 0; i < n; i++) {
@@ -147,7 +222,12 @@ public final class Shapes {
         return r;
     }
 
-    /** Concatenation of int arrays. */
+    /**
+     * Concatenation of int arrays.
+     *
+     * @param parts the arrays, in order
+     * @return a new array holding all elements of {@code parts}
+     */
     public static int[] concat(int[]... parts) {
         int n = 0;
         for (int[] p : parts) {
@@ -162,7 +242,13 @@ public final class Shapes {
         return r;
     }
 
-    /** Axes 0..rank-1 not in {@code axes}, in increasing order. */
+    /**
+     * Axes {@code 0..rank-1} not in {@code axes}, in increasing order.
+     *
+     * @param rank the rank
+     * @param axes non-negative axes below {@code rank} (duplicates allowed)
+     * @return the remaining axes
+     */
     public static int[] complement(int rank, int[] axes) {
         boolean[] in = new boolean[rank];
         for (int a : axes) {
@@ -182,7 +268,13 @@ public final class Shapes {
         return (int) Arrays.stream(axes).distinct().count();
     }
 
-    /** True when {@code a} contains {@code x}. */
+    /**
+     * Linear search in an int array.
+     *
+     * @param a the array
+     * @param x the value
+     * @return true when {@code a} contains {@code x}
+     */
     public static boolean contains(int[] a, int x) {
         for (int v : a) {
             if (v == x) {

@@ -82,12 +82,21 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** Bytes held by tensors that are allocated and not closed (a forgotten tensor counts until closed). */
+    /**
+     * Bytes held by tensors that are allocated and not closed, in this JVM (a forgotten tensor counts until
+     * closed).
+     *
+     * @return the live bytes
+     */
     public static long liveBytes() {
         return LIVE.get();
     }
 
-    /** The largest {@link #liveBytes()} seen since the last {@link #resetPeakBytes()}. */
+    /**
+     * High-water mark of tensor storage.
+     *
+     * @return the largest {@link #liveBytes()} seen since the last {@link #resetPeakBytes()}, in bytes
+     */
     public static long peakBytes() {
         return PEAK.get();
     }
@@ -107,17 +116,38 @@ public final class Tensor implements AutoCloseable {
         this.doubles = from.doubles;
     }
 
-    /** A new tensor with unspecified contents (callers overwrite every element). */
+    /**
+     * A new tensor with unspecified contents (callers overwrite every element).
+     *
+     * @param dtype element type
+     * @param shape dimensions; none means a scalar
+     * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if a dimension is negative or the storage would exceed 2^31 - 1 bytes
+     */
     public static Tensor empty(DType dtype, int... shape) {
         return new Tensor(dtype, shape, false);
     }
 
-    /** A new tensor of zeros. */
+    /**
+     * A new tensor of zeros.
+     *
+     * @param dtype element type
+     * @param shape dimensions; none means a scalar
+     * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if a dimension is negative or the storage would exceed 2^31 - 1 bytes
+     */
     public static Tensor zeros(DType dtype, int... shape) {
         return new Tensor(dtype, shape, true);
     }
 
-    /** A tensor filled with {@code value}. */
+    /**
+     * A new tensor with every element equal to {@code value} (rounded to float32 for {@link DType#F32}).
+     *
+     * @param dtype element type
+     * @param value the fill value
+     * @param shape dimensions; none means a scalar
+     * @return the tensor, which the caller closes
+     */
     public static Tensor full(DType dtype, double value, int... shape) {
         Tensor t = new Tensor(dtype, shape, false);
         for (int i = 0; i < t.size; i++) {
@@ -126,12 +156,25 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** A scalar (rank 0) tensor. */
+    /**
+     * A scalar (rank 0, shape {@code []}) tensor.
+     *
+     * @param dtype element type
+     * @param value the value
+     * @return the tensor, which the caller closes
+     */
     public static Tensor scalar(DType dtype, double value) {
         return full(dtype, value);
     }
 
-    /** Copies {@code data} (row-major) into a new float32 tensor of {@code shape}. */
+    /**
+     * Copies {@code data} (row-major) into a new float32 tensor.
+     *
+     * @param data the elements; its length must equal the product of {@code shape}
+     * @param shape dimensions
+     * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if the length does not match the shape
+     */
     public static Tensor of(float[] data, int... shape) {
         checkLength(data.length, shape);
         Tensor t = new Tensor(DType.F32, shape, false);
@@ -139,7 +182,14 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Copies {@code data} (row-major) into a new float64 tensor of {@code shape}. */
+    /**
+     * Copies {@code data} (row-major) into a new float64 tensor.
+     *
+     * @param data the elements; its length must equal the product of {@code shape}
+     * @param shape dimensions
+     * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if the length does not match the shape
+     */
     public static Tensor of(double[] data, int... shape) {
         checkLength(data.length, shape);
         Tensor t = new Tensor(DType.F64, shape, false);
@@ -147,7 +197,15 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Copies {@code data} into a new tensor of the given dtype and shape, converting each element. */
+    /**
+     * Copies {@code data} (row-major) into a new tensor of the given dtype, converting each element.
+     *
+     * @param dtype element type
+     * @param data the elements; its length must equal the product of {@code shape}
+     * @param shape dimensions
+     * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if the length does not match the shape
+     */
     public static Tensor of(DType dtype, double[] data, int... shape) {
         checkLength(data.length, shape);
         Tensor t = new Tensor(dtype, shape, false);
@@ -157,7 +215,14 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Independent standard normal entries from {@code java.util.Random(seed)}, for tests and synthetic data. */
+    /**
+     * Independent standard normal entries from {@code java.util.Random(seed)}, for tests and synthetic data.
+     *
+     * @param dtype element type
+     * @param seed the seed; the same seed, dtype and shape give the same tensor
+     * @param shape dimensions
+     * @return the tensor, which the caller closes
+     */
     public static Tensor randomNormal(DType dtype, long seed, int... shape) {
         Random r = new Random(seed);
         Tensor t = new Tensor(dtype, shape, false);
@@ -175,41 +240,79 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Element type.
+     *
+     * @return {@link DType#F32} or {@link DType#F64}
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** A copy of the shape. */
+    /**
+     * Dimensions of this tensor.
+     *
+     * @return a copy of the shape ({@code []} for a scalar)
+     */
     public int[] shape() {
         return shape.clone();
     }
 
-    /** Size of axis {@code i} (negative counts from the end). */
+    /**
+     * Size of one axis.
+     *
+     * @param i the axis; negative counts from the end
+     * @return the dimension
+     * @throws IllegalArgumentException if the axis is out of range
+     */
     public int dim(int i) {
         return shape[Shapes.axis("dim", i, shape.length)];
     }
 
+    /**
+     * Number of axes.
+     *
+     * @return the rank (0 for a scalar)
+     */
     public int rank() {
         return shape.length;
     }
 
-    /** Number of elements. */
+    /**
+     * Number of elements.
+     *
+     * @return the product of the shape (1 for a scalar)
+     */
     public int size() {
         return size;
     }
 
-    /** Bytes of storage. */
+    /**
+     * Size of the element storage.
+     *
+     * @return {@code size() * dtype().bytes()}, in bytes
+     */
     public long bytes() {
         return (long) size * dtype.bytes();
     }
 
-    /** The off-heap storage, for BLAS. Position 0 is the first element. */
+    /**
+     * The off-heap storage, for BLAS. Position 0 is the first element.
+     *
+     * @return a {@link FloatPointer} or {@link DoublePointer}, owned by this tensor
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Pointer pointer() {
         checkOpen();
         return pointer;
     }
 
-    /** The float32 storage as a pointer; fails for float64 tensors. */
+    /**
+     * The float32 storage as a pointer.
+     *
+     * @return the storage, owned by this tensor
+     * @throws IllegalStateException for a float64 tensor or a closed one
+     */
     public FloatPointer floatPointer() {
         checkOpen();
         if (dtype != DType.F32) {
@@ -218,7 +321,12 @@ public final class Tensor implements AutoCloseable {
         return (FloatPointer) pointer;
     }
 
-    /** The float64 storage as a pointer; fails for float32 tensors. */
+    /**
+     * The float64 storage as a pointer.
+     *
+     * @return the storage, owned by this tensor
+     * @throws IllegalStateException for a float32 tensor or a closed one
+     */
     public DoublePointer doublePointer() {
         checkOpen();
         if (dtype != DType.F64) {
@@ -227,7 +335,12 @@ public final class Tensor implements AutoCloseable {
         return (DoublePointer) pointer;
     }
 
-    /** Direct buffer over the float32 storage (absolute get/put only; do not change its position). */
+    /**
+     * Direct buffer over the float32 storage (absolute get/put only; do not change its position).
+     *
+     * @return the buffer, valid until the tensor is closed
+     * @throws IllegalStateException for a float64 tensor or a closed one
+     */
     public FloatBuffer floats() {
         checkOpen();
         if (floats == null) {
@@ -236,7 +349,12 @@ public final class Tensor implements AutoCloseable {
         return floats;
     }
 
-    /** Direct buffer over the float64 storage (absolute get/put only; do not change its position). */
+    /**
+     * Direct buffer over the float64 storage (absolute get/put only; do not change its position).
+     *
+     * @return the buffer, valid until the tensor is closed
+     * @throws IllegalStateException for a float32 tensor or a closed one
+     */
     public DoubleBuffer doubles() {
         checkOpen();
         if (doubles == null) {
@@ -245,7 +363,14 @@ public final class Tensor implements AutoCloseable {
         return doubles;
     }
 
-    /** Element at a flat (row-major) index, widened to double. */
+    /**
+     * Element at a flat (row-major) index, widened to double.
+     *
+     * @param i the index, {@code 0 <= i < size()}
+     * @return the element
+     * @throws IllegalStateException if the tensor is closed
+     * @throws IndexOutOfBoundsException if the index is out of range
+     */
     public double getFlat(int i) {
         if (floats != null) {
             return floats.get(i);
@@ -256,7 +381,14 @@ public final class Tensor implements AutoCloseable {
         throw closed();
     }
 
-    /** Sets the element at a flat index (rounded to float32 for f32 tensors). */
+    /**
+     * Sets the element at a flat (row-major) index (rounded to float32 for f32 tensors).
+     *
+     * @param i the index, {@code 0 <= i < size()}
+     * @param v the value
+     * @throws IllegalStateException if the tensor is closed
+     * @throws IndexOutOfBoundsException if the index is out of range
+     */
     public void setFlat(int i, double v) {
         if (floats != null) {
             floats.put(i, (float) v);
@@ -267,12 +399,26 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** Element at a multi-index. */
+    /**
+     * Element at a multi-index.
+     *
+     * @param index one index per axis (none for a scalar)
+     * @return the element, widened to double
+     * @throws IllegalArgumentException if the index has the wrong rank
+     * @throws IndexOutOfBoundsException if an index is out of range
+     */
     public double get(int... index) {
         return getFlat(flatIndex(index));
     }
 
-    /** Sets the element at a multi-index. */
+    /**
+     * Sets the element at a multi-index (rounded to float32 for f32 tensors).
+     *
+     * @param v the value
+     * @param index one index per axis (none for a scalar)
+     * @throws IllegalArgumentException if the index has the wrong rank
+     * @throws IndexOutOfBoundsException if an index is out of range
+     */
     public void set(double v, int... index) {
         setFlat(flatIndex(index), v);
     }
@@ -293,7 +439,11 @@ public final class Tensor implements AutoCloseable {
         return flat;
     }
 
-    /** All elements as doubles (a copy). */
+    /**
+     * All elements as doubles.
+     *
+     * @return a new row-major array of {@link #size()} elements
+     */
     public double[] toDoubleArray() {
         checkOpen();
         double[] r = new double[size];
@@ -307,7 +457,11 @@ public final class Tensor implements AutoCloseable {
         return r;
     }
 
-    /** All elements as floats (a copy, rounding float64). */
+    /**
+     * All elements as floats (rounding float64 elements).
+     *
+     * @return a new row-major array of {@link #size()} elements
+     */
     public float[] toFloatArray() {
         checkOpen();
         float[] r = new float[size];
@@ -321,14 +475,24 @@ public final class Tensor implements AutoCloseable {
         return r;
     }
 
-    /** A new tensor holding the same elements (same storage layout). */
+    /**
+     * A new tensor holding the same elements, dtype and shape.
+     *
+     * @return the copy, which the caller closes
+     * @throws IllegalStateException if this tensor is closed
+     */
     public Tensor copy() {
         Tensor t = new Tensor(dtype, shape, false);
         Pointer.memcpy(t.pointer, pointer(), bytes());
         return t;
     }
 
-    /** A new tensor with the same elements converted to {@code target}. */
+    /**
+     * A new tensor with the same elements converted to {@code target} (a plain copy when the dtype is the same).
+     *
+     * @param target the element type of the result
+     * @return the new tensor, which the caller closes
+     */
     public Tensor to(DType target) {
         if (target == dtype) {
             return copy();
@@ -340,7 +504,13 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** A copy of this tensor with another shape of the same size (row-major order is kept). */
+    /**
+     * A copy of this tensor with another shape of the same size (row-major order is kept).
+     *
+     * @param newShape the new dimensions
+     * @return the new tensor, which the caller closes
+     * @throws IllegalArgumentException if the sizes differ
+     */
     public Tensor reshape(int... newShape) {
         if (Shapes.size(newShape) != size) {
             throw new IllegalArgumentException("reshape: cannot reshape " + Shapes.str(shape) + " (" + size
@@ -354,6 +524,11 @@ public final class Tensor implements AutoCloseable {
     /**
      * The same storage under another shape of the same size, without a copy: the returned tensor takes over the
      * storage and this one becomes closed (its {@link #close()} is then a no-op).
+     *
+     * @param newShape the new dimensions
+     * @return the tensor that now owns the storage
+     * @throws IllegalStateException if this tensor is closed
+     * @throws IllegalArgumentException if the sizes differ
      */
     public Tensor reshapeMove(int... newShape) {
         checkOpen();
@@ -368,7 +543,11 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Index of the first NaN or infinite element, or -1. */
+    /**
+     * Finds the first element that is NaN or infinite.
+     *
+     * @return its flat index, or -1 when every element is finite
+     */
     public int firstNonFinite() {
         for (int i = 0; i < size; i++) {
             if (!Double.isFinite(getFlat(i))) {
@@ -378,7 +557,11 @@ public final class Tensor implements AutoCloseable {
         return -1;
     }
 
-    /** True once {@link #close()} has run. */
+    /**
+     * Whether the storage has been released.
+     *
+     * @return true once {@link #close()} (or {@link #reshapeMove}) has run
+     */
     public boolean isClosed() {
         return pointer == null;
     }
