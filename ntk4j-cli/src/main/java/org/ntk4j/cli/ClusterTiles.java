@@ -26,13 +26,24 @@ public interface ClusterTiles {
      * @param master a Spark master URL ({@code local[k]}, {@code spark://host:port}, ...), or empty for the one
      *     {@code spark-submit} configured
      * @param modelSpec the model's spec, which the executors parse to rebuild it
+     * @param params the parameters, shipped to the executors
+     * @param x1 the first inputs, shipped to the executors
      * @param x2 null when x2 = x1
+     * @param store the run's output store (manifest and plan); its recorded tiles are not recomputed
+     * @param out the final kernel file; {@code OUT.partial} beside it must be reachable from every executor
+     * @param progress told of each tile as its task succeeds; may be null
      * @param log where to say what the cluster did (one or two lines)
+     * @throws IOException when recording a tile fails or the job fails (the message names the cause)
      */
     void compute(String master, String modelSpec, Params params, Tensor x1, Tensor x2, TileStore store, Path out,
                  TiledKernel.Listener progress, PrintWriter log) throws IOException;
 
-    /** The implementation on the class path. */
+    /**
+     * The implementation on the class path.
+     *
+     * @return the first implementation {@link ServiceLoader} finds
+     * @throws IllegalArgumentException when ntk4j-spark is not on the class path (the message says how to add it)
+     */
     static ClusterTiles find() {
         Iterator<ClusterTiles> it = ServiceLoader.load(ClusterTiles.class).iterator();
         if (!it.hasNext()) {

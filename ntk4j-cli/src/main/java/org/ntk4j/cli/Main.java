@@ -23,16 +23,34 @@ public final class Main implements Runnable {
         debug = value;
     }
 
+    /**
+     * The {@code ntk4j} command: runs it and exits the JVM with its exit code.
+     *
+     * @param args the command line, e.g. {@code kernel --model fcn(depth=2) --out K.npy}
+     */
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns the exit code (2 for usage errors and bad input). */
+    /**
+     * Runs the command line on standard output and error.
+     *
+     * @param args the command line
+     * @return the exit code: 0 on success, 2 for usage errors and bad input (one line on stderr)
+     */
     public static int run(String... args) {
         return run(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
     }
 
-    /** {@link #run(String...)} writing to the given streams. */
+    /**
+     * {@link #run(String...)} writing to the given streams (how tests and embedding programs run a command
+     * in-process).
+     *
+     * @param out where the command's output goes
+     * @param err where progress, warnings and the one-line errors go
+     * @param args the command line
+     * @return the exit code: 0 on success, 2 for usage errors and bad input
+     */
     public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         Main main = new Main();
         CommandLine cmd = new CommandLine(main);
