@@ -20,6 +20,12 @@ public final class BenchMain {
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)");
     }
 
+    /**
+     * Runs the benchmark NAME (the first argument) with the arguments that follow.
+     *
+     * @param args NAME then the benchmark's own options
+     * @throws Exception whatever the benchmark program throws
+     */
     public static void main(String[] args) throws Exception {
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
             System.out.println(usage());

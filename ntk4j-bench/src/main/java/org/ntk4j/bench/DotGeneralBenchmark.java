@@ -57,8 +57,11 @@ public class DotGeneralBenchmark {
     public static final int N = 1024;
     /** Batched shape: B × (M×K · K×P). */
     public static final int BATCH = 64;
+    /** Rows of each batched left operand. */
     public static final int M = 128;
+    /** The contracted size of each batched product. */
     public static final int K = 512;
+    /** Columns of each batched right operand. */
     public static final int P = 512;
 
     /** Floating-point operations of one square matmul: 2·N³. */
@@ -79,6 +82,7 @@ public class DotGeneralBenchmark {
         FloatPointer pb;
         FloatPointer pc;
 
+        /** Allocates the operands, and checks dot_general against the direct sgemm once. */
         @Setup(Level.Trial)
         public void setup() {
             Blas.load();
@@ -94,6 +98,7 @@ public class DotGeneralBenchmark {
             }
         }
 
+        /** Frees the operands. */
         @TearDown(Level.Trial)
         public void tearDown() {
             a.close();
@@ -113,6 +118,7 @@ public class DotGeneralBenchmark {
         FloatPointer[] pr;
         FloatPointer[] po;
 
+        /** Allocates the batched operands, and checks dot_general against the direct sgemm calls once. */
         @Setup(Level.Trial)
         public void setup() {
             Blas.load();
@@ -137,6 +143,7 @@ public class DotGeneralBenchmark {
             }
         }
 
+        /** Frees the batched operands. */
         @TearDown(Level.Trial)
         public void tearDown() {
             lhs.close();
@@ -152,10 +159,14 @@ public class DotGeneralBenchmark {
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class PairTimes {
+        /** Nanoseconds in dot_general this iteration. */
         public long oursNs;
+        /** Nanoseconds in the direct sgemm calls this iteration. */
         public long directNs;
+        /** Pairs (one of each) run this iteration. */
         public long pairs;
 
+        /** Zeroes the counters at the start of each iteration. */
         @Setup(Level.Iteration)
         public void reset() {
             oursNs = 0;
@@ -203,6 +214,12 @@ public class DotGeneralBenchmark {
         }
     }
 
+    /**
+     * One 1024³ product through dot_general.
+     *
+     * @param s the operands
+     * @param bh consumes the result
+     */
     @Benchmark
     public void matmul1024DotGeneral(Square s, Blackhole bh) {
         try (Tensor c = s.matmul.evaluate(s.a, s.b)) {
@@ -210,11 +227,22 @@ public class DotGeneralBenchmark {
         }
     }
 
+    /**
+     * One 1024³ product through cblas_sgemm directly.
+     *
+     * @param s the operands
+     */
     @Benchmark
     public void matmul1024Sgemm(Square s) {
         sgemm(s.pa, s.pb, s.pc, N, N, N);
     }
 
+    /**
+     * The batched product through one dot_general with a batch axis.
+     *
+     * @param s the operands
+     * @param bh consumes the result
+     */
     @Benchmark
     public void batchedDotGeneral(Batched s, Blackhole bh) {
         try (Tensor c = s.bmm.evaluate(s.lhs, s.rhs)) {
@@ -222,6 +250,11 @@ public class DotGeneralBenchmark {
         }
     }
 
+    /**
+     * The batched product as 64 direct cblas_sgemm calls.
+     *
+     * @param s the operands
+     */
     @Benchmark
     public void batchedSgemm(Batched s) {
         for (int i = 0; i < BATCH; i++) {
@@ -229,6 +262,14 @@ public class DotGeneralBenchmark {
         }
     }
 
+    /**
+     * dot_general and the direct sgemm on the 1024³ product back to back, timed apart, so that both see the same
+     * load.
+     *
+     * @param s the operands
+     * @param t the per-competitor time counters
+     * @param bh consumes the results
+     */
     @Benchmark
     public void pairedMatmul1024(Square s, PairTimes t, Blackhole bh) {
         boolean oursFirst = (t.pairs & 1) == 0;
@@ -250,6 +291,13 @@ public class DotGeneralBenchmark {
         t.pairs++;
     }
 
+    /**
+     * dot_general and the 64 direct sgemm calls on the batched product back to back, timed apart.
+     *
+     * @param s the operands
+     * @param t the per-competitor time counters
+     * @param bh consumes the results
+     */
     @Benchmark
     public void pairedBatched(Batched s, PairTimes t, Blackhole bh) {
         boolean oursFirst = (t.pairs & 1) == 0;

@@ -57,6 +57,12 @@ public final class GemmReport {
     private GemmReport() {
     }
 
+    /**
+     * Runs the JMH benchmarks and prints the table.
+     *
+     * @param args JMH options passed through (none needed)
+     * @throws Exception when JMH fails
+     */
     public static void main(String[] args) throws Exception {
         int rounds = 1;
         Path outFile = null;

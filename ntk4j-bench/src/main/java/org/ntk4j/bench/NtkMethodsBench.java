@@ -216,6 +216,12 @@ public final class NtkMethodsBench {
         this.opt = opt;
     }
 
+    /**
+     * Runs the settings and writes the Markdown and CSV results.
+     *
+     * @param args the settings to run and the output paths (see the class comment)
+     * @throws IOException when a result file cannot be written
+     */
     public static void main(String[] args) throws IOException {
         Options opt;
         try {

@@ -290,6 +290,12 @@ public final class PaperFcnBench {
         this.args = args;
     }
 
+    /**
+     * Runs the sweeps and writes the CSV, PNG and fitted exponents.
+     *
+     * @param args {@code [--quick] [--with-peers]} and the other options of the class comment
+     * @throws IOException when a result file cannot be written
+     */
     public static void main(String[] args) throws IOException {
         Options opt;
         try {

@@ -20,6 +20,11 @@ public final class PntkSpeedBench {
     private PntkSpeedBench() {
     }
 
+    /**
+     * Runs the comparison and prints its table.
+     *
+     * @param args {@code [spec] [n] [input] [repetitions]}
+     */
     public static void main(String[] args) {
         String spec = args.length > 0 ? args[0] : "fcn(depth=2,width=1024,out=10)";
         int n = args.length > 1 ? Integer.parseInt(args[1]) : 64;

@@ -20,6 +20,8 @@ public final class SgemmRate {
     /**
      * {@code SgemmRate [threads] [rounds]}: prints the median and best GFLOP/s of {@code rounds} 2048³ products on
      * {@code threads} BLAS threads (for scripts that bracket a run with the machine's rate).
+     *
+     * @param args {@code [threads] [rounds]}
      */
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();

@@ -30,6 +30,12 @@ public final class TiledPntkBench {
     private TiledPntkBench() {
     }
 
+    /**
+     * Runs the three ways round by round and prints their times.
+     *
+     * @param args {@code DATA.npy [model] [budget] [rounds] [out dir]}
+     * @throws Exception when a file cannot be read or written
+     */
     public static void main(String[] args) throws Exception {
         Path data = Path.of(args[0]);
         String spec = args.length > 1 ? args[1] : "fcn(depth=2,width=512,out=10)";

@@ -186,7 +186,11 @@ public final class CustomLayerAndPrimitive {
         }
     }
 
-    /** A parameter-free layer applying {@link Softsign}. */
+    /**
+     * A parameter-free layer applying {@link Softsign}.
+     *
+     * @return the layer, usable in {@code Layers.serial(...)} like any of the library's
+     */
     public static Layer softsign() {
         return new Layer() {
             @Override
