@@ -52,7 +52,7 @@ public final class Model {
     /**
      * Per-example output shape for per-example input shape {@code in}.
      *
-     @param in the per-example input shape (without the batch axis); not modified
+     * @param in the per-example input shape (without the batch axis); not modified
      * @return the per-example output shape
      * @throws IllegalArgumentException if a layer rejects the shapes or the network has several outputs
      */
@@ -68,7 +68,7 @@ public final class Model {
     /**
      * The parameters for per-example inputs of shape {@code in}, in declaration order.
      *
-     @param in the per-example input shape (without the batch axis); not modified
+     * @param in the per-example input shape (without the batch axis); not modified
      * @return a new list of the parameter specs
      * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
      */
@@ -83,7 +83,7 @@ public final class Model {
      * Deterministic initial parameters (see {@link Params#initialise}).
      *
      * @param seed the seed
-     @param in the per-example input shape (without the batch axis); not modified
+     * @param in the per-example input shape (without the batch axis); not modified
      * @param dtype the dtype of the parameter tensors
      * @return the parameters, which the caller closes
      */
@@ -105,7 +105,7 @@ public final class Model {
      * parameter in declaration order, then x [n, in...]; one output f [n, out...].
      *
      * @param n the batch size
-     @param in the per-example input shape (without the batch axis); not modified
+     * @param in the per-example input shape (without the batch axis); not modified
      * @param dtype the dtype of the graph's inputs
      * @return the traced graph
      * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
