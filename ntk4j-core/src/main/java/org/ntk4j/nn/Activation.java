@@ -30,6 +30,13 @@ public final class Activation extends SingleLayer {
     private final Kind kind;
     private final double alpha;
 
+    /**
+     * An activation with an explicit parameter.
+     *
+     * @param kind the function
+     * @param alpha the negative slope for {@link Kind#LEAKY_RELU}, in [0, 1]; ignored by the other kinds
+     * @throws IllegalArgumentException if {@code kind} is leaky_relu and {@code alpha} is outside [0, 1] or NaN
+     */
     public Activation(Kind kind, double alpha) {
         this.kind = kind;
         this.alpha = alpha;
@@ -38,11 +45,22 @@ public final class Activation extends SingleLayer {
         }
     }
 
+    /**
+     * An activation with the default parameter (negative slope 0.01 for {@link Kind#LEAKY_RELU}).
+     *
+     * @param kind the function
+     */
     public Activation(Kind kind) {
         this(kind, kind == Kind.LEAKY_RELU ? 0.01 : 0);
     }
 
-    /** Parses relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity. */
+    /**
+     * Parses relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity (any case).
+     *
+     * @param name the activation's name
+     * @return the activation, with the default parameter
+     * @throws IllegalArgumentException if the name is none of those
+     */
     public static Activation parse(String name) {
         try {
             return new Activation(Kind.valueOf(name.toUpperCase(Locale.ROOT)));

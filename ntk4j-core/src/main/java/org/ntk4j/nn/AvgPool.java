@@ -15,6 +15,14 @@ public final class AvgPool extends SingleLayer {
     private final int[] strides;
     private final String padding;
 
+    /**
+     * An average pool.
+     *
+     * @param window the window size per spatial axis (1 or 2 entries), copied
+     * @param strides the step per spatial axis, as many entries as {@code window}, copied
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @throws IllegalArgumentException if the arrays do not have 1 or 2 equal-length entries or the padding is unknown
+     */
     public AvgPool(int[] window, int[] strides, String padding) {
         if (window.length < 1 || window.length > 2 || strides.length != window.length) {
             throw new IllegalArgumentException("avg_pool: window " + Arrays.toString(window) + " and strides "

@@ -11,6 +11,12 @@ import org.ntk4j.tensor.Shapes;
 public final class BatchNorm extends SingleLayer {
     private final double eps;
 
+    /**
+     * A batch normalisation.
+     *
+     * @param eps the constant added to the variance, &gt; 0
+     * @throws IllegalArgumentException if {@code eps} is not positive
+     */
     public BatchNorm(double eps) {
         if (!(eps > 0)) {
             throw new IllegalArgumentException("batch_norm: eps must be > 0, got " + eps);

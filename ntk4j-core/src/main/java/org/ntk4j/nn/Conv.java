@@ -21,6 +21,19 @@ public final class Conv extends SingleLayer {
     private final double bStd;
     private final Parameterization parameterization;
 
+    /**
+     * A convolution layer.
+     *
+     * @param out the number of output channels, at least 1
+     * @param filter the filter size per spatial axis (1 or 2 entries), copied
+     * @param strides the step per spatial axis, as many entries as {@code filter}, copied
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param parameterization NTK or standard (see the class comment)
+     * @throws IllegalArgumentException if {@code out} &lt; 1, the arrays do not have 1 or 2 equal-length entries,
+     *     or the padding is unknown
+     */
     public Conv(int out, int[] filter, int[] strides, String padding, double wStd, double bStd,
                 Parameterization parameterization) {
         if (out < 1) {

@@ -14,6 +14,15 @@ public final class Dense extends SingleLayer {
     private final double bStd;
     private final Parameterization parameterization;
 
+    /**
+     * A fully connected layer.
+     *
+     * @param out the output size, at least 1
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param parameterization NTK or standard (see the class comment)
+     * @throws IllegalArgumentException if {@code out} &lt; 1
+     */
     public Dense(int out, double wStd, double bStd, Parameterization parameterization) {
         if (out < 1) {
             throw new IllegalArgumentException("dense: the output size must be >= 1, got " + out);

@@ -8,6 +8,11 @@ import org.ntk4j.tensor.Shapes;
 public final class FanInConcat implements Layer {
     private final int axis;
 
+    /**
+     * A concatenation; the axis is resolved against the inputs' rank by {@link #outputShapes}.
+     *
+     * @param axis the per-example axis (excluding the example axis) to join along; negative counts from the end
+     */
     public FanInConcat(int axis) {
         this.axis = axis;
     }

@@ -8,6 +8,12 @@ import org.ntk4j.graph.Var;
 public final class FanOut implements Layer {
     private final int n;
 
+    /**
+     * A fan-out.
+     *
+     * @param n the number of copies, at least 1
+     * @throws IllegalArgumentException if {@code n} &lt; 1
+     */
     public FanOut(int n) {
         if (n < 1) {
             throw new IllegalArgumentException("fan_out: the number of branches must be >= 1, got " + n);

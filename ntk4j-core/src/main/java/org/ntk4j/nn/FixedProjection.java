@@ -12,7 +12,12 @@ import org.ntk4j.tensor.Tensor;
 public final class FixedProjection extends SingleLayer {
     private final double[][] matrix;
 
-    /** {@code matrix[r][o]}: row r of M. */
+    /**
+     * A projection by M; the input's last axis must have size O (checked when shapes are computed).
+     *
+     * @param matrix M [R, O], {@code matrix[r][o]} being row r of M; copied
+     * @throws IllegalArgumentException if the matrix is empty or its rows differ in length
+     */
     public FixedProjection(double[][] matrix) {
         if (matrix.length == 0 || matrix[0].length == 0) {
             throw new IllegalArgumentException("fixed_projection: the matrix must be non-empty");

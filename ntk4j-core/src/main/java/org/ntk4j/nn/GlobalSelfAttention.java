@@ -18,6 +18,14 @@ public final class GlobalSelfAttention extends SingleLayer {
     private final double wStd;
     private final Parameterization parameterization;
 
+    /**
+     * A self-attention layer; the feature size must be divisible by {@code heads} (checked by {@link #outputShapes}).
+     *
+     * @param heads the number of heads H, at least 1
+     * @param wStd σ_w, the weight scale
+     * @param parameterization NTK or standard (see the class comment)
+     * @throws IllegalArgumentException if {@code heads} &lt; 1
+     */
     public GlobalSelfAttention(int heads, double wStd, Parameterization parameterization) {
         if (heads < 1) {
             throw new IllegalArgumentException("global_self_attention: heads must be >= 1, got " + heads);

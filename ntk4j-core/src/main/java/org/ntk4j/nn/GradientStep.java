@@ -21,6 +21,13 @@ public final class GradientStep {
     /**
      * Jᵀ g: the gradient of Σ g·f(θ, x) with respect to every parameter, by path ({@code g} has the shape of f(θ, x)
      * and the dtype of the parameters). The caller closes the result.
+     *
+     * @param model the model f
+     * @param params the parameters θ, validated against the model for x's shape and dtype; not closed
+     * @param x the batch [n, in...]; not closed
+     * @param g the function-space gradient, of the shape of f(θ, x); converted to x's dtype; not closed
+     * @return the gradient, one tensor per parameter path with the parameter's shape, which the caller closes
+     * @throws IllegalArgumentException if the parameters do not match the model or g has the wrong shape
      */
     public static Params vjp(Model model, Params params, Tensor x, Tensor g) {
         int[] in = Shapes.dropFirst(x.shape());
@@ -52,7 +59,17 @@ public final class GradientStep {
         }
     }
 
-    /** θ − η Jᵀ g as new parameters (the caller closes them; {@code params} are not changed). */
+    /**
+     * θ − η Jᵀ g as new parameters (the caller closes them; {@code params} are not changed).
+     *
+     * @param model the model f
+     * @param params the parameters θ; not changed, not closed
+     * @param x the batch [n, in...]; not closed
+     * @param g the function-space gradient, of the shape of f(θ, x); not closed
+     * @param learningRate the step size η
+     * @return the updated parameters, which the caller closes
+     * @throws IllegalArgumentException as {@link #vjp}
+     */
     public static Params step(Model model, Params params, Tensor x, Tensor g, double learningRate) {
         try (Params grad = vjp(model, params, x, g)) {
             Map<String, Tensor> m = new LinkedHashMap<>();

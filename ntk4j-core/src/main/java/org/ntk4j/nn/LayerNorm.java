@@ -11,6 +11,12 @@ import org.ntk4j.tensor.Shapes;
 public final class LayerNorm extends SingleLayer {
     private final double eps;
 
+    /**
+     * A layer normalisation.
+     *
+     * @param eps the constant added to the variance, &gt; 0
+     * @throws IllegalArgumentException if {@code eps} is not positive
+     */
     public LayerNorm(double eps) {
         if (!(eps > 0)) {
             throw new IllegalArgumentException("layer_norm: eps must be > 0, got " + eps);

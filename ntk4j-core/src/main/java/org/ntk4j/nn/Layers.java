@@ -13,106 +13,263 @@ public final class Layers {
     private Layers() {
     }
 
+    /**
+     * Fully connected layer, NTK parameterisation, σ_w = 1, no bias.
+     *
+     * @param out the output size, at least 1
+     * @return the layer
+     * @throws IllegalArgumentException if {@code out} &lt; 1
+     */
     public static Layer dense(int out) {
         return new Dense(out, 1.0, 0.0, Parameterization.NTK);
     }
 
+    /**
+     * Fully connected layer (see {@link Dense}).
+     *
+     * @param out the output size, at least 1
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param p NTK or standard parameterisation
+     * @return the layer
+     * @throws IllegalArgumentException if {@code out} &lt; 1
+     */
     public static Layer dense(int out, double wStd, double bStd, Parameterization p) {
         return new Dense(out, wStd, bStd, p);
     }
 
+    /**
+     * ReLU, max(x, 0).
+     *
+     * @return the layer
+     */
     public static Layer relu() {
         return new Activation(Activation.Kind.RELU);
     }
 
+    /**
+     * Leaky ReLU, max(x, αx).
+     *
+     * @param alpha the negative slope α, in [0, 1]
+     * @return the layer
+     * @throws IllegalArgumentException if {@code alpha} is outside [0, 1]
+     */
     public static Layer leakyRelu(double alpha) {
         return new Activation(Activation.Kind.LEAKY_RELU, alpha);
     }
 
+    /**
+     * erf(x).
+     *
+     * @return the layer
+     */
     public static Layer erf() {
         return new Activation(Activation.Kind.ERF);
     }
 
+    /**
+     * tanh(x).
+     *
+     * @return the layer
+     */
     public static Layer tanh() {
         return new Activation(Activation.Kind.TANH);
     }
 
+    /**
+     * The logistic function 1/(1+e^-x).
+     *
+     * @return the layer
+     */
     public static Layer sigmoid() {
         return new Activation(Activation.Kind.SIGMOID);
     }
 
+    /**
+     * The exact GELU, x·Φ(x).
+     *
+     * @return the layer
+     */
     public static Layer gelu() {
         return new Activation(Activation.Kind.GELU);
     }
 
+    /**
+     * Softplus, ln(1 + e^x).
+     *
+     * @return the layer
+     */
     public static Layer softplus() {
         return new Activation(Activation.Kind.SOFTPLUS);
     }
 
+    /**
+     * sin(x).
+     *
+     * @return the layer
+     */
     public static Layer sin() {
         return new Activation(Activation.Kind.SIN);
     }
 
+    /**
+     * The identity, x (no parameters; the skip branch of {@link #residual}).
+     *
+     * @return the layer
+     */
     public static Layer identity() {
         return new Activation(Activation.Kind.IDENTITY);
     }
 
-    /** 2-D convolution, NTK parameterisation, σ_w = 1, no bias. */
+    /**
+     * Convolution (2-D, or 1-D for one-entry arrays), NTK parameterisation, σ_w = 1, no bias.
+     *
+     * @param out the number of output channels, at least 1
+     * @param filter the filter size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code filter}
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding (see {@link Conv})
+     */
     public static Layer conv(int out, int[] filter, int[] strides, String padding) {
         return new Conv(out, filter, strides, padding, 1.0, 0.0, Parameterization.NTK);
     }
 
+    /**
+     * Convolution (see {@link Conv}).
+     *
+     * @param out the number of output channels, at least 1
+     * @param filter the filter size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code filter}
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param p NTK or standard parameterisation
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
     public static Layer conv(int out, int[] filter, int[] strides, String padding, double wStd, double bStd,
                              Parameterization p) {
         return new Conv(out, filter, strides, padding, wStd, bStd, p);
     }
 
+    /**
+     * Average pooling; SAME padding counts the zeros (see {@link AvgPool}).
+     *
+     * @param window the window size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code window}
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
     public static Layer avgPool(int[] window, int[] strides, String padding) {
         return new AvgPool(window, strides, padding);
     }
 
-    /** Concatenation of the inputs along per-example axis {@code axis} (-1: channels). */
+    /**
+     * Concatenation of the inputs along per-example axis {@code axis} (-1: channels).
+     *
+     * @param axis the per-example axis; negative counts from the end
+     * @return the layer
+     */
     public static Layer fanInConcat(int axis) {
         return new FanInConcat(axis);
     }
 
+    /**
+     * Flattens each example to one axis.
+     *
+     * @return the layer
+     */
     public static Layer flatten() {
         return new Flatten();
     }
 
+    /**
+     * Mean over the spatial axes of each example, per channel.
+     *
+     * @return the layer
+     */
     public static Layer globalAvgPool() {
         return new GlobalAvgPool();
     }
 
+    /**
+     * Layer normalisation over the last axis, ε = 1e-5, with learnable scale and shift.
+     *
+     * @return the layer
+     */
     public static Layer layerNorm() {
         return new LayerNorm(1e-5);
     }
 
+    /**
+     * Batch normalisation in training mode, ε = 1e-5 (examples are then not independent).
+     *
+     * @return the layer
+     */
     public static Layer batchNorm() {
         return new BatchNorm(1e-5);
     }
 
+    /**
+     * Multi-head self-attention over all positions, NTK parameterisation, σ_w = 1 (see {@link GlobalSelfAttention}).
+     *
+     * @param heads the number of heads, at least 1, dividing the feature size
+     * @return the layer
+     * @throws IllegalArgumentException if {@code heads} &lt; 1
+     */
     public static Layer globalSelfAttention(int heads) {
         return new GlobalSelfAttention(heads, 1.0, Parameterization.NTK);
     }
 
+    /**
+     * Layers applied one after another.
+     *
+     * @param layers the layers, in application order
+     * @return the layer
+     */
     public static Layer serial(Layer... layers) {
         return new Serial(Arrays.asList(layers));
     }
 
+    /**
+     * Layer i applied to input i (after a {@link #fanOut}).
+     *
+     * @param layers the branches, at least one
+     * @return the layer
+     * @throws IllegalArgumentException if no layer is given
+     */
     public static Layer parallel(Layer... layers) {
         return new Parallel(Arrays.asList(layers));
     }
 
+    /**
+     * Copies its one input into {@code n} outputs.
+     *
+     * @param n the number of copies, at least 1
+     * @return the layer
+     * @throws IllegalArgumentException if {@code n} &lt; 1
+     */
     public static Layer fanOut(int n) {
         return new FanOut(n);
     }
 
+    /**
+     * Sums its inputs elementwise (the end of a residual block).
+     *
+     * @return the layer
+     */
     public static Layer fanInSum() {
         return new FanInSum();
     }
 
-    /** A residual block: x + f(x), i.e. serial(fanOut(2), parallel(f, identity), fanInSum). */
+    /**
+     * A residual block: x + f(x), i.e. serial(fanOut(2), parallel(f, identity), fanInSum).
+     *
+     * @param f the layers of the residual branch, applied in series
+     * @return the layer
+     */
     public static Layer residual(Layer... f) {
         return serial(fanOut(2), parallel(serial(f), identity()), fanInSum());
     }

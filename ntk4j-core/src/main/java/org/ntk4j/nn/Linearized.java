@@ -48,12 +48,24 @@ public final class Linearized implements Layer {
         this.seed = seed;
     }
 
-    /** f_lin around the given parameters θ0 (copied) of {@code base}. */
+    /**
+     * f_lin around the given parameters θ0 (copied) of {@code base}.
+     *
+     * @param base the network to linearise
+     * @param theta0 the expansion point; copied, so the caller keeps ownership
+     * @return the linearised model, whose own parameters θ enter through θ − θ0
+     */
     public static Model linearize(Model base, Params theta0) {
         return new Model(new Linearized(base, 1, copy(theta0), 0), "linearize(" + base.spec() + ")");
     }
 
-    /** The second-order Taylor expansion around the given parameters θ0 (copied) of {@code base}. */
+    /**
+     * The second-order Taylor expansion around the given parameters θ0 (copied) of {@code base}.
+     *
+     * @param base the network to expand
+     * @param theta0 the expansion point; copied, so the caller keeps ownership
+     * @return the expanded model
+     */
     public static Model taylor2(Model base, Params theta0) {
         return new Model(new Linearized(base, 2, copy(theta0), 0), "taylor2(" + base.spec() + ")");
     }
@@ -61,6 +73,13 @@ public final class Linearized implements Layer {
     /**
      * The expansion of degree 1 or 2 around the base network's initialisation at {@code seed} (θ0 = base.init(seed)
      * for the traced input shape and dtype; {@code Model.init(seed, ...)} of the result gives θ = θ0).
+     *
+     * @param base the network to expand
+     * @param degree 1 (linearised) or 2 (second-order)
+     * @param seed the seed of the base initialisation that is the expansion point
+     * @param spec the spec string of the resulting model
+     * @return the expanded model
+     * @throws IllegalArgumentException if {@code degree} is not 1 or 2
      */
     public static Model aroundInit(Model base, int degree, long seed, String spec) {
         return new Model(new Linearized(base, degree, null, seed), spec);
@@ -74,12 +93,20 @@ public final class Linearized implements Layer {
         return new Params(m);
     }
 
-    /** The network being expanded. */
+    /**
+     * The network being expanded.
+     *
+     * @return the base model
+     */
     public Model base() {
         return base;
     }
 
-    /** 1 (linearised) or 2 (second-order Taylor expansion). */
+    /**
+     * The degree of the expansion.
+     *
+     * @return 1 (linearised) or 2 (second-order Taylor expansion)
+     */
     public int degree() {
         return degree;
     }

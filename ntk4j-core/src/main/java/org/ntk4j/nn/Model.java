@@ -20,21 +20,42 @@ public final class Model {
     private final Layer root;
     private final String spec;
 
+    /**
+     * A model; the root is checked for a single output when shapes are first computed.
+     *
+     * @param root the network, with one input and one output
+     * @param spec the spec string it came from, or a description when built in code
+     */
     public Model(Layer root, String spec) {
         this.root = root;
         this.spec = spec;
     }
 
+    /**
+     * The root layer.
+     *
+     * @return the network's root layer
+     */
     public Layer root() {
         return root;
     }
 
-    /** The spec string (for reports); may be a description when the model was built in code. */
+    /**
+     * The spec string (for reports); may be a description when the model was built in code.
+     *
+     * @return the spec string, as given to the constructor
+     */
     public String spec() {
         return spec;
     }
 
-    /** Per-example output shape for per-example input shape {@code in}. */
+    /**
+     * Per-example output shape for per-example input shape {@code in}.
+     *
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @return the per-example output shape
+     * @throws IllegalArgumentException if a layer rejects the shapes or the network has several outputs
+     */
     public int[] outputShape(int[] in) {
         List<int[]> out = root.outputShapes(List.of(in.clone()));
         if (out.size() != 1) {
@@ -44,7 +65,13 @@ public final class Model {
         return out.get(0);
     }
 
-    /** The parameters for per-example inputs of shape {@code in}, in declaration order. */
+    /**
+     * The parameters for per-example inputs of shape {@code in}, in declaration order.
+     *
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @return a new list of the parameter specs
+     * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
+     */
     public List<ParamSpec> paramSpecs(int[] in) {
         outputShape(in);
         List<ParamSpec> specs = new ArrayList<>();
@@ -52,12 +79,23 @@ public final class Model {
         return specs;
     }
 
-    /** Deterministic initial parameters (see {@link Params#initialise}). */
+    /**
+     * Deterministic initial parameters (see {@link Params#initialise}).
+     *
+     * @param seed the seed
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @param dtype the dtype of the parameter tensors
+     * @return the parameters, which the caller closes
+     */
     public Params init(long seed, int[] in, DType dtype) {
         return Params.initialise(paramSpecs(in), seed, dtype);
     }
 
-    /** True when every layer treats examples independently (enables the per-example NTK shortcut). */
+    /**
+     * Whether every layer treats examples independently (enables the per-example NTK shortcut).
+     *
+     * @return true when every layer does
+     */
     public boolean independentExamples() {
         return root.independentExamples();
     }
@@ -65,6 +103,12 @@ public final class Model {
     /**
      * Traces f(params, x) for a batch of {@code n} examples of shape {@code in}. Graph inputs: one per
      * parameter in declaration order, then x [n, in...]; one output f [n, out...].
+     *
+     * @param n the batch size
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @param dtype the dtype of the graph's inputs
+     * @return the traced graph
+     * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
      */
     public Graph trace(int n, int[] in, DType dtype) {
         List<ParamSpec> specs = paramSpecs(in);
@@ -78,7 +122,14 @@ public final class Model {
         return b.build(out.get(0));
     }
 
-    /** Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result. */
+    /**
+     * Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result.
+     *
+     * @param params the parameters, validated against the model for x's shape and dtype; not closed
+     * @param x the batch [n, in...]; not closed
+     * @return f [n, out...], which the caller closes
+     * @throws IllegalArgumentException if x is a scalar, the shapes do not fit, or the parameters do not match
+     */
     public Tensor apply(Params params, Tensor x) {
         int[] xs = x.shape();
         if (xs.length == 0) {

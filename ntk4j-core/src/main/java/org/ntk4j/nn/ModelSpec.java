@@ -22,7 +22,15 @@ public final class ModelSpec {
         this.options = options;
     }
 
-    /** Parses {@code name} or {@code name(k=v,k=v)}; whitespace around tokens is ignored. */
+    /**
+     * Parses {@code name} or {@code name(k=v,k=v)}; whitespace around tokens is ignored, names and keys are
+     * lower-cased.
+     *
+     * @param text the spec string
+     * @return the parsed spec
+     * @throws IllegalArgumentException on a missing ')', an option without '=' or value, a repeated option, or a
+     *     name that is not a letter followed by letters, digits or '_'
+     */
     public static ModelSpec parse(String text) {
         String t = text.trim();
         int open = t.indexOf('(');
@@ -62,15 +70,33 @@ public final class ModelSpec {
         return new ModelSpec(text, name.toLowerCase(Locale.ROOT), opts);
     }
 
+    /**
+     * The model name.
+     *
+     * @return the lower-cased name
+     */
     public String name() {
         return name;
     }
 
+    /**
+     * The spec string as given.
+     *
+     * @return the original text, untrimmed
+     */
     public String text() {
         return text;
     }
 
-    /** Integer option with a default, required to be at least {@code min}. */
+    /**
+     * Integer option with a default, required to be at least {@code min}. Marks the option as used.
+     *
+     * @param key the option's lower-case key
+     * @param dflt the value when the option is absent (not checked against {@code min})
+     * @param min the smallest accepted value
+     * @return the option's value, or {@code dflt}
+     * @throws IllegalArgumentException if the value is not an int or is below {@code min}
+     */
     public int integer(String key, int dflt, int min) {
         used.add(key);
         String v = options.get(key);
@@ -93,7 +119,15 @@ public final class ModelSpec {
         return r;
     }
 
-    /** Real option with a default, required to be at least {@code min}. */
+    /**
+     * Real option with a default, required to be at least {@code min}. Marks the option as used.
+     *
+     * @param key the option's lower-case key
+     * @param dflt the value when the option is absent (not checked against {@code min})
+     * @param min the smallest accepted value
+     * @return the option's value, or {@code dflt}
+     * @throws IllegalArgumentException if the value is not a finite number at least {@code min}
+     */
     public double real(String key, double dflt, double min) {
         used.add(key);
         String v = options.get(key);
@@ -113,13 +147,24 @@ public final class ModelSpec {
         return r;
     }
 
-    /** String option with a default. */
+    /**
+     * String option with a default. Marks the option as used.
+     *
+     * @param key the option's lower-case key
+     * @param dflt the value when the option is absent; may be null
+     * @return the option's value as given (trimmed, case kept), or {@code dflt}
+     */
     public String string(String key, String dflt) {
         used.add(key);
         return options.getOrDefault(key, dflt);
     }
 
-    /** Fails if an option was given that no getter asked for (call after reading all options). */
+    /**
+     * Fails if an option was given that no getter asked for (call after reading all options).
+     *
+     * @param known the list of valid options, for the message
+     * @throws IllegalArgumentException naming the first unknown option
+     */
     public void rejectUnknown(String known) {
         for (String k : options.keySet()) {
             if (!used.contains(k)) {

@@ -8,6 +8,12 @@ import org.ntk4j.graph.Var;
 public final class Parallel implements Layer {
     private final List<Layer> layers;
 
+    /**
+     * A parallel block.
+     *
+     * @param layers the branches, one per input, copied; at least one
+     * @throws IllegalArgumentException if {@code layers} is empty
+     */
     public Parallel(List<Layer> layers) {
         if (layers.isEmpty()) {
             throw new IllegalArgumentException("parallel: needs at least one layer");

@@ -30,29 +30,56 @@ public final class ParamScope {
         return new ParamScope("", null, values);
     }
 
-    /** The scope of a sub-layer named {@code name}. */
+    /**
+     * The scope of a sub-layer named {@code name}.
+     *
+     * @param name the sub-layer's path segment, e.g. {@code 0_dense}
+     * @return a scope with path prefix {@code prefix + name + "/"}, sharing this scope's declarations or values
+     */
     public ParamScope child(String name) {
         return new ParamScope(prefix + name + "/", declared, values);
     }
 
-    /** Full path of a parameter of this scope. */
+    /**
+     * Full path of a parameter of this scope.
+     *
+     * @param name the parameter's short name
+     * @return this scope's prefix followed by {@code name}
+     */
     public String path(String name) {
         return prefix + name;
     }
 
-    /** True while collecting declarations (init), false while tracing the forward pass. */
+    /**
+     * Whether this scope collects declarations.
+     *
+     * @return true while collecting declarations (init), false while tracing the forward pass
+     */
     public boolean isDeclaring() {
         return declared != null;
     }
 
-    /** Declares a parameter initialised as N(mean, std²). No-op while applying. */
+    /**
+     * Declares a parameter initialised as N(mean, std²). No-op while applying.
+     *
+     * @param name the parameter's short name, unique within this scope
+     * @param shape the parameter's shape, copied
+     * @param std the standard deviation of the initialisation
+     * @param mean the mean of the initialisation
+     */
     public void declare(String name, int[] shape, double std, double mean) {
         if (declared != null) {
             declared.add(new ParamSpec(path(name), shape, std, mean));
         }
     }
 
-    /** The traced parameter {@code name} of this scope. */
+    /**
+     * The traced parameter {@code name} of this scope.
+     *
+     * @param name the parameter's short name
+     * @return the traced parameter
+     * @throws IllegalStateException while declaring, or if no parameter of that path was declared
+     */
     public Var get(String name) {
         Var v = values == null ? null : values.get(path(name));
         if (v == null) {

@@ -4,7 +4,7 @@ import org.ntk4j.tensor.Shapes;
 
 /**
  * One parameter of a network: its hierarchical name (path, '/'-separated), shape, and the standard deviation
- * of its Gaussian initialisation (mean 0). In NTK parameterisation weights are N(0, 1) and the scale lives in
+ * and mean of its Gaussian initialisation. In NTK parameterisation weights are N(0, 1) and the scale lives in
  * the forward formula; in standard parameterisation the scale is in {@code initStd}.
  */
 public final class ParamSpec {
@@ -13,6 +13,14 @@ public final class ParamSpec {
     private final double initStd;
     private final double initMean;
 
+    /**
+     * A parameter specification.
+     *
+     * @param path the '/'-separated hierarchical name
+     * @param shape the shape, copied
+     * @param initStd the standard deviation of the Gaussian initialisation
+     * @param initMean the mean of the Gaussian initialisation
+     */
     public ParamSpec(String path, int[] shape, double initStd, double initMean) {
         this.path = path;
         this.shape = shape.clone();
@@ -20,23 +28,47 @@ public final class ParamSpec {
         this.initMean = initMean;
     }
 
+    /**
+     * The hierarchical name, '/'-separated.
+     *
+     * @return the path
+     */
     public String path() {
         return path;
     }
 
+    /**
+     * The shape.
+     *
+     * @return a copy of the shape
+     */
     public int[] shape() {
         return shape.clone();
     }
 
+    /**
+     * Standard deviation of the Gaussian initialisation.
+     *
+     * @return the standard deviation
+     */
     public double initStd() {
         return initStd;
     }
 
-    /** Mean of the initialisation (1 for normalisation scales, 0 otherwise). */
+    /**
+     * Mean of the initialisation (1 for normalisation scales, 0 otherwise).
+     *
+     * @return the mean
+     */
     public double initMean() {
         return initMean;
     }
 
+    /**
+     * Number of elements.
+     *
+     * @return the product of the shape
+     */
     public int size() {
         return Shapes.size(shape);
     }

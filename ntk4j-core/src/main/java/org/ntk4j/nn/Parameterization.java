@@ -10,9 +10,18 @@ package org.ntk4j.nn;
  * the gradient.
  */
 public enum Parameterization {
-    NTK, STANDARD;
+    /** W ~ N(0, 1), the scale σ_w/√fan_in applied in the forward pass. */
+    NTK,
+    /** W ~ N(0, σ_w²/fan_in), no scale in the forward pass. */
+    STANDARD;
 
-    /** Parses {@code ntk} or {@code standard}. */
+    /**
+     * Parses {@code ntk} or {@code standard} ({@code std} too), in any case.
+     *
+     * @param text the name
+     * @return the parameterisation
+     * @throws IllegalArgumentException for any other text
+     */
     public static Parameterization parse(String text) {
         switch (text.toLowerCase(java.util.Locale.ROOT)) {
             case "ntk":

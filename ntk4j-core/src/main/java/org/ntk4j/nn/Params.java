@@ -16,6 +16,11 @@ import org.ntk4j.tensor.Tensor;
 public final class Params implements AutoCloseable {
     private final Map<String, Tensor> tensors;
 
+    /**
+     * Parameters from tensors by path; the new object takes ownership of the tensors (closes them).
+     *
+     * @param tensors tensors by path, copied in the map's iteration order (the tensors themselves are not copied)
+     */
     public Params(Map<String, Tensor> tensors) {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
@@ -25,6 +30,12 @@ public final class Params implements AutoCloseable {
      * and thread count: each parameter has its own generator, seeded by (seed, path) through a 64-bit
      * FNV-1a hash of the path, and Gaussians come from the Box-Muller transform with {@link StrictMath},
      * whose results the Java specification fixes to the bit.
+     *
+     * @param specs the parameters to draw, in declaration order
+     * @param seed the seed
+     * @param dtype the dtype of the tensors
+     * @return the new parameters, which the caller closes
+     * @throws IllegalStateException if two specs have the same path
      */
     public static Params initialise(List<ParamSpec> specs, long seed, DType dtype) {
         Map<String, Tensor> m = new LinkedHashMap<>();
@@ -60,12 +71,22 @@ public final class Params implements AutoCloseable {
         return h;
     }
 
-    /** Tensors by path, in declaration order (unmodifiable). */
+    /**
+     * Tensors by path, in declaration order.
+     *
+     * @return an unmodifiable map of the tensors, which stay owned by this object
+     */
     public Map<String, Tensor> tensors() {
         return tensors;
     }
 
-    /** The tensor at {@code path}. */
+    /**
+     * The tensor at {@code path}.
+     *
+     * @param path the parameter's full path, e.g. {@code 0_dense/w}
+     * @return the tensor, owned by this object (do not close it)
+     * @throws IllegalArgumentException if there is no parameter at that path
+     */
     public Tensor get(String path) {
         Tensor t = tensors.get(path);
         if (t == null) {
@@ -74,7 +95,11 @@ public final class Params implements AutoCloseable {
         return t;
     }
 
-    /** Total number of scalar parameters. */
+    /**
+     * Total number of scalar parameters.
+     *
+     * @return the sum of the tensors' sizes
+     */
     public long count() {
         long n = 0;
         for (Tensor t : tensors.values()) {
@@ -84,8 +109,13 @@ public final class Params implements AutoCloseable {
     }
 
     /**
-     * Checks these parameters against a model's specs: same paths in the same order, same shapes, the given
-     * dtype, and finite values. Fails with a message naming the first mismatch.
+     * Checks these parameters against a model's specs: the same number of parameters, a tensor at every spec's
+     * path (the order is not compared), same shapes, the given dtype, and finite values. Fails with a message
+     * naming the first mismatch.
+     *
+     * @param specs the model's parameter specs
+     * @param dtype the dtype every tensor must have
+     * @throws IllegalArgumentException at the first mismatch
      */
     public void validate(List<ParamSpec> specs, DType dtype) {
         if (specs.size() != tensors.size()) {

@@ -8,10 +8,20 @@ import org.ntk4j.graph.Var;
 public final class Serial implements Layer {
     private final List<Layer> layers;
 
+    /**
+     * A serial block.
+     *
+     * @param layers the layers in application order, copied
+     */
     public Serial(List<Layer> layers) {
         this.layers = List.copyOf(layers);
     }
 
+    /**
+     * The layers, in application order.
+     *
+     * @return an unmodifiable list of the layers
+     */
     public List<Layer> layers() {
         return layers;
     }

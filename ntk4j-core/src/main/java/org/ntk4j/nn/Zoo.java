@@ -25,15 +25,29 @@ public final class Zoo {
             this.builder = b;
         }
 
+        /**
+         * The entry's name, as used in spec strings.
+         *
+         * @return the name, e.g. {@code fcn}
+         */
         public String name() {
             return name;
         }
 
+        /**
+         * A one-line description of the architecture.
+         *
+         * @return the description
+         */
         public String description() {
             return description;
         }
 
-        /** Options with their defaults, as {@code key=default, ...}. */
+        /**
+         * Options with their defaults, as {@code key=default, ...}.
+         *
+         * @return the options text
+         */
         public String options() {
             return options;
         }
@@ -63,12 +77,23 @@ public final class Zoo {
         ENTRIES.put(e.name(), e);
     }
 
-    /** All entries, in listing order. */
+    /**
+     * All entries, in listing order.
+     *
+     * @return a new list of the entries
+     */
     public static List<Entry> entries() {
         return new ArrayList<>(ENTRIES.values());
     }
 
-    /** Builds the model named by a spec string; unknown names and options give one clear message. */
+    /**
+     * Builds the model named by a spec string, a zoo entry or a {@code linearize(...)}/{@code taylor2(...)} of
+     * one; unknown names and options give one clear message.
+     *
+     * @param specText the spec string
+     * @return the model, whose spec is the trimmed text
+     * @throws IllegalArgumentException on a malformed spec, an unknown model or option, or a bad option value
+     */
     public static Model parse(String specText) {
         Model expanded = parseExpansion(specText);
         if (expanded != null) {

@@ -9,6 +9,11 @@ import org.ntk4j.tensor.Tensor;
 public abstract class BinaryPrimitive implements Primitive {
     private final Elementwise.BinaryOp op;
 
+    /**
+     * Creates the primitive.
+     *
+     * @param op the elementwise CPU kernel {@link #evaluate} applies, with broadcasting
+     */
     protected BinaryPrimitive(Elementwise.BinaryOp op) {
         this.op = op;
     }

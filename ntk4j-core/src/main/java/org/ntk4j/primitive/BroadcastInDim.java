@@ -17,6 +17,12 @@ public final class BroadcastInDim implements Primitive {
     private final int[] shape;
     private final int[] dims;
 
+    /**
+     * Creates the broadcast; the arguments are checked against the operand by {@link #outputType}.
+     *
+     * @param shape the result shape, copied
+     * @param dims per operand axis, the result axis it becomes (strictly increasing), copied
+     */
     public BroadcastInDim(int[] shape, int[] dims) {
         this.shape = shape.clone();
         this.dims = dims.clone();
@@ -32,6 +38,11 @@ public final class BroadcastInDim implements Primitive {
         return "shape=" + Arrays.toString(shape) + " dims=" + Arrays.toString(dims);
     }
 
+    /**
+     * The axis map.
+     *
+     * @return a copy of {@code dims}: per operand axis, the result axis it becomes
+     */
     public int[] broadcastDimensions() {
         return dims.clone();
     }

@@ -17,7 +17,12 @@ import org.ntk4j.tensor.Tensor;
 public final class Concatenate implements Primitive {
     private final int axis;
 
-    /** {@code axis} must already be normalised (non-negative); {@link Var#concatenate} accepts negative ones. */
+    /**
+     * Creates the concatenation. {@code axis} must already be normalised (non-negative); {@link Var#concatenate}
+     * accepts negative ones.
+     *
+     * @param axis the non-negative axis along which the operands are joined, checked by {@link #outputType}
+     */
     public Concatenate(int axis) {
         this.axis = axis;
     }
@@ -32,6 +37,11 @@ public final class Concatenate implements Primitive {
         return "axis=" + axis;
     }
 
+    /**
+     * The concatenation axis.
+     *
+     * @return the non-negative axis along which the operands are joined
+     */
     public int axis() {
         return axis;
     }

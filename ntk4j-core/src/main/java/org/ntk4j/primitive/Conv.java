@@ -20,10 +20,20 @@ import org.ntk4j.tensor.Tensor;
 public final class Conv implements Primitive {
     private final Convolution.Window window;
 
+    /**
+     * Creates the convolution; the operands are checked against the window by {@link #outputType}.
+     *
+     * @param window strides, explicit (lo, hi) padding and filter dilation per spatial axis (1 or 2 axes)
+     */
     public Conv(Convolution.Window window) {
         this.window = window;
     }
 
+    /**
+     * The window: strides, explicit padding and filter dilation per spatial axis.
+     *
+     * @return the window, immutable
+     */
     public Convolution.Window window() {
         return window;
     }

@@ -21,6 +21,13 @@ public final class ConvFilterGrad implements Primitive {
     private final Convolution.Window window;
     private final int[] filterSpatial;
 
+    /**
+     * Creates the filter gradient.
+     *
+     * @param window the window of the forward {@link Conv}
+     * @param filterSpatial the filter's spatial sizes (KH, KW) or (KW), one per window axis, each at least 1; copied
+     * @throws IllegalArgumentException if {@code filterSpatial} has the wrong length or a size below 1
+     */
     public ConvFilterGrad(Convolution.Window window, int[] filterSpatial) {
         if (filterSpatial.length != window.rank()) {
             throw new IllegalArgumentException("conv_filter_grad: filter spatial shape " + Shapes.str(filterSpatial)
@@ -31,11 +38,20 @@ public final class ConvFilterGrad implements Primitive {
         this.filterSpatial = filterSpatial.clone();
     }
 
+    /**
+     * The window of the forward convolution: strides, explicit padding and filter dilation per spatial axis.
+     *
+     * @return the window, immutable
+     */
     public Convolution.Window window() {
         return window;
     }
 
-    /** The spatial shape of the filter whose gradient this computes. */
+    /**
+     * The spatial shape of the filter whose gradient this computes.
+     *
+     * @return a copy of the filter's spatial sizes (KH, KW), or (KW) in 1-D
+     */
     public int[] filterSpatial() {
         return filterSpatial.clone();
     }

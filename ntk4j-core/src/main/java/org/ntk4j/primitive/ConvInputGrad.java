@@ -22,6 +22,13 @@ public final class ConvInputGrad implements Primitive {
     private final Convolution.Window window;
     private final int[] inputSpatial;
 
+    /**
+     * Creates the input gradient.
+     *
+     * @param window the window of the forward {@link Conv}
+     * @param inputSpatial the input's spatial sizes (H, W) or (W), one per window axis, none negative; copied
+     * @throws IllegalArgumentException if {@code inputSpatial} has the wrong length or a negative size
+     */
     public ConvInputGrad(Convolution.Window window, int[] inputSpatial) {
         if (inputSpatial.length != window.rank()) {
             throw new IllegalArgumentException("conv_input_grad: input spatial shape " + Shapes.str(inputSpatial)
@@ -37,11 +44,20 @@ public final class ConvInputGrad implements Primitive {
         this.inputSpatial = inputSpatial.clone();
     }
 
+    /**
+     * The window of the forward convolution: strides, explicit padding and filter dilation per spatial axis.
+     *
+     * @return the window, immutable
+     */
     public Convolution.Window window() {
         return window;
     }
 
-    /** The spatial shape of the input whose gradient this computes. */
+    /**
+     * The spatial shape of the input whose gradient this computes.
+     *
+     * @return a copy of the input's spatial sizes (H, W), or (W) in 1-D
+     */
     public int[] inputSpatial() {
         return inputSpatial.clone();
     }

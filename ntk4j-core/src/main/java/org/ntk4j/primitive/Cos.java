@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = cos x. */
 public final class Cos extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Cos INSTANCE = new Cos();
 
     private Cos() {

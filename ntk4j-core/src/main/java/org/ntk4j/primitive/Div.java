@@ -5,6 +5,7 @@ import org.ntk4j.graph.Var;
 
 /** z = a / b. dz = da/b - db·z/b. */
 public final class Div extends BinaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Div INSTANCE = new Div();
 
     private Div() {

@@ -26,11 +26,29 @@ public final class DotGeneral implements Primitive {
     /** Null for the logical layout; else result axis i is logical axis outPerm[i]. */
     private final int[] outPerm;
 
+    /**
+     * dot_general with the result in the logical layout; the axes are checked against the operands by
+     * {@link #outputType}.
+     *
+     * @param lhsContract the lhs axes contracted, copied
+     * @param rhsContract the rhs axes contracted with them, pairwise, copied
+     * @param lhsBatch the lhs batch axes, copied
+     * @param rhsBatch the rhs batch axes paired with them, copied
+     */
     public DotGeneral(int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch) {
         this(lhsContract, rhsContract, lhsBatch, rhsBatch, null);
     }
 
-    /** dot_general whose result is the logical result transposed by {@code outPerm} (null: not permuted). */
+    /**
+     * dot_general whose result is the logical result transposed by {@code outPerm} (null: not permuted).
+     *
+     * @param lhsContract the lhs axes contracted, copied
+     * @param rhsContract the rhs axes contracted with them, pairwise, copied
+     * @param lhsBatch the lhs batch axes, copied
+     * @param rhsBatch the rhs batch axes paired with them, copied
+     * @param outPerm result axis i is logical axis {@code outPerm[i]}; null or the identity for the logical
+     *     layout; copied
+     */
     public DotGeneral(int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch, int[] outPerm) {
         this.lhsContract = lhsContract.clone();
         this.rhsContract = rhsContract.clone();
@@ -52,33 +70,67 @@ public final class DotGeneral implements Primitive {
                 + (outPerm == null ? "" : " out_perm=" + Arrays.toString(outPerm));
     }
 
-    /** True when the result is in XLA's logical layout (no output permutation). */
+    /**
+     * Whether the result is in XLA's logical layout.
+     *
+     * @return true when there is no output permutation
+     */
     public boolean logicalLayout() {
         return outPerm == null;
     }
 
+    /**
+     * The lhs axes contracted.
+     *
+     * @return a copy of the lhs axes contracted
+     */
     public int[] lhsContract() {
         return lhsContract.clone();
     }
 
+    /**
+     * The rhs axes contracted.
+     *
+     * @return a copy of the rhs axes contracted, paired with {@link #lhsContract()}
+     */
     public int[] rhsContract() {
         return rhsContract.clone();
     }
 
+    /**
+     * The lhs batch axes.
+     *
+     * @return a copy of the lhs batch axes
+     */
     public int[] lhsBatch() {
         return lhsBatch.clone();
     }
 
+    /**
+     * The rhs batch axes.
+     *
+     * @return a copy of the rhs batch axes, paired with {@link #lhsBatch()}
+     */
     public int[] rhsBatch() {
         return rhsBatch.clone();
     }
 
-    /** Free (neither contracted nor batch) axes of the lhs, in increasing order. */
+    /**
+     * Free (neither contracted nor batch) axes of the lhs, in increasing order.
+     *
+     * @param lhsRank the rank of the lhs operand
+     * @return a new array of the lhs free axes
+     */
     public int[] lhsFree(int lhsRank) {
         return Shapes.complement(lhsRank, Shapes.concat(lhsContract, lhsBatch));
     }
 
-    /** Free axes of the rhs, in increasing order. */
+    /**
+     * Free (neither contracted nor batch) axes of the rhs, in increasing order.
+     *
+     * @param rhsRank the rank of the rhs operand
+     * @return a new array of the rhs free axes
+     */
     public int[] rhsFree(int rhsRank) {
         return Shapes.complement(rhsRank, Shapes.concat(rhsContract, rhsBatch));
     }

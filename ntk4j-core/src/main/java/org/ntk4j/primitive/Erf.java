@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = erf x, the Gauss error function, to about 1e-15 relative (see {@link ErfFunction}). */
 public final class Erf extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Erf INSTANCE = new Erf();
 
     private Erf() {

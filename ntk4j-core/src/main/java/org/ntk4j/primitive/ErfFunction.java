@@ -13,7 +13,12 @@ public final class ErfFunction {
     private ErfFunction() {
     }
 
-    /** erf(x). */
+    /**
+     * The Gauss error function.
+     *
+     * @param x the argument; NaN and ±0 are returned as they are
+     * @return erf(x), in [-1, 1], to about 1e-15 relative
+     */
     public static double erf(double x) {
         if (Double.isNaN(x)) {
             return x;

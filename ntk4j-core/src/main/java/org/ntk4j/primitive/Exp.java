@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = e^x. */
 public final class Exp extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Exp INSTANCE = new Exp();
 
     private Exp() {

@@ -4,6 +4,7 @@ import org.ntk4j.cpu.Elementwise;
 
 /** z = 1 where a &gt; b, else 0. */
 public final class Greater extends ComparisonPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Greater INSTANCE = new Greater();
 
     private Greater() {

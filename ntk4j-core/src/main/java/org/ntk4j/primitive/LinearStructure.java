@@ -25,7 +25,16 @@ import org.ntk4j.tensor.Tensor;
  */
 public final class LinearStructure {
     /** How one result axis reads the operand. */
-    public enum AxisMap { SAME, BROADCAST, SELECT, EMBED }
+    public enum AxisMap {
+        /** Result index i is operand index i of the source axis (a "trace" axis: the identity). */
+        SAME,
+        /** The result is constant along the axis: a new axis, or an operand axis of size 1. */
+        BROADCAST,
+        /** Result index i reads operand index {@code offset + i·step} of the source axis (slice). */
+        SELECT,
+        /** Operand index m lands at result index {@code offset + m·step}; other result indices are 0 (pad). */
+        EMBED
+    }
 
     private final double scale;
     private final boolean regroup;
@@ -43,7 +52,17 @@ public final class LinearStructure {
         this.step = step;
     }
 
-    /** An axis-by-axis structure; the arrays have one entry per result axis. */
+    /**
+     * An axis-by-axis structure; the arrays have one entry per result axis.
+     *
+     * @param scale the factor the 0/1 map is multiplied by
+     * @param source per result axis, the operand axis it reads, or -1 for a new axis; copied
+     * @param map per result axis, how it reads the operand; copied
+     * @param offset per result axis, the first index for {@link AxisMap#SELECT}/{@link AxisMap#EMBED}; copied
+     * @param step per result axis, the index step for {@link AxisMap#SELECT}/{@link AxisMap#EMBED}; copied
+     * @return the structure
+     * @throws IllegalArgumentException if the arrays differ in length
+     */
     public static LinearStructure axes(double scale, int[] source, AxisMap[] map, int[] offset, int[] step) {
         int n = source.length;
         if (map.length != n || offset.length != n || step.length != n) {
@@ -53,7 +72,13 @@ public final class LinearStructure {
         return new LinearStructure(scale, false, source.clone(), map.clone(), offset.clone(), step.clone());
     }
 
-    /** The operand itself times {@code scale} (neg, multiplication by a scalar constant). */
+    /**
+     * The operand itself times {@code scale} (neg, multiplication by a scalar constant).
+     *
+     * @param rank the rank of the operand (and result)
+     * @param scale the factor
+     * @return the structure: every axis {@link AxisMap#SAME}
+     */
     public static LinearStructure elementwise(int rank, double scale) {
         int[] src = new int[rank];
         for (int i = 0; i < rank; i++) {
@@ -64,14 +89,23 @@ public final class LinearStructure {
         return new LinearStructure(scale, false, src, m, new int[rank], new int[rank]);
     }
 
-    /** Result axis i is operand axis {@code perm[i]} (transpose). */
+    /**
+     * Result axis i is operand axis {@code perm[i]} (transpose).
+     *
+     * @param perm the permutation, copied; not validated here
+     * @return the structure, with scale 1
+     */
     public static LinearStructure permutation(int[] perm) {
         AxisMap[] m = new AxisMap[perm.length];
         Arrays.fill(m, AxisMap.SAME);
         return new LinearStructure(1, false, perm.clone(), m, new int[perm.length], new int[perm.length]);
     }
 
-    /** The same elements in row-major order under another shape (reshape). */
+    /**
+     * The same elements in row-major order under another shape (reshape).
+     *
+     * @return a regroup structure, with scale 1 and no axis maps
+     */
     public static LinearStructure regroup() {
         return new LinearStructure(1, true, new int[0], new AxisMap[0], new int[0], new int[0]);
     }
@@ -79,6 +113,11 @@ public final class LinearStructure {
     /**
      * NumPy broadcasting of an operand of type {@code in} to {@code out} (right-aligned), times {@code scale}:
      * the structure of add/sub with respect to either operand.
+     *
+     * @param in the operand type, of rank at most {@code out}'s
+     * @param out the result type
+     * @param scale the factor (1 for add, -1 for the right operand of sub)
+     * @return the structure: {@link AxisMap#BROADCAST} on new and stretched axes, {@link AxisMap#SAME} elsewhere
      */
     public static LinearStructure broadcast(TensorType in, TensorType out, double scale) {
         int r = out.rank();
@@ -98,33 +137,69 @@ public final class LinearStructure {
         return t != null && t.size() == 1 ? t.getFlat(0) : Double.NaN;
     }
 
+    /**
+     * The factor the 0/1 map is multiplied by.
+     *
+     * @return the scale
+     */
     public double scale() {
         return scale;
     }
 
-    /** True for a reshape: no axis maps, the row-major order is kept. */
+    /**
+     * Whether this is a regroup (reshape): no axis maps, the row-major order is kept.
+     *
+     * @return true for a regroup
+     */
     public boolean isRegroup() {
         return regroup;
     }
 
-    /** Number of result axes described (0 for a regroup). */
+    /**
+     * Number of result axes described.
+     *
+     * @return the number of result axes, 0 for a regroup
+     */
     public int resultAxes() {
         return source.length;
     }
 
-    /** The operand axis result axis j reads, or -1 for a new (broadcast) axis. */
+    /**
+     * The operand axis that result axis j reads.
+     *
+     * @param j a result axis, below {@link #resultAxes()}
+     * @return the operand axis, or -1 for a new (broadcast) axis
+     */
     public int source(int j) {
         return source[j];
     }
 
+    /**
+     * How result axis j reads the operand.
+     *
+     * @param j a result axis, below {@link #resultAxes()}
+     * @return the axis map
+     */
     public AxisMap map(int j) {
         return map[j];
     }
 
+    /**
+     * The first index of result axis j's {@link AxisMap#SELECT} or {@link AxisMap#EMBED}; unused by the other maps.
+     *
+     * @param j a result axis, below {@link #resultAxes()}
+     * @return the offset
+     */
     public int offset(int j) {
         return offset[j];
     }
 
+    /**
+     * The index step of result axis j's {@link AxisMap#SELECT} or {@link AxisMap#EMBED}; unused by the other maps.
+     *
+     * @param j a result axis, below {@link #resultAxes()}
+     * @return the step
+     */
     public int step(int j) {
         return step[j];
     }

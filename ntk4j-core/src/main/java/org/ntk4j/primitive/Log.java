@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = ln x. */
 public final class Log extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Log INSTANCE = new Log();
 
     private Log() {

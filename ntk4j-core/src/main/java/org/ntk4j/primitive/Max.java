@@ -5,6 +5,7 @@ import org.ntk4j.graph.Var;
 
 /** z = max(a, b). The derivative follows the larger operand (b on ties), through the mask a &gt; b. */
 public final class Max extends BinaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Max INSTANCE = new Max();
 
     private Max() {

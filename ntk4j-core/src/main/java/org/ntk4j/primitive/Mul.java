@@ -7,6 +7,7 @@ import org.ntk4j.graph.Var;
 
 /** z = a · b. dz = da·b + a·db. */
 public final class Mul extends BinaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Mul INSTANCE = new Mul();
 
     private Mul() {

@@ -6,6 +6,7 @@ import org.ntk4j.graph.Var;
 
 /** y = -x. Linear: both rules negate the stacked vector. */
 public final class Neg extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Neg INSTANCE = new Neg();
 
     private Neg() {

@@ -23,6 +23,13 @@ public final class Pad implements Primitive {
     private final int[] hi;
     private final int[] interior;
 
+    /**
+     * Creates the padding; the sizes are checked against the operand by {@link #outputType}.
+     *
+     * @param lo per axis, zeros added before the first element (negative: elements cropped), copied
+     * @param hi per axis, zeros added after the last element (negative: elements cropped), copied
+     * @param interior per axis, zeros inserted between neighbouring elements (0 or more), copied
+     */
     public Pad(int[] lo, int[] hi, int[] interior) {
         this.lo = lo.clone();
         this.hi = hi.clone();
@@ -40,14 +47,29 @@ public final class Pad implements Primitive {
                 + Arrays.toString(interior);
     }
 
+    /**
+     * The leading padding.
+     *
+     * @return a copy of the per-axis zeros before the first element (negative: cropped)
+     */
     public int[] lo() {
         return lo.clone();
     }
 
+    /**
+     * The trailing padding.
+     *
+     * @return a copy of the per-axis zeros after the last element (negative: cropped)
+     */
     public int[] hi() {
         return hi.clone();
     }
 
+    /**
+     * The interior padding.
+     *
+     * @return a copy of the per-axis zeros between neighbouring elements
+     */
     public int[] interior() {
         return interior.clone();
     }

@@ -14,6 +14,11 @@ import org.ntk4j.tensor.Tensor;
 public final class ReduceMax implements Primitive {
     private final int[] axes;
 
+    /**
+     * Creates the reduction; the axes are checked against the operand by {@link #outputType}.
+     *
+     * @param axes the operand axes to take the maximum over, copied; each in range, listed once and non-empty
+     */
     public ReduceMax(int[] axes) {
         this.axes = axes.clone();
     }

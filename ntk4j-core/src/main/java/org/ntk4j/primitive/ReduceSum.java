@@ -11,6 +11,11 @@ import org.ntk4j.tensor.Tensor;
 public final class ReduceSum implements Primitive {
     private final int[] axes;
 
+    /**
+     * Creates the reduction; the axes are checked against the operand by {@link #outputType}.
+     *
+     * @param axes the operand axes to sum over, copied; each in range and listed once
+     */
     public ReduceSum(int[] axes) {
         this.axes = axes.clone();
     }
@@ -25,6 +30,11 @@ public final class ReduceSum implements Primitive {
         return "axes=" + Arrays.toString(axes);
     }
 
+    /**
+     * The summed axes.
+     *
+     * @return a copy of the operand axes summed over
+     */
     public int[] axes() {
         return axes.clone();
     }

@@ -10,6 +10,11 @@ import org.ntk4j.tensor.Tensor;
 public final class Reshape implements Primitive {
     private final int[] newShape;
 
+    /**
+     * Creates the reshape; the size is checked against the operand by {@link #outputType}.
+     *
+     * @param newShape the result shape, copied; its size must equal the operand's
+     */
     public Reshape(int[] newShape) {
         this.newShape = newShape.clone();
     }

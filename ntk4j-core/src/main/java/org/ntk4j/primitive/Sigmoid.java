@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = 1 / (1 + e^-x), the logistic function. */
 public final class Sigmoid extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Sigmoid INSTANCE = new Sigmoid();
 
     private Sigmoid() {

@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = sin x. */
 public final class Sin extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Sin INSTANCE = new Sin();
 
     private Sin() {

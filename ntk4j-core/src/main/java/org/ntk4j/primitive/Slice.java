@@ -21,6 +21,13 @@ public final class Slice implements Primitive {
     private final int[] limit;
     private final int[] stride;
 
+    /**
+     * Creates the slice; the bounds are checked against the operand by {@link #outputType}.
+     *
+     * @param start per axis, the first index taken, copied
+     * @param limit per axis, the exclusive upper bound, copied
+     * @param stride per axis, the step between taken indices (at least 1), copied
+     */
     public Slice(int[] start, int[] limit, int[] stride) {
         this.start = start.clone();
         this.limit = limit.clone();
@@ -38,14 +45,29 @@ public final class Slice implements Primitive {
                 + Arrays.toString(stride);
     }
 
+    /**
+     * The start indices.
+     *
+     * @return a copy of the per-axis first index taken
+     */
     public int[] start() {
         return start.clone();
     }
 
+    /**
+     * The limits.
+     *
+     * @return a copy of the per-axis exclusive upper bound
+     */
     public int[] limit() {
         return limit.clone();
     }
 
+    /**
+     * The strides.
+     *
+     * @return a copy of the per-axis step between taken indices
+     */
     public int[] strides() {
         return stride.clone();
     }

@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = ln(1 + e^x), computed as max(x, 0) + log1p(e^-|x|) so that it neither overflows nor loses precision. */
 public final class Softplus extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Softplus INSTANCE = new Softplus();
 
     private Softplus() {

@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = √x. */
 public final class Sqrt extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Sqrt INSTANCE = new Sqrt();
 
     private Sqrt() {

@@ -14,7 +14,13 @@ public final class Stacked {
     private Stacked() {
     }
 
-    /** {@code [K] + s} reshaped to {@code [K] + [1]*(rank - |s|) + s}. */
+    /**
+     * {@code [K] + s} reshaped to {@code [K] + [1]*(rank - |s|) + s}.
+     *
+     * @param t a stacked value {@code [K] + s}
+     * @param rank the unstacked rank to reach
+     * @return the reshaped value, or {@code t} itself when {@code |s| >= rank}
+     */
     public static Var align(Var t, int rank) {
         int[] s = t.shape();
         int have = s.length - 1;
@@ -30,7 +36,13 @@ public final class Stacked {
         return t.reshape(r);
     }
 
-    /** {@code [K] + s} broadcast to {@code [K] + shape}. */
+    /**
+     * {@code [K] + s} broadcast to {@code [K] + shape}.
+     *
+     * @param t a stacked value {@code [K] + s}, with {@code s} broadcastable to {@code shape} (NumPy rules)
+     * @param shape the unstacked target shape
+     * @return the broadcast value {@code [K] + shape}
+     */
     public static Var broadcastTo(Var t, int[] shape) {
         return align(t, shape.length).broadcastTo(Shapes.prepend(t.dim(0), shape));
     }
@@ -38,6 +50,10 @@ public final class Stacked {
     /**
      * Adjoint of broadcasting: sums a stacked cotangent {@code [K] + outShape} over the axes along which an
      * operand of shape {@code inShape} was broadcast, giving {@code [K] + inShape}.
+     *
+     * @param ct the stacked cotangent {@code [K] + outShape}
+     * @param inShape the unstacked operand shape, broadcastable to {@code outShape}
+     * @return the summed cotangent {@code [K] + inShape}
      */
     public static Var unbroadcast(Var ct, int[] inShape) {
         int[] cs = ct.shape();
@@ -57,7 +73,13 @@ public final class Stacked {
         return r.reshape(Shapes.prepend(cs[0], inShape));
     }
 
-    /** a + b where either may be null (a zero). */
+    /**
+     * a + b where either may be null (a zero).
+     *
+     * @param a a value, or null for zero
+     * @param b a value, or null for zero
+     * @return the sum; the other operand when one is null; null when both are
+     */
     public static Var add(Var a, Var b) {
         if (a == null) {
             return b;
@@ -68,7 +90,12 @@ public final class Stacked {
         return a.add(b);
     }
 
-    /** Each axis shifted by one (past the stacked axis). */
+    /**
+     * Each axis shifted by one (past the stacked axis).
+     *
+     * @param axes unstacked axis numbers
+     * @return a new array of the same axes in a stacked value
+     */
     public static int[] shift(int[] axes) {
         int[] r = new int[axes.length];
         for (int i = 0; i < axes.length; i++) {

@@ -7,6 +7,7 @@ import org.ntk4j.graph.Var;
 
 /** z = a - b. */
 public final class Sub extends BinaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Sub INSTANCE = new Sub();
 
     private Sub() {

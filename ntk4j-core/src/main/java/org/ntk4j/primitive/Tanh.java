@@ -4,6 +4,7 @@ import org.ntk4j.graph.Var;
 
 /** y = tanh x. */
 public final class Tanh extends UnaryPrimitive {
+    /** The only instance: the primitive has no parameters. */
     public static final Tanh INSTANCE = new Tanh();
 
     private Tanh() {

@@ -11,6 +11,11 @@ import org.ntk4j.tensor.Tensor;
 public final class Transpose implements Primitive {
     private final int[] perm;
 
+    /**
+     * Creates the transpose; the permutation is checked against the operand by {@link #outputType}.
+     *
+     * @param perm the permutation, copied: result axis i is operand axis {@code perm[i]}
+     */
     public Transpose(int[] perm) {
         this.perm = perm.clone();
     }
@@ -25,6 +30,11 @@ public final class Transpose implements Primitive {
         return "permutation=" + Arrays.toString(perm);
     }
 
+    /**
+     * The permutation.
+     *
+     * @return a copy of the permutation: result axis i is operand axis {@code perm[i]}
+     */
     public int[] permutation() {
         return perm.clone();
     }

@@ -10,10 +10,21 @@ import org.ntk4j.tensor.Tensor;
  * both derivative rules are then {@code t · f'(x)}, which broadcasts over the stacked axis.
  */
 public abstract class UnaryPrimitive implements Primitive {
-    /** f at one point. */
+    /**
+     * f at one point.
+     *
+     * @param x the argument
+     * @return f(x)
+     */
     protected abstract double apply(double x);
 
-    /** f'(x) as graph operations on the primal input x and output y (whichever is cheaper). */
+    /**
+     * f'(x) as graph operations on the primal input x and output y (whichever is cheaper).
+     *
+     * @param x the primal input
+     * @param y the primal output f(x)
+     * @return a graph value of the same type as x holding f'(x) elementwise
+     */
     protected abstract Var derivative(Var x, Var y);
 
     @Override
