@@ -28,12 +28,21 @@ public final class AtomicFile {
     /** What produces a file's bytes (closing the channel it is given does nothing: the file is forced after). */
     @FunctionalInterface
     public interface Body {
+        /**
+         * Writes the file's whole content.
+         *
+         * @param channel the temporary file's channel, positioned at its start; the body need not close it
+         * @throws IOException if the bytes cannot be produced or written; the write is then abandoned
+         */
         void write(WritableByteChannel channel) throws IOException;
     }
 
     /**
      * Writes {@code target} with {@code body} through a temporary file and an atomic rename.
      *
+     * @param target the file to create or replace; its directory must exist
+     * @param body what writes the file's bytes
+     * @throws IllegalArgumentException if {@code target} has no file name (a root directory)
      * @throws IOException "cannot write TARGET: REASON (the previous TARGET is unchanged)" (or "(no TARGET was
      *     written)"), with no temporary file left behind
      */
@@ -65,7 +74,13 @@ public final class AtomicFile {
     /**
      * The one-line error of a failed write: "cannot write FILE: REASON (CONSEQUENCE)", REASON in lower case as
      * the C library says it ("no space left on device"); {@code consequence} may be null.
+     *
+     * @param file the file that could not be written
+     * @param cause the underlying error, kept as the cause
+     * @param consequence what the failure left behind, in parentheses after the reason; null for none
+     * @return the exception, for the caller to throw
      */
+
     public static IOException cannotWrite(Path file, IOException cause, String consequence) {
         return new IOException("cannot write " + file + ": " + reason(cause)
                 + (consequence == null ? "" : " (" + consequence + ")"), cause);

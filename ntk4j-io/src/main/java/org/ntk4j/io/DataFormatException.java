@@ -10,11 +10,23 @@ import java.io.IOException;
 public class DataFormatException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the given message.
+     *
+     * @param message what is wrong, starting with the file
+     */
     public DataFormatException(String message) {
         super(message);
     }
 
+    /**
+     * An exception with the given message and cause.
+     *
+     * @param message what is wrong, starting with the file
+     * @param cause the underlying error (a parse failure, say); may be null
+     */
     public DataFormatException(String message, Throwable cause) {
+
         super(message, cause);
     }
 }

@@ -74,6 +74,7 @@ public final class DataSource {
     public static final String DEFAULT_TEST = "default:test";
     /** Examples in the embedded default splits. */
     public static final int DEFAULT_TRAIN_SIZE = 2000;
+    /** Examples in the embedded default test split. */
     public static final int DEFAULT_TEST_SIZE = 1000;
     /** Fashion-MNIST's class names, by label. */
     public static final List<String> FASHION_MNIST_CLASSES = List.of("T-shirt/top", "Trouser", "Pullover",
@@ -92,6 +93,15 @@ public final class DataSource {
     /**
      * Loads {@code spec} as a batch [N, ...] of the given dtype, without labels (for the kernel and approx
      * commands); NaN or Inf in the data is an error. The caller closes the tensor.
+     *
+     * @param spec the source (see the class comment)
+     * @param dtype the tensor type
+     * @param seed the random seed of {@code synthetic:} sources; ignored by the others
+     * @return the inputs [N, ...], which the caller closes
+     * @throws IllegalArgumentException for a spec that names no source, a missing file, bad options, an empty
+     *     axis, NaN or Inf in the data
+     * @throws IOException if a file cannot be read or is malformed ({@link NpyFormatException},
+     *     {@link DataFormatException})
      */
     public static Tensor load(String spec, DType dtype, long seed) throws IOException {
         try (Dataset d = loadDataset(spec, dtype, seed)) {
@@ -103,6 +113,15 @@ public final class DataSource {
     /**
      * Loads {@code spec} (see the class comment) as a dataset: inputs of {@code dtype} and labels when the
      * source has them. The seed only affects {@code synthetic:} sources. The caller closes the dataset.
+     *
+     * @param spec the source (see the class comment)
+     * @param dtype the tensor type of the inputs
+     * @param seed the random seed of {@code synthetic:} sources; ignored by the others
+     * @return the dataset, which the caller closes
+     * @throws IllegalArgumentException for a spec that names no source, a missing file, bad options, labels that
+     *     do not match, an empty axis, NaN or Inf in the data
+     * @throws IOException if a file cannot be read or is malformed ({@link NpyFormatException},
+     *     {@link DataFormatException})
      */
     public static Dataset loadDataset(String spec, DType dtype, long seed) throws IOException {
         Dataset d = loadAnyShape(spec, dtype, seed);
@@ -153,6 +172,9 @@ public final class DataSource {
      * The files {@code spec} reads: its path and a {@code labels=} file (none for {@code synthetic:}, {@code default:}
      * and {@code fashion-mnist:}), as named, whether or not they exist — for a command to refuse writing over its
      * inputs ({@link OutputFiles}).
+     *
+     * @param spec the source (see the class comment)
+     * @return the paths named, possibly none; names that are not valid paths are left out
      */
     public static List<Path> files(String spec) {
         String s = spec.trim();
@@ -229,7 +251,12 @@ public final class DataSource {
         return in;
     }
 
-    /** The directory holding the Fashion-MNIST files ({@value #FASHION_MNIST_DIR} unless overridden). */
+    /**
+     * The directory holding the Fashion-MNIST files.
+     *
+     * @return the system property {@value #FASHION_MNIST_DIR_PROPERTY} when set, else {@value #FASHION_MNIST_DIR}
+     */
+
     public static Path fashionMnistDir() {
         return Path.of(System.getProperty(FASHION_MNIST_DIR_PROPERTY, FASHION_MNIST_DIR));
     }

@@ -23,10 +23,12 @@ public final class Dataset implements AutoCloseable {
     /**
      * A dataset over {@code x} (taken over: closing the dataset closes it).
      *
+     * @param name the source spec or a description, used in messages
+     * @param x the inputs [N, ...], N at least 1, all finite; not closed on failure
      * @param labels one label per example in [0, numClasses), or null
      * @param numClasses the number of classes (at least max(label) + 1), or 0 when {@code labels} is null
      * @throws IllegalArgumentException naming {@code name} when the labels do not match x or are out of range,
-     *     or when x has no examples or holds NaN or Inf
+     *     or when x is closed, has no examples or holds NaN or Inf
      */
     public Dataset(String name, Tensor x, int[] labels, int numClasses) {
         this.name = Objects.requireNonNull(name, "name");
@@ -66,42 +68,75 @@ public final class Dataset implements AutoCloseable {
         this.numClasses = numClasses;
     }
 
-    /** The source spec or a description (used in messages and reports). */
+    /**
+     * The source spec or a description (used in messages and reports).
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
-    /** The inputs [N, ...]; owned by this dataset (do not close it; close the dataset). */
+    /**
+     * The inputs.
+     *
+     * @return the tensor [N, ...], owned by this dataset (do not close it; close the dataset)
+     */
     public Tensor x() {
         return x;
     }
 
-    /** One label per example in [0, {@link #numClasses()}), or null when the source has no labels. */
+    /**
+     * The class labels.
+     *
+     * @return one label per example in [0, {@link #numClasses()}), or null when the source has no labels; the
+     *     array itself, shared, not to be modified
+     */
     public int[] labels() {
         return labels;
     }
 
-    /** True when {@link #labels()} is not null. */
+    /**
+     * Whether the data is labelled.
+     *
+     * @return true when {@link #labels()} is not null
+     */
     public boolean hasLabels() {
         return labels != null;
     }
 
-    /** The number of classes (10 for Fashion-MNIST), or 0 without labels. */
+    /**
+     * The number of classes.
+     *
+     * @return the number of classes (10 for Fashion-MNIST), or 0 without labels
+     */
     public int numClasses() {
         return numClasses;
     }
 
-    /** N, the number of examples. */
+    /**
+     * The number of examples.
+     *
+     * @return N, at least 1
+     */
     public int size() {
         return x.dim(0);
     }
 
-    /** The shape of one example (x's shape without the first axis). */
+    /**
+     * The shape of one example.
+     *
+     * @return x's shape without the first axis (a new array); empty when x is [N]
+     */
     public int[] exampleShape() {
         return Shapes.dropFirst(x.shape());
     }
 
-    /** Features per example (the product of {@link #exampleShape()}). */
+    /**
+     * Features per example.
+     *
+     * @return the product of {@link #exampleShape()}
+     */
     public int features() {
         return x.size() / x.dim(0);
     }
@@ -109,6 +144,10 @@ public final class Dataset implements AutoCloseable {
     /**
      * Fails with one clear line unless every label is below {@code classes} (the model's number of outputs):
      * labels in [0, classes) are needed to build one-hot targets for a model with {@code classes} outputs.
+     *
+     * @param classes the exclusive upper bound on labels
+     * @param what what needs the labels, for the message ("one-hot targets with 10 classes")
+     * @throws IllegalArgumentException without labels, or when a label is not below {@code classes}
      */
     public void requireLabelsBelow(int classes, String what) {
         if (labels == null) {
@@ -126,6 +165,9 @@ public final class Dataset implements AutoCloseable {
     /**
      * One-hot targets [N, classes] of {@code dtype}: 1 at the label's column, 0 elsewhere.
      *
+     * @param dtype element type of the targets
+     * @param classes the number of columns
+     * @return the targets [N, classes], which the caller closes
      * @throws IllegalArgumentException without labels, or when a label is not below {@code classes}
      */
     public Tensor oneHot(DType dtype, int classes) {
@@ -137,7 +179,13 @@ public final class Dataset implements AutoCloseable {
         return t;
     }
 
-    /** A new dataset with the first {@code n} examples (1 &lt;= n &lt;= N), copied. */
+    /**
+     * A new dataset with the first {@code n} examples (1 &lt;= n &lt;= N), copied.
+     *
+     * @param n how many examples to keep
+     * @return the dataset, which the caller closes; named NAME:n unless n = N
+     * @throws IllegalArgumentException if n is outside [1, N]
+     */
     public Dataset head(int n) {
         if (n < 1 || n > size()) {
             throw new IllegalArgumentException(name + ": cannot take the first " + n + " of " + size()
@@ -146,7 +194,14 @@ public final class Dataset implements AutoCloseable {
         return n == size() ? withX(x.copy()) : rows(0, n);
     }
 
-    /** A new dataset with examples [from, to) (0 &lt;= from &lt; to &lt;= N), copied; labels likewise. */
+    /**
+     * A new dataset with examples [from, to) (0 &lt;= from &lt; to &lt;= N), copied; labels likewise.
+     *
+     * @param from the first example, inclusive
+     * @param to the end, exclusive
+     * @return the dataset, which the caller closes; named NAME:to when from = 0, else NAME[from:to]
+     * @throws IllegalArgumentException if the range is empty or outside [0, N)
+     */
     public Dataset rows(int from, int to) {
         if (from < 0 || to > size() || from >= to) {
             throw new IllegalArgumentException(name + ": cannot take examples [" + from + ", " + to + ") of "
@@ -157,7 +212,14 @@ public final class Dataset implements AutoCloseable {
                 labels == null ? null : java.util.Arrays.copyOfRange(labels, from, to), numClasses);
     }
 
-    /** A new dataset with the same name and labels and inputs {@code newX} (taken over; same N). */
+    /**
+     * A new dataset with the same name and labels and inputs {@code newX} (taken over; same N).
+     *
+     * @param newX the new inputs [N, ...]; on success closed with the returned dataset, on failure left open
+     * @return the dataset, which the caller closes (this dataset stays open and owns its own inputs)
+     * @throws IllegalArgumentException if newX does not have N examples, or is closed or holds NaN or Inf
+     */
+
     public Dataset withX(Tensor newX) {
         if (newX.rank() < 1 || newX.dim(0) != size()) {
             throw new IllegalArgumentException(name + ": new inputs of shape " + Shapes.str(newX.shape())

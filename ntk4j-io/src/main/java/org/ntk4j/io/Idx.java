@@ -40,27 +40,47 @@ public final class Idx {
             this.shape = shape;
         }
 
-        /** The type code (0x08 unsigned byte ... 0x0E float64). */
+        /**
+         * The type code.
+         *
+         * @return 0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32 or 0x0E float64
+         */
         public int typeCode() {
             return typeCode;
         }
 
-        /** The shape, first axis = examples. A copy. */
+        /**
+         * The shape.
+         *
+         * @return a copy of the shape, first axis = examples
+         */
         public int[] shape() {
             return shape.clone();
         }
 
-        /** Bytes per value. */
+        /**
+         * The size of one value.
+         *
+         * @return bytes per value: 1, 2, 4 or 8
+         */
         public int itemSize() {
             return Idx.itemSize(typeCode);
         }
 
-        /** True for the integer types (labels must be integers). */
+        /**
+         * Whether the values are integers (labels must be).
+         *
+         * @return true for every type but float32 and float64
+         */
         public boolean isInteger() {
             return typeCode != 0x0D && typeCode != 0x0E;
         }
 
-        /** A short name of the type: u8, i8, i16, i32, f32, f64. */
+        /**
+         * A short name of the type.
+         *
+         * @return u8, i8, i16, i32, f32 or f64
+         */
         public String typeName() {
             return Idx.typeName(typeCode);
         }
@@ -76,7 +96,14 @@ public final class Idx {
     private Idx() {
     }
 
-    /** Reads only the header. */
+    /**
+     * Reads only the header.
+     *
+     * @param path the IDX file, plain or gzip
+     * @return the header
+     * @throws DataFormatException if the file is a directory or its header is malformed
+     * @throws IOException if the file does not exist or cannot be read
+     */
     public static Header readHeader(Path path) throws IOException {
         try (InputStream in = open(path)) {
             return readHeader(gunzipIfCompressed(in, path.toString()), path.toString());
@@ -86,6 +113,13 @@ public final class Idx {
     /**
      * Reads the first {@code limit} examples (all when the file has fewer, or when {@code limit} is negative)
      * into a new tensor of {@code dtype}, with the values as stored; the caller closes it.
+     *
+     * @param path the IDX file, plain or gzip
+     * @param dtype the tensor type
+     * @param limit how many examples to read; negative for all
+     * @return the tensor, of the file's shape with the first axis cut to the examples read
+     * @throws DataFormatException if the file is a directory, malformed, truncated or a corrupt gzip stream
+     * @throws IOException if the file does not exist or cannot be read
      */
     public static Tensor read(Path path, DType dtype, int limit) throws IOException {
         try (InputStream in = open(path)) {
@@ -108,7 +142,17 @@ public final class Idx {
         return size;
     }
 
-    /** {@link #read(Path, DType, int)} from a stream (plain or gzip) named {@code src} in messages. */
+    /**
+     * {@link #read(Path, DType, int)} from a stream (plain or gzip) named {@code src} in messages.
+     *
+     * @param stream the IDX bytes, plain or gzip; read from, not closed
+     * @param src the name of the stream in messages
+     * @param dtype the tensor type
+     * @param limit how many examples to read; negative for all
+     * @return the tensor, which the caller closes
+     * @throws DataFormatException if the data is malformed, truncated or a corrupt gzip stream
+     * @throws IOException if the stream cannot be read
+     */
     public static Tensor read(InputStream stream, String src, DType dtype, int limit) throws IOException {
         return read(stream, src, dtype, limit, Long.MAX_VALUE);
     }
@@ -141,6 +185,12 @@ public final class Idx {
     /**
      * Reads a rank-1 integer file (class labels) into an int array: the first {@code limit} entries, or all
      * when {@code limit} is negative or above the count.
+     *
+     * @param path the IDX file, plain or gzip
+     * @param limit how many labels to read; negative for all
+     * @return the labels, as stored
+     * @throws DataFormatException if the file is a directory, not rank 1, not integer, malformed or truncated
+     * @throws IOException if the file does not exist or cannot be read
      */
     public static int[] readLabels(Path path, int limit) throws IOException {
         try (InputStream in = open(path)) {
@@ -148,7 +198,17 @@ public final class Idx {
         }
     }
 
-    /** {@link #readLabels(Path, int)} from a stream (plain or gzip) named {@code src} in messages. */
+    /**
+     * {@link #readLabels(Path, int)} from a stream (plain or gzip) named {@code src} in messages.
+     *
+     * @param stream the IDX bytes, plain or gzip; read from, not closed
+     * @param src the name of the stream in messages
+     * @param limit how many labels to read; negative for all
+     * @return the labels, as stored
+     * @throws DataFormatException if the data is not rank 1, not integer, malformed or truncated
+     * @throws IOException if the stream cannot be read
+     */
+
     public static int[] readLabels(InputStream stream, String src, int limit) throws IOException {
         return readLabels(stream, src, limit, Long.MAX_VALUE);
     }

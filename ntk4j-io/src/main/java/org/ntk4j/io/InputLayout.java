@@ -29,7 +29,15 @@ public final class InputLayout {
     private InputLayout() {
     }
 
-    /** The per-example shape to give {@code model} for data whose examples have shape {@code dataShape}. */
+    /**
+     * The per-example shape to give {@code model} for data whose examples have shape {@code dataShape}, by the rule
+     * of the class comment.
+     *
+     * @param model the model the data is for
+     * @param dataShape the shape of one data example (without the batch axis)
+     * @return the chosen shape, with the same number of elements as {@code dataShape}
+     * @throws IllegalArgumentException "shape mismatch: ..." when the model accepts none of the shapes tried
+     */
     public static int[] exampleShapeFor(Model model, int[] dataShape) {
         List<int[]> candidates = new ArrayList<>();
         candidates.add(dataShape.clone());
@@ -73,13 +81,25 @@ public final class InputLayout {
     /**
      * {@code x} [N, ...] laid out for {@code model} by the rule above: a new tensor the caller closes (a copy
      * even when the shape is kept, so ownership is always the same).
+     *
+     * @param model the model the data is for
+     * @param x the inputs [N, ...]; left open
+     * @return the inputs [N, ...example shape], a new tensor the caller closes
+     * @throws IllegalArgumentException when the model accepts none of the shapes tried
      */
     public static Tensor forModel(Model model, Tensor x) {
         int[] shape = exampleShapeFor(model, Shapes.dropFirst(x.shape()));
         return x.reshape(Shapes.prepend(x.dim(0), shape));
     }
 
-    /** A new dataset with inputs laid out for {@code model}; same labels. The caller closes it. */
+    /**
+     * A new dataset with inputs laid out for {@code model}; same labels. The caller closes it.
+     *
+     * @param model the model the data is for
+     * @param data the dataset; left open
+     * @return the new dataset, which the caller closes
+     * @throws IllegalArgumentException naming the dataset when the model accepts none of the shapes tried
+     */
     public static Dataset forModel(Model model, Dataset data) {
         try {
             return data.withX(forModel(model, data.x()));
@@ -91,7 +111,13 @@ public final class InputLayout {
     /**
      * A copy of {@code x} [N, ...] with each example reshaped to {@code exampleShape} (row-major order kept).
      *
-     * @throws IllegalArgumentException naming both shapes when the element counts differ
+     * @param x the inputs [N, ...]; left open
+     * @param exampleShape the shape of one example, every axis at least 1
+     * @return the inputs [N, ...exampleShape], a new tensor the caller closes
+
+     * @throws IllegalArgumentException naming both shapes when the element counts differ, or when an axis of
+     *     {@code exampleShape} is below 1
+
      */
     public static Tensor reshapeExamples(Tensor x, int... exampleShape) {
         int[] have = Shapes.dropFirst(x.shape());

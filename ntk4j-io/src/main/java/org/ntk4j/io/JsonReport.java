@@ -14,13 +14,24 @@ import java.util.Map;
 public final class JsonReport {
     private final Map<String, Object> fields = new LinkedHashMap<>();
 
-    /** Adds a field (String, Number, Boolean or int[]). */
+    /**
+     * Adds a field (String, Number, Boolean or int[]), replacing an earlier value of the same key in its place.
+     *
+     * @param key the field name
+     * @param value the value; null and non-finite floating-point numbers are written as {@code null}, any other
+     *     type as the string of its {@code toString()}
+     * @return this report, for chaining
+     */
     public JsonReport put(String key, Object value) {
         fields.put(key, value);
         return this;
     }
 
-    /** The JSON text. */
+    /**
+     * The JSON text.
+     *
+     * @return the object, one field a line, ending with a newline; floating-point numbers to 6 significant digits
+     */
     public String toJson() {
         StringBuilder sb = new StringBuilder("{\n");
         int i = 0;
@@ -31,7 +42,13 @@ public final class JsonReport {
         return sb.append("}\n").toString();
     }
 
-    /** Writes the JSON text to {@code file}, whole or not at all ({@link AtomicFile}). */
+    /**
+     * Writes the JSON text to {@code file} in UTF-8, whole or not at all ({@link AtomicFile}).
+     *
+     * @param file the file to create or replace
+     * @throws IOException if the file cannot be written; the previous file is then unchanged
+     */
+
     public void write(Path file) throws IOException {
         byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
         AtomicFile.write(file, channel -> NpyIO.writeFully(channel, java.nio.ByteBuffer.wrap(bytes)));

@@ -35,19 +35,37 @@ public final class Npy {
     /**
      * Writes {@code tensor} as {@code <f4} or {@code <f8}, replacing {@code path} if it exists — whole or not at
      * all ({@link AtomicFile}: on a failure the previous file is unchanged).
+     *
+     * @param path the file to create or replace
+     * @param tensor the tensor; left open
+     * @throws IllegalArgumentException if the tensor was closed
+     * @throws IOException if the file cannot be written
      */
     public static void write(Path path, Tensor tensor) throws IOException {
         requireOpen(tensor);
         AtomicFile.write(path, channel -> write(channel, tensor));
     }
 
-    /** Writes {@code array} in its own dtype, replacing {@code path} if it exists, whole or not at all. */
+    /**
+     * Writes {@code array} in its own dtype, replacing {@code path} if it exists, whole or not at all.
+     *
+     * @param path the file to create or replace
+     * @param array the array
+     * @throws IOException if the file cannot be written
+     */
     public static void write(Path path, NpyArray array) throws IOException {
         Objects.requireNonNull(array, "array");
         AtomicFile.write(path, channel -> write(channel, array));
     }
 
-    /** Reads only the header: dtype, shape, version; fails as the readers do on files ntk4j cannot read. */
+    /**
+     * Reads only the header: dtype, shape, version; fails as the readers do on files ntk4j cannot read.
+     *
+     * @param path the {@code .npy} file
+     * @return the header
+     * @throws NpyFormatException if the header is malformed or describes an array ntk4j cannot read
+     * @throws IOException if the file cannot be read
+     */
     public static NpyHeader readHeader(Path path) throws IOException {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             return NpyHeader.read(channel, path.toString(), NpyIO.chunk());
@@ -57,6 +75,9 @@ public final class Npy {
     /**
      * Reads a {@code <f4} or {@code <f8} file into a tensor of that dtype (the caller closes it).
      *
+     * @param path the {@code .npy} file
+     * @return the tensor, of the file's shape, which the caller closes
+     * @throws IOException if the file cannot be read
      * @throws NpyFormatException also when the file holds integers or booleans: read those with
      *     {@link #readTensor(Path, DType)} (converting) or {@link #read(Path)}
      */
@@ -66,7 +87,15 @@ public final class Npy {
         }
     }
 
-    /** Reads a file of any supported dtype into a new tensor of {@code dtype}, converting each element. */
+    /**
+     * Reads a file of any supported dtype into a new tensor of {@code dtype}, converting each element.
+     *
+     * @param path the {@code .npy} file
+     * @param dtype the tensor type
+     * @return the tensor, of the file's shape, which the caller closes
+     * @throws NpyFormatException if the file is not a {@code .npy} ntk4j can read
+     * @throws IOException if the file cannot be read
+     */
     public static Tensor readTensor(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
@@ -74,7 +103,15 @@ public final class Npy {
         }
     }
 
-    /** Reads a file of any supported dtype into an {@link NpyArray} of the file's dtype. */
+    /**
+     * Reads a file of any supported dtype into an {@link NpyArray} of the file's dtype.
+     *
+     * @param path the {@code .npy} file
+     * @return the array, on the Java heap
+     * @throws NpyFormatException if the file is not a {@code .npy} ntk4j can read
+     * @throws IOException if the file cannot be read
+     */
+
     public static NpyArray read(Path path) throws IOException {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             return read(channel, path.toString(), channel.size());

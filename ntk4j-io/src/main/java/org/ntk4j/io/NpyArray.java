@@ -66,6 +66,10 @@ public final class NpyArray {
     /**
      * An integer or boolean array holding {@code values} (row-major).
      *
+     * @param dtype a non-floating element type
+     * @param values the elements, copied; its length must equal the product of {@code shape}
+     * @param shape dimensions; none means a scalar
+     * @return the array
      * @throws IllegalArgumentException when the dtype is a floating type, the length does not match the shape,
      *     or a value is out of the dtype's range (booleans must be 0 or 1; for {@code UINT64} every {@code long} is
      *     taken as 64 unsigned bits)
@@ -138,6 +142,10 @@ public final class NpyArray {
     /**
      * A {@code FLOAT32} (values rounded) or {@code FLOAT64} array holding {@code values} (row-major).
      *
+     * @param dtype {@code FLOAT32} or {@code FLOAT64}
+     * @param values the elements, copied; its length must equal the product of {@code shape}
+     * @param shape dimensions; none means a scalar
+     * @return the array
      * @throws IllegalArgumentException for a non-floating dtype or a length that does not match the shape
      */
     public static NpyArray ofDoubles(NpyDType dtype, double[] values, int... shape) {
@@ -159,7 +167,12 @@ public final class NpyArray {
         return a;
     }
 
-    /** A copy of a tensor's elements, as {@code FLOAT32} or {@code FLOAT64}. */
+    /**
+     * A copy of a tensor's elements, as {@code FLOAT32} or {@code FLOAT64}.
+     *
+     * @param tensor the tensor, open; left open
+     * @return the array, of the tensor's shape, on the Java heap
+     */
     public static NpyArray of(Tensor tensor) {
         NpyArray a = new NpyArray(NpyDType.of(tensor.dtype()), tensor.shape());
         if (tensor.dtype() == DType.F32) {
@@ -177,26 +190,47 @@ public final class NpyArray {
         }
     }
 
-    /** The element type (as in the file). */
+    /**
+     * The element type.
+     *
+     * @return the element type (as in the file)
+     */
     public NpyDType dtype() {
         return dtype;
     }
 
-    /** The NumPy type string, e.g. {@code |u1}. */
+    /**
+     * The NumPy type string.
+     *
+     * @return the type string, e.g. {@code |u1}
+     */
     public String descr() {
         return dtype.descr();
     }
 
-    /** A copy of the shape (empty for a scalar). */
+    /**
+     * The shape.
+     *
+     * @return a copy of the shape (empty for a scalar)
+     */
     public int[] shape() {
         return shape.clone();
     }
 
+    /**
+     * The number of axes.
+     *
+     * @return the rank, 0 for a scalar
+     */
     public int rank() {
         return shape.length;
     }
 
-    /** Number of elements. */
+    /**
+     * The number of elements.
+     *
+     * @return the product of the shape (1 for a scalar)
+     */
     public int size() {
         return size;
     }
@@ -204,6 +238,9 @@ public final class NpyArray {
     /**
      * Element {@code i} (row-major) as a {@code long}.
      *
+     * @param i the flat index, in [0, size)
+     * @return the element; a {@code <u8} value at or above 2^63 as a negative {@code long} of the same bits
+     * @throws IndexOutOfBoundsException if {@code i} is outside [0, size)
      * @throws ArithmeticException for a floating-point element that is not a whole number in the range of
      *     {@code long} (NaN, infinite, fractional or too large)
      */
@@ -245,7 +282,13 @@ public final class NpyArray {
         return (long) v;
     }
 
-    /** Element {@code i} (row-major) as a {@code double} (64-bit integers rounded to the nearest double). */
+    /**
+     * Element {@code i} (row-major) as a {@code double}.
+     *
+     * @param i the flat index, in [0, size)
+     * @return the element, 64-bit integers rounded to the nearest double
+     * @throws IndexOutOfBoundsException if {@code i} is outside [0, size)
+     */
     public double getDouble(int i) {
         Objects.checkIndex(i, size);
         switch (dtype) {
@@ -260,7 +303,12 @@ public final class NpyArray {
         }
     }
 
-    /** All elements as {@code long}s (a copy); see {@link #getLong} for floating-point arrays. */
+    /**
+     * All elements as {@code long}s; see {@link #getLong} for floating-point arrays.
+     *
+     * @return a new array of {@link #size()} elements, row-major
+     * @throws ArithmeticException for a floating-point element that is not a whole number in the range of long
+     */
     public long[] toLongArray() {
         long[] r = new long[size];
         for (int i = 0; i < size; i++) {
@@ -269,7 +317,11 @@ public final class NpyArray {
         return r;
     }
 
-    /** All elements as {@code double}s (a copy). */
+    /**
+     * All elements as {@code double}s.
+     *
+     * @return a new array of {@link #size()} elements, row-major
+     */
     public double[] toDoubleArray() {
         if (dtype == NpyDType.FLOAT64) {
             return ((double[]) data).clone();
@@ -281,7 +333,13 @@ public final class NpyArray {
         return r;
     }
 
-    /** A new tensor of {@code target} type with this array's shape and values (converted; the caller closes it). */
+    /**
+     * A new tensor of {@code target} type with this array's shape and values.
+     *
+     * @param target the tensor type; values are converted (rounded for {@link DType#F32})
+     * @return the tensor, which the caller closes
+     */
+
     public Tensor toTensor(DType target) {
         Objects.requireNonNull(target, "target");
         Tensor t = Tensor.empty(target, shape);

@@ -7,16 +7,27 @@ import org.ntk4j.tensor.DType;
  * integers and IEEE floats. Each constant knows its NumPy type string ({@link #descr()}), e.g. {@code '<f4'}.
  */
 public enum NpyDType {
+    /** Booleans, one byte each ({@code |b1}). */
     BOOL("|b1", 1, false),
+    /** Signed 8-bit integers ({@code |i1}). */
     INT8("|i1", 1, false),
+    /** Unsigned 8-bit integers ({@code |u1}), as IDX image files hold. */
     UINT8("|u1", 1, false),
+    /** Little-endian signed 16-bit integers ({@code <i2}). */
     INT16("<i2", 2, false),
+    /** Little-endian unsigned 16-bit integers ({@code <u2}). */
     UINT16("<u2", 2, false),
+    /** Little-endian signed 32-bit integers ({@code <i4}). */
     INT32("<i4", 4, false),
+    /** Little-endian unsigned 32-bit integers ({@code <u4}). */
     UINT32("<u4", 4, false),
+    /** Little-endian signed 64-bit integers ({@code <i8}). */
     INT64("<i8", 8, false),
+    /** Little-endian unsigned 64-bit integers ({@code <u8}). */
     UINT64("<u8", 8, false),
+    /** Little-endian IEEE single precision ({@code <f4}), the file type of a {@link DType#F32} tensor. */
     FLOAT32("<f4", 4, true),
+    /** Little-endian IEEE double precision ({@code <f8}), the file type of a {@link DType#F64} tensor. */
     FLOAT64("<f8", 8, true);
 
     private static final String SUPPORTED = "'<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
@@ -31,22 +42,40 @@ public enum NpyDType {
         this.floating = floating;
     }
 
-    /** The NumPy type string as written in a header, e.g. {@code <f8} or {@code |u1}. */
+    /**
+     * The NumPy type string as written in a header.
+     *
+     * @return the type string, e.g. {@code <f8} or {@code |u1}
+     */
     public String descr() {
         return descr;
     }
 
-    /** Bytes per element. */
+    /**
+     * The size of one element.
+     *
+     * @return bytes per element: 1, 2, 4 or 8
+     */
     public int itemSize() {
         return itemSize;
     }
 
-    /** True for {@link #FLOAT32} and {@link #FLOAT64}. */
+    /**
+     * Whether this is a floating-point type.
+     *
+     * @return true for {@link #FLOAT32} and {@link #FLOAT64}
+     */
     public boolean isFloating() {
         return floating;
     }
 
-    /** The file type that stores a tensor of {@code dtype} without conversion. */
+    /**
+     * The file type that stores a tensor of {@code dtype} without conversion.
+     *
+     * @param dtype the tensor type
+     * @return {@link #FLOAT32} for {@link DType#F32}, otherwise {@link #FLOAT64}
+     */
+
     public static NpyDType of(DType dtype) {
         return dtype == DType.F32 ? FLOAT32 : FLOAT64;
     }

@@ -13,11 +13,23 @@ import java.io.IOException;
 public class NpyFormatException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the given message.
+     *
+     * @param message what is wrong, starting with the file (and entry)
+     */
     public NpyFormatException(String message) {
         super(message);
     }
 
+    /**
+     * An exception with the given message and cause.
+     *
+     * @param message what is wrong, starting with the file (and entry)
+     * @param cause the underlying error; may be null
+     */
     public NpyFormatException(String message, Throwable cause) {
+
         super(message, cause);
     }
 }

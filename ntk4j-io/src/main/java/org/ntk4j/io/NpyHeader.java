@@ -55,46 +55,84 @@ public final class NpyHeader {
         this.dataOffset = dataOffset;
     }
 
-    /** The element type. */
+    /**
+     * The element type.
+     *
+     * @return the element type
+     */
     public NpyDType dtype() {
         return dtype;
     }
 
-    /** The NumPy type string, e.g. {@code <f4}. */
+    /**
+     * The NumPy type string.
+     *
+     * @return the type string, e.g. {@code <f4}
+     */
     public String descr() {
         return dtype.descr();
     }
 
-    /** A copy of the shape (C order; empty for a scalar). */
+    /**
+     * The shape.
+     *
+     * @return a copy of the shape (C order; empty for a scalar)
+     */
     public int[] shape() {
         return shape.clone();
     }
 
+    /**
+     * The number of axes.
+     *
+     * @return the rank, 0 for a scalar
+     */
     public int rank() {
         return shape.length;
     }
 
-    /** Number of elements. */
+    /**
+     * The number of elements.
+     *
+     * @return the product of the shape (1 for a scalar)
+     */
     public int size() {
         return size;
     }
 
-    /** Bytes of array data after the header. */
+    /**
+     * The size of the array data.
+     *
+     * @return bytes of array data after the header
+     */
     public long dataBytes() {
         return (long) size * dtype.itemSize();
     }
 
-    /** Offset of the first data byte from the start of the {@code .npy} file or entry. */
+    /**
+     * Where the data starts.
+     *
+     * @return offset of the first data byte from the start of the {@code .npy} file or entry, in bytes
+     */
     public long dataOffset() {
         return dataOffset;
     }
 
-    /** Format version, major part: 1, 2 or 3. */
+    /**
+     * Format version, major part.
+     *
+     * @return 1, 2 or 3
+     */
     public int majorVersion() {
         return majorVersion;
     }
 
-    /** Format version, minor part (always 0 for the versions NumPy defines). */
+    /**
+     * Format version, minor part.
+     *
+     * @return the minor version (always 0 for the versions NumPy defines)
+     */
+
     public int minorVersion() {
         return minorVersion;
     }

@@ -49,7 +49,15 @@ public final class Npz {
     private Npz() {
     }
 
-    /** Writes {@code tensors} as {@code <f4}/{@code <f8} entries {@code KEY.npy}, in the map's order. */
+    /**
+     * Writes {@code tensors} as {@code <f4}/{@code <f8} entries {@code KEY.npy}, in the map's order, replacing
+     * {@code path} whole or not at all ({@link AtomicFile}).
+     *
+     * @param path the archive to create or replace
+     * @param tensors the arrays by key; the tensors are left open
+     * @throws IllegalArgumentException if a key is null or empty, or a tensor is null or closed
+     * @throws IOException if the file cannot be written
+     */
     public static void write(Path path, Map<String, Tensor> tensors) throws IOException {
         Objects.requireNonNull(tensors, "tensors");
         List<Pending> entries = new ArrayList<>();
@@ -66,7 +74,15 @@ public final class Npz {
         writeEntries(path, entries);
     }
 
-    /** Writes {@code arrays} in their own dtypes as entries {@code KEY.npy}, in the map's order. */
+    /**
+     * Writes {@code arrays} in their own dtypes as entries {@code KEY.npy}, in the map's order, replacing
+     * {@code path} whole or not at all ({@link AtomicFile}).
+     *
+     * @param path the archive to create or replace
+     * @param arrays the arrays by key
+     * @throws IllegalArgumentException if a key is null or empty, or an array is null
+     * @throws IOException if the file cannot be written
+     */
     public static void writeArrays(Path path, Map<String, NpyArray> arrays) throws IOException {
         Objects.requireNonNull(arrays, "arrays");
         List<Pending> entries = new ArrayList<>();
@@ -82,7 +98,14 @@ public final class Npz {
         writeEntries(path, entries);
     }
 
-    /** Every {@code .npy} entry, in the archive's order, keyed by its name without {@code .npy}. */
+    /**
+     * Every {@code .npy} entry, in the archive's order, keyed by its name without {@code .npy}.
+     *
+     * @param path the archive
+     * @return the arrays in their own dtypes, in an insertion-ordered map
+     * @throws NpyFormatException if the archive or an entry cannot be read as such (naming the entry)
+     * @throws IOException if the file cannot be read
+     */
     public static Map<String, NpyArray> read(Path path) throws IOException {
         return readAll(path, Npy::read, null);
     }
@@ -90,13 +113,27 @@ public final class Npz {
     /**
      * Every {@code .npy} entry converted to a new tensor of {@code dtype} (integer entries included), in the
      * archive's order. The caller closes the tensors; if any entry fails, those already read are closed.
+     *
+     * @param path the archive
+     * @param dtype the tensor type
+     * @return the tensors keyed by entry name without {@code .npy}, in an insertion-ordered map
+     * @throws NpyFormatException if the archive or an entry cannot be read as such (naming the entry)
+     * @throws IOException if the file cannot be read
      */
     public static Map<String, Tensor> readTensors(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");
         return readAll(path, (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close);
     }
 
-    /** The header of every {@code .npy} entry (dtype and shape, without reading the data), in archive order. */
+    /**
+     * The header of every {@code .npy} entry (dtype and shape, without reading the data), in archive order.
+     *
+     * @param path the archive
+     * @return the headers keyed by entry name without {@code .npy}, in an insertion-ordered map
+     * @throws NpyFormatException if the archive or an entry header cannot be read, or an entry is truncated
+     * @throws IOException if the file cannot be read
+     */
+
     public static Map<String, NpyHeader> readHeaders(Path path) throws IOException {
         return readAll(path, (channel, source, size) -> {
             NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());

@@ -34,12 +34,23 @@ public final class OutputFiles {
         this.overwrite = overwrite;
     }
 
-    /** Outputs that may replace existing files when {@code overwrite} ({@code --overwrite} was given). */
+    /**
+     * An empty set of outputs and inputs, to be filled and then {@link #check()}ed.
+     *
+     * @param overwrite whether outputs may replace existing files ({@code --overwrite} was given)
+     * @return the new checker
+     */
     public static OutputFiles of(boolean overwrite) {
         return new OutputFiles(overwrite);
     }
 
-    /** An input file of the command ({@code file} null: none). */
+    /**
+     * Adds an input file of the command, which no output may be.
+     *
+     * @param option the command-line option that gave it, for messages
+     * @param file the input; null adds nothing
+     * @return this, for chaining
+     */
     public OutputFiles input(String option, Path file) {
         if (file != null) {
             inputs.add(new Named(option, file));
@@ -47,7 +58,13 @@ public final class OutputFiles {
         return this;
     }
 
-    /** The files a data-source spec reads ({@link DataSource#files}); {@code spec} null: none. */
+    /**
+     * Adds the files a data-source spec reads ({@link DataSource#files}) as inputs.
+     *
+     * @param option the command-line option that gave it, for messages
+     * @param spec the data-source spec; null adds nothing
+     * @return this, for chaining
+     */
     public OutputFiles inputSource(String option, String spec) {
         if (spec != null) {
             for (Path p : DataSource.files(spec)) {
@@ -57,7 +74,14 @@ public final class OutputFiles {
         return this;
     }
 
-    /** An output file that must end in {@code extension} (".npy"); {@code file} null: none. */
+    /**
+     * Adds an output file that must end in {@code extension}.
+     *
+     * @param option the command-line option that gave it, for messages
+     * @param file the output; null adds nothing
+     * @param extension the required extension, lower case with its dot (".npy")
+     * @return this, for chaining
+     */
     public OutputFiles output(String option, Path file, String extension) {
         if (file != null) {
             outputs.add(new Output(option, file, extension, null));
@@ -65,7 +89,14 @@ public final class OutputFiles {
         return this;
     }
 
-    /** An output {@code name} in {@code directory}, which the command creates if missing; null: none. */
+    /**
+     * Adds an output {@code name} in {@code directory}, which the command creates if missing.
+     *
+     * @param option the command-line option that gave the directory, for messages
+     * @param directory the directory; null adds nothing
+     * @param name the file name, whose extension (from its last dot, which it must have) is the required one
+     * @return this, for chaining
+     */
     public OutputFiles outputIn(String option, Path directory, String name) {
         if (directory != null) {
             String ext = name.substring(name.lastIndexOf('.'));
@@ -74,7 +105,13 @@ public final class OutputFiles {
         return this;
     }
 
-    /** Runs the checks, in the order of the class comment, output by output. */
+    /**
+     * Runs the checks, in the order of the class comment, output by output.
+     *
+     * @throws IllegalArgumentException at the first failed check, with the line the command prints
+     * @throws IOException if the file system cannot tell whether two paths are the same file
+     */
+
     public void check() throws IOException {
         for (Output o : outputs) {
             String name = o.file.getFileName() == null ? "" : o.file.getFileName().toString();

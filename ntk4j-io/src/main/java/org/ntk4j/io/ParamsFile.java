@@ -18,7 +18,13 @@ public final class ParamsFile {
     private ParamsFile() {
     }
 
-    /** Writes every parameter of {@code params}. */
+    /**
+     * Writes every parameter of {@code params}, whole or not at all.
+     *
+     * @param params the parameters; left open
+     * @param file the {@code .npz} file to create or replace
+     * @throws IOException if the file cannot be written
+     */
     public static void save(Params params, Path file) throws IOException {
         Npz.write(file, params.tensors());
     }
@@ -26,7 +32,16 @@ public final class ParamsFile {
     /**
      * Reads parameters for {@code model} on per-example inputs {@code perExample} and checks them against the
      * model: same names, shapes, finite values; converted to {@code dtype}.
+     *
+     * @param file the {@code .npz} archive
+     * @param model the network the parameters are for
+     * @param perExample the shape of one input example
+     * @param dtype the element type to convert to
+     * @return the parameters in the model's declaration order, which the caller closes
+     * @throws IllegalArgumentException if the file is a {@code .npy}, or the parameters do not match the model
+     * @throws IOException if the file cannot be read or is not a valid {@code .npz}
      */
+
     public static Params load(Path file, Model model, int[] perExample, DType dtype) throws IOException {
         if (java.nio.file.Files.isRegularFile(file) && Npz.startsWithNpyMagic(file)) {
             throw new IllegalArgumentException(file + ": a .npy file (one array); parameters are an .npz archive of "

@@ -19,7 +19,16 @@ public final class RunFingerprint {
     private RunFingerprint() {
     }
 
-    /** The fingerprint (64 hex digits); {@code x2 = null} means x2 = x1. */
+    /**
+     * The fingerprint of a run.
+     *
+     * @param modelSpec the model's spec string
+     * @param params the network parameters, hashed in name order
+     * @param x1 the first data set
+     * @param x2 the second data set; null means x2 = x1 (which hashes differently from passing x1 again)
+     * @return the fingerprint, 64 lower-case hex digits
+     */
+
     public static String of(String modelSpec, Params params, Tensor x1, Tensor x2) {
         MessageDigest md;
         try {

@@ -27,9 +27,21 @@ import org.ntk4j.tensor.Tensor;
 public final class Standardizer {
     /** What statistics are fitted. */
     public enum Mode {
-        GLOBAL, PER_FEATURE, NONE;
+        /** One mean and one standard deviation over every element of the training inputs. */
+        GLOBAL,
+        /** A mean and a standard deviation per feature; constant features are only centred. */
+        PER_FEATURE,
+        /** No standardisation: the inputs as loaded. */
+        NONE;
 
-        /** Parses {@code global}, {@code per-feature} (or {@code per_feature}) or {@code none}. */
+        /**
+         * Parses {@code global}, {@code per-feature} (or {@code per_feature}) or {@code none}, ignoring case and
+         * surrounding blanks.
+         *
+         * @param text the option value
+         * @return the mode
+         * @throws IllegalArgumentException for any other text
+         */
         public static Mode parse(String text) {
             String t = text.trim().toLowerCase(Locale.ROOT).replace('_', '-');
             switch (t) {
@@ -60,7 +72,14 @@ public final class Standardizer {
         this.constant = constant;
     }
 
-    /** Fits the statistics of {@code mode} on training inputs [N, ...]. */
+    /**
+     * Fits the statistics of {@code mode} on training inputs [N, ...].
+     *
+     * @param train the training inputs [N, ...], N at least 1; read, left open
+     * @param mode what to fit
+     * @return the fitted standardisation
+     * @throws IllegalArgumentException if {@code train} has no examples
+     */
     public static Standardizer fit(Tensor train, Mode mode) {
         Objects.requireNonNull(mode, "mode");
         if (train.rank() < 1 || train.dim(0) < 1) {
@@ -116,11 +135,20 @@ public final class Standardizer {
         }
     }
 
+    /**
+     * The mode fitted.
+     *
+     * @return the mode
+     */
     public Mode mode() {
         return mode;
     }
 
-    /** The fitted mean (GLOBAL: one value; PER_FEATURE: one per feature; NONE: empty). A copy. */
+    /**
+     * The fitted mean.
+     *
+     * @return a copy: GLOBAL, one value; PER_FEATURE, one per feature; NONE, empty
+     */
     public double[] mean() {
         return mean.clone();
     }
@@ -128,12 +156,18 @@ public final class Standardizer {
     /**
      * True when the fit found no variation to scale by: GLOBAL on constant inputs, PER_FEATURE when every feature
      * is constant. The standardised inputs are then all zeros.
+     *
+     * @return whether every fitted standard deviation is 0; false for NONE
      */
     public boolean allConstant() {
         return mode != Mode.NONE && constant == invStd.length;
     }
 
-    /** The fitted standard deviations (a feature or set with σ = 0 reports 1: it is not scaled). A copy. */
+    /**
+     * The fitted standard deviations.
+     *
+     * @return a copy, laid out as {@link #mean()}; a feature or set with σ = 0 reports 1 (it is not scaled)
+     */
     public double[] std() {
         double[] s = new double[invStd.length];
         for (int i = 0; i < s.length; i++) {
@@ -142,7 +176,13 @@ public final class Standardizer {
         return s;
     }
 
-    /** A new tensor (same dtype and shape) with the fitted standardisation applied; the caller closes it. */
+    /**
+     * A new tensor (same dtype and shape) with the fitted standardisation applied; the caller closes it.
+     *
+     * @param x inputs [N, ...] with the training data's features per example; left open
+     * @return the standardised copy, which the caller closes (a plain copy for NONE)
+     * @throws IllegalArgumentException for PER_FEATURE when x's features per example differ from the fit's
+     */
     public Tensor apply(Tensor x) {
         Tensor out = x.copy();
         if (mode == Mode.NONE) {
@@ -163,7 +203,14 @@ public final class Standardizer {
         return out;
     }
 
-    /** A new dataset with standardised inputs and the same labels; the caller closes it. */
+    /**
+     * A new dataset with standardised inputs and the same labels; the caller closes it.
+     *
+     * @param data the dataset; left open
+     * @return the new dataset, which the caller closes
+     * @throws IllegalArgumentException as {@link #apply(Tensor)}
+     */
+
     public Dataset apply(Dataset data) {
         return data.withX(apply(data.x()));
     }

@@ -100,7 +100,12 @@ public final class TileStore implements AutoCloseable {
         }
     }
 
-    /** {@code OUT.lock}: locked by the process that writes OUT, for the whole run ({@link #lock}). */
+    /**
+     * {@code OUT.lock}: locked by the process that writes OUT, for the whole run ({@link #lock}).
+     *
+     * @param out the run's output file
+     * @return the lock file beside it
+     */
     public static Path lockPath(Path out) {
         return out.resolveSibling(out.getFileName() + ".lock");
     }
@@ -114,7 +119,10 @@ public final class TileStore implements AutoCloseable {
      * on the same OUT — with or without {@code --resume}, in this process or another — is refused before it
      * touches the first one's files.
      *
-     * @throws IOException "another ntk4j is writing OUT" when another run holds it
+     * @param out the run's output file
+     * @return the claim, which the caller closes when the run ends
+     * @throws IOException "another ntk4j is writing OUT" when another run holds it, or when the lock file cannot
+     *     be created
      */
     public static RunLock lock(Path out) throws IOException {
         Path file = lockPath(out);
@@ -181,12 +189,22 @@ public final class TileStore implements AutoCloseable {
         }
     }
 
-    /** {@code OUT.partial}: the data file while the run is incomplete. */
+    /**
+     * {@code OUT.partial}: the data file while the run is incomplete.
+     *
+     * @param out the run's output file
+     * @return the data file beside it
+     */
     public static Path partialPath(Path out) {
         return out.resolveSibling(out.getFileName() + ".partial");
     }
 
-    /** {@code OUT.manifest}: the finished tiles while the run is incomplete. */
+    /**
+     * {@code OUT.manifest}: the finished tiles while the run is incomplete.
+     *
+     * @param out the run's output file
+     * @return the manifest beside it
+     */
     public static Path manifestPath(Path out) {
         return out.resolveSibling(out.getFileName() + ".manifest");
     }
@@ -196,7 +214,12 @@ public final class TileStore implements AutoCloseable {
      * manifest with no finished tile, replacing those of an earlier unfinished run. {@code OUT} itself is
      * replaced only by {@link #finish()}.
      *
+     * @param out the run's output file; its directory must exist
+     * @param plan the tile grid, kernel shape and dtype
      * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
+     * @return the store, owning the manifest, which the caller closes
+     * @throws IOException if the file system lacks the space for {@code OUT.partial} (nothing is then written), or
+     *     the files cannot be written
      */
     public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
         return create(out, plan, fingerprint, REGION);
@@ -259,7 +282,12 @@ public final class TileStore implements AutoCloseable {
      * describe this run — same shape, dtype, kind, method, tile grid and fingerprint — and every tile it records
      * must match its checksum in {@code OUT.partial}.
      *
-     * @throws IOException naming what differs, or what is corrupt
+     * @param out the run's output file
+     * @param plan the tile grid, kernel shape and dtype, which must be the manifest's
+     * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of}); must be the
+     *     manifest's
+     * @return the store, owning the manifest and knowing the tiles already finished, which the caller closes
+     * @throws IOException naming what differs, or what is corrupt, or when there is no unfinished run at OUT
      */
     public static TileStore resume(Path out, TilePlan plan, String fingerprint) throws IOException {
         return resume(out, plan, fingerprint, REGION);
@@ -309,6 +337,11 @@ public final class TileStore implements AutoCloseable {
      * {@link #recordTile} once it knows the writer succeeded. The manifest is neither read nor written by this
      * instance ({@link #write}, {@link #recordTile} and {@link #finish} refuse); the file's size and {@code .npy}
      * header are checked.
+     *
+     * @param out the run's output file
+     * @param plan the run's tile grid, kernel shape and dtype
+     * @return the data-only store, which the caller closes
+     * @throws IOException if {@code OUT.partial} does not exist, or its size or header is not this plan's
      */
     public static TileStore openData(Path out, TilePlan plan) throws IOException {
         if (!Files.exists(partialPath(out))) {
@@ -370,7 +403,12 @@ public final class TileStore implements AutoCloseable {
         }
     }
 
-    /** True when {@code OUT.manifest} exists: an unfinished run that {@code --resume} can continue. */
+    /**
+     * Whether there is an unfinished run at {@code out}.
+     *
+     * @param out the run's output file
+     * @return true when {@code OUT.manifest} exists: an unfinished run that {@code --resume} can continue
+     */
     public static boolean unfinished(Path out) {
         return Files.exists(manifestPath(out));
     }
@@ -378,6 +416,10 @@ public final class TileStore implements AutoCloseable {
     /**
      * The tile size and method recorded in {@code OUT.manifest}, for a resumed run to plan the same grid:
      * {"row-tile": ..., "column-tile": ..., "method": ..., ...}.
+     *
+     * @param out the run's output file
+     * @return the manifest's header fields in file order, unmodifiable
+     * @throws IOException if the manifest does not exist, cannot be read or is corrupt
      */
     public static Map<String, String> recordedRun(Path out) throws IOException {
         return Collections.unmodifiableMap(Manifest.read(manifestPath(out)).header);
@@ -409,11 +451,21 @@ public final class TileStore implements AutoCloseable {
         return sb.toString();
     }
 
+    /**
+     * The plan this store writes.
+     *
+     * @return the tile grid, kernel shape and dtype
+     */
     public TilePlan plan() {
         return plan;
     }
 
-    /** Indices of the tiles whose data is in the file. */
+    /**
+     * The tiles finished so far.
+     *
+     * @return indices of the tiles recorded as in the file (for a data-only store: none), sorted; a snapshot,
+     *     unmodifiable
+     */
     public Set<Integer> finishedTiles() {
         synchronized (finished) {
             return Collections.unmodifiableSet(new TreeSet<>(finished.keySet()));
@@ -423,6 +475,12 @@ public final class TileStore implements AutoCloseable {
     /**
      * Writes tile {@code tile}'s block [rows, columns, tail...] (and its mirror when the tile is mirrored),
      * forces it to disk, then records the tile in the manifest (once). Thread-safe; idempotent.
+     *
+     * @param tile the tile of this store's plan
+     * @param block the tile's values [rows, columns, tail...] of the plan's dtype; left open
+     * @throws IllegalArgumentException if the block's shape or dtype is not the tile's
+     * @throws IllegalStateException if the store is closed or opened for data only
+     * @throws IOException if the file cannot be written (a full disk, say) or the run's files were removed
      */
     public void write(TilePlan.Tile tile, Tensor block) throws IOException {
         ensureOwner();
@@ -433,6 +491,13 @@ public final class TileStore implements AutoCloseable {
      * The data half of {@link #write}: puts the block (and its mirror) in the file and forces it to disk, without
      * recording the tile; returns the tile's checksum for {@link #recordTile}. Thread-safe; idempotent (a retried
      * or duplicated writer puts the same bytes in the same places).
+     *
+     * @param tile the tile of this store's plan
+     * @param block the tile's values [rows, columns, tail...] of the plan's dtype; left open
+     * @return the CRC-32C of the tile's bytes in the file
+     * @throws IllegalArgumentException if the block's shape or dtype is not the tile's
+     * @throws IllegalStateException if the store is closed
+     * @throws IOException if the file cannot be written (a full disk, or the file truncated meanwhile)
      */
     public long writeData(TilePlan.Tile tile, Tensor block) throws IOException {
         int[] expected = plan.shape();
@@ -466,6 +531,13 @@ public final class TileStore implements AutoCloseable {
      * Records tile {@code index} as finished with the checksum its writer's {@link #writeData} returned — for a
      * tile written by another process, called once that process has succeeded. Idempotent; a second call with
      * another checksum is an error. {@link #finish()} checks every recorded checksum against the file.
+     *
+     * @param index the tile's index in the plan
+     * @param crc the checksum {@link #writeData} returned for it
+     * @throws IllegalStateException if the store is closed or opened for data only
+     * @throws IOException if the tile was recorded before with another checksum, the manifest cannot be appended
+     *     to, or the run's files were removed
+
      */
     public void recordTile(int index, long crc) throws IOException {
         ensureOwner();
@@ -649,8 +721,13 @@ public final class TileStore implements AutoCloseable {
 
     /**
      * Completes the run: every tile must be recorded and match its checksum; then the file is forced to disk,
-     * renamed to OUT (replacing it) and the manifest removed. Returns OUT.
+     * renamed to OUT (replacing it) and the manifest removed. Returns OUT. The store is closed afterwards.
+     *
+     * @return OUT
+     * @throws IllegalStateException if the store is closed or opened for data only
+     * @throws IOException if a tile is missing or corrupt, or the files cannot be forced, renamed or removed
      */
+
     public Path finish() throws IOException {
         ensureOwner();
         requireFiles();

@@ -32,15 +32,30 @@ public final class Charts {
         }
     }
 
-    /** Default PNG size in pixels. */
+    /** Default PNG width in pixels (heatmaps are 100 pixels wider). */
     public static final int WIDTH = 800;
+    /** Default PNG height in pixels (heatmaps are 100 pixels taller). */
     public static final int HEIGHT = 600;
 
     private Charts() {
     }
 
-    /** One named line of a chart: points (x[i], y[i]). */
+    /**
+     * One named line of a chart: points (x[i], y[i]).
+     *
+     * @param name the legend entry
+     * @param x the x values, copied on construction
+     * @param y the y values, one per x value, copied on construction
+     */
     public record Series(String name, double[] x, double[] y) {
+        /**
+         * A series over copies of {@code x} and {@code y}.
+         *
+         * @param name the legend entry
+         * @param x the x values
+         * @param y the y values, one per x value
+         * @throws IllegalArgumentException if {@code x} and {@code y} differ in length
+         */
         public Series {
             if (x.length != y.length) {
                 throw new IllegalArgumentException("series '" + name + "': " + x.length + " x values but " + y.length
@@ -54,6 +69,15 @@ public final class Charts {
     /**
      * A line chart with logarithmic x and y axes, one line with markers per series. Points whose x or y is not
      * positive and finite cannot sit on log axes and are left out; a series left with no point is an error.
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param xLabel the x axis title
+     * @param yLabel the y axis title
+     * @param series the lines, at least one
+     * @throws IllegalArgumentException if there is no series, a series has no drawable point, or the file name
+     *     does not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series)
             throws IOException {
@@ -63,6 +87,16 @@ public final class Charts {
     /**
      * {@link #logLogLines(Path, String, String, String, List)} leaving out the points whose y is below
      * {@code yFloor} too (a curve falling to round-off, e.g. a training loss at 1e-30, would squash the others).
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param xLabel the x axis title
+     * @param yLabel the y axis title
+     * @param series the lines, at least one
+     * @param yFloor the smallest y drawn; 0 or less draws every positive y
+     * @throws IllegalArgumentException if there is no series, a series has no drawable point, or the file name
+     *     does not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series,
                                    double yFloor) throws IOException {
@@ -98,6 +132,12 @@ public final class Charts {
      * The eigenvalue spectrum: λ_i sorted in decreasing order against their rank i = 1, 2, ..., both axes
      * logarithmic. Eigenvalues that are not positive (a PSD kernel's round-off) cannot be drawn on a log axis; how
      * many were left out is said in the title.
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param eigenvalues the eigenvalues, in any order; not modified
+     * @throws IllegalArgumentException if no eigenvalue is positive, or the file name does not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void spectrum(Path png, String title, double[] eigenvalues) throws IOException {
         double[] sorted = eigenvalues.clone();
@@ -138,7 +178,15 @@ public final class Charts {
      * entries (contiguous ranges of the ordered examples). Row 0 is at the top, as a matrix is written; the axis
      * titles list the labels in drawing order.
      *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param matrix the n×n matrix, row-major
+     * @param n the number of examples (rows and columns)
      * @param labels one label per example, or null to keep the given order
+     * @param maxCells the most cells drawn along each axis, at least 1
+     * @throws IllegalArgumentException if {@code matrix} does not hold n×n values, n is below 1, the labels are
+     *     not n, maxCells is below 1, or the file name does not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void kernelHeatmap(Path png, String title, double[] matrix, int n, int[] labels, int maxCells)
             throws IOException {
@@ -152,10 +200,29 @@ public final class Charts {
     /** Reads row i of an n×n matrix into {@code out} (length n): for matrices that are not one Java array. */
     @FunctionalInterface
     public interface RowSource {
+        /**
+         * Reads one row.
+         *
+         * @param i the row index, in [0, n)
+         * @param out receives the row's n values, overwritten
+         */
         void row(int i, double[] out);
     }
 
-    /** {@link #kernelHeatmap(Path, String, double[], int, int[], int)} for a matrix read row by row. */
+    /**
+     * {@link #kernelHeatmap(Path, String, double[], int, int[], int)} for a matrix read row by row (each row read
+     * once).
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param matrix the n×n matrix, row by row
+     * @param n the number of examples (rows and columns)
+     * @param labels one label per example, or null to keep the given order
+     * @param maxCells the most cells drawn along each axis, at least 1
+     * @throws IllegalArgumentException if n is below 1, the labels are not n, maxCells is below 1, or the file
+     *     name does not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
+     */
     public static void kernelHeatmap(Path png, String title, RowSource matrix, int n, int[] labels, int maxCells)
             throws IOException {
         if (n < 1) {
@@ -234,7 +301,12 @@ public final class Charts {
         return d.doubleValue();
     }
 
-    /** Indices 0..n-1 sorted by label, stable (ties keep their order). */
+    /**
+     * Indices 0..n-1 sorted by label, stable (ties keep their order).
+     *
+     * @param labels one label per example; not modified
+     * @return the example indices in drawing order, a new array of the labels' length
+     */
     public static int[] orderByLabel(int[] labels) {
         Integer[] idx = new Integer[labels.length];
         for (int i = 0; i < idx.length; i++) {
@@ -248,7 +320,14 @@ public final class Charts {
         return out;
     }
 
-    /** Boundaries of {@code cells} contiguous ranges over n items, sizes differing by at most one. */
+    /**
+     * Boundaries of {@code cells} contiguous ranges over n items, sizes differing by at most one.
+     *
+     * @param n the number of items
+     * @param cells the number of ranges, at least 1 (ranges are empty when it exceeds n)
+     * @return cells + 1 non-decreasing bounds from 0 to n: range p is [b[p], b[p + 1])
+
+     */
     public static int[] blockBounds(int n, int cells) {
         int[] b = new int[cells + 1];
         for (int i = 0; i <= cells; i++) {
@@ -260,12 +339,27 @@ public final class Charts {
     /**
      * Means of the reordered matrix over blocks: cell (p, q) is the mean of matrix[order[i], order[j]] for i in
      * range p and j in range q of {@code bounds}.
+     *
+     * @param matrix the n×n matrix, row-major
+     * @param n the number of rows and columns
+     * @param order the example order, a permutation of 0..n-1 (see {@link #orderByLabel})
+     * @param bounds the ranges over the ordered examples (see {@link #blockBounds}); an empty range gives NaN
+     * @return the block means [cells][cells], cells = bounds.length - 1
      */
     public static double[][] blockMeans(double[] matrix, int n, int[] order, int[] bounds) {
         return blockMeans((i, out) -> System.arraycopy(matrix, i * n, out, 0, n), n, order, bounds);
     }
 
-    /** {@link #blockMeans(double[], int, int[], int[])} for a matrix read row by row (each row read once). */
+    /**
+     * {@link #blockMeans(double[], int, int[], int[])} for a matrix read row by row (each row read once).
+     *
+     * @param matrix the n×n matrix, row by row
+     * @param n the number of rows and columns
+     * @param order the example order, a permutation of 0..n-1 (see {@link #orderByLabel})
+     * @param bounds the ranges over the ordered examples (see {@link #blockBounds}); an empty range gives NaN
+     * @return the block means [cells][cells], cells = bounds.length - 1
+     */
+
     public static double[][] blockMeans(RowSource matrix, int n, int[] order, int[] bounds) {
         int cells = bounds.length - 1;
         double[][] out = new double[cells][cells];

@@ -45,7 +45,14 @@ public final class ClusterScalingBench {
     private ClusterScalingBench() {
     }
 
+    /**
+     * Runs the benchmark and prints its table to standard output.
+     *
+     * @param args model, data, kind, tile and rounds, each optional (defaults as above)
+     * @throws Exception if the model or data cannot be read, a cluster cannot be started or a run fails
+     */
     public static void main(String[] args) throws Exception {
+
         String spec = args.length > 0 ? args[0] : "fcn(depth=3,width=512,out=10)";
         String data = args.length > 1 ? args[1] : "synthetic:512,784";
         String kindName = args.length > 2 ? args[2] : "pntk";

@@ -42,7 +42,18 @@ public final class KernelBlockMatrix {
     private KernelBlockMatrix() {
     }
 
-    /** The kernel at {@code npy} (rank 2 or the rank-4 full kernel) in square blocks of {@code blockSize}. */
+    /**
+     * The kernel at {@code npy} (rank 2 or the rank-4 full kernel) in square blocks of {@code blockSize}.
+     *
+     * @param sc the Spark context whose executors read the blocks
+     * @param npy the kernel file, float32 or float64, on a path every executor reaches; read lazily, when the
+     *     blocks are computed, so it must stay in place while the matrix is used
+     * @param blockSize rows and columns per block, at least 1 (the last blocks may be smaller)
+     * @return the N1×N2 or (N1·O1)×(N2·O2) matrix, as doubles
+     * @throws IllegalArgumentException if the file is not float32 or float64, is a per-logit kernel or has another
+     *     rank, or blockSize is below 1 or makes more than 2^31 - 1 blocks
+     * @throws IOException if the file's header cannot be read or is not a valid {@code .npy} header
+     */
     public static BlockMatrix of(JavaSparkContext sc, Path npy, int blockSize) throws IOException {
         NpyHeader h = header(npy);
         int[] s = h.shape();
@@ -61,7 +72,20 @@ public final class KernelBlockMatrix {
         return build(sc, npy, h, view, blockSize);
     }
 
-    /** Logit {@code logit}'s N1×N2 matrix of a per-logit kernel [N1, N2, O] ({@code --kind diagonal}). */
+    /**
+     * Logit {@code logit}'s N1×N2 matrix of a per-logit kernel [N1, N2, O] ({@code --kind diagonal}).
+     *
+     * @param sc the Spark context whose executors read the blocks
+     * @param npy the kernel file, float32 or float64, on a path every executor reaches; read lazily, when the
+     *     blocks are computed, so it must stay in place while the matrix is used
+     * @param logit the logit, in [0, O)
+     * @param blockSize rows and columns per block, at least 1 (the last blocks may be smaller)
+     * @return the N1×N2 matrix, as doubles
+     * @throws IllegalArgumentException if the file is not a float32 or float64 kernel of rank 3, the logit is out
+     *     of range, or blockSize is below 1 or makes more than 2^31 - 1 blocks
+     * @throws IOException if the file's header cannot be read or is not a valid {@code .npy} header
+     */
+
     public static BlockMatrix ofLogit(JavaSparkContext sc, Path npy, int logit, int blockSize) throws IOException {
         NpyHeader h = header(npy);
         int[] s = h.shape();

@@ -71,14 +71,38 @@ public final class LocalStandaloneCluster implements AutoCloseable {
 
     /**
      * Starts a master and {@code workers} workers of {@code coresPerWorker} cores and {@code workerMemory} (e.g.
-     * "1g") for executors each, logging under {@code dir}.
+     * "1g") for executors each, logging under {@code dir}. The daemons run on this JVM's class path with a 256 MiB
+     * heap.
+     *
+     * @param dir the directory for logs and work directories, created if missing
+     * @param workers the number of workers, at least 1
+     * @param coresPerWorker cores each worker offers, at least 1
+     * @param workerMemory memory each worker offers to executors, in Spark's notation ("1g")
+     * @return the running cluster, which the caller closes
+     * @throws IllegalArgumentException if there is no worker or no core
+     * @throws IOException if a JVM cannot be started, exits, or is not ready within 2 minutes; whatever was
+     *     started is then stopped
      */
     public static LocalStandaloneCluster start(Path dir, int workers, int coresPerWorker, String workerMemory)
             throws IOException {
         return start(dir, workers, coresPerWorker, workerMemory, System.getProperty("java.class.path"), "256m");
     }
 
-    /** {@link #start(Path, int, int, String)} with an explicit class path and heap for the master and workers. */
+    /**
+     * {@link #start(Path, int, int, String)} with an explicit class path and heap for the master and workers.
+     *
+     * @param dir the directory for logs and work directories, created if missing
+     * @param workers the number of workers, at least 1
+     * @param coresPerWorker cores each worker offers, at least 1
+     * @param workerMemory memory each worker offers to executors, in Spark's notation ("1g")
+     * @param classPath the class path of the master, the workers and the executors, which must hold Spark's jars
+     *     (relative entries are made absolute)
+     * @param daemonHeap the master's and each worker's heap, as {@code -Xmx} takes it ("256m")
+     * @return the running cluster, which the caller closes
+     * @throws IllegalArgumentException if there is no worker or no core
+     * @throws IOException if a JVM cannot be started, exits, or is not ready within 2 minutes; whatever was
+     *     started is then stopped
+     */
     public static LocalStandaloneCluster start(Path dir, int workers, int coresPerWorker, String workerMemory,
             String classPath, String daemonHeap) throws IOException {
         if (workers < 1 || coresPerWorker < 1) {
@@ -97,7 +121,15 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         return c;
     }
 
-    /** Starts one more worker and waits until the master has registered it; returns its index. */
+    /**
+     * Starts one more worker and waits until the master has registered it.
+     *
+     * @param cores cores the worker offers
+     * @param memory memory the worker offers to executors, in Spark's notation ("1g")
+     * @return the worker's index, for {@link #killWorker} and {@link #workerLaunchedExecutor}
+     * @throws IOException if the worker cannot be started, exits, or is not registered within 2 minutes (it then
+     *     still counts, and is stopped by {@link #close()})
+     */
     public synchronized int addWorker(int cores, String memory) throws IOException {
         int i = workers.size();
         Path log = dir.resolve("worker-" + i + ".log");
@@ -111,19 +143,31 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         return i;
     }
 
-    /** The master's URL, spark://127.0.0.1:PORT. */
+    /**
+     * The master's URL.
+     *
+     * @return spark://127.0.0.1:PORT
+     */
     public String masterUrl() {
         return masterUrl;
     }
 
-    /** Number of workers started (killed ones included). */
+    /**
+     * The number of workers started.
+     *
+     * @return workers started, killed ones included
+     */
     public synchronized int workerCount() {
         return workers.size();
     }
 
     /**
      * Kills worker {@code i} and the executors it started with SIGKILL, as if its machine had been lost: the
-     * driver sees its executor disappear and Spark reschedules the executor's unfinished tasks elsewhere.
+     * driver sees its executor disappear and Spark reschedules the executor's unfinished tasks elsewhere. Waits up
+     * to 30 seconds per process for it to exit.
+     *
+     * @param i the worker's index, as {@link #addWorker} returned it
+     * @throws IndexOutOfBoundsException if there is no worker {@code i}
      */
     public synchronized void killWorker(int i) {
         Process w = workers.get(i);
@@ -138,7 +182,14 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         }
     }
 
-    /** True when worker {@code i}'s log says it launched executor {@code executorId} (of any application). */
+    /**
+     * Whether worker {@code i} launched a given executor.
+     *
+     * @param i the worker's index
+     * @param executorId the executor's id, as Spark numbers them ("0")
+     * @return true when worker {@code i}'s log says it launched executor {@code executorId} (of any application)
+     * @throws java.io.UncheckedIOException if the worker's log cannot be read
+     */
     public boolean workerLaunchedExecutor(int i, String executorId) {
         try {
             String log = Files.readString(dir.resolve("worker-" + i + ".log"), StandardCharsets.UTF_8);
@@ -152,7 +203,11 @@ public final class LocalStandaloneCluster implements AutoCloseable {
     /**
      * Sets what a driver needs to use this cluster: the master, executors on this cluster's class path, the driver
      * reachable on 127.0.0.1 and no web UI.
+     *
+     * @param conf the driver's configuration, modified
+     * @return {@code conf}, for chaining
      */
+
     public org.apache.spark.SparkConf applyTo(org.apache.spark.SparkConf conf) {
         return conf.setMaster(masterUrl)
                 .set("spark.executor.extraClassPath", classPath)

@@ -81,6 +81,14 @@ public final class SparkKernelJob {
     /** Told on the driver of each group of tiles recorded in the manifest. */
     @FunctionalInterface
     public interface Listener {
+        /**
+         * Called, on the driver and one call at a time, after a task's tiles were recorded in the manifest. An
+         * exception thrown here stops the job and is rethrown by {@link #compute}.
+         *
+         * @param tiles the indices of the tiles just recorded (one task's group)
+         * @param finished tiles finished so far, counting those of earlier runs
+         * @param total the number of tiles in the plan
+         */
         void recorded(int[] tiles, int finished, int total);
     }
 
@@ -98,22 +106,38 @@ public final class SparkKernelJob {
             this.seconds = seconds;
         }
 
-        /** Spark tasks run (groups of tiles). */
+        /**
+         * Spark tasks run.
+         *
+         * @return the number of groups of tiles, one task each; 0 when nothing was left to do
+         */
         public int tasks() {
             return tasks;
         }
 
-        /** Tiles computed by this run. */
+        /**
+         * Tiles computed by this run.
+         *
+         * @return the tiles computed and recorded by this run
+         */
         public int tilesComputed() {
             return tilesComputed;
         }
 
-        /** Tiles already finished by an earlier run (resumed). */
+        /**
+         * Tiles already finished by an earlier run (resumed).
+         *
+         * @return the tiles the store held finished before this run
+         */
         public int tilesResumed() {
             return tilesResumed;
         }
 
-        /** Wall time of the Spark job, seconds. */
+        /**
+         * Wall time of the Spark job.
+         *
+         * @return seconds; 0 when nothing was left to do
+         */
         public double seconds() {
             return seconds;
         }
@@ -126,8 +150,18 @@ public final class SparkKernelJob {
      * The whole run: creates the store at {@code out} (or resumes it: {@code resume}), computes every unfinished
      * tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
      *
+     * @param sc the Spark context whose cluster computes the tiles
      * @param modelSpec the zoo spec of the model, as {@link Zoo#parse} reads it (executors rebuild the model)
+     * @param params the network parameters; left open
+     * @param x1 the first data set [N1, ...]; left open
      * @param x2 null when the plan is symmetric (x2 = x1)
+     * @param plan the tile grid, kernel shape and dtype
+     * @param out the output file, on a path that the driver and every executor reach
+     * @param resume true to continue the unfinished run at {@code out}, false to start a new one
+     * @param listener told of each group recorded; may be null
+     * @return what the run did
+     * @throws IOException if the store cannot be created, resumed or finished, the Spark job fails, or recording
+     *     a tile fails; the files of an unfinished run are then left for {@code --resume}
      */
     public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                               TilePlan plan, Path out, boolean resume, Listener listener) throws IOException {
@@ -144,6 +178,13 @@ public final class SparkKernelJob {
     /**
      * Re-opens the store at {@code out} as a fresh reader (on a shared file system this revalidates what the
      * executors wrote), checks every tile against its checksum and renames OUT.partial to OUT.
+     *
+     * @param out the output file
+     * @param plan the run's tile grid, kernel shape and dtype
+     * @param fingerprint the run's fingerprint ({@link RunFingerprint#of})
+     * @return OUT
+     * @throws IOException if the manifest does not describe this run, or a tile is missing or corrupt, or the
+     *     files cannot be renamed
      */
     public static Path finish(Path out, TilePlan plan, String fingerprint) throws IOException {
         try (TileStore fresh = TileStore.resume(out, plan, fingerprint)) {
@@ -155,8 +196,19 @@ public final class SparkKernelJob {
      * Computes on the cluster of {@code sc} every tile of {@code store.plan()} not finished in {@code store}, and
      * records each group in {@code store} as its task succeeds. Does not finish the store.
      *
+     * @param sc the Spark context whose cluster computes the tiles
+     * @param modelSpec the zoo spec of the model, as {@link Zoo#parse} reads it (executors rebuild the model)
+     * @param params the network parameters; copied for the broadcast, left open
+     * @param x1 the first data set [N1, ...]; copied for the broadcast, left open
+     * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); left open
+     * @param store the store, created or resumed by the caller (not opened for data only), which stays open
      * @param out the store's output path, as the executors reach it
+     * @param listener told of each group recorded; may be null
+     * @return what the run did
+     * @throws IOException if the Spark job fails ("spark: the kernel job failed: ...") or recording a tile in the
+     *     manifest fails
      */
+
     public static Summary compute(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                                   TileStore store, Path out, Listener listener) throws IOException {
         TilePlan plan = store.plan();
