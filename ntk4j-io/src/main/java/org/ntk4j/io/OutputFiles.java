@@ -111,7 +111,6 @@ public final class OutputFiles {
      * @throws IllegalArgumentException at the first failed check, with the line the command prints
      * @throws IOException if the file system cannot tell whether two paths are the same file
      */
-
     public void check() throws IOException {
         for (Output o : outputs) {
             String name = o.file.getFileName() == null ? "" : o.file.getFileName().toString();
