@@ -29,7 +29,10 @@ public final class Blas {
     /**
      * Loads the native library (first call takes a moment: JavaCPP extracts it to its cache), points netlib (the
      * BLAS of Spark MLlib, Breeze and others in the same JVM) at the same OpenBLAS, and refuses to run if another
-     * BLAS already sits in the process's global symbol scope (see {@link #checkNoOtherBlas}).
+     * BLAS already sits in the process's global symbol scope (see {@code checkNoOtherBlas}). Later calls return at
+     * once; every other method here calls it first.
+     *
+     * @throws IllegalStateException when another library's {@code cblas_dgemm} would take the place of OpenBLAS's
      */
     public static void load() {
         if (!loaded) {
@@ -112,7 +115,11 @@ public final class Blas {
         return null;
     }
 
-    /** Threads OpenBLAS uses. */
+    /**
+     * Threads OpenBLAS uses.
+     *
+     * @return the OpenBLAS thread count (by default the number of cores)
+     */
     public static int threads() {
         load();
         // The vendor-neutral getter answers -1 until blas_set_num_threads has been called once; OpenBLAS's
@@ -121,7 +128,11 @@ public final class Blas {
         return n > 0 ? n : org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
     }
 
-    /** Sets the number of OpenBLAS threads. */
+    /**
+     * Sets the number of OpenBLAS threads, for every later BLAS and LAPACK call in the process.
+     *
+     * @param n the thread count, at least 1
+     */
     public static void setThreads(int n) {
         load();
         openblas.blas_set_num_threads(n);
@@ -130,6 +141,8 @@ public final class Blas {
     /**
      * Turns the time-in-BLAS counter on or off and resets it. For benchmarks: while on, every {@link #gemm} call
      * takes a lock twice.
+     *
+     * @param on true to start counting, false to stop
      */
     public static void countTime(boolean on) {
         synchronized (COUNTER_LOCK) {
@@ -139,14 +152,23 @@ public final class Blas {
         }
     }
 
-    /** Wall nanoseconds spent with at least one thread inside {@link #gemm} since {@link #countTime}(true). */
+    /**
+     * Wall time with at least one thread inside {@link #gemm} since {@link #countTime}(true); overlapping calls on
+     * several threads count once.
+     *
+     * @return nanoseconds, of completed calls only
+     */
     public static long countedNanos() {
         synchronized (COUNTER_LOCK) {
             return busyNanos;
         }
     }
 
-    /** GEMM calls since {@link #countTime}(true). */
+    /**
+     * GEMM calls since {@link #countTime}(true).
+     *
+     * @return the number of {@link #gemm} calls that started while counting was on (empty ones excluded)
+     */
     public static long countedCalls() {
         synchronized (COUNTER_LOCK) {
             return countedCalls;
@@ -170,7 +192,11 @@ public final class Blas {
         }
     }
 
-    /** OpenBLAS's description of itself (version, detected core), for reports. */
+    /**
+     * OpenBLAS's description of itself (version, detected core), for reports.
+     *
+     * @return the string {@code openblas_get_config} returns
+     */
     public static String config() {
         load();
         return org.bytedeco.openblas.global.openblas_full.openblas_get_config().getString();
@@ -178,7 +204,27 @@ public final class Blas {
 
     /**
      * C[cOff..] = alpha * op(A[aOff..]) op(B[bOff..]) + beta * C, row-major, with op(A) of shape m×k and
-     * op(B) of shape k×n. All three tensors must have the same dtype.
+     * op(B) of shape k×n. All three tensors must have the same dtype; float32 computes in float32 (alpha and beta
+     * rounded). Nothing is checked against the tensors' sizes: the caller keeps every access inside them. Returns at
+     * once when m or n is 0.
+     *
+     * @param transA whether op(A) is Aᵀ (A then stored k×m)
+     * @param transB whether op(B) is Bᵀ (B then stored n×k)
+     * @param m rows of op(A) and of C
+     * @param n columns of op(B) and of C
+     * @param k columns of op(A), rows of op(B)
+     * @param alpha scale of the product
+     * @param a the tensor holding A
+     * @param aOff element offset of A's first element in {@code a}
+     * @param lda row stride of A as stored, in elements (0 is taken as 1)
+     * @param b the tensor holding B
+     * @param bOff element offset of B's first element in {@code b}
+     * @param ldb row stride of B as stored, in elements (0 is taken as 1)
+     * @param beta scale of the old C (0: C is not read, so it may hold garbage)
+     * @param c the tensor holding C, overwritten
+     * @param cOff element offset of C's first element in {@code c}
+     * @param ldc row stride of C, in elements (0 is taken as 1)
+     * @throws IllegalStateException when a tensor is closed or of another dtype than {@code c}
      */
     public static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
                             Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
@@ -219,7 +265,22 @@ public final class Blas {
 
     /**
      * The float64 GEMM on bare pointers, row-major: C = alpha * op(A) op(B) + beta * C. For matrices held outside
-     * tensors (larger than one tensor's 2^31-1 bytes, e.g. the eigenvectors of a full 20000×20000 kernel).
+     * tensors (larger than one tensor's 2^31-1 bytes, e.g. the eigenvectors of a full 20000×20000 kernel). Nothing
+     * is checked; returns at once when m or n is 0.
+     *
+     * @param transA whether op(A) is Aᵀ (A then stored k×m)
+     * @param transB whether op(B) is Bᵀ (B then stored n×k)
+     * @param m rows of op(A) and of C
+     * @param n columns of op(B) and of C
+     * @param k columns of op(A), rows of op(B)
+     * @param alpha scale of the product
+     * @param a A's first element
+     * @param lda row stride of A as stored, in elements
+     * @param b B's first element
+     * @param ldb row stride of B as stored, in elements
+     * @param beta scale of the old C (0: C is not read)
+     * @param c C's first element, overwritten
+     * @param ldc row stride of C, in elements
      */
     public static void dgemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
                              DoublePointer a, int lda, DoublePointer b, int ldb, double beta, DoublePointer c, int ldc) {

@@ -52,6 +52,12 @@ public final class Convolution {
         private final int[] dilation;
 
         /**
+         * A window; the arrays are copied.
+         *
+         * @param strides the step of the window on each spatial axis, at least 1
+         * @param padLo zeros before each spatial axis, at least 0
+         * @param padHi zeros after each spatial axis, at least 0
+         * @param dilation the filter dilation on each spatial axis (1: none), at least 1
          * @throws IllegalArgumentException when the arrays do not all have 1 or 2 entries, or a stride or
          *                                  dilation is below 1, or a padding is negative
          */
@@ -86,7 +92,16 @@ public final class Convolution {
             this.dilation = dilation.clone();
         }
 
-        /** A window from JAX-style padding pairs {@code padding[i] = {lo, hi}}. */
+        /**
+         * A window from JAX-style padding pairs {@code padding[i] = {lo, hi}}.
+         *
+         * @param strides the step of the window on each spatial axis, at least 1
+         * @param padding one {@code {lo, hi}} pair per spatial axis, each at least 0
+         * @param dilation the filter dilation on each spatial axis, at least 1
+         * @return the window
+         * @throws IllegalArgumentException when a padding entry is null or not a pair, or the window is invalid as
+         *         {@link #Window(int[], int[], int[], int[])} checks it
+         */
         public static Window of(int[] strides, int[][] padding, int[] dilation) {
             int[] lo = new int[padding.length];
             int[] hi = new int[padding.length];
@@ -101,28 +116,56 @@ public final class Convolution {
             return new Window(strides, lo, hi, dilation);
         }
 
-        /** Number of spatial axes: 1 or 2. */
+        /**
+         * Number of spatial axes: 1 or 2.
+         *
+         * @return 1 or 2
+         */
         public int rank() {
             return strides.length;
         }
 
+        /**
+         * The window steps.
+         *
+         * @return a copy of the stride of each spatial axis
+         */
         public int[] strides() {
             return strides.clone();
         }
 
+        /**
+         * The padding before each spatial axis.
+         *
+         * @return a copy of the low paddings, in elements
+         */
         public int[] padLo() {
             return padLo.clone();
         }
 
+        /**
+         * The padding after each spatial axis.
+         *
+         * @return a copy of the high paddings, in elements
+         */
         public int[] padHi() {
             return padHi.clone();
         }
 
+        /**
+         * The filter dilations.
+         *
+         * @return a copy of the dilation of each spatial axis (1: none)
+         */
         public int[] dilation() {
             return dilation.clone();
         }
 
-        /** Padding as {lo, hi} pairs. */
+        /**
+         * Padding as {lo, hi} pairs.
+         *
+         * @return a new array of one {@code {lo, hi}} pair per spatial axis
+         */
         public int[][] padding() {
             int[][] p = new int[strides.length][];
             for (int i = 0; i < p.length; i++) {
@@ -131,12 +174,24 @@ public final class Convolution {
             return p;
         }
 
-        /** Span of the dilated filter along spatial axis {@code axis}: (k - 1)·dilation + 1. */
+        /**
+         * Span of the dilated filter along spatial axis {@code axis}: (k - 1)·dilation + 1.
+         *
+         * @param axis the spatial axis, {@code 0 .. rank-1}
+         * @param k the undilated filter size along it
+         * @return the dilated span, in input elements
+         */
         public int extent(int axis, int k) {
             return (k - 1) * dilation[axis] + 1;
         }
 
-        /** Input size plus both paddings along spatial axis {@code axis}. */
+        /**
+         * Input size plus both paddings along spatial axis {@code axis}.
+         *
+         * @param axis the spatial axis, {@code 0 .. rank-1}
+         * @param in the input size along it
+         * @return {@code in + lo + hi}
+         */
         public int paddedSize(int axis, int in) {
             return in + padLo[axis] + padHi[axis];
         }
@@ -144,12 +199,21 @@ public final class Convolution {
         /**
          * Output size along spatial axis {@code axis} for input size {@code in} and filter size {@code k}:
          * floor((in + lo + hi - extent) / stride) + 1; zero or less when the window does not fit.
+         *
+         * @param axis the spatial axis, {@code 0 .. rank-1}
+         * @param in the input size along it
+         * @param k the undilated filter size along it
+         * @return the number of window positions (zero or less when none fits)
          */
         public int outputSize(int axis, int in, int k) {
             return Math.floorDiv(paddedSize(axis, in) - extent(axis, k), strides[axis]) + 1;
         }
 
-        /** The parameters as a jaxpr prints them. */
+        /**
+         * The parameters as a jaxpr prints them.
+         *
+         * @return e.g. {@code window_strides=(1, 1) padding=((0, 0), (1, 1)) rhs_dilation=(1, 1)}
+         */
         public String params() {
             StringBuilder p = new StringBuilder("(");
             for (int i = 0; i < strides.length; i++) {
@@ -184,7 +248,12 @@ public final class Convolution {
         }
     }
 
-    /** A Python-like tuple: {@code (1, 2)}, or {@code (3,)} for one entry. */
+    /**
+     * A Python-like tuple: {@code (1, 2)}, or {@code (3,)} for one entry.
+     *
+     * @param a the entries
+     * @return the tuple text ({@code ()} when empty)
+     */
     public static String tuple(int[] a) {
         StringBuilder sb = new StringBuilder("(");
         for (int i = 0; i < a.length; i++) {
@@ -204,6 +273,15 @@ public final class Convolution {
      *       lo = total / 2, hi = total - lo (the extra element, if any, goes after).</li>
      * </ul>
      * The name is case-insensitive. {@code kernelSpatial} holds the undilated filter sizes.
+     *
+     * @param padding {@code "SAME"} or {@code "VALID"}, in any case
+     * @param inSpatial the input's spatial sizes
+     * @param kernelSpatial the filter's spatial sizes, undilated
+     * @param strides the window step on each spatial axis
+     * @param dilation the filter dilation on each spatial axis
+     * @return a new array of one {@code {lo, hi}} pair per spatial axis
+     * @throws IllegalArgumentException when the arrays differ in length, the name is null or unknown, or (for
+     *         {@code SAME}) a stride or dilation is below 1
      */
     public static int[][] resolvePadding(String padding, int[] inSpatial, int[] kernelSpatial, int[] strides,
                                          int[] dilation) {
@@ -245,12 +323,36 @@ public final class Convolution {
      * One convolution's sizes in 2-D form (a 1-D convolution has h = kh = oh = 1, sh = dh = 1, ph = 0):
      * batch n, input h×w×cin, filter kh×kw, cout output channels, output oh×ow, strides sh, sw, dilations
      * dh, dw, low paddings ph, pw (the high paddings only shape oh and ow).
+     *
+     * @param n the batch size
+     * @param h the input height (1 in 1-D)
+     * @param w the input width
+     * @param cin the input channels
+     * @param kh the filter height (1 in 1-D)
+     * @param kw the filter width
+     * @param cout the output channels
+     * @param oh the output height (1 in 1-D)
+     * @param ow the output width
+     * @param sh the vertical stride (1 in 1-D)
+     * @param sw the horizontal stride
+     * @param dh the vertical filter dilation (1 in 1-D)
+     * @param dw the horizontal filter dilation
+     * @param ph the padding above (0 in 1-D)
+     * @param pw the padding on the left
      */
     public record Geometry(int n, int h, int w, int cin, int kh, int kw, int cout, int oh, int ow, int sh, int sw,
                            int dh, int dw, int ph, int pw) {
         /**
          * The geometry of a convolution of an input {@code [n] + inSpatial + [cin]} with a filter
          * {@code kernelSpatial + [cin, cout]}. The caller has checked that the window fits (output sizes ≥ 1).
+         *
+         * @param win the window; its rank is the length of both spatial arrays
+         * @param n the batch size
+         * @param inSpatial the input's spatial sizes ({@code [W]} or {@code [H, W]})
+         * @param cin the input channels
+         * @param kernelSpatial the filter's spatial sizes, undilated
+         * @param cout the output channels
+         * @return the geometry in 2-D form
          */
         public static Geometry of(Window win, int n, int[] inSpatial, int cin, int[] kernelSpatial, int cout) {
             int d = win.rank();
@@ -269,28 +371,48 @@ public final class Convolution {
                     os[0], os[1], s[0], s[1], dl[0], dl[1], lo[0], lo[1]);
         }
 
-        /** Length of one im2col row: kh·kw·cin. */
+        /**
+         * Length of one im2col row: kh·kw·cin.
+         *
+         * @return the row length, in elements
+         */
         public int rowLength() {
             return kh * kw * cin;
         }
 
-        /** Output positions per image: oh·ow. */
+        /**
+         * Output positions per image: oh·ow.
+         *
+         * @return the number of output positions of one image
+         */
         public int outputPositions() {
             return oh * ow;
         }
 
-        /** True when im2col would be the identity: a 1×1 window with unit strides and no padding. */
+        /**
+         * True when im2col would be the identity: a 1×1 window with unit strides and no padding.
+         *
+         * @return whether the convolution is a plain GEMM over the channels
+         */
         public boolean isPointwise() {
             return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w;
         }
 
-        /** Images per im2col chunk so that a chunk's columns stay within {@link #COLS_BUDGET} elements. */
+        /**
+         * Images per im2col chunk so that a chunk's columns stay within {@link #COLS_BUDGET} elements.
+         *
+         * @return between 1 and n (1 also when n is 0 or one image alone exceeds the budget)
+         */
         public int chunkImages() {
             long perImage = Math.max(1L, (long) outputPositions() * rowLength());
             return (int) Math.max(1, Math.min(n, COLS_BUDGET / perImage));
         }
 
-        /** Elements of the im2col buffer a kernel call allocates (0 for a pointwise convolution). */
+        /**
+         * Elements of the im2col buffer a kernel call allocates (0 for a pointwise convolution).
+         *
+         * @return the buffer size, in elements of the operands' dtype
+         */
         public long workspaceElements() {
             return isPointwise() ? 0 : (long) chunkImages() * outputPositions() * rowLength();
         }
@@ -312,7 +434,16 @@ public final class Convolution {
         return Shapes.concat(new int[] {n}, spatial, new int[] {c});
     }
 
-    /** y = conv(x, w): x {@code [N] + S + [Cin]}, w {@code KS + [Cin, Cout]}, both of one dtype. */
+    /**
+     * y = conv(x, w): x {@code [N] + S + [Cin]}, w {@code KS + [Cin, Cout]}, both of one dtype.
+     *
+     * @param x the input {@code [N, H, W, Cin]} or {@code [N, W, Cin]}; not closed
+     * @param w the filter HWIO {@code [KH, KW, Cin, Cout]} or {@code [KW, Cin, Cout]}; not closed
+     * @param win the window, of rank {@code x.rank() - 2}
+     * @return a new tensor y {@code [N] + OS + [Cout]}, owned by the caller
+     * @throws IllegalArgumentException when the dtypes differ, a rank is not {@code win.rank() + 2}, the channels
+     *         differ, or the dilated filter does not fit in the padded input
+     */
     public static Tensor forward(Tensor x, Tensor w, Window win) {
         checkDtypes("conv", x, w);
         checkRanks("conv", win, x, w);
@@ -350,6 +481,15 @@ public final class Convolution {
     /**
      * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
      * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}: {@code col2im(dy · Wᵀ)}.
+     *
+     * @param dy the output cotangent {@code [N] + OS + [Cout]}, OS the output spatial shape of the forward
+     *           convolution; not closed
+     * @param w the filter HWIO {@code KS + [Cin, Cout]}, of {@code dy}'s dtype; not closed
+     * @param inSpatial the forward input's spatial sizes
+     * @param win the forward window
+     * @return a new tensor dx {@code [N] + inSpatial + [Cin]}, owned by the caller
+     * @throws IllegalArgumentException when the dtypes differ, a rank or {@code inSpatial}'s length does not fit
+     *         the window, the filter does not fit, or {@code dy} is not of the forward output's shape
      */
     public static Tensor inputGrad(Tensor dy, Tensor w, int[] inSpatial, Window win) {
         checkDtypes("conv_input_grad", dy, w);
@@ -388,6 +528,14 @@ public final class Convolution {
     /**
      * dw = the filter gradient of x {@code [N] + S + [Cin]} and dy {@code [N] + OS + [Cout]} for a filter of
      * spatial shape {@code kernelSpatial}: {@code im2col(x)ᵀ · dy}, summed over the batch.
+     *
+     * @param x the forward input {@code [N] + S + [Cin]}; not closed
+     * @param dy the output cotangent {@code [N] + OS + [Cout]}, of {@code x}'s dtype; not closed
+     * @param kernelSpatial the filter's spatial sizes, undilated
+     * @param win the forward window
+     * @return a new tensor dw {@code kernelSpatial + [Cin, Cout]}, owned by the caller
+     * @throws IllegalArgumentException when the dtypes differ, a rank or {@code kernelSpatial}'s length does not
+     *         fit the window, the filter does not fit, or {@code dy} is not of the forward output's shape
      */
     public static Tensor filterGrad(Tensor x, Tensor dy, int[] kernelSpatial, Window win) {
         checkDtypes("conv_filter_grad", x, dy);
@@ -464,6 +612,14 @@ public final class Convolution {
      * {@code [N, W, Cin]}) into rows {@code 0 .. (n1 - n0)·OH·OW} of {@code cols}, one row per output position
      * (n, oh, ow), columns in (kh, kw, ci) order, zeros where the window reads padding. Rows are split across
      * cores; each filter tap copies a contiguous run of Cin elements.
+     *
+     * @param x the input, laid out as {@code g} describes; not changed
+     * @param g the convolution's geometry
+     * @param n0 the first image
+     * @param n1 one past the last image
+     * @param cols the column buffer, of {@code x}'s dtype, read as row-major {@code [rows, g.rowLength()]};
+     *             its leading {@code (n1 - n0)·OH·OW} rows are overwritten, the rest left alone
+     * @throws IllegalArgumentException when the dtypes differ or {@code cols} is too small
      */
     public static void im2col(Tensor x, Geometry g, int n0, int n1, Tensor cols) {
         int ohw = g.outputPositions();
@@ -515,6 +671,14 @@ public final class Convolution {
      * (output position, filter tap) whose window reads an input element, of the matching entry of
      * {@code cols} (rows {@code 0 .. (n1 - n0)·OH·OW}). Written as a gather over input rows (n, ih), so the
      * rows are split across cores without two threads ever writing the same element.
+     *
+     * @param cols the column buffer, row-major {@code [rows, g.rowLength()]}; not changed
+     * @param g the convolution's geometry
+     * @param n0 the first image
+     * @param n1 one past the last image
+     * @param dx the input gradient, laid out as {@code g} describes the input, of {@code cols}' dtype; images
+     *           {@code [n0, n1)} are overwritten
+     * @throws IllegalArgumentException when the dtypes differ or {@code cols} is too small
      */
     public static void col2im(Tensor cols, Geometry g, int n0, int n1, Tensor dx) {
         int ohw = g.outputPositions();

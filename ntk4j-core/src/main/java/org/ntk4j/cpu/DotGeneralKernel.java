@@ -41,7 +41,18 @@ public final class DotGeneralKernel {
     private DotGeneralKernel() {
     }
 
-    /** Computes dot_general(lhs, rhs) for already validated dimension numbers, in the logical layout. */
+    /**
+     * Computes dot_general(lhs, rhs) for already validated dimension numbers, in the logical layout
+     * {@code [batch..., lhs free..., rhs free...]}. Nothing is checked here (the primitive checks the types).
+     *
+     * @param lhs the left operand; not closed
+     * @param rhs the right operand, of {@code lhs}'s dtype; not closed
+     * @param lhsContract the contracted axes of {@code lhs}
+     * @param rhsContract the axes of {@code rhs} they pair with, of the same sizes
+     * @param lhsBatch the batch axes of {@code lhs}
+     * @param rhsBatch the axes of {@code rhs} they pair with, of the same sizes
+     * @return a new tensor of {@code lhs}'s dtype, owned by the caller (zeros when a contracted axis has size 0)
+     */
     public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                              int[] rhsBatch) {
         return dot(lhs, rhs, lhsContract, rhsContract, lhsBatch, rhsBatch, null);
@@ -49,7 +60,16 @@ public final class DotGeneralKernel {
 
     /**
      * dot_general(lhs, rhs) transposed by {@code outPerm} (null or the identity: the logical layout), i.e.
-     * result axis i is logical axis {@code outPerm[i]}.
+     * result axis i is logical axis {@code outPerm[i]}. The dimension numbers must already be validated.
+     *
+     * @param lhs the left operand; not closed
+     * @param rhs the right operand, of {@code lhs}'s dtype; not closed
+     * @param lhsContract the contracted axes of {@code lhs}
+     * @param rhsContract the axes of {@code rhs} they pair with, of the same sizes
+     * @param lhsBatch the batch axes of {@code lhs}
+     * @param rhsBatch the axes of {@code rhs} they pair with, of the same sizes
+     * @param outPerm a permutation of the logical result axes, or null for the logical layout
+     * @return a new tensor of {@code lhs}'s dtype in the permuted layout, owned by the caller
      */
     public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                              int[] rhsBatch, int[] outPerm) {
@@ -115,6 +135,15 @@ public final class DotGeneralKernel {
      * Elements of the scratch {@link #dot} allocates for these shapes and dimension numbers besides its
      * result: operand copies into a GEMM layout and a logical-order result that is then permuted (0 when the
      * operands are read in place and the result written directly). For the memory model.
+     *
+     * @param ls the lhs shape
+     * @param rs the rhs shape
+     * @param lhsContract the contracted axes of the lhs
+     * @param rhsContract the axes of the rhs they pair with
+     * @param lhsBatch the batch axes of the lhs
+     * @param rhsBatch the axes of the rhs they pair with
+     * @param outPerm a permutation of the logical result axes, or null for the logical layout
+     * @return the scratch size, in elements of the operands' dtype
      */
     public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                                        int[] rhsBatch, int[] outPerm) {
@@ -133,7 +162,17 @@ public final class DotGeneralKernel {
         return r;
     }
 
-    /** {@link #scratchElements(int[], int[], int[], int[], int[], int[], int[])} for the logical layout. */
+    /**
+     * {@link #scratchElements(int[], int[], int[], int[], int[], int[], int[])} for the logical layout.
+     *
+     * @param ls the lhs shape
+     * @param rs the rhs shape
+     * @param lhsContract the contracted axes of the lhs
+     * @param rhsContract the axes of the rhs they pair with
+     * @param lhsBatch the batch axes of the lhs
+     * @param rhsBatch the axes of the rhs they pair with
+     * @return the scratch size, in elements of the operands' dtype
+     */
     public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                                        int[] rhsBatch) {
         return scratchElements(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, null);
@@ -149,6 +188,10 @@ public final class DotGeneralKernel {
     /**
      * True when reading axes in the order {@code perm} walks memory in row-major order, i.e. perm is the
      * identity once axes of size 1 (which move nothing) are ignored.
+     *
+     * @param shape the tensor's shape
+     * @param perm axes of {@code shape} (a permutation, or a subsequence of one)
+     * @return whether the non-trivial axes appear in increasing order
      */
     public static boolean isIdentity(int[] shape, int[] perm) {
         int last = -1;

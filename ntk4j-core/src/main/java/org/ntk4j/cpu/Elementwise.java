@@ -14,7 +14,18 @@ public final class Elementwise {
 
     /** The binary operations the kernels know; the choice is made once per row, not per element. */
     public enum BinaryOp {
-        ADD, SUB, MUL, DIV, MAX, MIN,
+        /** a + b. */
+        ADD,
+        /** a - b. */
+        SUB,
+        /** a · b. */
+        MUL,
+        /** a / b (IEEE: division by zero gives an infinity or NaN). */
+        DIV,
+        /** The larger of a and b ({@link Math#max(double, double)}: NaN if either is NaN). */
+        MAX,
+        /** The smaller of a and b ({@link Math#min(double, double)}: NaN if either is NaN). */
+        MIN,
         /** 1 where a == b, else 0. */
         EQ,
         /** 1 where a &gt; b, else 0. */
@@ -23,7 +34,13 @@ public final class Elementwise {
         POW
     }
 
-    /** out[i] = f(x[i]), computed in double and rounded to the tensor's dtype. */
+    /**
+     * out[i] = f(x[i]), computed in double and rounded to the tensor's dtype, split across cores.
+     *
+     * @param x the operand; not closed
+     * @param f the function, called concurrently from several threads
+     * @return a new tensor of {@code x}'s dtype and shape, owned by the caller
+     */
     public static Tensor map(Tensor x, DoubleUnaryOperator f) {
         Tensor out = Tensor.empty(x.dtype(), x.shape());
         int n = x.size();
@@ -51,6 +68,11 @@ public final class Elementwise {
      * acc[i] += alpha · x[i], in place, in the tensors' dtype (float32: alpha rounded to float first), for
      * tensors of the same dtype and size. Every element is computed the same way wherever it lies, so a block
      * of a larger accumulation gets the same bits as the whole.
+     *
+     * @param acc the accumulator, overwritten
+     * @param alpha the scale of {@code x}
+     * @param x the addend, of {@code acc}'s dtype and size (its shape may differ); not changed
+     * @throws IllegalArgumentException when the dtypes or sizes differ
      */
     public static void addScaledInPlace(Tensor acc, double alpha, Tensor x) {
         if (acc.dtype() != x.dtype() || acc.size() != x.size()) {
@@ -78,7 +100,12 @@ public final class Elementwise {
         }
     }
 
-    /** t[i] *= c, in place, in the tensor's dtype (float32: c rounded to float first). */
+    /**
+     * t[i] *= c, in place, in the tensor's dtype (float32: c rounded to float first).
+     *
+     * @param t the tensor, overwritten
+     * @param c the factor
+     */
     public static void scaleInPlace(Tensor t, double c) {
         if (t.dtype() == DType.F32) {
             FloatBuffer a = t.floats();
@@ -98,7 +125,16 @@ public final class Elementwise {
         }
     }
 
-    /** out = a op b with NumPy broadcasting. Both operands must have the same dtype. */
+    /**
+     * out = a op b with NumPy broadcasting. Both operands must have the same dtype. ADD, SUB, MUL and DIV compute
+     * in the dtype; the other operations compute in double and round to it.
+     *
+     * @param op the operation
+     * @param a the left operand; not closed
+     * @param b the right operand, of {@code a}'s dtype; not closed
+     * @return a new tensor of the broadcast shape, owned by the caller
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         if (a.dtype() != b.dtype()) {
             throw new IllegalArgumentException(op.name().toLowerCase(java.util.Locale.ROOT) + ": dtypes "
@@ -340,7 +376,14 @@ public final class Elementwise {
         o.put(oo, z, 0, n);
     }
 
-    /** The scalar definition of each operation (the reference the row loops follow). */
+    /**
+     * The scalar definition of each operation (the reference the row loops follow).
+     *
+     * @param op the operation
+     * @param x the left operand
+     * @param y the right operand
+     * @return {@code x op y}
+     */
     public static double apply(BinaryOp op, double x, double y) {
         switch (op) {
             case ADD:

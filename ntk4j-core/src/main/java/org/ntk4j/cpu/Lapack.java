@@ -25,7 +25,15 @@ public final class Lapack {
         return a.to(DType.F64);
     }
 
-    /** Eigenvalues of the symmetric matrix {@code a} (its lower triangle is read), ascending. */
+    /**
+     * Eigenvalues of the symmetric matrix {@code a} (its lower triangle is read), ascending, computed in float64 on a
+     * copy.
+     *
+     * @param a a square float32 or float64 matrix [n, n]; not changed
+     * @return the n eigenvalues in ascending order
+     * @throws IllegalArgumentException when {@code a} is not a square matrix
+     * @throws IllegalStateException when LAPACK fails to converge
+     */
     public static double[] symmetricEigenvalues(Tensor a) {
         try (Tensor m = squareCopy("eigenvalues", a)) {
             return symmetricEigenInPlace(m.doublePointer(), a.dim(0), false);
@@ -37,6 +45,12 @@ public final class Lapack {
      * eigenvalues in ascending order. With {@code vectors}, {@code a} is overwritten by the orthonormal
      * eigenvectors, eigenvector i in row i (row-major), i.e. a = Vᵀ; without, {@code a} is destroyed.
      * Workspace: about 2n² doubles more with vectors (dsyevd's), n otherwise.
+     *
+     * @param a the row-major n×n matrix (its lower triangle is read); overwritten
+     * @param n the order of the matrix
+     * @param vectors whether to compute the eigenvectors into {@code a}
+     * @return the n eigenvalues in ascending order
+     * @throws IllegalStateException when LAPACK fails to converge or rejects an argument
      */
     public static double[] symmetricEigenInPlace(DoublePointer a, int n, boolean vectors) {
         Blas.load();
@@ -58,6 +72,11 @@ public final class Lapack {
      * Cholesky factorisation in place of the symmetric positive definite n×n matrix {@code a} (dpotrf), for
      * {@link #choleskySolveInPlace}. Returns 0, or the order k &gt; 0 of the leading minor that is not positive
      * definite (then {@code a} is partly overwritten).
+     *
+     * @param a the row-major n×n matrix (its lower triangle is read); overwritten by the factor
+     * @param n the order of the matrix
+     * @return 0 on success, else the order of the first leading minor that is not positive definite
+     * @throws IllegalStateException when LAPACK rejects an argument
      */
     public static int choleskyInPlace(DoublePointer a, int n) {
         Blas.load();
@@ -71,6 +90,12 @@ public final class Lapack {
     /**
      * Solves A X = B with the factor of {@link #choleskyInPlace} (dpotrs). {@code b} holds the k right-hand sides
      * one after the other (row-major [k, n]) and is overwritten by the solutions in the same layout.
+     *
+     * @param factor the n×n factor {@link #choleskyInPlace} left; not changed
+     * @param n the order of the matrix
+     * @param b the right-hand sides, row-major [k, n]; overwritten by the solutions
+     * @param k the number of right-hand sides
+     * @throws IllegalStateException when LAPACK rejects an argument
      */
     public static void choleskySolveInPlace(DoublePointer factor, int n, DoublePointer b, int k) {
         Blas.load();
@@ -83,7 +108,13 @@ public final class Lapack {
 
     /**
      * Solves A X = B for symmetric positive definite A [n, n] and B [n, k] by Cholesky, in float64; fails
-     * with a clear message when A is not positive definite (add a diagonal regulariser).
+     * with a clear message when A is not positive definite (add a diagonal regulariser). Only A's lower triangle is
+     * read; neither argument is changed.
+     *
+     * @param a the matrix A [n, n], float32 or float64
+     * @param b the right-hand sides B [n, k], float32 or float64
+     * @return a new float64 tensor X [n, k], owned by the caller
+     * @throws IllegalArgumentException when B is not [n, k], A is not square, or A is not positive definite
      */
     public static Tensor solvePositiveDefinite(Tensor a, Tensor b) {
         if (b.rank() != 2 || b.dim(0) != a.dim(0)) {

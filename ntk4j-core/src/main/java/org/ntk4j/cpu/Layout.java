@@ -16,8 +16,19 @@ public final class Layout {
     }
 
     /**
-     * Strided copy over the index box {@code shape}. Outer axes are split across cores; the innermost axis is
-     * a tight loop. No allocation per element.
+     * Strided copy over the index box {@code shape}: for every index i in the box,
+     * {@code dst[dOff + Σ i_d·dStrides_d] = src[sOff + Σ i_d·sStrides_d]}. Outer axes are split across cores; the
+     * innermost axis is a tight loop. No allocation per element. Offsets are not checked against the tensors: the
+     * caller keeps every access inside them (a stray one fails with an {@link IndexOutOfBoundsException}).
+     *
+     * @param src the source; not changed
+     * @param sOff element offset in {@code src} of box index 0
+     * @param sStrides source step of each box axis, in elements (0 repeats, negative walks backwards)
+     * @param dst the destination, of {@code src}'s dtype; only the addressed elements are written
+     * @param dOff element offset in {@code dst} of box index 0
+     * @param dStrides destination step of each box axis, in elements (distinct box indices must not share an element)
+     * @param shape the index box; {@code sStrides} and {@code dStrides} have one entry per axis
+     * @throws IllegalArgumentException when the dtypes differ
      */
     public static void stridedCopy(Tensor src, int sOff, int[] sStrides, Tensor dst, int dOff, int[] dStrides,
                                    int[] shape) {
@@ -249,7 +260,13 @@ public final class Layout {
         }
     }
 
-    /** out = transpose(x, perm): out.shape[i] = x.shape[perm[i]]. */
+    /**
+     * out = transpose(x, perm): out.shape[i] = x.shape[perm[i]], one strided copy.
+     *
+     * @param x the operand; not closed
+     * @param perm a permutation of {@code 0 .. rank-1} (not checked: the primitive checks it)
+     * @return a new contiguous tensor, owned by the caller
+     */
     public static Tensor transpose(Tensor x, int[] perm) {
         int[] outShape = Shapes.permute(x.shape(), perm);
         Tensor out = Tensor.empty(x.dtype(), outShape);
@@ -264,7 +281,13 @@ public final class Layout {
 
     /**
      * XLA's broadcast_in_dim: axis i of x becomes axis dims[i] of the result (x's size there is 1 or equal
-     * to the target size).
+     * to the target size); every other result axis repeats x. The arguments are not checked (the primitive checks
+     * them).
+     *
+     * @param x the operand; not closed
+     * @param shape the result shape
+     * @param dims for each axis of {@code x}, its result axis (distinct)
+     * @return a new tensor of {@code shape}, owned by the caller
      */
     public static Tensor broadcastInDim(Tensor x, int[] shape, int[] dims) {
         Tensor out = Tensor.empty(x.dtype(), shape);
@@ -277,7 +300,16 @@ public final class Layout {
         return out;
     }
 
-    /** x[start_d : limit_d : stride_d] on every axis. */
+    /**
+     * x[start_d : limit_d : stride_d] on every axis (an empty axis where limit &le; start). The bounds are not
+     * checked (the primitive checks them).
+     *
+     * @param x the operand; not closed
+     * @param start the first index on each axis, {@code 0 <= start <= size}
+     * @param limit the exclusive upper bound on each axis, at most the axis size
+     * @param stride the step on each axis, at least 1
+     * @return a new tensor of shape {@code ceil((limit - start) / stride)}, owned by the caller
+     */
     public static Tensor slice(Tensor x, int[] start, int[] limit, int[] stride) {
         int rank = x.rank();
         int[] outShape = new int[rank];
@@ -294,7 +326,15 @@ public final class Layout {
         return out;
     }
 
-    /** x[from:to] along {@code axis}, every other axis whole. */
+    /**
+     * x[from:to] along {@code axis}, every other axis whole.
+     *
+     * @param x the operand; not closed
+     * @param axis the sliced axis, in {@code 0 .. rank-1} (not normalised)
+     * @param from the first index
+     * @param to the exclusive upper bound, {@code from <= to <= size}
+     * @return a new tensor, owned by the caller
+     */
     public static Tensor sliceAxis(Tensor x, int axis, int from, int to) {
         int[] start = new int[x.rank()];
         int[] limit = x.shape();
@@ -308,6 +348,13 @@ public final class Layout {
     /**
      * Pads with zeros: lo[i] elements before and hi[i] after axis i; negative amounts crop. Interior padding
      * {@code interior[i]} inserts that many zeros between neighbouring elements (used by strided-conv grads).
+     *
+     * @param x the operand; not closed
+     * @param lo the padding before each axis (negative crops)
+     * @param hi the padding after each axis (negative crops)
+     * @param interior the zeros between neighbouring elements of each axis, each at least 0
+     * @return a new tensor of shape {@code lo + size + (size-1)·interior + hi} per axis, owned by the caller
+     * @throws IllegalArgumentException when an axis would get a negative size
      */
     public static Tensor pad(Tensor x, int[] lo, int[] hi, int[] interior) {
         int rank = x.rank();
@@ -347,7 +394,14 @@ public final class Layout {
         return out;
     }
 
-    /** Concatenation along {@code axis}. */
+    /**
+     * Concatenation along {@code axis}. The parts are not checked (the primitive checks them): they must share
+     * the dtype and every size but {@code axis}'s.
+     *
+     * @param parts the operands, at least one; not closed
+     * @param axis the axis to join along, in {@code 0 .. rank-1} (not normalised)
+     * @return a new tensor whose {@code axis} has the summed sizes, owned by the caller
+     */
     public static Tensor concatenate(Tensor[] parts, int axis) {
         int[] outShape = parts[0].shape();
         int total = 0;

@@ -36,13 +36,24 @@ public final class Parallel {
     /** Work on the half-open range [lo, hi). */
     @FunctionalInterface
     public interface Range {
+        /**
+         * Processes the items {@code lo} to {@code hi - 1}; called concurrently for disjoint ranges.
+         *
+         * @param lo the first item
+         * @param hi one past the last item
+         */
         void run(int lo, int hi);
     }
 
     private Parallel() {
     }
 
-    /** Number of threads loops are split over. */
+    /**
+     * Number of threads loops are split over (the system property {@code ntk4j.threads}, by default the number of
+     * available processors; the calling thread counts as one).
+     *
+     * @return the thread count, at least 1
+     */
     public static int threads() {
         return THREADS;
     }
@@ -50,6 +61,13 @@ public final class Parallel {
     /**
      * Runs {@code body} over [0, n) in at most {@link #threads()} contiguous chunks; chunks are never smaller
      * than {@code grain} items. Returns when every chunk is done; the first exception of a chunk is rethrown.
+     * The calling thread runs the first chunk; a call from a pool thread runs everything serially.
+     *
+     * @param n the number of items (nothing runs when it is 0 or less)
+     * @param grain the smallest chunk worth handing to another thread, in items
+     * @param body the work for one chunk
+     * @throws IllegalStateException when interrupted while waiting for the chunks, or wrapping a chunk's checked
+     *         throwable
      */
     public static void range(int n, int grain, Range body) {
         int chunks = (int) Math.min(THREADS, Math.max(1, (long) n / Math.max(1, grain)));
@@ -91,7 +109,12 @@ public final class Parallel {
         }
     }
 
-    /** {@link #range(int, int, Range)} with the default grain. */
+    /**
+     * {@link #range(int, int, Range)} with the default grain.
+     *
+     * @param n the number of items
+     * @param body the work for one chunk
+     */
     public static void range(int n, Range body) {
         range(n, DEFAULT_GRAIN, body);
     }

@@ -9,11 +9,24 @@ public final class Reduce {
     }
 
     /** Which reduction. */
-    public enum Kind { SUM, MAX }
+    public enum Kind {
+        /** The sum of the elements. */
+        SUM,
+        /** The largest element (NaN when any element is NaN). */
+        MAX
+    }
 
     /**
      * Reduces {@code x} over {@code axes}. The reduced axes are first moved last (one copy, skipped when they
-     * already are), then each output element reduces a contiguous block, accumulating in double.
+     * already are), then each output element reduces a contiguous block, accumulating in double. A sum over an
+     * empty axis is 0; a maximum propagates NaN, as in NumPy.
+     *
+     * @param kind the reduction
+     * @param x the operand; not closed
+     * @param axes the axes to reduce, each in {@code 0 .. rank-1} (not normalised: a negative axis fails with
+     *             an {@link ArrayIndexOutOfBoundsException}); duplicates allowed, empty for none
+     * @return a new tensor of {@code x}'s dtype with the reduced axes removed, owned by the caller
+     * @throws IllegalArgumentException for a maximum over an empty axis (when the result has elements)
      */
     public static Tensor reduce(Kind kind, Tensor x, int[] axes) {
         int rank = x.rank();

@@ -16,18 +16,40 @@ public final class Equation {
         this.output = output;
     }
 
+    /**
+     * The primitive this equation applies.
+     *
+     * @return the primitive, with its static parameters
+     */
     public Primitive primitive() {
         return primitive;
     }
 
+    /**
+     * The operands, in the order the primitive takes them.
+     *
+     * @return an unmodifiable list of the operand variables (the same variable may appear more than once)
+     */
     public List<Var> inputs() {
         return inputs;
     }
 
+    /**
+     * One operand.
+     *
+     * @param i the operand index, from 0
+     * @return the {@code i}-th operand
+     * @throws IndexOutOfBoundsException when {@code i} is not an operand index
+     */
     public Var input(int i) {
         return inputs.get(i);
     }
 
+    /**
+     * The variable this equation defines.
+     *
+     * @return the output variable, whose type the primitive computed from the operand types
+     */
     public Var output() {
         return output;
     }

@@ -14,8 +14,16 @@ public final class Evaluator {
     }
 
     /**
-     * Evaluates {@code graph} on {@code args} (one per graph input, matching its type exactly). The returned
-     * tensors are new and owned by the caller; the arguments are not closed.
+     * Evaluates {@code graph} on {@code args}. The returned tensors are new and owned by the caller (an output that
+     * is an input, a constant or a repeated output is copied); the arguments and the graph's constants are not
+     * closed. Intermediates are closed after their last use, and on failure every intermediate is closed.
+     *
+     * @param graph the graph to run
+     * @param args one tensor per graph input, matching its type exactly
+     * @return one new tensor per graph output, in order, owned by the caller
+     * @throws IllegalArgumentException when the number of arguments differs from the graph's inputs, an argument is
+     *         null or does not match its input's dtype and shape, or a primitive refuses its operands (the message
+     *         then names the equation)
      */
     public static Tensor[] run(Graph graph, Tensor... args) {
         List<Var> inputs = graph.inputs();

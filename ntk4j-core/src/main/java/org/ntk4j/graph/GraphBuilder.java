@@ -18,7 +18,13 @@ public final class GraphBuilder {
     private int nextId;
     private boolean built;
 
-    /** A new graph input of the given type. */
+    /**
+     * A new graph input of the given type; inputs are numbered in creation order.
+     *
+     * @param type the input's dtype and shape
+     * @return the new input variable
+     * @throws IllegalStateException when the graph was already built
+     */
     public Var input(TensorType type) {
         checkOpen();
         Var v = new Var(this, nextId++, type);
@@ -26,12 +32,26 @@ public final class GraphBuilder {
         return v;
     }
 
-    /** A new graph input. */
+    /**
+     * A new graph input.
+     *
+     * @param dtype the element type
+     * @param shape the static shape (no entry negative)
+     * @return the new input variable
+     * @throws IllegalArgumentException when a dimension is negative or the shape has more than 2^31-1 elements
+     * @throws IllegalStateException when the graph was already built
+     */
     public Var input(DType dtype, int... shape) {
         return input(new TensorType(dtype, shape));
     }
 
-    /** A constant embedded in the graph (the tensor is shared, not copied: do not close it while in use). */
+    /**
+     * A constant embedded in the graph (the tensor is shared, not copied: do not close it while in use).
+     *
+     * @param value the constant's value; ownership stays with the caller
+     * @return a variable of the tensor's type that stands for it
+     * @throws IllegalStateException when the graph was already built
+     */
     public Var constant(Tensor value) {
         checkOpen();
         Var v = new Var(this, nextId++, TensorType.of(value));
@@ -39,12 +59,25 @@ public final class GraphBuilder {
         return v;
     }
 
-    /** A rank-0 constant. */
+    /**
+     * A rank-0 constant. Its tensor is allocated here and never closed by the graph.
+     *
+     * @param value the value, rounded to float32 for {@link DType#F32}
+     * @param dtype the element type
+     * @return a rank-0 constant variable
+     * @throws IllegalStateException when the graph was already built
+     */
     public Var scalar(double value, DType dtype) {
         return constant(Tensor.scalar(dtype, value));
     }
 
-    /** A constant of zeros of the given type (a broadcast scalar, so it costs no storage until evaluated). */
+    /**
+     * A constant of zeros of the given type (a broadcast scalar, so it costs no storage until evaluated).
+     *
+     * @param type the dtype and shape of the zeros
+     * @return a rank-0 zero constant for a rank-0 type, else a broadcast of one
+     * @throws IllegalStateException when the graph was already built
+     */
     public Var zeros(TensorType type) {
         Var zero = scalar(0.0, type.dtype());
         int[] shape = type.shape();
@@ -54,6 +87,13 @@ public final class GraphBuilder {
     /**
      * Records {@code primitive(inputs)}. The primitive checks the operand types and fails with a message
      * naming itself and the shapes when they do not fit.
+     *
+     * @param primitive the operation, with its static parameters
+     * @param in the operands, in the order the primitive takes them
+     * @return the new variable the equation defines, of the type the primitive computes
+     * @throws IllegalArgumentException when an operand is null, belongs to another builder, or has a type the
+     *         primitive refuses
+     * @throws IllegalStateException when the graph was already built
      */
     public Var apply(Primitive primitive, Var... in) {
         checkOpen();
@@ -76,24 +116,45 @@ public final class GraphBuilder {
         return out;
     }
 
-    /** The equation that produced {@code v}, or null for inputs and constants. */
+    /**
+     * The equation that produced {@code v}.
+     *
+     * @param v a variable of this builder
+     * @return its defining equation, or null for inputs and constants (and for variables of other builders)
+     */
     public Equation producer(Var v) {
         return producers.get(v);
     }
 
-    /** True when {@code v} is a constant of this builder. */
+    /**
+     * Whether {@code v} is a constant of this builder.
+     *
+     * @param v a variable
+     * @return true when {@code v} was made by {@link #constant}, {@link #scalar} or {@link #zeros} of this builder
+     */
     public boolean isConstant(Var v) {
         return constants.containsKey(v);
     }
 
-    /** The value of a constant variable, or null. */
+    /**
+     * The value of a constant variable.
+     *
+     * @param v a variable
+     * @return the tensor passed to {@link #constant} (shared, not a copy: do not close it), or null when {@code v}
+     *         is not a constant of this builder
+     */
     public Tensor constantValue(Var v) {
         return constants.get(v);
     }
 
     /**
      * Finishes the graph with the given outputs, dropping every equation and constant they do not depend on.
-     * The builder cannot be used afterwards.
+     * The builder cannot be used afterwards. Unused inputs are kept, so the graph's inputs are all inputs made here.
+     *
+     * @param outputs the graph outputs, in order (repeats allowed)
+     * @return the finished, immutable graph
+     * @throws IllegalArgumentException when an output belongs to another builder
+     * @throws IllegalStateException when the graph was already built
      */
     public Graph build(Var... outputs) {
         checkOpen();

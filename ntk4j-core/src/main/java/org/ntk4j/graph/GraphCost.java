@@ -13,7 +13,12 @@ public final class GraphCost {
     private GraphCost() {
     }
 
-    /** Σ over equations of the primitive's FLOPs. */
+    /**
+     * Σ over equations of the primitive's FLOPs, as each primitive counts them for its operand and output types.
+     *
+     * @param g the graph
+     * @return the floating-point operations of one evaluation
+     */
     public static double flops(Graph g) {
         double f = 0;
         for (Equation e : g.equations()) {
@@ -30,7 +35,12 @@ public final class GraphCost {
         return t;
     }
 
-    /** Bytes of one value of type t (a tensor of no elements still takes one element). */
+    /**
+     * Bytes of one value of type t (a tensor of no elements still takes one element).
+     *
+     * @param t the value's type
+     * @return {@code max(1, size) * bytes per element}
+     */
     public static long bytes(TensorType t) {
         return Math.max(1L, t.size()) * t.dtype().bytes();
     }
@@ -39,6 +49,9 @@ public final class GraphCost {
      * The largest total of simultaneously held bytes while the evaluator runs {@code g}: inputs and constants
      * throughout, each equation's output from its evaluation to its last use (outputs to the end), and each
      * kernel's scratch while it runs.
+     *
+     * @param g the graph
+     * @return the peak in bytes, as {@link #bytes(TensorType)} counts values
      */
     public static long peakBytes(Graph g) {
         long live = 0;

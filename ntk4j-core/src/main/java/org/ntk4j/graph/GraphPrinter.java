@@ -36,7 +36,13 @@ public final class GraphPrinter {
         }
     }
 
-    /** The whole graph. */
+    /**
+     * The whole graph as a jaxpr-like listing: constants, inputs, one equation a line, outputs. Variables are named
+     * a, b, ..., z, ba, bb, ... in order of first appearance.
+     *
+     * @param g the graph
+     * @return the multi-line listing
+     */
     public static String print(Graph g) {
         Names names = new Names();
         StringBuilder sb = new StringBuilder("{ lambda ");

@@ -42,38 +42,76 @@ public final class Var {
         this.type = type;
     }
 
-    /** The builder (graph under construction) this variable belongs to. */
+    /**
+     * The builder (graph under construction) this variable belongs to.
+     *
+     * @return the builder; operations apply only to variables of the same builder
+     */
     public GraphBuilder builder() {
         return builder;
     }
 
-    /** Sequence number within its graph (creation order). */
+    /**
+     * Sequence number within its graph (creation order).
+     *
+     * @return the id, from 0; unique within the builder
+     */
     public int id() {
         return id;
     }
 
+    /**
+     * The static type.
+     *
+     * @return the dtype and shape
+     */
     public TensorType type() {
         return type;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return type.dtype();
     }
 
-    /** A copy of the static shape. */
+    /**
+     * A copy of the static shape.
+     *
+     * @return the dimensions; changing the array does not change this variable
+     */
     public int[] shape() {
         return type.shape();
     }
 
+    /**
+     * The number of axes.
+     *
+     * @return the rank, 0 for a scalar
+     */
     public int rank() {
         return type.rank();
     }
 
-    /** Size of axis {@code i}; negative counts from the end. */
+    /**
+     * Size of axis {@code i}; negative counts from the end.
+     *
+     * @param i the axis, in {@code -rank .. rank-1}
+     * @return the size of that axis
+     * @throws IllegalArgumentException when the axis is out of range
+     */
     public int dim(int i) {
         return type.dim(i);
     }
 
+    /**
+     * The number of elements.
+     *
+     * @return the product of the dimensions (1 for a scalar)
+     */
     public int size() {
         return type.size();
     }
@@ -84,110 +122,250 @@ public final class Var {
 
     // ---- elementwise arithmetic (NumPy broadcasting) ----
 
+    /**
+     * Elementwise sum {@code this + o}, with NumPy broadcasting.
+     *
+     * @param o the other operand, of the same dtype and a shape broadcast-compatible with this one
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var add(Var o) {
         return builder.apply(Add.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise sum {@code this + c} with a constant scalar, rounded to this variable's dtype.
+     *
+     * @param c the constant
+     * @return a new variable of this shape
+     */
     public Var add(double c) {
         return add(scalarLike(c));
     }
 
+    /**
+     * Elementwise difference {@code this - o}, with NumPy broadcasting.
+     *
+     * @param o the other operand, of the same dtype and a shape broadcast-compatible with this one
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var sub(Var o) {
         return builder.apply(Sub.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise difference {@code this - c} with a constant scalar, rounded to this variable's dtype.
+     *
+     * @param c the constant
+     * @return a new variable of this shape
+     */
     public Var sub(double c) {
         return sub(scalarLike(c));
     }
 
+    /**
+     * Elementwise product {@code this * o}, with NumPy broadcasting.
+     *
+     * @param o the other operand, of the same dtype and a shape broadcast-compatible with this one
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var mul(Var o) {
         return builder.apply(Mul.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise product {@code this * c} with a constant scalar, rounded to this variable's dtype.
+     *
+     * @param c the constant
+     * @return a new variable of this shape
+     */
     public Var mul(double c) {
         return mul(scalarLike(c));
     }
 
+    /**
+     * Elementwise quotient {@code this / o} (IEEE: division by zero gives an infinity or NaN), with NumPy broadcasting.
+     *
+     * @param o the other operand, of the same dtype and a shape broadcast-compatible with this one
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var div(Var o) {
         return builder.apply(Div.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise quotient {@code this / c} with a constant scalar, rounded to this variable's dtype (IEEE:
+     * division by zero gives an infinity or NaN).
+     *
+     * @param c the constant
+     * @return a new variable of this shape
+     */
     public Var div(double c) {
         return div(scalarLike(c));
     }
 
+    /**
+     * Elementwise negation {@code -this}.
+     *
+     * @return a new variable of this type
+     */
     public Var neg() {
         return builder.apply(Neg.INSTANCE, this);
     }
 
-    /** Elementwise maximum (the derivative goes to the larger operand). */
+    /**
+     * Elementwise maximum with NumPy broadcasting (the derivative goes to the larger operand).
+     *
+     * @param o the other operand, of the same dtype and a broadcast-compatible shape
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var max(Var o) {
         return builder.apply(Max.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise maximum with a constant scalar, rounded to this variable's dtype.
+     *
+     * @param c the constant
+     * @return a new variable of this shape
+     */
     public Var max(double c) {
         return max(scalarLike(c));
     }
 
-    /** 1 where this &gt; o, else 0 (no derivative). */
+    /**
+     * 1 where this &gt; o, else 0, in this dtype with NumPy broadcasting (no derivative).
+     *
+     * @param o the other operand, of the same dtype and a broadcast-compatible shape
+     * @return a new variable of the broadcast shape holding 0 and 1
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var greater(Var o) {
         return builder.apply(Greater.INSTANCE, this, o);
     }
 
+    /**
+     * 1 where this &gt; c, else 0 (no derivative).
+     *
+     * @param c the constant, rounded to this variable's dtype
+     * @return a new variable of this shape holding 0 and 1
+     */
     public Var greater(double c) {
         return greater(scalarLike(c));
     }
 
-    /** 1 where this == o, else 0 (no derivative). */
+    /**
+     * 1 where this == o, else 0, in this dtype with NumPy broadcasting (no derivative).
+     *
+     * @param o the other operand, of the same dtype and a broadcast-compatible shape
+     * @return a new variable of the broadcast shape holding 0 and 1
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
     public Var equalTo(Var o) {
         return builder.apply(Equal.INSTANCE, this, o);
     }
 
+    /**
+     * Elementwise square, recorded as {@code this * this}.
+     *
+     * @return a new variable of this type
+     */
     public Var square() {
         return mul(this);
     }
 
     // ---- elementwise functions ----
 
+    /**
+     * Elementwise e^x.
+     *
+     * @return a new variable of this type
+     */
     public Var exp() {
         return builder.apply(Exp.INSTANCE, this);
     }
 
+    /**
+     * Elementwise natural logarithm (NaN for negative elements, -infinity for 0).
+     *
+     * @return a new variable of this type
+     */
     public Var log() {
         return builder.apply(Log.INSTANCE, this);
     }
 
+    /**
+     * Elementwise hyperbolic tangent.
+     *
+     * @return a new variable of this type
+     */
     public Var tanh() {
         return builder.apply(Tanh.INSTANCE, this);
     }
 
+    /**
+     * Elementwise sine (radians).
+     *
+     * @return a new variable of this type
+     */
     public Var sin() {
         return builder.apply(Sin.INSTANCE, this);
     }
 
+    /**
+     * Elementwise cosine (radians).
+     *
+     * @return a new variable of this type
+     */
     public Var cos() {
         return builder.apply(Cos.INSTANCE, this);
     }
 
+    /**
+     * Elementwise square root (NaN for negative elements).
+     *
+     * @return a new variable of this type
+     */
     public Var sqrt() {
         return builder.apply(Sqrt.INSTANCE, this);
     }
 
+    /**
+     * Elementwise Gauss error function.
+     *
+     * @return a new variable of this type
+     */
     public Var erf() {
         return builder.apply(Erf.INSTANCE, this);
     }
 
-    /** Logistic function 1 / (1 + e^-x). */
+    /**
+     * Logistic function 1 / (1 + e^-x), elementwise.
+     *
+     * @return a new variable of this type
+     */
     public Var sigmoid() {
         return builder.apply(Sigmoid.INSTANCE, this);
     }
 
-    /** log(1 + e^x), computed without overflow. */
+    /**
+     * log(1 + e^x) elementwise, computed without overflow.
+     *
+     * @return a new variable of this type
+     */
     public Var softplus() {
         return builder.apply(Softplus.INSTANCE, this);
     }
 
-    /** max(x, 0). */
+    /**
+     * max(x, 0) elementwise, recorded as {@link #max(double)}.
+     *
+     * @return a new variable of this type
+     */
     public Var relu() {
         return max(0.0);
     }
@@ -197,6 +375,15 @@ public final class Var {
     /**
      * XLA's dot_general: contracts {@code lhsContract[i]} of this with {@code rhsContract[i]} of {@code rhs},
      * batches over the paired batch axes. Result: batch axes, this's free axes, rhs's free axes.
+     *
+     * @param rhs the right operand, of the same dtype
+     * @param lhsContract axes of this to contract
+     * @param rhsContract the axes of {@code rhs} they pair with (same sizes, same count)
+     * @param lhsBatch batch axes of this
+     * @param rhsBatch the axes of {@code rhs} they pair with (same sizes, same count)
+     * @return a new variable of shape {@code [batch..., lhs free..., rhs free...]}
+     * @throws IllegalArgumentException when the dtypes differ or the axes are out of range, repeated, unpaired or
+     *         of different sizes
      */
     public Var dotGeneral(Var rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch) {
         return builder.apply(new DotGeneral(lhsContract, rhsContract, lhsBatch, rhsBatch), this, rhs);
@@ -205,25 +392,55 @@ public final class Var {
     /**
      * {@link #dotGeneral(Var, int[], int[], int[], int[])} transposed by {@code outPerm} (result axis i is
      * logical axis {@code outPerm[i]}) in one operation: the kernel writes the permuted layout directly.
+     *
+     * @param rhs the right operand, of the same dtype
+     * @param lhsContract axes of this to contract
+     * @param rhsContract the axes of {@code rhs} they pair with
+     * @param lhsBatch batch axes of this
+     * @param rhsBatch the axes of {@code rhs} they pair with
+     * @param outPerm a permutation of the logical result axes {@code [batch..., lhs free..., rhs free...]}
+     * @return a new variable of the permuted shape
+     * @throws IllegalArgumentException when the dtypes differ, the axes do not fit, or {@code outPerm} is not a
+     *         permutation of the result axes
      */
     public Var dotGeneral(Var rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch, int[] rhsBatch,
                           int[] outPerm) {
         return builder.apply(new DotGeneral(lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm), this, rhs);
     }
 
-    /** Contracts the last axis of this with the first axis of {@code rhs} (matrix product for rank 2). */
+    /**
+     * Contracts the last axis of this with the first axis of {@code rhs} (matrix product for rank 2), without
+     * batch axes.
+     *
+     * @param rhs the right operand, of the same dtype, whose first axis has the size of this one's last
+     * @return a new variable of shape {@code [this shape minus last axis..., rhs shape minus first axis...]}
+     * @throws IllegalArgumentException when the dtypes differ or the contracted sizes differ
+     */
     public Var matmul(Var rhs) {
         return dotGeneral(rhs, new int[] {rank() - 1}, new int[] {0}, new int[0], new int[0]);
     }
 
     // ---- reductions ----
 
-    /** Sum over {@code axes} (removed from the shape); no axes means all axes. */
+    /**
+     * Sum over {@code axes} (removed from the shape); no axes means all axes.
+     *
+     * @param axes the axes to reduce, each in {@code -rank .. rank-1}
+     * @return a new variable without the reduced axes (rank 0 when all are reduced)
+     * @throws IllegalArgumentException when an axis is out of range
+     */
     public Var sum(int... axes) {
         return builder.apply(new ReduceSum(normAxes("reduce_sum", axes)), this);
     }
 
-    /** Mean over {@code axes}; no axes means all axes. */
+    /**
+     * Mean over {@code axes} (removed from the shape), recorded as a sum times {@code 1 / count}; no axes means
+     * all axes.
+     *
+     * @param axes the axes to reduce, each in {@code -rank .. rank-1}
+     * @return a new variable without the reduced axes
+     * @throws IllegalArgumentException when an axis is out of range
+     */
     public Var mean(int... axes) {
         int[] a = normAxes("mean", axes);
         long count = 1;
@@ -234,8 +451,12 @@ public final class Var {
     }
 
     /**
-     * Maximum over {@code axes}; no axes means all axes. (Named apart from the elementwise {@link #max(double)},
-     * which an int argument would otherwise select.)
+     * Maximum over {@code axes} (removed from the shape); no axes means all axes. (Named apart from the
+     * elementwise {@link #max(double)}, which an int argument would otherwise select.)
+     *
+     * @param axes the axes to reduce, each in {@code -rank .. rank-1}
+     * @return a new variable without the reduced axes
+     * @throws IllegalArgumentException when an axis is out of range
      */
     public Var reduceMax(int... axes) {
         return builder.apply(new ReduceMax(normAxes("reduce_max", axes)), this);
@@ -258,7 +479,14 @@ public final class Var {
 
     // ---- shape ----
 
-    /** Same elements in row-major order with another shape; one dimension may be -1 (inferred). */
+    /**
+     * Same elements in row-major order with another shape; one dimension may be -1 (inferred).
+     *
+     * @param newShape the new dimensions, non-negative except for at most one -1
+     * @return a new variable of the new shape, or this when the shape is unchanged
+     * @throws IllegalArgumentException when more than one size is -1, a size is otherwise negative, or the sizes
+     *         do not hold exactly this many elements
+     */
     public Var reshape(int... newShape) {
         int[] s = newShape.clone();
         int infer = -1;
@@ -290,7 +518,13 @@ public final class Var {
         return builder.apply(new Reshape(s), this);
     }
 
-    /** Axes permuted: result axis i is axis {@code perm[i]} of this. */
+    /**
+     * Axes permuted: result axis i is axis {@code perm[i]} of this.
+     *
+     * @param perm a permutation of {@code 0 .. rank-1}
+     * @return a new variable of the permuted shape, or this for the identity permutation
+     * @throws IllegalArgumentException when {@code perm} is not a permutation of the axes
+     */
     public Var transpose(int... perm) {
         if (java.util.Arrays.equals(perm, Shapes.iota(rank()))) {
             return this;
@@ -298,12 +532,27 @@ public final class Var {
         return builder.apply(new Transpose(perm), this);
     }
 
-    /** XLA broadcast_in_dim: axis i of this becomes axis {@code dims[i]} of a result of {@code shape}. */
+    /**
+     * XLA broadcast_in_dim: axis i of this becomes axis {@code dims[i]} of a result of {@code shape}; the other
+     * result axes repeat the values.
+     *
+     * @param shape the result shape
+     * @param dims for each axis of this, its result axis (strictly increasing); its size must equal the result
+     *             axis's size, or be 1
+     * @return a new variable of {@code shape}
+     * @throws IllegalArgumentException when {@code dims} does not map the axes into {@code shape} compatibly
+     */
     public Var broadcastInDim(int[] shape, int[] dims) {
         return builder.apply(new BroadcastInDim(shape, dims), this);
     }
 
-    /** NumPy-style broadcast to {@code shape} (right-aligned). */
+    /**
+     * NumPy-style broadcast to {@code shape} (right-aligned).
+     *
+     * @param shape the result shape, of rank at least this rank
+     * @return a new variable of {@code shape}, or this when the shape is unchanged
+     * @throws IllegalArgumentException when {@code shape} has lower rank or the sizes do not broadcast
+     */
     public Var broadcastTo(int... shape) {
         if (java.util.Arrays.equals(shape, shape())) {
             return this;
@@ -320,7 +569,13 @@ public final class Var {
         return broadcastInDim(shape, dims);
     }
 
-    /** Inserts an axis of size 1 at {@code axis}. */
+    /**
+     * Inserts an axis of size 1 at {@code axis}, recorded as a reshape.
+     *
+     * @param axis where the new axis goes, in {@code -rank-1 .. rank} (negative counts from the end)
+     * @return a new variable of rank {@code rank + 1}
+     * @throws IllegalArgumentException when the axis is out of range
+     */
     public Var expandDims(int axis) {
         int a = axis < 0 ? axis + rank() + 1 : axis;
         if (a < 0 || a > rank()) {
@@ -345,6 +600,12 @@ public final class Var {
     /**
      * XLA slice: on every axis d the elements {@code start[d], start[d] + stride[d], ...} below {@code limit[d]}
      * ({@code 0 <= start <= limit <= size}, {@code stride >= 1}). Returns this when the slice takes everything.
+     *
+     * @param start the first index on each axis
+     * @param limit the exclusive upper bound on each axis
+     * @param stride the step on each axis
+     * @return a new variable of the sliced shape, or this
+     * @throws IllegalArgumentException when the arrays do not have one entry per axis or an entry is out of range
      */
     public Var slice(int[] start, int[] limit, int[] stride) {
         if (java.util.Arrays.equals(start, new int[rank()]) && java.util.Arrays.equals(limit, shape())
@@ -354,7 +615,14 @@ public final class Var {
         return builder.apply(new org.ntk4j.primitive.Slice(start, limit, stride), this);
     }
 
-    /** {@link #slice(int[], int[], int[])} with stride 1 on every axis. */
+    /**
+     * {@link #slice(int[], int[], int[])} with stride 1 on every axis.
+     *
+     * @param start the first index on each axis
+     * @param limit the exclusive upper bound on each axis
+     * @return a new variable of shape {@code limit - start}, or this
+     * @throws IllegalArgumentException when the arrays do not have one entry per axis or an entry is out of range
+     */
     public Var slice(int[] start, int[] limit) {
         return slice(start, limit, unitStrides(start.length));
     }
@@ -362,6 +630,13 @@ public final class Var {
     /**
      * Slice of one axis ({@code axis} may be negative), every other axis taken whole: the elements
      * {@code start, start + stride, ...} below {@code limit}.
+     *
+     * @param axis the sliced axis, in {@code -rank .. rank-1}
+     * @param start the first index
+     * @param limit the exclusive upper bound
+     * @param stride the step, at least 1
+     * @return a new variable, or this when the slice takes the whole axis
+     * @throws IllegalArgumentException when the axis or the bounds are out of range
      */
     public Var sliceInDim(int axis, int start, int limit, int stride) {
         int a = Shapes.axis("slice", axis, rank());
@@ -377,6 +652,12 @@ public final class Var {
     /**
      * XLA pad with zeros: {@code lo[d]} zeros before and {@code hi[d]} after axis d (negative amounts crop).
      * Returns this when every amount is 0.
+     *
+     * @param lo the padding before each axis
+     * @param hi the padding after each axis
+     * @return a new variable of the padded shape, or this
+     * @throws IllegalArgumentException when the arrays do not have one entry per axis or a crop removes more than
+     *         the axis holds
      */
     public Var pad(int[] lo, int[] hi) {
         return pad(lo, hi, new int[lo.length]);
@@ -386,6 +667,13 @@ public final class Var {
      * XLA pad with zeros: {@code interior[d] >= 0} zeros between neighbouring elements of axis d, then
      * {@code lo[d]} zeros before and {@code hi[d]} after (negative amounts crop). Returns this when every amount
      * is 0.
+     *
+     * @param lo the padding before each axis
+     * @param hi the padding after each axis
+     * @param interior the zeros between neighbouring elements of each axis
+     * @return a new variable of the padded shape, or this
+     * @throws IllegalArgumentException when the arrays do not have one entry per axis, an interior amount is
+     *         negative, or a crop removes more than the axis holds
      */
     public Var pad(int[] lo, int[] hi, int[] interior) {
         int[] zero = new int[rank()];
@@ -399,6 +687,12 @@ public final class Var {
     /**
      * Concatenation of {@code parts} (same dtype, same sizes except on {@code axis}) along {@code axis}, which
      * may be negative. A single part is returned as it is.
+     *
+     * @param axis the axis to join along, in {@code -rank .. rank-1}
+     * @param parts the operands, at least one, all of the same builder
+     * @return a new variable whose {@code axis} has the summed sizes, or {@code parts[0]} when it is alone
+     * @throws IllegalArgumentException when there are no parts, a part is null, the axis is out of range, or the
+     *         dtypes, ranks or other sizes differ
      */
     public static Var concatenate(int axis, Var... parts) {
         if (parts.length == 0) {
@@ -431,6 +725,14 @@ public final class Var {
      * (JAX/TensorFlow convention, resolved to explicit pairs by
      * {@link org.ntk4j.cpu.Convolution#resolvePadding}); {@code dilation} dilates the filter. The number of
      * spatial axes is {@code strides.length}.
+     *
+     * @param filter the filter, HWIO, of the same dtype
+     * @param strides the window step on each spatial axis, each at least 1
+     * @param padding {@code "SAME"} or {@code "VALID"}
+     * @param dilation the filter dilation on each spatial axis, each at least 1
+     * @return a new variable {@code [N, OH, OW, Cout]}
+     * @throws IllegalArgumentException when the padding name is unknown, or the ranks, channels, dtypes, strides
+     *         or dilations do not fit
      */
     public Var conv(Var filter, int[] strides, String padding, int[] dilation) {
         int d = strides.length;
@@ -447,7 +749,16 @@ public final class Var {
         return conv(filter, strides, pads, dilation);
     }
 
-    /** {@link #conv(Var, int[], String, int[])} without dilation. */
+    /**
+     * {@link #conv(Var, int[], String, int[])} without dilation.
+     *
+     * @param filter the filter, HWIO, of the same dtype
+     * @param strides the window step on each spatial axis, each at least 1
+     * @param padding {@code "SAME"} or {@code "VALID"}
+     * @return a new variable {@code [N, OH, OW, Cout]}
+     * @throws IllegalArgumentException when the padding name is unknown, or the ranks, channels, dtypes or strides
+     *         do not fit
+     */
     public Var conv(Var filter, int[] strides, String padding) {
         return conv(filter, strides, padding, convOnes(strides.length));
     }
@@ -458,7 +769,17 @@ public final class Var {
         return ones;
     }
 
-    /** Convolution with explicit padding: {@code padding[i] = {lo, hi}} for spatial axis i. */
+    /**
+     * Convolution with explicit padding: {@code padding[i] = {lo, hi}} for spatial axis i; otherwise as
+     * {@link #conv(Var, int[], String, int[])}.
+     *
+     * @param filter the filter, HWIO, of the same dtype
+     * @param strides the window step on each spatial axis, each at least 1
+     * @param padding the {@code {lo, hi}} zeros on each spatial axis
+     * @param dilation the filter dilation on each spatial axis, each at least 1
+     * @return a new variable {@code [N, OH, OW, Cout]}
+     * @throws IllegalArgumentException when the window is invalid or the ranks, channels or dtypes do not fit
+     */
     public Var conv(Var filter, int[] strides, int[][] padding, int[] dilation) {
         return builder.apply(new org.ntk4j.primitive.Conv(
                 org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation)), this, filter);
@@ -468,6 +789,15 @@ public final class Var {
      * The input gradient (transposed convolution) of this cotangent {@code [N, OH, OW, Cout]} through
      * {@code filter} {@code [KH, KW, Cin, Cout]}, for an input of spatial shape {@code inputSpatial}: the
      * adjoint of {@code x -> x.conv(filter, strides, padding, dilation)}. Result {@code [N, H, W, Cin]}.
+     *
+     * @param filter the filter, HWIO, of the same dtype
+     * @param inputSpatial the spatial sizes of the forward input ({@code [H, W]})
+     * @param strides the forward window step on each spatial axis
+     * @param padding the forward {@code {lo, hi}} padding on each spatial axis
+     * @param dilation the forward filter dilation on each spatial axis
+     * @return a new variable {@code [N, H, W, Cin]}
+     * @throws IllegalArgumentException when the window is invalid or the shapes do not fit that forward
+     *         convolution
      */
     public Var convInputGrad(Var filter, int[] inputSpatial, int[] strides, int[][] padding, int[] dilation) {
         return builder.apply(new org.ntk4j.primitive.ConvInputGrad(
@@ -479,6 +809,15 @@ public final class Var {
      * for a filter of spatial shape {@code filterSpatial}: the adjoint of
      * {@code w -> this.conv(w, strides, padding, dilation)}, summed over the batch. Result
      * {@code [KH, KW, Cin, Cout]}.
+     *
+     * @param cotangent the output cotangent, of the same dtype
+     * @param filterSpatial the spatial sizes of the filter ({@code [KH, KW]})
+     * @param strides the forward window step on each spatial axis
+     * @param padding the forward {@code {lo, hi}} padding on each spatial axis
+     * @param dilation the forward filter dilation on each spatial axis
+     * @return a new variable {@code [KH, KW, Cin, Cout]}
+     * @throws IllegalArgumentException when the window is invalid or the shapes do not fit that forward
+     *         convolution
      */
     public Var convFilterGrad(Var cotangent, int[] filterSpatial, int[] strides, int[][] padding,
                               int[] dilation) {
