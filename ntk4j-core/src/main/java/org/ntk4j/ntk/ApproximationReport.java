@@ -19,16 +19,27 @@ import org.ntk4j.tensor.Tensor;
 public final class ApproximationReport {
     /** One kind's figures; ratios are kind / full. */
     public static final class Row {
+        /** The kind, as {@link KernelKind#toString()} writes it. */
         public final String kind;
+        /** ‖Θ − K ⊗ I_O‖_F / ‖Θ‖_F over the training kernel. */
         public final double relativeFrobeniusError;
+        /** |λ_max(K) − λ_max(Θ)| / |λ_max(Θ)| over the training kernel. */
         public final double lambdaMaxRelativeError;
+        /** λ_min(K) / λ_min(Θ) over the training kernel. */
         public final double lambdaMinRatio;
+        /** Condition number λ_max/λ_min of K over that of Θ. */
         public final double conditionNumberRatio;
+        /** ‖p − p_full‖_F / ‖p_full‖_F of the infinite-time test predictions [M, O]. */
         public final double predictionRelativeDifference;
+        /** Fraction of test examples, in [0, 1], whose predicted class (argmax over O) matches the full kernel's. */
         public final double argmaxAgreement;
+        /** Wall-clock seconds to compute the kind's train and test kernels. */
         public final double seconds;
+        /** Peak tensor storage, in bytes above what was live before, while computing those kernels (at least 1). */
         public final long peakBytes;
+        /** {@link #seconds} over the full kernel's seconds. */
         public final double timeRatio;
+        /** {@link #peakBytes} over the full kernel's peak bytes. */
         public final double memoryRatio;
 
         Row(String kind, double frob, double lmax, double lmin, double cond, double pred, double argmax,
@@ -56,21 +67,47 @@ public final class ApproximationReport {
         this.fullPeak = fullPeak;
     }
 
+    /**
+     * The rows, one per kind, in the order the kinds were given.
+     *
+     * @return the report's own list (not a copy)
+     */
     public List<Row> rows() {
         return rows;
     }
 
+    /**
+     * Time the full kernel took.
+     *
+     * @return wall-clock seconds to compute the full train [N, N, O, O] and test [M, N, O, O] kernels
+     */
     public double fullSeconds() {
         return fullSeconds;
     }
 
+    /**
+     * Memory the full kernel took.
+     *
+     * @return peak tensor storage in bytes above what was live before, while computing the full kernels (at
+     *     least 1)
+     */
     public long fullPeakBytes() {
         return fullPeak;
     }
 
     /**
      * Runs the comparison. {@code yTrain} [N, O] holds the regression targets (e.g. one-hot labels);
-     * {@code xTest} the held-out inputs.
+     * {@code xTest} the held-out inputs. The input tensors stay the caller's; every kernel computed here is
+     * closed before returning.
+     *
+     * @param ntk the kernel to compare with; its method and memory budget apply, its trace and diagonal axes
+     *     are replaced by each kind's
+     * @param xTrain training inputs [N, ...]
+     * @param xTest held-out inputs [M, ...], of the same per-example shape
+     * @param yTrain regression targets [N, O], O the number of logits of the model
+     * @param kinds the N×N kinds to compare with the full kernel (see {@link KernelKind})
+     * @param diagReg diagonal regularisation, relative to trace/dimension of each training kernel
+     * @return the report: one row per kind, and the full kernel's time and memory
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           List<KernelKind> kinds, double diagReg) {
@@ -148,7 +185,11 @@ public final class ApproximationReport {
         return report;
     }
 
-    /** The report as a Markdown table. */
+    /**
+     * The report as a Markdown table.
+     *
+     * @return a line with the full kernel's time and peak memory, then the table, one row per kind
+     */
     public String table() {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "full eNTK: %.3f s, peak %s%n", fullSeconds, CostModel.human(fullPeak)));
@@ -164,7 +205,15 @@ public final class ApproximationReport {
         return sb.toString();
     }
 
-    /** Seeded one-hot targets: example i gets class (seeded uniform) in [0, O). */
+    /**
+     * Seeded one-hot targets: example i gets class (seeded uniform) in [0, O).
+     *
+     * @param dtype element type
+     * @param n number of examples N
+     * @param o number of classes O; must be positive
+     * @param seed seed of the class draws
+     * @return targets [N, O], which the caller closes
+     */
     public static Tensor randomOneHot(DType dtype, int n, int o, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         Tensor y = Tensor.zeros(dtype, n, o);
@@ -174,7 +223,13 @@ public final class ApproximationReport {
         return y;
     }
 
-    /** Least-squares slope of log(y) against log(x): the exponent of y ∝ x^slope. */
+    /**
+     * Least-squares slope of log(y) against log(x): the exponent of y ∝ x^slope.
+     *
+     * @param x positive abscissae
+     * @param y positive ordinates, at least as many as {@code x}
+     * @return the slope; NaN when the x values are all equal (or not positive)
+     */
     public static double logLogSlope(double[] x, double[] y) {
         int n = x.length;
         double mx = 0;

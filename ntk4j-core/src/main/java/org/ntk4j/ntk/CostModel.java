@@ -39,24 +39,47 @@ public final class CostModel {
          * The part of {@link #flops()} that forms the N1 × N2 kernel from per-example quantities (the second
          * term of the reference's cost table); the rest builds Jacobians or cotangents. NTK-vector products
          * have no such split: their N1·N2 work is the JVP itself, reported here in full.
+         *
+         * @return the contraction FLOPs; +∞ when the method cannot run on these shapes in one piece
          */
         public double contractionFlops() {
             return contractionFlops;
         }
 
+        /**
+         * The method estimated.
+         *
+         * @return one of the three exact methods, never AUTO
+         */
         public Method method() {
             return method;
         }
 
+        /**
+         * Total floating-point operations the method performs, counted exactly from its graphs and contractions.
+         *
+         * @return the FLOPs; +∞ when the method cannot run on these shapes in one piece (a tensor it would form
+         *     exceeds what one tensor holds)
+         */
         public double flops() {
             return flops;
         }
 
+        /**
+         * Peak bytes of tensors the method holds at once (kernel-internal scratch not counted).
+         *
+         * @return the peak in bytes; {@link Long#MAX_VALUE} when the method cannot run on these shapes in one
+         *     piece
+         */
         public long peakBytes() {
             return peakBytes;
         }
 
-        /** How the method runs here (e.g. which parameters take the structured path). */
+        /**
+         * How the method runs here (e.g. which parameters take the structured path).
+         *
+         * @return a one-line description, or why the method cannot run on these shapes
+         */
         public String note() {
             return note;
         }
@@ -79,7 +102,21 @@ public final class CostModel {
     private final java.util.Map<Integer, ParameterConsumers> consumerTables = new java.util.HashMap<>();
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
 
-    /** Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. */
+    /**
+     * Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. Traces the
+     * model (no tensors are evaluated); the estimates themselves are computed on first request and cached.
+     *
+     * @param model the network
+     * @param perExample shape of one example, without the batch axis (copied)
+     * @param dtype element type the kernel would be computed in
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param traceAxes axes of f(x) traced over, as in {@link EmpiricalNtk#traceAxes}
+     * @param diagonalAxes axes of f(x) whose diagonal alone is kept, as in {@link EmpiricalNtk#diagonalAxes}
+     * @throws IllegalArgumentException if n1 &lt; 1 or n2 &lt; 0, or the axes are out of range, repeated, both
+     *     traced and diagonal, or f(x1) and f(x2) differ on a traced or diagonal axis (a diagonal example
+     *     axis needs n1 = n2)
+     */
     public CostModel(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
                      int[] diagonalAxes) {
         this(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, Tiles.MAX_TENSOR_BYTES);
@@ -129,7 +166,11 @@ public final class CostModel {
         return 2.0 * outputElements() * axes.traceSize(f1) * p;
     }
 
-    /** All three methods, in the order JC, VP, SD. */
+    /**
+     * All three methods, in the order JC, VP, SD.
+     *
+     * @return a new list of the three estimates
+     */
     public List<Estimate> estimates() {
         List<Estimate> r = new ArrayList<>();
         for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
@@ -139,7 +180,14 @@ public final class CostModel {
         return r;
     }
 
-    /** One method's estimate (AUTO is not a method). */
+    /**
+     * One method's estimate (AUTO is not a method), computed on first request and then cached; a method that
+     * cannot run on these shapes untiled gets infinite FLOPs and {@link Long#MAX_VALUE} peak bytes.
+     *
+     * @param m one of the three exact methods
+     * @return the estimate
+     * @throws IllegalArgumentException if {@code m} is AUTO
+     */
     public Estimate estimate(Method m) {
         Estimate e = estimated.get(m);
         if (e == null) {
@@ -576,7 +624,13 @@ public final class CostModel {
         return new long[] {positions, cc, f};
     }
 
-    /** The method AUTO picks: the fewest FLOPs among those whose peak fits {@code budgetBytes}. */
+    /**
+     * The method AUTO picks: the fewest FLOPs among those whose peak fits {@code budgetBytes}.
+     *
+     * @param budgetBytes the memory budget in bytes
+     * @return the chosen method's estimate (the first of JC, VP, SD on a tie)
+     * @throws IllegalArgumentException if no method's peak fits the budget
+     */
     public Estimate choose(long budgetBytes) {
         Estimate best = null;
         for (Estimate e : estimates()) {
@@ -595,7 +649,13 @@ public final class CostModel {
         return best;
     }
 
-    /** The table of costs and the choice, as printed by {@code ntk4j explain}. */
+    /**
+     * The table of costs and the choice, as printed by {@code ntk4j explain}; never throws for a budget that
+     * nothing fits, it says so in the text instead.
+     *
+     * @param budgetBytes the memory budget in bytes
+     * @return several lines of text, each ending in a newline
+     */
     public String explain(long budgetBytes) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "model %s, x1 %d × %s, x2 %s, %s, kernel %s%n", model.spec(), n1,
@@ -622,7 +682,12 @@ public final class CostModel {
         return sb.toString();
     }
 
-    /** 1.5 GiB style. */
+    /**
+     * A byte count for people, in binary units, in the style of {@code 1.5 GiB}.
+     *
+     * @param bytes number of bytes
+     * @return whole bytes under 1 KiB ({@code 512 B}), else one decimal in KiB, MiB, GiB or TiB
+     */
     public static String human(long bytes) {
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
         double v = bytes;

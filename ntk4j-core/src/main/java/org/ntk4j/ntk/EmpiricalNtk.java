@@ -66,33 +66,65 @@ public final class EmpiricalNtk {
     /**
      * The default memory budget: 80% of the off-heap limit JavaCPP enforces (its {@code maxBytes}, by default
      * the JVM's maximum heap size, settable with {@code -Dorg.bytedeco.javacpp.maxBytes}).
+     *
+     * @return the budget in bytes, read afresh at each call
      */
     public static long defaultMemoryBudget() {
         return (long) (0.8 * org.bytedeco.javacpp.Pointer.maxBytes());
     }
 
-    /** The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO. */
+    /**
+     * The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO, the
+     * {@link #defaultMemoryBudget()}. Nothing is checked until a kernel is computed.
+     *
+     * @param model the network f
+     * @param params its parameters; held, not copied, and read by every kernel computed (the caller keeps
+     *     them open)
+     * @return the configured kernel
+     */
     public static EmpiricalNtk of(Model model, Params params) {
         return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget(),
                 Tiles.MAX_TENSOR_BYTES);
     }
 
-    /** Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end. */
+    /**
+     * Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end.
+     * The axes are checked against the output's rank when a kernel is computed.
+     *
+     * @param axes axes of f(x) including the batch axis 0 (copied)
+     * @return a new instance with these trace axes
+     */
     public EmpiricalNtk traceAxes(int... axes) {
         return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget, tileBytes);
     }
 
-    /** Axes of f(x) whose diagonal alone is kept (e.g. 0: only Θ(x1_n, x2_n)). */
+    /**
+     * Axes of f(x) whose diagonal alone is kept (e.g. 0: only Θ(x1_n, x2_n)), each once in the output.
+     *
+     * @param axes axes of f(x) including the batch axis 0, negative counting from the end (copied)
+     * @return a new instance with these diagonal axes
+     */
     public EmpiricalNtk diagonalAxes(int... axes) {
         return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget, tileBytes);
     }
 
-    /** The algorithm. */
+    /**
+     * The algorithm.
+     *
+     * @param m the method, or {@link Method#AUTO} to choose per problem within the memory budget
+     * @return a new instance with this method
+     */
     public EmpiricalNtk method(Method m) {
         return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes);
     }
 
-    /** The memory budget AUTO chooses within (bytes). */
+    /**
+     * The memory budget AUTO chooses within.
+     *
+     * @param bytes the budget in bytes
+     * @return a new instance with this budget
+     * @throws IllegalArgumentException if {@code bytes} &lt; 1
+     */
     public EmpiricalNtk memoryBudget(long bytes) {
         if (bytes < 1) {
             throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
@@ -112,6 +144,11 @@ public final class EmpiricalNtk {
         return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, memoryBudget, bytes);
     }
 
+    /**
+     * The configured algorithm.
+     *
+     * @return the method, possibly {@link Method#AUTO} (see {@link #resolveMethod} for AUTO's choice)
+     */
     public Method method() {
         return method;
     }
@@ -125,16 +162,40 @@ public final class EmpiricalNtk {
         return new KernelAxes(model.outputShape(perExample).length + 1, traceAxes, diagonalAxes);
     }
 
+    /**
+     * The memory budget AUTO chooses within.
+     *
+     * @return the budget in bytes
+     */
     public long memoryBudget() {
         return memoryBudget;
     }
 
-    /** The costs of every method for these shapes (n2 = 0: x2 = x1). */
+    /**
+     * The costs of every method for these shapes (n2 = 0: x2 = x1), with this instance's axes.
+     *
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return the cost model
+     * @throws IllegalArgumentException if n1 &lt; 1, n2 &lt; 0, or the axes do not fit the model's outputs
+     */
     public CostModel costModel(int n1, int n2, int[] perExample, DType dtype) {
         return new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
     }
 
-    /** The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice. */
+    /**
+     * The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice.
+     *
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return an exact method, never AUTO
+     * @throws IllegalArgumentException if the method is AUTO and no method fits the memory budget, or the shapes
+     *     are refused as by {@link #costModel}
+     */
     public Method resolveMethod(int n1, int n2, int[] perExample, DType dtype) {
         if (method != Method.AUTO) {
             return method;
@@ -148,6 +209,14 @@ public final class EmpiricalNtk {
      * Θ(x1, x2) in the layout of {@link KernelAxes}; {@code x2 = null} means x1 (and reuses its work). With
      * x2 = x1 the result is exactly symmetric: the entries below the example diagonal are the mirror of those
      * above it (see {@link #kernel(PreparedTile, PreparedTile)}).
+     *
+     * @param x1 inputs [N1, ...]; not closed
+     * @param x2 inputs [N2, ...] with the same per-example shape and dtype, or null for x1
+     * @return the kernel, e.g. [N1, N2] with the default trace or [N1, N2, O, O] with none, which the caller
+     *     closes
+     * @throws IllegalArgumentException if x1 is null or a scalar, x2's examples differ from x1's in shape or
+     *     dtype, the parameters do not match the model, an input holds NaN or ±∞, the axes do not fit the
+     *     outputs, or AUTO finds no method within the memory budget
      */
     public Tensor ntk(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);
@@ -182,6 +251,10 @@ public final class EmpiricalNtk {
      * True when this kernel can be computed tile by tile over the examples: the model treats examples
      * independently (a model that mixes them, such as BatchNorm in training mode, gives a tile's kernel that
      * depends on the whole batch) and its parameter consumers carry the example axis first.
+     *
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return whether kernels of such examples can be computed tile by tile (traces the model to decide)
      */
     public boolean tileable(int[] perExample, DType dtype) {
         if (!model.independentExamples()) {
@@ -201,6 +274,16 @@ public final class EmpiricalNtk {
      * [a, b) × [c, d) of {@code method(m).kernel(kind, x1, x2)} by the same computation on fewer examples: equal
      * to rounding, and bit for bit where BLAS gives each output element of a GEMM the same bits whatever the
      * matrix's size (OpenBLAS's Haswell and Zen kernels do; its SkylakeX and Cooperlake kernels do not always).
+     *
+     * @param kind the kernel kind the tiles belong to
+     * @param n1 number of examples of the whole x1, at least 1
+     * @param n2 number of examples of the whole x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return a new instance with the method resolved, for {@link #prepare} and
+     *     {@link #kernel(PreparedTile, PreparedTile)}
+     * @throws IllegalArgumentException if n1 &lt; 1 or n2 &lt; 0, the kind needs outputs [N, O] and the model
+     *     has others, or AUTO finds no method within the memory budget
      */
     public EmpiricalNtk forTiles(KernelKind kind, int n1, int n2, int[] perExample, DType dtype) {
         if (n1 < 1 || n2 < 0) {
@@ -240,12 +323,20 @@ public final class EmpiricalNtk {
             this.sketched = sketched;
         }
 
-        /** Number of examples of the tile. */
+        /**
+         * Number of examples of the tile.
+         *
+         * @return the tile's n
+         */
         public int examples() {
             return x.dim(0);
         }
 
-        /** Native bytes the prepared work holds (not counting the examples). */
+        /**
+         * Native bytes the prepared work holds (not counting the examples).
+         *
+         * @return bytes of the stored passes or sketch; 0 for NTK-vector products
+         */
         public long bytes() {
             return (pass != null ? pass.bytes() : 0) + (sketched != null ? sketched.bytes() : 0);
         }
@@ -265,6 +356,11 @@ public final class EmpiricalNtk {
      * Prepares a tile of examples [n, ...] for {@link #kernel(PreparedTile, PreparedTile)}: the tile's share of
      * the work, done once and reused for every block it takes part in. Needs a resolved method (an instance
      * from {@link #forTiles}, or one whose method is not AUTO) and a {@link #tileable} model.
+     *
+     * @param x the tile's examples [n, ...]; not copied, and must stay open while the tile is in use
+     * @return the prepared tile, which the caller closes
+     * @throws IllegalArgumentException if the method is AUTO, the model is not {@link #tileable}, the example
+     *     axis is traced or diagonal, or x is refused as by {@link #ntk}
      */
     public PreparedTile prepare(Tensor x) {
         if (method == Method.AUTO) {
@@ -310,6 +406,11 @@ public final class EmpiricalNtk {
      * {@code rows == columns} is the diagonal block of x1 with itself, which is mirrored to be exactly symmetric
      * (as the whole kernel of x1 with itself is). Both tiles must come from this instance's {@link #prepare}.
      * Thread-safe: blocks may be computed concurrently.
+     *
+     * @param rows the tile of x1 whose examples index the block's rows
+     * @param columns the tile of x2 (or the same tile object, for a diagonal block of x1 with itself)
+     * @return the block, which the caller closes
+     * @throws IllegalArgumentException if either tile was prepared by another instance
      */
     public Tensor kernel(PreparedTile rows, PreparedTile columns) {
         if (rows.owner != this || columns.owner != this) {
@@ -344,6 +445,13 @@ public final class EmpiricalNtk {
      * The kernel of the given kind (see {@link KernelKind} for each formula), each computed at its own cost:
      * the N×N kinds never form the full kernel. This instance's trace and diagonal axes are replaced by the
      * kind's; its method (or AUTO) and memory budget apply.
+     *
+     * @param kind which kernel
+     * @param x1 inputs [N1, ...]; not closed
+     * @param x2 inputs [N2, ...] like x1's, or null for x1
+     * @return [N1, N2, O, O] for full, [N1, N2, O] for diagonal, [N1, N2] for the others; the caller closes it
+     * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}, or a kind other than
+     *     full, trace and diagonal meets a model whose outputs are not [N, O]
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
         switch (kind.family()) {
@@ -378,6 +486,12 @@ public final class EmpiricalNtk {
      * sum-of-logits, one-logit and probe kinds, the kernel (trace over the new logits) of the model followed by
      * the kind's fixed projection. For projected:K, whose sketch runs on Jacobian rows, this instance with the
      * trace axis (its cost model then describes the exact trace kernel by Jacobian contraction).
+     *
+     * @param kind which kernel
+     * @param perExample shape of one example, without the batch axis
+     * @return a new instance computing the kind's plain kernel
+     * @throws IllegalArgumentException if a sum-of-logits, one-logit or probe kind meets a model whose outputs
+     *     are not [N, O]
      */
     public EmpiricalNtk forKind(KernelKind kind, int[] perExample) {
         switch (kind.family()) {
@@ -470,7 +584,14 @@ public final class EmpiricalNtk {
         }
     }
 
-    /** The empirical NNGP f(x1)·f(x2)ᵀ with the same axis semantics. */
+    /**
+     * The empirical NNGP f(x1)·f(x2)ᵀ with the same axis semantics.
+     *
+     * @param x1 inputs [N1, ...]; not closed
+     * @param x2 inputs [N2, ...] like x1's, or null for x1
+     * @return the kernel in the layout of {@link #ntk}, which the caller closes
+     * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}
+     */
     public Tensor nngp(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);
         try (Tensor f1 = model.apply(params, in.x1); Tensor f2 = in.same ? null : model.apply(params, in.x2)) {
@@ -482,6 +603,13 @@ public final class EmpiricalNtk {
     /**
      * Θ(x1, x2)·v without forming Θ: v has the shape of f(x2), the result that of f(x1), and the product runs
      * over all axes of f(x2) (no tracing): (Θ v)[a] = Σ_b Θ[a, b] v[b] = J1 (J2ᵀ v), one VJP then one JVP.
+     *
+     * @param x1 inputs [N1, ...]; not closed
+     * @param x2 inputs [N2, ...] like x1's, or null for x1
+     * @param v a vector shaped like f(x2), of x1's dtype; not closed
+     * @return Θ v, shaped like f(x1), which the caller closes
+     * @throws IllegalArgumentException if v's shape or dtype differs from f(x2)'s, v holds NaN or ±∞, or the
+     *     inputs are refused as by {@link #ntk}
      */
     public Tensor ntkVectorProduct(Tensor x1, Tensor x2, Tensor v) {
         Inputs in = new Inputs(x1, x2);

@@ -21,7 +21,15 @@ public final class KernelAxes {
     private final int[] trace;
     private final int[] diagonal;
 
-    /** Normalises negative axes; rejects overlaps, repeats and out-of-range axes with a clear message. */
+    /**
+     * Normalises negative axes; rejects overlaps, repeats and out-of-range axes with a clear message.
+     *
+     * @param rank rank of f(x), batch axis included
+     * @param traceAxes axes traced over, negative counting from the end (not modified)
+     * @param diagonalAxes axes whose diagonal alone is kept, negative counting from the end (not modified)
+     * @throws IllegalArgumentException if an axis is out of [-rank, rank), listed twice, or both traced and
+     *     diagonal
+     */
     public KernelAxes(int rank, int[] traceAxes, int[] diagonalAxes) {
         this.rank = rank;
         this.trace = normalise("trace axes", traceAxes, rank);
@@ -52,34 +60,70 @@ public final class KernelAxes {
         return r;
     }
 
+    /**
+     * Rank of f(x), batch axis included.
+     *
+     * @return the rank
+     */
     public int rank() {
         return rank;
     }
 
-    /** Traced axes, sorted, non-negative. */
+    /**
+     * Traced axes, sorted, non-negative.
+     *
+     * @return a copy of the traced axes
+     */
     public int[] trace() {
         return trace.clone();
     }
 
-    /** Diagonal axes, sorted, non-negative. */
+    /**
+     * Diagonal axes, sorted, non-negative.
+     *
+     * @return a copy of the diagonal axes
+     */
     public int[] diagonal() {
         return diagonal.clone();
     }
 
-    /** Axes neither traced nor diagonal, in order. */
+    /**
+     * Axes neither traced nor diagonal, in order.
+     *
+     * @return a new array of the paired axes, ascending
+     */
     public int[] paired() {
         return Shapes.complement(rank, Shapes.concat(trace, diagonal));
     }
 
+    /**
+     * Whether an axis is traced.
+     *
+     * @param axis a non-negative axis of f(x)
+     * @return true when it is among the traced axes
+     */
     public boolean isTraced(int axis) {
         return Shapes.contains(trace, axis);
     }
 
+    /**
+     * Whether an axis is diagonal.
+     *
+     * @param axis a non-negative axis of f(x)
+     * @return true when it is among the diagonal axes
+     */
     public boolean isDiagonal(int axis) {
         return Shapes.contains(diagonal, axis);
     }
 
-    /** Checks that f(x1) and f(x2) agree on the traced and diagonal axes. */
+    /**
+     * Checks that f(x1) and f(x2) agree on the traced and diagonal axes.
+     *
+     * @param f1 shape of f(x1), batch axis included
+     * @param f2 shape of f(x2), batch axis included
+     * @throws IllegalArgumentException if either rank differs from {@link #rank()}, or the shapes differ on a
+     *     traced or diagonal axis
+     */
     public void checkShapes(int[] f1, int[] f2) {
         if (f1.length != rank || f2.length != rank) {
             throw new IllegalArgumentException("kernel: outputs must have rank " + rank + ", got "
@@ -94,7 +138,12 @@ public final class KernelAxes {
         }
     }
 
-    /** Product of the traced sizes: the divisor of every kernel entry. */
+    /**
+     * Product of the traced sizes: the divisor of every kernel entry.
+     *
+     * @param f1 shape of f(x1), batch axis included (not checked)
+     * @return the product of f1's traced sizes; 1 when nothing is traced
+     */
     public long traceSize(int[] f1) {
         long s = 1;
         for (int a : trace) {
@@ -103,7 +152,14 @@ public final class KernelAxes {
         return s;
     }
 
-    /** The kernel's shape: for each axis, nothing if traced, (a1) if diagonal, else (a1, a2). */
+    /**
+     * The kernel's shape: for each axis, nothing if traced, (a1) if diagonal, else (a1, a2).
+     *
+     * @param f1 shape of f(x1), batch axis included
+     * @param f2 shape of f(x2), batch axis included
+     * @return a new array, the kernel's shape
+     * @throws IllegalArgumentException if the shapes are refused as by {@link #checkShapes}
+     */
     public int[] outputShape(int[] f1, int[] f2) {
         checkShapes(f1, f2);
         List<Integer> s = new ArrayList<>();
@@ -123,6 +179,8 @@ public final class KernelAxes {
      * The permutation from the layout a dot_general produces when contracting per-f1-entry rows with
      * per-f2-entry rows (batch = diagonal axes, then f1's paired axes, then f2's paired axes) to the kernel's
      * zip layout.
+     *
+     * @return the permutation, for a transpose of the dot_general's result
      */
     public int[] zipPermutation() {
         int nd = diagonal.length;
@@ -144,7 +202,11 @@ public final class KernelAxes {
         return perm.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** True when the kernel keeps both example axes (axis 0 neither traced nor diagonal): [N1, N2, ...]. */
+    /**
+     * True when the kernel keeps both example axes (axis 0 neither traced nor diagonal): [N1, N2, ...].
+     *
+     * @return whether the examples are paired
+     */
     public boolean examplesPaired() {
         return !isTraced(0) && !isDiagonal(0);
     }
@@ -153,6 +215,8 @@ public final class KernelAxes {
      * The permutation of the kernel's axes that takes Θ(x1, x2) to Θ(x2, x1): every pair (a1, a2) swapped,
      * diagonal axes kept. Θ(x2, x1) = transpose(Θ(x1, x2), this), so for x2 = x1 the entries below the
      * diagonal are the mirror of those above it.
+     *
+     * @return the permutation, of length the kernel's rank
      */
     public int[] mirrorPermutation() {
         List<Integer> perm = new ArrayList<>();

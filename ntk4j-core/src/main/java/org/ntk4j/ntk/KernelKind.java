@@ -29,7 +29,24 @@ import org.ntk4j.nn.ParamScope;
  */
 public final class KernelKind {
     /** The families of kinds. */
-    public enum Family { FULL, TRACE, DIAGONAL, PNTK, PNTK_UNSCALED, LOGIT, PROBES, PROJECTED }
+    public enum Family {
+        /** Θ itself, [N1, N2, O, O]. */
+        FULL,
+        /** (1/O) Σ_k Θ_kk, [N1, N2]. */
+        TRACE,
+        /** Θ_kk for each logit k, [N1, N2, O]. */
+        DIAGONAL,
+        /** (1/O) Σ_{k,m} Θ_km: the scaled sum of logits, [N1, N2]. */
+        PNTK,
+        /** Σ_{k,m} Θ_km = O·pntk, [N1, N2]. */
+        PNTK_UNSCALED,
+        /** Θ_KK of one logit K, [N1, N2]. */
+        LOGIT,
+        /** R random ±1/√O probes: an unbiased estimate of trace, [N1, N2]. */
+        PROBES,
+        /** Sketched Jacobians of K columns: an unbiased estimate of trace, [N1, N2]. */
+        PROJECTED
+    }
 
     private final Family family;
     private final int arg;
@@ -41,10 +58,20 @@ public final class KernelKind {
         this.seed = seed;
     }
 
+    /**
+     * The full kernel Θ, [N1, N2, O, O].
+     *
+     * @return the kind {@code full}
+     */
     public static KernelKind full() {
         return new KernelKind(Family.FULL, 0, 0);
     }
 
+    /**
+     * The trace kernel (1/O) Σ_k Θ_kk, [N1, N2].
+     *
+     * @return the kind {@code trace}
+     */
     public static KernelKind trace() {
         return new KernelKind(Family.TRACE, 0, 0);
     }
@@ -52,6 +79,12 @@ public final class KernelKind {
     /**
      * Parses {@code full}, {@code trace}, {@code diagonal}, {@code pntk}, {@code pntk-unscaled},
      * {@code logit:K}, {@code probes:R}, {@code projected:K}; {@code seed} seeds probes and projections.
+     *
+     * @param text the kind, case-insensitive, surrounding blanks ignored
+     * @param seed seed of the probes or the projection; kept but unused by the other kinds
+     * @return the kind
+     * @throws IllegalArgumentException if the name is unknown, the argument is missing, not an integer or given
+     *     to a kind that takes none, or is below 0 (logit) or 1 (probes, projected)
      */
     public static KernelKind parse(String text, long seed) {
         String t = text.trim().toLowerCase(Locale.ROOT);
@@ -107,15 +140,29 @@ public final class KernelKind {
         return new KernelKind(f, arg == null ? 0 : arg, seed);
     }
 
+    /**
+     * The family of the kind.
+     *
+     * @return the family
+     */
     public Family family() {
         return family;
     }
 
-    /** K of logit:K, R of probes:R, K of projected:K. */
+    /**
+     * K of logit:K, R of probes:R, K of projected:K.
+     *
+     * @return the argument; 0 for the kinds that take none
+     */
     public int argument() {
         return arg;
     }
 
+    /**
+     * The seed of the probes or the projection.
+     *
+     * @return the seed given to {@link #parse}; 0 for {@link #full()} and {@link #trace()}
+     */
     public long seed() {
         return seed;
     }
@@ -162,7 +209,17 @@ public final class KernelKind {
         return new Model(followedBy(model.root(), new FixedProjection(m)), model.spec() + " then " + this);
     }
 
-    /** The model whose trace kernel is this kind, for cost estimates (projection kinds only). */
+    /**
+     * The model whose trace kernel is this kind, for cost estimates (projection kinds only: pntk,
+     * pntk-unscaled, logit, probes).
+     *
+     * @param model the network, with outputs [N, O]
+     * @param perExample shape of one example, without the batch axis
+     * @return f followed by the kind's fixed projection of the O logits
+     * @throws IllegalArgumentException if the model's outputs are not [N, O], or logit:K has K &gt;= O
+     * @throws IllegalStateException if the kind is not a projection of the logits (full, trace, diagonal,
+     *     projected)
+     */
     public Model wrapForCost(Model model, int[] perExample) {
         int[] out = model.outputShape(perExample);
         if (out.length != 1) {

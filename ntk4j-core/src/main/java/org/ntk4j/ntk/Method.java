@@ -19,12 +19,22 @@ public enum Method {
         this.shortName = shortName;
     }
 
-    /** {@code auto}, {@code jc}, {@code vp} or {@code sd}. */
+    /**
+     * The short name used on the command line and in cost tables.
+     *
+     * @return {@code auto}, {@code jc}, {@code vp} or {@code sd}
+     */
     public String shortName() {
         return shortName;
     }
 
-    /** Parses a short name or the full enum name, case-insensitive. */
+    /**
+     * Parses a short name or the full enum name, case-insensitive.
+     *
+     * @param text e.g. {@code jc} or {@code jacobian_contraction}
+     * @return the method
+     * @throws IllegalArgumentException if the text names no method
+     */
     public static Method parse(String text) {
         String t = text.toLowerCase(Locale.ROOT);
         for (Method m : values()) {

@@ -25,14 +25,23 @@ public final class TilePlan implements Serializable {
     /** One block of the kernel. */
     public static final class Tile implements Serializable {
         private static final long serialVersionUID = 1L;
+        /** Position in the plan's list of tiles. */
         private final int index;
+        /** Row tile i. */
         private final int row;
+        /** Column tile j. */
         private final int column;
+        /** First row (example of x1), inclusive. */
         private final int rowFrom;
+        /** Last row, exclusive. */
         private final int rowTo;
+        /** First column (example of x2), inclusive. */
         private final int columnFrom;
+        /** Last column, exclusive. */
         private final int columnTo;
+        /** Whether the block also fills its mirror (j, i). */
         private final boolean mirrored;
+        /** Whether the block is (i, i) of x1 with itself. */
         private final boolean diagonal;
 
         Tile(int index, int row, int column, int[] rows, int[] columns, boolean symmetric) {
@@ -47,51 +56,101 @@ public final class TilePlan implements Serializable {
             this.diagonal = symmetric && row == column;
         }
 
-        /** Position in {@link TilePlan#tiles()}: the order of computation, row by row. */
+        /**
+         * Position in {@link TilePlan#tiles()}: the order of computation, row by row.
+         *
+         * @return the index, from 0
+         */
         public int index() {
             return index;
         }
 
-        /** Row tile i. */
+        /**
+         * Row tile i.
+         *
+         * @return i, the index of the tile's row in the grid, from 0
+         */
         public int row() {
             return row;
         }
 
-        /** Column tile j. */
+        /**
+         * Column tile j.
+         *
+         * @return j, the index of the tile's column in the grid, from 0
+         */
         public int column() {
             return column;
         }
 
+        /**
+         * First row of the block.
+         *
+         * @return the first example of x1 in the block, inclusive
+         */
         public int rowFrom() {
             return rowFrom;
         }
 
+        /**
+         * End of the block's rows.
+         *
+         * @return the last example of x1 in the block plus one (exclusive)
+         */
         public int rowTo() {
             return rowTo;
         }
 
+        /**
+         * First column of the block.
+         *
+         * @return the first example of x2 in the block, inclusive
+         */
         public int columnFrom() {
             return columnFrom;
         }
 
+        /**
+         * End of the block's columns.
+         *
+         * @return the last example of x2 in the block plus one (exclusive)
+         */
         public int columnTo() {
             return columnTo;
         }
 
+        /**
+         * Number of rows of the block.
+         *
+         * @return rowTo - rowFrom
+         */
         public int rows() {
             return rowTo - rowFrom;
         }
 
+        /**
+         * Number of columns of the block.
+         *
+         * @return columnTo - columnFrom
+         */
         public int columns() {
             return columnTo - columnFrom;
         }
 
-        /** True when the block also fills its mirror (j, i) below the diagonal (x2 = x1, i &lt; j). */
+        /**
+         * True when the block also fills its mirror (j, i) below the diagonal (x2 = x1, i &lt; j).
+         *
+         * @return whether the block is mirrored
+         */
         public boolean mirrored() {
             return mirrored;
         }
 
-        /** True for a block (i, i) of x1 with itself. */
+        /**
+         * True for a block (i, i) of x1 with itself.
+         *
+         * @return whether the block is on the diagonal of a symmetric plan
+         */
         public boolean diagonal() {
             return diagonal;
         }
@@ -103,23 +162,41 @@ public final class TilePlan implements Serializable {
         }
     }
 
+    /** The kind as {@link KernelKind#toString()} writes it (parsed back by {@link #kind()}). */
     private final String kind;
+    /** The kind's seed. */
     private final long kindSeed;
+    /** The resolved method, never AUTO. */
     private final Method method;
+    /** Element type of the inputs and the kernel. */
     private final DType dtype;
+    /** Shape of one example. */
     private final int[] perExample;
+    /** Number of examples of x1. */
     private final int n1;
+    /** Number of examples of x2 (n1 when x2 = x1). */
     private final int n2;
+    /** Whether x2 = x1. */
     private final boolean symmetric;
+    /** The kernel's shape, [N1, N2, tail...]. */
     private final int[] shape;
+    /** Row tile boundaries over x1. */
     private final int[] rowBounds;
+    /** Column tile boundaries over x2. */
     private final int[] columnBounds;
+    /** Axis permutation from a block to its mirror. */
     private final int[] mirror;
+    /** Tiles computed at once. */
     private final int workers;
+    /** The memory budget planned for, in bytes. */
     private final long budgetBytes;
+    /** Predicted peak of the tiled run, in bytes. */
     private final long predictedPeakBytes;
+    /** Each tile's share of the untiled kernel's FLOPs, in the order of {@link #tiles}. */
     private final double[] tileFlops;
+    /** Whether the model allows computing the kernel tile by tile. */
     private final boolean tileable;
+    /** The tiles to compute, in order (unmodifiable). */
     private final List<Tile> tiles;
 
     TilePlan(KernelKind kind, Method method, DType dtype, int[] perExample, int n1, int n2, boolean symmetric,
@@ -160,43 +237,83 @@ public final class TilePlan implements Serializable {
         return r;
     }
 
-    /** The kind, as {@link KernelKind#parse} reads it. */
+    /**
+     * The kind, as {@link KernelKind#parse} reads it.
+     *
+     * @return a new kind equal to the one planned for, seed included
+     */
     public KernelKind kind() {
         return KernelKind.parse(kind, kindSeed);
     }
 
+    /**
+     * The method every tile runs.
+     *
+     * @return the resolved method, never AUTO
+     */
     public Method method() {
         return method;
     }
 
+    /**
+     * Element type of the inputs and the kernel.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** Shape of one example. */
+    /**
+     * Shape of one example.
+     *
+     * @return a copy of the per-example shape, without the batch axis
+     */
     public int[] perExample() {
         return perExample.clone();
     }
 
+    /**
+     * Number of examples of x1.
+     *
+     * @return N1
+     */
     public int n1() {
         return n1;
     }
 
+    /**
+     * Number of examples of x2.
+     *
+     * @return N2; equal to N1 when x2 = x1 (see {@link #symmetric()})
+     */
     public int n2() {
         return n2;
     }
 
-    /** True when x2 = x1: only the tiles on and above the diagonal are computed, the others mirrored. */
+    /**
+     * True when x2 = x1: only the tiles on and above the diagonal are computed, the others mirrored.
+     *
+     * @return whether the plan is symmetric
+     */
     public boolean symmetric() {
         return symmetric;
     }
 
-    /** The kernel's shape, [N1, N2, tail...]. */
+    /**
+     * The kernel's shape, [N1, N2, tail...].
+     *
+     * @return a copy of the shape
+     */
     public int[] shape() {
         return shape.clone();
     }
 
-    /** Elements of the kernel (may pass 2^31). */
+    /**
+     * Elements of the kernel (may pass 2^31).
+     *
+     * @return the product of {@link #shape()}
+     */
     public long elements() {
         long s = 1;
         for (int d : shape) {
@@ -205,41 +322,74 @@ public final class TilePlan implements Serializable {
         return s;
     }
 
-    /** Elements of the tail: one (row, column) entry of the kernel. */
+    /**
+     * Elements of the tail: one (row, column) entry of the kernel.
+     *
+     * @return O² for full, O for diagonal, 1 for the N×N kinds
+     */
     public int tailElements() {
         return Shapes.size(java.util.Arrays.copyOfRange(shape, 2, shape.length));
     }
 
-    /** Row tile boundaries over x1: 0 = b[0] &lt; ... &lt; b[t] = n1. */
+    /**
+     * Row tile boundaries over x1: 0 = b[0] &lt; ... &lt; b[t] = n1.
+     *
+     * @return a copy of the t + 1 boundaries
+     */
     public int[] rowBounds() {
         return rowBounds.clone();
     }
 
-    /** Column tile boundaries over x2. */
+    /**
+     * Column tile boundaries over x2: 0 = b[0] &lt; ... &lt; b[t] = n2.
+     *
+     * @return a copy of the boundaries
+     */
     public int[] columnBounds() {
         return columnBounds.clone();
     }
 
-    /** Size of the row tiles (the last may be smaller). */
+    /**
+     * Size of the row tiles (the last may be smaller).
+     *
+     * @return rows of the first row tile
+     */
     public int rowTile() {
         return rowBounds[1] - rowBounds[0];
     }
 
-    /** Size of the column tiles (the last may be smaller). */
+    /**
+     * Size of the column tiles (the last may be smaller).
+     *
+     * @return columns of the first column tile
+     */
     public int columnTile() {
         return columnBounds[1] - columnBounds[0];
     }
 
-    /** The permutation of the kernel's axes taking block (i, j) to its mirror (j, i): see {@link KernelAxes}. */
+    /**
+     * The permutation of the kernel's axes taking block (i, j) to its mirror (j, i): see {@link KernelAxes}.
+     *
+     * @return a copy of the permutation
+     */
     public int[] mirrorPermutation() {
         return mirror.clone();
     }
 
-    /** Tiles computed at once. */
+    /**
+     * Tiles computed at once.
+     *
+     * @return the number of workers the budget allows, at least 1
+     */
     public int workers() {
         return workers;
     }
 
+    /**
+     * The memory budget the plan was made for.
+     *
+     * @return the budget in bytes
+     */
     public long budgetBytes() {
         return budgetBytes;
     }
@@ -247,25 +397,47 @@ public final class TilePlan implements Serializable {
     /**
      * Predicted peak of the tiled run: the inputs plus, per worker, the cost model's peak for one block (its
      * prepared tiles, the method's intermediates, the block) and the block's mirror.
+     *
+     * @return the predicted peak in bytes
      */
     public long predictedPeakBytes() {
         return predictedPeakBytes;
     }
 
-    /** False when the model mixes examples: the plan is then one tile, computed by the untiled kernel. */
+    /**
+     * False when the model mixes examples: the plan is then one tile, computed by the untiled kernel.
+     *
+     * @return whether the kernel is computed tile by tile
+     */
     public boolean tileable() {
         return tileable;
     }
 
-    /** The tiles to compute, in order. */
+    /**
+     * The tiles to compute, in order.
+     *
+     * @return an unmodifiable list
+     */
     public List<Tile> tiles() {
         return tiles;
     }
 
+    /**
+     * Number of tiles to compute.
+     *
+     * @return the size of {@link #tiles()}
+     */
     public int tileCount() {
         return tiles.size();
     }
 
+    /**
+     * One tile of the plan.
+     *
+     * @param index position in {@link #tiles()}
+     * @return the tile
+     * @throws IllegalArgumentException if the index is outside [0, {@link #tileCount()})
+     */
     public Tile tile(int index) {
         if (index < 0 || index >= tiles.size()) {
             throw new IllegalArgumentException("tile: index must be in [0, " + tiles.size() + "), got " + index);
@@ -277,12 +449,20 @@ public final class TilePlan implements Serializable {
      * Tile {@code index}'s share of the untiled kernel's predicted FLOPs ({@link CostModel}), in proportion to the
      * kernel entries it fills (its mirror included): rates computed from these compare directly with the untiled
      * run's, the work that tiles repeat (preparing a tile more than once) counting as overhead.
+     *
+     * @param index position in {@link #tiles()}
+     * @return the tile's FLOPs
+     * @throws ArrayIndexOutOfBoundsException if the index is outside [0, {@link #tileCount()})
      */
     public double tileFlops(int index) {
         return tileFlops[index];
     }
 
-    /** The untiled kernel's predicted FLOPs (the sum of {@link #tileFlops}). */
+    /**
+     * The untiled kernel's predicted FLOPs (the sum of {@link #tileFlops}).
+     *
+     * @return the FLOPs
+     */
     public double flops() {
         double s = 0;
         for (double f : tileFlops) {
@@ -291,7 +471,11 @@ public final class TilePlan implements Serializable {
         return s;
     }
 
-    /** One line: grid, method, workers, predicted peak against the budget. */
+    /**
+     * One line: grid, method, workers, predicted peak against the budget.
+     *
+     * @return the description, without a line break
+     */
     public String describe() {
         return String.format(Locale.ROOT, "%d tile%s of %d × %d (grid %d × %d%s), method %s, %d worker%s, predicted "
                         + "peak %s of the %s budget, %.3g FLOPs", tiles.size(), tiles.size() == 1 ? "" : "s",

@@ -57,12 +57,24 @@ public final class TilePlanner {
         this.budget = ntk.memoryBudget();
     }
 
-    /** A planner for {@code kind} with {@code ntk}'s model, parameters, method (or AUTO) and memory budget. */
+    /**
+     * A planner for {@code kind} with {@code ntk}'s model, parameters, method (or AUTO) and memory budget.
+     *
+     * @param ntk the kernel configuration; its trace and diagonal axes are replaced by the kind's
+     * @param kind the kernel kind to plan
+     * @return a new planner, 1 worker, tile size chosen
+     */
     public static TilePlanner of(EmpiricalNtk ntk, KernelKind kind) {
         return new TilePlanner(ntk, kind);
     }
 
-    /** The memory budget in bytes (default: the instance's {@link EmpiricalNtk#memoryBudget()}). */
+    /**
+     * The memory budget in bytes (default: the instance's {@link EmpiricalNtk#memoryBudget()}).
+     *
+     * @param bytes the budget in bytes
+     * @return this planner (which is mutable)
+     * @throws IllegalArgumentException if {@code bytes} &lt; 1
+     */
     public TilePlanner budget(long bytes) {
         if (bytes < 1) {
             throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
@@ -74,6 +86,10 @@ public final class TilePlanner {
     /**
      * A fixed tile size (rows and columns), rounded up to a multiple of {@link #QUANTUM}, or 0 (default) to choose
      * the largest that fits.
+     *
+     * @param size examples per tile side, or 0
+     * @return this planner (which is mutable)
+     * @throws IllegalArgumentException if {@code size} &lt; 0
      */
     public TilePlanner tile(int size) {
         if (size < 0) {
@@ -87,6 +103,10 @@ public final class TilePlanner {
      * Tiles computed at once (default 1); each holds its own block's memory. When the budget does not allow
      * this many, fewer are used. The tile grid does not depend on this number (it is balanced for the
      * machine's cores), so neither does the result.
+     *
+     * @param count the most tiles computed at once, at least 1
+     * @return this planner (which is mutable)
+     * @throws IllegalArgumentException if {@code count} &lt; 1
      */
     public TilePlanner workers(int count) {
         if (count < 1) {
@@ -99,8 +119,13 @@ public final class TilePlanner {
     /**
      * The plan for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1), each of shape {@code perExample}.
      *
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return the plan
      * @throws IllegalArgumentException when no method and tile size fit the budget, naming the smallest budget
-     *     that would work
+     *     that would work; also when n1 &lt; 1 or n2 &lt; 0, or the kind does not fit the model's outputs
      */
     public TilePlan plan(int n1, int n2, int[] perExample, DType dtype) {
         if (n1 < 1 || n2 < 0) {

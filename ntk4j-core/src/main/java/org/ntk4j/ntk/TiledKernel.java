@@ -25,13 +25,26 @@ public final class TiledKernel {
     /** Receives each computed block, [rows, columns, tail...]; the block is closed after the call returns. */
     @FunctionalInterface
     public interface Sink {
-        /** Called from the worker threads, one call per tile; implementations must be thread-safe. */
+        /**
+         * Called from the worker threads, one call per tile; implementations must be thread-safe.
+         *
+         * @param tile the tile computed; a mirrored tile's block is given as computed, above the diagonal
+         * @param block the block [rows, columns, tail...]; closed by the caller after this returns, so copy what
+         *     is kept
+         * @throws IOException if storing the block fails; it stops the run and is rethrown by {@link #run}
+         */
         void accept(TilePlan.Tile tile, Tensor block) throws IOException;
     }
 
     /** Told of each finished tile (from the worker threads). */
     @FunctionalInterface
     public interface Listener {
+        /**
+         * Called once per tile, after its block was handed to the sink.
+         *
+         * @param tile the tile finished
+         * @param seconds wall-clock seconds from taking the tile to handing its block over (preparation included)
+         */
         void tileDone(TilePlan.Tile tile, double seconds);
     }
 
@@ -43,8 +56,15 @@ public final class TiledKernel {
     private final AtomicInteger computed = new AtomicInteger();
 
     /**
+     * A computer of the plan's tiles from the whole inputs, which it holds but does not copy or close (the caller
+     * keeps them open while tiles are computed).
+     *
      * @param ntk the model and parameters (its method and budget are replaced by the plan's)
-     * @param x2 null when the plan is symmetric (x2 = x1), else the second inputs
+     * @param plan the plan, made for this model
+     * @param x1 the first inputs [N1, ...], with the plan's N1, per-example shape and dtype
+     * @param x2 null when the plan is symmetric (x2 = x1), else the second inputs [N2, ...] as planned
+     * @throws IllegalArgumentException if x1 or x2 do not match the plan (x2 must be null exactly when the plan
+     *     is symmetric), or the plan's kind does not fit the model
      */
     public TiledKernel(EmpiricalNtk ntk, TilePlan plan, Tensor x1, Tensor x2) {
         this.plan = plan;
@@ -68,18 +88,32 @@ public final class TiledKernel {
                 plan.perExample(), plan.dtype()) : null;
     }
 
+    /**
+     * The plan computed.
+     *
+     * @return the plan given to the constructor
+     */
     public TilePlan plan() {
         return plan;
     }
 
-    /** Tiles computed by this instance so far (for tests and progress). */
+    /**
+     * Tiles computed by this instance so far (for tests and progress).
+     *
+     * @return the count, over all calls and threads
+     */
     public int tilesComputed() {
         return computed.get();
     }
 
     /**
      * Tile {@code index} alone, [rows, columns, tail...] (the caller closes it): prepares its row and column
-     * tiles itself. A mirrored tile is returned as computed, above the diagonal.
+     * tiles itself. A mirrored tile is returned as computed, above the diagonal. With a plan that is not
+     * tileable the single tile is the whole untiled kernel.
+     *
+     * @param index position in {@link TilePlan#tiles()}
+     * @return the block, which the caller closes
+     * @throws IllegalArgumentException if the index is outside the plan's tiles
      */
     public Tensor computeTile(int index) {
         TilePlan.Tile t = plan.tile(index);
@@ -115,6 +149,11 @@ public final class TiledKernel {
      * tile lies in another row (so a row's shared work is done at most once per worker, and no worker waits
      * for another), and prepares each column tile for its block. The result does not depend on the number of
      * workers: every block is computed alone. The first failure stops the run and is rethrown.
+     *
+     * @param done indices of tiles already computed, skipped (e.g. when resuming a file)
+     * @param sink receives each block
+     * @param listener told of each finished tile, or null
+     * @throws IOException if the sink throws one (the first failure, rethrown as thrown)
      */
     public void run(Set<Integer> done, Sink sink, Listener listener) throws IOException {
         List<TilePlan.Tile> pending = new ArrayList<>();
@@ -341,6 +380,9 @@ public final class TiledKernel {
     /**
      * The whole kernel in memory, [N1, N2, tail...] (it must fit one tensor, 2^31 - 1 bytes): every tile, mirrored
      * ones also below the diagonal. Equal to the untiled kernel by the plan's method to rounding.
+     *
+     * @return the kernel [N1, N2, tail...], which the caller closes
+     * @throws IllegalArgumentException if the kernel exceeds what one tensor holds
      */
     public Tensor computeAll() {
         Tensor out = Tensor.empty(plan.dtype(), plan.shape());

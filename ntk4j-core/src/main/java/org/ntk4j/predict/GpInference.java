@@ -23,8 +23,20 @@ import org.ntk4j.tensor.Tensor;
 public final class GpInference {
     /** Which Gaussian: the Bayesian posterior (NNGP), the trained ensemble (NTK), or the GP with the NTK. */
     public enum Posterior {
-        NNGP, NTK, NTKGP;
+        /** The Bayesian posterior of the NNGP. */
+        NNGP,
+        /** The ensemble of linearised networks trained to t = ∞ with MSE. */
+        NTK,
+        /** The GP with the NTK as its prior covariance. */
+        NTKGP;
 
+        /**
+         * Parses {@code nngp}, {@code ntk}, {@code ntkgp} or {@code ntk-gp}, case-insensitive.
+         *
+         * @param text the name
+         * @return the posterior
+         * @throws IllegalArgumentException if the text names none
+         */
         public static Posterior parse(String text) {
             switch (text.trim().toLowerCase(Locale.ROOT)) {
                 case "nngp":
@@ -39,19 +51,37 @@ public final class GpInference {
             }
         }
 
+        /**
+         * The lower-case name.
+         *
+         * @return {@code nngp}, {@code ntk} or {@code ntkgp}
+         */
         public String shortName() {
             return name().toLowerCase(Locale.ROOT);
         }
 
-        /** True when the covariance needs the NNGP (nngp, ntk); the mean needs it for nngp only. */
+        /**
+         * True when the covariance needs the NNGP (nngp, ntk); the mean needs it for nngp only.
+         *
+         * @return whether NNGP kernels are needed
+         */
         public boolean needsNngp() {
             return this != NTKGP;
         }
     }
 
-    /** A mean [M, O] and a covariance [M, M] (null when not asked for). */
+    /**
+     * A mean [M, O] and a covariance [M, M] (null when not asked for).
+     *
+     * @param mean the predictive mean [M, O]
+     * @param covariance the predictive covariance [M, M], shared by the O outputs, or null
+     */
     public record Gaussian(Tensor mean, Tensor covariance) implements AutoCloseable {
-        /** The mean of the diagonal of the covariance: the average predictive variance of one output. */
+        /**
+         * The mean of the diagonal of the covariance: the average predictive variance of one output.
+         *
+         * @return the average variance
+         */
         public double meanVariance() {
             int m = covariance.dim(0);
             double s = 0;
@@ -73,7 +103,15 @@ public final class GpInference {
     private GpInference() {
     }
 
-    /** r: diagReg · trace(K)/N, or diagReg itself with the absolute scale. */
+    /**
+     * r: diagReg · trace(K)/N, or diagReg itself with the absolute scale.
+     *
+     * @param kTrainTrain the train-train kernel [N, N]
+     * @param diagReg the relative (or absolute) regulariser, finite and ≥ 0
+     * @param absolute whether diagReg is used as it is
+     * @return r
+     * @throws IllegalArgumentException if diagReg is negative, NaN or infinite
+     */
     public static double regulariser(Tensor kTrainTrain, double diagReg, boolean absolute) {
         if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
             throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
@@ -90,6 +128,19 @@ public final class GpInference {
      * The posterior at the test points. Kernels are [N, N] (train-train), [M, N] (test-train) and [M, M]
      * (test-test), float32 or float64; {@code yTrain} is [N, O]. {@code ntk*} may be null for nngp, {@code nngp*}
      * for ntkgp; the test-test kernels may be null when {@code covariance} is false.
+     *
+     * @param g which posterior
+     * @param ntkTrainTrain NTK [N, N], or null for nngp
+     * @param ntkTestTrain NTK [M, N], or null for nngp
+     * @param ntkTestTest NTK [M, M], or null for nngp or without covariance
+     * @param nngpTrainTrain NNGP [N, N], or null for ntkgp
+     * @param nngpTestTrain NNGP [M, N], or null for ntkgp
+     * @param nngpTestTest NNGP [M, M], or null for ntkgp or without covariance
+     * @param yTrain targets [N, O]
+     * @param diagReg regulariser, relative to trace/N unless {@code diagRegAbsolute}
+     * @param diagRegAbsolute whether diagReg is used as it is
+     * @param covariance whether to compute the covariance
+     * @return the Gaussian, which the caller closes; the input tensors are not closed
      */
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,

@@ -61,7 +61,10 @@ public final class GradientDescentMse implements AutoCloseable {
      *
      * @param learningRate          η &gt; 0: time enters as η·t
      * @param diagReg               r ≥ 0: K + r·I is used for the training dynamics
+     * @param kTrainTrain           train-train kernel (not copied, not closed)
+     * @param yTrain                targets [N, O] (copied)
      * @param diagRegAbsoluteScale  false (neural-tangents' default): r is multiplied by trace(K)/dim
+     * @return the predictor, which the caller closes
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
                                         boolean diagRegAbsoluteScale) {
@@ -73,6 +76,14 @@ public final class GradientDescentMse implements AutoCloseable {
      * factorisation overwrites {@code kTrainTrain} instead of a copy (saving d² doubles: 3.2 GB for the full
      * kernel of 2,000 examples and 10 outputs). The caller must not use the kernel afterwards, and only that one
      * factorisation is available: t = ∞ (Cholesky) or finite t (eigendecomposition), not both.
+     *
+     * @param kTrainTrain train-train kernel (not copied, not closed; destroyed with {@code factoriseInPlace})
+     * @param yTrain targets [N, O] (copied)
+     * @param learningRate η &gt; 0: time enters as η·t
+     * @param diagReg r ≥ 0: K + r·I is used for the training dynamics
+     * @param diagRegAbsoluteScale false: r is multiplied by trace(K)/dim
+     * @param factoriseInPlace whether the first factorisation may overwrite kTrainTrain
+     * @return the predictor, which the caller closes
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
                                         boolean diagRegAbsoluteScale, boolean factoriseInPlace) {
@@ -101,18 +112,32 @@ public final class GradientDescentMse implements AutoCloseable {
         return new GradientDescentMse(kTrainTrain, yTrain.to(DType.F64), learningRate, r, factoriseInPlace);
     }
 
-    /** The absolute regulariser r added to the diagonal. */
+    /**
+     * The absolute regulariser r added to the diagonal.
+     *
+     * @return r
+     */
     public double regulariser() {
         return regulariser;
     }
 
-    /** The eigenvalues of K + r·I, ascending (computes the eigendecomposition if not done yet). */
+    /**
+     * The eigenvalues of K + r·I, ascending (computes the eigendecomposition if not done yet).
+     *
+     * @return a copy of the eigenvalues
+     */
     public double[] eigenvalues() {
         ensureEigen();
         return eigenvalues.clone();
     }
 
-    /** f_train(t) [N, O]; {@code t = Double.POSITIVE_INFINITY} is t = ∞; {@code f0Train} null means 0. */
+    /**
+     * f_train(t) [N, O]; {@code t = Double.POSITIVE_INFINITY} is t = ∞; {@code f0Train} null means 0.
+     *
+     * @param t training time, ≥ 0 or +∞
+     * @param f0Train outputs at initialisation [N, O], or null
+     * @return the predictions, which the caller closes
+     */
     public Tensor predictTrain(double t, Tensor f0Train) {
         checkTime(t);
         if (t == Double.POSITIVE_INFINITY) {
@@ -136,6 +161,12 @@ public final class GradientDescentMse implements AutoCloseable {
      * f_test(t) [M, O] for the test-train kernel {@code kTestTrain}: [M, N] for an N×N train kernel, [M, N, O, O]
      * for a full one (float32 or float64). {@code f0Train}/{@code f0Test} null mean 0. Test examples may be passed
      * in row tiles (the predictions of a tile depend only on its rows).
+     *
+     * @param t training time, ≥ 0 or +∞
+     * @param kTestTrain test-train kernel
+     * @param f0Train train outputs at initialisation [N, O], or null
+     * @param f0Test test outputs at initialisation [M, O], or null
+     * @return the predictions [M, O], which the caller closes
      */
     public Tensor predictTest(double t, Tensor kTestTrain, Tensor f0Train, Tensor f0Test) {
         checkTime(t);
@@ -149,6 +180,11 @@ public final class GradientDescentMse implements AutoCloseable {
     /**
      * f0_test + K_test,train W for coefficients W from {@link #coefficients}: computing W once per t and applying
      * it to the row tiles of a large test kernel gives the same predictions as {@link #predictTest}.
+     *
+     * @param kTestTrain test-train kernel (or a row tile of it)
+     * @param coefficients W [N, O] from {@link #coefficients}
+     * @param f0Test test outputs at initialisation [M, O], or null
+     * @return the predictions [M, O], which the caller closes
      */
     public Tensor testOutputs(Tensor kTestTrain, Tensor coefficients, Tensor f0Test) {
         int m = checkTestKernel(kTestTrain);
@@ -166,6 +202,10 @@ public final class GradientDescentMse implements AutoCloseable {
      * The coefficients W [N, O] with f_test(t) = f0_test + K_test,train W (for a full kernel, Σ_{b,l}
      * Θ_test[m, b, k, l] W[b, l]): (K + rI)⁻¹ (y − f0_train) at t = ∞, V diag((1 − e^(−λ⁺ηt/|y|))/λ) Vᵀ (y −
      * f0_train) otherwise.
+     *
+     * @param t training time, ≥ 0 or +∞
+     * @param f0Train train outputs at initialisation [N, O], or null
+     * @return W [N, O], which the caller closes
      */
     public Tensor coefficients(double t, Tensor f0Train) {
         checkTime(t);

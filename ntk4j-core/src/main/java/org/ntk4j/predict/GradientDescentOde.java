@@ -57,6 +57,13 @@ public final class GradientDescentOde {
     /**
      * The predictor for train-train kernel {@code kTrainTrain} (copied), targets [N, O], learning rate η &gt; 0 and
      * momentum μ in [0, 1) or NaN for plain gradient descent.
+     *
+     * @param kTrainTrain train-train kernel (copied, not closed)
+     * @param yTrain targets [N, O]
+     * @param loss the loss whose gradient flow is integrated
+     * @param learningRate η &gt; 0
+     * @param momentum μ in [0, 1), or NaN for plain gradient descent
+     * @return the predictor, which the caller closes
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
                                         double momentum) {
@@ -86,7 +93,13 @@ public final class GradientDescentOde {
         return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum);
     }
 
-    /** Sets the integrator's absolute and relative tolerance (default {@link #TOLERANCE}). */
+    /**
+     * Sets the integrator's absolute and relative tolerance (default {@link #TOLERANCE}).
+     *
+     * @param tol the tolerance, &gt; 0
+     * @return this predictor (which is mutable)
+     * @throws IllegalArgumentException if tol is not positive
+     */
     public GradientDescentOde tolerance(double tol) {
         if (!(tol > 0)) {
             throw new IllegalArgumentException("tolerance: expected a positive number, got " + tol);
@@ -95,7 +108,11 @@ public final class GradientDescentOde {
         return this;
     }
 
-    /** Right-hand side evaluations of the last {@link #predict} (the cost of the integration). */
+    /**
+     * Right-hand side evaluations of the last {@link #predict} (the cost of the integration).
+     *
+     * @return the count
+     */
     public int evaluations() {
         return evaluations;
     }
@@ -115,6 +132,12 @@ public final class GradientDescentOde {
      * f_train(t) and f_test(t) for finite times {@code ts} (ascending, ≥ 0), integrating once through all of them.
      * {@code kTestTrain} is [M, N] (N×N kernel) or [M, N, O, O] (full), or null for the train outputs only;
      * {@code f0Train}/{@code f0Test} null mean 0.
+     *
+     * @param ts the times, ascending, ≥ 0 and finite
+     * @param f0Train train outputs at initialisation [N, O], or null
+     * @param kTestTrain test-train kernel, or null
+     * @param f0Test test outputs at initialisation [M, O], or null
+     * @return the outputs at each time, in the order of {@code ts}; the caller closes each
      */
     public Outputs[] predict(double[] ts, Tensor f0Train, Tensor kTestTrain, Tensor f0Test) {
         for (int i = 0; i < ts.length; i++) {
@@ -272,6 +295,11 @@ public final class GradientDescentOde {
      * the largest learning rate for which gradient descent on the MSE loss 1/(2|y|)‖f − y‖² of the linearised network
      * converges (μ = 0 without momentum). λ_max of the train-train kernel (K ⊗ I has the eigenvalues of K) comes
      * from {@link #largestEigenvalue}: matrix-vector products, no eigendecomposition.
+     *
+     * @param kTrainTrain train-train kernel
+     * @param targets |y|, the number of target entries N·O
+     * @param momentum μ, 0 without momentum
+     * @return the largest convergent learning rate
      */
     public static double maxLearningRate(KernelMatrix kTrainTrain, int targets, double momentum) {
         double m = Double.isNaN(momentum) ? 0 : momentum;
@@ -286,6 +314,11 @@ public final class GradientDescentOde {
      * λ_max of a positive semi-definite kernel by the Lanczos iteration (full reorthogonalisation, one kernel-vector
      * product per step), stopped when the largest Ritz value changes by less than {@code relTol} relative, or
      * after {@code maxIter} steps or the dimension. The start vector is fixed (deterministic).
+     *
+     * @param k the kernel, positive semi-definite
+     * @param relTol relative change of the largest Ritz value at which to stop
+     * @param maxIter the most steps
+     * @return the estimate of λ_max
      */
     public static double largestEigenvalue(KernelMatrix k, double relTol, int maxIter) {
         int dim = k.dimension();

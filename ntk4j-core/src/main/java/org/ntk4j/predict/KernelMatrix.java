@@ -44,17 +44,36 @@ public final class KernelMatrix implements AutoCloseable {
         data.zero();
     }
 
-    /** A zero N×N matrix in the shared layout (an N×N kernel kind, read as K ⊗ I_O). */
+    /**
+     * A zero N×N matrix in the shared layout (an N×N kernel kind, read as K ⊗ I_O).
+     *
+     * @param examples N
+     * @return a new float64 matrix, which the caller closes
+     * @throws OutOfMemoryError if its N² doubles cannot be allocated
+     */
     public static KernelMatrix zerosShared(int examples) {
         return new KernelMatrix(examples, 1, false);
     }
 
-    /** A zero NO×NO matrix in the full layout (the [N, N, O, O] kernel). */
+    /**
+     * A zero NO×NO matrix in the full layout (the [N, N, O, O] kernel).
+     *
+     * @param examples N
+     * @param outputs O
+     * @return a new float64 matrix, row (n·O + k) for example n and output k, which the caller closes
+     * @throws OutOfMemoryError if its (NO)² doubles cannot be allocated
+     */
     public static KernelMatrix zerosFull(int examples, int outputs) {
         return new KernelMatrix(examples, outputs, true);
     }
 
-    /** The train-train kernel [N, N] (shared layout) or [N, N, O, O] (full layout), float32 or float64. */
+    /**
+     * The train-train kernel [N, N] (shared layout) or [N, N, O, O] (full layout), float32 or float64.
+     *
+     * @param kernel the kernel; copied into float64 storage, not closed
+     * @return a new matrix, which the caller closes
+     * @throws IllegalArgumentException if the kernel is not [N, N] or [N, N, O, O], or holds NaN or ±∞
+     */
     public static KernelMatrix of(Tensor kernel) {
         int[] s = kernel.shape();
         if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
@@ -74,6 +93,11 @@ public final class KernelMatrix implements AutoCloseable {
     /**
      * Writes the rows of examples {@code first .. first + r - 1} from {@code rows}, the kernel of those r examples
      * against all N: [r, N] (shared layout) or [r, N, O, O] (full layout). Non-finite values are an error.
+     *
+     * @param first the first example written
+     * @param rows the rows; copied, not closed
+     * @throws IllegalArgumentException if the rows' shape does not fit this matrix from {@code first}, or they
+     *     hold NaN or ±∞
      */
     public void setRows(int first, Tensor rows) {
         int[] s = rows.shape();
@@ -107,50 +131,93 @@ public final class KernelMatrix implements AutoCloseable {
         }
     }
 
-    /** Number of examples N. */
+    /**
+     * Number of examples N.
+     *
+     * @return N
+     */
     public int examples() {
         return examples;
     }
 
-    /** 1 for an N×N kernel read as K ⊗ I_O, O for a full kernel. */
+    /**
+     * 1 for an N×N kernel read as K ⊗ I_O, O for a full kernel.
+     *
+     * @return the block size
+     */
     public int blockSize() {
         return blockSize;
     }
 
-    /** True for the full layout (from an [N, N, O, O] kernel), false for an N×N kernel. */
+    /**
+     * True for the full layout (from an [N, N, O, O] kernel), false for an N×N kernel.
+     *
+     * @return whether the layout is full
+     */
     public boolean isFull() {
         return full;
     }
 
-    /** The matrix's side: N or N·O. */
+    /**
+     * The matrix's side: N or N·O.
+     *
+     * @return the dimension
+     */
     public int dimension() {
         return dimension;
     }
 
-    /** Bytes of storage: dimension² doubles. */
+    /**
+     * Bytes of storage: dimension² doubles.
+     *
+     * @return the bytes
+     */
     public long bytes() {
         return (long) dimension * dimension * 8;
     }
 
-    /** Entry (i, j). */
+    /**
+     * Entry (i, j).
+     *
+     * @param i row, in [0, dimension) (not checked)
+     * @param j column, in [0, dimension) (not checked)
+     * @return the entry
+     * @throws IllegalStateException if the matrix is closed
+     */
     public double get(int i, int j) {
         checkOpen();
         return data.get((long) i * dimension + j);
     }
 
-    /** Copies row i into {@code out} (length = dimension). */
+    /**
+     * Copies row i into {@code out} (length = dimension).
+     *
+     * @param i row, in [0, dimension)
+     * @param out receives the row; at least dimension long
+     * @throws IllegalStateException if the matrix is closed
+     */
     public void getRow(int i, double[] out) {
         checkOpen();
         new DoublePointer(data).position((long) i * dimension).get(out, 0, dimension);
     }
 
-    /** Overwrites row i with {@code values} (length = dimension). */
+    /**
+     * Overwrites row i with {@code values} (length = dimension).
+     *
+     * @param i row, in [0, dimension)
+     * @param values the new row; at least dimension long
+     * @throws IllegalStateException if the matrix is closed
+     */
     public void putRow(int i, double[] values) {
         checkOpen();
         new DoublePointer(data).position((long) i * dimension).put(values, 0, dimension);
     }
 
-    /** Adds {@code value} to every diagonal entry. */
+    /**
+     * Adds {@code value} to every diagonal entry.
+     *
+     * @param value added to each K_ii
+     */
     public void addToDiagonal(double value) {
         checkOpen();
         for (long i = 0; i < dimension; i++) {
@@ -159,7 +226,11 @@ public final class KernelMatrix implements AutoCloseable {
         }
     }
 
-    /** Σ_i K_ii. */
+    /**
+     * Σ_i K_ii.
+     *
+     * @return the trace
+     */
     public double trace() {
         checkOpen();
         double t = 0;
@@ -169,7 +240,11 @@ public final class KernelMatrix implements AutoCloseable {
         return t;
     }
 
-    /** max |K_ij − K_ji| / max |K_ij| (0 for an exactly symmetric matrix); reads square tiles (i, j) and (j, i). */
+    /**
+     * max |K_ij − K_ji| / max |K_ij| (0 for an exactly symmetric matrix); reads square tiles (i, j) and (j, i).
+     *
+     * @return the relative asymmetry
+     */
     public double relativeAsymmetry() {
         checkOpen();
         final int t = 256;
@@ -203,7 +278,11 @@ public final class KernelMatrix implements AutoCloseable {
         }
     }
 
-    /** An independent copy. */
+    /**
+     * An independent copy.
+     *
+     * @return a new matrix, which the caller closes
+     */
     public KernelMatrix copy() {
         checkOpen();
         KernelMatrix c = new KernelMatrix(examples, blockSize, full);
@@ -214,6 +293,9 @@ public final class KernelMatrix implements AutoCloseable {
     /**
      * The matrix as a tensor: [N, N] for the shared layout, [N, N, O, O] for the full one (the layout it was read
      * from); fails when it passes one tensor's 2^31-1 bytes.
+     *
+     * @return a new tensor, float64, which the caller closes
+     * @throws IllegalArgumentException if it passes one tensor's 2^31-1 bytes
      */
     public Tensor toTensor() {
         checkOpen();

@@ -28,7 +28,12 @@ public final class KernelSpectrum {
         this.trace = trace;
     }
 
-    /** The spectrum of {@code k} (left unchanged: the eigensolver works on a copy). */
+    /**
+     * The spectrum of {@code k} (left unchanged: the eigensolver works on a copy).
+     *
+     * @param k the symmetric kernel matrix; read as symmetric, not checked
+     * @return its spectrum
+     */
     public static KernelSpectrum of(KernelMatrix k) {
         return of(k, false);
     }
@@ -36,6 +41,10 @@ public final class KernelSpectrum {
     /**
      * The spectrum of {@code k}; with {@code overwrite} the eigensolver works in k's own storage (saving d² doubles,
      * 3.2 GB for a 20000×20000 kernel), which it destroys: k must not be read afterwards.
+     *
+     * @param k the symmetric kernel matrix
+     * @param overwrite whether the eigensolver may destroy k instead of working on a copy
+     * @return its spectrum
      */
     public static KernelSpectrum of(KernelMatrix k, boolean overwrite) {
         double trace = k.trace();
@@ -47,7 +56,12 @@ public final class KernelSpectrum {
         }
     }
 
-    /** The spectrum from known eigenvalues (any order). */
+    /**
+     * The spectrum from known eigenvalues (any order).
+     *
+     * @param eigenvalues the eigenvalues; not modified
+     * @return the spectrum, its trace the eigenvalues' sum
+     */
     public static KernelSpectrum ofEigenvalues(double[] eigenvalues) {
         double[] e = eigenvalues.clone();
         java.util.Arrays.sort(e);
@@ -58,35 +72,66 @@ public final class KernelSpectrum {
         return new KernelSpectrum(e, t);
     }
 
-    /** Eigenvalues in ascending order (a copy). */
+    /**
+     * Eigenvalues in ascending order (a copy).
+     *
+     * @return a new array of the eigenvalues
+     */
     public double[] eigenvalues() {
         return eigenvalues.clone();
     }
 
+    /**
+     * The matrix's side.
+     *
+     * @return the number of eigenvalues
+     */
     public int dimension() {
         return eigenvalues.length;
     }
 
-    /** Σ K_ii (equal to Σλ up to round-off). */
+    /**
+     * Σ K_ii (equal to Σλ up to round-off).
+     *
+     * @return the trace
+     */
     public double trace() {
         return trace;
     }
 
+    /**
+     * The largest eigenvalue.
+     *
+     * @return λ_max
+     */
     public double lambdaMax() {
         return eigenvalues[eigenvalues.length - 1];
     }
 
+    /**
+     * The smallest eigenvalue (may be ≤ 0 by round-off or for a singular kernel).
+     *
+     * @return λ_min
+     */
     public double lambdaMin() {
         return eigenvalues[0];
     }
 
-    /** λ_max / λ_min, or +∞ when λ_min ≤ 0. */
+    /**
+     * λ_max / λ_min, or +∞ when λ_min ≤ 0.
+     *
+     * @return the condition number
+     */
     public double conditionNumber() {
         double lo = lambdaMin();
         return lo > 0 ? lambdaMax() / lo : Double.POSITIVE_INFINITY;
     }
 
-    /** Eigenvalues ≤ 0 (round-off or a singular kernel). */
+    /**
+     * Eigenvalues ≤ 0 (round-off or a singular kernel).
+     *
+     * @return how many there are
+     */
     public int nonPositiveCount() {
         int c = 0;
         for (double v : eigenvalues) {
@@ -95,7 +140,11 @@ public final class KernelSpectrum {
         return c;
     }
 
-    /** exp(−Σ p_i log p_i), p_i = λ⁺_i / Σλ⁺ (Roy &amp; Vetterli 2007); 0 when no eigenvalue is positive. */
+    /**
+     * exp(−Σ p_i log p_i), p_i = λ⁺_i / Σλ⁺ (Roy &amp; Vetterli 2007); 0 when no eigenvalue is positive.
+     *
+     * @return the effective rank, between 1 and the number of positive eigenvalues (or 0)
+     */
     public double effectiveRank() {
         double sum = positiveSum();
         if (sum == 0) {
@@ -111,7 +160,11 @@ public final class KernelSpectrum {
         return Math.exp(h);
     }
 
-    /** (Σλ⁺)² / Σ(λ⁺)²; 0 when no eigenvalue is positive. */
+    /**
+     * (Σλ⁺)² / Σ(λ⁺)²; 0 when no eigenvalue is positive.
+     *
+     * @return the participation ratio
+     */
     public double participationRatio() {
         double sum = positiveSum();
         if (sum == 0) {
