@@ -60,14 +60,17 @@ public final class Parallel {
 
     /**
      * Runs {@code body} over [0, n) in at most {@link #threads()} contiguous chunks; chunks are never smaller
-     * than {@code grain} items. Returns when every chunk is done; the first exception of a chunk is rethrown.
-     * The calling thread runs the first chunk; a call from a pool thread runs everything serially.
+     * than {@code grain} items. Returns only when every chunk is done — also when a chunk fails or the calling
+     * thread is interrupted, since the chunks write into the caller's buffers, which it may close and the storage
+     * pool hand to another tensor as soon as this returns. The first failure of a chunk is then rethrown, and an
+     * interrupt is kept as the thread's interrupt status. The calling thread runs the first chunk; a call from a
+     * pool thread runs everything serially.
      *
      * @param n the number of items (nothing runs when it is 0 or less)
      * @param grain the smallest chunk worth handing to another thread, in items
      * @param body the work for one chunk
-     * @throws IllegalStateException when interrupted while waiting for the chunks, or wrapping a chunk's checked
-     *         throwable
+     * @throws IllegalStateException wrapping a chunk's checked throwable (a chunk's runtime exception or error is
+     *         rethrown as it is)
      */
     public static void range(int n, int grain, Range body) {
         int chunks = (int) Math.min(THREADS, Math.max(1, (long) n / Math.max(1, grain)));
@@ -84,28 +87,39 @@ public final class Parallel {
             int hi = (int) ((long) n * (c + 1) / chunks);
             futures[c - 1] = POOL.submit(() -> body.run(lo, hi));
         }
-        RuntimeException first = null;
+        Throwable first = null;
         try {
             body.run(0, (int) ((long) n / chunks));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             first = e;
         }
+        boolean interrupted = false;
         for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for a kernel chunk", e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                if (first == null) {
-                    Throwable cause = e.getCause();
-                    first = cause instanceof RuntimeException ? (RuntimeException) cause
-                            : new IllegalStateException(cause);
+            while (true) {
+                try {
+                    f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // wait the chunk out all the same: it writes into the caller's buffers
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (first == null) {
+                        first = e.getCause();
+                    }
+                    break;
                 }
             }
         }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (first instanceof RuntimeException) {
+            throw (RuntimeException) first;
+        }
+        if (first instanceof Error) {
+            throw (Error) first;
+        }
         if (first != null) {
-            throw first;
+            throw new IllegalStateException(first);
         }
     }
 

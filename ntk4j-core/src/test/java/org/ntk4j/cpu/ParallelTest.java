@@ -59,4 +59,41 @@ class ParallelTest {
             throw new IllegalStateException("inline failure");
         })).isExactlyInstanceOf(IllegalStateException.class);
     }
+
+    /**
+     * The chunks write into the caller's buffers, so range returns only when every chunk is done: also when the
+     * caller's own chunk throws an Error, and when the caller is interrupted while it waits.
+     */
+    @Test
+    void returnsOnlyWhenEveryChunkIsDoneEvenOnAFailureOrAnInterrupt() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Parallel.threads() > 1, "one thread: no chunk runs elsewhere");
+        java.util.concurrent.atomic.AtomicInteger finished = new java.util.concurrent.atomic.AtomicInteger();
+        int chunks = Parallel.threads();
+        assertThatThrownBy(() -> Parallel.range(chunks, 1, (lo, hi) -> {
+            if (lo == 0) {
+                throw new AssertionError("the caller's chunk failed");
+            }
+            sleep(300);
+            finished.incrementAndGet();
+        })).isExactlyInstanceOf(AssertionError.class).hasMessage("the caller's chunk failed");
+        assertThat(finished.get()).as("chunks done when range returned").isEqualTo(chunks - 1);
+
+        finished.set(0);
+        Thread.currentThread().interrupt();
+        Parallel.range(chunks, 1, (lo, hi) -> {
+            if (lo > 0) {
+                sleep(300);
+                finished.incrementAndGet();
+            }
+        });
+        assertThat(Thread.interrupted()).as("the interrupt is kept").isTrue();
+        assertThat(finished.get()).as("chunks done when range returned").isEqualTo(chunks - 1);
+    }
+
+    private static void sleep(long ms) {
+        long end = System.nanoTime() + ms * 1_000_000;
+        while (System.nanoTime() < end) {
+            Thread.onSpinWait(); // not Thread.sleep: a pool thread's interrupt must not cut it short
+        }
+    }
 }
