@@ -20,9 +20,9 @@ import org.ntk4j.tensor.Shapes;
  *   peak(t) = bytes(x1) + bytes(x2) + workers · (SAFETY · costModel(t, t).peak + bytes(mirror of a t × t block))
  * </pre>
  * Tiles are square, t × t (clamped to n1 and n2), t a multiple of {@link #QUANTUM}, the last row and column
- * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile work), and with AUTO the method
- * whose whole tiled run has the fewest predicted FLOPs among those that fit. When x2 = x1 only the t(t+1)/2
- * tiles on and above the diagonal are computed.
+ * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile
+ * work), and with AUTO the method whose whole tiled run has the fewest predicted FLOPs among those that fit. When
+ * x2 = x1, with T tiles per side, only the T(T+1)/2 tiles on and above the diagonal are computed.
  */
 public final class TilePlanner {
     /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
