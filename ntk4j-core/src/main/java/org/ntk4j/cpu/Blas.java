@@ -71,9 +71,14 @@ public final class Blas {
     /**
      * Refuses to go on when {@code cblas_dgemm} in the global symbol scope belongs to a library other than this
      * OpenBLAS (one of JavaCPP's files in {@code ours}): JavaCPP's bindings would resolve to it. Normally no
-     * library is global there (null); after netlib opened this OpenBLAS it is this one.
+     * library is global there (null); after netlib opened this OpenBLAS it is this one. Skipped when the user chose
+     * another BLAS for JavaCPP on purpose ({@code -Dorg.bytedeco.openblas.load=...}, e.g. MKL).
      */
     static void checkNoOtherBlas(java.nio.file.Path ours) {
+        if (System.getProperty("org.bytedeco.openblas.load") != null
+                || System.getProperty("org.bytedeco.openblas_nolapack.load") != null) {
+            return; // the user chose another BLAS for JavaCPP's OpenBLAS bindings (e.g. MKL) on purpose
+        }
         org.bytedeco.javacpp.Pointer symbol = org.bytedeco.javacpp.Loader.addressof("cblas_dgemm");
         if (symbol == null || symbol.isNull()) {
             return;
