@@ -41,8 +41,7 @@ import picocli.CommandLine.Spec;
  * the epoch with one line per width.
  */
 @Command(name = "study", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j study --model 'fcn(depth=2,out=10)' --widths 64,256 "
-                + "--checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' --sample default:test:300 --plot-dir study"},
+        footer = {"", "Example:", "  ntk4j study --widths 64,256 --checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' --plot-dir st"},
         description = "At each checkpoint of each width: the pNTK's (and other N×N kinds') relative Frobenius error "
                 + "against the full eNTK, λ_max error, λ_min and condition-number ratios, kernel-regression test "
                 + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample.")
