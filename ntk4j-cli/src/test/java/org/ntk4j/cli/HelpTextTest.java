@@ -21,7 +21,7 @@ class HelpTextTest {
                 commands.add(e.getValue());
             }
         }
-        assertThat(commands).hasSize(8);
+        assertThat(commands).hasSize(9);
         for (CommandLine c : commands) {
             String usage = c.getUsageMessage(CommandLine.Help.Ansi.OFF);
             assertThat(usage).as(c.getCommandName()).contains("Example:");

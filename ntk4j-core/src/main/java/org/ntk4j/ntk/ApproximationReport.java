@@ -41,9 +41,14 @@ public final class ApproximationReport {
         public final double timeRatio;
         /** {@link #peakBytes} over the full kernel's peak bytes. */
         public final double memoryRatio;
+        /**
+         * Fraction of test examples, in [0, 1], whose predicted class (argmax over O) is their label; NaN when the
+         * report was run without test labels.
+         */
+        public final double testAccuracy;
 
         Row(String kind, double frob, double lmax, double lmin, double cond, double pred, double argmax,
-            double seconds, long peakBytes, double timeRatio, double memoryRatio) {
+            double seconds, long peakBytes, double timeRatio, double memoryRatio, double testAccuracy) {
             this.kind = kind;
             this.relativeFrobeniusError = frob;
             this.lambdaMaxRelativeError = lmax;
@@ -55,12 +60,14 @@ public final class ApproximationReport {
             this.peakBytes = peakBytes;
             this.timeRatio = timeRatio;
             this.memoryRatio = memoryRatio;
+            this.testAccuracy = testAccuracy;
         }
     }
 
     private final List<Row> rows = new ArrayList<>();
     private final double fullSeconds;
     private final long fullPeak;
+    private double fullTestAccuracy = Double.NaN;
 
     private ApproximationReport(double fullSeconds, long fullPeak) {
         this.fullSeconds = fullSeconds;
@@ -96,6 +103,16 @@ public final class ApproximationReport {
     }
 
     /**
+     * The full kernel's accuracy on the held-out labels.
+     *
+     * @return the fraction of test examples, in [0, 1], whose class predicted by kernel regression with the full
+     *     eNTK is their label; NaN when the report was run without test labels
+     */
+    public double fullTestAccuracy() {
+        return fullTestAccuracy;
+    }
+
+    /**
      * Runs the comparison. {@code yTrain} [N, O] holds the regression targets (e.g. one-hot labels);
      * {@code xTest} the held-out inputs. The input tensors stay the caller's; every kernel computed here is
      * closed before returning.
@@ -111,6 +128,36 @@ public final class ApproximationReport {
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           List<KernelKind> kinds, double diagReg) {
+        return run(ntk, xTrain, xTest, yTrain, null, kinds, diagReg, null);
+    }
+
+    /**
+     * {@link #run(EmpiricalNtk, Tensor, Tensor, Tensor, List, double)} that also scores every kind's (and the full
+     * kernel's) kernel-regression predictions against the held-out labels, and hands the full training kernel to
+     * {@code fullTrainKernel} before it is closed (to measure, e.g., how it moves during training without
+     * computing it twice).
+     *
+     * @param ntk the kernel to compare with; its method and memory budget apply, its trace and diagonal axes
+     *     are replaced by each kind's
+     * @param xTrain training inputs [N, ...]
+     * @param xTest held-out inputs [M, ...], of the same per-example shape
+     * @param yTrain regression targets [N, O], O the number of logits of the model
+     * @param testLabels the classes in [0, O) of the M held-out inputs; null leaves {@link Row#testAccuracy} and
+     *     {@link #fullTestAccuracy()} NaN
+     * @param kinds the N×N kinds to compare with the full kernel (see {@link KernelKind})
+     * @param diagReg diagonal regularisation, relative to trace/dimension of each training kernel
+     * @param fullTrainKernel called once with the full training kernel Θ [N, N, O, O], which it may read but
+     *     must not close or keep; null for none
+     * @return the report: one row per kind, and the full kernel's time, memory and accuracy
+     * @throws IllegalArgumentException if {@code testLabels} does not have M entries
+     */
+    public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
+                                          int[] testLabels, List<KernelKind> kinds, double diagReg,
+                                          java.util.function.Consumer<Tensor> fullTrainKernel) {
+        if (testLabels != null && testLabels.length != xTest.dim(0)) {
+            throw new IllegalArgumentException("approximation report: " + testLabels.length + " test labels for "
+                    + xTest.dim(0) + " held-out inputs");
+        }
         int n = xTrain.dim(0);
         int o = yTrain.dim(1);
         long base = Tensor.liveBytes();
@@ -121,11 +168,15 @@ public final class ApproximationReport {
         double fullSeconds = (System.nanoTime() - t0) / 1e9;
         long fullPeak = Math.max(1, Tensor.peakBytes() - base);
         ApproximationReport report = new ApproximationReport(fullSeconds, fullPeak);
+        if (fullTrainKernel != null) {
+            fullTrainKernel.accept(thetaTrain);
+        }
         int no = n * o;
         try (KernelMatrix full = KernelMatrix.of(thetaTrain);
              GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, diagReg, false);
              Tensor fullPred = fullRegression.predictTest(Double.POSITIVE_INFINITY, thetaTest, null, null)) {
             KernelSpectrum fullSpectrum = KernelSpectrum.of(full);
+            report.fullTestAccuracy = accuracy(fullPred, testLabels);
             double[] row = new double[no];
             for (KernelKind kind : kinds) {
                 long b0 = Tensor.liveBytes();
@@ -174,7 +225,7 @@ public final class ApproximationReport {
                     report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
                             Math.abs(lmax - fmax) / Math.abs(fmax), lmin / fmin, (lmax / lmin) / (fmax / fmin),
                             Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
-                            peak / (double) fullPeak));
+                            peak / (double) fullPeak, accuracy(pred, testLabels)));
                 }
                 kTrain.close();
                 kTest.close();
@@ -183,6 +234,24 @@ public final class ApproximationReport {
         thetaTrain.close();
         thetaTest.close();
         return report;
+    }
+
+    /** Fraction of rows of {@code pred} [M, O] whose argmax is the label; NaN without labels. */
+    private static double accuracy(Tensor pred, int[] labels) {
+        if (labels == null) {
+            return Double.NaN;
+        }
+        int m = pred.dim(0);
+        int o = pred.dim(1);
+        int right = 0;
+        for (int a = 0; a < m; a++) {
+            int am = 0;
+            for (int c = 1; c < o; c++) {
+                am = pred.get(a, c) > pred.get(a, am) ? c : am;
+            }
+            right += am == labels[a] ? 1 : 0;
+        }
+        return right / (double) m;
     }
 
     /**

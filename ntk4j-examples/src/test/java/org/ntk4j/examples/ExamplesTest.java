@@ -52,6 +52,18 @@ class ExamplesTest {
     }
 
     @Test
+    void sgdCheckpointsLowerTheLossAndWriteEveryEpoch() throws Exception {
+        Path out = dir.resolve("ckpt");
+        String text = stdout(() -> SgdCheckpoints.main(new String[] {out.toString(), "default:train:256", "2", "16",
+            "fcn(depth=1,out=10)"}));
+        assertThat(number(text, "width 16 epoch 2: mean train loss"))
+                .isLessThan(number(text, "width 16 epoch 1: mean train loss"));
+        for (int e = 0; e <= 2; e++) {
+            assertThat(out.resolve("w16").resolve("epoch-" + e + ".npz")).isRegularFile();
+        }
+    }
+
+    @Test
     void threeMethodsAgreeInFloat64() throws Exception {
         String out = stdout(() -> ThreeMethods.main(new String[] {"4", "4"}));
         assertThat(out).contains("AUTO runs ").contains("jc: kernel [4, 4, 10, 10]");

@@ -129,6 +129,46 @@ public final class Charts {
     }
 
     /**
+     * A line chart with linear axes, one line with markers per series (e.g. a metric against the training epoch,
+     * one line per width). Points whose x or y is not finite are left out; a series left with no point is an error.
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param xLabel the x axis title
+     * @param yLabel the y axis title
+     * @param series the lines, at least one
+     * @throws IllegalArgumentException if there is no series, a series has no finite point, or the file name does
+     *     not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
+     */
+    public static void lines(Path png, String title, String xLabel, String yLabel, List<Series> series)
+            throws IOException {
+        if (series.isEmpty()) {
+            throw new IllegalArgumentException("lines: no series to draw");
+        }
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel)
+                .yAxisTitle(yLabel).build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        for (Series s : series) {
+            List<Double> xs = new ArrayList<>();
+            List<Double> ys = new ArrayList<>();
+            for (int i = 0; i < s.x().length; i++) {
+                if (Double.isFinite(s.x()[i]) && Double.isFinite(s.y()[i])) {
+                    xs.add(s.x()[i]);
+                    ys.add(s.y()[i]);
+                }
+            }
+            if (xs.isEmpty()) {
+                throw new IllegalArgumentException("lines: series '" + s.name() + "' has no point with finite x and y");
+            }
+            XYSeries line = chart.addSeries(s.name(), xs, ys);
+            line.setMarker(SeriesMarkers.CIRCLE);
+        }
+        write(chart, png);
+    }
+
+    /**
      * The eigenvalue spectrum: λ_i sorted in decreasing order against their rank i = 1, 2, ..., both axes
      * logarithmic. Eigenvalues that are not positive (a PSD kernel's round-off) cannot be drawn on a log axis; how
      * many were left out is said in the title.

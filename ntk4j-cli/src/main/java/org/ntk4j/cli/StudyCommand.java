@@ -1,0 +1,332 @@
+package org.ntk4j.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.function.ToDoubleFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.OutputFiles;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.plot.Charts;
+import org.ntk4j.study.TrainingStudy;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ntk4j study}: the eNTK and its N×N approximations through training, at several widths
+ * ({@link TrainingStudy}): one table per metric (rows epochs, columns widths), JSON, and a PNG per metric against
+ * the epoch with one line per width.
+ */
+@Command(name = "study", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j study --widths 64,256 --checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' --plot-dir st"},
+        description = "At each checkpoint of each width: the pNTK's (and other N×N kinds') relative Frobenius error "
+                + "against the full eNTK, λ_max error, λ_min and condition-number ratios, kernel-regression test "
+                + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample.")
+public final class StudyCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "Model spec; its width option is replaced by each of --widths "
+            + "(default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,out=10)";
+
+    @Option(names = "--widths", split = ",", description = "Widths (default: 64,128,256,512,1024).")
+    int[] widths = {64, 128, 256, 512, 1024};
+
+    @Option(names = "--checkpoints", paramLabel = "PATTERN", required = true, description = "Parameter files "
+            + "(.npz): a path with {width} (replaced by each width) and, in its file name, {epoch} or * standing for "
+            + "the epoch number, e.g. 'ckpt/w{width}/epoch-{epoch}.npz'; every width needs epoch 0.")
+    String checkpoints;
+
+    @Option(names = "--sample", description = "Held-out labelled sample: the first --n inputs are kernel "
+            + "regression's training part, the rest its test part (default: ${DEFAULT-VALUE}).")
+    String sample = "default:test:300";
+
+    @Option(names = "--n", description = "Training part of the sample (default: two thirds of it).")
+    Integer n;
+
+    @Option(names = "--kinds", split = ",", description = "N×N kinds compared with the full eNTK "
+            + "(default: ${DEFAULT-VALUE}).")
+    List<String> kinds = List.of("pntk", "trace");
+
+    @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--dtype", description = "f32 or f64 of the kernels (default: ${DEFAULT-VALUE}).")
+    String dtype = "f64";
+
+    @Option(names = "--seed", description = "Seed of probes and projections (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--diag-reg", description = "Diagonal regulariser of kernel regression, relative to the mean "
+            + "diagonal (default: ${DEFAULT-VALUE}).")
+    double diagReg = 1e-4;
+
+    @Option(names = {"--json", "--report"}, description = "Write every figure as JSON.")
+    Path json;
+
+    @Option(names = "--plot-dir", paramLabel = "DIR", description = "Write one PNG per metric (x: epoch, one line "
+            + "per width) into DIR, created if missing.")
+    Path plotDir;
+
+    @Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
+    /** One table and one plot: a name, a title and how to read it from a point. */
+    private record Metric(String file, String title, ToDoubleFunction<TrainingStudy.Point> read) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = DType.parse(dtype);
+        Method m = Method.parse(method);
+        List<KernelKind> kindList = new ArrayList<>();
+        for (String k : kinds) {
+            KernelKind kk = KernelKind.parse(k, seed);
+            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+                throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
+            }
+            kindList.add(kk);
+        }
+        checkWidths();
+        Zoo.parse(model);
+        TreeMap<Integer, TreeMap<Integer, Path>> files = new TreeMap<>();
+        for (int w : widths) {
+            files.put(w, checkpointFiles(checkpoints, w));
+        }
+        List<Metric> metrics = metrics(kindList);
+        OutputFiles outputs = overwrite.outputs().inputSource("--sample", sample).output("--json", json, ".json");
+        files.values().forEach(byEpoch -> byEpoch.values().forEach(f -> outputs.input("--checkpoints", f)));
+        for (Metric metric : metrics) {
+            outputs.outputIn("--plot-dir", plotDir, metric.file + ".png");
+        }
+        outputs.check();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        long start = System.nanoTime();
+        TrainingStudy study;
+        int nTrain;
+        int nTest;
+        int[] per;
+        try (Dataset all = DataSource.loadDataset(sample, dt, seed)) {
+            if (!all.hasLabels()) {
+                throw new IllegalArgumentException("--sample " + sample + ": has no labels; the study's kernel "
+                        + "regression needs labelled data (see docs/data.md)");
+            }
+            nTrain = n == null ? all.size() * 2 / 3 : n;
+            if (nTrain < 2 || nTrain >= all.size()) {
+                throw new IllegalArgumentException("--n: the sample has " + all.size() + " examples; need 2 <= N < "
+                        + "that (the rest are the test part), got " + nTrain);
+            }
+            nTest = all.size() - nTrain;
+            per = all.exampleShape();
+            Model first = Zoo.parse(ApproxCommand.withWidth(model, widths[0]));
+            int[] shapeOut = first.outputShape(per);
+            if (shapeOut.length != 1) {
+                throw new IllegalArgumentException("--model: the study needs outputs [N, O], got [N] + "
+                        + Shapes.str(shapeOut));
+            }
+            int o = shapeOut[0];
+            try (Dataset train = all.rows(0, nTrain); Dataset test = all.rows(nTrain, all.size());
+                 Tensor y = train.oneHot(dt, o)) {
+                test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
+                study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg, e -> e.method(m));
+                for (int w : widths) {
+                    Model net = Zoo.parse(ApproxCommand.withWidth(model, w));
+                    for (var e : files.get(w).entrySet()) {
+                        try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
+                            TrainingStudy.Point pt = study.add(w, e.getKey(), net, p);
+                            err.printf(Locale.ROOT, "width %d, epoch %d: pntk error %.4g, velocity %.4g (%.1f s)%n",
+                                    w, e.getKey(), pt.kinds().get(0).relativeFrobeniusError, pt.kernelVelocity(),
+                                    pt.seconds());
+                            err.flush();
+                        }
+                    }
+                    study.forget(w);
+                }
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        out.printf(Locale.ROOT, "%s at widths %s on %s: %d kernel-regression training and %d test inputs %s, %s, "
+                        + "diag_reg %.1e; %.1f s%n", model, joined(widths), sample, nTrain, nTest, Shapes.str(per),
+                dt.shortName(), diagReg, seconds);
+        int[] epochs = study.epochs();
+        JsonReport report = new JsonReport().put("model", model).put("sample", sample).put("n", nTrain)
+                .put("n_test", nTest).put("dtype", dt.shortName()).put("diag_reg", diagReg).put("widths", widths)
+                .put("epochs", epochs).put("kinds", String.join(",", study.kindNames())).put("seconds", seconds);
+        for (Metric metric : metrics) {
+            out.println();
+            out.println(metric.title);
+            StringBuilder head = new StringBuilder("| epoch |");
+            StringBuilder rule = new StringBuilder("|---|");
+            for (int w : widths) {
+                head.append(" width ").append(w).append(" |");
+                rule.append("---|");
+            }
+            out.println(head);
+            out.println(rule);
+            double[][] byWidth = new double[widths.length][];
+            for (int i = 0; i < widths.length; i++) {
+                byWidth[i] = study.series(widths[i], metric.read);
+            }
+            for (int e = 0; e < epochs.length; e++) {
+                StringBuilder row = new StringBuilder("| " + epochs[e] + " |");
+                for (int i = 0; i < widths.length; i++) {
+                    double v = byWidth[i][e];
+                    row.append(' ').append(Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v)).append(" |");
+                    if (!Double.isNaN(v)) {
+                        report.put("width_" + widths[i] + ".epoch_" + epochs[e] + "." + metric.file, v);
+                    }
+                }
+                out.println(row);
+            }
+            if (plotDir != null) {
+                double[] x = new double[epochs.length];
+                for (int e = 0; e < epochs.length; e++) {
+                    x[e] = epochs[e];
+                }
+                List<Charts.Series> lines = new ArrayList<>();
+                for (int i = 0; i < widths.length; i++) {
+                    lines.add(new Charts.Series("width " + widths[i], x, byWidth[i]));
+                }
+                Charts.lines(plotDir.resolve(metric.file + ".png"), metric.title, "epoch", metric.file, lines);
+            }
+        }
+        out.println();
+        if (plotDir != null) {
+            out.println("wrote " + metrics.size() + " plots to " + plotDir);
+        }
+        if (json != null) {
+            report.write(json);
+            out.println("wrote " + json);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void checkWidths() {
+        if (widths.length < 1) {
+            throw new IllegalArgumentException("--widths: give at least one width");
+        }
+        for (int w : widths) {
+            if (w < 1) {
+                throw new IllegalArgumentException("--widths: expected positive widths, got " + w);
+            }
+        }
+        for (int i = 1; i < widths.length; i++) {
+            for (int j = 0; j < i; j++) {
+                if (widths[i] == widths[j]) {
+                    throw new IllegalArgumentException("--widths: width " + widths[i] + " is given twice");
+                }
+            }
+        }
+    }
+
+    /** The metrics, in table order: the kernel velocity, the full kernel's accuracy, then five per kind. */
+    private static List<Metric> metrics(List<KernelKind> kinds) {
+        List<Metric> list = new ArrayList<>();
+        list.add(new Metric("kernel_velocity", "kernel velocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK",
+                TrainingStudy.Point::kernelVelocity));
+        list.add(new Metric("full_test_accuracy", "kernel-regression test accuracy, full eNTK",
+                TrainingStudy.Point::fullTestAccuracy));
+        for (KernelKind k : kinds) {
+            String name = k.toString();
+            String file = name.replace(':', '_').replace('-', '_');
+            list.add(new Metric(file + "_relative_frobenius_error", name + ": relative Frobenius error of K ⊗ I_O "
+                    + "against the eNTK", p -> p.kind(name).relativeFrobeniusError));
+            list.add(new Metric(file + "_lambda_max_relative_error", name + ": relative error of λ_max",
+                    p -> p.kind(name).lambdaMaxRelativeError));
+            list.add(new Metric(file + "_lambda_min_ratio", name + ": λ_min(K) / λ_min(Θ)",
+                    p -> p.kind(name).lambdaMinRatio));
+            list.add(new Metric(file + "_condition_number_ratio", name + ": condition number of K / that of Θ",
+                    p -> p.kind(name).conditionNumberRatio));
+            list.add(new Metric(file + "_test_accuracy", name + ": kernel-regression test accuracy",
+                    p -> p.kind(name).testAccuracy));
+        }
+        return list;
+    }
+
+    /**
+     * The checkpoint files of one width by epoch: {@code pattern} with {width} replaced, whose file name holds
+     * {epoch} or * standing for the epoch's digits.
+     */
+    static TreeMap<Integer, Path> checkpointFiles(String pattern, int width) throws IOException {
+        String p = pattern.replace("{width}", Integer.toString(width));
+        Path path = Path.of(p);
+        String name = path.getFileName() == null ? "" : path.getFileName().toString();
+        String marker = name.contains("{epoch}") ? "{epoch}" : "*";
+        int at = name.indexOf(marker);
+        if (at < 0 || name.indexOf(marker, at + 1) >= 0 || (path.getParent() != null
+                && (path.getParent().toString().contains("*") || path.getParent().toString().contains("{epoch}")))) {
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": the file name needs exactly one {epoch} "
+                    + "or * standing for the epoch number (and the directories none)");
+        }
+        Pattern re = Pattern.compile(Pattern.quote(name.substring(0, at)) + "(\\d+)"
+                + Pattern.quote(name.substring(at + marker.length())));
+        Path dir = path.getParent() == null ? Path.of(".") : path.getParent();
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": no directory " + dir + " for width "
+                    + width);
+        }
+        TreeMap<Integer, Path> byEpoch = new TreeMap<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) s::iterator) {
+                Matcher mt = re.matcher(f.getFileName().toString());
+                if (mt.matches() && Files.isRegularFile(f)) {
+                    int epoch;
+                    try {
+                        epoch = Integer.parseInt(mt.group(1));
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--checkpoints: epoch number too large in " + f, e);
+                    }
+                    Path before = byEpoch.put(epoch, f);
+                    if (before != null) {
+                        throw new IllegalArgumentException("--checkpoints: " + before + " and " + f
+                                + " are both epoch " + epoch);
+                    }
+                }
+            }
+        }
+        if (byEpoch.isEmpty()) {
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": no file in " + dir + " matches "
+                    + name + " for width " + width);
+        }
+        if (byEpoch.firstKey() != 0) {
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": width " + width + " has no epoch-0 "
+                    + "checkpoint (the initialisation), which the kernel velocity is measured against; its first is "
+                    + byEpoch.firstEntry().getValue());
+        }
+        return byEpoch;
+    }
+
+    private static String joined(int[] a) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < a.length; i++) {
+            sb.append(i > 0 ? "," : "").append(a[i]);
+        }
+        return sb.toString();
+    }
+}

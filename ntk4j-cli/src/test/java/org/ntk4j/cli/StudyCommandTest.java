@@ -1,0 +1,109 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class StudyCommandTest {
+    private static final String MODEL = "fcn(depth=1,out=10)";
+    private static final int[] PER = {28, 28, 1};
+
+    @TempDir
+    Path dir;
+
+    /** Writes epoch 0 (the initialisation) and epoch 1 (perturbed) of a width under dir/w{width}/. */
+    private void checkpoints(int width) throws Exception {
+        Model net = Zoo.parse(ApproxCommand.withWidth(MODEL, width));
+        Path w = Files.createDirectories(dir.resolve("w" + width));
+        try (Params p0 = net.init(width, PER, DType.F32)) {
+            ParamsFile.save(p0, w.resolve("epoch-0.npz"));
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            int k = 0;
+            for (Map.Entry<String, Tensor> e : p0.tensors().entrySet()) {
+                Tensor t = e.getValue().copy();
+                try (Tensor noise = Tensor.randomNormal(DType.F32, 100 + k++, t.shape())) {
+                    for (int i = 0; i < t.size(); i++) {
+                        t.setFlat(i, t.getFlat(i) + 0.1 * noise.getFlat(i));
+                    }
+                }
+                m.put(e.getKey(), t);
+            }
+            try (Params p1 = new Params(m)) {
+                ParamsFile.save(p1, w.resolve("epoch-1.npz"));
+            }
+        }
+    }
+
+    @Test
+    void tablesJsonAndPlotsFromCheckpointFiles() throws Exception {
+        checkpoints(8);
+        checkpoints(32);
+        Path json = dir.resolve("s.json");
+        Path plots = dir.resolve("plots");
+        String[] o = run(0, "study", "--model", MODEL, "--widths", "8,32", "--checkpoints",
+                dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample", "default:test:18",
+                "--kinds", "pntk", "--json", json.toString(), "--plot-dir", plots.toString());
+        assertThat(o[0]).contains("12 kernel-regression training and 6 test inputs [28, 28, 1]")
+                .contains("kernel velocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK")
+                .contains("pntk: relative Frobenius error of K ⊗ I_O against the eNTK")
+                .contains("| epoch | width 8 | width 32 |").contains("| 0 | 0.000 | 0.000 |")
+                .contains("wrote 7 plots to " + plots);
+        String report = Files.readString(json, StandardCharsets.UTF_8);
+        for (String key : new String[] {"\"widths\": [8, 32]", "\"epochs\": [0, 1]", "width_8.epoch_1.kernel_velocity",
+            "width_32.epoch_0.pntk_relative_frobenius_error", "width_32.epoch_1.pntk_lambda_max_relative_error",
+            "width_8.epoch_1.pntk_lambda_min_ratio", "width_8.epoch_1.pntk_condition_number_ratio",
+            "width_8.epoch_1.pntk_test_accuracy", "width_8.epoch_1.full_test_accuracy"}) {
+            assertThat(report).contains(key);
+        }
+        for (String name : new String[] {"kernel_velocity", "full_test_accuracy", "pntk_relative_frobenius_error",
+            "pntk_lambda_max_relative_error", "pntk_lambda_min_ratio", "pntk_condition_number_ratio",
+            "pntk_test_accuracy"}) {
+            byte[] png = Files.readAllBytes(plots.resolve(name + ".png"));
+            assertThat(png.length).isGreaterThan(1000);
+            assertThat(png[1]).isEqualTo((byte) 'P');
+            assertThat(javax.imageio.ImageIO.read(plots.resolve(name + ".png").toFile())).isNotNull();
+        }
+        // a second run refuses to replace the outputs without --overwrite
+        String[] again = run(2, "study", "--model", MODEL, "--widths", "8", "--checkpoints",
+                dir.resolve("w{width}").resolve("epoch-*.npz").toString(), "--sample", "default:test:18",
+                "--json", json.toString());
+        assertThat(again[1].trim()).startsWith("ntk4j: --json " + json).contains("--overwrite");
+    }
+
+    @Test
+    void badInputIsOneLine() throws Exception {
+        checkpoints(8);
+        Files.delete(dir.resolve("w8").resolve("epoch-0.npz"));
+        String pattern = dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString();
+        String[] noZero = run(2, "study", "--model", MODEL, "--widths", "8", "--checkpoints", pattern,
+                "--sample", "default:test:18");
+        assertThat(noZero[1].trim()).startsWith("ntk4j: --checkpoints").contains("no epoch-0 checkpoint")
+                .doesNotContain("\n");
+        String[] noDir = run(2, "study", "--model", MODEL, "--widths", "16", "--checkpoints", pattern,
+                "--sample", "default:test:18");
+        assertThat(noDir[1].trim()).contains("no directory").contains("for width 16");
+        String[] noMarker = run(2, "study", "--widths", "8", "--checkpoints", dir.resolve("x.npz").toString());
+        assertThat(noMarker[1].trim()).contains("exactly one {epoch} or *");
+        checkpoints(8);
+        String[] wrongWidth = run(2, "study", "--model", "fcn(depth=1,out=10)", "--widths", "8", "--checkpoints",
+                dir.resolve("w8").resolve("epoch-{epoch}.npz").toString().replace("w8", "w{width}"),
+                "--sample", "synthetic:18,28,28");
+        assertThat(wrongWidth[1].trim()).contains("has no labels");
+        String[] badN = run(2, "study", "--model", MODEL, "--widths", "8", "--checkpoints", pattern,
+                "--sample", "default:test:18", "--n", "18");
+        assertThat(badN[1].trim()).contains("--n: the sample has 18 examples");
+    }
+}

@@ -1,0 +1,283 @@
+package org.ntk4j.study;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.function.ToDoubleFunction;
+import java.util.function.UnaryOperator;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The eNTK and its N×N approximations through training, at several widths: what Mohamadi, Bae &amp; Sutherland
+ * (2023) measure for the pNTK. Checkpoints are added one at a time ({@link #add}), each a width, an epoch and the
+ * network's parameters then, from files or from a trainer's per-epoch callback. At each one the full eNTK Θ_t and
+ * every kind K are computed on a fixed held-out sample split into a kernel-regression training part (N inputs,
+ * one-hot targets [N, O]) and a test part (M inputs with labels), and {@link ApproximationReport} gives, per kind,
+ * the relative Frobenius error of K ⊗ I_O against Θ_t, the relative error of λ_max, the ratios of λ_min and of the
+ * condition number, and the test accuracy of kernel regression with K and with Θ_t. On top of that the study
+ * measures the kernel velocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F: how far the full training-part eNTK has moved from the
+ * epoch-0 (initialisation) kernel of the same width, whose checkpoint must be the first one added for each width.
+ *
+ * <p>The sample's tensors stay the caller's. The epoch-0 kernel of each width is kept as float64 (N·O)² values
+ * until {@link #forget(int)}.
+ */
+public final class TrainingStudy {
+    /**
+     * The figures at one checkpoint.
+     *
+     * @param width the width of the network
+     * @param epoch the epoch of the checkpoint (0 = initialisation)
+     * @param kernelVelocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK on the training part of the sample
+     * @param fullTestAccuracy the test accuracy of kernel regression with the full eNTK, in [0, 1]
+     * @param kinds the approximation report's rows, one per kind in the study's order
+     * @param seconds wall-clock seconds for this checkpoint
+     */
+    public record Point(int width, int epoch, double kernelVelocity, double fullTestAccuracy,
+                        List<ApproximationReport.Row> kinds, double seconds) {
+        /**
+         * The copy of the row list is unmodifiable.
+         *
+         * @param width the width of the network
+         * @param epoch the epoch of the checkpoint (0 = initialisation)
+         * @param kernelVelocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK on the training part of the sample
+         * @param fullTestAccuracy the test accuracy of kernel regression with the full eNTK, in [0, 1]
+         * @param kinds the approximation report's rows, one per kind in the study's order
+         * @param seconds wall-clock seconds for this checkpoint
+         */
+        public Point {
+            kinds = List.copyOf(kinds);
+        }
+
+        /**
+         * The row of one kind.
+         *
+         * @param kind the kind as {@link KernelKind#toString()} writes it ("pntk")
+         * @return its row
+         * @throws IllegalArgumentException if the study has no such kind
+         */
+        public ApproximationReport.Row kind(String kind) {
+            for (ApproximationReport.Row r : kinds) {
+                if (r.kind.equals(kind)) {
+                    return r;
+                }
+            }
+            throw new IllegalArgumentException("training study: no kind " + kind + " among " + kindNames(kinds));
+        }
+    }
+
+    private final Tensor xTrain;
+    private final Tensor yTrain;
+    private final Tensor xTest;
+    private final int[] testLabels;
+    private final List<KernelKind> kinds;
+    private final double diagReg;
+    private final UnaryOperator<EmpiricalNtk> configure;
+    private final Map<Integer, double[]> reference = new HashMap<>();
+    private final Map<Integer, Integer> lastEpoch = new HashMap<>();
+    private final List<Point> points = new ArrayList<>();
+
+    private TrainingStudy(Tensor xTrain, Tensor yTrain, Tensor xTest, int[] testLabels, List<KernelKind> kinds,
+                          double diagReg, UnaryOperator<EmpiricalNtk> configure) {
+        this.xTrain = xTrain;
+        this.yTrain = yTrain;
+        this.xTest = xTest;
+        this.testLabels = testLabels.clone();
+        this.kinds = List.copyOf(kinds);
+        this.diagReg = diagReg;
+        this.configure = configure;
+    }
+
+    /**
+     * A study on a fixed held-out sample, with no checkpoint yet.
+     *
+     * @param xTrain the kernel-regression training part of the sample [N, ...], N at least 2
+     * @param yTrain its targets [N, O] (one-hot labels), O the number of logits of the models
+     * @param xTest the test part [M, ...], of the same per-example shape
+     * @param testLabels the classes in [0, O) of the M test inputs
+     * @param kinds the N×N kinds to compare with the full eNTK, at least one (the pNTK first, usually)
+     * @param diagReg diagonal regularisation of kernel regression, relative to trace/dimension of each kernel
+     * @param configure applied to each checkpoint's {@link EmpiricalNtk} (method, memory budget); null for none
+     * @return the study
+     * @throws IllegalArgumentException if the sizes do not match, there is no kind, or a kind is not N×N
+     */
+    public static TrainingStudy of(Tensor xTrain, Tensor yTrain, Tensor xTest, int[] testLabels,
+                                   List<KernelKind> kinds, double diagReg, UnaryOperator<EmpiricalNtk> configure) {
+        if (xTrain.dim(0) < 2 || yTrain.rank() != 2 || yTrain.dim(0) != xTrain.dim(0)) {
+            throw new IllegalArgumentException("training study: need at least 2 training inputs and targets [N, O] "
+                    + "for them, got " + xTrain.dim(0) + " inputs and targets of rank " + yTrain.rank());
+        }
+        if (testLabels.length != xTest.dim(0) || testLabels.length < 1) {
+            throw new IllegalArgumentException("training study: " + testLabels.length + " test labels for "
+                    + xTest.dim(0) + " test inputs");
+        }
+        if (kinds.isEmpty()) {
+            throw new IllegalArgumentException("training study: give at least one N×N kind");
+        }
+        for (KernelKind k : kinds) {
+            if (k.family() == KernelKind.Family.FULL || k.family() == KernelKind.Family.DIAGONAL) {
+                throw new IllegalArgumentException("training study: " + k + " is not an N×N kind");
+            }
+        }
+        return new TrainingStudy(xTrain, yTrain, xTest, testLabels, kinds, diagReg,
+                configure == null ? UnaryOperator.identity() : configure);
+    }
+
+    /**
+     * Measures one checkpoint and records its {@link Point}. The first checkpoint of each width must be epoch 0
+     * (its kernel is the reference of the kernel velocity); later ones of that width have increasing epochs.
+     *
+     * @param width the width of the network, the key its checkpoints are grouped by
+     * @param epoch the epoch of the checkpoint, 0 for the initialisation
+     * @param model the network at that width
+     * @param params its parameters at that epoch; left open
+     * @return the point, also appended to {@link #points()}
+     * @throws IllegalArgumentException if the width's first checkpoint is not epoch 0, an epoch does not
+     *     increase, or the model's outputs are not [N, O] with O the targets' columns
+     */
+    public Point add(int width, int epoch, Model model, Params params) {
+        Integer last = lastEpoch.get(width);
+        if (last == null && epoch != 0) {
+            throw new IllegalArgumentException("training study: width " + width + " starts at epoch " + epoch
+                    + "; its first checkpoint must be epoch 0 (the initialisation), which the kernel velocity is "
+                    + "measured against");
+        }
+        if (last != null && epoch <= last) {
+            throw new IllegalArgumentException("training study: width " + width + ": epoch " + epoch
+                    + " after epoch " + last + "; epochs must increase");
+        }
+        int[] per = org.ntk4j.tensor.Shapes.dropFirst(xTrain.shape());
+        int[] out = model.outputShape(per);
+        if (out.length != 1 || out[0] != yTrain.dim(1)) {
+            throw new IllegalArgumentException("training study: " + model.spec() + " has outputs [N] + "
+                    + org.ntk4j.tensor.Shapes.str(out) + "; the targets need [N, " + yTrain.dim(1) + "]");
+        }
+        long t0 = System.nanoTime();
+        double[] velocity = {0};
+        EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(model, params));
+        ApproximationReport report = ApproximationReport.run(ntk, xTrain, xTest, yTrain, testLabels, kinds, diagReg,
+                theta -> {
+                    if (epoch == 0) {
+                        reference.put(width, theta.toDoubleArray());
+                    } else {
+                        velocity[0] = relativeChange(theta, reference.get(width));
+                    }
+                });
+        lastEpoch.put(width, epoch);
+        Point p = new Point(width, epoch, velocity[0], report.fullTestAccuracy(), report.rows(),
+                (System.nanoTime() - t0) / 1e9);
+        points.add(p);
+        return p;
+    }
+
+    /**
+     * Drops the epoch-0 kernel kept for {@code width} (no further checkpoint of that width can be added); the
+     * recorded points stay.
+     *
+     * @param width the width whose checkpoints are all added
+     */
+    public void forget(int width) {
+        if (reference.remove(width) != null) {
+            lastEpoch.put(width, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * ‖Θ − Θ₀‖_F / ‖Θ₀‖_F, in float64.
+     *
+     * @param theta the kernel Θ, any shape
+     * @param theta0 the reference Θ₀, its elements in row-major order
+     * @return the relative Frobenius distance
+     * @throws IllegalArgumentException if the sizes differ or Θ₀ is zero
+     */
+    public static double relativeChange(Tensor theta, double[] theta0) {
+        if (theta.size() != theta0.length) {
+            throw new IllegalArgumentException("training study: a kernel of " + theta.size() + " elements against a "
+                    + "reference of " + theta0.length);
+        }
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < theta0.length; i++) {
+            double d = theta.getFlat(i) - theta0[i];
+            num += d * d;
+            den += theta0[i] * theta0[i];
+        }
+        if (den == 0) {
+            throw new IllegalArgumentException("training study: the reference kernel is zero");
+        }
+        return Math.sqrt(num / den);
+    }
+
+    /**
+     * Every point recorded so far, in the order added.
+     *
+     * @return an unmodifiable view
+     */
+    public List<Point> points() {
+        return java.util.Collections.unmodifiableList(points);
+    }
+
+    /**
+     * The widths with at least one point, increasing.
+     *
+     * @return the widths
+     */
+    public int[] widths() {
+        TreeSet<Integer> s = new TreeSet<>();
+        points.forEach(p -> s.add(p.width()));
+        return s.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The epochs with a point of any width, increasing.
+     *
+     * @return the epochs
+     */
+    public int[] epochs() {
+        TreeSet<Integer> s = new TreeSet<>();
+        points.forEach(p -> s.add(p.epoch()));
+        return s.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The kinds compared, as {@link KernelKind#toString()} writes them.
+     *
+     * @return the names, in the study's order
+     */
+    public List<String> kindNames() {
+        List<String> names = new ArrayList<>();
+        kinds.forEach(k -> names.add(k.toString()));
+        return names;
+    }
+
+    /**
+     * One metric of one width against the epochs of {@link #epochs()}.
+     *
+     * @param width the width
+     * @param metric what to read from a point
+     * @return the values by epoch, NaN where that width has no point at that epoch
+     */
+    public double[] series(int width, ToDoubleFunction<Point> metric) {
+        int[] epochs = epochs();
+        double[] v = new double[epochs.length];
+        java.util.Arrays.fill(v, Double.NaN);
+        for (Point p : points) {
+            if (p.width() == width) {
+                v[java.util.Arrays.binarySearch(epochs, p.epoch())] = metric.applyAsDouble(p);
+            }
+        }
+        return v;
+    }
+
+    private static String kindNames(List<ApproximationReport.Row> rows) {
+        List<String> names = new ArrayList<>();
+        rows.forEach(r -> names.add(r.kind));
+        return names.toString();
+    }
+}
