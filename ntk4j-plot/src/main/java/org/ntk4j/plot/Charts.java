@@ -129,6 +129,45 @@ public final class Charts {
     }
 
     /**
+     * Lines on linear axes (training curves against the epoch, say); points with a non-finite x or y are left out.
+     *
+     * @param png the {@code .png} file to create or replace; missing parent directories are created
+     * @param title the chart title
+     * @param xLabel the x axis title
+     * @param yLabel the y axis title
+     * @param series the lines, at least one, each with a finite point
+     * @throws IllegalArgumentException if there is no series, a series has no finite point, or the file name does
+     *     not end in {@code .png}
+     * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
+     */
+    public static void lines(Path png, String title, String xLabel, String yLabel, List<Series> series)
+            throws IOException {
+        if (series.isEmpty()) {
+            throw new IllegalArgumentException("lines: no series to draw");
+        }
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel)
+                .yAxisTitle(yLabel).build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        for (Series s : series) {
+            List<Double> xs = new ArrayList<>();
+            List<Double> ys = new ArrayList<>();
+            for (int i = 0; i < s.x().length; i++) {
+                if (Double.isFinite(s.x()[i]) && Double.isFinite(s.y()[i])) {
+                    xs.add(s.x()[i]);
+                    ys.add(s.y()[i]);
+                }
+            }
+            if (xs.isEmpty()) {
+                throw new IllegalArgumentException("lines: series '" + s.name() + "' has no finite point");
+            }
+            XYSeries line = chart.addSeries(s.name(), xs, ys);
+            line.setMarker(SeriesMarkers.CIRCLE);
+        }
+        write(chart, png);
+    }
+
+    /**
      * The eigenvalue spectrum: λ_i sorted in decreasing order against their rank i = 1, 2, ..., both axes
      * logarithmic. Eigenvalues that are not positive (a PSD kernel's round-off) cannot be drawn on a log axis; how
      * many were left out is said in the title.
