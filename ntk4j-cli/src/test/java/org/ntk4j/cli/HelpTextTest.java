@@ -21,7 +21,7 @@ class HelpTextTest {
                 commands.add(e.getValue());
             }
         }
-        assertThat(commands).hasSize(9);
+        assertThat(commands).as("ntk4j and its commands").hasSize(10);
         for (CommandLine c : commands) {
             String usage = c.getUsageMessage(CommandLine.Help.Ansi.OFF);
             assertThat(usage).as(c.getCommandName()).contains("Example:");

@@ -123,6 +123,23 @@ public final class Model {
     }
 
     /**
+     * Records f(params, x) into the graph under construction that {@code x} belongs to, so that a caller can
+     * append more operations (a training loss, say) to the network's output.
+     *
+     * @param params one variable per parameter path (see {@link #paramSpecs}), of the parameter's shape, in the
+     *     builder of {@code x}
+     * @param x the batch [n, in...]
+     * @return the output variable f [n, out...]
+     * @throws IllegalArgumentException if the shapes do not fit or a parameter is missing
+     */
+    public Var traceInto(Map<String, Var> params, Var x) {
+        int[] in = Shapes.dropFirst(x.shape());
+        outputShape(in);
+        List<Var> out = root.apply(ParamScope.applying(params), List.of(x));
+        return out.get(0);
+    }
+
+    /**
      * Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result.
      *
      * @param params the parameters, validated against the model for x's shape and dtype; not closed

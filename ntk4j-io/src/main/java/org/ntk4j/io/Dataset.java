@@ -124,6 +124,19 @@ public final class Dataset implements AutoCloseable {
     }
 
     /**
+     * The examples for {@link org.ntk4j.train.Trainer}: this dataset's x (not copied) and labels.
+     *
+     * @return the labelled examples, sharing x with this dataset
+     * @throws IllegalArgumentException if the dataset has no labels
+     */
+    public org.ntk4j.train.Examples examples() {
+        if (!hasLabels()) {
+            throw new IllegalArgumentException(name + ": training needs labels");
+        }
+        return new org.ntk4j.train.Examples(x, labels, numClasses);
+    }
+
+    /**
      * The shape of one example.
      *
      * @return x's shape without the first axis (a new array); empty when x is [N]

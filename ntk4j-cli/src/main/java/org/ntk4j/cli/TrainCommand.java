@@ -1,0 +1,408 @@
+package org.ntk4j.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.Checkpoints;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.OutputFiles;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.io.Standardizer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.plot.Charts;
+import org.ntk4j.predict.Loss;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.train.EpochMetrics;
+import org.ntk4j.train.Listener;
+import org.ntk4j.train.Optimizer;
+import org.ntk4j.train.Schedule;
+import org.ntk4j.train.TrainConfig;
+import org.ntk4j.train.TrainResult;
+import org.ntk4j.train.TrainState;
+import org.ntk4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ntk4j train}: mini-batch SGD or Adam, with checkpoints, resumption, curves. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        footer = {"", "Example:", "  ntk4j train --model 'fcn(depth=2,width=512)' --train fashion-mnist:train:10000 "
+            + "--test fashion-mnist:test:2000 --epochs 5 --optimizer adam --lr 1e-3 --log log.json --plot curves.png"},
+        description = {"Trains a network by mini-batch SGD (momentum, weight decay) or Adam on the cross-entropy "
+            + "or MSE loss of one-hot labels; evaluates on --test after every epoch; checkpoints parameter files "
+            + "that --params-in of every command reads; --resume continues bit for bit."})
+public final class TrainCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
+    String model = "fcn(depth=2,width=512)";
+
+    @Option(names = "--train", description = "Labelled training data (default: ${DEFAULT-VALUE}); "
+            + DataSource.FORMS + ".")
+    String train = DataSource.DEFAULT_TRAIN;
+
+    @Option(names = "--test", description = "Labelled test data evaluated after every epoch (default: "
+            + "${DEFAULT-VALUE}; none for no evaluation).")
+    String test = DataSource.DEFAULT_TEST;
+
+    @Option(names = "--epochs", description = "Passes over the training data (default: ${DEFAULT-VALUE}).")
+    int epochs = 5;
+
+    @Option(names = "--batch", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
+    int batch = 128;
+
+    @Option(names = "--optimizer", description = "sgd or adam (default: ${DEFAULT-VALUE}).")
+    String optimizer = "adam";
+
+    @Option(names = "--lr", description = "Base learning rate (default: ${DEFAULT-VALUE}).")
+    double lr = 1e-3;
+
+    @Option(names = "--momentum", description = "SGD momentum μ in [0, 1) (default: ${DEFAULT-VALUE}).")
+    double momentum = 0.9;
+
+    @Option(names = "--weight-decay", description = "L2 weight decay λ, added to the gradient as λθ "
+            + "(default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--beta1", description = "Adam β1 (default: ${DEFAULT-VALUE}).")
+    double beta1 = 0.9;
+
+    @Option(names = "--beta2", description = "Adam β2 (default: ${DEFAULT-VALUE}).")
+    double beta2 = 0.999;
+
+    @Option(names = "--eps", description = "Adam ε (default: ${DEFAULT-VALUE}).")
+    double eps = 1e-8;
+
+    @Option(names = "--schedule", description = "constant, step:EVERY:FACTOR (×FACTOR every EVERY epochs) or "
+            + "cosine (to 0 at the last step) (default: ${DEFAULT-VALUE}).")
+    String schedule = "constant";
+
+    @Option(names = "--loss", description = "cross-entropy or mse, means over the N × classes entries "
+            + "(default: ${DEFAULT-VALUE}).")
+    String loss = "cross-entropy";
+
+    @Option(names = "--seed", description = "Seed of the initial parameters and of the shuffling "
+            + "(default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
+    String dtype = "f32";
+
+    @Option(names = "--standardize", description = "global, per-feature or none, fitted on --train as in predict "
+            + "(default: ${DEFAULT-VALUE}).")
+    String standardize = "global";
+
+    @Option(names = "--params-in", description = "Initial parameters (.npz) instead of the seeded initialisation.")
+    Path paramsIn;
+
+    @Option(names = "--params-out", description = "Write the final parameters (.npz).")
+    Path paramsOut;
+
+    @Option(names = "--checkpoint-dir", description = "Directory of the checkpoints: epoch-EEEE.npz (parameters, "
+            + "for --params-in) and epoch-EEEE.state.npz (optimizer state), step-SSSSSS.* for step checkpoints.")
+    Path checkpointDir;
+
+    @Option(names = "--checkpoint-every-epoch", description = "A checkpoint after every epoch.")
+    boolean everyEpoch;
+
+    @Option(names = "--checkpoint-epochs", split = ",", description = "Checkpoints after these epochs, e.g. 1,2,5.")
+    List<Integer> checkpointEpochs;
+
+    @Option(names = "--checkpoint-every-steps", description = "A checkpoint every this many steps.")
+    long everySteps;
+
+    @Option(names = "--resume", description = "Continue from the latest checkpoint in --checkpoint-dir, with the "
+            + "same options; the result is that of the uninterrupted run, bit for bit.")
+    boolean resume;
+
+    @Option(names = "--log", description = "Write the curves as JSON (one entry per epoch).")
+    Path log;
+
+    @Option(names = "--plot", description = "Write the curves as a PNG.")
+    Path plot;
+
+    @Option(names = "--threads", description = "BLAS threads (default: OpenBLAS's).")
+    Integer threads;
+
+    @Option(names = "--quiet", description = "No progress on stderr.")
+    boolean quiet;
+
+    @picocli.CommandLine.Mixin
+    OverwriteOption overwrite = new OverwriteOption();
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = DType.parse(dtype);
+        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
+        Model net = Zoo.parse(model);
+        TrainConfig config = config();
+        if (threads != null) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("--threads: expected a positive number, got " + threads);
+            }
+            Blas.setThreads(threads);
+        }
+        boolean noTest = test.trim().equalsIgnoreCase("none");
+        if ((resume || !config.checkpointEpochs().isEmpty() || everySteps > 0) && checkpointDir == null) {
+            throw new IllegalArgumentException((resume ? "--resume" : "checkpoints") + ": need --checkpoint-dir");
+        }
+        if (resume && paramsIn != null) {
+            throw new IllegalArgumentException("--resume and --params-in: the checkpoint has the parameters; give one");
+        }
+        String resumeFrom = resume ? Checkpoints.latest(checkpointDir) : null;
+        if (resume && resumeFrom == null) {
+            throw new IllegalArgumentException("--resume: no checkpoint (*.state.npz with its .npz) in "
+                    + checkpointDir);
+        }
+        OutputFiles outs = overwrite.outputs().inputSource("--train", train)
+                .inputSource("--test", noTest ? null : test).input("--params-in", paramsIn)
+                .output("--params-out", paramsOut, ".npz").output("--log", log, ".json").output("--plot", plot, ".png");
+        if (checkpointDir != null && !resume) {
+            for (String name : checkpointNames(config)) {
+                outs.outputIn("--checkpoint-dir", checkpointDir, name + ".npz")
+                        .outputIn("--checkpoint-dir", checkpointDir, name + Checkpoints.STATE_SUFFIX);
+            }
+        }
+        outs.check();
+        if (checkpointDir != null) {
+            Files.createDirectories(checkpointDir);
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
+             Dataset testRaw = noTest ? null : DataSource.loadDataset(test, dt, seed + 1)) {
+            Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err);
+            try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = noTest ? null : std.apply(testRaw);
+                 Dataset tr = InputLayout.forModel(net, trainStd);
+                 Dataset te = noTest ? null
+                         : testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
+                int[] perExample = tr.exampleShape();
+                int[] outShape = net.outputShape(perExample);
+                if (outShape.length != 1) {
+                    throw new IllegalArgumentException("--model: train needs outputs [N, classes], " + net.spec()
+                            + " gives [N] + " + Shapes.str(outShape));
+                }
+                tr.requireLabelsBelow(outShape[0], "train with " + outShape[0] + " model outputs");
+                if (te != null) {
+                    te.requireLabelsBelow(outShape[0], "train with " + outShape[0] + " model outputs");
+                }
+                org.ntk4j.train.Examples trainEx = new org.ntk4j.train.Examples(tr.x(), tr.labels(), outShape[0]);
+                org.ntk4j.train.Examples testEx = te == null ? null
+                        : new org.ntk4j.train.Examples(te.x(), te.labels(), outShape[0]);
+                o.printf(Locale.ROOT, "model %s; train %s %s, test %s; %s; %s%n", net.spec(), tr.name(),
+                        Shapes.str(tr.x().shape()), te == null ? "none" : te.name() + " " + Shapes.str(te.x().shape()),
+                        config.describe(), dt.shortName());
+                o.flush();
+                try (Progress progress = new Progress(o, err, quiet, System.console() != null)) {
+                    TrainResult result;
+                    if (resumeFrom != null) {
+                        try (TrainState s = Checkpoints.load(checkpointDir, resumeFrom, net, perExample, dt)) {
+                            o.printf(Locale.ROOT, "resuming from %s (epoch %d, step %d)%n",
+                                    checkpointDir.resolve(resumeFrom + ".npz"), s.epoch(), s.step());
+                            o.flush();
+                            result = Trainer.resume(net, s, trainEx, testEx, config, progress);
+                        }
+                    } else {
+                        try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
+                                : net.init(seed, perExample, dt)) {
+                            o.printf(Locale.ROOT, "%d parameters%n", p.count());
+                            result = Trainer.train(net, p, trainEx, testEx, config, progress);
+                        }
+                    }
+                    try (TrainResult r = result) {
+                        writeOutputs(o, net, r);
+                    }
+                }
+            }
+        }
+        o.flush();
+        return 0;
+    }
+
+    private TrainConfig config() {
+        Optimizer opt;
+        switch (optimizer.trim().toLowerCase(Locale.ROOT)) {
+            case "sgd":
+                opt = Optimizer.sgd(momentum, weightDecay);
+                break;
+            case "adam":
+                opt = Optimizer.adam(beta1, beta2, eps, weightDecay);
+                break;
+            default:
+                throw new IllegalArgumentException("--optimizer: expected sgd or adam, got '" + optimizer + "'");
+        }
+        if (everyEpoch && checkpointEpochs != null) {
+            throw new IllegalArgumentException("--checkpoint-every-epoch and --checkpoint-epochs: give one");
+        }
+        TreeSet<Integer> ce = new TreeSet<>();
+        if (everyEpoch) {
+            for (int e = 1; e <= epochs; e++) {
+                ce.add(e);
+            }
+        } else if (checkpointEpochs != null) {
+            for (int e : checkpointEpochs) {
+                if (e < 1 || e > epochs) {
+                    throw new IllegalArgumentException("--checkpoint-epochs: " + e + " is not an epoch of the run (1.."
+                            + epochs + ")");
+                }
+                ce.add(e);
+            }
+        }
+        return TrainConfig.builder().optimizer(opt).loss(Loss.parse(loss)).learningRate(lr)
+                .schedule(Schedule.parse(schedule)).batchSize(batch).epochs(epochs).seed(seed).checkpointEpochs(ce)
+                .checkpointEverySteps(everySteps).build();
+    }
+
+    /** The stems of the checkpoints the run may write; the step ones need the data size, so all epochs' are listed. */
+    private List<String> checkpointNames(TrainConfig c) {
+        List<String> names = new ArrayList<>();
+        for (int e : c.checkpointEpochs()) {
+            names.add(String.format(Locale.ROOT, "epoch-%04d", e));
+        }
+        if (everySteps > 0) {
+            for (int e = 1; e <= epochs; e++) {
+                String n = String.format(Locale.ROOT, "epoch-%04d", e);
+                if (!names.contains(n)) {
+                    names.add(n);
+                }
+            }
+        }
+        return names;
+    }
+
+    private void writeOutputs(PrintWriter o, Model net, TrainResult r) throws IOException {
+        List<EpochMetrics> curves = r.curves();
+        if (paramsOut != null) {
+            ParamsFile.save(r.params(), paramsOut);
+            o.println("wrote " + paramsOut);
+        }
+        if (log != null) {
+            JsonReport json = new JsonReport().put("model", net.spec()).put("train", train).put("test", test)
+                    .put("optimizer", optimizer).put("lr", lr).put("schedule", schedule).put("loss", loss)
+                    .put("batch", batch).put("epochs", epochs).put("seed", seed).put("dtype", dtype)
+                    .put("standardize", standardize);
+            for (EpochMetrics m : curves) {
+                String k = "epoch_" + m.epoch() + ".";
+                json.put(k + "step", m.step()).put(k + "learning_rate", m.learningRate())
+                        .put(k + "train_loss", m.trainLoss()).put(k + "test_loss", m.testLoss())
+                        .put(k + "test_accuracy", m.testAccuracy()).put(k + "examples_per_second",
+                                m.examplesPerSecond()).put(k + "seconds", m.seconds());
+            }
+            json.write(log);
+            o.println("wrote " + log);
+        }
+        if (plot != null) {
+            int n = curves.size();
+            double[] x = new double[n];
+            double[] trainLoss = new double[n];
+            double[] testLoss = new double[n];
+            double[] testError = new double[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = curves.get(i).epoch();
+                trainLoss[i] = curves.get(i).trainLoss();
+                testLoss[i] = curves.get(i).testLoss();
+                testError[i] = 1 - curves.get(i).testAccuracy();
+            }
+            List<Charts.Series> s = new ArrayList<>();
+            s.add(new Charts.Series("train loss", x, trainLoss));
+            if (curves.stream().anyMatch(m -> Double.isFinite(m.testLoss()))) {
+                s.add(new Charts.Series("test loss", x, testLoss));
+                s.add(new Charts.Series("test error", x, testError));
+            }
+            if (n < 2) {
+                throw new IllegalArgumentException("--plot: the curves need at least one epoch (--epochs 1)");
+            }
+            Charts.lines(plot, net.spec() + ", " + optimizer + " lr " + lr + ", batch " + batch, "epoch",
+                    "loss (" + loss + "), error", s);
+            o.println("wrote " + plot);
+        }
+    }
+
+    /** Epoch lines on stdout, a bar (terminal) or a line every 10 s on stderr, checkpoint files. */
+    private final class Progress implements Listener, AutoCloseable {
+        private final PrintWriter out;
+        private final PrintWriter err;
+        private final boolean quiet;
+        private final boolean terminal;
+        private ProgressBar bar;
+        private long lastLine = System.nanoTime();
+
+        Progress(PrintWriter out, PrintWriter err, boolean quiet, boolean terminal) {
+            this.out = out;
+            this.err = err;
+            this.quiet = quiet;
+            this.terminal = terminal;
+        }
+
+        @Override
+        public void stepDone(int epoch, long stepInEpoch, long stepsPerEpoch, double loss, double rate) {
+            if (quiet) {
+                return;
+            }
+            String msg = String.format(Locale.ROOT, "loss %.4f, %.0f examples/s", loss, rate);
+            if (terminal) {
+                if (bar == null) {
+                    bar = new ProgressBarBuilder().setTaskName("epoch " + epoch).setInitialMax(stepsPerEpoch)
+                            .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err))
+                            .setUpdateIntervalMillis(500).build();
+                }
+                bar.stepTo(stepInEpoch);
+                bar.setExtraMessage(msg);
+            } else if (System.nanoTime() - lastLine >= 10_000_000_000L) {
+                lastLine = System.nanoTime();
+                err.printf(Locale.ROOT, "ntk4j: epoch %d, step %d/%d, %s%n", epoch, stepInEpoch, stepsPerEpoch, msg);
+                err.flush();
+            }
+        }
+
+        @Override
+        public void epochDone(int epoch, Params params, EpochMetrics m) {
+            close();
+            if (epoch == 0) {
+                out.printf(Locale.ROOT, "epoch 0: test loss %.4f, test accuracy %.2f%%%n", m.testLoss(),
+                        100 * m.testAccuracy());
+            } else {
+                out.printf(Locale.ROOT, "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%%, "
+                        + "%.1f s, %.0f examples/s%n", epoch, m.trainLoss(), m.testLoss(), 100 * m.testAccuracy(),
+                        m.seconds(), m.examplesPerSecond());
+            }
+            out.flush();
+        }
+
+        @Override
+        public void checkpoint(TrainState state, String name) throws IOException {
+            Path p = Checkpoints.save(state, checkpointDir, name);
+            if (!quiet) {
+                err.println("ntk4j: checkpoint " + p + " (step " + state.step() + ")");
+                err.flush();
+            }
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) {
+                bar.close();
+                bar = null;
+            }
+        }
+    }
+}

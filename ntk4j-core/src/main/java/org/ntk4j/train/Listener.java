@@ -1,0 +1,45 @@
+package org.ntk4j.train;
+
+import java.io.IOException;
+import org.ntk4j.nn.Params;
+
+/** What a training run reports to its caller; every method has a default that does nothing. */
+public interface Listener {
+    /** A listener that ignores everything. */
+    Listener NONE = new Listener() {
+    };
+
+    /**
+     * After each epoch, and once before the first (epoch 0, the initial parameters; not on a resumed run whose
+     * history already has it). The parameters are the trainer's live ones: copy them to keep them.
+     *
+     * @param epoch the completed epoch, from 0
+     * @param params the parameters now; valid only during the call
+     * @param metrics the epoch's values
+     * @throws IOException if the listener cannot record them (the run stops)
+     */
+    default void epochDone(int epoch, Params params, EpochMetrics metrics) throws IOException {
+    }
+
+    /**
+     * When a checkpoint is due (after a chosen epoch or every chosen number of steps).
+     *
+     * @param state the run's state; valid only during the call (copy it to keep it)
+     * @param name a file-name stem, {@code epoch-0003} at an epoch boundary or {@code step-000120}
+     * @throws IOException if the checkpoint cannot be written (the run stops)
+     */
+    default void checkpoint(TrainState state, String name) throws IOException {
+    }
+
+    /**
+     * After each step, for progress bars.
+     *
+     * @param epoch the current epoch, from 1
+     * @param stepInEpoch steps done in this epoch
+     * @param stepsPerEpoch steps in an epoch
+     * @param loss the running mean train loss of the epoch
+     * @param examplesPerSecond training examples per second so far in the epoch
+     */
+    default void stepDone(int epoch, long stepInEpoch, long stepsPerEpoch, double loss, double examplesPerSecond) {
+    }
+}

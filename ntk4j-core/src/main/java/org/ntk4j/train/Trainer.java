@@ -1,0 +1,608 @@
+package org.ntk4j.train;
+
+import java.io.IOException;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Parallel;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphBuilder;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.predict.Loss;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Mini-batch training of any {@link Model} by {@link Optimizer SGD or Adam} on a {@link Loss}. Each step runs
+ * one graph: the network's forward pass, the loss of the batch and its reverse-mode pass (a {@link Vjp} of the
+ * scalar loss, traced once per batch size, so the work is the network's GEMMs and convolutions, batched); the
+ * update is in place, elementwise. Reproducible bit for bit on one machine: the order of the examples in epoch e
+ * is a Fisher-Yates shuffle by a {@link SplittableRandom} seeded from (seed, e), the graph's shapes are fixed per
+ * step, and the update of each element does not depend on how the work is split between threads. A run resumed
+ * from a {@link TrainState} continues exactly as the uninterrupted run.
+ */
+public final class Trainer {
+    private Trainer() {
+    }
+
+    /**
+     * Trains from initial parameters.
+     *
+     * @param model the network; its output must be [n, classes]
+     * @param init the initial parameters (of the dtype the training runs in); copied, not changed, not closed
+     * @param train the training examples; converted to the parameters' dtype if needed; not closed
+     * @param test the examples evaluated after every epoch, or null
+     * @param config the run's settings
+     * @param listener what gets the curves, checkpoints and progress; {@link Listener#NONE} for nothing
+     * @return the final parameters and the curves, which the caller closes
+     * @throws IllegalArgumentException if the parameters or examples do not fit the model, or the outputs are not
+     *     [n, classes]
+     * @throws IOException if the listener fails to record an epoch or a checkpoint
+     */
+    public static TrainResult train(Model model, Params init, Examples train, Examples test, TrainConfig config,
+            Listener listener) throws IOException {
+        Map<String, Tensor> p = new LinkedHashMap<>();
+        init.tensors().forEach((k, v) -> p.put(k, v.copy()));
+        Params params = new Params(p);
+        Map<String, Tensor> buffers = new LinkedHashMap<>();
+        for (String b : config.optimizer().bufferNames()) {
+            params.tensors().forEach((k, v) -> buffers.put(bufferName(b, k), Tensor.zeros(v.dtype(), v.shape())));
+        }
+        TrainState start = new TrainState(params, buffers, 0, 0, 0, 0, 0, List.of(), config.describe());
+        try (Run run = new Run(model, start, train, test, config, listener)) {
+            return run.run();
+        }
+    }
+
+    /**
+     * Continues a run from a checkpoint; with the same model, data and settings (the epochs count may be larger)
+     * the result is bit for bit that of the uninterrupted run.
+     *
+     * @param model the network
+     * @param state the checkpoint; copied, not changed, not closed
+     * @param train the training examples, the same as the run's
+     * @param test the test examples, or null
+     * @param config the run's settings; {@link TrainConfig#describe()} must equal {@link TrainState#config()}
+     * @param listener what gets the curves, checkpoints and progress
+     * @return the final parameters and the curves (those of the checkpoint's history first)
+     * @throws IllegalArgumentException if the settings differ from the checkpoint's or the state does not fit
+     * @throws IOException if the listener fails
+     */
+    public static TrainResult resume(Model model, TrainState state, Examples train, Examples test,
+            TrainConfig config, Listener listener) throws IOException {
+        if (!state.config().equals(config.describe())) {
+            throw new IllegalArgumentException("--resume: the checkpoint was taken with " + state.config()
+                    + "; this run has " + config.describe());
+        }
+        for (String b : config.optimizer().bufferNames()) {
+            for (String k : state.params().tensors().keySet()) {
+                if (!state.buffers().containsKey(bufferName(b, k))) {
+                    throw new IllegalArgumentException("--resume: the checkpoint has no " + bufferName(b, k));
+                }
+            }
+        }
+        try (Run run = new Run(model, state.copy(), train, test, config, listener)) {
+            return run.run();
+        }
+    }
+
+    /**
+     * The name of an optimizer buffer in a {@link TrainState}.
+     *
+     * @param buffer {@code momentum}, {@code m} or {@code v}
+     * @param path the parameter's path
+     * @return {@code optimizer/BUFFER/PATH}
+     */
+    public static String bufferName(String buffer, String path) {
+        return "optimizer/" + buffer + "/" + path;
+    }
+
+    /**
+     * The order in which epoch {@code epoch} visits the examples: a Fisher-Yates shuffle by a
+     * {@link SplittableRandom} seeded from (seed, epoch).
+     *
+     * @param seed the run's seed
+     * @param epoch the epoch, from 1
+     * @param n the number of examples
+     * @return a permutation of 0..n-1
+     */
+    public static int[] permutation(long seed, int epoch, int n) {
+        SplittableRandom r = new SplittableRandom(mix64(seed ^ mix64(0x5DEECE66DL + epoch)));
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
+    }
+
+    /**
+     * The graph of one training step's gradient: inputs (parameters in declaration order, x [n, in...],
+     * targets y [n, classes], the cotangent [1] of the loss), outputs (the loss as a scalar, then one gradient
+     * [1, shape] per parameter). The loss is that of {@link Loss} (a mean over the n × classes target entries).
+     *
+     * @param model the network
+     * @param n the batch size
+     * @param in the per-example input shape
+     * @param dtype the dtype of the computation
+     * @param loss the loss
+     * @return the VJP graph
+     * @throws IllegalArgumentException if the shapes do not fit or the output is not [n, classes]
+     */
+    public static Graph gradientGraph(Model model, int n, int[] in, DType dtype, Loss loss) {
+        List<ParamSpec> specs = model.paramSpecs(in);
+        int[] out = model.outputShape(in);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("train: the model's output must be [n, classes], got [n, "
+                    + Shapes.str(out) + "] per batch");
+        }
+        int classes = out[0];
+        GraphBuilder b = new GraphBuilder();
+        Map<String, Var> values = new LinkedHashMap<>();
+        for (ParamSpec s : specs) {
+            values.put(s.path(), b.input(dtype, s.shape()));
+        }
+        Var x = b.input(dtype, Shapes.prepend(n, in));
+        Var y = b.input(dtype, n, classes);
+        Var f = model.traceInto(values, x);
+        double inv = 1.0 / ((double) n * classes);
+        Var l;
+        if (loss == Loss.MSE) {
+            l = f.sub(y).square().sum().mul(0.5 * inv);
+        } else {
+            Var m = f.reduceMax(1).expandDims(1).broadcastTo(n, classes);
+            Var z = f.sub(m);
+            Var lse = z.exp().sum(1).log().expandDims(1).broadcastTo(n, classes);
+            // −Σ y (z − lse) / |y|
+            l = y.mul(lse.sub(z)).sum().mul(inv);
+        }
+        Graph g = b.build(l);
+        boolean[] wrt = new boolean[specs.size() + 2];
+        java.util.Arrays.fill(wrt, 0, specs.size(), true);
+        return Vjp.of(g, 1, wrt);
+    }
+
+    /**
+     * The loss of a batch and its gradient with respect to every parameter, by the training step's graph.
+     *
+     * @param model the network
+     * @param params the parameters; not closed
+     * @param x the batch [n, in...], of the parameters' dtype; not closed
+     * @param y the targets [n, classes], of the parameters' dtype; not closed
+     * @param loss the loss
+     * @return the loss and the gradient (one tensor per parameter path, of its shape), which the caller closes
+     * @throws IllegalArgumentException if the shapes or dtypes do not fit
+     */
+    public static LossGradient lossAndGradient(Model model, Params params, Tensor x, Tensor y, Loss loss) {
+        int[] in = Shapes.dropFirst(x.shape());
+        List<ParamSpec> specs = model.paramSpecs(in);
+        params.validate(specs, x.dtype());
+        Graph g = gradientGraph(model, x.dim(0), in, x.dtype(), loss);
+        Tensor[] r = runGradient(g, specs, params, x, y);
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (int i = 0; i < specs.size(); i++) {
+            m.put(specs.get(i).path(), r[i + 1].reshapeMove(specs.get(i).shape()));
+        }
+        double l = r[0].getFlat(0);
+        r[0].close();
+        return new LossGradient(l, new Params(m));
+    }
+
+    private static Tensor[] runGradient(Graph g, List<ParamSpec> specs, Params params, Tensor x, Tensor y) {
+        Tensor[] args = new Tensor[specs.size() + 3];
+        for (int i = 0; i < specs.size(); i++) {
+            args[i] = params.get(specs.get(i).path());
+        }
+        args[specs.size()] = x;
+        args[specs.size() + 1] = y;
+        try (Tensor ct = Tensor.full(x.dtype(), 1.0, 1)) {
+            args[specs.size() + 2] = ct;
+            return g.evaluate(args);
+        }
+    }
+
+    /**
+     * The loss and accuracy of parameters on examples, by batches.
+     *
+     * @param model the network
+     * @param params the parameters; not closed
+     * @param data the examples; converted to the parameters' dtype batch by batch; not closed
+     * @param loss the loss
+     * @param batchSize the evaluation batch size, at least 1
+     * @return {loss (a mean over the N × classes entries), accuracy}
+     * @throws IllegalArgumentException if the shapes do not fit
+     */
+    public static double[] evaluate(Model model, Params params, Examples data, Loss loss, int batchSize) {
+        DType dtype = params.tensors().values().iterator().next().dtype();
+        return new Evaluation(model, dtype).run(params, data, loss, batchSize);
+    }
+
+    /**
+     * A batch's loss and gradient.
+     *
+     * @param loss the loss value
+     * @param gradient the gradient by parameter path, owned by this object
+     */
+    public record LossGradient(double loss, Params gradient) implements AutoCloseable {
+        /** Closes the gradient. */
+        @Override
+        public void close() {
+            gradient.close();
+        }
+    }
+
+    /** Batched forward passes with one cached graph per batch size. */
+    private static final class Evaluation {
+        private final Model model;
+        private final DType dtype;
+        private final Map<Integer, Graph> graphs = new HashMap<>();
+
+        Evaluation(Model model, DType dtype) {
+            this.model = model;
+            this.dtype = dtype;
+        }
+
+        double[] run(Params params, Examples data, Loss loss, int batchSize) {
+            int n = data.size();
+            int[] in = Shapes.dropFirst(data.x().shape());
+            List<ParamSpec> specs = model.paramSpecs(in);
+            params.validate(specs, dtype);
+            int classes = data.classes();
+            double lossSum = 0;
+            long correct = 0;
+            int row = Shapes.size(in);
+            for (int from = 0; from < n; from += batchSize) {
+                int b = Math.min(batchSize, n - from);
+                Graph g = graphs.computeIfAbsent(b, k -> model.trace(k, in, dtype));
+                Tensor[] args = new Tensor[specs.size() + 1];
+                for (int i = 0; i < specs.size(); i++) {
+                    args[i] = params.get(specs.get(i).path());
+                }
+                try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in))) {
+                    copyRows(data.x(), xb, from, b, row);
+                    args[specs.size()] = xb;
+                    double[] f;
+                    try (Tensor out = g.evaluate(args)[0]) {
+                        if (out.size() != b * classes) {
+                            throw new IllegalArgumentException("train: the model has " + out.size() / b
+                                    + " outputs per example, the data " + classes + " classes");
+                        }
+                        f = out.toDoubleArray();
+                    }
+                    double[] y = new double[f.length];
+                    for (int i = 0; i < b; i++) {
+                        int label = data.labels()[from + i];
+                        y[i * classes + label] = 1;
+                        int best = 0;
+                        for (int o = 1; o < classes; o++) {
+                            if (f[i * classes + o] > f[i * classes + best]) {
+                                best = o;
+                            }
+                        }
+                        if (best == label) {
+                            correct++;
+                        }
+                    }
+                    lossSum += loss.value(f, y, classes) * f.length;
+                }
+            }
+            return new double[] {lossSum / ((double) n * classes), (double) correct / n};
+        }
+    }
+
+    private static void copyRows(Tensor src, Tensor dst, int from, int count, int row) {
+        if (src.dtype() == DType.F32 && dst.dtype() == DType.F32) {
+            dst.floats().put(0, src.floats(), from * row, count * row);
+        } else if (src.dtype() == DType.F64 && dst.dtype() == DType.F64) {
+            dst.doubles().put(0, src.doubles(), from * row, count * row);
+        } else {
+            for (int i = 0; i < count * row; i++) {
+                dst.setFlat(i, src.getFlat(from * row + i));
+            }
+        }
+    }
+
+    /** One run: the state and the cached graphs. */
+    private static final class Run implements AutoCloseable {
+        private final Model model;
+        private final Examples train;
+        private final Examples test;
+        private final TrainConfig c;
+        private final Listener listener;
+        private final Params params;
+        private final Map<String, Tensor> buffers;
+        private final List<ParamSpec> specs;
+        private final int[] in;
+        private final int row;
+        private final int classes;
+        private final DType dtype;
+        private final Map<Integer, Graph> graphs = new HashMap<>();
+        private final Evaluation evaluation;
+        private final List<EpochMetrics> history;
+        private final String[] bufferNames;
+        private int epoch;
+        private long stepInEpoch;
+        private long step;
+        private double lossSum;
+        private long lossCount;
+
+        Run(Model model, TrainState s, Examples train, Examples test, TrainConfig c, Listener listener) {
+            this.model = model;
+            this.train = train;
+            this.test = test;
+            this.c = c;
+            this.listener = listener;
+            this.params = s.params();
+            this.buffers = new LinkedHashMap<>(s.buffers());
+            this.dtype = params.tensors().values().iterator().next().dtype();
+            this.in = Shapes.dropFirst(train.x().shape());
+            this.row = Shapes.size(in);
+            this.specs = model.paramSpecs(in);
+            params.validate(specs, dtype);
+            int[] out = model.outputShape(in);
+            this.classes = train.classes();
+            if (out.length != 1 || out[0] != classes) {
+                throw new IllegalArgumentException("train: the model's outputs " + Shapes.str(out)
+                        + " per example do not match the data's " + classes + " classes");
+            }
+            if (test != null && !java.util.Arrays.equals(Shapes.dropFirst(test.x().shape()), in)) {
+                throw new IllegalArgumentException("train: test examples " + Shapes.str(test.x().shape())
+                        + " do not have the training examples' shape " + Shapes.str(train.x().shape()));
+            }
+            this.evaluation = new Evaluation(model, dtype);
+            this.history = new ArrayList<>(s.history());
+            this.bufferNames = c.optimizer().bufferNames();
+            this.epoch = s.epoch();
+            this.stepInEpoch = s.stepInEpoch();
+            this.step = s.step();
+            this.lossSum = s.lossSum();
+            this.lossCount = s.lossCount();
+        }
+
+        TrainResult run() throws IOException {
+            int n = train.size();
+            long stepsPerEpoch = (n + c.batchSize() - 1) / c.batchSize();
+            long totalSteps = Math.max(1, stepsPerEpoch * c.epochs());
+            if (history.isEmpty()) {
+                double[] t = evaluateTest();
+                EpochMetrics m0 = new EpochMetrics(0, 0, c.learningRate(), Double.NaN, t[0], t[1], Double.NaN, 0);
+                history.add(m0);
+                listener.epochDone(0, params, m0);
+            }
+            Tensor xTrain = train.x().dtype() == dtype ? train.x() : train.x().to(dtype);
+            try (Tensor ones = Tensor.full(dtype, 1.0, 1)) {
+                while (epoch < c.epochs()) {
+                    int e = epoch + 1;
+                    int[] perm = permutation(c.seed(), e, n);
+                    long nanos = 0;
+                    long examples = 0;
+                    double lr = c.learningRate();
+                    boolean stepCheckpointDue = false;
+                    for (long s = stepInEpoch; s < stepsPerEpoch; s++) {
+                        long t0 = System.nanoTime();
+                        int from = (int) (s * c.batchSize());
+                        int b = Math.min(c.batchSize(), n - from);
+                        lr = c.learningRate() * c.schedule().factor(step, stepsPerEpoch, totalSteps);
+                        double l = step(xTrain, perm, from, b, lr, ones);
+                        step++;
+                        stepInEpoch = s + 1;
+                        lossSum += l * b;
+                        lossCount += b;
+                        nanos += System.nanoTime() - t0;
+                        examples += b;
+                        listener.stepDone(e, stepInEpoch, stepsPerEpoch, lossSum / lossCount,
+                                examples / (nanos * 1e-9));
+                        if (c.checkpointEverySteps() > 0 && step % c.checkpointEverySteps() == 0) {
+                            if (stepInEpoch < stepsPerEpoch) {
+                                listener.checkpoint(state(), String.format(java.util.Locale.ROOT, "step-%06d", step));
+                            } else {
+                                stepCheckpointDue = true;
+                            }
+                        }
+                    }
+                    double[] t = evaluateTest();
+                    EpochMetrics m = new EpochMetrics(e, step, lr, lossCount == 0 ? Double.NaN : lossSum / lossCount,
+                            t[0], t[1], examples == 0 ? Double.NaN : examples / (nanos * 1e-9), nanos * 1e-9);
+                    history.add(m);
+                    epoch = e;
+                    stepInEpoch = 0;
+                    lossSum = 0;
+                    lossCount = 0;
+                    listener.epochDone(e, params, m);
+                    if (c.checkpointAfterEpoch(e) || stepCheckpointDue) {
+                        listener.checkpoint(state(), String.format(java.util.Locale.ROOT, "epoch-%04d", e));
+                    }
+                }
+            } finally {
+                if (xTrain != train.x()) {
+                    xTrain.close();
+                }
+            }
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            params.tensors().forEach((k, v) -> out.put(k, v.copy()));
+            return new TrainResult(new Params(out), List.copyOf(history));
+        }
+
+        private TrainState state() {
+            return new TrainState(params, buffers, epoch, stepInEpoch, step, lossSum, lossCount, history,
+                    c.describe());
+        }
+
+        private double[] evaluateTest() {
+            if (test == null) {
+                return new double[] {Double.NaN, Double.NaN};
+            }
+            return evaluation.run(params, test, c.loss(), c.evalBatchSize());
+        }
+
+        private double step(Tensor xTrain, int[] perm, int from, int b, double lr, Tensor ones) {
+            Graph g = graphs.computeIfAbsent(b, k -> gradientGraph(model, k, in, dtype, c.loss()));
+            Tensor[] r;
+            try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in)); Tensor yb = Tensor.zeros(dtype, b, classes)) {
+                gather(xTrain, xb, perm, from, b);
+                for (int i = 0; i < b; i++) {
+                    yb.setFlat(i * classes + train.labels()[perm[from + i]], 1.0);
+                }
+                Tensor[] args = new Tensor[specs.size() + 3];
+                for (int i = 0; i < specs.size(); i++) {
+                    args[i] = params.get(specs.get(i).path());
+                }
+                args[specs.size()] = xb;
+                args[specs.size() + 1] = yb;
+                args[specs.size() + 2] = ones;
+                r = g.evaluate(args);
+            }
+            try {
+                double loss = r[0].getFlat(0);
+                long t = step + 1;
+                for (int i = 0; i < specs.size(); i++) {
+                    String path = specs.get(i).path();
+                    update(params.get(path), r[i + 1], path, lr, t);
+                }
+                return loss;
+            } finally {
+                for (Tensor x : r) {
+                    x.close();
+                }
+            }
+        }
+
+        private void gather(Tensor src, Tensor dst, int[] perm, int from, int b) {
+            if (dtype == DType.F32) {
+                FloatBuffer s = src.floats();
+                FloatBuffer d = dst.floats();
+                for (int i = 0; i < b; i++) {
+                    d.put(i * row, s, perm[from + i] * row, row);
+                }
+            } else {
+                DoubleBuffer s = src.doubles();
+                DoubleBuffer d = dst.doubles();
+                for (int i = 0; i < b; i++) {
+                    d.put(i * row, s, perm[from + i] * row, row);
+                }
+            }
+        }
+
+        private void update(Tensor theta, Tensor grad, String path, double lr, long t) {
+            Optimizer o = c.optimizer();
+            int n = theta.size();
+            if (o.kind() == Optimizer.Kind.SGD) {
+                Tensor buf = bufferNames.length == 0 ? null : buffers.get(bufferName("momentum", path));
+                if (dtype == DType.F32) {
+                    FloatBuffer th = theta.floats();
+                    FloatBuffer gr = grad.floats();
+                    FloatBuffer bu = buf == null ? null : buf.floats();
+                    float eta = (float) lr;
+                    float wd = (float) o.weightDecay();
+                    float mu = (float) o.momentum();
+                    Parallel.range(n, (lo, hi) -> {
+                        for (int i = lo; i < hi; i++) {
+                            float w = th.get(i);
+                            float d = gr.get(i) + wd * w;
+                            if (bu != null) {
+                                d = mu * bu.get(i) + d;
+                                bu.put(i, d);
+                            }
+                            th.put(i, w - eta * d);
+                        }
+                    });
+                } else {
+                    DoubleBuffer th = theta.doubles();
+                    DoubleBuffer gr = grad.doubles();
+                    DoubleBuffer bu = buf == null ? null : buf.doubles();
+                    double wd = o.weightDecay();
+                    double mu = o.momentum();
+                    Parallel.range(n, (lo, hi) -> {
+                        for (int i = lo; i < hi; i++) {
+                            double w = th.get(i);
+                            double d = gr.get(i) + wd * w;
+                            if (bu != null) {
+                                d = mu * bu.get(i) + d;
+                                bu.put(i, d);
+                            }
+                            th.put(i, w - lr * d);
+                        }
+                    });
+                }
+                return;
+            }
+            Tensor m = buffers.get(bufferName("m", path));
+            Tensor v = buffers.get(bufferName("v", path));
+            double bc1 = 1 - Math.pow(o.beta1(), t);
+            double bc2 = Math.sqrt(1 - Math.pow(o.beta2(), t));
+            if (dtype == DType.F32) {
+                FloatBuffer th = theta.floats();
+                FloatBuffer gr = grad.floats();
+                FloatBuffer mb = m.floats();
+                FloatBuffer vb = v.floats();
+                float wd = (float) o.weightDecay();
+                float b1 = (float) o.beta1();
+                float b2 = (float) o.beta2();
+                float c1 = (float) (1 - o.beta1());
+                float c2 = (float) (1 - o.beta2());
+                float stepSize = (float) (lr / bc1);
+                float sqrtBc2 = (float) bc2;
+                float eps = (float) o.epsilon();
+                Parallel.range(n, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        float w = th.get(i);
+                        float d = gr.get(i) + wd * w;
+                        float mi = b1 * mb.get(i) + c1 * d;
+                        float vi = b2 * vb.get(i) + c2 * d * d;
+                        mb.put(i, mi);
+                        vb.put(i, vi);
+                        th.put(i, w - stepSize * mi / ((float) Math.sqrt(vi) / sqrtBc2 + eps));
+                    }
+                });
+            } else {
+                DoubleBuffer th = theta.doubles();
+                DoubleBuffer gr = grad.doubles();
+                DoubleBuffer mb = m.doubles();
+                DoubleBuffer vb = v.doubles();
+                double wd = o.weightDecay();
+                double b1 = o.beta1();
+                double b2 = o.beta2();
+                double stepSize = lr / bc1;
+                double eps = o.epsilon();
+                Parallel.range(n, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        double w = th.get(i);
+                        double d = gr.get(i) + wd * w;
+                        double mi = b1 * mb.get(i) + (1 - b1) * d;
+                        double vi = b2 * vb.get(i) + (1 - b2) * d * d;
+                        mb.put(i, mi);
+                        vb.put(i, vi);
+                        th.put(i, w - stepSize * mi / (Math.sqrt(vi) / bc2 + eps));
+                    }
+                });
+            }
+        }
+
+        @Override
+        public void close() {
+            params.close();
+            buffers.values().forEach(Tensor::close);
+        }
+    }
+}

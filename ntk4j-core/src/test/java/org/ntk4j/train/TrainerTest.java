@@ -1,0 +1,235 @@
+package org.ntk4j.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.predict.Loss;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+class TrainerTest {
+    private static final int[] IN = {4, 3};
+
+    static List<Arguments> zooAndLosses() {
+        List<Arguments> a = new ArrayList<>();
+        for (String spec : List.of("fcn(depth=2,width=5,out=3,act=erf)", "fcn(depth=1,width=4,out=3,param=standard)",
+                "cnn(depth=1,channels=2,out=3,act=tanh)", "cnn(depth=1,channels=2,out=3,pool=flatten)",
+                "resnet(blocks=1,channels=2,out=3,act=gelu)", "transformer(layers=1,dim=4,heads=2,out=3)")) {
+            for (Loss l : Loss.values()) {
+                a.add(Arguments.of(spec, l));
+            }
+        }
+        return a;
+    }
+
+    private static Tensor onehot(int[] labels, int classes, DType dtype) {
+        Tensor y = Tensor.zeros(dtype, labels.length, classes);
+        for (int i = 0; i < labels.length; i++) {
+            y.setFlat(i * classes + labels[i], 1);
+        }
+        return y;
+    }
+
+    private static double lossOf(Model m, Params p, Tensor x, Tensor y, Loss loss) {
+        try (Tensor f = m.apply(p, x)) {
+            return loss.value(f.toDoubleArray(), y.toDoubleArray(), y.dim(1));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("zooAndLosses")
+    void gradientsEqualFiniteDifferencesInFloat64(String spec, Loss loss) {
+        Model m = Zoo.parse(spec);
+        int[] labels = {0, 2, 1, 2, 0};
+        try (Params p = m.init(7, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 5, 4, 3);
+                Tensor y = onehot(labels, 3, DType.F64);
+                Trainer.LossGradient lg = Trainer.lossAndGradient(m, p, x, y, loss)) {
+            assertThat(lg.loss()).isCloseTo(lossOf(m, p, x, y, loss), org.assertj.core.data.Offset.offset(1e-12));
+            double h = 1e-6;
+            for (Map.Entry<String, Tensor> e : p.tensors().entrySet()) {
+                Tensor t = e.getValue();
+                Tensor g = lg.gradient().get(e.getKey());
+                for (int i = 0; i < t.size(); i += Math.max(1, t.size() / 5)) {
+                    double v = t.getFlat(i);
+                    t.setFlat(i, v + h);
+                    double up = lossOf(m, p, x, y, loss);
+                    t.setFlat(i, v - h);
+                    double down = lossOf(m, p, x, y, loss);
+                    t.setFlat(i, v);
+                    double fd = (up - down) / (2 * h);
+                    assertThat(g.getFlat(i)).as("%s %s %s[%d]", spec, loss, e.getKey(), i)
+                            .isCloseTo(fd, org.assertj.core.data.Offset.offset(1e-7 + 1e-6 * Math.abs(fd)));
+                }
+            }
+        }
+    }
+
+    /** f = x W + b (standard parameterisation), 3 inputs, 2 outputs; full-batch steps by hand. */
+    private static double[][] handSteps(Optimizer o, Loss loss, double lr, double[] x, int[] labels, double[] w0,
+            double[] b0, int steps) {
+        int n = labels.length;
+        double[] w = w0.clone();
+        double[] b = b0.clone();
+        double[][] buf1 = {new double[6], new double[2]};
+        double[][] buf2 = {new double[6], new double[2]};
+        for (int t = 1; t <= steps; t++) {
+            double[] f = new double[n * 2];
+            double[] y = new double[n * 2];
+            for (int i = 0; i < n; i++) {
+                y[i * 2 + labels[i]] = 1;
+                for (int o2 = 0; o2 < 2; o2++) {
+                    double s = b[o2];
+                    for (int k = 0; k < 3; k++) {
+                        s += x[i * 3 + k] * w[k * 2 + o2];
+                    }
+                    f[i * 2 + o2] = s;
+                }
+            }
+            double[] g = new double[n * 2];
+            loss.gradient(f, y, 2, g);
+            double[] gw = new double[6];
+            double[] gb = new double[2];
+            for (int i = 0; i < n; i++) {
+                for (int o2 = 0; o2 < 2; o2++) {
+                    gb[o2] += g[i * 2 + o2];
+                    for (int k = 0; k < 3; k++) {
+                        gw[k * 2 + o2] += x[i * 3 + k] * g[i * 2 + o2];
+                    }
+                }
+            }
+            double[][] th = {w, b};
+            double[][] gr = {gw, gb};
+            for (int p = 0; p < 2; p++) {
+                for (int i = 0; i < th[p].length; i++) {
+                    double d = gr[p][i] + o.weightDecay() * th[p][i];
+                    if (o.kind() == Optimizer.Kind.SGD) {
+                        buf1[p][i] = o.momentum() * buf1[p][i] + d;
+                        th[p][i] -= lr * buf1[p][i];
+                    } else {
+                        buf1[p][i] = o.beta1() * buf1[p][i] + (1 - o.beta1()) * d;
+                        buf2[p][i] = o.beta2() * buf2[p][i] + (1 - o.beta2()) * d * d;
+                        double mh = buf1[p][i] / (1 - Math.pow(o.beta1(), t));
+                        double vh = buf2[p][i] / (1 - Math.pow(o.beta2(), t));
+                        th[p][i] -= lr * mh / (Math.sqrt(vh) + o.epsilon());
+                    }
+                }
+            }
+        }
+        return new double[][] {w, b};
+    }
+
+    static List<Arguments> optimizers() {
+        return List.of(Arguments.of(Optimizer.sgd(0.9, 0.01), Loss.CROSS_ENTROPY),
+                Arguments.of(Optimizer.sgd(0.5, 0.1), Loss.MSE),
+                Arguments.of(Optimizer.adam(0.9, 0.999, 1e-8, 0.01), Loss.CROSS_ENTROPY),
+                Arguments.of(Optimizer.adam(0.8, 0.99, 1e-3, 0), Loss.MSE));
+    }
+
+    @ParameterizedTest
+    @MethodSource("optimizers")
+    void stepsEqualHandComputedUpdatesOnATinyNetwork(Optimizer o, Loss loss) throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=2,param=standard)");
+        double[] xs = {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.5, 0.1, 0.2, 0.3};
+        int[] labels = {0, 1, 1, 0};
+        try (Params init = m.init(3, new int[] {3}, DType.F64); Tensor x = Tensor.of(xs, 4, 3)) {
+            List<String> paths = new ArrayList<>(init.tensors().keySet());
+            double[] w0 = init.get(paths.get(0)).toDoubleArray();
+            double[] b0 = init.get(paths.get(1)).toDoubleArray();
+            for (int steps = 1; steps <= 3; steps++) {
+                TrainConfig c = TrainConfig.builder().optimizer(o).loss(loss).learningRate(0.3).batchSize(4)
+                        .epochs(steps).seed(1).build();
+                double[][] hand = handSteps(o, loss, 0.3, xs, labels, w0, b0, steps);
+                try (TrainResult r = Trainer.train(m, init, new Examples(x, labels, 2), null, c, Listener.NONE)) {
+                    assertThat(r.params().get(paths.get(0)).toDoubleArray()).containsExactly(hand[0],
+                            org.assertj.core.data.Offset.offset(1e-13));
+                    assertThat(r.params().get(paths.get(1)).toDoubleArray()).containsExactly(hand[1],
+                            org.assertj.core.data.Offset.offset(1e-13));
+                    assertThat(r.curves()).hasSize(steps + 1);
+                }
+            }
+            // init is not changed by training
+            assertThat(init.get(paths.get(0)).toDoubleArray()).containsExactly(w0);
+        }
+    }
+
+    @Test
+    void aResumedRunEqualsTheUninterruptedOneBitForBit() throws Exception {
+        Model m = Zoo.parse("fcn(depth=1,width=16,out=3)");
+        int n = 50;
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = i % 3;
+        }
+        List<TrainState> states = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                states.add(state.copy());
+            }
+        };
+        for (Optimizer o : List.of(Optimizer.sgd(0.9, 1e-3), Optimizer.adam(0.9, 0.999, 1e-8, 0))) {
+            TrainConfig c = TrainConfig.builder().optimizer(o).learningRate(0.05).batchSize(8).epochs(3).seed(11)
+                    .schedule(Schedule.cosine()).checkpointEverySteps(5).checkpointEpochs(Set.of(1)).build();
+            try (Params init = m.init(5, IN, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 9, n, 4, 3);
+                    Tensor xt = Tensor.randomNormal(DType.F32, 10, 9, 4, 3)) {
+                Examples train = new Examples(x, labels, 3);
+                Examples test = new Examples(xt, new int[] {0, 1, 2, 0, 1, 2, 0, 1, 2}, 3);
+                states.clear();
+                try (TrainResult full = Trainer.train(m, init, train, test, c, keep)) {
+                    // 7 steps per epoch, 21 in all: steps 5, 10, 15, 20 and the end of epoch 1
+                    assertThat(states).extracting(TrainState::step).containsExactly(5L, 7L, 10L, 15L, 20L);
+                    for (TrainState s : states) {
+                        try (TrainResult resumed = Trainer.resume(m, s, train, test, c, Listener.NONE)) {
+                            for (String k : full.params().tensors().keySet()) {
+                                assertThat(resumed.params().get(k).toFloatArray())
+                                        .containsExactly(full.params().get(k).toFloatArray());
+                            }
+                            assertThat(resumed.curves()).extracting(EpochMetrics::trainLoss)
+                                    .containsExactlyElementsOf(full.curves().stream().map(EpochMetrics::trainLoss)
+                                            .toList());
+                        }
+                    }
+                    try (TrainResult again = Trainer.train(m, init, train, test, c, Listener.NONE)) {
+                        for (String k : full.params().tensors().keySet()) {
+                            assertThat(again.params().get(k).toFloatArray())
+                                    .containsExactly(full.params().get(k).toFloatArray());
+                        }
+                    }
+                } finally {
+                    states.forEach(TrainState::close);
+                }
+                TrainConfig other = c.toBuilder().seed(12).build();
+                assertThatThrownBy(() -> {
+                    try (TrainState s = new TrainState(m.init(5, IN, DType.F32), Map.of(), 0, 0, 0, 0, 0, List.of(), c.describe())) {
+                        Trainer.resume(m, s, train, test, other, Listener.NONE);
+                    }
+                }).hasMessageStartingWith("--resume: the checkpoint was taken with");
+            }
+        }
+    }
+
+    @Test
+    void schedulesAndPermutations() {
+        assertThat(Schedule.parse("step:2:0.1").factor(9, 4, 100)).isCloseTo(0.1, org.assertj.core.data.Offset
+                .offset(1e-15));
+        assertThat(Schedule.parse("cosine").factor(50, 4, 100)).isCloseTo(0.5, org.assertj.core.data.Offset
+                .offset(1e-15));
+        assertThat(Schedule.parse("constant").factor(50, 4, 100)).isEqualTo(1);
+        assertThatThrownBy(() -> Schedule.parse("linear")).hasMessageStartingWith("--schedule: expected");
+        int[] p = Trainer.permutation(1, 1, 100);
+        assertThat(p).containsExactlyInAnyOrder(java.util.stream.IntStream.range(0, 100).toArray());
+        assertThat(Trainer.permutation(1, 1, 100)).containsExactly(p);
+        assertThat(Trainer.permutation(1, 2, 100)).isNotEqualTo(p);
+    }
+}

@@ -1,0 +1,144 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.train.EpochMetrics;
+import org.ntk4j.train.TrainState;
+
+/**
+ * Training checkpoints as two NumPy archives in a directory: {@code NAME.npz}, the parameters alone (what
+ * {@code --params-in} of every command reads, as {@link ParamsFile}), and {@code NAME.state.npz}, the rest of the
+ * {@link TrainState}: the optimizer's buffers under {@code optimizer/BUFFER/PATH}, {@code meta/position} (int64:
+ * completed epochs, steps into the next epoch, global steps, examples of the epoch so far), {@code meta/loss_sum}
+ * (float64 [1]), {@code meta/history} (float64 [epochs + 1, 8], the {@link EpochMetrics} rows) and
+ * {@code meta/config} (the settings, UTF-8 bytes). Both are written atomically ({@link AtomicFile}), the
+ * parameters first, so a state file always has its parameters.
+ */
+public final class Checkpoints {
+    /** The suffix of the state archive. */
+    public static final String STATE_SUFFIX = ".state.npz";
+
+    private Checkpoints() {
+    }
+
+    /**
+     * Writes a checkpoint.
+     *
+     * @param state the state; not closed
+     * @param dir the directory, which must exist
+     * @param name the file-name stem, e.g. {@code epoch-0003}
+     * @return the parameters' file {@code DIR/NAME.npz}
+     * @throws IOException if a file cannot be written
+     */
+    public static Path save(TrainState state, Path dir, String name) throws IOException {
+        Path params = dir.resolve(name + ".npz");
+        ParamsFile.save(state.params(), params);
+        Map<String, NpyArray> a = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : state.buffers().entrySet()) {
+            a.put(e.getKey(), NpyArray.of(e.getValue()));
+        }
+        a.put("meta/position", NpyArray.ofLongs(NpyDType.INT64, new long[] {state.epoch(), state.stepInEpoch(),
+            state.step(), state.lossCount()}, 4));
+        a.put("meta/loss_sum", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {state.lossSum()}, 1));
+        List<EpochMetrics> h = state.history();
+        double[] rows = new double[h.size() * EpochMetrics.FIELDS];
+        for (int i = 0; i < h.size(); i++) {
+            System.arraycopy(h.get(i).toArray(), 0, rows, i * EpochMetrics.FIELDS, EpochMetrics.FIELDS);
+        }
+        a.put("meta/history", NpyArray.ofDoubles(NpyDType.FLOAT64, rows, h.size(), EpochMetrics.FIELDS));
+        byte[] config = state.config().getBytes(StandardCharsets.UTF_8);
+        long[] bytes = new long[config.length];
+        for (int i = 0; i < config.length; i++) {
+            bytes[i] = config[i] & 0xff;
+        }
+        a.put("meta/config", NpyArray.ofLongs(NpyDType.UINT8, bytes, bytes.length));
+        Npz.writeArrays(dir.resolve(name + STATE_SUFFIX), a);
+        return params;
+    }
+
+    /**
+     * The checkpoint of a directory with the most global steps, or null when there is none.
+     *
+     * @param dir the checkpoint directory
+     * @return the stem ({@code epoch-0003}) of the latest checkpoint, or null
+     * @throws IOException if the directory or a state file cannot be read
+     */
+    public static String latest(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return null;
+        }
+        List<Path> states = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> p.getFileName().toString().endsWith(STATE_SUFFIX)).sorted().forEach(states::add);
+        }
+        String best = null;
+        long bestStep = -1;
+        for (Path p : states) {
+            String f = p.getFileName().toString();
+            String stem = f.substring(0, f.length() - STATE_SUFFIX.length());
+            if (!Files.isRegularFile(dir.resolve(stem + ".npz"))) {
+                continue;
+            }
+            long step = Npz.read(p).get("meta/position").getLong(2);
+            if (step > bestStep) {
+                bestStep = step;
+                best = stem;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Reads a checkpoint back.
+     *
+     * @param dir the checkpoint directory
+     * @param name the stem
+     * @param model the network, to check and order the parameters
+     * @param perExample the shape of one input example
+     * @param dtype the dtype of the training
+     * @return the state, which the caller closes
+     * @throws IllegalArgumentException if the files do not match the model or lack an entry
+     * @throws IOException if a file cannot be read
+     */
+    public static TrainState load(Path dir, String name, Model model, int[] perExample, DType dtype)
+            throws IOException {
+        Path statePath = dir.resolve(name + STATE_SUFFIX);
+        Map<String, NpyArray> a = Npz.read(statePath);
+        for (String key : List.of("meta/position", "meta/loss_sum", "meta/history", "meta/config")) {
+            if (!a.containsKey(key)) {
+                throw new IllegalArgumentException(statePath + ": no entry " + key + " (not a training checkpoint)");
+            }
+        }
+        Params params = ParamsFile.load(dir.resolve(name + ".npz"), model, perExample, dtype);
+        Map<String, Tensor> buffers = new LinkedHashMap<>();
+        for (Map.Entry<String, NpyArray> e : a.entrySet()) {
+            if (e.getKey().startsWith("optimizer/")) {
+                buffers.put(e.getKey(), e.getValue().toTensor(dtype));
+            }
+        }
+        long[] pos = a.get("meta/position").toLongArray();
+        double[] rows = a.get("meta/history").toDoubleArray();
+        List<EpochMetrics> history = new ArrayList<>();
+        for (int i = 0; i + EpochMetrics.FIELDS <= rows.length; i += EpochMetrics.FIELDS) {
+            history.add(EpochMetrics.fromArray(rows, i));
+        }
+        long[] c = a.get("meta/config").toLongArray();
+        byte[] bytes = new byte[c.length];
+        for (int i = 0; i < c.length; i++) {
+            bytes[i] = (byte) c[i];
+        }
+        return new TrainState(params, buffers, (int) pos[0], pos[1], pos[2], a.get("meta/loss_sum").getDouble(0),
+                pos[3], history, new String(bytes, StandardCharsets.UTF_8));
+    }
+}
