@@ -17,7 +17,9 @@ public final class BenchMain {
                 "              PyTorch (functorch) and DJL on the FCN example and a cnn; --quick: under 5 minutes",
                 "  methods     JC vs NTK-VP vs SD on the FCN example and a width sweep (NtkMethodsBench)",
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
-                "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)");
+                "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
+                "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
+                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]");
     }
 
     /**
@@ -38,9 +40,10 @@ public final class BenchMain {
             case "methods" -> NtkMethodsBench.main(rest);
             case "pntk" -> PntkSpeedBench.main(rest);
             case "gemm" -> GemmReport.main(rest);
+            case "train-mlp" -> TrainMlpBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm");
+                        + "pntk, gemm, train-mlp");
                 System.exit(2);
             }
         }

@@ -11,10 +11,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.ntk4j.io.Npy;
+import org.ntk4j.io.NpyArray;
+import org.ntk4j.io.NpyDType;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -97,6 +100,40 @@ class PeerAgreementTest {
                 assertThat(KernelAgreement.relativeError(k, expected)).isLessThan(KernelAgreement.TOLERANCE);
             }
         }
+    }
+
+    @Test
+    void pytorchTrainingScriptRunsOneEpochAndPrintsItsLine(@TempDir Path dir) throws IOException,
+            InterruptedException {
+        assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)", PeersBench.PYTHON)
+                .isTrue();
+        assumeTrue(torch, "SKIPPED: PyTorch is absent (" + PeersBench.PYTHON + " cannot import torch); the "
+                + "train-mlp script is not run here. apt-get install python3-torch to run it.");
+        Path script = dir.resolve(TrainMlpBench.SCRIPT);
+        try (InputStream s = TrainMlpBench.class.getResourceAsStream(TrainMlpBench.SCRIPT)) {
+            Files.copy(s, script);
+        }
+        long[] labels = new long[512];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = i % 10;
+        }
+        try (Tensor x = Tensor.randomNormal(DType.F32, 5, 512, 784)) {
+            Npy.write(dir.resolve("x.npy"), x);
+        }
+        Npy.write(dir.resolve("y.npy"), NpyArray.ofLongs(NpyDType.INT64, labels, labels.length));
+        Process p = new ProcessBuilder(List.of(PeersBench.PYTHON, script.toString(), "--x",
+                dir.resolve("x.npy").toString(), "--y", dir.resolve("y.npy").toString(), "--batch", "128",
+                "--threads", "1", "--epochs", "1")).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0).as(out).isTrue();
+        String ready = out.lines().filter(l -> l.contains("\"status\"")).findFirst().orElseThrow();
+        assertThat(PeersBench.jsonString(ready, "status")).isEqualTo("ready");
+        assertThat(PeersBench.jsonString(ready, "parameters")).isEqualTo("669706");
+        assertThat(TrainMlpBench.blasOf(ready)).contains("BLAS_INFO=");
+        List<Double> rates = out.lines().map(TrainMlpBench::epochRate).filter(r -> !r.isNaN()).toList();
+        assertThat(rates).as(out).hasSize(1);
+        assertThat(rates.get(0)).isPositive();
     }
 
     private static int[] ints(String s) {
