@@ -119,18 +119,29 @@ class CostModelTest {
 
     /**
      * Planning is linear in the size of the graph: a 2,000-layer FCN (about 8,000 equations, 4,000 parameters) is
-     * costed by every method in well under a second, and 4,000 layers take about twice as long as 2,000 (not
-     * four times). Before the consumer table recorded each value's parameters, depth 400 took 83 s. Measured in
-     * the planning thread's CPU time, so that other work on the machine does not make it fail.
+     * costed by every method in well under a second, and 4,000 layers take 8 to 12 times as long as 500 (measured;
+     * a quadratic planner would take 64 times; the bound is 24). Before the consumer table recorded each
+     * value's parameters, depth 400 took 83 s. Measured in the planning thread's CPU time, the best of three, so
+     * that other work on the machine and the collector's pauses do not make it fail.
      */
     @Test
     void planningIsLinearInTheGraphSize() {
         plan(200); // warm-up: class loading and the JIT
         plan(2000);
-        long t2000 = plan(2000);
-        long t4000 = plan(4000);
+        long t500 = best(500);
+        long t2000 = best(2000);
+        long t4000 = best(4000);
         assertThat(t2000).as("CPU nanoseconds to plan depth 2,000").isLessThan(1_000_000_000L);
-        assertThat((double) t4000 / t2000).as("depth 4,000 against 2,000: %d ns, %d ns", t4000, t2000).isLessThan(3.2);
+        assertThat((double) t4000 / t500).as("depth 4,000 against 500: %d ns, %d ns", t4000, t500)
+                .isLessThan(24.0);
+    }
+
+    private static long best(int depth) {
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            best = Math.min(best, plan(depth));
+        }
+        return best;
     }
 
     private static long plan(int depth) {
