@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Layout;
 import org.ntk4j.cpu.Parallel;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphBuilder;
@@ -271,7 +272,6 @@ public final class Trainer {
             int classes = data.classes();
             double lossSum = 0;
             long correct = 0;
-            int row = Shapes.size(in);
             for (int from = 0; from < n; from += batchSize) {
                 int b = Math.min(batchSize, n - from);
                 Graph g = graphs.computeIfAbsent(b, k -> model.trace(k, in, dtype));
@@ -279,9 +279,9 @@ public final class Trainer {
                 for (int i = 0; i < specs.size(); i++) {
                     args[i] = params.get(specs.get(i).path());
                 }
-                try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in))) {
-                    copyRows(data.x(), xb, from, b, row);
-                    args[specs.size()] = xb;
+                try (Tensor rows = Layout.sliceAxis(data.x(), 0, from, from + b);
+                     Tensor converted = rows.dtype() == dtype ? null : rows.to(dtype)) {
+                    args[specs.size()] = converted == null ? rows : converted;
                     double[] f;
                     try (Tensor out = g.evaluate(args)[0]) {
                         if (out.size() != b * classes) {
@@ -308,18 +308,6 @@ public final class Trainer {
                 }
             }
             return new double[] {lossSum / ((double) n * classes), (double) correct / n};
-        }
-    }
-
-    private static void copyRows(Tensor src, Tensor dst, int from, int count, int row) {
-        if (src.dtype() == DType.F32 && dst.dtype() == DType.F32) {
-            dst.floats().put(0, src.floats(), from * row, count * row);
-        } else if (src.dtype() == DType.F64 && dst.dtype() == DType.F64) {
-            dst.doubles().put(0, src.doubles(), from * row, count * row);
-        } else {
-            for (int i = 0; i < count * row; i++) {
-                dst.setFlat(i, src.getFlat(from * row + i));
-            }
         }
     }
 
