@@ -646,6 +646,10 @@ public final class TileStore implements AutoCloseable {
     /** CRC32C of the tile's bytes in the file: its block rows, then its mirror's rows. */
     long checksum(TilePlan.Tile tile) throws IOException {
         CRC32C crc = new CRC32C();
+        // the mapped bytes go through a heap array: a copy out of a mapped page the file system cannot back (a full
+        // disk) raises an InternalError that the writer turns into its one-line error, whereas CRC32C's intrinsic
+        // reading the mapping directly crashed the JVM with SIGBUS (seen in CI)
+        byte[] chunk = new byte[(int) Math.min(1 << 16, regionBytes)];
         for (long[] rg : ranges(tile)) {
             long at = rg[0];
             long left = rg[1];
@@ -653,9 +657,10 @@ public final class TileStore implements AutoCloseable {
                 int k = (int) (at / regionBytes);
                 ByteBuffer b = region(k).duplicate();
                 int pos = (int) (at - k * regionBytes);
-                int n = (int) Math.min(left, b.capacity() - pos);
-                b.limit(pos + n).position(pos);
-                crc.update(b);
+                int n = (int) Math.min(Math.min(left, b.capacity() - pos), chunk.length);
+                b.position(pos);
+                b.get(chunk, 0, n);
+                crc.update(chunk, 0, n);
                 at += n;
                 left -= n;
             }
