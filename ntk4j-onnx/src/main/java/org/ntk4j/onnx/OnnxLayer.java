@@ -1,0 +1,81 @@
+package org.ntk4j.onnx;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.ParamScope;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/** An imported ONNX graph as one ntk4j layer: parameters named as the file's initializers. */
+final class OnnxLayer implements Layer {
+    private final OnnxGraph graph;
+    /** The parameters (initializer names, in file order) with their initialisation moments. */
+    private final List<String> params;
+    private final int[] outputShape;
+    private final boolean independent;
+    /** Graph constants of the initializers that are not parameters, per dtype; kept for the layer's life. */
+    private final Map<DType, Map<String, Tensor>> constants = new ConcurrentHashMap<>();
+
+    OnnxLayer(OnnxGraph graph, List<String> params, int[] outputShape, boolean independent) {
+        this.graph = graph;
+        this.params = List.copyOf(params);
+        this.outputShape = outputShape.clone();
+        this.independent = independent;
+    }
+
+    @Override
+    public String kind() {
+        return "onnx";
+    }
+
+    @Override
+    public List<int[]> outputShapes(List<int[]> inputShapes) {
+        if (inputShapes.size() != 1 || !java.util.Arrays.equals(inputShapes.get(0), graph.inputShape)) {
+            throw new IllegalArgumentException(graph.file + ": the model's input '" + graph.inputName
+                    + "' takes examples of shape " + Shapes.str(graph.inputShape) + " (its own layout), got "
+                    + (inputShapes.size() == 1 ? Shapes.str(inputShapes.get(0)) : inputShapes.size() + " inputs"));
+        }
+        return List.of(outputShape.clone());
+    }
+
+    @Override
+    public void declare(ParamScope scope, List<int[]> inputShapes) {
+        for (String name : params) {
+            InitializerData d = graph.initializers.get(name);
+            double mean = 0;
+            double sq = 0;
+            int n = d.size();
+            for (int i = 0; i < n; i++) {
+                mean += d.get(i);
+            }
+            mean /= Math.max(n, 1);
+            for (int i = 0; i < n; i++) {
+                sq += (d.get(i) - mean) * (d.get(i) - mean);
+            }
+            // a re-initialisation (Model.init) draws from the stored weights' mean and standard deviation
+            scope.declare(name, d.shape, Math.sqrt(sq / Math.max(n, 1)), mean);
+        }
+    }
+
+    @Override
+    public List<Var> apply(ParamScope scope, List<Var> inputs) {
+        Var x = inputs.get(0);
+        Map<String, Var> values = new LinkedHashMap<>();
+        for (String name : params) {
+            values.put(name, scope.get(name));
+        }
+        Tracer t = new Tracer(graph, x.builder(), x.dtype(), values,
+                constants.computeIfAbsent(x.dtype(), d -> new ConcurrentHashMap<>()));
+        return List.of(t.run(x).var);
+    }
+
+    @Override
+    public boolean independentExamples() {
+        return independent;
+    }
+}

@@ -1,0 +1,83 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Networks exported by PyTorch's ONNX exporter (torch 1.13) compute in ntk4j what they compute in PyTorch: the
+ * forward pass within 1e-5 and the full eNTK on 3 inputs within 1e-4 (relative Frobenius error, float32) of
+ * functorch's Jacobian contraction on the same module, by each of ntk4j's three methods.
+ */
+class OnnxTorchTest {
+    @Test
+    void mlpWithLayerNormAndGeluMatchesPyTorch(@TempDir Path dir) throws Exception {
+        OnnxModel onnx = compare("mlp", dir);
+        // opset 17: LayerNormalization; exported Gemms keep the module's names
+        assertThat(onnx.opset()).isEqualTo(17);
+        assertThat(onnx.independentExamples()).isTrue();
+    }
+
+    @Test
+    void transformerEncoderLayerMatchesPyTorch(@TempDir Path dir) throws Exception {
+        OnnxModel onnx = compare("transformer", dir);
+        // opset 14: layer norm decomposed into ReduceMean/Sub/Pow/Sqrt/Div; attention reshapes by Shape/Gather
+        assertThat(onnx.opset()).isEqualTo(14);
+        assertThat(onnx.inputShape()).containsExactly(4, 8);
+    }
+
+    private static OnnxModel compare(String model, Path dir) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        TorchReference.run(dir, "torch_onnx_reference.py", "--model", model, "--out", dir.toString());
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        List<String> names = new ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            names.add(p[0]);
+            count += Long.parseLong(p[1]);
+        }
+        assertThat(onnx.parameterNames()).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(onnx.parameterCount()).isEqualTo(count);
+        try (Params params = onnx.params(DType.F32);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F32);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).containsExactly(y.shape());
+            assertThat(relativeError(f, y)).as("forward").isLessThan(1e-5);
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.size()).isEqualTo(k.size());
+                    assertThat(relativeError(ntk, k)).as("eNTK by %s", m).isLessThan(1e-4);
+                }
+            }
+        }
+        return onnx;
+    }
+
+    /** ||a - b|| / ||b|| over the flattened elements. */
+    static double relativeError(Tensor a, Tensor b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < b.size(); i++) {
+            double d = a.getFlat(i) - b.getFlat(i);
+            num += d * d;
+            den += b.getFlat(i) * b.getFlat(i);
+        }
+        return Math.sqrt(num / den);
+    }
+}
