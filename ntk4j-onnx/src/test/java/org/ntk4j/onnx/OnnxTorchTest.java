@@ -22,25 +22,48 @@ import org.ntk4j.tensor.Tensor;
  * functorch's Jacobian contraction on the same module, by each of ntk4j's three methods.
  */
 class OnnxTorchTest {
+    @TempDir
+    static Path exports;
+    private static boolean exported;
+
+    /** Exports every model in one Python process (importing torch takes seconds); once per class. */
+    private static synchronized Path reference(String model) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        if (!exported) {
+            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn", "--out",
+                    exports.toString());
+            exported = true;
+        }
+        return exports.resolve(model);
+    }
+
     @Test
-    void mlpWithLayerNormAndGeluMatchesPyTorch(@TempDir Path dir) throws Exception {
-        OnnxModel onnx = compare("mlp", dir);
+    void mlpWithLayerNormAndGeluMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("mlp");
         // opset 17: LayerNormalization; exported Gemms keep the module's names
         assertThat(onnx.opset()).isEqualTo(17);
         assertThat(onnx.independentExamples()).isTrue();
     }
 
     @Test
-    void transformerEncoderLayerMatchesPyTorch(@TempDir Path dir) throws Exception {
-        OnnxModel onnx = compare("transformer", dir);
+    void transformerEncoderLayerMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("transformer");
         // opset 14: layer norm decomposed into ReduceMean/Sub/Pow/Sqrt/Div; attention reshapes by Shape/Gather
         assertThat(onnx.opset()).isEqualTo(14);
         assertThat(onnx.inputShape()).containsExactly(4, 8);
     }
 
-    private static OnnxModel compare(String model, Path dir) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        TorchReference.run(dir, "torch_onnx_reference.py", "--model", model, "--out", dir.toString());
+    @Test
+    void convolutionalNetworkInNchwMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("cnn");
+        // the model takes PyTorch's layout: [channels, height, width]
+        assertThat(onnx.inputShape()).containsExactly(3, 8, 7);
+        assertThat(onnx.outputShape()).containsExactly(3);
+        assertThat(onnx.independentExamples()).isTrue();
+    }
+
+    private static OnnxModel compare(String model) throws IOException, InterruptedException {
+        Path dir = reference(model);
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
         List<String> names = new ArrayList<>();
         long count = 0;

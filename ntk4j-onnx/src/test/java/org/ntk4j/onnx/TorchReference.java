@@ -25,7 +25,7 @@ final class TorchReference {
     static synchronized boolean torchPresent() {
         if (torch == null) {
             try {
-                Process p = new ProcessBuilder(PYTHON, "-c", "import torch, onnx").redirectErrorStream(true).start();
+                Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
                 p.getInputStream().readAllBytes();
                 torch = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
             } catch (IOException | InterruptedException e) {
@@ -38,11 +38,11 @@ final class TorchReference {
     /** Fails under NTK4J_REQUIRE_TORCH=1 without torch; elsewhere skips, saying so. */
     static void requireTorch() {
         assertThat(torchPresent() || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch and onnx (apt-get install python3-torch "
-                        + "python3-onnx)", PYTHON)
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)"
+, PYTHON)
                 .isTrue();
-        assumeTrue(torchPresent(), "SKIPPED: " + PYTHON + " cannot import torch and onnx; the PyTorch comparison is "
-                + "not checked here. apt-get install python3-torch python3-onnx to run it.");
+        assumeTrue(torchPresent(), "SKIPPED: " + PYTHON + " cannot import torch; the PyTorch comparison is "
+                + "not checked here. apt-get install python3-torch to run it.");
     }
 
     /** Runs a script from the test resources with arguments; returns its output, failing on a non-zero exit. */

@@ -1,9 +1,9 @@
 """Exports a small PyTorch network to ONNX and writes PyTorch's own forward pass and full empirical NTK on the same
 inputs, for ntk4j-onnx's tests.
 
-    python3 torch_onnx_reference.py --model mlp|transformer --out DIR
+    python3 torch_onnx_reference.py --model mlp,transformer,cnn --out DIR
 
-writes DIR/model.onnx, DIR/x.npy (3 inputs), DIR/y.npy (the forward pass, float32) and DIR/k.npy: the full eNTK
+writes, for each model M named (one Python process for all, since importing torch takes seconds), DIR/M/model.onnx, DIR/x.npy (3 inputs), DIR/y.npy (the forward pass, float32) and DIR/k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p (a, b flattened outputs), from functorch's Jacobian
 (jacrev) contracted over every parameter, in ntk4j's layout [n1, n2, o1, o1', o2, o2', ...]; and DIR/params.txt: the parameter names and sizes, one a line.
 """
@@ -33,6 +33,15 @@ def build(name):
                                                batch_first=True)
         x = torch.randn(3, 4, 8)
         return net, x, 14, False
+    if name == "cnn":
+        # NCHW convolutions (stride, padding, dilation), ReLU6 (Clip), LeakyReLU, global average pooling
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.ReLU6(),
+            torch.nn.Conv2d(4, 5, 3, padding=2, dilation=2), torch.nn.LeakyReLU(0.1),
+            torch.nn.Conv2d(5, 6, (1, 3), padding=(0, 1), bias=False), torch.nn.Sigmoid(),
+            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 3))
+        x = torch.randn(3, 3, 8, 7)
+        return net, x, 13, True
     raise SystemExit("unknown model " + name)
 
 
@@ -42,9 +51,16 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    net, x, opset, fold = build(a.model)
+    for name in a.model.split(","):
+        out = os.path.join(a.out, name)
+        os.makedirs(out, exist_ok=True)
+        reference(name, out)
+
+
+def reference(name, out_dir):
+    net, x, opset, fold = build(name)
     net.eval()
-    path = os.path.join(a.out, "model.onnx")
+    path = os.path.join(out_dir, "model.onnx")
     torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
                       do_constant_folding=fold)
@@ -52,8 +68,8 @@ def main():
     params = {n: p.detach() for n, p in net.named_parameters()}
     with torch.no_grad():
         y = net(x)
-    np.save(os.path.join(a.out, "x.npy"), x.numpy())
-    np.save(os.path.join(a.out, "y.npy"), y.numpy())
+    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
+    np.save(os.path.join(out_dir, "y.npy"), y.numpy())
 
     def f(ps):
         return functional_call(net, ps, (x,))
@@ -69,8 +85,8 @@ def main():
     out = list(y.shape[1:])
     r = len(out)
     k = k.reshape([n, n] + out + out).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
-    np.save(os.path.join(a.out, "k.npy"), k.contiguous().numpy())
-    with open(os.path.join(a.out, "params.txt"), "w") as fh:
+    np.save(os.path.join(out_dir, "k.npy"), k.contiguous().numpy())
+    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
         for name in names:
             fh.write("%s %d\n" % (name, params[name].numel()))
 
