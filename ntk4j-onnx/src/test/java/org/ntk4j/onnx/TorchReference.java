@@ -38,8 +38,8 @@ final class TorchReference {
     /** Fails under NTK4J_REQUIRE_TORCH=1 without torch; elsewhere skips, saying so. */
     static void requireTorch() {
         assertThat(torchPresent() || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)"
-, PYTHON)
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)",
+                        PYTHON)
                 .isTrue();
         assumeTrue(torchPresent(), "SKIPPED: " + PYTHON + " cannot import torch; the PyTorch comparison is "
                 + "not checked here. apt-get install python3-torch to run it.");
