@@ -18,6 +18,8 @@ final class OnnxLayer implements Layer {
     private final List<String> params;
     private final int[] outputShape;
     private final boolean independent;
+    /** Per parameter, the stored values' mean and standard deviation. */
+    private final double[][] moments;
     /** Graph constants of the initializers that are not parameters, per dtype; kept for the layer's life. */
     private final Map<DType, Map<String, Tensor>> constants = new ConcurrentHashMap<>();
 
@@ -26,6 +28,10 @@ final class OnnxLayer implements Layer {
         this.params = List.copyOf(params);
         this.outputShape = outputShape.clone();
         this.independent = independent;
+        this.moments = new double[params.size()][];
+        for (int i = 0; i < params.size(); i++) {
+            moments[i] = moments(graph.initializers.get(params.get(i)));
+        }
     }
 
     @Override
@@ -45,21 +51,24 @@ final class OnnxLayer implements Layer {
 
     @Override
     public void declare(ParamScope scope, List<int[]> inputShapes) {
-        for (String name : params) {
-            InitializerData d = graph.initializers.get(name);
-            double mean = 0;
-            double sq = 0;
-            int n = d.size();
-            for (int i = 0; i < n; i++) {
-                mean += d.get(i);
-            }
-            mean /= Math.max(n, 1);
-            for (int i = 0; i < n; i++) {
-                sq += (d.get(i) - mean) * (d.get(i) - mean);
-            }
+        for (int i = 0; i < params.size(); i++) {
             // a re-initialisation (Model.init) draws from the stored weights' mean and standard deviation
-            scope.declare(name, d.shape, Math.sqrt(sq / Math.max(n, 1)), mean);
+            scope.declare(params.get(i), graph.initializers.get(params.get(i)).shape, moments[i][1], moments[i][0]);
         }
+    }
+
+    private static double[] moments(InitializerData d) {
+        int n = d.size();
+        double mean = 0;
+        for (int i = 0; i < n; i++) {
+            mean += d.get(i);
+        }
+        mean /= Math.max(n, 1);
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            sq += (d.get(i) - mean) * (d.get(i) - mean);
+        }
+        return new double[] {mean, Math.sqrt(sq / Math.max(n, 1))};
     }
 
     @Override

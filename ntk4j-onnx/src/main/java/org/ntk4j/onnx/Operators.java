@@ -575,13 +575,32 @@ final class Operators {
     }
 
     private static Value[] transpose(Ctx c) {
-        Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = c.shapeOf(0).length;
         long[] p = c.attrInts("perm");
         int[] perm = new int[r];
         for (int i = 0; i < r; i++) {
             perm[i] = p == null ? r - 1 - i : c.axis(p[i], r);
         }
+        if (!Shapes.isPermutation(perm, r)) {
+            throw c.error("perm " + Arrays.toString(perm) + " is not a permutation of " + r + " axes");
+        }
+        if (c.in(0) instanceof Const k && !k.weightCandidate()) {
+            int[] out = Shapes.permute(k.shape, perm);
+            int[] inStrides = Shapes.strides(k.shape);
+            double[] src = k.values();
+            double[] v = new double[src.length];
+            for (int f = 0; f < v.length; f++) {
+                int rem = f;
+                int off = 0;
+                for (int i = r - 1; i >= 0; i--) {
+                    off += (rem % out[i]) * inStrides[perm[i]];
+                    rem /= out[i];
+                }
+                v[f] = src[off];
+            }
+            return one(new Const(k.type, out, v));
+        }
+        Traced x = c.traced(0);
         int batch = x.batch;
         if (batch >= 0) {
             for (int i = 0; i < r; i++) {
