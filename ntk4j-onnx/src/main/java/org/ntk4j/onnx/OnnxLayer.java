@@ -80,7 +80,7 @@ final class OnnxLayer implements Layer {
         }
         Tracer t = new Tracer(graph, x.builder(), x.dtype(), values,
                 constants.computeIfAbsent(x.dtype(), d -> new ConcurrentHashMap<>()));
-        return List.of(t.run(x).var);
+        return List.of(t.run(x).var());
     }
 
     @Override

@@ -139,7 +139,7 @@ public final class OnnxModel {
                 weights.add(name);
             }
         }
-        return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var.shape()), out.batch == 0);
+        return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0);
     }
 
     /**

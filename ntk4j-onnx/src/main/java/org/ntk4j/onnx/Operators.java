@@ -23,10 +23,11 @@ import org.ntk4j.tensor.Shapes;
  * is refused with the node's name and this list. Max pooling, average pooling, BatchNormalization and grouped
  * convolutions are one entry (or, for groups, one branch of Conv) each once their primitives exist.
  *
- * <p>Layout: the model's own. Conv takes NCHW (PyTorch's) and maps onto ntk4j's channels-last convolution by
- * transposing its input to NHWC and its OIHW filter to HWIO, adding the bias channels-last, and transposing the
- * result back: two transposes per convolution, linear in the activations, in exchange for every other operator
- * seeing the file's layout unchanged.
+ * <p>Layout: the model's own. Conv takes NCHW (PyTorch's) and maps onto ntk4j's channels-last convolution: its
+ * OIHW filter is transposed to HWIO, its input to NHWC unless already held so, and its output stays channels-last
+ * ({@link Traced#perm}). Elementwise operators work on values as held; any other operator reads the file's layout
+ * ({@link Traced#var()}), which records one transpose. A Conv-activation-Conv chain thus transposes its
+ * activations once in and once out, not twice per convolution.
  */
 final class Operators {
     /** An operator: the node's outputs from its inputs. */
@@ -105,45 +106,38 @@ final class Operators {
 
     // ---- elementwise ----
 
+    /** An elementwise function, applied to the value as held (any layout). */
     private static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
         Traced x = c.traced(0);
-        return one(c.out(f.apply(x.var), x.batch));
+        return one(new Traced(f.apply(x.phys), x.perm, x.batch));
     }
 
     private static Value[] leakyRelu(Ctx c) {
         double alpha = c.attrFloat("alpha", 0.01f);
-        Traced x = c.traced(0);
-        Var y;
-        if (alpha >= 0 && alpha <= 1) {
-            y = x.var.max(x.var.mul(alpha));
-        } else {
-            Var pos = x.var.greater(0.0);
-            y = x.var.mul(pos).add(x.var.mul(alpha).mul(pos.neg().add(1.0)));
-        }
-        return one(c.out(y, x.batch));
+        return unary(c, v -> {
+            if (alpha >= 0 && alpha <= 1) {
+                return v.max(v.mul(alpha));
+            }
+            Var pos = v.greater(0.0);
+            return v.mul(pos).add(v.mul(alpha).mul(pos.neg().add(1.0)));
+        });
     }
 
     private static Value[] gelu(Ctx c) {
-        Traced x = c.traced(0);
         String approx = c.attrString("approximate", "none");
-        Var v = x.var;
-        Var y;
         if (approx.equals("tanh")) {
             // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
-            Var inner = v.add(v.mul(v).mul(v).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-            y = v.mul(0.5).mul(inner.tanh().add(1.0));
-        } else if (approx.equals("none")) {
-            // 0.5 x (1 + erf(x / √2))
-            y = v.mul(0.5).mul(v.mul(1 / Math.sqrt(2)).erf().add(1.0));
-        } else {
-            throw c.unsupported("approximate='" + approx + "'");
+            return unary(c, v -> v.mul(0.5).mul(v.add(v.mul(v).mul(v).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))
+                    .tanh().add(1.0)));
         }
-        return one(c.out(y, x.batch));
+        if (approx.equals("none")) {
+            // 0.5 x (1 + erf(x / √2))
+            return unary(c, v -> v.mul(0.5).mul(v.mul(1 / Math.sqrt(2)).erf().add(1.0)));
+        }
+        throw c.unsupported("approximate='" + approx + "'");
     }
 
     private static Value[] clip(Ctx c) {
-        Traced x = c.traced(0);
-        Var y = x.var;
         double lo = Double.NEGATIVE_INFINITY;
         double hi = Double.POSITIVE_INFINITY;
         if (c.opset() < 11) {
@@ -157,14 +151,13 @@ final class Operators {
                 hi = scalar(c, 2, "max");
             }
         }
-        if (lo > Double.NEGATIVE_INFINITY) {
-            y = y.max(lo);
-        }
-        if (hi < Double.POSITIVE_INFINITY) {
+        double min = lo;
+        double max = hi;
+        return unary(c, v -> {
+            Var y = min > Double.NEGATIVE_INFINITY ? v.max(min) : v;
             // min(y, hi) = -max(-y, -hi)
-            y = y.neg().max(-hi).neg();
-        }
-        return one(c.out(y, x.batch));
+            return max < Double.POSITIVE_INFINITY ? y.neg().max(-max).neg() : y;
+        });
     }
 
     private static double scalar(Ctx c, int i, String what) {
@@ -180,39 +173,36 @@ final class Operators {
         if (c.in(0) instanceof Const k && !k.weightCandidate()) {
             return one(staticUnary(c, v -> Math.pow(v, p)));
         }
-        Traced x = c.traced(0);
-        Var v = x.var;
-        Var y;
-        if (p == 1) {
-            y = v;
-        } else if (p == 2) {
-            y = v.mul(v);
-        } else if (p == 3) {
-            y = v.mul(v).mul(v);
-        } else if (p == 0.5) {
-            y = v.sqrt();
-        } else if (p == -1) {
-            y = c.builder().scalar(1.0, v.dtype()).div(v);
-        } else if (p == 0) {
-            y = v.mul(0.0).add(1.0);
-        } else {
+        return unary(c, v -> {
+            if (p == 1) {
+                return v;
+            } else if (p == 2) {
+                return v.mul(v);
+            } else if (p == 3) {
+                return v.mul(v).mul(v);
+            } else if (p == 0.5) {
+                return v.sqrt();
+            } else if (p == -1) {
+                return c.builder().scalar(1.0, v.dtype()).div(v);
+            } else if (p == 0) {
+                return v.mul(0.0).add(1.0);
+            }
             // x^p = exp(p log x), for x > 0
-            y = v.log().mul(p).exp();
-        }
-        return one(c.out(y, x.batch));
+            return v.log().mul(p).exp();
+        });
     }
 
     private static Value[] softmax(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = x.var().rank();
         if (c.opset() >= 13) {
             int a = c.axis(c.attrInt("axis", -1), r);
-            return one(c.out(softmax(x.var, a), x.batch == a ? MIXED : x.batch));
+            return one(c.out(softmax(x.var(), a), x.batch == a ? MIXED : x.batch));
         }
         // opsets 11-12: softmax over the axes from 'axis' on, flattened
         int a = c.axis(c.attrInt("axis", 1), r);
-        int[] s = x.var.shape();
-        Var flat = x.var.reshape(Shapes.size(s, 0, a), Shapes.size(s, a, r));
+        int[] s = x.var().shape();
+        Var flat = x.var().reshape(Shapes.size(s, 0, a), Shapes.size(s, a, r));
         Var y = softmax(flat, 1).reshape(s);
         return one(c.out(y, x.batch >= a ? MIXED : x.batch));
     }
@@ -242,8 +232,41 @@ final class Operators {
         }
         Traced a = c.traced(0);
         Traced b = c.traced(1);
-        Var y = f.apply(a.var, b.var);
+        int[] perm = a.perm != null ? a.perm : b.perm;
+        if (perm != null && samePhysical(a, b, perm)) {
+            // both operands in the same permuted layout (a residual sum), or one of them a value of the other's
+            // rank or lower that does not depend on x (a per-channel scale): compute in that layout
+            Var y = f.apply(physical(a, perm), physical(b, perm));
+            return one(new Traced(y, perm, Tracer.broadcastBatch(perm.length, a, b)));
+        }
+        Var y = f.apply(a.var(), b.var());
         return one(c.out(y, Tracer.broadcastBatch(y.rank(), a, b)));
+    }
+
+    /** Whether a and b can be combined elementwise in the layout {@code perm} (see {@link #physical}). */
+    private static boolean samePhysical(Traced a, Traced b, int[] perm) {
+        for (Traced t : new Traced[] {a, b}) {
+            boolean held = t.perm != null && Arrays.equals(t.perm, perm);
+            boolean movable = t.perm == null && t.batch == NONE && t.rank() <= perm.length;
+            if (!held && !movable) {
+                return false;
+            }
+        }
+        int[] s = Shapes.broadcast("elementwise", a.shape(), b.shape());
+        return s.length == perm.length;
+    }
+
+    /** t in the layout perm: as held, or (an x-independent value) reshaped to full rank and transposed. */
+    private static Var physical(Traced t, int[] perm) {
+        if (t.perm != null) {
+            return t.phys;
+        }
+        int[] s = t.shape();
+        int[] full = new int[perm.length];
+        Arrays.fill(full, 1);
+        System.arraycopy(s, 0, full, perm.length - s.length, s.length);
+        // logical = phys.transpose(perm), so phys = logical.transpose(inverse(perm))
+        return t.phys.reshape(full).transpose(Shapes.inversePermutation(perm));
     }
 
     // ---- contractions ----
@@ -251,8 +274,8 @@ final class Operators {
     private static Value[] matMul(Ctx c) {
         Traced a = c.traced(0);
         Traced b = c.traced(1);
-        Var av = a.var;
-        Var bv = b.var;
+        Var av = a.var();
+        Var bv = b.var();
         int ra = av.rank();
         int rb = bv.rank();
         if (ra == 0 || rb == 0) {
@@ -269,7 +292,7 @@ final class Operators {
         int ka = av.rank();
         int kb = bv.rank();
         if (av.dim(-1) != bv.dim(-2)) {
-            throw c.error("MatMul of " + Shapes.str(a.var.shape()) + " and " + Shapes.str(b.var.shape())
+            throw c.error("MatMul of " + Shapes.str(a.var().shape()) + " and " + Shapes.str(b.var().shape())
                     + ": inner sizes differ");
         }
         Var y;
@@ -337,15 +360,15 @@ final class Operators {
     private static Value[] gemm(Ctx c) {
         Traced a = c.traced(0);
         Traced b = c.traced(1);
-        if (a.var.rank() != 2 || b.var.rank() != 2) {
-            throw c.error("Gemm takes matrices, got " + Shapes.str(a.var.shape()) + " and "
-                    + Shapes.str(b.var.shape()));
+        if (a.var().rank() != 2 || b.var().rank() != 2) {
+            throw c.error("Gemm takes matrices, got " + Shapes.str(a.var().shape()) + " and "
+                    + Shapes.str(b.var().shape()));
         }
         boolean ta = c.attrInt("transA", 0) != 0;
         boolean tb = c.attrInt("transB", 0) != 0;
         double alpha = c.attrFloat("alpha", 1f);
         double beta = c.attrFloat("beta", 1f);
-        Var y = a.var.dotGeneral(b.var, new int[] {ta ? 0 : 1}, new int[] {tb ? 1 : 0}, new int[0], new int[0]);
+        Var y = a.var().dotGeneral(b.var(), new int[] {ta ? 0 : 1}, new int[] {tb ? 1 : 0}, new int[0], new int[0]);
         if (alpha != 1) {
             y = y.mul(alpha);
         }
@@ -353,7 +376,7 @@ final class Operators {
                 b.batch < 0 ? b.batch : b.batch == (tb ? 0 : 1) ? 1 : MIXED);
         if (c.has(2)) {
             Traced bias = c.traced(2);
-            Var cv = beta != 1 ? bias.var.mul(beta) : bias.var;
+            Var cv = beta != 1 ? bias.var().mul(beta) : bias.var();
             y = y.add(cv);
             batch = combine(batch, Tracer.broadcastBatch(2, bias));
         }
@@ -363,11 +386,11 @@ final class Operators {
     private static Value[] conv(Ctx c) {
         Traced x = c.traced(0);
         Traced w = c.traced(1);
-        int r = x.var.rank();
+        int r = x.var().rank();
         int d = r - 2;
-        if (d < 1 || w.var.rank() != r) {
+        if (d < 1 || w.var().rank() != r) {
             throw c.error("Conv takes an input [N, C, spatial...] and a filter [Cout, Cin, k...] of the same rank, got "
-                    + Shapes.str(x.var.shape()) + " and " + Shapes.str(w.var.shape()));
+                    + Shapes.str(x.var().shape()) + " and " + Shapes.str(w.var().shape()));
         }
         long group = c.attrInt("group", 1);
         if (group != 1) {
@@ -376,8 +399,8 @@ final class Operators {
         }
         int[] strides = ints(c.attrInts("strides"), d, 1);
         int[] dilations = ints(c.attrInts("dilations"), d, 1);
-        int[] xs = x.var.shape();
-        int[] ws = w.var.shape();
+        int[] xs = x.var().shape();
+        int[] ws = w.var().shape();
         int[][] pads = new int[d][2];
         String auto = c.attrString("auto_pad", "NOTSET");
         long[] p = c.attrInts("pads");
@@ -419,13 +442,15 @@ final class Operators {
         toLast[r - 1] = 1;
         filter[d] = 1;
         filter[d + 1] = 0;
-        Var y = x.var.transpose(toLast).conv(w.var.transpose(filter), strides, pads, dilations);
+        // an input held channels-last (the output of a convolution, perhaps through elementwise operations) is used
+        // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
+        Var xh = Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
+        Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations);
         if (c.has(2)) {
-            y = y.add(c.traced(2).var);
+            y = y.add(c.traced(2).var());
         }
-        y = y.transpose(toFirst);
         int batch = x.batch == 0 || x.batch == NONE ? x.batch : MIXED;
-        return one(c.out(y, w.batch == NONE ? batch : MIXED));
+        return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
     }
 
     private static int[] ints(long[] v, int n, int dflt) {
@@ -443,18 +468,18 @@ final class Operators {
 
     private static Value[] globalAveragePool(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = x.var().rank();
         int[] axes = new int[r - 2];
         for (int i = 0; i < axes.length; i++) {
             axes[i] = i + 2;
         }
-        Var y = keep(x.var.mean(axes), x.var.shape(), axes);
+        Var y = keep(x.var().mean(axes), x.var().shape(), axes);
         return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
     }
 
     private static Value[] reduce(Ctx c, boolean mean) {
         Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = x.var().rank();
         long[] axesIn;
         boolean axesAsInput = mean ? c.opset() >= 18 : c.opset() >= 13;
         if (axesAsInput) {
@@ -473,10 +498,10 @@ final class Operators {
             }
         }
         int[] axes = sortedAxes(c, axesIn, r);
-        Var y = mean ? x.var.mean(axes) : x.var.sum(axes);
+        Var y = mean ? x.var().mean(axes) : x.var().sum(axes);
         int batch;
         if (keepDims) {
-            y = keep(y, x.var.shape(), axes);
+            y = keep(y, x.var().shape(), axes);
             batch = x.batch >= 0 && Shapes.contains(axes, x.batch) ? MIXED : x.batch;
         } else {
             batch = Tracer.removeAxesBatch(x.batch, axes);
@@ -500,24 +525,24 @@ final class Operators {
 
     private static Value[] layerNorm(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = x.var().rank();
         int from = c.axis(c.attrInt("axis", -1), r);
         double eps = c.attrFloat("epsilon", 1e-5f);
         int[] axes = new int[r - from];
         for (int i = 0; i < axes.length; i++) {
             axes[i] = from + i;
         }
-        int[] s = x.var.shape();
-        Var centred = x.var.sub(keep(x.var.mean(axes), s, axes));
+        int[] s = x.var().shape();
+        Var centred = x.var().sub(keep(x.var().mean(axes), s, axes));
         Var var = keep(centred.mul(centred).mean(axes), s, axes);
         Var y = centred.div(var.add(eps).sqrt());
         Traced scale = c.traced(1);
-        y = y.mul(scale.var);
+        y = y.mul(scale.var());
         int batch = x.batch >= from ? MIXED : x.batch;
         batch = combine(batch, Tracer.broadcastBatch(r, scale));
         if (c.has(2)) {
             Traced bias = c.traced(2);
-            y = y.add(bias.var);
+            y = y.add(bias.var());
             batch = combine(batch, Tracer.broadcastBatch(r, bias));
         }
         return one(c.out(y, batch));
@@ -530,10 +555,10 @@ final class Operators {
             return new Const(k.type, shape, k.values());
         }
         Traced t = v instanceof Traced tr ? tr : c.traced(0);
-        if (Shapes.size(shape) != t.var.size()) {
-            throw c.error("cannot reshape " + Shapes.str(t.var.shape()) + " to " + Shapes.str(shape));
+        if (Shapes.size(shape) != t.var().size()) {
+            throw c.error("cannot reshape " + Shapes.str(t.var().shape()) + " to " + Shapes.str(shape));
         }
-        return c.out(t.var.reshape(shape), Tracer.reshapeBatch(t.batch, t.var.shape(), shape));
+        return c.out(t.var().reshape(shape), Tracer.reshapeBatch(t.batch, t.var().shape(), shape));
     }
 
     private static Value[] flatten(Ctx c) {
@@ -609,7 +634,7 @@ final class Operators {
                 }
             }
         }
-        return one(c.out(x.var.transpose(perm), batch));
+        return one(c.out(x.var().transpose(perm), batch));
     }
 
     private static Value[] concat(Ctx c) {
@@ -627,7 +652,7 @@ final class Operators {
         Traced[] ts = new Traced[n];
         for (int i = 0; i < n; i++) {
             ts[i] = c.traced(i);
-            parts[i] = ts[i].var;
+            parts[i] = ts[i].var();
         }
         int a = c.axis(c.attrInt("axis", 0), parts[0].rank());
         int batch = Tracer.broadcastBatch(parts[0].rank(), ts);
@@ -707,7 +732,7 @@ final class Operators {
         if (batch >= 0 && (start[batch] != 0 || limit[batch] != s[batch] || stride[batch] != 1)) {
             batch = MIXED;
         }
-        return one(c.out(x.var.slice(start, limit, stride), batch));
+        return one(c.out(x.var().slice(start, limit, stride), batch));
     }
 
     private static Const staticSlice(Const k, int[] start, int[] limit, int[] stride) {
@@ -735,11 +760,11 @@ final class Operators {
 
     private static Value[] split(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var.rank();
+        int r = x.var().rank();
         int a = c.axis(c.attrInt("axis", 0), r);
         int outs = c.node.getOutputCount();
         long[] sizes = c.opset() >= 13 ? (c.has(1) ? c.constant(1, "split").longs() : null) : c.attrInts("split");
-        int dim = x.var.dim(a);
+        int dim = x.var().dim(a);
         if (sizes == null) {
             int each = (dim + outs - 1) / outs;
             sizes = new long[outs];
@@ -755,7 +780,7 @@ final class Operators {
         int pos = 0;
         for (int i = 0; i < outs; i++) {
             int len = (int) sizes[i];
-            Var part = x.var.sliceInDim(a, pos, pos + len, 1);
+            Var part = x.var().sliceInDim(a, pos, pos + len, 1);
             r2[i] = c.out(part, x.batch == a ? MIXED : x.batch);
             pos += len;
         }
@@ -824,7 +849,7 @@ final class Operators {
             return one(broadcastMap(c, k.type, new Const[] {k, shape}, x -> x[0]));
         }
         Traced x = c.traced(0);
-        return one(c.out(x.var.broadcastTo(out), Tracer.broadcastBatch(out.length, x)));
+        return one(c.out(x.var().broadcastTo(out), Tracer.broadcastBatch(out.length, x)));
     }
 
     private static Value[] gather(Ctx c) {
@@ -859,9 +884,9 @@ final class Operators {
         Traced x = c.traced(0);
         Var[] parts = new Var[ix.length];
         for (int i = 0; i < ix.length; i++) {
-            parts[i] = x.var.sliceInDim(a, (int) ix[i], (int) ix[i] + 1, 1);
+            parts[i] = x.var().sliceInDim(a, (int) ix[i], (int) ix[i] + 1, 1);
         }
-        Var y = ix.length == 0 ? x.var.sliceInDim(a, 0, 0, 1) : Var.concatenate(a, parts);
+        Var y = ix.length == 0 ? x.var().sliceInDim(a, 0, 0, 1) : Var.concatenate(a, parts);
         int batch = x.batch;
         if (batch == a) {
             batch = MIXED;

@@ -90,20 +90,47 @@ final class Tracer {
         }
     }
 
-    /** A value computed by the graph under construction. */
+    /**
+     * A value computed by the graph under construction. It may be held in another layout than the file's: the
+     * variable {@code phys} is the value with its axes permuted, {@code logical = transpose(phys, perm)}, so that
+     * a chain of convolutions and elementwise operations stays channels-last without transposing back and forth.
+     * {@link #var()} gives the file's layout (recording the transpose at the first call).
+     */
     static final class Traced extends Value {
-        final Var var;
-        /** The example axis, or {@link #NONE}, or {@link #MIXED}. */
+        /** The value as held. */
+        final Var phys;
+        /** Logical axis i is axis perm[i] of phys; null for the identity. */
+        final int[] perm;
+        /** The example axis (of the logical value), or {@link #NONE}, or {@link #MIXED}. */
         final int batch;
+        private Var logical;
 
         Traced(Var var, int batch) {
-            this.var = var;
+            this(var, null, batch);
+        }
+
+        Traced(Var phys, int[] perm, int batch) {
+            this.phys = phys;
+            this.perm = perm;
             this.batch = batch;
+            this.logical = perm == null ? phys : null;
+        }
+
+        /** The value in the file's layout. */
+        Var var() {
+            if (logical == null) {
+                logical = phys.transpose(perm);
+            }
+            return logical;
+        }
+
+        int rank() {
+            return phys.rank();
         }
 
         @Override
         int[] shape() {
-            return var.shape();
+            return perm == null ? phys.shape() : Shapes.permute(phys.shape(), perm);
         }
     }
 
@@ -155,9 +182,9 @@ final class Tracer {
             throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName
                     + "' does not depend on the input '" + graph.inputName + "'");
         }
-        if (t.var.rank() == 0 || t.var.dim(0) != x.dim(0)) {
+        if (t.rank() == 0 || t.shape()[0] != x.dim(0)) {
             throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
-                    + Shapes.str(t.var.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
+                    + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
                     + "be the examples' (export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
                     + graph.outputName + "': {0: 'batch'}})");
         }
@@ -360,7 +387,7 @@ final class Tracer {
                 return MIXED;
             }
             if (t.batch >= 0) {
-                int aligned = t.batch + outRank - t.var.rank();
+                int aligned = t.batch + outRank - t.rank();
                 if (r != NONE && r != aligned) {
                     return MIXED;
                 }

@@ -60,6 +60,15 @@ class OnnxTorchTest {
         assertThat(onnx.inputShape()).containsExactly(3, 8, 7);
         assertThat(onnx.outputShape()).containsExactly(3);
         assertThat(onnx.independentExamples()).isTrue();
+        // the three convolutions and the activations between them run channels-last: x is transposed to NHWC
+        // once and back once (before the pooling); the other transposes are the filters' (OIHW -> HWIO)
+        org.ntk4j.graph.Graph g = onnx.model().trace(2, onnx.inputShape(), DType.F32);
+        long ofActivations = g.equations().stream()
+                .filter(e -> e.primitive() instanceof org.ntk4j.primitive.Transpose && e.input(0).dim(0) == 2).count();
+        long ofFilters = g.equations().stream()
+                .filter(e -> e.primitive() instanceof org.ntk4j.primitive.Transpose && e.input(0).dim(0) != 2).count();
+        assertThat(ofActivations).isEqualTo(2);
+        assertThat(ofFilters).isEqualTo(3);
     }
 
     private static OnnxModel compare(String model) throws IOException, InterruptedException {
