@@ -30,7 +30,7 @@ class OnnxTorchTest {
     private static synchronized Path reference(String model) throws IOException, InterruptedException {
         TorchReference.requireTorch();
         if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn", "--out",
+            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn,ops", "--out",
                     exports.toString());
             exported = true;
         }
@@ -69,6 +69,15 @@ class OnnxTorchTest {
                 .filter(e -> e.primitive() instanceof org.ntk4j.primitive.Transpose && e.input(0).dim(0) != 2).count();
         assertThat(ofActivations).isEqualTo(2);
         assertThat(ofFilters).isEqualTo(3);
+    }
+
+    @Test
+    void manyOperatorsAtOpsetElevenMatchPyTorch() throws Exception {
+        // Split, Softmax, Pow, Neg, Exp, Log, stack, a stepped Slice, ReduceSum, Expand with the exporter's
+        // ConstantOfShape/Equal/Where, Sqrt, Div, Reshape from Shape/Gather, ReduceMean, Squeeze, MatMul
+        OnnxModel onnx = compare("ops");
+        assertThat(onnx.opset()).isEqualTo(11);
+        assertThat(onnx.parameterNames()).containsExactly("scale", "w", "lin.weight", "lin.bias");
     }
 
     private static OnnxModel compare(String model) throws IOException, InterruptedException {

@@ -1,7 +1,7 @@
 """Exports a small PyTorch network to ONNX and writes PyTorch's own forward pass and full empirical NTK on the same
 inputs, for ntk4j-onnx's tests.
 
-    python3 torch_onnx_reference.py --model mlp,transformer,cnn --out DIR
+    python3 torch_onnx_reference.py --model mlp,transformer,cnn,ops --out DIR
 
 writes, for each model M named (one Python process for all, since importing torch takes seconds), DIR/M/model.onnx, DIR/x.npy (3 inputs), DIR/y.npy (the forward pass, float32) and DIR/k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p (a, b flattened outputs), from functorch's Jacobian
@@ -20,6 +20,31 @@ except ImportError:  # torch 1.13 (Debian): functorch
     from torch.nn.utils.stateless import functional_call
 
 
+class Ops(torch.nn.Module):
+    """Many operators at opset 11 (attributes where later opsets take inputs): Split, Softmax, Pow, Neg, Exp, Log,
+    Unsqueeze/Concat (stack), Slice with a step, ReduceSum, Expand (with the exporter's Equal/Where), Sqrt, Div,
+    Reshape from Shape/Gather, ReduceMean, Squeeze, MatMul."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 12)
+        self.scale = torch.nn.Parameter(torch.rand(4) + 0.5)
+        self.w = torch.nn.Parameter(torch.randn(3, 6))
+
+    def forward(self, x):
+        h = self.lin(x)
+        a, b, c = torch.split(h, [4, 4, 4], dim=1)
+        a = torch.softmax(a, dim=1)
+        b = torch.sigmoid(b) * self.scale
+        c = torch.exp(-c.pow(2)) + torch.log(c.pow(2) + 1.0)
+        s = torch.stack([a, b, c], dim=1)[:, ::2, 1:]
+        t = s.sum(dim=2, keepdim=True)
+        u = torch.sqrt(s * s + 1.0) / t.expand(-1, -1, 3)
+        v = u.reshape(u.shape[0], -1)
+        v = v - v.mean(dim=1, keepdim=True)
+        return torch.matmul(v, self.w.t()) + t.squeeze(-1).sum(dim=1, keepdim=True)
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "mlp":
@@ -33,6 +58,8 @@ def build(name):
                                                batch_first=True)
         x = torch.randn(3, 4, 8)
         return net, x, 14, False
+    if name == "ops":
+        return Ops(), torch.randn(3, 6), 11, False
     if name == "cnn":
         # NCHW convolutions (stride, padding, dilation), ReLU6 (Clip), LeakyReLU, global average pooling
         net = torch.nn.Sequential(
