@@ -32,17 +32,6 @@ import org.ntk4j.tensor.Tensor;
 class ImportedShapeOperatorsProperties {
     private static final String[] OUT = {"y"};
 
-    private static TensorProto int64s(String name, long[] v, long... dims) {
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE);
-        for (long d : dims) {
-            t.addDims(d);
-        }
-        for (long x : v) {
-            t.addInt64Data(x);
-        }
-        return t.build();
-    }
-
     /** Runs y = op(x) + Cast(op(C)) and returns y for x of shape [2, s...]. */
     private static Tensor run(int[] s, GraphProto.Builder ops, int opset) throws IOException {
         int size = s[0] * s[1] * s[2];
@@ -51,7 +40,7 @@ class ImportedShapeOperatorsProperties {
             c[i] = i;
         }
         GraphProto g = ops.addInput(info("x", DOUBLE, "N", s[0], s[1], s[2])).addOutput(info("y", DOUBLE))
-                .addInitializer(int64s("C", c, 1, s[0], s[1], s[2]))
+                .addInitializer(Onnx.int64s("C", c, 1, s[0], s[1], s[2]))
                 .addNode(node("Cast", "cast", new String[] {"oc"}, new String[] {"ocf"},
                         Onnx.attr("to", DOUBLE)))
                 .addNode(node("Add", "add", new String[] {"ox", "ocf"}, OUT)).build();
@@ -89,9 +78,9 @@ class ImportedShapeOperatorsProperties {
         long[] starts = {start};
         long[] ends = {e};
         GraphProto.Builder g = GraphProto.newBuilder()
-                .addInitializer(int64s("starts", starts, 1)).addInitializer(int64s("ends", ends, 1))
-                .addInitializer(int64s("axes", new long[] {axis}, 1))
-                .addInitializer(int64s("steps", new long[] {step}, 1))
+                .addInitializer(Onnx.int64s("starts", starts, 1)).addInitializer(Onnx.int64s("ends", ends, 1))
+                .addInitializer(Onnx.int64s("axes", new long[] {axis}, 1))
+                .addInitializer(Onnx.int64s("steps", new long[] {step}, 1))
                 .addNode(node("Slice", "sx", new String[] {"x", "starts", "ends", "axes", "steps"},
                         new String[] {"ox"}))
                 .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
@@ -126,7 +115,7 @@ class ImportedShapeOperatorsProperties {
             // indices in -dim .. dim-1
             ix[i] = Math.floorMod(picks[i], 2 * dim) - dim;
         }
-        TensorProto indices = scalar ? int64s("ix", ix) : int64s("ix", ix, ix.length);
+        TensorProto indices = scalar ? Onnx.int64s("ix", ix) : Onnx.int64s("ix", ix, ix.length);
         GraphProto.Builder g = GraphProto.newBuilder().addInitializer(indices)
                 .addNode(node("Gather", "gx", new String[] {"x", "ix"}, new String[] {"ox"},
                         Onnx.attr("axis", axis)))

@@ -66,6 +66,18 @@ final class Onnx {
         return t.build();
     }
 
+    /** An int64 initializer in int64_data. */
+    static TensorProto int64s(String name, long[] v, long... dims) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE);
+        for (long d : dims) {
+            t.addDims(d);
+        }
+        for (long x : v) {
+            t.addInt64Data(x);
+        }
+        return t.build();
+    }
+
     /** A float32 initializer in float_data. */
     static TensorProto floats(String name, float[] v, long... dims) {
         TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(FLOAT);

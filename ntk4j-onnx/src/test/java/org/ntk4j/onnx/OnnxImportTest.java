@@ -238,6 +238,37 @@ class OnnxImportTest {
     }
 
     @Test
+    void aBatchSizeWrittenIntoTheGraphIsReportedWithTheExportFix(@TempDir Path dir) throws IOException {
+        // what torch.onnx.export writes for x.view(1, -1) without dynamic_axes: the example batch size 1
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, 1, 2, 3)).addOutput(info("y", FLOAT, 1, 6))
+                .addInitializer(Onnx.int64s("shape", new long[] {1, -1}, 2))
+                .addNode(node("Reshape", "view", new String[] {"x", "shape"}, new String[] {"y"}))
+                .build();
+        Path f = Onnx.write(dir.resolve("fixed.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": the output 'y' has shape [1, 78] for a batch of 13 examples; its first axis must be "
+                        + "the examples' (export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}})");
+        // a target that cannot hold the batch at all is refused at its node, with the same fix
+        GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
+        Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
+        assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; if the model was "
+                        + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so "
+                        + "that the batch size is not written into its shapes");
+        // an operator from another domain is named with its domain
+        GraphProto g3 = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 4)).addOutput(info("y", FLOAT, "N", 4))
+                .addNode(node("FastGelu", "g", new String[] {"x"}, new String[] {"y"}).toBuilder()
+                        .setDomain("com.microsoft").build())
+                .build();
+        Path f3 = Onnx.write(dir.resolve("ms.onnx"), model(13, g3));
+        assertThatThrownBy(() -> OnnxModel.load(f3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f3 + ": unsupported operator com.microsoft.FastGelu in node 'g' (FastGelu); "
+                        + "supported operators: Add,");
+    }
+
+    @Test
     void severalOutputsMustBeChosenByName(@TempDir Path dir) throws IOException {
         GraphProto g = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 3)).addOutput(info("logits", FLOAT, "N", 3))
