@@ -66,7 +66,10 @@ final class Operators {
         TABLE.put("MatMul", Operators::matMul);
         TABLE.put("Gemm", Operators::gemm);
         TABLE.put("Conv", Operators::conv);
-        // reductions and normalisation
+        // reductions, pooling and normalisation. To come, one entry each, once their primitives exist: "MaxPool"
+        // (reduce_window max), "AveragePool", "BatchNormalization" (inference; its running mean and variance are
+        // read with c.constant and lifted as graph constants, never through c.traced, so that they are not
+        // parameters); and in "Conv" the branch for group > 1 (feature_group_count).
         TABLE.put("GlobalAveragePool", Operators::globalAveragePool);
         TABLE.put("ReduceMean", c -> reduce(c, true));
         TABLE.put("ReduceSum", c -> reduce(c, false));

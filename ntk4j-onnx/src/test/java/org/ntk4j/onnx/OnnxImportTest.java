@@ -137,6 +137,23 @@ class OnnxImportTest {
     }
 
     @Test
+    void parametersRoundTripThroughAParameterFileUnderTheirOnnxNames(@TempDir Path dir) throws IOException {
+        // exporter-made names carry ':' and '.'; an .npz keeps them (what --params-out / --params-in will use)
+        GraphProto g = linear(doubles("onnx::MatMul_17", W, 3, 2)).setNode(0,
+                node("MatMul", "mm", new String[] {"x", "onnx::MatMul_17"}, new String[] {"xw"})).build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("named.onnx"), model(13, g)));
+        assertThat(onnx.parameterNames()).containsExactly("onnx::MatMul_17", "b");
+        Path file = dir.resolve("p.npz");
+        try (Params p = onnx.params(DType.F64)) {
+            org.ntk4j.io.ParamsFile.save(p, file);
+        }
+        try (Params back = org.ntk4j.io.ParamsFile.load(file, onnx.model(), onnx.inputShape(), DType.F64)) {
+            assertThat(back.tensors().keySet()).containsExactly("onnx::MatMul_17", "b");
+            assertThat(back.get("onnx::MatMul_17").toDoubleArray()).containsExactly(W);
+        }
+    }
+
+    @Test
     void weightsReadTheSameFromTypedFieldsRawDataAndExternalDataRelativeToTheModel(@TempDir Path dir)
             throws IOException {
         float[] wf = new float[W.length];
