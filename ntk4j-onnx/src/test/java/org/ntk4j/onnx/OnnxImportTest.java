@@ -310,6 +310,27 @@ class OnnxImportTest {
     }
 
     @Test
+    void opsetEighteenTakesReduceAxesAsAnInputAndSplitsByNumOutputs(@TempDir Path dir) throws IOException {
+        // y = b - mean(a) where [a | b] = Split(x, num_outputs=2) on axis 1 of x [N, 5]: a has 3 columns, b 2
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, "N", 5)).addOutput(info("y", DOUBLE, "N", 2))
+                .addInitializer(Onnx.int64s("axes", new long[] {-1}, 1))
+                .addNode(node("Split", "split", new String[] {"x"}, new String[] {"a", "b"}, attr("axis", 1),
+                        attr("num_outputs", 2)))
+                .addNode(node("ReduceMean", "mean", new String[] {"a", "axes"}, new String[] {"m"}))
+                .addNode(node("Sub", "sub", new String[] {"b", "m"}, new String[] {"y"}))
+                .build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("o18.onnx"), model(18, g)));
+        assertThat(onnx.opset()).isEqualTo(18);
+        try (Params p = onnx.params(DType.F64);
+             Tensor x = Tensor.of(new double[] {1, 2, 6, 10, 20, -3, 0, 0, 1, 1}, 2, 5);
+             Tensor y = onnx.model().apply(p, x)) {
+            assertThat(y.shape()).containsExactly(2, 2);
+            assertThat(y.toDoubleArray()).containsExactly(10 - 3, 20 - 3, 1 + 1, 1 + 1);
+        }
+    }
+
+    @Test
     void anOpsetOutsideElevenToEighteenIsRefused(@TempDir Path dir) throws IOException {
         ModelProto m = model(9, linear(doubles("W", W, 3, 2)).build());
         Path f = Onnx.write(dir.resolve("old.onnx"), m);
