@@ -17,7 +17,10 @@ import org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto;
 import org.ntk4j.onnx.proto.OnnxProtos.ValueInfoProto;
 import org.ntk4j.tensor.Shapes;
 
-/** An ONNX file read and checked: its one input (with a static per-example shape), its chosen output, initializers and nodes. */
+/**
+ * An ONNX file read and checked: its one input (with a static per-example shape), its chosen output, initializers
+ * and nodes.
+ */
 final class OnnxGraph {
     /** The opsets of the default domain the import follows. */
     static final int MIN_OPSET = 11;

@@ -70,7 +70,7 @@ final class Tracer {
             return InitializerData.isFloatType(type);
         }
 
-        /** A floating initializer of rank at least 1: a weight, bias, scale or shift when the graph computes with it. */
+        /** A floating initializer of rank at least 1: a weight, bias, scale or shift if the graph computes with it. */
         boolean weightCandidate() {
             return initializer != null && floating() && shape.length >= 1;
         }
