@@ -192,11 +192,6 @@ final class InitializerData {
         return new InitializerData(t.getName(), type, shape, f32, f64, ints);
     }
 
-    /** Constant data made at import (shape arithmetic): int64 or float64 elements. */
-    static InitializerData ofLongs(long[] v, int... shape) {
-        return new InitializerData("", TensorProto.DataType.INT64_VALUE, shape.clone(), null, null, v);
-    }
-
     private static void checkCount(String what, int have, int n, String field) {
         if (have != n) {
             throw new IllegalArgumentException(what + ": " + field + " holds " + have + " values, the shape needs " + n

@@ -1,10 +1,8 @@
 package org.ntk4j.onnx;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.ntk4j.graph.GraphBuilder;
@@ -218,10 +216,6 @@ final class Tracer {
 
         GraphBuilder builder() {
             return builder;
-        }
-
-        DType dtype() {
-            return dtype;
         }
 
         IllegalArgumentException unsupported(String detail) {
@@ -438,14 +432,6 @@ final class Tracer {
         int[] r = new int[v.length];
         for (int i = 0; i < v.length; i++) {
             r[i] = Math.toIntExact(v[i]);
-        }
-        return r;
-    }
-
-    static List<Integer> list(int[] a) {
-        List<Integer> r = new ArrayList<>();
-        for (int x : a) {
-            r.add(x);
         }
         return r;
     }
