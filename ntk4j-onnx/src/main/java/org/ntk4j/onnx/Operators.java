@@ -25,9 +25,10 @@ import org.ntk4j.tensor.Shapes;
  *
  * <p>Layout: the model's own. Conv takes NCHW (PyTorch's) and maps onto ntk4j's channels-last convolution: its
  * OIHW filter is transposed to HWIO, its input to NHWC unless already held so, and its output stays channels-last
- * ({@link Traced#perm}). Elementwise operators work on values as held; any other operator reads the file's layout
- * ({@link Traced#var()}), which records one transpose. A Conv-activation-Conv chain thus transposes its
- * activations once in and once out, not twice per convolution.
+ * ({@link Traced#perm}). Elementwise operators work on values as held; transposes, reshapes, matrix products,
+ * softmax, slices, reductions and LayerNormalization work on views ({@link Views}); any other operator reads the
+ * file's layout ({@link Traced#var()}), which records the transpose. A Conv-activation-Conv chain thus transposes
+ * its activations once in and once out, and PyTorch's attention keeps the example axis first throughout.
  */
 final class Operators {
     /** An operator: the node's outputs from its inputs. */
@@ -112,7 +113,7 @@ final class Operators {
     /** An elementwise function, applied to the value as held (any layout). */
     private static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
         Traced x = c.traced(0);
-        return one(new Traced(f.apply(x.phys), x.perm, x.batch));
+        return one(x.withPhys(f.apply(x.phys), x.tBatch));
     }
 
     private static Value[] leakyRelu(Ctx c) {
@@ -197,9 +198,14 @@ final class Operators {
 
     private static Value[] softmax(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var().rank();
+        int r = x.rank();
         if (c.opset() >= 13) {
             int a = c.axis(c.attrInt("axis", -1), r);
+            int[] pa = c.views() && x.isView() ? Views.singlePhysAxes(x, new int[] {a}) : null;
+            if (pa != null) {
+                return one(x.withPhys(softmax(x.phys, pa[0]),
+                        Views.batchUnder(x, new int[] {a}) ? MIXED : x.tBatch));
+            }
             return one(c.out(softmax(x.var(), a), x.batch == a ? MIXED : x.batch));
         }
         // opsets 11-12: softmax over the axes from 'axis' on, flattened
@@ -235,6 +241,12 @@ final class Operators {
         }
         Traced a = c.traced(0);
         Traced b = c.traced(1);
+        if (c.views()) {
+            Traced v = Views.binary(a, b, f);
+            if (v != null) {
+                return one(v);
+            }
+        }
         int[] perm = a.perm != null ? a.perm : b.perm;
         if (perm != null && samePhysical(a, b, perm)) {
             // both operands in the same permuted layout (a residual sum), or one of them a value of the other's
@@ -249,8 +261,8 @@ final class Operators {
     /** Whether a and b can be combined elementwise in the layout {@code perm} (see {@link #physical}). */
     private static boolean samePhysical(Traced a, Traced b, int[] perm) {
         for (Traced t : new Traced[] {a, b}) {
-            boolean held = t.perm != null && Arrays.equals(t.perm, perm);
-            boolean movable = t.perm == null && t.batch == NONE && t.rank() <= perm.length;
+            boolean held = t.perm != null && t.groups == null && Arrays.equals(t.perm, perm);
+            boolean movable = !t.isView() && t.batch == NONE && t.rank() <= perm.length;
             if (!held && !movable) {
                 return false;
             }
@@ -277,6 +289,13 @@ final class Operators {
     private static Value[] matMul(Ctx c) {
         Traced a = c.traced(0);
         Traced b = c.traced(1);
+        if (c.views() && (a.isView() || b.isView())) {
+            Traced v = b.tBatch == NONE && b.rank() == 2 ? Views.matmulWeight(a, b.var())
+                    : Views.matmulPaired(a, b);
+            if (v != null) {
+                return one(v);
+            }
+        }
         Var av = a.var();
         Var bv = b.var();
         int ra = av.rank();
@@ -371,6 +390,22 @@ final class Operators {
         boolean tb = c.attrInt("transB", 0) != 0;
         double alpha = c.attrFloat("alpha", 1f);
         double beta = c.attrFloat("beta", 1f);
+        if (c.views() && a.isView() && !ta && b.tBatch == NONE) {
+            Traced v = Views.matmulWeight(a, tb ? b.var().transpose(1, 0) : b.var());
+            if (v != null) {
+                if (alpha != 1) {
+                    v = v.withPhys(v.phys.mul(alpha), v.tBatch);
+                }
+                if (c.has(2)) {
+                    Traced bias = c.traced(2);
+                    Traced cb = beta != 1 ? new Traced(bias.var().mul(beta), bias.batch) : bias;
+                    Traced sum = Views.binary(v, cb, Var::add);
+                    return one(sum != null ? sum
+                            : c.out(v.var().add(cb.var()), combine(v.batch, Tracer.broadcastBatch(2, cb))));
+                }
+                return one(v);
+            }
+        }
         Var y = a.var().dotGeneral(b.var(), new int[] {ta ? 0 : 1}, new int[] {tb ? 1 : 0}, new int[0], new int[0]);
         if (alpha != 1) {
             y = y.mul(alpha);
@@ -447,7 +482,7 @@ final class Operators {
         filter[d + 1] = 0;
         // an input held channels-last (the output of a convolution, perhaps through elementwise operations) is used
         // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
-        Var xh = Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
+        Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
         Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations);
         if (c.has(2)) {
             y = y.add(c.traced(2).var());
@@ -482,7 +517,7 @@ final class Operators {
 
     private static Value[] reduce(Ctx c, boolean mean) {
         Traced x = c.traced(0);
-        int r = x.var().rank();
+        int r = x.rank();
         long[] axesIn;
         boolean axesAsInput = mean ? c.opset() >= 18 : c.opset() >= 13;
         if (axesAsInput) {
@@ -501,6 +536,22 @@ final class Operators {
             }
         }
         int[] axes = sortedAxes(c, axesIn, r);
+        if (c.views() && x.isView()) {
+            int[] pa = Views.physAxesUnder(x, axes);
+            Var red = mean ? x.phys.mean(pa) : x.phys.sum(pa);
+            Traced kept = x.withPhys(keep(red, x.phys.shape(), pa), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
+            if (keepDims) {
+                return one(kept);
+            }
+            int[] out = x.shape();
+            List<Integer> squeezed = new ArrayList<>();
+            for (int i = 0; i < r; i++) {
+                if (!Shapes.contains(axes, i)) {
+                    squeezed.add(out[i]);
+                }
+            }
+            return one(reshapeTo(c, kept, squeezed.stream().mapToInt(Integer::intValue).toArray()));
+        }
         Var y = mean ? x.var().mean(axes) : x.var().sum(axes);
         int batch;
         if (keepDims) {
@@ -528,12 +579,30 @@ final class Operators {
 
     private static Value[] layerNorm(Ctx c) {
         Traced x = c.traced(0);
-        int r = x.var().rank();
+        int r = x.rank();
         int from = c.axis(c.attrInt("axis", -1), r);
         double eps = c.attrFloat("epsilon", 1e-5f);
         int[] axes = new int[r - from];
         for (int i = 0; i < axes.length; i++) {
             axes[i] = from + i;
+        }
+        if (c.views() && x.isView()) {
+            int[] pa = Views.physAxesUnder(x, axes);
+            int[] ps = x.phys.shape();
+            Var centred = x.phys.sub(keep(x.phys.mean(pa), ps, pa));
+            Var var = keep(centred.mul(centred).mean(pa), ps, pa);
+            Traced y = x.withPhys(centred.div(var.add(eps).sqrt()), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
+            Traced scaled = Views.binary(y, c.traced(1), Var::mul);
+            Traced out = scaled == null || !c.has(2) ? scaled : Views.binary(scaled, c.traced(2), Var::add);
+            if (out != null) {
+                return one(out);
+            }
+            Var yv = y.var().mul(c.traced(1).var());
+            if (c.has(2)) {
+                yv = yv.add(c.traced(2).var());
+            }
+            return one(c.out(yv, combine(y.batch, combine(Tracer.broadcastBatch(r, c.traced(1)),
+                    c.has(2) ? Tracer.broadcastBatch(r, c.traced(2)) : NONE))));
         }
         int[] s = x.var().shape();
         Var centred = x.var().sub(keep(x.var().mean(axes), s, axes));
@@ -558,8 +627,14 @@ final class Operators {
             return new Const(k.type, shape, k.values());
         }
         Traced t = v instanceof Traced tr ? tr : c.traced(0);
-        if (Shapes.size(shape) != t.var().size()) {
-            throw c.error("cannot reshape " + Shapes.str(t.var().shape()) + " to " + Shapes.str(shape));
+        if (Shapes.size(shape) != Shapes.size(t.shape())) {
+            throw c.error("cannot reshape " + Shapes.str(t.shape()) + " to " + Shapes.str(shape));
+        }
+        if (c.views()) {
+            Traced view = Views.reshape(t, shape);
+            if (view != null) {
+                return view;
+            }
         }
         return c.out(t.var().reshape(shape), Tracer.reshapeBatch(t.batch, t.var().shape(), shape));
     }
@@ -629,6 +704,9 @@ final class Operators {
             return one(new Const(k.type, out, v));
         }
         Traced x = c.traced(0);
+        if (c.views()) {
+            return one(Views.transpose(x, perm));
+        }
         int batch = x.batch;
         if (batch >= 0) {
             for (int i = 0; i < r; i++) {
@@ -731,6 +809,25 @@ final class Operators {
             return one(staticSlice(k, start, limit, stride));
         }
         Traced x = c.traced(0);
+        if (c.views() && x.isView()) {
+            int[] all = Shapes.iota(r);
+            int[] pa = Views.singlePhysAxes(x, all);
+            if (pa != null) {
+                int pr = x.phys.rank();
+                int[] ps = new int[pr];
+                int[] pl = x.phys.shape();
+                int[] pst = new int[pr];
+                Arrays.fill(pst, 1);
+                boolean cutsBatch = false;
+                for (int i = 0; i < r; i++) {
+                    ps[pa[i]] = start[i];
+                    pl[pa[i]] = limit[i];
+                    pst[pa[i]] = stride[i];
+                    cutsBatch |= i == x.batch && (start[i] != 0 || limit[i] != s[i] || stride[i] != 1);
+                }
+                return one(x.withPhys(x.phys.slice(ps, pl, pst), cutsBatch ? MIXED : x.tBatch));
+            }
+        }
         int batch = x.batch;
         if (batch >= 0 && (start[batch] != 0 || limit[batch] != s[batch] || stride[batch] != 1)) {
             batch = MIXED;

@@ -89,46 +89,129 @@ final class Tracer {
     }
 
     /**
-     * A value computed by the graph under construction. It may be held in another layout than the file's: the
-     * variable {@code phys} is the value with its axes permuted, {@code logical = transpose(phys, perm)}, so that
-     * a chain of convolutions and elementwise operations stays channels-last without transposing back and forth.
-     * {@link #var()} gives the file's layout (recording the transpose at the first call).
+     * A value computed by the graph under construction, possibly held in another layout than the file's (a view):
+     * {@code T = transpose(phys, perm)} and {@code logical = reshape(T, shape())}, where logical axis i is the
+     * product of {@code groups[i]} consecutive axes of T. Convolutions keep their output channels-last this way,
+     * and the reshapes and transposes PyTorch's attention applies to [batch, positions, features] values keep the
+     * batch axis first in {@code phys}, which the kernel methods' per-example paths and tiling need.
+     * {@link #var()} gives the file's layout (recording the transpose and reshape at the first call).
      */
     static final class Traced extends Value {
         /** The value as held. */
         final Var phys;
-        /** Logical axis i is axis perm[i] of phys; null for the identity. */
+        /** Axis i of T is axis perm[i] of phys; null for the identity. */
         final int[] perm;
-        /** The example axis (of the logical value), or {@link #NONE}, or {@link #MIXED}. */
+        /** How many axes of T each logical axis spans; null for one each. */
+        final int[] groups;
+        /** The axis of T that is the example axis, or {@link #NONE}, or {@link #MIXED}. */
+        final int tBatch;
+        /**
+         * The logical example axis, or {@link #NONE}, or {@link #MIXED} (also when the example axis is merged with
+         * another axis of size above 1, which only view-aware operators follow).
+         */
         final int batch;
         private Var logical;
 
         Traced(Var var, int batch) {
-            this(var, null, batch);
+            this(var, null, null, batch);
         }
 
         Traced(Var phys, int[] perm, int batch) {
+            this(phys, perm, null, batch);
+        }
+
+        Traced(Var phys, int[] perm, int[] groups, int tBatch) {
             this.phys = phys;
             this.perm = perm;
-            this.batch = batch;
-            this.logical = perm == null ? phys : null;
+            this.groups = groups;
+            this.tBatch = tBatch;
+            this.batch = logicalBatch();
+            this.logical = perm == null && groups == null ? phys : null;
+        }
+
+        private int logicalBatch() {
+            if (groups == null || tBatch < 0) {
+                return tBatch;
+            }
+            int[] t = tShape();
+            int start = 0;
+            for (int g = 0; g < groups.length; g++) {
+                if (tBatch < start + groups[g]) {
+                    for (int k = start; k < start + groups[g]; k++) {
+                        if (k != tBatch && t[k] != 1) {
+                            return MIXED;
+                        }
+                    }
+                    return g;
+                }
+                start += groups[g];
+            }
+            return MIXED;
+        }
+
+        /** The same layout holding another variable of the same physical shape. */
+        Traced withPhys(Var p, int newTBatch) {
+            return new Traced(p, perm, groups, newTBatch);
+        }
+
+        boolean isView() {
+            return perm != null || groups != null;
+        }
+
+        /** The shape of T. */
+        int[] tShape() {
+            return perm == null ? phys.shape() : Shapes.permute(phys.shape(), perm);
+        }
+
+        /** Index of the first axis of T in logical axis {@code g}. */
+        int groupStart(int g) {
+            if (groups == null) {
+                return g;
+            }
+            int s = 0;
+            for (int i = 0; i < g; i++) {
+                s += groups[i];
+            }
+            return s;
+        }
+
+        int groupSize(int g) {
+            return groups == null ? 1 : groups[g];
+        }
+
+        /** The phys axis of T axis {@code t}. */
+        int physAxis(int t) {
+            return perm == null ? t : perm[t];
         }
 
         /** The value in the file's layout. */
         Var var() {
             if (logical == null) {
-                logical = phys.transpose(perm);
+                Var t = perm == null ? phys : phys.transpose(perm);
+                logical = groups == null ? t : t.reshape(shape());
             }
             return logical;
         }
 
         int rank() {
-            return phys.rank();
+            return groups == null ? phys.rank() : groups.length;
         }
 
         @Override
         int[] shape() {
-            return perm == null ? phys.shape() : Shapes.permute(phys.shape(), perm);
+            int[] t = tShape();
+            if (groups == null) {
+                return t;
+            }
+            int[] r = new int[groups.length];
+            int k = 0;
+            for (int g = 0; g < groups.length; g++) {
+                r[g] = 1;
+                for (int i = 0; i < groups[g]; i++) {
+                    r[g] *= t[k++];
+                }
+            }
+            return r;
         }
     }
 
@@ -143,6 +226,8 @@ final class Tracer {
     final Set<String> weightsUsed = new LinkedHashSet<>();
     private final Map<String, Value> values = new HashMap<>();
     private final Map<String, Var> lifted = new HashMap<>();
+    /** Whether operators may hold values as views ({@link Views}); not for a batch of one example. */
+    private boolean views;
 
     Tracer(OnnxGraph graph, GraphBuilder builder, DType dtype, Map<String, Var> params,
            Map<String, Tensor> constantCache) {
@@ -161,6 +246,7 @@ final class Tracer {
             values.put(init.name, new Const(init));
         }
         values.put(graph.inputName, new Traced(x, 0));
+        views = x.dim(0) > 1;
         for (NodeProto node : graph.nodes) {
             Operators.Op op = Operators.TABLE.get(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx")
                     ? node.getOpType() : node.getDomain() + "." + node.getOpType());
@@ -216,6 +302,11 @@ final class Tracer {
 
         GraphBuilder builder() {
             return builder;
+        }
+
+        /** Whether values may be held as views (see {@link Views}). */
+        boolean views() {
+            return views;
         }
 
         IllegalArgumentException unsupported(String detail) {

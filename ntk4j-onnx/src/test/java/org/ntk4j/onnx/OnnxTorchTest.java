@@ -91,6 +91,10 @@ class OnnxTorchTest {
             count += Long.parseLong(p[1]);
         }
         assertThat(onnx.parameterNames()).containsExactlyInAnyOrderElementsOf(names);
+        // examples stay independent and first in every value the graph computes from x (PyTorch's attention
+        // transposes and reshapes are held as views), which per-example paths and tiling need
+        assertThat(onnx.independentExamples()).isTrue();
+        assertThat(valuesWithoutTheExampleAxisFirst(onnx, 5)).isEmpty();
         assertThat(onnx.parameterCount()).isEqualTo(count);
         try (Params params = onnx.params(DType.F32);
              Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
@@ -108,6 +112,23 @@ class OnnxTorchTest {
             }
         }
         return onnx;
+    }
+
+    /** The equations of the traced graph (batch n) whose output depends on x but does not have n rows first. */
+    static java.util.List<String> valuesWithoutTheExampleAxisFirst(OnnxModel onnx, int n) {
+        org.ntk4j.graph.Graph g = onnx.model().trace(n, onnx.inputShape(), DType.F32);
+        java.util.Set<org.ntk4j.graph.Var> dependent = new java.util.HashSet<>();
+        dependent.add(g.inputs().get(g.inputs().size() - 1));
+        java.util.List<String> bad = new ArrayList<>();
+        for (org.ntk4j.graph.Equation e : g.equations()) {
+            if (e.inputs().stream().anyMatch(dependent::contains)) {
+                dependent.add(e.output());
+                if (e.output().rank() == 0 || e.output().dim(0) != n) {
+                    bad.add(e.toString());
+                }
+            }
+        }
+        return bad;
     }
 
     /** ||a - b|| / ||b|| over the flattened elements. */
