@@ -18,6 +18,7 @@ import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
@@ -181,7 +182,10 @@ final class TiledRun {
             throw new IllegalArgumentException("--tile: expected a positive number of examples, got " + cmd.tile);
         }
         // --spark: the tiles are computed on a cluster (ntk4j-spark), the rest of the run is the same
-        ClusterTiles cluster = cmd.spark == null ? null : ClusterTiles.find();
+        ClusterTiles cluster = cmd.spark == null ? null : ClusterTiles.find().orElseThrow(() ->
+                new IllegalArgumentException("--spark: ntk4j-spark is not on the class path; run through the "
+                        + "./ntk4j launcher (which adds it and Spark) or spark-submit the job jar "
+                        + "ntk4j-spark-job/target/ntk4j-spark-*-job.jar"));
         int[] perExample = Shapes.dropFirst(x1.shape());
         int n1 = x1.dim(0);
         int n2 = x2 == null ? 0 : x2.dim(0);
