@@ -287,7 +287,7 @@ public final class SpectrumCommand implements Callable<Integer> {
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
             try (Params p = net.init(seed, d.exampleShape(), dt)) {
                 long t0 = System.nanoTime();
-                KernelMatrix k = KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
+                KernelMatrix k = org.ntk4j.predict.KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
                         out[0]);
                 o.printf(Locale.ROOT, "computed the %s kernel of %s on %s %s (standardised: %s, %s) in %.2f s%n", kk,
                         net.spec(), d.name(), Shapes.str(d.x().shape()),
