@@ -91,7 +91,7 @@ public final class ApproxCommand implements Callable<Integer> {
         List<KernelKind> list = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             list.add(kk);

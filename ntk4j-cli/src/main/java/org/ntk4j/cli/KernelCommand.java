@@ -181,8 +181,7 @@ public final class KernelCommand implements Callable<Integer> {
                 CostModel cost = ntk.costModel(n1, n2, perExample, dt);
                 Method used = ntk.resolveMethod(n1, n2, perExample, dt);
                 CostModel.Estimate est = cost.estimate(used);
-                boolean sketched = !kernel.explicitAxes()
-                        && kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED;
+                boolean sketched = !kernel.explicitAxes() && org.ntk4j.ntk.KindTraits.isSketched(kind);
                 Tensor.resetPeakBytes();
                 long before = Tensor.liveBytes();
                 long start = System.nanoTime();
@@ -265,9 +264,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "combine with " + (paramsIn != null ? "--params-in" : paramsOut != null ? "--params-out"
                     : "--spark"));
         }
-        if (nngp && !kernel.explicitAxes() && kind.family() != org.ntk4j.ntk.KernelKind.Family.FULL
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL && !infinite) {
+        if (nngp && !kernel.explicitAxes() && !org.ntk4j.ntk.KindTraits.isAxesKind(kind) && !infinite) {
             throw new IllegalArgumentException("--nngp: kinds full, trace and diagonal only, not " + kind);
         }
         if (!infinite) {
@@ -282,7 +279,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "does not combine with " + other);
         }
         org.ntk4j.infinite.FcnLimit.of(model); // refuses any other model or activation, naming what is supported
-        if (kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+        if (org.ntk4j.ntk.KindTraits.isSketched(kind)) {
             throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
                     + "sketches the parameters); use full, trace, diagonal, pntk, pntk-unscaled, logit:K or probes:R");
         }

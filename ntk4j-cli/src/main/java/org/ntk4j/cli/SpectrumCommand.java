@@ -269,7 +269,7 @@ public final class SpectrumCommand implements Callable<Integer> {
     private Computed compute(PrintWriter o) throws java.io.IOException {
         DType dt = DType.parse(dtype);
         KernelKind kk = KernelKind.parse(kind, seed);
-        if (kk.family() == KernelKind.Family.DIAGONAL) {
+        if (org.ntk4j.ntk.KindTraits.isPerOutput(kk)) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
         }
         Model net = Zoo.parse(model);

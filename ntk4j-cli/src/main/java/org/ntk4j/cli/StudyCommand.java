@@ -106,7 +106,7 @@ public final class StudyCommand implements Callable<Integer> {
         List<KernelKind> kindList = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             kindList.add(kk);

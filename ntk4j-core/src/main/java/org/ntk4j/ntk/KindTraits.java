@@ -80,7 +80,18 @@ public final class KindTraits {
      * @return true for {@code probes:R} and {@code projected:K}
      */
     public static boolean isSeeded(KernelKind kind) {
-        return kind.family() == KernelKind.Family.PROBES || isSketched(kind);
+        return hasProbes(kind) || isSketched(kind);
+    }
+
+    /**
+     * Whether the kind projects the outputs on random probes ({@code probes:R}), whose R×O matrix the model's
+     * wrapping holds.
+     *
+     * @param kind the kind
+     * @return true for {@code probes:R}
+     */
+    public static boolean hasProbes(KernelKind kind) {
+        return kind.family() == KernelKind.Family.PROBES;
     }
 
     /**
@@ -92,7 +103,7 @@ public final class KindTraits {
      * @return the bytes for {@code probes:R}, 0 for every other kind
      */
     public static long probeMatrixBytes(KernelKind kind, int outputs) {
-        return kind.family() == KernelKind.Family.PROBES ? 3L * Double.BYTES * kind.argument() * outputs : 0;
+        return hasProbes(kind) ? 3L * Double.BYTES * kind.argument() * outputs : 0;
     }
 
     /**
