@@ -98,7 +98,8 @@ public final class ApproxCommand implements Callable<Integer> {
         }
         overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
         PrintWriter out = spec.commandLine().getOut();
-        JsonReport json = new JsonReport().put("model", model).put("data", data).put("n", n).put("dtype", dt.shortName());
+        Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
+        JsonReport json;
         try (Tensor all = DataSource.load(data, dt, seed)) {
             if (all.dim(0) <= n || n < 2) {
                 throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
@@ -119,20 +120,10 @@ public final class ApproxCommand implements Callable<Integer> {
                     out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "
                             + "targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o, diagReg);
                     out.print(r.table());
-                    for (ApproximationReport.Row row : r.rows()) {
-                        String k = row.kind.replace(':', '_').replace('-', '_');
-                        json.put(k + ".relative_frobenius_error", row.relativeFrobeniusError)
-                                .put(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
-                                .put(k + ".lambda_min_ratio", row.lambdaMinRatio)
-                                .put(k + ".condition_number_ratio", row.conditionNumberRatio)
-                                .put(k + ".prediction_relative_difference", row.predictionRelativeDifference)
-                                .put(k + ".argmax_agreement", row.argmaxAgreement)
-                                .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
-                    }
-                    json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
+                    json = Reports.approx(settings, r);
                 }
             } else {
-                widthStudy(out, json, xTrain, dt, per, m);
+                json = Reports.approx(settings, widthStudy(out, xTrain, dt, per, m));
             }
             xTrain.close();
             xTest.close();
@@ -145,7 +136,7 @@ public final class ApproxCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void widthStudy(PrintWriter out, JsonReport json, Tensor x, DType dt, int[] per, Method m) {
+    private Reports.WidthStudy widthStudy(PrintWriter out, Tensor x, DType dt, int[] per, Method m) {
         KernelKind pntk = KernelKind.parse("pntk", seed);
         double[] w = new double[widths.length];
         double[] err = new double[widths.length];
@@ -174,11 +165,10 @@ public final class ApproxCommand implements Callable<Integer> {
             w[i] = widths[i];
             err[i] = sum / seeds;
             out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", widths[i], err[i], lo, hi);
-            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", err[i]);
         }
         double slope = ApproximationReport.logLogSlope(w, err);
         out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", slope);
-        json.put("widths", widths).put("pntk_error_width_exponent", slope);
+        return new Reports.WidthStudy(widths, err, slope);
     }
 
     /** ‖Θ - K ⊗ I‖_F / ‖Θ‖_F for Θ [N, N, O, O] and K [N, N]. */

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
@@ -181,12 +180,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                 o.println("wrote " + spectrumPng + ", " + heatmapPng);
             }
             if (report != null) {
-                new JsonReport().put("kernel", what).put("dimension", sp.dimension()).put("full_layout", k.isFull())
-                        .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
-                        .put("condition_number", sp.conditionNumber())
-                        .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
-                        .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
-                        .put("eigen_seconds", seconds).write(report);
+                Reports.spectrum(what, sp, k.isFull(), asymmetry, seconds).write(report);
                 o.println("wrote " + report);
             }
             if (eigenvaluesOut != null) {

@@ -11,7 +11,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.NpyHeader;
 import org.ntk4j.io.RunFingerprint;
@@ -172,6 +171,30 @@ final class TiledRun {
         }
     }
 
+    /**
+     * What a tiled run did, for its report.
+     *
+     * @param model the network
+     * @param kind the kernel kind
+     * @param requested the method asked for (AUTO or one)
+     * @param ensemble the members averaged (1 for a single kernel)
+     * @param x1 the first inputs
+     * @param x2 the second inputs, or null for x2 = x1
+     * @param parameters the parameter count
+     * @param plan the tiles (the method used, shape, predicted peak)
+     * @param seconds wall-clock seconds of the tiles
+     * @param peakBytes the measured peak of the tensors
+     * @param flops the predicted FLOPs of the tiles computed here
+     * @param budget the memory budget
+     * @param computed tiles computed by this run
+     * @param resumed tiles already done before it
+     * @param out the kernel file
+     */
+    record Result(Model model, KernelKind kind, Method requested, int ensemble, Tensor x1, Tensor x2,
+                  long parameters, TilePlan plan, double seconds, long peakBytes, double flops, long budget,
+                  int computed, int resumed, Path out) {
+    }
+
     void run(PrintWriter o, PrintWriter err) throws IOException {
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cmd.threads == null ? cores : cmd.threads;
@@ -290,19 +313,9 @@ final class TiledRun {
             o.println("wrote " + cmd.sem);
         }
         if (cmd.report != null) {
-            new JsonReport().put("model", net.spec()).put("kind", kind.toString())
-                    .put("ensemble", cmd.ensemble == null ? 1 : cmd.ensemble)
-                    .put("method", plan.method().shortName()).put("auto", method == Method.AUTO)
-                    .put("dtype", dtype.shortName()).put("x1_shape", x1.shape())
-                    .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)
-                    .put("kernel_shape", plan.shape()).put("parameters", params.count())
-                    .put("seconds", seconds).put("predicted_flops", flops)
-                    .put("achieved_flops_per_second", flops / seconds)
-                    .put("peak_bytes", peak).put("predicted_peak_bytes", plan.predictedPeakBytes())
-                    .put("memory_budget_bytes", budget).put("tiles", plan.tileCount())
-                    .put("tiles_computed", progress.computedHere()).put("tiles_resumed", alreadyDone)
-                    .put("tile_rows", plan.rowTile()).put("tile_columns", plan.columnTile())
-                    .put("workers", plan.workers()).put("out", cmd.out.toString()).write(cmd.report);
+            Reports.tiled(new Result(net, kind, method, cmd.ensemble == null ? 1 : cmd.ensemble, x1, x2,
+                    params.count(), plan, seconds, peak, flops, budget, progress.computedHere(), alreadyDone, cmd.out))
+                    .write(cmd.report);
             o.println("wrote " + cmd.report);
         }
     }
