@@ -137,7 +137,7 @@ public final class KernelCommand implements Callable<Integer> {
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
                 .output("--report", report, ".json").output("--sem", sem, ".npy").check();
-        try (TiledRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
+        try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, net, standardization);
         }
     }
@@ -168,7 +168,7 @@ public final class KernelCommand implements Callable<Integer> {
                     ParamsFile.save(p, paramsOut);
                 }
                 if (out != null && !kernel.explicitAxes()) {
-                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o, spec.commandLine().getErr());
+                    new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
                     o.flush();
                     return 0;
                 }

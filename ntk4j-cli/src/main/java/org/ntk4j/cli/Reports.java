@@ -6,6 +6,7 @@ import java.util.function.ToDoubleFunction;
 import org.ntk4j.infinite.Convergence;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Standardizer;
+import org.ntk4j.io.TiledKernelRun;
 import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
@@ -81,19 +82,21 @@ final class Reports {
     }
 
     /** {@code kernel --out --report}: a tiled run. */
-    static JsonReport tiled(TiledRun.Result r) {
+    static JsonReport tiled(TiledKernelRun.Result r) {
+        TiledKernelRun.Request q = r.request();
         TilePlan plan = r.plan();
-        return new JsonReport().put("model", r.model().spec()).put("kind", r.kind().toString())
-                .put("ensemble", r.ensemble()).put("method", plan.method().shortName())
-                .put("auto", r.requested() == Method.AUTO).put("dtype", plan.dtype().shortName())
-                .put("x1_shape", r.x1().shape()).put("x2_shape", r.x2() == null ? r.x1().shape() : r.x2().shape())
-                .put("x2_is_x1", r.x2() == null).put("kernel_shape", plan.shape()).put("parameters", r.parameters())
-                .put("seconds", r.seconds()).put("predicted_flops", r.flops())
+        Tensor x1 = q.x1();
+        return new JsonReport().put("model", q.model().spec()).put("kind", q.kind().toString())
+                .put("ensemble", q.ensemble() == 0 ? 1 : q.ensemble()).put("method", plan.method().shortName())
+                .put("auto", q.method() == Method.AUTO).put("dtype", plan.dtype().shortName())
+                .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
+                .put("x2_is_x1", q.x2() == null).put("kernel_shape", plan.shape())
+                .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", r.flops())
                 .put("achieved_flops_per_second", r.flops() / r.seconds()).put("peak_bytes", r.peakBytes())
-                .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", r.budget())
+                .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", q.memoryBudget())
                 .put("tiles", plan.tileCount()).put("tiles_computed", r.computed())
                 .put("tiles_resumed", r.resumed()).put("tile_rows", plan.rowTile())
-                .put("tile_columns", plan.columnTile()).put("workers", plan.workers()).put("out", r.out().toString());
+                .put("tile_columns", plan.columnTile()).put("workers", plan.workers()).put("out", q.out().toString());
     }
 
     /** {@code spectrum --report}: the figures of the eigenvalues. */
