@@ -38,6 +38,18 @@ public final class KernelJob {
         /**
          * Checks that a kind or axes are given.
          *
+         * @param model the network
+         * @param params its parameters (member 0's seed gives them in an ensemble; not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1 (its work reused)
+         * @param kind the kind, or null when {@code axes} are given
+         * @param axes the explicit trace and diagonal axes {t, d} (overriding the kind), or null
+         * @param method the method, or AUTO
+         * @param memoryBudget bytes the computation may hold (AUTO's budget)
+         * @param nngp the NNGP f(x1)·f(x2)ᵀ laid out as the kind, instead of the NTK
+         * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
+         *     kernel at {@code params}
+         * @param seed the first seed of an ensemble
          * @throws IllegalArgumentException if neither or both of kind and axes are given
          */
         public Request {

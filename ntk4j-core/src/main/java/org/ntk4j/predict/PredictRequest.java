@@ -40,6 +40,25 @@ public record PredictRequest(Model model, Params params, Examples train, Example
     /**
      * Checks the request's combinations, before any work.
      *
+     * @param model the network; its outputs per example must be [O] with O = the examples' class count
+     * @param params its parameters (not closed)
+     * @param train the labelled training examples (inputs [N, ...] in the model's layout, not closed)
+     * @param test the labelled test examples (inputs [M, ...] like the training inputs, not closed)
+     * @param kind the kernel: {@code full} (NO×NO, exact) or an N×N kind (acting as K ⊗ I_O); not {@code diagonal}
+     * @param method the NTK method, or AUTO
+     * @param memoryBudget bytes the kernel computation may hold (AUTO's budget)
+     * @param times the training times t ≥ 0, ∞ for kernel regression (t = ∞); finite t uses the eigendecomposition of
+     *     the train kernel
+     * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
+     * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+     * @param learningRate η: time enters as η·t
+     * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0
+     * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
+     *     kind and t = ∞
+     * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
+     *     t only)
+     * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
+     * @param covariance with a posterior: also return the test covariance [M, M]
      * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing or the training
      *     and test examples have different class counts
      */

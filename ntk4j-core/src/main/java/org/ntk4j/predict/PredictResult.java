@@ -55,7 +55,28 @@ public record PredictResult(Solver solver, Method method, int outputs, int train
                             double trainLoss) {
     }
 
-    /** Copies the list. */
+    /**
+     * Copies the list.
+     *
+     * @param solver how the predictions were computed
+     * @param method the NTK method that computed the kernels (Jacobian contraction for {@code projected:K}); the
+     *     request's when AUTO could not resolve it ahead (the posterior and the ODE)
+     * @param outputs O, the model's outputs per example
+     * @param trainExamples N
+     * @param testExamples M
+     * @param points the figures at each requested time, in the request's order
+     * @param predictions the test outputs, [M, O] for one time, [T, M, O] for several
+     * @param covariance the posterior's test covariance [M, M] when it was asked for, else null
+     * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
+     *     no NTK was computed (the NNGP posterior)
+     * @param fullKernel whether the train kernel is the full NO×NO one
+     * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
+     * @param meanVariance the posterior's mean predictive variance (posterior only, else NaN)
+     * @param evaluations the ODE solver's derivative evaluations (ODE only, else 0)
+     * @param trainKernelSeconds seconds computing the train kernel (closed form only, else NaN)
+     * @param testKernelSeconds seconds computing the test kernel (closed form only, else NaN)
+     * @param regressionSeconds seconds of the float64 regression (closed form only, else NaN)
+     */
     public PredictResult {
         points = List.copyOf(points);
     }

@@ -62,6 +62,24 @@ public final class TiledKernelRun {
         /**
          * Checks the counts.
          *
+         * @param model the network
+         * @param params its parameters (member 0's, for an ensemble; not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1
+         * @param kind the kernel kind
+         * @param method the method, or AUTO (a resumed run takes the recorded one)
+         * @param memoryBudget bytes the tiles may hold
+         * @param tile examples per tile (rounded up to the planner's quantum), or 0 for the largest that fits
+         * @param threads tiles computed at once, each with one BLAS thread (≥ 1)
+         * @param resume continue the unfinished run of {@code out}
+         * @param overwrite discard an unfinished run of {@code out} instead of refusing it
+         * @param out the kernel file
+         * @param sem with an ensemble, the file of the standard error of the mean, else null
+         * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
+         *     kernel at {@code params}
+         * @param seed the first seed of an ensemble
+         * @param cluster the service computing the tiles on a cluster, or null to compute them here
+         * @param master the cluster's master URL (empty: the environment's); with {@code cluster} only
          * @throws IllegalArgumentException if {@code threads} is below 1 or {@code tile} negative
          */
         public Request {
