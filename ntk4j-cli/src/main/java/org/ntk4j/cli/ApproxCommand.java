@@ -15,6 +15,7 @@ import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.PntkWidthStudy;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -123,7 +124,7 @@ public final class ApproxCommand implements Callable<Integer> {
                     json = Reports.approx(settings, r);
                 }
             } else {
-                json = Reports.approx(settings, widthStudy(out, xTrain, dt, per, m));
+                json = Reports.approx(settings, widthStudy(out, xTrain, m));
             }
             xTrain.close();
             xTest.close();
@@ -136,60 +137,18 @@ public final class ApproxCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Reports.WidthStudy widthStudy(PrintWriter out, Tensor x, DType dt, int[] per, Method m) {
-        KernelKind pntk = KernelKind.parse("pntk", seed);
-        double[] w = new double[widths.length];
-        double[] err = new double[widths.length];
+    private PntkWidthStudy.Result widthStudy(PrintWriter out, Tensor x, Method m) {
         out.printf(Locale.ROOT, "pNTK relative Frobenius error against the full eNTK, %d inputs, mean over %d seeds%n",
                 x.dim(0), seeds);
         out.println("| width | mean error | min | max |");
         out.println("|---|---|---|---|");
-        for (int i = 0; i < widths.length; i++) {
-            String specW = withWidth(model, widths[i]);
-            Model net = Zoo.parse(specW);
-            double sum = 0;
-            double lo = Double.POSITIVE_INFINITY;
-            double hi = 0;
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = net.init(seed + s, per, dt)) {
-                    EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m);
-                    try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
-                         Tensor k = ntk.kernel(pntk, x, null)) {
-                        double e = relativeError(full, k);
-                        sum += e;
-                        lo = Math.min(lo, e);
-                        hi = Math.max(hi, e);
-                    }
-                }
-            }
-            w[i] = widths[i];
-            err[i] = sum / seeds;
-            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", widths[i], err[i], lo, hi);
+        PntkWidthStudy.Result r = PntkWidthStudy.run(w -> Zoo.parse(withWidth(model, w)), widths, seeds, seed, x, m);
+        for (PntkWidthStudy.Row row : r.rows()) {
+            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
+                    row.maxError());
         }
-        double slope = ApproximationReport.logLogSlope(w, err);
-        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", slope);
-        return new Reports.WidthStudy(widths, err, slope);
-    }
-
-    /** ‖Θ - K ⊗ I‖_F / ‖Θ‖_F for Θ [N, N, O, O] and K [N, N]. */
-    static double relativeError(Tensor full, Tensor k) {
-        int n = full.dim(0);
-        int o = full.dim(2);
-        double num = 0;
-        double den = 0;
-        for (int a = 0; a < n; a++) {
-            for (int b = 0; b < n; b++) {
-                for (int i = 0; i < o; i++) {
-                    for (int j = 0; j < o; j++) {
-                        double t = full.get(a, b, i, j);
-                        double d = t - (i == j ? k.get(a, b) : 0);
-                        num += d * d;
-                        den += t * t;
-                    }
-                }
-            }
-        }
-        return Math.sqrt(num / den);
+        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
+        return r;
     }
 
     /** The spec with its width option set (added when absent). */

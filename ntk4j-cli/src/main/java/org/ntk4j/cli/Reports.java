@@ -10,6 +10,7 @@ import org.ntk4j.io.TiledKernelRun;
 import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.PntkWidthStudy;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.predict.KernelSpectrum;
 import org.ntk4j.predict.PredictRequest;
@@ -130,17 +131,15 @@ final class Reports {
         return json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
     }
 
-    /** The pNTK's error against the full eNTK at each width, and its fitted exponent in width. */
-    record WidthStudy(int[] widths, double[] meanErrors, double exponent) {
-    }
-
     /** {@code approx --widths --report}: the pNTK's error against width. */
-    static JsonReport approx(ApproxSettings s, WidthStudy w) {
+    static JsonReport approx(ApproxSettings s, PntkWidthStudy.Result w) {
         JsonReport json = approxHead(s);
-        for (int i = 0; i < w.widths().length; i++) {
-            json.put("width_" + w.widths()[i] + ".pntk_relative_frobenius_error", w.meanErrors()[i]);
+        int[] widths = new int[w.rows().size()];
+        for (int i = 0; i < widths.length; i++) {
+            widths[i] = w.rows().get(i).width();
+            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", w.rows().get(i).meanError());
         }
-        return json.put("widths", w.widths()).put("pntk_error_width_exponent", w.exponent());
+        return json.put("widths", widths).put("pntk_error_width_exponent", w.exponent());
     }
 
     private static JsonReport approxHead(ApproxSettings s) {
