@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.KernelFiles;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
@@ -126,25 +127,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         int[] exampleLabels = null;
         KernelMatrix k;
         if (file != null) {
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("kernel file not found: " + file);
-            }
-            try (Tensor t = Npy.readTensor(file)) {
-                int[] s = t.shape();
-                if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
-                    throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
-                            + "got " + Shapes.str(s));
-                }
-                if (t.size() == 0) {
-                    throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
-                }
-                int bad = t.firstNonFinite();
-                if (bad >= 0) {
-                    throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
-                            + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
-                }
-                k = KernelMatrix.of(t);
-            }
+            k = KernelFiles.readSquare(file);
             what = file + " " + (k.isFull() ? "[" + k.examples() + ", " + k.examples() + ", " + k.blockSize() + ", "
                     + k.blockSize() + "]" : "[" + k.examples() + ", " + k.examples() + "]");
             if (labels != null) {
@@ -193,16 +176,6 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
-    }
-
-    /** The row-major multi-index of a flat index. */
-    static int[] unravel(int flat, int[] shape) {
-        int[] idx = new int[shape.length];
-        for (int i = shape.length - 1; i >= 0; i--) {
-            idx[i] = flat % shape[i];
-            flat /= shape[i];
-        }
-        return idx;
     }
 
     private static String shortName(String what) {
