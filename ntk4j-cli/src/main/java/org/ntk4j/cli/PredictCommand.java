@@ -138,6 +138,7 @@ public final class PredictCommand implements Callable<Integer> {
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
         KernelKind kk = KernelKind.parse(kind, seed);
+        PredictRequest.checkKind(kk);
         double[] ts = parseTimes(times);
         if (plots != null && java.util.Arrays.stream(ts).filter(t -> t > 0 && t < Double.POSITIVE_INFINITY).count() < 2) {
             throw new IllegalArgumentException("--plots: the training curves need two or more finite times > 0 in --t, "

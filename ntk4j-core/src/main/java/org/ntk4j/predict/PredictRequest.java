@@ -77,6 +77,19 @@ public record PredictRequest(Model model, Params params, Examples train, Example
     }
 
     /**
+     * Checks that the kernel kind can be regressed on: the full kernel or an N×N kind.
+     *
+     * @param kind the kernel kind
+     * @throws IllegalArgumentException for {@code diagonal} (one N×N kernel per output)
+     */
+    public static void checkKind(KernelKind kind) {
+        if (KindTraits.isPerOutput(kind)) {
+            throw new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output, which "
+                    + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
+        }
+    }
+
+    /**
      * Checks the settings of a request and their combinations, before any data is read (the constructor checks
      * them again).
      *
@@ -100,10 +113,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
                 throw new IllegalArgumentException("--t: expected times >= 0 or inf, got " + t);
             }
         }
-        if (KindTraits.isPerOutput(kind)) {
-            throw new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output, which "
-                    + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
-        }
+        checkKind(kind);
         if (covariance && posterior == null) {
             throw new IllegalArgumentException("--cov: needs --posterior nngp|ntk|ntkgp");
         }
