@@ -143,7 +143,15 @@ final class ModelArgument {
         if (!Files.isRegularFile(s.file())) {
             throw new IllegalArgumentException("--model: ONNX file not found: " + s.file());
         }
-        OnnxModel onnx = s.load();
+        OnnxModel onnx;
+        try {
+            onnx = s.load();
+        } catch (IllegalArgumentException e) {
+            // the library names its Java options; here they are the command's
+            throw new IllegalArgumentException("--model " + e.getMessage()
+                    .replace("OnnxModel.Options.inputShape", "--input-shape")
+                    .replace("OnnxModel.Options.output", "--output"), e);
+        }
         if (inputName != null && !inputName.equals(onnx.inputName())) {
             throw new IllegalArgumentException("--input-shape: the model's input is '" + onnx.inputName() + "', not '"
                     + inputName + "'");

@@ -36,7 +36,7 @@ final class OnnxParameters {
         }
         sb.append(String.format(Locale.ROOT, "ONNX %s (opset %d, %s): input '%s' %s, output '%s' %s%n",
                 onnx.model().spec().startsWith("onnx:") ? onnx.model().spec().substring(5) : onnx.model().spec(),
-                onnx.opset(), onnx.producer().isEmpty() ? "unknown producer" : onnx.producer(), onnx.inputName(),
+                onnx.opset(), onnx.producer().isBlank() ? "unknown producer" : onnx.producer().strip(), onnx.inputName(),
                 Shapes.str(onnx.inputShape()), onnx.outputName(), Shapes.str(onnx.outputShape())));
         sb.append(String.format(Locale.ROOT, "%d parameter tensors, %d scalars (of %d weight initializers); structured "
                 + "derivatives: %d structured, %d by per-example rows (dense fallback)%n", specs.size(),
