@@ -40,7 +40,7 @@ class OnnxCommandTest {
 
     private static double[] read(Path npy) throws Exception {
         try (Tensor t = Npy.readTensor(npy, DType.F64)) {
-            double[] v = new double[(int) t.size()];
+            double[] v = new double[t.size()];
             for (int i = 0; i < v.length; i++) {
                 v[i] = t.getFlat(i);
             }

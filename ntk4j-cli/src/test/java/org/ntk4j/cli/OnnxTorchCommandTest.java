@@ -65,7 +65,7 @@ class OnnxTorchCommandTest {
 
     private static double[] read(Path npy) throws IOException {
         try (Tensor t = Npy.readTensor(npy, DType.F64)) {
-            double[] v = new double[(int) t.size()];
+            double[] v = new double[t.size()];
             for (int i = 0; i < v.length; i++) {
                 v[i] = t.getFlat(i);
             }
@@ -117,7 +117,7 @@ class OnnxTorchCommandTest {
         OnnxModel onnx = OnnxModel.load(Path.of(model()));
         try (Params p = onnx.params(DType.F64); Tensor x = Npy.readTensor(Path.of(data()), DType.F64);
              Tensor lib = EmpiricalNtk.of(onnx.model(), p).ntk(x, null)) {
-            double[] expected = new double[(int) lib.size()];
+            double[] expected = new double[lib.size()];
             for (int i = 0; i < expected.length; i++) {
                 expected[i] = lib.getFlat(i);
             }
