@@ -47,7 +47,7 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     /** The options that only say how to compute the kernel, refused with a kernel file. */
     static final java.util.List<String> COMPUTE_OPTIONS = java.util.List.of("--model", "--data", "--kind",
-            "--standardize", "--method", "--dtype", "--seed");
+            "--standardize", "--method", "--dtype", "--seed", "--freeze", "--params-only", "--input-shape", "--output");
 
     @Spec
     private CommandSpec spec;

@@ -240,6 +240,11 @@ class OnnxCommandTest {
         assertThat(out).contains("pntk");
         assertThat(oneLine(CliRuns.run(2, "approx", "--model", model.toString(), "--data", x.toString(), "--n", "3",
                 "--widths", "8,16")[1])).startsWith("ntk4j: --widths: ");
+        // a kernel file is read as it is: the model's options do not apply
+        Path k = dir.resolve("k.npy");
+        CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--out", k.toString(), "--quiet");
+        assertThat(oneLine(CliRuns.run(2, "spectrum", k.toString(), "--freeze", "W1")[1]))
+                .startsWith("ntk4j: --freeze: applies only when spectrum computes the kernel");
     }
 
     @Test
