@@ -130,6 +130,10 @@ public final class KernelCommand implements Callable<Integer> {
         if (ensemble != null) {
             resolved.requireSeededParams("--ensemble");
         }
+        if (infinite && resolved.onnx() != null) {
+            throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo fcn (act=relu or "
+                    + "act=erf), not of an imported ONNX model");
+        }
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
         checkEnsembleAndLimit(kind);
         boolean tiled = out != null && !kernel.explicitAxes() && !infinite && !nngp;

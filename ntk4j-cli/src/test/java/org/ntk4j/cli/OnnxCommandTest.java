@@ -283,6 +283,8 @@ class OnnxCommandTest {
                 .startsWith("ntk4j: --freeze: only for an ONNX model");
         assertThat(error("--model", mlp.toString(), "--data", x.toString(), "--ensemble", "2"))
                 .startsWith("ntk4j: --ensemble: ");
+        assertThat(error("--model", mlp.toString(), "--data", x.toString(), "--infinite"))
+                .startsWith("ntk4j: --infinite: ");
     }
 
     private static String error(String... args) {
