@@ -178,7 +178,8 @@ public final class PredictCommand implements Callable<Integer> {
             // read in the training layout, row-major
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
                  Dataset tr = resolved.layout("--train", trainStd);
-                 Dataset te = testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
+                 Dataset te = resolved.onnx() != null ? resolved.layout("--test", testStd)
+                         : testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
                 int[] perExample = tr.exampleShape();
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {

@@ -233,6 +233,9 @@ class OnnxCommandTest {
         String out = CliRuns.run(0, "predict", "--model", model.toString(), "--train", src, "--test", src,
                 "--dtype", "f64")[0];
         assertThat(out).contains("23 parameters");
+        // test examples that do not fit
+        assertThat(oneLine(CliRuns.run(2, "predict", "--model", model.toString(), "--train", src, "--test",
+                "synthetic:3,3")[1])).startsWith("ntk4j: --test: ").contains("[4]");
         out = CliRuns.run(0, "spectrum", "--model", model.toString(), "--data", src, "--standardize", "none")[0];
         assertThat(out).contains("of onnx:" + model);
         out = CliRuns.run(0, "approx", "--model", model.toString(), "--data", x.toString(), "--n", "3",
