@@ -125,7 +125,8 @@ public final class ApproxCommand implements Callable<Integer> {
                 for (KernelKind kk : list) {
                     KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
                 }
-                try (Params p = resolved.params(null, seed, per, dt); Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
+                try (Params p = resolved.params(null, seed, per, dt);
+                     Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
                     ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain, xTest,
                             y, list, diagReg);
                     out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "

@@ -157,9 +157,10 @@ public final class KernelCommand implements Callable<Integer> {
         Model net = resolved.model();
         try (Tensor loaded1 = DataSource.load(data, dt, seed);
              Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
-             Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
-                     spec.commandLine().getErr()), loaded1);
-             Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", Standardizer.fit(loaded1, standardization), loaded2)) {
+             Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
+                     "--data " + data, spec.commandLine().getErr()), loaded1);
+             Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", Standardizer.fit(loaded1, standardization),
+                     loaded2)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
             if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
                 throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(

@@ -28,15 +28,19 @@ final class OnnxParameters {
         StringBuilder sb = new StringBuilder();
         int structured = 0;
         StringBuilder rows = new StringBuilder();
+        // all structured (the usual case): one estimate says so; otherwise one estimate per parameter
+        int[] whole = structuredCount(onnx, perExample, dtype);
+        boolean all = whole != null && whole[0] == whole[1];
         for (ParamSpec p : specs) {
-            String how = howStructured(onnx, p.path(), perExample, dtype);
+            String how = all ? "structured" : howStructured(onnx, p.path(), perExample, dtype);
             structured += how.equals("structured") ? 1 : 0;
             rows.append(String.format(Locale.ROOT, "  %-32s %-18s %10d  %s%n", p.path(), Shapes.str(p.shape()),
                     Shapes.size(p.shape()), how));
         }
         sb.append(String.format(Locale.ROOT, "ONNX %s (opset %d, %s): input '%s' %s, output '%s' %s%n",
                 onnx.model().spec().startsWith("onnx:") ? onnx.model().spec().substring(5) : onnx.model().spec(),
-                onnx.opset(), onnx.producer().isBlank() ? "unknown producer" : onnx.producer().strip(), onnx.inputName(),
+                onnx.opset(), onnx.producer().isBlank() ? "unknown producer" : onnx.producer().strip(),
+                onnx.inputName(),
                 Shapes.str(onnx.inputShape()), onnx.outputName(), Shapes.str(onnx.outputShape())));
         sb.append(String.format(Locale.ROOT, "%d parameter tensors, %d scalars (of %d weight initializers); structured "
                 + "derivatives: %d structured, %d by per-example rows (dense fallback)%n", specs.size(),
@@ -53,12 +57,15 @@ final class OnnxParameters {
     private static String howStructured(OnnxModel onnx, String name, int[] perExample, DType dtype) {
         OnnxModel alone = onnx.parameterNames().size() == 1 ? onnx
                 : onnx.paramsOnly(Pattern.compile("^" + Pattern.quote(name) + "$"));
-        CostModel.Estimate e = new CostModel(alone.model(), perExample, dtype, 1, 0, new int[] {-1}, new int[0])
+        int[] c = structuredCount(alone, perExample, dtype);
+        return c == null ? "?" : c[0] > 0 ? "structured" : "dense";
+    }
+
+    /** {structured, all} from the structured-derivatives estimate's note, or null if it does not say. */
+    private static int[] structuredCount(OnnxModel onnx, int[] perExample, DType dtype) {
+        CostModel.Estimate e = new CostModel(onnx.model(), perExample, dtype, 1, 0, new int[] {-1}, new int[0])
                 .estimate(Method.STRUCTURED_DERIVATIVES);
         Matcher m = STRUCTURED.matcher(e.note());
-        if (!m.find()) {
-            return "?";
-        }
-        return Integer.parseInt(m.group(1)) > 0 ? "structured" : "dense";
+        return m.find() ? new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))} : null;
     }
 }

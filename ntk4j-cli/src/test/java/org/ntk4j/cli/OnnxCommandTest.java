@@ -219,6 +219,13 @@ class OnnxCommandTest {
         String frozen = CliRuns.run(0, "explain", "--model", model.toString(), "--freeze", "^W", "--n", "8")[0];
         assertThat(frozen).contains("2 parameter tensors, 5 scalars (of 4 weight initializers)")
                 .doesNotContainPattern("W1 +\\[");
+        // a scale through exp has no structured rule: the dense fallback, named per parameter
+        Path scaled = OnnxFiles.scaled(dir.resolve("scaled.onnx"));
+        String mixed = CliRuns.run(0, "explain", "--model", scaled.toString(), "--n", "8")[0];
+        assertThat(mixed).contains("structured derivatives: 2 structured, 1 by per-example rows (dense fallback)")
+                .containsPattern("\\n  s +\\[4\\] +4 +dense\\n")
+                .containsPattern("\\n  W +\\[2, 4\\] +8 +structured\\n")
+                .containsPattern("\\n  b +\\[2\\] +2 +structured\\n");
     }
 
     @Test

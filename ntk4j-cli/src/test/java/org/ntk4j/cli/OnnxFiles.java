@@ -50,6 +50,23 @@ final class OnnxFiles {
         return write(file, g);
     }
 
+    /**
+     * y = (x ⊙ exp(s)) Wᵀ + b on x [batch, 4]: the scale s [4] reaches the computation through exp, a path with no
+     * structured rule (structured derivatives take it by per-example rows); W and b are structured.
+     */
+    static Path scaled(Path file) throws IOException {
+        GraphProto g = GraphProto.newBuilder().setName("scaled")
+                .addInput(info("x", "batch", 4)).addOutput(info("y", "batch", 2))
+                .addInitializer(floats("s", new float[] {0.1f, -0.2f, 0.3f, 0}, 4))
+                .addInitializer(floats("W", new float[] {1, 2, 3, 4, -1, 0.5f, 0, 2}, 2, 4))
+                .addInitializer(floats("b", new float[] {0.5f, -0.5f}, 2))
+                .addNode(node("Exp", "exp", new String[] {"s"}, new String[] {"e"}))
+                .addNode(node("Mul", "scale", new String[] {"x", "e"}, new String[] {"h"}))
+                .addNode(node("Gemm", "fc", new String[] {"h", "W", "b"}, new String[] {"y"}, attr("transB", 1)))
+                .build();
+        return write(file, g);
+    }
+
     /** The linear model with its feature axis dynamic ('features'). */
     static Path dynamicFeatures(Path file) throws IOException {
         GraphProto g = GraphProto.newBuilder().setName("dyn")

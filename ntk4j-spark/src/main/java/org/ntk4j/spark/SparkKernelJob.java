@@ -151,8 +151,8 @@ public final class SparkKernelJob {
      * tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
      *
      * @param sc the Spark context whose cluster computes the tiles
-     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it (executors
-     *     rebuild the model; an ONNX file must be at the same path on every executor)
+     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
+     *     (executors rebuild the model; an ONNX file must be at the same path on every executor)
      * @param params the network parameters; left open
      * @param x1 the first data set [N1, ...]; left open
      * @param x2 null when the plan is symmetric (x2 = x1)
@@ -198,8 +198,8 @@ public final class SparkKernelJob {
      * records each group in {@code store} as its task succeeds. Does not finish the store.
      *
      * @param sc the Spark context whose cluster computes the tiles
-     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it (executors
-     *     rebuild the model; an ONNX file must be at the same path on every executor)
+     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
+     *     (executors rebuild the model; an ONNX file must be at the same path on every executor)
      * @param params the network parameters; copied for the broadcast, left open
      * @param x1 the first data set [N1, ...]; copied for the broadcast, left open
      * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); left open
