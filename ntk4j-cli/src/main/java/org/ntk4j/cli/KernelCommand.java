@@ -164,6 +164,7 @@ public final class KernelCommand implements Callable<Integer> {
             }
             Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                     : net.init(seed, perExample, dt);
+            net = withBuffersOf(net, p);
             try {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
@@ -320,6 +321,11 @@ public final class KernelCommand implements Callable<Integer> {
      * {@code x} standardised as {@code fitted} (fitted on --data) and laid out for the model
      * ({@link InputLayout}: fails with "shape mismatch" when the examples fit no input shape of the model).
      */
+    /** The model with the buffers (batch-norm running statistics) of a parameter file, when it has any. */
+    static Model withBuffersOf(Model net, Params p) {
+        return p.buffers().isEmpty() ? net : net.withBuffers(p.buffers());
+    }
+
     static Tensor prepare(Model net, Standardizer fitted, Tensor x) {
         if (fitted.mode() == Standardizer.Mode.NONE) {
             return InputLayout.forModel(net, x);

@@ -188,10 +188,11 @@ public final class PredictCommand implements Callable<Integer> {
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                         : net.init(seed, perExample, dt)) {
+                    Model bn = KernelCommand.withBuffersOf(net, p);
                     if (post != null || ode) {
-                        runAlternative(o, net, p, tr, te, kk, m, budget, outputs, ts, initOutputs, post, lossFn);
+                        runAlternative(o, bn, p, tr, te, kk, m, budget, outputs, ts, initOutputs, post, lossFn);
                     } else {
-                        run(o, net, p, tr, te, kk, m, budget, dt, outputs, ts, initOutputs, mode, start);
+                        run(o, bn, p, tr, te, kk, m, budget, dt, outputs, ts, initOutputs, mode, start);
                     }
                 }
             }
