@@ -805,6 +805,29 @@ public final class Var {
     }
 
     /**
+     * Grouped convolution (feature_group_count G; depthwise when G = Cin) of this input {@code [N, H, W, Cin]}
+     * (1-D: {@code [N, W, Cin]}) with {@code filter} {@code [KH, KW, Cin/G, Cout]}: each of the G groups of
+     * Cout/G output channels sees its own Cin/G input channels ({@link org.ntk4j.primitive.GroupedConv}). G = 1 is
+     * {@link #conv(Var, int[], int[][], int[])}.
+     *
+     * @param filter the filter, HWIO with I = Cin/G, of the same dtype
+     * @param strides the window step on each spatial axis, each at least 1
+     * @param padding the {@code {lo, hi}} zeros on each spatial axis
+     * @param dilation the filter dilation on each spatial axis, each at least 1
+     * @param groups G, at least 1, dividing Cin and Cout
+     * @return a new variable {@code [N, OH, OW, Cout]}
+     * @throws IllegalArgumentException when the window is invalid, G does not divide the channels, or the ranks,
+     *         channels or dtypes do not fit
+     */
+    public Var conv(Var filter, int[] strides, int[][] padding, int[] dilation, int groups) {
+        if (groups == 1) {
+            return conv(filter, strides, padding, dilation);
+        }
+        return builder.apply(new org.ntk4j.primitive.GroupedConv(
+                org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation), groups), this, filter);
+    }
+
+    /**
      * The input gradient (transposed convolution) of this cotangent {@code [N, OH, OW, Cout]} through
      * {@code filter} {@code [KH, KW, Cin, Cout]}, for an input of spatial shape {@code inputSpatial}: the
      * adjoint of {@code x -> x.conv(filter, strides, padding, dilation)}. Result {@code [N, H, W, Cin]}.

@@ -23,6 +23,7 @@ public final class Conv extends SingleLayer {
     private final double wStd;
     private final double bStd;
     private final Parameterization parameterization;
+    private final int groups;
 
     /**
      * A convolution layer.
@@ -58,6 +59,7 @@ public final class Conv extends SingleLayer {
         this.wStd = wStd;
         this.bStd = bStd;
         this.parameterization = parameterization;
+        this.groups = 1;
     }
 
     /**
@@ -75,11 +77,37 @@ public final class Conv extends SingleLayer {
      */
     public Conv(int out, int[] filter, int[] strides, int[][] padding, double wStd, double bStd,
                 Parameterization parameterization) {
-        this(out, filter, strides, "VALID", wStd, bStd, parameterization, checkPadding(padding, filter.length));
+        this(out, filter, strides, padding, 1, wStd, bStd, parameterization);
+    }
+
+    /**
+     * A grouped convolution layer with explicit zero padding: G groups of out/G output channels, each seeing
+     * Cin/G input channels (PyTorch's {@code groups}; depthwise when G = Cin); filter {@code w}
+     * [KH, KW, Cin/G, out] and fan_in = KH·KW·Cin/G.
+     *
+     * @param out the number of output channels, at least 1, a multiple of {@code groups}
+     * @param filter the filter size per spatial axis (1 or 2 entries), copied
+     * @param strides the step per spatial axis, as many entries as {@code filter}, copied
+     * @param padding per spatial axis {@code {lo, hi}}, each 0 or more, copied
+     * @param groups G, at least 1, dividing {@code out} and the input channels
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param parameterization NTK or standard (see the class comment)
+     * @throws IllegalArgumentException if {@code out} &lt; 1, {@code groups} &lt; 1 or does not divide {@code out},
+     *     the arrays do not have 1 or 2 equal-length entries, or a padding is negative or not a {lo, hi} pair
+     */
+    public Conv(int out, int[] filter, int[] strides, int[][] padding, int groups, double wStd, double bStd,
+                Parameterization parameterization) {
+        this(out, filter, strides, "VALID", wStd, bStd, parameterization, checkPadding(padding, filter.length),
+                groups);
     }
 
     private Conv(int out, int[] filter, int[] strides, String padding, double wStd, double bStd,
-                 Parameterization parameterization, int[][] explicit) {
+                 Parameterization parameterization, int[][] explicit, int groups) {
+        if (groups < 1 || out % groups != 0) {
+            throw new IllegalArgumentException("conv: groups must be >= 1 and divide the output channels " + out
+                    + ", got " + groups);
+        }
         if (out < 1) {
             throw new IllegalArgumentException("conv: the number of output channels must be >= 1, got " + out);
         }
@@ -95,6 +123,7 @@ public final class Conv extends SingleLayer {
         this.wStd = wStd;
         this.bStd = bStd;
         this.parameterization = parameterization;
+        this.groups = groups;
     }
 
     private static int[][] checkPadding(int[][] padding, int axes) {
@@ -141,12 +170,16 @@ public final class Conv extends SingleLayer {
             }
             r[i] = span / strides[i] + 1;
         }
+        if (in[in.length - 1] % groups != 0) {
+            throw new IllegalArgumentException("conv: groups " + groups + " must divide the input channels, got "
+                    + "input " + Shapes.str(in));
+        }
         r[in.length - 1] = out;
         return r;
     }
 
     private int fanIn(int[] in) {
-        int f = in[in.length - 1];
+        int f = in[in.length - 1] / groups;
         for (int k : filter) {
             f *= k;
         }
@@ -156,7 +189,7 @@ public final class Conv extends SingleLayer {
     @Override
     void declare(ParamScope scope, int[] in) {
         boolean ntk = parameterization == Parameterization.NTK;
-        int[] w = Shapes.concat(filter, new int[] {in[in.length - 1], out});
+        int[] w = Shapes.concat(filter, new int[] {in[in.length - 1] / groups, out});
         scope.declare("w", w, ntk ? 1.0 : wStd / Math.sqrt(fanIn(in)), 0);
         if (bStd != 0) {
             scope.declare("b", new int[] {out}, ntk ? 1.0 : bStd, 0);
@@ -168,7 +201,7 @@ public final class Conv extends SingleLayer {
         int[] in = Shapes.dropFirst(x.shape());
         int[] dil = new int[filter.length];
         Arrays.fill(dil, 1);
-        Var y = x.conv(scope.get("w"), strides, pads(in), dil);
+        Var y = x.conv(scope.get("w"), strides, pads(in), dil, groups);
         boolean ntk = parameterization == Parameterization.NTK;
         if (ntk) {
             y = y.mul(wStd / Math.sqrt(fanIn(in)));

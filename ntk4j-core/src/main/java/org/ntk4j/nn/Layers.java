@@ -186,6 +186,26 @@ public final class Layers {
     }
 
     /**
+     * Grouped convolution with explicit zero padding (PyTorch's {@code groups}; depthwise when
+     * {@code groups} = Cin); see {@link Conv}.
+     *
+     * @param out the number of output channels, at least 1, a multiple of {@code groups}
+     * @param filter the filter size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code filter}
+     * @param padding per spatial axis {@code {lo, hi}}
+     * @param groups G, dividing {@code out} and the input channels
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param p NTK or standard parameterisation
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes, groups or padding
+     */
+    public static Layer conv(int out, int[] filter, int[] strides, int[][] padding, int groups, double wStd,
+                             double bStd, Parameterization p) {
+        return new Conv(out, filter, strides, padding, groups, wStd, bStd, p);
+    }
+
+    /**
      * Average pooling with explicit zero padding and PyTorch's {@code count_include_pad} (see {@link AvgPool}).
      *
      * @param window the window size per spatial axis (1 or 2 entries)

@@ -11,9 +11,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Graph;
+import org.ntk4j.nn.Layers;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -21,7 +23,8 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * The ImageNet ResNets' new layers (inference-mode batch norm with non-default running statistics, max pooling,
- * strided 7×7 and 3×3 convolutions with explicit padding, 1×1 projection shortcuts, bottlenecks) under every
+ * strided 7×7 and 3×3 convolutions with explicit padding, 1×1 projection shortcuts, bottlenecks, and a
+ * MobileNet-style block of depthwise and grouped convolutions) under every
  * exact method, float64, on tiny widths with 32×32×3 inputs and O = 10: Jacobian contraction, NTK-vector
  * products and structured derivatives agree to 1e-10 with each other and with an oracle built from the
  * plain reverse-mode Jacobian of the traced graph ({@link Vjp}, N·O one-hot cotangents, summed over every
@@ -31,6 +34,23 @@ import org.ntk4j.tensor.Tensor;
 class ResNetNtkTest {
     static Stream<String> models() {
         return Stream.of("resnet18(width=2,out=10)", "resnet50(width=2,out=10)");
+    }
+
+    /**
+     * A MobileNet-style network: conv 3×3/2 (4), bn, relu, depthwise conv 3×3 (groups 4, 8 channels), bn, relu,
+     * grouped 1×1 conv (groups 2), bn, relu, max pool, global average pool, dense(10).
+     */
+    static Model depthwiseBlock() {
+        Parameterization p = Parameterization.STANDARD;
+        int[] k3 = {3, 3};
+        int[] k1 = {1, 1};
+        int[][] pad1 = {{1, 1}, {1, 1}};
+        int[][] pad0 = {{0, 0}, {0, 0}};
+        return new Model(Layers.serial(Layers.conv(4, k3, new int[] {2, 2}, pad1, 1.4, 0, p), Layers.batchNormEval(),
+                Layers.relu(), Layers.conv(8, k3, new int[] {1, 1}, pad1, 4, 1.4, 0, p), Layers.batchNormEval(),
+                Layers.relu(), Layers.conv(6, k1, new int[] {1, 1}, pad0, 2, 1.4, 0, p), Layers.batchNormEval(),
+                Layers.relu(), Layers.maxPool(k3, new int[] {2, 2}, pad1), Layers.globalAvgPool(),
+                Layers.dense(10, 1.0, 0.1, p)), "depthwise-block");
     }
 
     /** Random running statistics (mean ~ 0.3 N(0, 1), variance in [0.5, 1.5)) for every buffer. */
@@ -97,7 +117,7 @@ class ResNetNtkTest {
     @MethodSource("models")
     void methodsAgreeWithEachOtherAndWithTheJacobianOracle(String spec) {
         int[] in = {32, 32, 3};
-        Model base = Zoo.parse(spec);
+        Model base = spec.equals("depthwise-block") ? depthwiseBlock() : Zoo.parse(spec);
         Map<String, Tensor> buffers = randomBuffers(base, in);
         Model m = base.withBuffers(buffers);
         try (Params p = m.init(3, in, DType.F64);
