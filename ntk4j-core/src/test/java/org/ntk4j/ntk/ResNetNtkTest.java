@@ -33,7 +33,7 @@ import org.ntk4j.tensor.Tensor;
  */
 class ResNetNtkTest {
     static Stream<String> models() {
-        return Stream.of("resnet18(width=2,out=10)", "resnet50(width=2,out=10)");
+        return Stream.of("resnet18(width=2,out=10)", "resnet50(width=2,out=10)", "depthwise-block");
     }
 
     /**
