@@ -223,7 +223,8 @@ final class ResNetBench {
                         + CostModel.human(budget) + " budget";
             }
             if (r.skipped != null) {
-                log.say("  %-4s %s", m.shortName(), r.skipped);
+                log.say("  %-4s %s%s", m.shortName(), r.skipped, r.estimate == null ? ""
+                        : String.format(Locale.ROOT, " (predicted %.3g FLOPs)", r.estimate.flops()));
             } else {
                 log.say("  %-4s predicted %.3g FLOPs, peak %s%s", m.shortName(), r.estimate.flops(),
                         CostModel.human(r.estimate.peakBytes()), m == Method.AUTO ? " (chooses "
@@ -271,7 +272,10 @@ final class ResNetBench {
             String name = "ntk4j " + m.shortName() + (m == Method.AUTO && r.estimate != null ? " ("
                     + r.estimate.method().shortName() + ")" : "");
             if (!r.ran()) {
-                row(s, name, r.skipped == null ? "not run" : r.skipped, "", "", "", "", "");
+                boolean known = r.estimate != null;
+                row(s, name, r.skipped == null ? "not run" : r.skipped,
+                        known ? String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9) : "",
+                        known ? "– / " + CostModel.human(r.estimate.peakBytes()) : "", "", "", "");
                 continue;
             }
             double gflops = r.estimate.flops() / r.median() / 1e9;
