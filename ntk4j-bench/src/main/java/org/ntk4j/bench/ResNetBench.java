@@ -53,6 +53,7 @@ final class ResNetBench {
         int threads = 2;
         boolean peers = true;
         int timeoutSeconds = 1800;
+        double maxGflop = Double.POSITIVE_INFINITY;
         Path out = Path.of("target", "bench-resnet");
     }
 
@@ -119,6 +120,8 @@ final class ResNetBench {
                 "  --threads T            BLAS and PyTorch threads (default 2)",
                 "  --no-peers             ntk4j only",
                 "  --timeout S            a PyTorch run longer than this is stopped (default 1800)",
+                "  --max-gflop G          methods predicted above G GFLOP are not run, nor PyTorch's recipe of the",
+                "                         same algorithm (jc, vp) when ntk4j's prediction for it is (default: no limit)",
                 "  --out DIR              where resnet.md goes (default target/bench-resnet)");
     }
 
@@ -142,6 +145,7 @@ final class ResNetBench {
                 case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, a));
                 case "--no-peers" -> o.peers = false;
                 case "--timeout" -> o.timeoutSeconds = Integer.parseInt(value(args, ++i, a));
+                case "--max-gflop" -> o.maxGflop = Double.parseDouble(value(args, ++i, a));
                 case "--out" -> o.out = Path.of(value(args, ++i, a));
                 case "--help", "-h" -> {
                     System.out.println(usage());
@@ -221,6 +225,9 @@ final class ResNetBench {
             } else if (r.skipped == null && r.estimate.peakBytes() > budget) {
                 r.skipped = "out of memory: predicted peak " + CostModel.human(r.estimate.peakBytes()) + " exceeds the "
                         + CostModel.human(budget) + " budget";
+            } else if (r.skipped == null && r.estimate.flops() / 1e9 > opt.maxGflop) {
+                r.skipped = String.format(Locale.ROOT, "not run: predicted %.4g GFLOP, above --max-gflop %.4g",
+                        r.estimate.flops() / 1e9, opt.maxGflop);
             }
             if (r.skipped != null) {
                 log.say("  %-4s %s%s", m.shortName(), r.skipped, r.estimate == null ? ""
@@ -255,6 +262,10 @@ final class ResNetBench {
                     pr.status = "not run: --no-peers";
                 } else if (!torch) {
                     pr.status = "not run: torch or torchvision missing";
+                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop) {
+                    pr.status = String.format(Locale.ROOT, "not run: the same algorithm is predicted %.4g GFLOP "
+                            + "(ntk4j's count), above --max-gflop %.4g", peerFlops(cm, method) / 1e9, opt.maxGflop);
+                    log.say("  %s %s", pr.name, pr.status);
                 } else {
                     if (!Files.exists(paramsFile)) {
                         writeTorchvisionWeights(s, p, paramsFile);
@@ -294,6 +305,15 @@ final class ResNetBench {
                         "RSS +" + CostModel.human(pr.peakBytes), "", "",
                         Double.isNaN(pr.relErr) ? "" : String.format(Locale.ROOT, "%.1e", pr.relErr));
             }
+        }
+    }
+
+    /** ntk4j's predicted FLOPs of the algorithm a PyTorch recipe runs (jc or vp). */
+    private static double peerFlops(CostModel cm, String method) {
+        try {
+            return cm.estimate(method.equals("jc") ? Method.JACOBIAN_CONTRACTION : Method.NTK_VECTOR_PRODUCTS).flops();
+        } catch (IllegalArgumentException e) {
+            return Double.POSITIVE_INFINITY;
         }
     }
 
