@@ -133,6 +133,9 @@ class ResNetNtkTest {
                 }
             }
             EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes();
+            // inference-mode batch norm keeps examples independent: the per-example path and tiling apply
+            assertThat(m.independentExamples()).isTrue();
+            assertThat(ntk.tileable(in, DType.F64)).isTrue();
             Tensor jc = ntk.method(Method.JACOBIAN_CONTRACTION).ntk(x1, x2);
             Tensor vp = ntk.method(Method.NTK_VECTOR_PRODUCTS).ntk(x1, x2);
             Tensor sd = ntk.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, x2);

@@ -103,6 +103,9 @@ public final class ParamsFile {
             p.validate(specs, dtype);
         } catch (IllegalArgumentException e) {
             p.close();
+            for (Tensor t : buffers.values()) {
+                t.close();
+            }
             throw new IllegalArgumentException(file + ": " + e.getMessage() + " (model " + model.spec() + ")", e);
         }
         // reorder to the model's declaration order
