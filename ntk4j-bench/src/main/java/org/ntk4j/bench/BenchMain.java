@@ -19,7 +19,9 @@ public final class BenchMain {
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
-                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]");
+                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
+                "  resnet      the empirical_ntk_resnet notebook's settings on torchvision's ResNet-18/50, every method",
+                "              that fits plus AUTO, beside PyTorch functorch JC and NTK-VP (ResNetBench; --help)");
     }
 
     /**
@@ -41,9 +43,10 @@ public final class BenchMain {
             case "pntk" -> PntkSpeedBench.main(rest);
             case "gemm" -> GemmReport.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
+            case "resnet" -> ResNetBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, train-mlp");
+                        + "pntk, gemm, train-mlp, resnet");
                 System.exit(2);
             }
         }

@@ -173,6 +173,7 @@ public final class KernelCommand implements Callable<Integer> {
                 return limit(o, kind, x1, xb, dt);
             }
             Params p = resolved.params(paramsIn, seed, perExample, dt);
+            net = withBuffersOf(net, p);
             try {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
@@ -295,6 +296,11 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /** The model with the buffers (batch-norm running statistics) of a parameter file, when it has any. */
+    static Model withBuffersOf(Model net, Params p) {
+        return p.buffers().isEmpty() ? net : net.withBuffers(p.buffers());
     }
 
     /**

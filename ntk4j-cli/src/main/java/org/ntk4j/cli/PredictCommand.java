@@ -191,7 +191,7 @@ public final class PredictCommand implements Callable<Integer> {
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
-                    PredictRequest request = new PredictRequest(net, p, new Examples(tr.x(), tr.labels(), outputs),
+                    PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p, new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
                             learningRate, initOutputs, post, lossFn, mu, cov != null);
                     try (PredictResult r = Predict.run(request)) {
