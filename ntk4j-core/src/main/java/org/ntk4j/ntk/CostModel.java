@@ -536,8 +536,8 @@ public final class CostModel {
                 long pe = StructuredDerivatives.gramSize(st.gram, all);
                 long pFull = Shapes.size(st.gram.shape);
                 boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
-                double rows = ElementwiseRows.rowFlops(pc1, st.consumer, o)
-                        + (same ? 0 : ElementwiseRows.rowFlops(pc2, st2.consumer, o))
+                double rows = ElementwiseRows.rowFlops(st.consumer, o)
+                        + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer, o))
                         + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
                                 same && keeps ? 0 : (long) o * n2);
                 double c = traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
@@ -602,26 +602,8 @@ public final class CostModel {
 
     /** R, C, F of a structured consumer (positions sharing the parameter, fan-in, output features). */
     private static long[] dims(ParameterConsumers.Consumer c) {
-        org.ntk4j.graph.Equation e = c.equation;
-        int[] ys = e.output().shape();
-        long f;
-        long cc;
-        if (e.primitive() instanceof org.ntk4j.primitive.Conv) {
-            int[] ws = e.input(1).shape();
-            f = ws[ws.length - 1];
-            cc = Shapes.size(ws) / f;
-        } else {
-            org.ntk4j.primitive.DotGeneral d = (org.ntk4j.primitive.DotGeneral) e.primitive();
-            int[] pshape = e.input(c.operand).shape();
-            int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-            cc = 1;
-            for (int a : pContract) {
-                cc *= pshape[a];
-            }
-            f = Shapes.size(pshape) / cc;
-        }
-        long positions = Shapes.size(ys) / ys[0] / f;
-        return new long[] {positions, cc, f};
+        org.ntk4j.primitive.ConsumerRule.Linear rule = c.linear();
+        return new long[] {rule.positions(), rule.fanIn(), rule.features()};
     }
 
     /**

@@ -12,7 +12,7 @@ import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
-import org.ntk4j.primitive.DotGeneral;
+import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -232,25 +232,12 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
-     * True when the rows of {@code cons} can be written directly: a dot_general with a structure rule, its data
-     * operand per example, its parameter laid out [contracting axes..., free axes...].
+     * True when the rows of {@code cons} can be written directly: a linear consumer rule (dot_general, conv
+     * filter), its data operand per example, its parameter laid out [data axes..., feature axes...].
      */
     static boolean directRows(ParameterConsumers pc, ParameterConsumers.Consumer cons) {
-        Equation e = cons.equation;
-        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
-                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
-            return false;
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int pr = cons.parameterValue().rank();
-        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
-                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
-        for (int i = 0; i < order.length; i++) {
-            if (order[i] != i) {
-                return false;
-            }
-        }
-        return true;
+        ConsumerRule.Linear rule = cons.linear();
+        return rule != null && rule.rowMajor() && pc.exampleDependent.contains(cons.dataValue());
     }
 
     /**
@@ -276,16 +263,9 @@ final class PerExamplePass implements AutoCloseable {
             return null;
         }
         ParameterConsumers.Consumer c = cons.get(0);
-        Equation e = c.equation;
-        DotGeneral d = (DotGeneral) e.primitive();
-        Var data = e.input(1 - c.operand);
-        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-        long cSize = 1;
-        for (int a : pContract) {
-            cSize *= c.parameterValue().dim(a);
-        }
-        long positions = data.size() / Math.max(1, data.dim(0)) / Math.max(1, cSize);
-        if (positions != 1 || cSize == 0) {
+        ConsumerRule.Linear rule = c.linear();
+        long cSize = rule.fanIn();
+        if (rule.positions() != 1 || cSize == 0) {
             return null;
         }
         return new Dense(c, (int) cSize, (int) (c.parameterValue().size() / cSize));

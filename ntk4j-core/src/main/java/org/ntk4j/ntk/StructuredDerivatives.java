@@ -7,7 +7,6 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
-import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
@@ -16,8 +15,7 @@ import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
-import org.ntk4j.primitive.Conv;
-import org.ntk4j.primitive.DotGeneral;
+import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.primitive.LinearStructure;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -94,25 +92,12 @@ final class StructuredDerivatives {
             return null;
         }
         ParameterConsumers.Consumer c = mine.get(0);
-        Form form = hasRule(c) ? Form.LINEAR : ElementwiseRows.summedAxes(pc, c) != null ? Form.ROWS : null;
+        Form form = c.linear() != null ? Form.LINEAR : c.broadcast() != null ? Form.ROWS : null;
         if (form == null) {
             return null;
         }
         PathGram gram = pathGram(pc, theta, c.parameterValue());
         return gram == null ? null : new Structured(c, form, gram);
-    }
-
-    /** True when the consumer has a structure rule: dot_general without batch axes, or a conv filter. */
-    static boolean hasRule(ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        if (e.primitive() instanceof DotGeneral) {
-            DotGeneral d = (DotGeneral) e.primitive();
-            int dataSide = 1 - c.operand;
-            int[] dataContract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-            return d.logicalLayout() && d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
-                    && (dataSide == 0 || d.lhsFree(e.input(0).rank()).length == 0);
-        }
-        return e.primitive() instanceof Conv && c.operand == 1;
     }
 
     /**
@@ -218,15 +203,8 @@ final class StructuredDerivatives {
      * that order: {C axes, F axes}.
      */
     static int[][] factorAxes(ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        int pr = c.parameterValue().rank();
-        if (e.primitive() instanceof Conv) {
-            return new int[][] {Shapes.iota(pr - 1), new int[] {pr - 1}};
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-        int[] pFree = c.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr);
-        return new int[][] {pContract, pFree};
+        ConsumerRule.Linear rule = c.linear();
+        return new int[][] {rule.dataAxes(), rule.featureAxes()};
     }
 
     /**
@@ -343,69 +321,14 @@ final class StructuredDerivatives {
         }
     }
 
-    /** The data operand as A [N, R, C]. The caller closes the result. */
+    /** The data operand as A [N, R, C], by the consumer's own rule. The caller closes the result. */
     static Tensor data(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        int n = pass.n;
-        if (e.primitive() instanceof Conv) {
-            Conv conv = (Conv) e.primitive();
-            Tensor x = pass.operand(e.input(0));
-            int[] ws = e.input(1).shape();
-            int[] kernel = java.util.Arrays.copyOfRange(ws, 0, ws.length - 2);
-            int[] xs = x.shape();
-            int[] spatial = java.util.Arrays.copyOfRange(xs, 1, xs.length - 1);
-            Convolution.Geometry g = Convolution.Geometry.of(conv.window(), n, spatial, xs[xs.length - 1], kernel,
-                    ws[ws.length - 1]);
-            int positions = g.outputPositions();
-            int row = g.rowLength();
-            Tensor cols = Tensor.empty(x.dtype(), n * positions, row);
-            Convolution.im2col(x, g, 0, n, cols);
-            return cols.reshapeMove(n, positions, row);
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int dataSide = 1 - c.operand;
-        Tensor a = pass.operand(e.input(dataSide));
-        int[] contract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-        int[] free = dataSide == 0 ? d.lhsFree(a.rank()) : d.rhsFree(a.rank());
-        Tensor t = Layout.transpose(a, Shapes.concat(free, contract));
-        int cSize = 1;
-        for (int ax : contract) {
-            cSize *= a.dim(ax);
-        }
-        return t.reshapeMove(n, t.size() / (n * Math.max(1, cSize)), cSize);
+        return c.linear().data(pass.operand(c.dataValue()));
     }
 
-    /** The cotangent at the consumer as D [O, N, R, F]. The caller closes the result. */
+    /** The cotangent at the consumer as D [O, N, R, F], by the consumer's own rule. The caller closes the result. */
     static Tensor cotangent(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        Tensor delta = pass.delta(c);
-        int o = pass.o;
-        int n = pass.n;
-        if (e.primitive() instanceof Conv) {
-            int cout = delta.dim(-1);
-            return delta.reshape(o, n, delta.size() / (o * n * cout), cout); // a copy: δ stays with the pass
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int dataSide = 1 - c.operand;
-        int dataFree = (dataSide == 0 ? d.lhsFree(e.input(0).rank()) : d.rhsFree(e.input(1).rank())).length;
-        int paramFree = (c.operand == 0 ? d.lhsFree(e.input(0).rank()) : d.rhsFree(e.input(1).rank())).length;
-        // y = [lhs free..., rhs free...]
-        int[] dataPos = new int[dataFree];
-        int[] paramPos = new int[paramFree];
-        int dataStart = dataSide == 0 ? 0 : paramFree;
-        int paramStart = dataSide == 0 ? dataFree : 0;
-        for (int i = 0; i < dataFree; i++) {
-            dataPos[i] = 1 + dataStart + i;
-        }
-        for (int i = 0; i < paramFree; i++) {
-            paramPos[i] = 1 + paramStart + i;
-        }
-        int fSize = 1;
-        for (int pos : paramPos) {
-            fSize *= delta.dim(pos);
-        }
-        Tensor t = Layout.transpose(delta, Shapes.concat(new int[] {0}, dataPos, paramPos));
-        return t.reshapeMove(o, n, t.size() / (o * n * Math.max(1, fSize)), fSize);
+        return c.linear().cotangent(pass.delta(c));
     }
 
     /** Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs). */
