@@ -17,6 +17,7 @@ import org.ntk4j.tensor.Tensor;
  * pass into a {@link Graph} whose inputs are the parameters (in declaration order) followed by the batch x.
  */
 public final class Model {
+    private static final java.util.concurrent.atomic.AtomicLong TRACES = new java.util.concurrent.atomic.AtomicLong();
     private final Layer root;
     private final String spec;
 
@@ -111,6 +112,7 @@ public final class Model {
      * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
      */
     public Graph trace(int n, int[] in, DType dtype) {
+        TRACES.incrementAndGet();
         List<ParamSpec> specs = paramSpecs(in);
         GraphBuilder b = new GraphBuilder();
         Map<String, Var> values = new LinkedHashMap<>();
@@ -120,6 +122,16 @@ public final class Model {
         Var x = b.input(dtype, Shapes.prepend(n, in));
         List<Var> out = root.apply(ParamScope.applying(values), List.of(x));
         return b.build(out.get(0));
+    }
+
+    /**
+     * How many times {@link #trace} has run in this JVM, on any model: the NTK plans are cached so that a
+     * repeated kernel of the same shapes traces nothing (tests read it before and after).
+     *
+     * @return the number of traces so far
+     */
+    public static long traceCount() {
+        return TRACES.get();
     }
 
     /**

@@ -97,9 +97,7 @@ public final class CostModel {
     private final int nParams;
     private final long paramBytes;
     private final long tileBytes;
-    /** The traced network per batch size, and each method's estimate: a model is traced once per size. */
-    private final java.util.Map<Integer, Graph> traces = new java.util.HashMap<>();
-    private final java.util.Map<Integer, ParameterConsumers> consumerTables = new java.util.HashMap<>();
+    /** Each method's estimate, computed on first request (the graphs come from the cached {@link SidePlan}s). */
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
 
     /**
@@ -149,6 +147,47 @@ public final class CostModel {
         this.paramBytes = pb;
     }
 
+    /** The cost models made by {@link #cached}, least recently used first (a bounded cache: they hold models). */
+    private static final java.util.Map<java.util.List<Object>, CostModel> CACHE =
+            new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(java.util.Map.Entry<java.util.List<Object>, CostModel> eldest) {
+                    return size() > 64;
+                }
+            };
+
+    /** The model as a key compared by identity (models have no value equality). */
+    private record Identity(Model model) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Identity && ((Identity) o).model == model;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(model);
+        }
+    }
+
+    /**
+     * The cost model of these arguments, made once and reused (its estimates are cached in it): a repeated kernel,
+     * a tile or AUTO's choice for the same problem walks no graph again.
+     */
+    static CostModel cached(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
+                            int[] diagonalAxes, long tileBytes) {
+        java.util.List<Object> key = java.util.List.of(new Identity(model), java.util.Arrays.toString(perExample),
+                dtype, n1, n2, java.util.Arrays.toString(traceAxes), java.util.Arrays.toString(diagonalAxes),
+                tileBytes);
+        synchronized (CACHE) {
+            CostModel c = CACHE.get(key);
+            if (c == null) {
+                c = new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
+                CACHE.put(key, c);
+            }
+            return c;
+        }
+    }
+
     private long bytes(long elements) {
         return elements * dtype.bytes();
     }
@@ -188,7 +227,7 @@ public final class CostModel {
      * @return the estimate
      * @throws IllegalArgumentException if {@code m} is AUTO
      */
-    public Estimate estimate(Method m) {
+    public synchronized Estimate estimate(Method m) {
         Estimate e = estimated.get(m);
         if (e == null) {
             e = estimateOnce(m);
@@ -219,12 +258,21 @@ public final class CostModel {
         }
     }
 
+    /** The cached plan of one side of n examples: its graphs are the ones the methods evaluate. */
+    private SidePlan side(int n) {
+        return SidePlan.of(model, n, perExample, dtype);
+    }
+
+    private SidePlan side(ParameterConsumers pc) {
+        return side(pc.x.dim(0));
+    }
+
     private Graph trace(int n) {
-        return traces.computeIfAbsent(n, size -> model.trace(size, perExample, dtype));
+        return side(n).graph;
     }
 
     private ParameterConsumers consumers(int n) {
-        return consumerTables.computeIfAbsent(n, size -> new ParameterConsumers(trace(size), nParams));
+        return side(n).pc;
     }
 
     private boolean perExample(ParameterConsumers pc) {
@@ -241,13 +289,11 @@ public final class CostModel {
         }
         if (!perExample(pc)) {
             int k = Shapes.size(pc.graph.outputs().get(0).shape());
-            boolean[] wrt = new boolean[nParams + 1];
-            java.util.Arrays.fill(wrt, 0, nParams, true);
-            Graph vjp = Vjp.of(pc.graph, k, wrt);
+            Graph vjp = side(pc).vjp(k);
             return new double[] {GraphCost.flops(vjp), heldBytes + GraphCost.peakBytes(vjp)};
         }
         int o = Shapes.size(pc.graph.outputs().get(0).shape()) / n;
-        Graph pass = PerExamplePass.passGraph(pc, o);
+        Graph pass = side(pc).pass().graph;
         double flops = GraphCost.flops(pass);
         long passPeak = GraphCost.peakBytes(pass);
         long passValues = 0;
@@ -257,10 +303,10 @@ public final class CostModel {
         List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
-        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        Graph path = side(pc).pathVjp(cons, selected, o * n);
         flops += GraphCost.flops(path);
         long peak = Math.max(heldBytes + passPeak, heldBytes + passValues + GraphCost.peakBytes(path));
         return new double[] {flops, Math.max(peak, heldBytes + passValues + rowBytes + jBytes)};
@@ -275,14 +321,14 @@ public final class CostModel {
         double flops = 0;
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
         long jBytes = 0;
         for (int p : selected) {
             jBytes += bytes((long) o * n * Shapes.size(pc.params.get(p).shape()));
         }
-        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        Graph path = side(pc).pathVjp(cons, selected, o * n);
         flops += GraphCost.flops(path);
         long peak = held + Math.max(pathPeak(path, cons.size()), rowBytes) + 2 * jBytes;
         return new double[] {flops, peak};
@@ -314,13 +360,13 @@ public final class CostModel {
         }
         // per-example pass(es), then one parameter's Jacobians at a time
         int o = Shapes.size(f1) / n1;
-        Graph pass1 = PerExamplePass.passGraph(pc1, o);
+        Graph pass1 = side(pc1).pass().graph;
         double flops = GraphCost.flops(pass1);
         long values = outputBytes(pass1);
         long peak = GraphCost.peakBytes(pass1);
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         if (!same) {
-            Graph pass2 = PerExamplePass.passGraph(pc2, o);
+            Graph pass2 = side(pc2).pass().graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
             values += outputBytes(pass2);
@@ -349,7 +395,7 @@ public final class CostModel {
                     ParameterConsumers pc = side == 0 ? pc1 : pc2;
                     PerExamplePass.Dense d = side == 0 ? d1 : d2;
                     int n = side == 0 ? n1 : n2;
-                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, d.consumer, o));
+                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(d.consumer));
                     long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
                     peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
                 }
@@ -379,13 +425,13 @@ public final class CostModel {
                         long jt = bytes((long) o * nt * size);
                         long rowBytes = 0;
                         for (ParameterConsumers.Consumer c : cons) {
-                            flops += (double) nt * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+                            flops += (double) nt * GraphCost.flops(side(pc).rowGraph(c));
                             rowBytes += bytes((long) o * nt * c.parameterValue().size());
                         }
                         if (identity) {
                             peak = Math.max(peak, held + other + done + rowBytes + jt);
                         } else {
-                            Graph path = PerExamplePass.pathVjp(pc, cons, one, o * nt);
+                            Graph path = side(pc).pathVjp(cons, one, o * nt);
                             flops += GraphCost.flops(path);
                             peak = Math.max(peak, held + other + done + pathPeak(path, cons.size()) + jt);
                         }
@@ -411,7 +457,7 @@ public final class CostModel {
                 List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
                 long rowBytes = 0;
                 for (ParameterConsumers.Consumer c : cons) {
-                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
                     rowBytes += bytes((long) o * n * c.parameterValue().size());
                 }
                 long jp = side == 0 ? jp1 : jp2;
@@ -420,7 +466,7 @@ public final class CostModel {
                 if (identity) {
                     peak = Math.max(peak, held + other + rowBytes + jp); // rows, then their transposed copy
                 } else {
-                    Graph path = PerExamplePass.pathVjp(pc, cons, one, o * n);
+                    Graph path = side(pc).pathVjp(cons, one, o * n);
                     flops += GraphCost.flops(path);
                     peak = Math.max(peak, held + other + pathPeak(path, cons.size()) + jp);
                 }
@@ -455,14 +501,12 @@ public final class CostModel {
 
     private Estimate vectorProducts() {
         int k = Shapes.size(f2);
-        boolean[] with = new boolean[nParams + 1];
-        java.util.Arrays.fill(with, 0, nParams, true);
         long full = bytes((long) Shapes.size(f1) * k);
-        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(trace(n1), trace(n2), nParams, dtype),
+        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(side(n1), side(n2), dtype),
                 tileBytes);
         if (Tiles.count(tiles) == 1) {
-            Graph vjp = Vjp.of(trace(n2), k, with);
-            Graph jvp = Jvp.of(trace(n1), k, with);
+            Graph vjp = side(n2).vjp(k);
+            Graph jvp = side(n1).jvp(k);
             double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
             long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
             peak = Math.max(peak, 2 * full + bytes(outputElements()));
@@ -476,8 +520,8 @@ public final class CostModel {
         java.util.Map<Integer, double[]> bySize = new java.util.HashMap<>();
         for (int i = 0; i < Tiles.count(tiles); i++) {
             double[] c = bySize.computeIfAbsent(Tiles.size(tiles, i), kt -> {
-                Graph vjp = Vjp.of(trace(n2), kt, with);
-                Graph jvp = Jvp.of(trace(n1), kt, with);
+                Graph vjp = side(n2).vjp(kt);
+                Graph jvp = side(n1).jvp(kt);
                 return new double[] {GraphCost.flops(vjp), GraphCost.flops(jvp),
                     Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp))};
             });
@@ -501,7 +545,7 @@ public final class CostModel {
         int r = axes.rank();
         boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
         int o = Shapes.size(f1) / n1;
-        Graph pass1 = PerExamplePass.passGraph(pc1, o);
+        Graph pass1 = side(pc1).pass().graph;
         double flops = GraphCost.flops(pass1);
         long values = 0;
         for (org.ntk4j.graph.Var v : pass1.outputs()) {
@@ -509,7 +553,7 @@ public final class CostModel {
         }
         long peak = GraphCost.peakBytes(pass1);
         if (!same) {
-            Graph pass2 = PerExamplePass.passGraph(pc2, o);
+            Graph pass2 = side(pc2).pass().graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
             for (org.ntk4j.graph.Var v : pass2.outputs()) {
@@ -522,14 +566,14 @@ public final class CostModel {
         double contraction = 0;
         long blockPeak = 0;
         for (int p = 0; p < nParams; p++) {
-            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
+            StructuredDerivatives.Structured st = side(n1).structured(p);
             if (st == null) {
                 dense.add(p);
                 continue;
             }
             structured++;
             StructuredDerivatives.Structured st2 = same ? st
-                    : StructuredDerivatives.classify(pc2, p); // the same path and consumer for x2's shapes
+                    : side(n2).structured(p); // the same path and consumer for x2's shapes
             if (st.form == StructuredDerivatives.Form.ROWS) {
                 // rows [O, N] + shape(p'), the Gram applied to them, then one contraction over (o,) p'
                 int[] all = Shapes.iota(st.gram.shape.length);

@@ -2,8 +2,6 @@ package org.ntk4j.ntk;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.ntk4j.autodiff.Jvp;
-import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
@@ -182,7 +180,7 @@ public final class EmpiricalNtk {
      * @throws IllegalArgumentException if n1 &lt; 1, n2 &lt; 0, or the axes do not fit the model's outputs
      */
     public CostModel costModel(int n1, int n2, int[] perExample, DType dtype) {
-        return new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
+        return CostModel.cached(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
     }
 
     /**
@@ -261,7 +259,7 @@ public final class EmpiricalNtk {
             return false;
         }
         int nParams = model.paramSpecs(perExample).size();
-        return new ParameterConsumers(model.trace(2, perExample, dtype), nParams).exampleAxisFirst;
+        return side(2, perExample, dtype).pc.exampleAxisFirst;
     }
 
     /**
@@ -385,8 +383,7 @@ public final class EmpiricalNtk {
         if (sketch == null && method == Method.NTK_VECTOR_PRODUCTS) {
             return new PreparedTile(this, x, null, null);
         }
-        ParameterConsumers pc = new ParameterConsumers(model.trace(x.dim(0), perExample, x.dtype()), specs.size());
-        PerExamplePass pass = new PerExamplePass(pc, paramArgs(specs), x);
+        PerExamplePass pass = new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(specs), x);
         if (sketch == null) {
             return new PreparedTile(this, x, pass, null);
         }
@@ -539,15 +536,13 @@ public final class EmpiricalNtk {
         int n2 = in.x2.dim(0);
         Tensor s1 = Tensor.zeros(in.dtype, n1, o, k);
         Tensor s2 = in.same ? s1 : Tensor.zeros(in.dtype, n2, o, k);
-        Graph g1 = model.trace(n1, in.perExample, in.dtype);
-        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
+        SidePlan side1 = side(n1, in.perExample, in.dtype);
         try {
-            if (model.independentExamples() && pc1.exampleAxisFirst) {
-                ParameterConsumers pc2 = in.same ? pc1
-                        : new ParameterConsumers(model.trace(n2, in.perExample, in.dtype), in.specs.size());
+            if (side1.perExampleShortcut) {
+                SidePlan side2 = side(n2, in.perExample, in.dtype);
                 Tensor[] ps = paramArgs(in.specs);
-                try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
-                     PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+                try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
+                     PerExamplePass pass2 = in.same ? null : new PerExamplePass(side2, ps, in.x2)) {
                     for (int p = 0; p < in.specs.size(); p++) {
                         try (Tensor j = pass1.jacobians(List.of(p))[0]) {
                             CountSketch.accumulate(j, s1, kind.seed(), p);
@@ -560,13 +555,13 @@ public final class EmpiricalNtk {
                     }
                 }
             } else {
-                Tensor[] j1 = batchJacobians(g1, in.x1, in.specs);
+                Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
                 for (int p = 0; p < j1.length; p++) {
                     CountSketch.accumulate(j1[p], s1, kind.seed(), p);
                 }
                 closeAll(j1);
                 if (!in.same) {
-                    Tensor[] j2 = batchJacobians(model.trace(n2, in.perExample, in.dtype), in.x2, in.specs);
+                    Tensor[] j2 = batchJacobians(side(n2, in.perExample, in.dtype), in.x2, in.specs);
                     for (int p = 0; p < j2.length; p++) {
                         CountSketch.accumulate(j2[p], s2, kind.seed(), p);
                     }
@@ -718,12 +713,11 @@ public final class EmpiricalNtk {
      * that memory holds one parameter's Jacobians at a time (as XLA's layer-by-layer contraction does).
      */
     private Tensor jacobianContraction(Inputs in) {
-        Graph g1 = model.trace(in.x1.dim(0), in.perExample, in.dtype);
-        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
-        if (!model.independentExamples() || !pc1.exampleAxisFirst) {
-            Tensor[] j1 = batchJacobians(g1, in.x1, in.specs);
+        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
+        if (!side1.perExampleShortcut) {
+            Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
             Tensor[] j2 = in.same ? j1
-                    : batchJacobians(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
+                    : batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
             try {
                 return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
             } finally {
@@ -733,11 +727,10 @@ public final class EmpiricalNtk {
                 }
             }
         }
-        ParameterConsumers pc2 = in.same ? pc1
-                : new ParameterConsumers(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.specs.size());
         Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null
+                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
             return jacobianBlock(in, pass1, in.same ? pass1 : pass2);
         }
     }
@@ -917,27 +910,27 @@ public final class EmpiricalNtk {
 
     /** Per-parameter Jacobians J_p of shape f(x).shape + [size of p], by the cheapest exact route. */
     Tensor[] jacobians(Tensor x, List<ParamSpec> specs) {
-        int n = x.dim(0);
-        Graph g = model.trace(n, Shapes.dropFirst(x.shape()), x.dtype());
-        if (model.independentExamples()) {
-            ParameterConsumers pc = new ParameterConsumers(g, specs.size());
-            if (pc.exampleAxisFirst) {
-                return perExampleJacobians(pc, x, specs);
+        SidePlan side = side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
+        if (side.perExampleShortcut) {
+            List<Integer> all = new ArrayList<>();
+            for (int p = 0; p < specs.size(); p++) {
+                all.add(p);
+            }
+            try (PerExamplePass pass = new PerExamplePass(side, paramArgs(specs), x)) {
+                return pass.jacobians(all);
             }
         }
-        return batchJacobians(g, x, specs);
+        return batchJacobians(side, x, specs);
     }
 
     /**
      * No per-example shortcut: K = |f(x)| one-hot cotangents, one for each (example, output) entry, through
      * one stacked VJP of the whole batch (N²·O·[FP]). Exact for models that mix examples.
      */
-    private Tensor[] batchJacobians(Graph g, Tensor x, List<ParamSpec> specs) {
-        int[] f = g.outputs().get(0).shape();
+    private Tensor[] batchJacobians(SidePlan side, Tensor x, List<ParamSpec> specs) {
+        int[] f = side.f;
         int k = Shapes.size(f);
-        boolean[] wrt = new boolean[specs.size() + 1];
-        java.util.Arrays.fill(wrt, 0, specs.size(), true);
-        Graph vjp = Vjp.of(g, k, wrt);
+        Graph vjp = side.vjp(k);
         try (Tensor basis = identity(x.dtype(), k, f)) {
             Tensor[] res = vjp.evaluate(with(paramArgs(specs), x, basis));
             res[0].close();
@@ -950,20 +943,6 @@ public final class EmpiricalNtk {
         }
     }
 
-    /**
-     * With examples independent: the shared per-example pass (one backward pass with K = O cotangents) and
-     * the consumers' own parameter-VJP rules, one example at a time. Cost N·O·[FP] plus the rows themselves.
-     */
-    private Tensor[] perExampleJacobians(ParameterConsumers pc, Tensor x, List<ParamSpec> specs) {
-        List<Integer> all = new ArrayList<>();
-        for (int p = 0; p < specs.size(); p++) {
-            all.add(p);
-        }
-        try (PerExamplePass pass = new PerExamplePass(pc, paramArgs(specs), x)) {
-            return pass.jacobians(all);
-        }
-    }
-
     // ------------------------------------------------------------------ structured derivatives
 
     /**
@@ -971,16 +950,14 @@ public final class EmpiricalNtk {
      * exact path of Jacobian contraction without the shortcut (the explanation says so).
      */
     private Tensor structuredDerivatives(Inputs in) {
-        Graph g1 = model.trace(in.x1.dim(0), in.perExample, in.dtype);
-        ParameterConsumers pc1 = new ParameterConsumers(g1, in.specs.size());
-        if (!model.independentExamples() || !pc1.exampleAxisFirst) {
+        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
+        if (!side1.perExampleShortcut) {
             return jacobianContraction(in);
         }
-        ParameterConsumers pc2 = in.same ? pc1
-                : new ParameterConsumers(model.trace(in.x2.dim(0), in.perExample, in.dtype), in.specs.size());
         Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(pc1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null : new PerExamplePass(pc2, ps, in.x2)) {
+        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null
+                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
             return structuredBlock(in, pass1, in.same ? pass1 : pass2);
         }
     }
@@ -1003,7 +980,7 @@ public final class EmpiricalNtk {
         Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
         List<Integer> dense = new ArrayList<>();
         for (int p = 0; p < in.specs.size(); p++) {
-            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
+            StructuredDerivatives.Structured st = pass1.side.structured(p);
             if (st == null) {
                 dense.add(p);
                 continue;
@@ -1121,16 +1098,14 @@ public final class EmpiricalNtk {
      * JVP of f(x1), each with one vector): what decides the tiles of basis vectors.
      */
     static long vectorProductBytesPerVector(Model model, int n1, int n2, int[] perExample, DType dtype) {
-        return vectorProductBytesPerVector(model.trace(n1, perExample, dtype), model.trace(n2, perExample, dtype),
-                model.paramSpecs(perExample).size(), dtype);
+        return vectorProductBytesPerVector(SidePlan.of(model, n1, perExample, dtype),
+                SidePlan.of(model, n2, perExample, dtype), dtype);
     }
 
-    /** {@link #vectorProductBytesPerVector(Model, int, int, int[], DType)} for the already traced networks. */
-    static long vectorProductBytesPerVector(Graph g1, Graph g2, int nParams, DType dtype) {
-        boolean[] with = new boolean[nParams + 1];
-        java.util.Arrays.fill(with, 0, nParams, true);
+    /** {@link #vectorProductBytesPerVector(Model, int, int, int[], DType)} for the sides' cached graphs. */
+    static long vectorProductBytesPerVector(SidePlan side1, SidePlan side2, DType dtype) {
         long largest = 1;
-        for (Graph g : new Graph[] {Vjp.of(g2, 1, with), Jvp.of(g1, 1, with)}) {
+        for (Graph g : new Graph[] {side2.vjp(1), side1.jvp(1)}) {
             for (org.ntk4j.graph.Equation e : g.equations()) {
                 largest = Math.max(largest, e.output().size());
             }
@@ -1140,24 +1115,27 @@ public final class EmpiricalNtk {
 
     /** Parameter cotangents Σ_b c[k, b] ∂f(x)_b/∂θ for stacked output cotangents c [K] + f(x).shape. */
     private Tensor[] vjpRows(Tensor x, Tensor cotangents) {
-        List<ParamSpec> specs = model.paramSpecs(Shapes.dropFirst(x.shape()));
-        Graph g = model.trace(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
-        boolean[] wrt = new boolean[specs.size() + 1];
-        java.util.Arrays.fill(wrt, 0, specs.size(), true);
-        Tensor[] res = Vjp.of(g, cotangents.dim(0), wrt).evaluate(with(paramArgs(specs), x, cotangents));
+        int[] perExample = Shapes.dropFirst(x.shape());
+        List<ParamSpec> specs = model.paramSpecs(perExample);
+        Graph vjp = side(x.dim(0), perExample, x.dtype()).vjp(cotangents.dim(0));
+        Tensor[] res = vjp.evaluate(with(paramArgs(specs), x, cotangents));
         res[0].close();
         return java.util.Arrays.copyOfRange(res, 1, res.length);
     }
 
     /** Output tangents [K] + f(x).shape for stacked parameter tangents [K] + θ.shape. */
     private Tensor[] jvpWithTangents(Tensor x, Tensor[] tangents) {
-        List<ParamSpec> specs = model.paramSpecs(Shapes.dropFirst(x.shape()));
-        Graph g = model.trace(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
-        boolean[] with = new boolean[specs.size() + 1];
-        java.util.Arrays.fill(with, 0, specs.size(), true);
-        Tensor[] res = Jvp.of(g, tangents[0].dim(0), with).evaluate(with(with(paramArgs(specs), x), tangents));
+        int[] perExample = Shapes.dropFirst(x.shape());
+        List<ParamSpec> specs = model.paramSpecs(perExample);
+        Graph jvp = side(x.dim(0), perExample, x.dtype()).jvp(tangents[0].dim(0));
+        Tensor[] res = jvp.evaluate(with(with(paramArgs(specs), x), tangents));
         res[0].close();
         return java.util.Arrays.copyOfRange(res, 1, res.length);
+    }
+
+    /** The cached plan of one side: the traced graph and every graph derived from it. */
+    private SidePlan side(int n, int[] perExample, DType dtype) {
+        return SidePlan.of(model, n, perExample, dtype);
     }
 
     // ------------------------------------------------------------------ helpers

@@ -173,8 +173,30 @@ public final class KernelKind {
                 || family == Family.PROBES;
     }
 
-    /** The model f followed by the kind's fixed projection M (rows: the new outputs). */
+    /**
+     * The wrapped models made so far, per base model (weakly held) and kind: the same wrapped model object for a
+     * repeated kernel, so that its cached plans are found again (softly held: rebuilt only under memory pressure).
+     */
+    private static final java.util.Map<Model, java.util.Map<String, java.lang.ref.SoftReference<Model>>> WRAPPED =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /** The model f followed by the kind's fixed projection M (rows: the new outputs); one object per (f, kind). */
     Model wrap(Model model, int outputs) {
+        String key = this + "/" + seed + "/" + outputs;
+        synchronized (WRAPPED) {
+            java.util.Map<String, java.lang.ref.SoftReference<Model>> mine =
+                    WRAPPED.computeIfAbsent(model, k -> new java.util.HashMap<>());
+            java.lang.ref.SoftReference<Model> ref = mine.get(key);
+            Model w = ref == null ? null : ref.get();
+            if (w == null) {
+                w = wrapOnce(model, outputs);
+                mine.put(key, new java.lang.ref.SoftReference<>(w));
+            }
+            return w;
+        }
+    }
+
+    private Model wrapOnce(Model model, int outputs) {
         double[][] m;
         switch (family) {
             case PNTK:

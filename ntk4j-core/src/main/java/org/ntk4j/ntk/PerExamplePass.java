@@ -25,83 +25,36 @@ import org.ntk4j.tensor.Tensor;
  * directly.
  */
 final class PerExamplePass implements AutoCloseable {
+    final SidePlan side;
     final ParameterConsumers pc;
     final int n;
     final int o;
     final int[] f;
-    private final List<Var> operands = new ArrayList<>();
-    private final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
-    private final Map<Var, Integer> yIndex = new IdentityHashMap<>();
+    private final SidePlan.Pass plan;
     private final Tensor[] values;
     private final Tensor[] params;
     /** The graph's inputs (parameters, x) by variable: operands read as they are, not copied out of the pass. */
     private final Map<Var, Tensor> inputValues = new IdentityHashMap<>();
 
-    PerExamplePass(ParameterConsumers pc, Tensor[] params, Tensor x) {
-        this.pc = pc;
+    PerExamplePass(SidePlan side, Tensor[] params, Tensor x) {
+        this.side = side;
+        this.pc = side.pc;
         this.params = params;
         Graph g = pc.graph;
         this.n = x.dim(0);
-        this.f = g.outputs().get(0).shape();
-        this.o = Shapes.size(f) / n;
+        this.f = side.f;
+        this.o = side.o;
         for (int i = 0; i < params.length; i++) {
             inputValues.put(g.inputs().get(i), params[i]);
         }
         inputValues.put(g.inputs().get(params.length), x);
-        List<Var> ys = new ArrayList<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            yIndex.computeIfAbsent(c.equation.output(), v -> {
-                ys.add(v);
-                return ys.size() - 1;
-            });
-            for (Var v : c.equation.inputs()) {
-                if (!g.constants().containsKey(v) && !inputValues.containsKey(v)) {
-                    operandIndex.computeIfAbsent(v, u -> {
-                        operands.add(u);
-                        return operands.size() - 1;
-                    });
-                }
-            }
-        }
-        Graph cts = passGraph(pc, o, ys, operands);
+        this.plan = side.pass();
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
         args[params.length] = x;
         try (Tensor basis = sharedBasis(x.dtype(), o, n, f)) {
             args[params.length + 1] = basis;
-            values = cts.evaluate(args);
+            values = plan.graph.evaluate(args);
         }
-    }
-
-    /** The forward pass plus the backward pass with O stacked cotangents, read at the consumers. */
-    static Graph passGraph(ParameterConsumers pc, int o, List<Var> ys, List<Var> operands) {
-        return Vjp.cotangentsAt(pc.graph, o, ys, operands);
-    }
-
-    /**
-     * The values the pass reads back: consumer outputs (for δ) and consumer operands other than graph inputs
-     * (parameters and x are read where they are).
-     */
-    static Graph passGraph(ParameterConsumers pc, int o) {
-        List<Var> ys = new ArrayList<>();
-        List<Var> operands = new ArrayList<>();
-        Map<Var, Boolean> seen = new IdentityHashMap<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            if (seen.put(c.equation.output(), Boolean.TRUE) == null) {
-                ys.add(c.equation.output());
-            }
-        }
-        Map<Var, Boolean> seenOp = new IdentityHashMap<>();
-        for (Var in : pc.graph.inputs()) {
-            seenOp.put(in, Boolean.TRUE); // graph inputs are read where they are
-        }
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            for (Var v : c.equation.inputs()) {
-                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
-                    operands.add(v);
-                }
-            }
-        }
-        return passGraph(pc, o, ys, operands);
     }
 
     /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
@@ -117,7 +70,7 @@ final class PerExamplePass implements AutoCloseable {
 
     /** δ at the consumer's output: [O] + shape(y), axis 1 the examples. */
     Tensor delta(ParameterConsumers.Consumer c) {
-        return values[operands.size() + yIndex.get(c.equation.output())];
+        return values[plan.operands.size() + plan.yIndex.get(c.equation.output())];
     }
 
     /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
@@ -126,7 +79,7 @@ final class PerExamplePass implements AutoCloseable {
         if (t == null) {
             t = inputValues.get(v);
         }
-        return t != null ? t : values[operandIndex.get(v)];
+        return t != null ? t : values[plan.operandIndex.get(v)];
     }
 
     /**
@@ -153,7 +106,7 @@ final class PerExamplePass implements AutoCloseable {
     Tensor loopRows(ParameterConsumers.Consumer cons, int from, int to) {
         Graph g = pc.graph;
         Equation e = cons.equation;
-        Graph mini = rowGraph(pc, cons, o);
+        Graph mini = side.rowGraph(cons);
         boolean[] sliced = new boolean[e.inputs().size()];
         for (int i = 0; i < sliced.length; i++) {
             sliced[i] = pc.exampleDependent.contains(e.input(i));
@@ -434,7 +387,7 @@ final class PerExamplePass implements AutoCloseable {
             j[0] = toExampleMajor(rows(cons.get(0), from, to), nt);
             return j;
         }
-        Graph back = pathVjp(pc, cons, selected, o * nt);
+        Graph back = side.pathVjp(cons, selected, o * nt);
         int[] pathParams = pathParameters(pc, cons, selected);
         Tensor[] args = new Tensor[pathParams.length + cons.size()];
         for (int i = 0; i < pathParams.length; i++) {
