@@ -186,6 +186,7 @@ public final class KernelCommand implements Callable<Integer> {
                 Tensor.resetPeakBytes();
                 long before = Tensor.liveBytes();
                 long start = System.nanoTime();
+                long flopsBefore = org.ntk4j.graph.FlopCount.total();
                 java.util.function.Function<EmpiricalNtk, Tensor> compute = e -> {
                     EmpiricalNtk c = e.method(m).memoryBudget(budget);
                     EmpiricalNtk withKind = kernel.explicitAxes() ? c.traceAxes(axes[0]).diagonalAxes(axes[1])
@@ -197,6 +198,7 @@ public final class KernelCommand implements Callable<Integer> {
                 try (Tensor k = mean != null ? mean.mean() : compute.apply(base);
                      Tensor error = mean != null ? mean.sem() : null) {
                     double seconds = (System.nanoTime() - start) / 1e9;
+                    long flopsCounted = org.ntk4j.graph.FlopCount.total() - flopsBefore;
                     long peak = Tensor.peakBytes() - before;
                     o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), p.count(),
                             Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
@@ -234,7 +236,8 @@ public final class KernelCommand implements Callable<Integer> {
                                 .put("x2_shape", xb == null ? x1.shape() : xb.shape())
                                 .put("x2_is_x1", xb == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
                                 .put("kernel_shape", k.shape()).put("parameters", p.count())
-                                .put("seconds", seconds).put("predicted_flops", members * est.flops())
+                                .put("seconds", seconds).put("predicted_flops", exact(members * est.flops()))
+                                .put("flops_counted", flopsCounted)
                                 .put("achieved_flops_per_second", members * est.flops() / seconds)
                                 .put("peak_bytes", peak).put("predicted_peak_bytes", est.peakBytes())
                                 .put("memory_budget_bytes", budget).write(report);
@@ -247,6 +250,11 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /** A FLOP count as a whole number in the report (exact, to compare with flops_counted), ∞ as it is. */
+    private static Object exact(double flops) {
+        return Double.isFinite(flops) && flops < 9e18 ? (Object) Math.round(flops) : flops;
     }
 
     /**

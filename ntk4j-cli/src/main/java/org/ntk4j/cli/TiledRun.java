@@ -235,6 +235,7 @@ final class TiledRun {
         o.flush();
         Tensor.resetPeakBytes();
         long start = System.nanoTime();
+        long flopsBefore = org.ntk4j.graph.FlopCount.total();
         int alreadyDone;
         TileProgress progress;
         String semFingerprint = fingerprint(cmd, hash, true);
@@ -293,6 +294,7 @@ final class TiledRun {
                     .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)
                     .put("kernel_shape", plan.shape()).put("parameters", params.count())
                     .put("seconds", seconds).put("predicted_flops", flops)
+                    .put("flops_counted", org.ntk4j.graph.FlopCount.total() - flopsBefore)
                     .put("achieved_flops_per_second", flops / seconds)
                     .put("peak_bytes", peak).put("predicted_peak_bytes", plan.predictedPeakBytes())
                     .put("memory_budget_bytes", budget).put("tiles", plan.tileCount())

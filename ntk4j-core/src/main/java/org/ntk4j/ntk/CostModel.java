@@ -604,17 +604,17 @@ public final class CostModel {
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], (long) o * n1 * rr,
                     stillSame ? 0 : (long) o * n2 * rr);
             flops += gram;
-            int order = StructuredDerivatives.cheapestOrder(n1, n2, o, rr, c, f, traced, stillSame);
+            ContractionOrder order = ContractionOrder.cheapest(n1, n2, o, rr, c, f, traced, stillSame);
             double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
             flops += blockFlops;
             contraction += blockFlops;
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
             long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
-            long temp = order == 0 ? bytes(traced ? 2L * n1 * rr * n2 * rr
+            long temp = order == ContractionOrder.GRAM ? bytes(traced ? 2L * n1 * rr * n2 * rr
                     : StructuredDerivatives.pairGemms(o, rr) ? (long) n1 * n2 + cotangentCopies
                     : (1L + (long) o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
+                    : order == ContractionOrder.SANDWICH ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
                     : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
             long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))
                     + (st.gram.isScaledIdentity() ? 0 : bytes((long) (stillSame ? n1 : n1 + n2) * rr * (c + o * f)));

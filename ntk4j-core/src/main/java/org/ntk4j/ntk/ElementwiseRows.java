@@ -52,6 +52,7 @@ final class ElementwiseRows {
         double sign = rule.sign();
         int[] ps = c.parameterValue().shape();
         Tensor delta = pass.delta(c); // [O, N, ...]
+        org.ntk4j.graph.FlopCount.add(rule.rowFlops(pass.o, c.equation.output().type()));
         Tensor r;
         if (mul) {
             r = Elementwise.binary(Elementwise.BinaryOp.MUL, delta, pass.operand(other));

@@ -796,6 +796,10 @@ public final class EmpiricalNtk {
         long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
         long perRow = examples * pass1.o * d1.f * in.dtype.bytes();
         int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
+        // the Jacobians written directly: counted as the consumer's one-example row graph per example and side
+        double rowFlops = org.ntk4j.graph.GraphCost.flops(pass1.side.rowGraph(d1.consumer));
+        org.ntk4j.graph.FlopCount.add(pass1.n * rowFlops + (in.same ? 0
+                : pass2.n * org.ntk4j.graph.GraphCost.flops(pass2.side.rowGraph(d2.consumer))));
         Tensor k = null;
         for (int i = 0; i < Tiles.count(chunks); i++) {
             try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
@@ -888,7 +892,7 @@ public final class EmpiricalNtk {
         int[] contractAxes = withParamAxis ? Shapes.concat(axes.trace(), new int[] {r}) : axes.trace();
         Tensor sum = null;
         for (int p = 0; p < j1.size(); p++) {
-            Tensor t = DotGeneralKernel.dot(j1.get(p), j2.get(p), contractAxes, contractAxes, axes.diagonal(),
+            Tensor t = CountedDot.dot(j1.get(p), j2.get(p), contractAxes, contractAxes, axes.diagonal(),
                     axes.diagonal());
             if (sum == null) {
                 sum = t;
@@ -1000,8 +1004,8 @@ public final class EmpiricalNtk {
                     Tensor bb = in.same ? a : b;
                     int[] none = new int[0];
                     try (Tensor blk = traced
-                            ? DotGeneralKernel.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
-                            : DotGeneralKernel.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
+                            ? CountedDot.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
+                            : CountedDot.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
                         addInto(acc, blk);
                     }
                 }

@@ -170,6 +170,8 @@ final class PerExamplePass implements AutoCloseable {
                 return null;
             }
             Tensor rows = Tensor.empty(a.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+            // counted as the consumer's one-example row graph nt times, as the cost model predicts the rows
+            org.ntk4j.graph.FlopCount.add(nt * org.ntk4j.graph.GraphCost.flops(side.rowGraph(cons)));
             if (r == 1) {
                 outerRows(a, dl, rows, from, nt, c, fo);
                 return rows;

@@ -13,6 +13,7 @@ import org.ntk4j.cpu.Layout;
 import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
+import org.ntk4j.graph.FlopCount;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
 import org.ntk4j.primitive.ConsumerRule;
@@ -158,11 +159,14 @@ final class StructuredDerivatives {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
-                Tensor[] f = applyGram(g, Shapes.iota(g.shape.length), r1, same ? r1 : r2, 2);
+                int[] all = Shapes.iota(g.shape.length);
+                FlopCount.add(gramFlops(g, all, (long) pass1.o * pass1.n,
+                        same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
+                Tensor[] f = applyGram(g, all, r1, same ? r1 : r2, 2);
                 int[] none = new int[0];
                 try (Tensor b = traced
-                        ? DotGeneralKernel.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
-                        : DotGeneralKernel.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
+                        ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
+                        : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
@@ -179,6 +183,10 @@ final class StructuredDerivatives {
             try {
                 fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
+                long r = a1.dim(1);
+                FlopCount.add(gramFlops(g, sides[0], a1.dim(0) * r, stillSame ? 0 : (same ? a1 : a2).dim(0) * r)
+                        + gramFlops(g, sides[1], (long) pass1.o * a1.dim(0) * r,
+                        stillSame ? 0 : (long) pass1.o * (same ? a1 : a2).dim(0) * r));
                 // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
                 boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
                 addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
@@ -366,11 +374,13 @@ final class StructuredDerivatives {
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        switch (cheapestOrder(orderN1, orderN2, o, r, c, f, traced, orderSame)) {
-            case 0:
+        ContractionOrder order = ContractionOrder.cheapest(orderN1, orderN2, o, r, c, f, traced, orderSame);
+        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same));
+        switch (order) {
+            case GRAM:
                 addGramOrder(acc, s2, a1, d1, a2, d2, traced);
                 break;
-            case 1:
+            case SANDWICH:
                 try (Tensor b = sandwichOrder(a1, d1, a2, d2, traced)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
@@ -396,35 +406,9 @@ final class StructuredDerivatives {
         return r == 1 && o >= PAIR_GEMMS_FROM_O;
     }
 
-    /**
-     * 0: Gram, 1: sandwich, 2: rows, whichever has the fewest FLOPs (ties: the earlier). For R = 1 the sandwich is
-     * not considered: with one position K = A1·A2ᵀ is a scalar per pair of examples, and the sandwich is the Gram
-     * order with that scalar applied to D1 first, O·F multiplications per pair instead of O² but through an
-     * N1·O·F·N2 temporary and two extra passes over it, which cost more time than the multiplications they save.
-     */
-    static int cheapestOrder(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        double[] cost = {gramFlops(n1, n2, o, r, c, f, traced),
-            r == 1 ? Double.POSITIVE_INFINITY : sandwichFlops(n1, n2, o, r, c, f, traced),
-            rowFlops(n1, n2, o, r, c, f, traced, same)};
-        int best = 0;
-        for (int i = 1; i < cost.length; i++) {
-            if (cost[i] < cost[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    /** The FLOPs of the order {@link #cheapestOrder} takes. */
+    /** The FLOPs of the order {@link ContractionOrder#cheapest} takes. */
     static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
-            case 0:
-                return gramFlops(n1, n2, o, r, c, f, traced);
-            case 1:
-                return sandwichFlops(n1, n2, o, r, c, f, traced);
-            default:
-                return rowFlops(n1, n2, o, r, c, f, traced, same);
-        }
+        return ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same).flops(n1, n2, o, r, c, f, traced, same);
     }
 
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
