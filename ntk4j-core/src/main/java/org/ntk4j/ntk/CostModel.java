@@ -587,9 +587,19 @@ public final class CostModel {
                 double c = traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
                 flops += rows + c;
                 contraction += c;
+                // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's
+                // operand copies and its output block (the accumulator is counted below)
                 long sides = (same ? (long) n1 : (long) n1 + n2) * o;
-                long rowsBytes = bytes(sides * pFull + (same && keeps ? 0 : sides * pe) + sides * pe);
-                blockPeak = Math.max(blockPeak, rowsBytes + acc);
+                long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
+                int[] r1 = {o, n1, (int) pe};
+                int[] r2 = {o, n2, (int) pe};
+                long dotScratch = traced
+                        ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2},
+                                new int[0], new int[0])
+                        : org.ntk4j.cpu.DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2},
+                                new int[0], new int[0], new int[] {1, 0, 3, 2});
+                long block = traced ? (long) n1 * n2 : (long) n1 * o * n2 * o;
+                blockPeak = Math.max(blockPeak, bytes(sides * pFull + copies + dotScratch + block));
                 continue;
             }
             long[] rcf = dims(st.consumer);
@@ -611,10 +621,14 @@ public final class CostModel {
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
             long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
-            long temp = order == ContractionOrder.GRAM ? bytes(traced ? 2L * n1 * rr * n2 * rr
+            // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout
+            long gdScratch = traced ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(
+                    new int[] {o, n1, (int) rr, (int) f}, new int[] {o, n2, (int) rr, (int) f}, new int[] {0, 3},
+                    new int[] {0, 3}, new int[0], new int[0]) : 0;
+            long temp = order == ContractionOrder.GRAM ? bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? (long) n1 * n2 + cotangentCopies
                     : (1L + (long) o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == ContractionOrder.SANDWICH ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
+                    : order == ContractionOrder.SANDWICH ? bytes(sandwichTemp(n1, n2, o, rr, f, traced))
                     : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
             long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))
                     + (st.gram.isScaledIdentity() ? 0 : bytes((long) (stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
@@ -642,6 +656,26 @@ public final class CostModel {
         }
         return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak, structured + " of " + nParams
                 + " parameters structured, " + dense.size() + " through per-example rows");
+    }
+
+    /**
+     * Elements the sandwich order holds at once ({@link StructuredDerivatives#sandwichOrder}): K [N1,R,N2,R] and
+     * T [N1,O,F,N2,R] with the operand copies of the GEMM forming T, or of the one contracting T with D2 plus its
+     * output block.
+     */
+    private static long sandwichTemp(long n1, long n2, long o, long r, long f, boolean traced) {
+        int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
+        int[] k = {(int) n1, (int) r, (int) n2, (int) r};
+        int[] t = {(int) n1, (int) o, (int) f, (int) n2, (int) r};
+        int[] d2 = {(int) o, (int) n2, (int) r, (int) f};
+        long s2 = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, k, new int[] {2}, new int[] {1}, new int[] {1},
+                new int[] {0});
+        long s3 = traced
+                ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
+                        new int[] {3, 1}, new int[] {1, 0}) + 2L * n2 * o * n1
+                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
+                        new int[] {3}, new int[] {1}, new int[] {1, 2, 0, 3}) + n1 * o * n2 * o;
+        return n1 * r * n2 * r + n1 * o * f * n2 * r + Math.max(s2, s3);
     }
 
     /** R, C, F of a structured consumer (positions sharing the parameter, fan-in, output features). */

@@ -187,12 +187,18 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
-     * True when the rows of {@code cons} can be written directly: a linear consumer rule (dot_general, conv
-     * filter), its data operand per example, its parameter laid out [data axes..., feature axes...].
+     * True when the rows of {@code cons} can be written directly: a linear consumer rule whose data factor is the
+     * data operand rearranged (dot_general), its data operand per example, its parameter laid out [data axes...,
+     * feature axes...].
      */
     static boolean directRows(ParameterConsumers pc, ParameterConsumers.Consumer cons) {
         ConsumerRule.Linear rule = cons.linear();
-        return rule != null && rule.rowMajor() && pc.exampleDependent.contains(cons.dataValue());
+        Var data = cons.dataValue();
+        // only where the data factor A [N, R, C] rearranges the data operand (a dense map): a conv's im2col
+        // patches are KH·KW times its input, too large to form for all examples at once; its rows go one example
+        // at a time through its own VJP rule
+        return rule != null && rule.rowMajor() && pc.exampleDependent.contains(data)
+                && (long) data.dim(0) * rule.positions() * rule.fanIn() == data.size();
     }
 
     /**

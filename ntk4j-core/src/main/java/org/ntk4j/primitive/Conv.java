@@ -117,6 +117,15 @@ public final class Conv implements Primitive {
         };
     }
 
+    /** The im2col buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        int[] xs = inputs[0].shape();
+        int[] ws = inputs[1].shape();
+        return Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs), xs[xs.length - 1],
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.forward(in[0], in[1], window);
