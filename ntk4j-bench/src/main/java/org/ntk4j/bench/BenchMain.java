@@ -19,7 +19,9 @@ public final class BenchMain {
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
-                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]");
+                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
+                "  plans       this build against another side by side (PlansBench): --baseline CLASSPATH",
+                "              [--rounds R] [--out FILE]; ntk4j-bench/run-plans.sh builds the previous commit's");
     }
 
     /**
@@ -41,9 +43,10 @@ public final class BenchMain {
             case "pntk" -> PntkSpeedBench.main(rest);
             case "gemm" -> GemmReport.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
+            case "plans" -> PlansBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, train-mlp");
+                        + "pntk, gemm, train-mlp, plans");
                 System.exit(2);
             }
         }
