@@ -10,7 +10,6 @@ BASE=${BASE:-/tmp/ntk4j-plans-baseline}
 if [ ! -d "$BASE" ]; then
   git worktree add --detach "$BASE" "$REV" >&2
 fi
-(cd "$BASE" && mvn -B -q -o -Dmaven.test.skip=true -pl ntk4j-cli -am package >&2 \
-  && mvn -B -q -o -pl ntk4j-cli -am dependency:build-classpath -Dmdep.outputFile=target/plans.classpath >&2)
-CP="$BASE/ntk4j-core/target/classes:$BASE/ntk4j-io/target/classes:$(cat "$BASE/ntk4j-cli/target/plans.classpath")"
+(cd "$BASE" && mvn -B -q -o -Dmaven.test.skip=true -pl ntk4j-cli -am package >&2)
+CP="$(cat "$BASE/ntk4j-cli/target/launcher.classpath"):$BASE/ntk4j-cli/target/classes"
 ./ntk4j bench plans --baseline "$CP" --rounds "$ROUNDS" "${@:2}"

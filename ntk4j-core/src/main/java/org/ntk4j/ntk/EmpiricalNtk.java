@@ -13,6 +13,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * The empirical neural tangent kernel Θ(x1, x2) = J(x1) J(x2)ᵀ of a {@link Model} at given parameters, with
@@ -217,6 +218,13 @@ public final class EmpiricalNtk {
      *     outputs, or AUTO finds no method within the memory budget
      */
     public Tensor ntk(Tensor x1, Tensor x2) {
+        // the call's intermediates live in a scope: freed at its end, also when it throws half way
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(ntkInScope(x1, x2));
+        }
+    }
+
+    private Tensor ntkInScope(Tensor x1, Tensor x2) {
         Inputs in = new Inputs(x1, x2);
         int n2 = in.same ? 0 : in.x2.dim(0);
         Method m = resolveMethod(in.x1.dim(0), n2, in.perExample, in.dtype);
@@ -413,6 +421,13 @@ public final class EmpiricalNtk {
         if (rows.owner != this || columns.owner != this) {
             throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
         }
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(block(rows, columns));
+        }
+    }
+
+    /** {@link #kernel(PreparedTile, PreparedTile)} inside its scope. */
+    private Tensor block(PreparedTile rows, PreparedTile columns) {
         boolean same = rows == columns;
         Inputs in = new Inputs(rows.x, same ? null : columns.x, false);
         Tensor k;
@@ -451,6 +466,12 @@ public final class EmpiricalNtk {
      *     full, trace and diagonal meets a model whose outputs are not [N, O]
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(kernelInScope(kind, x1, x2));
+        }
+    }
+
+    private Tensor kernelInScope(KernelKind kind, Tensor x1, Tensor x2) {
         switch (kind.family()) {
             case FULL:
                 return traceAxes().diagonalAxes().ntk(x1, x2);

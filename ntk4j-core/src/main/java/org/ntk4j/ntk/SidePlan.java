@@ -16,6 +16,7 @@ import org.ntk4j.graph.Var;
 import org.ntk4j.nn.Model;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * Everything about one side of a kernel (x1, or x2) that depends on its shapes and not on its data, built once
@@ -120,7 +121,7 @@ final class SidePlan {
         synchronized (mine) {
             SidePlan s = mine.get(key);
             if (s == null) {
-                s = new SidePlan(model, n, perExample, dtype);
+                s = TensorScope.unscoped(() -> new SidePlan(model, n, perExample, dtype));
                 mine.put(key, s);
             }
             return s;
@@ -134,7 +135,7 @@ final class SidePlan {
             synchronized (this) {
                 p = pass;
                 if (p == null) {
-                    p = new Pass(pc, o);
+                    p = TensorScope.unscoped(() -> new Pass(pc, o));
                     pass = p;
                 }
             }
@@ -144,7 +145,7 @@ final class SidePlan {
 
     /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */
     Graph rowGraph(ParameterConsumers.Consumer c) {
-        return rowGraphs.computeIfAbsent(c.index, i -> PerExamplePass.rowGraph(pc, c, o));
+        return rowGraphs.computeIfAbsent(c.index, i -> TensorScope.unscoped(() -> PerExamplePass.rowGraph(pc, c, o)));
     }
 
     /** The stacked VJP (K = k) of the parameter path of {@code cons} ({@link PerExamplePass#pathVjp}). */
@@ -154,17 +155,18 @@ final class SidePlan {
             key.append(c.index).append(',');
         }
         key.append(':').append(selected);
-        return pathVjps.computeIfAbsent(key.toString(), s -> PerExamplePass.pathVjp(pc, cons, selected, k));
+        return pathVjps.computeIfAbsent(key.toString(),
+                s -> TensorScope.unscoped(() -> PerExamplePass.pathVjp(pc, cons, selected, k)));
     }
 
     /** The VJP of f with respect to every parameter, k stacked output cotangents: inputs θ..., x, cotangents. */
     Graph vjp(int k) {
-        return vjps.computeIfAbsent(k, kk -> Vjp.of(graph, kk, parameters()));
+        return vjps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Vjp.of(graph, kk, parameters())));
     }
 
     /** The JVP of f with k stacked tangents of every parameter: inputs θ..., x, tangents. */
     Graph jvp(int k) {
-        return jvps.computeIfAbsent(k, kk -> Jvp.of(graph, kk, parameters()));
+        return jvps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Jvp.of(graph, kk, parameters())));
     }
 
     private boolean[] parameters() {
@@ -182,7 +184,8 @@ final class SidePlan {
                 if (s == null) {
                     s = new StructuredDerivatives.Structured[nParams];
                     for (int q = 0; q < nParams; q++) {
-                        s[q] = StructuredDerivatives.classify(pc, q);
+                        int p0 = q;
+                        s[q] = TensorScope.unscoped(() -> StructuredDerivatives.classify(pc, p0));
                     }
                     structured = s;
                 }
