@@ -502,7 +502,7 @@ public final class CostModel {
     private Estimate vectorProducts() {
         int k = Shapes.size(f2);
         long full = bytes((long) Shapes.size(f1) * k);
-        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(side(n1), side(n2), dtype),
+        int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side(n1), side(n2), dtype),
                 tileBytes);
         if (Tiles.count(tiles) == 1) {
             Graph vjp = side(n2).vjp(k);

@@ -225,7 +225,7 @@ public final class EmpiricalNtk {
     }
 
     private Tensor ntkInScope(Tensor x1, Tensor x2) {
-        Inputs in = new Inputs(x1, x2);
+        KernelInputs in = inputs(x1, x2, true);
         int n2 = in.same ? 0 : in.x2.dim(0);
         Method m = resolveMethod(in.x1.dim(0), n2, in.perExample, in.dtype);
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
@@ -236,15 +236,34 @@ public final class EmpiricalNtk {
                 return e.kernel(a, in.same ? a : b);
             }
         }
+        return strategy(m).kernel(in);
+    }
+
+    /** The method's strategy, with this instance's tile limit and problem size. */
+    private KernelStrategy strategy(Method m) {
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
-                return vectorProductsKernel(in);
+                return new VectorProducts(model, params, tileBytes, problem);
             case STRUCTURED_DERIVATIVES:
-                return structuredDerivatives(in);
+                return new StructuredKernel(model, params, tileBytes, problem);
             case JACOBIAN_CONTRACTION:
+                return new JacobianContraction(model, params, tileBytes, problem);
             default:
-                return jacobianContraction(in);
+                throw new IllegalArgumentException("kernel: the method must be resolved first, got " + m);
         }
+    }
+
+    private KernelInputs inputs(Tensor x1, Tensor x2, boolean check) {
+        return new KernelInputs(model, params, traceAxes, diagonalAxes, x1, x2, check);
+    }
+
+    private Tensor[] paramArgs(List<ParamSpec> specs) {
+        return KernelSupport.paramArgs(params, specs);
+    }
+
+    /** The cached plan of one side: the traced graph and every graph derived from it. */
+    private SidePlan side(int n, int[] perExample, DType dtype) {
+        return SidePlan.of(model, n, perExample, dtype);
     }
 
     private static long[] problemOf(int n1, int n2) {
@@ -372,7 +391,7 @@ public final class EmpiricalNtk {
         if (method == Method.AUTO) {
             throw new IllegalArgumentException("prepare: the method must be resolved first (use forTiles)");
         }
-        Inputs in = new Inputs(x, null);
+        KernelInputs in = inputs(x, null, true);
         if (!tileable(in.perExample, in.dtype)) {
             throw new IllegalArgumentException("prepare: model " + model.spec() + " mixes examples (or carries them "
                     + "on another axis than the first); its kernel cannot be computed tile by tile");
@@ -388,14 +407,11 @@ public final class EmpiricalNtk {
     private PreparedTile prepareChecked(Tensor x) {
         int[] perExample = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(perExample);
-        if (sketch == null && method == Method.NTK_VECTOR_PRODUCTS) {
-            return new PreparedTile(this, x, null, null);
-        }
-        PerExamplePass pass = new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(specs), x);
         if (sketch == null) {
-            return new PreparedTile(this, x, pass, null);
+            return new PreparedTile(this, x, strategy(method).prepare(x), null);
         }
-        try (PerExamplePass p = pass) {
+        // projected:K sketches Jacobian rows from the per-example pass
+        try (PerExamplePass p = new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(specs), x)) {
             Tensor s = Tensor.zeros(x.dtype(), x.dim(0), p.o, sketch.argument());
             for (int i = 0; i < specs.size(); i++) {
                 try (Tensor j = p.jacobians(List.of(i))[0]) {
@@ -429,23 +445,14 @@ public final class EmpiricalNtk {
     /** {@link #kernel(PreparedTile, PreparedTile)} inside its scope. */
     private Tensor block(PreparedTile rows, PreparedTile columns) {
         boolean same = rows == columns;
-        Inputs in = new Inputs(rows.x, same ? null : columns.x, false);
+        KernelInputs in = inputs(rows.x, same ? null : columns.x, false);
         Tensor k;
         if (sketch != null) {
             k = DotGeneralKernel.dot(rows.sketched, columns.sketched, new int[] {1, 2}, new int[] {1, 2}, new int[0],
                     new int[0]);
             KernelReduction.scale(k, 1.0 / rows.sketched.dim(1));
         } else {
-            switch (method) {
-                case NTK_VECTOR_PRODUCTS:
-                    k = vectorProductsKernel(in);
-                    break;
-                case STRUCTURED_DERIVATIVES:
-                    k = structuredBlock(in, rows.pass, columns.pass);
-                    break;
-                default:
-                    k = jacobianBlock(in, rows.pass, columns.pass);
-            }
+            k = strategy(method).block(in, rows.pass, columns.pass);
         }
         if (same) {
             KernelReduction.mirrorUpper(k, in.axes().mirrorPermutation());
@@ -480,7 +487,7 @@ public final class EmpiricalNtk {
             case DIAGONAL:
                 return traceAxes().diagonalAxes(-1).ntk(x1, x2);
             case PROJECTED: {
-                Inputs in = new Inputs(x1, x2);
+                KernelInputs in = inputs(x1, x2, true);
                 if (!tileable(in.perExample, in.dtype)) {
                     return projected(kind, in);
                 }
@@ -491,7 +498,7 @@ public final class EmpiricalNtk {
                 }
             }
             default: {
-                Inputs in = new Inputs(x1, x2);
+                KernelInputs in = inputs(x1, x2, true);
                 Model wrapped = kind.wrap(model, logits(in, kind));
                 return new EmpiricalNtk(wrapped, params, new int[] {-1}, new int[0], method, memoryBudget, tileBytes)
                         .ntk(x1, x2);
@@ -532,7 +539,7 @@ public final class EmpiricalNtk {
         }
     }
 
-    private int logits(Inputs in, KernelKind kind) {
+    private int logits(KernelInputs in, KernelKind kind) {
         return logits(in.perExample, kind);
     }
 
@@ -550,7 +557,7 @@ public final class EmpiricalNtk {
      * sketched by a seeded CountSketch (column i of parameter p goes to bucket h(p, i) with sign s(p, i)), then
      * (1/O) Σ_o S1[n1, o]·S2[n2, o].
      */
-    private Tensor projected(KernelKind kind, Inputs in) {
+    private Tensor projected(KernelKind kind, KernelInputs in) {
         int o = logits(in, kind);
         int k = kind.argument();
         int n1 = in.x1.dim(0);
@@ -576,17 +583,17 @@ public final class EmpiricalNtk {
                     }
                 }
             } else {
-                Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
+                Tensor[] j1 = exactBatch().batchJacobians(side1, in.x1, in.specs);
                 for (int p = 0; p < j1.length; p++) {
                     CountSketch.accumulate(j1[p], s1, kind.seed(), p);
                 }
-                closeAll(j1);
+                KernelSupport.closeAll(j1);
                 if (!in.same) {
-                    Tensor[] j2 = batchJacobians(side(n2, in.perExample, in.dtype), in.x2, in.specs);
+                    Tensor[] j2 = exactBatch().batchJacobians(side(n2, in.perExample, in.dtype), in.x2, in.specs);
                     for (int p = 0; p < j2.length; p++) {
                         CountSketch.accumulate(j2[p], s2, kind.seed(), p);
                     }
-                    closeAll(j2);
+                    KernelSupport.closeAll(j2);
                 }
             }
             Tensor kern = DotGeneralKernel.dot(s1, s2, new int[] {1, 2}, new int[] {1, 2}, new int[0], new int[0]);
@@ -609,10 +616,10 @@ public final class EmpiricalNtk {
      * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}
      */
     public Tensor nngp(Tensor x1, Tensor x2) {
-        Inputs in = new Inputs(x1, x2);
+        KernelInputs in = inputs(x1, x2, true);
         try (Tensor f1 = model.apply(params, in.x1); Tensor f2 = in.same ? null : model.apply(params, in.x2)) {
             Tensor g2 = in.same ? f1 : f2;
-            return contract(List.of(f1), List.of(g2), in, false);
+            return exactBatch().contract(List.of(f1), List.of(g2), in, false);
         }
     }
 
@@ -628,575 +635,29 @@ public final class EmpiricalNtk {
      *     inputs are refused as by {@link #ntk}
      */
     public Tensor ntkVectorProduct(Tensor x1, Tensor x2, Tensor v) {
-        Inputs in = new Inputs(x1, x2);
+        KernelInputs in = inputs(x1, x2, true);
         int[] f2 = Shapes.prepend(in.x2.dim(0), model.outputShape(in.perExample));
         if (!java.util.Arrays.equals(v.shape(), f2) || v.dtype() != in.dtype) {
             throw new IllegalArgumentException("ntk_vector_product: v must be " + new TensorType(in.dtype, f2)
                     + " (the shape of f(x2)), got " + TensorType.of(v));
         }
-        checkFinite("v", v);
+        KernelSupport.checkFinite("v", v);
         try (Tensor v1 = v.reshape(Shapes.prepend(1, f2))) {
-            Tensor[] g = vjpRows(in.x2, v1);
+            VectorProducts vp = new VectorProducts(model, params, tileBytes, problem);
+            Tensor[] g = vp.vjpRows(in.x2, v1);
             try {
-                Tensor[] out = jvpWithTangents(in.x1, g);
+                Tensor[] out = vp.jvpWithTangents(in.x1, g);
                 Tensor r = out[0].reshape(Shapes.dropFirst(out[0].shape()));
                 out[0].close();
                 return r;
             } finally {
-                closeAll(g);
+                KernelSupport.closeAll(g);
             }
         }
     }
 
-    // ------------------------------------------------------------------ inputs
-
-    /** Validated inputs and the parameters in the graph's input order. */
-    private final class Inputs {
-        final Tensor x1;
-        final Tensor x2;
-        final boolean same;
-        final int[] perExample;
-        final DType dtype;
-        final List<ParamSpec> specs;
-
-        Inputs(Tensor x1, Tensor x2) {
-            this(x1, x2, true);
-        }
-
-        /** check = false: inputs already validated (the tiles of a prepared kernel). */
-        Inputs(Tensor x1, Tensor x2, boolean check) {
-            if (x1 == null) {
-                throw new IllegalArgumentException("x1: must not be null");
-            }
-            if (x1.rank() < 1) {
-                throw new IllegalArgumentException("x1: expected a batch [n, ...], got a scalar");
-            }
-            this.x1 = x1;
-            this.same = x2 == null;
-            this.x2 = same ? x1 : x2;
-            this.perExample = Shapes.dropFirst(x1.shape());
-            this.dtype = x1.dtype();
-            if (!same && (!java.util.Arrays.equals(Shapes.dropFirst(x2.shape()), perExample)
-                    || x2.dtype() != dtype)) {
-                throw new IllegalArgumentException("x2: examples must be " + new TensorType(dtype, perExample)
-                        + " like those of x1, got a batch " + TensorType.of(x2));
-            }
-            this.specs = model.paramSpecs(perExample);
-            if (check) {
-                params.validate(specs, dtype);
-                checkFinite("x1", x1);
-                if (!same) {
-                    checkFinite("x2", x2);
-                }
-            }
-        }
-
-        KernelAxes axes() {
-            return new KernelAxes(model.outputShape(perExample).length + 1, traceAxes, diagonalAxes);
-        }
-
-        int[] f1() {
-            return Shapes.prepend(x1.dim(0), model.outputShape(perExample));
-        }
-
-        int[] f2() {
-            return Shapes.prepend(x2.dim(0), model.outputShape(perExample));
-        }
-    }
-
-    private static void checkFinite(String name, Tensor t) {
-        int bad = t.firstNonFinite();
-        if (bad >= 0) {
-            throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
-                    + ") at flat index " + bad);
-        }
-    }
-
-    private Tensor[] paramArgs(List<ParamSpec> specs) {
-        Tensor[] r = new Tensor[specs.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = params.get(specs.get(i).path());
-        }
-        return r;
-    }
-
-    private static Tensor[] with(Tensor[] a, Tensor... more) {
-        Tensor[] r = java.util.Arrays.copyOf(a, a.length + more.length);
-        System.arraycopy(more, 0, r, a.length, more.length);
-        return r;
-    }
-
-    // ------------------------------------------------------------------ Jacobian contraction
-
-    /**
-     * Jacobian contraction. With examples independent, parameter by parameter: the per-example Jacobian of
-     * one parameter is formed for x1 (and x2), contracted into the kernel, and released before the next, so
-     * that memory holds one parameter's Jacobians at a time (as XLA's layer-by-layer contraction does).
-     */
-    private Tensor jacobianContraction(Inputs in) {
-        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
-        if (!side1.perExampleShortcut) {
-            Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
-            Tensor[] j2 = in.same ? j1
-                    : batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
-            try {
-                return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
-            } finally {
-                closeAll(j1);
-                if (!in.same) {
-                    closeAll(j2);
-                }
-            }
-        }
-        Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null
-                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
-            return jacobianBlock(in, pass1, in.same ? pass1 : pass2);
-        }
-    }
-
-    /** Jacobian contraction from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
-    private Tensor jacobianBlock(Inputs in, PerExamplePass pass1, PerExamplePass pass2) {
-        ParameterConsumers pc1 = pass1.pc;
-        ParameterConsumers pc2 = pass2.pc;
-        Tensor acc = null;
-        int o = pass1.o;
-        for (int p = 0; p < in.specs.size(); p++) {
-            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-            PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
-            if (d1 != null && d2 != null) {
-                try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
-                    if (acc == null) {
-                        acc = k.copy();
-                    } else {
-                        addInto(acc, k);
-                    }
-                }
-                continue;
-            }
-            int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
-            int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
-                    tileBytes);
-            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
-                try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
-                    if (acc == null) {
-                        acc = k.copy();
-                    } else {
-                        addInto(acc, k);
-                    }
-                }
-                continue;
-            }
-            Tensor j1 = pass1.jacobians(List.of(p))[0];
-            Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
-            try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
-                if (acc == null) {
-                    acc = k.copy();
-                } else {
-                    addInto(acc, k);
-                }
-            } finally {
-                j1.close();
-                if (!in.same) {
-                    j2.close();
-                }
-            }
-        }
-        return acc != null ? acc : contract(List.of(), List.of(), in, true);
-    }
-
-    /**
-     * One parameter's kernel when the parameter feeds a dense layer as it is: its Jacobian written directly in
-     * example-major layout, over chunks of its fan-in rows when the whole would pass the tile limit (every
-     * example and output in each chunk, so each chunk is one GEMM over all N·O rows), the chunks' kernels summed.
-     */
-    private Tensor denseParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2,
-                                        PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
-        // the chunks follow the whole problem's size, so that every tile sums the same chunks
-        long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
-        long perRow = examples * pass1.o * d1.f * in.dtype.bytes();
-        int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
-        // the Jacobians written directly: counted as the consumer's one-example row graph per example and side
-        double rowFlops = org.ntk4j.graph.GraphCost.flops(pass1.side.rowGraph(d1.consumer));
-        org.ntk4j.graph.FlopCount.add(pass1.n * rowFlops + (in.same ? 0
-                : pass2.n * org.ntk4j.graph.GraphCost.flops(pass2.side.rowGraph(d2.consumer))));
-        Tensor k = null;
-        for (int i = 0; i < Tiles.count(chunks); i++) {
-            try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
-                 Tensor j2 = in.same ? null : pass2.denseJacobian(d2, chunks[i], chunks[i + 1])) {
-                Tensor kc = contract(List.of(j1), List.of(in.same ? j1 : j2), in, true);
-                if (k == null) {
-                    k = kc;
-                } else {
-                    addInto(k, kc);
-                    kc.close();
-                }
-            }
-        }
-        return k;
-    }
-
-    /**
-     * One parameter's kernel when its per-example Jacobian would pass the tile limit: the Jacobian is formed over
-     * tiles of examples (each tile a tensor of its own, together the same bytes as the whole), and each pair of
-     * tiles is contracted into its block of the kernel. A traced or diagonal batch axis pairs tile i with tile i
-     * only (traced blocks are summed, each divided by the full trace size).
-     */
-    private Tensor tiledParameterKernel(Inputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
-                                        int[] t2) {
-        KernelAxes axes = in.axes();
-        int[] f1 = in.f1();
-        int[] f2 = in.f2();
-        boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
-        int[] b2 = batchPaired ? t2 : t1; // a traced or diagonal batch axis has n1 = n2 (checked)
-        Tensor[] j1 = new Tensor[Tiles.count(t1)];
-        Tensor[] j2 = in.same && b2 == t1 ? j1 : new Tensor[Tiles.count(b2)];
-        try {
-            for (int i = 0; i < j1.length; i++) {
-                j1[i] = pass1.jacobians(List.of(p), t1[i], t1[i + 1])[0];
-            }
-            if (j2 != j1) {
-                for (int i = 0; i < j2.length; i++) {
-                    j2[i] = pass2.jacobians(List.of(p), b2[i], b2[i + 1])[0];
-                }
-            }
-            int[] outShape = axes.outputShape(f1, f2);
-            int[] outStrides = Shapes.strides(outShape);
-            Tensor k = Tensor.zeros(in.dtype, outShape);
-            long divisor = axes.traceSize(f1);
-            for (int i = 0; i < j1.length; i++) {
-                for (int j = 0; j < j2.length; j++) {
-                    if (!batchPaired && i != j) {
-                        continue;
-                    }
-                    int[] f1t = f1.clone();
-                    f1t[0] = Tiles.size(t1, i);
-                    int[] f2t = f2.clone();
-                    f2t[0] = Tiles.size(b2, j);
-                    try (Tensor blk = contract(List.of(j1[i]), List.of(j2[j]), axes, f1t, f2t, in.dtype, true,
-                            divisor)) {
-                        if (axes.isTraced(0)) {
-                            addInto(k, blk);
-                        } else {
-                            int off = t1[i] * outStrides[0] + (batchPaired ? b2[j] * outStrides[1] : 0);
-                            Layout.stridedCopy(blk, 0, Shapes.strides(blk.shape()), k, off, outStrides, blk.shape());
-                        }
-                    }
-                }
-            }
-            return k;
-        } finally {
-            closeAll(j1);
-            if (j2 != j1) {
-                closeAll(j2);
-            }
-        }
-    }
-
-    /**
-     * Θ = Σ_p dot_general(J1_p, J2_p) contracting the traced axes (and, for Jacobians, the flattened
-     * parameter axis last) and batching the diagonal axes, then permuted to the zip layout and divided by the
-     * size of the traced axes.
-     */
-    private Tensor contract(List<Tensor> j1, List<Tensor> j2, Inputs in, boolean withParamAxis) {
-        int[] f1 = in.f1();
-        KernelAxes axes = in.axes();
-        return contract(j1, j2, axes, f1, in.f2(), in.dtype, withParamAxis, axes.traceSize(f1));
-    }
-
-    /** {@link #contract(List, List, Inputs, boolean)} for outputs f1, f2 (tiles of the batch), dividing by divisor. */
-    private static Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelAxes axes, int[] f1, int[] f2,
-                                   DType dtype, boolean withParamAxis, long divisor) {
-        axes.checkShapes(f1, f2);
-        int r = axes.rank();
-        int[] contractAxes = withParamAxis ? Shapes.concat(axes.trace(), new int[] {r}) : axes.trace();
-        Tensor sum = null;
-        for (int p = 0; p < j1.size(); p++) {
-            Tensor t = CountedDot.dot(j1.get(p), j2.get(p), contractAxes, contractAxes, axes.diagonal(),
-                    axes.diagonal());
-            if (sum == null) {
-                sum = t;
-            } else {
-                for (int i = 0; i < sum.size(); i++) {
-                    sum.setFlat(i, sum.getFlat(i) + t.getFlat(i));
-                }
-                t.close();
-            }
-        }
-        if (sum == null) { // a model without parameters has a zero NTK
-            return Tensor.zeros(dtype, axes.outputShape(f1, f2));
-        }
-        Tensor out = Layout.transpose(sum, axes.zipPermutation());
-        sum.close();
-        KernelReduction.scale(out, 1.0 / divisor);
-        return out;
-    }
-
-    /** Per-parameter Jacobians J_p of shape f(x).shape + [size of p], by the cheapest exact route. */
-    Tensor[] jacobians(Tensor x, List<ParamSpec> specs) {
-        SidePlan side = side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
-        if (side.perExampleShortcut) {
-            List<Integer> all = new ArrayList<>();
-            for (int p = 0; p < specs.size(); p++) {
-                all.add(p);
-            }
-            try (PerExamplePass pass = new PerExamplePass(side, paramArgs(specs), x)) {
-                return pass.jacobians(all);
-            }
-        }
-        return batchJacobians(side, x, specs);
-    }
-
-    /**
-     * No per-example shortcut: K = |f(x)| one-hot cotangents, one for each (example, output) entry, through
-     * one stacked VJP of the whole batch (N²·O·[FP]). Exact for models that mix examples.
-     */
-    private Tensor[] batchJacobians(SidePlan side, Tensor x, List<ParamSpec> specs) {
-        int[] f = side.f;
-        int k = Shapes.size(f);
-        Graph vjp = side.vjp(k);
-        try (Tensor basis = identity(x.dtype(), k, f)) {
-            Tensor[] res = vjp.evaluate(with(paramArgs(specs), x, basis));
-            res[0].close();
-            Tensor[] j = new Tensor[specs.size()];
-            for (int p = 0; p < j.length; p++) {
-                j[p] = res[1 + p].reshape(Shapes.concat(f, new int[] {specs.get(p).size()}));
-                res[1 + p].close();
-            }
-            return j;
-        }
-    }
-
-    // ------------------------------------------------------------------ structured derivatives
-
-    /**
-     * Structured derivatives. A model that mixes examples has no per-example cotangents, so it takes the
-     * exact path of Jacobian contraction without the shortcut (the explanation says so).
-     */
-    private Tensor structuredDerivatives(Inputs in) {
-        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
-        if (!side1.perExampleShortcut) {
-            return jacobianContraction(in);
-        }
-        Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null
-                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
-            return structuredBlock(in, pass1, in.same ? pass1 : pass2);
-        }
-    }
-
-    /** Structured derivatives from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
-    private Tensor structuredBlock(Inputs in, PerExamplePass pass1, PerExamplePass p2) {
-        ParameterConsumers pc1 = pass1.pc;
-        ParameterConsumers pc2 = p2.pc;
-        KernelAxes axes = in.axes();
-        int[] f1 = in.f1();
-        int[] f2 = in.f2();
-        axes.checkShapes(f1, f2);
-        int r = axes.rank();
-        boolean traced = axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), rangeFrom(1, r));
-        // the contraction order of each parameter is chosen for the whole problem, so every tile uses it
-        long[] whole = problem != null ? problem : problemOf(pass1.n, in.same ? 0 : p2.n);
-        int n1 = pass1.n;
-        int n2 = p2.n;
-        int o = pass1.o;
-        Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
-        List<Integer> dense = new ArrayList<>();
-        for (int p = 0; p < in.specs.size(); p++) {
-            StructuredDerivatives.Structured st = pass1.side.structured(p);
-            if (st == null) {
-                dense.add(p);
-                continue;
-            }
-            ParameterConsumers.Consumer c1 = st.consumer;
-            ParameterConsumers.Consumer c2 = pc2.consumers.get(pc1.consumers.indexOf(c1));
-            StructuredDerivatives.addParameterBlock(acc, st, pass1, c1, p2, c2, traced, in.same, whole[0],
-                    whole[1], whole[2] == 1);
-        }
-        if (!dense.isEmpty()) {
-            Tensor[] j1 = pass1.jacobians(dense);
-            Tensor[] j2 = in.same ? j1 : p2.jacobians(dense);
-            for (int i = 0; i < j1.length; i++) {
-                int size = j1[i].dim(-1);
-                try (Tensor a = j1[i].reshape(n1, o, size);
-                     Tensor b = in.same ? null : j2[i].reshape(n2, o, size)) {
-                    Tensor bb = in.same ? a : b;
-                    int[] none = new int[0];
-                    try (Tensor blk = traced
-                            ? CountedDot.dot(a, bb, new int[] {1, 2}, new int[] {1, 2}, none, none)
-                            : CountedDot.dot(a, bb, new int[] {2}, new int[] {2}, none, none)) {
-                        addInto(acc, blk);
-                    }
-                }
-            }
-            closeAll(j1);
-            if (!in.same) {
-                closeAll(j2);
-            }
-        }
-        if (traced) {
-            KernelReduction.scale(acc, 1.0 / o);
-            return acc;
-        }
-        try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
-            acc.close();
-            return KernelReduction.reduce(full, axes, f1, f2);
-        }
-    }
-
-    private static int[] rangeFrom(int from, int to) {
-        int[] r = new int[Math.max(0, to - from)];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = from + i;
-        }
-        return r;
-    }
-
-    /** acc += b, elementwise (same shapes). */
-    private static void addInto(Tensor acc, Tensor b) {
-        Elementwise.addScaledInPlace(acc, 1.0, b);
-    }
-
-    // ------------------------------------------------------------------ NTK-vector products
-
-    /**
-     * The full kernel by NTK-vector products: one VJP of f(x2) with the |f(x2)| basis cotangents gives the
-     * parameter vectors J2ᵀ e_b; one JVP of f(x1) with all of them stacked gives Θ[:, b] = J1 J2ᵀ e_b. Traced
-     * and diagonal axes are applied to the full result (as neural-tangents does for this method).
-     */
-    private Tensor vectorProductsKernel(Inputs in) {
-        int[] f1 = in.f1();
-        int[] f2 = in.f2();
-        KernelAxes axes = in.axes();
-        axes.checkShapes(f1, f2);
-        int k = Shapes.size(f2);
-        int[] tiles = Tiles.split(k, vectorProductBytesPerVector(model, in.x1.dim(0), in.x2.dim(0), in.perExample,
-                in.dtype), tileBytes);
-        Tensor t;
-        if (Tiles.count(tiles) == 1) {
-            t = vectorProductColumns(in, f2, 0, k);
-        } else {
-            // tiles of basis vectors: rows [k0, k1) of [K2] + f1, one VJP and one JVP per tile
-            t = Tensor.empty(in.dtype, Shapes.prepend(k, f1));
-            int perRow = Shapes.size(f1);
-            for (int i = 0; i < Tiles.count(tiles); i++) {
-                try (Tensor part = vectorProductColumns(in, f2, tiles[i], tiles[i + 1])) {
-                    org.bytedeco.javacpp.Pointer.memcpy(t.pointer().getPointer((long) tiles[i] * perRow),
-                            part.pointer(), part.bytes());
-                }
-            }
-        }
-        // t: [K2] + f1 -> [f1..., f2...]
-        int[] perm = new int[t.rank()];
-        for (int i = 0; i < perm.length - 1; i++) {
-            perm[i] = i + 1;
-        }
-        perm[perm.length - 1] = 0;
-        Tensor moved = Layout.transpose(t, perm);
-        t.close();
-        Tensor full = moved.reshape(Shapes.concat(f1, f2));
-        moved.close();
-        Tensor out = KernelReduction.reduce(full, axes, f1, f2);
-        full.close();
-        return out;
-    }
-
-    /** Θ[..., b] for the basis vectors b in [from, to) of f(x2), as [to - from] + f1: a VJP, then a JVP. */
-    private Tensor vectorProductColumns(Inputs in, int[] f2, int from, int to) {
-        Tensor[] g;
-        try (Tensor basis = basisRows(in.dtype, from, to, f2)) {
-            g = vjpRows(in.x2, basis);
-        }
-        Tensor[] res;
-        try {
-            res = jvpWithTangents(in.x1, g);
-        } finally {
-            closeAll(g);
-        }
-        return res[0];
-    }
-
-    /**
-     * Bytes per basis vector of the largest stacked value NTK-vector products form (the VJP of f(x2) and the
-     * JVP of f(x1), each with one vector): what decides the tiles of basis vectors.
-     */
-    static long vectorProductBytesPerVector(Model model, int n1, int n2, int[] perExample, DType dtype) {
-        return vectorProductBytesPerVector(SidePlan.of(model, n1, perExample, dtype),
-                SidePlan.of(model, n2, perExample, dtype), dtype);
-    }
-
-    /** {@link #vectorProductBytesPerVector(Model, int, int, int[], DType)} for the sides' cached graphs. */
-    static long vectorProductBytesPerVector(SidePlan side1, SidePlan side2, DType dtype) {
-        long largest = 1;
-        for (Graph g : new Graph[] {side2.vjp(1), side1.jvp(1)}) {
-            for (org.ntk4j.graph.Equation e : g.equations()) {
-                largest = Math.max(largest, e.output().size());
-            }
-        }
-        return largest * dtype.bytes();
-    }
-
-    /** Parameter cotangents Σ_b c[k, b] ∂f(x)_b/∂θ for stacked output cotangents c [K] + f(x).shape. */
-    private Tensor[] vjpRows(Tensor x, Tensor cotangents) {
-        int[] perExample = Shapes.dropFirst(x.shape());
-        List<ParamSpec> specs = model.paramSpecs(perExample);
-        Graph vjp = side(x.dim(0), perExample, x.dtype()).vjp(cotangents.dim(0));
-        Tensor[] res = vjp.evaluate(with(paramArgs(specs), x, cotangents));
-        res[0].close();
-        return java.util.Arrays.copyOfRange(res, 1, res.length);
-    }
-
-    /** Output tangents [K] + f(x).shape for stacked parameter tangents [K] + θ.shape. */
-    private Tensor[] jvpWithTangents(Tensor x, Tensor[] tangents) {
-        int[] perExample = Shapes.dropFirst(x.shape());
-        List<ParamSpec> specs = model.paramSpecs(perExample);
-        Graph jvp = side(x.dim(0), perExample, x.dtype()).jvp(tangents[0].dim(0));
-        Tensor[] res = jvp.evaluate(with(with(paramArgs(specs), x), tangents));
-        res[0].close();
-        return java.util.Arrays.copyOfRange(res, 1, res.length);
-    }
-
-    /** The cached plan of one side: the traced graph and every graph derived from it. */
-    private SidePlan side(int n, int[] perExample, DType dtype) {
-        return SidePlan.of(model, n, perExample, dtype);
-    }
-
-    // ------------------------------------------------------------------ helpers
-
-    /** [to - from] + shape with one-hot rows: row i is e_{from + i} of the flattened shape. */
-    private static Tensor basisRows(DType dt, int from, int to, int[] shape) {
-        if (from == 0 && to == Shapes.size(shape)) {
-            return identity(dt, to, shape);
-        }
-        int size = Shapes.size(shape);
-        Tensor t = Tensor.zeros(dt, Shapes.prepend(to - from, shape));
-        for (int i = 0; i < to - from; i++) {
-            t.setFlat((int) ((long) i * size + from + i), 1.0);
-        }
-        return t;
-    }
-
-    /** [K] + shape with one-hot rows: row k is e_k of the flattened shape. */
-    private static Tensor identity(DType dt, int k, int[] shape) {
-        Tensor t = Tensor.zeros(dt, Shapes.prepend(k, shape));
-        for (int i = 0; i < k; i++) {
-            t.setFlat((long) i * k + i > Integer.MAX_VALUE ? fail(k) : i * k + i, 1.0);
-        }
-        return t;
-    }
-
-    private static int fail(int k) {
-        throw new IllegalArgumentException("kernel: " + k + " basis vectors of size " + k
-                + " exceed 2^31 elements; tile the computation");
-    }
-
-    private static void closeAll(Tensor[] ts) {
-        for (Tensor t : ts) {
-            if (t != null) {
-                t.close();
-            }
-        }
+    /** Jacobian contraction's strategy, for the batch Jacobians and contractions the other kernels reuse. */
+    private JacobianContraction exactBatch() {
+        return new JacobianContraction(model, params, tileBytes, problem);
     }
 }
