@@ -1,11 +1,6 @@
 package org.ntk4j.ntk;
 
-import java.util.ArrayList;
 import java.util.List;
-import org.ntk4j.cpu.DotGeneralKernel;
-import org.ntk4j.cpu.Elementwise;
-import org.ntk4j.cpu.Layout;
-import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
@@ -231,7 +226,7 @@ public final class EmpiricalNtk {
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
             // one tile: exactly the computation every tile of a tiled run performs
             EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,
-                    problem != null ? problem : problemOf(in.x1.dim(0), n2), sketch);
+                    problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), n2), sketch);
             try (PreparedTile a = e.prepareChecked(in.x1); PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
                 return e.kernel(a, in.same ? a : b);
             }
@@ -264,10 +259,6 @@ public final class EmpiricalNtk {
     /** The cached plan of one side: the traced graph and every graph derived from it. */
     private SidePlan side(int n, int[] perExample, DType dtype) {
         return SidePlan.of(model, n, perExample, dtype);
-    }
-
-    private static long[] problemOf(int n1, int n2) {
-        return new long[] {n1, n2 == 0 ? n1 : n2, n2 == 0 ? 1 : 0};
     }
 
     // ------------------------------------------------------------------ tiles
@@ -315,9 +306,9 @@ public final class EmpiricalNtk {
             throw new IllegalArgumentException("tiles: n1 must be >= 1 and n2 >= 0 (0: x2 = x1), got " + n1
                     + " and " + n2);
         }
-        long[] whole = problemOf(n1, n2);
-        if (kind.family() == KernelKind.Family.PROJECTED) {
-            logits(perExample, kind);
+        long[] whole = KernelSupport.problemOf(n1, n2);
+        if (kind.sketched()) {
+            kind.logits(model, perExample);
             return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.JACOBIAN_CONTRACTION,
                     memoryBudget, tileBytes, whole, kind);
         }
@@ -325,56 +316,6 @@ public final class EmpiricalNtk {
         Method m = e.resolveMethod(n1, n2, perExample, dtype);
         return new EmpiricalNtk(e.model, e.params, e.traceAxes, e.diagonalAxes, m, e.memoryBudget, e.tileBytes,
                 whole, null);
-    }
-
-    /**
-     * The work of one tile of examples that every block of its row (or column) of the kernel shares,
-     * computed once by {@link #prepare}: for Jacobian contraction and structured derivatives the forward pass
-     * and the backward pass with O stacked cotangents (the N·O·[FP] part of their cost, read at every
-     * parameter consumer); for projected:K the tile's sketched Jacobian [n, O, K]; for NTK-vector products,
-     * whose work is all per block, only the examples. Holds native memory until closed; the examples tensor
-     * is not copied and must stay open while the tile is in use.
-     */
-    public static final class PreparedTile implements AutoCloseable {
-        private final EmpiricalNtk owner;
-        private final Tensor x;
-        private final PerExamplePass pass;
-        private final Tensor sketched;
-
-        private PreparedTile(EmpiricalNtk owner, Tensor x, PerExamplePass pass, Tensor sketched) {
-            this.owner = owner;
-            this.x = x;
-            this.pass = pass;
-            this.sketched = sketched;
-        }
-
-        /**
-         * Number of examples of the tile.
-         *
-         * @return the tile's n
-         */
-        public int examples() {
-            return x.dim(0);
-        }
-
-        /**
-         * Native bytes the prepared work holds (not counting the examples).
-         *
-         * @return bytes of the stored passes or sketch; 0 for NTK-vector products
-         */
-        public long bytes() {
-            return (pass != null ? pass.bytes() : 0) + (sketched != null ? sketched.bytes() : 0);
-        }
-
-        @Override
-        public void close() {
-            if (pass != null) {
-                pass.close();
-            }
-            if (sketched != null) {
-                sketched.close();
-            }
-        }
     }
 
     /**
@@ -405,21 +346,11 @@ public final class EmpiricalNtk {
 
     /** {@link #prepare} for inputs already validated. */
     private PreparedTile prepareChecked(Tensor x) {
-        int[] perExample = Shapes.dropFirst(x.shape());
-        List<ParamSpec> specs = model.paramSpecs(perExample);
         if (sketch == null) {
             return new PreparedTile(this, x, strategy(method).prepare(x), null);
         }
-        // projected:K sketches Jacobian rows from the per-example pass
-        try (PerExamplePass p = new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(specs), x)) {
-            Tensor s = Tensor.zeros(x.dtype(), x.dim(0), p.o, sketch.argument());
-            for (int i = 0; i < specs.size(); i++) {
-                try (Tensor j = p.jacobians(List.of(i))[0]) {
-                    CountSketch.accumulate(j, s, sketch.seed(), i);
-                }
-            }
-            return new PreparedTile(this, x, null, s);
-        }
+        return new PreparedTile(this, x, null,
+                new ProjectedSketch(model, params, sketch, tileBytes, problem).prepare(x));
     }
 
     /**
@@ -434,7 +365,7 @@ public final class EmpiricalNtk {
      * @throws IllegalArgumentException if either tile was prepared by another instance
      */
     public Tensor kernel(PreparedTile rows, PreparedTile columns) {
-        if (rows.owner != this || columns.owner != this) {
+        if (rows.owner() != this || columns.owner() != this) {
             throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
         }
         try (TensorScope scope = TensorScope.open()) {
@@ -445,14 +376,12 @@ public final class EmpiricalNtk {
     /** {@link #kernel(PreparedTile, PreparedTile)} inside its scope. */
     private Tensor block(PreparedTile rows, PreparedTile columns) {
         boolean same = rows == columns;
-        KernelInputs in = inputs(rows.x, same ? null : columns.x, false);
+        KernelInputs in = inputs(rows.x(), same ? null : columns.x(), false);
         Tensor k;
         if (sketch != null) {
-            k = DotGeneralKernel.dot(rows.sketched, columns.sketched, new int[] {1, 2}, new int[] {1, 2}, new int[0],
-                    new int[0]);
-            KernelReduction.scale(k, 1.0 / rows.sketched.dim(1));
+            k = ProjectedSketch.block(rows.sketched(), columns.sketched());
         } else {
-            k = strategy(method).block(in, rows.pass, columns.pass);
+            k = strategy(method).block(in, rows.pass(), columns.pass());
         }
         if (same) {
             KernelReduction.mirrorUpper(k, in.axes().mirrorPermutation());
@@ -479,30 +408,17 @@ public final class EmpiricalNtk {
     }
 
     private Tensor kernelInScope(KernelKind kind, Tensor x1, Tensor x2) {
-        switch (kind.family()) {
-            case FULL:
-                return traceAxes().diagonalAxes().ntk(x1, x2);
-            case TRACE:
-                return traceAxes(-1).diagonalAxes().ntk(x1, x2);
-            case DIAGONAL:
-                return traceAxes().diagonalAxes(-1).ntk(x1, x2);
-            case PROJECTED: {
-                KernelInputs in = inputs(x1, x2, true);
-                if (!tileable(in.perExample, in.dtype)) {
-                    return projected(kind, in);
-                }
-                EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
-                try (PreparedTile a = e.prepareChecked(in.x1);
-                     PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
-                    return e.kernel(a, in.same ? a : b);
-                }
-            }
-            default: {
-                KernelInputs in = inputs(x1, x2, true);
-                Model wrapped = kind.wrap(model, logits(in, kind));
-                return new EmpiricalNtk(wrapped, params, new int[] {-1}, new int[0], method, memoryBudget, tileBytes)
-                        .ntk(x1, x2);
-            }
+        KernelInputs in = inputs(x1, x2, kind.sketched());
+        if (!kind.sketched()) {
+            return forKind(kind, in.perExample).ntk(x1, x2); // the kind's plain kernel (validated there)
+        }
+        if (!tileable(in.perExample, in.dtype)) {
+            return new ProjectedSketch(model, params, kind, tileBytes, problem).kernel(in,
+                    kind.logits(model, in.perExample));
+        }
+        EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
+        try (PreparedTile a = e.prepareChecked(in.x1); PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
+            return e.kernel(a, in.same ? a : b);
         }
     }
 
@@ -519,92 +435,12 @@ public final class EmpiricalNtk {
      *     are not [N, O]
      */
     public EmpiricalNtk forKind(KernelKind kind, int[] perExample) {
-        switch (kind.family()) {
-            case FULL:
-                return traceAxes().diagonalAxes();
-            case DIAGONAL:
-                return traceAxes().diagonalAxes(-1);
-            case TRACE:
-            case PROJECTED:
-                return traceAxes(-1).diagonalAxes();
-            default: {
-                int[] out = model.outputShape(perExample);
-                if (out.length != 1) {
-                    throw new IllegalArgumentException("kind " + kind + ": needs outputs [N, O], the model gives "
-                            + "[N] + " + Shapes.str(out));
-                }
-                return new EmpiricalNtk(kind.wrap(model, out[0]), params, new int[] {-1}, new int[0], method,
-                        memoryBudget, tileBytes);
-            }
-        }
+        return kind.plainKernel(this, perExample);
     }
 
-    private int logits(KernelInputs in, KernelKind kind) {
-        return logits(in.perExample, kind);
-    }
-
-    private int logits(int[] perExample, KernelKind kind) {
-        int[] out = model.outputShape(perExample);
-        if (out.length != 1) {
-            throw new IllegalArgumentException("kind " + kind + ": needs outputs [N, O], the model gives [N] + "
-                    + Shapes.str(out));
-        }
-        return out[0];
-    }
-
-    /**
-     * projected:K: per-parameter Jacobians (one parameter at a time when examples are independent), each
-     * sketched by a seeded CountSketch (column i of parameter p goes to bucket h(p, i) with sign s(p, i)), then
-     * (1/O) Σ_o S1[n1, o]·S2[n2, o].
-     */
-    private Tensor projected(KernelKind kind, KernelInputs in) {
-        int o = logits(in, kind);
-        int k = kind.argument();
-        int n1 = in.x1.dim(0);
-        int n2 = in.x2.dim(0);
-        Tensor s1 = Tensor.zeros(in.dtype, n1, o, k);
-        Tensor s2 = in.same ? s1 : Tensor.zeros(in.dtype, n2, o, k);
-        SidePlan side1 = side(n1, in.perExample, in.dtype);
-        try {
-            if (side1.perExampleShortcut) {
-                SidePlan side2 = side(n2, in.perExample, in.dtype);
-                Tensor[] ps = paramArgs(in.specs);
-                try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
-                     PerExamplePass pass2 = in.same ? null : new PerExamplePass(side2, ps, in.x2)) {
-                    for (int p = 0; p < in.specs.size(); p++) {
-                        try (Tensor j = pass1.jacobians(List.of(p))[0]) {
-                            CountSketch.accumulate(j, s1, kind.seed(), p);
-                        }
-                        if (!in.same) {
-                            try (Tensor j = pass2.jacobians(List.of(p))[0]) {
-                                CountSketch.accumulate(j, s2, kind.seed(), p);
-                            }
-                        }
-                    }
-                }
-            } else {
-                Tensor[] j1 = exactBatch().batchJacobians(side1, in.x1, in.specs);
-                for (int p = 0; p < j1.length; p++) {
-                    CountSketch.accumulate(j1[p], s1, kind.seed(), p);
-                }
-                KernelSupport.closeAll(j1);
-                if (!in.same) {
-                    Tensor[] j2 = exactBatch().batchJacobians(side(n2, in.perExample, in.dtype), in.x2, in.specs);
-                    for (int p = 0; p < j2.length; p++) {
-                        CountSketch.accumulate(j2[p], s2, kind.seed(), p);
-                    }
-                    KernelSupport.closeAll(j2);
-                }
-            }
-            Tensor kern = DotGeneralKernel.dot(s1, s2, new int[] {1, 2}, new int[] {1, 2}, new int[0], new int[0]);
-            KernelReduction.scale(kern, 1.0 / o);
-            return kern;
-        } finally {
-            s1.close();
-            if (!in.same) {
-                s2.close();
-            }
-        }
+    /** This configuration for another model (a projection kind's f followed by its projection), traced over -1. */
+    EmpiricalNtk withModel(Model other) {
+        return new EmpiricalNtk(other, params, new int[] {-1}, new int[0], method, memoryBudget, tileBytes);
     }
 
     /**
@@ -642,18 +478,7 @@ public final class EmpiricalNtk {
                     + " (the shape of f(x2)), got " + TensorType.of(v));
         }
         KernelSupport.checkFinite("v", v);
-        try (Tensor v1 = v.reshape(Shapes.prepend(1, f2))) {
-            VectorProducts vp = new VectorProducts(model, params, tileBytes, problem);
-            Tensor[] g = vp.vjpRows(in.x2, v1);
-            try {
-                Tensor[] out = vp.jvpWithTangents(in.x1, g);
-                Tensor r = out[0].reshape(Shapes.dropFirst(out[0].shape()));
-                out[0].close();
-                return r;
-            } finally {
-                KernelSupport.closeAll(g);
-            }
-        }
+        return new VectorProducts(model, params, tileBytes, problem).product(in, v);
     }
 
     /** Jacobian contraction's strategy, for the batch Jacobians and contractions the other kernels reuse. */

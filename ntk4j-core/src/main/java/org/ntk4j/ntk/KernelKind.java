@@ -167,6 +167,40 @@ public final class KernelKind {
         return seed;
     }
 
+    /** True for projected:K, computed from sketched Jacobian rows rather than as a plain kernel. */
+    boolean sketched() {
+        return family == Family.PROJECTED;
+    }
+
+    /**
+     * The plain kernel computation that gives this kind: {@code e} with the kind's axes (full, diagonal, trace;
+     * projected:K's sketch runs on the rows of the trace kernel's Jacobian contraction), or, for the projections of
+     * the logits, the trace kernel of f followed by the projection.
+     */
+    EmpiricalNtk plainKernel(EmpiricalNtk e, int[] perExample) {
+        switch (family) {
+            case FULL:
+                return e.traceAxes().diagonalAxes();
+            case DIAGONAL:
+                return e.traceAxes().diagonalAxes(-1);
+            case TRACE:
+            case PROJECTED:
+                return e.traceAxes(-1).diagonalAxes();
+            default:
+                return e.withModel(wrap(e.model(), logits(e.model(), perExample)));
+        }
+    }
+
+    /** O for a model whose outputs are [N, O]; refuses others, naming this kind. */
+    int logits(Model model, int[] perExample) {
+        int[] out = model.outputShape(perExample);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("kind " + this + ": needs outputs [N, O], the model gives [N] + "
+                    + org.ntk4j.tensor.Shapes.str(out));
+        }
+        return out[0];
+    }
+
     /** True for the kinds computed as the plain kernel of f followed by a fixed projection of its logits. */
     boolean isProjectionOfLogits() {
         return family == Family.PNTK || family == Family.PNTK_UNSCALED || family == Family.LOGIT

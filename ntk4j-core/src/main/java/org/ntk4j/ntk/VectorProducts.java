@@ -129,4 +129,19 @@ final class VectorProducts extends KernelStrategy {
         res[0].close();
         return java.util.Arrays.copyOfRange(res, 1, res.length);
     }
+
+    /** Θ(x1, x2)·v = J1 (J2ᵀ v) for v shaped like f(x2) (checked): one VJP, then one JVP. */
+    Tensor product(KernelInputs in, Tensor v) {
+        try (Tensor v1 = v.reshape(Shapes.prepend(1, v.shape()))) {
+            Tensor[] g = vjpRows(in.x2, v1);
+            try {
+                Tensor[] out = jvpWithTangents(in.x1, g);
+                Tensor r = out[0].reshape(Shapes.dropFirst(out[0].shape()));
+                out[0].close();
+                return r;
+            } finally {
+                KernelSupport.closeAll(g);
+            }
+        }
+    }
 }
