@@ -50,4 +50,9 @@ enum ContractionOrder {
         }
         return best;
     }
+
+    /** The FLOPs of the order {@link #cheapest} takes. */
+    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        return cheapest(n1, n2, o, r, c, f, traced, same).flops(n1, n2, o, r, c, f, traced, same);
+    }
 }

@@ -300,7 +300,7 @@ public final class CostModel {
         for (org.ntk4j.graph.Var v : pass.outputs()) {
             passValues += GraphCost.bytes(v.type());
         }
-        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
             flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
@@ -317,7 +317,7 @@ public final class CostModel {
      * (as {@link PerExamplePass#jacobians} does), the pass values already held: {flops, peak bytes}.
      */
     private double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
-        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         double flops = 0;
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
@@ -417,7 +417,7 @@ public final class CostModel {
                     ParameterConsumers pc = side == 0 ? pc1 : pc2;
                     int[] t = side == 0 ? t1 : b2;
                     long other = side == 0 ? 0 : jp1;
-                    List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
+                    List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
                     boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
                     for (int i = 0; i < Tiles.count(t); i++) {
                         int nt = Tiles.size(t, i);
@@ -454,7 +454,7 @@ public final class CostModel {
             for (int side = 0; side < (same ? 1 : 2); side++) {
                 ParameterConsumers pc = side == 0 ? pc1 : pc2;
                 int n = side == 0 ? n1 : n2;
-                List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
+                List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
                 long rowBytes = 0;
                 for (ParameterConsumers.Consumer c : cons) {
                     flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
@@ -615,7 +615,7 @@ public final class CostModel {
                     stillSame ? 0 : (long) o * n2 * rr);
             flops += gram;
             ContractionOrder order = ContractionOrder.cheapest(n1, n2, o, rr, c, f, traced, stillSame);
-            double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
+            double blockFlops = ContractionOrder.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
             flops += blockFlops;
             contraction += blockFlops;
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD

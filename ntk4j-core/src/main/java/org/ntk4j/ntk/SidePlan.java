@@ -145,7 +145,7 @@ final class SidePlan {
 
     /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */
     Graph rowGraph(ParameterConsumers.Consumer c) {
-        return rowGraphs.computeIfAbsent(c.index, i -> TensorScope.unscoped(() -> PerExamplePass.rowGraph(pc, c, o)));
+        return rowGraphs.computeIfAbsent(c.index, i -> TensorScope.unscoped(() -> ParameterPaths.rowGraph(pc, c, o)));
     }
 
     /** The stacked VJP (K = k) of the parameter path of {@code cons} ({@link PerExamplePass#pathVjp}). */
@@ -156,7 +156,7 @@ final class SidePlan {
         }
         key.append(':').append(selected);
         return pathVjps.computeIfAbsent(key.toString(),
-                s -> TensorScope.unscoped(() -> PerExamplePass.pathVjp(pc, cons, selected, k)));
+                s -> TensorScope.unscoped(() -> ParameterPaths.pathVjp(pc, cons, selected, k)));
     }
 
     /** The VJP of f with respect to every parameter, k stacked output cotangents: inputs θ..., x, cotangents. */

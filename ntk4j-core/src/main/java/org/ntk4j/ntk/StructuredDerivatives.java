@@ -1,7 +1,5 @@
 package org.ntk4j.ntk;
 
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -10,7 +8,6 @@ import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
-import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.FlopCount;
@@ -406,11 +403,6 @@ final class StructuredDerivatives {
         return r == 1 && o >= PAIR_GEMMS_FROM_O;
     }
 
-    /** The FLOPs of the order {@link ContractionOrder#cheapest} takes. */
-    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        return ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same).flops(n1, n2, o, r, c, f, traced, same);
-    }
-
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
         int[] none = new int[0];
@@ -456,7 +448,7 @@ final class StructuredDerivatives {
         try (Tensor ga = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none)) { // [N1,R,N2,R]
             if (traced) {
                 try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
-                    combineGrams(acc, s2, ga, gd, n1, 1, r, n2);
+                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2);
                 }
                 return;
             }
@@ -482,113 +474,9 @@ final class StructuredDerivatives {
                  // [N1, O, R, N2, O, R]
                  Tensor gd = DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
                          none)) {
-                combineGrams(acc, s2, ga, gd, n1, o, r, n2);
+                GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2);
             }
         }
-    }
-
-    /**
-     * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
-     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies. For
-     * R = 1 it is evaluated as acc += (s2·ga[n1,n2])·gd, the coefficients (s2·ga) spread over a row once per n1
-     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful).
-     */
-    private static void combineGrams(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
-        int rowLen = n2 * o; // acc elements per (n1, o1)
-        int gdRow = r * n2 * o * r; // gd elements per (n1, o1)
-        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen * r * r));
-        if (acc.dtype() == org.ntk4j.tensor.DType.F32) {
-            FloatBuffer k = acc.floats();
-            FloatBuffer a = ga.floats();
-            FloatBuffer d = gd.floats();
-            float s = (float) s2;
-            Parallel.range(n1 * o, grain, (lo, hi) -> {
-                // dense layers (R = 1): GA is one scalar per pair of examples; each row goes through heap
-                // arrays (bulk copies) so that the loop over it is a plain, vectorisable array loop
-                float[] kRow = r == 1 ? new float[rowLen] : null;
-                float[] dRow = r == 1 ? new float[rowLen] : null;
-                float[] coef = r == 1 ? new float[rowLen] : null;
-                int coefFor = -1;
-                for (int row = lo; row < hi; row++) {
-                    int i1 = row / o;
-                    int kBase = row * rowLen;
-                    int dBase = row * gdRow;
-                    if (r == 1) {
-                        if (coefFor != i1) {
-                            for (int j2 = 0; j2 < n2; j2++) {
-                                java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s * a.get(i1 * n2 + j2));
-                            }
-                            coefFor = i1;
-                        }
-                        k.get(kBase, kRow);
-                        d.get(dBase, dRow);
-                        for (int q = 0; q < rowLen; q++) {
-                            kRow[q] += coef[q] * dRow[q];
-                        }
-                        k.put(kBase, kRow);
-                        continue;
-                    }
-                    for (int j2 = 0; j2 < n2; j2++) {
-                        for (int q = 0; q < o; q++) {
-                            float sum = 0;
-                            for (int r1 = 0; r1 < r; r1++) {
-                                int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                                int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
-                                for (int r2 = 0; r2 < r; r2++) {
-                                    sum += a.get(aOff + r2) * d.get(dOff + r2);
-                                }
-                            }
-                            int kOff = kBase + j2 * o + q;
-                            k.put(kOff, k.get(kOff) + s * sum);
-                        }
-                    }
-                }
-            });
-            return;
-        }
-        DoubleBuffer k = acc.doubles();
-        DoubleBuffer a = ga.doubles();
-        DoubleBuffer d = gd.doubles();
-        Parallel.range(n1 * o, grain, (lo, hi) -> {
-            double[] kRow = r == 1 ? new double[rowLen] : null;
-            double[] dRow = r == 1 ? new double[rowLen] : null;
-            double[] coef = r == 1 ? new double[rowLen] : null;
-            int coefFor = -1;
-            for (int row = lo; row < hi; row++) {
-                int i1 = row / o;
-                int kBase = row * rowLen;
-                int dBase = row * gdRow;
-                if (r == 1) {
-                    if (coefFor != i1) {
-                        for (int j2 = 0; j2 < n2; j2++) {
-                            java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s2 * a.get(i1 * n2 + j2));
-                        }
-                        coefFor = i1;
-                    }
-                    k.get(kBase, kRow);
-                    d.get(dBase, dRow);
-                    for (int q = 0; q < rowLen; q++) {
-                        kRow[q] += coef[q] * dRow[q];
-                    }
-                    k.put(kBase, kRow);
-                    continue;
-                }
-                for (int j2 = 0; j2 < n2; j2++) {
-                    for (int q = 0; q < o; q++) {
-                        double sum = 0;
-                        for (int r1 = 0; r1 < r; r1++) {
-                            int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                            int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
-                            for (int r2 = 0; r2 < r; r2++) {
-                                sum += a.get(aOff + r2) * d.get(dOff + r2);
-                            }
-                        }
-                        int kOff = kBase + j2 * o + q;
-                        k.put(kOff, k.get(kOff) + s2 * sum);
-                    }
-                }
-            }
-        });
     }
 
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
