@@ -23,7 +23,7 @@ public final class CostModel {
     public static final class Estimate {
         private final Method method;
         private final double flops;
-        private final long peakBytes;
+        final long peakBytes;
         private final String note;
         private final double contractionFlops;
 
@@ -85,18 +85,18 @@ public final class CostModel {
         }
     }
 
-    private final Model model;
-    private final int[] perExample;
-    private final DType dtype;
-    private final int n1;
-    private final int n2;
-    private final boolean same;
-    private final KernelAxes axes;
-    private final int[] f1;
-    private final int[] f2;
-    private final int nParams;
-    private final long paramBytes;
-    private final long tileBytes;
+    final Model model;
+    final int[] perExample;
+    final DType dtype;
+    final int n1;
+    final int n2;
+    final boolean same;
+    final KernelAxes axes;
+    final int[] f1;
+    final int[] f2;
+    final int nParams;
+    final long paramBytes;
+    final long tileBytes;
     /** Each method's estimate, computed on first request (the graphs come from the cached {@link SidePlan}s). */
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
 
@@ -188,20 +188,20 @@ public final class CostModel {
         }
     }
 
-    private long bytes(long elements) {
+    long bytes(long elements) {
         return elements * dtype.bytes();
     }
 
-    private long outputElements() {
+    long outputElements() {
         return Shapes.size(axes.outputShape(f1, f2));
     }
 
-    private long totalParams() {
+    long totalParams() {
         return paramBytes / dtype.bytes();
     }
 
     /** FLOPs of contracting Jacobians of P columns into the kernel: 2 · |Θ| · traced size · P. */
-    private double contractionFlops(long p) {
+    double contractionFlops(long p) {
         return 2.0 * outputElements() * axes.traceSize(f1) * p;
     }
 
@@ -240,11 +240,11 @@ public final class CostModel {
         try {
             switch (m) {
                 case JACOBIAN_CONTRACTION:
-                    return jacobianContraction();
+                    return new JcCost(this).estimate();
                 case NTK_VECTOR_PRODUCTS:
                     return vectorProducts();
                 case STRUCTURED_DERIVATIVES:
-                    return structuredDerivatives();
+                    return new SdCost(this).estimate();
                 default:
                     throw new IllegalArgumentException("cost model: " + m + " is not a method");
             }
@@ -259,28 +259,28 @@ public final class CostModel {
     }
 
     /** The cached plan of one side of n examples: its graphs are the ones the methods evaluate. */
-    private SidePlan side(int n) {
+    SidePlan side(int n) {
         return SidePlan.of(model, n, perExample, dtype);
     }
 
-    private SidePlan side(ParameterConsumers pc) {
+    SidePlan side(ParameterConsumers pc) {
         return side(pc.x.dim(0));
     }
 
-    private Graph trace(int n) {
+    Graph trace(int n) {
         return side(n).graph;
     }
 
-    private ParameterConsumers consumers(int n) {
+    ParameterConsumers consumers(int n) {
         return side(n).pc;
     }
 
-    private boolean perExample(ParameterConsumers pc) {
+    boolean perExample(ParameterConsumers pc) {
         return model.independentExamples() && pc.exampleAxisFirst;
     }
 
     /** Cost of the Jacobians of one batch: {flops, peak bytes during their computation}. */
-    private double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
+    double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
         ParameterConsumers pc = consumers(n);
         long jBytes = 0;
         for (int p : selected) {
@@ -316,7 +316,7 @@ public final class CostModel {
      * Per-example rows of the consumers of {@code selected} and the path VJP to their Jacobians, all at once
      * (as {@link PerExamplePass#jacobians} does), the pass values already held: {flops, peak bytes}.
      */
-    private double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
+    double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
         List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         double flops = 0;
         long rowBytes = 0;
@@ -334,156 +334,8 @@ public final class CostModel {
         return new double[] {flops, peak};
     }
 
-    private Estimate jacobianContraction() {
-        List<Integer> all = new ArrayList<>();
-        for (int p = 0; p < nParams; p++) {
-            all.add(p);
-        }
-        long out = bytes(outputElements());
-        ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
-            long pTotal = totalParams();
-            long j1 = bytes((long) Shapes.size(f1) * pTotal);
-            long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
-            double[] a = jacobianCost(n1, all, 0);
-            double flops = a[0];
-            long peak = (long) a[1];
-            if (!same) {
-                double[] b = jacobianCost(n2, all, j1);
-                flops += b[0];
-                peak = Math.max(peak, (long) b[1]);
-            }
-            flops += contractionFlops(pTotal);
-            peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
-            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(pTotal), peak,
-                    "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
-        }
-        // per-example pass(es), then one parameter's Jacobians at a time
-        int o = Shapes.size(f1) / n1;
-        Graph pass1 = side(pc1).pass().graph;
-        double flops = GraphCost.flops(pass1);
-        long values = outputBytes(pass1);
-        long peak = GraphCost.peakBytes(pass1);
-        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
-        if (!same) {
-            Graph pass2 = side(pc2).pass().graph;
-            flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
-            values += outputBytes(pass2);
-        }
-        long held = paramBytes + values + 2 * out;
-        int tiled = 0;
-        int dense = 0;
-        for (int p = 0; p < nParams; p++) {
-            List<Integer> one = List.of(p);
-            long size = Shapes.size(pc1.params.get(p).shape());
-            long jp1 = bytes((long) Shapes.size(f1) * size);
-            long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
-            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-            PerExamplePass.Dense d2 = same ? d1 : PerExamplePass.denseForm(pc2, p);
-            if (d1 != null && d2 != null) {
-                // Jacobian written directly (example-major), over chunks of fan-in rows if it must be tiled
-                int[] chunks = Tiles.split(d1.c, (long) Math.max(n1, n2) * o * d1.f * dtype.bytes(), tileBytes);
-                int widest = 0;
-                for (int i = 0; i < Tiles.count(chunks); i++) {
-                    widest = Math.max(widest, Tiles.size(chunks, i));
-                }
-                long partial = Tiles.count(chunks) > 1 ? out : 0; // the chunks' running sum
-                long jc1 = bytes((long) Shapes.size(f1) * widest * d1.f);
-                long jc2 = same ? 0 : bytes((long) Shapes.size(f2) * widest * d1.f);
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    PerExamplePass.Dense d = side == 0 ? d1 : d2;
-                    int n = side == 0 ? n1 : n2;
-                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(d.consumer));
-                    long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
-                    peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + partial + jc1 + jc2 + out);
-                dense++;
-                if (Tiles.count(chunks) > 1) {
-                    tiled++;
-                }
-                continue;
-            }
-            int[] t1 = Tiles.split(n1, PerExamplePass.bytesPerExample(pc1, o, p, dtype), tileBytes);
-            int[] t2 = same ? t1 : Tiles.split(n2, PerExamplePass.bytesPerExample(pc2, o, p, dtype), tileBytes);
-            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
-                tiled++;
-                boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
-                int[] b2 = batchPaired ? t2 : t1;
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    int[] t = side == 0 ? t1 : b2;
-                    long other = side == 0 ? 0 : jp1;
-                    List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
-                    boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                    for (int i = 0; i < Tiles.count(t); i++) {
-                        int nt = Tiles.size(t, i);
-                        long done = bytes((long) o * t[i] * size); // this side's earlier tiles, held
-                        long jt = bytes((long) o * nt * size);
-                        long rowBytes = 0;
-                        for (ParameterConsumers.Consumer c : cons) {
-                            flops += (double) nt * GraphCost.flops(side(pc).rowGraph(c));
-                            rowBytes += bytes((long) o * nt * c.parameterValue().size());
-                        }
-                        if (identity) {
-                            peak = Math.max(peak, held + other + done + rowBytes + jt);
-                        } else {
-                            Graph path = side(pc).pathVjp(cons, one, o * nt);
-                            flops += GraphCost.flops(path);
-                            peak = Math.max(peak, held + other + done + pathPeak(path, cons.size()) + jt);
-                        }
-                    }
-                }
-                long block = 0;
-                for (int i = 0; i < Tiles.count(t1); i++) {
-                    for (int j = 0; j < Tiles.count(b2); j++) {
-                        int[] f1t = f1.clone();
-                        f1t[0] = Tiles.size(t1, i);
-                        int[] f2t = f2.clone();
-                        f2t[0] = Tiles.size(b2, j);
-                        block = Math.max(block, bytes(Shapes.size(axes.outputShape(f1t, f2t))));
-                    }
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + jp1 + jp2 + 2 * block); // every tile, a block and its zip copy
-                continue;
-            }
-            for (int side = 0; side < (same ? 1 : 2); side++) {
-                ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                int n = side == 0 ? n1 : n2;
-                List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
-                long rowBytes = 0;
-                for (ParameterConsumers.Consumer c : cons) {
-                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
-                    rowBytes += bytes((long) o * n * c.parameterValue().size());
-                }
-                long jp = side == 0 ? jp1 : jp2;
-                long other = side == 0 ? 0 : jp1;
-                boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                if (identity) {
-                    peak = Math.max(peak, held + other + rowBytes + jp); // rows, then their transposed copy
-                } else {
-                    Graph path = side(pc).pathVjp(cons, one, o * n);
-                    flops += GraphCost.flops(path);
-                    peak = Math.max(peak, held + other + pathPeak(path, cons.size()) + jp);
-                }
-            }
-            flops += contractionFlops(size);
-            peak = Math.max(peak, held + jp1 + jp2 + out);
-        }
-        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(totalParams()), peak,
-                "per-example Jacobians, one parameter at a time (examples independent)"
-                        + (dense > 0 ? "; " + dense + " of them dense weights, written directly" : "")
-                        + (tiled > 0 ? "; " + tiled + " of them tiled, over chunks of fan-in rows or tiles of examples"
-                        + " (a tensor holds at most "
-                        + human(tileBytes) + ")" : ""));
-    }
-
     /** Peak bytes of a path VJP beyond its parameter inputs (already held): its cotangent inputs, values, outputs. */
-    private static long pathPeak(Graph path, int consumers) {
+    static long pathPeak(Graph path, int consumers) {
         long params = 0;
         for (int i = 0; i < path.inputs().size() - consumers; i++) {
             params += GraphCost.bytes(path.inputs().get(i).type());
@@ -491,7 +343,7 @@ public final class CostModel {
         return GraphCost.peakBytes(path) - params;
     }
 
-    private static long outputBytes(Graph g) {
+    static long outputBytes(Graph g) {
         long b = 0;
         for (org.ntk4j.graph.Var v : g.outputs()) {
             b += GraphCost.bytes(v.type());
@@ -532,156 +384,6 @@ public final class CostModel {
         return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, jvpFlops, peak, "VJP of f(x2) and JVP of f(x1) over "
                 + Tiles.count(tiles) + " tiles of the " + k + " basis cotangents (a tensor holds at most "
                 + human(tileBytes) + ")");
-    }
-
-    private Estimate structuredDerivatives() {
-        ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
-            Estimate jc = jacobianContraction();
-            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.contractionFlops(), jc.peakBytes(),
-                    "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents");
-        }
-        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
-        int r = axes.rank();
-        boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
-        int o = Shapes.size(f1) / n1;
-        Graph pass1 = side(pc1).pass().graph;
-        double flops = GraphCost.flops(pass1);
-        long values = 0;
-        for (org.ntk4j.graph.Var v : pass1.outputs()) {
-            values += GraphCost.bytes(v.type());
-        }
-        long peak = GraphCost.peakBytes(pass1);
-        if (!same) {
-            Graph pass2 = side(pc2).pass().graph;
-            flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
-            for (org.ntk4j.graph.Var v : pass2.outputs()) {
-                values += GraphCost.bytes(v.type());
-            }
-        }
-        long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
-        List<Integer> dense = new ArrayList<>();
-        int structured = 0;
-        double contraction = 0;
-        long blockPeak = 0;
-        for (int p = 0; p < nParams; p++) {
-            StructuredDerivatives.Structured st = side(n1).structured(p);
-            if (st == null) {
-                dense.add(p);
-                continue;
-            }
-            structured++;
-            StructuredDerivatives.Structured st2 = same ? st
-                    : side(n2).structured(p); // the same path and consumer for x2's shapes
-            if (st.form == StructuredDerivatives.Form.ROWS) {
-                // rows [O, N] + shape(p'), the Gram applied to them, then one contraction over (o,) p'
-                int[] all = Shapes.iota(st.gram.shape.length);
-                long pe = StructuredDerivatives.gramSize(st.gram, all);
-                long pFull = Shapes.size(st.gram.shape);
-                boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
-                double rows = ElementwiseRows.rowFlops(st.consumer, o)
-                        + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer, o))
-                        + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
-                                same && keeps ? 0 : (long) o * n2);
-                double c = traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
-                flops += rows + c;
-                contraction += c;
-                // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's
-                // operand copies and its output block (the accumulator is counted below)
-                long sides = (same ? (long) n1 : (long) n1 + n2) * o;
-                long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
-                int[] r1 = {o, n1, (int) pe};
-                int[] r2 = {o, n2, (int) pe};
-                long dotScratch = traced
-                        ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2},
-                                new int[0], new int[0])
-                        : org.ntk4j.cpu.DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2},
-                                new int[0], new int[0], new int[] {1, 0, 3, 2});
-                long block = traced ? (long) n1 * n2 : (long) n1 * o * n2 * o;
-                blockPeak = Math.max(blockPeak, bytes(sides * pFull + copies + dotScratch + block));
-                continue;
-            }
-            long[] rcf = dims(st.consumer);
-            int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
-            long rr = rcf[0];
-            long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
-            long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
-            boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
-                    && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
-            boolean stillSame = same && keeps;
-            double gram = StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
-                    + StructuredDerivatives.gramFlops(st.gram, fa[1], (long) o * n1 * rr,
-                    stillSame ? 0 : (long) o * n2 * rr);
-            flops += gram;
-            ContractionOrder order = ContractionOrder.cheapest(n1, n2, o, rr, c, f, traced, stillSame);
-            double blockFlops = ContractionOrder.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
-            flops += blockFlops;
-            contraction += blockFlops;
-            // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
-            // where one GEMM per pair of examples accumulates in place)
-            long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
-            // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout
-            long gdScratch = traced ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(
-                    new int[] {o, n1, (int) rr, (int) f}, new int[] {o, n2, (int) rr, (int) f}, new int[] {0, 3},
-                    new int[] {0, 3}, new int[0], new int[0]) : 0;
-            long temp = order == ContractionOrder.GRAM ? bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
-                    : StructuredDerivatives.pairGemms(o, rr) ? (long) n1 * n2 + cotangentCopies
-                    : (1L + (long) o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == ContractionOrder.SANDWICH ? bytes(sandwichTemp(n1, n2, o, rr, f, traced))
-                    : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
-            long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))
-                    + (st.gram.isScaledIdentity() ? 0 : bytes((long) (stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
-            blockPeak = Math.max(blockPeak, temp + data);
-        }
-        peak = Math.max(peak, paramBytes + values + acc + blockPeak);
-        if (!traced) {
-            // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
-            peak = Math.max(peak, paramBytes + values + 2 * acc);
-        }
-        if (!dense.isEmpty()) {
-            long held = paramBytes + values + acc;
-            for (int side = 0; side < (same ? 1 : 2); side++) {
-                double[] rp = rowsAndPathCost(side == 0 ? pc1 : pc2, side == 0 ? n1 : n2, o, dense, held);
-                flops += rp[0];
-                peak = Math.max(peak, (long) rp[1]);
-            }
-            long pd = 0;
-            for (int p : dense) {
-                pd += Shapes.size(pc1.params.get(p).shape());
-            }
-            double c = traced ? 2.0 * n1 * n2 * o * pd : 2.0 * n1 * o * n2 * o * pd;
-            flops += c;
-            contraction += c;
-        }
-        return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak, structured + " of " + nParams
-                + " parameters structured, " + dense.size() + " through per-example rows");
-    }
-
-    /**
-     * Elements the sandwich order holds at once ({@link StructuredDerivatives#sandwichOrder}): K [N1,R,N2,R] and
-     * T [N1,O,F,N2,R] with the operand copies of the GEMM forming T, or of the one contracting T with D2 plus its
-     * output block.
-     */
-    private static long sandwichTemp(long n1, long n2, long o, long r, long f, boolean traced) {
-        int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
-        int[] k = {(int) n1, (int) r, (int) n2, (int) r};
-        int[] t = {(int) n1, (int) o, (int) f, (int) n2, (int) r};
-        int[] d2 = {(int) o, (int) n2, (int) r, (int) f};
-        long s2 = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, k, new int[] {2}, new int[] {1}, new int[] {1},
-                new int[] {0});
-        long s3 = traced
-                ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
-                        new int[] {3, 1}, new int[] {1, 0}) + 2L * n2 * o * n1
-                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
-                        new int[] {3}, new int[] {1}, new int[] {1, 2, 0, 3}) + n1 * o * n2 * o;
-        return n1 * r * n2 * r + n1 * o * f * n2 * r + Math.max(s2, s3);
-    }
-
-    /** R, C, F of a structured consumer (positions sharing the parameter, fan-in, output features). */
-    private static long[] dims(ParameterConsumers.Consumer c) {
-        org.ntk4j.primitive.ConsumerRule.Linear rule = c.linear();
-        return new long[] {rule.positions(), rule.fanIn(), rule.features()};
     }
 
     /**
