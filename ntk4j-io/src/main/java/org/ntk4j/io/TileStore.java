@@ -487,7 +487,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      */
     public void write(TilePlan.Tile tile, Tensor block) throws IOException {
         ensureOwner();
-        record(tile.index(), writeData(tile, block));
+        long crc = writeData(tile, block);
+        try {
+            record(tile.index(), crc);
+        } catch (InternalError e) {
+            throw mappedFault(e); // a fault of the data half, delivered late (see deliverPendingFault)
+        }
     }
 
     /**
@@ -523,8 +528,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 }
             }
             force(tile);
+            long crc = checksum(tile);
+            deliverPendingFault();
             tilesWritten.incrementAndGet();
-            return checksum(tile);
+            return crc;
         } catch (InternalError e) {
             throw mappedFault(e);
         }
@@ -555,6 +562,15 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             throw new IllegalStateException("tile store for " + out + " was opened for data only (openData): the "
                     + "process that created or resumed the run records tiles and finishes it");
         }
+    }
+
+    /**
+     * Lets a fault of the mapped copies above surface here. A SIGBUS in compiled code does not throw at the faulting
+     * access: HotSpot marks the thread and throws the InternalError at its next transition out of Java code, which
+     * was seen to be after this method had returned (in {@link #record}'s lock). A native call is such a transition.
+     */
+    private static void deliverPendingFault() {
+        Thread.yield();
     }
 
     /** Copies block [r, c, tail] to rows [row, row + r), columns [column, column + c) of the file. */
