@@ -30,7 +30,42 @@ public final class Main implements Runnable {
      * @param args the command line, e.g. {@code kernel --model fcn(depth=2) --out K.npy}
      */
     public static void main(String[] args) {
+        preloadNatives(args);
         System.exit(run(args));
+    }
+
+    /** The commands that compute with OpenBLAS, for which {@link #preloadNatives} loads it early. */
+    private static final java.util.Set<String> COMPUTING = java.util.Set.of("kernel", "approx", "predict", "train",
+            "spectrum", "convergence", "study");
+
+    /**
+     * Loads OpenBLAS ({@link org.ntk4j.cpu.Blas#load}: JavaCPP's loader, the library, its threads; about 0.1–0.2 s)
+     * on a daemon thread while this thread parses the command line and reads the data, when the command computes:
+     * a one-shot command's first GEMM then finds it loaded. A failure is left for the command's own first BLAS call
+     * to report.
+     */
+    static void preloadNatives(String[] args) {
+        String command = null;
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
+                return;
+            }
+            if (command == null && !a.startsWith("-")) {
+                command = a;
+            }
+        }
+        if (command == null || !COMPUTING.contains(command)) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                org.ntk4j.cpu.Blas.load();
+            } catch (RuntimeException | LinkageError e) {
+                // the command's first BLAS call loads again and reports what went wrong
+            }
+        }, "ntk4j-preload");
+        t.setDaemon(true);
+        t.start();
     }
 
     /**
