@@ -18,6 +18,8 @@ public final class BenchMain {
                 "  methods     JC vs NTK-VP vs SD on the FCN example and a width sweep (NtkMethodsBench)",
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
+                "  numpy       ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run",
+                "              (HandWrittenBench): [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
                 "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]");
     }
@@ -40,10 +42,11 @@ public final class BenchMain {
             case "methods" -> NtkMethodsBench.main(rest);
             case "pntk" -> PntkSpeedBench.main(rest);
             case "gemm" -> GemmReport.main(rest);
+            case "numpy" -> HandWrittenBench.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, train-mlp");
+                        + "pntk, gemm, numpy, train-mlp");
                 System.exit(2);
             }
         }
