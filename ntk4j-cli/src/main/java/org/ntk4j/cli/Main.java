@@ -43,19 +43,21 @@ public final class Main implements Runnable {
      * on a daemon thread while this thread parses the command line and reads the data, when the command computes:
      * a one-shot command's first GEMM then finds it loaded. A failure is left for the command's own first BLAS call
      * to report.
+     *
+     * @return the loading thread, or null when the command does not compute (help, version, models, explain)
      */
-    static void preloadNatives(String[] args) {
+    static Thread preloadNatives(String[] args) {
         String command = null;
         for (String a : args) {
             if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
-                return;
+                return null;
             }
             if (command == null && !a.startsWith("-")) {
                 command = a;
             }
         }
         if (command == null || !COMPUTING.contains(command)) {
-            return;
+            return null;
         }
         Thread t = new Thread(() -> {
             try {
@@ -66,6 +68,7 @@ public final class Main implements Runnable {
         }, "ntk4j-preload");
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     /**
