@@ -37,7 +37,8 @@ public final class HandWrittenBench {
     }
 
     /** What one width gave. */
-    record Row(int width, long parameters, double flops, double[] ntk4j, double[] numpy, double relErr) {
+    record Row(int width, long parameters, double flops, double[] ntk4j, double[] numpy, double relErr,
+               double gemmShare, double gemmCalls) {
         double ntk4jMedian() {
             return Timing.median(ntk4j);
         }
@@ -128,12 +129,23 @@ public final class HandWrittenBench {
                                     KernelAgreement.relativeError(k, mine));
                         }
                     }
-                    Row row = new Row(w, params.count(), flops, ours, theirs, relErr);
+                    // a last set of calls with the time-in-GEMM counter on (it takes a lock around each GEMM, so
+                    // these calls are not among the timed ones)
+                    Blas.countTime(true);
+                    long start = System.nanoTime();
+                    for (int i = 0; i < reps; i++) {
+                        sd.ntk(x, null).close();
+                    }
+                    double wall = System.nanoTime() - start;
+                    double gemmShare = Blas.countedNanos() / wall;
+                    double gemmCalls = Blas.countedCalls() / (double) reps;
+                    Blas.countTime(false);
+                    Row row = new Row(w, params.count(), flops, ours, theirs, relErr, gemmShare, gemmCalls);
                     rows.add(row);
                     log.say("W = %d: ntk4j SD median %.4g s (%.0f%% of SGEMM), NumPy %.4g s, NumPy / ntk4j %.2f×, "
-                                    + "relative error %.1e", w, row.ntk4jMedian(),
+                                    + "relative error %.1e; %.0f%% of ntk4j's time in %.0f GEMM calls", w, row.ntk4jMedian(),
                             100 * flops / row.ntk4jMedian() / 1e9 / before.medianGflops(), row.numpyMedian(),
-                            row.numpyMedian() / row.ntk4jMedian(), relErr);
+                            row.numpyMedian() / row.ntk4jMedian(), relErr, 100 * gemmShare, gemmCalls);
                 }
             }
         } finally {
@@ -175,21 +187,27 @@ public final class HandWrittenBench {
                 + "kernel [N, N, O, O] with x2 = x1, the same weights and inputs. Medians of the timed calls after "
                 + "the warm-up; ntk4j's calls and NumPy's process alternate in rounds. \"% of SGEMM\": the cost "
                 + "model's FLOPs for SD divided by ntk4j's median time, against the SGEMM rate. NumPy's kernel is "
-                + "checked against ntk4j's (relative Frobenius error) before its ratio counts.\n\n");
+                + "checked against ntk4j's (relative Frobenius error) before its ratio counts. \"In GEMM\": the share of "
+                + "ntk4j's wall time with a GEMM running (`Blas.countTime`, over a further set of calls), and the "
+                + "GEMM calls per kernel.\n\n");
         sb.append("| W | parameters | SD FLOPs (cost model) | at the SGEMM rate | ntk4j SD warm | % of SGEMM rate "
-                + "| NumPy per-layer | NumPy / ntk4j | rel. error |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "| ntk4j in GEMM | NumPy per-layer | NumPy / ntk4j | rel. error |\n"
+                + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         Csv csv = new Csv("width", "parameters", "sd_flops", "sgemm_gflops", "ntk4j_sd_median_s", "ntk4j_sd_times_s",
-                "numpy_median_s", "numpy_times_s", "rel_err", "pct_of_sgemm", "numpy_over_ntk4j");
+                "numpy_median_s", "numpy_times_s", "rel_err", "pct_of_sgemm", "numpy_over_ntk4j", "ntk4j_gemm_share",
+                "ntk4j_gemm_calls");
         for (Row r : rows) {
             double pct = 100 * r.flops() / r.ntk4jMedian() / 1e9 / sgemm;
             boolean agrees = KernelAgreement.agrees(r.relErr());
             double ratio = r.numpyMedian() / r.ntk4jMedian();
-            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms | %.0f%% | %.1f ms | %s | "
-                            + "%.1e%s |%n", r.width(), r.parameters(), r.flops(), 1e3 * r.flops() / sgemm / 1e9,
-                    1e3 * r.ntk4jMedian(), pct, 1e3 * r.numpyMedian(), agrees ? String.format(Locale.ROOT,
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms | %.0f%% | %.0f%% (%.0f "
+                            + "calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
+                    1e3 * r.flops() / sgemm / 1e9, 1e3 * r.ntk4jMedian(), pct, 100 * r.gemmShare(), r.gemmCalls(),
+                    1e3 * r.numpyMedian(), agrees ? String.format(Locale.ROOT,
                             "**%.2f×**", ratio) : "—", r.relErr(), agrees ? "" : " **disagrees**"));
             csv.row(r.width(), r.parameters(), r.flops(), sgemm, r.ntk4jMedian(), PeersBench.join(r.ntk4j()),
-                    r.numpyMedian(), PeersBench.join(r.numpy()), r.relErr(), pct, agrees ? ratio : Double.NaN);
+                    r.numpyMedian(), PeersBench.join(r.numpy()), r.relErr(), pct, agrees ? ratio : Double.NaN,
+                    r.gemmShare(), r.gemmCalls());
         }
         Files.createDirectories(out);
         Files.writeString(out.resolve(name + ".md"), sb.toString());
