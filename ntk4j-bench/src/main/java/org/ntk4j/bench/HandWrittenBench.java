@@ -50,7 +50,8 @@ public final class HandWrittenBench {
 
     static String usage() {
         return String.join("\n", "usage: ntk4j bench numpy [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
-                "                         [--out DIR] [--name numpy_fcn]",
+                "                         [--blas-threads T] [--out DIR] [--name numpy_fcn]",
+                "  --blas-threads: BLAS threads of both (default: the cores; 1 resists other processes' load)",
                 "  ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run");
     }
 
@@ -67,6 +68,7 @@ public final class HandWrittenBench {
         int rounds = 2;
         Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
         String name = "numpy_fcn";
+        int blasThreads = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -75,6 +77,8 @@ public final class HandWrittenBench {
                 case "--reps" -> reps = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args, ++i));
                 case "--rounds" -> rounds = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args,
                         ++i));
+                case "--blas-threads" -> blasThreads = PaperFcnBench.Options.positive(a,
+                        PaperFcnBench.Options.value(a, args, ++i));
                 case "--out" -> out = Paths.get(PaperFcnBench.Options.value(a, args, ++i));
                 case "--name" -> name = PaperFcnBench.Options.value(a, args, ++i);
                 case "--help", "-h" -> {
@@ -90,6 +94,9 @@ public final class HandWrittenBench {
                     + "NTK4J_PYTHON names another interpreter)");
         }
         BenchLog log = new BenchLog();
+        if (blasThreads > 0) {
+            Blas.setThreads(blasThreads);
+        }
         int threads = Blas.threads();
         log.say("bench numpy: %s, %d cores, load %s; BLAS threads %d (ntk4j and NumPy)", Machine.cpuModel(),
                 Machine.cores(), Machine.loadAverage(), threads);
