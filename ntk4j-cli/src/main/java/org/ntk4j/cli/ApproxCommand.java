@@ -15,6 +15,7 @@ import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.PntkWidthStudy;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -91,14 +92,15 @@ public final class ApproxCommand implements Callable<Integer> {
         List<KernelKind> list = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             list.add(kk);
         }
         overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
         PrintWriter out = spec.commandLine().getOut();
-        JsonReport json = new JsonReport().put("model", model).put("data", data).put("n", n).put("dtype", dt.shortName());
+        Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
+        JsonReport json;
         try (Tensor all = DataSource.load(data, dt, seed)) {
             if (all.dim(0) <= n || n < 2) {
                 throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
@@ -119,20 +121,10 @@ public final class ApproxCommand implements Callable<Integer> {
                     out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "
                             + "targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o, diagReg);
                     out.print(r.table());
-                    for (ApproximationReport.Row row : r.rows()) {
-                        String k = row.kind.replace(':', '_').replace('-', '_');
-                        json.put(k + ".relative_frobenius_error", row.relativeFrobeniusError)
-                                .put(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
-                                .put(k + ".lambda_min_ratio", row.lambdaMinRatio)
-                                .put(k + ".condition_number_ratio", row.conditionNumberRatio)
-                                .put(k + ".prediction_relative_difference", row.predictionRelativeDifference)
-                                .put(k + ".argmax_agreement", row.argmaxAgreement)
-                                .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
-                    }
-                    json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
+                    json = Reports.approx(settings, r);
                 }
             } else {
-                widthStudy(out, json, xTrain, dt, per, m);
+                json = Reports.approx(settings, widthStudy(out, xTrain, m));
             }
             xTrain.close();
             xTest.close();
@@ -145,61 +137,18 @@ public final class ApproxCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void widthStudy(PrintWriter out, JsonReport json, Tensor x, DType dt, int[] per, Method m) {
-        KernelKind pntk = KernelKind.parse("pntk", seed);
-        double[] w = new double[widths.length];
-        double[] err = new double[widths.length];
+    private PntkWidthStudy.Result widthStudy(PrintWriter out, Tensor x, Method m) {
         out.printf(Locale.ROOT, "pNTK relative Frobenius error against the full eNTK, %d inputs, mean over %d seeds%n",
                 x.dim(0), seeds);
         out.println("| width | mean error | min | max |");
         out.println("|---|---|---|---|");
-        for (int i = 0; i < widths.length; i++) {
-            String specW = withWidth(model, widths[i]);
-            Model net = Zoo.parse(specW);
-            double sum = 0;
-            double lo = Double.POSITIVE_INFINITY;
-            double hi = 0;
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = net.init(seed + s, per, dt)) {
-                    EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m);
-                    try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
-                         Tensor k = ntk.kernel(pntk, x, null)) {
-                        double e = relativeError(full, k);
-                        sum += e;
-                        lo = Math.min(lo, e);
-                        hi = Math.max(hi, e);
-                    }
-                }
-            }
-            w[i] = widths[i];
-            err[i] = sum / seeds;
-            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", widths[i], err[i], lo, hi);
-            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", err[i]);
+        PntkWidthStudy.Result r = PntkWidthStudy.run(w -> Zoo.parse(withWidth(model, w)), widths, seeds, seed, x, m);
+        for (PntkWidthStudy.Row row : r.rows()) {
+            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
+                    row.maxError());
         }
-        double slope = ApproximationReport.logLogSlope(w, err);
-        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", slope);
-        json.put("widths", widths).put("pntk_error_width_exponent", slope);
-    }
-
-    /** ‖Θ - K ⊗ I‖_F / ‖Θ‖_F for Θ [N, N, O, O] and K [N, N]. */
-    static double relativeError(Tensor full, Tensor k) {
-        int n = full.dim(0);
-        int o = full.dim(2);
-        double num = 0;
-        double den = 0;
-        for (int a = 0; a < n; a++) {
-            for (int b = 0; b < n; b++) {
-                for (int i = 0; i < o; i++) {
-                    for (int j = 0; j < o; j++) {
-                        double t = full.get(a, b, i, j);
-                        double d = t - (i == j ? k.get(a, b) : 0);
-                        num += d * d;
-                        den += t * t;
-                    }
-                }
-            }
-        }
-        return Math.sqrt(num / den);
+        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
+        return r;
     }
 
     /** The spec with its width option set (added when absent). */

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import org.ntk4j.infinite.Convergence;
 import org.ntk4j.infinite.FcnLimit;
 import org.ntk4j.io.DataSource;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.plot.Charts;
@@ -105,8 +104,6 @@ public final class ConvergenceCommand implements Callable<Integer> {
         double[] w = new double[widths.length];
         double[] single = new double[widths.length];
         double[] ens = new double[widths.length];
-        JsonReport json = new JsonReport().put("model", model).put("data", data).put("dtype", dt.shortName())
-                .put("seeds", seeds).put("ensemble", ensemble).put("seed", seed).put("widths", widths);
         for (int i = 0; i < widths.length; i++) {
             Convergence.Row row = r.rows().get(i);
             out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(), row.singleMean(),
@@ -114,16 +111,10 @@ public final class ConvergenceCommand implements Callable<Integer> {
             w[i] = row.width();
             single[i] = row.singleMean();
             ens[i] = row.ensemble();
-            json.put("width_" + row.width() + ".single_distance", row.singleMean())
-                    .put("width_" + row.width() + ".single_min", row.singleMin())
-                    .put("width_" + row.width() + ".single_max", row.singleMax())
-                    .put("width_" + row.width() + ".ensemble_distance", row.ensemble());
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; %.1f s%n",
                 r.singleExponent(), r.ensembleExponent(), seconds);
-        json.put("single_exponent", r.singleExponent()).put("ensemble_exponent", r.ensembleExponent())
-                .put("seconds", seconds);
         if (plot != null) {
             double[] ref = new double[w.length];
             for (int i = 0; i < w.length; i++) {
@@ -136,7 +127,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
             out.println("wrote " + plot);
         }
         if (report != null) {
-            json.write(report);
+            Reports.convergence(new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble, seed, widths), r,
+                    seconds).write(report);
             out.println("wrote " + report);
         }
         out.flush();

@@ -49,10 +49,7 @@ public final class ExplainCommand implements Callable<Integer> {
         Model m = Zoo.parse(model);
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
-        if (!kernel.explicitAxes() && kind.family() != org.ntk4j.ntk.KernelKind.Family.FULL
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+        if (!kernel.explicitAxes() && org.ntk4j.ntk.KindTraits.wrapsModel(kind)) {
             KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }

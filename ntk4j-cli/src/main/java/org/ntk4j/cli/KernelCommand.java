@@ -6,7 +6,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.InputLayout;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
@@ -14,7 +13,7 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.CostModel;
-import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelJob;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -138,7 +137,7 @@ public final class KernelCommand implements Callable<Integer> {
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
                 .output("--report", report, ".json").output("--sem", sem, ".npy").check();
-        try (TiledRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
+        try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, net, standardization);
         }
     }
@@ -169,75 +168,17 @@ public final class KernelCommand implements Callable<Integer> {
                     ParamsFile.save(p, paramsOut);
                 }
                 if (out != null && !kernel.explicitAxes()) {
-                    new TiledRun(this, net, p, x1, xb, kind, m, budget, dt).run(o, spec.commandLine().getErr());
+                    new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
                     o.flush();
                     return 0;
                 }
-                EmpiricalNtk base = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
-                EmpiricalNtk ntk = kernel.explicitAxes() ? base.traceAxes(axes[0]).diagonalAxes(axes[1])
-                        : base.forKind(kind, perExample);
-                int n1 = x1.dim(0);
-                int n2 = xb == null ? 0 : xb.dim(0);
-                CostModel cost = ntk.costModel(n1, n2, perExample, dt);
-                Method used = ntk.resolveMethod(n1, n2, perExample, dt);
-                CostModel.Estimate est = cost.estimate(used);
-                boolean sketched = !kernel.explicitAxes()
-                        && kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED;
-                Tensor.resetPeakBytes();
-                long before = Tensor.liveBytes();
-                long start = System.nanoTime();
-                java.util.function.Function<EmpiricalNtk, Tensor> compute = e -> {
-                    EmpiricalNtk c = e.method(m).memoryBudget(budget);
-                    EmpiricalNtk withKind = kernel.explicitAxes() ? c.traceAxes(axes[0]).diagonalAxes(axes[1])
-                            : c.forKind(kind, perExample);
-                    return nngp ? withKind.nngp(x1, xb) : sketched ? c.kernel(kind, x1, xb) : withKind.ntk(x1, xb);
-                };
-                org.ntk4j.ntk.Ensemble.Mean mean = ensemble == null ? null
-                        : org.ntk4j.ntk.Ensemble.of(net, seed, ensemble, perExample, dt).over(compute);
-                try (Tensor k = mean != null ? mean.mean() : compute.apply(base);
-                     Tensor error = mean != null ? mean.sem() : null) {
-                    double seconds = (System.nanoTime() - start) / 1e9;
-                    long peak = Tensor.peakBytes() - before;
-                    o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), p.count(),
-                            Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
-                            dt.shortName());
-                    int members = ensemble == null ? 1 : ensemble;
-                    String what = (kernel.explicitAxes() ? "axes" : kind.toString()) + (nngp ? " nngp" : "")
-                            + (ensemble == null ? "" : ", mean of an ensemble of " + ensemble + " (seeds " + seed
-                            + ".." + (seed + ensemble - 1) + ")");
-                    if (nngp) {
-                        o.printf(Locale.ROOT, "kind %s: %.3f s, peak %s%n", what, seconds, CostModel.human(peak));
-                    } else {
-                        o.printf(Locale.ROOT, "kind %s, method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak "
-                                        + "%s (predicted %s)%n", what,
-                                sketched ? "jc rows + sketch" : used.shortName(), m == Method.AUTO ? " (auto)" : "",
-                                seconds, members * est.flops(), members * est.flops() / seconds / 1e9,
-                                CostModel.human(peak), CostModel.human(est.peakBytes()));
-                    }
-                    o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
-                    if (error != null) {
-                        o.printf(Locale.ROOT, "standard error of the mean %s%n", summary(error));
-                    }
-                    if (out != null) {
-                        Npy.write(out, k);
-                        o.println("wrote " + out);
-                    }
-                    if (sem != null) {
-                        Npy.write(sem, error);
-                        o.println("wrote " + sem);
-                    }
+                KernelJob.Request request = new KernelJob.Request(net, p, x1, xb,
+                        kernel.explicitAxes() ? null : kind, kernel.explicitAxes() ? axes : null, m, budget, nngp,
+                        ensemble == null ? 0 : ensemble, seed);
+                try (KernelJob.Result r = KernelJob.run(request)) {
+                    print(o, request, r, dt);
                     if (report != null) {
-                        new JsonReport().put("ensemble", members).put("nngp", nngp).put("model", net.spec()).put("kind", kernel.explicitAxes() ? "axes" : kind.toString())
-                                .put("method", used.shortName())
-                                .put("auto", m == Method.AUTO).put("dtype", dt.shortName())
-                                .put("x1_shape", x1.shape())
-                                .put("x2_shape", xb == null ? x1.shape() : xb.shape())
-                                .put("x2_is_x1", xb == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
-                                .put("kernel_shape", k.shape()).put("parameters", p.count())
-                                .put("seconds", seconds).put("predicted_flops", members * est.flops())
-                                .put("achieved_flops_per_second", members * est.flops() / seconds)
-                                .put("peak_bytes", peak).put("predicted_peak_bytes", est.peakBytes())
-                                .put("memory_budget_bytes", budget).write(report);
+                        Reports.kernel(request, r, axes, budget).write(report);
                         o.println("wrote " + report);
                     }
                 }
@@ -247,6 +188,41 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /** Prints an in-memory kernel's figures and writes --out and --sem. */
+    private void print(PrintWriter o, KernelJob.Request q, KernelJob.Result r, DType dt) throws java.io.IOException {
+        Tensor x1 = q.x1();
+        Tensor xb = q.x2();
+        Tensor k = r.kernel();
+        o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", q.model().spec(), q.params().count(),
+                Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()), dt.shortName());
+        int members = q.members();
+        String what = (q.axes() != null ? "axes" : q.kind().toString()) + (q.nngp() ? " nngp" : "")
+                + (q.ensemble() == 0 ? "" : ", mean of an ensemble of " + q.ensemble() + " (seeds " + q.seed()
+                + ".." + (q.seed() + q.ensemble() - 1) + ")");
+        if (q.nngp()) {
+            o.printf(Locale.ROOT, "kind %s: %.3f s, peak %s%n", what, r.seconds(), CostModel.human(r.peakBytes()));
+        } else {
+            double flops = members * r.estimate().flops();
+            o.printf(Locale.ROOT, "kind %s, method %s%s: %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak "
+                            + "%s (predicted %s)%n", what,
+                    q.sketched() ? "jc rows + sketch" : r.method().shortName(), q.method() == Method.AUTO ? " (auto)"
+                            : "", r.seconds(), flops, flops / r.seconds() / 1e9, CostModel.human(r.peakBytes()),
+                    CostModel.human(r.estimate().peakBytes()));
+        }
+        o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
+        if (r.sem() != null) {
+            o.printf(Locale.ROOT, "standard error of the mean %s%n", summary(r.sem()));
+        }
+        if (out != null) {
+            Npy.write(out, k);
+            o.println("wrote " + out);
+        }
+        if (sem != null) {
+            Npy.write(sem, r.sem());
+            o.println("wrote " + sem);
+        }
     }
 
     /**
@@ -265,9 +241,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "combine with " + (paramsIn != null ? "--params-in" : paramsOut != null ? "--params-out"
                     : "--spark"));
         }
-        if (nngp && !kernel.explicitAxes() && kind.family() != org.ntk4j.ntk.KernelKind.Family.FULL
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.TRACE
-                && kind.family() != org.ntk4j.ntk.KernelKind.Family.DIAGONAL && !infinite) {
+        if (nngp && !kernel.explicitAxes() && !org.ntk4j.ntk.KindTraits.isAxesKind(kind) && !infinite) {
             throw new IllegalArgumentException("--nngp: kinds full, trace and diagonal only, not " + kind);
         }
         if (!infinite) {
@@ -282,7 +256,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "does not combine with " + other);
         }
         org.ntk4j.infinite.FcnLimit.of(model); // refuses any other model or activation, naming what is supported
-        if (kind.family() == org.ntk4j.ntk.KernelKind.Family.PROJECTED) {
+        if (org.ntk4j.ntk.KindTraits.isSketched(kind)) {
             throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
                     + "sketches the parameters); use full, trace, diagonal, pntk, pntk-unscaled, logit:K or probes:R");
         }
@@ -305,10 +279,7 @@ public final class KernelCommand implements Callable<Integer> {
                 o.println("wrote " + out);
             }
             if (report != null) {
-                new JsonReport().put("model", model).put("infinite", true).put("nngp", nngp)
-                        .put("kind", kind.toString()).put("dtype", dt.shortName()).put("x1_shape", x1.shape())
-                        .put("x2_shape", xb == null ? x1.shape() : xb.shape()).put("x2_is_x1", xb == null)
-                        .put("kernel_shape", k.shape()).put("seconds", seconds).write(report);
+                Reports.limit(model, nngp, kind, dt, x1, xb, k, seconds).write(report);
                 o.println("wrote " + report);
             }
         }

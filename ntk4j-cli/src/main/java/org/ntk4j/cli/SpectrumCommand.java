@@ -8,7 +8,7 @@ import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
-import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.KernelFiles;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
@@ -127,25 +127,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         int[] exampleLabels = null;
         KernelMatrix k;
         if (file != null) {
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("kernel file not found: " + file);
-            }
-            try (Tensor t = Npy.readTensor(file)) {
-                int[] s = t.shape();
-                if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
-                    throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
-                            + "got " + Shapes.str(s));
-                }
-                if (t.size() == 0) {
-                    throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
-                }
-                int bad = t.firstNonFinite();
-                if (bad >= 0) {
-                    throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
-                            + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
-                }
-                k = KernelMatrix.of(t);
-            }
+            k = KernelFiles.readSquare(file);
             what = file + " " + (k.isFull() ? "[" + k.examples() + ", " + k.examples() + ", " + k.blockSize() + ", "
                     + k.blockSize() + "]" : "[" + k.examples() + ", " + k.examples() + "]");
             if (labels != null) {
@@ -181,12 +163,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                 o.println("wrote " + spectrumPng + ", " + heatmapPng);
             }
             if (report != null) {
-                new JsonReport().put("kernel", what).put("dimension", sp.dimension()).put("full_layout", k.isFull())
-                        .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
-                        .put("condition_number", sp.conditionNumber())
-                        .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
-                        .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
-                        .put("eigen_seconds", seconds).write(report);
+                Reports.spectrum(what, sp, k.isFull(), asymmetry, seconds).write(report);
                 o.println("wrote " + report);
             }
             if (eigenvaluesOut != null) {
@@ -199,16 +176,6 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
-    }
-
-    /** The row-major multi-index of a flat index. */
-    static int[] unravel(int flat, int[] shape) {
-        int[] idx = new int[shape.length];
-        for (int i = shape.length - 1; i >= 0; i--) {
-            idx[i] = flat % shape[i];
-            flat /= shape[i];
-        }
-        return idx;
     }
 
     private static String shortName(String what) {
@@ -269,7 +236,7 @@ public final class SpectrumCommand implements Callable<Integer> {
     private Computed compute(PrintWriter o) throws java.io.IOException {
         DType dt = DType.parse(dtype);
         KernelKind kk = KernelKind.parse(kind, seed);
-        if (kk.family() == KernelKind.Family.DIAGONAL) {
+        if (org.ntk4j.ntk.KindTraits.isPerOutput(kk)) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
         }
         Model net = Zoo.parse(model);
@@ -287,7 +254,7 @@ public final class SpectrumCommand implements Callable<Integer> {
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
             try (Params p = net.init(seed, d.exampleShape(), dt)) {
                 long t0 = System.nanoTime();
-                KernelMatrix k = KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
+                KernelMatrix k = org.ntk4j.predict.KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
                         out[0]);
                 o.printf(Locale.ROOT, "computed the %s kernel of %s on %s %s (standardised: %s, %s) in %.2f s%n", kk,
                         net.spec(), d.name(), Shapes.str(d.x().shape()),

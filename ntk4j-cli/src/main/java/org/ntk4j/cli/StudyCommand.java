@@ -15,7 +15,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.Model;
@@ -106,7 +105,7 @@ public final class StudyCommand implements Callable<Integer> {
         List<KernelKind> kindList = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (kk.family() == KernelKind.Family.FULL || kk.family() == KernelKind.Family.DIAGONAL) {
+            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             kindList.add(kk);
@@ -174,9 +173,6 @@ public final class StudyCommand implements Callable<Integer> {
                         + "diag_reg %.1e; %.1f s%n", model, joined(widths), sample, nTrain, nTest, Shapes.str(per),
                 dt.shortName(), diagReg, seconds);
         int[] epochs = study.epochs();
-        JsonReport report = new JsonReport().put("model", model).put("sample", sample).put("n", nTrain)
-                .put("n_test", nTest).put("dtype", dt.shortName()).put("diag_reg", diagReg).put("widths", widths)
-                .put("epochs", epochs).put("kinds", String.join(",", study.kindNames())).put("seconds", seconds);
         for (Metric metric : metrics) {
             out.println();
             out.println(metric.title);
@@ -197,9 +193,6 @@ public final class StudyCommand implements Callable<Integer> {
                 for (int i = 0; i < widths.length; i++) {
                     double v = byWidth[i][e];
                     row.append(' ').append(Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v)).append(" |");
-                    if (!Double.isNaN(v)) {
-                        report.put("width_" + widths[i] + ".epoch_" + epochs[e] + "." + metric.file, v);
-                    }
                 }
                 out.println(row);
             }
@@ -220,7 +213,12 @@ public final class StudyCommand implements Callable<Integer> {
             out.println("wrote " + metrics.size() + " plots to " + plotDir);
         }
         if (json != null) {
-            report.write(json);
+            List<Reports.StudyMetric> read = new ArrayList<>();
+            for (Metric metric : metrics) {
+                read.add(new Reports.StudyMetric(metric.file, metric.title, metric.read));
+            }
+            Reports.study(new Reports.StudySettings(model, sample, nTrain, nTest, dt, diagReg, widths), study, read,
+                    seconds).write(json);
             out.println("wrote " + json);
         }
         out.flush();

@@ -6,15 +6,15 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.ntk4j.io.TiledKernelRun;
 import org.ntk4j.ntk.TilePlan;
-import org.ntk4j.ntk.TiledKernel;
 
 /**
  * Progress of a tiled run on stderr: on a terminal a progress bar (tiles done, ETA, achieved GFLOP/s from the
  * cost model's FLOPs of the finished tiles); in a pipe one plain line at most every {@link #LINE_SECONDS}
  * seconds and at the end; nothing when quiet.
  */
-final class TileProgress implements TiledKernel.Listener, AutoCloseable {
+final class TileProgress implements TiledKernelRun.Progress {
     static final double LINE_SECONDS = 10;
 
     private final TilePlan plan;
@@ -59,16 +59,6 @@ final class TileProgress implements TiledKernel.Listener, AutoCloseable {
                     flops / elapsed / 1e9);
             err.flush();
         }
-    }
-
-    /** Tiles computed by this run (not counting those of a resumed run). */
-    synchronized int computedHere() {
-        return doneHere;
-    }
-
-    /** Predicted FLOPs of the tiles computed by this run. */
-    synchronized double flopsHere() {
-        return flops;
     }
 
     @Override

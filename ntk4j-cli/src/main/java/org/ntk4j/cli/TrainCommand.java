@@ -18,7 +18,6 @@ import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
-import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
@@ -296,18 +295,8 @@ public final class TrainCommand implements Callable<Integer> {
             o.println("wrote " + paramsOut);
         }
         if (log != null) {
-            JsonReport json = new JsonReport().put("model", net.spec()).put("train", train).put("test", test)
-                    .put("optimizer", optimizer).put("lr", lr).put("schedule", schedule).put("loss", loss)
-                    .put("batch", batch).put("epochs", epochs).put("seed", seed).put("dtype", dtype)
-                    .put("standardize", standardize);
-            for (EpochMetrics m : curves) {
-                String k = "epoch_" + m.epoch() + ".";
-                json.put(k + "step", m.step()).put(k + "learning_rate", m.learningRate())
-                        .put(k + "train_loss", m.trainLoss()).put(k + "test_loss", m.testLoss())
-                        .put(k + "test_accuracy", m.testAccuracy()).put(k + "examples_per_second",
-                                m.examplesPerSecond()).put(k + "seconds", m.seconds());
-            }
-            json.write(log);
+            Reports.train(new Reports.TrainSettings(net.spec(), train, test, optimizer, lr, schedule, loss, batch,
+                    epochs, seed, dtype, standardize), curves).write(log);
             o.println("wrote " + log);
         }
         if (plot != null) {

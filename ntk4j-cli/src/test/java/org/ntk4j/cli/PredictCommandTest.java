@@ -64,7 +64,7 @@ class PredictCommandTest {
                         assertThat(w[400 + i]).isCloseTo(e3[i], org.assertj.core.data.Offset.offset(1e-12));
                         assertThat(w[800 + i]).isCloseTo(eInf[i], org.assertj.core.data.Offset.offset(1e-10));
                     }
-                    double acc = PredictCommand.accuracy(fInf, te.labels());
+                    double acc = org.ntk4j.predict.Predict.accuracy(fInf, te.labels());
                     assertThat(out).contains(String.format(java.util.Locale.ROOT, "t = inf: test accuracy %.2f%%",
                             100 * acc));
                 }

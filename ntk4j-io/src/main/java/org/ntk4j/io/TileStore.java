@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.zip.CRC32C;
 import org.ntk4j.cpu.Layout;
+import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.tensor.Tensor;
@@ -48,7 +49,7 @@ import org.ntk4j.tensor.Tensor;
  * manifest written for another run, or a corrupt one, is an {@link IOException} naming the difference. The
  * file may pass 2 GiB: it is mapped in regions of at most 1 GiB (one {@code MappedByteBuffer} stops at 2 GiB).
  */
-public final class TileStore implements AutoCloseable {
+public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     static final String MAGIC = "ntk4j tile manifest 1";
     /** Bytes of one mapped region of the data file. */
     static final long REGION = 1L << 30;
@@ -430,7 +431,7 @@ public final class TileStore implements AutoCloseable {
         h.put("shape", join(plan.shape()));
         h.put("dtype", plan.dtype().shortName());
         KernelKind kind = plan.kind();
-        boolean seeded = kind.family() == KernelKind.Family.PROBES || kind.family() == KernelKind.Family.PROJECTED;
+        boolean seeded = org.ntk4j.ntk.KindTraits.isSeeded(kind);
         h.put("kind", kind + (seeded ? " seed=" + kind.seed() : ""));
         h.put("method", plan.method().shortName());
         h.put("symmetric", Boolean.toString(plan.symmetric()));
@@ -456,6 +457,7 @@ public final class TileStore implements AutoCloseable {
      *
      * @return the tile grid, kernel shape and dtype
      */
+    @Override
     public TilePlan plan() {
         return plan;
     }
@@ -466,6 +468,7 @@ public final class TileStore implements AutoCloseable {
      * @return indices of the tiles recorded as in the file (for a data-only store: none), sorted; a snapshot,
      *     unmodifiable
      */
+    @Override
     public Set<Integer> finishedTiles() {
         synchronized (finished) {
             return Collections.unmodifiableSet(new TreeSet<>(finished.keySet()));
@@ -539,6 +542,7 @@ public final class TileStore implements AutoCloseable {
      *     to, or the run's files were removed
 
      */
+    @Override
     public void recordTile(int index, long crc) throws IOException {
         ensureOwner();
         plan.tile(index); // range check

@@ -7,9 +7,8 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.ntk4j.cli.ClusterTiles;
-import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.ntk.TiledKernel;
 import org.ntk4j.tensor.Tensor;
@@ -17,7 +16,7 @@ import org.ntk4j.tensor.Tensor;
 /**
  * {@code ntk4j kernel --out OUT --spark MASTER}: a Spark context for the run (the master given, or spark-submit's),
  * the tiles computed by {@link SparkKernelJob}, the context stopped. Found by the CLI through
- * {@code META-INF/services/org.ntk4j.cli.ClusterTiles}.
+ * {@code META-INF/services/org.ntk4j.ntk.ClusterTiles}.
  *
  * <p>Settings: any {@code spark.*} system property (e.g. {@code -Dspark.executor.memory=4g} in
  * {@code NTK4J_JAVA_OPTS}, or spark-submit's {@code --conf}) applies. For a {@code spark://} master started from
@@ -30,7 +29,7 @@ public final class SparkClusterTiles implements ClusterTiles {
     public static final String JOB_JAR = "ntk4j.spark.jobJar";
 
     @Override
-    public void compute(String master, String modelSpec, Params params, Tensor x1, Tensor x2, TileStore store,
+    public void compute(String master, String modelSpec, Params params, Tensor x1, Tensor x2, TileLedger store,
                         Path out, TiledKernel.Listener progress, PrintWriter log) throws IOException {
         SparkConf conf = new SparkConf().setAppName("ntk4j kernel " + out.getFileName());
         if (master != null && !master.isEmpty()) {
@@ -51,7 +50,7 @@ public final class SparkClusterTiles implements ClusterTiles {
         if (!m.startsWith("local") && !conf.contains("spark.jars") && jar != null) {
             if (!Files.isRegularFile(Path.of(jar))) {
                 throw new IOException("--spark: the job jar " + jar + " does not exist; build it with "
-                        + "mvn -pl ntk4j-spark -am package -DskipTests");
+                        + "mvn -pl ntk4j-spark-job -am package -DskipTests");
             }
             conf.set("spark.jars", jar);
         }

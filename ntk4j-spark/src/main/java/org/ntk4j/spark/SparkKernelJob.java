@@ -22,6 +22,7 @@ import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.TilePlan;
@@ -201,7 +202,8 @@ public final class SparkKernelJob {
      * @param params the network parameters; copied for the broadcast, left open
      * @param x1 the first data set [N1, ...]; copied for the broadcast, left open
      * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); left open
-     * @param store the store, created or resumed by the caller (not opened for data only), which stays open
+     * @param store the run's ledger: its {@link org.ntk4j.io.TileStore}, created or resumed by the caller (not
+     *     opened for data only), which stays open
      * @param out the store's output path, as the executors reach it
      * @param listener told of each group recorded; may be null
      * @return what the run did
@@ -210,7 +212,7 @@ public final class SparkKernelJob {
      */
 
     public static Summary compute(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
-                                  TileStore store, Path out, Listener listener) throws IOException {
+                                  ClusterTiles.TileLedger store, Path out, Listener listener) throws IOException {
         TilePlan plan = store.plan();
         Set<Integer> finished = store.finishedTiles();
         List<int[]> groups = groups(plan, finished, tilesPerTask(sc, plan, finished.size()));
@@ -454,7 +456,7 @@ public final class SparkKernelJob {
 
     /** On the driver: records a successful task's tiles in the manifest. */
     private static final class RecordGroup extends AbstractFunction2<Object, long[], BoxedUnit> {
-        private final TileStore store;
+        private final ClusterTiles.TileLedger store;
         private final Listener listener;
         private final int[] done;
         private final int total;
@@ -466,7 +468,7 @@ public final class SparkKernelJob {
         /** Set once the job has stopped: results that still arrive are not recorded. */
         private boolean stopped;
 
-        RecordGroup(TileStore store, Listener listener, int[] done, int total) {
+        RecordGroup(ClusterTiles.TileLedger store, Listener listener, int[] done, int total) {
             this.store = store;
             this.listener = listener;
             this.done = done;

@@ -1,9 +1,9 @@
-package org.ntk4j.cli;
+package org.ntk4j.predict;
 
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
-import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.ntk.KindTraits;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -12,35 +12,56 @@ import org.ntk4j.tensor.Tensor;
  * call (the train kernel with x2 = null, reusing the work on x1); a larger one in tiles of rows of at most
  * {@link #TILE_BYTES}, each against all training examples.
  */
-final class KernelRows {
+public final class KernelRows {
     /** Largest kernel tile computed at once when the kernel does not fit one tensor. */
-    static final long TILE_BYTES = 1L << 30;
+    public static final long TILE_BYTES = 1L << 30;
 
     /** Receives the kernel rows of examples [first, first + rows.dim(0)). */
-    interface TileConsumer {
+    @FunctionalInterface
+    public interface TileConsumer {
+        /**
+         * Takes one tile of rows.
+         *
+         * @param first the index of the tile's first example
+         * @param rows the tile's kernel rows, closed after the call
+         */
         void accept(int first, Tensor rows);
     }
 
     private KernelRows() {
     }
 
-    /** Bytes of the kernel rows of one example against {@code n2} examples. */
-    static long bytesPerRow(KernelKind kind, int n2, int outputs, int dtypeBytes) {
-        long entries = kind.family() == KernelKind.Family.FULL ? (long) n2 * outputs * outputs : n2;
-        return entries * dtypeBytes;
+    /**
+     * Bytes of the kernel rows of one example against {@code n2} examples.
+     *
+     * @param kind the kind
+     * @param n2 the examples of the other side
+     * @param outputs O, the model's outputs per example
+     * @param dtypeBytes bytes per entry
+     * @return the bytes of one example's rows
+     */
+    public static long bytesPerRow(KernelKind kind, int n2, int outputs, int dtypeBytes) {
+        return KindTraits.entriesPerRow(kind, n2, outputs) * dtypeBytes;
     }
 
-    /** The train-train kernel of {@code kind} on x [N, ...] as a float64 matrix (full layout for kind full). */
-    static KernelMatrix train(EmpiricalNtk ntk, KernelKind kind, Tensor x, int outputs) {
+    /**
+     * The train-train kernel of {@code kind} on x [N, ...] as a float64 matrix (full layout for kind full).
+     *
+     * @param ntk the kernel's configuration (method, memory budget)
+     * @param kind full or an N×N kind
+     * @param x the training inputs [N, ...]; not closed
+     * @param outputs O, the model's outputs per example
+     * @return the matrix, which the caller closes
+     */
+    public static KernelMatrix train(EmpiricalNtk ntk, KernelKind kind, Tensor x, int outputs) {
         int n = x.dim(0);
-        boolean full = kind.family() == KernelKind.Family.FULL;
         long perRow = bytesPerRow(kind, n, outputs, x.dtype().bytes());
         if (perRow * n <= Integer.MAX_VALUE) {
             try (Tensor k = ntk.kernel(kind, x, null)) {
                 return KernelMatrix.of(k);
             }
         }
-        KernelMatrix m = full ? KernelMatrix.zerosFull(n, outputs) : KernelMatrix.zerosShared(n);
+        KernelMatrix m = KindTraits.isFull(kind) ? KernelMatrix.zerosFull(n, outputs) : KernelMatrix.zerosShared(n);
         try {
             forEachTile(ntk, kind, x, x, outputs, (first, rows) -> m.setRows(first, rows));
         } catch (RuntimeException e) {
@@ -53,9 +74,16 @@ final class KernelRows {
     /**
      * Computes K(x1, x2) of {@code kind} in row tiles of x1 (one tile when the whole fits one tensor) and hands each
      * to {@code consumer}, closing it afterwards.
+     *
+     * @param ntk the kernel's configuration (method, memory budget)
+     * @param kind full or an N×N kind
+     * @param x1 the row inputs [N1, ...]; not closed
+     * @param x2 the column inputs [N2, ...]; not closed
+     * @param outputs O, the model's outputs per example
+     * @param consumer takes each tile of rows
      */
-    static void forEachTile(EmpiricalNtk ntk, KernelKind kind, Tensor x1, Tensor x2, int outputs,
-                            TileConsumer consumer) {
+    public static void forEachTile(EmpiricalNtk ntk, KernelKind kind, Tensor x1, Tensor x2, int outputs,
+                                   TileConsumer consumer) {
         int n1 = x1.dim(0);
         long perRow = bytesPerRow(kind, x2.dim(0), outputs, x1.dtype().bytes());
         long limit = perRow * n1 <= Integer.MAX_VALUE ? Integer.MAX_VALUE : TILE_BYTES;

@@ -1,0 +1,218 @@
+package org.ntk4j.cli;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+import org.ntk4j.infinite.Convergence;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.Standardizer;
+import org.ntk4j.io.TiledKernelRun;
+import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.PntkWidthStudy;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.predict.KernelSpectrum;
+import org.ntk4j.predict.PredictRequest;
+import org.ntk4j.predict.PredictResult;
+import org.ntk4j.study.TrainingStudy;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.train.EpochMetrics;
+
+/**
+ * The one writer of {@code --report} files: each command's JSON object made from its request and result records,
+ * field names and order as they have always been. A command decides only where the report goes.
+ */
+final class Reports {
+    private Reports() {
+    }
+
+    /**
+     * {@code predict --report}: the closed form's settings, seconds and per-time figures; for the posterior and the
+     * ODE, what was solved.
+     */
+    static JsonReport predict(PredictRequest q, PredictResult r, String train, String test, Standardizer.Mode mode,
+                              DType dtype, double totalSeconds, long peakResidentBytes) {
+        JsonReport json = new JsonReport().put("model", q.model().spec());
+        if (r.solver() != PredictResult.Solver.CLOSED_FORM) {
+            return json.put("n_train", r.trainExamples()).put("n_test", r.testExamples())
+                    .put("posterior", q.posterior() == null ? "none" : q.posterior().shortName())
+                    .put("loss", q.loss().shortName());
+        }
+        json.put("parameters", q.params().count()).put("train", train).put("test", test)
+                .put("n_train", r.trainExamples()).put("n_test", r.testExamples()).put("outputs", r.outputs())
+                .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())
+                .put("method", r.method().shortName()).put("auto", q.method() == Method.AUTO)
+                .put("dtype", dtype.shortName()).put("diag_reg", q.diagReg())
+                .put("diag_reg_absolute", q.diagRegAbsolute()).put("learning_rate", q.learningRate())
+                .put("f0", q.initOutputs() ? "init" : "zero").put("train_kernel_seconds", r.trainKernelSeconds())
+                .put("test_kernel_seconds", r.testKernelSeconds()).put("regression_seconds", r.regressionSeconds())
+                .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
+        for (PredictResult.TimePoint t : r.points()) {
+            String key = "t_" + PredictCommand.timeText(t.t());
+            json.put(key + ".test_accuracy", t.testAccuracy()).put(key + ".test_mse", t.testLoss())
+                    .put(key + ".train_accuracy", t.trainAccuracy()).put(key + ".train_mse", t.trainLoss());
+        }
+        return json;
+    }
+
+    /** {@code kernel --report} for a kernel computed in memory. */
+    static JsonReport kernel(org.ntk4j.ntk.KernelJob.Request q, org.ntk4j.ntk.KernelJob.Result r, int[][] axes,
+                             long budget) {
+        double flops = q.members() * r.estimate().flops();
+        Tensor x1 = q.x1();
+        return new JsonReport().put("ensemble", q.members()).put("nngp", q.nngp()).put("model", q.model().spec())
+                .put("kind", q.axes() != null ? "axes" : q.kind().toString()).put("method", r.method().shortName())
+                .put("auto", q.method() == Method.AUTO).put("dtype", x1.dtype().shortName())
+                .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
+                .put("x2_is_x1", q.x2() == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
+                .put("kernel_shape", r.kernel().shape()).put("parameters", q.params().count())
+                .put("seconds", r.seconds()).put("predicted_flops", flops)
+                .put("achieved_flops_per_second", flops / r.seconds()).put("peak_bytes", r.peakBytes())
+                .put("predicted_peak_bytes", r.estimate().peakBytes()).put("memory_budget_bytes", budget);
+    }
+
+    /** {@code kernel --infinite --report}: the analytic kernel. */
+    static JsonReport limit(String model, boolean nngp, KernelKind kind, DType dtype, Tensor x1, Tensor x2,
+                            Tensor kernel, double seconds) {
+        return new JsonReport().put("model", model).put("infinite", true).put("nngp", nngp)
+                .put("kind", kind.toString()).put("dtype", dtype.shortName()).put("x1_shape", x1.shape())
+                .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)
+                .put("kernel_shape", kernel.shape()).put("seconds", seconds);
+    }
+
+    /** {@code kernel --out --report}: a tiled run. */
+    static JsonReport tiled(TiledKernelRun.Result r) {
+        TiledKernelRun.Request q = r.request();
+        TilePlan plan = r.plan();
+        Tensor x1 = q.x1();
+        return new JsonReport().put("model", q.model().spec()).put("kind", q.kind().toString())
+                .put("ensemble", q.ensemble() == 0 ? 1 : q.ensemble()).put("method", plan.method().shortName())
+                .put("auto", q.method() == Method.AUTO).put("dtype", plan.dtype().shortName())
+                .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
+                .put("x2_is_x1", q.x2() == null).put("kernel_shape", plan.shape())
+                .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", r.flops())
+                .put("achieved_flops_per_second", r.flops() / r.seconds()).put("peak_bytes", r.peakBytes())
+                .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", q.memoryBudget())
+                .put("tiles", plan.tileCount()).put("tiles_computed", r.computed())
+                .put("tiles_resumed", r.resumed()).put("tile_rows", plan.rowTile())
+                .put("tile_columns", plan.columnTile()).put("workers", plan.workers()).put("out", q.out().toString());
+    }
+
+    /** {@code spectrum --report}: the figures of the eigenvalues. */
+    static JsonReport spectrum(String kernel, KernelSpectrum sp, boolean fullLayout, double asymmetry,
+                               double seconds) {
+        return new JsonReport().put("kernel", kernel).put("dimension", sp.dimension()).put("full_layout", fullLayout)
+                .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
+                .put("condition_number", sp.conditionNumber())
+                .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
+                .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
+                .put("eigen_seconds", seconds);
+    }
+
+    /** The settings {@code approx} reports with its figures. */
+    record ApproxSettings(String model, String data, int n, DType dtype) {
+    }
+
+    /** {@code approx --report}: each N×N kind against the full eNTK. */
+    static JsonReport approx(ApproxSettings s, ApproximationReport r) {
+        JsonReport json = approxHead(s);
+        for (ApproximationReport.Row row : r.rows()) {
+            String k = row.kind.replace(':', '_').replace('-', '_');
+            json.put(k + ".relative_frobenius_error", row.relativeFrobeniusError)
+                    .put(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
+                    .put(k + ".lambda_min_ratio", row.lambdaMinRatio)
+                    .put(k + ".condition_number_ratio", row.conditionNumberRatio)
+                    .put(k + ".prediction_relative_difference", row.predictionRelativeDifference)
+                    .put(k + ".argmax_agreement", row.argmaxAgreement)
+                    .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
+        }
+        return json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
+    }
+
+    /** {@code approx --widths --report}: the pNTK's error against width. */
+    static JsonReport approx(ApproxSettings s, PntkWidthStudy.Result w) {
+        JsonReport json = approxHead(s);
+        int[] widths = new int[w.rows().size()];
+        for (int i = 0; i < widths.length; i++) {
+            widths[i] = w.rows().get(i).width();
+            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", w.rows().get(i).meanError());
+        }
+        return json.put("widths", widths).put("pntk_error_width_exponent", w.exponent());
+    }
+
+    private static JsonReport approxHead(ApproxSettings s) {
+        return new JsonReport().put("model", s.model()).put("data", s.data()).put("n", s.n())
+                .put("dtype", s.dtype().shortName());
+    }
+
+    /** The settings {@code convergence} reports with its figures. */
+    record ConvergenceSettings(String model, String data, DType dtype, int seeds, int ensemble, long seed,
+                               int[] widths) {
+    }
+
+    /** {@code convergence --report}: the distance to the infinite-width NTK at each width. */
+    static JsonReport convergence(ConvergenceSettings s, Convergence.Result r, double seconds) {
+        JsonReport json = new JsonReport().put("model", s.model()).put("data", s.data())
+                .put("dtype", s.dtype().shortName()).put("seeds", s.seeds()).put("ensemble", s.ensemble())
+                .put("seed", s.seed()).put("widths", s.widths());
+        for (Convergence.Row row : r.rows()) {
+            json.put("width_" + row.width() + ".single_distance", row.singleMean())
+                    .put("width_" + row.width() + ".single_min", row.singleMin())
+                    .put("width_" + row.width() + ".single_max", row.singleMax())
+                    .put("width_" + row.width() + ".ensemble_distance", row.ensemble());
+        }
+        return json.put("single_exponent", r.singleExponent()).put("ensemble_exponent", r.ensembleExponent())
+                .put("seconds", seconds);
+    }
+
+    /** The settings {@code study} reports with its figures. */
+    record StudySettings(String model, String sample, int n, int nTest, DType dtype, double diagReg, int[] widths) {
+    }
+
+    /** One figure of the study through training: its file name and how to read it from a point. */
+    record StudyMetric(String file, String title, ToDoubleFunction<TrainingStudy.Point> read) {
+    }
+
+    /** {@code study --report}: every figure at every width and epoch where it exists. */
+    static JsonReport study(StudySettings s, TrainingStudy study, List<StudyMetric> metrics, double seconds) {
+        int[] epochs = study.epochs();
+        JsonReport json = new JsonReport().put("model", s.model()).put("sample", s.sample()).put("n", s.n())
+                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).put("diag_reg", s.diagReg())
+                .put("widths", s.widths()).put("epochs", epochs).put("kinds", String.join(",", study.kindNames()))
+                .put("seconds", seconds);
+        for (StudyMetric metric : metrics) {
+            for (int e = 0; e < epochs.length; e++) {
+                for (int w : s.widths()) {
+                    double v = study.series(w, metric.read())[e];
+                    if (!Double.isNaN(v)) {
+                        json.put("width_" + w + ".epoch_" + epochs[e] + "." + metric.file(), v);
+                    }
+                }
+            }
+        }
+        return json;
+    }
+
+    /** The settings {@code train} reports with its curves, as given on the command line. */
+    record TrainSettings(String model, String train, String test, String optimizer, double lr, String schedule,
+                         String loss, int batch, int epochs, long seed, String dtype, String standardize) {
+    }
+
+    /** {@code train --log}: the settings and each epoch's figures. */
+    static JsonReport train(TrainSettings s, List<EpochMetrics> curves) {
+        JsonReport json = new JsonReport().put("model", s.model()).put("train", s.train()).put("test", s.test())
+                .put("optimizer", s.optimizer()).put("lr", s.lr()).put("schedule", s.schedule()).put("loss", s.loss())
+                .put("batch", s.batch()).put("epochs", s.epochs()).put("seed", s.seed()).put("dtype", s.dtype())
+                .put("standardize", s.standardize());
+        for (EpochMetrics m : curves) {
+            String k = "epoch_" + m.epoch() + ".";
+            json.put(k + "step", m.step()).put(k + "learning_rate", m.learningRate())
+                    .put(k + "train_loss", m.trainLoss()).put(k + "test_loss", m.testLoss())
+                    .put(k + "test_accuracy", m.testAccuracy()).put(k + "examples_per_second",
+                            m.examplesPerSecond()).put(k + "seconds", m.seconds());
+        }
+        return json;
+    }
+}

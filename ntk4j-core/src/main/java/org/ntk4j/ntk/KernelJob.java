@@ -1,0 +1,139 @@
+package org.ntk4j.ntk;
+
+import java.util.function.Function;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The workflow of {@code ntk4j kernel} without {@code --out} tiling: one kernel (the NTK of a kind or of explicit
+ * axes, or the NNGP), or the mean of an ensemble of initialisations with its standard error, computed in memory
+ * with the method resolved and costed beforehand, timed and its peak measured. Built on {@link EmpiricalNtk}'s
+ * public API only.
+ */
+public final class KernelJob {
+    private KernelJob() {
+    }
+
+    /**
+     * What to compute.
+     *
+     * @param model the network
+     * @param params its parameters (member 0's seed gives them in an ensemble; not closed)
+     * @param x1 the first inputs [N1, ...]; not closed
+     * @param x2 the second inputs, or null for x2 = x1 (its work reused)
+     * @param kind the kind, or null when {@code axes} are given
+     * @param axes the explicit trace and diagonal axes {t, d} (overriding the kind), or null
+     * @param method the method, or AUTO
+     * @param memoryBudget bytes the computation may hold (AUTO's budget)
+     * @param nngp the NNGP f(x1)·f(x2)ᵀ laid out as the kind, instead of the NTK
+     * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
+     *     kernel at {@code params}
+     * @param seed the first seed of an ensemble
+     */
+    public record Request(Model model, Params params, Tensor x1, Tensor x2, KernelKind kind, int[][] axes,
+                          Method method, long memoryBudget, boolean nngp, int ensemble, long seed) {
+        /**
+         * Checks that a kind or axes are given.
+         *
+         * @param model the network
+         * @param params its parameters (member 0's seed gives them in an ensemble; not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1 (its work reused)
+         * @param kind the kind, or null when {@code axes} are given
+         * @param axes the explicit trace and diagonal axes {t, d} (overriding the kind), or null
+         * @param method the method, or AUTO
+         * @param memoryBudget bytes the computation may hold (AUTO's budget)
+         * @param nngp the NNGP f(x1)·f(x2)ᵀ laid out as the kind, instead of the NTK
+         * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
+         *     kernel at {@code params}
+         * @param seed the first seed of an ensemble
+         * @throws IllegalArgumentException if neither or both of kind and axes are given
+         */
+        public Request {
+            if ((kind == null) == (axes == null)) {
+                throw new IllegalArgumentException("kernel job: give a kind or explicit axes, not "
+                        + (kind == null ? "neither" : "both"));
+            }
+        }
+
+        /**
+         * Whether the kind's sketch computes the kernel ({@code projected:K}, from Jacobian rows).
+         *
+         * @return true for {@code projected:K} without explicit axes
+         */
+        public boolean sketched() {
+            return kind != null && KindTraits.isSketched(kind);
+        }
+
+        /**
+         * The members averaged.
+         *
+         * @return K for an ensemble, else 1
+         */
+        public int members() {
+            return ensemble == 0 ? 1 : ensemble;
+        }
+    }
+
+    /**
+     * What was computed. Holds the kernel (and the standard error) off-heap: close it.
+     *
+     * @param kernel the kernel (an ensemble's mean)
+     * @param sem for an ensemble, the standard error of the mean per entry (all NaN for one member), else null
+     * @param method the method resolved for the kernel
+     * @param estimate the cost model's estimate for that method (one member)
+     * @param seconds wall-clock seconds of the computation
+     * @param peakBytes the tensors' peak bytes above what was live before
+     */
+    public record Result(Tensor kernel, Tensor sem, Method method, CostModel.Estimate estimate, double seconds,
+                         long peakBytes) implements AutoCloseable {
+        @Override
+        public void close() {
+            kernel.close();
+            if (sem != null) {
+                sem.close();
+            }
+        }
+    }
+
+    /**
+     * Runs the request.
+     *
+     * @param q what to compute
+     * @return the kernel and its figures, which the caller closes
+     * @throws IllegalArgumentException if the method's memory need exceeds the budget or the inputs are refused
+     */
+    public static Result run(Request q) {
+        int[] perExample = Shapes.dropFirst(q.x1().shape());
+        DType dt = q.x1().dtype();
+        EmpiricalNtk base = EmpiricalNtk.of(q.model(), q.params()).method(q.method()).memoryBudget(q.memoryBudget());
+        EmpiricalNtk ntk = configured(base, q, perExample);
+        int n1 = q.x1().dim(0);
+        int n2 = q.x2() == null ? 0 : q.x2().dim(0);
+        CostModel cost = ntk.costModel(n1, n2, perExample, dt);
+        Method used = ntk.resolveMethod(n1, n2, perExample, dt);
+        CostModel.Estimate est = cost.estimate(used);
+        Tensor.resetPeakBytes();
+        long before = Tensor.liveBytes();
+        long start = System.nanoTime();
+        Function<EmpiricalNtk, Tensor> compute = e -> {
+            EmpiricalNtk c = e.method(q.method()).memoryBudget(q.memoryBudget());
+            EmpiricalNtk withKind = configured(c, q, perExample);
+            return q.nngp() ? withKind.nngp(q.x1(), q.x2()) : q.sketched() ? c.kernel(q.kind(), q.x1(), q.x2())
+                    : withKind.ntk(q.x1(), q.x2());
+        };
+        Ensemble.Mean mean = q.ensemble() == 0 ? null
+                : Ensemble.of(q.model(), q.seed(), q.ensemble(), perExample, dt).over(compute);
+        Tensor k = mean != null ? mean.mean() : compute.apply(base);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long peak = Tensor.peakBytes() - before;
+        return new Result(k, mean != null ? mean.sem() : null, used, est, seconds, peak);
+    }
+
+    private static EmpiricalNtk configured(EmpiricalNtk e, Request q, int[] perExample) {
+        return q.axes() != null ? e.traceAxes(q.axes()[0]).diagonalAxes(q.axes()[1]) : e.forKind(q.kind(), perExample);
+    }
+}

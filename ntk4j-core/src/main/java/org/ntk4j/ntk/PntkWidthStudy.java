@@ -1,0 +1,116 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * How the pNTK's error against the full eNTK falls with width ({@code ntk4j approx --widths}): at each width, the
+ * relative Frobenius error ‖Θ − K ⊗ I_O‖_F / ‖Θ‖_F of the pNTK K against the full kernel Θ [N, N, O, O] of the same
+ * initialisation, over several seeds, and the fitted exponent of the mean error in width (theory: −1/2).
+ */
+public final class PntkWidthStudy {
+    private PntkWidthStudy() {
+    }
+
+    /**
+     * The errors at one width.
+     *
+     * @param width the width
+     * @param meanError the mean over seeds of the relative Frobenius error
+     * @param minError the smallest over seeds
+     * @param maxError the largest over seeds
+     */
+    public record Row(int width, double meanError, double minError, double maxError) {
+    }
+
+    /**
+     * The study.
+     *
+     * @param rows one row per width, in the order given
+     * @param exponent the least-squares slope of log(mean error) against log(width)
+     */
+    public record Result(List<Row> rows, double exponent) {
+        /**
+         * Copies the list.
+         *
+         * @param rows one row per width, in the order given
+         * @param exponent the least-squares slope of log(mean error) against log(width)
+         */
+        public Result {
+            rows = List.copyOf(rows);
+        }
+    }
+
+    /**
+     * Runs the study.
+     *
+     * @param modelAtWidth the model at a given width
+     * @param widths the widths, at least two for an exponent
+     * @param seeds initialisations per width (seeds {@code seed} ... {@code seed + seeds − 1})
+     * @param seed the first seed
+     * @param x the inputs [N, ...]; not closed
+     * @param method the NTK method, or AUTO
+     * @return the errors per width and the fitted exponent
+     */
+    public static Result run(IntFunction<Model> modelAtWidth, int[] widths, int seeds, long seed, Tensor x,
+                             Method method) {
+        KernelKind pntk = KernelKind.parse("pntk", seed);
+        int[] per = java.util.Arrays.copyOfRange(x.shape(), 1, x.rank());
+        List<Row> rows = new ArrayList<>();
+        double[] w = new double[widths.length];
+        double[] err = new double[widths.length];
+        for (int i = 0; i < widths.length; i++) {
+            Model net = modelAtWidth.apply(widths[i]);
+            double sum = 0;
+            double lo = Double.POSITIVE_INFINITY;
+            double hi = 0;
+            for (int s = 0; s < seeds; s++) {
+                try (Params p = net.init(seed + s, per, x.dtype())) {
+                    EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
+                    try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
+                         Tensor k = ntk.kernel(pntk, x, null)) {
+                        double e = relativeError(full, k);
+                        sum += e;
+                        lo = Math.min(lo, e);
+                        hi = Math.max(hi, e);
+                    }
+                }
+            }
+            w[i] = widths[i];
+            err[i] = sum / seeds;
+            rows.add(new Row(widths[i], err[i], lo, hi));
+        }
+        return new Result(rows, ApproximationReport.logLogSlope(w, err));
+    }
+
+    /**
+     * ‖Θ − K ⊗ I‖_F / ‖Θ‖_F.
+     *
+     * @param full Θ [N, N, O, O]
+     * @param k K [N, N]
+     * @return the relative Frobenius error
+     */
+    public static double relativeError(Tensor full, Tensor k) {
+        int n = full.dim(0);
+        int o = full.dim(2);
+        double num = 0;
+        double den = 0;
+        for (int a = 0; a < n; a++) {
+            for (int b = 0; b < n; b++) {
+                for (int i = 0; i < o; i++) {
+                    for (int j = 0; j < o; j++) {
+                        double t = full.get(a, b, i, j);
+                        double d = t - (i == j ? k.get(a, b) : 0);
+                        num += d * d;
+                        den += t * t;
+                    }
+                }
+            }
+        }
+        return Math.sqrt(num / den);
+    }
+}

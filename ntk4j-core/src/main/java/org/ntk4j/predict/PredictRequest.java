@@ -1,0 +1,250 @@
+package org.ntk4j.predict;
+
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.KindTraits;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.train.Examples;
+
+/**
+ * What {@link Predict#run} computes: kernel regression or linearised training of {@code model} at {@code params}
+ * with its empirical NTK of {@code kind}, trained on {@code train} and evaluated on {@code test} (neural-tangents'
+ * {@code gradient_descent_mse}, {@code gp_inference} and {@code gradient_descent} for other losses). Start from
+ * {@link #of} (the defaults of {@code ntk4j predict}) and change what differs with the {@code with...} methods.
+ *
+ * @param model the network; its outputs per example must be [O] with O = the examples' class count
+ * @param params its parameters (not closed)
+ * @param train the labelled training examples (inputs [N, ...] in the model's layout, not closed)
+ * @param test the labelled test examples (inputs [M, ...] like the training inputs, not closed)
+ * @param kind the kernel: {@code full} (NO×NO, exact) or an N×N kind (acting as K ⊗ I_O); not {@code diagonal}
+ * @param method the NTK method, or AUTO
+ * @param memoryBudget bytes the kernel computation may hold (AUTO's budget)
+ * @param times the training times t ≥ 0, ∞ for kernel regression (t = ∞); finite t uses the eigendecomposition of
+ *     the train kernel
+ * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
+ * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+ * @param learningRate η: time enters as η·t
+ * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0
+ * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
+ *     kind and t = ∞
+ * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
+ *     t only)
+ * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
+ * @param covariance with a posterior: also return the test covariance [M, M]
+ */
+public record PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind,
+                             Method method, long memoryBudget, double[] times, double diagReg,
+                             boolean diagRegAbsolute, double learningRate, boolean initOutputs,
+                             GpInference.Posterior posterior, Loss loss, double momentum, boolean covariance) {
+    /**
+     * Checks the request's combinations, before any work.
+     *
+     * @param model the network; its outputs per example must be [O] with O = the examples' class count
+     * @param params its parameters (not closed)
+     * @param train the labelled training examples (inputs [N, ...] in the model's layout, not closed)
+     * @param test the labelled test examples (inputs [M, ...] like the training inputs, not closed)
+     * @param kind the kernel: {@code full} (NO×NO, exact) or an N×N kind (acting as K ⊗ I_O); not {@code diagonal}
+     * @param method the NTK method, or AUTO
+     * @param memoryBudget bytes the kernel computation may hold (AUTO's budget)
+     * @param times the training times t ≥ 0, ∞ for kernel regression (t = ∞); finite t uses the eigendecomposition of
+     *     the train kernel
+     * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
+     * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+     * @param learningRate η: time enters as η·t
+     * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0
+     * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
+     *     kind and t = ∞
+     * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
+     *     t only)
+     * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
+     * @param covariance with a posterior: also return the test covariance [M, M]
+     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing or the training
+     *     and test examples have different class counts
+     */
+    public PredictRequest {
+        if (model == null || params == null || train == null || test == null || kind == null || method == null
+                || times == null || loss == null) {
+            throw new IllegalArgumentException("predict: model, params, train, test, kind, method, times and loss "
+                    + "must be given");
+        }
+        times = times.clone();
+        checkSettings(kind, times, posterior, loss, momentum, covariance);
+        if (train.classes() != test.classes()) {
+            throw new IllegalArgumentException("predict: the training examples have " + train.classes()
+                    + " classes, the test examples " + test.classes());
+        }
+    }
+
+    /**
+     * Checks that the kernel kind can be regressed on: the full kernel or an N×N kind.
+     *
+     * @param kind the kernel kind
+     * @throws IllegalArgumentException for {@code diagonal} (one N×N kernel per output)
+     */
+    public static void checkKind(KernelKind kind) {
+        if (KindTraits.isPerOutput(kind)) {
+            throw new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output, which "
+                    + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
+        }
+    }
+
+    /**
+     * Checks the settings of a request and their combinations, before any data is read (the constructor checks
+     * them again).
+     *
+     * @param kind the kernel kind
+     * @param times the training times
+     * @param posterior the posterior, or null
+     * @param loss the loss
+     * @param momentum the momentum, or NaN for none
+     * @param covariance whether the test covariance is asked for
+     * @throws IllegalArgumentException naming the setting (as the CLI's option), when a value or combination has no
+     *     meaning: no time, a negative time, momentum outside [0, 1), a {@code diagonal} kind, a posterior with the
+     *     ODE, a full kind or finite times, the ODE with t = ∞, a covariance without a posterior
+     */
+    public static void checkSettings(KernelKind kind, double[] times, GpInference.Posterior posterior, Loss loss,
+                                     double momentum, boolean covariance) {
+        if (times.length == 0) {
+            throw new IllegalArgumentException("--t: no time given");
+        }
+        for (double t : times) {
+            if (!(t >= 0)) {
+                throw new IllegalArgumentException("--t: expected times >= 0 or inf, got " + t);
+            }
+        }
+        checkKind(kind);
+        if (covariance && posterior == null) {
+            throw new IllegalArgumentException("--cov: needs --posterior nngp|ntk|ntkgp");
+        }
+        if (!Double.isNaN(momentum) && !(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("--momentum: expected a number in [0, 1), got " + momentum);
+        }
+        boolean ode = loss != Loss.MSE || !Double.isNaN(momentum);
+        if (posterior != null) {
+            if (ode) {
+                throw new IllegalArgumentException("--posterior: gp_inference is the t = ∞ MSE posterior; drop --loss "
+                        + loss.shortName() + (!Double.isNaN(momentum) ? " and --momentum" : ""));
+            }
+            if (KindTraits.isFull(kind)) {
+                throw new IllegalArgumentException("--posterior: needs an N×N kernel (--kind trace, pntk, ...), not "
+                        + "full");
+            }
+            if (times.length != 1 || times[0] != Double.POSITIVE_INFINITY) {
+                throw new IllegalArgumentException("--posterior: the posterior is the t = ∞ prediction; drop --t");
+            }
+        }
+        if (ode) {
+            for (double t : times) {
+                if (t == Double.POSITIVE_INFINITY) {
+                    throw new IllegalArgumentException("--loss " + loss.shortName() + (!Double.isNaN(momentum)
+                            ? " --momentum" : "") + ": the ODE is integrated to finite times; give --t, e.g. "
+                            + "--t 10,100,1000");
+                }
+            }
+        }
+    }
+
+    /**
+     * The request with {@code ntk4j predict}'s defaults: the kind pntk, AUTO with the default memory budget,
+     * t = ∞, diag_reg 1e-4 × the mean diagonal, learning rate 1, f0 = 0, the MSE loss, no posterior, no momentum.
+     *
+     * @param model the network
+     * @param params its parameters
+     * @param train the labelled training examples, classes = the model's outputs
+     * @param test the labelled test examples
+     * @return the request
+     */
+    public static PredictRequest of(Model model, Params params, Examples train, Examples test) {
+        return new PredictRequest(model, params, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
+                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
+                false, 1, false, null, Loss.MSE, Double.NaN, false);
+    }
+
+    /** @return the training times (a copy) */
+    @Override
+    public double[] times() {
+        return times.clone();
+    }
+
+    /**
+     * Whether the request is solved as the function-space ODE (a loss other than MSE, or momentum).
+     *
+     * @return true for the ODE, false for the closed form or the posterior
+     */
+    public boolean ode() {
+        return loss != Loss.MSE || !Double.isNaN(momentum);
+    }
+
+    /**
+     * This request with another kernel kind.
+     *
+     * @param k the kind
+     * @return the new request
+     */
+    public PredictRequest withKind(KernelKind k) {
+        return new PredictRequest(model, params, train, test, k, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance);
+    }
+
+    /**
+     * This request with another NTK method and memory budget.
+     *
+     * @param m the method, or AUTO
+     * @param budget the bytes the kernel computation may hold
+     * @return the new request
+     */
+    public PredictRequest withMethod(Method m, long budget) {
+        return new PredictRequest(model, params, train, test, kind, m, budget, times, diagReg, diagRegAbsolute,
+                learningRate, initOutputs, posterior, loss, momentum, covariance);
+    }
+
+    /**
+     * This request with other training times.
+     *
+     * @param ts the times t ≥ 0 (∞ for kernel regression)
+     * @return the new request
+     */
+    public PredictRequest withTimes(double... ts) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, ts, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance);
+    }
+
+    /**
+     * This request with other training settings.
+     *
+     * @param reg the diagonal regulariser r
+     * @param absolute add r itself rather than r × the mean diagonal
+     * @param eta the learning rate η
+     * @param init start from the network's outputs at initialisation instead of 0
+     * @return the new request
+     */
+    public PredictRequest withTraining(double reg, boolean absolute, double eta, boolean init) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, absolute,
+                eta, init, posterior, loss, momentum, covariance);
+    }
+
+    /**
+     * This request as Gaussian-process inference.
+     *
+     * @param p the posterior, or null for training
+     * @param withCovariance also return the test covariance
+     * @return the new request
+     */
+    public PredictRequest withPosterior(GpInference.Posterior p, boolean withCovariance) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, withCovariance);
+    }
+
+    /**
+     * This request with another loss and momentum (either other than MSE without momentum: the ODE).
+     *
+     * @param l the loss
+     * @param mu the momentum in [0, 1), or NaN for none
+     * @return the new request
+     */
+    public PredictRequest withLoss(Loss l, double mu) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, posterior, l, mu, covariance);
+    }
+}

@@ -1,0 +1,180 @@
+package org.ntk4j.predict;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+import org.ntk4j.train.Examples;
+
+/**
+ * {@link Predict#run}, the library form of {@code ntk4j predict}: its kernel regression against the eNTK's
+ * regression solved by hand (Gaussian elimination, float64), its per-time figures against the predictions, several
+ * times at once against one at a time, the posterior's figures, and the request's refusals.
+ */
+class PredictTest {
+    static final Model NET = Zoo.parse("fcn(depth=2,width=16,out=3)");
+    static final int N = 12;
+    static final int M = 7;
+    static final int O = 3;
+
+    private static Tensor inputs(Random r, int n) {
+        double[] x = new double[n * 5];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = r.nextGaussian();
+        }
+        return Tensor.of(x, n, 5);
+    }
+
+    private static int[] labels(Random r, int n) {
+        int[] l = new int[n];
+        for (int i = 0; i < n; i++) {
+            l[i] = r.nextInt(O);
+        }
+        return l;
+    }
+
+    @Test
+    void kernelRegressionEqualsTheRegressionSolvedByHand() {
+        Random r = new Random(3);
+        int[] yTrain = labels(r, N);
+        int[] yTest = labels(r, M);
+        double reg = 1e-3;
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(1, new int[] {5}, DType.F64)) {
+            PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O), new Examples(xTe, yTest, O))
+                    .withKind(KernelKind.trace()).withMethod(Method.JACOBIAN_CONTRACTION, 1L << 30)
+                    .withTraining(reg, true, 1, false);
+            // oracle: K_test,train (K + r I)^-1 Y with the trace eNTK, by Gaussian elimination
+            double[][] expected;
+            EmpiricalNtk ntk = EmpiricalNtk.of(NET, p);
+            try (Tensor k = ntk.kernel(KernelKind.trace(), xTr, null);
+                 Tensor kt = ntk.kernel(KernelKind.trace(), xTe, xTr)) {
+                double[][] a = GradientDescentMseTest.array(k);
+                for (int i = 0; i < N; i++) {
+                    a[i][i] += reg;
+                }
+                double[][] y = new double[N][O];
+                for (int i = 0; i < N; i++) {
+                    y[i][yTrain[i]] = 1;
+                }
+                double[][] alpha = GradientDescentMseTest.gaussSolve(a, y);
+                double[][] b = GradientDescentMseTest.array(kt);
+                expected = new double[M][O];
+                for (int i = 0; i < M; i++) {
+                    for (int j = 0; j < N; j++) {
+                        for (int c = 0; c < O; c++) {
+                            expected[i][c] += b[i][j] * alpha[j][c];
+                        }
+                    }
+                }
+            }
+            try (PredictResult res = Predict.run(q)) {
+                assertThat(res.solver()).isEqualTo(PredictResult.Solver.CLOSED_FORM);
+                assertThat(res.method()).isEqualTo(Method.JACOBIAN_CONTRACTION);
+                assertThat(res.predictions().shape()).containsExactly(M, O);
+                GradientDescentMseTest.assertClose(GradientDescentMseTest.array(res.predictions()), expected, 1e-9);
+                assertThat(res.regulariser()).isEqualTo(reg);
+                assertThat(res.fullKernel()).isFalse();
+                assertThat(res.maxLearningRate()).isPositive().isFinite();
+                // the figures are those of the predictions
+                PredictResult.TimePoint t = res.points().get(0);
+                int right = 0;
+                double sq = 0;
+                for (int i = 0; i < M; i++) {
+                    int best = 0;
+                    for (int c = 1; c < O; c++) {
+                        best = expected[i][c] > expected[i][best] ? c : best;
+                    }
+                    right += best == yTest[i] ? 1 : 0;
+                    for (int c = 0; c < O; c++) {
+                        double d = expected[i][c] - (c == yTest[i] ? 1 : 0);
+                        sq += d * d;
+                    }
+                }
+                assertThat(t.t()).isInfinite();
+                assertThat(t.testAccuracy()).isEqualTo(right / (double) M);
+                assertThat(t.testLoss()).isCloseTo(sq / (M * O), org.assertj.core.data.Percentage.withPercentage(1e-6));
+                // t = ∞ interpolates the (lightly regularised) training targets
+                assertThat(t.trainAccuracy()).isEqualTo(1.0);
+            }
+        }
+    }
+
+    @Test
+    void severalTimesAtOnceAreEachTimeAlone() {
+        Random r = new Random(5);
+        int[] yTrain = labels(r, N);
+        int[] yTest = labels(r, M);
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(2, new int[] {5}, DType.F64)) {
+            PredictRequest base = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O),
+                    new Examples(xTe, yTest, O)).withKind(KernelKind.full()).withTraining(1e-4, false, 0.5, true);
+            double[] times = {3, 30, Double.POSITIVE_INFINITY};
+            try (PredictResult all = Predict.run(base.withTimes(times))) {
+                assertThat(all.predictions().shape()).containsExactly(3, M, O);
+                assertThat(all.fullKernel()).isTrue();
+                double[] flat = all.predictions().toDoubleArray();
+                for (int i = 0; i < times.length; i++) {
+                    try (PredictResult one = Predict.run(base.withTimes(times[i]))) {
+                        double[] alone = one.predictions().toDoubleArray();
+                        for (int j = 0; j < alone.length; j++) {
+                            assertThat(flat[i * M * O + j]).as("t = %s, entry %d", times[i], j)
+                                    .isCloseTo(alone[j], org.assertj.core.data.Offset.offset(1e-9 * (1
+                                            + Math.abs(alone[j]))));
+                        }
+                        assertThat(all.points().get(i).testLoss()).isCloseTo(one.points().get(0).testLoss(),
+                                org.assertj.core.data.Offset.offset(1e-9));
+                    }
+                }
+                // more time, lower train loss
+                assertThat(all.points().get(1).trainLoss()).isLessThan(all.points().get(0).trainLoss());
+            }
+        }
+    }
+
+    @Test
+    void theNngpPosteriorHasNoTrainingFigures() {
+        Random r = new Random(7);
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(3, new int[] {5}, DType.F64)) {
+            PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, labels(r, N), O),
+                    new Examples(xTe, labels(r, M), O)).withKind(KernelKind.trace())
+                    .withPosterior(GpInference.Posterior.NNGP, true);
+            try (PredictResult res = Predict.run(q)) {
+                assertThat(res.solver()).isEqualTo(PredictResult.Solver.POSTERIOR);
+                assertThat(res.maxLearningRate()).isNaN(); // no NTK computed
+                assertThat(res.covariance().shape()).containsExactly(M, M);
+                assertThat(res.meanVariance()).isPositive();
+                assertThat(res.points()).hasSize(1);
+                assertThat(res.points().get(0).trainLoss()).isNaN();
+            }
+        }
+    }
+
+    @Test
+    void meaninglessRequestsAreRefusedBeforeAnyWork() {
+        Random r = new Random(9);
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(4, new int[] {5}, DType.F64)) {
+            PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, labels(r, N), O),
+                    new Examples(xTe, labels(r, M), O));
+            assertThatThrownBy(() -> q.withKind(KernelKind.parse("diagonal", 0)))
+                    .hasMessageStartingWith("--kind: diagonal gives one N×N kernel per output");
+            assertThatThrownBy(() -> q.withKind(KernelKind.full()).withPosterior(GpInference.Posterior.NTK, false))
+                    .hasMessageContaining("needs an N×N kernel");
+            assertThatThrownBy(() -> q.withLoss(Loss.CROSS_ENTROPY, Double.NaN))
+                    .hasMessageContaining("the ODE is integrated to finite times");
+            assertThatThrownBy(() -> q.withTimes(10).withLoss(Loss.MSE, 1.5)).hasMessageContaining("[0, 1)");
+            assertThatThrownBy(() -> q.withTimes()).hasMessage("--t: no time given");
+            assertThatThrownBy(() -> q.withTimes(-1)).hasMessageContaining("expected times >= 0");
+            assertThatThrownBy(() -> PredictRequest.of(Zoo.parse("fcn(depth=1,width=4,out=2)"), p,
+                    new Examples(xTr, new int[N], 2), new Examples(xTe, new int[M], 3)))
+                    .hasMessageContaining("classes");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package org.ntk4j.io;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/** Kernel files read back for analysis ({@code ntk4j spectrum K.npy}). */
+public final class KernelFiles {
+    private KernelFiles() {
+    }
+
+    /**
+     * Reads a train-train kernel written by {@code ntk4j kernel --out} (or NumPy) as a float64 matrix: an N×N kind
+     * [N, N] as it is, the full kernel [N, N, O, O] as the NO×NO matrix of row n·O + o.
+     *
+     * @param file the .npy file
+     * @return the matrix, which the caller closes
+     * @throws IllegalArgumentException if the file does not exist, is not square ([N, N] or [N, N, O, O]), is
+     *     empty, or holds a NaN or infinity (the message names its index)
+     * @throws IOException if the file cannot be read or is not a valid .npy file
+     */
+    public static KernelMatrix readSquare(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("kernel file not found: " + file);
+        }
+        try (Tensor t = Npy.readTensor(file)) {
+            int[] s = t.shape();
+            if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
+                throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
+                        + "got " + Shapes.str(s));
+            }
+            if (t.size() == 0) {
+                throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
+            }
+            int bad = t.firstNonFinite();
+            if (bad >= 0) {
+                throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
+                        + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
+            }
+            return KernelMatrix.of(t);
+        }
+    }
+
+    /**
+     * The row-major multi-index of a flat index.
+     *
+     * @param flat the flat index
+     * @param shape the shape
+     * @return the index along each axis
+     */
+    public static int[] unravel(int flat, int[] shape) {
+        int[] idx = new int[shape.length];
+        for (int i = shape.length - 1; i >= 0; i--) {
+            idx[i] = flat % shape[i];
+            flat /= shape[i];
+        }
+        return idx;
+    }
+}

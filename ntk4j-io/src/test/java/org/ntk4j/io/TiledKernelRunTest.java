@@ -1,0 +1,144 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@link TiledKernelRun}, the library form of {@code ntk4j kernel --out}: the file is the plan's kernel bit for bit
+ * (and the in-memory kernel within round-off), the events come in order with every tile counted once, and the
+ * claim refuses what it must.
+ */
+class TiledKernelRunTest {
+    static final Model NET = Zoo.parse("fcn(depth=1,width=8,out=3)");
+
+    /** Records the events. */
+    private static final class Recorder implements TiledKernelRun.Events {
+        final List<String> events = new ArrayList<>();
+        final StringWriter log = new StringWriter();
+
+        @Override
+        public void planned(TilePlan plan) {
+            events.add("planned " + plan.tileCount());
+        }
+
+        @Override
+        public void discarding(Path out) {
+            events.add("discarding " + out.getFileName());
+        }
+
+        @Override
+        public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+            events.add("progress " + alreadyDone);
+            return new TiledKernelRun.Progress() {
+                @Override
+                public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+                    events.add("tile " + tile.index());
+                }
+
+                @Override
+                public void close() {
+                    events.add("closed");
+                }
+            };
+        }
+
+        @Override
+        public PrintWriter clusterLog() {
+            return new PrintWriter(log);
+        }
+    }
+
+    @Test
+    void theFileIsThePlansKernelAndEveryTileIsCountedOnce(@TempDir Path dir) throws IOException {
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
+            Path out = dir.resolve("K.npy");
+            TiledKernelRun.Request q = new TiledKernelRun.Request(NET, p, x, null, KernelKind.full(), Method.AUTO,
+                    1L << 30, 16, 2, false, false, out, null, 0, 0, null, null);
+            Recorder events = new Recorder();
+            TiledKernelRun.Result r;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false, Method.AUTO, 16, 0)) {
+                r = TiledKernelRun.run(q, events);
+            }
+            TilePlan plan = r.plan();
+            assertThat(plan.tileCount()).isEqualTo(6); // 40 examples in tiles of 16: 3 × 4 / 2 upper tiles
+            assertThat(r.computed()).isEqualTo(plan.tileCount());
+            assertThat(r.resumed()).isZero();
+            double flops = 0;
+            for (int t = 0; t < plan.tileCount(); t++) {
+                flops += plan.tileFlops(t);
+            }
+            assertThat(r.flops()).isEqualTo(flops);
+            assertThat(events.events.get(0)).isEqualTo("planned 6");
+            assertThat(events.events.get(1)).isEqualTo("progress 0");
+            assertThat(events.events.subList(2, 8)).allMatch(e -> e.startsWith("tile ")).doesNotHaveDuplicates();
+            assertThat(events.events.get(8)).isEqualTo("closed");
+            assertThat(events.events).hasSize(9);
+            // bit for bit the plan's kernel computed whole; within round-off the in-memory kernel
+            Path whole = dir.resolve("whole.npy");
+            EmpiricalNtk ntk = EmpiricalNtk.of(NET, p).method(plan.method()).memoryBudget(1L << 30);
+            // with one BLAS thread, as the run computes its tiles (a GEMM's bits depend on the thread count)
+            int blas = org.ntk4j.cpu.Blas.threads();
+            org.ntk4j.cpu.Blas.setThreads(1);
+            try (Tensor k = new TiledKernel(ntk, plan, x, null).computeAll()) {
+                Npy.write(whole, k);
+            } finally {
+                org.ntk4j.cpu.Blas.setThreads(blas);
+            }
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+            try (Tensor file = Npy.readTensor(out); Tensor direct = EmpiricalNtk.of(NET, p).kernel(KernelKind.full(), x, null)) {
+                assertThat(file.shape()).containsExactly(40, 40, 3, 3);
+                double scale = 0;
+                double worst = 0;
+                for (int i = 0; i < direct.size(); i++) {
+                    scale = Math.max(scale, Math.abs(direct.getFlat(i)));
+                    worst = Math.max(worst, Math.abs(file.getFlat(i) - direct.getFlat(i)));
+                }
+                assertThat(worst).isLessThanOrEqualTo(1e-12 * scale);
+            }
+            assertThat(TileStore.manifestPath(out)).doesNotExist();
+            // nothing to resume now
+            assertThatThrownBy(() -> TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0))
+                    .isInstanceOf(IOException.class).hasMessageContaining("--resume: no unfinished run at " + out);
+        }
+    }
+
+    @Test
+    void aLeftoverPartialIsRefusedUnlessOverwritten(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("K.npy");
+        Files.write(TileStore.partialPath(out), new byte[] {1, 2, 3});
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, false, false, Method.AUTO, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("is left from an unfinished run that cannot be resumed");
+        try (Params p = NET.init(2, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 20, 5)) {
+            Recorder events = new Recorder();
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, true, Method.AUTO, 0, 0)) {
+                TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
+                        1L << 30, 0, 1, false, true, out, null, 0, 0, null, null), events);
+            }
+            assertThat(events.events.get(0)).isEqualTo("discarding K.npy");
+            assertThat(Npy.readHeader(out).shape()).containsExactly(20, 20);
+        }
+        assertThatThrownBy(() -> new TiledKernelRun.Request(NET, null, null, null, KernelKind.trace(), Method.AUTO,
+                1, 0, 0, false, false, out, null, 0, 0, null, null)).hasMessageContaining("--threads");
+    }
+}

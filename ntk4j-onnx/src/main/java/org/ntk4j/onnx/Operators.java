@@ -1,0 +1,1144 @@
+package org.ntk4j.onnx;
+
+import static org.ntk4j.onnx.Tracer.MIXED;
+import static org.ntk4j.onnx.Tracer.NONE;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.DoubleBinaryOperator;
+import java.util.function.DoubleUnaryOperator;
+import org.ntk4j.graph.Var;
+import org.ntk4j.onnx.Tracer.Const;
+import org.ntk4j.onnx.Tracer.Ctx;
+import org.ntk4j.onnx.Tracer.Traced;
+import org.ntk4j.onnx.Tracer.Value;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * The operator table: one entry per ONNX operator the import maps onto ntk4j primitives. An operator missing here
+ * is refused with the node's name and this list. Max pooling, average pooling, BatchNormalization and grouped
+ * convolutions are one entry (or, for groups, one branch of Conv) each once their primitives exist.
+ *
+ * <p>Layout: the model's own. Conv takes NCHW (PyTorch's) and maps onto ntk4j's channels-last convolution: its
+ * OIHW filter is transposed to HWIO, its input to NHWC unless already held so, and its output stays channels-last
+ * ({@link Traced#perm}). Elementwise operators work on values as held; transposes, reshapes, matrix products,
+ * softmax, slices, reductions and LayerNormalization work on views ({@link Views}); any other operator reads the
+ * file's layout ({@link Traced#var()}), which records the transpose. A Conv-activation-Conv chain thus transposes
+ * its activations once in and once out, and PyTorch's attention keeps the example axis first throughout.
+ */
+final class Operators {
+    /** An operator: the node's outputs from its inputs. */
+    interface Op {
+        Value[] apply(Ctx c);
+    }
+
+    private static final int INT64 = TensorProto.DataType.INT64_VALUE;
+    private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
+    private static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+
+    static final Map<String, Op> TABLE = new TreeMap<>();
+
+    static {
+        // elementwise
+        TABLE.put("Relu", c -> unary(c, Var::relu));
+        TABLE.put("Sigmoid", c -> unary(c, Var::sigmoid));
+        TABLE.put("Tanh", c -> unary(c, Var::tanh));
+        TABLE.put("Erf", c -> unary(c, Var::erf));
+        TABLE.put("Exp", c -> unary(c, Var::exp));
+        TABLE.put("Log", c -> unary(c, Var::log));
+        TABLE.put("Sqrt", c -> c.allConst() ? one(staticUnary(c, Math::sqrt)) : unary(c, Var::sqrt));
+        TABLE.put("Neg", c -> c.allConst() ? one(staticUnary(c, v -> -v)) : unary(c, Var::neg));
+        TABLE.put("LeakyRelu", Operators::leakyRelu);
+        TABLE.put("Gelu", Operators::gelu);
+        TABLE.put("Clip", Operators::clip);
+        TABLE.put("Pow", Operators::pow);
+        TABLE.put("Softmax", Operators::softmax);
+        TABLE.put("Identity", c -> one(c.in(0)));
+        TABLE.put("Dropout", c -> one(c.in(0)));
+        TABLE.put("Add", c -> binary(c, Var::add, Double::sum));
+        TABLE.put("Sub", c -> binary(c, Var::sub, (a, b) -> a - b));
+        TABLE.put("Mul", c -> binary(c, Var::mul, (a, b) -> a * b));
+        TABLE.put("Div", c -> binary(c, Var::div, (a, b) -> a / b));
+        // contractions
+        TABLE.put("MatMul", Operators::matMul);
+        TABLE.put("Gemm", Operators::gemm);
+        TABLE.put("Conv", Operators::conv);
+        // reductions, pooling and normalisation. To come, one entry each, once their primitives exist: "MaxPool"
+        // (reduce_window max), "AveragePool", "BatchNormalization" (inference; its running mean and variance are
+        // read with c.constant and lifted as graph constants, never through c.traced, so that they are not
+        // parameters); and in "Conv" the branch for group > 1 (feature_group_count).
+        TABLE.put("GlobalAveragePool", Operators::globalAveragePool);
+        TABLE.put("ReduceMean", c -> reduce(c, true));
+        TABLE.put("ReduceSum", c -> reduce(c, false));
+        TABLE.put("LayerNormalization", Operators::layerNorm);
+        // shapes
+        TABLE.put("Flatten", Operators::flatten);
+        TABLE.put("Reshape", Operators::reshape);
+        TABLE.put("Transpose", Operators::transpose);
+        TABLE.put("Concat", Operators::concat);
+        TABLE.put("Slice", Operators::slice);
+        TABLE.put("Split", Operators::split);
+        TABLE.put("Squeeze", Operators::squeeze);
+        TABLE.put("Unsqueeze", Operators::unsqueeze);
+        TABLE.put("Expand", Operators::expand);
+        TABLE.put("Gather", Operators::gather);
+        // evaluated at import
+        TABLE.put("Constant", Operators::constant);
+        TABLE.put("Shape", Operators::shape);
+        TABLE.put("Cast", Operators::cast);
+        TABLE.put("ConstantOfShape", Operators::constantOfShape);
+        TABLE.put("Equal", c -> one(staticMap(c, "Equal", BOOL, v -> v[0] == v[1] ? 1 : 0)));
+        TABLE.put("Where", c -> one(staticMap(c, "Where", -1, v -> v[0] != 0 ? v[1] : v[2])));
+        TABLE.put("Range", Operators::range);
+    }
+
+    private Operators() {
+    }
+
+    /** The supported operators, sorted. */
+    static List<String> supported() {
+        return new ArrayList<>(TABLE.keySet());
+    }
+
+    private static Value[] one(Value v) {
+        return new Value[] {v};
+    }
+
+    // ---- elementwise ----
+
+    /** An elementwise function, applied to the value as held (any layout). */
+    private static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
+        Traced x = c.traced(0);
+        return one(x.withPhys(f.apply(x.phys), x.tBatch));
+    }
+
+    private static Value[] leakyRelu(Ctx c) {
+        double alpha = c.attrFloat("alpha", 0.01f);
+        return unary(c, v -> {
+            if (alpha >= 0 && alpha <= 1) {
+                return v.max(v.mul(alpha));
+            }
+            Var pos = v.greater(0.0);
+            return v.mul(pos).add(v.mul(alpha).mul(pos.neg().add(1.0)));
+        });
+    }
+
+    private static Value[] gelu(Ctx c) {
+        String approx = c.attrString("approximate", "none");
+        if (approx.equals("tanh")) {
+            // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+            return unary(c, v -> v.mul(0.5).mul(v.add(v.mul(v).mul(v).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))
+                    .tanh().add(1.0)));
+        }
+        if (approx.equals("none")) {
+            // 0.5 x (1 + erf(x / √2))
+            return unary(c, v -> v.mul(0.5).mul(v.mul(1 / Math.sqrt(2)).erf().add(1.0)));
+        }
+        throw c.unsupported("approximate='" + approx + "'");
+    }
+
+    private static Value[] clip(Ctx c) {
+        double lo = Double.NEGATIVE_INFINITY;
+        double hi = Double.POSITIVE_INFINITY;
+        if (c.opset() < 11) {
+            lo = c.attrFloat("min", Float.NEGATIVE_INFINITY);
+            hi = c.attrFloat("max", Float.POSITIVE_INFINITY);
+        } else {
+            if (c.has(1)) {
+                lo = scalar(c, 1, "min");
+            }
+            if (c.has(2)) {
+                hi = scalar(c, 2, "max");
+            }
+        }
+        double min = lo;
+        double max = hi;
+        return unary(c, v -> {
+            Var y = min > Double.NEGATIVE_INFINITY ? v.max(min) : v;
+            // min(y, hi) = -max(-y, -hi)
+            return max < Double.POSITIVE_INFINITY ? y.neg().max(-max).neg() : y;
+        });
+    }
+
+    private static double scalar(Ctx c, int i, String what) {
+        Const k = c.constant(i, what);
+        if (k.values().length != 1) {
+            throw c.error("input " + i + " (" + what + ") must be a single number, has shape " + Shapes.str(k.shape));
+        }
+        return k.values()[0];
+    }
+
+    private static Value[] pow(Ctx c) {
+        double p = scalar(c, 1, "exponent");
+        if (c.in(0) instanceof Const k && !k.weightCandidate()) {
+            return one(staticUnary(c, v -> Math.pow(v, p)));
+        }
+        return unary(c, v -> {
+            if (p == 1) {
+                return v;
+            } else if (p == 2) {
+                return v.mul(v);
+            } else if (p == 3) {
+                return v.mul(v).mul(v);
+            } else if (p == 0.5) {
+                return v.sqrt();
+            } else if (p == -1) {
+                return c.builder().scalar(1.0, v.dtype()).div(v);
+            } else if (p == 0) {
+                return v.mul(0.0).add(1.0);
+            }
+            // x^p = exp(p log x), for x > 0
+            return v.log().mul(p).exp();
+        });
+    }
+
+    private static Value[] softmax(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        if (c.opset() >= 13) {
+            int a = c.axis(c.attrInt("axis", -1), r);
+            int[] pa = c.views() && x.isView() ? Views.singlePhysAxes(x, new int[] {a}) : null;
+            if (pa != null) {
+                return one(x.withPhys(softmax(x.phys, pa[0]),
+                        Views.batchUnder(x, new int[] {a}) ? MIXED : x.tBatch));
+            }
+            return one(c.out(softmax(x.var(), a), x.batch == a ? MIXED : x.batch));
+        }
+        // opsets 11-12: softmax over the axes from 'axis' on, flattened
+        int a = c.axis(c.attrInt("axis", 1), r);
+        int[] s = x.var().shape();
+        Var flat = x.var().reshape(Shapes.size(s, 0, a), Shapes.size(s, a, r));
+        Var y = softmax(flat, 1).reshape(s);
+        return one(c.out(y, x.batch >= a ? MIXED : x.batch));
+    }
+
+    private static Var softmax(Var x, int axis) {
+        Var shifted = x.sub(keep(x.reduceMax(axis), x.shape(), new int[] {axis}));
+        Var e = shifted.exp();
+        return e.div(keep(e.sum(axis), x.shape(), new int[] {axis}));
+    }
+
+    /** A reduction's result reshaped to keep the reduced axes with size 1. */
+    private static Var keep(Var reduced, int[] full, int[] axes) {
+        int[] s = full.clone();
+        for (int a : axes) {
+            s[a] = 1;
+        }
+        return reduced.reshape(s);
+    }
+
+    private static Value[] binary(Ctx c, java.util.function.BinaryOperator<Var> f, DoubleBinaryOperator g) {
+        if (c.allConst()) {
+            Const a = c.constant(0, "a");
+            Const b = c.constant(1, "b");
+            boolean ints = !a.floating() && !b.floating();
+            DoubleBinaryOperator h = ints && c.op().equals("Div") ? (u, v) -> (double) ((long) u / (long) v) : g;
+            return one(staticMap(c, c.op(), a.type, v -> h.applyAsDouble(v[0], v[1])));
+        }
+        Traced a = c.traced(0);
+        Traced b = c.traced(1);
+        if (c.views()) {
+            Traced v = Views.binary(a, b, f);
+            if (v != null) {
+                return one(v);
+            }
+        }
+        int[] perm = a.perm != null ? a.perm : b.perm;
+        if (perm != null && samePhysical(a, b, perm)) {
+            // both operands in the same permuted layout (a residual sum), or one of them a value of the other's
+            // rank or lower that does not depend on x (a per-channel scale): compute in that layout
+            Var y = f.apply(physical(a, perm), physical(b, perm));
+            return one(new Traced(y, perm, Tracer.broadcastBatch(perm.length, a, b)));
+        }
+        Var y = f.apply(a.var(), b.var());
+        return one(c.out(y, Tracer.broadcastBatch(y.rank(), a, b)));
+    }
+
+    /** Whether a and b can be combined elementwise in the layout {@code perm} (see {@link #physical}). */
+    private static boolean samePhysical(Traced a, Traced b, int[] perm) {
+        for (Traced t : new Traced[] {a, b}) {
+            boolean held = t.perm != null && t.groups == null && Arrays.equals(t.perm, perm);
+            boolean movable = !t.isView() && t.batch == NONE && t.rank() <= perm.length;
+            if (!held && !movable) {
+                return false;
+            }
+        }
+        int[] s = Shapes.broadcast("elementwise", a.shape(), b.shape());
+        return s.length == perm.length;
+    }
+
+    /** t in the layout perm: as held, or (an x-independent value) reshaped to full rank and transposed. */
+    private static Var physical(Traced t, int[] perm) {
+        if (t.perm != null) {
+            return t.phys;
+        }
+        int[] s = t.shape();
+        int[] full = new int[perm.length];
+        Arrays.fill(full, 1);
+        System.arraycopy(s, 0, full, perm.length - s.length, s.length);
+        // logical = phys.transpose(perm), so phys = logical.transpose(inverse(perm))
+        return t.phys.reshape(full).transpose(Shapes.inversePermutation(perm));
+    }
+
+    // ---- contractions ----
+
+    private static Value[] matMul(Ctx c) {
+        Traced a = c.traced(0);
+        Traced b = c.traced(1);
+        if (c.views() && (a.isView() || b.isView())) {
+            Traced v = b.tBatch == NONE && b.rank() == 2 ? Views.matmulWeight(a, b.var())
+                    : Views.matmulPaired(a, b);
+            if (v != null) {
+                return one(v);
+            }
+        }
+        Var av = a.var();
+        Var bv = b.var();
+        int ra = av.rank();
+        int rb = bv.rank();
+        if (ra == 0 || rb == 0) {
+            throw c.error("MatMul of a scalar");
+        }
+        boolean aVec = ra == 1;
+        boolean bVec = rb == 1;
+        if (aVec) {
+            av = av.reshape(1, av.dim(0));
+        }
+        if (bVec) {
+            bv = bv.reshape(bv.dim(0), 1);
+        }
+        int ka = av.rank();
+        int kb = bv.rank();
+        if (av.dim(-1) != bv.dim(-2)) {
+            throw c.error("MatMul of " + Shapes.str(a.var().shape()) + " and " + Shapes.str(b.var().shape())
+                    + ": inner sizes differ");
+        }
+        Var y;
+        int outRank;
+        if (kb == 2) {
+            // [..., M, K] x [K, N]: contract the last axis with the first, no batch axes
+            y = av.dotGeneral(bv, new int[] {ka - 1}, new int[] {0}, new int[0], new int[0]);
+            outRank = ka;
+        } else {
+            int[] ba = Arrays.copyOf(av.shape(), ka - 2);
+            int[] bb = Arrays.copyOf(bv.shape(), kb - 2);
+            int[] batch = Shapes.broadcast("MatMul", ba, bb);
+            outRank = batch.length + 2;
+            av = av.broadcastTo(Shapes.concat(batch, new int[] {av.dim(-2), av.dim(-1)}));
+            bv = bv.broadcastTo(Shapes.concat(batch, new int[] {bv.dim(-2), bv.dim(-1)}));
+            int[] iota = Shapes.iota(batch.length);
+            y = av.dotGeneral(bv, new int[] {outRank - 1}, new int[] {outRank - 2}, iota, iota);
+        }
+        int batchA = operandBatch(a.batch, ra, outRank, aVec, false);
+        int batchB = operandBatch(b.batch, rb, outRank, bVec, true);
+        int batch = combine(batchA, batchB);
+        if (aVec || bVec) {
+            int[] s = y.shape();
+            List<Integer> keep = new ArrayList<>();
+            for (int i = 0; i < s.length; i++) {
+                if (!(aVec && i == s.length - 2) && !(bVec && i == s.length - 1)) {
+                    keep.add(s[i]);
+                }
+            }
+            y = y.reshape(keep.stream().mapToInt(Integer::intValue).toArray());
+            batch = batch >= 0 && batch >= y.rank() ? MIXED : batch;
+        }
+        return one(c.out(y, batch));
+    }
+
+    /** Where an operand's example axis lands in a matmul result of rank {@code outRank}. */
+    private static int operandBatch(int batch, int rank, int outRank, boolean vec, boolean rhs) {
+        if (batch < 0) {
+            return batch;
+        }
+        if (vec) {
+            return MIXED;
+        }
+        int contracted = rhs ? rank - 2 : rank - 1;
+        int free = rhs ? rank - 1 : rank - 2;
+        if (batch == contracted) {
+            return MIXED;
+        }
+        if (batch == free) {
+            return rhs ? outRank - 1 : outRank - 2;
+        }
+        return batch + outRank - rank;
+    }
+
+    private static int combine(int a, int b) {
+        if (a == MIXED || b == MIXED) {
+            return MIXED;
+        }
+        if (a >= 0 && b >= 0 && a != b) {
+            return MIXED;
+        }
+        return a >= 0 ? a : b;
+    }
+
+    private static Value[] gemm(Ctx c) {
+        Traced a = c.traced(0);
+        Traced b = c.traced(1);
+        if (a.var().rank() != 2 || b.var().rank() != 2) {
+            throw c.error("Gemm takes matrices, got " + Shapes.str(a.var().shape()) + " and "
+                    + Shapes.str(b.var().shape()));
+        }
+        boolean ta = c.attrInt("transA", 0) != 0;
+        boolean tb = c.attrInt("transB", 0) != 0;
+        double alpha = c.attrFloat("alpha", 1f);
+        double beta = c.attrFloat("beta", 1f);
+        if (c.views() && a.isView() && !ta && b.tBatch == NONE) {
+            Traced v = Views.matmulWeight(a, tb ? b.var().transpose(1, 0) : b.var());
+            if (v != null) {
+                if (alpha != 1) {
+                    v = v.withPhys(v.phys.mul(alpha), v.tBatch);
+                }
+                if (c.has(2)) {
+                    Traced bias = c.traced(2);
+                    Traced cb = beta != 1 ? new Traced(bias.var().mul(beta), bias.batch) : bias;
+                    Traced sum = Views.binary(v, cb, Var::add);
+                    return one(sum != null ? sum
+                            : c.out(v.var().add(cb.var()), combine(v.batch, Tracer.broadcastBatch(2, cb))));
+                }
+                return one(v);
+            }
+        }
+        Var y = a.var().dotGeneral(b.var(), new int[] {ta ? 0 : 1}, new int[] {tb ? 1 : 0}, new int[0], new int[0]);
+        if (alpha != 1) {
+            y = y.mul(alpha);
+        }
+        int batch = combine(a.batch < 0 ? a.batch : a.batch == (ta ? 1 : 0) ? 0 : MIXED,
+                b.batch < 0 ? b.batch : b.batch == (tb ? 0 : 1) ? 1 : MIXED);
+        if (c.has(2)) {
+            Traced bias = c.traced(2);
+            Var cv = beta != 1 ? bias.var().mul(beta) : bias.var();
+            y = y.add(cv);
+            batch = combine(batch, Tracer.broadcastBatch(2, bias));
+        }
+        return one(c.out(y, batch));
+    }
+
+    private static Value[] conv(Ctx c) {
+        Traced x = c.traced(0);
+        Traced w = c.traced(1);
+        int r = x.var().rank();
+        int d = r - 2;
+        if (d < 1 || w.var().rank() != r) {
+            throw c.error("Conv takes an input [N, C, spatial...] and a filter [Cout, Cin, k...] of the same rank, got "
+                    + Shapes.str(x.var().shape()) + " and " + Shapes.str(w.var().shape()));
+        }
+        long group = c.attrInt("group", 1);
+        if (group != 1) {
+            // grouped (depthwise) convolutions: one branch here once feature_group_count exists
+            throw c.unsupported("group=" + group);
+        }
+        int[] strides = ints(c.attrInts("strides"), d, 1);
+        int[] dilations = ints(c.attrInts("dilations"), d, 1);
+        int[] xs = x.var().shape();
+        int[] ws = w.var().shape();
+        int[][] pads = new int[d][2];
+        String auto = c.attrString("auto_pad", "NOTSET");
+        long[] p = c.attrInts("pads");
+        for (int i = 0; i < d; i++) {
+            int in = xs[i + 2];
+            int k = (ws[i + 2] - 1) * dilations[i] + 1;
+            switch (auto) {
+                case "NOTSET" -> {
+                    if (p != null) {
+                        pads[i][0] = Math.toIntExact(p[i]);
+                        pads[i][1] = Math.toIntExact(p[i + d]);
+                    }
+                }
+                case "VALID" -> {
+                    // no padding
+                }
+                case "SAME_UPPER", "SAME_LOWER" -> {
+                    int out = (in + strides[i] - 1) / strides[i];
+                    int total = Math.max((out - 1) * strides[i] + k - in, 0);
+                    int small = total / 2;
+                    pads[i][0] = auto.equals("SAME_UPPER") ? small : total - small;
+                    pads[i][1] = total - pads[i][0];
+                }
+                default -> throw c.unsupported("auto_pad='" + auto + "'");
+            }
+        }
+        // NCHW -> NHWC, OIHW -> HWIO
+        int[] toLast = new int[r];
+        int[] filter = new int[r];
+        int[] toFirst = new int[r];
+        toLast[0] = 0;
+        toFirst[0] = 0;
+        toFirst[1] = r - 1;
+        for (int i = 0; i < d; i++) {
+            toLast[i + 1] = i + 2;
+            filter[i] = i + 2;
+            toFirst[i + 2] = i + 1;
+        }
+        toLast[r - 1] = 1;
+        filter[d] = 1;
+        filter[d + 1] = 0;
+        // an input held channels-last (the output of a convolution, perhaps through elementwise operations) is used
+        // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
+        Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
+        Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations);
+        if (c.has(2)) {
+            y = y.add(c.traced(2).var());
+        }
+        int batch = x.batch == 0 || x.batch == NONE ? x.batch : MIXED;
+        return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
+    }
+
+    private static int[] ints(long[] v, int n, int dflt) {
+        int[] r = new int[n];
+        Arrays.fill(r, dflt);
+        if (v != null) {
+            for (int i = 0; i < n && i < v.length; i++) {
+                r[i] = Math.toIntExact(v[i]);
+            }
+        }
+        return r;
+    }
+
+    // ---- reductions and normalisation ----
+
+    private static Value[] globalAveragePool(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.var().rank();
+        int[] axes = new int[r - 2];
+        for (int i = 0; i < axes.length; i++) {
+            axes[i] = i + 2;
+        }
+        Var y = keep(x.var().mean(axes), x.var().shape(), axes);
+        return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
+    }
+
+    private static Value[] reduce(Ctx c, boolean mean) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        long[] axesIn;
+        boolean axesAsInput = mean ? c.opset() >= 18 : c.opset() >= 13;
+        if (axesAsInput) {
+            axesIn = c.has(1) ? c.constant(1, "axes").longs() : null;
+        } else {
+            axesIn = c.attrInts("axes");
+        }
+        boolean keepDims = c.attrInt("keepdims", 1) != 0;
+        if (axesIn == null || axesIn.length == 0) {
+            if (c.attrInt("noop_with_empty_axes", 0) != 0) {
+                return one(x);
+            }
+            axesIn = new long[r];
+            for (int i = 0; i < r; i++) {
+                axesIn[i] = i;
+            }
+        }
+        int[] axes = sortedAxes(c, axesIn, r);
+        if (c.views() && x.isView()) {
+            int[] pa = Views.physAxesUnder(x, axes);
+            Var red = mean ? x.phys.mean(pa) : x.phys.sum(pa);
+            Traced kept = x.withPhys(keep(red, x.phys.shape(), pa), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
+            if (keepDims) {
+                return one(kept);
+            }
+            int[] out = x.shape();
+            List<Integer> squeezed = new ArrayList<>();
+            for (int i = 0; i < r; i++) {
+                if (!Shapes.contains(axes, i)) {
+                    squeezed.add(out[i]);
+                }
+            }
+            return one(reshapeTo(c, kept, squeezed.stream().mapToInt(Integer::intValue).toArray()));
+        }
+        Var y = mean ? x.var().mean(axes) : x.var().sum(axes);
+        int batch;
+        if (keepDims) {
+            y = keep(y, x.var().shape(), axes);
+            batch = x.batch >= 0 && Shapes.contains(axes, x.batch) ? MIXED : x.batch;
+        } else {
+            batch = Tracer.removeAxesBatch(x.batch, axes);
+        }
+        return one(c.out(y, batch));
+    }
+
+    private static int[] sortedAxes(Ctx c, long[] axes, int rank) {
+        int[] r = new int[axes.length];
+        for (int i = 0; i < axes.length; i++) {
+            r[i] = c.axis(axes[i], rank);
+        }
+        Arrays.sort(r);
+        for (int i = 1; i < r.length; i++) {
+            if (r[i] == r[i - 1]) {
+                throw c.error("axis " + r[i] + " is given twice");
+            }
+        }
+        return r;
+    }
+
+    private static Value[] layerNorm(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        int from = c.axis(c.attrInt("axis", -1), r);
+        double eps = c.attrFloat("epsilon", 1e-5f);
+        int[] axes = new int[r - from];
+        for (int i = 0; i < axes.length; i++) {
+            axes[i] = from + i;
+        }
+        if (c.views() && x.isView()) {
+            int[] pa = Views.physAxesUnder(x, axes);
+            int[] ps = x.phys.shape();
+            Var centred = x.phys.sub(keep(x.phys.mean(pa), ps, pa));
+            Var var = keep(centred.mul(centred).mean(pa), ps, pa);
+            Traced y = x.withPhys(centred.div(var.add(eps).sqrt()), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
+            Traced scaled = Views.binary(y, c.traced(1), Var::mul);
+            Traced out = scaled == null || !c.has(2) ? scaled : Views.binary(scaled, c.traced(2), Var::add);
+            if (out != null) {
+                return one(out);
+            }
+            Var yv = y.var().mul(c.traced(1).var());
+            if (c.has(2)) {
+                yv = yv.add(c.traced(2).var());
+            }
+            return one(c.out(yv, combine(y.batch, combine(Tracer.broadcastBatch(r, c.traced(1)),
+                    c.has(2) ? Tracer.broadcastBatch(r, c.traced(2)) : NONE))));
+        }
+        int[] s = x.var().shape();
+        Var centred = x.var().sub(keep(x.var().mean(axes), s, axes));
+        Var var = keep(centred.mul(centred).mean(axes), s, axes);
+        Var y = centred.div(var.add(eps).sqrt());
+        Traced scale = c.traced(1);
+        y = y.mul(scale.var());
+        int batch = x.batch >= from ? MIXED : x.batch;
+        batch = combine(batch, Tracer.broadcastBatch(r, scale));
+        if (c.has(2)) {
+            Traced bias = c.traced(2);
+            y = y.add(bias.var());
+            batch = combine(batch, Tracer.broadcastBatch(r, bias));
+        }
+        return one(c.out(y, batch));
+    }
+
+    // ---- shapes ----
+
+    private static Value reshapeTo(Ctx c, Value v, int[] shape) {
+        if (v instanceof Const k && !k.weightCandidate()) {
+            return new Const(k.type, shape, k.values());
+        }
+        Traced t = v instanceof Traced tr ? tr : c.traced(0);
+        if (Shapes.size(shape) != Shapes.size(t.shape())) {
+            throw c.error("cannot reshape " + Shapes.str(t.shape()) + " to " + Shapes.str(shape));
+        }
+        if (c.views()) {
+            Traced view = Views.reshape(t, shape);
+            if (view != null) {
+                return view;
+            }
+        }
+        return c.out(t.var().reshape(shape), Tracer.reshapeBatch(t.batch, t.var().shape(), shape));
+    }
+
+    private static Value[] flatten(Ctx c) {
+        int[] s = c.shapeOf(0);
+        int a = c.attrInt("axis", 1) == s.length ? s.length : c.axis(c.attrInt("axis", 1), s.length);
+        return one(reshapeTo(c, c.in(0), new int[] {Shapes.size(s, 0, a), Shapes.size(s, a, s.length)}));
+    }
+
+    private static Value[] reshape(Ctx c) {
+        int[] in = c.shapeOf(0);
+        long[] target = c.constant(1, "shape").longs();
+        boolean allowZero = c.attrInt("allowzero", 0) != 0;
+        int[] s = new int[target.length];
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (target[i] == 0 && !allowZero) {
+                if (i >= in.length) {
+                    throw c.error("shape " + Tracer.str(target) + " copies axis " + i + " of " + Shapes.str(in));
+                }
+                s[i] = in[i];
+            } else if (target[i] == -1) {
+                infer = i;
+                continue;
+            } else {
+                s[i] = Math.toIntExact(target[i]);
+            }
+            known *= s[i];
+        }
+        if (infer >= 0) {
+            s[infer] = known == 0 ? 0 : (int) (Shapes.size(in) / known);
+        }
+        if (Shapes.size(s) != Shapes.size(in) || (infer >= 0 && known != 0 && Shapes.size(in) % known != 0)) {
+            throw c.error("cannot reshape " + Shapes.str(in) + " to " + Tracer.str(target) + "; if the model was "
+                    + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so that "
+                    + "the batch size is not written into its shapes");
+        }
+        return one(reshapeTo(c, c.in(0), s));
+    }
+
+    private static Value[] transpose(Ctx c) {
+        int r = c.shapeOf(0).length;
+        long[] p = c.attrInts("perm");
+        int[] perm = new int[r];
+        for (int i = 0; i < r; i++) {
+            perm[i] = p == null ? r - 1 - i : c.axis(p[i], r);
+        }
+        if (!Shapes.isPermutation(perm, r)) {
+            throw c.error("perm " + Arrays.toString(perm) + " is not a permutation of " + r + " axes");
+        }
+        if (c.in(0) instanceof Const k && !k.weightCandidate()) {
+            int[] out = Shapes.permute(k.shape, perm);
+            int[] inStrides = Shapes.strides(k.shape);
+            double[] src = k.values();
+            double[] v = new double[src.length];
+            for (int f = 0; f < v.length; f++) {
+                int rem = f;
+                int off = 0;
+                for (int i = r - 1; i >= 0; i--) {
+                    off += (rem % out[i]) * inStrides[perm[i]];
+                    rem /= out[i];
+                }
+                v[f] = src[off];
+            }
+            return one(new Const(k.type, out, v));
+        }
+        Traced x = c.traced(0);
+        if (c.views()) {
+            return one(Views.transpose(x, perm));
+        }
+        int batch = x.batch;
+        if (batch >= 0) {
+            for (int i = 0; i < r; i++) {
+                if (perm[i] == x.batch) {
+                    batch = i;
+                }
+            }
+        }
+        return one(c.out(x.var().transpose(perm), batch));
+    }
+
+    private static Value[] concat(Ctx c) {
+        int n = c.inputs();
+        if (c.allConst()) {
+            List<Const> parts = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                parts.add(c.constant(i, "part"));
+            }
+            int r = parts.get(0).shape.length;
+            int a = c.axis(c.attrInt("axis", 0), Math.max(r, 1));
+            return one(staticConcat(c, parts, a));
+        }
+        Var[] parts = new Var[n];
+        Traced[] ts = new Traced[n];
+        for (int i = 0; i < n; i++) {
+            ts[i] = c.traced(i);
+            parts[i] = ts[i].var();
+        }
+        int a = c.axis(c.attrInt("axis", 0), parts[0].rank());
+        int batch = Tracer.broadcastBatch(parts[0].rank(), ts);
+        return one(c.out(Var.concatenate(a, parts), batch == a ? MIXED : batch));
+    }
+
+    private static Const staticConcat(Ctx c, List<Const> parts, int axis) {
+        int[] s = parts.get(0).shape.clone();
+        int total = 0;
+        for (Const p : parts) {
+            if (p.shape.length != s.length) {
+                throw c.error("Concat of ranks " + s.length + " and " + p.shape.length);
+            }
+            total += p.shape[axis];
+        }
+        s[axis] = total;
+        int outer = Shapes.size(s, 0, axis);
+        int inner = Shapes.size(s, axis + 1, s.length);
+        double[] v = new double[Shapes.size(s)];
+        int pos = 0;
+        for (int o = 0; o < outer; o++) {
+            for (Const p : parts) {
+                int len = p.shape[axis] * inner;
+                System.arraycopy(p.values(), o * len, v, pos, len);
+                pos += len;
+            }
+        }
+        return new Const(parts.get(0).type, s, v);
+    }
+
+    private static Value[] slice(Ctx c) {
+        int[] s = c.shapeOf(0);
+        int r = s.length;
+        long[] starts;
+        long[] ends;
+        long[] axes = null;
+        long[] steps = null;
+        if (c.opset() < 10) {
+            starts = c.attrInts("starts");
+            ends = c.attrInts("ends");
+            axes = c.attrInts("axes");
+        } else {
+            starts = c.constant(1, "starts").longs();
+            ends = c.constant(2, "ends").longs();
+            if (c.has(3)) {
+                axes = c.constant(3, "axes").longs();
+            }
+            if (c.has(4)) {
+                steps = c.constant(4, "steps").longs();
+            }
+        }
+        int[] start = new int[r];
+        int[] limit = s.clone();
+        int[] stride = new int[r];
+        Arrays.fill(stride, 1);
+        for (int i = 0; i < starts.length; i++) {
+            int a = axes == null ? i : c.axis(axes[i], r);
+            long step = steps == null ? 1 : steps[i];
+            if (step < 1) {
+                throw c.unsupported("step " + step + " (only positive steps are imported)");
+            }
+            long dim = s[a];
+            long b = starts[i] < 0 ? starts[i] + dim : starts[i];
+            long e = ends[i] < 0 ? ends[i] + dim : ends[i];
+            b = Math.max(0, Math.min(b, dim));
+            e = Math.max(b, Math.min(e, dim));
+            start[a] = (int) b;
+            limit[a] = (int) e;
+            stride[a] = (int) Math.min(step, Integer.MAX_VALUE);
+        }
+        Value v = c.in(0);
+        if (v instanceof Const k && !k.weightCandidate()) {
+            return one(staticSlice(k, start, limit, stride));
+        }
+        Traced x = c.traced(0);
+        if (c.views() && x.isView()) {
+            int[] all = Shapes.iota(r);
+            int[] pa = Views.singlePhysAxes(x, all);
+            if (pa != null) {
+                int pr = x.phys.rank();
+                int[] ps = new int[pr];
+                int[] pl = x.phys.shape();
+                int[] pst = new int[pr];
+                Arrays.fill(pst, 1);
+                boolean cutsBatch = false;
+                for (int i = 0; i < r; i++) {
+                    ps[pa[i]] = start[i];
+                    pl[pa[i]] = limit[i];
+                    pst[pa[i]] = stride[i];
+                    cutsBatch |= i == x.batch && (start[i] != 0 || limit[i] != s[i] || stride[i] != 1);
+                }
+                return one(x.withPhys(x.phys.slice(ps, pl, pst), cutsBatch ? MIXED : x.tBatch));
+            }
+        }
+        int batch = x.batch;
+        if (batch >= 0 && (start[batch] != 0 || limit[batch] != s[batch] || stride[batch] != 1)) {
+            batch = MIXED;
+        }
+        return one(c.out(x.var().slice(start, limit, stride), batch));
+    }
+
+    private static Const staticSlice(Const k, int[] start, int[] limit, int[] stride) {
+        int r = k.shape.length;
+        int[] out = new int[r];
+        for (int i = 0; i < r; i++) {
+            out[i] = limit[i] <= start[i] ? 0 : (limit[i] - start[i] + stride[i] - 1) / stride[i];
+        }
+        double[] v = new double[Shapes.size(out)];
+        int[] inStrides = Shapes.strides(k.shape);
+        int[] idx = new int[r];
+        double[] src = k.values();
+        for (int f = 0; f < v.length; f++) {
+            int rem = f;
+            int off = 0;
+            for (int i = r - 1; i >= 0; i--) {
+                idx[i] = rem % out[i];
+                rem /= out[i];
+                off += (start[i] + idx[i] * stride[i]) * inStrides[i];
+            }
+            v[f] = src[off];
+        }
+        return new Const(k.type, out, v);
+    }
+
+    private static Value[] split(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.var().rank();
+        int a = c.axis(c.attrInt("axis", 0), r);
+        int outs = c.node.getOutputCount();
+        long[] sizes = c.opset() >= 13 ? (c.has(1) ? c.constant(1, "split").longs() : null) : c.attrInts("split");
+        int dim = x.var().dim(a);
+        if (sizes == null) {
+            int each = (dim + outs - 1) / outs;
+            sizes = new long[outs];
+            for (int i = 0; i < outs; i++) {
+                sizes[i] = Math.max(0, Math.min(each, dim - (long) each * i));
+            }
+        }
+        if (sizes.length != outs || Arrays.stream(sizes).sum() != dim) {
+            throw c.error("split sizes " + Tracer.str(sizes) + " do not divide axis " + a + " of size " + dim
+                    + " into " + outs + " outputs");
+        }
+        Value[] r2 = new Value[outs];
+        int pos = 0;
+        for (int i = 0; i < outs; i++) {
+            int len = (int) sizes[i];
+            Var part = x.var().sliceInDim(a, pos, pos + len, 1);
+            r2[i] = c.out(part, x.batch == a ? MIXED : x.batch);
+            pos += len;
+        }
+        return r2;
+    }
+
+    private static long[] axesOf(Ctx c) {
+        if (c.opset() >= 13) {
+            return c.has(1) ? c.constant(1, "axes").longs() : null;
+        }
+        return c.attrInts("axes");
+    }
+
+    private static Value[] squeeze(Ctx c) {
+        int[] s = c.shapeOf(0);
+        long[] axes = axesOf(c);
+        Value v = c.in(0);
+        int batch = v instanceof Traced t ? t.batch : NONE;
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < s.length; i++) {
+            boolean drop;
+            if (axes == null) {
+                drop = s[i] == 1 && i != batch;
+            } else {
+                drop = false;
+                for (long a : axes) {
+                    drop |= c.axis(a, s.length) == i;
+                }
+                if (drop && s[i] != 1) {
+                    throw c.error("cannot squeeze axis " + i + " of size " + s[i]);
+                }
+            }
+            if (!drop) {
+                out.add(s[i]);
+            }
+        }
+        return one(reshapeTo(c, v, out.stream().mapToInt(Integer::intValue).toArray()));
+    }
+
+    private static Value[] unsqueeze(Ctx c) {
+        int[] s = c.shapeOf(0);
+        long[] axes = axesOf(c);
+        if (axes == null) {
+            throw c.error("no axes given");
+        }
+        int r = s.length + axes.length;
+        boolean[] isNew = new boolean[r];
+        for (long a : axes) {
+            isNew[c.axis(a, r)] = true;
+        }
+        int[] out = new int[r];
+        for (int i = 0, j = 0; i < r; i++) {
+            out[i] = isNew[i] ? 1 : s[j++];
+        }
+        return one(reshapeTo(c, c.in(0), out));
+    }
+
+    private static Value[] expand(Ctx c) {
+        int[] s = c.shapeOf(0);
+        long[] target = c.constant(1, "shape").longs();
+        int[] t = Tracer.toInts(target);
+        int[] out = Shapes.broadcast("Expand", s, t);
+        Value v = c.in(0);
+        if (v instanceof Const k && !k.weightCandidate()) {
+            Const shape = new Const(k.type, out, new double[Shapes.size(out)]);
+            return one(broadcastMap(c, k.type, new Const[] {k, shape}, x -> x[0]));
+        }
+        Traced x = c.traced(0);
+        return one(c.out(x.var().broadcastTo(out), Tracer.broadcastBatch(out.length, x)));
+    }
+
+    private static Value[] gather(Ctx c) {
+        Const idx = c.constant(1, "indices");
+        int[] s = c.shapeOf(0);
+        int a = c.axis(c.attrInt("axis", 0), s.length);
+        long[] ix = idx.longs();
+        for (int i = 0; i < ix.length; i++) {
+            if (ix[i] < 0) {
+                ix[i] += s[a];
+            }
+            if (ix[i] < 0 || ix[i] >= s[a]) {
+                throw c.error("index " + idx.longs()[i] + " is out of range for axis " + a + " of size " + s[a]);
+            }
+        }
+        int[] out = Shapes.concat(Arrays.copyOfRange(s, 0, a), idx.shape, Arrays.copyOfRange(s, a + 1, s.length));
+        Value v = c.in(0);
+        if (v instanceof Const k && !k.weightCandidate()) {
+            int outer = Shapes.size(s, 0, a);
+            int inner = Shapes.size(s, a + 1, s.length);
+            double[] src = k.values();
+            double[] r = new double[Shapes.size(out)];
+            int pos = 0;
+            for (int o = 0; o < outer; o++) {
+                for (long i : ix) {
+                    System.arraycopy(src, (int) ((o * (long) s[a] + i) * inner), r, pos, inner);
+                    pos += inner;
+                }
+            }
+            return one(new Const(k.type, out, r));
+        }
+        Traced x = c.traced(0);
+        Var[] parts = new Var[ix.length];
+        for (int i = 0; i < ix.length; i++) {
+            parts[i] = x.var().sliceInDim(a, (int) ix[i], (int) ix[i] + 1, 1);
+        }
+        Var y = ix.length == 0 ? x.var().sliceInDim(a, 0, 0, 1) : Var.concatenate(a, parts);
+        int batch = x.batch;
+        if (batch == a) {
+            batch = MIXED;
+        } else if (batch > a) {
+            batch += idx.shape.length - 1;
+        }
+        return one(c.out(y.reshape(out), batch));
+    }
+
+    // ---- evaluated at import ----
+
+    private static Value[] constant(Ctx c) {
+        if (c.attr("value") != null) {
+            return one(c.attrTensor("value"));
+        }
+        if (c.attr("value_float") != null) {
+            return one(new Const(FLOAT, new int[0], new double[] {c.attrFloat("value_float", 0)}));
+        }
+        if (c.attr("value_int") != null) {
+            return one(new Const(INT64, new int[0], new double[] {c.attrInt("value_int", 0)}));
+        }
+        if (c.attr("value_ints") != null) {
+            long[] v = c.attrInts("value_ints");
+            return one(new Const(INT64, new int[] {v.length}, Arrays.stream(v).asDoubleStream().toArray()));
+        }
+        if (c.attr("value_floats") != null) {
+            List<Float> f = c.attr("value_floats").getFloatsList();
+            double[] v = new double[f.size()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = f.get(i);
+            }
+            return one(new Const(FLOAT, new int[] {v.length}, v));
+        }
+        throw c.unsupported("a value that is not a tensor, float(s) or int(s)");
+    }
+
+    private static Value[] shape(Ctx c) {
+        int[] s = c.shapeOf(0);
+        int r = s.length;
+        long start = c.attrInt("start", 0);
+        long end = c.attrInt("end", r);
+        int b = (int) Math.max(0, Math.min(r, start < 0 ? start + r : start));
+        int e = (int) Math.max(b, Math.min(r, end < 0 ? end + r : end));
+        double[] v = new double[e - b];
+        for (int i = b; i < e; i++) {
+            v[i - b] = s[i];
+        }
+        return one(new Const(INT64, new int[] {v.length}, v));
+    }
+
+    private static Value[] cast(Ctx c) {
+        int to = (int) c.attrInt("to", FLOAT);
+        Value v = c.in(0);
+        if (v instanceof Const k && !k.weightCandidate()) {
+            double[] src = k.values();
+            double[] r = new double[src.length];
+            for (int i = 0; i < r.length; i++) {
+                double x = src[i];
+                r[i] = switch (to) {
+                    case TensorProto.DataType.FLOAT_VALUE -> (float) x;
+                    case TensorProto.DataType.DOUBLE_VALUE -> x;
+                    case TensorProto.DataType.BOOL_VALUE -> x != 0 ? 1 : 0;
+                    default -> (double) (long) x;
+                };
+            }
+            return one(new Const(to, k.shape, r));
+        }
+        if (!InitializerData.isFloatType(to)) {
+            throw c.unsupported("to=" + InitializerData.typeName(to) + " of a value computed from the input or "
+                    + "parameters");
+        }
+        // the graph computes in one floating dtype: a cast between float and double is the identity here
+        return one(c.traced(0));
+    }
+
+    private static Value[] constantOfShape(Ctx c) {
+        int[] s = Tracer.toInts(c.constant(0, "shape").longs());
+        Const fill = c.attr("value") != null ? c.attrTensor("value") : new Const(FLOAT, new int[] {1}, new double[1]);
+        double[] v = new double[Shapes.size(s)];
+        Arrays.fill(v, fill.values()[0]);
+        return one(new Const(fill.type, s, v));
+    }
+
+    private static Value[] range(Ctx c) {
+        Const start = c.constant(0, "start");
+        double b = start.values()[0];
+        double e = c.constant(1, "limit").values()[0];
+        double d = c.constant(2, "delta").values()[0];
+        int n = (int) Math.max(0, Math.ceil((e - b) / d));
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = b + i * d;
+        }
+        return one(new Const(start.type, new int[] {n}, v));
+    }
+
+    private static Const staticUnary(Ctx c, DoubleUnaryOperator f) {
+        Const k = c.constant(0, "x");
+        double[] src = k.values();
+        double[] r = new double[src.length];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = f.applyAsDouble(src[i]);
+        }
+        return new Const(k.type, k.shape, r);
+    }
+
+    /** An elementwise function of constant inputs with broadcasting; type -1 takes the last input's type. */
+    private static Const staticMap(Ctx c, String op, int type, java.util.function.ToDoubleFunction<double[]> f) {
+        if (!c.allConst()) {
+            throw c.unsupported("inputs computed from the input x or the parameters (" + op
+                    + " is evaluated at import only)");
+        }
+        Const[] ins = new Const[c.inputs()];
+        for (int i = 0; i < ins.length; i++) {
+            ins[i] = c.constant(i, "operand");
+        }
+        return broadcastMap(c, type < 0 ? ins[ins.length - 1].type : type, ins, f);
+    }
+
+    private static Const broadcastMap(Ctx c, int type, Const[] ins, java.util.function.ToDoubleFunction<double[]> f) {
+        int[] out = new int[0];
+        for (Const k : ins) {
+            out = Shapes.broadcast(c.op(), out, k.shape);
+        }
+        int[][] strides = new int[ins.length][];
+        for (int j = 0; j < ins.length; j++) {
+            int[] s = ins[j].shape;
+            int[] st = Shapes.strides(s);
+            int[] full = new int[out.length];
+            for (int i = 0; i < s.length; i++) {
+                int o = out.length - s.length + i;
+                full[o] = s[i] == 1 ? 0 : st[i];
+            }
+            strides[j] = full;
+        }
+        double[] r = new double[Shapes.size(out)];
+        double[] args = new double[ins.length];
+        for (int flat = 0; flat < r.length; flat++) {
+            int rem = flat;
+            int[] off = new int[ins.length];
+            for (int i = out.length - 1; i >= 0; i--) {
+                int idx = rem % out[i];
+                rem /= out[i];
+                for (int j = 0; j < ins.length; j++) {
+                    off[j] += idx * strides[j][i];
+                }
+            }
+            for (int j = 0; j < ins.length; j++) {
+                args[j] = ins[j].values()[off[j]];
+            }
+            r[flat] = f.applyAsDouble(args);
+        }
+        return new Const(type, out, r);
+    }
+}

@@ -1,0 +1,533 @@
+package org.ntk4j.onnx;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import org.ntk4j.graph.GraphBuilder;
+import org.ntk4j.graph.Var;
+import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.NodeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Runs an ONNX graph on ntk4j {@link Var}s: each node's operator (see {@link Operators}) records ntk4j primitives,
+ * while values known at import (initializers used as shapes or exponents, Constant nodes, and the
+ * Shape/Gather/Cast/ConstantOfShape arithmetic exporters leave) are computed here, in Java, as constants.
+ *
+ * <p>Each traced value carries where its example axis is ({@link Traced#batch}): an axis index, {@link #NONE}
+ * when it does not depend on the examples, or {@link #MIXED} when an operation combined examples (a reduction
+ * over the example axis, a reshape that merges it with another axis). The model treats examples independently
+ * when the output's example axis is axis 0.
+ */
+final class Tracer {
+    /** The value does not depend on the examples x. */
+    static final int NONE = -1;
+    /** The value mixes examples (or the import cannot tell where the example axis went). */
+    static final int MIXED = -2;
+
+    /** A value of the ONNX graph during a trace. */
+    abstract static class Value {
+        abstract int[] shape();
+    }
+
+    /** A value known at import. Integer types hold their values exactly up to 2^53. */
+    static final class Const extends Value {
+        /** ONNX element type number. */
+        final int type;
+        final int[] shape;
+        private double[] values;
+        /** The file's initializer this is, or null. */
+        final InitializerData initializer;
+
+        Const(int type, int[] shape, double[] values) {
+            this.type = type;
+            this.shape = shape.clone();
+            this.values = values;
+            this.initializer = null;
+        }
+
+        Const(InitializerData init) {
+            this.type = init.elemType;
+            this.shape = init.shape.clone();
+            this.initializer = init;
+        }
+
+        double[] values() {
+            if (values == null) {
+                values = initializer.toDoubles();
+            }
+            return values;
+        }
+
+        boolean floating() {
+            return InitializerData.isFloatType(type);
+        }
+
+        /** A floating initializer of rank at least 1: a weight, bias, scale or shift if the graph computes with it. */
+        boolean weightCandidate() {
+            return initializer != null && floating() && shape.length >= 1;
+        }
+
+        long[] longs() {
+            double[] v = values();
+            long[] r = new long[v.length];
+            for (int i = 0; i < v.length; i++) {
+                r[i] = v[i] >= 9.2e18 ? Long.MAX_VALUE : v[i] <= -9.2e18 ? Long.MIN_VALUE : (long) v[i];
+            }
+            return r;
+        }
+
+        @Override
+        int[] shape() {
+            return shape.clone();
+        }
+    }
+
+    /**
+     * A value computed by the graph under construction, possibly held in another layout than the file's (a view):
+     * {@code T = transpose(phys, perm)} and {@code logical = reshape(T, shape())}, where logical axis i is the
+     * product of {@code groups[i]} consecutive axes of T. Convolutions keep their output channels-last this way,
+     * and the reshapes and transposes PyTorch's attention applies to [batch, positions, features] values keep the
+     * batch axis first in {@code phys}, which the kernel methods' per-example paths and tiling need.
+     * {@link #var()} gives the file's layout (recording the transpose and reshape at the first call).
+     */
+    static final class Traced extends Value {
+        /** The value as held. */
+        final Var phys;
+        /** Axis i of T is axis perm[i] of phys; null for the identity. */
+        final int[] perm;
+        /** How many axes of T each logical axis spans; null for one each. */
+        final int[] groups;
+        /** The axis of T that is the example axis, or {@link #NONE}, or {@link #MIXED}. */
+        final int tBatch;
+        /**
+         * The logical example axis, or {@link #NONE}, or {@link #MIXED} (also when the example axis is merged with
+         * another axis of size above 1, which only view-aware operators follow).
+         */
+        final int batch;
+        private Var logical;
+
+        Traced(Var var, int batch) {
+            this(var, null, null, batch);
+        }
+
+        Traced(Var phys, int[] perm, int batch) {
+            this(phys, perm, null, batch);
+        }
+
+        Traced(Var phys, int[] perm, int[] groups, int tBatch) {
+            this.phys = phys;
+            this.perm = perm;
+            this.groups = groups;
+            this.tBatch = tBatch;
+            this.batch = logicalBatch();
+            this.logical = perm == null && groups == null ? phys : null;
+        }
+
+        private int logicalBatch() {
+            if (groups == null || tBatch < 0) {
+                return tBatch;
+            }
+            int[] t = tShape();
+            int start = 0;
+            for (int g = 0; g < groups.length; g++) {
+                if (tBatch < start + groups[g]) {
+                    for (int k = start; k < start + groups[g]; k++) {
+                        if (k != tBatch && t[k] != 1) {
+                            return MIXED;
+                        }
+                    }
+                    return g;
+                }
+                start += groups[g];
+            }
+            return MIXED;
+        }
+
+        /** The same layout holding another variable of the same physical shape. */
+        Traced withPhys(Var p, int newTBatch) {
+            return new Traced(p, perm, groups, newTBatch);
+        }
+
+        boolean isView() {
+            return perm != null || groups != null;
+        }
+
+        /** The shape of T. */
+        int[] tShape() {
+            return perm == null ? phys.shape() : Shapes.permute(phys.shape(), perm);
+        }
+
+        /** Index of the first axis of T in logical axis {@code g}. */
+        int groupStart(int g) {
+            if (groups == null) {
+                return g;
+            }
+            int s = 0;
+            for (int i = 0; i < g; i++) {
+                s += groups[i];
+            }
+            return s;
+        }
+
+        int groupSize(int g) {
+            return groups == null ? 1 : groups[g];
+        }
+
+        /** The phys axis of T axis {@code t}. */
+        int physAxis(int t) {
+            return perm == null ? t : perm[t];
+        }
+
+        /** The value in the file's layout. */
+        Var var() {
+            if (logical == null) {
+                Var t = perm == null ? phys : phys.transpose(perm);
+                logical = groups == null ? t : t.reshape(shape());
+            }
+            return logical;
+        }
+
+        int rank() {
+            return groups == null ? phys.rank() : groups.length;
+        }
+
+        @Override
+        int[] shape() {
+            int[] t = tShape();
+            if (groups == null) {
+                return t;
+            }
+            int[] r = new int[groups.length];
+            int k = 0;
+            for (int g = 0; g < groups.length; g++) {
+                r[g] = 1;
+                for (int i = 0; i < groups[g]; i++) {
+                    r[g] *= t[k++];
+                }
+            }
+            return r;
+        }
+    }
+
+    final OnnxGraph graph;
+    final GraphBuilder builder;
+    final DType dtype;
+    /** Parameters by initializer name (null during the import's dry run, which finds them). */
+    private final Map<String, Var> params;
+    /** Constant tensors of frozen or non-weight initializers, cached by the layer per dtype. */
+    private final Map<String, Tensor> constantCache;
+    /** Initializers the graph computes with (rank at least 1, floating), in order of use: the default parameters. */
+    final Set<String> weightsUsed = new LinkedHashSet<>();
+    private final Map<String, Value> values = new HashMap<>();
+    private final Map<String, Var> lifted = new HashMap<>();
+    /** Whether operators may hold values as views ({@link Views}); not for a batch of one example. */
+    private boolean views;
+
+    Tracer(OnnxGraph graph, GraphBuilder builder, DType dtype, Map<String, Var> params,
+           Map<String, Tensor> constantCache) {
+        this.graph = graph;
+        this.builder = builder;
+        this.dtype = dtype;
+        this.params = params;
+        this.constantCache = constantCache;
+    }
+
+    /**
+     * Traces the graph for the batch {@code x}; returns the output.
+     */
+    Traced run(Var x) {
+        for (InitializerData init : graph.initializers.values()) {
+            values.put(init.name, new Const(init));
+        }
+        values.put(graph.inputName, new Traced(x, 0));
+        views = x.dim(0) > 1;
+        for (NodeProto node : graph.nodes) {
+            Operators.Op op = Operators.TABLE.get(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx")
+                    ? node.getOpType() : node.getDomain() + "." + node.getOpType());
+            Ctx c = new Ctx(node);
+            if (op == null) {
+                throw c.unsupported("");
+            }
+            Value[] out = op.apply(c);
+            for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
+                if (!node.getOutput(i).isEmpty()) {
+                    values.put(node.getOutput(i), out[i]);
+                }
+            }
+        }
+        Value out = values.get(graph.outputName);
+        if (!(out instanceof Traced t) || t.batch == NONE) {
+            throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName
+                    + "' does not depend on the input '" + graph.inputName + "'");
+        }
+        if (t.rank() == 0 || t.shape()[0] != x.dim(0)) {
+            throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
+                    + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
+                    + "be the examples' (export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
+                    + graph.outputName + "': {0: 'batch'}})");
+        }
+        return t;
+    }
+
+    /** One node being converted: its inputs, attributes, and helpers for the operators. */
+    final class Ctx {
+        final NodeProto node;
+        private final Map<String, AttributeProto> attrs = new HashMap<>();
+
+        Ctx(NodeProto node) {
+            this.node = node;
+            for (AttributeProto a : node.getAttributeList()) {
+                attrs.put(a.getName(), a);
+            }
+        }
+
+        String op() {
+            return node.getOpType();
+        }
+
+        /** The node's description for messages: {@code node 'name' (OpType)}. */
+        String where() {
+            return "node '" + (node.getName().isEmpty() ? node.getOutput(0) : node.getName()) + "' (" + op() + ")";
+        }
+
+        int opset() {
+            return graph.opset;
+        }
+
+        GraphBuilder builder() {
+            return builder;
+        }
+
+        /** Whether values may be held as views (see {@link Views}). */
+        boolean views() {
+            return views;
+        }
+
+        IllegalArgumentException unsupported(String detail) {
+            return new IllegalArgumentException(graph.file + ": unsupported operator " + (node.getDomain().isEmpty()
+                    ? "" : node.getDomain() + ".") + op() + (detail.isEmpty() ? "" : " with " + detail) + " in "
+                    + where() + "; supported operators: " + String.join(", ", Operators.supported()));
+        }
+
+        IllegalArgumentException error(String message) {
+            return new IllegalArgumentException(graph.file + ": " + where() + ": " + message);
+        }
+
+        int inputs() {
+            return node.getInputCount();
+        }
+
+        boolean has(int i) {
+            return i < node.getInputCount() && !node.getInput(i).isEmpty();
+        }
+
+        /** Whether every present input is known at import and none is a weight the graph must keep symbolic. */
+        boolean allConst() {
+            for (int i = 0; i < inputs(); i++) {
+                if (has(i) && !(in(i) instanceof Const k && !k.weightCandidate())) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        Value in(int i) {
+            if (!has(i)) {
+                throw error("input " + i + " is missing");
+            }
+            Value v = values.get(node.getInput(i));
+            if (v == null) {
+                throw error("input '" + node.getInput(i) + "' is not a graph input, an initializer or an output "
+                        + "of an earlier node (or an output ntk4j does not compute)");
+            }
+            return v;
+        }
+
+        int[] shapeOf(int i) {
+            return in(i).shape();
+        }
+
+        /** Input i as a traced value: constants become graph constants, weights become parameters. */
+        Traced traced(int i) {
+            Value v = in(i);
+            if (v instanceof Traced t) {
+                return t;
+            }
+            Const k = (Const) v;
+            if (!k.floating()) {
+                throw error("input '" + node.getInput(i) + "' is " + InitializerData.typeName(k.type)
+                        + "; the graph computes in floating point only");
+            }
+            return new Traced(lift(node.getInput(i), k), NONE);
+        }
+
+        /** Input i, which must be known at import (a shape, axes, an exponent). */
+        Const constant(int i, String what) {
+            Value v = in(i);
+            if (v instanceof Const k) {
+                return k;
+            }
+            throw error("input " + i + " (" + what + ") must be known at import, but '" + node.getInput(i)
+                    + "' is computed from " + (((Traced) v).batch == NONE ? "the parameters" : "the input x"));
+        }
+
+        Traced out(Var v, int batch) {
+            return new Traced(v, batch);
+        }
+
+        AttributeProto attr(String name) {
+            return attrs.get(name);
+        }
+
+        long attrInt(String name, long dflt) {
+            AttributeProto a = attrs.get(name);
+            return a == null ? dflt : a.getI();
+        }
+
+        float attrFloat(String name, float dflt) {
+            AttributeProto a = attrs.get(name);
+            return a == null ? dflt : a.getF();
+        }
+
+        String attrString(String name, String dflt) {
+            AttributeProto a = attrs.get(name);
+            return a == null ? dflt : a.getS().toStringUtf8();
+        }
+
+        long[] attrInts(String name) {
+            AttributeProto a = attrs.get(name);
+            if (a == null) {
+                return null;
+            }
+            long[] r = new long[a.getIntsCount()];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = a.getInts(i);
+            }
+            return r;
+        }
+
+        /** The tensor attribute {@code name} as a constant. */
+        Const attrTensor(String name) {
+            AttributeProto a = attrs.get(name);
+            TensorProto t = a.getT();
+            return constOf(InitializerData.read(t, where() + " attribute " + name, graph.dir));
+        }
+
+        /** The axis {@code a} (negative counts from the end) for rank {@code rank}, checked. */
+        int axis(long a, int rank) {
+            long r = a < 0 ? a + rank : a;
+            if (r < 0 || r >= rank) {
+                throw error("axis " + a + " is out of range for rank " + rank);
+            }
+            return (int) r;
+        }
+    }
+
+    private static Const constOf(InitializerData d) {
+        return new Const(d.elemType, d.shape, d.toDoubles());
+    }
+
+    /** The graph variable of a constant: a parameter, or a graph constant in the trace's dtype. */
+    private Var lift(String name, Const k) {
+        if (k.initializer != null) {
+            Var v = lifted.get(name);
+            if (v != null) {
+                return v;
+            }
+            if (k.weightCandidate()) {
+                weightsUsed.add(name);
+                if (params == null) {
+                    // the import's dry run: a placeholder, no data
+                    v = builder.input(dtype, k.shape);
+                } else if (params.containsKey(name)) {
+                    v = params.get(name);
+                }
+            }
+            if (v == null) {
+                Tensor t = constantCache.computeIfAbsent(name, n -> k.initializer.toTensor(dtype));
+                v = builder.constant(t);
+            }
+            lifted.put(name, v);
+            return v;
+        }
+        if (k.values().length <= 4096) {
+            // shared by every trace with the same value (constants made at import depend on the batch size at most)
+            String key = "=" + Shapes.str(k.shape) + Arrays.toString(k.values());
+            return builder.constant(constantCache.computeIfAbsent(key, n -> Tensor.of(dtype, k.values(), k.shape)));
+        }
+        return builder.constant(Tensor.of(dtype, k.values(), k.shape));
+    }
+
+    /** Where the example axis of an elementwise result of rank {@code outRank} is. */
+    static int broadcastBatch(int outRank, Traced... ins) {
+        int r = NONE;
+        for (Traced t : ins) {
+            if (t.batch == MIXED) {
+                return MIXED;
+            }
+            if (t.batch >= 0) {
+                int aligned = t.batch + outRank - t.rank();
+                if (r != NONE && r != aligned) {
+                    return MIXED;
+                }
+                r = aligned;
+            }
+        }
+        return r;
+    }
+
+    /** Where the example axis goes through a reshape from {@code in} to {@code out}, or MIXED. */
+    static int reshapeBatch(int batch, int[] in, int[] out) {
+        if (batch < 0) {
+            return batch;
+        }
+        long before = 1;
+        for (int i = 0; i < batch; i++) {
+            before *= in[i];
+        }
+        long p = 1;
+        for (int j = 0; j < out.length; j++) {
+            if (p == before && out[j] == in[batch]
+                    && Shapes.size(out, j + 1, out.length) == Shapes.size(in, batch + 1, in.length)) {
+                return j;
+            }
+            p *= out[j];
+        }
+        return MIXED;
+    }
+
+    /** Where the example axis goes when {@code axes} (sorted, distinct) are removed. */
+    static int removeAxesBatch(int batch, int[] axes) {
+        if (batch < 0) {
+            return batch;
+        }
+        int shift = 0;
+        for (int a : axes) {
+            if (a == batch) {
+                return MIXED;
+            }
+            if (a < batch) {
+                shift++;
+            }
+        }
+        return batch - shift;
+    }
+
+    static int[] toInts(long[] v) {
+        int[] r = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            r[i] = Math.toIntExact(v[i]);
+        }
+        return r;
+    }
+
+    static String str(long[] a) {
+        return Arrays.toString(a);
+    }
+}

@@ -1,0 +1,188 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.onnx.Onnx.DOUBLE;
+import static org.ntk4j.onnx.Onnx.info;
+import static org.ntk4j.onnx.Onnx.model;
+import static org.ntk4j.onnx.Onnx.node;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Assume;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import org.ntk4j.nn.Params;
+import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Slice, Gather and Transpose on random shapes, axes, bounds and indices: the imported graph equals index
+ * arithmetic done here, both where the operator is traced (on the input x) and where it is evaluated at import (on
+ * an int64 initializer that a Cast then adds to x). x[n, i, j, k] = flat(i, j, k) + 1000 n and the initializer
+ * C[0, i, j, k] = flat(i, j, k), so y = Op(x) + Cast(Op(C)) = 2 Op(flat) + 1000 n.
+ */
+class ImportedShapeOperatorsProperties {
+    private static final String[] OUT = {"y"};
+
+    /** Runs y = op(x) + Cast(op(C)) and returns y for x of shape [2, s...]. */
+    private static Tensor run(int[] s, GraphProto.Builder ops, int opset) throws IOException {
+        int size = s[0] * s[1] * s[2];
+        long[] c = new long[size];
+        for (int i = 0; i < size; i++) {
+            c[i] = i;
+        }
+        GraphProto g = ops.addInput(info("x", DOUBLE, "N", s[0], s[1], s[2])).addOutput(info("y", DOUBLE))
+                .addInitializer(Onnx.int64s("C", c, 1, s[0], s[1], s[2]))
+                .addNode(node("Cast", "cast", new String[] {"oc"}, new String[] {"ocf"},
+                        Onnx.attr("to", DOUBLE)))
+                .addNode(node("Add", "add", new String[] {"ox", "ocf"}, OUT)).build();
+        Path dir = Files.createTempDirectory("onnx-prop");
+        try {
+            OnnxModel m = OnnxModel.load(Onnx.write(dir.resolve("m.onnx"), model(opset, g)));
+            double[] xv = new double[2 * size];
+            for (int i = 0; i < xv.length; i++) {
+                xv[i] = i % size + 1000 * (i / size);
+            }
+            try (Params p = m.params(DType.F64); Tensor x = Tensor.of(xv, 2, s[0], s[1], s[2])) {
+                return m.model().apply(p, x);
+            }
+        } finally {
+            Files.deleteIfExists(dir.resolve("m.onnx"));
+            Files.delete(dir);
+        }
+    }
+
+    private static int clamp(long v, int dim) {
+        long r = v < 0 ? v + dim : v;
+        return (int) Math.max(0, Math.min(dim, r));
+    }
+
+    @Property(tries = 150, seed = "20261204")
+    void sliceEqualsIndexArithmetic(@ForAll("shapes") int[] s, @ForAll @IntRange(min = 1, max = 3) int axis,
+                                    @ForAll @IntRange(min = -5, max = 4) int start,
+                                    @ForAll @IntRange(min = -6, max = 7) int end,
+                                    @ForAll @IntRange(min = 1, max = 3) int step) throws IOException {
+        int dim = s[axis - 1];
+        long e = end == 7 ? Long.MAX_VALUE : end;
+        int b = clamp(start, dim);
+        int l = Math.max(b, clamp(e, dim));
+        Assume.that(l > b);
+        long[] starts = {start};
+        long[] ends = {e};
+        GraphProto.Builder g = GraphProto.newBuilder()
+                .addInitializer(Onnx.int64s("starts", starts, 1)).addInitializer(Onnx.int64s("ends", ends, 1))
+                .addInitializer(Onnx.int64s("axes", new long[] {axis}, 1))
+                .addInitializer(Onnx.int64s("steps", new long[] {step}, 1))
+                .addNode(node("Slice", "sx", new String[] {"x", "starts", "ends", "axes", "steps"},
+                        new String[] {"ox"}))
+                .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
+                        new String[] {"oc"}));
+        try (Tensor y = run(s, g, 13)) {
+            int count = (l - b + step - 1) / step;
+            int[] out = s.clone();
+            out[axis - 1] = count;
+            assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
+            int[] idx = new int[3];
+            for (int n = 0; n < 2; n++) {
+                for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
+                    for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
+                        for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
+                            int[] src = idx.clone();
+                            src[axis - 1] = b + idx[axis - 1] * step;
+                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
+                            assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(2 * flat + 1000 * n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Property(tries = 60, seed = "20261205")
+    void gatherEqualsIndexArithmetic(@ForAll("shapes") int[] s, @ForAll @IntRange(min = 1, max = 3) int axis,
+                                     @ForAll("picks") int[] picks, @ForAll boolean scalar) throws IOException {
+        int dim = s[axis - 1];
+        long[] ix = new long[scalar ? 1 : picks.length];
+        for (int i = 0; i < ix.length; i++) {
+            // indices in -dim .. dim-1
+            ix[i] = Math.floorMod(picks[i], 2 * dim) - dim;
+        }
+        TensorProto indices = scalar ? Onnx.int64s("ix", ix) : Onnx.int64s("ix", ix, ix.length);
+        GraphProto.Builder g = GraphProto.newBuilder().addInitializer(indices)
+                .addNode(node("Gather", "gx", new String[] {"x", "ix"}, new String[] {"ox"},
+                        Onnx.attr("axis", axis)))
+                .addNode(node("Gather", "gc", new String[] {"C", "ix"}, new String[] {"oc"},
+                        Onnx.attr("axis", axis)));
+        try (Tensor y = run(s, g, 13)) {
+            int[] before = Arrays.copyOfRange(s, 0, axis - 1);
+            int[] after = Arrays.copyOfRange(s, axis, 3);
+            int outer = Arrays.stream(before).reduce(1, (p, q) -> p * q);
+            int inner = Arrays.stream(after).reduce(1, (p, q) -> p * q);
+            assertThat(y.size()).isEqualTo(2 * outer * ix.length * inner);
+            assertThat(y.rank()).isEqualTo(1 + before.length + (scalar ? 0 : 1) + after.length);
+            int pos = 0;
+            for (int n = 0; n < 2; n++) {
+                for (int o = 0; o < outer; o++) {
+                    for (long i : ix) {
+                        long k = i < 0 ? i + dim : i;
+                        for (int in = 0; in < inner; in++) {
+                            double flat = (o * dim + k) * inner + in;
+                            assertThat(y.getFlat(pos++)).isEqualTo(2 * flat + 1000 * n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Property(tries = 30, seed = "20261206")
+    void transposeOfTheExampleAxesEqualsIndexArithmetic(@ForAll("shapes") int[] s,
+                                                         @ForAll("permutations") int[] perm) throws IOException {
+        long[] p = {0, perm[0] + 1, perm[1] + 1, perm[2] + 1};
+        GraphProto.Builder g = GraphProto.newBuilder()
+                .addNode(node("Transpose", "tx", new String[] {"x"}, new String[] {"ox"}, Onnx.ints("perm", p)))
+                .addNode(node("Transpose", "tc", new String[] {"C"}, new String[] {"oc"}, Onnx.ints("perm", p)));
+        try (Tensor y = run(s, g, 13)) {
+            assertThat(y.shape()).containsExactly(2, s[perm[0]], s[perm[1]], s[perm[2]]);
+            int[] src = new int[3];
+            int[] idx = new int[3];
+            for (int n = 0; n < 2; n++) {
+                for (idx[0] = 0; idx[0] < s[perm[0]]; idx[0]++) {
+                    for (idx[1] = 0; idx[1] < s[perm[1]]; idx[1]++) {
+                        for (idx[2] = 0; idx[2] < s[perm[2]]; idx[2]++) {
+                            for (int i = 0; i < 3; i++) {
+                                src[perm[i]] = idx[i];
+                            }
+                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
+                            assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(2 * flat + 1000 * n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Provide
+    Arbitrary<int[]> shapes() {
+        return Arbitraries.integers().between(1, 4).array(int[].class).ofSize(3);
+    }
+
+    @Provide
+    Arbitrary<int[]> picks() {
+        return Arbitraries.integers().between(0, 50).array(int[].class).ofMinSize(1).ofMaxSize(4);
+    }
+
+    @Provide
+    Arbitrary<int[]> permutations() {
+        return Arbitraries.of(new int[] {0, 1, 2}, new int[] {0, 2, 1}, new int[] {1, 0, 2}, new int[] {1, 2, 0},
+                new int[] {2, 0, 1}, new int[] {2, 1, 0});
+    }
+}

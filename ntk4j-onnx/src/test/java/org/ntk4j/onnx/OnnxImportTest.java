@@ -1,0 +1,341 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.ntk4j.onnx.Onnx.DOUBLE;
+import static org.ntk4j.onnx.Onnx.FLOAT;
+import static org.ntk4j.onnx.Onnx.attr;
+import static org.ntk4j.onnx.Onnx.doubles;
+import static org.ntk4j.onnx.Onnx.floats;
+import static org.ntk4j.onnx.Onnx.floatsRaw;
+import static org.ntk4j.onnx.Onnx.info;
+import static org.ntk4j.onnx.Onnx.model;
+import static org.ntk4j.onnx.Onnx.node;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.ModelProto;
+import org.ntk4j.onnx.proto.OnnxProtos.StringStringEntryProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The import on small files built with the generated protobuf classes: a linear model whose forward pass and NTK
+ * are known in closed form, every way of storing weights (typed fields, raw_data, external data), the choice of
+ * parameters, and one clear message for each kind of bad file.
+ */
+class OnnxImportTest {
+    private static final double[] W = {0.5, -1.0, 2.0, 0.25, -0.75, 1.5};
+    private static final float[] B = {0.5f, -1.25f};
+
+    /** y = (x·W + b)·s with W [3, 2] float64 (double_data), b [2] float32 (raw_data), s a float64 scalar. */
+    private static GraphProto.Builder linear(TensorProto w) {
+        return GraphProto.newBuilder().setName("linear")
+                .addInput(info("x", DOUBLE, "batch", 3))
+                .addOutput(info("y", DOUBLE, "batch", 2))
+                .addInitializer(w)
+                .addInitializer(floatsRaw("b", B, 2))
+                .addInitializer(doubles("s", new double[] {2.0}))
+                .addNode(node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"xw"}))
+                .addNode(node("Add", "add", new String[] {"xw", "b"}, new String[] {"z"}))
+                .addNode(node("Mul", "scale", new String[] {"z", "s"}, new String[] {"y"}));
+    }
+
+    private static Path linearFile(Path dir) throws IOException {
+        return Onnx.write(dir.resolve("linear.onnx"), model(13, linear(doubles("W", W, 3, 2)).build()));
+    }
+
+    private static Tensor inputs() {
+        return Tensor.of(new double[] {1, 2, -1, 0.5, 0, 3, -2, 1, 1}, 3, 3);
+    }
+
+    private static double dot(Tensor x, int n, int m) {
+        double s = 0;
+        for (int i = 0; i < 3; i++) {
+            s += x.get(n, i) * x.get(m, i);
+        }
+        return s;
+    }
+
+    @Test
+    void linearModelComputesItsFormulaAtTheStoredWeights(@TempDir Path dir) throws IOException {
+        OnnxModel onnx = OnnxModel.load(linearFile(dir));
+        // the scalar s is a constant; W and b (rank >= 1, computed with) are the parameters, in file order
+        assertThat(onnx.parameterNames()).containsExactly("W", "b");
+        assertThat(onnx.parameterCount()).isEqualTo(8);
+        assertThat(onnx.inputShape()).containsExactly(3);
+        assertThat(onnx.outputShape()).containsExactly(2);
+        assertThat(onnx.independentExamples()).isTrue();
+        try (Params p = onnx.params(DType.F64); Tensor x = inputs(); Tensor y = onnx.model().apply(p, x)) {
+            for (int n = 0; n < 3; n++) {
+                for (int o = 0; o < 2; o++) {
+                    double e = B[o];
+                    for (int i = 0; i < 3; i++) {
+                        e += x.get(n, i) * W[i * 2 + o];
+                    }
+                    assertThat(y.get(n, o)).isCloseTo(2 * e, org.assertj.core.data.Offset.offset(1e-12));
+                }
+            }
+        }
+    }
+
+    /** Θ(x_n, x_m)_{ac} = s² (x_n·x_m [W is a parameter] + 1 [b is]) δ_ac for y = (xW + b)s. */
+    private static void assertLinearNtk(OnnxModel onnx, double wTerm, double bTerm, Method m) {
+        try (Params p = onnx.params(DType.F64); Tensor x = inputs();
+             Tensor k = EmpiricalNtk.of(onnx.model(), p).traceAxes().method(m).ntk(x, null)) {
+            assertThat(k.shape()).containsExactly(3, 3, 2, 2);
+            for (int n = 0; n < 3; n++) {
+                for (int q = 0; q < 3; q++) {
+                    for (int a = 0; a < 2; a++) {
+                        for (int c = 0; c < 2; c++) {
+                            double e = a == c ? 4 * (wTerm * dot(x, n, q) + bTerm) : 0;
+                            assertThat(k.get(n, q, a, c)).as("%s at %d %d %d %d", m, n, q, a, c)
+                                    .isCloseTo(e, org.assertj.core.data.Offset.offset(1e-10));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Method.class, names = {"JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS",
+        "STRUCTURED_DERIVATIVES"})
+    void ntkOfTheLinearModelIsTheClosedFormAndFreezingDropsTerms(Method m, @TempDir Path dir) throws IOException {
+        OnnxModel onnx = OnnxModel.load(linearFile(dir));
+        assertLinearNtk(onnx, 1, 1, m);
+        assertLinearNtk(onnx.freeze(Pattern.compile("^b$")), 1, 0, m);
+        assertLinearNtk(onnx.paramsOnly(Pattern.compile("b")), 0, 1, m);
+    }
+
+    @Test
+    void freezeAndParamsOnlyNameThePatternWhenItMatchesNothingOrLeavesNothing(@TempDir Path dir) throws IOException {
+        OnnxModel onnx = OnnxModel.load(linearFile(dir));
+        assertThat(onnx.freeze(Pattern.compile("W")).parameterNames()).containsExactly("b");
+        assertThat(onnx.weightNames()).containsExactly("W", "b");
+        assertThatThrownBy(() -> onnx.freeze(Pattern.compile("conv")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("freeze 'conv' matches none of the parameters [W, b]");
+        assertThatThrownBy(() -> onnx.freeze(Pattern.compile(".")))
+                .hasMessageContaining("freeze '.' leaves no parameter");
+        assertThatThrownBy(() -> onnx.paramsOnly(Pattern.compile("bias")))
+                .hasMessageContaining("params-only 'bias' matches none of the parameters [W, b]");
+    }
+
+    @Test
+    void parametersRoundTripThroughAParameterFileUnderTheirOnnxNames(@TempDir Path dir) throws IOException {
+        // exporter-made names carry ':' and '.'; an .npz keeps them (what --params-out / --params-in will use)
+        GraphProto g = linear(doubles("onnx::MatMul_17", W, 3, 2)).setNode(0,
+                node("MatMul", "mm", new String[] {"x", "onnx::MatMul_17"}, new String[] {"xw"})).build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("named.onnx"), model(13, g)));
+        assertThat(onnx.parameterNames()).containsExactly("onnx::MatMul_17", "b");
+        Path file = dir.resolve("p.npz");
+        try (Params p = onnx.params(DType.F64)) {
+            org.ntk4j.io.ParamsFile.save(p, file);
+        }
+        try (Params back = org.ntk4j.io.ParamsFile.load(file, onnx.model(), onnx.inputShape(), DType.F64)) {
+            assertThat(back.tensors().keySet()).containsExactly("onnx::MatMul_17", "b");
+            assertThat(back.get("onnx::MatMul_17").toDoubleArray()).containsExactly(W);
+        }
+    }
+
+    @Test
+    void weightsReadTheSameFromTypedFieldsRawDataAndExternalDataRelativeToTheModel(@TempDir Path dir)
+            throws IOException {
+        float[] wf = new float[W.length];
+        for (int i = 0; i < W.length; i++) {
+            wf[i] = (float) W[i];
+        }
+        Path typed = Onnx.write(dir.resolve("typed.onnx"), model(13, linear(floats("W", wf, 3, 2)).build()));
+        Path raw = Onnx.write(dir.resolve("raw.onnx"), model(13, linear(floatsRaw("W", wf, 3, 2)).build()));
+        // external: 16 bytes of something else, then W as little-endian float64, in a file beside the model
+        Path sub = Files.createDirectories(dir.resolve("model"));
+        ByteBuffer bytes = ByteBuffer.allocate(16 + 8 * W.length).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.putLong(-1L).putLong(-1L);
+        for (double v : W) {
+            bytes.putDouble(v);
+        }
+        Files.write(sub.resolve("weights.bin"), bytes.array());
+        TensorProto ext = TensorProto.newBuilder().setName("W").setDataType(DOUBLE).addDims(3).addDims(2)
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue("weights.bin"))
+                .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue("16"))
+                .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue("48")).build();
+        Path external = Onnx.write(sub.resolve("external.onnx"), model(13, linear(ext).build()));
+        for (Path f : new Path[] {typed, raw, external}) {
+            try (Params p = OnnxModel.load(f).params(DType.F64)) {
+                assertThat(p.get("W").toDoubleArray()).as(f.toString()).containsExactly(W);
+                assertThat(p.get("b").toDoubleArray()).containsExactly(0.5, -1.25);
+            }
+        }
+        Files.delete(sub.resolve("weights.bin"));
+        assertThatThrownBy(() -> OnnxModel.load(external)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("initializer 'W': external data file " + sub.resolve("weights.bin")
+                        + " does not exist (locations are relative to the model's folder)");
+    }
+
+    @Test
+    void truncatedAndNonOnnxFilesAreRefusedInOneLine(@TempDir Path dir) throws IOException {
+        byte[] good = Files.readAllBytes(linearFile(dir));
+        for (int cut : new int[] {good.length / 2, good.length - 3, 5}) {
+            Path f = dir.resolve("cut" + cut + ".onnx");
+            Files.write(f, Arrays.copyOf(good, cut));
+            assertThatThrownBy(() -> OnnxModel.load(f)).as("cut at %d of %d", cut, good.length)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith(f + ": not a")
+                    .hasMessageContaining("truncated");
+        }
+        Path text = Files.writeString(dir.resolve("notes.onnx"), "this is not a model\n");
+        assertThatThrownBy(() -> OnnxModel.load(text)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(text + ": not a").hasMessageContaining("another format");
+        Path missing = dir.resolve("absent.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(missing)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(missing + ": cannot read the ONNX file");
+    }
+
+    @Test
+    void anUnsupportedOperatorIsNamedWithItsNodeAndTheSupportedList(@TempDir Path dir) throws IOException {
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 2, 4, 4)).addOutput(info("y", FLOAT, "N", 2, 2, 2))
+                .addNode(node("MaxPool", "features.pool1", new String[] {"x"}, new String[] {"y"},
+                        Onnx.ints("kernel_shape", 2, 2), Onnx.ints("strides", 2, 2)))
+                .build();
+        Path f = Onnx.write(dir.resolve("pool.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": unsupported operator MaxPool in node 'features.pool1' (MaxPool); supported "
+                        + "operators: " + String.join(", ", Operators.supported()))
+                .hasMessageContaining("supported operators: Add, Cast, Clip, Concat, Constant, ConstantOfShape, Conv");
+        // grouped convolutions: the Conv entry refuses group > 1 the same way
+        GraphProto conv = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 2, 4, 4)).addOutput(info("y", FLOAT, "N", 2, 4, 4))
+                .addInitializer(floats("w", new float[18], 2, 1, 3, 3))
+                .addNode(node("Conv", "dw", new String[] {"x", "w"}, new String[] {"y"}, attr("group", 2),
+                        Onnx.ints("pads", 1, 1, 1, 1)))
+                .build();
+        Path c = Onnx.write(dir.resolve("dw.onnx"), model(13, conv));
+        assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(c + ": unsupported operator Conv with group=2 in node 'dw' (Conv); "
+                        + "supported operators: Add,");
+    }
+
+    @Test
+    void aDynamicAxisIsNamedWithTheFixAndTheExplicitShapeFixesIt(@TempDir Path dir) throws IOException {
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("tokens", FLOAT, "batch", "features")).addOutput(info("y", FLOAT, "batch", "features"))
+                .addNode(node("Tanh", "t", new String[] {"tokens"}, new String[] {"y"}))
+                .build();
+        Path f = Onnx.write(dir.resolve("dyn.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": input 'tokens' axis 1 is dynamic ('features') and the import needs static "
+                        + "shapes; give the per-example input shape explicitly (OnnxModel.Options.inputShape, "
+                        + "without the batch axis), or export with a fixed shape");
+        OnnxModel m = OnnxModel.load(f, OnnxModel.Options.defaults().inputShape(5));
+        assertThat(m.inputShape()).containsExactly(5);
+        assertThat(m.outputShape()).containsExactly(5);
+        // data of another per-example shape is refused by the model, naming the shapes
+        try (Tensor x = Tensor.zeros(DType.F32, 2, 4); Params p = m.params(DType.F32)) {
+            assertThatThrownBy(() -> m.model().apply(p, x)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(f + ": the model's input 'tokens' takes examples of shape [5] (its own layout), "
+                            + "got [4]");
+        }
+    }
+
+    @Test
+    void aBatchSizeWrittenIntoTheGraphIsReportedWithTheExportFix(@TempDir Path dir) throws IOException {
+        // what torch.onnx.export writes for x.view(1, -1) without dynamic_axes: the example batch size 1
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, 1, 2, 3)).addOutput(info("y", FLOAT, 1, 6))
+                .addInitializer(Onnx.int64s("shape", new long[] {1, -1}, 2))
+                .addNode(node("Reshape", "view", new String[] {"x", "shape"}, new String[] {"y"}))
+                .build();
+        Path f = Onnx.write(dir.resolve("fixed.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": the output 'y' has shape [1, 78] for a batch of 13 examples; its first axis must be "
+                        + "the examples' (export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}})");
+        // a target that cannot hold the batch at all is refused at its node, with the same fix
+        GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
+        Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
+        assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; if the model was "
+                        + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so "
+                        + "that the batch size is not written into its shapes");
+        // an operator from another domain is named with its domain
+        GraphProto g3 = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 4)).addOutput(info("y", FLOAT, "N", 4))
+                .addNode(node("FastGelu", "g", new String[] {"x"}, new String[] {"y"}).toBuilder()
+                        .setDomain("com.microsoft").build())
+                .build();
+        Path f3 = Onnx.write(dir.resolve("ms.onnx"), model(13, g3));
+        assertThatThrownBy(() -> OnnxModel.load(f3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f3 + ": unsupported operator com.microsoft.FastGelu in node 'g' (FastGelu); "
+                        + "supported operators: Add,");
+    }
+
+    @Test
+    void severalOutputsMustBeChosenByName(@TempDir Path dir) throws IOException {
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 3)).addOutput(info("logits", FLOAT, "N", 3))
+                .addOutput(info("probs", FLOAT, "N", 3))
+                .addNode(node("Neg", "neg", new String[] {"x"}, new String[] {"logits"}))
+                .addNode(node("Softmax", "sm", new String[] {"logits"}, new String[] {"probs"}, attr("axis", 1)))
+                .build();
+        Path f = Onnx.write(dir.resolve("two.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": the model has 2 outputs [logits, probs]; choose one by name "
+                        + "(OnnxModel.Options.output)");
+        assertThatThrownBy(() -> OnnxModel.load(f, OnnxModel.Options.defaults().output("loss")))
+                .hasMessage(f + ": output 'loss' is not one of the model's outputs [logits, probs]");
+        OnnxModel probs = OnnxModel.load(f, OnnxModel.Options.defaults().output("probs"));
+        assertThat(probs.outputName()).isEqualTo("probs");
+        try (Params p = probs.params(DType.F64); Tensor x = Tensor.of(new double[] {0, 0, Math.log(2)}, 1, 3);
+             Tensor y = probs.model().apply(p, x)) {
+            // softmax(-x) = [2, 2, 1] / 5
+            assertThat(y.toDoubleArray()).containsExactly(new double[] {0.4, 0.4, 0.2},
+                    org.assertj.core.data.Offset.offset(1e-12));
+        }
+    }
+
+    @Test
+    void opsetEighteenTakesReduceAxesAsAnInputAndSplitsByNumOutputs(@TempDir Path dir) throws IOException {
+        // y = b - mean(a) where [a | b] = Split(x, num_outputs=2) on axis 1 of x [N, 5]: a has 3 columns, b 2
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, "N", 5)).addOutput(info("y", DOUBLE, "N", 2))
+                .addInitializer(Onnx.int64s("axes", new long[] {-1}, 1))
+                .addNode(node("Split", "split", new String[] {"x"}, new String[] {"a", "b"}, attr("axis", 1),
+                        attr("num_outputs", 2)))
+                .addNode(node("ReduceMean", "mean", new String[] {"a", "axes"}, new String[] {"m"}))
+                .addNode(node("Sub", "sub", new String[] {"b", "m"}, new String[] {"y"}))
+                .build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("o18.onnx"), model(18, g)));
+        assertThat(onnx.opset()).isEqualTo(18);
+        try (Params p = onnx.params(DType.F64);
+             Tensor x = Tensor.of(new double[] {1, 2, 6, 10, 20, -3, 0, 0, 1, 1}, 2, 5);
+             Tensor y = onnx.model().apply(p, x)) {
+            assertThat(y.shape()).containsExactly(2, 2);
+            assertThat(y.toDoubleArray()).containsExactly(10 - 3, 20 - 3, 1 + 1, 1 + 1);
+        }
+    }
+
+    @Test
+    void anOpsetOutsideElevenToEighteenIsRefused(@TempDir Path dir) throws IOException {
+        ModelProto m = model(9, linear(doubles("W", W, 3, 2)).build());
+        Path f = Onnx.write(dir.resolve("old.onnx"), m);
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": opset 9 is not supported; ntk4j imports opsets 11 to 18 (export with "
+                        + "opset_version=18, or convert with onnx.version_converter)");
+    }
+}

@@ -1,0 +1,145 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Networks exported by PyTorch's ONNX exporter (torch 1.13) compute in ntk4j what they compute in PyTorch: the
+ * forward pass within 1e-5 and the full eNTK on 3 inputs within 1e-4 (relative Frobenius error, float32) of
+ * functorch's Jacobian contraction on the same module, by each of ntk4j's three methods.
+ */
+class OnnxTorchTest {
+    @TempDir
+    static Path exports;
+    private static boolean exported;
+
+    /** Exports every model in one Python process (importing torch takes seconds); once per class. */
+    private static synchronized Path reference(String model) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        if (!exported) {
+            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn,ops", "--out",
+                    exports.toString());
+            exported = true;
+        }
+        return exports.resolve(model);
+    }
+
+    @Test
+    void mlpWithLayerNormAndGeluMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("mlp");
+        // opset 17: LayerNormalization; exported Gemms keep the module's names
+        assertThat(onnx.opset()).isEqualTo(17);
+        assertThat(onnx.independentExamples()).isTrue();
+    }
+
+    @Test
+    void transformerEncoderLayerMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("transformer");
+        // opset 14: layer norm decomposed into ReduceMean/Sub/Pow/Sqrt/Div; attention reshapes by Shape/Gather
+        assertThat(onnx.opset()).isEqualTo(14);
+        assertThat(onnx.inputShape()).containsExactly(4, 8);
+    }
+
+    @Test
+    void convolutionalNetworkInNchwMatchesPyTorch() throws Exception {
+        OnnxModel onnx = compare("cnn");
+        // the model takes PyTorch's layout: [channels, height, width]
+        assertThat(onnx.inputShape()).containsExactly(3, 8, 7);
+        assertThat(onnx.outputShape()).containsExactly(3);
+        assertThat(onnx.independentExamples()).isTrue();
+        // the three convolutions and the activations between them run channels-last: x is transposed to NHWC
+        // once and back once (before the pooling); the other transposes are the filters' (OIHW -> HWIO)
+        org.ntk4j.graph.Graph g = onnx.model().trace(2, onnx.inputShape(), DType.F32);
+        long ofActivations = g.equations().stream()
+                .filter(e -> e.primitive() instanceof org.ntk4j.primitive.Transpose && e.input(0).dim(0) == 2).count();
+        long ofFilters = g.equations().stream()
+                .filter(e -> e.primitive() instanceof org.ntk4j.primitive.Transpose && e.input(0).dim(0) != 2).count();
+        assertThat(ofActivations).isEqualTo(2);
+        assertThat(ofFilters).isEqualTo(3);
+    }
+
+    @Test
+    void manyOperatorsAtOpsetElevenMatchPyTorch() throws Exception {
+        // Split, Softmax, Pow, Neg, Exp, Log, stack, a stepped Slice, ReduceSum, Expand with the exporter's
+        // ConstantOfShape/Equal/Where, Sqrt, Div, Reshape from Shape/Gather, ReduceMean, Squeeze, MatMul
+        OnnxModel onnx = compare("ops");
+        assertThat(onnx.opset()).isEqualTo(11);
+        assertThat(onnx.parameterNames()).containsExactly("scale", "w", "lin.weight", "lin.bias");
+    }
+
+    private static OnnxModel compare(String model) throws IOException, InterruptedException {
+        Path dir = reference(model);
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        List<String> names = new ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            names.add(p[0]);
+            count += Long.parseLong(p[1]);
+        }
+        assertThat(onnx.parameterNames()).containsExactlyInAnyOrderElementsOf(names);
+        // examples stay independent and first in every value the graph computes from x (PyTorch's attention
+        // transposes and reshapes are held as views), which per-example paths and tiling need
+        assertThat(onnx.independentExamples()).isTrue();
+        assertThat(valuesWithoutTheExampleAxisFirst(onnx, 5)).isEmpty();
+        assertThat(onnx.parameterCount()).isEqualTo(count);
+        try (Params params = onnx.params(DType.F32);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F32);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).containsExactly(y.shape());
+            assertThat(relativeError(f, y)).as("forward").isLessThan(1e-5);
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.size()).isEqualTo(k.size());
+                    assertThat(relativeError(ntk, k)).as("eNTK by %s", m).isLessThan(1e-4);
+                }
+            }
+        }
+        return onnx;
+    }
+
+    /** The equations of the traced graph (batch n) whose output depends on x but does not have n rows first. */
+    static java.util.List<String> valuesWithoutTheExampleAxisFirst(OnnxModel onnx, int n) {
+        org.ntk4j.graph.Graph g = onnx.model().trace(n, onnx.inputShape(), DType.F32);
+        java.util.Set<org.ntk4j.graph.Var> dependent = new java.util.HashSet<>();
+        dependent.add(g.inputs().get(g.inputs().size() - 1));
+        java.util.List<String> bad = new ArrayList<>();
+        for (org.ntk4j.graph.Equation e : g.equations()) {
+            if (e.inputs().stream().anyMatch(dependent::contains)) {
+                dependent.add(e.output());
+                if (e.output().rank() == 0 || e.output().dim(0) != n) {
+                    bad.add(e.toString());
+                }
+            }
+        }
+        return bad;
+    }
+
+    /** ||a - b|| / ||b|| over the flattened elements. */
+    static double relativeError(Tensor a, Tensor b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < b.size(); i++) {
+            double d = a.getFlat(i) - b.getFlat(i);
+            num += d * d;
+            den += b.getFlat(i) * b.getFlat(i);
+        }
+        return Math.sqrt(num / den);
+    }
+}
