@@ -23,7 +23,11 @@ public final class BenchMain {
                 "              (HandWrittenBench): [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
                 "              [--blas-threads T]",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
-                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]");
+                "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
+                "  resnet      the empirical_ntk_resnet notebook's settings on torchvision's ResNet-18/50, every method",
+                "              that fits plus AUTO, beside PyTorch functorch JC and NTK-VP (ResNetBench; --help)",
+                "  plans       this build against another side by side (PlansBench): --baseline CLASSPATH",
+                "              [--rounds R] [--out FILE]; ntk4j-bench/run-plans.sh builds the previous commit's");
     }
 
     /**
@@ -46,9 +50,11 @@ public final class BenchMain {
             case "gemm" -> GemmReport.main(rest);
             case "numpy" -> HandWrittenBench.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
+            case "resnet" -> ResNetBench.main(rest);
+            case "plans" -> PlansBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, numpy, train-mlp");
+                        + "pntk, gemm, numpy, train-mlp, resnet, plans");
                 System.exit(2);
             }
         }

@@ -643,6 +643,15 @@ final class PeersBench {
         return new double[] {Double.parseDouble(v)};
     }
 
+    /** Deletes a temporary directory tree, ignoring failures. */
+    static void deleteTreeQuietly(Path dir) {
+        try {
+            deleteTree(dir);
+        } catch (IOException e) {
+            // a temporary directory left behind is harmless
+        }
+    }
+
     private static void deleteTree(Path dir) throws IOException {
         try (var paths = Files.walk(dir)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {

@@ -35,8 +35,11 @@ public final class ApproxCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "Model spec (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model spec or an ONNX file (default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,width=512,out=10)";
+
+    @picocli.CommandLine.Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--data", description = "Inputs: .npy [N+M, ...] or synthetic:N,D... (default: ${DEFAULT-VALUE}).")
     String data = "synthetic:48,28,28";
@@ -97,11 +100,18 @@ public final class ApproxCommand implements Callable<Integer> {
             }
             list.add(kk);
         }
+        ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        if (widths != null && resolved.onnx() != null) {
+            throw new IllegalArgumentException("--widths: the width study varies a zoo model's width; an ONNX model "
+                    + "has one");
+        }
         overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
         PrintWriter out = spec.commandLine().getOut();
         Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
         JsonReport json;
-        try (Tensor all = DataSource.load(data, dt, seed)) {
+        try (Tensor loaded = DataSource.load(data, dt, seed);
+             Tensor laidOut = resolved.onnx() == null ? null : resolved.layout("--data", loaded)) {
+            Tensor all = laidOut == null ? loaded : laidOut;
             if (all.dim(0) <= n || n < 2) {
                 throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
                         + "(the rest are held out), got " + n);
@@ -110,12 +120,13 @@ public final class ApproxCommand implements Callable<Integer> {
             Tensor xTrain = org.ntk4j.cpu.Layout.sliceAxis(all, 0, 0, n);
             Tensor xTest = org.ntk4j.cpu.Layout.sliceAxis(all, 0, n, all.dim(0));
             if (widths == null) {
-                Model net = Zoo.parse(model);
+                Model net = resolved.model();
                 int o = outputs(net, per);
                 for (KernelKind kk : list) {
                     KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
                 }
-                try (Params p = net.init(seed, per, dt); Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
+                try (Params p = resolved.params(null, seed, per, dt);
+                     Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
                     ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain, xTest,
                             y, list, diagReg);
                     out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "

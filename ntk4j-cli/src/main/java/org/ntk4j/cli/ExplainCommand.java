@@ -2,7 +2,6 @@ package org.ntk4j.cli;
 
 import java.util.concurrent.Callable;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.tensor.DType;
 import picocli.CommandLine.Command;
@@ -19,8 +18,11 @@ public final class ExplainCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "Model spec (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model spec or an ONNX file (default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,width=256,out=10)";
+
+    @Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--n", description = "Number of inputs x1 (default: ${DEFAULT-VALUE}).")
     int n = 64;
@@ -28,8 +30,9 @@ public final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--n2", description = "Number of inputs x2; omitted: x2 = x1.")
     int n2;
 
-    @Option(names = "--input", split = ",", description = "Shape of one example (default: 28,28).")
-    int[] input = {28, 28};
+    @Option(names = "--input", split = ",", description = "Shape of one example (default: 28,28; an ONNX model: "
+            + "its input shape).")
+    int[] input;
 
     @Mixin
     KernelOptions kernel = new KernelOptions();
@@ -39,6 +42,10 @@ public final class ExplainCommand implements Callable<Integer> {
         if (n < 1 || n2 < 0) {
             throw new IllegalArgumentException("--n must be >= 1 and --n2 >= 1, got " + n + " and " + n2);
         }
+        ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        if (input == null) {
+            input = resolved.onnx() != null ? resolved.onnx().inputShape() : new int[] {28, 28};
+        }
         for (int d : input) {
             if (d < 1) {
                 throw new IllegalArgumentException("--input: an example of shape " + org.ntk4j.tensor.Shapes.str(input)
@@ -46,7 +53,7 @@ public final class ExplainCommand implements Callable<Integer> {
             }
         }
         long budget = kernel.memoryBudget();
-        Model m = Zoo.parse(model);
+        Model m = resolved.model();
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
         if (!kernel.explicitAxes() && org.ntk4j.ntk.KindTraits.wrapsModel(kind)) {
@@ -55,6 +62,10 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
         spec.commandLine().getOut().print(cost.explain(budget));
+        if (resolved.onnx() != null) {
+            spec.commandLine().getOut().print(OnnxParameters.describe(resolved.onnx(), input,
+                    DType.parse(kernel.dtype)));
+        }
         spec.commandLine().getOut().flush();
         return 0;
     }

@@ -5,13 +5,11 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
-import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.KernelJob;
 import org.ntk4j.ntk.Method;
@@ -32,8 +30,12 @@ public final class KernelCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model spec (see 'ntk4j models') or an ONNX file (docs/onnx.md; "
+            + "default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,width=256,out=10)";
+
+    @Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--data", description = "x1: a data source: default:train|test[:N] (the embedded "
             + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or synthetic:N,D1[,D2...] "
@@ -124,7 +126,14 @@ public final class KernelCommand implements Callable<Integer> {
                 seed);
         int[][] axes = kernel.axes();
         long budget = kernel.memoryBudget();
-        Model net = Zoo.parse(model);
+        ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        if (ensemble != null) {
+            resolved.requireSeededParams("--ensemble");
+        }
+        if (infinite && resolved.onnx() != null) {
+            throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo fcn (act=relu or "
+                    + "act=erf), not of an imported ONNX model");
+        }
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
         checkEnsembleAndLimit(kind);
         boolean tiled = out != null && !kernel.explicitAxes() && !infinite && !nngp;
@@ -138,18 +147,20 @@ public final class KernelCommand implements Callable<Integer> {
                 .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
                 .output("--report", report, ".json").output("--sem", sem, ".npy").check();
         try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
-            return compute(dt, m, kind, axes, budget, net, standardization);
+            return compute(dt, m, kind, axes, budget, resolved, standardization);
         }
     }
 
-    private int compute(DType dt, Method m, org.ntk4j.ntk.KernelKind kind, int[][] axes, long budget, Model net,
-                        Standardizer.Mode standardization) throws java.io.IOException {
+    private int compute(DType dt, Method m, org.ntk4j.ntk.KernelKind kind, int[][] axes, long budget,
+                        ModelArgument.Resolved resolved, Standardizer.Mode standardization) throws java.io.IOException {
         PrintWriter o = spec.commandLine().getOut();
+        Model net = resolved.model();
         try (Tensor loaded1 = DataSource.load(data, dt, seed);
              Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
-             Tensor x1 = prepare(net, KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
-                     spec.commandLine().getErr()), loaded1);
-             Tensor xb = loaded2 == null ? null : prepare(net, Standardizer.fit(loaded1, standardization), loaded2)) {
+             Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
+                     "--data " + data, spec.commandLine().getErr()), loaded1);
+             Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", Standardizer.fit(loaded1, standardization),
+                     loaded2)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
             if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
                 throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
@@ -161,8 +172,8 @@ public final class KernelCommand implements Callable<Integer> {
             if (infinite) {
                 return limit(o, kind, x1, xb, dt);
             }
-            Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
-                    : net.init(seed, perExample, dt);
+            Params p = resolved.params(paramsIn, seed, perExample, dt);
+            net = withBuffersOf(net, p);
             try {
                 if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
@@ -287,16 +298,22 @@ public final class KernelCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The model with the buffers (batch-norm running statistics) of a parameter file, when it has any. */
+    static Model withBuffersOf(Model net, Params p) {
+        return p.buffers().isEmpty() ? net : net.withBuffers(p.buffers());
+    }
+
     /**
      * {@code x} standardised as {@code fitted} (fitted on --data) and laid out for the model
-     * ({@link InputLayout}: fails with "shape mismatch" when the examples fit no input shape of the model).
+     * ({@link ModelArgument.Resolved#layout}: fails naming {@code option} when the examples fit no input shape of
+     * the model).
      */
-    static Tensor prepare(Model net, Standardizer fitted, Tensor x) {
+    static Tensor prepare(ModelArgument.Resolved net, String option, Standardizer fitted, Tensor x) {
         if (fitted.mode() == Standardizer.Mode.NONE) {
-            return InputLayout.forModel(net, x);
+            return net.layout(option, x);
         }
         try (Tensor standardized = fitted.apply(x)) {
-            return InputLayout.forModel(net, standardized);
+            return net.layout(option, standardized);
         }
     }
 

@@ -10,11 +10,9 @@ import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.Npy;
-import org.ntk4j.io.ParamsFile;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
@@ -48,8 +46,12 @@ public final class PredictCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "Model spec (see 'ntk4j models'; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model spec (see 'ntk4j models') or an ONNX file (docs/onnx.md; "
+            + "default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=3,width=512)";
+
+    @picocli.CommandLine.Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--train", description = "Labelled training data (default: ${DEFAULT-VALUE}); "
             + DataSource.FORMS + ".")
@@ -147,7 +149,8 @@ public final class PredictCommand implements Callable<Integer> {
         boolean initOutputs = parseF0(f0);
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
         long budget = KernelOptions.memoryBudget(memory);
-        Model net = Zoo.parse(model);
+        ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        Model net = resolved.model();
         org.ntk4j.predict.Loss lossFn = org.ntk4j.predict.Loss.parse(loss);
         GpInference.Posterior post = posterior == null ? null : GpInference.Posterior.parse(posterior);
         double mu = momentum == null ? Double.NaN : momentum;
@@ -174,8 +177,9 @@ public final class PredictCommand implements Callable<Integer> {
             // test examples with the training examples' size but another shape (a flat CSV against images) are
             // read in the training layout, row-major
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
-                 Dataset tr = InputLayout.forModel(net, trainStd);
-                 Dataset te = testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
+                 Dataset tr = resolved.layout("--train", trainStd);
+                 Dataset te = resolved.onnx() != null ? resolved.layout("--test", testStd)
+                         : testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
                 int[] perExample = tr.exampleShape();
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {
@@ -186,9 +190,8 @@ public final class PredictCommand implements Callable<Integer> {
                 KernelOptions.requireProbesFit(kk, net, perExample, budget);
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
-                try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
-                        : net.init(seed, perExample, dt)) {
-                    PredictRequest request = new PredictRequest(net, p, new Examples(tr.x(), tr.labels(), outputs),
+                try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
+                    PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p, new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
                             learningRate, initOutputs, post, lossFn, mu, cov != null);
                     try (PredictResult r = Predict.run(request)) {

@@ -7,13 +7,11 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
-import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.KernelFiles;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
@@ -49,7 +47,7 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     /** The options that only say how to compute the kernel, refused with a kernel file. */
     static final java.util.List<String> COMPUTE_OPTIONS = java.util.List.of("--model", "--data", "--kind",
-            "--standardize", "--method", "--dtype", "--seed");
+            "--standardize", "--method", "--dtype", "--seed", "--freeze", "--params-only", "--input-shape", "--output");
 
     @Spec
     private CommandSpec spec;
@@ -80,8 +78,12 @@ public final class SpectrumCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     OverwriteOption overwrite = new OverwriteOption();
 
-    @Option(names = "--model", description = "Without a file: model spec (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Without a file: model spec or an ONNX file (default: "
+            + "${DEFAULT-VALUE}).")
     String model = "fcn(depth=3,width=512)";
+
+    @picocli.CommandLine.Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--data", description = "Without a file: data (default: ${DEFAULT-VALUE}).")
     String data = DataSource.DEFAULT_TRAIN;
@@ -239,11 +241,12 @@ public final class SpectrumCommand implements Callable<Integer> {
         if (org.ntk4j.ntk.KindTraits.isPerOutput(kk)) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
         }
-        Model net = Zoo.parse(model);
+        ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        Model net = resolved.model();
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
         try (Dataset raw = DataSource.loadDataset(data, dt, seed); Dataset std = KernelOptions.fitStandardizer(raw.x(), mode, "--data " + data,
                      spec.commandLine().getErr()).apply(raw);
-             Dataset d = InputLayout.forModel(net, std)) {
+             Dataset d = resolved.layout("--data", std)) {
             int[] out = net.outputShape(d.exampleShape());
             if (out.length != 1) {
                 throw new IllegalArgumentException("--model: needs outputs [N, O], " + net.spec() + " gives [N] + "
@@ -252,7 +255,7 @@ public final class SpectrumCommand implements Callable<Integer> {
             KernelOptions.requireProbesFit(kk, net, d.exampleShape(), EmpiricalNtk.defaultMemoryBudget());
             int[] own = d.hasLabels() ? d.labels().clone() : null;
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
-            try (Params p = net.init(seed, d.exampleShape(), dt)) {
+            try (Params p = resolved.params(null, seed, d.exampleShape(), dt)) {
                 long t0 = System.nanoTime();
                 KernelMatrix k = org.ntk4j.predict.KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
                         out[0]);

@@ -224,7 +224,7 @@ public final class TrainCommand implements Callable<Integer> {
                         try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                                 : net.init(seed, perExample, dt)) {
                             o.printf(Locale.ROOT, "%d parameters%n", p.count());
-                            result = Trainer.train(net, p, trainEx, testEx, config, progress);
+                            result = Trainer.train(KernelCommand.withBuffersOf(net, p), p, trainEx, testEx, config, progress);
                         }
                     }
                     try (TrainResult r = result) {

@@ -57,6 +57,35 @@ class KernelCommandTest {
         }
     }
 
+    /**
+     * The report's flops_counted (what the executor counted while it ran) equals its predicted_flops, for each
+     * method and kind; and on the issue's FCN (depth 3, width 2,048, 8 outputs, 16 inputs of 3,072) with AUTO.
+     */
+    @Test
+    void reportedCountedFlopsEqualPredictedFlops() throws Exception {
+        Path r = dir.resolve("counted.json");
+        for (String m : new String[] {"jc", "vp", "sd"}) {
+            for (String kind : new String[] {"full", "trace", "pntk"}) {
+                run(0, "kernel", "--model", "fcn(depth=2,width=32,out=4)", "--data", "synthetic:6,5", "--kind", kind,
+                        "--method", m, "--report", r.toString(), "--overwrite");
+                assertCountedEqualsPredicted(Files.readString(r), m + " " + kind);
+            }
+        }
+        run(0, "kernel", "--model", "fcn(depth=3,width=2048,out=8)", "--data", "synthetic:16,3072", "--kind",
+                "full", "--report", r.toString(), "--overwrite");
+        assertCountedEqualsPredicted(Files.readString(r), "the issue's fcn");
+    }
+
+    private static void assertCountedEqualsPredicted(String json, String what) {
+        java.util.regex.Matcher predicted = java.util.regex.Pattern.compile("\"predicted_flops\": ([0-9.eE+]+)")
+                .matcher(json);
+        java.util.regex.Matcher counted = java.util.regex.Pattern.compile("\"flops_counted\": ([0-9]+)")
+                .matcher(json);
+        assertThat(predicted.find() && counted.find()).as(what + ": both fields in " + json).isTrue();
+        assertThat(Long.parseLong(counted.group(1))).as(what)
+                .isEqualTo(Math.round(Double.parseDouble(predicted.group(1))));
+    }
+
     @Test
     void approximationKindsRunFromTheCommandLine() throws Exception {
         Path r = dir.resolve("pntk.json");
@@ -109,7 +138,52 @@ class KernelCommandTest {
     void modelsListsTheZoo() {
         String out = run(0, "models")[0];
         assertThat(out).contains("fcn(depth=3, width=512").contains("cnn(").contains("resnet(")
-                .contains("transformer(");
+                .contains("transformer(").contains("resnet18(out=1000, width=64")
+                .contains("11,689,512 parameters and 9,600 buffer values");
+    }
+
+    /** max |a - b| / max |b|. */
+    private static double maxRelativeDifference(Tensor a, Tensor b) {
+        assertThat(a.shape()).containsExactly(b.shape());
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < b.size(); i++) {
+            diff = Math.max(diff, Math.abs(a.getFlat(i) - b.getFlat(i)));
+            scale = Math.max(scale, Math.abs(b.getFlat(i)));
+        }
+        return diff / scale;
+    }
+
+    /** --params-out writes the batch-norm running statistics as buffers/PATH; --params-in computes with them. */
+    @Test
+    void parameterFilesCarryTheModelsBuffers() throws Exception {
+        String spec = "resnet18(width=1,out=2)";
+        Path p = dir.resolve("bn.npz");
+        Path changed = dir.resolve("bn2.npz");
+        Path k = dir.resolve("k.npy");
+        run(0, "kernel", "--model", spec, "--data", "synthetic:2,16,16,3", "--dtype", "f64", "--params-out",
+                p.toString());
+        java.util.Map<String, Tensor> arrays = org.ntk4j.io.Npz.readTensors(p, DType.F64);
+        String var = "buffers/1_batch_norm_eval/running_var";
+        assertThat(arrays).containsKey(var).containsKey("0_conv/w");
+        arrays.get(var).setFlat(0, 0.25);
+        org.ntk4j.io.Npz.write(changed, arrays);
+        run(0, "kernel", "--model", spec, "--data", "synthetic:2,16,16,3", "--dtype", "f64", "--kind", "full",
+                "--method", "jc", "--seed", "0", "--params-in", changed.toString(), "--out", k.toString());
+        Model model = Zoo.parse(spec);
+        try (Params params = ParamsFile.load(changed, model, new int[] {16, 16, 3}, DType.F64);
+             Tensor x = org.ntk4j.io.DataSource.load("synthetic:2,16,16,3", DType.F64, 0);
+             Tensor withStats = EmpiricalNtk.of(model.withBuffers(params.buffers()), params).traceAxes()
+                     .method(Method.JACOBIAN_CONTRACTION).ntk(x, null);
+             Tensor defaults = EmpiricalNtk.of(model, params).traceAxes().method(Method.JACOBIAN_CONTRACTION)
+                     .ntk(x, null);
+             Tensor got = Npy.readTensor(k)) {
+            assertThat(params.buffers().get(var.substring("buffers/".length())).getFlat(0)).isEqualTo(0.25);
+            assertThat(maxRelativeDifference(got, withStats)).isLessThan(1e-10);
+            assertThat(maxRelativeDifference(got, defaults)).isGreaterThan(1e-6);
+        } finally {
+            arrays.values().forEach(Tensor::close);
+        }
     }
 
     @Test

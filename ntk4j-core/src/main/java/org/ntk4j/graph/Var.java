@@ -462,6 +462,25 @@ public final class Var {
         return builder.apply(new ReduceMax(normAxes("reduce_max", axes)), this);
     }
 
+    /**
+     * Max pooling (XLA's reduce_window with max): the maximum over a window on every axis, with the given
+     * strides and −∞ padding ({@code lo}, {@code hi}), as {@link org.ntk4j.primitive.ReduceWindowMax}. Over NHWC,
+     * PyTorch's {@code MaxPool2d(k, s, p)} is {@code reduceWindowMax({1, k, k, 1}, {1, s, s, 1}, {0, p, p, 0},
+     * {0, p, p, 0})}. The derivative goes to each window's first maximal element in row-major order, as
+     * PyTorch's.
+     *
+     * @param window per axis, the window size (at least 1)
+     * @param strides per axis, the step (at least 1)
+     * @param lo per axis, the padding before the first element (0 or more, less than the window)
+     * @param hi per axis, the padding after the last element (0 or more)
+     * @return a new variable of the pooled shape, {@code (n + lo + hi - window) / stride + 1} per axis
+     * @throws IllegalArgumentException when an array does not have one entry per axis, a size is out of range
+     *         or a window covers only padding
+     */
+    public Var reduceWindowMax(int[] window, int[] strides, int[] lo, int[] hi) {
+        return builder.apply(new org.ntk4j.primitive.ReduceWindowMax(window, strides, lo, hi), this);
+    }
+
     private int[] normAxes(String op, int[] axes) {
         if (axes.length == 0) {
             return Shapes.iota(rank());
@@ -783,6 +802,29 @@ public final class Var {
     public Var conv(Var filter, int[] strides, int[][] padding, int[] dilation) {
         return builder.apply(new org.ntk4j.primitive.Conv(
                 org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation)), this, filter);
+    }
+
+    /**
+     * Grouped convolution (feature_group_count G; depthwise when G = Cin) of this input {@code [N, H, W, Cin]}
+     * (1-D: {@code [N, W, Cin]}) with {@code filter} {@code [KH, KW, Cin/G, Cout]}: each of the G groups of
+     * Cout/G output channels sees its own Cin/G input channels ({@link org.ntk4j.primitive.GroupedConv}). G = 1 is
+     * {@link #conv(Var, int[], int[][], int[])}.
+     *
+     * @param filter the filter, HWIO with I = Cin/G, of the same dtype
+     * @param strides the window step on each spatial axis, each at least 1
+     * @param padding the {@code {lo, hi}} zeros on each spatial axis
+     * @param dilation the filter dilation on each spatial axis, each at least 1
+     * @param groups G, at least 1, dividing Cin and Cout
+     * @return a new variable {@code [N, OH, OW, Cout]}
+     * @throws IllegalArgumentException when the window is invalid, G does not divide the channels, or the ranks,
+     *         channels or dtypes do not fit
+     */
+    public Var conv(Var filter, int[] strides, int[][] padding, int[] dilation, int groups) {
+        if (groups == 1) {
+            return conv(filter, strides, padding, dilation);
+        }
+        return builder.apply(new org.ntk4j.primitive.GroupedConv(
+                org.ntk4j.cpu.Convolution.Window.of(strides, padding, dilation), groups), this, filter);
     }
 
     /**

@@ -7,13 +7,18 @@ import org.ntk4j.tensor.Shapes;
 
 /**
  * Average pooling over a window of the spatial axes (NHWC or NWC), per channel. SAME padding pads with zeros
- * which count in the average (every window divides by its full size, as stax's default). Computed as the sum
- * of window-offset strided slices of the (padded) input, divided by the window size.
+ * which count in the average (every window divides by its full size, as stax's default). Explicit (lo, hi)
+ * padding per spatial axis takes a {@code countIncludePad} flag with PyTorch's meaning ({@code AvgPool2d}'s
+ * {@code count_include_pad}, ONNX AveragePool's): true divides every window by its full size, false by the
+ * number of input elements it covers. Computed as the sum of window-offset strided slices of the (padded)
+ * input, divided by the window size (or multiplied by a constant of the reciprocal counts).
  */
 public final class AvgPool extends SingleLayer {
     private final int[] window;
     private final int[] strides;
     private final String padding;
+    private final int[][] explicit;
+    private final boolean countIncludePad;
 
     /**
      * An average pool.
@@ -35,6 +40,40 @@ public final class AvgPool extends SingleLayer {
         this.window = window.clone();
         this.strides = strides.clone();
         this.padding = p;
+        this.explicit = null;
+        this.countIncludePad = true;
+    }
+
+    /**
+     * An average pool with explicit zero padding.
+     *
+     * @param window the window size per spatial axis (1 or 2 entries), copied
+     * @param strides the step per spatial axis, as many entries as {@code window}, copied
+     * @param padding per spatial axis {@code {lo, hi}}, each 0 or more and less than the window, copied
+     * @param countIncludePad true: every window divides by its full size; false: by the input elements it covers
+     * @throws IllegalArgumentException if the arrays do not have 1 or 2 equal-length entries or a padding is
+     *     negative, not less than the window or not a {lo, hi} pair
+     */
+    public AvgPool(int[] window, int[] strides, int[][] padding, boolean countIncludePad) {
+        if (window.length < 1 || window.length > 2 || strides.length != window.length
+                || padding.length != window.length) {
+            throw new IllegalArgumentException("avg_pool: window " + Arrays.toString(window) + ", strides "
+                    + Arrays.toString(strides) + " and padding " + Arrays.deepToString(padding)
+                    + " must all have 1 or 2 entries");
+        }
+        this.explicit = new int[window.length][];
+        for (int i = 0; i < window.length; i++) {
+            int[] q = padding[i];
+            if (q.length != 2 || q[0] < 0 || q[1] < 0 || q[0] >= window[i] || q[1] >= window[i]) {
+                throw new IllegalArgumentException("avg_pool: padding " + Arrays.deepToString(padding) + " must be "
+                        + "{lo, hi} pairs of sizes >= 0 and less than the window " + Arrays.toString(window));
+            }
+            explicit[i] = q.clone();
+        }
+        this.window = window.clone();
+        this.strides = strides.clone();
+        this.padding = "EXPLICIT";
+        this.countIncludePad = countIncludePad;
     }
 
     @Override
@@ -43,6 +82,9 @@ public final class AvgPool extends SingleLayer {
     }
 
     private int[][] pads(int[] in) {
+        if (explicit != null) {
+            return MaxPool.deepCopy(explicit);
+        }
         int[] dil = new int[window.length];
         Arrays.fill(dil, 1);
         return Convolution.resolvePadding(padding, Arrays.copyOfRange(in, 0, window.length), window, strides, dil);
@@ -99,6 +141,27 @@ public final class AvgPool extends SingleLayer {
             Var s = padded.slice(start, limit, stride);
             sum = sum == null ? s : sum.add(s);
         }
-        return sum.mul(1.0 / count);
+        if (countIncludePad) {
+            return sum.mul(1.0 / count);
+        }
+        // 1 / (input elements in each window), per output position, broadcast over the examples and channels
+        int[] os = Arrays.copyOf(out, window.length);
+        int cells = org.ntk4j.tensor.Shapes.size(os);
+        double[] inv = new double[cells];
+        for (int q = 0; q < cells; q++) {
+            int rem = q;
+            int covered = 1;
+            for (int i = window.length - 1; i >= 0; i--) {
+                int o = rem % os[i];
+                rem /= os[i];
+                int first = o * strides[i] - p[i][0];
+                covered *= Math.min(first + window[i], in[i]) - Math.max(first, 0);
+            }
+            inv[q] = 1.0 / covered;
+        }
+        int[] shape = Arrays.copyOf(os, window.length + 1);
+        shape[window.length] = 1;
+        Var scale = x.builder().constant(org.ntk4j.tensor.Tensor.of(x.dtype(), inv, shape));
+        return sum.mul(scale);
     }
 }

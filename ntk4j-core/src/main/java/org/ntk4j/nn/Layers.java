@@ -167,6 +167,96 @@ public final class Layers {
     }
 
     /**
+     * Convolution with explicit zero padding (see {@link Conv}); PyTorch's {@code Conv2d(cin, cout, k, stride=s,
+     * padding=p, bias=False)} is {@code conv(cout, {k, k}, {s, s}, {{p, p}, {p, p}}, σ_w, 0, STANDARD)}.
+     *
+     * @param out the number of output channels, at least 1
+     * @param filter the filter size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code filter}
+     * @param padding per spatial axis {@code {lo, hi}}
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param p NTK or standard parameterisation
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
+    public static Layer conv(int out, int[] filter, int[] strides, int[][] padding, double wStd, double bStd,
+                             Parameterization p) {
+        return new Conv(out, filter, strides, padding, wStd, bStd, p);
+    }
+
+    /**
+     * Grouped convolution with explicit zero padding (PyTorch's {@code groups}; depthwise when
+     * {@code groups} = Cin); see {@link Conv}.
+     *
+     * @param out the number of output channels, at least 1, a multiple of {@code groups}
+     * @param filter the filter size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code filter}
+     * @param padding per spatial axis {@code {lo, hi}}
+     * @param groups G, dividing {@code out} and the input channels
+     * @param wStd σ_w, the weight scale
+     * @param bStd σ_b, the bias scale; 0 for no bias
+     * @param p NTK or standard parameterisation
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes, groups or padding
+     */
+    public static Layer conv(int out, int[] filter, int[] strides, int[][] padding, int groups, double wStd,
+                             double bStd, Parameterization p) {
+        return new Conv(out, filter, strides, padding, groups, wStd, bStd, p);
+    }
+
+    /**
+     * Average pooling with explicit zero padding and PyTorch's {@code count_include_pad} (see {@link AvgPool}).
+     *
+     * @param window the window size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code window}
+     * @param padding per spatial axis {@code {lo, hi}}, each less than the window
+     * @param countIncludePad true: divide by the window size; false: by the input elements each window covers
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
+    public static Layer avgPool(int[] window, int[] strides, int[][] padding, boolean countIncludePad) {
+        return new AvgPool(window, strides, padding, countIncludePad);
+    }
+
+    /**
+     * Max pooling with explicit −∞ padding (PyTorch's {@code MaxPool2d(k, s, p)} is
+     * {@code maxPool({k, k}, {s, s}, {{p, p}, {p, p}})}); see {@link MaxPool}.
+     *
+     * @param window the window size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code window}
+     * @param padding per spatial axis {@code {lo, hi}}, each less than the window
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
+    public static Layer maxPool(int[] window, int[] strides, int[][] padding) {
+        return new MaxPool(window, strides, padding);
+    }
+
+    /**
+     * Max pooling with SAME or VALID padding (see {@link MaxPool}).
+     *
+     * @param window the window size per spatial axis (1 or 2 entries)
+     * @param strides the step per spatial axis, as many entries as {@code window}
+     * @param padding {@code SAME} or {@code VALID}, in any case
+     * @return the layer
+     * @throws IllegalArgumentException on bad sizes or padding
+     */
+    public static Layer maxPool(int[] window, int[] strides, String padding) {
+        return new MaxPool(window, strides, padding);
+    }
+
+    /**
+     * Batch normalisation in inference mode, ε = 1e-5 (PyTorch's default): running statistics as buffers, scale
+     * and shift as parameters, examples independent (see {@link BatchNormEval}).
+     *
+     * @return the layer
+     */
+    public static Layer batchNormEval() {
+        return new BatchNormEval(1e-5);
+    }
+
+    /**
      * Concatenation of the inputs along per-example axis {@code axis} (-1: channels).
      *
      * @param axis the per-example axis; negative counts from the end

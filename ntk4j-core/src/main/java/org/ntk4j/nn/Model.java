@@ -15,10 +15,20 @@ import org.ntk4j.tensor.Tensor;
  * A network: a root {@link Layer} with one input and one output, plus the spec string it came from.
  * It declares its parameters for a given per-example input shape, initialises them, and traces its forward
  * pass into a {@link Graph} whose inputs are the parameters (in declaration order) followed by the batch x.
+ *
+ * <p>A model may also declare <em>buffers</em> ({@link #bufferSpecs}): constants such as an inference-mode batch
+ * norm's running statistics. They are not parameters (not graph inputs, never differentiated, not counted in
+ * {@link Params#count}); the traced graph holds them as constants: the values given to {@link #withBuffers},
+ * or the declared defaults.
  */
 public final class Model {
+    private static final java.util.concurrent.atomic.AtomicLong TRACES = new java.util.concurrent.atomic.AtomicLong();
     private final Layer root;
     private final String spec;
+    /** Buffer values by path, as given (not owned); buffers not here take their declared defaults. */
+    private final Map<String, Tensor> buffers;
+    /** Resolved buffers per (dtype, per-example shape): owned by this model, kept for its lifetime. */
+    private final Map<String, Map<String, Tensor>> resolved = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * A model; the root is checked for a single output when shapes are first computed.
@@ -27,8 +37,78 @@ public final class Model {
      * @param spec the spec string it came from, or a description when built in code
      */
     public Model(Layer root, String spec) {
+        this(root, spec, Map.of());
+    }
+
+    private Model(Layer root, String spec, Map<String, Tensor> buffers) {
         this.root = root;
         this.spec = spec;
+        this.buffers = buffers;
+    }
+
+    /**
+     * This network with the given buffer values (running statistics, say); buffers not in the map keep their
+     * declared defaults. The values are checked against {@link #bufferSpecs} (shape, finite) when the model is
+     * traced, and converted to the graph's dtype.
+     *
+     * @param values buffer tensors by path; the map is copied, the tensors are not: keep them open while the
+     *     returned model is used
+     * @return a new model sharing this one's layers and spec
+     */
+    public Model withBuffers(Map<String, Tensor> values) {
+        return new Model(root, spec, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(values)));
+    }
+
+    /**
+     * The buffer values given to {@link #withBuffers} (empty when none were).
+     *
+     * @return an unmodifiable map of the tensors by path
+     */
+    public Map<String, Tensor> buffers() {
+        return buffers;
+    }
+
+    /**
+     * The buffers (constants, not parameters) for per-example inputs of shape {@code in}, in declaration order;
+     * each spec's {@link ParamSpec#initMean} is its default value (its {@link ParamSpec#initStd} is 0).
+     *
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @return a new list of the buffer specs, empty for a model without buffers
+     * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
+     */
+    public List<ParamSpec> bufferSpecs(int[] in) {
+        outputShape(in);
+        List<ParamSpec> specs = new ArrayList<>();
+        root.declare(ParamScope.declaring(new ArrayList<>(), specs), List.of(in.clone()));
+        return specs;
+    }
+
+    /**
+     * The buffer tensors the traced graph uses for inputs of shape {@code in} in {@code dtype}: the given
+     * values converted, defaults for the others.
+     */
+    private Map<String, Tensor> resolvedBuffers(int[] in, DType dtype) {
+        return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (ParamSpec s : bufferSpecs(in)) {
+                Tensor given = buffers.get(s.path());
+                if (given == null) {
+                    m.put(s.path(), Tensor.full(dtype, s.initMean(), s.shape()));
+                    continue;
+                }
+                if (!java.util.Arrays.equals(given.shape(), s.shape())) {
+                    throw new IllegalArgumentException(spec + ": buffer '" + s.path() + "' must have shape "
+                            + Shapes.str(s.shape()) + ", has " + Shapes.str(given.shape()));
+                }
+                int bad = given.firstNonFinite();
+                if (bad >= 0) {
+                    throw new IllegalArgumentException(spec + ": buffer '" + s.path() + "' has a non-finite value ("
+                            + given.getFlat(bad) + ") at flat index " + bad);
+                }
+                m.put(s.path(), given.to(dtype));
+            }
+            return m;
+        });
     }
 
     /**
@@ -75,12 +155,13 @@ public final class Model {
     public List<ParamSpec> paramSpecs(int[] in) {
         outputShape(in);
         List<ParamSpec> specs = new ArrayList<>();
-        root.declare(ParamScope.declaring(specs), List.of(in.clone()));
+        root.declare(ParamScope.declaring(specs, new ArrayList<>()), List.of(in.clone()));
         return specs;
     }
 
     /**
-     * Deterministic initial parameters (see {@link Params#initialise}).
+     * Deterministic initial parameters (see {@link Params#initialise}), with this model's buffer values (given
+     * or default) as their {@link Params#buffers}.
      *
      * @param seed the seed
      * @param in the per-example input shape (without the batch axis); not modified
@@ -88,7 +169,16 @@ public final class Model {
      * @return the parameters, which the caller closes
      */
     public Params init(long seed, int[] in, DType dtype) {
-        return Params.initialise(paramSpecs(in), seed, dtype);
+        Params p = Params.initialise(paramSpecs(in), seed, dtype);
+        Map<String, Tensor> b = resolvedBuffers(in, dtype);
+        if (b.isEmpty()) {
+            return p;
+        }
+        Map<String, Tensor> copies = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : b.entrySet()) {
+            copies.put(e.getKey(), e.getValue().copy());
+        }
+        return p.withBuffers(copies);
     }
 
     /**
@@ -111,6 +201,7 @@ public final class Model {
      * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
      */
     public Graph trace(int n, int[] in, DType dtype) {
+        TRACES.incrementAndGet();
         List<ParamSpec> specs = paramSpecs(in);
         GraphBuilder b = new GraphBuilder();
         Map<String, Var> values = new LinkedHashMap<>();
@@ -118,8 +209,18 @@ public final class Model {
             values.put(s.path(), b.input(dtype, s.shape()));
         }
         Var x = b.input(dtype, Shapes.prepend(n, in));
-        List<Var> out = root.apply(ParamScope.applying(values), List.of(x));
+        List<Var> out = root.apply(ParamScope.applying(values, resolvedBuffers(in, dtype)), List.of(x));
         return b.build(out.get(0));
+    }
+
+    /**
+     * How many times {@link #trace} has run in this JVM, on any model: the NTK plans are cached so that a
+     * repeated kernel of the same shapes traces nothing (tests read it before and after).
+     *
+     * @return the number of traces so far
+     */
+    public static long traceCount() {
+        return TRACES.get();
     }
 
     /**
@@ -135,12 +236,13 @@ public final class Model {
     public Var traceInto(Map<String, Var> params, Var x) {
         int[] in = Shapes.dropFirst(x.shape());
         outputShape(in);
-        List<Var> out = root.apply(ParamScope.applying(params), List.of(x));
+        List<Var> out = root.apply(ParamScope.applying(params, resolvedBuffers(in, x.dtype())), List.of(x));
         return out.get(0);
     }
 
     /**
-     * Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result.
+     * Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result. Buffers come from
+     * {@code params.buffers()} where it has them (as {@link #withBuffers}), else from this model.
      *
      * @param params the parameters, validated against the model for x's shape and dtype; not closed
      * @param x the batch [n, in...]; not closed
@@ -155,7 +257,8 @@ public final class Model {
         int[] in = Shapes.dropFirst(xs);
         List<ParamSpec> specs = paramSpecs(in);
         params.validate(specs, x.dtype());
-        Graph g = trace(xs[0], in, x.dtype());
+        Model m = params.buffers().isEmpty() ? this : withBuffers(params.buffers());
+        Graph g = m.trace(xs[0], in, x.dtype());
         Tensor[] args = new Tensor[specs.size() + 1];
         for (int i = 0; i < specs.size(); i++) {
             args[i] = params.get(specs.get(i).path());

@@ -3,31 +3,43 @@ package org.ntk4j.nn;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.Tensor;
 
 /**
  * What a layer sees of the parameters: its own ones by short name, under its path prefix. The same scope
  * type serves declaration (collecting {@link ParamSpec}s at init) and application (looking up the traced
  * {@link Var} of each parameter), so a layer's names are written once.
+ *
+ * <p>Besides parameters a layer may declare <em>buffers</em> (PyTorch's word): constants of the network, such as
+ * an inference-mode batch norm's running mean and variance, that are part of the model but are not
+ * differentiated. While tracing, a buffer is a graph constant holding the model's value for it
+ * ({@link Model#withBuffers}).
  */
 public final class ParamScope {
     private final String prefix;
     private final List<ParamSpec> declared;
     private final Map<String, Var> values;
+    private final List<ParamSpec> declaredBuffers;
+    private final Map<String, Tensor> bufferValues;
 
-    private ParamScope(String prefix, List<ParamSpec> declared, Map<String, Var> values) {
+    private ParamScope(String prefix, List<ParamSpec> declared, Map<String, Var> values,
+                       List<ParamSpec> declaredBuffers, Map<String, Tensor> bufferValues) {
         this.prefix = prefix;
         this.declared = declared;
         this.values = values;
+        this.declaredBuffers = declaredBuffers;
+        this.bufferValues = bufferValues;
     }
 
-    /** A root scope that records declarations into {@code sink}. */
-    static ParamScope declaring(List<ParamSpec> sink) {
-        return new ParamScope("", sink, null);
+    /** A root scope that records parameter declarations into {@code sink} and buffer declarations into
+     * {@code bufferSink}. */
+    static ParamScope declaring(List<ParamSpec> sink, List<ParamSpec> bufferSink) {
+        return new ParamScope("", sink, null, bufferSink, null);
     }
 
-    /** A root scope that resolves names to traced parameters. */
-    static ParamScope applying(Map<String, Var> values) {
-        return new ParamScope("", null, values);
+    /** A root scope that resolves names to traced parameters and buffers to constants of these values. */
+    static ParamScope applying(Map<String, Var> values, Map<String, Tensor> buffers) {
+        return new ParamScope("", null, values, null, buffers);
     }
 
     /**
@@ -37,7 +49,7 @@ public final class ParamScope {
      * @return a scope with path prefix {@code prefix + name + "/"}, sharing this scope's declarations or values
      */
     public ParamScope child(String name) {
-        return new ParamScope(prefix + name + "/", declared, values);
+        return new ParamScope(prefix + name + "/", declared, values, declaredBuffers, bufferValues);
     }
 
     /**
@@ -86,5 +98,40 @@ public final class ParamScope {
             throw new IllegalStateException("parameter " + path(name) + " was not declared");
         }
         return v;
+    }
+
+    /**
+     * Declares a buffer: a constant of the model, not a parameter (never differentiated), whose default value
+     * fills every element. No-op while applying.
+     *
+     * @param name the buffer's short name, unique within this scope
+     * @param shape the buffer's shape, copied
+     * @param value the default value of every element (running variance: 1, running mean: 0)
+     */
+    public void declareBuffer(String name, int[] shape, double value) {
+        if (declaredBuffers != null) {
+            declaredBuffers.add(new ParamSpec(path(name), shape, 0, value));
+        }
+    }
+
+    /**
+     * The buffer {@code name} of this scope as a constant of the graph that {@code like} belongs to, in
+     * {@code like}'s dtype.
+     *
+     * @param name the buffer's short name
+     * @param like a traced value whose graph and dtype the constant gets
+     * @return the constant
+     * @throws IllegalStateException while declaring, or if no buffer of that path was declared
+     */
+    public Var buffer(String name, Var like) {
+        Tensor t = bufferValues == null ? null : bufferValues.get(path(name));
+        if (t == null) {
+            throw new IllegalStateException("buffer " + path(name) + " was not declared");
+        }
+        if (t.dtype() != like.dtype()) {
+            throw new IllegalStateException("buffer " + path(name) + " is " + t.dtype().shortName() + ", the graph "
+                    + like.dtype().shortName());
+        }
+        return like.builder().constant(t);
     }
 }

@@ -15,6 +15,7 @@ import org.ntk4j.tensor.Tensor;
  */
 public final class Params implements AutoCloseable {
     private final Map<String, Tensor> tensors;
+    private final Map<String, Tensor> buffers;
 
     /**
      * Parameters from tensors by path; the new object takes ownership of the tensors (closes them).
@@ -22,7 +23,45 @@ public final class Params implements AutoCloseable {
      * @param tensors tensors by path, copied in the map's iteration order (the tensors themselves are not copied)
      */
     public Params(Map<String, Tensor> tensors) {
+        this(tensors, Map.of());
+    }
+
+    /**
+     * Parameters and buffers (the model's constants, see {@link Model#bufferSpecs}) by path; the new object
+     * takes ownership of all the tensors.
+     *
+     * @param tensors parameter tensors by path, copied in the map's iteration order
+     * @param buffers buffer tensors by path, copied in the map's iteration order
+     */
+    public Params(Map<String, Tensor> tensors, Map<String, Tensor> buffers) {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+        this.buffers = Collections.unmodifiableMap(new LinkedHashMap<>(buffers));
+    }
+
+    /**
+     * These parameters with the given buffers instead of this object's (which must have none); the result takes
+     * ownership of this object's tensors and of the buffers, so close only the result.
+     *
+     * @param newBuffers buffer tensors by path
+     * @return the parameters with the buffers
+     * @throws IllegalStateException if this object already has buffers
+     */
+    public Params withBuffers(Map<String, Tensor> newBuffers) {
+        if (!buffers.isEmpty()) {
+            throw new IllegalStateException("these parameters already have buffers " + buffers.keySet());
+        }
+        return new Params(tensors, newBuffers);
+    }
+
+    /**
+     * The model's buffers (constants such as batch-norm running statistics) held next to the parameters, by
+     * path; empty for a model without buffers. They are not parameters: {@link #count}, {@link #tensors} and
+     * {@link #validate} ignore them.
+     *
+     * @return an unmodifiable map of the buffer tensors, owned by this object
+     */
+    public Map<String, Tensor> buffers() {
+        return buffers;
     }
 
     /**
@@ -182,6 +221,9 @@ public final class Params implements AutoCloseable {
     @Override
     public void close() {
         for (Tensor t : tensors.values()) {
+            t.close();
+        }
+        for (Tensor t : buffers.values()) {
             t.close();
         }
     }

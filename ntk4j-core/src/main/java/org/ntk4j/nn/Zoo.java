@@ -17,12 +17,29 @@ public final class Zoo {
         private final String description;
         private final String options;
         private final java.util.function.Function<ModelSpec, Layer> builder;
+        private final int[] listedInput;
 
         Entry(String name, String description, String options, java.util.function.Function<ModelSpec, Layer> b) {
+            this(name, description, options, b, null);
+        }
+
+        Entry(String name, String description, String options, java.util.function.Function<ModelSpec, Layer> b,
+              int[] listedInput) {
             this.name = name;
             this.description = description;
             this.options = options;
             this.builder = b;
+            this.listedInput = listedInput;
+        }
+
+        /**
+         * The per-example input shape the model is made for (224×224×3 for the ImageNet ResNets), at which
+         * {@code ./ntk4j models} counts its parameters; null for models that take any data's shape.
+         *
+         * @return a copy of the shape, or null
+         */
+        public int[] listedInput() {
+            return listedInput == null ? null : listedInput.clone();
         }
 
         /**
@@ -55,6 +72,8 @@ public final class Zoo {
 
     private static final String COMMON = "param=ntk, w_std=1.5, b_std=0.05";
     private static final Map<String, Entry> ENTRIES = new LinkedHashMap<>();
+    private static final String RESNET_OPTIONS = "out=1000, width=64, param=standard, w_std=1.41421356, b_std=0.05";
+    private static final int[] IMAGENET = {224, 224, 3};
 
     static {
         add(new Entry("fcn", "fully connected: flatten, depth × (dense(width), act), dense(out)",
@@ -68,6 +87,20 @@ public final class Zoo {
         add(new Entry("transformer", "rows as tokens: dense(dim) embedding, layers × (pre-norm multi-head "
                 + "self-attention and gelu MLP, each residual), layer norm, mean over tokens, dense(out)",
                 "layers=2, dim=64, heads=4, out=10, " + COMMON, Zoo::transformer));
+        for (int depth : new int[] {18, 34, 50}) {
+            add(new Entry("resnet" + depth, "torchvision's resnet" + depth + " (" + (depth >= 50 ? "bottleneck"
+                    : "basic") + " blocks, inference-mode batch norm, max pool), NHWC; width scales the channels",
+                    RESNET_OPTIONS, s -> imagenetResnet(s, depth, 64), IMAGENET));
+        }
+        add(new Entry("wide_resnet50_2", "torchvision's wide_resnet50_2: resnet50 with bottlenecks twice as wide",
+                RESNET_OPTIONS, s -> imagenetResnet(s, 50, 128), IMAGENET));
+    }
+
+
+    static Layer imagenetResnet(ModelSpec s, int depth, int widthPerGroup) {
+        return ResNets.resnet(depth, s.integer("out", 1000, 1), s.integer("width", 64, 1), widthPerGroup,
+                s.real("w_std", 1.41421356, 0), s.real("b_std", 0.05, 0),
+                Parameterization.parse(s.string("param", "standard")));
     }
 
     private Zoo() {

@@ -429,7 +429,10 @@ public final class Trainer {
             }
             Map<String, Tensor> out = new LinkedHashMap<>();
             params.tensors().forEach((k, v) -> out.put(k, v.copy()));
-            return new TrainResult(new Params(out), List.copyOf(history));
+            // the model's constants (batch-norm running statistics given to it) go with the result, unchanged
+            Map<String, Tensor> constants = new LinkedHashMap<>();
+            model.buffers().forEach((k, v) -> constants.put(k, v.copy()));
+            return new TrainResult(new Params(out, constants), List.copyOf(history));
         }
 
         private TrainState state() {

@@ -22,7 +22,8 @@ class ZooTest {
                 .containsExactly(3);
         assertThat(Zoo.parse("transformer(layers=1,dim=8,heads=2,out=10)").outputShape(new int[] {28, 28}))
                 .containsExactly(10);
-        assertThat(Zoo.entries()).extracting(Zoo.Entry::name).containsExactly("fcn", "cnn", "resnet", "transformer");
+        assertThat(Zoo.entries()).extracting(Zoo.Entry::name).containsExactly("fcn", "cnn", "resnet", "transformer",
+                "resnet18", "resnet34", "resnet50", "wide_resnet50_2");
         assertThatThrownBy(() -> Zoo.parse("cnn(pool=max)")).hasMessage("cnn: option pool must be gap or flatten, "
                 + "got 'max'");
         assertThatThrownBy(() -> Zoo.parse("cnn").outputShape(new int[] {784}))

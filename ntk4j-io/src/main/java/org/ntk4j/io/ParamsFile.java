@@ -12,9 +12,14 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * Network parameters as a NumPy {@code .npz}: one array per parameter, named by its path ({@code 1_dense/w}),
- * in declaration order. {@code numpy.load("params.npz")["1_dense/w"]} reads one back.
+ * in declaration order. {@code numpy.load("params.npz")["1_dense/w"]} reads one back. A model's buffers
+ * (constants such as inference-mode batch-norm running statistics, {@link Model#bufferSpecs}) follow, each named
+ * {@link #BUFFER_PREFIX} + its path ({@code buffers/1_batch_norm_eval/running_mean}).
  */
 public final class ParamsFile {
+    /** The prefix of buffer names in the archive, before the buffer's path. */
+    public static final String BUFFER_PREFIX = "buffers/";
+
     private ParamsFile() {
     }
 
@@ -26,12 +31,19 @@ public final class ParamsFile {
      * @throws IOException if the file cannot be written
      */
     public static void save(Params params, Path file) throws IOException {
-        Npz.write(file, params.tensors());
+        Map<String, Tensor> all = new java.util.LinkedHashMap<>(params.tensors());
+        for (Map.Entry<String, Tensor> e : params.buffers().entrySet()) {
+            all.put(BUFFER_PREFIX + e.getKey(), e.getValue());
+        }
+        Npz.write(file, all);
     }
 
     /**
      * Reads parameters for {@code model} on per-example inputs {@code perExample} and checks them against the
-     * model: same names, shapes, finite values; converted to {@code dtype}.
+     * model: same names, shapes, finite values; converted to {@code dtype}. Buffers ({@link #BUFFER_PREFIX}
+     * names) come back as the result's {@link Params#buffers}, in the model's declaration order; a buffer the file
+     * does not hold takes its declared default (running mean 0, running variance 1), and one the model does not
+     * declare is an error. Use {@code model.withBuffers(params.buffers())} to compute with them.
      *
      * @param file the {@code .npz} archive
      * @param model the network the parameters are for
@@ -47,13 +59,53 @@ public final class ParamsFile {
             throw new IllegalArgumentException(file + ": a .npy file (one array); parameters are an .npz archive of "
                     + "named arrays, as 'ntk4j kernel --params-out' writes");
         }
-        Map<String, Tensor> tensors = Npz.readTensors(file, dtype);
+        Map<String, Tensor> all = Npz.readTensors(file, dtype);
+        Map<String, Tensor> tensors = new java.util.LinkedHashMap<>();
+        Map<String, Tensor> fileBuffers = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : all.entrySet()) {
+            if (e.getKey().startsWith(BUFFER_PREFIX)) {
+                fileBuffers.put(e.getKey().substring(BUFFER_PREFIX.length()), e.getValue());
+            } else {
+                tensors.put(e.getKey(), e.getValue());
+            }
+        }
+        List<ParamSpec> bufferSpecs = model.bufferSpecs(perExample);
+        Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+        try {
+            for (ParamSpec s : bufferSpecs) {
+                Tensor t = fileBuffers.remove(s.path());
+                if (t == null) {
+                    t = Tensor.full(dtype, s.initMean(), s.shape());
+                } else if (!java.util.Arrays.equals(t.shape(), s.shape())) {
+                    t.close();
+                    throw new IllegalArgumentException("buffer '" + s.path() + "' must have shape "
+                            + org.ntk4j.tensor.Shapes.str(s.shape()) + ", has "
+                            + org.ntk4j.tensor.Shapes.str(t.shape()));
+                }
+                buffers.put(s.path(), t);
+            }
+            if (!fileBuffers.isEmpty()) {
+                throw new IllegalArgumentException("the model has no buffer " + fileBuffers.keySet().iterator().next()
+                        + "; its buffers are " + bufferSpecs.stream().map(ParamSpec::path).toList());
+            }
+        } catch (IllegalArgumentException e) {
+            for (Tensor t : all.values()) {
+                t.close();
+            }
+            for (Tensor t : buffers.values()) {
+                t.close();
+            }
+            throw new IllegalArgumentException(file + ": " + e.getMessage() + " (model " + model.spec() + ")", e);
+        }
         Params p = new Params(tensors);
         List<ParamSpec> specs = model.paramSpecs(perExample);
         try {
             p.validate(specs, dtype);
         } catch (IllegalArgumentException e) {
             p.close();
+            for (Tensor t : buffers.values()) {
+                t.close();
+            }
             throw new IllegalArgumentException(file + ": " + e.getMessage() + " (model " + model.spec() + ")", e);
         }
         // reorder to the model's declaration order
@@ -61,6 +113,6 @@ public final class ParamsFile {
         for (ParamSpec s : specs) {
             ordered.put(s.path(), tensors.get(s.path()));
         }
-        return new Params(ordered);
+        return new Params(ordered, buffers);
     }
 }

@@ -33,6 +33,47 @@ class ParamsFileTest {
         }
     }
 
+    /** Buffers travel under buffers/PATH; missing ones take their defaults; unknown ones are rejected. */
+    @Test
+    void buffersAreNamedSeparatelyAndRoundTrip() throws Exception {
+        Model m = Zoo.parse("resnet18(width=1,out=2)");
+        int[] in = {8, 8, 3};
+        Path f = dir.resolve("bn.npz");
+        try (Params p = m.init(4, in, DType.F64)) {
+            String var = "1_batch_norm_eval/running_var";
+            p.buffers().get(var).setFlat(0, 2.5);
+            ParamsFile.save(p, f);
+            java.util.Map<String, Tensor> raw = Npz.readTensors(f, DType.F64);
+            assertThat(raw).containsKey("buffers/" + var).doesNotContainKey(var);
+            assertThat(raw).hasSize(p.tensors().size() + p.buffers().size());
+            raw.values().forEach(Tensor::close);
+            try (Params q = ParamsFile.load(f, m, in, DType.F64);
+                 Tensor x = Tensor.randomNormal(DType.F64, 1, 2, 8, 8, 3);
+                 Tensor y1 = m.apply(p, x); Tensor y2 = m.withBuffers(q.buffers()).apply(q, x)) {
+                assertThat(q.buffers().keySet()).containsExactlyElementsOf(p.buffers().keySet());
+                assertThat(q.buffers().get(var).getFlat(0)).isEqualTo(2.5);
+                assertThat(q.count()).isEqualTo(p.count());
+                assertThat(y2.toDoubleArray()).containsExactly(y1.toDoubleArray());
+            }
+            // a file without buffers (written before they existed) loads with the defaults
+            Path noBuffers = dir.resolve("plain.npz");
+            ParamsFile.save(new Params(p.tensors()), noBuffers);
+            try (Params q = ParamsFile.load(noBuffers, m, in, DType.F64)) {
+                assertThat(q.buffers().get(var).getFlat(0)).isEqualTo(1.0);
+            }
+            // a buffer the model does not declare
+            java.util.Map<String, Tensor> extra = new java.util.LinkedHashMap<>(p.tensors());
+            try (Tensor t = Tensor.zeros(DType.F64, 2)) {
+                extra.put("buffers/0_conv/running_mean", t);
+                Path bad = dir.resolve("bad.npz");
+                Npz.write(bad, extra);
+                assertThatThrownBy(() -> ParamsFile.load(bad, m, in, DType.F64))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("the model has no buffer 0_conv/running_mean");
+            }
+        }
+    }
+
     @Test
     void aFileForAnotherModelIsRejectedClearly() throws Exception {
         Path f = dir.resolve("p.npz");

@@ -14,7 +14,7 @@ import org.ntk4j.io.TileStore;
 /**
  * {@code ntk4j kernel --out OUT --spark local[2]} through the CLI (found by ServiceLoader, as the launcher runs it):
  * the same file as the single-machine command, byte for byte, for every kind; a Spark run that fails half way
- * resumed by the single-machine command; usage errors.
+ * resumed by the single-machine command; an ONNX model (the executors rebuild it from its spec); usage errors.
  */
 class SparkCommandTest {
     // 40 examples in tiles of 16: 6 upper tiles; float64
@@ -82,6 +82,73 @@ class SparkCommandTest {
         String[] resumed = run(0, with(KERNEL, "--kind", "diagonal", "--out", out.toString(), "--resume"));
         assertThat(resumed[0]).containsPattern("\\d tiles computed \\(\\d already done\\)");
         assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+    }
+
+    @Test
+    void anOnnxModelOnSparkIsTheSingleMachineFile() throws Exception {
+        Path model = dir.resolve("mlp.onnx");
+        Files.write(model, mlpOnnx());
+        String[] kernel = {"kernel", "--model", model.toString(), "--freeze", "^b1$", "--data", "synthetic:40,4",
+            "--dtype", "f64", "--tile", "16", "--kind", "pntk", "--quiet"};
+        Path local = dir.resolve("onnx-local.npy");
+        Path spark = dir.resolve("onnx-spark.npy");
+        String[] l = run(0, with(kernel, "--out", local.toString()));
+        assertThat(l[0]).contains("20 parameters");
+        String[] r = run(0, with(kernel, "--out", spark.toString(), "--spark", "local[2]"));
+        assertThat(r[0]).contains("spark local[2]: 6 tiles in");
+        assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+    }
+
+    /** y = tanh(x W1ᵀ + b1) W2ᵀ + b2 on x [batch, 4] (parameters W1 [3, 4], b1, W2 [2, 3], b2), as ONNX. */
+    private static byte[] mlpOnnx() {
+        org.ntk4j.onnx.proto.OnnxProtos.GraphProto g = org.ntk4j.onnx.proto.OnnxProtos.GraphProto.newBuilder()
+                .setName("mlp").addInput(info("x", 4)).addOutput(info("y", 2))
+                .addInitializer(floats("W1", new float[] {0.5f, -1, 0.25f, 1.5f, -0.75f, 0.5f, 1, -0.5f, 0.125f, 0.75f,
+                    -1.25f, 0.5f}, 3, 4))
+                .addInitializer(floats("b1", new float[] {0.1f, -0.2f, 0.3f}, 3))
+                .addInitializer(floats("W2", new float[] {1, -0.5f, 0.75f, 0.25f, 1.25f, -1}, 2, 3))
+                .addInitializer(floats("b2", new float[] {0.05f, -0.15f}, 2))
+                .addNode(gemm("fc1", "x", "W1", "b1", "h"))
+                .addNode(org.ntk4j.onnx.proto.OnnxProtos.NodeProto.newBuilder().setOpType("Tanh").setName("act")
+                        .addInput("h").addOutput("a"))
+                .addNode(gemm("fc2", "a", "W2", "b2", "y"))
+                .build();
+        return org.ntk4j.onnx.proto.OnnxProtos.ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
+                .addOpsetImport(org.ntk4j.onnx.proto.OnnxProtos.OperatorSetIdProto.newBuilder().setDomain("")
+                        .setVersion(17)).setGraph(g).build().toByteArray();
+    }
+
+    private static org.ntk4j.onnx.proto.OnnxProtos.NodeProto gemm(String name, String x, String w, String b,
+                                                                 String y) {
+        return org.ntk4j.onnx.proto.OnnxProtos.NodeProto.newBuilder().setOpType("Gemm").setName(name).addInput(x)
+                .addInput(w).addInput(b).addOutput(y).addAttribute(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto
+                        .newBuilder().setName("transB").setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto
+                                .AttributeType.INT).setI(1)).build();
+    }
+
+    private static org.ntk4j.onnx.proto.OnnxProtos.ValueInfoProto info(String name, int features) {
+        org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto.Builder s = org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto
+                .newBuilder()
+                .addDim(org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                .addDim(org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto.Dimension.newBuilder().setDimValue(features));
+        return org.ntk4j.onnx.proto.OnnxProtos.ValueInfoProto.newBuilder().setName(name).setType(
+                org.ntk4j.onnx.proto.OnnxProtos.TypeProto.newBuilder().setTensorType(
+                        org.ntk4j.onnx.proto.OnnxProtos.TypeProto.Tensor.newBuilder().setElemType(
+                                org.ntk4j.onnx.proto.OnnxProtos.TensorProto.DataType.FLOAT_VALUE).setShape(s)))
+                .build();
+    }
+
+    private static org.ntk4j.onnx.proto.OnnxProtos.TensorProto floats(String name, float[] v, long... dims) {
+        org.ntk4j.onnx.proto.OnnxProtos.TensorProto.Builder t = org.ntk4j.onnx.proto.OnnxProtos.TensorProto
+                .newBuilder().setName(name).setDataType(org.ntk4j.onnx.proto.OnnxProtos.TensorProto.DataType
+                        .FLOAT_VALUE);
+        for (long d : dims) {
+            t.addDims(d);
+        }
+        for (float f : v) {
+            t.addFloatData(f);
+        }
+        return t.build();
     }
 
     @Test

@@ -21,7 +21,6 @@ import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
@@ -152,7 +151,8 @@ public final class SparkKernelJob {
      * tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
      *
      * @param sc the Spark context whose cluster computes the tiles
-     * @param modelSpec the zoo spec of the model, as {@link Zoo#parse} reads it (executors rebuild the model)
+     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
+     *     (executors rebuild the model; an ONNX file must be at the same path on every executor)
      * @param params the network parameters; left open
      * @param x1 the first data set [N1, ...]; left open
      * @param x2 null when the plan is symmetric (x2 = x1)
@@ -198,7 +198,8 @@ public final class SparkKernelJob {
      * records each group in {@code store} as its task succeeds. Does not finish the store.
      *
      * @param sc the Spark context whose cluster computes the tiles
-     * @param modelSpec the zoo spec of the model, as {@link Zoo#parse} reads it (executors rebuild the model)
+     * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
+     *     (executors rebuild the model; an ONNX file must be at the same path on every executor)
      * @param params the network parameters; copied for the broadcast, left open
      * @param x1 the first data set [N1, ...]; copied for the broadcast, left open
      * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); left open
@@ -416,7 +417,7 @@ public final class SparkKernelJob {
             }
             long[] result = new long[2 * group.length];
             int[] n = {0};
-            Model model = Zoo.parse(in.modelSpec);
+            Model model = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);
             try (Params params = TensorData.toParams(in.params);
                  Tensor x1 = in.x1.toTensor();
                  Tensor x2 = in.x2 == null ? null : in.x2.toTensor();

@@ -1,0 +1,451 @@
+package org.ntk4j.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.Npz;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.ResNets;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@code ./ntk4j bench resnet}: neural-tangents' {@code empirical_ntk_resnet} notebook settings on torchvision's
+ * ImageNet ResNets, full kernels ({@code trace_axes=()}), float32: ResNet-18 on 224×224×3 at (O = 8, N = 8),
+ * (O = 128, N = 1) and (O = 1000, N = 1), and ResNet-50 at (O = 8, N = 8). Every ntk4j method whose predicted peak
+ * fits the memory budget runs, plus AUTO, round-robin; each reports seconds, predicted FLOPs, measured and
+ * predicted peak memory, the achieved rate and its share of the machine's SGEMM rate (measured in the same run).
+ * Side by side, on the same weights (written in torchvision's names and layouts) and inputs, PyTorch's functorch
+ * Jacobian contraction and NTK-vector products on torchvision's model in eval mode
+ * ({@code torch_resnet_peer.py}), or "out of memory" where its estimate exceeds the peer budget. A setting that
+ * nothing fits reports so and the run goes on.
+ */
+final class ResNetBench {
+    private static final String SCRIPT = "torch_resnet_peer.py";
+    private static final String HELPER = "torch_ntk_peer.py";
+    private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+        Method.STRUCTURED_DERIVATIVES, Method.AUTO};
+
+    /** Options. */
+    static final class Options {
+        List<String> settings = List.of("resnet18:8:8", "resnet18:128:1", "resnet18:1000:1", "resnet50:8:8");
+        int size = 224;
+        double budgetGiB = EmpiricalNtk.defaultMemoryBudget() / (double) (1L << 30);
+        double peerMemoryGiB = 8;
+        int warmup = 0;
+        int reps = 1;
+        int threads = 2;
+        boolean peers = true;
+        int timeoutSeconds = 1800;
+        double maxGflop = Double.POSITIVE_INFINITY;
+        Path out = Path.of("target", "bench-resnet");
+    }
+
+    /** One setting: the network, O and N. */
+    record Setting(String arch, int out, int n) {
+        static Setting parse(String text) {
+            String[] f = text.trim().split(":");
+            if (f.length != 3) {
+                throw new IllegalArgumentException("--settings: expected ARCH:O:N (e.g. resnet18:8:8), got '" + text
+                        + "'");
+            }
+            try {
+                return new Setting(f[0], Integer.parseInt(f[1]), Integer.parseInt(f[2]));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--settings: O and N must be integers in '" + text + "'");
+            }
+        }
+
+        int depth() {
+            return arch.equals("wide_resnet50_2") ? 50 : Integer.parseInt(arch.substring("resnet".length()));
+        }
+
+        String label() {
+            return arch + ", O = " + out + ", N = " + n;
+        }
+    }
+
+    /** A peer's outcome. */
+    static final class PeerRun {
+        final String name;
+        String status = "not run";
+        double[] seconds = new double[0];
+        long peakBytes = -1;
+        double relErr = Double.NaN;
+
+        PeerRun(String name) {
+            this.name = name;
+        }
+
+        double median() {
+            return Timing.median(seconds);
+        }
+    }
+
+    private final Options opt;
+    private final BenchLog log = new BenchLog();
+    private final StringBuilder table = new StringBuilder();
+    private double sgemmGflops;
+
+    ResNetBench(Options opt) {
+        this.opt = opt;
+    }
+
+    static String usage() {
+        return String.join("\n",
+                "usage: ntk4j bench resnet [options]",
+                "  --settings LIST        ARCH:O:N,... (default resnet18:8:8,resnet18:128:1,resnet18:1000:1,"
+                        + "resnet50:8:8); ARCH is resnet18|resnet34|resnet50|wide_resnet50_2",
+                "  --size S               input S×S×3 (default 224)",
+                "  --budget-gib G         ntk4j's memory budget: methods predicted above it are not run (default "
+                        + "80% of JavaCPP's maxBytes)",
+                "  --peer-memory-gib G    PyTorch's budget, at most 60% of the memory available (default 8)",
+                "  --warmup W --reps R    untimed and timed rounds (default 0 and 1)",
+                "  --threads T            BLAS and PyTorch threads (default 2)",
+                "  --no-peers             ntk4j only",
+                "  --timeout S            a PyTorch run longer than this is stopped (default 1800)",
+                "  --max-gflop G          methods predicted above G GFLOP are not run, nor PyTorch's recipe of the",
+                "                         same algorithm (jc, vp) when ntk4j's prediction for it is (default: no limit)",
+                "  --out DIR              where resnet.md goes (default target/bench-resnet)");
+    }
+
+    /**
+     * Runs the benchmark.
+     *
+     * @param args the options (see {@link #usage})
+     * @throws IOException if the report or the peer's files cannot be written
+     */
+    static void main(String[] args) throws IOException {
+        Options o = new Options();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--settings" -> o.settings = List.of(value(args, ++i, a).split(","));
+                case "--size" -> o.size = Integer.parseInt(value(args, ++i, a));
+                case "--budget-gib" -> o.budgetGiB = Double.parseDouble(value(args, ++i, a));
+                case "--peer-memory-gib" -> o.peerMemoryGiB = Double.parseDouble(value(args, ++i, a));
+                case "--warmup" -> o.warmup = Integer.parseInt(value(args, ++i, a));
+                case "--reps" -> o.reps = Integer.parseInt(value(args, ++i, a));
+                case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, a));
+                case "--no-peers" -> o.peers = false;
+                case "--timeout" -> o.timeoutSeconds = Integer.parseInt(value(args, ++i, a));
+                case "--max-gflop" -> o.maxGflop = Double.parseDouble(value(args, ++i, a));
+                case "--out" -> o.out = Path.of(value(args, ++i, a));
+                case "--help", "-h" -> {
+                    System.out.println(usage());
+                    return;
+                }
+                default -> {
+                    System.err.println("ntk4j bench resnet: unknown option '" + a + "'\n" + usage());
+                    System.exit(2);
+                    return;
+                }
+            }
+        }
+        new ResNetBench(o).run();
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(option + ": missing value");
+        }
+        return args[i];
+    }
+
+    void run() throws IOException {
+        Blas.setThreads(opt.threads);
+        log.say("ntk4j bench resnet, %s; %d BLAS threads, budget %.1f GiB, load %s", Machine.now(), opt.threads,
+                opt.budgetGiB, Machine.loadAverage());
+        sgemmGflops = SgemmRate.measure(2048, 1, 3).bestGflops();
+        log.say("SGEMM 2048³: %.1f GFLOP/s (best of 3)", sgemmGflops);
+        Path dir = Files.createTempDirectory("ntk4j-resnet");
+        Path script = dir.resolve(SCRIPT);
+        for (String name : new String[] {SCRIPT, HELPER}) {
+            try (InputStream in = ResNetBench.class.getResourceAsStream(name)) {
+                Files.copy(in, dir.resolve(name));
+            }
+        }
+        boolean torch = opt.peers && torchvisionAvailable();
+        if (opt.peers && !torch) {
+            log.say("peers: %s cannot import torch and torchvision (apt-get install python3-torch "
+                    + "python3-torchvision); their rows say so", PeersBench.PYTHON);
+        }
+        table.append("| setting | runner | seconds | predicted GFLOP | peak (measured / predicted) | GFLOP/s | "
+                + "of SGEMM | rel. error |\n|---|---|---|---|---|---|---|---|\n");
+        for (String s : opt.settings) {
+            measure(Setting.parse(s), dir, script, torch);
+        }
+        Files.createDirectories(opt.out);
+        String report = "# ntk4j bench resnet\n\nGenerated on " + Machine.now() + " (" + Machine.cpuModel() + ", "
+                + Machine.memTotal() + "), " + opt.threads + " threads, inputs " + opt.size + "×" + opt.size
+                + "×3 float32, full kernels; SGEMM " + String.format(Locale.ROOT, "%.1f", sgemmGflops)
+                + " GFLOP/s.\n\n" + table + "\n## Log\n\n```text\n" + log.text() + "```\n";
+        Files.writeString(opt.out.resolve("resnet.md"), report, StandardCharsets.UTF_8);
+        System.out.println();
+        System.out.print(table);
+        System.out.println("\nwritten: " + opt.out.resolve("resnet.md"));
+        PeersBench.deleteTreeQuietly(dir);
+    }
+
+    private void measure(Setting s, Path dir, Path script, boolean torch) throws IOException {
+        Model model = Zoo.parse(s.arch() + "(out=" + s.out() + ")");
+        int[] in = {opt.size, opt.size, 3};
+        long budget = (long) (opt.budgetGiB * (1L << 30));
+        log.say("== %s: %s, x [%d, %d, %d, 3] float32, full kernel [%d, %d, %d, %d]", s.label(), model.spec(), s.n(),
+                opt.size, opt.size, s.n(), s.n(), s.out(), s.out());
+        CostModel cm = new CostModel(model, in, DType.F32, s.n(), 0, new int[0], new int[0]);
+        Map<Method, MethodRuns.Result> results = new EnumMap<>(Method.class);
+        List<Method> running = new ArrayList<>();
+        for (Method m : METHODS) {
+            MethodRuns.Result r = new MethodRuns.Result(m);
+            results.put(m, r);
+            try {
+                r.estimate = m == Method.AUTO ? cm.choose(budget) : cm.estimate(m);
+            } catch (IllegalArgumentException e) {
+                r.skipped = "no estimate: " + e.getMessage();
+            }
+            if (r.skipped == null && r.estimate == null) {
+                r.skipped = "nothing fits the " + CostModel.human(budget) + " budget";
+            } else if (r.skipped == null && r.estimate.peakBytes() > budget) {
+                r.skipped = "out of memory: predicted peak " + CostModel.human(r.estimate.peakBytes()) + " exceeds the "
+                        + CostModel.human(budget) + " budget";
+            } else if (r.skipped == null && r.estimate.flops() / 1e9 > opt.maxGflop) {
+                r.skipped = String.format(Locale.ROOT, "not run: predicted %.4g GFLOP, above --max-gflop %.4g",
+                        r.estimate.flops() / 1e9, opt.maxGflop);
+            }
+            if (r.skipped != null) {
+                log.say("  %-4s %s%s", m.shortName(), r.skipped, r.estimate == null ? ""
+                        : String.format(Locale.ROOT, " (predicted %.3g FLOPs)", r.estimate.flops()));
+            } else {
+                log.say("  %-4s predicted %.3g FLOPs, peak %s%s", m.shortName(), r.estimate.flops(),
+                        CostModel.human(r.estimate.peakBytes()), m == Method.AUTO ? " (chooses "
+                        + r.estimate.method().shortName() + ")" : "");
+                running.add(m);
+            }
+        }
+        Path paramsFile = dir.resolve(s.arch() + "_" + s.out() + ".npz");
+        Path xFile = dir.resolve(s.arch() + "_" + s.out() + "_x.npy");
+        List<PeerRun> peers = new ArrayList<>();
+        try (Params p = model.init(0, in, DType.F32);
+             Tensor x = Tensor.randomNormal(DType.F32, 1, s.n(), opt.size, opt.size, 3)) {
+            EmpiricalNtk base = EmpiricalNtk.of(model, p).traceAxes().memoryBudget(budget);
+            long held = p.count() * DType.F32.bytes() + x.bytes();
+            MethodRuns.roundRobin(base, x, running, results, opt.warmup, opt.reps, held, log);
+            MethodRuns.verify(results, METHODS, log);
+            Tensor reference = null;
+            for (Method m : METHODS) {
+                if (results.get(m).kernel != null) {
+                    reference = results.get(m).kernel;
+                    break;
+                }
+            }
+            for (String method : new String[] {"jc", "vp"}) {
+                PeerRun pr = new PeerRun("pytorch " + method);
+                peers.add(pr);
+                if (!opt.peers) {
+                    pr.status = "not run: --no-peers";
+                } else if (!torch) {
+                    pr.status = "not run: torch or torchvision missing";
+                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop) {
+                    pr.status = String.format(Locale.ROOT, "not run: the same algorithm is predicted %.4g GFLOP "
+                            + "(ntk4j's count), above --max-gflop %.4g", peerFlops(cm, method) / 1e9, opt.maxGflop);
+                    log.say("  %s %s", pr.name, pr.status);
+                } else {
+                    if (!Files.exists(paramsFile)) {
+                        writeTorchvisionWeights(s, p, paramsFile);
+                        Npy.write(xFile, x);
+                    }
+                    runPeer(pr, s, method, script, paramsFile, xFile, dir, reference);
+                }
+            }
+            for (MethodRuns.Result r : results.values()) {
+                r.closeKernel();
+            }
+        }
+        for (Method m : METHODS) {
+            MethodRuns.Result r = results.get(m);
+            String name = "ntk4j " + m.shortName() + (m == Method.AUTO && r.estimate != null ? " ("
+                    + r.estimate.method().shortName() + ")" : "");
+            if (!r.ran()) {
+                boolean known = r.estimate != null;
+                row(s, name, r.skipped == null ? "not run" : r.skipped,
+                        known ? String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9) : "",
+                        known ? "– / " + CostModel.human(r.estimate.peakBytes()) : "", "", "", "");
+                continue;
+            }
+            double gflops = r.estimate.flops() / r.median() / 1e9;
+            row(s, name, String.format(Locale.ROOT, "%.3g", r.median()),
+                    String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9),
+                    CostModel.human(r.measuredPeak) + " / " + CostModel.human(r.estimate.peakBytes()),
+                    String.format(Locale.ROOT, "%.1f", gflops),
+                    String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemmGflops),
+                    Double.isNaN(r.relErrVsJc) ? "" : String.format(Locale.ROOT, "%.1e", r.relErrVsJc));
+        }
+        for (PeerRun pr : peers) {
+            if (!pr.status.equals("ran")) {
+                row(s, pr.name, pr.status, "", "", "", "", "");
+            } else {
+                row(s, pr.name, String.format(Locale.ROOT, "%.3g", pr.median()), "",
+                        "RSS +" + CostModel.human(pr.peakBytes), "", "",
+                        Double.isNaN(pr.relErr) ? "" : String.format(Locale.ROOT, "%.1e", pr.relErr));
+            }
+        }
+    }
+
+    /** ntk4j's predicted FLOPs of the algorithm a PyTorch recipe runs (jc or vp). */
+    private static double peerFlops(CostModel cm, String method) {
+        try {
+            return cm.estimate(method.equals("jc") ? Method.JACOBIAN_CONTRACTION : Method.NTK_VECTOR_PRODUCTS).flops();
+        } catch (IllegalArgumentException e) {
+            return Double.POSITIVE_INFINITY;
+        }
+    }
+
+    private void row(Setting s, String runner, String seconds, String flops, String peak, String rate, String share,
+                     String err) {
+        table.append("| ").append(s.label()).append(" | ").append(runner).append(" | ").append(seconds).append(" | ")
+                .append(flops).append(" | ").append(peak).append(" | ").append(rate).append(" | ").append(share)
+                .append(" | ").append(err).append(" |\n");
+    }
+
+    /** The parameters and buffers in torchvision's state_dict names and layouts (OIHW, fc.weight [out, in]). */
+    static void writeTorchvisionWeights(Setting s, Params p, Path file) throws IOException {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, String> e : ResNets.torchvisionKeys(s.depth(), true).entrySet()) {
+                Tensor t = p.tensors().containsKey(e.getKey()) ? p.tensors().get(e.getKey())
+                        : p.buffers().get(e.getKey());
+                if (t == null) {
+                    throw new IllegalStateException("no parameter or buffer " + e.getKey());
+                }
+                out.put(e.getValue(), t.rank() == 4 ? hwioToOihw(t) : t.rank() == 2 ? transpose(t) : t.copy());
+            }
+            Npz.write(file, out);
+        } finally {
+            out.values().forEach(Tensor::close);
+        }
+    }
+
+    /** OIHW[o, i, h, w] = HWIO[h, w, i, o]. */
+    static Tensor hwioToOihw(Tensor t) {
+        int[] s = t.shape();
+        int kh = s[0];
+        int kw = s[1];
+        int ci = s[2];
+        int co = s[3];
+        float[] src = t.toFloatArray();
+        float[] dst = new float[src.length];
+        for (int h = 0; h < kh; h++) {
+            for (int w = 0; w < kw; w++) {
+                for (int i = 0; i < ci; i++) {
+                    for (int o = 0; o < co; o++) {
+                        dst[((o * ci + i) * kh + h) * kw + w] = src[((h * kw + w) * ci + i) * co + o];
+                    }
+                }
+            }
+        }
+        return Tensor.of(dst, co, ci, kh, kw);
+    }
+
+    /** [c, r] = [r, c]ᵀ. */
+    static Tensor transpose(Tensor t) {
+        int r = t.dim(0);
+        int c = t.dim(1);
+        float[] src = t.toFloatArray();
+        float[] dst = new float[src.length];
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < c; j++) {
+                dst[j * r + i] = src[i * c + j];
+            }
+        }
+        return Tensor.of(dst, c, r);
+    }
+
+    private boolean torchvisionAvailable() {
+        try {
+            Process p = new ProcessBuilder(PeersBench.PYTHON, "-c", "import torch, torchvision")
+                    .redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** The peer budget: --peer-memory-gib, at most 60% of the memory available now. */
+    private double peerBudgetGiB() {
+        long avail = Machine.memAvailableBytes();
+        return avail < 0 ? opt.peerMemoryGiB : Math.min(opt.peerMemoryGiB, 0.6 * avail / (double) (1L << 30));
+    }
+
+    private void runPeer(PeerRun pr, Setting s, String method, Path script, Path paramsFile, Path xFile, Path dir,
+                         Tensor reference) throws IOException {
+        double budget = peerBudgetGiB();
+        List<String> cmd = List.of(PeersBench.PYTHON, script.toString(), "--params", paramsFile.toString(), "--x",
+                xFile.toString(), "--arch", s.arch(), "--out-dim", String.valueOf(s.out()), "--method", method,
+                "--threads", String.valueOf(opt.threads), "--warmup", String.valueOf(opt.warmup), "--reps",
+                String.valueOf(opt.reps), "--memory-gib", String.format(Locale.ROOT, "%.3f", budget), "--out",
+                dir.resolve("peer").toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
+        pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
+        Path outFile = dir.resolve("peer_" + method + ".out");
+        pb.redirectOutput(outFile.toFile());
+        int rc;
+        String output;
+        try {
+            Process proc = pb.start();
+            if (!proc.waitFor(opt.timeoutSeconds, TimeUnit.SECONDS)) {
+                proc.destroyForcibly().waitFor();
+                pr.status = "not finished within " + opt.timeoutSeconds + " s, stopped";
+                log.say("  %s %s", pr.name, pr.status);
+                return;
+            }
+            rc = proc.exitValue();
+            output = Files.readString(outFile, StandardCharsets.UTF_8);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running the PyTorch peer", e);
+        }
+        String json = PeersBench.lastJsonLine(output);
+        if (rc != 0 || json == null) {
+            // killed by the kernel's OOM killer (exit 137) is the machine running out of memory
+            pr.status = rc == 137 || rc == -9 ? "out of memory (killed)" : "failed (exit " + rc + ")";
+            log.say("  %s %s: %s", pr.name, pr.status, output.trim());
+            return;
+        }
+        pr.status = PeersBench.jsonString(json, "status");
+        if (!pr.status.equals("ran")) {
+            log.say("  %s %s", pr.name, pr.status);
+            return;
+        }
+        pr.seconds = PeersBench.jsonNumbers(json, "seconds");
+        pr.peakBytes = (long) PeersBench.jsonNumbers(json, "peak_rss_above_baseline_bytes")[0];
+        if (reference != null) {
+            try (Tensor k = Npy.readTensor(Path.of(PeersBench.jsonString(json, "kernel")), DType.F32)) {
+                pr.relErr = KernelAgreement.relativeError(k, reference);
+            }
+        }
+        log.say("  %s (%s): median %.4g s, peak RSS +%s, relative error vs ntk4j %.2e", pr.name,
+                PeersBench.jsonString(json, "variant"), pr.median(), CostModel.human(pr.peakBytes), pr.relErr);
+    }
+}

@@ -1,0 +1,161 @@
+package org.ntk4j.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.onnx.OnnxModel;
+import org.ntk4j.onnx.OnnxSpec;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine.Option;
+
+/**
+ * The options of an imported ONNX model, and the one place that turns a {@code --model} argument (a zoo spec or an
+ * .onnx file) into a model, its parameters and the data's layout, for every command.
+ */
+final class ModelArgument {
+    @Option(names = "--freeze", paramLabel = "REGEX", description = "ONNX model: make the parameters whose "
+            + "initializer name matches REGEX (anywhere in the name) constants.")
+    String freeze;
+
+    @Option(names = "--params-only", paramLabel = "REGEX", description = "ONNX model: keep only the parameters "
+            + "whose initializer name matches REGEX; the others are constants.")
+    String paramsOnly;
+
+    @Option(names = "--input-shape", paramLabel = "[NAME:]SHAPE", description = "ONNX model: the per-example input "
+            + "shape (without the batch axis, the model's layout, e.g. 3,32,32 or x:3,32,32) for dynamic axes.")
+    String inputShape;
+
+    @Option(names = "--output", paramLabel = "NAME", description = "ONNX model: the graph output to take, for a "
+            + "model with several.")
+    String output;
+
+    /**
+     * A model argument resolved: the model and, for an .onnx file, the import (its stored weights and input shape).
+     *
+     * @param model the model (for an ONNX file, its spec is the {@link OnnxSpec})
+     * @param onnx the import, or null for a zoo model
+     */
+    record Resolved(Model model, OnnxModel onnx) {
+        /**
+         * The inputs laid out for the model, a new tensor. A zoo model takes the data as {@link InputLayout} does;
+         * an ONNX model takes examples of its input shape, or flat data of as many values read row-major in its
+         * layout, or images whose flattening is its flat input.
+         */
+        Tensor layout(String option, Tensor x) {
+            if (onnx == null) {
+                return InputLayout.forModel(model, x);
+            }
+            return x.reshape(Shapes.prepend(x.dim(0), exampleShape(option, Shapes.dropFirst(x.shape()))));
+        }
+
+        /** {@link #layout(String, Tensor)} for a dataset (same labels), a new dataset. */
+        Dataset layout(String option, Dataset d) {
+            if (onnx == null) {
+                return InputLayout.forModel(model, d);
+            }
+            return d.withX(layout(option, d.x()));
+        }
+
+        private int[] exampleShape(String option, int[] have) {
+            int[] want = onnx.inputShape();
+            if (Arrays.equals(have, want) || Shapes.size(have) == Shapes.size(want)
+                    && (have.length == 1 || want.length == 1)) {
+                return want;
+            }
+            throw new IllegalArgumentException(option + ": the model's input '" + onnx.inputName() + "' takes "
+                    + "examples of shape " + Shapes.str(want) + " (its own layout: NCHW for PyTorch exports), got "
+                    + Shapes.str(have));
+        }
+
+        /**
+         * The parameters: those of {@code paramsIn} (checked against the model's names and shapes) or else an ONNX
+         * model's stored weights or a zoo model's initialisation of {@code seed}.
+         */
+        Params params(Path paramsIn, long seed, int[] perExample, DType dtype) throws IOException {
+            if (paramsIn != null) {
+                return ParamsFile.load(paramsIn, model, perExample, dtype);
+            }
+            return onnx != null ? onnx.params(dtype) : model.init(seed, perExample, dtype);
+        }
+
+        /** Refuses, for an ONNX model, an option that draws new parameters from a seed. */
+        void requireSeededParams(String option) {
+            if (onnx != null) {
+                throw new IllegalArgumentException(option + ": draws parameters from seeds, but an ONNX model's "
+                        + "parameters are its stored weights; use a zoo model");
+            }
+        }
+    }
+
+    /**
+     * Whether {@code model} names an ONNX file: {@code onnx:FILE}, a path ending in {@code .onnx}, or an existing
+     * file (a zoo spec is never one).
+     */
+    static boolean isOnnx(String model) {
+        if (OnnxSpec.isOnnx(model)) {
+            return true;
+        }
+        try {
+            return Files.isRegularFile(Path.of(model.trim()));
+        } catch (InvalidPathException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Resolves {@code --model}: a zoo spec, or an .onnx file read with these options. The ONNX options with a zoo
+     * spec are an error.
+     */
+    Resolved resolve(String model) {
+        if (!isOnnx(model)) {
+            String given = freeze != null ? "--freeze" : paramsOnly != null ? "--params-only"
+                    : inputShape != null ? "--input-shape" : output != null ? "--output" : null;
+            if (given != null) {
+                throw new IllegalArgumentException(given + ": only for an ONNX model (--model FILE.onnx), not the zoo "
+                        + "model '" + model + "'");
+            }
+            return new Resolved(Zoo.parse(model), null);
+        }
+        OnnxSpec base = OnnxSpec.parse(model);
+        String inputName = null;
+        int[] shape = base.inputShape();
+        if (inputShape != null) {
+            String text = inputShape.trim();
+            int colon = text.lastIndexOf(':');
+            if (colon >= 0) {
+                inputName = text.substring(0, colon).trim();
+                text = text.substring(colon + 1);
+            }
+            shape = OnnxSpec.parseShape("--input-shape", text);
+        }
+        OnnxSpec s = new OnnxSpec(base.file(), shape, output != null ? output : base.output(),
+                freeze != null ? freeze : base.freeze(), paramsOnly != null ? paramsOnly : base.paramsOnly());
+        if (!Files.isRegularFile(s.file())) {
+            throw new IllegalArgumentException("--model: ONNX file not found: " + s.file());
+        }
+        OnnxModel onnx;
+        try {
+            onnx = s.load();
+        } catch (IllegalArgumentException e) {
+            // the library names its Java options; here they are the command's
+            throw new IllegalArgumentException("--model " + e.getMessage()
+                    .replace("OnnxModel.Options.inputShape", "--input-shape")
+                    .replace("OnnxModel.Options.output", "--output"), e);
+        }
+        if (inputName != null && !inputName.equals(onnx.inputName())) {
+            throw new IllegalArgumentException("--input-shape: the model's input is '" + onnx.inputName() + "', not '"
+                    + inputName + "'");
+        }
+        return new Resolved(s.model(onnx), onnx);
+    }
+}

@@ -1,0 +1,157 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.Npz;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.onnx.OnnxModel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The workflow of a PyTorch user: an MLP (Linear, LayerNorm, GELU, Linear) exported by Debian's PyTorch
+ * ({@code export_mlp.py}, /usr/bin/python3 with python3-torch), then {@code kernel --model mlp.onnx --kind pntk},
+ * {@code explain} and {@code predict} on it. The pNTK equals PyTorch's autograd (float64 on both sides); the CLI's
+ * kernel equals the library's. CI sets NTK4J_REQUIRE_TORCH=1: there a missing torch fails these tests.
+ */
+class OnnxTorchCommandTest {
+    static final String PYTHON = "/usr/bin/python3";
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void export() throws Exception {
+        boolean torch = torchPresent();
+        assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)", PYTHON)
+                .isTrue();
+        assumeTrue(torch, "SKIPPED: " + PYTHON + " cannot import torch; the CLI on an exported model is not checked "
+                + "here. apt-get install python3-torch to run it.");
+        Path script = dir.resolve("export_mlp.py");
+        try (InputStream s = OnnxTorchCommandTest.class.getResourceAsStream("export_mlp.py")) {
+            Files.copy(s, script);
+        }
+        ProcessBuilder pb = new ProcessBuilder(List.of(PYTHON, script.toString(), dir.toString()))
+                .redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0).as(out).isTrue();
+    }
+
+    private static boolean torchPresent() {
+        try {
+            Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    private static double[] read(Path npy) throws IOException {
+        try (Tensor t = Npy.readTensor(npy, DType.F64)) {
+            double[] v = new double[t.size()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = t.getFlat(i);
+            }
+            return v;
+        }
+    }
+
+    private static void assertClose(double[] actual, double[] expected, double rel) {
+        double scale = 0;
+        for (double e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(Math.abs(actual[i] - expected[i])).as("entry %d: %s vs %s", i, actual[i], expected[i])
+                    .isLessThanOrEqualTo(rel * scale);
+        }
+    }
+
+    private static String model() {
+        return dir.resolve("mlp.onnx").toString();
+    }
+
+    private static String data() {
+        return dir.resolve("x.npy").toString();
+    }
+
+    @Test
+    void pntkOfTheExportedModelEqualsPyTorchsAutograd() throws IOException {
+        Path k = dir.resolve("pntk-cli.npy");
+        String out = CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--kind", "pntk", "--dtype",
+                "f64", "--out", k.toString(), "--overwrite", "--quiet")[0];
+        assertThat(out).contains("80 parameters; x1 [6, 5]");
+        // float32 weights and inputs widened exactly on both sides, the rest float64 arithmetic, except LayerNorm's
+        // epsilon: ONNX stores it as a float32 attribute (1e-5 + 2.5e-13), PyTorch's float64 module uses 1e-5
+        assertClose(read(k), read(dir.resolve("pntk.npy")), 1e-7);
+        // float32: the stated tolerance
+        Path k32 = dir.resolve("pntk-f32.npy");
+        CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--kind", "pntk", "--out", k32.toString(),
+                "--overwrite", "--quiet");
+        assertClose(read(k32), read(dir.resolve("pntk.npy")), 1e-4);
+    }
+
+    @Test
+    void kernelEqualsTheLibrarysAndFreezeDropsParameters() throws IOException {
+        Path k = dir.resolve("trace.npy");
+        CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--dtype", "f64", "--out", k.toString(),
+                "--overwrite", "--quiet");
+        OnnxModel onnx = OnnxModel.load(Path.of(model()));
+        try (Params p = onnx.params(DType.F64); Tensor x = Npy.readTensor(Path.of(data()), DType.F64);
+             Tensor lib = EmpiricalNtk.of(onnx.model(), p).ntk(x, null)) {
+            double[] expected = new double[lib.size()];
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] = lib.getFlat(i);
+            }
+            assertClose(read(k), expected, 1e-12);
+        }
+        // fc1 (35 + 7) frozen: 38 of the 80 remain
+        String out = CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--freeze", "^fc1\\.")[0];
+        assertThat(out).contains("38 parameters");
+        out = CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--params-only", "^norm\\.")[0];
+        assertThat(out).contains("14 parameters");
+    }
+
+    @Test
+    void paramsRoundTripUnderTheModulesNames() throws IOException {
+        Path p = dir.resolve("params.npz");
+        Path k1 = dir.resolve("k1.npy");
+        Path k2 = dir.resolve("k2.npy");
+        CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--dtype", "f64", "--params-out", p.toString(),
+                "--out", k1.toString(), "--overwrite", "--quiet");
+        assertThat(Npz.readHeaders(p).keySet()).containsExactly("fc1.weight", "fc1.bias", "norm.weight", "norm.bias",
+                "fc2.weight", "fc2.bias");
+        CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--dtype", "f64", "--params-in", p.toString(),
+                "--out", k2.toString(), "--overwrite", "--quiet");
+        assertThat(read(k2)).containsExactly(read(k1));
+    }
+
+    @Test
+    void explainAndPredictOnTheExportedModel() {
+        String out = CliRuns.run(0, "explain", "--model", model(), "--n", "6", "--kind", "pntk")[0];
+        assertThat(out).contains("input 'x' [5], output 'y' [3]").contains("6 parameter tensors, 80 scalars")
+                .containsPattern("fc1\\.weight +\\[7, 5\\] +35 +structured")
+                .containsPattern("norm\\.bias +\\[7\\] +7 +structured");
+        String train = data() + ":labels=" + dir.resolve("y.npy");
+        out = CliRuns.run(0, "predict", "--model", model(), "--train", train, "--test", train, "--kind", "pntk")[0];
+        assertThat(out).contains("80 parameters, 3 outputs").contains("test accuracy");
+    }
+}

@@ -1,0 +1,104 @@
+package org.ntk4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The layers the ImageNet ResNets added, against hand-computed values: inference-mode batch norm with buffers,
+ * average pooling with explicit padding and both count_include_pad conventions, explicit convolution padding,
+ * max pooling, and their error messages.
+ */
+class InferenceLayersTest {
+
+    @Test
+    void batchNormEvalUsesTheRunningStatisticsOfTheModel() {
+        Model m = new Model(Layers.batchNormEval(), "bn");
+        int[] in = {2};
+        assertThat(m.paramSpecs(in)).extracting(ParamSpec::toString).containsExactly("scale[2]", "shift[2]");
+        assertThat(m.bufferSpecs(in)).extracting(ParamSpec::toString)
+                .containsExactly("running_mean[2]", "running_var[2]");
+        assertThat(m.independentExamples()).isTrue();
+        try (Tensor mean = Tensor.of(new double[] {1, -2}, 2);
+             Tensor var = Tensor.of(new double[] {3, 0.25}, 2);
+             Params p = new Params(Map.of("scale", Tensor.of(new double[] {2, 3}, 2),
+                     "shift", Tensor.of(new double[] {0.5, -1}, 2)));
+             Tensor x = Tensor.of(new double[] {4, 0, -1, 1}, 2, 2)) {
+            Model withStats = m.withBuffers(Map.of("running_mean", mean, "running_var", var));
+            try (Tensor y = withStats.apply(p, x)) {
+                double e = 1e-5;
+                assertThat(y.toDoubleArray()).containsExactly(
+                        new double[] {2 * 3 / Math.sqrt(3 + e) + 0.5, 3 * 2 / Math.sqrt(0.25 + e) - 1,
+                            2 * -2 / Math.sqrt(3 + e) + 0.5, 3 * 3 / Math.sqrt(0.25 + e) - 1},
+                        org.assertj.core.data.Offset.offset(1e-12));
+            }
+            // defaults: mean 0, variance 1
+            try (Tensor y = m.apply(p, x)) {
+                assertThat(y.getFlat(0)).isCloseTo(2 * 4 / Math.sqrt(1 + 1e-5) + 0.5,
+                        org.assertj.core.data.Offset.offset(1e-12));
+            }
+            // buffers carried by the parameters take precedence in Model.apply
+            try (Params q = new Params(Map.of("scale", Tensor.of(new double[] {2, 3}, 2),
+                    "shift", Tensor.of(new double[] {0.5, -1}, 2)), Map.of("running_mean", mean.copy(),
+                    "running_var", var.copy()));
+                 Tensor y = m.apply(q, x)) {
+                assertThat(y.getFlat(0)).isCloseTo(2 * 3 / Math.sqrt(3 + 1e-5) + 0.5,
+                        org.assertj.core.data.Offset.offset(1e-12));
+            }
+            try (Tensor wrong = Tensor.zeros(DType.F64, 3)) {
+                assertThatThrownBy(() -> m.withBuffers(Map.of("running_mean", wrong)).apply(p, x))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("bn: buffer 'running_mean' must have shape [2], has [3]");
+            }
+        }
+        assertThatThrownBy(() -> new BatchNormEval(0)).hasMessage("batch_norm_eval: eps must be > 0, got 0.0");
+    }
+
+    @Test
+    void averagePoolingCountsPaddingAsAsked() {
+        // 1 example, 3×3 image, 1 channel, window 2, stride 2, padding (1, 0) on both axes: windows
+        // {pad,pad,pad,x00} {pad,pad,x01,x02} {pad,x10,pad,x20} {x11,x12,x21,x22}
+        double[] img = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        int[][] pad = {{1, 0}, {1, 0}};
+        try (Tensor x = Tensor.of(img, 1, 3, 3, 1)) {
+            Model include = new Model(Layers.avgPool(new int[] {2, 2}, new int[] {2, 2}, pad, true), "avg");
+            Model exclude = new Model(Layers.avgPool(new int[] {2, 2}, new int[] {2, 2}, pad, false), "avg");
+            try (Params p = include.init(0, new int[] {3, 3, 1}, DType.F64);
+                 Tensor a = include.apply(p, x); Tensor b = exclude.apply(p, x)) {
+                assertThat(a.shape()).containsExactly(1, 2, 2, 1);
+                assertThat(a.toDoubleArray()).containsExactly(1 / 4.0, 5 / 4.0, 11 / 4.0, 28 / 4.0);
+                assertThat(b.toDoubleArray()).containsExactly(1, 5 / 2.0, 11 / 2.0, 28 / 4.0);
+            }
+        }
+        assertThatThrownBy(() -> Layers.avgPool(new int[] {2, 2}, new int[] {2, 2}, new int[][] {{2, 0}, {0, 0}},
+                false)).hasMessageContaining("less than the window");
+    }
+
+    @Test
+    void explicitConvolutionPaddingAndMaxPooling() {
+        // a 1×1 filter of weight 1 with padding (1, 2): the image framed by zeros
+        Model conv = new Model(Layers.conv(1, new int[] {1, 1}, new int[] {1, 1}, new int[][] {{1, 2}, {0, 1}},
+                1, 0, Parameterization.STANDARD), "conv");
+        assertThat(conv.outputShape(new int[] {2, 2, 1})).containsExactly(5, 3, 1);
+        Model pool = new Model(Layers.maxPool(new int[] {3, 3}, new int[] {2, 2}, new int[][] {{1, 1}, {1, 1}}),
+                "pool");
+        assertThat(pool.outputShape(new int[] {112, 112, 64})).containsExactly(56, 56, 64);
+        try (Tensor x = Tensor.of(new double[] {1, -5, 2, 0, 7, -1, 3, 3, 4}, 1, 3, 3, 1);
+             Params p = pool.init(0, new int[] {3, 3, 1}, DType.F64);
+             Tensor y = pool.apply(p, x)) {
+            assertThat(y.toDoubleArray()).containsExactly(7, 7, 7, 7);
+        }
+        assertThat(new Model(Layers.maxPool(new int[] {2}, new int[] {2}, "SAME"), "p")
+                .outputShape(new int[] {5, 2})).containsExactly(3, 2);
+        assertThatThrownBy(() -> new Model(Layers.maxPool(new int[] {3, 3}, new int[] {1, 1},
+                new int[][] {{0, 0}, {0, 0}}), "p").outputShape(new int[] {2, 2, 1}))
+                .hasMessageContaining("max_pool: window [3, 3], strides [1, 1], padding [[0, 0], [0, 0]] do not fit "
+                        + "the input [2, 2, 1]");
+        assertThatThrownBy(() -> Layers.conv(1, new int[] {1, 1}, new int[] {1, 1}, new int[][] {{1, -1}, {0, 0}},
+                1, 0, Parameterization.STANDARD)).hasMessageContaining("conv: padding [[1, -1], [0, 0]] must be");
+    }
+}

@@ -1,0 +1,122 @@
+package org.ntk4j.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.RunFingerprint;
+import org.ntk4j.io.TileStore;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.onnx.OnnxModel;
+import org.ntk4j.onnx.OnnxSpec;
+import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.ModelProto;
+import org.ntk4j.onnx.proto.OnnxProtos.NodeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.OperatorSetIdProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorShapeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TypeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.ValueInfoProto;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * An imported ONNX model on Spark ({@code local[2]}): the executors rebuild it from its {@link OnnxSpec} (file and
+ * {@code --freeze}, here), and the kernel is the single-machine run's, byte for byte.
+ */
+class SparkOnnxModelTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void executorsRebuildTheImportedModelFromItsSpec() throws Exception {
+        Path file = mlp(dir.resolve("mlp.onnx"));
+        OnnxSpec spec = new OnnxSpec(file, null, null, "^b1$", null);
+        assertThat(OnnxSpec.parse(spec.toString())).isEqualTo(spec);
+        OnnxModel onnx = spec.load();
+        Model model = spec.model(onnx);
+        assertThat(model.spec()).isEqualTo(spec.toString());
+        assertThat(onnx.parameterNames()).containsExactly("W1", "W2", "b2");
+        try (Params params = onnx.params(DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 40, 4);
+             JavaSparkContext sc = new JavaSparkContext(SparkTesting.localConf(2, 1)
+                     .setAppName("SparkOnnxModelTest"))) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(model, params).method(Method.AUTO);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.parse("pntk", 0)).tile(16).plan(40, 0, new int[] {4},
+                    DType.F64);
+            assertThat(plan.tileCount()).isGreaterThan(1);
+            Path local = dir.resolve("local.npy");
+            try (TileStore store = TileStore.create(local, plan, RunFingerprint.of(model.spec(), params, x, null))) {
+                new TiledKernel(ntk, plan, x, null).run(Set.of(), store::write, null);
+                store.finish();
+            }
+            Path spark = dir.resolve("spark.npy");
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, spark, false, null);
+            assertThat(s.tilesComputed()).isEqualTo(plan.tileCount());
+            assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+            // and b1 really is a constant there: the kernel differs from that of every weight
+            try (Params all = OnnxModel.load(file).params(DType.F64);
+                 Tensor k = Npy.readTensor(spark);
+                 Tensor other = EmpiricalNtk.of(OnnxModel.load(file).model(), all)
+                         .kernel(KernelKind.parse("pntk", 0), x, null)) {
+                assertThat(Math.abs(k.getFlat(0) - other.getFlat(0))).isGreaterThan(1e-6);
+            }
+        }
+    }
+
+    /** y = tanh(x W1ᵀ + b1) W2ᵀ + b2 on x [batch, 4]. */
+    private static Path mlp(Path file) throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("mlp")
+                .addInput(info("x", 4)).addOutput(info("y", 2))
+                .addInitializer(floats("W1", new float[] {0.5f, -1, 0.25f, 1.5f, -0.75f, 0.5f, 1, -0.5f, 0.125f, 0.75f,
+                    -1.25f, 0.5f}, 3, 4))
+                .addInitializer(floats("b1", new float[] {0.1f, -0.2f, 0.3f}, 3))
+                .addInitializer(floats("W2", new float[] {1, -0.5f, 0.75f, 0.25f, 1.25f, -1}, 2, 3))
+                .addInitializer(floats("b2", new float[] {0.05f, -0.15f}, 2))
+                .addNode(gemm("fc1", "x", "W1", "b1", "h"))
+                .addNode(NodeProto.newBuilder().setOpType("Tanh").setName("act").addInput("h").addOutput("a"))
+                .addNode(gemm("fc2", "a", "W2", "b2", "y"))
+                .build();
+        ModelProto m = ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).setGraph(g).build();
+        Files.write(file, m.toByteArray());
+        return file;
+    }
+
+    private static NodeProto gemm(String name, String x, String w, String b, String y) {
+        return NodeProto.newBuilder().setOpType("Gemm").setName(name).addInput(x).addInput(w).addInput(b).addOutput(y)
+                .addAttribute(AttributeProto.newBuilder().setName("transB").setType(AttributeProto.AttributeType.INT)
+                        .setI(1)).build();
+    }
+
+    private static ValueInfoProto info(String name, int features) {
+        TensorShapeProto.Builder s = TensorShapeProto.newBuilder()
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(features));
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE).setShape(s))).build();
+    }
+
+    private static TensorProto floats(String name, float[] v, long... dims) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE);
+        for (long d : dims) {
+            t.addDims(d);
+        }
+        for (float f : v) {
+            t.addFloatData(f);
+        }
+        return t.build();
+    }
+}
