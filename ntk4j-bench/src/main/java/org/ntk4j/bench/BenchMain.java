@@ -14,10 +14,14 @@ public final class BenchMain {
         return String.join("\n",
                 "usage: ntk4j bench NAME [options]   (NAME --help for its options)",
                 "  paper-fcn   the paper's Figure 1 FCN over N, O and W, fitted exponents, limit; --with-peers adds",
-                "              PyTorch (functorch) and DJL on the FCN example and a cnn; --quick: under 5 minutes",
+                "              PyTorch (functorch), DJL and hand-written NumPy (fcn) on the FCN example and a cnn;",
+                "              --quick: under 5 minutes",
                 "  methods     JC vs NTK-VP vs SD on the FCN example and a width sweep (NtkMethodsBench)",
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
+                "  numpy       ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run",
+                "              (HandWrittenBench): [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
+                "              [--blas-threads T]",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
                 "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
                 "  resnet      the empirical_ntk_resnet notebook's settings on torchvision's ResNet-18/50, every method",
@@ -44,12 +48,13 @@ public final class BenchMain {
             case "methods" -> NtkMethodsBench.main(rest);
             case "pntk" -> PntkSpeedBench.main(rest);
             case "gemm" -> GemmReport.main(rest);
+            case "numpy" -> HandWrittenBench.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
             case "resnet" -> ResNetBench.main(rest);
             case "plans" -> PlansBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, train-mlp, resnet, plans");
+                        + "pntk, gemm, numpy, train-mlp, resnet, plans");
                 System.exit(2);
             }
         }

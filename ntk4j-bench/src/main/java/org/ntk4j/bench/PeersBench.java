@@ -37,6 +37,7 @@ import org.ntk4j.tensor.Tensor;
  *       warm-up excluded, OpenBLAS's fastest working core type (probed: Debian's OpenBLAS 0.3.21 misdetects
  *       some CPUs, and a forced type the CPU lacks, such as SkylakeX without AVX-512, crashes).</li>
  *   <li>DJL with its PyTorch engine, offline ({@link DjlPeer}): one backward pass per example and logit.</li>
+ *   <li>A person, for the fcn settings: the kernel written by hand in NumPy, layer by layer ({@link NumpyPeer}).</li>
  * </ul>
  * Every peer's kernel is compared with ntk4j's (relative Frobenius error ≤ {@link KernelAgreement#TOLERANCE},
  * float32) before its time ratio is reported.
@@ -148,7 +149,8 @@ final class PeersBench {
     /** What the run found, as Markdown and CSV. */
     record Report(List<Outcome> outcomes, String environment, boolean agree) {
         String markdown() {
-            StringBuilder sb = new StringBuilder("## Peers: PyTorch (functorch) and DJL, same run, same weights\n\n");
+            StringBuilder sb = new StringBuilder("## Peers: PyTorch (functorch), DJL and hand-written NumPy, same "
+                    + "run, same weights\n\n");
             sb.append(environment).append('\n');
             sb.append("Times are medians of the timed runs after the warm-up; a peer's ratio is reported only when "
                     + "its kernel agrees with ntk4j's (relative Frobenius error ≤ " + KernelAgreement.TOLERANCE
@@ -339,6 +341,11 @@ final class PeersBench {
                 }
                 runTorch(p, s, method, script, paramsFile, xFile, dir, coretype, reference);
             }
+            if (s.arch().equals("fcn")) {
+                Peer np = new Peer("numpy per-layer-by-hand");
+                o.peers.add(np);
+                runNumpy(np, s, params, x, dir, reference);
+            }
             Peer d = new Peer("djl backward-per-logit");
             o.peers.add(d);
             if (djl) {
@@ -415,6 +422,32 @@ final class PeersBench {
         }
         log.say("  %s (%s): median %.4g s of %s, peak RSS +%s, relative error vs ntk4j %.2e%s", p.name, p.detail,
                 p.median(), join(p.seconds), CostModel.human(p.peakBytes), p.relErr, p.counts() ? "" : " (DISAGREES)");
+    }
+
+    /** The hand-written NumPy FCN kernel ({@link NumpyPeer}), when an interpreter with NumPy is found. */
+    private void runNumpy(Peer p, Setting s, Params params, Tensor x, Path dir, Tensor reference) {
+        String python = NumpyPeer.findPython();
+        if (python == null) {
+            p.status = "not run: no python3 imports numpy";
+            log.say("  %s %s", p.name, p.status);
+            return;
+        }
+        try {
+            NumpyPeer.Run run = NumpyPeer.run(python, dir, params, x, s.wStd(), s.bStd(), opt.threads, opt.warmup,
+                    opt.reps);
+            p.seconds = run.seconds();
+            p.status = "ran";
+            p.detail = run.numpy() + "; one forward pass, N·O stacked cotangents backwards, per layer (activation "
+                    + "Gram) ⊙ (cotangent Gram)";
+            try (Tensor k = run.kernel()) {
+                p.relErr = KernelAgreement.relativeError(k, reference);
+            }
+            log.say("  %s (%s): median %.4g s of %s, relative error vs ntk4j %.2e%s", p.name, run.numpy(),
+                    p.median(), join(p.seconds), p.relErr, p.counts() ? "" : " (DISAGREES)");
+        } catch (IOException | RuntimeException e) {
+            p.status = "failed: " + e.getMessage();
+            log.say("  %s FAILED: %s", p.name, e.getMessage());
+        }
     }
 
     private void runDjl(Peer p, Setting s, Params params, Tensor x, Tensor reference) {

@@ -30,7 +30,51 @@ public final class Main implements Runnable {
      * @param args the command line, e.g. {@code kernel --model fcn(depth=2) --out K.npy}
      */
     public static void main(String[] args) {
+        preload = preloadNatives(args);
         System.exit(run(args));
+    }
+
+    /** The thread {@link #main} started to load OpenBLAS, until {@link #awaitPreload} has waited for it. */
+    private static volatile Thread preload;
+
+    /** The commands that compute with OpenBLAS, for which {@link #preloadNatives} loads it early. */
+    private static final java.util.Set<String> COMPUTING = java.util.Set.of("kernel", "approx", "predict", "train",
+            "spectrum", "convergence", "study");
+
+    /**
+     * Loads OpenBLAS ({@link org.ntk4j.cpu.Blas#load}: JavaCPP's loader, the library, its threads; about 0.1–0.2 s)
+     * on a daemon thread while this thread builds the command line's model (picocli's reflection over every
+     * command), when the command computes; {@link #run} waits for it before parsing. The calling thread must not
+     * touch JavaCPP meanwhile: JavaCPP's loader holds its class lock while it initialises {@code Pointer}, and
+     * {@code Pointer}'s initialisation takes that lock, so two threads entering JavaCPP at once by the two doors
+     * deadlock (seen: the main thread in {@code Pointer.<clinit>} for the memory budget, the loading thread in
+     * {@code Loader.loadLibrary}). A failure is left for the command's own first BLAS call to report.
+     *
+     * @return the loading thread, or null when the command does not compute (help, version, models, explain)
+     */
+    static Thread preloadNatives(String[] args) {
+        String command = null;
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
+                return null;
+            }
+            if (command == null && !a.startsWith("-")) {
+                command = a;
+            }
+        }
+        if (command == null || !COMPUTING.contains(command)) {
+            return null;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                org.ntk4j.cpu.Blas.load();
+            } catch (RuntimeException | LinkageError e) {
+                // the command's first BLAS call loads again and reports what went wrong
+            }
+        }, "ntk4j-preload");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /**
@@ -82,7 +126,29 @@ public final class Main implements Runnable {
             }
             throw ex;
         });
+        // everything before this line is picocli's; from here on the command may enter JavaCPP (see preloadNatives)
+        awaitPreload();
         return cmd.execute(args);
+    }
+
+    /** Waits for {@link #preloadNatives}'s thread, if {@link #main} started one and nobody has waited yet. */
+    static void awaitPreload() {
+        Thread t = preload;
+        if (t == null) {
+            return;
+        }
+        preload = null;
+        boolean interrupted = false;
+        while (t.isAlive()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**

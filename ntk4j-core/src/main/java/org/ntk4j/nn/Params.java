@@ -83,22 +83,57 @@ public final class Params implements AutoCloseable {
                 throw new IllegalStateException("parameter path " + s.path() + " declared twice");
             }
             Tensor t = Tensor.empty(dtype, s.shape());
-            SplittableRandom r = new SplittableRandom(seed ^ (fnv1a64(s.path()) * 0x9E3779B97F4A7C15L));
+            long streamSeed = seed ^ (fnv1a64(s.path()) * 0x9E3779B97F4A7C15L);
             int n = t.size();
-            for (int i = 0; i < n; i += 2) {
-                // Box-Muller: two independent N(0,1) from two uniforms in (0, 1]
-                double u1 = 1.0 - r.nextDouble();
-                double u2 = r.nextDouble();
-                double radius = StrictMath.sqrt(-2.0 * StrictMath.log(u1));
-                double angle = 2.0 * StrictMath.PI * u2;
-                t.setFlat(i, s.initMean() + s.initStd() * radius * StrictMath.cos(angle));
-                if (i + 1 < n) {
-                    t.setFlat(i + 1, s.initMean() + s.initStd() * radius * StrictMath.sin(angle));
+            int pairs = (n + 1) / 2;
+            // Pair p takes draws 2p and 2p + 1 of the tensor's SplittableRandom stream, so chunks of pairs can start
+            // anywhere in it (SplitMix64: draw k is a function of the seed and k) and run on several cores with the
+            // very same numbers. The StrictMath calls dominate (they are native calls on JDK 17).
+            org.ntk4j.cpu.Parallel.range(pairs, 1 << 14, (lo, hi) -> {
+                SplitMix64 r = new SplitMix64(streamSeed, 2L * lo);
+                for (int pair = lo; pair < hi; pair++) {
+                    int i = 2 * pair;
+                    // Box-Muller: two independent N(0,1) from two uniforms in (0, 1]
+                    double u1 = 1.0 - r.nextDouble();
+                    double u2 = r.nextDouble();
+                    double radius = StrictMath.sqrt(-2.0 * StrictMath.log(u1));
+                    double angle = 2.0 * StrictMath.PI * u2;
+                    t.setFlat(i, s.initMean() + s.initStd() * radius * StrictMath.cos(angle));
+                    if (i + 1 < n) {
+                        t.setFlat(i + 1, s.initMean() + s.initStd() * radius * StrictMath.sin(angle));
+                    }
                 }
-            }
+            });
             m.put(s.path(), t);
         }
         return new Params(m);
+    }
+
+    /**
+     * The stream of {@link SplittableRandom#SplittableRandom(long)}, {@code nextDouble} by {@code nextDouble}, started
+     * at any draw: SplitMix64, draw k (from 0) = mix(seed + (k + 1)·γ) with γ = 0x9E3779B97F4A7C15 and Stafford's
+     * variant 13 as the mix; a double is the top 53 bits times 2⁻⁵³. The JDK documents the algorithm (and
+     * {@code InitialisationTest} compares the two, draw by draw), so parameters drawn before and after are the
+     * same bits.
+     */
+    static final class SplitMix64 {
+        private static final long GAMMA = 0x9E3779B97F4A7C15L;
+        private long state;
+
+        SplitMix64(long seed, long skip) {
+            state = seed + skip * GAMMA;
+        }
+
+        long nextLong() {
+            long z = state += GAMMA;
+            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+            return z ^ (z >>> 31);
+        }
+
+        double nextDouble() {
+            return (nextLong() >>> 11) * 0x1.0p-53;
+        }
     }
 
     static long fnv1a64(String s) {

