@@ -81,7 +81,14 @@ class OnnxTorchTest {
     }
 
     private static OnnxModel compare(String model) throws IOException, InterruptedException {
-        Path dir = reference(model);
+        return compareAt(reference(model));
+    }
+
+    /**
+     * Checks the export in {@code dir} (model.onnx, x.npy, y.npy, k.npy, params.txt) against PyTorch: the parameters'
+     * names and count, the forward pass (1e-5) and the eNTK by each exact method (1e-4).
+     */
+    static OnnxModel compareAt(Path dir) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
         List<String> names = new ArrayList<>();
         long count = 0;
