@@ -30,7 +30,7 @@ class OnnxTorchvisionTest {
 
     /** Exports the three models in one Python process (about 25 s, most of it functorch); once per class. */
     private static synchronized Path reference(String model) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
+        TorchReference.requireTorchvision();
         if (!exported) {
             TorchReference.run(exports, "torch_onnx_reference.py", "--model", "resnet18,resnet18_fused,mobilenet_v2",
                     "--out", exports.toString());
