@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -217,6 +218,17 @@ class ReaderFuzzProperties {
     Arbitrary<String> csvText() {
         return Arbitraries.strings().withChars("abl,\"\n\r 0123456789.-+eENaInfity").ofMaxLength(80)
                 .map(s -> (s.length() % 3 == 0 ? "a,label\n" : "") + s);
+    }
+
+    /** The shrunk sample a fuzz run found: quoted cells with line breaks were echoed into the error verbatim. */
+    @Example
+    void quotedCellsWithLineBreaksAreReportedOnOneLine() throws IOException {
+        Path p = file("breaks.csv", "a,label\n\"x\ny\",1\n".getBytes(StandardCharsets.UTF_8));
+        try (Dataset d = DataSource.loadDataset(p.toString(), DType.F64, 0)) {
+            throw new AssertionError("loaded " + d.size() + " examples from a CSV whose cell is not a number");
+        } catch (IOException | IllegalArgumentException e) {
+            assertThat(e.getMessage()).contains("'x\\ny' is not a number").doesNotContain("\n");
+        }
     }
 
     @Property(tries = 300)
