@@ -186,6 +186,11 @@ public final class OnnxModel {
         return new OnnxModel(graph, weights, kept, outputShape, independent);
     }
 
+    /** The parsed file (package-private: tests inspect its nodes). */
+    OnnxGraph graph() {
+        return graph;
+    }
+
     /**
      * The network as an ntk4j model: parameters by initializer name, input {@code [n, inputShape...]}.
      *

@@ -20,8 +20,8 @@ import org.ntk4j.tensor.Shapes;
 
 /**
  * The operator table: one entry per ONNX operator the import maps onto ntk4j primitives. An operator missing here
- * is refused with the node's name and this list. Max pooling, average pooling, BatchNormalization and grouped
- * convolutions are one entry (or, for groups, one branch of Conv) each once their primitives exist.
+ * is refused with the node's name and this list. BatchNormalization is the inference form: its running mean and
+ * variance are graph constants, never parameters ({@link Ctx#tracedConstant}).
  *
  * <p>Layout: the model's own. Conv takes NCHW (PyTorch's) and maps onto ntk4j's channels-last convolution: its
  * OIHW filter is transposed to HWIO, its input to NHWC unless already held so, and its output stays channels-last
@@ -67,10 +67,10 @@ final class Operators {
         TABLE.put("MatMul", Operators::matMul);
         TABLE.put("Gemm", Operators::gemm);
         TABLE.put("Conv", Operators::conv);
-        // reductions, pooling and normalisation. To come, one entry each, once their primitives exist: "MaxPool"
-        // (reduce_window max), "AveragePool", "BatchNormalization" (inference; its running mean and variance are
-        // read with c.constant and lifted as graph constants, never through c.traced, so that they are not
-        // parameters); and in "Conv" the branch for group > 1 (feature_group_count).
+        // reductions, pooling and normalisation
+        TABLE.put("MaxPool", c -> pool(c, true));
+        TABLE.put("AveragePool", c -> pool(c, false));
+        TABLE.put("BatchNormalization", Operators::batchNorm);
         TABLE.put("GlobalAveragePool", Operators::globalAveragePool);
         TABLE.put("ReduceMean", c -> reduce(c, true));
         TABLE.put("ReduceSum", c -> reduce(c, false));
@@ -239,12 +239,15 @@ final class Operators {
             DoubleBinaryOperator h = ints && c.op().equals("Div") ? (u, v) -> (double) ((long) u / (long) v) : g;
             return one(staticMap(c, c.op(), a.type, v -> h.applyAsDouble(v[0], v[1])));
         }
-        Traced a = c.traced(0);
-        Traced b = c.traced(1);
+        return one(elementwise(c, c.traced(0), c.traced(1), f));
+    }
+
+    /** {@code f(a, b)} elementwise with broadcasting, in a's or b's layout where they allow it. */
+    private static Traced elementwise(Ctx c, Traced a, Traced b, java.util.function.BinaryOperator<Var> f) {
         if (c.views()) {
             Traced v = Views.binary(a, b, f);
             if (v != null) {
-                return one(v);
+                return v;
             }
         }
         int[] perm = a.perm != null ? a.perm : b.perm;
@@ -252,10 +255,10 @@ final class Operators {
             // both operands in the same permuted layout (a residual sum), or one of them a value of the other's
             // rank or lower that does not depend on x (a per-channel scale): compute in that layout
             Var y = f.apply(physical(a, perm), physical(b, perm));
-            return one(new Traced(y, perm, Tracer.broadcastBatch(perm.length, a, b)));
+            return new Traced(y, perm, Tracer.broadcastBatch(perm.length, a, b));
         }
         Var y = f.apply(a.var(), b.var());
-        return one(c.out(y, Tracer.broadcastBatch(y.rank(), a, b)));
+        return c.out(y, Tracer.broadcastBatch(y.rank(), a, b));
     }
 
     /** Whether a and b can be combined elementwise in the layout {@code perm} (see {@link #physical}). */
@@ -431,9 +434,11 @@ final class Operators {
                     + Shapes.str(x.var().shape()) + " and " + Shapes.str(w.var().shape()));
         }
         long group = c.attrInt("group", 1);
-        if (group != 1) {
-            // grouped (depthwise) convolutions: one branch here once feature_group_count exists
-            throw c.unsupported("group=" + group);
+        int cin = x.var().dim(1);
+        if (group < 1 || cin % group != 0 || w.var().dim(1) * group != cin || w.var().dim(0) % group != 0) {
+            throw c.error("Conv with group=" + group + " takes an input of C channels and a filter [Cout, C/group, "
+                    + "k...] with Cout divisible by group, got " + Shapes.str(x.var().shape()) + " and "
+                    + Shapes.str(w.var().shape()));
         }
         int[] strides = ints(c.attrInts("strides"), d, 1);
         int[] dilations = ints(c.attrInts("dilations"), d, 1);
@@ -483,7 +488,7 @@ final class Operators {
         // an input held channels-last (the output of a convolution, perhaps through elementwise operations) is used
         // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
         Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
-        Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations);
+        Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations, (int) group);
         if (c.has(2)) {
             y = y.add(c.traced(2).var());
         }
@@ -502,7 +507,199 @@ final class Operators {
         return r;
     }
 
+    // ---- pooling ----
+
+    /**
+     * MaxPool and AveragePool over the spatial axes of {@code [N, C, spatial...]}: kernel_shape, strides, pads (or
+     * auto_pad), AveragePool's count_include_pad; dilations 1 and ceil_mode 0 only. A value held channels-last (a
+     * convolution's output) is pooled as it is held.
+     */
+    private static Value[] pool(Ctx c, boolean max) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        int d = r - 2;
+        if (d < 1) {
+            throw c.error(c.op() + " takes an input [N, C, spatial...], got " + Shapes.str(x.shape()));
+        }
+        if (max && c.node.getOutputCount() > 1 && !c.node.getOutput(1).isEmpty()) {
+            throw c.unsupported("the output Indices");
+        }
+        long[] kernel = c.attrInts("kernel_shape");
+        if (kernel == null || kernel.length != d) {
+            throw c.error("kernel_shape must give " + d + " sizes, got "
+                    + (kernel == null ? "none" : Arrays.toString(kernel)));
+        }
+        int[] window = ints(kernel, d, 1);
+        int[] strides = ints(c.attrInts("strides"), d, 1);
+        int[] dilations = ints(c.attrInts("dilations"), d, 1);
+        for (int v : dilations) {
+            if (v != 1) {
+                throw c.unsupported("dilations=" + Arrays.toString(dilations) + " (only 1)");
+            }
+        }
+        long ceil = c.attrInt("ceil_mode", 0);
+        if (ceil != 0) {
+            throw c.unsupported("ceil_mode=" + ceil + " (only 0)");
+        }
+        int[] xs = x.shape();
+        int[] lo = new int[d];
+        int[] hi = new int[d];
+        String auto = c.attrString("auto_pad", "NOTSET");
+        long[] p = c.attrInts("pads");
+        for (int i = 0; i < d; i++) {
+            int in = xs[i + 2];
+            switch (auto) {
+                case "NOTSET" -> {
+                    if (p != null) {
+                        lo[i] = Math.toIntExact(p[i]);
+                        hi[i] = Math.toIntExact(p[i + d]);
+                    }
+                }
+                case "VALID" -> {
+                    // no padding
+                }
+                case "SAME_UPPER", "SAME_LOWER" -> {
+                    int out = (in + strides[i] - 1) / strides[i];
+                    int total = Math.max((out - 1) * strides[i] + window[i] - in, 0);
+                    int small = total / 2;
+                    lo[i] = auto.equals("SAME_UPPER") ? small : total - small;
+                    hi[i] = total - lo[i];
+                }
+                default -> throw c.unsupported("auto_pad='" + auto + "'");
+            }
+            if (window[i] < 1 || strides[i] < 1 || lo[i] < 0 || hi[i] < 0 || lo[i] >= window[i]
+                    || hi[i] >= window[i] || in + lo[i] + hi[i] < window[i]) {
+                throw c.error("kernel_shape " + Arrays.toString(window) + ", strides " + Arrays.toString(strides)
+                        + " and pads " + Arrays.toString(lo) + Arrays.toString(hi) + " do not fit the input "
+                        + Shapes.str(xs) + " (each pad less than the kernel, the kernel within the padded input)");
+            }
+        }
+        boolean includePad = c.attrInt("count_include_pad", 0) != 0;
+        // per axis of the value as held: T axis i + 2 is phys axis perm[i + 2]
+        Var v = x.groups == null ? x.phys : x.var();
+        int[] pw = new int[r];
+        int[] ps = new int[r];
+        int[] plo = new int[r];
+        int[] phi = new int[r];
+        Arrays.fill(pw, 1);
+        Arrays.fill(ps, 1);
+        for (int i = 0; i < d; i++) {
+            int a = x.groups == null ? x.physAxis(i + 2) : i + 2;
+            pw[a] = window[i];
+            ps[a] = strides[i];
+            plo[a] = lo[i];
+            phi[a] = hi[i];
+        }
+        Var y = max ? v.reduceWindowMax(pw, ps, plo, phi) : avgPool(v, pw, ps, plo, phi, includePad);
+        if (x.groups == null) {
+            return one(x.withPhys(y, x.tBatch));
+        }
+        return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
+    }
+
+    /**
+     * Average pooling on every axis of {@code v}: the sum of the window's elements over its zero-padded input,
+     * divided by the window's size, or with {@code includePad} false by the number of its elements inside the
+     * input.
+     */
+    private static Var avgPool(Var v, int[] window, int[] strides, int[] lo, int[] hi, boolean includePad) {
+        int rank = v.rank();
+        int[] in = v.shape();
+        int[] out = new int[rank];
+        int count = 1;
+        for (int i = 0; i < rank; i++) {
+            out[i] = (in[i] + lo[i] + hi[i] - window[i]) / strides[i] + 1;
+            count *= window[i];
+        }
+        Var padded = v.pad(lo, hi);
+        Var sum = null;
+        for (int off = 0; off < count; off++) {
+            int[] start = new int[rank];
+            int[] limit = new int[rank];
+            int rem = off;
+            for (int i = rank - 1; i >= 0; i--) {
+                start[i] = rem % window[i];
+                rem /= window[i];
+                limit[i] = start[i] + (out[i] - 1) * strides[i] + 1;
+            }
+            Var s = padded.slice(start, limit, strides);
+            sum = sum == null ? s : sum.add(s);
+        }
+        boolean padded1 = false;
+        for (int i = 0; i < rank; i++) {
+            padded1 |= lo[i] > 0 || hi[i] > 0;
+        }
+        if (includePad || !padded1) {
+            return sum.mul(1.0 / count);
+        }
+        // 1 / (input elements in each window), per position on the pooled axes, broadcast over the others
+        int[] shape = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            shape[i] = window[i] > 1 || strides[i] > 1 || lo[i] > 0 || hi[i] > 0 ? out[i] : 1;
+        }
+        int cells = Shapes.size(shape);
+        double[] inv = new double[cells];
+        for (int q = 0; q < cells; q++) {
+            int rem = q;
+            int covered = 1;
+            for (int i = rank - 1; i >= 0; i--) {
+                int o = rem % shape[i];
+                rem /= shape[i];
+                int first = o * strides[i] - lo[i];
+                covered *= Math.min(first + window[i], in[i]) - Math.max(first, 0);
+            }
+            inv[q] = 1.0 / covered;
+        }
+        return sum.mul(v.builder().constant(org.ntk4j.tensor.Tensor.of(v.dtype(), inv, shape)));
+    }
+
     // ---- reductions and normalisation ----
+
+    /**
+     * BatchNormalization in inference form: {@code (x - mean) / sqrt(var + epsilon) * scale + B} per channel (axis
+     * 1). scale and B are parameters; the running mean and variance are constants; training_mode=1 is refused.
+     */
+    private static Value[] batchNorm(Ctx c) {
+        long training = c.attrInt("training_mode", 0);
+        if (training != 0) {
+            throw c.unsupported("training_mode=" + training + " (inference only: export the model in eval() mode)");
+        }
+        if (c.attrInt("spatial", 1) != 1) {
+            throw c.unsupported("spatial=0");
+        }
+        for (int i = 1; i < c.node.getOutputCount(); i++) {
+            if (!c.node.getOutput(i).isEmpty()) {
+                throw c.unsupported("the training outputs (running mean and variance)");
+            }
+        }
+        Traced x = c.traced(0);
+        int r = x.rank();
+        if (r < 2) {
+            throw c.error("BatchNormalization takes an input [N, C, ...], got " + Shapes.str(x.shape()));
+        }
+        int ch = x.shape()[1];
+        int[] cs = new int[r - 1];
+        Arrays.fill(cs, 1);
+        cs[0] = ch;
+        String[] what = {"", "scale", "B", "input_mean", "input_var"};
+        Var[] v = new Var[5];
+        for (int i = 1; i <= 4; i++) {
+            Traced t = i <= 2 ? c.traced(i) : c.tracedConstant(i);
+            if (t.rank() != 1 || t.shape()[0] != ch) {
+                throw c.error(what[i] + " must have shape [" + ch + "] (the input's channels), got "
+                        + Shapes.str(t.shape()));
+            }
+            v[i] = t.var().reshape(cs);
+        }
+        double eps = c.attrFloat("epsilon", 1e-5f);
+        Var sd = v[4].add(eps).sqrt();
+        Traced y = elementwise(c, x, new Traced(v[3], NONE), Var::sub);
+        y = elementwise(c, y, new Traced(sd, NONE), Var::div);
+        y = elementwise(c, y, new Traced(v[1], NONE), Var::mul);
+        y = elementwise(c, y, new Traced(v[2], NONE), Var::add);
+        return one(y);
+    }
+
 
     private static Value[] globalAveragePool(Ctx c) {
         Traced x = c.traced(0);

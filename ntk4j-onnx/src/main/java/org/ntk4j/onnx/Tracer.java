@@ -364,7 +364,24 @@ final class Tracer {
                 throw error("input '" + node.getInput(i) + "' is " + InitializerData.typeName(k.type)
                         + "; the graph computes in floating point only");
             }
-            return new Traced(lift(node.getInput(i), k), NONE);
+            return new Traced(lift(node.getInput(i), k, true), NONE);
+        }
+
+        /**
+         * Input i as a traced value where an initializer is always a graph constant, never a parameter (BatchNorm's
+         * running mean and variance); a value the graph computes is returned as it is.
+         */
+        Traced tracedConstant(int i) {
+            Value v = in(i);
+            if (v instanceof Traced t) {
+                return t;
+            }
+            Const k = (Const) v;
+            if (!k.floating()) {
+                throw error("input '" + node.getInput(i) + "' is " + InitializerData.typeName(k.type)
+                        + "; the graph computes in floating point only");
+            }
+            return new Traced(lift(node.getInput(i), k, false), NONE);
         }
 
         /** Input i, which must be known at import (a shape, axes, an exponent). */
@@ -434,13 +451,13 @@ final class Tracer {
     }
 
     /** The graph variable of a constant: a parameter, or a graph constant in the trace's dtype. */
-    private Var lift(String name, Const k) {
+    private Var lift(String name, Const k, boolean weight) {
         if (k.initializer != null) {
             Var v = lifted.get(name);
             if (v != null) {
                 return v;
             }
-            if (k.weightCandidate()) {
+            if (weight && k.weightCandidate()) {
                 weightsUsed.add(name);
                 if (params == null) {
                     // the import's dry run: a placeholder, no data

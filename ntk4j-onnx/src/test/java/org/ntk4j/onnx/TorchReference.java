@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 final class TorchReference {
     static final String PYTHON = "/usr/bin/python3";
     private static Boolean torch;
+    private static Boolean torchvision;
 
     private TorchReference() {
     }
@@ -43,6 +44,26 @@ final class TorchReference {
                 .isTrue();
         assumeTrue(torchPresent(), "SKIPPED: " + PYTHON + " cannot import torch; the PyTorch comparison is "
                 + "not checked here. apt-get install python3-torch to run it.");
+    }
+
+    /** Fails under NTK4J_REQUIRE_TORCH=1 without torch and torchvision; elsewhere skips, saying so. */
+    static synchronized void requireTorchvision() {
+        requireTorch();
+        if (torchvision == null) {
+            try {
+                Process p = new ProcessBuilder(PYTHON, "-c", "import torchvision").redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                torchvision = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
+            } catch (IOException | InterruptedException e) {
+                torchvision = false;
+            }
+        }
+        assertThat(torchvision || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torchvision (apt-get install python3-torchvision)",
+                        PYTHON)
+                .isTrue();
+        assumeTrue(torchvision, "SKIPPED: " + PYTHON + " cannot import torchvision; the torchvision comparison is "
+                + "not checked here. apt-get install python3-torchvision to run it.");
     }
 
     /** Runs a script from the test resources with arguments; returns its output, failing on a non-zero exit. */

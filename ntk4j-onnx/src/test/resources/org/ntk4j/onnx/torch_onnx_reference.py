@@ -1,14 +1,18 @@
 """Exports a small PyTorch network to ONNX and writes PyTorch's own forward pass and full empirical NTK on the same
 inputs, for ntk4j-onnx's tests.
 
-    python3 torch_onnx_reference.py --model mlp,transformer,cnn,ops --out DIR
+    python3 torch_onnx_reference.py --model mlp,transformer,cnn,ops,resnet18,resnet18_fused,mobilenet_v2 --out DIR
 
 writes, for each model M named (one Python process for all, since importing torch takes seconds), DIR/M/model.onnx, DIR/x.npy (3 inputs), DIR/y.npy (the forward pass, float32) and DIR/k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p (a, b flattened outputs), from functorch's Jacobian
 (jacrev) contracted over every parameter, in ntk4j's layout [n1, n2, o1, o1', o2, o2', ...]; and DIR/params.txt: the parameter names and sizes, one a line.
+torchvision's resnet18 and mobilenet_v2 (num_classes=10, 32x32 inputs, random batch-norm statistics) are exported with
+TrainingMode.PRESERVE so that their BatchNormalization nodes stay; resnet18_fused is the same network exported the
+default way (batch norm fused into the convolutions): only its forward pass is written, no k.npy.
 """
 import argparse
 import os
+import time
 
 import numpy as np
 import torch
@@ -69,6 +73,27 @@ def build(name):
             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 3))
         x = torch.randn(3, 3, 8, 7)
         return net, x, 13, True
+    if name in ("resnet18", "resnet18_fused", "mobilenet_v2"):
+        # torchvision's networks in eval mode, seeded random weights, non-trivial batch-norm statistics and affine
+        # parameters (a fresh module has mean 0, variance 1, scale 1, shift 0: batch norm would be nearly identity)
+        import torchvision
+        if name == "mobilenet_v2":
+            net = torchvision.models.mobilenet_v2(num_classes=10)
+        else:
+            net = torchvision.models.resnet18(num_classes=10)
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                    m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                    m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                    m.bias.copy_(0.2 * torch.randn(m.num_features, generator=g))
+        x = torch.randn(3, 3, 32, 32, generator=g)
+        # PRESERVE (with the module in eval mode) keeps the BatchNormalization nodes; the default export fuses them
+        # into the convolutions, whatever do_constant_folding says
+        opset = 13 if name == "mobilenet_v2" else 14
+        return net, x, opset, name == "resnet18_fused"
     raise SystemExit("unknown model " + name)
 
 
@@ -88,9 +113,11 @@ def reference(name, out_dir):
     net, x, opset, fold = build(name)
     net.eval()
     path = os.path.join(out_dir, "model.onnx")
+    preserve = name in ("resnet18", "mobilenet_v2")
     torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
-                      do_constant_folding=fold)
+                      do_constant_folding=fold,
+                      training=torch.onnx.TrainingMode.PRESERVE if preserve else torch.onnx.TrainingMode.EVAL)
     names = [n for n, _ in net.named_parameters()]
     params = {n: p.detach() for n, p in net.named_parameters()}
     with torch.no_grad():
@@ -101,21 +128,27 @@ def reference(name, out_dir):
     def f(ps):
         return functional_call(net, ps, (x,))
 
+    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
+        for p in names:
+            fh.write("%s %d\n" % (p, params[p].numel()))
+    if name == "resnet18_fused":
+        return  # the forward pass only: its parameters are the fused ones, not the module's
+    t0 = time.time()
     jac = jacrev(f)(params)  # name -> [n, out..., param...]
     n = x.shape[0]
     k = None
-    for name in names:
-        j = jac[name].reshape(n, -1, params[name].numel()).double()
-        part = torch.einsum("nap,mbp->nmab", j, j)
+    for p in names:
+        j = jac.pop(p).reshape(n, -1, params[p].numel())
+        # float32 products, float64 sums: the float32 Jacobian, contracted without float32 round-off
+        part = torch.einsum("nap,mbp->nmab", j.double(), j.double()) if j.shape[2] < 4096 else \
+            sum(torch.einsum("nap,mbp->nmab", c.double(), c.double()) for c in j.split(1 << 20, dim=2))
         k = part if k is None else k + part
+    print("%s: functorch jacrev + contraction %.1f s" % (name, time.time() - t0), flush=True)
     # ntk4j's (and neural-tangents') layout: each output axis twice, as the pair (a1, a2)
     out = list(y.shape[1:])
     r = len(out)
     k = k.reshape([n, n] + out + out).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
     np.save(os.path.join(out_dir, "k.npy"), k.contiguous().numpy())
-    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-        for name in names:
-            fh.write("%s %d\n" % (name, params[name].numel()))
 
 
 if __name__ == "__main__":
