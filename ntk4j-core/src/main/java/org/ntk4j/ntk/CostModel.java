@@ -26,13 +26,33 @@ public final class CostModel {
         final long peakBytes;
         private final String note;
         private final double contractionFlops;
+        private final java.util.Set<String> structuredParameters;
 
         Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note) {
+            this(method, flops, contractionFlops, peakBytes, note, java.util.Set.of());
+        }
+
+        Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note,
+                 java.util.Set<String> structuredParameters) {
             this.method = method;
             this.flops = flops;
             this.contractionFlops = contractionFlops;
             this.peakBytes = peakBytes;
             this.note = note;
+            this.structuredParameters = java.util.Collections.unmodifiableSet(
+                    new java.util.LinkedHashSet<>(structuredParameters));
+        }
+
+        /**
+         * The parameters structured derivatives treat structurally (from the consumer rule of the equation where
+         * each meets the data), by their {@link org.ntk4j.nn.ParamSpec#path() path}, in parameter order; the
+         * others take the dense fallback of per-example rows. Empty for the other methods, and for structured
+         * derivatives on a model that mixes examples (it runs as Jacobian contraction).
+         *
+         * @return the structured parameters' paths (unmodifiable)
+         */
+        public java.util.Set<String> structuredParameters() {
+            return structuredParameters;
         }
 
         /**

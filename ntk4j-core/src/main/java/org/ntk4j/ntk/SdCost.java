@@ -104,6 +104,8 @@ final class SdCost {
         long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
         List<Integer> dense = new ArrayList<>();
         int structured = 0;
+        java.util.Set<String> structuredPaths = new java.util.LinkedHashSet<>();
+        List<org.ntk4j.nn.ParamSpec> specs = model.paramSpecs(c.perExample);
         double contraction = 0;
         long blockPeak = 0;
         for (int p = 0; p < nParams; p++) {
@@ -113,6 +115,7 @@ final class SdCost {
                 continue;
             }
             structured++;
+            structuredPaths.add(specs.get(p).path());
             StructuredDerivatives.Structured st2 = same ? st
                     : side(n2).structured(p); // the same path and consumer for x2's shapes
             if (st.form == StructuredDerivatives.Form.ROWS) {
@@ -196,7 +199,7 @@ final class SdCost {
             contraction += c;
         }
         return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak, structured + " of " + nParams
-                + " parameters structured, " + dense.size() + " through per-example rows");
+                + " parameters structured, " + dense.size() + " through per-example rows", structuredPaths);
     }
 
     /**
