@@ -147,12 +147,12 @@ final class StructuredDerivatives {
     /**
      * Adds one structured parameter's block of the kernel to {@code acc}: [N1, N2] when {@code traced} (summed
      * over o1 = o2, not divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied,
-     * contracted in the cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there),
-     * so that a tile of a larger kernel evaluates exactly as the whole kernel does.
+     * contracted in the plan's {@code order} ({@link SdPlan}: chosen for the whole problem, so that a tile of a
+     * larger kernel evaluates exactly as the whole kernel does; unused by an elementwise consumer's rows).
      */
     static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
                                   PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
-                                  boolean same, long orderN1, long orderN2, boolean orderSame) {
+                                  boolean same, ContractionOrder order) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
@@ -184,10 +184,7 @@ final class StructuredDerivatives {
                 FlopCount.add(gramFlops(g, sides[0], a1.dim(0) * r, stillSame ? 0 : (same ? a1 : a2).dim(0) * r)
                         + gramFlops(g, sides[1], (long) pass1.o * a1.dim(0) * r,
                         stillSame ? 0 : (long) pass1.o * (same ? a1 : a2).dim(0) * r));
-                // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
-                boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
-                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
-                        orderSame && keeps);
+                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
             } finally {
                 closeFactors(fa, a1, same ? a1 : a2);
                 if (fd != null) {
@@ -361,17 +358,15 @@ final class StructuredDerivatives {
 
     /**
      * acc += s2 · one parameter's block, [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O),
-     * else [N1, O, N2, O], evaluated in the order chosen for a problem of orderN1 × orderN2 examples (orderSame:
-     * x2 = x1) instead of these tensors' own: a tile of a larger kernel then evaluates exactly as the whole
-     * kernel does.
+     * else [N1, O, N2, O], evaluated in the plan's order (chosen for the whole problem, not these tensors' own
+     * sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does).
      */
     static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same,
-                         double s2, long orderN1, long orderN2, boolean orderSame) {
+                         double s2, ContractionOrder order) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        ContractionOrder order = ContractionOrder.cheapest(orderN1, orderN2, o, r, c, f, traced, orderSame);
         FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same));
         switch (order) {
             case GRAM:
