@@ -54,6 +54,7 @@ final class SidePlan {
     private volatile StructuredDerivatives.Structured[] structured;
     private final Map<String, JcPlan> jcPlans = new ConcurrentHashMap<>();
     private final Map<String, SdPlan> sdPlans = new ConcurrentHashMap<>();
+    private final Map<String, VpPlan> vpPlans = new ConcurrentHashMap<>();
 
     /** The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. */
     static final class Pass {
@@ -194,6 +195,12 @@ final class SidePlan {
     SdPlan sdPlan(long n1, long n2, boolean same, boolean traced) {
         String key = n1 + "/" + n2 + "/" + same + "/" + traced;
         return sdPlans.computeIfAbsent(key, k -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, same, traced)));
+    }
+
+    /** NTK-vector products' plan with x2 on {@code other}: its steps of basis vectors, built on first request. */
+    VpPlan vpPlan(SidePlan other, long tileBytes) {
+        return vpPlans.computeIfAbsent(other.n + "/" + tileBytes,
+                k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes)));
     }
 
     /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */
