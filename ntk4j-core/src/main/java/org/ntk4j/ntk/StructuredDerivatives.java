@@ -155,11 +155,12 @@ final class StructuredDerivatives {
                                   boolean same, ContractionOrder order) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
-            try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
+            try (Sides<Tensor> rows = Sides.of(same, () -> flatRows(pass1, c1), () -> flatRows(pass2, c2),
+                    Tensor::close)) {
                 int[] all = Shapes.iota(g.shape.length);
                 FlopCount.add(gramFlops(g, all, (long) pass1.o * pass1.n,
                         same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
-                Tensor[] f = applyGram(g, all, r1, same ? r1 : r2, 2);
+                Tensor[] f = applyGram(g, all, rows.first(), rows.second(), 2);
                 int[] none = new int[0];
                 try (Tensor b = traced
                         ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
@@ -167,28 +168,29 @@ final class StructuredDerivatives {
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
-                    closeFactors(f, r1, same ? r1 : r2);
+                    closeFactors(f, rows.first(), rows.second());
                 }
             }
             return;
         }
         int[][] sides = factorAxes(st.consumer);
-        try (Tensor a1 = data(pass1, c1); Tensor d1 = cotangent(pass1, c1);
-             Tensor a2 = same ? null : data(pass2, c2); Tensor d2 = same ? null : cotangent(pass2, c2)) {
-            Tensor[] fa = applyGram(g, sides[0], a1, same ? a1 : a2, 2);
+        try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1), () -> data(pass2, c2), Tensor::close);
+             Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
+                     Tensor::close)) {
+            Tensor[] fa = applyGram(g, sides[0], a.first(), a.second(), 2);
             Tensor[] fd = null;
             try {
-                fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
+                fd = applyGram(g, sides[1], d.first(), d.second(), 3);
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
-                long r = a1.dim(1);
-                FlopCount.add(gramFlops(g, sides[0], a1.dim(0) * r, stillSame ? 0 : (same ? a1 : a2).dim(0) * r)
-                        + gramFlops(g, sides[1], (long) pass1.o * a1.dim(0) * r,
-                        stillSame ? 0 : (long) pass1.o * (same ? a1 : a2).dim(0) * r));
+                long r = a.first().dim(1);
+                long m1 = a.first().dim(0) * r;
+                long m2 = stillSame ? 0 : a.second().dim(0) * r;
+                FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
                 addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
             } finally {
-                closeFactors(fa, a1, same ? a1 : a2);
+                closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
-                    closeFactors(fd, d1, same ? d1 : d2);
+                    closeFactors(fd, d.first(), d.second());
                 }
             }
         }
