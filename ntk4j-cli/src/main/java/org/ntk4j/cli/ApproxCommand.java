@@ -95,7 +95,7 @@ public final class ApproxCommand implements Callable<Integer> {
         List<KernelKind> list = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
+            if (!kk.isSquare()) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             list.add(kk);

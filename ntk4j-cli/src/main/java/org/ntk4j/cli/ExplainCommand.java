@@ -56,7 +56,7 @@ public final class ExplainCommand implements Callable<Integer> {
         Model m = resolved.model();
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
-        if (!kernel.explicitAxes() && org.ntk4j.ntk.KindTraits.wrapsModel(kind)) {
+        if (!kernel.explicitAxes() && kind.wrapsModel()) {
             KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }

@@ -252,7 +252,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "combine with " + (paramsIn != null ? "--params-in" : paramsOut != null ? "--params-out"
                     : "--spark"));
         }
-        if (nngp && !kernel.explicitAxes() && !org.ntk4j.ntk.KindTraits.isAxesKind(kind) && !infinite) {
+        if (nngp && !kernel.explicitAxes() && !kind.isAxesKind() && !infinite) {
             throw new IllegalArgumentException("--nngp: kinds full, trace and diagonal only, not " + kind);
         }
         if (!infinite) {
@@ -267,7 +267,7 @@ public final class KernelCommand implements Callable<Integer> {
                     + "does not combine with " + other);
         }
         org.ntk4j.infinite.FcnLimit.of(model); // refuses any other model or activation, naming what is supported
-        if (org.ntk4j.ntk.KindTraits.isSketched(kind)) {
+        if (kind.isSketched()) {
             throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
                     + "sketches the parameters); use full, trace, diagonal, pntk, pntk-unscaled, logit:K or probes:R");
         }

@@ -116,12 +116,12 @@ final class KernelOptions {
      */
     static void requireProbesFit(org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net, int[] perExample,
                                  long budget) {
-        if (!org.ntk4j.ntk.KindTraits.hasProbes(kind)) {
+        if (!kind.hasProbes()) {
             return;
         }
         int[] out = net.outputShape(perExample);
         int outputs = out.length == 0 ? 1 : out[out.length - 1];
-        long bytes = org.ntk4j.ntk.KindTraits.probeMatrixBytes(kind, outputs);
+        long bytes = kind.probeMatrixBytes(outputs);
         if (bytes > budget) {
             throw new IllegalArgumentException("--kind " + kind + ": R = " + kind.argument() + " probes of "
                     + outputs + " outputs need " + org.ntk4j.ntk.CostModel.human(bytes) + " for the probe matrix, "

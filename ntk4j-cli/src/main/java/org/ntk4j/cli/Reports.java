@@ -98,7 +98,7 @@ final class Reports {
                 .put("auto", q.method() == Method.AUTO).put("dtype", plan.dtype().shortName())
                 .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
                 .put("x2_is_x1", q.x2() == null).put("kernel_shape", plan.shape())
-                .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", r.flops())
+                .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", exact(r.flops()))
                 .put("flops_counted", r.flopsCounted())
                 .put("achieved_flops_per_second", r.flops() / r.seconds()).put("peak_bytes", r.peakBytes())
                 .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", q.memoryBudget())

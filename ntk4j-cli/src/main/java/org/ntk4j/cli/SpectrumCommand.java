@@ -238,7 +238,7 @@ public final class SpectrumCommand implements Callable<Integer> {
     private Computed compute(PrintWriter o) throws java.io.IOException {
         DType dt = DType.parse(dtype);
         KernelKind kk = KernelKind.parse(kind, seed);
-        if (org.ntk4j.ntk.KindTraits.isPerOutput(kk)) {
+        if (kk.isPerOutput()) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
         }
         ModelArgument.Resolved resolved = modelArgument.resolve(model);

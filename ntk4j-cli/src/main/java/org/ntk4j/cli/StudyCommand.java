@@ -105,7 +105,7 @@ public final class StudyCommand implements Callable<Integer> {
         List<KernelKind> kindList = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
-            if (!org.ntk4j.ntk.KindTraits.isSquare(kk)) {
+            if (!kk.isSquare()) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
             kindList.add(kk);

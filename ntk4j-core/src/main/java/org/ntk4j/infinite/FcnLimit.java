@@ -270,51 +270,36 @@ public final class FcnLimit {
         double[][] k = kernels(a, b)[nngp ? 0 : 1];
         int n1 = a.length;
         int n2 = b == null ? n1 : b.length;
-        switch (kind.family()) {
-            case FULL: {
-                Tensor r = Tensor.zeros(dtype, n1, n2, out, out);
-                for (int i = 0; i < n1; i++) {
-                    for (int j = 0; j < n2; j++) {
-                        for (int o = 0; o < out; o++) {
-                            r.set(k[i][j], i, j, o, o);
-                        }
+        if (kind.isFull()) {
+            Tensor r = Tensor.zeros(dtype, n1, n2, out, out);
+            for (int i = 0; i < n1; i++) {
+                for (int j = 0; j < n2; j++) {
+                    for (int o = 0; o < out; o++) {
+                        r.set(k[i][j], i, j, o, o);
                     }
                 }
-                return r;
             }
-            case DIAGONAL: {
-                Tensor r = Tensor.empty(dtype, n1, n2, out);
-                for (int i = 0; i < n1; i++) {
-                    for (int j = 0; j < n2; j++) {
-                        for (int o = 0; o < out; o++) {
-                            r.set(k[i][j], i, j, o);
-                        }
-                    }
-                }
-                return r;
-            }
-            case TRACE:
-            case PNTK:
-            case LOGIT:
-            case PROBES:
-            case PNTK_UNSCALED: {
-                if (kind.family() == KernelKind.Family.LOGIT && kind.argument() >= out) {
-                    throw new IllegalArgumentException("--kind " + kind + ": the model has " + out + " logits");
-                }
-                double scale = kind.family() == KernelKind.Family.PNTK_UNSCALED ? out : 1;
-                Tensor r = Tensor.empty(dtype, n1, n2);
-                for (int i = 0; i < n1; i++) {
-                    for (int j = 0; j < n2; j++) {
-                        r.set(scale * k[i][j], i, j);
-                    }
-                }
-                return r;
-            }
-            default:
-                throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width "
-                        + "counterpart (it sketches the parameters); use full, trace, diagonal, pntk, "
-                        + "pntk-unscaled, logit:K or probes:R");
+            return r;
         }
+        if (kind.isPerOutput()) {
+            Tensor r = Tensor.empty(dtype, n1, n2, out);
+            for (int i = 0; i < n1; i++) {
+                for (int j = 0; j < n2; j++) {
+                    for (int o = 0; o < out; o++) {
+                        r.set(k[i][j], i, j, o);
+                    }
+                }
+            }
+            return r;
+        }
+        double scale = kind.scaleOfSharedKernel(out); // refuses projected:K and logit:K out of range
+        Tensor r = Tensor.empty(dtype, n1, n2);
+        for (int i = 0; i < n1; i++) {
+            for (int j = 0; j < n2; j++) {
+                r.set(scale * k[i][j], i, j);
+            }
+        }
+        return r;
     }
 
     /** x [N, ...] as N rows of its flattened examples (the fcn's flatten). */

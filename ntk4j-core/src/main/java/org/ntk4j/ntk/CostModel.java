@@ -26,13 +26,33 @@ public final class CostModel {
         final long peakBytes;
         private final String note;
         private final double contractionFlops;
+        private final java.util.Set<String> structuredParameters;
 
         Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note) {
+            this(method, flops, contractionFlops, peakBytes, note, java.util.Set.of());
+        }
+
+        Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note,
+                 java.util.Set<String> structuredParameters) {
             this.method = method;
             this.flops = flops;
             this.contractionFlops = contractionFlops;
             this.peakBytes = peakBytes;
             this.note = note;
+            this.structuredParameters = java.util.Collections.unmodifiableSet(
+                    new java.util.LinkedHashSet<>(structuredParameters));
+        }
+
+        /**
+         * The parameters structured derivatives treat structurally (from the consumer rule of the equation where
+         * each meets the data), by their {@link org.ntk4j.nn.ParamSpec#path() path}, in parameter order; the
+         * others take the dense fallback of per-example rows. Empty for the other methods, and for structured
+         * derivatives on a model that mixes examples (it runs as Jacobian contraction).
+         *
+         * @return the structured parameters' paths (unmodifiable)
+         */
+        public java.util.Set<String> structuredParameters() {
+            return structuredParameters;
         }
 
         /**
@@ -352,38 +372,18 @@ public final class CostModel {
     }
 
     private Estimate vectorProducts() {
-        int k = Shapes.size(f2);
-        long full = bytes((long) Shapes.size(f1) * k);
-        int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side(n1), side(n2), dtype),
-                tileBytes);
-        if (Tiles.count(tiles) == 1) {
-            Graph vjp = side(n2).vjp(k);
-            Graph jvp = side(n1).jvp(k);
-            double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
-            long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
-            peak = Math.max(peak, 2 * full + bytes(outputElements()));
-            return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, GraphCost.flops(jvp), peak,
-                    "VJP of f(x2) with " + k + " basis cotangents, then one JVP of f(x1) with them stacked");
+        // the walk over the very steps VectorProducts runs: the [K] + f(x1) result and its transposed copy with the
+        // kernel, then each step's VJP and JVP (on top of the result when there are several)
+        VpPlan plan = side(n1).vpPlan(side(n2), tileBytes);
+        long full = bytes((long) Shapes.size(f1) * plan.k);
+        VpPlan.Walk walk = new VpPlan.Walk(this, full, 2 * full + bytes(outputElements()));
+        for (VpPlan.Columns step : plan.steps) {
+            step.cost(walk);
         }
-        // tiles of basis vectors: the [K] + f(x1) result is held while each tile runs its VJP and JVP
-        double flops = 0;
-        double jvpFlops = 0;
-        long peak = 2 * full + bytes(outputElements());
-        java.util.Map<Integer, double[]> bySize = new java.util.HashMap<>();
-        for (int i = 0; i < Tiles.count(tiles); i++) {
-            double[] c = bySize.computeIfAbsent(Tiles.size(tiles, i), kt -> {
-                Graph vjp = side(n2).vjp(kt);
-                Graph jvp = side(n1).jvp(kt);
-                return new double[] {GraphCost.flops(vjp), GraphCost.flops(jvp),
-                    Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp))};
-            });
-            flops += c[0] + c[1];
-            jvpFlops += c[1];
-            peak = Math.max(peak, full + (long) c[2]);
-        }
-        return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, jvpFlops, peak, "VJP of f(x2) and JVP of f(x1) over "
-                + Tiles.count(tiles) + " tiles of the " + k + " basis cotangents (a tensor holds at most "
-                + human(tileBytes) + ")");
+        return new Estimate(Method.NTK_VECTOR_PRODUCTS, walk.flops, walk.jvpFlops, walk.peak, plan.steps.size() == 1
+                ? "VJP of f(x2) with " + plan.k + " basis cotangents, then one JVP of f(x1) with them stacked"
+                : "VJP of f(x2) and JVP of f(x1) over " + plan.steps.size() + " tiles of the " + plan.k
+                + " basis cotangents (a tensor holds at most " + human(tileBytes) + ")");
     }
 
     /**

@@ -227,8 +227,9 @@ public final class EmpiricalNtk {
             // one tile: exactly the computation every tile of a tiled run performs
             EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,
                     problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), n2), sketch);
-            try (PreparedTile a = e.prepareChecked(in.x1); PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
-                return e.kernel(a, in.same ? a : b);
+            try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1),
+                    () -> e.prepareChecked(in.x2), PreparedTile::close)) {
+                return e.kernel(t.first(), t.second());
             }
         }
         return strategy(m).kernel(in);
@@ -417,8 +418,9 @@ public final class EmpiricalNtk {
                     kind.logits(model, in.perExample));
         }
         EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
-        try (PreparedTile a = e.prepareChecked(in.x1); PreparedTile b = in.same ? null : e.prepareChecked(in.x2)) {
-            return e.kernel(a, in.same ? a : b);
+        try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1),
+                () -> e.prepareChecked(in.x2), PreparedTile::close)) {
+            return e.kernel(t.first(), t.second());
         }
     }
 
@@ -453,9 +455,9 @@ public final class EmpiricalNtk {
      */
     public Tensor nngp(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
-        try (Tensor f1 = model.apply(params, in.x1); Tensor f2 = in.same ? null : model.apply(params, in.x2)) {
-            Tensor g2 = in.same ? f1 : f2;
-            return exactBatch().contract(List.of(f1), List.of(g2), in, false);
+        try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(params, in.x1), () -> model.apply(params, in.x2),
+                Tensor::close)) {
+            return exactBatch().contract(List.of(f.first()), List.of(f.second()), in, false);
         }
     }
 

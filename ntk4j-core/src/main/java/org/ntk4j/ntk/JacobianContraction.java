@@ -32,23 +32,14 @@ final class JacobianContraction extends KernelStrategy {
     Tensor kernel(KernelInputs in) {
         SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
         if (!side1.perExampleShortcut) {
-            Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
-            Tensor[] j2 = in.same ? j1
-                    : batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
-            try {
-                return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
-            } finally {
-                KernelSupport.closeAll(j1);
-                if (!in.same) {
-                    KernelSupport.closeAll(j2);
-                }
+            try (Sides<Tensor[]> j = Sides.of(in.same, () -> batchJacobians(side1, in.x1, in.specs),
+                    () -> batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs),
+                    KernelSupport::closeAll)) {
+                return contract(java.util.Arrays.asList(j.first()), java.util.Arrays.asList(j.second()), in, true);
             }
         }
-        Tensor[] ps = paramArgs(in.specs);
-        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
-             PerExamplePass pass2 = in.same ? null
-                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
-            return block(in, pass1, in.same ? pass1 : pass2);
+        try (Sides<PerExamplePass> pass = passes(in, side1)) {
+            return block(in, pass.first(), pass.second());
         }
     }
 
@@ -57,46 +48,16 @@ final class JacobianContraction extends KernelStrategy {
     Tensor block(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2) {
         ParameterConsumers pc1 = pass1.pc;
         ParameterConsumers pc2 = pass2.pc;
+        // the plan's steps, one per parameter, chosen once for these sides (dense chunks for the whole problem)
+        long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
+        JcPlan plan = pass1.side.jcPlan(pass2.side, in.same, tileBytes, examples);
         Tensor acc = null;
-        int o = pass1.o;
-        for (int p = 0; p < in.specs.size(); p++) {
-            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-            PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
-            if (d1 != null && d2 != null) {
-                try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
-                    if (acc == null) {
-                        acc = k.copy();
-                    } else {
-                        KernelSupport.addInto(acc, k);
-                    }
-                }
-                continue;
-            }
-            int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
-            int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
-                    tileBytes);
-            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
-                try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
-                    if (acc == null) {
-                        acc = k.copy();
-                    } else {
-                        KernelSupport.addInto(acc, k);
-                    }
-                }
-                continue;
-            }
-            Tensor j1 = pass1.jacobians(List.of(p))[0];
-            Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
-            try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
+        for (JcPlan.Step step : plan.steps) {
+            try (Tensor k = step.run(this, in, pass1, pass2)) {
                 if (acc == null) {
                     acc = k.copy();
                 } else {
                     KernelSupport.addInto(acc, k);
-                }
-            } finally {
-                j1.close();
-                if (!in.same) {
-                    j2.close();
                 }
             }
         }
@@ -105,24 +66,22 @@ final class JacobianContraction extends KernelStrategy {
 
     /**
      * One parameter's kernel when the parameter feeds a dense layer as it is: its Jacobian written directly in
-     * example-major layout, over chunks of its fan-in rows when the whole would pass the tile limit (every
+     * example-major layout, over the plan's chunks of its fan-in rows (sized for the whole problem; every
      * example and output in each chunk, so each chunk is one GEMM over all N·O rows), the chunks' kernels summed.
      */
-    private Tensor denseParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2,
-                                        PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
-        // the chunks follow the whole problem's size, so that every tile sums the same chunks
-        long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
-        long perRow = examples * pass1.o * d1.f * in.dtype.bytes();
-        int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
+    Tensor denseParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, PerExamplePass.Dense d1,
+                                PerExamplePass.Dense d2, int[] chunks) {
         // the Jacobians written directly: counted as the consumer's one-example row graph per example and side
         double rowFlops = org.ntk4j.graph.GraphCost.flops(pass1.side.rowGraph(d1.consumer));
         org.ntk4j.graph.FlopCount.add(pass1.n * rowFlops + (in.same ? 0
                 : pass2.n * org.ntk4j.graph.GraphCost.flops(pass2.side.rowGraph(d2.consumer))));
         Tensor k = null;
         for (int i = 0; i < Tiles.count(chunks); i++) {
-            try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
-                 Tensor j2 = in.same ? null : pass2.denseJacobian(d2, chunks[i], chunks[i + 1])) {
-                Tensor kc = contract(List.of(j1), List.of(in.same ? j1 : j2), in, true);
+            int from = chunks[i];
+            int to = chunks[i + 1];
+            try (Sides<Tensor> j = Sides.of(in.same, () -> pass1.denseJacobian(d1, from, to),
+                    () -> pass2.denseJacobian(d2, from, to), Tensor::close)) {
+                Tensor kc = contract(List.of(j.first()), List.of(j.second()), in, true);
                 if (k == null) {
                     k = kc;
                 } else {
@@ -140,8 +99,8 @@ final class JacobianContraction extends KernelStrategy {
      * tiles is contracted into its block of the kernel. A traced or diagonal batch axis pairs tile i with tile i
      * only (traced blocks are summed, each divided by the full trace size).
      */
-    private Tensor tiledParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
-                                        int[] t2) {
+    Tensor tiledParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
+                                int[] t2) {
         KernelAxes axes = in.axes();
         int[] f1 = in.f1();
         int[] f2 = in.f2();

@@ -114,108 +114,22 @@ final class JcCost {
             values += CostModel.outputBytes(pass2);
         }
         long held = paramBytes + values + 2 * out;
+        // the walk over the very steps the executor runs, in its order
+        JcPlan plan = side(pc1).jcPlan(side(pc2), same, tileBytes, Math.max(n1, n2));
+        JcPlan.Walk walk = new JcPlan.Walk(c, pc1, pc2, o, held, flops, peak);
         int tiled = 0;
         int dense = 0;
-        for (int p = 0; p < nParams; p++) {
-            List<Integer> one = List.of(p);
-            long size = Shapes.size(pc1.params.get(p).shape());
-            long jp1 = bytes((long) Shapes.size(f1) * size);
-            long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
-            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-            PerExamplePass.Dense d2 = same ? d1 : PerExamplePass.denseForm(pc2, p);
-            if (d1 != null && d2 != null) {
-                // Jacobian written directly (example-major), over chunks of fan-in rows if it must be tiled
-                int[] chunks = Tiles.split(d1.c, (long) Math.max(n1, n2) * o * d1.f * dtype.bytes(), tileBytes);
-                int widest = 0;
-                for (int i = 0; i < Tiles.count(chunks); i++) {
-                    widest = Math.max(widest, Tiles.size(chunks, i));
-                }
-                long partial = Tiles.count(chunks) > 1 ? out : 0; // the chunks' running sum
-                long jc1 = bytes((long) Shapes.size(f1) * widest * d1.f);
-                long jc2 = same ? 0 : bytes((long) Shapes.size(f2) * widest * d1.f);
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    PerExamplePass.Dense d = side == 0 ? d1 : d2;
-                    int n = side == 0 ? n1 : n2;
-                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(d.consumer));
-                    long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
-                    peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + partial + jc1 + jc2 + out);
+        for (JcPlan.Step step : plan.steps) {
+            step.cost(walk);
+            if (step instanceof JcPlan.Dense d) {
                 dense++;
-                if (Tiles.count(chunks) > 1) {
-                    tiled++;
-                }
-                continue;
-            }
-            int[] t1 = Tiles.split(n1, PerExamplePass.bytesPerExample(pc1, o, p, dtype), tileBytes);
-            int[] t2 = same ? t1 : Tiles.split(n2, PerExamplePass.bytesPerExample(pc2, o, p, dtype), tileBytes);
-            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
+                tiled += Tiles.count(d.chunks()) > 1 ? 1 : 0;
+            } else if (step instanceof JcPlan.Tiled) {
                 tiled++;
-                boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
-                int[] b2 = batchPaired ? t2 : t1;
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    int[] t = side == 0 ? t1 : b2;
-                    long other = side == 0 ? 0 : jp1;
-                    List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
-                    boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                    for (int i = 0; i < Tiles.count(t); i++) {
-                        int nt = Tiles.size(t, i);
-                        long done = bytes((long) o * t[i] * size); // this side's earlier tiles, held
-                        long jt = bytes((long) o * nt * size);
-                        long rowBytes = 0;
-                        for (ParameterConsumers.Consumer c : cons) {
-                            flops += (double) nt * GraphCost.flops(side(pc).rowGraph(c));
-                            rowBytes += bytes((long) o * nt * c.parameterValue().size());
-                        }
-                        if (identity) {
-                            peak = Math.max(peak, held + other + done + rowBytes + jt);
-                        } else {
-                            Graph path = side(pc).pathVjp(cons, one, o * nt);
-                            flops += GraphCost.flops(path);
-                            peak = Math.max(peak, held + other + done + CostModel.pathPeak(path, cons.size()) + jt);
-                        }
-                    }
-                }
-                long block = 0;
-                for (int i = 0; i < Tiles.count(t1); i++) {
-                    for (int j = 0; j < Tiles.count(b2); j++) {
-                        int[] f1t = f1.clone();
-                        f1t[0] = Tiles.size(t1, i);
-                        int[] f2t = f2.clone();
-                        f2t[0] = Tiles.size(b2, j);
-                        block = Math.max(block, bytes(Shapes.size(axes.outputShape(f1t, f2t))));
-                    }
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + jp1 + jp2 + 2 * block); // every tile, a block and its zip copy
-                continue;
             }
-            for (int side = 0; side < (same ? 1 : 2); side++) {
-                ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                int n = side == 0 ? n1 : n2;
-                List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
-                long rowBytes = 0;
-                for (ParameterConsumers.Consumer c : cons) {
-                    flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
-                    rowBytes += bytes((long) o * n * c.parameterValue().size());
-                }
-                long jp = side == 0 ? jp1 : jp2;
-                long other = side == 0 ? 0 : jp1;
-                boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                if (identity) {
-                    peak = Math.max(peak, held + other + rowBytes + jp); // rows, then their transposed copy
-                } else {
-                    Graph path = side(pc).pathVjp(cons, one, o * n);
-                    flops += GraphCost.flops(path);
-                    peak = Math.max(peak, held + other + CostModel.pathPeak(path, cons.size()) + jp);
-                }
-            }
-            flops += contractionFlops(size);
-            peak = Math.max(peak, held + jp1 + jp2 + out);
         }
+        flops = walk.flops;
+        peak = walk.peak;
         return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(c.totalParams()), peak,
                 "per-example Jacobians, one parameter at a time (examples independent)"
                         + (dense > 0 ? "; " + dense + " of them dense weights, written directly" : "")

@@ -65,7 +65,7 @@ public final class KernelJob {
          * @return true for {@code projected:K} without explicit axes
          */
         public boolean sketched() {
-            return kind != null && KindTraits.isSketched(kind);
+            return kind != null && kind.isSketched();
         }
 
         /**

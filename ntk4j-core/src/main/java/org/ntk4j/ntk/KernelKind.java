@@ -173,6 +173,136 @@ public final class KernelKind {
     }
 
     /**
+     * Whether this is the full kernel Θ, [N1, N2, O, O] (read as an NO×NO matrix).
+     *
+     * @return true for {@code full}
+     */
+    public boolean isFull() {
+        return family == Family.FULL;
+    }
+
+    /**
+     * Whether this kind keeps one N×N kernel per output, [N1, N2, O].
+     *
+     * @return true for {@code diagonal}
+     */
+    public boolean isPerOutput() {
+        return family == Family.DIAGONAL;
+    }
+
+    /**
+     * Whether this kind is one N×N kernel, [N1, N2] (read as K ⊗ I_O against the full kernel).
+     *
+     * @return true for every kind but {@code full} and {@code diagonal}
+     */
+    public boolean isSquare() {
+        return !isFull() && !isPerOutput();
+    }
+
+    /**
+     * Whether this is a plain axes kernel (a trace or diagonal over f's output axis, or neither), so that it has
+     * an NNGP counterpart f(x1)·f(x2)ᵀ laid out alike.
+     *
+     * @return true for {@code full}, {@code trace} and {@code diagonal}
+     */
+    public boolean isAxesKind() {
+        return family == Family.FULL || family == Family.TRACE || family == Family.DIAGONAL;
+    }
+
+    /**
+     * Whether this kind is computed as the trace kernel of the model followed by a fixed projection of its outputs
+     * ({@link #wrapForCost}): the sum-of-logits, one-logit and probe kinds.
+     *
+     * @return true for {@code pntk}, {@code pntk-unscaled}, {@code logit:K} and {@code probes:R}
+     */
+    public boolean wrapsModel() {
+        return isProjectionOfLogits();
+    }
+
+    /**
+     * Whether this kind sketches the parameters ({@code projected:K}): computed from Jacobian rows by Jacobian
+     * contraction whatever the method, with no infinite-width counterpart.
+     *
+     * @return true for {@code projected:K}
+     */
+    public boolean isSketched() {
+        return sketched();
+    }
+
+    /**
+     * Whether this kind's value depends on its seed (random probes or a random sketch).
+     *
+     * @return true for {@code probes:R} and {@code projected:K}
+     */
+    public boolean isSeeded() {
+        return hasProbes() || isSketched();
+    }
+
+    /**
+     * Whether this kind projects the outputs on random probes ({@code probes:R}), whose R×O matrix the model's
+     * wrapping holds.
+     *
+     * @return true for {@code probes:R}
+     */
+    public boolean hasProbes() {
+        return family == Family.PROBES;
+    }
+
+    /**
+     * Bytes of the R×O probe matrix of {@code probes:R}, built in float64 three times over (the probes, the
+     * layer's copy and its transpose): 3 · 8 · R · O.
+     *
+     * @param outputs O, the model's outputs per example
+     * @return the bytes for {@code probes:R}, 0 for every other kind
+     */
+    public long probeMatrixBytes(int outputs) {
+        return hasProbes() ? 3L * Double.BYTES * arg * outputs : 0;
+    }
+
+    /**
+     * Entries of the kernel rows of one example against {@code n2} examples.
+     *
+     * @param n2 the examples of the other side
+     * @param outputs O, the model's outputs per example
+     * @return n2·O·O for {@code full}, n2·O for {@code diagonal}, n2 for the N×N kinds
+     */
+    public long entriesPerRow(int n2, int outputs) {
+        return isFull() ? (long) n2 * outputs * outputs : isPerOutput() ? (long) n2 * outputs : n2;
+    }
+
+    /**
+     * For a model whose kernel is k ⊗ I_O (every output the same kernel k, none across outputs, as at infinite
+     * width), the factor of k in this N×N kind: O for {@code pntk-unscaled} (the sum over O outputs), 1 for
+     * {@code trace}, {@code pntk} (the mean), {@code logit:K} and {@code probes:R} (unit-variance probes).
+     *
+     * @param outputs O, the model's outputs per example
+     * @return the factor
+     * @throws IllegalArgumentException for {@code full} and {@code diagonal} (not N×N), {@code projected:K} (it
+     *     sketches the parameters: no such counterpart), and {@code logit:K} with K &gt;= O
+     */
+    public double scaleOfSharedKernel(int outputs) {
+        switch (family) {
+            case TRACE:
+            case PNTK:
+            case PROBES:
+                return 1;
+            case PNTK_UNSCALED:
+                return outputs;
+            case LOGIT:
+                if (arg >= outputs) {
+                    throw new IllegalArgumentException("--kind " + this + ": the model has " + outputs + " logits");
+                }
+                return 1;
+            case PROJECTED:
+                throw new IllegalArgumentException("--infinite: --kind " + this + " has no infinite-width "
+                        + "counterpart (it sketches the parameters); use full, trace, diagonal, pntk, "
+                        + "pntk-unscaled, logit:K or probes:R");
+            default:
+                throw new IllegalArgumentException("kind " + this + " is not an N×N kernel");
+        }
+    }
+
+    /**
      * The plain kernel computation that gives this kind: {@code e} with the kind's axes (full, diagonal, trace;
      * projected:K's sketch runs on the rows of the trace kernel's Jacobian contraction), or, for the projections of
      * the logits, the trace kernel of f followed by the projection.

@@ -62,4 +62,15 @@ abstract class KernelStrategy {
     SidePlan side(int n, int[] perExample, DType dtype) {
         return SidePlan.of(model, n, perExample, dtype);
     }
+
+    /**
+     * The per-example passes of x1 (on {@code side1}) and of x2 (its own side plan), one pass when x2 = x1, closed
+     * once by the returned pair.
+     */
+    Sides<PerExamplePass> passes(KernelInputs in, SidePlan side1) {
+        Tensor[] ps = paramArgs(in.specs);
+        return Sides.of(in.same, () -> new PerExamplePass(side1, ps, in.x1),
+                () -> new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2),
+                PerExamplePass::close);
+    }
 }

@@ -52,6 +52,9 @@ final class SidePlan {
     private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> jvps = new ConcurrentHashMap<>();
     private volatile StructuredDerivatives.Structured[] structured;
+    private final Map<String, JcPlan> jcPlans = new ConcurrentHashMap<>();
+    private final Map<String, SdPlan> sdPlans = new ConcurrentHashMap<>();
+    private final Map<String, VpPlan> vpPlans = new ConcurrentHashMap<>();
 
     /** The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. */
     static final class Pass {
@@ -173,6 +176,31 @@ final class SidePlan {
         boolean[] wrt = new boolean[nParams + 1];
         Arrays.fill(wrt, 0, nParams, true);
         return wrt;
+    }
+
+    /**
+     * Jacobian contraction's plan against {@code other} (this plan itself when x2 = x1): its steps, one per
+     * parameter, built on first request for this tile limit and whole-problem size.
+     */
+    JcPlan jcPlan(SidePlan other, boolean same, long tileBytes, long examples) {
+        String key = other.n + "/" + same + "/" + tileBytes + "/" + examples;
+        return jcPlans.computeIfAbsent(key,
+                k -> TensorScope.unscoped(() -> JcPlan.of(this, other, same, dtype, tileBytes, examples)));
+    }
+
+    /**
+     * Structured derivatives' plan of this side for a whole problem of n1 × n2 examples ({@code same}: x2 = x1
+     * there), the full kernel or ({@code traced}) the trace over the outputs, built on first request.
+     */
+    SdPlan sdPlan(long n1, long n2, boolean same, boolean traced) {
+        String key = n1 + "/" + n2 + "/" + same + "/" + traced;
+        return sdPlans.computeIfAbsent(key, k -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, same, traced)));
+    }
+
+    /** NTK-vector products' plan with x2 on {@code other}: its steps of basis vectors, built on first request. */
+    VpPlan vpPlan(SidePlan other, long tileBytes) {
+        return vpPlans.computeIfAbsent(other.n + "/" + tileBytes,
+                k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes)));
     }
 
     /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */

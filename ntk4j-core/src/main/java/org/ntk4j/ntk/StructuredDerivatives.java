@@ -147,19 +147,20 @@ final class StructuredDerivatives {
     /**
      * Adds one structured parameter's block of the kernel to {@code acc}: [N1, N2] when {@code traced} (summed
      * over o1 = o2, not divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied,
-     * contracted in the cheapest order for a problem of orderN1 × orderN2 examples (orderSame: x2 = x1 there),
-     * so that a tile of a larger kernel evaluates exactly as the whole kernel does.
+     * contracted in the plan's {@code order} ({@link SdPlan}: chosen for the whole problem, so that a tile of a
+     * larger kernel evaluates exactly as the whole kernel does; unused by an elementwise consumer's rows).
      */
     static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
                                   PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
-                                  boolean same, long orderN1, long orderN2, boolean orderSame) {
+                                  boolean same, ContractionOrder order) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
-            try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
+            try (Sides<Tensor> rows = Sides.of(same, () -> flatRows(pass1, c1), () -> flatRows(pass2, c2),
+                    Tensor::close)) {
                 int[] all = Shapes.iota(g.shape.length);
                 FlopCount.add(gramFlops(g, all, (long) pass1.o * pass1.n,
                         same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
-                Tensor[] f = applyGram(g, all, r1, same ? r1 : r2, 2);
+                Tensor[] f = applyGram(g, all, rows.first(), rows.second(), 2);
                 int[] none = new int[0];
                 try (Tensor b = traced
                         ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
@@ -167,31 +168,29 @@ final class StructuredDerivatives {
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
-                    closeFactors(f, r1, same ? r1 : r2);
+                    closeFactors(f, rows.first(), rows.second());
                 }
             }
             return;
         }
         int[][] sides = factorAxes(st.consumer);
-        try (Tensor a1 = data(pass1, c1); Tensor d1 = cotangent(pass1, c1);
-             Tensor a2 = same ? null : data(pass2, c2); Tensor d2 = same ? null : cotangent(pass2, c2)) {
-            Tensor[] fa = applyGram(g, sides[0], a1, same ? a1 : a2, 2);
+        try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1), () -> data(pass2, c2), Tensor::close);
+             Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
+                     Tensor::close)) {
+            Tensor[] fa = applyGram(g, sides[0], a.first(), a.second(), 2);
             Tensor[] fd = null;
             try {
-                fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
+                fd = applyGram(g, sides[1], d.first(), d.second(), 3);
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
-                long r = a1.dim(1);
-                FlopCount.add(gramFlops(g, sides[0], a1.dim(0) * r, stillSame ? 0 : (same ? a1 : a2).dim(0) * r)
-                        + gramFlops(g, sides[1], (long) pass1.o * a1.dim(0) * r,
-                        stillSame ? 0 : (long) pass1.o * (same ? a1 : a2).dim(0) * r));
-                // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
-                boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
-                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
-                        orderSame && keeps);
+                long r = a.first().dim(1);
+                long m1 = a.first().dim(0) * r;
+                long m2 = stillSame ? 0 : a.second().dim(0) * r;
+                FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
+                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
             } finally {
-                closeFactors(fa, a1, same ? a1 : a2);
+                closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
-                    closeFactors(fd, d1, same ? d1 : d2);
+                    closeFactors(fd, d.first(), d.second());
                 }
             }
         }
@@ -361,17 +360,15 @@ final class StructuredDerivatives {
 
     /**
      * acc += s2 · one parameter's block, [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O),
-     * else [N1, O, N2, O], evaluated in the order chosen for a problem of orderN1 × orderN2 examples (orderSame:
-     * x2 = x1) instead of these tensors' own: a tile of a larger kernel then evaluates exactly as the whole
-     * kernel does.
+     * else [N1, O, N2, O], evaluated in the plan's order (chosen for the whole problem, not these tensors' own
+     * sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does).
      */
     static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same,
-                         double s2, long orderN1, long orderN2, boolean orderSame) {
+                         double s2, ContractionOrder order) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        ContractionOrder order = ContractionOrder.cheapest(orderN1, orderN2, o, r, c, f, traced, orderSame);
         FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same));
         switch (order) {
             case GRAM:

@@ -43,19 +43,18 @@ final class VectorProducts extends KernelStrategy {
         int[] f2 = in.f2();
         KernelAxes axes = in.axes();
         axes.checkShapes(f1, f2);
-        int k = Shapes.size(f2);
-        int[] tiles = Tiles.split(k, vectorProductBytesPerVector(model, in.x1.dim(0), in.x2.dim(0), in.perExample,
+        VpPlan plan = side(in.x1.dim(0), in.perExample, in.dtype).vpPlan(side(in.x2.dim(0), in.perExample,
                 in.dtype), tileBytes);
         Tensor t;
-        if (Tiles.count(tiles) == 1) {
-            t = vectorProductColumns(in, f2, 0, k);
+        if (plan.steps.size() == 1) {
+            t = plan.steps.get(0).run(this, in);
         } else {
-            // tiles of basis vectors: rows [k0, k1) of [K2] + f1, one VJP and one JVP per tile
-            t = Tensor.empty(in.dtype, Shapes.prepend(k, f1));
+            // tiles of basis vectors: rows [k0, k1) of [K2] + f1, one VJP and one JVP per step
+            t = Tensor.empty(in.dtype, Shapes.prepend(plan.k, f1));
             int perRow = Shapes.size(f1);
-            for (int i = 0; i < Tiles.count(tiles); i++) {
-                try (Tensor part = vectorProductColumns(in, f2, tiles[i], tiles[i + 1])) {
-                    org.bytedeco.javacpp.Pointer.memcpy(t.pointer().getPointer((long) tiles[i] * perRow),
+            for (VpPlan.Columns step : plan.steps) {
+                try (Tensor part = step.run(this, in)) {
+                    org.bytedeco.javacpp.Pointer.memcpy(t.pointer().getPointer((long) step.from() * perRow),
                             part.pointer(), part.bytes());
                 }
             }
@@ -76,7 +75,7 @@ final class VectorProducts extends KernelStrategy {
     }
 
     /** Θ[..., b] for the basis vectors b in [from, to) of f(x2), as [to - from] + f1: a VJP, then a JVP. */
-    private Tensor vectorProductColumns(KernelInputs in, int[] f2, int from, int to) {
+    Tensor vectorProductColumns(KernelInputs in, int[] f2, int from, int to) {
         Tensor[] g;
         try (Tensor basis = KernelSupport.basisRows(in.dtype, from, to, f2)) {
             g = vjpRows(in.x2, basis);
@@ -92,14 +91,8 @@ final class VectorProducts extends KernelStrategy {
 
     /**
      * Bytes per basis vector of the largest stacked value NTK-vector products form (the VJP of f(x2) and the
-     * JVP of f(x1), each with one vector): what decides the tiles of basis vectors.
+     * JVP of f(x1), each with one vector): what decides the tiles of basis vectors ({@link VpPlan}).
      */
-    static long vectorProductBytesPerVector(Model model, int n1, int n2, int[] perExample, DType dtype) {
-        return vectorProductBytesPerVector(SidePlan.of(model, n1, perExample, dtype),
-                SidePlan.of(model, n2, perExample, dtype), dtype);
-    }
-
-    /** {@link #vectorProductBytesPerVector(Model, int, int, int[], DType)} for the sides' cached graphs. */
     static long vectorProductBytesPerVector(SidePlan side1, SidePlan side2, DType dtype) {
         long largest = 1;
         for (Graph g : new Graph[] {side2.vjp(1), side1.jvp(1)}) {

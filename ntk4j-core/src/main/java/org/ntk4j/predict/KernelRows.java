@@ -3,7 +3,6 @@ package org.ntk4j.predict;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
-import org.ntk4j.ntk.KindTraits;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -41,7 +40,7 @@ public final class KernelRows {
      * @return the bytes of one example's rows
      */
     public static long bytesPerRow(KernelKind kind, int n2, int outputs, int dtypeBytes) {
-        return KindTraits.entriesPerRow(kind, n2, outputs) * dtypeBytes;
+        return kind.entriesPerRow(n2, outputs) * dtypeBytes;
     }
 
     /**
@@ -61,7 +60,7 @@ public final class KernelRows {
                 return KernelMatrix.of(k);
             }
         }
-        KernelMatrix m = KindTraits.isFull(kind) ? KernelMatrix.zerosFull(n, outputs) : KernelMatrix.zerosShared(n);
+        KernelMatrix m = kind.isFull() ? KernelMatrix.zerosFull(n, outputs) : KernelMatrix.zerosShared(n);
         try {
             forEachTile(ntk, kind, x, x, outputs, (first, rows) -> m.setRows(first, rows));
         } catch (RuntimeException e) {

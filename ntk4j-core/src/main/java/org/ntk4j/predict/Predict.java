@@ -7,7 +7,6 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
-import org.ntk4j.ntk.KindTraits;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -65,7 +64,7 @@ public final class Predict {
         double[] ts = r.times();
         int[] perExample = Arrays.copyOfRange(tr.x().shape(), 1, tr.x().rank());
         EmpiricalNtk ntk = ntk(r);
-        Method used = KindTraits.isSketched(kk) ? Method.JACOBIAN_CONTRACTION
+        Method used = kk.isSketched() ? Method.JACOBIAN_CONTRACTION
                 : ntk.forKind(kk, perExample).resolveMethod(n, 0, perExample, tr.x().dtype());
         try (Tensor y = oneHot(tr); Tensor yTest = oneHot(te);
              Tensor f0Train = r.initOutputs() ? outputs(r.model(), r.params(), tr.x()) : null;

@@ -3,7 +3,6 @@ package org.ntk4j.predict;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.KernelKind;
-import org.ntk4j.ntk.KindTraits;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.train.Examples;
 
@@ -83,7 +82,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @throws IllegalArgumentException for {@code diagonal} (one N×N kernel per output)
      */
     public static void checkKind(KernelKind kind) {
-        if (KindTraits.isPerOutput(kind)) {
+        if (kind.isPerOutput()) {
             throw new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output, which "
                     + "gradient_descent_mse does not take; use full (exact) or an N×N kind (trace, pntk, ...)");
         }
@@ -126,7 +125,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
                 throw new IllegalArgumentException("--posterior: gp_inference is the t = ∞ MSE posterior; drop --loss "
                         + loss.shortName() + (!Double.isNaN(momentum) ? " and --momentum" : ""));
             }
-            if (KindTraits.isFull(kind)) {
+            if (kind.isFull()) {
                 throw new IllegalArgumentException("--posterior: needs an N×N kernel (--kind trace, pntk, ...), not "
                         + "full");
             }

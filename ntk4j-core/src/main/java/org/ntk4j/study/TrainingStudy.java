@@ -121,7 +121,7 @@ public final class TrainingStudy {
             throw new IllegalArgumentException("training study: give at least one N×N kind");
         }
         for (KernelKind k : kinds) {
-            if (k.family() == KernelKind.Family.FULL || k.family() == KernelKind.Family.DIAGONAL) {
+            if (!k.isSquare()) {
                 throw new IllegalArgumentException("training study: " + k + " is not an N×N kind");
             }
         }

@@ -431,7 +431,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         h.put("shape", join(plan.shape()));
         h.put("dtype", plan.dtype().shortName());
         KernelKind kind = plan.kind();
-        boolean seeded = org.ntk4j.ntk.KindTraits.isSeeded(kind);
+        boolean seeded = kind.isSeeded();
         h.put("kind", kind + (seeded ? " seed=" + kind.seed() : ""));
         h.put("method", plan.method().shortName());
         h.put("symmetric", Boolean.toString(plan.symmetric()));

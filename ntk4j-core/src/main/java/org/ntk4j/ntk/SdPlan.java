@@ -1,0 +1,233 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.ntk4j.cpu.DotGeneralKernel;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Structured derivatives' plan for one pair of sides (examples independent): one typed {@link Step} per structured
+ * parameter, with the {@link ContractionOrder} chosen once for the whole problem (so a tile evaluates exactly as
+ * the whole kernel does), then one step for the parameters without a rule (their per-example rows). {@link
+ * StructuredKernel} runs the steps and {@link SdCost} costs them, walking the same list in the same order: each
+ * step carries its run and its cost (FLOPs, and the bytes its block holds at once), and nothing else describes the
+ * schedule. Built once per (sides, x2 = x1, kernel shape, whole problem) and cached on the first side's {@link
+ * SidePlan}.
+ */
+final class SdPlan {
+    /** The steps: structured parameters in order, then the dense fallback (if any parameter has no rule). */
+    final List<Step> steps;
+
+    /** What a cost walk holds while it walks the steps: the running FLOPs, contraction FLOPs and peaks. */
+    static final class Walk {
+        final CostModel c;
+        final ParameterConsumers pc1;
+        final ParameterConsumers pc2;
+        final int o;
+        final boolean traced;
+        /** Bytes held across every step: parameters, the passes' values and the accumulator. */
+        final long held;
+        double flops;
+        double contraction;
+        /** The largest block one structured step holds on top of {@link #held}. */
+        long blockPeak;
+        /** The peak of the dense fallback's rows and path VJPs (absolute). */
+        long peak;
+
+        Walk(CostModel c, ParameterConsumers pc1, ParameterConsumers pc2, int o, boolean traced, long held) {
+            this.c = c;
+            this.pc1 = pc1;
+            this.pc2 = pc2;
+            this.o = o;
+            this.traced = traced;
+            this.held = held;
+        }
+    }
+
+    /** One step of the plan: how it runs, and what that costs. */
+    sealed interface Step permits Linear, Rows, DenseRows {
+        /** Adds this step's block of the kernel to {@code acc} ([N1, N2] traced, else [N1, O, N2, O]). */
+        void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced);
+
+        /** Adds this step's FLOPs to the walk and raises its peaks by what the step holds at once. */
+        void cost(Walk w);
+    }
+
+    /** The consumer of x2's pass matching x1's consumer {@code c1}. */
+    private static ParameterConsumers.Consumer match(PerExamplePass pass1, PerExamplePass pass2,
+                                                     ParameterConsumers.Consumer c1) {
+        return pass2.pc.consumers.get(pass1.pc.consumers.indexOf(c1));
+    }
+
+    /**
+     * A parameter met by a linear consumer rule (data A [N, R, C], cotangent D [O, N, R, F], the path Gram
+     * applied), contracted in {@code order}.
+     */
+    record Linear(int parameter, StructuredDerivatives.Structured st, ContractionOrder order) implements Step {
+        @Override
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+            StructuredDerivatives.addParameterBlock(acc, st, pass1, st.consumer, pass2,
+                    match(pass1, pass2, st.consumer), traced, in.same, order);
+        }
+
+        @Override
+        public void cost(Walk w) {
+            CostModel cm = w.c;
+            long n1 = cm.n1;
+            long n2 = cm.n2;
+            long o = w.o;
+            boolean traced = w.traced;
+            org.ntk4j.primitive.ConsumerRule.Linear rule = st.consumer.linear();
+            int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
+            long rr = rule.positions();
+            long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
+            long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
+            boolean stillSame = cm.same && StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
+                    && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
+            w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
+                    + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
+            double blockFlops = order.flops(n1, n2, o, rr, c, f, traced, stillSame);
+            w.flops += blockFlops;
+            w.contraction += blockFlops;
+            // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
+            // where one GEMM per pair of examples accumulates in place)
+            long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
+            // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout
+            long gdScratch = traced ? DotGeneralKernel.scratchElements(new int[] {(int) o, (int) n1, (int) rr,
+                    (int) f}, new int[] {(int) o, (int) n2, (int) rr, (int) f}, new int[] {0, 3}, new int[] {0, 3},
+                    new int[0], new int[0]) : 0;
+            long temp = order == ContractionOrder.GRAM ? cm.bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
+                    : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
+                    : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
+                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced))
+                    : cm.bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
+            long data = cm.bytes((cm.same ? n1 : n1 + n2) * rr * (rule.fanIn() + o * rule.features()))
+                    + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
+            w.blockPeak = Math.max(w.blockPeak, temp + data);
+        }
+    }
+
+    /** A parameter met by an elementwise broadcast: its rows [O, N] + shape(p'), the Gram applied, contracted. */
+    record Rows(int parameter, StructuredDerivatives.Structured st) implements Step {
+        @Override
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+            StructuredDerivatives.addParameterBlock(acc, st, pass1, st.consumer, pass2,
+                    match(pass1, pass2, st.consumer), traced, in.same, null);
+        }
+
+        @Override
+        public void cost(Walk w) {
+            CostModel cm = w.c;
+            boolean same = cm.same;
+            int n1 = cm.n1;
+            int n2 = cm.n2;
+            int o = w.o;
+            StructuredDerivatives.Structured st2 = same ? st : cm.side(n2).structured(parameter);
+            int[] all = Shapes.iota(st.gram.shape.length);
+            long pe = StructuredDerivatives.gramSize(st.gram, all);
+            long pFull = Shapes.size(st.gram.shape);
+            boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
+            double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
+                    o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1, same && keeps ? 0 : (long) o * n2);
+            double c = w.traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
+            w.flops += rows + c;
+            w.contraction += c;
+            // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's operand
+            // copies and its output block (the accumulator is counted by the walk)
+            long sides = (same ? (long) n1 : (long) n1 + n2) * o;
+            long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
+            int[] r1 = {o, n1, (int) pe};
+            int[] r2 = {o, n2, (int) pe};
+            long dotScratch = w.traced
+                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2}, new int[0],
+                            new int[0])
+                    : DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, new int[0], new int[0],
+                            new int[] {1, 0, 3, 2});
+            long block = w.traced ? (long) n1 * n2 : (long) n1 * o * n2 * o;
+            w.blockPeak = Math.max(w.blockPeak, cm.bytes(sides * pFull + copies + dotScratch + block));
+        }
+    }
+
+    /** The parameters without a rule: their per-example Jacobians through the rows and path VJP, contracted. */
+    record DenseRows(List<Integer> parameters) implements Step {
+        @Override
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+            int n1 = pass1.n;
+            int n2 = pass2.n;
+            int o = pass1.o;
+            try (Sides<Tensor[]> j = Sides.of(in.same, () -> pass1.jacobians(parameters),
+                    () -> pass2.jacobians(parameters), KernelSupport::closeAll)) {
+                for (int i = 0; i < j.first().length; i++) {
+                    int size = j.first()[i].dim(-1);
+                    int at = i;
+                    try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
+                            () -> j.second()[at].reshape(n2, o, size), Tensor::close)) {
+                        int[] none = new int[0];
+                        try (Tensor blk = traced
+                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, none,
+                                        none)
+                                : CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, none,
+                                        none)) {
+                            KernelSupport.addInto(acc, blk);
+                        }
+                    }
+                }
+            }
+        }
+
+        @Override
+        public void cost(Walk w) {
+            CostModel cm = w.c;
+            for (int side = 0; side < (cm.same ? 1 : 2); side++) {
+                double[] rp = cm.rowsAndPathCost(side == 0 ? w.pc1 : w.pc2, side == 0 ? cm.n1 : cm.n2, w.o,
+                        parameters, w.held);
+                w.flops += rp[0];
+                w.peak = Math.max(w.peak, (long) rp[1]);
+            }
+            long pd = 0;
+            for (int p : parameters) {
+                pd += Shapes.size(w.pc1.params.get(p).shape());
+            }
+            double c = w.traced ? 2.0 * cm.n1 * cm.n2 * w.o * pd : 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd;
+            w.flops += c;
+            w.contraction += c;
+        }
+    }
+
+    private SdPlan(List<Step> steps) {
+        this.steps = Collections.unmodifiableList(steps);
+    }
+
+    /**
+     * Chooses each parameter's step for a problem of n1 × n2 examples ({@code same}: x2 = x1 there): a linear rule
+     * in the {@link ContractionOrder#cheapest} order for that problem, an elementwise rule by its rows, and the
+     * parameters without a rule together by their per-example rows, last.
+     */
+    static SdPlan of(SidePlan side1, long n1, long n2, boolean same, boolean traced) {
+        List<Step> steps = new ArrayList<>();
+        List<Integer> dense = new ArrayList<>();
+        long o = side1.o;
+        for (int p = 0; p < side1.nParams; p++) {
+            StructuredDerivatives.Structured st = side1.structured(p);
+            if (st == null) {
+                dense.add(p);
+            } else if (st.form == StructuredDerivatives.Form.ROWS) {
+                steps.add(new Rows(p, st));
+            } else {
+                int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
+                long r = st.consumer.linear().positions();
+                long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
+                long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
+                boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
+                        && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
+                steps.add(new Linear(p, st, ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same && keeps)));
+            }
+        }
+        if (!dense.isEmpty()) {
+            steps.add(new DenseRows(List.copyOf(dense)));
+        }
+        return new SdPlan(steps);
+    }
+}
