@@ -86,7 +86,8 @@ public final class KernelJob {
      * @param method the method resolved for the kernel
      * @param estimate the cost model's estimate for that method (one member)
      * @param seconds wall-clock seconds of the computation
-     * @param peakBytes the tensors' peak bytes above what was live before
+     * @param peakBytes the tensors' peak bytes above what was live before, plus the parameters and inputs (as the
+     *     cost model's peak counts them)
      * @param flopsCounted the FLOPs the executor counted while it ran ({@link org.ntk4j.graph.FlopCount})
      */
     public record Result(Tensor kernel, Tensor sem, Method method, CostModel.Estimate estimate, double seconds,
@@ -131,7 +132,10 @@ public final class KernelJob {
                 : Ensemble.of(q.model(), q.seed(), q.ensemble(), perExample, dt).over(compute);
         Tensor k = mean != null ? mean.mean() : compute.apply(base);
         double seconds = (System.nanoTime() - start) / 1e9;
-        long peak = Tensor.peakBytes() - before;
+        // the cost model's peak counts the parameters and the inputs (live before the call), so the measured one does
+        // too: the tensors' peak above what was live before, plus those
+        long held = q.params().count() * dt.bytes() + q.x1().bytes() + (q.x2() == null ? 0 : q.x2().bytes());
+        long peak = Tensor.peakBytes() - before + held;
         return new Result(k, mean != null ? mean.sem() : null, used, est, seconds, peak,
                 org.ntk4j.graph.FlopCount.total() - flopsBefore);
     }
