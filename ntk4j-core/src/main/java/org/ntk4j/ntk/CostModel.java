@@ -3,6 +3,7 @@ package org.ntk4j.ntk;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Graph;
@@ -116,7 +117,7 @@ public final class CostModel {
     /** Each method's estimate, computed on first request (the graphs come from the cached {@link SidePlan}s). */
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
     /** Structured derivatives in output chunks, by memory budget (null: no chunk fits or chunking does not apply). */
-    private final java.util.Map<Long, Estimate> chunked = new java.util.HashMap<>();
+    private final java.util.Map<Long, Optional<Estimate>> chunked = new java.util.HashMap<>();
 
     /**
      * Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. Traces the
@@ -433,27 +434,17 @@ public final class CostModel {
 
     /**
      * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for structured derivatives
-     * whose peak exceeds the budget, its run in the largest output chunks that fit ({@link Estimate#outputChunk}),
-     * when chunking applies and fits.
+     * over the budget, its run in the largest output chunks that fit ({@link Estimate#outputChunk}), if any.
      *
      * @param m one of the three exact methods
      * @param budgetBytes the memory budget in bytes
      * @return the estimate the method runs by within this budget
      * @throws IllegalArgumentException if {@code m} is AUTO
      */
-    public Estimate estimate(Method m, long budgetBytes) {
+    public synchronized Estimate estimate(Method m, long budgetBytes) {
         Estimate e = estimate(m);
-        if (m != Method.STRUCTURED_DERIVATIVES || e.peakBytes() <= budgetBytes) {
-            return e;
-        }
-        synchronized (this) {
-            Estimate c = chunked.get(budgetBytes);
-            if (c == null && !chunked.containsKey(budgetBytes)) {
-                c = OutputChunks.within(this, budgetBytes);
-                chunked.put(budgetBytes, c);
-            }
-            return c != null ? c : e;
-        }
+        return m != Method.STRUCTURED_DERIVATIVES || e.peakBytes() <= budgetBytes ? e
+                : chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b))).orElse(e);
     }
 
     /**
@@ -484,11 +475,7 @@ public final class CostModel {
                     e.peakBytes() == Long.MAX_VALUE ? "-" : human(e.peakBytes()), e.note(),
                     e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
         }
-        Estimate sdWithin = estimate(Method.STRUCTURED_DERIVATIVES, budgetBytes);
-        if (sdWithin.outputChunk() > 0) {
-            sb.append(String.format(Locale.ROOT, "%-26s %14.4g %12s  %s%n", "  in output chunks",
-                    sdWithin.flops(), human(sdWithin.peakBytes()), sdWithin.note()));
-        }
+        sb.append(OutputChunks.explainLine(estimate(Method.STRUCTURED_DERIVATIVES, budgetBytes)));
         sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")
                 .append(why).append('\n');
         return sb.toString();

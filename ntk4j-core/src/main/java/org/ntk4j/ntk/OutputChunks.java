@@ -33,6 +33,12 @@ final class OutputChunks {
         return c.axes.trace().length == 1;
     }
 
+    /** The line of {@code explain} for structured derivatives in output chunks, or "" when it runs unchunked. */
+    static String explainLine(CostModel.Estimate e) {
+        return e.outputChunk() == 0 ? "" : String.format(java.util.Locale.ROOT, "%-26s %14.4g %12s  %s%n",
+                "  in output chunks", e.flops(), CostModel.human(e.peakBytes()), e.note());
+    }
+
     /** Chunk starts: every chunk of size k, the last from O − k (full kernel); or a partition (traced). */
     private static int[] starts(int o, int k) {
         int chunks = (o + k - 1) / k;
