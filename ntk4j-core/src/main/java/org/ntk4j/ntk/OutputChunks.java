@@ -12,8 +12,8 @@ import org.ntk4j.tensor.Tensor;
  * <ul>
  * <li>Full kernel: Θ[n1, n2, I, J] = J_I(x1) J_J(x2)ᵀ for every pair of chunks (I, J), all of size k (the last
  * chunk starts at O − k and overlaps the one before it). Chunk I's pass of x1 is held while the passes of x2's
- * chunks J are run one at a time; with x2 = x1 only J ≥ I, the rest mirrored: Θ[n2, n1, J, I] = Θ[n1, n2, I, J].
- * Passes: C·C (C·(C + 1)/2 with x2 = x1), C = ⌈O / k⌉.</li>
+ * chunks J are run one at a time; with x2 = x1 each pair {I, J} once, mirrored: Θ[n2, n1, J, I] = Θ[n1, n2, I, J].
+ * Passes: C·C, or C + (C − 1)(C − 2)/2 with x2 = x1 ({@link #sameFull}), C = ⌈O / k⌉.</li>
  * <li>Trace over the outputs: Σ_I |I|·(trace of block (I, I)) / O, the chunks a partition (the last one smaller).</li>
  * </ul>
  * The cost is the sum of {@link SdCost}'s cost of each kind of block, so counted FLOPs equal predicted ones.
@@ -72,19 +72,20 @@ final class OutputChunks {
             double pass1 = GraphCost.flops(c.side(c.n1).pass(k).graph);
             long crossBlocks;
             if (c.same) {
+                // the diagonal blocks and the cross blocks without their passes, and the passes sameFull runs
                 CostModel.Estimate diag = new SdCost(c, k, true).estimate();
                 crossBlocks = chunks * (chunks - 1) / 2;
-                flops = chunks * diag.flops();
+                long passes = chunks + (chunks - 1) * (chunks - 2) / 2;
+                flops = chunks * (diag.flops() - pass1) + passes * pass1 + crossBlocks * (cross.flops() - 2 * pass1);
                 contraction = chunks * diag.contractionFlops();
                 peak = Math.max(diag.peakBytes, cross.peakBytes);
             } else {
                 // each row of blocks runs x1's pass once and x2's passes afresh
                 crossBlocks = chunks * (chunks - 1);
-                flops = chunks * cross.flops();
+                flops = chunks * cross.flops() + crossBlocks * (cross.flops() - pass1);
                 contraction = chunks * cross.contractionFlops();
                 peak = cross.peakBytes;
             }
-            flops += crossBlocks * (cross.flops() - pass1);
             contraction += crossBlocks * cross.contractionFlops();
             peak += c.bytes((long) c.n1 * c.n2 * o * o);
         }
@@ -161,28 +162,71 @@ final class OutputChunks {
             }
             return out;
         }
-        KernelInputs cross = in.same
-                ? new KernelInputs(model, params, traceAxes, diagonalAxes, in.x1, in.x1, false) : in;
         Tensor out = Tensor.zeros(in.dtype, n1, n2, o, o);
+        if (in.same) {
+            sameFull(sd, new KernelInputs(model, params, traceAxes, diagonalAxes, in.x1, in.x1, false), in, s1, ps,
+                    out, st, k);
+            return out;
+        }
         for (int i = 0; i < st.length; i++) {
             int si = Math.min(st[i], o - k);
             try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, si, k)) {
-                for (int j = in.same ? i : 0; j < st.length; j++) {
+                for (int j = 0; j < st.length; j++) {
                     int sj = Math.min(st[j], o - k);
-                    if (in.same && j == i) {
-                        try (Tensor blk = sd.block(in, a, a)) {
-                            place(out, blk, n1, n2, o, k, si, sj, false);
-                        }
-                        continue;
-                    }
                     try (PerExamplePass b = new PerExamplePass(s2, ps, in.x2, sj, k);
-                         Tensor blk = sd.block(cross, a, b)) {
-                        place(out, blk, n1, n2, o, k, si, sj, in.same);
+                         Tensor blk = sd.block(in, a, b)) {
+                        place(out, blk, n1, n2, o, k, si, sj, false);
                     }
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * The full kernel for x2 = x1: the held chunks in the order 0, C − 1, C − 2, …, 1, each paired with the chunks
+     * not yet held and not yet paired with it (1 … C − 1 − r in row r ≥ 1) streamed in ascending order, so that the
+     * last pass streamed in a row is the next row's held one: C + (C − 1)(C − 2)/2 passes in all.
+     */
+    private static void sameFull(StructuredKernel sd, KernelInputs cross, KernelInputs in, SidePlan s1, Tensor[] ps,
+                                 Tensor out, int[] st, int k) {
+        int n = in.x1.dim(0);
+        int o = s1.o;
+        int chunks = st.length;
+        PerExamplePass held = new PerExamplePass(s1, ps, in.x1, Math.min(st[0], o - k), k);
+        int h = 0;
+        try {
+            for (int r = 0; r < chunks; r++) {
+                int sh = Math.min(st[h], o - k);
+                try (Tensor blk = sd.block(in, held, held)) {
+                    place(out, blk, n, n, o, k, sh, sh, false);
+                }
+                int last = r == 0 ? chunks - 1 : chunks - 1 - r;
+                PerExamplePass next = null;
+                for (int j = 1; j <= last; j++) {
+                    int sj = Math.min(st[j], o - k);
+                    PerExamplePass b = new PerExamplePass(s1, ps, in.x1, sj, k);
+                    try (Tensor blk = sd.block(cross, held, b)) {
+                        place(out, blk, n, n, o, k, sh, sj, true);
+                    }
+                    if (j == last) {
+                        next = b;
+                    } else {
+                        b.close();
+                    }
+                }
+                held.close();
+                held = next;
+                h = last;
+                if (held == null) {
+                    break;
+                }
+            }
+        } finally {
+            if (held != null) {
+                held.close();
+            }
+        }
     }
 
     /** out[a, b, si + p, sj + q] = blk[a, b, p, q], and with {@code mirror} out[b, a, sj + q, si + p] too. */
