@@ -216,7 +216,7 @@ final class ResNetBench {
             MethodRuns.Result r = new MethodRuns.Result(m);
             results.put(m, r);
             try {
-                r.estimate = m == Method.AUTO ? cm.choose(budget) : cm.estimate(m);
+                r.estimate = m == Method.AUTO ? cm.choose(budget) : cm.estimate(m, budget);
             } catch (IllegalArgumentException e) {
                 r.skipped = "no estimate: " + e.getMessage();
             }

@@ -3,6 +3,7 @@ package org.ntk4j.ntk;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Graph;
@@ -27,13 +28,15 @@ public final class CostModel {
         private final String note;
         private final double contractionFlops;
         private final java.util.Set<String> structuredParameters;
+        private final int outputChunk;
 
         Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note) {
-            this(method, flops, contractionFlops, peakBytes, note, java.util.Set.of());
+            this(method, flops, contractionFlops, peakBytes, note, java.util.Set.of(), 0);
         }
 
         Estimate(Method method, double flops, double contractionFlops, long peakBytes, String note,
-                 java.util.Set<String> structuredParameters) {
+                 java.util.Set<String> structuredParameters, int outputChunk) {
+            this.outputChunk = outputChunk;
             this.method = method;
             this.flops = flops;
             this.contractionFlops = contractionFlops;
@@ -64,6 +67,16 @@ public final class CostModel {
          */
         public double contractionFlops() {
             return contractionFlops;
+        }
+
+        /**
+         * The size of the output chunks the method runs in ({@link OutputChunks}), when its stacked cotangents
+         * of all O outputs at once would exceed the memory budget.
+         *
+         * @return the chunk size k (1 ≤ k &lt; O), or 0: all outputs at once
+         */
+        public int outputChunk() {
+            return outputChunk;
         }
 
         /**
@@ -119,6 +132,8 @@ public final class CostModel {
     final long tileBytes;
     /** Each method's estimate, computed on first request (the graphs come from the cached {@link SidePlan}s). */
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
+    /** Structured derivatives in output chunks, by memory budget (null: no chunk fits or chunking does not apply). */
+    private final java.util.Map<Long, Optional<Estimate>> chunked = new java.util.HashMap<>();
 
     /**
      * Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. Traces the
@@ -341,7 +356,7 @@ public final class CostModel {
         double flops = 0;
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
+            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c, o));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
         long jBytes = 0;
@@ -395,7 +410,9 @@ public final class CostModel {
      */
     public Estimate choose(long budgetBytes) {
         Estimate best = null;
-        for (Estimate e : estimates()) {
+        for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+            Estimate e = estimate(m, budgetBytes);
             if (e.peakBytes() <= budgetBytes && (best == null || e.flops() < best.flops())) {
                 best = e;
             }
@@ -409,6 +426,21 @@ public final class CostModel {
                     + " for these shapes; the smallest needs " + human(min) + " (raise --memory, or compute it in tiles with --out)");
         }
         return best;
+    }
+
+    /**
+     * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for structured derivatives
+     * over the budget, its run in the largest output chunks that fit ({@link Estimate#outputChunk}), if any.
+     *
+     * @param m one of the three exact methods
+     * @param budgetBytes the memory budget in bytes
+     * @return the estimate the method runs by within this budget
+     * @throws IllegalArgumentException if {@code m} is AUTO
+     */
+    public synchronized Estimate estimate(Method m, long budgetBytes) {
+        Estimate e = estimate(m);
+        return m != Method.STRUCTURED_DERIVATIVES || e.peakBytes() <= budgetBytes ? e
+                : chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b))).orElse(e);
     }
 
     /**
@@ -439,6 +471,7 @@ public final class CostModel {
                     e.peakBytes() == Long.MAX_VALUE ? "-" : human(e.peakBytes()), e.note(),
                     e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
         }
+        sb.append(OutputChunks.explainLine(estimate(Method.STRUCTURED_DERIVATIVES, budgetBytes)));
         sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")
                 .append(why).append('\n');
         return sb.toString();

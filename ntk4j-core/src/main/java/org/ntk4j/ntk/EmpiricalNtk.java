@@ -223,6 +223,12 @@ public final class EmpiricalNtk {
         KernelInputs in = inputs(x1, x2, true);
         int n2 = in.same ? 0 : in.x2.dim(0);
         Method m = resolveMethod(in.x1.dim(0), n2, in.perExample, in.dtype);
+        if (m == Method.STRUCTURED_DERIVATIVES && problem == null && sketch == null) {
+            int k = costModel(in.x1.dim(0), n2, in.perExample, in.dtype).estimate(m, memoryBudget).outputChunk();
+            if (k > 0) {
+                return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes);
+            }
+        }
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
             // one tile: exactly the computation every tile of a tiled run performs
             EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,

@@ -117,7 +117,7 @@ public final class KernelJob {
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
         CostModel cost = ntk.costModel(n1, n2, perExample, dt);
         Method used = ntk.resolveMethod(n1, n2, perExample, dt);
-        CostModel.Estimate est = cost.estimate(used);
+        CostModel.Estimate est = cost.estimate(used, q.memoryBudget());
         Tensor.resetPeakBytes();
         long before = Tensor.liveBytes();
         long start = System.nanoTime();

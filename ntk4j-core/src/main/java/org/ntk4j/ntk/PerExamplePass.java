@@ -34,32 +34,42 @@ final class PerExamplePass implements AutoCloseable {
     private final Map<Var, Tensor> inputValues = new IdentityHashMap<>();
 
     PerExamplePass(SidePlan side, Tensor[] params, Tensor x) {
+        this(side, params, x, 0, side.o);
+    }
+
+    /**
+     * The pass for the outputs [from, from + k) only (an output chunk, {@link OutputChunks}): K = k stacked
+     * cotangents e_{from + i}, so every δ is [k, N, ...] and {@link #o} is k.
+     */
+    PerExamplePass(SidePlan side, Tensor[] params, Tensor x, int from, int k) {
         this.side = side;
         this.pc = side.pc;
         this.params = params;
         Graph g = pc.graph;
         this.n = x.dim(0);
         this.f = side.f;
-        this.o = side.o;
+        this.o = k;
         for (int i = 0; i < params.length; i++) {
             inputValues.put(g.inputs().get(i), params[i]);
         }
         inputValues.put(g.inputs().get(params.length), x);
-        this.plan = side.pass();
+        this.plan = side.pass(k);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
         args[params.length] = x;
-        try (Tensor basis = sharedBasis(x.dtype(), o, n, f)) {
+        try (Tensor basis = sharedBasis(x.dtype(), from, k, side.o, n, f)) {
             args[params.length + 1] = basis;
             values = plan.graph.evaluate(args);
         }
     }
 
-    /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
-    private static Tensor sharedBasis(DType dt, int o, int n, int[] f) {
-        Tensor t = Tensor.zeros(dt, Shapes.prepend(o, f));
-        for (int oo = 0; oo < o; oo++) {
+    /**
+     * [k] + f with c[i, n, o'] = δ(from + i, o') for every example n: output e_{from + i} on all examples at once.
+     */
+    private static Tensor sharedBasis(DType dt, int from, int k, int o, int n, int[] f) {
+        Tensor t = Tensor.zeros(dt, Shapes.prepend(k, f));
+        for (int oo = 0; oo < k; oo++) {
             for (int ex = 0; ex < n; ex++) {
-                t.setFlat((oo * n + ex) * o + oo, 1.0);
+                t.setFlat((oo * n + ex) * o + from + oo, 1.0);
             }
         }
         return t;
@@ -103,7 +113,7 @@ final class PerExamplePass implements AutoCloseable {
     Tensor loopRows(ParameterConsumers.Consumer cons, int from, int to) {
         Graph g = pc.graph;
         Equation e = cons.equation;
-        Graph mini = side.rowGraph(cons);
+        Graph mini = side.rowGraph(cons, o);
         boolean[] sliced = new boolean[e.inputs().size()];
         for (int i = 0; i < sliced.length; i++) {
             sliced[i] = pc.exampleDependent.contains(e.input(i));
@@ -168,7 +178,7 @@ final class PerExamplePass implements AutoCloseable {
             }
             Tensor rows = Tensor.empty(a.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
             // counted as the consumer's one-example row graph nt times, as the cost model predicts the rows
-            org.ntk4j.graph.FlopCount.add(nt * org.ntk4j.graph.GraphCost.flops(side.rowGraph(cons)));
+            org.ntk4j.graph.FlopCount.add(nt * org.ntk4j.graph.GraphCost.flops(side.rowGraph(cons, o)));
             if (r == 1) {
                 outerRows(a, dl, rows, from, nt, c, fo);
                 return rows;

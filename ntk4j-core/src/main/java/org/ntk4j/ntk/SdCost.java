@@ -26,14 +26,25 @@ final class SdCost {
     private final int nParams;
     private final long paramBytes;
     private final long tileBytes;
+    /** Stacked cotangents per pass: O, or an output chunk's size ({@link OutputChunks}). */
+    private final int k;
 
     SdCost(CostModel c) {
+        this(c, Shapes.size(c.f1) / c.n1, c.same);
+    }
+
+    /**
+     * The cost of one block of output chunks of size k: x2 = x1 with the same chunk on both sides
+     * ({@code same}), else two passes of k cotangents (n2 = n1 when the model's x2 is x1).
+     */
+    SdCost(CostModel c, int k, boolean same) {
         this.c = c;
         this.model = c.model;
         this.dtype = c.dtype;
         this.n1 = c.n1;
         this.n2 = c.n2;
-        this.same = c.same;
+        this.same = same;
+        this.k = k;
         this.axes = c.axes;
         this.f1 = c.f1;
         this.f2 = c.f2;
@@ -84,8 +95,8 @@ final class SdCost {
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         int r = axes.rank();
         boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
-        int o = Shapes.size(f1) / n1;
-        Graph pass1 = side(pc1).pass().graph;
+        int o = k;
+        Graph pass1 = side(pc1).pass(k).graph;
         double flops = GraphCost.flops(pass1);
         long values = 0;
         for (org.ntk4j.graph.Var v : pass1.outputs()) {
@@ -93,7 +104,7 @@ final class SdCost {
         }
         long peak = GraphCost.peakBytes(pass1);
         if (!same) {
-            Graph pass2 = side(pc2).pass().graph;
+            Graph pass2 = side(pc2).pass(k).graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
             for (org.ntk4j.graph.Var v : pass2.outputs()) {
@@ -126,7 +137,7 @@ final class SdCost {
         peak = Math.max(peak, walk.peak);
         return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, walk.contraction, peak, structuredPaths.size()
                 + " of " + nParams + " parameters structured, " + dense + " through per-example rows",
-                structuredPaths);
+                structuredPaths, 0);
     }
 
     /**

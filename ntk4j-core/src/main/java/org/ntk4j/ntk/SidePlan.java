@@ -47,7 +47,9 @@ final class SidePlan {
     /** The output shape f(x).shape. */
     final int[] f;
     private volatile Pass pass;
-    private final Map<Integer, Graph> rowGraphs = new ConcurrentHashMap<>();
+    /** Passes with fewer stacked cotangents than O (output chunks, {@link OutputChunks}), by K. */
+    private final Map<Integer, Pass> chunkPasses = new ConcurrentHashMap<>();
+    private final Map<String, Graph> rowGraphs = new ConcurrentHashMap<>();
     private final Map<String, Graph> pathVjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> jvps = new ConcurrentHashMap<>();
@@ -146,9 +148,20 @@ final class SidePlan {
         return p;
     }
 
+    /** The per-example pass with K = k stacked cotangents (k = O: {@link #pass()}), built on first request. */
+    Pass pass(int k) {
+        return k == o ? pass() : chunkPasses.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> new Pass(pc, kk)));
+    }
+
     /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */
     Graph rowGraph(ParameterConsumers.Consumer c) {
-        return rowGraphs.computeIfAbsent(c.index, i -> TensorScope.unscoped(() -> ParameterPaths.rowGraph(pc, c, o)));
+        return rowGraph(c, o);
+    }
+
+    /** A consumer's one-example row graph for K = k stacked cotangents. */
+    Graph rowGraph(ParameterConsumers.Consumer c, int k) {
+        return rowGraphs.computeIfAbsent(c.index + ":" + k,
+                i -> TensorScope.unscoped(() -> ParameterPaths.rowGraph(pc, c, k)));
     }
 
     /** The stacked VJP (K = k) of the parameter path of {@code cons} ({@link PerExamplePass#pathVjp}). */

@@ -37,8 +37,10 @@ final class StructuredKernel extends KernelStrategy {
     @Override
     Tensor block(KernelInputs in, PerExamplePass pass1, PerExamplePass p2) {
         KernelAxes axes = in.axes();
-        int[] f1 = in.f1();
-        int[] f2 = in.f2();
+        // an output chunk's pass (OutputChunks) stacks k < O cotangents: its block is [N1, k] × [N2, k]
+        boolean chunk = pass1.o != pass1.side.o;
+        int[] f1 = chunk ? new int[] {pass1.n, pass1.o} : in.f1();
+        int[] f2 = chunk ? new int[] {p2.n, p2.o} : in.f2();
         axes.checkShapes(f1, f2);
         int r = axes.rank();
         boolean traced = axes.diagonal().length == 0

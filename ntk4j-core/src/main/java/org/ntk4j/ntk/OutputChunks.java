@@ -1,0 +1,252 @@
+package org.ntk4j.ntk;
+
+import org.ntk4j.graph.GraphCost;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Structured derivatives over chunks of the output axis, for a kernel whose stacked cotangents (O per example, at
+ * every layer) exceed the memory budget: each pass stacks only a chunk's k cotangents e_s … e_{s+k-1}, so the
+ * passes' peak scales with k instead of O.
+ * <ul>
+ * <li>Full kernel: Θ[n1, n2, I, J] = J_I(x1) J_J(x2)ᵀ for every pair of chunks (I, J), all of size k (the last
+ * chunk starts at O − k and overlaps the one before it). Chunk I's pass of x1 is held while the passes of x2's
+ * chunks J are run one at a time; with x2 = x1 each pair {I, J} once, mirrored: Θ[n2, n1, J, I] = Θ[n1, n2, I, J].
+ * Passes: C·C, or C + (C − 1)(C − 2)/2 with x2 = x1 ({@link #sameFull}), C = ⌈O / k⌉.</li>
+ * <li>Trace over the outputs: Σ_I |I|·(trace of block (I, I)) / O, the chunks a partition (the last one smaller).</li>
+ * </ul>
+ * The cost is the sum of {@link SdCost}'s cost of each kind of block, so counted FLOPs equal predicted ones.
+ */
+final class OutputChunks {
+    private OutputChunks() {
+    }
+
+    /** Whether chunking applies to these shapes: per-example cotangents, outputs [N, O], full or traced kernel. */
+    static boolean applies(CostModel c) {
+        SidePlan s = c.side(c.n1);
+        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && c.axes.diagonal().length == 0
+                && (c.axes.trace().length == 0 || c.axes.trace().length == 1 && !c.axes.isTraced(0));
+    }
+
+    private static boolean traced(CostModel c) {
+        return c.axes.trace().length == 1;
+    }
+
+    /** The line of {@code explain} for structured derivatives in output chunks, or "" when it runs unchunked. */
+    static String explainLine(CostModel.Estimate e) {
+        return e.outputChunk() == 0 ? "" : String.format(java.util.Locale.ROOT, "%-26s %14.4g %12s  %s%n",
+                "  in output chunks", e.flops(), CostModel.human(e.peakBytes()), e.note());
+    }
+
+    /** Chunk starts: every chunk of size k, the last from O − k (full kernel); or a partition (traced). */
+    private static int[] starts(int o, int k) {
+        int chunks = (o + k - 1) / k;
+        int[] s = new int[chunks];
+        for (int i = 0; i < chunks; i++) {
+            s[i] = i * k;
+        }
+        return s;
+    }
+
+    /**
+     * Structured derivatives in output chunks of size k (1 ≤ k &lt; O) for the cost model's shapes.
+     *
+     * @return the estimate, with {@link CostModel.Estimate#outputChunk} k
+     */
+    static CostModel.Estimate estimate(CostModel c, int k) {
+        int o = c.side(c.n1).o;
+        long chunks = (o + k - 1) / k;
+        double flops = 0;
+        double contraction = 0;
+        long peak;
+        java.util.Set<String> structured;
+        if (traced(c)) {
+            int last = o - (int) (chunks - 1) * k;
+            CostModel.Estimate full = new SdCost(c, k, c.same).estimate();
+            CostModel.Estimate rest = last == k ? full : new SdCost(c, last, c.same).estimate();
+            structured = full.structuredParameters();
+            flops = (chunks - 1) * full.flops() + rest.flops();
+            contraction = (chunks - 1) * full.contractionFlops() + rest.contractionFlops();
+            peak = Math.max(full.peakBytes, rest.peakBytes) + c.bytes((long) c.n1 * c.n2);
+        } else {
+            CostModel.Estimate cross = new SdCost(c, k, false).estimate();
+            structured = cross.structuredParameters();
+            double pass1 = GraphCost.flops(c.side(c.n1).pass(k).graph);
+            long crossBlocks;
+            if (c.same) {
+                // the diagonal blocks and the cross blocks without their passes, and the passes sameFull runs
+                CostModel.Estimate diag = new SdCost(c, k, true).estimate();
+                crossBlocks = chunks * (chunks - 1) / 2;
+                long passes = chunks + (chunks - 1) * (chunks - 2) / 2;
+                flops = chunks * (diag.flops() - pass1) + passes * pass1 + crossBlocks * (cross.flops() - 2 * pass1);
+                contraction = chunks * diag.contractionFlops();
+                peak = Math.max(diag.peakBytes, cross.peakBytes);
+            } else {
+                // each row of blocks runs x1's pass once and x2's passes afresh
+                crossBlocks = chunks * (chunks - 1);
+                flops = chunks * cross.flops() + crossBlocks * (cross.flops() - pass1);
+                contraction = chunks * cross.contractionFlops();
+                peak = cross.peakBytes;
+            }
+            contraction += crossBlocks * cross.contractionFlops();
+            peak += c.bytes((long) c.n1 * c.n2 * o * o);
+        }
+        return new CostModel.Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak,
+                "in output chunks of " + k + " (" + chunks + " chunks of the " + o + " outputs)",
+                structured, k);
+    }
+
+    /**
+     * The chunked estimate with the largest chunk whose peak fits the budget (the fewest passes), or null when
+     * chunking does not apply or not even chunks of one output fit.
+     */
+    static CostModel.Estimate within(CostModel c, long budgetBytes) {
+        if (!applies(c)) {
+            return null;
+        }
+        int o = c.side(c.n1).o;
+        // the smallest number of chunks whose chunk size fits, by bisection on the count (peak grows with k)
+        int lo = 2;
+        int hi = o;
+        CostModel.Estimate smallest = estimate(c, 1);
+        if (smallest.peakBytes > budgetBytes) {
+            return null;
+        }
+        CostModel.Estimate best = smallest;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            CostModel.Estimate e = estimate(c, (o + mid - 1) / mid);
+            if (e.peakBytes <= budgetBytes) {
+                best = e;
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if (lo < o) {
+            CostModel.Estimate e = estimate(c, (o + lo - 1) / lo);
+            if (e.peakBytes <= budgetBytes) {
+                best = e;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * The kernel of validated inputs by structured derivatives in output chunks of size k.
+     *
+     * @return [N1, N2, O, O] for the full kernel, [N1, N2] traced
+     */
+    static Tensor kernel(Model model, Params params, int[] traceAxes, int[] diagonalAxes, KernelInputs in, int k,
+                         long tileBytes) {
+        StructuredKernel sd = new StructuredKernel(model, params, tileBytes, null);
+        int n1 = in.x1.dim(0);
+        int n2 = in.x2.dim(0);
+        SidePlan s1 = SidePlan.of(model, n1, in.perExample, in.dtype);
+        SidePlan s2 = in.same ? s1 : SidePlan.of(model, n2, in.perExample, in.dtype);
+        Tensor[] ps = KernelSupport.paramArgs(params, in.specs);
+        int o = s1.o;
+        int[] st = starts(o, k);
+        if (traceAxes.length == 1) {
+            double[] sum = new double[n1 * n2];
+            for (int s : st) {
+                int ki = Math.min(k, o - s);
+                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki);
+                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki);
+                     Tensor blk = sd.block(in, a, in.same ? a : b)) {
+                    for (int e = 0; e < sum.length; e++) {
+                        sum[e] += blk.getFlat(e) * ki;
+                    }
+                }
+            }
+            Tensor out = Tensor.zeros(in.dtype, n1, n2);
+            for (int e = 0; e < sum.length; e++) {
+                out.setFlat(e, sum[e] / o);
+            }
+            return out;
+        }
+        Tensor out = Tensor.zeros(in.dtype, n1, n2, o, o);
+        if (in.same) {
+            sameFull(sd, new KernelInputs(model, params, traceAxes, diagonalAxes, in.x1, in.x1, false), in, s1, ps,
+                    out, st, k);
+            return out;
+        }
+        for (int i = 0; i < st.length; i++) {
+            int si = Math.min(st[i], o - k);
+            try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, si, k)) {
+                for (int j = 0; j < st.length; j++) {
+                    int sj = Math.min(st[j], o - k);
+                    try (PerExamplePass b = new PerExamplePass(s2, ps, in.x2, sj, k);
+                         Tensor blk = sd.block(in, a, b)) {
+                        place(out, blk, n1, n2, o, k, si, sj, false);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The full kernel for x2 = x1: the held chunks in the order 0, C − 1, C − 2, …, 1, each paired with the chunks
+     * not yet held and not yet paired with it (1 … C − 1 − r in row r ≥ 1) streamed in ascending order, so that the
+     * last pass streamed in a row is the next row's held one: C + (C − 1)(C − 2)/2 passes in all.
+     */
+    private static void sameFull(StructuredKernel sd, KernelInputs cross, KernelInputs in, SidePlan s1, Tensor[] ps,
+                                 Tensor out, int[] st, int k) {
+        int n = in.x1.dim(0);
+        int o = s1.o;
+        int chunks = st.length;
+        PerExamplePass held = new PerExamplePass(s1, ps, in.x1, Math.min(st[0], o - k), k);
+        int h = 0;
+        try {
+            for (int r = 0; r < chunks; r++) {
+                int sh = Math.min(st[h], o - k);
+                try (Tensor blk = sd.block(in, held, held)) {
+                    place(out, blk, n, n, o, k, sh, sh, false);
+                }
+                int last = r == 0 ? chunks - 1 : chunks - 1 - r;
+                PerExamplePass next = null;
+                for (int j = 1; j <= last; j++) {
+                    int sj = Math.min(st[j], o - k);
+                    PerExamplePass b = new PerExamplePass(s1, ps, in.x1, sj, k);
+                    try (Tensor blk = sd.block(cross, held, b)) {
+                        place(out, blk, n, n, o, k, sh, sj, true);
+                    }
+                    if (j == last) {
+                        next = b;
+                    } else {
+                        b.close();
+                    }
+                }
+                held.close();
+                held = next;
+                h = last;
+                if (held == null) {
+                    break;
+                }
+            }
+        } finally {
+            if (held != null) {
+                held.close();
+            }
+        }
+    }
+
+    /** out[a, b, si + p, sj + q] = blk[a, b, p, q], and with {@code mirror} out[b, a, sj + q, si + p] too. */
+    private static void place(Tensor out, Tensor blk, int n1, int n2, int o, int k, int si, int sj, boolean mirror) {
+        for (int a = 0; a < n1; a++) {
+            for (int b = 0; b < n2; b++) {
+                for (int p = 0; p < k; p++) {
+                    for (int q = 0; q < k; q++) {
+                        double v = blk.getFlat(((a * n2 + b) * k + p) * k + q);
+                        out.setFlat(((a * n2 + b) * o + si + p) * o + sj + q, v);
+                        if (mirror) {
+                            out.setFlat(((b * n1 + a) * o + sj + q) * o + si + p, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.ntk4j.graph.FlopCount;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Structured derivatives in output chunks ({@link OutputChunks}) equals the unchunked kernel (float64, 1e-12
+ * relative), counts exactly the FLOPs it predicts, peaks within 10% of its prediction, and is what AUTO runs when
+ * no method fits the budget with all O outputs at once.
+ */
+class OutputChunksTest {
+    record Case(String spec, int[] in, boolean traced, int k, boolean same) {
+        @Override
+        public String toString() {
+            return spec + (traced ? " trace" : " full") + " k=" + k + (same ? " x2=x1" : " x2");
+        }
+    }
+
+    static Stream<Case> cases() {
+        List<Case> r = new ArrayList<>();
+        String[][] models = {{"fcn(depth=2,width=12,out=10)", "5"}, {"resnet(blocks=1,channels=2,out=10)", "4,4"}};
+        for (String[] m : models) {
+            int[] in = java.util.Arrays.stream(m[1].split(",")).mapToInt(Integer::parseInt).toArray();
+            for (boolean traced : new boolean[] {false, true}) {
+                for (int k : new int[] {1, 3, 10}) {
+                    for (boolean same : new boolean[] {false, true}) {
+                        r.add(new Case(m[0], in, traced, k, same));
+                    }
+                }
+            }
+        }
+        return r.stream();
+    }
+
+    private static double relativeError(Tensor a, Tensor b) {
+        assertThat(a.shape()).isEqualTo(b.shape());
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double d = a.getFlat(i) - b.getFlat(i);
+            num += d * d;
+            den += b.getFlat(i) * b.getFlat(i);
+        }
+        return Math.sqrt(num / den);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void chunkedEqualsUnchunkedAndCountsWhatItPredicts(Case c) {
+        Model m = Zoo.parse(c.spec());
+        Params p = m.init(3, c.in(), DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(3, c.in()));
+        Tensor x2 = c.same() ? null : Tensor.randomNormal(DType.F64, 2, Shapes.prepend(2, c.in()));
+        int[] trace = c.traced() ? new int[] {1} : new int[0];
+        EmpiricalNtk e = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes(trace);
+        KernelInputs in = new KernelInputs(m, p, trace, new int[0], x1, x2, true);
+        CostModel cost = e.costModel(3, c.same() ? 0 : 2, c.in(), DType.F64);
+        assertThat(OutputChunks.applies(cost)).isTrue();
+        double predicted = OutputChunks.estimate(cost, c.k()).flops();
+        try (Tensor expected = e.ntk(x1, x2)) {
+            long before = FlopCount.total();
+            try (Tensor chunked = OutputChunks.kernel(m, p, trace, new int[0], in, c.k(), Tiles.MAX_TENSOR_BYTES)) {
+                long counted = FlopCount.total() - before;
+                assertThat(counted).as("counted vs predicted").isEqualTo(Math.round(predicted));
+                assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
+            }
+        }
+    }
+
+    /** Smaller chunks hold less: the measured peak of a chunked run is within 10% of its prediction. */
+    @Test
+    void predictedPeakOfChunksWithinTenPercent() {
+        Model m = Zoo.parse("fcn(depth=2,width=256,out=10)");
+        int[] in = {128};
+        Params p = m.init(1, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 2, 12, 128);
+        Tensor x2 = Tensor.randomNormal(DType.F64, 3, 8, 128);
+        for (int[] trace : new int[][] {{}, {1}}) {
+            for (Tensor second : new Tensor[] {x2, null}) {
+                for (int k : new int[] {2, 5}) {
+                    EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(trace);
+                    CostModel cost = e.costModel(12, second == null ? 0 : 8, in, DType.F64);
+                    long predicted = OutputChunks.estimate(cost, k).peakBytes();
+                    KernelInputs ki = new KernelInputs(m, p, trace, new int[0], x1, second, true);
+                    OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES).close();
+                    long base = Tensor.liveBytes();
+                    Tensor.resetPeakBytes();
+                    try (Tensor kernel = OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES)) {
+                        long measured = Tensor.peakBytes() - base + 8L * p.count()
+                                + 8L * (x1.size() + (second == null ? 0 : x2.size()));
+                        assertThat((double) predicted / measured).as("trace %d, %s, k %d: predicted %d, measured %d",
+                                trace.length, second == null ? "x2 = x1" : "x2", k, predicted, measured)
+                                .isBetween(0.9, 1.1);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A budget below every method's unchunked peak: AUTO chooses structured derivatives in output chunks, the
+     * kernel it computes equals the unchunked one and its prediction fits the budget.
+     */
+    @Test
+    void budgetBelowEveryUnchunkedPeakRunsInChunks() {
+        Model m = Zoo.parse("fcn(depth=2,width=256,out=10)");
+        int[] in = {128};
+        Params p = m.init(1, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 2, 12, 128);
+        EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes();
+        CostModel cost = e.costModel(12, 0, in, DType.F64);
+        long budget = OutputChunks.estimate(cost, 4).peakBytes();
+        for (CostModel.Estimate u : cost.estimates()) {
+            assertThat(u.peakBytes()).as("%s unchunked", u.method()).isGreaterThan(budget);
+        }
+        CostModel.Estimate chosen = cost.choose(budget);
+        assertThat(chosen.method()).isEqualTo(Method.STRUCTURED_DERIVATIVES);
+        assertThat(chosen.outputChunk()).isBetween(4, 9);
+        assertThat(chosen.peakBytes()).isLessThanOrEqualTo(budget);
+        assertThat(cost.explain(budget)).contains("in output chunks of " + chosen.outputChunk());
+        try (Tensor expected = e.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, null)) {
+            long before = FlopCount.total();
+            try (Tensor chunked = e.memoryBudget(budget).ntk(x1, null)) {
+                assertThat(FlopCount.total() - before).isEqualTo(Math.round(chosen.flops()));
+                assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
+            }
+        }
+    }
+}
