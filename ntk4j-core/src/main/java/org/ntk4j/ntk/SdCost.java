@@ -113,8 +113,8 @@ final class SdCost {
         }
         long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
         // the walk over the very steps the executor runs, in its order
-        SdPlan plan = side(n1).sdPlan(n1, n2, same, traced);
-        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, traced, paramBytes + values + acc);
+        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, traced);
+        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, traced, paramBytes + values + acc);
         java.util.Set<String> structuredPaths = new java.util.LinkedHashSet<>();
         List<org.ntk4j.nn.ParamSpec> specs = model.paramSpecs(c.perExample);
         int dense = 0;

@@ -26,6 +26,8 @@ final class SdPlan {
         final ParameterConsumers pc1;
         final ParameterConsumers pc2;
         final int o;
+        /** Whether the block's two sides are one pass (x2 = x1, the same chunk): not the cost model's x2 = x1. */
+        final boolean same;
         final boolean traced;
         /** Bytes held across every step: parameters, the passes' values and the accumulator. */
         final long held;
@@ -36,11 +38,13 @@ final class SdPlan {
         /** The peak of the dense fallback's rows and path VJPs (absolute). */
         long peak;
 
-        Walk(CostModel c, ParameterConsumers pc1, ParameterConsumers pc2, int o, boolean traced, long held) {
+        Walk(CostModel c, ParameterConsumers pc1, ParameterConsumers pc2, int o, boolean same, boolean traced,
+             long held) {
             this.c = c;
             this.pc1 = pc1;
             this.pc2 = pc2;
             this.o = o;
+            this.same = same;
             this.traced = traced;
             this.held = held;
         }
@@ -84,7 +88,7 @@ final class SdPlan {
             long rr = rule.positions();
             long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
             long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
-            boolean stillSame = cm.same && StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
+            boolean stillSame = w.same && StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
                     && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
             w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
@@ -103,7 +107,7 @@ final class SdPlan {
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced))
                     : cm.bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
-            long data = cm.bytes((cm.same ? n1 : n1 + n2) * rr * (rule.fanIn() + o * rule.features()))
+            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn() + o * rule.features()))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);
         }
@@ -120,7 +124,7 @@ final class SdPlan {
         @Override
         public void cost(Walk w) {
             CostModel cm = w.c;
-            boolean same = cm.same;
+            boolean same = w.same;
             int n1 = cm.n1;
             int n2 = cm.n2;
             int o = w.o;
@@ -180,7 +184,7 @@ final class SdPlan {
         @Override
         public void cost(Walk w) {
             CostModel cm = w.c;
-            for (int side = 0; side < (cm.same ? 1 : 2); side++) {
+            for (int side = 0; side < (w.same ? 1 : 2); side++) {
                 double[] rp = cm.rowsAndPathCost(side == 0 ? w.pc1 : w.pc2, side == 0 ? cm.n1 : cm.n2, w.o,
                         parameters, w.held);
                 w.flops += rp[0];
@@ -201,14 +205,14 @@ final class SdPlan {
     }
 
     /**
-     * Chooses each parameter's step for a problem of n1 × n2 examples ({@code same}: x2 = x1 there): a linear rule
-     * in the {@link ContractionOrder#cheapest} order for that problem, an elementwise rule by its rows, and the
-     * parameters without a rule together by their per-example rows, last.
+     * Chooses each parameter's step for a problem of n1 × n2 examples with o stacked cotangents per pass (O, or an
+     * output chunk's size) ({@code same}: x2 = x1 there): a linear rule in the {@link ContractionOrder#cheapest}
+     * order for that problem, an elementwise rule by its rows, and the parameters without a rule together by their
+     * per-example rows, last.
      */
-    static SdPlan of(SidePlan side1, long n1, long n2, boolean same, boolean traced) {
+    static SdPlan of(SidePlan side1, long n1, long n2, int o, boolean same, boolean traced) {
         List<Step> steps = new ArrayList<>();
         List<Integer> dense = new ArrayList<>();
-        long o = side1.o;
         for (int p = 0; p < side1.nParams; p++) {
             StructuredDerivatives.Structured st = side1.structured(p);
             if (st == null) {

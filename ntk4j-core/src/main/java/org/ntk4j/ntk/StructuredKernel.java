@@ -51,7 +51,7 @@ final class StructuredKernel extends KernelStrategy {
         int n2 = p2.n;
         int o = pass1.o;
         Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
-        SdPlan plan = pass1.side.sdPlan(whole[0], whole[1], whole[2] == 1, traced);
+        SdPlan plan = pass1.side.sdPlan(whole[0], whole[1], o, whole[2] == 1, traced);
         for (SdPlan.Step step : plan.steps) {
             step.run(acc, in, pass1, p2, traced);
         }

@@ -27,8 +27,8 @@ class PlanStepsTest {
         Model m = Zoo.parse("fcn(depth=2,width=8,out=3)");
         List<String> paths = paths(m);
         SidePlan side = SidePlan.of(m, 5, EXAMPLE, DType.F64);
-        SdPlan plan = side.sdPlan(5, 5, true, true);
-        assertThat(side.sdPlan(5, 5, true, true)).isSameAs(plan); // built once
+        SdPlan plan = side.sdPlan(5, 5, side.o, true, true);
+        assertThat(side.sdPlan(5, 5, side.o, true, true)).isSameAs(plan); // built once
         assertThat(plan.steps).hasSize(paths.size());
         List<String> structured = new ArrayList<>();
         for (SdPlan.Step s : plan.steps) {
