@@ -661,18 +661,13 @@ public final class DataSource {
         return new Loaded(x, labels);
     }
 
-    /** A quoted CSV cell or header as one line of an error message: its line breaks written as backslash-n/-r. */
-    private static String oneLine(String text) {
-        return text.replace("\r", "\\r").replace("\n", "\\n");
-    }
-
     private static double parseNumber(Path p, long row, String column, int index, String cell)
             throws DataFormatException {
         try {
             return Double.parseDouble(cell);
         } catch (NumberFormatException e) {
-            throw new DataFormatException(p + ": row " + row + ", column '" + oneLine(column) + "' (" + (index + 1)
-                    + "): '" + oneLine(cell) + "' is not a number");
+            throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
+                    + "): '" + cell + "' is not a number");
         }
     }
 
@@ -680,8 +675,8 @@ public final class DataSource {
             throws DataFormatException {
         double v = parseNumber(p, row, column, index, cell);
         if (v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
-            throw new DataFormatException(p + ": row " + row + ", label column '" + oneLine(column) + "' ("
-                    + (index + 1) + "): '" + oneLine(cell) + "' is not a class index (a whole number 0, 1, ...)");
+            throw new DataFormatException(p + ": row " + row + ", label column '" + column + "' ("
+                    + (index + 1) + "): '" + cell + "' is not a class index (a whole number 0, 1, ...)");
         }
         return (int) v;
     }

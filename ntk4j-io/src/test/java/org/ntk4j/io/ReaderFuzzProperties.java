@@ -220,7 +220,7 @@ class ReaderFuzzProperties {
                 .map(s -> (s.length() % 3 == 0 ? "a,label\n" : "") + s);
     }
 
-    /** The shrunk sample a fuzz run found: quoted cells with line breaks were echoed into the error verbatim. */
+    /** The shrunk samples fuzz runs found: quoted cells with line breaks were echoed into the error verbatim. */
     @Example
     void quotedCellsWithLineBreaksAreReportedOnOneLine() throws IOException {
         Path p = file("breaks.csv", "a,label\n\"x\ny\",1\n".getBytes(StandardCharsets.UTF_8));
@@ -228,6 +228,12 @@ class ReaderFuzzProperties {
             throw new AssertionError("loaded " + d.size() + " examples from a CSV whose cell is not a number");
         } catch (IOException | IllegalArgumentException e) {
             assertThat(e.getMessage()).contains("'x\\ny' is not a number").doesNotContain("\n");
+        }
+        Path h = file("header.csv", ",\"a\nb\"\n1,2\n".getBytes(StandardCharsets.UTF_8));
+        try (Dataset d = DataSource.loadDataset(h.toString(), DType.F64, 0)) {
+            throw new AssertionError("loaded " + d.size() + " examples from a CSV with a missing header name");
+        } catch (IOException | IllegalArgumentException e) {
+            assertThat(e.getMessage()).contains("header name is missing").contains("a\\nb").doesNotContain("\n");
         }
     }
 
