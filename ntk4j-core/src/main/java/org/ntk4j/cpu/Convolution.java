@@ -15,17 +15,19 @@ import org.ntk4j.tensor.Tensor;
  * <pre>  y[n, oh, ow, co] = Σ x[n, oh·sh - ph + kh·dh, ow·sw - pw + kw·dw, ci] · w[kh, kw, ci, co]</pre>
  * with zeros outside the input. A 1-D convolution runs as a 2-D one with H = KH = 1.
  *
- * <p>All three kernels go through im2col: the receptive field of each output position is copied into one row
- * of a {@code [N·OH·OW, KH·KW·Cin]} matrix, whose column order (kh, kw, ci) is exactly the row-major layout of
- * the HWIO filter seen as a {@code [KH·KW·Cin, Cout]} matrix, so that
+ * <p>The forward and filter-gradient kernels go through im2col: the receptive field of each output position is
+ * copied into one row of a {@code [N·OH·OW, KH·KW·Cin]} matrix, whose column order (kh, kw, ci) is exactly the
+ * row-major layout of the HWIO filter seen as a {@code [KH·KW·Cin, Cout]} matrix, so that
  * <ul>
  *   <li>forward: {@code y = cols · W} (one GEMM, W read in place);</li>
- *   <li>input gradient (transposed convolution): {@code dx = col2im(dy · Wᵀ)};</li>
  *   <li>filter gradient: {@code dw = colsᵀ · dy}.</li>
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). A 1×1 window with unit strides and no padding skips im2col altogether.
+ * for BLAS). The input gradient (transposed convolution) needs no buffer: it adds
+ * {@code dy · w[kh, kw]ᵀ} tap by tap straight into the shifted, strided rows of dx (GEMMs with beta = 1 whose
+ * leading dimensions do the striding), which also skips the products with padding that {@code col2im(dy · Wᵀ)}
+ * computed and threw away. A 1×1 window with unit strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {
     /**
@@ -399,6 +401,24 @@ public final class Convolution {
         }
 
         /**
+         * The (output position, filter tap) pairs of one image whose window reads an input element rather than
+         * padding: the multiply-adds of the transposed convolution per image are this times cin·cout.
+         *
+         * @return the number of such pairs, 0 or more
+         */
+        public long tapContributions() {
+            return validPairs(validOutputs(h, kh, sh, dh, ph, oh)) * validPairs(validOutputs(w, kw, sw, dw, pw, ow));
+        }
+
+        private static long validPairs(int[] ranges) {
+            long total = 0;
+            for (int t = 0; t < ranges.length; t += 2) {
+                total += Math.max(0, ranges[t + 1] - ranges[t]);
+            }
+            return total;
+        }
+
+        /**
          * Images per im2col chunk so that a chunk's columns stay within {@link #COLS_BUDGET} elements.
          *
          * @return between 1 and n (1 also when n is 0 or one image alone exceeds the budget)
@@ -409,12 +429,16 @@ public final class Convolution {
         }
 
         /**
-         * Elements of the im2col buffer a kernel call allocates (0 for a pointwise convolution).
+         * Elements of the im2col buffer a forward or filter-gradient call allocates (0 for a pointwise
+         * convolution; the input gradient allocates none).
          *
          * @return the buffer size, in elements of the operands' dtype
          */
         public long workspaceElements() {
-            return isPointwise() ? 0 : (long) chunkImages() * outputPositions() * rowLength();
+            if (isPointwise() || n == 0 || cout == 0 || outputPositions() == 0 || rowLength() == 0) {
+                return 0;
+            }
+            return (long) chunkImages() * outputPositions() * rowLength();
         }
     }
 
@@ -480,7 +504,9 @@ public final class Convolution {
 
     /**
      * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
-     * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}: {@code col2im(dy · Wᵀ)}.
+     * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}:
+     * {@code dx[n, ih, iw] = Σ dy[n, oh, ow] · w[kh, kw]ᵀ} over oh·sh - ph + kh·dh = ih, ow·sw - pw + kw·dw = iw,
+     * one strided GEMM per tap and row of outputs (or of images), no column buffer.
      *
      * @param dy the output cotangent {@code [N] + OS + [Cout]}, OS the output spatial shape of the forward
      *           convolution; not closed
@@ -507,22 +533,99 @@ public final class Convolution {
         if (m == 0 || g.cout() == 0 || rowLen == 0) {
             return Tensor.zeros(dy.dtype(), dxShape);
         }
-        Tensor dx = Tensor.empty(dy.dtype(), dxShape);
         if (g.isPointwise()) {
+            Tensor dx = Tensor.empty(dy.dtype(), dxShape);
             Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
             return dx;
         }
-        int chunk = g.chunkImages();
-        int ohw = g.outputPositions();
-        try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
-            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-                int n1 = Math.min(g.n(), n0 + chunk);
-                Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
-                        g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
-                col2im(cols, g, n0, n1, dx);
-            }
+        Tensor dx = Tensor.zeros(dy.dtype(), dxShape);
+        try {
+            inputGradByTaps(dy, w, g, dx);
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
         }
         return dx;
+    }
+
+    /**
+     * dx += the transposed convolution of dy through w, one filter tap at a time, with no column buffer: for tap
+     * (kh, kw), every output position (n, oh, ow) whose window reads a real input element through that tap adds
+     * {@code dy[n, oh, ow, :] · w[kh, kw]ᵀ} ({@code [Cout] · [Cout, Cin]}) to
+     * {@code dx[n, oh·sh - ph + kh·dh, ow·sw - pw + kw·dw, :]}. Those rows form strided matrices in both dy and
+     * dx, so each is a GEMM with beta = 1 whose leading dimensions do the striding: either one per (tap, image,
+     * output row) over the valid output columns (dx row stride sw·Cin), or one per (tap, output position) over
+     * the images (row strides of a whole image), whichever has the longer rows. Only pairs that read an input
+     * element are multiplied: {@link Geometry#tapContributions} per image. Images are split across cores, so no
+     * two threads write the same dx element.
+     */
+    private static void inputGradByTaps(Tensor dy, Tensor w, Geometry g, Tensor dx) {
+        int[] ohRange = validOutputs(g.h(), g.kh(), g.sh(), g.dh(), g.ph(), g.oh());
+        int[] owRange = validOutputs(g.w(), g.kw(), g.sw(), g.dw(), g.pw(), g.ow());
+        int cin = g.cin();
+        int cout = g.cout();
+        long tapFlops = 2L * g.tapContributions() * cin * cout;
+        int grain = (int) Math.max(1, Math.min(g.n(), (1L << 21) / Math.max(1, tapFlops)));
+        int threads = Math.max(1, Math.min(Parallel.threads(), g.n() / grain));
+        int perThread = (g.n() + threads - 1) / threads;
+        // rows of a GEMM: the valid output columns of one image row, or the images of one thread's share
+        boolean byRow = g.ow() >= perThread;
+        long imageY = (long) g.outputPositions() * cout;
+        long imageX = (long) g.h() * g.w() * cin;
+        Parallel.range(g.n(), grain, (lo, hi) -> {
+            for (int kh = 0; kh < g.kh(); kh++) {
+                int oh0 = ohRange[2 * kh];
+                int oh1 = ohRange[2 * kh + 1];
+                for (int kw = 0; kw < g.kw(); kw++) {
+                    int ow0 = owRange[2 * kw];
+                    int ow1 = owRange[2 * kw + 1];
+                    if (oh1 <= oh0 || ow1 <= ow0) {
+                        continue;
+                    }
+                    long wOff = (long) (kh * g.kw() + kw) * cin * cout;
+                    int iwBase = -g.pw() + kw * g.dw();
+                    // a full row of outputs whose dx rows continue across output rows: one GEMM per image
+                    boolean merge = ow0 == 0 && ow1 == g.ow() && g.sh() * g.w() == g.sw() * g.ow();
+                    if (byRow || merge) {
+                        for (int n = lo; n < hi; n++) {
+                            for (int oh = oh0; oh < oh1; oh += merge ? oh1 - oh0 : 1) {
+                                int rows = merge ? (oh1 - oh0) * g.ow() : ow1 - ow0;
+                                int ih = oh * g.sh() - g.ph() + kh * g.dh();
+                                Blas.gemm(false, true, rows, cin, cout, 1.0, dy,
+                                        n * imageY + ((long) oh * g.ow() + ow0) * cout, cout, w, wOff, cout, 1.0,
+                                        dx, n * imageX + ((long) ih * g.w() + ow0 * g.sw() + iwBase) * cin,
+                                        g.sw() * cin);
+                            }
+                        }
+                    } else {
+                        for (int oh = oh0; oh < oh1; oh++) {
+                            int ih = oh * g.sh() - g.ph() + kh * g.dh();
+                            for (int ow = ow0; ow < ow1; ow++) {
+                                int iw = ow * g.sw() + iwBase;
+                                Blas.gemm(false, true, hi - lo, cin, cout, 1.0, dy,
+                                        lo * imageY + ((long) oh * g.ow() + ow) * cout, (int) imageY, w, wOff,
+                                        cout, 1.0, dx, lo * imageX + ((long) ih * g.w() + iw) * cin, (int) imageX);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * For each filter tap t in [0, k): the range [lo, hi) of output positions o in [0, out) whose window reads
+     * an input element through t, 0 ≤ o·stride - pad + t·dilation &lt; in; as {@code r[2t] = lo, r[2t+1] = hi}
+     * (hi ≤ lo when there is none).
+     */
+    static int[] validOutputs(int in, int k, int stride, int dilation, int pad, int out) {
+        int[] r = new int[2 * k];
+        for (int t = 0; t < k; t++) {
+            int shift = pad - t * dilation; // o·stride ∈ [shift, in - 1 + shift]
+            r[2 * t] = Math.max(0, Math.floorDiv(shift + stride - 1, stride));
+            r[2 * t + 1] = Math.min(out, Math.floorDiv(in - 1 + shift, stride) + 1);
+        }
+        return r;
     }
 
     /**

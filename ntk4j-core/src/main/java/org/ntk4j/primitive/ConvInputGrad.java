@@ -11,7 +11,8 @@ import org.ntk4j.tensor.Tensor;
  * The input gradient of {@link Conv} (a transposed convolution): dy {@code [N, OH, OW, Cout]} and the filter
  * w {@code [KH, KW, Cin, Cout]} give dx {@code [N, H, W, Cin]}, the adjoint of {@code x ↦ conv(x, w)} applied
  * to dy. The input spatial shape (H, W) is a parameter: with strides above 1 several input sizes have the
- * same output size. Evaluated as {@code col2im(dy · Wᵀ)} ({@link Convolution#inputGrad}).
+ * same output size. Evaluated tap by tap with strided GEMMs into dx, no column buffer
+ * ({@link Convolution#inputGrad}).
  *
  * <p>Bilinear. JVP: {@code conv_input_grad(ḋy, w) + conv_input_grad(dy, ẇ)}. VJP, from
  * ⟨c, I(dy, w)⟩ = ⟨conv(c, w), dy⟩ = ⟨w, conv_filter_grad(c, dy)⟩: {@code d̄y = conv(c, w)},
@@ -97,10 +98,17 @@ public final class ConvInputGrad implements Primitive {
         return dy.withShape(ConvSupport.dataShape(ys[0], inputSpatial, ws[d]));
     }
 
-    /** One GEMM dy·Wᵀ then col2im: 2 · (dy size) · KH·KW·Cin. */
+    /**
+     * The multiply-adds done: 2 · N · Cin · Cout · (the (output position, tap) pairs of an image that read an
+     * input element, {@link Convolution.Geometry#tapContributions}); pairs that read padding are skipped. Equal
+     * to 2 · (dy size) · KH·KW·Cin when no window reads padding.
+     */
     @Override
     public double flops(TensorType[] inputs, TensorType output) {
-        return 2.0 * inputs[0].size() * (inputs[1].size() / (double) inputs[1].dim(-1));
+        int[] ws = inputs[1].shape();
+        Convolution.Geometry g = Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]);
+        return 2.0 * g.n() * g.tapContributions() * g.cin() * g.cout();
     }
 
     @Override
