@@ -21,7 +21,9 @@ public final class BenchMain {
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
                 "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
                 "  resnet      the empirical_ntk_resnet notebook's settings on torchvision's ResNet-18/50, every method",
-                "              that fits plus AUTO, beside PyTorch functorch JC and NTK-VP (ResNetBench; --help)");
+                "              that fits plus AUTO, beside PyTorch functorch JC and NTK-VP (ResNetBench; --help)",
+                "  conv        conv_input_grad tap by tap against the old col2im(dy . W^T), cnn and ResNet-18 shapes",
+                "              (ConvBench): [--reps R]");
     }
 
     /**
@@ -44,9 +46,10 @@ public final class BenchMain {
             case "gemm" -> GemmReport.main(rest);
             case "train-mlp" -> TrainMlpBench.main(rest);
             case "resnet" -> ResNetBench.main(rest);
+            case "conv" -> ConvBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, train-mlp, resnet");
+                        + "pntk, gemm, train-mlp, resnet, conv");
                 System.exit(2);
             }
         }
