@@ -68,9 +68,15 @@ final class Reports {
                 .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
                 .put("x2_is_x1", q.x2() == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])
                 .put("kernel_shape", r.kernel().shape()).put("parameters", q.params().count())
-                .put("seconds", r.seconds()).put("predicted_flops", flops)
+                .put("seconds", r.seconds()).put("predicted_flops", exact(flops))
+                .put("flops_counted", r.flopsCounted())
                 .put("achieved_flops_per_second", flops / r.seconds()).put("peak_bytes", r.peakBytes())
                 .put("predicted_peak_bytes", r.estimate().peakBytes()).put("memory_budget_bytes", budget);
+    }
+
+    /** A FLOP count as a whole number in the report (exact, to compare with flops_counted), ∞ as it is. */
+    private static Object exact(double flops) {
+        return Double.isFinite(flops) && flops < 9e18 ? (Object) Math.round(flops) : flops;
     }
 
     /** {@code kernel --infinite --report}: the analytic kernel. */
@@ -93,6 +99,7 @@ final class Reports {
                 .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
                 .put("x2_is_x1", q.x2() == null).put("kernel_shape", plan.shape())
                 .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", r.flops())
+                .put("flops_counted", r.flopsCounted())
                 .put("achieved_flops_per_second", r.flops() / r.seconds()).put("peak_bytes", r.peakBytes())
                 .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", q.memoryBudget())
                 .put("tiles", plan.tileCount()).put("tiles_computed", r.computed())

@@ -62,7 +62,8 @@ class DocsTest {
     private static final Pattern RECORDED = Pattern.compile("<!-- recorded: (\\d{4}-\\d{2}-\\d{2}), (.+) -->");
     private static final Pattern GIVEN = Pattern.compile("<!-- given: (.+) -->");
     private static final Set<String> LANGUAGES = Set.of("console", "bash", "synopsis", "java", "text", "xml");
-    private static final Set<String> BENCHES = Set.of("paper-fcn", "methods", "pntk", "gemm", "train-mlp", "resnet");
+    private static final Set<String> BENCHES = Set.of("paper-fcn", "methods", "pntk", "gemm", "train-mlp",
+            "resnet", "plans");
     /** Programs a bash block may call besides ./ntk4j, bash, python3, java and spark-submit (checked further). */
     private static final Set<String> PLAIN_PROGRAMS = Set.of("mvn", "git", "cd", "apt-get", "ls", "export");
 

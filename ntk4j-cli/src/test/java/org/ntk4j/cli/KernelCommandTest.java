@@ -57,6 +57,35 @@ class KernelCommandTest {
         }
     }
 
+    /**
+     * The report's flops_counted (what the executor counted while it ran) equals its predicted_flops, for each
+     * method and kind; and on the issue's FCN (depth 3, width 2,048, 8 outputs, 16 inputs of 3,072) with AUTO.
+     */
+    @Test
+    void reportedCountedFlopsEqualPredictedFlops() throws Exception {
+        Path r = dir.resolve("counted.json");
+        for (String m : new String[] {"jc", "vp", "sd"}) {
+            for (String kind : new String[] {"full", "trace", "pntk"}) {
+                run(0, "kernel", "--model", "fcn(depth=2,width=32,out=4)", "--data", "synthetic:6,5", "--kind", kind,
+                        "--method", m, "--report", r.toString(), "--overwrite");
+                assertCountedEqualsPredicted(Files.readString(r), m + " " + kind);
+            }
+        }
+        run(0, "kernel", "--model", "fcn(depth=3,width=2048,out=8)", "--data", "synthetic:16,3072", "--kind",
+                "full", "--report", r.toString(), "--overwrite");
+        assertCountedEqualsPredicted(Files.readString(r), "the issue's fcn");
+    }
+
+    private static void assertCountedEqualsPredicted(String json, String what) {
+        java.util.regex.Matcher predicted = java.util.regex.Pattern.compile("\"predicted_flops\": ([0-9.eE+]+)")
+                .matcher(json);
+        java.util.regex.Matcher counted = java.util.regex.Pattern.compile("\"flops_counted\": ([0-9]+)")
+                .matcher(json);
+        assertThat(predicted.find() && counted.find()).as(what + ": both fields in " + json).isTrue();
+        assertThat(Long.parseLong(counted.group(1))).as(what)
+                .isEqualTo(Math.round(Double.parseDouble(predicted.group(1))));
+    }
+
     @Test
     void approximationKindsRunFromTheCommandLine() throws Exception {
         Path r = dir.resolve("pntk.json");

@@ -7,7 +7,8 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * Runs a graph on the CPU. Each intermediate tensor is closed right after its last use, so peak memory is
- * the largest set of simultaneously live values, not the sum of all of them.
+ * the largest set of simultaneously live values, not the sum of all of them. Each equation's FLOPs (its
+ * primitive's own rule, as {@link GraphCost#flops} predicts them) are added to {@link FlopCount} as it runs.
  */
 public final class Evaluator {
     private Evaluator() {
@@ -67,6 +68,7 @@ public final class Evaluator {
                 } catch (IllegalArgumentException ex) {
                     throw new IllegalArgumentException("evaluating " + eq + ": " + ex.getMessage(), ex);
                 }
+                FlopCount.add(eq.primitive().flops(types(eq), eq.output().type()));
                 values.put(eq.output(), out);
                 owned.put(eq.output(), Boolean.TRUE);
                 for (Var v : eq.inputs()) {
@@ -111,5 +113,13 @@ public final class Evaluator {
                 }
             }
         }
+    }
+
+    private static TensorType[] types(Equation e) {
+        TensorType[] t = new TensorType[e.inputs().size()];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = e.input(i).type();
+        }
+        return t;
     }
 }

@@ -22,6 +22,7 @@ import org.ntk4j.tensor.Tensor;
  * or the declared defaults.
  */
 public final class Model {
+    private static final java.util.concurrent.atomic.AtomicLong TRACES = new java.util.concurrent.atomic.AtomicLong();
     private final Layer root;
     private final String spec;
     /** Buffer values by path, as given (not owned); buffers not here take their declared defaults. */
@@ -200,6 +201,7 @@ public final class Model {
      * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape})
      */
     public Graph trace(int n, int[] in, DType dtype) {
+        TRACES.incrementAndGet();
         List<ParamSpec> specs = paramSpecs(in);
         GraphBuilder b = new GraphBuilder();
         Map<String, Var> values = new LinkedHashMap<>();
@@ -209,6 +211,16 @@ public final class Model {
         Var x = b.input(dtype, Shapes.prepend(n, in));
         List<Var> out = root.apply(ParamScope.applying(values, resolvedBuffers(in, dtype)), List.of(x));
         return b.build(out.get(0));
+    }
+
+    /**
+     * How many times {@link #trace} has run in this JVM, on any model: the NTK plans are cached so that a
+     * repeated kernel of the same shapes traces nothing (tests read it before and after).
+     *
+     * @return the number of traces so far
+     */
+    public static long traceCount() {
+        return TRACES.get();
     }
 
     /**

@@ -23,7 +23,7 @@ public final class CostModel {
     public static final class Estimate {
         private final Method method;
         private final double flops;
-        private final long peakBytes;
+        final long peakBytes;
         private final String note;
         private final double contractionFlops;
 
@@ -85,21 +85,19 @@ public final class CostModel {
         }
     }
 
-    private final Model model;
-    private final int[] perExample;
-    private final DType dtype;
-    private final int n1;
-    private final int n2;
-    private final boolean same;
-    private final KernelAxes axes;
-    private final int[] f1;
-    private final int[] f2;
-    private final int nParams;
-    private final long paramBytes;
-    private final long tileBytes;
-    /** The traced network per batch size, and each method's estimate: a model is traced once per size. */
-    private final java.util.Map<Integer, Graph> traces = new java.util.HashMap<>();
-    private final java.util.Map<Integer, ParameterConsumers> consumerTables = new java.util.HashMap<>();
+    final Model model;
+    final int[] perExample;
+    final DType dtype;
+    final int n1;
+    final int n2;
+    final boolean same;
+    final KernelAxes axes;
+    final int[] f1;
+    final int[] f2;
+    final int nParams;
+    final long paramBytes;
+    final long tileBytes;
+    /** Each method's estimate, computed on first request (the graphs come from the cached {@link SidePlan}s). */
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
 
     /**
@@ -149,20 +147,61 @@ public final class CostModel {
         this.paramBytes = pb;
     }
 
-    private long bytes(long elements) {
+    /** The cost models made by {@link #cached}, least recently used first (a bounded cache: they hold models). */
+    private static final java.util.Map<java.util.List<Object>, CostModel> CACHE =
+            new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(java.util.Map.Entry<java.util.List<Object>, CostModel> eldest) {
+                    return size() > 64;
+                }
+            };
+
+    /** The model as a key compared by identity (models have no value equality). */
+    private record Identity(Model model) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Identity && ((Identity) o).model == model;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(model);
+        }
+    }
+
+    /**
+     * The cost model of these arguments, made once and reused (its estimates are cached in it): a repeated kernel,
+     * a tile or AUTO's choice for the same problem walks no graph again.
+     */
+    static CostModel cached(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
+                            int[] diagonalAxes, long tileBytes) {
+        java.util.List<Object> key = java.util.List.of(new Identity(model), java.util.Arrays.toString(perExample),
+                dtype, n1, n2, java.util.Arrays.toString(traceAxes), java.util.Arrays.toString(diagonalAxes),
+                tileBytes);
+        synchronized (CACHE) {
+            CostModel c = CACHE.get(key);
+            if (c == null) {
+                c = new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
+                CACHE.put(key, c);
+            }
+            return c;
+        }
+    }
+
+    long bytes(long elements) {
         return elements * dtype.bytes();
     }
 
-    private long outputElements() {
+    long outputElements() {
         return Shapes.size(axes.outputShape(f1, f2));
     }
 
-    private long totalParams() {
+    long totalParams() {
         return paramBytes / dtype.bytes();
     }
 
     /** FLOPs of contracting Jacobians of P columns into the kernel: 2 · |Θ| · traced size · P. */
-    private double contractionFlops(long p) {
+    double contractionFlops(long p) {
         return 2.0 * outputElements() * axes.traceSize(f1) * p;
     }
 
@@ -188,7 +227,7 @@ public final class CostModel {
      * @return the estimate
      * @throws IllegalArgumentException if {@code m} is AUTO
      */
-    public Estimate estimate(Method m) {
+    public synchronized Estimate estimate(Method m) {
         Estimate e = estimated.get(m);
         if (e == null) {
             e = estimateOnce(m);
@@ -201,11 +240,11 @@ public final class CostModel {
         try {
             switch (m) {
                 case JACOBIAN_CONTRACTION:
-                    return jacobianContraction();
+                    return new JcCost(this).estimate();
                 case NTK_VECTOR_PRODUCTS:
                     return vectorProducts();
                 case STRUCTURED_DERIVATIVES:
-                    return structuredDerivatives();
+                    return new SdCost(this).estimate();
                 default:
                     throw new IllegalArgumentException("cost model: " + m + " is not a method");
             }
@@ -219,20 +258,29 @@ public final class CostModel {
         }
     }
 
-    private Graph trace(int n) {
-        return traces.computeIfAbsent(n, size -> model.trace(size, perExample, dtype));
+    /** The cached plan of one side of n examples: its graphs are the ones the methods evaluate. */
+    SidePlan side(int n) {
+        return SidePlan.of(model, n, perExample, dtype);
     }
 
-    private ParameterConsumers consumers(int n) {
-        return consumerTables.computeIfAbsent(n, size -> new ParameterConsumers(trace(size), nParams));
+    SidePlan side(ParameterConsumers pc) {
+        return side(pc.x.dim(0));
     }
 
-    private boolean perExample(ParameterConsumers pc) {
+    Graph trace(int n) {
+        return side(n).graph;
+    }
+
+    ParameterConsumers consumers(int n) {
+        return side(n).pc;
+    }
+
+    boolean perExample(ParameterConsumers pc) {
         return model.independentExamples() && pc.exampleAxisFirst;
     }
 
     /** Cost of the Jacobians of one batch: {flops, peak bytes during their computation}. */
-    private double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
+    double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
         ParameterConsumers pc = consumers(n);
         long jBytes = 0;
         for (int p : selected) {
@@ -241,26 +289,24 @@ public final class CostModel {
         }
         if (!perExample(pc)) {
             int k = Shapes.size(pc.graph.outputs().get(0).shape());
-            boolean[] wrt = new boolean[nParams + 1];
-            java.util.Arrays.fill(wrt, 0, nParams, true);
-            Graph vjp = Vjp.of(pc.graph, k, wrt);
+            Graph vjp = side(pc).vjp(k);
             return new double[] {GraphCost.flops(vjp), heldBytes + GraphCost.peakBytes(vjp)};
         }
         int o = Shapes.size(pc.graph.outputs().get(0).shape()) / n;
-        Graph pass = PerExamplePass.passGraph(pc, o);
+        Graph pass = side(pc).pass().graph;
         double flops = GraphCost.flops(pass);
         long passPeak = GraphCost.peakBytes(pass);
         long passValues = 0;
         for (org.ntk4j.graph.Var v : pass.outputs()) {
             passValues += GraphCost.bytes(v.type());
         }
-        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
-        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        Graph path = side(pc).pathVjp(cons, selected, o * n);
         flops += GraphCost.flops(path);
         long peak = Math.max(heldBytes + passPeak, heldBytes + passValues + GraphCost.peakBytes(path));
         return new double[] {flops, Math.max(peak, heldBytes + passValues + rowBytes + jBytes)};
@@ -270,174 +316,26 @@ public final class CostModel {
      * Per-example rows of the consumers of {@code selected} and the path VJP to their Jacobians, all at once
      * (as {@link PerExamplePass#jacobians} does), the pass values already held: {flops, peak bytes}.
      */
-    private double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
-        List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, selected);
+    double[] rowsAndPathCost(ParameterConsumers pc, int n, int o, List<Integer> selected, long held) {
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         double flops = 0;
         long rowBytes = 0;
         for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
+            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
         long jBytes = 0;
         for (int p : selected) {
             jBytes += bytes((long) o * n * Shapes.size(pc.params.get(p).shape()));
         }
-        Graph path = PerExamplePass.pathVjp(pc, cons, selected, o * n);
+        Graph path = side(pc).pathVjp(cons, selected, o * n);
         flops += GraphCost.flops(path);
         long peak = held + Math.max(pathPeak(path, cons.size()), rowBytes) + 2 * jBytes;
         return new double[] {flops, peak};
     }
 
-    private Estimate jacobianContraction() {
-        List<Integer> all = new ArrayList<>();
-        for (int p = 0; p < nParams; p++) {
-            all.add(p);
-        }
-        long out = bytes(outputElements());
-        ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
-            long pTotal = totalParams();
-            long j1 = bytes((long) Shapes.size(f1) * pTotal);
-            long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
-            double[] a = jacobianCost(n1, all, 0);
-            double flops = a[0];
-            long peak = (long) a[1];
-            if (!same) {
-                double[] b = jacobianCost(n2, all, j1);
-                flops += b[0];
-                peak = Math.max(peak, (long) b[1]);
-            }
-            flops += contractionFlops(pTotal);
-            peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
-            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(pTotal), peak,
-                    "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
-        }
-        // per-example pass(es), then one parameter's Jacobians at a time
-        int o = Shapes.size(f1) / n1;
-        Graph pass1 = PerExamplePass.passGraph(pc1, o);
-        double flops = GraphCost.flops(pass1);
-        long values = outputBytes(pass1);
-        long peak = GraphCost.peakBytes(pass1);
-        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
-        if (!same) {
-            Graph pass2 = PerExamplePass.passGraph(pc2, o);
-            flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
-            values += outputBytes(pass2);
-        }
-        long held = paramBytes + values + 2 * out;
-        int tiled = 0;
-        int dense = 0;
-        for (int p = 0; p < nParams; p++) {
-            List<Integer> one = List.of(p);
-            long size = Shapes.size(pc1.params.get(p).shape());
-            long jp1 = bytes((long) Shapes.size(f1) * size);
-            long jp2 = same ? 0 : bytes((long) Shapes.size(f2) * size);
-            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
-            PerExamplePass.Dense d2 = same ? d1 : PerExamplePass.denseForm(pc2, p);
-            if (d1 != null && d2 != null) {
-                // Jacobian written directly (example-major), over chunks of fan-in rows if it must be tiled
-                int[] chunks = Tiles.split(d1.c, (long) Math.max(n1, n2) * o * d1.f * dtype.bytes(), tileBytes);
-                int widest = 0;
-                for (int i = 0; i < Tiles.count(chunks); i++) {
-                    widest = Math.max(widest, Tiles.size(chunks, i));
-                }
-                long partial = Tiles.count(chunks) > 1 ? out : 0; // the chunks' running sum
-                long jc1 = bytes((long) Shapes.size(f1) * widest * d1.f);
-                long jc2 = same ? 0 : bytes((long) Shapes.size(f2) * widest * d1.f);
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    PerExamplePass.Dense d = side == 0 ? d1 : d2;
-                    int n = side == 0 ? n1 : n2;
-                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, d.consumer, o));
-                    long copies = bytes((long) n * d.c + (long) o * n * d.f); // data and cotangent, as [N,1,C], [O,N,1,F]
-                    peak = Math.max(peak, held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + partial + jc1 + jc2 + out);
-                dense++;
-                if (Tiles.count(chunks) > 1) {
-                    tiled++;
-                }
-                continue;
-            }
-            int[] t1 = Tiles.split(n1, PerExamplePass.bytesPerExample(pc1, o, p, dtype), tileBytes);
-            int[] t2 = same ? t1 : Tiles.split(n2, PerExamplePass.bytesPerExample(pc2, o, p, dtype), tileBytes);
-            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
-                tiled++;
-                boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
-                int[] b2 = batchPaired ? t2 : t1;
-                for (int side = 0; side < (same ? 1 : 2); side++) {
-                    ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                    int[] t = side == 0 ? t1 : b2;
-                    long other = side == 0 ? 0 : jp1;
-                    List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
-                    boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                    for (int i = 0; i < Tiles.count(t); i++) {
-                        int nt = Tiles.size(t, i);
-                        long done = bytes((long) o * t[i] * size); // this side's earlier tiles, held
-                        long jt = bytes((long) o * nt * size);
-                        long rowBytes = 0;
-                        for (ParameterConsumers.Consumer c : cons) {
-                            flops += (double) nt * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
-                            rowBytes += bytes((long) o * nt * c.parameterValue().size());
-                        }
-                        if (identity) {
-                            peak = Math.max(peak, held + other + done + rowBytes + jt);
-                        } else {
-                            Graph path = PerExamplePass.pathVjp(pc, cons, one, o * nt);
-                            flops += GraphCost.flops(path);
-                            peak = Math.max(peak, held + other + done + pathPeak(path, cons.size()) + jt);
-                        }
-                    }
-                }
-                long block = 0;
-                for (int i = 0; i < Tiles.count(t1); i++) {
-                    for (int j = 0; j < Tiles.count(b2); j++) {
-                        int[] f1t = f1.clone();
-                        f1t[0] = Tiles.size(t1, i);
-                        int[] f2t = f2.clone();
-                        f2t[0] = Tiles.size(b2, j);
-                        block = Math.max(block, bytes(Shapes.size(axes.outputShape(f1t, f2t))));
-                    }
-                }
-                flops += contractionFlops(size);
-                peak = Math.max(peak, held + jp1 + jp2 + 2 * block); // every tile, a block and its zip copy
-                continue;
-            }
-            for (int side = 0; side < (same ? 1 : 2); side++) {
-                ParameterConsumers pc = side == 0 ? pc1 : pc2;
-                int n = side == 0 ? n1 : n2;
-                List<ParameterConsumers.Consumer> cons = PerExamplePass.consumersOf(pc, one);
-                long rowBytes = 0;
-                for (ParameterConsumers.Consumer c : cons) {
-                    flops += (double) n * GraphCost.flops(PerExamplePass.rowGraph(pc, c, o));
-                    rowBytes += bytes((long) o * n * c.parameterValue().size());
-                }
-                long jp = side == 0 ? jp1 : jp2;
-                long other = side == 0 ? 0 : jp1;
-                boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(p);
-                if (identity) {
-                    peak = Math.max(peak, held + other + rowBytes + jp); // rows, then their transposed copy
-                } else {
-                    Graph path = PerExamplePass.pathVjp(pc, cons, one, o * n);
-                    flops += GraphCost.flops(path);
-                    peak = Math.max(peak, held + other + pathPeak(path, cons.size()) + jp);
-                }
-            }
-            flops += contractionFlops(size);
-            peak = Math.max(peak, held + jp1 + jp2 + out);
-        }
-        return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(totalParams()), peak,
-                "per-example Jacobians, one parameter at a time (examples independent)"
-                        + (dense > 0 ? "; " + dense + " of them dense weights, written directly" : "")
-                        + (tiled > 0 ? "; " + tiled + " of them tiled, over chunks of fan-in rows or tiles of examples"
-                        + " (a tensor holds at most "
-                        + human(tileBytes) + ")" : ""));
-    }
-
     /** Peak bytes of a path VJP beyond its parameter inputs (already held): its cotangent inputs, values, outputs. */
-    private static long pathPeak(Graph path, int consumers) {
+    static long pathPeak(Graph path, int consumers) {
         long params = 0;
         for (int i = 0; i < path.inputs().size() - consumers; i++) {
             params += GraphCost.bytes(path.inputs().get(i).type());
@@ -445,7 +343,7 @@ public final class CostModel {
         return GraphCost.peakBytes(path) - params;
     }
 
-    private static long outputBytes(Graph g) {
+    static long outputBytes(Graph g) {
         long b = 0;
         for (org.ntk4j.graph.Var v : g.outputs()) {
             b += GraphCost.bytes(v.type());
@@ -455,14 +353,12 @@ public final class CostModel {
 
     private Estimate vectorProducts() {
         int k = Shapes.size(f2);
-        boolean[] with = new boolean[nParams + 1];
-        java.util.Arrays.fill(with, 0, nParams, true);
         long full = bytes((long) Shapes.size(f1) * k);
-        int[] tiles = Tiles.split(k, EmpiricalNtk.vectorProductBytesPerVector(trace(n1), trace(n2), nParams, dtype),
+        int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side(n1), side(n2), dtype),
                 tileBytes);
         if (Tiles.count(tiles) == 1) {
-            Graph vjp = Vjp.of(trace(n2), k, with);
-            Graph jvp = Jvp.of(trace(n1), k, with);
+            Graph vjp = side(n2).vjp(k);
+            Graph jvp = side(n1).jvp(k);
             double flops = GraphCost.flops(vjp) + GraphCost.flops(jvp);
             long peak = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
             peak = Math.max(peak, 2 * full + bytes(outputElements()));
@@ -476,8 +372,8 @@ public final class CostModel {
         java.util.Map<Integer, double[]> bySize = new java.util.HashMap<>();
         for (int i = 0; i < Tiles.count(tiles); i++) {
             double[] c = bySize.computeIfAbsent(Tiles.size(tiles, i), kt -> {
-                Graph vjp = Vjp.of(trace(n2), kt, with);
-                Graph jvp = Jvp.of(trace(n1), kt, with);
+                Graph vjp = side(n2).vjp(kt);
+                Graph jvp = side(n1).jvp(kt);
                 return new double[] {GraphCost.flops(vjp), GraphCost.flops(jvp),
                     Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp))};
             });
@@ -488,140 +384,6 @@ public final class CostModel {
         return new Estimate(Method.NTK_VECTOR_PRODUCTS, flops, jvpFlops, peak, "VJP of f(x2) and JVP of f(x1) over "
                 + Tiles.count(tiles) + " tiles of the " + k + " basis cotangents (a tensor holds at most "
                 + human(tileBytes) + ")");
-    }
-
-    private Estimate structuredDerivatives() {
-        ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
-            Estimate jc = jacobianContraction();
-            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.contractionFlops(), jc.peakBytes(),
-                    "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents");
-        }
-        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
-        int r = axes.rank();
-        boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
-        int o = Shapes.size(f1) / n1;
-        Graph pass1 = PerExamplePass.passGraph(pc1, o);
-        double flops = GraphCost.flops(pass1);
-        long values = 0;
-        for (org.ntk4j.graph.Var v : pass1.outputs()) {
-            values += GraphCost.bytes(v.type());
-        }
-        long peak = GraphCost.peakBytes(pass1);
-        if (!same) {
-            Graph pass2 = PerExamplePass.passGraph(pc2, o);
-            flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
-            for (org.ntk4j.graph.Var v : pass2.outputs()) {
-                values += GraphCost.bytes(v.type());
-            }
-        }
-        long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
-        List<Integer> dense = new ArrayList<>();
-        int structured = 0;
-        double contraction = 0;
-        long blockPeak = 0;
-        for (int p = 0; p < nParams; p++) {
-            StructuredDerivatives.Structured st = StructuredDerivatives.classify(pc1, p);
-            if (st == null) {
-                dense.add(p);
-                continue;
-            }
-            structured++;
-            StructuredDerivatives.Structured st2 = same ? st
-                    : StructuredDerivatives.classify(pc2, p); // the same path and consumer for x2's shapes
-            if (st.form == StructuredDerivatives.Form.ROWS) {
-                // rows [O, N] + shape(p'), the Gram applied to them, then one contraction over (o,) p'
-                int[] all = Shapes.iota(st.gram.shape.length);
-                long pe = StructuredDerivatives.gramSize(st.gram, all);
-                long pFull = Shapes.size(st.gram.shape);
-                boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
-                double rows = ElementwiseRows.rowFlops(pc1, st.consumer, o)
-                        + (same ? 0 : ElementwiseRows.rowFlops(pc2, st2.consumer, o))
-                        + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
-                                same && keeps ? 0 : (long) o * n2);
-                double c = traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
-                flops += rows + c;
-                contraction += c;
-                long sides = (same ? (long) n1 : (long) n1 + n2) * o;
-                long rowsBytes = bytes(sides * pFull + (same && keeps ? 0 : sides * pe) + sides * pe);
-                blockPeak = Math.max(blockPeak, rowsBytes + acc);
-                continue;
-            }
-            long[] rcf = dims(st.consumer);
-            int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
-            long rr = rcf[0];
-            long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
-            long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
-            boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
-                    && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
-            boolean stillSame = same && keeps;
-            double gram = StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
-                    + StructuredDerivatives.gramFlops(st.gram, fa[1], (long) o * n1 * rr,
-                    stillSame ? 0 : (long) o * n2 * rr);
-            flops += gram;
-            int order = StructuredDerivatives.cheapestOrder(n1, n2, o, rr, c, f, traced, stillSame);
-            double blockFlops = StructuredDerivatives.bestFlops(n1, n2, o, rr, c, f, traced, stillSame);
-            flops += blockFlops;
-            contraction += blockFlops;
-            // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
-            // where one GEMM per pair of examples accumulates in place)
-            long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
-            long temp = order == 0 ? bytes(traced ? 2L * n1 * rr * n2 * rr
-                    : StructuredDerivatives.pairGemms(o, rr) ? (long) n1 * n2 + cotangentCopies
-                    : (1L + (long) o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == 1 ? bytes((long) n1 * rr * n2 * rr + 2L * n1 * o * f * n2 * rr)
-                    : bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
-            long data = bytes((long) (same ? n1 : n1 + n2) * rr * (rcf[1] + o * rcf[2]))
-                    + (st.gram.isScaledIdentity() ? 0 : bytes((long) (stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
-            blockPeak = Math.max(blockPeak, temp + data);
-        }
-        peak = Math.max(peak, paramBytes + values + acc + blockPeak);
-        if (!traced) {
-            // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
-            peak = Math.max(peak, paramBytes + values + 2 * acc);
-        }
-        if (!dense.isEmpty()) {
-            long held = paramBytes + values + acc;
-            for (int side = 0; side < (same ? 1 : 2); side++) {
-                double[] rp = rowsAndPathCost(side == 0 ? pc1 : pc2, side == 0 ? n1 : n2, o, dense, held);
-                flops += rp[0];
-                peak = Math.max(peak, (long) rp[1]);
-            }
-            long pd = 0;
-            for (int p : dense) {
-                pd += Shapes.size(pc1.params.get(p).shape());
-            }
-            double c = traced ? 2.0 * n1 * n2 * o * pd : 2.0 * n1 * o * n2 * o * pd;
-            flops += c;
-            contraction += c;
-        }
-        return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak, structured + " of " + nParams
-                + " parameters structured, " + dense.size() + " through per-example rows");
-    }
-
-    /** R, C, F of a structured consumer (positions sharing the parameter, fan-in, output features). */
-    private static long[] dims(ParameterConsumers.Consumer c) {
-        org.ntk4j.graph.Equation e = c.equation;
-        int[] ys = e.output().shape();
-        long f;
-        long cc;
-        if (e.primitive() instanceof org.ntk4j.primitive.Conv) {
-            int[] ws = e.input(1).shape();
-            f = ws[ws.length - 1];
-            cc = Shapes.size(ws) / f;
-        } else {
-            org.ntk4j.primitive.DotGeneral d = (org.ntk4j.primitive.DotGeneral) e.primitive();
-            int[] pshape = e.input(c.operand).shape();
-            int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-            cc = 1;
-            for (int a : pContract) {
-                cc *= pshape[a];
-            }
-            f = Shapes.size(pshape) / cc;
-        }
-        long positions = Shapes.size(ys) / ys[0] / f;
-        return new long[] {positions, cc, f};
     }
 
     /**

@@ -87,9 +87,10 @@ public final class KernelJob {
      * @param estimate the cost model's estimate for that method (one member)
      * @param seconds wall-clock seconds of the computation
      * @param peakBytes the tensors' peak bytes above what was live before
+     * @param flopsCounted the FLOPs the executor counted while it ran ({@link org.ntk4j.graph.FlopCount})
      */
     public record Result(Tensor kernel, Tensor sem, Method method, CostModel.Estimate estimate, double seconds,
-                         long peakBytes) implements AutoCloseable {
+                         long peakBytes, long flopsCounted) implements AutoCloseable {
         @Override
         public void close() {
             kernel.close();
@@ -119,6 +120,7 @@ public final class KernelJob {
         Tensor.resetPeakBytes();
         long before = Tensor.liveBytes();
         long start = System.nanoTime();
+        long flopsBefore = org.ntk4j.graph.FlopCount.total();
         Function<EmpiricalNtk, Tensor> compute = e -> {
             EmpiricalNtk c = e.method(q.method()).memoryBudget(q.memoryBudget());
             EmpiricalNtk withKind = configured(c, q, perExample);
@@ -130,7 +132,8 @@ public final class KernelJob {
         Tensor k = mean != null ? mean.mean() : compute.apply(base);
         double seconds = (System.nanoTime() - start) / 1e9;
         long peak = Tensor.peakBytes() - before;
-        return new Result(k, mean != null ? mean.sem() : null, used, est, seconds, peak);
+        return new Result(k, mean != null ? mean.sem() : null, used, est, seconds, peak,
+                org.ntk4j.graph.FlopCount.total() - flopsBefore);
     }
 
     private static EmpiricalNtk configured(EmpiricalNtk e, Request q, int[] perExample) {

@@ -167,14 +167,70 @@ public final class KernelKind {
         return seed;
     }
 
+    /** True for projected:K, computed from sketched Jacobian rows rather than as a plain kernel. */
+    boolean sketched() {
+        return family == Family.PROJECTED;
+    }
+
+    /**
+     * The plain kernel computation that gives this kind: {@code e} with the kind's axes (full, diagonal, trace;
+     * projected:K's sketch runs on the rows of the trace kernel's Jacobian contraction), or, for the projections of
+     * the logits, the trace kernel of f followed by the projection.
+     */
+    EmpiricalNtk plainKernel(EmpiricalNtk e, int[] perExample) {
+        switch (family) {
+            case FULL:
+                return e.traceAxes().diagonalAxes();
+            case DIAGONAL:
+                return e.traceAxes().diagonalAxes(-1);
+            case TRACE:
+            case PROJECTED:
+                return e.traceAxes(-1).diagonalAxes();
+            default:
+                return e.withModel(wrap(e.model(), logits(e.model(), perExample)));
+        }
+    }
+
+    /** O for a model whose outputs are [N, O]; refuses others, naming this kind. */
+    int logits(Model model, int[] perExample) {
+        int[] out = model.outputShape(perExample);
+        if (out.length != 1) {
+            throw new IllegalArgumentException("kind " + this + ": needs outputs [N, O], the model gives [N] + "
+                    + org.ntk4j.tensor.Shapes.str(out));
+        }
+        return out[0];
+    }
+
     /** True for the kinds computed as the plain kernel of f followed by a fixed projection of its logits. */
     boolean isProjectionOfLogits() {
         return family == Family.PNTK || family == Family.PNTK_UNSCALED || family == Family.LOGIT
                 || family == Family.PROBES;
     }
 
-    /** The model f followed by the kind's fixed projection M (rows: the new outputs). */
+    /**
+     * The wrapped models made so far, per base model (weakly held) and kind: the same wrapped model object for a
+     * repeated kernel, so that its cached plans are found again (softly held: rebuilt only under memory pressure).
+     */
+    private static final java.util.Map<Model, java.util.Map<String, java.lang.ref.SoftReference<Model>>> WRAPPED =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /** The model f followed by the kind's fixed projection M (rows: the new outputs); one object per (f, kind). */
     Model wrap(Model model, int outputs) {
+        String key = this + "/" + seed + "/" + outputs;
+        synchronized (WRAPPED) {
+            java.util.Map<String, java.lang.ref.SoftReference<Model>> mine =
+                    WRAPPED.computeIfAbsent(model, k -> new java.util.HashMap<>());
+            java.lang.ref.SoftReference<Model> ref = mine.get(key);
+            Model w = ref == null ? null : ref.get();
+            if (w == null) {
+                w = wrapOnce(model, outputs);
+                mine.put(key, new java.lang.ref.SoftReference<>(w));
+            }
+            return w;
+        }
+    }
+
+    private Model wrapOnce(Model model, int outputs) {
         double[][] m;
         switch (family) {
             case PNTK:

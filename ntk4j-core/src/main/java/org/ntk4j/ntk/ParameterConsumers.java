@@ -9,7 +9,9 @@ import java.util.Map;
 import java.util.Set;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
+import org.ntk4j.primitive.ConsumerRule;
 
 /**
  * The table of parameter consumers of a traced network f(θ_1..θ_m, x): every equation where a value
@@ -23,16 +25,42 @@ import org.ntk4j.graph.Var;
  * search and gives each parameter's consumers without a walk per pair.
  */
 final class ParameterConsumers {
-    /** One consumer: the equation, the index of its parameter-only operand, and its place in graph order. */
+    /**
+     * One consumer: the equation, the index of its parameter-only operand, its place in graph order, and the
+     * structure its primitive declares for it ({@link org.ntk4j.primitive.Primitive#consumerRule}; null: none).
+     */
     static final class Consumer {
         final Equation equation;
         final int operand;
         final int index;
+        final ConsumerRule rule;
 
-        Consumer(Equation equation, int operand, int index) {
+        Consumer(Equation equation, int operand, int index, Map<Var, org.ntk4j.tensor.Tensor> constants) {
             this.equation = equation;
             this.operand = operand;
             this.index = index;
+            TensorType[] in = new TensorType[equation.inputs().size()];
+            org.ntk4j.tensor.Tensor[] cs = new org.ntk4j.tensor.Tensor[in.length];
+            for (int i = 0; i < in.length; i++) {
+                in[i] = equation.input(i).type();
+                cs[i] = constants.get(equation.input(i));
+            }
+            this.rule = equation.primitive().consumerRule(in, equation.output().type(), operand, cs);
+        }
+
+        /** The rule when it is linear (dot_general, conv filter), else null. */
+        ConsumerRule.Linear linear() {
+            return rule instanceof ConsumerRule.Linear ? (ConsumerRule.Linear) rule : null;
+        }
+
+        /** The rule when it is an elementwise broadcast (add, sub, mul), else null. */
+        ConsumerRule.Broadcast broadcast() {
+            return rule instanceof ConsumerRule.Broadcast ? (ConsumerRule.Broadcast) rule : null;
+        }
+
+        /** The value of the data operand (the other one) of a consumer with a rule. */
+        Var dataValue() {
+            return equation.input(1 - operand);
         }
 
         Var parameterValue() {
@@ -80,7 +108,7 @@ final class ParameterConsumers {
                 axisFirst &= e.output().rank() > 0 && e.output().dim(0) == n;
                 for (int i = 0; i < e.inputs().size(); i++) {
                     if (parameterOnly.contains(e.input(i))) {
-                        Consumer c = new Consumer(e, i, consumers.size());
+                        Consumer c = new Consumer(e, i, consumers.size(), graph.constants());
                         consumers.add(c);
                         for (int p : sources(e.input(i))) {
                             consumersOfParameter.get(p).add(c);

@@ -1,18 +1,15 @@
 package org.ntk4j.ntk;
 
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
-import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
-import org.ntk4j.primitive.DotGeneral;
+import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -25,83 +22,36 @@ import org.ntk4j.tensor.Tensor;
  * directly.
  */
 final class PerExamplePass implements AutoCloseable {
+    final SidePlan side;
     final ParameterConsumers pc;
     final int n;
     final int o;
     final int[] f;
-    private final List<Var> operands = new ArrayList<>();
-    private final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
-    private final Map<Var, Integer> yIndex = new IdentityHashMap<>();
+    private final SidePlan.Pass plan;
     private final Tensor[] values;
     private final Tensor[] params;
     /** The graph's inputs (parameters, x) by variable: operands read as they are, not copied out of the pass. */
     private final Map<Var, Tensor> inputValues = new IdentityHashMap<>();
 
-    PerExamplePass(ParameterConsumers pc, Tensor[] params, Tensor x) {
-        this.pc = pc;
+    PerExamplePass(SidePlan side, Tensor[] params, Tensor x) {
+        this.side = side;
+        this.pc = side.pc;
         this.params = params;
         Graph g = pc.graph;
         this.n = x.dim(0);
-        this.f = g.outputs().get(0).shape();
-        this.o = Shapes.size(f) / n;
+        this.f = side.f;
+        this.o = side.o;
         for (int i = 0; i < params.length; i++) {
             inputValues.put(g.inputs().get(i), params[i]);
         }
         inputValues.put(g.inputs().get(params.length), x);
-        List<Var> ys = new ArrayList<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            yIndex.computeIfAbsent(c.equation.output(), v -> {
-                ys.add(v);
-                return ys.size() - 1;
-            });
-            for (Var v : c.equation.inputs()) {
-                if (!g.constants().containsKey(v) && !inputValues.containsKey(v)) {
-                    operandIndex.computeIfAbsent(v, u -> {
-                        operands.add(u);
-                        return operands.size() - 1;
-                    });
-                }
-            }
-        }
-        Graph cts = passGraph(pc, o, ys, operands);
+        this.plan = side.pass();
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
         args[params.length] = x;
         try (Tensor basis = sharedBasis(x.dtype(), o, n, f)) {
             args[params.length + 1] = basis;
-            values = cts.evaluate(args);
+            values = plan.graph.evaluate(args);
         }
-    }
-
-    /** The forward pass plus the backward pass with O stacked cotangents, read at the consumers. */
-    static Graph passGraph(ParameterConsumers pc, int o, List<Var> ys, List<Var> operands) {
-        return Vjp.cotangentsAt(pc.graph, o, ys, operands);
-    }
-
-    /**
-     * The values the pass reads back: consumer outputs (for δ) and consumer operands other than graph inputs
-     * (parameters and x are read where they are).
-     */
-    static Graph passGraph(ParameterConsumers pc, int o) {
-        List<Var> ys = new ArrayList<>();
-        List<Var> operands = new ArrayList<>();
-        Map<Var, Boolean> seen = new IdentityHashMap<>();
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            if (seen.put(c.equation.output(), Boolean.TRUE) == null) {
-                ys.add(c.equation.output());
-            }
-        }
-        Map<Var, Boolean> seenOp = new IdentityHashMap<>();
-        for (Var in : pc.graph.inputs()) {
-            seenOp.put(in, Boolean.TRUE); // graph inputs are read where they are
-        }
-        for (ParameterConsumers.Consumer c : pc.consumers) {
-            for (Var v : c.equation.inputs()) {
-                if (!pc.graph.constants().containsKey(v) && seenOp.put(v, Boolean.TRUE) == null) {
-                    operands.add(v);
-                }
-            }
-        }
-        return passGraph(pc, o, ys, operands);
     }
 
     /** [O] + f with c[o, n, o'] = δ(o, o') for every example n: output e_o on all examples at once. */
@@ -117,7 +67,7 @@ final class PerExamplePass implements AutoCloseable {
 
     /** δ at the consumer's output: [O] + shape(y), axis 1 the examples. */
     Tensor delta(ParameterConsumers.Consumer c) {
-        return values[operands.size() + yIndex.get(c.equation.output())];
+        return values[plan.operands.size() + plan.yIndex.get(c.equation.output())];
     }
 
     /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
@@ -126,7 +76,7 @@ final class PerExamplePass implements AutoCloseable {
         if (t == null) {
             t = inputValues.get(v);
         }
-        return t != null ? t : values[operandIndex.get(v)];
+        return t != null ? t : values[plan.operandIndex.get(v)];
     }
 
     /**
@@ -153,7 +103,7 @@ final class PerExamplePass implements AutoCloseable {
     Tensor loopRows(ParameterConsumers.Consumer cons, int from, int to) {
         Graph g = pc.graph;
         Equation e = cons.equation;
-        Graph mini = rowGraph(pc, cons, o);
+        Graph mini = side.rowGraph(cons);
         boolean[] sliced = new boolean[e.inputs().size()];
         for (int i = 0; i < sliced.length; i++) {
             sliced[i] = pc.exampleDependent.contains(e.input(i));
@@ -217,6 +167,8 @@ final class PerExamplePass implements AutoCloseable {
                 return null;
             }
             Tensor rows = Tensor.empty(a.dtype(), Shapes.concat(new int[] {o, nt}, pv.shape()));
+            // counted as the consumer's one-example row graph nt times, as the cost model predicts the rows
+            org.ntk4j.graph.FlopCount.add(nt * org.ntk4j.graph.GraphCost.flops(side.rowGraph(cons)));
             if (r == 1) {
                 outerRows(a, dl, rows, from, nt, c, fo);
                 return rows;
@@ -232,25 +184,18 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
-     * True when the rows of {@code cons} can be written directly: a dot_general with a structure rule, its data
-     * operand per example, its parameter laid out [contracting axes..., free axes...].
+     * True when the rows of {@code cons} can be written directly: a linear consumer rule whose data factor is the
+     * data operand rearranged (dot_general), its data operand per example, its parameter laid out [data axes...,
+     * feature axes...].
      */
     static boolean directRows(ParameterConsumers pc, ParameterConsumers.Consumer cons) {
-        Equation e = cons.equation;
-        if (!(e.primitive() instanceof DotGeneral) || !StructuredDerivatives.hasRule(cons)
-                || !pc.exampleDependent.contains(e.input(1 - cons.operand))) {
-            return false;
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int pr = cons.parameterValue().rank();
-        int[] order = Shapes.concat(cons.operand == 0 ? d.lhsContract() : d.rhsContract(),
-                cons.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr));
-        for (int i = 0; i < order.length; i++) {
-            if (order[i] != i) {
-                return false;
-            }
-        }
-        return true;
+        ConsumerRule.Linear rule = cons.linear();
+        Var data = cons.dataValue();
+        // only where the data factor A [N, R, C] rearranges the data operand (a dense map): a conv's im2col
+        // patches are KH·KW times its input, too large to form for all examples at once; its rows go one example
+        // at a time through its own VJP rule
+        return rule != null && rule.rowMajor() && pc.exampleDependent.contains(data)
+                && (long) data.dim(0) * rule.positions() * rule.fanIn() == data.size();
     }
 
     /**
@@ -271,21 +216,14 @@ final class PerExamplePass implements AutoCloseable {
 
     /** Parameter {@code p}'s dense form, or null when it has none. */
     static Dense denseForm(ParameterConsumers pc, int p) {
-        List<ParameterConsumers.Consumer> cons = consumersOf(pc, List.of(p));
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, List.of(p));
         if (cons.size() != 1 || cons.get(0).parameterValue() != pc.params.get(p) || !directRows(pc, cons.get(0))) {
             return null;
         }
         ParameterConsumers.Consumer c = cons.get(0);
-        Equation e = c.equation;
-        DotGeneral d = (DotGeneral) e.primitive();
-        Var data = e.input(1 - c.operand);
-        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-        long cSize = 1;
-        for (int a : pContract) {
-            cSize *= c.parameterValue().dim(a);
-        }
-        long positions = data.size() / Math.max(1, data.dim(0)) / Math.max(1, cSize);
-        if (positions != 1 || cSize == 0) {
+        ConsumerRule.Linear rule = c.linear();
+        long cSize = rule.fanIn();
+        if (rule.positions() != 1 || cSize == 0) {
             return null;
         }
         return new Dense(c, (int) cSize, (int) (c.parameterValue().size() / cSize));
@@ -404,35 +342,6 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
-     * The parameter-VJP of one consumer for a single example: inputs the consumer's non-constant operands
-     * (example-dependent ones with a batch of 1) and the stacked cotangent [O, 1, ...]; output [O] + shape(p').
-     */
-    static Graph rowGraph(ParameterConsumers pc, ParameterConsumers.Consumer cons, int o) {
-        Graph g = pc.graph;
-        Equation e = cons.equation;
-        GraphBuilder b = new GraphBuilder();
-        Var[] ins = new Var[e.inputs().size()];
-        for (int i = 0; i < ins.length; i++) {
-            Var v = e.input(i);
-            if (g.constants().containsKey(v)) {
-                ins[i] = b.constant(g.constants().get(v));
-                continue;
-            }
-            int[] s = v.shape();
-            if (pc.exampleDependent.contains(v)) {
-                s[0] = 1;
-            }
-            ins[i] = b.input(v.dtype(), s);
-        }
-        Var out = b.apply(e.primitive(), ins);
-        Var ct = b.input(out.type().stacked(o));
-        boolean[] needed = new boolean[ins.length];
-        needed[cons.operand] = true;
-        Var r = e.primitive().vjp(ins, out, ct, needed)[cons.operand];
-        return b.build(r != null ? r : b.zeros(cons.parameterValue().type().stacked(o)));
-    }
-
-    /**
      * Per-parameter Jacobians f.shape + [size(θ_p)] for the parameters {@code selected} (indices into the
      * graph's parameter inputs): the rows of their consumers pushed through a stacked VJP of the
      * example-independent path θ → p'.
@@ -447,15 +356,15 @@ final class PerExamplePass implements AutoCloseable {
      */
     Tensor[] jacobians(List<Integer> selected, int from, int to) {
         int nt = to - from;
-        List<ParameterConsumers.Consumer> cons = consumersOf(pc, selected);
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         Tensor[] j = new Tensor[selected.size()];
         if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
             // the parameter is consumed as it is: its rows are its Jacobian
             j[0] = toExampleMajor(rows(cons.get(0), from, to), nt);
             return j;
         }
-        Graph back = pathVjp(pc, cons, selected, o * nt);
-        int[] pathParams = pathParameters(pc, cons, selected);
+        Graph back = side.pathVjp(cons, selected, o * nt);
+        int[] pathParams = ParameterPaths.pathParameters(pc, cons, selected);
         Tensor[] args = new Tensor[pathParams.length + cons.size()];
         for (int i = 0; i < pathParams.length; i++) {
             args[i] = params[pathParams[i]];
@@ -497,112 +406,10 @@ final class PerExamplePass implements AutoCloseable {
         for (ParameterConsumers.Consumer c : cons) {
             largest = Math.max(largest, c.parameterValue().size());
         }
-        for (Equation e : pathEquations(pc, cons)) {
+        for (Equation e : ParameterPaths.pathEquations(pc, cons)) {
             largest = Math.max(largest, e.output().size());
         }
         return (long) o * largest * dtype.bytes();
-    }
-
-    /**
-     * The stacked VJP (K = O·N) of the parameter path θ → p' for the given consumers and parameters: inputs the
-     * parameters {@link #pathParameters} then one stacked cotangent per consumer; outputs the consumers' p' then
-     * the cotangents of the {@code selected} parameters (ascending).
-     */
-    static Graph pathVjp(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, List<Integer> selected,
-                         int k) {
-        int[] inputs = pathParameters(pc, cons, selected);
-        boolean[] wrt = new boolean[inputs.length];
-        for (int i = 0; i < inputs.length; i++) {
-            wrt[i] = selected.contains(inputs[i]);
-        }
-        return Vjp.of(parameterPath(pc, cons, inputs), k, wrt);
-    }
-
-    /**
-     * The consumers whose parameter value is computed from one of the {@code selected} parameters, in graph
-     * order; linear in what they consume, not in the size of the network.
-     */
-    static List<ParameterConsumers.Consumer> consumersOf(ParameterConsumers pc, List<Integer> selected) {
-        if (selected.size() == 1) {
-            return pc.consumersOf(selected.get(0));
-        }
-        java.util.TreeMap<Integer, ParameterConsumers.Consumer> byIndex = new java.util.TreeMap<>();
-        for (int p : selected) {
-            for (ParameterConsumers.Consumer c : pc.consumersOf(p)) {
-                byIndex.put(c.index, c);
-            }
-        }
-        return new ArrayList<>(byIndex.values());
-    }
-
-    /**
-     * The parameters (ascending indices) that the path graph of {@code cons} takes as inputs: the
-     * {@code selected} ones and every other parameter their consumers' p' is computed from.
-     */
-    static int[] pathParameters(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, List<Integer> selected) {
-        java.util.TreeSet<Integer> ps = new java.util.TreeSet<>(selected);
-        for (ParameterConsumers.Consumer c : cons) {
-            for (int p : pc.sources(c.parameterValue())) {
-                ps.add(p);
-            }
-        }
-        return ps.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    /**
-     * The parameter-only equations that the consumers' p' are computed by, in graph order: only their cone, so
-     * that planning one parameter costs the size of its own path, not of the whole network.
-     */
-    static List<Equation> pathEquations(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons) {
-        Map<Equation, Boolean> seen = new IdentityHashMap<>();
-        List<Equation> postOrder = new ArrayList<>();
-        java.util.ArrayDeque<Object[]> stack = new java.util.ArrayDeque<>(); // {equation, next input to visit}
-        for (ParameterConsumers.Consumer c : cons) {
-            Equation root = pc.producer.get(c.parameterValue());
-            if (root == null || seen.put(root, Boolean.TRUE) != null) {
-                continue;
-            }
-            stack.push(new Object[] {root, 0});
-            while (!stack.isEmpty()) {
-                Object[] top = stack.peek();
-                Equation e = (Equation) top[0];
-                int i = (Integer) top[1];
-                if (i == e.inputs().size()) {
-                    stack.pop();
-                    postOrder.add(e); // after every equation it reads: a topological order
-                    continue;
-                }
-                top[1] = i + 1;
-                Equation producer = pc.producer.get(e.input(i));
-                if (producer != null && seen.put(producer, Boolean.TRUE) == null) {
-                    stack.push(new Object[] {producer, 0});
-                }
-            }
-        }
-        return postOrder;
-    }
-
-    /** The parameter-only part of the network for {@code cons}: inputs θ_{inputs[i]}, outputs p' of the consumers. */
-    static Graph parameterPath(ParameterConsumers pc, List<ParameterConsumers.Consumer> cons, int[] inputs) {
-        GraphBuilder b = new GraphBuilder();
-        Map<Var, Var> map = new IdentityHashMap<>();
-        for (int p : inputs) {
-            map.put(pc.params.get(p), b.input(pc.params.get(p).type()));
-        }
-        for (Equation e : pathEquations(pc, cons)) {
-            Var[] in = new Var[e.inputs().size()];
-            for (int i = 0; i < in.length; i++) {
-                Var v = e.input(i);
-                Tensor constant = pc.graph.constants().get(v);
-                in[i] = constant != null ? map.computeIfAbsent(v, u -> b.constant(constant)) : map.get(v);
-            }
-            map.put(e.output(), b.apply(e.primitive(), in));
-        }
-        Var[] outs = new Var[cons.size()];
-        for (int c = 0; c < outs.length; c++) {
-            outs[c] = map.get(cons.get(c).parameterValue());
-        }
-        return b.build(outs);
     }
 
     /** Bytes the pass holds (its forward values and cotangents at the consumers). */

@@ -1,23 +1,19 @@
 package org.ntk4j.ntk;
 
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
-import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Elementwise;
 import org.ntk4j.cpu.Layout;
-import org.ntk4j.cpu.Parallel;
 import org.ntk4j.cpu.Reduce;
 import org.ntk4j.graph.Equation;
+import org.ntk4j.graph.FlopCount;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
-import org.ntk4j.primitive.Conv;
-import org.ntk4j.primitive.DotGeneral;
+import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.primitive.LinearStructure;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -94,25 +90,12 @@ final class StructuredDerivatives {
             return null;
         }
         ParameterConsumers.Consumer c = mine.get(0);
-        Form form = hasRule(c) ? Form.LINEAR : ElementwiseRows.summedAxes(pc, c) != null ? Form.ROWS : null;
+        Form form = c.linear() != null ? Form.LINEAR : c.broadcast() != null ? Form.ROWS : null;
         if (form == null) {
             return null;
         }
         PathGram gram = pathGram(pc, theta, c.parameterValue());
         return gram == null ? null : new Structured(c, form, gram);
-    }
-
-    /** True when the consumer has a structure rule: dot_general without batch axes, or a conv filter. */
-    static boolean hasRule(ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        if (e.primitive() instanceof DotGeneral) {
-            DotGeneral d = (DotGeneral) e.primitive();
-            int dataSide = 1 - c.operand;
-            int[] dataContract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-            return d.logicalLayout() && d.lhsBatch().length == 0 && !Shapes.contains(dataContract, 0)
-                    && (dataSide == 0 || d.lhsFree(e.input(0).rank()).length == 0);
-        }
-        return e.primitive() instanceof Conv && c.operand == 1;
     }
 
     /**
@@ -173,11 +156,14 @@ final class StructuredDerivatives {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Tensor r1 = flatRows(pass1, c1); Tensor r2 = same ? null : flatRows(pass2, c2)) {
-                Tensor[] f = applyGram(g, Shapes.iota(g.shape.length), r1, same ? r1 : r2, 2);
+                int[] all = Shapes.iota(g.shape.length);
+                FlopCount.add(gramFlops(g, all, (long) pass1.o * pass1.n,
+                        same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
+                Tensor[] f = applyGram(g, all, r1, same ? r1 : r2, 2);
                 int[] none = new int[0];
                 try (Tensor b = traced
-                        ? DotGeneralKernel.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
-                        : DotGeneralKernel.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
+                        ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
+                        : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
@@ -194,6 +180,10 @@ final class StructuredDerivatives {
             try {
                 fd = applyGram(g, sides[1], d1, same ? d1 : d2, 3);
                 boolean stillSame = same && fa[0] == fa[1] && fd[0] == fd[1];
+                long r = a1.dim(1);
+                FlopCount.add(gramFlops(g, sides[0], a1.dim(0) * r, stillSame ? 0 : (same ? a1 : a2).dim(0) * r)
+                        + gramFlops(g, sides[1], (long) pass1.o * a1.dim(0) * r,
+                        stillSame ? 0 : (long) pass1.o * (same ? a1 : a2).dim(0) * r));
                 // a DIAG axis makes the two sides differ for the whole problem too (as the cost model counts)
                 boolean keeps = gramKeepsSides(g, sides[0]) && gramKeepsSides(g, sides[1]);
                 addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, orderN1, orderN2,
@@ -218,15 +208,8 @@ final class StructuredDerivatives {
      * that order: {C axes, F axes}.
      */
     static int[][] factorAxes(ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        int pr = c.parameterValue().rank();
-        if (e.primitive() instanceof Conv) {
-            return new int[][] {Shapes.iota(pr - 1), new int[] {pr - 1}};
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int[] pContract = c.operand == 0 ? d.lhsContract() : d.rhsContract();
-        int[] pFree = c.operand == 0 ? d.lhsFree(pr) : d.rhsFree(pr);
-        return new int[][] {pContract, pFree};
+        ConsumerRule.Linear rule = c.linear();
+        return new int[][] {rule.dataAxes(), rule.featureAxes()};
     }
 
     /**
@@ -343,69 +326,14 @@ final class StructuredDerivatives {
         }
     }
 
-    /** The data operand as A [N, R, C]. The caller closes the result. */
+    /** The data operand as A [N, R, C], by the consumer's own rule. The caller closes the result. */
     static Tensor data(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        int n = pass.n;
-        if (e.primitive() instanceof Conv) {
-            Conv conv = (Conv) e.primitive();
-            Tensor x = pass.operand(e.input(0));
-            int[] ws = e.input(1).shape();
-            int[] kernel = java.util.Arrays.copyOfRange(ws, 0, ws.length - 2);
-            int[] xs = x.shape();
-            int[] spatial = java.util.Arrays.copyOfRange(xs, 1, xs.length - 1);
-            Convolution.Geometry g = Convolution.Geometry.of(conv.window(), n, spatial, xs[xs.length - 1], kernel,
-                    ws[ws.length - 1]);
-            int positions = g.outputPositions();
-            int row = g.rowLength();
-            Tensor cols = Tensor.empty(x.dtype(), n * positions, row);
-            Convolution.im2col(x, g, 0, n, cols);
-            return cols.reshapeMove(n, positions, row);
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int dataSide = 1 - c.operand;
-        Tensor a = pass.operand(e.input(dataSide));
-        int[] contract = dataSide == 0 ? d.lhsContract() : d.rhsContract();
-        int[] free = dataSide == 0 ? d.lhsFree(a.rank()) : d.rhsFree(a.rank());
-        Tensor t = Layout.transpose(a, Shapes.concat(free, contract));
-        int cSize = 1;
-        for (int ax : contract) {
-            cSize *= a.dim(ax);
-        }
-        return t.reshapeMove(n, t.size() / (n * Math.max(1, cSize)), cSize);
+        return c.linear().data(pass.operand(c.dataValue()));
     }
 
-    /** The cotangent at the consumer as D [O, N, R, F]. The caller closes the result. */
+    /** The cotangent at the consumer as D [O, N, R, F], by the consumer's own rule. The caller closes the result. */
     static Tensor cotangent(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        Equation e = c.equation;
-        Tensor delta = pass.delta(c);
-        int o = pass.o;
-        int n = pass.n;
-        if (e.primitive() instanceof Conv) {
-            int cout = delta.dim(-1);
-            return delta.reshape(o, n, delta.size() / (o * n * cout), cout); // a copy: δ stays with the pass
-        }
-        DotGeneral d = (DotGeneral) e.primitive();
-        int dataSide = 1 - c.operand;
-        int dataFree = (dataSide == 0 ? d.lhsFree(e.input(0).rank()) : d.rhsFree(e.input(1).rank())).length;
-        int paramFree = (c.operand == 0 ? d.lhsFree(e.input(0).rank()) : d.rhsFree(e.input(1).rank())).length;
-        // y = [lhs free..., rhs free...]
-        int[] dataPos = new int[dataFree];
-        int[] paramPos = new int[paramFree];
-        int dataStart = dataSide == 0 ? 0 : paramFree;
-        int paramStart = dataSide == 0 ? dataFree : 0;
-        for (int i = 0; i < dataFree; i++) {
-            dataPos[i] = 1 + dataStart + i;
-        }
-        for (int i = 0; i < paramFree; i++) {
-            paramPos[i] = 1 + paramStart + i;
-        }
-        int fSize = 1;
-        for (int pos : paramPos) {
-            fSize *= delta.dim(pos);
-        }
-        Tensor t = Layout.transpose(delta, Shapes.concat(new int[] {0}, dataPos, paramPos));
-        return t.reshapeMove(o, n, t.size() / (o * n * Math.max(1, fSize)), fSize);
+        return c.linear().cotangent(pass.delta(c));
     }
 
     /** Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs). */
@@ -443,11 +371,13 @@ final class StructuredDerivatives {
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        switch (cheapestOrder(orderN1, orderN2, o, r, c, f, traced, orderSame)) {
-            case 0:
+        ContractionOrder order = ContractionOrder.cheapest(orderN1, orderN2, o, r, c, f, traced, orderSame);
+        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same));
+        switch (order) {
+            case GRAM:
                 addGramOrder(acc, s2, a1, d1, a2, d2, traced);
                 break;
-            case 1:
+            case SANDWICH:
                 try (Tensor b = sandwichOrder(a1, d1, a2, d2, traced)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
@@ -471,37 +401,6 @@ final class StructuredDerivatives {
     /** Whether the full kernel's Gram order runs as one GEMM per pair of examples (see {@link #PAIR_GEMMS_FROM_O}). */
     static boolean pairGemms(long o, long r) {
         return r == 1 && o >= PAIR_GEMMS_FROM_O;
-    }
-
-    /**
-     * 0: Gram, 1: sandwich, 2: rows, whichever has the fewest FLOPs (ties: the earlier). For R = 1 the sandwich is
-     * not considered: with one position K = A1·A2ᵀ is a scalar per pair of examples, and the sandwich is the Gram
-     * order with that scalar applied to D1 first, O·F multiplications per pair instead of O² but through an
-     * N1·O·F·N2 temporary and two extra passes over it, which cost more time than the multiplications they save.
-     */
-    static int cheapestOrder(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        double[] cost = {gramFlops(n1, n2, o, r, c, f, traced),
-            r == 1 ? Double.POSITIVE_INFINITY : sandwichFlops(n1, n2, o, r, c, f, traced),
-            rowFlops(n1, n2, o, r, c, f, traced, same)};
-        int best = 0;
-        for (int i = 1; i < cost.length; i++) {
-            if (cost[i] < cost[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    /** The FLOPs of the order {@link #cheapestOrder} takes. */
-    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        switch (cheapestOrder(n1, n2, o, r, c, f, traced, same)) {
-            case 0:
-                return gramFlops(n1, n2, o, r, c, f, traced);
-            case 1:
-                return sandwichFlops(n1, n2, o, r, c, f, traced);
-            default:
-                return rowFlops(n1, n2, o, r, c, f, traced, same);
-        }
     }
 
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
@@ -549,7 +448,7 @@ final class StructuredDerivatives {
         try (Tensor ga = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none)) { // [N1,R,N2,R]
             if (traced) {
                 try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
-                    combineGrams(acc, s2, ga, gd, n1, 1, r, n2);
+                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2);
                 }
                 return;
             }
@@ -575,113 +474,9 @@ final class StructuredDerivatives {
                  // [N1, O, R, N2, O, R]
                  Tensor gd = DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
                          none)) {
-                combineGrams(acc, s2, ga, gd, n1, o, r, n2);
+                GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2);
             }
         }
-    }
-
-    /**
-     * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
-     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies. For
-     * R = 1 it is evaluated as acc += (s2·ga[n1,n2])·gd, the coefficients (s2·ga) spread over a row once per n1
-     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful).
-     */
-    private static void combineGrams(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
-        int rowLen = n2 * o; // acc elements per (n1, o1)
-        int gdRow = r * n2 * o * r; // gd elements per (n1, o1)
-        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen * r * r));
-        if (acc.dtype() == org.ntk4j.tensor.DType.F32) {
-            FloatBuffer k = acc.floats();
-            FloatBuffer a = ga.floats();
-            FloatBuffer d = gd.floats();
-            float s = (float) s2;
-            Parallel.range(n1 * o, grain, (lo, hi) -> {
-                // dense layers (R = 1): GA is one scalar per pair of examples; each row goes through heap
-                // arrays (bulk copies) so that the loop over it is a plain, vectorisable array loop
-                float[] kRow = r == 1 ? new float[rowLen] : null;
-                float[] dRow = r == 1 ? new float[rowLen] : null;
-                float[] coef = r == 1 ? new float[rowLen] : null;
-                int coefFor = -1;
-                for (int row = lo; row < hi; row++) {
-                    int i1 = row / o;
-                    int kBase = row * rowLen;
-                    int dBase = row * gdRow;
-                    if (r == 1) {
-                        if (coefFor != i1) {
-                            for (int j2 = 0; j2 < n2; j2++) {
-                                java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s * a.get(i1 * n2 + j2));
-                            }
-                            coefFor = i1;
-                        }
-                        k.get(kBase, kRow);
-                        d.get(dBase, dRow);
-                        for (int q = 0; q < rowLen; q++) {
-                            kRow[q] += coef[q] * dRow[q];
-                        }
-                        k.put(kBase, kRow);
-                        continue;
-                    }
-                    for (int j2 = 0; j2 < n2; j2++) {
-                        for (int q = 0; q < o; q++) {
-                            float sum = 0;
-                            for (int r1 = 0; r1 < r; r1++) {
-                                int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                                int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
-                                for (int r2 = 0; r2 < r; r2++) {
-                                    sum += a.get(aOff + r2) * d.get(dOff + r2);
-                                }
-                            }
-                            int kOff = kBase + j2 * o + q;
-                            k.put(kOff, k.get(kOff) + s * sum);
-                        }
-                    }
-                }
-            });
-            return;
-        }
-        DoubleBuffer k = acc.doubles();
-        DoubleBuffer a = ga.doubles();
-        DoubleBuffer d = gd.doubles();
-        Parallel.range(n1 * o, grain, (lo, hi) -> {
-            double[] kRow = r == 1 ? new double[rowLen] : null;
-            double[] dRow = r == 1 ? new double[rowLen] : null;
-            double[] coef = r == 1 ? new double[rowLen] : null;
-            int coefFor = -1;
-            for (int row = lo; row < hi; row++) {
-                int i1 = row / o;
-                int kBase = row * rowLen;
-                int dBase = row * gdRow;
-                if (r == 1) {
-                    if (coefFor != i1) {
-                        for (int j2 = 0; j2 < n2; j2++) {
-                            java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s2 * a.get(i1 * n2 + j2));
-                        }
-                        coefFor = i1;
-                    }
-                    k.get(kBase, kRow);
-                    d.get(dBase, dRow);
-                    for (int q = 0; q < rowLen; q++) {
-                        kRow[q] += coef[q] * dRow[q];
-                    }
-                    k.put(kBase, kRow);
-                    continue;
-                }
-                for (int j2 = 0; j2 < n2; j2++) {
-                    for (int q = 0; q < o; q++) {
-                        double sum = 0;
-                        for (int r1 = 0; r1 < r; r1++) {
-                            int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                            int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
-                            for (int r2 = 0; r2 < r; r2++) {
-                                sum += a.get(aOff + r2) * d.get(dOff + r2);
-                            }
-                        }
-                        int kOff = kBase + j2 * o + q;
-                        k.put(kOff, k.get(kOff) + s2 * sum);
-                    }
-                }
-            }
-        });
     }
 
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {

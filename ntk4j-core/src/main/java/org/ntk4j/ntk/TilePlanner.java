@@ -134,7 +134,7 @@ public final class TilePlanner {
         }
         boolean symmetric = n2 == 0;
         int m2 = symmetric ? n1 : n2;
-        EmpiricalNtk plain = kind.family() == KernelKind.Family.PROJECTED ? ntk.traceAxes(-1).diagonalAxes()
+        EmpiricalNtk plain = kind.sketched() ? ntk.traceAxes(-1).diagonalAxes()
                 : ntk.forKind(kind, perExample);
         KernelAxes axes = plain.kernelAxes(perExample);
         int[] out = plain.model().outputShape(perExample);
@@ -143,7 +143,7 @@ public final class TilePlanner {
         long inputBytes = (long) (n1 + (symmetric ? 0 : n2)) * Shapes.size(perExample) * dtype.bytes();
         boolean tileable = ntk.tileable(perExample, dtype);
         List<Method> methods = new ArrayList<>();
-        if (kind.family() == KernelKind.Family.PROJECTED) {
+        if (kind.sketched()) {
             methods.add(Method.JACOBIAN_CONTRACTION); // its sketch runs on Jacobian rows whatever the method
         } else if (ntk.method() != Method.AUTO) {
             methods.add(ntk.method());
@@ -338,7 +338,7 @@ public final class TilePlanner {
             if (p == Long.MAX_VALUE) {
                 return Long.MAX_VALUE / 4;
             }
-            if (kind.family() == KernelKind.Family.PROJECTED) {
+            if (kind.sketched()) {
                 long o = plain.model().outputShape(perExample)[0];
                 p += (long) (r + c) * o * kind.argument() * dtype.bytes();
             }

@@ -122,18 +122,18 @@ public final class TiledKernel {
             return base.kernel(plan.kind(), x1, x2);
         }
         try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
-             EmpiricalNtk.PreparedTile pr = tiles.prepare(xr)) {
+             PreparedTile pr = tiles.prepare(xr)) {
             return block(t, pr);
         }
     }
 
-    private Tensor block(TilePlan.Tile t, EmpiricalNtk.PreparedTile rows) {
+    private Tensor block(TilePlan.Tile t, PreparedTile rows) {
         Tensor k;
         if (t.diagonal()) {
             k = tiles.kernel(rows, rows);
         } else {
             try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
-                 EmpiricalNtk.PreparedTile pc = tiles.prepare(xc)) {
+                 PreparedTile pc = tiles.prepare(xc)) {
                 k = tiles.kernel(rows, pc);
             }
         }
@@ -245,7 +245,7 @@ public final class TiledKernel {
                       AtomicBoolean failed, PreparedCache cache) throws IOException {
         int row = -1;
         Tensor xr = null;
-        EmpiricalNtk.PreparedTile pr = null;
+        PreparedTile pr = null;
         try {
             for (int i = next.getAndIncrement(); i < pending.size() && !failed.get(); i = next.getAndIncrement()) {
                 TilePlan.Tile t = pending.get(i);
@@ -256,7 +256,7 @@ public final class TiledKernel {
                             sink.accept(t, k);
                         }
                     } else if (cache != null) {
-                        EmpiricalNtk.PreparedTile rows = cache.get(true, t.row(), t.rowFrom(), t.rowTo());
+                        PreparedTile rows = cache.get(true, t.row(), t.rowFrom(), t.rowTo());
                         Tensor k;
                         if (t.diagonal()) {
                             k = tiles.kernel(rows, rows);
@@ -305,19 +305,19 @@ public final class TiledKernel {
      * the run ends: used when they all fit in what the budget leaves beside the plan's predicted peak.
      */
     private final class PreparedCache implements AutoCloseable {
-        private final java.util.Map<String, java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile>> tasks =
+        private final java.util.Map<String, java.util.concurrent.FutureTask<PreparedTile>> tasks =
                 new java.util.concurrent.ConcurrentHashMap<>();
         private final List<Tensor> slices = java.util.Collections.synchronizedList(new ArrayList<>());
 
-        EmpiricalNtk.PreparedTile get(boolean ofX1, int index, int from, int to) {
+        PreparedTile get(boolean ofX1, int index, int from, int to) {
             String key = (ofX1 ? "x1 " : "x2 ") + index;
-            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> mine = new java.util.concurrent.FutureTask<>(
+            java.util.concurrent.FutureTask<PreparedTile> mine = new java.util.concurrent.FutureTask<>(
                 () -> {
                     Tensor xs = Layout.sliceAxis(ofX1 ? x1 : x2, 0, from, to);
                     slices.add(xs);
                     return tiles.prepare(xs);
                 });
-            java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> task = tasks.putIfAbsent(key, mine);
+            java.util.concurrent.FutureTask<PreparedTile> task = tasks.putIfAbsent(key, mine);
             if (task == null) {
                 task = mine;
                 task.run();
@@ -341,7 +341,7 @@ public final class TiledKernel {
 
         @Override
         public void close() {
-            for (java.util.concurrent.FutureTask<EmpiricalNtk.PreparedTile> t : tasks.values()) {
+            for (java.util.concurrent.FutureTask<PreparedTile> t : tasks.values()) {
                 if (t.isDone()) {
                     try {
                         t.get().close();
@@ -366,7 +366,7 @@ public final class TiledKernel {
         }
         TilePlan.Tile first = pending.get(0);
         PreparedCache cache = new PreparedCache();
-        EmpiricalNtk.PreparedTile p = cache.get(true, first.row(), first.rowFrom(), first.rowTo());
+        PreparedTile p = cache.get(true, first.row(), first.rowFrom(), first.rowTo());
         double perExample = (double) (p.bytes() + (long) first.rows() * Shapes.size(plan.perExample())
                 * plan.dtype().bytes()) / first.rows();
         long all = (long) Math.ceil(perExample * (plan.n1() + (plan.symmetric() ? 0 : plan.n2())));

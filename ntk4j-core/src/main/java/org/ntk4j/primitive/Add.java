@@ -38,4 +38,10 @@ public final class Add extends BinaryPrimitive {
     public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
         return LinearStructure.broadcast(inputs[operand], output, 1);
     }
+
+    /** p' broadcast and added: the rows are δ summed over the broadcast axes. */
+    @Override
+    public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return ConsumerRule.Broadcast.of(inputs, output, operand, constants, 1, false);
+    }
 }

@@ -88,6 +88,53 @@ public final class Conv implements Primitive {
         return 2.0 * output.size() * (inputs[1].size() / (double) inputs[1].dim(-1));
     }
 
+    /**
+     * The filter (operand 1) of this convolution: the im2col patches of the input are the data factor A [N, R, C]
+     * (R output positions, C = KH·KW·Cin), the output channels the features F; the HWIO filter is laid out
+     * [C axes..., F]. None for the input operand.
+     */
+    @Override
+    public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        if (operand != 1) {
+            return null;
+        }
+        int[] ws = inputs[1].shape();
+        int cout = ws[ws.length - 1];
+        int[] os = output.shape();
+        int positions = Shapes.size(os) / Math.max(1, os[0]) / Math.max(1, cout);
+        return new ConsumerRule.Linear(Shapes.iota(ws.length - 1), new int[] {ws.length - 1}, positions,
+                Shapes.size(ws) / Math.max(1, cout), cout) {
+            @Override
+            public Tensor data(Tensor x) {
+                int n = x.dim(0);
+                int[] kernel = java.util.Arrays.copyOfRange(ws, 0, ws.length - 2);
+                int[] xs = x.shape();
+                int[] spatial = java.util.Arrays.copyOfRange(xs, 1, xs.length - 1);
+                Convolution.Geometry g = Convolution.Geometry.of(window, n, spatial, xs[xs.length - 1], kernel,
+                        cout);
+                Tensor cols = Tensor.empty(x.dtype(), n * g.outputPositions(), g.rowLength());
+                Convolution.im2col(x, g, 0, n, cols);
+                return cols.reshapeMove(n, g.outputPositions(), g.rowLength());
+            }
+
+            @Override
+            public Tensor cotangent(Tensor delta) {
+                int k = delta.dim(0);
+                int n = delta.dim(1);
+                return delta.reshape(k, n, delta.size() / (k * n * cout), cout); // a copy: δ stays the caller's
+            }
+        };
+    }
+
+    /** The im2col buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        int[] xs = inputs[0].shape();
+        int[] ws = inputs[1].shape();
+        return Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs), xs[xs.length - 1],
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.forward(in[0], in[1], window);

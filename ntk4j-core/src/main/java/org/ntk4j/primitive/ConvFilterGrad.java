@@ -103,6 +103,14 @@ public final class ConvFilterGrad implements Primitive {
         return 2.0 * inputs[1].size() * (output.size() / (double) output.dim(-1));
     }
 
+    /** The im2col buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        int[] xs = inputs[0].shape();
+        return Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs), xs[xs.length - 1],
+                filterSpatial, inputs[1].dim(-1)).workspaceElements() * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.filterGrad(in[0], in[1], filterSpatial, window);

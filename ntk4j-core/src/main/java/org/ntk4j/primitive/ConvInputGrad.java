@@ -111,6 +111,14 @@ public final class ConvInputGrad implements Primitive {
         return 2.0 * g.n() * g.tapContributions() * g.cin() * g.cout();
     }
 
+    /** The column buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        int[] ws = inputs[1].shape();
+        return Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Convolution.inputGrad(in[0], in[1], inputSpatial, window);

@@ -220,6 +220,69 @@ public final class DotGeneral implements Primitive {
         return 2.0 * output.size() * k;
     }
 
+    /**
+     * A parameter on either side of a dot_general without batch axes, in the logical layout, whose data operand
+     * keeps its example axis 0 free (and, with the parameter on the left, gives y's first axis: the parameter
+     * then has no free axes): the data's free axes other than the examples are the positions R, its contracted
+     * axes the fan-in C, the parameter's free axes the features F. None otherwise.
+     */
+    @Override
+    public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        int dataSide = 1 - operand;
+        int[] dataContract = dataSide == 0 ? lhsContract : rhsContract;
+        int[] pContract = operand == 0 ? lhsContract : rhsContract;
+        int dataRank = inputs[dataSide].rank();
+        int pRank = inputs[operand].rank();
+        if (!logicalLayout() || lhsBatch.length != 0 || dataRank == 0 || Shapes.contains(dataContract, 0)
+                || (dataSide == 1 && lhsFree(pRank).length != 0)) {
+            return null;
+        }
+        int[] dataFree = dataSide == 0 ? lhsFree(dataRank) : rhsFree(dataRank);
+        int[] pFree = operand == 0 ? lhsFree(pRank) : rhsFree(pRank);
+        int[] ps = inputs[operand].shape();
+        int[] ds = inputs[dataSide].shape();
+        int c = 1;
+        for (int a : pContract) {
+            c *= ps[a];
+        }
+        int f = 1;
+        for (int a : pFree) {
+            f *= ps[a];
+        }
+        int r = 1;
+        for (int i = 1; i < dataFree.length; i++) {
+            r *= ds[dataFree[i]];
+        }
+        int paramFree = pFree.length;
+        int nDataFree = dataFree.length;
+        return new ConsumerRule.Linear(pContract, pFree, r, c, f) {
+            @Override
+            public Tensor data(Tensor a) {
+                Tensor t = org.ntk4j.cpu.Layout.transpose(a, Shapes.concat(dataFree, dataContract));
+                int n = a.dim(0);
+                return t.reshapeMove(n, t.size() / (n * Math.max(1, fanIn())), fanIn());
+            }
+
+            @Override
+            public Tensor cotangent(Tensor delta) {
+                int k = delta.dim(0);
+                int n = delta.dim(1);
+                // y = [lhs free..., rhs free...], behind the stacked axis 0
+                int dataStart = dataSide == 0 ? 0 : paramFree;
+                int paramStart = dataSide == 0 ? nDataFree : 0;
+                int[] perm = new int[1 + nDataFree + paramFree];
+                for (int i = 0; i < nDataFree; i++) {
+                    perm[1 + i] = 1 + dataStart + i;
+                }
+                for (int i = 0; i < paramFree; i++) {
+                    perm[1 + nDataFree + i] = 1 + paramStart + i;
+                }
+                Tensor t = org.ntk4j.cpu.Layout.transpose(delta, perm);
+                return t.reshapeMove(k, n, t.size() / (k * n * Math.max(1, features())), features());
+            }
+        };
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return DotGeneralKernel.dot(in[0], in[1], lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);

@@ -43,4 +43,10 @@ public final class Mul extends BinaryPrimitive {
         double c = LinearStructure.scalarConstant(constants[1 - operand]);
         return Double.isNaN(c) ? null : LinearStructure.broadcast(inputs[operand], output, c);
     }
+
+    /** p' broadcast and multiplied by the data: the rows are δ·a summed over the broadcast axes. */
+    @Override
+    public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return ConsumerRule.Broadcast.of(inputs, output, operand, constants, 1, true);
+    }
 }

@@ -14,7 +14,9 @@ import org.ntk4j.tensor.Tensor;
  *   <li>{@link #vjp}: reverse mode on stacked cotangents;</li>
  *   <li>{@link #linearStructure}: for primitives linear in an operand that move elements without mixing them
  *       (layout operations, neg, scaling, add/sub), the structure of ∂out/∂operand, which structured
- *       derivatives composes along a parameter's path to its consumer.</li>
+ *       derivatives composes along a parameter's path to its consumer;</li>
+ *   <li>{@link #consumerRule}: where a parameter-only operand meets the examples, the structure of the
+ *       per-example Jacobian that structured derivatives contract (see {@link ConsumerRule}).</li>
  * </ul>
  * The derivative rules emit graph operations (on the {@link Var}s they are given), so they run as one
  * batched computation over the K vectors: GEMMs, not K passes. Implementations are immutable; their
@@ -83,6 +85,23 @@ public interface Primitive {
      * @return the structure, or null when this primitive has none for that operand
      */
     default LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return null;
+    }
+
+    /**
+     * The structure of the per-example Jacobian ∂y_n/∂inputs[operand] when this equation consumes a parameter-only
+     * value in that operand and its other operand carries the examples on axis 0 (see {@link ConsumerRule});
+     * null (the default) when this primitive declares none for these types, which sends the parameter to
+     * structured derivatives' dense fallback (per-example rows from {@link #vjp}). {@code constants[i]} is
+     * operand i's value when it is a graph constant, null otherwise.
+     *
+     * @param inputs the operand types, as accepted by {@link #outputType}
+     * @param output the result type {@link #outputType} returned for them
+     * @param operand the index of the parameter-only operand
+     * @param constants per operand, its value when it is a graph constant, else null; read, not closed
+     * @return the rule, or null when this primitive has none for that operand
+     */
+    default ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
         return null;
     }
 

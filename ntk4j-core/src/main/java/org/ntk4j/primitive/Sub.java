@@ -38,4 +38,10 @@ public final class Sub extends BinaryPrimitive {
     public LinearStructure linearStructure(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
         return LinearStructure.broadcast(inputs[operand], output, operand == 0 ? 1 : -1);
     }
+
+    /** p' broadcast and subtracted: the rows are ±δ (- on the right) summed over the broadcast axes. */
+    @Override
+    public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
+        return ConsumerRule.Broadcast.of(inputs, output, operand, constants, operand == 0 ? 1 : -1, false);
+    }
 }

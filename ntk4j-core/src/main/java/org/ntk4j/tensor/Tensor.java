@@ -54,6 +54,7 @@ public final class Tensor implements AutoCloseable {
         }
         long live = LIVE.addAndGet(capacity * dtype.bytes());
         PEAK.accumulateAndGet(live, Math::max);
+        TensorScope.register(this);
     }
 
     /**
@@ -114,6 +115,7 @@ public final class Tensor implements AutoCloseable {
         this.pointer = from.pointer;
         this.floats = from.floats;
         this.doubles = from.doubles;
+        TensorScope.register(this);
     }
 
     /**

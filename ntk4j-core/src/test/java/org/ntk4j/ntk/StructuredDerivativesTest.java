@@ -114,13 +114,14 @@ class StructuredDerivativesTest {
             int[] in = spec.startsWith("fcn") ? new int[] {5} : new int[] {3, 4};
             org.ntk4j.nn.Params p = m.init(2, in, DType.F64);
             List<ParamSpec> specs = m.paramSpecs(in);
-            ParameterConsumers pc = new ParameterConsumers(m.trace(4, in, DType.F64), specs.size());
+            SidePlan side = SidePlan.of(m, 4, in, DType.F64);
+            ParameterConsumers pc = side.pc;
             Tensor[] args = new Tensor[specs.size()];
             for (int i = 0; i < args.length; i++) {
                 args[i] = p.get(specs.get(i).path());
             }
             int checked = 0;
-            try (PerExamplePass pass = new PerExamplePass(pc, args, Tensor.randomNormal(DType.F64, 3,
+            try (PerExamplePass pass = new PerExamplePass(side, args, Tensor.randomNormal(DType.F64, 3,
                     org.ntk4j.tensor.Shapes.prepend(4, in)))) {
                 for (ParameterConsumers.Consumer c : pc.consumers) {
                     Tensor fast = ElementwiseRows.rows(pass, c);

@@ -141,9 +141,10 @@ public final class TiledKernelRun {
      * @param flops the predicted FLOPs of the tiles computed by this run
      * @param computed tiles computed by this run
      * @param resumed tiles already done before it
+     * @param flopsCounted the FLOPs counted while the tiles ran ({@link org.ntk4j.graph.FlopCount})
      */
     public record Result(Request request, TilePlan plan, double seconds, long peakBytes, double flops, int computed,
-                         int resumed) {
+                         int resumed, long flopsCounted) {
     }
 
     /** The locks of a run's outputs (OUT, and SEM with an ensemble). */
@@ -348,6 +349,7 @@ public final class TiledKernelRun {
         events.planned(plan);
         Tensor.resetPeakBytes();
         long start = System.nanoTime();
+        long flopsBefore = org.ntk4j.graph.FlopCount.total();
         int alreadyDone;
         Counted counted;
         String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
@@ -388,7 +390,8 @@ public final class TiledKernelRun {
             Blas.setThreads(blasBefore);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone);
+        return new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone,
+                org.ntk4j.graph.FlopCount.total() - flopsBefore);
     }
 
     /** Counts the tiles computed here and their predicted FLOPs, and passes each on. */

@@ -1,0 +1,182 @@
+package org.ntk4j.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * {@code ./ntk4j bench plans --baseline CLASSPATH}: this build against another (the previous commit's, built by
+ * {@code ntk4j-bench/run-plans.sh}) side by side in one run. Each workload runs in a fresh JVM per build, the two
+ * builds alternating round by round; a JVM times a number of repeated calls after a warm-up (as a sweep or a
+ * benchmark loop makes them) and reports the median. Printed: each workload's median seconds per call under both
+ * builds and the ratio baseline / this (above 1: this build is faster). Workloads: the paper's FCN sweep points
+ * (depth 9, width 128, O = 8, inputs of 3) by structured derivatives at N = 16, 32, 64; neural-tangents' FCN
+ * example (3 × 2048, O = 8, 16 inputs of 3,072, AUTO); the cnn of the peers' comparison (3 × conv 32, 16 images
+ * 16×16×3, AUTO); and the tiled pNTK of fcn(depth=2,width=512,out=10) on 1,024 inputs of 784 with a 256 MiB budget.
+ * The worker uses only API both builds share.
+ */
+public final class PlansBench {
+    private static final String[] WORKLOADS = {"paper-sd-16", "paper-sd-32", "paper-sd-64", "fcn-example", "cnn",
+        "tiled-pntk"};
+
+    private PlansBench() {
+    }
+
+    /**
+     * Runs the comparison.
+     *
+     * @param args {@code --baseline CLASSPATH [--rounds R] [--out FILE] [--only W1,W2]}
+     * @throws Exception if a worker fails
+     */
+    public static void main(String[] args) throws Exception {
+        String baseline = null;
+        int rounds = 3;
+        Path out = null;
+        String[] only = WORKLOADS;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--baseline" -> baseline = args[++i];
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--out" -> out = Path.of(args[++i]);
+                case "--only" -> only = args[++i].split(",");
+                case "--help", "-h" -> {
+                    System.out.println("usage: ntk4j bench plans --baseline CLASSPATH [--rounds R] [--out FILE] "
+                            + "[--only " + String.join(",", WORKLOADS) + "]");
+                    return;
+                }
+                default -> throw new IllegalArgumentException("plans: unknown option " + args[i]);
+            }
+        }
+        if (baseline == null) {
+            throw new IllegalArgumentException("plans: --baseline CLASSPATH is required (the build to compare with; "
+                    + "ntk4j-bench/run-plans.sh builds the previous commit's)");
+        }
+        String current = System.getProperty("java.class.path");
+        String bench = Path.of(PlansBench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%-14s %14s %14s %8s%n", "workload",
+                "baseline s", "this s", "ratio"));
+        for (String w : only) {
+            double[] base = new double[rounds];
+            double[] mine = new double[rounds];
+            for (int r = 0; r < rounds; r++) {
+                base[r] = worker(bench + java.io.File.pathSeparator + baseline, w);
+                mine[r] = worker(current, w);
+                System.err.printf(Locale.ROOT, "%s round %d: baseline %.4f s, this %.4f s%n", w, r + 1, base[r],
+                        mine[r]);
+            }
+            double b = Timing.median(base);
+            double m = Timing.median(mine);
+            String line = String.format(Locale.ROOT, "%-14s %14.4f %14.4f %8.2f%n", w, b, m, b / m);
+            System.out.print(line);
+            table.append(line);
+        }
+        if (out != null) {
+            Files.writeString(out, table.toString());
+        }
+    }
+
+    /** Runs one workload in a fresh JVM on {@code classpath}; returns its median seconds per call. */
+    private static double worker(String classpath, String workload) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx4g", "-Dorg.bytedeco.javacpp.maxBytes=6g", "-cp", classpath, Worker.class.getName(), workload));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String result = null;
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                if (line.startsWith("SECONDS ")) {
+                    result = line.substring(8).trim();
+                }
+            }
+        }
+        if (p.waitFor() != 0 || result == null) {
+            throw new IllegalStateException("plans: worker " + workload + " failed (exit " + p.exitValue() + ")");
+        }
+        return Double.parseDouble(result);
+    }
+
+    /** One workload, timed in this JVM: warm-up calls, then the median of timed calls. */
+    public static final class Worker {
+        private Worker() {
+        }
+
+        /**
+         * Runs a workload and prints {@code SECONDS median}.
+         *
+         * @param args the workload's name
+         * @throws Exception if it fails
+         */
+        public static void main(String[] args) throws Exception {
+            String w = args[0];
+            double seconds;
+            if (w.startsWith("paper-sd-")) {
+                int n = Integer.parseInt(w.substring("paper-sd-".length()));
+                seconds = kernel("fcn(depth=9,width=128,out=8,act=relu,w_std=1,b_std=0)", new int[] {3}, n,
+                        Method.STRUCTURED_DERIVATIVES, 5, 30);
+            } else if (w.equals("fcn-example")) {
+                seconds = kernel("fcn(depth=3,width=2048,out=8)", new int[] {3072}, 16, Method.AUTO, 2, 7);
+            } else if (w.equals("cnn")) {
+                seconds = kernel("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 16, Method.AUTO, 2, 7);
+            } else if (w.equals("tiled-pntk")) {
+                seconds = tiled();
+            } else {
+                throw new IllegalArgumentException("unknown workload " + w);
+            }
+            System.out.println("SECONDS " + seconds);
+        }
+
+        private static double kernel(String spec, int[] in, int n, Method method, int warmup, int reps) {
+            Model m = Zoo.parse(spec);
+            Params p = m.init(0, in, DType.F32);
+            Tensor x = Tensor.randomNormal(DType.F32, 1, org.ntk4j.tensor.Shapes.prepend(n, in));
+            EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes().method(method);
+            double[] t = new double[reps];
+            for (int i = 0; i < warmup + reps; i++) {
+                long t0 = System.nanoTime();
+                e.ntk(x, null).close();
+                if (i >= warmup) {
+                    t[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                }
+            }
+            return Timing.median(t);
+        }
+
+        private static double tiled() throws IOException {
+            Model m = Zoo.parse("fcn(depth=2,width=512,out=10)");
+            int[] in = {784};
+            Params p = m.init(0, in, DType.F32);
+            Tensor x = Tensor.randomNormal(DType.F32, 1, 1024, 784);
+            long budget = 256L << 20;
+            KernelKind kind = KernelKind.parse("pntk", 0);
+            EmpiricalNtk e = EmpiricalNtk.of(m, p).memoryBudget(budget);
+            int cores = Runtime.getRuntime().availableProcessors();
+            TilePlan plan = TilePlanner.of(e, kind).budget(budget).workers(cores).plan(1024, 0, in, DType.F32);
+            double[] t = new double[3];
+            for (int i = 0; i < 4; i++) {
+                long t0 = System.nanoTime();
+                new TiledKernel(e, plan, x, null).run(new java.util.HashSet<>(), (tile, block) -> { }, null);
+                if (i >= 1) {
+                    t[i - 1] = (System.nanoTime() - t0) / 1e9;
+                }
+            }
+            return Timing.median(t);
+        }
+    }
+}

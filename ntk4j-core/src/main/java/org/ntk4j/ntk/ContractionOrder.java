@@ -1,0 +1,58 @@
+package org.ntk4j.ntk;
+
+/**
+ * The evaluation orders of structured derivatives' four-operand contraction for one parameter with a linear
+ * consumer rule (data A [N, R, C], cotangent D [O, N, R, F]), each with its exact FLOP rule; the plan takes the
+ * cheapest for the whole problem and the executor counts the FLOPs of the one it runs by the same rule.
+ */
+enum ContractionOrder {
+    /** Σ_{r1,r2} ⟨A1[n1,r1], A2[n2,r2]⟩ · ⟨D1[·,n1,r1], D2[·,n2,r2]⟩: GA, GD, then their Hadamard sum. */
+    GRAM,
+    /** K = A1·A2ᵀ, then D1·K over r1, then ·D2 over (r2, f) (R &gt; 1 only). */
+    SANDWICH,
+    /** The per-example rows, then their contraction (Jacobian contraction's order). */
+    ROWS;
+
+    /**
+     * Exact FLOPs of this order for one parameter, full kernel or traced over the outputs.
+     *
+     * @param same whether x2 = x1 with both sides one tensor (the rows are formed once)
+     */
+    double flops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        switch (this) {
+            case GRAM:
+                return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, traced);
+            case SANDWICH:
+                return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, traced);
+            default:
+                return StructuredDerivatives.rowFlops(n1, n2, o, r, c, f, traced, same);
+        }
+    }
+
+    /**
+     * The order with the fewest FLOPs (ties: the earlier). For R = 1 the sandwich is not considered: with one
+     * position K = A1·A2ᵀ is a scalar per pair of examples, and the sandwich is the Gram order with that scalar
+     * applied to D1 first, O·F multiplications per pair instead of O² but through an N1·O·F·N2 temporary and two
+     * extra passes over it, which cost more time than the multiplications they save.
+     */
+    static ContractionOrder cheapest(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        ContractionOrder best = GRAM;
+        double bestFlops = GRAM.flops(n1, n2, o, r, c, f, traced, same);
+        for (ContractionOrder k : new ContractionOrder[] {SANDWICH, ROWS}) {
+            if (k == SANDWICH && r == 1) {
+                continue;
+            }
+            double fl = k.flops(n1, n2, o, r, c, f, traced, same);
+            if (fl < bestFlops) {
+                best = k;
+                bestFlops = fl;
+            }
+        }
+        return best;
+    }
+
+    /** The FLOPs of the order {@link #cheapest} takes. */
+    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        return cheapest(n1, n2, o, r, c, f, traced, same).flops(n1, n2, o, r, c, f, traced, same);
+    }
+}

@@ -1,0 +1,116 @@
+package org.ntk4j.ntk;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import org.ntk4j.cpu.Parallel;
+import org.ntk4j.tensor.Tensor;
+
+/** The last step of structured derivatives' Gram order: the Hadamard product of GA and GD summed over positions. */
+final class GramCombine {
+    private GramCombine() {
+    }
+
+    /**
+     * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
+     * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies. For
+     * R = 1 it is evaluated as acc += (s2·ga[n1,n2])·gd, the coefficients (s2·ga) spread over a row once per n1
+     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful).
+     */
+    static void combine(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
+        int rowLen = n2 * o; // acc elements per (n1, o1)
+        int gdRow = r * n2 * o * r; // gd elements per (n1, o1)
+        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen * r * r));
+        if (acc.dtype() == org.ntk4j.tensor.DType.F32) {
+            FloatBuffer k = acc.floats();
+            FloatBuffer a = ga.floats();
+            FloatBuffer d = gd.floats();
+            float s = (float) s2;
+            Parallel.range(n1 * o, grain, (lo, hi) -> {
+                // dense layers (R = 1): GA is one scalar per pair of examples; each row goes through heap
+                // arrays (bulk copies) so that the loop over it is a plain, vectorisable array loop
+                float[] kRow = r == 1 ? new float[rowLen] : null;
+                float[] dRow = r == 1 ? new float[rowLen] : null;
+                float[] coef = r == 1 ? new float[rowLen] : null;
+                int coefFor = -1;
+                for (int row = lo; row < hi; row++) {
+                    int i1 = row / o;
+                    int kBase = row * rowLen;
+                    int dBase = row * gdRow;
+                    if (r == 1) {
+                        if (coefFor != i1) {
+                            for (int j2 = 0; j2 < n2; j2++) {
+                                java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s * a.get(i1 * n2 + j2));
+                            }
+                            coefFor = i1;
+                        }
+                        k.get(kBase, kRow);
+                        d.get(dBase, dRow);
+                        for (int q = 0; q < rowLen; q++) {
+                            kRow[q] += coef[q] * dRow[q];
+                        }
+                        k.put(kBase, kRow);
+                        continue;
+                    }
+                    for (int j2 = 0; j2 < n2; j2++) {
+                        for (int q = 0; q < o; q++) {
+                            float sum = 0;
+                            for (int r1 = 0; r1 < r; r1++) {
+                                int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                                int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
+                                for (int r2 = 0; r2 < r; r2++) {
+                                    sum += a.get(aOff + r2) * d.get(dOff + r2);
+                                }
+                            }
+                            int kOff = kBase + j2 * o + q;
+                            k.put(kOff, k.get(kOff) + s * sum);
+                        }
+                    }
+                }
+            });
+            return;
+        }
+        DoubleBuffer k = acc.doubles();
+        DoubleBuffer a = ga.doubles();
+        DoubleBuffer d = gd.doubles();
+        Parallel.range(n1 * o, grain, (lo, hi) -> {
+            double[] kRow = r == 1 ? new double[rowLen] : null;
+            double[] dRow = r == 1 ? new double[rowLen] : null;
+            double[] coef = r == 1 ? new double[rowLen] : null;
+            int coefFor = -1;
+            for (int row = lo; row < hi; row++) {
+                int i1 = row / o;
+                int kBase = row * rowLen;
+                int dBase = row * gdRow;
+                if (r == 1) {
+                    if (coefFor != i1) {
+                        for (int j2 = 0; j2 < n2; j2++) {
+                            java.util.Arrays.fill(coef, j2 * o, (j2 + 1) * o, s2 * a.get(i1 * n2 + j2));
+                        }
+                        coefFor = i1;
+                    }
+                    k.get(kBase, kRow);
+                    d.get(dBase, dRow);
+                    for (int q = 0; q < rowLen; q++) {
+                        kRow[q] += coef[q] * dRow[q];
+                    }
+                    k.put(kBase, kRow);
+                    continue;
+                }
+                for (int j2 = 0; j2 < n2; j2++) {
+                    for (int q = 0; q < o; q++) {
+                        double sum = 0;
+                        for (int r1 = 0; r1 < r; r1++) {
+                            int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                            int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
+                            for (int r2 = 0; r2 < r; r2++) {
+                                sum += a.get(aOff + r2) * d.get(dOff + r2);
+                            }
+                        }
+                        int kOff = kBase + j2 * o + q;
+                        k.put(kOff, k.get(kOff) + s2 * sum);
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,267 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ntk4j.cpu.DotGeneralKernel;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Jacobian contraction: per-example parameter Jacobians (each consumer's own rows pushed through the parameter
+ * path's VJP, from the shared per-example pass) contracted one parameter at a time; dense weights written
+ * directly, over chunks of fan-in rows when large; Jacobians over tiles of examples when one would pass the tile
+ * limit; and, for a model that mixes examples, the exact batch path (N·O one-hot cotangents).
+ */
+final class JacobianContraction extends KernelStrategy {
+    JacobianContraction(Model model, Params params, long tileBytes, long[] problem) {
+        super(model, params, tileBytes, problem);
+    }
+
+    /**
+     * Jacobian contraction. With examples independent, parameter by parameter: the per-example Jacobian of
+     * one parameter is formed for x1 (and x2), contracted into the kernel, and released before the next, so
+     * that memory holds one parameter's Jacobians at a time (as XLA's layer-by-layer contraction does).
+     */
+    @Override
+    Tensor kernel(KernelInputs in) {
+        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
+        if (!side1.perExampleShortcut) {
+            Tensor[] j1 = batchJacobians(side1, in.x1, in.specs);
+            Tensor[] j2 = in.same ? j1
+                    : batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs);
+            try {
+                return contract(java.util.Arrays.asList(j1), java.util.Arrays.asList(j2), in, true);
+            } finally {
+                KernelSupport.closeAll(j1);
+                if (!in.same) {
+                    KernelSupport.closeAll(j2);
+                }
+            }
+        }
+        Tensor[] ps = paramArgs(in.specs);
+        try (PerExamplePass pass1 = new PerExamplePass(side1, ps, in.x1);
+             PerExamplePass pass2 = in.same ? null
+                     : new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2)) {
+            return block(in, pass1, in.same ? pass1 : pass2);
+        }
+    }
+
+    /** Jacobian contraction from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
+    @Override
+    Tensor block(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2) {
+        ParameterConsumers pc1 = pass1.pc;
+        ParameterConsumers pc2 = pass2.pc;
+        Tensor acc = null;
+        int o = pass1.o;
+        for (int p = 0; p < in.specs.size(); p++) {
+            PerExamplePass.Dense d1 = PerExamplePass.denseForm(pc1, p);
+            PerExamplePass.Dense d2 = in.same ? d1 : PerExamplePass.denseForm(pc2, p);
+            if (d1 != null && d2 != null) {
+                try (Tensor k = denseParameterKernel(in, pass1, in.same ? pass1 : pass2, d1, d2)) {
+                    if (acc == null) {
+                        acc = k.copy();
+                    } else {
+                        KernelSupport.addInto(acc, k);
+                    }
+                }
+                continue;
+            }
+            int[] t1 = Tiles.split(pass1.n, PerExamplePass.bytesPerExample(pc1, o, p, in.dtype), tileBytes);
+            int[] t2 = in.same ? t1 : Tiles.split(pass2.n, PerExamplePass.bytesPerExample(pc2, o, p, in.dtype),
+                    tileBytes);
+            if (Tiles.count(t1) > 1 || Tiles.count(t2) > 1) {
+                try (Tensor k = tiledParameterKernel(in, pass1, in.same ? pass1 : pass2, p, t1, t2)) {
+                    if (acc == null) {
+                        acc = k.copy();
+                    } else {
+                        KernelSupport.addInto(acc, k);
+                    }
+                }
+                continue;
+            }
+            Tensor j1 = pass1.jacobians(List.of(p))[0];
+            Tensor j2 = in.same ? j1 : pass2.jacobians(List.of(p))[0];
+            try (Tensor k = contract(List.of(j1), List.of(j2), in, true)) {
+                if (acc == null) {
+                    acc = k.copy();
+                } else {
+                    KernelSupport.addInto(acc, k);
+                }
+            } finally {
+                j1.close();
+                if (!in.same) {
+                    j2.close();
+                }
+            }
+        }
+        return acc != null ? acc : contract(List.of(), List.of(), in, true);
+    }
+
+    /**
+     * One parameter's kernel when the parameter feeds a dense layer as it is: its Jacobian written directly in
+     * example-major layout, over chunks of its fan-in rows when the whole would pass the tile limit (every
+     * example and output in each chunk, so each chunk is one GEMM over all N·O rows), the chunks' kernels summed.
+     */
+    private Tensor denseParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2,
+                                        PerExamplePass.Dense d1, PerExamplePass.Dense d2) {
+        // the chunks follow the whole problem's size, so that every tile sums the same chunks
+        long examples = problem != null ? Math.max(problem[0], problem[1]) : Math.max(pass1.n, pass2.n);
+        long perRow = examples * pass1.o * d1.f * in.dtype.bytes();
+        int[] chunks = Tiles.split(d1.c, perRow, tileBytes);
+        // the Jacobians written directly: counted as the consumer's one-example row graph per example and side
+        double rowFlops = org.ntk4j.graph.GraphCost.flops(pass1.side.rowGraph(d1.consumer));
+        org.ntk4j.graph.FlopCount.add(pass1.n * rowFlops + (in.same ? 0
+                : pass2.n * org.ntk4j.graph.GraphCost.flops(pass2.side.rowGraph(d2.consumer))));
+        Tensor k = null;
+        for (int i = 0; i < Tiles.count(chunks); i++) {
+            try (Tensor j1 = pass1.denseJacobian(d1, chunks[i], chunks[i + 1]);
+                 Tensor j2 = in.same ? null : pass2.denseJacobian(d2, chunks[i], chunks[i + 1])) {
+                Tensor kc = contract(List.of(j1), List.of(in.same ? j1 : j2), in, true);
+                if (k == null) {
+                    k = kc;
+                } else {
+                    KernelSupport.addInto(k, kc);
+                    kc.close();
+                }
+            }
+        }
+        return k;
+    }
+
+    /**
+     * One parameter's kernel when its per-example Jacobian would pass the tile limit: the Jacobian is formed over
+     * tiles of examples (each tile a tensor of its own, together the same bytes as the whole), and each pair of
+     * tiles is contracted into its block of the kernel. A traced or diagonal batch axis pairs tile i with tile i
+     * only (traced blocks are summed, each divided by the full trace size).
+     */
+    private Tensor tiledParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
+                                        int[] t2) {
+        KernelAxes axes = in.axes();
+        int[] f1 = in.f1();
+        int[] f2 = in.f2();
+        boolean batchPaired = !axes.isTraced(0) && !axes.isDiagonal(0);
+        int[] b2 = batchPaired ? t2 : t1; // a traced or diagonal batch axis has n1 = n2 (checked)
+        Tensor[] j1 = new Tensor[Tiles.count(t1)];
+        Tensor[] j2 = in.same && b2 == t1 ? j1 : new Tensor[Tiles.count(b2)];
+        try {
+            for (int i = 0; i < j1.length; i++) {
+                j1[i] = pass1.jacobians(List.of(p), t1[i], t1[i + 1])[0];
+            }
+            if (j2 != j1) {
+                for (int i = 0; i < j2.length; i++) {
+                    j2[i] = pass2.jacobians(List.of(p), b2[i], b2[i + 1])[0];
+                }
+            }
+            int[] outShape = axes.outputShape(f1, f2);
+            int[] outStrides = Shapes.strides(outShape);
+            Tensor k = Tensor.zeros(in.dtype, outShape);
+            long divisor = axes.traceSize(f1);
+            for (int i = 0; i < j1.length; i++) {
+                for (int j = 0; j < j2.length; j++) {
+                    if (!batchPaired && i != j) {
+                        continue;
+                    }
+                    int[] f1t = f1.clone();
+                    f1t[0] = Tiles.size(t1, i);
+                    int[] f2t = f2.clone();
+                    f2t[0] = Tiles.size(b2, j);
+                    try (Tensor blk = contract(List.of(j1[i]), List.of(j2[j]), axes, f1t, f2t, in.dtype, true,
+                            divisor)) {
+                        if (axes.isTraced(0)) {
+                            KernelSupport.addInto(k, blk);
+                        } else {
+                            int off = t1[i] * outStrides[0] + (batchPaired ? b2[j] * outStrides[1] : 0);
+                            Layout.stridedCopy(blk, 0, Shapes.strides(blk.shape()), k, off, outStrides, blk.shape());
+                        }
+                    }
+                }
+            }
+            return k;
+        } finally {
+            KernelSupport.closeAll(j1);
+            if (j2 != j1) {
+                KernelSupport.closeAll(j2);
+            }
+        }
+    }
+
+    /**
+     * Θ = Σ_p dot_general(J1_p, J2_p) contracting the traced axes (and, for Jacobians, the flattened
+     * parameter axis last) and batching the diagonal axes, then permuted to the zip layout and divided by the
+     * size of the traced axes.
+     */
+    Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelInputs in, boolean withParamAxis) {
+        int[] f1 = in.f1();
+        KernelAxes axes = in.axes();
+        return contract(j1, j2, axes, f1, in.f2(), in.dtype, withParamAxis, axes.traceSize(f1));
+    }
+
+    /** {@link #contract(List, List, Inputs, boolean)} for outputs f1, f2 (tiles of the batch), dividing by divisor. */
+    private static Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelAxes axes, int[] f1, int[] f2,
+                                   DType dtype, boolean withParamAxis, long divisor) {
+        axes.checkShapes(f1, f2);
+        int r = axes.rank();
+        int[] contractAxes = withParamAxis ? Shapes.concat(axes.trace(), new int[] {r}) : axes.trace();
+        Tensor sum = null;
+        for (int p = 0; p < j1.size(); p++) {
+            Tensor t = CountedDot.dot(j1.get(p), j2.get(p), contractAxes, contractAxes, axes.diagonal(),
+                    axes.diagonal());
+            if (sum == null) {
+                sum = t;
+            } else {
+                for (int i = 0; i < sum.size(); i++) {
+                    sum.setFlat(i, sum.getFlat(i) + t.getFlat(i));
+                }
+                t.close();
+            }
+        }
+        if (sum == null) { // a model without parameters has a zero NTK
+            return Tensor.zeros(dtype, axes.outputShape(f1, f2));
+        }
+        Tensor out = Layout.transpose(sum, axes.zipPermutation());
+        sum.close();
+        KernelReduction.scale(out, 1.0 / divisor);
+        return out;
+    }
+
+    /** Per-parameter Jacobians J_p of shape f(x).shape + [size of p], by the cheapest exact route. */
+    Tensor[] jacobians(Tensor x, List<ParamSpec> specs) {
+        SidePlan side = side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
+        if (side.perExampleShortcut) {
+            List<Integer> all = new ArrayList<>();
+            for (int p = 0; p < specs.size(); p++) {
+                all.add(p);
+            }
+            try (PerExamplePass pass = new PerExamplePass(side, paramArgs(specs), x)) {
+                return pass.jacobians(all);
+            }
+        }
+        return batchJacobians(side, x, specs);
+    }
+
+    /**
+     * No per-example shortcut: K = |f(x)| one-hot cotangents, one for each (example, output) entry, through
+     * one stacked VJP of the whole batch (N²·O·[FP]). Exact for models that mix examples.
+     */
+    Tensor[] batchJacobians(SidePlan side, Tensor x, List<ParamSpec> specs) {
+        int[] f = side.f;
+        int k = Shapes.size(f);
+        Graph vjp = side.vjp(k);
+        try (Tensor basis = KernelSupport.identity(x.dtype(), k, f)) {
+            Tensor[] res = vjp.evaluate(KernelSupport.with(paramArgs(specs), x, basis));
+            res[0].close();
+            Tensor[] j = new Tensor[specs.size()];
+            for (int p = 0; p < j.length; p++) {
+                j[p] = res[1 + p].reshape(Shapes.concat(f, new int[] {specs.get(p).size()}));
+                res[1 + p].close();
+            }
+            return j;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package org.ntk4j.ntk;
+
+import java.util.List;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The inputs of one kernel call, validated: x1, x2 (x1 itself when x2 = x1: {@link #same}), one example's shape,
+ * the dtype, the parameters' specs in the graph's input order, and the kernel's axes.
+ */
+final class KernelInputs {
+    final Tensor x1;
+    final Tensor x2;
+    final boolean same;
+    final int[] perExample;
+    final DType dtype;
+    final List<ParamSpec> specs;
+
+    private final Model model;
+    private final int[] traceAxes;
+    private final int[] diagonalAxes;
+
+    /**
+     * Validates x1 and x2 (null: x1) for a kernel of {@code model} at {@code params} with these axes; check =
+     * false: inputs already validated (the tiles of a prepared kernel).
+     */
+    KernelInputs(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Tensor x1, Tensor x2,
+                 boolean check) {
+        this.model = model;
+        this.traceAxes = traceAxes;
+        this.diagonalAxes = diagonalAxes;
+        if (x1 == null) {
+            throw new IllegalArgumentException("x1: must not be null");
+        }
+        if (x1.rank() < 1) {
+            throw new IllegalArgumentException("x1: expected a batch [n, ...], got a scalar");
+        }
+        this.x1 = x1;
+        this.same = x2 == null;
+        this.x2 = same ? x1 : x2;
+        this.perExample = Shapes.dropFirst(x1.shape());
+        this.dtype = x1.dtype();
+        if (!same && (!java.util.Arrays.equals(Shapes.dropFirst(x2.shape()), perExample)
+                || x2.dtype() != dtype)) {
+            throw new IllegalArgumentException("x2: examples must be " + new TensorType(dtype, perExample)
+                    + " like those of x1, got a batch " + TensorType.of(x2));
+        }
+        this.specs = model.paramSpecs(perExample);
+        if (check) {
+            params.validate(specs, dtype);
+            KernelSupport.checkFinite("x1", x1);
+            if (!same) {
+                KernelSupport.checkFinite("x2", x2);
+            }
+        }
+    }
+
+    KernelAxes axes() {
+        return new KernelAxes(model.outputShape(perExample).length + 1, traceAxes, diagonalAxes);
+    }
+
+    int[] f1() {
+        return Shapes.prepend(x1.dim(0), model.outputShape(perExample));
+    }
+
+    int[] f2() {
+        return Shapes.prepend(x2.dim(0), model.outputShape(perExample));
+    }
+}

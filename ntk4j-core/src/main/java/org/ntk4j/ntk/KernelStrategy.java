@@ -1,0 +1,65 @@
+package org.ntk4j.ntk;
+
+import java.util.List;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * One exact method as a strategy over the kernel's plan: {@link #prepare} does a side's share of the work once
+ * (for Jacobian contraction and structured derivatives the per-example pass: the forward pass and the backward
+ * pass with O stacked cotangents, read at every parameter consumer; NTK-vector products need none), and
+ * {@link #block} computes the kernel between two prepared sides (the same object when x2 = x1);
+ * {@link #kernel} is the whole kernel of a call, which also covers axes that trace or take the diagonal of the
+ * example axis and models that mix examples. The graphs come from the cached {@link SidePlan}s.
+ */
+abstract class KernelStrategy {
+    final Model model;
+    final Params params;
+    /** The largest tensor the method forms before it tiles its work. */
+    final long tileBytes;
+    /** The whole problem's (n1, n2, 1 when x2 = x1) that fixes the size-dependent choices, or null: the inputs'. */
+    final long[] problem;
+
+    KernelStrategy(Model model, Params params, long tileBytes, long[] problem) {
+        this.model = model;
+        this.params = params;
+        this.tileBytes = tileBytes;
+        this.problem = problem;
+    }
+
+    /** The whole kernel of validated inputs, in the layout of their axes. */
+    abstract Tensor kernel(KernelInputs in);
+
+    /**
+     * The block between two prepared sides ({@code rows == columns}: x2 = x1), in the layout of the inputs' axes;
+     * the passes are null for a method that prepares nothing.
+     */
+    abstract Tensor block(KernelInputs in, PerExamplePass rows, PerExamplePass columns);
+
+    /** Whether {@link #prepare} runs the per-example pass. */
+    boolean needsPass() {
+        return true;
+    }
+
+    /** A side's shared work: its per-example pass (null when the method needs none). The caller closes it. */
+    PerExamplePass prepare(Tensor x) {
+        if (!needsPass()) {
+            return null;
+        }
+        int[] perExample = org.ntk4j.tensor.Shapes.dropFirst(x.shape());
+        return new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(model.paramSpecs(perExample)),
+                x);
+    }
+
+    Tensor[] paramArgs(List<ParamSpec> specs) {
+        return KernelSupport.paramArgs(params, specs);
+    }
+
+    /** The cached plan of one side: the traced graph and every graph derived from it. */
+    SidePlan side(int n, int[] perExample, DType dtype) {
+        return SidePlan.of(model, n, perExample, dtype);
+    }
+}

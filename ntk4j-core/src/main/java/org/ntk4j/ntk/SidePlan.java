@@ -1,0 +1,196 @@
+package org.ntk4j.ntk;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.ntk4j.autodiff.Jvp;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.Model;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.TensorScope;
+
+/**
+ * Everything about one side of a kernel (x1, or x2) that depends on its shapes and not on its data, built once
+ * per (model, number of examples, example shape, dtype) and cached: the traced forward graph, its table of
+ * parameter consumers, the per-example pass graph (forward plus the backward pass with O stacked cotangents, read
+ * at the consumers), each consumer's one-example row graph, each parameter's path VJP, each parameter's
+ * structured form, and the stacked VJP/JVP graphs NTK-vector products evaluate. The cost model reads these
+ * graphs and the methods evaluate the very same objects, so a repeated kernel, a tile of a size already seen, or
+ * a benchmark loop traces nothing ({@link Model#traceCount()}). Thread-safe: graphs are built at most once and
+ * only read afterwards.
+ */
+final class SidePlan {
+    /** Per model (by identity; weakly held), its side plans by shape, least recently used first. */
+    private static final Map<Model, Map<String, SidePlan>> CACHE = Collections.synchronizedMap(new WeakHashMap<>());
+    /** Side plans kept per model: enough for a tiled run's tile sizes and a sweep of a few problem sizes. */
+    private static final int PER_MODEL = 32;
+
+    final int n;
+    final int[] perExample;
+    final DType dtype;
+    final int nParams;
+    final Graph graph;
+    final ParameterConsumers pc;
+    /** Whether the per-example shortcut (K = O cotangents for all examples at once) applies. */
+    final boolean perExampleShortcut;
+    /** Outputs per example. */
+    final int o;
+    /** The output shape f(x).shape. */
+    final int[] f;
+    private volatile Pass pass;
+    private final Map<Integer, Graph> rowGraphs = new ConcurrentHashMap<>();
+    private final Map<String, Graph> pathVjps = new ConcurrentHashMap<>();
+    private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();
+    private final Map<Integer, Graph> jvps = new ConcurrentHashMap<>();
+    private volatile StructuredDerivatives.Structured[] structured;
+
+    /** The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. */
+    static final class Pass {
+        final Graph graph;
+        final List<Var> operands;
+        final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
+        final Map<Var, Integer> yIndex = new IdentityHashMap<>();
+
+        private Pass(ParameterConsumers pc, int o) {
+            List<Var> ys = new ArrayList<>();
+            List<Var> ops = new ArrayList<>();
+            Map<Var, Boolean> inputs = new IdentityHashMap<>();
+            for (Var in : pc.graph.inputs()) {
+                inputs.put(in, Boolean.TRUE); // graph inputs are read where they are
+            }
+            for (ParameterConsumers.Consumer c : pc.consumers) {
+                yIndex.computeIfAbsent(c.equation.output(), v -> {
+                    ys.add(v);
+                    return ys.size() - 1;
+                });
+                for (Var v : c.equation.inputs()) {
+                    if (!pc.graph.constants().containsKey(v) && !inputs.containsKey(v)) {
+                        operandIndex.computeIfAbsent(v, u -> {
+                            ops.add(u);
+                            return ops.size() - 1;
+                        });
+                    }
+                }
+            }
+            this.operands = ops;
+            this.graph = Vjp.cotangentsAt(pc.graph, o, ys, ops);
+        }
+    }
+
+    private SidePlan(Model model, int n, int[] perExample, DType dtype) {
+        this.n = n;
+        this.perExample = perExample.clone();
+        this.dtype = dtype;
+        this.nParams = model.paramSpecs(perExample).size();
+        this.graph = model.trace(n, perExample, dtype);
+        this.pc = new ParameterConsumers(graph, nParams);
+        this.perExampleShortcut = model.independentExamples() && pc.exampleAxisFirst;
+        this.f = graph.outputs().get(0).shape();
+        this.o = Shapes.size(f) / n;
+    }
+
+    /**
+     * The side plan of {@code model} for a batch of n examples of this shape and dtype, traced on first request.
+     *
+     * @param model the network (cached by identity)
+     * @param n number of examples
+     * @param perExample one example's shape
+     * @param dtype element type
+     * @return the cached plan
+     */
+    static SidePlan of(Model model, int n, int[] perExample, DType dtype) {
+        String key = n + Arrays.toString(perExample) + dtype;
+        Map<String, SidePlan> mine;
+        synchronized (CACHE) {
+            mine = CACHE.computeIfAbsent(model, m -> new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, SidePlan> eldest) {
+                    return size() > PER_MODEL;
+                }
+            });
+        }
+        synchronized (mine) {
+            SidePlan s = mine.get(key);
+            if (s == null) {
+                s = TensorScope.unscoped(() -> new SidePlan(model, n, perExample, dtype));
+                mine.put(key, s);
+            }
+            return s;
+        }
+    }
+
+    /** The per-example pass (forward, then backward with O stacked cotangents), built on first request. */
+    Pass pass() {
+        Pass p = pass;
+        if (p == null) {
+            synchronized (this) {
+                p = pass;
+                if (p == null) {
+                    p = TensorScope.unscoped(() -> new Pass(pc, o));
+                    pass = p;
+                }
+            }
+        }
+        return p;
+    }
+
+    /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */
+    Graph rowGraph(ParameterConsumers.Consumer c) {
+        return rowGraphs.computeIfAbsent(c.index, i -> TensorScope.unscoped(() -> ParameterPaths.rowGraph(pc, c, o)));
+    }
+
+    /** The stacked VJP (K = k) of the parameter path of {@code cons} ({@link PerExamplePass#pathVjp}). */
+    Graph pathVjp(List<ParameterConsumers.Consumer> cons, List<Integer> selected, int k) {
+        StringBuilder key = new StringBuilder().append(k).append(':');
+        for (ParameterConsumers.Consumer c : cons) {
+            key.append(c.index).append(',');
+        }
+        key.append(':').append(selected);
+        return pathVjps.computeIfAbsent(key.toString(),
+                s -> TensorScope.unscoped(() -> ParameterPaths.pathVjp(pc, cons, selected, k)));
+    }
+
+    /** The VJP of f with respect to every parameter, k stacked output cotangents: inputs θ..., x, cotangents. */
+    Graph vjp(int k) {
+        return vjps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Vjp.of(graph, kk, parameters())));
+    }
+
+    /** The JVP of f with k stacked tangents of every parameter: inputs θ..., x, tangents. */
+    Graph jvp(int k) {
+        return jvps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Jvp.of(graph, kk, parameters())));
+    }
+
+    private boolean[] parameters() {
+        boolean[] wrt = new boolean[nParams + 1];
+        Arrays.fill(wrt, 0, nParams, true);
+        return wrt;
+    }
+
+    /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */
+    StructuredDerivatives.Structured structured(int p) {
+        StructuredDerivatives.Structured[] s = structured;
+        if (s == null) {
+            synchronized (this) {
+                s = structured;
+                if (s == null) {
+                    s = new StructuredDerivatives.Structured[nParams];
+                    for (int q = 0; q < nParams; q++) {
+                        int p0 = q;
+                        s[q] = TensorScope.unscoped(() -> StructuredDerivatives.classify(pc, p0));
+                    }
+                    structured = s;
+                }
+            }
+        }
+        return s[p];
+    }
+}

@@ -1,0 +1,236 @@
+package org.ntk4j.primitive;
+
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * How an equation y = g(p', a) consumes a parameter-only operand p' while its other operand a carries the
+ * examples on axis 0 (a <em>parameter consumer</em>): the structure of the per-example Jacobian ∂y_n/∂p' that
+ * structured derivatives contract without forming it, declared by the primitive's own class
+ * ({@link Primitive#consumerRule}) next to its JVP, VJP and {@link LinearStructure}. Two kinds:
+ * <ul>
+ *   <li>{@link Linear}: y is linear in p' with a constant block-diagonal Jacobian over the positions R that
+ *       share p': J[o, n] = Σ_r A[n, r, ·] ⊗ D[o, n, r, ·] with A the data factor [N, R, C] (C the fan-in) and D
+ *       the cotangent [O, N, R, F] (F the output features) — dot_general with p' on either side, a conv
+ *       filter;</li>
+ *   <li>{@link Broadcast}: y = a ∘ p' elementwise with p' broadcast (add, sub, mul): the rows are δ (times a for
+ *       mul, negated for the right operand of sub) summed over the broadcast axes — biases, norm scales.</li>
+ * </ul>
+ * A primitive without a rule (the default) sends its parameters to the dense fallback: per-example rows from
+ * its own parameter-VJP, one example at a time.
+ */
+public interface ConsumerRule {
+    /**
+     * A consumer linear in p' with a block-diagonal Jacobian, J[o, n] = Σ_r A[n, r, ·] ⊗ D[o, n, r, ·]: the data
+     * factor A [N, R, C] comes from the data operand, the cotangent factor D [O, N, R, F] from the stacked
+     * cotangent of y, and p' flattens {@link #dataAxes()} into C and {@link #featureAxes()} into F.
+     */
+    abstract class Linear implements ConsumerRule {
+        private final int[] dataAxes;
+        private final int[] featureAxes;
+        private final int positions;
+        private final int fanIn;
+        private final int features;
+
+        /**
+         * The rule's dimensions.
+         *
+         * @param dataAxes the axes of p' flattened, in this order, into the fan-in C (copied)
+         * @param featureAxes the axes of p' flattened, in this order, into the features F (copied)
+         * @param positions R, the positions per example that share p' (1 for a dense layer, pixels for conv)
+         * @param fanIn C
+         * @param features F
+         */
+        protected Linear(int[] dataAxes, int[] featureAxes, int positions, int fanIn, int features) {
+            this.dataAxes = dataAxes.clone();
+            this.featureAxes = featureAxes.clone();
+            this.positions = positions;
+            this.fanIn = fanIn;
+            this.features = features;
+        }
+
+        /**
+         * The axes of p' that the fan-in C flattens.
+         *
+         * @return a copy of the axes, in flattening order
+         */
+        public int[] dataAxes() {
+            return dataAxes.clone();
+        }
+
+        /**
+         * The axes of p' that the features F flatten.
+         *
+         * @return a copy of the axes, in flattening order
+         */
+        public int[] featureAxes() {
+            return featureAxes.clone();
+        }
+
+        /**
+         * R, the positions of one example that share p'.
+         *
+         * @return R, at least 1
+         */
+        public int positions() {
+            return positions;
+        }
+
+        /**
+         * C, the fan-in (size of the data axes of p').
+         *
+         * @return C
+         */
+        public int fanIn() {
+            return fanIn;
+        }
+
+        /**
+         * F, the output features (size of the feature axes of p').
+         *
+         * @return F
+         */
+        public int features() {
+            return features;
+        }
+
+        /**
+         * True when p' is laid out [data axes..., feature axes...] (e.g. W [in, out] of x·W, an HWIO filter),
+         * so that a per-example row A[n]ᵀ·D[o, n] (C × F) is p' itself in its own layout.
+         *
+         * @return whether the data axes then the feature axes are 0, 1, ..., rank - 1
+         */
+        public boolean rowMajor() {
+            int[] order = Shapes.concat(dataAxes, featureAxes);
+            for (int i = 0; i < order.length; i++) {
+                if (order[i] != i) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /**
+         * The data factor A [N, R, C] from the value of the data operand (e.g. the im2col patches of a conv
+         * input). The caller closes the result.
+         *
+         * @param data the data operand's value [N, ...]; read, not closed
+         * @return a new tensor [N, R, C]
+         */
+        public abstract Tensor data(Tensor data);
+
+        /**
+         * The cotangent factor D [K, N, R, F] from the stacked cotangent of y. The caller closes the result.
+         *
+         * @param cotangent the stacked cotangent [K] + shape(y), y's example axis at 1; read, not closed
+         * @return a new tensor [K, N, R, F]
+         */
+        public abstract Tensor cotangent(Tensor cotangent);
+    }
+
+    /**
+     * An elementwise consumer y = a ∘ p' (∘ one of +, -, ·) with p' broadcast to y: ∂y_n/∂p' is the identity times
+     * {@link #sign()} (times a_n for {@link #timesOther()}), summed over the {@link #broadcastAxes()} of y.
+     */
+    final class Broadcast implements ConsumerRule {
+        private final int[] broadcastAxes;
+        private final double sign;
+        private final boolean timesOther;
+
+        /**
+         * The rule.
+         *
+         * @param broadcastAxes the axes of y (never the example axis 0) over which p' is broadcast (copied)
+         * @param sign the scale of ∂y/∂p' (-1 for the right operand of a sub, else 1)
+         * @param timesOther whether ∂y/∂p' is the other operand (mul) rather than a constant
+         */
+        public Broadcast(int[] broadcastAxes, double sign, boolean timesOther) {
+            this.broadcastAxes = broadcastAxes.clone();
+            this.sign = sign;
+            this.timesOther = timesOther;
+        }
+
+        /**
+         * The rule for add, sub or mul of NumPy-broadcast operands, or null when p' is broadcast over the
+         * example axis or the data operand has another rank than y without being a constant (cases the rows
+         * of this rule do not cover).
+         *
+         * @param inputs the two operand types
+         * @param output the result type
+         * @param operand the index of p'
+         * @param constants per operand, its value when it is a graph constant, else null
+         * @param sign the scale of ∂y/∂p'
+         * @param timesOther whether ∂y/∂p' is the other operand
+         * @return the rule, or null
+         */
+        public static Broadcast of(TensorType[] inputs, TensorType output, int operand, Tensor[] constants,
+                                   double sign, boolean timesOther) {
+            TensorType other = inputs[1 - operand];
+            if (other.rank() != output.rank() && constants[1 - operand] == null) {
+                return null;
+            }
+            int[] ps = inputs[operand].shape();
+            int[] ys = output.shape();
+            if (ys.length == 0) {
+                return null;
+            }
+            int[] summed = new int[ys.length];
+            int count = 0;
+            long kept = ys[0];
+            int lead = ys.length - ps.length;
+            for (int a = 1; a < ys.length; a++) {
+                int j = a - lead;
+                if (j < 0 || (ps[j] == 1 && ys[a] != 1)) {
+                    summed[count++] = a;
+                } else {
+                    kept *= ys[a];
+                }
+            }
+            if (kept != (long) ys[0] * Shapes.size(ps)) {
+                return null;
+            }
+            return new Broadcast(java.util.Arrays.copyOf(summed, count), sign, timesOther);
+        }
+
+        /**
+         * The axes of y over which p' is broadcast (summed to give the rows).
+         *
+         * @return a copy of the axes, ascending, never 0
+         */
+        public int[] broadcastAxes() {
+            return broadcastAxes.clone();
+        }
+
+        /**
+         * The constant scale of ∂y/∂p'.
+         *
+         * @return -1 for the right operand of a sub, 1 otherwise
+         */
+        public double sign() {
+            return sign;
+        }
+
+        /**
+         * Whether ∂y/∂p' is the other operand (mul).
+         *
+         * @return true for mul
+         */
+        public boolean timesOther() {
+            return timesOther;
+        }
+
+        /**
+         * FLOPs of forming the rows from K stacked cotangents of y: one per element of δ [K] + shape(y) for the
+         * product with the other operand or the sign, and one per element summed when p' is broadcast.
+         *
+         * @param k the number of stacked cotangents
+         * @param output y's type
+         * @return the FLOPs
+         */
+        public double rowFlops(long k, TensorType output) {
+            double delta = (double) k * output.size();
+            return (timesOther || sign != 1 ? delta : 0) + (broadcastAxes.length > 0 ? delta : 0);
+        }
+    }
+}

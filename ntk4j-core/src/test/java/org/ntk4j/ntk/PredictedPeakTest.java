@@ -1,0 +1,55 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The memory model against the bytes actually held: for every zoo model, four kernel kinds and the three exact
+ * methods, x2 given and x2 = x1, the predicted peak is within 10% of the peak of live off-heap tensor bytes the
+ * library tracked while computing the kernel ({@link Tensor#peakBytes()}, every tensor counted from allocation to
+ * close), plus the parameters and inputs the caller holds.
+ */
+class PredictedPeakTest {
+    @Test
+    void predictedPeakWithinTenPercentOfMeasured() {
+        String[][] models = {
+            {"fcn(depth=2,width=256,out=10)", "128"},
+            {"cnn(depth=2,channels=8,out=10)", "8,8"},
+            {"resnet(blocks=1,channels=4,out=10)", "8,8"},
+            {"transformer(layers=1,dim=16,heads=2,out=10)", "6,8"}};
+        for (String[] ms : models) {
+            Model m = Zoo.parse(ms[0]);
+            int[] in = java.util.Arrays.stream(ms[1].split(",")).mapToInt(Integer::parseInt).toArray();
+            Params p = m.init(1, in, DType.F64);
+            Tensor x1 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(12, in));
+            Tensor x2 = Tensor.randomNormal(DType.F64, 3, org.ntk4j.tensor.Shapes.prepend(8, in));
+            for (String kind : new String[] {"full", "trace", "pntk"}) {
+                for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                    Method.STRUCTURED_DERIVATIVES}) {
+
+                    for (Tensor second : new Tensor[] {x2, null}) {
+                        EmpiricalNtk ntk = EmpiricalNtk.of(m, p).forKind(KernelKind.parse(kind, 1), in).method(method);
+                        int n2 = second == null ? 0 : 8;
+                        long predicted = ntk.costModel(12, n2, in, DType.F64).estimate(method).peakBytes();
+                        ntk.ntk(x1, second).close(); // the plan is built (its graphs' constants allocated) once
+                        long base = Tensor.liveBytes();
+                        Tensor.resetPeakBytes();
+                        try (Tensor k = ntk.ntk(x1, second)) {
+                            long measured = Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size()
+                                    + (second == null ? 0 : x2.size()));
+                            assertThat((double) predicted / measured).as("%s %s %s %s: predicted %d, measured %d",
+                                    ms[0], kind, method.shortName(), second == null ? "x2 = x1" : "x2", predicted,
+                                    measured).isBetween(0.9, 1.1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
