@@ -74,15 +74,6 @@ public final class Conv implements Primitive {
     }
 
     /** One GEMM of im2col rows with the filter: 2 · (output size) · KH·KW·Cin. */
-    /** The im2col buffer ({@link Convolution.Geometry#workspaceElements}); none for a pointwise convolution. */
-    @Override
-    public long workspaceBytes(TensorType[] inputs, TensorType output) {
-        Convolution.Geometry g = Convolution.Geometry.of(window, inputs[0].dim(0),
-                ConvSupport.dataSpatial(inputs[0].shape()), inputs[0].dim(-1),
-                ConvSupport.filterSpatial(inputs[1].shape()), inputs[1].dim(-1));
-        return g.workspaceElements() * output.dtype().bytes();
-    }
-
     @Override
     public double flops(TensorType[] inputs, TensorType output) {
         return 2.0 * output.size() * (inputs[1].size() / (double) inputs[1].dim(-1));

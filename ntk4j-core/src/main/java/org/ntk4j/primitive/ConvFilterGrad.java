@@ -90,14 +90,6 @@ public final class ConvFilterGrad implements Primitive {
     }
 
     /** One GEMM im2col(x)ᵀ·dy: 2 · (dy size) · KH·KW·Cin. */
-    /** The im2col buffer ({@link Convolution.Geometry#workspaceElements}); none for a pointwise convolution. */
-    @Override
-    public long workspaceBytes(TensorType[] inputs, TensorType output) {
-        Convolution.Geometry g = Convolution.Geometry.of(window, inputs[0].dim(0),
-                ConvSupport.dataSpatial(inputs[0].shape()), inputs[0].dim(-1), filterSpatial, inputs[1].dim(-1));
-        return g.workspaceElements() * output.dtype().bytes();
-    }
-
     @Override
     public double flops(TensorType[] inputs, TensorType output) {
         return 2.0 * inputs[1].size() * (output.size() / (double) output.dim(-1));

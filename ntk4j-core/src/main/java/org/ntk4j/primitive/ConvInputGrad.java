@@ -111,12 +111,10 @@ public final class ConvInputGrad implements Primitive {
         return 2.0 * g.n() * g.tapContributions() * g.cin() * g.cout();
     }
 
-    /** The column buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    /** None: the kernel adds each tap's GEMM straight into dx (the output), with no column buffer. */
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
-        int[] ws = inputs[1].shape();
-        return Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
-                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+        return 0;
     }
 
     @Override
