@@ -8,8 +8,8 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * {@code ./ntk4j bench conv [--reps R]}: the convolution input gradient (the transposed convolution of the
- * stacked-cotangent backward pass) as ntk4j computes it, tap by tap with strided GEMMs into dx and no column
- * buffer ({@link Convolution#inputGrad}), against the im2col-era evaluation {@code col2im(dy · Wᵀ)} rebuilt here
+ * stacked-cotangent backward pass) as ntk4j computes it ({@link Convolution#inputGrad}: tap by tap with GEMMs
+ * into dx and no column buffer where {@link Convolution.Geometry#inputGradDirect} holds), against the im2col-era evaluation {@code col2im(dy · Wᵀ)} rebuilt here
  * from the same public pieces (one GEMM per chunk of images into a {@code [rows, KH·KW·Cin]} buffer of at most
  * {@link Convolution#COLS_BUDGET} elements, then {@link Convolution#col2im}). Both run interleaved in one JVM,
  * float32, on the same tensors; the report gives the medians, their ratio, the column buffer the old evaluation
@@ -83,7 +83,8 @@ final class ConvBench {
             }
             double o = Timing.median(oldT);
             double n = Timing.median(newT);
-            long bytes = g.isPointwise() ? 0 : (long) g.chunkImages() * g.outputPositions() * g.rowLength() * 4;
+            long bytes = ((g.isPointwise() ? 0 : (long) g.chunkImages() * g.outputPositions() * g.rowLength())
+                    - g.inputGradBufferElements()) * 4;
             System.out.printf(Locale.ROOT, "| %s | [%d, %d, %d, %d] | %.2f | %.2f | %.2fx | %.1f MiB | %.1e |%n",
                     s.name, s.n, g.oh(), g.ow(), s.cout, o, n, o / n, bytes / 1048576.0, diff);
         }

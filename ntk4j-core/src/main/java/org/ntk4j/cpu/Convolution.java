@@ -24,10 +24,11 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). The input gradient (transposed convolution) needs no buffer: it adds
- * {@code dy · w[kh, kw]ᵀ} tap by tap straight into the shifted, strided rows of dx (GEMMs with beta = 1 whose
- * leading dimensions do the striding), which also skips the products with padding that {@code col2im(dy · Wᵀ)}
- * computed and threw away. A 1×1 window with unit strides and no padding is one GEMM in all three kernels.
+ * for BLAS). The input gradient (transposed convolution) with unit strides and Cin·Cout below 2^14
+ * ({@link Geometry#inputGradDirect}) goes tap by tap instead: it adds {@code dy · w[kh, kw]ᵀ} straight into the
+ * shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without
+ * the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1
+ * window with unit strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {
     /**
@@ -401,6 +402,50 @@ public final class Convolution {
         }
 
         /**
+         * Whether {@link #inputGrad} takes the direct path, tap by tap with GEMMs that write straight into dx (no
+         * buffer, products with padding skipped): for a window that is not pointwise, with unit strides, and with
+         * channels narrow enough for GEMMs of at least 16 rows under {@link #directGemmRows}. Otherwise (strided
+         * or wide; measured slower tap by tap) it is {@code col2im(dy · Wᵀ)} through the column buffer
+         * ({@link #workspaceElements}), or one GEMM for a pointwise window.
+         *
+         * @return true for the direct path
+         */
+        public boolean inputGradDirect() {
+            return !isPointwise() && sh == 1 && sw == 1 && directGemmRows() >= 16;
+        }
+
+        /**
+         * Most rows of one GEMM on the direct path: rows·cin·cout stays below 2^18, where OpenBLAS runs a GEMM on
+         * the calling thread alone, so that the direct path's many small GEMMs can run on all cores at once
+         * without oversubscribing them with OpenBLAS's own threads.
+         *
+         * @return the row cap, 0 or more
+         */
+        public int directGemmRows() {
+            return (int) Math.min(Integer.MAX_VALUE, ((1L << 18) - 1) / Math.max(1L, (long) cin * cout));
+        }
+
+        /**
+         * Elements of scratch {@link #inputGrad} allocates: none on the direct path, else the column buffer.
+         *
+         * @return the buffer size, in elements of the operands' dtype
+         */
+        public long inputGradBufferElements() {
+            return inputGradDirect() ? 0 : workspaceElements();
+        }
+
+        /**
+         * The multiply-adds {@link #inputGrad} does: on the direct path only the (output position, tap) pairs
+         * that read an input element ({@link #tapContributions}), otherwise every pair; times n·cin·cout.
+         *
+         * @return the multiply-add count, 0 or more
+         */
+        public long inputGradProducts() {
+            long pairs = inputGradDirect() ? tapContributions() : (long) outputPositions() * kh * kw;
+            return pairs * n * cin * cout;
+        }
+
+        /**
          * The (output position, filter tap) pairs of one image whose window reads an input element rather than
          * padding: the multiply-adds of the transposed convolution per image are this times cin·cout.
          *
@@ -506,7 +551,7 @@ public final class Convolution {
      * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
      * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}:
      * {@code dx[n, ih, iw] = Σ dy[n, oh, ow] · w[kh, kw]ᵀ} over oh·sh - ph + kh·dh = ih, ow·sw - pw + kw·dw = iw,
-     * one strided GEMM per tap and row of outputs (or of images), no column buffer.
+     * tap by tap where {@link Geometry#inputGradDirect} holds (no buffer), else {@code col2im(dy · Wᵀ)}.
      *
      * @param dy the output cotangent {@code [N] + OS + [Cout]}, OS the output spatial shape of the forward
      *           convolution; not closed
@@ -538,6 +583,24 @@ public final class Convolution {
             Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
             return dx;
         }
+        if (!g.inputGradDirect()) {
+            // col2im(dy · Wᵀ) through a column buffer of at most COLS_BUDGET elements
+            Tensor dx = Tensor.empty(dy.dtype(), dxShape);
+            int chunk = g.chunkImages();
+            int ohw = g.outputPositions();
+            try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
+                for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                    int n1 = Math.min(g.n(), n0 + chunk);
+                    Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
+                            g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
+                    col2im(cols, g, n0, n1, dx);
+                }
+            } catch (RuntimeException | Error e) {
+                dx.close();
+                throw e;
+            }
+            return dx;
+        }
         Tensor dx = Tensor.zeros(dy.dtype(), dxShape);
         try {
             inputGradByTaps(dy, w, g, dx);
@@ -556,20 +619,22 @@ public final class Convolution {
      * dx, so each is a GEMM with beta = 1 whose leading dimensions do the striding: either one per (tap, image,
      * output row) over the valid output columns (dx row stride sw·Cin), or one per (tap, output position) over
      * the images (row strides of a whole image), whichever has the longer rows. Only pairs that read an input
-     * element are multiplied: {@link Geometry#tapContributions} per image. Images are split across cores, so no
-     * two threads write the same dx element.
+     * element are multiplied: {@link Geometry#tapContributions} per image. Each GEMM has at most
+     * {@link Geometry#directGemmRows} rows, so OpenBLAS runs it on the calling thread, and images are split across
+     * cores, so no two threads write the same dx element.
      */
     private static void inputGradByTaps(Tensor dy, Tensor w, Geometry g, Tensor dx) {
         int[] ohRange = validOutputs(g.h(), g.kh(), g.sh(), g.dh(), g.ph(), g.oh());
         int[] owRange = validOutputs(g.w(), g.kw(), g.sw(), g.dw(), g.pw(), g.ow());
         int cin = g.cin();
         int cout = g.cout();
+        int cap = g.directGemmRows();
         long tapFlops = 2L * g.tapContributions() * cin * cout;
         int grain = (int) Math.max(1, Math.min(g.n(), (1L << 21) / Math.max(1, tapFlops)));
         int threads = Math.max(1, Math.min(Parallel.threads(), g.n() / grain));
         int perThread = (g.n() + threads - 1) / threads;
         // rows of a GEMM: the valid output columns of one image row, or the images of one thread's share
-        boolean byRow = g.ow() >= perThread;
+        boolean byRow = g.ow() >= Math.min(perThread, cap);
         long imageY = (long) g.outputPositions() * cout;
         long imageX = (long) g.h() * g.w() * cin;
         Parallel.range(g.n(), grain, (lo, hi) -> {
@@ -584,17 +649,21 @@ public final class Convolution {
                     }
                     long wOff = (long) (kh * g.kw() + kw) * cin * cout;
                     int iwBase = -g.pw() + kw * g.dw();
-                    // a full row of outputs whose dx rows continue across output rows: one GEMM per image
-                    boolean merge = ow0 == 0 && ow1 == g.ow() && g.sh() * g.w() == g.sw() * g.ow();
+                    // a full row of outputs whose dx rows continue across output rows: several rows per GEMM
+                    boolean merge = ow0 == 0 && ow1 == g.ow() && g.w() == g.ow() && g.ow() <= cap;
+                    int ohStep = merge ? cap / g.ow() : 1;
                     if (byRow || merge) {
                         for (int n = lo; n < hi; n++) {
-                            for (int oh = oh0; oh < oh1; oh += merge ? oh1 - oh0 : 1) {
-                                int rows = merge ? (oh1 - oh0) * g.ow() : ow1 - ow0;
+                            for (int oh = oh0; oh < oh1; oh += ohStep) {
                                 int ih = oh * g.sh() - g.ph() + kh * g.dh();
-                                Blas.gemm(false, true, rows, cin, cout, 1.0, dy,
-                                        n * imageY + ((long) oh * g.ow() + ow0) * cout, cout, w, wOff, cout, 1.0,
-                                        dx, n * imageX + ((long) ih * g.w() + ow0 * g.sw() + iwBase) * cin,
-                                        g.sw() * cin);
+                                int rows = merge ? Math.min(ohStep, oh1 - oh) * g.ow() : ow1 - ow0;
+                                for (int r0 = 0; r0 < rows; r0 += cap) {
+                                    int ow = ow0 + r0; // with merge, r0 = 0
+                                    Blas.gemm(false, true, Math.min(cap, rows - r0), cin, cout, 1.0, dy,
+                                            n * imageY + ((long) oh * g.ow() + ow) * cout, cout, w, wOff, cout, 1.0,
+                                            dx, n * imageX + ((long) ih * g.w() + ow * g.sw() + iwBase) * cin,
+                                            g.sw() * cin);
+                                }
                             }
                         }
                     } else {
@@ -602,9 +671,12 @@ public final class Convolution {
                             int ih = oh * g.sh() - g.ph() + kh * g.dh();
                             for (int ow = ow0; ow < ow1; ow++) {
                                 int iw = ow * g.sw() + iwBase;
-                                Blas.gemm(false, true, hi - lo, cin, cout, 1.0, dy,
-                                        lo * imageY + ((long) oh * g.ow() + ow) * cout, (int) imageY, w, wOff,
-                                        cout, 1.0, dx, lo * imageX + ((long) ih * g.w() + iw) * cin, (int) imageX);
+                                for (int b0 = lo; b0 < hi; b0 += cap) {
+                                    Blas.gemm(false, true, Math.min(cap, hi - b0), cin, cout, 1.0, dy,
+                                            b0 * imageY + ((long) oh * g.ow() + ow) * cout, (int) imageY, w, wOff,
+                                            cout, 1.0, dx, b0 * imageX + ((long) ih * g.w() + iw) * cin,
+                                            (int) imageX);
+                                }
                             }
                         }
                     }

@@ -11,8 +11,8 @@ import org.ntk4j.tensor.Tensor;
  * The input gradient of {@link Conv} (a transposed convolution): dy {@code [N, OH, OW, Cout]} and the filter
  * w {@code [KH, KW, Cin, Cout]} give dx {@code [N, H, W, Cin]}, the adjoint of {@code x ↦ conv(x, w)} applied
  * to dy. The input spatial shape (H, W) is a parameter: with strides above 1 several input sizes have the
- * same output size. Evaluated tap by tap with strided GEMMs into dx, no column buffer
- * ({@link Convolution#inputGrad}).
+ * same output size. Evaluated tap by tap with no buffer for unit strides and moderate channels, else as
+ * {@code col2im(dy · Wᵀ)} ({@link Convolution#inputGrad}).
  *
  * <p>Bilinear. JVP: {@code conv_input_grad(ḋy, w) + conv_input_grad(dy, ẇ)}. VJP, from
  * ⟨c, I(dy, w)⟩ = ⟨conv(c, w), dy⟩ = ⟨w, conv_filter_grad(c, dy)⟩: {@code d̄y = conv(c, w)},
@@ -99,22 +99,25 @@ public final class ConvInputGrad implements Primitive {
     }
 
     /**
-     * The multiply-adds done: 2 · N · Cin · Cout · (the (output position, tap) pairs of an image that read an
-     * input element, {@link Convolution.Geometry#tapContributions}); pairs that read padding are skipped. Equal
-     * to 2 · (dy size) · KH·KW·Cin when no window reads padding.
+     * The multiply-adds done ({@link Convolution.Geometry#inputGradProducts}), times 2: on the direct tap-by-tap
+     * path only the (output position, tap) pairs that read an input element, 2 · N · Cin · Cout ·
+     * {@link Convolution.Geometry#tapContributions}; through col2im all of them, 2 · (dy size) · KH·KW·Cin.
      */
     @Override
     public double flops(TensorType[] inputs, TensorType output) {
-        int[] ws = inputs[1].shape();
-        Convolution.Geometry g = Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
-                ConvSupport.filterSpatial(ws), ws[ws.length - 1]);
-        return 2.0 * g.n() * g.tapContributions() * g.cin() * g.cout();
+        return 2.0 * geometry(inputs).inputGradProducts();
     }
 
-    /** None: the kernel adds each tap's GEMM straight into dx (the output), with no column buffer. */
+    /** None on the direct path, else the column buffer ({@link Convolution.Geometry#inputGradBufferElements}). */
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
-        return 0;
+        return geometry(inputs).inputGradBufferElements() * output.dtype().bytes();
+    }
+
+    private Convolution.Geometry geometry(TensorType[] inputs) {
+        int[] ws = inputs[1].shape();
+        return Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]);
     }
 
     @Override

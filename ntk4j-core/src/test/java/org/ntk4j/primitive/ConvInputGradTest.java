@@ -16,10 +16,11 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * The tap-by-tap input gradient (no column buffer) against a direct nested loop in float64: batches large
- * enough that both GEMM orders (rows of one image, or one output position over the images) and the split over
- * cores are used; its FLOP rule against the number of products the loop makes; the stacked-cotangent backward
- * pass of a grouped convolution, which runs the same kernel group by group; and the declared scratch.
+ * The input gradient, tap by tap with no buffer for unit strides (col2im otherwise), against a direct nested
+ * loop in float64: batches large enough that both GEMM orders of the direct path (rows of one image, or one
+ * output position over the images), row caps and the split over cores are used; its FLOP rule against the number
+ * of products the loop makes; its declared scratch; the stacked-cotangent backward pass of a grouped
+ * convolution, which runs the same kernel group by group.
  */
 class ConvInputGradTest {
 
@@ -59,8 +60,19 @@ class ConvInputGradTest {
         ConvInputGrad p = new ConvInputGrad(win, c.in());
         TensorType[] in = {new TensorType(DType.F64, c.yShape()), new TensorType(DType.F64, c.wShape())};
         TensorType out = p.outputType(in);
-        assertThat(p.flops(in, out)).as("flops %s", c).isEqualTo(2.0 * referenceProducts(c));
-        assertThat(p.workspaceBytes(in, out)).isZero();
+        // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
+        boolean pointwise = c.kh() * c.kw() == 1 && c.sh() * c.sw() == 1 && c.ph() + c.pw() == 0
+                && c.oh() == c.h() && c.ow() == c.w();
+        boolean direct = !pointwise && c.sh() == 1 && c.sw() == 1 && 16L * c.cin() * c.cout() < (1 << 18);
+        int[] os = c.out();
+        long positions = c.n() * (long) (c.d() == 1 ? os[0] : os[0] * os[1]);
+        double products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
+        assertThat(p.flops(in, out)).as("flops %s", c).isEqualTo(2.0 * products);
+        // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements (none pointwise)
+        long perImage = positions / c.n() * c.kh() * c.kw() * c.cin();
+        long images = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
+        long buffer = direct || pointwise ? 0 : images * perImage;
+        assertThat(p.workspaceBytes(in, out)).as("scratch %s", c).isEqualTo(buffer * 8);
     }
 
     /**
@@ -112,6 +124,12 @@ class ConvInputGradTest {
                 new int[] {0, 0}, one), 4);
         check(new ConvTest.Case(1, 64, new int[] {5}, 16, 16, new int[] {3}, new int[] {1}, new int[] {2},
                 new int[] {0}, new int[] {2}), 5);
+        // wide channels: GEMMs cut at directGemmRows (26 rows for 100·100), by image rows, by images, merged rows
+        check(new ConvTest.Case(2, 2, new int[] {8, 30}, 100, 100, new int[] {3, 3}, one, one, one, one), 7);
+        check(new ConvTest.Case(2, 30, new int[] {3, 3}, 100, 100, new int[] {3, 3}, one, one, one, one), 8);
+        check(new ConvTest.Case(2, 4, new int[] {20, 20}, 40, 40, new int[] {3, 3}, one, one, one, one), 9);
+        // too wide for the direct path: col2im
+        check(new ConvTest.Case(2, 3, new int[] {5, 5}, 128, 130, new int[] {3, 3}, one, one, one, one), 10);
     }
 
     /** A pointwise (1×1, stride 1, no padding) input gradient stays one GEMM: same values, all products. */
