@@ -73,6 +73,16 @@ class ConvInputGradTest {
         long images = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
         long buffer = direct || pointwise ? 0 : images * perImage;
         assertThat(p.workspaceBytes(in, out)).as("scratch %s", c).isEqualTo(buffer * 8);
+        // and it is what the kernel allocates besides dx, measured
+        try (Tensor dy = Tensor.randomNormal(DType.F64, seed, c.yShape());
+             Tensor w = Tensor.randomNormal(DType.F64, seed + 1, c.wShape())) {
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor dx = Convolution.inputGrad(dy, w, c.in(), win)) {
+                assertThat(Tensor.peakBytes() - base).as("measured scratch %s", c)
+                        .isEqualTo(8L * dx.size() + p.workspaceBytes(in, out));
+            }
+        }
     }
 
     /**
