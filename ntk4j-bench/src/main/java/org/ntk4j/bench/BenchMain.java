@@ -27,7 +27,9 @@ public final class BenchMain {
                 "  resnet      the empirical_ntk_resnet notebook's settings on torchvision's ResNet-18/50, every method",
                 "              that fits plus AUTO, beside PyTorch functorch JC and NTK-VP (ResNetBench; --help)",
                 "  plans       this build against another side by side (PlansBench): --baseline CLASSPATH",
-                "              [--rounds R] [--out FILE]; ntk4j-bench/run-plans.sh builds the previous commit's");
+                "              [--rounds R] [--out FILE]; ntk4j-bench/run-plans.sh builds the previous commit's",
+                "  conv        conv_input_grad tap by tap against the old col2im(dy . W^T), cnn and ResNet-18 shapes",
+                "              (ConvBench): [--reps R]");
     }
 
     /**
@@ -52,9 +54,10 @@ public final class BenchMain {
             case "train-mlp" -> TrainMlpBench.main(rest);
             case "resnet" -> ResNetBench.main(rest);
             case "plans" -> PlansBench.main(rest);
+            case "conv" -> ConvBench.main(rest);
             default -> {
                 System.err.println("ntk4j: unknown benchmark '" + args[0] + "'; benchmarks are paper-fcn, methods, "
-                        + "pntk, gemm, numpy, train-mlp, resnet, plans");
+                        + "pntk, gemm, numpy, train-mlp, resnet, plans, conv");
                 System.exit(2);
             }
         }

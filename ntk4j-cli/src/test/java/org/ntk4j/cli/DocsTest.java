@@ -63,7 +63,7 @@ class DocsTest {
     private static final Pattern GIVEN = Pattern.compile("<!-- given: (.+) -->");
     private static final Set<String> LANGUAGES = Set.of("console", "bash", "synopsis", "java", "text", "xml");
     private static final Set<String> BENCHES = Set.of("paper-fcn", "methods", "pntk", "gemm", "numpy", "train-mlp",
-            "resnet", "plans");
+            "resnet", "plans", "conv");
     /** Programs a bash block may call besides ./ntk4j, bash, python3, java and spark-submit (checked further). */
     private static final Set<String> PLAIN_PROGRAMS = Set.of("mvn", "git", "cd", "apt-get", "ls", "export");
 

@@ -15,17 +15,20 @@ import org.ntk4j.tensor.Tensor;
  * <pre>  y[n, oh, ow, co] = Σ x[n, oh·sh - ph + kh·dh, ow·sw - pw + kw·dw, ci] · w[kh, kw, ci, co]</pre>
  * with zeros outside the input. A 1-D convolution runs as a 2-D one with H = KH = 1.
  *
- * <p>All three kernels go through im2col: the receptive field of each output position is copied into one row
- * of a {@code [N·OH·OW, KH·KW·Cin]} matrix, whose column order (kh, kw, ci) is exactly the row-major layout of
- * the HWIO filter seen as a {@code [KH·KW·Cin, Cout]} matrix, so that
+ * <p>The forward and filter-gradient kernels go through im2col: the receptive field of each output position is
+ * copied into one row of a {@code [N·OH·OW, KH·KW·Cin]} matrix, whose column order (kh, kw, ci) is exactly the
+ * row-major layout of the HWIO filter seen as a {@code [KH·KW·Cin, Cout]} matrix, so that
  * <ul>
  *   <li>forward: {@code y = cols · W} (one GEMM, W read in place);</li>
- *   <li>input gradient (transposed convolution): {@code dx = col2im(dy · Wᵀ)};</li>
  *   <li>filter gradient: {@code dw = colsᵀ · dy}.</li>
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). A 1×1 window with unit strides and no padding skips im2col altogether.
+ * for BLAS). The input gradient (transposed convolution) with unit strides and Cin·Cout below 2^14
+ * ({@link Geometry#inputGradDirect}) goes tap by tap instead: it adds {@code dy · w[kh, kw]ᵀ} straight into the
+ * shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without
+ * the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1
+ * window with unit strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {
     /**
@@ -399,6 +402,68 @@ public final class Convolution {
         }
 
         /**
+         * Whether {@link #inputGrad} takes the direct path, tap by tap with GEMMs that write straight into dx (no
+         * buffer, products with padding skipped): for a window that is not pointwise, with unit strides, and with
+         * channels narrow enough for GEMMs of at least 16 rows under {@link #directGemmRows}. Otherwise (strided
+         * or wide; measured slower tap by tap) it is {@code col2im(dy · Wᵀ)} through the column buffer
+         * ({@link #workspaceElements}), or one GEMM for a pointwise window.
+         *
+         * @return true for the direct path
+         */
+        public boolean inputGradDirect() {
+            return !isPointwise() && sh == 1 && sw == 1 && directGemmRows() >= 16;
+        }
+
+        /**
+         * Most rows of one GEMM on the direct path: rows·cin·cout stays below 2^18, where OpenBLAS runs a GEMM on
+         * the calling thread alone, so that the direct path's many small GEMMs can run on all cores at once
+         * without oversubscribing them with OpenBLAS's own threads.
+         *
+         * @return the row cap, 0 or more
+         */
+        public int directGemmRows() {
+            return (int) Math.min(Integer.MAX_VALUE, ((1L << 18) - 1) / Math.max(1L, (long) cin * cout));
+        }
+
+        /**
+         * Elements of scratch {@link #inputGrad} allocates: none on the direct path, else the column buffer.
+         *
+         * @return the buffer size, in elements of the operands' dtype
+         */
+        public long inputGradBufferElements() {
+            return inputGradDirect() ? 0 : workspaceElements();
+        }
+
+        /**
+         * The multiply-adds {@link #inputGrad} does: on the direct path only the (output position, tap) pairs
+         * that read an input element ({@link #tapContributions}), otherwise every pair; times n·cin·cout.
+         *
+         * @return the multiply-add count, 0 or more
+         */
+        public long inputGradProducts() {
+            long pairs = inputGradDirect() ? tapContributions() : (long) outputPositions() * kh * kw;
+            return pairs * n * cin * cout;
+        }
+
+        /**
+         * The (output position, filter tap) pairs of one image whose window reads an input element rather than
+         * padding: the multiply-adds of the transposed convolution per image are this times cin·cout.
+         *
+         * @return the number of such pairs, 0 or more
+         */
+        public long tapContributions() {
+            return validPairs(validOutputs(h, kh, sh, dh, ph, oh)) * validPairs(validOutputs(w, kw, sw, dw, pw, ow));
+        }
+
+        private static long validPairs(int[] ranges) {
+            long total = 0;
+            for (int t = 0; t < ranges.length; t += 2) {
+                total += Math.max(0, ranges[t + 1] - ranges[t]);
+            }
+            return total;
+        }
+
+        /**
          * Images per im2col chunk so that a chunk's columns stay within {@link #COLS_BUDGET} elements.
          *
          * @return between 1 and n (1 also when n is 0 or one image alone exceeds the budget)
@@ -409,12 +474,16 @@ public final class Convolution {
         }
 
         /**
-         * Elements of the im2col buffer a kernel call allocates (0 for a pointwise convolution).
+         * Elements of the im2col buffer a forward or filter-gradient call allocates (0 for a pointwise
+         * convolution; the input gradient allocates none).
          *
          * @return the buffer size, in elements of the operands' dtype
          */
         public long workspaceElements() {
-            return isPointwise() ? 0 : (long) chunkImages() * outputPositions() * rowLength();
+            if (isPointwise() || n == 0 || cout == 0 || outputPositions() == 0 || rowLength() == 0) {
+                return 0;
+            }
+            return (long) chunkImages() * outputPositions() * rowLength();
         }
     }
 
@@ -480,7 +549,9 @@ public final class Convolution {
 
     /**
      * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
-     * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}: {@code col2im(dy · Wᵀ)}.
+     * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}:
+     * {@code dx[n, ih, iw] = Σ dy[n, oh, ow] · w[kh, kw]ᵀ} over oh·sh - ph + kh·dh = ih, ow·sw - pw + kw·dw = iw,
+     * tap by tap where {@link Geometry#inputGradDirect} holds (no buffer), else {@code col2im(dy · Wᵀ)}.
      *
      * @param dy the output cotangent {@code [N] + OS + [Cout]}, OS the output spatial shape of the forward
      *           convolution; not closed
@@ -507,22 +578,126 @@ public final class Convolution {
         if (m == 0 || g.cout() == 0 || rowLen == 0) {
             return Tensor.zeros(dy.dtype(), dxShape);
         }
-        Tensor dx = Tensor.empty(dy.dtype(), dxShape);
         if (g.isPointwise()) {
+            Tensor dx = Tensor.empty(dy.dtype(), dxShape);
             Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
             return dx;
         }
-        int chunk = g.chunkImages();
-        int ohw = g.outputPositions();
-        try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
-            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-                int n1 = Math.min(g.n(), n0 + chunk);
-                Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
-                        g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
-                col2im(cols, g, n0, n1, dx);
+        if (!g.inputGradDirect()) {
+            // col2im(dy · Wᵀ) through a column buffer of at most COLS_BUDGET elements
+            Tensor dx = Tensor.empty(dy.dtype(), dxShape);
+            int chunk = g.chunkImages();
+            int ohw = g.outputPositions();
+            try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
+                for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                    int n1 = Math.min(g.n(), n0 + chunk);
+                    Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
+                            g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
+                    col2im(cols, g, n0, n1, dx);
+                }
+            } catch (RuntimeException | Error e) {
+                dx.close();
+                throw e;
             }
+            return dx;
+        }
+        Tensor dx = Tensor.zeros(dy.dtype(), dxShape);
+        try {
+            inputGradByTaps(dy, w, g, dx);
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
         }
         return dx;
+    }
+
+    /**
+     * dx += the transposed convolution of dy through w, one filter tap at a time, with no column buffer: for tap
+     * (kh, kw), every output position (n, oh, ow) whose window reads a real input element through that tap adds
+     * {@code dy[n, oh, ow, :] · w[kh, kw]ᵀ} ({@code [Cout] · [Cout, Cin]}) to
+     * {@code dx[n, oh·sh - ph + kh·dh, ow·sw - pw + kw·dw, :]}. Those rows form strided matrices in both dy and
+     * dx, so each is a GEMM with beta = 1 whose leading dimensions do the striding: either one per (tap, image,
+     * output row) over the valid output columns (dx row stride sw·Cin), or one per (tap, output position) over
+     * the images (row strides of a whole image), whichever has the longer rows. Only pairs that read an input
+     * element are multiplied: {@link Geometry#tapContributions} per image. Each GEMM has at most
+     * {@link Geometry#directGemmRows} rows, so OpenBLAS runs it on the calling thread, and images are split across
+     * cores, so no two threads write the same dx element.
+     */
+    private static void inputGradByTaps(Tensor dy, Tensor w, Geometry g, Tensor dx) {
+        int[] ohRange = validOutputs(g.h(), g.kh(), g.sh(), g.dh(), g.ph(), g.oh());
+        int[] owRange = validOutputs(g.w(), g.kw(), g.sw(), g.dw(), g.pw(), g.ow());
+        int cin = g.cin();
+        int cout = g.cout();
+        int cap = g.directGemmRows();
+        long tapFlops = 2L * g.tapContributions() * cin * cout;
+        int grain = (int) Math.max(1, Math.min(g.n(), (1L << 21) / Math.max(1, tapFlops)));
+        int threads = Math.max(1, Math.min(Parallel.threads(), g.n() / grain));
+        int perThread = (g.n() + threads - 1) / threads;
+        // rows of a GEMM: the valid output columns of one image row, or the images of one thread's share
+        boolean byRow = g.ow() >= Math.min(perThread, cap);
+        long imageY = (long) g.outputPositions() * cout;
+        long imageX = (long) g.h() * g.w() * cin;
+        Parallel.range(g.n(), grain, (lo, hi) -> {
+            for (int kh = 0; kh < g.kh(); kh++) {
+                int oh0 = ohRange[2 * kh];
+                int oh1 = ohRange[2 * kh + 1];
+                for (int kw = 0; kw < g.kw(); kw++) {
+                    int ow0 = owRange[2 * kw];
+                    int ow1 = owRange[2 * kw + 1];
+                    if (oh1 <= oh0 || ow1 <= ow0) {
+                        continue;
+                    }
+                    long wOff = (long) (kh * g.kw() + kw) * cin * cout;
+                    int iwBase = -g.pw() + kw * g.dw();
+                    // a full row of outputs whose dx rows continue across output rows: several rows per GEMM
+                    boolean merge = ow0 == 0 && ow1 == g.ow() && g.w() == g.ow() && g.ow() <= cap;
+                    int ohStep = merge ? cap / g.ow() : 1;
+                    if (byRow || merge) {
+                        for (int n = lo; n < hi; n++) {
+                            for (int oh = oh0; oh < oh1; oh += ohStep) {
+                                int ih = oh * g.sh() - g.ph() + kh * g.dh();
+                                int rows = merge ? Math.min(ohStep, oh1 - oh) * g.ow() : ow1 - ow0;
+                                for (int r0 = 0; r0 < rows; r0 += cap) {
+                                    int ow = ow0 + r0; // with merge, r0 = 0
+                                    Blas.gemm(false, true, Math.min(cap, rows - r0), cin, cout, 1.0, dy,
+                                            n * imageY + ((long) oh * g.ow() + ow) * cout, cout, w, wOff, cout, 1.0,
+                                            dx, n * imageX + ((long) ih * g.w() + ow * g.sw() + iwBase) * cin,
+                                            g.sw() * cin);
+                                }
+                            }
+                        }
+                    } else {
+                        for (int oh = oh0; oh < oh1; oh++) {
+                            int ih = oh * g.sh() - g.ph() + kh * g.dh();
+                            for (int ow = ow0; ow < ow1; ow++) {
+                                int iw = ow * g.sw() + iwBase;
+                                for (int b0 = lo; b0 < hi; b0 += cap) {
+                                    Blas.gemm(false, true, Math.min(cap, hi - b0), cin, cout, 1.0, dy,
+                                            b0 * imageY + ((long) oh * g.ow() + ow) * cout, (int) imageY, w, wOff,
+                                            cout, 1.0, dx, b0 * imageX + ((long) ih * g.w() + iw) * cin,
+                                            (int) imageX);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * For each filter tap t in [0, k): the range [lo, hi) of output positions o in [0, out) whose window reads
+     * an input element through t, 0 ≤ o·stride - pad + t·dilation &lt; in; as {@code r[2t] = lo, r[2t+1] = hi}
+     * (hi ≤ lo when there is none).
+     */
+    static int[] validOutputs(int in, int k, int stride, int dilation, int pad, int out) {
+        int[] r = new int[2 * k];
+        for (int t = 0; t < k; t++) {
+            int shift = pad - t * dilation; // o·stride ∈ [shift, in - 1 + shift]
+            r[2 * t] = Math.max(0, Math.floorDiv(shift + stride - 1, stride));
+            r[2 * t + 1] = Math.min(out, Math.floorDiv(in - 1 + shift, stride) + 1);
+        }
+        return r;
     }
 
     /**

@@ -159,4 +159,34 @@ final class SdCost {
                         new int[] {3}, new int[] {1}, new int[] {1, 2, 0, 3}) + n1 * o * n2 * o;
         return n1 * r * n2 * r + n1 * o * f * n2 * r + Math.max(s2, s3);
     }
+
+    /**
+     * Elements the row order holds at once ({@link StructuredDerivatives#rowOrder}): the rows J1 [N1,C,O,F] and J2
+     * [N2,C,O,F] (one when the sides are the same), then either the operand copies of the GEMM forming J2 while J1
+     * is held, or those of the GEMM contracting J1 with J2 plus its output block. (The last phase is the peak of
+     * a small conv net once its input gradient holds no column buffer: before, that buffer made the per-example
+     * pass the peak and hid that this phase was counted as the rows alone.)
+     */
+    static long rowTemp(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        int[] none = new int[0];
+        int[] j1 = {(int) n1, (int) c, (int) o, (int) f};
+        int[] j2 = {(int) n2, (int) c, (int) o, (int) f};
+        long rows = Shapes.size(j1) + (same ? 0 : Shapes.size(j2));
+        // J[n, c, o, f] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
+        long form = Math.max(rowScratch(n1, o, r, c, f) - (same ? 0 : Shapes.size(j2)),
+                same ? 0 : rowScratch(n2, o, r, c, f));
+        long contract = traced
+                ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, new int[] {1, 2, 3}, new int[] {1, 2, 3},
+                        none, none) + n1 * n2
+                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, new int[] {1, 3}, new int[] {1, 3}, none,
+                        none) + n1 * o * n2 * o;
+        return rows + Math.max(form, contract);
+    }
+
+    /** Operand copies of the GEMM forming the rows of n examples, J = A·D over r batched over n. */
+    private static long rowScratch(long n, long o, long r, long c, long f) {
+        return org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) c},
+                new int[] {(int) o, (int) n, (int) r, (int) f}, new int[] {1}, new int[] {2}, new int[] {0},
+                new int[] {1});
+    }
 }

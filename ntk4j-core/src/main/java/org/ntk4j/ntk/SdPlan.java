@@ -106,7 +106,7 @@ final class SdPlan {
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced))
-                    : cm.bytes((stillSame ? 1L : 2L) * n1 * c * o * f);
+                    : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, traced, stillSame));
             long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn() + o * rule.features()))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);

@@ -11,7 +11,8 @@ import org.ntk4j.tensor.Tensor;
  * The input gradient of {@link Conv} (a transposed convolution): dy {@code [N, OH, OW, Cout]} and the filter
  * w {@code [KH, KW, Cin, Cout]} give dx {@code [N, H, W, Cin]}, the adjoint of {@code x ↦ conv(x, w)} applied
  * to dy. The input spatial shape (H, W) is a parameter: with strides above 1 several input sizes have the
- * same output size. Evaluated as {@code col2im(dy · Wᵀ)} ({@link Convolution#inputGrad}).
+ * same output size. Evaluated tap by tap with no buffer for unit strides and moderate channels, else as
+ * {@code col2im(dy · Wᵀ)} ({@link Convolution#inputGrad}).
  *
  * <p>Bilinear. JVP: {@code conv_input_grad(ḋy, w) + conv_input_grad(dy, ẇ)}. VJP, from
  * ⟨c, I(dy, w)⟩ = ⟨conv(c, w), dy⟩ = ⟨w, conv_filter_grad(c, dy)⟩: {@code d̄y = conv(c, w)},
@@ -97,18 +98,26 @@ public final class ConvInputGrad implements Primitive {
         return dy.withShape(ConvSupport.dataShape(ys[0], inputSpatial, ws[d]));
     }
 
-    /** One GEMM dy·Wᵀ then col2im: 2 · (dy size) · KH·KW·Cin. */
+    /**
+     * The multiply-adds done ({@link Convolution.Geometry#inputGradProducts}), times 2: on the direct tap-by-tap
+     * path only the (output position, tap) pairs that read an input element, 2 · N · Cin · Cout ·
+     * {@link Convolution.Geometry#tapContributions}; through col2im all of them, 2 · (dy size) · KH·KW·Cin.
+     */
     @Override
     public double flops(TensorType[] inputs, TensorType output) {
-        return 2.0 * inputs[0].size() * (inputs[1].size() / (double) inputs[1].dim(-1));
+        return 2.0 * geometry(inputs).inputGradProducts();
     }
 
-    /** The column buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    /** None on the direct path, else the column buffer ({@link Convolution.Geometry#inputGradBufferElements}). */
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        return geometry(inputs).inputGradBufferElements() * output.dtype().bytes();
+    }
+
+    private Convolution.Geometry geometry(TensorType[] inputs) {
         int[] ws = inputs[1].shape();
         return Convolution.Geometry.of(window, inputs[0].dim(0), inputSpatial, ws[ws.length - 2],
-                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+                ConvSupport.filterSpatial(ws), ws[ws.length - 1]);
     }
 
     @Override

@@ -105,6 +105,21 @@ public final class GroupedConv implements Primitive {
         return 2.0 * output.size() * (inputs[1].size() / (double) inputs[1].dim(-1));
     }
 
+    /**
+     * What {@link #evaluate} holds besides its output at its peak, during the last group's convolution: the G
+     * group outputs (together the output's size), that group's input and filter slices, and its im2col buffer.
+     */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        int d = window.rank();
+        int[] xs = inputs[0].shape();
+        int[] ws = inputs[1].shape();
+        Convolution.Geometry g = Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs), xs[d + 1] / groups,
+                ConvSupport.filterSpatial(ws), ws[d + 1] / groups);
+        long elements = output.size() + inputs[0].size() / groups + inputs[1].size() / groups + g.workspaceElements();
+        return elements * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         Tensor x = in[0];

@@ -1,0 +1,247 @@
+package org.ntk4j.primitive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.TensorType;
+import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The input gradient, tap by tap with no buffer for unit strides (col2im otherwise), against a direct nested
+ * loop in float64: batches large enough that both GEMM orders of the direct path (rows of one image, or one
+ * output position over the images), row caps and the split over cores are used; its FLOP rule against the number
+ * of products the loop makes; its declared scratch; the stacked-cotangent backward pass of a grouped
+ * convolution, which runs the same kernel group by group.
+ */
+class ConvInputGradTest {
+
+    /** The products the reference loop makes (pairs of output position and tap that read an input element). */
+    static long referenceProducts(ConvTest.Case c) {
+        ConvTest.Reference r = new ConvTest.Reference(c);
+        long count = 0;
+        for (int io = 0; io < r.oh; io++) {
+            for (int jo = 0; jo < r.ow; jo++) {
+                for (int ik = 0; ik < r.kh; ik++) {
+                    for (int jk = 0; jk < r.kw; jk++) {
+                        int ih = io * r.sh - r.ph + ik * r.dh;
+                        int iw = jo * r.sw - r.pw + jk * r.dw;
+                        if (ih >= 0 && ih < r.h && iw >= 0 && iw < r.w) {
+                            count++;
+                        }
+                    }
+                }
+            }
+        }
+        return count * r.n * r.cin * r.cout;
+    }
+
+    static void check(ConvTest.Case c, long seed) {
+        Convolution.Window win = new Convolution.Window(c.strides(), c.lo(), c.hi(), c.dil());
+        try (Tensor dy = Tensor.randomNormal(DType.F64, seed, c.yShape());
+             Tensor w = Tensor.randomNormal(DType.F64, seed + 1, c.wShape());
+             Tensor dx = Convolution.inputGrad(dy, w, c.in(), win);
+             Tensor dy32 = dy.to(DType.F32);
+             Tensor w32 = w.to(DType.F32);
+             Tensor dx32 = Convolution.inputGrad(dy32, w32, c.in(), win)) {
+            double[] ref = ConvTest.refInputGrad(c, dy.toDoubleArray(), w.toDoubleArray());
+            assertThat(dx.shape()).containsExactly(c.xShape());
+            assertThat(ConvTest.relErr(dx.toDoubleArray(), ref)).as("f64 %s", c).isLessThan(1e-12);
+            assertThat(ConvTest.relErr(dx32.toDoubleArray(), ref)).as("f32 %s", c).isLessThan(1e-4);
+        }
+        ConvInputGrad p = new ConvInputGrad(win, c.in());
+        TensorType[] in = {new TensorType(DType.F64, c.yShape()), new TensorType(DType.F64, c.wShape())};
+        TensorType out = p.outputType(in);
+        // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
+        boolean pointwise = c.kh() * c.kw() == 1 && c.sh() * c.sw() == 1 && c.ph() + c.pw() == 0
+                && c.oh() == c.h() && c.ow() == c.w();
+        boolean direct = !pointwise && c.sh() == 1 && c.sw() == 1 && 16L * c.cin() * c.cout() < (1 << 18);
+        int[] os = c.out();
+        long positions = c.n() * (long) (c.d() == 1 ? os[0] : os[0] * os[1]);
+        double products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
+        assertThat(p.flops(in, out)).as("flops %s", c).isEqualTo(2.0 * products);
+        // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements (none pointwise)
+        long perImage = positions / c.n() * c.kh() * c.kw() * c.cin();
+        long images = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
+        long buffer = direct || pointwise ? 0 : images * perImage;
+        assertThat(p.workspaceBytes(in, out)).as("scratch %s", c).isEqualTo(buffer * 8);
+        // and it is what the kernel allocates besides dx, measured
+        try (Tensor dy = Tensor.randomNormal(DType.F64, seed, c.yShape());
+             Tensor w = Tensor.randomNormal(DType.F64, seed + 1, c.wShape())) {
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor dx = Convolution.inputGrad(dy, w, c.in(), win)) {
+                assertThat(Tensor.peakBytes() - base).as("measured scratch %s", c)
+                        .isEqualTo(8L * dx.size() + p.workspaceBytes(in, out));
+            }
+        }
+    }
+
+    /**
+     * Random 1-D and 2-D cases, batch up to 12 (so rows of a GEMM are sometimes the output columns of one image
+     * row, sometimes the images), strides 1..3, dilation 1..2, explicit padding 0..2 on each side.
+     */
+    @Property(tries = 150, seed = "20261204")
+    void matchesTheNestedLoopReference(
+            @ForAll @IntRange(min = 1, max = 2) int d,
+            @ForAll @IntRange(min = 1, max = 12) int n,
+            @ForAll @IntRange(min = 1, max = 4) int cin,
+            @ForAll @IntRange(min = 1, max = 4) int cout,
+            @ForAll @IntRange(min = 1, max = 9) int h,
+            @ForAll @IntRange(min = 1, max = 9) int w,
+            @ForAll @IntRange(min = 1, max = 3) int kh,
+            @ForAll @IntRange(min = 1, max = 3) int kw,
+            @ForAll @IntRange(min = 1, max = 3) int sh,
+            @ForAll @IntRange(min = 1, max = 3) int sw,
+            @ForAll @IntRange(min = 1, max = 2) int dh,
+            @ForAll @IntRange(min = 1, max = 2) int dw,
+            @ForAll @IntRange(min = 0, max = 2) int loH,
+            @ForAll @IntRange(min = 0, max = 2) int hiH,
+            @ForAll @IntRange(min = 0, max = 2) int loW,
+            @ForAll @IntRange(min = 0, max = 2) int hiW,
+            @ForAll @IntRange(min = 0, max = 1000) int seed) {
+        int[] in = d == 1 ? new int[] {w} : new int[] {h, w};
+        int[] k = d == 1 ? new int[] {kw} : new int[] {kh, kw};
+        int[] s = d == 1 ? new int[] {sw} : new int[] {sh, sw};
+        int[] dil = d == 1 ? new int[] {dw} : new int[] {dh, dw};
+        int[] lo = d == 1 ? new int[] {loW} : new int[] {loH, loW};
+        int[] hi = d == 1 ? new int[] {hiW} : new int[] {hiH, hiW};
+        for (int i = 0; i < d; i++) { // grow the input until the dilated filter fits
+            in[i] = Math.max(in[i], (k[i] - 1) * dil[i] + 1 - lo[i] - hi[i]);
+        }
+        check(new ConvTest.Case(d, n, in, cin, cout, k, s, lo, hi, dil), seed);
+    }
+
+    /** Batches and channels large enough that the images are split across cores, in both GEMM orders. */
+    @Test
+    void largerCasesSplitAcrossCores() {
+        int[] one = {1, 1};
+        // 3×3 SAME stride 1 (wide rows, the centre column merged over output rows), stride 2, dilated, 1×1 stride 2
+        check(new ConvTest.Case(2, 24, new int[] {9, 9}, 16, 12, new int[] {3, 3}, one, one, one, one), 1);
+        check(new ConvTest.Case(2, 40, new int[] {7, 7}, 12, 16, new int[] {3, 3}, new int[] {2, 2}, one, one, one),
+                2);
+        check(new ConvTest.Case(2, 6, new int[] {30, 30}, 12, 12, new int[] {3, 3}, one, new int[] {2, 2},
+                new int[] {2, 2}, new int[] {2, 2}), 3);
+        check(new ConvTest.Case(2, 30, new int[] {8, 8}, 16, 16, one, new int[] {2, 2}, new int[] {0, 0},
+                new int[] {0, 0}, one), 4);
+        check(new ConvTest.Case(1, 64, new int[] {5}, 16, 16, new int[] {3}, new int[] {1}, new int[] {2},
+                new int[] {0}, new int[] {2}), 5);
+        // wide channels: GEMMs cut at directGemmRows (26 rows for 100·100), by image rows, by images, merged rows
+        check(new ConvTest.Case(2, 2, new int[] {8, 30}, 100, 100, new int[] {3, 3}, one, one, one, one), 7);
+        check(new ConvTest.Case(2, 30, new int[] {3, 3}, 100, 100, new int[] {3, 3}, one, one, one, one), 8);
+        check(new ConvTest.Case(2, 4, new int[] {20, 20}, 40, 40, new int[] {3, 3}, one, one, one, one), 9);
+        // too wide for the direct path: col2im
+        check(new ConvTest.Case(2, 3, new int[] {5, 5}, 128, 130, new int[] {3, 3}, one, one, one, one), 10);
+    }
+
+    /** A pointwise (1×1, stride 1, no padding) input gradient stays one GEMM: same values, all products. */
+    @Test
+    void pointwise() {
+        int[] one = {1, 1};
+        int[] zero = {0, 0};
+        check(new ConvTest.Case(2, 5, new int[] {4, 3}, 6, 7, one, one, zero, zero, one), 6);
+    }
+
+    /**
+     * The backward pass of a grouped convolution with K = 3 stacked cotangents runs the tap-by-tap kernel once
+     * per group; x̄ against a direct loop over groups.
+     */
+    @Property(tries = 30, seed = "20261205")
+    void groupedStackedCotangentsMatchTheDirectLoop(
+            @ForAll @IntRange(min = 1, max = 6) int n,
+            @ForAll @IntRange(min = 2, max = 7) int size,
+            @ForAll @IntRange(min = 1, max = 3) int groups,
+            @ForAll @IntRange(min = 1, max = 3) int cig,
+            @ForAll @IntRange(min = 1, max = 3) int cog,
+            @ForAll @IntRange(min = 1, max = 3) int k,
+            @ForAll @IntRange(min = 1, max = 2) int stride,
+            @ForAll @IntRange(min = 0, max = 1) int pad,
+            @ForAll @IntRange(min = 0, max = 1000) int seed) {
+        int h = Math.max(size, k);
+        int wd = h + 1;
+        int cin = groups * cig;
+        int cout = groups * cog;
+        int[] xs = {n, h, wd, cin};
+        int[] ws = {k, k, cig, cout};
+        Graph g = Graph.trace(List.of(new TensorType(DType.F64, xs), new TensorType(DType.F64, ws)),
+                v -> new Var[] {v[0].conv(v[1], new int[] {stride, stride}, new int[][] {{pad, pad}, {pad, pad}},
+                        new int[] {1, 1}, groups)});
+        int stack = 3;
+        Graph vjp = Vjp.of(g, stack, new boolean[] {true, false});
+        int[] ys = g.outputs().get(0).shape();
+        int oh = ys[1];
+        int ow = ys[2];
+        int[] cs = {stack, n, oh, ow, cout};
+        try (Tensor x = Tensor.randomNormal(DType.F64, seed, xs);
+             Tensor w = Tensor.randomNormal(DType.F64, seed + 1, ws);
+             Tensor c = Tensor.randomNormal(DType.F64, seed + 2, cs)) {
+            Tensor[] r = vjp.evaluate(x, w, c);
+            try {
+                double[] wv = w.toDoubleArray();
+                double[] cv = c.toDoubleArray();
+                double[] ref = new double[stack * n * h * wd * cin];
+                for (int s = 0; s < stack; s++) {
+                    for (int b = 0; b < n; b++) {
+                        for (int io = 0; io < oh; io++) {
+                            for (int jo = 0; jo < ow; jo++) {
+                                for (int ik = 0; ik < k; ik++) {
+                                    for (int jk = 0; jk < k; jk++) {
+                                        int ih = io * stride - pad + ik;
+                                        int iw = jo * stride - pad + jk;
+                                        if (ih < 0 || ih >= h || iw < 0 || iw >= wd) {
+                                            continue;
+                                        }
+                                        for (int co = 0; co < cout; co++) {
+                                            int grp = co / cog;
+                                            double ct = cv[(((s * n + b) * oh + io) * ow + jo) * cout + co];
+                                            for (int ci = 0; ci < cig; ci++) {
+                                                ref[(((s * n + b) * h + ih) * wd + iw) * cin + grp * cig + ci] +=
+                                                        ct * wv[((ik * k + jk) * cig + ci) * cout + co];
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Tensor xbar = r[r.length - 1];
+                assertThat(xbar.shape()).containsExactly(stack, n, h, wd, cin);
+                assertThat(ConvTest.relErr(xbar.toDoubleArray(), ref)).isLessThan(1e-12);
+            } finally {
+                ConvTest.closeAll(r);
+            }
+        }
+    }
+
+    /** Forward and filter gradient declare their im2col buffer, pointwise ones none; grouped adds its copies. */
+    @Test
+    void declaredScratch() {
+        Convolution.Window same = Convolution.Window.of(new int[] {1, 1}, new int[][] {{1, 1}, {1, 1}},
+                new int[] {1, 1});
+        TensorType x = new TensorType(DType.F32, 4, 8, 8, 6);
+        TensorType w = new TensorType(DType.F32, 3, 3, 6, 10);
+        TensorType y = new TensorType(DType.F32, 4, 8, 8, 10);
+        long cols = 4L * 8 * 8 * 3 * 3 * 6 * 4; // [N·OH·OW, KH·KW·Cin] float32, within one chunk
+        assertThat(new Conv(same).workspaceBytes(new TensorType[] {x, w}, y)).isEqualTo(cols);
+        assertThat(new ConvFilterGrad(same, new int[] {3, 3}).workspaceBytes(new TensorType[] {x, y}, w))
+                .isEqualTo(cols);
+        Convolution.Window pointwise = Convolution.Window.of(new int[] {1, 1}, new int[][] {{0, 0}, {0, 0}},
+                new int[] {1, 1});
+        TensorType w1 = new TensorType(DType.F32, 1, 1, 6, 10);
+        assertThat(new Conv(pointwise).workspaceBytes(new TensorType[] {x, w1}, y)).isZero();
+        TensorType wg = new TensorType(DType.F32, 3, 3, 3, 10);
+        long groupCols = 4L * 8 * 8 * 3 * 3 * 3 * 4;
+        long copies = (y.size() + x.size() / 2 + wg.size() / 2) * 4L;
+        assertThat(new GroupedConv(same, 2).workspaceBytes(new TensorType[] {x, wg}, y))
+                .isEqualTo(copies + groupCols);
+    }
+}
