@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.ntk4j.cpu.Blas;
+import org.ntk4j.cpu.Layout;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Npz;
 import org.ntk4j.nn.Model;
@@ -344,37 +345,12 @@ final class ResNetBench {
 
     /** OIHW[o, i, h, w] = HWIO[h, w, i, o]. */
     static Tensor hwioToOihw(Tensor t) {
-        int[] s = t.shape();
-        int kh = s[0];
-        int kw = s[1];
-        int ci = s[2];
-        int co = s[3];
-        float[] src = t.toFloatArray();
-        float[] dst = new float[src.length];
-        for (int h = 0; h < kh; h++) {
-            for (int w = 0; w < kw; w++) {
-                for (int i = 0; i < ci; i++) {
-                    for (int o = 0; o < co; o++) {
-                        dst[((o * ci + i) * kh + h) * kw + w] = src[((h * kw + w) * ci + i) * co + o];
-                    }
-                }
-            }
-        }
-        return Tensor.of(dst, co, ci, kh, kw);
+        return Layout.transpose(t, new int[] {3, 2, 0, 1});
     }
 
     /** [c, r] = [r, c]ᵀ. */
     static Tensor transpose(Tensor t) {
-        int r = t.dim(0);
-        int c = t.dim(1);
-        float[] src = t.toFloatArray();
-        float[] dst = new float[src.length];
-        for (int i = 0; i < r; i++) {
-            for (int j = 0; j < c; j++) {
-                dst[j * r + i] = src[i * c + j];
-            }
-        }
-        return Tensor.of(dst, c, r);
+        return Layout.transpose(t, new int[] {1, 0});
     }
 
     private boolean torchvisionAvailable() {

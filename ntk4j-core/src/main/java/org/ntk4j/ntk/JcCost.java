@@ -4,9 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
-import org.ntk4j.nn.Model;
 import org.ntk4j.ntk.CostModel.Estimate;
-import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 
 /**
@@ -15,67 +13,12 @@ import org.ntk4j.tensor.Shapes;
  * rows or tiles of examples when large) and its contraction; or the exact batch path for models that mix
  * examples.
  */
-final class JcCost {
-    private final CostModel c;
-    private final Model model;
-    private final DType dtype;
-    private final int n1;
-    private final int n2;
-    private final boolean same;
-    private final KernelAxes axes;
-    private final int[] f1;
-    private final int[] f2;
-    private final int nParams;
-    private final long paramBytes;
-    private final long tileBytes;
-
+final class JcCost extends MethodCost {
     JcCost(CostModel c) {
-        this.c = c;
-        this.model = c.model;
-        this.dtype = c.dtype;
-        this.n1 = c.n1;
-        this.n2 = c.n2;
-        this.same = c.same;
-        this.axes = c.axes;
-        this.f1 = c.f1;
-        this.f2 = c.f2;
-        this.nParams = c.nParams;
-        this.paramBytes = c.paramBytes;
-        this.tileBytes = c.tileBytes;
+        super(c, c.same);
     }
 
-    private long bytes(long elements) {
-        return c.bytes(elements);
-    }
-
-    private long outputElements() {
-        return c.outputElements();
-    }
-
-    private double contractionFlops(long p) {
-        return c.contractionFlops(p);
-    }
-
-    private SidePlan side(int n) {
-        return c.side(n);
-    }
-
-    private SidePlan side(ParameterConsumers pc) {
-        return c.side(pc);
-    }
-
-    private ParameterConsumers consumers(int n) {
-        return c.consumers(n);
-    }
-
-    private boolean perExample(ParameterConsumers pc) {
-        return c.perExample(pc);
-    }
-
-    private static String human(long bytes) {
-        return CostModel.human(bytes);
-    }
-
+    @Override
     Estimate estimate() {
         List<Integer> all = new ArrayList<>();
         for (int p = 0; p < nParams; p++) {

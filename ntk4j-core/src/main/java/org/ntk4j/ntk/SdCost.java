@@ -3,9 +3,7 @@ package org.ntk4j.ntk;
 import java.util.List;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
-import org.ntk4j.nn.Model;
 import org.ntk4j.ntk.CostModel.Estimate;
-import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 
 /**
@@ -13,19 +11,7 @@ import org.ntk4j.tensor.Shapes;
  * {@link StructuredKernel} runs them: the per-example passes, then per parameter the Gram-applied factors and the
  * {@link ContractionOrder} the plan takes (or the rows of an elementwise consumer, or the dense fallback).
  */
-final class SdCost {
-    private final CostModel c;
-    private final Model model;
-    private final DType dtype;
-    private final int n1;
-    private final int n2;
-    private final boolean same;
-    private final KernelAxes axes;
-    private final int[] f1;
-    private final int[] f2;
-    private final int nParams;
-    private final long paramBytes;
-    private final long tileBytes;
+final class SdCost extends MethodCost {
     /** Stacked cotangents per pass: O, or an output chunk's size ({@link OutputChunks}). */
     private final int k;
 
@@ -38,53 +24,11 @@ final class SdCost {
      * ({@code same}), else two passes of k cotangents (n2 = n1 when the model's x2 is x1).
      */
     SdCost(CostModel c, int k, boolean same) {
-        this.c = c;
-        this.model = c.model;
-        this.dtype = c.dtype;
-        this.n1 = c.n1;
-        this.n2 = c.n2;
-        this.same = same;
+        super(c, same);
         this.k = k;
-        this.axes = c.axes;
-        this.f1 = c.f1;
-        this.f2 = c.f2;
-        this.nParams = c.nParams;
-        this.paramBytes = c.paramBytes;
-        this.tileBytes = c.tileBytes;
     }
 
-    private long bytes(long elements) {
-        return c.bytes(elements);
-    }
-
-    private long outputElements() {
-        return c.outputElements();
-    }
-
-    private double contractionFlops(long p) {
-        return c.contractionFlops(p);
-    }
-
-    private SidePlan side(int n) {
-        return c.side(n);
-    }
-
-    private SidePlan side(ParameterConsumers pc) {
-        return c.side(pc);
-    }
-
-    private ParameterConsumers consumers(int n) {
-        return c.consumers(n);
-    }
-
-    private boolean perExample(ParameterConsumers pc) {
-        return c.perExample(pc);
-    }
-
-    private static String human(long bytes) {
-        return CostModel.human(bytes);
-    }
-
+    @Override
     Estimate estimate() {
         ParameterConsumers pc1 = consumers(n1);
         if (!perExample(pc1)) {

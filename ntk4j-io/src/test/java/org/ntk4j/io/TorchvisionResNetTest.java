@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.cpu.Layout;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.ResNets;
@@ -71,37 +72,12 @@ class TorchvisionResNetTest {
 
     /** HWIO[h, w, i, o] = OIHW[o, i, h, w]. */
     static Tensor oihwToHwio(Tensor t) {
-        int[] s = t.shape();
-        int o = s[0];
-        int in = s[1];
-        int kh = s[2];
-        int kw = s[3];
-        float[] src = t.toFloatArray();
-        float[] dst = new float[src.length];
-        for (int a = 0; a < o; a++) {
-            for (int b = 0; b < in; b++) {
-                for (int h = 0; h < kh; h++) {
-                    for (int w = 0; w < kw; w++) {
-                        dst[((h * kw + w) * in + b) * o + a] = src[((a * in + b) * kh + h) * kw + w];
-                    }
-                }
-            }
-        }
-        return Tensor.of(dst, kh, kw, in, o);
+        return Layout.transpose(t, new int[] {2, 3, 1, 0});
     }
 
     /** [in, out] = [out, in]ᵀ. */
     static Tensor transpose(Tensor t) {
-        int r = t.dim(0);
-        int c = t.dim(1);
-        float[] src = t.toFloatArray();
-        float[] dst = new float[src.length];
-        for (int i = 0; i < r; i++) {
-            for (int j = 0; j < c; j++) {
-                dst[j * r + i] = src[i * c + j];
-            }
-        }
-        return Tensor.of(dst, c, r);
+        return Layout.transpose(t, new int[] {1, 0});
     }
 
     @Test
