@@ -23,7 +23,7 @@ public final class RunFingerprint {
      * The fingerprint of a run.
      *
      * @param modelSpec the model's spec string
-     * @param params the network parameters, hashed in name order
+     * @param params the network parameters, then their buffers, each hashed in name order
      * @param x1 the first data set
      * @param x2 the second data set; null means x2 = x1 (which hashes differently from passing x1 again)
      * @return the fingerprint, 64 lower-case hex digits
@@ -39,6 +39,11 @@ public final class RunFingerprint {
         text(md, "model " + modelSpec);
         for (Map.Entry<String, Tensor> e : new TreeMap<>(params.tensors()).entrySet()) {
             text(md, "param " + e.getKey());
+            tensor(md, e.getValue());
+        }
+        // a model's buffers (running statistics) change the kernel as parameters do; none: the digest of before
+        for (Map.Entry<String, Tensor> e : new TreeMap<>(params.buffers()).entrySet()) {
+            text(md, "buffer " + e.getKey());
             tensor(md, e.getValue());
         }
         text(md, "x1");

@@ -221,8 +221,9 @@ public final class SparkKernelJob {
         if (groups.isEmpty()) {
             return new Summary(0, 0, finished.size(), 0);
         }
-        TaskInputs inputs = new TaskInputs(modelSpec, TensorData.of(params), TensorData.of(x1), TensorData.of(x2),
-                plan, out.toAbsolutePath().toString(), setting(sc, FAIL_FIRST_ATTEMPT, -1));
+        TaskInputs inputs = new TaskInputs(modelSpec, TensorData.of(params.tensors()), TensorData.of(params.buffers()),
+                TensorData.of(x1), TensorData.of(x2), plan, out.toAbsolutePath().toString(),
+                setting(sc, FAIL_FIRST_ATTEMPT, -1));
         Broadcast<TaskInputs> shared = sc.broadcast(inputs);
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
@@ -342,16 +343,19 @@ public final class SparkKernelJob {
         private static final long serialVersionUID = 1L;
         final String modelSpec;
         final Map<String, TensorData> params;
+        /** The model's buffers (batch norms' running statistics) that the parameters carry; executors apply them. */
+        final Map<String, TensorData> buffers;
         final TensorData x1;
         final TensorData x2;
         final TilePlan plan;
         final String out;
         final int failFirstAttemptOfTile;
 
-        TaskInputs(String modelSpec, Map<String, TensorData> params, TensorData x1, TensorData x2, TilePlan plan,
-                   String out, int failFirstAttemptOfTile) {
+        TaskInputs(String modelSpec, Map<String, TensorData> params, Map<String, TensorData> buffers, TensorData x1,
+                   TensorData x2, TilePlan plan, String out, int failFirstAttemptOfTile) {
             this.modelSpec = modelSpec;
             this.params = params;
+            this.buffers = buffers;
             this.x1 = x1;
             this.x2 = x2;
             this.plan = plan;
@@ -417,11 +421,13 @@ public final class SparkKernelJob {
             }
             long[] result = new long[2 * group.length];
             int[] n = {0};
-            Model model = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);
-            try (Params params = TensorData.toParams(in.params);
+            Model spec = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);
+            try (Params params = TensorData.toParams(in.params, in.buffers);
                  Tensor x1 = in.x1.toTensor();
                  Tensor x2 = in.x2 == null ? null : in.x2.toTensor();
                  TileStore data = TileStore.openData(Path.of(in.out), plan)) {
+                // the spec rebuilds the layers; the running statistics of a parameter file travel with the parameters
+                Model model = params.buffers().isEmpty() ? spec : spec.withBuffers(params.buffers());
                 EmpiricalNtk ntk = EmpiricalNtk.of(model, params).memoryBudget(plan.budgetBytes());
                 TiledKernel tiles = new TiledKernel(ntk, plan, x1, x2);
                 tiles.run(others, (tile, block) -> {

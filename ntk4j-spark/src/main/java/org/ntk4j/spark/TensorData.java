@@ -35,26 +35,33 @@ final class TensorData implements Serializable {
         return floats != null ? Tensor.of(floats, shape) : Tensor.of(doubles, shape);
     }
 
-    /** Parameters by name, in the model's order. */
-    static Map<String, TensorData> of(Params params) {
+    /** Tensors by name, in the map's order: a model's parameters, or its buffers. */
+    static Map<String, TensorData> of(Map<String, Tensor> tensors) {
         Map<String, TensorData> m = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : params.tensors().entrySet()) {
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             m.put(e.getKey(), of(e.getValue()));
         }
         return m;
     }
 
-    /** New parameters from {@link #of(Params)} (the caller closes them). */
-    static Params toParams(Map<String, TensorData> data) {
+    /** New parameters with their buffers from {@link #of(Map)} of each (the caller closes them). */
+    static Params toParams(Map<String, TensorData> params, Map<String, TensorData> buffers) {
         Map<String, Tensor> m = new LinkedHashMap<>();
+        Map<String, Tensor> b = new LinkedHashMap<>();
         try {
-            for (Map.Entry<String, TensorData> e : data.entrySet()) {
-                m.put(e.getKey(), e.getValue().toTensor());
-            }
+            toTensors(params, m);
+            toTensors(buffers, b);
         } catch (RuntimeException | Error e) {
             m.values().forEach(Tensor::close);
+            b.values().forEach(Tensor::close);
             throw e;
         }
-        return new Params(m);
+        return new Params(m, b);
+    }
+
+    private static void toTensors(Map<String, TensorData> data, Map<String, Tensor> into) {
+        for (Map.Entry<String, TensorData> e : data.entrySet()) {
+            into.put(e.getKey(), e.getValue().toTensor());
+        }
     }
 }

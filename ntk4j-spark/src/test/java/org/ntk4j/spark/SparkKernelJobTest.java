@@ -171,6 +171,58 @@ class SparkKernelJobTest {
         }
     }
 
+    /**
+     * A model with batch-norm running statistics (buffers) that a parameter file carries: the executors rebuild the
+     * layers from the spec, so the statistics travel with the parameters, and the file equals the local run with
+     * them — not the kernel of the declared defaults (mean 0, variance 1).
+     */
+    @Test
+    void runningStatisticsTravelWithTheParameters() throws IOException {
+        String spec = "resnet18(width=2,out=3)";
+        int[] in = {8, 8, 3};
+        Model base = Zoo.parse(spec);
+        java.util.Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+        java.util.Random r = new java.util.Random(3);
+        for (org.ntk4j.nn.ParamSpec b : base.bufferSpecs(in)) {
+            Tensor t = Tensor.zeros(DType.F64, b.shape());
+            for (int i = 0; i < t.size(); i++) {
+                t.setFlat(i, b.path().endsWith("running_var") ? 0.5 + r.nextDouble() : 0.3 * r.nextGaussian());
+            }
+            buffers.put(b.path(), t);
+        }
+        java.util.Map<String, Tensor> weights = new java.util.LinkedHashMap<>();
+        try (Params drawn = base.init(4, in, DType.F64)) { // its buffers are the defaults
+            drawn.tensors().forEach((name, t) -> weights.put(name, t.copy()));
+        }
+        try (Params p = new Params(weights, buffers);
+             Tensor x = Tensor.randomNormal(DType.F64, 6, 24, 8, 8, 3)) {
+            Model trained = base.withBuffers(p.buffers());
+            TilePlan plan = TilePlanner.of(EmpiricalNtk.of(trained, p), KernelKind.parse("trace", 3)).tile(8)
+                    .plan(24, 0, in, DType.F64);
+            Path local = dir.resolve("bn-local.npy");
+            try (TileStore store = TileStore.create(local, plan, RunFingerprint.of(spec, p, x, null))) {
+                new TiledKernel(EmpiricalNtk.of(trained, p), plan, x, null).run(Set.of(), store::write, null);
+                store.finish();
+            }
+            Path spark = dir.resolve("bn-spark.npy");
+            SparkKernelJob.run(sc, spec, p, x, null, plan, spark, false, null);
+            assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+            try (Tensor k = Npy.readTensor(spark);
+                 Tensor defaults = EmpiricalNtk.of(base, p).method(plan.method())
+                         .kernel(KernelKind.parse("trace", 3), x, null)) {
+                double diff = 0;
+                for (int i = 0; i < k.size(); i++) {
+                    diff = Math.max(diff, Math.abs(k.getFlat(i) - defaults.getFlat(i)));
+                }
+                assertThat(diff).as("the running statistics change the kernel").isGreaterThan(1e-6);
+            }
+            try (Params plain = base.init(4, in, DType.F64)) {
+                assertThat(RunFingerprint.of(spec, p, x, null)).as("buffers are part of a run's fingerprint")
+                        .isNotEqualTo(RunFingerprint.of(spec, plain, x, null));
+            }
+        }
+    }
+
     @Test
     void groupsFollowPlanOrderWithinRows() {
         data();
