@@ -23,6 +23,19 @@ public final class Blas {
     private static long busyNanos;
     private static long countedCalls;
 
+    // Threads. OpenBLAS runs every call on the calling thread alone (it is told 1 thread at load); a GEMM of at
+    // least SPLIT_WORK multiply-adds is split by ntk4j into up to threads() blocks of C's rows or columns, one GEMM
+    // each, on Parallel's pool (whose idle threads park). Why not OpenBLAS's own threads: after a threaded call its
+    // workers spin for a while (THREAD_TIMEOUT) and take the second core from the JVM's work in between, and
+    // telling OpenBLAS another thread count per call costs far more than it saves (measured on the paper's FCN
+    // sweep at N = 64: 14 ms per kernel with one thread throughout, 80-150 ms when small and large GEMMs
+    // switched between 1 and 2 threads). A block of C is a GEMM over the whole K, as OpenBLAS's own threads
+    // split it (never along K). LAPACK calls of large order get OpenBLAS's threads for their duration.
+    private static final long SPLIT_WORK = Long.getLong("ntk4j.blas.splitWork", 1L << 23);
+    private static final int LAPACK_THREADED_ORDER = 1024;
+    private static volatile int configuredThreads = 1;
+    private static int threadedLapackCalls;
+
     private Blas() {
     }
 
@@ -45,6 +58,12 @@ public final class Blas {
                         shareWithNetlib(library.toString());
                     }
                     checkNoOtherBlas(library == null ? null : realParent(library));
+                    // The vendor-neutral getter answers -1 until blas_set_num_threads has been called once;
+                    // OpenBLAS's own getter knows the default (the number of cores, or OPENBLAS_NUM_THREADS).
+                    int n = openblas.blas_get_num_threads();
+                    configuredThreads = Math.max(1, n > 0 ? n
+                            : org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads());
+                    openblas.blas_set_num_threads(1);
                     loaded = true;
                 }
             }
@@ -121,26 +140,80 @@ public final class Blas {
     }
 
     /**
-     * Threads OpenBLAS uses.
+     * Threads a large BLAS or LAPACK call uses: a GEMM is split into up to this many blocks run in parallel, a
+     * LAPACK call of large order gets this many OpenBLAS threads; small calls run on the calling thread.
      *
-     * @return the OpenBLAS thread count (by default the number of cores)
+     * @return the thread count (by default OpenBLAS's: {@code OPENBLAS_NUM_THREADS}, else the number of cores)
      */
     public static int threads() {
         load();
-        // The vendor-neutral getter answers -1 until blas_set_num_threads has been called once; OpenBLAS's
-        // own getter knows the default (the number of cores).
-        int n = openblas.blas_get_num_threads();
-        return n > 0 ? n : org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
+        return configuredThreads;
     }
 
     /**
-     * Sets the number of OpenBLAS threads, for every later BLAS and LAPACK call in the process.
+     * Sets the number of threads of later BLAS and LAPACK calls in the process (see {@link #threads()}).
      *
      * @param n the thread count, at least 1
+     * @throws IllegalArgumentException when {@code n} is below 1
      */
     public static void setThreads(int n) {
         load();
-        openblas.blas_set_num_threads(n);
+        if (n < 1) {
+            throw new IllegalArgumentException("BLAS threads: expected at least 1, got " + n);
+        }
+        configuredThreads = n;
+    }
+
+    /**
+     * Gives OpenBLAS its threads for a LAPACK call of order {@code order} (when large): call before the LAPACK
+     * routine, and {@link #lapackEnd} with the result after it.
+     *
+     * @param order the matrix order
+     * @return whether threads were given (pass it to {@link #lapackEnd})
+     */
+    static boolean lapackBegin(long order) {
+        load();
+        int t = configuredThreads;
+        if (t <= 1 || order < LAPACK_THREADED_ORDER) {
+            return false;
+        }
+        synchronized (Blas.class) {
+            threadedLapackCalls++;
+            openblas.blas_set_num_threads(t);
+        }
+        return true;
+    }
+
+    /**
+     * Ends what {@link #lapackBegin} started: OpenBLAS goes back to one thread when no threaded LAPACK call runs.
+     *
+     * @param threaded what {@link #lapackBegin} returned
+     */
+    static void lapackEnd(boolean threaded) {
+        if (threaded) {
+            synchronized (Blas.class) {
+                if (--threadedLapackCalls == 0) {
+                    openblas.blas_set_num_threads(1);
+                }
+            }
+        }
+    }
+
+    /**
+     * Blocks a GEMM of {@code work} multiply-adds is split into, at most {@code longest / 64} (its longer side of
+     * C): 1 for small work, when only one thread is configured, or on a pool thread (already in parallel work).
+     */
+    static int parts(long work, int longest) {
+        int t = configuredThreads;
+        if (t <= 1 || work < SPLIT_WORK || Parallel.inPool()) {
+            return 1;
+        }
+        return Math.max(1, Math.min(t, longest / 64));
+    }
+
+    /** The start of block {@code p} of {@code parts} over {@code len}, a multiple of 16 (the last ends at len). */
+    private static int blockStart(int len, int parts, int p) {
+        return p >= parts ? len : (int) Math.min(len, ((long) len * p / parts + 8) / 16 * 16);
     }
 
     /**
@@ -234,6 +307,50 @@ public final class Blas {
     public static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
                             Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
                             double beta, Tensor c, long cOff, int ldc) {
+        gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, true);
+    }
+
+    /**
+     * {@link #gemm} on the calling thread alone, for a caller that runs several GEMMs in parallel itself.
+     *
+     * @param transA whether op(A) is Aᵀ
+     * @param transB whether op(B) is Bᵀ
+     * @param m rows of op(A) and of C
+     * @param n columns of op(B) and of C
+     * @param k columns of op(A), rows of op(B)
+     * @param alpha scale of the product
+     * @param a the tensor holding A
+     * @param aOff element offset of A
+     * @param lda row stride of A as stored
+     * @param b the tensor holding B
+     * @param bOff element offset of B
+     * @param ldb row stride of B as stored
+     * @param beta scale of the old C
+     * @param c the tensor holding C
+     * @param cOff element offset of C
+     * @param ldc row stride of C
+     */
+    static void gemmUnsplit(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                            Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+                            double beta, Tensor c, long cOff, int ldc) {
+        gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, false);
+    }
+
+    /**
+     * Parallel parts for a loop of {@code calls} GEMMs of {@code total} multiply-adds in all: 1 when small, with
+     * one configured thread, or on a pool thread.
+     */
+    static int loopParts(long total, long calls) {
+        int t = configuredThreads;
+        if (t <= 1 || calls < 2 || total < SPLIT_WORK || Parallel.inPool()) {
+            return 1;
+        }
+        return (int) Math.min(t, calls);
+    }
+
+    private static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                             Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+                             double beta, Tensor c, long cOff, int ldc, boolean maySplit) {
         load();
         if (m == 0 || n == 0) {
             return;
@@ -243,7 +360,31 @@ public final class Blas {
             enterCounted();
         }
         try {
-            gemmCall(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            int parts = maySplit ? parts((long) m * n * k, Math.max(m, n)) : 1;
+            if (parts <= 1) {
+                gemmCall(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            } else {
+                boolean byColumns = n >= m;
+                int len = byColumns ? n : m;
+                Parallel.range(parts, 1, (lo, hi) -> {
+                    for (int p = lo; p < hi; p++) {
+                        int from = blockStart(len, parts, p);
+                        int to = blockStart(len, parts, p + 1);
+                        if (to <= from) {
+                            continue;
+                        }
+                        if (byColumns) {
+                            long bo = bOff + (transB ? (long) from * Math.max(1, ldb) : from);
+                            gemmCall(transA, transB, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c,
+                                    cOff + from, ldc);
+                        } else {
+                            long ao = aOff + (transA ? from : (long) from * Math.max(1, lda));
+                            gemmCall(transA, transB, to - from, n, k, alpha, a, ao, lda, b, bOff, ldb, beta, c,
+                                    cOff + (long) from * Math.max(1, ldc), ldc);
+                        }
+                    }
+                });
+            }
         } finally {
             if (counted) {
                 exitCounted();
@@ -263,7 +404,7 @@ public final class Blas {
             openblas.cblas_sgemm(openblas.CblasRowMajor, ta, tb, m, n, k, (float) alpha, pa, Math.max(1, lda),
                     pb, Math.max(1, ldb), (float) beta, pc, Math.max(1, ldc));
         } else {
-            dgemm(transA, transB, m, n, k, alpha, a.doublePointer().getPointer(aOff), lda,
+            dgemmCall(transA, transB, m, n, k, alpha, a.doublePointer().getPointer(aOff), lda,
                     b.doublePointer().getPointer(bOff), ldb, beta, c.doublePointer().getPointer(cOff), ldc);
         }
     }
@@ -293,6 +434,35 @@ public final class Blas {
         if (m == 0 || n == 0) {
             return;
         }
+        int parts = parts((long) m * n * k, Math.max(m, n));
+        if (parts <= 1) {
+            dgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        boolean byColumns = n >= m;
+        int len = byColumns ? n : m;
+        Parallel.range(parts, 1, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int from = blockStart(len, parts, p);
+                int to = blockStart(len, parts, p + 1);
+                if (to <= from) {
+                    continue;
+                }
+                if (byColumns) {
+                    DoublePointer bp = b.getPointer(transB ? (long) from * Math.max(1, ldb) : from);
+                    dgemmCall(transA, transB, m, to - from, k, alpha, a, lda, bp, ldb, beta, c.getPointer(from), ldc);
+                } else {
+                    DoublePointer ap = a.getPointer(transA ? from : (long) from * Math.max(1, lda));
+                    dgemmCall(transA, transB, to - from, n, k, alpha, ap, lda, b, ldb, beta,
+                            c.getPointer((long) from * Math.max(1, ldc)), ldc);
+                }
+            }
+        });
+    }
+
+    private static void dgemmCall(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                                  DoublePointer a, int lda, DoublePointer b, int ldb, double beta, DoublePointer c,
+                                  int ldc) {
         openblas.cblas_dgemm(openblas.CblasRowMajor, transA ? openblas.CblasTrans : openblas.CblasNoTrans,
                 transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha, a, Math.max(1, lda),
                 b, Math.max(1, ldb), beta, c, Math.max(1, ldc));

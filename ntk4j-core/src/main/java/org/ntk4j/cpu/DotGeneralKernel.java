@@ -210,16 +210,45 @@ public final class DotGeneralKernel {
     // ------------------------------------------------------------------ execution
 
     private static void run(Plan p, Tensor a, Tensor b, Tensor c) {
+        long calls = p.calls();
+        int parts = Blas.loopParts((long) p.m * p.n * p.k * calls, calls);
+        if (parts <= 1) {
+            runCalls(p, a, b, c, 0, calls, false);
+        } else {
+            // a loop of GEMMs, each too small to split: the calls themselves run in parallel, one thread each
+            Parallel.range((int) Math.min(Integer.MAX_VALUE, calls), 1,
+                    (lo, hi) -> runCalls(p, a, b, c, lo, hi, true));
+        }
+    }
+
+    /** The GEMM calls [from, to) of the plan's loop (the loop's last axis fastest). */
+    private static void runCalls(Plan p, Tensor a, Tensor b, Tensor c, long from, long to, boolean unsplit) {
         int rank = p.loopDims.length;
         int[] idx = new int[rank];
-        long calls = p.calls();
         long oa = 0;
         long ob = 0;
         long oc = 0;
-        for (long call = 0; call < calls; call++) {
+        long rest = from;
+        for (int d = rank - 1; d >= 0; d--) {
+            idx[d] = (int) (rest % p.loopDims[d]);
+            rest /= p.loopDims[d];
+            oa += (long) idx[d] * p.loopA[d];
+            ob += (long) idx[d] * p.loopB[d];
+            oc += (long) idx[d] * p.loopC[d];
+        }
+        for (long call = from; call < to; call++) {
             if (p.swap) {
                 // Cᵀ [N×M] = op(B)ᵀ · op(A)ᵀ
-                Blas.gemm(!p.transB, !p.transA, p.n, p.m, p.k, 1.0, b, ob, p.ldb, a, oa, p.lda, 0.0, c, oc, p.ldc);
+                if (unsplit) {
+                    Blas.gemmUnsplit(!p.transB, !p.transA, p.n, p.m, p.k, 1.0, b, ob, p.ldb, a, oa, p.lda, 0.0, c,
+                            oc, p.ldc);
+                } else {
+                    Blas.gemm(!p.transB, !p.transA, p.n, p.m, p.k, 1.0, b, ob, p.ldb, a, oa, p.lda, 0.0, c, oc,
+                            p.ldc);
+                }
+            } else if (unsplit) {
+                Blas.gemmUnsplit(p.transA, p.transB, p.m, p.n, p.k, 1.0, a, oa, p.lda, b, ob, p.ldb, 0.0, c, oc,
+                        p.ldc);
             } else {
                 Blas.gemm(p.transA, p.transB, p.m, p.n, p.k, 1.0, a, oa, p.lda, b, ob, p.ldb, 0.0, c, oc, p.ldc);
             }

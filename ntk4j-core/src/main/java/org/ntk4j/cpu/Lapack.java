@@ -53,12 +53,17 @@ public final class Lapack {
      * @throws IllegalStateException when LAPACK fails to converge or rejects an argument
      */
     public static double[] symmetricEigenInPlace(DoublePointer a, int n, boolean vectors) {
-        Blas.load();
+        boolean threaded = Blas.lapackBegin(n);
         try (DoublePointer w = new DoublePointer(Math.max(1, n))) {
             // Column-major 'U' on a row-major symmetric buffer is row-major 'L'; the columns of the column-major
             // eigenvector matrix are the rows of the row-major buffer.
-            int info = openblas.LAPACKE_dsyevd(openblas.LAPACK_COL_MAJOR, (byte) (vectors ? 'V' : 'N'), (byte) 'U',
-                    n, a, Math.max(1, n), w);
+            int info;
+            try {
+                info = openblas.LAPACKE_dsyevd(openblas.LAPACK_COL_MAJOR, (byte) (vectors ? 'V' : 'N'), (byte) 'U',
+                        n, a, Math.max(1, n), w);
+            } finally {
+                Blas.lapackEnd(threaded);
+            }
             if (info != 0) {
                 throw new IllegalStateException("eigenvalues: LAPACK dsyevd failed to converge (info " + info + ")");
             }
@@ -79,8 +84,13 @@ public final class Lapack {
      * @throws IllegalStateException when LAPACK rejects an argument
      */
     public static int choleskyInPlace(DoublePointer a, int n) {
-        Blas.load();
-        int info = openblas.LAPACKE_dpotrf(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, a, Math.max(1, n));
+        boolean threaded = Blas.lapackBegin(n);
+        int info;
+        try {
+            info = openblas.LAPACKE_dpotrf(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, a, Math.max(1, n));
+        } finally {
+            Blas.lapackEnd(threaded);
+        }
         if (info < 0) {
             throw new IllegalStateException("cholesky: LAPACK dpotrf rejected argument " + (-info));
         }
@@ -98,9 +108,14 @@ public final class Lapack {
      * @throws IllegalStateException when LAPACK rejects an argument
      */
     public static void choleskySolveInPlace(DoublePointer factor, int n, DoublePointer b, int k) {
-        Blas.load();
-        int info = openblas.LAPACKE_dpotrs(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, k, factor, Math.max(1, n), b,
-                Math.max(1, n));
+        boolean threaded = Blas.lapackBegin(n);
+        int info;
+        try {
+            info = openblas.LAPACKE_dpotrs(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, k, factor, Math.max(1, n), b,
+                    Math.max(1, n));
+        } finally {
+            Blas.lapackEnd(threaded);
+        }
         if (info != 0) {
             throw new IllegalStateException("cholesky solve: LAPACK dpotrs rejected argument " + (-info));
         }

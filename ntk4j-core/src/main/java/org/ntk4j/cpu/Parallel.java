@@ -58,6 +58,11 @@ public final class Parallel {
         return THREADS;
     }
 
+    /** Whether the calling thread is one of the pool's (a loop started here runs serially). */
+    static boolean inPool() {
+        return IN_POOL.get();
+    }
+
     /**
      * Runs {@code body} over [0, n) in at most {@link #threads()} contiguous chunks; chunks are never smaller
      * than {@code grain} items. Returns only when every chunk is done — also when a chunk fails or the calling
