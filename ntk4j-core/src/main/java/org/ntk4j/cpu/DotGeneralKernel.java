@@ -73,8 +73,79 @@ public final class DotGeneralKernel {
      */
     public static Tensor dot(Tensor lhs, Tensor rhs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                              int[] rhsBatch, int[] outPerm) {
-        Problem pr = new Problem(lhs.shape(), rhs.shape(), lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
-        return execute(pr, null, lhs, rhs);
+        Planned planned = planned(lhs.shape(), rhs.shape(), lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        return execute(planned.problem, planned.choice, lhs, rhs);
+    }
+
+    /** A problem with its chosen plan: what {@link #PLANS} keeps per shapes and dimension numbers. */
+    private record Planned(Problem problem, Choice choice) {
+    }
+
+    /**
+     * Plans by shapes and dimension numbers: the same products recur in every call of a kernel, a tile or a
+     * training step, and choosing among the preparations and GEMM groupings (up to 8 × 2^free axes candidate
+     * plans) cost a sixth of a small kernel call. A plan depends on nothing else, so a cached one is the one that
+     * would be chosen again. Cleared when it grows past {@link #PLAN_CACHE_LIMIT} entries (shapes seen once).
+     */
+    private static final java.util.concurrent.ConcurrentHashMap<PlanKey, Planned> PLANS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int PLAN_CACHE_LIMIT = 4096;
+
+    /** The key of {@link #PLANS}: the arrays' contents, each preceded by its length (outPerm: -1 when null). */
+    private static final class PlanKey {
+        private final int[] v;
+        private final int hash;
+
+        PlanKey(int[]... parts) {
+            int len = 0;
+            for (int[] p : parts) {
+                len += 1 + (p == null ? 0 : p.length);
+            }
+            v = new int[len];
+            int i = 0;
+            for (int[] p : parts) {
+                if (p == null) {
+                    v[i++] = -1;
+                } else {
+                    v[i++] = p.length;
+                    System.arraycopy(p, 0, v, i, p.length);
+                    i += p.length;
+                }
+            }
+            hash = Arrays.hashCode(v);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PlanKey k && k.hash == hash && Arrays.equals(k.v, v);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
+    /** Entries in the plan cache, for tests. */
+    static int cachedPlans() {
+        return PLANS.size();
+    }
+
+    private static Planned planned(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
+                                   int[] rhsBatch, int[] outPerm) {
+        PlanKey key = new PlanKey(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        Planned p = PLANS.get(key);
+        if (p == null) {
+            Problem pr = new Problem(ls.clone(), rs.clone(), lhsContract.clone(), rhsContract.clone(),
+                    lhsBatch.clone(), rhsBatch.clone(), outPerm == null ? null : outPerm.clone());
+            p = new Planned(pr, pr.contractSize == 0 || Shapes.size(ls) == 0 || Shapes.size(rs) == 0 ? null
+                    : pr.choose());
+            if (PLANS.size() >= PLAN_CACHE_LIMIT) {
+                PLANS.clear();
+            }
+            PLANS.put(key, p);
+        }
+        return p;
     }
 
     /**
@@ -147,8 +218,9 @@ public final class DotGeneralKernel {
      */
     public static long scratchElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract, int[] lhsBatch,
                                        int[] rhsBatch, int[] outPerm) {
-        Problem pr = new Problem(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
-        Choice ch = pr.choose();
+        Planned planned = planned(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        Problem pr = planned.problem;
+        Choice ch = planned.choice != null ? planned.choice : pr.choose();
         long r = 0;
         if (ch.copyLhs) {
             r += Shapes.size(ls);

@@ -55,6 +55,33 @@ class DotGeneralKernelTest {
     }
 
     @Test
+    void aRepeatedProductReusesItsPlanAndGivesTheSameBits() {
+        // shapes no other test uses, so the first call adds exactly one plan
+        try (Tensor a = Tensor.randomNormal(DType.F64, 5, 3, 37, 41);
+             Tensor b = Tensor.randomNormal(DType.F64, 6, 3, 43, 41);
+             Tensor first = DotGeneralKernel.dot(a, b, s(2), s(2), s(0), s(0))) {
+            int plans = DotGeneralKernel.cachedPlans();
+            try (Tensor again = DotGeneralKernel.dot(a, b, s(2), s(2), s(0), s(0))) {
+                assertThat(DotGeneralKernel.cachedPlans()).isEqualTo(plans);
+                for (int i = 0; i < first.size(); i++) {
+                    assertThat(again.getFlat(i)).isEqualTo(first.getFlat(i));
+                }
+            }
+            // another contraction of the same operands is planned anew (one more entry, or a cleared cache of
+            // one when the cache was full), and is still the definition
+            try (Tensor other = DotGeneralKernel.dot(a, b, s(2), s(2), s(), s())) {
+                assertThat(DotGeneralKernel.cachedPlans()).isNotEqualTo(plans);
+                assertThat(other.shape()).containsExactly(3, 37, 3, 43);
+                double want = 0;
+                for (int k = 0; k < 41; k++) {
+                    want += a.get(1, 2, k) * b.get(2, 5, k);
+                }
+                assertThat(other.get(1, 2, 2, 5)).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-12));
+            }
+        }
+    }
+
+    @Test
     void float32ByHand() {
         try (Tensor a = Fixtures.f32(d(1, 2, 3, 4, 5, 6), 2, 3); Tensor b = Fixtures.f32(d(1, 0, 2, 1, 0, 3), 3, 2);
              Tensor c = DotGeneralKernel.dot(a, b, s(1), s(0), s(), s())) {
