@@ -149,12 +149,23 @@ public final class Elementwise {
         int rank = shape.length;
         int[] as = Shapes.broadcastStrides(a.shape(), shape);
         int[] bs = Shapes.broadcastStrides(b.shape(), shape);
-        // Collapse to rows of the innermost axis (or one flat row when nothing broadcasts).
+        // Collapse to rows (or one flat row when nothing broadcasts): a row is the longest run of trailing axes
+        // over which each operand is either contiguous (its strides those of the result) or one broadcast value
+        // (strides 0), e.g. a stack of cotangents [K, N, H, W, C] times a mask [N, H, W, C] is K rows of N·H·W·C.
         boolean flat = a.size() == total && b.size() == total;
-        int inner = flat ? total : (rank == 0 ? 1 : shape[rank - 1]);
+        int walked = flat ? 0 : Math.max(0, rank - 1);
+        if (!flat && rank > 0) {
+            int[] cs = Shapes.strides(shape);
+            while (walked > 0 && uniformSuffix(as, cs, shape, walked - 1)
+                    && uniformSuffix(bs, cs, shape, walked - 1)) {
+                walked--;
+            }
+        }
+        int lead = walked; // the axes the row loop walks: [0, lead)
+        int inner = flat ? total : Shapes.size(java.util.Arrays.copyOfRange(shape, lead, rank));
         int rows = total / inner;
-        int aInner = flat ? 1 : (rank == 0 ? 0 : as[rank - 1]);
-        int bInner = flat ? 1 : (rank == 0 ? 0 : bs[rank - 1]);
+        int aInner = flat ? 1 : (rank == 0 || as[rank - 1] == 0 ? 0 : 1);
+        int bInner = flat ? 1 : (rank == 0 || bs[rank - 1] == 0 ? 0 : 1);
         boolean f32 = a.dtype() == DType.F32;
         if (flat) {
             Parallel.range(total, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
@@ -167,15 +178,15 @@ public final class Elementwise {
             return out;
         }
         Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
-            int[] idx = new int[Math.max(0, rank - 1)];
+            int[] idx = new int[lead];
             int r = lo;
-            for (int ax = rank - 2; ax >= 0; ax--) {
+            for (int ax = lead - 1; ax >= 0; ax--) {
                 idx[ax] = r % shape[ax];
                 r /= shape[ax];
             }
             int ao = 0;
             int bo = 0;
-            for (int ax = 0; ax < rank - 1; ax++) {
+            for (int ax = 0; ax < lead; ax++) {
                 ao += idx[ax] * as[ax];
                 bo += idx[ax] * bs[ax];
             }
@@ -185,7 +196,7 @@ public final class Elementwise {
                 } else {
                     row(op, a.doubles(), ao, aInner, b.doubles(), bo, bInner, out.doubles(), row * inner, inner);
                 }
-                for (int ax = rank - 2; ax >= 0; ax--) {
+                for (int ax = lead - 1; ax >= 0; ax--) {
                     idx[ax]++;
                     ao += as[ax];
                     bo += bs[ax];
@@ -199,6 +210,18 @@ public final class Elementwise {
             }
         });
         return out;
+    }
+
+    /**
+     * Whether an operand's broadcast strides over the axes [from, rank) are all those of the contiguous result
+     * ({@code cs}) or all 0, with the axes after {@code from} already known to be one or the other.
+     */
+    private static boolean uniformSuffix(int[] strides, int[] cs, int[] shape, int from) {
+        if (shape[from] == 1) {
+            return true; // its index is always 0: any stride will do
+        }
+        boolean zero = strides[strides.length - 1] == 0;
+        return zero ? strides[from] == 0 : strides[from] == cs[from];
     }
 
     private static void row(BinaryOp op, FloatBuffer a, int ao, int ast, FloatBuffer b, int bo, int bst,

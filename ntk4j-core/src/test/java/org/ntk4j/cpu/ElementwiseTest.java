@@ -223,4 +223,48 @@ class ElementwiseTest {
                     : Math.sin(x.getFlat(x.size() - 1)));
         }
     }
+    /**
+     * Broadcasts whose rows span several trailing axes (a stack of cotangents times a per-example mask, a size-1
+     * axis inside the run, a scalar-like operand over the whole suffix) and ones that cannot merge, element by
+     * element against the index definition.
+     */
+    @Test
+    void broadcastRowsOverSeveralTrailingAxesMatchTheDefinition() {
+        int[][][] pairs = {
+            {{3, 4, 5, 6}, {4, 5, 6}},       // [K, N, H·W·C] rows
+            {{3, 4, 1, 6}, {4, 1, 6}},       // a size-1 axis inside the run
+            {{2, 3, 40, 50}, {1, 1, 1, 1}},  // one value over everything
+            {{2, 3, 40, 50}, {2, 3, 1, 1}},  // one value per row
+            {{3, 4, 5, 6}, {4, 1, 6}},       // cannot merge past the broadcast axis
+            {{5, 1, 7}, {1, 6, 7}},          // both broadcast, on different axes
+        };
+        for (int[][] p : pairs) {
+            for (DType dtype : DType.values()) {
+                try (Tensor a = Tensor.randomNormal(dtype, 1, p[0]); Tensor b = Tensor.randomNormal(dtype, 2, p[1]);
+                     Tensor c = Elementwise.binary(BinaryOp.MUL, a, b);
+                     Tensor c2 = Elementwise.binary(BinaryOp.SUB, b, a)) {
+                    int[] out = c.shape();
+                    for (int i = 0; i < c.size(); i++) {
+                        int[] idx = Fixtures.unravel(i, out);
+                        double x = a.getFlat(flatIn(p[0], idx));
+                        double y = b.getFlat(flatIn(p[1], idx));
+                        double mul = dtype == DType.F32 ? (float) (x * y) : x * y;
+                        double sub = dtype == DType.F32 ? (float) (y - x) : y - x;
+                        assertThat(c.getFlat(i)).as("%s at %d", Shapes.str(out), i).isEqualTo(mul);
+                        assertThat(c2.getFlat(i)).as("%s at %d", Shapes.str(out), i).isEqualTo(sub);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The flat index an operand of {@code shape} reads for the result index {@code outIdx} (NumPy broadcasting). */
+    private static int flatIn(int[] shape, int[] outIdx) {
+        int off = outIdx.length - shape.length;
+        int flat = 0;
+        for (int ax = 0; ax < shape.length; ax++) {
+            flat = flat * shape[ax] + (shape[ax] == 1 ? 0 : outIdx[off + ax]);
+        }
+        return flat;
+    }
 }
