@@ -4,8 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import org.ntk4j.autodiff.Jvp;
-import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
 import org.ntk4j.nn.Model;
@@ -312,39 +310,6 @@ public final class CostModel {
 
     boolean perExample(ParameterConsumers pc) {
         return model.independentExamples() && pc.exampleAxisFirst;
-    }
-
-    /** Cost of the Jacobians of one batch: {flops, peak bytes during their computation}. */
-    double[] jacobianCost(int n, List<Integer> selected, long heldBytes) {
-        ParameterConsumers pc = consumers(n);
-        long jBytes = 0;
-        for (int p : selected) {
-            jBytes += bytes((long) Shapes.size(pc.params.get(p).shape())) * Shapes.size(pc.graph.outputs().get(0)
-                    .shape());
-        }
-        if (!perExample(pc)) {
-            int k = Shapes.size(pc.graph.outputs().get(0).shape());
-            Graph vjp = side(pc).vjp(k);
-            return new double[] {GraphCost.flops(vjp), heldBytes + GraphCost.peakBytes(vjp)};
-        }
-        int o = Shapes.size(pc.graph.outputs().get(0).shape()) / n;
-        Graph pass = side(pc).pass().graph;
-        double flops = GraphCost.flops(pass);
-        long passPeak = GraphCost.peakBytes(pass);
-        long passValues = 0;
-        for (org.ntk4j.graph.Var v : pass.outputs()) {
-            passValues += GraphCost.bytes(v.type());
-        }
-        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
-        long rowBytes = 0;
-        for (ParameterConsumers.Consumer c : cons) {
-            flops += (double) n * GraphCost.flops(side(pc).rowGraph(c));
-            rowBytes += bytes((long) o * n * c.parameterValue().size());
-        }
-        Graph path = side(pc).pathVjp(cons, selected, o * n);
-        flops += GraphCost.flops(path);
-        long peak = Math.max(heldBytes + passPeak, heldBytes + passValues + GraphCost.peakBytes(path));
-        return new double[] {flops, Math.max(peak, heldBytes + passValues + rowBytes + jBytes)};
     }
 
     /**

@@ -357,7 +357,7 @@ public final class EmpiricalNtk {
             return new PreparedTile(this, x, strategy(method).prepare(x), null);
         }
         return new PreparedTile(this, x, null,
-                new ProjectedSketch(model, params, sketch, tileBytes, problem).prepare(x));
+                new ProjectedSketch(model, params, sketch).prepare(x));
     }
 
     /**
@@ -420,7 +420,7 @@ public final class EmpiricalNtk {
             return forKind(kind, in.perExample).ntk(x1, x2); // the kind's plain kernel (validated there)
         }
         if (!tileable(in.perExample, in.dtype)) {
-            return new ProjectedSketch(model, params, kind, tileBytes, problem).kernel(in,
+            return new ProjectedSketch(model, params, kind).kernel(in,
                     kind.logits(model, in.perExample));
         }
         EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
@@ -463,7 +463,7 @@ public final class EmpiricalNtk {
         KernelInputs in = inputs(x1, x2, true);
         try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(params, in.x1), () -> model.apply(params, in.x2),
                 Tensor::close)) {
-            return exactBatch().contract(List.of(f.first()), List.of(f.second()), in, false);
+            return JacobianContraction.contract(List.of(f.first()), List.of(f.second()), in, false);
         }
     }
 
@@ -487,10 +487,5 @@ public final class EmpiricalNtk {
         }
         KernelSupport.checkFinite("v", v);
         return new VectorProducts(model, params, tileBytes, problem).product(in, v);
-    }
-
-    /** Jacobian contraction's strategy, for the batch Jacobians and contractions the other kernels reuse. */
-    private JacobianContraction exactBatch() {
-        return new JacobianContraction(model, params, tileBytes, problem);
     }
 }

@@ -1,12 +1,8 @@
 package org.ntk4j.ntk;
 
-import java.util.ArrayList;
 import java.util.List;
-import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.cpu.Layout;
-import org.ntk4j.graph.Graph;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -16,7 +12,7 @@ import org.ntk4j.tensor.Tensor;
  * Jacobian contraction: per-example parameter Jacobians (each consumer's own rows pushed through the parameter
  * path's VJP, from the shared per-example pass) contracted one parameter at a time; dense weights written
  * directly, over chunks of fan-in rows when large; Jacobians over tiles of examples when one would pass the tile
- * limit; and, for a model that mixes examples, the exact batch path (N·O one-hot cotangents).
+ * limit. A model that mixes examples runs {@link ExactBatch}.
  */
 final class JacobianContraction extends KernelStrategy {
     JacobianContraction(Model model, Params params, long tileBytes, long[] problem) {
@@ -32,11 +28,7 @@ final class JacobianContraction extends KernelStrategy {
     Tensor kernel(KernelInputs in) {
         SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
         if (!side1.perExampleShortcut) {
-            try (Sides<Tensor[]> j = Sides.of(in.same, () -> batchJacobians(side1, in.x1, in.specs),
-                    () -> batchJacobians(side(in.x2.dim(0), in.perExample, in.dtype), in.x2, in.specs),
-                    KernelSupport::closeAll)) {
-                return contract(java.util.Arrays.asList(j.first()), java.util.Arrays.asList(j.second()), in, true);
-            }
+            return new ExactBatch(model, params, tileBytes, problem).kernel(in);
         }
         try (Sides<PerExamplePass> pass = passes(in, side1)) {
             return block(in, pass.first(), pass.second());
@@ -155,7 +147,7 @@ final class JacobianContraction extends KernelStrategy {
      * parameter axis last) and batching the diagonal axes, then permuted to the zip layout and divided by the
      * size of the traced axes.
      */
-    Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelInputs in, boolean withParamAxis) {
+    static Tensor contract(List<Tensor> j1, List<Tensor> j2, KernelInputs in, boolean withParamAxis) {
         int[] f1 = in.f1();
         KernelAxes axes = in.axes();
         return contract(j1, j2, axes, f1, in.f2(), in.dtype, withParamAxis, axes.traceSize(f1));
@@ -187,40 +179,5 @@ final class JacobianContraction extends KernelStrategy {
         sum.close();
         KernelReduction.scale(out, 1.0 / divisor);
         return out;
-    }
-
-    /** Per-parameter Jacobians J_p of shape f(x).shape + [size of p], by the cheapest exact route. */
-    Tensor[] jacobians(Tensor x, List<ParamSpec> specs) {
-        SidePlan side = side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype());
-        if (side.perExampleShortcut) {
-            List<Integer> all = new ArrayList<>();
-            for (int p = 0; p < specs.size(); p++) {
-                all.add(p);
-            }
-            try (PerExamplePass pass = new PerExamplePass(side, paramArgs(specs), x)) {
-                return pass.jacobians(all);
-            }
-        }
-        return batchJacobians(side, x, specs);
-    }
-
-    /**
-     * No per-example shortcut: K = |f(x)| one-hot cotangents, one for each (example, output) entry, through
-     * one stacked VJP of the whole batch (N²·O·[FP]). Exact for models that mix examples.
-     */
-    Tensor[] batchJacobians(SidePlan side, Tensor x, List<ParamSpec> specs) {
-        int[] f = side.f;
-        int k = Shapes.size(f);
-        Graph vjp = side.vjp(k);
-        try (Tensor basis = KernelSupport.identity(x.dtype(), k, f)) {
-            Tensor[] res = vjp.evaluate(KernelSupport.with(paramArgs(specs), x, basis));
-            res[0].close();
-            Tensor[] j = new Tensor[specs.size()];
-            for (int p = 0; p < j.length; p++) {
-                j[p] = res[1 + p].reshape(Shapes.concat(f, new int[] {specs.get(p).size()}));
-                res[1 + p].close();
-            }
-            return j;
-        }
     }
 }

@@ -1,7 +1,5 @@
 package org.ntk4j.ntk;
 
-import java.util.ArrayList;
-import java.util.List;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
 import org.ntk4j.ntk.CostModel.Estimate;
@@ -10,8 +8,7 @@ import org.ntk4j.tensor.Shapes;
 /**
  * Jacobian contraction's cost, walked over the side plans' graphs as {@link JacobianContraction} runs them: the
  * per-example passes, then per parameter its rows (written directly for dense weights, over chunks of fan-in
- * rows or tiles of examples when large) and its contraction; or the exact batch path for models that mix
- * examples.
+ * rows or tiles of examples when large) and its contraction; for models that mix examples, {@link ExactBatchCost}.
  */
 final class JcCost extends MethodCost {
     JcCost(CostModel c) {
@@ -20,28 +17,10 @@ final class JcCost extends MethodCost {
 
     @Override
     Estimate estimate() {
-        List<Integer> all = new ArrayList<>();
-        for (int p = 0; p < nParams; p++) {
-            all.add(p);
-        }
         long out = bytes(outputElements());
         ParameterConsumers pc1 = consumers(n1);
         if (!perExample(pc1)) {
-            long pTotal = c.totalParams();
-            long j1 = bytes((long) Shapes.size(f1) * pTotal);
-            long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
-            double[] a = c.jacobianCost(n1, all, 0);
-            double flops = a[0];
-            long peak = (long) a[1];
-            if (!same) {
-                double[] b = c.jacobianCost(n2, all, j1);
-                flops += b[0];
-                peak = Math.max(peak, (long) b[1]);
-            }
-            flops += contractionFlops(pTotal);
-            peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
-            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(pTotal), peak,
-                    "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
+            return new ExactBatchCost(c, Method.JACOBIAN_CONTRACTION).estimate();
         }
         // per-example pass(es), then one parameter's Jacobians at a time
         int o = Shapes.size(f1) / n1;

@@ -17,13 +17,11 @@ final class ProjectedSketch {
     private final Model model;
     private final Params params;
     private final KernelKind kind;
-    private final JacobianContraction exactBatch;
 
-    ProjectedSketch(Model model, Params params, KernelKind kind, long tileBytes, long[] problem) {
+    ProjectedSketch(Model model, Params params, KernelKind kind) {
         this.model = model;
         this.params = params;
         this.kind = kind;
-        this.exactBatch = new JacobianContraction(model, params, tileBytes, problem);
     }
 
     /** A tile's sketched Jacobian [n, O, K] from its per-example pass. The caller closes it. */
@@ -87,13 +85,14 @@ final class ProjectedSketch {
                     }
                 }
             } else {
-                Tensor[] j1 = exactBatch.batchJacobians(side1, in.x1, in.specs);
+                Tensor[] j1 = ExactBatch.jacobians(side1, paramArgs(in.specs), in.x1, in.specs);
                 for (int p = 0; p < j1.length; p++) {
                     CountSketch.accumulate(j1[p], s1, kind.seed(), p);
                 }
                 KernelSupport.closeAll(j1);
                 if (!in.same) {
-                    Tensor[] j2 = exactBatch.batchJacobians(side(n2, in.perExample, in.dtype), in.x2, in.specs);
+                    Tensor[] j2 = ExactBatch.jacobians(side(n2, in.perExample, in.dtype), paramArgs(in.specs),
+                            in.x2, in.specs);
                     for (int p = 0; p < j2.length; p++) {
                         CountSketch.accumulate(j2[p], s2, kind.seed(), p);
                     }

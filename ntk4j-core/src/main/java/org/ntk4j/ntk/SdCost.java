@@ -32,9 +32,7 @@ final class SdCost extends MethodCost {
     Estimate estimate() {
         ParameterConsumers pc1 = consumers(n1);
         if (!perExample(pc1)) {
-            Estimate jc = c.estimate(Method.JACOBIAN_CONTRACTION);
-            return new Estimate(Method.STRUCTURED_DERIVATIVES, jc.flops(), jc.contractionFlops(), jc.peakBytes(),
-                    "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents");
+            return new ExactBatchCost(c, Method.STRUCTURED_DERIVATIVES).estimate();
         }
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         int r = axes.rank();

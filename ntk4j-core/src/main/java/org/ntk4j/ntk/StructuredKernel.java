@@ -8,14 +8,14 @@ import org.ntk4j.tensor.Tensor;
 /**
  * Structured derivatives as a strategy: per parameter, its consumer rule's factors with the path Gram applied,
  * contracted in its {@link SdPlan} step's {@link ContractionOrder} ({@link StructuredDerivatives}); parameters without a rule
- * through their per-example rows. A model that mixes examples runs Jacobian contraction's exact batch path.
+ * through their per-example rows. A model that mixes examples runs the exact batch path ({@link ExactBatch}).
  */
 final class StructuredKernel extends KernelStrategy {
-    private final JacobianContraction exactBatch;
+    private final ExactBatch exactBatch;
 
     StructuredKernel(Model model, Params params, long tileBytes, long[] problem) {
         super(model, params, tileBytes, problem);
-        this.exactBatch = new JacobianContraction(model, params, tileBytes, problem);
+        this.exactBatch = new ExactBatch(model, params, tileBytes, problem);
     }
 
     /**

@@ -1,0 +1,49 @@
+package org.ntk4j.ntk;
+
+import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.GraphCost;
+import org.ntk4j.ntk.CostModel.Estimate;
+import org.ntk4j.tensor.Shapes;
+
+/**
+ * The cost of {@link ExactBatch}, walked over its {@link ExactBatch.Plan}: each side's stacked VJP graph (the one
+ * the executor evaluates), holding the first side's Jacobians while the second is formed, then the contraction
+ * with both sides' Jacobians and the result live.
+ */
+final class ExactBatchCost extends MethodCost {
+    private final Method method;
+
+    /**
+     * @param c the cost model
+     * @param method the method that runs the exact batch path (Jacobian contraction or structured derivatives)
+     */
+    ExactBatchCost(CostModel c, Method method) {
+        super(c, c.same);
+        this.method = method;
+    }
+
+    @Override
+    Estimate estimate() {
+        SidePlan side1 = side(n1);
+        ExactBatch.Plan plan = new ExactBatch.Plan(side1, same ? side1 : side(n2), same);
+        long pTotal = c.totalParams();
+        long j1 = bytes((long) Shapes.size(f1) * pTotal);
+        long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
+        Graph vjp1 = ExactBatch.Plan.vjp(plan.side1());
+        double flops = GraphCost.flops(vjp1);
+        long peak = GraphCost.peakBytes(vjp1);
+        if (!plan.same()) {
+            Graph vjp2 = ExactBatch.Plan.vjp(plan.side2());
+            flops += GraphCost.flops(vjp2);
+            peak = Math.max(peak, j1 + GraphCost.peakBytes(vjp2));
+        }
+        double contraction = contractionFlops(pTotal);
+        long out = bytes(outputElements());
+        peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
+        String how = "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
+        if (method == Method.STRUCTURED_DERIVATIVES) {
+            how = "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents";
+        }
+        return new Estimate(method, flops + contraction, contraction, peak, how);
+    }
+}
