@@ -210,7 +210,7 @@ public final class Params implements AutoCloseable {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must be " + dtype.shortName()
                         + ", is " + t.dtype().shortName());
             }
-            int bad = t.firstNonFinite();
+            int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
             if (bad >= 0) {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
                         + t.getFlat(bad) + ") at flat index " + bad);

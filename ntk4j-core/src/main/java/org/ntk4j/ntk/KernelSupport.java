@@ -77,7 +77,7 @@ final class KernelSupport {
     }
 
     static void checkFinite(String name, Tensor t) {
-        int bad = t.firstNonFinite();
+        int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
         if (bad >= 0) {
             throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
                     + ") at flat index " + bad);

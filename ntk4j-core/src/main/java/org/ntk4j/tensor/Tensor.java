@@ -551,7 +551,20 @@ public final class Tensor implements AutoCloseable {
      * @return its flat index, or -1 when every element is finite
      */
     public int firstNonFinite() {
+        return firstNonFinite(0, size);
+    }
+
+    /**
+     * Finds the first element in the flat range [from, to) that is NaN or infinite.
+     *
+     * @param from the first flat index searched
+     * @param to one past the last flat index searched
+     * @return its flat index, or -1 when every element there is finite
+     * @throws IndexOutOfBoundsException when the range is not within the tensor
+     */
+    public int firstNonFinite(int from, int to) {
         checkOpen();
+        java.util.Objects.checkFromToIndex(from, to, size);
         // Blocks of 4096 elements are copied to a heap array (a memcpy) and scanned without branches: an element is
         // NaN or infinite exactly when its exponent bits are all ones, and then (bits & EXP) + (EXP's lowest bit)
         // sets the sign bit, which an OR over the block keeps; the loop vectorises. Only a block that has one is
@@ -559,8 +572,9 @@ public final class Tensor implements AutoCloseable {
         // 14.7 M parameters, on every kernel call, which validates the parameters.)
         float[] fb = floats == null ? null : new float[SCAN_BLOCK];
         double[] db = floats == null ? new double[SCAN_BLOCK] : null;
-        for (int from = 0; from < size; from += SCAN_BLOCK) {
-            int found = fb != null ? scan(floats, fb, from) : scan(doubles, db, from);
+        for (int at = from; at < to; at += SCAN_BLOCK) {
+            int len = Math.min(SCAN_BLOCK, to - at);
+            int found = fb != null ? scan(floats, fb, at, len) : scan(doubles, db, at, len);
             if (found >= 0) {
                 return found;
             }
@@ -570,9 +584,8 @@ public final class Tensor implements AutoCloseable {
 
     private static final int SCAN_BLOCK = 4096;
 
-    /** The first non-finite element of the block at {@code from}, or -1. */
-    private int scan(FloatBuffer f, float[] buf, int from) {
-        int len = Math.min(SCAN_BLOCK, size - from);
+    /** The first non-finite element of the block of {@code len} at {@code from}, or -1. */
+    private static int scan(FloatBuffer f, float[] buf, int from, int len) {
         f.get(from, buf, 0, len);
         int any = 0;
         for (int i = 0; i < len; i++) {
@@ -588,9 +601,8 @@ public final class Tensor implements AutoCloseable {
         return -1;
     }
 
-    /** The first non-finite element of the block at {@code from}, or -1. */
-    private int scan(DoubleBuffer d, double[] buf, int from) {
-        int len = Math.min(SCAN_BLOCK, size - from);
+    /** The first non-finite element of the block of {@code len} at {@code from}, or -1. */
+    private static int scan(DoubleBuffer d, double[] buf, int from, int len) {
         d.get(from, buf, 0, len);
         long any = 0;
         for (int i = 0; i < len; i++) {

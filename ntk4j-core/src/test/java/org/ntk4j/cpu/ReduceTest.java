@@ -143,4 +143,25 @@ class ReduceTest {
             }
         }
     }
+
+    /** The parallel scan finds the first non-finite element wherever the parts split, in both dtypes. */
+    @Test
+    void firstNonFiniteSplitAcrossCoresFindsTheFirst() {
+        int n = 3 * (1 << 20) + 17; // several parts of at least 2^20 elements
+        for (org.ntk4j.tensor.DType dtype : org.ntk4j.tensor.DType.values()) {
+            try (Tensor t = Tensor.zeros(dtype, n)) {
+                assertThat(Reduce.firstNonFinite(t)).isEqualTo(-1);
+                t.setFlat(n - 2, Double.POSITIVE_INFINITY);
+                assertThat(Reduce.firstNonFinite(t)).isEqualTo(n - 2);
+                t.setFlat(n / 2 + 5, Double.NaN);
+                assertThat(Reduce.firstNonFinite(t)).isEqualTo(n / 2 + 5);
+                t.setFlat(3, Double.NEGATIVE_INFINITY);
+                assertThat(Reduce.firstNonFinite(t)).isEqualTo(3).isEqualTo(t.firstNonFinite());
+                assertThat(t.firstNonFinite(4, n)).isEqualTo(n / 2 + 5);
+                assertThat(t.firstNonFinite(n / 2 + 6, n - 2)).isEqualTo(-1);
+                assertThatThrownBy(() -> t.firstNonFinite(5, n + 1))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
+            }
+        }
+    }
 }
