@@ -157,6 +157,23 @@ public final class Fixtures {
         return idx;
     }
 
+    /**
+     * The flat index an operand of {@code shape} reads for the result multi-index {@code outIdx} under NumPy
+     * broadcasting (leading axes missing, axes of size 1 read at 0).
+     *
+     * @param shape the operand's shape
+     * @param outIdx the result's multi-index
+     * @return the operand's flat index
+     */
+    public static int broadcastRead(int[] shape, int[] outIdx) {
+        int off = outIdx.length - shape.length;
+        int flat = 0;
+        for (int i = 0; i < shape.length; i++) {
+            flat = flat * shape[i] + (shape[i] == 1 ? 0 : outIdx[i + off]);
+        }
+        return flat;
+    }
+
     /** Flat index of a row-major multi-index. */
     public static int ravel(int[] idx, int[] shape) {
         int flat = 0;

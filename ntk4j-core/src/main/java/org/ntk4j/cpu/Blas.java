@@ -211,6 +211,27 @@ public final class Blas {
         return Math.max(1, Math.min(t, longest / 64));
     }
 
+    /** One block of a split GEMM: C's columns (or rows) [from, to). */
+    @FunctionalInterface
+    private interface Block {
+        void run(boolean byColumns, int from, int to);
+    }
+
+    /** Runs {@code block} for each of {@code parts} blocks of C's longer side (columns when n ≥ m), in parallel. */
+    private static void inBlocks(int m, int n, int parts, Block block) {
+        boolean byColumns = n >= m;
+        int len = byColumns ? n : m;
+        Parallel.range(parts, 1, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int from = blockStart(len, parts, p);
+                int to = blockStart(len, parts, p + 1);
+                if (to > from) {
+                    block.run(byColumns, from, to);
+                }
+            }
+        });
+    }
+
     /** The start of block {@code p} of {@code parts} over {@code len}, a multiple of 16 (the last ends at len). */
     private static int blockStart(int len, int parts, int p) {
         return p >= parts ? len : (int) Math.min(len, ((long) len * p / parts + 8) / 16 * 16);
@@ -364,24 +385,15 @@ public final class Blas {
             if (parts <= 1) {
                 gemmCall(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             } else {
-                boolean byColumns = n >= m;
-                int len = byColumns ? n : m;
-                Parallel.range(parts, 1, (lo, hi) -> {
-                    for (int p = lo; p < hi; p++) {
-                        int from = blockStart(len, parts, p);
-                        int to = blockStart(len, parts, p + 1);
-                        if (to <= from) {
-                            continue;
-                        }
-                        if (byColumns) {
-                            long bo = bOff + (transB ? (long) from * Math.max(1, ldb) : from);
-                            gemmCall(transA, transB, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c,
-                                    cOff + from, ldc);
-                        } else {
-                            long ao = aOff + (transA ? from : (long) from * Math.max(1, lda));
-                            gemmCall(transA, transB, to - from, n, k, alpha, a, ao, lda, b, bOff, ldb, beta, c,
-                                    cOff + (long) from * Math.max(1, ldc), ldc);
-                        }
+                inBlocks(m, n, parts, (byColumns, from, to) -> {
+                    if (byColumns) {
+                        long bo = bOff + (transB ? (long) from * Math.max(1, ldb) : from);
+                        gemmCall(transA, transB, m, to - from, k, alpha, a, aOff, lda, b, bo, ldb, beta, c,
+                                cOff + from, ldc);
+                    } else {
+                        long ao = aOff + (transA ? from : (long) from * Math.max(1, lda));
+                        gemmCall(transA, transB, to - from, n, k, alpha, a, ao, lda, b, bOff, ldb, beta, c,
+                                cOff + (long) from * Math.max(1, ldc), ldc);
                     }
                 });
             }
@@ -439,23 +451,14 @@ public final class Blas {
             dgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-        boolean byColumns = n >= m;
-        int len = byColumns ? n : m;
-        Parallel.range(parts, 1, (lo, hi) -> {
-            for (int p = lo; p < hi; p++) {
-                int from = blockStart(len, parts, p);
-                int to = blockStart(len, parts, p + 1);
-                if (to <= from) {
-                    continue;
-                }
-                if (byColumns) {
-                    DoublePointer bp = b.getPointer(transB ? (long) from * Math.max(1, ldb) : from);
-                    dgemmCall(transA, transB, m, to - from, k, alpha, a, lda, bp, ldb, beta, c.getPointer(from), ldc);
-                } else {
-                    DoublePointer ap = a.getPointer(transA ? from : (long) from * Math.max(1, lda));
-                    dgemmCall(transA, transB, to - from, n, k, alpha, ap, lda, b, ldb, beta,
-                            c.getPointer((long) from * Math.max(1, ldc)), ldc);
-                }
+        inBlocks(m, n, parts, (byColumns, from, to) -> {
+            if (byColumns) {
+                DoublePointer bp = b.getPointer(transB ? (long) from * Math.max(1, ldb) : from);
+                dgemmCall(transA, transB, m, to - from, k, alpha, a, lda, bp, ldb, beta, c.getPointer(from), ldc);
+            } else {
+                DoublePointer ap = a.getPointer(transA ? from : (long) from * Math.max(1, lda));
+                dgemmCall(transA, transB, to - from, n, k, alpha, ap, lda, b, ldb, beta,
+                        c.getPointer((long) from * Math.max(1, ldc)), ldc);
             }
         });
     }

@@ -246,8 +246,8 @@ class ElementwiseTest {
                     int[] out = c.shape();
                     for (int i = 0; i < c.size(); i++) {
                         int[] idx = Fixtures.unravel(i, out);
-                        double x = a.getFlat(flatIn(p[0], idx));
-                        double y = b.getFlat(flatIn(p[1], idx));
+                        double x = a.getFlat(Fixtures.broadcastRead(p[0], idx));
+                        double y = b.getFlat(Fixtures.broadcastRead(p[1], idx));
                         double mul = dtype == DType.F32 ? (float) (x * y) : x * y;
                         double sub = dtype == DType.F32 ? (float) (y - x) : y - x;
                         assertThat(c.getFlat(i)).as("%s at %d", Shapes.str(out), i).isEqualTo(mul);
@@ -256,15 +256,5 @@ class ElementwiseTest {
                 }
             }
         }
-    }
-
-    /** The flat index an operand of {@code shape} reads for the result index {@code outIdx} (NumPy broadcasting). */
-    private static int flatIn(int[] shape, int[] outIdx) {
-        int off = outIdx.length - shape.length;
-        int flat = 0;
-        for (int ax = 0; ax < shape.length; ax++) {
-            flat = flat * shape[ax] + (shape[ax] == 1 ? 0 : outIdx[off + ax]);
-        }
-        return flat;
     }
 }

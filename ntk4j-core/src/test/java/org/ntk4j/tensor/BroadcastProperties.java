@@ -165,8 +165,8 @@ class BroadcastProperties {
             assertThat(c.dtype()).isEqualTo(dtype);
             for (int i = 0; i < n; i++) {
                 int[] idx = Fixtures.unravel(i, out);
-                double x = a.getFlat(read(p.a(), idx));
-                double y = b.getFlat(read(p.b(), idx));
+                double x = a.getFlat(Fixtures.broadcastRead(p.a(), idx));
+                double y = b.getFlat(Fixtures.broadcastRead(p.b(), idx));
                 double e = Elementwise.apply(op, x, y);
                 if (dtype == DType.F32) {
                     e = (float) e; // float +-*/ equal the double result rounded once
@@ -177,15 +177,5 @@ class BroadcastProperties {
             }
             assertThat(wrong).isEmpty();
         }
-    }
-
-    /** Flat index read from an operand of {@code shape} for the result multi-index {@code outIdx}. */
-    private static int read(int[] shape, int[] outIdx) {
-        int off = outIdx.length - shape.length;
-        int flat = 0;
-        for (int i = 0; i < shape.length; i++) {
-            flat = flat * shape[i] + (shape[i] == 1 ? 0 : outIdx[i + off]);
-        }
-        return flat;
     }
 }
