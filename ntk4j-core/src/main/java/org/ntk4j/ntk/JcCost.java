@@ -30,16 +30,17 @@ final class JcCost extends MethodCost {
             long pTotal = c.totalParams();
             long j1 = bytes((long) Shapes.size(f1) * pTotal);
             long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
-            double[] a = c.jacobianCost(n1, all, 0);
+            // a batch graph counts the parameters and its own examples; the caller holds the other side's too
+            double[] a = c.jacobianCost(n1, all, otherInputs(n1));
             double flops = a[0];
             long peak = (long) a[1];
             if (!same) {
-                double[] b = c.jacobianCost(n2, all, j1);
+                double[] b = c.jacobianCost(n2, all, j1 + otherInputs(n2));
                 flops += b[0];
                 peak = Math.max(peak, (long) b[1]);
             }
             flops += contractionFlops(pTotal);
-            peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
+            peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out);
             return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contractionFlops(pTotal), peak,
                     "batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
         }
@@ -48,15 +49,16 @@ final class JcCost extends MethodCost {
         Graph pass1 = side(pc1).pass().graph;
         double flops = GraphCost.flops(pass1);
         long values = CostModel.outputBytes(pass1);
-        long peak = GraphCost.peakBytes(pass1);
+        // a pass graph counts the parameters and its own examples; the caller holds the other side's too
+        long peak = GraphCost.peakBytes(pass1) + otherInputs(n1);
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         if (!same) {
             Graph pass2 = side(pc2).pass().graph;
             flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
+            peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
             values += CostModel.outputBytes(pass2);
         }
-        long held = paramBytes + values + 2 * out;
+        long held = paramBytes + inputBytes + values + 2 * out;
         // the walk over the very steps the executor runs, in its order
         JcPlan plan = side(pc1).jcPlan(side(pc2), same, tileBytes, Math.max(n1, n2));
         JcPlan.Walk walk = new JcPlan.Walk(c, pc1, pc2, o, held, flops, peak);
