@@ -29,17 +29,18 @@ final class ExactBatchCost extends MethodCost {
         long pTotal = c.totalParams();
         long j1 = bytes((long) Shapes.size(f1) * pTotal);
         long j2 = same ? 0 : bytes((long) Shapes.size(f2) * pTotal);
+        // a VJP graph counts the parameters and its own examples; the caller holds the other side's too
         Graph vjp1 = ExactBatch.Plan.vjp(plan.side1());
         double flops = GraphCost.flops(vjp1);
-        long peak = GraphCost.peakBytes(vjp1);
+        long peak = otherInputs(n1) + GraphCost.peakBytes(vjp1);
         if (!plan.same()) {
             Graph vjp2 = ExactBatch.Plan.vjp(plan.side2());
             flops += GraphCost.flops(vjp2);
-            peak = Math.max(peak, j1 + GraphCost.peakBytes(vjp2));
+            peak = Math.max(peak, j1 + otherInputs(n2) + GraphCost.peakBytes(vjp2));
         }
         double contraction = contractionFlops(pTotal);
         long out = bytes(outputElements());
-        peak = Math.max(peak, paramBytes + j1 + j2 + 2 * out);
+        peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out);
         String how = "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
         if (method == Method.STRUCTURED_DERIVATIVES) {
             how = "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents";

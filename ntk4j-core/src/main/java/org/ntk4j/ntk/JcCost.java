@@ -27,15 +27,16 @@ final class JcCost extends MethodCost {
         Graph pass1 = side(pc1).pass().graph;
         double flops = GraphCost.flops(pass1);
         long values = CostModel.outputBytes(pass1);
-        long peak = GraphCost.peakBytes(pass1);
+        // a pass graph counts the parameters and its own examples; the caller holds the other side's too
+        long peak = GraphCost.peakBytes(pass1) + otherInputs(n1);
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         if (!same) {
             Graph pass2 = side(pc2).pass().graph;
             flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
+            peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
             values += CostModel.outputBytes(pass2);
         }
-        long held = paramBytes + values + 2 * out;
+        long held = paramBytes + inputBytes + values + 2 * out;
         // the walk over the very steps the executor runs, in its order
         JcPlan plan = side(pc1).jcPlan(side(pc2), same, tileBytes, Math.max(n1, n2));
         JcPlan.Walk walk = new JcPlan.Walk(c, pc1, pc2, o, held, flops, peak);

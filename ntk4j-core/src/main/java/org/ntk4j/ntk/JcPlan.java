@@ -26,7 +26,7 @@ final class JcPlan {
         final ParameterConsumers pc1;
         final ParameterConsumers pc2;
         final int o;
-        /** Bytes held across every step: parameters, the passes' values, the accumulator and its copy. */
+        /** Bytes held across every step: parameters, inputs, the passes' values, the accumulator and its copy. */
         final long held;
         double flops;
         long peak;

@@ -20,6 +20,8 @@ abstract class MethodCost {
     final int[] f2;
     final int nParams;
     final long paramBytes;
+    /** Bytes of the inputs the caller holds throughout: x1, and x2 unless x2 = x1 (in the cost model's problem). */
+    final long inputBytes;
     final long tileBytes;
 
     MethodCost(CostModel c, boolean same) {
@@ -34,7 +36,21 @@ abstract class MethodCost {
         this.f2 = c.f2;
         this.nParams = c.nParams;
         this.paramBytes = c.paramBytes;
+        this.inputBytes = inputsOf(c.n1) + (c.same ? 0 : inputsOf(c.n2));
         this.tileBytes = c.tileBytes;
+    }
+
+    /** Bytes of n examples of the input. */
+    final long inputsOf(int n) {
+        return bytes((long) n * org.ntk4j.tensor.Shapes.size(c.perExample));
+    }
+
+    /**
+     * Bytes of the caller's inputs that a graph evaluated on the n examples of one side does not count among its
+     * own inputs: the other side's examples (none when x2 = x1).
+     */
+    final long otherInputs(int n) {
+        return inputBytes - inputsOf(n);
     }
 
     /** The method's estimate for the cost model's problem. */

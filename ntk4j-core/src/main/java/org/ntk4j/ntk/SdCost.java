@@ -44,11 +44,12 @@ final class SdCost extends MethodCost {
         for (org.ntk4j.graph.Var v : pass1.outputs()) {
             values += GraphCost.bytes(v.type());
         }
-        long peak = GraphCost.peakBytes(pass1);
+        // a pass graph counts the parameters and its own examples; the caller holds the other side's too
+        long peak = GraphCost.peakBytes(pass1) + otherInputs(n1);
         if (!same) {
             Graph pass2 = side(pc2).pass(k).graph;
             flops += GraphCost.flops(pass2);
-            peak = Math.max(peak, values + GraphCost.peakBytes(pass2));
+            peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
             for (org.ntk4j.graph.Var v : pass2.outputs()) {
                 values += GraphCost.bytes(v.type());
             }
@@ -56,7 +57,7 @@ final class SdCost extends MethodCost {
         long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
         // the walk over the very steps the executor runs, in its order
         SdPlan plan = side(n1).sdPlan(n1, n2, k, same, traced);
-        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, traced, paramBytes + values + acc);
+        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, traced, paramBytes + inputBytes + values + acc);
         java.util.Set<String> structuredPaths = new java.util.LinkedHashSet<>();
         List<org.ntk4j.nn.ParamSpec> specs = model.paramSpecs(c.perExample);
         int dense = 0;
@@ -71,10 +72,10 @@ final class SdCost extends MethodCost {
             }
         }
         flops += walk.flops;
-        peak = Math.max(peak, paramBytes + values + acc + walk.blockPeak);
+        peak = Math.max(peak, paramBytes + inputBytes + values + acc + walk.blockPeak);
         if (!traced) {
             // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
-            peak = Math.max(peak, paramBytes + values + 2 * acc);
+            peak = Math.max(peak, paramBytes + inputBytes + values + 2 * acc);
         }
         peak = Math.max(peak, walk.peak);
         return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, walk.contraction, peak, structuredPaths.size()

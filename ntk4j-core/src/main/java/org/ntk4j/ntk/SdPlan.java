@@ -29,7 +29,7 @@ final class SdPlan {
         /** Whether the block's two sides are one pass (x2 = x1, the same chunk): not the cost model's x2 = x1. */
         final boolean same;
         final boolean traced;
-        /** Bytes held across every step: parameters, the passes' values and the accumulator. */
+        /** Bytes held across every step: parameters, inputs, the passes' values and the accumulator. */
         final long held;
         double flops;
         double contraction;

@@ -33,7 +33,12 @@ class CountedFlopsTest {
             {"fcn(depth=2,width=12,out=3)", "5"},
             {"cnn(depth=1,channels=3,out=3)", "4,4"},
             {"resnet(blocks=1,channels=2,out=3)", "4,4"},
-            {"transformer(layers=1,dim=4,heads=2,out=3)", "3,4"}};
+            {"transformer(layers=1,dim=4,heads=2,out=3)", "3,4"},
+            // the ImageNet ResNets at width 2 (strided and 1×1 convolutions, batch norm, max pool, bottlenecks)
+            {"resnet18(out=3,width=2)", "16,16,3"},
+            {"resnet34(out=3,width=2)", "16,16,3"},
+            {"resnet50(out=3,width=2)", "16,16,3"},
+            {"wide_resnet50_2(out=3,width=2)", "16,16,3"}};
         for (String[] m : models) {
             int[] in = java.util.Arrays.stream(m[1].split(",")).mapToInt(Integer::parseInt).toArray();
             for (String kind : new String[] {"full", "trace", "diagonal", "pntk", "logit:1", "probes:2"}) {
