@@ -275,7 +275,10 @@ final class ResNetBench {
                     pr.status = "not run: --no-peers";
                 } else if (!torch) {
                     pr.status = "not run: torch or torchvision missing";
-                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop) {
+                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop
+                        && peerFlops(cm, method) < Double.POSITIVE_INFINITY) {
+                    // (ntk4j's untiled count is infinite where a tensor would exceed 2^31 - 1 bytes: the peer
+                    // runs and judges its own memory)
                     pr.status = String.format(Locale.ROOT, "not run: the same algorithm is predicted %.4g GFLOP "
                             + "(ntk4j's count), above --max-gflop %.4g", peerFlops(cm, method) / 1e9, opt.maxGflop);
                     log.say("  %s %s", pr.name, pr.status);
