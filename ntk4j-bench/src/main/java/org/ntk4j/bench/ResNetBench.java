@@ -231,6 +231,8 @@ final class ResNetBench {
             }
             if (r.skipped == null && r.estimate == null) {
                 r.skipped = "nothing fits the " + CostModel.human(budget) + " budget";
+            } else if (r.skipped == null && r.estimate.peakBytes() == Long.MAX_VALUE) {
+                r.skipped = "not run: " + r.estimate.note();
             } else if (r.skipped == null && r.estimate.peakBytes() > budget) {
                 r.skipped = "out of memory: predicted peak " + CostModel.human(r.estimate.peakBytes()) + " exceeds the "
                         + CostModel.human(budget) + " budget";
