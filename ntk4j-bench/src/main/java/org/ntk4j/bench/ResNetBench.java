@@ -301,7 +301,8 @@ final class ResNetBench {
             String name = "ntk4j " + m.shortName() + (m == Method.AUTO && r.estimate != null ? " ("
                     + r.estimate.method().shortName() + ")" : "");
             if (!r.ran()) {
-                boolean known = r.estimate != null;
+                // an estimate that cannot run untiled has infinite FLOPs and peak: shown as "–"
+                boolean known = r.estimate != null && r.estimate.peakBytes() != Long.MAX_VALUE;
                 row(s, name, r.skipped == null ? "not run" : r.skipped,
                         known ? String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9) : "", "",
                         known ? "– / " + CostModel.human(r.estimate.peakBytes()) : "", "", "", "");
