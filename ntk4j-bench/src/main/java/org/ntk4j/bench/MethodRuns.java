@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
+import org.ntk4j.graph.FlopCount;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
@@ -26,6 +27,8 @@ final class MethodRuns {
         final List<Double> blasSeconds = new ArrayList<>();
         long measuredPeak;
         long leaked;
+        /** FLOPs counted by the library ({@link FlopCount}) in the last timed call, or -1 before one. */
+        long counted = -1;
         CostModel.Estimate estimate;
         Tensor kernel;
         double relErrVsJc = Double.NaN;
@@ -97,6 +100,7 @@ final class MethodRuns {
                 long live = Tensor.liveBytes();
                 Tensor.resetPeakBytes();
                 Blas.countTime(true);
+                long f0 = FlopCount.total();
                 long t0 = System.nanoTime();
                 Tensor k;
                 try {
@@ -108,6 +112,7 @@ final class MethodRuns {
                     continue;
                 }
                 double sec = (System.nanoTime() - t0) / 1e9;
+                long counted = FlopCount.total() - f0;
                 double blas = Blas.countedNanos() / 1e9;
                 Blas.countTime(false);
                 long peak = Tensor.peakBytes();
@@ -116,15 +121,18 @@ final class MethodRuns {
                 long leaked = Tensor.liveBytes() - live - k.bytes();
                 r.closeKernel();
                 r.kernel = k;
-                log.say("  %-3s %s %8.3f s  peak %10s (predicted %10s), %4.1f%% of the time in GEMMs%s",
-                        m.shortName(), timed ? "round " + (round - warmup + 1) : "warm-up", sec,
+                log.say("  %-3s %s %8.3f s  peak %10s (predicted %10s), %4.1f%% of the time in GEMMs, %.5g FLOPs "
+                        + "counted (%s)%s", m.shortName(), timed ? "round " + (round - warmup + 1) : "warm-up", sec,
                         CostModel.human(measured), CostModel.human(r.estimate.peakBytes()), 100 * blas / sec,
+                        (double) counted, counted == Math.round(r.estimate.flops()) ? "= predicted"
+                        : String.format(java.util.Locale.ROOT, "predicted %.5g", r.estimate.flops()),
                         leaked != 0 ? "  [" + leaked + " bytes still live after the call]" : "");
                 if (timed) {
                     r.seconds.add(sec);
                     r.blasSeconds.add(blas);
                     r.measuredPeak = Math.max(r.measuredPeak, measured);
                     r.leaked = leaked;
+                    r.counted = counted;
                 }
             }
         }

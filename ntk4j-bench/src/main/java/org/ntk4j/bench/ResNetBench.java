@@ -35,7 +35,9 @@ import org.ntk4j.tensor.Tensor;
  * Side by side, on the same weights (written in torchvision's names and layouts) and inputs, PyTorch's functorch
  * Jacobian contraction and NTK-vector products on torchvision's model in eval mode
  * ({@code torch_resnet_peer.py}), or "out of memory" where its estimate exceeds the peer budget. A setting that
- * nothing fits reports so and the run goes on.
+ * nothing fits reports so and the run goes on. AUTO is not run again when it chooses the plan of a method that
+ * runs in the same setting (its row points to that one). A second table sets each setting's fastest ntk4j runner
+ * beside PyTorch's fastest.
  */
 final class ResNetBench {
     private static final String SCRIPT = "torch_resnet_peer.py";
@@ -48,7 +50,7 @@ final class ResNetBench {
         List<String> settings = List.of("resnet18:8:8", "resnet18:128:1", "resnet18:1000:1", "resnet50:8:8");
         int size = 224;
         double budgetGiB = EmpiricalNtk.defaultMemoryBudget() / (double) (1L << 30);
-        double peerMemoryGiB = 8;
+        double peerMemoryGiB = 16;
         int warmup = 0;
         int reps = 1;
         int threads = 2;
@@ -102,6 +104,8 @@ final class ResNetBench {
     private final Options opt;
     private final BenchLog log = new BenchLog();
     private final StringBuilder table = new StringBuilder();
+    /** Each setting's fastest ntk4j runner beside PyTorch's fastest. */
+    private final StringBuilder best = new StringBuilder();
     private double sgemmGflops;
 
     ResNetBench(Options opt) {
@@ -116,7 +120,7 @@ final class ResNetBench {
                 "  --size S               input S×S×3 (default 224)",
                 "  --budget-gib G         ntk4j's memory budget: methods predicted above it are not run (default "
                         + "80% of JavaCPP's maxBytes)",
-                "  --peer-memory-gib G    PyTorch's budget, at most 60% of the memory available (default 8)",
+                "  --peer-memory-gib G    PyTorch's budget, at most 75% of the memory available (default 16)",
                 "  --warmup W --reps R    untimed and timed rounds (default 0 and 1)",
                 "  --threads T            BLAS and PyTorch threads (default 2)",
                 "  --no-peers             ntk4j only",
@@ -187,8 +191,10 @@ final class ResNetBench {
             log.say("peers: %s cannot import torch and torchvision (apt-get install python3-torch "
                     + "python3-torchvision); their rows say so", PeersBench.PYTHON);
         }
-        table.append("| setting | runner | seconds | predicted GFLOP | peak (measured / predicted) | GFLOP/s | "
-                + "of SGEMM | rel. error |\n|---|---|---|---|---|---|---|---|\n");
+        table.append("| setting | runner | seconds | predicted GFLOP | counted | peak (measured / predicted) | GFLOP/s | "
+                + "of SGEMM | rel. error |\n|---|---|---|---|---|---|---|---|---|\n");
+        best.append("| setting | ntk4j's best | seconds | PyTorch's best | seconds | speed-up |\n"
+                + "|---|---|---:|---|---:|---:|\n");
         for (String s : opt.settings) {
             measure(Setting.parse(s), dir, script, torch);
         }
@@ -196,10 +202,12 @@ final class ResNetBench {
         String report = "# ntk4j bench resnet\n\nGenerated on " + Machine.now() + " (" + Machine.cpuModel() + ", "
                 + Machine.memTotal() + "), " + opt.threads + " threads, inputs " + opt.size + "×" + opt.size
                 + "×3 float32, full kernels; SGEMM " + String.format(Locale.ROOT, "%.1f", sgemmGflops)
-                + " GFLOP/s.\n\n" + table + "\n## Log\n\n```text\n" + log.text() + "```\n";
+                + " GFLOP/s.\n\n" + table + "\n" + best + "\n## Log\n\n```text\n" + log.text() + "```\n";
         Files.writeString(opt.out.resolve("resnet.md"), report, StandardCharsets.UTF_8);
         System.out.println();
         System.out.print(table);
+        System.out.println();
+        System.out.print(best);
         System.out.println("\nwritten: " + opt.out.resolve("resnet.md"));
         PeersBench.deleteTreeQuietly(dir);
     }
@@ -223,12 +231,18 @@ final class ResNetBench {
             }
             if (r.skipped == null && r.estimate == null) {
                 r.skipped = "nothing fits the " + CostModel.human(budget) + " budget";
+            } else if (r.skipped == null && r.estimate.peakBytes() == Long.MAX_VALUE) {
+                r.skipped = "not run: " + r.estimate.note();
             } else if (r.skipped == null && r.estimate.peakBytes() > budget) {
                 r.skipped = "out of memory: predicted peak " + CostModel.human(r.estimate.peakBytes()) + " exceeds the "
                         + CostModel.human(budget) + " budget";
             } else if (r.skipped == null && r.estimate.flops() / 1e9 > opt.maxGflop) {
                 r.skipped = String.format(Locale.ROOT, "not run: predicted %.4g GFLOP, above --max-gflop %.4g",
                         r.estimate.flops() / 1e9, opt.maxGflop);
+            }
+            if (m == Method.AUTO && r.skipped == null && running.contains(r.estimate.method())
+                    && results.get(r.estimate.method()).estimate == r.estimate) {
+                r.skipped = "= ntk4j " + r.estimate.method().shortName() + ": AUTO's choice, the same plan (not run twice)";
             }
             if (r.skipped != null) {
                 log.say("  %-4s %s%s", m.shortName(), r.skipped, r.estimate == null ? ""
@@ -263,7 +277,10 @@ final class ResNetBench {
                     pr.status = "not run: --no-peers";
                 } else if (!torch) {
                     pr.status = "not run: torch or torchvision missing";
-                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop) {
+                } else if (peerFlops(cm, method) / 1e9 > opt.maxGflop
+                        && peerFlops(cm, method) < Double.POSITIVE_INFINITY) {
+                    // (ntk4j's untiled count is infinite where a tensor would exceed 2^31 - 1 bytes: the peer
+                    // runs and judges its own memory)
                     pr.status = String.format(Locale.ROOT, "not run: the same algorithm is predicted %.4g GFLOP "
                             + "(ntk4j's count), above --max-gflop %.4g", peerFlops(cm, method) / 1e9, opt.maxGflop);
                     log.say("  %s %s", pr.name, pr.status);
@@ -284,15 +301,18 @@ final class ResNetBench {
             String name = "ntk4j " + m.shortName() + (m == Method.AUTO && r.estimate != null ? " ("
                     + r.estimate.method().shortName() + ")" : "");
             if (!r.ran()) {
-                boolean known = r.estimate != null;
+                // an estimate that cannot run untiled has infinite FLOPs and peak: shown as "–"
+                boolean known = r.estimate != null && r.estimate.peakBytes() != Long.MAX_VALUE;
                 row(s, name, r.skipped == null ? "not run" : r.skipped,
-                        known ? String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9) : "",
+                        known ? String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9) : "", "",
                         known ? "– / " + CostModel.human(r.estimate.peakBytes()) : "", "", "", "");
                 continue;
             }
             double gflops = r.estimate.flops() / r.median() / 1e9;
             row(s, name, String.format(Locale.ROOT, "%.3g", r.median()),
                     String.format(Locale.ROOT, "%.4g", r.estimate.flops() / 1e9),
+                    r.counted == Math.round(r.estimate.flops()) ? "= predicted"
+                            : String.format(Locale.ROOT, "%.4g", r.counted / 1e9),
                     CostModel.human(r.measuredPeak) + " / " + CostModel.human(r.estimate.peakBytes()),
                     String.format(Locale.ROOT, "%.1f", gflops),
                     String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemmGflops),
@@ -300,13 +320,37 @@ final class ResNetBench {
         }
         for (PeerRun pr : peers) {
             if (!pr.status.equals("ran")) {
-                row(s, pr.name, pr.status, "", "", "", "", "");
+                row(s, pr.name, pr.status, "", "", "", "", "", "");
             } else {
-                row(s, pr.name, String.format(Locale.ROOT, "%.3g", pr.median()), "",
+                row(s, pr.name, String.format(Locale.ROOT, "%.3g", pr.median()), "", "",
                         "RSS +" + CostModel.human(pr.peakBytes), "", "",
                         Double.isNaN(pr.relErr) ? "" : String.format(Locale.ROOT, "%.1e", pr.relErr));
             }
         }
+        bestRow(s, results, peers);
+    }
+
+    /** The row of the second table: the fastest ntk4j runner and the fastest PyTorch recipe that finished. */
+    private void bestRow(Setting s, Map<Method, MethodRuns.Result> results, List<PeerRun> peers) {
+        MethodRuns.Result mine = null;
+        for (MethodRuns.Result r : results.values()) {
+            if (r.ran() && (mine == null || r.median() < mine.median())) {
+                mine = r;
+            }
+        }
+        PeerRun theirs = null;
+        for (PeerRun pr : peers) {
+            if (pr.status.equals("ran") && (theirs == null || pr.median() < theirs.median())) {
+                theirs = pr;
+            }
+        }
+        best.append("| ").append(s.label()).append(" | ")
+                .append(mine == null ? "none ran" : "ntk4j " + mine.method.shortName()).append(" | ")
+                .append(mine == null ? "" : String.format(Locale.ROOT, "%.3g", mine.median())).append(" | ")
+                .append(theirs == null ? "none finished" : theirs.name).append(" | ")
+                .append(theirs == null ? "" : String.format(Locale.ROOT, "%.3g", theirs.median())).append(" | ")
+                .append(mine == null || theirs == null ? "" : String.format(Locale.ROOT, "%.1f×",
+                        theirs.median() / mine.median())).append(" |\n");
     }
 
     /** ntk4j's predicted FLOPs of the algorithm a PyTorch recipe runs (jc or vp). */
@@ -318,10 +362,10 @@ final class ResNetBench {
         }
     }
 
-    private void row(Setting s, String runner, String seconds, String flops, String peak, String rate, String share,
-                     String err) {
+    private void row(Setting s, String runner, String seconds, String flops, String counted, String peak, String rate,
+                     String share, String err) {
         table.append("| ").append(s.label()).append(" | ").append(runner).append(" | ").append(seconds).append(" | ")
-                .append(flops).append(" | ").append(peak).append(" | ").append(rate).append(" | ").append(share)
+                .append(flops).append(" | ").append(counted).append(" | ").append(peak).append(" | ").append(rate).append(" | ").append(share)
                 .append(" | ").append(err).append(" |\n");
     }
 
@@ -367,10 +411,10 @@ final class ResNetBench {
         }
     }
 
-    /** The peer budget: --peer-memory-gib, at most 60% of the memory available now. */
+    /** The peer budget: --peer-memory-gib, at most 75% of the memory available now. */
     private double peerBudgetGiB() {
         long avail = Machine.memAvailableBytes();
-        return avail < 0 ? opt.peerMemoryGiB : Math.min(opt.peerMemoryGiB, 0.6 * avail / (double) (1L << 30));
+        return avail < 0 ? opt.peerMemoryGiB : Math.min(opt.peerMemoryGiB, 0.75 * avail / (double) (1L << 30));
     }
 
     private void runPeer(PeerRun pr, Setting s, String method, Path script, Path paramsFile, Path xFile, Path dir,

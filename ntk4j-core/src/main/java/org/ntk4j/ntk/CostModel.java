@@ -132,6 +132,8 @@ public final class CostModel {
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
     /** Structured derivatives in output chunks, by memory budget (null: no chunk fits or chunking does not apply). */
     private final java.util.Map<Long, Optional<Estimate>> chunked = new java.util.HashMap<>();
+    /** NTK-vector products in tiles of basis vectors sized to a memory budget, by budget. */
+    private final java.util.Map<Long, Estimate> vpTiled = new java.util.HashMap<>();
 
     /**
      * Costs for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1) with the given axis semantics. Traces the
@@ -275,7 +277,7 @@ public final class CostModel {
                 case JACOBIAN_CONTRACTION:
                     return new JcCost(this).estimate();
                 case NTK_VECTOR_PRODUCTS:
-                    return vectorProducts();
+                    return vectorProducts(Long.MAX_VALUE);
                 case STRUCTURED_DERIVATIVES:
                     return new SdCost(this).estimate();
                 default:
@@ -351,19 +353,20 @@ public final class CostModel {
         return b;
     }
 
-    private Estimate vectorProducts() {
+    private Estimate vectorProducts(long budgetBytes) {
         // the walk over the very steps VectorProducts runs: the [K] + f(x1) result and its transposed copy with the
         // kernel, then each step's VJP and JVP (on top of the result when there are several)
-        VpPlan plan = side(n1).vpPlan(side(n2), tileBytes);
+        VpPlan plan = side(n1).vpPlan(side(n2), tileBytes, budgetBytes);
         long full = bytes((long) Shapes.size(f1) * plan.k);
-        VpPlan.Walk walk = new VpPlan.Walk(this, full, 2 * full + bytes(outputElements()));
+        VpPlan.Walk walk = new VpPlan.Walk(side(n1), side(n2), full, 2 * full + bytes(outputElements()));
         for (VpPlan.Columns step : plan.steps) {
             step.cost(walk);
         }
         return new Estimate(Method.NTK_VECTOR_PRODUCTS, walk.flops, walk.jvpFlops, walk.peak, plan.steps.size() == 1
                 ? "VJP of f(x2) with " + plan.k + " basis cotangents, then one JVP of f(x1) with them stacked"
                 : "VJP of f(x2) and JVP of f(x1) over " + plan.steps.size() + " tiles of the " + plan.k
-                + " basis cotangents (a tensor holds at most " + human(tileBytes) + ")");
+                + " basis cotangents (" + (plan.budgetBytes > 0 ? "sized to the memory budget of "
+                + human(plan.budgetBytes) : "a tensor holds at most " + human(tileBytes)) + ")");
     }
 
     /**
@@ -394,8 +397,9 @@ public final class CostModel {
     }
 
     /**
-     * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for structured derivatives
-     * over the budget, its run in the largest output chunks that fit ({@link Estimate#outputChunk}), if any.
+     * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for a method over the budget,
+     * how it runs within it if it can: structured derivatives in the largest output chunks that fit
+     * ({@link Estimate#outputChunk}), NTK-vector products in the fewest tiles of basis vectors whose steps fit.
      *
      * @param m one of the three exact methods
      * @param budgetBytes the memory budget in bytes
@@ -404,8 +408,14 @@ public final class CostModel {
      */
     public synchronized Estimate estimate(Method m, long budgetBytes) {
         Estimate e = estimate(m);
-        return m != Method.STRUCTURED_DERIVATIVES || e.peakBytes() <= budgetBytes ? e
-                : chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b))).orElse(e);
+        if (e.peakBytes() <= budgetBytes || m == Method.JACOBIAN_CONTRACTION) {
+            return e;
+        }
+        if (m == Method.NTK_VECTOR_PRODUCTS) {
+            return e.flops() == Double.POSITIVE_INFINITY ? e : vpTiled.computeIfAbsent(budgetBytes,
+                    this::vectorProducts);
+        }
+        return chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b))).orElse(e);
     }
 
     /**
@@ -435,6 +445,11 @@ public final class CostModel {
                     + " (" + e.method().shortName() + ")", e.flops(),
                     e.peakBytes() == Long.MAX_VALUE ? "-" : human(e.peakBytes()), e.note(),
                     e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
+        }
+        Estimate vp = estimate(Method.NTK_VECTOR_PRODUCTS, budgetBytes);
+        if (vp.peakBytes() != estimate(Method.NTK_VECTOR_PRODUCTS).peakBytes()) {
+            sb.append(String.format(Locale.ROOT, "%-26s %14.4g %12s  %s%n", "  in tiles within budget", vp.flops(),
+                    human(vp.peakBytes()), vp.note()));
         }
         sb.append(OutputChunks.explainLine(estimate(Method.STRUCTURED_DERIVATIVES, budgetBytes)));
         sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")

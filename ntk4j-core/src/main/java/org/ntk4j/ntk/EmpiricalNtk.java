@@ -245,7 +245,7 @@ public final class EmpiricalNtk {
     private KernelStrategy strategy(Method m) {
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
-                return new VectorProducts(model, params, tileBytes, problem);
+                return new VectorProducts(model, params, tileBytes, problem, memoryBudget);
             case STRUCTURED_DERIVATIVES:
                 return new StructuredKernel(model, params, tileBytes, problem);
             case JACOBIAN_CONTRACTION:
@@ -486,6 +486,6 @@ public final class EmpiricalNtk {
                     + " (the shape of f(x2)), got " + TensorType.of(v));
         }
         KernelSupport.checkFinite("v", v);
-        return new VectorProducts(model, params, tileBytes, problem).product(in, v);
+        return new VectorProducts(model, params, tileBytes, problem, Long.MAX_VALUE).product(in, v);
     }
 }

@@ -212,10 +212,13 @@ final class SidePlan {
                 s -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, k, same, traced)));
     }
 
-    /** NTK-vector products' plan with x2 on {@code other}: its steps of basis vectors, built on first request. */
-    VpPlan vpPlan(SidePlan other, long tileBytes) {
-        return vpPlans.computeIfAbsent(other.n + "/" + tileBytes,
-                k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes)));
+    /**
+     * NTK-vector products' plan with x2 on {@code other}: its steps of basis vectors, within the tile limit and
+     * the memory budget ({@link Long#MAX_VALUE}: none), built on first request.
+     */
+    VpPlan vpPlan(SidePlan other, long tileBytes, long budgetBytes) {
+        return vpPlans.computeIfAbsent(other.n + "/" + tileBytes + "/" + budgetBytes,
+                k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes, budgetBytes)));
     }
 
     /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */

@@ -18,8 +18,12 @@ import org.ntk4j.tensor.Tensor;
  * prepares nothing.
  */
 final class VectorProducts extends KernelStrategy {
-    VectorProducts(Model model, Params params, long tileBytes, long[] problem) {
+    /** The memory budget the tiles of basis vectors are sized to ({@link VpPlan}); {@link Long#MAX_VALUE}: none. */
+    private final long budgetBytes;
+
+    VectorProducts(Model model, Params params, long tileBytes, long[] problem, long budgetBytes) {
         super(model, params, tileBytes, problem);
+        this.budgetBytes = budgetBytes;
     }
 
     @Override
@@ -44,7 +48,7 @@ final class VectorProducts extends KernelStrategy {
         KernelAxes axes = in.axes();
         axes.checkShapes(f1, f2);
         VpPlan plan = side(in.x1.dim(0), in.perExample, in.dtype).vpPlan(side(in.x2.dim(0), in.perExample,
-                in.dtype), tileBytes);
+                in.dtype), tileBytes, budgetBytes);
         Tensor t;
         if (plan.steps.size() == 1) {
             t = plan.steps.get(0).run(this, in);

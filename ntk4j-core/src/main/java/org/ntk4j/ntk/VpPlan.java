@@ -11,27 +11,36 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * NTK-vector products' plan for one pair of sides: the K = |f(x2)| basis cotangents in typed {@link Columns}
- * steps (one, or tiles of basis vectors when the stacked values would pass the tile limit), each a VJP of f(x2)
- * and a JVP of f(x1). {@link VectorProducts} runs the steps and {@link CostModel} costs them, walking the same list.
- * Built once per (sides, tile limit) and cached on the first side's {@link SidePlan}.
+ * steps (one, or tiles of basis vectors when the stacked values would pass the tile limit or, with a memory
+ * budget, when a step's peak would pass the budget), each a VJP of f(x2) and a JVP of f(x1).
+ * {@link VectorProducts} runs the steps and {@link CostModel} costs them, walking the same list. Built once per
+ * (sides, tile limit, budget) and cached on the first side's {@link SidePlan}.
+ * <p>
+ * A step's work is per basis vector (no pairs), so tiles sized to the budget cost only the forward passes that
+ * each step's VJP and JVP repeat: the stacked parameter cotangents and tangents (k × P) and the stacked
+ * activations of a step scale with its k basis vectors, the result [K] + f(x1) is held throughout.
  */
 final class VpPlan {
     /** K, the basis vectors: the entries of f(x2). */
     final int k;
     /** The steps, in order of their basis vectors. */
     final List<Columns> steps;
+    /** The memory budget that sized the tiles, or 0 when the tile limit alone did (the plan fits any budget it met). */
+    final long budgetBytes;
 
     /** What a cost walk holds: the running FLOPs (and the JVPs' part) and peak, and the [K] + f(x1) result. */
     static final class Walk {
-        final CostModel c;
+        final SidePlan side1;
+        final SidePlan side2;
         /** Bytes of the [K] + f(x1) result (and of its transposed copy). */
         final long full;
         double flops;
         double jvpFlops;
         long peak;
 
-        Walk(CostModel c, long full, long peak) {
-            this.c = c;
+        Walk(SidePlan side1, SidePlan side2, long full, long peak) {
+            this.side1 = side1;
+            this.side2 = side2;
             this.full = full;
             this.peak = peak;
         }
@@ -49,29 +58,70 @@ final class VpPlan {
 
         /** Adds the step's VJP and JVP FLOPs and raises the peak by their evaluation (and the result, if held). */
         void cost(Walk w) {
-            Graph vjp = w.c.side(w.c.n2).vjp(to - from);
-            Graph jvp = w.c.side(w.c.n1).jvp(to - from);
+            Graph vjp = w.side2.vjp(to - from);
+            Graph jvp = w.side1.jvp(to - from);
             double jf = GraphCost.flops(jvp);
             w.flops += GraphCost.flops(vjp) + jf;
             w.jvpFlops += jf;
-            long p = Math.max(GraphCost.peakBytes(vjp), GraphCost.peakBytes(jvp));
-            w.peak = Math.max(w.peak, only ? p : w.full + p);
+            w.peak = Math.max(w.peak, peak(w.side1, w.side2, to - from, only, w.full));
         }
     }
 
-    private VpPlan(int k, List<Columns> steps) {
+    private VpPlan(int k, List<Columns> steps, long budgetBytes) {
         this.k = k;
         this.steps = Collections.unmodifiableList(steps);
+        this.budgetBytes = budgetBytes;
     }
 
-    /** The steps for x1 on {@code side1} and x2 on {@code side2}: tiles of basis vectors at {@code tileBytes}. */
-    static VpPlan of(SidePlan side1, SidePlan side2, DType dtype, long tileBytes) {
+    /**
+     * The peak of a step of {@code size} basis vectors: its VJP's or its JVP's evaluation, on top of the
+     * [K] + f(x1) result ({@code full} bytes) unless the step is the only one.
+     */
+    static long peak(SidePlan side1, SidePlan side2, int size, boolean only, long full) {
+        long p = Math.max(GraphCost.peakBytes(side2.vjp(size)), GraphCost.peakBytes(side1.jvp(size)));
+        return only ? p : full + p;
+    }
+
+    /**
+     * The steps for x1 on {@code side1} and x2 on {@code side2}: tiles of basis vectors at {@code tileBytes}; when
+     * the largest of those tiles' steps would peak above {@code budgetBytes}, the fewest tiles whose steps peak
+     * within it (the largest tile size k that fits, found by bisection: a step's peak grows with k). When not even
+     * one basis vector per step fits, the tiles at {@code tileBytes} (the estimate then exceeds the budget).
+     */
+    static VpPlan of(SidePlan side1, SidePlan side2, DType dtype, long tileBytes, long budgetBytes) {
         int k = Shapes.size(side2.f);
+        long full = (long) Shapes.size(side1.f) * k * dtype.bytes();
         int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side1, side2, dtype), tileBytes);
+        int largest = largest(tiles);
+        long budget = 0;
+        if (budgetBytes < Long.MAX_VALUE && peak(side1, side2, largest, Tiles.count(tiles) == 1, full) > budgetBytes
+                && largest > 1 && peak(side1, side2, 1, false, full) <= budgetBytes) {
+            int lo = 1;
+            int hi = largest - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) >>> 1;
+                if (peak(side1, side2, mid, false, full) <= budgetBytes) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            // the fewest tiles of at most lo basis vectors, sizes differing by at most one
+            tiles = Tiles.split(k, 1, lo);
+            budget = budgetBytes;
+        }
         List<Columns> steps = new ArrayList<>();
         for (int i = 0; i < Tiles.count(tiles); i++) {
             steps.add(new Columns(tiles[i], tiles[i + 1], Tiles.count(tiles) == 1));
         }
-        return new VpPlan(k, steps);
+        return new VpPlan(k, steps, budget);
+    }
+
+    private static int largest(int[] tiles) {
+        int m = 0;
+        for (int i = 0; i < Tiles.count(tiles); i++) {
+            m = Math.max(m, Tiles.size(tiles, i));
+        }
+        return m;
     }
 }
