@@ -322,8 +322,11 @@ public final class CostModel {
         List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         double flops = 0;
         long rowBytes = 0;
+        long building = 0; // the rows formed so far and the current consumer's row graph
         for (ParameterConsumers.Consumer c : cons) {
             flops += (double) n * GraphCost.flops(side(pc).rowGraph(c, o));
+            building = Math.max(building, rowBytes + bytes((long) o * n * c.parameterValue().size())
+                    + rowScratch(pc, c, o));
             rowBytes += bytes((long) o * n * c.parameterValue().size());
         }
         long jBytes = 0;
@@ -332,8 +335,18 @@ public final class CostModel {
         }
         Graph path = side(pc).pathVjp(cons, selected, o * n);
         flops += GraphCost.flops(path);
-        long peak = held + Math.max(pathPeak(path, cons.size()), rowBytes) + 2 * jBytes;
+        long peak = held + Math.max(Math.max(pathPeak(path, cons.size()), rowBytes) + 2 * jBytes, building);
         return new double[] {flops, peak};
+    }
+
+    /**
+     * Bytes beyond the rows themselves while a consumer's rows are formed: when they go one example at a time
+     * through its row graph ({@link PerExamplePass#loopRows}: a conv filter, a consumer without a direct rule),
+     * that graph's peak — the example's operand slices, its output [O] + shape(p') and its scratch — before the
+     * output is copied into the rows; nothing when they are written directly.
+     */
+    long rowScratch(ParameterConsumers pc, ParameterConsumers.Consumer c, int o) {
+        return PerExamplePass.directRows(pc, c) ? 0 : GraphCost.peakBytes(side(pc).rowGraph(c, o));
     }
 
     /** Peak bytes of a path VJP beyond its parameter inputs (already held): its cotangent inputs, values, outputs. */

@@ -136,16 +136,19 @@ final class JcPlan {
                     long done = c.bytes((long) w.o * t[i] * size); // this side's earlier tiles, held
                     long jt = c.bytes((long) w.o * nt * size);
                     long rowBytes = 0;
+                    long building = 0; // rows so far and the current consumer's row graph
                     for (ParameterConsumers.Consumer cc : cons) {
                         w.flops += (double) nt * GraphCost.flops(c.side(pc).rowGraph(cc));
-                        rowBytes += c.bytes((long) w.o * nt * cc.parameterValue().size());
+                        long rb = c.bytes((long) w.o * nt * cc.parameterValue().size());
+                        building = Math.max(building, rowBytes + rb + c.rowScratch(pc, cc, w.o));
+                        rowBytes += rb;
                     }
                     if (identity) {
-                        w.hold(w.held + other + done + rowBytes + jt);
+                        w.hold(w.held + other + done + Math.max(building, rowBytes + jt));
                     } else {
                         Graph path = c.side(pc).pathVjp(cons, one, w.o * nt);
                         w.flops += GraphCost.flops(path);
-                        w.hold(w.held + other + done + CostModel.pathPeak(path, cons.size()) + jt);
+                        w.hold(w.held + other + done + Math.max(building, CostModel.pathPeak(path, cons.size()) + jt));
                     }
                 }
             }
@@ -184,19 +187,22 @@ final class JcPlan {
                 ParameterConsumers pc = w.pc(side);
                 List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
                 long rowBytes = 0;
+                long building = 0; // rows so far and the current consumer's row graph
                 for (ParameterConsumers.Consumer cc : cons) {
                     w.flops += (double) w.n(side) * GraphCost.flops(c.side(pc).rowGraph(cc));
-                    rowBytes += c.bytes((long) w.o * w.n(side) * cc.parameterValue().size());
+                    long rb = c.bytes((long) w.o * w.n(side) * cc.parameterValue().size());
+                    building = Math.max(building, rowBytes + rb + c.rowScratch(pc, cc, w.o));
+                    rowBytes += rb;
                 }
                 long jp = w.jacobianBytes(side, size);
                 long other = side == 0 ? 0 : w.jacobianBytes(0, size);
                 boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(parameter);
                 if (identity) {
-                    w.hold(w.held + other + rowBytes + jp); // rows, then their transposed copy
+                    w.hold(w.held + other + Math.max(building, rowBytes + jp)); // rows, then their transposed copy
                 } else {
                     Graph path = c.side(pc).pathVjp(cons, one, w.o * w.n(side));
                     w.flops += GraphCost.flops(path);
-                    w.hold(w.held + other + CostModel.pathPeak(path, cons.size()) + jp);
+                    w.hold(w.held + other + Math.max(building, CostModel.pathPeak(path, cons.size()) + jp));
                 }
             }
             w.flops += c.contractionFlops(size);
