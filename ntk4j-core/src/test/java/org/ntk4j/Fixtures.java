@@ -202,4 +202,39 @@ public final class Fixtures {
         }
         return Math.sqrt(num / Math.max(den, 1e-300));
     }
+
+    /**
+     * A two-layer model on inputs [4] whose layers apply the binary primitive {@code op} (a matmul-like one):
+     * h = tanh(op(x, w1 [4, 6])), f = op(h, w2 [6, 3]); for tests of how the methods treat a primitive class the
+     * library has never seen.
+     *
+     * @param op the primitive of both layers
+     * @param kind the layer's kind and the model's spec
+     * @return the model
+     */
+    public static org.ntk4j.nn.Model twoLayerModel(org.ntk4j.primitive.Primitive op, String kind) {
+        return new org.ntk4j.nn.Model(new org.ntk4j.nn.Layer() {
+            @Override
+            public String kind() {
+                return kind;
+            }
+
+            @Override
+            public List<int[]> outputShapes(List<int[]> in) {
+                return List.of(new int[] {3});
+            }
+
+            @Override
+            public void declare(org.ntk4j.nn.ParamScope scope, List<int[]> in) {
+                scope.declare("w1", new int[] {4, 6}, 1.0, 0);
+                scope.declare("w2", new int[] {6, 3}, 1.0, 0);
+            }
+
+            @Override
+            public List<Var> apply(org.ntk4j.nn.ParamScope scope, List<Var> in) {
+                Var h = in.get(0).builder().apply(op, in.get(0), scope.get("w1")).tanh();
+                return List.of(h.builder().apply(op, h, scope.get("w2")));
+            }
+        }, kind);
+    }
 }

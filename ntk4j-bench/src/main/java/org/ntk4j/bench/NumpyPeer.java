@@ -48,16 +48,10 @@ final class NumpyPeer {
         candidates.add("python3");
         candidates.add("/usr/bin/python3");
         for (String candidate : candidates) {
-            try {
-                Process p = new ProcessBuilder(candidate, "-c", "import numpy").redirectErrorStream(true).start();
-                p.getInputStream().readAllBytes();
-                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
-                    return candidate;
-                }
-            } catch (IOException e) {
-                // not installed: try the next
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (PeersBench.pythonImports(candidate, "numpy")) {
+                return candidate;
+            }
+            if (Thread.currentThread().isInterrupted()) {
                 return null;
             }
         }

@@ -384,25 +384,15 @@ final class PeersBench {
         if (!coretype.isEmpty()) {
             pb.environment().put("OPENBLAS_CORETYPE", coretype);
         }
-        Path outFile = dir.resolve(s.name() + "_" + method + ".out");
-        pb.redirectOutput(outFile.toFile());
-        String output;
-        int rc;
-        try {
-            Process proc = pb.start();
-            if (!proc.waitFor(opt.timeoutSeconds, TimeUnit.SECONDS)) {
-                proc.destroyForcibly().waitFor();
-                p.status = String.format(Locale.ROOT, "not finished within %d s (warm-up and timed runs), stopped",
-                        opt.timeoutSeconds);
-                log.say("  %s %s", p.name, p.status);
-                return;
-            }
-            rc = proc.exitValue();
-            output = Files.readString(outFile, StandardCharsets.UTF_8);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running the PyTorch peer", e);
+        Finished run = runProcess(pb, dir.resolve(s.name() + "_" + method + ".out"), opt.timeoutSeconds);
+        if (run == null) {
+            p.status = String.format(Locale.ROOT, "not finished within %d s (warm-up and timed runs), stopped",
+                    opt.timeoutSeconds);
+            log.say("  %s %s", p.name, p.status);
+            return;
         }
+        int rc = run.rc();
+        String output = run.output();
         String json = lastJsonLine(output);
         if (rc != 0 || json == null) {
             p.status = "failed (exit " + rc + "): " + lastLine(output);
@@ -565,6 +555,48 @@ final class PeersBench {
         }
         log.say("peers: torch 1024³ matmul GFLOP/s by OPENBLAS_CORETYPE: %s", seen);
         return best;
+    }
+
+    /** A peer process that finished: its exit code and its standard output (with standard error if merged). */
+    record Finished(int rc, String output) {
+    }
+
+    /**
+     * Runs {@code pb} with its standard output to {@code outFile}, waiting at most {@code timeoutSeconds}; a process
+     * that runs longer is stopped and null returned.
+     */
+    static Finished runProcess(ProcessBuilder pb, Path outFile, int timeoutSeconds) throws IOException {
+        pb.redirectOutput(outFile.toFile());
+        try {
+            Process proc = pb.start();
+            if (!proc.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                proc.destroyForcibly().waitFor();
+                return null;
+            }
+            return new Finished(proc.exitValue(), Files.readString(outFile, StandardCharsets.UTF_8));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running the PyTorch peer", e);
+        }
+    }
+
+    /** Whether {@link #PYTHON} imports {@code modules} (e.g. "torch, torchvision"). */
+    static boolean pythonImports(String modules) {
+        return pythonImports(PYTHON, modules);
+    }
+
+    /** Whether the interpreter {@code python} runs and imports {@code modules}; false when interrupted. */
+    static boolean pythonImports(String python, String modules) {
+        try {
+            Process p = new ProcessBuilder(python, "-c", "import " + modules).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** stdout of /usr/bin/python3 -c code, or null when it cannot run or fails. */

@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Layout;
 import org.ntk4j.io.Npy;
@@ -186,7 +185,7 @@ final class ResNetBench {
                 Files.copy(in, dir.resolve(name));
             }
         }
-        boolean torch = opt.peers && torchvisionAvailable();
+        boolean torch = opt.peers && PeersBench.pythonImports("torch, torchvision");
         if (opt.peers && !torch) {
             log.say("peers: %s cannot import torch and torchvision (apt-get install python3-torch "
                     + "python3-torchvision); their rows say so", PeersBench.PYTHON);
@@ -397,19 +396,6 @@ final class ResNetBench {
         return Layout.transpose(t, new int[] {1, 0});
     }
 
-    private boolean torchvisionAvailable() {
-        try {
-            Process p = new ProcessBuilder(PeersBench.PYTHON, "-c", "import torch, torchvision")
-                    .redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 
     /** The peer budget: --peer-memory-gib, at most 75% of the memory available now. */
     private double peerBudgetGiB() {
@@ -428,24 +414,15 @@ final class ResNetBench {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
-        Path outFile = dir.resolve("peer_" + method + ".out");
-        pb.redirectOutput(outFile.toFile());
-        int rc;
-        String output;
-        try {
-            Process proc = pb.start();
-            if (!proc.waitFor(opt.timeoutSeconds, TimeUnit.SECONDS)) {
-                proc.destroyForcibly().waitFor();
-                pr.status = "not finished within " + opt.timeoutSeconds + " s, stopped";
-                log.say("  %s %s", pr.name, pr.status);
-                return;
-            }
-            rc = proc.exitValue();
-            output = Files.readString(outFile, StandardCharsets.UTF_8);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running the PyTorch peer", e);
+        PeersBench.Finished run = PeersBench.runProcess(pb, dir.resolve("peer_" + method + ".out"),
+                opt.timeoutSeconds);
+        if (run == null) {
+            pr.status = "not finished within " + opt.timeoutSeconds + " s, stopped";
+            log.say("  %s %s", pr.name, pr.status);
+            return;
         }
+        int rc = run.rc();
+        String output = run.output();
         String json = PeersBench.lastJsonLine(output);
         if (rc != 0 || json == null) {
             // killed by the kernel's OOM killer (exit 137) is the machine running out of memory

@@ -35,14 +35,8 @@ class PeerAgreementTest {
     private static boolean torch;
 
     @BeforeAll
-    static void probeTorch() throws InterruptedException {
-        try {
-            Process p = new ProcessBuilder(PeersBench.PYTHON, "-c", "import torch").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            torch = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            torch = false;
-        }
+    static void probeTorch() {
+        torch = PeersBench.pythonImports("torch");
         DjlPeer.configure(1);
     }
 

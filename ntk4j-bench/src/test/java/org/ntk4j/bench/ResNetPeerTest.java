@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,24 +38,11 @@ class ResNetPeerTest {
     @TempDir
     Path dir;
 
-    static boolean torchvision() {
-        try {
-            Process p = new ProcessBuilder(PeersBench.PYTHON, "-c", "import torch, torchvision")
-                    .redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 
     @ParameterizedTest
     @CsvSource({"vp, 1e-4", "jc, 1e-3"})
     void theTorchvisionPeerComputesNtk4jsKernel(String method, double tolerance) throws Exception {
-        boolean torch = torchvision();
+        boolean torch = PeersBench.pythonImports("torch, torchvision");
         assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
                 .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch and torchvision", PeersBench.PYTHON).isTrue();
         assumeTrue(torch, "SKIPPED: " + PeersBench.PYTHON + " cannot import torch and torchvision; apt-get install "

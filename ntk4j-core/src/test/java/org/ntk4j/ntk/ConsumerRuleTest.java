@@ -2,14 +2,11 @@ package org.ntk4j.ntk;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.cpu.Convolution;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
-import org.ntk4j.nn.Layer;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ParamScope;
 import org.ntk4j.nn.Params;
 import org.ntk4j.primitive.Add;
 import org.ntk4j.primitive.Conv;
@@ -126,29 +123,7 @@ class ConsumerRuleTest {
                 return inner.consumerRule(inputs, output, operand, cs);
             }
         };
-        Model m = new Model(new Layer() {
-            @Override
-            public String kind() {
-                return "custom";
-            }
-
-            @Override
-            public List<int[]> outputShapes(List<int[]> in) {
-                return List.of(new int[] {3});
-            }
-
-            @Override
-            public void declare(ParamScope scope, List<int[]> in) {
-                scope.declare("w1", new int[] {4, 6}, 1.0, 0);
-                scope.declare("w2", new int[] {6, 3}, 1.0, 0);
-            }
-
-            @Override
-            public List<Var> apply(ParamScope scope, List<Var> in) {
-                Var h = in.get(0).builder().apply(custom, in.get(0), scope.get("w1")).tanh();
-                return List.of(h.builder().apply(custom, h, scope.get("w2")));
-            }
-        }, "custom");
+        Model m = org.ntk4j.Fixtures.twoLayerModel(custom, "custom");
         int[] shape = {4};
         Params p = m.init(5, shape, DType.F64);
         ParameterConsumers pc = new ParameterConsumers(m.trace(3, shape, DType.F64), 2);

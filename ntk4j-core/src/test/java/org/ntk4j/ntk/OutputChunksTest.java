@@ -46,15 +46,7 @@ class OutputChunksTest {
     }
 
     private static double relativeError(Tensor a, Tensor b) {
-        assertThat(a.shape()).isEqualTo(b.shape());
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.size(); i++) {
-            double d = a.getFlat(i) - b.getFlat(i);
-            num += d * d;
-            den += b.getFlat(i) * b.getFlat(i);
-        }
-        return Math.sqrt(num / den);
+        return org.ntk4j.Fixtures.relativeError(a, b);
     }
 
     @ParameterizedTest(name = "{0}")

@@ -3,14 +3,11 @@ package org.ntk4j.ntk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
-import org.ntk4j.nn.Layer;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ParamScope;
 import org.ntk4j.nn.Params;
 import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.primitive.DotGeneral;
@@ -90,29 +87,7 @@ class ScopeFailureTest {
     @Test
     void aKernelThatThrowsHalfWayLeaksNothing() {
         Failing failing = new Failing();
-        Model m = new Model(new Layer() {
-            @Override
-            public String kind() {
-                return "failing";
-            }
-
-            @Override
-            public List<int[]> outputShapes(List<int[]> in) {
-                return List.of(new int[] {3});
-            }
-
-            @Override
-            public void declare(ParamScope scope, List<int[]> in) {
-                scope.declare("w1", new int[] {4, 6}, 1.0, 0);
-                scope.declare("w2", new int[] {6, 3}, 1.0, 0);
-            }
-
-            @Override
-            public List<Var> apply(ParamScope scope, List<Var> in) {
-                Var h = in.get(0).builder().apply(failing, in.get(0), scope.get("w1")).tanh();
-                return List.of(h.builder().apply(failing, h, scope.get("w2")));
-            }
-        }, "failing");
+        Model m = org.ntk4j.Fixtures.twoLayerModel(failing, "failing");
         int[] shape = {4};
         Params p = m.init(5, shape, DType.F64);
         Tensor x1 = Tensor.randomNormal(DType.F64, 1, 3, 4);

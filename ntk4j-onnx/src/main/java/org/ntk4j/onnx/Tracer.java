@@ -355,16 +355,7 @@ final class Tracer {
 
         /** Input i as a traced value: constants become graph constants, weights become parameters. */
         Traced traced(int i) {
-            Value v = in(i);
-            if (v instanceof Traced t) {
-                return t;
-            }
-            Const k = (Const) v;
-            if (!k.floating()) {
-                throw error("input '" + node.getInput(i) + "' is " + InitializerData.typeName(k.type)
-                        + "; the graph computes in floating point only");
-            }
-            return new Traced(lift(node.getInput(i), k, true), NONE);
+            return traced(i, true);
         }
 
         /**
@@ -372,6 +363,10 @@ final class Tracer {
          * running mean and variance); a value the graph computes is returned as it is.
          */
         Traced tracedConstant(int i) {
+            return traced(i, false);
+        }
+
+        private Traced traced(int i, boolean weightsAsParameters) {
             Value v = in(i);
             if (v instanceof Traced t) {
                 return t;
@@ -381,7 +376,7 @@ final class Tracer {
                 throw error("input '" + node.getInput(i) + "' is " + InitializerData.typeName(k.type)
                         + "; the graph computes in floating point only");
             }
-            return new Traced(lift(node.getInput(i), k, false), NONE);
+            return new Traced(lift(node.getInput(i), k, weightsAsParameters), NONE);
         }
 
         /** Input i, which must be known at import (a shape, axes, an exponent). */
