@@ -74,18 +74,6 @@ class OnnxCommandTest {
         }
     }
 
-    private static void assertClose(double[] actual, double[] expected, double rel) {
-        double scale = 0;
-        for (double e : expected) {
-            scale = Math.max(scale, Math.abs(e));
-        }
-        assertThat(actual).hasSameSizeAs(expected);
-        for (int i = 0; i < expected.length; i++) {
-            assertThat(Math.abs(actual[i] - expected[i])).as("entry %d: %s vs %s", i, actual[i], expected[i])
-                    .isLessThanOrEqualTo(rel * scale);
-        }
-    }
-
     @Test
     void linearModelsKernelIsItsClosedFormForEveryKindAndWithFrozenBias() throws Exception {
         Path model = OnnxFiles.linear(dir.resolve("linear.onnx"));
@@ -95,20 +83,20 @@ class OnnxCommandTest {
             String[] r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--kind", kind,
                     "--dtype", "f64", "--out", k.toString(), "--quiet");
             assertThat(r[0]).contains("10 parameters");
-            assertClose(read(k), gram(1), 1e-12);
+            OnnxFiles.assertClose(read(k), gram(1), 1e-12);
         }
         // the bias frozen: Θ = x1·x2, with 8 parameters
         Path k = dir.resolve("frozen.npy");
         String[] r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
                 "--freeze", "^b$", "--out", k.toString(), "--quiet");
         assertThat(r[0]).contains("8 parameters");
-        assertClose(read(k), gram(0), 1e-12);
+        OnnxFiles.assertClose(read(k), gram(0), 1e-12);
         r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
                 "--params-only", "^b$", "--out", k.toString(), "--overwrite", "--quiet");
         assertThat(r[0]).contains("2 parameters");
         double[] ones = new double[25];
         java.util.Arrays.fill(ones, 1);
-        assertClose(read(k), ones, 1e-12);
+        OnnxFiles.assertClose(read(k), ones, 1e-12);
     }
 
     @Test
@@ -124,7 +112,7 @@ class OnnxCommandTest {
         try (Params p = onnx.params(DType.F64)) {
             full = library(onnx, p);
         }
-        assertClose(read(k), full, 1e-12);
+        OnnxFiles.assertClose(read(k), full, 1e-12);
 
         Path kf = dir.resolve("kf.npy");
         r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
@@ -133,7 +121,7 @@ class OnnxCommandTest {
         OnnxModel frozen = onnx.freeze(Pattern.compile("^W1$"));
         try (Params p = frozen.params(DType.F64)) {
             double[] expected = library(frozen, p);
-            assertClose(read(kf), expected, 1e-12);
+            OnnxFiles.assertClose(read(kf), expected, 1e-12);
             assertThat(Math.abs(expected[0] - full[0])).isGreaterThan(1e-3);
         }
 
@@ -155,7 +143,7 @@ class OnnxCommandTest {
                 }
             }
         }
-        assertClose(read(kp), expected, 1e-12);
+        OnnxFiles.assertClose(read(kp), expected, 1e-12);
     }
 
     @Test
@@ -185,7 +173,7 @@ class OnnxCommandTest {
                     "--params-in", in.toString(), "--out", k.toString(), "--quiet");
             OnnxModel onnx = OnnxModel.load(model);
             double[] expected = library(onnx, new Params(new LinkedHashMap<>(changed)));
-            assertClose(read(k), expected, 1e-12);
+            OnnxFiles.assertClose(read(k), expected, 1e-12);
             assertThat(Math.abs(read(k)[0] - read(dir.resolve("k0.npy"))[0])).isGreaterThan(1e-3);
             changed.get("W2").close();
             // a parameter of another shape: one line naming it

@@ -1,5 +1,7 @@
 package org.ntk4j.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,5 +153,18 @@ final class OnnxFiles {
 
     private static AttributeProto attr(String name, long i) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(i).build();
+    }
+
+    /** Every entry of {@code actual} within {@code rel} times the largest |expected| of {@code expected}. */
+    static void assertClose(double[] actual, double[] expected, double rel) {
+        double scale = 0;
+        for (double e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(Math.abs(actual[i] - expected[i])).as("entry %d: %s vs %s", i, actual[i], expected[i])
+                    .isLessThanOrEqualTo(rel * scale);
+        }
     }
 }

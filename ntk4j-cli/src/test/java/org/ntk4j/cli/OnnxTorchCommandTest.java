@@ -73,18 +73,6 @@ class OnnxTorchCommandTest {
         }
     }
 
-    private static void assertClose(double[] actual, double[] expected, double rel) {
-        double scale = 0;
-        for (double e : expected) {
-            scale = Math.max(scale, Math.abs(e));
-        }
-        assertThat(actual).hasSameSizeAs(expected);
-        for (int i = 0; i < expected.length; i++) {
-            assertThat(Math.abs(actual[i] - expected[i])).as("entry %d: %s vs %s", i, actual[i], expected[i])
-                    .isLessThanOrEqualTo(rel * scale);
-        }
-    }
-
     private static String model() {
         return dir.resolve("mlp.onnx").toString();
     }
@@ -101,12 +89,12 @@ class OnnxTorchCommandTest {
         assertThat(out).contains("80 parameters; x1 [6, 5]");
         // float32 weights and inputs widened exactly on both sides, the rest float64 arithmetic, except LayerNorm's
         // epsilon: ONNX stores it as a float32 attribute (1e-5 + 2.5e-13), PyTorch's float64 module uses 1e-5
-        assertClose(read(k), read(dir.resolve("pntk.npy")), 1e-7);
+        OnnxFiles.assertClose(read(k), read(dir.resolve("pntk.npy")), 1e-7);
         // float32: the stated tolerance
         Path k32 = dir.resolve("pntk-f32.npy");
         CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--kind", "pntk", "--out", k32.toString(),
                 "--overwrite", "--quiet");
-        assertClose(read(k32), read(dir.resolve("pntk.npy")), 1e-4);
+        OnnxFiles.assertClose(read(k32), read(dir.resolve("pntk.npy")), 1e-4);
     }
 
     @Test
@@ -121,7 +109,7 @@ class OnnxTorchCommandTest {
             for (int i = 0; i < expected.length; i++) {
                 expected[i] = lib.getFlat(i);
             }
-            assertClose(read(k), expected, 1e-12);
+            OnnxFiles.assertClose(read(k), expected, 1e-12);
         }
         // fc1 (35 + 7) frozen: 38 of the 80 remain
         String out = CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--freeze", "^fc1\\.")[0];
