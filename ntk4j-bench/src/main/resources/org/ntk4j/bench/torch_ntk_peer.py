@@ -175,6 +175,44 @@ def rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def timed_runs(compute, warmup, reps, long_run_seconds):
+    """compute() warmup + reps times (a warm-up run longer than long_run_seconds ends the warm-up and is followed
+    by one timed run: its spread is small next to its length); returns the last kernel and the timed seconds."""
+    times = []
+    kernel = None
+    # no_grad: the parameters are plain tensors and the transforms differentiate on their own; the autograd
+    # graph of ordinary tensors is not wanted (the tutorial's transforms ignore the outer no_grad)
+    with torch.no_grad():
+        runs = warmup + reps
+        r = 0
+        while r < runs:
+            t0 = time.perf_counter()
+            kernel = compute()
+            dt = time.perf_counter() - t0
+            if r >= warmup:
+                times.append(dt)
+            elif dt > long_run_seconds:
+                runs = warmup + 1
+            r += 1
+    return kernel, times
+
+
+def report(a, name, kernel, times, p_count, baseline, variant, **extra):
+    """Saves the kernel as a.out/name (float32) and prints the JSON line the benchmark reads."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, name)
+    np.save(path, kernel.contiguous().numpy().astype(np.float32))
+    line = {
+        "method": a.method, "status": "ran", "seconds": times, "kernel": path,
+        "kernel_shape": list(kernel.shape), "parameters": p_count,
+        "peak_rss_above_baseline_bytes": max(0, peak - baseline), "peak_rss_bytes": peak,
+        "variant": variant, "api": API, "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+    line.update(extra)
+    print(json.dumps(line))
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", required=True)
@@ -233,33 +271,9 @@ def main(argv):
             return ntk_vector_products(fnet_single, params, x, x, block_pairs)
 
     baseline = rss_bytes()
-    times = []
-    kernel = None
-    # no_grad: the parameters are plain tensors and the transforms differentiate on their own; the autograd
-    # graph of ordinary tensors is not wanted (the tutorial's transforms ignore the outer no_grad)
-    with torch.no_grad():
-        runs = a.warmup + a.reps
-        r = 0
-        while r < runs:
-            t0 = time.perf_counter()
-            kernel = compute()
-            dt = time.perf_counter() - t0
-            if r >= a.warmup:
-                times.append(dt)
-            elif dt > a.long_run_seconds:
-                runs = a.warmup + 1  # a run this long is timed once: its spread is small next to its length
-            r += 1
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "torch_%s.npy" % a.method)
-    np.save(path, kernel.contiguous().numpy().astype(np.float32))
-    print(json.dumps({
-        "method": a.method, "status": "ran", "seconds": times, "kernel": path,
-        "kernel_shape": list(kernel.shape), "parameters": p_count,
-        "peak_rss_above_baseline_bytes": max(0, peak - baseline), "peak_rss_bytes": peak,
-        "variant": variant, "api": API, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-    }))
+    kernel, times = timed_runs(compute, a.warmup, a.reps, a.long_run_seconds)
+    report(a, "torch_%s.npy" % a.method, kernel, times, p_count, baseline, variant,
+           openblas_coretype=os.environ.get("OPENBLAS_CORETYPE", ""))
     return 0
 
 

@@ -14,9 +14,7 @@ usage: torch_resnet_peer.py --params P.npz --x X.npy --arch resnet18|resnet34|re
 import argparse
 import json
 import os
-import resource
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -113,36 +111,14 @@ def main(argv):
             return peer.ntk_vector_products(fnet_single, params, x, x, block_pairs)
 
     baseline = peer.rss_bytes()
-    times = []
-    kernel = None
-    with torch.no_grad():
-        runs = a.warmup + a.reps
-        r = 0
-        while r < runs:
-            t0 = time.perf_counter()
-            try:
-                kernel = compute()
-            except RuntimeError as e:  # an allocation the estimate did not foresee
-                if "memory" not in str(e).lower():
-                    raise
-                print(json.dumps({"method": a.method, "status": "out of memory: " + str(e).splitlines()[0]}))
-                return 0
-            dt = time.perf_counter() - t0
-            if r >= a.warmup:
-                times.append(dt)
-            elif dt > a.long_run_seconds:
-                runs = a.warmup + 1  # a run this long is timed once: its spread is small next to its length
-            r += 1
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "torch_resnet_%s.npy" % a.method)
-    np.save(path, kernel.contiguous().numpy().astype(np.float32))
-    print(json.dumps({
-        "method": a.method, "status": "ran", "seconds": times, "kernel": path,
-        "kernel_shape": list(kernel.shape), "parameters": p_count,
-        "peak_rss_above_baseline_bytes": max(0, peak - baseline), "peak_rss_bytes": peak,
-        "variant": variant, "api": peer.API, "torch": torch.__version__, "threads": torch.get_num_threads(),
-    }))
+    try:
+        kernel, times = peer.timed_runs(compute, a.warmup, a.reps, a.long_run_seconds)
+    except RuntimeError as e:  # an allocation the estimate did not foresee
+        if "memory" not in str(e).lower():
+            raise
+        print(json.dumps({"method": a.method, "status": "out of memory: " + str(e).splitlines()[0]}))
+        return 0
+    peer.report(a, "torch_resnet_%s.npy" % a.method, kernel, times, p_count, baseline, variant)
     return 0
 
 
