@@ -210,11 +210,22 @@ public final class Params implements AutoCloseable {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must be " + dtype.shortName()
                         + ", is " + t.dtype().shortName());
             }
+        }
+        // The values last, in reverse order: the scan leaves the last tensors it read in the cache, and the
+        // forward pass that follows reads the first layers' first (a 25 MB first layer then comes from L3, not
+        // memory). Every tensor is scanned; the message names the first non-finite one in the specs' order.
+        IllegalArgumentException first = null;
+        for (int i = specs.size() - 1; i >= 0; i--) {
+            ParamSpec s = specs.get(i);
+            Tensor t = tensors.get(s.path());
             int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
             if (bad >= 0) {
-                throw new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
+                first = new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
                         + t.getFlat(bad) + ") at flat index " + bad);
             }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

@@ -565,58 +565,54 @@ public final class Tensor implements AutoCloseable {
     public int firstNonFinite(int from, int to) {
         checkOpen();
         java.util.Objects.checkFromToIndex(from, to, size);
-        // Blocks of 4096 elements are copied to a heap array (a memcpy) and scanned without branches: an element is
-        // NaN or infinite exactly when its exponent bits are all ones, and then (bits & EXP) + (EXP's lowest bit)
-        // sets the sign bit, which an OR over the block keeps; the loop vectorises. Only a block that has one is
-        // searched element by element. (Element by element through getFlat this took twice as long: 17 ms at
-        // 14.7 M parameters, on every kernel call, which validates the parameters.)
-        float[] fb = floats == null ? null : new float[SCAN_BLOCK];
-        double[] db = floats == null ? new double[SCAN_BLOCK] : null;
-        for (int at = from; at < to; at += SCAN_BLOCK) {
-            int len = Math.min(SCAN_BLOCK, to - at);
-            int found = fb != null ? scan(floats, fb, at, len) : scan(doubles, db, at, len);
-            if (found >= 0) {
-                return found;
+        // The elements' bits are read through an integer view of the same memory, in blocks of 4096 copied to a
+        // heap array (a memcpy), and tested without branches: an element is NaN or infinite exactly when its
+        // exponent bits are all ones, and then (bits & EXP) + (EXP's lowest bit) sets the sign bit, which an OR over
+        // the block keeps. Integer operations only, so the loop vectorises (through a float array and
+        // floatToRawIntBits it ran at 6.9 GB/s, through ints at 10.8 GB/s, on one core of the Zen 4 machine; element
+        // by element through getFlat at half that). Only a block that has one is searched element by element.
+        java.nio.ByteBuffer bytes = pointer.asByteBuffer().order(java.nio.ByteOrder.nativeOrder());
+        if (floats != null) {
+            java.nio.IntBuffer bits = bytes.asIntBuffer();
+            int[] buf = new int[Math.min(SCAN_BLOCK, to - from)];
+            for (int at = from; at < to; at += SCAN_BLOCK) {
+                int len = Math.min(SCAN_BLOCK, to - at);
+                bits.get(at, buf, 0, len);
+                int any = 0;
+                for (int i = 0; i < len; i++) {
+                    any |= (buf[i] & 0x7f800000) + 0x00800000;
+                }
+                if (any < 0) {
+                    for (int i = 0; i < len; i++) {
+                        if ((buf[i] & 0x7f800000) == 0x7f800000) {
+                            return at + i;
+                        }
+                    }
+                }
+            }
+        } else {
+            java.nio.LongBuffer bits = bytes.asLongBuffer();
+            long[] buf = new long[Math.min(SCAN_BLOCK, to - from)];
+            for (int at = from; at < to; at += SCAN_BLOCK) {
+                int len = Math.min(SCAN_BLOCK, to - at);
+                bits.get(at, buf, 0, len);
+                long any = 0;
+                for (int i = 0; i < len; i++) {
+                    any |= (buf[i] & 0x7ff0000000000000L) + 0x0010000000000000L;
+                }
+                if (any < 0) {
+                    for (int i = 0; i < len; i++) {
+                        if ((buf[i] & 0x7ff0000000000000L) == 0x7ff0000000000000L) {
+                            return at + i;
+                        }
+                    }
+                }
             }
         }
         return -1;
     }
 
     private static final int SCAN_BLOCK = 4096;
-
-    /** The first non-finite element of the block of {@code len} at {@code from}, or -1. */
-    private static int scan(FloatBuffer f, float[] buf, int from, int len) {
-        f.get(from, buf, 0, len);
-        int any = 0;
-        for (int i = 0; i < len; i++) {
-            any |= (Float.floatToRawIntBits(buf[i]) & 0x7f800000) + 0x00800000;
-        }
-        if (any < 0) {
-            for (int i = 0; i < len; i++) {
-                if (!Float.isFinite(buf[i])) {
-                    return from + i;
-                }
-            }
-        }
-        return -1;
-    }
-
-    /** The first non-finite element of the block of {@code len} at {@code from}, or -1. */
-    private static int scan(DoubleBuffer d, double[] buf, int from, int len) {
-        d.get(from, buf, 0, len);
-        long any = 0;
-        for (int i = 0; i < len; i++) {
-            any |= (Double.doubleToRawLongBits(buf[i]) & 0x7ff0000000000000L) + 0x0010000000000000L;
-        }
-        if (any < 0) {
-            for (int i = 0; i < len; i++) {
-                if (!Double.isFinite(buf[i])) {
-                    return from + i;
-                }
-            }
-        }
-        return -1;
-    }
 
     /**
      * Whether the storage has been released.
