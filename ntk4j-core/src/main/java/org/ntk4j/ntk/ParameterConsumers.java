@@ -78,6 +78,8 @@ final class ParameterConsumers {
     final boolean exampleAxisFirst;
     /** The equation computing each value (graph inputs and constants have none). */
     final Map<Var, Equation> producer = new IdentityHashMap<>();
+    /** How many times each value is read as an equation's operand (a value read twice by one equation: 2). */
+    final Map<Var, Integer> reads = new IdentityHashMap<>();
     /** For each parameter-only value, the sorted indices of the parameters it is computed from. */
     private final Map<Var, int[]> sources = new IdentityHashMap<>();
     /** For each parameter, the consumers whose parameter operand is computed from it, in graph order. */
@@ -100,6 +102,7 @@ final class ParameterConsumers {
             boolean dep = false;
             boolean par = false;
             for (Var v : e.inputs()) {
+                reads.merge(v, 1, Integer::sum);
                 dep |= exampleDependent.contains(v);
                 par |= parameterOnly.contains(v);
             }

@@ -65,6 +65,9 @@ final class SdCost extends MethodCost {
             step.cost(walk);
             if (step instanceof SdPlan.Linear l) {
                 structuredPaths.add(specs.get(l.parameter()).path());
+                if (l.biasParameter() >= 0) {
+                    structuredPaths.add(specs.get(l.biasParameter()).path());
+                }
             } else if (step instanceof SdPlan.Rows rw) {
                 structuredPaths.add(specs.get(rw.parameter()).path());
             } else if (step instanceof SdPlan.DenseRows d) {

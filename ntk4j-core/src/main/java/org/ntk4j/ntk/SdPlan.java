@@ -67,13 +67,20 @@ final class SdPlan {
 
     /**
      * A parameter met by a linear consumer rule (data A [N, R, C], cotangent D [O, N, R, F], the path Gram
-     * applied), contracted in {@code order}.
+     * applied), contracted in {@code order}; with the parameter {@code biasParameter} when that bias shares this
+     * parameter's cotangent Gram, with factor {@code biasFactor} there ({@link
+     * StructuredDerivatives#sharedBiasFactor}, Gram order only): both blocks in one (-1 and NaN without).
      */
-    record Linear(int parameter, StructuredDerivatives.Structured st, ContractionOrder order) implements Step {
+    record Linear(int parameter, StructuredDerivatives.Structured st, ContractionOrder order, int biasParameter,
+                  double biasFactor) implements Step {
+        Linear(int parameter, StructuredDerivatives.Structured st, ContractionOrder order) {
+            this(parameter, st, order, -1, Double.NaN);
+        }
+
         @Override
         public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
             StructuredDerivatives.addParameterBlock(acc, st, pass1, st.consumer, pass2,
-                    match(pass1, pass2, st.consumer), traced, in.same, order);
+                    match(pass1, pass2, st.consumer), traced, in.same, order, biasFactor);
         }
 
         @Override
@@ -93,7 +100,7 @@ final class SdPlan {
             w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
             double blockFlops = order.flops(n1, n2, o, rr, c, f, traced, stillSame);
-            w.flops += blockFlops;
+            w.flops += blockFlops + (biasParameter < 0 ? 0 : StructuredDerivatives.biasFlops(n1, n2, rr));
             w.contraction += blockFlops;
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
@@ -200,6 +207,33 @@ final class SdPlan {
         }
     }
 
+    /**
+     * The linear parameter whose consumer's output v is, or is computed from through equations with one
+     * non-constant operand (a scaling, say); null when none. {@link StructuredDerivatives#sharedBiasFactor}
+     * checks the rest.
+     */
+    private static Integer linearProducing(ParameterConsumers pc, java.util.Map<org.ntk4j.graph.Var, Integer> linear,
+                                           org.ntk4j.graph.Var v) {
+        while (v != null) {
+            Integer w = linear.get(v);
+            if (w != null) {
+                return w;
+            }
+            org.ntk4j.graph.Equation e = pc.producer.get(v);
+            org.ntk4j.graph.Var next = null;
+            for (int i = 0; e != null && i < e.inputs().size(); i++) {
+                if (!pc.graph.constants().containsKey(e.input(i))) {
+                    if (next != null) {
+                        return null;
+                    }
+                    next = e.input(i);
+                }
+            }
+            v = next;
+        }
+        return null;
+    }
+
     private SdPlan(List<Step> steps) {
         this.steps = Collections.unmodifiableList(steps);
     }
@@ -211,22 +245,54 @@ final class SdPlan {
      * per-example rows, last.
      */
     static SdPlan of(SidePlan side1, long n1, long n2, int o, boolean same, boolean traced) {
-        List<Step> steps = new ArrayList<>();
-        List<Integer> dense = new ArrayList<>();
-        for (int p = 0; p < side1.nParams; p++) {
+        int np = side1.nParams;
+        ContractionOrder[] orders = new ContractionOrder[np];
+        java.util.Map<org.ntk4j.graph.Var, Integer> linearByOutput = new java.util.IdentityHashMap<>();
+        for (int p = 0; p < np; p++) {
             StructuredDerivatives.Structured st = side1.structured(p);
-            if (st == null) {
-                dense.add(p);
-            } else if (st.form == StructuredDerivatives.Form.ROWS) {
-                steps.add(new Rows(p, st));
-            } else {
+            if (st != null && st.form == StructuredDerivatives.Form.LINEAR) {
                 int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
                 long r = st.consumer.linear().positions();
                 long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
                 long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
                 boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
                         && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
-                steps.add(new Linear(p, st, ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same && keeps)));
+                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same && keeps);
+                linearByOutput.put(st.consumer.equation.output(), p);
+            }
+        }
+        // a bias added to a linear consumer's output (or to it scaled) joins that parameter's Gram-order step
+        int[] biasOf = new int[np];
+        java.util.Arrays.fill(biasOf, -1);
+        double[] biasFactor = new double[np];
+        boolean[] joined = new boolean[np];
+        for (int p = 0; p < np; p++) {
+            StructuredDerivatives.Structured st = side1.structured(p);
+            if (st == null || st.form != StructuredDerivatives.Form.ROWS) {
+                continue;
+            }
+            Integer w = linearProducing(side1.pc, linearByOutput, st.consumer.dataValue());
+            double factor = w == null || biasOf[w] >= 0 || orders[w] != ContractionOrder.GRAM ? Double.NaN
+                    : StructuredDerivatives.sharedBiasFactor(side1.pc, side1.structured(w), st);
+            if (!Double.isNaN(factor)) {
+                biasOf[w] = p;
+                biasFactor[w] = factor;
+                joined[p] = true;
+            }
+        }
+        List<Step> steps = new ArrayList<>();
+        List<Integer> dense = new ArrayList<>();
+        for (int p = 0; p < np; p++) {
+            StructuredDerivatives.Structured st = side1.structured(p);
+            if (st == null) {
+                dense.add(p);
+            } else if (st.form == StructuredDerivatives.Form.ROWS) {
+                if (!joined[p]) {
+                    steps.add(new Rows(p, st));
+                }
+            } else {
+                int b = biasOf[p];
+                steps.add(new Linear(p, st, orders[p], b, b < 0 ? Double.NaN : biasFactor[p]));
             }
         }
         if (!dense.isEmpty()) {

@@ -145,6 +145,86 @@ final class StructuredDerivatives {
     }
 
     /**
+     * When the elementwise parameter {@code b} (a bias) can share the cotangent Gram of the linear parameter
+     * {@code w}, the factor s_b/κ² its block takes in {@code w}'s Gram order; NaN when it cannot. It can when p'_b
+     * is added (sign +1, not a product) to v = κ·y, y the linear consumer's output and κ built of equations with
+     * one non-constant operand whose linear structure is a scaled identity (NTK parameterisation's y·σ_w/√fan_in;
+     * κ = 1 with none); when nothing else reads y or the values between (nor does the graph return them), so
+     * that y's stacked cotangent is κ times the sum's; when p'_b is broadcast over every axis of v but the trailing
+     * F features, with a scaled-identity path Gram; and when the linear consumer's cotangent factor is y's
+     * cotangent reshaped, untouched by w's path Gram. Then b's rows are Σ_r D[o, n, r, ·]/κ, its block
+     * Σ_{r1,r2} GD/κ², and Θ_w + Θ_b = Σ_{r1,r2} (s_w·GA + s_b/κ²) ⊙ GD: one cotangent GEMM instead of two (a
+     * dense layer's weight and bias, a conv filter and its channel bias).
+     */
+    static double sharedBiasFactor(ParameterConsumers pc, Structured w, Structured b) {
+        ConsumerRule.Linear lin = w.consumer.linear();
+        ConsumerRule.Broadcast add = b.consumer.broadcast();
+        if (lin == null || add == null || w.form != Form.LINEAR || b.form != Form.ROWS || add.timesOther()
+                || add.sign() != 1 || !lin.cotangentIsReshape() || !b.gram.isScaledIdentity()) {
+            return Double.NaN;
+        }
+        for (int a : lin.featureAxes()) {
+            if (w.gram.kind[a] != PathGram.Kind.ID) {
+                return Double.NaN;
+            }
+        }
+        Var y = w.consumer.equation.output();
+        // walk back from the sum's data operand to y through scaled identities, each value read once
+        double kappa2 = 1;
+        Var v = b.consumer.dataValue();
+        while (true) {
+            if (pc.reads.getOrDefault(v, 0) != 1 || pc.graph.outputs().contains(v)) {
+                return Double.NaN; // read by its one reader only (the sum, or the next scaling)
+            }
+            if (v == y) {
+                break;
+            }
+            Equation e = pc.producer.get(v);
+            if (e == null) {
+                return Double.NaN;
+            }
+            int from = -1;
+            TensorType[] in = new TensorType[e.inputs().size()];
+            Tensor[] constants = new Tensor[in.length];
+            for (int i = 0; i < in.length; i++) {
+                in[i] = e.input(i).type();
+                constants[i] = pc.graph.constants().get(e.input(i));
+                if (constants[i] == null) {
+                    if (from >= 0) {
+                        return Double.NaN;
+                    }
+                    from = i;
+                }
+            }
+            if (from < 0 || !java.util.Arrays.equals(e.input(from).shape(), v.shape())) {
+                return Double.NaN;
+            }
+            LinearStructure ls = e.primitive().linearStructure(in, e.output().type(), from, constants);
+            PathGram step = ls == null ? null : PathGram.identity(v.shape()).through(ls, v.shape());
+            if (step == null || !step.isScaledIdentity() || !(step.factor > 0)) {
+                return Double.NaN;
+            }
+            kappa2 *= step.factor;
+            v = e.input(from);
+        }
+        // broadcast over axes 1..m-1 exactly, kept the trailing axes m.. of y, whose product is F
+        int[] summed = add.broadcastAxes();
+        for (int i = 0; i < summed.length; i++) {
+            if (summed[i] != i + 1) {
+                return Double.NaN;
+            }
+        }
+        int[] ys = y.shape();
+        long kept = 1;
+        for (int a = summed.length + 1; a < ys.length; a++) {
+            kept *= ys[a];
+        }
+        boolean fits = summed.length + 1 < ys.length && kept == lin.features()
+                && Shapes.size(b.consumer.parameterValue().shape()) == lin.features();
+        return fits ? b.factor() / kappa2 : Double.NaN;
+    }
+
+    /**
      * Adds one structured parameter's block of the kernel to {@code acc}: [N1, N2] when {@code traced} (summed
      * over o1 = o2, not divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied,
      * contracted in the plan's {@code order} ({@link SdPlan}: chosen for the whole problem, so that a tile of a
@@ -153,6 +233,17 @@ final class StructuredDerivatives {
     static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
                                   PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
                                   boolean same, ContractionOrder order) {
+        addParameterBlock(acc, st, pass1, c1, pass2, c2, traced, same, order, Double.NaN);
+    }
+
+    /**
+     * {@link #addParameterBlock} for a linear parameter together with a bias that shares its cotangent Gram, of
+     * factor {@code biasFactor} there ({@link #sharedBiasFactor}, Gram order only; NaN for none): both blocks at
+     * once.
+     */
+    static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
+                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
+                                  boolean same, ContractionOrder order, double biasFactor) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
             try (Sides<Tensor> rows = Sides.of(same, () -> flatRows(pass1, c1), () -> flatRows(pass2, c2),
@@ -186,7 +277,13 @@ final class StructuredDerivatives {
                 long m1 = a.first().dim(0) * r;
                 long m2 = stillSame ? 0 : a.second().dim(0) * r;
                 FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
-                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
+                if (Double.isNaN(biasFactor)) {
+                    addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
+                } else {
+                    FlopCount.add(order.flops(fa[0].dim(0), fa[1].dim(0), fd[0].dim(0), r, fa[0].dim(2),
+                            fd[0].dim(3), traced, stillSame) + biasFlops(fa[0].dim(0), fa[1].dim(0), r));
+                    addGramOrder(acc, g.factor, biasFactor, fa[0], fd[0], fa[1], fd[1], traced);
+                }
             } finally {
                 closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
@@ -437,12 +534,34 @@ final class StructuredDerivatives {
      * Hadamard product with GA, the sum over r and the accumulation are one pass over GD.
      */
     static void addGramOrder(Tensor acc, double s2, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+        addGramOrder(acc, s2, Double.NaN, a1, d1, a2, d2, traced);
+    }
+
+    /** FLOPs of a shared bias in the Gram order: GA ← s_w·GA + s_b, two per element of GA [N1, R, N2, R]. */
+    static double biasFlops(long n1, long n2, long r) {
+        return 2.0 * n1 * r * n2 * r;
+    }
+
+    /**
+     * {@link #addGramOrder} with a bias sharing the cotangent Gram ({@link #sharedBiasFactor}) when {@code sb}
+     * is not NaN: acc += Σ_{r1,r2} (s2·GA + sb) ⊙ GD, the weight's and the bias's blocks at once.
+     */
+    static void addGramOrder(Tensor acc, double s2, double sb, Tensor a1, Tensor d1, Tensor a2, Tensor d2,
+                             boolean traced) {
         int[] none = new int[0];
         int n1 = a1.dim(0);
         int r = a1.dim(1);
         int n2 = a2.dim(0);
         int o = d1.dim(0);
-        try (Tensor ga = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none)) { // [N1,R,N2,R]
+        Tensor gram = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none); // [N1,R,N2,R]
+        if (!Double.isNaN(sb)) {
+            double sw = s2;
+            try (Tensor g = gram) {
+                gram = Elementwise.map(g, v -> sw * v + sb);
+            }
+            s2 = 1;
+        }
+        try (Tensor ga = gram) {
             if (traced) {
                 try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
                     GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2);

@@ -108,6 +108,12 @@ public final class Conv implements Primitive {
                 return cols.reshapeMove(n, g.outputPositions(), g.rowLength());
             }
 
+            /** y is [N, spatial..., Cout]: D is δ reshaped. */
+            @Override
+            public boolean cotangentIsReshape() {
+                return true;
+            }
+
             @Override
             public Tensor cotangent(Tensor delta) {
                 int k = delta.dim(0);

@@ -263,6 +263,12 @@ public final class DotGeneral implements Primitive {
                 return t.reshapeMove(n, t.size() / (n * Math.max(1, fanIn())), fanIn());
             }
 
+            /** With the data on the left, y = [data free..., p' free...]: D is δ reshaped. */
+            @Override
+            public boolean cotangentIsReshape() {
+                return dataSide == 0;
+            }
+
             @Override
             public Tensor cotangent(Tensor delta) {
                 int k = delta.dim(0);

@@ -23,13 +23,14 @@ class PlanStepsTest {
     }
 
     @Test
-    void structuredDerivativesHasOneStepPerParameterAndReportsThemByName() {
+    void structuredDerivativesHasOneStepPerLayerAndReportsTheParametersByName() {
         Model m = Zoo.parse("fcn(depth=2,width=8,out=3)");
         List<String> paths = paths(m);
         SidePlan side = SidePlan.of(m, 5, EXAMPLE, DType.F64);
         SdPlan plan = side.sdPlan(5, 5, side.o, true, true);
         assertThat(side.sdPlan(5, 5, side.o, true, true)).isSameAs(plan); // built once
-        assertThat(plan.steps).hasSize(paths.size());
+        // one step per dense layer: each bias joins its weight's Gram-order step (SharedBiasGramTest)
+        assertThat(plan.steps).hasSize(paths.size() / 2);
         List<String> structured = new ArrayList<>();
         for (SdPlan.Step s : plan.steps) {
             assertThat(s).isNotInstanceOf(SdPlan.DenseRows.class);
@@ -38,6 +39,9 @@ class PlanStepsTest {
             if (s instanceof SdPlan.Linear l) {
                 // a dense layer (R = 1) never takes the sandwich order
                 assertThat(l.order()).isNotEqualTo(ContractionOrder.SANDWICH);
+                if (l.biasParameter() >= 0) {
+                    structured.add(paths.get(l.biasParameter()));
+                }
             }
         }
         CostModel cm = new CostModel(m, EXAMPLE, DType.F64, 5, 0, new int[] {-1}, new int[0]);

@@ -1,0 +1,168 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.graph.Var;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamScope;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * A bias added to a linear consumer's output (a dense layer's b, a conv's channel bias) joins the weight's
+ * Gram-order step in structured derivatives: Θ_w + Θ_b = Σ_{r1,r2} (s_w·GA + s_b/κ²) ⊙ GD, one cotangent GEMM
+ * for both. The joined kernel equals Jacobian contraction's and finite differences; biases that do not meet the
+ * conditions keep their own step and stay exact.
+ */
+class SharedBiasGramTest {
+    private static final int[] IN = {5};
+
+    /** A one-hidden-layer model whose hidden pre-activation is {@code pre(y, b)}, y = x·W; readout dense. */
+    private static Model model(String kind, BiFunction<Var, Var, Var> pre) {
+        return new Model(new Layer() {
+            @Override
+            public String kind() {
+                return kind;
+            }
+
+            @Override
+            public List<int[]> outputShapes(List<int[]> in) {
+                return List.of(new int[] {3});
+            }
+
+            @Override
+            public void declare(ParamScope scope, List<int[]> in) {
+                scope.declare("w", new int[] {5, 7}, 0.5, 0);
+                scope.declare("b", new int[] {7}, 0.8, 0);
+                scope.declare("v", new int[] {7, 3}, 0.4, 0);
+            }
+
+            @Override
+            public List<Var> apply(ParamScope scope, List<Var> in) {
+                Var y = in.get(0).matmul(scope.get("w"));
+                return List.of(pre.apply(y, scope.get("b")).tanh().matmul(scope.get("v")));
+            }
+        }, kind);
+    }
+
+    /** Per Linear step of the SD plan (traced or full, x2 = x1): its bias parameter, -1 for none; Rows steps count. */
+    private static List<Integer> biasesOfLinearSteps(Model m, boolean traced, int[] rowsSteps) {
+        SidePlan side = SidePlan.of(m, 4, IN, DType.F64);
+        List<Integer> biases = new ArrayList<>();
+        for (SdPlan.Step s : side.sdPlan(4, 4, side.o, true, traced).steps) {
+            if (s instanceof SdPlan.Linear l) {
+                biases.add(l.biasParameter());
+                assertThat(Double.isNaN(l.biasFactor())).isEqualTo(l.biasParameter() < 0);
+            } else {
+                rowsSteps[0]++;
+            }
+        }
+        return biases;
+    }
+
+    private static void assertExact(Model m, int[] in) {
+        Params p = m.init(7, in, DType.F64);
+        int[] s1 = new int[in.length + 1];
+        int[] s2 = new int[in.length + 1];
+        s1[0] = 4;
+        s2[0] = 3;
+        System.arraycopy(in, 0, s1, 1, in.length);
+        System.arraycopy(in, 0, s2, 1, in.length);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, s1);
+        Tensor x2 = Tensor.randomNormal(DType.F64, 2, s2);
+        for (Tensor second : new Tensor[] {null, x2}) {
+            for (boolean traced : new boolean[] {false, true}) {
+                EmpiricalNtk base = traced ? EmpiricalNtk.of(m, p).traceAxes(-1) : EmpiricalNtk.of(m, p).traceAxes();
+                try (Tensor sd = base.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, second);
+                     Tensor jc = base.method(Method.JACOBIAN_CONTRACTION).ntk(x1, second)) {
+                    assertThat(EmpiricalNtkTest.relativeError(sd, jc)).as("%s sd vs jc, traced %b, x2 %s", m,
+                            traced, second == null ? "= x1" : "apart").isLessThan(1e-12);
+                }
+            }
+            try (Tensor sd = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES).ntk(x1, second);
+                 Tensor oracle = EmpiricalNtkTest.finiteDifferenceNtk(m, p, in, x1, second == null ? x1 : second)) {
+                assertThat(EmpiricalNtkTest.relativeError(sd, oracle)).as("%s sd vs finite differences", m)
+                        .isLessThan(1e-6);
+            }
+        }
+    }
+
+    /**
+     * The zoo's FCN in both parameterisations (NTK: the bias is added to y·σ_w/√fan_in, κ² = σ_w²/fan_in):
+     * every bias joins its weight's step, full and traced; the estimate still names all parameters; exact.
+     */
+    @Test
+    void denseBiasesJoinTheirWeightsAndTheKernelStaysExact() {
+        for (String spec : new String[] {"fcn(depth=2,width=8,out=3)", "fcn(depth=2,width=8,out=3,param=standard)"}) {
+            Model m = Zoo.parse(spec);
+            for (boolean traced : new boolean[] {false, true}) {
+                int[] rows = {0};
+                assertThat(biasesOfLinearSteps(m, traced, rows)).as(spec).containsExactly(1, 3, 5);
+                assertThat(rows[0]).isZero();
+            }
+            CostModel cm = new CostModel(m, IN, DType.F64, 4, 0, new int[] {-1}, new int[0]);
+            assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).structuredParameters()).containsExactly(
+                    "1_dense/w", "1_dense/b", "3_dense/w", "3_dense/b", "5_dense/w", "5_dense/b");
+            assertExact(m, IN);
+        }
+    }
+
+    /** y·c + b with a constant c (κ = c): joined, with the factor s_b/c². */
+    @Test
+    void aScaledPreActivationJoinsWithTheScaleSquared() {
+        Model m = model("scaled", (y, b) -> y.mul(0.3).add(b));
+        int[] rows = {0};
+        assertThat(biasesOfLinearSteps(m, false, rows)).containsExactly(1, -1);
+        SidePlan side = SidePlan.of(m, 4, IN, DType.F64);
+        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, false).steps.get(0);
+        assertThat(first.biasFactor()).isCloseTo(1 / (0.3 * 0.3), org.assertj.core.data.Offset.offset(1e-9));
+        assertExact(m, IN);
+    }
+
+    /**
+     * Biases that must keep their own step: subtracted (sign -1), the pre-activation also read elsewhere (its
+     * cotangent is then not the sum's), multiplied instead of added, and added to the output behind a non-linear
+     * map. Each kernel stays exact.
+     */
+    @Test
+    void biasesThatDoNotMeetTheConditionsKeepTheirOwnStep() {
+        List<Model> models = List.of(
+                model("subtracted", Var::sub),
+                model("read twice", (y, b) -> y.add(b).add(y.tanh())),
+                model("multiplied", Var::mul),
+                model("behind tanh", (y, b) -> y.tanh().add(b)));
+        for (Model m : models) {
+            int[] rows = {0};
+            assertThat(biasesOfLinearSteps(m, false, rows)).as(m.toString()).containsExactly(-1, -1);
+            assertThat(rows[0]).as(m.toString()).isEqualTo(1);
+            assertExact(m, IN);
+        }
+    }
+
+    /**
+     * A conv with a channel bias summed over R = 4 positions, whose filter takes the Gram order in the traced
+     * kernel here (fan-in 72 > R², N·R < O·F; the full kernel takes the sandwich order, as it does whenever
+     * R > 1 and O > 2): joined, with the Σ_{r1,r2} of the bias term, factor σ_b²/κ².
+     */
+    @Test
+    void aConvChannelBiasJoinsItsFilterInTheGramOrder() {
+        Model m = Zoo.parse("cnn(depth=1,channels=4,out=40)");
+        int[] in = {2, 2, 8};
+        SidePlan side = SidePlan.of(m, 3, in, DType.F64);
+        List<Integer> joined = new ArrayList<>();
+        for (SdPlan.Step s : side.sdPlan(3, 3, side.o, true, true).steps) {
+            if (s instanceof SdPlan.Linear l && l.order() == ContractionOrder.GRAM && l.biasParameter() >= 0) {
+                joined.add(l.parameter());
+            }
+        }
+        assertThat(joined).as("the conv filter (parameter 0) joined by its bias").contains(0);
+        assertExact(m, in);
+    }
+}
