@@ -346,6 +346,32 @@ public final class Elementwise {
                     z[i] = x[i] / y[i];
                 }
                 break;
+            // ReLU and its derivative mask: the comparisons and max/min in float32 are exactly those of apply
+            // (in float64, then rounded: a float converts exactly), in loops the JIT vectorises
+            case MAX:
+                for (int i = 0; i < n; i++) {
+                    z[i] = Math.max(x[i], y[i]);
+                }
+                break;
+            case MIN:
+                for (int i = 0; i < n; i++) {
+                    z[i] = Math.min(x[i], y[i]);
+                }
+                break;
+            case GT:
+                // x > y without a branch (a ReLU mask is a coin toss per element: the branch mispredicted half of
+                // the time): y - x rounds to a value of the exact difference's sign, and to zero only when
+                // x == y (subnormals), so x > y exactly when y - x is below zero — negative, not -0, not NaN
+                // (NaN operands, or ∞ - ∞ for x = y = ±∞)
+                for (int i = 0; i < n; i++) {
+                    z[i] = greater(Float.floatToRawIntBits(y[i] - x[i]));
+                }
+                break;
+            case EQ:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] == y[i] ? 1f : 0f;
+                }
+                break;
             default:
                 for (int i = 0; i < n; i++) {
                     z[i] = (float) apply(op, x[i], y[i]);
@@ -391,12 +417,44 @@ public final class Elementwise {
                     z[i] = x[i] / y[i];
                 }
                 break;
+            case MAX:
+                for (int i = 0; i < n; i++) {
+                    z[i] = Math.max(x[i], y[i]);
+                }
+                break;
+            case MIN:
+                for (int i = 0; i < n; i++) {
+                    z[i] = Math.min(x[i], y[i]);
+                }
+                break;
+            case GT:
+                for (int i = 0; i < n; i++) {
+                    z[i] = greater(Double.doubleToRawLongBits(y[i] - x[i]));
+                }
+                break;
+            case EQ:
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] == y[i] ? 1 : 0;
+                }
+                break;
             default:
                 for (int i = 0; i < n; i++) {
                     z[i] = apply(op, x[i], y[i]);
                 }
         }
         o.put(oo, z, 0, n);
+    }
+
+    /** 1 when the float32 with these bits is below zero (not -0, not NaN), else 0; no branch. */
+    static int greater(int bits) {
+        int t = (bits & 0x7fffffff) - 1; // magnitude - 1: -1 for ±0, from 0x7f800000 on for NaN
+        return (bits >>> 31) & ((t >>> 31) ^ 1) & ((t - 0x7f800000) >>> 31);
+    }
+
+    /** 1 when the float64 with these bits is below zero (not -0, not NaN), else 0; no branch. */
+    static int greater(long bits) {
+        long t = (bits & 0x7fffffffffffffffL) - 1;
+        return (int) ((bits >>> 63) & ((t >>> 63) ^ 1) & ((t - 0x7ff0000000000000L) >>> 63));
     }
 
     /**
