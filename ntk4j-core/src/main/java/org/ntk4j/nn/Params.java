@@ -213,12 +213,13 @@ public final class Params implements AutoCloseable {
         }
         // The values last, in reverse order: the scan leaves the last tensors it read in the cache, and the
         // forward pass that follows reads the first layers' first (a 25 MB first layer then comes from L3, not
-        // memory). Every tensor is scanned; the message names the first non-finite one in the specs' order.
+        // memory). Every tensor is scanned unless known finite (scanned before with no write since that could have
+        // gone unseen: Tensor.knownFinite); the message names the first non-finite one in the specs' order.
         IllegalArgumentException first = null;
         for (int i = specs.size() - 1; i >= 0; i--) {
             ParamSpec s = specs.get(i);
             Tensor t = tensors.get(s.path());
-            int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
+            int bad = org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
             if (bad >= 0) {
                 first = new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
                         + t.getFlat(bad) + ") at flat index " + bad);

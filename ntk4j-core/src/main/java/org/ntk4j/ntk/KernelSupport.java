@@ -61,11 +61,15 @@ final class KernelSupport {
         Elementwise.addScaledInPlace(acc, 1.0, b);
     }
 
-    /** The parameters in the graph's input order. */
+    /**
+     * The parameters in the graph's input order, as read views ({@link Tensor#readView()}): the kernels take
+     * their buffers without marking the parameters' storage as handed out, so parameters checked once stay known
+     * finite (Params.validate) until written.
+     */
     static Tensor[] paramArgs(Params params, List<ParamSpec> specs) {
         Tensor[] r = new Tensor[specs.size()];
         for (int i = 0; i < r.length; i++) {
-            r[i] = params.get(specs.get(i).path());
+            r[i] = params.get(specs.get(i).path()).readView();
         }
         return r;
     }
@@ -77,7 +81,7 @@ final class KernelSupport {
     }
 
     static void checkFinite(String name, Tensor t) {
-        int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
+        int bad = org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
         if (bad >= 0) {
             throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
                     + ") at flat index " + bad);

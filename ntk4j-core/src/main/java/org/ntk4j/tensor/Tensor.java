@@ -30,6 +30,15 @@ public final class Tensor implements AutoCloseable {
     // set to null by close(), so that element access on a closed tensor fails instead of reading freed memory
     private FloatBuffer floats;
     private DoubleBuffer doubles;
+    /** Whether this is a {@link #readView()} of another tensor's storage: it owns nothing. */
+    private final boolean view;
+    // What a NaN/Inf check may skip (knownFinite): the writes made through setFlat and set, whether the raw storage
+    // was ever handed out (after which writes go unseen), and the write count at which a full scan found every
+    // element finite (-1: none). Plain fields: a tensor written by one thread while another reads it is a data race
+    // whatever this records.
+    private long writes;
+    private boolean exposed;
+    private long finiteAtWrites = -1;
 
     private Tensor(DType dtype, int[] shape, boolean zero) {
         this.dtype = dtype;
@@ -47,6 +56,7 @@ public final class Tensor implements AutoCloseable {
             p = allocate(dtype, capacity, shape);
         }
         this.pointer = p;
+        this.view = false;
         this.floats = dtype == DType.F32 ? ((FloatPointer) p).asBuffer() : null;
         this.doubles = dtype == DType.F32 ? null : ((DoublePointer) p).asBuffer();
         if (zero) {
@@ -115,7 +125,73 @@ public final class Tensor implements AutoCloseable {
         this.pointer = from.pointer;
         this.floats = from.floats;
         this.doubles = from.doubles;
-        TensorScope.register(this);
+        this.view = from.view;
+        this.writes = from.writes;
+        this.exposed = from.exposed;
+        this.finiteAtWrites = from.finiteAtWrites;
+        if (!view) {
+            TensorScope.register(this);
+        }
+    }
+
+    /** A read view of {@code from} (see {@link #readView()}). */
+    private Tensor(Tensor from) {
+        this.dtype = from.dtype;
+        this.shape = from.shape.clone();
+        this.size = from.size;
+        this.pointer = from.pointer;
+        this.floats = from.floats;
+        this.doubles = from.doubles;
+        this.view = true;
+    }
+
+    /**
+     * A view of this tensor's storage for reading, as ntk4j's kernels read parameters: the same elements under the
+     * same shape, owning nothing (closing it frees nothing; it must not outlive this tensor), and taking its
+     * buffers or pointers does not mark this tensor's storage as handed out (see {@link #knownFinite()}). Never
+     * write through a view: such writes go unseen by this tensor's NaN/Inf tracking.
+     *
+     * @return the view
+     * @throws IllegalStateException if the tensor is closed
+     */
+    public Tensor readView() {
+        checkOpen();
+        return new Tensor(this);
+    }
+
+    /**
+     * Whether a full NaN/Inf scan of this tensor ({@link #markFinite}) still holds: no write through {@link
+     * #setFlat} or {@link #set} since, and its storage never handed out raw ({@link #pointer()}, {@link
+     * #floats()} and the like give a handle that may be written at any later time, so a tensor that gave one
+     * out is scanned every time). This is how a kernel call validates a {@code Params} once rather than on
+     * every call, without missing a later write.
+     *
+     * @return true when the tensor is known to hold only finite values
+     */
+    public boolean knownFinite() {
+        return !exposed && !view && finiteAtWrites == writes;
+    }
+
+    /**
+     * The tracked-write count to pass to {@link #markFinite} once a scan that starts now has found every element
+     * finite; -1 when writes cannot be tracked (the storage was handed out raw, or this is a view).
+     *
+     * @return the count, or -1
+     */
+    public long trackedWrites() {
+        return exposed || view ? -1 : writes;
+    }
+
+    /**
+     * Records that a full scan begun at {@code trackedWrites} (from {@link #trackedWrites()} before the scan)
+     * found every element finite; a negative value records nothing.
+     *
+     * @param trackedWrites the count read before the scan
+     */
+    public void markFinite(long trackedWrites) {
+        if (trackedWrites >= 0) {
+            finiteAtWrites = trackedWrites;
+        }
     }
 
     /**
@@ -306,6 +382,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Pointer pointer() {
         checkOpen();
+        exposed = true;
         return pointer;
     }
 
@@ -317,6 +394,7 @@ public final class Tensor implements AutoCloseable {
      */
     public FloatPointer floatPointer() {
         checkOpen();
+        exposed = true;
         if (dtype != DType.F32) {
             throw new IllegalStateException("floatPointer() on a " + dtype.shortName() + " tensor");
         }
@@ -331,6 +409,7 @@ public final class Tensor implements AutoCloseable {
      */
     public DoublePointer doublePointer() {
         checkOpen();
+        exposed = true;
         if (dtype != DType.F64) {
             throw new IllegalStateException("doublePointer() on a " + dtype.shortName() + " tensor");
         }
@@ -345,6 +424,7 @@ public final class Tensor implements AutoCloseable {
      */
     public FloatBuffer floats() {
         checkOpen();
+        exposed = true;
         if (floats == null) {
             throw new IllegalStateException("floats() on a " + dtype.shortName() + " tensor");
         }
@@ -359,6 +439,7 @@ public final class Tensor implements AutoCloseable {
      */
     public DoubleBuffer doubles() {
         checkOpen();
+        exposed = true;
         if (doubles == null) {
             throw new IllegalStateException("doubles() on a " + dtype.shortName() + " tensor");
         }
@@ -392,6 +473,7 @@ public final class Tensor implements AutoCloseable {
      * @throws IndexOutOfBoundsException if the index is out of range
      */
     public void setFlat(int i, double v) {
+        writes++;
         if (floats != null) {
             floats.put(i, (float) v);
         } else if (doubles != null) {
@@ -484,8 +566,9 @@ public final class Tensor implements AutoCloseable {
      * @throws IllegalStateException if this tensor is closed
      */
     public Tensor copy() {
+        checkOpen(); // read through the field: a copy does not hand this tensor's storage out
         Tensor t = new Tensor(dtype, shape, false);
-        Pointer.memcpy(t.pointer, pointer(), bytes());
+        Pointer.memcpy(t.pointer, pointer, bytes());
         return t;
     }
 
@@ -518,8 +601,9 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("reshape: cannot reshape " + Shapes.str(shape) + " (" + size
                     + " elements) to " + Shapes.str(newShape));
         }
+        checkOpen();
         Tensor t = new Tensor(dtype, newShape, false);
-        Pointer.memcpy(t.pointer, pointer(), bytes());
+        Pointer.memcpy(t.pointer, pointer, bytes());
         return t;
     }
 
@@ -637,11 +721,13 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (pointer != null) {
-            LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
             floats = null;
             doubles = null;
-            if (!StoragePool.offer(dtype, Math.max(1L, size), pointer)) {
-                pointer.close();
+            if (!view) {
+                LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
+                if (!StoragePool.offer(dtype, Math.max(1L, size), pointer)) {
+                    pointer.close();
+                }
             }
             pointer = null;
         }

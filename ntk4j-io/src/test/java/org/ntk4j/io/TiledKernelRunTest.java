@@ -87,7 +87,9 @@ class TiledKernelRunTest {
             for (int t = 0; t < plan.tileCount(); t++) {
                 flops += plan.tileFlops(t);
             }
-            assertThat(r.flops()).isEqualTo(flops);
+            // each tile's share of the whole kernel's FLOPs is fractional, and the run adds them in the order the
+            // workers finish: equal up to the rounding of that order
+            assertThat(r.flops()).isCloseTo(flops, org.assertj.core.data.Offset.offset(1e-12 * flops));
             assertThat(events.events.get(0)).isEqualTo("planned 6");
             assertThat(events.events.get(1)).isEqualTo("progress 0");
             assertThat(events.events.subList(2, 8)).allMatch(e -> e.startsWith("tile ")).doesNotHaveDuplicates();

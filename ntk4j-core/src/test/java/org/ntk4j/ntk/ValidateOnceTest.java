@@ -1,0 +1,110 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.FloatBuffer;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Parameters are scanned for NaN/Inf once, not on every kernel call (Tensor.knownFinite), and no write is
+ * missed: through setFlat after the scan, through a buffer taken after it, or through one taken before it (a
+ * tensor whose storage was ever handed out raw is scanned every time). The kernels read the parameters through
+ * read views, which leave them known finite, own nothing and count no bytes.
+ */
+class ValidateOnceTest {
+    private static final int[] IN = {6};
+
+    private static Model model() {
+        return Zoo.parse("fcn(depth=2,width=8,out=3)");
+    }
+
+    @Test
+    void everyMethodLeavesTheParametersKnownFiniteAfterOneScan() {
+        Model m = model();
+        try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, 5, 6)) {
+            assertThat(p.tensors().values()).noneMatch(Tensor::knownFinite);
+            for (Method method : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
+                Method.NTK_VECTOR_PRODUCTS}) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(method);
+                ntk.ntk(x, null).close();
+                ntk.ntk(x, null).close();
+                assertThat(p.tensors().values()).as("%s", method).allMatch(Tensor::knownFinite);
+            }
+        }
+    }
+
+    @Test
+    void aWriteAfterTheScanIsSeenWhateverItsRoute() {
+        Model m = model();
+        String w = m.paramSpecs(IN).get(2).path();
+        try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, 5, 6)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES);
+            FloatBuffer takenBefore = p.get(w).floats(); // handed out before any scan: never known finite
+            ntk.ntk(x, null).close();
+            assertThat(p.get(w).knownFinite()).isFalse();
+            takenBefore.put(3, Float.NaN);
+            assertThatThrownBy(() -> ntk.ntk(x, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("'" + w + "' has a non-finite value (NaN) at flat index 3");
+            takenBefore.put(3, 0.5f);
+        }
+        try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, 5, 6)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES);
+            ntk.ntk(x, null).close();
+            assertThat(p.get(w).knownFinite()).isTrue();
+            p.get(w).setFlat(1, Double.POSITIVE_INFINITY);
+            assertThatThrownBy(() -> ntk.ntk(x, null)).hasMessageContaining(
+                    "'" + w + "' has a non-finite value (Infinity) at flat index 1");
+            p.get(w).setFlat(1, 0.25);
+            ntk.ntk(x, null).close(); // scanned again, finite again
+            assertThat(p.get(w).knownFinite()).isTrue();
+            p.get(w).floats().put(4, Float.NEGATIVE_INFINITY); // a buffer taken after the scan
+            assertThatThrownBy(() -> ntk.ntk(x, null)).hasMessageContaining(
+                    "'" + w + "' has a non-finite value (-Infinity) at flat index 4");
+        }
+    }
+
+    @Test
+    void inputsAreScannedOnceToo() {
+        Model m = model();
+        try (Params p = m.init(2, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, 5, 6)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES);
+            ntk.ntk(x, null).close();
+            x.setFlat(7, Double.NaN);
+            assertThatThrownBy(() -> ntk.ntk(x, null)).hasMessageContaining("x1: contains a non-finite value (NaN)");
+        }
+    }
+
+    @Test
+    void readViewsShareTheStorageOwnNothingAndLeaveTheTensorTracked() {
+        try (Tensor t = Tensor.randomNormal(DType.F32, 3, 4, 5)) {
+            assertThat(org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t)).isEqualTo(-1);
+            assertThat(t.knownFinite()).isTrue();
+            long live = Tensor.liveBytes();
+            Tensor v = t.readView();
+            assertThat(Tensor.liveBytes()).isEqualTo(live);
+            assertThat(v.shape()).containsExactly(4, 5);
+            assertThat(v.floats().get(7)).isEqualTo(t.floats().get(7) + 0f);
+            assertThat(t.knownFinite()).isFalse(); // t.floats() above handed t's storage out
+        }
+        try (Tensor t = Tensor.randomNormal(DType.F64, 3, 4, 5)) {
+            org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
+            double first = t.getFlat(0);
+            Tensor v = t.readView();
+            assertThat(v.doubles().get(0)).isEqualTo(first);
+            assertThat(v.knownFinite()).isFalse();
+            assertThat(t.knownFinite()).isTrue(); // the view's buffers are not t's hand-out
+            long live = Tensor.liveBytes();
+            v.reshapeMove(20).close(); // a moved view is still a view: closing frees nothing
+            v.close();
+            assertThat(Tensor.liveBytes()).isEqualTo(live);
+            assertThat(t.getFlat(0)).isEqualTo(first);
+            assertThat(t.isClosed()).isFalse();
+        }
+    }
+}
