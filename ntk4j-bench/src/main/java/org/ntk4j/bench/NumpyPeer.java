@@ -91,6 +91,7 @@ final class NumpyPeer {
                 xf.toString(), "--w-std", String.valueOf(wStd), "--b-std", String.valueOf(bStd), "--dtype", dtype,
                 "--warmup", String.valueOf(warmup), "--reps", String.valueOf(reps), "--out", dir.toString()))
                 .redirectErrorStream(true);
+        PeersBench.peerEnvironment(pb);
         for (String v : new String[] {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}) {
             pb.environment().put(v, String.valueOf(threads));
         }

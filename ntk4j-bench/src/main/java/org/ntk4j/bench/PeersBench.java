@@ -381,6 +381,7 @@ final class PeersBench {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
+        peerEnvironment(pb);
         if (!coretype.isEmpty()) {
             pb.environment().put("OPENBLAS_CORETYPE", coretype);
         }
@@ -557,6 +558,21 @@ final class PeersBench {
         return best;
     }
 
+    /**
+     * The environment of a peer's process without what the launcher set for ntk4j alone: the OpenBLAS kernels it
+     * chose on AMD family 25 ({@code OPENBLAS_CORETYPE=Haswell}, marked by {@code NTK4J_CHOSE_OPENBLAS_CORETYPE}),
+     * so that "unset" means OpenBLAS's own detection for a peer (PyTorch's OpenBLAS ran slower with Haswell's
+     * kernels here). A coretype the user set is passed on.
+     *
+     * @param pb the peer's process, before it starts
+     */
+    static void peerEnvironment(ProcessBuilder pb) {
+        Map<String, String> env = pb.environment();
+        if (env.remove("NTK4J_CHOSE_OPENBLAS_CORETYPE") != null) {
+            env.remove("OPENBLAS_CORETYPE");
+        }
+    }
+
     /** A peer process that finished: its exit code and its standard output (with standard error if merged). */
     record Finished(int rc, String output) {
     }
@@ -604,6 +620,7 @@ final class PeersBench {
         try {
             ProcessBuilder pb = new ProcessBuilder(PYTHON, "-c", code).redirectErrorStream(false);
             pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
+            peerEnvironment(pb);
             pb.environment().putAll(env);
             pb.redirectError(ProcessBuilder.Redirect.DISCARD);
             Process p = pb.start();

@@ -412,6 +412,7 @@ final class ResNetBench {
                 String.valueOf(opt.reps), "--memory-gib", String.format(Locale.ROOT, "%.3f", budget), "--out",
                 dir.resolve("peer").toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        PeersBench.peerEnvironment(pb);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
         PeersBench.Finished run = PeersBench.runProcess(pb, dir.resolve("peer_" + method + ".out"),

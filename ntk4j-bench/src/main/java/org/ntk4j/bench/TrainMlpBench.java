@@ -232,6 +232,7 @@ final class TrainMlpBench {
         TorchProcess(Run run, List<String> cmd, Map<String, String> env) throws IOException {
             this.run = run;
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            PeersBench.peerEnvironment(pb);
             pb.environment().putAll(env);
             process = pb.start();
             out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));

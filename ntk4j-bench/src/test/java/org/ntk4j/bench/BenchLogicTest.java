@@ -11,6 +11,26 @@ import org.ntk4j.tensor.Tensor;
 
 /** The benchmarks' logic that does not time anything: fits, reference exponents, agreement, CSV, peer output. */
 class BenchLogicTest {
+    /**
+     * A peer's process loses the OpenBLAS kernels the launcher chose for ntk4j (marked), keeps a coretype the user
+     * set (unmarked), and keeps everything else.
+     */
+    @Test
+    void peersGetOpenBlasOwnDetectionUnlessTheUserChoseACoreType() {
+        ProcessBuilder chosen = new ProcessBuilder("true");
+        chosen.environment().put("OPENBLAS_CORETYPE", "Haswell");
+        chosen.environment().put("NTK4J_CHOSE_OPENBLAS_CORETYPE", "1");
+        chosen.environment().put("OMP_NUM_THREADS", "2");
+        PeersBench.peerEnvironment(chosen);
+        assertThat(chosen.environment()).doesNotContainKeys("OPENBLAS_CORETYPE", "NTK4J_CHOSE_OPENBLAS_CORETYPE")
+                .containsEntry("OMP_NUM_THREADS", "2");
+        ProcessBuilder user = new ProcessBuilder("true");
+        user.environment().remove("NTK4J_CHOSE_OPENBLAS_CORETYPE");
+        user.environment().put("OPENBLAS_CORETYPE", "Zen");
+        PeersBench.peerEnvironment(user);
+        assertThat(user.environment()).containsEntry("OPENBLAS_CORETYPE", "Zen");
+    }
+
     @Test
     void logLogFitRecoversAnExactPowerLaw() {
         double[] x = {2, 4, 8, 16, 32};
