@@ -20,7 +20,7 @@ public final class BenchMain {
                 "  pntk        pNTK against the full kernel per method (PntkSpeedBench): [spec] [n] [input] [reps]",
                 "  gemm        dot_general against direct cblas_sgemm, JMH (GemmReport)",
                 "  numpy       ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run",
-                "              (HandWrittenBench): [--widths 2048,512] [--warmup 3] [--reps 10] [--rounds 2]",
+                "              (HandWrittenBench): [--widths 2048,512] [--warmup 30] [--reps 10] [--rounds 2]",
                 "              [--blas-threads T]",
                 "  train-mlp   training throughput of fcn(depth=2,width=512) against PyTorch, interleaved epochs",
                 "              (TrainMlpBench): [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",

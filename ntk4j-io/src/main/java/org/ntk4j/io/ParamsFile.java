@@ -31,9 +31,14 @@ public final class ParamsFile {
      * @throws IOException if the file cannot be written
      */
     public static void save(Params params, Path file) throws IOException {
-        Map<String, Tensor> all = new java.util.LinkedHashMap<>(params.tensors());
+        // read through views: saving hands the parameters' storage to nobody, so parameters already checked for
+        // NaN/Inf stay known finite (Tensor.knownFinite) and the next kernel call need not scan them again
+        Map<String, Tensor> all = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : params.tensors().entrySet()) {
+            all.put(e.getKey(), e.getValue().readView());
+        }
         for (Map.Entry<String, Tensor> e : params.buffers().entrySet()) {
-            all.put(BUFFER_PREFIX + e.getKey(), e.getValue());
+            all.put(BUFFER_PREFIX + e.getKey(), e.getValue().readView());
         }
         Npz.write(file, all);
     }
