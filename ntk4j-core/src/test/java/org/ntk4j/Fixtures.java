@@ -213,6 +213,28 @@ public final class Fixtures {
      * @return the model
      */
     public static org.ntk4j.nn.Model twoLayerModel(org.ntk4j.primitive.Primitive op, String kind) {
+        return layerModel(kind, new int[] {3}, scope -> {
+            scope.declare("w1", new int[] {4, 6}, 1.0, 0);
+            scope.declare("w2", new int[] {6, 3}, 1.0, 0);
+        }, (scope, x) -> {
+            Var h = x.builder().apply(op, x, scope.get("w1")).tanh();
+            return h.builder().apply(op, h, scope.get("w2"));
+        });
+    }
+
+    /**
+     * A model of one custom layer with one input and one output: {@code declare} declares its parameters,
+     * {@code apply} computes f(x) from them.
+     *
+     * @param kind the layer's kind and the model's spec
+     * @param outShape the output shape of one example
+     * @param declare declares the parameters
+     * @param apply the layer's function of the parameters and the input
+     * @return the model
+     */
+    public static org.ntk4j.nn.Model layerModel(String kind, int[] outShape,
+                                                java.util.function.Consumer<org.ntk4j.nn.ParamScope> declare,
+                                                java.util.function.BiFunction<org.ntk4j.nn.ParamScope, Var, Var> apply) {
         return new org.ntk4j.nn.Model(new org.ntk4j.nn.Layer() {
             @Override
             public String kind() {
@@ -221,19 +243,17 @@ public final class Fixtures {
 
             @Override
             public List<int[]> outputShapes(List<int[]> in) {
-                return List.of(new int[] {3});
+                return List.of(outShape.clone());
             }
 
             @Override
             public void declare(org.ntk4j.nn.ParamScope scope, List<int[]> in) {
-                scope.declare("w1", new int[] {4, 6}, 1.0, 0);
-                scope.declare("w2", new int[] {6, 3}, 1.0, 0);
+                declare.accept(scope);
             }
 
             @Override
             public List<Var> apply(org.ntk4j.nn.ParamScope scope, List<Var> in) {
-                Var h = in.get(0).builder().apply(op, in.get(0), scope.get("w1")).tanh();
-                return List.of(h.builder().apply(op, h, scope.get("w2")));
+                return List.of(apply.apply(scope, in.get(0)));
             }
         }, kind);
     }

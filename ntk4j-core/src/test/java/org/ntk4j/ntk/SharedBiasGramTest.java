@@ -7,9 +7,7 @@ import java.util.List;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.graph.Var;
-import org.ntk4j.nn.Layer;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ParamScope;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.tensor.DType;
@@ -26,30 +24,11 @@ class SharedBiasGramTest {
 
     /** A one-hidden-layer model whose hidden pre-activation is {@code pre(y, b)}, y = x·W; readout dense. */
     private static Model model(String kind, BiFunction<Var, Var, Var> pre) {
-        return new Model(new Layer() {
-            @Override
-            public String kind() {
-                return kind;
-            }
-
-            @Override
-            public List<int[]> outputShapes(List<int[]> in) {
-                return List.of(new int[] {3});
-            }
-
-            @Override
-            public void declare(ParamScope scope, List<int[]> in) {
-                scope.declare("w", new int[] {5, 7}, 0.5, 0);
-                scope.declare("b", new int[] {7}, 0.8, 0);
-                scope.declare("v", new int[] {7, 3}, 0.4, 0);
-            }
-
-            @Override
-            public List<Var> apply(ParamScope scope, List<Var> in) {
-                Var y = in.get(0).matmul(scope.get("w"));
-                return List.of(pre.apply(y, scope.get("b")).tanh().matmul(scope.get("v")));
-            }
-        }, kind);
+        return org.ntk4j.Fixtures.layerModel(kind, new int[] {3}, scope -> {
+            scope.declare("w", new int[] {5, 7}, 0.5, 0);
+            scope.declare("b", new int[] {7}, 0.8, 0);
+            scope.declare("v", new int[] {7, 3}, 0.4, 0);
+        }, (scope, x) -> pre.apply(x.matmul(scope.get("w")), scope.get("b")).tanh().matmul(scope.get("v")));
     }
 
     /** Per Linear step of the SD plan (traced or full, x2 = x1): its bias parameter, -1 for none; Rows steps count. */
