@@ -37,6 +37,49 @@ class ParallelTest {
         assertThat(chunks).hasSize(Parallel.threads());
     }
 
+    /**
+     * Loops started from several threads at once (one holds the pool, the others run serially) each visit every
+     * index once, many times over, and none waits forever: the hand-off of a job to a spinning or a parked pool
+     * thread, and the caller's wait for it, under contention.
+     */
+    @Test
+    void concurrentCallersEachSeeEveryIndexOnce() throws Exception {
+        int callers = 4;
+        int loops = 2000;
+        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
+            for (int c = 0; c < callers; c++) {
+                int n = 1000 + 17 * c;
+                done.add(ex.submit(() -> {
+                    int ok = 0;
+                    for (int l = 0; l < loops; l++) {
+                        AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                        Parallel.range(n, 10, (lo, hi) -> {
+                            for (int i = lo; i < hi; i++) {
+                                seen.incrementAndGet(i);
+                            }
+                        });
+                        boolean all = true;
+                        for (int i = 0; i < n; i++) {
+                            all &= seen.get(i) == 1;
+                        }
+                        ok += all ? 1 : 0;
+                        if (l % 500 == 0) {
+                            Thread.sleep(3); // long enough for the pool thread to park
+                        }
+                    }
+                    return ok;
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> f : done) {
+                assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(loops);
+            }
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
     @Test
     void nestedLoopsDoNotDeadlock() {
         AtomicIntegerArray count = new AtomicIntegerArray(1);
