@@ -38,9 +38,8 @@ class ParallelTest {
     }
 
     /**
-     * Loops started from several threads at once (one holds the pool, the others run serially) each visit every
-     * index once, many times over, and none waits forever: the hand-off of a job to a spinning or a parked pool
-     * thread, and the caller's wait for it, under contention.
+     * Loops started from several threads at once each visit every index once, many times over, and none waits
+     * forever: the pool shared by several callers, its thread parked now and then.
      */
     @Test
     void concurrentCallersEachSeeEveryIndexOnce() throws Exception {
