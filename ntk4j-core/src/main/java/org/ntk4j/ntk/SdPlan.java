@@ -208,13 +208,13 @@ final class SdPlan {
     }
 
     /**
-     * The linear parameter whose consumer's output v is, or is computed from through equations with one
-     * non-constant operand (a scaling, say); null when none. {@link StructuredDerivatives#sharedBiasFactor}
-     * checks the rest.
+     * The linear parameter whose consumer's output v is, or is computed from through at most 8 equations with one
+     * non-constant operand (a scaling, say; a bounded walk, so that planning stays linear in the graph); null when
+     * none. {@link StructuredDerivatives#sharedBiasFactor} checks the rest.
      */
     private static Integer linearProducing(ParameterConsumers pc, java.util.Map<org.ntk4j.graph.Var, Integer> linear,
                                            org.ntk4j.graph.Var v) {
-        while (v != null) {
+        for (int steps = 0; v != null && steps <= 8; steps++) {
             Integer w = linear.get(v);
             if (w != null) {
                 return w;
