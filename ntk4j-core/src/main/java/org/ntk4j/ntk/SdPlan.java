@@ -207,33 +207,6 @@ final class SdPlan {
         }
     }
 
-    /**
-     * The linear parameter whose consumer's output v is, or is computed from through at most 8 equations with one
-     * non-constant operand (a scaling, say; a bounded walk, so that planning stays linear in the graph); null when
-     * none. {@link StructuredDerivatives#sharedBiasFactor} checks the rest.
-     */
-    private static Integer linearProducing(ParameterConsumers pc, java.util.Map<org.ntk4j.graph.Var, Integer> linear,
-                                           org.ntk4j.graph.Var v) {
-        for (int steps = 0; v != null && steps <= 8; steps++) {
-            Integer w = linear.get(v);
-            if (w != null) {
-                return w;
-            }
-            org.ntk4j.graph.Equation e = pc.producer.get(v);
-            org.ntk4j.graph.Var next = null;
-            for (int i = 0; e != null && i < e.inputs().size(); i++) {
-                if (!pc.graph.constants().containsKey(e.input(i))) {
-                    if (next != null) {
-                        return null;
-                    }
-                    next = e.input(i);
-                }
-            }
-            v = next;
-        }
-        return null;
-    }
-
     private SdPlan(List<Step> steps) {
         this.steps = Collections.unmodifiableList(steps);
     }
@@ -271,9 +244,10 @@ final class SdPlan {
             if (st == null || st.form != StructuredDerivatives.Form.ROWS) {
                 continue;
             }
-            Integer w = linearProducing(side1.pc, linearByOutput, st.consumer.dataValue());
+            StructuredDerivatives.BiasSource src = StructuredDerivatives.biasSource(side1.pc, st);
+            Integer w = src == null ? null : linearByOutput.get(src.value());
             double factor = w == null || biasOf[w] >= 0 || orders[w] != ContractionOrder.GRAM ? Double.NaN
-                    : StructuredDerivatives.sharedBiasFactor(side1.pc, side1.structured(w), st);
+                    : StructuredDerivatives.sharedBiasFactor(side1.structured(w), st, src.kappa2());
             if (!Double.isNaN(factor)) {
                 biasOf[w] = p;
                 biasFactor[w] = factor;

@@ -132,35 +132,82 @@ final class StructuredDerivatives {
         PathGram g = PathGram.identity(theta.shape());
         for (int i = 0; i < chain.size() && g != null; i++) {
             Equation e = chain.get(i);
-            TensorType[] in = new TensorType[e.inputs().size()];
-            Tensor[] constants = new Tensor[in.length];
-            for (int j = 0; j < in.length; j++) {
-                in[j] = e.input(j).type();
-                constants[j] = pc.graph.constants().get(e.input(j));
-            }
-            LinearStructure ls = e.primitive().linearStructure(in, e.output().type(), operands.get(i), constants);
+            LinearStructure ls = structureOf(pc, e, operands.get(i));
             g = ls == null ? null : g.through(ls, e.output().shape());
         }
         return g;
     }
 
+    /** The linear structure of equation {@code e} with respect to its operand {@code operand}, or null. */
+    private static LinearStructure structureOf(ParameterConsumers pc, Equation e, int operand) {
+        TensorType[] in = new TensorType[e.inputs().size()];
+        Tensor[] constants = new Tensor[in.length];
+        for (int j = 0; j < in.length; j++) {
+            in[j] = e.input(j).type();
+            constants[j] = pc.graph.constants().get(e.input(j));
+        }
+        return e.primitive().linearStructure(in, e.output().type(), operand, constants);
+    }
+
+    /** The index of {@code e}'s one operand that is not a graph constant, or -1 when there are none or several. */
+    private static int soleNonConstantOperand(ParameterConsumers pc, Equation e) {
+        int from = -1;
+        for (int i = 0; i < e.inputs().size(); i++) {
+            if (!pc.graph.constants().containsKey(e.input(i))) {
+                if (from >= 0) {
+                    return -1;
+                }
+                from = i;
+            }
+        }
+        return from;
+    }
+
+    /** The value a bias's sum reads is κ·{@code value}; {@code kappa2} = κ² (see {@link #biasSource}). */
+    record BiasSource(Var value, double kappa2) {
+    }
+
     /**
-     * When the elementwise parameter {@code b} (a bias) can share the cotangent Gram of the linear parameter
-     * {@code w}, the factor s_b/κ² its block takes in {@code w}'s Gram order; NaN when it cannot. It can when p'_b
-     * is added (sign +1, not a product) to v = κ·y, y the linear consumer's output and κ built of equations with
-     * one non-constant operand whose linear structure is a scaled identity (NTK parameterisation's y·σ_w/√fan_in;
-     * κ = 1 with none); when nothing else reads y or the values between (nor does the graph return them), so
-     * that y's stacked cotangent is κ times the sum's; when p'_b is broadcast over every axis of v but the trailing
-     * F features, with a scaled-identity path Gram; and when the linear consumer's cotangent factor is y's
-     * cotangent reshaped, untouched by w's path Gram. Then b's rows are Σ_r D[o, n, r, ·]/κ, its block
+     * For an elementwise parameter {@code b} added (sign +1, not a product) with a scaled-identity path Gram (a
+     * bias): the value y whose κ-multiple its sum reads, through equations that scale their one non-constant
+     * operand element for element ({@link LinearStructure#isElementwise}: the NTK parameterisation's
+     * y·σ_w/√fan_in; κ = 1 with none), each value on the way, y included, read by that one equation only and not
+     * returned by the graph, so that y's stacked cotangent is κ times the sum's. Null otherwise.
+     */
+    static BiasSource biasSource(ParameterConsumers pc, Structured b) {
+        ConsumerRule.Broadcast add = b.consumer.broadcast();
+        if (add == null || b.form != Form.ROWS || add.timesOther() || add.sign() != 1 || !b.gram.isScaledIdentity()) {
+            return null;
+        }
+        double kappa2 = 1;
+        Var v = b.consumer.dataValue();
+        while (true) {
+            if (pc.reads.getOrDefault(v, 0) != 1 || pc.graph.outputs().contains(v)) {
+                return null;
+            }
+            Equation e = pc.producer.get(v);
+            int from = e == null ? -1 : soleNonConstantOperand(pc, e);
+            LinearStructure ls = from < 0 || !java.util.Arrays.equals(e.input(from).shape(), v.shape()) ? null
+                    : structureOf(pc, e, from);
+            if (ls == null || !ls.isElementwise() || ls.scale() == 0) {
+                return new BiasSource(v, kappa2); // not a scaling: v is the candidate y
+            }
+            kappa2 *= ls.scale() * ls.scale();
+            v = e.input(from);
+        }
+    }
+
+    /**
+     * The factor s_b/κ² with which the bias {@code b}, whose sum reads κ·y ({@link #biasSource}) for y the output
+     * of the linear parameter {@code w}'s consumer, joins {@code w}'s Gram-order step; NaN when it cannot: unless
+     * p'_b is broadcast over every axis of y but its trailing F features and the linear consumer's cotangent factor
+     * is y's cotangent reshaped, untouched by w's path Gram. Then b's rows are Σ_r D[o, n, r, ·]/κ, its block
      * Σ_{r1,r2} GD/κ², and Θ_w + Θ_b = Σ_{r1,r2} (s_w·GA + s_b/κ²) ⊙ GD: one cotangent GEMM instead of two (a
      * dense layer's weight and bias, a conv filter and its channel bias).
      */
-    static double sharedBiasFactor(ParameterConsumers pc, Structured w, Structured b) {
+    static double sharedBiasFactor(Structured w, Structured b, double kappa2) {
         ConsumerRule.Linear lin = w.consumer.linear();
-        ConsumerRule.Broadcast add = b.consumer.broadcast();
-        if (lin == null || add == null || w.form != Form.LINEAR || b.form != Form.ROWS || add.timesOther()
-                || add.sign() != 1 || !lin.cotangentIsReshape() || !b.gram.isScaledIdentity()) {
+        if (lin == null || w.form != Form.LINEAR || !lin.cotangentIsReshape()) {
             return Double.NaN;
         }
         for (int a : lin.featureAxes()) {
@@ -168,53 +215,14 @@ final class StructuredDerivatives {
                 return Double.NaN;
             }
         }
-        Var y = w.consumer.equation.output();
-        // walk back from the sum's data operand to y through scaled identities, each value read once
-        double kappa2 = 1;
-        Var v = b.consumer.dataValue();
-        while (true) {
-            if (pc.reads.getOrDefault(v, 0) != 1 || pc.graph.outputs().contains(v)) {
-                return Double.NaN; // read by its one reader only (the sum, or the next scaling)
-            }
-            if (v == y) {
-                break;
-            }
-            Equation e = pc.producer.get(v);
-            if (e == null) {
-                return Double.NaN;
-            }
-            int from = -1;
-            TensorType[] in = new TensorType[e.inputs().size()];
-            Tensor[] constants = new Tensor[in.length];
-            for (int i = 0; i < in.length; i++) {
-                in[i] = e.input(i).type();
-                constants[i] = pc.graph.constants().get(e.input(i));
-                if (constants[i] == null) {
-                    if (from >= 0) {
-                        return Double.NaN;
-                    }
-                    from = i;
-                }
-            }
-            if (from < 0 || !java.util.Arrays.equals(e.input(from).shape(), v.shape())) {
-                return Double.NaN;
-            }
-            LinearStructure ls = e.primitive().linearStructure(in, e.output().type(), from, constants);
-            PathGram step = ls == null ? null : PathGram.identity(v.shape()).through(ls, v.shape());
-            if (step == null || !step.isScaledIdentity() || !(step.factor > 0)) {
-                return Double.NaN;
-            }
-            kappa2 *= step.factor;
-            v = e.input(from);
-        }
         // broadcast over axes 1..m-1 exactly, kept the trailing axes m.. of y, whose product is F
-        int[] summed = add.broadcastAxes();
+        int[] summed = b.consumer.broadcast().broadcastAxes();
         for (int i = 0; i < summed.length; i++) {
             if (summed[i] != i + 1) {
                 return Double.NaN;
             }
         }
-        int[] ys = y.shape();
+        int[] ys = w.consumer.equation.output().shape();
         long kept = 1;
         for (int a = summed.length + 1; a < ys.length; a++) {
             kept *= ys[a];

@@ -115,7 +115,7 @@ public interface ConsumerRule {
          * Whether {@link #cotangent} is the stacked cotangent of y only reshaped, [K, N, R, F] with F the product
          * of y's trailing axes and R of those between the example axis and them (no axes moved): then a bias added
          * to y along its trailing F has the rows Σ_r D[k, n, r, ·], and structured derivatives contract it with
-         * the same cotangent Gram as p' (see {@code StructuredDerivatives.sharesCotangentGram}). False unless the
+         * the same cotangent Gram as p' (see {@code StructuredDerivatives.sharedBiasFactor}). False unless the
          * primitive says so.
          *
          * @return true when D is a reshape of y's stacked cotangent

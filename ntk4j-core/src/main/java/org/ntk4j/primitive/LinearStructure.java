@@ -132,6 +132,25 @@ public final class LinearStructure {
         return new LinearStructure(scale, false, src, m, new int[r], new int[r]);
     }
 
+    /**
+     * Whether the result is the operand itself times {@link #scale()}, element for element: every result axis
+     * {@link AxisMap#SAME} on the operand axis of its own index (neg, a product with a scalar constant), no regroup.
+     * A permutation is not, even where it keeps the shape.
+     *
+     * @return true for an elementwise scaling
+     */
+    public boolean isElementwise() {
+        if (regroup) {
+            return false;
+        }
+        for (int j = 0; j < map.length; j++) {
+            if (map[j] != AxisMap.SAME || source[j] != j) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The value of a scalar constant operand, or NaN when {@code t} is not a one-element constant. */
     static double scalarConstant(Tensor t) {
         return t != null && t.size() == 1 ? t.getFlat(0) : Double.NaN;

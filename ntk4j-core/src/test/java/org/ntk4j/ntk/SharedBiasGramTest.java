@@ -126,6 +126,28 @@ class SharedBiasGramTest {
     }
 
     /**
+     * A pre-activation transposed before the bias is added (y [N, 3, 3] → yᵀ, same shape): the transpose moves the
+     * axes the bias is summed over, so the bias must keep its own step, though the transpose is linear with a
+     * scaled-identity Gram and keeps the shape; the kernel stays exact (traced, where the weight takes the Gram
+     * order: fan-in 16 > R² = 9, N·R < O·F).
+     */
+    @Test
+    void aTransposedPreActivationKeepsTheBiasApart() {
+        Model m = org.ntk4j.Fixtures.layerModel("transposed", new int[] {20}, scope -> {
+            scope.declare("w", new int[] {16, 3}, 0.5, 0);
+            scope.declare("b", new int[] {3}, 0.8, 0);
+            scope.declare("v", new int[] {3, 20}, 0.4, 0);
+        }, (scope, x) -> x.matmul(scope.get("w")).transpose(0, 2, 1).add(scope.get("b")).tanh().sum(1)
+                .matmul(scope.get("v")));
+        int[] in = {3, 16};
+        SidePlan side = SidePlan.of(m, 4, in, DType.F64);
+        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, true).steps.get(0);
+        assertThat(first.order()).isEqualTo(ContractionOrder.GRAM);
+        assertThat(first.biasParameter()).isEqualTo(-1);
+        assertExact(m, in);
+    }
+
+    /**
      * A conv with a channel bias summed over R = 4 positions, whose filter takes the Gram order in the traced
      * kernel here (fan-in 72 > R², N·R < O·F; the full kernel takes the sandwich order, as it does whenever
      * R > 1 and O > 2): joined, with the Σ_{r1,r2} of the bias term, factor σ_b²/κ².
