@@ -285,13 +285,7 @@ final class StructuredDerivatives {
                 long m1 = a.first().dim(0) * r;
                 long m2 = stillSame ? 0 : a.second().dim(0) * r;
                 FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
-                if (Double.isNaN(biasFactor)) {
-                    addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order);
-                } else {
-                    FlopCount.add(order.flops(fa[0].dim(0), fa[1].dim(0), fd[0].dim(0), r, fa[0].dim(2),
-                            fd[0].dim(3), traced, stillSame) + biasFlops(fa[0].dim(0), fa[1].dim(0), r));
-                    addGramOrder(acc, g.factor, biasFactor, fa[0], fd[0], fa[1], fd[1], traced);
-                }
+                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order, biasFactor);
             } finally {
                 closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
@@ -466,18 +460,24 @@ final class StructuredDerivatives {
     /**
      * acc += s2 · one parameter's block, [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O),
      * else [N1, O, N2, O], evaluated in the plan's order (chosen for the whole problem, not these tensors' own
-     * sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does).
+     * sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does); with the block of a bias
+     * sharing the cotangent Gram when {@code biasFactor} is not NaN ({@link #sharedBiasFactor}, Gram order only).
      */
     static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same,
-                         double s2, ContractionOrder order) {
+                         double s2, ContractionOrder order, double biasFactor) {
         long r = a1.dim(1);
         long c = a1.dim(2);
         long o = d1.dim(0);
         long f = d1.dim(3);
-        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same));
+        boolean bias = !Double.isNaN(biasFactor);
+        if (bias && order != ContractionOrder.GRAM) {
+            throw new IllegalArgumentException("a bias shares the cotangent Gram in the Gram order only, not " + order);
+        }
+        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same)
+                + (bias ? biasFlops(a1.dim(0), a2.dim(0), r) : 0));
         switch (order) {
             case GRAM:
-                addGramOrder(acc, s2, a1, d1, a2, d2, traced);
+                addGramOrder(acc, s2, biasFactor, a1, d1, a2, d2, traced);
                 break;
             case SANDWICH:
                 try (Tensor b = sandwichOrder(a1, d1, a2, d2, traced)) {
