@@ -103,8 +103,8 @@ public final class Reduce {
     }
 
     /**
-     * {@link Tensor#firstNonFinite()} split across the cores for large tensors (the NaN/Inf check of the
-     * parameters runs on every kernel call: 14.7 M of them took a seventh of the FCN example's call on one core).
+     * {@link Tensor#firstNonFinite()} split across the cores for large tensors (the NaN/Inf check of 14.7 M
+     * parameters took a seventh of the FCN example's call on one core).
      *
      * @param t the tensor; not changed
      * @return the first non-finite element's flat index, or -1 when all are finite

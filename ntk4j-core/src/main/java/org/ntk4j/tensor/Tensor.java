@@ -143,6 +143,7 @@ public final class Tensor implements AutoCloseable {
         this.floats = from.floats;
         this.doubles = from.doubles;
         this.view = true;
+        this.exposed = true; // a view tracks nothing: its handles are its owner's storage
     }
 
     /**
@@ -169,7 +170,7 @@ public final class Tensor implements AutoCloseable {
      * @return true when the tensor is known to hold only finite values
      */
     public boolean knownFinite() {
-        return !exposed && !view && finiteAtWrites == writes;
+        return !exposed && finiteAtWrites == writes;
     }
 
     /**
@@ -179,7 +180,7 @@ public final class Tensor implements AutoCloseable {
      * @return the count, or -1
      */
     public long trackedWrites() {
-        return exposed || view ? -1 : writes;
+        return exposed ? -1 : writes;
     }
 
     /**
