@@ -346,8 +346,8 @@ public final class Elementwise {
                     z[i] = x[i] / y[i];
                 }
                 break;
-            // ReLU and its derivative mask: the comparisons and max/min in float32 are exactly those of apply
-            // (in float64, then rounded: a float converts exactly), in loops the JIT vectorises
+            // ReLU and its derivative mask in their own loops (max and min vectorise, gt has no branch): in float32
+            // exactly what apply gives (in float64, then rounded: a float converts exactly)
             case MAX:
                 for (int i = 0; i < n; i++) {
                     z[i] = Math.max(x[i], y[i]);
@@ -364,7 +364,7 @@ public final class Elementwise {
                 // x == y (subnormals), so x > y exactly when y - x is below zero — negative, not -0, not NaN
                 // (NaN operands, or ∞ - ∞ for x = y = ±∞)
                 for (int i = 0; i < n; i++) {
-                    z[i] = greater(Float.floatToRawIntBits(y[i] - x[i]));
+                    z[i] = belowZero(Float.floatToRawIntBits(y[i] - x[i]));
                 }
                 break;
             case EQ:
@@ -429,7 +429,7 @@ public final class Elementwise {
                 break;
             case GT:
                 for (int i = 0; i < n; i++) {
-                    z[i] = greater(Double.doubleToRawLongBits(y[i] - x[i]));
+                    z[i] = belowZero(Double.doubleToRawLongBits(y[i] - x[i]));
                 }
                 break;
             case EQ:
@@ -446,13 +446,13 @@ public final class Elementwise {
     }
 
     /** 1 when the float32 with these bits is below zero (not -0, not NaN), else 0; no branch. */
-    static int greater(int bits) {
+    private static int belowZero(int bits) {
         int t = (bits & 0x7fffffff) - 1; // magnitude - 1: -1 for ±0, from 0x7f800000 on for NaN
         return (bits >>> 31) & ((t >>> 31) ^ 1) & ((t - 0x7f800000) >>> 31);
     }
 
     /** 1 when the float64 with these bits is below zero (not -0, not NaN), else 0; no branch. */
-    static int greater(long bits) {
+    private static int belowZero(long bits) {
         long t = (bits & 0x7fffffffffffffffL) - 1;
         return (int) ((bits >>> 63) & ((t >>> 63) ^ 1) & ((t - 0x7ff0000000000000L) >>> 63));
     }
