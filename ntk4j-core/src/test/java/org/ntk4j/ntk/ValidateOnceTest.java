@@ -69,8 +69,9 @@ class ValidateOnceTest {
         }
     }
 
+    /** The inputs go through the same check: a NaN written into x1 after a call is reported by the next. */
     @Test
-    void inputsAreScannedOnceToo() {
+    void aNonFiniteInputWrittenAfterACallIsReported() {
         Model m = model();
         try (Params p = m.init(2, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, 5, 6)) {
             EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(Method.STRUCTURED_DERIVATIVES);
