@@ -179,18 +179,10 @@ class ElementwiseTest {
         double[] r = new double[n];
         for (int i = 0; i < n; i++) {
             int[] idx = Fixtures.unravel(i, out);
-            r[i] = Elementwise.apply(op, a.getFlat(readIndex(a.shape(), idx)), b.getFlat(readIndex(b.shape(), idx)));
+            r[i] = Elementwise.apply(op, a.getFlat(Fixtures.broadcastRead(a.shape(), idx)),
+                    b.getFlat(Fixtures.broadcastRead(b.shape(), idx)));
         }
         return r;
-    }
-
-    private static int readIndex(int[] shape, int[] outIdx) {
-        int off = outIdx.length - shape.length;
-        int flat = 0;
-        for (int i = 0; i < shape.length; i++) {
-            flat = flat * shape[i] + (shape[i] == 1 ? 0 : outIdx[i + off]);
-        }
-        return flat;
     }
 
     @ParameterizedTest
