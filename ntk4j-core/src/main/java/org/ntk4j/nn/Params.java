@@ -104,9 +104,31 @@ public final class Params implements AutoCloseable {
                     }
                 }
             });
+            if (drawsStayFinite(s, dtype)) {
+                t.markFinite(t.trackedWrites()); // no NaN/Inf scan needed on the first kernel call
+            }
             m.put(s.path(), t);
         }
         return new Params(m);
+    }
+
+    /**
+     * Largest Box-Muller radius above: √(−2 ln u1) with u1 ≥ 2⁻⁵³ (the smallest of 1 − nextDouble), √(106 ln 2) =
+     * 8.5717…, rounded up.
+     */
+    private static final double MAX_RADIUS = 8.572;
+
+    /**
+     * Whether every draw of {@code s} is finite in {@code dtype} by construction: |mean| + |std|·{@link #MAX_RADIUS}
+     * (|cos|, |sin| ≤ 1) is below the largest finite value, with a margin for rounding. Then the tensor needs no
+     * NaN/Inf scan — 2.1 M parameters of the W = 512 FCN example took a sixth of a command-line first call's
+     * computation, in code the JIT had not compiled yet. A NaN or huge mean or std is not exempt: it is scanned,
+     * and reported, as before.
+     */
+    static boolean drawsStayFinite(ParamSpec s, DType dtype) {
+        double bound = Math.abs(s.initMean()) + Math.abs(s.initStd()) * MAX_RADIUS;
+        double largest = dtype == DType.F32 ? Float.MAX_VALUE : Double.MAX_VALUE;
+        return bound < largest * 0.5; // false for a NaN or infinite bound too
     }
 
     /**

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.FloatBuffer;
 import org.junit.jupiter.api.Test;
+import java.util.List;
 import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.tensor.DType;
@@ -28,6 +30,10 @@ class ValidateOnceTest {
     void everyMethodLeavesTheParametersKnownFiniteAfterOneScan() {
         Model m = model();
         try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, 5, 6)) {
+            assertThat(p.tensors().values()).as("drawn finite by construction").allMatch(Tensor::knownFinite);
+            for (Tensor t : p.tensors().values()) {
+                t.setFlat(0, t.getFlat(0)); // a tracked write: unknown until scanned again
+            }
             assertThat(p.tensors().values()).noneMatch(Tensor::knownFinite);
             for (Method method : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
                 Method.NTK_VECTOR_PRODUCTS}) {
@@ -106,6 +112,22 @@ class ValidateOnceTest {
             assertThat(Tensor.liveBytes()).isEqualTo(live);
             assertThat(t.getFlat(0)).isEqualTo(first);
             assertThat(t.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void drawsThatCouldOverflowOrAreNotNumbersAreScannedAndReported() {
+        List<ParamSpec> specs = List.of(new ParamSpec("huge", new int[] {1000}, 1e39, 0),
+                new ParamSpec("nan", new int[] {10}, 1, Double.NaN), new ParamSpec("fine", new int[] {10}, 1e37, 0));
+        try (Params p = Params.initialise(specs, 5, DType.F32)) {
+            assertThat(p.get("huge").knownFinite()).isFalse();
+            assertThat(p.get("huge").firstNonFinite()).as("1e39·z overflows float32 for most z").isNotNegative();
+            assertThat(p.get("nan").knownFinite()).isFalse();
+            assertThat(p.get("fine").knownFinite()).as("1e37 · 8.58 < Float.MAX_VALUE / 2").isTrue();
+            assertThat(p.get("fine").firstNonFinite()).isNegative();
+        }
+        try (Params p = Params.initialise(specs.subList(0, 1), 5, DType.F64)) {
+            assertThat(p.get("huge").knownFinite()).as("finite in float64").isTrue();
         }
     }
 }
