@@ -2,6 +2,8 @@ package org.ntk4j.tensor;
 
 import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
 
@@ -14,9 +16,17 @@ import org.bytedeco.javacpp.Pointer;
  * closed tensor's storage of at least {@link #MIN_BYTES} and hand it to the next tensor of the same dtype and
  * element count, as the design asks ("reuse buffers across tiles of the same shape").
  *
- * <p>The pool holds at most {@code ntk4j.poolBytes} bytes (system property; default a quarter of JavaCPP's
- * maxBytes; 0 turns reuse off). Pooled storage is not counted by {@link Tensor#liveBytes()} — it holds no
- * tensor — and is released whenever an allocation would otherwise fail.
+ * <p>The pool holds at most {@code ntk4j.poolBytes} bytes (system property; 0 turns reuse off). By default it is
+ * bounded only by JavaCPP's maxBytes, together with the live tensors: before an allocation would take JavaCPP's
+ * total over maxBytes, pooled storage is freed, oldest first (JavaCPP would otherwise call the garbage
+ * collector and sleep 100 ms, up to ten times, before it fails), so the process's off-heap memory stays within
+ * maxBytes as before, and {@link Tensor#releasePooledStorage()} hands it all back. When a block does not fit
+ * under the limit, the storage given longest ago goes first. Why no smaller default: a long run (a benchmark
+ * sweep, a study over widths) moves between sizes, and the earlier design — a quarter of maxBytes, no eviction
+ * — filled with a sweep's first sizes, after which every larger point faulted its memory afresh on every call
+ * (the paper's FCN at W = 1024, NTK-vector products: 9.3 s a call in the sweep, 2.3 s with reuse; Jacobian
+ * contraction at W = 2048: 18.2 s, 13.5 s). Pooled storage is not counted by {@link Tensor#liveBytes()}: it
+ * holds no tensor.
  */
 final class StoragePool {
     /**
@@ -26,7 +36,13 @@ final class StoragePool {
      */
     static final long MIN_BYTES = 1L << 20;
     private static final long LIMIT = limit();
+    /** Pooled storage by size key, most recently given first. */
     private static final Map<Long, ArrayDeque<Pointer>> FREE = new HashMap<>();
+    /**
+     * Every pooled block with its size key, in the order it was given (oldest first): the eviction order. Keys
+     * are distinct blocks (a JavaCPP pointer's equality is its address), removed before they are freed.
+     */
+    private static final LinkedHashMap<Pointer, Long> AGE = new LinkedHashMap<>();
     private static long held;
 
     private StoragePool() {
@@ -41,11 +57,16 @@ final class StoragePool {
                 throw new IllegalArgumentException("ntk4j.poolBytes: expected a number of bytes, got '" + p + "'");
             }
         }
-        return Pointer.maxBytes() / 4;
+        long max = Pointer.maxBytes();
+        return max > 0 ? max : Runtime.getRuntime().maxMemory(); // JavaCPP without a limit: as much as the heap
     }
 
     private static long key(DType dtype, long capacity) {
         return dtype == DType.F32 ? capacity : -capacity;
+    }
+
+    private static long bytesOf(long key) {
+        return key >= 0 ? key * DType.F32.bytes() : -key * DType.F64.bytes();
     }
 
     /** Storage for {@code capacity} elements of {@code dtype} from the pool, or null. */
@@ -54,32 +75,57 @@ final class StoragePool {
         if (q == null || q.isEmpty()) {
             return null;
         }
+        Pointer p = q.pop();
+        AGE.remove(p);
         held -= capacity * dtype.bytes();
-        return q.pop();
+        return p;
     }
 
     /** Keeps {@code p} (closed tensor storage) for reuse; false when the caller must free it. */
     static synchronized boolean offer(DType dtype, long capacity, Pointer p) {
         long bytes = capacity * dtype.bytes();
-        if (bytes < MIN_BYTES || held + bytes > LIMIT) {
+        if (bytes < MIN_BYTES || bytes > LIMIT) {
             return false;
         }
-        FREE.computeIfAbsent(key(dtype, capacity), k -> new ArrayDeque<>()).push(p);
+        while (held + bytes > LIMIT) {
+            evictOldest();
+        }
+        long k = key(dtype, capacity);
+        FREE.computeIfAbsent(k, x -> new ArrayDeque<>()).push(p);
+        AGE.put(p, k);
         held += bytes;
         return true;
     }
 
+    /**
+     * Frees pooled storage, oldest first, until at least {@code bytes} are released or the pool is empty.
+     *
+     * @return the bytes released
+     */
+    static synchronized long release(long bytes) {
+        long released = 0;
+        while (released < bytes && held > 0) {
+            released += evictOldest();
+        }
+        return released;
+    }
+
+    /** Frees the block given longest ago; returns its bytes. Only called while something is held. */
+    private static long evictOldest() {
+        Iterator<Map.Entry<Pointer, Long>> oldest = AGE.entrySet().iterator();
+        Map.Entry<Pointer, Long> e = oldest.next();
+        oldest.remove();
+        Pointer p = e.getKey();
+        FREE.get(e.getValue()).removeLastOccurrence(p); // the oldest of its size: at the deque's end
+        long bytes = bytesOf(e.getValue());
+        held -= bytes;
+        p.close();
+        return bytes;
+    }
+
     /** Frees everything pooled; returns the bytes released. */
     static synchronized long drain() {
-        long released = held;
-        for (ArrayDeque<Pointer> q : FREE.values()) {
-            for (Pointer p : q) {
-                p.close();
-            }
-        }
-        FREE.clear();
-        held = 0;
-        return released;
+        return release(Long.MAX_VALUE);
     }
 
     /** Bytes held for reuse. */

@@ -72,6 +72,12 @@ public final class Tensor implements AutoCloseable {
      * keeps for reuse is released and the allocation tried once more.
      */
     private static Pointer allocate(DType dtype, long capacity, int[] shape) {
+        // pooled storage goes first, oldest first, when this block would take JavaCPP's total over its maxBytes:
+        // JavaCPP would call System.gc() and sleep 100 ms, up to ten times, before it fails
+        long over = Pointer.totalBytes() + capacity * dtype.bytes() - Pointer.maxBytes();
+        if (Pointer.maxBytes() > 0 && over > 0) {
+            StoragePool.release(over);
+        }
         for (int attempt = 0; ; attempt++) {
             Pointer p;
             try {
@@ -110,6 +116,29 @@ public final class Tensor implements AutoCloseable {
      */
     public static long peakBytes() {
         return PEAK.get();
+    }
+
+    /**
+     * Frees the storage kept for reuse by closed tensors (closed tensors of 1 MiB or more keep their off-heap
+     * block for the next tensor of the same size and dtype; the pool is bounded by JavaCPP's maxBytes together
+     * with the live tensors, or by {@code -Dntk4j.poolBytes}). For a long-lived process that has finished its
+     * kernels and wants the memory back; nothing else needs it, as an allocation that would not fit frees pooled
+     * storage first.
+     *
+     * @return the bytes freed
+     */
+    public static long releasePooledStorage() {
+        return StoragePool.drain();
+    }
+
+    /**
+     * Bytes kept for reuse by closed tensors (see {@link #releasePooledStorage()}); not part of {@link
+     * #liveBytes()}.
+     *
+     * @return the pooled bytes
+     */
+    public static long pooledBytes() {
+        return StoragePool.heldBytes();
     }
 
     /** Restarts the high-water mark at the current live bytes. */

@@ -2,9 +2,16 @@ package org.ntk4j.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Reuse of large tensor storage: what is kept, what a reused tensor holds, and what liveBytes counts. */
+/**
+ * Reuse of large tensor storage: what is kept, what a reused tensor holds, what liveBytes counts, and which block
+ * goes first when room is needed.
+ */
 class StoragePoolTest {
     private static final int LARGE = (int) (StoragePool.MIN_BYTES / 4); // float32 elements of the smallest pooled size
 
@@ -29,8 +36,8 @@ class StoragePoolTest {
             assertThat(StoragePool.heldBytes()).isEqualTo(4L * LARGE);
             assertThat(d.size() + e.size()).isEqualTo(LARGE / 2 + LARGE + 1);
         }
-        assertThat(StoragePool.drain()).isGreaterThanOrEqualTo(4L * LARGE);
-        assertThat(StoragePool.heldBytes()).isZero();
+        assertThat(Tensor.releasePooledStorage()).isGreaterThanOrEqualTo(4L * LARGE);
+        assertThat(Tensor.pooledBytes()).isZero();
     }
 
     @Test
@@ -38,5 +45,91 @@ class StoragePoolTest {
         StoragePool.drain();
         Tensor.empty(DType.F64, 1000).close();
         assertThat(StoragePool.heldBytes()).isZero();
+    }
+
+    @Test
+    void roomIsMadeFromTheBlockGivenLongestAgoAndATakenBlockIsNoLongerOld() {
+        StoragePool.drain();
+        // three sizes, closed in the order a, b, c; then a's storage is taken and given back: now the newest
+        Tensor a = Tensor.empty(DType.F32, LARGE);
+        Tensor b = Tensor.empty(DType.F32, LARGE + 1);
+        Tensor c = Tensor.empty(DType.F64, LARGE);
+        a.close();
+        b.close();
+        c.close();
+        Tensor.empty(DType.F32, LARGE).close();
+        long held = StoragePool.heldBytes();
+        assertThat(held).isEqualTo(4L * LARGE + 4L * (LARGE + 1) + 8L * LARGE);
+
+        assertThat(StoragePool.release(1)).as("b, the oldest now, and only b").isEqualTo(4L * (LARGE + 1));
+        try (Tensor again = Tensor.empty(DType.F32, LARGE + 1)) {
+            assertThat(StoragePool.heldBytes()).as("b's size is gone from the pool").isEqualTo(held - 4L * (LARGE + 1));
+        }
+        // the freshly closed [LARGE + 1] is the newest; c is the oldest
+        assertThat(StoragePool.release(1)).isEqualTo(8L * LARGE);
+        assertThat(StoragePool.release(1)).as("then a").isEqualTo(4L * LARGE);
+        try (Tensor x = Tensor.empty(DType.F32, LARGE)) {
+            assertThat(StoragePool.heldBytes()).as("a's size is not pooled any more").isEqualTo(4L * (LARGE + 1));
+        }
+        assertThat(StoragePool.drain()).isEqualTo(4L * (LARGE + 1) + 4L * LARGE);
+        assertThat(StoragePool.heldBytes()).isZero();
+    }
+
+    @Test
+    void severalBlocksOfOneSizeGoOldestFirst() {
+        StoragePool.drain();
+        Tensor first = Tensor.full(DType.F32, 1.0, LARGE);
+        Tensor second = Tensor.full(DType.F32, 2.0, LARGE);
+        long firstAddress = first.pointer().address();
+        long secondAddress = second.pointer().address();
+        first.close();
+        second.close();
+        StoragePool.release(1); // frees the first block
+        try (Tensor t = Tensor.empty(DType.F32, LARGE)) {
+            assertThat(t.pointer().address()).as("the second block remains").isEqualTo(secondAddress)
+                    .isNotEqualTo(firstAddress);
+        }
+        StoragePool.drain();
+    }
+
+    /**
+     * An allocation that would take JavaCPP's total over its maxBytes frees pooled storage first, only as much as
+     * it needs and oldest first (before, JavaCPP's own loop — System.gc() and 100 ms sleeps, ten times — ran
+     * until it failed, and the fallback then emptied the whole pool). In a child JVM with maxBytes = 40 MiB: two
+     * 16 MiB blocks pooled, a third size asked for; only the older block may go.
+     */
+    @Test
+    void anAllocationOverJavaCppsMaxBytesFreesTheOldestPooledBlocksFirst() throws Exception {
+        Path java = Paths.get(System.getProperty("java.home"), "bin", "java");
+        Process proc = new ProcessBuilder(java.toString(), "-Dorg.bytedeco.javacpp.maxBytes=40m",
+                "-cp", System.getProperty("java.class.path"), UnderMaxBytes.class.getName())
+                .redirectErrorStream(true).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(proc.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(proc.exitValue()).as(out).isZero();
+        long older = 4L * UnderMaxBytes.ELEMENTS;
+        long newer = 4L * (UnderMaxBytes.ELEMENTS + 1);
+        assertThat(out).as(out).contains("pooled before " + (older + newer) + "\n")
+                .contains("pooled after " + newer + "\n").contains("kept the newer block true\n");
+    }
+
+    /** The child JVM of {@link #anAllocationOverJavaCppsMaxBytesFreesTheOldestPooledBlocksFirst}. */
+    static final class UnderMaxBytes {
+        static final int ELEMENTS = 4 << 20; // 16 MiB of float32
+
+        public static void main(String[] args) {
+            Tensor older = Tensor.empty(DType.F32, ELEMENTS);
+            Tensor newer = Tensor.empty(DType.F32, ELEMENTS + 1);
+            long newerAddress = newer.pointer().address();
+            older.close();
+            newer.close();
+            System.out.println("pooled before " + StoragePool.heldBytes());
+            try (Tensor third = Tensor.zeros(DType.F32, ELEMENTS + 2)) {
+                System.out.println("pooled after " + StoragePool.heldBytes());
+                try (Tensor again = Tensor.empty(DType.F32, ELEMENTS + 1)) {
+                    System.out.println("kept the newer block " + (again.pointer().address() == newerAddress));
+                }
+            }
+        }
     }
 }
