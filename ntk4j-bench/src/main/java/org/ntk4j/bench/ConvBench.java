@@ -8,12 +8,16 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * {@code ./ntk4j bench conv [--reps R]}: the convolution input gradient (the transposed convolution of the
- * stacked-cotangent backward pass) as ntk4j computes it ({@link Convolution#inputGrad}: tap by tap with GEMMs
- * into dx and no column buffer where {@link Convolution.Geometry#inputGradDirect} holds), against the im2col-era evaluation {@code col2im(dy · Wᵀ)} rebuilt here
+ * stacked-cotangent backward pass) as ntk4j computes it ({@link Convolution#inputGrad}: one GEMM per filter tap
+ * over zero-padded planes where {@link Convolution.Geometry#inputGradPlanes} holds, tap by tap with GEMMs into dx
+ * and no buffer where {@link Convolution.Geometry#inputGradDirect} holds, col2im otherwise), against the
+ * im2col-era evaluation {@code col2im(dy · Wᵀ)} rebuilt here
  * from the same public pieces (one GEMM per chunk of images into a {@code [rows, KH·KW·Cin]} buffer of at most
  * {@link Convolution#COLS_BUDGET} elements, then {@link Convolution#col2im}). Both run interleaved in one JVM,
  * float32, on the same tensors; the report gives the medians, their ratio, the column buffer the old evaluation
- * allocated per call, and the largest relative difference of the two results.
+ * allocated per call less the scratch of this build's path (the planes' scratch is bounded like the column
+ * buffer, so it saves little or nothing), the path taken, and the largest relative difference of the two
+ * results.
  */
 final class ConvBench {
     private ConvBench() {
@@ -27,6 +31,8 @@ final class ConvBench {
         new Shape("cnn(depth=3,channels=32) 16x16, N=16, K=10: 3x3 SAME", 160, 16, 16, 32, 32, 3, 1, 1),
         new Shape("cnn(depth=3,channels=128) 8x8, N=16, K=10: 3x3 SAME", 160, 8, 8, 128, 128, 3, 1, 1),
         new Shape("ResNet-18 layer1 conv 56x56x64, 3x3 s1, batch 16", 16, 56, 56, 64, 64, 3, 1, 1),
+        new Shape("ResNet-18 layer2 conv 28x28x128, 3x3 s1, batch 16", 16, 28, 28, 128, 128, 3, 1, 1),
+        new Shape("ResNet-18 layer3 conv 14x14x256, 3x3 s1, batch 16", 16, 14, 14, 256, 256, 3, 1, 1),
         new Shape("ResNet-18 layer2.0.conv1 56x56x64 -> 128, 3x3 s2, batch 16", 16, 56, 56, 64, 128, 3, 2, 1),
         new Shape("ResNet-18 layer2.0 downsample 1x1 s2 64 -> 128, batch 16", 16, 56, 56, 64, 128, 1, 2, 0),
     };
@@ -44,10 +50,11 @@ final class ConvBench {
                         + "; options: --reps R");
             }
         }
-        System.out.printf(Locale.ROOT, "# conv_input_grad: tap-by-tap GEMMs vs col2im(dy . W^T), float32, %s, "
+        System.out.printf(Locale.ROOT, "# conv_input_grad: this build vs col2im(dy . W^T), float32, %s, "
                 + "load %s, %s, median of %d%n", Machine.cpuModel(), Machine.loadAverage(), Machine.now(), reps);
-        System.out.println("| shape | dy | col2im ms | tap-by-tap ms | speed-up | column buffer saved | max rel diff |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|");
+        System.out.println("| shape | dy | col2im ms | this build ms | speed-up | path | column buffer saved | max rel"
+                + " diff |");
+        System.out.println("|---|---|---:|---:|---:|---|---:|---:|");
         for (Shape s : SHAPES) {
             run(s, reps);
         }
@@ -85,8 +92,10 @@ final class ConvBench {
             double n = Timing.median(newT);
             long bytes = ((g.isPointwise() ? 0 : (long) g.chunkImages() * g.outputPositions() * g.rowLength())
                     - g.inputGradBufferElements()) * 4;
-            System.out.printf(Locale.ROOT, "| %s | [%d, %d, %d, %d] | %.2f | %.2f | %.2fx | %.1f MiB | %.1e |%n",
-                    s.name, s.n, g.oh(), g.ow(), s.cout, o, n, o / n, bytes / 1048576.0, diff);
+            String path = g.inputGradPlanes() ? "padded planes" : g.inputGradDirect() ? "tap by tap"
+                    : g.isPointwise() ? "one GEMM" : "col2im";
+            System.out.printf(Locale.ROOT, "| %s | [%d, %d, %d, %d] | %.2f | %.2f | %.2fx | %s | %.1f MiB | %.1e |%n",
+                    s.name, s.n, g.oh(), g.ow(), s.cout, o, n, o / n, path, bytes / 1048576.0, diff);
         }
     }
 

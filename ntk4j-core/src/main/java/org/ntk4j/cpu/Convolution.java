@@ -36,6 +36,14 @@ public final class Convolution {
      * still gets its own buffer). 2^22 elements: 16 MiB in float32, 32 MiB in float64.
      */
     public static final int COLS_BUDGET = 1 << 22;
+    /**
+     * Largest ratio of padded-plane positions to output positions for which the input gradient takes the
+     * padded-plane path ({@link Geometry#inputGradPlanes}). Measured (`./ntk4j bench conv`, float32, quiet 2-core
+     * Zen 4, against col2im): planes of ratio 1.07 (56×56, 3×3 SAME) 1.33× faster, 1.15 (28×28) 1.07×; 1.27
+     * (16×16) 1.29× but slower than the tap-by-tap path there (8.1 against 6.8 ms); 1.31 (14×14, 256 channels)
+     * 0.92×; 1.56 (8×8) 0.73×.
+     */
+    public static final double PLANE_OVERHEAD = 1.2;
 
     private Convolution() {
     }
@@ -402,6 +410,85 @@ public final class Convolution {
         }
 
         /**
+         * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, with planes of
+         * at most {@link #PLANE_OVERHEAD} times the output positions (the products with padding are done). Each
+         * image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW} positions, and dx is
+         * accumulated in sh·sw planes of that size, one per stride phase of the padded input coordinates (a
+         * polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all positions
+         * of a chunk of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
+         * kw·dw), which is position (oh + ⌊kh·dh/sh⌋, ow + ⌊kw·dw/sw⌋) of phase (kh·dh mod sh, kw·dw mod sw) —
+         * a fixed shift in a fixed plane for all of them (the padding rows and columns of dy are zeros and add
+         * nothing).
+         *
+         * @return true for the padded-plane path
+         */
+        public boolean inputGradPlanes() {
+            return !isPointwise() && (double) planeH() * planeW() <= PLANE_OVERHEAD * outputPositions();
+        }
+
+        /**
+         * Height of the planes of {@link #inputGradPlanes}: oh + ⌊(kh - 1)·dh / sh⌋ (with unit strides the input
+         * height with both paddings).
+         *
+         * @return the plane height
+         */
+        public int planeH() {
+            return oh + (kh - 1) * dh / sh;
+        }
+
+        /**
+         * Width of the planes of {@link #inputGradPlanes}: ow + ⌊(kw - 1)·dw / sw⌋.
+         *
+         * @return the plane width
+         */
+        public int planeW() {
+            return ow + (kw - 1) * dw / sw;
+        }
+
+        /**
+         * Images per chunk on the padded-plane path: as many as keep dy's plane (Cout channels) and dx's phase
+         * planes (Cin channels; {@link #planePhases}) within {@link #COLS_BUDGET} elements, at least one.
+         *
+         * @return the chunk size, 1 to n
+         */
+        public int planeChunk() {
+            return (int) Math.max(1, Math.min(n, COLS_BUDGET / Math.max(1L, planeElements(1))));
+        }
+
+        /**
+         * Elements of the planes of a chunk of {@code images}: images·Hq·Wq·(cout + phases·cin), without the
+         * cout term when the planes are the output's size (dy is then its own plane).
+         *
+         * @param images the images of the chunk
+         * @return the elements
+         */
+        long planeElements(int images) {
+            boolean padded = planeH() != oh || planeW() != ow; // else dy serves as its own plane
+            return (long) images * planeH() * planeW() * ((padded ? cout : 0) + (long) planePhases() * cin);
+        }
+
+        /**
+         * The stride phases of dx that some tap writes, (rows' phases) × (columns' phases): a phase no tap
+         * reaches (a 1×1 window with stride 2 writes one of four) holds only zeros and gets no plane.
+         *
+         * @return the number of phase planes, 1 to sh·sw
+         */
+        public int planePhases() {
+            return phaseCount(phaseRanks(kh, dh, sh)) * phaseCount(phaseRanks(kw, dw, sw));
+        }
+
+        /**
+         * Rows of each tap's GEMM on the padded-plane path for a chunk of {@code images}: every plane position up
+         * to the last image's last real output position, (images - 1)·Hq·Wq + (oh - 1)·Wq + ow.
+         *
+         * @param images the images of the chunk, at least 1
+         * @return the GEMM's rows
+         */
+        public long planeRows(int images) {
+            return (long) (images - 1) * planeH() * planeW() + (long) (oh - 1) * planeW() + ow;
+        }
+
+        /**
          * Whether {@link #inputGrad} takes the direct path, tap by tap with GEMMs that write straight into dx (no
          * buffer, products with padding skipped): for a window that is not pointwise, with unit strides, and with
          * channels narrow enough for GEMMs of at least 16 rows under {@link #directGemmRows}. Otherwise (strided
@@ -411,7 +498,7 @@ public final class Convolution {
          * @return true for the direct path
          */
         public boolean inputGradDirect() {
-            return !isPointwise() && sh == 1 && sw == 1 && directGemmRows() >= 16;
+            return !inputGradPlanes() && !isPointwise() && sh == 1 && sw == 1 && directGemmRows() >= 16;
         }
 
         /**
@@ -431,6 +518,9 @@ public final class Convolution {
          * @return the buffer size, in elements of the operands' dtype
          */
         public long inputGradBufferElements() {
+            if (inputGradPlanes()) {
+                return n == 0 || outputPositions() == 0 ? 0 : planeElements(planeChunk());
+            }
             return inputGradDirect() ? 0 : workspaceElements();
         }
 
@@ -441,6 +531,14 @@ public final class Convolution {
          * @return the multiply-add count, 0 or more
          */
         public long inputGradProducts() {
+            if (inputGradPlanes()) { // every position of each tap's GEMM, padding included
+                if (n == 0 || outputPositions() == 0) {
+                    return 0;
+                }
+                int chunk = planeChunk();
+                long rows = (long) (n / chunk) * planeRows(chunk) + (n % chunk == 0 ? 0 : planeRows(n % chunk));
+                return rows * kh * kw * cin * cout;
+            }
             long pairs = inputGradDirect() ? tapContributions() : (long) outputPositions() * kh * kw;
             return pairs * n * cin * cout;
         }
@@ -583,6 +681,16 @@ public final class Convolution {
             Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
             return dx;
         }
+        if (g.inputGradPlanes()) {
+            Tensor dx = Tensor.zeros(dy.dtype(), dxShape); // positions no window reaches stay zero
+            try {
+                inputGradByPlanes(dy, w, g, dx);
+            } catch (RuntimeException | Error e) {
+                dx.close();
+                throw e;
+            }
+            return dx;
+        }
         if (!g.inputGradDirect()) {
             // col2im(dy · Wᵀ) through a column buffer of at most COLS_BUDGET elements
             Tensor dx = Tensor.empty(dy.dtype(), dxShape);
@@ -609,6 +717,147 @@ public final class Convolution {
             throw e;
         }
         return dx;
+    }
+
+    /**
+     * dx = the transposed convolution of dy through w on padded planes (see {@link Geometry#inputGradPlanes}):
+     * per chunk of images, dy is copied into zero-padded planes P {@code [images, Hq, Wq, Cout]}, and for each
+     * tap (kh, kw) one GEMM adds {@code P[p] · w[kh, kw]ᵀ} to {@code Q[phase][p + qh·Wq + qw]} for every plane
+     * position p up to the chunk's last real output position, where phase = (kh·dh mod sh, kw·dw mod sw), qh =
+     * ⌊kh·dh/sh⌋, qw = ⌊kw·dw/sw⌋ and Q {@code [phases, images, Hq, Wq, Cin]} starts at zero (one plane per phase
+     * some tap writes: {@link Geometry#planePhases}). Then dx[ih, iw] is
+     * Q at padded input (ih + ph, iw + pw): phase ((ih + ph) mod sh, (iw + pw) mod sw), position (⌊(ih + ph)/sh⌋,
+     * ⌊(iw + pw)/sw⌋), or zero where no window reaches (beyond the planes). The GEMMs are long (a chunk's
+     * positions) and split across the cores by {@link Blas#gemm}; the products with padding are done,
+     * (Hq·Wq)/(oh·ow) times the minimum.
+     */
+    /**
+     * For each residue r in [0, s): its rank among the residues t·d mod s (t in [0, k)) that occur, or -1.
+     */
+    static int[] phaseRanks(int k, int d, int s) {
+        int[] rank = new int[s];
+        Arrays.fill(rank, -1);
+        for (int t = 0; t < k; t++) {
+            rank[t * d % s] = 0;
+        }
+        int next = 0;
+        for (int r = 0; r < s; r++) {
+            if (rank[r] == 0) {
+                rank[r] = next++;
+            }
+        }
+        return rank;
+    }
+
+    private static int phaseCount(int[] ranks) {
+        int count = 0;
+        for (int r : ranks) {
+            count += r >= 0 ? 1 : 0;
+        }
+        return count;
+    }
+
+    private static void inputGradByPlanes(Tensor dy, Tensor w, Geometry g, Tensor dx) {
+        int[] rowPhase = phaseRanks(g.kh(), g.dh(), g.sh());
+        int[] colPhase = phaseRanks(g.kw(), g.dw(), g.sw());
+        int colPhases = phaseCount(colPhase);
+        int hq = g.planeH();
+        int wq = g.planeW();
+        int sh = g.sh();
+        int sw = g.sw();
+        int cin = g.cin();
+        int cout = g.cout();
+        long plane = (long) hq * wq;
+        int chunk = g.planeChunk();
+        boolean f32 = dy.dtype() == DType.F32;
+        FloatBuffer yf = f32 ? dy.floats() : null;
+        DoubleBuffer yd = f32 ? null : dy.doubles();
+        FloatBuffer xf = f32 ? dx.floats() : null;
+        DoubleBuffer xd = f32 ? null : dx.doubles();
+        int rowY = g.ow() * cout; // one output row of dy
+        int rowX = g.w() * cin; // one input row of dx
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int images = Math.min(chunk, g.n() - n0);
+            int first = n0;
+            long phaseBlock = images * plane; // positions of one phase's planes, all images
+            // zeroed natively (memset); P's rows oh < OH then take dy's rows, the rest stays zero. Where the
+            // planes are no larger than the output (no tap reaches past it, as a 1×1 strided window), P is dy.
+            boolean padded = hq != g.oh() || wq != g.ow();
+            // one tap on unpadded planes (a 1×1 strided window) writes every row of its one phase plane: no zeroing
+            boolean overwrite = !padded && g.kh() * g.kw() == 1;
+            int qLen = (int) ((long) g.planePhases() * phaseBlock * cin);
+            try (Tensor p = padded ? Tensor.zeros(dy.dtype(), (int) (images * plane * cout)) : null;
+                 Tensor q = overwrite ? Tensor.empty(dy.dtype(), qLen) : Tensor.zeros(dy.dtype(), qLen)) {
+                FloatBuffer qf = f32 ? q.floats() : null;
+                DoubleBuffer qd = f32 ? null : q.doubles();
+                if (padded) {
+                    FloatBuffer pf = f32 ? p.floats() : null;
+                    DoubleBuffer pd = f32 ? null : p.doubles();
+                    Parallel.range(images * g.oh(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowY)),
+                            (lo, hi) -> {
+                                for (int r = lo; r < hi; r++) {
+                                    int image = r / g.oh();
+                                    int row = r % g.oh();
+                                    int dst = (int) ((image * plane + (long) row * wq) * cout);
+                                    int src = ((first + image) * g.oh() + row) * rowY;
+                                    if (f32) {
+                                        pf.put(dst, yf, src, rowY);
+                                    } else {
+                                        pd.put(dst, yd, src, rowY);
+                                    }
+                                }
+                            });
+                }
+                Tensor a = padded ? p : dy;
+                long aOff = padded ? 0 : (long) n0 * plane * cout;
+                int rows = (int) g.planeRows(images);
+                for (int kh = 0; kh < g.kh(); kh++) {
+                    for (int kw = 0; kw < g.kw(); kw++) {
+                        int phase = rowPhase[kh * g.dh() % sh] * colPhases + colPhase[kw * g.dw() % sw];
+                        long shift = (phase * phaseBlock + (long) (kh * g.dh() / sh) * wq + kw * g.dw() / sw) * cin;
+                        Blas.gemm(false, true, rows, cin, cout, 1.0, a, aOff, cout, w,
+                                (long) (kh * g.kw() + kw) * cin * cout, cout, overwrite ? 0.0 : 1.0, q, shift, cin);
+                    }
+                }
+                // dx's images [n0, n0 + images), row by row: with unit horizontal stride a row is one run of Q
+                Parallel.range(images * g.h(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowX)), (lo, hi) -> {
+                    for (int r = lo; r < hi; r++) {
+                        int image = r / g.h();
+                        int ih = r % g.h();
+                        int dst = ((first + image) * g.h() + ih) * rowX;
+                        int ph = ih + g.ph();
+                        int rowQ = ph / sh;
+                        if (rowQ >= hq || rowPhase[ph % sh] < 0) { // below every window, or a phase no tap writes
+                            continue; // dx is zero there already
+                        }
+                        long rowBase = (long) rowPhase[ph % sh] * colPhases * phaseBlock + image * plane
+                                + (long) rowQ * wq;
+                        if (sw == 1) {
+                            int src = (int) ((rowBase + g.pw()) * cin); // iw + pw < Wq for every iw
+                            if (f32) {
+                                xf.put(dst, qf, src, rowX);
+                            } else {
+                                xd.put(dst, qd, src, rowX);
+                            }
+                            continue;
+                        }
+                        for (int iw = 0; iw < g.w(); iw++) {
+                            int pw = iw + g.pw();
+                            int colQ = pw / sw;
+                            int at = dst + iw * cin;
+                            if (colQ < wq && colPhase[pw % sw] >= 0) {
+                                int src = (int) ((colPhase[pw % sw] * phaseBlock + rowBase + colQ) * cin);
+                                if (f32) {
+                                    xf.put(at, qf, src, cin);
+                                } else {
+                                    xd.put(at, qd, src, cin);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        }
     }
 
     /**

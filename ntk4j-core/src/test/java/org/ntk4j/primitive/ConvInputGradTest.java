@@ -44,6 +44,10 @@ class ConvInputGradTest {
         return count * r.n * r.cin * r.cout;
     }
 
+    private static long phases(int k, int dil, int stride) {
+        return java.util.stream.IntStream.range(0, k).map(t -> t * dil % stride).distinct().count();
+    }
+
     static void check(ConvTest.Case c, long seed) {
         Convolution.Window win = new Convolution.Window(c.strides(), c.lo(), c.hi(), c.dil());
         try (Tensor dy = Tensor.randomNormal(DType.F64, seed, c.yShape());
@@ -60,18 +64,42 @@ class ConvInputGradTest {
         ConvInputGrad p = new ConvInputGrad(win, c.in());
         TensorType[] in = {new TensorType(DType.F64, c.yShape()), new TensorType(DType.F64, c.wShape())};
         TensorType out = p.outputType(in);
-        // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
         boolean pointwise = c.kh() * c.kw() == 1 && c.sh() * c.sw() == 1 && c.ph() + c.pw() == 0
                 && c.oh() == c.h() && c.ow() == c.w();
-        boolean direct = !pointwise && c.sh() == 1 && c.sw() == 1 && 16L * c.cin() * c.cout() < (1 << 18);
+        // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 1.2 × OH·OW
+        long hp = c.oh() + (c.kh() - 1L) * c.dh() / c.sh();
+        long wp = c.ow() + (c.kw() - 1L) * c.dw() / c.sw();
+        boolean planes = !pointwise && hp * wp <= 1.2 * c.oh() * c.ow();
+        // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
+        boolean direct = !planes && !pointwise && c.sh() == 1 && c.sw() == 1
+                && 16L * c.cin() * c.cout() < (1 << 18);
         int[] os = c.out();
         long positions = c.n() * (long) (c.d() == 1 ? os[0] : os[0] * os[1]);
-        double products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
+        double products;
+        long buffer;
+        if (planes) {
+            // per chunk of images, each tap one GEMM over the plane positions up to the last real output
+            // dy's plane and one of dx's per stride phase that some tap writes (t·dil mod stride, per axis)
+            // (dy's plane only where it is larger than dy: a 1×1 strided window uses dy itself)
+            boolean padded = hp != c.oh() || wp != c.ow();
+            long perImage = hp * wp * ((padded ? c.cout() : 0)
+                    + phases(c.kh(), c.dh(), c.sh()) * phases(c.kw(), c.dw(), c.sw()) * c.cin());
+            long chunk = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
+            long rows = 0;
+            for (long n0 = 0; n0 < c.n(); n0 += chunk) {
+                long images = Math.min(chunk, c.n() - n0);
+                rows += (images - 1) * hp * wp + (c.oh() - 1L) * wp + c.ow();
+            }
+            products = (double) rows * c.kh() * c.kw() * c.cin() * c.cout();
+            buffer = chunk * perImage;
+        } else {
+            products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
+            // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements
+            long perImage = positions / c.n() * c.kh() * c.kw() * c.cin();
+            long images = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
+            buffer = direct || pointwise ? 0 : images * perImage;
+        }
         assertThat(p.flops(in, out)).as("flops %s", c).isEqualTo(2.0 * products);
-        // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements (none pointwise)
-        long perImage = positions / c.n() * c.kh() * c.kw() * c.cin();
-        long images = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
-        long buffer = direct || pointwise ? 0 : images * perImage;
         assertThat(p.workspaceBytes(in, out)).as("scratch %s", c).isEqualTo(buffer * 8);
         // and it is what the kernel allocates besides dx, measured
         try (Tensor dy = Tensor.randomNormal(DType.F64, seed, c.yShape());
@@ -134,6 +162,29 @@ class ConvInputGradTest {
                 new int[] {0, 0}, one), 4);
         check(new ConvTest.Case(1, 64, new int[] {5}, 16, 16, new int[] {3}, new int[] {1}, new int[] {2},
                 new int[] {0}, new int[] {2}), 5);
+        // padded planes (unit strides, large planes): SAME, VALID, lopsided and dilated padding, 1-D, and a 1-D case
+        // of two chunks (planes of 2·100,002 elements: 20 images a chunk under COLS_BUDGET, then 10)
+        check(new ConvTest.Case(2, 3, new int[] {24, 24}, 5, 7, new int[] {3, 3}, one, one, one, one), 10);
+        check(new ConvTest.Case(2, 2, new int[] {30, 30}, 6, 4, new int[] {3, 3}, one, new int[] {0, 0},
+                new int[] {0, 0}, one), 11);
+        check(new ConvTest.Case(2, 2, new int[] {30, 31}, 3, 5, new int[] {3, 2}, one, new int[] {2, 0},
+                new int[] {0, 1}, one), 12);
+        check(new ConvTest.Case(2, 2, new int[] {48, 48}, 4, 4, new int[] {3, 3}, one, new int[] {2, 2},
+                new int[] {2, 2}, new int[] {2, 2}), 13);
+        check(new ConvTest.Case(1, 5, new int[] {64}, 8, 6, new int[] {5}, new int[] {1}, new int[] {2},
+                new int[] {2}, new int[] {1}), 14);
+        check(new ConvTest.Case(1, 30, new int[] {100_000}, 1, 1, new int[] {3}, new int[] {1}, new int[] {1},
+                new int[] {1}, new int[] {1}), 15);
+        // strided planes (sh·sw phase planes): 1×1 and 3×3 stride 2, stride 3 with dilation, uneven strides, an input
+        // whose last rows and columns no window reaches
+        check(new ConvTest.Case(2, 3, new int[] {28, 28}, 6, 5, one, new int[] {2, 2}, new int[] {0, 0},
+                new int[] {0, 0}, one), 16);
+        check(new ConvTest.Case(2, 2, new int[] {56, 56}, 4, 6, new int[] {3, 3}, new int[] {2, 2}, one, one, one),
+                17);
+        check(new ConvTest.Case(2, 2, new int[] {61, 58}, 3, 4, new int[] {3, 3}, new int[] {3, 2},
+                new int[] {1, 0}, new int[] {2, 1}, new int[] {2, 1}), 18);
+        check(new ConvTest.Case(1, 3, new int[] {203}, 5, 3, new int[] {3}, new int[] {2}, new int[] {0},
+                new int[] {0}, new int[] {1}), 19);
         // wide channels: GEMMs cut at directGemmRows (26 rows for 100·100), by image rows, by images, merged rows
         check(new ConvTest.Case(2, 2, new int[] {8, 30}, 100, 100, new int[] {3, 3}, one, one, one, one), 7);
         check(new ConvTest.Case(2, 30, new int[] {3, 3}, 100, 100, new int[] {3, 3}, one, one, one, one), 8);
