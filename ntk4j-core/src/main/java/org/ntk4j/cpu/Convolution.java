@@ -24,11 +24,13 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). The input gradient (transposed convolution) with unit strides and Cin·Cout below 2^14
- * ({@link Geometry#inputGradDirect}) goes tap by tap instead: it adds {@code dy · w[kh, kw]ᵀ} straight into the
- * shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without
- * the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1
- * window with unit strides and no padding is one GEMM in all three kernels.
+ * for BLAS). The input gradient (transposed convolution) of a large image ({@link Geometry#inputGradPlanes})
+ * goes through zero-padded planes: one GEMM per filter tap over a chunk of images, shifted into an accumulation
+ * plane per stride phase; of a smaller one with unit strides and Cin·Cout below 2^14
+ * ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight into the shifted rows
+ * of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without the products
+ * with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1 window with unit
+ * strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {
     /**
@@ -490,10 +492,11 @@ public final class Convolution {
 
         /**
          * Whether {@link #inputGrad} takes the direct path, tap by tap with GEMMs that write straight into dx (no
-         * buffer, products with padding skipped): for a window that is not pointwise, with unit strides, and with
-         * channels narrow enough for GEMMs of at least 16 rows under {@link #directGemmRows}. Otherwise (strided
-         * or wide; measured slower tap by tap) it is {@code col2im(dy · Wᵀ)} through the column buffer
-         * ({@link #workspaceElements}), or one GEMM for a pointwise window.
+         * buffer, products with padding skipped): for a window that is not pointwise and not on the padded-plane
+         * path ({@link #inputGradPlanes}, large images), with unit strides, and with channels narrow enough for
+         * GEMMs of at least 16 rows under {@link #directGemmRows}. Otherwise (strided or wide; measured slower tap
+         * by tap) it is {@code col2im(dy · Wᵀ)} through the column buffer ({@link #workspaceElements}), or one
+         * GEMM for a pointwise window.
          *
          * @return true for the direct path
          */
@@ -649,7 +652,8 @@ public final class Convolution {
      * dx = the input gradient (transposed convolution) of dy {@code [N] + OS + [Cout]} through the filter
      * w {@code KS + [Cin, Cout]}, for an input of spatial shape {@code inSpatial}:
      * {@code dx[n, ih, iw] = Σ dy[n, oh, ow] · w[kh, kw]ᵀ} over oh·sh - ph + kh·dh = ih, ow·sw - pw + kw·dw = iw,
-     * tap by tap where {@link Geometry#inputGradDirect} holds (no buffer), else {@code col2im(dy · Wᵀ)}.
+     * on padded planes where {@link Geometry#inputGradPlanes} holds, tap by tap where
+     * {@link Geometry#inputGradDirect} holds (no buffer), else {@code col2im(dy · Wᵀ)}.
      *
      * @param dy the output cotangent {@code [N] + OS + [Cout]}, OS the output spatial shape of the forward
      *           convolution; not closed
@@ -681,27 +685,13 @@ public final class Convolution {
             Blas.gemm(false, true, m, g.cin(), g.cout(), 1.0, dy, 0, g.cout(), w, 0, g.cout(), 0.0, dx, 0, g.cin());
             return dx;
         }
-        if (g.inputGradPlanes()) {
-            Tensor dx = Tensor.zeros(dy.dtype(), dxShape); // positions no window reaches stay zero
+        if (g.inputGradPlanes() || g.inputGradDirect()) {
+            Tensor dx = Tensor.zeros(dy.dtype(), dxShape); // accumulated into; what no window reaches stays zero
             try {
-                inputGradByPlanes(dy, w, g, dx);
-            } catch (RuntimeException | Error e) {
-                dx.close();
-                throw e;
-            }
-            return dx;
-        }
-        if (!g.inputGradDirect()) {
-            // col2im(dy · Wᵀ) through a column buffer of at most COLS_BUDGET elements
-            Tensor dx = Tensor.empty(dy.dtype(), dxShape);
-            int chunk = g.chunkImages();
-            int ohw = g.outputPositions();
-            try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
-                for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-                    int n1 = Math.min(g.n(), n0 + chunk);
-                    Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
-                            g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
-                    col2im(cols, g, n0, n1, dx);
+                if (g.inputGradPlanes()) {
+                    inputGradByPlanes(dy, w, g, dx);
+                } else {
+                    inputGradByTaps(dy, w, g, dx);
                 }
             } catch (RuntimeException | Error e) {
                 dx.close();
@@ -709,9 +699,17 @@ public final class Convolution {
             }
             return dx;
         }
-        Tensor dx = Tensor.zeros(dy.dtype(), dxShape);
-        try {
-            inputGradByTaps(dy, w, g, dx);
+        // col2im(dy · Wᵀ) through a column buffer of at most COLS_BUDGET elements
+        Tensor dx = Tensor.empty(dy.dtype(), dxShape);
+        int chunk = g.chunkImages();
+        int ohw = g.outputPositions();
+        try (Tensor cols = Tensor.empty(dy.dtype(), chunk * ohw, rowLen)) {
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int n1 = Math.min(g.n(), n0 + chunk);
+                Blas.gemm(false, true, (n1 - n0) * ohw, rowLen, g.cout(), 1.0, dy, (long) n0 * ohw * g.cout(),
+                        g.cout(), w, 0, g.cout(), 0.0, cols, 0, rowLen);
+                col2im(cols, g, n0, n1, dx);
+            }
         } catch (RuntimeException | Error e) {
             dx.close();
             throw e;
