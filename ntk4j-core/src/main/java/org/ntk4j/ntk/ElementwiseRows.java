@@ -53,6 +53,10 @@ final class ElementwiseRows {
         int[] ps = c.parameterValue().shape();
         Tensor delta = pass.delta(c); // [O, N, ...]
         org.ntk4j.graph.FlopCount.add(rule.rowFlops(pass.o, c.equation.output().type()));
+        Tensor fused = fusedRows(delta, mul ? pass.operand(other) : null, mul, sign, summedAxes);
+        if (fused != null) {
+            return fused.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, ps));
+        }
         Tensor r;
         if (mul) {
             r = Elementwise.binary(Elementwise.BinaryOp.MUL, delta, pass.operand(other));
@@ -68,6 +72,40 @@ final class ElementwiseRows {
             r.close();
         }
         return reduced.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, ps));
+    }
+
+    /**
+     * The rows Σ over contiguous summed axes of δ (times the other operand for a product, times the sign for a
+     * difference) in one pass, with no tensor as large as δ ({@link Reduce#sumOfProducts}); null when the axes
+     * are not one contiguous run or the other operand does not broadcast over δ's leading axes alone (the
+     * general path then forms the product and reduces it).
+     */
+    private static Tensor fusedRows(Tensor delta, Tensor other, boolean mul, double sign, int[] summedAxes) {
+        if (summedAxes.length == 0) {
+            return null;
+        }
+        int from = summedAxes[0];
+        for (int i = 1; i < summedAxes.length; i++) {
+            if (summedAxes[i] != from + i) {
+                return null;
+            }
+        }
+        int to = from + summedAxes.length;
+        if (mul) {
+            int lead = delta.rank() - other.rank();
+            if (lead < 0 || lead > from || other.dtype() != delta.dtype() || !java.util.Arrays.equals(other.shape(),
+                    java.util.Arrays.copyOfRange(delta.shape(), lead, delta.rank()))) {
+                return null;
+            }
+            return Reduce.sumOfProducts(delta, other, from, to);
+        }
+        Tensor sum = Reduce.sumOfProducts(delta, null, from, to);
+        if (sign == 1) {
+            return sum;
+        }
+        try (Tensor s = sum) {
+            return Elementwise.map(s, v -> sign * v);
+        }
     }
 
     /** FLOPs of {@link #rows} for an add/sub/mul consumer at O cotangents: the consumer rule's own count. */

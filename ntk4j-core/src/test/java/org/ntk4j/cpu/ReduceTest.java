@@ -164,4 +164,42 @@ class ReduceTest {
             }
         }
     }
+
+    /**
+     * {@link Reduce#sumOfProducts}: a batch norm's rows Σ_spatial δ ⊙ x̂, δ [O, N, H, W, C] and x̂ [N, H, W, C],
+     * are exactly (float64: the same products summed in the same order) the product formed and then reduced, and
+     * so is the plain sum; by hand on [2, 3, 2]; and the call allocates nothing but its result (the product and
+     * the reduction's moved copy were each as large as δ).
+     */
+    @Test
+    void sumOfProductsIsTheReducedProductWithoutItsTemporaries() {
+        try (Tensor delta = Tensor.randomNormal(DType.F64, 7, 3, 2, 5, 6, 4);
+             Tensor xhat = Tensor.randomNormal(DType.F64, 8, 2, 5, 6, 4);
+             Tensor product = Elementwise.binary(Elementwise.BinaryOp.MUL, delta, xhat);
+             Tensor expected = Reduce.reduce(Kind.SUM, product, new int[] {2, 3});
+             Tensor expectedSum = Reduce.reduce(Kind.SUM, delta, new int[] {2, 3})) {
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor rows = Reduce.sumOfProducts(delta, xhat, 2, 4)) {
+                assertThat(Tensor.peakBytes() - base).as("only the result").isEqualTo(rows.bytes());
+                assertThat(rows.shape()).containsExactly(3, 2, 4);
+                assertThat(rows.toDoubleArray()).containsExactly(expected.toDoubleArray());
+            }
+            try (Tensor sum = Reduce.sumOfProducts(delta, null, 2, 4)) {
+                assertThat(sum.toDoubleArray()).containsExactly(expectedSum.toDoubleArray());
+            }
+        }
+        // by hand: x[i][j][k] = 100 i + 10 j + k summed over j, times y = 1 at k = 0 and 2 at k = 1
+        try (Tensor x = Tensor.of(DType.F32, X, 2, 3, 2); Tensor y = Tensor.of(DType.F32, d(1, 2, 1, 2, 1, 2), 3, 2);
+             Tensor r = Reduce.sumOfProducts(x, y, 1, 2); Tensor plain = Reduce.sumOfProducts(x, null, 1, 3)) {
+            assertValues(r, new int[] {2, 2}, d(30, 66, 330, 666), 0);
+            assertValues(plain, new int[] {2}, d(63, 663), 0);
+        }
+        try (Tensor x = Tensor.zeros(DType.F64, 2, 3, 4); Tensor y = Tensor.zeros(DType.F64, 3, 5)) {
+            assertThatThrownBy(() -> Reduce.sumOfProducts(x, y, 1, 2)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("y [3, 5] must be the trailing shape of x [2, 3, 4]");
+            assertThatThrownBy(() -> Reduce.sumOfProducts(x, null, 2, 2)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("summed axes [2, 2) of [2, 3, 4]");
+        }
+    }
 }
