@@ -465,8 +465,17 @@ public final class Convolution {
          * @return the elements
          */
         long planeElements(int images) {
-            boolean padded = planeH() != oh || planeW() != ow; // else dy serves as its own plane
-            return (long) images * planeH() * planeW() * ((padded ? cout : 0) + (long) planePhases() * cin);
+            return (long) images * planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin);
+        }
+
+        /**
+         * Whether the planes are larger than the output (some tap reaches past it), so that dy needs a padded
+         * copy; otherwise (a 1×1 strided window, say) dy serves as its own plane.
+         *
+         * @return true when dy is copied into padded planes
+         */
+        public boolean planesPadded() {
+            return planeH() != oh || planeW() != ow;
         }
 
         /**
@@ -780,7 +789,7 @@ public final class Convolution {
             long phaseBlock = images * plane; // positions of one phase's planes, all images
             // zeroed natively (memset); P's rows oh < OH then take dy's rows, the rest stays zero. Where the
             // planes are no larger than the output (no tap reaches past it, as a 1×1 strided window), P is dy.
-            boolean padded = hq != g.oh() || wq != g.ow();
+            boolean padded = g.planesPadded();
             // one tap on unpadded planes (a 1×1 strided window) writes every row of its one phase plane: no zeroing
             boolean overwrite = !padded && g.kh() * g.kw() == 1;
             int qLen = (int) ((long) g.planePhases() * phaseBlock * cin);
@@ -798,11 +807,7 @@ public final class Convolution {
                                     int row = r % g.oh();
                                     int dst = (int) ((image * plane + (long) row * wq) * cout);
                                     int src = ((first + image) * g.oh() + row) * rowY;
-                                    if (f32) {
-                                        pf.put(dst, yf, src, rowY);
-                                    } else {
-                                        pd.put(dst, yd, src, rowY);
-                                    }
+                                    copyRun(f32, pf, pd, dst, yf, yd, src, rowY);
                                 }
                             });
                 }
@@ -832,11 +837,7 @@ public final class Convolution {
                                 + (long) rowQ * wq;
                         if (sw == 1) {
                             int src = (int) ((rowBase + g.pw()) * cin); // iw + pw < Wq for every iw
-                            if (f32) {
-                                xf.put(dst, qf, src, rowX);
-                            } else {
-                                xd.put(dst, qd, src, rowX);
-                            }
+                            copyRun(f32, xf, xd, dst, qf, qd, src, rowX);
                             continue;
                         }
                         for (int iw = 0; iw < g.w(); iw++) {
@@ -845,11 +846,7 @@ public final class Convolution {
                             int at = dst + iw * cin;
                             if (colQ < wq && colPhase[pw % sw] >= 0) {
                                 int src = (int) ((colPhase[pw % sw] * phaseBlock + rowBase + colQ) * cin);
-                                if (f32) {
-                                    xf.put(at, qf, src, cin);
-                                } else {
-                                    xd.put(at, qd, src, cin);
-                                }
+                                copyRun(f32, xf, xd, at, qf, qd, src, cin);
                             }
                         }
                     }
@@ -1077,10 +1074,8 @@ public final class Convolution {
                         int iw = iwBase + k * g.dw();
                         if (iw < 0 || iw >= w) {
                             zero(f32, cf, cd, dst, c);
-                        } else if (f32) {
-                            cf.put(dst, xf, (inRow + iw) * c, c);
                         } else {
-                            cd.put(dst, xd, (inRow + iw) * c, c);
+                            copyRun(f32, cf, cd, dst, xf, xd, (inRow + iw) * c, c);
                         }
                     }
                 }
@@ -1203,6 +1198,16 @@ public final class Convolution {
         if (cols.size() < needed) {
             throw new IllegalArgumentException(op + ": the column buffer " + Shapes.str(cols.shape()) + " holds "
                     + cols.size() + " elements, " + needed + " are needed");
+        }
+    }
+
+    /** Copies {@code n} elements from {@code src} of the source buffer of the dtype to {@code dst} of its target. */
+    private static void copyRun(boolean f32, FloatBuffer toF, DoubleBuffer toD, int dst, FloatBuffer fromF,
+                                DoubleBuffer fromD, int src, int n) {
+        if (f32) {
+            toF.put(dst, fromF, src, n);
+        } else {
+            toD.put(dst, fromD, src, n);
         }
     }
 

@@ -40,8 +40,7 @@ public final class Reduce {
                     + Shapes.str(x.shape()));
         }
         int lead = y == null ? 0 : rank - y.rank();
-        if (y != null && (lead < 0 || lead > from || y.dtype() != x.dtype() || !java.util.Arrays.equals(y.shape(),
-                java.util.Arrays.copyOfRange(x.shape(), lead, rank)))) {
+        if (y != null && !broadcastsOverLeading(x, y, from)) {
             throw new IllegalArgumentException("sum_of_products: y " + Shapes.str(y.shape()) + " must be the trailing"
                     + " shape of x " + Shapes.str(x.shape()) + " from an axis at most " + from);
         }
@@ -80,6 +79,21 @@ public final class Reduce {
             }
         });
         return out;
+    }
+
+    /**
+     * Whether {@link #sumOfProducts} takes {@code y} with {@code x} summed from axis {@code from}: y of x's dtype,
+     * its shape x's shape from some axis at most {@code from} on.
+     *
+     * @param x the operand
+     * @param y the other operand
+     * @param from the first summed axis
+     * @return true when y broadcasts over x's leading axes alone
+     */
+    public static boolean broadcastsOverLeading(Tensor x, Tensor y, int from) {
+        int lead = x.rank() - y.rank();
+        return lead >= 0 && lead <= from && y.dtype() == x.dtype()
+                && java.util.Arrays.equals(y.shape(), java.util.Arrays.copyOfRange(x.shape(), lead, x.rank()));
     }
 
     /**

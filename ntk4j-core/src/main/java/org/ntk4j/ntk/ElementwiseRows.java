@@ -92,12 +92,8 @@ final class ElementwiseRows {
         }
         int to = from + summedAxes.length;
         if (mul) {
-            int lead = delta.rank() - other.rank();
-            if (lead < 0 || lead > from || other.dtype() != delta.dtype() || !java.util.Arrays.equals(other.shape(),
-                    java.util.Arrays.copyOfRange(delta.shape(), lead, delta.rank()))) {
-                return null;
-            }
-            return Reduce.sumOfProducts(delta, other, from, to);
+            return Reduce.broadcastsOverLeading(delta, other, from) ? Reduce.sumOfProducts(delta, other, from, to)
+                    : null;
         }
         Tensor sum = Reduce.sumOfProducts(delta, null, from, to);
         if (sign == 1) {
