@@ -432,6 +432,23 @@ public final class CostModel {
     }
 
     /**
+     * NTK-vector products in their smallest steps, one basis vector each: the least memory the method can run in
+     * (what a budget must at least hold for {@link #estimate(Method, long)} to fit it).
+     *
+     * @return the estimate of one basis vector per step (the untiled estimate when it cannot run at all)
+     */
+    synchronized Estimate smallestVectorProductSteps() {
+        Estimate whole = estimate(Method.NTK_VECTOR_PRODUCTS);
+        if (whole.flops() == Double.POSITIVE_INFINITY) {
+            return whole;
+        }
+        long full = bytes((long) Shapes.size(f1) * Shapes.size(f2));
+        long oneVector = VpPlan.peak(side(n1), side(n2), 1, false, full);
+        Estimate e = estimate(Method.NTK_VECTOR_PRODUCTS, oneVector);
+        return e.peakBytes() < whole.peakBytes() ? e : whole;
+    }
+
+    /**
      * The table of costs and the choice, as printed by {@code ntk4j explain}; never throws for a budget that
      * nothing fits, it says so in the text instead.
      *

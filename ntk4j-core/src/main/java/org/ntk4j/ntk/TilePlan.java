@@ -190,6 +190,8 @@ public final class TilePlan implements Serializable {
     private final int workers;
     /** The memory budget planned for, in bytes. */
     private final long budgetBytes;
+    /** The budget each block is sized to ({@link #blockBudgetBytes()}), or {@link Long#MAX_VALUE}. */
+    private final long blockBudgetBytes;
     /** Predicted peak of the tiled run, in bytes. */
     private final long predictedPeakBytes;
     /** Each tile's share of the untiled kernel's FLOPs, in the order of {@link #tiles}. */
@@ -201,7 +203,7 @@ public final class TilePlan implements Serializable {
 
     TilePlan(KernelKind kind, Method method, DType dtype, int[] perExample, int n1, int n2, boolean symmetric,
              int[] shape, int[] rowBounds, int[] columnBounds, int[] mirror, int workers, long budgetBytes,
-             long predictedPeakBytes, double[] tileFlops, boolean tileable) {
+             long blockBudgetBytes, long predictedPeakBytes, double[] tileFlops, boolean tileable) {
         this.kind = kind.toString();
         this.kindSeed = kind.seed();
         this.method = method;
@@ -216,6 +218,7 @@ public final class TilePlan implements Serializable {
         this.mirror = mirror.clone();
         this.workers = workers;
         this.budgetBytes = budgetBytes;
+        this.blockBudgetBytes = blockBudgetBytes;
         this.predictedPeakBytes = predictedPeakBytes;
         this.tileFlops = tileFlops.clone();
         this.tileable = tileable;
@@ -395,6 +398,18 @@ public final class TilePlan implements Serializable {
     }
 
     /**
+     * The memory budget each block's computation is sized to, or {@link Long#MAX_VALUE} when blocks run whole.
+     * Finite only for NTK-vector products whose whole block would not fit: each block then runs over tiles of
+     * basis vectors sized to this budget ({@link CostModel#estimate(Method, long)}), the same tiles in every
+     * process that computes the plan's blocks, whatever its own budget or number of workers.
+     *
+     * @return the per-block budget in bytes, or {@link Long#MAX_VALUE}
+     */
+    public long blockBudgetBytes() {
+        return blockBudgetBytes;
+    }
+
+    /**
      * Predicted peak of the tiled run: the inputs plus, per worker, the cost model's peak for one block (its
      * prepared tiles, the method's intermediates, the block) and the block's mirror.
      *
@@ -480,7 +495,9 @@ public final class TilePlan implements Serializable {
         return String.format(Locale.ROOT, "%d tile%s of %d × %d (grid %d × %d%s), method %s, %d worker%s, predicted "
                         + "peak %s of the %s budget, %.3g FLOPs", tiles.size(), tiles.size() == 1 ? "" : "s",
                 rowTile(), columnTile(), rowBounds.length - 1, columnBounds.length - 1,
-                symmetric ? ", upper triangle mirrored" : "", method.shortName(), workers, workers == 1 ? "" : "s",
+                symmetric ? ", upper triangle mirrored" : "", method.shortName()
+                        + (blockBudgetBytes == Long.MAX_VALUE ? "" : " (each block in tiles of basis vectors within "
+                        + CostModel.human(blockBudgetBytes) + ")"), workers, workers == 1 ? "" : "s",
                 CostModel.human(predictedPeakBytes), CostModel.human(budgetBytes), flops());
     }
 

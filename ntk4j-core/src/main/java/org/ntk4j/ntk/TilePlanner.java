@@ -23,6 +23,14 @@ import org.ntk4j.tensor.Shapes;
  * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile
  * work), and with AUTO the method whose whole tiled run has the fewest predicted FLOPs among those that fit. When
  * x2 = x1, with T tiles per side, only the T(T+1)/2 tiles on and above the diagonal are computed.
+ *
+ * <p>A block of NTK-vector products that does not fit whole runs over tiles of basis vectors sized to what the
+ * budget leaves it — (budget − inputs − the mirror) / {@link #SAFETY}, for one worker — as the untiled kernel
+ * does within its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224
+ * image, whose whole block needs 14.8 GiB, is computed in 4.5 GiB that way. That per-block budget is part of the
+ * plan ({@link TilePlan#blockBudgetBytes()}), so every process computes the same basis tiles. Structured
+ * derivatives in output chunks, the other within-budget form of the untiled kernel, pair chunks of outputs rather
+ * than examples and are not run on tiles: a block of them is planned whole.
  */
 public final class TilePlanner {
     /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
@@ -50,6 +58,8 @@ public final class TilePlanner {
     private long budget;
     private int tile;
     private int workers = 1;
+    /** A per-block budget fixed by the caller (a resumed run's), or 0: derived from the budget. */
+    private long blockBudget;
 
     private TilePlanner(EmpiricalNtk ntk, KernelKind kind) {
         this.ntk = ntk;
@@ -117,6 +127,23 @@ public final class TilePlanner {
     }
 
     /**
+     * Fixes the budget each block of NTK-vector products is sized to (a resumed run's recorded
+     * {@link TilePlan#blockBudgetBytes()}, so that it computes the same basis tiles), instead of deriving it from
+     * the memory budget; {@link Long#MAX_VALUE}: blocks run whole. The plan still has to fit the memory budget.
+     *
+     * @param bytes the per-block budget in bytes, or {@link Long#MAX_VALUE}
+     * @return this planner (which is mutable)
+     * @throws IllegalArgumentException if {@code bytes} &lt; 1
+     */
+    public TilePlanner blockBudget(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("block budget: must be positive, got " + bytes);
+        }
+        this.blockBudget = bytes;
+        return this;
+    }
+
+    /**
      * The plan for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1), each of shape {@code perExample}.
      *
      * @param n1 number of examples of x1, at least 1
@@ -159,23 +186,30 @@ public final class TilePlanner {
         String tooBig = null;
         for (Method m : methods) {
             if (!tileable) {
-                long need = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false);
-                if (need < smallest) {
-                    smallest = need;
+                // the one block is the untiled kernel, which holds the inputs itself
+                long bb = blockBudget > 0 ? blockBudget : m != Method.NTK_VECTOR_PRODUCTS
+                        || inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, Long.MAX_VALUE) <= budget
+                        ? Long.MAX_VALUE : Math.max(1, budget - inputBytes);
+                long need = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, bb);
+                long least = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, SMALLEST);
+                if (least < smallest) {
+                    smallest = least;
                     smallestMethod = m;
                 }
                 if (need <= budget) {
                     TilePlan p = build(m, n1, n2, perExample, dtype, shape, new int[] {0, n1},
-                            new int[] {0, m2}, axes, 1, need, costs, false);
+                            new int[] {0, m2}, axes, 1, need, bb, costs, false);
                     best = better(best, p);
                 }
                 continue;
             }
             int maxT = Math.max(n1, m2);
             int minT = Math.min(QUANTUM, maxT);
-            long needOne = peak(costs, m, minT, n1, m2, symmetric, inputBytes, 1);
-            if (needOne < smallest) {
-                smallest = needOne;
+            long needOne = peak(costs, m, minT, n1, m2, symmetric, inputBytes, 1,
+                    blockBudget(costs, m, minT, n1, m2, symmetric, inputBytes));
+            long least = peak(costs, m, minT, n1, m2, symmetric, inputBytes, 1, SMALLEST);
+            if (least < smallest) {
+                smallest = least;
                 smallestMethod = m;
             }
             // the grid depends on the problem, the budget and the machine's cores, never on the workers asked
@@ -184,9 +218,10 @@ public final class TilePlanner {
             int t;
             if (tile > 0) {
                 t = Math.min(roundUp(tile), maxT);
-                if (peak(costs, m, t, n1, m2, symmetric, inputBytes, 1) > budget) {
-                    tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
-                            + CostModel.human(peak(costs, m, t, n1, m2, symmetric, inputBytes, 1))
+                long need = peak(costs, m, t, n1, m2, symmetric, inputBytes, 1,
+                        blockBudget(costs, m, t, n1, m2, symmetric, inputBytes));
+                if (need > budget) {
+                    tooBig = "--tile " + tile + " with method " + m.shortName() + " needs " + CostModel.human(need)
                             + " but the budget is " + CostModel.human(budget);
                     continue;
                 }
@@ -199,7 +234,9 @@ public final class TilePlanner {
                 int hi = (maxT + QUANTUM - 1) / QUANTUM;
                 while (lo < hi) {
                     int mid = lo + (hi - lo + 1) / 2;
-                    if (peak(costs, m, Math.min(mid * QUANTUM, maxT), n1, m2, symmetric, inputBytes, 1) <= budget) {
+                    int tm = Math.min(mid * QUANTUM, maxT);
+                    if (peak(costs, m, tm, n1, m2, symmetric, inputBytes, 1,
+                            blockBudget(costs, m, tm, n1, m2, symmetric, inputBytes)) <= budget) {
                         lo = mid;
                     } else {
                         hi = mid - 1;
@@ -209,12 +246,14 @@ public final class TilePlanner {
             }
             int[] rows = bounds(n1, t);
             int[] cols = symmetric ? rows : bounds(m2, t);
+            // sized for one worker, so that the blocks' bits never depend on the workers asked for
+            long bb = blockBudget(costs, m, t, n1, m2, symmetric, inputBytes);
             int w = Math.min(workers, TilePlan.enumerate(rows, cols, symmetric).size());
-            while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w) > budget) {
+            while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb) > budget) {
                 w--; // fewer tiles at once rather than other tiles
             }
             TilePlan p = build(m, n1, n2, perExample, dtype, shape, rows, cols, axes, w,
-                    peak(costs, m, t, n1, m2, symmetric, inputBytes, w), costs, true);
+                    peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb), bb, costs, true);
             best = better(best, p);
         }
         if (best == null) {
@@ -272,9 +311,33 @@ public final class TilePlanner {
         return b;
     }
 
-    /** Predicted peak of a run with t × t tiles and w workers (see the class comment). */
+    /** {@link Costs#blockPeak}'s block budget for NTK-vector products in their smallest steps. */
+    private static final long SMALLEST = 0;
+
+    /**
+     * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method is NTK-vector
+     * products and its whole block does not fit; then what the budget leaves one worker's block, less the margin.
+     */
+    private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes) {
+        if (blockBudget > 0) {
+            return blockBudget;
+        }
+        if (m != Method.NTK_VECTOR_PRODUCTS || kind.sketched()
+                || peak(costs, m, t, n1, n2, symmetric, inputBytes, 1, Long.MAX_VALUE) <= budget) {
+            return Long.MAX_VALUE;
+        }
+        int r = Math.min(t, n1);
+        long mirror = symmetric && r < n1 ? (long) r * r * costs.tail * costs.dtype.bytes() : 0;
+        long room = (long) ((budget - inputBytes - mirror) / SAFETY);
+        return room >= 1 ? room : Long.MAX_VALUE;
+    }
+
+    /**
+     * Predicted peak of a run with t × t tiles, w workers and blocks sized to {@code blockBudget} (see the class
+     * comment).
+     */
     private static long peak(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
-                             int w) {
+                             int w, long blockBudget) {
         int r = Math.min(t, n1);
         int c = Math.min(t, n2);
         long block = (long) r * c * costs.tail * costs.dtype.bytes();
@@ -283,30 +346,32 @@ public final class TilePlanner {
         }
         long per;
         if (symmetric) {
-            per = costs.blockPeak(m, r, 0, true);
+            per = costs.blockPeak(m, r, 0, true, blockBudget);
             if (r < n1) {
-                per = Math.max(per, costs.blockPeak(m, r, r, true) + block); // an off-diagonal block and its mirror
+                // an off-diagonal block and its mirror
+                per = Math.max(per, costs.blockPeak(m, r, r, true, blockBudget) + block);
             }
         } else {
-            per = costs.blockPeak(m, r, c, true);
+            per = costs.blockPeak(m, r, c, true, blockBudget);
         }
         return inputBytes + w * per;
     }
 
     private TilePlan build(Method m, int n1, int n2, int[] perExample, DType dtype, int[] shape, int[] rows,
-                           int[] cols, KernelAxes axes, int w, long peak, Costs costs, boolean tileable) {
+                           int[] cols, KernelAxes axes, int w, long peak, long blockBudget, Costs costs,
+                           boolean tileable) {
         boolean symmetric = n2 == 0;
         List<TilePlan.Tile> tiles = TilePlan.enumerate(rows, cols, symmetric);
-        // each tile's share, by entries, of the untiled kernel's predicted FLOPs: rates achieved by tiled runs
-        // compare with the untiled run's, whatever work the tiles repeat
-        double whole = costs.flops(m, n1, n2)[0];
+        // each tile's share, by entries, of the untiled kernel's predicted FLOPs (within the per-block budget):
+        // rates achieved by tiled runs compare with the untiled run's, whatever work the tiles repeat
+        double whole = costs.estimate(m, n1, n2, blockBudget).flops();
         double entries = (double) n1 * (symmetric ? n1 : n2);
         double[] flops = new double[tiles.size()];
         for (TilePlan.Tile tl : tiles) {
             flops[tl.index()] = whole * (double) tl.rows() * tl.columns() * (tl.mirrored() ? 2 : 1) / entries;
         }
         return new TilePlan(kind, m, dtype, perExample, n1, symmetric ? n1 : n2, symmetric, shape, rows, cols,
-                axes.mirrorPermutation(), w, budget, peak, flops, tileable);
+                axes.mirrorPermutation(), w, budget, blockBudget, peak, flops, tileable);
     }
 
     /** Cost model estimates per block shape, cached (the planner asks for the same shapes many times). */
@@ -324,17 +389,26 @@ public final class TilePlanner {
             this.tail = tail;
         }
 
-        CostModel.Estimate estimate(Method m, int r, int c) {
-            return cache.computeIfAbsent(m + " " + r + " " + c,
-                k -> plain.costModel(r, c, perExample, dtype).estimate(m));
+        /**
+         * The estimate of a block r × c run whole ({@code blockBudget} {@link Long#MAX_VALUE}), within
+         * {@code blockBudget} bytes, or in its smallest steps ({@link #SMALLEST}; NTK-vector products only).
+         */
+        CostModel.Estimate estimate(Method m, int r, int c, long blockBudget) {
+            return cache.computeIfAbsent(m + " " + r + " " + c + " " + blockBudget, k -> {
+                CostModel model = plain.costModel(r, c, perExample, dtype);
+                if (blockBudget == Long.MAX_VALUE || m != Method.NTK_VECTOR_PRODUCTS) {
+                    return model.estimate(m);
+                }
+                return blockBudget == SMALLEST ? model.smallestVectorProductSteps() : model.estimate(m, blockBudget);
+            });
         }
 
         /**
-         * Bytes of one block r × c (c = 0: x1 with itself), with the safety margin; for projected:K the sketches
-         * [n, O, K] of both tiles on top of the Jacobian rows.
+         * Bytes of one block r × c (c = 0: x1 with itself) sized to {@code blockBudget} as in {@link #estimate},
+         * with the safety margin; for projected:K the sketches [n, O, K] of both tiles on top of the Jacobian rows.
          */
-        long blockPeak(Method m, int r, int c, boolean withSafety) {
-            long p = estimate(m, r, c).peakBytes();
+        long blockPeak(Method m, int r, int c, boolean withSafety, long blockBudget) {
+            long p = estimate(m, r, c, blockBudget).peakBytes();
             if (p == Long.MAX_VALUE) {
                 return Long.MAX_VALUE / 4;
             }
@@ -345,11 +419,6 @@ public final class TilePlanner {
             return withSafety ? (long) Math.ceil(SAFETY * p) : p;
         }
 
-        /** {FLOPs, contraction FLOPs} of one block. */
-        double[] flops(Method m, int r, int c) {
-            CostModel.Estimate e = estimate(m, r, c);
-            return new double[] {e.flops(), e.contractionFlops()};
-        }
 
     }
 }

@@ -59,7 +59,8 @@ public final class TiledKernel {
      * A computer of the plan's tiles from the whole inputs, which it holds but does not copy or close (the caller
      * keeps them open while tiles are computed).
      *
-     * @param ntk the model and parameters (its method and budget are replaced by the plan's)
+     * @param ntk the model and parameters (its method and budget are replaced by the plan's method and per-block
+     *     budget, {@link TilePlan#blockBudgetBytes()})
      * @param plan the plan, made for this model
      * @param x1 the first inputs [N1, ...], with the plan's N1, per-example shape and dtype
      * @param x2 null when the plan is symmetric (x2 = x1), else the second inputs [N2, ...] as planned
@@ -83,7 +84,8 @@ public final class TiledKernel {
         }
         this.x1 = x1;
         this.x2 = x2;
-        this.base = ntk.method(plan.method());
+        // the plan's per-block budget, not the caller's: every process sizes a block's basis tiles alike
+        this.base = ntk.method(plan.method()).memoryBudget(plan.blockBudgetBytes());
         this.tiles = plan.tileable() ? base.forTiles(plan.kind(), plan.n1(), plan.symmetric() ? 0 : plan.n2(),
                 plan.perExample(), plan.dtype()) : null;
     }

@@ -416,7 +416,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
 
     /**
      * The tile size and method recorded in {@code OUT.manifest}, for a resumed run to plan the same grid:
-     * {"row-tile": ..., "column-tile": ..., "method": ..., ...}.
+     * {"row-tile": ..., "column-tile": ..., "method": ..., ...}, and "block-budget" when blocks run in tiles of basis
+     * vectors ({@link TilePlan#blockBudgetBytes()}).
      *
      * @param out the run's output file
      * @return the manifest's header fields in file order, unmodifiable
@@ -440,6 +441,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         h.put("rows", join(plan.rowBounds()));
         h.put("columns", join(plan.columnBounds()));
         h.put("tiles", Integer.toString(plan.tileCount()));
+        if (plan.blockBudgetBytes() != Long.MAX_VALUE) {
+            // blocks of NTK-vector products in tiles of basis vectors sized to it: a resumed run sizes them alike
+            h.put("block-budget", Long.toString(plan.blockBudgetBytes()));
+        }
         h.put("fingerprint", fingerprint);
         return h;
     }

@@ -307,12 +307,17 @@ public final class TiledKernelRun {
         long budget = q.memoryBudget();
         EmpiricalNtk ntk = EmpiricalNtk.of(q.model(), q.params()).method(q.method()).memoryBudget(budget);
         int tileSize = q.tile();
+        TilePlanner planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads());
         if (q.resume()) {
-            // the resumed run computes the recorded grid with the recorded method, whatever the options now
+            // the resumed run computes the recorded grid with the recorded method (and blocks in the recorded tiles
+            // of basis vectors, if any), whatever the options now
             Map<String, String> recorded = TileStore.recordedRun(q.out());
             try {
                 tileSize = Integer.parseInt(recorded.getOrDefault("row-tile", ""));
                 ntk = ntk.method(Method.parse(recorded.getOrDefault("method", "")));
+                String blockBudget = recorded.get("block-budget");
+                planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads())
+                        .blockBudget(blockBudget == null ? Long.MAX_VALUE : Long.parseLong(blockBudget));
             } catch (IllegalArgumentException e) {
                 throw new IOException("manifest " + TileStore.manifestPath(q.out()) + " is corrupt: "
                         + e.getMessage());
@@ -320,8 +325,7 @@ public final class TiledKernelRun {
         }
         TilePlan plan;
         try {
-            plan = TilePlanner.of(ntk, q.kind()).budget(budget).tile(tileSize).workers(q.threads())
-                    .plan(n1, n2, perExample, dtype);
+            plan = planner.tile(tileSize).plan(n1, n2, perExample, dtype);
         } catch (IllegalArgumentException e) {
             if (!q.resume()) {
                 throw e;

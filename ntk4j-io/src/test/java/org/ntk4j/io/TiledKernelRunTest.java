@@ -32,7 +32,7 @@ class TiledKernelRunTest {
     static final Model NET = Zoo.parse("fcn(depth=1,width=8,out=3)");
 
     /** Records the events. */
-    private static final class Recorder implements TiledKernelRun.Events {
+    private static class Recorder implements TiledKernelRun.Events {
         final List<String> events = new ArrayList<>();
         final StringWriter log = new StringWriter();
 
@@ -142,5 +142,75 @@ class TiledKernelRunTest {
         }
         assertThatThrownBy(() -> new TiledKernelRun.Request(NET, null, null, null, KernelKind.trace(), Method.AUTO,
                 1, 0, 0, false, false, out, null, 0, 0, null, null)).hasMessageContaining("--threads");
+    }
+
+    /**
+     * Blocks of NTK-vector products too large for the budget run in tiles of basis vectors sized to a per-block
+     * budget the manifest records; a run killed half way and resumed with another --memory sizes its blocks by the
+     * recorded budget, and its file is byte for byte that of a run never interrupted.
+     */
+    @Test
+    void blocksInTilesOfBasisVectorsResumeWithTheRecordedBlockBudget(@TempDir Path dir) throws IOException {
+        Model net = Zoo.parse("fcn(depth=2,width=32,out=10)");
+        try (Params p = net.init(4, new int[] {12}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, 40, 12)) {
+            long whole = org.ntk4j.ntk.TilePlanner.of(EmpiricalNtk.of(net, p).method(Method.NTK_VECTOR_PRODUCTS),
+                    KernelKind.full()).budget(1L << 40).blockBudget(Long.MAX_VALUE).tile(16)
+                    .plan(40, 0, new int[] {12}, DType.F64).predictedPeakBytes();
+            long budget = whole / 2;
+            Path reference = dir.resolve("reference.npy");
+            TiledKernelRun.Result full;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, false, false,
+                    Method.NTK_VECTOR_PRODUCTS, 16, 0)) {
+                full = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
+                        Method.NTK_VECTOR_PRODUCTS, budget, 16, 1, false, false, reference, null, 0, 0, null, null),
+                        new Recorder());
+            }
+            long blockBudget = full.plan().blockBudgetBytes();
+            assertThat(blockBudget).isLessThan(budget);
+
+            // killed after two tiles: the progress listener throws, as a kill would stop the run
+            Path out = dir.resolve("K.npy");
+            Recorder killing = new Recorder() {
+                @Override
+                public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                    return new TiledKernelRun.Progress() {
+                        private int done;
+
+                        @Override
+                        public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+                            if (++done == 2) {
+                                throw new IllegalStateException("killed");
+                            }
+                        }
+
+                        @Override
+                        public void close() {
+                        }
+                    };
+                }
+            };
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
+                    Method.NTK_VECTOR_PRODUCTS, 16, 0)) {
+                assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
+                        KernelKind.full(), Method.NTK_VECTOR_PRODUCTS, budget, 16, 1, false, false, out, null, 0, 0,
+                        null, null), killing)).hasMessageContaining("killed");
+            }
+            assertThat(TileStore.recordedRun(out)).containsEntry("block-budget", Long.toString(blockBudget));
+
+            // resumed with three times the memory: whole blocks would fit now, the recorded basis tiles are kept
+            TiledKernelRun.Result resumed;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0)) {
+                resumed = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
+                        Method.AUTO, 3 * budget, 0, 1, true, false, out, null, 0, 0, null, null), new Recorder());
+            }
+            assertThat(org.ntk4j.ntk.TilePlanner.of(EmpiricalNtk.of(net, p).method(Method.NTK_VECTOR_PRODUCTS),
+                    KernelKind.full()).budget(3 * budget).tile(16).plan(40, 0, new int[] {12}, DType.F64)
+                    .blockBudgetBytes()).as("a fresh run with that memory").isEqualTo(Long.MAX_VALUE);
+            assertThat(resumed.plan().blockBudgetBytes()).isEqualTo(blockBudget);
+            // the second tile was written before its listener threw
+            assertThat(resumed.resumed()).isEqualTo(2);
+            assertThat(resumed.computed()).isEqualTo(full.plan().tileCount() - 2);
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(reference));
+        }
     }
 }
