@@ -25,8 +25,9 @@ import org.ntk4j.tensor.Shapes;
  * x2 = x1, with T tiles per side, only the T(T+1)/2 tiles on and above the diagonal are computed.
  *
  * <p>A block of NTK-vector products that does not fit whole runs over tiles of basis vectors sized to what the
- * budget leaves it — (budget − inputs − the mirror) / {@link #SAFETY}, for one worker — as the untiled kernel
- * does within its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224
+ * budget leaves it — (budget − inputs − c · the mirror) / (c · {@link #SAFETY}) for c blocks at once, c the
+ * machine's cores (at most the tiles; fewer when blocks in the smallest steps do not fit c at once) — as the
+ * untiled kernel does within its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224
  * image, whose whole block needs 14.8 GiB, is computed in 4.5 GiB that way. That per-block budget is part of the
  * plan ({@link TilePlan#blockBudgetBytes()}), so every process computes the same basis tiles. Structured
  * derivatives in output chunks, the other within-budget form of the untiled kernel, pair chunks of outputs rather
@@ -246,7 +247,7 @@ public final class TilePlanner {
             }
             int[] rows = bounds(n1, t);
             int[] cols = symmetric ? rows : bounds(m2, t);
-            // sized for one worker, so that the blocks' bits never depend on the workers asked for
+            // sized for the machine's cores, so that the blocks' bits never depend on the workers asked for
             long bb = blockBudget(costs, m, t, n1, m2, symmetric, inputBytes);
             int w = Math.min(workers, TilePlan.enumerate(rows, cols, symmetric).size());
             while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb) > budget) {
@@ -316,7 +317,10 @@ public final class TilePlanner {
 
     /**
      * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method is NTK-vector
-     * products and its whole block does not fit; then what the budget leaves one worker's block, less the margin.
+     * products and its whole block does not fit; then what the budget leaves each of as many blocks at once as
+     * the machine has cores (at most the tiles; fewer when not even blocks of one basis vector per step would fit
+     * that many), less the margin. A function of the problem, the budget and the cores, like the grid, never of
+     * the workers asked for.
      */
     private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes) {
         if (blockBudget > 0) {
@@ -328,8 +332,15 @@ public final class TilePlanner {
         }
         int r = Math.min(t, n1);
         long mirror = symmetric && r < n1 ? (long) r * r * costs.tail * costs.dtype.bytes() : 0;
-        long room = (long) ((budget - inputBytes - mirror) / SAFETY);
-        return room >= 1 ? room : Long.MAX_VALUE;
+        long rows = (n1 + t - 1) / t;
+        long tiles = symmetric ? rows * (rows + 1) / 2 : rows * ((n2 + t - 1) / t);
+        for (int at = (int) Math.min(CORES, tiles); at >= 1; at--) {
+            long room = (long) ((budget - inputBytes - at * mirror) / (at * SAFETY));
+            if (room >= 1 && (at == 1 || peak(costs, m, t, n1, n2, symmetric, inputBytes, at, room) <= budget)) {
+                return room;
+            }
+        }
+        return Long.MAX_VALUE;
     }
 
     /**

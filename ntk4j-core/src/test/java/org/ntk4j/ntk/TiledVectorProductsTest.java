@@ -19,7 +19,8 @@ import org.ntk4j.tensor.Tensor;
  * sized to what the budget leaves it ({@link TilePlan#blockBudgetBytes()}), as the untiled kernel does within its
  * budget: at a budget that refuses whole blocks, the plan fits, its kernel equals structured derivatives' (float64,
  * an independent method) and whole-block NTK-vector products' to rounding, its measured peak stays under the
- * budget, and the per-block budget (so the basis tiles) is the same whatever the number of workers asked for.
+ * budget, and the per-block budget (so the basis tiles), sized for as many blocks at once as the machine has cores,
+ * is the same whatever the number of workers asked for.
  */
 class TiledVectorProductsTest {
     private static int blasThreads;
@@ -105,7 +106,7 @@ class TiledVectorProductsTest {
     void theBlockBudgetAndTheBitsDoNotDependOnTheWorkersAsked() {
         try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
             EmpiricalNtk vp = EmpiricalNtk.of(MODEL, p).method(Method.NTK_VECTOR_PRODUCTS);
-            // room for several whole blocks' inputs but not for a whole block: basis tiles, one worker's budget
+            // not enough for a whole block: basis tiles
             long budget = wholeBlocksNeed(vp, 0) * 3 / 4;
             double[] first = null;
             long firstBudget = 0;
@@ -113,6 +114,8 @@ class TiledVectorProductsTest {
                 TilePlan plan = TilePlanner.of(vp, KernelKind.full()).budget(budget).tile(16).workers(w)
                         .plan(N1, 0, IN, DType.F64);
                 assertThat(plan.predictedPeakBytes()).isLessThanOrEqualTo(budget);
+                // blocks sized for as many at once as the machine has cores (6 tiles here): that many workers fit
+                assertThat(plan.workers()).isEqualTo(Math.min(w, Runtime.getRuntime().availableProcessors()));
                 try (Tensor k = new TiledKernel(vp, plan, x, null).computeAll()) {
                     if (first == null) {
                         first = k.toDoubleArray();
