@@ -88,7 +88,7 @@ public final class KernelCommand implements Callable<Integer> {
     boolean resume;
 
     @Option(names = "--threads", description = "With --out: tiles computed at once, each with one BLAS thread "
-            + "(default: the number of cores); the result does not depend on it.")
+            + "(a single tile: one per core; default: the number of cores); the result does not depend on it.")
     Integer threads;
 
     @Mixin

@@ -192,6 +192,8 @@ public final class TilePlan implements Serializable {
     private final long budgetBytes;
     /** The budget each block is sized to ({@link #blockBudgetBytes()}), or {@link Long#MAX_VALUE}. */
     private final long blockBudgetBytes;
+    /** BLAS threads each tile is computed with ({@link #blasThreads()}). */
+    private final int blasThreads;
     /** Predicted peak of the tiled run, in bytes. */
     private final long predictedPeakBytes;
     /** Each tile's share of the untiled kernel's FLOPs, in the order of {@link #tiles}. */
@@ -223,6 +225,7 @@ public final class TilePlan implements Serializable {
         this.tileFlops = tileFlops.clone();
         this.tileable = tileable;
         this.tiles = Collections.unmodifiableList(enumerate(rowBounds, columnBounds, symmetric));
+        this.blasThreads = tiles.size() == 1 ? Math.max(1, Runtime.getRuntime().availableProcessors()) : 1;
         if (tiles.size() != tileFlops.length) {
             throw new IllegalStateException("tile plan: " + tiles.size() + " tiles but " + tileFlops.length
                     + " FLOP counts");
@@ -407,6 +410,18 @@ public final class TilePlan implements Serializable {
      */
     public long blockBudgetBytes() {
         return blockBudgetBytes;
+    }
+
+    /**
+     * The BLAS threads every process computes a tile with: one when there are several tiles (the parallelism is
+     * the tiles computed at once, and OpenBLAS splits a GEMM over its threads by the GEMM's size, so a tile's bits
+     * would otherwise depend on the thread count); with a single tile, which nothing runs beside, the cores of the
+     * machine that made the plan. Fixed in the plan, so a tile has the same bits wherever it is computed.
+     *
+     * @return the BLAS thread count, at least 1
+     */
+    public int blasThreads() {
+        return blasThreads;
     }
 
     /**

@@ -344,10 +344,11 @@ public final class TiledKernelRun {
         if (!q.resume() && (TileStore.unfinished(q.out()) || Files.exists(TileStore.partialPath(q.out())))) {
             events.discarding(q.out());
         }
-        // one BLAS thread per tile, the parallelism coming from tiles computed at once: OpenBLAS partitions a GEMM
-        // over its threads by the GEMM's size, so a tile's bits would otherwise depend on the thread count
+        // the plan's BLAS threads per tile (one, the parallelism coming from tiles computed at once; a single tile
+        // gets the cores): OpenBLAS partitions a GEMM over its threads by the GEMM's size, so a tile's bits would
+        // otherwise depend on the thread count
         int blasBefore = Blas.threads();
-        Blas.setThreads(1);
+        Blas.setThreads(plan.blasThreads());
         String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
         String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
         events.planned(plan);

@@ -98,9 +98,11 @@ class TiledKernelRunTest {
             // bit for bit the plan's kernel computed whole; within round-off the in-memory kernel
             Path whole = dir.resolve("whole.npy");
             EmpiricalNtk ntk = EmpiricalNtk.of(NET, p).method(plan.method()).memoryBudget(1L << 30);
-            // with one BLAS thread, as the run computes its tiles (a GEMM's bits depend on the thread count)
+            // with the plan's BLAS threads (one: several tiles), as the run computes its tiles (a GEMM's bits
+            // depend on the thread count)
+            assertThat(plan.blasThreads()).isEqualTo(1);
             int blas = org.ntk4j.cpu.Blas.threads();
-            org.ntk4j.cpu.Blas.setThreads(1);
+            org.ntk4j.cpu.Blas.setThreads(plan.blasThreads());
             try (Tensor k = new TiledKernel(ntk, plan, x, null).computeAll()) {
                 Npy.write(whole, k);
             } finally {
@@ -211,6 +213,48 @@ class TiledKernelRunTest {
             assertThat(resumed.resumed()).isEqualTo(2);
             assertThat(resumed.computed()).isEqualTo(full.plan().tileCount() - 2);
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(reference));
+        }
+    }
+
+    /**
+     * A plan of a single tile (nothing runs beside it) computes it with as many BLAS threads as the machine has
+     * cores, fixed in the plan; several tiles get one each. The BLAS setting is restored afterwards.
+     */
+    @Test
+    void aSingleTileRunsOnEveryCoreAndSeveralOnOneBlasThreadEach(@TempDir Path dir) throws IOException {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int before = org.ntk4j.cpu.Blas.threads();
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
+            for (int n : new int[] {10, 40}) {
+                Path out = dir.resolve("K" + n + ".npy");
+                List<Integer> seen = new ArrayList<>();
+                Recorder events = new Recorder() {
+                    @Override
+                    public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                        return new TiledKernelRun.Progress() {
+                            @Override
+                            public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+                                seen.add(org.ntk4j.cpu.Blas.threads());
+                            }
+
+                            @Override
+                            public void close() {
+                            }
+                        };
+                    }
+                };
+                TiledKernelRun.Result r;
+                try (Tensor xs = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, n);
+                     TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false, Method.AUTO, 0, 0)) {
+                    r = TiledKernelRun.run(new TiledKernelRun.Request(NET, p, xs, null, KernelKind.full(),
+                            Method.AUTO, 1L << 30, 0, 2, false, false, out, null, 0, 0, null, null), events);
+                }
+                int expected = n == 10 ? cores : 1;
+                assertThat(r.plan().tileCount() == 1).isEqualTo(n == 10);
+                assertThat(r.plan().blasThreads()).isEqualTo(expected);
+                assertThat(seen).hasSize(r.plan().tileCount()).containsOnly(expected);
+                assertThat(org.ntk4j.cpu.Blas.threads()).isEqualTo(before);
+            }
         }
     }
 }

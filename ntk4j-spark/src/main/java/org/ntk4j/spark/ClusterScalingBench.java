@@ -142,7 +142,7 @@ public final class ClusterScalingBench {
     private static double localRun(EmpiricalNtk ntk, TilePlan plan, Tensor x, Path out, String fingerprint)
             throws IOException {
         int before = Blas.threads();
-        Blas.setThreads(plan.tileCount() > 1 ? 1 : plan.workers());
+        Blas.setThreads(plan.blasThreads());
         try (TileStore store = TileStore.create(out, plan, fingerprint)) {
             long start = System.nanoTime();
             new TiledKernel(ntk, plan, x, null).run(Set.of(), store::write, null);
