@@ -177,6 +177,14 @@ public final class Elementwise {
             });
             return out;
         }
+        // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
+        // same tensors' per row would contend for
+        FloatBuffer af = f32 ? a.floats() : null;
+        FloatBuffer bf = f32 ? b.floats() : null;
+        FloatBuffer of = f32 ? out.floats() : null;
+        DoubleBuffer ad = f32 ? null : a.doubles();
+        DoubleBuffer bd = f32 ? null : b.doubles();
+        DoubleBuffer od = f32 ? null : out.doubles();
         Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
             int[] idx = new int[lead];
             int r = lo;
@@ -192,9 +200,9 @@ public final class Elementwise {
             }
             for (int row = lo; row < hi; row++) {
                 if (f32) {
-                    row(op, a.floats(), ao, aInner, b.floats(), bo, bInner, out.floats(), row * inner, inner);
+                    row(op, af, ao, aInner, bf, bo, bInner, of, row * inner, inner);
                 } else {
-                    row(op, a.doubles(), ao, aInner, b.doubles(), bo, bInner, out.doubles(), row * inner, inner);
+                    row(op, ad, ao, aInner, bd, bo, bInner, od, row * inner, inner);
                 }
                 for (int ax = lead - 1; ax >= 0; ax--) {
                     idx[ax]++;

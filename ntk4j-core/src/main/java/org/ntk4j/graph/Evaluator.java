@@ -63,10 +63,17 @@ public final class Evaluator {
                     in[i] = values.get(eq.input(i));
                 }
                 Tensor out;
-                try {
-                    out = eq.primitive().evaluate(in);
-                } catch (IllegalArgumentException ex) {
-                    throw new IllegalArgumentException("evaluating " + eq + ": " + ex.getMessage(), ex);
+                Var moved = movableOperand(eq, e, lastUse, isOutput, owned);
+                if (moved != null) {
+                    // a reshape of a value read here for the last time takes over its storage: no copy
+                    out = values.remove(moved).reshapeMove(eq.output().type().shape());
+                    owned.remove(moved);
+                } else {
+                    try {
+                        out = eq.primitive().evaluate(in);
+                    } catch (IllegalArgumentException ex) {
+                        throw new IllegalArgumentException("evaluating " + eq + ": " + ex.getMessage(), ex);
+                    }
                 }
                 FlopCount.add(eq.primitive().flops(types(eq), eq.output().type()));
                 values.put(eq.output(), out);
@@ -113,6 +120,22 @@ public final class Evaluator {
                 }
             }
         }
+    }
+
+    /**
+     * Operand 0 of equation {@code e} when its result may take over that operand's storage
+     * ({@link org.ntk4j.primitive.Primitive#resultIsOperandReshaped}): a value this evaluation produced, read
+     * for the last time here and by no other operand of it, and not a graph output; null otherwise. The memory
+     * model applies the same rule ({@link GraphCost#peakBytes}).
+     */
+    static <T> Var movableOperand(Equation eq, int e, Map<Var, Integer> lastUse, Map<Var, ?> outputs,
+                                  Map<Var, T> produced) {
+        if (!eq.primitive().resultIsOperandReshaped() || eq.inputs().size() != 1) {
+            return null;
+        }
+        Var v = eq.input(0);
+        Integer last = lastUse.get(v);
+        return produced.containsKey(v) && last != null && last == e && !outputs.containsKey(v) ? v : null;
     }
 
     private static TensorType[] types(Equation e) {

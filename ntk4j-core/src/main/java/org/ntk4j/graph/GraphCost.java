@@ -76,6 +76,17 @@ public final class GraphCost {
         long peak = live;
         for (int i = 0; i < eqs.size(); i++) {
             Equation e = eqs.get(i);
+            Var moved = Evaluator.movableOperand(e, i, lastUse, outputs, produced);
+            if (moved != null) {
+                // the result takes over the operand's storage (Evaluator): bytes move, none are added
+                produced.remove(moved);
+                produced.put(e.output(), Boolean.TRUE);
+                if (!lastUse.containsKey(e.output()) && !outputs.containsKey(e.output())) {
+                    live -= bytes(e.output().type());
+                    produced.remove(e.output());
+                }
+                continue;
+            }
             live += bytes(e.output().type());
             produced.put(e.output(), Boolean.TRUE);
             peak = Math.max(peak, live + e.primitive().workspaceBytes(types(e), e.output().type()));

@@ -114,6 +114,18 @@ public interface Primitive {
     Tensor evaluate(Tensor... inputs);
 
     /**
+     * Whether the result is operand 0's elements in the same row-major order under another shape: an evaluator
+     * that owns operand 0 and reads it here for the last time hands its storage to the result
+     * ({@link Tensor#reshapeMove}) instead of calling {@link #evaluate}, which copies; the memory model
+     * ({@code GraphCost.peakBytes}) counts such a step as moving, not adding, bytes. False by default.
+     *
+     * @return true when the result may take over operand 0's storage
+     */
+    default boolean resultIsOperandReshaped() {
+        return false;
+    }
+
+    /**
      * Forward-mode rule. {@code tangents[i]} is null (a zero tangent) or has type {@code [k] + inputs[i]};
      * at least one is non-null. Returns the stacked output tangent {@code [k] + out}, or null when it is zero.
      *

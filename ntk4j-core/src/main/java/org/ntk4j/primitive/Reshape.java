@@ -47,6 +47,12 @@ public final class Reshape implements Primitive {
         return in[0].withShape(newShape);
     }
 
+    /** The same elements in the same order: a last read of an owned operand moves its storage. */
+    @Override
+    public boolean resultIsOperandReshaped() {
+        return true;
+    }
+
     /** Data movement: no arithmetic. */
     @Override
     public double flops(TensorType[] inputs, TensorType output) {

@@ -186,4 +186,41 @@ class EvaluatorTest {
             assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
         }
     }
+
+    /**
+     * A reshape of a value read there for the last time takes over its storage instead of copying it, and the
+     * memory model ({@link GraphCost#peakBytes}) predicts exactly the peak measured; a value read again later is
+     * copied, and predicted so.
+     */
+    @Test
+    void aReshapeOfAValueReadForTheLastTimeMovesItsStorage() {
+        // x -> a = exp(x) -> r = reshape(a) -> sum over pairs: at the reshape x and r alone (2 values, not 3)
+        Graph moved = Fixtures.trace1(v -> v[0].exp().reshape(N / 2, 2).sum(1), new TensorType(DType.F64, N));
+        // the same, with a read again after the reshape: copied, so x, a and r at once (3 values)
+        Graph copied = Fixtures.trace1(v -> {
+            Var a = v[0].exp();
+            return a.reshape(N / 2, 2).sum(1).add(a.reshape(N / 2, 2).sum(1));
+        }, new TensorType(DType.F64, N));
+        try (Tensor x = Tensor.full(DType.F64, 0.5, N)) {
+            for (Graph g : new Graph[] {moved, copied}) {
+                long before = Tensor.liveBytes();
+                Tensor.resetPeakBytes();
+                Tensor[] out = g.evaluate(x);
+                long measured = Tensor.peakBytes() - before + VALUE_BYTES;
+                double expected = (g == moved ? 1 : 2) * 2 * Math.exp(0.5);
+                assertThat(out[0].getFlat(0)).isEqualTo(expected);
+                assertThat(out[0].getFlat(N / 2 - 1)).isEqualTo(expected);
+                Fixtures.closeAll(out);
+                assertThat(measured).as("measured against the model").isEqualTo(GraphCost.peakBytes(g));
+                if (g == moved) {
+                    // exp: x + a; the reshape moves a; the sum adds half a value
+                    assertThat(measured).isEqualTo(2 * VALUE_BYTES + VALUE_BYTES / 2);
+                } else {
+                    assertThat(measured).isGreaterThanOrEqualTo(3 * VALUE_BYTES);
+                }
+                assertThat(x.isClosed()).isFalse();
+                assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
+            }
+        }
+    }
 }
