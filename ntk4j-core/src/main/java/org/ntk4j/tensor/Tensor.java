@@ -412,7 +412,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Pointer pointer() {
         checkOpen();
-        exposed = true;
+        expose();
         return pointer;
     }
 
@@ -424,7 +424,7 @@ public final class Tensor implements AutoCloseable {
      */
     public FloatPointer floatPointer() {
         checkOpen();
-        exposed = true;
+        expose();
         if (dtype != DType.F32) {
             throw new IllegalStateException("floatPointer() on a " + dtype.shortName() + " tensor");
         }
@@ -439,7 +439,7 @@ public final class Tensor implements AutoCloseable {
      */
     public DoublePointer doublePointer() {
         checkOpen();
-        exposed = true;
+        expose();
         if (dtype != DType.F64) {
             throw new IllegalStateException("doublePointer() on a " + dtype.shortName() + " tensor");
         }
@@ -454,7 +454,7 @@ public final class Tensor implements AutoCloseable {
      */
     public FloatBuffer floats() {
         checkOpen();
-        exposed = true;
+        expose();
         if (floats == null) {
             throw new IllegalStateException("floats() on a " + dtype.shortName() + " tensor");
         }
@@ -469,7 +469,7 @@ public final class Tensor implements AutoCloseable {
      */
     public DoubleBuffer doubles() {
         checkOpen();
-        exposed = true;
+        expose();
         if (doubles == null) {
             throw new IllegalStateException("doubles() on a " + dtype.shortName() + " tensor");
         }
@@ -735,6 +735,16 @@ public final class Tensor implements AutoCloseable {
      */
     public boolean isClosed() {
         return pointer == null;
+    }
+
+    /**
+     * Marks the storage as handed out (its finiteness is no longer tracked). Written only once: kernels fetch a
+     * tensor's buffers from several threads, and a write each time would make the cores contend for the line.
+     */
+    private void expose() {
+        if (!exposed) {
+            exposed = true;
+        }
     }
 
     private void checkOpen() {
