@@ -42,6 +42,18 @@ final class Machine {
         return t != null ? t : "n/a";
     }
 
+    /**
+     * The memory a peer process may have: MemAvailable once this JVM has handed the storage its tensor pool keeps
+     * for reuse back to the system ({@link org.ntk4j.tensor.Tensor#releasePooledStorage}; the pool may hold
+     * gigabytes after ntk4j's runs of a large model, which the peer would otherwise be refused), or -1.
+     *
+     * @return bytes available to another process, or -1 when /proc/meminfo does not say
+     */
+    static long memAvailableForPeers() {
+        org.ntk4j.tensor.Tensor.releasePooledStorage();
+        return memAvailableBytes();
+    }
+
     /** MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping), or -1. */
     static long memAvailableBytes() {
         String v = procFields("/proc/meminfo").get("MemAvailable");

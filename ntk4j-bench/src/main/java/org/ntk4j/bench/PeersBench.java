@@ -366,7 +366,7 @@ final class PeersBench {
      * OOM killer — or, for DJL inside this JVM, the whole benchmark).
      */
     private double peerBudgetGiB() {
-        long avail = Machine.memAvailableBytes();
+        long avail = Machine.memAvailableForPeers();
         return avail < 0 ? opt.memoryGiB : Math.min(opt.memoryGiB, 0.6 * avail / (double) (1L << 30));
     }
 

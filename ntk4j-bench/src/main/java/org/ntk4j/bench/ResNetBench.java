@@ -399,7 +399,7 @@ final class ResNetBench {
 
     /** The peer budget: --peer-memory-gib, at most 75% of the memory available now. */
     private double peerBudgetGiB() {
-        long avail = Machine.memAvailableBytes();
+        long avail = Machine.memAvailableForPeers();
         return avail < 0 ? opt.peerMemoryGiB : Math.min(opt.peerMemoryGiB, 0.75 * avail / (double) (1L << 30));
     }
 
