@@ -33,7 +33,7 @@ public class DataFormatException extends IOException {
      * The message on one line: a CSV cell or header (quoted, it may hold line breaks) or a parser's message quoting
      * one is echoed into it, and a command prints the message as its one line of error.
      */
-    private static String oneLine(String message) {
+    static String oneLine(String message) {
         return message == null ? null : message.replace("\r", "\\r").replace("\n", "\\n");
     }
 }

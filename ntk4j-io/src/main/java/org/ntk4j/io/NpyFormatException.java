@@ -8,7 +8,8 @@ import java.io.IOException;
  * objects, strings, complex numbers, ...).
  *
  * <p>The message starts with the file (and, in a {@code .npz}, the entry) and then says what is wrong and, where
- * there is one, how to fix the file in NumPy.
+ * there is one, how to fix the file in NumPy. The message is one line: line breaks in it (a header key or value
+ * echoed into it may hold one) are written as backslash-n/-r, as {@link DataFormatException} writes them.
  */
 public class NpyFormatException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -19,7 +20,7 @@ public class NpyFormatException extends IOException {
      * @param message what is wrong, starting with the file (and entry)
      */
     public NpyFormatException(String message) {
-        super(message);
+        super(DataFormatException.oneLine(message));
     }
 
     /**
@@ -29,7 +30,6 @@ public class NpyFormatException extends IOException {
      * @param cause the underlying error; may be null
      */
     public NpyFormatException(String message, Throwable cause) {
-
-        super(message, cause);
+        super(DataFormatException.oneLine(message), cause);
     }
 }

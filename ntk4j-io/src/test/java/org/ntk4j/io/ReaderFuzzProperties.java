@@ -159,6 +159,15 @@ class ReaderFuzzProperties {
         readNpyEveryWay(file("random-header.npy", b));
     }
 
+    /**
+     * A sample the property found (2026-12-05): a byte of an entry's header key mutated to a carriage return,
+     * echoed raw in the key list of the message ("it has ['descr', 'fo\rtran_order', ...]").
+     */
+    @Example
+    void aHeaderKeyWithACarriageReturnIsReportedOnOneLine() throws IOException {
+        mutatedAndTruncatedNpzFilesFailClearly(-81797, false);
+    }
+
     @Property(tries = 100)
     void mutatedAndTruncatedNpzFilesFailClearly(@ForAll long seed, @ForAll boolean truncate) throws IOException {
         Random r = new Random(seed);
