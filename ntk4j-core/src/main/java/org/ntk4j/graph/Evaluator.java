@@ -128,8 +128,8 @@ public final class Evaluator {
      * for the last time here and by no other operand of it, and not a graph output; null otherwise. The memory
      * model applies the same rule ({@link GraphCost#peakBytes}).
      */
-    static <T> Var movableOperand(Equation eq, int e, Map<Var, Integer> lastUse, Map<Var, ?> outputs,
-                                  Map<Var, T> produced) {
+    static Var movableOperand(Equation eq, int e, Map<Var, Integer> lastUse, Map<Var, ?> outputs,
+                              Map<Var, ?> produced) {
         if (!eq.primitive().resultIsOperandReshaped() || eq.inputs().size() != 1) {
             return null;
         }

@@ -442,9 +442,7 @@ public final class CostModel {
         if (whole.flops() == Double.POSITIVE_INFINITY) {
             return whole;
         }
-        long full = bytes((long) Shapes.size(f1) * Shapes.size(f2));
-        long oneVector = VpPlan.peak(side(n1), side(n2), 1, false, full);
-        Estimate e = estimate(Method.NTK_VECTOR_PRODUCTS, oneVector);
+        Estimate e = estimate(Method.NTK_VECTOR_PRODUCTS, VpPlan.oneVectorStepPeak(side(n1), side(n2), dtype));
         return e.peakBytes() < whole.peakBytes() ? e : whole;
     }
 

@@ -188,11 +188,10 @@ public final class TilePlanner {
         for (Method m : methods) {
             if (!tileable) {
                 // the one block is the untiled kernel, which holds the inputs itself
-                long bb = blockBudget > 0 ? blockBudget : m != Method.NTK_VECTOR_PRODUCTS
-                        || inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, Long.MAX_VALUE) <= budget
-                        ? Long.MAX_VALUE : Math.max(1, budget - inputBytes);
-                long need = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, bb);
-                long least = inputBytes + costs.blockPeak(m, n1, symmetric ? 0 : n2, false, SMALLEST);
+                int c = symmetric ? 0 : n2;
+                long bb = untiledBlockBudget(costs, m, n1, c, inputBytes);
+                long need = inputBytes + costs.blockPeak(m, n1, c, false, bb);
+                long least = inputBytes + costs.blockPeak(m, n1, c, false, SMALLEST);
                 if (least < smallest) {
                     smallest = least;
                     smallestMethod = m;
@@ -344,6 +343,21 @@ public final class TilePlanner {
     }
 
     /**
+     * The budget of the one block of a model that is not tileable (the untiled kernel, which holds the inputs
+     * itself; no margin, as its need is counted without one): whole unless NTK-vector products do not fit whole.
+     */
+    private long untiledBlockBudget(Costs costs, Method m, int n1, int n2, long inputBytes) {
+        if (blockBudget > 0) {
+            return blockBudget;
+        }
+        if (m != Method.NTK_VECTOR_PRODUCTS
+                || inputBytes + costs.blockPeak(m, n1, n2, false, Long.MAX_VALUE) <= budget) {
+            return Long.MAX_VALUE;
+        }
+        return Math.max(1, budget - inputBytes);
+    }
+
+    /**
      * Predicted peak of a run with t × t tiles, w workers and blocks sized to {@code blockBudget} (see the class
      * comment).
      */
@@ -429,7 +443,5 @@ public final class TilePlanner {
             }
             return withSafety ? (long) Math.ceil(SAFETY * p) : p;
         }
-
-
     }
 }

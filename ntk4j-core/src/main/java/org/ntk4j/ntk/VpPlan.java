@@ -88,9 +88,19 @@ final class VpPlan {
      * within it (the largest tile size k that fits, found by bisection: a step's peak grows with k). When not even
      * one basis vector per step fits, the tiles at {@code tileBytes} (the estimate then exceeds the budget).
      */
+    /** Bytes of the [K] + f(x1) result every step writes into (K = |f(x2)|). */
+    private static long resultBytes(SidePlan side1, SidePlan side2, DType dtype) {
+        return (long) Shapes.size(side1.f) * Shapes.size(side2.f) * dtype.bytes();
+    }
+
+    /** The peak of the smallest steps, one basis vector each: the least budget tiles of basis vectors can meet. */
+    static long oneVectorStepPeak(SidePlan side1, SidePlan side2, DType dtype) {
+        return peak(side1, side2, 1, false, resultBytes(side1, side2, dtype));
+    }
+
     static VpPlan of(SidePlan side1, SidePlan side2, DType dtype, long tileBytes, long budgetBytes) {
         int k = Shapes.size(side2.f);
-        long full = (long) Shapes.size(side1.f) * k * dtype.bytes();
+        long full = resultBytes(side1, side2, dtype);
         int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side1, side2, dtype), tileBytes);
         int largest = largest(tiles);
         long budget = 0;

@@ -307,7 +307,7 @@ public final class TiledKernelRun {
         long budget = q.memoryBudget();
         EmpiricalNtk ntk = EmpiricalNtk.of(q.model(), q.params()).method(q.method()).memoryBudget(budget);
         int tileSize = q.tile();
-        TilePlanner planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads());
+        long blockBudget = 0; // 0: the planner derives it
         if (q.resume()) {
             // the resumed run computes the recorded grid with the recorded method (and blocks in the recorded tiles
             // of basis vectors, if any), whatever the options now
@@ -315,17 +315,20 @@ public final class TiledKernelRun {
             try {
                 tileSize = Integer.parseInt(recorded.getOrDefault("row-tile", ""));
                 ntk = ntk.method(Method.parse(recorded.getOrDefault("method", "")));
-                String blockBudget = recorded.get("block-budget");
-                planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads())
-                        .blockBudget(blockBudget == null ? Long.MAX_VALUE : Long.parseLong(blockBudget));
+                String recordedBlockBudget = recorded.get("block-budget");
+                blockBudget = recordedBlockBudget == null ? Long.MAX_VALUE : Long.parseLong(recordedBlockBudget);
             } catch (IllegalArgumentException e) {
                 throw new IOException("manifest " + TileStore.manifestPath(q.out()) + " is corrupt: "
                         + e.getMessage());
             }
         }
+        TilePlanner planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads()).tile(tileSize);
+        if (blockBudget > 0) {
+            planner.blockBudget(blockBudget);
+        }
         TilePlan plan;
         try {
-            plan = planner.tile(tileSize).plan(n1, n2, perExample, dtype);
+            plan = planner.plan(n1, n2, perExample, dtype);
         } catch (IllegalArgumentException e) {
             if (!q.resume()) {
                 throw e;
