@@ -2,7 +2,12 @@ package org.ntk4j.cli;
 
 import java.util.concurrent.Callable;
 import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.CostModel;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
 import org.ntk4j.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -13,7 +18,8 @@ import picocli.CommandLine.Spec;
 /** {@code ntk4j explain}: the cost table of the three methods and AUTO's choice, before anything runs. */
 @Command(name = "explain", mixinStandardHelpOptions = true,
         footer = {"", "Example:", "  ntk4j explain --model 'fcn(depth=3,width=2048,out=8)' --input 3072 --n 16 --kind full"},
-        description = "Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice.")
+        description = {"Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice; with "
+                + "--tiled, also the tiles a kernel --out run would compute."})
 public final class ExplainCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -37,6 +43,20 @@ public final class ExplainCommand implements Callable<Integer> {
     @Mixin
     KernelOptions kernel = new KernelOptions();
 
+    @Option(names = "--tiled", description = "Also print the plan of `kernel --out` for these shapes: its tiles, "
+            + "method, workers, predicted peak and FLOPs within --memory (or the refusal it would give).")
+    boolean tiled;
+
+    @Option(names = "--method", description = "With --tiled: auto, jc, vp or sd, as kernel's --method (default: "
+            + "${DEFAULT-VALUE}).")
+    String method = "auto";
+
+    @Option(names = "--tile", description = "With --tiled: tiles of this many examples, as kernel's --tile.")
+    Integer tile;
+
+    @Option(names = "--threads", description = "With --tiled: tiles computed at once, as kernel's --threads.")
+    Integer threads;
+
     @Override
     public Integer call() {
         if (n < 1 || n2 < 0) {
@@ -52,6 +72,14 @@ public final class ExplainCommand implements Callable<Integer> {
                         + " has an axis of size " + d + "; every axis needs at least 1 element");
             }
         }
+        if (!tiled && (tile != null || threads != null || !"auto".equals(method))) {
+            throw new IllegalArgumentException((tile != null ? "--tile" : threads != null ? "--threads" : "--method")
+                    + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of kernel --out)");
+        }
+        if (tiled && kernel.explicitAxes()) {
+            throw new IllegalArgumentException("--tiled: kernel --out tiles kinds (--kind), not --trace-axes or "
+                    + "--diagonal-axes");
+        }
         long budget = kernel.memoryBudget();
         Model m = resolved.model();
         int[][] axes = kernel.axes();
@@ -62,11 +90,35 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
         spec.commandLine().getOut().print(cost.explain(budget));
+        if (tiled) {
+            spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));
+        }
         if (resolved.onnx() != null) {
             spec.commandLine().getOut().print(OnnxParameters.describe(resolved.onnx(), input,
                     DType.parse(kernel.dtype)));
         }
         spec.commandLine().getOut().flush();
         return 0;
+    }
+
+    /**
+     * The line {@code kernel --out} prints for its plan. The planner reads shapes only, so the parameters are
+     * zeros (no draw, no ONNX weights read); an impossible plan fails as the run would, naming the budget it needs.
+     */
+    private String tiledPlan(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
+        Method m = Method.parse(method);
+        DType dtype = DType.parse(kernel.dtype);
+        Params zeros = Params.zeros(net.paramSpecs(input), dtype);
+        try {
+            EmpiricalNtk ntk = EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget);
+            TilePlanner planner = TilePlanner.of(ntk, kind).budget(budget).workers(TiledRun.threads(threads));
+            if (tile != null) {
+                planner.tile(TiledRun.tileOption(tile));
+            }
+            TilePlan plan = planner.plan(n, n2, input, dtype);
+            return "kernel --out: " + TiledRun.planLine(kind, "", plan);
+        } finally {
+            zeros.close();
+        }
     }
 }

@@ -76,11 +76,11 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--tile", paramLabel = "<tile>", description = "With --out: tiles of this many examples (rounded "
             + "up to a multiple of 16); default: the largest that fits --memory.")
     void setTile(int value) {
-        if (value < 1) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tile must be at least 1, got "
-                    + value);
+        try {
+            tile = TiledRun.tileOption(value);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        tile = value;
     }
 
     @Option(names = "--resume", description = "With --out: continue the unfinished run of OUT (OUT.partial and "

@@ -56,11 +56,31 @@ final class TiledRun {
                 cmd.ensemble == null ? 0 : cmd.ensemble);
     }
 
-    void run(PrintWriter o, PrintWriter err) throws IOException {
-        int threads = cmd.threads == null ? Runtime.getRuntime().availableProcessors() : cmd.threads;
+    /** {@code --threads} of a tiled run: the number given, at least 1, or the machine's cores. */
+    static int threads(Integer asked) {
+        int threads = asked == null ? Runtime.getRuntime().availableProcessors() : asked;
         if (threads < 1) {
             throw new IllegalArgumentException("--threads: expected a positive number, got " + threads);
         }
+        return threads;
+    }
+
+    /** {@code --tile} of a tiled run: at least 1 example. */
+    static int tileOption(int tile) {
+        if (tile < 1) {
+            throw new IllegalArgumentException("--tile must be at least 1, got " + tile);
+        }
+        return tile;
+    }
+
+    /** The plan line: "kind K[, ensemble], kernel SHAPE (SIZE) in TILES…" ({@code kernel --out}, {@code explain}). */
+    static String planLine(KernelKind kind, String ensemble, TilePlan plan) {
+        return String.format(Locale.ROOT, "kind %s%s, kernel %s (%s) in %s", kind, ensemble, Shapes.str(plan.shape()),
+                CostModel.human(plan.elements() * plan.dtype().bytes()), plan.describe());
+    }
+
+    void run(PrintWriter o, PrintWriter err) throws IOException {
+        int threads = threads(cmd.threads);
         // --spark: the tiles are computed on a cluster (ntk4j-spark), the rest of the run is the same
         ClusterTiles cluster = cmd.spark == null ? null : ClusterTiles.find().orElseThrow(() ->
                 new IllegalArgumentException("--spark: ntk4j-spark is not on the class path; run through the "
@@ -75,10 +95,8 @@ final class TiledRun {
                 o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), params.count(),
                         Shapes.str(x1.shape()), x2 == null ? " (x2 = x1)" : ", x2 " + Shapes.str(x2.shape()),
                         plan.dtype().shortName());
-                o.printf(Locale.ROOT, "kind %s%s, kernel %s (%s) in %s%n", kind, cmd.ensemble == null ? ""
-                        : ", mean of an ensemble of " + cmd.ensemble + " (seeds " + cmd.seed + ".." + (cmd.seed
-                        + cmd.ensemble - 1) + ")", Shapes.str(plan.shape()),
-                        CostModel.human(plan.elements() * plan.dtype().bytes()), plan.describe());
+                o.println(planLine(kind, cmd.ensemble == null ? "" : ", mean of an ensemble of " + cmd.ensemble
+                        + " (seeds " + cmd.seed + ".." + (cmd.seed + cmd.ensemble - 1) + ")", plan));
                 o.flush();
             }
 

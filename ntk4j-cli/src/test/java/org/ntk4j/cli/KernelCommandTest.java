@@ -134,6 +134,49 @@ class KernelCommandTest {
         assertThat(tight).contains("auto chooses: nothing").contains("the smallest needs");
     }
 
+    /**
+     * explain --tiled prints the very plan line that kernel --out prints for the same shapes and options (tiles,
+     * method, workers, peak, FLOPs), and its refusal when nothing fits; its tile options need --tiled.
+     */
+    @Test
+    void explainTiledPrintsThePlanOfKernelOut() {
+        for (String[] options : new String[][] {
+                {"--memory", "2m", "--tile", "20", "--threads", "2", "--method", "jc"},
+                {"--memory", "3m"},
+                {"--memory", "600k", "--method", "vp"}}) {
+            String[] common = {"--model", "fcn(depth=2,width=32,out=4)", "--kind", "full"};
+            Path k = dir.resolve("k" + options.length + options[1] + ".npy");
+            String ran = run(0, concat(concat(new String[] {"kernel", "--data", "synthetic:40,6", "--out",
+                    k.toString(), "--quiet"}, common), options))[0];
+            String planLine = ran.lines().filter(l -> l.startsWith("kind full, kernel [40, 40, 4, 4]")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no plan line in " + ran));
+            assertThat(planLine).contains(" tiles of ");
+            String explained = run(0, concat(concat(new String[] {"explain", "--n", "40", "--input", "6", "--tiled"},
+                    common), options))[0];
+            assertThat(explained).as("options %s", String.join(" ", options)).contains("kernel --out: " + planLine);
+        }
+        String[] tooSmall = {"--model", "fcn(depth=2,width=64,out=10)", "--kind", "full", "--memory", "64k"};
+        String refusal = run(2, concat(new String[] {"kernel", "--data", "synthetic:300,32", "--out",
+                dir.resolve("no.npy").toString()}, tooSmall))[1];
+        assertThat(refusal).contains("raise --memory to at least");
+        assertThat(run(2, concat(new String[] {"explain", "--n", "300", "--input", "32", "--tiled"}, tooSmall))[1])
+                .isEqualTo(refusal);
+        assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tile", "16")[1])
+                .contains("--tile: only with --tiled");
+        assertThat(run(2, "explain", "--n", "8", "--input", "6", "--method", "sd")[1])
+                .contains("--method: only with --tiled");
+        assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tiled", "--trace-axes", "1")[1])
+                .contains("--tiled: kernel --out tiles kinds (--kind), not --trace-axes");
+        assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tiled", "--threads", "0")[1])
+                .contains("--threads: expected a positive number, got 0");
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
     @Test
     void modelsListsTheZoo() {
         String out = run(0, "models")[0];

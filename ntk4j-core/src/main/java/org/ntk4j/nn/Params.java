@@ -113,6 +113,28 @@ public final class Params implements AutoCloseable {
     }
 
     /**
+     * Zero parameters of the given specs: for questions that read only the parameters' shapes (a cost or a tile
+     * plan, {@code ntk4j explain --tiled}) without drawing or loading any.
+     *
+     * @param specs the parameters, in declaration order
+     * @param dtype the dtype of the tensors
+     * @return the new parameters, which the caller closes
+     * @throws IllegalStateException if two specs have the same path
+     */
+    public static Params zeros(List<ParamSpec> specs, DType dtype) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (ParamSpec s : specs) {
+            if (m.containsKey(s.path())) {
+                throw new IllegalStateException("parameter path " + s.path() + " declared twice");
+            }
+            Tensor t = Tensor.zeros(dtype, s.shape());
+            t.markFinite(t.trackedWrites());
+            m.put(s.path(), t);
+        }
+        return new Params(m);
+    }
+
+    /**
      * Largest Box-Muller radius above: √(−2 ln u1) with u1 ≥ 2⁻⁵³ (the smallest of 1 − nextDouble), √(106 ln 2) =
      * 8.5717…, rounded up.
      */

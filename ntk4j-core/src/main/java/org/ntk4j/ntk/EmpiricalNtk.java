@@ -283,7 +283,6 @@ public final class EmpiricalNtk {
         if (!model.independentExamples()) {
             return false;
         }
-        int nParams = model.paramSpecs(perExample).size();
         return side(2, perExample, dtype).pc.exampleAxisFirst;
     }
 

@@ -32,6 +32,26 @@ class InitialisationTest {
         assertThat(other.get("1_dense/w").toFloatArray()).isNotEqualTo(a.get("1_dense/w").toFloatArray());
     }
 
+    /** Params.zeros: every spec's path and shape, in order, every element zero and known finite (no scan). */
+    @Test
+    void zerosHaveTheSpecsShapesAndNothingElse() {
+        Model m = Zoo.parse("cnn(depth=2,channels=8,out=3)");
+        int[] in = {6, 6, 2};
+        java.util.List<ParamSpec> specs = m.paramSpecs(in);
+        try (Params z = Params.zeros(specs, DType.F64); Params drawn = m.init(1, in, DType.F64)) {
+            assertThat(z.tensors().keySet()).containsExactlyElementsOf(drawn.tensors().keySet());
+            for (ParamSpec s : specs) {
+                Tensor t = z.get(s.path());
+                assertThat(t.shape()).as(s.path()).containsExactly(s.shape());
+                assertThat(t.dtype()).isEqualTo(DType.F64);
+                assertThat(t.knownFinite()).as(s.path()).isTrue();
+                for (int i = 0; i < t.size(); i++) {
+                    assertThat(t.getFlat(i)).isZero();
+                }
+            }
+        }
+    }
+
     /** The stream that parallel initialisation starts anywhere is the JDK's SplittableRandom, draw by draw. */
     @Test
     void splitMixIsTheJdksSplittableRandomFromAnyDraw() {
