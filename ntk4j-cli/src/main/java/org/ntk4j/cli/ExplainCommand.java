@@ -90,6 +90,7 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
         spec.commandLine().getOut().print(cost.explain(budget));
+        spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
         if (tiled) {
             spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));
         }

@@ -432,17 +432,22 @@ public final class CostModel {
     }
 
     /**
-     * NTK-vector products in their smallest steps, one basis vector each: the least memory the method can run in
-     * (what a budget must at least hold for {@link #estimate(Method, long)} to fit it).
+     * The method in its smallest steps: NTK-vector products one basis vector each, structured derivatives in output
+     * chunks of one output (where chunking applies); Jacobian contraction whole. The least memory the method can
+     * run in (what a budget must at least hold for {@link #estimate(Method, long)} to fit it).
      *
-     * @return the estimate of one basis vector per step (the untiled estimate when it cannot run at all)
+     * @param m one of the three exact methods
+     * @return the estimate of the smallest steps (the untiled estimate when they need more, or the method cannot
+     *     run at all)
      */
-    synchronized Estimate smallestVectorProductSteps() {
-        Estimate whole = estimate(Method.NTK_VECTOR_PRODUCTS);
-        if (whole.flops() == Double.POSITIVE_INFINITY) {
+    synchronized Estimate smallestSteps(Method m) {
+        Estimate whole = estimate(m);
+        if (whole.flops() == Double.POSITIVE_INFINITY || m == Method.JACOBIAN_CONTRACTION) {
             return whole;
         }
-        Estimate e = estimate(Method.NTK_VECTOR_PRODUCTS, VpPlan.oneVectorStepPeak(side(n1), side(n2), dtype));
+        Estimate e = m == Method.NTK_VECTOR_PRODUCTS
+                ? estimate(m, VpPlan.oneVectorStepPeak(side(n1), side(n2), dtype))
+                : OutputChunks.applies(this) && side(n1).o > 1 ? OutputChunks.estimate(this, 1) : whole;
         return e.peakBytes() < whole.peakBytes() ? e : whole;
     }
 

@@ -226,7 +226,7 @@ public final class EmpiricalNtk {
         if (m == Method.STRUCTURED_DERIVATIVES && problem == null && sketch == null) {
             int k = costModel(in.x1.dim(0), n2, in.perExample, in.dtype).estimate(m, memoryBudget).outputChunk();
             if (k > 0) {
-                return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes);
+                return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, null);
             }
         }
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
@@ -353,7 +353,9 @@ public final class EmpiricalNtk {
     /** {@link #prepare} for inputs already validated. */
     private PreparedTile prepareChecked(Tensor x) {
         if (sketch == null) {
-            return new PreparedTile(this, x, strategy(method).prepare(x), null);
+            // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
+            boolean chunked = outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
+            return new PreparedTile(this, x, chunked ? null : strategy(method).prepare(x), null);
         }
         return new PreparedTile(this, x, null,
                 new ProjectedSketch(model, params, sketch).prepare(x));
@@ -386,6 +388,8 @@ public final class EmpiricalNtk {
         Tensor k;
         if (sketch != null) {
             k = ProjectedSketch.block(rows.sketched(), columns.sketched());
+        } else if (method == Method.STRUCTURED_DERIVATIVES && (rows.pass() == null || columns.pass() == null)) {
+            k = chunkedBlock(in, rows, columns);
         } else {
             k = strategy(method).block(in, rows.pass(), columns.pass());
         }
@@ -393,6 +397,39 @@ public final class EmpiricalNtk {
             KernelReduction.mirrorUpper(k, in.axes().mirrorPermutation());
         }
         return k;
+    }
+
+    /**
+     * Structured derivatives' output chunk for a block of n1 × n2 examples (n2 = 0: a tile with itself) within
+     * this instance's memory budget, as the untiled kernel chooses it ({@link CostModel#estimate(Method, long)});
+     * 0 when the block runs whole (or another method runs).
+     */
+    private int outputChunk(int n1, int n2, int[] perExample, DType dtype) {
+        if (method != Method.STRUCTURED_DERIVATIVES || sketch != null || memoryBudget == Long.MAX_VALUE) {
+            return 0;
+        }
+        return costModel(n1, n2, perExample, dtype).estimate(method, memoryBudget).outputChunk();
+    }
+
+    /**
+     * A block of structured derivatives between tiles of which at least one holds no pass (its block with itself
+     * runs in output chunks): in the output chunks this block's shapes need within the budget, or, where the block
+     * fits whole (a row of tiles against a narrower last column), whole, the missing passes run for it.
+     */
+    private Tensor chunkedBlock(KernelInputs in, PreparedTile rows, PreparedTile columns) {
+        boolean same = rows == columns;
+        int k = outputChunk(rows.x().dim(0), same ? 0 : columns.x().dim(0), in.perExample, in.dtype);
+        if (k > 0) {
+            return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, problem);
+        }
+        KernelStrategy sd = strategy(method);
+        try (Sides<PerExamplePass> p = Sides.of(same,
+                () -> rows.pass() != null ? null : sd.prepare(rows.x()),
+                () -> columns.pass() != null ? null : sd.prepare(columns.x()), PerExamplePass::close)) {
+            PerExamplePass a = rows.pass() != null ? rows.pass() : p.first();
+            PerExamplePass b = same ? a : columns.pass() != null ? columns.pass() : p.second();
+            return sd.block(in, a, b);
+        }
     }
 
     /**

@@ -136,11 +136,13 @@ final class OutputChunks {
     /**
      * The kernel of validated inputs by structured derivatives in output chunks of size k.
      *
+     * @param problem the whole problem's size when these inputs are tiles of it ({@link EmpiricalNtk#forTiles}: each
+     *     parameter's contraction order chosen for it), or null: these inputs' own
      * @return [N1, N2, O, O] for the full kernel, [N1, N2] traced
      */
     static Tensor kernel(Model model, Params params, int[] traceAxes, int[] diagonalAxes, KernelInputs in, int k,
-                         long tileBytes) {
-        StructuredKernel sd = new StructuredKernel(model, params, tileBytes, null);
+                         long tileBytes, long[] problem) {
+        StructuredKernel sd = new StructuredKernel(model, params, tileBytes, problem);
         int n1 = in.x1.dim(0);
         int n2 = in.x2.dim(0);
         SidePlan s1 = SidePlan.of(model, n1, in.perExample, in.dtype);

@@ -402,9 +402,10 @@ public final class TilePlan implements Serializable {
 
     /**
      * The memory budget each block's computation is sized to, or {@link Long#MAX_VALUE} when blocks run whole.
-     * Finite only for NTK-vector products whose whole block would not fit: each block then runs over tiles of
-     * basis vectors sized to this budget ({@link CostModel#estimate(Method, long)}), the same tiles in every
-     * process that computes the plan's blocks, whatever its own budget or number of workers.
+     * Finite only for NTK-vector products and structured derivatives whose whole block would not fit: each block
+     * then runs over tiles of basis vectors, or chunks of outputs, sized to this budget
+     * ({@link CostModel#estimate(Method, long)}), the same in every process that computes the plan's blocks,
+     * whatever its own budget or number of workers.
      *
      * @return the per-block budget in bytes, or {@link Long#MAX_VALUE}
      */
@@ -511,7 +512,8 @@ public final class TilePlan implements Serializable {
                         + "peak %s of the %s budget, %.3g FLOPs", tiles.size(), tiles.size() == 1 ? "" : "s",
                 rowTile(), columnTile(), rowBounds.length - 1, columnBounds.length - 1,
                 symmetric ? ", upper triangle mirrored" : "", method.shortName()
-                        + (blockBudgetBytes == Long.MAX_VALUE ? "" : " (each block in tiles of basis vectors within "
+                        + (blockBudgetBytes == Long.MAX_VALUE ? "" : " (each block in " + (method
+                        == Method.STRUCTURED_DERIVATIVES ? "chunks of outputs" : "tiles of basis vectors") + " within "
                         + CostModel.human(blockBudgetBytes) + ")"), workers, workers == 1 ? "" : "s",
                 CostModel.human(predictedPeakBytes), CostModel.human(budgetBytes), flops());
     }

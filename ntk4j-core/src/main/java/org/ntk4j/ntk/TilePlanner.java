@@ -30,8 +30,10 @@ import org.ntk4j.tensor.Shapes;
  * untiled kernel does within its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224
  * image, whose whole block needs 14.8 GiB, is computed in 4.5 GiB that way. That per-block budget is part of the
  * plan ({@link TilePlan#blockBudgetBytes()}), so every process computes the same basis tiles. Structured
- * derivatives in output chunks, the other within-budget form of the untiled kernel, pair chunks of outputs rather
- * than examples and are not run on tiles: a block of them is planned whole.
+ * derivatives, the same way, run a block that does not fit whole over chunks of outputs sized to the per-block
+ * budget ({@link OutputChunks}), as the untiled kernel does: resnet18(width=16)'s kernel of 16 images of 32×32
+ * with its 1000 outputs goes to a file in 2 GiB that way, where NTK-vector products need 3.4 GiB. A tile whose
+ * block with itself runs in chunks holds no pass ({@link PreparedTile#bytes()} 0): each block runs its chunks'.
  */
 public final class TilePlanner {
     /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
@@ -311,22 +313,30 @@ public final class TilePlanner {
         return b;
     }
 
-    /** {@link Costs#blockPeak}'s block budget for NTK-vector products in their smallest steps. */
+    /** {@link Costs#blockPeak}'s block budget for a method in its smallest steps ({@link CostModel#smallestSteps}). */
     private static final long SMALLEST = 0;
 
     /**
-     * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method is NTK-vector
-     * products and its whole block does not fit; then what the budget leaves each of as many blocks at once as
+     * Whether a block of method m that does not fit whole runs within a per-block budget: NTK-vector products over
+     * tiles of basis vectors, structured derivatives over chunks of outputs (as the untiled kernel does within its
+     * budget); Jacobian contraction has no such form.
+     */
+    private boolean sizedToBlockBudget(Method m) {
+        return !kind.sketched() && (m == Method.NTK_VECTOR_PRODUCTS || m == Method.STRUCTURED_DERIVATIVES);
+    }
+
+    /**
+     * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method has a form within a
+     * budget ({@link #sizedToBlockBudget}) and its whole block does not fit; then what the budget leaves each of as many blocks at once as
      * the machine has cores (at most the tiles; fewer when not even blocks of one basis vector per step would fit
      * that many), less the margin. A function of the problem, the budget and the cores, like the grid, never of
-     * the workers asked for.
+     * the workers asked for. (Blocks of one basis vector per step, or of one output per chunk.)
      */
     private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes) {
         if (blockBudget > 0) {
             return blockBudget;
         }
-        if (m != Method.NTK_VECTOR_PRODUCTS || kind.sketched()
-                || peak(costs, m, t, n1, n2, symmetric, inputBytes, 1, Long.MAX_VALUE) <= budget) {
+        if (!sizedToBlockBudget(m) || peak(costs, m, t, n1, n2, symmetric, inputBytes, 1, Long.MAX_VALUE) <= budget) {
             return Long.MAX_VALUE;
         }
         int r = Math.min(t, n1);
@@ -344,14 +354,14 @@ public final class TilePlanner {
 
     /**
      * The budget of the one block of a model that is not tileable (the untiled kernel, which holds the inputs
-     * itself; no margin, as its need is counted without one): whole unless NTK-vector products do not fit whole.
+     * itself; no margin, as its need is counted without one): whole unless a method with a form within a budget
+     * does not fit whole.
      */
     private long untiledBlockBudget(Costs costs, Method m, int n1, int n2, long inputBytes) {
         if (blockBudget > 0) {
             return blockBudget;
         }
-        if (m != Method.NTK_VECTOR_PRODUCTS
-                || inputBytes + costs.blockPeak(m, n1, n2, false, Long.MAX_VALUE) <= budget) {
+        if (!sizedToBlockBudget(m) || inputBytes + costs.blockPeak(m, n1, n2, false, Long.MAX_VALUE) <= budget) {
             return Long.MAX_VALUE;
         }
         return Math.max(1, budget - inputBytes);
@@ -421,10 +431,10 @@ public final class TilePlanner {
         CostModel.Estimate estimate(Method m, int r, int c, long blockBudget) {
             return cache.computeIfAbsent(m + " " + r + " " + c + " " + blockBudget, k -> {
                 CostModel model = plain.costModel(r, c, perExample, dtype);
-                if (blockBudget == Long.MAX_VALUE || m != Method.NTK_VECTOR_PRODUCTS) {
+                if (blockBudget == Long.MAX_VALUE || !sizedToBlockBudget(m)) {
                     return model.estimate(m);
                 }
-                return blockBudget == SMALLEST ? model.smallestVectorProductSteps() : model.estimate(m, blockBudget);
+                return blockBudget == SMALLEST ? model.smallestSteps(m) : model.estimate(m, blockBudget);
             });
         }
 

@@ -64,7 +64,8 @@ class OutputChunksTest {
         double predicted = OutputChunks.estimate(cost, c.k()).flops();
         try (Tensor expected = e.ntk(x1, x2)) {
             long before = FlopCount.total();
-            try (Tensor chunked = OutputChunks.kernel(m, p, trace, new int[0], in, c.k(), Tiles.MAX_TENSOR_BYTES)) {
+            try (Tensor chunked = OutputChunks.kernel(m, p, trace, new int[0], in, c.k(), Tiles.MAX_TENSOR_BYTES,
+                    null)) {
                 long counted = FlopCount.total() - before;
                 assertThat(counted).as("counted vs predicted").isEqualTo(Math.round(predicted));
                 assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
@@ -87,10 +88,11 @@ class OutputChunksTest {
                     CostModel cost = e.costModel(12, second == null ? 0 : 8, in, DType.F64);
                     long predicted = OutputChunks.estimate(cost, k).peakBytes();
                     KernelInputs ki = new KernelInputs(m, p, trace, new int[0], x1, second, true);
-                    OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES).close();
+                    OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES, null).close();
                     long base = Tensor.liveBytes();
                     Tensor.resetPeakBytes();
-                    try (Tensor kernel = OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES)) {
+                    try (Tensor kernel = OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES,
+                            null)) {
                         long measured = Tensor.peakBytes() - base + 8L * p.count()
                                 + 8L * (x1.size() + (second == null ? 0 : x2.size()));
                         assertThat((double) predicted / measured).as("trace %d, %s, k %d: predicted %d, measured %d",

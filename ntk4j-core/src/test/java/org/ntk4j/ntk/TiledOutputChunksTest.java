@@ -1,0 +1,165 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Tiles whose structured-derivative blocks do not fit the budget whole run each block over chunks of outputs sized
+ * to what the budget leaves it ({@link TilePlan#blockBudgetBytes()}), as the untiled kernel does within its budget
+ * ({@link OutputChunks}): at a budget that refuses whole blocks, the plan fits, its kernel (full and traced) equals
+ * Jacobian contraction's (float64, an independent method) and whole structured derivatives' to rounding, its
+ * measured peak stays under the budget, and the per-block budget and the bits do not depend on the workers asked.
+ */
+class TiledOutputChunksTest {
+    private static int blasThreads;
+
+    @BeforeAll
+    static void oneBlasThread() {
+        blasThreads = org.ntk4j.cpu.Blas.threads();
+        org.ntk4j.cpu.Blas.setThreads(1); // as tiled runs do (TiledKernelRun): bits independent of the thread count
+    }
+
+    @AfterAll
+    static void restoreBlasThreads() {
+        org.ntk4j.cpu.Blas.setThreads(blasThreads);
+    }
+
+    static final Model MODEL = Zoo.parse("fcn(depth=2,width=32,out=10)");
+    static final int[] IN = {12};
+    static final int N1 = 40;
+    static final int N2 = 24;
+
+    /** The predicted peak of whole blocks of 16 examples. */
+    static long wholeBlocksNeed(EmpiricalNtk sd, KernelKind kind, int n2) {
+        return TilePlanner.of(sd, kind).budget(1L << 40).blockBudget(Long.MAX_VALUE).tile(16)
+                .plan(N1, n2, IN, DType.F64).predictedPeakBytes();
+    }
+
+    @ParameterizedTest(name = "kind {0}, x2 = x1: {1}")
+    @CsvSource({"full, true", "full, false", "trace, true", "trace, false"})
+    void blocksOverTheBudgetRunInOutputChunksAndAgree(String kindName, boolean same) {
+        KernelKind kind = KernelKind.parse(kindName, 0);
+        try (Params p = MODEL.init(4, IN, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 1, N1, 12);
+             Tensor x2 = same ? null : Tensor.randomNormal(DType.F64, 2, N2, 12)) {
+            int n2 = same ? 0 : N2;
+            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES);
+            long budget = wholeBlocksNeed(sd, kind, n2) * 2 / 3;
+            // whole blocks of 16 do not fit two thirds of their need ...
+            assertThatThrownBy(() -> TilePlanner.of(sd, kind).budget(budget).blockBudget(Long.MAX_VALUE)
+                    .tile(16).plan(N1, n2, IN, DType.F64))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs");
+            // ... blocks in chunks of outputs do
+            TilePlan plan = TilePlanner.of(sd, kind).budget(budget).tile(16).plan(N1, n2, IN, DType.F64);
+            assertThat(plan.method()).isEqualTo(Method.STRUCTURED_DERIVATIVES);
+            assertThat(plan.tileCount()).isGreaterThan(1);
+            assertThat(plan.blockBudgetBytes()).isLessThan(budget);
+            assertThat(plan.predictedPeakBytes()).isLessThanOrEqualTo(budget);
+            assertThat(plan.describe()).contains("each block in chunks of outputs within");
+            CostModel block = sd.forKind(kind, IN).costModel(16, same ? 0 : 16, IN, DType.F64);
+            assertThat(block.estimate(Method.STRUCTURED_DERIVATIVES, plan.blockBudgetBytes()).outputChunk())
+                    .isBetween(1, 9);
+
+            // the caller's own budget does not matter: the blocks are sized to the plan's
+            try (Tensor tiled = new TiledKernel(sd.memoryBudget(1L << 34), plan, x1, x2).computeAll();
+                 Tensor jc = EmpiricalNtk.of(MODEL, p).method(Method.JACOBIAN_CONTRACTION).memoryBudget(1L << 34)
+                         .kernel(kind, x1, x2);
+                 Tensor sdWhole = sd.memoryBudget(1L << 34).kernel(kind, x1, x2)) {
+                // float64: the rounding of dot products of a few thousand terms; a wrong chunk is off by O(1)
+                assertThat(TiledKernelTest.maxRelativeDifference(tiled, jc)).as("against JC").isLessThan(1e-12);
+                assertThat(TiledKernelTest.maxRelativeDifference(tiled, sdWhole)).as("against whole SD")
+                        .isLessThan(1e-12);
+            }
+        }
+    }
+
+    @Test
+    void theMeasuredPeakOfARunStaysUnderTheBudget() throws Exception {
+        try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES);
+            long budget = wholeBlocksNeed(sd, KernelKind.full(), 0) * 2 / 3;
+            TilePlan plan = TilePlanner.of(sd, KernelKind.full()).budget(budget).tile(16)
+                    .plan(N1, 0, IN, DType.F64);
+            assertThat(plan.blockBudgetBytes()).isLessThan(Long.MAX_VALUE);
+            TiledKernel tk = new TiledKernel(sd, plan, x, null);
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            tk.run(java.util.Set.of(), (t, k) -> { }, null);
+            long measured = Tensor.peakBytes() - base + x.bytes();
+            assertThat(measured).as("measured peak of %s", plan).isLessThanOrEqualTo(budget);
+            assertThat(tk.tilesComputed()).isEqualTo(plan.tileCount());
+        }
+    }
+
+    @Test
+    void theBlockBudgetAndTheBitsDoNotDependOnTheWorkersAsked() {
+        try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES);
+            long budget = wholeBlocksNeed(sd, KernelKind.full(), 0) * 3 / 4;
+            double[] first = null;
+            long firstBudget = 0;
+            for (int w : new int[] {1, 3}) {
+                TilePlan plan = TilePlanner.of(sd, KernelKind.full()).budget(budget).tile(16).workers(w)
+                        .plan(N1, 0, IN, DType.F64);
+                assertThat(plan.predictedPeakBytes()).isLessThanOrEqualTo(budget);
+                try (Tensor k = new TiledKernel(sd, plan, x, null).computeAll()) {
+                    if (first == null) {
+                        first = k.toDoubleArray();
+                        firstBudget = plan.blockBudgetBytes();
+                        assertThat(firstBudget).isLessThan(Long.MAX_VALUE);
+                    } else {
+                        assertThat(plan.blockBudgetBytes()).isEqualTo(firstBudget);
+                        org.ntk4j.Fixtures.assertSameElements(w + " workers", k.toDoubleArray(), first);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A tile whose block with itself needs output chunks holds no pass; against a narrow tile whose block with it
+     * fits whole, the block runs whole with the passes made for it (and agrees with Jacobian contraction).
+     */
+    @Test
+    void aBlockThatFitsWholeBesideAChunkedTileRunsWhole() {
+        try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes();
+            long wide = sd.costModel(32, 0, IN, DType.F64).estimate(Method.STRUCTURED_DERIVATIVES).peakBytes();
+            long narrow = sd.costModel(32, 2, IN, DType.F64).estimate(Method.STRUCTURED_DERIVATIVES).peakBytes();
+            assertThat(narrow).as("32 × 2 whole needs less than 32 × 32").isLessThan(wide);
+            long budget = (wide + narrow) / 2;
+            EmpiricalNtk tiles = sd.memoryBudget(budget).forTiles(KernelKind.full(), N1, 0, IN, DType.F64);
+            assertThat(sd.costModel(32, 0, IN, DType.F64).estimate(Method.STRUCTURED_DERIVATIVES, budget)
+                    .outputChunk()).as("32 with itself: chunks").isPositive();
+            try (Tensor rows = Layout.sliceAxis(x, 0, 0, 32);
+                 Tensor columns = Layout.sliceAxis(x, 0, 32, 34);
+                 Tensor first34 = Layout.sliceAxis(x, 0, 0, 34);
+                 PreparedTile r = tiles.prepare(rows);
+                 PreparedTile c = tiles.prepare(columns);
+                 Tensor block = tiles.kernel(r, c);
+                 Tensor diagonal = tiles.kernel(r, r);
+                 Tensor all = EmpiricalNtk.of(MODEL, p).method(Method.JACOBIAN_CONTRACTION).traceAxes()
+                         .memoryBudget(1L << 34).ntk(first34, null)) {
+                assertThat(r.bytes()).as("the chunked tile holds no pass").isZero();
+                assertThat(c.bytes()).as("the narrow tile's own block fits whole: its pass").isPositive();
+                try (Tensor expectedBlock = Layout.sliceAxis(Layout.sliceAxis(all, 0, 0, 32), 1, 32, 34);
+                     Tensor expectedDiagonal = Layout.sliceAxis(Layout.sliceAxis(all, 0, 0, 32), 1, 0, 32)) {
+                    assertThat(TiledKernelTest.maxRelativeDifference(block, expectedBlock)).isLessThan(1e-12);
+                    assertThat(TiledKernelTest.maxRelativeDifference(diagonal, expectedDiagonal)).isLessThan(1e-12);
+                }
+            }
+        }
+    }
+}
