@@ -462,10 +462,8 @@ class OutputSafetyTest {
         long need48;
         try (Params p = m.init(0, new int[] {32}, DType.F32)) {
             EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method);
-            need16 = TilePlanner.of(ntk, KernelKind.full()).budget(1L << 40).tile(16).workers(1)
-                    .plan(120, 0, new int[] {32}, DType.F32).predictedPeakBytes();
-            need48 = TilePlanner.of(ntk, KernelKind.full()).budget(1L << 40).tile(48).workers(1)
-                    .plan(120, 0, new int[] {32}, DType.F32).predictedPeakBytes();
+            need16 = leastBudget(ntk, 16);
+            need48 = leastBudget(ntk, 48);
         }
         assertThat(need48).isGreaterThan(need16);
         String budget = Long.toString((need16 + need48) / 2);
@@ -476,6 +474,26 @@ class OutputSafetyTest {
         assertThat(line).startsWith("ntk4j: --resume: the run's tiles of 48 examples do not fit --memory ")
                 .contains("they need").endsWith("; raise --memory (a resumed run keeps its tiles)")
                 .doesNotContain("smaller").doesNotContain("--tile");
+    }
+
+    /**
+     * The least budget with which tiles of t examples plan (in their smallest steps, e.g. chunks of outputs), by
+     * bisection on the planner itself.
+     */
+    private static long leastBudget(EmpiricalNtk ntk, int t) {
+        long lo = 1;
+        long hi = 1L << 40;
+        while (lo < hi) {
+            long mid = lo + (hi - lo) / 2;
+            try {
+                TilePlanner.of(ntk, KernelKind.full()).budget(mid).tile(t).workers(1).plan(120, 0, new int[] {32},
+                        DType.F32);
+                hi = mid;
+            } catch (IllegalArgumentException tooSmall) {
+                lo = mid + 1;
+            }
+        }
+        return lo;
     }
 
     @Test
