@@ -390,7 +390,8 @@ public final class PaperFcnBench {
             for (Method m : METHODS) {
                 MethodRuns.Result r = new MethodRuns.Result(m);
                 p.results.put(m, r);
-                r.estimate = cm.estimate(m);
+                // what the kernel runs: the method within the default budget the run uses (e.g. SD in output chunks)
+                r.estimate = cm.estimate(m, EmpiricalNtk.defaultMemoryBudget());
                 if (r.estimate.flops() > opt.maxFlops) {
                     r.skipped = String.format(Locale.ROOT, "predicted %.2g FLOPs, over the %.2g cap",
                             r.estimate.flops(), opt.maxFlops);

@@ -315,7 +315,8 @@ final class PeersBench {
             List<Method> expensive = new ArrayList<>();
             for (Method m : PaperFcnBench.METHODS) {
                 MethodRuns.Result r = new MethodRuns.Result(m);
-                r.estimate = cm.estimate(m);
+                // what the kernel runs: the method within the default budget the run uses (e.g. SD in output chunks)
+                r.estimate = cm.estimate(m, EmpiricalNtk.defaultMemoryBudget());
                 o.ntk4j.put(m, r);
                 if (r.estimate.flops() <= opt.onceFlops) {
                     cheap.add(m);

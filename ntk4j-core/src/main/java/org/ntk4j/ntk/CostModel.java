@@ -132,6 +132,11 @@ public final class CostModel {
     private final java.util.Map<Method, Estimate> estimated = new java.util.EnumMap<>(Method.class);
     /** Structured derivatives in output chunks, by memory budget (null: no chunk fits or chunking does not apply). */
     private final java.util.Map<Long, Optional<Estimate>> chunked = new java.util.HashMap<>();
+    /**
+     * Structured derivatives within any budget their whole pass fits: whole, or in output chunks of fewer FLOPs
+     * ({@link OutputChunks#fewestFlops}); null until asked.
+     */
+    private Estimate sdWithinWholeBudget;
     /** NTK-vector products in tiles of basis vectors sized to a memory budget, by budget. */
     private final java.util.Map<Long, Estimate> vpTiled = new java.util.HashMap<>();
 
@@ -413,6 +418,9 @@ public final class CostModel {
      * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for a method over the budget,
      * how it runs within it if it can: structured derivatives in the largest output chunks that fit
      * ({@link Estimate#outputChunk}), NTK-vector products in the fewest tiles of basis vectors whose steps fit.
+     * Structured derivatives of the full kernel of x1 with itself also run in output chunks, fitting or not, when
+     * more chunks take at least 10% fewer FLOPs ({@link OutputChunks#fewestFlops}: each pair of chunks is
+     * contracted once).
      *
      * @param m one of the three exact methods
      * @param budgetBytes the memory budget in bytes
@@ -421,6 +429,14 @@ public final class CostModel {
      */
     public synchronized Estimate estimate(Method m, long budgetBytes) {
         Estimate e = estimate(m);
+        if (m == Method.STRUCTURED_DERIVATIVES && e.peakBytes() <= budgetBytes) {
+            // x1 with itself: output chunks may take fewer FLOPs than the whole pass (OutputChunks.fewestFlops); their
+            // peaks are below the whole pass's, so the budget does not matter
+            if (sdWithinWholeBudget == null) {
+                sdWithinWholeBudget = OutputChunks.fewestFlops(this, e);
+            }
+            return sdWithinWholeBudget;
+        }
         if (e.peakBytes() <= budgetBytes || m == Method.JACOBIAN_CONTRACTION) {
             return e;
         }

@@ -62,7 +62,9 @@ class OutputChunksTest {
         CostModel cost = e.costModel(3, c.same() ? 0 : 2, c.in(), DType.F64);
         assertThat(OutputChunks.applies(cost)).isTrue();
         double predicted = OutputChunks.estimate(cost, c.k()).flops();
-        try (Tensor expected = e.ntk(x1, x2)) {
+        // Jacobian contraction: independent of structured derivatives (which may run in chunks itself, x2 = x1)
+        try (Tensor expected = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).traceAxes(trace)
+                .ntk(x1, x2)) {
             long before = FlopCount.total();
             try (Tensor chunked = OutputChunks.kernel(m, p, trace, new int[0], in, c.k(), Tiles.MAX_TENSOR_BYTES,
                     null)) {
@@ -125,12 +127,59 @@ class OutputChunksTest {
         assertThat(chosen.outputChunk()).isBetween(4, 9);
         assertThat(chosen.peakBytes()).isLessThanOrEqualTo(budget);
         assertThat(cost.explain(budget)).contains("in output chunks of " + chosen.outputChunk());
-        try (Tensor expected = e.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, null)) {
+        try (Tensor expected = e.method(Method.JACOBIAN_CONTRACTION).memoryBudget(1L << 34).ntk(x1, null)) {
             long before = FlopCount.total();
             try (Tensor chunked = e.memoryBudget(budget).ntk(x1, null)) {
                 assertThat(FlopCount.total() - before).isEqualTo(Math.round(chosen.flops()));
                 assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
             }
         }
+    }
+
+    /**
+     * The full kernel of x1 with itself, with O large against the rest: each pair of output chunks is contracted
+     * once, so chunks take fewer FLOPs than the whole pass even when it fits. Structured derivatives then run in
+     * the chunks (at least 10% fewer FLOPs, counted = predicted), equal to Jacobian contraction; a kernel of x1
+     * and x2, a traced kernel and a small O keep the whole pass.
+     */
+    @Test
+    void chunksOfFewerFlopsRunEvenWhenTheWholePassFits() {
+        Model m = Zoo.parse("fcn(depth=2,width=32,out=48,act=relu)");
+        int[] in = {3};
+        try (Params p = m.init(5, in, DType.F64); Tensor x1 = Tensor.randomNormal(DType.F64, 4, 10, 3);
+             Tensor x2 = Tensor.randomNormal(DType.F64, 5, 7, 3)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes()
+                    .memoryBudget(1L << 34);
+            CostModel cost = sd.costModel(10, 0, in, DType.F64);
+            CostModel.Estimate whole = cost.estimate(Method.STRUCTURED_DERIVATIVES);
+            CostModel.Estimate runs = cost.estimate(Method.STRUCTURED_DERIVATIVES, 1L << 34);
+            assertThat(whole.peakBytes()).isLessThan(1L << 34);
+            assertThat(runs.outputChunk()).as("chunk size").isBetween(1, 47);
+            assertThat(runs.flops()).isLessThanOrEqualTo((1 - OutputChunks.SAVING) * whole.flops());
+            assertThat(runs.peakBytes()).isLessThan(whole.peakBytes());
+            assertThat(cost.explain(1L << 34)).contains("in output chunks of " + runs.outputChunk());
+            try (Tensor expected = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).traceAxes()
+                    .memoryBudget(1L << 34).ntk(x1, null)) {
+                long before = FlopCount.total();
+                try (Tensor chunked = sd.ntk(x1, null)) {
+                    assertThat(FlopCount.total() - before).as("counted").isEqualTo(Math.round(runs.flops()));
+                    assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
+                }
+            }
+            // x1 against x2, and the trace: chunks only add passes
+            assertThat(sd.costModel(10, 7, in, DType.F64).estimate(Method.STRUCTURED_DERIVATIVES, 1L << 34)
+                    .outputChunk()).isZero();
+            assertThat(sd.traceAxes(-1).costModel(10, 0, in, DType.F64)
+                    .estimate(Method.STRUCTURED_DERIVATIVES, 1L << 34).outputChunk()).isZero();
+            try (Tensor expected = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).traceAxes()
+                    .memoryBudget(1L << 34).ntk(x1, x2);
+                 Tensor got = sd.ntk(x1, x2)) {
+                assertThat(relativeError(got, expected)).isLessThan(1e-12);
+            }
+        }
+        // the FCN example (O = 8): the whole pass
+        Model fcn = Zoo.parse("fcn(depth=3,width=512,out=8)");
+        assertThat(new CostModel(fcn, new int[] {3072}, DType.F32, 16, 0, new int[0], new int[0])
+                .estimate(Method.STRUCTURED_DERIVATIVES, 1L << 34).outputChunk()).isZero();
     }
 }
