@@ -112,7 +112,7 @@ public final class HandWrittenBench {
                 Model model = Zoo.parse("fcn(depth=3,width=" + w + ",out=" + OUT + ")");
                 int[] in = {INPUTS};
                 double flops = new CostModel(model, in, DType.F32, N, 0, new int[0], new int[0])
-                        .estimate(Method.STRUCTURED_DERIVATIVES, EmpiricalNtk.defaultMemoryBudget()).flops();
+                        .estimate(Method.STRUCTURED_DERIVATIVES).flops();
                 try (Params params = model.init(0, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 1, N,
                         INPUTS)) {
                     EmpiricalNtk sd = EmpiricalNtk.of(model, params).method(Method.STRUCTURED_DERIVATIVES)

@@ -295,8 +295,7 @@ public final class NtkMethodsBench {
             MethodRuns.Result r = new MethodRuns.Result(m);
             s.results.put(m, r);
             try {
-                // what the kernel runs: the method within the default budget the run uses (e.g. SD in output chunks)
-                r.estimate = cm.estimate(m, EmpiricalNtk.defaultMemoryBudget());
+                r.estimate = cm.estimate(m);
             } catch (IllegalArgumentException e) {
                 r.skipped = "no estimate: " + e.getMessage();
                 say("  %-3s skipped: %s", m.shortName(), r.skipped);

@@ -315,8 +315,7 @@ final class PeersBench {
             List<Method> expensive = new ArrayList<>();
             for (Method m : PaperFcnBench.METHODS) {
                 MethodRuns.Result r = new MethodRuns.Result(m);
-                // what the kernel runs: the method within the default budget the run uses (e.g. SD in output chunks)
-                r.estimate = cm.estimate(m, EmpiricalNtk.defaultMemoryBudget());
+                r.estimate = cm.estimate(m);
                 o.ntk4j.put(m, r);
                 if (r.estimate.flops() <= opt.onceFlops) {
                     cheap.add(m);
