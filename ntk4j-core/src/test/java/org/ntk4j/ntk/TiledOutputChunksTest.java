@@ -3,15 +3,11 @@ package org.ntk4j.ntk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.ntk4j.cpu.Layout;
-import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
-import org.ntk4j.nn.Zoo;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -22,31 +18,7 @@ import org.ntk4j.tensor.Tensor;
  * Jacobian contraction's (float64, an independent method) and whole structured derivatives' to rounding, its
  * measured peak stays under the budget, and the per-block budget and the bits do not depend on the workers asked.
  */
-class TiledOutputChunksTest {
-    private static int blasThreads;
-
-    @BeforeAll
-    static void oneBlasThread() {
-        blasThreads = org.ntk4j.cpu.Blas.threads();
-        org.ntk4j.cpu.Blas.setThreads(1); // as tiled runs do (TiledKernelRun): bits independent of the thread count
-    }
-
-    @AfterAll
-    static void restoreBlasThreads() {
-        org.ntk4j.cpu.Blas.setThreads(blasThreads);
-    }
-
-    static final Model MODEL = Zoo.parse("fcn(depth=2,width=32,out=10)");
-    static final int[] IN = {12};
-    static final int N1 = 40;
-    static final int N2 = 24;
-
-    /** The predicted peak of whole blocks of 16 examples. */
-    static long wholeBlocksNeed(EmpiricalNtk sd, KernelKind kind, int n2) {
-        return TilePlanner.of(sd, kind).budget(1L << 40).blockBudget(Long.MAX_VALUE).tile(16)
-                .plan(N1, n2, IN, DType.F64).predictedPeakBytes();
-    }
-
+class TiledOutputChunksTest extends BlockBudgetChecks {
     @ParameterizedTest(name = "kind {0}, x2 = x1: {1}")
     @CsvSource({"full, true", "full, false", "trace, true", "trace, false"})
     void blocksOverTheBudgetRunInOutputChunksAndAgree(String kindName, boolean same) {
@@ -77,55 +49,19 @@ class TiledOutputChunksTest {
                  Tensor jc = EmpiricalNtk.of(MODEL, p).method(Method.JACOBIAN_CONTRACTION).memoryBudget(1L << 34)
                          .kernel(kind, x1, x2);
                  Tensor sdWhole = sd.memoryBudget(1L << 34).kernel(kind, x1, x2)) {
-                // float64: the rounding of dot products of a few thousand terms; a wrong chunk is off by O(1)
-                assertThat(TiledKernelTest.maxRelativeDifference(tiled, jc)).as("against JC").isLessThan(1e-12);
-                assertThat(TiledKernelTest.maxRelativeDifference(tiled, sdWhole)).as("against whole SD")
-                        .isLessThan(1e-12);
+                assertAgrees(tiled, jc, "JC", sdWhole);
             }
         }
     }
 
     @Test
     void theMeasuredPeakOfARunStaysUnderTheBudget() throws Exception {
-        try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
-            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES);
-            long budget = wholeBlocksNeed(sd, KernelKind.full(), 0) * 2 / 3;
-            TilePlan plan = TilePlanner.of(sd, KernelKind.full()).budget(budget).tile(16)
-                    .plan(N1, 0, IN, DType.F64);
-            assertThat(plan.blockBudgetBytes()).isLessThan(Long.MAX_VALUE);
-            TiledKernel tk = new TiledKernel(sd, plan, x, null);
-            long base = Tensor.liveBytes();
-            Tensor.resetPeakBytes();
-            tk.run(java.util.Set.of(), (t, k) -> { }, null);
-            long measured = Tensor.peakBytes() - base + x.bytes();
-            assertThat(measured).as("measured peak of %s", plan).isLessThanOrEqualTo(budget);
-            assertThat(tk.tilesComputed()).isEqualTo(plan.tileCount());
-        }
+        measuredPeakStaysUnder(Method.STRUCTURED_DERIVATIVES, 2.0 / 3);
     }
 
     @Test
     void theBlockBudgetAndTheBitsDoNotDependOnTheWorkersAsked() {
-        try (Params p = MODEL.init(4, IN, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, N1, 12)) {
-            EmpiricalNtk sd = EmpiricalNtk.of(MODEL, p).method(Method.STRUCTURED_DERIVATIVES);
-            long budget = wholeBlocksNeed(sd, KernelKind.full(), 0) * 3 / 4;
-            double[] first = null;
-            long firstBudget = 0;
-            for (int w : new int[] {1, 3}) {
-                TilePlan plan = TilePlanner.of(sd, KernelKind.full()).budget(budget).tile(16).workers(w)
-                        .plan(N1, 0, IN, DType.F64);
-                assertThat(plan.predictedPeakBytes()).isLessThanOrEqualTo(budget);
-                try (Tensor k = new TiledKernel(sd, plan, x, null).computeAll()) {
-                    if (first == null) {
-                        first = k.toDoubleArray();
-                        firstBudget = plan.blockBudgetBytes();
-                        assertThat(firstBudget).isLessThan(Long.MAX_VALUE);
-                    } else {
-                        assertThat(plan.blockBudgetBytes()).isEqualTo(firstBudget);
-                        org.ntk4j.Fixtures.assertSameElements(w + " workers", k.toDoubleArray(), first);
-                    }
-                }
-            }
-        }
+        blockBudgetAndBitsIndependentOfWorkers(Method.STRUCTURED_DERIVATIVES, 0.75, false);
     }
 
     /**
