@@ -262,10 +262,11 @@ public final class TilePlanner {
             if (tooBig != null && smallest <= budget) {
                 throw new IllegalArgumentException("memory budget: " + tooBig + " (choose a smaller --tile or none)");
             }
+            int smallestTile = Math.min(QUANTUM, Math.max(n1, m2));
             throw new IllegalArgumentException("memory budget: " + CostModel.human(budget) + " is too small for the "
                     + kind + " kernel of " + n1 + " × " + m2 + " examples of " + Shapes.str(perExample) + " ("
-                    + dtype.shortName() + "); the smallest " + (tileable ? "tiles (" + Math.min(QUANTUM, Math.max(n1, m2))
-                    + " examples" : "run (one tile, the model "
+                    + dtype.shortName() + "); the smallest " + (tileable ? "tiles (" + smallestTile
+                    + (smallestTile == 1 ? " example" : " examples") : "run (one tile, the model "
                     + "mixes examples") + ", method " + (smallestMethod == null ? "-" : smallestMethod.shortName())
                     + ") need " + CostModel.human(smallest) + ": raise --memory to at least " + CostModel.human(smallest));
         }

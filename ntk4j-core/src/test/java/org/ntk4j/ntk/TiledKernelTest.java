@@ -242,7 +242,13 @@ class TiledKernelTest {
                     .plan(100, 0, new int[] {32}, DType.F32))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("memory budget: 1000 B is too small")
+                    .hasMessageContaining("the smallest tiles (16 examples, method ")
                     .hasMessageContaining("raise --memory to at least");
+            // one example: its tile says so in the singular
+            assertThatThrownBy(() -> TilePlanner.of(EmpiricalNtk.of(m, p), KernelKind.trace()).budget(1000)
+                    .plan(1, 0, new int[] {32}, DType.F32))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("the smallest tiles (1 example, method ");
         }
     }
 }
