@@ -291,16 +291,37 @@ final class OutputChunks {
         }
     }
 
-    /** out[a, b, si + p, sj + q] = blk[a, b, p, q], and with {@code mirror} out[b, a, sj + q, si + p] too. */
+    /**
+     * out[a, b, si + p, sj + q] = blk[a, b, p, q], and with {@code mirror} out[b, a, sj + q, si + p] too: each row
+     * of k outputs in one bulk copy (the full kernel at O = 1000 places hundreds of millions of values), the mirror
+     * element by element through the same buffers.
+     */
     private static void place(Tensor out, Tensor blk, int n1, int n2, int o, int k, int si, int sj, boolean mirror) {
+        boolean f32 = out.dtype() == org.ntk4j.tensor.DType.F32;
+        java.nio.FloatBuffer srcF = f32 ? blk.floats() : null;
+        java.nio.FloatBuffer dstF = f32 ? out.floats() : null;
+        java.nio.DoubleBuffer srcD = f32 ? null : blk.doubles();
+        java.nio.DoubleBuffer dstD = f32 ? null : out.doubles();
+        float[] rowF = f32 ? new float[k] : null;
+        double[] rowD = f32 ? null : new double[k];
         for (int a = 0; a < n1; a++) {
             for (int b = 0; b < n2; b++) {
                 for (int p = 0; p < k; p++) {
-                    for (int q = 0; q < k; q++) {
-                        double v = blk.getFlat(((a * n2 + b) * k + p) * k + q);
-                        out.setFlat(((a * n2 + b) * o + si + p) * o + sj + q, v);
-                        if (mirror) {
-                            out.setFlat(((b * n1 + a) * o + sj + q) * o + si + p, v);
+                    int from = ((a * n2 + b) * k + p) * k;
+                    int to = ((a * n2 + b) * o + si + p) * o + sj;
+                    // the mirror's (q, p) entries: out[b, a, sj + q, si + p], a column of stride o
+                    int mirrorAt = ((b * n1 + a) * o + sj) * o + si + p;
+                    if (f32) {
+                        srcF.get(from, rowF, 0, k);
+                        dstF.put(to, rowF, 0, k);
+                        for (int q = 0; mirror && q < k; q++) {
+                            dstF.put(mirrorAt + q * o, rowF[q]);
+                        }
+                    } else {
+                        srcD.get(from, rowD, 0, k);
+                        dstD.put(to, rowD, 0, k);
+                        for (int q = 0; mirror && q < k; q++) {
+                            dstD.put(mirrorAt + q * o, rowD[q]);
                         }
                     }
                 }
