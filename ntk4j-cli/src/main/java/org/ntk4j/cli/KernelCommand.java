@@ -87,8 +87,9 @@ public final class KernelCommand implements Callable<Integer> {
             + "OUT.manifest), recomputing no finished tile.")
     boolean resume;
 
-    @Option(names = "--threads", description = "With --out: tiles computed at once, each with one BLAS thread "
-            + "(a single tile: one per core; default: the number of cores); the result does not depend on it.")
+    @Option(names = "--threads", description = "With --out: tiles computed at once (default: the number of cores), "
+            + "each on the plan's BLAS threads (one, or the cores shared by the blocks --memory allows at once); the "
+            + "result does not depend on it.")
     Integer threads;
 
     @Mixin

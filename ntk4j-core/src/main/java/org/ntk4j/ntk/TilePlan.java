@@ -205,7 +205,7 @@ public final class TilePlan implements Serializable {
 
     TilePlan(KernelKind kind, Method method, DType dtype, int[] perExample, int n1, int n2, boolean symmetric,
              int[] shape, int[] rowBounds, int[] columnBounds, int[] mirror, int workers, long budgetBytes,
-             long blockBudgetBytes, long predictedPeakBytes, double[] tileFlops, boolean tileable) {
+             long blockBudgetBytes, int blasThreads, long predictedPeakBytes, double[] tileFlops, boolean tileable) {
         this.kind = kind.toString();
         this.kindSeed = kind.seed();
         this.method = method;
@@ -225,7 +225,7 @@ public final class TilePlan implements Serializable {
         this.tileFlops = tileFlops.clone();
         this.tileable = tileable;
         this.tiles = Collections.unmodifiableList(enumerate(rowBounds, columnBounds, symmetric));
-        this.blasThreads = tiles.size() == 1 ? Math.max(1, Runtime.getRuntime().availableProcessors()) : 1;
+        this.blasThreads = blasThreads;
         if (tiles.size() != tileFlops.length) {
             throw new IllegalStateException("tile plan: " + tiles.size() + " tiles but " + tileFlops.length
                     + " FLOP counts");
@@ -414,10 +414,12 @@ public final class TilePlan implements Serializable {
     }
 
     /**
-     * The BLAS threads every process computes a tile with: one when there are several tiles (the parallelism is
-     * the tiles computed at once, and OpenBLAS splits a GEMM over its threads by the GEMM's size, so a tile's bits
-     * would otherwise depend on the thread count); with a single tile, which nothing runs beside, the cores of the
-     * machine that made the plan. Fixed in the plan, so a tile has the same bits wherever it is computed.
+     * The BLAS threads every process computes a tile with: the cores of the machine that made the plan divided by
+     * the blocks its budget allows at once on those cores (one when as many blocks as cores fit: the parallelism is
+     * then the tiles computed at once; all the cores for a single tile, which nothing runs beside, or where the
+     * budget allows one block at a time). Fixed in the plan (and recorded by a tiled run, kept by
+     * {@code --resume}), never the workers asked for: a GEMM split over threads is computed in blocks whose bits
+     * may depend on their size, so a tile has the same bits wherever and whenever it is computed.
      *
      * @return the BLAS thread count, at least 1
      */

@@ -63,6 +63,8 @@ public final class TilePlanner {
     private int workers = 1;
     /** A per-block budget fixed by the caller (a resumed run's), or 0: derived from the budget. */
     private long blockBudget;
+    /** BLAS threads per tile of a plan of several tiles, fixed by a resumed run; 0: derived. */
+    private int blasThreads;
 
     private TilePlanner(EmpiricalNtk ntk, KernelKind kind) {
         this.ntk = ntk;
@@ -147,6 +149,24 @@ public final class TilePlanner {
     }
 
     /**
+     * Fixes the BLAS threads each tile of a plan of several tiles is computed with (a resumed run passes the recorded
+     * value, {@link TilePlan#blasThreads()}, so that its tiles have the bits the first run's had), instead of
+     * deriving it from the machine's cores and the blocks the budget allows at once. A plan of one tile uses the
+     * cores whatever this says.
+     *
+     * @param threads the BLAS threads per tile, at least 1
+     * @return this planner
+     * @throws IllegalArgumentException if threads &lt; 1
+     */
+    public TilePlanner blasThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("BLAS threads: must be positive, got " + threads);
+        }
+        this.blasThreads = threads;
+        return this;
+    }
+
+    /**
      * The plan for x1 of n1 examples and x2 of n2 (n2 = 0: x2 = x1), each of shape {@code perExample}.
      *
      * @param n1 number of examples of x1, at least 1
@@ -200,7 +220,7 @@ public final class TilePlanner {
                 }
                 if (need <= budget) {
                     TilePlan p = build(m, n1, n2, perExample, dtype, shape, new int[] {0, n1},
-                            new int[] {0, m2}, axes, 1, need, bb, costs, false);
+                            new int[] {0, m2}, axes, 1, need, bb, CORES, costs, false);
                     best = better(best, p);
                 }
                 continue;
@@ -250,12 +270,23 @@ public final class TilePlanner {
             int[] cols = symmetric ? rows : bounds(m2, t);
             // sized for the machine's cores, so that the blocks' bits never depend on the workers asked for
             long bb = blockBudget(costs, m, t, n1, m2, symmetric, inputBytes);
-            int w = Math.min(workers, TilePlan.enumerate(rows, cols, symmetric).size());
+            int tiles = TilePlan.enumerate(rows, cols, symmetric).size();
+            // the blocks the budget allows at once on this machine's cores (never the workers asked for): their
+            // BLAS threads share the cores, so a budget that allows fewer blocks than cores still uses them all
+            int fit = Math.min(CORES, tiles);
+            while (fit > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, fit, bb) > budget) {
+                fit--;
+            }
+            int threads = tiles == 1 ? CORES : blasThreads > 0 ? blasThreads : Math.max(1, CORES / fit);
+            int w = Math.min(workers, tiles);
             while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb) > budget) {
                 w--; // fewer tiles at once rather than other tiles
             }
+            if (threads > 1) {
+                w = Math.min(w, Math.max(1, CORES / threads)); // tiles on several BLAS threads: not more than the cores
+            }
             TilePlan p = build(m, n1, n2, perExample, dtype, shape, rows, cols, axes, w,
-                    peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb), bb, costs, true);
+                    peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb), bb, threads, costs, true);
             best = better(best, p);
         }
         if (best == null) {
@@ -394,8 +425,8 @@ public final class TilePlanner {
     }
 
     private TilePlan build(Method m, int n1, int n2, int[] perExample, DType dtype, int[] shape, int[] rows,
-                           int[] cols, KernelAxes axes, int w, long peak, long blockBudget, Costs costs,
-                           boolean tileable) {
+                           int[] cols, KernelAxes axes, int w, long peak, long blockBudget, int blasThreads,
+                           Costs costs, boolean tileable) {
         boolean symmetric = n2 == 0;
         List<TilePlan.Tile> tiles = TilePlan.enumerate(rows, cols, symmetric);
         // each tile's share, by entries, of the untiled kernel's predicted FLOPs (within the per-block budget):
@@ -407,7 +438,7 @@ public final class TilePlanner {
             flops[tl.index()] = whole * (double) tl.rows() * tl.columns() * (tl.mirrored() ? 2 : 1) / entries;
         }
         return new TilePlan(kind, m, dtype, perExample, n1, symmetric ? n1 : n2, symmetric, shape, rows, cols,
-                axes.mirrorPermutation(), w, budget, blockBudget, peak, flops, tileable);
+                axes.mirrorPermutation(), w, budget, blockBudget, blasThreads, peak, flops, tileable);
     }
 
     /** Cost model estimates per block shape, cached (the planner asks for the same shapes many times). */

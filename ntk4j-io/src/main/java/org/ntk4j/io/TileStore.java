@@ -416,8 +416,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
 
     /**
      * The tile size and method recorded in {@code OUT.manifest}, for a resumed run to plan the same grid:
-     * {"row-tile": ..., "column-tile": ..., "method": ..., ...}, and "block-budget" when blocks run in tiles of basis
-     * vectors ({@link TilePlan#blockBudgetBytes()}).
+     * {"row-tile": ..., "column-tile": ..., "method": ..., ...}, "block-budget" when blocks run in tiles of basis
+     * vectors or chunks of outputs ({@link TilePlan#blockBudgetBytes()}), and "blas-threads" when the tiles of a
+     * plan of several run on more than one BLAS thread ({@link TilePlan#blasThreads()}).
      *
      * @param out the run's output file
      * @return the manifest's header fields in file order, unmodifiable
@@ -444,6 +445,11 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         if (plan.blockBudgetBytes() != Long.MAX_VALUE) {
             // blocks of NTK-vector products in tiles of basis vectors sized to it: a resumed run sizes them alike
             h.put("block-budget", Long.toString(plan.blockBudgetBytes()));
+        }
+        if (plan.tileCount() > 1 && plan.blasThreads() != 1) {
+            // tiles on several BLAS threads (fewer blocks fit at once than cores): a resumed run uses as many
+            // (manifests without it: one, as every plan of several tiles had before)
+            h.put("blas-threads", Integer.toString(plan.blasThreads()));
         }
         h.put("fingerprint", fingerprint);
         return h;

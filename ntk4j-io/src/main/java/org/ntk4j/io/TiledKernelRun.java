@@ -308,15 +308,17 @@ public final class TiledKernelRun {
         EmpiricalNtk ntk = EmpiricalNtk.of(q.model(), q.params()).method(q.method()).memoryBudget(budget);
         int tileSize = q.tile();
         long blockBudget = 0; // 0: the planner derives it
+        int blasThreads = 0; // 0: the planner derives it
         if (q.resume()) {
             // the resumed run computes the recorded grid with the recorded method (and blocks in the recorded tiles
-            // of basis vectors, if any), whatever the options now
+            // of basis vectors or chunks of outputs, if any, on the recorded BLAS threads), whatever the options now
             Map<String, String> recorded = TileStore.recordedRun(q.out());
             try {
                 tileSize = Integer.parseInt(recorded.getOrDefault("row-tile", ""));
                 ntk = ntk.method(Method.parse(recorded.getOrDefault("method", "")));
                 String recordedBlockBudget = recorded.get("block-budget");
                 blockBudget = recordedBlockBudget == null ? Long.MAX_VALUE : Long.parseLong(recordedBlockBudget);
+                blasThreads = Integer.parseInt(recorded.getOrDefault("blas-threads", "1"));
             } catch (IllegalArgumentException e) {
                 throw new IOException("manifest " + TileStore.manifestPath(q.out()) + " is corrupt: "
                         + e.getMessage());
@@ -325,6 +327,9 @@ public final class TiledKernelRun {
         TilePlanner planner = TilePlanner.of(ntk, q.kind()).budget(budget).workers(q.threads()).tile(tileSize);
         if (blockBudget > 0) {
             planner.blockBudget(blockBudget);
+        }
+        if (blasThreads > 0) {
+            planner.blasThreads(blasThreads);
         }
         TilePlan plan;
         try {
@@ -347,9 +352,10 @@ public final class TiledKernelRun {
         if (!q.resume() && (TileStore.unfinished(q.out()) || Files.exists(TileStore.partialPath(q.out())))) {
             events.discarding(q.out());
         }
-        // the plan's BLAS threads per tile (one, the parallelism coming from tiles computed at once; a single tile
-        // gets the cores): OpenBLAS partitions a GEMM over its threads by the GEMM's size, so a tile's bits would
-        // otherwise depend on the thread count
+        // the plan's BLAS threads per tile (the cores shared by the blocks the budget allows at once: one when the
+        // parallelism comes from as many tiles at once as cores; a single tile gets the cores): a GEMM split over
+        // threads is computed in blocks whose bits may depend on their size, so a tile's bits would otherwise
+        // depend on the thread count
         int blasBefore = Blas.threads();
         Blas.setThreads(plan.blasThreads());
         String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);

@@ -217,8 +217,102 @@ class TiledKernelRunTest {
     }
 
     /**
+     * A budget that allows one block at a time on this machine computes each tile with all its cores' BLAS threads
+     * (recorded in the manifest); a run killed half way and resumed with the memory for more blocks at once keeps
+     * the recorded threads, and its file is byte for byte that of a run never interrupted.
+     */
+    @Test
+    void oneBlockAtATimeRunsOnEveryCoreAndAResumeKeepsTheThreads(@TempDir Path dir) throws IOException {
+        int cores = Runtime.getRuntime().availableProcessors();
+        Model net = Zoo.parse("fcn(depth=2,width=32,out=10)");
+        try (Params p = net.init(4, new int[] {12}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, 40, 12)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(net, p).method(Method.STRUCTURED_DERIVATIVES);
+            long one = org.ntk4j.ntk.TilePlanner.of(sd, KernelKind.full()).budget(1L << 40).tile(16).workers(1)
+                    .plan(40, 0, new int[] {12}, DType.F64).predictedPeakBytes();
+            long two = org.ntk4j.ntk.TilePlanner.of(sd, KernelKind.full()).budget(1L << 40).tile(16).workers(2)
+                    .plan(40, 0, new int[] {12}, DType.F64).predictedPeakBytes();
+            long budget = (one + two) / 2; // one block at a time
+            java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Recorder watching = new Recorder() {
+                @Override
+                public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                    return new TiledKernelRun.Progress() {
+                        @Override
+                        public void tileDone(TilePlan.Tile tile, double seconds) {
+                            seen.add(org.ntk4j.cpu.Blas.threads());
+                        }
+
+                        @Override
+                        public void close() {
+                        }
+                    };
+                }
+            };
+            Path reference = dir.resolve("reference.npy");
+            TiledKernelRun.Result full;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, false, false,
+                    Method.STRUCTURED_DERIVATIVES, 16, 0)) {
+                full = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
+                        Method.STRUCTURED_DERIVATIVES, budget, 16, cores, false, false, reference, null, 0, 0, null,
+                        null), watching);
+            }
+            assertThat(full.plan().tileCount()).isEqualTo(6);
+            assertThat(full.plan().workers()).isEqualTo(1);
+            assertThat(full.plan().blasThreads()).isEqualTo(cores);
+            assertThat(seen).containsExactly(cores);
+
+            // killed after two tiles
+            Path out = dir.resolve("K.npy");
+            Recorder killing = new Recorder() {
+                @Override
+                public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                    return new TiledKernelRun.Progress() {
+                        private int done;
+
+                        @Override
+                        public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+                            if (++done == 2) {
+                                throw new IllegalStateException("killed");
+                            }
+                        }
+
+                        @Override
+                        public void close() {
+                        }
+                    };
+                }
+            };
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
+                    Method.STRUCTURED_DERIVATIVES, 16, 0)) {
+                assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
+                        KernelKind.full(), Method.STRUCTURED_DERIVATIVES, budget, 16, cores, false, false, out, null,
+                        0, 0, null, null), killing)).hasMessageContaining("killed");
+            }
+            if (cores > 1) {
+                assertThat(TileStore.recordedRun(out)).containsEntry("blas-threads", Integer.toString(cores));
+            }
+
+            // resumed with memory for several blocks at once: a fresh plan would run them on one thread each
+            long more = 4 * two;
+            assertThat(org.ntk4j.ntk.TilePlanner.of(sd, KernelKind.full()).budget(more).tile(16)
+                    .plan(40, 0, new int[] {12}, DType.F64).blasThreads()).as("a fresh plan with that memory")
+                    .isEqualTo(1);
+            TiledKernelRun.Result resumed;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0)) {
+                resumed = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
+                        Method.AUTO, more, 0, cores, true, false, out, null, 0, 0, null, null), new Recorder());
+            }
+            assertThat(resumed.plan().blasThreads()).isEqualTo(cores);
+            assertThat(resumed.plan().workers()).isEqualTo(1); // not more threads than cores
+            assertThat(resumed.resumed()).isEqualTo(2);
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(reference));
+        }
+    }
+
+    /**
      * A plan of a single tile (nothing runs beside it) computes it with as many BLAS threads as the machine has
-     * cores, fixed in the plan; several tiles get one each. The BLAS setting is restored afterwards.
+     * cores, fixed in the plan; several tiles whose budget allows as many blocks at once as cores get one each.
+     * The BLAS setting is restored afterwards.
      */
     @Test
     void aSingleTileRunsOnEveryCoreAndSeveralOnOneBlasThreadEach(@TempDir Path dir) throws IOException {
