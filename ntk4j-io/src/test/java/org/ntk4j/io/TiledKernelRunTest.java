@@ -68,6 +68,29 @@ class TiledKernelRunTest {
         }
     }
 
+    /** Events whose progress listener throws once {@code tiles} tiles are done, as a kill would stop the run. */
+    private static Recorder killedAfter(int tiles) {
+        return new Recorder() {
+            @Override
+            public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                return new TiledKernelRun.Progress() {
+                    private int done;
+
+                    @Override
+                    public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
+                        if (++done == tiles) {
+                            throw new IllegalStateException("killed");
+                        }
+                    }
+
+                    @Override
+                    public void close() {
+                    }
+                };
+            }
+        };
+    }
+
     @Test
     void theFileIsThePlansKernelAndEveryTileIsCountedOnce(@TempDir Path dir) throws IOException {
         try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
@@ -172,25 +195,7 @@ class TiledKernelRunTest {
 
             // killed after two tiles: the progress listener throws, as a kill would stop the run
             Path out = dir.resolve("K.npy");
-            Recorder killing = new Recorder() {
-                @Override
-                public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
-                    return new TiledKernelRun.Progress() {
-                        private int done;
-
-                        @Override
-                        public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
-                            if (++done == 2) {
-                                throw new IllegalStateException("killed");
-                            }
-                        }
-
-                        @Override
-                        public void close() {
-                        }
-                    };
-                }
-            };
+            Recorder killing = killedAfter(2);
             try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
                     Method.NTK_VECTOR_PRODUCTS, 16, 0)) {
                 assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
@@ -263,25 +268,7 @@ class TiledKernelRunTest {
 
             // killed after two tiles
             Path out = dir.resolve("K.npy");
-            Recorder killing = new Recorder() {
-                @Override
-                public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
-                    return new TiledKernelRun.Progress() {
-                        private int done;
-
-                        @Override
-                        public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
-                            if (++done == 2) {
-                                throw new IllegalStateException("killed");
-                            }
-                        }
-
-                        @Override
-                        public void close() {
-                        }
-                    };
-                }
-            };
+            Recorder killing = killedAfter(2);
             try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
                     Method.STRUCTURED_DERIVATIVES, 16, 0)) {
                 assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
