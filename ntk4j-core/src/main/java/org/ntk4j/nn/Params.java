@@ -77,11 +77,7 @@ public final class Params implements AutoCloseable {
      * @throws IllegalStateException if two specs have the same path
      */
     public static Params initialise(List<ParamSpec> specs, long seed, DType dtype) {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        for (ParamSpec s : specs) {
-            if (m.containsKey(s.path())) {
-                throw new IllegalStateException("parameter path " + s.path() + " declared twice");
-            }
+        return byPath(specs, s -> {
             Tensor t = Tensor.empty(dtype, s.shape());
             long streamSeed = seed ^ (fnv1a64(s.path()) * 0x9E3779B97F4A7C15L);
             int n = t.size();
@@ -107,9 +103,8 @@ public final class Params implements AutoCloseable {
             if (drawsStayFinite(s, dtype)) {
                 t.markFinite(t.trackedWrites()); // no NaN/Inf scan needed on the first kernel call
             }
-            m.put(s.path(), t);
-        }
-        return new Params(m);
+            return t;
+        });
     }
 
     /**
@@ -122,14 +117,21 @@ public final class Params implements AutoCloseable {
      * @throws IllegalStateException if two specs have the same path
      */
     public static Params zeros(List<ParamSpec> specs, DType dtype) {
+        return byPath(specs, s -> {
+            Tensor t = Tensor.zeros(dtype, s.shape());
+            t.markFinite(t.trackedWrites());
+            return t;
+        });
+    }
+
+    /** A tensor per spec, made by {@code make}, under the spec's path; two specs of one path are refused. */
+    private static Params byPath(List<ParamSpec> specs, java.util.function.Function<ParamSpec, Tensor> make) {
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (ParamSpec s : specs) {
             if (m.containsKey(s.path())) {
                 throw new IllegalStateException("parameter path " + s.path() + " declared twice");
             }
-            Tensor t = Tensor.zeros(dtype, s.shape());
-            t.markFinite(t.trackedWrites());
-            m.put(s.path(), t);
+            m.put(s.path(), make.apply(s));
         }
         return new Params(m);
     }

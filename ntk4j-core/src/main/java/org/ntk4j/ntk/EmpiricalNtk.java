@@ -423,11 +423,10 @@ public final class EmpiricalNtk {
             return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, problem);
         }
         KernelStrategy sd = strategy(method);
-        try (Sides<PerExamplePass> p = Sides.of(same,
-                () -> rows.pass() != null ? null : sd.prepare(rows.x()),
-                () -> columns.pass() != null ? null : sd.prepare(columns.x()), PerExamplePass::close)) {
-            PerExamplePass a = rows.pass() != null ? rows.pass() : p.first();
-            PerExamplePass b = same ? a : columns.pass() != null ? columns.pass() : p.second();
+        try (PerExamplePass madeRows = rows.pass() == null ? sd.prepare(rows.x()) : null;
+             PerExamplePass madeColumns = same || columns.pass() != null ? null : sd.prepare(columns.x())) {
+            PerExamplePass a = madeRows != null ? madeRows : rows.pass();
+            PerExamplePass b = same ? a : madeColumns != null ? madeColumns : columns.pass();
             return sd.block(in, a, b);
         }
     }

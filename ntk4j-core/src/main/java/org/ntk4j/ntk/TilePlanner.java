@@ -277,17 +277,17 @@ public final class TilePlanner {
             // sized for the machine's cores, so that the blocks' bits never depend on the workers asked for
             long bb = wholeBlocks ? Long.MAX_VALUE : blockBudget(costs, m, t, n1, m2, symmetric, inputBytes);
             int tiles = TilePlan.enumerate(rows, cols, symmetric).size();
-            // the blocks the budget allows at once on this machine's cores (never the workers asked for): their
-            // BLAS threads share the cores, so a budget that allows fewer blocks than cores still uses them all
-            int fit = Math.min(CORES, tiles);
-            while (fit > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, fit, bb) > budget) {
-                fit--;
+            // the most blocks the budget allows at once (the peak grows with their number), up to the cores or the
+            // workers asked for, whichever is more
+            int most = Math.min(Math.max(CORES, workers), tiles);
+            while (most > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, most, bb) > budget) {
+                most--;
             }
-            int threads = tiles == 1 ? CORES : blasThreads > 0 ? blasThreads : Math.max(1, CORES / fit);
-            int w = Math.min(workers, tiles);
-            while (w > 1 && peak(costs, m, t, n1, m2, symmetric, inputBytes, w, bb) > budget) {
-                w--; // fewer tiles at once rather than other tiles
-            }
+            // the BLAS threads come from the blocks that fit at once on this machine's cores, never from the
+            // workers asked for: they share the cores, so a budget that allows fewer blocks than cores uses them all
+            int fitOnCores = Math.min(most, CORES);
+            int threads = tiles == 1 ? CORES : blasThreads > 0 ? blasThreads : Math.max(1, CORES / fitOnCores);
+            int w = Math.min(most, workers); // fewer tiles at once rather than other tiles
             if (threads > 1) {
                 w = Math.min(w, Math.max(1, CORES / threads)); // tiles on several BLAS threads: not more than the cores
             }

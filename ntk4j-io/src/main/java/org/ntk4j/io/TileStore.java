@@ -443,7 +443,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         h.put("columns", join(plan.columnBounds()));
         h.put("tiles", Integer.toString(plan.tileCount()));
         if (plan.blockBudgetBytes() != Long.MAX_VALUE) {
-            // blocks of NTK-vector products in tiles of basis vectors sized to it: a resumed run sizes them alike
+            // blocks in tiles of basis vectors or chunks of outputs sized to it: a resumed run sizes them alike
             h.put("block-budget", Long.toString(plan.blockBudgetBytes()));
         }
         if (plan.tileCount() > 1 && plan.blasThreads() != 1) {

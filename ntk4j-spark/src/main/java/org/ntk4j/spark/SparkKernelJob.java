@@ -381,9 +381,9 @@ public final class SparkKernelJob {
         public long[] apply(TaskContext context, Iterator<int[]> partition) {
             TaskInputs in = shared.value();
             int[] group = partition.next();
-            // as in the local run: the plan's BLAS threads per tile, one unless the plan has a single tile
-            // (OpenBLAS splits a GEMM over its threads by its size, so a tile's bits would otherwise depend on the
-            // thread count); the parallelism is the tasks'. In local[k] this sets the driver JVM's BLAS, which
+            // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over threads
+            // is computed in blocks whose bits may depend on their size, so a tile's bits would otherwise depend on
+            // the thread count); the parallelism is the tasks'. In local[k] this sets the driver JVM's BLAS, which
             // compute() restores.
             Blas.setThreads(in.plan.blasThreads());
             checkMemory(in);
