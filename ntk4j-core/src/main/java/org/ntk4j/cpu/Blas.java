@@ -404,6 +404,251 @@ public final class Blas {
         }
     }
 
+    /**
+     * The Gram product C = alpha · op(A) · op(A)ᵀ, of order m, written whole and exactly symmetric (row-major):
+     * op(A) is A stored m×k, or with {@code transA} Aᵀ of A stored k×m. It costs m(m+1)/2 · k multiply-adds, about
+     * half a GEMM's: OpenBLAS's SYRK computes the upper triangle, which is then mirrored. Large products are split
+     * like {@link #gemm}'s, over at most {@link #threads()} parts, never from a pool thread: along K when the
+     * contraction is long and C small ({@code k ≥ 2m}, {@code m ≤ 512}: a Jacobian's N·O rows over its
+     * parameters), each part's triangle summed into C in the parts' order; otherwise into blocks of rows, the
+     * diagonal blocks SYRKs and the blocks above them GEMMs, the blocks shared out so that each thread has about
+     * the same multiply-adds. Either way the result for a given thread count is always the same; it may differ
+     * in the last bits from a GEMM's, and from the same Gram split otherwise. C must not overlap A.
+     *
+     * @param transA whether op(A) is Aᵀ (A then stored k×m)
+     * @param m the order of C: rows of op(A)
+     * @param k columns of op(A)
+     * @param alpha scale of the product
+     * @param a the tensor holding A
+     * @param aOff element offset of A's first element in {@code a}
+     * @param lda row stride of A as stored, in elements (0 is taken as 1)
+     * @param c the tensor holding C, of {@code a}'s dtype, overwritten (not read)
+     * @param cOff element offset of C's first element in {@code c}
+     * @param ldc row stride of C, in elements (0 is taken as 1)
+     */
+    public static void gram(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
+                            long cOff, int ldc) {
+        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, true);
+    }
+
+    /** {@link #gram} on the calling thread alone, for a caller that runs several Grams in parallel itself. */
+    static void gramUnsplit(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
+                            long cOff, int ldc) {
+        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, false);
+    }
+
+    private static void gram(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
+                             long cOff, int ldc, boolean maySplit) {
+        load();
+        if (m == 0) {
+            return;
+        }
+        boolean counted = counting;
+        if (counted) {
+            enterCounted();
+        }
+        try {
+            long work = (long) m * (m + 1) / 2 * k;
+            boolean alongK = k >= 2L * m && m <= K_SPLIT_MAX_ORDER;
+            int parts = maySplit ? parts(work, alongK ? k : m) : 1;
+            if (parts <= 1) {
+                syrkCall(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc);
+            } else if (alongK) {
+                gramAlongK(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, parts);
+            } else {
+                gramInBlocks(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, parts);
+            }
+            mirrorUpper(c, cOff, Math.max(1, ldc), m);
+        } finally {
+            if (counted) {
+                exitCounted();
+            }
+        }
+    }
+
+    /** Grams of at most this order may split along K: each extra part holds its triangle in order² scratch. */
+    private static final int K_SPLIT_MAX_ORDER = 512;
+
+    /** C's upper triangle over {@code parts} ranges of K: the first part's SYRK writes C, the others' are added. */
+    private static void gramAlongK(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda,
+                                   Tensor c, long cOff, int ldc, int parts) {
+        boolean f32 = c.dtype() == DType.F32;
+        // the other parts' triangles, m² elements each: scratch outside the tensors' accounting, as OpenBLAS's own
+        // buffers are (at most 2 MiB a part, K_SPLIT_MAX_ORDER)
+        org.bytedeco.javacpp.Pointer[] partial = new org.bytedeco.javacpp.Pointer[parts];
+        try {
+            partial[0] = f32 ? c.floatPointer().getPointer(cOff) : c.doublePointer().getPointer(cOff);
+            for (int p = 1; p < parts; p++) {
+                partial[p] = f32 ? new FloatPointer((long) m * m) : new DoublePointer((long) m * m);
+            }
+            int stride = Math.max(1, lda);
+            Parallel.range(parts, 1, (lo, hi) -> {
+                for (int p = lo; p < hi; p++) {
+                    int from = blockStart(k, parts, p);
+                    int to = blockStart(k, parts, p + 1);
+                    long ao = aOff + (transA ? (long) from * stride : from);
+                    syrkCall(f32, transA, m, to - from, alpha, f32 ? a.floatPointer().getPointer(ao)
+                            : a.doublePointer().getPointer(ao), lda, partial[p], p == 0 ? ldc : m);
+                }
+            });
+            int ld = Math.max(1, ldc);
+            java.nio.FloatBuffer cf = f32 ? c.floats() : null;
+            java.nio.DoubleBuffer cd = f32 ? null : c.doubles();
+            float[] rf = f32 ? new float[2 * m] : null;
+            double[] rd = f32 ? null : new double[2 * m];
+            for (int p = 1; p < parts; p++) {
+                java.nio.FloatBuffer pf = f32 ? ((FloatPointer) partial[p]).asBuffer() : null;
+                java.nio.DoubleBuffer pd = f32 ? null : ((DoublePointer) partial[p]).asBuffer();
+                for (int i = 0; i < m; i++) {
+                    int row = (int) (cOff + (long) i * ld + i);
+                    int n = m - i;
+                    if (f32) {
+                        cf.get(row, rf, 0, n);
+                        pf.get(i * m + i, rf, m, n);
+                        for (int j = 0; j < n; j++) {
+                            rf[j] += rf[m + j];
+                        }
+                        cf.put(row, rf, 0, n);
+                    } else {
+                        cd.get(row, rd, 0, n);
+                        pd.get(i * m + i, rd, m, n);
+                        for (int j = 0; j < n; j++) {
+                            rd[j] += rd[m + j];
+                        }
+                        cd.put(row, rd, 0, n);
+                    }
+                }
+            }
+        } finally {
+            for (int p = 1; p < parts; p++) {
+                if (partial[p] != null) {
+                    partial[p].close();
+                }
+            }
+        }
+    }
+
+    /**
+     * C's upper triangle over {@code parts} blocks of rows: block pair (i, j ≥ i) is a SYRK on the diagonal and a
+     * GEMM above it; the pairs go, largest first, to the thread with the fewest multiply-adds so far.
+     */
+    private static void gramInBlocks(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda,
+                                     Tensor c, long cOff, int ldc, int parts) {
+        int[] bound = new int[parts + 1];
+        for (int p = 0; p <= parts; p++) {
+            bound[p] = blockStart(m, parts, p);
+        }
+        int pairs = parts * (parts + 1) / 2;
+        int[][] pair = new int[pairs][];
+        double[] cost = new double[pairs];
+        for (int i = 0, q = 0; i < parts; i++) {
+            for (int j = i; j < parts; j++, q++) {
+                double si = bound[i + 1] - bound[i];
+                double sj = bound[j + 1] - bound[j];
+                pair[q] = new int[] {i, j};
+                cost[q] = i == j ? si * (si + 1) / 2 : si * sj;
+            }
+        }
+        Integer[] order = new Integer[pairs];
+        for (int q = 0; q < pairs; q++) {
+            order[q] = q;
+        }
+        java.util.Arrays.sort(order, (x, y) -> Double.compare(cost[y], cost[x]));
+        int[] owner = new int[pairs];
+        double[] load = new double[parts];
+        for (int q : order) {
+            int least = 0;
+            for (int t = 1; t < parts; t++) {
+                least = load[t] < load[least] ? t : least;
+            }
+            owner[q] = least;
+            load[least] += cost[q];
+        }
+        int stride = Math.max(1, lda);
+        int ld = Math.max(1, ldc);
+        Parallel.range(parts, 1, (lo, hi) -> {
+            for (int q = 0; q < pairs; q++) {
+                if (owner[q] < lo || owner[q] >= hi) {
+                    continue;
+                }
+                int i = pair[q][0];
+                int j = pair[q][1];
+                int ri = bound[i];
+                int rj = bound[j];
+                long ai = aOff + (transA ? ri : (long) ri * stride);
+                long aj = aOff + (transA ? rj : (long) rj * stride);
+                long ci = cOff + (long) ri * ld + rj;
+                if (i == j) {
+                    syrkCall(transA, bound[i + 1] - ri, k, alpha, a, ai, lda, c, ci, ldc);
+                } else {
+                    gemmCall(transA, !transA, bound[i + 1] - ri, bound[j + 1] - rj, k, alpha, a, ai, lda, a, aj,
+                            lda, 0.0, c, ci, ldc);
+                }
+            }
+        });
+    }
+
+    /** C[i][j] = C[j][i] below the diagonal of the order-m matrix at {@code off}, in tiles of 32 by 32. */
+    private static void mirrorUpper(Tensor c, long off, int ldc, int m) {
+        final int tile = 32;
+        int bands = (m + tile - 1) / tile;
+        boolean f32 = c.dtype() == DType.F32;
+        java.nio.FloatBuffer cf = f32 ? c.floats() : null;
+        java.nio.DoubleBuffer cd = f32 ? null : c.doubles();
+        int base = (int) off;
+        Parallel.range(bands, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, tile * m)), (lo, hi) -> {
+            float[] tf = f32 ? new float[tile * tile] : null;
+            double[] td = f32 ? null : new double[tile * tile];
+            for (int band = lo; band < hi; band++) {
+                int i0 = band * tile;
+                int ni = Math.min(m, i0 + tile) - i0;
+                for (int j0 = 0; j0 <= i0; j0 += tile) {
+                    int nj = Math.min(m, j0 + tile) - j0;
+                    // read the tile above the diagonal, rows j0.., columns i0.., and write it transposed
+                    for (int j = 0; j < nj; j++) {
+                        int src = base + (j0 + j) * ldc + i0;
+                        if (f32) {
+                            cf.get(src, tf, j * tile, ni);
+                        } else {
+                            cd.get(src, td, j * tile, ni);
+                        }
+                    }
+                    for (int i = 0; i < ni; i++) {
+                        int dst = base + (i0 + i) * ldc + j0;
+                        int upto = j0 == i0 ? i : nj; // on the diagonal tile, only below the diagonal
+                        for (int j = 0; j < upto; j++) {
+                            if (f32) {
+                                cf.put(dst + j, tf[j * tile + i]);
+                            } else {
+                                cd.put(dst + j, td[j * tile + i]);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    private static void syrkCall(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda,
+                                 Tensor c, long cOff, int ldc) {
+        boolean f32 = c.dtype() == DType.F32;
+        syrkCall(f32, transA, m, k, alpha, f32 ? a.floatPointer().getPointer(aOff) : a.doublePointer().getPointer(aOff),
+                lda, f32 ? c.floatPointer().getPointer(cOff) : c.doublePointer().getPointer(cOff), ldc);
+    }
+
+    /** C's upper triangle = alpha · op(A) · op(A)ᵀ (OpenBLAS's SYRK, beta 0), on pointers at A's and C's first elements. */
+    private static void syrkCall(boolean f32, boolean transA, int m, int k, double alpha,
+                                 org.bytedeco.javacpp.Pointer a, int lda, org.bytedeco.javacpp.Pointer c, int ldc) {
+        int ta = transA ? openblas.CblasTrans : openblas.CblasNoTrans;
+        if (f32) {
+            openblas.cblas_ssyrk(openblas.CblasRowMajor, openblas.CblasUpper, ta, m, k, (float) alpha,
+                    (FloatPointer) a, Math.max(1, lda), 0f, (FloatPointer) c, Math.max(1, ldc));
+        } else {
+            openblas.cblas_dsyrk(openblas.CblasRowMajor, openblas.CblasUpper, ta, m, k, alpha,
+                    (DoublePointer) a, Math.max(1, lda), 0.0, (DoublePointer) c, Math.max(1, ldc));
+        }
+    }
+
     private static void gemmCall(boolean transA, boolean transB, int m, int n, int k, double alpha,
                                  Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
                                  double beta, Tensor c, long cOff, int ldc) {

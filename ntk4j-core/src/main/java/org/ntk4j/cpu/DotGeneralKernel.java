@@ -77,6 +77,134 @@ public final class DotGeneralKernel {
         return execute(planned.problem, planned.choice, lhs, rhs);
     }
 
+    /**
+     * Contractions of at least this many elements per Gram entry take {@link #gram}'s symmetric product: below it
+     * mirroring the triangle costs about what the half of the multiply-adds saved (measured on OpenBLAS's SYRK
+     * against its GEMM, one thread: 1.5× at k = 512 and beyond, 1.06× at m = 16, k = 3072).
+     */
+    private static final int GRAM_MIN_CONTRACTION = 128;
+
+    /** Gram orders below this take the GEMM: OpenBLAS's SYRK gains nothing on so few rows. */
+    private static final int GRAM_MIN_ORDER = 32;
+
+    /**
+     * Whether {@link #gram} computes dot_general(x, x) of these dimension numbers as a symmetric product (else it
+     * runs {@link #dot}): when x lies in memory as [batch, free, contracting] (each group in the order given, the
+     * free axes ascending; axes of size 1 anywhere), so that each batch entry is one Gram of an m × k matrix read
+     * in place, with k ≥ {@value #GRAM_MIN_CONTRACTION} and m ≥ {@value #GRAM_MIN_ORDER}.
+     *
+     * @param shape the operand's shape
+     * @param contract the contracted axes
+     * @param batch the batch axes
+     * @return whether the Gram is computed as a symmetric product
+     */
+    public static boolean isSymmetricGram(int[] shape, int[] contract, int[] batch) {
+        int[] free = freeAxes(shape.length, contract, batch);
+        int[] order = Shapes.concat(Shapes.concat(batch, free), contract);
+        long m = 1;
+        for (int f : free) {
+            m *= shape[f];
+        }
+        long k = 1;
+        for (int c : contract) {
+            k *= shape[c];
+        }
+        return isIdentity(shape, order) && k >= GRAM_MIN_CONTRACTION && m >= GRAM_MIN_ORDER && m <= Integer.MAX_VALUE
+                && k <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * FLOPs of {@link #gram} for these dimension numbers: 2 · batch · m² · k as a GEMM, batch · m(m+1) · k as a
+     * symmetric product ({@link #isSymmetricGram}).
+     *
+     * @param shape the operand's shape
+     * @param contract the contracted axes
+     * @param batch the batch axes
+     * @return the multiply-adds, times 2
+     */
+    public static double gramFlops(int[] shape, int[] contract, int[] batch) {
+        double b = 1;
+        for (int a : batch) {
+            b *= shape[a];
+        }
+        double m = 1;
+        for (int f : freeAxes(shape.length, contract, batch)) {
+            m *= shape[f];
+        }
+        double k = 1;
+        for (int c : contract) {
+            k *= shape[c];
+        }
+        return isSymmetricGram(shape, contract, batch) ? b * m * (m + 1) * k : 2 * b * m * m * k;
+    }
+
+    /**
+     * dot_general(x, x) contracting {@code contract} with itself and batching {@code batch} with itself: the Gram
+     * [batch..., free..., free...] (free axes ascending on both sides), exactly symmetric in its two groups of free
+     * axes. Computed as a symmetric product ({@link Blas#gram}, about half the multiply-adds) when
+     * {@link #isSymmetricGram}, else as {@link #dot}, with the same scratch as that.
+     *
+     * @param x the operand; not closed
+     * @param contract the contracted axes
+     * @param batch the batch axes
+     * @return a new tensor of x's dtype, owned by the caller
+     */
+    public static Tensor gram(Tensor x, int[] contract, int[] batch) {
+        int[] shape = x.shape();
+        if (!isSymmetricGram(shape, contract, batch)) {
+            return dot(x, x, contract, contract, batch, batch);
+        }
+        int[] free = freeAxes(shape.length, contract, batch);
+        int b = 1;
+        for (int a : batch) {
+            b *= shape[a];
+        }
+        int m = 1;
+        for (int f : free) {
+            m *= shape[f];
+        }
+        int k = 1;
+        for (int c : contract) {
+            k *= shape[c];
+        }
+        int[] outShape = Shapes.concat(Shapes.concat(pick(shape, batch), pick(shape, free)), pick(shape, free));
+        Tensor out = Tensor.empty(x.dtype(), outShape);
+        int mm = m;
+        int kk = k;
+        long calls = b;
+        if (Blas.loopParts((long) m * m * k * b / 2, calls) <= 1) {
+            for (int i = 0; i < b; i++) {
+                Blas.gram(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
+            }
+        } else {
+            // many small Grams (a diagonal batch axis): the Grams themselves in parallel, each on one thread
+            Parallel.range(b, 1, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    Blas.gramUnsplit(false, mm, kk, 1.0, x, (long) i * mm * kk, kk, out, (long) i * mm * mm, mm);
+                }
+            });
+        }
+        return out;
+    }
+
+    /** The axes of a rank-{@code rank} operand neither contracted nor batched, ascending. */
+    private static int[] freeAxes(int rank, int[] contract, int[] batch) {
+        boolean[] used = new boolean[rank];
+        for (int a : contract) {
+            used[a] = true;
+        }
+        for (int a : batch) {
+            used[a] = true;
+        }
+        int[] free = new int[rank - contract.length - batch.length];
+        for (int a = 0, i = 0; a < rank; a++) {
+            if (!used[a]) {
+                free[i++] = a;
+            }
+        }
+        return free;
+    }
+
     /** A problem with its chosen plan: what {@link #PLANS} keeps per shapes and dimension numbers. */
     private record Planned(Problem problem, Choice choice) {
     }

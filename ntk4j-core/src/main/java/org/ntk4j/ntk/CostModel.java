@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
 import org.ntk4j.nn.Model;
@@ -243,6 +244,19 @@ public final class CostModel {
     /** FLOPs of contracting Jacobians of P columns into the kernel: 2 · |Θ| · traced size · P. */
     double contractionFlops(long p) {
         return 2.0 * outputElements() * axes.traceSize(f1) * p;
+    }
+
+    /**
+     * FLOPs of {@link JacobianContraction#contract} on Jacobians of P columns for outputs f1t, f2t (tiles of f1,
+     * f2): with one tensor for both sides ({@code self}) its Gram ({@link DotGeneralKernel#gramFlops}), else
+     * 2 · |Θ| · traced size · P.
+     */
+    double contractionFlops(int[] f1t, int[] f2t, long p, boolean self) {
+        if (self) {
+            return DotGeneralKernel.gramFlops(Shapes.concat(f1t, new int[] {Math.toIntExact(p)}),
+                    Shapes.concat(axes.trace(), new int[] {axes.rank()}), axes.diagonal());
+        }
+        return 2.0 * Shapes.size(axes.outputShape(f1t, f2t)) * axes.traceSize(f1t) * p;
     }
 
     /**

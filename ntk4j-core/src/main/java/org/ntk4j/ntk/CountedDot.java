@@ -6,7 +6,8 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * A dot_general run by the NTK methods outside a graph, its FLOPs counted by dot_general's own rule
- * (2 · output size · contracted size) into {@link FlopCount}, as the cost model predicts them.
+ * (2 · output size · contracted size) into {@link FlopCount}, as the cost model predicts them; a Gram of one
+ * tensor with itself by {@link DotGeneralKernel#gramFlops} (about half, when computed as a symmetric product).
  */
 final class CountedDot {
     private CountedDot() {
@@ -23,6 +24,13 @@ final class CountedDot {
     static Tensor dot(Tensor a, Tensor b, int[] ca, int[] cb, int[] ba, int[] bb, int[] perm) {
         Tensor t = DotGeneralKernel.dot(a, b, ca, cb, ba, bb, perm);
         FlopCount.add(2.0 * t.size() * contracted(a, ca));
+        return t;
+    }
+
+    /** {@link DotGeneralKernel#gram}, counted by {@link DotGeneralKernel#gramFlops}. */
+    static Tensor gram(Tensor x, int[] contract, int[] batch) {
+        Tensor t = DotGeneralKernel.gram(x, contract, batch);
+        FlopCount.add(DotGeneralKernel.gramFlops(x.shape(), contract, batch));
         return t;
     }
 

@@ -39,12 +39,16 @@ final class ExactBatchCost extends MethodCost {
             peak = Math.max(peak, j1 + otherInputs(n2) + GraphCost.peakBytes(vjp2));
         }
         double contraction = contractionFlops(pTotal);
+        double contracted = 0; // as run: parameter by parameter, a Gram of each Jacobian with itself when x2 = x1
+        for (org.ntk4j.nn.ParamSpec s : c.model.paramSpecs(c.perExample)) {
+            contracted += c.contractionFlops(f1, f2, s.size(), same);
+        }
         long out = bytes(outputElements());
         peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out);
         String how = "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
         if (method == Method.STRUCTURED_DERIVATIVES) {
             how = "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents";
         }
-        return new Estimate(method, flops + contraction, contraction, peak, how);
+        return new Estimate(method, flops + contracted, contraction, peak, how);
     }
 }

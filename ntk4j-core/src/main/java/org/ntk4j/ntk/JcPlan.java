@@ -102,7 +102,9 @@ final class JcPlan {
                 long copies = c.bytes((long) w.n(side) * d.c + (long) w.o * w.n(side) * d.f); // [N,1,C], [O,N,1,F]
                 w.hold(w.held + partial + (side == 0 ? 0 : jc1) + copies + (side == 0 ? jc1 : jc2));
             }
-            w.flops += c.contractionFlops(Shapes.size(w.pc1.params.get(parameter).shape()));
+            for (int i = 0; i < Tiles.count(chunks); i++) { // each chunk's Jacobian contracted on its own
+                w.flops += c.contractionFlops(c.f1, c.f2, (long) Tiles.size(chunks, i) * d1.f, c.same);
+            }
             w.hold(w.held + partial + jc1 + jc2 + out);
         }
     }
@@ -160,9 +162,11 @@ final class JcPlan {
                     int[] f2t = c.f2.clone();
                     f2t[0] = Tiles.size(b2, j);
                     block = Math.max(block, c.bytes(Shapes.size(c.axes.outputShape(f1t, f2t))));
+                    if (batchPaired || i == j) { // the pairs contracted; a tile with itself is a Gram when x2 = x1
+                        w.flops += c.contractionFlops(f1t, f2t, size, c.same && i == j);
+                    }
                 }
             }
-            w.flops += c.contractionFlops(size);
             // every tile, a block and its zip copy
             w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + 2 * block);
         }
@@ -205,7 +209,7 @@ final class JcPlan {
                     w.hold(w.held + other + Math.max(building, CostModel.pathPeak(path, cons.size()) + jp));
                 }
             }
-            w.flops += c.contractionFlops(size);
+            w.flops += c.contractionFlops(c.f1, c.f2, size, c.same);
             w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + c.bytes(c.outputElements()));
         }
     }
