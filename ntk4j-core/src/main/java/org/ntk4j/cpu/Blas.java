@@ -448,9 +448,10 @@ public final class Blas {
             enterCounted();
         }
         try {
-            long work = (long) m * (m + 1) / 2 * k;
+            // split where the GEMM of the same shape would be (its m·m·k multiply-adds): the symmetric product
+            // runs about twice as many per multiply-add of its own as a GEMM of half the work
             boolean alongK = k >= 2L * m && m <= K_SPLIT_MAX_ORDER;
-            int parts = maySplit ? parts(work, alongK ? k : m) : 1;
+            int parts = maySplit ? parts((long) m * m * k, alongK ? k : m) : 1;
             if (parts <= 1) {
                 syrkCall(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc);
             } else if (alongK) {

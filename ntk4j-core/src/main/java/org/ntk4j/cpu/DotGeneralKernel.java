@@ -79,13 +79,15 @@ public final class DotGeneralKernel {
 
     /**
      * Contractions of at least this many elements per Gram entry take {@link #gram}'s symmetric product: below it
-     * mirroring the triangle costs about what the half of the multiply-adds saved (measured on OpenBLAS's SYRK
-     * against its GEMM, one thread: 1.5× at k = 512 and beyond, 1.06× at m = 16, k = 3072).
+     * mirroring the triangle costs about what the half of the multiply-adds saves. Measured, {@link Blas#gram}
+     * against the GEMM of the same shape, two threads, Zen 4: 0.80× at k = 64 (m = 2048), 1.04–1.27× at k = 128,
+     * 1.19–1.24× at k = 256, 1.45–1.64× at k ≥ 512 with m ≥ 1024 (OpenBLAS's SYRK alone, one thread: 1.5× from
+     * m = 128, 1.9× at m = 1024).
      */
-    private static final int GRAM_MIN_CONTRACTION = 128;
+    private static final int GRAM_MIN_CONTRACTION = 256;
 
-    /** Gram orders below this take the GEMM: OpenBLAS's SYRK gains nothing on so few rows. */
-    private static final int GRAM_MIN_ORDER = 32;
+    /** Gram orders below this take the GEMM: on so few rows the symmetric product gains nothing measurable. */
+    private static final int GRAM_MIN_ORDER = 64;
 
     /**
      * Whether {@link #gram} computes dot_general(x, x) of these dimension numbers as a symmetric product (else it
@@ -185,6 +187,20 @@ public final class DotGeneralKernel {
             });
         }
         return out;
+    }
+
+    /**
+     * Elements of the scratch {@link #gram} allocates besides its result: none for a symmetric product (read in
+     * place), else {@link #scratchElements} of the GEMM it runs.
+     *
+     * @param shape the operand's shape
+     * @param contract the contracted axes
+     * @param batch the batch axes
+     * @return the scratch size, in elements of the operand's dtype
+     */
+    public static long gramScratchElements(int[] shape, int[] contract, int[] batch) {
+        return isSymmetricGram(shape, contract, batch) ? 0
+                : scratchElements(shape, shape, contract, contract, batch, batch);
     }
 
     /** The axes of a rank-{@code rank} operand neither contracted nor batched, ascending. */

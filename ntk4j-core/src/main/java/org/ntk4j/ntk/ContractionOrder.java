@@ -16,14 +16,15 @@ enum ContractionOrder {
     /**
      * Exact FLOPs of this order for one parameter, full kernel or traced over the outputs.
      *
-     * @param same whether x2 = x1 with both sides one tensor (the rows are formed once)
+     * @param same whether x2 = x1 with both sides one tensor (the rows are formed once, and the Grams of a side
+     *     with itself are symmetric products)
      */
     double flops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         switch (this) {
             case GRAM:
-                return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, traced);
+                return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, traced, same);
             case SANDWICH:
-                return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, traced);
+                return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, traced, same);
             default:
                 return StructuredDerivatives.rowFlops(n1, n2, o, r, c, f, traced, same);
         }

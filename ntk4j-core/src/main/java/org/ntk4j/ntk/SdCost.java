@@ -107,25 +107,24 @@ final class SdCost extends MethodCost {
     }
 
     /**
-     * Elements the row order holds at once ({@link StructuredDerivatives#rowOrder}): the rows J1 [N1,C,O,F] and J2
-     * [N2,C,O,F] (one when the sides are the same), then either the operand copies of the GEMM forming J2 while J1
-     * is held, or those of the GEMM contracting J1 with J2 plus its output block. (The last phase is the peak of
-     * a small conv net once its input gradient holds no column buffer: before, that buffer made the per-example
-     * pass the peak and hid that this phase was counted as the rows alone.)
+     * Elements the row order holds at once ({@link StructuredDerivatives#rowOrder}): the rows J1 [N1,O,C,F] and J2
+     * [N2,O,C,F] (one when the sides are the same), then either the operand copies of the GEMM forming J2 while J1
+     * is held, or the scratch of their contraction (none for a Gram read in place) plus its output block. (The
+     * last phase is the peak of a small conv net once its input gradient holds no column buffer: before, that
+     * buffer made the per-example pass the peak and hid that this phase was counted as the rows alone.)
      */
     static long rowTemp(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         int[] none = new int[0];
-        int[] j1 = {(int) n1, (int) c, (int) o, (int) f};
-        int[] j2 = {(int) n2, (int) c, (int) o, (int) f};
+        int[] j1 = {(int) n1, (int) o, (int) c, (int) f};
+        int[] j2 = {(int) n2, (int) o, (int) c, (int) f};
         long rows = Shapes.size(j1) + (same ? 0 : Shapes.size(j2));
-        // J[n, c, o, f] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
+        // J[n, o, c, f] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
         long form = Math.max(rowScratch(n1, o, r, c, f) - (same ? 0 : Shapes.size(j2)),
                 same ? 0 : rowScratch(n2, o, r, c, f));
-        long contract = traced
-                ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, new int[] {1, 2, 3}, new int[] {1, 2, 3},
-                        none, none) + n1 * n2
-                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, new int[] {1, 3}, new int[] {1, 3}, none,
-                        none) + n1 * o * n2 * o;
+        int[] axes = StructuredDerivatives.rowContraction(traced);
+        long contract = (same ? org.ntk4j.cpu.DotGeneralKernel.gramScratchElements(j1, axes, none)
+                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, axes, axes, none, none))
+                + (traced ? n1 * n2 : n1 * o * n2 * o);
         return rows + Math.max(form, contract);
     }
 
@@ -133,6 +132,6 @@ final class SdCost extends MethodCost {
     private static long rowScratch(long n, long o, long r, long c, long f) {
         return org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) c},
                 new int[] {(int) o, (int) n, (int) r, (int) f}, new int[] {1}, new int[] {2}, new int[] {0},
-                new int[] {1});
+                new int[] {1}, StructuredDerivatives.ROWS_LAYOUT);
     }
 }

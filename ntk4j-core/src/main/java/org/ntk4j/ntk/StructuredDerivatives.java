@@ -434,17 +434,37 @@ final class StructuredDerivatives {
         return c.linear().cotangent(pass.delta(c));
     }
 
-    /** Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs). */
-    static double gramFlops(long n1, long n2, long o, long r, long c, long f, boolean traced) {
-        double ga = 2.0 * n1 * r * n2 * r * c;
-        double gd = traced ? 2.0 * n1 * r * n2 * r * o * f : 2.0 * o * n1 * r * o * n2 * r * f;
+    /**
+     * Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs); with one tensor
+     * for both sides ({@code same}) GA, and the full kernel's GD, are Grams of a tensor with itself
+     * ({@link DotGeneralKernel#gramFlops}).
+     */
+    static double gramFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        double ga = activationGramFlops(n1, n2, r, c, same);
+        double gd = traced ? 2.0 * n1 * r * n2 * r * o * f
+                : same && !pairGemms(o, r) ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) r,
+                        (int) f}, new int[] {3}, new int[0])
+                : 2.0 * o * n1 * r * o * n2 * r * f;
         double combine = traced ? 2.0 * n1 * n2 * r * r : 2.0 * o * o * n1 * n2 * r * r;
         return ga + gd + combine;
     }
 
+    /** FLOPs of A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when {@code same}. */
+    private static double activationGramFlops(long n1, long n2, long r, long c, boolean same) {
+        return same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) c}, new int[] {2}, new int[0])
+                : 2.0 * n1 * r * n2 * r * c;
+    }
+
+    /** A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when the sides are one tensor. */
+    private static Tensor activationGram(Tensor a1, Tensor a2) {
+        int[] none = new int[0];
+        return a2 == a1 ? DotGeneralKernel.gram(a1, new int[] {2}, none)
+                : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none);
+    }
+
     /** Exact FLOPs of the sandwich order for one parameter. */
-    static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, boolean traced) {
-        double k = 2.0 * n1 * r * n2 * r * c;
+    static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+        double k = activationGramFlops(n1, n2, r, c, same);
         double left = 2.0 * n1 * o * f * r * n2 * r;
         double right = traced ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o : 2.0 * n1 * n2 * o * o * r * f;
         return k + left + right;
@@ -453,7 +473,9 @@ final class StructuredDerivatives {
     /** Exact FLOPs of the row order for one parameter. */
     static double rowFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         double rows = 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
-        double contract = traced ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
+        double contract = same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) c, (int) f},
+                rowContraction(traced), new int[0])
+                : traced ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
         return rows + contract;
     }
 
@@ -508,7 +530,7 @@ final class StructuredDerivatives {
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
         int[] none = new int[0];
-        try (Tensor k = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none); // [N1,R,N2,R]
+        try (Tensor k = activationGram(a1, a2); // [N1,R,N2,R]
              // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
              Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
             if (traced) {
@@ -561,7 +583,7 @@ final class StructuredDerivatives {
         int r = a1.dim(1);
         int n2 = a2.dim(0);
         int o = d1.dim(0);
-        Tensor gram = DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none); // [N1,R,N2,R]
+        Tensor gram = activationGram(a1, a2); // [N1,R,N2,R]
         if (!Double.isNaN(sb)) {
             double sw = s2;
             try (Tensor g = gram) {
@@ -595,27 +617,39 @@ final class StructuredDerivatives {
             }
             try (Tensor e1 = Layout.transpose(d1, exampleMajor);
                  Tensor e2 = d2 == d1 ? null : Layout.transpose(d2, exampleMajor);
-                 // [N1, O, R, N2, O, R]
-                 Tensor gd = DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
-                         none)) {
+                 // [N1, O, R, N2, O, R]: the cotangents' Gram with themselves when the sides are one tensor
+                 Tensor gd = e2 == null && a2 == a1 ? DotGeneralKernel.gram(e1, new int[] {3}, none)
+                         : DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
+                                 none)) {
                 GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2);
             }
         }
     }
 
+    /**
+     * The per-example rows J [N, O, C, F] of each side, then their contraction over (C, F) (and O when traced):
+     * with one tensor for both sides the Gram, about half the multiply-adds ({@link DotGeneralKernel#gram}). The
+     * rows are written with (C, F) innermost, so that either contraction reads them in place.
+     */
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
         try (Tensor j1 = rows(a1, d1); Tensor j2 = a2 == a1 && d2 == d1 ? null : rows(a2, d2)) {
-            Tensor k2 = j2 == null ? j1 : j2; // [N, C, O, F]
             int[] none = new int[0];
-            if (traced) {
-                return DotGeneralKernel.dot(j1, k2, new int[] {1, 2, 3}, new int[] {1, 2, 3}, none, none);
-            }
-            return DotGeneralKernel.dot(j1, k2, new int[] {1, 3}, new int[] {1, 3}, none, none); // [N1,O,N2,O]
+            int[] contract = rowContraction(traced);
+            return j2 == null ? DotGeneralKernel.gram(j1, contract, none) // [N1,O,N2,O] or traced [N1,N2]
+                    : DotGeneralKernel.dot(j1, j2, contract, contract, none, none);
         }
     }
 
-    /** J[n, c, o, f] = Σ_r A[n, r, c] D[o, n, r, f]. */
+    /** The axes of the rows J [N, O, C, F] the row order contracts: (C, F), and O too when traced. */
+    static int[] rowContraction(boolean traced) {
+        return traced ? new int[] {1, 2, 3} : new int[] {2, 3};
+    }
+
+    /** The rows' layout: dot_general's [N, C, O, F] (batch n, A's c, D's o and f) written as [N, O, C, F]. */
+    static final int[] ROWS_LAYOUT = {0, 2, 1, 3};
+
+    /** J[n, o, c, f] = Σ_r A[n, r, c] D[o, n, r, f]. */
     private static Tensor rows(Tensor a, Tensor d) {
-        return DotGeneralKernel.dot(a, d, new int[] {1}, new int[] {2}, new int[] {0}, new int[] {1});
+        return DotGeneralKernel.dot(a, d, new int[] {1}, new int[] {2}, new int[] {0}, new int[] {1}, ROWS_LAYOUT);
     }
 }

@@ -107,14 +107,14 @@ class SymmetricGramTest {
     @Test
     void dotGeneralsGramBatchesAndFallsBackToTheGemmWhereSymmetryDoesNotPay() {
         Blas.setThreads(2);
-        // [batch 6, free 2×20, contracted 150]: six symmetric Grams of order 40, run in parallel
-        int[] shape = {6, 2, 20, 150};
+        // [batch 6, free 2×40, contracted 300]: six symmetric Grams of order 80, run in parallel
+        int[] shape = {6, 2, 40, 300};
         assertThat(DotGeneralKernel.isSymmetricGram(shape, new int[] {3}, new int[] {0})).isTrue();
-        assertThat(DotGeneralKernel.gramFlops(shape, new int[] {3}, new int[] {0})).isEqualTo(6.0 * 40 * 41 * 150);
+        assertThat(DotGeneralKernel.gramFlops(shape, new int[] {3}, new int[] {0})).isEqualTo(6.0 * 80 * 81 * 300);
         try (Tensor x = Tensor.randomNormal(DType.F64, 9, shape);
              Tensor g = DotGeneralKernel.gram(x, new int[] {3}, new int[] {0});
              Tensor d = DotGeneralKernel.dot(x, x, new int[] {3}, new int[] {3}, new int[] {0}, new int[] {0})) {
-            assertThat(g.shape()).containsExactly(6, 2, 20, 2, 20).containsExactly(d.shape());
+            assertThat(g.shape()).containsExactly(6, 2, 40, 2, 40).containsExactly(d.shape());
             for (int i = 0; i < g.size(); i++) {
                 assertThat(g.getFlat(i)).isCloseTo(d.getFlat(i), Offset.offset(1e-11));
             }

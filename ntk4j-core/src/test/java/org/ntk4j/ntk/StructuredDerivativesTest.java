@@ -65,10 +65,66 @@ class StructuredDerivativesTest {
             }
         }
         // the cost model prefers the Gram order for dense layers (R = 1) and the row order when R² ≫ C·F
-        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1, 2048, 2048, false))
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1, 2048, 2048, false, true))
                 .isLessThan(StructuredDerivatives.rowFlops(16, 16, 8, 1, 2048, 2048, false, true));
-        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, false))
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, false, true))
                 .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, false, true));
+    }
+
+    /**
+     * x2 = x1, one tensor for both sides: the row order contracts the rows with themselves as a symmetric Gram
+     * (sizes where it applies: N·O = 64, or N = 64 traced, rows of C·F = 288), equal to the Gram order's block,
+     * exactly symmetric, its FLOPs m(m+1)·C·F instead of 2m²·C·F. So are the Gram and sandwich orders' Grams of
+     * a side with itself (GA over C = 288, and GD over F = 288 for the full kernel), against the row order.
+     */
+    @Test
+    void theRowOrderOfOneSideWithItselfIsASymmetricGram() {
+        for (boolean traced : new boolean[] {true, false}) {
+            int n = traced ? 64 : 8;
+            int o = 8;
+            try (Tensor a = Tensor.randomNormal(DType.F64, 21, n, 3, 12);
+                 Tensor d = Tensor.randomNormal(DType.F64, 22, o, n, 3, 24);
+                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, traced);
+                 Tensor r = StructuredDerivatives.rowOrder(a, d, a, d, traced)) {
+                assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(new int[] {n, o, 12, 24},
+                        StructuredDerivatives.rowContraction(traced), new int[0])).isTrue();
+                assertThat(r.shape()).isEqualTo(g.shape());
+                for (int i = 0; i < g.size(); i++) {
+                    assertThat(r.getFlat(i)).isCloseTo(g.getFlat(i),
+                            org.assertj.core.data.Offset.offset(1e-10 * Math.max(1, Math.abs(g.getFlat(i)))));
+                }
+                int m = traced ? n : n * o;
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < i; j++) {
+                        assertThat(r.getFlat(i * m + j)).isEqualTo(r.getFlat(j * m + i));
+                    }
+                }
+                double rows = 2.0 * n * o * 3 * 12 * 24;
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, traced, true))
+                        .isEqualTo(rows + (double) m * (m + 1) * (traced ? o * 288 : 288));
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, traced, false))
+                        .isEqualTo(2 * rows + 2.0 * m * m * (traced ? o * 288 : 288));
+            }
+            // GA = A·Aᵀ over C = 288 ([N·R] = 192 rows) and GD over F = 288 ([N·O·R] = 192 rows): symmetric Grams
+            try (Tensor a = Tensor.randomNormal(DType.F64, 23, 24, 8, 288);
+                 Tensor d = Tensor.randomNormal(DType.F64, 24, 1, 24, 8, 288);
+                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, traced);
+                 Tensor w = StructuredDerivatives.sandwichOrder(a, d, a, d, traced);
+                 Tensor a2 = a.copy(); Tensor d2 = d.copy();
+                 Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, traced)) {
+                assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(a.shape(), new int[] {2}, new int[0]))
+                        .isTrue();
+                for (int i = 0; i < g.size(); i++) {
+                    double tol = 1e-10 * Math.max(1, Math.abs(reference.getFlat(i)));
+                    assertThat(g.getFlat(i)).isCloseTo(reference.getFlat(i), org.assertj.core.data.Offset.offset(tol));
+                    assertThat(w.getFlat(i)).isCloseTo(reference.getFlat(i), org.assertj.core.data.Offset.offset(tol));
+                }
+                double ga = 192.0 * 193 * 288;
+                assertThat(StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, true)
+                        - StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, false))
+                        .isEqualTo((ga - 2.0 * 192 * 192 * 288) * (traced ? 1 : 2));
+            }
+        }
     }
 
     /**
