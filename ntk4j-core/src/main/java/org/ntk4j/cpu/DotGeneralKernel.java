@@ -101,18 +101,7 @@ public final class DotGeneralKernel {
      * @return whether the Gram is computed as a symmetric product
      */
     public static boolean isSymmetricGram(int[] shape, int[] contract, int[] batch) {
-        int[] free = freeAxes(shape.length, contract, batch);
-        int[] order = Shapes.concat(Shapes.concat(batch, free), contract);
-        long m = 1;
-        for (int f : free) {
-            m *= shape[f];
-        }
-        long k = 1;
-        for (int c : contract) {
-            k *= shape[c];
-        }
-        return isIdentity(shape, order) && k >= GRAM_MIN_CONTRACTION && m >= GRAM_MIN_ORDER && m <= Integer.MAX_VALUE
-                && k <= Integer.MAX_VALUE;
+        return GramShape.of(shape, contract, batch).symmetric;
     }
 
     /**
@@ -125,19 +114,8 @@ public final class DotGeneralKernel {
      * @return the multiply-adds, times 2
      */
     public static double gramFlops(int[] shape, int[] contract, int[] batch) {
-        double b = 1;
-        for (int a : batch) {
-            b *= shape[a];
-        }
-        double m = 1;
-        for (int f : freeAxes(shape.length, contract, batch)) {
-            m *= shape[f];
-        }
-        double k = 1;
-        for (int c : contract) {
-            k *= shape[c];
-        }
-        return isSymmetricGram(shape, contract, batch) ? b * m * (m + 1) * k : 2 * b * m * m * k;
+        GramShape g = GramShape.of(shape, contract, batch);
+        return g.symmetric ? (double) g.batch * g.m * (g.m + 1) * g.k : 2.0 * g.batch * g.m * g.m * g.k;
     }
 
     /**
@@ -153,28 +131,16 @@ public final class DotGeneralKernel {
      */
     public static Tensor gram(Tensor x, int[] contract, int[] batch) {
         int[] shape = x.shape();
-        if (!isSymmetricGram(shape, contract, batch)) {
+        GramShape g = GramShape.of(shape, contract, batch);
+        if (!g.symmetric) {
             return dot(x, x, contract, contract, batch, batch);
         }
-        int[] free = freeAxes(shape.length, contract, batch);
-        int b = 1;
-        for (int a : batch) {
-            b *= shape[a];
-        }
-        int m = 1;
-        for (int f : free) {
-            m *= shape[f];
-        }
-        int k = 1;
-        for (int c : contract) {
-            k *= shape[c];
-        }
-        int[] outShape = Shapes.concat(Shapes.concat(pick(shape, batch), pick(shape, free)), pick(shape, free));
-        Tensor out = Tensor.empty(x.dtype(), outShape);
-        int mm = m;
-        int kk = k;
-        long calls = b;
-        if (Blas.loopParts((long) m * m * k * b / 2, calls) <= 1) {
+        int[] free = pick(shape, g.free);
+        Tensor out = Tensor.empty(x.dtype(), Shapes.concat(pick(shape, batch), free, free));
+        int b = (int) g.batch;
+        int m = (int) g.m;
+        int k = (int) g.k;
+        if (Blas.loopParts((long) m * m * k * b, b) <= 1) {
             for (int i = 0; i < b; i++) {
                 Blas.gram(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
             }
@@ -182,11 +148,51 @@ public final class DotGeneralKernel {
             // many small Grams (a diagonal batch axis): the Grams themselves in parallel, each on one thread
             Parallel.range(b, 1, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
-                    Blas.gramUnsplit(false, mm, kk, 1.0, x, (long) i * mm * kk, kk, out, (long) i * mm * mm, mm);
+                    Blas.gramUnsplit(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
                 }
             });
         }
         return out;
+    }
+
+    /** A Gram's sizes (batch, order m, contraction k), its free axes, and whether it runs as a symmetric product. */
+    private static final class GramShape {
+        final long batch;
+        final long m;
+        final long k;
+        final int[] free;
+        final boolean symmetric;
+
+        private GramShape(int[] shape, int[] contract, int[] batch) {
+            boolean[] used = new boolean[shape.length];
+            long b = 1;
+            for (int a : batch) {
+                used[a] = true;
+                b *= shape[a];
+            }
+            long kk = 1;
+            for (int a : contract) {
+                used[a] = true;
+                kk *= shape[a];
+            }
+            free = new int[shape.length - contract.length - batch.length];
+            long mm = 1;
+            for (int a = 0, i = 0; a < shape.length; a++) {
+                if (!used[a]) {
+                    free[i++] = a;
+                    mm *= shape[a];
+                }
+            }
+            this.batch = b;
+            this.m = mm;
+            this.k = kk;
+            this.symmetric = isIdentity(shape, Shapes.concat(batch, free, contract)) && kk >= GRAM_MIN_CONTRACTION
+                    && mm >= GRAM_MIN_ORDER && kk <= Integer.MAX_VALUE && mm * mm * b <= Integer.MAX_VALUE;
+        }
+
+        static GramShape of(int[] shape, int[] contract, int[] batch) {
+            return new GramShape(shape, contract, batch);
+        }
     }
 
     /**
@@ -203,23 +209,6 @@ public final class DotGeneralKernel {
                 : scratchElements(shape, shape, contract, contract, batch, batch);
     }
 
-    /** The axes of a rank-{@code rank} operand neither contracted nor batched, ascending. */
-    private static int[] freeAxes(int rank, int[] contract, int[] batch) {
-        boolean[] used = new boolean[rank];
-        for (int a : contract) {
-            used[a] = true;
-        }
-        for (int a : batch) {
-            used[a] = true;
-        }
-        int[] free = new int[rank - contract.length - batch.length];
-        for (int a = 0, i = 0; a < rank; a++) {
-            if (!used[a]) {
-                free[i++] = a;
-            }
-        }
-        return free;
-    }
 
     /** A problem with its chosen plan: what {@link #PLANS} keeps per shapes and dimension numbers. */
     private record Planned(Problem problem, Choice choice) {

@@ -50,7 +50,7 @@ class BlasThreadsTest {
         return r;
     }
 
-    private static double[] random(Random rnd, int size) {
+    static double[] random(Random rnd, int size) {
         double[] v = new double[size];
         for (int i = 0; i < size; i++) {
             v[i] = rnd.nextGaussian();

@@ -31,13 +31,6 @@ class SymmetricGramTest {
         Blas.setThreads(before);
     }
 
-    private static double[] random(Random rnd, int size) {
-        double[] v = new double[size];
-        for (int i = 0; i < size; i++) {
-            v[i] = rnd.nextGaussian();
-        }
-        return v;
-    }
 
     /**
      * (m, k, threads): one thread (one SYRK), K split in 2 and 3 (k ≥ 2m, m ≤ 512), rows in 2 and 3 blocks (k
@@ -54,10 +47,10 @@ class SymmetricGramTest {
         Random rnd = new Random(m + 31L * k);
         for (boolean ta : new boolean[] {false, true}) {
             int lda = (ta ? m : k) + 3;
-            double[] a = random(rnd, 5 + (ta ? k : m) * lda);
+            double[] a = BlasThreadsTest.random(rnd, 5 + (ta ? k : m) * lda);
             int ldc = m + 2;
             int cOff = 4;
-            try (Tensor at = Tensor.of(a, a.length); Tensor ct = Tensor.of(random(rnd, cOff + m * ldc),
+            try (Tensor at = Tensor.of(a, a.length); Tensor ct = Tensor.of(BlasThreadsTest.random(rnd, cOff + m * ldc),
                     cOff + m * ldc)) {
                 Blas.gram(ta, m, k, 0.5, at, 5, lda, ct, cOff, ldc);
                 // every entry of a few rows (and the mirrored columns) against the definition
