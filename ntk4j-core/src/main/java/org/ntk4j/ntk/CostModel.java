@@ -402,7 +402,8 @@ public final class CostModel {
     }
 
     /**
-     * The method AUTO picks: the fewest FLOPs among those whose peak fits {@code budgetBytes}.
+     * The method AUTO picks: the fewest FLOPs among those whose peak fits {@code budgetBytes}, NTK-vector products'
+     * counted {@link Method#VP_FLOP_WEIGHT} times ({@link Method#autoCost}).
      *
      * @param budgetBytes the memory budget in bytes
      * @return the chosen method's estimate (the first of JC, VP, SD on a tie)
@@ -413,7 +414,8 @@ public final class CostModel {
         for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
             Estimate e = estimate(m, budgetBytes);
-            if (e.peakBytes() <= budgetBytes && (best == null || e.flops() < best.flops())) {
+            if (e.peakBytes() <= budgetBytes && (best == null
+                    || m.autoCost(e.flops()) < best.method().autoCost(best.flops()))) {
                 best = e;
             }
         }
@@ -499,7 +501,8 @@ public final class CostModel {
         String why;
         try {
             chosen = choose(budgetBytes);
-            why = "fewest FLOPs among the methods that fit the memory budget of " + human(budgetBytes);
+            why = "fewest FLOPs (vp's counted twice, for its lower rate) among the methods that fit the memory "
+                    + "budget of " + human(budgetBytes);
         } catch (IllegalArgumentException ex) {
             why = ex.getMessage();
         }

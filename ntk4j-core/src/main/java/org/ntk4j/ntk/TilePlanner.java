@@ -311,7 +311,7 @@ public final class TilePlanner {
     }
 
     private static TilePlan better(TilePlan a, TilePlan b) {
-        return a == null || b.flops() < a.flops() ? b : a;
+        return a == null || b.method().autoCost(b.flops()) < a.method().autoCost(a.flops()) ? b : a;
     }
 
     /**
