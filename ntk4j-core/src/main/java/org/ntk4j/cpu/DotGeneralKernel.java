@@ -101,7 +101,7 @@ public final class DotGeneralKernel {
      * @return whether the Gram is computed as a symmetric product
      */
     public static boolean isSymmetricGram(int[] shape, int[] contract, int[] batch) {
-        return GramShape.of(shape, contract, batch).symmetric;
+        return new GramShape(shape, contract, batch).symmetric;
     }
 
     /**
@@ -114,7 +114,7 @@ public final class DotGeneralKernel {
      * @return the multiply-adds, times 2
      */
     public static double gramFlops(int[] shape, int[] contract, int[] batch) {
-        GramShape g = GramShape.of(shape, contract, batch);
+        GramShape g = new GramShape(shape, contract, batch);
         return g.symmetric ? (double) g.batch * g.m * (g.m + 1) * g.k : 2.0 * g.batch * g.m * g.m * g.k;
     }
 
@@ -131,7 +131,7 @@ public final class DotGeneralKernel {
      */
     public static Tensor gram(Tensor x, int[] contract, int[] batch) {
         int[] shape = x.shape();
-        GramShape g = GramShape.of(shape, contract, batch);
+        GramShape g = new GramShape(shape, contract, batch);
         if (!g.symmetric) {
             return dot(x, x, contract, contract, batch, batch);
         }
@@ -163,7 +163,7 @@ public final class DotGeneralKernel {
         final int[] free;
         final boolean symmetric;
 
-        private GramShape(int[] shape, int[] contract, int[] batch) {
+        GramShape(int[] shape, int[] contract, int[] batch) {
             boolean[] used = new boolean[shape.length];
             long b = 1;
             for (int a : batch) {
@@ -187,11 +187,7 @@ public final class DotGeneralKernel {
             this.m = mm;
             this.k = kk;
             this.symmetric = isIdentity(shape, Shapes.concat(batch, free, contract)) && kk >= GRAM_MIN_CONTRACTION
-                    && mm >= GRAM_MIN_ORDER && kk <= Integer.MAX_VALUE && mm * mm * b <= Integer.MAX_VALUE;
-        }
-
-        static GramShape of(int[] shape, int[] contract, int[] batch) {
-            return new GramShape(shape, contract, batch);
+                    && mm >= GRAM_MIN_ORDER && kk <= Integer.MAX_VALUE && (double) mm * mm * b <= Integer.MAX_VALUE;
         }
     }
 
@@ -208,7 +204,6 @@ public final class DotGeneralKernel {
         return isSymmetricGram(shape, contract, batch) ? 0
                 : scratchElements(shape, shape, contract, contract, batch, batch);
     }
-
 
     /** A problem with its chosen plan: what {@link #PLANS} keeps per shapes and dimension numbers. */
     private record Planned(Problem problem, Choice choice) {

@@ -455,10 +455,13 @@ final class StructuredDerivatives {
                 : 2.0 * n1 * r * n2 * r * c;
     }
 
-    /** A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when the sides are one tensor. */
-    private static Tensor activationGram(Tensor a1, Tensor a2) {
+    /**
+     * A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when both sides' factors are one tensor each (what
+     * the FLOP rules call {@code same}; a data factor shared by sides whose cotangent factors differ is not).
+     */
+    private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2) {
         int[] none = new int[0];
-        return a2 == a1 ? DotGeneralKernel.gram(a1, new int[] {2}, none)
+        return a2 == a1 && d2 == d1 ? DotGeneralKernel.gram(a1, new int[] {2}, none)
                 : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none);
     }
 
@@ -530,7 +533,7 @@ final class StructuredDerivatives {
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
         int[] none = new int[0];
-        try (Tensor k = activationGram(a1, a2); // [N1,R,N2,R]
+        try (Tensor k = activationGram(a1, d1, a2, d2); // [N1,R,N2,R]
              // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
              Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
             if (traced) {
@@ -583,7 +586,7 @@ final class StructuredDerivatives {
         int r = a1.dim(1);
         int n2 = a2.dim(0);
         int o = d1.dim(0);
-        Tensor gram = activationGram(a1, a2); // [N1,R,N2,R]
+        Tensor gram = activationGram(a1, d1, a2, d2); // [N1,R,N2,R]
         if (!Double.isNaN(sb)) {
             double sw = s2;
             try (Tensor g = gram) {
