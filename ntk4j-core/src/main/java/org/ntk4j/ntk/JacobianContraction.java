@@ -88,8 +88,9 @@ final class JacobianContraction extends KernelStrategy {
     /**
      * One parameter's kernel when its per-example Jacobian would pass the tile limit: the Jacobian is formed over
      * tiles of examples (each tile a tensor of its own, together the same bytes as the whole), and each pair of
-     * tiles is contracted into its block of the kernel. A traced or diagonal batch axis pairs tile i with tile i
-     * only (traced blocks are summed, each divided by the full trace size).
+     * tiles is contracted into its block of the kernel; with x2 = x1 the pairs on and above the diagonal only, the
+     * others mirrored. A traced or diagonal batch axis pairs tile i with tile i only (traced blocks are summed,
+     * each divided by the full trace size).
      */
     Tensor tiledParameterKernel(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, int p, int[] t1,
                                 int[] t2) {
@@ -113,8 +114,10 @@ final class JacobianContraction extends KernelStrategy {
             int[] outStrides = Shapes.strides(outShape);
             Tensor k = Tensor.zeros(in.dtype, outShape);
             long divisor = axes.traceSize(f1);
+            // x2 = x1: the blocks below the example diagonal are the mirrors of those above it, copied at the end
+            boolean mirrored = batchPaired && j2 == j1;
             for (int i = 0; i < j1.length; i++) {
-                for (int j = 0; j < j2.length; j++) {
+                for (int j = mirrored ? i : 0; j < j2.length; j++) {
                     if (!batchPaired && i != j) {
                         continue;
                     }
@@ -132,6 +135,9 @@ final class JacobianContraction extends KernelStrategy {
                         }
                     }
                 }
+            }
+            if (mirrored) {
+                KernelReduction.mirrorUpper(k, axes.mirrorPermutation());
             }
             return k;
         } finally {

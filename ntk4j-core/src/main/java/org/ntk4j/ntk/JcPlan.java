@@ -162,7 +162,8 @@ final class JcPlan {
                     int[] f2t = c.f2.clone();
                     f2t[0] = Tiles.size(b2, j);
                     block = Math.max(block, c.bytes(Shapes.size(c.axes.outputShape(f1t, f2t))));
-                    if (batchPaired || i == j) { // the pairs contracted; a tile with itself is a Gram when x2 = x1
+                    // the pairs contracted: with x2 = x1 those on and above the diagonal, a tile with itself a Gram
+                    if (batchPaired ? !c.same || j >= i : i == j) {
                         w.flops += c.contractionFlops(f1t, f2t, size, c.same && i == j);
                     }
                 }
