@@ -492,31 +492,17 @@ public final class Blas {
                             : a.doublePointer().getPointer(ao), lda, partial[p], p == 0 ? ldc : m);
                 }
             });
+            // each other part's upper triangle added into C's, row by row, in the parts' order
             int ld = Math.max(1, ldc);
-            java.nio.FloatBuffer cf = f32 ? c.floats() : null;
-            java.nio.DoubleBuffer cd = f32 ? null : c.doubles();
-            float[] rf = f32 ? new float[2 * m] : null;
-            double[] rd = f32 ? null : new double[2 * m];
             for (int p = 1; p < parts; p++) {
-                java.nio.FloatBuffer pf = f32 ? ((FloatPointer) partial[p]).asBuffer() : null;
-                java.nio.DoubleBuffer pd = f32 ? null : ((DoublePointer) partial[p]).asBuffer();
                 for (int i = 0; i < m; i++) {
-                    int row = (int) (cOff + (long) i * ld + i);
-                    int n = m - i;
+                    long row = cOff + (long) i * ld + i;
                     if (f32) {
-                        cf.get(row, rf, 0, n);
-                        pf.get(i * m + i, rf, m, n);
-                        for (int j = 0; j < n; j++) {
-                            rf[j] += rf[m + j];
-                        }
-                        cf.put(row, rf, 0, n);
+                        openblas.cblas_saxpy(m - i, 1f, ((FloatPointer) partial[p]).getPointer((long) i * m + i), 1,
+                                c.floatPointer().getPointer(row), 1);
                     } else {
-                        cd.get(row, rd, 0, n);
-                        pd.get(i * m + i, rd, m, n);
-                        for (int j = 0; j < n; j++) {
-                            rd[j] += rd[m + j];
-                        }
-                        cd.put(row, rd, 0, n);
+                        openblas.cblas_daxpy(m - i, 1.0, ((DoublePointer) partial[p]).getPointer((long) i * m + i), 1,
+                                c.doublePointer().getPointer(row), 1);
                     }
                 }
             }
