@@ -4,6 +4,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -68,8 +69,8 @@ public final class Parallel {
      * than {@code grain} items. Returns only when every chunk is done — also when a chunk fails or the calling
      * thread is interrupted, since the chunks write into the caller's buffers, which it may close and the storage
      * pool hand to another tensor as soon as this returns. The first failure of a chunk is then rethrown, and an
-     * interrupt is kept as the thread's interrupt status. The calling thread runs the first chunk; a call from a
-     * pool thread runs everything serially.
+     * interrupt is kept as the thread's interrupt status. The calling thread runs the first chunk, and then
+     * every handed-off chunk that no pool thread has started yet; a call from a pool thread runs everything serially.
      *
      * @param n the number of items (nothing runs when it is 0 or less)
      * @param grain the smallest chunk worth handing to another thread, in items
@@ -85,12 +86,11 @@ public final class Parallel {
             }
             return;
         }
-        @SuppressWarnings("unchecked")
-        Future<?>[] futures = new Future<?>[chunks - 1];
+        Chunk[] handed = new Chunk[chunks - 1];
         for (int c = 1; c < chunks; c++) {
-            int lo = (int) ((long) n * c / chunks);
-            int hi = (int) ((long) n * (c + 1) / chunks);
-            futures[c - 1] = POOL.submit(() -> body.run(lo, hi));
+            Chunk chunk = new Chunk(body, (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+            chunk.future = POOL.submit(chunk);
+            handed[c - 1] = chunk;
         }
         Throwable first = null;
         try {
@@ -99,10 +99,22 @@ public final class Parallel {
             first = e;
         }
         boolean interrupted = false;
-        for (Future<?> f : futures) {
+        for (Chunk chunk : handed) {
+            if (chunk.claim()) {
+                // the pool thread has not started it (waking a parked thread takes tens of microseconds on a
+                // virtual machine, longer than a small chunk): run it here rather than wait for the wake-up
+                try {
+                    chunk.runClaimed();
+                } catch (RuntimeException | Error e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+                continue;
+            }
             while (true) {
                 try {
-                    f.get();
+                    chunk.future.get();
                     break;
                 } catch (InterruptedException e) {
                     interrupted = true; // wait the chunk out all the same: it writes into the caller's buffers
@@ -125,6 +137,40 @@ public final class Parallel {
         }
         if (first != null) {
             throw new IllegalStateException(first);
+        }
+    }
+
+    /**
+     * A chunk handed to the pool, run by whichever thread claims it first: a pool thread when it gets to it, or
+     * the caller once its own chunk is done and the chunk is still waiting. So the caller never waits for a
+     * parked thread to wake up, only for work that has started; a chunk runs exactly once.
+     */
+    private static final class Chunk implements Runnable {
+        private final Range body;
+        private final int lo;
+        private final int hi;
+        private final AtomicBoolean claimed = new AtomicBoolean();
+        private Future<?> future;
+
+        Chunk(Range body, int lo, int hi) {
+            this.body = body;
+            this.lo = lo;
+            this.hi = hi;
+        }
+
+        boolean claim() {
+            return !claimed.get() && claimed.compareAndSet(false, true);
+        }
+
+        void runClaimed() {
+            body.run(lo, hi);
+        }
+
+        @Override
+        public void run() {
+            if (claim()) {
+                runClaimed();
+            }
         }
     }
 

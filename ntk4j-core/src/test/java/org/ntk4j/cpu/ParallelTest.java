@@ -8,7 +8,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 
-/** {@link Parallel#range}: every index once, small loops inline, nested loops serial, failures rethrown. */
+/**
+ * {@link Parallel#range}: every index once, small loops inline, nested loops serial, failures rethrown, chunks no
+ * pool thread has started run by the caller.
+ */
 class ParallelTest {
 
     @Test
@@ -130,6 +133,68 @@ class ParallelTest {
         });
         assertThat(Thread.interrupted()).as("the interrupt is kept").isTrue();
         assertThat(finished.get()).as("chunks done when range returned").isEqualTo(chunks - 1);
+    }
+
+    /**
+     * A chunk that no pool thread has started is run by the caller once its own chunk is done, instead of waiting
+     * for a pool thread: here every pool thread is held by another caller's chunks, so without that the call
+     * would not return before they are let go.
+     */
+    @Test
+    void theCallerRunsTheChunksNoPoolThreadHasStarted() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Parallel.threads() > 1, "one thread: no chunk is handed off");
+        int chunks = Parallel.threads();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(chunks - 1);
+        java.util.concurrent.CountDownLatch letGo = new java.util.concurrent.CountDownLatch(1);
+        Thread holder = new Thread(() -> Parallel.range(chunks, 1, (lo, hi) -> {
+            try {
+                if (lo == 0) {
+                    started.await(); // the pool threads, not this caller, must take the other chunks
+                } else {
+                    started.countDown();
+                    letGo.await();
+                }
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }), "holder");
+        holder.start();
+        try {
+            assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("pool threads held").isTrue();
+            java.util.List<String> ranOn = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            AtomicIntegerArray seen = new AtomicIntegerArray(chunks * 100);
+            String[] caller = new String[1];
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> {
+                caller[0] = Thread.currentThread().getName();
+                Parallel.range(chunks * 100, 100, (lo, hi) -> {
+                    ranOn.add(Thread.currentThread().getName());
+                    for (int i = lo; i < hi; i++) {
+                        seen.incrementAndGet(i);
+                    }
+                });
+            });
+            assertThat(ranOn).hasSize(chunks).containsOnly(caller[0]);
+            for (int i = 0; i < seen.length(); i++) {
+                assertThat(seen.get(i)).as("index %d", i).isEqualTo(1);
+            }
+        } finally {
+            letGo.countDown();
+            holder.join(30_000);
+        }
+        assertThat(holder.isAlive()).isFalse();
+        // the pool threads, let go, skip the chunks the caller took and run new ones again
+        Set<String> threads = ConcurrentHashMap.newKeySet();
+        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(chunks);
+        Parallel.range(chunks, 1, (lo, hi) -> {
+            threads.add(Thread.currentThread().getName());
+            both.countDown();
+            try {
+                both.await(30, java.util.concurrent.TimeUnit.SECONDS); // each chunk waits for the others: in parallel
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(threads).hasSize(chunks);
     }
 
     private static void sleep(long ms) {
