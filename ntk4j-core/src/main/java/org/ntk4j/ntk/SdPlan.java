@@ -114,7 +114,9 @@ final class SdPlan {
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced))
                     : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, traced, stillSame));
-            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn() + o * rule.features()))
+            // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
+            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn()
+                    + (rule.cotangentIsReshape() ? 0 : o * rule.features())))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);
         }

@@ -134,10 +134,12 @@ public interface ConsumerRule {
         public abstract Tensor data(Tensor data);
 
         /**
-         * The cotangent factor D [K, N, R, F] from the stacked cotangent of y. The caller closes the result.
+         * The cotangent factor D [K, N, R, F] from the stacked cotangent of y. The caller closes the result and
+         * only reads it: where D is y's cotangent reshaped ({@link #cotangentIsReshape()}) it is a read view of
+         * {@code cotangent} ({@link Tensor#readView(int...)}), valid while that is open.
          *
          * @param cotangent the stacked cotangent [K] + shape(y), y's example axis at 1; read, not closed
-         * @return a new tensor [K, N, R, F]
+         * @return a tensor [K, N, R, F]: new, or a read view of {@code cotangent}
          */
         public abstract Tensor cotangent(Tensor cotangent);
     }

@@ -118,7 +118,8 @@ public final class Conv implements Primitive {
             public Tensor cotangent(Tensor delta) {
                 int k = delta.dim(0);
                 int n = delta.dim(1);
-                return delta.reshape(k, n, delta.size() / (k * n * cout), cout); // a copy: δ stays the caller's
+                // a read view: δ stays the caller's, and D is only read (closing the view frees nothing)
+                return delta.readView(k, n, delta.size() / (k * n * cout), cout);
             }
         };
     }

@@ -283,8 +283,11 @@ public final class DotGeneral implements Primitive {
                 for (int i = 0; i < paramFree; i++) {
                     perm[1 + nDataFree + i] = 1 + paramStart + i;
                 }
-                Tensor t = org.ntk4j.cpu.Layout.transpose(delta, perm);
-                return t.reshapeMove(k, n, t.size() / (k * n * Math.max(1, features())), features());
+                int[] d = {k, n, delta.size() / (k * n * Math.max(1, features())), features()};
+                if (cotangentIsReshape()) {
+                    return delta.readView(d); // the permutation is the identity: δ read in place
+                }
+                return org.ntk4j.cpu.Layout.transpose(delta, perm).reshapeMove(d);
             }
         };
     }

@@ -190,6 +190,25 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * {@link #readView()} under another shape of the same size: the row-major elements read as a tensor of
+     * {@code newShape}, without the copy of {@link #reshape}. The same rules: it owns nothing, must not outlive
+     * this tensor, and is never written through.
+     *
+     * @param newShape the dimensions of the view
+     * @return the view
+     * @throws IllegalStateException if the tensor is closed
+     * @throws IllegalArgumentException if the sizes differ
+     */
+    public Tensor readView(int... newShape) {
+        checkOpen();
+        if (Shapes.size(newShape) != size) {
+            throw new IllegalArgumentException("readView: cannot view " + Shapes.str(shape) + " (" + size
+                    + " elements) as " + Shapes.str(newShape));
+        }
+        return new Tensor(this).reshapeMove(newShape); // a view moved is a view
+    }
+
+    /**
      * Whether a full NaN/Inf scan of this tensor ({@link #markFinite}) still holds: no write through {@link
      * #setFlat} or {@link #set} since, and its storage never handed out raw ({@link #pointer()}, {@link
      * #floats()} and the like give a handle that may be written at any later time, so a tensor that gave one

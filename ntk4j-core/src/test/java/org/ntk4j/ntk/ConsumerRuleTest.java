@@ -57,6 +57,37 @@ class ConsumerRuleTest {
         assertThat(c.consumerRule(in, out, 0, new Tensor[2])).isNull();
     }
 
+    /**
+     * Where D is y's stacked cotangent reshaped (a conv filter, a dense weight on the right) the rule reads δ in
+     * place: no storage of its own, δ's elements, and closing it leaves δ open.
+     */
+    @Test
+    void aCotangentThatIsAReshapeIsAViewOfDelta() {
+        Conv conv = new Conv(Convolution.Window.of(new int[] {1, 1}, new int[][] {{0, 0}, {0, 0}},
+                new int[] {1, 1}));
+        ConsumerRule.Linear c = (ConsumerRule.Linear) conv.consumerRule(new TensorType[] {t(2, 6, 6, 3),
+            t(3, 3, 3, 8)}, t(2, 4, 4, 8), 1, new Tensor[2]);
+        DotGeneral right = new DotGeneral(new int[] {1}, new int[] {0}, new int[0], new int[0]);
+        ConsumerRule.Linear r = (ConsumerRule.Linear) right.consumerRule(new TensorType[] {t(2, 7), t(7, 3)},
+                t(2, 3), 1, new Tensor[2]);
+        assertThat(new boolean[] {c.cotangentIsReshape(), r.cotangentIsReshape()}).containsOnly(true);
+        try (Tensor dc = Tensor.randomNormal(DType.F64, 1, 5, 2, 4, 4, 8);
+             Tensor dr = Tensor.randomNormal(DType.F64, 2, 5, 2, 3)) {
+            for (Object[] rule : new Object[][] {{c, dc, new int[] {5, 2, 16, 8}}, {r, dr, new int[] {5, 2, 1, 3}}}) {
+                Tensor delta = (Tensor) rule[1];
+                long live = Tensor.liveBytes();
+                Tensor d = ((ConsumerRule.Linear) rule[0]).cotangent(delta);
+                assertThat(Tensor.liveBytes()).as("a view: no storage of its own").isEqualTo(live);
+                assertThat(d.shape()).containsExactly((int[]) rule[2]);
+                for (int i = 0; i < delta.size(); i += 7) {
+                    assertThat(d.getFlat(i)).isEqualTo(delta.getFlat(i));
+                }
+                d.close();
+                assertThat(delta.isClosed()).isFalse();
+            }
+        }
+    }
+
     @Test
     void broadcastRulesSumTheBroadcastAxesWithTheirSign() {
         TensorType[] in = {t(5, 4, 3), t(3)};

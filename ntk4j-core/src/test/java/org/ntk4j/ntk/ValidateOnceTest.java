@@ -115,6 +115,26 @@ class ValidateOnceTest {
         }
     }
 
+    /** {@link Tensor#readView(int...)}: the same elements in row-major order under another shape, no copy. */
+    @Test
+    void reshapedReadViewsReadTheSameStorageWithoutACopy() {
+        try (Tensor t = Tensor.randomNormal(DType.F64, 4, 2, 3, 4)) {
+            long live = Tensor.liveBytes();
+            Tensor v = t.readView(6, 4);
+            assertThat(Tensor.liveBytes()).as("no storage of its own").isEqualTo(live);
+            assertThat(v.shape()).containsExactly(6, 4);
+            assertThat(v.get(4, 1)).isEqualTo(t.get(1, 1, 1)); // flat 17 in both
+            t.setFlat(17, 2.5);
+            assertThat(v.getFlat(17)).as("the storage itself, not a copy").isEqualTo(2.5);
+            v.close();
+            assertThat(Tensor.liveBytes()).isEqualTo(live);
+            assertThat(t.isClosed()).isFalse();
+            assertThat(t.getFlat(17)).isEqualTo(2.5);
+            assertThatThrownBy(() -> t.readView(5, 5)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[2, 3, 4] (24 elements)").hasMessageContaining("[5, 5]");
+        }
+    }
+
     @Test
     void drawsThatCouldOverflowOrAreNotNumbersAreScannedAndReported() {
         List<ParamSpec> specs = List.of(new ParamSpec("huge", new int[] {1000}, 1e39, 0),
