@@ -177,6 +177,15 @@ public final class Elementwise {
             });
             return out;
         }
+        // One operand one row repeated over every row (a per-channel scale or bias over [K, N, H, W, C]), the other
+        // the whole contiguous result shape: flat segments of whole rows against the row tiled once per chunk, so
+        // rows of a few channels cost what a flat loop does (C = 16 went row by row at a fifth of that speed)
+        boolean aRepeats = aInner == 1 && b.size() == total && a.size() == inner;
+        boolean bRepeats = bInner == 1 && a.size() == total && b.size() == inner;
+        if ((aRepeats || bRepeats) && inner <= HEAP_ROW_MAX / 4) {
+            repeatedRow(op, a, b, out, aRepeats, rows, inner);
+            return out;
+        }
         // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
         // same tensors' per row would contend for
         FloatBuffer af = f32 ? a.floats() : null;
@@ -218,6 +227,58 @@ public final class Elementwise {
             }
         });
         return out;
+    }
+
+    /**
+     * out = a op b where one operand ({@code a} when {@code aRepeats}, else {@code b}) is a single row of
+     * {@code inner} elements that every one of the {@code rows} rows repeats and the other is contiguous over all
+     * of them: segments of whole rows go through the heap arrays against the row tiled once per chunk. Each element
+     * is computed as the row loops compute it.
+     */
+    private static void repeatedRow(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int rows,
+                                    int inner) {
+        int seg = HEAP_ROW_MAX / inner * inner; // whole rows, so every segment starts at the row's first element
+        Tensor row = aRepeats ? a : b;
+        Tensor full = aRepeats ? b : a;
+        if (a.dtype() == DType.F32) {
+            FloatBuffer rb = row.floats();
+            FloatBuffer fb = full.floats();
+            FloatBuffer ob = out.floats();
+            Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
+                float[][] scratch = FLOAT_ROWS.get();
+                float[] tiled = aRepeats ? scratch[0] : scratch[1];
+                float[] each = aRepeats ? scratch[1] : scratch[0];
+                rb.get(0, tiled, 0, inner);
+                for (int k = inner; k < seg; k += inner) {
+                    System.arraycopy(tiled, 0, tiled, k, inner);
+                }
+                for (int e = lo * inner, end = hi * inner; e < end; e += seg) {
+                    int n = Math.min(seg, end - e);
+                    fb.get(e, each, 0, n);
+                    arrays(op, scratch[0], scratch[1], scratch[2], n);
+                    ob.put(e, scratch[2], 0, n);
+                }
+            });
+            return;
+        }
+        DoubleBuffer rb = row.doubles();
+        DoubleBuffer fb = full.doubles();
+        DoubleBuffer ob = out.doubles();
+        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
+            double[][] scratch = DOUBLE_ROWS.get();
+            double[] tiled = aRepeats ? scratch[0] : scratch[1];
+            double[] each = aRepeats ? scratch[1] : scratch[0];
+            rb.get(0, tiled, 0, inner);
+            for (int k = inner; k < seg; k += inner) {
+                System.arraycopy(tiled, 0, tiled, k, inner);
+            }
+            for (int e = lo * inner, end = hi * inner; e < end; e += seg) {
+                int n = Math.min(seg, end - e);
+                fb.get(e, each, 0, n);
+                arrays(op, scratch[0], scratch[1], scratch[2], n);
+                ob.put(e, scratch[2], 0, n);
+            }
+        });
     }
 
     /**
@@ -333,6 +394,12 @@ public final class Elementwise {
         } else {
             java.util.Arrays.fill(y, 0, n, b.get(bo));
         }
+        arrays(op, x, y, z, n);
+        o.put(oo, z, 0, n);
+    }
+
+    /** z[i] = x[i] op y[i] for i < n, over heap arrays (plain loops the JIT vectorises). */
+    private static void arrays(BinaryOp op, float[] x, float[] y, float[] z, int n) {
         switch (op) {
             case ADD:
                 for (int i = 0; i < n; i++) {
@@ -385,7 +452,6 @@ public final class Elementwise {
                     z[i] = (float) apply(op, x[i], y[i]);
                 }
         }
-        o.put(oo, z, 0, n);
     }
 
     private static void heapRow(BinaryOp op, DoubleBuffer a, int ao, int ast, DoubleBuffer b, int bo, int bst,
@@ -404,6 +470,12 @@ public final class Elementwise {
         } else {
             java.util.Arrays.fill(y, 0, n, b.get(bo));
         }
+        arrays(op, x, y, z, n);
+        o.put(oo, z, 0, n);
+    }
+
+    /** z[i] = x[i] op y[i] for i < n, over heap arrays (plain loops the JIT vectorises). */
+    private static void arrays(BinaryOp op, double[] x, double[] y, double[] z, int n) {
         switch (op) {
             case ADD:
                 for (int i = 0; i < n; i++) {
@@ -450,7 +522,6 @@ public final class Elementwise {
                     z[i] = apply(op, x[i], y[i]);
                 }
         }
-        o.put(oo, z, 0, n);
     }
 
     /** 1 when the float32 with these bits is below zero (not -0, not NaN), else 0; no branch. */
