@@ -177,14 +177,20 @@ public final class Elementwise {
             });
             return out;
         }
-        // One operand one row repeated over every row (a per-channel scale or bias over [K, N, H, W, C]), the other
-        // the whole contiguous result shape: flat segments of whole rows against the row tiled once per chunk, so
-        // rows of a few channels cost what a flat loop does (C = 16 went row by row at a fifth of that speed)
-        boolean aRepeats = aInner == 1 && b.size() == total && a.size() == inner;
-        boolean bRepeats = bInner == 1 && a.size() == total && b.size() == inner;
-        if ((aRepeats || bRepeats) && inner <= HEAP_ROW_MAX / 4) {
-            repeatedRow(op, a, b, out, aRepeats, rows, inner);
-            return out;
+        // One operand repeats one row over a block of consecutive rows while the other runs contiguously through
+        // the block (a per-channel scale or bias [C] against [K, N, H, W, C]; a stacked tangent [K, 1, 1, 1, C] of
+        // a per-channel parameter against [N, H, W, C]): flat segments of whole rows against the row tiled once per
+        // block, so rows of a few channels cost what a flat loop does (C = 16 went row by row at a fifth of that)
+        if (inner <= HEAP_ROW_MAX / 4 && aInner == 1 && bInner == 1) {
+            int[] cs = Shapes.strides(shape);
+            int bMid = repeatStart(bs, as, cs, shape, lead);
+            int aMid = bMid < lead ? lead : repeatStart(as, bs, cs, shape, lead);
+            if (bMid < lead || aMid < lead) {
+                boolean aRepeats = bMid == lead;
+                repeatedRows(op, a, b, out, aRepeats, aRepeats ? as : bs, aRepeats ? bs : as, shape,
+                        aRepeats ? aMid : bMid, lead, inner);
+                return out;
+            }
         }
         // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
         // same tensors' per row would contend for
@@ -230,53 +236,88 @@ public final class Elementwise {
     }
 
     /**
-     * out = a op b where one operand ({@code a} when {@code aRepeats}, else {@code b}) is a single row of
-     * {@code inner} elements that every one of the {@code rows} rows repeats and the other is contiguous over all
-     * of them: segments of whole rows go through the heap arrays against the row tiled once per chunk. Each element
-     * is computed as the row loops compute it.
+     * The first of the row axes [mid, lead) over which operand {@code r} repeats its row (stride 0, or an axis of
+     * size 1) while {@code f} runs contiguously (the result's strides); {@code lead} when the last row axis is not
+     * such an axis.
      */
-    private static void repeatedRow(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int rows,
-                                    int inner) {
-        int seg = HEAP_ROW_MAX / inner * inner; // whole rows, so every segment starts at the row's first element
-        Tensor row = aRepeats ? a : b;
-        Tensor full = aRepeats ? b : a;
-        if (a.dtype() == DType.F32) {
-            FloatBuffer rb = row.floats();
-            FloatBuffer fb = full.floats();
-            FloatBuffer ob = out.floats();
-            Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
-                float[][] scratch = FLOAT_ROWS.get();
-                float[] tiled = aRepeats ? scratch[0] : scratch[1];
-                float[] each = aRepeats ? scratch[1] : scratch[0];
-                rb.get(0, tiled, 0, inner);
-                for (int k = inner; k < seg; k += inner) {
-                    System.arraycopy(tiled, 0, tiled, k, inner);
-                }
-                for (int e = lo * inner, end = hi * inner; e < end; e += seg) {
-                    int n = Math.min(seg, end - e);
-                    fb.get(e, each, 0, n);
-                    arrays(op, scratch[0], scratch[1], scratch[2], n);
-                    ob.put(e, scratch[2], 0, n);
-                }
-            });
-            return;
+    private static int repeatStart(int[] r, int[] f, int[] cs, int[] shape, int lead) {
+        int mid = lead;
+        while (mid > 0 && (shape[mid - 1] == 1 || (r[mid - 1] == 0 && f[mid - 1] == cs[mid - 1]))) {
+            mid--;
         }
-        DoubleBuffer rb = row.doubles();
-        DoubleBuffer fb = full.doubles();
-        DoubleBuffer ob = out.doubles();
+        // at least two rows per block, or there is nothing to repeat
+        long block = 1;
+        for (int ax = mid; ax < lead; ax++) {
+            block *= shape[ax];
+        }
+        return block >= 2 ? mid : lead;
+    }
+
+    /**
+     * out = a op b where one operand ({@code a} when {@code aRepeats}, strides {@code rs}) holds one row of
+     * {@code inner} elements for each block of rows (the row axes [mid, lead)) and the other (strides {@code fs})
+     * is contiguous through each block: segments of whole rows of a block go through the heap arrays against the
+     * block's row tiled. Each element is computed as the row loops compute it.
+     */
+    private static void repeatedRows(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int[] rs,
+                                     int[] fs, int[] shape, int mid, int lead, int inner) {
+        int rowsPerBlock = 1;
+        for (int ax = mid; ax < lead; ax++) {
+            rowsPerBlock *= shape[ax];
+        }
+        int perBlock = rowsPerBlock;
+        int segRows = Math.min(HEAP_ROW_MAX / inner, rowsPerBlock); // whole rows: segments start at a row's start
+        int rows = out.size() / inner;
+        boolean f32 = a.dtype() == DType.F32;
+        FloatBuffer rf = f32 ? (aRepeats ? a : b).floats() : null;
+        FloatBuffer ff = f32 ? (aRepeats ? b : a).floats() : null;
+        FloatBuffer of = f32 ? out.floats() : null;
+        DoubleBuffer rd = f32 ? null : (aRepeats ? a : b).doubles();
+        DoubleBuffer fd = f32 ? null : (aRepeats ? b : a).doubles();
+        DoubleBuffer od = f32 ? null : out.doubles();
         Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
-            double[][] scratch = DOUBLE_ROWS.get();
-            double[] tiled = aRepeats ? scratch[0] : scratch[1];
-            double[] each = aRepeats ? scratch[1] : scratch[0];
-            rb.get(0, tiled, 0, inner);
-            for (int k = inner; k < seg; k += inner) {
-                System.arraycopy(tiled, 0, tiled, k, inner);
-            }
-            for (int e = lo * inner, end = hi * inner; e < end; e += seg) {
-                int n = Math.min(seg, end - e);
-                fb.get(e, each, 0, n);
-                arrays(op, scratch[0], scratch[1], scratch[2], n);
-                ob.put(e, scratch[2], 0, n);
+            float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
+            double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
+            int tiledBlock = -1;
+            for (int r = lo; r < hi; ) {
+                int block = r / perBlock;
+                int end = Math.min(hi, Math.min((block + 1) * perBlock, r + segRows));
+                int n = (end - r) * inner;
+                // the block's offsets in each operand: its index over the outer axes [0, mid)
+                int rOff = 0;
+                int fOff = (r - block * perBlock) * inner;
+                for (int ax = mid - 1, q = block; ax >= 0; ax--) {
+                    int i = q % shape[ax];
+                    q /= shape[ax];
+                    rOff += i * rs[ax];
+                    fOff += i * fs[ax];
+                }
+                if (f32) {
+                    float[] tiled = aRepeats ? fsc[0] : fsc[1];
+                    if (block != tiledBlock) {
+                        rf.get(rOff, tiled, 0, inner);
+                        for (int k = inner; k < segRows * inner; k += inner) {
+                            System.arraycopy(tiled, 0, tiled, k, inner);
+                        }
+                        tiledBlock = block;
+                    }
+                    ff.get(fOff, aRepeats ? fsc[1] : fsc[0], 0, n);
+                    arrays(op, fsc[0], fsc[1], fsc[2], n);
+                    of.put(r * inner, fsc[2], 0, n);
+                } else {
+                    double[] tiled = aRepeats ? dsc[0] : dsc[1];
+                    if (block != tiledBlock) {
+                        rd.get(rOff, tiled, 0, inner);
+                        for (int k = inner; k < segRows * inner; k += inner) {
+                            System.arraycopy(tiled, 0, tiled, k, inner);
+                        }
+                        tiledBlock = block;
+                    }
+                    fd.get(fOff, aRepeats ? dsc[1] : dsc[0], 0, n);
+                    arrays(op, dsc[0], dsc[1], dsc[2], n);
+                    od.put(r * inner, dsc[2], 0, n);
+                }
+                r = end;
             }
         });
     }
