@@ -34,6 +34,72 @@ public final class Elementwise {
         POW
     }
 
+    /** A function applied in place to the first {@code n} elements of a float32 segment. */
+    @FunctionalInterface
+    public interface FloatSegment {
+        /**
+         * Replaces x[i] by f(x[i]) for i &lt; n.
+         *
+         * @param x the segment, overwritten
+         * @param n how many of its elements are in use
+         */
+        void apply(float[] x, int n);
+    }
+
+    /** A function applied in place to the first {@code n} elements of a float64 segment. */
+    @FunctionalInterface
+    public interface DoubleSegment {
+        /**
+         * Replaces x[i] by f(x[i]) for i &lt; n.
+         *
+         * @param x the segment, overwritten
+         * @param n how many of its elements are in use
+         */
+        void apply(double[] x, int n);
+    }
+
+    /**
+     * out = f(x) through segments of heap arrays (bulk copies in and out, at most {@value #HEAP_ROW_MAX}
+     * elements), split across cores: one call of {@code f32} or {@code f64} per segment, not of a scalar function
+     * per element. The caller's segment functions are plain loops the JIT compiles for that function alone, where
+     * {@link #map}'s loop, shared by every function, makes a virtual call per element.
+     *
+     * @param x the operand; not closed
+     * @param f32 f over a float32 segment, called concurrently from several threads
+     * @param f64 f over a float64 segment, called concurrently from several threads
+     * @return a new tensor of {@code x}'s dtype and shape, owned by the caller
+     */
+    public static Tensor mapSegments(Tensor x, FloatSegment f32, DoubleSegment f64) {
+        Tensor out = Tensor.empty(x.dtype(), x.shape());
+        int n = x.size();
+        if (x.dtype() == DType.F32) {
+            FloatBuffer in = x.floats();
+            FloatBuffer o = out.floats();
+            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+                float[] row = FLOAT_ROWS.get()[0];
+                for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
+                    int len = Math.min(HEAP_ROW_MAX, hi - s);
+                    in.get(s, row, 0, len);
+                    f32.apply(row, len);
+                    o.put(s, row, 0, len);
+                }
+            });
+        } else {
+            DoubleBuffer in = x.doubles();
+            DoubleBuffer o = out.doubles();
+            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+                double[] row = DOUBLE_ROWS.get()[0];
+                for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
+                    int len = Math.min(HEAP_ROW_MAX, hi - s);
+                    in.get(s, row, 0, len);
+                    f64.apply(row, len);
+                    o.put(s, row, 0, len);
+                }
+            });
+        }
+        return out;
+    }
+
     /**
      * out[i] = f(x[i]), computed in double and rounded to the tensor's dtype, split across cores.
      *

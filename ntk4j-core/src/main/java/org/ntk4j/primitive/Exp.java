@@ -20,6 +20,22 @@ public final class Exp extends UnaryPrimitive {
         return Math.exp(x);
     }
 
+    /** The same function as {@link #apply(double)}, as a loop of its own. */
+    @Override
+    protected void applyAll(float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) Math.exp(x[i]);
+        }
+    }
+
+    /** The same function as {@link #apply(double)}, as a loop of its own. */
+    @Override
+    protected void applyAll(double[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = Math.exp(x[i]);
+        }
+    }
+
     /** d/dx e^x = y. */
     @Override
     protected Var derivative(Var x, Var y) {

@@ -22,6 +22,22 @@ public final class Neg extends UnaryPrimitive {
         return -x;
     }
 
+    /** The same function as {@link #apply(double)}, as a loop of its own. */
+    @Override
+    protected void applyAll(float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = -x[i];
+        }
+    }
+
+    /** The same function as {@link #apply(double)}, as a loop of its own. */
+    @Override
+    protected void applyAll(double[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = -x[i];
+        }
+    }
+
     @Override
     protected Var derivative(Var x, Var y) {
         return x.builder().scalar(-1.0, x.dtype());
