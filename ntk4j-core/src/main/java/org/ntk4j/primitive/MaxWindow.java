@@ -97,38 +97,46 @@ final class MaxWindow {
         int n = Shapes.size(os);
         int w = windowSize();
         int[] sel = new int[n];
-        int[] o = new int[r];
-        int[] k = new int[r];
         boolean f64 = x.dtype() == DType.F64;
         java.nio.DoubleBuffer xd = f64 ? x.doubles() : null;
         java.nio.FloatBuffer xf = f64 ? null : x.floats();
-        for (int j = 0; j < n; j++) {
-            Arrays.fill(k, 0);
-            int best = -1;
-            double bestValue = Double.NEGATIVE_INFINITY;
-            for (int q = 0; q < w; q++) {
-                int flat = 0;
-                boolean inside = true;
-                for (int d = 0; d < r; d++) {
-                    int i = o[d] * strides[d] - lo[d] + k[d];
-                    if (i < 0 || i >= xs[d]) {
-                        inside = false;
-                        break;
+        // output positions are independent: split across cores, each chunk's odometer started at its first one
+        org.ntk4j.cpu.Parallel.range(n, Math.max(1, org.ntk4j.cpu.Parallel.DEFAULT_GRAIN / Math.max(1, w)),
+                (from, to) -> {
+                    int[] o = new int[r];
+                    for (int d = r - 1, rest = from; d >= 0; d--) {
+                        o[d] = rest % os[d];
+                        rest /= os[d];
                     }
-                    flat += i * xStride[d];
-                }
-                if (inside) {
-                    double v = f64 ? xd.get(flat) : xf.get(flat);
-                    if (best < 0 || v > bestValue || Double.isNaN(v)) {
-                        best = flat;
-                        bestValue = v;
+                    int[] k = new int[r];
+                    for (int j = from; j < to; j++) {
+                        Arrays.fill(k, 0);
+                        int best = -1;
+                        double bestValue = Double.NEGATIVE_INFINITY;
+                        for (int q = 0; q < w; q++) {
+                            int flat = 0;
+                            boolean inside = true;
+                            for (int d = 0; d < r; d++) {
+                                int i = o[d] * strides[d] - lo[d] + k[d];
+                                if (i < 0 || i >= xs[d]) {
+                                    inside = false;
+                                    break;
+                                }
+                                flat += i * xStride[d];
+                            }
+                            if (inside) {
+                                double v = f64 ? xd.get(flat) : xf.get(flat);
+                                if (best < 0 || v > bestValue || Double.isNaN(v)) {
+                                    best = flat;
+                                    bestValue = v;
+                                }
+                            }
+                            increment(k, window);
+                        }
+                        sel[j] = best;
+                        increment(o, os);
                     }
-                }
-                increment(k, window);
-            }
-            sel[j] = best;
-            increment(o, os);
-        }
+                });
         return sel;
     }
 
@@ -147,27 +155,26 @@ final class MaxWindow {
         int batches = t.size() / Math.max(1, inSize);
         int n = sel.length;
         Tensor out = Tensor.empty(t.dtype(), outShape);
-        if (t.dtype() == DType.F64) {
-            java.nio.DoubleBuffer src = t.doubles();
-            java.nio.DoubleBuffer dst = out.doubles();
-            for (int b = 0; b < batches; b++) {
-                int s = b * inSize;
-                int o = b * n;
-                for (int j = 0; j < n; j++) {
-                    dst.put(o + j, src.get(s + sel[j]));
-                }
-            }
-        } else {
-            java.nio.FloatBuffer src = t.floats();
-            java.nio.FloatBuffer dst = out.floats();
-            for (int b = 0; b < batches; b++) {
-                int s = b * inSize;
-                int o = b * n;
-                for (int j = 0; j < n; j++) {
-                    dst.put(o + j, src.get(s + sel[j]));
-                }
-            }
-        }
+        boolean f64 = t.dtype() == DType.F64;
+        java.nio.DoubleBuffer srcD = f64 ? t.doubles() : null;
+        java.nio.DoubleBuffer dstD = f64 ? out.doubles() : null;
+        java.nio.FloatBuffer srcF = f64 ? null : t.floats();
+        java.nio.FloatBuffer dstF = f64 ? null : out.floats();
+        // batches (the stacked tangents or cotangents) are independent: split across cores
+        org.ntk4j.cpu.Parallel.range(batches, Math.max(1, org.ntk4j.cpu.Parallel.DEFAULT_GRAIN / Math.max(1, n)),
+                (from, to) -> {
+                    for (int b = from; b < to; b++) {
+                        int s = b * inSize;
+                        int o = b * n;
+                        for (int j = 0; j < n; j++) {
+                            if (f64) {
+                                dstD.put(o + j, srcD.get(s + sel[j]));
+                            } else {
+                                dstF.put(o + j, srcF.get(s + sel[j]));
+                            }
+                        }
+                    }
+                });
         return out;
     }
 
@@ -176,29 +183,27 @@ final class MaxWindow {
         int n = sel.length;
         int batches = c.size() / Math.max(1, n);
         Tensor out = Tensor.zeros(c.dtype(), outShape);
-        if (c.dtype() == DType.F64) {
-            java.nio.DoubleBuffer src = c.doubles();
-            java.nio.DoubleBuffer dst = out.doubles();
-            for (int b = 0; b < batches; b++) {
-                int s = b * n;
-                int o = b * inSize;
-                for (int j = 0; j < n; j++) {
-                    int i = o + sel[j];
-                    dst.put(i, dst.get(i) + src.get(s + j));
-                }
-            }
-        } else {
-            java.nio.FloatBuffer src = c.floats();
-            java.nio.FloatBuffer dst = out.floats();
-            for (int b = 0; b < batches; b++) {
-                int s = b * n;
-                int o = b * inSize;
-                for (int j = 0; j < n; j++) {
-                    int i = o + sel[j];
-                    dst.put(i, dst.get(i) + src.get(s + j));
-                }
-            }
-        }
+        boolean f64 = c.dtype() == DType.F64;
+        java.nio.DoubleBuffer srcD = f64 ? c.doubles() : null;
+        java.nio.DoubleBuffer dstD = f64 ? out.doubles() : null;
+        java.nio.FloatBuffer srcF = f64 ? null : c.floats();
+        java.nio.FloatBuffer dstF = f64 ? null : out.floats();
+        // each batch writes its own block of out, its elements in order: split across cores, the same sums
+        org.ntk4j.cpu.Parallel.range(batches, Math.max(1, org.ntk4j.cpu.Parallel.DEFAULT_GRAIN / Math.max(1, n)),
+                (from, to) -> {
+                    for (int b = from; b < to; b++) {
+                        int s = b * n;
+                        int o = b * inSize;
+                        for (int j = 0; j < n; j++) {
+                            int i = o + sel[j];
+                            if (f64) {
+                                dstD.put(i, dstD.get(i) + srcD.get(s + j));
+                            } else {
+                                dstF.put(i, dstF.get(i) + srcF.get(s + j));
+                            }
+                        }
+                    }
+                });
         return out;
     }
 }

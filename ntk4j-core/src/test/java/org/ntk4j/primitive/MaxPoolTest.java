@@ -99,6 +99,63 @@ class MaxPoolTest {
         }
     }
 
+    /**
+     * Inputs large enough that the selection, the gather and the scatter are split across cores (a stride-2 3×3
+     * window over [3, 33, 35, 16], five stacked tangents or cotangents): the selected elements are each window's
+     * first maximum, found by nested loops, and gather and scatter move exactly those elements.
+     */
+    @Test
+    void largeInputsSplitAcrossCoresSelectGatherAndScatterAsTheLoops() {
+        int[] xs = {3, 33, 35, 16};
+        MaxWindow win = new MaxWindow(new int[] {1, 3, 3, 1}, new int[] {1, 2, 2, 1}, new int[] {0, 1, 1, 0},
+                new int[] {0, 1, 1, 0});
+        int[] os = win.outputShape("reduce_window_max", xs);
+        int inSize = 3 * 33 * 35 * 16;
+        int n = os[0] * os[1] * os[2] * os[3];
+        int k = 5;
+        try (Tensor x = Tensor.randomNormal(DType.F64, 11, xs);
+             Tensor t = Tensor.randomNormal(DType.F64, 12, k, 3, 33, 35, 16);
+             Tensor c = Tensor.randomNormal(DType.F64, 13, k, os[0], os[1], os[2], os[3])) {
+            int[] sel = win.selected(x);
+            int[] want = new int[n];
+            int q = 0;
+            for (int b = 0; b < os[0]; b++) {
+                for (int i = 0; i < os[1]; i++) {
+                    for (int j = 0; j < os[2]; j++) {
+                        for (int ch = 0; ch < os[3]; ch++) {
+                            int best = -1;
+                            for (int a = 0; a < 3; a++) {
+                                for (int e = 0; e < 3; e++) {
+                                    int h = 2 * i - 1 + a;
+                                    int w = 2 * j - 1 + e;
+                                    if (h >= 0 && h < xs[1] && w >= 0 && w < xs[2]) {
+                                        int flat = ((b * xs[1] + h) * xs[2] + w) * xs[3] + ch;
+                                        if (best < 0 || x.getFlat(flat) > x.getFlat(best)) {
+                                            best = flat;
+                                        }
+                                    }
+                                }
+                            }
+                            want[q++] = best;
+                        }
+                    }
+                }
+            }
+            assertThat(sel).containsExactly(want);
+            try (Tensor g = MaxWindow.gather(sel, t, inSize, new int[] {k, os[0], os[1], os[2], os[3]});
+                 Tensor s = MaxWindow.scatter(sel, c, inSize, new int[] {k, 3, 33, 35, 16})) {
+                double[] scattered = new double[k * inSize];
+                for (int b = 0; b < k; b++) {
+                    for (int j = 0; j < n; j++) {
+                        assertThat(g.getFlat(b * n + j)).isEqualTo(t.getFlat(b * inSize + want[j]));
+                        scattered[b * inSize + want[j]] += c.getFlat(b * n + j);
+                    }
+                }
+                assertThat(s.toDoubleArray()).containsExactly(scattered);
+            }
+        }
+    }
+
     /** The JVP and VJP graphs (gather and scatter, linear in the tangent) pass the same three checks. */
     @Test
     void theDerivativeGraphsPassTheChecksToo() {
