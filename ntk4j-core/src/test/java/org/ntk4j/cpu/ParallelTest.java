@@ -177,6 +177,16 @@ class ParallelTest {
             for (int i = 0; i < seen.length(); i++) {
                 assertThat(seen.get(i)).as("index %d", i).isEqualTo(1);
             }
+            // a handed-off chunk the caller runs itself fails: its failure is the call's, after every chunk ran
+            java.util.concurrent.atomic.AtomicInteger ran = new java.util.concurrent.atomic.AtomicInteger();
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
+                    assertThatThrownBy(() -> Parallel.range(chunks, 1, (lo, hi) -> {
+                        ran.incrementAndGet();
+                        if (lo == 1) {
+                            throw new IllegalStateException("handed-off chunk failed");
+                        }
+                    })).isExactlyInstanceOf(IllegalStateException.class).hasMessage("handed-off chunk failed"));
+            assertThat(ran.get()).isEqualTo(chunks);
         } finally {
             letGo.countDown();
             holder.join(30_000);
