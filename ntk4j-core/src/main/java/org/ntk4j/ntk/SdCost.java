@@ -91,7 +91,7 @@ final class SdCost extends MethodCost {
      * T [N1,O,F,N2,R] with the operand copies of the GEMM forming T, or of the one contracting T with D2 plus its
      * output block.
      */
-    static long sandwichTemp(long n1, long n2, long o, long r, long f, boolean traced) {
+    static long sandwichTemp(long n1, long n2, long o, long r, long f, boolean traced, boolean same) {
         int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
         int[] k = {(int) n1, (int) r, (int) n2, (int) r};
         int[] t = {(int) n1, (int) o, (int) f, (int) n2, (int) r};
@@ -101,6 +101,7 @@ final class SdCost extends MethodCost {
         long s3 = traced
                 ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
                         new int[] {3, 1}, new int[] {1, 0}) + 2L * n2 * o * n1
+                : same ? n1 * o * r * f + n1 * o * n2 * o // sandwichUpper: the gathered rows, the output block
                 : org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
                         new int[] {3}, new int[] {1}, new int[] {1, 2, 0, 3}) + n1 * o * n2 * o;
         return n1 * r * n2 * r + n1 * o * f * n2 * r + Math.max(s2, s3);

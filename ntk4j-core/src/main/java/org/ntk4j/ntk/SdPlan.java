@@ -112,7 +112,7 @@ final class SdPlan {
             long temp = order == ContractionOrder.GRAM ? cm.bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced))
+                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced, stillSame))
                     : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, traced, stillSame));
             // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
             long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn()

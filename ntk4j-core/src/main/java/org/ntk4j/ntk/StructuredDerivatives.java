@@ -469,7 +469,9 @@ final class StructuredDerivatives {
     static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         double k = activationGramFlops(n1, n2, r, c, same);
         double left = 2.0 * n1 * o * f * r * n2 * r;
-        double right = traced ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o : 2.0 * n1 * n2 * o * o * r * f;
+        double right = traced ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o
+                : same ? (double) n1 * (n1 + 1) * o * o * r * f // the blocks n1 ≤ n2 only (sandwichUpper)
+                : 2.0 * n1 * n2 * o * o * r * f;
         return k + left + right;
     }
 
@@ -543,6 +545,9 @@ final class StructuredDerivatives {
                      Tensor s = org.ntk4j.cpu.Reduce.reduce(org.ntk4j.cpu.Reduce.Kind.SUM, u, new int[] {1})) {
                     return Layout.transpose(s, new int[] {1, 0});
                 }
+            }
+            if (a2 == a1 && d2 == d1) {
+                return sandwichUpper(t, d2);
             }
             // Σ_{f, r2} T[n1, o1, f, n2, r2] D2[o2, n2, r2, f], batched over n2: logically [N2, N1, O, O], written
             // as [N1, O, N2, O] by the GEMMs themselves (each n2's block has row stride N2·O)
@@ -627,6 +632,32 @@ final class StructuredDerivatives {
                 GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2);
             }
         }
+    }
+
+    /**
+     * The sandwich's last product for one side with itself: out[n1, o1, n2, o2] = Σ_{f, r2} T[n1, o1, f, n2, r2]
+     * D[o2, n2, r2, f] for n1 ≤ n2 only, zero below the example diagonal, which the kernel's final mirror of x1
+     * with itself writes ({@link KernelReduction#mirrorUpper}): per n2 the rows n1 ≤ n2 of T are gathered as
+     * [(n1, o1), (r2, f)] and multiplied by D's block for n2, written in place — N(N+1)·O²·R·F FLOPs instead of
+     * 2N²·O²·R·F ({@link #sandwichFlops}).
+     */
+    static Tensor sandwichUpper(Tensor t, Tensor d) {
+        int n = t.dim(0);
+        int o = t.dim(1);
+        int f = t.dim(2);
+        int r = t.dim(4);
+        int rf = r * f;
+        Tensor out = Tensor.zeros(t.dtype(), n, o, n, o);
+        try (Tensor a = Tensor.empty(t.dtype(), n * o, rf)) {
+            int[] from = {o * f * n * r, f * n * r, 1, n * r}; // T's strides over (n1, o1, r2, f) at a fixed n2
+            int[] to = {o * rf, rf, f, 1};
+            for (int n2 = 0; n2 < n; n2++) {
+                Layout.stridedCopy(t, n2 * r, from, a, 0, to, new int[] {n2 + 1, o, r, f});
+                Blas.gemm(false, true, (n2 + 1) * o, o, rf, 1.0, a, 0, rf, d, (long) n2 * rf, n * rf, 0.0, out,
+                        (long) n2 * o, n * o);
+            }
+        }
+        return out;
     }
 
     /**
