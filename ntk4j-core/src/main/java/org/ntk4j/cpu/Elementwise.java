@@ -108,26 +108,15 @@ public final class Elementwise {
      * @return a new tensor of {@code x}'s dtype and shape, owned by the caller
      */
     public static Tensor map(Tensor x, DoubleUnaryOperator f) {
-        Tensor out = Tensor.empty(x.dtype(), x.shape());
-        int n = x.size();
-        if (x.dtype() == DType.F32) {
-            FloatBuffer in = x.floats();
-            FloatBuffer o = out.floats();
-            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    o.put(i, (float) f.applyAsDouble(in.get(i)));
-                }
-            });
-        } else {
-            DoubleBuffer in = x.doubles();
-            DoubleBuffer o = out.doubles();
-            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    o.put(i, f.applyAsDouble(in.get(i)));
-                }
-            });
-        }
-        return out;
+        return mapSegments(x, (v, n) -> {
+            for (int i = 0; i < n; i++) {
+                v[i] = (float) f.applyAsDouble(v[i]);
+            }
+        }, (v, n) -> {
+            for (int i = 0; i < n; i++) {
+                v[i] = f.applyAsDouble(v[i]);
+            }
+        });
     }
 
     /**
@@ -311,12 +300,7 @@ public final class Elementwise {
         while (mid > 0 && (shape[mid - 1] == 1 || (r[mid - 1] == 0 && f[mid - 1] == cs[mid - 1]))) {
             mid--;
         }
-        // at least two rows per block, or there is nothing to repeat
-        long block = 1;
-        for (int ax = mid; ax < lead; ax++) {
-            block *= shape[ax];
-        }
-        return block >= 2 ? mid : lead;
+        return Shapes.size(shape, mid, lead) >= 2 ? mid : lead; // at least two rows per block, or nothing repeats
     }
 
     /**
@@ -327,12 +311,8 @@ public final class Elementwise {
      */
     private static void repeatedRows(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int[] rs,
                                      int[] fs, int[] shape, int mid, int lead, int inner) {
-        int rowsPerBlock = 1;
-        for (int ax = mid; ax < lead; ax++) {
-            rowsPerBlock *= shape[ax];
-        }
-        int perBlock = rowsPerBlock;
-        int segRows = Math.min(HEAP_ROW_MAX / inner, rowsPerBlock); // whole rows: segments start at a row's start
+        int perBlock = Shapes.size(shape, mid, lead); // rows per block
+        int segRows = Math.min(HEAP_ROW_MAX / inner, perBlock); // whole rows: segments start at a row's start
         int rows = out.size() / inner;
         boolean f32 = a.dtype() == DType.F32;
         FloatBuffer rf = f32 ? (aRepeats ? a : b).floats() : null;
