@@ -43,9 +43,13 @@ public final class Convolution {
      * padded-plane path ({@link Geometry#inputGradPlanes}). Measured (`./ntk4j bench conv`, float32, quiet 2-core
      * Zen 4, against col2im): planes of ratio 1.07 (56×56, 3×3 SAME) 1.33× faster, 1.15 (28×28) 1.07×; 1.27
      * (16×16) 1.29× but slower than the tap-by-tap path there (8.1 against 6.8 ms); 1.31 (14×14, 256 channels)
-     * 0.92×; 1.56 (8×8) 0.73×.
+     * 0.92×; 1.56 (8×8) 0.73×. The ratio 1.2 is compared in integers, planes·{@link #PLANE_OVERHEAD_DENOMINATOR}
+     * ≤ positions·{@link #PLANE_OVERHEAD_NUMERATOR}, so that a ratio of exactly 1.2 (54 plane positions for 45
+     * outputs) takes the path however a product with 1.2 would round.
      */
-    public static final double PLANE_OVERHEAD = 1.2;
+    public static final int PLANE_OVERHEAD_NUMERATOR = 6;
+    /** The denominator of the largest plane-to-output ratio of the padded-plane path, 6/5: see the numerator. */
+    public static final int PLANE_OVERHEAD_DENOMINATOR = 5;
 
     private Convolution() {
     }
@@ -413,7 +417,7 @@ public final class Convolution {
 
         /**
          * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, with planes of
-         * at most {@link #PLANE_OVERHEAD} times the output positions (the products with padding are done). Each
+         * at most 6/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding are done). Each
          * image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW} positions, and dx is
          * accumulated in sh·sw planes of that size, one per stride phase of the padded input coordinates (a
          * polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all positions
@@ -425,7 +429,8 @@ public final class Convolution {
          * @return true for the padded-plane path
          */
         public boolean inputGradPlanes() {
-            return !isPointwise() && (double) planeH() * planeW() <= PLANE_OVERHEAD * outputPositions();
+            return !isPointwise() && (long) planeH() * planeW() * PLANE_OVERHEAD_DENOMINATOR
+                    <= (long) outputPositions() * PLANE_OVERHEAD_NUMERATOR;
         }
 
         /**

@@ -66,10 +66,11 @@ class ConvInputGradTest {
         TensorType out = p.outputType(in);
         boolean pointwise = c.kh() * c.kw() == 1 && c.sh() * c.sw() == 1 && c.ph() + c.pw() == 0
                 && c.oh() == c.h() && c.ow() == c.w();
-        // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 1.2 × OH·OW
+        // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 6/5 × OH·OW, in integers
+        // (1.2 · OH · OW in doubles put a ratio of exactly 1.2, 9×6 planes for 9×5 outputs, on the wrong side)
         long hp = c.oh() + (c.kh() - 1L) * c.dh() / c.sh();
         long wp = c.ow() + (c.kw() - 1L) * c.dw() / c.sw();
-        boolean planes = !pointwise && hp * wp <= 1.2 * c.oh() * c.ow();
+        boolean planes = !pointwise && 5 * hp * wp <= 6L * c.oh() * c.ow();
         // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
         boolean direct = !planes && !pointwise && c.sh() == 1 && c.sw() == 1
                 && 16L * c.cin() * c.cout() < (1 << 18);
@@ -146,6 +147,21 @@ class ConvInputGradTest {
             in[i] = Math.max(in[i], (k[i] - 1) * dil[i] + 1 - lo[i] - hi[i]);
         }
         check(new ConvTest.Case(d, n, in, cin, cout, k, s, lo, hi, dil), seed);
+    }
+
+    /**
+     * A plane-to-output ratio of exactly 6/5 takes the padded-plane path (9×6 planes for 9×5 outputs; 1.2·9·5 in
+     * doubles is 53.99…, below the 54 plane positions): found by a sweep of the property above with random seeds.
+     */
+    @Test
+    void aRatioOfExactlySixFifthsTakesThePlanes() {
+        ConvTest.Case c = new ConvTest.Case(2, 1, new int[] {5, 7}, 1, 1, new int[] {1, 2}, new int[] {1, 2},
+                new int[] {2, 2}, new int[] {2, 2}, new int[] {1, 2});
+        Convolution.Geometry g = Convolution.Geometry.of(new Convolution.Window(c.strides(), c.lo(), c.hi(), c.dil()),
+                c.n(), c.in(), c.cin(), c.k(), c.cout());
+        assertThat(new int[] {g.planeH(), g.planeW(), g.oh(), g.ow()}).containsExactly(9, 6, 9, 5);
+        assertThat(g.inputGradPlanes()).isTrue();
+        check(c, 7);
     }
 
     /** Batches and channels large enough that the images are split across cores, in both GEMM orders. */
