@@ -112,7 +112,7 @@ final class ConvSupport {
     /** conv(x, ws[k]) for each k: K folded into the output-channel axis of the filter. */
     static Var convStackedFilter(Convolution.Window win, Var x, Var ws) {
         int d = win.rank();
-        Var folded = foldIntoChannel(ws, Shapes.concat(range(1, d + 2), new int[] {0, d + 2}), d + 2);
+        Var folded = foldIntoChannel(ws, Shapes.concat(Shapes.range(1, d + 2), new int[] {0, d + 2}), d + 2);
         return unfoldChannel(apply(new Conv(win), x, folded), ws.dim(0));
     }
 
@@ -125,25 +125,25 @@ final class ConvSupport {
     /** input_grad(dy, ws[k]) for each k: K folded into the input-channel axis of the filter. */
     static Var inputGradStackedFilter(Convolution.Window win, int[] inSpatial, Var dy, Var ws) {
         int d = win.rank();
-        Var folded = foldIntoChannel(ws, Shapes.concat(range(1, d + 1), new int[] {0, d + 1, d + 2}), d + 1);
+        Var folded = foldIntoChannel(ws, Shapes.concat(Shapes.range(1, d + 1), new int[] {0, d + 1, d + 2}), d + 1);
         return unfoldChannel(apply(new ConvInputGrad(win, inSpatial), dy, folded), ws.dim(0));
     }
 
     /** filter_grad(xs[k], dy) for each k: K folded into the input-channel axis of x. */
     static Var filterGradStackedInput(Convolution.Window win, int[] kernelSpatial, Var xs, Var dy) {
         int d = win.rank();
-        Var folded = foldIntoChannel(xs, Shapes.concat(range(1, d + 2), new int[] {0, d + 2}), d + 2);
+        Var folded = foldIntoChannel(xs, Shapes.concat(Shapes.range(1, d + 2), new int[] {0, d + 2}), d + 2);
         Var dw = apply(new ConvFilterGrad(win, kernelSpatial), folded, dy); // KS + [K·Cin, Cout]
         int k = xs.dim(0);
         int[] s = dw.shape();
         return reshapeThenPermute(dw, Shapes.concat(filterSpatial(s), new int[] {k, s[d] / k, s[d + 1]}),
-                Shapes.concat(new int[] {d}, range(0, d), new int[] {d + 1, d + 2}));
+                Shapes.concat(new int[] {d}, Shapes.range(0, d), new int[] {d + 1, d + 2}));
     }
 
     /** filter_grad(x, dys[k]) for each k: K folded into the output-channel axis of dy. */
     static Var filterGradStackedCotangent(Convolution.Window win, int[] kernelSpatial, Var x, Var dys) {
         int d = win.rank();
-        Var folded = foldIntoChannel(dys, Shapes.concat(range(1, d + 2), new int[] {0, d + 2}), d + 2);
+        Var folded = foldIntoChannel(dys, Shapes.concat(Shapes.range(1, d + 2), new int[] {0, d + 2}), d + 2);
         Var dw = apply(new ConvFilterGrad(win, kernelSpatial), x, folded); // KS + [Cin, K·Cout]
         return unfoldChannel(dw, dys.dim(0));
     }
@@ -184,7 +184,7 @@ final class ConvSupport {
         int[] s = v.shape();
         int last = s.length - 1;
         int[] split = Shapes.concat(Arrays.copyOfRange(s, 0, last), new int[] {k, s[last] / k});
-        return reshapeThenPermute(v, split, Shapes.concat(new int[] {last}, range(0, last), new int[] {last + 1}));
+        return reshapeThenPermute(v, split, Shapes.concat(new int[] {last}, Shapes.range(0, last), new int[] {last + 1}));
     }
 
     /**
@@ -205,14 +205,5 @@ final class ConvSupport {
     /** True when permuting {@code shape} by {@code perm} keeps the row-major order of the elements. */
     private static boolean keepsOrder(int[] shape, int[] perm) {
         return org.ntk4j.cpu.DotGeneralKernel.isIdentity(shape, perm);
-    }
-
-    /** from, from + 1, ..., to - 1. */
-    private static int[] range(int from, int to) {
-        int[] r = new int[Math.max(0, to - from)];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = from + i;
-        }
-        return r;
     }
 }

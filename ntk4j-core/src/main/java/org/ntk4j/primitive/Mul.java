@@ -29,8 +29,8 @@ public final class Mul extends BinaryPrimitive {
     @Override
     public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
         return new Var[] {
-            needed[0] ? Stacked.unbroadcast(ct.mul(p[1]), p[0].shape()) : null,
-            needed[1] ? Stacked.unbroadcast(ct.mul(p[0]), p[1].shape()) : null};
+            needed[0] ? Stacked.unbroadcastProduct(ct, p[1], p[0].shape()) : null,
+            needed[1] ? Stacked.unbroadcastProduct(ct, p[0], p[1].shape()) : null};
     }
 
     /**

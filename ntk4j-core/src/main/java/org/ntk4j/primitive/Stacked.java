@@ -74,6 +74,42 @@ public final class Stacked {
     }
 
     /**
+     * {@code unbroadcast(ct · other, inShape)}, the cotangent of an operand of shape {@code inShape} multiplied by
+     * {@code other}: when {@code other} has the product's full unstacked shape and the summed axes are consecutive
+     * (a per-channel scale [C] against [N, H, W, C]: axes 1-3 of [K, N, H, W, C]), one {@link SumOfProducts}
+     * that never writes the product out, then a reshape; otherwise the product and {@link #unbroadcast}.
+     *
+     * @param ct the stacked cotangent {@code [K] + outShape}
+     * @param other the other factor, broadcastable to {@code outShape}
+     * @param inShape the unstacked operand shape, broadcastable to {@code outShape}
+     * @return the summed cotangent {@code [K] + inShape}
+     */
+    public static Var unbroadcastProduct(Var ct, Var other, int[] inShape) {
+        int[] cs = ct.shape();
+        int outRank = cs.length - 1;
+        int lead = outRank - inShape.length;
+        int from = -1;
+        int to = -1;
+        boolean consecutive = true;
+        for (int i = 0; i < outRank; i++) {
+            int j = i - lead;
+            if (j < 0 || (inShape[j] == 1 && cs[i + 1] != 1)) {
+                if (from < 0) {
+                    from = i + 1;
+                } else if (to != i + 1) {
+                    consecutive = false;
+                }
+                to = i + 2;
+            }
+        }
+        boolean full = java.util.Arrays.equals(other.shape(), java.util.Arrays.copyOfRange(cs, 1, cs.length));
+        if (from < 0 || !consecutive || !full) {
+            return unbroadcast(ct.mul(other), inShape);
+        }
+        return ct.builder().apply(new SumOfProducts(from, to), ct, other).reshape(Shapes.prepend(cs[0], inShape));
+    }
+
+    /**
      * a + b where either may be null (a zero).
      *
      * @param a a value, or null for zero

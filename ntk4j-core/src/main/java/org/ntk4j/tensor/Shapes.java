@@ -209,6 +209,21 @@ public final class Shapes {
     }
 
     /**
+     * from, from + 1, ..., to - 1.
+     *
+     * @param from the first value
+     * @param to one past the last value
+     * @return a new array of {@code max(0, to - from)} consecutive values
+     */
+    public static int[] range(int from, int to) {
+        int[] r = new int[Math.max(0, to - from)];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = from + i;
+        }
+        return r;
+    }
+
+    /**
      * The identity permutation.
      *
      * @param n the length

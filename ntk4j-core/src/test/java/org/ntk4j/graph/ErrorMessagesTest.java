@@ -12,6 +12,7 @@ import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.primitive.BroadcastInDim;
 import org.ntk4j.primitive.ReduceMax;
 import org.ntk4j.primitive.ReduceSum;
+import org.ntk4j.primitive.SumOfProducts;
 import org.ntk4j.primitive.Tanh;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -111,6 +112,18 @@ class ErrorMessagesTest {
         assertRejected(tracing(v -> v[0].sum(1, 1), F32_2x3), "reduce_sum", "axis 1", "twice", "f32[2,3]");
         assertRejected(tracing(v -> v[0].builder().apply(new ReduceSum(new int[] {2}), v[0]), F32_2x3),
                 "reduce_sum", "axis 2", "f32[2,3]");
+        TensorType f32x2 = new TensorType(DType.F32, 2);
+        TensorType f64x3 = new TensorType(DType.F64, 3);
+        assertRejected(tracing(v -> v[0].builder().apply(new SumOfProducts(1, 2), v[0], v[1]), F32_2x3, f32x2),
+                "sum_of_products", "b f32[2]", "a f32[2,3]", "from an axis at most 1");
+        assertRejected(tracing(v -> v[0].builder().apply(new SumOfProducts(0, 1), v[0], v[1]), F32_2x3,
+                new TensorType(DType.F32, 3)), "sum_of_products", "b f32[3]", "a f32[2,3]", "at most 0");
+        assertRejected(tracing(v -> v[0].builder().apply(new SumOfProducts(1, 3), v[0], v[1]), F32_2x3, F32_2x3),
+                "sum_of_products", "[1, 3)", "f32[2,3]");
+        assertRejected(tracing(v -> v[0].builder().apply(new SumOfProducts(1, 1), v[0], v[1]), F32_2x3, F32_2x3),
+                "sum_of_products", "[1, 1)", "at least one");
+        assertRejected(tracing(v -> v[0].builder().apply(new SumOfProducts(1, 2), v[0], v[1]), F32_2x3, f64x3),
+                "sum_of_products", "dtypes differ", "f32[2,3]", "f64[3]");
         assertRejected(tracing(v -> v[0].builder().apply(new ReduceMax(new int[] {1}), v[0]),
                 new TensorType(DType.F32, 3, 0)), "reduce_max", "empty", "f32[3,0]");
         assertRejected(tracing(v -> v[0].expandDims(3), F32_2x3), "expand_dims", "axis 3", "f32[2,3]");

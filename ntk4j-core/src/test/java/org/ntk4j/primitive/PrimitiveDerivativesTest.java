@@ -267,7 +267,18 @@ class PrimitiveDerivativesTest {
                         x -> x.broadcastInDim(s(2, 4, 3), s(0, 1, 2))),
                 unary("broadcast_in_dim [2,1,3] dims [0,1,2] (identity)", s(2, 1, 3), Gen.NORMAL,
                         x -> x.broadcastInDim(s(2, 1, 3), s(0, 1, 2))),
-                unary("broadcast_in_dim [1,3] dims [1]", s(3), Gen.NORMAL, x -> x.broadcastInDim(s(1, 3), s(1))));
+                unary("broadcast_in_dim [1,3] dims [1]", s(3), Gen.NORMAL, x -> x.broadcastInDim(s(1, 3), s(1))),
+                sumOfProducts(s(2, 3, 4), s(3, 4), 1, 3),
+                sumOfProducts(s(2, 3, 4), s(2, 3, 4), 0, 2),
+                sumOfProducts(s(2, 3, 1, 4), s(3, 1, 4), 2, 3),
+                sumOfProducts(s(3, 2, 4), s(4), 2, 3),
+                sumOfProducts(s(2, 3), s(2, 3), 0, 2));
+    }
+
+    private static Case sumOfProducts(int[] a, int[] b, int from, int to) {
+        return new Case("sum_of_products " + Arrays.toString(a) + " " + Arrays.toString(b) + " axes [" + from + ", "
+                + to + ")", List.of(t(a), t(b)), List.of(Gen.NORMAL, Gen.NORMAL),
+                v -> v[0].builder().apply(new SumOfProducts(from, to), v[0], v[1]));
     }
 
     /** Small networks: compositions where cotangents fan in and broadcasting meets contraction. */
@@ -286,6 +297,13 @@ class PrimitiveDerivativesTest {
                 }),
                 new Case("x * gt(x, y)", List.of(t(3, 4), t(4)), List.of(Gen.ODD_TENTHS, Gen.EVEN_TENTHS),
                         v -> v[0].mul(v[0].greater(v[1]))),
+                // a per-channel scale and shift: the scale's cotangent is one sum_of_products (Mul's VJP), a
+                // per-row scale's ([2, 1, 4] against [2, 3, 4]) too, a scale [3, 1] against [2, 3, 4] is not (its
+                // summed axes 0 and 2 of the product are not consecutive)
+                new Case("x * scale + shift", List.of(t(2, 3, 4), t(4), t(4)),
+                        List.of(Gen.NORMAL, Gen.NORMAL, Gen.NORMAL), v -> v[0].mul(v[1]).add(v[2]).tanh()),
+                new Case("scales of rows and of a middle axis", List.of(t(2, 3, 4), t(2, 1, 4), t(3, 1)),
+                        List.of(Gen.NORMAL, Gen.NORMAL, Gen.NORMAL), v -> v[0].mul(v[1]).tanh().mul(v[2])),
                 new Case("normalise", List.of(t(2, 6)), List.of(Gen.NORMAL), v -> {
                     Var centred = v[0].sub(v[0].mean(1).reshape(2, 1));
                     return centred.div(centred.square().mean(1).add(1e-3).sqrt().reshape(2, 1));
@@ -365,6 +383,21 @@ class PrimitiveDerivativesTest {
         Fixtures.closeAll(jv);
         Fixtures.closeAll(vj);
         ct.close();
+    }
+
+    /**
+     * Mul's VJP: a per-channel scale's cotangent (a [4] against [2, 3, 4]) is one sum_of_products, the product with
+     * the stacked cotangent never formed; a [3, 1] against [2, 3, 4] (summed axes not consecutive) goes through the
+     * product and reduce_sum.
+     */
+    @Test
+    void aScalesCotangentIsOneSumOfProducts() {
+        Graph g = Graph.trace(List.of(t(2, 3, 4), t(4), t(3, 1)), v -> new Var[] {v[0].mul(v[1]).mul(v[2])});
+        Graph vjp = Vjp.of(g, 3);
+        assertThat(vjp.equations().stream().filter(e -> e.primitive() instanceof SumOfProducts)).hasSize(1);
+        assertThat(vjp.equations().stream().filter(e -> e.primitive() instanceof ReduceSum)).hasSize(1);
+        assertThat(vjp.outputs().get(2).shape()).containsExactly(3, 4);
+        assertThat(vjp.outputs().get(3).shape()).containsExactly(3, 3, 1);
     }
 
     @Test

@@ -125,6 +125,16 @@ class PrimitiveForwardTest {
         checkUnary(dt, v -> v.reduceMax(new int[] {0, 2}), s(2, 2, 2), d(1, 2, 3, 4, 8, 6, 7, 5), s(2), d(8, 7));
         // no axes through the primitive itself: the identity
         checkUnary(dt, v -> v.builder().apply(new ReduceSum(new int[0]), v), s(2), d(1, 2), s(2), d(1, 2));
+        // sum_of_products: a [2, 3] · b [3] summed over axis 1 (b repeats over a's axis 0), and over both axes
+        double[] b = d(10, 20, 30);
+        checkBinary(dt, (u, v) -> u.builder().apply(new SumOfProducts(1, 2), u, v), s(2, 3), x, s(3), b, s(2),
+                d(10 + 40 + 90, 40 + 100 + 180));
+        checkBinary(dt, (u, v) -> u.builder().apply(new SumOfProducts(0, 2), u, v), s(2, 3), x, s(2, 3), x, s(),
+                d(1 + 4 + 9 + 16 + 25 + 36));
+        // a [2, 2, 2] · b [2, 2] over the middle axis: out[i, k] = Σ_j a[i, j, k]·b[j, k]
+        checkBinary(dt, (u, v) -> u.builder().apply(new SumOfProducts(1, 2), u, v), s(2, 2, 2),
+                d(1, 2, 3, 4, 5, 6, 7, 8), s(2, 2), d(1, 10, 100, 1000), s(2, 2),
+                d(1 + 300, 20 + 4000, 5 + 700, 60 + 8000));
     }
 
     @ParameterizedTest
