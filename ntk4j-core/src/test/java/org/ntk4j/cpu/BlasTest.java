@@ -28,6 +28,81 @@ class BlasTest {
         }
     }
 
+    /**
+     * A·Bᵀ with few rows and a long contraction is computed as (B·Aᵀ)ᵀ: against a loop in float64 (1e-12 of the
+     * largest |a|·|b| sum) and float32 (1e-5 of it), with A, B and C inside larger tensors (offsets, row strides
+     * longer than the rows), through the split over threads and unsplit, next to the cases the rule leaves to the
+     * plain GEMM (beta not 0, rows not few enough, a short contraction), whose C rows beyond n stay untouched.
+     */
+    @Test
+    void fewRowsTimesATransposeAgreeWithTheDefinition() {
+        assertThat(Blas.transposesOutput(16, 2048, 3072, DType.F32)).isTrue();
+        assertThat(Blas.transposesOutput(128, 512, 512, DType.F32)).isTrue();
+        assertThat(Blas.transposesOutput(128, 511, 512, DType.F32)).isFalse(); // m > n/4
+        assertThat(Blas.transposesOutput(16, 2048, 255, DType.F32)).isFalse(); // short contraction
+        assertThat(Blas.transposesOutput(512, 2048, 2048, DType.F32)).isFalse(); // C over 2 MiB
+        assertThat(Blas.transposesOutput(256, 1024, 2048, DType.F64)).isTrue(); // C of exactly 2 MiB
+        assertThat(Blas.transposesOutput(256, 1040, 2048, DType.F64)).isFalse();
+        int[][] cases = {{16, 300, 257, 0}, {5, 1029, 700, 0}, {64, 256, 300, 0}, {16, 300, 257, 1}, {100, 300, 300, 0},
+            {16, 300, 100, 0}};
+        for (DType dt : DType.values()) {
+            for (int[] c : cases) {
+                int m = c[0];
+                int n = c[1];
+                int k = c[2];
+                double beta = c[3];
+                int lda = k + 3;
+                int ldb = k + 5;
+                int ldc = n + 7;
+                try (Tensor a = Tensor.randomNormal(dt, 11, m + 1, lda);
+                     Tensor b = Tensor.randomNormal(dt, 12, n + 2, ldb);
+                     Tensor out = Tensor.randomNormal(dt, 13, m + 1, ldc)) {
+                    double[] before = out.toDoubleArray();
+                    int aOff = 2;
+                    int bOff = ldb + 1;
+                    int cOff = 3;
+                    for (boolean split : new boolean[] {true, false}) {
+                        try (Tensor cc = out.copy()) {
+                            if (split) {
+                                Blas.gemm(false, true, m, n, k, 0.5, a, aOff, lda, b, bOff, ldb, beta, cc, cOff, ldc);
+                            } else {
+                                Blas.gemmUnsplit(false, true, m, n, k, 0.5, a, aOff, lda, b, bOff, ldb, beta, cc, cOff,
+                                        ldc);
+                            }
+                            double[] got = cc.toDoubleArray();
+                            for (int i = 0; i < m; i++) {
+                                for (int j = 0; j < n; j++) {
+                                    double sum = 0;
+                                    double abs = 0;
+                                    for (int q = 0; q < k; q++) {
+                                        double p = a.getFlat(aOff + i * lda + q) * b.getFlat(bOff + j * ldb + q);
+                                        sum += p;
+                                        abs += Math.abs(p);
+                                    }
+                                    int at = cOff + i * ldc + j;
+                                    double expected = 0.5 * sum + beta * before[at];
+                                    double tol = (dt == DType.F64 ? 1e-12 : 1e-5) * (abs + Math.abs(before[at]));
+                                    assertThat(got[at]).as("%s %s C[%d, %d], split %s", dt, java.util.Arrays.toString(c),
+                                            i, j, split).isCloseTo(expected, org.assertj.core.data.Offset.offset(tol));
+                                }
+                            }
+                            // everything outside C's m × n block is as it was
+                            for (int q = 0; q < got.length; q++) {
+                                int r = (q - cOff) / ldc;
+                                int col = (q - cOff) % ldc;
+                                boolean inside = q >= cOff && r < m && col < n;
+                                if (!inside) {
+                                    assertThat(got[q]).as("%s %s untouched element %d", dt, java.util.Arrays.toString(c), q)
+                                            .isEqualTo(before[q]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void counterCountsCallsAndTimeOnlyWhileOn() {
         try (Tensor a = Tensor.randomNormal(DType.F32, 1, 256, 256);
