@@ -648,58 +648,48 @@ public final class Blas {
     private static final int TRANSPOSED_OUTPUT_MIN_K = 256;
 
     /**
-     * Whether C = A·Bᵀ with few rows (m ≤ n/4), a long contraction (k ≥ {@link #TRANSPOSED_OUTPUT_MIN_K}) and
-     * C within {@link #TRANSPOSED_OUTPUT_MAX_BYTES} is computed as Cᵀ = B·Aᵀ and transposed
-     * ({@link #gemmTransposedOutput}).
+     * Whether C = A·Bᵀ in float32 with few rows (m ≤ n/4), a long contraction (k ≥
+     * {@link #TRANSPOSED_OUTPUT_MIN_K}) and C within {@link #TRANSPOSED_OUTPUT_MAX_BYTES} is computed as Cᵀ = B·Aᵀ and
+     * transposed
+     * ({@link #gemmTransposedOutput}). Not float64: OpenBLAS's DGEMM gained on some of those shapes and lost up to
+     * 11% on others (64×256×256 0.175 → 0.195 ms, 16×2048×2048 3.17 → 2.84–2.99 ms; Haswell kernels).
      */
     static boolean transposesOutput(int m, int n, int k, DType dtype) {
-        return 4L * m <= n && k >= TRANSPOSED_OUTPUT_MIN_K
+        return dtype == DType.F32 && 4L * m <= n && k >= TRANSPOSED_OUTPUT_MIN_K
                 && (long) m * n * dtype.bytes() <= TRANSPOSED_OUTPUT_MAX_BYTES;
     }
 
     /**
-     * Per thread: native scratch for Cᵀ, grown to the largest seen (at most {@link #TRANSPOSED_OUTPUT_MAX_BYTES} per
-     * dtype) and kept while the thread lives, outside the tensors' accounting as OpenBLAS's own per-thread buffers
+     * Per thread: native scratch for Cᵀ, grown to the largest seen (at most {@link #TRANSPOSED_OUTPUT_MAX_BYTES})
+     * and kept while the thread lives, outside the tensors' accounting as OpenBLAS's own per-thread buffers
      * are: allocated per call, every such GEMM would also pay an allocation (for half a MiB an mmap and its page
      * faults).
      */
-    private static final ThreadLocal<org.bytedeco.javacpp.Pointer[]> TRANSPOSED_SCRATCH =
-            ThreadLocal.withInitial(() -> new org.bytedeco.javacpp.Pointer[2]);
+    private static final ThreadLocal<FloatPointer> TRANSPOSED_SCRATCH = new ThreadLocal<>();
 
     /**
-     * C = alpha · A · Bᵀ (beta 0) as Cᵀ = alpha · B · Aᵀ into scratch, then C = (Cᵀ)ᵀ by OpenBLAS's out-of-place
-     * transpose: the same products, with the large B as OpenBLAS's first operand. Measured (float32, both threads,
-     * one GEMM each, OpenBLAS's Haswell, SkylakeX, Cooperlake and Zen kernels alike): 128×2048×2048 6.0–6.5 against
-     * 6.9–7.4 ms, 16×2048×3072 1.9–2.4 against 3.0–4.3 ms, 128×512×512 0.42–0.44 against 0.46–0.55 ms — the
-     * backward GEMMs of dense layers with N·O cotangent rows.
+     * C = alpha · A · Bᵀ (float32, beta 0) as Cᵀ = alpha · B · Aᵀ into scratch, then C = (Cᵀ)ᵀ by OpenBLAS's
+     * out-of-place transpose: the same products, with the large B as OpenBLAS's first operand. Measured (both
+     * threads, one GEMM each, OpenBLAS's Haswell, SkylakeX, Cooperlake and Zen kernels alike): 128×2048×2048
+     * 6.0–6.5 against 6.9–7.4 ms, 16×2048×3072 1.9–2.4 against 3.0–4.3 ms, 128×512×512 0.42–0.44 against
+     * 0.46–0.55 ms — the backward GEMMs of dense layers with N·O cotangent rows.
      */
     private static void gemmTransposedOutput(int m, int n, int k, double alpha, Tensor a, long aOff, int lda,
                                              Tensor b, long bOff, int ldb, Tensor c, long cOff, int ldc) {
-        boolean f32 = c.dtype() == DType.F32;
         long size = (long) m * n;
-        org.bytedeco.javacpp.Pointer[] cache = TRANSPOSED_SCRATCH.get();
-        int slot = f32 ? 0 : 1;
-        if (cache[slot] == null || cache[slot].capacity() < size) {
-            if (cache[slot] != null) {
-                cache[slot].close();
+        FloatPointer t = TRANSPOSED_SCRATCH.get();
+        if (t == null || t.capacity() < size) {
+            if (t != null) {
+                t.close();
             }
-            cache[slot] = f32 ? new FloatPointer(size) : new DoublePointer(size);
+            t = new FloatPointer(size);
+            TRANSPOSED_SCRATCH.set(t);
         }
-        if (f32) {
-            FloatPointer t = ((FloatPointer) cache[slot]).position(0);
-            openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, n, m, k,
-                    (float) alpha, b.floatPointer().getPointer(bOff), Math.max(1, ldb),
-                    a.floatPointer().getPointer(aOff), Math.max(1, lda), 0f, t, m);
-            openblas_full.cblas_somatcopy(openblas.CblasRowMajor, openblas.CblasTrans, n, m, 1f, t, m,
-                    c.floatPointer().getPointer(cOff), Math.max(1, ldc));
-        } else {
-            DoublePointer t = ((DoublePointer) cache[slot]).position(0);
-            openblas.cblas_dgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, n, m, k, alpha,
-                    b.doublePointer().getPointer(bOff), Math.max(1, ldb), a.doublePointer().getPointer(aOff),
-                    Math.max(1, lda), 0.0, t, m);
-            openblas_full.cblas_domatcopy(openblas.CblasRowMajor, openblas.CblasTrans, n, m, 1.0, t, m,
-                    c.doublePointer().getPointer(cOff), Math.max(1, ldc));
-        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasTrans, n, m, k,
+                (float) alpha, b.floatPointer().getPointer(bOff), Math.max(1, ldb),
+                a.floatPointer().getPointer(aOff), Math.max(1, lda), 0f, t.position(0), m);
+        openblas_full.cblas_somatcopy(openblas.CblasRowMajor, openblas.CblasTrans, n, m, 1f, t, m,
+                c.floatPointer().getPointer(cOff), Math.max(1, ldc));
     }
 
     private static void gemmCall(boolean transA, boolean transB, int m, int n, int k, double alpha,

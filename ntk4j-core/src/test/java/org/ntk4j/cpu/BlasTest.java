@@ -29,8 +29,8 @@ class BlasTest {
     }
 
     /**
-     * A·Bᵀ with few rows and a long contraction is computed as (B·Aᵀ)ᵀ: against a loop in float64 (1e-12 of the
-     * largest |a|·|b| sum) and float32 (1e-5 of it), with A, B and C inside larger tensors (offsets, row strides
+     * A·Bᵀ with few rows and a long contraction is computed in float32 as (B·Aᵀ)ᵀ: against a loop, in float32 within
+     * 1e-5 of the sum of |a|·|b| (float64, which the rule leaves to the plain GEMM, within 1e-12 of it), with A, B and C inside larger tensors (offsets, row strides
      * longer than the rows), through the split over threads and unsplit, next to the cases the rule leaves to the
      * plain GEMM (beta not 0, rows not few enough, a short contraction), whose C rows beyond n stay untouched.
      */
@@ -41,8 +41,10 @@ class BlasTest {
         assertThat(Blas.transposesOutput(128, 511, 512, DType.F32)).isFalse(); // m > n/4
         assertThat(Blas.transposesOutput(16, 2048, 255, DType.F32)).isFalse(); // short contraction
         assertThat(Blas.transposesOutput(512, 2048, 2048, DType.F32)).isFalse(); // C over 2 MiB
-        assertThat(Blas.transposesOutput(256, 1024, 2048, DType.F64)).isTrue(); // C of exactly 2 MiB
-        assertThat(Blas.transposesOutput(256, 1040, 2048, DType.F64)).isFalse();
+        assertThat(Blas.transposesOutput(512, 1024, 2048, DType.F32)).isFalse(); // C of 2 MiB but m > n/4
+        assertThat(Blas.transposesOutput(256, 2048, 2048, DType.F32)).isTrue(); // C of exactly 2 MiB
+        assertThat(Blas.transposesOutput(256, 2052, 2048, DType.F32)).isFalse();
+        assertThat(Blas.transposesOutput(16, 2048, 3072, DType.F64)).isFalse(); // float32 only
         int[][] cases = {{16, 300, 257, 0}, {5, 1029, 700, 0}, {64, 256, 300, 0}, {16, 300, 257, 1}, {100, 300, 300, 0},
             {16, 300, 100, 0}};
         for (DType dt : DType.values()) {
