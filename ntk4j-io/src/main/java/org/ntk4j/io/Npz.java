@@ -234,7 +234,15 @@ public final class Npz {
         try (ZipFile zip = open(path)) {
             Enumeration<? extends ZipEntry> entries = zip.entries();
             while (entries.hasMoreElements()) {
-                ZipEntry entry = entries.nextElement();
+                ZipEntry entry;
+                try {
+                    entry = entries.nextElement();
+                } catch (IllegalArgumentException e) {
+                    // java.util.zip decodes each entry's name as it enumerates them; a name that is not valid in
+                    // the archive's encoding (a damaged directory) fails there with an unchecked exception
+                    throw new NpyFormatException(path + ": corrupt .npz archive: an entry's name cannot be decoded ("
+                            + e.getMessage() + ")", e);
+                }
                 String name = entry.getName();
                 if (entry.isDirectory() || !name.endsWith(SUFFIX)) {
                     continue;

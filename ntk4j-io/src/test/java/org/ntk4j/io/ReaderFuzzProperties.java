@@ -168,6 +168,12 @@ class ReaderFuzzProperties {
         mutatedAndTruncatedNpzFilesFailClearly(-81797, false);
     }
 
+    /** A mutated entry name that is not valid UTF-8 (java.util.zip threw IllegalArgumentException while enumerating). */
+    @Example
+    void anEntryNameThatCannotBeDecodedIsAFormatError() throws IOException {
+        mutatedAndTruncatedNpzFilesFailClearly(-113409, false);
+    }
+
     @Property(tries = 100)
     void mutatedAndTruncatedNpzFilesFailClearly(@ForAll long seed, @ForAll boolean truncate) throws IOException {
         Random r = new Random(seed);
