@@ -417,11 +417,11 @@ public final class Convolution {
 
         /**
          * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, with planes of
-         * at most 6/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding are done). Each
-         * image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW} positions, and dx is
-         * accumulated in sh·sw planes of that size, one per stride phase of the padded input coordinates (a
-         * polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all positions
-         * of a chunk of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
+         * at most 6/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding
+         * are done). Each image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW}
+         * positions, and dx is accumulated in sh·sw planes of that size, one per stride phase of the padded input
+         * coordinates (a polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all
+         * positions of a chunk of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
          * kw·dw), which is position (oh + ⌊kh·dh/sh⌋, ow + ⌊kw·dw/sw⌋) of phase (kh·dh mod sh, kw·dw mod sw) —
          * a fixed shift in a fixed plane for all of them (the padding rows and columns of dy are zeros and add
          * nothing).

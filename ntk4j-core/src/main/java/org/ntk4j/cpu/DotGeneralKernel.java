@@ -678,13 +678,13 @@ public final class DotGeneralKernel {
 
         /** The plan with the least estimated cost for these strides, or null when none exists. */
         Plan bestPlan(long[] sl, long[] sr, long[] so) {
-            int[] kGroup = nonUnit(range(nb + nlf + nrf, nc));
+            int[] kGroup = nonUnit(Shapes.range(nb + nlf + nrf, nb + nlf + nrf + nc));
             int[] kOrder = flattenOrder(kGroup, sl, sr);
             if (kOrder == null) {
                 return null;
             }
-            int[] lfAxes = nonUnit(range(nb, nlf));
-            int[] rfAxes = nonUnit(range(nb + nlf, nrf));
+            int[] lfAxes = nonUnit(Shapes.range(nb, nb + nlf));
+            int[] rfAxes = nonUnit(Shapes.range(nb + nlf, nb + nlf + nrf));
             Plan best = null;
             for (int[] mGroup : subsets(lfAxes)) {
                 int[] mOrder = flattenOrder(mGroup, sl, so);
@@ -853,13 +853,6 @@ public final class DotGeneralKernel {
             return r;
         }
 
-        private static int[] range(int from, int n) {
-            int[] r = new int[n];
-            for (int i = 0; i < n; i++) {
-                r[i] = from + i;
-            }
-            return r;
-        }
     }
 
     /**

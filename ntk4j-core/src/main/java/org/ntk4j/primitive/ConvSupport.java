@@ -184,7 +184,8 @@ final class ConvSupport {
         int[] s = v.shape();
         int last = s.length - 1;
         int[] split = Shapes.concat(Arrays.copyOfRange(s, 0, last), new int[] {k, s[last] / k});
-        return reshapeThenPermute(v, split, Shapes.concat(new int[] {last}, Shapes.range(0, last), new int[] {last + 1}));
+        return reshapeThenPermute(v, split,
+                Shapes.concat(new int[] {last}, Shapes.range(0, last), new int[] {last + 1}));
     }
 
     /**

@@ -56,7 +56,16 @@ public final class Stacked {
      * @return the summed cotangent {@code [K] + inShape}
      */
     public static Var unbroadcast(Var ct, int[] inShape) {
-        int[] cs = ct.shape();
+        int[] axes = broadcastAxes(ct.shape(), inShape);
+        Var r = axes.length == 0 ? ct : ct.sum(axes);
+        return r.reshape(Shapes.prepend(ct.dim(0), inShape));
+    }
+
+    /**
+     * The axes of a stacked cotangent of shape {@code cs} = [K] + outShape along which an operand of shape
+     * {@code inShape} was broadcast (new leading axes, and its size-1 axes against larger ones), in order.
+     */
+    private static int[] broadcastAxes(int[] cs, int[] inShape) {
         int outRank = cs.length - 1;
         int lead = outRank - inShape.length;
         List<Integer> axes = new ArrayList<>();
@@ -66,11 +75,7 @@ public final class Stacked {
                 axes.add(i + 1);
             }
         }
-        Var r = ct;
-        if (!axes.isEmpty()) {
-            r = r.sum(axes.stream().mapToInt(Integer::intValue).toArray());
-        }
-        return r.reshape(Shapes.prepend(cs[0], inShape));
+        return axes.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /**
@@ -86,27 +91,14 @@ public final class Stacked {
      */
     public static Var unbroadcastProduct(Var ct, Var other, int[] inShape) {
         int[] cs = ct.shape();
-        int outRank = cs.length - 1;
-        int lead = outRank - inShape.length;
-        int from = -1;
-        int to = -1;
-        boolean consecutive = true;
-        for (int i = 0; i < outRank; i++) {
-            int j = i - lead;
-            if (j < 0 || (inShape[j] == 1 && cs[i + 1] != 1)) {
-                if (from < 0) {
-                    from = i + 1;
-                } else if (to != i + 1) {
-                    consecutive = false;
-                }
-                to = i + 2;
-            }
-        }
-        boolean full = java.util.Arrays.equals(other.shape(), java.util.Arrays.copyOfRange(cs, 1, cs.length));
-        if (from < 0 || !consecutive || !full) {
+        int[] axes = broadcastAxes(cs, inShape);
+        boolean consecutive = axes.length > 0 && axes[axes.length - 1] - axes[0] == axes.length - 1;
+        boolean full = java.util.Arrays.equals(other.shape(), Shapes.dropFirst(cs));
+        if (!consecutive || !full) {
             return unbroadcast(ct.mul(other), inShape);
         }
-        return ct.builder().apply(new SumOfProducts(from, to), ct, other).reshape(Shapes.prepend(cs[0], inShape));
+        return ct.builder().apply(new SumOfProducts(axes[0], axes[axes.length - 1] + 1), ct, other)
+                .reshape(Shapes.prepend(cs[0], inShape));
     }
 
     /**

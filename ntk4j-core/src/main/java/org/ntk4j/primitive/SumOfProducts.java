@@ -83,15 +83,15 @@ public final class SumOfProducts implements Primitive {
         // Σ ȧ·b: ȧ [K] + a repeats b over one more leading axis
         Var ta = t[0] == null ? null : t[0].builder().apply(new SumOfProducts(from + 1, to + 1), t[0], p[1]);
         // Σ a·ḃ: ḃ [K] + b, aligned to a's rank, times a, summed
-        Var tb = t[1] == null ? null : Stacked.align(t[1], p[0].rank()).mul(p[0]).sum(Shapes.range(from + 1, to + 1));
+        Var tb = t[1] == null ? null
+                : Stacked.align(t[1], p[0].rank()).mul(p[0]).sum(Shapes.range(from + 1, to + 1));
         return Stacked.add(ta, tb);
     }
 
     @Override
     public Var[] vjp(Var[] p, Var out, Var ct, boolean[] needed) {
         // ȳ [K] + out with size-1 axes where a was summed: it broadcasts against a and b as they are
-        int[] as = p[0].shape();
-        int[] spread = Shapes.prepend(ct.dim(0), as.clone());
+        int[] spread = Shapes.prepend(ct.dim(0), p[0].shape());
         for (int i = from; i < to; i++) {
             spread[i + 1] = 1;
         }

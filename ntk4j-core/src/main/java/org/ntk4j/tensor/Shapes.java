@@ -230,11 +230,7 @@ public final class Shapes {
      * @return {@code [0, 1, ..., n-1]}
      */
     public static int[] iota(int n) {
-        int[] r = new int[n];
-        for (int i = 0; i < n; i++) {
-            r[i] = i;
-        }
-        return r;
+        return range(0, n);
     }
 
     /**
