@@ -39,6 +39,18 @@ public final class Tensor implements AutoCloseable {
     private long writes;
     private boolean exposed;
     private long finiteAtWrites = -1;
+    /** For a read view: the tensor that owns the storage (whose tracking and kept copies it uses); else null. */
+    private final Tensor owner;
+    /** Copies of the storage's elements in other layouts, kept for later calls (owners only; see keptCopy). */
+    private java.util.List<KeptCopy> keptCopies;
+    /** Whether this is a kept copy: storage outside liveBytes' accounting and the pool, freed with its owner. */
+    private final boolean kept;
+    /** Bytes held by kept copies (see {@link #keptCopy}), not part of {@link #liveBytes()}. */
+    private static final java.util.concurrent.atomic.AtomicLong KEPT = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A kept copy (null until requested twice), what it is, and the owner's tracked-write count it is of. */
+    private record KeptCopy(Object key, Tensor copy, long atWrites) {
+    }
 
     private Tensor(DType dtype, int[] shape, boolean zero) {
         this.dtype = dtype;
@@ -57,6 +69,8 @@ public final class Tensor implements AutoCloseable {
         }
         this.pointer = p;
         this.view = false;
+        this.owner = null;
+        this.kept = false;
         this.floats = dtype == DType.F32 ? ((FloatPointer) p).asBuffer() : null;
         this.doubles = dtype == DType.F32 ? null : ((DoublePointer) p).asBuffer();
         if (zero) {
@@ -158,7 +172,13 @@ public final class Tensor implements AutoCloseable {
         this.writes = from.writes;
         this.exposed = from.exposed;
         this.finiteAtWrites = from.finiteAtWrites;
+        this.owner = from.owner;
+        this.kept = from.kept;
         if (!view) {
+            synchronized (from) { // the storage's kept copies move with it
+                this.keptCopies = from.keptCopies;
+                from.keptCopies = null;
+            }
             TensorScope.register(this);
         }
     }
@@ -173,6 +193,124 @@ public final class Tensor implements AutoCloseable {
         this.doubles = from.doubles;
         this.view = true;
         this.exposed = true; // a view tracks nothing: its handles are its owner's storage
+        this.owner = from.view ? from.owner : from;
+        this.kept = false;
+    }
+
+    /** A kept copy of shape {@code shape}: unscoped storage outside {@link #liveBytes()} and the pool. */
+    private Tensor(DType dtype, int[] shape, long capacity) {
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.size = Shapes.size(shape);
+        this.pointer = allocate(dtype, capacity, shape);
+        this.view = false;
+        this.owner = null;
+        this.kept = true;
+        this.exposed = true; // written once by its maker through pointers, then only read through views
+        this.floats = dtype == DType.F32 ? ((FloatPointer) pointer).asBuffer() : null;
+        this.doubles = dtype == DType.F32 ? null : ((DoublePointer) pointer).asBuffer();
+        KEPT.addAndGet(capacity * dtype.bytes());
+    }
+
+    /**
+     * A copy of this read view's elements rearranged into another layout, kept with the storage for later calls
+     * while those elements cannot have changed: for a kernel that reads a parameter in another layout on every
+     * call (the transposed dense weights of {@code cpu.Blas}). The copy — a tensor of {@code shape} and this
+     * dtype, written by {@code fill} from this view — is made at the second request with an equal key for the
+     * same elements, and returned again by every later one while the owner's elements are tracked unchanged, by
+     * the rule of {@link #knownFinite()}: no write through {@link #setFlat} or {@link #set} since, and the
+     * storage never handed out raw. The first request, and any after a write, answers null and only records the
+     * request: a copy is made only for elements read twice, so a single kernel call (a command line's) does not
+     * pay for a copy it would not reuse, nor does a loop that writes the parameter between calls. For anything
+     * but a read view the answer is always null (a temporary's copy would be made and thrown away). On null the
+     * caller reads the elements as they are.
+     *
+     * <p>Kept copies live outside {@link #liveBytes()} (so outside the memory budgets, which count the work of a
+     * call; they are a fixed cost per parameter, like OpenBLAS's own buffers) and outside any {@link TensorScope};
+     * they are freed when the owner is closed or written. {@code maxBytes} bounds all kept copies of the JVM
+     * together: a copy that would cross it is not made. Thread-safe: one copy per key and storage, made once.
+     *
+     * @param key what the rearrangement is (equal keys: the same copy)
+     * @param shape the copy's shape
+     * @param maxBytes the most bytes all kept copies may hold, this one included
+     * @param fill writes every element of the copy (its first argument is this view, its second the copy)
+     * @return a read view of the copy (closing it frees nothing), or null
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor keptCopy(Object key, int[] shape, long maxBytes, java.util.function.BiConsumer<Tensor, Tensor> fill) {
+        checkOpen();
+        Tensor base = owner;
+        if (!view || base == null) {
+            return null;
+        }
+        synchronized (base) {
+            if (base.pointer == null || base.pointer.address() != pointer.address()) {
+                return null; // the owner was closed or moved: nothing to keep the copy with
+            }
+            if (base.exposed) {
+                base.dropKeptCopies();
+                return null;
+            }
+            if (base.keptCopies == null) {
+                base.keptCopies = new java.util.ArrayList<>(2);
+            }
+            java.util.List<KeptCopy> copies = base.keptCopies;
+            int at = 0;
+            while (at < copies.size() && !copies.get(at).key().equals(key)) {
+                at++;
+            }
+            KeptCopy found = at < copies.size() ? copies.get(at) : null;
+            if (found == null || found.atWrites() != base.writes) {
+                if (found != null && found.copy() != null) {
+                    found.copy().close(); // stale
+                }
+                KeptCopy first = new KeptCopy(key, null, base.writes); // first request for these elements
+                if (found == null) {
+                    copies.add(first);
+                } else {
+                    copies.set(at, first);
+                }
+                return null;
+            }
+            if (found.copy() != null) {
+                return found.copy().readView();
+            }
+            long capacity = Math.max(1, Shapes.size(shape));
+            if (KEPT.get() + capacity * dtype.bytes() > maxBytes) {
+                return null;
+            }
+            Tensor copy = new Tensor(dtype, shape, capacity);
+            try {
+                fill.accept(this, copy);
+            } catch (RuntimeException | Error e) {
+                copy.close();
+                throw e;
+            }
+            copies.set(at, new KeptCopy(key, copy, base.writes));
+            return copy.readView();
+        }
+    }
+
+    /**
+     * Bytes held by kept copies of parameters in other layouts (see {@link #keptCopy}); not part of {@link
+     * #liveBytes()}.
+     *
+     * @return the bytes
+     */
+    public static long keptCopyBytes() {
+        return KEPT.get();
+    }
+
+    /** Frees the kept copies of this storage (the caller holds this tensor's lock, or it is being closed). */
+    private void dropKeptCopies() {
+        if (keptCopies != null) {
+            for (KeptCopy c : keptCopies) {
+                if (c.copy() != null) {
+                    c.copy().close();
+                }
+            }
+            keptCopies = null;
+        }
     }
 
     /**
@@ -219,6 +357,25 @@ public final class Tensor implements AutoCloseable {
      */
     public boolean knownFinite() {
         return !exposed && finiteAtWrites == writes;
+    }
+
+    /**
+     * For the code that made this tensor and filled it through its raw storage (a file reader): declares that no
+     * handle taken from it so far will be used again, so that writes are tracked from now on as for a tensor whose
+     * storage was never handed out ({@link #knownFinite()}, {@link #keptCopy}). Whatever was known of its elements
+     * before is forgotten. A handle used after this call writes unseen: call it only when none is left.
+     *
+     * @throws IllegalStateException if the tensor is closed or is a view
+     */
+    public void trackWritesFromNow() {
+        checkOpen();
+        if (view || kept) {
+            throw new IllegalStateException("trackWritesFromNow: a view or kept copy tracks nothing");
+        }
+        synchronized (this) {
+            writes++;
+            exposed = false;
+        }
     }
 
     /**
@@ -782,7 +939,13 @@ public final class Tensor implements AutoCloseable {
         if (pointer != null) {
             floats = null;
             doubles = null;
-            if (!view) {
+            if (kept) {
+                KEPT.addAndGet(-Math.max(1L, size) * dtype.bytes());
+                pointer.close();
+            } else if (!view) {
+                synchronized (this) {
+                    dropKeptCopies();
+                }
                 LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
                 if (!StoragePool.offer(dtype, Math.max(1L, size), pointer)) {
                     pointer.close();

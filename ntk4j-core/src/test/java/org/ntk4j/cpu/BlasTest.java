@@ -105,6 +105,55 @@ class BlasTest {
         }
     }
 
+    /**
+     * x·W with few rows and W a whole parameter read through a view goes through W's kept transposed copy from the
+     * second such product on: the products agree with the definition, and a write to W is seen by the next one.
+     */
+    @Test
+    void fewRowsTimesAParameterUseItsKeptTransposeAndSeeWrites() {
+        int m = 16;
+        int k = 300;
+        int n = 1030;
+        for (boolean split : new boolean[] {true, false}) {
+            long before = Tensor.keptCopyBytes();
+            try (Tensor x = Tensor.randomNormal(DType.F32, 21, m, k);
+                 Tensor w = Tensor.randomNormal(DType.F32, 22, k, n);
+                 Tensor out = Tensor.zeros(DType.F32, m, n)) {
+                for (int round = 0; round < 4; round++) {
+                    if (round == 2) {
+                        w.setFlat(7 * n + 5, 3.0); // a tracked write: the kept copy is stale
+                    }
+                    Tensor view = w.readView();
+                    if (split) {
+                        Blas.gemm(false, false, m, n, k, 0.5, x, 0, k, view, 0, n, 0.0, out, 0, n);
+                    } else {
+                        Blas.gemmUnsplit(false, false, m, n, k, 0.5, x, 0, k, view, 0, n, 0.0, out, 0, n);
+                    }
+                    // made at the second product with the same W, freed by the write, made again at the next two
+                    assertThat(Tensor.keptCopyBytes() - before).as("round %d: W's copy", round)
+                            .isEqualTo(round % 2 == 1 ? 4L * k * n : 0);
+                    float[] xs = x.toFloatArray();
+                    float[] ws = w.toFloatArray();
+                    float[] got = out.toFloatArray();
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            double sum = 0;
+                            double abs = 0;
+                            for (int q = 0; q < k; q++) {
+                                double p = (double) xs[i * k + q] * ws[q * n + j];
+                                sum += p;
+                                abs += Math.abs(p);
+                            }
+                            assertThat((double) got[i * n + j]).as("split %s round %d C[%d, %d]", split, round, i, j)
+                                    .isCloseTo(0.5 * sum, org.assertj.core.data.Offset.offset(1e-5 * abs));
+                        }
+                    }
+                }
+            }
+            assertThat(Tensor.keptCopyBytes()).as("freed with W").isEqualTo(before);
+        }
+    }
+
     @Test
     void counterCountsCallsAndTimeOnlyWhileOn() {
         try (Tensor a = Tensor.randomNormal(DType.F32, 1, 256, 256);

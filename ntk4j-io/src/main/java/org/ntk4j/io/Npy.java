@@ -155,6 +155,7 @@ public final class Npy {
         Tensor tensor = Tensor.empty(target, header.shape());
         try {
             NpyIO.readData(channel, header, source, available, NpyIO.into(tensor, header.dtype()));
+            tensor.trackWritesFromNow(); // the reader's handle is gone: a parameter read here is validated once
             return tensor;
         } catch (IOException | RuntimeException | Error e) {
             tensor.close();

@@ -356,6 +356,7 @@ public final class NpyArray {
             }
             t.floatPointer().put(f);
         }
+        t.trackWritesFromNow(); // filled through its pointer, which is gone: later writes are tracked
         return t;
     }
 

@@ -33,6 +33,36 @@ class ParamsFileTest {
         }
     }
 
+    /**
+     * Loaded parameters track their writes like drawn ones: the load's NaN/Inf scan holds for later kernel calls
+     * (which then scan nothing) until a write, which the next call sees.
+     */
+    @Test
+    void loadedParametersAreValidatedOnce() throws Exception {
+        Model m = Zoo.parse("fcn(depth=2,width=8,out=3)");
+        int[] in = {5};
+        Path f = dir.resolve("p.npz");
+        try (Params p = m.init(3, in, DType.F32)) {
+            ParamsFile.save(p, f);
+        }
+        for (DType dt : DType.values()) { // F32 as stored (bytes copied), F64 converted element by element
+            try (Params q = ParamsFile.load(f, m, in, dt); Tensor x = Tensor.randomNormal(dt, 4, 2, 5)) {
+                for (String k : q.tensors().keySet()) {
+                    assertThat(q.get(k).trackedWrites()).as("%s %s tracked", dt, k).isNotNegative();
+                    assertThat(q.get(k).knownFinite()).as("%s %s scanned by the load", dt, k).isTrue();
+                }
+                org.ntk4j.ntk.EmpiricalNtk.of(m, q).ntk(x, null).close();
+                for (String k : q.tensors().keySet()) {
+                    assertThat(q.get(k).knownFinite()).as("%s %s validated once", dt, k).isTrue();
+                }
+                String first = q.tensors().keySet().iterator().next();
+                q.get(first).setFlat(0, Double.NaN);
+                assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, q).ntk(x, null).close())
+                        .as("%s: a write after the scan is seen", dt).hasMessageContaining("NaN");
+            }
+        }
+    }
+
     /** Buffers travel under buffers/PATH; missing ones take their defaults; unknown ones are rejected. */
     @Test
     void buffersAreNamedSeparatelyAndRoundTrip() throws Exception {

@@ -1,0 +1,173 @@
+package org.ntk4j.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Tensor#keptCopy}: a copy of a read view's elements in another layout, made when the same elements are
+ * requested a second time, kept with the storage's owner while they are tracked unchanged, made anew after a write
+ * and a second request, never for what cannot be tracked, freed with the owner, and bounded in bytes.
+ */
+class KeptCopyTest {
+    private static final long NO_BOUND = Long.MAX_VALUE;
+
+    /** The transpose of a rows × cols matrix, element by element, counting how often it is made. */
+    private static BiConsumer<Tensor, Tensor> transpose(int rows, int cols, AtomicInteger made) {
+        return (from, into) -> {
+            made.incrementAndGet();
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    into.setFlat(j * rows + i, from.getFlat(i * cols + j));
+                }
+            }
+        };
+    }
+
+    private static float[] transposed(float[] m, int rows, int cols) {
+        float[] t = new float[m.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = m[i * cols + j];
+            }
+        }
+        return t;
+    }
+
+    /** The copy of {@code w}'s storage under {@code key}: requested twice, as the second request makes it. */
+    private static Tensor requestedTwice(Tensor w, Object key, int[] shape, long bound, BiConsumer<Tensor, Tensor> fill) {
+        Tensor first = w.readView().keptCopy(key, shape, bound, fill);
+        return first != null ? first : w.readView().keptCopy(key, shape, bound, fill);
+    }
+
+    @Test
+    void madeAtTheSecondRequestAndKeptWhileTheOwnerIsUnchanged() {
+        AtomicInteger made = new AtomicInteger();
+        long before = Tensor.keptCopyBytes();
+        try (Tensor w = Tensor.randomNormal(DType.F32, 1, 3, 5)) {
+            float[] expected = transposed(w.toFloatArray(), 3, 5);
+            assertThat(w.readView().keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made)))
+                    .as("the first request only records itself").isNull();
+            assertThat(made).hasValue(0);
+            assertThat(Tensor.keptCopyBytes()).isEqualTo(before);
+            // the second, through another view of the same storage under another shape, makes the copy
+            Tensor second = w.readView(15).keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made));
+            assertThat(second).isNotNull();
+            assertThat(second.shape()).containsExactly(5, 3);
+            assertThat(second.toFloatArray()).containsExactly(expected);
+            assertThat(Tensor.keptCopyBytes() - before).isEqualTo(15 * 4);
+            second.close(); // a read view: frees nothing
+            Tensor third = w.readView().keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made));
+            assertThat(third.toFloatArray()).containsExactly(expected);
+            assertThat(made).hasValue(1);
+            assertThat(Tensor.keptCopyBytes() - before).isEqualTo(15 * 4);
+            // another key is another copy
+            BiConsumer<Tensor, Tensor> flat = (from, into) -> {
+                for (int q = 0; q < 15; q++) {
+                    into.setFlat(q, from.getFlat(q));
+                }
+            };
+            assertThat(requestedTwice(w, "u", new int[] {15}, NO_BOUND, flat)).isNotNull();
+            assertThat(Tensor.keptCopyBytes() - before).isEqualTo(2 * 15 * 4);
+        }
+        assertThat(Tensor.keptCopyBytes()).as("freed with the owner").isEqualTo(before);
+    }
+
+    @Test
+    void aWriteMakesTheCopyStaleAndItIsMadeAnewWhenReadTwiceAgain() {
+        AtomicInteger made = new AtomicInteger();
+        long before = Tensor.keptCopyBytes();
+        try (Tensor w = Tensor.randomNormal(DType.F64, 2, 4, 2)) {
+            assertThat(requestedTwice(w, "t", new int[] {2, 4}, NO_BOUND, transpose(4, 2, made))).isNotNull();
+            w.setFlat(3, 42.0);
+            assertThat(w.readView().keptCopy("t", new int[] {2, 4}, NO_BOUND, transpose(4, 2, made)))
+                    .as("the first request after a write").isNull();
+            assertThat(Tensor.keptCopyBytes()).as("the stale copy freed").isEqualTo(before);
+            Tensor after = w.readView().keptCopy("t", new int[] {2, 4}, NO_BOUND, transpose(4, 2, made));
+            assertThat(made).hasValue(2);
+            assertThat(after.get(1, 1)).isEqualTo(42.0);
+            assertThat(after.toDoubleArray()).containsExactly(transposed(w.toDoubleArray(), 4, 2));
+            assertThat(Tensor.keptCopyBytes() - before).isEqualTo(8 * 8);
+            w.readView().keptCopy("t", new int[] {2, 4}, NO_BOUND, transpose(4, 2, made));
+            assertThat(made).hasValue(2);
+            // written between every pair of requests (a loop that updates the parameter): never copied
+            for (int i = 0; i < 4; i++) {
+                w.setFlat(0, i);
+                assertThat(w.readView().keptCopy("t", new int[] {2, 4}, NO_BOUND, transpose(4, 2, made))).isNull();
+            }
+            assertThat(made).hasValue(2);
+        }
+        assertThat(Tensor.keptCopyBytes()).isEqualTo(before);
+    }
+
+    @Test
+    void nothingIsKeptForWhatCannotBeTracked() {
+        AtomicInteger made = new AtomicInteger();
+        long before = Tensor.keptCopyBytes();
+        try (Tensor w = Tensor.randomNormal(DType.F32, 3, 2, 2)) {
+            for (int i = 0; i < 2; i++) {
+                assertThat(w.keptCopy("t", new int[] {2, 2}, NO_BOUND, transpose(2, 2, made)))
+                        .as("not a read view: a temporary's copy would be thrown away").isNull();
+            }
+            assertThat(requestedTwice(w, "t", new int[] {2, 2}, NO_BOUND, transpose(2, 2, made))).isNotNull();
+            w.floats(); // the storage handed out: later writes go unseen
+            for (int i = 0; i < 2; i++) {
+                assertThat(w.readView().keptCopy("t", new int[] {2, 2}, NO_BOUND, transpose(2, 2, made))).isNull();
+            }
+            assertThat(Tensor.keptCopyBytes()).as("the copy made before is freed").isEqualTo(before);
+            w.trackWritesFromNow(); // its maker declares the handle gone (a file reader after filling it)
+            assertThat(requestedTwice(w, "t", new int[] {2, 2}, NO_BOUND, transpose(2, 2, made))).isNotNull();
+            assertThatThrownBy(() -> w.readView().trackWritesFromNow()).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("view");
+        }
+        assertThat(made).hasValue(2);
+        try (Tensor w = Tensor.randomNormal(DType.F32, 4, 2, 2)) {
+            Tensor view = w.readView();
+            Tensor moved = w.reshapeMove(4);
+            for (int i = 0; i < 2; i++) {
+                assertThat(view.keptCopy("t", new int[] {2, 2}, NO_BOUND, transpose(2, 2, made)))
+                        .as("a view of a tensor moved since").isNull();
+            }
+            moved.close();
+        }
+    }
+
+    @Test
+    void theBoundIsKept() {
+        AtomicInteger made = new AtomicInteger();
+        try (Tensor w = Tensor.randomNormal(DType.F32, 5, 4, 4)) {
+            long bound = Tensor.keptCopyBytes() + 16 * 4 - 1;
+            assertThat(requestedTwice(w, "t", new int[] {4, 4}, bound, transpose(4, 4, made))).isNull();
+            assertThat(w.readView().keptCopy("t", new int[] {4, 4}, bound + 1, transpose(4, 4, made))).isNotNull();
+            assertThat(made).hasValue(1);
+        }
+    }
+
+    @Test
+    void theCopiesMoveWithTheStorage() {
+        AtomicInteger made = new AtomicInteger();
+        long before = Tensor.keptCopyBytes();
+        Tensor w = Tensor.randomNormal(DType.F32, 6, 2, 3);
+        requestedTwice(w, "t", new int[] {3, 2}, NO_BOUND, transpose(2, 3, made));
+        try (Tensor moved = w.reshapeMove(3, 2)) {
+            Tensor again = moved.readView().keptCopy("t", new int[] {3, 2}, NO_BOUND, transpose(2, 3, made));
+            assertThat(again).isNotNull();
+            assertThat(made).hasValue(1);
+            assertThat(Tensor.keptCopyBytes() - before).isEqualTo(6 * 4);
+        }
+        assertThat(Tensor.keptCopyBytes()).isEqualTo(before);
+    }
+
+    private static double[] transposed(double[] m, int rows, int cols) {
+        double[] t = new double[m.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = m[i * cols + j];
+            }
+        }
+        return t;
+    }
+}
