@@ -377,7 +377,7 @@ public final class Blas {
         if (m == 0 || n == 0) {
             return;
         }
-        if (!transA && !transB && beta == 0 && transposesOutput(m, n, k, c.dtype())) {
+        if (!transA && !transB && beta == 0 && m <= KEPT_TRANSPOSE_MAX_ROWS && transposesOutput(m, n, k, c.dtype())) {
             Tensor bt = transposedWeights(b, bOff, ldb, k, n);
             if (bt != null) {
                 // A·B = A·(Bᵀ)ᵀ: the few-row form that gemmTransposedOutput computes fastest
@@ -700,6 +700,13 @@ public final class Blas {
                 c.floatPointer().getPointer(cOff), Math.max(1, ldc));
     }
 
+    /**
+     * Most rows of an x·W that reads W's kept transposed copy: 16–64 rows ran 1.2–1.9× faster that way, 100–196
+     * rows as fast as x·W itself (49×2048×512 0.67 against 0.84–1.0 ms, 196×1024×256 0.58–0.59 either way; two
+     * threads, Haswell kernels), where the copy would only cost memory.
+     */
+    private static final int KEPT_TRANSPOSE_MAX_ROWS = 64;
+
     /** Most bytes that {@link #transposedWeights}' kept copies may hold in all (outside the tensors' accounting). */
     private static final long TRANSPOSED_WEIGHTS_MAX_BYTES = Long.getLong("ntk4j.transposedWeightsBytes", 512L << 20);
 
@@ -708,14 +715,16 @@ public final class Blas {
     }
 
     /**
-     * Bᵀ (n × k) for a GEMM's B (k × n) that is a whole parameter read through a read view, copied once and kept
-     * with the parameter while it is unchanged ({@link Tensor#keptCopy}); null otherwise (B is a temporary, part of
-     * a tensor, strided, or written since it was last copied, or the copies would take more than
-     * {@code -Dntk4j.transposedWeightsBytes}, 512 MiB by default, or an eighth of JavaCPP's maxBytes). Why: a
-     * product with few rows x·W (a dense layer's forward pass, W stored [in, out]) runs about twice as fast as
-     * x·(Wᵀ)ᵀ through {@link #gemmTransposedOutput}, with the large operand's rows along the contraction, than as
-     * it is: 16×512×3072 0.68 against 1.37 ms, 16×2048×2048 2.6 against 3.5 ms on one core (OpenBLAS's Haswell
-     * kernels), and transposing W costs as much as the product, so the copy pays only when kept across calls.
+     * Bᵀ (n × k) for a GEMM's B (k × n) that is a whole parameter read through a read view, copied at its second
+     * such read and kept with the parameter while it is unchanged ({@link Tensor#keptCopy}); null otherwise (the
+     * first read, B a temporary, part of a tensor or strided, written since its last read, or the copies would
+     * take more than {@code -Dntk4j.transposedWeightsBytes}, 512 MiB by default, or an eighth of JavaCPP's
+     * maxBytes). Why: a product with few rows x·W (a dense layer's forward pass, W stored [in, out]; a 1×1
+     * convolution of a few positions) runs up to twice as fast as x·(Wᵀ)ᵀ through {@link #gemmTransposedOutput},
+     * with the large operand's rows along the contraction, than as it is: 16×512×3072 0.68 against 1.37 ms,
+     * 16×2048×2048 2.6 against 3.5 ms on one core (OpenBLAS's Haswell kernels); transposing W costs about as much
+     * as the product (more with the first touch of the copy's pages), so the copy pays only when W is read again
+     * and again, and none is made for a single read (a command line's one kernel).
      */
     private static Tensor transposedWeights(Tensor b, long bOff, int ldb, int k, int n) {
         if (bOff != 0 || Math.max(1, ldb) != n || b.size() != (long) k * n) {

@@ -152,6 +152,16 @@ class BlasTest {
             }
             assertThat(Tensor.keptCopyBytes()).as("freed with W").isEqualTo(before);
         }
+        // more than 64 rows: as fast as it is, so no copy is made however often W is read
+        long before = Tensor.keptCopyBytes();
+        try (Tensor x = Tensor.randomNormal(DType.F32, 23, 65, k);
+             Tensor w = Tensor.randomNormal(DType.F32, 24, k, n);
+             Tensor out = Tensor.zeros(DType.F32, 65, n)) {
+            for (int round = 0; round < 3; round++) {
+                Blas.gemm(false, false, 65, n, k, 1.0, x, 0, k, w.readView(), 0, n, 0.0, out, 0, n);
+            }
+            assertThat(Tensor.keptCopyBytes()).isEqualTo(before);
+        }
     }
 
     @Test
