@@ -135,6 +135,38 @@ class KeptCopyTest {
         }
     }
 
+    /** Workers of a tiled run read the same parameter at once: one copy is made, and every reader gets it whole. */
+    @Test
+    void concurrentReadersShareOneCopy() throws Exception {
+        AtomicInteger made = new AtomicInteger();
+        try (Tensor w = Tensor.randomNormal(DType.F32, 7, 64, 48)) {
+            float[] expected = transposed(w.toFloatArray(), 64, 48);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                java.util.List<java.util.concurrent.Future<float[]>> got = new java.util.ArrayList<>();
+                for (int i = 0; i < 64; i++) {
+                    got.add(pool.submit(() -> {
+                        Tensor c = w.readView().keptCopy("t", new int[] {48, 64}, NO_BOUND, transpose(64, 48, made));
+                        return c == null ? null : c.toFloatArray();
+                    }));
+                }
+                int nulls = 0;
+                for (java.util.concurrent.Future<float[]> f : got) {
+                    float[] r = f.get();
+                    if (r == null) {
+                        nulls++;
+                    } else {
+                        assertThat(r).containsExactly(expected);
+                    }
+                }
+                assertThat(nulls).as("only the first request answers null").isEqualTo(1);
+                assertThat(made).hasValue(1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void theBoundIsKept() {
         AtomicInteger made = new AtomicInteger();
