@@ -27,16 +27,6 @@ class KeptCopyTest {
         };
     }
 
-    private static float[] transposed(float[] m, int rows, int cols) {
-        float[] t = new float[m.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = m[i * cols + j];
-            }
-        }
-        return t;
-    }
-
     /** The copy of {@code w}'s storage under {@code key}: requested twice, as the second request makes it. */
     private static Tensor requestedTwice(Tensor w, Object key, int[] shape, long bound, BiConsumer<Tensor, Tensor> fill) {
         Tensor first = w.readView().keptCopy(key, shape, bound, fill);
@@ -48,7 +38,7 @@ class KeptCopyTest {
         AtomicInteger made = new AtomicInteger();
         long before = Tensor.keptCopyBytes();
         try (Tensor w = Tensor.randomNormal(DType.F32, 1, 3, 5)) {
-            float[] expected = transposed(w.toFloatArray(), 3, 5);
+            double[] expected = transposed(w.toDoubleArray(), 3, 5);
             assertThat(w.readView().keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made)))
                     .as("the first request only records itself").isNull();
             assertThat(made).hasValue(0);
@@ -57,11 +47,11 @@ class KeptCopyTest {
             Tensor second = w.readView(15).keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made));
             assertThat(second).isNotNull();
             assertThat(second.shape()).containsExactly(5, 3);
-            assertThat(second.toFloatArray()).containsExactly(expected);
+            assertThat(second.toDoubleArray()).containsExactly(expected);
             assertThat(Tensor.keptCopyBytes() - before).isEqualTo(15 * 4);
             second.close(); // a read view: frees nothing
             Tensor third = w.readView().keptCopy("t", new int[] {5, 3}, NO_BOUND, transpose(3, 5, made));
-            assertThat(third.toFloatArray()).containsExactly(expected);
+            assertThat(third.toDoubleArray()).containsExactly(expected);
             assertThat(made).hasValue(1);
             assertThat(Tensor.keptCopyBytes() - before).isEqualTo(15 * 4);
             // another key is another copy
@@ -140,19 +130,19 @@ class KeptCopyTest {
     void concurrentReadersShareOneCopy() throws Exception {
         AtomicInteger made = new AtomicInteger();
         try (Tensor w = Tensor.randomNormal(DType.F32, 7, 64, 48)) {
-            float[] expected = transposed(w.toFloatArray(), 64, 48);
+            double[] expected = transposed(w.toDoubleArray(), 64, 48);
             java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
             try {
-                java.util.List<java.util.concurrent.Future<float[]>> got = new java.util.ArrayList<>();
+                java.util.List<java.util.concurrent.Future<double[]>> got = new java.util.ArrayList<>();
                 for (int i = 0; i < 64; i++) {
                     got.add(pool.submit(() -> {
                         Tensor c = w.readView().keptCopy("t", new int[] {48, 64}, NO_BOUND, transpose(64, 48, made));
-                        return c == null ? null : c.toFloatArray();
+                        return c == null ? null : c.toDoubleArray();
                     }));
                 }
                 int nulls = 0;
-                for (java.util.concurrent.Future<float[]> f : got) {
-                    float[] r = f.get();
+                for (java.util.concurrent.Future<double[]> f : got) {
+                    double[] r = f.get();
                     if (r == null) {
                         nulls++;
                     } else {
