@@ -377,13 +377,24 @@ public final class Blas {
         if (m == 0 || n == 0) {
             return;
         }
-        if (!transA && !transB && beta == 0 && m <= KEPT_TRANSPOSE_MAX_ROWS && transposesOutput(m, n, k, c.dtype())) {
-            Tensor bt = transposedWeights(b, bOff, ldb, k, n);
-            if (bt != null) {
-                // A·B = A·(Bᵀ)ᵀ: the few-row form that gemmTransposedOutput computes fastest
+        if (!transA && !transB && beta == 0 && m <= KEPT_TRANSPOSE_MAX_ROWS && b.isParameterView() && bOff == 0
+                && Math.max(1, ldb) == n && b.size() == (long) k * n && transposesOutput(m, n, k, c.dtype())) {
+            // A·B = A·(Bᵀ)ᵀ: the few-row form that gemmTransposedOutput computes fastest, from Bᵀ kept with the
+            // parameter, else from a temporary transpose: the same products either way, so the bits never depend
+            // on whether a copy was kept (the tiled runs' guarantee)
+            Tensor kept = transposedWeights(b, k, n);
+            Tensor bt = kept != null ? kept : Tensor.empty(DType.F32, n, k);
+            try {
+                if (kept == null) {
+                    transposeInto(b, bt, k, n);
+                }
                 gemm(false, true, m, n, k, alpha, a, aOff, lda, bt, 0, k, beta, c, cOff, ldc, maySplit);
-                return;
+            } finally {
+                if (kept == null) {
+                    bt.close();
+                }
             }
+            return;
         }
         boolean counted = counting;
         if (counted) {
@@ -710,43 +721,65 @@ public final class Blas {
     /** Most bytes that {@link #transposedWeights}' kept copies may hold in all (outside the tensors' accounting). */
     private static final long TRANSPOSED_WEIGHTS_MAX_BYTES = Long.getLong("ntk4j.transposedWeightsBytes", 512L << 20);
 
-    /** The key of a kept transposed copy of a rows × cols matrix. */
-    private record Transposed(int rows, int cols) {
+    /**
+     * The key of a kept transposed copy of a rows × cols matrix. Not a record: a record's equals links an
+     * invokedynamic call site on first use, which took about 10 ms of a command line's first kernel call.
+     */
+    private static final class Transposed {
+        private final int rows;
+        private final int cols;
+
+        Transposed(int rows, int cols) {
+            this.rows = rows;
+            this.cols = cols;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Transposed t && t.rows == rows && t.cols == cols;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * rows + cols;
+        }
     }
 
     /**
-     * Bᵀ (n × k) for a GEMM's B (k × n) that is a whole parameter read through a read view, copied at its second
-     * such read and kept with the parameter while it is unchanged ({@link Tensor#keptCopy}); null otherwise (the
-     * first read, B a temporary, part of a tensor or strided, written since its last read, or the copies would
-     * take more than {@code -Dntk4j.transposedWeightsBytes}, 512 MiB by default, or an eighth of JavaCPP's
-     * maxBytes). Why: a product with few rows x·W (a dense layer's forward pass, W stored [in, out]; a 1×1
-     * convolution of a few positions) runs up to twice as fast as x·(Wᵀ)ᵀ through {@link #gemmTransposedOutput},
-     * with the large operand's rows along the contraction, than as it is: 16×512×3072 0.68 against 1.37 ms,
-     * 16×2048×2048 2.6 against 3.5 ms on one core (OpenBLAS's Haswell kernels); transposing W costs about as much
-     * as the product (more with the first touch of the copy's pages), so the copy pays only when W is read again
-     * and again, and none is made for a single read (a command line's one kernel).
+     * Bᵀ (n × k) for a GEMM's B (k × n) that is a whole parameter read through a parameter view, made at its first
+     * such read and kept with the parameter while it is unchanged ({@link Tensor#keptCopy}); null when it cannot
+     * be kept (the parameter's storage was handed out, as a trainer's is, or the copies would take more than
+     * {@code -Dntk4j.transposedWeightsBytes}, 512 MiB by default, or an eighth of JavaCPP's maxBytes). Why: a
+     * product with few rows x·W (a dense layer's forward pass, W stored [in, out]; a 1×1 convolution of a few
+     * positions) runs up to twice as fast as x·(Wᵀ)ᵀ through {@link #gemmTransposedOutput}, with the large
+     * operand's rows along the contraction, than as it is: 16×512×3072 0.68 against 1.37 ms, 16×2048×2048 2.6
+     * against 3.5 ms on one core (OpenBLAS's Haswell kernels); transposing W costs about as much as the product,
+     * so it pays when W is read again and again, as parameters are.
      */
-    private static Tensor transposedWeights(Tensor b, long bOff, int ldb, int k, int n) {
-        if (bOff != 0 || Math.max(1, ldb) != n || b.size() != (long) k * n) {
-            return null;
-        }
+    private static Tensor transposedWeights(Tensor b, int k, int n) {
         long max = Math.min(TRANSPOSED_WEIGHTS_MAX_BYTES, org.bytedeco.javacpp.Pointer.maxBytes() / 8);
-        return b.keptCopy(new Transposed(k, n), new int[] {n, k}, max, (from, into) -> {
-            // blocks of W's rows (Bᵀ's columns) on the cores: the copy's first touch of fresh pages costs about
-            // as much as the transpose (3072×2048: 16–23 ms on one core, 9–16 ms on two, 4.5 ms once touched)
-            int parts = (long) k * n >= SPLIT_WORK / 4 ? Math.max(1, Math.min(configuredThreads, k / 64)) : 1;
-            FloatPointer w = from.floatPointer();
-            FloatPointer t = into.floatPointer();
-            Parallel.range(parts, 1, (lo, hi) -> {
-                for (int p = lo; p < hi; p++) {
-                    int r0 = blockStart(k, parts, p);
-                    int r1 = blockStart(k, parts, p + 1);
-                    if (r1 > r0) {
-                        openblas_full.cblas_somatcopy(openblas.CblasRowMajor, openblas.CblasTrans, r1 - r0, n, 1f,
-                                w.getPointer((long) r0 * n), n, t.getPointer(r0), k);
-                    }
+        return b.keptCopy(new Transposed(k, n), new int[] {n, k}, max, (from, into) -> transposeInto(from, into, k, n));
+    }
+
+    /**
+     * into (n × k) = fromᵀ, from a k × n float32 matrix, by OpenBLAS's out-of-place transpose in blocks of rows on
+     * the cores: a copy's first touch of fresh pages costs about as much as the transpose (3072×2048: 16–23 ms on
+     * one core, 9–16 ms on two, 4.5 ms once touched).
+     */
+    private static void transposeInto(Tensor from, Tensor into, int k, int n) {
+        int parts = (long) k * n >= SPLIT_WORK / 4 && !Parallel.inPool()
+                ? Math.max(1, Math.min(configuredThreads, k / 64)) : 1;
+        FloatPointer w = from.floatPointer();
+        FloatPointer t = into.floatPointer();
+        Parallel.range(parts, 1, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int r0 = blockStart(k, parts, p);
+                int r1 = blockStart(k, parts, p + 1);
+                if (r1 > r0) {
+                    openblas_full.cblas_somatcopy(openblas.CblasRowMajor, openblas.CblasTrans, r1 - r0, n, 1f,
+                            w.getPointer((long) r0 * n), n, t.getPointer(r0), k);
                 }
-            });
+            }
         });
     }
 

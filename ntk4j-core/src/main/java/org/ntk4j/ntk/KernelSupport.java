@@ -62,14 +62,15 @@ final class KernelSupport {
     }
 
     /**
-     * The parameters in the graph's input order, as read views ({@link Tensor#readView()}): the kernels take
-     * their buffers without marking the parameters' storage as handed out, so parameters checked once stay known
-     * finite (Params.validate) until written.
+     * The parameters in the graph's input order, as parameter views ({@link Tensor#parameterView()}): the kernels
+     * take their buffers without marking the parameters' storage as handed out, so parameters checked once stay
+     * known finite (Params.validate) until written, and may keep copies of them in other layouts (the transposed
+     * weights of {@code Blas}) with the parameters.
      */
     static Tensor[] paramArgs(Params params, List<ParamSpec> specs) {
         Tensor[] r = new Tensor[specs.size()];
         for (int i = 0; i < r.length; i++) {
-            r[i] = params.get(specs.get(i).path()).readView();
+            r[i] = params.get(specs.get(i).path()).parameterView();
         }
         return r;
     }

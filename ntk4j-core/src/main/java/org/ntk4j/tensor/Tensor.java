@@ -41,6 +41,8 @@ public final class Tensor implements AutoCloseable {
     private long finiteAtWrites = -1;
     /** For a read view: the tensor that owns the storage (whose tracking and kept copies it uses); else null. */
     private final Tensor owner;
+    /** Whether this is a {@link #parameterView()}: a view through which kernels may keep copies (keptCopy). */
+    private final boolean parameter;
     /** Copies of the storage's elements in other layouts, kept for later calls (owners only; see keptCopy). */
     private java.util.List<KeptCopy> keptCopies;
     /** Whether this is a kept copy: storage outside liveBytes' accounting and the pool, freed with its owner. */
@@ -48,7 +50,7 @@ public final class Tensor implements AutoCloseable {
     /** Bytes held by kept copies (see {@link #keptCopy}), not part of {@link #liveBytes()}. */
     private static final java.util.concurrent.atomic.AtomicLong KEPT = new java.util.concurrent.atomic.AtomicLong();
 
-    /** A kept copy (null until requested twice), what it is, and the owner's tracked-write count it is of. */
+    /** A kept copy, what it is, and the owner's tracked-write count it holds the elements of. */
     private record KeptCopy(Object key, Tensor copy, long atWrites) {
     }
 
@@ -70,6 +72,7 @@ public final class Tensor implements AutoCloseable {
         this.pointer = p;
         this.view = false;
         this.owner = null;
+        this.parameter = false;
         this.kept = false;
         this.floats = dtype == DType.F32 ? ((FloatPointer) p).asBuffer() : null;
         this.doubles = dtype == DType.F32 ? null : ((DoublePointer) p).asBuffer();
@@ -173,6 +176,7 @@ public final class Tensor implements AutoCloseable {
         this.exposed = from.exposed;
         this.finiteAtWrites = from.finiteAtWrites;
         this.owner = from.owner;
+        this.parameter = from.parameter;
         this.kept = from.kept;
         if (!view) {
             synchronized (from) { // the storage's kept copies move with it
@@ -183,8 +187,8 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A read view of {@code from} (see {@link #readView()}). */
-    private Tensor(Tensor from) {
+    /** A read view of {@code from} (see {@link #readView()}); a parameter view when {@code parameter}. */
+    private Tensor(Tensor from, boolean parameter) {
         this.dtype = from.dtype;
         this.shape = from.shape.clone();
         this.size = from.size;
@@ -194,6 +198,7 @@ public final class Tensor implements AutoCloseable {
         this.view = true;
         this.exposed = true; // a view tracks nothing: its handles are its owner's storage
         this.owner = from.view ? from.owner : from;
+        this.parameter = parameter || from.parameter;
         this.kept = false;
     }
 
@@ -205,6 +210,7 @@ public final class Tensor implements AutoCloseable {
         this.pointer = allocate(dtype, capacity, shape);
         this.view = false;
         this.owner = null;
+        this.parameter = false;
         this.kept = true;
         this.exposed = true; // written once by its maker through pointers, then only read through views
         this.floats = dtype == DType.F32 ? ((FloatPointer) pointer).asBuffer() : null;
@@ -213,24 +219,24 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * A copy of this read view's elements rearranged into another layout, kept with the storage for later calls
-     * while those elements cannot have changed: for a kernel that reads a parameter in another layout on every
-     * call (the transposed dense weights of {@code cpu.Blas}). The copy — a tensor of {@code shape} and this
-     * dtype, written by {@code fill} from this view — is made at the second request with an equal key for the
-     * same elements, and returned again by every later one while the owner's elements are tracked unchanged, by
-     * the rule of {@link #knownFinite()}: no write through {@link #setFlat} or {@link #set} since, and the
-     * storage never handed out raw. The first request, and any after a write, answers null and only records the
-     * request: a copy is made only for elements read twice, so a single kernel call (a command line's) does not
-     * pay for a copy it would not reuse, nor does a loop that writes the parameter between calls. For anything
-     * but a read view the answer is always null (a temporary's copy would be made and thrown away). On null the
-     * caller reads the elements as they are.
+     * A copy of this parameter view's elements rearranged into another layout, kept with the storage for later
+     * calls while those elements cannot have changed: for a kernel that reads a parameter in another layout on every
+     * call (the transposed dense weights of {@code cpu.Blas}). The first request with a key makes the copy — a
+     * tensor of {@code shape} and this dtype, written by {@code fill} from this view — and every later one returns
+     * it while the owner's elements are tracked unchanged, by the rule of {@link #knownFinite()}: no write through
+     * {@link #setFlat} or {@link #set} since, and the storage never handed out raw. After such a write the next
+     * request refills the copy in place. The answer is null for anything but a {@link #parameterView()}, when the
+     * owner's writes cannot be tracked (its storage was handed out: a trainer's parameters), and when the copy
+     * would cross {@code maxBytes}; the caller then reads the elements as they are — and should compute exactly
+     * what it computes from the copy (from a temporary copy made the same way), so that its results never depend
+     * on whether a copy was kept.
      *
      * <p>Kept copies live outside {@link #liveBytes()} (so outside the memory budgets, which count the work of a
      * call; they are a fixed cost per parameter, like OpenBLAS's own buffers) and outside any {@link TensorScope};
-     * they are freed when the owner is closed or written. {@code maxBytes} bounds all kept copies of the JVM
-     * together: a copy that would cross it is not made. Thread-safe: one copy per key and storage, made once.
+     * they are freed when the owner is closed. {@code maxBytes} bounds all kept copies of the JVM together.
+     * Thread-safe: one copy per key and storage.
      *
-     * @param key what the rearrangement is (equal keys: the same copy)
+     * @param key what the rearrangement is (equal keys: the same copy, of the same shape)
      * @param shape the copy's shape
      * @param maxBytes the most bytes all kept copies may hold, this one included
      * @param fill writes every element of the copy (its first argument is this view, its second the copy)
@@ -240,7 +246,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor keptCopy(Object key, int[] shape, long maxBytes, java.util.function.BiConsumer<Tensor, Tensor> fill) {
         checkOpen();
         Tensor base = owner;
-        if (!view || base == null) {
+        if (!parameter || base == null) {
             return null;
         }
         synchronized (base) {
@@ -259,31 +265,25 @@ public final class Tensor implements AutoCloseable {
             while (at < copies.size() && !copies.get(at).key().equals(key)) {
                 at++;
             }
-            KeptCopy found = at < copies.size() ? copies.get(at) : null;
-            if (found == null || found.atWrites() != base.writes) {
-                if (found != null && found.copy() != null) {
-                    found.copy().close(); // stale
+            Tensor copy;
+            if (at < copies.size()) {
+                KeptCopy found = copies.get(at);
+                if (found.atWrites() == base.writes) {
+                    return found.copy().readView();
                 }
-                KeptCopy first = new KeptCopy(key, null, base.writes); // first request for these elements
-                if (found == null) {
-                    copies.add(first);
-                } else {
-                    copies.set(at, first);
+                copy = found.copy(); // written since: refilled in place (its pages are touched already)
+            } else {
+                long capacity = Math.max(1, Shapes.size(shape));
+                if (KEPT.get() + capacity * dtype.bytes() > maxBytes) {
+                    return null;
                 }
-                return null;
+                copy = new Tensor(dtype, shape, capacity);
+                copies.add(new KeptCopy(key, copy, -1));
             }
-            if (found.copy() != null) {
-                return found.copy().readView();
-            }
-            long capacity = Math.max(1, Shapes.size(shape));
-            if (KEPT.get() + capacity * dtype.bytes() > maxBytes) {
-                return null;
-            }
-            Tensor copy = new Tensor(dtype, shape, capacity);
             try {
                 fill.accept(this, copy);
             } catch (RuntimeException | Error e) {
-                copy.close();
+                copies.remove(at).copy().close();
                 throw e;
             }
             copies.set(at, new KeptCopy(key, copy, base.writes));
@@ -324,7 +324,29 @@ public final class Tensor implements AutoCloseable {
      */
     public Tensor readView() {
         checkOpen();
-        return new Tensor(this);
+        return new Tensor(this, false);
+    }
+
+    /**
+     * A {@link #readView()} of a parameter for a kernel that reads it on every call: through it (and the views made
+     * of it) a kernel may keep copies of the elements in other layouts with this tensor ({@link #keptCopy}). The
+     * kernels read a {@code Params}' tensors this way.
+     *
+     * @return the view
+     * @throws IllegalStateException if the tensor is closed
+     */
+    public Tensor parameterView() {
+        checkOpen();
+        return new Tensor(this, true);
+    }
+
+    /**
+     * Whether this is a {@link #parameterView()}, or a view made of one.
+     *
+     * @return true for a parameter view
+     */
+    public boolean isParameterView() {
+        return parameter;
     }
 
     /**
@@ -343,7 +365,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("readView: cannot view " + Shapes.str(shape) + " (" + size
                     + " elements) as " + Shapes.str(newShape));
         }
-        return new Tensor(this).reshapeMove(newShape); // a view moved is a view
+        return new Tensor(this, false).reshapeMove(newShape); // a view moved is a view
     }
 
     /**

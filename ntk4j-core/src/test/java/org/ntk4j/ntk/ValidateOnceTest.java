@@ -46,13 +46,13 @@ class ValidateOnceTest {
     }
 
     /**
-     * The dense layers' x·W with few rows read the weights' kept transposed copies (cpu.Blas): every method's
-     * kernel agrees with the same kernel from parameters whose storage was handed out (so no copy is kept, and the
-     * products run as they are), the copies are there from the second call on, and a write to a weight reaches the
-     * next kernel.
+     * The dense layers' x·W with few rows read the weights' transposed copies kept with the parameters (cpu.Blas):
+     * every method's kernel has the same bits as the same kernel from parameters whose storage was handed out (so
+     * nothing is kept and each call transposes for itself), from the first call on, and a write to a weight reaches
+     * the next kernel.
      */
     @Test
-    void keptTransposedWeightsGiveTheSameKernelAndSeeWrites() {
+    void keptTransposedWeightsGiveTheSameBitsAndSeeWrites() {
         Model m = Zoo.parse("fcn(depth=2,width=1024,out=4)");
         int[] in = {256};
         long before = Tensor.keptCopyBytes();
@@ -61,7 +61,7 @@ class ValidateOnceTest {
             exposed.tensors().values().forEach(Tensor::floats);
             for (Method method : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
                 Method.NTK_VECTOR_PRODUCTS}) {
-                for (int call = 0; call < 4; call++) {
+                for (int call = 0; call < 3; call++) {
                     if (call == 2) {
                         for (Params q : new Params[] {p, exposed}) {
                             Tensor w = q.get(m.paramSpecs(in).get(0).path());
@@ -70,22 +70,11 @@ class ValidateOnceTest {
                     }
                     try (Tensor kept = EmpiricalNtk.of(m, p).traceAxes().method(method).ntk(x, null);
                          Tensor plain = EmpiricalNtk.of(m, exposed).traceAxes().method(method).ntk(x, null)) {
-                        if (call % 2 == 1) { // the copies are made by the second read of unchanged weights
-                            // the two layers' weights, 256×1024 and 1024×1024 floats (x·W with 8 rows)
-                            assertThat(Tensor.keptCopyBytes() - before).as("%s call %d", method, call)
-                                    .isEqualTo(4L * (256 * 1024 + 1024 * 1024));
-                        }
-                        float[] a = kept.toFloatArray();
-                        float[] b = plain.toFloatArray();
-                        double scale = 0;
-                        for (float v : b) {
-                            scale = Math.max(scale, Math.abs(v));
-                        }
-                        for (int i = 0; i < a.length; i++) {
-                            // float32 sums of 1024 products in another order: well within 1e-5 of the largest entry
-                            assertThat((double) a[i]).as("%s call %d entry %d", method, call, i)
-                                    .isCloseTo(b[i], org.assertj.core.data.Offset.offset(1e-5 * scale));
-                        }
+                        // the two layers' weights, 256×1024 and 1024×1024 floats (x·W with 8 rows)
+                        assertThat(Tensor.keptCopyBytes() - before).as("%s call %d", method, call)
+                                .isEqualTo(4L * (256 * 1024 + 1024 * 1024));
+                        assertThat(kept.toFloatArray()).as("%s call %d", method, call)
+                                .containsExactly(plain.toFloatArray());
                     }
                 }
             }
