@@ -448,17 +448,38 @@ public final class Blas {
      */
     public static void gram(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
                             long cOff, int ldc) {
-        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, true);
+        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, true, true);
+    }
+
+    /**
+     * {@link #gram}'s upper triangle only (the diagonal included, row-major: C[i][j] for j ≥ i); the elements below
+     * the diagonal are not written. For a caller that reads the upper triangle alone, or mirrors parts of it
+     * itself ({@link #mirrorUpper}).
+     *
+     * @param transA whether op(A) is Aᵀ (A then stored k×m)
+     * @param m the order of C: rows of op(A)
+     * @param k columns of op(A)
+     * @param alpha scale of the product
+     * @param a the tensor holding A
+     * @param aOff element offset of A's first element in {@code a}
+     * @param lda row stride of A as stored, in elements (0 is taken as 1)
+     * @param c the tensor holding C, of {@code a}'s dtype, whose upper triangle is overwritten
+     * @param cOff element offset of C's first element in {@code c}
+     * @param ldc row stride of C, in elements (0 is taken as 1)
+     */
+    public static void gramUpper(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
+                                 long cOff, int ldc) {
+        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, true, false);
     }
 
     /** {@link #gram} on the calling thread alone, for a caller that runs several Grams in parallel itself. */
     static void gramUnsplit(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
-                            long cOff, int ldc) {
-        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, false);
+                            long cOff, int ldc, boolean mirror) {
+        gram(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, false, mirror);
     }
 
     private static void gram(boolean transA, int m, int k, double alpha, Tensor a, long aOff, int lda, Tensor c,
-                             long cOff, int ldc, boolean maySplit) {
+                             long cOff, int ldc, boolean maySplit, boolean mirror) {
         load();
         if (m == 0) {
             return;
@@ -479,7 +500,9 @@ public final class Blas {
             } else {
                 gramInBlocks(transA, m, k, alpha, a, aOff, lda, c, cOff, ldc, parts);
             }
-            mirrorUpper(c, cOff, Math.max(1, ldc), m);
+            if (mirror) {
+                mirrorUpper(c, cOff, Math.max(1, ldc), m);
+            }
         } finally {
             if (counted) {
                 exitCounted();
@@ -596,11 +619,17 @@ public final class Blas {
     }
 
     /**
-     * C[i][j] = C[j][i] below the diagonal of the order-m matrix at {@code off}, in tiles of 32 by 32. Not
-     * {@link Layout#stridedCopy}: a triangle is not one strided box, and its tiles as boxes took a call per row
-     * (a Gram of order 128 over 2048: 0.40–0.57 ms against 0.35 ms with this loop).
+     * C[i][j] = C[j][i] below the diagonal of the order-m matrix at {@code off} (row stride {@code ldc}), in tiles
+     * of 32 by 32: a symmetric matrix from its upper triangle. Not {@link Layout#stridedCopy}: a triangle is not one
+     * strided box, and its tiles as boxes took a call per row (a Gram of order 128 over 2048: 0.40–0.57 ms against
+     * 0.35 ms with this loop).
+     *
+     * @param c the tensor holding the matrix
+     * @param off element offset of its first element
+     * @param ldc its row stride, in elements
+     * @param m its order
      */
-    private static void mirrorUpper(Tensor c, long off, int ldc, int m) {
+    public static void mirrorUpper(Tensor c, long off, int ldc, int m) {
         final int tile = 32;
         int bands = (m + tile - 1) / tile;
         boolean f32 = c.dtype() == DType.F32;

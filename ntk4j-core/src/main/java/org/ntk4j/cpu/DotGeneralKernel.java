@@ -130,11 +130,33 @@ public final class DotGeneralKernel {
      * @return a new tensor of x's dtype, owned by the caller
      */
     public static Tensor gram(Tensor x, int[] contract, int[] batch) {
+        return gram(x, contract, batch, 0);
+    }
+
+    /**
+     * {@link #gram} for a caller that reads, of each Gram G (order m = the free axes' size, row-major), only the
+     * upper triangle and the diagonal blocks of order {@code block}: G[i][j] is exact for j ≥ i and for i, j in one
+     * block [b·block, (b+1)·block); the other elements are unspecified when the Gram is a symmetric product (it
+     * then skips mirroring all but the diagonal blocks). Structured derivatives' kernel of a side with itself reads
+     * its cotangent Gram so: the example blocks n1 ≤ n2, each [O·R] square whole.
+     *
+     * @param x the operand; not closed
+     * @param contract the contracted axes
+     * @param batch the batch axes
+     * @param block the order of the diagonal blocks read whole (it divides m); 0 for the whole Gram
+     * @return a new tensor of x's dtype, owned by the caller
+     */
+    public static Tensor gram(Tensor x, int[] contract, int[] batch, int block) {
         int[] shape = x.shape();
         GramShape g = new GramShape(shape, contract, batch);
         if (!g.symmetric) {
             return dot(x, x, contract, contract, batch, batch);
         }
+        if (block < 0 || (block > 0 && g.m % block != 0)) {
+            throw new IllegalArgumentException("gram: diagonal blocks of order " + block + " do not divide the order "
+                    + g.m);
+        }
+        boolean whole = block == 0 || block >= g.m;
         int[] free = pick(shape, g.free);
         Tensor out = Tensor.empty(x.dtype(), Shapes.concat(pick(shape, batch), free, free));
         int b = (int) g.batch;
@@ -142,15 +164,26 @@ public final class DotGeneralKernel {
         int k = (int) g.k;
         if (Blas.loopParts((long) m * m * k * b, b) <= 1) {
             for (int i = 0; i < b; i++) {
-                Blas.gram(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
+                if (whole) {
+                    Blas.gram(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
+                } else {
+                    Blas.gramUpper(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
+                }
             }
         } else {
             // many small Grams (a diagonal batch axis): the Grams themselves in parallel, each on one thread
             Parallel.range(b, 1, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
-                    Blas.gramUnsplit(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m);
+                    Blas.gramUnsplit(false, m, k, 1.0, x, (long) i * m * k, k, out, (long) i * m * m, m, whole);
                 }
             });
+        }
+        if (!whole) {
+            for (int i = 0; i < b; i++) {
+                for (int d = 0; d < m; d += block) {
+                    Blas.mirrorUpper(out, (long) i * m * m + (long) d * m + d, m, block);
+                }
+            }
         }
         return out;
     }

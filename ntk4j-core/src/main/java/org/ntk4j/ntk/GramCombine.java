@@ -14,9 +14,12 @@ final class GramCombine {
      * acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[n1,o1,r1,n2,o2,r2] (o = 1: the traced form, acc
      * [N1, N2]), rows (n1, o1) split across cores; each element is computed the same way wherever it lies. For
      * R = 1 it is evaluated as acc += (s2·ga[n1,n2])·gd, the coefficients (s2·ga) spread over a row once per n1
-     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful).
+     * so that the row is one flat multiply-add loop (O, its inner length, is often a handful). With {@code upper}
+     * (a side with itself, N1 = N2) only the blocks n2 ≥ n1 are accumulated, and gd is read only there (its upper
+     * triangle and the example diagonal's squares, {@code DotGeneralKernel.gram} with blocks of O·R); the blocks
+     * below are left as they are, for the kernel's final mirror.
      */
-    static void combine(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2) {
+    static void combine(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2, boolean upper) {
         int rowLen = n2 * o; // acc elements per (n1, o1)
         int gdRow = r * n2 * o * r; // gd elements per (n1, o1)
         int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen * r * r));
@@ -43,15 +46,16 @@ final class GramCombine {
                             }
                             coefFor = i1;
                         }
-                        k.get(kBase, kRow);
-                        d.get(dBase, dRow);
-                        for (int q = 0; q < rowLen; q++) {
+                        int from = upper ? i1 * o : 0; // the columns of the examples n2 ≥ n1
+                        k.get(kBase + from, kRow, from, rowLen - from);
+                        d.get(dBase + from, dRow, from, rowLen - from);
+                        for (int q = from; q < rowLen; q++) {
                             kRow[q] += coef[q] * dRow[q];
                         }
-                        k.put(kBase, kRow);
+                        k.put(kBase + from, kRow, from, rowLen - from);
                         continue;
                     }
-                    for (int j2 = 0; j2 < n2; j2++) {
+                    for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
                         for (int q = 0; q < o; q++) {
                             float sum = 0;
                             for (int r1 = 0; r1 < r; r1++) {
@@ -88,15 +92,16 @@ final class GramCombine {
                         }
                         coefFor = i1;
                     }
-                    k.get(kBase, kRow);
-                    d.get(dBase, dRow);
-                    for (int q = 0; q < rowLen; q++) {
+                    int from = upper ? i1 * o : 0;
+                    k.get(kBase + from, kRow, from, rowLen - from);
+                    d.get(dBase + from, dRow, from, rowLen - from);
+                    for (int q = from; q < rowLen; q++) {
                         kRow[q] += coef[q] * dRow[q];
                     }
-                    k.put(kBase, kRow);
+                    k.put(kBase + from, kRow, from, rowLen - from);
                     continue;
                 }
-                for (int j2 = 0; j2 < n2; j2++) {
+                for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
                     for (int q = 0; q < o; q++) {
                         double sum = 0;
                         for (int r1 = 0; r1 < r; r1++) {

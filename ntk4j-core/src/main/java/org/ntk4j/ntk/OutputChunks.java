@@ -228,6 +228,9 @@ final class OutputChunks {
         if (in.same) {
             sameFull(sd, new KernelInputs(model, params, traceAxes, diagonalAxes, in.x1, in.x1, false), in, s1, ps,
                     out, st, k);
+            // a chunk's block with itself holds the example blocks n1 ≤ n2 (structured derivatives' Gram and
+            // sandwich orders of a side with itself): those below the example diagonal are their mirrors
+            KernelReduction.mirrorUpper(out, new int[] {1, 0, 3, 2});
             return out;
         }
         for (int i = 0; i < st.length; i++) {

@@ -441,11 +441,13 @@ final class StructuredDerivatives {
      */
     static double gramFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         double ga = activationGramFlops(n1, n2, r, c, same);
+        // the full kernel of a side with itself combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
+        double pairs = same && !traced ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
         double gd = traced ? 2.0 * n1 * r * n2 * r * o * f
                 : same && !pairGemms(o, r) ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) r,
                         (int) f}, new int[] {3}, new int[0])
-                : 2.0 * o * n1 * r * o * n2 * r * f;
-        double combine = traced ? 2.0 * n1 * n2 * r * r : 2.0 * o * o * n1 * n2 * r * r;
+                : 2.0 * o * r * o * r * f * pairs;
+        double combine = traced ? 2.0 * n1 * n2 * r * r : 2.0 * o * o * r * r * pairs;
         return ga + gd + combine;
     }
 
@@ -602,11 +604,14 @@ final class StructuredDerivatives {
         try (Tensor ga = gram) {
             if (traced) {
                 try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
-                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2);
+                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2, false);
                 }
                 return;
             }
             int[] exampleMajor = {1, 0, 2, 3};
+            // a side with itself: the blocks n1 ≤ n2 only, as in sandwichUpper; the kernel's final mirror of x1
+            // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
+            boolean upper = d2 == d1 && a2 == a1;
             if (pairGemms(o, r)) {
                 // acc[n1, :, n2, :] += (s2 · GA[n1, n2]) · E1[n1] · E2[n2]ᵀ, E = cotangents [N, O, F]: one GEMM
                 // per pair of examples writes (and accumulates) its O × O block in place, GD never formed
@@ -615,7 +620,7 @@ final class StructuredDerivatives {
                      Tensor e2 = d2 == d1 ? null : Layout.transpose(d2, exampleMajor)) {
                     Tensor b = e2 == null ? e1 : e2;
                     for (int i = 0; i < n1; i++) {
-                        for (int j = 0; j < n2; j++) {
+                        for (int j = upper ? i : 0; j < n2; j++) {
                             Blas.gemm(false, true, o, o, f, s2 * ga.getFlat(i * n2 + j), e1, (long) i * o * f, f,
                                     b, (long) j * o * f, f, 1.0, acc, ((long) i * o * n2 + j) * o, n2 * o);
                         }
@@ -625,11 +630,12 @@ final class StructuredDerivatives {
             }
             try (Tensor e1 = Layout.transpose(d1, exampleMajor);
                  Tensor e2 = d2 == d1 ? null : Layout.transpose(d2, exampleMajor);
-                 // [N1, O, R, N2, O, R]: the cotangents' Gram with themselves when the sides are one tensor
-                 Tensor gd = e2 == null && a2 == a1 ? DotGeneralKernel.gram(e1, new int[] {3}, none)
+                 // [N1, O, R, N2, O, R]: the cotangents' Gram with themselves when the sides are one tensor, of
+                 // which the combination reads the upper triangle and the example diagonal's [O·R] squares
+                 Tensor gd = upper ? DotGeneralKernel.gram(e1, new int[] {3}, none, o * r)
                          : DotGeneralKernel.dot(e1, e2 == null ? e1 : e2, new int[] {3}, new int[] {3}, none,
                                  none)) {
-                GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2);
+                GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2, upper);
             }
         }
     }

@@ -130,8 +130,13 @@ class StructuredDerivativesTest {
                         StructuredDerivatives.rowContraction(traced), new int[0])).isTrue();
                 assertThat(r.shape()).isEqualTo(g.shape());
                 for (int i = 0; i < g.size(); i++) {
-                    assertThat(r.getFlat(i)).isCloseTo(g.getFlat(i),
-                            org.assertj.core.data.Offset.offset(1e-10 * Math.max(1, Math.abs(g.getFlat(i)))));
+                    // the Gram order's full kernel of a side with itself: the blocks n1 ≤ n2 ([8, 8, 8, 8])
+                    if (!traced && i / (o * n * o) > i / o % n) {
+                        assertThat(g.getFlat(i)).as("below the example diagonal").isZero();
+                    } else {
+                        assertThat(r.getFlat(i)).isCloseTo(g.getFlat(i),
+                                org.assertj.core.data.Offset.offset(1e-10 * Math.max(1, Math.abs(g.getFlat(i)))));
+                    }
                 }
                 int m = traced ? n : n * o;
                 for (int i = 0; i < m; i++) {
@@ -156,11 +161,14 @@ class StructuredDerivativesTest {
                         .isTrue();
                 for (int i = 0; i < g.size(); i++) {
                     double tol = 1e-10 * Math.max(1, Math.abs(reference.getFlat(i)));
-                    assertThat(g.getFlat(i)).isCloseTo(reference.getFlat(i), org.assertj.core.data.Offset.offset(tol));
-                    // the full sandwich of a side with itself computes the blocks n1 ≤ n2 only ([24, 1, 24, 1])
+                    // the full Gram and sandwich orders of a side with itself compute the blocks n1 ≤ n2 only
+                    // ([24, 1, 24, 1])
                     if (!traced && i / 24 > i % 24) {
+                        assertThat(g.getFlat(i)).as("below the example diagonal").isZero();
                         assertThat(w.getFlat(i)).as("below the example diagonal").isZero();
                     } else {
+                        assertThat(g.getFlat(i)).isCloseTo(reference.getFlat(i),
+                                org.assertj.core.data.Offset.offset(tol));
                         assertThat(w.getFlat(i)).isCloseTo(reference.getFlat(i),
                                 org.assertj.core.data.Offset.offset(tol));
                     }
@@ -168,7 +176,51 @@ class StructuredDerivativesTest {
                 double ga = 192.0 * 193 * 288;
                 assertThat(StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, true)
                         - StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, false))
-                        .isEqualTo((ga - 2.0 * 192 * 192 * 288) * (traced ? 1 : 2));
+                        .isEqualTo((ga - 2.0 * 192 * 192 * 288) * (traced ? 1 : 2)
+                                // and the full kernel combines the 24·25/2 example blocks n1 ≤ n2 of 24², R² = 64 each
+                                + (traced ? 0 : 2.0 * 64 * (24 * 25 / 2 - 24 * 24)));
+            }
+        }
+    }
+
+    /**
+     * The full Gram order of a side with itself computes the example blocks n1 ≤ n2 — each whole, the diagonal
+     * blocks' entries below their own diagonal included — as the same order between two copies of the side gives
+     * them, and leaves the blocks below the example diagonal as the accumulator held them (the kernel's final
+     * mirror writes those): through the combination of the cotangent Gram (O below 128, R = 1 and R = 3) and
+     * through one GEMM per pair of examples (O = 128), float64 (1e-10 of the largest entry) and float32 (1e-5).
+     */
+    @Test
+    void theGramOrderOfOneSideWithItselfComputesTheUpperBlocks() {
+        int n = 5;
+        int f = 7;
+        for (int[] or : new int[][] {{8, 1}, {6, 3}, {128, 1}}) {
+            int o = or[0];
+            int r = or[1];
+            for (DType dt : new DType[] {DType.F64, DType.F32}) {
+                try (Tensor a = Tensor.randomNormal(dt, 41, n, r, 9); Tensor d = Tensor.randomNormal(dt, 42, o, n, r, f);
+                     Tensor a2 = a.copy(); Tensor d2 = d.copy();
+                     Tensor acc = Tensor.full(dt, 0.25, n, o, n, o);
+                     Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, false)) {
+                    StructuredDerivatives.addGramOrder(acc, 1.0, a, d, a, d, false);
+                    double scale = 0;
+                    for (int i = 0; i < reference.size(); i++) {
+                        scale = Math.max(scale, Math.abs(reference.getFlat(i)));
+                    }
+                    double tol = (dt == DType.F64 ? 1e-10 : 1e-5) * scale;
+                    for (int i = 0; i < acc.size(); i++) {
+                        int n1 = i / (o * n * o);
+                        int n2 = i / o % n;
+                        String what = String.format("%s O=%d R=%d at %d", dt, o, r, i);
+                        if (n1 > n2) {
+                            assertThat(acc.getFlat(i)).as(what + ": below the example diagonal, untouched")
+                                    .isEqualTo(0.25);
+                        } else {
+                            assertThat(acc.getFlat(i)).as(what).isCloseTo(0.25 + reference.getFlat(i),
+                                    org.assertj.core.data.Offset.offset(tol));
+                        }
+                    }
+                }
             }
         }
     }
