@@ -752,7 +752,7 @@ public final class Blas {
 
     /**
      * The key of a kept transposed copy of a rows × cols matrix. Not a record: a record's equals links an
-     * invokedynamic call site on first use, which took about 10 ms of a command line's first kernel call.
+     * invokedynamic call site on first use, which took about 10 ms of a fresh JVM's second kernel call.
      */
     private static final class Transposed {
         private final int rows;
