@@ -213,7 +213,7 @@ public final class Trainer {
     private static Tensor[] runGradient(Graph g, List<ParamSpec> specs, Params params, Tensor x, Tensor y) {
         Tensor[] args = new Tensor[specs.size() + 3];
         for (int i = 0; i < specs.size(); i++) {
-            args[i] = params.get(specs.get(i).path());
+            args[i] = params.get(specs.get(i).path()).readView(); // read: its writes stay tracked
         }
         args[specs.size()] = x;
         args[specs.size() + 1] = y;
@@ -277,7 +277,7 @@ public final class Trainer {
                 Graph g = graphs.computeIfAbsent(b, k -> model.trace(k, in, dtype));
                 Tensor[] args = new Tensor[specs.size() + 1];
                 for (int i = 0; i < specs.size(); i++) {
-                    args[i] = params.get(specs.get(i).path());
+                    args[i] = params.get(specs.get(i).path()).readView(); // read: its writes stay tracked
                 }
                 try (Tensor rows = Layout.sliceAxis(data.x(), 0, from, from + b);
                      Tensor converted = rows.dtype() == dtype ? null : rows.to(dtype)) {
@@ -457,7 +457,7 @@ public final class Trainer {
                 }
                 Tensor[] args = new Tensor[specs.size() + 3];
                 for (int i = 0; i < specs.size(); i++) {
-                    args[i] = params.get(specs.get(i).path());
+                    args[i] = params.get(specs.get(i).path()).readView(); // read: its writes stay tracked
                 }
                 args[specs.size()] = xb;
                 args[specs.size() + 1] = yb;
@@ -495,7 +495,21 @@ public final class Trainer {
             }
         }
 
+        /**
+         * One optimiser step on a parameter, in place. Its storage is written through buffers taken here and dropped
+         * here, so a parameter whose writes were tracked before the step is tracked again after it (validated once
+         * by the next kernel call, its kept copies refilled, Tensor.keptCopy); one whose storage someone else took
+         * before stays untracked, as their handle may still write.
+         */
         private void update(Tensor theta, Tensor grad, String path, double lr, long t) {
+            boolean tracked = theta.trackedWrites() >= 0;
+            step(theta, grad, path, lr, t);
+            if (tracked) {
+                theta.trackWritesFromNow();
+            }
+        }
+
+        private void step(Tensor theta, Tensor grad, String path, double lr, long t) {
             Optimizer o = c.optimizer();
             int n = theta.size();
             if (o.kind() == Optimizer.Kind.SGD) {

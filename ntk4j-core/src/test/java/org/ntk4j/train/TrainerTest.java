@@ -163,6 +163,41 @@ class TrainerTest {
         }
     }
 
+    /**
+     * A parameter whose storage a listener took during training stays untracked after the later steps (that handle
+     * may still write); the others are tracked.
+     */
+    @Test
+    void aParameterHandedOutDuringTrainingStaysUntracked() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=2,param=standard)");
+        try (Params init = m.init(3, new int[] {3}, DType.F64);
+             Tensor x = Tensor.of(new double[] {0.5, -1.0, 2.0, 1.5, 0.25, -0.75}, 2, 3)) {
+            List<String> paths = new ArrayList<>(init.tensors().keySet());
+            TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0.0, 0.0)).learningRate(0.1).batchSize(2)
+                    .epochs(3).seed(1).build();
+            long[][] tracked = new long[4][];
+            Listener takesTheWeights = new Listener() {
+                @Override
+                public void epochDone(int epoch, Params params, EpochMetrics metrics) {
+                    // the live parameters, as a study computing kernels through training sees them
+                    tracked[epoch] = new long[] {params.get(paths.get(0)).trackedWrites(),
+                        params.get(paths.get(1)).trackedWrites()};
+                    if (epoch == 1) {
+                        params.get(paths.get(0)).doubles(); // a handle that could write at any later time
+                    }
+                }
+            };
+            try (TrainResult r = Trainer.train(m, init, new Examples(x, new int[] {0, 1}, 2), null, c,
+                    takesTheWeights)) {
+                assertThat(tracked[1][0]).as("after a step, tracked").isNotNegative();
+                assertThat(tracked[1][1]).as("after a step, tracked").isNotNegative();
+                assertThat(tracked[2][0]).as("handed out at epoch 1").isEqualTo(-1);
+                assertThat(tracked[3][0]).isEqualTo(-1);
+                assertThat(tracked[3][1]).isNotNegative();
+            }
+        }
+    }
+
     @Test
     void aResumedRunEqualsTheUninterruptedOneBitForBit() throws Exception {
         Model m = Zoo.parse("fcn(depth=1,width=16,out=3)");
