@@ -383,16 +383,8 @@ public final class Blas {
             // parameter, else from a temporary transpose: the same products either way, so the bits never depend
             // on whether a copy was kept (the tiled runs' guarantee)
             Tensor kept = transposedWeights(b, k, n);
-            Tensor bt = kept != null ? kept : Tensor.empty(DType.F32, n, k);
-            try {
-                if (kept == null) {
-                    transposeInto(b, bt, k, n);
-                }
+            try (Tensor bt = kept != null ? kept : transposed(b, k, n)) { // closing the kept copy's view frees nothing
                 gemm(false, true, m, n, k, alpha, a, aOff, lda, bt, 0, k, beta, c, cOff, ldc, maySplit);
-            } finally {
-                if (kept == null) {
-                    bt.close();
-                }
             }
             return;
         }
@@ -697,9 +689,8 @@ public final class Blas {
 
     /**
      * Whether C = A·Bᵀ in float32 with few rows (m ≤ n/4), a long contraction (k ≥
-     * {@link #TRANSPOSED_OUTPUT_MIN_K}) and C within {@link #TRANSPOSED_OUTPUT_MAX_BYTES} is computed as Cᵀ = B·Aᵀ and
-     * transposed
-     * ({@link #gemmTransposedOutput}). Not float64: OpenBLAS's DGEMM gained on some of those shapes and lost up to
+     * {@link #TRANSPOSED_OUTPUT_MIN_K}) and C within {@link #TRANSPOSED_OUTPUT_MAX_BYTES} is computed as Cᵀ = B·Aᵀ
+     * and transposed ({@link #gemmTransposedOutput}). Not float64: OpenBLAS's DGEMM gained on some of those shapes and lost up to
      * 11% on others (64×256×256 0.175 → 0.195 ms, 16×2048×2048 3.17 → 2.84–2.99 ms; Haswell kernels).
      */
     static boolean transposesOutput(int m, int n, int k, DType dtype) {
@@ -790,14 +781,26 @@ public final class Blas {
         return b.keptCopy(new Transposed(k, n), new int[] {n, k}, max, (from, into) -> transposeInto(from, into, k, n));
     }
 
+    /** A new n × k tensor holding the transpose of the k × n float32 matrix {@code from} ({@link #transposeInto}). */
+    private static Tensor transposed(Tensor from, int k, int n) {
+        Tensor t = Tensor.empty(DType.F32, n, k);
+        try {
+            transposeInto(from, t, k, n);
+            return t;
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
+    }
+
     /**
      * into (n × k) = fromᵀ, from a k × n float32 matrix, by OpenBLAS's out-of-place transpose in blocks of rows on
-     * the cores: a copy's first touch of fresh pages costs about as much as the transpose (3072×2048: 16–23 ms on
-     * one core, 9–16 ms on two, 4.5 ms once touched).
+     * the cores, split as a GEMM of 4·k·n multiply-adds would be ({@link #parts}): a copy's first touch of fresh
+     * pages costs about as much as the transpose (3072×2048: 16–23 ms on one core, 9–16 ms on two, 4.5 ms once
+     * touched).
      */
     private static void transposeInto(Tensor from, Tensor into, int k, int n) {
-        int parts = (long) k * n >= SPLIT_WORK / 4 && !Parallel.inPool()
-                ? Math.max(1, Math.min(configuredThreads, k / 64)) : 1;
+        int parts = parts(4L * k * n, k);
         FloatPointer w = from.floatPointer();
         FloatPointer t = into.floatPointer();
         Parallel.range(parts, 1, (lo, hi) -> {

@@ -305,9 +305,7 @@ public final class Tensor implements AutoCloseable {
     private void dropKeptCopies() {
         if (keptCopies != null) {
             for (KeptCopy c : keptCopies) {
-                if (c.copy() != null) {
-                    c.copy().close();
-                }
+                c.copy().close();
             }
             keptCopies = null;
         }
