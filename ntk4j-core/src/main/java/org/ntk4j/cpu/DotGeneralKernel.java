@@ -178,7 +178,7 @@ public final class DotGeneralKernel {
                 }
             });
         }
-        if (!whole) {
+        if (!whole && block > 1) { // (blocks of order 1 are their own mirrors)
             for (int i = 0; i < b; i++) {
                 for (int d = 0; d < m; d += block) {
                     Blas.mirrorUpper(out, (long) i * m * m + (long) d * m + d, m, block);

@@ -222,6 +222,11 @@ final class OutputChunks {
             for (int e = 0; e < sum.length; e++) {
                 out.setFlat(e, sum[e] / o);
             }
+            if (in.same) {
+                // a chunk's traced block with itself holds the entries n1 ≤ n2 (the Gram order of a side with
+                // itself): those below the diagonal are their mirrors
+                KernelReduction.mirrorUpper(out, new int[] {1, 0});
+            }
             return out;
         }
         Tensor out = Tensor.zeros(in.dtype, n1, n2, o, o);

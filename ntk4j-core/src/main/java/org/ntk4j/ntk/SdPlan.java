@@ -105,10 +105,10 @@ final class SdPlan {
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
             long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
-            // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout
-            long gdScratch = traced ? DotGeneralKernel.scratchElements(new int[] {(int) o, (int) n1, (int) rr,
-                    (int) f}, new int[] {(int) o, (int) n2, (int) rr, (int) f}, new int[] {0, 3}, new int[] {0, 3},
-                    new int[0], new int[0]) : 0;
+            // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout, or of a side with
+            // itself the symmetric product of D read in place or transposed for it
+            long gdScratch = traced ? StructuredDerivatives.tracedCotangentGramScratch(n1, n2, o, rr, f, stillSame)
+                    : 0;
             long temp = order == ContractionOrder.GRAM ? cm.bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)

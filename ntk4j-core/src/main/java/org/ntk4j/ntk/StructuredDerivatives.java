@@ -441,13 +441,14 @@ final class StructuredDerivatives {
      */
     static double gramFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
         double ga = activationGramFlops(n1, n2, r, c, same);
-        // the full kernel of a side with itself combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
-        double pairs = same && !traced ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
-        double gd = traced ? 2.0 * n1 * r * n2 * r * o * f
+        // the kernel of a side with itself (full or traced) combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
+        double pairs = same ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
+        double gd = traced ? (same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) o, (int) f},
+                        new int[] {2, 3}, new int[0]) : 2.0 * n1 * r * n2 * r * o * f)
                 : same && !pairGemms(o, r) ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) r,
                         (int) f}, new int[] {3}, new int[0])
                 : 2.0 * o * r * o * r * f * pairs;
-        double combine = traced ? 2.0 * n1 * n2 * r * r : 2.0 * o * o * r * r * pairs;
+        double combine = traced ? 2.0 * r * r * pairs : 2.0 * o * o * r * r * pairs;
         return ga + gd + combine;
     }
 
@@ -601,17 +602,18 @@ final class StructuredDerivatives {
             }
             s2 = 1;
         }
+        // a side with itself: the blocks n1 ≤ n2 only, as in sandwichUpper; the kernel's final mirror of x1
+        // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
+        boolean upper = d2 == d1 && a2 == a1;
         try (Tensor ga = gram) {
             if (traced) {
-                try (Tensor gd = DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
-                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2, false);
+                try (Tensor gd = upper ? tracedCotangentGram(d1)
+                        : DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
+                    GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2, upper);
                 }
                 return;
             }
             int[] exampleMajor = {1, 0, 2, 3};
-            // a side with itself: the blocks n1 ≤ n2 only, as in sandwichUpper; the kernel's final mirror of x1
-            // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
-            boolean upper = d2 == d1 && a2 == a1;
             if (pairGemms(o, r)) {
                 // acc[n1, :, n2, :] += (s2 · GA[n1, n2]) · E1[n1] · E2[n2]ᵀ, E = cotangents [N, O, F]: one GEMM
                 // per pair of examples writes (and accumulates) its O × O block in place, GD never formed
@@ -638,6 +640,54 @@ final class StructuredDerivatives {
                 GramCombine.combine(acc, s2, ga, gd, n1, o, r, n2, upper);
             }
         }
+    }
+
+    /** The axes of D [O, N, R, F] that the traced cotangent Gram contracts: the outputs and the features. */
+    private static final int[] TRACED_CONTRACTION = {0, 3};
+
+    /**
+     * The traced cotangent Gram of one side with itself, GD[n1, r1, n2, r2] = Σ_{o, f} D[o, n1, r1, f] ·
+     * D[o, n2, r2, f], exact in its upper triangle and the example diagonal's [R] squares (what
+     * {@link GramCombine#combine} reads for a side with itself): a symmetric product of the rows (n, r) of D laid
+     * out [N, R, O, F], about half the multiply-adds of the GEMM D·Dᵀ. D is transposed for it unless it already
+     * reads so in place (one output); a Gram too small for the symmetric product is the GEMM, on D as it is.
+     */
+    private static Tensor tracedCotangentGram(Tensor d) {
+        int[] none = new int[0];
+        int r = d.dim(2);
+        if (DotGeneralKernel.isSymmetricGram(d.shape(), TRACED_CONTRACTION, none)) {
+            return DotGeneralKernel.gram(d, TRACED_CONTRACTION, none, r);
+        }
+        if (!DotGeneralKernel.isSymmetricGram(Shapes.permute(d.shape(), ROWS_MAJOR), ROWS_MAJOR_CONTRACTION, none)) {
+            return DotGeneralKernel.dot(d, d, TRACED_CONTRACTION, TRACED_CONTRACTION, none, none);
+        }
+        try (Tensor rows = Layout.transpose(d, ROWS_MAJOR)) {
+            return DotGeneralKernel.gram(rows, ROWS_MAJOR_CONTRACTION, none, r);
+        }
+    }
+
+    /** D [O, N, R, F] as [N, R, O, F]: the rows (n, r) of the traced cotangent Gram, then its contraction. */
+    private static final int[] ROWS_MAJOR = {1, 2, 0, 3};
+
+    /** The axes of D as {@link #ROWS_MAJOR} that the traced cotangent Gram contracts. */
+    private static final int[] ROWS_MAJOR_CONTRACTION = {2, 3};
+
+    /**
+     * Elements of the scratch the traced cotangent Gram takes besides its [N1, R, N2, R] result: the GEMM's copies
+     * of D1 and D2 in its layout, or for a side with itself ({@code same}) none when D reads as the symmetric
+     * product's rows in place, D's transpose when it is transposed for it, the GEMM's copies when it is too small.
+     */
+    static long tracedCotangentGramScratch(long n1, long n2, long o, long r, long f, boolean same) {
+        int[] none = new int[0];
+        int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
+        if (same && DotGeneralKernel.isSymmetricGram(d1, TRACED_CONTRACTION, none)) {
+            return 0;
+        }
+        if (same && DotGeneralKernel.isSymmetricGram(Shapes.permute(d1, ROWS_MAJOR), ROWS_MAJOR_CONTRACTION, none)) {
+            return o * n1 * r * f;
+        }
+        return DotGeneralKernel.scratchElements(d1, new int[] {(int) o, (int) (same ? n1 : n2), (int) r, (int) f},
+                TRACED_CONTRACTION, TRACED_CONTRACTION, none, none);
     }
 
     /**

@@ -130,8 +130,8 @@ class StructuredDerivativesTest {
                         StructuredDerivatives.rowContraction(traced), new int[0])).isTrue();
                 assertThat(r.shape()).isEqualTo(g.shape());
                 for (int i = 0; i < g.size(); i++) {
-                    // the Gram order's full kernel of a side with itself: the blocks n1 ≤ n2 ([8, 8, 8, 8])
-                    if (!traced && i / (o * n * o) > i / o % n) {
+                    // the Gram order's kernel of a side with itself: the blocks n1 ≤ n2 ([8, 8, 8, 8], traced [64, 64])
+                    if (traced ? i / n > i % n : i / (o * n * o) > i / o % n) {
                         assertThat(g.getFlat(i)).as("below the example diagonal").isZero();
                     } else {
                         assertThat(r.getFlat(i)).isCloseTo(g.getFlat(i),
@@ -161,11 +161,16 @@ class StructuredDerivativesTest {
                         .isTrue();
                 for (int i = 0; i < g.size(); i++) {
                     double tol = 1e-10 * Math.max(1, Math.abs(reference.getFlat(i)));
-                    // the full Gram and sandwich orders of a side with itself compute the blocks n1 ≤ n2 only
-                    // ([24, 1, 24, 1])
-                    if (!traced && i / 24 > i % 24) {
+                    // the Gram order of a side with itself, and the full sandwich order, compute the blocks
+                    // n1 ≤ n2 only ([24, 1, 24, 1], traced [24, 24]); the traced sandwich all of them
+                    if (i / 24 > i % 24) {
                         assertThat(g.getFlat(i)).as("below the example diagonal").isZero();
-                        assertThat(w.getFlat(i)).as("below the example diagonal").isZero();
+                        if (traced) {
+                            assertThat(w.getFlat(i)).isCloseTo(reference.getFlat(i),
+                                    org.assertj.core.data.Offset.offset(tol));
+                        } else {
+                            assertThat(w.getFlat(i)).as("below the example diagonal").isZero();
+                        }
                     } else {
                         assertThat(g.getFlat(i)).isCloseTo(reference.getFlat(i),
                                 org.assertj.core.data.Offset.offset(tol));
@@ -176,9 +181,10 @@ class StructuredDerivativesTest {
                 double ga = 192.0 * 193 * 288;
                 assertThat(StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, true)
                         - StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, false))
-                        .isEqualTo((ga - 2.0 * 192 * 192 * 288) * (traced ? 1 : 2)
-                                // and the full kernel combines the 24·25/2 example blocks n1 ≤ n2 of 24², R² = 64 each
-                                + (traced ? 0 : 2.0 * 64 * (24 * 25 / 2 - 24 * 24)));
+                        // GD over O·F = 288 is as large a Gram, traced or not
+                        .isEqualTo((ga - 2.0 * 192 * 192 * 288) * 2
+                                // and the kernel combines the 24·25/2 example blocks n1 ≤ n2 of 24², R² = 64 each
+                                + 2.0 * 64 * (24 * 25 / 2 - 24 * 24));
             }
         }
     }
@@ -198,28 +204,110 @@ class StructuredDerivativesTest {
             int o = or[0];
             int r = or[1];
             for (DType dt : new DType[] {DType.F64, DType.F32}) {
-                try (Tensor a = Tensor.randomNormal(dt, 41, n, r, 9); Tensor d = Tensor.randomNormal(dt, 42, o, n, r, f);
-                     Tensor a2 = a.copy(); Tensor d2 = d.copy();
-                     Tensor acc = Tensor.full(dt, 0.25, n, o, n, o);
-                     Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, false)) {
-                    StructuredDerivatives.addGramOrder(acc, 1.0, a, d, a, d, false);
-                    double scale = 0;
-                    for (int i = 0; i < reference.size(); i++) {
-                        scale = Math.max(scale, Math.abs(reference.getFlat(i)));
+                assertUpperBlocksAdded(n, o, r, f, false, dt);
+            }
+        }
+    }
+
+    /**
+     * The traced Gram order of a side with itself computes the example blocks n1 ≤ n2 of [N, N] as the same order
+     * between two copies of the side gives them and leaves those below the example diagonal as the accumulator
+     * held them: its cotangent Gram over (O, F) a symmetric product read in place (one output), of D transposed
+     * to [N, R, O, F] (eight outputs), or a GEMM where it is too small for the symmetric product; R = 1 and R = 3,
+     * float64 (1e-10 of the largest entry) and float32 (1e-5); its FLOPs those of the symmetric product and of
+     * N(N+1)/2 combined blocks.
+     */
+    @Test
+    void theTracedGramOrderOfOneSideWithItselfComputesTheUpperBlocks() {
+        // {N, O, R, F}: in place (N·R = 72 rows over O·F = 288), transposed (64 rows over 320), a GEMM (15 over 42)
+        for (int[] s : new int[][] {{24, 1, 3, 288}, {64, 8, 1, 40}, {5, 6, 3, 7}}) {
+            int n = s[0];
+            int o = s[1];
+            int r = s[2];
+            int f = s[3];
+            boolean symmetric = org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(new int[] {n, r, o, f},
+                    new int[] {2, 3}, new int[0]);
+            assertThat(symmetric).as("N=%d O=%d R=%d F=%d a symmetric product", n, o, r, f).isEqualTo(n > 5);
+            for (DType dt : new DType[] {DType.F64, DType.F32}) {
+                assertUpperBlocksAdded(n, o, r, f, true, dt);
+            }
+            double m = (double) n * r;
+            double gd = symmetric ? m * (m + 1) * o * f : 2 * m * m * o * f;
+            assertThat(StructuredDerivatives.gramFlops(n, n, o, r, 9, f, true, true)
+                    - StructuredDerivatives.gramFlops(n, n, o, r, 9, f, true, false))
+                    .as("GD and the combination of a side with itself")
+                    .isEqualTo(gd - 2 * m * m * o * f + 2.0 * r * r * (n * (n + 1) / 2.0 - n * n));
+        }
+    }
+
+    /**
+     * End to end, float64: the traced kernel of x1 with itself by structured derivatives — fcn(width=64, out=8):
+     * the hidden layers' GD symmetric products of 72 rows over 8·64, D transposed — and the pNTK — fcn(width=256,
+     * out=3), one output: the hidden layers' GD read in place, 72 rows over 256 — equal Jacobian contraction's and
+     * those of x1 with a copy of itself (GEMMs throughout) within 1e-12 of the largest entry, and are exactly
+     * symmetric.
+     */
+    @Test
+    void theTracedKernelOfASideWithItselfMatchesTheOtherPathsAndIsSymmetric() {
+        int n = 72;
+        int[] none = new int[0];
+        assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(new int[] {n, 1, 8, 64}, new int[] {2, 3}, none))
+                .as("trace: D [N, R, O, F] a symmetric product").isTrue();
+        assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(new int[] {1, n, 1, 256}, new int[] {0, 3}, none))
+                .as("pntk: D [1, N, R, F] a symmetric product in place").isTrue();
+        Object[][] cases = {{"fcn(depth=2,width=64,out=8)", KernelKind.trace()},
+            {"fcn(depth=2,width=256,out=3)", KernelKind.parse("pntk", 0)}};
+        for (Object[] c : cases) {
+            Model m = Zoo.parse((String) c[0]);
+            KernelKind kind = (KernelKind) c[1];
+            org.ntk4j.nn.Params p = m.init(5, new int[] {5}, DType.F64);
+            try (Tensor x = Tensor.randomNormal(DType.F64, 6, n, 5); Tensor copy = x.copy();
+                 Tensor sd = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).kernel(kind, x, null);
+                 Tensor sdCopy = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).kernel(kind, x, copy);
+                 Tensor jc = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).kernel(kind, x, null)) {
+                double scale = 0;
+                for (int i = 0; i < jc.size(); i++) {
+                    scale = Math.max(scale, Math.abs(jc.getFlat(i)));
+                }
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        int at = i * n + j;
+                        assertThat(sd.getFlat(at)).as("%s %s [%d, %d] against JC", c[0], kind, i, j)
+                                .isCloseTo(jc.getFlat(at), org.assertj.core.data.Offset.offset(1e-12 * scale));
+                        assertThat(sd.getFlat(at)).as("%s %s [%d, %d] against x1 with its copy", c[0], kind, i, j)
+                                .isCloseTo(sdCopy.getFlat(at), org.assertj.core.data.Offset.offset(1e-12 * scale));
+                        assertThat(sd.getFlat(at)).as("%s %s symmetric", c[0], kind).isEqualTo(sd.getFlat(j * n + i));
                     }
-                    double tol = (dt == DType.F64 ? 1e-10 : 1e-5) * scale;
-                    for (int i = 0; i < acc.size(); i++) {
-                        int n1 = i / (o * n * o);
-                        int n2 = i / o % n;
-                        String what = String.format("%s O=%d R=%d at %d", dt, o, r, i);
-                        if (n1 > n2) {
-                            assertThat(acc.getFlat(i)).as(what + ": below the example diagonal, untouched")
-                                    .isEqualTo(0.25);
-                        } else {
-                            assertThat(acc.getFlat(i)).as(what).isCloseTo(0.25 + reference.getFlat(i),
-                                    org.assertj.core.data.Offset.offset(tol));
-                        }
-                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * addGramOrder of a side with itself (A [N, R, 9], D [O, N, R, F], seeded) onto an accumulator of 0.25s: the
+     * example blocks n1 ≤ n2 hold 0.25 plus the same order between two copies of the side (float64 within 1e-10
+     * of the largest entry, float32 1e-5), those below the example diagonal still 0.25.
+     */
+    private static void assertUpperBlocksAdded(int n, int o, int r, int f, boolean traced, DType dt) {
+        try (Tensor a = Tensor.randomNormal(dt, 41, n, r, 9); Tensor d = Tensor.randomNormal(dt, 42, o, n, r, f);
+             Tensor a2 = a.copy(); Tensor d2 = d.copy();
+             Tensor acc = traced ? Tensor.full(dt, 0.25, n, n) : Tensor.full(dt, 0.25, n, o, n, o);
+             Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, traced)) {
+            StructuredDerivatives.addGramOrder(acc, 1.0, a, d, a, d, traced);
+            double scale = 0;
+            for (int i = 0; i < reference.size(); i++) {
+                scale = Math.max(scale, Math.abs(reference.getFlat(i)));
+            }
+            double tol = (dt == DType.F64 ? 1e-10 : 1e-5) * scale;
+            for (int i = 0; i < acc.size(); i++) {
+                int n1 = traced ? i / n : i / (o * n * o);
+                int n2 = traced ? i % n : i / o % n;
+                String what = String.format("%s N=%d O=%d R=%d traced=%b at %d", dt, n, o, r, traced, i);
+                if (n1 > n2) {
+                    assertThat(acc.getFlat(i)).as(what + ": below the example diagonal, untouched").isEqualTo(0.25);
+                } else {
+                    assertThat(acc.getFlat(i)).as(what).isCloseTo(0.25 + reference.getFlat(i),
+                            org.assertj.core.data.Offset.offset(tol));
                 }
             }
         }
