@@ -29,12 +29,14 @@ import org.ntk4j.tensor.Tensor;
  * builds and the ratio baseline / this (above 1: this build is faster). Workloads: the paper's FCN sweep points
  * (depth 9, width 128, O = 8, inputs of 3) by structured derivatives at N = 16, 32, 64; neural-tangents' FCN
  * example (3 × 2048, O = 8, 16 inputs of 3,072, AUTO); the cnn of the peers' comparison (3 × conv 32, 16 images
- * 16×16×3, AUTO); and the tiled pNTK of fcn(depth=2,width=512,out=10) on 1,024 inputs of 784 with a 256 MiB budget.
+ * 16×16×3, AUTO); the traced kernel (N × N, mean over the outputs) of fcn(depth=3,width=512,out=8) on 512 inputs
+ * of 3,072 by structured derivatives; and the tiled pNTK of fcn(depth=2,width=512,out=10) on 1,024 inputs of 784
+ * with a 256 MiB budget.
  * The worker uses only API both builds share.
  */
 public final class PlansBench {
     private static final String[] WORKLOADS = {"paper-sd-16", "paper-sd-32", "paper-sd-64", "fcn-example", "cnn",
-        "tiled-pntk"};
+        "trace-sd", "tiled-pntk"};
 
     private PlansBench() {
     }
@@ -129,11 +131,14 @@ public final class PlansBench {
             if (w.startsWith("paper-sd-")) {
                 int n = Integer.parseInt(w.substring("paper-sd-".length()));
                 seconds = kernel("fcn(depth=9,width=128,out=8,act=relu,w_std=1,b_std=0)", new int[] {3}, n,
-                        Method.STRUCTURED_DERIVATIVES, 5, 30);
+                        Method.STRUCTURED_DERIVATIVES, 5, 30, false);
             } else if (w.equals("fcn-example")) {
-                seconds = kernel("fcn(depth=3,width=2048,out=8)", new int[] {3072}, 16, Method.AUTO, 2, 7);
+                seconds = kernel("fcn(depth=3,width=2048,out=8)", new int[] {3072}, 16, Method.AUTO, 2, 7, false);
             } else if (w.equals("cnn")) {
-                seconds = kernel("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 16, Method.AUTO, 2, 7);
+                seconds = kernel("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 16, Method.AUTO, 2, 7, false);
+            } else if (w.equals("trace-sd")) {
+                seconds = kernel("fcn(depth=3,width=512,out=8)", new int[] {3072}, 512, Method.STRUCTURED_DERIVATIVES,
+                        2, 7, true);
             } else if (w.equals("tiled-pntk")) {
                 seconds = tiled();
             } else {
@@ -142,11 +147,13 @@ public final class PlansBench {
             System.out.println("SECONDS " + seconds);
         }
 
-        private static double kernel(String spec, int[] in, int n, Method method, int warmup, int reps) {
+        private static double kernel(String spec, int[] in, int n, Method method, int warmup, int reps,
+                                     boolean traced) {
             Model m = Zoo.parse(spec);
             Params p = m.init(0, in, DType.F32);
             Tensor x = Tensor.randomNormal(DType.F32, 1, org.ntk4j.tensor.Shapes.prepend(n, in));
-            EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes().method(method);
+            EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(traced ? new int[] {-1} : new int[0])
+                    .method(method);
             double[] t = new double[reps];
             for (int i = 0; i < warmup + reps; i++) {
                 long t0 = System.nanoTime();
