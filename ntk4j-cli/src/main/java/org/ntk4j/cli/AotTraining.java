@@ -11,10 +11,12 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * The training run of the launcher's ahead-of-time cache (JDK 25 and later: {@code -XX:AOTCacheOutput}, JEP 483,
- * 514 and 515). A cache records the classes a run loaded and linked and the profiles of the methods it ran, and
- * a later start that maps it begins with those classes linked and compiles the profiled methods early; so the run
- * that trains it should do what commands do, at sizes where the hot loops get hot. This one runs, in one JVM and
+ * The training run of the launcher's archive: its ahead-of-time cache on JDK 25 and later ({@code
+ * -XX:AOTCacheOutput}, JEP 483, 514 and 515), its class-data sharing archive's class list before. A cache records
+ * the classes a run loaded and linked and the profiles of the methods it ran, and a later start that maps it
+ * begins with those classes linked and compiles the profiled methods early; so the run that trains it should do
+ * what commands do, at sizes where the hot loops get hot (a CDS archive keeps only the classes: those of every
+ * command here, not only the kernel's). This one runs, in one JVM and
  * discarding their output, a few kernels of the kinds, methods and dtypes people ask for (structured derivatives
  * on FCNs and a CNN, full and traced, the pNTK, Jacobian contraction and NTK-vector products, float32 and
  * float64), the default command on the embedded data, a prediction and a spectrum — about 3 s on two cores.
