@@ -14,19 +14,19 @@ enum ContractionOrder {
     ROWS;
 
     /**
-     * Exact FLOPs of this order for one parameter, full kernel or traced over the outputs.
+     * Exact FLOPs of this order for one parameter, for the output pairs the kernel needs.
      *
      * @param same whether x2 = x1 with both sides one tensor (the rows are formed once, and the Grams of a side
      *     with itself are symmetric products)
      */
-    double flops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    double flops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
         switch (this) {
             case GRAM:
-                return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, traced, same);
+                return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, pairs, same);
             case SANDWICH:
-                return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, traced, same);
+                return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, pairs, same);
             default:
-                return StructuredDerivatives.rowFlops(n1, n2, o, r, c, f, traced, same);
+                return StructuredDerivatives.rowFlops(n1, n2, o, r, c, f, pairs, same);
         }
     }
 
@@ -36,14 +36,15 @@ enum ContractionOrder {
      * applied to D1 first, O·F multiplications per pair instead of O² but through an N1·O·F·N2 temporary and two
      * extra passes over it, which cost more time than the multiplications they save.
      */
-    static ContractionOrder cheapest(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    static ContractionOrder cheapest(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs,
+                                     boolean same) {
         ContractionOrder best = GRAM;
-        double bestFlops = GRAM.flops(n1, n2, o, r, c, f, traced, same);
+        double bestFlops = GRAM.flops(n1, n2, o, r, c, f, pairs, same);
         for (ContractionOrder k : new ContractionOrder[] {SANDWICH, ROWS}) {
             if (k == SANDWICH && r == 1) {
                 continue;
             }
-            double fl = k.flops(n1, n2, o, r, c, f, traced, same);
+            double fl = k.flops(n1, n2, o, r, c, f, pairs, same);
             if (fl < bestFlops) {
                 best = k;
                 bestFlops = fl;
@@ -53,7 +54,7 @@ enum ContractionOrder {
     }
 
     /** The FLOPs of the order {@link #cheapest} takes. */
-    static double bestFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
-        return cheapest(n1, n2, o, r, c, f, traced, same).flops(n1, n2, o, r, c, f, traced, same);
+    static double bestFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
+        return cheapest(n1, n2, o, r, c, f, pairs, same).flops(n1, n2, o, r, c, f, pairs, same);
     }
 }

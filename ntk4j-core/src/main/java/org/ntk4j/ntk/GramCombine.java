@@ -118,4 +118,46 @@ final class GramCombine {
             }
         });
     }
+    /**
+     * The per-output diagonal: acc[n1, n2, o] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[o,n1,r1,n2,r2] (acc [N1, N2,
+     * O], gd one Gram per output), rows n1 split across cores, each element computed the same way wherever it lies.
+     * With {@code upper} (a side with itself) only n2 ≥ n1 are accumulated, and gd read only there (the upper
+     * triangles and [R] squares of {@code DotGeneralKernel.gram} with blocks of R); the rest is left for the
+     * kernel's final mirror.
+     */
+    static void combinePerOutput(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2,
+                                 boolean upper) {
+        long gdOutput = (long) n1 * r * n2 * r; // gd elements per output
+        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, n2 * o * r * r));
+        boolean f32 = acc.dtype() == org.ntk4j.tensor.DType.F32;
+        FloatBuffer kf = f32 ? acc.floats() : null;
+        FloatBuffer af = f32 ? ga.floats() : null;
+        FloatBuffer df = f32 ? gd.floats() : null;
+        DoubleBuffer kd = f32 ? null : acc.doubles();
+        DoubleBuffer ad = f32 ? null : ga.doubles();
+        DoubleBuffer dd = f32 ? null : gd.doubles();
+        Parallel.range(n1, grain, (lo, hi) -> {
+            for (int i1 = lo; i1 < hi; i1++) {
+                for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
+                    for (int q = 0; q < o; q++) {
+                        double sum = 0;
+                        for (int r1 = 0; r1 < r; r1++) {
+                            int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                            int dOff = (int) (q * gdOutput) + aOff;
+                            for (int r2 = 0; r2 < r; r2++) {
+                                sum += f32 ? (double) af.get(aOff + r2) * df.get(dOff + r2)
+                                        : ad.get(aOff + r2) * dd.get(dOff + r2);
+                            }
+                        }
+                        int kOff = (i1 * n2 + j2) * o + q;
+                        if (f32) {
+                            kf.put(kOff, (float) (kf.get(kOff) + s2 * sum));
+                        } else {
+                            kd.put(kOff, kd.get(kOff) + s2 * sum);
+                        }
+                    }
+                }
+            }
+        });
+    }
 }

@@ -35,8 +35,7 @@ final class SdCost extends MethodCost {
             return new ExactBatchCost(c, Method.STRUCTURED_DERIVATIVES).estimate();
         }
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
-        int r = axes.rank();
-        boolean traced = axes.diagonal().length == 0 && axes.trace().length == r - 1 && !axes.isTraced(0);
+        OutputPairs pairs = OutputPairs.of(axes);
         int o = k;
         Graph pass1 = side(pc1).pass(k).graph;
         double flops = GraphCost.flops(pass1);
@@ -54,10 +53,10 @@ final class SdCost extends MethodCost {
                 values += GraphCost.bytes(v.type());
             }
         }
-        long acc = bytes(traced ? (long) n1 * n2 : (long) n1 * o * n2 * o);
+        long acc = bytes(pairs.blockSize(n1, n2, o));
         // the walk over the very steps the executor runs, in its order
-        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, traced);
-        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, traced, paramBytes + inputBytes + values + acc);
+        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, pairs);
+        SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, pairs, paramBytes + inputBytes + values + acc);
         java.util.Set<String> structuredPaths = new java.util.LinkedHashSet<>();
         List<org.ntk4j.nn.ParamSpec> specs = model.paramSpecs(c.perExample);
         int dense = 0;
@@ -76,7 +75,7 @@ final class SdCost extends MethodCost {
         }
         flops += walk.flops;
         peak = Math.max(peak, paramBytes + inputBytes + values + acc + walk.blockPeak);
-        if (!traced) {
+        if (pairs == OutputPairs.FULL) {
             // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
             peak = Math.max(peak, paramBytes + inputBytes + values + 2 * acc);
         }
@@ -91,16 +90,20 @@ final class SdCost extends MethodCost {
      * T [N1,O,F,N2,R] with the operand copies of the GEMM forming T, or of the one contracting T with D2 plus its
      * output block.
      */
-    static long sandwichTemp(long n1, long n2, long o, long r, long f, boolean traced, boolean same) {
+    static long sandwichTemp(long n1, long n2, long o, long r, long f, OutputPairs pairs, boolean same) {
         int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
         int[] k = {(int) n1, (int) r, (int) n2, (int) r};
         int[] t = {(int) n1, (int) o, (int) f, (int) n2, (int) r};
         int[] d2 = {(int) o, (int) n2, (int) r, (int) f};
         long s2 = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, k, new int[] {2}, new int[] {1}, new int[] {1},
                 new int[] {0});
-        long s3 = traced
+        long s3 = pairs == OutputPairs.TRACE
                 ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
                         new int[] {3, 1}, new int[] {1, 0}) + 2L * n2 * o * n1
+                // the per-output products [N2, O, N1], written as [N1, N2, O]
+                : pairs == OutputPairs.DIAGONAL ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2,
+                        new int[] {2, 4}, new int[] {3, 2}, new int[] {3, 1}, new int[] {1, 0},
+                        StructuredDerivatives.DIAGONAL_FROM_SANDWICH) + n2 * o * n1
                 : same ? n1 * o * r * f + n1 * o * n2 * o // sandwichUpper: the gathered rows, the output block
                 : org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
                         new int[] {3}, new int[] {1}, new int[] {1, 2, 0, 3}) + n1 * o * n2 * o;
@@ -114,7 +117,7 @@ final class SdCost extends MethodCost {
      * last phase is the peak of a small conv net once its input gradient holds no column buffer: before, that
      * buffer made the per-example pass the peak and hid that this phase was counted as the rows alone.)
      */
-    static long rowTemp(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    static long rowTemp(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
         int[] none = new int[0];
         int[] j1 = {(int) n1, (int) o, (int) c, (int) f};
         int[] j2 = {(int) n2, (int) o, (int) c, (int) f};
@@ -122,10 +125,12 @@ final class SdCost extends MethodCost {
         // J[n, o, c, f] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
         long form = Math.max(rowScratch(n1, o, r, c, f) - (same ? 0 : Shapes.size(j2)),
                 same ? 0 : rowScratch(n2, o, r, c, f));
-        int[] axes = StructuredDerivatives.rowContraction(traced);
-        long contract = (same ? org.ntk4j.cpu.DotGeneralKernel.gramScratchElements(j1, axes, none)
-                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, j2, axes, axes, none, none))
-                + (traced ? n1 * n2 : n1 * o * n2 * o);
+        int[] axes = StructuredDerivatives.rowContraction(pairs);
+        int[] batch = StructuredDerivatives.rowBatch(pairs);
+        long contract = (same && batch.length == 0 ? org.ntk4j.cpu.DotGeneralKernel.gramScratchElements(j1, axes, none)
+                : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, same ? j1 : j2, axes, axes, batch, batch,
+                        pairs == OutputPairs.DIAGONAL ? StructuredDerivatives.DIAGONAL_FROM_ROWS : null))
+                + pairs.blockSize(n1, n2, o);
         return rows + Math.max(form, contract);
     }
 

@@ -28,7 +28,7 @@ final class SdPlan {
         final int o;
         /** Whether the block's two sides are one pass (x2 = x1, the same chunk): not the cost model's x2 = x1. */
         final boolean same;
-        final boolean traced;
+        final OutputPairs pairs;
         /** Bytes held across every step: parameters, inputs, the passes' values and the accumulator. */
         final long held;
         double flops;
@@ -38,22 +38,22 @@ final class SdPlan {
         /** The peak of the dense fallback's rows and path VJPs (absolute). */
         long peak;
 
-        Walk(CostModel c, ParameterConsumers pc1, ParameterConsumers pc2, int o, boolean same, boolean traced,
+        Walk(CostModel c, ParameterConsumers pc1, ParameterConsumers pc2, int o, boolean same, OutputPairs pairs,
              long held) {
             this.c = c;
             this.pc1 = pc1;
             this.pc2 = pc2;
             this.o = o;
             this.same = same;
-            this.traced = traced;
+            this.pairs = pairs;
             this.held = held;
         }
     }
 
     /** One step of the plan: how it runs, and what that costs. */
     sealed interface Step permits Linear, Rows, DenseRows {
-        /** Adds this step's block of the kernel to {@code acc} ([N1, N2] traced, else [N1, O, N2, O]). */
-        void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced);
+        /** Adds this step's block of the kernel to {@code acc} ({@link OutputPairs#blockShape}). */
+        void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, OutputPairs pairs);
 
         /** Adds this step's FLOPs to the walk and raises its peaks by what the step holds at once. */
         void cost(Walk w);
@@ -78,9 +78,9 @@ final class SdPlan {
         }
 
         @Override
-        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, OutputPairs pairs) {
             StructuredDerivatives.addParameterBlock(acc, st, pass1, st.consumer, pass2,
-                    match(pass1, pass2, st.consumer), traced, in.same, order, biasFactor);
+                    match(pass1, pass2, st.consumer), pairs, in.same, order, biasFactor);
         }
 
         @Override
@@ -89,7 +89,7 @@ final class SdPlan {
             long n1 = cm.n1;
             long n2 = cm.n2;
             long o = w.o;
-            boolean traced = w.traced;
+            OutputPairs pairs = w.pairs;
             org.ntk4j.primitive.ConsumerRule.Linear rule = st.consumer.linear();
             int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
             long rr = rule.positions();
@@ -99,21 +99,25 @@ final class SdPlan {
                     && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
             w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
-            double blockFlops = order.flops(n1, n2, o, rr, c, f, traced, stillSame);
+            double blockFlops = order.flops(n1, n2, o, rr, c, f, pairs, stillSame);
             w.flops += blockFlops + (biasParameter < 0 ? 0 : StructuredDerivatives.biasFlops(n1, n2, rr));
             w.contraction += blockFlops;
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
             long cotangentCopies = (stillSame ? n1 : n1 + n2) * o * rr * f;
             // traced: GD = D1·D2ᵀ over (o, f), whose operands the GEMM copies into its layout, or of a side with
-            // itself the symmetric product of D read in place or transposed for it
-            long gdScratch = traced ? StructuredDerivatives.tracedCotangentGramScratch(n1, n2, o, rr, f, stillSame)
-                    : 0;
-            long temp = order == ContractionOrder.GRAM ? cm.bytes(traced ? 2L * n1 * rr * n2 * rr + gdScratch
+            // itself the symmetric product of D read in place or transposed for it; per output: O Grams over f
+            long gdScratch = pairs == OutputPairs.TRACE
+                    ? StructuredDerivatives.tracedCotangentGramScratch(n1, n2, o, rr, f, stillSame)
+                    : pairs == OutputPairs.DIAGONAL
+                    ? StructuredDerivatives.perOutputCotangentGramScratch(n1, n2, o, rr, f, stillSame) : 0;
+            long temp = order == ContractionOrder.GRAM ? cm.bytes(pairs == OutputPairs.TRACE
+                    ? 2L * n1 * rr * n2 * rr + gdScratch
+                    : pairs == OutputPairs.DIAGONAL ? (1L + o) * n1 * rr * n2 * rr + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, traced, stillSame))
-                    : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, traced, stillSame));
+                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
+                    : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, pairs, stillSame));
             // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
             long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn()
                     + (rule.cotangentIsReshape() ? 0 : o * rule.features())))
@@ -125,9 +129,9 @@ final class SdPlan {
     /** A parameter met by an elementwise broadcast: its rows [O, N] + shape(p'), the Gram applied, contracted. */
     record Rows(int parameter, StructuredDerivatives.Structured st) implements Step {
         @Override
-        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, OutputPairs pairs) {
             StructuredDerivatives.addParameterBlock(acc, st, pass1, st.consumer, pass2,
-                    match(pass1, pass2, st.consumer), traced, in.same, null);
+                    match(pass1, pass2, st.consumer), pairs, in.same, null);
         }
 
         @Override
@@ -144,7 +148,7 @@ final class SdPlan {
             boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
             double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
                     o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1, same && keeps ? 0 : (long) o * n2);
-            double c = w.traced ? 2.0 * n1 * n2 * o * pe : 2.0 * n1 * o * n2 * o * pe;
+            double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe : 2.0 * n1 * n2 * o * pe;
             w.flops += rows + c;
             w.contraction += c;
             // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's operand
@@ -153,12 +157,16 @@ final class SdPlan {
             long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
             int[] r1 = {o, n1, (int) pe};
             int[] r2 = {o, n2, (int) pe};
-            long dotScratch = w.traced
+            int[] perOutput = {0};
+            long dotScratch = w.pairs == OutputPairs.TRACE
                     ? DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2}, new int[0],
                             new int[0])
+                    : w.pairs == OutputPairs.DIAGONAL
+                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, perOutput, perOutput,
+                            StructuredDerivatives.DIAGONAL_FROM_ROWS)
                     : DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, new int[0], new int[0],
                             new int[] {1, 0, 3, 2});
-            long block = w.traced ? (long) n1 * n2 : (long) n1 * o * n2 * o;
+            long block = w.pairs.blockSize(n1, n2, o);
             w.blockPeak = Math.max(w.blockPeak, cm.bytes(sides * pFull + copies + dotScratch + block));
         }
     }
@@ -166,7 +174,7 @@ final class SdPlan {
     /** The parameters without a rule: their per-example Jacobians through the rows and path VJP, contracted. */
     record DenseRows(List<Integer> parameters) implements Step {
         @Override
-        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, boolean traced) {
+        public void run(Tensor acc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2, OutputPairs pairs) {
             int n1 = pass1.n;
             int n2 = pass2.n;
             int o = pass1.o;
@@ -178,9 +186,13 @@ final class SdPlan {
                     try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
                             () -> j.second()[at].reshape(n2, o, size), Tensor::close)) {
                         int[] none = new int[0];
-                        try (Tensor blk = traced
+                        int[] perOutput = {1};
+                        try (Tensor blk = pairs == OutputPairs.TRACE
                                 ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, none,
                                         none)
+                                : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
+                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, perOutput,
+                                        perOutput, StructuredDerivatives.DIAGONAL_FROM_ROWS)
                                 : CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, none,
                                         none)) {
                             KernelSupport.addInto(acc, blk);
@@ -203,7 +215,8 @@ final class SdPlan {
             for (int p : parameters) {
                 pd += Shapes.size(w.pc1.params.get(p).shape());
             }
-            double c = w.traced ? 2.0 * cm.n1 * cm.n2 * w.o * pd : 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd;
+            double c = w.pairs == OutputPairs.FULL ? 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd
+                    : 2.0 * cm.n1 * cm.n2 * w.o * pd;
             w.flops += c;
             w.contraction += c;
         }
@@ -219,7 +232,7 @@ final class SdPlan {
      * order for that problem, an elementwise rule by its rows, and the parameters without a rule together by their
      * per-example rows, last.
      */
-    static SdPlan of(SidePlan side1, long n1, long n2, int o, boolean same, boolean traced) {
+    static SdPlan of(SidePlan side1, long n1, long n2, int o, boolean same, OutputPairs pairs) {
         int np = side1.nParams;
         ContractionOrder[] orders = new ContractionOrder[np];
         java.util.Map<org.ntk4j.graph.Var, Integer> linearByOutput = new java.util.IdentityHashMap<>();
@@ -232,7 +245,7 @@ final class SdPlan {
                 long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
                 boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
                         && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
-                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, traced, same && keeps);
+                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, pairs, same && keeps);
                 linearByOutput.put(st.consumer.equation.output(), p);
             }
         }

@@ -203,13 +203,13 @@ final class SidePlan {
 
     /**
      * Structured derivatives' plan of this side for a whole problem of n1 × n2 examples ({@code same}: x2 = x1
-     * there) with k stacked cotangents per pass (O, or an output chunk's size, {@link OutputChunks}), the full
-     * kernel or ({@code traced}) the trace over the outputs, built on first request.
+     * there) with k stacked cotangents per pass (O, or an output chunk's size, {@link OutputChunks}), for the
+     * output pairs the kernel needs, built on first request.
      */
-    SdPlan sdPlan(long n1, long n2, int k, boolean same, boolean traced) {
-        String key = n1 + "/" + n2 + "/" + k + "/" + same + "/" + traced;
+    SdPlan sdPlan(long n1, long n2, int k, boolean same, OutputPairs pairs) {
+        String key = n1 + "/" + n2 + "/" + k + "/" + same + "/" + pairs;
         return sdPlans.computeIfAbsent(key,
-                s -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, k, same, traced)));
+                s -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, k, same, pairs)));
     }
 
     /**

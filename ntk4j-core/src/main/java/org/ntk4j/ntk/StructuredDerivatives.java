@@ -233,15 +233,15 @@ final class StructuredDerivatives {
     }
 
     /**
-     * Adds one structured parameter's block of the kernel to {@code acc}: [N1, N2] when {@code traced} (summed
-     * over o1 = o2, not divided by O), else [N1, O, N2, O]: the consumer's factors with the path Gram applied,
+     * Adds one structured parameter's block of the kernel to {@code acc}, shaped by {@code pairs} ({@link
+     * OutputPairs#blockShape}; the trace not yet divided by O): the consumer's factors with the path Gram applied,
      * contracted in the plan's {@code order} ({@link SdPlan}: chosen for the whole problem, so that a tile of a
      * larger kernel evaluates exactly as the whole kernel does; unused by an elementwise consumer's rows).
      */
     static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
-                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
+                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, OutputPairs pairs,
                                   boolean same, ContractionOrder order) {
-        addParameterBlock(acc, st, pass1, c1, pass2, c2, traced, same, order, Double.NaN);
+        addParameterBlock(acc, st, pass1, c1, pass2, c2, pairs, same, order, Double.NaN);
     }
 
     /**
@@ -250,7 +250,7 @@ final class StructuredDerivatives {
      * once.
      */
     static void addParameterBlock(Tensor acc, Structured st, PerExamplePass pass1, ParameterConsumers.Consumer c1,
-                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, boolean traced,
+                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, OutputPairs pairs,
                                   boolean same, ContractionOrder order, double biasFactor) {
         PathGram g = st.gram;
         if (st.form == Form.ROWS) {
@@ -261,8 +261,12 @@ final class StructuredDerivatives {
                         same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
                 Tensor[] f = applyGram(g, all, rows.first(), rows.second(), 2);
                 int[] none = new int[0];
-                try (Tensor b = traced
+                int[] perOutput = {0};
+                try (Tensor b = pairs == OutputPairs.TRACE
                         ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
+                        : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
+                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, perOutput, perOutput,
+                                DIAGONAL_FROM_ROWS)
                         : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
@@ -285,7 +289,7 @@ final class StructuredDerivatives {
                 long m1 = a.first().dim(0) * r;
                 long m2 = stillSame ? 0 : a.second().dim(0) * r;
                 FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
-                addBlock(acc, fa[0], fd[0], fa[1], fd[1], traced, stillSame, g.factor, order, biasFactor);
+                addBlock(acc, fa[0], fd[0], fa[1], fd[1], pairs, stillSame, g.factor, order, biasFactor);
             } finally {
                 closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
@@ -435,22 +439,41 @@ final class StructuredDerivatives {
     }
 
     /**
-     * Exact FLOPs of the Gram order for one parameter (full kernel, or traced over the outputs); with one tensor
-     * for both sides ({@code same}) GA, and the full kernel's GD, are Grams of a tensor with itself
-     * ({@link DotGeneralKernel#gramFlops}).
+     * Exact FLOPs of the Gram order for one parameter (for the output pairs the kernel needs); with one tensor for
+     * both sides ({@code same}) GA and GD are Grams of a tensor with itself ({@link DotGeneralKernel#gramFlops})
+     * except where the full kernel runs one GEMM per pair of examples.
      */
-    static double gramFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    static double gramFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs outputs, boolean same) {
         double ga = activationGramFlops(n1, n2, r, c, same);
-        // the kernel of a side with itself (full or traced) combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
+        // the kernel of a side with itself combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
         double pairs = same ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
-        double gd = traced ? (same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) o, (int) f},
-                        new int[] {2, 3}, new int[0]) : 2.0 * n1 * r * n2 * r * o * f)
-                : same && !pairGemms(o, r) ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) r,
+        double gd;
+        double combine;
+        switch (outputs) {
+            case TRACE:
+                gd = same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) o, (int) f},
+                        new int[] {2, 3}, new int[0]) : 2.0 * n1 * r * n2 * r * o * f;
+                combine = 2.0 * r * r * pairs;
+                break;
+            case DIAGONAL:
+                gd = same ? DotGeneralKernel.gramFlops(new int[] {(int) o, (int) n1, (int) r, (int) f},
+                        PER_OUTPUT_CONTRACTION, PER_OUTPUT) : 2.0 * o * n1 * r * n2 * r * f;
+                combine = 2.0 * o * r * r * pairs;
+                break;
+            default:
+                gd = same && !pairGemms(o, r) ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) r,
                         (int) f}, new int[] {3}, new int[0])
-                : 2.0 * o * r * o * r * f * pairs;
-        double combine = traced ? 2.0 * r * r * pairs : 2.0 * o * o * r * r * pairs;
+                        : 2.0 * o * r * o * r * f * pairs;
+                combine = 2.0 * o * o * r * r * pairs;
+        }
         return ga + gd + combine;
     }
+
+    /** The axis of D [O, N, R, F] over which the per-output (diagonal) cotangent Grams are batched. */
+    static final int[] PER_OUTPUT = {0};
+
+    /** The axis of D [O, N, R, F] the per-output cotangent Grams contract: the features. */
+    static final int[] PER_OUTPUT_CONTRACTION = {3};
 
     /** FLOPs of A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when {@code same}. */
     private static double activationGramFlops(long n1, long n2, long r, long c, boolean same) {
@@ -469,31 +492,34 @@ final class StructuredDerivatives {
     }
 
     /** Exact FLOPs of the sandwich order for one parameter. */
-    static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
         double k = activationGramFlops(n1, n2, r, c, same);
         double left = 2.0 * n1 * o * f * r * n2 * r;
-        double right = traced ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o
+        double right = pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o
+                : pairs == OutputPairs.DIAGONAL ? 2.0 * n1 * n2 * o * r * f
                 : same ? (double) n1 * (n1 + 1) * o * o * r * f // the blocks n1 ≤ n2 only (sandwichUpper)
                 : 2.0 * n1 * n2 * o * o * r * f;
         return k + left + right;
     }
 
     /** Exact FLOPs of the row order for one parameter. */
-    static double rowFlops(long n1, long n2, long o, long r, long c, long f, boolean traced, boolean same) {
+    static double rowFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
         double rows = 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
-        double contract = same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) c, (int) f},
-                rowContraction(traced), new int[0])
-                : traced ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
+        double contract = pairs == OutputPairs.DIAGONAL ? 2.0 * n1 * n2 * o * c * f
+                : same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) c, (int) f},
+                rowContraction(pairs), new int[0])
+                : pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
         return rows + contract;
     }
 
     /**
-     * acc += s2 · one parameter's block, [N1, N2] when {@code traced} (summed over o1 = o2, not yet divided by O),
-     * else [N1, O, N2, O], evaluated in the plan's order (chosen for the whole problem, not these tensors' own
-     * sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does); with the block of a bias
-     * sharing the cotangent Gram when {@code biasFactor} is not NaN ({@link #sharedBiasFactor}, Gram order only).
+     * acc += s2 · one parameter's block, shaped by {@code pairs} ({@link OutputPairs#blockShape}; the trace
+     * summed over o1 = o2, not yet divided by O), evaluated in the plan's order (chosen for the whole problem,
+     * not these tensors' own sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does);
+     * with the block of a bias sharing the cotangent Gram when {@code biasFactor} is not NaN ({@link
+     * #sharedBiasFactor}, Gram order only).
      */
-    static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced, boolean same,
+    static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs, boolean same,
                          double s2, ContractionOrder order, double biasFactor) {
         long r = a1.dim(1);
         long c = a1.dim(2);
@@ -503,19 +529,19 @@ final class StructuredDerivatives {
         if (bias && order != ContractionOrder.GRAM) {
             throw new IllegalArgumentException("a bias shares the cotangent Gram in the Gram order only, not " + order);
         }
-        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, traced, same)
+        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, pairs, same)
                 + (bias ? biasFlops(a1.dim(0), a2.dim(0), r) : 0));
         switch (order) {
             case GRAM:
-                addGramOrder(acc, s2, biasFactor, a1, d1, a2, d2, traced);
+                addGramOrder(acc, s2, biasFactor, a1, d1, a2, d2, pairs);
                 break;
             case SANDWICH:
-                try (Tensor b = sandwichOrder(a1, d1, a2, d2, traced)) {
+                try (Tensor b = sandwichOrder(a1, d1, a2, d2, pairs)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
                 break;
             default:
-                try (Tensor b = rowOrder(a1, d1, a2, d2, traced)) {
+                try (Tensor b = rowOrder(a1, d1, a2, d2, pairs)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
         }
@@ -536,12 +562,18 @@ final class StructuredDerivatives {
     }
 
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
-    static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+    static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
         int[] none = new int[0];
         try (Tensor k = activationGram(a1, d1, a2, d2); // [N1,R,N2,R]
              // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
              Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
-            if (traced) {
+            if (pairs == OutputPairs.DIAGONAL) {
+                // [N2, O, N1] = Σ_{f, r2} T[n1, o, f, n2, r2] D2[o, n2, r2, f], batched over (n2, o), written as
+                // [N1, N2, O]
+                return DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3, 1},
+                        new int[] {1, 0}, DIAGONAL_FROM_SANDWICH);
+            }
+            if (pairs == OutputPairs.TRACE) {
                 // [N2, O, N1] = Σ_{f, r2} T[n1, o, f, n2, r2] D2[o, n2, r2, f], batched over (n2, o)
                 try (Tensor u = DotGeneralKernel.dot(t, d2, new int[] {2, 4}, new int[] {3, 2}, new int[] {3, 1},
                         new int[] {1, 0});
@@ -560,22 +592,22 @@ final class StructuredDerivatives {
     }
 
     /** The Gram order's block on its own (for tests): zeros plus {@link #addGramOrder} with s2 = 1. */
-    static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
-        Tensor out = traced ? Tensor.zeros(a1.dtype(), a1.dim(0), a2.dim(0))
-                : Tensor.zeros(a1.dtype(), a1.dim(0), d1.dim(0), a2.dim(0), d2.dim(0));
-        addGramOrder(out, 1.0, a1, d1, a2, d2, traced);
+    static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
+        Tensor out = Tensor.zeros(a1.dtype(), pairs.blockShape(a1.dim(0), a2.dim(0), d1.dim(0)));
+        addGramOrder(out, 1.0, a1, d1, a2, d2, pairs);
         return out;
     }
 
     /**
      * The Gram order, accumulated: acc[n1, o1, n2, o2] += s2 · Σ_{r1,r2} GA[n1,r1,n2,r2] · GD[n1,o1,r1,n2,o2,r2]
      * with GA = A1·A2ᵀ over C and GD = D1·D2ᵀ over F (both GEMMs), or traced acc[n1, n2] += s2 · Σ_{r1,r2}
-     * GA[n1,r1,n2,r2] · Σ_o GD[n1,o,r1,n2,o,r2] (one GEMM over (o, f)). The cotangents are first put example-major,
-     * [N, O, R, F], so that GD comes out of its GEMM already in the kernel's [N1, O, ·, N2, O, ·] order and the
-     * Hadamard product with GA, the sum over r and the accumulation are one pass over GD.
+     * GA[n1,r1,n2,r2] · Σ_o GD[n1,o,r1,n2,o,r2] (one GEMM over (o, f)), or per output acc[n1, n2, o] += s2 ·
+     * Σ_{r1,r2} GA[n1,r1,n2,r2] · GD[o,n1,r1,n2,r2] (one GEMM over f per o). The cotangents are first put
+     * example-major, [N, O, R, F], so that GD comes out of its GEMM already in the kernel's [N1, O, ·, N2, O, ·]
+     * order and the Hadamard product with GA, the sum over r and the accumulation are one pass over GD.
      */
-    static void addGramOrder(Tensor acc, double s2, Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
-        addGramOrder(acc, s2, Double.NaN, a1, d1, a2, d2, traced);
+    static void addGramOrder(Tensor acc, double s2, Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
+        addGramOrder(acc, s2, Double.NaN, a1, d1, a2, d2, pairs);
     }
 
     /** FLOPs of a shared bias in the Gram order: GA ← s_w·GA + s_b, two per element of GA [N1, R, N2, R]. */
@@ -588,7 +620,7 @@ final class StructuredDerivatives {
      * is not NaN: acc += Σ_{r1,r2} (s2·GA + sb) ⊙ GD, the weight's and the bias's blocks at once.
      */
     static void addGramOrder(Tensor acc, double s2, double sb, Tensor a1, Tensor d1, Tensor a2, Tensor d2,
-                             boolean traced) {
+                             OutputPairs pairs) {
         int[] none = new int[0];
         int n1 = a1.dim(0);
         int r = a1.dim(1);
@@ -606,7 +638,17 @@ final class StructuredDerivatives {
         // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
         boolean upper = d2 == d1 && a2 == a1;
         try (Tensor ga = gram) {
-            if (traced) {
+            if (pairs == OutputPairs.DIAGONAL) {
+                // GD[o, n1, r1, n2, r2] = Σ_f D1[o, n1, r1, f] D2[o, n2, r2, f]: one Gram per output, read in
+                // place; of a side with itself the symmetric products' upper triangles and [R] squares
+                try (Tensor gd = upper ? DotGeneralKernel.gram(d1, PER_OUTPUT_CONTRACTION, PER_OUTPUT, r)
+                        : DotGeneralKernel.dot(d1, d2, PER_OUTPUT_CONTRACTION, PER_OUTPUT_CONTRACTION, PER_OUTPUT,
+                                PER_OUTPUT)) {
+                    GramCombine.combinePerOutput(acc, s2, ga, gd, n1, o, r, n2, upper);
+                }
+                return;
+            }
+            if (pairs == OutputPairs.TRACE) {
                 try (Tensor gd = upper ? tracedCotangentGram(d1)
                         : DotGeneralKernel.dot(d1, d2, new int[] {0, 3}, new int[] {0, 3}, none, none)) {
                     GramCombine.combine(acc, s2, ga, gd, n1, 1, r, n2, upper);
@@ -673,6 +715,20 @@ final class StructuredDerivatives {
     private static final int[] ROWS_MAJOR_CONTRACTION = {2, 3};
 
     /**
+     * Elements of the scratch the per-output cotangent Grams take besides their [O, N1, R, N2, R] result: the
+     * batched GEMM's copies of D1 and D2 in its layout, or none for a side with itself whose Grams are symmetric
+     * products read in place.
+     */
+    static long perOutputCotangentGramScratch(long n1, long n2, long o, long r, long f, boolean same) {
+        int[] d1 = {(int) o, (int) n1, (int) r, (int) f};
+        if (same && DotGeneralKernel.isSymmetricGram(d1, PER_OUTPUT_CONTRACTION, PER_OUTPUT)) {
+            return 0;
+        }
+        return DotGeneralKernel.scratchElements(d1, new int[] {(int) o, (int) (same ? n1 : n2), (int) r, (int) f},
+                PER_OUTPUT_CONTRACTION, PER_OUTPUT_CONTRACTION, PER_OUTPUT, PER_OUTPUT);
+    }
+
+    /**
      * Elements of the scratch the traced cotangent Gram takes besides its [N1, R, N2, R] result: the GEMM's copies
      * of D1 and D2 in its layout, or for a side with itself ({@code same}) none when D reads as the symmetric
      * product's rows in place, D's transpose when it is transposed for it, the GEMM's copies when it is too small.
@@ -717,23 +773,40 @@ final class StructuredDerivatives {
     }
 
     /**
-     * The per-example rows J [N, O, C, F] of each side, then their contraction over (C, F) (and O when traced):
+     * The per-example rows J [N, O, C, F] of each side, then their contraction over (C, F) (and O for the trace;
+     * batched over O, written as [N1, N2, O], for the per-output diagonal):
      * with one tensor for both sides the Gram, about half the multiply-adds ({@link DotGeneralKernel#gram}). The
      * rows are written with (C, F) innermost, so that either contraction reads them in place.
      */
-    static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, boolean traced) {
+    static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
         try (Tensor j1 = rows(a1, d1); Tensor j2 = a2 == a1 && d2 == d1 ? null : rows(a2, d2)) {
             int[] none = new int[0];
-            int[] contract = rowContraction(traced);
+            int[] contract = rowContraction(pairs);
+            if (pairs == OutputPairs.DIAGONAL) { // [O, N1, N2] written as [N1, N2, O]
+                int[] batch = rowBatch(pairs);
+                return DotGeneralKernel.dot(j1, j2 == null ? j1 : j2, contract, contract, batch, batch,
+                        DIAGONAL_FROM_ROWS);
+            }
             return j2 == null ? DotGeneralKernel.gram(j1, contract, none) // [N1,O,N2,O] or traced [N1,N2]
                     : DotGeneralKernel.dot(j1, j2, contract, contract, none, none);
         }
     }
 
-    /** The axes of the rows J [N, O, C, F] the row order contracts: (C, F), and O too when traced. */
-    static int[] rowContraction(boolean traced) {
-        return traced ? new int[] {1, 2, 3} : new int[] {2, 3};
+    /** The axes of the rows J [N, O, C, F] the row order contracts: (C, F), and O too for the trace. */
+    static int[] rowContraction(OutputPairs pairs) {
+        return pairs == OutputPairs.TRACE ? new int[] {1, 2, 3} : new int[] {2, 3};
     }
+
+    /** The axes of the rows J [N, O, C, F] the row order batches: O for the per-output diagonal, else none. */
+    static int[] rowBatch(OutputPairs pairs) {
+        return pairs == OutputPairs.DIAGONAL ? new int[] {1} : new int[0];
+    }
+
+    /** A per-output product's logical [O, N1, N2] written as the diagonal kernel's [N1, N2, O]. */
+    static final int[] DIAGONAL_FROM_ROWS = {1, 2, 0};
+
+    /** The sandwich's last product's logical [N2, O, N1] written as the diagonal kernel's [N1, N2, O]. */
+    static final int[] DIAGONAL_FROM_SANDWICH = {2, 0, 1};
 
     /** The rows' layout: dot_general's [N, C, O, F] (batch n, A's c, D's o and f) written as [N, O, C, F]. */
     static final int[] ROWS_LAYOUT = {0, 2, 1, 3};

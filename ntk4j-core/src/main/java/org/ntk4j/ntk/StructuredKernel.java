@@ -42,22 +42,23 @@ final class StructuredKernel extends KernelStrategy {
         int[] f1 = chunk ? new int[] {pass1.n, pass1.o} : in.f1();
         int[] f2 = chunk ? new int[] {p2.n, p2.o} : in.f2();
         axes.checkShapes(f1, f2);
-        int r = axes.rank();
-        boolean traced = axes.diagonal().length == 0
-                && java.util.Arrays.equals(axes.trace(), KernelSupport.rangeFrom(1, r));
+        OutputPairs pairs = OutputPairs.of(axes);
         // the plan's steps (each parameter's contraction order) are chosen for the whole problem: every tile uses them
         long[] whole = problem != null ? problem : KernelSupport.problemOf(pass1.n, in.same ? 0 : p2.n);
         int n1 = pass1.n;
         int n2 = p2.n;
         int o = pass1.o;
-        Tensor acc = traced ? Tensor.zeros(in.dtype, n1, n2) : Tensor.zeros(in.dtype, n1, o, n2, o);
-        SdPlan plan = pass1.side.sdPlan(whole[0], whole[1], o, whole[2] == 1, traced);
+        Tensor acc = Tensor.zeros(in.dtype, pairs.blockShape(n1, n2, o));
+        SdPlan plan = pass1.side.sdPlan(whole[0], whole[1], o, whole[2] == 1, pairs);
         for (SdPlan.Step step : plan.steps) {
-            step.run(acc, in, pass1, p2, traced);
+            step.run(acc, in, pass1, p2, pairs);
         }
-        if (traced) {
+        if (pairs == OutputPairs.TRACE) {
             KernelReduction.scale(acc, 1.0 / o);
             return acc;
+        }
+        if (pairs == OutputPairs.DIAGONAL) {
+            return acc; // [N1, N2, O]: the kernel's own layout
         }
         try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
             acc.close();

@@ -32,10 +32,10 @@ class CostModelTest {
         double sd = 0;
         int[][] layers = {{w, w}, {w, w}, {w, o}};
         for (int[] l : layers) {
-            sd += ContractionOrder.bestFlops(n, n, o, 1, l[0], l[1], false, true);
+            sd += ContractionOrder.bestFlops(n, n, o, 1, l[0], l[1], OutputPairs.FULL, true);
             // the chosen order for a dense layer, the Gram order (R = 1), costs 2N²(C + O²F + O²): at most the
             // reference's 2N²(C + O·F + O²·F) where O ≤ F, as here
-            assertThat(ContractionOrder.bestFlops(n, n, o, 1, l[0], l[1], false, true))
+            assertThat(ContractionOrder.bestFlops(n, n, o, 1, l[0], l[1], OutputPairs.FULL, true))
                     .isLessThanOrEqualTo(2.0 * n * n * (l[0] + (double) o * l[1] + (double) o * o * l[1]));
         }
         assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops()).isEqualTo(sd);
@@ -67,7 +67,7 @@ class CostModelTest {
             // counts in the Jacobian term, not in this one
             perLayer += 2.0 * n * o * d * f * ch * ch;
         }
-        double readout = ContractionOrder.bestFlops(n, n, o, 1, ch, o, false, true);
+        double readout = ContractionOrder.bestFlops(n, n, o, 1, ch, o, OutputPairs.FULL, true);
         assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops())
                 .isCloseTo(2 * perLayer + readout, within(1e-9 * (2 * perLayer + readout)));
         long p = 2L * f * ch * ch + (long) ch * o;

@@ -27,8 +27,8 @@ class PlanStepsTest {
         Model m = Zoo.parse("fcn(depth=2,width=8,out=3)");
         List<String> paths = paths(m);
         SidePlan side = SidePlan.of(m, 5, EXAMPLE, DType.F64);
-        SdPlan plan = side.sdPlan(5, 5, side.o, true, true);
-        assertThat(side.sdPlan(5, 5, side.o, true, true)).isSameAs(plan); // built once
+        SdPlan plan = side.sdPlan(5, 5, side.o, true, OutputPairs.TRACE);
+        assertThat(side.sdPlan(5, 5, side.o, true, OutputPairs.TRACE)).isSameAs(plan); // built once
         // one step per dense layer: each bias joins its weight's Gram-order step (SharedBiasGramTest)
         assertThat(plan.steps).hasSize(paths.size() / 2);
         List<String> structured = new ArrayList<>();

@@ -10,12 +10,13 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * The memory model against the bytes actually held: for every zoo model, three kernel kinds (full, trace, pntk) and
- * the three exact methods, x2 given and x2 = x1, the predicted peak is within 10% of the peak of live off-heap tensor
- * bytes the library tracked while computing the kernel ({@link Tensor#peakBytes()}, every tensor counted from
- * allocation to close), plus the parameters and inputs the caller holds. The ImageNet ResNets run at width 4
- * (channels 4 to 32, 128 after a bottleneck's expansion) on 3 and 2 inputs of 32×32×3, their structure (strided and
- * 1×1 convolutions, inference-mode batch norm, max pool, bottlenecks) unchanged, so that the test stays fast.
+ * The memory model against the bytes actually held: for every zoo model, four kernel kinds (full, trace, diagonal,
+ * pntk) and the three exact methods, x2 given and x2 = x1, the predicted peak is within 10% of the peak of live
+ * off-heap tensor bytes the library tracked while computing the kernel ({@link Tensor#peakBytes()}, every tensor
+ * counted from allocation to close), plus the parameters and inputs the caller holds. The ImageNet ResNets run at
+ * width 4 (channels 4 to 32, 128 after a bottleneck's expansion) on 3 and 2 inputs of 32×32×3, their structure
+ * (strided and 1×1 convolutions, inference-mode batch norm, max pool, bottlenecks) unchanged, so that the test stays
+ * fast.
  */
 class PredictedPeakTest {
     @Test
@@ -38,7 +39,7 @@ class PredictedPeakTest {
             Params p = m.init(1, in, DType.F64);
             Tensor x1 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(n1, in));
             Tensor x2 = Tensor.randomNormal(DType.F64, 3, org.ntk4j.tensor.Shapes.prepend(n2, in));
-            for (String kind : new String[] {"full", "trace", "pntk"}) {
+            for (String kind : new String[] {"full", "trace", "diagonal", "pntk"}) {
                 for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                     Method.STRUCTURED_DERIVATIVES}) {
 

@@ -32,10 +32,10 @@ class SharedBiasGramTest {
     }
 
     /** Per Linear step of the SD plan (traced or full, x2 = x1): its bias parameter, -1 for none; Rows steps count. */
-    private static List<Integer> biasesOfLinearSteps(Model m, boolean traced, int[] rowsSteps) {
+    private static List<Integer> biasesOfLinearSteps(Model m, OutputPairs pairs, int[] rowsSteps) {
         SidePlan side = SidePlan.of(m, 4, IN, DType.F64);
         List<Integer> biases = new ArrayList<>();
-        for (SdPlan.Step s : side.sdPlan(4, 4, side.o, true, traced).steps) {
+        for (SdPlan.Step s : side.sdPlan(4, 4, side.o, true, pairs).steps) {
             if (s instanceof SdPlan.Linear l) {
                 biases.add(l.biasParameter());
                 assertThat(Double.isNaN(l.biasFactor())).isEqualTo(l.biasParameter() < 0);
@@ -57,7 +57,8 @@ class SharedBiasGramTest {
         Tensor x1 = Tensor.randomNormal(DType.F64, 1, s1);
         Tensor x2 = Tensor.randomNormal(DType.F64, 2, s2);
         for (Tensor second : new Tensor[] {null, x2}) {
-            for (boolean traced : new boolean[] {false, true}) {
+            for (OutputPairs pairs : new OutputPairs[] {OutputPairs.FULL, OutputPairs.TRACE}) {
+                boolean traced = pairs == OutputPairs.TRACE;
                 EmpiricalNtk base = traced ? EmpiricalNtk.of(m, p).traceAxes(-1) : EmpiricalNtk.of(m, p).traceAxes();
                 try (Tensor sd = base.method(Method.STRUCTURED_DERIVATIVES).ntk(x1, second);
                      Tensor jc = base.method(Method.JACOBIAN_CONTRACTION).ntk(x1, second)) {
@@ -81,9 +82,10 @@ class SharedBiasGramTest {
     void denseBiasesJoinTheirWeightsAndTheKernelStaysExact() {
         for (String spec : new String[] {"fcn(depth=2,width=8,out=3)", "fcn(depth=2,width=8,out=3,param=standard)"}) {
             Model m = Zoo.parse(spec);
-            for (boolean traced : new boolean[] {false, true}) {
+            for (OutputPairs pairs : new OutputPairs[] {OutputPairs.FULL, OutputPairs.TRACE}) {
+                boolean traced = pairs == OutputPairs.TRACE;
                 int[] rows = {0};
-                assertThat(biasesOfLinearSteps(m, traced, rows)).as(spec).containsExactly(1, 3, 5);
+                assertThat(biasesOfLinearSteps(m, pairs, rows)).as(spec).containsExactly(1, 3, 5);
                 assertThat(rows[0]).isZero();
             }
             CostModel cm = new CostModel(m, IN, DType.F64, 4, 0, new int[] {-1}, new int[0]);
@@ -98,9 +100,9 @@ class SharedBiasGramTest {
     void aScaledPreActivationJoinsWithTheScaleSquared() {
         Model m = model("scaled", (y, b) -> y.mul(0.3).add(b));
         int[] rows = {0};
-        assertThat(biasesOfLinearSteps(m, false, rows)).containsExactly(1, -1);
+        assertThat(biasesOfLinearSteps(m, OutputPairs.FULL, rows)).containsExactly(1, -1);
         SidePlan side = SidePlan.of(m, 4, IN, DType.F64);
-        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, false).steps.get(0);
+        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, OutputPairs.FULL).steps.get(0);
         assertThat(first.biasFactor()).isCloseTo(1 / (0.3 * 0.3), org.assertj.core.data.Offset.offset(1e-9));
         assertExact(m, IN);
     }
@@ -119,7 +121,7 @@ class SharedBiasGramTest {
                 model("behind tanh", (y, b) -> y.tanh().add(b)));
         for (Model m : models) {
             int[] rows = {0};
-            assertThat(biasesOfLinearSteps(m, false, rows)).as(m.toString()).containsExactly(-1, -1);
+            assertThat(biasesOfLinearSteps(m, OutputPairs.FULL, rows)).as(m.toString()).containsExactly(-1, -1);
             assertThat(rows[0]).as(m.toString()).isEqualTo(1);
             assertExact(m, IN);
         }
@@ -141,7 +143,7 @@ class SharedBiasGramTest {
                 .matmul(scope.get("v")));
         int[] in = {3, 16};
         SidePlan side = SidePlan.of(m, 4, in, DType.F64);
-        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, true).steps.get(0);
+        SdPlan.Linear first = (SdPlan.Linear) side.sdPlan(4, 4, side.o, true, OutputPairs.TRACE).steps.get(0);
         assertThat(first.order()).isEqualTo(ContractionOrder.GRAM);
         assertThat(first.biasParameter()).isEqualTo(-1);
         assertExact(m, in);
@@ -158,7 +160,7 @@ class SharedBiasGramTest {
         int[] in = {2, 2, 8};
         SidePlan side = SidePlan.of(m, 3, in, DType.F64);
         List<Integer> joined = new ArrayList<>();
-        for (SdPlan.Step s : side.sdPlan(3, 3, side.o, true, true).steps) {
+        for (SdPlan.Step s : side.sdPlan(3, 3, side.o, true, OutputPairs.TRACE).steps) {
             if (s instanceof SdPlan.Linear l && l.order() == ContractionOrder.GRAM && l.biasParameter() >= 0) {
                 joined.add(l.parameter());
             }

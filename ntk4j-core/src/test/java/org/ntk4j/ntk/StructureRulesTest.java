@@ -143,7 +143,7 @@ class StructureRulesTest {
         int o = 3;
         CostModel cm = new CostModel(c.model(), new int[] {4}, DType.F64, n, 0, new int[0], new int[0]);
         assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops())
-                .isEqualTo(ContractionOrder.bestFlops(n, n, o, 1, 1, 3, false, true));
+                .isEqualTo(ContractionOrder.bestFlops(n, n, o, 1, 1, 3, OutputPairs.FULL, true));
     }
 
     /**

@@ -57,8 +57,8 @@ class StructuredDerivativesTest {
         int f = 6;
         for (DType dt : new DType[] {DType.F64, DType.F32}) {
             try (Tensor a = Tensor.randomNormal(dt, 31, n, r, 7); Tensor d = Tensor.randomNormal(dt, 32, o, n, r, f);
-                 Tensor w = StructuredDerivatives.sandwichOrder(a, d, a, d, false);
-                 Tensor ref = StructuredDerivatives.rowOrder(a, d, a, d, false)) {
+                 Tensor w = StructuredDerivatives.sandwichOrder(a, d, a, d, OutputPairs.FULL);
+                 Tensor ref = StructuredDerivatives.rowOrder(a, d, a, d, OutputPairs.FULL)) {
                 assertThat(w.shape()).containsExactly(n, o, n, o);
                 double scale = 0;
                 for (int i = 0; i < ref.size(); i++) {
@@ -77,8 +77,8 @@ class StructuredDerivativesTest {
                 }
             }
         }
-        double k = StructuredDerivatives.sandwichFlops(n, n, o, r, 7, f, false, true)
-                - StructuredDerivatives.sandwichFlops(n, n, o, r, 7, f, false, false);
+        double k = StructuredDerivatives.sandwichFlops(n, n, o, r, 7, f, OutputPairs.FULL, true)
+                - StructuredDerivatives.sandwichFlops(n, n, o, r, 7, f, OutputPairs.FULL, false);
         // (the activation Gram, [N·R] = 20 rows over C = 7, is below the symmetric product's sizes: the same GEMM)
         assertThat(k).as("the last product's blocks n1 ≤ n2 only")
                 .isEqualTo((double) n * (n + 1) * o * o * r * f - 2.0 * n * n * o * o * r * f);
@@ -91,10 +91,11 @@ class StructuredDerivativesTest {
         Tensor d1 = Tensor.randomNormal(DType.F64, 2, 2, 3, 4, 6);
         Tensor a2 = Tensor.randomNormal(DType.F64, 3, 2, 4, 5);
         Tensor d2 = Tensor.randomNormal(DType.F64, 4, 2, 2, 4, 6);
-        for (boolean traced : new boolean[] {true, false}) {
-            Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, traced);
-            Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, traced);
-            Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, traced);
+        for (OutputPairs pairs : new OutputPairs[] {OutputPairs.TRACE, OutputPairs.FULL}) {
+            boolean traced = pairs == OutputPairs.TRACE;
+            Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, pairs);
+            Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, pairs);
+            Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, pairs);
             assertThat(w.shape()).isEqualTo(r.shape());
             for (int i = 0; i < w.size(); i++) {
                 assertThat(w.getFlat(i)).isCloseTo(r.getFlat(i), org.assertj.core.data.Offset.offset(1e-10));
@@ -105,10 +106,10 @@ class StructuredDerivativesTest {
             }
         }
         // the cost model prefers the Gram order for dense layers (R = 1) and the row order when R² ≫ C·F
-        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1, 2048, 2048, false, true))
-                .isLessThan(StructuredDerivatives.rowFlops(16, 16, 8, 1, 2048, 2048, false, true));
-        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, false, true))
-                .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, false, true));
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1, 2048, 2048, OutputPairs.FULL, true))
+                .isLessThan(StructuredDerivatives.rowFlops(16, 16, 8, 1, 2048, 2048, OutputPairs.FULL, true));
+        assertThat(StructuredDerivatives.gramFlops(16, 16, 8, 1024, 9, 4, OutputPairs.FULL, true))
+                .isGreaterThan(StructuredDerivatives.rowFlops(16, 16, 8, 1024, 9, 4, OutputPairs.FULL, true));
     }
 
     /**
@@ -119,18 +120,20 @@ class StructuredDerivativesTest {
      */
     @Test
     void theRowOrderOfOneSideWithItselfIsASymmetricGram() {
-        for (boolean traced : new boolean[] {true, false}) {
+        for (OutputPairs pairs : new OutputPairs[] {OutputPairs.TRACE, OutputPairs.FULL}) {
+            boolean traced = pairs == OutputPairs.TRACE;
             int n = traced ? 64 : 8;
             int o = 8;
             try (Tensor a = Tensor.randomNormal(DType.F64, 21, n, 3, 12);
                  Tensor d = Tensor.randomNormal(DType.F64, 22, o, n, 3, 24);
-                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, traced);
-                 Tensor r = StructuredDerivatives.rowOrder(a, d, a, d, traced)) {
+                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, pairs);
+                 Tensor r = StructuredDerivatives.rowOrder(a, d, a, d, pairs)) {
                 assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(new int[] {n, o, 12, 24},
-                        StructuredDerivatives.rowContraction(traced), new int[0])).isTrue();
+                        StructuredDerivatives.rowContraction(pairs), new int[0])).isTrue();
                 assertThat(r.shape()).isEqualTo(g.shape());
                 for (int i = 0; i < g.size(); i++) {
-                    // the Gram order's kernel of a side with itself: the blocks n1 ≤ n2 ([8, 8, 8, 8], traced [64, 64])
+                    // the Gram order's kernel of a side with itself: the blocks n1 ≤ n2 ([8, 8, 8, 8]; traced,
+                    // [64, 64])
                     if (traced ? i / n > i % n : i / (o * n * o) > i / o % n) {
                         assertThat(g.getFlat(i)).as("below the example diagonal").isZero();
                     } else {
@@ -145,18 +148,18 @@ class StructuredDerivativesTest {
                     }
                 }
                 double rows = 2.0 * n * o * 3 * 12 * 24;
-                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, traced, true))
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, pairs, true))
                         .isEqualTo(rows + (double) m * (m + 1) * (traced ? o * 288 : 288));
-                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, traced, false))
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, 3, 12, 24, pairs, false))
                         .isEqualTo(2 * rows + 2.0 * m * m * (traced ? o * 288 : 288));
             }
             // GA = A·Aᵀ over C = 288 ([N·R] = 192 rows) and GD over F = 288 ([N·O·R] = 192 rows): symmetric Grams
             try (Tensor a = Tensor.randomNormal(DType.F64, 23, 24, 8, 288);
                  Tensor d = Tensor.randomNormal(DType.F64, 24, 1, 24, 8, 288);
-                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, traced);
-                 Tensor w = StructuredDerivatives.sandwichOrder(a, d, a, d, traced);
+                 Tensor g = StructuredDerivatives.gramOrder(a, d, a, d, pairs);
+                 Tensor w = StructuredDerivatives.sandwichOrder(a, d, a, d, pairs);
                  Tensor a2 = a.copy(); Tensor d2 = d.copy();
-                 Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, traced)) {
+                 Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, pairs)) {
                 assertThat(org.ntk4j.cpu.DotGeneralKernel.isSymmetricGram(a.shape(), new int[] {2}, new int[0]))
                         .isTrue();
                 for (int i = 0; i < g.size(); i++) {
@@ -179,8 +182,8 @@ class StructuredDerivativesTest {
                     }
                 }
                 double ga = 192.0 * 193 * 288;
-                assertThat(StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, true)
-                        - StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, traced, false))
+                assertThat(StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, pairs, true)
+                        - StructuredDerivatives.gramFlops(24, 24, 1, 8, 288, 288, pairs, false))
                         // GD over O·F = 288 is as large a Gram, traced or not
                         .isEqualTo((ga - 2.0 * 192 * 192 * 288) * 2
                                 // and the kernel combines the 24·25/2 example blocks n1 ≤ n2 of 24², R² = 64 each
@@ -204,7 +207,7 @@ class StructuredDerivativesTest {
             int o = or[0];
             int r = or[1];
             for (DType dt : new DType[] {DType.F64, DType.F32}) {
-                assertUpperBlocksAdded(n, o, r, f, false, dt);
+                assertUpperBlocksAdded(n, o, r, f, OutputPairs.FULL, dt);
             }
         }
     }
@@ -229,12 +232,12 @@ class StructuredDerivativesTest {
                     new int[] {2, 3}, new int[0]);
             assertThat(symmetric).as("N=%d O=%d R=%d F=%d a symmetric product", n, o, r, f).isEqualTo(n > 5);
             for (DType dt : new DType[] {DType.F64, DType.F32}) {
-                assertUpperBlocksAdded(n, o, r, f, true, dt);
+                assertUpperBlocksAdded(n, o, r, f, OutputPairs.TRACE, dt);
             }
             double m = (double) n * r;
             double gd = symmetric ? m * (m + 1) * o * f : 2 * m * m * o * f;
-            assertThat(StructuredDerivatives.gramFlops(n, n, o, r, 9, f, true, true)
-                    - StructuredDerivatives.gramFlops(n, n, o, r, 9, f, true, false))
+            assertThat(StructuredDerivatives.gramFlops(n, n, o, r, 9, f, OutputPairs.TRACE, true)
+                    - StructuredDerivatives.gramFlops(n, n, o, r, 9, f, OutputPairs.TRACE, false))
                     .as("GD and the combination of a side with itself")
                     .isEqualTo(gd - 2 * m * m * o * f + 2.0 * r * r * (n * (n + 1) / 2.0 - n * n));
         }
@@ -284,16 +287,145 @@ class StructuredDerivativesTest {
     }
 
     /**
+     * The per-output diagonal block [N1, N2, O] of each order (Gram, sandwich, rows) equals the entries (o, o) of
+     * the full block [N1, O, N2, O] — R = 1 and 3, two sides and one side with itself (the Gram order's per-output
+     * Grams then symmetric products over F = 288, whose entries n1 ≤ n2 it computes; the rest stay as the
+     * accumulator held them), float64 within 1e-10 of the largest entry — and each order's FLOPs are those of its
+     * O per-output products: O·(N·R)(N·R+1)·F for the symmetric ones, the combination of N(N+1)/2 pairs.
+     */
+    @Test
+    void thePerOutputDiagonalOfEachOrderIsTheFullBlocksDiagonal() {
+        int o = 5;
+        for (int r : new int[] {1, 3}) {
+            int n = 24; // N·R = 24 or 72: below and above the symmetric product's order of 64
+            int f = 288;
+            try (Tensor a1 = Tensor.randomNormal(DType.F64, 51, n, r, 7);
+                 Tensor d1 = Tensor.randomNormal(DType.F64, 52, o, n, r, f);
+                 Tensor a2 = Tensor.randomNormal(DType.F64, 53, 6, r, 7);
+                 Tensor d2 = Tensor.randomNormal(DType.F64, 54, o, 6, r, f)) {
+                for (Tensor[] side2 : new Tensor[][] {{a2, d2}, {a1, d1}}) {
+                    boolean same = side2[0] == a1;
+                    int m = side2[0].dim(0);
+                    try (Tensor a1Copy = a1.copy(); Tensor d1Copy = d1.copy();
+                         Tensor full = StructuredDerivatives.gramOrder(a1, d1, a1Copy, d1Copy, OutputPairs.FULL);
+                         Tensor fullCross = StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
+                                 OutputPairs.FULL)) {
+                        Tensor reference = same ? full : fullCross;
+                        double scale = 0;
+                        for (int i = 0; i < reference.size(); i++) {
+                            scale = Math.max(scale, Math.abs(reference.getFlat(i)));
+                        }
+                        double tol = 1e-10 * scale;
+                        for (ContractionOrder order : ContractionOrder.values()) {
+                            if (order == ContractionOrder.SANDWICH && r == 1) {
+                                continue;
+                            }
+                            try (Tensor diag = order == ContractionOrder.GRAM
+                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1], OutputPairs.DIAGONAL)
+                                    : order == ContractionOrder.SANDWICH
+                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.DIAGONAL)
+                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.DIAGONAL)) {
+                                assertThat(diag.shape()).isEqualTo(new int[] {n, m, o});
+                                for (int i = 0; i < n; i++) {
+                                    for (int j = 0; j < m; j++) {
+                                        for (int q = 0; q < o; q++) {
+                                            double v = diag.getFlat((i * m + j) * o + q);
+                                            String what = String.format("%s R=%d same=%b [%d, %d, %d]", order, r,
+                                                    same, i, j, q);
+                                            if (same && order == ContractionOrder.GRAM && i > j) {
+                                                assertThat(v).as(what + ": below the diagonal, untouched").isZero();
+                                            } else {
+                                                assertThat(v).as(what).isCloseTo(
+                                                        reference.getFlat(((i * o + q) * m + j) * o + q),
+                                                        org.assertj.core.data.Offset.offset(tol));
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                double rows = 1.0 * n * r;
+                assertThat(StructuredDerivatives.gramFlops(n, n, o, r, 7, f, OutputPairs.DIAGONAL, true)
+                        - StructuredDerivatives.gramFlops(n, n, o, r, 7, f, OutputPairs.DIAGONAL, false))
+                        .as("R=%d: the per-output Grams of a side with itself and N(N+1)/2 combined pairs", r)
+                        .isEqualTo((rows >= 64 ? o * rows * (rows + 1) * f : 2.0 * o * rows * rows * f)
+                                - 2.0 * o * rows * rows * f + 2.0 * o * r * r * (n * (n + 1) / 2.0 - n * n));
+            }
+        }
+    }
+
+    /**
+     * End to end, float64, the kind {@code diagonal} [N1, N2, O] by structured derivatives — an FCN (Gram order, its
+     * per-output Grams of 72 rows over 64 features a GEMM, over 512 a symmetric product) and a CNN (R = 16
+     * positions) — equals Jacobian contraction's within 1e-12 of the largest entry, x2 = x1 (exactly symmetric) and
+     * x2 given, and takes fewer FLOPs than the full kernel it was computed from before.
+     */
+    @Test
+    void theDiagonalKindMatchesJacobianContractionAndCostsLessThanTheFullKernel() {
+        Object[][] cases = {{"fcn(depth=2,width=64,out=6)", new int[] {5}, 72},
+            {"fcn(depth=1,width=512,out=3)", new int[] {5}, 72},
+            {"cnn(depth=1,channels=4,out=4)", new int[] {4, 4}, 9}};
+        for (Object[] c : cases) {
+            Model m = Zoo.parse((String) c[0]);
+            int[] in = (int[]) c[1];
+            int n = (int) c[2];
+            org.ntk4j.nn.Params p = m.init(7, in, DType.F64);
+            KernelKind diagonal = KernelKind.parse("diagonal", 0);
+            try (Tensor x = Tensor.randomNormal(DType.F64, 8, org.ntk4j.tensor.Shapes.prepend(n, in));
+                 Tensor x2 = Tensor.randomNormal(DType.F64, 9, org.ntk4j.tensor.Shapes.prepend(5, in))) {
+                for (Tensor second : new Tensor[] {null, x2}) {
+                    EmpiricalNtk sd = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES);
+                    try (Tensor k = sd.kernel(diagonal, x, second);
+                         Tensor jc = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).kernel(diagonal, x,
+                                 second)) {
+                        assertThat(k.shape()).isEqualTo(jc.shape());
+                        double scale = 0;
+                        for (int i = 0; i < jc.size(); i++) {
+                            scale = Math.max(scale, Math.abs(jc.getFlat(i)));
+                        }
+                        for (int i = 0; i < jc.size(); i++) {
+                            assertThat(k.getFlat(i)).as("%s x2 %s at %d", c[0], second == null ? "= x1" : "given", i)
+                                    .isCloseTo(jc.getFlat(i), org.assertj.core.data.Offset.offset(1e-12 * scale));
+                        }
+                        if (second == null) {
+                            int o = k.dim(2);
+                            for (int i = 0; i < n; i++) {
+                                for (int j = 0; j < n; j++) {
+                                    for (int q = 0; q < o; q++) {
+                                        assertThat(k.getFlat((i * n + j) * o + q)).as("%s symmetric", c[0])
+                                                .isEqualTo(k.getFlat((j * n + i) * o + q));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                double diagonalFlops = EmpiricalNtk.of(m, p).forKind(diagonal, in).costModel(n, 0, in, DType.F64)
+                        .estimate(Method.STRUCTURED_DERIVATIVES).flops();
+                double fullFlops = EmpiricalNtk.of(m, p).forKind(KernelKind.full(), in).costModel(n, 0, in, DType.F64)
+                        .estimate(Method.STRUCTURED_DERIVATIVES).flops();
+                assertThat(diagonalFlops).as("%s: the diagonal's FLOPs below the full kernel's", c[0])
+                        .isLessThan(fullFlops);
+            }
+        }
+    }
+
+    /**
      * addGramOrder of a side with itself (A [N, R, 9], D [O, N, R, F], seeded) onto an accumulator of 0.25s: the
      * example blocks n1 ≤ n2 hold 0.25 plus the same order between two copies of the side (float64 within 1e-10
      * of the largest entry, float32 1e-5), those below the example diagonal still 0.25.
      */
-    private static void assertUpperBlocksAdded(int n, int o, int r, int f, boolean traced, DType dt) {
+    private static void assertUpperBlocksAdded(int n, int o, int r, int f, OutputPairs pairs, DType dt) {
+        boolean traced = pairs == OutputPairs.TRACE;
         try (Tensor a = Tensor.randomNormal(dt, 41, n, r, 9); Tensor d = Tensor.randomNormal(dt, 42, o, n, r, f);
              Tensor a2 = a.copy(); Tensor d2 = d.copy();
              Tensor acc = traced ? Tensor.full(dt, 0.25, n, n) : Tensor.full(dt, 0.25, n, o, n, o);
-             Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, traced)) {
-            StructuredDerivatives.addGramOrder(acc, 1.0, a, d, a, d, traced);
+             Tensor reference = StructuredDerivatives.gramOrder(a, d, a2, d2, pairs)) {
+            StructuredDerivatives.addGramOrder(acc, 1.0, a, d, a, d, pairs);
             double scale = 0;
             for (int i = 0; i < reference.size(); i++) {
                 scale = Math.max(scale, Math.abs(reference.getFlat(i)));
@@ -322,15 +454,16 @@ class StructuredDerivativesTest {
         double s2 = 0.37;
         for (DType dt : new DType[] {DType.F64, DType.F32}) {
             for (int r : new int[] {1, 3}) {
-                for (boolean traced : new boolean[] {true, false}) {
+                for (OutputPairs pairs : new OutputPairs[] {OutputPairs.TRACE, OutputPairs.FULL}) {
+                    boolean traced = pairs == OutputPairs.TRACE;
                     try (Tensor a1 = Tensor.randomNormal(dt, 11, 4, r, 5);
                          Tensor d1 = Tensor.randomNormal(dt, 12, 3, 4, r, 6);
                          Tensor a2 = Tensor.randomNormal(dt, 13, 2, r, 5);
                          Tensor d2 = Tensor.randomNormal(dt, 14, 3, 2, r, 6);
-                         Tensor rows = StructuredDerivatives.rowOrder(a1, d1, a2, d2, traced);
+                         Tensor rows = StructuredDerivatives.rowOrder(a1, d1, a2, d2, pairs);
                          Tensor acc = Tensor.randomNormal(dt, 15, rows.shape());
                          Tensor before = acc.copy()) {
-                        StructuredDerivatives.addGramOrder(acc, s2, a1, d1, a2, d2, traced);
+                        StructuredDerivatives.addGramOrder(acc, s2, a1, d1, a2, d2, pairs);
                         double scale = 0;
                         for (int i = 0; i < rows.size(); i++) {
                             scale = Math.max(scale, Math.abs(rows.getFlat(i)));

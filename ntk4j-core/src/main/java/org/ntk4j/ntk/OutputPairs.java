@@ -1,0 +1,46 @@
+package org.ntk4j.ntk;
+
+/**
+ * Which pairs of outputs (o1, o2) a structured-derivatives block holds, for outputs [N, O]: all of them, the full
+ * kernel [N1, O, N2, O]; their trace, Σ_o Θ[n1, n2, o, o] as [N1, N2] (divided by O at the end); or the per-output
+ * diagonal Θ[n1, n2, o, o] as [N1, N2, O] — the kind {@code diagonal}, which is not the full kernel reduced: its
+ * cotangent Gram is one Gram per output, O times fewer products than the full kernel's O². Any other choice of
+ * kernel axes is the full kernel, reduced at the end.
+ */
+enum OutputPairs {
+    /** Every pair (o1, o2): [N1, O, N2, O]. */
+    FULL,
+    /** Σ_o (o, o): [N1, N2]. */
+    TRACE,
+    /** Each (o, o): [N1, N2, O]. */
+    DIAGONAL;
+
+    /** The pairs a kernel with these axes needs from the blocks (outputs of rank {@code axes.rank()}). */
+    static OutputPairs of(KernelAxes axes) {
+        int r = axes.rank();
+        if (axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), KernelSupport.rangeFrom(1, r))) {
+            return TRACE;
+        }
+        if (r == 2 && axes.trace().length == 0 && java.util.Arrays.equals(axes.diagonal(), new int[] {1})) {
+            return DIAGONAL;
+        }
+        return FULL;
+    }
+
+    /** The block's shape for n1 × n2 examples and o outputs. */
+    int[] blockShape(int n1, int n2, int o) {
+        switch (this) {
+            case TRACE:
+                return new int[] {n1, n2};
+            case DIAGONAL:
+                return new int[] {n1, n2, o};
+            default:
+                return new int[] {n1, o, n2, o};
+        }
+    }
+
+    /** Elements of {@link #blockShape}. */
+    long blockSize(long n1, long n2, long o) {
+        return this == TRACE ? n1 * n2 : this == DIAGONAL ? n1 * n2 * o : n1 * o * n2 * o;
+    }
+}
