@@ -15,6 +15,8 @@ import org.ntk4j.tensor.Tensor;
  * chunks J are run one at a time; with x2 = x1 each pair {I, J} once, mirrored: Θ[n2, n1, J, I] = Θ[n1, n2, I, J].
  * Passes: C·C, or C + (C − 1)(C − 2)/2 with x2 = x1 ({@link #sameFull}), C = ⌈O / k⌉.</li>
  * <li>Trace over the outputs: Σ_I |I|·(trace of block (I, I)) / O, the chunks a partition (the last one smaller).</li>
+ * <li>Per-output diagonal ([N1, N2, O], the kind {@code diagonal}): block (I, I)'s diagonal for each chunk I of a
+ * partition, written in place; the other pairs of chunks hold no entry of it.</li>
  * </ul>
  * The cost is the sum of {@link SdCost}'s cost of each kind of block, so counted FLOPs equal predicted ones.
  */
@@ -22,15 +24,19 @@ final class OutputChunks {
     private OutputChunks() {
     }
 
-    /** Whether chunking applies to these shapes: per-example cotangents, outputs [N, O], full or traced kernel. */
+    /**
+     * Whether chunking applies to these shapes: per-example cotangents, outputs [N, O], the full kernel, its trace
+     * or its per-output diagonal.
+     */
     static boolean applies(CostModel c) {
         SidePlan s = c.side(c.n1);
-        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && c.axes.diagonal().length == 0
-                && (c.axes.trace().length == 0 || c.axes.trace().length == 1 && !c.axes.isTraced(0));
+        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && (OutputPairs.of(c.axes) != OutputPairs.FULL
+                || c.axes.diagonal().length == 0 && c.axes.trace().length == 0);
     }
 
-    private static boolean traced(CostModel c) {
-        return c.axes.trace().length == 1;
+    /** Whether the chunks are a partition, each paired with itself only (the trace and the per-output diagonal). */
+    private static boolean partition(CostModel c) {
+        return OutputPairs.of(c.axes) != OutputPairs.FULL;
     }
 
     /** The line of {@code explain} for structured derivatives in output chunks, or "" when it runs unchunked. */
@@ -39,7 +45,7 @@ final class OutputChunks {
                 "  in output chunks", e.flops(), CostModel.human(e.peakBytes()), e.note());
     }
 
-    /** Chunk starts: every chunk of size k, the last from O − k (full kernel); or a partition (traced). */
+    /** Chunk starts: every chunk of size k, the last from O − k (full kernel); or a partition (the others). */
     private static int[] starts(int o, int k) {
         int chunks = (o + k - 1) / k;
         int[] s = new int[chunks];
@@ -61,14 +67,16 @@ final class OutputChunks {
         double contraction = 0;
         long peak;
         java.util.Set<String> structured;
-        if (traced(c)) {
+        if (partition(c)) {
             int last = o - (int) (chunks - 1) * k;
             CostModel.Estimate full = new SdCost(c, k, c.same).estimate();
             CostModel.Estimate rest = last == k ? full : new SdCost(c, last, c.same).estimate();
             structured = full.structuredParameters();
             flops = (chunks - 1) * full.flops() + rest.flops();
             contraction = (chunks - 1) * full.contractionFlops() + rest.contractionFlops();
-            peak = Math.max(full.peakBytes, rest.peakBytes) + c.bytes((long) c.n1 * c.n2);
+            // and the kernel the chunks' blocks go into: [N1, N2], or [N1, N2, O]
+            peak = Math.max(full.peakBytes, rest.peakBytes) + c.bytes((long) c.n1 * c.n2
+                    * (OutputPairs.of(c.axes) == OutputPairs.DIAGONAL ? o : 1));
         } else {
             CostModel.Estimate cross = new SdCost(c, k, false).estimate();
             structured = cross.structuredParameters();
@@ -164,7 +172,7 @@ final class OutputChunks {
      * @param start the estimate to improve on: chunked, or the whole kernel's (one chunk)
      */
     static CostModel.Estimate fewestFlops(CostModel c, CostModel.Estimate start) {
-        if (!c.same || traced(c) || !applies(c)) {
+        if (!c.same || partition(c) || !applies(c)) {
             return start;
         }
         int o = c.side(c.n1).o;
@@ -194,7 +202,7 @@ final class OutputChunks {
      *
      * @param problem the whole problem's size when these inputs are tiles of it ({@link EmpiricalNtk#forTiles}: each
      *     parameter's contraction order chosen for it), or null: these inputs' own
-     * @return [N1, N2, O, O] for the full kernel, [N1, N2] traced
+     * @return [N1, N2, O, O] for the full kernel, [N1, N2] traced, [N1, N2, O] for the per-output diagonal
      */
     static Tensor kernel(Model model, Params params, int[] traceAxes, int[] diagonalAxes, KernelInputs in, int k,
                          long tileBytes, long[] problem) {
@@ -206,6 +214,24 @@ final class OutputChunks {
         Tensor[] ps = KernelSupport.paramArgs(params, in.specs);
         int o = s1.o;
         int[] st = starts(o, k);
+        if (OutputPairs.of(in.axes()) == OutputPairs.DIAGONAL) {
+            Tensor out = Tensor.zeros(in.dtype, n1, n2, o);
+            for (int s : st) {
+                int ki = Math.min(k, o - s);
+                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki);
+                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki);
+                     Tensor blk = sd.block(in, a, in.same ? a : b)) {
+                    // the chunk's [N1, N2, ki] into the outputs s … s + ki − 1 of [N1, N2, O]
+                    org.ntk4j.cpu.Layout.stridedCopy(blk, 0, new int[] {ki, 1}, out, s, new int[] {o, 1},
+                            new int[] {n1 * n2, ki});
+                }
+            }
+            if (in.same) {
+                // a chunk's block with itself holds the entries n1 ≤ n2 (the Gram order of a side with itself)
+                KernelReduction.mirrorUpper(out, new int[] {1, 0, 2});
+            }
+            return out;
+        }
         if (traceAxes.length == 1) {
             double[] sum = new double[n1 * n2];
             for (int s : st) {

@@ -17,15 +17,24 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Structured derivatives in output chunks ({@link OutputChunks}) equals the unchunked kernel (float64, 1e-12
- * relative), counts exactly the FLOPs it predicts, peaks within 10% of its prediction, and is what AUTO runs when
- * no method fits the budget with all O outputs at once.
+ * Structured derivatives in output chunks ({@link OutputChunks}) — the full kernel, its trace and its per-output
+ * diagonal — equals the unchunked kernel (float64, 1e-12 relative), counts exactly the FLOPs it predicts, peaks
+ * within 10% of its prediction, and is what AUTO runs when no method fits the budget with all O outputs at once.
  */
 class OutputChunksTest {
-    record Case(String spec, int[] in, boolean traced, int k, boolean same) {
+    /** A model, its example shape, the kernel's output pairs (full, trace or per-output diagonal), k, x2 = x1. */
+    record Case(String spec, int[] in, OutputPairs pairs, int k, boolean same) {
         @Override
         public String toString() {
-            return spec + (traced ? " trace" : " full") + " k=" + k + (same ? " x2=x1" : " x2");
+            return spec + " " + pairs + " k=" + k + (same ? " x2=x1" : " x2");
+        }
+
+        int[] trace() {
+            return pairs == OutputPairs.TRACE ? new int[] {1} : new int[0];
+        }
+
+        int[] diagonal() {
+            return pairs == OutputPairs.DIAGONAL ? new int[] {1} : new int[0];
         }
     }
 
@@ -34,10 +43,10 @@ class OutputChunksTest {
         String[][] models = {{"fcn(depth=2,width=12,out=10)", "5"}, {"resnet(blocks=1,channels=2,out=10)", "4,4"}};
         for (String[] m : models) {
             int[] in = java.util.Arrays.stream(m[1].split(",")).mapToInt(Integer::parseInt).toArray();
-            for (boolean traced : new boolean[] {false, true}) {
+            for (OutputPairs pairs : OutputPairs.values()) {
                 for (int k : new int[] {1, 3, 10}) {
                     for (boolean same : new boolean[] {false, true}) {
-                        r.add(new Case(m[0], in, traced, k, same));
+                        r.add(new Case(m[0], in, pairs, k, same));
                     }
                 }
             }
@@ -56,18 +65,21 @@ class OutputChunksTest {
         Params p = m.init(3, c.in(), DType.F64);
         Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(3, c.in()));
         Tensor x2 = c.same() ? null : Tensor.randomNormal(DType.F64, 2, Shapes.prepend(2, c.in()));
-        int[] trace = c.traced() ? new int[] {1} : new int[0];
-        EmpiricalNtk e = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes(trace);
-        KernelInputs in = new KernelInputs(m, p, trace, new int[0], x1, x2, true);
+        int[] trace = c.trace();
+        int[] diagonal = c.diagonal();
+        EmpiricalNtk e = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes(trace)
+                .diagonalAxes(diagonal);
+        KernelInputs in = new KernelInputs(m, p, trace, diagonal, x1, x2, true);
         CostModel cost = e.costModel(3, c.same() ? 0 : 2, c.in(), DType.F64);
         assertThat(OutputChunks.applies(cost)).isTrue();
         double predicted = OutputChunks.estimate(cost, c.k()).flops();
         // Jacobian contraction: independent of structured derivatives (which may run in chunks itself, x2 = x1)
         try (Tensor expected = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).traceAxes(trace)
-                .ntk(x1, x2)) {
+                .diagonalAxes(diagonal).ntk(x1, x2)) {
             long before = FlopCount.total();
-            try (Tensor chunked = OutputChunks.kernel(m, p, trace, new int[0], in, c.k(), Tiles.MAX_TENSOR_BYTES,
+            try (Tensor chunked = OutputChunks.kernel(m, p, trace, diagonal, in, c.k(), Tiles.MAX_TENSOR_BYTES,
                     null)) {
+                assertThat(chunked.shape()).isEqualTo(expected.shape());
                 long counted = FlopCount.total() - before;
                 assertThat(counted).as("counted vs predicted").isEqualTo(Math.round(predicted));
                 assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
@@ -83,22 +95,26 @@ class OutputChunksTest {
         Params p = m.init(1, in, DType.F64);
         Tensor x1 = Tensor.randomNormal(DType.F64, 2, 12, 128);
         Tensor x2 = Tensor.randomNormal(DType.F64, 3, 8, 128);
-        for (int[] trace : new int[][] {{}, {1}}) {
+        // {trace, diagonal}: the full kernel, the trace, the per-output diagonal
+        for (int[][] axes : new int[][][] {{{}, {}}, {{1}, {}}, {{}, {1}}}) {
+            int[] trace = axes[0];
+            int[] diagonal = axes[1];
             for (Tensor second : new Tensor[] {x2, null}) {
                 for (int k : new int[] {2, 5}) {
-                    EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(trace);
+                    EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(trace).diagonalAxes(diagonal);
                     CostModel cost = e.costModel(12, second == null ? 0 : 8, in, DType.F64);
                     long predicted = OutputChunks.estimate(cost, k).peakBytes();
-                    KernelInputs ki = new KernelInputs(m, p, trace, new int[0], x1, second, true);
-                    OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES, null).close();
+                    KernelInputs ki = new KernelInputs(m, p, trace, diagonal, x1, second, true);
+                    OutputChunks.kernel(m, p, trace, diagonal, ki, k, Tiles.MAX_TENSOR_BYTES, null).close();
                     long base = Tensor.liveBytes();
                     Tensor.resetPeakBytes();
-                    try (Tensor kernel = OutputChunks.kernel(m, p, trace, new int[0], ki, k, Tiles.MAX_TENSOR_BYTES,
+                    try (Tensor kernel = OutputChunks.kernel(m, p, trace, diagonal, ki, k, Tiles.MAX_TENSOR_BYTES,
                             null)) {
                         long measured = Tensor.peakBytes() - base + 8L * p.count()
                                 + 8L * (x1.size() + (second == null ? 0 : x2.size()));
-                        assertThat((double) predicted / measured).as("trace %d, %s, k %d: predicted %d, measured %d",
-                                trace.length, second == null ? "x2 = x1" : "x2", k, predicted, measured)
+                        assertThat((double) predicted / measured).as("trace %d, diagonal %d, %s, k %d: predicted %d, "
+                                + "measured %d", trace.length, diagonal.length, second == null ? "x2 = x1" : "x2", k,
+                                predicted, measured)
                                 .isBetween(0.9, 1.1);
                     }
                 }
