@@ -14,13 +14,13 @@ import org.ntk4j.tensor.Tensor;
 /**
  * Tiles whose structured-derivative blocks do not fit the budget whole run each block over chunks of outputs sized
  * to what the budget leaves it ({@link TilePlan#blockBudgetBytes()}), as the untiled kernel does within its budget
- * ({@link OutputChunks}): at a budget that refuses whole blocks, the plan fits, its kernel (full and traced) equals
- * Jacobian contraction's (float64, an independent method) and whole structured derivatives' to rounding, its
+ * ({@link OutputChunks}): at a budget that refuses whole blocks, the plan fits, its kernel (full, traced, diagonal)
+ * equals Jacobian contraction's (float64, an independent method) and whole structured derivatives' to rounding, its
  * measured peak stays under the budget, and the per-block budget and the bits do not depend on the workers asked.
  */
 class TiledOutputChunksTest extends BlockBudgetChecks {
     @ParameterizedTest(name = "kind {0}, x2 = x1: {1}")
-    @CsvSource({"full, true", "full, false", "trace, true", "trace, false"})
+    @CsvSource({"full, true", "full, false", "trace, true", "trace, false", "diagonal, true", "diagonal, false"})
     void blocksOverTheBudgetRunInOutputChunksAndAgree(String kindName, boolean same) {
         KernelKind kind = KernelKind.parse(kindName, 0);
         try (Params p = MODEL.init(4, IN, DType.F64);
