@@ -31,7 +31,10 @@ class SharedBiasGramTest {
         }, (scope, x) -> pre.apply(x.matmul(scope.get("w")), scope.get("b")).tanh().matmul(scope.get("v")));
     }
 
-    /** Per Linear step of the SD plan (traced or full, x2 = x1): its bias parameter, -1 for none; Rows steps count. */
+    /**
+     * Per Linear step of the SD plan (for these output pairs, x2 = x1): its bias parameter, -1 for none; Rows steps
+     * count.
+     */
     private static List<Integer> biasesOfLinearSteps(Model m, OutputPairs pairs, int[] rowsSteps) {
         SidePlan side = SidePlan.of(m, 4, IN, DType.F64);
         List<Integer> biases = new ArrayList<>();
@@ -82,8 +85,7 @@ class SharedBiasGramTest {
     void denseBiasesJoinTheirWeightsAndTheKernelStaysExact() {
         for (String spec : new String[] {"fcn(depth=2,width=8,out=3)", "fcn(depth=2,width=8,out=3,param=standard)"}) {
             Model m = Zoo.parse(spec);
-            for (OutputPairs pairs : new OutputPairs[] {OutputPairs.FULL, OutputPairs.TRACE}) {
-                boolean traced = pairs == OutputPairs.TRACE;
+            for (OutputPairs pairs : OutputPairs.values()) {
                 int[] rows = {0};
                 assertThat(biasesOfLinearSteps(m, pairs, rows)).as(spec).containsExactly(1, 3, 5);
                 assertThat(rows[0]).isZero();

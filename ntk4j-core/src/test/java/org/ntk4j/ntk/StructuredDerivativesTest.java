@@ -91,8 +91,7 @@ class StructuredDerivativesTest {
         Tensor d1 = Tensor.randomNormal(DType.F64, 2, 2, 3, 4, 6);
         Tensor a2 = Tensor.randomNormal(DType.F64, 3, 2, 4, 5);
         Tensor d2 = Tensor.randomNormal(DType.F64, 4, 2, 2, 4, 6);
-        for (OutputPairs pairs : new OutputPairs[] {OutputPairs.TRACE, OutputPairs.FULL}) {
-            boolean traced = pairs == OutputPairs.TRACE;
+        for (OutputPairs pairs : OutputPairs.values()) {
             Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, pairs);
             Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, pairs);
             Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, pairs);
