@@ -214,7 +214,8 @@ final class OutputChunks {
         Tensor[] ps = KernelSupport.paramArgs(params, in.specs);
         int o = s1.o;
         int[] st = starts(o, k);
-        if (OutputPairs.of(in.axes()) == OutputPairs.DIAGONAL) {
+        OutputPairs pairs = OutputPairs.of(in.axes());
+        if (pairs == OutputPairs.DIAGONAL) {
             Tensor out = Tensor.zeros(in.dtype, n1, n2, o);
             for (int s : st) {
                 int ki = Math.min(k, o - s);
@@ -232,7 +233,7 @@ final class OutputChunks {
             }
             return out;
         }
-        if (traceAxes.length == 1) {
+        if (pairs == OutputPairs.TRACE) {
             double[] sum = new double[n1 * n2];
             for (int s : st) {
                 int ki = Math.min(k, o - s);

@@ -157,7 +157,7 @@ final class SdPlan {
             long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
             int[] r1 = {o, n1, (int) pe};
             int[] r2 = {o, n2, (int) pe};
-            int[] perOutput = {0};
+            int[] perOutput = StructuredDerivatives.PER_OUTPUT;
             long dotScratch = w.pairs == OutputPairs.TRACE
                     ? DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2}, new int[0],
                             new int[0])
@@ -186,7 +186,7 @@ final class SdPlan {
                     try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
                             () -> j.second()[at].reshape(n2, o, size), Tensor::close)) {
                         int[] none = new int[0];
-                        int[] perOutput = {1};
+                        int[] perOutput = StructuredDerivatives.rowBatch(pairs);
                         try (Tensor blk = pairs == OutputPairs.TRACE
                                 ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, none,
                                         none)

@@ -261,11 +261,10 @@ final class StructuredDerivatives {
                         same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
                 Tensor[] f = applyGram(g, all, rows.first(), rows.second(), 2);
                 int[] none = new int[0];
-                int[] perOutput = {0};
                 try (Tensor b = pairs == OutputPairs.TRACE
                         ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
                         : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
-                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, perOutput, perOutput,
+                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_OUTPUT, PER_OUTPUT,
                                 DIAGONAL_FROM_ROWS)
                         : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
@@ -469,7 +468,10 @@ final class StructuredDerivatives {
         return ga + gd + combine;
     }
 
-    /** The axis of D [O, N, R, F] over which the per-output (diagonal) cotangent Grams are batched. */
+    /**
+     * The outputs' axis of D [O, N, R, F] (and of an elementwise consumer's rows [O, N, P]), over which the
+     * per-output (diagonal) products are batched.
+     */
     static final int[] PER_OUTPUT = {0};
 
     /** The axis of D [O, N, R, F] the per-output cotangent Grams contract: the features. */
@@ -797,7 +799,10 @@ final class StructuredDerivatives {
         return pairs == OutputPairs.TRACE ? new int[] {1, 2, 3} : new int[] {2, 3};
     }
 
-    /** The axes of the rows J [N, O, C, F] the row order batches: O for the per-output diagonal, else none. */
+    /**
+     * The axes of per-example rows [N, O, ...] (the row order's J [N, O, C, F], the dense rows [N, O, P]) a
+     * contraction batches: O for the per-output diagonal, else none.
+     */
     static int[] rowBatch(OutputPairs pairs) {
         return pairs == OutputPairs.DIAGONAL ? new int[] {1} : new int[0];
     }
