@@ -238,7 +238,12 @@ public final class EmpiricalNtk {
                 return e.kernel(t.first(), t.second());
             }
         }
-        return strategy(m).kernel(in);
+        Tensor k = strategy(m).kernel(in);
+        if (in.same) {
+            // the kernels without both example axes, and those of models that mix examples: exactly symmetric too
+            KernelReduction.mirrorAll(k, in.axes().mirrorPermutation());
+        }
+        return k;
     }
 
     /** The method's strategy, with this instance's tile limit and problem size. */

@@ -160,4 +160,46 @@ final class GramCombine {
             }
         });
     }
+
+    /**
+     * Each example with itself: acc[n, o1, o2] += s2 · Σ_{r1,r2} ga[n,r1,r2] · gd[n,o1,r1,o2,r2] (acc [N, O, O],
+     * ga [N, R, R], gd [N, O, R, O, R]), examples split across cores, each element computed the same way wherever
+     * it lies (sums in double).
+     */
+    static void combinePerExample(Tensor acc, double s2, Tensor ga, Tensor gd, int n, int o, int r) {
+        int gdExample = o * r * o * r; // gd elements per example
+        int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, gdExample));
+        boolean f32 = acc.dtype() == org.ntk4j.tensor.DType.F32;
+        FloatBuffer kf = f32 ? acc.floats() : null;
+        FloatBuffer af = f32 ? ga.floats() : null;
+        FloatBuffer df = f32 ? gd.floats() : null;
+        DoubleBuffer kd = f32 ? null : acc.doubles();
+        DoubleBuffer ad = f32 ? null : ga.doubles();
+        DoubleBuffer dd = f32 ? null : gd.doubles();
+        Parallel.range(n, grain, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                int aBase = i * r * r;
+                int dBase = i * gdExample;
+                for (int q1 = 0; q1 < o; q1++) {
+                    for (int q2 = 0; q2 < o; q2++) {
+                        double sum = 0;
+                        for (int r1 = 0; r1 < r; r1++) {
+                            int aOff = aBase + r1 * r;
+                            int dOff = dBase + (q1 * r + r1) * o * r + q2 * r;
+                            for (int r2 = 0; r2 < r; r2++) {
+                                sum += f32 ? (double) af.get(aOff + r2) * df.get(dOff + r2)
+                                        : ad.get(aOff + r2) * dd.get(dOff + r2);
+                            }
+                        }
+                        int kOff = (i * o + q1) * o + q2;
+                        if (f32) {
+                            kf.put(kOff, (float) (kf.get(kOff) + s2 * sum));
+                        } else {
+                            kd.put(kOff, kd.get(kOff) + s2 * sum);
+                        }
+                    }
+                }
+            }
+        });
+    }
 }

@@ -15,8 +15,66 @@ final class KernelReduction {
     }
 
     static Tensor reduce(Tensor full, KernelAxes axes, int[] f1, int[] f2) {
+        return reduce(full, Shapes.strides(full.shape()), axes, f1, f2);
+    }
+
+    /**
+     * {@link #reduce} from the block of each example with itself, [N, O, O] (O the outputs' size per example), for
+     * a batch axis kept diagonal or traced: read as the full kernel whose x2 examples axis has stride 0, so that
+     * the batch axis's diagonal stride s_n1 + s_n2 is the block's own.
+     */
+    static Tensor reducePerExample(Tensor block, KernelAxes axes, int[] f1, int[] f2) {
         int r = axes.rank();
-        int[] s = Shapes.strides(full.shape());
+        int[] shape = new int[2 * r - 1];
+        shape[0] = f1[0];
+        System.arraycopy(f1, 1, shape, 1, r - 1);
+        System.arraycopy(f2, 1, shape, r, r - 1);
+        int[] st = Shapes.strides(shape);
+        int[] s = new int[2 * r];
+        System.arraycopy(st, 0, s, 0, r);
+        System.arraycopy(st, r, s, r + 1, r - 1); // s[r] = 0: x2's examples axis
+        return reduce(block, s, axes, f1, f2);
+    }
+
+    /**
+     * In place, for a kernel of x1 with itself in any layout of {@link KernelAxes}: every entry whose mirror (its
+     * index with each pair of axes (a1, a2) swapped, {@code mirror} = {@link KernelAxes#mirrorPermutation()}) comes
+     * first in flat order takes the mirror's value, so that K = transpose(K, mirror) holds exactly — e.g.
+     * Θ(x_n, x_n)[o2, o1] = Θ(x_n, x_n)[o1, o2] for a batch axis kept diagonal — whatever rounding each evaluation
+     * order left. For the kernels without both example axes, which {@link #mirrorUpper} does not apply to.
+     */
+    static void mirrorAll(Tensor k, int[] mirror) {
+        int[] shape = k.shape();
+        int rank = shape.length;
+        int[] strides = Shapes.strides(shape);
+        int[] to = new int[rank]; // the stride, in K, of the axis each axis is mirrored to
+        boolean identity = true;
+        for (int e = 0; e < rank; e++) {
+            to[e] = strides[mirror[e]];
+            identity &= mirror[e] == e;
+        }
+        if (identity) {
+            return;
+        }
+        int[] u = new int[rank];
+        int size = k.size();
+        for (int flat = 0; flat < size; flat++) {
+            int mirrored = 0;
+            for (int e = 0; e < rank; e++) {
+                mirrored += u[e] * to[e];
+            }
+            if (mirrored < flat) {
+                k.setFlat(flat, k.getFlat(mirrored));
+            }
+            for (int e = rank - 1; e >= 0 && ++u[e] == shape[e]; e--) {
+                u[e] = 0;
+            }
+        }
+    }
+
+    /** {@link #reduce} reading the full kernel through the strides {@code s} of its 2·rank axes. */
+    private static Tensor reduce(Tensor full, int[] s, KernelAxes axes, int[] f1, int[] f2) {
+        int r = axes.rank();
         int[] outShape = axes.outputShape(f1, f2);
         int[] trace = axes.trace();
         int nOut = outShape.length;

@@ -30,13 +30,15 @@ final class OutputChunks {
      */
     static boolean applies(CostModel c) {
         SidePlan s = c.side(c.n1);
-        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && (OutputPairs.of(c.axes) != OutputPairs.FULL
-                || c.axes.diagonal().length == 0 && c.axes.trace().length == 0);
+        OutputPairs pairs = OutputPairs.of(c.axes);
+        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && (partition(c) || pairs == OutputPairs.FULL
+                && c.axes.diagonal().length == 0 && c.axes.trace().length == 0);
     }
 
     /** Whether the chunks are a partition, each paired with itself only (the trace and the per-output diagonal). */
     private static boolean partition(CostModel c) {
-        return OutputPairs.of(c.axes) != OutputPairs.FULL;
+        OutputPairs pairs = OutputPairs.of(c.axes);
+        return pairs == OutputPairs.TRACE || pairs == OutputPairs.DIAGONAL;
     }
 
     /** The line of {@code explain} for structured derivatives in output chunks, or "" when it runs unchunked. */

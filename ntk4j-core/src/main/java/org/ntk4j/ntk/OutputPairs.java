@@ -1,11 +1,14 @@
 package org.ntk4j.ntk;
 
 /**
- * Which pairs of outputs (o1, o2) a structured-derivatives block holds, for outputs [N, O]: all of them, the full
- * kernel [N1, O, N2, O]; their trace, Σ_o Θ[n1, n2, o, o] as [N1, N2] (divided by O at the end); or the per-output
- * diagonal Θ[n1, n2, o, o] as [N1, N2, O] — the kind {@code diagonal}, which is not the full kernel reduced: its
- * cotangent Gram is one Gram per output, O times fewer products than the full kernel's O². Any other choice of
- * kernel axes is the full kernel, reduced at the end.
+ * Which entries (n1, o1, n2, o2) of the full block a structured-derivatives block holds, for outputs [N, O]: all of
+ * them, the full kernel [N1, O, N2, O]; their trace, Σ_o Θ[n1, n2, o, o] as [N1, N2] (divided by O at the end); the
+ * per-output diagonal Θ[n1, n2, o, o] as [N1, N2, O] — the kind {@code diagonal}, which is not the full kernel
+ * reduced: its cotangent Gram is one Gram per output, O times fewer products than the full kernel's O²; or each
+ * example with itself, Θ[n, o1, n, o2] as [N, O, O] (N1 = N2), for a batch axis kept diagonal or traced
+ * (neural-tangents' {@code diagonal_axes=(0,)}, {@code trace_axes=(0,)}): every product batched over the examples,
+ * N times fewer than the full kernel's N², then reduced to the kernel's axes. Any other choice of kernel axes is
+ * the full kernel, reduced at the end.
  */
 enum OutputPairs {
     /** Every pair (o1, o2): [N1, O, N2, O]. */
@@ -13,11 +16,16 @@ enum OutputPairs {
     /** Σ_o (o, o): [N1, N2]. */
     TRACE,
     /** Each (o, o): [N1, N2, O]. */
-    DIAGONAL;
+    DIAGONAL,
+    /** Each example with itself, every (o1, o2): [N, O, O]. */
+    PER_EXAMPLE;
 
     /** The pairs a kernel with these axes needs from the blocks (outputs of rank {@code axes.rank()}). */
     static OutputPairs of(KernelAxes axes) {
         int r = axes.rank();
+        if (!axes.examplesPaired()) {
+            return PER_EXAMPLE;
+        }
         if (axes.diagonal().length == 0 && java.util.Arrays.equals(axes.trace(), KernelSupport.rangeFrom(1, r))) {
             return TRACE;
         }
@@ -34,6 +42,8 @@ enum OutputPairs {
                 return new int[] {n1, n2};
             case DIAGONAL:
                 return new int[] {n1, n2, o};
+            case PER_EXAMPLE:
+                return new int[] {n1, o, o};
             default:
                 return new int[] {n1, o, n2, o};
         }
@@ -41,6 +51,15 @@ enum OutputPairs {
 
     /** Elements of {@link #blockShape}. */
     long blockSize(long n1, long n2, long o) {
-        return this == TRACE ? n1 * n2 : this == DIAGONAL ? n1 * n2 * o : n1 * o * n2 * o;
+        switch (this) {
+            case TRACE:
+                return n1 * n2;
+            case DIAGONAL:
+                return n1 * n2 * o;
+            case PER_EXAMPLE:
+                return n1 * o * o;
+            default:
+                return n1 * o * n2 * o;
+        }
     }
 }

@@ -78,6 +78,10 @@ final class SdCost extends MethodCost {
         if (pairs == OutputPairs.FULL) {
             // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
             peak = Math.max(peak, paramBytes + inputBytes + values + 2 * acc);
+        } else if (pairs == OutputPairs.PER_EXAMPLE) {
+            // the block [N, O, O] is reduced to the kernel's axes at the end, both alive
+            peak = Math.max(peak, paramBytes + inputBytes + values + acc
+                    + bytes(Shapes.size(axes.outputShape(c.f1, c.f2))));
         }
         peak = Math.max(peak, walk.peak);
         return new Estimate(Method.STRUCTURED_DERIVATIVES, flops, walk.contraction, peak, structuredPaths.size()
@@ -97,6 +101,18 @@ final class SdCost extends MethodCost {
         int[] d2 = {(int) o, (int) n2, (int) r, (int) f};
         long s2 = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, k, new int[] {2}, new int[] {1}, new int[] {1},
                 new int[] {0});
+        if (pairs == OutputPairs.PER_EXAMPLE) {
+            // K [N, R, R], T [N, O, F, R] and the operand copies of the product forming T, or of the last one
+            // plus its block [N, O, O]
+            int[] kk = {(int) n1, (int) r, (int) r};
+            int[] tt = {(int) n1, (int) o, (int) f, (int) r};
+            long formT = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, kk, new int[] {2}, new int[] {1},
+                    StructuredDerivatives.PER_EXAMPLE_BATCH, new int[] {0});
+            long last = org.ntk4j.cpu.DotGeneralKernel.scratchElements(tt, d1,
+                    StructuredDerivatives.SANDWICH_PER_EXAMPLE_T, StructuredDerivatives.SANDWICH_PER_EXAMPLE_D,
+                    new int[] {0}, StructuredDerivatives.PER_EXAMPLE_BATCH) + n1 * o * o;
+            return n1 * r * r + n1 * o * f * r + Math.max(formT, last);
+        }
         long s3 = pairs == OutputPairs.TRACE
                 ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(t, d2, new int[] {2, 4}, new int[] {3, 2},
                         new int[] {3, 1}, new int[] {1, 0}) + 2L * n2 * o * n1
@@ -118,7 +134,6 @@ final class SdCost extends MethodCost {
      * buffer made the per-example pass the peak and hid that this phase was counted as the rows alone.)
      */
     static long rowTemp(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        int[] none = new int[0];
         int[] j1 = {(int) n1, (int) o, (int) c, (int) f};
         int[] j2 = {(int) n2, (int) o, (int) c, (int) f};
         long rows = Shapes.size(j1) + (same ? 0 : Shapes.size(j2));
@@ -127,7 +142,8 @@ final class SdCost extends MethodCost {
                 same ? 0 : rowScratch(n2, o, r, c, f));
         int[] axes = StructuredDerivatives.rowContraction(pairs);
         int[] batch = StructuredDerivatives.rowBatch(pairs);
-        long contract = (same && batch.length == 0 ? org.ntk4j.cpu.DotGeneralKernel.gramScratchElements(j1, axes, none)
+        long contract = (same && pairs != OutputPairs.DIAGONAL
+                ? org.ntk4j.cpu.DotGeneralKernel.gramScratchElements(j1, axes, batch)
                 : org.ntk4j.cpu.DotGeneralKernel.scratchElements(j1, same ? j1 : j2, axes, axes, batch, batch,
                         pairs == OutputPairs.DIAGONAL ? StructuredDerivatives.DIAGONAL_FROM_ROWS : null))
                 + pairs.blockSize(n1, n2, o);

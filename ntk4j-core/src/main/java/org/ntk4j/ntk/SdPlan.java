@@ -110,10 +110,14 @@ final class SdPlan {
             long gdScratch = pairs == OutputPairs.TRACE
                     ? StructuredDerivatives.tracedCotangentGramScratch(n1, n2, o, rr, f, stillSame)
                     : pairs == OutputPairs.DIAGONAL
-                    ? StructuredDerivatives.perOutputCotangentGramScratch(n1, n2, o, rr, f, stillSame) : 0;
+                    ? StructuredDerivatives.perOutputCotangentGramScratch(n1, n2, o, rr, f, stillSame)
+                    : pairs == OutputPairs.PER_EXAMPLE
+                    ? StructuredDerivatives.perExampleCotangentGramScratch(n1, o, rr, f, stillSame) : 0;
             long temp = order == ContractionOrder.GRAM ? cm.bytes(pairs == OutputPairs.TRACE
                     ? 2L * n1 * rr * n2 * rr + gdScratch
                     : pairs == OutputPairs.DIAGONAL ? (1L + o) * n1 * rr * n2 * rr + gdScratch
+                    // GA [N, R, R] (twice while a shared bias is applied to it) and GD [N, O, R, O, R]
+                    : pairs == OutputPairs.PER_EXAMPLE ? (2L + o * o) * n1 * rr * rr + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
@@ -148,7 +152,8 @@ final class SdPlan {
             boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
             double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
                     o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1, same && keeps ? 0 : (long) o * n2);
-            double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe : 2.0 * n1 * n2 * o * pe;
+            double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe
+                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * pe : 2.0 * n1 * n2 * o * pe;
             w.flops += rows + c;
             w.contraction += c;
             // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's operand
@@ -164,6 +169,9 @@ final class SdPlan {
                     : w.pairs == OutputPairs.DIAGONAL
                     ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, perOutput, perOutput,
                             StructuredDerivatives.DIAGONAL_FROM_ROWS)
+                    : w.pairs == OutputPairs.PER_EXAMPLE
+                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2},
+                            StructuredDerivatives.PER_EXAMPLE_ROWS, StructuredDerivatives.PER_EXAMPLE_ROWS)
                     : DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, new int[0], new int[0],
                             new int[] {1, 0, 3, 2});
             long block = w.pairs.blockSize(n1, n2, o);
@@ -186,13 +194,16 @@ final class SdPlan {
                     try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
                             () -> j.second()[at].reshape(n2, o, size), Tensor::close)) {
                         int[] none = new int[0];
-                        int[] perOutput = StructuredDerivatives.rowBatch(pairs);
+                        int[] batch = StructuredDerivatives.rowBatch(pairs);
                         try (Tensor blk = pairs == OutputPairs.TRACE
                                 ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, none,
                                         none)
                                 : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
-                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, perOutput,
-                                        perOutput, StructuredDerivatives.DIAGONAL_FROM_ROWS)
+                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, batch,
+                                        batch, StructuredDerivatives.DIAGONAL_FROM_ROWS)
+                                : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]
+                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, batch,
+                                        batch)
                                 : CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, none,
                                         none)) {
                             KernelSupport.addInto(acc, blk);
@@ -216,6 +227,7 @@ final class SdPlan {
                 pd += Shapes.size(w.pc1.params.get(p).shape());
             }
             double c = w.pairs == OutputPairs.FULL ? 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd
+                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * cm.n1 * w.o * w.o * pd
                     : 2.0 * cm.n1 * cm.n2 * w.o * pd;
             w.flops += c;
             w.contraction += c;

@@ -266,6 +266,9 @@ final class StructuredDerivatives {
                         : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
                         ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_OUTPUT, PER_OUTPUT,
                                 DIAGONAL_FROM_ROWS)
+                        : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]: each example's rows with themselves
+                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_EXAMPLE_ROWS,
+                                PER_EXAMPLE_ROWS)
                         : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
@@ -443,7 +446,12 @@ final class StructuredDerivatives {
      * except where the full kernel runs one GEMM per pair of examples.
      */
     static double gramFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs outputs, boolean same) {
-        double ga = activationGramFlops(n1, n2, r, c, same);
+        if (outputs == OutputPairs.PER_EXAMPLE) {
+            double gd = same ? DotGeneralKernel.gramFlops(new int[] {(int) o, (int) n1, (int) r, (int) f},
+                    PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH) : 2.0 * n1 * o * r * o * r * f;
+            return activationGramFlops(n1, n2, r, c, outputs, same) + gd + 2.0 * n1 * o * o * r * r;
+        }
+        double ga = activationGramFlops(n1, n2, r, c, outputs, same);
         // the kernel of a side with itself combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
         double pairs = same ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
         double gd;
@@ -477,25 +485,44 @@ final class StructuredDerivatives {
     /** The axis of D [O, N, R, F] the per-output cotangent Grams contract: the features. */
     static final int[] PER_OUTPUT_CONTRACTION = {3};
 
-    /** FLOPs of A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when {@code same}. */
-    private static double activationGramFlops(long n1, long n2, long r, long c, boolean same) {
-        return same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) c}, new int[] {2}, new int[0])
-                : 2.0 * n1 * r * n2 * r * c;
+    /**
+     * FLOPs of A1·A2ᵀ over C, [N1, R, N2, R], or batched over the examples [N, R, R] for {@code PER_EXAMPLE}: the
+     * Gram of A with itself when {@code same}.
+     */
+    private static double activationGramFlops(long n1, long n2, long r, long c, OutputPairs pairs, boolean same) {
+        int[] batch = pairs == OutputPairs.PER_EXAMPLE ? EXAMPLE_AXIS : new int[0];
+        return same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) c}, new int[] {2}, batch)
+                : pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * r * r * c : 2.0 * n1 * r * n2 * r * c;
     }
 
     /**
      * A1·A2ᵀ over C, [N1, R, N2, R]: the Gram of A with itself when both sides' factors are one tensor each (what
      * the FLOP rules call {@code same}; a data factor shared by sides whose cotangent factors differ is not).
      */
-    private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2) {
-        int[] none = new int[0];
-        return a2 == a1 && d2 == d1 ? DotGeneralKernel.gram(a1, new int[] {2}, none)
-                : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, none, none);
+    private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
+        int[] batch = pairs == OutputPairs.PER_EXAMPLE ? EXAMPLE_AXIS : new int[0];
+        return a2 == a1 && d2 == d1 ? DotGeneralKernel.gram(a1, new int[] {2}, batch)
+                : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, batch, batch);
     }
+
+    /** The examples' axis of A [N, R, C] (and of the rows J [N, O, C, F]), batched for {@code PER_EXAMPLE}. */
+    private static final int[] EXAMPLE_AXIS = {0};
+
+    /** The examples' axis of D [O, N, R, F], over which the per-example cotangent Grams are batched. */
+    static final int[] PER_EXAMPLE_BATCH = {1};
+
+    /** The axis of D [O, N, R, F] the per-example cotangent Grams contract: the features. */
+    static final int[] PER_EXAMPLE_CONTRACTION = {3};
+
+    /** The examples' axis of an elementwise consumer's rows [O, N, P], batched for {@code PER_EXAMPLE}. */
+    static final int[] PER_EXAMPLE_ROWS = {1};
 
     /** Exact FLOPs of the sandwich order for one parameter. */
     static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        double k = activationGramFlops(n1, n2, r, c, same);
+        double k = activationGramFlops(n1, n2, r, c, pairs, same);
+        if (pairs == OutputPairs.PER_EXAMPLE) {
+            return k + 2.0 * n1 * o * f * r * r + 2.0 * n1 * o * o * r * f;
+        }
         double left = 2.0 * n1 * o * f * r * n2 * r;
         double right = pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o
                 : pairs == OutputPairs.DIAGONAL ? 2.0 * n1 * n2 * o * r * f
@@ -509,7 +536,8 @@ final class StructuredDerivatives {
         double rows = 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
         double contract = pairs == OutputPairs.DIAGONAL ? 2.0 * n1 * n2 * o * c * f
                 : same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) c, (int) f},
-                rowContraction(pairs), new int[0])
+                rowContraction(pairs), rowBatch(pairs))
+                : pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * c * f
                 : pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
         return rows + contract;
     }
@@ -566,7 +594,17 @@ final class StructuredDerivatives {
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
         int[] none = new int[0];
-        try (Tensor k = activationGram(a1, d1, a2, d2); // [N1,R,N2,R]
+        if (pairs == OutputPairs.PER_EXAMPLE) {
+            try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N, R, R]
+                 // T[n, o, f, r2] = Σ_r1 D1[o, n, r1, f] K[n, r1, r2], batched over n
+                 Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, PER_EXAMPLE_BATCH,
+                         EXAMPLE_AXIS)) {
+                // [N, O, O] = Σ_{f, r2} T[n, o1, f, r2] D2[o2, n, r2, f], batched over n
+                return DotGeneralKernel.dot(t, d2, SANDWICH_PER_EXAMPLE_T, SANDWICH_PER_EXAMPLE_D, EXAMPLE_AXIS,
+                        PER_EXAMPLE_BATCH);
+            }
+        }
+        try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N1,R,N2,R]
              // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
              Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
             if (pairs == OutputPairs.DIAGONAL) {
@@ -592,6 +630,12 @@ final class StructuredDerivatives {
                     new int[] {1, 2, 0, 3});
         }
     }
+
+    /** The axes (f, r2) of the per-example sandwich's T [N, O, F, R] its last product contracts. */
+    static final int[] SANDWICH_PER_EXAMPLE_T = {2, 3};
+
+    /** The axes of D [O, N, R, F] paired with {@link #SANDWICH_PER_EXAMPLE_T}. */
+    static final int[] SANDWICH_PER_EXAMPLE_D = {3, 2};
 
     /** The Gram order's block on its own (for tests): zeros plus {@link #addGramOrder} with s2 = 1. */
     static Tensor gramOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
@@ -628,7 +672,7 @@ final class StructuredDerivatives {
         int r = a1.dim(1);
         int n2 = a2.dim(0);
         int o = d1.dim(0);
-        Tensor gram = activationGram(a1, d1, a2, d2); // [N1,R,N2,R]
+        Tensor gram = activationGram(a1, d1, a2, d2, pairs); // [N1,R,N2,R], or [N, R, R] per example
         if (!Double.isNaN(sb)) {
             double sw = s2;
             try (Tensor g = gram) {
@@ -640,6 +684,15 @@ final class StructuredDerivatives {
         // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
         boolean upper = d2 == d1 && a2 == a1;
         try (Tensor ga = gram) {
+            if (pairs == OutputPairs.PER_EXAMPLE) {
+                // GD[n, o1, r1, o2, r2] = Σ_f D1[o1, n, r1, f] D2[o2, n, r2, f], batched over the examples
+                try (Tensor gd = upper ? DotGeneralKernel.gram(d1, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH)
+                        : DotGeneralKernel.dot(d1, d2, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_CONTRACTION,
+                                PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH)) {
+                    GramCombine.combinePerExample(acc, s2, ga, gd, n1, o, r);
+                }
+                return;
+            }
             if (pairs == OutputPairs.DIAGONAL) {
                 // GD[o, n1, r1, n2, r2] = Σ_f D1[o, n1, r1, f] D2[o, n2, r2, f]: one Gram per output, read in
                 // place; of a side with itself the symmetric products' upper triangles and [R] squares
@@ -731,6 +784,18 @@ final class StructuredDerivatives {
     }
 
     /**
+     * Elements of the scratch the per-example cotangent Grams take besides their [N, O, R, O, R] result: the
+     * batched product's copies of D1 and D2 (D [O, N, R, F] is not laid out example-major), or none where a side
+     * with itself reads in place.
+     */
+    static long perExampleCotangentGramScratch(long n, long o, long r, long f, boolean same) {
+        int[] d = {(int) o, (int) n, (int) r, (int) f};
+        return same ? DotGeneralKernel.gramScratchElements(d, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH)
+                : DotGeneralKernel.scratchElements(d, d, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_CONTRACTION,
+                        PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH);
+    }
+
+    /**
      * Elements of the scratch the traced cotangent Gram takes besides its [N1, R, N2, R] result: the GEMM's copies
      * of D1 and D2 in its layout, or for a side with itself ({@code same}) none when D reads as the symmetric
      * product's rows in place, D's transpose when it is transposed for it, the GEMM's copies when it is too small.
@@ -784,10 +849,14 @@ final class StructuredDerivatives {
         try (Tensor j1 = rows(a1, d1); Tensor j2 = a2 == a1 && d2 == d1 ? null : rows(a2, d2)) {
             int[] none = new int[0];
             int[] contract = rowContraction(pairs);
+            int[] batch = rowBatch(pairs);
             if (pairs == OutputPairs.DIAGONAL) { // [O, N1, N2] written as [N1, N2, O]
-                int[] batch = rowBatch(pairs);
                 return DotGeneralKernel.dot(j1, j2 == null ? j1 : j2, contract, contract, batch, batch,
                         DIAGONAL_FROM_ROWS);
+            }
+            if (pairs == OutputPairs.PER_EXAMPLE) { // [N, O, O]
+                return j2 == null ? DotGeneralKernel.gram(j1, contract, batch)
+                        : DotGeneralKernel.dot(j1, j2, contract, contract, batch, batch);
             }
             return j2 == null ? DotGeneralKernel.gram(j1, contract, none) // [N1,O,N2,O] or traced [N1,N2]
                     : DotGeneralKernel.dot(j1, j2, contract, contract, none, none);
@@ -801,10 +870,11 @@ final class StructuredDerivatives {
 
     /**
      * The axes of per-example rows [N, O, ...] (the row order's J [N, O, C, F], the dense rows [N, O, P]) a
-     * contraction batches: O for the per-output diagonal, else none.
+     * contraction batches: O for the per-output diagonal, N for each example with itself, else none.
      */
     static int[] rowBatch(OutputPairs pairs) {
-        return pairs == OutputPairs.DIAGONAL ? new int[] {1} : new int[0];
+        return pairs == OutputPairs.DIAGONAL ? new int[] {1} : pairs == OutputPairs.PER_EXAMPLE ? new int[] {0}
+                : new int[0];
     }
 
     /** A per-output product's logical [O, N1, N2] written as the diagonal kernel's [N1, N2, O]. */

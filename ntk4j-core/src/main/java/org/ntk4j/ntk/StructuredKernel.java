@@ -60,6 +60,11 @@ final class StructuredKernel extends KernelStrategy {
         if (pairs == OutputPairs.DIAGONAL) {
             return acc; // [N1, N2, O]: the kernel's own layout
         }
+        if (pairs == OutputPairs.PER_EXAMPLE) {
+            try (acc) {
+                return KernelReduction.reducePerExample(acc, axes, f1, f2);
+            }
+        }
         try (Tensor full = acc.reshape(Shapes.concat(f1, f2))) {
             acc.close();
             return KernelReduction.reduce(full, axes, f1, f2);

@@ -27,18 +27,21 @@ class CountedFlopsTest {
         }
     }
 
+    /** The zoo models, each with one example's shape. */
+    private static final String[][] MODELS = {
+        {"fcn(depth=2,width=12,out=3)", "5"},
+        {"cnn(depth=1,channels=3,out=3)", "4,4"},
+        {"resnet(blocks=1,channels=2,out=3)", "4,4"},
+        {"transformer(layers=1,dim=4,heads=2,out=3)", "3,4"},
+        // the ImageNet ResNets at width 2 (strided and 1×1 convolutions, batch norm, max pool, bottlenecks)
+        {"resnet18(out=3,width=2)", "16,16,3"},
+        {"resnet34(out=3,width=2)", "16,16,3"},
+        {"resnet50(out=3,width=2)", "16,16,3"},
+        {"wide_resnet50_2(out=3,width=2)", "16,16,3"}};
+
     static Stream<Case> cases() {
         List<Case> r = new ArrayList<>();
-        String[][] models = {
-            {"fcn(depth=2,width=12,out=3)", "5"},
-            {"cnn(depth=1,channels=3,out=3)", "4,4"},
-            {"resnet(blocks=1,channels=2,out=3)", "4,4"},
-            {"transformer(layers=1,dim=4,heads=2,out=3)", "3,4"},
-            // the ImageNet ResNets at width 2 (strided and 1×1 convolutions, batch norm, max pool, bottlenecks)
-            {"resnet18(out=3,width=2)", "16,16,3"},
-            {"resnet34(out=3,width=2)", "16,16,3"},
-            {"resnet50(out=3,width=2)", "16,16,3"},
-            {"wide_resnet50_2(out=3,width=2)", "16,16,3"}};
+        String[][] models = MODELS;
         for (String[] m : models) {
             int[] in = java.util.Arrays.stream(m[1].split(",")).mapToInt(Integer::parseInt).toArray();
             for (String kind : new String[] {"full", "trace", "diagonal", "pntk", "logit:1", "probes:2"}) {
@@ -69,6 +72,44 @@ class CountedFlopsTest {
                         .isEqualTo(Math.round(predicted));
             }
         }
+    }
+
+    /**
+     * The kernels of each example with itself (batch axis diagonal, with and without the outputs traced, and the
+     * batch axis traced), for every zoo model and exact method, x2 of the same N given and x2 = x1: counted equals
+     * predicted, structured derivatives' blocks batched over the examples included.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void perExampleKernelsCountWhatTheyPredict(String spec, int[] in) {
+        Model m = Zoo.parse(spec);
+        Params p = m.init(3, in, DType.F64);
+        Tensor x1 = Tensor.randomNormal(DType.F64, 1, org.ntk4j.tensor.Shapes.prepend(3, in));
+        Tensor x2 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(3, in));
+        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}}; // {trace, diagonal}
+        for (int[][] a : axes) {
+            for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(a[0]).diagonalAxes(a[1]).method(method);
+                for (Tensor second : new Tensor[] {x2, null}) {
+                    double predicted = e.costModel(3, second == null ? 0 : 3, in, DType.F64).estimate(method).flops();
+                    long before = FlopCount.total();
+                    try (Tensor k = e.ntk(x1, second)) {
+                        assertThat(FlopCount.total() - before).as("%s trace %s diagonal %s %s x2 %s", spec,
+                                java.util.Arrays.toString(a[0]), java.util.Arrays.toString(a[1]), method.shortName(),
+                                second == null ? "= x1" : "given").isEqualTo(Math.round(predicted));
+                    }
+                }
+            }
+        }
+        x1.close();
+        x2.close();
+        p.close();
+    }
+
+    static Stream<org.junit.jupiter.params.provider.Arguments> models() {
+        return java.util.Arrays.stream(MODELS).map(m -> org.junit.jupiter.params.provider.Arguments.of(m[0],
+                java.util.Arrays.stream(m[1].split(",")).mapToInt(Integer::parseInt).toArray()));
     }
 
     /**

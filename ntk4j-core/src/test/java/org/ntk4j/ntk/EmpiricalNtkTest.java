@@ -113,6 +113,72 @@ class EmpiricalNtkTest {
         }
     }
 
+    /**
+     * The batch axis kept diagonal ([N, O, O]: Θ(x1_n, x2_n)), with the outputs traced too ([N]) or the batch axis
+     * traced ([O, O]): every exact method against the finite-difference oracle's example diagonal (relative 1e-6)
+     * and structured derivatives — which computes these blocks batched over the examples instead of reducing the
+     * full kernel — against Jacobian contraction (1e-10), x2 of the same N given and x2 = x1, whose [O, O] blocks
+     * are then exactly symmetric.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void perExampleKernelsAgreeWithTheFiniteDifferenceOracle(Model model, int[] in) {
+        Params p = model.init(3, in, DType.F64);
+        int n = 3;
+        int o = model.outputShape(in)[0];
+        try (Tensor x1 = Tensor.randomNormal(DType.F64, 1, Shapes.prepend(n, in));
+             Tensor x2 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(n, in))) {
+            for (Tensor second : new Tensor[] {x2, null}) {
+                Tensor full = finiteDifferenceNtk(model, p, in, x1, second == null ? x1 : second); // [N, N, O, O]
+                Tensor diagonal = Tensor.zeros(DType.F64, n, o, o);
+                Tensor traced = Tensor.zeros(DType.F64, n);
+                Tensor batchTrace = Tensor.zeros(DType.F64, o, o);
+                for (int i = 0; i < n; i++) {
+                    for (int a = 0; a < o; a++) {
+                        for (int b = 0; b < o; b++) {
+                            double v = full.get(i, i, a, b);
+                            diagonal.set(v, i, a, b);
+                            batchTrace.set(batchTrace.get(a, b) + v / n, a, b);
+                            if (a == b) {
+                                traced.set(traced.get(i) + v / o, i);
+                            }
+                        }
+                    }
+                }
+                Object[][] kernels = {{new int[0], new int[] {0}, diagonal}, {new int[] {-1}, new int[] {0}, traced},
+                    {new int[] {0}, new int[0], batchTrace}};
+                for (Object[] k : kernels) {
+                    EmpiricalNtk e = EmpiricalNtk.of(model, p).traceAxes((int[]) k[0]).diagonalAxes((int[]) k[1]);
+                    String what = String.format("%s trace %s diagonal %s, x2 %s", model.spec(),
+                            java.util.Arrays.toString((int[]) k[0]), java.util.Arrays.toString((int[]) k[1]),
+                            second == null ? "= x1" : "given");
+                    try (Tensor jc = e.method(Method.JACOBIAN_CONTRACTION).ntk(x1, second)) {
+                        for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                            Method.STRUCTURED_DERIVATIVES}) {
+                            try (Tensor got = e.method(m).ntk(x1, second)) {
+                                assertThat(got.shape()).as(what).isEqualTo(((Tensor) k[2]).shape());
+                                assertThat(relativeError(got, (Tensor) k[2])).as("%s %s vs finite differences",
+                                        what, m.shortName()).isLessThan(1e-6);
+                                assertThat(relativeError(got, jc)).as("%s %s vs jc", what, m.shortName())
+                                        .isLessThan(1e-10);
+                                if (second == null && got.rank() == 3) {
+                                    for (int i = 0; i < n; i++) {
+                                        for (int a = 0; a < o; a++) {
+                                            for (int b = 0; b < a; b++) {
+                                                assertThat(got.get(i, a, b)).as("%s %s symmetric", what,
+                                                        m.shortName()).isEqualTo(got.get(i, b, a));
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     static double relativeError(Tensor a, Tensor b) {
         return org.ntk4j.Fixtures.relativeError(a, b);
     }

@@ -91,10 +91,15 @@ class StructuredDerivativesTest {
         Tensor d1 = Tensor.randomNormal(DType.F64, 2, 2, 3, 4, 6);
         Tensor a2 = Tensor.randomNormal(DType.F64, 3, 2, 4, 5);
         Tensor d2 = Tensor.randomNormal(DType.F64, 4, 2, 2, 4, 6);
+        // each example with itself pairs x2's examples with x1's: the same N
+        Tensor a3 = Tensor.randomNormal(DType.F64, 5, 3, 4, 5);
+        Tensor d3 = Tensor.randomNormal(DType.F64, 6, 2, 3, 4, 6);
         for (OutputPairs pairs : OutputPairs.values()) {
-            Tensor g = StructuredDerivatives.gramOrder(a1, d1, a2, d2, pairs);
-            Tensor r = StructuredDerivatives.rowOrder(a1, d1, a2, d2, pairs);
-            Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, pairs);
+            Tensor b = pairs == OutputPairs.PER_EXAMPLE ? a3 : a2;
+            Tensor e = pairs == OutputPairs.PER_EXAMPLE ? d3 : d2;
+            Tensor g = StructuredDerivatives.gramOrder(a1, d1, b, e, pairs);
+            Tensor r = StructuredDerivatives.rowOrder(a1, d1, b, e, pairs);
+            Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, b, e, pairs);
             assertThat(w.shape()).isEqualTo(r.shape());
             for (int i = 0; i < w.size(); i++) {
                 assertThat(w.getFlat(i)).isCloseTo(r.getFlat(i), org.assertj.core.data.Offset.offset(1e-10));
@@ -353,6 +358,74 @@ class StructuredDerivativesTest {
                         .as("R=%d: the per-output Grams of a side with itself and N(N+1)/2 combined pairs", r)
                         .isEqualTo((rows >= 64 ? o * rows * (rows + 1) * f : 2.0 * o * rows * rows * f)
                                 - 2.0 * o * rows * rows * f + 2.0 * o * r * r * (n * (n + 1) / 2.0 - n * n));
+            }
+        }
+    }
+
+    /**
+     * Each example with itself ([N, O, O], a batch axis kept diagonal or traced): the Gram, sandwich and row orders
+     * equal the example diagonal Θ[n, o1, n, o2] of the full block [N, O, N, O] — R = 1 and 3, two sides of N
+     * examples each and one side with itself (the row order's and the activation Gram's products then Grams),
+     * float64 within 1e-10 of the largest entry — and each order's FLOPs are its products batched over the N
+     * examples, counted by hand here.
+     */
+    @Test
+    void thePerExampleBlockOfEachOrderIsTheFullBlocksExampleDiagonal() {
+        int o = 4;
+        int c = 7;
+        int f = 300;
+        int n = 9;
+        for (int r : new int[] {1, 3}) {
+            try (Tensor a1 = Tensor.randomNormal(DType.F64, 61, n, r, c);
+                 Tensor d1 = Tensor.randomNormal(DType.F64, 62, o, n, r, f);
+                 Tensor a2 = Tensor.randomNormal(DType.F64, 63, n, r, c);
+                 Tensor d2 = Tensor.randomNormal(DType.F64, 64, o, n, r, f)) {
+                for (Tensor[] side2 : new Tensor[][] {{a2, d2}, {a1, d1}}) {
+                    boolean same = side2[0] == a1;
+                    try (Tensor full = StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1], OutputPairs.FULL)) {
+                        double scale = 0;
+                        for (int i = 0; i < full.size(); i++) {
+                            scale = Math.max(scale, Math.abs(full.getFlat(i)));
+                        }
+                        for (ContractionOrder order : ContractionOrder.values()) {
+                            if (order == ContractionOrder.SANDWICH && r == 1) {
+                                continue;
+                            }
+                            try (Tensor blk = order == ContractionOrder.GRAM
+                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE)
+                                    : order == ContractionOrder.SANDWICH
+                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE)
+                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE)) {
+                                assertThat(blk.shape()).isEqualTo(new int[] {n, o, o});
+                                for (int i = 0; i < n; i++) {
+                                    for (int q1 = 0; q1 < o; q1++) {
+                                        for (int q2 = 0; q2 < o; q2++) {
+                                            assertThat(blk.getFlat((i * o + q1) * o + q2))
+                                                    .as("%s R=%d same=%b [%d, %d, %d]", order, r, same, i, q1, q2)
+                                                    .isCloseTo(full.getFlat(((i * o + q1) * n + i) * o + q2),
+                                                            org.assertj.core.data.Offset.offset(1e-10 * scale));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                OutputPairs pe = OutputPairs.PER_EXAMPLE;
+                assertThat(StructuredDerivatives.gramFlops(n, n, o, r, c, f, pe, false)).as("Gram order, R=%d", r)
+                        .isEqualTo(2.0 * n * r * r * c + 2.0 * n * o * r * o * r * f + 2.0 * n * o * o * r * r);
+                assertThat(StructuredDerivatives.sandwichFlops(n, n, o, r, c, f, pe, false)).as("sandwich, R=%d", r)
+                        .isEqualTo(2.0 * n * r * r * c + 2.0 * n * o * f * r * r + 2.0 * n * o * o * r * f);
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, r, c, f, pe, false)).as("rows, R=%d", r)
+                        .isEqualTo(2.0 * 2 * n * o * r * c * f + 2.0 * n * o * o * c * f);
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, r, c, f, pe, true)).as("rows of one side, R=%d", r)
+                        .isEqualTo(2.0 * n * o * r * c * f + 2.0 * n * o * o * c * f);
+                assertThat(StructuredDerivatives.gramFlops(n, n, o, r, c, f, pe, false))
+                        .as("batched over the examples: far below the full block's Gram order")
+                        .isLessThan(StructuredDerivatives.gramFlops(n, n, o, r, c, f, OutputPairs.FULL, false) / 4);
             }
         }
     }
