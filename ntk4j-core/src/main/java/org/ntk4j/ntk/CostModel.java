@@ -260,6 +260,21 @@ public final class CostModel {
     }
 
     /**
+     * Bytes of the operand copies {@link JacobianContraction#contract} takes on Jacobians of P columns for outputs
+     * f1t, f2t ({@link DotGeneralKernel#scratchElements}; a Gram's when {@code self}): none where the contracted
+     * axes lie last in place, as for the default trace; copies of both Jacobians where they do not, as for a
+     * traced batch axis.
+     */
+    long contractionScratch(int[] f1t, int[] f2t, long p, boolean self) {
+        int[] contract = Shapes.concat(axes.trace(), new int[] {axes.rank()});
+        int[] j1 = Shapes.concat(f1t, new int[] {Math.toIntExact(p)});
+        int[] diagonal = axes.diagonal();
+        return bytes(self ? DotGeneralKernel.gramScratchElements(j1, contract, diagonal)
+                : DotGeneralKernel.scratchElements(j1, Shapes.concat(f2t, new int[] {Math.toIntExact(p)}), contract,
+                        contract, diagonal, diagonal));
+    }
+
+    /**
      * All three methods, in the order JC, VP, SD.
      *
      * @return a new list of the three estimates

@@ -105,7 +105,8 @@ final class JcPlan {
             for (int i = 0; i < Tiles.count(chunks); i++) { // each chunk's Jacobian contracted on its own
                 w.flops += c.contractionFlops(c.f1, c.f2, (long) Tiles.size(chunks, i) * d1.f, c.same);
             }
-            w.hold(w.held + partial + jc1 + jc2 + out);
+            w.hold(w.held + partial + jc1 + jc2 + out + c.contractionScratch(c.f1, c.f2, (long) widest * d1.f,
+                    c.same));
         }
     }
 
@@ -155,6 +156,7 @@ final class JcPlan {
                 }
             }
             long block = 0;
+            long scratch = 0; // the contraction's operand copies, when its axes are not last in place
             for (int i = 0; i < Tiles.count(t1); i++) {
                 for (int j = 0; j < Tiles.count(b2); j++) {
                     int[] f1t = c.f1.clone();
@@ -162,6 +164,7 @@ final class JcPlan {
                     int[] f2t = c.f2.clone();
                     f2t[0] = Tiles.size(b2, j);
                     block = Math.max(block, c.bytes(Shapes.size(c.axes.outputShape(f1t, f2t))));
+                    scratch = Math.max(scratch, c.contractionScratch(f1t, f2t, size, c.same && i == j));
                     // the pairs contracted: with x2 = x1 those on and above the diagonal, a tile with itself a Gram
                     if (batchPaired ? !c.same || j >= i : i == j) {
                         w.flops += c.contractionFlops(f1t, f2t, size, c.same && i == j);
@@ -169,7 +172,7 @@ final class JcPlan {
                 }
             }
             // every tile, a block and its zip copy
-            w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + 2 * block);
+            w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + 2 * block + scratch);
         }
     }
 
@@ -211,7 +214,8 @@ final class JcPlan {
                 }
             }
             w.flops += c.contractionFlops(c.f1, c.f2, size, c.same);
-            w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + c.bytes(c.outputElements()));
+            w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + c.bytes(c.outputElements())
+                    + c.contractionScratch(c.f1, c.f2, size, c.same));
         }
     }
 

@@ -19,18 +19,20 @@ import org.ntk4j.tensor.Tensor;
  * fast.
  */
 class PredictedPeakTest {
+    /** spec, one example's shape, n1, n2. */
+    private static final String[][] MODELS = {
+        {"fcn(depth=2,width=256,out=10)", "128", "12", "8"},
+        {"cnn(depth=2,channels=8,out=10)", "8,8", "12", "8"},
+        {"resnet(blocks=1,channels=4,out=10)", "8,8", "12", "8"},
+        {"transformer(layers=1,dim=16,heads=2,out=10)", "6,8", "12", "8"},
+        {"resnet18(out=10,width=4)", "32,32,3", "3", "2"},
+        {"resnet34(out=10,width=4)", "32,32,3", "3", "2"},
+        {"resnet50(out=10,width=4)", "32,32,3", "3", "2"},
+        {"wide_resnet50_2(out=10,width=4)", "32,32,3", "3", "2"}};
+
     @Test
     void predictedPeakWithinTenPercentOfMeasured() {
-        // spec, one example's shape, n1, n2
-        String[][] models = {
-            {"fcn(depth=2,width=256,out=10)", "128", "12", "8"},
-            {"cnn(depth=2,channels=8,out=10)", "8,8", "12", "8"},
-            {"resnet(blocks=1,channels=4,out=10)", "8,8", "12", "8"},
-            {"transformer(layers=1,dim=16,heads=2,out=10)", "6,8", "12", "8"},
-            {"resnet18(out=10,width=4)", "32,32,3", "3", "2"},
-            {"resnet34(out=10,width=4)", "32,32,3", "3", "2"},
-            {"resnet50(out=10,width=4)", "32,32,3", "3", "2"},
-            {"wide_resnet50_2(out=10,width=4)", "32,32,3", "3", "2"}};
+        String[][] models = MODELS;
         for (String[] ms : models) {
             Model m = Zoo.parse(ms[0]);
             int[] in = java.util.Arrays.stream(ms[1].split(",")).mapToInt(Integer::parseInt).toArray();
@@ -64,5 +66,48 @@ class PredictedPeakTest {
             x2.close();
             p.close();
         }
+    }
+
+    /**
+     * The same for the kernels of each example with itself (the batch axis diagonal, alone or with the outputs
+     * traced, and the batch axis traced), n1 examples on both sides: x2 of n1 examples given, and x2 = x1.
+     */
+    @Test
+    void perExampleKernelsPredictedPeakWithinTenPercentOfMeasured() {
+        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}}; // {trace, diagonal}
+        org.assertj.core.api.SoftAssertions soft = new org.assertj.core.api.SoftAssertions();
+        for (String[] ms : MODELS) {
+            Model m = Zoo.parse(ms[0]);
+            int[] in = java.util.Arrays.stream(ms[1].split(",")).mapToInt(Integer::parseInt).toArray();
+            int n = Integer.parseInt(ms[2]);
+            Params p = m.init(1, in, DType.F64);
+            try (Tensor x1 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(n, in));
+                 Tensor x2 = Tensor.randomNormal(DType.F64, 3, org.ntk4j.tensor.Shapes.prepend(n, in))) {
+                for (int[][] a : axes) {
+                    for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                        Method.STRUCTURED_DERIVATIVES}) {
+                        for (Tensor second : new Tensor[] {x2, null}) {
+                            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes(a[0]).diagonalAxes(a[1])
+                                    .method(method);
+                            long predicted = ntk.costModel(n, second == null ? 0 : n, in, DType.F64)
+                                    .estimate(method).peakBytes();
+                            ntk.ntk(x1, second).close();
+                            long base = Tensor.liveBytes();
+                            Tensor.resetPeakBytes();
+                            try (Tensor k = ntk.ntk(x1, second)) {
+                                long measured = Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size()
+                                        + (second == null ? 0 : x2.size()));
+                                soft.assertThat((double) predicted / measured).as("%s trace %s diagonal %s %s %s: "
+                                                + "predicted %d, measured %d", ms[0], java.util.Arrays.toString(a[0]),
+                                        java.util.Arrays.toString(a[1]), method.shortName(),
+                                        second == null ? "x2 = x1" : "x2", predicted, measured).isBetween(0.9, 1.1);
+                            }
+                        }
+                    }
+                }
+            }
+            p.close();
+        }
+        soft.assertAll();
     }
 }
