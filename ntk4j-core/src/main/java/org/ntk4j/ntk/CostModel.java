@@ -533,6 +533,13 @@ public final class CostModel {
                     human(vp.peakBytes()), vp.note()));
         }
         sb.append(OutputChunks.explainLine(estimate(Method.STRUCTURED_DERIVATIVES, budgetBytes)));
+        Estimate inChunks = chosen == null ? ExampleChunks.estimate(this, Method.AUTO, budgetBytes) : null;
+        sb.append(ExampleChunks.explainLine(inChunks));
+        if (inChunks != null) {
+            chosen = inChunks;
+            why = "no method fits the whole within " + human(budgetBytes) + "; each example's kernel with itself "
+                    + "needs no other example, so it runs in example chunks";
+        }
         sb.append("auto chooses: ").append(chosen == null ? "nothing" : chosen.method().shortName()).append(" — ")
                 .append(why).append('\n');
         return sb.toString();

@@ -1,6 +1,8 @@
 package org.ntk4j.ntk;
 
 import java.util.List;
+import org.ntk4j.cpu.Elementwise;
+import org.ntk4j.cpu.Layout;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
@@ -180,21 +182,25 @@ public final class EmpiricalNtk {
     }
 
     /**
-     * The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice.
+     * The method {@link #ntk} runs for these shapes: the configured one, or AUTO's choice (for a kernel of each
+     * example with itself that no method fits whole, the method of its example chunks, {@link ExampleChunks}).
      *
      * @param n1 number of examples of x1, at least 1
      * @param n2 number of examples of x2, or 0 for x2 = x1
      * @param perExample shape of one example, without the batch axis
      * @param dtype element type
      * @return an exact method, never AUTO
-     * @throws IllegalArgumentException if the method is AUTO and no method fits the memory budget, or the shapes
-     *     are refused as by {@link #costModel}
+     * @throws IllegalArgumentException if the method is AUTO and no method fits the memory budget (for a kernel of
+     *     each example with itself, not even in chunks of one example), or the shapes are refused as by {@link
+     *     #costModel}
      */
     public Method resolveMethod(int n1, int n2, int[] perExample, DType dtype) {
         if (method != Method.AUTO) {
             return method;
         }
-        return costModel(n1, n2, perExample, dtype).choose(memoryBudget).method();
+        CostModel c = costModel(n1, n2, perExample, dtype);
+        CostModel.Estimate inChunks = ExampleChunks.estimate(c, Method.AUTO, memoryBudget);
+        return inChunks != null ? inChunks.method() : c.choose(memoryBudget).method();
     }
 
     // ------------------------------------------------------------------ public kernels
@@ -222,6 +228,13 @@ public final class EmpiricalNtk {
     private Tensor ntkInScope(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
         int n2 = in.same ? 0 : in.x2.dim(0);
+        if (problem == null && sketch == null) {
+            CostModel whole = costModel(in.x1.dim(0), n2, in.perExample, in.dtype);
+            ExampleChunks.Plan chunks = ExampleChunks.plan(whole, method, memoryBudget);
+            if (chunks != null) {
+                return inExampleChunks(in, chunks, memoryBudget - ExampleChunks.heldBytes(whole));
+            }
+        }
         Method m = resolveMethod(in.x1.dim(0), n2, in.perExample, in.dtype);
         if (m == Method.STRUCTURED_DERIVATIVES && problem == null && sketch == null) {
             int k = costModel(in.x1.dim(0), n2, in.perExample, in.dtype).estimate(m, memoryBudget).outputChunk();
@@ -242,6 +255,34 @@ public final class EmpiricalNtk {
         if (in.same) {
             // the kernels without both example axes, and those of models that mix examples: exactly symmetric too
             KernelReduction.mirrorAll(k, in.axes().mirrorPermutation());
+        }
+        return k;
+    }
+
+    /**
+     * A kernel of each example with itself in the chunks of {@code plan}, each by its method within {@code budget}
+     * ({@link ExampleChunks}): side by side along the kernel's first axis for a diagonal batch axis, else (traced)
+     * summed, each chunk weighted by its share of the examples.
+     */
+    private Tensor inExampleChunks(KernelInputs in, ExampleChunks.Plan plan, long budget) {
+        int n = in.x1.dim(0);
+        int chunk = plan.size();
+        EmpiricalNtk each = method(plan.method()).memoryBudget(budget);
+        boolean diagonal = in.axes().isDiagonal(0);
+        Tensor k = Tensor.zeros(in.dtype, in.axes().outputShape(in.f1(), in.f2()));
+        int perExample = diagonal ? k.size() / n : 0;
+        for (int from = 0; from < n; from += chunk) {
+            int to = Math.min(n, from + chunk);
+            try (Tensor x1 = Layout.sliceAxis(in.x1, 0, from, to);
+                 Tensor x2 = in.same ? null : Layout.sliceAxis(in.x2, 0, from, to);
+                 Tensor part = each.ntkInScope(x1, x2)) {
+                if (diagonal) {
+                    Layout.stridedCopy(part, 0, new int[] {1}, k, from * perExample, new int[] {1},
+                            new int[] {part.size()});
+                } else {
+                    Elementwise.addScaledInPlace(k, (to - from) / (double) n, part);
+                }
+            }
         }
         return k;
     }

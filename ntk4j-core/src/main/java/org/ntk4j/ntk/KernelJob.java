@@ -116,8 +116,10 @@ public final class KernelJob {
         int n1 = q.x1().dim(0);
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
         CostModel cost = ntk.costModel(n1, n2, perExample, dt);
-        Method used = ntk.resolveMethod(n1, n2, perExample, dt);
-        CostModel.Estimate est = cost.estimate(used, q.memoryBudget());
+        // a kernel of each example with itself that fits no method whole runs in example chunks
+        CostModel.Estimate chunked = ExampleChunks.estimate(cost, q.method(), q.memoryBudget());
+        Method used = chunked != null ? chunked.method() : ntk.resolveMethod(n1, n2, perExample, dt);
+        CostModel.Estimate est = chunked != null ? chunked : cost.estimate(used, q.memoryBudget());
         Tensor.resetPeakBytes();
         long before = Tensor.liveBytes();
         long start = System.nanoTime();
