@@ -31,12 +31,13 @@ import org.ntk4j.tensor.Tensor;
  * example (3 × 2048, O = 8, 16 inputs of 3,072, AUTO); the cnn of the peers' comparison (3 × conv 32, 16 images
  * 16×16×3, AUTO); the traced kernel (N × N, mean over the outputs) of fcn(depth=3,width=512,out=8) on 512 inputs
  * of 3,072 by structured derivatives; and the tiled pNTK of fcn(depth=2,width=512,out=10) on 1,024 inputs of 784
- * with a 256 MiB budget.
+ * with a 256 MiB budget; the kernels of each example with itself ([N, O, O], the batch axis diagonal, AUTO) of
+ * fcn(depth=3,width=512,out=10) on 512 inputs of 784 and of the cnn on 64 images.
  * The worker uses only API both builds share.
  */
 public final class PlansBench {
     private static final String[] WORKLOADS = {"paper-sd-16", "paper-sd-32", "paper-sd-64", "fcn-example", "cnn",
-        "trace-sd", "tiled-pntk"};
+        "trace-sd", "tiled-pntk", "per-example-fcn", "per-example-cnn"};
 
     private PlansBench() {
     }
@@ -139,6 +140,10 @@ public final class PlansBench {
             } else if (w.equals("trace-sd")) {
                 seconds = kernel("fcn(depth=3,width=512,out=8)", new int[] {3072}, 512, Method.STRUCTURED_DERIVATIVES,
                         2, 7, true);
+            } else if (w.equals("per-example-fcn")) {
+                seconds = perExample("fcn(depth=3,width=512,out=10)", new int[] {784}, 512);
+            } else if (w.equals("per-example-cnn")) {
+                seconds = perExample("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 64);
             } else if (w.equals("tiled-pntk")) {
                 seconds = tiled();
             } else {
@@ -160,6 +165,23 @@ public final class PlansBench {
                 e.ntk(x, null).close();
                 if (i >= warmup) {
                     t[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                }
+            }
+            return Timing.median(t);
+        }
+
+        /** The kernel [N, O, O] of each example with itself (batch axis diagonal, no trace), AUTO. */
+        private static double perExample(String spec, int[] in, int n) {
+            Model m = Zoo.parse(spec);
+            Params p = m.init(0, in, DType.F32);
+            Tensor x = Tensor.randomNormal(DType.F32, 1, org.ntk4j.tensor.Shapes.prepend(n, in));
+            EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes().diagonalAxes(0);
+            double[] t = new double[7];
+            for (int i = 0; i < 2 + t.length; i++) {
+                long t0 = System.nanoTime();
+                e.ntk(x, null).close();
+                if (i >= 2) {
+                    t[i - 2] = (System.nanoTime() - t0) / 1e9;
                 }
             }
             return Timing.median(t);
