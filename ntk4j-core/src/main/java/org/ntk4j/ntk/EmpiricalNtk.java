@@ -228,7 +228,7 @@ public final class EmpiricalNtk {
     private Tensor ntkInScope(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
         int n2 = in.same ? 0 : in.x2.dim(0);
-        if (problem == null && sketch == null) {
+        if (!in.axes().examplesPaired() && memoryBudget != Long.MAX_VALUE && problem == null && sketch == null) {
             CostModel whole = costModel(in.x1.dim(0), n2, in.perExample, in.dtype);
             ExampleChunks.Plan chunks = ExampleChunks.plan(whole, method, memoryBudget);
             if (chunks != null) {
