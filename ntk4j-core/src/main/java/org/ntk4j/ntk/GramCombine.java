@@ -118,6 +118,7 @@ final class GramCombine {
             }
         });
     }
+
     /**
      * The per-output diagonal: acc[n1, n2, o] += s2 · Σ_{r1,r2} ga[n1,r1,n2,r2] · gd[o,n1,r1,n2,r2] (acc [N1, N2,
      * O], gd one Gram per output), rows n1 split across cores, each element computed the same way wherever it lies.
@@ -129,13 +130,7 @@ final class GramCombine {
                                  boolean upper) {
         long gdOutput = (long) n1 * r * n2 * r; // gd elements per output
         int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, n2 * o * r * r));
-        boolean f32 = acc.dtype() == org.ntk4j.tensor.DType.F32;
-        FloatBuffer kf = f32 ? acc.floats() : null;
-        FloatBuffer af = f32 ? ga.floats() : null;
-        FloatBuffer df = f32 ? gd.floats() : null;
-        DoubleBuffer kd = f32 ? null : acc.doubles();
-        DoubleBuffer ad = f32 ? null : ga.doubles();
-        DoubleBuffer dd = f32 ? null : gd.doubles();
+        Views v = new Views(acc, ga, gd);
         Parallel.range(n1, grain, (lo, hi) -> {
             for (int i1 = lo; i1 < hi; i1++) {
                 for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
@@ -143,18 +138,9 @@ final class GramCombine {
                         double sum = 0;
                         for (int r1 = 0; r1 < r; r1++) {
                             int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                            int dOff = (int) (q * gdOutput) + aOff;
-                            for (int r2 = 0; r2 < r; r2++) {
-                                sum += f32 ? (double) af.get(aOff + r2) * df.get(dOff + r2)
-                                        : ad.get(aOff + r2) * dd.get(dOff + r2);
-                            }
+                            sum += v.dot(aOff, (int) (q * gdOutput) + aOff, r);
                         }
-                        int kOff = (i1 * n2 + j2) * o + q;
-                        if (f32) {
-                            kf.put(kOff, (float) (kf.get(kOff) + s2 * sum));
-                        } else {
-                            kd.put(kOff, kd.get(kOff) + s2 * sum);
-                        }
+                        v.add((i1 * n2 + j2) * o + q, s2 * sum);
                     }
                 }
             }
@@ -169,13 +155,7 @@ final class GramCombine {
     static void combinePerExample(Tensor acc, double s2, Tensor ga, Tensor gd, int n, int o, int r) {
         int gdExample = o * r * o * r; // gd elements per example
         int grain = Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, gdExample));
-        boolean f32 = acc.dtype() == org.ntk4j.tensor.DType.F32;
-        FloatBuffer kf = f32 ? acc.floats() : null;
-        FloatBuffer af = f32 ? ga.floats() : null;
-        FloatBuffer df = f32 ? gd.floats() : null;
-        DoubleBuffer kd = f32 ? null : acc.doubles();
-        DoubleBuffer ad = f32 ? null : ga.doubles();
-        DoubleBuffer dd = f32 ? null : gd.doubles();
+        Views v = new Views(acc, ga, gd);
         Parallel.range(n, grain, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 int aBase = i * r * r;
@@ -184,22 +164,51 @@ final class GramCombine {
                     for (int q2 = 0; q2 < o; q2++) {
                         double sum = 0;
                         for (int r1 = 0; r1 < r; r1++) {
-                            int aOff = aBase + r1 * r;
-                            int dOff = dBase + (q1 * r + r1) * o * r + q2 * r;
-                            for (int r2 = 0; r2 < r; r2++) {
-                                sum += f32 ? (double) af.get(aOff + r2) * df.get(dOff + r2)
-                                        : ad.get(aOff + r2) * dd.get(dOff + r2);
-                            }
+                            sum += v.dot(aBase + r1 * r, dBase + (q1 * r + r1) * o * r + q2 * r, r);
                         }
-                        int kOff = (i * o + q1) * o + q2;
-                        if (f32) {
-                            kf.put(kOff, (float) (kf.get(kOff) + s2 * sum));
-                        } else {
-                            kd.put(kOff, kd.get(kOff) + s2 * sum);
-                        }
+                        v.add((i * o + q1) * o + q2, s2 * sum);
                     }
                 }
             }
         });
+    }
+
+    /** The accumulator, GA and GD as float or double buffers, for the combinations that sum in double. */
+    private static final class Views {
+        private final boolean f32;
+        private final FloatBuffer kf;
+        private final FloatBuffer af;
+        private final FloatBuffer df;
+        private final DoubleBuffer kd;
+        private final DoubleBuffer ad;
+        private final DoubleBuffer dd;
+
+        Views(Tensor acc, Tensor ga, Tensor gd) {
+            f32 = acc.dtype() == org.ntk4j.tensor.DType.F32;
+            kf = f32 ? acc.floats() : null;
+            af = f32 ? ga.floats() : null;
+            df = f32 ? gd.floats() : null;
+            kd = f32 ? null : acc.doubles();
+            ad = f32 ? null : ga.doubles();
+            dd = f32 ? null : gd.doubles();
+        }
+
+        /** Σ_{i &lt; len} ga[a + i]·gd[d + i], in double. */
+        double dot(int a, int d, int len) {
+            double sum = 0;
+            for (int i = 0; i < len; i++) {
+                sum += f32 ? (double) af.get(a + i) * df.get(d + i) : ad.get(a + i) * dd.get(d + i);
+            }
+            return sum;
+        }
+
+        /** acc[k] += value. */
+        void add(int k, double value) {
+            if (f32) {
+                kf.put(k, (float) (kf.get(k) + value));
+            } else {
+                kd.put(k, kd.get(k) + value);
+            }
+        }
     }
 }
