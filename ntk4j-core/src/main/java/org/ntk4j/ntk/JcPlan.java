@@ -159,6 +159,9 @@ final class JcPlan {
             long scratch = 0; // the contraction's operand copies, when its axes are not last in place
             for (int i = 0; i < Tiles.count(t1); i++) {
                 for (int j = 0; j < Tiles.count(b2); j++) {
+                    if (!batchPaired && i != j) {
+                        continue; // a traced or diagonal batch axis pairs tile i with tile i only
+                    }
                     int[] f1t = c.f1.clone();
                     f1t[0] = Tiles.size(t1, i);
                     int[] f2t = c.f2.clone();
@@ -166,7 +169,7 @@ final class JcPlan {
                     block = Math.max(block, c.bytes(Shapes.size(c.axes.outputShape(f1t, f2t))));
                     scratch = Math.max(scratch, c.contractionScratch(f1t, f2t, size, c.same && i == j));
                     // the pairs contracted: with x2 = x1 those on and above the diagonal, a tile with itself a Gram
-                    if (batchPaired ? !c.same || j >= i : i == j) {
+                    if (!batchPaired || !c.same || j >= i) {
                         w.flops += c.contractionFlops(f1t, f2t, size, c.same && i == j);
                     }
                 }

@@ -129,12 +129,18 @@ class CountedFlopsTest {
             Params p = m.init(3, in, DType.F64);
             Tensor x1 = Tensor.randomNormal(DType.F64, 1, org.ntk4j.tensor.Shapes.prepend(5, in));
             Tensor x2 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(4, in));
+            Tensor x2Same = Tensor.randomNormal(DType.F64, 3, org.ntk4j.tensor.Shapes.prepend(5, in));
             for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
-                for (int[] trace : new int[][] {{}, {-1}}) {
-                    EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(trace).method(method).tileBytes((Long) run[2]);
-                    for (Tensor second : new Tensor[] {x2, null}) {
-                        CostModel.Estimate est = e.costModel(5, second == null ? 0 : 4, in, DType.F64)
+                // {trace, diagonal}: the full and traced kernels, and the per-example one (tiles paired with
+                // themselves only, of unequal sizes)
+                for (int[][] axes : new int[][][] {{{}, {}}, {{-1}, {}}, {{}, {0}}}) {
+                    int[] trace = axes[0];
+                    EmpiricalNtk e = EmpiricalNtk.of(m, p).traceAxes(trace).diagonalAxes(axes[1]).method(method)
+                            .tileBytes((Long) run[2]);
+                    Tensor other = axes[1].length == 0 ? x2 : x2Same;
+                    for (Tensor second : new Tensor[] {other, null}) {
+                        CostModel.Estimate est = e.costModel(5, second == null ? 0 : other.dim(0), in, DType.F64)
                                 .estimate(method);
                         if (m != mixing && method != Method.STRUCTURED_DERIVATIVES) {
                             assertThat(est.note()).as("the tiled path runs").contains("tiles");
@@ -142,7 +148,8 @@ class CountedFlopsTest {
                         double predicted = est.flops();
                         long before = FlopCount.total();
                         try (Tensor k = e.ntk(x1, second)) {
-                            assertThat(FlopCount.total() - before).as("%s %s %s", m.spec(), method, trace.length)
+                            assertThat(FlopCount.total() - before).as("%s %s %s %s", m.spec(), method,
+                                    java.util.Arrays.toString(trace), java.util.Arrays.toString(axes[1]))
                                     .isEqualTo(Math.round(predicted));
                         }
                     }
