@@ -78,7 +78,7 @@ final class SdCost extends MethodCost {
         if (pairs == OutputPairs.FULL) {
             // the accumulator [N1, O.., N2, O..] is copied to the kernel's layout at the end, both alive
             peak = Math.max(peak, paramBytes + inputBytes + values + 2 * acc);
-        } else if (pairs == OutputPairs.PER_EXAMPLE) {
+        } else if (pairs.perExample()) {
             // the block [N, O, O] is reduced to the kernel's axes at the end, both alive
             peak = Math.max(peak, paramBytes + inputBytes + values + acc
                     + bytes(Shapes.size(axes.outputShape(c.f1, c.f2))));
@@ -101,16 +101,18 @@ final class SdCost extends MethodCost {
         int[] d2 = {(int) o, (int) n2, (int) r, (int) f};
         long s2 = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, k, new int[] {2}, new int[] {1}, new int[] {1},
                 new int[] {0});
-        if (pairs == OutputPairs.PER_EXAMPLE) {
+        if (pairs.perExample()) {
             // K [N, R, R], T [N, O, F, R] and the operand copies of the product forming T, or of the last one
-            // plus its block [N, O, O]
+            // plus its block [N, O, O] (traced: [N])
+            boolean traced = pairs == OutputPairs.PER_EXAMPLE_TRACE;
             int[] kk = {(int) n1, (int) r, (int) r};
             int[] tt = {(int) n1, (int) o, (int) f, (int) r};
             long formT = org.ntk4j.cpu.DotGeneralKernel.scratchElements(d1, kk, new int[] {2}, new int[] {1},
                     StructuredDerivatives.PER_EXAMPLE_BATCH, new int[] {0});
             long last = org.ntk4j.cpu.DotGeneralKernel.scratchElements(tt, d1,
-                    StructuredDerivatives.SANDWICH_PER_EXAMPLE_T, StructuredDerivatives.SANDWICH_PER_EXAMPLE_D,
-                    new int[] {0}, StructuredDerivatives.PER_EXAMPLE_BATCH) + n1 * o * o;
+                    traced ? new int[] {1, 2, 3} : StructuredDerivatives.SANDWICH_PER_EXAMPLE_T,
+                    traced ? new int[] {0, 3, 2} : StructuredDerivatives.SANDWICH_PER_EXAMPLE_D,
+                    new int[] {0}, StructuredDerivatives.PER_EXAMPLE_BATCH) + pairs.blockSize(n1, n1, o);
             return n1 * r * r + n1 * o * f * r + Math.max(formT, last);
         }
         long s3 = pairs == OutputPairs.TRACE

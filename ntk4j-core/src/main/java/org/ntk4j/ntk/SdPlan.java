@@ -111,13 +111,14 @@ final class SdPlan {
                     ? StructuredDerivatives.tracedCotangentGramScratch(n1, n2, o, rr, f, stillSame)
                     : pairs == OutputPairs.DIAGONAL
                     ? StructuredDerivatives.perOutputCotangentGramScratch(n1, n2, o, rr, f, stillSame)
-                    : pairs == OutputPairs.PER_EXAMPLE
-                    ? StructuredDerivatives.perExampleCotangentGramScratch(n1, o, rr, f, stillSame) : 0;
+                    : pairs.perExample()
+                    ? StructuredDerivatives.perExampleCotangentGramScratch(n1, o, rr, f, pairs, stillSame) : 0;
             long temp = order == ContractionOrder.GRAM ? cm.bytes(pairs == OutputPairs.TRACE
                     ? 2L * n1 * rr * n2 * rr + gdScratch
                     : pairs == OutputPairs.DIAGONAL ? (1L + o) * n1 * rr * n2 * rr + gdScratch
-                    // GA [N, R, R] (twice while a shared bias is applied to it) and GD [N, O, R, O, R]
-                    : pairs == OutputPairs.PER_EXAMPLE ? (2L + o * o) * n1 * rr * rr + gdScratch
+                    // GA [N, R, R] (twice while a shared bias is applied to it) and GD [N, O, R, O, R] or [N, R, R]
+                    : pairs.perExample() ? (2L + (pairs == OutputPairs.PER_EXAMPLE ? o * o : 1)) * n1 * rr * rr
+                    + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
                     : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
@@ -153,7 +154,8 @@ final class SdPlan {
             double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
                     o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1, same && keeps ? 0 : (long) o * n2);
             double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe
-                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * pe : 2.0 * n1 * n2 * o * pe;
+                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * pe
+                    : w.pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * n1 * o * pe : 2.0 * n1 * n2 * o * pe;
             w.flops += rows + c;
             w.contraction += c;
             // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's operand
@@ -169,8 +171,9 @@ final class SdPlan {
                     : w.pairs == OutputPairs.DIAGONAL
                     ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, perOutput, perOutput,
                             StructuredDerivatives.DIAGONAL_FROM_ROWS)
-                    : w.pairs == OutputPairs.PER_EXAMPLE
-                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2},
+                    : w.pairs.perExample()
+                    ? DotGeneralKernel.scratchElements(r1, r2, w.pairs == OutputPairs.PER_EXAMPLE ? new int[] {2}
+                            : new int[] {0, 2}, w.pairs == OutputPairs.PER_EXAMPLE ? new int[] {2} : new int[] {0, 2},
                             StructuredDerivatives.PER_EXAMPLE_ROWS, StructuredDerivatives.PER_EXAMPLE_ROWS)
                     : DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, new int[0], new int[0],
                             new int[] {1, 0, 3, 2});
@@ -204,6 +207,9 @@ final class SdPlan {
                                 : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]
                                 ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, batch,
                                         batch)
+                                : pairs == OutputPairs.PER_EXAMPLE_TRACE // [N]
+                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, batch,
+                                        batch)
                                 : CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, none,
                                         none)) {
                             KernelSupport.addInto(acc, blk);
@@ -228,6 +234,7 @@ final class SdPlan {
             }
             double c = w.pairs == OutputPairs.FULL ? 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd
                     : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * cm.n1 * w.o * w.o * pd
+                    : w.pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * cm.n1 * w.o * pd
                     : 2.0 * cm.n1 * cm.n2 * w.o * pd;
             w.flops += c;
             w.contraction += c;

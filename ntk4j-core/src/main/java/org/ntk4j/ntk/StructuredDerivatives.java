@@ -269,6 +269,9 @@ final class StructuredDerivatives {
                         : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]: each example's rows with themselves
                         ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_EXAMPLE_ROWS,
                                 PER_EXAMPLE_ROWS)
+                        : pairs == OutputPairs.PER_EXAMPLE_TRACE // [N]
+                        ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, PER_EXAMPLE_ROWS,
+                                PER_EXAMPLE_ROWS)
                         : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
                                 new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
                     Elementwise.addScaledInPlace(acc, g.factor, b);
@@ -446,10 +449,13 @@ final class StructuredDerivatives {
      * except where the full kernel runs one GEMM per pair of examples.
      */
     static double gramFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs outputs, boolean same) {
-        if (outputs == OutputPairs.PER_EXAMPLE) {
+        if (outputs.perExample()) {
+            // per example, GD [O·R, O·R] over F, or traced [R, R] over (O, F), then combined with GA [R, R]
+            long pairs = outputs == OutputPairs.PER_EXAMPLE ? o * o : 1;
             double gd = same ? DotGeneralKernel.gramFlops(new int[] {(int) o, (int) n1, (int) r, (int) f},
-                    PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH) : 2.0 * n1 * o * r * o * r * f;
-            return activationGramFlops(n1, n2, r, c, outputs, same) + gd + 2.0 * n1 * o * o * r * r;
+                    perExampleContraction(outputs), PER_EXAMPLE_BATCH)
+                    : 2.0 * n1 * r * r * f * (outputs == OutputPairs.PER_EXAMPLE ? o * o : o);
+            return activationGramFlops(n1, n2, r, c, outputs, same) + gd + 2.0 * n1 * pairs * r * r;
         }
         double ga = activationGramFlops(n1, n2, r, c, outputs, same);
         // the kernel of a side with itself combines the example blocks n1 ≤ n2 only: N(N+1)/2 of N²
@@ -490,9 +496,9 @@ final class StructuredDerivatives {
      * Gram of A with itself when {@code same}.
      */
     private static double activationGramFlops(long n1, long n2, long r, long c, OutputPairs pairs, boolean same) {
-        int[] batch = pairs == OutputPairs.PER_EXAMPLE ? EXAMPLE_AXIS : new int[0];
+        int[] batch = pairs.perExample() ? EXAMPLE_AXIS : new int[0];
         return same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) r, (int) c}, new int[] {2}, batch)
-                : pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * r * r * c : 2.0 * n1 * r * n2 * r * c;
+                : pairs.perExample() ? 2.0 * n1 * r * r * c : 2.0 * n1 * r * n2 * r * c;
     }
 
     /**
@@ -500,7 +506,7 @@ final class StructuredDerivatives {
      * the FLOP rules call {@code same}; a data factor shared by sides whose cotangent factors differ is not).
      */
     private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
-        int[] batch = pairs == OutputPairs.PER_EXAMPLE ? EXAMPLE_AXIS : new int[0];
+        int[] batch = pairs.perExample() ? EXAMPLE_AXIS : new int[0];
         return a2 == a1 && d2 == d1 ? DotGeneralKernel.gram(a1, new int[] {2}, batch)
                 : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, batch, batch);
     }
@@ -511,8 +517,10 @@ final class StructuredDerivatives {
     /** The examples' axis of D [O, N, R, F], over which the per-example cotangent Grams are batched. */
     static final int[] PER_EXAMPLE_BATCH = {1};
 
-    /** The axis of D [O, N, R, F] the per-example cotangent Grams contract: the features. */
-    static final int[] PER_EXAMPLE_CONTRACTION = {3};
+    /** The axes of D [O, N, R, F] the per-example cotangent Grams contract: the features, and the outputs traced. */
+    static int[] perExampleContraction(OutputPairs pairs) {
+        return pairs == OutputPairs.PER_EXAMPLE_TRACE ? new int[] {0, 3} : new int[] {3};
+    }
 
     /** The examples' axis of an elementwise consumer's rows [O, N, P], batched for {@code PER_EXAMPLE}. */
     static final int[] PER_EXAMPLE_ROWS = {1};
@@ -520,8 +528,8 @@ final class StructuredDerivatives {
     /** Exact FLOPs of the sandwich order for one parameter. */
     static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
         double k = activationGramFlops(n1, n2, r, c, pairs, same);
-        if (pairs == OutputPairs.PER_EXAMPLE) {
-            return k + 2.0 * n1 * o * f * r * r + 2.0 * n1 * o * o * r * f;
+        if (pairs.perExample()) {
+            return k + 2.0 * n1 * o * f * r * r + 2.0 * n1 * (pairs == OutputPairs.PER_EXAMPLE ? o * o : o) * r * f;
         }
         double left = 2.0 * n1 * o * f * r * n2 * r;
         double right = pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * r * f + (double) n1 * n2 * o
@@ -538,6 +546,7 @@ final class StructuredDerivatives {
                 : same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) c, (int) f},
                 rowContraction(pairs), rowBatch(pairs))
                 : pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * c * f
+                : pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * n1 * o * c * f
                 : pairs == OutputPairs.TRACE ? 2.0 * n1 * n2 * o * c * f : 2.0 * n1 * o * n2 * o * c * f;
         return rows + contract;
     }
@@ -594,14 +603,16 @@ final class StructuredDerivatives {
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
         int[] none = new int[0];
-        if (pairs == OutputPairs.PER_EXAMPLE) {
+        if (pairs.perExample()) {
             try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N, R, R]
                  // T[n, o, f, r2] = Σ_r1 D1[o, n, r1, f] K[n, r1, r2], batched over n
                  Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, PER_EXAMPLE_BATCH,
                          EXAMPLE_AXIS)) {
-                // [N, O, O] = Σ_{f, r2} T[n, o1, f, r2] D2[o2, n, r2, f], batched over n
-                return DotGeneralKernel.dot(t, d2, SANDWICH_PER_EXAMPLE_T, SANDWICH_PER_EXAMPLE_D, EXAMPLE_AXIS,
-                        PER_EXAMPLE_BATCH);
+                // [N, O, O] = Σ_{f, r2} T[n, o1, f, r2] D2[o2, n, r2, f], batched over n (traced: [N], o1 = o2
+                // summed too)
+                boolean traced = pairs == OutputPairs.PER_EXAMPLE_TRACE;
+                return DotGeneralKernel.dot(t, d2, traced ? new int[] {1, 2, 3} : SANDWICH_PER_EXAMPLE_T,
+                        traced ? new int[] {0, 3, 2} : SANDWICH_PER_EXAMPLE_D, EXAMPLE_AXIS, PER_EXAMPLE_BATCH);
             }
         }
         try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N1,R,N2,R]
@@ -684,12 +695,13 @@ final class StructuredDerivatives {
         // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
         boolean upper = d2 == d1 && a2 == a1;
         try (Tensor ga = gram) {
-            if (pairs == OutputPairs.PER_EXAMPLE) {
-                // GD[n, o1, r1, o2, r2] = Σ_f D1[o1, n, r1, f] D2[o2, n, r2, f], batched over the examples
-                try (Tensor gd = upper ? DotGeneralKernel.gram(d1, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH)
-                        : DotGeneralKernel.dot(d1, d2, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_CONTRACTION,
-                                PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH)) {
-                    GramCombine.combinePerExample(acc, s2, ga, gd, n1, o, r);
+            if (pairs.perExample()) {
+                // GD[n, o1, r1, o2, r2] = Σ_f D1[o1, n, r1, f] D2[o2, n, r2, f], batched over the examples, or
+                // traced GD[n, r1, r2] = Σ_{o, f} D1[o, n, r1, f] D2[o, n, r2, f]
+                int[] contract = perExampleContraction(pairs);
+                try (Tensor gd = upper ? DotGeneralKernel.gram(d1, contract, PER_EXAMPLE_BATCH)
+                        : DotGeneralKernel.dot(d1, d2, contract, contract, PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH)) {
+                    GramCombine.combinePerExample(acc, s2, ga, gd, n1, pairs == OutputPairs.PER_EXAMPLE ? o : 1, r);
                 }
                 return;
             }
@@ -784,15 +796,16 @@ final class StructuredDerivatives {
     }
 
     /**
-     * Elements of the scratch the per-example cotangent Grams take besides their [N, O, R, O, R] result: the
+     * Elements of the scratch the per-example cotangent Grams take besides their [N, O, R, O, R] (traced:
+     * [N, R, R]) result: the
      * batched product's copies of D1 and D2 (D [O, N, R, F] is not laid out example-major), or none where a side
      * with itself reads in place.
      */
-    static long perExampleCotangentGramScratch(long n, long o, long r, long f, boolean same) {
+    static long perExampleCotangentGramScratch(long n, long o, long r, long f, OutputPairs pairs, boolean same) {
         int[] d = {(int) o, (int) n, (int) r, (int) f};
-        return same ? DotGeneralKernel.gramScratchElements(d, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_BATCH)
-                : DotGeneralKernel.scratchElements(d, d, PER_EXAMPLE_CONTRACTION, PER_EXAMPLE_CONTRACTION,
-                        PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH);
+        int[] contract = perExampleContraction(pairs);
+        return same ? DotGeneralKernel.gramScratchElements(d, contract, PER_EXAMPLE_BATCH)
+                : DotGeneralKernel.scratchElements(d, d, contract, contract, PER_EXAMPLE_BATCH, PER_EXAMPLE_BATCH);
     }
 
     /**
@@ -854,7 +867,7 @@ final class StructuredDerivatives {
                 return DotGeneralKernel.dot(j1, j2 == null ? j1 : j2, contract, contract, batch, batch,
                         DIAGONAL_FROM_ROWS);
             }
-            if (pairs == OutputPairs.PER_EXAMPLE) { // [N, O, O]
+            if (pairs.perExample()) { // [N, O, O], or traced [N]
                 return j2 == null ? DotGeneralKernel.gram(j1, contract, batch)
                         : DotGeneralKernel.dot(j1, j2, contract, contract, batch, batch);
             }
@@ -865,7 +878,8 @@ final class StructuredDerivatives {
 
     /** The axes of the rows J [N, O, C, F] the row order contracts: (C, F), and O too for the trace. */
     static int[] rowContraction(OutputPairs pairs) {
-        return pairs == OutputPairs.TRACE ? new int[] {1, 2, 3} : new int[] {2, 3};
+        return pairs == OutputPairs.TRACE || pairs == OutputPairs.PER_EXAMPLE_TRACE ? new int[] {1, 2, 3}
+                : new int[] {2, 3};
     }
 
     /**
@@ -873,8 +887,7 @@ final class StructuredDerivatives {
      * contraction batches: O for the per-output diagonal, N for each example with itself, else none.
      */
     static int[] rowBatch(OutputPairs pairs) {
-        return pairs == OutputPairs.DIAGONAL ? new int[] {1} : pairs == OutputPairs.PER_EXAMPLE ? new int[] {0}
-                : new int[0];
+        return pairs == OutputPairs.DIAGONAL ? new int[] {1} : pairs.perExample() ? new int[] {0} : new int[0];
     }
 
     /** A per-output product's logical [O, N1, N2] written as the diagonal kernel's [N1, N2, O]. */

@@ -60,6 +60,18 @@ final class StructuredKernel extends KernelStrategy {
         if (pairs == OutputPairs.DIAGONAL) {
             return acc; // [N1, N2, O]: the kernel's own layout
         }
+        if (pairs == OutputPairs.PER_EXAMPLE_TRACE) {
+            // Σ_o Θ[n, o, n, o]: the mean over the outputs, and over the examples too for a traced batch axis
+            if (axes.isDiagonal(0)) {
+                KernelReduction.scale(acc, 1.0 / o);
+                return acc;
+            }
+            try (acc) {
+                Tensor sum = org.ntk4j.cpu.Reduce.reduce(org.ntk4j.cpu.Reduce.Kind.SUM, acc, new int[] {0});
+                KernelReduction.scale(sum, 1.0 / axes.traceSize(f1));
+                return sum;
+            }
+        }
         if (pairs == OutputPairs.PER_EXAMPLE) {
             try (acc) {
                 return KernelReduction.reducePerExample(acc, axes, f1, f2);

@@ -86,7 +86,7 @@ class CountedFlopsTest {
         Params p = m.init(3, in, DType.F64);
         Tensor x1 = Tensor.randomNormal(DType.F64, 1, org.ntk4j.tensor.Shapes.prepend(3, in));
         Tensor x2 = Tensor.randomNormal(DType.F64, 2, org.ntk4j.tensor.Shapes.prepend(3, in));
-        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}}; // {trace, diagonal}
+        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}, {{0, -1}, {}}}; // {trace, diagonal}
         for (int[][] a : axes) {
             for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {

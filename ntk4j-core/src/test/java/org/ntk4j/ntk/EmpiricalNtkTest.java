@@ -114,8 +114,8 @@ class EmpiricalNtkTest {
     }
 
     /**
-     * The batch axis kept diagonal ([N, O, O]: Θ(x1_n, x2_n)), with the outputs traced too ([N]) or the batch axis
-     * traced ([O, O]): every exact method against the finite-difference oracle's example diagonal (relative 1e-6)
+     * The batch axis kept diagonal ([N, O, O]: Θ(x1_n, x2_n)), with the outputs traced too ([N]), the batch axis
+     * traced ([O, O]) and both traced (a scalar): every exact method against the finite-difference oracle's example diagonal (relative 1e-6)
      * and structured derivatives — which computes these blocks batched over the examples instead of reducing the
      * full kernel — against Jacobian contraction (1e-10), x2 of the same N given and x2 = x1, whose [O, O] blocks
      * are then exactly symmetric.
@@ -133,6 +133,7 @@ class EmpiricalNtkTest {
                 Tensor diagonal = Tensor.zeros(DType.F64, n, o, o);
                 Tensor traced = Tensor.zeros(DType.F64, n);
                 Tensor batchTrace = Tensor.zeros(DType.F64, o, o);
+                Tensor bothTraced = Tensor.zeros(DType.F64);
                 for (int i = 0; i < n; i++) {
                     for (int a = 0; a < o; a++) {
                         for (int b = 0; b < o; b++) {
@@ -141,12 +142,13 @@ class EmpiricalNtkTest {
                             batchTrace.set(batchTrace.get(a, b) + v / n, a, b);
                             if (a == b) {
                                 traced.set(traced.get(i) + v / o, i);
+                                bothTraced.set(bothTraced.get() + v / (n * o));
                             }
                         }
                     }
                 }
                 Object[][] kernels = {{new int[0], new int[] {0}, diagonal}, {new int[] {-1}, new int[] {0}, traced},
-                    {new int[] {0}, new int[0], batchTrace}};
+                    {new int[] {0}, new int[0], batchTrace}, {new int[] {0, -1}, new int[0], bothTraced}};
                 for (Object[] k : kernels) {
                     EmpiricalNtk e = EmpiricalNtk.of(model, p).traceAxes((int[]) k[0]).diagonalAxes((int[]) k[1]);
                     String what = String.format("%s trace %s diagonal %s, x2 %s", model.spec(),

@@ -26,7 +26,7 @@ class ExampleChunksTest {
     @Test
     void chunkedKernelsEqualTheWholeKernelWithinTheBudget() {
         Params p = MODEL.init(4, IN, DType.F64);
-        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}}; // {trace, diagonal}
+        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}, {{0, -1}, {}}}; // {trace, diagonal}
         try (Tensor x1 = Tensor.randomNormal(DType.F64, 5, Shapes.prepend(N, IN));
              Tensor x2 = Tensor.randomNormal(DType.F64, 6, Shapes.prepend(N, IN))) {
             for (int[][] a : axes) {

@@ -74,7 +74,7 @@ class PredictedPeakTest {
      */
     @Test
     void perExampleKernelsPredictedPeakWithinTenPercentOfMeasured() {
-        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}}; // {trace, diagonal}
+        int[][][] axes = {{{}, {0}}, {{-1}, {0}}, {{0}, {}}, {{0, -1}, {}}}; // {trace, diagonal}
         org.assertj.core.api.SoftAssertions soft = new org.assertj.core.api.SoftAssertions();
         for (String[] ms : MODELS) {
             Model m = Zoo.parse(ms[0]);

@@ -95,8 +95,8 @@ class StructuredDerivativesTest {
         Tensor a3 = Tensor.randomNormal(DType.F64, 5, 3, 4, 5);
         Tensor d3 = Tensor.randomNormal(DType.F64, 6, 2, 3, 4, 6);
         for (OutputPairs pairs : OutputPairs.values()) {
-            Tensor b = pairs == OutputPairs.PER_EXAMPLE ? a3 : a2;
-            Tensor e = pairs == OutputPairs.PER_EXAMPLE ? d3 : d2;
+            Tensor b = pairs.perExample() ? a3 : a2;
+            Tensor e = pairs.perExample() ? d3 : d2;
             Tensor g = StructuredDerivatives.gramOrder(a1, d1, b, e, pairs);
             Tensor r = StructuredDerivatives.rowOrder(a1, d1, b, e, pairs);
             Tensor w = StructuredDerivatives.sandwichOrder(a1, d1, b, e, pairs);
@@ -411,6 +411,25 @@ class StructuredDerivativesTest {
                                     }
                                 }
                             }
+                            // each example's trace Σ_o Θ[n, o, n, o], its cotangent Grams summed over the outputs
+                            try (Tensor tr = order == ContractionOrder.GRAM
+                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE_TRACE)
+                                    : order == ContractionOrder.SANDWICH
+                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE_TRACE)
+                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
+                                            OutputPairs.PER_EXAMPLE_TRACE)) {
+                                assertThat(tr.shape()).isEqualTo(new int[] {n});
+                                for (int i = 0; i < n; i++) {
+                                    double expected = 0;
+                                    for (int q = 0; q < o; q++) {
+                                        expected += full.getFlat(((i * o + q) * n + i) * o + q);
+                                    }
+                                    assertThat(tr.getFlat(i)).as("%s R=%d same=%b traced [%d]", order, r, same, i)
+                                            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-10 * o * scale));
+                                }
+                            }
                         }
                     }
                 }
@@ -423,6 +442,13 @@ class StructuredDerivativesTest {
                         .isEqualTo(2.0 * 2 * n * o * r * c * f + 2.0 * n * o * o * c * f);
                 assertThat(StructuredDerivatives.rowFlops(n, n, o, r, c, f, pe, true)).as("rows of one side, R=%d", r)
                         .isEqualTo(2.0 * n * o * r * c * f + 2.0 * n * o * o * c * f);
+                OutputPairs pt = OutputPairs.PER_EXAMPLE_TRACE;
+                assertThat(StructuredDerivatives.gramFlops(n, n, o, r, c, f, pt, false)).as("traced Gram, R=%d", r)
+                        .isEqualTo(2.0 * n * r * r * c + 2.0 * n * r * r * o * f + 2.0 * n * r * r);
+                assertThat(StructuredDerivatives.sandwichFlops(n, n, o, r, c, f, pt, false)).as("traced sandwich")
+                        .isEqualTo(2.0 * n * r * r * c + 2.0 * n * o * f * r * r + 2.0 * n * o * r * f);
+                assertThat(StructuredDerivatives.rowFlops(n, n, o, r, c, f, pt, false)).as("traced rows, R=%d", r)
+                        .isEqualTo(2.0 * 2 * n * o * r * c * f + 2.0 * n * o * c * f);
                 assertThat(StructuredDerivatives.gramFlops(n, n, o, r, c, f, pe, false))
                         .as("batched over the examples: far below the full block's Gram order")
                         .isLessThan(StructuredDerivatives.gramFlops(n, n, o, r, c, f, OutputPairs.FULL, false) / 4);
