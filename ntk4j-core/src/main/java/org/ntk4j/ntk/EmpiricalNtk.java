@@ -252,8 +252,8 @@ public final class EmpiricalNtk {
             }
         }
         Tensor k = strategy(m).kernel(in);
-        if (in.same) {
-            // the kernels without both example axes, and those of models that mix examples: exactly symmetric too
+        if (in.same && !in.axes().examplesPaired()) {
+            // the kernels without both example axes (each example with itself): exactly symmetric too
             KernelReduction.mirrorAll(k, in.axes().mirrorPermutation());
         }
         return k;

@@ -41,7 +41,8 @@ final class KernelReduction {
      * index with each pair of axes (a1, a2) swapped, {@code mirror} = {@link KernelAxes#mirrorPermutation()}) comes
      * first in flat order takes the mirror's value, so that K = transpose(K, mirror) holds exactly — e.g.
      * Θ(x_n, x_n)[o2, o1] = Θ(x_n, x_n)[o1, o2] for a batch axis kept diagonal — whatever rounding each evaluation
-     * order left. For the kernels without both example axes, which {@link #mirrorUpper} does not apply to.
+     * order left. For the kernels without both example axes, which {@link #mirrorUpper} does not apply to (one
+     * scalar pass over the kernel, N·O² entries for [N, O, O]: small beside the products that formed them).
      */
     static void mirrorAll(Tensor k, int[] mirror) {
         int[] shape = k.shape();
