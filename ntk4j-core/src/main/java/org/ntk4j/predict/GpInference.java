@@ -71,22 +71,40 @@ public final class GpInference {
     }
 
     /**
-     * A mean [M, O] and a covariance [M, M] (null when not asked for).
+     * A mean [M, O] with the covariance [M, M] or only its diagonal, the variances [M] (each null when not asked
+     * for).
      *
      * @param mean the predictive mean [M, O]
      * @param covariance the predictive covariance [M, M], shared by the O outputs, or null
+     * @param variances the predictive variances [M] (the covariance's diagonal) when computed without the
+     *     covariance ({@link #inferVariances}), else null
      */
-    public record Gaussian(Tensor mean, Tensor covariance) implements AutoCloseable {
+    public record Gaussian(Tensor mean, Tensor covariance, Tensor variances) implements AutoCloseable {
+        /**
+         * A mean with its covariance (or none).
+         *
+         * @param mean the predictive mean [M, O]
+         * @param covariance the predictive covariance [M, M], or null
+         */
+        public Gaussian(Tensor mean, Tensor covariance) {
+            this(mean, covariance, null);
+        }
+
         /**
          * The mean of the diagonal of the covariance: the average predictive variance of one output.
          *
          * @return the average variance
+         * @throws IllegalStateException if neither the covariance nor the variances were computed
          */
         public double meanVariance() {
-            int m = covariance.dim(0);
+            if (covariance == null && variances == null) {
+                throw new IllegalStateException("gp_inference: neither the covariance nor the variances were asked "
+                        + "for");
+            }
+            int m = covariance != null ? covariance.dim(0) : variances.dim(0);
             double s = 0;
             for (int i = 0; i < m; i++) {
-                s += covariance.getFlat(i * m + i);
+                s += covariance != null ? covariance.getFlat(i * m + i) : variances.getFlat(i);
             }
             return s / m;
         }
@@ -96,6 +114,9 @@ public final class GpInference {
             mean.close();
             if (covariance != null) {
                 covariance.close();
+            }
+            if (variances != null) {
+                variances.close();
             }
         }
     }
@@ -145,6 +166,43 @@ public final class GpInference {
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
                                  double diagReg, boolean diagRegAbsolute, boolean covariance) {
+        return infer(g, ntkTrainTrain, ntkTestTrain, ntkTestTest, nngpTrainTrain, nngpTestTrain, nngpTestTest, yTrain,
+                diagReg, diagRegAbsolute, covariance, false);
+    }
+
+    /**
+     * The posterior's mean and its variances alone, the covariance's diagonal [M], from the test-test kernels'
+     * diagonals [M] (each test point's kernel with itself: {@code EmpiricalNtk.diagonalAxes(0)}) instead of the
+     * [M, M] kernels, and without the [M, M] products: for the nngp and ntkgp posteriors var_i = k_tt[i] − Σ_j
+     * K_td[i, j]·W[j, i], W = (K_dd + rI)⁻¹ K_dt; for ntk var_i = K_tt[i] + Σ_j Aᵀ[j, i]·(K_dd Aᵀ)[j, i] − 2 Σ_j
+     * Aᵀ[j, i]·K_td[i, j], Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt. Equal to the covariance's diagonal from {@link #infer} (up to
+     * rounding).
+     *
+     * @param g which posterior
+     * @param ntkTrainTrain NTK [N, N], or null for nngp
+     * @param ntkTestTrain NTK [M, N], or null for nngp
+     * @param ntkTestDiagonal NTK of each test point with itself [M], or null for nngp
+     * @param nngpTrainTrain NNGP [N, N], or null for ntkgp
+     * @param nngpTestTrain NNGP [M, N], or null for ntkgp
+     * @param nngpTestDiagonal NNGP of each test point with itself [M], or null for ntkgp
+     * @param yTrain targets [N, O]
+     * @param diagReg regulariser, relative to trace/N unless {@code diagRegAbsolute}
+     * @param diagRegAbsolute whether diagReg is used as it is
+     * @return the Gaussian with its {@link Gaussian#variances}, which the caller closes; the inputs are not closed
+     * @throws IllegalArgumentException if a kernel the posterior needs is missing, of the wrong shape or not
+     *     finite
+     */
+    public static Gaussian inferVariances(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain,
+                                          Tensor ntkTestDiagonal, Tensor nngpTrainTrain, Tensor nngpTestTrain,
+                                          Tensor nngpTestDiagonal, Tensor yTrain, double diagReg,
+                                          boolean diagRegAbsolute) {
+        return infer(g, ntkTrainTrain, ntkTestTrain, ntkTestDiagonal, nngpTrainTrain, nngpTestTrain,
+                nngpTestDiagonal, yTrain, diagReg, diagRegAbsolute, true, true);
+    }
+
+    private static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
+                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
+                                  double diagReg, boolean diagRegAbsolute, boolean covariance, boolean diagonal) {
         boolean useNtk = g != Posterior.NNGP;
         Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
         Tensor ktd = useNtk ? ntkTestTrain : nngpTestTrain;
@@ -175,7 +233,16 @@ public final class GpInference {
                 if (g == Posterior.NNGP || g == Posterior.NTKGP) {
                     Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
                     require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
-                    checkSquare(ktt, m);
+                    checkTestTest(ktt, m, diagonal);
+                    if (diagonal) {
+                        try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt)) {
+                            Tensor var = Tensor.empty(DType.F64, m);
+                            for (int i = 0; i < m; i++) {
+                                var.setFlat(i, ktt.getFlat(i) - rowTimesColumn(ktd, w, i));
+                            }
+                            return new Gaussian(mean, null, var);
+                        }
+                    }
                     try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt);
                          Tensor q = matmul(ktd, false, w, false, m, n, m)) {
                         cov = Tensor.empty(DType.F64, m, m);
@@ -192,7 +259,19 @@ public final class GpInference {
                         throw new IllegalArgumentException("gp_inference: the test-train NNGP has "
                                 + nngpTestTrain.dim(0) + " rows, the NTK " + m);
                     }
-                    checkSquare(nngpTestTest, m);
+                    checkTestTest(nngpTestTest, m, diagonal);
+                    if (diagonal) {
+                        try (Tensor thetaDt = transpose(ktd, m, n);
+                             Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
+                             Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
+                            Tensor var = Tensor.empty(DType.F64, m);
+                            for (int i = 0; i < m; i++) {
+                                var.setFlat(i, nngpTestTest.getFlat(i) + columnTimesColumn(at, kat, i)
+                                        - 2 * rowTimesColumn(nngpTestTrain, at, i));
+                            }
+                            return new Gaussian(mean, null, var);
+                        }
+                    }
                     // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
                     try (Tensor thetaDt = transpose(ktd, m, n);
                          Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
@@ -236,6 +315,38 @@ public final class GpInference {
                     + Shapes.str(k.shape()));
         }
         return k.dim(0);
+    }
+
+    /** A test-test kernel: [M, M], or each test point's with itself [M] ({@code diagonal}). */
+    private static void checkTestTest(Tensor k, int m, boolean diagonal) {
+        if (!diagonal) {
+            checkSquare(k, m);
+        } else if (k.rank() != 1 || k.dim(0) != m) {
+            throw new IllegalArgumentException("gp_inference: expected the test points' kernels with themselves ["
+                    + m + "], got " + Shapes.str(k.shape()));
+        }
+    }
+
+    /** Σ_j a[i, j]·b[j, i] for a [M, N] and b [N, M]: the diagonal entry (a·b)[i, i]. */
+    private static double rowTimesColumn(Tensor a, Tensor b, int i) {
+        int n = b.dim(0);
+        int m = b.dim(1);
+        double s = 0;
+        for (int j = 0; j < n; j++) {
+            s += a.getFlat(i * n + j) * b.getFlat(j * m + i);
+        }
+        return s;
+    }
+
+    /** Σ_j a[j, i]·b[j, i] for a and b [N, M]: the diagonal entry (aᵀ·b)[i, i]. */
+    private static double columnTimesColumn(Tensor a, Tensor b, int i) {
+        int n = b.dim(0);
+        int m = b.dim(1);
+        double s = 0;
+        for (int j = 0; j < n; j++) {
+            s += a.getFlat(j * m + i) * b.getFlat(j * m + i);
+        }
+        return s;
     }
 
     private static void checkSquare(Tensor k, int m) {

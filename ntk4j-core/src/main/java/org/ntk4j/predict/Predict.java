@@ -146,21 +146,30 @@ public final class Predict {
         EmpiricalNtk nngpFn = EmpiricalNtk.of(r.model(), r.params()).traceAxes(-1);
         boolean needNtk = post != GpInference.Posterior.NNGP;
         boolean needNngp = post.needsNngp();
+        // without the covariance asked for, only its diagonal (the mean variance): each test point's kernels with
+        // itself [M] instead of the [M, M] test-test kernels
+        boolean variancesOnly = !r.covariance() && !kk.isSketched();
+        int[] perExample = Arrays.copyOfRange(te.x().shape(), 1, te.x().rank());
         try (Tensor y = oneHot(tr); Tensor yTest = oneHot(te);
              Tensor thDD = needNtk ? ntk.kernel(kk, tr.x(), null) : null;
              Tensor thTD = needNtk ? ntk.kernel(kk, te.x(), tr.x()) : null;
-             Tensor thTT = needNtk && post == GpInference.Posterior.NTKGP ? ntk.kernel(kk, te.x(), null) : null;
+             Tensor thTT = needNtk && post == GpInference.Posterior.NTKGP ? variancesOnly
+                     ? ntk.forKind(kk, perExample).diagonalAxes(0).ntk(te.x(), null) : ntk.kernel(kk, te.x(), null)
+                     : null;
              Tensor kDD = needNngp ? nngpFn.nngp(tr.x(), null) : null;
              Tensor kTD = needNngp ? nngpFn.nngp(te.x(), tr.x()) : null;
-             Tensor kTT = needNngp ? nngpFn.nngp(te.x(), null) : null) {
+             Tensor kTT = needNngp ? (variancesOnly ? nngpFn.diagonalAxes(0) : nngpFn).nngp(te.x(), null) : null) {
             double maxLr = Double.NaN;
             if (needNtk) {
                 try (KernelMatrix km = KernelMatrix.of(thDD)) {
                     maxLr = GradientDescentOde.maxLearningRate(km, n * outputs, r.momentum());
                 }
             }
-            GpInference.Gaussian g = GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
-                    r.diagRegAbsolute(), true);
+            GpInference.Gaussian g = variancesOnly
+                    ? GpInference.inferVariances(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
+                            r.diagRegAbsolute())
+                    : GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(), r.diagRegAbsolute(),
+                            true);
             Tensor covariance = null;
             try {
                 double[] mean = g.mean().toDoubleArray();

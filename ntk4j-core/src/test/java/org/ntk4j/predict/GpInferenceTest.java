@@ -224,6 +224,24 @@ class GpInferenceTest {
             double[] ev = Lapack.symmetricEigenvalues(res.covariance());
             double scale = Math.abs(ev[ev.length - 1]) + 1e-300;
             assertThat(ev[0]).as(g + " covariance PSD").isGreaterThan(-1e-9 * Math.max(1, scale));
+            // the variances alone, from each test point's kernels with itself: the covariance's diagonal
+            EmpiricalNtk perExample = e.diagonalAxes(0);
+            try (Tensor thT = perExample.ntk(xTest, null); Tensor kT = perExample.nngp(xTest, null);
+                 Gaussian v = GpInference.inferVariances(g, thDD, thTD, thT, kDD, kTD, kT, y, diagReg, false)) {
+                assertThat(v.covariance()).isNull();
+                assertThat(v.variances().shape()).containsExactly(xTest.dim(0));
+                int mm = xTest.dim(0);
+                for (int i = 0; i < mm; i++) {
+                    assertThat(thT.getFlat(i)).as("NTK of test point %d with itself", i)
+                            .isCloseTo(thTT.getFlat(i * mm + i), org.assertj.core.data.Offset.offset(1e-12));
+                    assertThat(v.variances().getFlat(i)).as(g + " variance " + i).isCloseTo(
+                            res.covariance().getFlat(i * mm + i), org.assertj.core.data.Offset.offset(1e-10));
+                }
+                for (int i = 0; i < res.mean().size(); i++) {
+                    assertThat(v.mean().getFlat(i)).isEqualTo(res.mean().getFlat(i));
+                }
+                assertThat(v.meanVariance()).isCloseTo(res.meanVariance(), org.assertj.core.data.Offset.offset(1e-10));
+            }
             int m = res.covariance().dim(0);
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < m; j++) {

@@ -157,6 +157,37 @@ class PredictTest {
         }
     }
 
+    /**
+     * Without the covariance asked for, each posterior computes only its diagonal, from each test point's kernels
+     * with itself ([M] instead of [M, M]): the same mean and mean variance as with the covariance (float64, 1e-10),
+     * for the pNTK, the trace and a probes kind.
+     */
+    @Test
+    void theMeanVarianceWithoutTheCovarianceIsTheCovariancesMeanDiagonal() {
+        Random r = new Random(8);
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(5, new int[] {5}, DType.F64)) {
+            for (GpInference.Posterior post : GpInference.Posterior.values()) {
+                for (KernelKind kind : new KernelKind[] {KernelKind.parse("pntk", 0), KernelKind.trace(),
+                    KernelKind.parse("probes:3", 2)}) {
+                    PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, labels(r, N), O),
+                            new Examples(xTe, labels(r, M), O)).withKind(kind);
+                    try (PredictResult full = Predict.run(q.withPosterior(post, true));
+                         PredictResult diagonal = Predict.run(q.withPosterior(post, false))) {
+                        assertThat(diagonal.covariance()).isNull();
+                        assertThat(diagonal.meanVariance()).as("%s %s", post, kind)
+                                .isCloseTo(full.meanVariance(), org.assertj.core.data.Offset.offset(1e-10
+                                        * Math.abs(full.meanVariance())));
+                        double[] a = full.predictions().toDoubleArray();
+                        double[] b = diagonal.predictions().toDoubleArray();
+                        for (int i = 0; i < a.length; i++) {
+                            assertThat(b[i]).isEqualTo(a[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void meaninglessRequestsAreRefusedBeforeAnyWork() {
         Random r = new Random(9);
