@@ -329,22 +329,19 @@ public final class GpInference {
 
     /** Σ_j a[i, j]·b[j, i] for a [M, N] and b [N, M]: the diagonal entry (a·b)[i, i]. */
     private static double rowTimesColumn(Tensor a, Tensor b, int i) {
-        int n = b.dim(0);
-        int m = b.dim(1);
-        double s = 0;
-        for (int j = 0; j < n; j++) {
-            s += a.getFlat(i * n + j) * b.getFlat(j * m + i);
-        }
-        return s;
+        return stridedDot(a, i * b.dim(0), 1, b, i, b.dim(1), b.dim(0));
     }
 
     /** Σ_j a[j, i]·b[j, i] for a and b [N, M]: the diagonal entry (aᵀ·b)[i, i]. */
     private static double columnTimesColumn(Tensor a, Tensor b, int i) {
-        int n = b.dim(0);
-        int m = b.dim(1);
+        return stridedDot(a, i, b.dim(1), b, i, b.dim(1), b.dim(0));
+    }
+
+    /** Σ_{j &lt; n} a[aOff + j·aStep]·b[bOff + j·bStep], in float64. */
+    private static double stridedDot(Tensor a, int aOff, int aStep, Tensor b, int bOff, int bStep, int n) {
         double s = 0;
         for (int j = 0; j < n; j++) {
-            s += a.getFlat(j * m + i) * b.getFlat(j * m + i);
+            s += a.getFlat(aOff + j * aStep) * b.getFlat(bOff + j * bStep);
         }
         return s;
     }

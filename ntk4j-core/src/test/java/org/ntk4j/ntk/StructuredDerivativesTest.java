@@ -324,13 +324,8 @@ class StructuredDerivativesTest {
                             if (order == ContractionOrder.SANDWICH && r == 1) {
                                 continue;
                             }
-                            try (Tensor diag = order == ContractionOrder.GRAM
-                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1], OutputPairs.DIAGONAL)
-                                    : order == ContractionOrder.SANDWICH
-                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.DIAGONAL)
-                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.DIAGONAL)) {
+                            try (Tensor diag = orderBlock(order, a1, d1, side2[0], side2[1],
+                                    OutputPairs.DIAGONAL)) {
                                 assertThat(diag.shape()).isEqualTo(new int[] {n, m, o});
                                 for (int i = 0; i < n; i++) {
                                     for (int j = 0; j < m; j++) {
@@ -391,14 +386,8 @@ class StructuredDerivativesTest {
                             if (order == ContractionOrder.SANDWICH && r == 1) {
                                 continue;
                             }
-                            try (Tensor blk = order == ContractionOrder.GRAM
-                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE)
-                                    : order == ContractionOrder.SANDWICH
-                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE)
-                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE)) {
+                            try (Tensor blk = orderBlock(order, a1, d1, side2[0], side2[1],
+                                    OutputPairs.PER_EXAMPLE)) {
                                 assertThat(blk.shape()).isEqualTo(new int[] {n, o, o});
                                 for (int i = 0; i < n; i++) {
                                     for (int q1 = 0; q1 < o; q1++) {
@@ -412,14 +401,8 @@ class StructuredDerivativesTest {
                                 }
                             }
                             // each example's trace Σ_o Θ[n, o, n, o], its cotangent Grams summed over the outputs
-                            try (Tensor tr = order == ContractionOrder.GRAM
-                                    ? StructuredDerivatives.gramOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE_TRACE)
-                                    : order == ContractionOrder.SANDWICH
-                                    ? StructuredDerivatives.sandwichOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE_TRACE)
-                                    : StructuredDerivatives.rowOrder(a1, d1, side2[0], side2[1],
-                                            OutputPairs.PER_EXAMPLE_TRACE)) {
+                            try (Tensor tr = orderBlock(order, a1, d1, side2[0], side2[1],
+                                    OutputPairs.PER_EXAMPLE_TRACE)) {
                                 assertThat(tr.shape()).isEqualTo(new int[] {n});
                                 for (int i = 0; i < n; i++) {
                                     double expected = 0;
@@ -427,7 +410,8 @@ class StructuredDerivativesTest {
                                         expected += full.getFlat(((i * o + q) * n + i) * o + q);
                                     }
                                     assertThat(tr.getFlat(i)).as("%s R=%d same=%b traced [%d]", order, r, same, i)
-                                            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-10 * o * scale));
+                                            .isCloseTo(expected,
+                                                    org.assertj.core.data.Offset.offset(1e-10 * o * scale));
                                 }
                             }
                         }
@@ -611,6 +595,19 @@ class StructuredDerivativesTest {
                 }
             }
             assertThat(checked).as(spec).isPositive();
+        }
+    }
+
+    /** One parameter's block in {@code order}. */
+    private static Tensor orderBlock(ContractionOrder order, Tensor a1, Tensor d1, Tensor a2, Tensor d2,
+                                     OutputPairs pairs) {
+        switch (order) {
+            case GRAM:
+                return StructuredDerivatives.gramOrder(a1, d1, a2, d2, pairs);
+            case SANDWICH:
+                return StructuredDerivatives.sandwichOrder(a1, d1, a2, d2, pairs);
+            default:
+                return StructuredDerivatives.rowOrder(a1, d1, a2, d2, pairs);
         }
     }
 }
