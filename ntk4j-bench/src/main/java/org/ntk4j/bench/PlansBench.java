@@ -136,7 +136,8 @@ public final class PlansBench {
             } else if (w.equals("fcn-example")) {
                 seconds = kernel("fcn(depth=3,width=2048,out=8)", new int[] {3072}, 16, Method.AUTO, 2, 7, false);
             } else if (w.equals("cnn")) {
-                seconds = kernel("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 16, Method.AUTO, 2, 7, false);
+                seconds = kernel("cnn(depth=3,channels=32,out=10)", new int[] {16, 16, 3}, 16, Method.AUTO, 2, 7,
+                        false);
             } else if (w.equals("trace-sd")) {
                 seconds = kernel("fcn(depth=3,width=512,out=8)", new int[] {3072}, 512, Method.STRUCTURED_DERIVATIVES,
                         2, 7, true);

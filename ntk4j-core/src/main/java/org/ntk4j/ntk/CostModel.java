@@ -440,7 +440,8 @@ public final class CostModel {
                 min = Math.min(min, e.peakBytes());
             }
             throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
-                    + " for these shapes; the smallest needs " + human(min) + " (raise --memory, or compute it in tiles with --out)");
+                    + " for these shapes; the smallest needs " + human(min)
+                    + " (raise --memory, or compute it in tiles with --out)");
         }
         return best;
     }

@@ -121,7 +121,8 @@ final class SdPlan {
                     + gdScratch
                     : StructuredDerivatives.pairGemms(o, rr) ? n1 * n2 + cotangentCopies
                     : (1L + o * o) * n1 * rr * n2 * rr + cotangentCopies)
-                    : order == ContractionOrder.SANDWICH ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
+                    : order == ContractionOrder.SANDWICH
+                    ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
                     : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, pairs, stillSame));
             // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
             long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn()
@@ -152,7 +153,8 @@ final class SdPlan {
             long pFull = Shapes.size(st.gram.shape);
             boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, all);
             double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
-                    o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1, same && keeps ? 0 : (long) o * n2);
+                    o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
+                    same && keeps ? 0 : (long) o * n2);
             double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe
                     : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * pe
                     : w.pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * n1 * o * pe : 2.0 * n1 * n2 * o * pe;

@@ -7,8 +7,9 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * Structured derivatives as a strategy: per parameter, its consumer rule's factors with the path Gram applied,
- * contracted in its {@link SdPlan} step's {@link ContractionOrder} ({@link StructuredDerivatives}); parameters without a rule
- * through their per-example rows. A model that mixes examples runs the exact batch path ({@link ExactBatch}).
+ * contracted in its {@link SdPlan} step's {@link ContractionOrder} ({@link StructuredDerivatives}); parameters
+ * without a rule through their per-example rows. A model that mixes examples runs the exact batch path
+ * ({@link ExactBatch}).
  */
 final class StructuredKernel extends KernelStrategy {
     private final ExactBatch exactBatch;

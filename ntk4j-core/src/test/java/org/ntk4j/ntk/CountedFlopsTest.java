@@ -122,7 +122,8 @@ class CountedFlopsTest {
         Model cnn = Zoo.parse("cnn(depth=1,channels=3,out=3)");
         Model mixing = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(4),
                 org.ntk4j.nn.Layers.batchNorm(), org.ntk4j.nn.Layers.dense(3)), "dense, batch_norm, dense");
-        Object[][] runs = {{fcn, new int[] {5}, 600L}, {cnn, new int[] {4, 4}, 900L}, {mixing, new int[] {3}, 1L << 30}};
+        Object[][] runs = {{fcn, new int[] {5}, 600L}, {cnn, new int[] {4, 4}, 900L},
+            {mixing, new int[] {3}, 1L << 30}};
         for (Object[] run : runs) {
             Model m = (Model) run[0];
             int[] in = (int[]) run[1];
