@@ -440,8 +440,10 @@ public final class CostModel {
                 min = Math.min(min, e.peakBytes());
             }
             throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
-                    + " for these shapes; the smallest needs " + human(min)
-                    + " (raise --memory, or compute it in tiles with --out)");
+                    + " for these shapes; the smallest needs " + human(min) + (axes.examplesPaired()
+                    ? " (raise --memory, or compute it in tiles with --out)"
+                    // ExampleChunks found no chunk that fits either: tiles need both example axes
+                    : " and not even one example fits beside the whole kernel (raise --memory)"));
         }
         return best;
     }
