@@ -1,5 +1,8 @@
 package org.ntk4j.ntk;
 
+import org.ntk4j.cpu.DotGeneralKernel;
+import org.ntk4j.tensor.Tensor;
+
 /**
  * Which entries (n1, o1, n2, o2) of the full block a structured-derivatives block holds, for outputs [N, O]: all of
  * them, the full kernel [N1, O, N2, O]; their trace, Σ_o Θ[n1, n2, o, o] as [N1, N2] (divided by O at the end); the
@@ -79,5 +82,49 @@ enum OutputPairs {
     /** Whether the block pairs each example with itself only (N1 = N2): the products are batched over the examples. */
     boolean perExample() {
         return this == PER_EXAMPLE || this == PER_EXAMPLE_TRACE;
+    }
+
+    /**
+     * How per-example rows contract into a block of these pairs: the axes contracted and batched (the same on
+     * both sides) and the permutation writing the logical dot_general result in the block's layout (null: as it
+     * comes), for rows laid out [O, N, P] ({@code outputsFirst}: an elementwise consumer's) or [N, O, P] (the dense
+     * fallback's per-example Jacobians).
+     */
+    RowsProduct rowsProduct(boolean outputsFirst) {
+        int o = outputsFirst ? 0 : 1;
+        int n = outputsFirst ? 1 : 0;
+        int[] p = {2};
+        int[] traced = {o, 2};
+        int[] none = new int[0];
+        switch (this) {
+            case TRACE: // [N1, N2]
+                return new RowsProduct(traced, none, null);
+            case DIAGONAL: // [O, N1, N2] written as [N1, N2, O]
+                return new RowsProduct(p, new int[] {o}, StructuredDerivatives.DIAGONAL_FROM_ROWS);
+            case PER_EXAMPLE: // [N, O, O]
+                return new RowsProduct(p, new int[] {n}, null);
+            case PER_EXAMPLE_TRACE: // [N]
+                return new RowsProduct(traced, new int[] {n}, null);
+            default: // [O, N1, O, N2] written as [N1, O, N2, O]; [N, O, P] rows give [N1, O, N2, O] as they come
+                return new RowsProduct(p, none, outputsFirst ? new int[] {1, 0, 3, 2} : null);
+        }
+    }
+
+    /** Outputs one entry of the block sums over: O for the traces, else 1 (the rows' contraction is O·P or P). */
+    long summedOutputs(long o) {
+        return this == TRACE || this == PER_EXAMPLE_TRACE ? o : 1;
+    }
+
+    /** The contraction of two sides' rows into a block ({@link #rowsProduct}). */
+    record RowsProduct(int[] contract, int[] batch, int[] perm) {
+        /** The block of rows {@code a} and {@code b}, its FLOPs counted. */
+        Tensor dot(Tensor a, Tensor b) {
+            return CountedDot.dot(a, b, contract, contract, batch, batch, perm);
+        }
+
+        /** Elements of the operand copies the product of rows shaped {@code a} and {@code b} takes. */
+        long scratch(int[] a, int[] b) {
+            return DotGeneralKernel.scratchElements(a, b, contract, contract, batch, batch, perm);
+        }
     }
 }

@@ -3,7 +3,6 @@ package org.ntk4j.ntk;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -155,31 +154,16 @@ final class SdPlan {
             double rows = ElementwiseRows.rowFlops(st.consumer, o) + (same ? 0 : ElementwiseRows.rowFlops(st2.consumer,
                     o)) + StructuredDerivatives.gramFlops(st.gram, all, (long) o * n1,
                     same && keeps ? 0 : (long) o * n2);
-            double c = w.pairs == OutputPairs.FULL ? 2.0 * n1 * o * n2 * o * pe
-                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * n1 * o * o * pe
-                    : w.pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * n1 * o * pe : 2.0 * n1 * n2 * o * pe;
+            long block = w.pairs.blockSize(n1, n2, o);
+            double c = 2.0 * block * w.pairs.summedOutputs(o) * pe; // dot_general's rule: 2 · |block| · contracted
             w.flops += rows + c;
             w.contraction += c;
             // both sides' rows, their Gram-applied copies (none for a scaled identity), the contraction's operand
             // copies and its output block (the accumulator is counted by the walk)
             long sides = (same ? (long) n1 : (long) n1 + n2) * o;
             long copies = st.gram.isScaledIdentity() ? 0 : (same && keeps ? (long) n1 * o : sides) * pe;
-            int[] r1 = {o, n1, (int) pe};
-            int[] r2 = {o, n2, (int) pe};
-            int[] perOutput = StructuredDerivatives.PER_OUTPUT;
-            long dotScratch = w.pairs == OutputPairs.TRACE
-                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {0, 2}, new int[] {0, 2}, new int[0],
-                            new int[0])
-                    : w.pairs == OutputPairs.DIAGONAL
-                    ? DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, perOutput, perOutput,
-                            StructuredDerivatives.DIAGONAL_FROM_ROWS)
-                    : w.pairs.perExample()
-                    ? DotGeneralKernel.scratchElements(r1, r2, w.pairs == OutputPairs.PER_EXAMPLE ? new int[] {2}
-                            : new int[] {0, 2}, w.pairs == OutputPairs.PER_EXAMPLE ? new int[] {2} : new int[] {0, 2},
-                            StructuredDerivatives.PER_EXAMPLE_ROWS, StructuredDerivatives.PER_EXAMPLE_ROWS)
-                    : DotGeneralKernel.scratchElements(r1, r2, new int[] {2}, new int[] {2}, new int[0], new int[0],
-                            new int[] {1, 0, 3, 2});
-            long block = w.pairs.blockSize(n1, n2, o);
+            long dotScratch = w.pairs.rowsProduct(true).scratch(new int[] {o, n1, (int) pe},
+                    new int[] {o, n2, (int) pe});
             w.blockPeak = Math.max(w.blockPeak, cm.bytes(sides * pFull + copies + dotScratch + block));
         }
     }
@@ -197,25 +181,9 @@ final class SdPlan {
                     int size = j.first()[i].dim(-1);
                     int at = i;
                     try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
-                            () -> j.second()[at].reshape(n2, o, size), Tensor::close)) {
-                        int[] none = new int[0];
-                        int[] batch = StructuredDerivatives.rowBatch(pairs);
-                        try (Tensor blk = pairs == OutputPairs.TRACE
-                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, none,
-                                        none)
-                                : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
-                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, batch,
-                                        batch, StructuredDerivatives.DIAGONAL_FROM_ROWS)
-                                : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]
-                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, batch,
-                                        batch)
-                                : pairs == OutputPairs.PER_EXAMPLE_TRACE // [N]
-                                ? CountedDot.dot(rows.first(), rows.second(), new int[] {1, 2}, new int[] {1, 2}, batch,
-                                        batch)
-                                : CountedDot.dot(rows.first(), rows.second(), new int[] {2}, new int[] {2}, none,
-                                        none)) {
-                            KernelSupport.addInto(acc, blk);
-                        }
+                            () -> j.second()[at].reshape(n2, o, size), Tensor::close);
+                         Tensor blk = pairs.rowsProduct(false).dot(rows.first(), rows.second())) {
+                        KernelSupport.addInto(acc, blk);
                     }
                 }
             }
@@ -234,10 +202,8 @@ final class SdPlan {
             for (int p : parameters) {
                 pd += Shapes.size(w.pc1.params.get(p).shape());
             }
-            double c = w.pairs == OutputPairs.FULL ? 2.0 * cm.n1 * w.o * cm.n2 * w.o * pd
-                    : w.pairs == OutputPairs.PER_EXAMPLE ? 2.0 * cm.n1 * w.o * w.o * pd
-                    : w.pairs == OutputPairs.PER_EXAMPLE_TRACE ? 2.0 * cm.n1 * w.o * pd
-                    : 2.0 * cm.n1 * cm.n2 * w.o * pd;
+            // dot_general's rule: 2 · |block| · contracted
+            double c = 2.0 * w.pairs.blockSize(cm.n1, cm.n2, w.o) * w.pairs.summedOutputs(w.o) * pd;
             w.flops += c;
             w.contraction += c;
         }

@@ -260,20 +260,7 @@ final class StructuredDerivatives {
                 FlopCount.add(gramFlops(g, all, (long) pass1.o * pass1.n,
                         same && gramKeepsSides(g, all) ? 0 : (long) pass2.o * pass2.n));
                 Tensor[] f = applyGram(g, all, rows.first(), rows.second(), 2);
-                int[] none = new int[0];
-                try (Tensor b = pairs == OutputPairs.TRACE
-                        ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, none, none)
-                        : pairs == OutputPairs.DIAGONAL // [O, N1, N2] written as [N1, N2, O]
-                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_OUTPUT, PER_OUTPUT,
-                                DIAGONAL_FROM_ROWS)
-                        : pairs == OutputPairs.PER_EXAMPLE // [N, O, O]: each example's rows with themselves
-                        ? CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, PER_EXAMPLE_ROWS,
-                                PER_EXAMPLE_ROWS)
-                        : pairs == OutputPairs.PER_EXAMPLE_TRACE // [N]
-                        ? CountedDot.dot(f[0], f[1], new int[] {0, 2}, new int[] {0, 2}, PER_EXAMPLE_ROWS,
-                                PER_EXAMPLE_ROWS)
-                        : CountedDot.dot(f[0], f[1], new int[] {2}, new int[] {2}, none, none,
-                                new int[] {1, 0, 3, 2})) { // [O, N1, O, N2] written as [N1, O, N2, O]
+                try (Tensor b = pairs.rowsProduct(true).dot(f[0], f[1])) {
                     Elementwise.addScaledInPlace(acc, g.factor, b);
                 } finally {
                     closeFactors(f, rows.first(), rows.second());
@@ -521,9 +508,6 @@ final class StructuredDerivatives {
     static int[] perExampleContraction(OutputPairs pairs) {
         return pairs == OutputPairs.PER_EXAMPLE_TRACE ? new int[] {0, 3} : new int[] {3};
     }
-
-    /** The examples' axis of an elementwise consumer's rows [O, N, P], batched for {@code PER_EXAMPLE}. */
-    static final int[] PER_EXAMPLE_ROWS = {1};
 
     /** Exact FLOPs of the sandwich order for one parameter. */
     static double sandwichFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
@@ -797,9 +781,8 @@ final class StructuredDerivatives {
 
     /**
      * Elements of the scratch the per-example cotangent Grams take besides their [N, O, R, O, R] (traced:
-     * [N, R, R]) result: the
-     * batched product's copies of D1 and D2 (D [O, N, R, F] is not laid out example-major), or none where a side
-     * with itself reads in place.
+     * [N, R, R]) result: the batched product's copies of D1 and D2 (D [O, N, R, F] is not laid out example-major),
+     * or none where a side with itself reads in place.
      */
     static long perExampleCotangentGramScratch(long n, long o, long r, long f, OutputPairs pairs, boolean same) {
         int[] d = {(int) o, (int) n, (int) r, (int) f};
@@ -860,19 +843,15 @@ final class StructuredDerivatives {
      */
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
         try (Tensor j1 = rows(a1, d1); Tensor j2 = a2 == a1 && d2 == d1 ? null : rows(a2, d2)) {
-            int[] none = new int[0];
             int[] contract = rowContraction(pairs);
             int[] batch = rowBatch(pairs);
             if (pairs == OutputPairs.DIAGONAL) { // [O, N1, N2] written as [N1, N2, O]
                 return DotGeneralKernel.dot(j1, j2 == null ? j1 : j2, contract, contract, batch, batch,
                         DIAGONAL_FROM_ROWS);
             }
-            if (pairs.perExample()) { // [N, O, O], or traced [N]
-                return j2 == null ? DotGeneralKernel.gram(j1, contract, batch)
-                        : DotGeneralKernel.dot(j1, j2, contract, contract, batch, batch);
-            }
-            return j2 == null ? DotGeneralKernel.gram(j1, contract, none) // [N1,O,N2,O] or traced [N1,N2]
-                    : DotGeneralKernel.dot(j1, j2, contract, contract, none, none);
+            // [N1, O, N2, O], traced [N1, N2], per example [N, O, O] or traced [N]
+            return j2 == null ? DotGeneralKernel.gram(j1, contract, batch)
+                    : DotGeneralKernel.dot(j1, j2, contract, contract, batch, batch);
         }
     }
 
