@@ -35,25 +35,21 @@ final class ExampleChunks {
         if (c.axes.examplesPaired() || budgetBytes == Long.MAX_VALUE) {
             return null;
         }
-        Method[] methods = m == Method.AUTO ? EXACT : new Method[] {m};
-        double wholeCost = Double.POSITIVE_INFINITY;
-        for (Method e : methods) {
-            CostModel.Estimate w = c.estimate(e, budgetBytes);
-            if (w.peakBytes() <= budgetBytes) {
-                wholeCost = Math.min(wholeCost, e.autoCost(w.flops()));
-            }
-        }
-        if (m != Method.AUTO && wholeCost < Double.POSITIVE_INFINITY) {
-            return null;
-        }
-        Plan best = null;
-        double bestCost = wholeCost;
-        for (Method e : methods) {
-            int size = fits(c, e, budgetBytes, c.n1) ? 0 : largest(c, e, budgetBytes);
-            if (size == 0) {
+        Plan best = null; // null: the whole, while it is the cheapest (it wins ties)
+        double bestCost = Double.POSITIVE_INFINITY;
+        for (Method e : m == Method.AUTO ? EXACT : new Method[] {m}) {
+            CostModel.Estimate whole = c.estimate(e, budgetBytes);
+            if (whole.peakBytes() <= budgetBytes) {
+                double cost = e.autoCost(whole.flops());
+                if (cost <= bestCost) {
+                    best = null;
+                    bestCost = cost;
+                }
                 continue;
             }
-            double cost = e.autoCost(estimate(c, new Plan(e, size), budgetBytes).flops());
+            int size = largest(c, e, budgetBytes);
+            double cost = size == 0 ? Double.POSITIVE_INFINITY
+                    : e.autoCost(estimate(c, new Plan(e, size), budgetBytes).flops());
             if (cost < bestCost) {
                 best = new Plan(e, size);
                 bestCost = cost;

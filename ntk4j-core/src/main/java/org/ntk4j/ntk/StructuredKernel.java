@@ -62,16 +62,15 @@ final class StructuredKernel extends KernelStrategy {
             return acc; // [N1, N2, O]: the kernel's own layout
         }
         if (pairs == OutputPairs.PER_EXAMPLE_TRACE) {
-            // Σ_o Θ[n, o, n, o]: the mean over the outputs, and over the examples too for a traced batch axis
-            if (axes.isDiagonal(0)) {
-                KernelReduction.scale(acc, 1.0 / o);
-                return acc;
+            // Σ_o Θ[n, o, n, o], summed over the examples too for a traced batch axis, divided by the traced size
+            Tensor k = acc;
+            if (axes.isTraced(0)) {
+                try (acc) {
+                    k = org.ntk4j.cpu.Reduce.reduce(org.ntk4j.cpu.Reduce.Kind.SUM, acc, new int[] {0});
+                }
             }
-            try (acc) {
-                Tensor sum = org.ntk4j.cpu.Reduce.reduce(org.ntk4j.cpu.Reduce.Kind.SUM, acc, new int[] {0});
-                KernelReduction.scale(sum, 1.0 / axes.traceSize(f1));
-                return sum;
-            }
+            KernelReduction.scale(k, 1.0 / axes.traceSize(f1));
+            return k;
         }
         if (pairs == OutputPairs.PER_EXAMPLE) {
             try (acc) {

@@ -234,20 +234,19 @@ public final class GpInference {
                     Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
                     require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
                     checkTestTest(ktt, m, diagonal);
-                    if (diagonal) {
-                        try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt)) {
+                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt)) {
+                        if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
                             for (int i = 0; i < m; i++) {
                                 var.setFlat(i, ktt.getFlat(i) - rowTimesColumn(ktd, w, i));
                             }
                             return new Gaussian(mean, null, var);
                         }
-                    }
-                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt);
-                         Tensor q = matmul(ktd, false, w, false, m, n, m)) {
-                        cov = Tensor.empty(DType.F64, m, m);
-                        for (int i = 0; i < m * m; i++) {
-                            cov.setFlat(i, ktt.getFlat(i) - q.getFlat(i));
+                        try (Tensor q = matmul(ktd, false, w, false, m, n, m)) {
+                            cov = Tensor.empty(DType.F64, m, m);
+                            for (int i = 0; i < m * m; i++) {
+                                cov.setFlat(i, ktt.getFlat(i) - q.getFlat(i));
+                            }
                         }
                     }
                 } else {
@@ -260,10 +259,11 @@ public final class GpInference {
                                 + nngpTestTrain.dim(0) + " rows, the NTK " + m);
                     }
                     checkTestTest(nngpTestTest, m, diagonal);
-                    if (diagonal) {
-                        try (Tensor thetaDt = transpose(ktd, m, n);
-                             Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
-                             Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
+                    // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
+                    try (Tensor thetaDt = transpose(ktd, m, n);
+                         Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
+                         Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
+                        if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
                             for (int i = 0; i < m; i++) {
                                 var.setFlat(i, nngpTestTest.getFlat(i) + columnTimesColumn(at, kat, i)
@@ -271,20 +271,16 @@ public final class GpInference {
                             }
                             return new Gaussian(mean, null, var);
                         }
-                    }
-                    // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
-                    try (Tensor thetaDt = transpose(ktd, m, n);
-                         Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
-                         Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m);   // K_dd Aᵀ
-                         Tensor akat = matmul(at, true, kat, false, m, n, m);              // A K_dd Aᵀ
-                         Tensor nngpDt = transpose(nngpTestTrain, m, n);
-                         Tensor cross = matmul(at, true, nngpDt, false, m, n, m)) {                // A K_dt
-                        cov = Tensor.empty(DType.F64, m, m);
-                        for (int i = 0; i < m; i++) {
-                            for (int j = 0; j < m; j++) {
-                                double v = nngpTestTest.getFlat(i * m + j) + akat.getFlat(i * m + j)
-                                        - cross.getFlat(i * m + j) - cross.getFlat(j * m + i);
-                                cov.setFlat(i * m + j, v);
+                        try (Tensor akat = matmul(at, true, kat, false, m, n, m);            // A K_dd Aᵀ
+                             Tensor nngpDt = transpose(nngpTestTrain, m, n);
+                             Tensor cross = matmul(at, true, nngpDt, false, m, n, m)) { // A K_dt
+                            cov = Tensor.empty(DType.F64, m, m);
+                            for (int i = 0; i < m; i++) {
+                                for (int j = 0; j < m; j++) {
+                                    double v = nngpTestTest.getFlat(i * m + j) + akat.getFlat(i * m + j)
+                                            - cross.getFlat(i * m + j) - cross.getFlat(j * m + i);
+                                    cov.setFlat(i * m + j, v);
+                                }
                             }
                         }
                     }
