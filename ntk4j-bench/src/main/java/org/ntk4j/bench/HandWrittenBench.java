@@ -36,11 +36,18 @@ public final class HandWrittenBench {
     private HandWrittenBench() {
     }
 
-    /** What one width gave. */
-    record Row(int width, long parameters, double flops, double[] ntk4j, double[] numpy, double relErr,
-               double gemmShare, double gemmCalls) {
+    /**
+     * What one width gave: {@code early}, ntk4j's timed calls right after the warm-up by count (the JIT still
+     * compiling); {@code ntk4j}, those after the warm-up by time too; {@code warmupCalls}, the calls before them.
+     */
+    record Row(int width, long parameters, double flops, double[] early, double[] ntk4j, int warmupCalls,
+               double[] numpy, double relErr, double gemmShare, double gemmCalls) {
         double ntk4jMedian() {
             return Timing.median(ntk4j);
+        }
+
+        double earlyMedian() {
+            return Timing.median(early);
         }
 
         double numpyMedian() {
@@ -49,8 +56,10 @@ public final class HandWrittenBench {
     }
 
     static String usage() {
-        return String.join("\n", "usage: ntk4j bench numpy [--widths 2048,512] [--warmup 30] [--reps 10] [--rounds 2]",
-                "                         [--blas-threads T] [--out DIR] [--name numpy_fcn]",
+        return String.join("\n", "usage: ntk4j bench numpy [--widths 2048,512] [--warmup 30] [--warmup-seconds 4]",
+                "                         [--reps 10] [--rounds 2] [--blas-threads T] [--out DIR] [--name numpy_fcn]",
+                "  --warmup, --warmup-seconds: ntk4j's warm-up, the calls and then the seconds (both are done);",
+                "    the calls right after the first are timed too and reported as 'early'",
                 "  --blas-threads: BLAS threads of both (default: the cores; 1 resists other processes' load)",
                 "  ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run");
     }
@@ -63,9 +72,13 @@ public final class HandWrittenBench {
      */
     public static void main(String[] args) throws IOException {
         int[] widths = {2048, 512};
-        // 30 warm-up calls: the JIT's steady state (after 3 calls the W = 2048 median was 42 ms, after 10 36 ms, after
-        // 50 31 ms on the Zen 4 machine; "warm" means compiled). NumPy gets the same warm-up, which it does not need.
+        // "warm" means compiled: a warm-up of 30 calls, then of 4 seconds from the first call. 30 calls were taken
+        // for the JIT's steady state (W = 2048 on Zen 4: 42 ms after 3, 36 after 10, 31 after 50), but the W = 512
+        // call kept getting faster for 2 s (Zen 5, medians of 50 calls: 3.6 ms over the first 50, 2.9–3.3 ms up to
+        // 450, 2.1–2.4 ms at 500–700, 1.9 ms after 750); the medians after the 30 calls are reported as "early".
+        // NumPy gets the 30 warm-up calls, which it does not need.
         int warmup = 30;
+        double warmupSeconds = 4;
         int reps = 10;
         int rounds = 2;
         Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
@@ -76,6 +89,8 @@ public final class HandWrittenBench {
             switch (a) {
                 case "--widths" -> widths = PaperFcnBench.Options.ints(a, PaperFcnBench.Options.value(a, args, ++i));
                 case "--warmup" -> warmup = Integer.parseInt(PaperFcnBench.Options.value(a, args, ++i));
+                case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(PaperFcnBench.Options.value(a, args,
+                        ++i));
                 case "--reps" -> reps = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args, ++i));
                 case "--rounds" -> rounds = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args,
                         ++i));
@@ -118,16 +133,24 @@ public final class HandWrittenBench {
                     EmpiricalNtk sd = EmpiricalNtk.of(model, params).method(Method.STRUCTURED_DERIVATIVES)
                             .traceAxes();
                     double[] ours = new double[0];
+                    double[] early = new double[0];
+                    int warmupCalls = 0;
                     double[] theirs = new double[0];
                     double relErr = Double.NaN;
                     for (int r = 0; r < rounds; r++) {
                         Tensor[] last = new Tensor[1];
-                        double[] t = Timing.repeat(r == 0 ? warmup : 1, reps, () -> {
+                        Runnable call = () -> {
                             if (last[0] != null) {
                                 last[0].close();
                             }
                             last[0] = sd.ntk(x, null);
-                        });
+                        };
+                        if (r == 0) {
+                            long start = System.nanoTime();
+                            early = Timing.repeat(warmup, reps, call);
+                            warmupCalls = warmup + reps + Timing.warmUntil(start, warmupSeconds, call);
+                        }
+                        double[] t = Timing.repeat(r == 0 ? 0 : 1, reps, call);
                         ours = concat(ours, t);
                         NumpyPeer.Run run = NumpyPeer.run(python, dir, params, x, 1.5, 0.05, threads,
                                 r == 0 ? warmup : 1, reps);
@@ -149,12 +172,15 @@ public final class HandWrittenBench {
                     double gemmShare = Blas.countedNanos() / wall;
                     double gemmCalls = Blas.countedCalls() / (double) reps;
                     Blas.countTime(false);
-                    Row row = new Row(w, params.count(), flops, ours, theirs, relErr, gemmShare, gemmCalls);
+                    Row row = new Row(w, params.count(), flops, early, ours, warmupCalls, theirs, relErr, gemmShare,
+                            gemmCalls);
                     rows.add(row);
-                    log.say("W = %d: ntk4j SD median %.4g s (%.0f%% of SGEMM), NumPy %.4g s, NumPy / ntk4j %.2f×, "
-                                    + "relative error %.1e; %.0f%% of ntk4j's time in %.0f GEMM calls", w, row.ntk4jMedian(),
-                            100 * flops / row.ntk4jMedian() / 1e9 / before.medianGflops(), row.numpyMedian(),
-                            row.numpyMedian() / row.ntk4jMedian(), relErr, 100 * gemmShare, gemmCalls);
+                    log.say("W = %d: ntk4j SD median %.4g s after %d warm-up calls (%.0f%% of SGEMM; %.4g s after %d), "
+                                    + "NumPy %.4g s, NumPy / ntk4j %.2f×, relative error %.1e; %.0f%% of ntk4j's time "
+                                    + "in %.0f GEMM calls", w, row.ntk4jMedian(), warmupCalls,
+                            100 * flops / row.ntk4jMedian() / 1e9 / before.medianGflops(), row.earlyMedian(), warmup,
+                            row.numpyMedian(), row.numpyMedian() / row.ntk4jMedian(), relErr, 100 * gemmShare,
+                            gemmCalls);
                 }
             }
         } finally {
@@ -166,7 +192,7 @@ public final class HandWrittenBench {
         }
         SgemmRate.Rate after = SgemmRate.measure(2048, 1, 5);
         log.say("SGEMM 2048³ at the end: median %.1f GFLOP/s (best %.1f)", after.medianGflops(), after.bestGflops());
-        write(out, name, args, rows, before, after, numpy, threads);
+        write(out, name, args, rows, before, after, numpy, threads, warmup);
     }
 
     private static double[] concat(double[] a, double[] b) {
@@ -176,7 +202,7 @@ public final class HandWrittenBench {
     }
 
     private static void write(Path out, String name, String[] args, List<Row> rows, SgemmRate.Rate before,
-                              SgemmRate.Rate after, String numpy, int threads) throws IOException {
+                              SgemmRate.Rate after, String numpy, int threads, int warmup) throws IOException {
         double sgemm = 0.5 * (before.medianGflops() + after.medianGflops());
         StringBuilder sb = new StringBuilder("# ntk4j bench numpy\n\n");
         sb.append("Generated by `./ntk4j bench numpy").append(args.length > 0 ? " " + String.join(" ", args) : "")
@@ -194,29 +220,32 @@ public final class HandWrittenBench {
                 after.medianGflops(), sgemm));
         sb.append("neural-tangents' FCN example `fcn(depth=3,width=W,out=8)`, inputs 3072, N = 16, float32, the full "
                 + "kernel [N, N, O, O] with x2 = x1, the same weights and inputs. Medians of the timed calls after "
-                + "the warm-up; ntk4j's calls and NumPy's process alternate in rounds. \"% of SGEMM\": the cost "
-                + "model's FLOPs for SD divided by ntk4j's median time, against the SGEMM rate. NumPy's kernel is "
-                + "checked against ntk4j's (relative Frobenius error) before its ratio counts. \"In GEMM\": the share of "
-                + "ntk4j's wall time with a GEMM running (`Blas.countTime`, over a further set of calls), and the "
-                + "GEMM calls per kernel.\n\n");
-        sb.append("| W | parameters | SD FLOPs (cost model) | at the SGEMM rate | ntk4j SD warm | % of SGEMM rate "
-                + "| ntk4j in GEMM | NumPy per-layer | NumPy / ntk4j | rel. error |\n"
-                + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "the warm-up; ntk4j's calls and NumPy's process alternate in rounds. ntk4j warms up for "
+                + "the calls of its column and \"early\" is the median of the timed calls after the first "
+                + warmup + " of them, the JIT still compiling. \"% of SGEMM\": the cost model's FLOPs for SD divided "
+                + "by ntk4j's median time, against the SGEMM rate. NumPy's kernel is checked against ntk4j's "
+                + "(relative Frobenius error) before its ratio counts. \"In GEMM\": the share of ntk4j's wall time "
+                + "with a GEMM running (`Blas.countTime`, over a further set of calls), and the GEMM calls per "
+                + "kernel.\n\n");
+        sb.append("| W | parameters | SD FLOPs (cost model) | at the SGEMM rate | ntk4j SD warm (warm-up calls) "
+                + "| % of SGEMM rate | ntk4j early | ntk4j in GEMM | NumPy per-layer | NumPy / ntk4j | rel. error |\n"
+                + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         Csv csv = new Csv("width", "parameters", "sd_flops", "sgemm_gflops", "ntk4j_sd_median_s", "ntk4j_sd_times_s",
                 "numpy_median_s", "numpy_times_s", "rel_err", "pct_of_sgemm", "numpy_over_ntk4j", "ntk4j_gemm_share",
-                "ntk4j_gemm_calls");
+                "ntk4j_gemm_calls", "ntk4j_warmup_calls", "ntk4j_sd_early_median_s", "ntk4j_sd_early_times_s");
         for (Row r : rows) {
             double pct = 100 * r.flops() / r.ntk4jMedian() / 1e9 / sgemm;
             boolean agrees = KernelAgreement.agrees(r.relErr());
             double ratio = r.numpyMedian() / r.ntk4jMedian();
-            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms | %.0f%% | %.0f%% (%.0f "
-                            + "calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
-                    1e3 * r.flops() / sgemm / 1e9, 1e3 * r.ntk4jMedian(), pct, 100 * r.gemmShare(), r.gemmCalls(),
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms (%d) | %.0f%% | %.1f ms | %.0f%% "
+                            + "(%.0f calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
+                    1e3 * r.flops() / sgemm / 1e9, 1e3 * r.ntk4jMedian(), r.warmupCalls(), pct,
+                    1e3 * r.earlyMedian(), 100 * r.gemmShare(), r.gemmCalls(),
                     1e3 * r.numpyMedian(), agrees ? String.format(Locale.ROOT,
                             "**%.2f×**", ratio) : "—", r.relErr(), agrees ? "" : " **disagrees**"));
             csv.row(r.width(), r.parameters(), r.flops(), sgemm, r.ntk4jMedian(), PeersBench.join(r.ntk4j()),
                     r.numpyMedian(), PeersBench.join(r.numpy()), r.relErr(), pct, agrees ? ratio : Double.NaN,
-                    r.gemmShare(), r.gemmCalls());
+                    r.gemmShare(), r.gemmCalls(), r.warmupCalls(), r.earlyMedian(), PeersBench.join(r.early()));
         }
         Files.createDirectories(out);
         Files.writeString(out.resolve(name + ".md"), sb.toString());

@@ -21,6 +21,21 @@ final class Timing {
         return t;
     }
 
+    /**
+     * Runs {@code call} untimed until {@code seconds} have passed since {@code startNanos} ({@link System#nanoTime}),
+     * at least once: a warm-up by time, for calls whose code the JIT keeps compiling for seconds.
+     *
+     * @return the calls made
+     */
+    static int warmUntil(long startNanos, double seconds, Runnable call) {
+        int calls = 0;
+        do {
+            call.run();
+            calls++;
+        } while (System.nanoTime() - startNanos < seconds * 1e9);
+        return calls;
+    }
+
     static double median(double[] values) {
         if (values.length == 0) {
             return Double.NaN;

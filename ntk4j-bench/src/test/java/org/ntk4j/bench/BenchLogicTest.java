@@ -31,6 +31,18 @@ class BenchLogicTest {
         assertThat(user.environment()).containsEntry("OPENBLAS_CORETYPE", "Zen");
     }
 
+    /** The warm-up by time calls at least once, and returns only once its seconds have passed since the start. */
+    @Test
+    void warmUpByTimeRunsOnceAtLeastAndUntilItsSecondsHavePassed() {
+        int[] calls = new int[1];
+        assertThat(Timing.warmUntil(System.nanoTime(), 0, () -> calls[0]++)).isEqualTo(1);
+        assertThat(calls[0]).isEqualTo(1);
+        long start = System.nanoTime();
+        int made = Timing.warmUntil(start, 0.05, () -> calls[0]++);
+        assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(50_000_000L);
+        assertThat(made).isEqualTo(calls[0] - 1).isGreaterThan(1);
+    }
+
     @Test
     void logLogFitRecoversAnExactPowerLaw() {
         double[] x = {2, 4, 8, 16, 32};
