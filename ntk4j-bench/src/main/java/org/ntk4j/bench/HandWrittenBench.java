@@ -237,8 +237,8 @@ public final class HandWrittenBench {
             double pct = 100 * r.flops() / r.ntk4jMedian() / 1e9 / sgemm;
             boolean agrees = KernelAgreement.agrees(r.relErr());
             double ratio = r.numpyMedian() / r.ntk4jMedian();
-            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms (%d) | %.0f%% | %.1f ms | %.0f%% "
-                            + "(%.0f calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3g | %.1f ms | %.1f ms (%d) | %.0f%% | %.1f ms "
+                            + "| %.0f%% (%.0f calls) | %.1f ms | %s | %.1e%s |%n", r.width(), r.parameters(), r.flops(),
                     1e3 * r.flops() / sgemm / 1e9, 1e3 * r.ntk4jMedian(), r.warmupCalls(), pct,
                     1e3 * r.earlyMedian(), 100 * r.gemmShare(), r.gemmCalls(),
                     1e3 * r.numpyMedian(), agrees ? String.format(Locale.ROOT,
