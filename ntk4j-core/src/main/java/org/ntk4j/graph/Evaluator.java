@@ -27,6 +27,26 @@ public final class Evaluator {
      *         then names the equation)
      */
     public static Tensor[] run(Graph graph, Tensor... args) {
+        // Small methods, one loop each: one method holding every loop was compiled by C2 five times during the
+        // first seconds (once per loop by on-stack replacement, then whole), 0.2-0.3 s of compiler time each, on
+        // the cores the kernels run on
+        Map<Var, Tensor> values = bindInputs(graph, args);
+        values.putAll(graph.constants());
+        Graph.Schedule schedule = graph.schedule();
+        Map<Var, Boolean> owned = new IdentityHashMap<>();
+        try {
+            List<Equation> eqs = graph.equations();
+            for (int e = 0; e < eqs.size(); e++) {
+                step(eqs.get(e), e, values, schedule, owned);
+            }
+            return handOut(graph, values, owned);
+        } finally {
+            closeOwned(values, owned);
+        }
+    }
+
+    /** The arguments by their input variables, each checked against its input's type. */
+    private static Map<Var, Tensor> bindInputs(Graph graph, Tensor[] args) {
         List<Var> inputs = graph.inputs();
         if (args.length != inputs.size()) {
             throw new IllegalArgumentException("evaluate: the graph takes " + inputs.size() + " inputs, got "
@@ -41,83 +61,87 @@ public final class Evaluator {
             }
             values.put(inputs.get(i), args[i]);
         }
-        values.putAll(graph.constants());
-        // index of the last equation that reads each intermediate
-        Map<Var, Integer> lastUse = new IdentityHashMap<>();
-        List<Equation> eqs = graph.equations();
-        for (int e = 0; e < eqs.size(); e++) {
-            for (Var v : eqs.get(e).inputs()) {
-                lastUse.put(v, e);
+        return values;
+    }
+
+    /**
+     * Runs equation {@code e}: its result joins {@code values} (and {@code owned}); the intermediates it reads for
+     * the last time are closed, and so is its result when nobody reads it and it is no output.
+     */
+    private static void step(Equation eq, int e, Map<Var, Tensor> values, Graph.Schedule schedule,
+                             Map<Var, Boolean> owned) {
+        Map<Var, Integer> lastUse = schedule.lastUse();
+        Map<Var, Boolean> isOutput = schedule.isOutput();
+        List<Var> inputs = eq.inputs();
+        Tensor[] in = new Tensor[inputs.size()];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = values.get(inputs.get(i));
+        }
+        Tensor out;
+        Var moved = movableOperand(eq, e, lastUse, isOutput, owned);
+        if (moved != null) {
+            // a reshape of a value read here for the last time takes over its storage: no copy
+            out = values.remove(moved).reshapeMove(eq.output().type().shape());
+            owned.remove(moved);
+        } else {
+            try {
+                out = eq.primitive().evaluate(in);
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("evaluating " + eq + ": " + ex.getMessage(), ex);
             }
         }
-        Map<Var, Boolean> isOutput = new IdentityHashMap<>();
-        for (Var o : graph.outputs()) {
-            isOutput.put(o, Boolean.TRUE);
-        }
-        Map<Var, Boolean> owned = new IdentityHashMap<>();
-        try {
-            for (int e = 0; e < eqs.size(); e++) {
-                Equation eq = eqs.get(e);
-                Tensor[] in = new Tensor[eq.inputs().size()];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = values.get(eq.input(i));
-                }
-                Tensor out;
-                Var moved = movableOperand(eq, e, lastUse, isOutput, owned);
-                if (moved != null) {
-                    // a reshape of a value read here for the last time takes over its storage: no copy
-                    out = values.remove(moved).reshapeMove(eq.output().type().shape());
-                    owned.remove(moved);
-                } else {
-                    try {
-                        out = eq.primitive().evaluate(in);
-                    } catch (IllegalArgumentException ex) {
-                        throw new IllegalArgumentException("evaluating " + eq + ": " + ex.getMessage(), ex);
-                    }
-                }
-                FlopCount.add(eq.primitive().flops(types(eq), eq.output().type()));
-                values.put(eq.output(), out);
-                owned.put(eq.output(), Boolean.TRUE);
-                for (Var v : eq.inputs()) {
-                    if (lastUse.get(v) == e && owned.containsKey(v) && !isOutput.containsKey(v)) {
-                        Tensor t = values.remove(v);
-                        owned.remove(v);
-                        if (t != null) {
-                            t.close();
-                        }
-                    }
-                }
-                // a value nobody reads and nobody asked for is dropped at once
-                if (!lastUse.containsKey(eq.output()) && !isOutput.containsKey(eq.output())) {
-                    values.remove(eq.output()).close();
-                    owned.remove(eq.output());
-                }
-            }
-            Tensor[] result = new Tensor[graph.outputs().size()];
-            Map<Var, Boolean> handedOut = new IdentityHashMap<>();
-            for (int i = 0; i < result.length; i++) {
-                Var o = graph.outputs().get(i);
-                Tensor t = values.get(o);
-                if (owned.containsKey(o) && !handedOut.containsKey(o)) {
-                    result[i] = t;
-                    handedOut.put(o, Boolean.TRUE);
-                } else {
-                    result[i] = t.copy(); // an input, a constant or a repeated output: the caller gets its own
-                }
-            }
-            for (Map.Entry<Var, Boolean> e : owned.entrySet()) {
-                if (!handedOut.containsKey(e.getKey())) {
-                    values.get(e.getKey()).close();
-                }
-            }
-            owned.clear();
-            return result;
-        } finally {
-            for (Var v : owned.keySet()) {
-                Tensor t = values.get(v);
+        FlopCount.add(eq.primitive().flops(types(eq), eq.output().type()));
+        values.put(eq.output(), out);
+        owned.put(eq.output(), Boolean.TRUE);
+        for (int i = 0; i < inputs.size(); i++) {
+            Var v = inputs.get(i);
+            if (lastUse.get(v) == e && owned.containsKey(v) && !isOutput.containsKey(v)) {
+                Tensor t = values.remove(v);
+                owned.remove(v);
                 if (t != null) {
                     t.close();
                 }
+            }
+        }
+        // a value nobody reads and nobody asked for is dropped at once
+        if (!lastUse.containsKey(eq.output()) && !isOutput.containsKey(eq.output())) {
+            values.remove(eq.output()).close();
+            owned.remove(eq.output());
+        }
+    }
+
+    /**
+     * The outputs, in order: a value this evaluation produced is handed out (and leaves {@code owned}), an input,
+     * a constant or a repeated output is copied; every other value still owned is closed.
+     */
+    private static Tensor[] handOut(Graph graph, Map<Var, Tensor> values, Map<Var, Boolean> owned) {
+        Tensor[] result = new Tensor[graph.outputs().size()];
+        Map<Var, Boolean> handedOut = new IdentityHashMap<>();
+        for (int i = 0; i < result.length; i++) {
+            Var o = graph.outputs().get(i);
+            Tensor t = values.get(o);
+            if (owned.containsKey(o) && !handedOut.containsKey(o)) {
+                result[i] = t;
+                handedOut.put(o, Boolean.TRUE);
+            } else {
+                result[i] = t.copy(); // an input, a constant or a repeated output: the caller gets its own
+            }
+        }
+        for (Map.Entry<Var, Boolean> e : owned.entrySet()) {
+            if (!handedOut.containsKey(e.getKey())) {
+                values.get(e.getKey()).close();
+            }
+        }
+        owned.clear();
+        return result;
+    }
+
+    /** Closes every value still owned (after a failure; nothing is left after a successful run). */
+    private static void closeOwned(Map<Var, Tensor> values, Map<Var, Boolean> owned) {
+        for (Var v : owned.keySet()) {
+            Tensor t = values.get(v);
+            if (t != null) {
+                t.close();
             }
         }
     }

@@ -17,6 +17,8 @@ public final class Graph {
     private final List<Equation> equations;
     private final List<Var> outputs;
     private final Map<Var, Tensor> constants;
+    /** What {@link Evaluator#run} reads each time, computed at the first run (a race computes it twice, alike). */
+    private volatile Schedule schedule;
 
     Graph(List<Var> inputs, List<Equation> equations, List<Var> outputs, Map<Var, Tensor> constants) {
         this.inputs = Collections.unmodifiableList(inputs);
@@ -93,6 +95,34 @@ public final class Graph {
      */
     public Tensor[] evaluate(Tensor... args) {
         return Evaluator.run(this, args);
+    }
+
+    /**
+     * Which equation reads each variable last, and which variables are outputs: the same for every run.
+     *
+     * @param lastUse the index of the last equation that reads each variable an equation reads
+     * @param isOutput the graph's outputs (the values are {@code TRUE}); neither map is written after it is made
+     */
+    record Schedule(Map<Var, Integer> lastUse, Map<Var, Boolean> isOutput) {
+    }
+
+    Schedule schedule() {
+        Schedule s = schedule;
+        if (s == null) {
+            Map<Var, Integer> lastUse = new IdentityHashMap<>();
+            for (int e = 0; e < equations.size(); e++) {
+                for (Var v : equations.get(e).inputs()) {
+                    lastUse.put(v, e);
+                }
+            }
+            Map<Var, Boolean> isOutput = new IdentityHashMap<>();
+            for (Var o : outputs) {
+                isOutput.put(o, Boolean.TRUE);
+            }
+            s = new Schedule(lastUse, isOutput); // never written after this: the maps stay as they are, unwrapped
+            schedule = s;
+        }
+        return s;
     }
 
     /** The readable, jaxpr-like listing of the graph. */
