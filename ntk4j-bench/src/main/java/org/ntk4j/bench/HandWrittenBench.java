@@ -61,6 +61,8 @@ public final class HandWrittenBench {
                 "  --warmup, --warmup-seconds: ntk4j's warm-up, the calls and then the seconds (both are done);",
                 "    the calls right after the first are timed too and reported as 'early'",
                 "  --blas-threads: BLAS threads of both (default: the cores; 1 resists other processes' load)",
+                "  --first-calls K: K launches of `./ntk4j kernel` on the W = 512 setting in fresh JVMs, after one",
+                "    that may build or write the class-data archive (default 5; 0: none; needs the launcher)",
                 "  ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run");
     }
 
@@ -84,6 +86,7 @@ public final class HandWrittenBench {
         Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
         String name = "numpy_fcn";
         int blasThreads = 0;
+        int firstCalls = 5;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -98,6 +101,7 @@ public final class HandWrittenBench {
                         PaperFcnBench.Options.value(a, args, ++i));
                 case "--out" -> out = Paths.get(PaperFcnBench.Options.value(a, args, ++i));
                 case "--name" -> name = PaperFcnBench.Options.value(a, args, ++i);
+                case "--first-calls" -> firstCalls = Integer.parseInt(PaperFcnBench.Options.value(a, args, ++i));
                 case "--help", "-h" -> {
                     System.out.println(usage());
                     return;
@@ -122,6 +126,7 @@ public final class HandWrittenBench {
         List<Row> rows = new ArrayList<>();
         String numpy = "";
         Path dir = Files.createTempDirectory("ntk4j-numpy");
+        FirstCalls first = null;
         try {
             for (int w : widths) {
                 Model model = Zoo.parse("fcn(depth=3,width=" + w + ",out=" + OUT + ")");
@@ -183,6 +188,9 @@ public final class HandWrittenBench {
                             gemmCalls);
                 }
             }
+            if (firstCalls > 0) {
+                first = firstCalls(dir, firstCalls, log);
+            }
         } finally {
             try (var paths = Files.walk(dir)) {
                 for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -192,7 +200,57 @@ public final class HandWrittenBench {
         }
         SgemmRate.Rate after = SgemmRate.measure(2048, 1, 5);
         log.say("SGEMM 2048³ at the end: median %.1f GFLOP/s (best %.1f)", after.medianGflops(), after.bestGflops());
-        write(out, name, args, rows, before, after, numpy, threads, warmup);
+        write(out, name, args, rows, before, after, numpy, threads, warmup, first);
+    }
+
+    /** The issue's first-call command, the W = 512 setting, without its {@code --report FILE}. */
+    private static final List<String> FIRST_CALL = List.of("kernel", "--model", "fcn(depth=3,width=512,out=8)",
+            "--data", "synthetic:16,3072", "--kind", "full", "--method", "sd", "--dtype", "f32");
+
+    /**
+     * What the command line's first call took: the computation ({@code --report}'s seconds) and the whole command,
+     * JVM start included, of each launch.
+     */
+    record FirstCalls(double[] computation, double[] wall) {
+    }
+
+    /**
+     * The issue's first-call measure: {@code launches} runs of {@link #FIRST_CALL} through the launcher named
+     * by the system property {@code ntk4j.launcher} (which `./ntk4j bench` sets), after one untimed launch that may
+     * build the CLI or write its class-data archive; null, said in the log, when the bench runs without the
+     * launcher.
+     */
+    private static FirstCalls firstCalls(Path dir, int launches, BenchLog log) throws IOException {
+        String launcher = System.getProperty("ntk4j.launcher");
+        if (launcher == null || !Files.isExecutable(Path.of(launcher))) {
+            log.say("first call: not measured (run through ./ntk4j bench, which names its launcher)");
+            return null;
+        }
+        Path report = dir.resolve("first_call.json");
+        List<String> command = new ArrayList<>(List.of(launcher));
+        command.addAll(FIRST_CALL);
+        command.addAll(List.of("--report", report.toString()));
+        double[] computation = new double[launches];
+        double[] wall = new double[launches];
+        for (int i = -1; i < launches; i++) {
+            Files.deleteIfExists(report);
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+            long start = System.nanoTime();
+            PeersBench.Finished run = PeersBench.runProcess(pb, dir.resolve("first_call.out"), 600);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (run == null || run.rc() != 0 || !Files.exists(report)) {
+                throw new IOException("first call: `" + String.join(" ", command) + "` "
+                        + (run == null ? "did not finish in 600 s" : "failed (exit " + run.rc() + "): "
+                        + run.output().trim()));
+            }
+            if (i >= 0) {
+                computation[i] = PeersBench.jsonNumbers(Files.readString(report), "seconds")[0];
+                wall[i] = seconds;
+                log.say("first call %d: computation %.1f ms, whole command %.2f s", i + 1, 1e3 * computation[i],
+                        wall[i]);
+            }
+        }
+        return new FirstCalls(computation, wall);
     }
 
     private static double[] concat(double[] a, double[] b) {
@@ -202,7 +260,8 @@ public final class HandWrittenBench {
     }
 
     private static void write(Path out, String name, String[] args, List<Row> rows, SgemmRate.Rate before,
-                              SgemmRate.Rate after, String numpy, int threads, int warmup) throws IOException {
+                              SgemmRate.Rate after, String numpy, int threads, int warmup, FirstCalls first)
+            throws IOException {
         double sgemm = 0.5 * (before.medianGflops() + after.medianGflops());
         StringBuilder sb = new StringBuilder("# ntk4j bench numpy\n\n");
         sb.append("Generated by `./ntk4j bench numpy").append(args.length > 0 ? " " + String.join(" ", args) : "")
@@ -246,6 +305,22 @@ public final class HandWrittenBench {
             csv.row(r.width(), r.parameters(), r.flops(), sgemm, r.ntk4jMedian(), PeersBench.join(r.ntk4j()),
                     r.numpyMedian(), PeersBench.join(r.numpy()), r.relErr(), pct, agrees ? ratio : Double.NaN,
                     r.gemmShare(), r.gemmCalls(), r.warmupCalls(), r.earlyMedian(), PeersBench.join(r.early()));
+        }
+        if (first != null) {
+            double warm = rows.stream().filter(r -> r.width() == 512).mapToDouble(Row::ntk4jMedian).findFirst()
+                    .orElse(Double.NaN);
+            double comp = Timing.median(first.computation());
+            double whole = Timing.median(first.wall());
+            sb.append(String.format(Locale.ROOT, "%nFirst call: `./ntk4j %s` in %d fresh JVMs (after one launch "
+                            + "that may build the CLI or write its class-data archive), %s. The computation (the "
+                            + "report's `seconds`): median %.1f ms (%.1f–%.1f)%s (the issue asks at most 3×). The whole "
+                            + "command, JVM start included: median %.2f s (%.2f–%.2f) (the issue asks under 1 s).%n",
+                    FIRST_CALL.stream().map(w -> w.contains("(") ? "'" + w + "'" : w)
+                            .collect(java.util.stream.Collectors.joining(" ")) + " --report R",
+                    first.wall().length, Machine.java(), 1e3 * comp,
+                    1e3 * Timing.min(first.computation()), 1e3 * Timing.max(first.computation()),
+                    Double.isNaN(warm) ? "" : String.format(Locale.ROOT, ", **%.1f×** the warm W = 512 median above",
+                            comp / warm), whole, Timing.min(first.wall()), Timing.max(first.wall())));
         }
         Files.createDirectories(out);
         Files.writeString(out.resolve(name + ".md"), sb.toString());
