@@ -101,7 +101,8 @@ final class Reports {
                 .put("parameters", q.params().count()).put("seconds", r.seconds()).put("predicted_flops", exact(r.flops()))
                 .put("flops_counted", r.flopsCounted())
                 .put("achieved_flops_per_second", r.flops() / r.seconds()).put("peak_bytes", r.peakBytes())
-                .put("predicted_peak_bytes", plan.predictedPeakBytes()).put("memory_budget_bytes", q.memoryBudget())
+                .put("predicted_peak_bytes", plan.predictedPeakBytes())
+                .put("prepared_cache_bytes", r.preparedCacheBytes()).put("memory_budget_bytes", q.memoryBudget())
                 .put("tiles", plan.tileCount()).put("tiles_computed", r.computed())
                 .put("tiles_resumed", r.resumed()).put("tile_rows", plan.rowTile())
                 .put("tile_columns", plan.columnTile()).put("workers", plan.workers()).put("out", q.out().toString());

@@ -118,10 +118,14 @@ final class TiledRun {
         TilePlan plan = r.plan();
         double seconds = r.seconds();
         double flops = r.flops();
+        // the cache of prepared tiles is kept only where it fits beside the plan's predicted peak in the budget; the
+        // sum bounds the run (it counts the per-worker prepared tiles that the cache replaces twice)
+        String cache = r.preparedCacheBytes() > 0 ? ", at most " + CostModel.human(plan.predictedPeakBytes()
+                + r.preparedCacheBytes()) + " with the run's cache of prepared tiles" : "";
         o.printf(Locale.ROOT, "%d tiles computed (%d already done), %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, peak %s "
-                        + "(predicted %s, budget %s)%n", r.computed(), r.resumed(), seconds, flops,
+                        + "(predicted %s%s; budget %s)%n", r.computed(), r.resumed(), seconds, flops,
                 flops / seconds / 1e9, CostModel.human(r.peakBytes()), CostModel.human(plan.predictedPeakBytes()),
-                CostModel.human(budget));
+                cache, CostModel.human(budget));
         o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(plan.shape()), summary(plan));
         o.println("wrote " + cmd.out);
         if (cmd.sem != null) {

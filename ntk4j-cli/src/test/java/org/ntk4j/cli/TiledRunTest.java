@@ -69,6 +69,12 @@ class TiledRunTest {
         run(0, with(KERNEL, "--out", whole.toString(), "--report", dir.resolve("whole.json").toString()));
         long tiles = jsonLong(dir.resolve("whole.json"), "tiles");
         assertThat(tiles).isEqualTo(8 * 9 / 2);
+        // the default budget leaves room for every prepared tile: the run keeps them and says how much, and the plan's
+        // predicted peak plus that bounds what it held
+        long cache = jsonLong(dir.resolve("whole.json"), "prepared_cache_bytes");
+        assertThat(cache).isPositive();
+        assertThat(jsonLong(dir.resolve("whole.json"), "peak_bytes"))
+                .isLessThanOrEqualTo(jsonLong(dir.resolve("whole.json"), "predicted_peak_bytes") + cache);
 
         Path killed = dir.resolve("killed.npy");
         Path manifest = TileStore.manifestPath(killed);

@@ -54,6 +54,8 @@ public final class TiledKernel {
     private final Tensor x1;
     private final Tensor x2;
     private final AtomicInteger computed = new AtomicInteger();
+    /** What the last {@link #run}'s cache of prepared tiles was estimated to hold; 0 when it ran without one. */
+    private volatile long preparedCacheBytes;
 
     /**
      * A computer of the plan's tiles from the whole inputs, which it holds but does not copy or close (the caller
@@ -167,6 +169,7 @@ public final class TiledKernel {
         AtomicInteger next = new AtomicInteger();
         AtomicBoolean failed = new AtomicBoolean();
         int w = Math.min(plan.workers(), pending.size());
+        preparedCacheBytes = 0;
         try (PreparedCache cache = cacheIfItFits(pending)) {
             if (w <= 1) {
                 work(pending, next, sink, listener, failed, cache);
@@ -174,6 +177,17 @@ public final class TiledKernel {
                 runWorkers(w, pending, next, sink, listener, failed, cache);
             }
         }
+    }
+
+    /**
+     * The bytes the last {@link #run} kept in its cache of prepared tiles, as estimated when it chose to keep them
+     * (one prepared tile measured, scaled by the examples, with their input slices): memory beside the plan's
+     * predicted peak, which the budget had room for; 0 when it prepared tiles per worker instead (or before a run).
+     *
+     * @return the estimated bytes of the cache, or 0
+     */
+    public long preparedCacheBytes() {
+        return preparedCacheBytes;
     }
 
     private void runWorkers(int w, List<TilePlan.Tile> pending, AtomicInteger next, Sink sink, Listener listener,
@@ -373,6 +387,7 @@ public final class TiledKernel {
                 * plan.dtype().bytes()) / first.rows();
         long all = (long) Math.ceil(perExample * (plan.n1() + (plan.symmetric() ? 0 : plan.n2())));
         if (all <= plan.budgetBytes() - plan.predictedPeakBytes()) {
+            preparedCacheBytes = all;
             return cache;
         }
         cache.close();

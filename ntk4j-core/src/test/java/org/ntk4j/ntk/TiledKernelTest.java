@@ -234,6 +234,46 @@ class TiledKernelTest {
         }
     }
 
+    /**
+     * With room in the budget the run keeps every prepared tile and says how much it estimated them at; the plan's
+     * predicted peak plus that estimate bounds what the run holds. With no room beside the predicted peak it keeps
+     * none, says 0, and stays under the predicted peak.
+     */
+    @Test
+    void theCacheOfPreparedTilesIsReportedAndBoundsThePeakWithThePrediction() {
+        Model m = Zoo.parse("fcn(depth=2,width=32,out=10)");
+        int[] in = {32};
+        int n = 160;
+        try (Params p = m.init(2, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 3, n, 32)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            for (boolean room : new boolean[] {true, false}) {
+                TilePlan sized = TilePlanner.of(ntk, KernelKind.trace()).tile(32).budget(1L << 30)
+                        .plan(n, 0, in, DType.F32);
+                long budget = room ? 1L << 30 : sized.predictedPeakBytes();
+                TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(32).budget(budget)
+                        .plan(n, 0, in, DType.F32);
+                TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+                long base = Tensor.liveBytes();
+                Tensor.resetPeakBytes();
+                try {
+                    tk.run(java.util.Set.of(), (t, k) -> { }, null);
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+                long measured = Tensor.peakBytes() - base + x.bytes();
+                if (room) {
+                    assertThat(tk.preparedCacheBytes()).as("cache kept with room").isPositive();
+                    assertThat(measured).as("measured peak, cache kept")
+                            .isGreaterThan(plan.predictedPeakBytes() / 2)
+                            .isLessThanOrEqualTo(plan.predictedPeakBytes() + tk.preparedCacheBytes());
+                } else {
+                    assertThat(tk.preparedCacheBytes()).as("no room: no cache").isZero();
+                    assertThat(measured).as("measured peak, no cache").isLessThanOrEqualTo(plan.predictedPeakBytes());
+                }
+            }
+        }
+    }
+
     @Test
     void anImpossibleBudgetIsRefusedWithTheSmallestThatWorks() {
         Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");

@@ -142,9 +142,12 @@ public final class TiledKernelRun {
      * @param computed tiles computed by this run
      * @param resumed tiles already done before it
      * @param flopsCounted the FLOPs counted while the tiles ran ({@link org.ntk4j.graph.FlopCount})
+     * @param preparedCacheBytes the estimated bytes of the prepared tiles kept for the whole run beside the plan's
+     *        predicted peak ({@link TiledKernel#preparedCacheBytes}); 0 when none were (and for ensembles and
+     *        clusters, which prepare per tile or remotely)
      */
     public record Result(Request request, TilePlan plan, double seconds, long peakBytes, double flops, int computed,
-                         int resumed, long flopsCounted) {
+                         int resumed, long flopsCounted, long preparedCacheBytes) {
     }
 
     /** The locks of a run's outputs (OUT, and SEM with an ensemble). */
@@ -366,6 +369,7 @@ public final class TiledKernelRun {
         long flopsBefore = org.ntk4j.graph.FlopCount.total();
         int alreadyDone;
         Counted counted;
+        long cacheBytes = 0;
         String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
         try (TileStore store = q.resume() ? TileStore.resume(q.out(), plan, fingerprint)
                 : TileStore.create(q.out(), plan, fingerprint);
@@ -393,7 +397,9 @@ public final class TiledKernelRun {
                                 }
                             }, p);
                 } else {
-                    new TiledKernel(ntk, plan, x1, x2).run(store.finishedTiles(), store::write, p);
+                    TiledKernel tiled = new TiledKernel(ntk, plan, x1, x2);
+                    tiled.run(store.finishedTiles(), store::write, p);
+                    cacheBytes = tiled.preparedCacheBytes();
                 }
             }
             store.finish();
@@ -405,7 +411,7 @@ public final class TiledKernelRun {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone,
-                org.ntk4j.graph.FlopCount.total() - flopsBefore);
+                org.ntk4j.graph.FlopCount.total() - flopsBefore, cacheBytes);
     }
 
     /** Counts the tiles computed here and their predicted FLOPs, and passes each on. */
