@@ -86,6 +86,25 @@ public final class Graph {
     }
 
     /**
+     * This graph with each output listed once, where it first appears. {@link #evaluate} hands out a copy for each
+     * repeat of an output (every output tensor is the caller's own), so a graph read by position that lists a value
+     * several times — cotangents at values that an identity-like VJP (an addition, a reshape) connects are the
+     * same variable — pays for that value again each time.
+     *
+     * @return this graph when no output repeats, else one with the same inputs, equations and constants
+     */
+    public Graph distinctOutputs() {
+        Map<Var, Boolean> seen = new IdentityHashMap<>();
+        List<Var> unique = new java.util.ArrayList<>();
+        for (Var v : outputs) {
+            if (seen.put(v, Boolean.TRUE) == null) {
+                unique.add(v);
+            }
+        }
+        return unique.size() == outputs.size() ? this : new Graph(inputs, equations, unique, constants);
+    }
+
+    /**
      * Evaluates the graph on the CPU through {@link Evaluator#run}.
      *
      * @param args one tensor per graph input, each of exactly that input's dtype and shape; not closed

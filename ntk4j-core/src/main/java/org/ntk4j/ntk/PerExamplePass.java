@@ -77,7 +77,7 @@ final class PerExamplePass implements AutoCloseable {
 
     /** δ at the consumer's output: [O] + shape(y), axis 1 the examples. */
     Tensor delta(ParameterConsumers.Consumer c) {
-        return values[plan.operands.size() + plan.yIndex.get(c.equation.output())];
+        return values[plan.cotangentValue(c.equation.output())];
     }
 
     /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
@@ -86,7 +86,7 @@ final class PerExamplePass implements AutoCloseable {
         if (t == null) {
             t = inputValues.get(v);
         }
-        return t != null ? t : values[plan.operandIndex.get(v)];
+        return t != null ? t : values[plan.operandValue(v)];
     }
 
     /**

@@ -58,12 +58,18 @@ final class SidePlan {
     private final Map<String, SdPlan> sdPlans = new ConcurrentHashMap<>();
     private final Map<String, VpPlan> vpPlans = new ConcurrentHashMap<>();
 
-    /** The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. */
+    /**
+     * The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. The
+     * graph lists each value once (the cotangents of consumers joined by an addition or a reshape are one value:
+     * listed once per consumer, each repeat was a copy of a stacked cotangent).
+     */
     static final class Pass {
         final Graph graph;
         final List<Var> operands;
         final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
         final Map<Var, Integer> yIndex = new IdentityHashMap<>();
+        /** Where each of {@link Vjp#cotangentsAt}'s outputs (operands, then the cotangents at ys) is in the graph's. */
+        private final int[] valueAt;
 
         private Pass(ParameterConsumers pc, int o) {
             List<Var> ys = new ArrayList<>();
@@ -87,7 +93,26 @@ final class SidePlan {
                 }
             }
             this.operands = ops;
-            this.graph = Vjp.cotangentsAt(pc.graph, o, ys, ops);
+            Graph all = Vjp.cotangentsAt(pc.graph, o, ys, ops);
+            this.graph = all.distinctOutputs();
+            Map<Var, Integer> position = new IdentityHashMap<>();
+            for (int i = 0; i < graph.outputs().size(); i++) {
+                position.put(graph.outputs().get(i), i);
+            }
+            valueAt = new int[all.outputs().size()];
+            for (int i = 0; i < valueAt.length; i++) {
+                valueAt[i] = position.get(all.outputs().get(i));
+            }
+        }
+
+        /** The index among the graph's outputs of operand {@code v} of a consumer (not a graph input or constant). */
+        int operandValue(Var v) {
+            return valueAt[operandIndex.get(v)];
+        }
+
+        /** The index among the graph's outputs of the stacked cotangent at a consumer's output {@code y}. */
+        int cotangentValue(Var y) {
+            return valueAt[operands.size() + yIndex.get(y)];
         }
     }
 

@@ -161,6 +161,27 @@ class EvaluatorTest {
         c.close();
     }
 
+    /** A graph listing outputs again lists each once after distinctOutputs, with the same values; else it is itself. */
+    @Test
+    void distinctOutputsListEachValueOnceWhereItFirstAppears() {
+        Graph g = Graph.trace(List.of(new TensorType(DType.F64, 2)), v -> {
+            Var y = v[0].mul(2.0);
+            return new Var[] {y, v[0], y, y.add(v[0]), v[0]};
+        });
+        Graph once = g.distinctOutputs();
+        assertThat(once.outputs()).containsExactly(g.outputs().get(0), g.outputs().get(1), g.outputs().get(3));
+        assertThat(once.equations()).isEqualTo(g.equations());
+        assertThat(once.inputs()).isEqualTo(g.inputs());
+        assertThat(once.distinctOutputs()).isSameAs(once);
+        try (Tensor x = Fixtures.f64(d(1, 2), 2)) {
+            Tensor[] out = once.evaluate(x);
+            assertValues(out[0], s(2), d(2, 4), 0);
+            assertValues(out[1], s(2), d(1, 2), 0);
+            assertValues(out[2], s(2), d(3, 6), 0);
+            Fixtures.closeAll(out);
+        }
+    }
+
     @Test
     void aGraphWithoutEquations() {
         Graph g = Graph.trace(List.of(new TensorType(DType.F32, 3)), v -> new Var[] {v[0]});

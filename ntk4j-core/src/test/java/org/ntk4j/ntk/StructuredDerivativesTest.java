@@ -562,6 +562,40 @@ class StructuredDerivativesTest {
         }
     }
 
+    /**
+     * The per-example pass lists each value once: consumers whose outputs an addition joins (a batch norm's scale and
+     * shift) read one stacked cotangent, not a copy each, and the pass graph's outputs hold no repeat.
+     */
+    @Test
+    void consumersJoinedByAnAdditionShareOneCotangent() {
+        Model m = Zoo.parse("resnet18(width=2,out=3)");
+        int[] in = {16, 16, 3};
+        org.ntk4j.nn.Params p = m.init(2, in, DType.F32);
+        List<ParamSpec> specs = m.paramSpecs(in);
+        SidePlan side = SidePlan.of(m, 2, in, DType.F32);
+        List<org.ntk4j.graph.Var> outs = side.pass().graph.outputs();
+        assertThat(new java.util.HashSet<>(outs)).hasSameSizeAs(outs);
+        Tensor[] args = new Tensor[specs.size()];
+        for (int i = 0; i < args.length; i++) {
+            args[i] = p.get(specs.get(i).path());
+        }
+        int shared = 0;
+        try (PerExamplePass pass = new PerExamplePass(side, args, Tensor.randomNormal(DType.F32, 3,
+                org.ntk4j.tensor.Shapes.prepend(2, in)))) {
+            List<ParameterConsumers.Consumer> cs = side.pc.consumers;
+            for (int i = 0; i < cs.size(); i++) {
+                for (int j = i + 1; j < cs.size(); j++) {
+                    if (cs.get(i).equation.output() != cs.get(j).equation.output()
+                            && pass.delta(cs.get(i)) == pass.delta(cs.get(j))) {
+                        shared++;
+                    }
+                }
+            }
+        }
+        p.close();
+        assertThat(shared).as("consumer pairs reading one cotangent").isPositive();
+    }
+
     /** Bias and scale consumers: the vectorised broadcast rule equals the per-example VJP loop. */
     @Test
     void elementwiseRowsEqualTheExampleLoop() {

@@ -114,7 +114,9 @@ class VectorProductTilesTest {
         assertThat(chosen.method()).isEqualTo(Method.NTK_VECTOR_PRODUCTS);
         assertThat(chosen.peakBytes()).isLessThanOrEqualTo(budget);
         assertThat(chosen.flops() / whole.flops()).isBetween(1.0, 1.01);
-        assertThat(chosen.flops()).isLessThan(cost.estimate(Method.STRUCTURED_DERIVATIVES, budget).flops() / 3);
+        // AUTO counts VP's FLOPs twice (its lower rate): still fewer than SD's in output chunks (3.07e13; 4.79e13
+        // while each repeat of a stacked cotangent in the pass was a copy)
+        assertThat(2 * chosen.flops()).isLessThan(cost.estimate(Method.STRUCTURED_DERIVATIVES, budget).flops());
         assertThat(cost.explain(budget)).contains("in tiles within budget").contains("auto chooses: vp");
     }
 
