@@ -313,8 +313,9 @@ public final class HandWrittenBench {
             double whole = Timing.median(first.wall());
             sb.append(String.format(Locale.ROOT, "%nFirst call: `./ntk4j %s` in %d fresh JVMs (after one launch "
                             + "that may build the CLI or write its class-data archive), %s. The computation (the "
-                            + "report's `seconds`): median %.1f ms (%.1f–%.1f)%s (the issue asks at most 3×). The whole "
-                            + "command, JVM start included: median %.2f s (%.2f–%.2f) (the issue asks under 1 s).%n",
+                            + "report's `seconds`): median %.1f ms (%.1f–%.1f)%s (the issue asks at most 3×). "
+                            + "The whole command, JVM start included: median %.2f s (%.2f–%.2f) (the issue asks "
+                            + "under 1 s).%n",
                     FIRST_CALL.stream().map(w -> w.contains("(") ? "'" + w + "'" : w)
                             .collect(java.util.stream.Collectors.joining(" ")) + " --report R",
                     first.wall().length, Machine.java(), 1e3 * comp,
