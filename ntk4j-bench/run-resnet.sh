@@ -9,7 +9,10 @@
 #   r50/    ResNet-50, O = 8, N = 8, the bench's default budget (8 GiB: structured derivatives need 6.2 GiB, the
 #           Jacobian contraction 7.1 GiB since the per-example pass holds each cotangent once; 9.4 and 10.1 GiB
 #           before, when a 12 GiB run and one in output chunks were needed), beside PyTorch's peers
-# PyTorch's peers get 16 GiB (at most 75% of the memory available) and 1800 s each. Extra options go to every run.
+# PyTorch's peers get 16 GiB (at most 75% of the memory available) and 1800 s each, Debian's OpenBLAS (installed
+# when missing) and their fastest kernels (probed). ntk4j runs under OPENBLAS_CORETYPE as the environment sets it:
+# the README's table ran with it unset (`env -u OPENBLAS_CORETYPE bash ntk4j-bench/run-resnet.sh`), each program
+# with OpenBLAS's fastest kernels. Extra options go to every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./ntk4j bench resnet --settings resnet18:1000:1 --budget-gib 4.7 --max-gflop 15000 --out target/bench-resnet/o1000 "$@"

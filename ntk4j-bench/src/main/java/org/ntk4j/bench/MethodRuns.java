@@ -82,6 +82,30 @@ final class MethodRuns {
     }
 
     /**
+     * Warms each method of {@code running} up by time: untimed calls of {@code base.method(m).ntk(x, null)} until
+     * {@code seconds} have passed since its first (at least one call), so that the rounds after it time compiled
+     * code (a small kernel's call kept getting faster for about 2 s of calls). A method that throws is marked
+     * skipped with the error.
+     */
+    static void warmUpFor(EmpiricalNtk base, Tensor x, List<Method> running, Map<Method, Result> results,
+                          double seconds, BenchLog log) {
+        for (Method m : running) {
+            Result r = results.get(m);
+            if (r.skipped != null || seconds <= 0) {
+                continue;
+            }
+            EmpiricalNtk ntk = base.method(m);
+            try {
+                int calls = Timing.warmUntil(System.nanoTime(), seconds, () -> ntk.ntk(x, null).close());
+                log.say("  %-3s warm-up by time: %d calls in %.1f s", m.shortName(), calls, seconds);
+            } catch (RuntimeException | OutOfMemoryError e) {
+                r.skipped = "failed: " + e;
+                log.say("  %-3s FAILED: %s", m.shortName(), e);
+            }
+        }
+    }
+
+    /**
      * Runs {@code warmup} untimed and {@code reps} timed rounds of {@code base.method(m).ntk(x, null)} over the
      * methods in {@code running}, recording into {@code results}. {@code heldBytes} are the tensors live
      * throughout (parameters and x): the measured peak counts them, as the cost model does, and anything else

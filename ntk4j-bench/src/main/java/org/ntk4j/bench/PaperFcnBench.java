@@ -133,6 +133,7 @@ public final class PaperFcnBench {
                     case "--peer-memory-gib" -> o.peers.memoryGiB = positiveReal(a, value(a, args, ++i));
                     case "--no-install" -> o.peers.install = false;
                     case "--peer-timeout" -> o.peers.timeoutSeconds = positive(a, value(a, args, ++i));
+                    case "--peer-warmup-seconds" -> o.peers.warmupSeconds = Double.parseDouble(value(a, args, ++i));
                     case "--out" -> o.out = Paths.get(value(a, args, ++i));
                     case "--name" -> o.name = value(a, args, ++i);
                     case "--help", "-h" -> {
@@ -233,6 +234,8 @@ public final class PaperFcnBench {
                     "  --peer-memory-gib G   memory a peer may use for Jacobians/cotangents (default 8)",
                     "  --no-install          with --with-peers: do not apt-get install python3-torch when missing",
                     "  --peer-timeout S      stop a PyTorch peer process after S seconds (default 900)",
+                    "  --peer-warmup-seconds S  with --with-peers: warm each cheap ntk4j method up for S s before",
+                    "                        its rounds (default 3; the JIT's steady state takes seconds)",
                     "  --out DIR --name STEM where the files go (default ntk4j-bench/, paper_fcn[_quick])");
         }
     }

@@ -54,6 +54,8 @@ final class PeersBench {
         boolean install = true;
         int warmup = 1;
         int reps = 3;
+        /** ntk4j's cheap methods are first warmed up for this long each (the JIT's steady state takes seconds). */
+        double warmupSeconds = 3;
         int threads = 2;
         /** A peer process still running after this long is stopped and reported as such. */
         int timeoutSeconds = 900;
@@ -252,7 +254,7 @@ final class PeersBench {
 
     Report run() throws IOException {
         StringBuilder env = new StringBuilder();
-        String torch = torchAvailable();
+        String torch = torchAvailable(opt.install, opt.threads, log);
         String coretype = "";
         Path dir = Files.createTempDirectory("ntk4j-peers");
         Path script = dir.resolve(SCRIPT);
@@ -260,7 +262,7 @@ final class PeersBench {
             Files.copy(in, script);
         }
         if (torch != null) {
-            coretype = fastestCoreType(dir);
+            coretype = fastestCoreType(opt.threads, log);
             env.append("- PyTorch: ").append(torch).append(", run by `").append(PYTHON).append("` with ")
                     .append(opt.threads).append(" threads").append(coretype.isEmpty() ? ", OPENBLAS_CORETYPE unset"
                             : ", OPENBLAS_CORETYPE=" + coretype).append(" (the fastest working choice, probed)\n");
@@ -328,6 +330,7 @@ final class PeersBench {
             }
             EmpiricalNtk base = EmpiricalNtk.of(model, params).traceAxes();
             long held = params.count() * DType.F32.bytes() + x.bytes();
+            MethodRuns.warmUpFor(base, x, cheap, o.ntk4j, opt.warmupSeconds, log);
             MethodRuns.roundRobin(base, x, cheap, o.ntk4j, opt.warmup, opt.reps, held, log);
             MethodRuns.roundRobin(base, x, expensive, o.ntk4j, Math.min(1, opt.warmup), 1, held, log);
             MethodRuns.verify(o.ntk4j, PaperFcnBench.METHODS, log);
@@ -489,17 +492,20 @@ final class PeersBench {
 
     // ------------------------------------------------------------------ PyTorch's installation
 
-    /** "torch X (functorch|torch.func)" when /usr/bin/python3 imports torch; installs it when asked and missing. */
-    private String torchAvailable() {
+    /**
+     * "torch X (functorch|torch.func)" when /usr/bin/python3 imports torch; with {@code install}, apt-get installs it
+     * and Debian's OpenBLAS when missing (the ResNet bench's peers too).
+     */
+    static String torchAvailable(boolean install, int threads, BenchLog log) {
         String probe = "import torch\ntry:\n    import torch.func\n    api = 'torch.func'\nexcept ImportError:\n"
                 + "    import functorch\n    api = 'functorch ' + functorch.__version__\nprint('torch', "
                 + "torch.__version__, '(' + api + ')')";
-        String v = python(probe, Map.of());
+        String v = python(probe, Map.of(), threads);
         boolean openblas = Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"));
         if (v != null && openblas) {
             return v;
         }
-        if (!opt.install) {
+        if (!install) {
             log.say("peers: %s; --no-install given, so nothing is installed", v == null
                     ? "python3-torch is not installed" : "Debian's OpenBLAS (libopenblas0-pthread) is not installed");
             return v;
@@ -522,7 +528,7 @@ final class PeersBench {
                     ? "is not measured" : "runs with the BLAS it has");
             return v;
         }
-        v = python(probe, Map.of());
+        v = python(probe, Map.of(), threads);
         log.say("peers: installed; %s", v == null ? "torch still does not import" : v);
         return v;
     }
@@ -531,8 +537,8 @@ final class PeersBench {
      * The OPENBLAS_CORETYPE under which torch's float32 matmul is fastest here, "" for OpenBLAS's own detection:
      * each candidate runs in its own process, as a forced type the CPU lacks dies of an illegal instruction.
      */
-    private String fastestCoreType(Path dir) {
-        String probe = "import torch, time\ntorch.set_num_threads(" + opt.threads + ")\n"
+    static String fastestCoreType(int threads, BenchLog log) {
+        String probe = "import torch, time\ntorch.set_num_threads(" + threads + ")\n"
                 + "a = torch.randn(1024, 1024); b = torch.randn(1024, 1024)\nfor _ in range(3): a @ b\n"
                 + "t = time.perf_counter()\nfor _ in range(10): a @ b\n"
                 + "print(2 * 1024 ** 3 * 10 / (time.perf_counter() - t) / 1e9)";
@@ -540,7 +546,7 @@ final class PeersBench {
         double bestRate = -1;
         StringBuilder seen = new StringBuilder();
         for (String type : new String[] {"", "SkylakeX", "Haswell", "Zen"}) {
-            String r = python(probe, type.isEmpty() ? Map.of() : Map.of("OPENBLAS_CORETYPE", type));
+            String r = python(probe, type.isEmpty() ? Map.of() : Map.of("OPENBLAS_CORETYPE", type), threads);
             double rate = -1;
             try {
                 rate = r == null ? -1 : Double.parseDouble(r.trim());
@@ -616,10 +622,10 @@ final class PeersBench {
     }
 
     /** stdout of /usr/bin/python3 -c code, or null when it cannot run or fails. */
-    private String python(String code, Map<String, String> env) {
+    private static String python(String code, Map<String, String> env, int threads) {
         try {
             ProcessBuilder pb = new ProcessBuilder(PYTHON, "-c", code).redirectErrorStream(false);
-            pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
+            pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
             peerEnvironment(pb);
             pb.environment().putAll(env);
             pb.redirectError(ProcessBuilder.Redirect.DISCARD);

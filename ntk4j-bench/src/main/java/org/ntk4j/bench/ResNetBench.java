@@ -54,6 +54,7 @@ final class ResNetBench {
         int reps = 1;
         int threads = 2;
         boolean peers = true;
+        boolean install = true;
         int timeoutSeconds = 1800;
         double maxGflop = Double.POSITIVE_INFINITY;
         Path out = Path.of("target", "bench-resnet");
@@ -106,6 +107,8 @@ final class ResNetBench {
     /** Each setting's fastest ntk4j runner beside PyTorch's fastest. */
     private final StringBuilder best = new StringBuilder();
     private double sgemmGflops;
+    /** The OPENBLAS_CORETYPE under which PyTorch's matmul ran fastest ("" for OpenBLAS's own choice). */
+    private String coretype = "";
 
     ResNetBench(Options opt) {
         this.opt = opt;
@@ -123,6 +126,8 @@ final class ResNetBench {
                 "  --warmup W --reps R    untimed and timed rounds (default 0 and 1)",
                 "  --threads T            BLAS and PyTorch threads (default 2)",
                 "  --no-peers             ntk4j only",
+                "  --no-install           do not apt-get install python3-torch or Debian's OpenBLAS when missing",
+                "                         (without OpenBLAS Debian's PyTorch runs on the reference BLAS)",
                 "  --timeout S            a PyTorch run longer than this is stopped (default 1800)",
                 "  --max-gflop G          methods predicted above G GFLOP are not run, nor PyTorch's recipe of the",
                 "                         same algorithm (jc, vp) when ntk4j's prediction for it is (default: no limit)",
@@ -148,6 +153,7 @@ final class ResNetBench {
                 case "--reps" -> o.reps = Integer.parseInt(value(args, ++i, a));
                 case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, a));
                 case "--no-peers" -> o.peers = false;
+                case "--no-install" -> o.install = false;
                 case "--timeout" -> o.timeoutSeconds = Integer.parseInt(value(args, ++i, a));
                 case "--max-gflop" -> o.maxGflop = Double.parseDouble(value(args, ++i, a));
                 case "--out" -> o.out = Path.of(value(args, ++i, a));
@@ -185,7 +191,12 @@ final class ResNetBench {
                 Files.copy(in, dir.resolve(name));
             }
         }
+        if (opt.peers) {
+            // Debian's PyTorch on the reference BLAS is many times slower: it gets OpenBLAS like the other peers
+            PeersBench.torchAvailable(opt.install, opt.threads, log);
+        }
         boolean torch = opt.peers && PeersBench.pythonImports("torch, torchvision");
+        coretype = torch ? PeersBench.fastestCoreType(opt.threads, log) : "";
         if (opt.peers && !torch) {
             log.say("peers: %s cannot import torch and torchvision (apt-get install python3-torch "
                     + "python3-torchvision); their rows say so", PeersBench.PYTHON);
@@ -415,6 +426,9 @@ final class ResNetBench {
         PeersBench.peerEnvironment(pb);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(opt.threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(opt.threads));
+        if (!coretype.isEmpty()) {
+            pb.environment().put("OPENBLAS_CORETYPE", coretype);
+        }
         PeersBench.Finished run = PeersBench.runProcess(pb, dir.resolve("peer_" + method + ".out"),
                 opt.timeoutSeconds);
         if (run == null) {
