@@ -235,7 +235,7 @@ public final class PaperFcnBench {
                     "  --no-install          with --with-peers: do not apt-get install python3-torch when missing",
                     "  --peer-timeout S      stop a PyTorch peer process after S seconds (default 900)",
                     "  --peer-warmup-seconds S  with --with-peers: warm each cheap ntk4j method up for S s before",
-                    "                        its rounds (default 3; the JIT's steady state takes seconds)",
+                    "                        its rounds (default 10; the JIT's steady state takes seconds)",
                     "  --out DIR --name STEM where the files go (default ntk4j-bench/, paper_fcn[_quick])");
         }
     }

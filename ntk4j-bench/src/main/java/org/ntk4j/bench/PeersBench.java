@@ -55,7 +55,7 @@ final class PeersBench {
         int warmup = 1;
         int reps = 3;
         /** ntk4j's cheap methods are first warmed up for this long each (the JIT's steady state takes seconds). */
-        double warmupSeconds = 3;
+        double warmupSeconds = 10;
         int threads = 2;
         /** A peer process still running after this long is stopped and reported as such. */
         int timeoutSeconds = 900;
