@@ -63,20 +63,13 @@ enum OutputPairs {
         }
     }
 
-    /** Elements of {@link #blockShape}. */
+    /** Elements of {@link #blockShape}, counted in long. */
     long blockSize(long n1, long n2, long o) {
-        switch (this) {
-            case TRACE:
-                return n1 * n2;
-            case DIAGONAL:
-                return n1 * n2 * o;
-            case PER_EXAMPLE:
-                return n1 * o * o;
-            case PER_EXAMPLE_TRACE:
-                return n1;
-            default:
-                return n1 * o * n2 * o;
+        long size = 1;
+        for (int d : blockShape((int) n1, (int) n2, (int) o)) {
+            size *= d;
         }
+        return size;
     }
 
     /** Whether the block pairs each example with itself only (N1 = N2): the products are batched over the examples. */

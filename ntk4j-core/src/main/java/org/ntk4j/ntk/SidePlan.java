@@ -65,11 +65,10 @@ final class SidePlan {
      */
     static final class Pass {
         final Graph graph;
-        final List<Var> operands;
-        final Map<Var, Integer> operandIndex = new IdentityHashMap<>();
-        final Map<Var, Integer> yIndex = new IdentityHashMap<>();
-        /** Where each of {@link Vjp#cotangentsAt}'s outputs (operands, then the cotangents at ys) is in the graph's. */
-        private final int[] valueAt;
+        /** The position among the graph's outputs of each consumer operand (not a graph input or constant). */
+        private final Map<Var, Integer> operandValue = new IdentityHashMap<>();
+        /** The position among the graph's outputs of the stacked cotangent at each consumer's output. */
+        private final Map<Var, Integer> cotangentValue = new IdentityHashMap<>();
 
         private Pass(ParameterConsumers pc, int o) {
             List<Var> ys = new ArrayList<>();
@@ -78,41 +77,43 @@ final class SidePlan {
             for (Var in : pc.graph.inputs()) {
                 inputs.put(in, Boolean.TRUE); // graph inputs are read where they are
             }
+            // a value may be both a consumer's output and another consumer's operand: listed in each role once
+            Map<Var, Boolean> isY = new IdentityHashMap<>();
+            Map<Var, Boolean> isOp = new IdentityHashMap<>();
             for (ParameterConsumers.Consumer c : pc.consumers) {
-                yIndex.computeIfAbsent(c.equation.output(), v -> {
-                    ys.add(v);
-                    return ys.size() - 1;
-                });
+                if (isY.put(c.equation.output(), Boolean.TRUE) == null) {
+                    ys.add(c.equation.output());
+                }
                 for (Var v : c.equation.inputs()) {
-                    if (!pc.graph.constants().containsKey(v) && !inputs.containsKey(v)) {
-                        operandIndex.computeIfAbsent(v, u -> {
-                            ops.add(u);
-                            return ops.size() - 1;
-                        });
+                    if (!pc.graph.constants().containsKey(v) && !inputs.containsKey(v)
+                            && isOp.put(v, Boolean.TRUE) == null) {
+                        ops.add(v);
                     }
                 }
             }
-            this.operands = ops;
+            // the outputs (operands..., cotangents at ys...), each value listed once: where each landed
             Graph all = Vjp.cotangentsAt(pc.graph, o, ys, ops);
             this.graph = all.distinctOutputs();
             Map<Var, Integer> position = new IdentityHashMap<>();
             for (int i = 0; i < graph.outputs().size(); i++) {
                 position.put(graph.outputs().get(i), i);
             }
-            valueAt = new int[all.outputs().size()];
-            for (int i = 0; i < valueAt.length; i++) {
-                valueAt[i] = position.get(all.outputs().get(i));
+            for (int i = 0; i < ops.size(); i++) {
+                operandValue.put(ops.get(i), position.get(all.outputs().get(i)));
+            }
+            for (int i = 0; i < ys.size(); i++) {
+                cotangentValue.put(ys.get(i), position.get(all.outputs().get(ops.size() + i)));
             }
         }
 
         /** The index among the graph's outputs of operand {@code v} of a consumer (not a graph input or constant). */
         int operandValue(Var v) {
-            return valueAt[operandIndex.get(v)];
+            return operandValue.get(v);
         }
 
         /** The index among the graph's outputs of the stacked cotangent at a consumer's output {@code y}. */
         int cotangentValue(Var y) {
-            return valueAt[operands.size() + yIndex.get(y)];
+            return cotangentValue.get(y);
         }
     }
 

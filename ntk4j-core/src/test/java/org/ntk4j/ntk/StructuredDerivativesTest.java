@@ -571,14 +571,10 @@ class StructuredDerivativesTest {
         Model m = Zoo.parse("resnet18(width=2,out=3)");
         int[] in = {16, 16, 3};
         org.ntk4j.nn.Params p = m.init(2, in, DType.F32);
-        List<ParamSpec> specs = m.paramSpecs(in);
         SidePlan side = SidePlan.of(m, 2, in, DType.F32);
         List<org.ntk4j.graph.Var> outs = side.pass().graph.outputs();
         assertThat(new java.util.HashSet<>(outs)).hasSameSizeAs(outs);
-        Tensor[] args = new Tensor[specs.size()];
-        for (int i = 0; i < args.length; i++) {
-            args[i] = p.get(specs.get(i).path());
-        }
+        Tensor[] args = KernelSupport.paramArgs(p, m.paramSpecs(in));
         int shared = 0;
         try (PerExamplePass pass = new PerExamplePass(side, args, Tensor.randomNormal(DType.F32, 3,
                 org.ntk4j.tensor.Shapes.prepend(2, in)))) {
