@@ -24,8 +24,8 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). The input gradient (transposed convolution) of a large image ({@link Geometry#inputGradPlanes})
- * goes through zero-padded planes: one GEMM per filter tap over a chunk of images, shifted into an accumulation
+ * for BLAS). The input gradient (transposed convolution) of an image whose zero-padded plane is at most 8/5 of its output ({@link Geometry#inputGradPlanes})
+ * goes through zero-padded planes: one GEMM per filter tap over a block of images, shifted into an accumulation
  * plane per stride phase; of a smaller one with unit strides and Cin·Cout below 2^14
  * ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight into the shifted rows
  * of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without the products
@@ -40,16 +40,28 @@ public final class Convolution {
     public static final int COLS_BUDGET = 1 << 22;
     /**
      * Largest ratio of padded-plane positions to output positions for which the input gradient takes the
-     * padded-plane path ({@link Geometry#inputGradPlanes}). Measured (`./ntk4j bench conv`, float32, quiet 2-core
-     * Zen 4, against col2im): planes of ratio 1.07 (56×56, 3×3 SAME) 1.33× faster, 1.15 (28×28) 1.07×; 1.27
-     * (16×16) 1.29× but slower than the tap-by-tap path there (8.1 against 6.8 ms); 1.31 (14×14, 256 channels)
-     * 0.92×; 1.56 (8×8) 0.73×. The ratio 1.2 is compared in integers, planes·{@link #PLANE_OVERHEAD_DENOMINATOR}
-     * ≤ positions·{@link #PLANE_OVERHEAD_NUMERATOR}, so that a ratio of exactly 1.2 (54 plane positions for 45
-     * outputs) takes the path however a product with 1.2 would round.
+     * padded-plane path ({@link Geometry#inputGradPlanes}), 8/5. Measured (float32, quiet 2-core Zen 5, OpenBLAS's
+     * Cooperlake kernels, 2026-12-06), the planes in blocks of {@link #PLANE_BLOCK_ELEMENTS} against this path's
+     * previous rule (planes up to 6/5 in one chunk of up to {@link #COLS_BUDGET}, tap by tap or col2im above):
+     * ratio 1.07 (56×56, 3×3 SAME, 64 channels, 16 images) 1.26–1.61× faster; 1.15 (28×28, 128) 1.24–1.38×; 1.27
+     * (16×16, 32 channels, 160 images, the small cnn's stacked cotangents) 1.7–1.9× and (64 channels) 1.6–2.1×
+     * against tap by tap; 1.31 (14×14, 256) 1.05–1.15× against col2im; 1.44 (10×10, 64) 1.5×; 1.56 (8×8, 32) 1.24×,
+     * (8×8, 128) 0.92–1.06×; but 1.65 (7×7, 512) 0.60–0.69× and 2.25 (4×4, 512) 0.34–0.49× against col2im, where
+     * the products with padding cost more than the path saves. The ratio is compared in integers,
+     * planes·{@link #PLANE_OVERHEAD_DENOMINATOR} ≤ positions·{@link #PLANE_OVERHEAD_NUMERATOR}, so that a ratio of
+     * exactly 8/5 takes the path however a product with 1.6 would round.
      */
-    public static final int PLANE_OVERHEAD_NUMERATOR = 6;
-    /** The denominator of the largest plane-to-output ratio of the padded-plane path, 6/5: see the numerator. */
+    public static final int PLANE_OVERHEAD_NUMERATOR = 8;
+    /** The denominator of the largest plane-to-output ratio of the padded-plane path, 8/5: see the numerator. */
     public static final int PLANE_OVERHEAD_DENOMINATOR = 5;
+    /**
+     * Elements of the planes (dy's padded copy and dx's phase planes) of one block of images on the padded-plane
+     * path, 2^17 (512 KiB in float32): a block stays in one core's cache through its taps' GEMMs, and the cores
+     * take whole blocks. Measured against 2^16 and 2^18 elements on seven shapes of {@link #PLANE_OVERHEAD_NUMERATOR}'s
+     * table (one run each): best on two, within 3–11% of the best on four; the seventh (8×8, 128 channels) varied
+     * by 10% between runs of one size. Neither other size was closer to the best overall.
+     */
+    public static final long PLANE_BLOCK_ELEMENTS = 1L << 17;
 
     private Convolution() {
     }
@@ -417,11 +429,11 @@ public final class Convolution {
 
         /**
          * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, with planes of
-         * at most 6/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding
+         * at most 8/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding
          * are done). Each image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW}
          * positions, and dx is accumulated in sh·sw planes of that size, one per stride phase of the padded input
          * coordinates (a polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all
-         * positions of a chunk of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
+         * positions of a block of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
          * kw·dw), which is position (oh + ⌊kh·dh/sh⌋, ow + ⌊kw·dw/sw⌋) of phase (kh·dh mod sh, kw·dw mod sw) —
          * a fixed shift in a fixed plane for all of them (the padding rows and columns of dy are zeros and add
          * nothing).
@@ -453,20 +465,41 @@ public final class Convolution {
         }
 
         /**
-         * Images per chunk on the padded-plane path: as many as keep dy's plane (Cout channels) and dx's phase
-         * planes (Cin channels; {@link #planePhases}) within {@link #COLS_BUDGET} elements, at least one.
+         * Images per block on the padded-plane path: as many as keep dy's plane (Cout channels) and dx's phase
+         * planes (Cin channels; {@link #planePhases}) within {@link #PLANE_BLOCK_ELEMENTS}, at least one.
          *
-         * @return the chunk size, 1 to n
+         * @return the block size, 1 to n (1 when n is 0)
          */
-        public int planeChunk() {
-            return (int) Math.max(1, Math.min(n, COLS_BUDGET / Math.max(1L, planeElements(1))));
+        public int planeBlockImages() {
+            return (int) Math.max(1, Math.min(n, PLANE_BLOCK_ELEMENTS / Math.max(1L, planeElements(1))));
         }
 
         /**
-         * Elements of the planes of a chunk of {@code images}: images·Hq·Wq·(cout + phases·cin), without the
+         * The blocks of images of the padded-plane path, ⌈n / {@link #planeBlockImages}⌉.
+         *
+         * @return the number of blocks, 0 when n is 0
+         */
+        public int planeBlocks() {
+            int per = planeBlockImages();
+            return (n + per - 1) / per;
+        }
+
+        /**
+         * Workers of the padded-plane path, each with one block's planes: one per core ({@link Parallel#threads})
+         * up to one per block, or 1 for a single block, whose GEMMs are split across the cores instead.
+         *
+         * @return the number of workers, at least 1
+         */
+        public int planeWorkers() {
+            int blocks = planeBlocks();
+            return blocks <= 1 ? 1 : Math.min(blocks, Parallel.threads());
+        }
+
+        /**
+         * Elements of the planes of a block of {@code images}: images·Hq·Wq·(cout + phases·cin), without the
          * cout term when the planes are the output's size (dy is then its own plane).
          *
-         * @param images the images of the chunk
+         * @param images the images of the block
          * @return the elements
          */
         long planeElements(int images) {
@@ -494,10 +527,10 @@ public final class Convolution {
         }
 
         /**
-         * Rows of each tap's GEMM on the padded-plane path for a chunk of {@code images}: every plane position up
+         * Rows of each tap's GEMM on the padded-plane path for a block of {@code images}: every plane position up
          * to the last image's last real output position, (images - 1)·Hq·Wq + (oh - 1)·Wq + ow.
          *
-         * @param images the images of the chunk, at least 1
+         * @param images the images of the block, at least 1
          * @return the GEMM's rows
          */
         public long planeRows(int images) {
@@ -535,8 +568,8 @@ public final class Convolution {
          * @return the buffer size, in elements of the operands' dtype
          */
         public long inputGradBufferElements() {
-            if (inputGradPlanes()) {
-                return n == 0 || outputPositions() == 0 ? 0 : planeElements(planeChunk());
+            if (inputGradPlanes()) { // the planes of one block per worker
+                return n == 0 || outputPositions() == 0 ? 0 : planeWorkers() * planeElements(planeBlockImages());
             }
             return inputGradDirect() ? 0 : workspaceElements();
         }
@@ -552,8 +585,8 @@ public final class Convolution {
                 if (n == 0 || outputPositions() == 0) {
                     return 0;
                 }
-                int chunk = planeChunk();
-                long rows = (long) (n / chunk) * planeRows(chunk) + (n % chunk == 0 ? 0 : planeRows(n % chunk));
+                int per = planeBlockImages();
+                long rows = (long) (n / per) * planeRows(per) + (n % per == 0 ? 0 : planeRows(n % per));
                 return rows * kh * kw * cin * cout;
             }
             long pairs = inputGradDirect() ? tapContributions() : (long) outputPositions() * kh * kw;
@@ -700,7 +733,9 @@ public final class Convolution {
             return dx;
         }
         if (g.inputGradPlanes() || g.inputGradDirect()) {
-            Tensor dx = Tensor.zeros(dy.dtype(), dxShape); // accumulated into; what no window reaches stays zero
+            // accumulated into, and what no window reaches stays zero; with unit strides the planes write all of dx
+            boolean whole = g.inputGradPlanes() && g.sh() == 1 && g.sw() == 1;
+            Tensor dx = whole ? Tensor.empty(dy.dtype(), dxShape) : Tensor.zeros(dy.dtype(), dxShape);
             try {
                 if (g.inputGradPlanes()) {
                     inputGradByPlanes(dy, w, g, dx);
@@ -732,18 +767,6 @@ public final class Convolution {
     }
 
     /**
-     * dx = the transposed convolution of dy through w on padded planes (see {@link Geometry#inputGradPlanes}):
-     * per chunk of images, dy is copied into zero-padded planes P {@code [images, Hq, Wq, Cout]}, and for each
-     * tap (kh, kw) one GEMM adds {@code P[p] · w[kh, kw]ᵀ} to {@code Q[phase][p + qh·Wq + qw]} for every plane
-     * position p up to the chunk's last real output position, where phase = (kh·dh mod sh, kw·dw mod sw), qh =
-     * ⌊kh·dh/sh⌋, qw = ⌊kw·dw/sw⌋ and Q {@code [phases, images, Hq, Wq, Cin]} starts at zero (one plane per phase
-     * some tap writes: {@link Geometry#planePhases}). Then dx[ih, iw] is
-     * Q at padded input (ih + ph, iw + pw): phase ((ih + ph) mod sh, (iw + pw) mod sw), position (⌊(ih + ph)/sh⌋,
-     * ⌊(iw + pw)/sw⌋), or zero where no window reaches (beyond the planes). The GEMMs are long (a chunk's
-     * positions) and split across the cores by {@link Blas#gemm}; the products with padding are done,
-     * (Hq·Wq)/(oh·ow) times the minimum.
-     */
-    /**
      * For each residue r in [0, s): its rank among the residues t·d mod s (t in [0, k)) that occur, or -1.
      */
     static int[] phaseRanks(int k, int d, int s) {
@@ -769,9 +792,73 @@ public final class Convolution {
         return count;
     }
 
+    /**
+     * dx = the transposed convolution of dy through w on padded planes (see {@link Geometry#inputGradPlanes}):
+     * per block of images, dy is copied into zero-padded planes P {@code [images, Hq, Wq, Cout]}, and for each
+     * tap (kh, kw) one GEMM adds {@code P[p] · w[kh, kw]ᵀ} to {@code Q[phase][p + qh·Wq + qw]} for every plane
+     * position p up to the block's last real output position, where phase = (kh·dh mod sh, kw·dw mod sw), qh =
+     * ⌊kh·dh/sh⌋, qw = ⌊kw·dw/sw⌋ and Q {@code [phases, images, Hq, Wq, Cin]} starts at zero (one plane per phase
+     * some tap writes: {@link Geometry#planePhases}). Then dx[ih, iw] is
+     * Q at padded input (ih + ph, iw + pw): phase ((ih + ph) mod sh, (iw + pw) mod sw), position (⌊(ih + ph)/sh⌋,
+     * ⌊(iw + pw)/sw⌋), or zero where no window reaches (beyond the planes). The products with padding are done,
+     * (Hq·Wq)/(oh·ow) times the minimum. The images go in blocks of {@link Geometry#planeBlockImages} (planes of
+     * about {@link #PLANE_BLOCK_ELEMENTS}, which stay in a core's cache through the taps' GEMMs); with several
+     * blocks each core takes whole blocks, its GEMMs on its own thread, else the one block's GEMMs are split across
+     * the cores by {@link Blas#gemm}. Each dx element's sum is the same either way: the taps in order, one GEMM
+     * each.
+     */
     private static void inputGradByPlanes(Tensor dy, Tensor w, Geometry g, Tensor dx) {
+        int per = g.planeBlockImages();
+        int blocks = g.planeBlocks();
+        int workers = g.planeWorkers();
+        long plane = (long) g.planeH() * g.planeW();
+        boolean padded = g.planesPadded();
+        boolean overwrite = !padded && g.kh() * g.kw() == 1; // each tap's GEMM writes all of its phase plane
         int[] rowPhase = phaseRanks(g.kh(), g.dh(), g.sh());
         int[] colPhase = phaseRanks(g.kw(), g.dw(), g.sw());
+        // one block's planes per worker, allocated here (what the cost model counts, however the blocks are shared
+        // out): P's padding is never written, so it stays zero from block to block; Q is zeroed for each block
+        Tensor[] ps = new Tensor[workers];
+        Tensor[] qs = new Tensor[workers];
+        try {
+            for (int i = 0; i < workers; i++) {
+                ps[i] = padded ? Tensor.zeros(dy.dtype(), (int) (per * plane * g.cout())) : null;
+                qs[i] = Tensor.empty(dy.dtype(), (int) (g.planePhases() * per * plane * g.cin()));
+            }
+            if (workers == 1) {
+                for (int b = 0; b < blocks; b++) {
+                    planeBlock(dy, w, g, dx, b * per, Math.min(per, g.n() - b * per), ps[0], qs[0], overwrite,
+                            false, rowPhase, colPhase);
+                }
+                return;
+            }
+            Parallel.range(workers, 1, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    for (int b = i; b < blocks; b += workers) {
+                        planeBlock(dy, w, g, dx, b * per, Math.min(per, g.n() - b * per), ps[i], qs[i], overwrite,
+                                true, rowPhase, colPhase);
+                    }
+                }
+            });
+        } finally {
+            for (int i = 0; i < workers; i++) {
+                if (ps[i] != null) {
+                    ps[i].close();
+                }
+                if (qs[i] != null) {
+                    qs[i].close();
+                }
+            }
+        }
+    }
+
+    /**
+     * dx's images [n0, n0 + images) on padded planes ({@link #inputGradByPlanes}), with the planes P (null when dy
+     * is its own plane) and Q of one block; {@code onOneThread}: the copies and GEMMs on the calling thread (a
+     * worker taking whole blocks), else split across the cores.
+     */
+    private static void planeBlock(Tensor dy, Tensor w, Geometry g, Tensor dx, int n0, int images, Tensor p,
+                                   Tensor q, boolean overwrite, boolean onOneThread, int[] rowPhase, int[] colPhase) {
         int colPhases = phaseCount(colPhase);
         int hq = g.planeH();
         int wq = g.planeW();
@@ -780,7 +867,6 @@ public final class Convolution {
         int cin = g.cin();
         int cout = g.cout();
         long plane = (long) hq * wq;
-        int chunk = g.planeChunk();
         boolean f32 = dy.dtype() == DType.F32;
         FloatBuffer yf = f32 ? dy.floats() : null;
         DoubleBuffer yd = f32 ? null : dy.doubles();
@@ -788,75 +874,79 @@ public final class Convolution {
         DoubleBuffer xd = f32 ? null : dx.doubles();
         int rowY = g.ow() * cout; // one output row of dy
         int rowX = g.w() * cin; // one input row of dx
-        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-            int images = Math.min(chunk, g.n() - n0);
-            int first = n0;
-            long phaseBlock = images * plane; // positions of one phase's planes, all images
-            // zeroed natively (memset); P's rows oh < OH then take dy's rows, the rest stays zero. Where the
-            // planes are no larger than the output (no tap reaches past it, as a 1×1 strided window), P is dy.
-            boolean padded = g.planesPadded();
-            // one tap on unpadded planes (a 1×1 strided window) writes every row of its one phase plane: no zeroing
-            boolean overwrite = !padded && g.kh() * g.kw() == 1;
-            int qLen = (int) ((long) g.planePhases() * phaseBlock * cin);
-            try (Tensor p = padded ? Tensor.zeros(dy.dtype(), (int) (images * plane * cout)) : null;
-                 Tensor q = overwrite ? Tensor.empty(dy.dtype(), qLen) : Tensor.zeros(dy.dtype(), qLen)) {
-                FloatBuffer qf = f32 ? q.floats() : null;
-                DoubleBuffer qd = f32 ? null : q.doubles();
-                if (padded) {
-                    FloatBuffer pf = f32 ? p.floats() : null;
-                    DoubleBuffer pd = f32 ? null : p.doubles();
-                    Parallel.range(images * g.oh(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowY)),
-                            (lo, hi) -> {
-                                for (int r = lo; r < hi; r++) {
-                                    int image = r / g.oh();
-                                    int row = r % g.oh();
-                                    int dst = (int) ((image * plane + (long) row * wq) * cout);
-                                    int src = ((first + image) * g.oh() + row) * rowY;
-                                    copyRun(f32, pf, pd, dst, yf, yd, src, rowY);
-                                }
-                            });
+        long phaseBlock = images * plane; // positions of one phase's planes, this block's images
+        FloatBuffer qf = f32 ? q.floats() : null;
+        DoubleBuffer qd = f32 ? null : q.doubles();
+        if (!overwrite) {
+            org.bytedeco.javacpp.Pointer.memset(f32 ? q.floatPointer() : q.doublePointer(), 0, q.bytes());
+        }
+        if (p != null) { // P's rows oh < OH take dy's rows; the rest is zero
+            FloatBuffer pf = f32 ? p.floats() : null;
+            DoubleBuffer pd = f32 ? null : p.doubles();
+            Parallel.Range fill = (lo, hi) -> {
+                for (int r = lo; r < hi; r++) {
+                    int image = r / g.oh();
+                    int row = r % g.oh();
+                    int dst = (int) ((image * plane + (long) row * wq) * cout);
+                    int src = ((n0 + image) * g.oh() + row) * rowY;
+                    copyRun(f32, pf, pd, dst, yf, yd, src, rowY);
                 }
-                Tensor a = padded ? p : dy;
-                long aOff = padded ? 0 : (long) n0 * plane * cout;
-                int rows = (int) g.planeRows(images);
-                for (int kh = 0; kh < g.kh(); kh++) {
-                    for (int kw = 0; kw < g.kw(); kw++) {
-                        int phase = rowPhase[kh * g.dh() % sh] * colPhases + colPhase[kw * g.dw() % sw];
-                        long shift = (phase * phaseBlock + (long) (kh * g.dh() / sh) * wq + kw * g.dw() / sw) * cin;
-                        Blas.gemm(false, true, rows, cin, cout, 1.0, a, aOff, cout, w,
-                                (long) (kh * g.kw() + kw) * cin * cout, cout, overwrite ? 0.0 : 1.0, q, shift, cin);
-                    }
-                }
-                // dx's images [n0, n0 + images), row by row: with unit horizontal stride a row is one run of Q
-                Parallel.range(images * g.h(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowX)), (lo, hi) -> {
-                    for (int r = lo; r < hi; r++) {
-                        int image = r / g.h();
-                        int ih = r % g.h();
-                        int dst = ((first + image) * g.h() + ih) * rowX;
-                        int ph = ih + g.ph();
-                        int rowQ = ph / sh;
-                        if (rowQ >= hq || rowPhase[ph % sh] < 0) { // below every window, or a phase no tap writes
-                            continue; // dx is zero there already
-                        }
-                        long rowBase = (long) rowPhase[ph % sh] * colPhases * phaseBlock + image * plane
-                                + (long) rowQ * wq;
-                        if (sw == 1) {
-                            int src = (int) ((rowBase + g.pw()) * cin); // iw + pw < Wq for every iw
-                            copyRun(f32, xf, xd, dst, qf, qd, src, rowX);
-                            continue;
-                        }
-                        for (int iw = 0; iw < g.w(); iw++) {
-                            int pw = iw + g.pw();
-                            int colQ = pw / sw;
-                            int at = dst + iw * cin;
-                            if (colQ < wq && colPhase[pw % sw] >= 0) {
-                                int src = (int) ((colPhase[pw % sw] * phaseBlock + rowBase + colQ) * cin);
-                                copyRun(f32, xf, xd, at, qf, qd, src, cin);
-                            }
-                        }
-                    }
-                });
+            };
+            if (onOneThread) {
+                fill.run(0, images * g.oh());
+            } else {
+                Parallel.range(images * g.oh(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowY)), fill);
             }
+        }
+        Tensor a = p != null ? p : dy;
+        long aOff = p != null ? 0 : (long) n0 * plane * cout;
+        int rows = (int) g.planeRows(images);
+        double beta = overwrite ? 0.0 : 1.0;
+        for (int kh = 0; kh < g.kh(); kh++) {
+            for (int kw = 0; kw < g.kw(); kw++) {
+                int phase = rowPhase[kh * g.dh() % sh] * colPhases + colPhase[kw * g.dw() % sw];
+                long shift = (phase * phaseBlock + (long) (kh * g.dh() / sh) * wq + kw * g.dw() / sw) * cin;
+                long wOff = (long) (kh * g.kw() + kw) * cin * cout;
+                if (onOneThread) {
+                    Blas.gemmUnsplit(false, true, rows, cin, cout, 1.0, a, aOff, cout, w, wOff, cout, beta, q, shift,
+                            cin);
+                } else {
+                    Blas.gemm(false, true, rows, cin, cout, 1.0, a, aOff, cout, w, wOff, cout, beta, q, shift, cin);
+                }
+            }
+        }
+        Parallel.Range extract = (lo, hi) -> {
+            for (int r = lo; r < hi; r++) {
+                int image = r / g.h();
+                int ih = r % g.h();
+                int dst = ((n0 + image) * g.h() + ih) * rowX;
+                int ph = ih + g.ph();
+                int rowQ = ph / sh;
+                if (rowQ >= hq || rowPhase[ph % sh] < 0) { // below every window, or a phase no tap writes
+                    continue; // dx is zero there already
+                }
+                long rowBase = (long) rowPhase[ph % sh] * colPhases * phaseBlock + image * plane
+                        + (long) rowQ * wq;
+                if (sw == 1) {
+                    int src = (int) ((rowBase + g.pw()) * cin); // iw + pw < Wq for every iw
+                    copyRun(f32, xf, xd, dst, qf, qd, src, rowX);
+                    continue;
+                }
+                for (int iw = 0; iw < g.w(); iw++) {
+                    int pw = iw + g.pw();
+                    int colQ = pw / sw;
+                    int at = dst + iw * cin;
+                    if (colQ < wq && colPhase[pw % sw] >= 0) {
+                        int src = (int) ((colPhase[pw % sw] * phaseBlock + rowBase + colQ) * cin);
+                        copyRun(f32, xf, xd, at, qf, qd, src, cin);
+                    }
+                }
+            }
+        };
+        if (onOneThread) {
+            extract.run(0, images * g.h());
+        } else {
+            Parallel.range(images * g.h(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowX)), extract);
         }
     }
 

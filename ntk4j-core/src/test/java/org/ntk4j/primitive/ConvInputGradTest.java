@@ -9,6 +9,7 @@ import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.cpu.Convolution;
+import org.ntk4j.cpu.Parallel;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.TensorType;
 import org.ntk4j.graph.Var;
@@ -66,11 +67,11 @@ class ConvInputGradTest {
         TensorType out = p.outputType(in);
         boolean pointwise = c.kh() * c.kw() == 1 && c.sh() * c.sw() == 1 && c.ph() + c.pw() == 0
                 && c.oh() == c.h() && c.ow() == c.w();
-        // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 6/5 × OH·OW, in integers
-        // (1.2 · OH · OW in doubles put a ratio of exactly 1.2, 9×6 planes for 9×5 outputs, on the wrong side)
+        // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 8/5 × OH·OW, in integers
+        // (1.6 · OH · OW in doubles can put a ratio of exactly 1.6 on the wrong side)
         long hp = c.oh() + (c.kh() - 1L) * c.dh() / c.sh();
         long wp = c.ow() + (c.kw() - 1L) * c.dw() / c.sw();
-        boolean planes = !pointwise && 5 * hp * wp <= 6L * c.oh() * c.ow();
+        boolean planes = !pointwise && 5 * hp * wp <= 8L * c.oh() * c.ow();
         // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
         boolean direct = !planes && !pointwise && c.sh() == 1 && c.sw() == 1
                 && 16L * c.cin() * c.cout() < (1 << 18);
@@ -79,20 +80,23 @@ class ConvInputGradTest {
         double products;
         long buffer;
         if (planes) {
-            // per chunk of images, each tap one GEMM over the plane positions up to the last real output
+            // per block of images, each tap one GEMM over the plane positions up to the last real output
             // dy's plane and one of dx's per stride phase that some tap writes (t·dil mod stride, per axis)
-            // (dy's plane only where it is larger than dy: a 1×1 strided window uses dy itself)
+            // (dy's plane only where it is larger than dy: a 1×1 strided window uses dy itself); a block's planes
+            // within PLANE_BLOCK_ELEMENTS, one block's planes per worker (a core, up to one per block)
             boolean padded = hp != c.oh() || wp != c.ow();
             long perImage = hp * wp * ((padded ? c.cout() : 0)
                     + phases(c.kh(), c.dh(), c.sh()) * phases(c.kw(), c.dw(), c.sw()) * c.cin());
-            long chunk = Math.min(c.n(), Math.max(1, Convolution.COLS_BUDGET / perImage));
+            long block = Math.min(c.n(), Math.max(1, Convolution.PLANE_BLOCK_ELEMENTS / perImage));
             long rows = 0;
-            for (long n0 = 0; n0 < c.n(); n0 += chunk) {
-                long images = Math.min(chunk, c.n() - n0);
+            long blocks = 0;
+            for (long n0 = 0; n0 < c.n(); n0 += block) {
+                long images = Math.min(block, c.n() - n0);
                 rows += (images - 1) * hp * wp + (c.oh() - 1L) * wp + c.ow();
+                blocks++;
             }
             products = (double) rows * c.kh() * c.kw() * c.cin() * c.cout();
-            buffer = chunk * perImage;
+            buffer = (blocks == 1 ? 1 : Math.min(blocks, Parallel.threads())) * block * perImage;
         } else {
             products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
             // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements
@@ -150,63 +154,98 @@ class ConvInputGradTest {
     }
 
     /**
-     * A plane-to-output ratio of exactly 6/5 takes the padded-plane path (9×6 planes for 9×5 outputs; 1.2·9·5 in
-     * doubles is 53.99…, below the 54 plane positions): found by a sweep of the property above with random seeds.
+     * A plane-to-output ratio of exactly 8/5 takes the padded-plane path (8 plane positions for 5 outputs), one
+     * just above it does not.
      */
     @Test
-    void aRatioOfExactlySixFifthsTakesThePlanes() {
-        ConvTest.Case c = new ConvTest.Case(2, 1, new int[] {5, 7}, 1, 1, new int[] {1, 2}, new int[] {1, 2},
-                new int[] {2, 2}, new int[] {2, 2}, new int[] {1, 2});
-        Convolution.Geometry g = Convolution.Geometry.of(new Convolution.Window(c.strides(), c.lo(), c.hi(), c.dil()),
-                c.n(), c.in(), c.cin(), c.k(), c.cout());
-        assertThat(new int[] {g.planeH(), g.planeW(), g.oh(), g.ow()}).containsExactly(9, 6, 9, 5);
-        assertThat(g.inputGradPlanes()).isTrue();
-        check(c, 7);
+    void aRatioOfExactlyEightFifthsTakesThePlanes() {
+        ConvTest.Case at = new ConvTest.Case(1, 3, new int[] {5}, 2, 3, new int[] {4}, new int[] {1}, new int[] {1},
+                new int[] {2}, new int[] {1});
+        Convolution.Geometry g = geometry(at);
+        assertThat(new int[] {g.planeW(), g.ow()}).containsExactly(8, 5);
+        assertThat(path(at)).isEqualTo("planes");
+        check(at, 7);
+        ConvTest.Case above = new ConvTest.Case(1, 3, new int[] {5}, 2, 3, new int[] {5}, new int[] {1},
+                new int[] {2}, new int[] {2}, new int[] {1});
+        assertThat(new int[] {geometry(above).planeW(), geometry(above).ow()}).containsExactly(9, 5);
+        assertThat(path(above)).isEqualTo("direct");
+        check(above, 8);
     }
 
-    /** Batches and channels large enough that the images are split across cores, in both GEMM orders. */
+    private static Convolution.Geometry geometry(ConvTest.Case c) {
+        return Convolution.Geometry.of(new Convolution.Window(c.strides(), c.lo(), c.hi(), c.dil()), c.n(), c.in(),
+                c.cin(), c.k(), c.cout());
+    }
+
+    /** The path {@link Convolution#inputGrad} takes for a case: planes, direct (tap by tap) or col2im. */
+    private static String path(ConvTest.Case c) {
+        Convolution.Geometry g = geometry(c);
+        return g.isPointwise() ? "pointwise" : g.inputGradPlanes() ? "planes" : g.inputGradDirect() ? "direct"
+                : "col2im";
+    }
+
+    /** A case, checked after asserting the path it takes. */
+    private static void check(String expectedPath, ConvTest.Case c, long seed) {
+        assertThat(path(c)).as("path of %s", c).isEqualTo(expectedPath);
+        check(c, seed);
+    }
+
+    /**
+     * Batches and channels large enough that the images are split across cores: tap by tap in both GEMM orders,
+     * on planes in blocks of images shared out to the cores, through col2im.
+     */
     @Test
     void largerCasesSplitAcrossCores() {
         int[] one = {1, 1};
-        // 3×3 SAME stride 1 (wide rows, the centre column merged over output rows), stride 2, dilated, 1×1 stride 2
-        check(new ConvTest.Case(2, 24, new int[] {9, 9}, 16, 12, new int[] {3, 3}, one, one, one, one), 1);
-        check(new ConvTest.Case(2, 40, new int[] {7, 7}, 12, 16, new int[] {3, 3}, new int[] {2, 2}, one, one, one),
-                2);
-        check(new ConvTest.Case(2, 6, new int[] {30, 30}, 12, 12, new int[] {3, 3}, one, new int[] {2, 2},
-                new int[] {2, 2}, new int[] {2, 2}), 3);
-        check(new ConvTest.Case(2, 30, new int[] {8, 8}, 16, 16, one, new int[] {2, 2}, new int[] {0, 0},
-                new int[] {0, 0}, one), 4);
-        check(new ConvTest.Case(1, 64, new int[] {5}, 16, 16, new int[] {3}, new int[] {1}, new int[] {2},
+        // tap by tap: 3×3 SAME stride 1 on small images (wide rows, the centre column merged over output rows; rows
+        // by images), a dilated 1-D window
+        check("direct", new ConvTest.Case(2, 24, new int[] {4, 9}, 16, 12, new int[] {3, 3}, one, one, one, one), 1);
+        check("direct", new ConvTest.Case(2, 40, new int[] {4, 4}, 12, 16, new int[] {3, 3}, one, one, one, one), 2);
+        check("direct", new ConvTest.Case(1, 64, new int[] {5}, 16, 16, new int[] {3}, new int[] {1}, new int[] {2},
                 new int[] {0}, new int[] {2}), 5);
-        // padded planes (unit strides, large planes): SAME, VALID, lopsided and dilated padding, 1-D, and a 1-D case
-        // of two chunks (planes of 2·100,002 elements: 20 images a chunk under COLS_BUDGET, then 10)
-        check(new ConvTest.Case(2, 3, new int[] {24, 24}, 5, 7, new int[] {3, 3}, one, one, one, one), 10);
-        check(new ConvTest.Case(2, 2, new int[] {30, 30}, 6, 4, new int[] {3, 3}, one, new int[] {0, 0},
+        // wide channels tap by tap: GEMMs cut at directGemmRows (26 rows for 100·100), by image rows, by images
+        check("direct", new ConvTest.Case(2, 2, new int[] {3, 30}, 100, 100, new int[] {3, 3}, one, one, one, one),
+                7);
+        check("direct", new ConvTest.Case(2, 30, new int[] {3, 3}, 100, 100, new int[] {3, 3}, one, one, one, one),
+                8);
+        // padded planes: SAME (several blocks over the cores), VALID, lopsided and dilated padding, 1-D, stride 2 on
+        // 7×7 (4×4 outputs on 5×5 planes), 1×1 stride 2, a 1-D case of blocks of one image (planes of 2·100,002
+        // elements), the small cnn's stacked cotangents (160 images of 16×16×32: blocks of 10)
+        check("planes", new ConvTest.Case(2, 24, new int[] {9, 9}, 16, 12, new int[] {3, 3}, one, one, one, one), 3);
+        check("planes", new ConvTest.Case(2, 40, new int[] {7, 7}, 12, 16, new int[] {3, 3}, new int[] {2, 2}, one,
+                one, one), 4);
+        check("planes", new ConvTest.Case(2, 6, new int[] {30, 30}, 12, 12, new int[] {3, 3}, one, new int[] {2, 2},
+                new int[] {2, 2}, new int[] {2, 2}), 9);
+        check("planes", new ConvTest.Case(2, 30, new int[] {8, 8}, 16, 16, one, new int[] {2, 2}, new int[] {0, 0},
+                new int[] {0, 0}, one), 6);
+        check("planes", new ConvTest.Case(2, 3, new int[] {24, 24}, 5, 7, new int[] {3, 3}, one, one, one, one), 10);
+        check("planes", new ConvTest.Case(2, 2, new int[] {30, 30}, 6, 4, new int[] {3, 3}, one, new int[] {0, 0},
                 new int[] {0, 0}, one), 11);
-        check(new ConvTest.Case(2, 2, new int[] {30, 31}, 3, 5, new int[] {3, 2}, one, new int[] {2, 0},
+        check("planes", new ConvTest.Case(2, 2, new int[] {30, 31}, 3, 5, new int[] {3, 2}, one, new int[] {2, 0},
                 new int[] {0, 1}, one), 12);
-        check(new ConvTest.Case(2, 2, new int[] {48, 48}, 4, 4, new int[] {3, 3}, one, new int[] {2, 2},
+        check("planes", new ConvTest.Case(2, 2, new int[] {48, 48}, 4, 4, new int[] {3, 3}, one, new int[] {2, 2},
                 new int[] {2, 2}, new int[] {2, 2}), 13);
-        check(new ConvTest.Case(1, 5, new int[] {64}, 8, 6, new int[] {5}, new int[] {1}, new int[] {2},
+        check("planes", new ConvTest.Case(1, 5, new int[] {64}, 8, 6, new int[] {5}, new int[] {1}, new int[] {2},
                 new int[] {2}, new int[] {1}), 14);
-        check(new ConvTest.Case(1, 30, new int[] {100_000}, 1, 1, new int[] {3}, new int[] {1}, new int[] {1},
-                new int[] {1}, new int[] {1}), 15);
+        check("planes", new ConvTest.Case(1, 30, new int[] {100_000}, 1, 1, new int[] {3}, new int[] {1},
+                new int[] {1}, new int[] {1}, new int[] {1}), 15);
+        check("planes", new ConvTest.Case(2, 160, new int[] {16, 16}, 32, 32, new int[] {3, 3}, one, one, one, one),
+                20);
         // strided planes (sh·sw phase planes): 1×1 and 3×3 stride 2, stride 3 with dilation, uneven strides, an input
         // whose last rows and columns no window reaches
-        check(new ConvTest.Case(2, 3, new int[] {28, 28}, 6, 5, one, new int[] {2, 2}, new int[] {0, 0},
+        check("planes", new ConvTest.Case(2, 3, new int[] {28, 28}, 6, 5, one, new int[] {2, 2}, new int[] {0, 0},
                 new int[] {0, 0}, one), 16);
-        check(new ConvTest.Case(2, 2, new int[] {56, 56}, 4, 6, new int[] {3, 3}, new int[] {2, 2}, one, one, one),
-                17);
-        check(new ConvTest.Case(2, 2, new int[] {61, 58}, 3, 4, new int[] {3, 3}, new int[] {3, 2},
+        check("planes", new ConvTest.Case(2, 2, new int[] {56, 56}, 4, 6, new int[] {3, 3}, new int[] {2, 2}, one,
+                one, one), 17);
+        check("planes", new ConvTest.Case(2, 2, new int[] {61, 58}, 3, 4, new int[] {3, 3}, new int[] {3, 2},
                 new int[] {1, 0}, new int[] {2, 1}, new int[] {2, 1}), 18);
-        check(new ConvTest.Case(1, 3, new int[] {203}, 5, 3, new int[] {3}, new int[] {2}, new int[] {0},
+        check("planes", new ConvTest.Case(1, 3, new int[] {203}, 5, 3, new int[] {3}, new int[] {2}, new int[] {0},
                 new int[] {0}, new int[] {1}), 19);
-        // wide channels: GEMMs cut at directGemmRows (26 rows for 100·100), by image rows, by images, merged rows
-        check(new ConvTest.Case(2, 2, new int[] {8, 30}, 100, 100, new int[] {3, 3}, one, one, one, one), 7);
-        check(new ConvTest.Case(2, 30, new int[] {3, 3}, 100, 100, new int[] {3, 3}, one, one, one, one), 8);
-        check(new ConvTest.Case(2, 4, new int[] {20, 20}, 40, 40, new int[] {3, 3}, one, one, one, one), 9);
-        // too wide for the direct path: col2im
-        check(new ConvTest.Case(2, 3, new int[] {5, 5}, 128, 130, new int[] {3, 3}, one, one, one, one), 10);
+        // col2im: too wide for the direct path on small images, and stride 2 on 5×5 (3×3 outputs on 4×4 planes)
+        check("col2im", new ConvTest.Case(2, 3, new int[] {5, 5}, 128, 130, new int[] {3, 3}, one, one, one, one),
+                21);
+        check("col2im", new ConvTest.Case(2, 12, new int[] {5, 5}, 8, 8, new int[] {3, 3}, new int[] {2, 2}, one,
+                one, one), 22);
     }
 
     /** A pointwise (1×1, stride 1, no padding) input gradient stays one GEMM: same values, all products. */
