@@ -129,17 +129,17 @@ final class SdCost extends MethodCost {
     }
 
     /**
-     * Elements the row order holds at once ({@link StructuredDerivatives#rowOrder}): the rows J1 [N1,O,C,F] and J2
-     * [N2,O,C,F] (one when the sides are the same), then either the operand copies of the GEMM forming J2 while J1
+     * Elements the row order holds at once ({@link StructuredDerivatives#rowOrder}): the rows J1 [N1,O,F,C] and J2
+     * [N2,O,F,C] (one when the sides are the same), then either the operand copies of the GEMM forming J2 while J1
      * is held, or the scratch of their contraction (none for a Gram read in place) plus its output block. (The
      * last phase is the peak of a small conv net once its input gradient holds no column buffer: before, that
      * buffer made the per-example pass the peak and hid that this phase was counted as the rows alone.)
      */
     static long rowTemp(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        int[] j1 = {(int) n1, (int) o, (int) c, (int) f};
-        int[] j2 = {(int) n2, (int) o, (int) c, (int) f};
+        int[] j1 = {(int) n1, (int) o, (int) f, (int) c};
+        int[] j2 = {(int) n2, (int) o, (int) f, (int) c};
         long rows = Shapes.size(j1) + (same ? 0 : Shapes.size(j2));
-        // J[n, o, c, f] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
+        // J[n, o, f, c] = Σ_r A[n, r, c] D[o, n, r, f], batched over n: J1 formed alone, then J2 while J1 is held
         long form = Math.max(rowScratch(n1, o, r, c, f) - (same ? 0 : Shapes.size(j2)),
                 same ? 0 : rowScratch(n2, o, r, c, f));
         int[] axes = StructuredDerivatives.rowContraction(pairs);
