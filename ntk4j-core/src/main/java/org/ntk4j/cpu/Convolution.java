@@ -24,12 +24,12 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). The input gradient (transposed convolution) of an image whose zero-padded plane is at most 8/5 of its output ({@link Geometry#inputGradPlanes})
- * goes through zero-padded planes: one GEMM per filter tap over a block of images, shifted into an accumulation
- * plane per stride phase; of a smaller one with unit strides and Cin·Cout below 2^14
- * ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight into the shifted rows
- * of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and without the products
- * with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1 window with unit
+ * for BLAS). The input gradient (transposed convolution) of an image whose zero-padded plane is at most 8/5 of
+ * its output ({@link Geometry#inputGradPlanes}) goes through zero-padded planes: one GEMM per filter tap over a
+ * block of images, shifted into an accumulation plane per stride phase; of a smaller one with unit strides and
+ * Cin·Cout below 2^14 ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight
+ * into the shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and
+ * without the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1 window with unit
  * strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {

@@ -247,6 +247,14 @@ public final class Elementwise {
                 return out;
             }
         }
+        // One operand is one long row for all rows (a mask [N, H, W, C] against a stack of cotangents [K, N, H, W,
+        // C]): the cores split the row's positions, and each segment of the repeated row is read into the heap once
+        // for all K rows instead of once per row (three copies per element become two)
+        if (inner > HEAP_ROW_MAX / 4 && aInner == 1 && bInner == 1 && rows > 1
+                && (a.size() == inner && b.size() == total || b.size() == inner && a.size() == total)) {
+            repeatedLongRow(op, a, b, out, a.size() == inner, rows, inner);
+            return out;
+        }
         // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
         // same tensors' per row would contend for
         FloatBuffer af = f32 ? a.floats() : null;
@@ -364,6 +372,45 @@ public final class Elementwise {
                     od.put(r * inner, dsc[2], 0, n);
                 }
                 r = end;
+            }
+        });
+    }
+
+    /**
+     * out = a op b where one operand ({@code a} when {@code aRepeats}) is one row of {@code inner} elements and the
+     * other {@code rows} such rows: the positions are split across the cores, and per segment of at most
+     * {@link #HEAP_ROW_MAX} positions the repeated row is read once, then each row of the other operand. Each
+     * element is computed as the row loops compute it.
+     */
+    private static void repeatedLongRow(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int rows,
+                                        int inner) {
+        boolean f32 = a.dtype() == DType.F32;
+        FloatBuffer rf = f32 ? (aRepeats ? a : b).floats() : null;
+        FloatBuffer ff = f32 ? (aRepeats ? b : a).floats() : null;
+        FloatBuffer of = f32 ? out.floats() : null;
+        DoubleBuffer rd = f32 ? null : (aRepeats ? a : b).doubles();
+        DoubleBuffer fd = f32 ? null : (aRepeats ? b : a).doubles();
+        DoubleBuffer od = f32 ? null : out.doubles();
+        Parallel.range(inner, Math.max(1, Parallel.DEFAULT_GRAIN / rows), (lo, hi) -> {
+            float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
+            double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
+            for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
+                int n = Math.min(HEAP_ROW_MAX, hi - s);
+                if (f32) {
+                    rf.get(s, aRepeats ? fsc[0] : fsc[1], 0, n);
+                    for (int row = 0; row < rows; row++) {
+                        ff.get(row * inner + s, aRepeats ? fsc[1] : fsc[0], 0, n);
+                        arrays(op, fsc[0], fsc[1], fsc[2], n);
+                        of.put(row * inner + s, fsc[2], 0, n);
+                    }
+                } else {
+                    rd.get(s, aRepeats ? dsc[0] : dsc[1], 0, n);
+                    for (int row = 0; row < rows; row++) {
+                        fd.get(row * inner + s, aRepeats ? dsc[1] : dsc[0], 0, n);
+                        arrays(op, dsc[0], dsc[1], dsc[2], n);
+                        od.put(row * inner + s, dsc[2], 0, n);
+                    }
+                }
             }
         });
     }

@@ -65,4 +65,46 @@ class RepeatedRowProperties {
             }
         }
     }
+
+    /**
+     * One long row (more than a quarter of the heap segment) repeated for every row of the other operand, as a mask
+     * [N, H, W, C] against a stack of cotangents [K, N, H, W, C]: the cores split the positions and each segment of
+     * the row is read once for all rows. Rows from just past the threshold to past two parallel grains and several
+     * segments, 2 to 5 rows, the row with or without a leading unit axis, either side, both dtypes, every operation,
+     * against the scalar definition at every element.
+     */
+    @Property(tries = 25)
+    void oneLongRowForAllRowsMatchesTheDefinition(@ForAll @IntRange(min = 1025, max = 40_000) int inner,
+                                                  @ForAll @IntRange(min = 2, max = 5) int k,
+                                                  @ForAll boolean unitAxis, @ForAll boolean f64,
+                                                  @ForAll boolean rowOnTheLeft, @ForAll long seed) {
+        DType dt = f64 ? DType.F64 : DType.F32;
+        try (Tensor other = Tensor.randomNormal(dt, seed, k, inner);
+             Tensor row = Tensor.randomNormal(dt, seed + 1, unitAxis ? new int[] {1, inner} : new int[] {inner})) {
+            row.setFlat(inner - 1, 0.0); // a zero: division by it, comparisons of equal values
+            other.setFlat(inner - 1, 0.0);
+            Tensor a = rowOnTheLeft ? row : other;
+            Tensor b = rowOnTheLeft ? other : row;
+            for (BinaryOp op : BinaryOp.values()) {
+                try (Tensor out = Elementwise.binary(op, a, b)) {
+                    assertThat(out.shape()).containsExactly(k, inner);
+                    for (int i = 0; i < out.size(); i++) {
+                        double r = row.getFlat(i % inner);
+                        double o = other.getFlat(i);
+                        double want = rowOnTheLeft ? Elementwise.apply(op, r, o) : Elementwise.apply(op, o, r);
+                        if (dt == DType.F32) {
+                            want = (float) want;
+                        }
+                        double got = out.getFlat(i);
+                        if (Double.isNaN(want)) {
+                            assertThat(got).as("%s element %d", op, i).isNaN();
+                        } else if (got != want) {
+                            assertThat(got).as("%s element %d of [%d, %d], row on the left %s", op, i, k, inner,
+                                    rowOnTheLeft).isEqualTo(want);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
