@@ -255,6 +255,18 @@ public final class Elementwise {
             repeatedLongRow(op, a, b, out, a.size() == inner, rows, inner);
             return out;
         }
+        if (rows == 1) { // one row (a scalar against a whole tensor): the cores split its positions
+            Parallel.range(inner, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
+                if (f32) {
+                    row(op, a.floats(), lo * aInner, aInner, b.floats(), lo * bInner, bInner, out.floats(), lo,
+                            hi - lo);
+                } else {
+                    row(op, a.doubles(), lo * aInner, aInner, b.doubles(), lo * bInner, bInner, out.doubles(), lo,
+                            hi - lo);
+                }
+            });
+            return out;
+        }
         // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
         // same tensors' per row would contend for
         FloatBuffer af = f32 ? a.floats() : null;

@@ -188,9 +188,10 @@ class ElementwiseTest {
     @ParameterizedTest
     @EnumSource(DType.class)
     void largeOperandsSplitAcrossCoresAgreeWithTheReference(DType dt) {
-        // above the parallel grain both in the broadcasting (row) path and in the flat path
+        // above the parallel grain both in the broadcasting (row) path and in the flat path, and a scalar (or a
+        // tensor of one element) against a whole tensor, one row split across the cores, on either side
         int[][][] pairs = {{{64, 1, 600}, {1, 40, 600}}, {{50, 1}, {50, 2000}}, {{200, 300}, {200, 300}},
-            {{}, {100000}}};
+            {{}, {100000}}, {{100000}, {}}, {{4, 50, 600}, {1, 1, 1}}};
         for (int[][] p : pairs) {
             for (BinaryOp op : new BinaryOp[] {BinaryOp.SUB, BinaryOp.MUL, BinaryOp.MAX}) {
                 try (Tensor a = Tensor.randomNormal(dt, 1, p[0]); Tensor b = Tensor.randomNormal(dt, 2, p[1]);
