@@ -324,6 +324,20 @@ public final class Elementwise {
     }
 
     /**
+     * The buffers of a binary operation whose one operand repeats: r the repeating operand's, f the other's, o the
+     * output's, float32 or float64 (the other dtype's null); read once per call, not per row.
+     */
+    private record Operands(FloatBuffer rf, FloatBuffer ff, FloatBuffer of, DoubleBuffer rd, DoubleBuffer fd,
+                            DoubleBuffer od) {
+        static Operands of(Tensor a, Tensor b, Tensor out, boolean aRepeats) {
+            Tensor r = aRepeats ? a : b;
+            Tensor f = aRepeats ? b : a;
+            return a.dtype() == DType.F32 ? new Operands(r.floats(), f.floats(), out.floats(), null, null, null)
+                    : new Operands(null, null, null, r.doubles(), f.doubles(), out.doubles());
+        }
+    }
+
+    /**
      * out = a op b where one operand ({@code a} when {@code aRepeats}, strides {@code rs}) holds one row of
      * {@code inner} elements for each block of rows (the row axes [mid, lead)) and the other (strides {@code fs})
      * is contiguous through each block: segments of whole rows of a block go through the heap arrays against the
@@ -335,12 +349,7 @@ public final class Elementwise {
         int segRows = Math.min(HEAP_ROW_MAX / inner, perBlock); // whole rows: segments start at a row's start
         int rows = out.size() / inner;
         boolean f32 = a.dtype() == DType.F32;
-        FloatBuffer rf = f32 ? (aRepeats ? a : b).floats() : null;
-        FloatBuffer ff = f32 ? (aRepeats ? b : a).floats() : null;
-        FloatBuffer of = f32 ? out.floats() : null;
-        DoubleBuffer rd = f32 ? null : (aRepeats ? a : b).doubles();
-        DoubleBuffer fd = f32 ? null : (aRepeats ? b : a).doubles();
-        DoubleBuffer od = f32 ? null : out.doubles();
+        Operands ops = Operands.of(a, b, out, aRepeats);
         Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
             float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
             double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
@@ -361,27 +370,27 @@ public final class Elementwise {
                 if (f32) {
                     float[] tiled = aRepeats ? fsc[0] : fsc[1];
                     if (block != tiledBlock) {
-                        rf.get(rOff, tiled, 0, inner);
+                        ops.rf().get(rOff, tiled, 0, inner);
                         for (int k = inner; k < segRows * inner; k += inner) {
                             System.arraycopy(tiled, 0, tiled, k, inner);
                         }
                         tiledBlock = block;
                     }
-                    ff.get(fOff, aRepeats ? fsc[1] : fsc[0], 0, n);
+                    ops.ff().get(fOff, aRepeats ? fsc[1] : fsc[0], 0, n);
                     arrays(op, fsc[0], fsc[1], fsc[2], n);
-                    of.put(r * inner, fsc[2], 0, n);
+                    ops.of().put(r * inner, fsc[2], 0, n);
                 } else {
                     double[] tiled = aRepeats ? dsc[0] : dsc[1];
                     if (block != tiledBlock) {
-                        rd.get(rOff, tiled, 0, inner);
+                        ops.rd().get(rOff, tiled, 0, inner);
                         for (int k = inner; k < segRows * inner; k += inner) {
                             System.arraycopy(tiled, 0, tiled, k, inner);
                         }
                         tiledBlock = block;
                     }
-                    fd.get(fOff, aRepeats ? dsc[1] : dsc[0], 0, n);
+                    ops.fd().get(fOff, aRepeats ? dsc[1] : dsc[0], 0, n);
                     arrays(op, dsc[0], dsc[1], dsc[2], n);
-                    od.put(r * inner, dsc[2], 0, n);
+                    ops.od().put(r * inner, dsc[2], 0, n);
                 }
                 r = end;
             }
@@ -397,30 +406,25 @@ public final class Elementwise {
     private static void repeatedLongRow(BinaryOp op, Tensor a, Tensor b, Tensor out, boolean aRepeats, int rows,
                                         int inner) {
         boolean f32 = a.dtype() == DType.F32;
-        FloatBuffer rf = f32 ? (aRepeats ? a : b).floats() : null;
-        FloatBuffer ff = f32 ? (aRepeats ? b : a).floats() : null;
-        FloatBuffer of = f32 ? out.floats() : null;
-        DoubleBuffer rd = f32 ? null : (aRepeats ? a : b).doubles();
-        DoubleBuffer fd = f32 ? null : (aRepeats ? b : a).doubles();
-        DoubleBuffer od = f32 ? null : out.doubles();
+        Operands ops = Operands.of(a, b, out, aRepeats);
         Parallel.range(inner, Math.max(1, Parallel.DEFAULT_GRAIN / rows), (lo, hi) -> {
             float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
             double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
             for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
                 int n = Math.min(HEAP_ROW_MAX, hi - s);
                 if (f32) {
-                    rf.get(s, aRepeats ? fsc[0] : fsc[1], 0, n);
+                    ops.rf().get(s, aRepeats ? fsc[0] : fsc[1], 0, n);
                     for (int row = 0; row < rows; row++) {
-                        ff.get(row * inner + s, aRepeats ? fsc[1] : fsc[0], 0, n);
+                        ops.ff().get(row * inner + s, aRepeats ? fsc[1] : fsc[0], 0, n);
                         arrays(op, fsc[0], fsc[1], fsc[2], n);
-                        of.put(row * inner + s, fsc[2], 0, n);
+                        ops.of().put(row * inner + s, fsc[2], 0, n);
                     }
                 } else {
-                    rd.get(s, aRepeats ? dsc[0] : dsc[1], 0, n);
+                    ops.rd().get(s, aRepeats ? dsc[0] : dsc[1], 0, n);
                     for (int row = 0; row < rows; row++) {
-                        fd.get(row * inner + s, aRepeats ? dsc[1] : dsc[0], 0, n);
+                        ops.fd().get(row * inner + s, aRepeats ? dsc[1] : dsc[0], 0, n);
                         arrays(op, dsc[0], dsc[1], dsc[2], n);
-                        od.put(row * inner + s, dsc[2], 0, n);
+                        ops.od().put(row * inner + s, dsc[2], 0, n);
                     }
                 }
             }
