@@ -892,11 +892,7 @@ public final class Convolution {
                     copyRun(f32, pf, pd, dst, yf, yd, src, rowY);
                 }
             };
-            if (onOneThread) {
-                fill.run(0, images * g.oh());
-            } else {
-                Parallel.range(images * g.oh(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowY)), fill);
-            }
+            rowsOf(images * g.oh(), rowY, onOneThread, fill);
         }
         Tensor a = p != null ? p : dy;
         long aOff = p != null ? 0 : (long) n0 * plane * cout;
@@ -943,10 +939,15 @@ public final class Convolution {
                 }
             }
         };
+        rowsOf(images * g.h(), rowX, onOneThread, extract);
+    }
+
+    /** {@code body} over [0, rows) rows of {@code rowLength} elements: here, or split across the cores. */
+    private static void rowsOf(int rows, int rowLength, boolean onOneThread, Parallel.Range body) {
         if (onOneThread) {
-            extract.run(0, images * g.h());
+            body.run(0, rows);
         } else {
-            Parallel.range(images * g.h(), Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowX)), extract);
+            Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLength)), body);
         }
     }
 

@@ -222,12 +222,14 @@ public final class Elementwise {
         int aInner = flat ? 1 : (rank == 0 || as[rank - 1] == 0 ? 0 : 1);
         int bInner = flat ? 1 : (rank == 0 || bs[rank - 1] == 0 ? 0 : 1);
         boolean f32 = a.dtype() == DType.F32;
-        if (flat) {
-            Parallel.range(total, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
+        if (rows == 1) { // one row (the same shapes, or a scalar against a whole tensor): the cores split its positions
+            Parallel.range(inner, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 if (f32) {
-                    row(op, a.floats(), lo, 1, b.floats(), lo, 1, out.floats(), lo, hi - lo);
+                    row(op, a.floats(), lo * aInner, aInner, b.floats(), lo * bInner, bInner, out.floats(), lo,
+                            hi - lo);
                 } else {
-                    row(op, a.doubles(), lo, 1, b.doubles(), lo, 1, out.doubles(), lo, hi - lo);
+                    row(op, a.doubles(), lo * aInner, aInner, b.doubles(), lo * bInner, bInner, out.doubles(), lo,
+                            hi - lo);
                 }
             });
             return out;
@@ -253,18 +255,6 @@ public final class Elementwise {
         if (inner > HEAP_ROW_MAX / 4 && aInner == 1 && bInner == 1 && rows > 1
                 && (a.size() == inner && b.size() == total || b.size() == inner && a.size() == total)) {
             repeatedLongRow(op, a, b, out, a.size() == inner, rows, inner);
-            return out;
-        }
-        if (rows == 1) { // one row (a scalar against a whole tensor): the cores split its positions
-            Parallel.range(inner, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
-                if (f32) {
-                    row(op, a.floats(), lo * aInner, aInner, b.floats(), lo * bInner, bInner, out.floats(), lo,
-                            hi - lo);
-                } else {
-                    row(op, a.doubles(), lo * aInner, aInner, b.doubles(), lo * bInner, bInner, out.doubles(), lo,
-                            hi - lo);
-                }
-            });
             return out;
         }
         // the buffers once per chunk, not per row: a tensor's accessor writes a flag, which two threads writing the
