@@ -105,6 +105,40 @@ public final class Graph {
     }
 
     /**
+     * This graph with more outputs: the values {@code extra} (inputs, constants or equation outputs of this graph)
+     * that it does not already return, appended in order, each once. What {@link #evaluate} computes is the same;
+     * it only keeps these values too.
+     *
+     * @param extra variables of this graph
+     * @return this graph when every value of {@code extra} is already an output, else one with the same inputs,
+     *     equations and constants
+     * @throws IllegalArgumentException when a value of {@code extra} is not a variable of this graph
+     */
+    public Graph withOutputs(List<Var> extra) {
+        Map<Var, Boolean> known = new IdentityHashMap<>();
+        for (Var v : inputs) {
+            known.put(v, Boolean.TRUE);
+        }
+        for (Equation e : equations) {
+            known.put(e.output(), Boolean.TRUE);
+        }
+        Map<Var, Boolean> seen = new IdentityHashMap<>();
+        List<Var> all = new java.util.ArrayList<>(outputs);
+        for (Var v : outputs) {
+            seen.put(v, Boolean.TRUE);
+        }
+        for (Var v : extra) {
+            if (!known.containsKey(v) && !constants.containsKey(v)) {
+                throw new IllegalArgumentException("withOutputs: " + v + " is not a value of this graph");
+            }
+            if (seen.put(v, Boolean.TRUE) == null) {
+                all.add(v);
+            }
+        }
+        return all.size() == outputs.size() ? this : new Graph(inputs, equations, all, constants);
+    }
+
+    /**
      * Evaluates the graph on the CPU through {@link Evaluator#run}.
      *
      * @param args one tensor per graph input, each of exactly that input's dtype and shape; not closed

@@ -11,7 +11,17 @@ enum ContractionOrder {
     /** K = A1·A2ᵀ, then D1·K over r1, then ·D2 over (r2, f) (R &gt; 1 only). */
     SANDWICH,
     /** The per-example rows, then their contraction (Jacobian contraction's order). */
-    ROWS;
+    ROWS,
+    /**
+     * For a cotangent that factors, D[o, n, r, f] = M[n, r, f] · G[o, n, f] ({@link CotangentFactors}): P = Σ_r
+     * M·A per example, Q = P1·P2ᵀ over C per feature, then Σ_f G1 Q G2 — no per-output work at the positions.
+     */
+    FACTORED;
+
+    /** Whether a bias can share this order's step ({@link StructuredDerivatives#sharedBiasFactor}). */
+    boolean sharesBias() {
+        return this == GRAM || this == FACTORED;
+    }
 
     /**
      * Exact FLOPs of this order for one parameter, for the output pairs the kernel needs.
@@ -25,6 +35,8 @@ enum ContractionOrder {
                 return StructuredDerivatives.gramFlops(n1, n2, o, r, c, f, pairs, same);
             case SANDWICH:
                 return StructuredDerivatives.sandwichFlops(n1, n2, o, r, c, f, pairs, same);
+            case FACTORED:
+                return StructuredDerivatives.factoredFlops(n1, n2, o, r, c, f, pairs, same);
             default:
                 return StructuredDerivatives.rowFlops(n1, n2, o, r, c, f, pairs, same);
         }
@@ -34,17 +46,19 @@ enum ContractionOrder {
      * The order with the fewest FLOPs (ties: the earlier). For R = 1 the sandwich is not considered: with one
      * position K = A1·A2ᵀ is a scalar per pair of examples, and the sandwich is the Gram order with that scalar
      * applied to D1 first, O·F multiplications per pair instead of O² but through an N1·O·F·N2 temporary and two
-     * extra passes over it, which cost more time than the multiplications they save.
+     * extra passes over it, which cost more time than the multiplications they save. {@link #FACTORED} is
+     * considered where the cotangent factors ({@code factors}), with the FLOPs of forming its factors
+     * ({@code factorFlops}) added.
      */
     static ContractionOrder cheapest(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs,
-                                     boolean same) {
+                                     boolean same, boolean factors, double factorFlops) {
         ContractionOrder best = GRAM;
         double bestFlops = GRAM.flops(n1, n2, o, r, c, f, pairs, same);
-        for (ContractionOrder k : new ContractionOrder[] {SANDWICH, ROWS}) {
-            if (k == SANDWICH && r == 1) {
+        for (ContractionOrder k : values()) {
+            if (k == GRAM || k == SANDWICH && r == 1 || k == FACTORED && !factors) {
                 continue;
             }
-            double fl = k.flops(n1, n2, o, r, c, f, pairs, same);
+            double fl = k.flops(n1, n2, o, r, c, f, pairs, same) + (k == FACTORED ? factorFlops : 0);
             if (fl < bestFlops) {
                 best = k;
                 bestFlops = fl;
@@ -53,8 +67,8 @@ enum ContractionOrder {
         return best;
     }
 
-    /** The FLOPs of the order {@link #cheapest} takes. */
+    /** The FLOPs of the order {@link #cheapest} takes for a cotangent that does not factor. */
     static double bestFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        return cheapest(n1, n2, o, r, c, f, pairs, same).flops(n1, n2, o, r, c, f, pairs, same);
+        return cheapest(n1, n2, o, r, c, f, pairs, same, false, 0).flops(n1, n2, o, r, c, f, pairs, same);
     }
 }

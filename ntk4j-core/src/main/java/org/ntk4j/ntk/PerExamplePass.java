@@ -80,6 +80,39 @@ final class PerExamplePass implements AutoCloseable {
         return values[plan.cotangentValue(c.equation.output())];
     }
 
+    /**
+     * The factors of the stacked cotangent at the consumer's output, D[k, n, r, f] = M[n, r, f] · G[k, n, f]
+     * ({@link CotangentFactors}): {M [N, R, F], G [K, N, F]}, which the caller closes (M may be a read view of the
+     * pass's value, valid while the pass is open); null when that cotangent does not factor.
+     */
+    Tensor[] cotangentFactors(ParameterConsumers.Consumer c) {
+        SidePlan.Pass.Factored f = plan.factored(c.equation.output());
+        if (f == null) {
+            return null;
+        }
+        CotangentFactors cf = f.factors();
+        int ne = cf.examples.size();
+        Tensor[] ex = new Tensor[ne];
+        Tensor[] out = new Tensor[cf.outputs.size()];
+        for (int i = 0; i < f.values().length; i++) {
+            Tensor v = values[f.values()[i]];
+            if (i < ne) {
+                ex[i] = v;
+            } else {
+                out[i - ne] = v;
+            }
+        }
+        int r = cf.positions();
+        int fs = cf.features();
+        Tensor m = CotangentFactors.product(cf.examples, ex, cf.examplesShape(), new int[] {n, r, fs});
+        try {
+            return new Tensor[] {m, CotangentFactors.product(cf.outputs, out, cf.outputsShape(), new int[] {o, n, fs})};
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
     /** The value of an operand of a consumer equation (a constant's value for constants, the argument for inputs). */
     Tensor operand(Var v) {
         Tensor t = pc.graph.constants().get(v);

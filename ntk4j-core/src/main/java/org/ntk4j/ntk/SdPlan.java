@@ -84,6 +84,10 @@ final class SdPlan {
 
         @Override
         public void cost(Walk w) {
+            if (order == ContractionOrder.FACTORED) {
+                factoredCost(w);
+                return;
+            }
             CostModel cm = w.c;
             long n1 = cm.n1;
             long n2 = cm.n2;
@@ -128,6 +132,76 @@ final class SdPlan {
                     + (rule.cotangentIsReshape() ? 0 : o * rule.features())))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);
+        }
+
+        /**
+         * The {@link ContractionOrder#FACTORED} step's FLOPs (its factors formed on each side, the order, a shared
+         * bias) and the most it holds at once ({@link StructuredDerivatives#addFactoredBlock}): while a side forms
+         * P — its M and G (unless read in place), A, G example-major, m̄ with a bias, P and the product's scratch —
+         * over the sides already formed (P, G, m̄ each); then Q and its scratch (per example: Q, the products and
+         * a vector of ones); then a bias's outer product; then the combination's slices and Z (and Z ⊙ G1, ones).
+         */
+        private void factoredCost(Walk w) {
+            CostModel cm = w.c;
+            long n1 = cm.n1;
+            long n2 = cm.n2;
+            long o = w.o;
+            OutputPairs pairs = w.pairs;
+            org.ntk4j.primitive.ConsumerRule.Linear rule = st.consumer.linear();
+            long r = rule.positions();
+            long c = rule.fanIn();
+            long f = rule.features();
+            boolean bias = biasParameter >= 0;
+            ParameterConsumers.Consumer c2 = w.pc2.consumers.get(w.pc1.consumers.indexOf(st.consumer));
+            CotangentFactors f1 = cm.side(cm.n1).pass(w.o).factored(st.consumer.equation.output()).factors();
+            CotangentFactors f2 = w.same ? f1 : cm.side(cm.n2).pass(w.o).factored(c2.equation.output()).factors();
+            double block = order.flops(n1, n2, o, r, c, f, pairs, w.same);
+            w.flops += formationFlops(f1) + (w.same ? 0 : formationFlops(f2)) + block
+                    + (bias ? StructuredDerivatives.factoredBiasFlops(n1, n2, r, f, pairs, w.same) : 0);
+            w.contraction += block;
+            long after1 = n1 * f * c + o * n1 * f + (bias ? n1 * f : 0);
+            long peak = sidePeak(f1, n1, o, r, c, f, bias);
+            long held = after1;
+            if (!w.same) {
+                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, c, f, bias));
+                held += n2 * f * c + o * n2 * f + (bias ? n2 * f : 0);
+            }
+            long q;
+            long combine;
+            if (pairs.perExample()) {
+                q = n1 * f;
+                peak = Math.max(peak, held + q + n1 * f * c + c); // the products and the ones summing them
+                combine = n1 * o * f + (pairs == OutputPairs.PER_EXAMPLE ? 0 : n1 * o * f + o * f);
+            } else {
+                q = n1 * n2 * f;
+                peak = Math.max(peak, held + q + org.ntk4j.cpu.DotGeneralKernel.scratchElements(
+                        new int[] {(int) n1, (int) f, (int) c}, new int[] {(int) n2, (int) f, (int) c},
+                        new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1}, StructuredDerivatives.Q_LAYOUT));
+                combine = n2 * f + n2 * o * f + (pairs == OutputPairs.FULL ? 0
+                        : o * f + n2 * o * f + (pairs == OutputPairs.DIAGONAL ? f : o * f));
+            }
+            if (bias) {
+                peak = Math.max(peak, held + 2 * q);
+            }
+            peak = Math.max(peak, held + q + combine);
+            w.blockPeak = Math.max(w.blockPeak, cm.bytes(peak));
+        }
+
+        /** FLOPs of forming one side's M and G ({@link CotangentFactors#product}). */
+        private static double formationFlops(CotangentFactors fc) {
+            return CotangentFactors.productFlops(fc.examples) + CotangentFactors.productFlops(fc.outputs);
+        }
+
+        /** Elements one side holds at most while it forms P (see {@link #factoredCost}). */
+        private static long sidePeak(CotangentFactors fc, long n, long o, long r, long c, long f, boolean bias) {
+            long m = CotangentFactors.productElements(fc.examples, fc.examplesShape()) == 0 ? 0 : n * r * f;
+            long g = CotangentFactors.productElements(fc.outputs, fc.outputsShape()) == 0 ? 0 : o * n * f;
+            long formM = CotangentFactors.productElements(fc.examples, fc.examplesShape());
+            long formG = m + CotangentFactors.productElements(fc.outputs, fc.outputsShape());
+            long p = org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) f},
+                    new int[] {(int) n, (int) r, (int) c}, new int[] {1}, new int[] {1}, new int[] {0}, new int[] {0});
+            long forming = m + g + n * r * c + o * n * f + (bias ? n * f : 0) + n * f * c + p;
+            return Math.max(forming, Math.max(formM, formG));
         }
     }
 
@@ -232,7 +306,15 @@ final class SdPlan {
                 long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
                 boolean keeps = StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
                         && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
-                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, pairs, same && keeps);
+                // a cotangent that factors (the path Gram a scaled identity): its factors' products counted on this
+                // side and, for x2's, scaled by n2/n1 (the order is chosen before x2's side is traced)
+                SidePlan.Pass.Factored fd = st.gram.isScaledIdentity()
+                        ? side1.pass(o).factored(st.consumer.equation.output()) : null;
+                double formation = fd == null ? 0 : (same ? 1.0 : 1.0 + (double) n2 / n1)
+                        * (CotangentFactors.productFlops(fd.factors().examples)
+                        + CotangentFactors.productFlops(fd.factors().outputs));
+                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, pairs, same && keeps, fd != null,
+                        formation);
                 linearByOutput.put(st.consumer.equation.output(), p);
             }
         }
@@ -248,7 +330,7 @@ final class SdPlan {
             }
             StructuredDerivatives.BiasSource src = StructuredDerivatives.biasSource(side1.pc, st);
             Integer w = src == null ? null : linearByOutput.get(src.value());
-            double factor = w == null || biasOf[w] >= 0 || orders[w] != ContractionOrder.GRAM ? Double.NaN
+            double factor = w == null || biasOf[w] >= 0 || !orders[w].sharesBias() ? Double.NaN
                     : StructuredDerivatives.sharedBiasFactor(side1.structured(w), st, src.kappa2());
             if (!Double.isNaN(factor)) {
                 biasOf[w] = p;

@@ -11,9 +11,11 @@ import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
+import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.Var;
 import org.ntk4j.nn.Model;
+import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.TensorScope;
@@ -69,6 +71,12 @@ final class SidePlan {
         private final Map<Var, Integer> operandValue = new IdentityHashMap<>();
         /** The position among the graph's outputs of the stacked cotangent at each consumer's output. */
         private final Map<Var, Integer> cotangentValue = new IdentityHashMap<>();
+        /** The factors of the stacked cotangents that factor ({@link CotangentFactors}), by consumer output. */
+        private final Map<Var, Factored> factored = new IdentityHashMap<>();
+
+        /** A stacked cotangent's factors and the positions among the graph's outputs of their values. */
+        record Factored(CotangentFactors factors, int[] values) {
+        }
 
         private Pass(ParameterConsumers pc, int o) {
             List<Var> ys = new ArrayList<>();
@@ -93,7 +101,26 @@ final class SidePlan {
             }
             // the outputs (operands..., cotangents at ys...), each value listed once: where each landed
             Graph all = Vjp.cotangentsAt(pc.graph, o, ys, ops);
-            this.graph = all.distinctOutputs();
+            // the cotangents of linear consumers shared over positions that factor: their factors are returned too
+            Map<Var, Equation> producer = new IdentityHashMap<>();
+            for (Equation e : all.equations()) {
+                producer.put(e.output(), e);
+            }
+            Map<Var, CotangentFactors> factors = new IdentityHashMap<>();
+            List<Var> factorValues = new ArrayList<>();
+            for (ParameterConsumers.Consumer c : pc.consumers) {
+                ConsumerRule.Linear rule = c.linear();
+                Var y = c.equation.output();
+                if (rule != null && rule.cotangentIsReshape() && rule.positions() > 1 && !factors.containsKey(y)) {
+                    CotangentFactors f = CotangentFactors.of(producer,
+                            all.outputs().get(ops.size() + ys.indexOf(y)), rule.features());
+                    if (f != null) {
+                        factors.put(y, f);
+                        factorValues.addAll(f.values());
+                    }
+                }
+            }
+            this.graph = all.distinctOutputs().withOutputs(factorValues);
             Map<Var, Integer> position = new IdentityHashMap<>();
             for (int i = 0; i < graph.outputs().size(); i++) {
                 position.put(graph.outputs().get(i), i);
@@ -104,6 +131,19 @@ final class SidePlan {
             for (int i = 0; i < ys.size(); i++) {
                 cotangentValue.put(ys.get(i), position.get(all.outputs().get(ops.size() + i)));
             }
+            for (Map.Entry<Var, CotangentFactors> e : factors.entrySet()) {
+                List<Var> values = e.getValue().values();
+                int[] at = new int[values.size()];
+                for (int i = 0; i < at.length; i++) {
+                    at[i] = position.get(values.get(i));
+                }
+                factored.put(e.getKey(), new Factored(e.getValue(), at));
+            }
+        }
+
+        /** The factors of the stacked cotangent at a consumer's output {@code y}, or null when it does not factor. */
+        Factored factored(Var y) {
+            return factored.get(y);
         }
 
         /** The index among the graph's outputs of operand {@code v} of a consumer (not a graph input or constant). */

@@ -27,7 +27,8 @@ import org.ntk4j.tensor.Tensor;
  * per-example Jacobian row is J[o, n] = Σ_r A[n, r, ·] ⊗ D[o, n, r, ·], where A holds the data operand (the
  * layer input for dense, the im2col patches for conv: C = fan-in) over the R positions that share the
  * parameter (tokens, pixels) and D the cotangent over the parameter's F output features. The
- * matrix-Jacobian-Jacobian-matrix product then has three evaluation orders, chosen by their exact FLOP count:
+ * matrix-Jacobian-Jacobian-matrix product then has three evaluation orders (four where the cotangent factors),
+ * chosen by their exact FLOP count:
  * <ul>
  *   <li>Gram order: Σ_{r1,r2} ⟨A1[n1,r1], A2[n2,r2]⟩ · ⟨D1[·,n1,r1], D2[·,n2,r2]⟩,
  *       2·N1N2R²·(C + O²F) for the full kernel (for dense, R = 1: ⟨a1, a2⟩·δ1δ2ᵀ, one GEMM per pair of
@@ -35,7 +36,10 @@ import org.ntk4j.tensor.Tensor;
  *   <li>sandwich order (R &gt; 1 only): K = A1·A2ᵀ (2·N1N2R²C), then D1·K over r1 (2·N1N2·O·F·R²), then ·D2
  *       over (r2, f) (2·N1N2·O²·R·F): the reference's N²O²·(D²FW/O² + D²W/O + DW) for convolutions;</li>
  *   <li>row order: form the rows (2·N·O·R·C·F), then contract them (2·N1N2·O²·C·F), as Jacobian
- *       contraction would.</li>
+ *       contraction would;</li>
+ *   <li>factored order, where the cotangent factors as D[o, n, r, f] = M[n, r, f] · G[o, n, f] ({@link
+ *       CotangentFactors}: the last convolution before a global average pool): P = Σ_r M·A, then Σ_f G1 Q G2 with
+ *       Q = Σ_c P1 P2 (2·N·R·F·C + 2·F·N1N2·C + 2·N1N2·O²·F, {@link #addFactoredBlock}).</li>
  * </ul>
  * A consumer that adds, subtracts or multiplies the parameter elementwise (biases, norm scales) has rows
  * δ summed over the broadcast axes (times the other operand for mul), which are contracted directly
@@ -268,6 +272,10 @@ final class StructuredDerivatives {
             }
             return;
         }
+        if (order == ContractionOrder.FACTORED) {
+            addFactoredBlock(acc, pass1, c1, pass2, c2, pairs, same, g.factor, biasFactor);
+            return;
+        }
         int[][] sides = factorAxes(st.consumer);
         try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1), () -> data(pass2, c2), Tensor::close);
              Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
@@ -289,6 +297,183 @@ final class StructuredDerivatives {
                 }
             }
         }
+    }
+
+    /**
+     * The {@link ContractionOrder#FACTORED} order (a scaled-identity path Gram s2): with D[o, n, r, f] = M[n, r, f]
+     * · G[o, n, f] on each side ({@link PerExamplePass#cotangentFactors}), P[n, f, c] = Σ_r M[n, r, f] A[n, r, c]
+     * and Q[n1, n2, f] = s2 · Σ_c P1[n1, f, c] P2[n2, f, c] (plus b · m̄1[n1, f] m̄2[n2, f] for a bias sharing the
+     * step with factor b, m̄ = Σ_r M: its rows are G ⊗ m̄), acc[n1, o1, n2, o2] += Σ_f G1[o1, n1, f] Q[n1, n2, f]
+     * G2[o2, n2, f] ({@link #combineFactored}); the per-example kernels need Q's diagonal only, Σ_c P1 P2 per
+     * (n, f).
+     */
+    static void addFactoredBlock(Tensor acc, PerExamplePass pass1, ParameterConsumers.Consumer c1,
+                                 PerExamplePass pass2, ParameterConsumers.Consumer c2, OutputPairs pairs, boolean same,
+                                 double s2, double biasFactor) {
+        boolean bias = !Double.isNaN(biasFactor);
+        try (Sides<Tensor[]> sides = Sides.of(same, () -> factoredSide(pass1, c1, bias),
+                () -> factoredSide(pass2, c2, bias), KernelSupport::closeAll)) {
+            Tensor[] x1 = sides.first();
+            Tensor[] x2 = sides.second();
+            int n1 = x1[0].dim(0);
+            int n2 = x2[0].dim(0);
+            int o = x1[1].dim(1);
+            int f = x1[0].dim(1);
+            int c = x1[0].dim(2);
+            long r = c1.linear().positions();
+            FlopCount.add(factoredFlops(n1, n2, o, r, c, f, pairs, same)
+                    + (bias ? factoredBiasFlops(n1, n2, r, f, pairs, same) : 0));
+            try (Tensor q = pairs.perExample() ? productSums(x1[0], x2[0]) // [N, F]
+                    : DotGeneralKernel.dot(x1[0], x2[0], new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1},
+                    Q_LAYOUT)) { // [N1, N2, F]
+                Elementwise.scaleInPlace(q, s2);
+                if (bias) {
+                    try (Tensor m1 = x1[2].readView(pairs.perExample() ? new int[] {n1, f} : new int[] {n1, 1, f});
+                         Tensor m2 = x2[2].readView(pairs.perExample() ? new int[] {n2, f} : new int[] {1, n2, f});
+                         Tensor outer = Elementwise.binary(Elementwise.BinaryOp.MUL, m1, m2)) {
+                        Elementwise.addScaledInPlace(q, biasFactor, outer);
+                    }
+                }
+                combineFactored(acc, x1[1], x2[1], q, pairs, same);
+            }
+        }
+    }
+
+    /** Q [F, N1, N2] as dot_general forms it, written [N1, N2, F]: each pair's weights over f contiguous. */
+    static final int[] Q_LAYOUT = {1, 2, 0};
+
+    /**
+     * One side of the factored order: {P [N, F, C], G as [N, O, F] (example-major), m̄ = Σ_r M [N, F] or null
+     * without a bias}; M and A are closed once P is formed.
+     */
+    private static Tensor[] factoredSide(PerExamplePass pass, ParameterConsumers.Consumer c, boolean bias) {
+        Tensor[] mg = pass.cotangentFactors(c);
+        if (mg == null) {
+            throw new IllegalStateException("structured derivatives: the cotangent at " + c.equation.output()
+                    + " does not factor on this side");
+        }
+        SidePlan.Pass.Factored fd = pass.side.pass(pass.o).factored(c.equation.output());
+        FlopCount.add(CotangentFactors.productFlops(fd.factors().examples)
+                + CotangentFactors.productFlops(fd.factors().outputs));
+        Tensor g = null;
+        Tensor sums = null;
+        try (Tensor m = mg[0]; Tensor go = mg[1]; Tensor a = data(pass, c)) {
+            g = Layout.transpose(go, EXAMPLE_MAJOR);
+            sums = bias ? Reduce.reduce(Reduce.Kind.SUM, m, new int[] {1}) : null;
+            Tensor p = DotGeneralKernel.dot(m, a, new int[] {1}, new int[] {1}, EXAMPLE_AXIS, EXAMPLE_AXIS);
+            return new Tensor[] {p, g, sums};
+        } catch (RuntimeException e) {
+            if (g != null) {
+                g.close();
+            }
+            if (sums != null) {
+                sums.close();
+            }
+            throw e;
+        }
+    }
+
+    /** [O, N, ·] as [N, O, ·]. */
+    private static final int[] EXAMPLE_MAJOR = {1, 0, 2};
+
+    /** Σ_c x[n, f, c] y[n, f, c] as [N, F]: the products, summed by a product with ones. */
+    private static Tensor productSums(Tensor x, Tensor y) {
+        int rows = x.dim(0) * x.dim(1);
+        int c = x.dim(2);
+        Tensor out = Tensor.zeros(x.dtype(), x.dim(0), x.dim(1));
+        try (Tensor w = Elementwise.binary(Elementwise.BinaryOp.MUL, x, y);
+             Tensor ones = Tensor.full(x.dtype(), 1.0, c)) {
+            Blas.gemm(false, false, rows, 1, c, 1.0, w, 0, c, ones, 0, 1, 0.0, out, 0, 1);
+        }
+        return out;
+    }
+
+    /**
+     * acc += Σ_f G1[n1, o1, f] Q[n1, n2, f] G2[n2, o2, f] (G example-major) for the pairs the kernel needs: per n1,
+     * Z = G2 ⊙ Q[n1] over (n2, o2, f), then the full block's rows (n1, o1) as one GEMM G1[n1] · Zᵀ, or for the
+     * per-output diagonal and the trace Z ⊙ G1[n1] summed over f (and o) by a product with ones. The per-example
+     * kernels read Q [N, F] as the diagonal n1 = n2. Of a side with itself ({@code upper}), the blocks n2 ≥ n1
+     * only (the kernel's final mirror writes the others).
+     */
+    static void combineFactored(Tensor acc, Tensor g1, Tensor g2, Tensor q, OutputPairs pairs, boolean upper) {
+        int n1 = g1.dim(0);
+        int o = g1.dim(1);
+        int f = g1.dim(2);
+        int of = o * f;
+        boolean full = pairs == OutputPairs.FULL || pairs == OutputPairs.PER_EXAMPLE;
+        try (Tensor ones = full ? null : Tensor.full(g1.dtype(), 1.0, pairs == OutputPairs.DIAGONAL ? f : of)) {
+            if (pairs.perExample()) {
+                // Z[n, o, f] = G2[n, o, f] Q[n, f]
+                try (Tensor qv = q.readView(n1, 1, f);
+                     Tensor z = Elementwise.binary(Elementwise.BinaryOp.MUL, g2, qv)) {
+                    if (pairs == OutputPairs.PER_EXAMPLE) {
+                        for (int n = 0; n < n1; n++) {
+                            Blas.gemm(false, true, o, o, f, 1.0, g1, (long) n * of, f, z, (long) n * of, f, 1.0, acc,
+                                    (long) n * o * o, o);
+                        }
+                    } else {
+                        try (Tensor w = Elementwise.binary(Elementwise.BinaryOp.MUL, z, g1)) {
+                            Blas.gemm(false, false, n1, 1, of, 1.0, w, 0, of, ones, 0, 1, 1.0, acc, 0, 1);
+                        }
+                    }
+                }
+                return;
+            }
+            int n2 = g2.dim(0);
+            for (int i = 0; i < n1; i++) {
+                int lo = upper ? i : 0;
+                int cols = n2 - lo;
+                try (Tensor qi = Layout.sliceAxis(q, 0, i, i + 1);
+                     Tensor qv = qi.readView(n2, 1, f);
+                     Tensor z = Elementwise.binary(Elementwise.BinaryOp.MUL, g2, qv)) { // [N2, O, F]
+                    if (pairs == OutputPairs.FULL) {
+                        Blas.gemm(false, true, o, cols * o, f, 1.0, g1, (long) i * of, f, z, (long) lo * of, f, 1.0,
+                                acc, (long) i * o * n2 * o + (long) lo * o, n2 * o);
+                        continue;
+                    }
+                    try (Tensor gi = Layout.sliceAxis(g1, 0, i, i + 1);
+                         Tensor w = Elementwise.binary(Elementwise.BinaryOp.MUL, z, gi)) {
+                        if (pairs == OutputPairs.DIAGONAL) { // acc[i, n2, o], rows (n2, o) summed over f
+                            Blas.gemm(false, false, cols * o, 1, f, 1.0, w, (long) lo * of, f, ones, 0, 1, 1.0, acc,
+                                    ((long) i * n2 + lo) * o, 1);
+                        } else { // the trace: acc[i, n2], rows n2 summed over (o, f)
+                            Blas.gemm(false, false, cols, 1, of, 1.0, w, (long) lo * of, of, ones, 0, 1, 1.0, acc,
+                                    (long) i * n2 + lo, 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Exact FLOPs of the factored order for one parameter, its factors formed (counted apart): P (2·N·R·F·C a
+     * side), Q (2·F·N1·N2·C; per example the products and their sums, 3·N·F·C) and its scaling (one per element),
+     * then the combination: per n1, Z = G2 ⊙ Q[n1] (N2·O·F) and the GEMM of the blocks n2 ≥ n1 (2·O²·F each;
+     * all N2 unless {@code same}); for the diagonal and the trace, Z ⊙ G1[n1] (N2·O·F) and its sums (2·O·F per
+     * block); per example, Z once (N·O·F), then a GEMM per example (2·O²·F) or, traced, Z ⊙ G1 and its sums
+     * (3·N·O·F).
+     */
+    static double factoredFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
+        double p = 2.0 * (same ? n1 : n1 + n2) * r * f * c;
+        if (pairs.perExample()) {
+            double combine = pairs == OutputPairs.PER_EXAMPLE ? n1 * o * f + 2.0 * n1 * o * o * f
+                    : 4.0 * n1 * o * f;
+            return p + 3.0 * n1 * f * c + n1 * f + combine;
+        }
+        double blocks = same ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
+        double combine = pairs == OutputPairs.FULL ? (double) n1 * n2 * o * f + 2.0 * blocks * o * o * f
+                : 2.0 * n1 * n2 * o * f + 2.0 * blocks * o * f;
+        return p + 2.0 * f * n1 * n2 * c + (double) n1 * n2 * f + combine;
+    }
+
+    /**
+     * FLOPs of a bias sharing the factored order: m̄ = Σ_r M on each side (one per element summed), their outer
+     * product over f and its scaled addition to Q (three per element of Q).
+     */
+    static double factoredBiasFlops(long n1, long n2, long r, long f, OutputPairs pairs, boolean same) {
+        double sums = (double) (same ? n1 : n1 + n2) * r * f;
+        return sums + 3.0 * (pairs.perExample() ? n1 : n1 * n2) * f;
     }
 
     /** The rows [O, N] + shape(p') of an elementwise consumer as [O, N, |p'|]. */
@@ -549,7 +734,7 @@ final class StructuredDerivatives {
         long o = d1.dim(0);
         long f = d1.dim(3);
         boolean bias = !Double.isNaN(biasFactor);
-        if (bias && order != ContractionOrder.GRAM) {
+        if (bias && order != ContractionOrder.GRAM) { // FACTORED runs in addFactoredBlock
             throw new IllegalArgumentException("a bias shares the cotangent Gram in the Gram order only, not " + order);
         }
         FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, pairs, same)

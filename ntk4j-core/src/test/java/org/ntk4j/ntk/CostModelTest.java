@@ -47,7 +47,10 @@ class CostModelTest {
     /**
      * CNN, L conv layers of W channels, D output pixels, F filter pixels: SD's contraction is
      * N²O²·min(F·W², D·W + D²·W/O + D²·F·W/O²) per layer (the reference's §1.3 row, times 2 for multiply-adds),
-     * JC's N²O²·F·W² per layer.
+     * JC's N²O²·F·W² per layer. The last layer, before the global average pool, has a cotangent that factors
+     * (the pool's broadcast times the activation's mask, {@link CotangentFactors}): its filter takes the factored
+     * order, P = Σ_d M·A (2·N·D·F·W·W), Q over the fan-in (2·W·N²·F·W) scaled (N²·W), then per example n1 the
+     * weighted G2 (N·O·W) and the blocks n2 ≥ n1 (2·O²·W each) — below the reference's minimum.
      */
     @Test
     void cnnStructuredTermIsTheReferenceMinimum() {
@@ -68,8 +71,11 @@ class CostModelTest {
             perLayer += 2.0 * n * o * d * f * ch * ch;
         }
         double readout = ContractionOrder.bestFlops(n, n, o, 1, ch, o, OutputPairs.FULL, true);
+        double factored = 2.0 * n * d * f * ch * ch + 2.0 * ch * n * n * f * ch + (double) n * n * ch
+                + (double) n * n * o * ch + n * (n + 1.0) * o * o * ch;
+        assertThat(factored).isLessThan(perLayer);
         assertThat(cm.estimate(Method.STRUCTURED_DERIVATIVES).contractionFlops())
-                .isCloseTo(2 * perLayer + readout, within(1e-9 * (2 * perLayer + readout)));
+                .isCloseTo(perLayer + factored + readout, within(1e-9 * (perLayer + factored + readout)));
         long p = 2L * f * ch * ch + (long) ch * o;
         assertThat(cm.estimate(Method.JACOBIAN_CONTRACTION).contractionFlops()).isEqualTo(2.0 * n * n * o * o * p);
     }

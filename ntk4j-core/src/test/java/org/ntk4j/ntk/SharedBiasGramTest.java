@@ -158,16 +158,36 @@ class SharedBiasGramTest {
      */
     @Test
     void aConvChannelBiasJoinsItsFilterInTheGramOrder() {
+        // flattened, not pooled: the conv's cotangent does not factor (the global pool's would)
+        Model m = Zoo.parse("cnn(depth=1,channels=4,out=40,pool=flatten)");
+        int[] in = {2, 2, 8};
+        assertThat(joinedSteps(m, in, ContractionOrder.GRAM)).as("the conv filter (parameter 0) joined by its bias")
+                .contains(0);
+        assertExact(m, in);
+    }
+
+    /**
+     * The same conv before a global average pool: its cotangent factors ({@link CotangentFactors}) and the filter
+     * takes the factored order, the bias joining it with its rows G ⊗ Σ_r M; exact, full and traced.
+     */
+    @Test
+    void aConvChannelBiasJoinsItsFilterInTheFactoredOrder() {
         Model m = Zoo.parse("cnn(depth=1,channels=4,out=40)");
         int[] in = {2, 2, 8};
+        assertThat(joinedSteps(m, in, ContractionOrder.FACTORED)).as("the conv filter joined by its bias")
+                .containsExactly(0);
+        assertExact(m, in);
+    }
+
+    /** The parameters of the traced kernel's Linear steps in {@code order} that a bias joins (x2 = x1, N = 3). */
+    private static List<Integer> joinedSteps(Model m, int[] in, ContractionOrder order) {
         SidePlan side = SidePlan.of(m, 3, in, DType.F64);
         List<Integer> joined = new ArrayList<>();
         for (SdPlan.Step s : side.sdPlan(3, 3, side.o, true, OutputPairs.TRACE).steps) {
-            if (s instanceof SdPlan.Linear l && l.order() == ContractionOrder.GRAM && l.biasParameter() >= 0) {
+            if (s instanceof SdPlan.Linear l && l.order() == order && l.biasParameter() >= 0) {
                 joined.add(l.parameter());
             }
         }
-        assertThat(joined).as("the conv filter (parameter 0) joined by its bias").contains(0);
-        assertExact(m, in);
+        return joined;
     }
 }
