@@ -79,10 +79,15 @@ public final class Evaluator {
         }
         Tensor out;
         Var moved = movableOperand(eq, e, lastUse, isOutput, owned);
+        boolean view = moved == null && isViewed(eq, isOutput, owned);
         if (moved != null) {
             // a reshape of a value read here for the last time takes over its storage: no copy
             out = values.remove(moved).reshapeMove(eq.output().type().shape());
             owned.remove(moved);
+        } else if (view) {
+            // a reshape of a value that outlives the run (an argument, a constant, a graph output, or a view of
+            // one): a read view of its storage, owned by nobody (the primitives never write their operands)
+            out = in[0].readView(eq.output().type().shape());
         } else {
             try {
                 out = eq.primitive().evaluate(in);
@@ -92,7 +97,9 @@ public final class Evaluator {
         }
         FlopCount.add(eq.primitive().flops(types(eq), eq.output().type()));
         values.put(eq.output(), out);
-        owned.put(eq.output(), Boolean.TRUE);
+        if (!view) {
+            owned.put(eq.output(), Boolean.TRUE);
+        }
         for (int i = 0; i < inputs.size(); i++) {
             Var v = inputs.get(i);
             if (lastUse.get(v) == e && owned.containsKey(v) && !isOutput.containsKey(v)) {
@@ -103,7 +110,7 @@ public final class Evaluator {
                 }
             }
         }
-        // a value nobody reads and nobody asked for is dropped at once
+        // a value nobody reads and nobody asked for is dropped at once (closing a view frees nothing)
         if (!lastUse.containsKey(eq.output()) && !isOutput.containsKey(eq.output())) {
             values.remove(eq.output()).close();
             owned.remove(eq.output());
@@ -160,6 +167,21 @@ public final class Evaluator {
         Var v = eq.input(0);
         Integer last = lastUse.get(v);
         return produced.containsKey(v) && last != null && last == e && !outputs.containsKey(v) ? v : null;
+    }
+
+    /**
+     * Whether equation {@code e}'s result is a read view of its operand's storage: a reshape-like primitive
+     * ({@link org.ntk4j.primitive.Primitive#resultIsOperandReshaped}) of a value this evaluation does not close
+     * before it ends — an argument, a constant or a view ({@code produced} does not hold them), or a graph output.
+     * A view is never handed out (an output that is one is copied, as an argument is) and never closed; the memory
+     * model counts it as no bytes ({@link GraphCost#peakBytes}).
+     */
+    static boolean isViewed(Equation e, Map<Var, ?> outputs, Map<Var, ?> produced) {
+        if (!e.primitive().resultIsOperandReshaped() || e.inputs().size() != 1) {
+            return false;
+        }
+        Var v = e.input(0);
+        return !produced.containsKey(v) || outputs.containsKey(v);
     }
 
     private static TensorType[] types(Equation e) {

@@ -77,6 +77,9 @@ public final class GraphCost {
         for (int i = 0; i < eqs.size(); i++) {
             Equation e = eqs.get(i);
             Var moved = Evaluator.movableOperand(e, i, lastUse, outputs, produced);
+            if (moved == null && Evaluator.isViewed(e, outputs, produced)) {
+                continue; // a read view of a value that outlives the run: no bytes, never released
+            }
             if (moved != null) {
                 // the result takes over the operand's storage (Evaluator): bytes move, none are added
                 produced.remove(moved);
