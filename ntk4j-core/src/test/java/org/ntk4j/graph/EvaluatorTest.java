@@ -244,4 +244,46 @@ class EvaluatorTest {
             }
         }
     }
+
+    /**
+     * A reshape of a value that outlives the run — an argument (twice, a view of a view) or a graph output — is a
+     * read view of its storage: no bytes (measured = the model's peak), the results right, an output that is a view
+     * handed out as a copy of its own (writing one output leaves the other as it was), nothing left behind.
+     */
+    @Test
+    void aReshapeOfAValueThatOutlivesTheRunIsAView() {
+        // x -> reshape -> reshape -> sum over pairs: x and the sum's half value only
+        Graph ofArgument = Fixtures.trace1(v -> v[0].reshape(N / 2, 2).reshape(N).reshape(N / 2, 2).sum(1),
+                new TensorType(DType.F64, N));
+        // a = exp(x) returned, and its reshape returned too
+        Graph ofOutput = Graph.trace(java.util.List.of(new TensorType(DType.F64, N)), v -> {
+            Var a = v[0].exp();
+            return new Var[] {a, a.reshape(N / 2, 2), a.reshape(N / 2, 2).sum(1)};
+        });
+        try (Tensor x = Tensor.full(DType.F64, 0.5, N)) {
+            long before = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            Tensor[] out = ofArgument.evaluate(x);
+            assertThat(Tensor.peakBytes() - before + VALUE_BYTES).isEqualTo(GraphCost.peakBytes(ofArgument))
+                    .isEqualTo(VALUE_BYTES + VALUE_BYTES / 2);
+            assertThat(out[0].getFlat(N / 2 - 1)).isEqualTo(1.0);
+            Fixtures.closeAll(out);
+
+            Tensor.resetPeakBytes();
+            out = ofOutput.evaluate(x);
+            // the model counts x, a and the sum's half value; the view's copy is made when the outputs are handed
+            // out, as an argument's is
+            assertThat(GraphCost.peakBytes(ofOutput)).isEqualTo(2 * VALUE_BYTES + VALUE_BYTES / 2);
+            assertThat(Tensor.peakBytes() - before + VALUE_BYTES).isEqualTo(3 * VALUE_BYTES + VALUE_BYTES / 2);
+            assertThat(out[1].shape()).containsExactly(N / 2, 2);
+            assertThat(out[1].getFlat(3)).isEqualTo(Math.exp(0.5));
+            assertThat(out[2].getFlat(0)).isEqualTo(2 * Math.exp(0.5));
+            out[0].setFlat(3, -1.0);
+            assertThat(out[1].getFlat(3)).as("the reshaped output is its own copy").isEqualTo(Math.exp(0.5));
+            Fixtures.closeAll(out);
+            assertThat(x.isClosed()).isFalse();
+            assertThat(x.getFlat(3)).isEqualTo(0.5);
+            assertThat(Tensor.liveBytes() - before).isLessThanOrEqualTo(SLACK);
+        }
+    }
 }
