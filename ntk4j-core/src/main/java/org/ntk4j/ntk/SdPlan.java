@@ -84,16 +84,16 @@ final class SdPlan {
 
         @Override
         public void cost(Walk w) {
-            if (order == ContractionOrder.FACTORED) {
-                factoredCost(w);
-                return;
-            }
             CostModel cm = w.c;
             long n1 = cm.n1;
             long n2 = cm.n2;
             long o = w.o;
             OutputPairs pairs = w.pairs;
             org.ntk4j.primitive.ConsumerRule.Linear rule = st.consumer.linear();
+            if (order == ContractionOrder.FACTORED) {
+                factoredCost(w, n1, n2, o, pairs, rule);
+                return;
+            }
             int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
             long rr = rule.positions();
             long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
@@ -141,13 +141,9 @@ final class SdPlan {
          * over the sides already formed (P, G, m̄ each); then Q and its scratch (per example: Q, the products and
          * a vector of ones); then a bias's outer product; then the combination's slices and Z (and Z ⊙ G1, ones).
          */
-        private void factoredCost(Walk w) {
+        private void factoredCost(Walk w, long n1, long n2, long o, OutputPairs pairs,
+                                  org.ntk4j.primitive.ConsumerRule.Linear rule) {
             CostModel cm = w.c;
-            long n1 = cm.n1;
-            long n2 = cm.n2;
-            long o = w.o;
-            OutputPairs pairs = w.pairs;
-            org.ntk4j.primitive.ConsumerRule.Linear rule = st.consumer.linear();
             long r = rule.positions();
             long c = rule.fanIn();
             long f = rule.features();

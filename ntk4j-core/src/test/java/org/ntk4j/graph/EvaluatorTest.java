@@ -182,6 +182,34 @@ class EvaluatorTest {
         }
     }
 
+    /**
+     * withOutputs appends intermediate values (and an input) not yet returned, each once, keeps the equations, and
+     * refuses a variable of another graph by name.
+     */
+    @Test
+    void withOutputsReturnsIntermediatesToo() {
+        Var[] inner = new Var[2];
+        Graph g = Graph.trace(List.of(new TensorType(DType.F64, 2)), v -> {
+            inner[0] = v[0].mul(2.0);
+            inner[1] = inner[0].exp();
+            return new Var[] {inner[1].add(1.0)};
+        });
+        Graph more = g.withOutputs(List.of(inner[0], inner[1], inner[0], g.outputs().get(0), g.inputs().get(0)));
+        assertThat(more.outputs()).containsExactly(g.outputs().get(0), inner[0], inner[1], g.inputs().get(0));
+        assertThat(more.equations()).isEqualTo(g.equations());
+        assertThat(more.withOutputs(List.of(inner[1]))).isSameAs(more);
+        try (Tensor x = Fixtures.f64(d(1, 2), 2)) {
+            Tensor[] out = more.evaluate(x);
+            assertValues(out[1], s(2), d(2, 4), 0);
+            assertValues(out[2], s(2), d(Math.exp(2), Math.exp(4)), 0);
+            assertValues(out[3], s(2), d(1, 2), 0);
+            Fixtures.closeAll(out);
+        }
+        Graph other = Graph.trace(List.of(new TensorType(DType.F64, 2)), v -> new Var[] {v[0].neg()});
+        assertThatThrownBy(() -> g.withOutputs(other.outputs())).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("withOutputs").hasMessageContaining("not a value of this graph");
+    }
+
     @Test
     void aGraphWithoutEquations() {
         Graph g = Graph.trace(List.of(new TensorType(DType.F32, 3)), v -> new Var[] {v[0]});

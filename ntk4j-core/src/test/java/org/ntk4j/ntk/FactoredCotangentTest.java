@@ -174,4 +174,45 @@ class FactoredCotangentTest {
             assertThat(Fixtures.relativeError(sd64, jc)).isLessThan(1e-5);
         }
     }
+
+    /**
+     * The factored step's memory in the plan's cost walk against the bytes held: a pooled conv of a wide fan-in
+     * (48 input channels, C = 432) and few features (F = 4), whose step (A, P, Q and the combination) holds more
+     * than the per-example pass, for every kind of output pairs, x2 = x1 and apart: within 10%, as
+     * {@link PredictedPeakTest} asks of every method.
+     */
+    @Test
+    void theFactoredStepsPeakIsPredicted() {
+        Model m = Zoo.parse("cnn(depth=1,channels=4,out=3)");
+        int[] in = {6, 6, 48};
+        int[][][] axes = {{{}, {}}, {{-1}, {}}, {{}, {-1}}, {{}, {0}}, {{-1}, {0}}}; // {trace, diagonal}
+        org.assertj.core.api.SoftAssertions soft = new org.assertj.core.api.SoftAssertions();
+        try (Params p = m.init(1, in, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 2, Shapes.prepend(12, in));
+             Tensor x2 = Tensor.randomNormal(DType.F64, 3, Shapes.prepend(12, in))) {
+            Var last = convOutputs(SidePlan.of(m, 12, in, DType.F64)).get(0);
+            for (int[][] a : axes) {
+                for (Tensor second : new Tensor[] {x2, null}) {
+                    EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes(a[0]).diagonalAxes(a[1])
+                            .method(Method.STRUCTURED_DERIVATIVES);
+                    CostModel cm = ntk.costModel(12, second == null ? 0 : 12, in, DType.F64);
+                    OutputPairs pairs = OutputPairs.of(cm.axes);
+                    boolean same = second == null || pairs.perExample();
+                    assertThat(orderAt(SidePlan.of(m, 12, in, DType.F64), last, 12, same, pairs))
+                            .isEqualTo(ContractionOrder.FACTORED);
+                    long predicted = cm.estimate(Method.STRUCTURED_DERIVATIVES).peakBytes();
+                    ntk.ntk(x1, second).close();
+                    long base = Tensor.liveBytes();
+                    Tensor.resetPeakBytes();
+                    try (Tensor k = ntk.ntk(x1, second)) {
+                        long measured = Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size()
+                                + (second == null ? 0 : x2.size()));
+                        soft.assertThat((double) predicted / measured).as("%s x2 %s: predicted %d, measured %d",
+                                pairs, second == null ? "= x1" : "apart", predicted, measured).isBetween(0.9, 1.1);
+                    }
+                }
+            }
+        }
+        soft.assertAll();
+    }
 }
