@@ -1137,11 +1137,35 @@ public final class Convolution {
      * @throws IllegalArgumentException when the dtypes differ or {@code cols} is too small
      */
     public static void im2col(Tensor x, Geometry g, int n0, int n1, Tensor cols) {
+        im2col(x, g, n0, n1, cols, g.rowLength(), 0);
+    }
+
+    /**
+     * {@link #im2col} into rows of {@code stride} ≥ {@link Geometry#rowLength} elements, the columns past the
+     * receptive field set to {@code fill}: a data factor with extra constant columns (structured derivatives
+     * append one for a bias that joins its filter's rows, whose rows are then Σ_r D times the constant).
+     *
+     * @param x the input, laid out as {@code g} describes; not changed
+     * @param g the convolution's geometry
+     * @param n0 the first image
+     * @param n1 one past the last image
+     * @param cols the column buffer, of {@code x}'s dtype, read as row-major {@code [rows, stride]}; its leading
+     *             {@code (n1 - n0)·OH·OW} rows are overwritten, the rest left alone
+     * @param stride elements per row, at least the receptive field's
+     * @param fill the value of the columns past the receptive field
+     * @throws IllegalArgumentException when the dtypes differ, {@code stride} is shorter than a receptive field or
+     *         {@code cols} is too small
+     */
+    public static void im2col(Tensor x, Geometry g, int n0, int n1, Tensor cols, int stride, double fill) {
         int ohw = g.outputPositions();
         int rows = (n1 - n0) * ohw;
         int c = g.cin();
         int rowLen = g.rowLength();
-        checkWorkspace("im2col", x, cols, (long) rows * rowLen);
+        if (stride < rowLen) {
+            throw new IllegalArgumentException("im2col: rows of " + stride + " elements cannot hold a receptive field"
+                    + " of " + rowLen);
+        }
+        checkWorkspace("im2col", x, cols, (long) rows * stride);
         boolean f32 = x.dtype() == DType.F32;
         FloatBuffer xf = f32 ? x.floats() : null;
         FloatBuffer cf = f32 ? cols.floats() : null;
@@ -1151,13 +1175,20 @@ public final class Convolution {
         int w = g.w();
         int kw = g.kw();
         int tapRow = kw * c;
-        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, rowLen)), (lo, hi) -> {
+        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, stride)), (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int n = n0 + r / ohw;
                 int pos = r % ohw;
                 int ihBase = (pos / g.ow()) * g.sh() - g.ph();
                 int iwBase = (pos % g.ow()) * g.sw() - g.pw();
-                int dst = r * rowLen;
+                int dst = r * stride;
+                for (int e = rowLen; e < stride; e++) {
+                    if (f32) {
+                        cf.put(dst + e, (float) fill);
+                    } else {
+                        cd.put(dst + e, fill);
+                    }
+                }
                 for (int kh = 0; kh < g.kh(); kh++) {
                     int ih = ihBase + kh * g.dh();
                     if (ih < 0 || ih >= h) {

@@ -18,9 +18,12 @@ enum ContractionOrder {
      */
     FACTORED;
 
-    /** Whether a bias can share this order's step ({@link StructuredDerivatives#sharedBiasFactor}). */
+    /**
+     * Whether a bias can share this order's step ({@link StructuredDerivatives#sharedBiasFactor}): the Gram and
+     * factored orders through their cotangent terms, the row order as one more column of the data factor.
+     */
     boolean sharesBias() {
-        return this == GRAM || this == FACTORED;
+        return this != SANDWICH;
     }
 
     /**

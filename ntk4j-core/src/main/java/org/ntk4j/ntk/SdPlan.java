@@ -96,14 +96,18 @@ final class SdPlan {
             }
             int[][] fa = StructuredDerivatives.factorAxes(st.consumer);
             long rr = rule.positions();
-            long c = StructuredDerivatives.gramSize(st.gram, fa[0]);
+            // a bias joining the row order is one more column of the data factor ({@link
+            // StructuredDerivatives#rowBiasColumn})
+            long extra = order == ContractionOrder.ROWS && biasParameter >= 0 ? 1 : 0;
+            long c = StructuredDerivatives.gramSize(st.gram, fa[0]) + extra;
             long f = StructuredDerivatives.gramSize(st.gram, fa[1]);
             boolean stillSame = w.same && StructuredDerivatives.gramKeepsSides(st.gram, fa[0])
                     && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
             w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
             double blockFlops = order.flops(n1, n2, o, rr, c, f, pairs, stillSame);
-            w.flops += blockFlops + (biasParameter < 0 ? 0 : StructuredDerivatives.biasFlops(n1, n2, rr));
+            w.flops += blockFlops + (biasParameter < 0 || order != ContractionOrder.GRAM ? 0
+                    : StructuredDerivatives.biasFlops(n1, n2, rr));
             w.contraction += blockFlops;
             // Gram order: GA and GD (for the full kernel, the example-major copies of the cotangents, and no GD
             // where one GEMM per pair of examples accumulates in place)
@@ -128,7 +132,7 @@ final class SdPlan {
                     ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
                     : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, pairs, stillSame));
             // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
-            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn()
+            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn() + extra
                     + (rule.cotangentIsReshape() ? 0 : o * rule.features())))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);
@@ -326,8 +330,11 @@ final class SdPlan {
             }
             StructuredDerivatives.BiasSource src = StructuredDerivatives.biasSource(side1.pc, st);
             Integer w = src == null ? null : linearByOutput.get(src.value());
-            double factor = w == null || biasOf[w] >= 0 || !orders[w].sharesBias() ? Double.NaN
-                    : StructuredDerivatives.sharedBiasFactor(side1.structured(w), st, src.kappa2());
+            StructuredDerivatives.Structured ws = w == null ? null : side1.structured(w);
+            double factor = w == null || biasOf[w] >= 0 || !orders[w].sharesBias()
+                    // in the row order, as a column of the data factor: A as the rule forms it, s_w > 0
+                    || orders[w] == ContractionOrder.ROWS && !(ws.gram.isScaledIdentity() && ws.factor() > 0)
+                    ? Double.NaN : StructuredDerivatives.sharedBiasFactor(ws, st, src.kappa2());
             if (!Double.isNaN(factor)) {
                 biasOf[w] = p;
                 biasFactor[w] = factor;

@@ -277,7 +277,9 @@ final class StructuredDerivatives {
             return;
         }
         int[][] sides = factorAxes(st.consumer);
-        try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1), () -> data(pass2, c2), Tensor::close);
+        double column = order == ContractionOrder.ROWS ? rowBiasColumn(biasFactor, g.factor) : Double.NaN;
+        try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1, column), () -> data(pass2, c2, column),
+                Tensor::close);
              Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
                      Tensor::close)) {
             Tensor[] fa = applyGram(g, sides[0], a.first(), a.second(), 2);
@@ -610,6 +612,20 @@ final class StructuredDerivatives {
         return c.linear().data(pass.operand(c.dataValue()));
     }
 
+    /** {@link #data}, with one more column of {@code column} unless it is NaN: [N, R, C + 1]. */
+    private static Tensor data(PerExamplePass pass, ParameterConsumers.Consumer c, double column) {
+        return Double.isNaN(column) ? data(pass, c) : c.linear().data(pass.operand(c.dataValue()), column);
+    }
+
+    /**
+     * The constant column β of the data factor with which a bias joins the row order (NaN without a bias): the
+     * rows then end in β·Σ_r D, and s2·(J·J'ᵀ) adds s2·β²·⟨Σ_r D1, Σ_r D2⟩ — the bias's block b·Σ_{r1,r2} GD
+     * ({@link #sharedBiasFactor}) for β = √(b / s2) (the plan joins it only when s2 &gt; 0).
+     */
+    static double rowBiasColumn(double biasFactor, double s2) {
+        return Double.isNaN(biasFactor) ? Double.NaN : Math.sqrt(biasFactor / s2);
+    }
+
     /** The cotangent at the consumer as D [O, N, R, F], by the consumer's own rule. The caller closes the result. */
     static Tensor cotangent(PerExamplePass pass, ParameterConsumers.Consumer c) {
         return c.linear().cotangent(pass.delta(c));
@@ -734,11 +750,13 @@ final class StructuredDerivatives {
         long o = d1.dim(0);
         long f = d1.dim(3);
         boolean bias = !Double.isNaN(biasFactor);
-        if (bias && order != ContractionOrder.GRAM) { // FACTORED runs in addFactoredBlock
-            throw new IllegalArgumentException("a bias shares the cotangent Gram in the Gram order only, not " + order);
+        if (bias && order == ContractionOrder.SANDWICH) { // FACTORED runs in addFactoredBlock
+            throw new IllegalArgumentException("a bias shares the Gram and row orders' steps only, not " + order);
         }
+        // in the row order a bias is already the data factor's last column (rowBiasColumn): c counts it
+        boolean gramBias = bias && order == ContractionOrder.GRAM;
         FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, pairs, same)
-                + (bias ? biasFlops(a1.dim(0), a2.dim(0), r) : 0));
+                + (gramBias ? biasFlops(a1.dim(0), a2.dim(0), r) : 0));
         switch (order) {
             case GRAM:
                 addGramOrder(acc, s2, biasFactor, a1, d1, a2, d2, pairs);

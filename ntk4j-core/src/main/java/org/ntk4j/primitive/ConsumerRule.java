@@ -134,6 +134,30 @@ public interface ConsumerRule {
         public abstract Tensor data(Tensor data);
 
         /**
+         * The data factor with one more column holding {@code extra} at every position, A' [N, R, C + 1]: rows
+         * formed with it carry Σ_r D[o, n, r, ·]·extra in their last column (structured derivatives join a bias
+         * added to y this way). By default {@link #data(Tensor)} copied into the wider rows; a rule that forms A
+         * itself may write it so at once.
+         *
+         * @param data the data operand's value [N, ...]; read, not closed
+         * @param extra the value of the last column
+         * @return a new tensor [N, R, C + 1]
+         */
+        public Tensor data(Tensor data, double extra) {
+            try (Tensor a = data(data)) {
+                int rows = a.dim(0) * a.dim(1);
+                int c = a.dim(2);
+                Tensor wide = Tensor.empty(a.dtype(), a.dim(0), a.dim(1), c + 1);
+                for (int r = 0; r < rows; r++) {
+                    org.bytedeco.javacpp.Pointer.memcpy(wide.pointer().getPointer((long) r * (c + 1)),
+                            a.pointer().getPointer((long) r * c), (long) c * a.dtype().bytes());
+                    wide.setFlat(r * (c + 1) + c, extra);
+                }
+                return wide;
+            }
+        }
+
+        /**
          * The cotangent factor D [K, N, R, F] from the stacked cotangent of y. The caller closes the result and
          * only reads it: where D is y's cotangent reshaped ({@link #cotangentIsReshape()}) it is a read view of
          * {@code cotangent} ({@link Tensor#readView(int...)}), valid while that is open.

@@ -97,15 +97,27 @@ public final class Conv implements Primitive {
                 Shapes.size(ws) / Math.max(1, cout), cout) {
             @Override
             public Tensor data(Tensor x) {
+                return patches(x, 0, Double.NaN);
+            }
+
+            /** The patches written with the extra column in place (no copy of A). */
+            @Override
+            public Tensor data(Tensor x, double extra) {
+                return patches(x, 1, extra);
+            }
+
+            /** im2col of x as [N, R, C + extra columns], those columns holding {@code fill}. */
+            private Tensor patches(Tensor x, int extraColumns, double fill) {
                 int n = x.dim(0);
                 int[] kernel = java.util.Arrays.copyOfRange(ws, 0, ws.length - 2);
                 int[] xs = x.shape();
                 int[] spatial = java.util.Arrays.copyOfRange(xs, 1, xs.length - 1);
                 Convolution.Geometry g = Convolution.Geometry.of(window, n, spatial, xs[xs.length - 1], kernel,
                         cout);
-                Tensor cols = Tensor.empty(x.dtype(), n * g.outputPositions(), g.rowLength());
-                Convolution.im2col(x, g, 0, n, cols);
-                return cols.reshapeMove(n, g.outputPositions(), g.rowLength());
+                int stride = g.rowLength() + extraColumns;
+                Tensor cols = Tensor.empty(x.dtype(), n * g.outputPositions(), stride);
+                Convolution.im2col(x, g, 0, n, cols, stride, fill);
+                return cols.reshapeMove(n, g.outputPositions(), stride);
             }
 
             /** y is [N, spatial..., Cout]: D is δ reshaped. */

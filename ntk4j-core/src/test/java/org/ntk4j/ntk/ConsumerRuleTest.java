@@ -58,6 +58,37 @@ class ConsumerRuleTest {
     }
 
     /**
+     * The data factor with one more constant column (a bias joining the row order): the conv's patches written
+     * with it in place (strided im2col, padding windows included), and a dense layer's by the rule's default copy,
+     * each equal to A with the column appended, element for element.
+     */
+    @Test
+    void theDataFactorWithAConstantColumnIsTheFactorWithTheColumnAppended() {
+        Conv c = new Conv(Convolution.Window.of(new int[] {2, 1}, new int[][] {{1, 1}, {0, 1}}, new int[] {1, 1}));
+        TensorType[] in = {t(2, 6, 5, 3), t(3, 2, 3, 4)};
+        ConsumerRule.Linear conv = (ConsumerRule.Linear) c.consumerRule(in, c.outputType(in), 1, new Tensor[2]);
+        DotGeneral d = new DotGeneral(new int[] {2}, new int[] {0}, new int[0], new int[0]);
+        ConsumerRule.Linear dense = (ConsumerRule.Linear) d.consumerRule(new TensorType[] {t(2, 4, 7), t(7, 3)},
+                t(2, 4, 3), 1, new Tensor[2]);
+        Object[][] cases = {{conv, Tensor.randomNormal(DType.F64, 1, 2, 6, 5, 3)},
+            {dense, Tensor.randomNormal(DType.F64, 2, 2, 4, 7)}};
+        for (Object[] k : cases) {
+            ConsumerRule.Linear r = (ConsumerRule.Linear) k[0];
+            try (Tensor x = (Tensor) k[1]; Tensor a = r.data(x); Tensor wide = r.data(x, 0.75)) {
+                int rows = a.dim(0) * a.dim(1);
+                int cols = a.dim(2);
+                assertThat(wide.shape()).containsExactly(a.dim(0), a.dim(1), cols + 1);
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < cols; j++) {
+                        assertThat(wide.getFlat(i * (cols + 1) + j)).isEqualTo(a.getFlat(i * cols + j));
+                    }
+                    assertThat(wide.getFlat(i * (cols + 1) + cols)).isEqualTo(0.75);
+                }
+            }
+        }
+    }
+
+    /**
      * Where D is y's stacked cotangent reshaped (a conv filter, a dense weight on the right) the rule reads δ in
      * place: no storage of its own, δ's elements, and closing it leaves δ open.
      */

@@ -179,6 +179,25 @@ class SharedBiasGramTest {
         assertExact(m, in);
     }
 
+    /**
+     * A conv whose filter takes the row order (the first of two here: its cotangent comes through the second's
+     * input gradient, R = 25 positions, fan-in 18): its channel bias joins the rows as one more column of the
+     * patches, β = √(σ_b²/κ² / s_w), so that the rows end in β·Σ_r D; the second conv's bias joins its factored
+     * step. Exact against Jacobian contraction and finite differences, full and traced, x2 = x1 and apart.
+     */
+    @Test
+    void aConvChannelBiasJoinsItsFilterInTheRowOrder() {
+        Model m = Zoo.parse("cnn(depth=2,channels=4,out=3)");
+        int[] in = {5, 5, 2};
+        assertThat(joinedSteps(m, in, ContractionOrder.ROWS)).as("the first conv's filter joined by its bias")
+                .containsExactly(0);
+        assertThat(joinedSteps(m, in, ContractionOrder.FACTORED)).as("the second conv's").containsExactly(2);
+        SidePlan side = SidePlan.of(m, 3, in, DType.F64);
+        assertThat(side.sdPlan(3, 3, side.o, true, OutputPairs.TRACE).steps).as("no bias step of its own")
+                .noneMatch(s -> s instanceof SdPlan.Rows);
+        assertExact(m, in);
+    }
+
     /** The parameters of the traced kernel's Linear steps in {@code order} that a bias joins (x2 = x1, N = 3). */
     private static List<Integer> joinedSteps(Model m, int[] in, ContractionOrder order) {
         SidePlan side = SidePlan.of(m, 3, in, DType.F64);
