@@ -75,7 +75,7 @@ public final class Elementwise {
         if (x.dtype() == DType.F32) {
             FloatBuffer in = x.floats();
             FloatBuffer o = out.floats();
-            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+            Parallel.rangeBalanced(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
                 float[] row = FLOAT_ROWS.get()[0];
                 for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
                     int len = Math.min(HEAP_ROW_MAX, hi - s);
@@ -87,7 +87,7 @@ public final class Elementwise {
         } else {
             DoubleBuffer in = x.doubles();
             DoubleBuffer o = out.doubles();
-            Parallel.range(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
+            Parallel.rangeBalanced(n, Parallel.DEFAULT_GRAIN / 8, (lo, hi) -> {
                 double[] row = DOUBLE_ROWS.get()[0];
                 for (int s = lo; s < hi; s += HEAP_ROW_MAX) {
                     int len = Math.min(HEAP_ROW_MAX, hi - s);
@@ -139,7 +139,7 @@ public final class Elementwise {
             FloatBuffer a = acc.floats();
             FloatBuffer b = x.floats();
             float c = (float) alpha;
-            Parallel.range(acc.size(), (lo, hi) -> {
+            Parallel.rangeBalanced(acc.size(), Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
                     a.put(i, a.get(i) + c * b.get(i));
                 }
@@ -147,7 +147,7 @@ public final class Elementwise {
         } else {
             DoubleBuffer a = acc.doubles();
             DoubleBuffer b = x.doubles();
-            Parallel.range(acc.size(), (lo, hi) -> {
+            Parallel.rangeBalanced(acc.size(), Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
                     a.put(i, a.get(i) + alpha * b.get(i));
                 }
@@ -165,14 +165,14 @@ public final class Elementwise {
         if (t.dtype() == DType.F32) {
             FloatBuffer a = t.floats();
             float cf = (float) c;
-            Parallel.range(t.size(), (lo, hi) -> {
+            Parallel.rangeBalanced(t.size(), Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
                     a.put(i, a.get(i) * cf);
                 }
             });
         } else {
             DoubleBuffer a = t.doubles();
-            Parallel.range(t.size(), (lo, hi) -> {
+            Parallel.rangeBalanced(t.size(), Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
                     a.put(i, a.get(i) * c);
                 }
@@ -223,7 +223,7 @@ public final class Elementwise {
         int bInner = flat ? 1 : (rank == 0 || bs[rank - 1] == 0 ? 0 : 1);
         boolean f32 = a.dtype() == DType.F32;
         if (rows == 1) { // one row (the same shapes, or a scalar against a whole tensor): the cores split its positions
-            Parallel.range(inner, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
+            Parallel.rangeBalanced(inner, Parallel.DEFAULT_GRAIN, (lo, hi) -> {
                 if (f32) {
                     row(op, a.floats(), lo * aInner, aInner, b.floats(), lo * bInner, bInner, out.floats(), lo,
                             hi - lo);
@@ -265,7 +265,7 @@ public final class Elementwise {
         DoubleBuffer ad = f32 ? null : a.doubles();
         DoubleBuffer bd = f32 ? null : b.doubles();
         DoubleBuffer od = f32 ? null : out.doubles();
-        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
+        Parallel.rangeBalanced(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
             int[] idx = new int[lead];
             int r = lo;
             for (int ax = lead - 1; ax >= 0; ax--) {
@@ -340,7 +340,7 @@ public final class Elementwise {
         int rows = out.size() / inner;
         boolean f32 = a.dtype() == DType.F32;
         Operands ops = Operands.of(a, b, out, aRepeats);
-        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
+        Parallel.rangeBalanced(rows, Math.max(1, Parallel.DEFAULT_GRAIN / inner), (lo, hi) -> {
             float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
             double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
             int tiledBlock = -1;
@@ -397,7 +397,7 @@ public final class Elementwise {
                                         int inner) {
         boolean f32 = a.dtype() == DType.F32;
         Operands ops = Operands.of(a, b, out, aRepeats);
-        Parallel.range(inner, Math.max(1, Parallel.DEFAULT_GRAIN / rows), (lo, hi) -> {
+        Parallel.rangeBalanced(inner, Math.max(1, Parallel.DEFAULT_GRAIN / rows), (lo, hi) -> {
             float[][] fsc = f32 ? FLOAT_ROWS.get() : null;
             double[][] dsc = f32 ? null : DOUBLE_ROWS.get();
             for (int s = lo; s < hi; s += HEAP_ROW_MAX) {

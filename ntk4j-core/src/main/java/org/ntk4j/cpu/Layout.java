@@ -63,7 +63,7 @@ public final class Layout {
         FloatBuffer df = f32 ? dst.floats() : null;
         DoubleBuffer sd = f32 ? null : src.doubles();
         DoubleBuffer dd = f32 ? null : dst.doubles();
-        Parallel.range(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, inner)), (lo, hi) -> {
+        Parallel.rangeBalanced(rows, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, inner)), (lo, hi) -> {
             int[] idx = new int[rank - 1];
             // position the odometer at row lo
             int r = lo;
@@ -192,7 +192,7 @@ public final class Layout {
         // the source is contiguous along b (sb = 1) and the destination along the innermost axis: a tile is read
         // as TILE runs along b and written as TILE runs along the innermost axis, both by bulk copies, and
         // transposed in between in heap arrays
-        Parallel.range(outerCount * tiles, Math.max(1, Parallel.DEFAULT_GRAIN / (TILE * inner)), (lo, hi) -> {
+        Parallel.rangeBalanced(outerCount * tiles, Math.max(1, Parallel.DEFAULT_GRAIN / (TILE * inner)), (lo, hi) -> {
             float[] tileF = f32 ? new float[TILE * TILE] : null;
             float[] rowF = f32 ? new float[TILE] : null;
             double[] tileD = f32 ? null : new double[TILE * TILE];

@@ -140,6 +140,95 @@ public final class Parallel {
         }
     }
 
+    /** Pieces per thread of {@link #rangeBalanced}: the most a late pool thread leaves the caller waiting is one. */
+    static final int PIECES_PER_THREAD = 4;
+
+    /**
+     * {@link #range(int, int, Range)} for memory-bound loops (element-wise kernels, copies), in up to
+     * {@link #PIECES_PER_THREAD} pieces per thread of at least {@code grain} items, which the calling thread and the
+     * pool's threads take in order from one counter as each finishes its last. A pool thread that wakes late then
+     * takes fewer pieces instead of leaving the caller to wait for a whole half: with two halves the caller either
+     * ran the other half too (the pool thread not started) or waited out its start latency; with pieces it waits at
+     * most for one piece. Same guarantees as {@link #range(int, int, Range)}: it returns once every piece is done
+     * (the caller runs every piece no pool thread has claimed), rethrows the first failure, and a call from a pool
+     * thread runs serially. The pieces are contiguous and cover [0, n) once each.
+     *
+     * @param n the number of items (nothing runs when it is 0 or less)
+     * @param grain the smallest piece worth handing to another thread, in items
+     * @param body the work for one piece
+     * @throws IllegalStateException wrapping a piece's checked throwable (a runtime exception or error is rethrown
+     *         as it is)
+     */
+    public static void rangeBalanced(int n, int grain, Range body) {
+        int pieces = (int) Math.min((long) THREADS * PIECES_PER_THREAD, Math.max(1, (long) n / Math.max(1, grain)));
+        if (pieces <= THREADS) {
+            range(n, grain, body);
+            return;
+        }
+        if (POOL == null || IN_POOL.get()) {
+            body.run(0, n);
+            return;
+        }
+        Pieces work = new Pieces(body, n, pieces);
+        for (int t = 1; t < THREADS; t++) {
+            POOL.execute(work::drain); // a helper that starts after the last piece was taken does nothing
+        }
+        work.drain();
+        work.awaitFinished();
+        work.rethrow();
+    }
+
+    /** The pieces of one {@link #rangeBalanced} call: a counter of pieces taken and one of pieces finished. */
+    private static final class Pieces {
+        private final Range body;
+        private final int n;
+        private final int count;
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger finished = new AtomicInteger();
+        private volatile Throwable failure;
+
+        Pieces(Range body, int n, int count) {
+            this.body = body;
+            this.n = n;
+            this.count = count;
+        }
+
+        /** Runs pieces until none is left to take. */
+        void drain() {
+            for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+                try {
+                    body.run((int) ((long) n * i / count), (int) ((long) n * (i + 1) / count));
+                } catch (Throwable e) {
+                    if (failure == null) {
+                        failure = e;
+                    }
+                } finally {
+                    finished.incrementAndGet();
+                }
+            }
+        }
+
+        /** Waits (spinning: a piece is short) until every taken piece is finished; every piece is taken by now. */
+        void awaitFinished() {
+            while (finished.get() < count) {
+                Thread.onSpinWait();
+            }
+        }
+
+        void rethrow() {
+            Throwable first = failure;
+            if (first instanceof RuntimeException) {
+                throw (RuntimeException) first;
+            }
+            if (first instanceof Error) {
+                throw (Error) first;
+            }
+            if (first != null) {
+                throw new IllegalStateException(first);
+            }
+        }
+    }
+
     /**
      * A chunk handed to the pool, run by whichever thread claims it first: a pool thread when it gets to it, or
      * the caller once its own chunk is done and the chunk is still waiting. So the caller never waits for a

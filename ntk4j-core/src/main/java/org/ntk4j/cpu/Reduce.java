@@ -62,7 +62,7 @@ public final class Reduce {
         // plain array loop (element accessors per element ran at a third of the machine's memory bandwidth for
         // rows of 16 channels); each product is formed in double, as before (exact for float32 operands)
         int block = Math.max(1, Math.min(summed, SUM_BLOCK / Math.max(1, inner)));
-        Parallel.range(outer, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, summed * inner)), (lo, hi) -> {
+        Parallel.rangeBalanced(outer, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, summed * inner)), (lo, hi) -> {
             double[] acc = new double[inner];
             java.nio.FloatBuffer xf = f32 ? x.floats() : null;
             java.nio.FloatBuffer yf = f32 && y != null ? y.floats() : null;
@@ -174,7 +174,7 @@ public final class Reduce {
                         + Shapes.str(x.shape()));
             }
             Tensor out = Tensor.empty(x.dtype(), outShape);
-            Parallel.range(outer, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, block)), (lo, hi) -> {
+            Parallel.rangeBalanced(outer, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, block)), (lo, hi) -> {
                 for (int o = lo; o < hi; o++) {
                     int base = o * block;
                     double acc = kind == Kind.SUM ? 0 : Double.NEGATIVE_INFINITY;

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link Parallel#range}: every index once, small loops inline, nested loops serial, failures rethrown, chunks no
- * pool thread has started run by the caller.
+ * pool thread has started run by the caller; {@link Parallel#rangeBalanced} likewise, in more pieces.
  */
 class ParallelTest {
 
@@ -205,6 +205,124 @@ class ParallelTest {
             }
         });
         assertThat(threads).hasSize(chunks);
+    }
+
+    /**
+     * {@link Parallel#rangeBalanced}: contiguous pieces of at least the grain that cover every index once, more
+     * pieces than threads for a long loop (at most {@link Parallel#PIECES_PER_THREAD} each), the loop of two pieces
+     * or fewer as {@link Parallel#range}; from several callers at once, each sees every index once.
+     */
+    @Test
+    void balancedPiecesCoverEveryIndexOnce() throws Exception {
+        for (int n : new int[] {0, 1, 7, 1000, 100_003}) {
+            for (int grain : new int[] {1, 10, 40_000}) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
+                java.util.List<int[]> pieces = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                Parallel.rangeBalanced(n, grain, (lo, hi) -> {
+                    pieces.add(new int[] {lo, hi});
+                    for (int i = lo; i < hi; i++) {
+                        seen.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertThat(seen.get(i)).as("index %d of %d, grain %d", i, n, grain).isEqualTo(1);
+                }
+                assertThat(pieces.size()).isLessThanOrEqualTo(Parallel.threads() * Parallel.PIECES_PER_THREAD);
+                if (pieces.size() > 1) {
+                    assertThat(pieces).allSatisfy(p -> assertThat(p[1] - p[0]).isGreaterThanOrEqualTo(grain));
+                }
+                if (Parallel.threads() > 1 && (long) n / grain >= 2L * Parallel.threads() * Parallel.PIECES_PER_THREAD) {
+                    assertThat(pieces).hasSize(Parallel.threads() * Parallel.PIECES_PER_THREAD);
+                }
+            }
+        }
+        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            java.util.List<java.util.concurrent.Future<Boolean>> done = new java.util.ArrayList<>();
+            for (int c = 0; c < 3; c++) {
+                int n = 5000 + 31 * c;
+                done.add(ex.submit(() -> {
+                    boolean all = true;
+                    for (int l = 0; l < 500; l++) {
+                        AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                        Parallel.rangeBalanced(n, 10, (lo, hi) -> {
+                            for (int i = lo; i < hi; i++) {
+                                seen.incrementAndGet(i);
+                            }
+                        });
+                        for (int i = 0; i < n; i++) {
+                            all &= seen.get(i) == 1;
+                        }
+                    }
+                    return all;
+                }));
+            }
+            for (java.util.concurrent.Future<Boolean> f : done) {
+                assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            }
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
+    /**
+     * Balanced pieces: the first failure is rethrown once every piece has finished; with every pool thread held
+     * by another caller, the caller runs all pieces itself and returns; from a pool thread the loop runs serially.
+     */
+    @Test
+    void balancedPiecesFailFinishAndNeverWaitForAHeldPool() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Parallel.threads() > 1, "one thread: nothing is handed off");
+        java.util.concurrent.atomic.AtomicInteger finished = new java.util.concurrent.atomic.AtomicInteger();
+        assertThatThrownBy(() -> Parallel.rangeBalanced(1_000_000, 10, (lo, hi) -> {
+            if (lo == 0) {
+                throw new IllegalArgumentException("first piece failed");
+            }
+            sleep(20);
+            finished.incrementAndGet();
+        })).isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("first piece failed");
+        assertThat(finished.get()).as("pieces done when it returned")
+                .isEqualTo(Parallel.threads() * Parallel.PIECES_PER_THREAD - 1);
+
+        int chunks = Parallel.threads();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(chunks - 1);
+        java.util.concurrent.CountDownLatch letGo = new java.util.concurrent.CountDownLatch(1);
+        Thread holder = new Thread(() -> Parallel.range(chunks, 1, (lo, hi) -> {
+            try {
+                if (lo == 0) {
+                    started.await();
+                } else {
+                    started.countDown();
+                    letGo.await();
+                }
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }), "holder");
+        holder.start();
+        try {
+            assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("pool threads held").isTrue();
+            Set<String> ranOn = ConcurrentHashMap.newKeySet();
+            AtomicIntegerArray seen = new AtomicIntegerArray(100_000);
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
+                    Parallel.rangeBalanced(100_000, 10, (lo, hi) -> {
+                        ranOn.add(Thread.currentThread().getName());
+                        for (int i = lo; i < hi; i++) {
+                            seen.incrementAndGet(i);
+                        }
+                    }));
+            assertThat(ranOn).as("the caller alone (the timeout's thread)").hasSize(1)
+                    .noneMatch(t -> t.startsWith("ntk4j-cpu"));
+            for (int i = 0; i < seen.length(); i++) {
+                assertThat(seen.get(i)).isEqualTo(1);
+            }
+        } finally {
+            letGo.countDown();
+            holder.join(30_000);
+        }
+        AtomicIntegerArray count = new AtomicIntegerArray(1);
+        Parallel.range(chunks, 1, (lo, hi) -> Parallel.rangeBalanced(100_000, 10,
+                (a, b) -> count.addAndGet(0, b - a)));
+        assertThat(count.get(0)).isEqualTo(chunks * 100_000);
     }
 
     private static void sleep(long ms) {
