@@ -129,14 +129,26 @@ public final class Parallel {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        if (first instanceof RuntimeException) {
-            throw (RuntimeException) first;
+        rethrow(first);
+    }
+
+    /**
+     * Rethrows a worker's failure on the calling thread: a runtime exception or an error as it is, any other
+     * throwable wrapped in an {@link IllegalStateException}; nothing for null.
+     *
+     * @param failure the first failure of the workers, or null
+     * @throws RuntimeException the failure, or an IllegalStateException wrapping a checked one
+     * @throws Error the failure when it is one
+     */
+    public static void rethrow(Throwable failure) {
+        if (failure instanceof RuntimeException) {
+            throw (RuntimeException) failure;
         }
-        if (first instanceof Error) {
-            throw (Error) first;
+        if (failure instanceof Error) {
+            throw (Error) failure;
         }
-        if (first != null) {
-            throw new IllegalStateException(first);
+        if (failure != null) {
+            throw new IllegalStateException(failure);
         }
     }
 
@@ -175,7 +187,7 @@ public final class Parallel {
         }
         work.drain();
         work.awaitFinished();
-        work.rethrow();
+        rethrow(work.failure);
     }
 
     /** The pieces of one {@link #rangeBalanced} call: a counter of pieces taken and one of pieces finished. */
@@ -212,19 +224,6 @@ public final class Parallel {
         void awaitFinished() {
             while (finished.get() < count) {
                 Thread.onSpinWait();
-            }
-        }
-
-        void rethrow() {
-            Throwable first = failure;
-            if (first instanceof RuntimeException) {
-                throw (RuntimeException) first;
-            }
-            if (first instanceof Error) {
-                throw (Error) first;
-            }
-            if (first != null) {
-                throw new IllegalStateException(first);
             }
         }
     }

@@ -242,15 +242,7 @@ public final class TiledKernel {
             if (first instanceof IOException) {
                 throw (IOException) first;
             }
-            if (first instanceof RuntimeException) {
-                throw (RuntimeException) first;
-            }
-            if (first instanceof Error) {
-                throw (Error) first;
-            }
-            if (first != null) {
-                throw new IllegalStateException(first);
-            }
+            org.ntk4j.cpu.Parallel.rethrow(first);
         } finally {
             pool.shutdownNow();
         }

@@ -144,23 +144,7 @@ class ParallelTest {
     void theCallerRunsTheChunksNoPoolThreadHasStarted() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(Parallel.threads() > 1, "one thread: no chunk is handed off");
         int chunks = Parallel.threads();
-        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(chunks - 1);
-        java.util.concurrent.CountDownLatch letGo = new java.util.concurrent.CountDownLatch(1);
-        Thread holder = new Thread(() -> Parallel.range(chunks, 1, (lo, hi) -> {
-            try {
-                if (lo == 0) {
-                    started.await(); // the pool threads, not this caller, must take the other chunks
-                } else {
-                    started.countDown();
-                    letGo.await();
-                }
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        }), "holder");
-        holder.start();
-        try {
-            assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("pool threads held").isTrue();
+        withPoolThreadsHeld(() -> {
             java.util.List<String> ranOn = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
             AtomicIntegerArray seen = new AtomicIntegerArray(chunks * 100);
             String[] caller = new String[1];
@@ -187,11 +171,7 @@ class ParallelTest {
                         }
                     })).isExactlyInstanceOf(IllegalStateException.class).hasMessage("handed-off chunk failed"));
             assertThat(ran.get()).isEqualTo(chunks);
-        } finally {
-            letGo.countDown();
-            holder.join(30_000);
-        }
-        assertThat(holder.isAlive()).isFalse();
+        });
         // the pool threads, let go, skip the chunks the caller took and run new ones again
         Set<String> threads = ConcurrentHashMap.newKeySet();
         java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(chunks);
@@ -284,23 +264,7 @@ class ParallelTest {
                 .isEqualTo(Parallel.threads() * Parallel.PIECES_PER_THREAD - 1);
 
         int chunks = Parallel.threads();
-        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(chunks - 1);
-        java.util.concurrent.CountDownLatch letGo = new java.util.concurrent.CountDownLatch(1);
-        Thread holder = new Thread(() -> Parallel.range(chunks, 1, (lo, hi) -> {
-            try {
-                if (lo == 0) {
-                    started.await();
-                } else {
-                    started.countDown();
-                    letGo.await();
-                }
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        }), "holder");
-        holder.start();
-        try {
-            assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("pool threads held").isTrue();
+        withPoolThreadsHeld(() -> {
             Set<String> ranOn = ConcurrentHashMap.newKeySet();
             AtomicIntegerArray seen = new AtomicIntegerArray(100_000);
             org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
@@ -315,14 +279,48 @@ class ParallelTest {
             for (int i = 0; i < seen.length(); i++) {
                 assertThat(seen.get(i)).isEqualTo(1);
             }
-        } finally {
-            letGo.countDown();
-            holder.join(30_000);
-        }
+        });
         AtomicIntegerArray count = new AtomicIntegerArray(1);
         Parallel.range(chunks, 1, (lo, hi) -> Parallel.rangeBalanced(100_000, 10,
                 (a, b) -> count.addAndGet(0, b - a)));
         assertThat(count.get(0)).isEqualTo(chunks * 100_000);
+    }
+
+    /** Work run while every pool thread is held by another caller's chunks. */
+    @FunctionalInterface
+    private interface HeldWork {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code work} while every pool thread is held inside another caller's chunk (a thread "holder" whose own
+     * chunk waits until the pool threads have started theirs), then lets them go and checks the holder finished.
+     */
+    private static void withPoolThreadsHeld(HeldWork work) throws Exception {
+        int chunks = Parallel.threads();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(chunks - 1);
+        java.util.concurrent.CountDownLatch letGo = new java.util.concurrent.CountDownLatch(1);
+        Thread holder = new Thread(() -> Parallel.range(chunks, 1, (lo, hi) -> {
+            try {
+                if (lo == 0) {
+                    started.await(); // the pool threads, not this caller, must take the other chunks
+                } else {
+                    started.countDown();
+                    letGo.await();
+                }
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }), "holder");
+        holder.start();
+        try {
+            assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("pool threads held").isTrue();
+            work.run();
+        } finally {
+            letGo.countDown();
+            holder.join(30_000);
+        }
+        assertThat(holder.isAlive()).isFalse();
     }
 
     private static void sleep(long ms) {

@@ -49,16 +49,10 @@ class PredictedPeakTest {
                         EmpiricalNtk ntk = EmpiricalNtk.of(m, p).forKind(KernelKind.parse(kind, 1), in).method(method);
                         long predicted = ntk.costModel(n1, second == null ? 0 : n2, in, DType.F64).estimate(method)
                                 .peakBytes();
-                        ntk.ntk(x1, second).close(); // the plan is built (its graphs' constants allocated) once
-                        long base = Tensor.liveBytes();
-                        Tensor.resetPeakBytes();
-                        try (Tensor k = ntk.ntk(x1, second)) {
-                            long measured = Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size()
-                                    + (second == null ? 0 : x2.size()));
-                            assertThat((double) predicted / measured).as("%s %s %s %s: predicted %d, measured %d",
-                                    ms[0], kind, method.shortName(), second == null ? "x2 = x1" : "x2", predicted,
-                                    measured).isBetween(0.9, 1.1);
-                        }
+                        long measured = measuredPeakBytes(ntk, p, x1, second);
+                        assertThat((double) predicted / measured).as("%s %s %s %s: predicted %d, measured %d",
+                                ms[0], kind, method.shortName(), second == null ? "x2 = x1" : "x2", predicted,
+                                measured).isBetween(0.9, 1.1);
                     }
                 }
             }
@@ -91,17 +85,11 @@ class PredictedPeakTest {
                                     .method(method);
                             long predicted = ntk.costModel(n, second == null ? 0 : n, in, DType.F64)
                                     .estimate(method).peakBytes();
-                            ntk.ntk(x1, second).close();
-                            long base = Tensor.liveBytes();
-                            Tensor.resetPeakBytes();
-                            try (Tensor k = ntk.ntk(x1, second)) {
-                                long measured = Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size()
-                                        + (second == null ? 0 : x2.size()));
-                                soft.assertThat((double) predicted / measured).as("%s trace %s diagonal %s %s %s: "
-                                                + "predicted %d, measured %d", ms[0], java.util.Arrays.toString(a[0]),
-                                        java.util.Arrays.toString(a[1]), method.shortName(),
-                                        second == null ? "x2 = x1" : "x2", predicted, measured).isBetween(0.9, 1.1);
-                            }
+                            long measured = measuredPeakBytes(ntk, p, x1, second);
+                            soft.assertThat((double) predicted / measured).as("%s trace %s diagonal %s %s %s: "
+                                            + "predicted %d, measured %d", ms[0], java.util.Arrays.toString(a[0]),
+                                    java.util.Arrays.toString(a[1]), method.shortName(),
+                                    second == null ? "x2 = x1" : "x2", predicted, measured).isBetween(0.9, 1.1);
                         }
                     }
                 }
@@ -109,5 +97,18 @@ class PredictedPeakTest {
             p.close();
         }
         soft.assertAll();
+    }
+
+    /**
+     * The peak of live off-heap tensor bytes while {@code ntk} computes the kernel of x1 (and x2), after a first
+     * call that builds the plan, plus the float64 parameters and inputs the caller holds.
+     */
+    static long measuredPeakBytes(EmpiricalNtk ntk, Params p, Tensor x1, Tensor x2) {
+        ntk.ntk(x1, x2).close(); // the plan is built (its graphs' constants allocated) once
+        long base = Tensor.liveBytes();
+        Tensor.resetPeakBytes();
+        try (Tensor k = ntk.ntk(x1, x2)) {
+            return Tensor.peakBytes() - base + 8L * p.count() + 8L * (x1.size() + (x2 == null ? 0 : x2.size()));
+        }
     }
 }
