@@ -211,8 +211,9 @@ class ParallelTest {
                 if (pieces.size() > 1) {
                     assertThat(pieces).allSatisfy(p -> assertThat(p[1] - p[0]).isGreaterThanOrEqualTo(grain));
                 }
-                if (Parallel.threads() > 1 && (long) n / grain >= 2L * Parallel.threads() * Parallel.PIECES_PER_THREAD) {
-                    assertThat(pieces).hasSize(Parallel.threads() * Parallel.PIECES_PER_THREAD);
+                int most = Parallel.threads() * Parallel.PIECES_PER_THREAD;
+                if (Parallel.threads() > 1 && (long) n / grain >= 2L * most) {
+                    assertThat(pieces).hasSize(most);
                 }
             }
         }
