@@ -137,6 +137,11 @@ final class CotangentFactors {
         return true;
     }
 
+    /** FLOPs of forming M and G from the factors' values ({@link #product} of each list). */
+    double formationFlops() {
+        return productFlops(examples) + productFlops(outputs);
+    }
+
     /** Every factor's value: what the pass graph must return besides its outputs. */
     List<Var> values() {
         List<Var> all = new ArrayList<>();

@@ -83,7 +83,8 @@ final class PerExamplePass implements AutoCloseable {
     /**
      * The factors of the stacked cotangent at the consumer's output, D[k, n, r, f] = M[n, r, f] · G[k, n, f]
      * ({@link CotangentFactors}): {M [N, R, F], G [K, N, F]}, which the caller closes (M may be a read view of the
-     * pass's value, valid while the pass is open); null when that cotangent does not factor.
+     * pass's value, valid while the pass is open); null when that cotangent does not factor. Their products'
+     * FLOPs are counted here.
      */
     Tensor[] cotangentFactors(ParameterConsumers.Consumer c) {
         SidePlan.Pass.Factored f = plan.factored(c.equation.output());
@@ -91,17 +92,13 @@ final class PerExamplePass implements AutoCloseable {
             return null;
         }
         CotangentFactors cf = f.factors();
-        int ne = cf.examples.size();
-        Tensor[] ex = new Tensor[ne];
-        Tensor[] out = new Tensor[cf.outputs.size()];
-        for (int i = 0; i < f.values().length; i++) {
-            Tensor v = values[f.values()[i]];
-            if (i < ne) {
-                ex[i] = v;
-            } else {
-                out[i - ne] = v;
-            }
+        Tensor[] all = new Tensor[f.values().length]; // the examples' factors, then the outputs'
+        for (int i = 0; i < all.length; i++) {
+            all[i] = values[f.values()[i]];
         }
+        Tensor[] ex = java.util.Arrays.copyOfRange(all, 0, cf.examples.size());
+        Tensor[] out = java.util.Arrays.copyOfRange(all, cf.examples.size(), all.length);
+        org.ntk4j.graph.FlopCount.add(cf.formationFlops());
         int r = cf.positions();
         int fs = cf.features();
         Tensor m = CotangentFactors.product(cf.examples, ex, cf.examplesShape(), new int[] {n, r, fs});

@@ -156,7 +156,7 @@ final class SdPlan {
             CotangentFactors f1 = cm.side(cm.n1).pass(w.o).factored(st.consumer.equation.output()).factors();
             CotangentFactors f2 = w.same ? f1 : cm.side(cm.n2).pass(w.o).factored(c2.equation.output()).factors();
             double block = order.flops(n1, n2, o, r, c, f, pairs, w.same);
-            w.flops += formationFlops(f1) + (w.same ? 0 : formationFlops(f2)) + block
+            w.flops += f1.formationFlops() + (w.same ? 0 : f2.formationFlops()) + block
                     + (bias ? StructuredDerivatives.factoredBiasFlops(n1, n2, r, f, pairs, w.same) : 0);
             w.contraction += block;
             long after1 = n1 * f * c + o * n1 * f + (bias ? n1 * f : 0);
@@ -187,21 +187,16 @@ final class SdPlan {
             w.blockPeak = Math.max(w.blockPeak, cm.bytes(peak));
         }
 
-        /** FLOPs of forming one side's M and G ({@link CotangentFactors#product}). */
-        private static double formationFlops(CotangentFactors fc) {
-            return CotangentFactors.productFlops(fc.examples) + CotangentFactors.productFlops(fc.outputs);
-        }
-
         /** Elements one side holds at most while it forms P (see {@link #factoredCost}). */
         private static long sidePeak(CotangentFactors fc, long n, long o, long r, long c, long f, boolean bias) {
-            long m = CotangentFactors.productElements(fc.examples, fc.examplesShape()) == 0 ? 0 : n * r * f;
-            long g = CotangentFactors.productElements(fc.outputs, fc.outputsShape()) == 0 ? 0 : o * n * f;
             long formM = CotangentFactors.productElements(fc.examples, fc.examplesShape());
-            long formG = m + CotangentFactors.productElements(fc.outputs, fc.outputsShape());
+            long formG = CotangentFactors.productElements(fc.outputs, fc.outputsShape());
+            long m = formM == 0 ? 0 : n * r * f; // M held: none when read in place
+            long g = formG == 0 ? 0 : o * n * f;
             long p = org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) f},
                     new int[] {(int) n, (int) r, (int) c}, new int[] {1}, new int[] {1}, new int[] {0}, new int[] {0});
             long forming = m + g + n * r * c + o * n * f + (bias ? n * f : 0) + n * f * c + p;
-            return Math.max(forming, Math.max(formM, formG));
+            return Math.max(forming, Math.max(formM, m + formG));
         }
     }
 
@@ -310,9 +305,8 @@ final class SdPlan {
                 // side and, for x2's, scaled by n2/n1 (the order is chosen before x2's side is traced)
                 SidePlan.Pass.Factored fd = st.gram.isScaledIdentity()
                         ? side1.pass(o).factored(st.consumer.equation.output()) : null;
-                double formation = fd == null ? 0 : (same ? 1.0 : 1.0 + (double) n2 / n1)
-                        * (CotangentFactors.productFlops(fd.factors().examples)
-                        + CotangentFactors.productFlops(fd.factors().outputs));
+                double formation = fd == null ? 0
+                        : (same ? 1.0 : 1.0 + (double) n2 / n1) * fd.factors().formationFlops();
                 orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, pairs, same && keeps, fd != null,
                         formation);
                 linearByOutput.put(st.consumer.equation.output(), p);

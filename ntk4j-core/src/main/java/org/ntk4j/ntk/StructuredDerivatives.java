@@ -354,9 +354,6 @@ final class StructuredDerivatives {
             throw new IllegalStateException("structured derivatives: the cotangent at " + c.equation.output()
                     + " does not factor on this side");
         }
-        SidePlan.Pass.Factored fd = pass.side.pass(pass.o).factored(c.equation.output());
-        FlopCount.add(CotangentFactors.productFlops(fd.factors().examples)
-                + CotangentFactors.productFlops(fd.factors().outputs));
         Tensor g = null;
         Tensor sums = null;
         try (Tensor m = mg[0]; Tensor go = mg[1]; Tensor a = data(pass, c)) {

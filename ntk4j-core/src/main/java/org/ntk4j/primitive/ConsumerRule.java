@@ -144,15 +144,15 @@ public interface ConsumerRule {
          * @return a new tensor [N, R, C + 1]
          */
         public Tensor data(Tensor data, double extra) {
-            try (Tensor a = data(data)) {
+            try (Tensor a = data(data); Tensor column = Tensor.full(a.dtype(), extra, 1)) {
                 int rows = a.dim(0) * a.dim(1);
                 int c = a.dim(2);
                 Tensor wide = Tensor.empty(a.dtype(), a.dim(0), a.dim(1), c + 1);
-                for (int r = 0; r < rows; r++) {
-                    org.bytedeco.javacpp.Pointer.memcpy(wide.pointer().getPointer((long) r * (c + 1)),
-                            a.pointer().getPointer((long) r * c), (long) c * a.dtype().bytes());
-                    wide.setFlat(r * (c + 1) + c, extra);
-                }
+                org.ntk4j.cpu.Layout.stridedCopy(a, 0, new int[] {c, 1}, wide, 0, new int[] {c + 1, 1},
+                        new int[] {rows, c});
+                // the one value repeated down the last column (source stride 0)
+                org.ntk4j.cpu.Layout.stridedCopy(column, 0, new int[] {0}, wide, c, new int[] {c + 1},
+                        new int[] {rows});
                 return wide;
             }
         }
