@@ -401,7 +401,13 @@ public final class EmpiricalNtk {
         if (sketch == null) {
             // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
             boolean chunked = outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
-            return new PreparedTile(this, x, chunked ? null : strategy(method).prepare(x), null);
+            if (chunked) {
+                return new PreparedTile(this, x, null, null);
+            }
+            // a tile of a whole problem: structured derivatives' pass for the plan its blocks run (that problem's)
+            PerExamplePass pass = method == Method.STRUCTURED_DERIVATIVES && problem != null
+                    ? ((StructuredKernel) strategy(method)).prepare(inputs(x, null, false)) : strategy(method).prepare(x);
+            return new PreparedTile(this, x, pass, null);
         }
         return new PreparedTile(this, x, null,
                 new ProjectedSketch(model, params, sketch).prepare(x));

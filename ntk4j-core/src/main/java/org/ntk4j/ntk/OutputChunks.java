@@ -63,7 +63,10 @@ final class OutputChunks {
      * @return the estimate, with {@link CostModel.Estimate#outputChunk} k
      */
     static CostModel.Estimate estimate(CostModel c, int k) {
-        int o = c.side(c.n1).o;
+        SidePlan s1 = c.side(c.n1);
+        OutputPairs pairs = OutputPairs.of(c.axes);
+        boolean sameFull = c.same && !partition(c);
+        int o = s1.o;
         long chunks = (o + k - 1) / k;
         double flops = 0;
         double contraction = 0;
@@ -71,8 +74,10 @@ final class OutputChunks {
         java.util.Set<String> structured;
         if (partition(c)) {
             int last = o - (int) (chunks - 1) * k;
-            CostModel.Estimate full = new SdCost(c, k, c.same).estimate();
-            CostModel.Estimate rest = last == k ? full : new SdCost(c, last, c.same).estimate();
+            CostModel.Estimate full = new SdCost(c, k, c.same, unread(s1, c.n1, c.n2, k, pairs, c.same, false, null))
+                    .estimate();
+            CostModel.Estimate rest = last == k ? full
+                    : new SdCost(c, last, c.same, unread(s1, c.n1, c.n2, last, pairs, c.same, false, null)).estimate();
             structured = full.structuredParameters();
             flops = (chunks - 1) * full.flops() + rest.flops();
             contraction = (chunks - 1) * full.contractionFlops() + rest.contractionFlops();
@@ -80,13 +85,14 @@ final class OutputChunks {
             peak = Math.max(full.peakBytes, rest.peakBytes) + c.bytes((long) c.n1 * c.n2
                     * (OutputPairs.of(c.axes) == OutputPairs.DIAGONAL ? o : 1));
         } else {
-            CostModel.Estimate cross = new SdCost(c, k, false).estimate();
+            int[] unread = unread(s1, c.n1, c.n2, k, pairs, c.same, sameFull, null);
+            CostModel.Estimate cross = new SdCost(c, k, false, unread).estimate();
             structured = cross.structuredParameters();
-            double pass1 = GraphCost.flops(c.side(c.n1).pass(k).graph);
+            double pass1 = GraphCost.flops(s1.pass(k, unread).graph);
             long crossBlocks;
             if (c.same) {
                 // the diagonal blocks and the cross blocks without their passes, and the passes sameFull runs
-                CostModel.Estimate diag = new SdCost(c, k, true).estimate();
+                CostModel.Estimate diag = new SdCost(c, k, true, unread).estimate();
                 crossBlocks = chunks * (chunks - 1) / 2;
                 long passes = chunks + (chunks - 1) * (chunks - 2) / 2;
                 flops = chunks * (diag.flops() - pass1) + passes * pass1 + crossBlocks * (cross.flops() - 2 * pass1);
@@ -105,6 +111,24 @@ final class OutputChunks {
         return new CostModel.Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak,
                 "in output chunks of " + k + " (" + chunks + " chunks of the " + o + " outputs)",
                 structured, k);
+    }
+
+    /**
+     * The consumers whose cotangents no block of a run in chunks of k reads ({@link SdPlan#unreadCotangents}), for
+     * x1 of n1 and x2 of n2 examples ({@code same}: x2 = x1) in a whole problem {@code problem} (null: these
+     * inputs'): the plan's; for the full kernel of x1 with itself ({@code sameFull}) those that both the plan of a
+     * chunk with itself and that of two chunks leave unread, since one chunk's pass serves both.
+     */
+    static int[] unread(SidePlan s1, long n1, long n2, int k, OutputPairs pairs, boolean same, boolean sameFull,
+                        long[] problem) {
+        long[] whole = problem != null ? problem : KernelSupport.problemOf((int) n1, same ? 0 : (int) n2);
+        int[] u = s1.sdPlan(whole[0], whole[1], k, whole[2] == 1, pairs).unreadCotangents;
+        if (!sameFull) {
+            return u;
+        }
+        long[] cross = problem != null ? problem : KernelSupport.problemOf((int) n1, (int) n1);
+        int[] v = s1.sdPlan(cross[0], cross[1], k, cross[2] == 1, pairs).unreadCotangents;
+        return java.util.Arrays.stream(u).filter(i -> java.util.Arrays.binarySearch(v, i) >= 0).toArray();
     }
 
     /**
@@ -221,8 +245,9 @@ final class OutputChunks {
             Tensor out = Tensor.zeros(in.dtype, n1, n2, o);
             for (int s : st) {
                 int ki = Math.min(k, o - s);
-                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki);
-                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki);
+                int[] u = unread(s1, n1, n2, ki, pairs, in.same, false, problem);
+                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki, u);
+                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki, u);
                      Tensor blk = sd.block(in, a, in.same ? a : b)) {
                     // the chunk's [N1, N2, ki] into the outputs s … s + ki − 1 of [N1, N2, O]
                     org.ntk4j.cpu.Layout.stridedCopy(blk, 0, new int[] {ki, 1}, out, s, new int[] {o, 1},
@@ -239,8 +264,9 @@ final class OutputChunks {
             double[] sum = new double[n1 * n2];
             for (int s : st) {
                 int ki = Math.min(k, o - s);
-                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki);
-                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki);
+                int[] u = unread(s1, n1, n2, ki, pairs, in.same, false, problem);
+                try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, s, ki, u);
+                     PerExamplePass b = in.same ? null : new PerExamplePass(s2, ps, in.x2, s, ki, u);
                      Tensor blk = sd.block(in, a, in.same ? a : b)) {
                     for (int e = 0; e < sum.length; e++) {
                         sum[e] += blk.getFlat(e) * ki;
@@ -261,18 +287,19 @@ final class OutputChunks {
         Tensor out = Tensor.zeros(in.dtype, n1, n2, o, o);
         if (in.same) {
             sameFull(sd, new KernelInputs(model, params, traceAxes, diagonalAxes, in.x1, in.x1, false), in, s1, ps,
-                    out, st, k);
+                    out, st, k, unread(s1, n1, n2, k, pairs, true, true, problem));
             // a chunk's block with itself holds the example blocks n1 ≤ n2 (structured derivatives' Gram and
             // sandwich orders of a side with itself): those below the example diagonal are their mirrors
             KernelReduction.mirrorUpper(out, new int[] {1, 0, 3, 2});
             return out;
         }
+        int[] u = unread(s1, n1, n2, k, pairs, false, false, problem);
         for (int i = 0; i < st.length; i++) {
             int si = Math.min(st[i], o - k);
-            try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, si, k)) {
+            try (PerExamplePass a = new PerExamplePass(s1, ps, in.x1, si, k, u)) {
                 for (int j = 0; j < st.length; j++) {
                     int sj = Math.min(st[j], o - k);
-                    try (PerExamplePass b = new PerExamplePass(s2, ps, in.x2, sj, k);
+                    try (PerExamplePass b = new PerExamplePass(s2, ps, in.x2, sj, k, u);
                          Tensor blk = sd.block(in, a, b)) {
                         place(out, blk, n1, n2, o, k, si, sj, false);
                     }
@@ -288,11 +315,11 @@ final class OutputChunks {
      * last pass streamed in a row is the next row's held one: C + (C − 1)(C − 2)/2 passes in all.
      */
     private static void sameFull(StructuredKernel sd, KernelInputs cross, KernelInputs in, SidePlan s1, Tensor[] ps,
-                                 Tensor out, int[] st, int k) {
+                                 Tensor out, int[] st, int k, int[] unread) {
         int n = in.x1.dim(0);
         int o = s1.o;
         int chunks = st.length;
-        PerExamplePass held = new PerExamplePass(s1, ps, in.x1, Math.min(st[0], o - k), k);
+        PerExamplePass held = new PerExamplePass(s1, ps, in.x1, Math.min(st[0], o - k), k, unread);
         int h = 0;
         try {
             for (int r = 0; r < chunks; r++) {
@@ -304,7 +331,7 @@ final class OutputChunks {
                 PerExamplePass next = null;
                 for (int j = 1; j <= last; j++) {
                     int sj = Math.min(st[j], o - k);
-                    PerExamplePass b = new PerExamplePass(s1, ps, in.x1, sj, k);
+                    PerExamplePass b = new PerExamplePass(s1, ps, in.x1, sj, k, unread);
                     try (Tensor blk = sd.block(cross, held, b)) {
                         place(out, blk, n, n, o, k, sh, sj, true);
                     }

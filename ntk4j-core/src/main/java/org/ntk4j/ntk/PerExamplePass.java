@@ -42,6 +42,14 @@ final class PerExamplePass implements AutoCloseable {
      * cotangents e_{from + i}, so every δ is [k, N, ...] and {@link #o} is k.
      */
     PerExamplePass(SidePlan side, Tensor[] params, Tensor x, int from, int k) {
+        this(side, params, x, from, k, new int[0]);
+    }
+
+    /**
+     * The pass for the outputs [from, from + k) without the cotangents at the consumers {@code unread} (indices),
+     * which the caller's plan does not read ({@link SdPlan#unreadCotangents}): {@link #delta} refuses them.
+     */
+    PerExamplePass(SidePlan side, Tensor[] params, Tensor x, int from, int k, int[] unread) {
         this.side = side;
         this.pc = side.pc;
         this.params = params;
@@ -53,7 +61,7 @@ final class PerExamplePass implements AutoCloseable {
             inputValues.put(g.inputs().get(i), params[i]);
         }
         inputValues.put(g.inputs().get(params.length), x);
-        this.plan = side.pass(k);
+        this.plan = side.pass(k, unread);
         Tensor[] args = java.util.Arrays.copyOf(params, params.length + 2);
         args[params.length] = x;
         try (Tensor basis = sharedBasis(x.dtype(), from, k, side.o, n, f)) {

@@ -14,18 +14,27 @@ import org.ntk4j.tensor.Shapes;
 final class SdCost extends MethodCost {
     /** Stacked cotangents per pass: O, or an output chunk's size ({@link OutputChunks}). */
     private final int k;
+    /**
+     * The consumers whose cotangents the passes leave out, or null: those the plan does not read
+     * ({@link SdPlan#pass}), as the whole kernel and its tiles run them.
+     */
+    private final int[] unread;
 
     SdCost(CostModel c) {
-        this(c, Shapes.size(c.f1) / c.n1, c.same);
+        super(c, c.same);
+        this.k = Shapes.size(c.f1) / c.n1;
+        this.unread = null;
     }
 
     /**
      * The cost of one block of output chunks of size k: x2 = x1 with the same chunk on both sides
-     * ({@code same}), else two passes of k cotangents (n2 = n1 when the model's x2 is x1).
+     * ({@code same}), else two passes of k cotangents (n2 = n1 when the model's x2 is x1), the passes without the
+     * cotangents at the consumers {@code unread} ({@link OutputChunks#unread}).
      */
-    SdCost(CostModel c, int k, boolean same) {
+    SdCost(CostModel c, int k, boolean same, int[] unread) {
         super(c, same);
         this.k = k;
+        this.unread = unread;
     }
 
     @Override
@@ -37,7 +46,9 @@ final class SdCost extends MethodCost {
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);
         OutputPairs pairs = OutputPairs.of(axes);
         int o = k;
-        Graph pass1 = side(pc1).pass(k).graph;
+        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, pairs);
+        int[] unread = this.unread != null ? this.unread : plan.unreadCotangents;
+        Graph pass1 = side(pc1).pass(k, unread).graph;
         double flops = GraphCost.flops(pass1);
         long values = 0;
         for (org.ntk4j.graph.Var v : pass1.outputs()) {
@@ -46,7 +57,7 @@ final class SdCost extends MethodCost {
         // a pass graph counts the parameters and its own examples; the caller holds the other side's too
         long peak = GraphCost.peakBytes(pass1) + otherInputs(n1);
         if (!same) {
-            Graph pass2 = side(pc2).pass(k).graph;
+            Graph pass2 = side(pc2).pass(k, unread).graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
             for (org.ntk4j.graph.Var v : pass2.outputs()) {
@@ -55,7 +66,6 @@ final class SdCost extends MethodCost {
         }
         long acc = bytes(pairs.blockSize(n1, n2, o));
         // the walk over the very steps the executor runs, in its order
-        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, pairs);
         SdPlan.Walk walk = new SdPlan.Walk(c, pc1, pc2, o, same, pairs, paramBytes + inputBytes + values + acc);
         java.util.Set<String> structuredPaths = new java.util.LinkedHashSet<>();
         List<org.ntk4j.nn.ParamSpec> specs = model.paramSpecs(c.perExample);

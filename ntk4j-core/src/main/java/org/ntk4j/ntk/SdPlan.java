@@ -18,6 +18,12 @@ import org.ntk4j.tensor.Tensor;
 final class SdPlan {
     /** The steps: structured parameters in order, then the dense fallback (if any parameter has no rule). */
     final List<Step> steps;
+    /**
+     * The consumers (by index) whose stacked cotangent no step reads: a bias that joins its weight's step, and a
+     * consumer contracted in the factored order (its factors are read instead). The plan's passes leave them out
+     * ({@link #pass}), which lets {@link org.ntk4j.graph.ProductRewrite} fold the masks and scales that formed them.
+     */
+    final int[] unreadCotangents;
 
     /** What a cost walk holds while it walks the steps: the running FLOPs, contraction FLOPs and peaks. */
     static final class Walk {
@@ -278,8 +284,14 @@ final class SdPlan {
         }
     }
 
-    private SdPlan(List<Step> steps) {
+    private SdPlan(List<Step> steps, int[] unreadCotangents) {
         this.steps = Collections.unmodifiableList(steps);
+        this.unreadCotangents = unreadCotangents;
+    }
+
+    /** The per-example pass this plan reads on {@code side} with k stacked cotangents: without its unread ones. */
+    SidePlan.Pass pass(SidePlan side, int k) {
+        return side.pass(k, unreadCotangents);
     }
 
     /**
@@ -337,6 +349,7 @@ final class SdPlan {
         }
         List<Step> steps = new ArrayList<>();
         List<Integer> dense = new ArrayList<>();
+        java.util.SortedSet<Integer> unread = new java.util.TreeSet<>();
         for (int p = 0; p < np; p++) {
             StructuredDerivatives.Structured st = side1.structured(p);
             if (st == null) {
@@ -344,15 +357,20 @@ final class SdPlan {
             } else if (st.form == StructuredDerivatives.Form.ROWS) {
                 if (!joined[p]) {
                     steps.add(new Rows(p, st));
+                } else {
+                    unread.add(st.consumer.index);
                 }
             } else {
                 int b = biasOf[p];
                 steps.add(new Linear(p, st, orders[p], b, b < 0 ? Double.NaN : biasFactor[p]));
+                if (orders[p] == ContractionOrder.FACTORED) {
+                    unread.add(st.consumer.index);
+                }
             }
         }
         if (!dense.isEmpty()) {
             steps.add(new DenseRows(List.copyOf(dense)));
         }
-        return new SdPlan(steps);
+        return new SdPlan(steps, unread.stream().mapToInt(Integer::intValue).toArray());
     }
 }

@@ -7,12 +7,14 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.ProductRewrite;
 import org.ntk4j.graph.Var;
 import org.ntk4j.nn.Model;
 import org.ntk4j.primitive.ConsumerRule;
@@ -51,6 +53,9 @@ final class SidePlan {
     private volatile Pass pass;
     /** Passes with fewer stacked cotangents than O (output chunks, {@link OutputChunks}), by K. */
     private final Map<Integer, Pass> chunkPasses = new ConcurrentHashMap<>();
+    /** Passes without some consumers' cotangents ({@link #pass(int, int[])}), by K and those consumers. */
+    private final Map<String, Pass> reducedPasses = new ConcurrentHashMap<>();
+    private static final int[] NO_CONSUMERS = {};
     private final Map<String, Graph> rowGraphs = new ConcurrentHashMap<>();
     private final Map<String, Graph> pathVjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();
@@ -78,7 +83,12 @@ final class SidePlan {
         record Factored(CotangentFactors factors, int[] values) {
         }
 
-        private Pass(ParameterConsumers pc, int o) {
+        /**
+         * The pass with every consumer's cotangent ({@code unread} empty), or without the cotangents at the consumers
+         * {@code unread} (indices; a value another consumer or a factor needs stays), which the plan reading this
+         * pass never reads. Either way its products are rewritten small factors first ({@link ProductRewrite}).
+         */
+        private Pass(ParameterConsumers pc, int o, int[] unread) {
             List<Var> ys = new ArrayList<>();
             List<Var> ops = new ArrayList<>();
             Map<Var, Boolean> inputs = new IdentityHashMap<>();
@@ -120,16 +130,40 @@ final class SidePlan {
                     }
                 }
             }
-            this.graph = all.distinctOutputs().withOutputs(factorValues);
+            Graph full = all.distinctOutputs().withOutputs(factorValues);
+            List<Var> kept = full.outputs();
+            if (unread.length > 0) {
+                Set<Var> dropped = Collections.newSetFromMap(new IdentityHashMap<>());
+                for (int c : unread) {
+                    dropped.add(all.outputs().get(ops.size() + ys.indexOf(pc.consumers.get(c).equation.output())));
+                }
+                for (ParameterConsumers.Consumer c : pc.consumers) {
+                    if (Arrays.binarySearch(unread, c.index) < 0) {
+                        dropped.remove(all.outputs().get(ops.size() + ys.indexOf(c.equation.output())));
+                    }
+                }
+                dropped.removeAll(all.outputs().subList(0, ops.size()));
+                dropped.removeAll(factorValues);
+                kept = new ArrayList<>();
+                for (Var v : full.outputs()) {
+                    if (!dropped.contains(v)) {
+                        kept.add(v);
+                    }
+                }
+            }
+            this.graph = unread.length > 0 ? ProductRewrite.apply(full, kept) : ProductRewrite.apply(full);
             Map<Var, Integer> position = new IdentityHashMap<>();
-            for (int i = 0; i < graph.outputs().size(); i++) {
-                position.put(graph.outputs().get(i), i);
+            for (int i = 0; i < kept.size(); i++) {
+                position.put(kept.get(i), i);
             }
             for (int i = 0; i < ops.size(); i++) {
                 operandValue.put(ops.get(i), position.get(all.outputs().get(i)));
             }
             for (int i = 0; i < ys.size(); i++) {
-                cotangentValue.put(ys.get(i), position.get(all.outputs().get(ops.size() + i)));
+                Integer at = position.get(all.outputs().get(ops.size() + i));
+                if (at != null) {
+                    cotangentValue.put(ys.get(i), at);
+                }
             }
             for (Map.Entry<Var, CotangentFactors> e : factors.entrySet()) {
                 List<Var> values = e.getValue().values();
@@ -151,9 +185,18 @@ final class SidePlan {
             return operandValue.get(v);
         }
 
-        /** The index among the graph's outputs of the stacked cotangent at a consumer's output {@code y}. */
+        /**
+         * The index among the graph's outputs of the stacked cotangent at a consumer's output {@code y}.
+         *
+         * @throws IllegalStateException when this pass was built without it (a plan that does not read it)
+         */
         int cotangentValue(Var y) {
-            return cotangentValue.get(y);
+            Integer at = cotangentValue.get(y);
+            if (at == null) {
+                throw new IllegalStateException("the per-example pass holds no cotangent at " + y
+                        + ": it was built for a plan that does not read it");
+            }
+            return at;
         }
     }
 
@@ -206,7 +249,7 @@ final class SidePlan {
             synchronized (this) {
                 p = pass;
                 if (p == null) {
-                    p = TensorScope.unscoped(() -> new Pass(pc, o));
+                    p = TensorScope.unscoped(() -> new Pass(pc, o, NO_CONSUMERS));
                     pass = p;
                 }
             }
@@ -216,7 +259,20 @@ final class SidePlan {
 
     /** The per-example pass with K = k stacked cotangents (k = O: {@link #pass()}), built on first request. */
     Pass pass(int k) {
-        return k == o ? pass() : chunkPasses.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> new Pass(pc, kk)));
+        return k == o ? pass()
+                : chunkPasses.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> new Pass(pc, kk, NO_CONSUMERS)));
+    }
+
+    /**
+     * The per-example pass with K = k stacked cotangents without those at the consumers {@code unread} (sorted
+     * indices; empty: {@link #pass(int)}), built on first request.
+     */
+    Pass pass(int k, int[] unread) {
+        if (unread.length == 0) {
+            return pass(k);
+        }
+        return reducedPasses.computeIfAbsent(k + ":" + Arrays.toString(unread),
+                key -> TensorScope.unscoped(() -> new Pass(pc, k, unread)));
     }
 
     /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */

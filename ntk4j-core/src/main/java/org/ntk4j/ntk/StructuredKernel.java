@@ -29,9 +29,35 @@ final class StructuredKernel extends KernelStrategy {
         if (!side1.perExampleShortcut) {
             return exactBatch.kernel(in);
         }
-        try (Sides<PerExamplePass> pass = passes(in, side1)) {
+        int[] unread = plan(in, side1, side1.o).unreadCotangents;
+        Tensor[] ps = paramArgs(in.specs);
+        try (Sides<PerExamplePass> pass = Sides.of(in.same, () -> new PerExamplePass(side1, ps, in.x1, 0, side1.o,
+                        unread), () -> new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2, 0,
+                        side1.o, unread), PerExamplePass::close)) {
             return block(in, pass.first(), pass.second());
         }
+    }
+
+    /**
+     * A tile's pass for this strategy's whole problem: without the cotangents the plan of its blocks does not read
+     * ({@link SdPlan#unreadCotangents}); every cotangent for a model that mixes examples.
+     */
+    PerExamplePass prepare(KernelInputs in) {
+        SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
+        if (!side1.perExampleShortcut || problem == null) {
+            return prepare(in.x1);
+        }
+        return new PerExamplePass(side1, paramArgs(in.specs), in.x1, 0, side1.o, plan(in, side1, side1.o)
+                .unreadCotangents);
+    }
+
+    /**
+     * The plan {@link #block} runs on passes of x1 (on {@code side1}) and x2 with k stacked cotangents: its orders
+     * chosen for the whole problem (this strategy's, else these inputs').
+     */
+    SdPlan plan(KernelInputs in, SidePlan side1, int k) {
+        long[] whole = problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), in.same ? 0 : in.x2.dim(0));
+        return side1.sdPlan(whole[0], whole[1], k, whole[2] == 1, OutputPairs.of(in.axes()));
     }
 
     /** Structured derivatives from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
@@ -45,12 +71,11 @@ final class StructuredKernel extends KernelStrategy {
         axes.checkShapes(f1, f2);
         OutputPairs pairs = OutputPairs.of(axes);
         // the plan's steps (each parameter's contraction order) are chosen for the whole problem: every tile uses them
-        long[] whole = problem != null ? problem : KernelSupport.problemOf(pass1.n, in.same ? 0 : p2.n);
         int n1 = pass1.n;
         int n2 = p2.n;
         int o = pass1.o;
+        SdPlan plan = plan(in, pass1.side, o);
         Tensor acc = Tensor.zeros(in.dtype, pairs.blockShape(n1, n2, o));
-        SdPlan plan = pass1.side.sdPlan(whole[0], whole[1], o, whole[2] == 1, pairs);
         for (SdPlan.Step step : plan.steps) {
             step.run(acc, in, pass1, p2, pairs);
         }
