@@ -24,9 +24,10 @@ import org.ntk4j.tensor.Tensor;
 /**
  * {@code ./ntk4j bench plans --baseline CLASSPATH}: this build against another (the previous commit's, built by
  * {@code ntk4j-bench/run-plans.sh}) side by side in one run. Each workload runs in a fresh JVM per build, the two
- * builds alternating round by round; a JVM times a number of repeated calls after a warm-up (as a sweep or a
- * benchmark loop makes them) and reports the median. Printed: each workload's median seconds per call under both
- * builds and the ratio baseline / this (above 1: this build is faster). Workloads: the paper's FCN sweep points
+ * builds alternating round by round, each going first in every other round; a JVM times a number of repeated calls
+ * after a warm-up (as a sweep or a benchmark loop makes them) and reports the median. Printed: each workload's
+ * median seconds per call under both builds and the ratio baseline / this (above 1: this build is faster).
+ * Workloads: the paper's FCN sweep points
  * (depth 9, width 128, O = 8, inputs of 3) by structured derivatives at N = 16, 32, 64; neural-tangents' FCN
  * example (3 × 2048, O = 8, 16 inputs of 3,072, AUTO); the cnn of the peers' comparison (3 × conv 32, 16 images
  * 16×16×3, AUTO); the traced kernel (N × N, mean over the outputs) of fcn(depth=3,width=512,out=8) on 512 inputs
@@ -79,8 +80,16 @@ public final class PlansBench {
             double[] base = new double[rounds];
             double[] mine = new double[rounds];
             for (int r = 0; r < rounds; r++) {
-                base[r] = worker(bench + java.io.File.pathSeparator + baseline, w);
-                mine[r] = worker(current, w);
+                // the builds take turns going first: of two fresh JVMs run back to back the second ran 3-10% slower
+                // (per-example-cnn, six pairs, either build second), which the order baseline-first had charged
+                // to this build in every round
+                if (r % 2 == 0) {
+                    base[r] = worker(bench + java.io.File.pathSeparator + baseline, w);
+                    mine[r] = worker(current, w);
+                } else {
+                    mine[r] = worker(current, w);
+                    base[r] = worker(bench + java.io.File.pathSeparator + baseline, w);
+                }
                 System.err.printf(Locale.ROOT, "%s round %d: baseline %.4f s, this %.4f s%n", w, r + 1, base[r],
                         mine[r]);
             }

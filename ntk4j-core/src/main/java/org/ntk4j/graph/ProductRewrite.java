@@ -14,9 +14,9 @@ import org.ntk4j.tensor.Shapes;
  * (the layer's {@code w_std/√fan_in}), and a broadcast {@code [K, N, C] → [K, N, H, W, C]} by a mask: each a pass
  * over K·N·H·W·C elements. Where the intermediate product is read by nothing else and is no graph output:
  * <ul>
- *   <li>{@code (P · Q) · B → P · (Q · B)} (or {@code (P · B) · Q}), when the new inner product is smaller than the
- *       result and the outer product broadcasts to the same shape: one large product instead of two (the mask
- *       times the scale is N·H·W·C elements, a tenth of the stack's);</li>
+ *   <li>{@code (P · Q) · B → P · (Q · B)} (or {@code (P · B) · Q}), when the new inner product is smaller than
+ *       the result and the outer product broadcasts to the same shape: one large product instead of two (the
+ *       mask times the scale is N·H·W·C elements, a tenth of the stack's);</li>
  *   <li>{@code broadcast_in_dim(s) ⊙ y → reshape(s) ⊙ y} for an element-wise binary operation, when NumPy
  *       broadcasting of the reshaped operand (its axes in place, size 1 elsewhere) gives the same result: the
  *       kernels read a broadcast operand with stride 0 ({@link org.ntk4j.cpu.Elementwise#binary}), so the

@@ -405,8 +405,9 @@ public final class EmpiricalNtk {
                 return new PreparedTile(this, x, null, null);
             }
             // a tile of a whole problem: structured derivatives' pass for the plan its blocks run (that problem's)
+            KernelStrategy strategy = strategy(method);
             PerExamplePass pass = method == Method.STRUCTURED_DERIVATIVES && problem != null
-                    ? ((StructuredKernel) strategy(method)).prepare(inputs(x, null, false)) : strategy(method).prepare(x);
+                    ? ((StructuredKernel) strategy).prepare(inputs(x, null, false)) : strategy.prepare(x);
             return new PreparedTile(this, x, pass, null);
         }
         return new PreparedTile(this, x, null,
