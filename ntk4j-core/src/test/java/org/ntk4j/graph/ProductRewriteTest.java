@@ -95,29 +95,27 @@ class ProductRewriteTest {
         }
     }
 
+    /** A stack [K, N, H, W, C] times a mask [N, H, W, C], both inputs of a new builder. */
+    private static Var stackTimesMask() {
+        GraphBuilder b = new GraphBuilder();
+        return b.input(DType.F64, LARGE).mul(b.input(DType.F64, N, H, W, C));
+    }
+
     @Test
     void valuesReturnedOrReadTwiceStay() {
-        GraphBuilder b = new GraphBuilder();
-        Var x = b.input(DType.F64, LARGE);
-        Var m = b.input(DType.F64, N, H, W, C);
-        Var xm = x.mul(m);
-        Graph returned = b.build(xm.mul(0.5), xm);
+        Var xm = stackTimesMask();
+        Graph returned = xm.builder().build(xm.mul(0.5), xm);
         assertThat(ProductRewrite.apply(returned)).isSameAs(returned);
 
-        GraphBuilder b2 = new GraphBuilder();
-        Var x2 = b2.input(DType.F64, LARGE);
-        Var m2 = b2.input(DType.F64, N, H, W, C);
-        Var xm2 = x2.mul(m2);
-        Graph twice = b2.build(xm2.mul(0.5).add(xm2));
+        Var xm2 = stackTimesMask();
+        Graph twice = xm2.builder().build(xm2.mul(0.5).add(xm2));
         assertThat(ProductRewrite.apply(twice)).isSameAs(twice);
     }
 
     @Test
     void droppingAnOutputOpensItsProductToTheRewrite() {
-        GraphBuilder b = new GraphBuilder();
-        Var x = b.input(DType.F64, LARGE);
-        Var m = b.input(DType.F64, N, H, W, C);
-        Var xm = x.mul(m);
+        Var xm = stackTimesMask();
+        GraphBuilder b = xm.builder();
         Var scaled = xm.mul(0.5);
         Graph g = b.build(xm, scaled);
         Graph r = ProductRewrite.apply(g, List.of(scaled));
