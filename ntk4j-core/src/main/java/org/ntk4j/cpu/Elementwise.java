@@ -361,9 +361,7 @@ public final class Elementwise {
                     float[] tiled = aRepeats ? fsc[0] : fsc[1];
                     if (block != tiledBlock) {
                         ops.rf().get(rOff, tiled, 0, inner);
-                        for (int k = inner; k < segRows * inner; k += inner) {
-                            System.arraycopy(tiled, 0, tiled, k, inner);
-                        }
+                        tile(tiled, inner, segRows * inner);
                         tiledBlock = block;
                     }
                     ops.ff().get(fOff, aRepeats ? fsc[1] : fsc[0], 0, n);
@@ -373,9 +371,7 @@ public final class Elementwise {
                     double[] tiled = aRepeats ? dsc[0] : dsc[1];
                     if (block != tiledBlock) {
                         ops.rd().get(rOff, tiled, 0, inner);
-                        for (int k = inner; k < segRows * inner; k += inner) {
-                            System.arraycopy(tiled, 0, tiled, k, inner);
-                        }
+                        tile(tiled, inner, segRows * inner);
                         tiledBlock = block;
                     }
                     ops.fd().get(fOff, aRepeats ? dsc[1] : dsc[0], 0, n);
@@ -385,6 +381,18 @@ public final class Elementwise {
                 r = end;
             }
         });
+    }
+
+    /**
+     * Repeats the first {@code row} elements of {@code a} (an array) through its first {@code total} elements
+     * ({@code total} a multiple of {@code row}) by doubling copies: log₂(total/row) of them, not total/row (a
+     * channel row of 32 repeated 128 times per block of positions: 127 copies each time the block changed, which
+     * the first calls of a fresh JVM, before the copies are compiled inline, paid dearly).
+     */
+    private static void tile(Object a, int row, int total) {
+        for (int done = row; done < total; done *= 2) {
+            System.arraycopy(a, 0, a, done, Math.min(done, total - done));
+        }
     }
 
     /**

@@ -262,10 +262,12 @@ public final class Shapes {
      */
     public static int[] complement(int rank, int[] axes) {
         boolean[] in = new boolean[rank];
+        int distinct = 0;
         for (int a : axes) {
+            distinct += in[a] ? 0 : 1;
             in[a] = true;
         }
-        int[] r = new int[rank - countDistinct(axes)];
+        int[] r = new int[rank - distinct];
         int k = 0;
         for (int i = 0; i < rank; i++) {
             if (!in[i]) {
@@ -273,10 +275,6 @@ public final class Shapes {
             }
         }
         return r;
-    }
-
-    private static int countDistinct(int[] axes) {
-        return (int) Arrays.stream(axes).distinct().count();
     }
 
     /**
