@@ -12,6 +12,10 @@ import org.ntk4j.tensor.Tensor;
  * OpenBLAS 0.3.31 (org.bytedeco:openblas), which detects this project's CPUs correctly on its own.
  */
 public final class Blas {
+    static {
+        org.ntk4j.tensor.NativeMemory.configure(); // before JavaCPP's Pointer initialises
+    }
+
     private static volatile boolean loaded;
 
     // Time-in-BLAS counter for benchmarks (off by default: then gemm reads one volatile boolean and nothing else).

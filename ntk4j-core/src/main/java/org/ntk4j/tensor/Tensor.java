@@ -19,6 +19,10 @@ import org.bytedeco.javacpp.Pointer;
  * that peak memory is what the planner counts. A tensor has no views or strides: every layout change copies.
  */
 public final class Tensor implements AutoCloseable {
+    static {
+        NativeMemory.configure(); // before JavaCPP's Pointer initialises
+    }
+
     /** Bytes of tensor storage allocated and not yet closed, and the high-water mark since the last reset. */
     private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
     private static final java.util.concurrent.atomic.AtomicLong PEAK = new java.util.concurrent.atomic.AtomicLong();
