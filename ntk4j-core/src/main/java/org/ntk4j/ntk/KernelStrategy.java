@@ -68,9 +68,14 @@ abstract class KernelStrategy {
      * once by the returned pair.
      */
     Sides<PerExamplePass> passes(KernelInputs in, SidePlan side1) {
+        return passes(in, side1, new int[0]);
+    }
+
+    /** {@link #passes(KernelInputs, SidePlan)} without the cotangents at the consumers {@code unread} (indices). */
+    Sides<PerExamplePass> passes(KernelInputs in, SidePlan side1, int[] unread) {
         Tensor[] ps = paramArgs(in.specs);
-        return Sides.of(in.same, () -> new PerExamplePass(side1, ps, in.x1),
-                () -> new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2),
-                PerExamplePass::close);
+        return Sides.of(in.same, () -> new PerExamplePass(side1, ps, in.x1, 0, side1.o, unread),
+                () -> new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2, 0, side1.o,
+                        unread), PerExamplePass::close);
     }
 }

@@ -29,11 +29,7 @@ final class StructuredKernel extends KernelStrategy {
         if (!side1.perExampleShortcut) {
             return exactBatch.kernel(in);
         }
-        int[] unread = plan(in, side1, side1.o).unreadCotangents;
-        Tensor[] ps = paramArgs(in.specs);
-        try (Sides<PerExamplePass> pass = Sides.of(in.same, () -> new PerExamplePass(side1, ps, in.x1, 0, side1.o,
-                        unread), () -> new PerExamplePass(side(in.x2.dim(0), in.perExample, in.dtype), ps, in.x2, 0,
-                        side1.o, unread), PerExamplePass::close)) {
+        try (Sides<PerExamplePass> pass = passes(in, side1, plan(in, side1, side1.o).unreadCotangents)) {
             return block(in, pass.first(), pass.second());
         }
     }
