@@ -65,6 +65,9 @@ public final class ProductRewrite {
         for (Var v : outputs) {
             output.put(v, Boolean.TRUE);
         }
+        if (!rebuild && !mayApply(g, producer, uses, output)) {
+            return g; // nothing to rewrite: no replay (planning a deep network builds many pass graphs)
+        }
         GraphBuilder b = new GraphBuilder();
         Map<Var, Var> now = new IdentityHashMap<>();
         for (Var x : g.inputs()) {
@@ -114,6 +117,28 @@ public final class ProductRewrite {
             outs[i] = now.get(outputs.get(i));
         }
         return b.build(outs);
+    }
+
+    /**
+     * Whether some equation may be rewritten: an element-wise operation with a private broadcast_in_dim operand, or
+     * a product with a private product of its shape as an operand (the replay then decides).
+     */
+    private static boolean mayApply(Graph g, Map<Var, Equation> producer, Map<Var, Integer> uses,
+                                    Map<Var, Boolean> output) {
+        for (Equation e : g.equations()) {
+            if (!(e.primitive() instanceof BinaryPrimitive)) {
+                continue;
+            }
+            for (Var v : e.inputs()) {
+                Equation p = producer.get(v);
+                if (p != null && privateValue(v, uses, output) && (p.primitive() instanceof BroadcastInDim
+                        || e.primitive() instanceof Mul && p.primitive() instanceof Mul
+                        && java.util.Arrays.equals(v.shape(), e.output().shape()))) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Whether {@code v} is read once, by the equation at hand, and is no output: it may be rewritten away. */

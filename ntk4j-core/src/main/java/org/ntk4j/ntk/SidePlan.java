@@ -133,17 +133,27 @@ final class SidePlan {
             Graph full = all.distinctOutputs().withOutputs(factorValues);
             List<Var> kept = full.outputs();
             if (unread.length > 0) {
+                // the cotangent value of each consumer output (ys in order after the operands), by identity
+                Map<Var, Var> cotangentOf = new IdentityHashMap<>();
+                for (int i = 0; i < ys.size(); i++) {
+                    cotangentOf.put(ys.get(i), all.outputs().get(ops.size() + i));
+                }
                 Set<Var> dropped = Collections.newSetFromMap(new IdentityHashMap<>());
                 for (int c : unread) {
-                    dropped.add(all.outputs().get(ops.size() + ys.indexOf(pc.consumers.get(c).equation.output())));
+                    dropped.add(cotangentOf.get(pc.consumers.get(c).equation.output()));
                 }
                 for (ParameterConsumers.Consumer c : pc.consumers) {
                     if (Arrays.binarySearch(unread, c.index) < 0) {
-                        dropped.remove(all.outputs().get(ops.size() + ys.indexOf(c.equation.output())));
+                        dropped.remove(cotangentOf.get(c.equation.output()));
                     }
                 }
-                dropped.removeAll(all.outputs().subList(0, ops.size()));
-                dropped.removeAll(factorValues);
+                // element by element: a set's removeAll of a list may ask the list for each of its own elements
+                for (Var v : all.outputs().subList(0, ops.size())) {
+                    dropped.remove(v);
+                }
+                for (Var v : factorValues) {
+                    dropped.remove(v);
+                }
                 kept = new ArrayList<>();
                 for (Var v : full.outputs()) {
                     if (!dropped.contains(v)) {
