@@ -164,7 +164,7 @@ public final class ProductRewrite {
         for (int i = 0; i < dims.length; i++) {
             kept[dims[i]] = s.dim(i);
         }
-        int[] bc = broadcastOrNull(kept, other);
+        int[] bc = Shapes.broadcastOrNull(kept, other);
         return bc != null && java.util.Arrays.equals(bc, result) ? now.get(s).reshape(kept) : null;
     }
 
@@ -188,11 +188,11 @@ public final class ProductRewrite {
             for (int j = 0; j < 2; j++) {
                 Var keep = pq[j];
                 Var join = pq[1 - j];
-                int[] small = broadcastOrNull(join.shape(), other.shape());
+                int[] small = Shapes.broadcastOrNull(join.shape(), other.shape());
                 if (small == null || Shapes.size(small) >= bestSize) {
                     continue;
                 }
-                int[] whole = broadcastOrNull(keep.shape(), small);
+                int[] whole = Shapes.broadcastOrNull(keep.shape(), small);
                 if (whole != null && java.util.Arrays.equals(whole, result)) {
                     best = new Var[] {keep, join, other};
                     bestSize = Shapes.size(small);
@@ -200,20 +200,5 @@ public final class ProductRewrite {
             }
         }
         return best;
-    }
-
-    /** NumPy's broadcast shape of a and b, or null when they do not broadcast. */
-    private static int[] broadcastOrNull(int[] a, int[] b) {
-        int rank = Math.max(a.length, b.length);
-        int[] r = new int[rank];
-        for (int i = 0; i < rank; i++) {
-            int da = i < rank - a.length ? 1 : a[i - (rank - a.length)];
-            int db = i < rank - b.length ? 1 : b[i - (rank - b.length)];
-            if (da != db && da != 1 && db != 1) {
-                return null;
-            }
-            r[i] = da == 1 ? db : da;
-        }
-        return r;
     }
 }

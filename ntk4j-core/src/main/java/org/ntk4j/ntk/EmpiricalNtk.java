@@ -404,11 +404,8 @@ public final class EmpiricalNtk {
             if (chunked) {
                 return new PreparedTile(this, x, null, null);
             }
-            // a tile of a whole problem: structured derivatives' pass for the plan its blocks run (that problem's)
-            KernelStrategy strategy = strategy(method);
-            PerExamplePass pass = method == Method.STRUCTURED_DERIVATIVES && problem != null
-                    ? ((StructuredKernel) strategy).prepare(inputs(x, null, false)) : strategy.prepare(x);
-            return new PreparedTile(this, x, pass, null);
+            // structured derivatives prepares the pass the plan of its blocks reads (the whole problem's)
+            return new PreparedTile(this, x, strategy(method).prepare(inputs(x, null, false)), null);
         }
         return new PreparedTile(this, x, null,
                 new ProjectedSketch(model, params, sketch).prepare(x));

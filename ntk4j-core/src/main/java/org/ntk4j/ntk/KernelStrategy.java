@@ -44,6 +44,14 @@ abstract class KernelStrategy {
         return true;
     }
 
+    /**
+     * A tile's shared work for validated inputs of one side (x2 = x1): {@link #prepare(Tensor)} unless the method
+     * prepares for its whole problem.
+     */
+    PerExamplePass prepare(KernelInputs in) {
+        return prepare(in.x1);
+    }
+
     /** A side's shared work: its per-example pass (null when the method needs none). The caller closes it. */
     PerExamplePass prepare(Tensor x) {
         if (!needsPass()) {
@@ -68,7 +76,7 @@ abstract class KernelStrategy {
      * once by the returned pair.
      */
     Sides<PerExamplePass> passes(KernelInputs in, SidePlan side1) {
-        return passes(in, side1, new int[0]);
+        return passes(in, side1, SidePlan.NO_CONSUMERS);
     }
 
     /** {@link #passes(KernelInputs, SidePlan)} without the cotangents at the consumers {@code unread} (indices). */

@@ -42,7 +42,7 @@ final class PerExamplePass implements AutoCloseable {
      * cotangents e_{from + i}, so every δ is [k, N, ...] and {@link #o} is k.
      */
     PerExamplePass(SidePlan side, Tensor[] params, Tensor x, int from, int k) {
-        this(side, params, x, from, k, new int[0]);
+        this(side, params, x, from, k, SidePlan.NO_CONSUMERS);
     }
 
     /**

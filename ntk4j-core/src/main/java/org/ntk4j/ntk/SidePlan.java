@@ -55,7 +55,8 @@ final class SidePlan {
     private final Map<Integer, Pass> chunkPasses = new ConcurrentHashMap<>();
     /** Passes without some consumers' cotangents ({@link #pass(int, int[])}), by K and those consumers. */
     private final Map<String, Pass> reducedPasses = new ConcurrentHashMap<>();
-    private static final int[] NO_CONSUMERS = {};
+    /** No consumers: a pass with every cotangent ({@link #pass(int, int[])}). */
+    static final int[] NO_CONSUMERS = {};
     private final Map<String, Graph> rowGraphs = new ConcurrentHashMap<>();
     private final Map<String, Graph> pathVjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();

@@ -36,8 +36,10 @@ final class StructuredKernel extends KernelStrategy {
 
     /**
      * A tile's pass for this strategy's whole problem: without the cotangents the plan of its blocks does not read
-     * ({@link SdPlan#unreadCotangents}); every cotangent for a model that mixes examples.
+     * ({@link SdPlan#unreadCotangents}); every cotangent without a whole problem (the plan is then the blocks' own)
+     * or for a model that mixes examples.
      */
+    @Override
     PerExamplePass prepare(KernelInputs in) {
         SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
         if (!side1.perExampleShortcut || problem == null) {

@@ -123,6 +123,21 @@ public final class Shapes {
      * @throws IllegalArgumentException naming {@code op} and both shapes when they do not broadcast
      */
     public static int[] broadcast(String op, int[] a, int[] b) {
+        return broadcast(op, a, b, true);
+    }
+
+    /**
+     * {@link #broadcast} for a caller that asks whether two shapes broadcast.
+     *
+     * @param a the first shape
+     * @param b the second shape
+     * @return the broadcast shape, or null when they do not broadcast
+     */
+    public static int[] broadcastOrNull(int[] a, int[] b) {
+        return broadcast(null, a, b, false);
+    }
+
+    private static int[] broadcast(String op, int[] a, int[] b, boolean refuse) {
         int rank = Math.max(a.length, b.length);
         int[] out = new int[rank];
         for (int i = 0; i < rank; i++) {
@@ -132,6 +147,8 @@ public final class Shapes {
                 out[i] = da;
             } else if (da == 1) {
                 out[i] = db;
+            } else if (!refuse) {
+                return null;
             } else {
                 throw new IllegalArgumentException(op + ": shapes " + str(a) + " and " + str(b)
                         + " do not broadcast (axis " + i + " of the result: " + da + " vs " + db + ")");
