@@ -24,9 +24,9 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * The im2col buffer is bounded ({@link #COLS_BUDGET} elements): a large batch is processed in chunks of whole
  * images reusing one buffer, each chunk a GEMM on element offsets into the off-heap tensors (nothing is copied
- * for BLAS). The input gradient (transposed convolution) of an image whose zero-padded plane is at most 8/5 of
- * its output ({@link Geometry#inputGradPlanes}) goes through zero-padded planes: one GEMM per filter tap over a
- * block of images, shifted into an accumulation plane per stride phase; of a smaller one with unit strides and
+ * for BLAS). The input gradient (transposed convolution) of an image whose output with the taps' reach is at most
+ * 8/5 of the output ({@link Geometry#inputGradPlanes}) goes through zero-padded planes: one GEMM per filter tap
+ * over a block of images, shifted into an accumulation plane per stride phase; of a smaller one with unit strides and
  * Cin·Cout below 2^14 ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight
  * into the shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and
  * without the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1 window with unit
@@ -428,9 +428,10 @@ public final class Convolution {
         }
 
         /**
-         * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, with planes of
-         * at most 8/5 ({@link #PLANE_OVERHEAD_NUMERATOR}) times the output positions (the products with padding
-         * are done). Each image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW}
+         * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, whose output with
+         * the taps' reach ({@link #reachH} × {@link #reachW}) is at most 8/5 ({@link #PLANE_OVERHEAD_NUMERATOR})
+         * times the output positions (the products with padding are done; the threshold was measured with planes
+         * of that size, and the planes, which share their padding, are no larger). Each image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW}
          * positions, and dx is accumulated in sh·sw planes of that size, one per stride phase of the padded input
          * coordinates (a polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all
          * positions of a block of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
@@ -441,27 +442,108 @@ public final class Convolution {
          * @return true for the padded-plane path
          */
         public boolean inputGradPlanes() {
-            return !isPointwise() && (long) planeH() * planeW() * PLANE_OVERHEAD_DENOMINATOR
+            return !isPointwise() && (long) reachH() * reachW() * PLANE_OVERHEAD_DENOMINATOR
                     <= (long) outputPositions() * PLANE_OVERHEAD_NUMERATOR;
         }
 
         /**
-         * Height of the planes of {@link #inputGradPlanes}: oh + ⌊(kh - 1)·dh / sh⌋ (with unit strides the input
-         * height with both paddings).
+         * oh + ⌊(kh - 1)·dh / sh⌋: the output's height with every tap's reach past it as rows of its own (with
+         * unit strides the input height with both paddings). The padded-plane path is chosen by the ratio of
+         * {@link #reachH} × {@link #reachW} to the output (measured with planes of that size); its planes are
+         * {@link #planeH} × {@link #planeW}, at most as large.
          *
-         * @return the plane height
+         * @return the height with the taps' reach
          */
-        public int planeH() {
+        public int reachH() {
             return oh + (kh - 1) * dh / sh;
         }
 
         /**
-         * Width of the planes of {@link #inputGradPlanes}: ow + ⌊(kw - 1)·dw / sw⌋.
+         * ow + ⌊(kw - 1)·dw / sw⌋: the output's width with every tap's reach past it (see {@link #reachH}).
+         *
+         * @return the width with the taps' reach
+         */
+        public int reachW() {
+            return ow + (kw - 1) * dw / sw;
+        }
+
+        /**
+         * Height of the planes of {@link #inputGradPlanes}, the smallest that keeps every image's rows apart
+         * ({@link #planeExtent}): 17 for 16 rows under a 3×3 SAME window, where {@link #reachH} is 18.
+         *
+         * @return the plane height
+         */
+        public int planeH() {
+            return planeExtent(oh, h, kh, dh, sh, ph, false);
+        }
+
+        /**
+         * Width of the planes of {@link #inputGradPlanes}, the smallest that keeps every row's columns apart
+         * ({@link #planeExtent}).
          *
          * @return the plane width
          */
         public int planeW() {
-            return ow + (kw - 1) * dw / sw;
+            return planeExtent(ow, w, kw, dw, sw, pw, sw == 1);
+        }
+
+        /**
+         * The planes' extent along one axis. The planes are one flat run of positions, so a tap's shift past
+         * the end of a row (of an image) lands at the start of the next: the zero padding after one row also
+         * serves as the padding before the next, and need not be there twice. Along the axis, a tap moves output
+         * o to plane index o + q, q ≤ r = ⌊(k - 1)·d / s⌋; dx reads the indices x = ⌊(i + pad) / s⌋ of its
+         * positions i (of the stride phases some tap writes), the live ones those some output reaches, x ≤ out - 1
+         * + r. With extent E ≥ out (dy's row fits), E > every live x, and out - 1 + r - E below the smallest live
+         * x, what runs past one row (at most one row on) lands below every live index of the next, and reads
+         * nothing dx reads; indices past E are read as zero (no output reaches them). With {@code everyRead} (the
+         * unit-stride copy of whole rows) E also covers every index dx reads. At most out + r, the extent with
+         * the whole reach as padding ({@link #reachH}).
+         *
+         * @param out the output size
+         * @param in the input size
+         * @param k the filter size
+         * @param d the filter dilation
+         * @param s the stride
+         * @param pad the low padding
+         * @param everyRead whether every index dx reads must lie within the extent
+         * @return the extent, between out and out + r
+         */
+        static int planeExtent(int out, int in, int k, int d, int s, int pad, boolean everyRead) {
+            int reach = (k - 1) * d / s;
+            int[] phase = phaseRanks(k, d, s);
+            int minLive = Integer.MAX_VALUE;
+            int maxLive = -1;
+            int maxRead = -1;
+            for (int i = 0; i < in; i++) {
+                int p = i + pad;
+                if (phase[p % s] < 0) {
+                    continue;
+                }
+                int x = p / s;
+                if (x <= out - 1 + reach) {
+                    minLive = Math.min(minLive, x);
+                    maxLive = Math.max(maxLive, x);
+                }
+                maxRead = Math.max(maxRead, x);
+            }
+            if (maxLive < 0) {
+                return out + reach;
+            }
+            int extent = Math.max(out, Math.max(maxLive + 1, out + reach - minLive));
+            return everyRead ? Math.max(extent, maxRead + 1) : extent;
+        }
+
+        /**
+         * Positions past the last image's plane that the taps' GEMMs write ({@link #planeRows} up to the last real
+         * output, plus the largest shift), when the planes are narrower than the reach: the last phase plane's
+         * accumulation gets these as a tail.
+         *
+         * @return the tail positions, 0 or more
+         */
+        long planeTail() {
+            long wq = planeW();
+            long last = (long) (oh - 1 + (kh - 1) * dh / sh) * wq + ow + (kw - 1) * dw / sw;
+            return Math.max(0, last - planeH() * wq);
         }
 
         /**
@@ -471,7 +553,8 @@ public final class Convolution {
          * @return the block size, 1 to n (1 when n is 0)
          */
         public int planeBlockImages() {
-            return (int) Math.max(1, Math.min(n, PLANE_BLOCK_ELEMENTS / Math.max(1L, planeElements(1))));
+            long perImage = (long) planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin);
+            return (int) Math.max(1, Math.min(n, PLANE_BLOCK_ELEMENTS / Math.max(1L, perImage)));
         }
 
         /**
@@ -496,14 +579,16 @@ public final class Convolution {
         }
 
         /**
-         * Elements of the planes of a block of {@code images}: images·Hq·Wq·(cout + phases·cin), without the
-         * cout term when the planes are the output's size (dy is then its own plane).
+         * Elements of the planes of a block of {@code images}: images·Hq·Wq·(cout + phases·cin) + tail·cin
+         * ({@link #planeTail}), without the cout term when the planes are the output's size (dy is then its own
+         * plane).
          *
          * @param images the images of the block
          * @return the elements
          */
         long planeElements(int images) {
-            return (long) images * planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin);
+            return (long) images * planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin)
+                    + planeTail() * cin;
         }
 
         /**
@@ -823,7 +908,7 @@ public final class Convolution {
         try {
             for (int i = 0; i < workers; i++) {
                 ps[i] = padded ? Tensor.zeros(dy.dtype(), (int) (per * plane * g.cout())) : null;
-                qs[i] = Tensor.empty(dy.dtype(), (int) (g.planePhases() * per * plane * g.cin()));
+                qs[i] = Tensor.empty(dy.dtype(), (int) ((g.planePhases() * per * plane + g.planeTail()) * g.cin()));
             }
             if (workers == 1) {
                 for (int b = 0; b < blocks; b++) {

@@ -69,9 +69,15 @@ class ConvInputGradTest {
                 && c.oh() == c.h() && c.ow() == c.w();
         // padded planes: (OH + ⌊(KH-1)·dh/sh⌋) × (OW + ⌊(KW-1)·dw/sw⌋) positions at most 8/5 × OH·OW, in integers
         // (1.6 · OH · OW in doubles can put a ratio of exactly 1.6 on the wrong side)
-        long hp = c.oh() + (c.kh() - 1L) * c.dh() / c.sh();
-        long wp = c.ow() + (c.kw() - 1L) * c.dw() / c.sw();
-        boolean planes = !pointwise && 5 * hp * wp <= 8L * c.oh() * c.ow();
+        long reachH = c.oh() + (c.kh() - 1L) * c.dh() / c.sh();
+        long reachW = c.ow() + (c.kw() - 1L) * c.dw() / c.sw();
+        boolean planes = !pointwise && 5 * reachH * reachW <= 8L * c.oh() * c.ow();
+        // the planes themselves share the padding between rows and images: at most the reach, at least dy
+        Convolution.Geometry g = geometry(c);
+        long hp = g.planeH();
+        long wp = g.planeW();
+        assertThat(hp).as("plane height %s", c).isBetween((long) c.oh(), reachH);
+        assertThat(wp).as("plane width %s", c).isBetween((long) c.ow(), reachW);
         // direct (no buffer, padding products skipped): not pointwise, unit strides, Cin·Cout·16 < 2^18
         boolean direct = !planes && !pointwise && c.sh() == 1 && c.sw() == 1
                 && 16L * c.cin() * c.cout() < (1 << 18);
@@ -88,6 +94,8 @@ class ConvInputGradTest {
             long perImage = hp * wp * ((padded ? c.cout() : 0)
                     + phases(c.kh(), c.dh(), c.sh()) * phases(c.kw(), c.dw(), c.sw()) * c.cin());
             long block = Math.min(c.n(), Math.max(1, Convolution.PLANE_BLOCK_ELEMENTS / perImage));
+            // past the last image's plane, the positions its GEMMs reach: the last output plus the largest shift
+            long tail = Math.max(0, (reachH - 1) * wp + reachW - hp * wp);
             long rows = 0;
             long blocks = 0;
             for (long n0 = 0; n0 < c.n(); n0 += block) {
@@ -96,7 +104,7 @@ class ConvInputGradTest {
                 blocks++;
             }
             products = (double) rows * c.kh() * c.kw() * c.cin() * c.cout();
-            buffer = (blocks == 1 ? 1 : Math.min(blocks, Parallel.threads())) * block * perImage;
+            buffer = (blocks == 1 ? 1 : Math.min(blocks, Parallel.threads())) * (block * perImage + tail * c.cin());
         } else {
             products = direct ? referenceProducts(c) : (double) positions * c.kh() * c.kw() * c.cin() * c.cout();
             // otherwise the column buffer [images, OH·OW, KH·KW·Cin] of at most COLS_BUDGET elements
@@ -162,14 +170,42 @@ class ConvInputGradTest {
         ConvTest.Case at = new ConvTest.Case(1, 3, new int[] {5}, 2, 3, new int[] {4}, new int[] {1}, new int[] {1},
                 new int[] {2}, new int[] {1});
         Convolution.Geometry g = geometry(at);
-        assertThat(new int[] {g.planeW(), g.ow()}).containsExactly(8, 5);
+        assertThat(new int[] {g.reachW(), g.ow()}).containsExactly(8, 5);
         assertThat(path(at)).isEqualTo("planes");
         check(at, 7);
         ConvTest.Case above = new ConvTest.Case(1, 3, new int[] {5}, 2, 3, new int[] {5}, new int[] {1},
                 new int[] {2}, new int[] {2}, new int[] {1});
-        assertThat(new int[] {geometry(above).planeW(), geometry(above).ow()}).containsExactly(9, 5);
+        assertThat(new int[] {geometry(above).reachW(), geometry(above).ow()}).containsExactly(9, 5);
         assertThat(path(above)).isEqualTo("direct");
         check(above, 8);
+    }
+
+    /**
+     * The planes share the zero padding between consecutive rows and images: a 3×3 SAME window on 16×16 images runs
+     * on 17×17 planes (18×18 with each row's and image's own padding), a 2-dilated one on 18×18 (20×20); a VALID
+     * window and a stride-2 one, whose planes have no padding to share, keep theirs. Each checked against the
+     * nested loop over several blocks of images.
+     */
+    @Test
+    void planesShareTheirPadding() {
+        int[] one = {1, 1};
+        int[] two = {2, 2};
+        ConvTest.Case same = new ConvTest.Case(2, 21, new int[] {16, 16}, 32, 24, new int[] {3, 3}, one, one, one, one);
+        ConvTest.Case dilated = new ConvTest.Case(2, 9, new int[] {16, 16}, 16, 16, new int[] {3, 3}, one, two, two,
+                two);
+        ConvTest.Case valid = new ConvTest.Case(2, 5, new int[] {16, 16}, 8, 8, new int[] {3, 3}, one,
+                new int[] {0, 0}, new int[] {0, 0}, one);
+        ConvTest.Case strided = new ConvTest.Case(2, 5, new int[] {16, 16}, 8, 8, new int[] {3, 3}, two, one, one,
+                one);
+        int[][] expected = {{17, 17, 18, 18}, {18, 18, 20, 20}, {16, 16, 16, 16}, {9, 9, 9, 9}};
+        ConvTest.Case[] cases = {same, dilated, valid, strided};
+        for (int i = 0; i < cases.length; i++) {
+            Convolution.Geometry g = geometry(cases[i]);
+            assertThat(new int[] {g.planeH(), g.planeW(), g.reachH(), g.reachW()}).as("%s", cases[i])
+                    .containsExactly(expected[i]);
+            check("planes", cases[i], 30 + i);
+        }
+        assertThat(geometry(same).planeBlocks()).isGreaterThan(1);
     }
 
     private static Convolution.Geometry geometry(ConvTest.Case c) {
