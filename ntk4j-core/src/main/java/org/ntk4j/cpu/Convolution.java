@@ -1282,6 +1282,18 @@ public final class Convolution {
                         continue;
                     }
                     int inRow = (n * h + ih) * w;
+                    if (g.dw() == 1) {
+                        // the window's row is contiguous in x: its taps within the image in one run, the rest zero
+                        int kLo = Math.min(kw, Math.max(0, -iwBase));
+                        int kHi = Math.max(kLo, Math.min(kw, w - iwBase));
+                        zero(f32, cf, cd, dst, kLo * c);
+                        if (kHi > kLo) {
+                            copyRun(f32, cf, cd, dst + kLo * c, xf, xd, (inRow + iwBase + kLo) * c, (kHi - kLo) * c);
+                        }
+                        zero(f32, cf, cd, dst + kHi * c, (kw - kHi) * c);
+                        dst += tapRow;
+                        continue;
+                    }
                     for (int k = 0; k < kw; k++, dst += c) {
                         int iw = iwBase + k * g.dw();
                         if (iw < 0 || iw >= w) {
