@@ -29,8 +29,8 @@ import org.ntk4j.tensor.Tensor;
  * over a block of images, shifted into an accumulation plane per stride phase; of a smaller one with unit strides and
  * Cin·Cout below 2^14 ({@link Geometry#inputGradDirect}) tap by tap: it adds {@code dy · w[kh, kw]ᵀ} straight
  * into the shifted rows of dx (GEMMs with beta = 1 whose leading dimensions do the striding), with no buffer and
- * without the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1 window with unit
- * strides and no padding is one GEMM in all three kernels.
+ * without the products with padding; otherwise it is {@code dx = col2im(dy · Wᵀ)} through the column buffer. A 1×1
+ * window with unit strides and no padding is one GEMM in all three kernels.
  */
 public final class Convolution {
     /**
@@ -431,13 +431,13 @@ public final class Convolution {
          * Whether {@link #inputGrad} takes the padded-plane path: a window that is not pointwise, whose output with
          * the taps' reach ({@link #reachH} × {@link #reachW}) is at most 8/5 ({@link #PLANE_OVERHEAD_NUMERATOR})
          * times the output positions (the products with padding are done; the threshold was measured with planes
-         * of that size, and the planes, which share their padding, are no larger). Each image's dy is laid into a zero-padded plane of {@link #planeH} × {@link #planeW}
-         * positions, and dx is accumulated in sh·sw planes of that size, one per stride phase of the padded input
-         * coordinates (a polyphase split: with unit strides one plane), so that every filter tap is one GEMM over all
-         * positions of a block of images: tap (kh, kw) takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw +
-         * kw·dw), which is position (oh + ⌊kh·dh/sh⌋, ow + ⌊kw·dw/sw⌋) of phase (kh·dh mod sh, kw·dw mod sw) —
-         * a fixed shift in a fixed plane for all of them (the padding rows and columns of dy are zeros and add
-         * nothing).
+         * of that size, and the planes, which share their padding, are no larger). Each image's dy is laid into a
+         * zero-padded plane of {@link #planeH} × {@link #planeW} positions, and dx is accumulated in sh·sw planes
+         * of that size, one per stride phase of the padded input coordinates (a polyphase split: with unit strides
+         * one plane), so that every filter tap is one GEMM over all positions of a block of images: tap (kh, kw)
+         * takes output (oh, ow) to padded input (oh·sh + kh·dh, ow·sw + kw·dw), which is position
+         * (oh + ⌊kh·dh/sh⌋, ow + ⌊kw·dw/sw⌋) of phase (kh·dh mod sh, kw·dw mod sw) — a fixed shift in a fixed plane
+         * for all of them (the padding rows and columns of dy are zeros and add nothing).
          *
          * @return true for the padded-plane path
          */
