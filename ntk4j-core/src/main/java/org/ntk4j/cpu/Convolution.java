@@ -542,7 +542,7 @@ public final class Convolution {
          */
         long planeTail() {
             long wq = planeW();
-            long last = (long) (oh - 1 + (kh - 1) * dh / sh) * wq + ow + (kw - 1) * dw / sw;
+            long last = (long) (reachH() - 1) * wq + reachW();
             return Math.max(0, last - planeH() * wq);
         }
 
@@ -553,8 +553,7 @@ public final class Convolution {
          * @return the block size, 1 to n (1 when n is 0)
          */
         public int planeBlockImages() {
-            long perImage = (long) planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin);
-            return (int) Math.max(1, Math.min(n, PLANE_BLOCK_ELEMENTS / Math.max(1L, perImage)));
+            return (int) Math.max(1, Math.min(n, PLANE_BLOCK_ELEMENTS / Math.max(1L, imagePlaneElements())));
         }
 
         /**
@@ -587,8 +586,12 @@ public final class Convolution {
          * @return the elements
          */
         long planeElements(int images) {
-            return (long) images * planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin)
-                    + planeTail() * cin;
+            return images * imagePlaneElements() + planeTail() * cin;
+        }
+
+        /** Elements of one image's planes: Hq·Wq·(cout + phases·cin), without cout when dy is its own plane. */
+        private long imagePlaneElements() {
+            return (long) planeH() * planeW() * ((planesPadded() ? cout : 0) + (long) planePhases() * cin);
         }
 
         /**

@@ -16,7 +16,7 @@ final class SdCost extends MethodCost {
     private final int k;
     /**
      * The consumers whose cotangents the passes leave out, or null: those the plan does not read
-     * ({@link SdPlan#pass}), as the whole kernel and its tiles run them.
+     * ({@link SdPlan#unreadCotangents}), as the whole kernel and its tiles run them.
      */
     private final int[] unread;
 

@@ -21,7 +21,7 @@ final class SdPlan {
     /**
      * The consumers (by index) whose stacked cotangent no step reads: a bias that joins its weight's step, and a
      * consumer contracted in the factored order (its factors are read instead). The plan's passes leave them out
-     * ({@link #pass}), which lets {@link org.ntk4j.graph.ProductRewrite} fold the masks and scales that formed them.
+     * ({@link SidePlan#pass(int, int[])}), which lets {@link org.ntk4j.graph.ProductRewrite} fold the masks and scales that formed them.
      */
     final int[] unreadCotangents;
 
@@ -287,11 +287,6 @@ final class SdPlan {
     private SdPlan(List<Step> steps, int[] unreadCotangents) {
         this.steps = Collections.unmodifiableList(steps);
         this.unreadCotangents = unreadCotangents;
-    }
-
-    /** The per-example pass this plan reads on {@code side} with k stacked cotangents: without its unread ones. */
-    SidePlan.Pass pass(SidePlan side, int k) {
-        return side.pass(k, unreadCotangents);
     }
 
     /**
