@@ -1,9 +1,11 @@
 package org.ntk4j.cpu;
 
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -19,7 +21,30 @@ public final class Parallel {
     private static final int THREADS = Math.max(1, Integer.getInteger("ntk4j.threads",
             Runtime.getRuntime().availableProcessors()));
     private static final ThreadLocal<Boolean> IN_POOL = ThreadLocal.withInitial(() -> Boolean.FALSE);
-    private static final ExecutorService POOL = THREADS <= 1 ? null : Executors.newFixedThreadPool(THREADS - 1,
+    /**
+     * How long an idle pool thread polls for the next chunk, and a caller for a started chunk to finish, before
+     * parking ({@code ntk4j.spinMicros}, 50 µs by default; 0: park at once). Why: waking a parked thread is a
+     * futex system call for the waker and tens of microseconds for the woken on a virtual machine, and a kernel
+     * hands work off dozens of times a call, most of them within microseconds of the last: on a 2-core Intel
+     * guest, the condition signal alone took 5.6% of the W = 512 FCN's CPU samples, and polling for 50 µs made
+     * its warm call 2.61–2.70 → 2.16–2.25 ms and the small cnn's 23.8–24.9 → 23.0–23.5 ms (W = 2048, whose GEMMs
+     * run milliseconds, unchanged). The spin holds the second core while it lasts, so it starts only after
+     * {@link #SPIN_AFTER_NANOS}: see there.
+     */
+    static final long SPIN_NANOS = Math.max(0, Long.getLong("ntk4j.spinMicros", 50)) * 1000;
+    /**
+     * How long after this class is loaded the spinning starts ({@code ntk4j.spinAfterMillis}, 3 s by default).
+     * The JIT compiles hardest in a JVM's first seconds, on the same cores, and a pool thread spinning then takes
+     * the core a compiler thread needs: spins of 0.2–3 ms from the start made the first calls slower (the plans
+     * bench's SD point 0.75×, docs/performance.md "Split GEMMs that ran in series"), and 20 µs ones the W = 512
+     * FCN's calls 2–31 in a fresh JVM in one set of runs (medians 7.3 and 8.5 against 5.9 and 7.4 ms; another set
+     * showed no difference). A one-shot command ends before the spinning starts; a program computing kernel after
+     * kernel runs most of its calls after it.
+     */
+    static final long SPIN_AFTER_NANOS = Math.max(0, Long.getLong("ntk4j.spinAfterMillis", 3000)) * 1_000_000;
+    private static final long LOADED = System.nanoTime();
+    private static final ExecutorService POOL = THREADS <= 1 ? null : new ThreadPoolExecutor(THREADS - 1,
+            THREADS - 1, 0L, TimeUnit.MILLISECONDS, new SpinningQueue(),
             new ThreadFactory() {
                 private final AtomicInteger count = new AtomicInteger();
 
@@ -33,6 +58,38 @@ public final class Parallel {
                     return t;
                 }
             });
+
+    /** The spin to make now: {@link #SPIN_NANOS} once {@link #SPIN_AFTER_NANOS} have passed, else 0. */
+    private static long spinNanos() {
+        return spinning() ? SPIN_NANOS : 0;
+    }
+
+    /** Whether idle pool threads and waiting callers poll before they park by now ({@link #SPIN_NANOS}). */
+    static boolean spinning() {
+        return SPIN_NANOS > 0 && System.nanoTime() - LOADED >= SPIN_AFTER_NANOS;
+    }
+
+    /**
+     * The pool's queue: {@link #take} polls for up to {@link #spinNanos} before it parks. A hand-off to a thread
+     * still polling costs no system call: {@code offer} signals only a thread that waits in {@code take}.
+     */
+    private static final class SpinningQueue extends LinkedBlockingQueue<Runnable> {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public Runnable take() throws InterruptedException {
+            Runnable next = poll();
+            long spin = next == null ? spinNanos() : 0;
+            if (spin > 0) {
+                long end = System.nanoTime() + spin;
+                while (next == null && System.nanoTime() < end) {
+                    Thread.onSpinWait();
+                    next = poll();
+                }
+            }
+            return next != null ? next : super.take();
+        }
+    }
 
     /** Work on the half-open range [lo, hi). */
     @FunctionalInterface
@@ -111,6 +168,13 @@ public final class Parallel {
                     }
                 }
                 continue;
+            }
+            long spin = spinNanos();
+            if (spin > 0) { // a started chunk: poll for its end before parking (see SPIN_NANOS)
+                long end = System.nanoTime() + spin;
+                while (!chunk.future.isDone() && System.nanoTime() < end) {
+                    Thread.onSpinWait();
+                }
             }
             while (true) {
                 try {

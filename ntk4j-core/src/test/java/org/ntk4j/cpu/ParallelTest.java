@@ -287,6 +287,66 @@ class ParallelTest {
         assertThat(count.get(0)).isEqualTo(chunks * 100_000);
     }
 
+    /**
+     * Once idle pool threads and waiting callers poll before parking ({@code ntk4j.spinMicros}, from
+     * {@code ntk4j.spinAfterMillis} after the class loads), loops still visit every index once — several callers at
+     * once, hand-offs back to back — and a chunk's failure is still rethrown once every chunk is done.
+     */
+    @Test
+    void onceThePoolSpinsEveryGuaranteeHolds() throws Exception {
+        long deadline = System.nanoTime() + Parallel.SPIN_AFTER_NANOS + 30_000_000_000L;
+        while (!Parallel.spinning()) {
+            assertThat(System.nanoTime()).as("spinning starts after ntk4j.spinAfterMillis").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+        int callers = 3;
+        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
+            for (int c = 0; c < callers; c++) {
+                int n = 5000 + 31 * c;
+                done.add(ex.submit(() -> {
+                    int ok = 0;
+                    for (int l = 0; l < 1000; l++) {
+                        AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                        Parallel.Range visit = (lo, hi) -> {
+                            for (int i = lo; i < hi; i++) {
+                                seen.incrementAndGet(i);
+                            }
+                        };
+                        if (l % 2 == 0) {
+                            Parallel.range(n, 10, visit);
+                        } else {
+                            Parallel.rangeBalanced(n, 10, visit);
+                        }
+                        boolean once = true;
+                        for (int i = 0; i < n; i++) {
+                            once &= seen.get(i) == 1;
+                        }
+                        ok += once ? 1 : 0;
+                    }
+                    return ok;
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> f : done) {
+                assertThat(f.get(120, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1000);
+            }
+        } finally {
+            ex.shutdownNow();
+        }
+        AtomicIntegerArray finished = new AtomicIntegerArray(1);
+        assertThatThrownBy(() -> Parallel.range(1000, 10, (lo, hi) -> {
+            if (lo == 0) {
+                sleep(5);
+                finished.incrementAndGet(0);
+            }
+            if (hi == 1000) {
+                throw new IllegalStateException("chunk ending at " + hi);
+            }
+        })).isInstanceOf(IllegalStateException.class).hasMessage("chunk ending at 1000");
+        assertThat(finished.get(0)).as("the caller's own chunk finished before the failure was rethrown").isEqualTo(1);
+    }
+
     /** Work run while every pool thread is held by another caller's chunks. */
     @FunctionalInterface
     private interface HeldWork {
