@@ -46,36 +46,50 @@ class ParallelTest {
      */
     @Test
     void concurrentCallersEachSeeEveryIndexOnce() throws Exception {
-        int callers = 4;
-        int loops = 2000;
+        assertConcurrentLoopsSeeEveryIndexOnce(4, 2000, 1000, 17, false, 500);
+    }
+
+    /**
+     * {@code callers} threads each run {@code loops} loops over n = base + step·(its number) items, every index
+     * checked to be visited exactly once — every other loop by {@link Parallel#rangeBalanced} when {@code balanced}
+     * — and sleep 3 ms every {@code parkEvery} loops, long enough for the pool thread to park; none may wait
+     * forever.
+     */
+    private static void assertConcurrentLoopsSeeEveryIndexOnce(int callers, int loops, int base, int step,
+                                                               boolean balanced, int parkEvery) throws Exception {
         java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(callers);
         try {
             java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
             for (int c = 0; c < callers; c++) {
-                int n = 1000 + 17 * c;
+                int n = base + step * c;
                 done.add(ex.submit(() -> {
                     int ok = 0;
                     for (int l = 0; l < loops; l++) {
                         AtomicIntegerArray seen = new AtomicIntegerArray(n);
-                        Parallel.range(n, 10, (lo, hi) -> {
+                        Parallel.Range visit = (lo, hi) -> {
                             for (int i = lo; i < hi; i++) {
                                 seen.incrementAndGet(i);
                             }
-                        });
+                        };
+                        if (balanced && l % 2 == 1) {
+                            Parallel.rangeBalanced(n, 10, visit);
+                        } else {
+                            Parallel.range(n, 10, visit);
+                        }
                         boolean all = true;
                         for (int i = 0; i < n; i++) {
                             all &= seen.get(i) == 1;
                         }
                         ok += all ? 1 : 0;
-                        if (l % 500 == 0) {
-                            Thread.sleep(3); // long enough for the pool thread to park
+                        if (l % parkEvery == 0) {
+                            Thread.sleep(3);
                         }
                     }
                     return ok;
                 }));
             }
             for (java.util.concurrent.Future<Integer> f : done) {
-                assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(loops);
+                assertThat(f.get(120, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(loops);
             }
         } finally {
             ex.shutdownNow();
@@ -299,41 +313,7 @@ class ParallelTest {
             assertThat(System.nanoTime()).as("spinning starts after ntk4j.spinAfterMillis").isLessThan(deadline);
             Thread.sleep(10);
         }
-        int callers = 3;
-        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(callers);
-        try {
-            java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
-            for (int c = 0; c < callers; c++) {
-                int n = 5000 + 31 * c;
-                done.add(ex.submit(() -> {
-                    int ok = 0;
-                    for (int l = 0; l < 1000; l++) {
-                        AtomicIntegerArray seen = new AtomicIntegerArray(n);
-                        Parallel.Range visit = (lo, hi) -> {
-                            for (int i = lo; i < hi; i++) {
-                                seen.incrementAndGet(i);
-                            }
-                        };
-                        if (l % 2 == 0) {
-                            Parallel.range(n, 10, visit);
-                        } else {
-                            Parallel.rangeBalanced(n, 10, visit);
-                        }
-                        boolean once = true;
-                        for (int i = 0; i < n; i++) {
-                            once &= seen.get(i) == 1;
-                        }
-                        ok += once ? 1 : 0;
-                    }
-                    return ok;
-                }));
-            }
-            for (java.util.concurrent.Future<Integer> f : done) {
-                assertThat(f.get(120, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1000);
-            }
-        } finally {
-            ex.shutdownNow();
-        }
+        assertConcurrentLoopsSeeEveryIndexOnce(3, 1000, 5000, 31, true, 250);
         AtomicIntegerArray finished = new AtomicIntegerArray(1);
         assertThatThrownBy(() -> Parallel.range(1000, 10, (lo, hi) -> {
             if (lo == 0) {
