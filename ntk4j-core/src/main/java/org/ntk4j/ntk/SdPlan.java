@@ -21,7 +21,8 @@ final class SdPlan {
     /**
      * The consumers (by index) whose stacked cotangent no step reads: a bias that joins its weight's step, and a
      * consumer contracted in the factored order (its factors are read instead). The plan's passes leave them out
-     * ({@link SidePlan#pass(int, int[])}), which lets {@link org.ntk4j.graph.ProductRewrite} fold the masks and scales that formed them.
+     * ({@link SidePlan#pass(int, int[])}), which lets {@link org.ntk4j.graph.ProductRewrite} fold the masks and
+     * scales that formed them.
      */
     final int[] unreadCotangents;
 
