@@ -36,10 +36,10 @@ public final class Parallel {
      * How long after this class is loaded the spinning starts ({@code ntk4j.spinAfterMillis}, 3 s by default).
      * The JIT compiles hardest in a JVM's first seconds, on the same cores, and a pool thread spinning then takes
      * the core a compiler thread needs: spins of 0.2–3 ms from the start made the first calls slower (the plans
-     * bench's SD point 0.75×, docs/performance.md "Split GEMMs that ran in series"), and 20 µs ones the W = 512
-     * FCN's calls 2–31 in a fresh JVM in one set of runs (medians 7.3 and 8.5 against 5.9 and 7.4 ms; another set
-     * showed no difference). A one-shot command ends before the spinning starts; a program computing kernel after
-     * kernel runs most of its calls after it.
+     * bench's SD point 0.75×, ntk4j-bench/SPEED_RESULTS.md "Split GEMMs that ran in series"), and 20 µs ones the
+     * W = 512 FCN's calls 2–31 in a fresh JVM in one set of runs (medians 7.3 and 8.5 against 5.9 and 7.4 ms;
+     * another set showed no difference). A one-shot command ends before the spinning starts; a program computing
+     * kernel after kernel runs most of its calls after it.
      */
     static final long SPIN_AFTER_NANOS = Math.max(0, Long.getLong("ntk4j.spinAfterMillis", 3000)) * 1_000_000;
     private static final long LOADED = System.nanoTime();
