@@ -324,7 +324,7 @@ class ParallelTest {
                 throw new IllegalStateException("chunk ending at " + hi);
             }
         })).isInstanceOf(IllegalStateException.class).hasMessage("chunk ending at 1000");
-        assertThat(finished.get(0)).as("the caller's own chunk finished before the failure was rethrown").isEqualTo(1);
+        assertThat(finished.get(0)).as("the chunk from 0 finished before the failure was rethrown").isEqualTo(1);
     }
 
     /** Work run while every pool thread is held by another caller's chunks. */
