@@ -95,8 +95,7 @@ public final class ExplainCommand implements Callable<Integer> {
             spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));
         }
         if (resolved.onnx() != null) {
-            spec.commandLine().getOut().print(OnnxParameters.describe(resolved.onnx(), input,
-                    DType.parse(kernel.dtype)));
+            spec.commandLine().getOut().print(OnnxParameters.describe(resolved.onnx(), input, cost));
         }
         spec.commandLine().getOut().flush();
         return 0;

@@ -7,7 +7,6 @@ import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.onnx.OnnxModel;
-import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 
 /** {@code explain} on an ONNX model: its parameters, and how structured derivatives treat each. */
@@ -18,12 +17,13 @@ final class OnnxParameters {
     /**
      * One line per parameter (name, shape, size, and whether structured derivatives treat it structurally or by the
      * dense fallback of per-example rows), after a heading with their number and count of scalars. Which ones are
-     * structured comes from the structured-derivatives estimate's {@link CostModel.Estimate#structuredParameters()}.
+     * structured comes from the structured-derivatives estimate's {@link CostModel.Estimate#structuredParameters()}
+     * for the problem explained (its N, kind and axes: the import holds values as views only for batches above one,
+     * which changes what structured derivatives see), the estimate the method table prints.
      */
-    static String describe(OnnxModel onnx, int[] perExample, DType dtype) {
+    static String describe(OnnxModel onnx, int[] perExample, CostModel explained) {
         List<ParamSpec> specs = onnx.model().paramSpecs(perExample);
-        Set<String> structuredNames = new CostModel(onnx.model(), perExample, dtype, 1, 0, new int[] {-1},
-                new int[0]).estimate(Method.STRUCTURED_DERIVATIVES).structuredParameters();
+        Set<String> structuredNames = explained.estimate(Method.STRUCTURED_DERIVATIVES).structuredParameters();
         StringBuilder sb = new StringBuilder();
         int structured = 0;
         StringBuilder rows = new StringBuilder();

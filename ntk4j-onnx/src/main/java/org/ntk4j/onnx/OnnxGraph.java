@@ -37,10 +37,12 @@ final class OnnxGraph {
     final int[] inputShape;
     final int inputElemType;
     final String outputName;
+    /** The batch size the file writes on the input's first axis, or 0 where that axis is dynamic. */
+    final int fixedBatch;
 
     private OnnxGraph(Path file, int opset, String producer, Map<String, InitializerData> initializers,
                       List<NodeProto> nodes, String inputName, int[] inputShape, int inputElemType,
-                      String outputName) {
+                      String outputName, int fixedBatch) {
         this.file = file;
         Path parent = file.toAbsolutePath().getParent();
         this.dir = parent == null ? Path.of(".") : parent;
@@ -52,6 +54,7 @@ final class OnnxGraph {
         this.inputShape = inputShape;
         this.inputElemType = inputElemType;
         this.outputName = outputName;
+        this.fixedBatch = fixedBatch;
     }
 
     static OnnxGraph read(Path file, String output, int[] inputShape) {
@@ -83,7 +86,8 @@ final class OnnxGraph {
         if (opset < MIN_OPSET || opset > MAX_OPSET) {
             throw new IllegalArgumentException(file + ": opset " + (opset < 0 ? "(none for the default domain)"
                     : opset) + " is not supported; ntk4j imports opsets " + MIN_OPSET + " to " + MAX_OPSET
-                    + " (export with opset_version=" + MAX_OPSET + ", or convert with onnx.version_converter)");
+                    + " (export with an opset_version in that range: torch 1.13 writes up to 17; or convert the file "
+                    + "with onnx.version_converter)");
         }
         GraphProto g = m.getGraph();
         Path dir = file.toAbsolutePath().getParent();
@@ -105,9 +109,15 @@ final class OnnxGraph {
                 nodes.add(n);
             }
         }
+        List<NodeProto> ties = tieTransposedCopies(inits);
+        nodes.addAll(0, ties);
+        java.util.Set<String> tied = new java.util.HashSet<>();
+        for (NodeProto t : ties) {
+            tied.add(t.getOutput(0));
+        }
         List<ValueInfoProto> inputs = new ArrayList<>();
         for (ValueInfoProto v : g.getInputList()) {
-            if (!inits.containsKey(v.getName())) {
+            if (!inits.containsKey(v.getName()) && !tied.contains(v.getName())) {
                 inputs.add(v);
             }
         }
@@ -143,8 +153,81 @@ final class OnnxGraph {
                     + InitializerData.typeName(elem) + "; ntk4j differentiates with respect to float or double inputs");
         }
         int[] shape = inputShape(file, in, inputShape);
+        TensorShapeProto.Dimension batchAxis = in.getType().getTensorType().hasShape()
+                ? in.getType().getTensorType().getShape().getDim(0) : null;
+        int fixedBatch = batchAxis != null && batchAxis.hasDimValue() && batchAxis.getDimValue() > 0
+                ? (int) Math.min(batchAxis.getDimValue(), Integer.MAX_VALUE) : 0;
         return new OnnxGraph(file, opset, m.getProducerName() + " " + m.getProducerVersion(), inits, nodes,
-                in.getName(), shape, elem, outputName);
+                in.getName(), shape, elem, outputName, fixedBatch);
+    }
+
+    /**
+     * PyTorch's constant folding (its default) stores the transpose that a MatMul applies to a Linear's weight as
+     * an initializer of its own (named like {@code onnx::MatMul_13}); where the module uses the same weight again
+     * (in a Gemm, say), the file then holds it twice, and each copy would be a parameter of its own: a shared
+     * weight untied, a different NTK. Every floating matrix initializer that is exactly the transpose of another
+     * is therefore removed from {@code inits} and recomputed by a Transpose node of that other (returned, to run
+     * first), so that both uses read one parameter. The one kept is the one whose name is not the exporter's
+     * ({@code ::} in it), else the first in the file. A matrix with fewer than two distinct values (all zeros, say)
+     * is no evidence of a copy and is left alone, as equal initializers are (see the Identity nodes above).
+     */
+    static List<NodeProto> tieTransposedCopies(Map<String, InitializerData> inits) {
+        List<InitializerData> matrices = new ArrayList<>();
+        for (InitializerData d : inits.values()) {
+            if (d.floating() && d.shape.length == 2 && !constantValued(d)) {
+                matrices.add(d);
+            }
+        }
+        List<NodeProto> transposes = new ArrayList<>();
+        java.util.Set<String> copies = new java.util.HashSet<>();
+        for (int i = 0; i < matrices.size(); i++) {
+            InitializerData a = matrices.get(i);
+            for (int j = i + 1; j < matrices.size() && !copies.contains(a.name); j++) {
+                InitializerData b = matrices.get(j);
+                if (copies.contains(b.name) || !transposesOfEachOther(a, b)) {
+                    continue;
+                }
+                boolean keepB = a.name.contains("::") && !b.name.contains("::");
+                InitializerData kept = keepB ? b : a;
+                InitializerData copy = keepB ? a : b;
+                copies.add(copy.name);
+                inits.remove(copy.name);
+                transposes.add(NodeProto.newBuilder().setOpType("Transpose").setName("ntk4j: " + copy.name
+                                + " = transpose of " + kept.name).addInput(kept.name).addOutput(copy.name)
+                        .addAttribute(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.newBuilder().setName("perm")
+                                .setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType.INTS)
+                                .addInts(1).addInts(0))
+                        .build());
+            }
+        }
+        return transposes;
+    }
+
+    private static boolean constantValued(InitializerData d) {
+        double first = d.get(0);
+        for (int i = 1; i < d.size(); i++) {
+            if (Double.compare(d.get(i), first) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether b is a's transpose, element for element (bit for bit, in the same element type). */
+    private static boolean transposesOfEachOther(InitializerData a, InitializerData b) {
+        int rows = a.shape[0];
+        int cols = a.shape[1];
+        if (a.elemType != b.elemType || b.shape[0] != cols || b.shape[1] != rows) {
+            return false;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                if (Double.compare(a.get(r * cols + c), b.get(c * rows + r)) != 0) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private static int[] inputShape(Path file, ValueInfoProto in, int[] given) {

@@ -52,6 +52,17 @@ final class Operators {
         TABLE.put("Log", c -> unary(c, Var::log));
         TABLE.put("Sqrt", c -> c.allConst() ? one(staticUnary(c, Math::sqrt)) : unary(c, Var::sqrt));
         TABLE.put("Neg", c -> c.allConst() ? one(staticUnary(c, v -> -v)) : unary(c, Var::neg));
+        TABLE.put("Softplus", c -> unary(c, Var::softplus));
+        TABLE.put("Abs", c -> unary(c, v -> v.relu().add(v.neg().relu())));
+        TABLE.put("Elu", c -> elu(c, c.attrFloat("alpha", 1f), 1.0));
+        // SELU: γ · ELU_α with ONNX's defaults, PyTorch's constants rounded to float32
+        TABLE.put("Selu", c -> elu(c, c.attrFloat("alpha", 1.67326319217681884765625f),
+                c.attrFloat("gamma", 1.05070102214813232421875f)));
+        TABLE.put("Celu", Operators::celu);
+        TABLE.put("HardSigmoid", c -> unary(c, v -> hardSigmoid(v, c.attrFloat("alpha", 0.2f),
+                c.attrFloat("beta", 0.5f))));
+        TABLE.put("HardSwish", c -> unary(c, v -> v.mul(hardSigmoid(v, 1 / 6.0, 0.5))));
+        TABLE.put("PRelu", Operators::prelu);
         TABLE.put("LeakyRelu", Operators::leakyRelu);
         TABLE.put("Gelu", Operators::gelu);
         TABLE.put("Clip", Operators::clip);
@@ -79,6 +90,7 @@ final class Operators {
         TABLE.put("Flatten", Operators::flatten);
         TABLE.put("Reshape", Operators::reshape);
         TABLE.put("Transpose", Operators::transpose);
+        TABLE.put("Pad", Operators::pad);
         TABLE.put("Concat", Operators::concat);
         TABLE.put("Slice", Operators::slice);
         TABLE.put("Split", Operators::split);
@@ -125,6 +137,43 @@ final class Operators {
             Var pos = v.greater(0.0);
             return v.mul(pos).add(v.mul(alpha).mul(pos.neg().add(1.0)));
         });
+    }
+
+    /** min(y, 0) = -relu(-y). */
+    private static Var negativePart(Var y) {
+        return y.neg().relu().neg();
+    }
+
+    /** γ · ELU_α(x) = γ · (relu(x) + min(α (e^x - 1), 0)), for α ≥ 0. */
+    private static Value[] elu(Ctx c, double alpha, double gamma) {
+        if (!(alpha >= 0)) {
+            throw c.unsupported("alpha=" + alpha + " (only alpha >= 0)");
+        }
+        return unary(c, v -> {
+            Var y = v.relu().add(negativePart(v.exp().add(-1.0).mul(alpha)));
+            return gamma == 1 ? y : y.mul(gamma);
+        });
+    }
+
+    /** CELU_α(x) = relu(x) + min(α (e^(x/α) - 1), 0), α > 0. */
+    private static Value[] celu(Ctx c) {
+        double alpha = c.attrFloat("alpha", 1f);
+        if (!(alpha > 0)) {
+            throw c.unsupported("alpha=" + alpha + " (only alpha > 0)");
+        }
+        return unary(c, v -> v.relu().add(negativePart(v.mul(1 / alpha).exp().add(-1.0).mul(alpha))));
+    }
+
+    /** max(0, min(1, α x + β)). */
+    private static Var hardSigmoid(Var v, double alpha, double beta) {
+        return v.mul(alpha).add(beta).max(0.0).neg().max(-1.0).neg();
+    }
+
+    /** PRelu(x, slope) = relu(x) - slope · relu(-x), the slope (a parameter, as PyTorch's) broadcast. */
+    private static Value[] prelu(Ctx c) {
+        Traced x = c.traced(0);
+        Traced scaledNegative = elementwise(c, c.traced(1), x.withPhys(x.phys.neg().relu(), x.tBatch), Var::mul);
+        return one(elementwise(c, x.withPhys(x.phys.relu(), x.tBatch), scaledNegative, Var::sub));
     }
 
     private static Value[] gelu(Ctx c) {
@@ -190,10 +239,24 @@ final class Operators {
                 return c.builder().scalar(1.0, v.dtype()).div(v);
             } else if (p == 0) {
                 return v.mul(0.0).add(1.0);
+            } else if (p == Math.rint(p) && Math.abs(p) <= 1 << 30) {
+                // an integer power of any x, as products (x^4 = (x²)², x^-2 = 1 / x²), as PyTorch computes it
+                Var q = integerPower(v, (long) Math.abs(p));
+                return p > 0 ? q : c.builder().scalar(1.0, v.dtype()).div(q);
             }
-            // x^p = exp(p log x), for x > 0
+            // x^p = exp(p log x), for x > 0 (NaN for x < 0, as PyTorch's pow of a negative base)
             return v.log().mul(p).exp();
         });
+    }
+
+    /** x^n for n ≥ 1 by repeated squaring: x^n = (x^(n/2))² · x^(n mod 2). */
+    private static Var integerPower(Var x, long n) {
+        if (n == 1) {
+            return x;
+        }
+        Var half = integerPower(x, n / 2);
+        Var square = half.mul(half);
+        return n % 2 == 0 ? square : square.mul(x);
     }
 
     private static Value[] softmax(Ctx c) {
@@ -432,6 +495,9 @@ final class Operators {
         if (d < 1 || w.var().rank() != r) {
             throw c.error("Conv takes an input [N, C, spatial...] and a filter [Cout, Cin, k...] of the same rank, got "
                     + Shapes.str(x.var().shape()) + " and " + Shapes.str(w.var().shape()));
+        }
+        if (d > 2) {
+            throw c.unsupported(d + " spatial axes (a " + d + "-D convolution; ntk4j's are 1-D and 2-D)");
         }
         long group = c.attrInt("group", 1);
         int cin = x.var().dim(1);
@@ -961,6 +1027,64 @@ final class Operators {
         return new Const(parts.get(0).type, s, v);
     }
 
+    /**
+     * Pad in constant mode with zeros (PyTorch writes one before an AveragePool with count_include_pad, and for
+     * {@code F.pad}): pads {@code [begin..., end...]} per axis (negative amounts crop), from input 1 (opset 11 on),
+     * on the axes of input 3 (opset 18) or all; a value held as a view is padded as held.
+     */
+    private static Value[] pad(Ctx c) {
+        String mode = c.attrString("mode", "constant");
+        if (!mode.equals("constant")) {
+            throw c.unsupported("mode='" + mode + "' (only 'constant', with value 0)");
+        }
+        if (c.has(2)) {
+            double value = scalar(c, 2, "constant_value");
+            if (value != 0) {
+                throw c.unsupported("constant_value=" + value + " (only 0)");
+            }
+        }
+        Traced x = c.traced(0);
+        int r = x.rank();
+        long[] given = c.constant(1, "pads").longs();
+        int[] axes = new int[r];
+        if (c.has(3)) {
+            long[] a = c.constant(3, "axes").longs();
+            axes = new int[a.length];
+            for (int i = 0; i < a.length; i++) {
+                axes[i] = c.axis(a[i], r);
+            }
+        } else {
+            for (int i = 0; i < r; i++) {
+                axes[i] = i;
+            }
+        }
+        if (given.length != 2 * axes.length) {
+            throw c.error("pads has " + given.length + " entries; expected " + 2 * axes.length + " (a begin and an "
+                    + "end for each of " + axes.length + " axes)");
+        }
+        int[] lo = new int[r];
+        int[] hi = new int[r];
+        for (int i = 0; i < axes.length; i++) {
+            lo[axes[i]] += Math.toIntExact(given[i]);
+            hi[axes[i]] += Math.toIntExact(given[i + axes.length]);
+        }
+        if (x.batch >= 0 && (lo[x.batch] != 0 || hi[x.batch] != 0)) {
+            throw c.error("pads the example axis " + x.batch + " (" + lo[x.batch] + " before, " + hi[x.batch]
+                    + " after); ntk4j computes on the examples given");
+        }
+        if (x.isView() && x.groups == null) {
+            // pad the axes as held: logical axis t is axis perm[t] of phys
+            int[] plo = new int[r];
+            int[] phi = new int[r];
+            for (int t = 0; t < r; t++) {
+                plo[x.physAxis(t)] = lo[t];
+                phi[x.physAxis(t)] = hi[t];
+            }
+            return one(x.withPhys(x.phys.pad(plo, phi), x.tBatch));
+        }
+        return one(c.out(x.var().pad(lo, hi), x.batch));
+    }
+
     private static Value[] slice(Ctx c) {
         int[] s = c.shapeOf(0);
         int r = s.length;
@@ -982,6 +1106,14 @@ final class Operators {
                 steps = c.constant(4, "steps").longs();
             }
         }
+        if (steps != null && Arrays.stream(steps).anyMatch(st -> st < 0)) {
+            if (c.in(0) instanceof Const k && !k.weightCandidate()) {
+                // PyTorch's F.pad reverses its pads this way, on values known at import
+                return one(staticSliceBackwards(c, k, starts, ends, axes, steps));
+            }
+            throw c.unsupported("a negative step on a value computed from x or the parameters (only on values known "
+                    + "at import)");
+        }
         int[] start = new int[r];
         int[] limit = s.clone();
         int[] stride = new int[r];
@@ -990,7 +1122,7 @@ final class Operators {
             int a = axes == null ? i : c.axis(axes[i], r);
             long step = steps == null ? 1 : steps[i];
             if (step < 1) {
-                throw c.unsupported("step " + step + " (only positive steps are imported)");
+                throw c.error("step " + step + " is not allowed (a slice's steps are not 0)");
             }
             long dim = s[a];
             long b = starts[i] < 0 ? starts[i] + dim : starts[i];
@@ -1030,6 +1162,60 @@ final class Operators {
             batch = MIXED;
         }
         return one(c.out(x.var().slice(start, limit, stride), batch));
+    }
+
+    /**
+     * A slice with any steps (ONNX's rules: a negative step walks from start, clamped to [0, dim - 1], down to
+     * above end, clamped to [-1, dim - 1]) of a value known at import.
+     */
+    private static Const staticSliceBackwards(Ctx c, Const k, long[] starts, long[] ends, long[] axes, long[] steps) {
+        int r = k.shape.length;
+        int[][] picks = new int[r][];
+        for (int a = 0; a < r; a++) {
+            picks[a] = Shapes.iota(k.shape[a]);
+        }
+        for (int i = 0; i < starts.length; i++) {
+            int a = axes == null ? i : c.axis(axes[i], r);
+            long step = steps[i];
+            if (step == 0) {
+                throw c.error("step 0 is not allowed (a slice's steps are not 0)");
+            }
+            long dim = k.shape[a];
+            long b = starts[i] < 0 ? starts[i] + dim : starts[i];
+            long e = ends[i] < 0 ? ends[i] + dim : ends[i];
+            List<Integer> idx = new ArrayList<>();
+            if (step > 0) {
+                b = Math.max(0, Math.min(b, dim));
+                e = Math.max(0, Math.min(e, dim));
+                for (long j = b; j < e; j += step) {
+                    idx.add((int) j);
+                }
+            } else {
+                b = Math.max(0, Math.min(b, dim - 1));
+                e = Math.max(-1, Math.min(e, dim - 1));
+                for (long j = b; j > e; j += step) {
+                    idx.add((int) j);
+                }
+            }
+            picks[a] = idx.stream().mapToInt(Integer::intValue).toArray();
+        }
+        int[] out = new int[r];
+        for (int a = 0; a < r; a++) {
+            out[a] = picks[a].length;
+        }
+        int[] strides = Shapes.strides(k.shape);
+        double[] src = k.values();
+        double[] v = new double[Shapes.size(out)];
+        for (int f = 0; f < v.length; f++) {
+            int rem = f;
+            int off = 0;
+            for (int a = r - 1; a >= 0; a--) {
+                off += picks[a][rem % out[a]] * strides[a];
+                rem /= out[a];
+            }
+            v[f] = src[off];
+        }
+        return new Const(k.type, out, v);
     }
 
     private static Const staticSlice(Const k, int[] start, int[] limit, int[] stride) {

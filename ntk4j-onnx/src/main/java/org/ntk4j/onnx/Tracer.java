@@ -254,7 +254,15 @@ final class Tracer {
             if (op == null) {
                 throw c.unsupported("");
             }
-            Value[] out = op.apply(c);
+            Value[] out;
+            try {
+                out = op.apply(c);
+            } catch (IllegalArgumentException e) {
+                // a shape the primitives refuse: say where in the file, and the likely cause of a fixed batch
+                String m = e.getMessage() == null ? e.toString() : e.getMessage();
+                throw new IllegalArgumentException((m.startsWith(graph.file + ":") ? m : graph.file + ": "
+                        + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains("dynamic_axes")), e);
+            }
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
                     values.put(node.getOutput(i), out[i]);
@@ -270,9 +278,24 @@ final class Tracer {
             throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
                     + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
                     + "be the examples' (export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
-                    + graph.outputName + "': {0: 'batch'}})");
+                    + graph.outputName + "': {0: 'batch'}})" + fixedBatchHint(x.dim(0), false));
         }
         return t;
+    }
+
+    /**
+     * For a file exported with a fixed batch size (which PyTorch writes into Reshape targets such as
+     * {@code x.view(x.size(0), -1)}), traced here with another: the likely cause, and with {@code fix} the fix, as a
+     * clause to append to an error; empty otherwise.
+     */
+    private String fixedBatchHint(int batch, boolean fix) {
+        if (graph.fixedBatch <= 0 || graph.fixedBatch == batch) {
+            return "";
+        }
+        return "; the file fixes the batch axis of input '" + graph.inputName + "' at " + graph.fixedBatch
+                + (graph.fixedBatch == 1 ? " example" : " examples") + " and ntk4j runs the model on batches of "
+                + "other sizes" + (fix ? ": export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
+                + graph.outputName + "': {0: 'batch'}}" : "");
     }
 
     /** One node being converted: its inputs, attributes, and helpers for the operators. */

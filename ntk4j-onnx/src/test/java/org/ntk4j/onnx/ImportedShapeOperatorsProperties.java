@@ -106,6 +106,57 @@ class ImportedShapeOperatorsProperties {
         }
     }
 
+    /**
+     * A Slice with a negative step of a value known at import (how PyTorch's F.pad reverses its pads), by ONNX's
+     * rules: start clamped to [0, dim - 1], end to [-1, dim - 1], the elements start, start + step, ... above end.
+     * Here y = 0 · mean(x) + Cast(Slice(C)), so that the output depends on x.
+     */
+    @Property(tries = 120, seed = "20261207")
+    void backwardSliceOfAConstantEqualsIndexArithmetic(@ForAll("shapes") int[] s,
+                                                       @ForAll @IntRange(min = 1, max = 3) int axis,
+                                                       @ForAll @IntRange(min = -6, max = 5) int start,
+                                                       @ForAll @IntRange(min = -7, max = 5) int end,
+                                                       @ForAll @IntRange(min = 1, max = 3) int back) throws IOException {
+        int dim = s[axis - 1];
+        long e = end == -7 ? Long.MIN_VALUE : end;
+        long b = Math.max(0, Math.min(start < 0 ? start + dim : start, dim - 1));
+        long l = Math.max(-1, Math.min(e < 0 ? e + dim : e, dim - 1));
+        java.util.List<Integer> picked = new java.util.ArrayList<>();
+        for (long i = b; i > l; i -= back) {
+            picked.add((int) i);
+        }
+        Assume.that(!picked.isEmpty());
+        GraphProto.Builder g = GraphProto.newBuilder()
+                .addInitializer(Onnx.int64s("starts", new long[] {start}, 1))
+                .addInitializer(Onnx.int64s("ends", new long[] {e}, 1))
+                .addInitializer(Onnx.int64s("axes", new long[] {axis}, 1))
+                .addInitializer(Onnx.int64s("steps", new long[] {-back}, 1))
+                .addInitializer(Onnx.doubles("zero", new double[] {0}))
+                .addNode(node("ReduceMean", "mean", new String[] {"x"}, new String[] {"mx"},
+                        Onnx.ints("axes", 1, 2, 3), Onnx.attr("keepdims", 1)))
+                .addNode(node("Mul", "mul", new String[] {"mx", "zero"}, new String[] {"ox"}))
+                .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
+                        new String[] {"oc"}));
+        try (Tensor y = run(s, g, 13)) {
+            int[] out = s.clone();
+            out[axis - 1] = picked.size();
+            assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
+            int[] idx = new int[3];
+            for (int n = 0; n < 2; n++) {
+                for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
+                    for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
+                        for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
+                            int[] src = idx.clone();
+                            src[axis - 1] = picked.get(idx[axis - 1]);
+                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
+                            assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(flat);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Property(tries = 60, seed = "20261205")
     void gatherEqualsIndexArithmetic(@ForAll("shapes") int[] s, @ForAll @IntRange(min = 1, max = 3) int axis,
                                      @ForAll("picks") int[] picks, @ForAll boolean scalar) throws IOException {

@@ -218,8 +218,8 @@ class OnnxImportTest {
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(f + ": unsupported operator LpPool in node 'features.pool1' (LpPool); supported "
                         + "operators: " + String.join(", ", Operators.supported()))
-                .hasMessageContaining("supported operators: Add, AveragePool, BatchNormalization, Cast, Clip, "
-                        + "Concat, Constant, ConstantOfShape, Conv");
+                .hasMessageContaining("supported operators: Abs, Add, AveragePool, BatchNormalization, Cast, Celu, "
+                        + "Clip, Concat, Constant, ConstantOfShape, Conv");
         // an attribute value the import does not implement: the operator is refused the same way, naming it
         GraphProto ceil = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 2, 5, 5)).addOutput(info("y", FLOAT, "N", 2, 3, 3))
@@ -229,7 +229,41 @@ class OnnxImportTest {
         Path c = Onnx.write(dir.resolve("ceil.onnx"), model(13, ceil));
         assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(c + ": unsupported operator MaxPool with ceil_mode=1 (only 0) in node 'pool' "
-                        + "(MaxPool); supported operators: Add,");
+                        + "(MaxPool); supported operators: Abs, Add,");
+    }
+
+    @Test
+    void threeDimensionalConvolutionsAndPaddingOtherThanZerosAreRefusedAtTheirNode(@TempDir Path dir)
+            throws IOException {
+        GraphProto conv3d = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 1, 3, 3, 3)).addOutput(info("y", FLOAT, "N", 2, 2, 2, 2))
+                .addInitializer(floatsRaw("w", new float[16], 2, 1, 2, 2, 2))
+                .addNode(node("Conv", "/0/Conv", new String[] {"x", "w"}, new String[] {"y"}))
+                .build();
+        Path c = Onnx.write(dir.resolve("conv3d.onnx"), model(13, conv3d));
+        assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(c + ": unsupported operator Conv with 3 spatial axes (a 3-D convolution; "
+                        + "ntk4j's are 1-D and 2-D) in node '/0/Conv' (Conv); supported operators: Abs,");
+        GraphProto reflect = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, "N", 2, 4)).addOutput(info("y", FLOAT, "N", 2, 6))
+                .addInitializer(Onnx.int64s("pads", new long[] {0, 0, 1, 0, 0, 1}, 6))
+                .addNode(node("Pad", "/pad", new String[] {"x", "pads"}, new String[] {"y"},
+                        org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.newBuilder().setName("mode")
+                                .setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType.STRING)
+                                .setS(com.google.protobuf.ByteString.copyFromUtf8("reflect")).build()))
+                .build();
+        Path r = Onnx.write(dir.resolve("reflect.onnx"), model(13, reflect));
+        assertThatThrownBy(() -> OnnxModel.load(r)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(r + ": unsupported operator Pad with mode='reflect' (only 'constant', with "
+                        + "value 0) in node '/pad' (Pad)");
+        // padding the example axis would change the examples: refused, naming the node
+        GraphProto batch = reflect.toBuilder().setNode(0, node("Pad", "/pad", new String[] {"x", "pads"},
+                new String[] {"y"})).setInitializer(0, Onnx.int64s("pads", new long[] {1, 0, 1, 0, 0, 1}, 6))
+                .build();
+        Path b = Onnx.write(dir.resolve("batch.onnx"), model(13, batch));
+        assertThatThrownBy(() -> OnnxModel.load(b)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(b + ": node '/pad' (Pad): pads the example axis 0 (1 before, 0 after); ntk4j computes "
+                        + "on the examples given");
     }
 
     @Test
@@ -265,14 +299,32 @@ class OnnxImportTest {
         Path f = Onnx.write(dir.resolve("fixed.onnx"), model(13, g));
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(f + ": the output 'y' has shape [1, 78] for a batch of 13 examples; its first axis must be "
-                        + "the examples' (export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}})");
+                        + "the examples' (export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}); the file "
+                        + "fixes the batch axis of input 'x' at 1 example and ntk4j runs the model on batches of "
+                        + "other sizes");
         // a target that cannot hold the batch at all is refused at its node, with the same fix
         GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
         Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
         assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; if the model was "
                         + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so "
-                        + "that the batch size is not written into its shapes");
+                        + "that the batch size is not written into its shapes; the file fixes the batch axis of input "
+                        + "'x' at 1 example and ntk4j runs the model on batches of other sizes");
+        // where a primitive refuses the shapes (PyTorch's x.view(x.size(0), -1) before a Gemm, exported with a
+        // batch of 3): the node, the primitive's message, the cause and the fix
+        GraphProto g4 = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, 3, 3, 3)).addOutput(info("y", DOUBLE, 3, 2))
+                .addInitializer(Onnx.int64s("shape", new long[] {3, -1}, 2))
+                .addInitializer(doubles("W", new double[18], 2, 9))
+                .addNode(node("Reshape", "/view", new String[] {"x", "shape"}, new String[] {"v"}))
+                .addNode(node("Gemm", "/l/Gemm", new String[] {"v", "W"}, new String[] {"y"}, attr("transB", 1)))
+                .build();
+        Path f4 = Onnx.write(dir.resolve("fixed4.onnx"), model(13, g4));
+        assertThatThrownBy(() -> OnnxModel.load(f4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f4 + ": node '/l/Gemm' (Gemm): ")
+                .hasMessageEndingWith("; the file fixes the batch axis of input 'x' at 3 examples and ntk4j runs the "
+                        + "model on batches of other sizes: export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: "
+                        + "'batch'}}");
         // an operator from another domain is named with its domain
         GraphProto g3 = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 4)).addOutput(info("y", FLOAT, "N", 4))
@@ -282,7 +334,52 @@ class OnnxImportTest {
         Path f3 = Onnx.write(dir.resolve("ms.onnx"), model(13, g3));
         assertThatThrownBy(() -> OnnxModel.load(f3)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(f3 + ": unsupported operator com.microsoft.FastGelu in node 'g' (FastGelu); "
-                        + "supported operators: Add,");
+                        + "supported operators: Abs, Add,");
+    }
+
+    /** y = Gemm(x, A, transB) + MatMul(x, B) = x·Aᵀ + x·B, x [N, 3], A [2, 3], B [3, 2]. */
+    private static Path sharedWeightFile(Path dir, String name, double[] a, double[] b) throws IOException {
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, "N", 3)).addOutput(info("y", DOUBLE, "N", 2))
+                .addInitializer(doubles("l.weight", a, 2, 3)).addInitializer(doubles("onnx::MatMul_7", b, 3, 2))
+                .addNode(node("Gemm", "gemm", new String[] {"x", "l.weight"}, new String[] {"g"}, attr("transB", 1)))
+                .addNode(node("MatMul", "mm", new String[] {"x", "onnx::MatMul_7"}, new String[] {"m"}))
+                .addNode(node("Add", "add", new String[] {"g", "m"}, new String[] {"y"}))
+                .build();
+        return Onnx.write(dir.resolve(name), model(13, g));
+    }
+
+    @Test
+    void aMatrixThatIsTheTransposeOfAnotherIsOneParameterWithIt(@TempDir Path dir) throws IOException {
+        // what PyTorch's constant folding writes for one Linear used as a Gemm and as a MatMul: the weight and its
+        // transpose. One parameter A: y = 2 x·Aᵀ, so Θ(x1, x2) = 4 (x1·x2) I; two parameters would give 2 (x1·x2) I
+        double[] a = {0.5, -1.0, 2.0, 0.25, -0.75, 1.5};
+        double[] at = {0.5, 0.25, -1.0, -0.75, 2.0, 1.5};
+        OnnxModel tied = OnnxModel.load(sharedWeightFile(dir, "tied.onnx", a, at));
+        assertThat(tied.parameterNames()).containsExactly("l.weight");
+        assertThat(tied.parameterCount()).isEqualTo(6);
+        try (Params p = tied.params(DType.F64); Tensor x = inputs();
+             Tensor k = EmpiricalNtk.of(tied.model(), p).traceAxes().method(Method.STRUCTURED_DERIVATIVES)
+                     .ntk(x, null)) {
+            for (int n = 0; n < 3; n++) {
+                for (int m = 0; m < 3; m++) {
+                    for (int i = 0; i < 2; i++) {
+                        for (int j = 0; j < 2; j++) {
+                            assertThat(k.get(n, m, i, j)).isCloseTo(i == j ? 4 * dot(x, n, m) : 0,
+                                    org.assertj.core.data.Offset.offset(1e-12));
+                        }
+                    }
+                }
+            }
+        }
+        // not a transpose (one element differs): two parameters, as the file says
+        double[] near = at.clone();
+        near[5] = 1.25;
+        assertThat(OnnxModel.load(sharedWeightFile(dir, "untied.onnx", a, near)).parameterNames())
+                .containsExactly("l.weight", "onnx::MatMul_7");
+        // constant matrices are no evidence of a copy (two zero-initialised weights): left untied
+        assertThat(OnnxModel.load(sharedWeightFile(dir, "zeros.onnx", new double[6], new double[6]))
+                .parameterNames()).containsExactly("l.weight", "onnx::MatMul_7");
     }
 
     @Test
@@ -335,7 +432,8 @@ class OnnxImportTest {
         ModelProto m = model(9, linear(doubles("W", W, 3, 2)).build());
         Path f = Onnx.write(dir.resolve("old.onnx"), m);
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(f + ": opset 9 is not supported; ntk4j imports opsets 11 to 18 (export with "
-                        + "opset_version=18, or convert with onnx.version_converter)");
+                .hasMessage(f + ": opset 9 is not supported; ntk4j imports opsets 11 to 18 (export with an "
+                        + "opset_version in that range: torch 1.13 writes up to 17; or convert the file with "
+                        + "onnx.version_converter)");
     }
 }

@@ -30,7 +30,8 @@ class OnnxTorchTest {
     private static synchronized Path reference(String model) throws IOException, InterruptedException {
         TorchReference.requireTorch();
         if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn,ops", "--out",
+            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn,ops,tied,activations",
+                    "--out",
                     exports.toString());
             exported = true;
         }
@@ -78,6 +79,27 @@ class OnnxTorchTest {
         OnnxModel onnx = compare("ops");
         assertThat(onnx.opset()).isEqualTo(11);
         assertThat(onnx.parameterNames()).containsExactly("scale", "w", "lin.weight", "lin.bias");
+    }
+
+    @Test
+    void aWeightSharedByMatMulAndGemmStaysOneParameterUnderConstantFolding() throws Exception {
+        // exported with do_constant_folding=True: the file holds l.weight (for the Gemm) and its transpose
+        // onnx::MatMul_N (for the MatMul); read as two parameters, the NTK would be another network's
+        OnnxModel onnx = compare("tied");
+        assertThat(onnx.parameterNames()).containsExactly("l.weight", "l.bias", "out.weight", "out.bias");
+        assertThat(onnx.graph().initializers.keySet()).noneMatch(n -> n.startsWith("onnx::MatMul"));
+    }
+
+    @Test
+    void otherActivationsPowersPaddingAndAveragePoolingWithItsDefaultsMatchPyTorch() throws Exception {
+        // Elu, Selu, Celu, Softplus, HardSwish, HardSigmoid, PRelu, Abs, Pow 4 and -2 of values of both signs, Pad
+        // (before AveragePool, and F.pad's, with a crop), the Slice with step -1 that reverses F.pad's pads
+        OnnxModel onnx = compare("activations");
+        java.util.Set<String> ops = new java.util.TreeSet<>();
+        onnx.graph().nodes.forEach(n -> ops.add(n.getOpType()));
+        assertThat(ops).contains("Elu", "Selu", "Celu", "Softplus", "HardSwish", "HardSigmoid", "PRelu", "Abs", "Pow",
+                "Pad", "AveragePool");
+        assertThat(onnx.parameterNames()).contains("prelu.weight");
     }
 
     private static OnnxModel compare(String model) throws IOException, InterruptedException {

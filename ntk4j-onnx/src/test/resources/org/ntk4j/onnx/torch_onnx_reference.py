@@ -1,7 +1,7 @@
 """Exports a small PyTorch network to ONNX and writes PyTorch's own forward pass and full empirical NTK on the same
 inputs, for ntk4j-onnx's tests.
 
-    python3 torch_onnx_reference.py --model mlp,transformer,cnn,ops,resnet18,resnet18_fused,mobilenet_v2 --out DIR
+    python3 torch_onnx_reference.py --model mlp,transformer,cnn,ops,tied,activations,resnet18,resnet18_fused,mobilenet_v2 --out DIR
 
 writes, for each model M named (one Python process for all, since importing torch takes seconds), DIR/M/model.onnx, DIR/x.npy (3 inputs), DIR/y.npy (the forward pass, float32) and DIR/k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p (a, b flattened outputs), from functorch's Jacobian
@@ -49,6 +49,44 @@ class Ops(torch.nn.Module):
         return torch.matmul(v, self.w.t()) + t.squeeze(-1).sum(dim=1, keepdim=True)
 
 
+class Tied(torch.nn.Module):
+    """One Linear applied to a 3-D value (exported as MatMul with the weight's transpose, which constant folding
+    stores as an initializer of its own) and to a 2-D value (Gemm, reading the weight itself): one parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.l = torch.nn.Linear(4, 4)
+        self.out = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.l(torch.tanh(self.l(x)).mean(1))))
+
+
+class Activations(torch.nn.Module):
+    """What PyTorch writes for its other activations, average pooling with its defaults and F.pad: ELU, SELU, CELU,
+    Softplus (and Mish), HardSwish, HardSigmoid, PReLU (one slope per channel), Softsign (Abs), integer powers of values of either sign
+    (Pow 4 and -2), AvgPool2d with count_include_pad (a Pad and an AveragePool), F.pad (a Pad whose pads a Slice
+    with step -1 reverses)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3)
+        self.prelu = torch.nn.PReLU(3, init=0.2)
+        self.pool = torch.nn.AvgPool2d(3, stride=1, padding=1)
+        self.lin = torch.nn.Linear(3 * 4 * 5, 12)
+        self.head = torch.nn.Linear(12, 2)
+
+    def forward(self, x):
+        h = self.pool(torch.nn.functional.elu(self.prelu(self.conv(x)), 0.75))
+        h = torch.nn.functional.pad(h, (1, 0, 1, -1))
+        h = self.lin(torch.nn.functional.avg_pool2d(h, 1).flatten(1))
+        a, b, c, d, e, f = torch.split(h, 2, dim=1)
+        parts = [torch.nn.functional.selu(a), torch.nn.functional.celu(b, 1.25), torch.nn.functional.mish(c),
+                 torch.nn.functional.hardswish(d) + torch.nn.functional.hardsigmoid(d),
+                 torch.nn.functional.softsign(e) + torch.nn.functional.softplus(e), f.pow(4) + (0.5 + f * f).neg().pow(-2)]
+        return self.head(torch.cat(parts, dim=1))
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "mlp":
@@ -64,6 +102,10 @@ def build(name):
         return net, x, 14, False
     if name == "ops":
         return Ops(), torch.randn(3, 6), 11, False
+    if name == "tied":
+        return Tied(), torch.randn(3, 3, 4), 17, True
+    if name == "activations":
+        return Activations(), torch.randn(3, 2, 6, 6), 17, False
     if name == "cnn":
         # NCHW convolutions (stride, padding, dilation), ReLU6 (Clip), LeakyReLU, global average pooling
         net = torch.nn.Sequential(
