@@ -81,7 +81,8 @@ public final class Main implements Runnable {
      * Runs the command line on standard output and error.
      *
      * @param args the command line
-     * @return the exit code: 0 on success, 2 for usage errors and bad input (one line on stderr)
+     * @return the exit code: 0 on success, 2 for usage errors and bad input, 3 when memory ran out (one line on
+     *     stderr for both)
      */
     public static int run(String... args) {
         return run(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
@@ -94,7 +95,7 @@ public final class Main implements Runnable {
      * @param out where the command's output goes
      * @param err where progress, warnings and the one-line errors go
      * @param args the command line
-     * @return the exit code: 0 on success, 2 for usage errors and bad input
+     * @return the exit code: 0 on success, 2 for usage errors and bad input, 3 when memory ran out
      */
     public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         Main main = new Main();
@@ -128,7 +129,33 @@ public final class Main implements Runnable {
         });
         // everything before this line is picocli's; from here on the command may enter JavaCPP (see preloadNatives)
         awaitPreload();
-        return cmd.execute(args);
+        try {
+            return cmd.execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli passes Errors through: the memory the planner does not see (data larger than the JVM's
+            // limit, a budget set above what the JVM holds) ends in one line too, not a stack trace
+            err.println("ntk4j: " + outOfMemory(e));
+            if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return 3;
+        }
+    }
+
+    /**
+     * The one-line message of an allocation that failed: JavaCPP's (the off-heap tensors; its cause says by how
+     * much the limit was crossed) or the Java heap's, with the limits and what to change.
+     */
+    static String outOfMemory(OutOfMemoryError e) {
+        String what = e.getMessage() == null ? "" : e.getMessage();
+        if (e.getCause() != null && e.getCause().getMessage() != null) {
+            what += " (" + e.getCause().getMessage() + ")";
+        }
+        return "out of memory: " + what + "; the JVM holds at most " + org.ntk4j.ntk.CostModel.human(
+                org.bytedeco.javacpp.Pointer.maxBytes()) + " of tensors and " + org.ntk4j.ntk.CostModel.human(
+                Runtime.getRuntime().maxMemory()) + " of heap (raise both with NTK4J_JAVA_OPTS=-Xmx<size>, or "
+                + "use fewer examples, a smaller model or a smaller --memory budget)";
     }
 
     /** Waits for {@link #preloadNatives}'s thread, if {@link #main} started one and nobody has waited yet. */

@@ -216,12 +216,13 @@ public final class EmpiricalNtk {
      *     closes
      * @throws IllegalArgumentException if x1 is null or a scalar, x2's examples differ from x1's in shape or
      *     dtype, the parameters do not match the model, an input holds NaN or ±∞, the axes do not fit the
-     *     outputs, or AUTO finds no method within the memory budget
+     *     outputs, AUTO finds no method within the memory budget, or the result holds NaN or ±∞ (the network's
+     *     outputs or their derivatives overflow the dtype at these inputs)
      */
     public Tensor ntk(Tensor x1, Tensor x2) {
         // the call's intermediates live in a scope: freed at its end, also when it throws half way
         try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(ntkInScope(x1, x2));
+            return scope.keep(KernelSupport.requireFiniteResult(ntkInScope(x1, x2)));
         }
     }
 
@@ -420,14 +421,15 @@ public final class EmpiricalNtk {
      * @param rows the tile of x1 whose examples index the block's rows
      * @param columns the tile of x2 (or the same tile object, for a diagonal block of x1 with itself)
      * @return the block, which the caller closes
-     * @throws IllegalArgumentException if either tile was prepared by another instance
+     * @throws IllegalArgumentException if either tile was prepared by another instance, or the block holds NaN or
+     *     ±∞ (the network's outputs or their derivatives overflow the dtype at these inputs)
      */
     public Tensor kernel(PreparedTile rows, PreparedTile columns) {
         if (rows.owner() != this || columns.owner() != this) {
             throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
         }
         try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(block(rows, columns));
+            return scope.keep(KernelSupport.requireFiniteResult(block(rows, columns)));
         }
     }
 

@@ -89,6 +89,25 @@ final class KernelSupport {
         }
     }
 
+    /**
+     * Refuses a computed kernel (or block) that holds NaN or ±∞. The inputs and parameters were checked finite
+     * before, so such a value means the network's outputs or their derivatives are not finite at these inputs: an
+     * overflow of the dtype (inputs of 1e20 through a float32 network), or an operation outside its domain (the log
+     * of a negative number in an imported model). Returned silently, it would be written to a kernel file as if it
+     * were a result.
+     */
+    static Tensor requireFiniteResult(Tensor k) {
+        int bad = k.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException("kernel: the result holds " + k.getFlat(bad) + " (at flat index "
+                    + bad + " of " + Shapes.str(k.shape()) + ") although the inputs and parameters are finite: the "
+                    + "network's outputs or their derivatives are not finite at these inputs (an overflow of "
+                    + k.dtype().shortName() + ", or an operation outside its domain, such as the log of a negative "
+                    + "number); compute in float64, or scale the inputs");
+        }
+        return k;
+    }
+
     /** The problem size (n1, n2, 1 when x2 = x1) of inputs of n1 and n2 examples (n2 = 0: x2 = x1). */
     static long[] problemOf(int n1, int n2) {
         return new long[] {n1, n2 == 0 ? n1 : n2, n2 == 0 ? 1 : 0};

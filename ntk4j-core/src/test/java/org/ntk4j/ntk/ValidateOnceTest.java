@@ -124,6 +124,36 @@ class ValidateOnceTest {
         }
     }
 
+    /**
+     * Finite inputs and parameters, and a kernel that is not: inputs of 1e20 overflow float32 in the kernel (their
+     * squares; NaN where VP multiplies them by a zero), by every method, whole and tile by tile. The result is refused, not returned as a kernel; in float64
+     * the same inputs give a finite kernel.
+     */
+    @Test
+    void aKernelThatOverflowsIsRefusedByEveryMethodAndInTiles() {
+        Model m = model();
+        try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.full(DType.F32, 1e20, 3, 6)) {
+            for (Method method : new Method[] {Method.STRUCTURED_DERIVATIVES, Method.JACOBIAN_CONTRACTION,
+                Method.NTK_VECTOR_PRODUCTS}) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(m, p).traceAxes().method(method);
+                assertThatThrownBy(() -> ntk.ntk(x, null)).as("%s", method)
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageMatching("kernel: the result holds (Infinity|NaN) \\(at flat index 0 of \\[3, 3, 3, "
+                                + "3]\\) although the inputs and parameters are finite: .*")
+                        .hasMessageEndingWith("compute in float64, or scale the inputs");
+                EmpiricalNtk tiles = ntk.forTiles(KernelKind.parse("full", 0), 3, 0, IN, DType.F32);
+                try (PreparedTile t = tiles.prepare(x)) {
+                    assertThatThrownBy(() -> tiles.kernel(t, t)).as("%s in tiles", method)
+                            .hasMessageStartingWith("kernel: the result holds ");
+                }
+            }
+        }
+        try (Params p = m.init(2, IN, DType.F64); Tensor x = Tensor.full(DType.F64, 1e20, 3, 6);
+             Tensor k = EmpiricalNtk.of(m, p).ntk(x, null)) {
+            assertThat(k.firstNonFinite()).isEqualTo(-1);
+        }
+    }
+
     @Test
     void readViewsShareTheStorageOwnNothingAndLeaveTheTensorTracked() {
         try (Tensor t = Tensor.randomNormal(DType.F32, 3, 4, 5)) {
