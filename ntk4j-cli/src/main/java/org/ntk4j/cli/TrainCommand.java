@@ -2,13 +2,21 @@ package org.ntk4j.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.zip.CRC32;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -28,6 +36,7 @@ import org.ntk4j.plot.Charts;
 import org.ntk4j.predict.Loss;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
 import org.ntk4j.train.EpochMetrics;
 import org.ntk4j.train.Listener;
 import org.ntk4j.train.Optimizer;
@@ -130,7 +139,8 @@ public final class TrainCommand implements Callable<Integer> {
     long everySteps;
 
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --checkpoint-dir, with the "
-            + "same options; the result is that of the uninterrupted run, bit for bit.")
+            + "same options (--epochs may be larger unless the schedule is cosine); the result is that of the "
+            + "uninterrupted run, bit for bit. Other settings, --dtype, --standardize or training data are refused.")
     boolean resume;
 
     @Option(names = "--log", description = "Write the curves as JSON (one entry per epoch).")
@@ -161,8 +171,16 @@ public final class TrainCommand implements Callable<Integer> {
             Blas.setThreads(threads);
         }
         boolean noTest = test.trim().equalsIgnoreCase("none");
-        if ((resume || !config.checkpointEpochs().isEmpty() || everySteps > 0) && checkpointDir == null) {
+        if (spec.commandLine().getParseResult().hasMatchedOption("--checkpoint-every-steps") && everySteps < 1) {
+            throw new IllegalArgumentException("--checkpoint-every-steps: expected at least 1, got " + everySteps);
+        }
+        boolean checkpoints = everyEpoch || checkpointEpochs != null || everySteps > 0;
+        if ((resume || checkpoints) && checkpointDir == null) {
             throw new IllegalArgumentException((resume ? "--resume" : "checkpoints") + ": need --checkpoint-dir");
+        }
+        if (checkpointDir != null && !resume && !checkpoints) {
+            throw new IllegalArgumentException("--checkpoint-dir: no checkpoint to write; add "
+                    + "--checkpoint-every-epoch, --checkpoint-epochs or --checkpoint-every-steps");
         }
         if (resume && paramsIn != null) {
             throw new IllegalArgumentException("--resume and --params-in: the checkpoint has the parameters; give one");
@@ -172,6 +190,12 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--resume: no checkpoint (*.state.npz with its .npz) in "
                     + checkpointDir);
         }
+        // what the checkpoint's run recorded of its inputs; empty for checkpoints written before they were recorded,
+        // whose resumes skip these checks
+        Map<String, String> recorded = resumeFrom == null ? Map.of() : Checkpoints.run(checkpointDir, resumeFrom);
+        String modeName = mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        requireSame(recorded, "dtype", dt.shortName());
+        requireSame(recorded, "standardize", modeName);
         OutputFiles outs = overwrite.outputs().inputSource("--train", train)
                 .inputSource("--test", noTest ? null : test).input("--params-in", paramsIn)
                 .output("--params-out", paramsOut, ".npz").output("--log", log, ".json").output("--plot", plot, ".png");
@@ -189,6 +213,17 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
              Dataset testRaw = noTest ? null : DataSource.loadDataset(test, dt, seed + 1)) {
+            Map<String, String> run = new LinkedHashMap<>();
+            if (checkpointDir != null) {
+                run.put("dtype", dt.shortName());
+                run.put("standardize", modeName);
+                run.put("train", fingerprint(trainRaw));
+                String was = recorded.get("train");
+                if (was != null && !was.equals(run.get("train"))) {
+                    throw new IllegalArgumentException("--resume: the checkpoint's run trained on other data (" + was
+                            + ") than --train " + train + " (" + run.get("train") + ")");
+                }
+            }
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err);
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = noTest ? null : std.apply(testRaw);
                  Dataset tr = InputLayout.forModel(net, trainStd);
@@ -211,7 +246,7 @@ public final class TrainCommand implements Callable<Integer> {
                         Shapes.str(tr.x().shape()), te == null ? "none" : te.name() + " " + Shapes.str(te.x().shape()),
                         config.describe(), dt.shortName());
                 o.flush();
-                try (Progress progress = new Progress(o, err, quiet, System.console() != null)) {
+                try (Progress progress = new Progress(o, err, quiet, System.console() != null, run)) {
                     TrainResult result;
                     if (resumeFrom != null) {
                         try (TrainState s = Checkpoints.load(checkpointDir, resumeFrom, net, perExample, dt)) {
@@ -239,7 +274,15 @@ public final class TrainCommand implements Callable<Integer> {
 
     private TrainConfig config() {
         Optimizer opt;
-        switch (optimizer.trim().toLowerCase(Locale.ROOT)) {
+        String kind = optimizer.trim().toLowerCase(Locale.ROOT);
+        for (String option : kind.equals("sgd") ? List.of("--beta1", "--beta2", "--eps")
+                : kind.equals("adam") ? List.of("--momentum") : List.<String>of()) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + ": only for --optimizer "
+                        + (kind.equals("sgd") ? "adam" : "sgd"));
+            }
+        }
+        switch (kind) {
             case "sgd":
                 opt = Optimizer.sgd(momentum, weightDecay);
                 break;
@@ -269,6 +312,52 @@ public final class TrainCommand implements Callable<Integer> {
         return TrainConfig.builder().optimizer(opt).loss(Loss.parse(loss)).learningRate(lr)
                 .schedule(Schedule.parse(schedule)).batchSize(batch).epochs(epochs).seed(seed).checkpointEpochs(ce)
                 .checkpointEverySteps(everySteps).build();
+    }
+
+    /** Refuses a resume whose --OPTION differs from the one the checkpoint's run recorded (not recorded: no check). */
+    private static void requireSame(Map<String, String> recorded, String option, String value) {
+        String was = recorded.get(option);
+        if (was != null && !was.equals(value)) {
+            throw new IllegalArgumentException("--resume: the checkpoint was taken with --" + option + " " + was
+                    + "; this run has --" + option + " " + value);
+        }
+    }
+
+    /**
+     * The training data as loaded (before standardisation): the examples' shape and a CRC-32 of their bytes in the
+     * run's dtype (little-endian) then of the labels (int32, little-endian). Recorded in every checkpoint, so that
+     * a resume on other data is refused; one pass over the data, little next to an epoch.
+     */
+    private static String fingerprint(Dataset d) {
+        CRC32 crc = new CRC32();
+        ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+        Tensor x = d.x();
+        int n = x.size();
+        if (x.dtype() == DType.F32) {
+            FloatBuffer src = x.floats();
+            FloatBuffer dst = chunk.asFloatBuffer();
+            for (int i = 0; i < n; i += dst.capacity()) {
+                int len = Math.min(dst.capacity(), n - i);
+                dst.put(0, src, i, len);
+                crc.update(chunk.array(), 0, len * Float.BYTES);
+            }
+        } else {
+            DoubleBuffer src = x.doubles();
+            DoubleBuffer dst = chunk.asDoubleBuffer();
+            for (int i = 0; i < n; i += dst.capacity()) {
+                int len = Math.min(dst.capacity(), n - i);
+                dst.put(0, src, i, len);
+                crc.update(chunk.array(), 0, len * Double.BYTES);
+            }
+        }
+        int[] labels = d.hasLabels() ? d.labels() : new int[0];
+        IntBuffer dst = chunk.asIntBuffer();
+        for (int i = 0; i < labels.length; i += dst.capacity()) {
+            int len = Math.min(dst.capacity(), labels.length - i);
+            dst.put(0, labels, i, len);
+            crc.update(chunk.array(), 0, len * Integer.BYTES);
+        }
+        return String.format(Locale.ROOT, "examples %s, crc32 %08x", Shapes.str(x.shape()), crc.getValue());
     }
 
     /** The stems of the checkpoints the run may write; the step ones need the data size, so all epochs' are listed. */
@@ -332,14 +421,16 @@ public final class TrainCommand implements Callable<Integer> {
         private final PrintWriter err;
         private final boolean quiet;
         private final boolean terminal;
+        private final Map<String, String> run;
         private ProgressBar bar;
         private long lastLine = System.nanoTime();
 
-        Progress(PrintWriter out, PrintWriter err, boolean quiet, boolean terminal) {
+        Progress(PrintWriter out, PrintWriter err, boolean quiet, boolean terminal, Map<String, String> run) {
             this.out = out;
             this.err = err;
             this.quiet = quiet;
             this.terminal = terminal;
+            this.run = run;
         }
 
         @Override
@@ -379,7 +470,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         @Override
         public void checkpoint(TrainState state, String name) throws IOException {
-            Path p = Checkpoints.save(state, checkpointDir, name);
+            Path p = Checkpoints.save(state, checkpointDir, name, run);
             if (!quiet) {
                 err.println("ntk4j: checkpoint " + p + " (step " + state.step() + ")");
                 err.flush();

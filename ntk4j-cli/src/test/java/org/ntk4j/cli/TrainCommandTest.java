@@ -4,14 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.Npz;
 import org.ntk4j.io.NpyArray;
+import org.ntk4j.io.NpyDType;
 
-/** {@code ntk4j train}: accuracy on the embedded data, SIGKILL and --resume, outputs. */
+/** {@code ntk4j train}: accuracy on the embedded data, SIGKILL and --resume, outputs, refused options. */
 class TrainCommandTest {
     private static final String[] RUN = {"train", "--model", "fcn(depth=2,width=256)", "--train", "default:train",
         "--test", "default:test:500", "--epochs", "8", "--batch", "32", "--optimizer", "sgd", "--lr", "0.5",
@@ -64,5 +68,109 @@ class TrainCommandTest {
         for (String k : a.keySet()) {
             assertThat(b.get(k).toDoubleArray()).as(k).containsExactly(a.get(k).toDoubleArray());
         }
+    }
+
+    /** A resume with other data, --dtype, --standardize or fewer epochs is refused; one with the same is not. */
+    @Test
+    void aResumeRefusesOtherInputsAndFewerEpochs(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        Path d2 = labelled(dir.resolve("d2.npz"), 2);
+        String[] small = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--test", "none", "--batch", "4",
+            "--quiet"};
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(small, "--train", d.toString(), "--epochs", "4", "--params-out",
+                full.toString()));
+        Path ck = dir.resolve("ck");
+        String[] checkpointed = TiledRunTest.with(small, "--checkpoint-dir", ck.toString(),
+                "--checkpoint-every-epoch");
+        CliRuns.run(0, TiledRunTest.with(checkpointed, "--train", d.toString(), "--epochs", "2"));
+        String[] resume = TiledRunTest.with(checkpointed, "--resume", "--epochs", "4");
+        String fingerprint = "\\(examples \\[8, 10], crc32 [0-9a-f]{8}\\)";
+        assertThat(oneLineError(TiledRunTest.with(resume, "--train", d2.toString()))).matches(
+                "ntk4j: --resume: the checkpoint's run trained on other data " + fingerprint + " than --train "
+                + java.util.regex.Pattern.quote(d2.toString()) + " " + fingerprint);
+        assertThat(oneLineError(TiledRunTest.with(resume, "--train", d.toString(), "--dtype", "f64")))
+                .isEqualTo("ntk4j: --resume: the checkpoint was taken with --dtype f32; this run has --dtype f64");
+        assertThat(oneLineError(TiledRunTest.with(resume, "--train", d.toString(), "--standardize", "none")))
+                .isEqualTo("ntk4j: --resume: the checkpoint was taken with --standardize global; this run has "
+                        + "--standardize none");
+        Path out = dir.resolve("out.npz");
+        assertThat(oneLineError(TiledRunTest.with(checkpointed, "--resume", "--epochs", "1", "--train",
+                d.toString(), "--params-out", out.toString()))).isEqualTo("ntk4j: --resume: the checkpoint is at "
+                        + "the end of epoch 2, past --epochs 1 (a resumed run may train longer, not shorter)");
+        assertThat(out).doesNotExist();
+        assertThat(Checkpoints.latest(ck)).isEqualTo("epoch-0002");
+        // a checkpoint written before the inputs were recorded resumes without those checks
+        Path old = Files.createDirectories(dir.resolve("old"));
+        for (String f : List.of("epoch-0002.npz", "epoch-0002" + Checkpoints.STATE_SUFFIX)) {
+            Files.copy(ck.resolve(f), old.resolve(f));
+        }
+        Path oldState = old.resolve("epoch-0002" + Checkpoints.STATE_SUFFIX);
+        Map<String, NpyArray> state = new LinkedHashMap<>(Npz.read(oldState));
+        assertThat(state.keySet()).contains("meta/run/dtype", "meta/run/standardize", "meta/run/train");
+        state.keySet().removeIf(k -> k.startsWith("meta/run/"));
+        Npz.writeArrays(oldState, state);
+        assertThat(Checkpoints.run(old, "epoch-0002")).isEmpty();
+        // the same inputs resume, from either, to the uninterrupted run's bits
+        for (Path from : List.of(ck, old)) {
+            Path resumed = dir.resolve("resumed-" + from.getFileName() + ".npz");
+            String o = CliRuns.run(0, TiledRunTest.with(small, "--checkpoint-dir", from.toString(),
+                    "--checkpoint-every-epoch", "--resume", "--epochs", "4", "--train", d.toString(), "--params-out",
+                    resumed.toString()))[0];
+            assertThat(o).contains("resuming from " + from.resolve("epoch-0002.npz"));
+            Map<String, NpyArray> a = Npz.read(full);
+            Map<String, NpyArray> b = Npz.read(resumed);
+            assertThat(b.keySet()).containsExactlyElementsOf(a.keySet());
+            for (String k : a.keySet()) {
+                assertThat(b.get(k).toDoubleArray()).as(k).containsExactly(a.get(k).toDoubleArray());
+            }
+        }
+    }
+
+    /** Options that do not apply are refused before any work, not ignored. */
+    @Test
+    void optionsThatDoNotApplyAreRefused(@TempDir Path dir) {
+        String[] run = {"train", "--train", "default:train:8", "--test", "none", "--epochs", "1", "--quiet"};
+        assertThat(oneLineError(TiledRunTest.with(run, "--momentum", "5")))
+                .isEqualTo("ntk4j: --momentum: only for --optimizer sgd");
+        assertThat(oneLineError(TiledRunTest.with(run, "--optimizer", "adam", "--momentum", "0.5")))
+                .isEqualTo("ntk4j: --momentum: only for --optimizer sgd");
+        for (String option : List.of("--beta1", "--beta2", "--eps")) {
+            assertThat(oneLineError(TiledRunTest.with(run, "--optimizer", "sgd", option, "0.5")))
+                    .isEqualTo("ntk4j: " + option + ": only for --optimizer adam");
+        }
+        Path ck = dir.resolve("ck");
+        assertThat(oneLineError(TiledRunTest.with(run, "--checkpoint-dir", ck.toString())))
+                .isEqualTo("ntk4j: --checkpoint-dir: no checkpoint to write; add --checkpoint-every-epoch, "
+                        + "--checkpoint-epochs or --checkpoint-every-steps");
+        assertThat(oneLineError(TiledRunTest.with(run, "--checkpoint-dir", ck.toString(),
+                "--checkpoint-every-steps", "0"))).isEqualTo("ntk4j: --checkpoint-every-steps: expected at least 1, "
+                        + "got 0");
+        assertThat(ck).doesNotExist();
+    }
+
+    /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line. */
+    private static String oneLineError(String... args) {
+        String err = CliRuns.run(2, args)[1];
+        assertThat(err.strip().lines().count()).as("one line: %s", err).isEqualTo(1);
+        return err.strip();
+    }
+
+    /** An npz of x float32 [8, 10] (normal, drawn from the seed) and labels y = 0, 1, 2, 0, ... */
+    private static Path labelled(Path file, long seed) throws Exception {
+        Random r = new Random(seed);
+        double[] x = new double[80];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = r.nextGaussian();
+        }
+        long[] y = new long[8];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = i % 3;
+        }
+        Map<String, NpyArray> a = new LinkedHashMap<>();
+        a.put("x", NpyArray.ofDoubles(NpyDType.FLOAT32, x, 8, 10));
+        a.put("y", NpyArray.ofLongs(NpyDType.INT64, y, 8));
+        Npz.writeArrays(file, a);
+        return file;
     }
 }

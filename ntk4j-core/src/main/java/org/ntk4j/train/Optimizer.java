@@ -49,7 +49,7 @@ public record Optimizer(Kind kind, double momentum, double weightDecay, double b
         check("--beta1", beta1, 0, 1);
         check("--beta2", beta2, 0, 1);
         if (!(epsilon > 0) || Double.isInfinite(epsilon)) {
-            throw new IllegalArgumentException("--epsilon: expected a finite value > 0, got " + epsilon);
+            throw new IllegalArgumentException("--eps: expected a finite value > 0, got " + epsilon);
         }
     }
 

@@ -76,11 +76,19 @@ public final class Trainer {
      * @param config the run's settings; {@link TrainConfig#describe()} must equal {@link TrainState#config()}
      * @param listener what gets the curves, checkpoints and progress
      * @return the final parameters and the curves (those of the checkpoint's history first)
-     * @throws IllegalArgumentException if the settings differ from the checkpoint's or the state does not fit
+     * @throws IllegalArgumentException if the settings differ from the checkpoint's, the checkpoint is past the
+     *     config's last epoch, or the state does not fit
      * @throws IOException if the listener fails
      */
     public static TrainResult resume(Model model, TrainState state, Examples train, Examples test,
             TrainConfig config, Listener listener) throws IOException {
+        // a run cannot be shortened: it would end with the checkpoint's parameters, not those of the shorter run
+        if (state.epoch() > config.epochs() || state.epoch() == config.epochs() && state.stepInEpoch() > 0) {
+            String at = state.stepInEpoch() == 0 ? "the end of epoch " + state.epoch()
+                    : "step " + state.stepInEpoch() + " of epoch " + (state.epoch() + 1);
+            throw new IllegalArgumentException("--resume: the checkpoint is at " + at + ", past --epochs "
+                    + config.epochs() + " (a resumed run may train longer, not shorter)");
+        }
         if (!state.config().equals(config.describe())) {
             throw new IllegalArgumentException("--resume: the checkpoint was taken with " + state.config()
                     + "; this run has " + config.describe());

@@ -255,6 +255,28 @@ class TrainerTest {
     }
 
     @Test
+    void aResumePastTheRunsLastEpochIsRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=1,width=16,out=3)");
+        TrainConfig c = TrainConfig.builder().learningRate(0.05).batchSize(4).epochs(1).build();
+        try (Tensor x = Tensor.randomNormal(DType.F32, 9, 8, 4, 3)) {
+            Examples train = new Examples(x, new int[] {0, 1, 2, 0, 1, 2, 0, 1}, 3);
+            // the end of epoch 2, and a step into epoch 2 (past epoch 1's end, too)
+            for (long[] at : new long[][] {{2, 0, 4}, {1, 1, 3}}) {
+                assertThatThrownBy(() -> {
+                    try (TrainState s = new TrainState(m.init(5, IN, DType.F32), Map.of(), (int) at[0], at[1], at[2],
+                            0, 0, List.of(), c.describe())) {
+                        Trainer.resume(m, s, train, null, c, Listener.NONE);
+                    }
+                }).hasMessage(at[1] == 0
+                        ? "--resume: the checkpoint is at the end of epoch 2, past --epochs 1 (a resumed run may "
+                            + "train longer, not shorter)"
+                        : "--resume: the checkpoint is at step 1 of epoch 2, past --epochs 1 (a resumed run may "
+                            + "train longer, not shorter)");
+            }
+        }
+    }
+
+    @Test
     void schedulesAndPermutations() {
         assertThat(Schedule.parse("step:2:0.1").factor(9, 4, 100)).isCloseTo(0.1, org.assertj.core.data.Offset
                 .offset(1e-15));

@@ -22,12 +22,15 @@ import org.ntk4j.train.TrainState;
  * {@link TrainState}: the optimizer's buffers under {@code optimizer/BUFFER/PATH}, {@code meta/position} (int64:
  * completed epochs, steps into the next epoch, global steps, examples of the epoch so far), {@code meta/loss_sum}
  * (float64 [1]), {@code meta/history} (float64 [epochs + 1, 8], the {@link EpochMetrics} rows) and
- * {@code meta/config} (the settings, UTF-8 bytes). Both are written atomically ({@link AtomicFile}), the
- * parameters first, so a state file always has its parameters.
+ * {@code meta/config} (the settings, UTF-8 bytes), and {@code meta/run/KEY} (UTF-8 bytes, optional) for what
+ * the caller records about the run's inputs beyond its settings (the CLI: the dtype, the standardisation and a
+ * fingerprint of the training data), so that a resume with other inputs can be refused. Both are written
+ * atomically ({@link AtomicFile}), the parameters first, so a state file always has its parameters.
  */
 public final class Checkpoints {
     /** The suffix of the state archive. */
     public static final String STATE_SUFFIX = ".state.npz";
+    private static final String RUN_PREFIX = "meta/run/";
 
     private Checkpoints() {
     }
@@ -42,6 +45,20 @@ public final class Checkpoints {
      * @throws IOException if a file cannot be written
      */
     public static Path save(TrainState state, Path dir, String name) throws IOException {
+        return save(state, dir, name, Map.of());
+    }
+
+    /**
+     * Writes a checkpoint with what the caller records about the run's inputs ({@link #run}).
+     *
+     * @param state the state; not closed
+     * @param dir the directory, which must exist
+     * @param name the file-name stem, e.g. {@code epoch-0003}
+     * @param run values by key (a key without {@code /}), written as {@code meta/run/KEY}
+     * @return the parameters' file {@code DIR/NAME.npz}
+     * @throws IOException if a file cannot be written
+     */
+    public static Path save(TrainState state, Path dir, String name, Map<String, String> run) throws IOException {
         Path params = dir.resolve(name + ".npz");
         ParamsFile.save(state.params(), params);
         Map<String, NpyArray> a = new LinkedHashMap<>();
@@ -57,12 +74,10 @@ public final class Checkpoints {
             System.arraycopy(h.get(i).toArray(), 0, rows, i * EpochMetrics.FIELDS, EpochMetrics.FIELDS);
         }
         a.put("meta/history", NpyArray.ofDoubles(NpyDType.FLOAT64, rows, h.size(), EpochMetrics.FIELDS));
-        byte[] config = state.config().getBytes(StandardCharsets.UTF_8);
-        long[] bytes = new long[config.length];
-        for (int i = 0; i < config.length; i++) {
-            bytes[i] = config[i] & 0xff;
+        a.put("meta/config", text(state.config()));
+        for (Map.Entry<String, String> e : run.entrySet()) {
+            a.put(RUN_PREFIX + e.getKey(), text(e.getValue()));
         }
-        a.put("meta/config", NpyArray.ofLongs(NpyDType.UINT8, bytes, bytes.length));
         Npz.writeArrays(dir.resolve(name + STATE_SUFFIX), a);
         return params;
     }
@@ -133,12 +148,44 @@ public final class Checkpoints {
         for (int i = 0; i + EpochMetrics.FIELDS <= rows.length; i += EpochMetrics.FIELDS) {
             history.add(EpochMetrics.fromArray(rows, i));
         }
-        long[] c = a.get("meta/config").toLongArray();
+        return new TrainState(params, buffers, (int) pos[0], pos[1], pos[2], a.get("meta/loss_sum").getDouble(0),
+                pos[3], history, text(a.get("meta/config")));
+    }
+
+    /**
+     * What the run that wrote a checkpoint recorded about its inputs ({@link #save(TrainState, Path, String, Map)}).
+     *
+     * @param dir the checkpoint directory
+     * @param name the stem
+     * @return the values by key, in the archive's order; empty for a checkpoint written without them (as every
+     *     checkpoint written before they were recorded)
+     * @throws IOException if the state file cannot be read
+     */
+    public static Map<String, String> run(Path dir, String name) throws IOException {
+        Map<String, String> run = new LinkedHashMap<>();
+        for (Map.Entry<String, NpyArray> e : Npz.read(dir.resolve(name + STATE_SUFFIX)).entrySet()) {
+            if (e.getKey().startsWith(RUN_PREFIX)) {
+                run.put(e.getKey().substring(RUN_PREFIX.length()), text(e.getValue()));
+            }
+        }
+        return run;
+    }
+
+    private static NpyArray text(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        long[] bytes = new long[b.length];
+        for (int i = 0; i < b.length; i++) {
+            bytes[i] = b[i] & 0xff;
+        }
+        return NpyArray.ofLongs(NpyDType.UINT8, bytes, bytes.length);
+    }
+
+    private static String text(NpyArray a) {
+        long[] c = a.toLongArray();
         byte[] bytes = new byte[c.length];
         for (int i = 0; i < c.length; i++) {
             bytes[i] = (byte) c[i];
         }
-        return new TrainState(params, buffers, (int) pos[0], pos[1], pos[2], a.get("meta/loss_sum").getDouble(0),
-                pos[3], history, new String(bytes, StandardCharsets.UTF_8));
+        return new String(bytes, StandardCharsets.UTF_8);
     }
 }
