@@ -64,6 +64,9 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--params-out", description = "Write the parameters used (.npz; NumPy reads it).")
     Path paramsOut;
 
+    /** Whether --params-out exists as the resumed run's own (see {@link #call}). */
+    private boolean paramsOutOfTheRun;
+
     @Option(names = "--out", description = "Write the kernel as .npy.")
     Path out;
 
@@ -143,9 +146,13 @@ public final class KernelCommand implements Callable<Integer> {
                     : threads != null ? "--threads" : "--spark")
                     + ": only for a tiled run, which writes its kernel with --out (and --kind, not axes)");
         }
-        // Before any work: every output is checked, and a tiled run claims OUT (its lock, its unfinished run)
+        // Before any work: every output is checked, and a tiled run claims OUT (its lock, its unfinished run). A
+        // resumed run's --params-out was written by its first attempt: it is checked against the parameters later
+        // (kept if they are the same), so the documented recipe, the same command with --resume, works
+        paramsOutOfTheRun = tiled && resume && !overwrite.overwrite && paramsOut != null
+                && java.nio.file.Files.isRegularFile(paramsOut);
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
-                .output("--out", out, ".npy").output("--params-out", paramsOut, ".npz")
+                .output("--out", out, ".npy").output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")
                 .output("--report", report, ".json").output("--sem", sem, ".npy").check();
         try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, resolved, standardization);
@@ -176,7 +183,12 @@ public final class KernelCommand implements Callable<Integer> {
             Params p = resolved.params(paramsIn, seed, perExample, dt);
             net = withBuffersOf(net, p);
             try {
-                if (paramsOut != null) {
+                if (paramsOutOfTheRun) {
+                    if (!ParamsFile.holds(paramsOut, p)) {
+                        throw new IllegalArgumentException("--params-out " + paramsOut + " exists and does not hold "
+                                + "this run's parameters; pass --overwrite to replace it");
+                    }
+                } else if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
                 }
                 if (out != null && !kernel.explicitAxes()) {

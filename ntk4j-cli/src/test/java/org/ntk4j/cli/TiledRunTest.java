@@ -78,7 +78,10 @@ class TiledRunTest {
 
         Path killed = dir.resolve("killed.npy");
         Path manifest = TileStore.manifestPath(killed);
-        Process p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", killed.toString()));
+        // with --params-out, written before the first tile: the same command with --resume keeps it
+        Path params = dir.resolve("params.npz");
+        Process p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", killed.toString(), "--params-out",
+                params.toString()));
         long deadline = System.nanoTime() + 120_000_000_000L;
         int seen = 0;
         while (p.isAlive() && System.nanoTime() < deadline) {
@@ -97,7 +100,18 @@ class TiledRunTest {
         assertThat(TileStore.partialPath(killed)).exists();
 
         Path report = dir.resolve("resumed.json");
-        run(0, with(KERNEL, "--out", killed.toString(), "--resume", "--report", report.toString()));
+        byte[] paramsBefore = Files.readAllBytes(params);
+        // another --params-out that exists holds other parameters (seed 7): refused, the run left as it is
+        Path other = dir.resolve("other.npz");
+        run(0, "kernel", "--model", "fcn(depth=2,width=48,out=10)", "--data", "synthetic:2,32", "--seed", "7",
+                "--params-out", other.toString());
+        assertThat(run(2, with(KERNEL, "--out", killed.toString(), "--resume", "--params-out", other.toString()))[1])
+                .isEqualTo("ntk4j: --params-out " + other + " exists and does not hold this run's parameters; pass "
+                        + "--overwrite to replace it\n");
+        assertThat(recordedTiles(manifest)).isEqualTo(done);
+        run(0, with(KERNEL, "--out", killed.toString(), "--params-out", params.toString(), "--resume", "--report",
+                report.toString()));
+        assertThat(Files.readAllBytes(params)).isEqualTo(paramsBefore);
         assertThat(jsonLong(report, "tiles_resumed")).isEqualTo(done);
         assertThat(jsonLong(report, "tiles_computed")).isEqualTo(tiles - done); // no finished tile recomputed
         assertThat(Files.readAllBytes(killed)).isEqualTo(Files.readAllBytes(whole));

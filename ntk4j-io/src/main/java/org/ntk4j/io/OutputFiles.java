@@ -10,7 +10,8 @@ import java.util.Locale;
 /**
  * The output files of one command, checked before it does any work: each must
  * <ol>
- *   <li>end in the extension of what is written to it ({@code .npy}, {@code .npz}, {@code .json}, {@code .png});</li>
+ *   <li>end in the extension of what is written to it ({@code .npy}, {@code .npz}, {@code .json}, {@code .png}),
+ *       with a name short enough for the files written beside it ({@link #MAX_NAME_BYTES});</li>
  *   <li>differ from the command's other outputs;</li>
  *   <li>not be a directory, and have a writable parent directory that exists (an output inside a directory the
  *       command creates, {@code --plots DIR}, needs a writable existing ancestor);</li>
@@ -20,6 +21,13 @@ import java.util.Locale;
  * A failed check is an {@link IllegalArgumentException} whose message is the one line the command prints.
  */
 public final class OutputFiles {
+    /**
+     * The longest output file name, in UTF-8 bytes: 255 (Linux file systems' NAME_MAX) less what the longest name
+     * written beside an output adds, {@link AtomicFile}'s hidden temporary file ({@code .NAME.tmp-} and 16 hex
+     * digits). Checked before the work, so that a long run does not end in "file name too long".
+     */
+    public static final int MAX_NAME_BYTES = 255 - 22;
+
     private final boolean overwrite;
     private final List<Named> inputs = new ArrayList<>();
     private final List<Output> outputs = new ArrayList<>();
@@ -118,6 +126,12 @@ public final class OutputFiles {
                 throw new IllegalArgumentException(o.option + " " + o.file + ": the output is a " + o.extension
                         + " file; give a name ending in " + o.extension);
             }
+            int bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            if (bytes > MAX_NAME_BYTES) {
+                throw new IllegalArgumentException(o.option + ": the file name " + name.substring(0, 24) + "…"
+                        + o.extension + " is " + bytes + " bytes long; at most " + MAX_NAME_BYTES + " (the file "
+                        + "system's 255 less the temporary file written beside it)");
+            }
         }
         for (int i = 0; i < outputs.size(); i++) {
             for (int j = 0; j < i; j++) {
@@ -173,6 +187,12 @@ public final class OutputFiles {
     /** DIR/NAME where DIR may not exist yet: DIR, or its nearest existing ancestor, is a writable directory. */
     private static void checkDirectoryToCreate(Output o) {
         Path dir = o.createdDirectory.toAbsolutePath();
+        for (Path part : dir) {
+            if (part.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+                throw new IllegalArgumentException(o.option + " " + part.toString().substring(0, 24) + "…: a "
+                        + "directory name of more than 255 bytes (the file system's limit)");
+            }
+        }
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new IllegalArgumentException(o.option + " " + o.createdDirectory + " is not a directory");
         }

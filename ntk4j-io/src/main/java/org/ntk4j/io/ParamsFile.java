@@ -44,6 +44,51 @@ public final class ParamsFile {
     }
 
     /**
+     * Whether {@code file} holds exactly {@code params}: the same names (buffers under {@link #BUFFER_PREFIX}), in
+     * any order, and the same values bit for bit in the parameters' dtype. How a resumed run recognises the
+     * parameter file its first attempt wrote.
+     *
+     * @param file an {@code .npz} archive, as {@link #save} writes
+     * @param params the parameters; left open
+     * @return true if the file holds them; false if it differs, or cannot be read as an archive of arrays
+     * @throws IOException if the file cannot be read at all
+     */
+    public static boolean holds(Path file, Params params) throws IOException {
+        Map<String, Tensor> expected = new java.util.LinkedHashMap<>(params.tensors());
+        for (Map.Entry<String, Tensor> e : params.buffers().entrySet()) {
+            expected.put(BUFFER_PREFIX + e.getKey(), e.getValue());
+        }
+        DType dtype = expected.isEmpty() ? DType.F64 : expected.values().iterator().next().dtype();
+        Map<String, Tensor> found;
+        try {
+            found = Npz.readTensors(file, dtype);
+        } catch (NpyFormatException e) {
+            return false;
+        }
+        try {
+            if (!found.keySet().equals(expected.keySet())) {
+                return false;
+            }
+            for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+                Tensor f = found.get(e.getKey());
+                if (!java.util.Arrays.equals(f.shape(), e.getValue().shape())) {
+                    return false;
+                }
+                for (int i = 0; i < f.size(); i++) {
+                    if (Double.doubleToLongBits(f.getFlat(i)) != Double.doubleToLongBits(e.getValue().getFlat(i))) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        } finally {
+            for (Tensor t : found.values()) {
+                t.close();
+            }
+        }
+    }
+
+    /**
      * Reads parameters for {@code model} on per-example inputs {@code perExample} and checks them against the
      * model: same names, shapes, finite values; converted to {@code dtype}. Buffers ({@link #BUFFER_PREFIX}
      * names) come back as the result's {@link Params#buffers}, in the model's declaration order; a buffer the file

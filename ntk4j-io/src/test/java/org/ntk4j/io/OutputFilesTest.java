@@ -78,6 +78,24 @@ class OutputFilesTest {
     }
 
     @Test
+    void aNameTooLongForTheFilesWrittenBesideItIsRefusedBeforeTheWork() throws IOException {
+        // 229 + ".npy" = 233 bytes: the temporary file beside it (".NAME.tmp-" and 16 hex digits) still fits 255
+        String longest = "a".repeat(229) + ".npy";
+        OutputFiles.of(false).output("--out", dir.resolve(longest), ".npy").check();
+        Files.writeString(dir.resolve("." + longest + ".tmp-" + "f".repeat(16)), "fits");
+        String tooLong = "a".repeat(230) + ".json";
+        assertThat(refusal(OutputFiles.of(false).output("--report", dir.resolve(tooLong), ".json")))
+                .isEqualTo("--report: the file name " + "a".repeat(24) + "….json is 235 bytes long; at most 233 (the "
+                        + "file system's 255 less the temporary file written beside it)");
+        // counted in bytes: 117 two-byte letters are 234 bytes
+        assertThat(refusal(OutputFiles.of(false).output("--out", dir.resolve("é".repeat(115) + ".npy"), ".npy")))
+                .contains("is 234 bytes long; at most 233");
+        assertThat(refusal(OutputFiles.of(false).outputIn("--plots", dir.resolve("p".repeat(256)), "a.png")))
+                .isEqualTo("--plots " + "p".repeat(24) + "…: a directory name of more than 255 bytes (the file "
+                        + "system's limit)");
+    }
+
+    @Test
     void directoriesAndMissingParentsAreRefused() throws IOException {
         Path d = Files.createDirectory(dir.resolve("d.npy"));
         assertThat(refusal(OutputFiles.of(true).output("--out", d, ".npy")))
