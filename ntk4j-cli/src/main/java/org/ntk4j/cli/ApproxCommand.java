@@ -92,6 +92,7 @@ public final class ApproxCommand implements Callable<Integer> {
         }
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
+        KernelOptions.requireDiagReg(diagReg);
         List<KernelKind> list = new ArrayList<>();
         for (String k : kinds) {
             KernelKind kk = KernelKind.parse(k, seed);
@@ -104,6 +105,9 @@ public final class ApproxCommand implements Callable<Integer> {
         if (widths != null && resolved.onnx() != null) {
             throw new IllegalArgumentException("--widths: the width study varies a zoo model's width; an ONNX model "
                     + "has one");
+        }
+        if (widths != null) {
+            StudyCommand.requirePositiveDistinct(widths);
         }
         overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
         PrintWriter out = spec.commandLine().getOut();

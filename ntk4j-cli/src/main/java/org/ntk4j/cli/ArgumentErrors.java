@@ -103,8 +103,15 @@ final class ArgumentErrors {
         return ((PositionalParamSpec) arg).paramLabel();
     }
 
+    /**
+     * Picocli's message on one line, starting lower case and without a final full stop, since {@code Main}
+     * continues it ("unknown subcommand 'x'; see ...").
+     */
     private static String oneLine(String text) {
         String t = text == null ? "invalid command line" : text.strip().replaceAll("\\s*\\R\\s*", " ");
+        if (t.endsWith(".") && !t.endsWith("..")) {
+            t = t.substring(0, t.length() - 1);
+        }
         return t.isEmpty() ? t : Character.toLowerCase(t.charAt(0)) + t.substring(1);
     }
 }

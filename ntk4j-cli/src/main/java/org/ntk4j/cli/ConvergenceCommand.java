@@ -75,16 +75,12 @@ public final class ConvergenceCommand implements Callable<Integer> {
         if (widths.length < 2) {
             throw new IllegalArgumentException("--widths: give at least two widths to fit an exponent");
         }
-        for (int w : widths) {
-            if (w < 1) {
-                throw new IllegalArgumentException("--widths: expected positive widths, got " + w);
-            }
-        }
+        StudyCommand.requirePositiveDistinct(widths);
         if (ensemble < 1 || seeds < 1 || seeds > ensemble) {
             throw new IllegalArgumentException("--seeds and --ensemble: need 1 <= --seeds <= --ensemble, got "
                     + seeds + " and " + ensemble);
         }
-        FcnLimit.of(ApproxCommand.withWidth(model, widths[0])); // an fcn with relu or erf, or one line
+        requireFcnLimit();
         Zoo.parse(model);
         overwrite.outputs().inputSource("--data", data).output("--report", report, ".json")
                 .output("--plot", plot, ".png").check();
@@ -133,5 +129,24 @@ public final class ConvergenceCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * Refuses, in one line naming --model, a model without an analytic limit: only a zoo fcn with act=relu or
+     * act=erf has one. {@link FcnLimit} names kernel's --infinite, which this command does not have.
+     */
+    private void requireFcnLimit() {
+        try {
+            FcnLimit.of(ApproxCommand.withWidth(model, widths[0]));
+        } catch (IllegalArgumentException e) {
+            String text = e.getMessage() == null ? "" : e.getMessage();
+            int not = text.lastIndexOf(", not ");
+            if (!text.startsWith("--infinite: ") || not < 0) {
+                throw e; // a malformed spec or a bad fcn option: the message names it
+            }
+            throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
+                    + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, " + text.substring(not + 2),
+                    e);
+        }
     }
 }

@@ -59,8 +59,11 @@ public final class ExplainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (n < 1 || n2 < 0) {
-            throw new IllegalArgumentException("--n must be >= 1 and --n2 >= 1, got " + n + " and " + n2);
+        if (n < 1) {
+            throw new IllegalArgumentException("--n: expected at least 1, got " + n);
+        }
+        if (n2 < 0) {
+            throw new IllegalArgumentException("--n2: expected at least 1 (omitted: x2 = x1), got " + n2);
         }
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         if (input == null) {

@@ -130,6 +130,16 @@ final class KernelOptions {
     }
 
     /**
+     * Refuses a --diag-reg that is negative, NaN or infinite before any work, naming the option (the library's own
+     * check names its parameter, diag_reg, and comes after the kernels are computed).
+     */
+    static void requireDiagReg(double diagReg) {
+        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
+            throw new IllegalArgumentException("--diag-reg: expected a finite number >= 0, got " + diagReg);
+        }
+    }
+
+    /**
      * Fits the standardisation on {@code train}, warning on {@code err} when it leaves nothing but zeros (constant
      * inputs, or per-feature with every feature constant): the kernel of such inputs is that of all-zero inputs.
      */

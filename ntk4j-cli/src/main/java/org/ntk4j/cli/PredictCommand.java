@@ -155,6 +155,11 @@ public final class PredictCommand implements Callable<Integer> {
         GpInference.Posterior post = posterior == null ? null : GpInference.Posterior.parse(posterior);
         double mu = momentum == null ? Double.NaN : momentum;
         PredictRequest.checkSettings(kk, ts, post, lossFn, mu, cov != null);
+        KernelOptions.requireDiagReg(diagReg);
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException("--learning-rate: expected a positive finite number, got "
+                    + learningRate);
+        }
         if (plots != null && post != null) {
             throw new IllegalArgumentException("--plots: the training curves need training times, not --posterior");
         }

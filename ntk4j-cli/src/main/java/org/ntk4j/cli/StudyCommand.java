@@ -111,6 +111,7 @@ public final class StudyCommand implements Callable<Integer> {
             kindList.add(kk);
         }
         checkWidths();
+        KernelOptions.requireDiagReg(diagReg);
         Zoo.parse(model);
         TreeMap<Integer, TreeMap<Integer, Path>> files = new TreeMap<>();
         for (int w : widths) {
@@ -229,6 +230,15 @@ public final class StudyCommand implements Callable<Integer> {
         if (widths.length < 1) {
             throw new IllegalArgumentException("--widths: give at least one width");
         }
+        requirePositiveDistinct(widths);
+    }
+
+    /**
+     * Refuses a width below 1 or one given twice (a repeated width measures the same point again, and
+     * the log-log fits of {@code convergence} and {@code approx --widths} over it give NaN exponents); shared
+     * with those two.
+     */
+    static void requirePositiveDistinct(int[] widths) {
         for (int w : widths) {
             if (w < 1) {
                 throw new IllegalArgumentException("--widths: expected positive widths, got " + w);

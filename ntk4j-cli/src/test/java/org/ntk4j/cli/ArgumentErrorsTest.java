@@ -71,6 +71,24 @@ class ArgumentErrorsTest {
     }
 
     @Test
+    void messagesNameTheOptionGiven() {
+        assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:8,6", "--n", "4", "--diag-reg", "-1"))
+                .isEqualTo("ntk4j: --diag-reg: expected a finite number >= 0, got -1.0");
+        assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:8,6", "--n", "4", "--diag-reg", "NaN"))
+                .isEqualTo("ntk4j: --diag-reg: expected a finite number >= 0, got NaN");
+        assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:8,6", "--n", "4", "--widths", "16,16"))
+                .isEqualTo("ntk4j: --widths: width 16 is given twice");
+        assertThat(oneLineError("explain", "--n", "-1")).isEqualTo("ntk4j: --n: expected at least 1, got -1");
+        assertThat(oneLineError("explain", "--n", "0", "--n2", "-3"))
+                .isEqualTo("ntk4j: --n: expected at least 1, got 0");
+        assertThat(oneLineError("explain", "--n2", "-3"))
+                .isEqualTo("ntk4j: --n2: expected at least 1 (omitted: x2 = x1), got -3");
+        // picocli's "Unknown subcommand 'nonexist'." loses its full stop before "; see"
+        assertThat(oneLineError("help", "nonexist")).startsWith("ntk4j: unknown subcommand 'nonexist'; see '")
+                .doesNotContain(".;");
+    }
+
+    @Test
     void tileAndSeedsMustBePositive() {
         Path out = dir.resolve("t.npy");
         assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:8,6", "--tile", "0", "--out",

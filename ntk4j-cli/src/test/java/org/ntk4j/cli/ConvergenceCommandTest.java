@@ -37,9 +37,27 @@ class ConvergenceCommandTest {
     @Test
     void otherModelsAreRefusedBeforeAnyWork() {
         String[] o = run(2, "convergence", "--model", "cnn(depth=1)", "--widths", "8,16");
-        assertThat(o[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
-                + "for fcn with act=relu or act=erf only, not 'cnn'");
+        assertThat(o[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic infinite-width "
+                + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not 'cnn'");
+        String[] tanh = run(2, "convergence", "--model", "fcn(depth=1,act=tanh)", "--widths", "8,16");
+        assertThat(tanh[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic "
+                + "infinite-width NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not act=tanh");
         String[] s = run(2, "convergence", "--seeds", "5", "--ensemble", "4");
         assertThat(s[1]).contains("need 1 <= --seeds <= --ensemble");
+    }
+
+    @Test
+    void aWidthGivenTwiceIsRefusedAsStudyRefusesIt() {
+        // 16,16 used to fit NaN exponents to a single width and exit 0
+        Path json = dir.resolve("cv.json");
+        String[] o = run(2, "convergence", "--data", "synthetic:6,5", "--ensemble", "2", "--seeds", "1", "--widths",
+                "16,16", "--json", json.toString());
+        assertThat(o[1].trim()).isEqualTo("ntk4j: --widths: width 16 is given twice");
+        assertThat(o[0]).isEmpty();
+        assertThat(json).doesNotExist();
+        assertThat(run(2, "convergence", "--widths", "8,16,8")[1].trim())
+                .isEqualTo("ntk4j: --widths: width 8 is given twice");
+        assertThat(run(2, "convergence", "--widths", "8,0")[1].trim())
+                .isEqualTo("ntk4j: --widths: expected positive widths, got 0");
     }
 }

@@ -35,6 +35,27 @@ class SpectrumCommandTest {
     }
 
     @Test
+    void integerKernelFileIsReadAsFloat64() throws Exception {
+        // an int64 .npy (NumPy's default integer type) used to be refused with advice about the Java API
+        double[] values = {6, 1, 0, 1, 5, 2, 0, 2, 4};
+        Path ints = dir.resolve("k_int.npy");
+        Npy.write(ints, org.ntk4j.io.NpyArray.ofLongs(org.ntk4j.io.NpyDType.INT64, new long[] {6, 1, 0, 1, 5, 2, 0,
+                2, 4}, 3, 3));
+        Path doubles = dir.resolve("k_f8.npy");
+        try (Tensor t = Tensor.of(values, 3, 3)) {
+            Npy.write(doubles, t);
+        }
+        // the same figures as the float64 file's, but for the file name and the seconds taken
+        String fromInts = run(0, "spectrum", ints.toString())[0].replaceAll("dsyevd, [0-9.]+ s", "dsyevd");
+        String fromDoubles = run(0, "spectrum", doubles.toString())[0].replaceAll("dsyevd, [0-9.]+ s", "dsyevd");
+        assertThat(fromInts).contains(ints + " [3, 3]")
+                .isEqualTo(fromDoubles.replace(doubles.toString(), ints.toString()));
+        Path ints32 = dir.resolve("k_i4.npy");
+        Npy.write(ints32, org.ntk4j.io.NpyArray.ofLongs(org.ntk4j.io.NpyDType.INT32, new long[] {2, 1, 1, 2}, 2, 2));
+        assertThat(run(0, "spectrum", ints32.toString())[0]).contains("λ_max 3.00000, λ_min 1.00000");
+    }
+
+    @Test
     void fullKernelFileAndPlotsOrderedByLabel() throws Exception {
         Path k = dir.resolve("full.npy");
         try (Tensor t = Tensor.zeros(DType.F32, 3, 3, 2, 2)) {

@@ -105,5 +105,11 @@ class StudyCommandTest {
         String[] badN = run(2, "study", "--model", MODEL, "--widths", "8", "--checkpoints", pattern,
                 "--sample", "default:test:18", "--n", "18");
         assertThat(badN[1].trim()).contains("--n: the sample has 18 examples");
+        String[] badReg = run(2, "study", "--model", MODEL, "--widths", "8", "--checkpoints", pattern,
+                "--sample", "default:test:18", "--diag-reg", "-1");
+        assertThat(badReg[1].trim()).isEqualTo("ntk4j: --diag-reg: expected a finite number >= 0, got -1.0");
+        String[] twice = run(2, "study", "--model", MODEL, "--widths", "8,8", "--checkpoints", pattern,
+                "--sample", "default:test:18");
+        assertThat(twice[1].trim()).isEqualTo("ntk4j: --widths: width 8 is given twice");
     }
 }

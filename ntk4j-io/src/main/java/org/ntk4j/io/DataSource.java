@@ -1,5 +1,6 @@
 package org.ntk4j.io;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -584,7 +585,7 @@ public final class DataSource {
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;
         int columns;
-        try (Reader reader = Files.newBufferedReader(p, StandardCharsets.UTF_8);
+        try (Reader reader = openSkippingByteOrderMark(p);
              CSVParser parser = CSVParser.builder().setReader(reader).setFormat(format).get()) {
             List<String> header = parser.getHeaderNames();
             columns = header.size();
@@ -659,6 +660,25 @@ public final class DataSource {
             }
         }
         return new Loaded(x, labels);
+    }
+
+    /**
+     * {@code p} as UTF-8 text, past a leading byte-order mark if it has one: Excel's "CSV UTF-8" writes one, and
+     * Commons CSV would otherwise make the mark (U+FEFF) part of the first header name, so {@code label} there
+     * would not be recognised.
+     */
+    private static BufferedReader openSkippingByteOrderMark(Path p) throws IOException {
+        BufferedReader reader = Files.newBufferedReader(p, StandardCharsets.UTF_8);
+        try {
+            reader.mark(1);
+            if (reader.read() != '\uFEFF') {
+                reader.reset();
+            }
+            return reader;
+        } catch (IOException | RuntimeException e) {
+            reader.close();
+            throw e;
+        }
     }
 
     private static double parseNumber(Path p, long row, String column, int index, String cell)

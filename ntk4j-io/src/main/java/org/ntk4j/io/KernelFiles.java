@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.ntk4j.predict.KernelMatrix;
+import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -14,7 +15,8 @@ public final class KernelFiles {
 
     /**
      * Reads a train-train kernel written by {@code ntk4j kernel --out} (or NumPy) as a float64 matrix: an N×N kind
-     * [N, N] as it is, the full kernel [N, N, O, O] as the NO×NO matrix of row n·O + o.
+     * [N, N] as it is, the full kernel [N, N, O, O] as the NO×NO matrix of row n·O + o. A file of integers (or
+     * booleans) is converted to float64 element by element, as data sources are (without their scaling of uint8).
      *
      * @param file the .npy file
      * @return the matrix, which the caller closes
@@ -26,7 +28,8 @@ public final class KernelFiles {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
-        try (Tensor t = Npy.readTensor(file)) {
+        DType stored = Npy.readHeader(file).dtype().tensorDType(); // null: not floating point
+        try (Tensor t = Npy.readTensor(file, stored != null ? stored : DType.F64)) {
             int[] s = t.shape();
             if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
                 throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "

@@ -229,6 +229,38 @@ class DataSourceTest {
     }
 
     @Test
+    void csvByteOrderMarkIsSkipped() throws IOException {
+        // Excel's "CSV UTF-8" starts the file with a UTF-8 byte-order mark; without skipping it, the first header
+        // would be U+FEFF followed by "label", and the label column would become a feature.
+        String text = "label,a,b\n0,1,2\n1,3,4\n2,5,6\n";
+        Path plain = dir.resolve("plain.csv");
+        Files.writeString(plain, text, StandardCharsets.UTF_8);
+        Path bom = dir.resolve("bom.csv");
+        Files.writeString(bom, "\uFEFF" + text, StandardCharsets.UTF_8);
+        assertThat(Files.readAllBytes(bom)).startsWith((byte) 0xEF, (byte) 0xBB, (byte) 0xBF);
+        for (String options : new String[] {"", ":label=label", ":label=none"}) {
+            try (Dataset withBom = DataSource.loadDataset(bom + options, DType.F64, 0);
+                 Dataset without = DataSource.loadDataset(plain + options, DType.F64, 0)) {
+                assertThat(withBom.x().shape()).as(options).containsExactly(without.x().shape());
+                assertThat(withBom.x().toDoubleArray()).as(options).containsExactly(without.x().toDoubleArray());
+                assertThat(withBom.labels()).as(options).isEqualTo(without.labels());
+                assertThat(withBom.numClasses()).as(options).isEqualTo(without.numClasses());
+            }
+        }
+        try (Dataset d = DataSource.loadDataset(bom.toString(), DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(3, 2);
+            assertThat(d.labels()).containsExactly(0, 1, 2);
+        }
+        // The first column keeps its plain name for :label= too.
+        Path first = dir.resolve("first.csv");
+        Files.writeString(first, "\uFEFFy,x\n1,8\n0,9\n", StandardCharsets.UTF_8);
+        try (Dataset d = DataSource.loadDataset(first + ":label=y", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(8, 9);
+            assertThat(d.labels()).containsExactly(1, 0);
+        }
+    }
+
+    @Test
     void csvErrorsNameRowAndColumn() throws IOException {
         Path f = dir.resolve("bad.csv");
         Files.writeString(f, "x1,x2,label\n1,2,0\n3,oops,1\n");
