@@ -333,22 +333,18 @@ public final class TrainCommand implements Callable<Integer> {
         ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
         Tensor x = d.x();
         int n = x.size();
-        if (x.dtype() == DType.F32) {
-            FloatBuffer src = x.floats();
-            FloatBuffer dst = chunk.asFloatBuffer();
-            for (int i = 0; i < n; i += dst.capacity()) {
-                int len = Math.min(dst.capacity(), n - i);
-                dst.put(0, src, i, len);
-                crc.update(chunk.array(), 0, len * Float.BYTES);
+        boolean f32 = x.dtype() == DType.F32;
+        FloatBuffer floats = f32 ? x.floats() : null;
+        DoubleBuffer doubles = f32 ? null : x.doubles();
+        int per = chunk.capacity() / x.dtype().bytes();
+        for (int i = 0; i < n; i += per) {
+            int len = Math.min(per, n - i);
+            if (f32) {
+                chunk.asFloatBuffer().put(0, floats, i, len);
+            } else {
+                chunk.asDoubleBuffer().put(0, doubles, i, len);
             }
-        } else {
-            DoubleBuffer src = x.doubles();
-            DoubleBuffer dst = chunk.asDoubleBuffer();
-            for (int i = 0; i < n; i += dst.capacity()) {
-                int len = Math.min(dst.capacity(), n - i);
-                dst.put(0, src, i, len);
-                crc.update(chunk.array(), 0, len * Double.BYTES);
-            }
+            crc.update(chunk.array(), 0, len * x.dtype().bytes());
         }
         int[] labels = d.hasLabels() ? d.labels() : new int[0];
         IntBuffer dst = chunk.asIntBuffer();

@@ -60,6 +60,30 @@ class ImportedShapeOperatorsProperties {
         }
     }
 
+    /**
+     * y [2, out...] where out is s with {@code count} indices on {@code axis} (1-based): y[n, idx] =
+     * scale · flat(idx with its axis index i replaced by pick(i)) + perExample · n.
+     */
+    private static void assertPicks(Tensor y, int[] s, int axis, int count, java.util.function.IntUnaryOperator pick,
+                                    double scale, double perExample) {
+        int[] out = s.clone();
+        out[axis - 1] = count;
+        assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
+        int[] idx = new int[3];
+        for (int n = 0; n < 2; n++) {
+            for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
+                for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
+                    for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
+                        int[] src = idx.clone();
+                        src[axis - 1] = pick.applyAsInt(idx[axis - 1]);
+                        double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
+                        assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(scale * flat + perExample * n);
+                    }
+                }
+            }
+        }
+    }
+
     private static int clamp(long v, int dim) {
         long r = v < 0 ? v + dim : v;
         return (int) Math.max(0, Math.min(dim, r));
@@ -86,23 +110,7 @@ class ImportedShapeOperatorsProperties {
                 .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
                         new String[] {"oc"}));
         try (Tensor y = run(s, g, 13)) {
-            int count = (l - b + step - 1) / step;
-            int[] out = s.clone();
-            out[axis - 1] = count;
-            assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
-            int[] idx = new int[3];
-            for (int n = 0; n < 2; n++) {
-                for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
-                    for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
-                        for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
-                            int[] src = idx.clone();
-                            src[axis - 1] = b + idx[axis - 1] * step;
-                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
-                            assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(2 * flat + 1000 * n);
-                        }
-                    }
-                }
-            }
+            assertPicks(y, s, axis, (l - b + step - 1) / step, i -> b + i * step, 2, 1000);
         }
     }
 
@@ -138,22 +146,7 @@ class ImportedShapeOperatorsProperties {
                 .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
                         new String[] {"oc"}));
         try (Tensor y = run(s, g, 13)) {
-            int[] out = s.clone();
-            out[axis - 1] = picked.size();
-            assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
-            int[] idx = new int[3];
-            for (int n = 0; n < 2; n++) {
-                for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
-                    for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
-                        for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
-                            int[] src = idx.clone();
-                            src[axis - 1] = picked.get(idx[axis - 1]);
-                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
-                            assertThat(y.get(n, idx[0], idx[1], idx[2])).isEqualTo(flat);
-                        }
-                    }
-                }
-            }
+            assertPicks(y, s, axis, picked.size(), picked::get, 1, 0);
         }
     }
 
