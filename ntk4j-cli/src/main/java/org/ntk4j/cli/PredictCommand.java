@@ -332,8 +332,12 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     static String timeText(double t) {
-        return t == Double.POSITIVE_INFINITY ? "inf"
-                : new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", t)).stripTrailingZeros().toPlainString();
+        if (t == Double.POSITIVE_INFINITY) {
+            return "inf";
+        }
+        // plain digits for the times people write (0.5, 100, 250000), powers of ten beyond (1e+308, not 309 digits)
+        java.math.BigDecimal d = new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", t)).stripTrailingZeros();
+        return t != 0 && (Math.abs(t) >= 1e7 || Math.abs(t) < 1e-4) ? d.toString().replace("E", "e") : d.toPlainString();
     }
 
     static double[] parseTimes(List<String> texts) {

@@ -31,6 +31,17 @@ class PredictCommandTest {
 
     /** The predictions the command writes are the library's, on the same standardised data and parameters. */
     @Test
+    void timesPrintAsWrittenOrAsPowersOfTenWhenFarOut() {
+        assertThat(PredictCommand.timeText(Double.POSITIVE_INFINITY)).isEqualTo("inf");
+        assertThat(PredictCommand.timeText(100)).isEqualTo("100");
+        assertThat(PredictCommand.timeText(0.5)).isEqualTo("0.5");
+        assertThat(PredictCommand.timeText(250000)).isEqualTo("250000");
+        assertThat(PredictCommand.timeText(0)).isEqualTo("0");
+        assertThat(PredictCommand.timeText(1e308)).isEqualTo("1e+308");
+        assertThat(PredictCommand.timeText(2.5e-7)).isEqualTo("2.5e-7");
+    }
+
+    @Test
     void writesTheLibrarysPredictionsAndAReport() throws Exception {
         Path pred = dir.resolve("pred.npy");
         Path report = dir.resolve("r.json");
