@@ -208,7 +208,10 @@ final class Reports {
                          String loss, int batch, int epochs, long seed, String dtype, String standardize) {
     }
 
-    /** {@code train --log}: the settings and each epoch's figures. */
+    /**
+     * {@code train --log}: the settings and each epoch's figures, the same keys at every epoch; a figure the epoch
+     * has not (epoch 0's train loss and rate, the test figures under {@code --test none}) is null.
+     */
     static JsonReport train(TrainSettings s, List<EpochMetrics> curves) {
         JsonReport json = new JsonReport().put("model", s.model()).put("train", s.train()).put("test", s.test())
                 .put("optimizer", s.optimizer()).put("lr", s.lr()).put("schedule", s.schedule()).put("loss", s.loss())

@@ -56,7 +56,8 @@ import picocli.CommandLine.Spec;
             + "--test fashion-mnist:test:2000 --epochs 5 --optimizer adam --lr 1e-3 --log log.json --plot curves.png"},
         description = {"Trains a network by mini-batch SGD (momentum, weight decay) or Adam on the cross-entropy "
             + "or MSE loss of one-hot labels; evaluates on --test after every epoch; checkpoints parameter files "
-            + "that --params-in of every command reads; --resume continues bit for bit."})
+            + "that --params-in of kernel, predict and train and study --checkpoints read; --resume continues bit "
+            + "for bit."})
 public final class TrainCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -129,10 +130,12 @@ public final class TrainCommand implements Callable<Integer> {
             + "for --params-in) and epoch-EEEE.state.npz (optimizer state), step-SSSSSS.* for step checkpoints.")
     Path checkpointDir;
 
-    @Option(names = "--checkpoint-every-epoch", description = "A checkpoint after every epoch.")
+    @Option(names = "--checkpoint-every-epoch", description = "A checkpoint after every epoch, 1 to --epochs "
+            + "(for epoch 0 too, list them with --checkpoint-epochs).")
     boolean everyEpoch;
 
-    @Option(names = "--checkpoint-epochs", split = ",", description = "Checkpoints after these epochs, e.g. 1,2,5.")
+    @Option(names = "--checkpoint-epochs", split = ",", description = "Checkpoints after these epochs, e.g. 0,1,2,5; "
+            + "0 is the initial parameters, before the first step (the epoch 0 that study needs).")
     List<Integer> checkpointEpochs;
 
     @Option(names = "--checkpoint-every-steps", description = "A checkpoint every this many steps.")
@@ -246,7 +249,7 @@ public final class TrainCommand implements Callable<Integer> {
                         Shapes.str(tr.x().shape()), te == null ? "none" : te.name() + " " + Shapes.str(te.x().shape()),
                         config.describe(), dt.shortName());
                 o.flush();
-                try (Progress progress = new Progress(o, err, quiet, System.console() != null, run)) {
+                try (Progress progress = new Progress(o, err, quiet, System.console() != null, te != null, run)) {
                     TrainResult result;
                     if (resumeFrom != null) {
                         try (TrainState s = Checkpoints.load(checkpointDir, resumeFrom, net, perExample, dt)) {
@@ -296,14 +299,18 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--checkpoint-every-epoch and --checkpoint-epochs: give one");
         }
         TreeSet<Integer> ce = new TreeSet<>();
+        // --checkpoint-every-epoch stays after each epoch trained, 1..--epochs: epoch 0 trains nothing, and adding
+        // it would put one more checkpoint (the parameters and, with Adam, two buffers of zeros) into the directory
+        // of every existing recipe. Epoch 0, the initial parameters that study measures the kernel's movement from,
+        // is asked for by name: --checkpoint-epochs 0,1,2 (docs/training.md).
         if (everyEpoch) {
             for (int e = 1; e <= epochs; e++) {
                 ce.add(e);
             }
         } else if (checkpointEpochs != null) {
             for (int e : checkpointEpochs) {
-                if (e < 1 || e > epochs) {
-                    throw new IllegalArgumentException("--checkpoint-epochs: " + e + " is not an epoch of the run (1.."
+                if (e < 0 || e > epochs) {
+                    throw new IllegalArgumentException("--checkpoint-epochs: " + e + " is not an epoch of the run (0.."
                             + epochs + ")");
                 }
                 ce.add(e);
@@ -411,21 +418,27 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** Epoch lines on stdout, a bar (terminal) or a line every 10 s on stderr, checkpoint files. */
+    /**
+     * Epoch lines on stdout (without a test set, no test figures, and no epoch-0 line, which has nothing else), a
+     * bar (terminal) or a line every 10 s on stderr, checkpoint files.
+     */
     private final class Progress implements Listener, AutoCloseable {
         private final PrintWriter out;
         private final PrintWriter err;
         private final boolean quiet;
         private final boolean terminal;
+        private final boolean test;
         private final Map<String, String> run;
         private ProgressBar bar;
         private long lastLine = System.nanoTime();
 
-        Progress(PrintWriter out, PrintWriter err, boolean quiet, boolean terminal, Map<String, String> run) {
+        Progress(PrintWriter out, PrintWriter err, boolean quiet, boolean terminal, boolean test,
+                Map<String, String> run) {
             this.out = out;
             this.err = err;
             this.quiet = quiet;
             this.terminal = terminal;
+            this.test = test;
             this.run = run;
         }
 
@@ -453,13 +466,17 @@ public final class TrainCommand implements Callable<Integer> {
         @Override
         public void epochDone(int epoch, Params params, EpochMetrics m) {
             close();
+            String testFigures = test ? String.format(Locale.ROOT, "test loss %.4f, test accuracy %.2f%%",
+                    m.testLoss(), 100 * m.testAccuracy()) : null;
             if (epoch == 0) {
-                out.printf(Locale.ROOT, "epoch 0: test loss %.4f, test accuracy %.2f%%%n", m.testLoss(),
-                        100 * m.testAccuracy());
+                if (testFigures == null) {
+                    return;
+                }
+                out.printf(Locale.ROOT, "epoch 0: %s%n", testFigures);
             } else {
-                out.printf(Locale.ROOT, "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%%, "
-                        + "%.1f s, %.0f examples/s%n", epoch, m.trainLoss(), m.testLoss(), 100 * m.testAccuracy(),
-                        m.seconds(), m.examplesPerSecond());
+                out.printf(Locale.ROOT, "epoch %d: train loss %.4f, %s%.1f s, %.0f examples/s%n", epoch,
+                        m.trainLoss(), testFigures == null ? "" : testFigures + ", ", m.seconds(),
+                        m.examplesPerSecond());
             }
             out.flush();
         }

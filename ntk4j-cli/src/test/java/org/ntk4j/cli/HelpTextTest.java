@@ -38,6 +38,23 @@ class HelpTextTest {
         }
     }
 
+    /** train's description names the commands that read its checkpoints by --params-in: those that have it. */
+    @Test
+    void trainNamesTheCommandsWhoseParamsInReadsItsCheckpoints() {
+        CommandLine top = new CommandLine(new Main());
+        List<String> withParamsIn = new ArrayList<>();
+        for (Map.Entry<String, CommandLine> e : top.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandSpec().findOption("--params-in") != null) {
+                withParamsIn.add(e.getKey());
+            }
+        }
+        assertThat(withParamsIn).containsExactly("kernel", "predict", "train");
+        String description = String.join(" ", top.getSubcommands().get("train").getCommandSpec().usageMessage()
+                .description());
+        assertThat(description).contains("--params-in of kernel, predict and train and study --checkpoints read")
+                .doesNotContain("every command");
+    }
+
     /** Splits a shell line into words; single quotes group. */
     private static List<String> words(String line) {
         List<String> out = new ArrayList<>();

@@ -65,6 +65,60 @@ class TrainCommandTest {
         assertSameArrays(resumed, full);
     }
 
+    /**
+     * --checkpoint-epochs 0 writes the initial parameters before the first step, as --epochs 0 --params-out does;
+     * a resume from it gives the uninterrupted run's bits, and study takes the directory.
+     */
+    @Test
+    void anEpochZeroCheckpointIsTheInitialisationThatStudyNeeds(@TempDir Path dir) throws Exception {
+        String[] tiny = {"train", "--model", "fcn(depth=1,width=8,out=10)", "--train", "default:train:40", "--test",
+            "none", "--batch", "16", "--optimizer", "adam", "--lr", "1e-2", "--quiet"};
+        Path init = dir.resolve("init.npz");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "0", "--params-out", init.toString()));
+        Path ck = dir.resolve("w8");
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "2", "--checkpoint-dir", ck.toString(),
+                "--checkpoint-epochs", "0,1", "--params-out", full.toString()));
+        assertThat(ck.resolve("epoch-0000" + Checkpoints.STATE_SUFFIX)).exists();
+        assertThat(ck.resolve("epoch-0002.npz")).doesNotExist();
+        assertSameArrays(ck.resolve("epoch-0000.npz"), init);
+        // a resume from the epoch-0 checkpoint alone is the whole run
+        Path only = Files.createDirectories(dir.resolve("only0"));
+        for (String f : List.of("epoch-0000.npz", "epoch-0000" + Checkpoints.STATE_SUFFIX)) {
+            Files.copy(ck.resolve(f), only.resolve(f));
+        }
+        Path resumed = dir.resolve("resumed.npz");
+        String o = CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "2", "--checkpoint-dir", only.toString(),
+                "--checkpoint-epochs", "0,1", "--resume", "--params-out", resumed.toString()))[0];
+        assertThat(o).contains("resuming from " + only.resolve("epoch-0000.npz") + " (epoch 0, step 0)");
+        assertSameArrays(resumed, full);
+        String[] study = CliRuns.run(0, "study", "--model", "fcn(depth=1,out=10)", "--widths", "8", "--checkpoints",
+                dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample", "default:test:18",
+                "--kinds", "pntk");
+        assertThat(study[0]).contains("| 0 | 0.000 |").contains("| 1 | ");
+        assertThat(oneLineError(TiledRunTest.with(tiny, "--epochs", "2", "--checkpoint-dir", ck.toString(),
+                "--checkpoint-epochs", "0,3"))).isEqualTo("ntk4j: --checkpoint-epochs: 3 is not an epoch of the run "
+                        + "(0..2)");
+    }
+
+    /** Without a test set the epoch lines and the log have no test figures, NaN or otherwise; the plot is drawn. */
+    @Test
+    void withoutATestSetThereAreNoTestFigures(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("log.json");
+        Path plot = dir.resolve("c.png");
+        String out = CliRuns.run(0, "train", "--model", "fcn(depth=1,width=8,out=10)", "--train", "default:train:40",
+                "--test", "none", "--batch", "16", "--epochs", "2", "--quiet", "--log", log.toString(), "--plot",
+                plot.toString())[0];
+        assertThat(out).doesNotContain("NaN").doesNotContain("test loss").doesNotContain("epoch 0:")
+                .contains(", test none; ");
+        assertThat(out.lines().filter(l -> l.startsWith("epoch ")).toList()).hasSize(2)
+                .allMatch(l -> l.matches("epoch [12]: train loss [0-9.]+, [0-9.]+ s, [0-9]+ examples/s"));
+        String json = Files.readString(log);
+        assertThat(json).doesNotContain("NaN").contains("\"epoch_2.train_loss\": 0.")
+                .contains("\"epoch_2.test_loss\": null").contains("\"epoch_2.test_accuracy\": null");
+        assertThat(plot).exists();
+    }
+
     /** The two archives hold the same names and, under each, the same values. */
     private static void assertSameArrays(Path actual, Path expected) throws java.io.IOException {
         Map<String, NpyArray> a = Npz.read(expected);

@@ -22,7 +22,8 @@ public interface Listener {
     }
 
     /**
-     * When a checkpoint is due (after a chosen epoch or every chosen number of steps).
+     * When a checkpoint is due (after a chosen epoch, epoch 0 being the initial parameters before the first step,
+     * or every chosen number of steps).
      *
      * @param state the run's state; valid only during the call (copy it to keep it)
      * @param name a file-name stem, {@code epoch-0003} at an epoch boundary or {@code step-000120}

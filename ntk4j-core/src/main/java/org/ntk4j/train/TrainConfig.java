@@ -15,7 +15,9 @@ import org.ntk4j.predict.Loss;
  * @param batchSize the mini-batch size, at least 1 (the last batch of an epoch may be smaller)
  * @param epochs the number of passes over the training set, at least 0
  * @param seed the seed of the shuffling (the caller initialises the parameters, e.g. with the same seed)
- * @param checkpointEpochs the epochs (1-based, completed) after which a checkpoint is taken; a sorted copy is kept
+ * @param checkpointEpochs the completed epochs after which a checkpoint is taken, from 0 (0: the initial parameters,
+ *     before the first step, the reference {@code ntk4j study} measures the kernel's movement from); a sorted copy is
+ *     kept
  * @param checkpointEverySteps a checkpoint every this many global steps, or 0 for none
  * @param evalBatchSize the batch size of the evaluation on the test set, at least 1
  */
@@ -32,7 +34,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
      * @param batchSize at least 1
      * @param epochs at least 0
      * @param seed the shuffling seed
-     * @param checkpointEpochs epochs after which to checkpoint, each at least 1
+     * @param checkpointEpochs epochs after which to checkpoint, each at least 0
      * @param checkpointEverySteps at least 0
      * @param evalBatchSize at least 1
      * @throws IllegalArgumentException if a value is out of range
@@ -59,8 +61,9 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         }
         TreeSet<Integer> ce = new TreeSet<>(checkpointEpochs == null ? Set.of() : checkpointEpochs);
         for (int e : ce) {
-            if (e < 1) {
-                throw new IllegalArgumentException("--checkpoint-epochs: epochs count from 1, got " + e);
+            if (e < 0) {
+                throw new IllegalArgumentException("--checkpoint-epochs: epochs count from 0 (the initial "
+                        + "parameters), got " + e);
             }
         }
         checkpointEpochs = java.util.Collections.unmodifiableSortedSet(ce);
@@ -99,7 +102,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
     /**
      * Whether a checkpoint is taken after the given completed epoch.
      *
-     * @param epoch the completed epoch, from 1
+     * @param epoch the completed epoch, from 0 (the initial parameters, before the first step)
      * @return true if it is in {@link #checkpointEpochs}
      */
     public boolean checkpointAfterEpoch(int epoch) {
@@ -215,7 +218,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         /**
          * Sets the epochs after which checkpoints are taken.
          *
-         * @param v completed epochs, from 1
+         * @param v completed epochs, from 0 (0: the initial parameters, before the first step)
          * @return this builder
          */
         public Builder checkpointEpochs(Set<Integer> v) {
@@ -224,7 +227,8 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         }
 
         /**
-         * Takes a checkpoint after every epoch 1..epochs, the epochs set so far (call {@link #epochs} first).
+         * Takes a checkpoint after every epoch 1..epochs, the epochs set so far (call {@link #epochs} first); not at
+         * epoch 0, which {@link #checkpointEpochs} can name.
          *
          * @return this builder
          */

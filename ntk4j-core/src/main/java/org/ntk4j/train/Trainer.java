@@ -385,6 +385,10 @@ public final class Trainer {
                 EpochMetrics m0 = new EpochMetrics(0, 0, c.learningRate(), Double.NaN, t[0], t[1], Double.NaN, 0);
                 history.add(m0);
                 listener.epochDone(0, params, m0);
+                // the initial parameters with zero optimizer buffers at step 0: a resume from it is the whole run
+                if (c.checkpointAfterEpoch(0)) {
+                    listener.checkpoint(state(), "epoch-0000");
+                }
             }
             Tensor xTrain = train.x().dtype() == dtype ? train.x() : train.x().to(dtype);
             try (Tensor ones = Tensor.full(dtype, 1.0, 1)) {

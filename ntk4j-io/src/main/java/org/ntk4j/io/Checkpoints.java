@@ -17,9 +17,10 @@ import org.ntk4j.train.EpochMetrics;
 import org.ntk4j.train.TrainState;
 
 /**
- * Training checkpoints as two NumPy archives in a directory: {@code NAME.npz}, the parameters alone (what
- * {@code --params-in} of every command reads, as {@link ParamsFile}), and {@code NAME.state.npz}, the rest of the
- * {@link TrainState}: the optimizer's buffers under {@code optimizer/BUFFER/PATH}, {@code meta/position} (int64:
+ * Training checkpoints as two NumPy archives in a directory: {@code NAME.npz}, the parameters alone (a
+ * {@link ParamsFile}: what {@code --params-in} of the CLI's {@code kernel}, {@code predict} and {@code train} and
+ * {@code study --checkpoints} read), and {@code NAME.state.npz}, the rest of the {@link TrainState}: the
+ * optimizer's buffers under {@code optimizer/BUFFER/PATH}, {@code meta/position} (int64:
  * completed epochs, steps into the next epoch, global steps, examples of the epoch so far), {@code meta/loss_sum}
  * (float64 [1]), {@code meta/history} (float64 [epochs + 1, 8], the {@link EpochMetrics} rows) and
  * {@code meta/config} (the settings, UTF-8 bytes), and {@code meta/run/KEY} (UTF-8 bytes, optional) for what
