@@ -23,7 +23,7 @@ final class TileProgress implements TiledKernelRun.Progress {
     private final boolean quiet;
     private final long start = System.nanoTime();
     private final int total;
-    private int done;
+    private volatile int done; // volatile: read by TiledRun.Interruption's shutdown hook without the lock
     private int doneHere;
     private double flops;
     private double lastLine;
@@ -59,6 +59,21 @@ final class TileProgress implements TiledKernelRun.Progress {
                     flops / elapsed / 1e9);
             err.flush();
         }
+    }
+
+    /** The tiles done: by earlier runs and this one (read without waiting for a tile's report). */
+    int done() {
+        return done;
+    }
+
+    /** The plan's tiles. */
+    int total() {
+        return total;
+    }
+
+    /** True when the progress bar is drawn on the terminal (its line has no line break until closed). */
+    boolean drawsBar() {
+        return bar != null;
     }
 
     @Override

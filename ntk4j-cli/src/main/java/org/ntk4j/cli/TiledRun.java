@@ -11,6 +11,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.NpyHeader;
+import org.ntk4j.io.TileStore;
 import org.ntk4j.io.TiledKernelRun;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -89,7 +90,9 @@ final class TiledRun {
         TiledKernelRun.Request request = new TiledKernelRun.Request(net, params, x1, x2, kind, method, budget,
                 cmd.tile, threads, cmd.resume, cmd.overwrite.overwrite, cmd.out, cmd.sem,
                 cmd.ensemble == null ? 0 : cmd.ensemble, cmd.seed, cluster, cmd.spark);
-        TiledKernelRun.Result r = TiledKernelRun.run(request, new TiledKernelRun.Events() {
+        // from here until the tiles are finished in their files or the run fails: SIGINT or SIGTERM says how to go on
+        Interruption interruption = new Interruption(cmd.out, cmd.sem, err);
+        TiledKernelRun.Events events = new TiledKernelRun.Events() {
             @Override
             public void planned(TilePlan plan) {
                 o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), params.count(),
@@ -107,14 +110,20 @@ final class TiledRun {
 
             @Override
             public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
-                return new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
+                TileProgress progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
+                interruption.started(progress);
+                return progress;
             }
 
             @Override
             public PrintWriter clusterLog() {
                 return o;
             }
-        });
+        };
+        TiledKernelRun.Result r;
+        try (interruption) {
+            r = TiledKernelRun.run(request, events);
+        }
         TilePlan plan = r.plan();
         double seconds = r.seconds();
         double flops = r.flops();
@@ -134,6 +143,86 @@ final class TiledRun {
         if (cmd.report != null) {
             Reports.tiled(r).write(cmd.report);
             o.println("wrote " + cmd.report);
+        }
+    }
+
+    /**
+     * The shutdown hook of a tiled run while it writes its files. SIGINT (Ctrl-C) or SIGTERM makes the JVM run its
+     * shutdown hooks and exit (130, 143) while the tiles may still be computing; this one says on stderr, in one
+     * line, how many tiles are in the partial file and that the same command with {@code --resume} continues, and
+     * deletes the lock files ({@link TileStore#lockPath}) this run holds, which would otherwise stay behind (harmless,
+     * as the lock is the operating system's, but untidy). It writes no data: the manifest already records the
+     * finished tiles, and a tile half written is not in it. Registered by the constructor, removed by
+     * {@link #close()} when the run returns or fails, so that neither the normal exit nor an error's exit (both
+     * through {@link System#exit}, which runs the hooks too) fires it.
+     */
+    static final class Interruption implements AutoCloseable {
+        private final Path out;
+        private final Path sem;
+        private final PrintWriter err;
+        private final Thread hook;
+        private volatile TileProgress progress;
+
+        /**
+         * Registers the hook.
+         *
+         * @param out the kernel file
+         * @param sem the standard-error file, or null
+         * @param err where the line goes (the command's error stream)
+         */
+        Interruption(Path out, Path sem, PrintWriter err) {
+            this.out = out;
+            this.sem = sem;
+            this.err = err;
+            this.hook = new Thread(this::interrupted, "ntk4j-interrupted");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        /** The tiles have started: their count comes from {@code p}. */
+        void started(TileProgress p) {
+            progress = p;
+        }
+
+        /** What the hook says, from the files as they are now. */
+        private String line() {
+            TileProgress p = progress;
+            String partials = TileStore.partialPath(out) + (sem == null ? "" : " and " + TileStore.partialPath(sem));
+            boolean resumable = Files.exists(TileStore.manifestPath(out)) && Files.exists(TileStore.partialPath(out))
+                    && (sem == null || Files.exists(TileStore.manifestPath(sem)));
+            if (resumable) {
+                return "ntk4j: interrupted; " + (p == null ? "the unfinished run is" : p.done() + " of " + p.total()
+                        + " tiles are") + " in " + partials + ": the same command with --resume continues";
+            }
+            if (p != null) {
+                // TileStore.finish had renamed the partial file and removed the manifest
+                return "ntk4j: interrupted while finishing " + out;
+            }
+            return "ntk4j: interrupted before the first tile; the same command starts the run again";
+        }
+
+        /** The hook: one line, the lock files deleted; nothing that waits on the run's threads. */
+        private void interrupted() {
+            TileProgress p = progress;
+            // on a terminal, the progress bar's line is left without its line break
+            err.print((p != null && p.drawsBar() ? System.lineSeparator() : "") + line() + System.lineSeparator());
+            err.flush();
+            for (Path file : sem == null ? java.util.List.of(out) : java.util.List.of(out, sem)) {
+                try {
+                    Files.deleteIfExists(TileStore.lockPath(file));
+                } catch (IOException | RuntimeException e) {
+                    // the JVM is exiting: a lock file left behind is only untidy
+                }
+            }
+        }
+
+        /** Removes the hook: the run has returned or failed. */
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs (or ran) and says so
+            }
         }
     }
 

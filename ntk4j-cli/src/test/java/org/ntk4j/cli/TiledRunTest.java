@@ -17,8 +17,9 @@ import org.ntk4j.io.TileStore;
 
 /**
  * {@code ntk4j kernel --out}: tiled runs written tile by tile; a run killed with SIGKILL half way resumes to the
- * same bytes as an uninterrupted run, recomputing no finished tile; a corrupt or foreign manifest is a clear
- * error; a low -Xmx and --memory run completes by tiling with its measured peak under the budget; an
+ * same bytes as an uninterrupted run, recomputing no finished tile; one stopped by a signal (SIGTERM, as SIGINT)
+ * says on stderr how many tiles are done and how to resume, and leaves no lock file; a corrupt or foreign manifest
+ * is a clear error; a low -Xmx and --memory run completes by tiling with its measured peak under the budget; an
  * impossible budget is refused before any work.
  */
 class TiledRunTest {
@@ -117,6 +118,54 @@ class TiledRunTest {
         assertThat(Files.readAllBytes(killed)).isEqualTo(Files.readAllBytes(whole));
         assertThat(manifest).doesNotExist();
         assertThat(TileStore.partialPath(killed)).doesNotExist();
+    }
+
+    @Test
+    void anInterruptedRunSaysHowToResumeAndLeavesNoLock(@TempDir Path dir) throws Exception {
+        // the uninterrupted run, in a JVM of its own: its exit (System.exit, which runs the shutdown hooks) says
+        // nothing of an interruption
+        Path whole = dir.resolve("whole.npy");
+        Process p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", whole.toString()));
+        assertThat(p.waitFor()).as(Files.readString(dir.resolve("child.log"))).isZero();
+        assertThat(Files.readString(dir.resolve("child.log"))).doesNotContain("interrupted");
+        assertThat(TileStore.lockPath(whole)).doesNotExist();
+
+        // SIGTERM (Process.destroy on Linux) runs the shutdown hooks as SIGINT (Ctrl-C) does
+        Path out = dir.resolve("k.npy");
+        Path manifest = TileStore.manifestPath(out);
+        p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", out.toString()));
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (p.isAlive() && recordedTiles(manifest) < 3 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(p.isAlive()).as("the child is still running (log: %s)", dir.resolve("child.log")).isTrue();
+        p.destroy();
+        assertThat(p.waitFor()).isEqualTo(143); // 128 + SIGTERM
+        int done = recordedTiles(manifest);
+        assertThat(done).isBetween(3, 35);
+        List<String> said = Files.readAllLines(dir.resolve("child.log"), StandardCharsets.UTF_8).stream()
+                .filter(l -> l.startsWith("ntk4j:")).toList();
+        assertThat(said).hasSize(1);
+        Matcher m = Pattern.compile("ntk4j: interrupted; (\\d+) of 36 tiles are in "
+                + Pattern.quote(TileStore.partialPath(out).toString()) + ": the same command with --resume continues")
+                .matcher(said.get(0));
+        assertThat(m.matches()).as(said.get(0)).isTrue();
+        // the tiles counted were recorded before (a tile is recorded, then counted); more may have finished since
+        assertThat(Integer.parseInt(m.group(1))).isBetween(3, done);
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        assertThat(out).doesNotExist();
+
+        // an error exit (another run's parameters: --seed 7) while the hook could be registered says nothing of it
+        p = start(dir, List.of("-Xmx512m"), with(KERNEL, "--out", out.toString(), "--resume", "--seed", "7"));
+        assertThat(p.waitFor()).isEqualTo(2);
+        assertThat(Files.readString(dir.resolve("child.log"))).contains("was written for another run")
+                .doesNotContain("interrupted");
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+
+        run(0, with(KERNEL, "--out", out.toString(), "--resume"));
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        assertThat(manifest).doesNotExist();
     }
 
     @Test

@@ -573,9 +573,10 @@ public final class DataSource {
     /**
      * A CSV file with a header row (RFC 4180, as Excel and {@code pandas.to_csv(index=False)} write it): the
      * label column is {@code labelOption} (a header name, {@code none} for no labels) or, when null, the column
-     * named {@code label} if present; every other column is a feature. Cells are parsed with
-     * {@link Double#parseDouble} after trimming; a cell that is not a number fails naming its row (1 = first
-     * data row; the file line is one more than that for files without quoted line breaks) and column.
+     * named {@code label} if present; every other column is a feature. Cells are trimmed and read as NumPy and
+     * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which the dataset's check then
+     * refuses; a cell that is not a number fails naming its row (1 = first data row; the file line is one more
+     * than that for files without quoted line breaks) and column.
      */
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
         CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
@@ -684,11 +685,65 @@ public final class DataSource {
     private static double parseNumber(Path p, long row, String column, int index, String cell)
             throws DataFormatException {
         try {
-            return Double.parseDouble(cell);
+            return parseCell(cell);
         } catch (NumberFormatException e) {
             throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
                     + "): '" + cell + "' is not a number");
         }
+    }
+
+    /**
+     * A CSV cell's number, as NumPy's {@code loadtxt} and pandas' {@code read_csv} read one: an optional sign, then
+     * digits with an optional fraction ({@code 1}, {@code 1.}, {@code .5}) and an optional exponent ({@code 5e-1}),
+     * or NaN or Inf ({@code nan}, {@code inf}, {@code infinity} in any case, with an optional sign). What Java's
+     * {@link Double#parseDouble} accepts beyond these, type suffixes ({@code 2f}, {@code 1d}) and hexadecimal
+     * ({@code 0x1p3}), is not a number in a CSV file. Surrounding spaces and control characters are ignored, as
+     * {@link Double#parseDouble} ignores them.
+     *
+     * @throws NumberFormatException when {@code cell} is not such a number
+     */
+    static double parseCell(String cell) {
+        String s = cell.trim();
+        int n = s.length();
+        int i = n > 0 && (s.charAt(0) == '+' || s.charAt(0) == '-') ? 1 : 0;
+        String word = s.substring(i);
+        if (word.equalsIgnoreCase("nan")) {
+            return Double.NaN;
+        }
+        if (word.equalsIgnoreCase("inf") || word.equalsIgnoreCase("infinity")) {
+            return s.charAt(0) == '-' ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+        }
+        int digits = 0;
+        for (; i < n && isDigit(s.charAt(i)); i++) {
+            digits++;
+        }
+        if (i < n && s.charAt(i) == '.') {
+            for (i++; i < n && isDigit(s.charAt(i)); i++) {
+                digits++;
+            }
+        }
+        if (digits > 0 && i < n && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
+            i++;
+            if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
+                i++;
+            }
+            int exponentDigits = 0;
+            for (; i < n && isDigit(s.charAt(i)); i++) {
+                exponentDigits++;
+            }
+            if (exponentDigits == 0) {
+                throw new NumberFormatException(cell);
+            }
+        }
+        if (digits == 0 || i != n) {
+            throw new NumberFormatException(cell);
+        }
+        return Double.parseDouble(s);
+    }
+
+    /** ASCII 0 to 9 only: {@link Character#isDigit} would take other scripts' digits, which Java cannot parse. */
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     private static int parseLabel(Path p, long row, String column, int index, String cell)

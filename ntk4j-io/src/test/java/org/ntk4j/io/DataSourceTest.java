@@ -303,6 +303,51 @@ class DataSourceTest {
                 .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
     }
 
+    @Test
+    void csvCellsAreDecimalNumbersAsNumPyReadsThem() throws IOException {
+        Path f = dir.resolve("decimal.csv");
+        Files.writeString(f, "a,b,c,d\n1,-2.5,+3e2,.5\n1.,-0.25E-1,7E+0, 8 \n");
+        try (Dataset d = DataSource.loadDataset(f + ":label=none", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, -2.5, 300, 0.5, 1, -0.025, 7, 8);
+        }
+        // What Double.parseDouble takes beyond decimals, Java's type suffixes and hexadecimal floats, and what
+        // NumPy and pandas refuse besides: not numbers, with the message of any other bad cell.
+        for (String cell : new String[] {"2f", "1d", "1D", "3F", "0x1p3", "0X10P0", "1e", "e5", ".", "-", "1e+",
+                "1.5.2", "1_000", "--1", "Infinityy", "NaNd", "in", "0x10", "١"}) {
+            Path bad = dir.resolve("suffix.csv");
+            Files.writeString(bad, "a,b\n1,2\n3,\"" + cell + "\"\n", StandardCharsets.UTF_8);
+            assertThatThrownBy(() -> DataSource.loadDataset(bad + ":label=none", DType.F64, 0))
+                    .as(cell)
+                    .isInstanceOf(DataFormatException.class)
+                    .hasMessage(bad + ": row 2, column 'b' (2): '" + cell + "' is not a number");
+        }
+        Path label = dir.resolve("label-suffix.csv");
+        Files.writeString(label, "x,label\n1,2f\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(label.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(label + ": row 1, column 'label' (2): '2f' is not a number");
+        // NaN and Inf in their usual spellings (Java's, NumPy's, pandas') are numbers, which the dataset refuses
+        // as not finite.
+        for (String cell : new String[] {"NaN", "-NaN", "nan", "NAN"}) {
+            Path nan = dir.resolve("nan-spelling.csv");
+            Files.writeString(nan, "x,y\n1,2\n3," + cell + "\n");
+            assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
+                    .as(cell)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
+        }
+        for (String cell : new String[] {"Infinity", "+Infinity", "inf", "INF", "+inf", "infinity", "-Infinity",
+                "-inf"}) {
+            Path inf = dir.resolve("inf-spelling.csv");
+            Files.writeString(inf, "x,y\n1,2\n3," + cell + "\n");
+            String value = cell.startsWith("-") ? "-Infinity" : "Infinity";
+            assertThatThrownBy(() -> DataSource.loadDataset(inf.toString(), DType.F64, 0))
+                    .as(cell)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(inf + ": contains " + value + " at flat index 3 (example 1)");
+        }
+    }
+
     // --------------------------------------------------------------------------------------------- IDX
 
     @Test
