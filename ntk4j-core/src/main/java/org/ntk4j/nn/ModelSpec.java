@@ -45,7 +45,7 @@ public final class ModelSpec {
             name = t.substring(0, open).trim();
             String body = t.substring(open + 1, t.length() - 1).trim();
             if (!body.isEmpty()) {
-                for (String part : body.split(",")) {
+                for (String part : body.split(",", -1)) { // -1: an empty part before or after a comma is refused
                     int eq = part.indexOf('=');
                     if (eq <= 0) {
                         throw new IllegalArgumentException("model spec '" + text + "': expected key=value, got '"
