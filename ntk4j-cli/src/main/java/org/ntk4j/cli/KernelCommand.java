@@ -140,7 +140,7 @@ public final class KernelCommand implements Callable<Integer> {
         }
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
         checkEnsembleAndLimit(kind);
-        boolean tiled = out != null && !kernel.explicitAxes() && !infinite && !nngp;
+        boolean tiled = tiled();
         if (!tiled && (resume || tile != 0 || threads != null || spark != null)) {
             throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
                     : threads != null ? "--threads" : "--spark")
@@ -191,7 +191,7 @@ public final class KernelCommand implements Callable<Integer> {
                 } else if (paramsOut != null) {
                     ParamsFile.save(p, paramsOut);
                 }
-                if (out != null && !kernel.explicitAxes()) {
+                if (tiled()) {
                     new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
                     o.flush();
                     return 0;
@@ -212,6 +212,14 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /**
+     * Whether --out writes the kernel tile by tile (kinds only; not the axes form, the analytic limit or the NNGP,
+     * which are computed in memory and then written).
+     */
+    private boolean tiled() {
+        return out != null && !kernel.explicitAxes() && !infinite && !nngp;
     }
 
     /** Prints an in-memory kernel's figures and writes --out and --sem. */

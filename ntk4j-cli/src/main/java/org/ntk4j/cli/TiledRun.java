@@ -123,6 +123,9 @@ final class TiledRun {
         TiledKernelRun.Result r;
         try (interruption) {
             r = TiledKernelRun.run(request, events);
+        } catch (RuntimeException e) {
+            discardIfItCannotFinish(e);
+            throw e;
         }
         TilePlan plan = r.plan();
         double seconds = r.seconds();
@@ -143,6 +146,28 @@ final class TiledRun {
         if (cmd.report != null) {
             Reports.tiled(r).write(cmd.report);
             o.println("wrote " + cmd.report);
+        }
+    }
+
+    /**
+     * A tile that is not finite (org.ntk4j.ntk.NonFiniteKernelException, here or as the cause of a worker's
+     * failure) fails the same way in any run of the same command, so its unfinished files cannot lead to a kernel:
+     * they are deleted (the run holds OUT.lock), and the command fails as one that wrote nothing, whose rerun in
+     * float64 needs neither --resume nor --overwrite.
+     */
+    private void discardIfItCannotFinish(RuntimeException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof org.ntk4j.ntk.NonFiniteKernelException) {
+                for (Path file : cmd.sem == null ? java.util.List.of(cmd.out) : java.util.List.of(cmd.out, cmd.sem)) {
+                    try {
+                        Files.deleteIfExists(TileStore.partialPath(file));
+                        Files.deleteIfExists(TileStore.manifestPath(file));
+                    } catch (IOException deleting) {
+                        e.addSuppressed(deleting);
+                    }
+                }
+                return;
+            }
         }
     }
 

@@ -62,6 +62,33 @@ class EnsembleAndLimitCommandTest {
         assertThat(u[0]).contains("kind trace, mean of an ensemble of 3 (seeds 0..2)");
     }
 
+    /**
+     * --nngp with --out writes the NNGP f(x1)·f(x2)ᵀ, computed in memory (it was handed to the tiled run, which
+     * wrote the NTK), alone and as an ensemble's mean.
+     */
+    @Test
+    void theNngpWithOutIsTheNngp() throws Exception {
+        Path k = dir.resolve("nngp.npy");
+        String[] o = run(0, "kernel", "--model", SPEC, "--data", "synthetic:40,5", "--dtype", "f64", "--nngp", "--out",
+                k.toString());
+        assertThat(o[0]).contains("kind trace nngp").contains("wrote " + k);
+        Model m = Zoo.parse(SPEC);
+        try (Tensor x = DataSource.load("synthetic:40,5", DType.F64, 0); Params p = m.init(0, PER, DType.F64);
+             Tensor expected = EmpiricalNtk.of(m, p).nngp(x, null); Tensor ntk = EmpiricalNtk.of(m, p).ntk(x, null);
+             Tensor written = Npy.readTensor(k)) {
+            assertThat(maxDiff(written, expected)).isLessThan(1e-12);
+            assertThat(maxDiff(written, ntk)).isGreaterThan(1e-3);
+        }
+        Path e = dir.resolve("nngp3.npy");
+        run(0, "kernel", "--model", SPEC, "--data", "synthetic:40,5", "--dtype", "f64", "--nngp", "--ensemble", "3",
+                "--out", e.toString());
+        try (Tensor x = DataSource.load("synthetic:40,5", DType.F64, 0);
+             Ensemble.Mean mean = Ensemble.of(m, 0, 3, PER, DType.F64).over(n -> n.nngp(x, null));
+             Tensor written = Npy.readTensor(e)) {
+            assertThat(maxDiff(written, mean.mean())).isLessThan(1e-12);
+        }
+    }
+
     /** An unfinished ensemble run resumes (its finished tile not recomputed); another --ensemble is refused. */
     @Test
     void anEnsembleRunResumesAndRefusesAnotherEnsembleSize() throws Exception {

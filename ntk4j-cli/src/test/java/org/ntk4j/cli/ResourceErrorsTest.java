@@ -50,6 +50,12 @@ class ResourceErrorsTest {
                 data.toString(), "--out", out.toString(), "--quiet");
         assertThat(tiled[1].strip()).isEqualTo(expected);
         assertThat(out).doesNotExist();
+        // nor an unfinished run: it could never finish, and the float64 run below needs no --overwrite
+        assertThat(org.ntk4j.io.TileStore.partialPath(out)).doesNotExist();
+        assertThat(org.ntk4j.io.TileStore.manifestPath(out)).doesNotExist();
+        CliRuns.run(0, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data", data.toString(), "--out",
+                out.toString(), "--dtype", "f64", "--quiet");
+        assertThat(out).exists();
         // the same data in float64 is a kernel (1e40 is finite there)
         String[] f64 = CliRuns.run(0, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data",
                 data.toString(), "--dtype", "f64");

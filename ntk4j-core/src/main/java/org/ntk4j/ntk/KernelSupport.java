@@ -99,7 +99,7 @@ final class KernelSupport {
     static Tensor requireFiniteResult(Tensor k) {
         int bad = k.firstNonFinite();
         if (bad >= 0) {
-            throw new IllegalArgumentException("kernel: the result holds " + k.getFlat(bad) + " (at flat index "
+            throw new NonFiniteKernelException("kernel: the result holds " + k.getFlat(bad) + " (at flat index "
                     + bad + " of " + Shapes.str(k.shape()) + ") although the inputs and parameters are finite: the "
                     + "network's outputs or their derivatives are not finite at these inputs (an overflow of "
                     + k.dtype().shortName() + ", or an operation outside its domain, such as the log of a negative "
