@@ -337,7 +337,8 @@ public final class PredictCommand implements Callable<Integer> {
         }
         // plain digits for the times people write (0.5, 100, 250000), powers of ten beyond (1e+308, not 309 digits)
         java.math.BigDecimal d = new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", t)).stripTrailingZeros();
-        return t != 0 && (Math.abs(t) >= 1e7 || Math.abs(t) < 1e-4) ? d.toString().replace("E", "e") : d.toPlainString();
+        boolean far = t != 0 && (Math.abs(t) >= 1e7 || Math.abs(t) < 1e-4);
+        return far ? d.toString().replace("E", "e") : d.toPlainString();
     }
 
     static double[] parseTimes(List<String> texts) {

@@ -36,6 +36,24 @@ public final class GraphCost {
     }
 
     /**
+     * The bytes of the largest value of an evaluation, an input (a stacked basis, say) or an equation's output:
+     * what must fit in one tensor.
+     *
+     * @param g the graph
+     * @return the largest {@link #bytes(TensorType)} among its inputs and its equations' outputs
+     */
+    public static long largestValueBytes(Graph g) {
+        long m = 0;
+        for (Var v : g.inputs()) {
+            m = Math.max(m, bytes(v.type()));
+        }
+        for (Equation e : g.equations()) {
+            m = Math.max(m, bytes(e.output().type()));
+        }
+        return m;
+    }
+
+    /**
      * Bytes of one value of type t (a tensor of no elements still takes one element).
      *
      * @param t the value's type

@@ -448,6 +448,9 @@ public final class CostModel {
         return best;
     }
 
+    /** Whether a value of structured derivatives' whole pass is more than one tensor holds (null: not asked yet). */
+    private Boolean sdWholeTooLarge;
+
     /**
      * The method's estimate within a memory budget: {@link #estimate(Method)}, or, for a method over the budget,
      * how it runs within it if it can: structured derivatives in the largest output chunks that fit
@@ -463,6 +466,16 @@ public final class CostModel {
      */
     public synchronized Estimate estimate(Method m, long budgetBytes) {
         Estimate e = estimate(m);
+        // the whole pass of structured derivatives stacks all O outputs: where one of its values is larger than one
+        // tensor holds (a probes:20000 kernel), it runs in output chunks whatever the budget
+        if (m == Method.STRUCTURED_DERIVATIVES && sdWholeTooLarge == null) {
+            sdWholeTooLarge = OutputChunks.applies(this)
+                    && OutputChunks.largestValueBytes(this, side(n1).o) > tileBytes;
+        }
+        if (m == Method.STRUCTURED_DERIVATIVES && sdWholeTooLarge) {
+            return chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b)))
+                    .orElse(e);
+        }
         if (m == Method.STRUCTURED_DERIVATIVES && e.peakBytes() <= budgetBytes) {
             // x1 with itself: output chunks may take fewer FLOPs than the whole pass (OutputChunks.fewestFlops); their
             // peaks are below the whole pass's, so the budget does not matter

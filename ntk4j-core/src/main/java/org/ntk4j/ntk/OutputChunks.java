@@ -108,9 +108,29 @@ final class OutputChunks {
             contraction += crossBlocks * cross.contractionFlops();
             peak += c.bytes((long) c.n1 * c.n2 * o * o);
         }
+        long largest = largestValueBytes(c, k);
+        if (largest > c.tileBytes) {
+            // a stacked cotangent of k outputs larger than one tensor holds: chunks of k cannot run, whatever the
+            // budget (within() then takes smaller ones)
+            return new CostModel.Estimate(Method.STRUCTURED_DERIVATIVES, Double.POSITIVE_INFINITY,
+                    Double.POSITIVE_INFINITY, Long.MAX_VALUE, "in output chunks of " + k + ": a value of "
+                    + CostModel.human(largest) + " is more than one tensor holds (" + CostModel.human(c.tileBytes)
+                    + ")", structured, k);
+        }
         return new CostModel.Estimate(Method.STRUCTURED_DERIVATIVES, flops, contraction, peak,
                 "in output chunks of " + k + " (" + chunks + " chunks of the " + o + " outputs)",
                 structured, k);
+    }
+
+    /**
+     * The largest value of the per-example pass with k stacked outputs (the basis [k, N, O] among them), which one
+     * tensor must hold ({@link CostModel#tileBytes}); k = O is the whole pass.
+     */
+    static long largestValueBytes(CostModel c, int k) {
+        SidePlan s1 = c.side(c.n1);
+        boolean sameFull = c.same && !partition(c);
+        int[] unread = unread(s1, c.n1, c.n2, k, OutputPairs.of(c.axes), c.same, sameFull, null);
+        return GraphCost.largestValueBytes(s1.pass(k, unread).graph);
     }
 
     /**

@@ -23,7 +23,8 @@ class ModelSpecTest {
         assertThatThrownBy(() -> ModelSpec.parse("fcn(depth)"))
                 .hasMessage("model spec 'fcn(depth)': expected key=value, got 'depth'");
         // empty parts, before, between or after commas, are refused rather than skipped
-        assertThatThrownBy(() -> ModelSpec.parse("fcn(,)")).hasMessage("model spec 'fcn(,)': expected key=value, got ''");
+        assertThatThrownBy(() -> ModelSpec.parse("fcn(,)"))
+                .hasMessage("model spec 'fcn(,)': expected key=value, got ''");
         assertThatThrownBy(() -> ModelSpec.parse("fcn(depth=2,)"))
                 .hasMessage("model spec 'fcn(depth=2,)': expected key=value, got ''");
         assertThatThrownBy(() -> ModelSpec.parse("fcn(depth=2,,width=4)"))

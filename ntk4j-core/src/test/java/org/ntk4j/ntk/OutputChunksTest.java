@@ -153,6 +153,34 @@ class OutputChunksTest {
     }
 
     /**
+     * Output chunks are as large as the budget allows and no larger than one tensor holds: with a tensor limit of
+     * the stacked basis [k, N, O] for k = 20 (float64) and a budget of 16 GiB, chunks of more than 20 outputs
+     * cannot run and are not chosen (a probes:20000 kernel in float64 was planned in chunks of 5000, whose basis
+     * of 4.0 GB then failed); the kernel is still Jacobian contraction's.
+     */
+    @Test
+    void chunksStayWithinWhatOneTensorHolds() {
+        Model m = Zoo.parse("fcn(depth=2,width=32,out=96,act=relu)");
+        int[] in = {3};
+        long limit = 20L * 10 * 96 * 8;
+        try (Params p = m.init(5, in, DType.F64); Tensor x1 = Tensor.randomNormal(DType.F64, 4, 10, 3)) {
+            EmpiricalNtk sd = EmpiricalNtk.of(m, p).method(Method.STRUCTURED_DERIVATIVES).traceAxes()
+                    .memoryBudget(1L << 34).tileBytes(limit);
+            CostModel cost = sd.costModel(10, 0, in, DType.F64);
+            assertThat(OutputChunks.estimate(cost, 21).peakBytes()).isEqualTo(Long.MAX_VALUE);
+            assertThat(OutputChunks.estimate(cost, 21).note()).contains("more than one tensor holds");
+            assertThat(OutputChunks.estimate(cost, 20).peakBytes()).isLessThan(Long.MAX_VALUE);
+            CostModel.Estimate runs = cost.estimate(Method.STRUCTURED_DERIVATIVES, 1L << 34);
+            assertThat(runs.outputChunk()).isBetween(1, 20);
+            try (Tensor expected = EmpiricalNtk.of(m, p).method(Method.JACOBIAN_CONTRACTION).traceAxes()
+                    .memoryBudget(1L << 34).ntk(x1, null);
+                 Tensor chunked = sd.ntk(x1, null)) {
+                assertThat(relativeError(chunked, expected)).isLessThan(1e-12);
+            }
+        }
+    }
+
+    /**
      * The full kernel of x1 with itself, with O large against the rest: each pair of output chunks is contracted
      * once, so chunks take fewer FLOPs than the whole pass even when it fits. Structured derivatives then run in
      * the chunks (at least 10% fewer FLOPs, counted = predicted), equal to Jacobian contraction; a kernel of x1

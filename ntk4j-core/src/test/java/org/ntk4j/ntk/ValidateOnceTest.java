@@ -126,8 +126,8 @@ class ValidateOnceTest {
 
     /**
      * Finite inputs and parameters, and a kernel that is not: inputs of 1e20 overflow float32 in the kernel (their
-     * squares; NaN where VP multiplies them by a zero), by every method, whole and tile by tile. The result is refused, not returned as a kernel; in float64
-     * the same inputs give a finite kernel.
+     * squares; NaN where VP multiplies them by a zero), by every method, whole and tile by tile. The result is
+     * refused, not returned as a kernel; in float64 the same inputs give a finite kernel.
      */
     @Test
     void aKernelThatOverflowsIsRefusedByEveryMethodAndInTiles() {

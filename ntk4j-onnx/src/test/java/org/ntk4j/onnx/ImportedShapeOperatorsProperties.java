@@ -124,7 +124,8 @@ class ImportedShapeOperatorsProperties {
                                                        @ForAll @IntRange(min = 1, max = 3) int axis,
                                                        @ForAll @IntRange(min = -6, max = 5) int start,
                                                        @ForAll @IntRange(min = -7, max = 5) int end,
-                                                       @ForAll @IntRange(min = 1, max = 3) int back) throws IOException {
+                                                       @ForAll @IntRange(min = 1, max = 3) int back)
+            throws IOException {
         int dim = s[axis - 1];
         long e = end == -7 ? Long.MIN_VALUE : end;
         long b = Math.max(0, Math.min(start < 0 ? start + dim : start, dim - 1));

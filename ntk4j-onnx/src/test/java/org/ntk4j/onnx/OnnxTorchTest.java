@@ -30,9 +30,8 @@ class OnnxTorchTest {
     private static synchronized Path reference(String model) throws IOException, InterruptedException {
         TorchReference.requireTorch();
         if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "mlp,transformer,cnn,ops,tied,activations",
-                    "--out",
-                    exports.toString());
+            TorchReference.run(exports, "torch_onnx_reference.py", "--model",
+                    "mlp,transformer,cnn,ops,tied,activations", "--out", exports.toString());
             exported = true;
         }
         return exports.resolve(model);
