@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 /** {@code --overwrite}, on every command that writes files; the outputs are checked by {@link OutputFiles}. */
 final class OverwriteOption {
     @Option(names = "--overwrite", description = "Replace output files that exist (never an input of the command); "
-            + "with a tiled --out, also discard its unfinished run.")
+            + "with kernel's tiled --out, also discard its unfinished run.")
     boolean overwrite;
 
     /** The command's outputs, to be checked before any work. */

@@ -19,7 +19,9 @@ import org.ntk4j.tensor.Tensor;
  * Checkpoints for {@code ntk4j study}: plain minibatch SGD ({@link GradientStep}) on a classifier at several widths,
  * writing the parameters at epoch 0 (the initialisation) and after every epoch as {@code OUT/w{width}/epoch-E.npz}.
  * Cross-entropy as {@link Loss#CROSS_ENTROPY} (a mean over the N·O target entries), learning rate 0.1, batches of
- * 128 in a seeded shuffled order, no momentum: the defaults of ntk4j's trainer.
+ * 128 in a seeded shuffled order, no momentum, inputs not standardised (not {@code ntk4j train}'s defaults, which
+ * are Adam at 0.001 on standardised inputs; {@code ntk4j train --optimizer sgd --lr 0.1 --momentum 0
+ * --standardize none --checkpoint-epochs 0,1,...} writes the same kind of files).
  *
  * <p>Run: {@code ntk4j-examples/run SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL]} (defaults {@code ckpt},
  * {@code default:train}, 5, {@code 64,128,256,512,1024}, {@code fcn(depth=2,out=10)}).
