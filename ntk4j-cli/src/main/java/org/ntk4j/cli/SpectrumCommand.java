@@ -39,8 +39,6 @@ import picocli.CommandLine.Spec;
                 + "of --model on --data (default: the pNTK of fcn(depth=3,width=512) on the embedded 2,000 "
                 + "Fashion-MNIST training images, standardised)."})
 public final class SpectrumCommand implements Callable<Integer> {
-    /** Relative asymmetry max|K − Kᵀ|/max|K| above which a kernel file is refused (float32 round-off passes). */
-    static final double SYMMETRY_TOLERANCE = 1e-5;
     /** The PNGs --plots DIR gets. */
     static final String SPECTRUM_PNG = "spectrum.png";
     static final String HEATMAP_PNG = "heatmap.png";
@@ -143,7 +141,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
         try (k) {
             double asymmetry = k.relativeAsymmetry();
-            if (asymmetry > SYMMETRY_TOLERANCE) {
+            if (asymmetry > KernelMatrix.SYMMETRY_TOLERANCE) {
                 throw new IllegalArgumentException((file != null ? file.toString() : "kernel") + ": not symmetric "
                         + "(max |K − Kᵀ| / max |K| = " + String.format(Locale.ROOT, "%.3g", asymmetry)
                         + "); a spectrum needs a train-train kernel K(x, x)");

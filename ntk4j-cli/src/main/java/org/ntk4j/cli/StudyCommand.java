@@ -158,7 +158,8 @@ public final class StudyCommand implements Callable<Integer> {
                     Model net = Zoo.parse(ApproxCommand.withWidth(model, w));
                     for (var e : files.get(w).entrySet()) {
                         try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
-                            TrainingStudy.Point pt = study.add(w, e.getKey(), net, p);
+                            // the checkpoint's buffers (trained running statistics) are the network's
+                            TrainingStudy.Point pt = study.add(w, e.getKey(), KernelCommand.withBuffersOf(net, p), p);
                             err.printf(Locale.ROOT, "width %d, epoch %d: pntk error %.4g, velocity %.4g (%.1f s)%n",
                                     w, e.getKey(), pt.kinds().get(0).relativeFrobeniusError, pt.kernelVelocity(),
                                     pt.seconds());

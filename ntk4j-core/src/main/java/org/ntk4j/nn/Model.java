@@ -29,6 +29,25 @@ public final class Model {
     private final Map<String, Tensor> buffers;
     /** Resolved buffers per (dtype, per-example shape): owned by this model, kept for its lifetime. */
     private final Map<String, Map<String, Tensor>> resolved = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * The models {@link #apply} derived for parameters whose buffers differ from this model's, by the buffers' map
+     * (weakly: dropped with their parameters), so that applying the same parameters again builds and converts
+     * nothing new.
+     */
+    private final Map<Map<String, Tensor>, Model> derived =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+    /**
+     * The graphs {@link #apply} evaluated, by batch size, input shape and dtype, the 8 used last: a trace allocates
+     * its scalar constants, which the graph never frees ({@link org.ntk4j.graph.GraphBuilder#scalar}), so a trace
+     * per call let every evaluation keep a few bytes for good.
+     */
+    private final Map<String, Graph> applied = java.util.Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Graph> eldest) {
+                    return size() > 8;
+                }
+            });
 
     /**
      * A model; the root is checked for a single output when shapes are first computed.
@@ -81,6 +100,39 @@ public final class Model {
         List<ParamSpec> specs = new ArrayList<>();
         root.declare(ParamScope.declaring(new ArrayList<>(), specs), List.of(in.clone()));
         return specs;
+    }
+
+    /**
+     * The first buffer of {@code params} whose values differ from those this model computes with (given to
+     * {@link #withBuffers}, or the declared defaults) for inputs of shape {@code in} in {@code dtype}, compared in
+     * that dtype; null when they all agree or the parameters carry no buffers. A kernel computed from this model
+     * with such parameters would not be the network {@link #apply} evaluates with them.
+     *
+     * @param params the parameters, whose {@link Params#buffers} are compared; not closed
+     * @param in the per-example input shape
+     * @param dtype the dtype computed in
+     * @return the path of the first differing buffer, or null
+     */
+    public String bufferMismatch(Params params, int[] in, DType dtype) {
+        Map<String, Tensor> given = params.buffers();
+        if (given.isEmpty()) {
+            return null;
+        }
+        Map<String, Tensor> mine = resolvedBuffers(in, dtype);
+        for (Map.Entry<String, Tensor> e : given.entrySet()) {
+            Tensor m = mine.get(e.getKey());
+            Tensor g = e.getValue();
+            if (m == null || !java.util.Arrays.equals(m.shape(), g.shape())) {
+                return e.getKey();
+            }
+            for (int i = 0; i < m.size(); i++) {
+                double v = dtype == DType.F32 ? (float) g.getFlat(i) : g.getFlat(i);
+                if (Double.compare(m.getFlat(i), v) != 0) {
+                    return e.getKey();
+                }
+            }
+        }
+        return null;
     }
 
     /**
@@ -257,8 +309,10 @@ public final class Model {
         int[] in = Shapes.dropFirst(xs);
         List<ParamSpec> specs = paramSpecs(in);
         params.validate(specs, x.dtype());
-        Model m = params.buffers().isEmpty() ? this : withBuffers(params.buffers());
-        Graph g = m.trace(xs[0], in, x.dtype());
+        Model m = bufferMismatch(params, in, x.dtype()) == null ? this
+                : derived.computeIfAbsent(params.buffers(), this::withBuffers);
+        Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(),
+                k -> m.trace(xs[0], in, x.dtype()));
         Tensor[] args = new Tensor[specs.size() + 1];
         for (int i = 0; i < specs.size(); i++) {
             args[i] = params.get(specs.get(i).path());

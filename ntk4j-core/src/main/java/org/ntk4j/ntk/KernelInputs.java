@@ -53,6 +53,12 @@ final class KernelInputs {
         this.specs = model.paramSpecs(perExample);
         if (check) {
             params.validate(specs, dtype);
+            String differs = model.bufferMismatch(params, perExample, dtype);
+            if (differs != null) {
+                throw new IllegalArgumentException("params: buffer '" + differs + "' differs from the model's (its "
+                        + "running statistics, say): the kernel would be another network's than model.apply(params, "
+                        + "x); compute with EmpiricalNtk.of(model.withBuffers(params.buffers()), params)");
+            }
             KernelSupport.checkFinite("x1", x1);
             if (!same) {
                 KernelSupport.checkFinite("x2", x2);

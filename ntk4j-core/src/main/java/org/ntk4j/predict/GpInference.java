@@ -162,6 +162,8 @@ public final class GpInference {
      * @param diagRegAbsolute whether diagReg is used as it is
      * @param covariance whether to compute the covariance
      * @return the Gaussian, which the caller closes; the input tensors are not closed
+     * @throws IllegalArgumentException if a kernel the posterior needs is missing or of the wrong shape, a
+     *     train-train kernel is not symmetric, or a target is not finite
      */
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
@@ -190,7 +192,7 @@ public final class GpInference {
      * @param diagRegAbsolute whether diagReg is used as it is
      * @return the Gaussian with its {@link Gaussian#variances}, which the caller closes; the inputs are not closed
      * @throws IllegalArgumentException if a kernel the posterior needs is missing, of the wrong shape or not
-     *     finite
+     *     finite, a train-train kernel is not symmetric, or a target is not finite
      */
     public static Gaussian inferVariances(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain,
                                           Tensor ntkTestDiagonal, Tensor nngpTrainTrain, Tensor nngpTestTrain,
@@ -219,6 +221,13 @@ public final class GpInference {
         }
         int m = checkTestTrain(ktd, n);
         int o = yTrain.dim(1);
+        int badTarget = yTrain.firstNonFinite();
+        if (badTarget >= 0) {
+            throw new IllegalArgumentException("gp_inference: targets: " + yTrain.getFlat(badTarget) + " at flat index "
+                    + badTarget);
+        }
+        // Cholesky reads one triangle: the other would be ignored without a word
+        KernelMatrix.requireSymmetric("gp_inference: the train-train " + (useNtk ? "NTK" : "NNGP"), kdd);
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
         try (Tensor kReg = regularised(kdd, r)) {
             Tensor mean;
@@ -254,6 +263,7 @@ public final class GpInference {
                     require(nngpTestTrain, "test-train NNGP (the NTK covariance needs both kernels)");
                     require(nngpTestTest, "test-test NNGP");
                     checkSquare(nngpTrainTrain, n);
+                    KernelMatrix.requireSymmetric("gp_inference: the train-train NNGP", nngpTrainTrain);
                     if (checkTestTrain(nngpTestTrain, n) != m) {
                         throw new IllegalArgumentException("gp_inference: the test-train NNGP has "
                                 + nngpTestTrain.dim(0) + " rows, the NTK " + m);

@@ -68,11 +68,19 @@ public final class KernelMatrix implements AutoCloseable {
     }
 
     /**
+     * The relative asymmetry max |K_ij − K_ji| / max |K_ij| above which a train-train kernel is refused: float32
+     * round-off passes (the kernels ntk4j computes of x with itself are exactly symmetric).
+     */
+    public static final double SYMMETRY_TOLERANCE = 1e-5;
+
+    /**
      * The train-train kernel [N, N] (shared layout) or [N, N, O, O] (full layout), float32 or float64.
      *
      * @param kernel the kernel; copied into float64 storage, not closed
      * @return a new matrix, which the caller closes
-     * @throws IllegalArgumentException if the kernel is not [N, N] or [N, N, O, O], or holds NaN or ±∞
+     * @throws IllegalArgumentException if the kernel is not [N, N] or [N, N, O, O], holds NaN or ±∞, or is not
+     *     symmetric (relative asymmetry above {@link #SYMMETRY_TOLERANCE}: the solvers and the eigensolver read one
+     *     triangle, so the other would be ignored silently)
      */
     public static KernelMatrix of(Tensor kernel) {
         int[] s = kernel.shape();
@@ -83,6 +91,11 @@ public final class KernelMatrix implements AutoCloseable {
         KernelMatrix m = new KernelMatrix(s[0], s.length == 4 ? s[2] : 1, s.length == 4);
         try {
             m.setRows(0, kernel);
+            double asymmetry = m.relativeAsymmetry();
+            if (asymmetry > SYMMETRY_TOLERANCE) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "kernel: not symmetric (max |K "
+                        + "− Kᵀ| / max |K| = %.3g); a train-train kernel K(x, x) is", asymmetry));
+            }
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -179,14 +192,33 @@ public final class KernelMatrix implements AutoCloseable {
     /**
      * Entry (i, j).
      *
-     * @param i row, in [0, dimension) (not checked)
-     * @param j column, in [0, dimension) (not checked)
+     * @param i row, in [0, dimension)
+     * @param j column, in [0, dimension)
      * @return the entry
      * @throws IllegalStateException if the matrix is closed
+     * @throws IndexOutOfBoundsException if i or j is outside [0, dimension)
      */
     public double get(int i, int j) {
         checkOpen();
+        checkIndex("row", i);
+        checkIndex("column", j);
         return data.get((long) i * dimension + j);
+    }
+
+    /** The native storage has no bounds of its own: an index outside the matrix would read or write other memory. */
+    private void checkIndex(String what, int i) {
+        if (i < 0 || i >= dimension) {
+            throw new IndexOutOfBoundsException("kernel matrix: " + what + " " + i + " is outside [0, " + dimension
+                    + ")");
+        }
+    }
+
+    /** A row array must hold a whole row. */
+    private void checkRowArray(String what, double[] a) {
+        if (a.length < dimension) {
+            throw new IllegalArgumentException("kernel matrix: " + what + " has " + a.length + " entries; a row has "
+                    + dimension);
+        }
     }
 
     /**
@@ -195,9 +227,13 @@ public final class KernelMatrix implements AutoCloseable {
      * @param i row, in [0, dimension)
      * @param out receives the row; at least dimension long
      * @throws IllegalStateException if the matrix is closed
+     * @throws IndexOutOfBoundsException if i is outside [0, dimension)
+     * @throws IllegalArgumentException if {@code out} is shorter than a row
      */
     public void getRow(int i, double[] out) {
         checkOpen();
+        checkIndex("row", i);
+        checkRowArray("out", out);
         new DoublePointer(data).position((long) i * dimension).get(out, 0, dimension);
     }
 
@@ -207,9 +243,13 @@ public final class KernelMatrix implements AutoCloseable {
      * @param i row, in [0, dimension)
      * @param values the new row; at least dimension long
      * @throws IllegalStateException if the matrix is closed
+     * @throws IndexOutOfBoundsException if i is outside [0, dimension)
+     * @throws IllegalArgumentException if {@code values} is shorter than a row
      */
     public void putRow(int i, double[] values) {
         checkOpen();
+        checkIndex("row", i);
+        checkRowArray("values", values);
         new DoublePointer(data).position((long) i * dimension).put(values, 0, dimension);
     }
 
@@ -238,6 +278,33 @@ public final class KernelMatrix implements AutoCloseable {
             t += data.get(i * dimension + i);
         }
         return t;
+    }
+
+    /**
+     * Refuses a square kernel tensor [N, N] whose relative asymmetry exceeds {@link #SYMMETRY_TOLERANCE}, for
+     * solvers that read one triangle of it (GP inference's Cholesky factorisation).
+     *
+     * @param what the kernel's name, for the message
+     * @param k the [N, N] kernel
+     * @throws IllegalArgumentException if it is not symmetric
+     */
+    static void requireSymmetric(String what, Tensor k) {
+        int n = k.dim(0);
+        double worst = 0;
+        double scale = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = i; j < n; j++) {
+                double a = k.getFlat(i * n + j);
+                double b = k.getFlat(j * n + i);
+                worst = Math.max(worst, Math.abs(a - b));
+                scale = Math.max(scale, Math.max(Math.abs(a), Math.abs(b)));
+            }
+        }
+        double asymmetry = scale == 0 ? 0 : worst / scale;
+        if (asymmetry > SYMMETRY_TOLERANCE) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: not symmetric (max |K − Kᵀ| "
+                    + "/ max |K| = %.3g); a train-train kernel K(x, x) is", what, asymmetry));
+        }
     }
 
     /**

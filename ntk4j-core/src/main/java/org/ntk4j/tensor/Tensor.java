@@ -685,6 +685,9 @@ public final class Tensor implements AutoCloseable {
      * @throws IndexOutOfBoundsException if the index is out of range
      */
     public double getFlat(int i) {
+        if (view && owner.pointer == null) {
+            throw closed();
+        }
         if (floats != null) {
             return floats.get(i);
         }
@@ -703,6 +706,9 @@ public final class Tensor implements AutoCloseable {
      * @throws IndexOutOfBoundsException if the index is out of range
      */
     public void setFlat(int i, double v) {
+        if (view && owner.pointer == null) {
+            throw closed();
+        }
         writes++;
         if (floats != null) {
             floats.put(i, (float) v);
@@ -931,10 +937,11 @@ public final class Tensor implements AutoCloseable {
     /**
      * Whether the storage has been released.
      *
-     * @return true once {@link #close()} (or {@link #reshapeMove}) has run
+     * @return true once {@link #close()} (or {@link #reshapeMove}) has run, on this tensor or, for a view, on the
+     *     tensor it views
      */
     public boolean isClosed() {
-        return pointer == null;
+        return pointer == null || view && owner.pointer == null;
     }
 
     /**
@@ -947,14 +954,17 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Fails on a closed tensor, and on a view whose owner was closed (its storage may serve another tensor now). */
     private void checkOpen() {
-        if (pointer == null) {
+        if (pointer == null || view && owner.pointer == null) {
             throw closed();
         }
     }
 
     private IllegalStateException closed() {
-        return new IllegalStateException("tensor of shape " + Shapes.str(shape) + " was closed");
+        return new IllegalStateException(view && pointer != null
+                ? "view of shape " + Shapes.str(shape) + ": the tensor it views was closed (a view must not outlive it)"
+                : "tensor of shape " + Shapes.str(shape) + " was closed");
     }
 
     /** Releases the off-heap storage now. Idempotent. */

@@ -15,6 +15,46 @@ import org.ntk4j.tensor.Tensor;
  */
 class InferenceLayersTest {
 
+    /**
+     * Parameters that carry buffers other than the model's (a checkpoint's running statistics): Model.apply computes
+     * with them, and again with the same parameters without converting them anew (live bytes do not grow); a kernel
+     * of the model with them is refused, naming the buffer, since it would be another network's; with the model
+     * built from them it is computed. Default buffers (what Model.init gives) pass.
+     */
+    @Test
+    void buffersThatDifferFromTheModelsAreAppliedAndRefusedForAKernel() {
+        Model m = new Model(Layers.serial(Layers.dense(4), Layers.batchNormEval(), Layers.relu(), Layers.dense(2)),
+                "bn-net");
+        int[] in = {3};
+        try (Params init = m.init(0, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 1, 3, 3)) {
+            java.util.Map<String, Tensor> b = new java.util.LinkedHashMap<>();
+            init.buffers().forEach((k, v) -> b.put(k, Tensor.full(DType.F64, k.endsWith("var") ? 9 : .5, v.shape())));
+            java.util.Map<String, Tensor> t = new java.util.LinkedHashMap<>();
+            init.tensors().forEach((k, v) -> t.put(k, v.copy()));
+            try (Params p = new Params(t, b)) {
+                assertThat(m.bufferMismatch(init, in, DType.F64)).isNull();
+                assertThat(m.bufferMismatch(p, in, DType.F64)).endsWith("running_mean");
+                org.ntk4j.ntk.EmpiricalNtk.of(m, init).ntk(x, null).close();
+                assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, p).ntk(x, null))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageStartingWith("params: buffer '" + m.bufferMismatch(p, in, DType.F64) + "' differs "
+                                + "from the model's");
+                Model withThem = m.withBuffers(p.buffers());
+                try (Tensor f = m.apply(p, x); Tensor g = withThem.apply(p, x);
+                     Tensor k = org.ntk4j.ntk.EmpiricalNtk.of(withThem, p).ntk(x, null)) {
+                    assertThat(f.toDoubleArray()).containsExactly(g.toDoubleArray());
+                    assertThat(k.firstNonFinite()).isEqualTo(-1);
+                }
+                m.apply(p, x).close();
+                long live = Tensor.liveBytes();
+                for (int i = 0; i < 20; i++) {
+                    m.apply(p, x).close();
+                }
+                assertThat(Tensor.liveBytes()).isEqualTo(live);
+            }
+        }
+    }
+
     @Test
     void batchNormEvalUsesTheRunningStatisticsOfTheModel() {
         Model m = new Model(Layers.batchNormEval(), "bn");

@@ -251,6 +251,32 @@ class GpInferenceTest {
         }
     }
 
+    /**
+     * Cholesky reads one triangle of the train-train kernel: a kernel that is not symmetric is refused instead of
+     * half ignored, and a target that is not finite is named instead of failing inside LAPACK.
+     */
+    @Test
+    void anAsymmetricKernelAndNonFiniteTargetsAreRefused() {
+        double[] k = {4, 1, .5, 1, 3, .2, .5, .2, 2};
+        double[] changed = k.clone();
+        changed[2] = 100;
+        try (Tensor kdd = Tensor.of(changed, 3, 3); Tensor sym = Tensor.of(k, 3, 3);
+             Tensor ktd = Tensor.of(new double[] {1, .5, .2}, 1, 3); Tensor ktt = Tensor.of(new double[] {1}, 1, 1);
+             Tensor y = Tensor.of(new double[] {1, 0, 0, 1, 1, 1}, 3, 2);
+             Tensor yNan = Tensor.of(new double[] {1, 0, Double.NaN, 1, 1, 1}, 3, 2)) {
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, kdd, ktd, ktt, null, null, null, y, 0, true,
+                    true)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the train-train NTK: not symmetric (max |K − Kᵀ| / max |K| = 0.995); a "
+                            + "train-train kernel K(x, x) is");
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, yNan, 0, true,
+                    true)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: targets: NaN at flat index 2");
+            try (Gaussian g = GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, y, 0, true, true)) {
+                assertThat(g.mean().firstNonFinite()).isEqualTo(-1);
+            }
+        }
+    }
+
     @Test
     void theNtkCovarianceNeedsTheNngpAndBadInputIsNamed() {
         try (Tensor k = Tensor.of(new double[] {2, 0, 0, 2}, 2, 2); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);

@@ -12,11 +12,28 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 class KernelMatrixTest {
+    /** R + R', R'[a, b, k, l] = R[b, a, l, k]: a random kernel that is symmetric as the NO×NO matrix. */
+    private static Tensor symmetricTheta(long seed, int n, int o) {
+        try (Tensor r = Tensor.randomNormal(DType.F64, seed, n, n, o, o)) {
+            Tensor s = Tensor.zeros(DType.F64, n, n, o, o);
+            for (int a = 0; a < n; a++) {
+                for (int b = 0; b < n; b++) {
+                    for (int k = 0; k < o; k++) {
+                        for (int l = 0; l < o; l++) {
+                            s.set(r.get(a, b, k, l) + r.get(b, a, l, k), a, b, k, l);
+                        }
+                    }
+                }
+            }
+            return s;
+        }
+    }
+
     /** Row (a, k), column (b, l) of the NO×NO matrix is Θ[a, b, k, l]; row tiles give the same matrix. */
     @Property(tries = 30)
     void fullLayoutAndRowTiles(@ForAll @IntRange(min = 1, max = 6) int n, @ForAll @IntRange(min = 1, max = 4) int o,
                                @ForAll @IntRange(min = 1, max = 6) int tile, @ForAll long seed) {
-        try (Tensor theta = Tensor.randomNormal(DType.F64, seed, n, n, o, o); KernelMatrix whole = KernelMatrix.of(theta);
+        try (Tensor theta = symmetricTheta(seed, n, o); KernelMatrix whole = KernelMatrix.of(theta);
              KernelMatrix tiled = KernelMatrix.zerosFull(n, o)) {
             for (int first = 0; first < n; first += tile) {
                 try (Tensor rows = Layout.sliceAxis(theta, 0, first, Math.min(n, first + tile))) {
@@ -71,6 +88,35 @@ class KernelMatrixTest {
         try (KernelMatrix m = KernelMatrix.zerosFull(n, 3); Tensor rows = Tensor.zeros(DType.F64, 1, n, 2, 2)) {
             assertThatThrownBy(() -> m.setRows(0, rows)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("do not fit a kernel of " + n + " examples and 3 outputs");
+        }
+    }
+
+    /**
+     * A train-train kernel that is not symmetric is refused (its solvers and eigensolver read one triangle: the
+     * other would be ignored), float32 round-off is not; indices outside the matrix are an error, not a read of
+     * other memory.
+     */
+    @org.junit.jupiter.api.Test
+    void asymmetricKernelsAndIndicesOutsideAreRefused() {
+        double[] k = {4, 1, .5, 1, 3, .2, .5, .2, 2};
+        double[] changed = k.clone();
+        changed[2] = 100;
+        try (Tensor t = Tensor.of(changed, 3, 3)) {
+            assertThatThrownBy(() -> KernelMatrix.of(t)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("kernel: not symmetric (max |K − Kᵀ| / max |K| = 0.995); a train-train kernel K(x, x) "
+                            + "is");
+        }
+        double[] roundOff = k.clone();
+        roundOff[2] = Math.nextUp((float) .5);
+        try (Tensor t = Tensor.of(roundOff, 3, 3); KernelMatrix m = KernelMatrix.of(t)) {
+            assertThat(m.relativeAsymmetry()).isPositive().isLessThan(KernelMatrix.SYMMETRY_TOLERANCE);
+            assertThatThrownBy(() -> m.get(3, 0)).isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("kernel matrix: row 3 is outside [0, 3)");
+            assertThatThrownBy(() -> m.get(0, -1)).hasMessage("kernel matrix: column -1 is outside [0, 3)");
+            assertThatThrownBy(() -> m.getRow(1 << 28, new double[3])).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> m.getRow(0, new double[2])).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("kernel matrix: out has 2 entries; a row has 3");
+            assertThatThrownBy(() -> m.putRow(-1, new double[3])).isInstanceOf(IndexOutOfBoundsException.class);
         }
     }
 }

@@ -113,4 +113,34 @@ class TensorTest {
         assertThat(DType.F32.bytes()).isEqualTo(4);
         assertThat(DType.F64.shortName()).isEqualTo("f64");
     }
+
+    /**
+     * A view that outlives the tensor it views is refused on every use: its storage may serve another tensor by
+     * then (the pool reuses blocks of 1 MiB and more), so reading it would give that tensor's values, and a native
+     * copy of freed memory can crash the JVM.
+     */
+    @Test
+    void aViewOfAClosedTensorIsRefusedNotRead() {
+        for (int size : new int[] {3, 1 << 19}) { // below and above the storage pool's 1 MiB
+            Tensor owner = Tensor.full(DType.F32, 1, size);
+            Tensor view = owner.readView();
+            assertThat(view.getFlat(0)).isEqualTo(1.0);
+            owner.close();
+            try (Tensor other = Tensor.full(DType.F32, 42, size)) {
+                assertThat(view.isClosed()).isTrue();
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> view.getFlat(0))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessage("view of shape [" + size + "]: the tensor it views was closed (a view must not "
+                                + "outlive it)");
+                org.assertj.core.api.Assertions.assertThatThrownBy(view::copy)
+                        .isInstanceOf(IllegalStateException.class);
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> view.setFlat(0, 2))
+                        .isInstanceOf(IllegalStateException.class);
+                org.assertj.core.api.Assertions.assertThatThrownBy(view::floats)
+                        .isInstanceOf(IllegalStateException.class);
+                assertThat(other.getFlat(0)).isEqualTo(42.0);
+            }
+            view.close(); // closing a view frees nothing, and is harmless here
+        }
+    }
 }

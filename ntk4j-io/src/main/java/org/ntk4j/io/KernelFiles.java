@@ -43,7 +43,11 @@ public final class KernelFiles {
                 throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
                         + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
             }
-            return KernelMatrix.of(t);
+            try {
+                return KernelMatrix.of(t);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            }
         }
     }
 
