@@ -45,6 +45,8 @@ public final class Tensor implements AutoCloseable {
     private long finiteAtWrites = -1;
     /** For a read view: the tensor that owns the storage (whose tracking and kept copies it uses); else null. */
     private final Tensor owner;
+    /** The tensor {@link #reshapeMove} handed this one's storage to: a view of this one still reads it there. */
+    private Tensor movedTo;
     /** Whether this is a {@link #parameterView()}: a view through which kernels may keep copies (keptCopy). */
     private final boolean parameter;
     /** Copies of the storage's elements in other layouts, kept for later calls (owners only; see keptCopy). */
@@ -685,7 +687,7 @@ public final class Tensor implements AutoCloseable {
      * @throws IndexOutOfBoundsException if the index is out of range
      */
     public double getFlat(int i) {
-        if (view && owner.pointer == null) {
+        if (view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
         }
         if (floats != null) {
@@ -706,7 +708,7 @@ public final class Tensor implements AutoCloseable {
      * @throws IndexOutOfBoundsException if the index is out of range
      */
     public void setFlat(int i, double v) {
-        if (view && owner.pointer == null) {
+        if (view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
         }
         writes++;
@@ -862,6 +864,7 @@ public final class Tensor implements AutoCloseable {
         pointer = null;
         floats = null;
         doubles = null;
+        movedTo = t;
         return t;
     }
 
@@ -941,7 +944,7 @@ public final class Tensor implements AutoCloseable {
      *     tensor it views
      */
     public boolean isClosed() {
-        return pointer == null || view && owner.pointer == null;
+        return pointer == null || view && owner.pointer == null && viewedStorageFreed();
     }
 
     /**
@@ -956,9 +959,18 @@ public final class Tensor implements AutoCloseable {
 
     /** Fails on a closed tensor, and on a view whose owner was closed (its storage may serve another tensor now). */
     private void checkOpen() {
-        if (pointer == null || view && owner.pointer == null) {
+        if (pointer == null || view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
         }
+    }
+
+    /** Whether the storage this view reads was freed: its owner closed, not merely moved ({@link #reshapeMove}). */
+    private boolean viewedStorageFreed() {
+        Tensor o = owner;
+        while (o.pointer == null && o.movedTo != null) {
+            o = o.movedTo;
+        }
+        return o.pointer == null;
     }
 
     private IllegalStateException closed() {

@@ -142,5 +142,15 @@ class TensorTest {
             }
             view.close(); // closing a view frees nothing, and is harmless here
         }
+        // a view of a tensor whose storage reshapeMove handed on reads it there, until that tensor is closed
+        Tensor owner = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2);
+        Tensor view = owner.readView();
+        Tensor moved = owner.reshapeMove(4);
+        assertThat(view.isClosed()).isFalse();
+        assertThat(view.getFlat(3)).isEqualTo(4.0);
+        moved.close();
+        assertThat(view.isClosed()).isTrue();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> view.getFlat(3))
+                .isInstanceOf(IllegalStateException.class);
     }
 }
