@@ -10,6 +10,7 @@ import org.ntk4j.graph.Var;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * A network: a root {@link Layer} with one input and one output, plus the spec string it came from.
@@ -140,7 +141,8 @@ public final class Model {
      * values converted, defaults for the others.
      */
     private Map<String, Tensor> resolvedBuffers(int[] in, DType dtype) {
-        return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> {
+        // cached beyond the current computation: built in no scope (a kernel call's scope would close them)
+        return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> TensorScope.unscoped(() -> {
             Map<String, Tensor> m = new LinkedHashMap<>();
             for (ParamSpec s : bufferSpecs(in)) {
                 Tensor given = buffers.get(s.path());
@@ -160,7 +162,7 @@ public final class Model {
                 m.put(s.path(), given.to(dtype));
             }
             return m;
-        });
+        }));
     }
 
     /**
@@ -312,7 +314,7 @@ public final class Model {
         Model m = bufferMismatch(params, in, x.dtype()) == null ? this
                 : derived.computeIfAbsent(params.buffers(), this::withBuffers);
         Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(),
-                k -> m.trace(xs[0], in, x.dtype()));
+                k -> TensorScope.unscoped(() -> m.trace(xs[0], in, x.dtype())));
         Tensor[] args = new Tensor[specs.size() + 1];
         for (int i = 0; i < specs.size(); i++) {
             args[i] = params.get(specs.get(i).path());
