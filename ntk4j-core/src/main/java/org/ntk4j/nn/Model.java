@@ -144,7 +144,16 @@ public final class Model {
         // cached beyond the current computation: built in no scope (a kernel call's scope would close them)
         return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> TensorScope.unscoped(() -> {
             Map<String, Tensor> m = new LinkedHashMap<>();
-            for (ParamSpec s : bufferSpecs(in)) {
+            List<ParamSpec> declared = bufferSpecs(in);
+            for (String path : buffers.keySet()) {
+                if (declared.stream().noneMatch(s -> s.path().equals(path))) {
+                    // a misspelt path would otherwise leave the buffer at its default without a word
+                    throw new IllegalArgumentException(spec + ": buffer '" + path + "' is not one of the model's ("
+                            + (declared.isEmpty() ? "it has none" : declared.stream().map(ParamSpec::path)
+                            .collect(java.util.stream.Collectors.joining(", "))) + ")");
+                }
+            }
+            for (ParamSpec s : declared) {
                 Tensor given = buffers.get(s.path());
                 if (given == null) {
                     m.put(s.path(), Tensor.full(dtype, s.initMean(), s.shape()));

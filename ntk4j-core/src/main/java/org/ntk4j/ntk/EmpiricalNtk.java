@@ -69,6 +69,13 @@ public final class EmpiricalNtk {
         return (long) (0.8 * org.bytedeco.javacpp.Pointer.maxBytes());
     }
 
+    /** A null argument is a caller's mistake named here, not a NullPointerException from deep inside later. */
+    private static void requireArgument(String name, Object value) {
+        if (value == null) {
+            throw new IllegalArgumentException(name + ": must not be null");
+        }
+    }
+
     /**
      * The kernel of {@code model} at {@code params}, trace over the last axis, method AUTO, the
      * {@link #defaultMemoryBudget()}. Nothing is checked until a kernel is computed.
@@ -77,8 +84,11 @@ public final class EmpiricalNtk {
      * @param params its parameters; held, not copied, and read by every kernel computed (the caller keeps
      *     them open)
      * @return the configured kernel
+     * @throws IllegalArgumentException if model or params is null
      */
     public static EmpiricalNtk of(Model model, Params params) {
+        requireArgument("model", model);
+        requireArgument("params", params);
         return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget(),
                 Tiles.MAX_TENSOR_BYTES);
     }
@@ -89,8 +99,10 @@ public final class EmpiricalNtk {
      *
      * @param axes axes of f(x) including the batch axis 0 (copied)
      * @return a new instance with these trace axes
+     * @throws IllegalArgumentException if axes is null
      */
     public EmpiricalNtk traceAxes(int... axes) {
+        requireArgument("traceAxes", axes);
         return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget, tileBytes);
     }
 
@@ -99,8 +111,10 @@ public final class EmpiricalNtk {
      *
      * @param axes axes of f(x) including the batch axis 0, negative counting from the end (copied)
      * @return a new instance with these diagonal axes
+     * @throws IllegalArgumentException if axes is null
      */
     public EmpiricalNtk diagonalAxes(int... axes) {
+        requireArgument("diagonalAxes", axes);
         return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget, tileBytes);
     }
 
@@ -109,8 +123,10 @@ public final class EmpiricalNtk {
      *
      * @param m the method, or {@link Method#AUTO} to choose per problem within the memory budget
      * @return a new instance with this method
+     * @throws IllegalArgumentException if m is null
      */
     public EmpiricalNtk method(Method m) {
+        requireArgument("method", m);
         return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes);
     }
 
@@ -491,11 +507,14 @@ public final class EmpiricalNtk {
      * @param kind which kernel
      * @param x1 inputs [N1, ...]; not closed
      * @param x2 inputs [N2, ...] like x1's, or null for x1
-     * @return [N1, N2, O, O] for full, [N1, N2, O] for diagonal, [N1, N2] for the others; the caller closes it
-     * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}, or a kind other than
-     *     full, trace and diagonal meets a model whose outputs are not [N, O]
+     * @return for outputs [N, O]: [N1, N2, O, O] for full, [N1, N2, O] for diagonal, [N1, N2] for the others
+     *     (for outputs of more axes, full, trace and diagonal keep the others as {@link #ntk} does: [N1, N2, 4,
+     *     4, 3, 3] for full on outputs [N, 4, 3]); the caller closes it
+     * @throws IllegalArgumentException if kind is null, the inputs are refused as by {@link #ntk}, or a kind other
+     *     than full, trace and diagonal meets a model whose outputs are not [N, O]
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
+        requireArgument("kind", kind);
         try (TensorScope scope = TensorScope.open()) {
             return scope.keep(kernelInScope(kind, x1, x2));
         }

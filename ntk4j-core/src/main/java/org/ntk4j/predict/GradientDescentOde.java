@@ -63,10 +63,13 @@ public final class GradientDescentOde {
      * @param loss the loss whose gradient flow is integrated
      * @param learningRate η &gt; 0
      * @param momentum μ in [0, 1), or NaN for plain gradient descent
-     * @return the predictor, which the caller closes
+     * @return the predictor (it holds no native memory: nothing to close)
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
                                         double momentum) {
+        if (loss == null) {
+            throw new IllegalArgumentException("loss: must not be null (Loss.MSE or Loss.CROSS_ENTROPY)");
+        }
         if (yTrain.rank() != 2 || yTrain.dim(0) != kTrainTrain.examples()) {
             throw new IllegalArgumentException("targets: expected [" + kTrainTrain.examples() + ", O], got "
                     + Shapes.str(yTrain.shape()));
@@ -158,6 +161,7 @@ public final class GradientDescentOde {
                         + (full ? ", " + outputs + ", " + outputs + "]" : "]") + ", got " + Shapes.str(s));
             }
             m = s[0];
+            requireFinite("test-train kernel", kTestTrain);
             kTest = kTestTrain.toDoubleArray();
         }
         int mo = m * outputs;
@@ -287,6 +291,15 @@ public final class GradientDescentOde {
         if (f.rank() != 2 || f.dim(0) != rows || f.dim(1) != outputs) {
             throw new IllegalArgumentException(what + ": expected [" + rows + ", " + outputs + "], got "
                     + Shapes.str(f.shape()));
+        }
+        requireFinite(what, f);
+    }
+
+    /** A NaN or ±∞ in an input is named here, not reported later as the integrator's failure. */
+    private static void requireFinite(String what, Tensor t) {
+        int bad = t.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException(what + ": " + t.getFlat(bad) + " at flat index " + bad);
         }
     }
 

@@ -94,6 +94,10 @@ class InferenceLayersTest {
                         .isInstanceOf(IllegalArgumentException.class)
                         .hasMessage("bn: buffer 'running_mean' must have shape [2], has [3]");
             }
+            // a path the model does not declare (a typo) is refused, not left at its default
+            assertThatThrownBy(() -> m.withBuffers(Map.of("running_mea", mean)).apply(p, x))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("bn: buffer 'running_mea' is not one of the model's (running_mean, running_var)");
         }
         assertThatThrownBy(() -> new BatchNormEval(0)).hasMessage("batch_norm_eval: eps must be > 0, got 0.0");
     }

@@ -35,4 +35,26 @@ class ModelSpecTest {
                 .hasMessage("model spec 'fcn(depth=2,DEPTH=3)': option depth given twice");
         assertThatThrownBy(() -> ModelSpec.parse("2fcn")).hasMessage("model spec '2fcn': '2fcn' is not a model name");
     }
+
+    /**
+     * Arguments of the kernel API that used to fail from inside: nulls are named, and examples of the wrong shape
+     * name the examples and the parameter they would need, not only the parameter.
+     */
+    @Test
+    void nullArgumentsAndExamplesOfAnotherShapeAreNamed() {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        try (Params p = m.init(0, new int[] {5}, org.ntk4j.tensor.DType.F64);
+             org.ntk4j.tensor.Tensor x = org.ntk4j.tensor.Tensor.zeros(org.ntk4j.tensor.DType.F64, 4, 6)) {
+            assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(null, p)).hasMessage("model: must not be null");
+            assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, null)).hasMessage("params: must not be null");
+            assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, p).method(null))
+                    .hasMessage("method: must not be null");
+            assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, p).kernel(null, x, null))
+                    .hasMessage("kind: must not be null");
+            assertThatThrownBy(() -> org.ntk4j.ntk.EmpiricalNtk.of(m, p).ntk(x, null))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("x1: examples of shape [6] need parameter '1_dense/w' of shape [6, 8], and params has "
+                            + "[5, 8]: were the parameters made for examples of another shape?");
+        }
+    }
 }
