@@ -87,15 +87,20 @@ public final class KernelKind {
      *     to a kind that takes none, or is below 0 (logit) or 1 (probes, projected)
      */
     public static KernelKind parse(String text, long seed) {
+        if (text == null) {
+            throw new IllegalArgumentException("kind: must not be null");
+        }
         String t = text.trim().toLowerCase(Locale.ROOT);
         int colon = t.indexOf(':');
         String name = colon < 0 ? t : t.substring(0, colon);
         Integer arg = null;
         if (colon >= 0) {
+            boolean takesNone = java.util.List.of("full", "trace", "diagonal", "pntk", "pntk-unscaled").contains(name);
             try {
                 arg = Integer.parseInt(t.substring(colon + 1));
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("kind: '" + text + "' needs an integer after ':'");
+                throw new IllegalArgumentException("kind: '" + text + "' " + (takesNone ? "takes no ':' argument"
+                        : "needs an integer after ':'"));
             }
         }
         Family f;
@@ -379,6 +384,19 @@ public final class KernelKind {
                 m[0][arg] = 1;
                 break;
             case PROBES: {
+                // the R × O probe matrix is held on the heap as it is drawn: what no tensor could hold is refused
+                // here, by the argument, not by an OutOfMemoryError
+                if ((long) arg * outputs > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("kind: probes:" + arg + " on " + outputs + " outputs is a "
+                            + "probe matrix of " + (long) arg * outputs + " entries, more than one tensor holds ("
+                            + Integer.MAX_VALUE + ")");
+                }
+                long heap = Runtime.getRuntime().maxMemory();
+                if ((long) arg * outputs * Double.BYTES > heap / 2) {
+                    throw new IllegalArgumentException("kind: probes:" + arg + " on " + outputs + " outputs is a "
+                            + "probe matrix of " + CostModel.human((long) arg * outputs * Double.BYTES) + ", more than "
+                            + "half the JVM's heap (" + CostModel.human(heap) + ")");
+                }
                 SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 12345);
                 m = new double[arg][outputs];
                 double v = 1 / Math.sqrt(outputs);

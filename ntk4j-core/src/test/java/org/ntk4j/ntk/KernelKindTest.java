@@ -133,6 +133,19 @@ class KernelKindTest {
     @Test
     void badKindsAreReported() {
         assertThatThrownBy(() -> KernelKind.parse("pntk:3", 0)).hasMessageContaining("takes no ':' argument");
+        // a kind without an argument, given a colon and no integer: said so, not "needs an integer"
+        assertThatThrownBy(() -> KernelKind.parse("trace:", 0)).hasMessage("kind: 'trace:' takes no ':' argument");
+        assertThatThrownBy(() -> KernelKind.parse("probes:x", 0))
+                .hasMessage("kind: 'probes:x' needs an integer after ':'");
+        assertThatThrownBy(() -> KernelKind.parse(null, 0)).hasMessage("kind: must not be null");
+        // a probe matrix no tensor could hold is refused by its argument, not by an OutOfMemoryError
+        Model wide = Zoo.parse("fcn(depth=1,width=4,out=3)");
+        Params q = wide.init(1, new int[] {2}, DType.F64);
+        Tensor y = Tensor.randomNormal(DType.F64, 1, 2, 2);
+        assertThatThrownBy(() -> EmpiricalNtk.of(wide, q).kernel(KernelKind.parse("probes:2000000000", 0), y, null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kind: probes:2000000000 on 3 outputs is a probe matrix of 6000000000 entries, more than "
+                        + "one tensor holds (2147483647)");
         assertThatThrownBy(() -> KernelKind.parse("probes", 0)).hasMessageContaining("needs ':' argument");
         assertThatThrownBy(() -> KernelKind.parse("probes:0", 0)).hasMessageContaining("must be >= 1");
         assertThatThrownBy(() -> KernelKind.parse("sum", 0)).hasMessageStartingWith("kind: expected full, trace");
