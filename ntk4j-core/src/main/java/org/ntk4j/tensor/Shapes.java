@@ -16,10 +16,17 @@ public final class Shapes {
      */
     public static int size(int[] shape) {
         long n = 1;
+        boolean empty = false;
         for (int d : shape) {
             if (d < 0) {
                 throw new IllegalArgumentException("shape " + str(shape) + " has a negative dimension");
             }
+            empty |= d == 0;
+        }
+        if (empty) {
+            return 0; // [70000, 70000, 0] holds nothing, whatever the product of its other sizes
+        }
+        for (int d : shape) {
             n *= d;
             if (n > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("shape " + str(shape)

@@ -690,6 +690,7 @@ public final class Tensor implements AutoCloseable {
         if (view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
         }
+        checkFlatIndex(i);
         if (floats != null) {
             return floats.get(i);
         }
@@ -711,6 +712,7 @@ public final class Tensor implements AutoCloseable {
         if (view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
         }
+        checkFlatIndex(i);
         writes++;
         if (floats != null) {
             floats.put(i, (float) v);
@@ -961,6 +963,14 @@ public final class Tensor implements AutoCloseable {
     private void checkOpen() {
         if (pointer == null || view && owner.pointer == null && viewedStorageFreed()) {
             throw closed();
+        }
+    }
+
+    /** An index outside [0, size): the storage of an empty tensor still holds one element, which is not its. */
+    private void checkFlatIndex(int i) {
+        if (i < 0 || i >= size) {
+            throw new IndexOutOfBoundsException("flat index " + i + " is outside [0, " + size + ") of a tensor of shape "
+                    + Shapes.str(shape));
         }
     }
 

@@ -153,4 +153,20 @@ class TensorTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> view.getFlat(3))
                 .isInstanceOf(IllegalStateException.class);
     }
+
+    /** An empty tensor has no element 0 (its storage holds one); a shape with a zero holds nothing, however large. */
+    @Test
+    void emptyTensorsHaveNoElementsAndZeroSizedShapesDoNotOverflow() {
+        try (Tensor e = Tensor.zeros(DType.F32, 0); Tensor big = Tensor.zeros(DType.F32, 70000, 70000, 0)) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> e.getFlat(0))
+                    .isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessage("flat index 0 is outside [0, 0) of a tensor of shape [0]");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> e.setFlat(-1, 1))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(big.size()).isZero();
+            assertThat(Shapes.size(new int[] {0, 70000, 70000})).isZero();
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Shapes.size(new int[] {70000, 70000, 1}))
+                .hasMessageContaining("has more than 2^31-1 elements");
+    }
 }
