@@ -777,6 +777,15 @@ public final class DataSource {
             throw new IllegalArgumentException("data source '" + s + "': give the number of examples and at least "
                     + "one dimension, e.g. synthetic:64,784");
         }
+        long values = 1;
+        for (int d : shape) {
+            values *= d;
+            if (values > Integer.MAX_VALUE) {
+                // the data must be one tensor: tiling the kernel does not help here
+                throw new IllegalArgumentException("data source '" + s + "': more than 2^31-1 values, more than one "
+                        + "tensor holds; use fewer examples or smaller ones");
+            }
+        }
         return Tensor.randomNormal(dtype, seed * 31 + 17, shape);
     }
 

@@ -396,6 +396,11 @@ class DataSourceTest {
         assertThatThrownBy(() -> DataSource.loadDataset("synthetic:4", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("give the number of examples and at least one dimension");
+        // more values than a tensor holds: said of the data, not "tile the computation", which cannot help it
+        assertThatThrownBy(() -> DataSource.loadDataset("synthetic:2000000,2000", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'synthetic:2000000,2000': more than 2^31-1 values, more than one tensor "
+                        + "holds; use fewer examples or smaller ones");
     }
 
     @Test
