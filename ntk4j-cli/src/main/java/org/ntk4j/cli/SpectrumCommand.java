@@ -140,12 +140,8 @@ public final class SpectrumCommand implements Callable<Integer> {
             what = c.description;
         }
         try (k) {
-            double asymmetry = k.relativeAsymmetry();
-            if (asymmetry > KernelMatrix.SYMMETRY_TOLERANCE) {
-                throw new IllegalArgumentException((file != null ? file.toString() : "kernel") + ": not symmetric "
-                        + "(max |K − Kᵀ| / max |K| = " + String.format(Locale.ROOT, "%.3g", asymmetry)
-                        + "); a spectrum needs a train-train kernel K(x, x)");
-            }
+            // measured for the report; a file's kernel was refused already as it was read if not symmetric
+            double asymmetry = k.requireSymmetric(file != null ? file.toString() : "kernel");
             Path spectrumPng = plots == null ? null : plots.resolve(SPECTRUM_PNG);
             Path heatmapPng = plots == null ? null : plots.resolve(HEATMAP_PNG);
             if (plots != null) { // the heatmap first: the eigensolver then overwrites the matrix

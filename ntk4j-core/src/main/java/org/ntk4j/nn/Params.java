@@ -229,6 +229,23 @@ public final class Params implements AutoCloseable {
     }
 
     /**
+     * The first spec whose parameter is present with another shape (the shapes follow from the input's shape,
+     * so a caller may blame either).
+     *
+     * @param specs the model's parameter specs
+     * @return that spec, or null when every present parameter has its spec's shape
+     */
+    public ParamSpec firstMisshapen(List<ParamSpec> specs) {
+        for (ParamSpec s : specs) {
+            Tensor t = tensors.get(s.path());
+            if (t != null && !java.util.Arrays.equals(t.shape(), s.shape())) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /**
      * Checks these parameters against a model's specs: the same number of parameters, a tensor at every spec's
      * path (the order is not compared), same shapes, the given dtype, and finite values. Fails with a message
      * naming the first mismatch.
@@ -242,13 +259,14 @@ public final class Params implements AutoCloseable {
             throw new IllegalArgumentException("parameters: the model has " + specs.size() + " parameters "
                     + "but the file has " + tensors.size() + " (" + tensors.keySet() + ")");
         }
+        ParamSpec misshapen = firstMisshapen(specs);
         for (ParamSpec s : specs) {
             Tensor t = tensors.get(s.path());
             if (t == null) {
                 throw new IllegalArgumentException("parameters: missing '" + s.path() + "'; have "
                         + tensors.keySet());
             }
-            if (!java.util.Arrays.equals(t.shape(), s.shape())) {
+            if (s == misshapen) {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must have shape "
                         + Shapes.str(s.shape()) + ", has " + Shapes.str(t.shape()));
             }

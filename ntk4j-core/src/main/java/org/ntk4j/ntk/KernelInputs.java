@@ -54,13 +54,12 @@ final class KernelInputs {
         if (check) {
             // the parameters' shapes follow from the examples' shape: where they differ, the examples (a wrong rank,
             // say) are as likely the mistake as the parameters, so both are named
-            for (ParamSpec s : specs) {
-                Tensor t = params.tensors().get(s.path());
-                if (t != null && !java.util.Arrays.equals(t.shape(), s.shape())) {
-                    throw new IllegalArgumentException("x1: examples of shape " + Shapes.str(perExample) + " need "
-                            + "parameter '" + s.path() + "' of shape " + Shapes.str(s.shape()) + ", and params has "
-                            + Shapes.str(t.shape()) + ": were the parameters made for examples of another shape?");
-                }
+            ParamSpec s = params.firstMisshapen(specs);
+            if (s != null) {
+                throw new IllegalArgumentException("x1: examples of shape " + Shapes.str(perExample) + " need "
+                        + "parameter '" + s.path() + "' of shape " + Shapes.str(s.shape()) + ", and params has "
+                        + Shapes.str(params.tensors().get(s.path()).shape()) + ": were the parameters made for "
+                        + "examples of another shape?");
             }
             params.validate(specs, dtype);
             String differs = model.bufferMismatch(params, perExample, dtype);

@@ -91,11 +91,7 @@ public final class KernelMatrix implements AutoCloseable {
         KernelMatrix m = new KernelMatrix(s[0], s.length == 4 ? s[2] : 1, s.length == 4);
         try {
             m.setRows(0, kernel);
-            double asymmetry = m.relativeAsymmetry();
-            if (asymmetry > SYMMETRY_TOLERANCE) {
-                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "kernel: not symmetric (max |K "
-                        + "− Kᵀ| / max |K| = %.3g); a train-train kernel K(x, x) is", asymmetry));
-            }
+            m.requireSymmetric("kernel");
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -300,7 +296,23 @@ public final class KernelMatrix implements AutoCloseable {
                 scale = Math.max(scale, Math.max(Math.abs(a), Math.abs(b)));
             }
         }
-        double asymmetry = scale == 0 ? 0 : worst / scale;
+        refuseAsymmetry(what, scale == 0 ? 0 : worst / scale);
+    }
+
+    /**
+     * Refuses this matrix when its {@link #relativeAsymmetry()} exceeds {@link #SYMMETRY_TOLERANCE}.
+     *
+     * @param what the kernel's name, for the message
+     * @return the relative asymmetry measured (at most the tolerance)
+     * @throws IllegalArgumentException if it is not symmetric
+     */
+    public double requireSymmetric(String what) {
+        double asymmetry = relativeAsymmetry();
+        refuseAsymmetry(what, asymmetry);
+        return asymmetry;
+    }
+
+    private static void refuseAsymmetry(String what, double asymmetry) {
         if (asymmetry > SYMMETRY_TOLERANCE) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: not symmetric (max |K − Kᵀ| "
                     + "/ max |K| = %.3g); a train-train kernel K(x, x) is", what, asymmetry));
