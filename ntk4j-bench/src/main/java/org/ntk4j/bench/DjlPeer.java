@@ -57,8 +57,14 @@ final class DjlPeer {
         return "DJL " + Engine.getDjlVersion() + ", " + e.getEngineName() + " " + e.getVersion();
     }
 
-    /** One layer of the rebuilt network. */
-    private record Layer(String kind, NDArray w, NDArray b, double scale) {
+    /**
+     * One layer of the rebuilt network: f = scale·(h·w) + bScale·b. The two scales are 0-d arrays made once per
+     * run, never {@code mul(Number)}: DJL's PyTorch engine makes such a scalar from a direct buffer
+     * ({@code from_blob}) and closes it right after the product, while autograd keeps it for the backward pass;
+     * a garbage collection in between freed its memory, and about one row in a hundred came out wrong (0.02–0.27
+     * relative error on a loaded machine; {@code PeerAgreementTest} failed once that way).
+     */
+    private record Layer(String kind, NDArray w, NDArray b, NDArray scale, NDArray bScale) {
     }
 
     /** Result: seconds of the timed runs and the kernel of the last one, [N, N, O, O] float32. */
@@ -73,7 +79,7 @@ final class DjlPeer {
                    int block) {
         Engine engine = Engine.getEngine("PyTorch");
         try (NDManager manager = engine.newBaseManager()) {
-            List<Layer> layers = layers(manager, params, wStd);
+            List<Layer> layers = layers(manager, params, wStd, bStd);
             int n = x.dim(0);
             NDArray xs = manager.create(floats(x), new Shape(toLong(x.shape())));
             if (arch.equals("cnn")) {
@@ -89,7 +95,7 @@ final class DjlPeer {
             int rounds = warmup + reps;
             for (int round = 0; round < rounds; round++) {
                 long t0 = System.nanoTime();
-                kernel = kernel(engine, manager, layers, xs, n, out, p, bStd, Math.max(1, Math.min(n, block)));
+                kernel = kernel(engine, manager, layers, xs, n, out, p, Math.max(1, Math.min(n, block)));
                 double sec = (System.nanoTime() - t0) / 1e9;
                 if (round >= warmup) {
                     seconds.add(sec);
@@ -109,16 +115,16 @@ final class DjlPeer {
      * (the passes grow from N·O to about N·O·(blocks + 1)/2).
      */
     private static float[] kernel(Engine engine, NDManager manager, List<Layer> layers, NDArray xs, int n, int out,
-                                  long p, double bStd, int block) {
+                                  long p, int block) {
         float[] theta = new float[n * n * out * out];
         for (int i0 = 0; i0 < n; i0 += block) {
             int i1 = Math.min(n, i0 + block);
             try (NDManager left = manager.newSubManager()) {
-                NDArray rowsI = rows(engine, left, layers, xs, i0, i1, out, p, bStd);
+                NDArray rowsI = rows(engine, left, layers, xs, i0, i1, out, p);
                 for (int j0 = i0; j0 < n; j0 += block) {
                     int j1 = Math.min(n, j0 + block);
                     try (NDManager right = manager.newSubManager()) {
-                        NDArray rowsJ = j0 == i0 ? rowsI : rows(engine, right, layers, xs, j0, j1, out, p, bStd);
+                        NDArray rowsJ = j0 == i0 ? rowsI : rows(engine, right, layers, xs, j0, j1, out, p);
                         // block[a·O + k, b·O + l] = J[(i0 + a)·O + k] · J[(j0 + b)·O + l]
                         float[] blk = rowsI.matMul(rowsJ.transpose()).toFloatArray();
                         int bj = (j1 - j0) * out;
@@ -142,13 +148,13 @@ final class DjlPeer {
 
     /** The rows J[n·O + k] for examples [from, to): one forward and one backward pass per example and logit. */
     private static NDArray rows(Engine engine, NDManager rowsManager, List<Layer> layers, NDArray xs, int from,
-                                int to, int out, long p, double bStd) {
+                                int to, int out, long p) {
         NDArray jac = rowsManager.zeros(new Shape((long) (to - from) * out, p));
         for (int i = from; i < to; i++) {
             for (int k = 0; k < out; k++) {
                 try (NDScope scope = new NDScope(); GradientCollector gc = engine.newGradientCollector()) {
                     scope.suppressNotUsedWarning();
-                    NDArray y = forward(layers, xs.get(new NDIndex("{}:{}", i, i + 1)), bStd);
+                    NDArray y = forward(layers, xs.get(new NDIndex("{}:{}", i, i + 1)));
                     gc.backward(y.get(0, k));
                     NDList grads = new NDList();
                     for (Layer l : layers) {
@@ -165,7 +171,7 @@ final class DjlPeer {
         return jac;
     }
 
-    private static NDArray forward(List<Layer> layers, NDArray x, double bStd) {
+    private static NDArray forward(List<Layer> layers, NDArray x) {
         NDArray h = x;
         for (int i = 0; i < layers.size(); i++) {
             Layer l = layers.get(i);
@@ -178,14 +184,14 @@ final class DjlPeer {
                 }
                 h = h.matMul(l.w).mul(l.scale);
                 if (l.b != null) {
-                    h = h.add(l.b.mul(bStd));
+                    h = h.add(l.b.mul(l.bScale));
                 }
             } else {
                 long k = l.w.getShape().get(3);
                 h = Conv2d.conv2d(h, l.w, null, new Shape(1, 1), new Shape(k / 2, k / 2), new Shape(1, 1), 1)
                         .singletonOrThrow().mul(l.scale);
                 if (l.b != null) {
-                    h = h.add(l.b.mul(bStd).reshape(1, -1, 1, 1));
+                    h = h.add(l.b.mul(l.bScale).reshape(1, -1, 1, 1));
                 }
             }
             if (i < layers.size() - 1) {
@@ -196,7 +202,7 @@ final class DjlPeer {
     }
 
     /** The zoo network's layers in order, parameters as gradient-tracking leaves in torch's layouts. */
-    private static List<Layer> layers(NDManager manager, Params params, double wStd) {
+    private static List<Layer> layers(NDManager manager, Params params, double wStd, double bStd) {
         Map<Integer, String> kinds = new TreeMap<>();
         for (String name : params.tensors().keySet()) {
             Matcher m = NAME.matcher(name);
@@ -225,7 +231,8 @@ final class DjlPeer {
                 ba = manager.create(floats(b), new Shape(toLong(b.shape())));
                 ba.setRequiresGradient(true);
             }
-            layers.add(new Layer(e.getValue(), wa, ba, wStd / Math.sqrt(fanIn)));
+            layers.add(new Layer(e.getValue(), wa, ba, manager.create((float) (wStd / Math.sqrt(fanIn))),
+                    manager.create((float) bStd)));
         }
         return layers;
     }

@@ -60,6 +60,42 @@ class PeerAgreementTest {
         }
     }
 
+    /**
+     * The DJL peer's kernel does not depend on when the garbage collector runs. With its scales passed as
+     * {@code mul(Number)}, DJL freed each scalar's buffer while autograd still held it: under a thread calling
+     * {@code System.gc()} every millisecond, 299 of 300 kernels were wrong (and about one in a hundred on a
+     * loaded machine without it).
+     */
+    @Test
+    void djlPeerAgreesWhileTheCollectorRuns() throws InterruptedException {
+        Model model = Zoo.parse("cnn(depth=2,channels=4,out=3)");
+        int[] in = {5, 5, 2};
+        Thread collector = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                System.gc();
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "gc-every-millisecond");
+        collector.setDaemon(true);
+        try (Params params = model.init(3, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 4, shape(3, in));
+             Tensor expected = ntk4j(model, params, x)) {
+            collector.start();
+            for (int run = 0; run < 5; run++) {
+                try (Tensor k = DjlPeer.run("cnn", params, x, 1.5, 0.05, 0, 1, 1).kernel()) {
+                    assertThat(KernelAgreement.relativeError(k, expected)).as("run %d", run)
+                            .isLessThan(KernelAgreement.TOLERANCE);
+                }
+            }
+        } finally {
+            collector.interrupt();
+            collector.join();
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"fcn, 'fcn(depth=2,width=8,out=3)', 5, jc", "fcn, 'fcn(depth=2,width=8,out=3)', 5, vp",
         "cnn, 'cnn(depth=2,channels=4,out=3)', '5,5,2', jc", "cnn, 'cnn(depth=2,channels=4,out=3)', '5,5,2', vp"})
