@@ -24,6 +24,13 @@ import org.ntk4j.tensor.Tensor;
 public final class GradientDescentOde {
     /** Default absolute and relative tolerance of the integrator. */
     public static final double TOLERANCE = 1e-10;
+    /**
+     * Default cap on the right-hand side evaluations of one {@link #predict}. The integrator is explicit, so its
+     * steps shrink with the flow's stiffness η·λ_max/|y|: a learning rate far above the largest convergent one
+     * would otherwise integrate for ever. Ten million is far more than a convergent learning rate needs over
+     * thousands of its steps.
+     */
+    public static final int MAX_EVALUATIONS = 10_000_000;
 
     private final double[] kernel; // d×d, row-major
     private final int d;
@@ -35,6 +42,7 @@ public final class GradientDescentOde {
     private final double learningRate;
     private final double momentum; // NaN: none
     private double tolerance = TOLERANCE;
+    private int maxEvaluations = MAX_EVALUATIONS;
     private int evaluations;
 
     private GradientDescentOde(KernelMatrix k, Tensor yTrain, Loss loss, double learningRate, double momentum) {
@@ -108,6 +116,22 @@ public final class GradientDescentOde {
             throw new IllegalArgumentException("tolerance: expected a positive number, got " + tol);
         }
         this.tolerance = tol;
+        return this;
+    }
+
+    /**
+     * Sets the most right-hand side evaluations one {@link #predict} may take (default {@link #MAX_EVALUATIONS});
+     * past it, {@code predict} stops with an error that names the time it did not reach.
+     *
+     * @param max the cap, &gt; 0
+     * @return this predictor (which is mutable)
+     * @throws IllegalArgumentException if max is not positive
+     */
+    public GradientDescentOde maxEvaluations(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max evaluations: expected a positive number, got " + max);
+        }
+        this.maxEvaluations = max;
         return this;
     }
 
@@ -192,6 +216,9 @@ public final class GradientDescentOde {
 
             @Override
             public double[] computeDerivatives(double t, double[] s) {
+                if (evaluations == maxEvaluations) {
+                    throw new EvaluationCap();
+                }
                 evaluations++;
                 System.arraycopy(s, 0, f, 0, no);
                 loss.gradient(f, y, outputs, g);
@@ -213,8 +240,10 @@ public final class GradientDescentOde {
         Outputs[] out = new Outputs[ts.length];
         double tau = 0;
         ODEState current = new ODEState(0, state);
+        int reached = 0; // how many of ts are done
         try {
             for (int i = 0; i < ts.length; i++) {
+                reached = i;
                 double target = ts[i] * timeScale;
                 if (target > tau) {
                     DormandPrince853Integrator integ = new DormandPrince853Integrator(0, target - tau, tolerance,
@@ -228,16 +257,32 @@ public final class GradientDescentOde {
                 Tensor te = kt == null ? null : Tensor.of(java.util.Arrays.copyOfRange(s, no, no + mo), m, outputs);
                 out[i] = new Outputs(tr, te);
             }
-        } catch (org.hipparchus.exception.MathRuntimeException e) {
+        } catch (org.hipparchus.exception.MathRuntimeException | EvaluationCap e) {
             for (Outputs o : out) {
                 if (o != null) {
                     o.close();
                 }
             }
+            if (e instanceof EvaluationCap) {
+                throw new IllegalArgumentException("gradient descent ODE: stopped after " + maxEvaluations
+                        + " right-hand side evaluations short of t = " + ts[reached] + " (learning rate "
+                        + learningRate + "); the flow is too stiff for the explicit integrator at this learning rate "
+                        + "and time: use a smaller learning rate or time, or raise the cap "
+                        + "(GradientDescentOde.maxEvaluations)", e);
+            }
             throw new IllegalArgumentException("gradient descent ODE: the integrator failed (" + e.getMessage()
                     + "); try a smaller learning rate or time", e);
         }
         return out;
+    }
+
+    /** Thrown from the right-hand side when {@link #maxEvaluations} is reached; {@code predict} reports it. */
+    private static final class EvaluationCap extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        EvaluationCap() {
+            super("evaluation cap reached", null, false, false);
+        }
     }
 
     /** ds[off + ·] = −K g for the train outputs. */
@@ -315,6 +360,15 @@ public final class GradientDescentOde {
      * @return the largest convergent learning rate
      */
     public static double maxLearningRate(KernelMatrix kTrainTrain, int targets, double momentum) {
+        java.util.Objects.requireNonNull(kTrainTrain, "max learning rate: kTrainTrain is null");
+        if (targets < 1) {
+            throw new IllegalArgumentException("max learning rate: targets (|y|, the number of target entries N·O) "
+                    + "must be at least 1, got " + targets);
+        }
+        if (!Double.isNaN(momentum) && !(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("max learning rate: momentum must be in [0, 1) (or NaN for none), got "
+                    + momentum);
+        }
         double m = Double.isNaN(momentum) ? 0 : momentum;
         double lambda = largestEigenvalue(kTrainTrain, 1e-12, 10_000);
         if (!(lambda > 0)) {

@@ -188,6 +188,12 @@ class GradientDescentOdeTest {
                     .isCloseTo(2 * 27 / ev[8], org.assertj.core.data.Offset.offset(1e-9));
             assertThat(GradientDescentOde.maxLearningRate(km, 27, 0.5))
                     .isCloseTo(3 * 27 / ev[8], org.assertj.core.data.Offset.offset(1e-9));
+            assertThatThrownBy(() -> GradientDescentOde.maxLearningRate(km, 0, Double.NaN))
+                    .hasMessageContaining("targets").hasMessageContaining("got 0");
+            assertThatThrownBy(() -> GradientDescentOde.maxLearningRate(km, 27, -0.5))
+                    .hasMessageContaining("momentum must be in [0, 1)").hasMessageContaining("got -0.5");
+            assertThatThrownBy(() -> GradientDescentOde.maxLearningRate(km, 27, 1.0))
+                    .hasMessageContaining("momentum must be in [0, 1)");
         }
         SplittableRandom r = new SplittableRandom(1);
         double[] big = new double[60 * 60];
@@ -221,5 +227,26 @@ class GradientDescentOdeTest {
                     .predict(new double[] {Double.POSITIVE_INFINITY}, null, null, null)).hasMessageContaining("finite");
         }
         assertThatThrownBy(() -> Loss.parse("hinge")).hasMessageContaining("mse or cross-entropy");
+    }
+
+    @Test
+    void aLearningRateFarTooLargeStopsAtTheEvaluationCapNamingTheTime() {
+        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
+             Tensor f0 = Tensor.randomNormal(DType.F64, 5, N, O)) {
+            GradientDescentOde ode = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, 1e300, Double.NaN)
+                    .maxEvaluations(20_000);
+            assertThatThrownBy(() -> ode.predict(new double[] {0, 1, 2}, f0, null, null))
+                    .hasMessageContaining("stopped after 20000 right-hand side evaluations short of t = 1.0")
+                    .hasMessageContaining("learning rate 1.0E300");
+            assertThat(ode.evaluations()).isEqualTo(20_000);
+            // the same predictor at a convergent learning rate stays far below the cap
+            GradientDescentOde fine = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, 1, Double.NaN).maxEvaluations(20_000);
+            GradientDescentOde.Outputs[] r = fine.predict(new double[] {0, 1, 2}, f0, null, null);
+            assertThat(fine.evaluations()).isPositive().isLessThan(20_000);
+            for (GradientDescentOde.Outputs o : r) {
+                o.close();
+            }
+            assertThatThrownBy(() -> fine.maxEvaluations(0)).hasMessageContaining("max evaluations");
+        }
     }
 }
