@@ -484,7 +484,7 @@ public final class DataSource {
         if (ya != null) {
             labels = labelsOf(spec, p + ", entry '" + (yKey == null ? "y" : yKey) + "'", ya);
         }
-        Tensor x = xa.toTensor(dtype);
+        Tensor x = xa.toTensor(dtype, p + ", entry '" + xKey + "'");
         if (xa.dtype() == NpyDType.UINT8) {
             divide(x, 255);
         }

@@ -154,7 +154,7 @@ public final class Npy {
         NpyIO.requireData(header, source, available);
         Tensor tensor = Tensor.empty(target, header.shape());
         try {
-            NpyIO.readData(channel, header, source, available, NpyIO.into(tensor, header.dtype()));
+            NpyIO.readData(channel, header, source, available, NpyIO.into(tensor, header.dtype(), source));
             tensor.trackWritesFromNow(); // the reader's handle is gone: a parameter read here is validated once
             return tensor;
         } catch (IOException | RuntimeException | Error e) {

@@ -338,9 +338,14 @@ public final class NpyArray {
      *
      * @param target the tensor type; values are converted (rounded for {@link DType#F32})
      * @return the tensor, which the caller closes
+     * @throws IllegalArgumentException if a finite value is beyond float32's range and target is F32
      */
-
     public Tensor toTensor(DType target) {
+        return toTensor(target, "array");
+    }
+
+    /** As {@link #toTensor(DType)}; {@code source} (the file and entry) starts the message of a refusal. */
+    Tensor toTensor(DType target, String source) {
         Objects.requireNonNull(target, "target");
         Tensor t = Tensor.empty(target, shape);
         if (target == DType.F32 && dtype == NpyDType.FLOAT32) {
@@ -351,8 +356,13 @@ public final class NpyArray {
             t.doublePointer().put(toDoubleArray());
         } else {
             float[] f = new float[size];
-            for (int i = 0; i < size; i++) {
-                f[i] = (float) getDouble(i);
+            try {
+                for (int i = 0; i < size; i++) {
+                    f[i] = NpyIO.toFloat(getDouble(i), source, i);
+                }
+            } catch (IllegalArgumentException e) {
+                t.close();
+                throw e;
             }
             t.floatPointer().put(f);
         }

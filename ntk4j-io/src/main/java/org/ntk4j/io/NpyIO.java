@@ -135,12 +135,15 @@ final class NpyIO {
      * Reads chunks of file type {@code type} into {@code tensor}, converting when the types differ. Storage is
      * addressed through the tensor's pointer (64-bit offsets), not its buffer views, so tensors over 2 GiB work.
      */
-    static ChunkReader into(Tensor tensor, NpyDType type) {
-        return into(tensor, type, NATIVE_LITTLE_ENDIAN);
+    static ChunkReader into(Tensor tensor, NpyDType type, String source) {
+        return into(tensor, type, source, NATIVE_LITTLE_ENDIAN);
     }
 
-    /** As {@link #into(Tensor, NpyDType)}; {@code memcpy} false forces the element-wise path (for tests). */
-    static ChunkReader into(Tensor tensor, NpyDType type, boolean memcpy) {
+    /**
+     * As {@link #into(Tensor, NpyDType, String)}; {@code memcpy} false forces the element-wise path (for tests). A
+     * finite value that float32 cannot hold is refused, naming {@code source}, not turned into ±∞.
+     */
+    static ChunkReader into(Tensor tensor, NpyDType type, String source, boolean memcpy) {
         Pointer base = tensor.pointer();
         if (memcpy && type.tensorDType() == tensor.dtype()) {
             // Same layout on both sides: the chunk's bytes are the tensor's bytes.
@@ -156,7 +159,7 @@ final class NpyIO {
                 decode(type, chunk, done, n, block);
                 if (floats != null) {
                     for (int i = 0; i < n; i++) {
-                        floats[i] = (float) block[i];
+                        floats[i] = toFloat(block[i], source, (long) first + done + i);
                     }
                     ((FloatPointer) base.getPointer((long) first + done)).put(floats, 0, n);
                 } else {
@@ -164,6 +167,16 @@ final class NpyIO {
                 }
             }
         };
+    }
+
+    /** {@code (float) v}, refusing a finite v beyond float32's range (which the cast turns into ±∞). */
+    static float toFloat(double v, String source, long index) {
+        float f = (float) v;
+        if (Float.isInfinite(f) && !Double.isInfinite(v)) {
+            throw new IllegalArgumentException(source + ": element " + index + " is " + v + ", beyond float32's "
+                    + "range (±" + Float.MAX_VALUE + "); read the file as float64 (--dtype f64, DType.F64)");
+        }
+        return f;
     }
 
     /** Writes a tensor's elements in its own type (little-endian), through its pointer. */

@@ -179,6 +179,25 @@ class DataSourceTest {
     }
 
     @Test
+    void float64DataBeyondFloat32IsRefusedNamingTheFileNotReadAsInfinity() throws IOException {
+        Path npz = dir.resolve("big.npz");
+        Npz.writeArrays(npz, Map.of("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2, 3e39, 4}, 2, 2)));
+        assertThatThrownBy(() -> DataSource.load(npz.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(npz + ", entry 'x': element 2 is 3.0E39, beyond float32's range")
+                .hasMessageEndingWith("read the file as float64 (--dtype f64, DType.F64)");
+        Path npy = dir.resolve("big.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3e39, 4}, 2, 2)) {
+            Npy.write(npy, t);
+        }
+        assertThatThrownBy(() -> DataSource.load(npy.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("element 2 is 3.0E39");
+        try (Tensor x = DataSource.load(npz.toString(), DType.F64, 0)) {
+            assertThat(x.toDoubleArray()).containsExactly(1, 2, 3e39, 4);
+        }
+    }
+
+    @Test
     void npzWithDefaultAndNamedKeys() throws IOException {
         Path f = dir.resolve("d.npz");
         Map<String, NpyArray> arrays = new LinkedHashMap<>();

@@ -113,7 +113,7 @@ class NpyTest {
                 var in = java.nio.channels.Channels.newChannel(
                         new java.io.ByteArrayInputStream(viaElements.toByteArray()));
                 NpyHeader h = NpyHeader.read(in, "memory", NpyIO.chunk());
-                NpyIO.readData(in, h, "memory", -1, NpyIO.into(back, h.dtype(), false));
+                NpyIO.readData(in, h, "memory", -1, NpyIO.into(back, h.dtype(), "memory", false));
                 ArrayAsserts.assertSameElements("read back", back.toDoubleArray(), t.toDoubleArray());
             }
         }
@@ -127,6 +127,21 @@ class NpyTest {
         }
         try (Tensor f = Npy.readTensor(file, DType.F32)) {
             assertThat(f.toFloatArray()).containsExactly(0.1f, 0f, 3f); // 1e-50 underflows to 0 in float32
+        }
+    }
+
+    @Test
+    void aFiniteValueBeyondFloat32IsRefusedNotReadAsInfinity() throws IOException {
+        Path file = dir.resolve("big.npy");
+        try (Tensor t = Tensor.of(new double[] {1, Double.POSITIVE_INFINITY, -1e300, 2}, 4)) {
+            Npy.write(file, t);
+        }
+        assertThatThrownBy(() -> Npy.readTensor(file, DType.F32))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(file + ": element 2 is -1.0E300, beyond float32's range (±3.4028235E38); read the file "
+                        + "as float64 (--dtype f64, DType.F64)");
+        try (Tensor f = Npy.readTensor(file, DType.F64)) { // float64 holds it, and ∞ stays ∞ for the checks after
+            assertThat(f.toDoubleArray()).containsExactly(1, Double.POSITIVE_INFINITY, -1e300, 2);
         }
     }
 
