@@ -34,7 +34,7 @@ public final class ExplainCommand implements Callable<Integer> {
     int n = 64;
 
     @Option(names = "--n2", description = "Number of inputs x2; omitted: x2 = x1.")
-    int n2;
+    Integer n2; // null: omitted (x2 = x1); 0 is refused, not read as omitted
 
     @Option(names = "--input", split = ",", description = "Shape of one example (default: 28,28; an ONNX model: "
             + "its input shape).")
@@ -62,7 +62,7 @@ public final class ExplainCommand implements Callable<Integer> {
         if (n < 1) {
             throw new IllegalArgumentException("--n: expected at least 1, got " + n);
         }
-        if (n2 < 0) {
+        if (n2 != null && n2 < 1) {
             throw new IllegalArgumentException("--n2: expected at least 1 (omitted: x2 = x1), got " + n2);
         }
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
@@ -91,7 +91,8 @@ public final class ExplainCommand implements Callable<Integer> {
             KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }
-        CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2, axes[0], axes[1]);
+        CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2 == null ? 0 : n2, axes[0],
+                axes[1]);
         spec.commandLine().getOut().print(cost.explain(budget));
         spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
         if (tiled) {
@@ -118,7 +119,7 @@ public final class ExplainCommand implements Callable<Integer> {
             if (tile != null) {
                 planner.tile(TiledRun.tileOption(tile));
             }
-            TilePlan plan = planner.plan(n, n2, input, dtype);
+            TilePlan plan = planner.plan(n, n2 == null ? 0 : n2, input, dtype);
             return "kernel --out: " + TiledRun.planLine(kind, "", plan);
         } finally {
             zeros.close();

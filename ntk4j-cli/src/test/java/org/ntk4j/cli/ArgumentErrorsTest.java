@@ -83,6 +83,8 @@ class ArgumentErrorsTest {
                 .isEqualTo("ntk4j: --n: expected at least 1, got 0");
         assertThat(oneLineError("explain", "--n2", "-3"))
                 .isEqualTo("ntk4j: --n2: expected at least 1 (omitted: x2 = x1), got -3");
+        assertThat(oneLineError("explain", "--n2", "0")) // 0 is not read as "omitted"
+                .isEqualTo("ntk4j: --n2: expected at least 1 (omitted: x2 = x1), got 0");
         // picocli's "Unknown subcommand 'nonexist'." loses its full stop before "; see"
         assertThat(oneLineError("help", "nonexist")).startsWith("ntk4j: unknown subcommand 'nonexist'; see '")
                 .doesNotContain(".;");
