@@ -195,9 +195,15 @@ public final class Main implements Runnable {
         return ex.getMessage() == null ? ex.toString() : ex.getMessage();
     }
 
+    /**
+     * {@code ntk4j} with no command: the list of commands on stderr and exit code 2, as for any incomplete command
+     * line (a script whose command word came out empty does not succeed); {@code ntk4j --help} prints the same
+     * list on stdout with exit code 0.
+     */
     @Override
     public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+        spec.commandLine().usage(spec.commandLine().getErr());
+        throw new CommandLine.ParameterException(spec.commandLine(), "no command given");
     }
 
     /** Version from the jar manifest, or the development version. */

@@ -32,6 +32,17 @@ class ArgumentErrorsTest {
     }
 
     @Test
+    void noCommandListsTheCommandsOnStderrAndExitsTwo() {
+        String[] r = run(2);
+        assertThat(r[0]).as("stdout").isEmpty();
+        assertThat(r[1]).contains("Usage: ntk4j").contains("kernel").contains("predict")
+                .endsWith("ntk4j: no command given; see 'ntk4j --help'" + System.lineSeparator());
+        String[] help = run(0, "--help");
+        assertThat(help[0]).contains("Usage: ntk4j").contains("kernel");
+        assertThat(help[1]).isEmpty();
+    }
+
+    @Test
     void unknownOptionNamesTheNearestOption() {
         assertThat(oneLineError("approx", "--widht", "3"))
                 .isEqualTo("ntk4j: unknown option --widht; did you mean --widths? see 'ntk4j approx --help'");
