@@ -9,6 +9,8 @@
 #   bash ntk4j-bench/run-predict.sh trace pntk      # the N×N kinds only
 # The full kind's 20000×20000 float64 train kernel (3.2 GB) lives off the Java heap; JavaCPP refuses allocations
 # past its maxBytes, hence the options below.
+# The script regenerates its own records, so it passes --overwrite for them; each command's printed output goes to
+# a scratch file that replaces the record only when the command succeeds, and a failing command's error is shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kinds=("$@")
@@ -17,13 +19,30 @@ export NTK4J_JAVA_OPTS="${NTK4J_JAVA_OPTS:--Xmx2g -Dorg.bytedeco.javacpp.maxByte
 mkdir -p ntk4j-bench/predict docs/predict
 ./ntk4j --version > /dev/null   # builds first if needed, so that no build is timed
 field() { sed -n "s/.*\"$1\": \\([^,}]*\\).*/\\1/p" "$2" | head -1; }
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+# run NAME COMMAND...: the command's stdout to ntk4j-bench/predict/NAME.txt (and the terminal) once it succeeded
+run() {
+  local name=$1; shift
+  if ! "$@" > "$scratch/$name.txt"; then
+    echo "run-predict.sh: failed: $*" >&2
+    exit 2
+  fi
+  mv "$scratch/$name.txt" "ntk4j-bench/predict/$name.txt"
+  cat "ntk4j-bench/predict/$name.txt"
+}
 for kind in "${kinds[@]}"; do
   report="ntk4j-bench/predict/$kind.json"
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   start=$(date +%s)
   # CPU seconds of the JVM (user + system) next to the wall clock: the machine may be shared
-  { TIMEFORMAT='%U %S'; time ./ntk4j predict --kind "$kind" --report "$report" > "ntk4j-bench/predict/$kind.txt"; } \
-    2> "ntk4j-bench/predict/$kind.time"
+  if ! { TIMEFORMAT='%U %S'; time ./ntk4j predict --kind "$kind" --report "$report" --overwrite \
+      > "$scratch/$kind.txt"; } 2> "$scratch/$kind.time"; then
+    cat "$scratch/$kind.time" >&2   # the command's own error line, not only its time
+    echo "run-predict.sh: failed: ./ntk4j predict --kind $kind" >&2
+    exit 2
+  fi
+  mv "$scratch/$kind.txt" "$scratch/$kind.time" ntk4j-bench/predict/
   cat "ntk4j-bench/predict/$kind.txt"
   cpu=$(tail -1 "ntk4j-bench/predict/$kind.time" | awk '{print $(NF-1) + $NF}')
   awk -v k="$kind" -v a="$(field t_inf.test_accuracy "$report")" -v m="$(field t_inf.test_mse "$report")" \
@@ -35,9 +54,10 @@ for kind in "${kinds[@]}"; do
       > "ntk4j-bench/predict/$kind.row"
 done
 # linearised training at finite t (eigendecomposition of the pNTK train kernel): the training curves
-./ntk4j predict --t 0.1,0.3,1,3,10,30,100,300,1000,3000,10000,30000,100000,300000,1000000,3000000,10000000,inf \
-  --plots docs/predict --report ntk4j-bench/predict/curves.json | tee ntk4j-bench/predict/curves.txt
-./ntk4j spectrum --kind pntk --plots docs/predict --report ntk4j-bench/predict/spectrum.json | tee ntk4j-bench/predict/spectrum.txt
+run curves ./ntk4j predict \
+  --t 0.1,0.3,1,3,10,30,100,300,1000,3000,10000,30000,100000,300000,1000000,3000000,10000000,inf \
+  --plots docs/predict --report ntk4j-bench/predict/curves.json --overwrite
+run spectrum ./ntk4j spectrum --kind pntk --plots docs/predict --report ntk4j-bench/predict/spectrum.json --overwrite
 out=ntk4j-bench/predict_results.md
 {
   echo "fcn(depth=3,width=512) at initialisation (seed 0), kernel regression t = ∞, diag_reg 1e-4 × mean diagonal,"

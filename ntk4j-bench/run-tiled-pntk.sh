@@ -12,8 +12,11 @@ SOURCE=${1:-fashion-mnist:train:4000}
 MODEL=${2:-fcn(depth=2,width=512,out=10)}
 MEMORY=${3:-1g}
 XMX=${4:-2g}
-OUT=${OUT:-/tmp/ntk4j-tiled-pntk}
+# OUT: where the kernel, reports and timings go; by default a fresh folder each run (the commands refuse to
+# write over files already there, as in a folder given as OUT)
+OUT=${OUT:-$(mktemp -d /tmp/ntk4j-tiled-pntk.XXXXXX)}
 mkdir -p "$OUT"
+echo "== outputs in $OUT"
 mvn -B -q package -Dmaven.test.skip=true >&2
 CP="ntk4j-bench/target/classes:$(cat ntk4j-cli/target/launcher.classpath):ntk4j-cli/target/classes"
 cores=$(nproc)
