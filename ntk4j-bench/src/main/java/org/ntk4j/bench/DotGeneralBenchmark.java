@@ -26,6 +26,14 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * float32 dot_general against the OpenBLAS call it makes, side by side in one JMH run.
  *
+ * <p>Threads: ntk4j keeps OpenBLAS on one thread and splits a large GEMM over its own pool, one part per core
+ * ({@link Blas}). The separate benchmarks give each side the machine's cores: dot_general its own split, the
+ * direct calls OpenBLAS's own threads ({@link OpenBlasThreads}, {@link Blas#threads()} of them), what a user
+ * calling OpenBLAS gets. The paired benchmarks run in a JVM where ntk4j does not split
+ * ({@code -Dntk4j.blas.splitWork} at its maximum) and OpenBLAS stays on one thread: both sides on one core, so
+ * their ratio is ntk4j's overhead alone. (Until 2026-12-06 the direct calls ran on one thread beside a
+ * dot_general on two, and the ratios of the separate runs, 1.5–1.6 at 1024³, measured threads, not overhead.)
+ *
  * <ul>
  *   <li>{@code matmul1024DotGeneral}: {@link DotGeneral#evaluate} of a plain 1024×1024 · 1024×1024 matmul on
  *       off-heap tensors. The output tensor is allocated by every call (that is part of what ntk4j costs) and
@@ -156,6 +164,26 @@ public class DotGeneralBenchmark {
      * Nanoseconds spent in each competitor of a paired benchmark during one iteration, reported by JMH as
      * secondary results {@code oursNs}, {@code directNs} and {@code pairs} (per-iteration sums).
      */
+    /** OpenBLAS on its own threads, one per core, for the direct calls of the separate benchmarks. */
+    @State(Scope.Benchmark)
+    public static class OpenBlasThreads {
+        /** Sets OpenBLAS's thread count to the machine's ({@link Blas#threads()}). */
+        @Setup(Level.Trial)
+        public void setup() {
+            Blas.load();
+            openblas.blas_set_num_threads(Blas.threads());
+        }
+
+        /** Back to the one thread ntk4j keeps OpenBLAS on. */
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            openblas.blas_set_num_threads(1);
+        }
+    }
+
+    /** JVM option of the paired benchmarks: ntk4j does not split its GEMMs over threads. */
+    static final String ONE_THREAD = "-Dntk4j.blas.splitWork=9223372036854775807";
+
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class PairTimes {
@@ -228,12 +256,13 @@ public class DotGeneralBenchmark {
     }
 
     /**
-     * One 1024³ product through cblas_sgemm directly.
+     * One 1024³ product through cblas_sgemm directly, OpenBLAS on its own threads.
      *
      * @param s the operands
+     * @param threads OpenBLAS's threads, one per core
      */
     @Benchmark
-    public void matmul1024Sgemm(Square s) {
+    public void matmul1024Sgemm(Square s, OpenBlasThreads threads) {
         sgemm(s.pa, s.pb, s.pc, N, N, N);
     }
 
@@ -251,12 +280,17 @@ public class DotGeneralBenchmark {
     }
 
     /**
-     * The batched product as 64 direct cblas_sgemm calls.
+     * The batched product as 64 direct cblas_sgemm calls, OpenBLAS on its own threads.
      *
      * @param s the operands
+     * @param threads OpenBLAS's threads, one per core
      */
     @Benchmark
-    public void batchedSgemm(Batched s) {
+    public void batchedSgemm(Batched s, OpenBlasThreads threads) {
+        batchedDirect(s);
+    }
+
+    private static void batchedDirect(Batched s) {
         for (int i = 0; i < BATCH; i++) {
             sgemm(s.pl[i], s.pr[i], s.po[i], M, P, K);
         }
@@ -271,17 +305,18 @@ public class DotGeneralBenchmark {
      * @param bh consumes the results
      */
     @Benchmark
+    @Fork(value = 1, jvmArgsAppend = ONE_THREAD)
     public void pairedMatmul1024(Square s, PairTimes t, Blackhole bh) {
         boolean oursFirst = (t.pairs & 1) == 0;
         long t0 = System.nanoTime();
         if (oursFirst) {
             matmul1024DotGeneral(s, bh);
         } else {
-            matmul1024Sgemm(s);
+            sgemm(s.pa, s.pb, s.pc, N, N, N);
         }
         long t1 = System.nanoTime();
         if (oursFirst) {
-            matmul1024Sgemm(s);
+            sgemm(s.pa, s.pb, s.pc, N, N, N);
         } else {
             matmul1024DotGeneral(s, bh);
         }
@@ -299,17 +334,18 @@ public class DotGeneralBenchmark {
      * @param bh consumes the results
      */
     @Benchmark
+    @Fork(value = 1, jvmArgsAppend = ONE_THREAD)
     public void pairedBatched(Batched s, PairTimes t, Blackhole bh) {
         boolean oursFirst = (t.pairs & 1) == 0;
         long t0 = System.nanoTime();
         if (oursFirst) {
             batchedDotGeneral(s, bh);
         } else {
-            batchedSgemm(s);
+            batchedDirect(s);
         }
         long t1 = System.nanoTime();
         if (oursFirst) {
-            batchedSgemm(s);
+            batchedDirect(s);
         } else {
             batchedDotGeneral(s, bh);
         }

@@ -27,11 +27,13 @@ import org.openjdk.jmh.util.Statistics;
  * the two interleaved ones, whose ratios hold up when other work shares the machine.
  *
  * <pre>
- * java -cp ntk4j-bench/target/benchmarks.jar org.ntk4j.bench.GemmReport [--rounds R] [--out FILE] [JMH options]
+ * ./ntk4j bench gemm [--rounds R] [--out FILE [--overwrite]] [JMH options]
  * </pre>
  *
  * <p>{@code --rounds R} repeats the whole JMH run R times (default 1) and prints one table per round, so that
- * the spread caused by other load on the machine is visible; {@code --out FILE} also writes the report there.
+ * the spread caused by other load on the machine is visible; {@code --out FILE} also writes the report there
+ * (an existing FILE is refused, before any run, unless {@code --overwrite}). Threads: see
+ * {@link DotGeneralBenchmark} (separate rows: each side on all cores; paired rows: each on one core).
  * Every other argument goes to JMH as on its own command line ({@code -f 2 -wi 3 -i 5 -w 1s -r 1s}, a
  * benchmark regex, ...), overriding the defaults annotated on the benchmark (1 fork, 3 × 1 s warmup,
  * 5 × 1 s measurement). The mode is always average time in milliseconds, which the GFLOP/s need.
@@ -66,22 +68,37 @@ public final class GemmReport {
     public static void main(String[] args) throws Exception {
         int rounds = 1;
         Path outFile = null;
+        boolean overwrite = false;
+        boolean help = false;
         List<String> jmhArgs = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--rounds" -> rounds = Integer.parseInt(value(args, ++i, "--rounds"));
+                case "--rounds" -> rounds = rounds(value(args, ++i, "--rounds"));
                 case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
+                case "--overwrite" -> overwrite = true;
+                case "--help", "-h" -> help = true;
                 default -> jmhArgs.add(args[i]);
             }
         }
-        if (rounds < 1) {
-            throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+        CommandLineOptions cmd;
+        try {
+            cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
+        } catch (org.openjdk.jmh.runner.options.CommandLineOptionException e) {
+            throw new IllegalArgumentException("bench gemm: " + e.getMessage() + " (JMH's options: bench gemm --help)");
         }
-        CommandLineOptions cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
-        if (cmd.shouldHelp()) {
-            System.out.println("Usage: GemmReport [--rounds R] [--out FILE] [JMH options]\nJMH options:");
+        if (help || cmd.shouldHelp()) {
+            System.out.println("usage: ntk4j bench gemm [--rounds R] [--out FILE [--overwrite]] [JMH options]\n"
+                    + "dot_general against direct cblas_sgemm at 1024^3 and 64 x (128x512 . 512x512): separate runs "
+                    + "with each side on all cores (ntk4j's split, OpenBLAS's own threads), paired runs with each on "
+                    + "one core (the overhead alone).\nJMH options:");
             cmd.showHelp();
             return;
+        }
+        if (outFile != null && !overwrite && Files.exists(outFile)) {
+            throw new IllegalArgumentException("--out: " + outFile + " exists; pass --overwrite to replace it");
+        }
+        if (overwrite && outFile == null) {
+            throw new IllegalArgumentException("--overwrite: only with --out (it replaces that file)");
         }
         OptionsBuilder builder = new OptionsBuilder();
         builder.parent(cmd);
@@ -102,8 +119,27 @@ public final class GemmReport {
         System.out.println();
         System.out.print(report);
         if (outFile != null) {
-            Files.writeString(outFile, report);
+            byte[] bytes = report.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            org.ntk4j.io.AtomicFile.write(outFile, ch -> {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+            });
         }
+    }
+
+    private static int rounds(String text) {
+        int r;
+        try {
+            r = Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--rounds: expected a positive integer, got '" + text + "'");
+        }
+        if (r < 1) {
+            throw new IllegalArgumentException("--rounds: expected a positive integer, got " + r);
+        }
+        return r;
     }
 
     private static String value(String[] args, int i, String option) {
@@ -122,8 +158,9 @@ public final class GemmReport {
         sb.append("- CPU: ").append(Machine.cpuModel()).append(", ").append(Runtime.getRuntime().availableProcessors())
                 .append(" cores visible to the JVM\n");
         sb.append("- JVM: ").append(Machine.java()).append('\n');
-        sb.append("- OpenBLAS: `").append(Blas.config().trim()).append("`, ").append(Blas.threads())
-                .append(" threads\n");
+        sb.append("- OpenBLAS: `").append(Blas.config().trim()).append("`; separate rows: each side on ")
+                .append(Blas.threads()).append(" threads (ntk4j's GEMM split, OpenBLAS's own threads for the direct "
+                        + "calls); paired rows: each side on one thread\n");
         return sb.toString();
     }
 
