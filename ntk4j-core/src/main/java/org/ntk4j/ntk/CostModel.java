@@ -58,9 +58,11 @@ public final class CostModel {
         }
 
         /**
-         * The part of {@link #flops()} that forms the N1 × N2 kernel from per-example quantities (the second
-         * term of the reference's cost table); the rest builds Jacobians or cotangents. NTK-vector products
-         * have no such split: their N1·N2 work is the JVP itself, reported here in full.
+         * The work that forms the N1 × N2 kernel from per-example quantities (the second term of the reference's
+         * cost table); the rest of {@link #flops()} builds Jacobians or cotangents. NTK-vector products have no
+         * such split: their N1·N2 work is the JVP itself, reported here in full. For Jacobian contraction it is
+         * the reference's term 2·|Θ|·P as the table states it; with x2 = x1 the run forms a Gram of each
+         * Jacobian with itself, about half of that, so this term can exceed {@link #flops()}.
          *
          * @return the contraction FLOPs; +∞ when the method cannot run on these shapes in one piece
          */
