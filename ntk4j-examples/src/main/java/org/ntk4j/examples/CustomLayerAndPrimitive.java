@@ -217,14 +217,22 @@ public final class CustomLayerAndPrimitive {
                 "custom(width=" + width + (structured ? "" : ",no-structure") + ")");
     }
 
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "CustomLayerAndPrimitive [N] [WIDTH]";
+
     /**
      * Checks the new primitives' derivative rules, then computes the kernel by the three methods.
      *
      * @param args optional: number of examples, hidden width
+     * @throws Exception only on a bug: bad arguments end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 8;
-        int width = args.length > 1 ? Integer.parseInt(args[1]) : 32;
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, CustomLayerAndPrimitive::run);
+    }
+
+    static void run(ExampleArgs args) {
+        int n = args.positive(0, 8);
+        int width = args.positive(1, 32);
         int[] example = {4, 5};
 
         // 1. The derivative rules, checked on a small graph that uses both primitives: the JVP against central

@@ -25,6 +25,9 @@ import org.ntk4j.tensor.Tensor;
  * {@code default:test}): nothing is downloaded.
  */
 public final class FashionMnistPntk {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "FashionMnistPntk [TRAIN] [TEST] [WIDTH]";
+
     private FashionMnistPntk() {
     }
 
@@ -32,12 +35,16 @@ public final class FashionMnistPntk {
      * Computes the kernels, fits, prints the accuracy.
      *
      * @param args optional: training examples, test examples, hidden width
-     * @throws IOException when the embedded data cannot be read
+     * @throws Exception only on a bug: bad arguments end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) throws IOException {
-        int nTrain = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
-        int nTest = args.length > 1 ? Integer.parseInt(args[1]) : 500;
-        int width = args.length > 2 ? Integer.parseInt(args[2]) : 256;
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, FashionMnistPntk::run);
+    }
+
+    static void run(ExampleArgs args) throws IOException {
+        int nTrain = args.positive(0, 1000);
+        int nTest = args.positive(1, 500);
+        int width = args.positive(2, 256);
 
         // A model from the zoo, by the same spec string the CLI's --model takes. fcn flattens its input first.
         Model model = Zoo.parse("fcn(depth=2,width=" + width + ",out=10,act=relu)");

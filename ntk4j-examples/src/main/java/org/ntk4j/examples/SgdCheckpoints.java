@@ -1,14 +1,21 @@
 package org.ntk4j.examples;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.GradientStep;
 import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.predict.Loss;
@@ -23,10 +30,20 @@ import org.ntk4j.tensor.Tensor;
  * are Adam at 0.001 on standardised inputs; {@code ntk4j train --optimizer sgd --lr 0.1 --momentum 0
  * --standardize none --checkpoint-epochs 0,1,...} writes the same kind of files).
  *
- * <p>Run: {@code ntk4j-examples/run SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL]} (defaults {@code ckpt},
- * {@code default:train}, 5, {@code 64,128,256,512,1024}, {@code fcn(depth=2,out=10)}).
+ * <p>Run: {@code ntk4j-examples/run SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL] [--overwrite]} (defaults
+ * {@code ckpt}, {@code default:train}, 5, {@code 64,128,256,512,1024}, {@code fcn(depth=2,out=10)}). MODEL is any
+ * zoo model; its width option (see {@link #WIDTH_OPTION}: {@code width}, {@code channels} or {@code dim}) is set to
+ * each width, added when the spec lacks it. Existing checkpoint files are refused unless {@code --overwrite}.
  */
 public final class SgdCheckpoints {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL] [--overwrite]";
+
+    /** The option that sets each zoo model's width: its hidden features, channels or embedding dimension. */
+    static final Map<String, String> WIDTH_OPTION = Map.of("fcn", "width", "cnn", "channels", "resnet", "channels",
+            "transformer", "dim", "resnet18", "width", "resnet34", "width", "resnet50", "width", "wide_resnet50_2",
+            "width");
+
     private SgdCheckpoints() {
     }
 
@@ -34,29 +51,45 @@ public final class SgdCheckpoints {
      * Trains each width and writes its checkpoints.
      *
      * @param args optional: output directory, training data source, epochs, comma-separated widths, model spec
-     *     (its width option replaced)
-     * @throws Exception if the data cannot be read or a checkpoint cannot be written
+     *     (its width option replaced), {@code --overwrite}
+     * @throws Exception only on a bug: bad arguments and I/O errors end in one line on stderr and exit code 2
      */
     public static void main(String[] args) throws Exception {
-        Path out = Path.of(args.length > 0 ? args[0] : "ckpt");
-        String source = args.length > 1 ? args[1] : "default:train";
-        int epochs = args.length > 2 ? Integer.parseInt(args[2]) : 5;
-        String[] widths = (args.length > 3 ? args[3] : "64,128,256,512,1024").split(",");
-        String spec = args.length > 4 ? args[4] : "fcn(depth=2,out=10)";
+        ExampleArgs.main(USAGE, args, SgdCheckpoints::run);
+    }
+
+    static void run(ExampleArgs args) throws IOException {
+        Path out = Path.of(args.text(0, "ckpt"));
+        String source = args.text(1, "default:train");
+        int epochs = args.positive(2, 5);
+        int[] widths = widths(args.text(3, "64,128,256,512,1024"));
+        String spec = args.text(4, "fcn(depth=2,out=10)");
+        Zoo.parse(spec);   // an unknown model or option is named before anything else
+        // every checkpoint is checked before the first is written: files of yours only with --overwrite
+        for (int width : widths) {
+            for (int e = 0; e <= epochs; e++) {
+                args.newFile(checkpoint(out, width, e));
+            }
+        }
         int batch = 128;
         double lr = 0.1;
         try (Dataset data = DataSource.loadDataset(source, DType.F32, 0)) {
             int n = data.size();
             int[] per = data.exampleShape();
-            for (String ws : widths) {
-                int width = Integer.parseInt(ws.trim());
-                Model net = Zoo.parse(spec.replaceAll("width\\s*=\\s*\\d+", "width=" + width).contains("width=")
-                        ? spec.replaceAll("width\\s*=\\s*\\d+", "width=" + width)
-                        : spec.substring(0, spec.length() - 1) + ",width=" + width + ")");
-                int o = net.outputShape(per)[0];
-                Path dir = Files.createDirectories(out.resolve("w" + width));
+            int classes = Arrays.stream(data.labels()).max().orElse(0) + 1;
+            for (int width : widths) {
+                Model net = Zoo.parse(withWidth(spec, width));
+                int[] outShape = net.outputShape(per);
+                if (outShape.length != 1 || outShape[0] < classes) {
+                    throw new IllegalArgumentException("MODEL " + net.spec() + " gives outputs "
+                            + Arrays.toString(outShape) + " per example; cross-entropy on " + source
+                            + " needs one vector of at least " + classes + " (its labels run to " + (classes - 1)
+                            + ")");
+                }
+                int o = outShape[0];
+                Files.createDirectories(out.resolve("w" + width));
                 Params p = net.init(0, per, DType.F32);
-                ParamsFile.save(p, dir.resolve("epoch-0.npz"));
+                ParamsFile.save(p, checkpoint(out, width, 0));
                 SplittableRandom rnd = new SplittableRandom(width);
                 long t0 = System.nanoTime();
                 for (int e = 1; e <= epochs; e++) {
@@ -85,13 +118,75 @@ public final class SgdCheckpoints {
                             }
                         }
                     }
-                    ParamsFile.save(p, dir.resolve("epoch-" + e + ".npz"));
+                    ParamsFile.save(p, checkpoint(out, width, e));
                     System.out.printf(Locale.ROOT, "width %d epoch %d: mean train loss %.5f (%.1f s)%n", width, e,
                             lossSum / steps, (System.nanoTime() - t0) / 1e9);
                 }
                 p.close();
             }
         }
+    }
+
+    /** {@code OUT/w{width}/epoch-{epoch}.npz}: the paths {@code ntk4j study --checkpoints} reads. */
+    static Path checkpoint(Path out, int width, int epoch) {
+        return out.resolve("w" + width).resolve("epoch-" + epoch + ".npz");
+    }
+
+    /** The comma-separated WIDTHS: positive and distinct (a repeated width would overwrite its own files). */
+    static int[] widths(String text) {
+        String[] parts = text.split(",", -1);
+        int[] w = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                w[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                w[i] = 0;   // refused below
+            }
+            if (w[i] < 1) {
+                throw new IllegalArgumentException("WIDTHS must be positive integers separated by commas, got '"
+                        + text + "'");
+            }
+            for (int j = 0; j < i; j++) {
+                if (w[j] == w[i]) {
+                    throw new IllegalArgumentException("WIDTHS names " + w[i] + " twice: '" + text + "'");
+                }
+            }
+        }
+        return w;
+    }
+
+    /**
+     * The model spec with its width option (see {@link #WIDTH_OPTION}) set to {@code width}: replaced where the
+     * spec has it, added where it does not ({@code fcn} becomes {@code fcn(width=64)}, {@code cnn(depth=2)}
+     * becomes {@code cnn(depth=2,channels=64)}).
+     *
+     * @param spec a zoo model spec
+     * @param width the width
+     * @return the spec with that width
+     * @throws IllegalArgumentException if the spec is malformed or names no zoo model with a width
+     */
+    static String withWidth(String spec, int width) {
+        String s = spec.trim();
+        int open = s.indexOf('(');
+        String key = WIDTH_OPTION.get((open < 0 ? s : s.substring(0, open)).trim().toLowerCase(Locale.ROOT));
+        if (key == null) {
+            throw new IllegalArgumentException("MODEL '" + spec + "' has no width to vary; models with one are "
+                    + String.join(", ", new TreeSet<>(WIDTH_OPTION.keySet())));
+        }
+        ModelSpec.parse(spec);   // checks the syntax (a ')' at the end, key=value options) before it is edited
+        List<String> options = new ArrayList<>();
+        boolean replaced = false;
+        if (open >= 0 && !s.substring(open + 1, s.length() - 1).isBlank()) {
+            for (String option : s.substring(open + 1, s.length() - 1).split(",")) {
+                boolean isWidth = option.substring(0, option.indexOf('=')).trim().equalsIgnoreCase(key);
+                options.add(isWidth ? key + "=" + width : option.trim());
+                replaced |= isWidth;
+            }
+        }
+        if (!replaced) {
+            options.add(key + "=" + width);
+        }
+        return (open < 0 ? s : s.substring(0, open).trim()) + "(" + String.join(",", options) + ")";
     }
 
     private static int[] shuffled(int n, SplittableRandom rnd) {

@@ -31,6 +31,9 @@ import org.ntk4j.tensor.Tensor;
  * <p>Run: {@code ntk4j-examples/run SparkBlockMatrix [N] [MASTER]} (defaults 96, {@code local[2]}).
  */
 public final class SparkBlockMatrix {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "SparkBlockMatrix [N] [MASTER]";
+
     private SparkBlockMatrix() {
     }
 
@@ -38,11 +41,15 @@ public final class SparkBlockMatrix {
      * Computes the kernel on Spark, loads it as a block matrix, multiplies.
      *
      * @param args optional: number of examples, Spark master URL
-     * @throws IOException when the kernel file cannot be written or read
+     * @throws Exception only on a bug: bad arguments end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) throws IOException {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 96;
-        String master = args.length > 1 ? args[1] : "local[2]";
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, SparkBlockMatrix::run);
+    }
+
+    static void run(ExampleArgs args) throws IOException {
+        int n = args.positive(0, 96);
+        String master = master(args.text(1, "local[2]"));
         int[] example = {20};
         // Executors rebuild the model from its zoo spec: a Spark job takes a spec string, not a Model object.
         String spec = "fcn(depth=2,width=64,out=4,act=tanh)";
@@ -51,7 +58,7 @@ public final class SparkBlockMatrix {
 
         SparkConf conf = new SparkConf().setMaster(master).setAppName("ntk4j example")
                 .set("spark.ui.enabled", "false");   // no web UI for a short job
-        try (JavaSparkContext sc = new JavaSparkContext(conf);
+        try (JavaSparkContext sc = context(conf);
              Params params = model.init(5, example, DType.F64);
              Tensor x = Tensor.randomNormal(DType.F64, 8, n, example[0])) {
             EmpiricalNtk ntk = EmpiricalNtk.of(model, params);
@@ -85,6 +92,31 @@ public final class SparkBlockMatrix {
                 System.out.printf(Locale.ROOT, "row sums Θ·1: %d values, max relative difference to local %.1e%n",
                         rowSums.length, diff / scale);
             }
+        }
+    }
+
+    /**
+     * The master URL, refused before Spark sees it when it has none of Spark's forms (Spark would log a stack
+     * trace).
+     */
+    private static String master(String master) {
+        if (!master.matches("local(\\[([1-9][0-9]*|\\*)(\\s*,\\s*[1-9][0-9]*)?])?|local-cluster\\[.+]|yarn"
+                + "|[a-z][a-z0-9+.-]*://.+")) {
+            throw new IllegalArgumentException("MASTER must be local, local[K], local[*], local[K,F], yarn or a URL "
+                    + "such as spark://host:7077, got '" + master + "'");
+        }
+        return master;
+    }
+
+    /** The Spark context; a master URL that Spark refuses all the same is a bad argument too. */
+    private static JavaSparkContext context(SparkConf conf) {
+        try {
+            return new JavaSparkContext(conf);
+        } catch (Exception e) { // Scala throws SparkException undeclared: javac sees only RuntimeExceptions here
+            if (e instanceof org.apache.spark.SparkException) {
+                throw new IllegalArgumentException("MASTER '" + conf.get("spark.master") + "': " + e.getMessage(), e);
+            }
+            throw e;
         }
     }
 

@@ -18,24 +18,35 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * The eigenvalue spectrum of an NTK and two PNG charts: the spectrum on log-log axes and the kernel as a heat
- * map with the examples ordered by class — what {@code ntk4j spectrum --plot} draws.
+ * map with the examples ordered by class — what {@code ntk4j spectrum --plots DIR} draws.
  *
- * <p>Run: {@code ntk4j-examples/run SpectrumAndPlot [N] [DIR]} (defaults 300 and a temporary directory).
+ * <p>Run: {@code ntk4j-examples/run SpectrumAndPlot [N] [DIR] [--overwrite]} (defaults 300 and a temporary
+ * directory). DIR is created if missing; an existing {@code spectrum.png} or {@code kernel.png} in it is refused
+ * unless {@code --overwrite} is given.
  */
 public final class SpectrumAndPlot {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "SpectrumAndPlot [N] [DIR] [--overwrite]";
+
     private SpectrumAndPlot() {
     }
 
     /**
      * Computes the kernel and its spectrum, prints the summary numbers, writes the charts.
      *
-     * @param args optional: number of examples, output directory
-     * @throws IOException when the data cannot be read or the charts written
+     * @param args optional: number of examples, output directory, {@code --overwrite}
+     * @throws Exception only on a bug: bad arguments and I/O errors end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) throws IOException {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 300;
-        Path dir = args.length > 1 ? Files.createDirectories(Path.of(args[1]))
-                : Files.createTempDirectory("ntk4j-spectrum");
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, SpectrumAndPlot::run);
+    }
+
+    static void run(ExampleArgs args) throws IOException {
+        int n = args.positive(0, 300);
+        Path dir = args.given(1) ? Path.of(args.text(1, null)) : Files.createTempDirectory("ntk4j-spectrum");
+        Path spectrum = args.newFile(dir.resolve("spectrum.png"));   // files of yours only with --overwrite
+        Path heatmap = args.newFile(dir.resolve("kernel.png"));
+        Files.createDirectories(dir);
 
         Model model = Zoo.parse("fcn(depth=3,width=256,out=10,act=relu)");
         try (Dataset data = DataSource.loadDataset(DataSource.DEFAULT_TRAIN + ":" + n, DType.F64, 0);
@@ -58,9 +69,7 @@ public final class SpectrumAndPlot {
 
             // Charts (XChart, headless): λ_i against i on log-log axes; the kernel with examples sorted by label,
             // drawn as at most 100 × 100 cells (block means), so that the class structure shows.
-            Path spectrum = dir.resolve("spectrum.png");
             Charts.spectrum(spectrum, "NTK spectrum, " + model.spec() + ", " + n + " images", ev);
-            Path heatmap = dir.resolve("kernel.png");
             Charts.kernelHeatmap(heatmap, "NTK by class", k.toDoubleArray(), n, data.labels(), 100);
             System.out.println("wrote " + spectrum.getFileName() + " and " + heatmap.getFileName());
         }

@@ -17,6 +17,9 @@ import org.ntk4j.tensor.Tensor;
  * <p>Run: {@code ntk4j-examples/run ThreeMethods [N] [CHANNELS]} (defaults 16, 16).
  */
 public final class ThreeMethods {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "ThreeMethods [N] [CHANNELS]";
+
     private ThreeMethods() {
     }
 
@@ -24,10 +27,15 @@ public final class ThreeMethods {
      * Prints the cost model, then the kernel by each method and its distance to Jacobian contraction's.
      *
      * @param args optional: number of examples, channels of the convolutions
+     * @throws Exception only on a bug: bad arguments end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 16;
-        int channels = args.length > 1 ? Integer.parseInt(args[1]) : 16;
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, ThreeMethods::run);
+    }
+
+    static void run(ExampleArgs args) {
+        int n = args.positive(0, 16);
+        int channels = args.positive(1, 16);
         int[] image = {8, 8, 3};
 
         Model model = Zoo.parse("cnn(depth=2,channels=" + channels + ",out=10,act=relu)");

@@ -28,21 +28,39 @@ import org.ntk4j.tensor.Tensor;
  * <p>Here the budget is made small on purpose so that a small kernel is tiled; the example then reads the file
  * back and compares it with the kernel computed in one piece.
  *
- * <p>Run: {@code ntk4j-examples/run TiledKernelToFile [N] [OUT.npy]} (defaults 200 and a temporary file).
+ * <p>Run: {@code ntk4j-examples/run TiledKernelToFile [N] [OUT.npy] [--overwrite]} (defaults 200 and a temporary
+ * file). An existing OUT is refused unless {@code --overwrite} is given; missing directories are created.
  */
 public final class TiledKernelToFile {
+    /** The command line (see {@link ExampleArgs}). */
+    static final String USAGE = "TiledKernelToFile [N] [OUT.npy] [--overwrite]";
+
     private TiledKernelToFile() {
     }
 
     /**
      * Plans, computes and writes the tiles, then checks the file.
      *
-     * @param args optional: number of examples, output file
-     * @throws IOException when the file cannot be written
+     * @param args optional: number of examples, output file, {@code --overwrite}
+     * @throws Exception only on a bug: bad arguments and I/O errors end in one line on stderr and exit code 2
      */
-    public static void main(String[] args) throws IOException {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 200;
-        Path out = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("ntk4j-tiles").resolve("k.npy");
+    public static void main(String[] args) throws Exception {
+        ExampleArgs.main(USAGE, args, TiledKernelToFile::run);
+    }
+
+    static void run(ExampleArgs args) throws IOException {
+        int n = args.positive(0, 200);
+        Path out;
+        if (args.given(1)) {
+            out = Path.of(args.text(1, null));
+            if (out.getFileName() == null || !out.getFileName().toString().endsWith(".npy")) {
+                throw new IllegalArgumentException("OUT.npy must end in .npy, got '" + out + "'");
+            }
+            args.newFile(out);   // a file of yours is replaced only with --overwrite
+            Files.createDirectories(out.toAbsolutePath().getParent());
+        } else {
+            out = Files.createTempDirectory("ntk4j-tiles").resolve("k.npy");
+        }
         int[] example = {64};
 
         Model model = Zoo.parse("fcn(depth=2,width=128,out=10,act=erf)");

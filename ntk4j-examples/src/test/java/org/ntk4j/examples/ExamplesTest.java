@@ -3,16 +3,28 @@ package org.ntk4j.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.nn.Zoo;
 
-/** Runs every example's main on small sizes and checks what it prints (docs/examples.md shows full-size runs). */
+/**
+ * Runs every example's main and checks what it prints. The cheap ones run the command docs/examples.md shows and
+ * their output is compared with the page's, all but timings, round-off figures and the heap's memory budget
+ * ({@link #fixedFigures}): sizes, FLOP counts and predicted peaks are the same on every machine, so a page left
+ * behind by a change of the cost model fails here.
+ */
 class ExamplesTest {
     @TempDir
     Path dir;
@@ -43,6 +55,96 @@ class ExamplesTest {
         return Double.parseDouble(m.group(1));
     }
 
+    /** The repository root (surefire sets ntk4j.repoRoot; from the module directory, its parent). */
+    static Path root() {
+        String property = System.getProperty("ntk4j.repoRoot");
+        return (property != null ? Path.of(property) : Path.of("..")).toAbsolutePath().normalize();
+    }
+
+    private static final Pattern RECORDED = Pattern.compile(
+            "^Output \\(recorded \\d{4}-\\d{2}-\\d{2}, `ntk4j-examples/run ([A-Za-z]+)([^`]*)`");
+
+    /**
+     * The output docs/examples.md records for an example, checking that it was recorded with {@code args}.
+     *
+     * @param name the example
+     * @param args the arguments of the recorded command, as one string ("" for none)
+     * @return the lines of the text block after "Output (recorded DATE, `ntk4j-examples/run NAME ARGS`...)"
+     */
+    static List<String> recorded(String name, String args) throws IOException {
+        List<String> lines = Files.readAllLines(root().resolve("docs/examples.md"), StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+            Matcher m = RECORDED.matcher(lines.get(i));
+            if (m.find() && m.group(1).equals(name)) {
+                assertThat(m.group(2).trim()).as("the arguments of %s's recorded run", name).isEqualTo(args);
+                int from = i + 1;
+                while (!lines.get(from).equals("```text")) {
+                    from++;
+                }
+                int to = from + 1;
+                while (!lines.get(to).equals("```")) {
+                    to++;
+                }
+                return lines.subList(from + 1, to);
+            }
+        }
+        throw new AssertionError("docs/examples.md records no run of " + name);
+    }
+
+    /**
+     * The lines with what varies between machines and runs masked: timings ("in 0.86 s", "(2.2 s)"), round-off
+     * figures (%.1e with a two-digit negative exponent: 3.3e-16) and a budget that follows the heap (GiB).
+     */
+    static List<String> fixedFigures(List<String> lines) {
+        return lines.stream().map(l -> l.replaceAll("\\d+(\\.\\d+)? s\\b", "# s")
+                .replaceAll("\\d\\.\\de-\\d\\d", "#e-##")
+                .replaceAll("(budget of|of the) \\d+(\\.\\d+)? GiB", "$1 # GiB")).collect(Collectors.toList());
+    }
+
+    /** Asserts that an example printed what docs/examples.md records for it, but for {@link #fixedFigures}. */
+    static void assertAsDocumented(String printed, String name, String args) throws IOException {
+        assertThat(fixedFigures(printed.lines().collect(Collectors.toList())))
+                .as("%s's output against docs/examples.md (timings and round-off masked); re-record the page if the "
+                        + "change is meant", name)
+                .containsExactlyElementsOf(fixedFigures(recorded(name, args)));
+    }
+
+    @Test
+    void theMaskLeavesTheFixedFigures() {
+        assertThat(fixedFigures(List.of("jc: kernel [16, 16, 10, 10] in 0.856 s",
+                "jc 2.032e+08 11.6 MiB, of the 4.7 GiB budget, the memory budget of 12 GiB, 64.0 MiB budget",
+                "vp vs jc 3.3e-16, loss 0.25 (2.0 s)")))
+                .containsExactly("jc: kernel [16, 16, 10, 10] in # s",
+                        "jc 2.032e+08 11.6 MiB, of the # GiB budget, the memory budget of # GiB, 64.0 MiB budget",
+                        "vp vs jc #e-##, loss 0.25 (# s)");
+    }
+
+    @Test
+    void everyExampleHasASectionInTheDocs() throws IOException {
+        String docs = Files.readString(root().resolve("docs/examples.md"));
+        List<String> examples = examples();
+        assertThat(examples).contains("ThreeMethods", "SgdCheckpoints");
+        for (String name : examples) {
+            assertThat(docs).as("docs/examples.md's section on %s", name)
+                    .contains("Source: [`" + name + ".java`](../ntk4j-examples/src/main/java/org/ntk4j/examples/"
+                            + name + ".java)");
+        }
+    }
+
+    /** The classes of the examples' package with a main method: the examples. */
+    static List<String> examples() throws IOException {
+        Path dir = root().resolve("ntk4j-examples/src/main/java/org/ntk4j/examples");
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.sorted().collect(Collectors.toList())) {
+                if (Files.readString(f).contains("public static void main(String[] args)")) {
+                    names.add(f.getFileName().toString().replace(".java", ""));
+                }
+            }
+        }
+        return names;
+    }
+
     @Test
     void fashionMnistPntkBeatsChanceByFar() throws Exception {
         String out = stdout(() -> FashionMnistPntk.main(new String[] {"200", "100", "64"}));
@@ -65,8 +167,9 @@ class ExamplesTest {
 
     @Test
     void threeMethodsAgreeInFloat64() throws Exception {
-        String out = stdout(() -> ThreeMethods.main(new String[] {"4", "4"}));
-        assertThat(out).contains("AUTO runs ").contains("jc: kernel [4, 4, 10, 10]");
+        String out = stdout(() -> ThreeMethods.main(new String[0]));   // as docs/examples.md runs it: 16 16
+        assertAsDocumented(out, "ThreeMethods", "");
+        assertThat(out).contains("AUTO runs ").contains("jc: kernel [16, 16, 10, 10]");
         assertThat(out).contains("structured_derivatives (sd)").contains("jacobian_contraction (jc)");
         assertThat(number(out, "vp vs jc")).isLessThan(1e-10);
         assertThat(number(out, "sd vs jc")).isLessThan(1e-10);
@@ -74,11 +177,12 @@ class ExamplesTest {
 
     @Test
     void customPrimitiveHasCorrectDerivativesAndAStructure() throws Exception {
-        String out = stdout(() -> CustomLayerAndPrimitive.main(new String[] {"3", "8"}));
+        String out = stdout(() -> CustomLayerAndPrimitive.main(new String[0]));   // as the docs: 8 32
+        assertAsDocumented(out, "CustomLayerAndPrimitive", "");
         assertThat(out).contains("scale[c=0.5]").contains("softsign");
         assertThat(number(out, "jvp vs finite differences")).isLessThan(1e-6);
         assertThat(number(out, "adjoint gap")).isLessThan(1e-10);
-        assertThat(out).contains("kernel [3, 3, 3, 3]");
+        assertThat(out).contains("kernel [8, 8, 3, 3]");
         assertThat(number(out, "vp vs jc")).isLessThan(1e-10);
         assertThat(number(out, "sd vs jc")).isLessThan(1e-10);
         // all six parameters (3 × w, b) structured with the rule; without it the three w go to the fallback
@@ -89,20 +193,131 @@ class ExamplesTest {
     @Test
     void tiledFileEqualsTheKernelInMemory() throws Exception {
         Path out = dir.resolve("k.npy");
-        String text = stdout(() -> TiledKernelToFile.main(new String[] {"100", out.toString()}));
-        assertThat(text).contains("grid 3 × 3, upper triangle mirrored").contains("computed 6 tiles");
-        assertThat(text).contains("file [100, 100]");
+        // the docs run the defaults: 200 examples into a temporary k.npy
+        String text = stdout(() -> TiledKernelToFile.main(new String[] {"200", out.toString()}));
+        assertAsDocumented(text, "TiledKernelToFile", "");
+        assertThat(text).contains("grid 5 × 5, upper triangle mirrored").contains("computed 15 tiles");
+        assertThat(text).contains("file [200, 200]");
         assertThat(number(text, "in-memory kernel")).isLessThan(1e-12);
         assertThat(Files.exists(out)).isTrue();
         assertThat(Files.exists(dir.resolve("k.npy.partial"))).isFalse();
     }
 
+    /** An example run through {@link ExampleArgs#run}: its exit code and stderr. */
+    record Refusal(int code, String stderr) {
+    }
+
+    static Refusal refusal(String usage, ExampleArgs.Body body, String... args) throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = ExampleArgs.run(usage, args, body, new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Refusal(code, err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void badArgumentsEndInOneLineWithTheUsage() throws Exception {
+        assertThat(refusal(ThreeMethods.USAGE, ThreeMethods::run, "abc")).isEqualTo(new Refusal(2,
+                "ThreeMethods: N must be a positive integer, got 'abc' (usage: ntk4j-examples/run ThreeMethods [N] "
+                        + "[CHANNELS])\n"));
+        assertThat(refusal(ThreeMethods.USAGE, args -> {
+            throw new AssertionError("--help runs nothing");
+        }, "--help")).isEqualTo(new Refusal(0, ""));
+        assertThat(refusal(ThreeMethods.USAGE, ThreeMethods::run, "4", "0").stderr())
+                .startsWith("ThreeMethods: CHANNELS must be a positive integer, got '0' (usage:");
+        assertThat(refusal(CustomLayerAndPrimitive.USAGE, CustomLayerAndPrimitive::run, "3", "8", "9").stderr())
+                .startsWith("CustomLayerAndPrimitive: expected at most 2 arguments, got 3 [3, 8, 9] (usage:");
+        assertThat(refusal(FashionMnistPntk.USAGE, FashionMnistPntk::run, "--overwrite").stderr())
+                .startsWith("FashionMnistPntk: unknown option '--overwrite' (usage:");
+        // input the library refuses: one line too
+        assertThat(refusal(FashionMnistPntk.USAGE, FashionMnistPntk::run, "5000").stderr())
+                .isEqualTo("FashionMnistPntk: data source 'default:train:5000': N=5000 is outside [1, 2000] (usage: "
+                        + "ntk4j-examples/run FashionMnistPntk [TRAIN] [TEST] [WIDTH])\n");
+        assertThat(refusal(SparkBlockMatrix.USAGE, SparkBlockMatrix::run, "96", "foo").stderr())
+                .startsWith("SparkBlockMatrix: MASTER must be local, local[K], local[*], local[K,F], yarn or a URL "
+                        + "such as spark://host:7077, got 'foo' (usage:");
+        assertThat(refusal(TiledKernelToFile.USAGE, TiledKernelToFile::run, "32", dir.resolve("k.txt").toString())
+                .stderr()).startsWith("TiledKernelToFile: OUT.npy must end in .npy, got '" + dir.resolve("k.txt"));
+        assertThat(refusal(SgdCheckpoints.USAGE, SgdCheckpoints::run, dir.toString(), "default:train:64", "1",
+                "16,x").stderr()).startsWith("SgdCheckpoints: WIDTHS must be positive integers separated by commas, "
+                + "got '16,x' (usage:");
+        assertThat(refusal(SgdCheckpoints.USAGE, SgdCheckpoints::run, dir.toString(), "default:train:64", "1",
+                "16", "fcn(out=5)").stderr()).startsWith("SgdCheckpoints: MODEL fcn(out=5,width=16) gives outputs [5] "
+                + "per example; cross-entropy on default:train:64 needs one vector of at least 10");
+        assertThat(refusal(SgdCheckpoints.USAGE, SgdCheckpoints::run, dir.toString(), "default:train:64", "1",
+                "16", "linearize(fcn)").stderr()).startsWith("SgdCheckpoints: MODEL 'linearize(fcn)' has no width "
+                + "to vary; models with one are cnn, fcn, resnet, resnet18,");
+        try (Stream<Path> left = Files.list(dir)) {
+            assertThat(left).as("nothing written by a refused run").isEmpty();
+        }
+    }
+
+    @Test
+    void noExampleReplacesAFileOfYoursWithoutOverwrite() throws Exception {
+        Path mine = Files.writeString(dir.resolve("mine.npy"), "my data");
+        assertThat(refusal(TiledKernelToFile.USAGE, TiledKernelToFile::run, "32", mine.toString()).stderr())
+                .isEqualTo("TiledKernelToFile: " + mine + " exists; pass --overwrite to replace it (usage: "
+                        + "ntk4j-examples/run TiledKernelToFile [N] [OUT.npy] [--overwrite])\n");
+        assertThat(mine).hasContent("my data");
+        Path plots = Files.createDirectories(dir.resolve("plots"));
+        Files.writeString(plots.resolve("kernel.png"), "my picture");
+        assertThat(refusal(SpectrumAndPlot.USAGE, SpectrumAndPlot::run, "20", plots.toString()).stderr())
+                .startsWith("SpectrumAndPlot: " + plots.resolve("kernel.png") + " exists; pass --overwrite");
+        assertThat(plots.resolve("kernel.png")).hasContent("my picture");
+        assertThat(plots.resolve("spectrum.png")).doesNotExist();
+        Path ckpt = dir.resolve("ckpt");
+        Files.createDirectories(ckpt.resolve("w16"));
+        Files.writeString(ckpt.resolve("w16/epoch-1.npz"), "my checkpoint");
+        assertThat(refusal(SgdCheckpoints.USAGE, SgdCheckpoints::run, ckpt.toString(), "default:train:64", "1",
+                "16").stderr()).startsWith("SgdCheckpoints: " + ckpt.resolve("w16/epoch-1.npz") + " exists");
+        assertThat(ckpt.resolve("w16/epoch-0.npz")).as("checked before the first checkpoint").doesNotExist();
+        // --overwrite replaces it
+        String text = stdout(() -> TiledKernelToFile.main(new String[] {"32", mine.toString(), "--overwrite"}));
+        assertThat(text).contains("file [32, 32]");
+        assertThat(Files.size(mine)).isGreaterThan(32 * 32 * 8);
+    }
+
+    @Test
+    void sgdCheckpointsSetsTheWidthOfEveryZooModel() {
+        assertThat(SgdCheckpoints.withWidth("fcn", 16)).isEqualTo("fcn(width=16)");   // was 'fc,width=16)'
+        assertThat(SgdCheckpoints.withWidth("fcn()", 16)).isEqualTo("fcn(width=16)");
+        assertThat(SgdCheckpoints.withWidth("fcn(depth=2,out=10)", 16)).isEqualTo("fcn(depth=2,out=10,width=16)");
+        assertThat(SgdCheckpoints.withWidth(" fcn(depth=1, Width = 8 ,out=10) ", 16))
+                .isEqualTo("fcn(depth=1,width=16,out=10)");
+        assertThat(SgdCheckpoints.withWidth("cnn(depth=2)", 16)).isEqualTo("cnn(depth=2,channels=16)"); // not width=
+        assertThat(SgdCheckpoints.withWidth("transformer(channels=3)", 16)).isEqualTo("transformer(channels=3,dim=16)");
+        // every zoo model has a width option, which the zoo accepts
+        for (Zoo.Entry e : Zoo.entries()) {
+            String option = SgdCheckpoints.WIDTH_OPTION.get(e.name());
+            assertThat(option).as("the width option of zoo model %s", e.name()).isNotNull();
+            assertThat(e.options()).as("%s's options", e.name()).containsPattern("(^|, )" + option + "=");
+            assertThat(Zoo.parse(SgdCheckpoints.withWidth(e.name(), 24)).spec()).endsWith(option + "=24)");
+        }
+        assertThat(SgdCheckpoints.WIDTH_OPTION).hasSameSizeAs(Zoo.entries());
+    }
+
+    @Test
+    void theRunScriptRefusesAnUnknownExampleInOneLine() throws Exception {
+        Path script = root().resolve("ntk4j-examples/run");
+        for (String[] args : new String[][] {{"NoSuchExample"}, {"ExampleArgs"}, {}}) {
+            List<String> command = new ArrayList<>(List.of("bash", script.toString()));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as("exit code of run %s", List.of(args)).isEqualTo(2);
+            assertThat(err.lines().count()).as("stderr of run %s: %s", List.of(args), err).isEqualTo(1);
+            assertThat(err.strip()).isEqualTo((args.length == 0 ? "usage: ntk4j-examples/run NAME [ARGS...]"
+                    : "ntk4j-examples/run: no example '" + args[0] + "'") + "; NAME is one of: "
+                    + String.join(" ", examples()));
+        }
+    }
+
     @Test
     void spectrumAndPngCharts() throws Exception {
-        String out = stdout(() -> SpectrumAndPlot.main(new String[] {"60", dir.toString()}));
-        assertThat(out).contains("kernel 60 × 60");
+        String out = stdout(() -> SpectrumAndPlot.main(new String[] {"300", dir.toString()}));
+        assertAsDocumented(out, "SpectrumAndPlot", "300 /tmp/ex-plots");
+        assertThat(out).contains("kernel 300 × 300");
         assertThat(number(out, "λ_max")).isGreaterThan(number(out, "λ_min"));
-        assertThat(number(out, "effective rank")).isBetween(1.0, 60.0);
+        assertThat(number(out, "effective rank")).isBetween(1.0, 300.0);
         for (String png : new String[] {"spectrum.png", "kernel.png"}) {
             byte[] head = Files.readAllBytes(dir.resolve(png));
             assertThat(head.length).isGreaterThan(1000);
@@ -112,10 +327,11 @@ class ExamplesTest {
 
     @Test
     void sparkKernelAsBlockMatrix() throws Exception {
-        String out = stdout(() -> SparkBlockMatrix.main(new String[] {"70", "local[2]"}));
+        String out = stdout(() -> SparkBlockMatrix.main(new String[0]));   // as the docs: 96 local[2]
+        assertAsDocumented(out, "SparkBlockMatrix", "");
         assertThat(out).contains("spark: 6 tiles");
-        assertThat(out).contains("BlockMatrix 70 × 70 in 3 × 3 blocks");
-        assertThat(out).contains("row sums Θ·1: 70 values");
+        assertThat(out).contains("BlockMatrix 96 × 96 in 3 × 3 blocks");
+        assertThat(out).contains("row sums Θ·1: 96 values");
         assertThat(number(out, "max relative difference to local")).isLessThan(1e-12);
     }
 }

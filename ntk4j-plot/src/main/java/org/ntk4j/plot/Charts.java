@@ -6,8 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
@@ -54,9 +56,17 @@ public final class Charts {
          * @param name the legend entry
          * @param x the x values
          * @param y the y values, one per x value
-         * @throws IllegalArgumentException if {@code x} and {@code y} differ in length
+         * @throws IllegalArgumentException if the name, {@code x} or {@code y} is null, or {@code x} and {@code y}
+         *     differ in length
          */
         public Series {
+            if (name == null) {
+                throw new IllegalArgumentException("series: no name given (the legend entry)");
+            }
+            if (x == null || y == null) {
+                throw new IllegalArgumentException("series '" + name + "': no " + (x == null ? "x" : "y")
+                        + " values given");
+            }
             if (x.length != y.length) {
                 throw new IllegalArgumentException("series '" + name + "': " + x.length + " x values but " + y.length
                         + " y values");
@@ -68,15 +78,17 @@ public final class Charts {
 
     /**
      * A line chart with logarithmic x and y axes, one line with markers per series. Points whose x or y is not
-     * positive and finite cannot sit on log axes and are left out; a series left with no point is an error.
+     * positive and finite cannot sit on log axes and are left out; a series left with no point is an error. The
+     * legend stands outside the plot, on its right, so that it never hides a point, and both axes have labelled
+     * ticks however narrow their range (see {@link #logLogLines(Path, String, String, String, List, double)}).
      *
      * @param png the {@code .png} file to create or replace; missing parent directories are created
      * @param title the chart title
      * @param xLabel the x axis title
      * @param yLabel the y axis title
-     * @param series the lines, at least one
-     * @throws IllegalArgumentException if there is no series, a series has no drawable point, or the file name
-     *     does not end in {@code .png}
+     * @param series the lines, at least one, with distinct names
+     * @throws IllegalArgumentException if there is no series, two series have one name, a series has no drawable
+     *     point, or the file name does not end in {@code .png} (checked first: nothing is then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series)
@@ -88,126 +100,201 @@ public final class Charts {
      * {@link #logLogLines(Path, String, String, String, List)} leaving out the points whose y is below
      * {@code yFloor} too (a curve falling to round-off, e.g. a training loss at 1e-30, would squash the others).
      *
+     * <p>XChart labels a log axis at its powers of ten only, so an axis over 16 to 64 would have none. Each axis is
+     * labelled at its powers of ten when its data hold two of them; at every tick (1 to 9 times a power of ten)
+     * when the data span at most a decade; otherwise (between one and two decades, one power of ten inside) it is
+     * widened to the nearer power of ten outside the data, which then makes two.
+     *
      * @param png the {@code .png} file to create or replace; missing parent directories are created
      * @param title the chart title
      * @param xLabel the x axis title
      * @param yLabel the y axis title
-     * @param series the lines, at least one
+     * @param series the lines, at least one, with distinct names
      * @param yFloor the smallest y drawn; 0 or less draws every positive y
-     * @throws IllegalArgumentException if there is no series, a series has no drawable point, or the file name
-     *     does not end in {@code .png}
+     * @throws IllegalArgumentException if there is no series, two series have one name, a series has no drawable
+     *     point, or the file name does not end in {@code .png} (checked first: nothing is then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void logLogLines(Path png, String title, String xLabel, String yLabel, List<Series> series,
                                    double yFloor) throws IOException {
-        if (series.isEmpty()) {
-            throw new IllegalArgumentException("logLogLines: no series to draw");
-        }
-        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel)
-                .yAxisTitle(yLabel).build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setYAxisLogarithmic(true);
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
-        chart.getStyler().setChartBackgroundColor(Color.WHITE);
-        for (Series s : series) {
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (int i = 0; i < s.x().length; i++) {
-                if (positive(s.x()[i]) && positive(s.y()[i]) && s.y()[i] >= yFloor) {
-                    xs.add(s.x()[i]);
-                    ys.add(s.y()[i]);
-                }
-            }
-            if (xs.isEmpty()) {
-                throw new IllegalArgumentException("logLogLines: series '" + s.name()
-                        + "' has no point with positive finite x and y" + (yFloor > 0 ? " (y >= " + yFloor + ")" : ""));
-            }
-            XYSeries line = chart.addSeries(s.name(), xs, ys);
-            line.setMarker(SeriesMarkers.CIRCLE);
-        }
-        write(chart, png);
+        requirePng("logLogLines", png);
+        write(logLogChart(title, xLabel, yLabel, series, yFloor), png);
+    }
+
+    /** The chart {@link #logLogLines(Path, String, String, String, List, double)} writes. */
+    static XYChart logLogChart(String title, String xLabel, String yLabel, List<Series> series, double yFloor) {
+        List<Series> drawn = drawable("logLogLines", series, (x, y) -> positive(x) && positive(y) && y >= yFloor,
+                "positive finite x and y" + (yFloor > 0 ? " (y >= " + yFloor + ")" : ""));
+        XYChart chart = lineChart(title, xLabel, yLabel, drawn);
+        logAxes(chart, drawn);
+        return chart;
     }
 
     /**
      * A line chart with linear axes, one line with markers per series (e.g. a metric against the training epoch,
      * one line per width). Points whose x or y is not finite are left out; a series left with no point is an error.
+     * The legend stands outside the plot, on its right.
      *
      * @param png the {@code .png} file to create or replace; missing parent directories are created
      * @param title the chart title
      * @param xLabel the x axis title
      * @param yLabel the y axis title
-     * @param series the lines, at least one
-     * @throws IllegalArgumentException if there is no series, a series has no finite point, or the file name does
-     *     not end in {@code .png}
+     * @param series the lines, at least one, with distinct names
+     * @throws IllegalArgumentException if there is no series, two series have one name, a series has no finite
+     *     point, or the file name does not end in {@code .png} (checked first: nothing is then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void lines(Path png, String title, String xLabel, String yLabel, List<Series> series)
             throws IOException {
+        requirePng("lines", png);
+        List<Series> drawn = drawable("lines", series, (x, y) -> Double.isFinite(x) && Double.isFinite(y),
+                "finite x and y");
+        write(lineChart(title, xLabel, yLabel, drawn), png);
+    }
+
+    /** Which points of a series a chart can draw. */
+    @FunctionalInterface
+    private interface PointFilter {
+        boolean drawn(double x, double y);
+    }
+
+    /**
+     * The series with only their drawable points, after checking that there is a series, that names are distinct
+     * (they are the legend's entries) and that every series keeps a point.
+     */
+    private static List<Series> drawable(String chart, List<Series> series, PointFilter filter, String what) {
         if (series.isEmpty()) {
-            throw new IllegalArgumentException("lines: no series to draw");
+            throw new IllegalArgumentException(chart + ": no series to draw");
         }
+        Set<String> names = new HashSet<>();
+        List<Series> out = new ArrayList<>(series.size());
+        for (Series s : series) {
+            if (!names.add(s.name())) {
+                throw new IllegalArgumentException(chart + ": two series are named '" + s.name()
+                        + "'; each needs a name of its own (the legend tells them apart by name)");
+            }
+            double[] xs = new double[s.x().length];
+            double[] ys = new double[xs.length];
+            int k = 0;
+            for (int i = 0; i < xs.length; i++) {
+                if (filter.drawn(s.x()[i], s.y()[i])) {
+                    xs[k] = s.x()[i];
+                    ys[k++] = s.y()[i];
+                }
+            }
+            if (k == 0) {
+                throw new IllegalArgumentException(chart + ": series '" + s.name() + "' has no point with " + what);
+            }
+            out.add(new Series(s.name(), Arrays.copyOf(xs, k), Arrays.copyOf(ys, k)));
+        }
+        return out;
+    }
+
+    /** A line chart of drawable series, one line with markers each, the legend outside the plot on its right. */
+    private static XYChart lineChart(String title, String xLabel, String yLabel, List<Series> series) {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel)
                 .yAxisTitle(yLabel).build();
+        // outside the plot: inside, the legend covered the last points of rising curves (a corner is never free)
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         for (Series s : series) {
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (int i = 0; i < s.x().length; i++) {
-                if (Double.isFinite(s.x()[i]) && Double.isFinite(s.y()[i])) {
-                    xs.add(s.x()[i]);
-                    ys.add(s.y()[i]);
-                }
-            }
-            if (xs.isEmpty()) {
-                throw new IllegalArgumentException("lines: series '" + s.name() + "' has no point with finite x and y");
-            }
-            XYSeries line = chart.addSeries(s.name(), xs, ys);
+            XYSeries line = chart.addSeries(s.name(), s.x(), s.y());
             line.setMarker(SeriesMarkers.CIRCLE);
         }
-        write(chart, png);
+        return chart;
+    }
+
+    /** Makes both axes logarithmic, each with labelled ticks over the drawn points' range ({@link LogAxis}). */
+    private static void logAxes(XYChart chart, List<Series> drawn) {
+        double[] x = {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
+        double[] y = {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
+        for (Series s : drawn) {
+            for (int i = 0; i < s.x().length; i++) {
+                x[0] = Math.min(x[0], s.x()[i]);
+                x[1] = Math.max(x[1], s.x()[i]);
+                y[0] = Math.min(y[0], s.y()[i]);
+                y[1] = Math.max(y[1], s.y()[i]);
+            }
+        }
+        LogAxis ax = LogAxis.of(x[0], x[1]);
+        LogAxis ay = LogAxis.of(y[0], y[1]);
+        chart.getStyler().setXAxisLogarithmic(true).setYAxisLogarithmic(true)
+                .setXAxisLogarithmicDecadeOnly(ax.decadeOnly()).setXAxisMin(ax.min()).setXAxisMax(ax.max())
+                .setYAxisLogarithmicDecadeOnly(ay.decadeOnly()).setYAxisMin(ay.min()).setYAxisMax(ay.max());
+    }
+
+    /**
+     * How a log axis over the data range [lo, hi] (positive) is drawn so that at least two ticks are labelled.
+     *
+     * @param min the axis minimum
+     * @param max the axis maximum
+     * @param decadeOnly whether only the powers of ten are labelled (else every tick, 1 to 9 times a power of ten)
+     */
+    record LogAxis(double min, double max, boolean decadeOnly) {
+        /**
+         * Two powers of ten in the data: labelled there. At most a decade: every tick labelled (at most ten labels;
+         * XChart labels both ends when no tick falls inside). Between one and two decades with one power of ten
+         * 10^k inside: every tick would crowd the axis, so it is widened to 10^(k-1) or 10^(k+1), the nearer.
+         */
+        static LogAxis of(double lo, double hi) {
+            double a = Math.log10(lo);
+            double b = Math.log10(hi);
+            double first = Math.ceil(a);
+            if (Math.floor(b) - first >= 1) {
+                return new LogAxis(lo, hi, true);
+            }
+            if (b - a <= 1) {
+                return new LogAxis(lo, hi, false);
+            }
+            return a - (first - 1) <= first + 1 - b ? new LogAxis(Math.pow(10, first - 1), hi, true)
+                    : new LogAxis(lo, Math.pow(10, first + 1), true);
+        }
     }
 
     /**
      * The eigenvalue spectrum: λ_i sorted in decreasing order against their rank i = 1, 2, ..., both axes
-     * logarithmic. Eigenvalues that are not positive (a PSD kernel's round-off) cannot be drawn on a log axis; how
-     * many were left out is said in the title.
+     * logarithmic, each with labelled ticks however narrow its range (as {@link #logLogLines(Path, String, String,
+     * String, List, double)}). Eigenvalues that are not positive (a PSD kernel's round-off) cannot be drawn on a log
+     * axis; how many were left out is said in the title. NaN is refused: an eigensolver that returned one failed.
      *
      * @param png the {@code .png} file to create or replace; missing parent directories are created
      * @param title the chart title
      * @param eigenvalues the eigenvalues, in any order; not modified
-     * @throws IllegalArgumentException if no eigenvalue is positive, or the file name does not end in {@code .png}
+     * @throws IllegalArgumentException if an eigenvalue is NaN, none is positive and finite, or the file name does
+     *     not end in {@code .png} (checked first: nothing is then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void spectrum(Path png, String title, double[] eigenvalues) throws IOException {
-        double[] sorted = eigenvalues.clone();
-        Arrays.sort(sorted);
-        List<Double> rank = new ArrayList<>();
-        List<Double> value = new ArrayList<>();
-        int omitted = 0;
-        for (int i = sorted.length - 1, r = 1; i >= 0; i--, r++) {
-            if (positive(sorted[i])) {
-                rank.add((double) r);
-                value.add(sorted[i]);
-            } else {
-                omitted++;
+        requirePng("spectrum", png);
+        for (int i = 0; i < eigenvalues.length; i++) {
+            if (Double.isNaN(eigenvalues[i])) {
+                throw new IllegalArgumentException("spectrum: eigenvalue " + i + " of " + eigenvalues.length
+                        + " is NaN");
             }
         }
-        if (value.isEmpty()) {
-            throw new IllegalArgumentException("spectrum: no positive eigenvalue among " + eigenvalues.length);
+        double[] sorted = eigenvalues.clone();
+        Arrays.sort(sorted);
+        double[] rank = new double[sorted.length];
+        double[] value = new double[sorted.length];
+        int k = 0;
+        for (int i = sorted.length - 1, r = 1; i >= 0; i--, r++) {
+            if (positive(sorted[i])) {
+                rank[k] = r;
+                value[k++] = sorted[i];
+            }
         }
+        if (k == 0) {
+            throw new IllegalArgumentException("spectrum: no positive finite eigenvalue among " + eigenvalues.length);
+        }
+        int omitted = sorted.length - k;
         String t = omitted == 0 ? title
-                : String.format(Locale.ROOT, "%s (%d non-positive eigenvalue%s not drawn)", title, omitted,
-                omitted == 1 ? "" : "s");
-        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(t).xAxisTitle("rank i")
-                .yAxisTitle("eigenvalue λ_i").build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setYAxisLogarithmic(true);
+                : String.format(Locale.ROOT, "%s (%d eigenvalue%s not positive and finite, not drawn)", title,
+                omitted, omitted == 1 ? "" : "s");
+        List<Series> drawn = List.of(new Series("eigenvalues", Arrays.copyOf(rank, k), Arrays.copyOf(value, k)));
+        XYChart chart = lineChart(t, "rank i", "eigenvalue λ_i", drawn);
         chart.getStyler().setLegendVisible(false);
-        chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setMarkerSize(3);
-        XYSeries s = chart.addSeries("eigenvalues", rank, value);
-        s.setMarker(SeriesMarkers.CIRCLE);
+        logAxes(chart, drawn);
         write(chart, png);
     }
 
@@ -216,7 +303,12 @@ public final class Charts {
      * examples of the same label are adjacent (stable: within a label, the original order). When n exceeds
      * {@code maxCells}, the ordered matrix is shown as maxCells×maxCells cells, each the mean of its block of
      * entries (contiguous ranges of the ordered examples). Row 0 is at the top, as a matrix is written; the axis
-     * titles list the labels in drawing order.
+     * titles list the labels in drawing order. The colour scale runs from the smallest to the largest cell, its
+     * ends rounded outwards to 3 significant digits; when every cell is one value c, the scale is centred on c
+     * (c ± 1%, or ±1 for 0), so that the cells show its middle colour, and the title ends in "(every cell c)".
+     *
+     * <p>Every entry must be finite: NaN or ±∞ would leave the colour scale without a range (XChart then draws
+     * every cell black), so the first one is refused by its row and column.
      *
      * @param png the {@code .png} file to create or replace; missing parent directories are created
      * @param title the chart title
@@ -225,11 +317,13 @@ public final class Charts {
      * @param labels one label per example, or null to keep the given order
      * @param maxCells the most cells drawn along each axis, at least 1
      * @throws IllegalArgumentException if {@code matrix} does not hold n×n values, n is below 1, the labels are
-     *     not n, maxCells is below 1, or the file name does not end in {@code .png}
+     *     not n, maxCells is below 1, an entry is not finite, the cell means overflow, or the file name does not
+     *     end in {@code .png} (checked first: nothing is then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void kernelHeatmap(Path png, String title, double[] matrix, int n, int[] labels, int maxCells)
             throws IOException {
+        requirePng("kernelHeatmap", png);
         if ((long) n * n != matrix.length) {
             throw new IllegalArgumentException("kernelHeatmap: a " + n + "×" + n + " matrix needs " + (long) n * n
                     + " values, got " + matrix.length);
@@ -259,12 +353,19 @@ public final class Charts {
      * @param n the number of examples (rows and columns)
      * @param labels one label per example, or null to keep the given order
      * @param maxCells the most cells drawn along each axis, at least 1
-     * @throws IllegalArgumentException if n is below 1, the labels are not n, maxCells is below 1, or the file
-     *     name does not end in {@code .png}
+     * @throws IllegalArgumentException if n is below 1, the labels are not n, maxCells is below 1, an entry is not
+     *     finite, the cell means overflow, or the file name does not end in {@code .png} (checked first: nothing is
+     *     then created)
      * @throws IOException if the file or its directories cannot be written; a previous file is then unchanged
      */
     public static void kernelHeatmap(Path png, String title, RowSource matrix, int n, int[] labels, int maxCells)
             throws IOException {
+        requirePng("kernelHeatmap", png);
+        write(heatmapChart(title, matrix, n, labels, maxCells), png);
+    }
+
+    /** The chart {@link #kernelHeatmap(Path, String, RowSource, int, int[], int)} writes. */
+    static HeatMapChart heatmapChart(String title, RowSource matrix, int n, int[] labels, int maxCells) {
         if (n < 1) {
             throw new IllegalArgumentException("kernelHeatmap: empty matrix");
         }
@@ -278,8 +379,37 @@ public final class Charts {
         int[] order = labels == null ? identity(n) : orderByLabel(labels);
         int cells = Math.min(n, maxCells);
         int[] bounds = blockBounds(n, cells);
-        double[][] means = blockMeans(matrix, n, order, bounds);
-        HeatMapChart chart = new HeatMapChartBuilder().width(WIDTH + 100).height(HEIGHT + 100).title(title).build();
+        RowSource finite = (i, out) -> {
+            matrix.row(i, out);
+            for (int j = 0; j < n; j++) {
+                if (!Double.isFinite(out[j])) {
+                    throw new IllegalArgumentException("kernelHeatmap: entry (" + i + ", " + j + ") of the matrix is "
+                            + out[j] + "; a heatmap needs finite values");
+                }
+            }
+        };
+        double[][] means = blockMeans(finite, n, order, bounds);
+        // The colour legend prints its range as raw doubles: give it a range rounded outwards to 3 digits.
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (double[] row : means) {
+            for (double v : row) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        if (!Double.isFinite(lo) || !Double.isFinite(hi)) {
+            throw new IllegalArgumentException("kernelHeatmap: the cell means overflow the double range (finite "
+                    + "entries whose sums do not fit); scale the matrix down");
+        }
+        String t = title;
+        if (lo == hi) { // one value: a scale of no width draws nothing, so centre one on it
+            t = title + " (every cell " + digits4(lo) + ")";
+            double d = lo == 0 ? 1 : Math.abs(lo) / 100;
+            lo -= d;
+            hi += d;
+        }
+        HeatMapChart chart = new HeatMapChartBuilder().width(WIDTH + 100).height(HEIGHT + 100).title(t).build();
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setShowValue(false);
         chart.getStyler().setPlotContentSize(1.0);
@@ -299,22 +429,24 @@ public final class Charts {
         // Category ticks at 100+ cells are unreadable (XChart thins them arbitrarily): the axis titles say the order.
         chart.getStyler().setAxisTicksVisible(false);
         chart.getStyler().setDrawBorder(false);
-        // The colour legend prints its range as raw doubles: give it a range rounded outwards to 3 digits.
-        double lo = Double.POSITIVE_INFINITY;
-        double hi = Double.NEGATIVE_INFINITY;
-        for (double[] row : means) {
-            for (double v : row) {
-                lo = Math.min(lo, v);
-                hi = Math.max(hi, v);
-            }
-        }
         chart.getStyler().setMin(round3(lo, false));
         chart.getStyler().setMax(round3(hi, true));
         String axisTitle = labels == null ? "examples (row 0 at the top left)"
                 : "examples ordered by label " + labelOrder(labels, order) + " from the top left";
         chart.setXAxisTitle(axisTitle);
         chart.setYAxisTitle(axisTitle);
-        write(chart, png);
+        return chart;
+    }
+
+    /** {@code v} to 4 significant digits without trailing zeros: 1, 0.25, 1.234e-05. */
+    static String digits4(double v) {
+        String s = String.format(Locale.ROOT, "%.4g", v);
+        int e = s.indexOf('e');
+        String mantissa = e < 0 ? s : s.substring(0, e);
+        if (mantissa.contains(".")) {
+            mantissa = mantissa.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
+        return e < 0 ? mantissa : mantissa + s.substring(e);
     }
 
     /** "0, 1, ..., 9" (the distinct labels in drawing order), shortened when there are many. */
@@ -331,14 +463,18 @@ public final class Charts {
         return distinct.get(0) + ", " + distinct.get(1) + ", …, " + distinct.get(distinct.size() - 1);
     }
 
-    /** {@code v} rounded to 3 significant digits, up or down. */
+    /**
+     * {@code v} rounded to 3 significant digits, up or down, from its shortest decimal form (0.99 stays 0.99, not
+     * 0.989 from the binary 0.98999...); {@code v} itself where rounding up would overflow.
+     */
     static double round3(double v, boolean up) {
         if (v == 0 || !Double.isFinite(v)) {
             return v;
         }
-        java.math.BigDecimal d = new java.math.BigDecimal(v).round(new java.math.MathContext(3,
+        java.math.BigDecimal d = java.math.BigDecimal.valueOf(v).round(new java.math.MathContext(3,
                 up ? java.math.RoundingMode.CEILING : java.math.RoundingMode.FLOOR));
-        return d.doubleValue();
+        double r = d.doubleValue();
+        return Double.isFinite(r) ? r : v;
     }
 
     /**
@@ -434,13 +570,21 @@ public final class Charts {
         return v > 0 && Double.isFinite(v);
     }
 
+    /** Refuses a file name that does not end in .png: called before any work, so that nothing is created. */
+    private static void requirePng(String chart, Path png) {
+        if (png == null) {
+            throw new IllegalArgumentException(chart + ": no output file given");
+        }
+        Path name = png.getFileName();
+        if (name == null || !name.toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+            throw new IllegalArgumentException(chart + ": the output file must end in .png, got '" + png + "'");
+        }
+    }
+
     private static void write(Chart<?, ?> chart, Path png) throws IOException {
         Path parent = png.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
-        }
-        if (!png.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
-            throw new IllegalArgumentException("plot: output file must end in .png, got " + png);
         }
         // encoded in memory (a few hundred KiB), so that ImageIO never meets a failing file; written whole or not
         // at all: on a full disk, one IOException naming the file and the previous PNG unchanged

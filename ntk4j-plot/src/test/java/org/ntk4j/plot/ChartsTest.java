@@ -3,15 +3,22 @@ package org.ntk4j.plot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.internal.chartpart.Drawn;
 
 class ChartsTest {
     @TempDir
@@ -52,7 +59,11 @@ class ChartsTest {
         Charts.spectrum(png, "spectrum", new double[] {-1e-12, 1e-3, 0.5, 2, 40});
         assertThat(colours(png)).isGreaterThan(10);
         assertThatThrownBy(() -> Charts.spectrum(dir.resolve("s2.png"), "s", new double[] {0, -1}))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no positive eigenvalue");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no positive finite eigenvalue");
+        assertThatThrownBy(() -> Charts.spectrum(dir.resolve("s3.png"), "s", new double[] {1, Double.NaN}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("spectrum: eigenvalue 1 of 2 is NaN");
+        assertThat(dir.resolve("s2.png")).doesNotExist();
+        assertThat(dir.resolve("s3.png")).doesNotExist();
     }
 
     @Test
@@ -105,11 +116,183 @@ class ChartsTest {
         assertThat(Charts.round3(0.036819342, false)).isEqualTo(0.0368);
         assertThat(Charts.round3(1.7047824, true)).isEqualTo(1.71);
         assertThat(Charts.round3(-1.7047824, false)).isEqualTo(-1.71);
+        // from the shortest decimal: the binary 0.98999... is not rounded down to 0.989
+        assertThat(Charts.round3(0.99, false)).isEqualTo(0.99);
+        assertThat(Charts.round3(1.01, true)).isEqualTo(1.01);
+        assertThat(Charts.round3(Double.MAX_VALUE, true)).isEqualTo(Double.MAX_VALUE); // 1.80e308 would overflow
+        assertThat(Charts.digits4(1.0)).isEqualTo("1");
+        assertThat(Charts.digits4(0.25)).isEqualTo("0.25");
+        assertThat(Charts.digits4(-1.23456e-5)).isEqualTo("-1.235e-05");
     }
 
     @Test
     void mismatchedSeriesLengthsAreRejected() {
         assertThatThrownBy(() -> new Charts.Series("a", new double[2], new double[3]))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 x values but 3 y values");
+        assertThatThrownBy(() -> new Charts.Series(null, new double[2], new double[2]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("series: no name given (the legend entry)");
+        assertThatThrownBy(() -> new Charts.Series("b", new double[2], null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("series 'b': no y values given");
+    }
+
+    /** The audit's chart: times rising with N = 16, 32, 64, three methods (the bench's log-log plots). */
+    private static List<Charts.Series> risingTimes() {
+        double[] n = {16, 32, 64};
+        return List.of(new Charts.Series("JC", n, new double[] {0.01, 0.1, 1.3}),
+                new Charts.Series("VP", n, new double[] {0.02, 0.3, 4}),
+                new Charts.Series("SD", n, new double[] {0.005, 0.01, 0.02}));
+    }
+
+    /**
+     * Whether a pixel shows a marker: the theme's colours are translucent, so each channel lies between the
+     * marker's own (drawn over its line) and the marker's over white, give or take 10.
+     */
+    private static boolean showsMarker(Color pixel, Color marker) {
+        double a = marker.getAlpha() / 255.0;
+        int[] p = {pixel.getRed(), pixel.getGreen(), pixel.getBlue()};
+        int[] m = {marker.getRed(), marker.getGreen(), marker.getBlue()};
+        for (int k = 0; k < 3; k++) {
+            double overWhite = a * m[k] + (1 - a) * 255;
+            if (p[k] < Math.min(m[k], overWhite) - 10 || p[k] > Math.max(m[k], overWhite) + 10) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void logLogLegendHidesNoPoint() {
+        XYChart chart = Charts.logLogChart("t", "N", "seconds", risingTimes(), 0);
+        BufferedImage img = BitmapEncoder.getBufferedImage(chart); // paints: lays out the plot and the legend
+        // inside the top right, the legend covered VP's point at N = 64: every marker's centre must show its colour
+        for (Charts.Series s : risingTimes()) {
+            Color marker = chart.getSeriesMap().get(s.name()).getMarkerColor();
+            for (int i = 0; i < s.x().length; i++) {
+                int px = (int) Math.round(chart.getScreenXFromChart(s.x()[i]));
+                int py = (int) Math.round(chart.getScreenYFromChart(s.y()[i]));
+                assertThat(showsMarker(new Color(img.getRGB(px, py)), marker))
+                        .as("%s at N = %s (pixel %d, %d): %s, the marker %s", s.name(), s.x()[i], px, py,
+                                new Color(img.getRGB(px, py)), marker).isTrue();
+            }
+        }
+        // and the legend stands right of the plot
+        assertThat(Drawn.plot(chart).getMaxX() + Drawn.legend(chart).getWidth()).isLessThan(Charts.WIDTH);
+    }
+
+    @Test
+    void everyLogAxisHasLabelledTicks() {
+        // x and y ranges: under a decade (16-64: XChart labelled none), one power of ten in 1-2 decades (widened),
+        // two or more powers of ten (labelled there), a single value, and values under 1
+        double[][] ranges = {{16, 64}, {1.5, 99}, {0.02, 0.6}, {0.3, 30}, {1e-5, 1}, {7, 7}, {0.91, 0.97}};
+        for (double[] xr : ranges) {
+            for (double[] yr : ranges) {
+                XYChart chart = Charts.logLogChart("t", "x", "y", List.of(new Charts.Series("a",
+                        new double[] {xr[0], Math.sqrt(xr[0] * xr[1]), xr[1]},
+                        new double[] {yr[0], Math.sqrt(yr[0] * yr[1]), yr[1]})), 0);
+                BitmapEncoder.getBufferedImage(chart);
+                String what = "x over " + Arrays.toString(xr) + ", y over " + Arrays.toString(yr);
+                int twoUnlessOne = xr[0] == xr[1] ? 1 : 2;
+                assertThat(Drawn.xTickLabels(chart)).as("x labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
+                twoUnlessOne = yr[0] == yr[1] ? 1 : 2;
+                assertThat(Drawn.yTickLabels(chart)).as("y labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
+            }
+        }
+        // the audit's x axis, N = 16, 32, 64: every tick from 20 to 60 labelled
+        XYChart chart = Charts.logLogChart("t", "N", "seconds", risingTimes(), 0);
+        BitmapEncoder.getBufferedImage(chart);
+        assertThat(Drawn.xTickLabels(chart)).containsExactly("20", "30", "40", "50", "60");
+        assertThat(Drawn.yTickLabels(chart)).containsExactly("0.01", "0.1", "1");
+    }
+
+    @Test
+    void logAxisRule() {
+        assertThat(Charts.LogAxis.of(16, 64)).isEqualTo(new Charts.LogAxis(16, 64, false));
+        assertThat(Charts.LogAxis.of(0.3, 30)).isEqualTo(new Charts.LogAxis(0.3, 30, true));
+        assertThat(Charts.LogAxis.of(1.5, 99)).isEqualTo(new Charts.LogAxis(1.5, 100, true)); // 100 is nearer
+        assertThat(Charts.LogAxis.of(1.1, 90)).isEqualTo(new Charts.LogAxis(1, 90, true));    // 1 is nearer
+        assertThat(Charts.LogAxis.of(10, 100)).isEqualTo(new Charts.LogAxis(10, 100, true));
+    }
+
+    @Test
+    void spectrumOfAFewCloseEigenvaluesHasLabelledAxes() {
+        // ranks 1-5 and eigenvalues 1.5-3: no power of ten inside but 1, so XChart labelled at most "1"
+        XYChart chart = Charts.logLogChart("t", "x", "y", List.of(new Charts.Series("a",
+                new double[] {1, 2, 3, 4, 5}, new double[] {3, 2.5, 2, 1.9, 1.5})), 0);
+        BitmapEncoder.getBufferedImage(chart);
+        assertThat(Drawn.xTickLabels(chart)).contains("1", "2", "5");
+        assertThat(Drawn.yTickLabels(chart)).contains("2", "3");
+    }
+
+    @Test
+    void duplicateSeriesNamesAreRefused() {
+        double[] x = {1, 2};
+        List<Charts.Series> twice = List.of(new Charts.Series("a", x, x), new Charts.Series("a", x, x));
+        String message = "two series are named 'a'; each needs a name of its own (the legend tells them apart by name)";
+        assertThatThrownBy(() -> Charts.logLogLines(dir.resolve("d.png"), "t", "x", "y", twice))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("logLogLines: " + message);
+        assertThatThrownBy(() -> Charts.lines(dir.resolve("d.png"), "t", "x", "y", twice))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("lines: " + message);
+        assertThat(dir.resolve("d.png")).doesNotExist();
+    }
+
+    @Test
+    void aNameNotEndingInPngIsRefusedBeforeAnythingIsCreated() {
+        double[] x = {1, 2};
+        Path bad = dir.resolve("sub/dir/plot.txt");
+        List<Charts.Series> one = List.of(new Charts.Series("a", x, x));
+        assertThatThrownBy(() -> Charts.logLogLines(bad, "t", "x", "y", one))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("logLogLines: the output file must end in .png, got '" + bad + "'");
+        assertThatThrownBy(() -> Charts.lines(bad, "t", "x", "y", one))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("lines: the output file");
+        assertThatThrownBy(() -> Charts.spectrum(bad, "t", x))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("spectrum: the output file");
+        assertThatThrownBy(() -> Charts.kernelHeatmap(bad, "t", new double[] {1}, 1, null, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("kernelHeatmap: the output file");
+        assertThat(dir.resolve("sub")).doesNotExist(); // directories were created before the name was checked
+    }
+
+    @Test
+    void heatmapRefusesANonFiniteEntryByItsPosition() {
+        int n = 6;
+        double[] k = new double[n * n];
+        Arrays.fill(k, 1);
+        k[2 * n + 5] = Double.NaN;
+        Path png = dir.resolve("sub/nan.png");
+        // the labels reorder the rows: the position is the matrix's own
+        assertThatThrownBy(() -> Charts.kernelHeatmap(png, "k", k, n, new int[] {1, 0, 1, 0, 1, 0}, 3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kernelHeatmap: entry (2, 5) of the matrix is NaN; a heatmap needs finite values");
+        k[2 * n + 5] = 1;
+        k[4 * n] = Double.NEGATIVE_INFINITY;
+        assertThatThrownBy(() -> Charts.kernelHeatmap(png, "k", k, n, null, 6))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kernelHeatmap: entry (4, 0) of the matrix is -Infinity; a heatmap needs finite values");
+        assertThat(png).doesNotExist();
+        assertThat(dir.resolve("sub")).doesNotExist();
+    }
+
+    @Test
+    void aConstantHeatmapIsOneColourWithAScaleAroundIt() throws IOException {
+        for (double c : new double[] {1.0, 0.0, -2.5e-7}) {
+            int n = 20;
+            double[] k = new double[n * n];
+            Arrays.fill(k, c);
+            HeatMapChart chart = Charts.heatmapChart("k", (i, out) -> System.arraycopy(k, i * n, out, 0, n), n,
+                    null, 10);
+            assertThat(chart.getTitle()).isEqualTo("k (every cell " + Charts.digits4(c) + ")");
+            assertThat(chart.getStyler().getMin()).isLessThan(c);
+            assertThat(chart.getStyler().getMax()).isGreaterThan(c);
+            BufferedImage img = BitmapEncoder.getBufferedImage(chart);
+            // the plot's centre has the scale's middle colour (a blank plot was white there)
+            Color centre = new Color(img.getRGB(img.getWidth() / 2 - 50, img.getHeight() / 2));
+            assertThat(centre.getRed() + centre.getGreen() + centre.getBlue()).as("centre %s", centre)
+                    .isBetween(150, 600);
+        }
+        Path png = dir.resolve("constant.png");
+        double[] ones = new double[9];
+        Arrays.fill(ones, 1);
+        Charts.kernelHeatmap(png, "ones", ones, 3, null, 3);
+        assertThat(Files.size(png)).isGreaterThan(1000);
     }
 }
