@@ -157,26 +157,14 @@ public final class ApproxCommand implements Callable<Integer> {
                 x.dim(0), seeds);
         out.println("| width | mean error | min | max |");
         out.println("|---|---|---|---|");
-        PntkWidthStudy.Result r = PntkWidthStudy.run(w -> Zoo.parse(withWidth(model, w)), widths, seeds, seed, x, m);
+        PntkWidthStudy.Result r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed,
+                x, m);
         for (PntkWidthStudy.Row row : r.rows()) {
             out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
                     row.maxError());
         }
         out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
         return r;
-    }
-
-    /** The spec with its width option set (added when absent). */
-    static String withWidth(String spec, int width) {
-        String s = spec.trim();
-        if (s.matches(".*[(,]\\s*width\\s*=\\s*\\d+.*")) {
-            return s.replaceAll("width\\s*=\\s*\\d+", "width=" + width);
-        }
-        if (s.endsWith(")")) {
-            String body = s.substring(s.indexOf('(') + 1, s.length() - 1).trim();
-            return s.substring(0, s.indexOf('(') + 1) + (body.isEmpty() ? "" : body + ",") + "width=" + width + ")";
-        }
-        return s + "(width=" + width + ")";
     }
 
     private static int outputs(Model net, int[] per) {

@@ -88,7 +88,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         Convergence.Result r;
         long start = System.nanoTime();
         try (Tensor x = DataSource.load(data, dt, seed)) {
-            r = Convergence.run(w -> ApproxCommand.withWidth(model, w), widths, seeds, ensemble, seed, x,
+            r = Convergence.run(w -> Zoo.withWidth(model, w), widths, seeds, ensemble, seed, x,
                     e -> e.method(m));
             out.printf(Locale.ROOT, "%s on %d inputs %s (%s): relative Frobenius distance of the trace eNTK to the "
                             + "infinite-width NTK; single: mean (min..max) over seeds %d..%d; ensemble: the mean of "
@@ -137,7 +137,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
      */
     private void requireFcnLimit() {
         try {
-            FcnLimit.of(ApproxCommand.withWidth(model, widths[0]));
+            FcnLimit.of(Zoo.withWidth(model, widths[0]));
         } catch (IllegalArgumentException e) {
             String text = e.getMessage() == null ? "" : e.getMessage();
             int not = text.lastIndexOf(", not ");

@@ -143,7 +143,7 @@ public final class StudyCommand implements Callable<Integer> {
             }
             nTest = all.size() - nTrain;
             per = all.exampleShape();
-            Model first = Zoo.parse(ApproxCommand.withWidth(model, widths[0]));
+            Model first = Zoo.parse(Zoo.withWidth(model, widths[0]));
             int[] shapeOut = first.outputShape(per);
             if (shapeOut.length != 1) {
                 throw new IllegalArgumentException("--model: the study needs outputs [N, O], got [N] + "
@@ -155,7 +155,7 @@ public final class StudyCommand implements Callable<Integer> {
                 test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
                 study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg, e -> e.method(m));
                 for (int w : widths) {
-                    Model net = Zoo.parse(ApproxCommand.withWidth(model, w));
+                    Model net = Zoo.parse(Zoo.withWidth(model, w));
                     for (var e : files.get(w).entrySet()) {
                         try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
                             // the checkpoint's buffers (trained running statistics) are the network's

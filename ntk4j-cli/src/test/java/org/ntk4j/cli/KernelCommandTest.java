@@ -120,8 +120,10 @@ class KernelCommandTest {
                 + "(-?[0-9.]+)").matcher(out);
         assertThat(mt.find()).as(out).isTrue();
         assertThat(Double.parseDouble(mt.group(1))).isBetween(-0.65, -0.35);
-        assertThat(ApproxCommand.withWidth("fcn(depth=2,out=10)", 64)).isEqualTo("fcn(depth=2,out=10,width=64)");
-        assertThat(ApproxCommand.withWidth("fcn(width=8,out=3)", 64)).isEqualTo("fcn(width=64,out=3)");
+        // a cnn's width is its channels (the study appended width=, which the cnn refuses)
+        String cnn = run(0, "approx", "--model", "cnn(depth=1,out=3)", "--widths", "4,8", "--seeds", "1", "--data",
+                "synthetic:5,4,4,1", "--n", "4", "--method", "sd")[0];
+        assertThat(cnn).contains("| 4 |").contains("| 8 |");
     }
 
     @Test

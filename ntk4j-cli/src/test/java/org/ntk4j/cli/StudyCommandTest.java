@@ -26,7 +26,7 @@ class StudyCommandTest {
 
     /** Writes epoch 0 (the initialisation) and epoch 1 (perturbed) of a width under dir/w{width}/. */
     private void checkpoints(int width) throws Exception {
-        Model net = Zoo.parse(ApproxCommand.withWidth(MODEL, width));
+        Model net = Zoo.parse(Zoo.withWidth(MODEL, width));
         Path w = Files.createDirectories(dir.resolve("w" + width));
         try (Params p0 = net.init(width, PER, DType.F32)) {
             ParamsFile.save(p0, w.resolve("epoch-0.npz"));

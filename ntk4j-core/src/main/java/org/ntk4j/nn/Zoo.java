@@ -103,7 +103,58 @@ public final class Zoo {
                 Parameterization.parse(s.string("param", "standard")));
     }
 
+    /** The option that sets each zoo model's width: its hidden features, channels or embedding dimension. */
+    private static final Map<String, String> WIDTH_OPTION = Map.of("fcn", "width", "cnn", "channels", "resnet",
+            "channels", "transformer", "dim", "resnet18", "width", "resnet34", "width", "resnet50", "width",
+            "wide_resnet50_2", "width");
+
     private Zoo() {
+    }
+
+    /**
+     * The option of a zoo model that sets its width ({@code width} for fcn and the ImageNet ResNets,
+     * {@code channels} for cnn and resnet, {@code dim} for transformer).
+     *
+     * @param name a zoo model's name
+     * @return the option's name, or null when {@code name} is not a zoo model
+     */
+    public static String widthOption(String name) {
+        return WIDTH_OPTION.get(name.trim().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /**
+     * The spec with its model's width option ({@link #widthOption}) set to {@code width}: replaced where the spec
+     * has it, added where it does not ({@code fcn} becomes {@code fcn(width=64)}, {@code cnn(depth=2)} becomes
+     * {@code cnn(depth=2,channels=64)}). What the width studies (approx, study, convergence) vary.
+     *
+     * @param spec a zoo model spec
+     * @param width the width
+     * @return the spec with that width
+     * @throws IllegalArgumentException if the spec is malformed or names no zoo model with a width (e.g. a
+     *     {@code linearize(...)})
+     */
+    public static String withWidth(String spec, int width) {
+        String s = spec.trim();
+        int open = s.indexOf('(');
+        String key = widthOption(open < 0 ? s : s.substring(0, open));
+        if (key == null) {
+            throw new IllegalArgumentException("model '" + spec + "' has no width to vary; models with one are "
+                    + String.join(", ", new java.util.TreeSet<>(WIDTH_OPTION.keySet())));
+        }
+        ModelSpec.parse(spec); // checks the syntax (a ')' at the end, key=value options) before it is edited
+        List<String> options = new ArrayList<>();
+        boolean replaced = false;
+        if (open >= 0 && !s.substring(open + 1, s.length() - 1).isBlank()) {
+            for (String option : s.substring(open + 1, s.length() - 1).split(",")) {
+                boolean isWidth = option.substring(0, option.indexOf('=')).trim().equalsIgnoreCase(key);
+                options.add(isWidth ? key + "=" + width : option.trim());
+                replaced |= isWidth;
+            }
+        }
+        if (!replaced) {
+            options.add(key + "=" + width);
+        }
+        return (open < 0 ? s : s.substring(0, open).trim()) + "(" + String.join(",", options) + ")";
     }
 
     static void add(Entry e) {

@@ -6,6 +6,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 
 class ZooTest {
+    /** The width studies (approx, study, convergence, the SgdCheckpoints example) vary each model's own option. */
+    @Test
+    void withWidthSetsEachZooModelsOwnWidthOption() {
+        assertThat(Zoo.withWidth("fcn", 16)).isEqualTo("fcn(width=16)");
+        assertThat(Zoo.withWidth("fcn()", 16)).isEqualTo("fcn(width=16)");
+        assertThat(Zoo.withWidth("fcn(depth=2,out=10)", 16)).isEqualTo("fcn(depth=2,out=10,width=16)");
+        assertThat(Zoo.withWidth(" fcn(depth=1, Width = 8 ,out=10) ", 16)).isEqualTo("fcn(depth=1,width=16,out=10)");
+        assertThat(Zoo.withWidth("cnn(depth=2)", 16)).isEqualTo("cnn(depth=2,channels=16)"); // width= was refused
+        assertThat(Zoo.withWidth("transformer(channels=3)", 16)).isEqualTo("transformer(channels=3,dim=16)");
+        for (Zoo.Entry e : Zoo.entries()) {
+            String option = Zoo.widthOption(e.name());
+            assertThat(option).as("the width option of zoo model %s", e.name()).isNotNull();
+            assertThat(e.options()).as("%s's options", e.name()).containsPattern("(^|, )" + option + "=");
+            assertThat(Zoo.parse(Zoo.withWidth(e.name(), 24)).spec()).endsWith(option + "=24)");
+        }
+        assertThatThrownBy(() -> Zoo.withWidth("linearize(fcn)", 8)).hasMessageContaining("has no width to vary");
+        assertThatThrownBy(() -> Zoo.withWidth("fcn(depth=2", 8)).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void fcnDepthCountsHiddenLayers() {
         Model m = Zoo.parse("fcn(depth=3,width=512,out=10,act=relu)");

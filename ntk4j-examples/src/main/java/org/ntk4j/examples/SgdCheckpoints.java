@@ -7,15 +7,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.TreeSet;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.GradientStep;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.predict.Loss;
@@ -32,17 +29,12 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p>Run: {@code ntk4j-examples/run SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL] [--overwrite]} (defaults
  * {@code ckpt}, {@code default:train}, 5, {@code 64,128,256,512,1024}, {@code fcn(depth=2,out=10)}). MODEL is any
- * zoo model; its width option (see {@link #WIDTH_OPTION}: {@code width}, {@code channels} or {@code dim}) is set to
+ * zoo model; its width option ({@link Zoo#widthOption}: {@code width}, {@code channels} or {@code dim}) is set to
  * each width, added when the spec lacks it. Existing checkpoint files are refused unless {@code --overwrite}.
  */
 public final class SgdCheckpoints {
     /** The command line (see {@link ExampleArgs}). */
     static final String USAGE = "SgdCheckpoints [OUT] [TRAIN] [EPOCHS] [WIDTHS] [MODEL] [--overwrite]";
-
-    /** The option that sets each zoo model's width: its hidden features, channels or embedding dimension. */
-    static final Map<String, String> WIDTH_OPTION = Map.of("fcn", "width", "cnn", "channels", "resnet", "channels",
-            "transformer", "dim", "resnet18", "width", "resnet34", "width", "resnet50", "width", "wide_resnet50_2",
-            "width");
 
     private SgdCheckpoints() {
     }
@@ -78,7 +70,7 @@ public final class SgdCheckpoints {
             int[] per = data.exampleShape();
             int classes = Arrays.stream(data.labels()).max().orElse(0) + 1;
             for (int width : widths) {
-                Model net = Zoo.parse(withWidth(spec, width));
+                Model net = Zoo.parse(Zoo.withWidth(spec, width));
                 int[] outShape = net.outputShape(per);
                 if (outShape.length != 1 || outShape[0] < classes) {
                     throw new IllegalArgumentException("MODEL " + net.spec() + " gives outputs "
@@ -153,40 +145,6 @@ public final class SgdCheckpoints {
             }
         }
         return w;
-    }
-
-    /**
-     * The model spec with its width option (see {@link #WIDTH_OPTION}) set to {@code width}: replaced where the
-     * spec has it, added where it does not ({@code fcn} becomes {@code fcn(width=64)}, {@code cnn(depth=2)}
-     * becomes {@code cnn(depth=2,channels=64)}).
-     *
-     * @param spec a zoo model spec
-     * @param width the width
-     * @return the spec with that width
-     * @throws IllegalArgumentException if the spec is malformed or names no zoo model with a width
-     */
-    static String withWidth(String spec, int width) {
-        String s = spec.trim();
-        int open = s.indexOf('(');
-        String key = WIDTH_OPTION.get((open < 0 ? s : s.substring(0, open)).trim().toLowerCase(Locale.ROOT));
-        if (key == null) {
-            throw new IllegalArgumentException("MODEL '" + spec + "' has no width to vary; models with one are "
-                    + String.join(", ", new TreeSet<>(WIDTH_OPTION.keySet())));
-        }
-        ModelSpec.parse(spec);   // checks the syntax (a ')' at the end, key=value options) before it is edited
-        List<String> options = new ArrayList<>();
-        boolean replaced = false;
-        if (open >= 0 && !s.substring(open + 1, s.length() - 1).isBlank()) {
-            for (String option : s.substring(open + 1, s.length() - 1).split(",")) {
-                boolean isWidth = option.substring(0, option.indexOf('=')).trim().equalsIgnoreCase(key);
-                options.add(isWidth ? key + "=" + width : option.trim());
-                replaced |= isWidth;
-            }
-        }
-        if (!replaced) {
-            options.add(key + "=" + width);
-        }
-        return (open < 0 ? s : s.substring(0, open).trim()) + "(" + String.join(",", options) + ")";
     }
 
     private static int[] shuffled(int n, SplittableRandom rnd) {

@@ -17,7 +17,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.ntk4j.nn.Zoo;
 
 /**
  * Runs every example's main and checks what it prints. The cheap ones run the command docs/examples.md shows and
@@ -243,7 +242,7 @@ class ExamplesTest {
                 "16", "fcn(out=5)").stderr()).startsWith("SgdCheckpoints: MODEL fcn(out=5,width=16) gives outputs [5] "
                 + "per example; cross-entropy on default:train:64 needs one vector of at least 10");
         assertThat(refusal(SgdCheckpoints.USAGE, SgdCheckpoints::run, dir.toString(), "default:train:64", "1",
-                "16", "linearize(fcn)").stderr()).startsWith("SgdCheckpoints: MODEL 'linearize(fcn)' has no width "
+                "16", "linearize(fcn)").stderr()).startsWith("SgdCheckpoints: model 'linearize(fcn)' has no width "
                 + "to vary; models with one are cnn, fcn, resnet, resnet18,");
         try (Stream<Path> left = Files.list(dir)) {
             assertThat(left).as("nothing written by a refused run").isEmpty();
@@ -273,25 +272,6 @@ class ExamplesTest {
         String text = stdout(() -> TiledKernelToFile.main(new String[] {"32", mine.toString(), "--overwrite"}));
         assertThat(text).contains("file [32, 32]");
         assertThat(Files.size(mine)).isGreaterThan(32 * 32 * 8);
-    }
-
-    @Test
-    void sgdCheckpointsSetsTheWidthOfEveryZooModel() {
-        assertThat(SgdCheckpoints.withWidth("fcn", 16)).isEqualTo("fcn(width=16)");   // was 'fc,width=16)'
-        assertThat(SgdCheckpoints.withWidth("fcn()", 16)).isEqualTo("fcn(width=16)");
-        assertThat(SgdCheckpoints.withWidth("fcn(depth=2,out=10)", 16)).isEqualTo("fcn(depth=2,out=10,width=16)");
-        assertThat(SgdCheckpoints.withWidth(" fcn(depth=1, Width = 8 ,out=10) ", 16))
-                .isEqualTo("fcn(depth=1,width=16,out=10)");
-        assertThat(SgdCheckpoints.withWidth("cnn(depth=2)", 16)).isEqualTo("cnn(depth=2,channels=16)"); // not width=
-        assertThat(SgdCheckpoints.withWidth("transformer(channels=3)", 16)).isEqualTo("transformer(channels=3,dim=16)");
-        // every zoo model has a width option, which the zoo accepts
-        for (Zoo.Entry e : Zoo.entries()) {
-            String option = SgdCheckpoints.WIDTH_OPTION.get(e.name());
-            assertThat(option).as("the width option of zoo model %s", e.name()).isNotNull();
-            assertThat(e.options()).as("%s's options", e.name()).containsPattern("(^|, )" + option + "=");
-            assertThat(Zoo.parse(SgdCheckpoints.withWidth(e.name(), 24)).spec()).endsWith(option + "=24)");
-        }
-        assertThat(SgdCheckpoints.WIDTH_OPTION).hasSameSizeAs(Zoo.entries());
     }
 
     @Test
