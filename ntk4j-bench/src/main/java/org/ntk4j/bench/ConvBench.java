@@ -5,6 +5,10 @@ import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Convolution;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench conv [--reps R]}: the convolution input gradient (the transposed convolution of the
@@ -37,19 +41,34 @@ final class ConvBench {
         new Shape("ResNet-18 layer2.0 downsample 1x1 s2 64 -> 128, batch 16", 16, 56, 56, 64, 128, 1, 2, 0),
     };
 
-    static void main(String[] args) {
+    /** The command line: {@code --reps R}, checked before the run. */
+    @Command(name = "ntk4j bench conv", sortOptions = false, abbreviateSynopsis = true,
+            description = {"conv_input_grad as this build computes it against the im2col-era col2im(dy . W^T), cnn "
+                + "and ResNet-18 shapes, float32, interleaved; printed, no file written.", ""})
+    static final class Options implements BenchCli.Bench {
+        @Option(names = "--reps", paramLabel = "R", description = "timed calls of each, interleaved, after 3 warm-up "
+                + "calls (default ${DEFAULT-VALUE})")
         int reps = 15;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--reps" -> reps = Integer.parseInt(args[++i]);
-                case "--help", "-h" -> {
-                    System.out.println("usage: ntk4j bench conv [--reps R]   (R timed calls of each, interleaved)");
-                    return;
-                }
-                default -> throw new IllegalArgumentException("bench conv: unknown option " + args[i]
-                        + "; options: --reps R");
-            }
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
+
+        @Override
+        public void check(CommandLine.ParseResult given) {
+            BenchCli.positive("--reps", reps);
         }
+
+        @Override
+        public int run(String[] args) {
+            ConvBench.run(reps);
+            return 0;
+        }
+    }
+
+    static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
+    }
+
+    private static void run(int reps) {
         System.out.printf(Locale.ROOT, "# conv_input_grad: this build vs col2im(dy . W^T), float32, %s, "
                 + "load %s, %s, median of %d%n", Machine.cpuModel(), Machine.loadAverage(), Machine.now(), reps);
         System.out.println("| shape | dy | col2im ms | this build ms | speed-up | path | column buffer saved | max rel"

@@ -3,7 +3,6 @@ package org.ntk4j.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -17,6 +16,10 @@ import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench numpy}: ntk4j's structured derivatives against what a careful person would write instead
@@ -55,65 +58,95 @@ public final class HandWrittenBench {
         }
     }
 
-    static String usage() {
-        return String.join("\n", "usage: ntk4j bench numpy [--widths 2048,512] [--warmup 30] [--warmup-seconds 4]",
-                "                         [--reps 10] [--rounds 2] [--blas-threads T] [--out DIR] [--name numpy_fcn]",
-                "  --warmup, --warmup-seconds: ntk4j's warm-up, the calls and then the seconds (both are done);",
-                "    the calls right after the first are timed too and reported as 'early'",
-                "  --blas-threads: BLAS threads of both (default: the cores; 1 resists other processes' load)",
-                "  --first-calls K: K launches of `./ntk4j kernel` on the W = 512 setting in fresh JVMs, after one",
-                "    that may build or write the class-data archive (default 5; 0: none; needs the launcher)",
-                "  ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run");
-    }
-
-    /**
-     * Runs the comparison and writes its report.
-     *
-     * @param args the options of {@link #usage()}
-     * @throws IOException when NumPy is missing or fails, or the report cannot be written
-     */
-    public static void main(String[] args) throws IOException {
+    /** The command line: picocli's options, checked before the run ({@link BenchCli}). */
+    @Command(name = "ntk4j bench numpy", abbreviateSynopsis = true, sortOptions = false,
+            description = {"ntk4j SD against a hand-written NumPy per-layer FCN kernel and the SGEMM rate, same run: "
+                + "fcn(depth=3,width=W,out=8), inputs 3072, N = 16, float32, full kernel.",
+                "Writes STEM.md and STEM.csv in --out; an existing one is refused unless --overwrite.", ""})
+    static final class Options implements BenchCli.Bench {
+        @Option(names = "--widths", split = ",", paramLabel = "W", description = "the widths (default 2048,512)")
         int[] widths = {2048, 512};
         // "warm" means compiled: a warm-up of 30 calls, then of 4 seconds from the first call. 30 calls were taken
         // for the JIT's steady state (W = 2048 on Zen 4: 42 ms after 3, 36 after 10, 31 after 50), but the W = 512
         // call kept getting faster for 2 s (Zen 5, medians of 50 calls: 3.6 ms over the first 50, 2.9–3.3 ms up to
         // 450, 2.1–2.4 ms at 500–700, 1.9 ms after 750); the medians after the 30 calls are reported as "early".
         // NumPy gets the 30 warm-up calls, which it does not need.
+        @Option(names = "--warmup", paramLabel = "K", description = "ntk4j's warm-up calls, then --warmup-seconds "
+                + "(both are done); the calls right after the first K are timed too and reported as 'early' "
+                + "(default ${DEFAULT-VALUE})")
         int warmup = 30;
+        @Option(names = "--warmup-seconds", paramLabel = "S", description = "ntk4j's warm-up by time, from its "
+                + "first call (default ${DEFAULT-VALUE})")
         double warmupSeconds = 4;
+        @Option(names = "--reps", paramLabel = "R", description = "timed calls per round, each program (default "
+                + "${DEFAULT-VALUE})")
         int reps = 10;
+        @Option(names = "--rounds", paramLabel = "N", description = "rounds of ntk4j's calls then NumPy's process "
+                + "(default ${DEFAULT-VALUE})")
         int rounds = 2;
-        Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
-        String name = "numpy_fcn";
-        int blasThreads = 0;
+        @Option(names = "--blas-threads", paramLabel = "T", description = "BLAS threads of both (default: the cores;"
+                + " 1 resists other processes' load)")
+        int blasThreads;
+        @Option(names = "--first-calls", paramLabel = "K", description = "K launches of `./ntk4j kernel` on the W = "
+                + "512 setting in fresh JVMs, after one that may build or write the class-data archive; 0: none; "
+                + "needs the launcher (default ${DEFAULT-VALUE})")
         int firstCalls = 5;
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            switch (a) {
-                case "--widths" -> widths = PaperFcnBench.Options.ints(a, PaperFcnBench.Options.value(a, args, ++i));
-                case "--warmup" -> warmup = Integer.parseInt(PaperFcnBench.Options.value(a, args, ++i));
-                case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(PaperFcnBench.Options.value(a, args,
-                        ++i));
-                case "--reps" -> reps = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args, ++i));
-                case "--rounds" -> rounds = PaperFcnBench.Options.positive(a, PaperFcnBench.Options.value(a, args,
-                        ++i));
-                case "--blas-threads" -> blasThreads = PaperFcnBench.Options.positive(a,
-                        PaperFcnBench.Options.value(a, args, ++i));
-                case "--out" -> out = Paths.get(PaperFcnBench.Options.value(a, args, ++i));
-                case "--name" -> name = PaperFcnBench.Options.value(a, args, ++i);
-                case "--first-calls" -> firstCalls = Integer.parseInt(PaperFcnBench.Options.value(a, args, ++i));
-                case "--help", "-h" -> {
-                    System.out.println(usage());
-                    return;
-                }
-                default -> throw new IllegalArgumentException("unknown option '" + a + "'; " + usage());
+        @Option(names = "--out", paramLabel = "DIR", description = "where the files go, created if missing (default:"
+                + " the repository's ntk4j-bench/)")
+        Path out = BenchCli.defaultOutDir();
+        @Option(names = "--name", paramLabel = "STEM", description = "the files' name stem, without a directory "
+                + "(default ${DEFAULT-VALUE})")
+        String name = "numpy_fcn";
+        @Mixin
+        BenchCli.Overwrite overwrite = new BenchCli.Overwrite();
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
+        String python;
+
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            BenchCli.positive("--widths", widths);
+            BenchCli.nonNegative("--warmup", warmup);
+            BenchCli.nonNegative("--warmup-seconds", warmupSeconds);
+            BenchCli.positive("--reps", reps);
+            BenchCli.positive("--rounds", rounds);
+            if (given.hasMatchedOption("--blas-threads")) {
+                BenchCli.positive("--blas-threads", blasThreads);
+            }
+            BenchCli.nonNegative("--first-calls", firstCalls);
+            BenchCli.checkOutputs(overwrite.overwrite, out, BenchCli.stem(name), ".md", ".csv");
+            python = NumpyPeer.findPython();
+            if (python == null) {
+                throw new IllegalArgumentException("no python3 imports numpy (pip install numpy, or apt-get install "
+                        + "python3-numpy; NTK4J_PYTHON names another interpreter)");
             }
         }
-        String python = NumpyPeer.findPython();
-        if (python == null) {
-            throw new IOException("no python3 imports numpy (pip install numpy, or apt-get install python3-numpy; "
-                    + "NTK4J_PYTHON names another interpreter)");
+
+        @Override
+        public int run(String[] args) throws IOException {
+            HandWrittenBench.run(this, args);
+            return 0;
         }
+    }
+
+    /**
+     * Runs the comparison and writes its report.
+     *
+     * @param args the options ({@code --help})
+     */
+    public static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
+    }
+
+    private static void run(Options o, String[] args) throws IOException {
+        int[] widths = o.widths;
+        int warmup = o.warmup;
+        double warmupSeconds = o.warmupSeconds;
+        int reps = o.reps;
+        int rounds = o.rounds;
+        int blasThreads = o.blasThreads;
+        int firstCalls = o.firstCalls;
+        String python = o.python;
         BenchLog log = new BenchLog();
         if (blasThreads > 0) {
             Blas.setThreads(blasThreads);
@@ -192,15 +225,11 @@ public final class HandWrittenBench {
                 first = firstCalls(dir, firstCalls, log);
             }
         } finally {
-            try (var paths = Files.walk(dir)) {
-                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            PeersBench.deleteTreeQuietly(dir);
         }
         SgemmRate.Rate after = SgemmRate.measure(2048, 1, 5);
         log.say("SGEMM 2048³ at the end: median %.1f GFLOP/s (best %.1f)", after.medianGflops(), after.bestGflops());
-        write(out, name, args, rows, before, after, numpy, threads, warmup, first);
+        write(o.out, o.name, args, rows, before, after, numpy, threads, warmup, first);
     }
 
     /** The issue's first-call command, the W = 512 setting, without its {@code --report FILE}. */

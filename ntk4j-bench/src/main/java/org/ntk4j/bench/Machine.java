@@ -37,9 +37,28 @@ final class Machine {
         return model != null ? model : System.getProperty("os.arch");
     }
 
+    /** The machine's memory in binary units ("23.5 GiB"), from /proc/meminfo's MemTotal, or "n/a". */
     static String memTotal() {
-        String t = procFields("/proc/meminfo").get("MemTotal");
-        return t != null ? t : "n/a";
+        return kibibytes(procFields("/proc/meminfo").get("MemTotal"));
+    }
+
+    /**
+     * A /proc/meminfo value ("24683792 kB", kibibytes despite the unit's name) in binary units ("23.5 GiB").
+     *
+     * @param field the value, or null
+     * @return the size, or "n/a" for null or a value that is not a number of kB
+     */
+    static String kibibytes(String field) {
+        long kib = field == null ? -1 : kibibyteCount(field);
+        return kib < 0 ? "n/a" : org.ntk4j.ntk.CostModel.human(kib * 1024);
+    }
+
+    private static long kibibyteCount(String field) {
+        try {
+            return Long.parseLong(field.replace("kB", "").trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /**
@@ -57,14 +76,8 @@ final class Machine {
     /** MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping), or -1. */
     static long memAvailableBytes() {
         String v = procFields("/proc/meminfo").get("MemAvailable");
-        if (v == null) {
-            return -1;
-        }
-        try {
-            return Long.parseLong(v.replace("kB", "").trim()) * 1024;
-        } catch (NumberFormatException e) {
-            return -1;
-        }
+        long kib = v == null ? -1 : kibibyteCount(v);
+        return kib < 0 ? -1 : kib * 1024;
     }
 
     static String java() {

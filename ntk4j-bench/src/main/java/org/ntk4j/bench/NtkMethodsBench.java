@@ -4,9 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
@@ -21,6 +19,10 @@ import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * The three exact empirical-NTK methods side by side, in one process, written out as Markdown and CSV.
@@ -51,135 +53,102 @@ public final class NtkMethodsBench {
     private static final int OUT = 8;
     private static final int DEPTH = 3;
 
-    /** Command-line settings. */
-    static final class Options {
+    /** Command-line settings: picocli's options, checked in full before the run ({@link BenchCli}). */
+    @Command(name = "ntk4j bench methods", abbreviateSynopsis = true, sortOptions = false,
+            description = {"JC vs NTK-VP vs SD: neural-tangents' FCN example (full and traced kernels), then a width "
+                + "sweep with fitted exponents.",
+                "Writes STEM.md, STEM_main.csv, STEM_sweep.csv and STEM_fits.csv in --out; an existing file of the "
+                + "report is refused unless --overwrite.", ""})
+    static final class Options implements BenchCli.Bench {
+        /** The files of a report STEM, all written by every run. */
+        static final String[] FILES = {".md", "_main.csv", "_sweep.csv", "_fits.csv"};
+
+        @Option(names = "--quick", description = "main setting at width 512, sweep 64..1024, 2 timed rounds (1 in "
+                + "the sweep)")
         boolean quick;
+        @Option(names = "--no-main", description = "skip the main setting")
+        boolean noMain;
+        @Option(names = "--no-sweep", description = "skip the width sweep")
+        boolean noSweep;
         boolean main = true;
         boolean sweep = true;
+        @Option(names = "--main-width", paramLabel = "W", description = "hidden width of the main setting (default "
+                + "2048, --quick 512)")
         int mainWidth = 2048;
+        @Option(names = "--main-input", paramLabel = "D", description = "input size of the main setting (default "
+                + "3072)")
         int mainInput = 3072;
+        @Option(names = "--widths", split = ",", paramLabel = "W", description = "sweep widths (default "
+                + "64,128,256,512,1024,2048,4096; --quick up to 1024)")
         int[] widths = {64, 128, 256, 512, 1024, 2048, 4096};
+        @Option(names = "--fit-from", paramLabel = "W", description = "smallest width in the exponent fits (default "
+                + "256)")
         int fitFrom = 256;
+        @Option(names = "--warmup", paramLabel = "K", description = "untimed rounds before the timed ones (default 1)")
         int warmup = 1;
+        @Option(names = "--reps", paramLabel = "R", description = "timed rounds in the main setting (default 3, "
+                + "--quick 2)")
         int reps = 3;
+        @Option(names = "--sweep-reps", paramLabel = "R", description = "timed rounds per sweep width (default 2, "
+                + "--quick 1)")
         int sweepReps = 2;
         /** Widths from this one up time one round without a separate warm-up (the JIT is warm by then). */
+        @Option(names = "--sweep-single-from", paramLabel = "W", description = "from this width up: one timed round,"
+                + " no warm-up (default 2048)")
         int sweepSingleFrom = 2048;
+        @Option(names = "--budget-gib", paramLabel = "G", description = "sweep memory budget: a method whose "
+                + "predicted peak exceeds it is skipped (default 12)")
         double budgetGiB = 12;
+        @Option(names = "--blas-threads", paramLabel = "T", description = "OpenBLAS threads (default: OpenBLAS's own "
+                + "choice)")
         int blasThreads;
-        Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
+        @Option(names = "--out", paramLabel = "DIR", description = "where the .md and .csv files go, created if "
+                + "missing (default: the repository's ntk4j-bench/)")
+        Path out = BenchCli.defaultOutDir();
+        @Option(names = "--name", paramLabel = "STEM", description = "the files' name stem, without a directory "
+                + "(default ntk_methods, or ntk_methods_quick)")
         String name;
+        @Mixin
+        BenchCli.Overwrite overwrite = new BenchCli.Overwrite();
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
 
-        static Options parse(String[] args) {
-            Options o = new Options();
-            for (String a : args) {
-                if (a.equals("--quick")) {
-                    o.quick = true;
-                    o.mainWidth = 512;
-                    o.widths = new int[] {64, 128, 256, 512, 1024};
-                    o.reps = 2;
-                    o.sweepReps = 1;
-                }
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            if (noMain && noSweep) {
+                throw new IllegalArgumentException("--no-main with --no-sweep measures nothing; drop one of them");
             }
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                switch (a) {
-                    case "--quick":
-                        break;
-                    case "--no-main":
-                        o.main = false;
-                        break;
-                    case "--no-sweep":
-                        o.sweep = false;
-                        break;
-                    case "--main-width":
-                        o.mainWidth = positive(a, args, ++i);
-                        break;
-                    case "--main-input":
-                        o.mainInput = positive(a, args, ++i);
-                        break;
-                    case "--widths":
-                        o.widths = Arrays.stream(value(a, args, ++i).split(",")).map(String::trim)
-                                .mapToInt(Integer::parseInt).toArray();
-                        break;
-                    case "--fit-from":
-                        o.fitFrom = positive(a, args, ++i);
-                        break;
-                    case "--warmup":
-                        o.warmup = Integer.parseInt(value(a, args, ++i));
-                        break;
-                    case "--reps":
-                        o.reps = positive(a, args, ++i);
-                        break;
-                    case "--sweep-reps":
-                        o.sweepReps = positive(a, args, ++i);
-                        break;
-                    case "--sweep-single-from":
-                        o.sweepSingleFrom = positive(a, args, ++i);
-                        break;
-                    case "--budget-gib":
-                        o.budgetGiB = Double.parseDouble(value(a, args, ++i));
-                        break;
-                    case "--blas-threads":
-                        o.blasThreads = positive(a, args, ++i);
-                        break;
-                    case "--out":
-                        o.out = Paths.get(value(a, args, ++i));
-                        break;
-                    case "--name":
-                        o.name = value(a, args, ++i);
-                        break;
-                    case "--help":
-                    case "-h":
-                        System.out.println(usage());
-                        System.exit(0);
-                        break;
-                    default:
-                        throw new IllegalArgumentException("unknown option '" + a + "'\n" + usage());
-                }
+            BenchCli.notWith(given, "--no-main", "the main setting does not run", "--main-width", "--main-input",
+                    "--reps");
+            BenchCli.notWith(given, "--no-sweep", "the width sweep does not run", "--widths", "--fit-from",
+                    "--sweep-reps", "--sweep-single-from", "--budget-gib");
+            main = !noMain;
+            sweep = !noSweep;
+            if (quick) {
+                mainWidth = given.hasMatchedOption("--main-width") ? mainWidth : 512;
+                widths = given.hasMatchedOption("--widths") ? widths : new int[] {64, 128, 256, 512, 1024};
+                reps = given.hasMatchedOption("--reps") ? reps : 2;
+                sweepReps = given.hasMatchedOption("--sweep-reps") ? sweepReps : 1;
             }
-            if (o.name == null) {
-                o.name = o.quick ? "ntk_methods_quick" : "ntk_methods";
+            BenchCli.positive("--main-width", mainWidth);
+            BenchCli.positive("--main-input", mainInput);
+            BenchCli.positive("--widths", widths);
+            BenchCli.positive("--fit-from", fitFrom);
+            BenchCli.nonNegative("--warmup", warmup);
+            BenchCli.positive("--reps", reps);
+            BenchCli.positive("--sweep-reps", sweepReps);
+            BenchCli.positive("--sweep-single-from", sweepSingleFrom);
+            BenchCli.positive("--budget-gib", budgetGiB);
+            if (given.hasMatchedOption("--blas-threads")) {
+                BenchCli.positive("--blas-threads", blasThreads);
             }
-            if (o.warmup < 0) {
-                throw new IllegalArgumentException("--warmup: must be >= 0");
-            }
-            return o;
+            name = BenchCli.stem(name != null ? name : quick ? "ntk_methods_quick" : "ntk_methods");
+            BenchCli.checkOutputs(overwrite.overwrite, out, name, FILES);
         }
 
-        private static String value(String opt, String[] args, int i) {
-            if (i >= args.length) {
-                throw new IllegalArgumentException(opt + ": missing value");
-            }
-            return args[i];
-        }
-
-        private static int positive(String opt, String[] args, int i) {
-            int v = Integer.parseInt(value(opt, args, i));
-            if (v < 1) {
-                throw new IllegalArgumentException(opt + ": must be positive, got " + v);
-            }
-            return v;
-        }
-
-        static String usage() {
-            return String.join("\n",
-                    "usage: NtkMethodsBench [--quick] [options]",
-                    "  --quick                 main setting at width 512, sweep 64..1024, 2 timed rounds (1 in the sweep)",
-                    "  --no-main / --no-sweep  skip a part",
-                    "  --main-width W          hidden width of the main setting (default 2048)",
-                    "  --main-input D          input size of the main setting (default 3072)",
-                    "  --widths a,b,...        sweep widths (default 64,128,256,512,1024,2048,4096)",
-                    "  --fit-from W            smallest width in the exponent fits (default 256)",
-                    "  --warmup K              untimed rounds before the timed ones (default 1)",
-                    "  --reps R                timed rounds in the main setting (default 3)",
-                    "  --sweep-reps R          timed rounds per sweep width (default 2)",
-                    "  --sweep-single-from W   from this width up: one timed round, no warm-up (default 2048)",
-                    "  --budget-gib G          sweep memory budget: a method whose predicted peak exceeds it is "
-                            + "skipped (default 12)",
-                    "  --blas-threads T        OpenBLAS threads (default: OpenBLAS's own choice)",
-                    "  --out DIR               where the .md and .csv files go (default ntk4j-bench/ if present)",
-                    "  --name NAME             file name stem (default ntk_methods, or ntk_methods_quick)");
+        @Override
+        public int run(String[] args) throws IOException {
+            return new NtkMethodsBench(this).run(args);
         }
     }
 
@@ -219,20 +188,10 @@ public final class NtkMethodsBench {
     /**
      * Runs the settings and writes the Markdown and CSV results.
      *
-     * @param args the settings to run and the output paths (see the class comment)
-     * @throws IOException when a result file cannot be written
+     * @param args the settings to run and the output paths ({@code --help})
      */
-    public static void main(String[] args) throws IOException {
-        Options opt;
-        try {
-            opt = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.exit(2);
-            return;
-        }
-        int status = new NtkMethodsBench(opt).run(args);
-        System.exit(status);
+    public static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
     }
 
     private int run(String[] args) throws IOException {
@@ -512,8 +471,8 @@ public final class NtkMethodsBench {
             sb.append('\n');
         }
         sb.append("## Files\n\n`").append(mainCsv.getFileName()).append("`, `").append(sweepCsv.getFileName())
-                .append("`, `").append(fitsCsv.getFileName()).append("`.\n\n## Log\n\n```\n").append(log.text())
-                .append("```\n");
+                .append("`, `").append(fitsCsv.getFileName()).append("`. ").append(CONTRACTION_COLUMN)
+                .append("\n\n## Log\n\n```\n").append(log.text()).append("```\n");
         Files.write(md, sb.toString().getBytes(StandardCharsets.UTF_8));
         writeCsv(mainCsv, main, true);
         writeCsv(sweepCsv, sweep, false);
@@ -525,6 +484,17 @@ public final class NtkMethodsBench {
         Files.write(fitsCsv, fc.toString().getBytes(StandardCharsets.UTF_8));
         say("wrote %s, %s, %s, %s", md, mainCsv, sweepCsv, fitsCsv);
     }
+
+    /**
+     * What the CSV column {@code predicted_contraction_flops} holds ({@link CostModel.Estimate#contractionFlops}),
+     * said in the report: for JC it is the reference's term, not the part of {@code predicted_flops} JC runs.
+     */
+    static final String CONTRACTION_COLUMN = "The CSV column `predicted_contraction_flops` is the cost model's "
+            + "contraction term as the reference's cost table writes it, 2·|Θ|·T·P (|Θ| the kernel's elements, T the "
+            + "size of the traced axes, P the parameters); for NTK-VP it is the whole JVP work. It is not a part of "
+            + "`predicted_flops` for JC: with x2 = x1, as here, JC contracts the Jacobian with itself as a Gram, "
+            + "about half that term, which `predicted_flops` counts, so JC's `predicted_contraction_flops` can exceed "
+            + "its `predicted_flops`.";
 
     private static void row(StringBuilder sb, String k, String v) {
         sb.append("| ").append(k).append(" | ").append(v).append(" |\n");

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -22,6 +21,10 @@ import org.ntk4j.ntk.Method;
 import org.ntk4j.plot.Charts;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench paper-fcn [--quick] [--with-peers]}: the setting of Figure 1 of Novak, Sohl-Dickstein &amp;
@@ -53,17 +56,43 @@ public final class PaperFcnBench {
         N, O, W
     }
 
-    /** Command-line settings. */
-    static final class Options {
+    /** Command-line settings: picocli's options, checked in full before the run ({@link BenchCli}). */
+    @Command(name = "ntk4j bench paper-fcn", abbreviateSynopsis = true, sortOptions = false,
+            description = {"The paper's Figure 1 FCN (10 ReLU layers, inputs of size 3) over N, O and W: time, "
+                + "memory and the machine's limit per method, fitted exponents against the reference's; with "
+                + "--with-peers, PyTorch (functorch), DJL and hand-written NumPy on the same networks, same run.",
+                "Writes STEM.md, STEM.csv, STEM_fits.csv, STEM_{n,o,w}.png (the sweeps) and STEM_peers.csv (the "
+                + "peers) in --out; an existing file of the report is refused unless --overwrite.", ""})
+    static final class Options implements BenchCli.Bench {
+        static final String MAX_FLOPS = "1.5e12";
+        static final String QUICK_MAX_FLOPS = "6e10";
+        static final String MIN_POINT_SECONDS = "1";
+        static final String QUICK_MIN_POINT_SECONDS = "0.5";
+        static final int QUICK_REPS = 3;
+        /** The files of a report STEM: every one is checked, so that a report's files stay one set. */
+        static final String[] FILES = {".md", ".csv", "_fits.csv", "_n.png", "_o.png", "_w.png", "_peers.csv"};
+
+        @Option(names = "--quick", description = "3 timed runs (1 above 2e10 FLOPs), a " + QUICK_MAX_FLOPS
+                + "-FLOP cap, --min-point-seconds " + QUICK_MIN_POINT_SECONDS + ": under 5 minutes")
         boolean quick;
-        boolean sweeps = true;
+        @Option(names = "--with-peers", description = "also PyTorch (functorch), DJL and hand-written NumPy (fcn "
+                + "settings) on the FCN example and a cnn, same run")
         boolean withPeers;
-        int n0 = 16;
-        int o0 = 8;
-        int w0 = 128;
+        @Option(names = "--no-sweeps", description = "skip the Figure 1 sweeps: the peers only (needs --with-peers)")
+        boolean noSweeps;
+        boolean sweeps = true;
+        @Option(names = "--ns", split = ",", paramLabel = "N", description = "the N sweep (default 1,2,4,..,512)")
         int[] ns = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+        @Option(names = "--os", split = ",", paramLabel = "O", description = "the O sweep (default 1,2,4,..,256)")
         int[] os = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+        @Option(names = "--ws", split = ",", paramLabel = "W", description = "the W sweep (default 16,32,..,4096)")
         int[] ws = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+        @Option(names = "--n", paramLabel = "N", description = "N while another quantity is swept (default 16)")
+        int n0 = 16;
+        @Option(names = "--o", paramLabel = "O", description = "O while another quantity is swept (default 8)")
+        int o0 = 8;
+        @Option(names = "--w", paramLabel = "W", description = "W while another quantity is swept (default 128)")
+        int w0 = 128;
         /** Fits use the points from these values up (below, fixed per-call costs flatten the curves). */
         int nFitFrom = 16;
         int oFitFrom = 4;
@@ -79,7 +108,10 @@ public final class PaperFcnBench {
          * per-example passes, SD's N²O² bookkeeping) still bends the curve at the smaller sizes.
          */
         int fitTop = 4;
+        @Option(names = "--warmup", paramLabel = "K", description = "untimed rounds per point (default 1)")
         int warmup = 1;
+        @Option(names = "--reps", paramLabel = "R", description = "timed rounds per point (default 5, --quick "
+                + QUICK_REPS + "; 2 above 5e10 FLOPs)")
         int reps = 5;
         /** A point whose predicted FLOPs pass this is timed twice (after the warm-up) instead of reps times. */
         double onceFlops = 5e10;
@@ -91,152 +123,107 @@ public final class PaperFcnBench {
          * before) and as many timed runs per timed round as fill a quarter of it (2–3 runs of 20 ms are
          * noise-limited). 0 turns it off ({@code --min-point-seconds}).
          */
-        double minPointSeconds = 1.0;
+        @Option(names = "--min-point-seconds", paramLabel = "S", description = "a cheap method runs several times a "
+                + "round: warm-ups filling S s, timed runs filling S/4 s, at an assumed 1e10 FLOP/s; 0 turns it off "
+                + "(default " + MIN_POINT_SECONDS + ", --quick " + QUICK_MIN_POINT_SECONDS + ")")
+        double minPointSeconds = Double.parseDouble(MIN_POINT_SECONDS);
         /** A method whose predicted FLOPs at a point pass this is not run there (time budget). */
-        double maxFlops = 1.5e12;
+        @Option(names = "--max-flops", paramLabel = "F", description = "skip a method at a point predicted above F "
+                + "FLOPs (default " + MAX_FLOPS + ", --quick " + QUICK_MAX_FLOPS + ")")
+        double maxFlops = Double.parseDouble(MAX_FLOPS);
+        @Option(names = "--budget-gib", paramLabel = "G", description = "skip a method at a point predicted above G "
+                + "GiB (default 8)")
         double budgetGiB = 8;
+        @Option(names = "--blas-threads", paramLabel = "T", description = "OpenBLAS threads (default: OpenBLAS's "
+                + "choice)")
         int blasThreads;
+        @Option(names = "--peer-settings", split = ",", paramLabel = "S", description = "with --with-peers: the "
+                + "peer settings, of " + PeersBench.Setting.NAMES + " (default " + PeersBench.Options.SETTINGS + ")")
+        String[] peerSettings;
+        @Option(names = "--peer-memory-gib", paramLabel = "G", description = "with --with-peers: the memory a peer "
+                + "may use for Jacobians/cotangents (default " + PeersBench.Options.MEMORY_GIB + ")")
+        double peerMemoryGiB = Double.parseDouble(PeersBench.Options.MEMORY_GIB);
+        @Option(names = "--no-install", description = "with --with-peers: do not apt-get install python3-torch when "
+                + "missing")
+        boolean noInstall;
+        @Option(names = "--peer-timeout", paramLabel = "S", description = "with --with-peers: stop a PyTorch peer "
+                + "process after S seconds (default " + PeersBench.Options.TIMEOUT_SECONDS + ")")
+        int peerTimeout = Integer.parseInt(PeersBench.Options.TIMEOUT_SECONDS);
+        @Option(names = "--peer-warmup-seconds", paramLabel = "S", description = "with --with-peers: warm each cheap "
+                + "ntk4j method up for S s before its rounds (default " + PeersBench.Options.WARMUP_SECONDS
+                + "; the JIT's steady state takes seconds)")
+        double peerWarmupSeconds = Double.parseDouble(PeersBench.Options.WARMUP_SECONDS);
         PeersBench.Options peers = new PeersBench.Options();
-        Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench") : Paths.get(".");
+        @Option(names = "--out", paramLabel = "DIR", description = "where the files go, created if missing (default:"
+                + " the repository's ntk4j-bench/)")
+        Path out = BenchCli.defaultOutDir();
+        @Option(names = "--name", paramLabel = "STEM", description = "the files' name stem, without a directory "
+                + "(default paper_fcn, or paper_fcn_quick)")
         String name;
+        @Mixin
+        BenchCli.Overwrite overwrite = new BenchCli.Overwrite();
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
 
-        static Options parse(String[] args) {
-            Options o = new Options();
-            if (Arrays.asList(args).contains("--quick")) {
-                o.quick = true;
-                o.reps = 3;
-                o.maxFlops = 6e10;
-                o.onceFlops = 2e10;
-                o.onceReps = 1;
-                o.minPointSeconds = 0.5;
-                o.peers.quick = true;
-            }
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                switch (a) {
-                    case "--quick" -> { }
-                    case "--with-peers" -> o.withPeers = true;
-                    case "--no-sweeps" -> o.sweeps = false;
-                    case "--ns" -> o.ns = ints(a, value(a, args, ++i));
-                    case "--os" -> o.os = ints(a, value(a, args, ++i));
-                    case "--ws" -> o.ws = ints(a, value(a, args, ++i));
-                    case "--n" -> o.n0 = positive(a, value(a, args, ++i));
-                    case "--o" -> o.o0 = positive(a, value(a, args, ++i));
-                    case "--w" -> o.w0 = positive(a, value(a, args, ++i));
-                    case "--warmup" -> o.warmup = nonNegative(a, value(a, args, ++i));
-                    case "--min-point-seconds" -> o.minPointSeconds = nonNegativeReal(a, value(a, args, ++i));
-                    case "--reps" -> o.reps = positive(a, value(a, args, ++i));
-                    case "--max-flops" -> o.maxFlops = positiveReal(a, value(a, args, ++i));
-                    case "--budget-gib" -> o.budgetGiB = positiveReal(a, value(a, args, ++i));
-                    case "--blas-threads" -> o.blasThreads = positive(a, value(a, args, ++i));
-                    case "--peer-settings" -> o.peers.settings = value(a, args, ++i).split(",");
-                    case "--peer-memory-gib" -> o.peers.memoryGiB = positiveReal(a, value(a, args, ++i));
-                    case "--no-install" -> o.peers.install = false;
-                    case "--peer-timeout" -> o.peers.timeoutSeconds = positive(a, value(a, args, ++i));
-                    case "--peer-warmup-seconds" -> o.peers.warmupSeconds = Double.parseDouble(value(a, args, ++i));
-                    case "--out" -> o.out = Paths.get(value(a, args, ++i));
-                    case "--name" -> o.name = value(a, args, ++i);
-                    case "--help", "-h" -> {
-                        System.out.println(usage());
-                        System.exit(0);
-                    }
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'; " + usage());
-                }
-            }
-            if (o.name == null) {
-                o.name = o.quick ? "paper_fcn_quick" : "paper_fcn";
-            }
-            o.peers.warmup = o.warmup;
-            o.peers.reps = o.reps;
-            return o;
+        /**
+         * Parses and checks the options (for tests).
+         *
+         * @throws IllegalArgumentException with the line the bench prints
+         */
+        static Options parse(String... args) throws IOException {
+            return BenchCli.parse(new Options(), args);
         }
 
-        static String value(String opt, String[] args, int i) {
-            if (i >= args.length) {
-                throw new IllegalArgumentException(opt + ": missing value");
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            if (noSweeps && !withPeers) {
+                throw new IllegalArgumentException("--no-sweeps without --with-peers measures nothing; add "
+                        + "--with-peers (the peers only) or drop --no-sweeps");
             }
-            return args[i];
+            BenchCli.notWith(given, "--no-sweeps", "no sweep runs", "--ns", "--os", "--ws", "--n", "--o", "--w",
+                    "--min-point-seconds", "--max-flops", "--budget-gib");
+            BenchCli.onlyWith(given, withPeers, "--with-peers", "--peer-settings", "--peer-memory-gib",
+                    "--no-install", "--peer-timeout", "--peer-warmup-seconds");
+            sweeps = !noSweeps;
+            BenchCli.positive("--ns", ns);
+            BenchCli.positive("--os", os);
+            BenchCli.positive("--ws", ws);
+            BenchCli.positive("--n", n0);
+            BenchCli.positive("--o", o0);
+            BenchCli.positive("--w", w0);
+            BenchCli.nonNegative("--warmup", warmup);
+            BenchCli.positive("--reps", reps);
+            BenchCli.nonNegative("--min-point-seconds", minPointSeconds);
+            BenchCli.positive("--max-flops", maxFlops);
+            BenchCli.positive("--budget-gib", budgetGiB);
+            if (given.hasMatchedOption("--blas-threads")) {
+                BenchCli.positive("--blas-threads", blasThreads);
+            }
+            peers.memoryGiB = BenchCli.positive("--peer-memory-gib", peerMemoryGiB);
+            peers.timeoutSeconds = BenchCli.positive("--peer-timeout", peerTimeout);
+            peers.warmupSeconds = BenchCli.nonNegative("--peer-warmup-seconds", peerWarmupSeconds);
+            peers.install = !noInstall;
+            if (peerSettings != null) {
+                peers.settings = PeersBench.Setting.list(String.join(",", peerSettings));
+            }
+            if (quick) {
+                reps = given.hasMatchedOption("--reps") ? reps : QUICK_REPS;
+                maxFlops = given.hasMatchedOption("--max-flops") ? maxFlops : Double.parseDouble(QUICK_MAX_FLOPS);
+                minPointSeconds = given.hasMatchedOption("--min-point-seconds") ? minPointSeconds
+                        : Double.parseDouble(QUICK_MIN_POINT_SECONDS);
+                onceFlops = 2e10;
+                onceReps = 1;
+                peers.quick = true;
+            }
+            peers.warmup = warmup;
+            peers.reps = reps;
+            name = BenchCli.stem(name != null ? name : quick ? "paper_fcn_quick" : "paper_fcn");
+            BenchCli.checkOutputs(overwrite.overwrite, out, name, FILES);
         }
 
-        static int positive(String opt, String v) {
-            int x = integer(opt, v);
-            if (x < 1) {
-                throw new IllegalArgumentException(opt + ": expected a positive integer, got " + v);
-            }
-            return x;
-        }
-
-        static int nonNegative(String opt, String v) {
-            int x = integer(opt, v);
-            if (x < 0) {
-                throw new IllegalArgumentException(opt + ": expected an integer >= 0, got " + v);
-            }
-            return x;
-        }
-
-        private static int integer(String opt, String v) {
-            try {
-                return Integer.parseInt(v.trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(opt + ": expected an integer, got '" + v + "'");
-            }
-        }
-
-        static double positiveReal(String opt, String v) {
-            try {
-                double x = Double.parseDouble(v.trim());
-                if (x > 0) {
-                    return x;
-                }
-            } catch (NumberFormatException e) {
-                // falls through to the message
-            }
-            throw new IllegalArgumentException(opt + ": expected a positive number, got '" + v + "'");
-        }
-
-        static double nonNegativeReal(String opt, String v) {
-            try {
-                double x = Double.parseDouble(v.trim());
-                if (x >= 0) {
-                    return x;
-                }
-            } catch (NumberFormatException e) {
-                // falls through to the message
-            }
-            throw new IllegalArgumentException(opt + ": expected a number >= 0, got '" + v + "'");
-        }
-
-        static int[] ints(String opt, String v) {
-            String[] parts = v.split(",");
-            int[] r = new int[parts.length];
-            for (int i = 0; i < parts.length; i++) {
-                r[i] = positive(opt, parts[i]);
-            }
-            return r;
-        }
-
-        static String usage() {
-            return String.join("\n",
-                    "usage: ntk4j bench paper-fcn [--quick] [--with-peers] [options]",
-                    "  --quick               3 timed runs (1 above 2e10 FLOPs), 6e10-FLOP cap: under 5 minutes",
-                    "  --with-peers          also PyTorch (functorch), DJL and hand-written NumPy (fcn settings) on the",
-                    "                        FCN example and a cnn, same run",
-                    "  --no-sweeps           skip the Figure 1 sweeps (with --with-peers: peers only)",
-                    "  --ns/--os/--ws a,b,.. sweep values (default N 1..512, O 1..256, W 16..4096, powers of 2)",
-                    "  --n/--o/--w V         the fixed values while another is swept (default N 16, O 8, W 128)",
-                    "  --warmup K --reps R   untimed and timed rounds per point (default 1 and 5; 2 above 5e10 FLOPs)",
-                    "  --min-point-seconds S a cheap method runs several times a round: warm-ups filling S s, timed",
-                    "                        runs filling S/4 s, at an assumed 1e10 FLOP/s (default 1; --quick 0.5)",
-                    "  --max-flops F         skip a method at a point predicted above F FLOPs (default 5e11)",
-                    "  --budget-gib G        skip a method at a point predicted above G GiB (default 8)",
-                    "  --blas-threads T      OpenBLAS threads (default: OpenBLAS's choice)",
-                    "  --peer-settings a,b   peer settings: fcn-example, cnn (default both)",
-                    "  --peer-memory-gib G   memory a peer may use for Jacobians/cotangents (default 8)",
-                    "  --no-install          with --with-peers: do not apt-get install python3-torch when missing",
-                    "  --peer-timeout S      stop a PyTorch peer process after S seconds (default 900)",
-                    "  --peer-warmup-seconds S  with --with-peers: warm each cheap ntk4j method up for S s before",
-                    "                        its rounds (default 10; the JIT's steady state takes seconds)",
-                    "  --out DIR --name STEM where the files go (default ntk4j-bench/, paper_fcn[_quick])");
+        @Override
+        public int run(String[] args) throws IOException {
+            return new PaperFcnBench(this, args).run();
         }
     }
 
@@ -297,19 +284,10 @@ public final class PaperFcnBench {
     /**
      * Runs the sweeps and writes the CSV, PNG and fitted exponents.
      *
-     * @param args {@code [--quick] [--with-peers]} and the other options of the class comment
-     * @throws IOException when a result file cannot be written
+     * @param args {@code [--quick] [--with-peers]} and the other options of the class comment ({@code --help})
      */
-    public static void main(String[] args) throws IOException {
-        Options opt;
-        try {
-            opt = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println("ntk4j: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        System.exit(new PaperFcnBench(opt, args).run());
+    public static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
     }
 
     private int run() throws IOException {
@@ -558,13 +536,12 @@ public final class PaperFcnBench {
         sb.append(String.format(Locale.ROOT, "`%s`: %d dense layers (3→W, %d × W→W, W→O), weight standard "
                 + "deviation 1, no bias, NTK parameterisation (stax's defaults), float32, full kernel [N, N, O, O], "
                 + "x2 = x1. One quantity is swept while the others stay at N = %d, O = %d, W = %d. Time: mean (the "
-                + "paper's average) and fastest of the timed runs after %d warm-up round(s) (%d timed rounds; %d where a "
-                + "point is predicted above %.0e FLOPs); the points of a sweep are interleaved round by round. A method "
-                + "predicted under %.2g s at a point (at an assumed 1e10 FLOP/s) runs several times a round: warm-ups "
-                + "filling that time (the JIT compiles per-call code only after hundreds of calls), timed runs filling "
-                + "a quarter of it (the `runs` column counts them). The "
-                + "exponents and the plots use the fastest run of each point, the one least disturbed by other "
-                + "processes on a shared machine. "
+                + "paper's average) and fastest of the timed runs after %d warm-up round(s) (%d timed rounds; %d where "
+                + "a point is predicted above %.0e FLOPs); the points of a sweep are interleaved round by round. A "
+                + "method predicted under %.2g s at a point (at an assumed 1e10 FLOP/s) runs several times a round: "
+                + "warm-ups filling that time (the JIT compiles per-call code only after hundreds of calls), timed "
+                + "runs filling a quarter of it (the `runs` column counts them). The exponents and the plots use the "
+                + "fastest run of each point, the one least disturbed by other processes on a shared machine. "
                 + "A method is not run where it is predicted above %.0e FLOPs or %.0f GiB.%n%n",
                 fcnSpec(opt.w0, opt.o0).replace("width=" + opt.w0, "width=W").replace("out=" + opt.o0, "out=O"),
                 DEPTH + 1, DEPTH - 1, opt.n0, opt.o0, opt.w0, opt.warmup, opt.reps, Math.min(opt.onceReps, opt.reps),
@@ -732,7 +709,8 @@ public final class PaperFcnBench {
                 }
                 if (!xy.isEmpty()) {
                     series.add(new Charts.Series(m.shortName().toUpperCase(Locale.ROOT),
-                            xy.stream().mapToDouble(a -> a[0]).toArray(), xy.stream().mapToDouble(a -> a[1]).toArray()));
+                            xy.stream().mapToDouble(a -> a[0]).toArray(),
+                            xy.stream().mapToDouble(a -> a[1]).toArray()));
                 }
             }
             if (series.isEmpty()) {
@@ -744,7 +722,8 @@ public final class PaperFcnBench {
                 case W -> "N = " + opt.n0 + ", O = " + opt.o0;
             };
             Charts.logLogLines(opt.out.resolve(opt.name + "_" + axis.name().toLowerCase(Locale.ROOT) + ".png"),
-                    "10-layer ReLU FCN, full NTK, float32 (" + fixed + ")", axis.name(), "seconds (fastest run)", series);
+                    "10-layer ReLU FCN, full NTK, float32 (" + fixed + ")", axis.name(), "seconds (fastest run)",
+                    series);
         }
     }
 

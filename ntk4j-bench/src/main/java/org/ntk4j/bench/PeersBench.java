@@ -46,19 +46,23 @@ final class PeersBench {
     static final String PYTHON = "/usr/bin/python3";
     private static final String SCRIPT = "torch_ntk_peer.py";
 
-    /** Options (set by {@link PaperFcnBench.Options}). */
+    /** Options (set by {@link PaperFcnBench.Options}, whose help shows these defaults). */
     static final class Options {
+        static final String SETTINGS = "fcn-example,cnn";
+        static final String MEMORY_GIB = "8";
+        static final String WARMUP_SECONDS = "10";
+        static final String TIMEOUT_SECONDS = "900";
         boolean quick;
-        String[] settings = {"fcn-example", "cnn"};
-        double memoryGiB = 8;
+        List<Setting> settings = Setting.list(SETTINGS);
+        double memoryGiB = Double.parseDouble(MEMORY_GIB);
         boolean install = true;
         int warmup = 1;
         int reps = 3;
         /** ntk4j's cheap methods are first warmed up for this long each (the JIT's steady state takes seconds). */
-        double warmupSeconds = 10;
+        double warmupSeconds = Double.parseDouble(WARMUP_SECONDS);
         int threads = 2;
         /** A peer process still running after this long is stopped and reported as such. */
-        int timeoutSeconds = 900;
+        int timeoutSeconds = Integer.parseInt(TIMEOUT_SECONDS);
         /** ntk4j methods predicted above this many FLOPs run once after the warm-up (or not at all in --quick). */
         double onceFlops = 5e10;
     }
@@ -71,6 +75,22 @@ final class PeersBench {
      */
     record Setting(String name, String spec, String arch, int[] input, int n, double wStd, double bStd,
                    String note) {
+        /** The settings there are, as {@code --peer-settings} lists them. */
+        static final String NAMES = "fcn-example, cnn, cnn-wide";
+
+        /**
+         * The settings of a comma-separated list.
+         *
+         * @throws IllegalArgumentException naming {@code --peer-settings} for an unknown one
+         */
+        static List<Setting> list(String names) {
+            List<Setting> settings = new ArrayList<>();
+            for (String name : names.split(",", -1)) {
+                settings.add(named(name.trim()));
+            }
+            return settings;
+        }
+
         static Setting named(String name) {
             return switch (name) {
                 case "fcn-example" -> new Setting(name, "fcn(depth=3,width=2048,out=8)", "fcn", new int[] {3072},
@@ -84,7 +104,7 @@ final class PeersBench {
                         + "8×8×3 images, N = 16: a wide CNN, where the parameters outnumber the activations; zoo "
                         + "defaults w_std 1.5, b_std 0.05");
                 default -> throw new IllegalArgumentException("--peer-settings: unknown setting '" + name
-                        + "'; settings are fcn-example, cnn, cnn-wide");
+                        + "'; settings are " + NAMES);
             };
         }
     }
@@ -254,11 +274,20 @@ final class PeersBench {
         this.log = log;
     }
 
+    /** Runs every setting; the temporary directory of the peers' files is removed whatever happens. */
     Report run() throws IOException {
-        StringBuilder env = new StringBuilder();
         String torch = torchAvailable(opt.install, opt.threads, log);
-        String coretype = "";
         Path dir = Files.createTempDirectory("ntk4j-peers");
+        try {
+            return run(dir, torch);
+        } finally {
+            deleteTreeQuietly(dir);
+        }
+    }
+
+    private Report run(Path dir, String torch) throws IOException {
+        StringBuilder env = new StringBuilder();
+        String coretype = "";
         Path script = dir.resolve(SCRIPT);
         try (InputStream in = PeersBench.class.getResourceAsStream(SCRIPT)) {
             Files.copy(in, script);
@@ -284,8 +313,8 @@ final class PeersBench {
         log.say("peers: %s", env.toString().replace("\n", "; "));
         List<Outcome> outcomes = new ArrayList<>();
         boolean agree = true;
-        for (String name : opt.settings) {
-            Outcome o = measure(Setting.named(name.trim()), dir, script, torch != null, coretype, djl != null);
+        for (Setting setting : opt.settings) {
+            Outcome o = measure(setting, dir, script, torch != null, coretype, djl != null);
             outcomes.add(o);
             for (MethodRuns.Result r : o.ntk4j.values()) {
                 agree &= Double.isNaN(r.relErrVsJc) || KernelAgreement.agrees(r.relErrVsJc);
@@ -294,7 +323,6 @@ final class PeersBench {
                 agree &= !p.ran() || p.counts();
             }
         }
-        deleteTree(dir);
         return new Report(outcomes, env.toString(), agree);
     }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,10 @@ import org.ntk4j.ntk.TilePlanner;
 import org.ntk4j.ntk.TiledKernel;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench plans --baseline CLASSPATH}: this build against another (the previous commit's, built by
@@ -37,46 +42,118 @@ import org.ntk4j.tensor.Tensor;
  * The worker uses only API both builds share.
  */
 public final class PlansBench {
-    private static final String[] WORKLOADS = {"paper-sd-16", "paper-sd-32", "paper-sd-64", "fcn-example", "cnn",
-        "trace-sd", "tiled-pntk", "per-example-fcn", "per-example-cnn"};
+    private static final String WORKLOAD_NAMES = "paper-sd-16, paper-sd-32, paper-sd-64, fcn-example, cnn, trace-sd, "
+            + "tiled-pntk, per-example-fcn, per-example-cnn";
+    private static final String[] WORKLOADS = WORKLOAD_NAMES.split(", ");
 
     private PlansBench() {
+    }
+
+    /** The command line: picocli's options, checked (the baseline's class path looked at) before the run. */
+    @Command(name = "ntk4j bench plans", abbreviateSynopsis = true, sortOptions = false,
+            description = {"This build against another side by side: each workload in a fresh JVM per build, the "
+                + "builds alternating round by round; prints each workload's median seconds per call under both and "
+                + "the ratio baseline / this (above 1: this build is faster). ntk4j-bench/run-plans.sh builds the "
+                + "previous commit's and runs this.", ""})
+    static final class Options implements BenchCli.Bench {
+        @Option(names = "--baseline", paramLabel = "CLASSPATH", description = "the build to compare with: a class "
+                + "path holding ntk4j's classes (required)")
+        String baseline;
+        @Option(names = "--rounds", paramLabel = "R", description = "rounds, the builds taking turns to go first "
+                + "(default ${DEFAULT-VALUE})")
+        int rounds = 3;
+        @Option(names = "--only", split = ",", paramLabel = "W", description = "these workloads only, of "
+                + WORKLOAD_NAMES + " (default: all)")
+        String[] only = WORKLOADS;
+        @Option(names = "--out", paramLabel = "FILE", description = "also write the table to FILE, a .txt (default: "
+                + "printed only)")
+        Path out;
+        @Mixin
+        BenchCli.Overwrite overwrite = new BenchCli.Overwrite();
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
+
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            if (baseline == null) {
+                throw new IllegalArgumentException("--baseline CLASSPATH is required (the build to compare with; "
+                        + "ntk4j-bench/run-plans.sh builds the previous commit's)");
+            }
+            checkBaseline(baseline);
+            BenchCli.positive("--rounds", rounds);
+            for (String w : only) {
+                if (!List.of(WORKLOADS).contains(w)) {
+                    throw new IllegalArgumentException("--only: expected workloads of " + WORKLOAD_NAMES + ", got '"
+                            + w + "'");
+                }
+            }
+            BenchCli.onlyWith(given, out != null, "--out", "--overwrite");
+            if (out != null) {
+                BenchCli.checkOutput("--out", out, ".txt", overwrite.overwrite);
+            }
+        }
+
+        @Override
+        public int run(String[] args) throws IOException, InterruptedException, URISyntaxException {
+            PlansBench.run(this);
+            return 0;
+        }
+    }
+
+    /** The class a baseline must hold: ntk4j's kernel entry point, which every workload calls. */
+    static final String BASELINE_CLASS = "org/ntk4j/ntk/EmpiricalNtk.class";
+
+    /**
+     * Checks a baseline class path: every entry exists, and one holds ntk4j's classes ({@link #BASELINE_CLASS}).
+     *
+     * @throws IllegalArgumentException naming {@code --baseline} otherwise
+     * @throws IOException if a jar of it cannot be read
+     */
+    static void checkBaseline(String classpath) throws IOException {
+        boolean found = false;
+        for (String entry : classpath.split(java.io.File.pathSeparator)) {
+            if (entry.isEmpty()) {
+                continue;
+            }
+            Path p = Path.of(entry);
+            if (!Files.exists(p)) {
+                throw new IllegalArgumentException("--baseline: " + entry + " does not exist (an entry of the class "
+                        + "path)");
+            }
+            if (Files.isDirectory(p)) {
+                found |= Files.isRegularFile(p.resolve(BASELINE_CLASS));
+            } else {
+                try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(p.toFile())) {
+                    found |= jar.getEntry(BASELINE_CLASS) != null;
+                } catch (java.util.zip.ZipException e) {
+                    throw new IllegalArgumentException("--baseline: " + entry + " is neither a directory nor a jar",
+                            e);
+                }
+            }
+        }
+        if (!found) {
+            throw new IllegalArgumentException("--baseline: no entry of '" + classpath + "' holds ntk4j's classes ("
+                    + BASELINE_CLASS + "); give the class path of a build, as ntk4j-bench/run-plans.sh does");
+        }
     }
 
     /**
      * Runs the comparison.
      *
-     * @param args {@code --baseline CLASSPATH [--rounds R] [--out FILE] [--only W1,W2]}
-     * @throws Exception if a worker fails
+     * @param args {@code --baseline CLASSPATH [--rounds R] [--out FILE] [--only W1,W2]} ({@code --help})
      */
-    public static void main(String[] args) throws Exception {
-        String baseline = null;
-        int rounds = 3;
-        Path out = null;
-        String[] only = WORKLOADS;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--baseline" -> baseline = args[++i];
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--out" -> out = Path.of(args[++i]);
-                case "--only" -> only = args[++i].split(",");
-                case "--help", "-h" -> {
-                    System.out.println("usage: ntk4j bench plans --baseline CLASSPATH [--rounds R] [--out FILE] "
-                            + "[--only " + String.join(",", WORKLOADS) + "]");
-                    return;
-                }
-                default -> throw new IllegalArgumentException("plans: unknown option " + args[i]);
-            }
-        }
-        if (baseline == null) {
-            throw new IllegalArgumentException("plans: --baseline CLASSPATH is required (the build to compare with; "
-                    + "ntk4j-bench/run-plans.sh builds the previous commit's)");
-        }
+    public static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
+    }
+
+    private static void run(Options o) throws IOException, InterruptedException, URISyntaxException {
+        String baseline = o.baseline;
+        int rounds = o.rounds;
         String current = System.getProperty("java.class.path");
         String bench = Path.of(PlansBench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%-14s %14s %14s %8s%n", "workload",
                 "baseline s", "this s", "ratio"));
-        for (String w : only) {
+        for (String w : o.only) {
             double[] base = new double[rounds];
             double[] mine = new double[rounds];
             for (int r = 0; r < rounds; r++) {
@@ -99,8 +176,8 @@ public final class PlansBench {
             System.out.print(line);
             table.append(line);
         }
-        if (out != null) {
-            Files.writeString(out, table.toString());
+        if (o.out != null) {
+            Files.writeString(o.out, table.toString());
         }
     }
 
@@ -119,7 +196,8 @@ public final class PlansBench {
             }
         }
         if (p.waitFor() != 0 || result == null) {
-            throw new IllegalStateException("plans: worker " + workload + " failed (exit " + p.exitValue() + ")");
+            throw new IOException("plans: the worker of " + workload + " failed (exit " + p.exitValue() + ") on "
+                    + "class path " + classpath);
         }
         return Double.parseDouble(result);
     }

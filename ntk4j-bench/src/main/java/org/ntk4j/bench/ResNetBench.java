@@ -24,6 +24,10 @@ import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench resnet}: neural-tangents' {@code empirical_ntk_resnet} notebook settings on torchvision's
@@ -44,35 +48,131 @@ final class ResNetBench {
     private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
         Method.STRUCTURED_DERIVATIVES, Method.AUTO};
 
-    /** Options. */
-    static final class Options {
-        List<String> settings = List.of("resnet18:8:8", "resnet18:128:1", "resnet18:1000:1", "resnet50:8:8");
+    /** The options: picocli's, checked (every setting's model built) before the run ({@link BenchCli}). */
+    @Command(name = "ntk4j bench resnet", abbreviateSynopsis = true, sortOptions = false,
+            description = {"neural-tangents' empirical_ntk_resnet settings on torchvision's ResNets, full kernels, "
+                + "float32: every ntk4j method whose predicted peak fits the budget, plus AUTO, beside PyTorch's "
+                + "functorch JC and NTK-VP.",
+                "Writes resnet.md in --out; an existing one is refused unless --overwrite.", ""})
+    static final class Options implements BenchCli.Bench {
+        static final String SETTINGS = "resnet18:8:8,resnet18:128:1,resnet18:1000:1,resnet50:8:8";
+
+        @Option(names = "--settings", split = ",", paramLabel = "ARCH:O:N", description = "the settings "
+                + "(default " + SETTINGS + "); ARCH is " + Setting.ARCHS)
+        List<String> settingsGiven;
+        List<Setting> settings;
+        @Option(names = "--size", paramLabel = "S", description = "input S×S×3 (default ${DEFAULT-VALUE})")
         int size = 224;
+        @Option(names = "--budget-gib", paramLabel = "G", description = "ntk4j's memory budget: methods predicted "
+                + "above it are not run (default 80%% of JavaCPP's maxBytes)")
         double budgetGiB = EmpiricalNtk.defaultMemoryBudget() / (double) (1L << 30);
+        @Option(names = "--peer-memory-gib", paramLabel = "G", description = "PyTorch's budget, at most 75%% of the "
+                + "memory available (default ${DEFAULT-VALUE})")
         double peerMemoryGiB = 16;
+        @Option(names = "--warmup", paramLabel = "W", description = "untimed rounds (default ${DEFAULT-VALUE})")
         int warmup = 0;
+        @Option(names = "--reps", paramLabel = "R", description = "timed rounds (default ${DEFAULT-VALUE})")
         int reps = 1;
+        @Option(names = "--threads", paramLabel = "T", description = "BLAS and PyTorch threads (default "
+                + "${DEFAULT-VALUE})")
         int threads = 2;
+        @Option(names = "--no-peers", description = "ntk4j only")
+        boolean noPeers;
         boolean peers = true;
+        @Option(names = "--no-install", description = "do not apt-get install python3-torch or Debian's OpenBLAS "
+                + "when missing (without OpenBLAS Debian's PyTorch runs on the reference BLAS)")
+        boolean noInstall;
         boolean install = true;
+        @Option(names = "--timeout", paramLabel = "S", description = "a PyTorch run longer than this is stopped "
+                + "(default ${DEFAULT-VALUE})")
         int timeoutSeconds = 1800;
+        @Option(names = "--max-gflop", paramLabel = "G", description = "methods predicted above G GFLOP are not run,"
+                + " nor PyTorch's recipe of the same algorithm (jc, vp) when ntk4j's prediction for it is (default: "
+                + "no limit)")
         double maxGflop = Double.POSITIVE_INFINITY;
-        Path out = Path.of("target", "bench-resnet");
+        @Option(names = "--out", paramLabel = "DIR", description = "where resnet.md goes, created if missing "
+                + "(default: target/bench-resnet of the repository)")
+        Path out = BenchCli.root().resolve(Path.of("target", "bench-resnet"));
+        @Mixin
+        BenchCli.Overwrite overwrite = new BenchCli.Overwrite();
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
+
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            BenchCli.notWith(given, "--no-peers", "ntk4j only, no PyTorch", "--peer-memory-gib", "--no-install",
+                    "--timeout");
+            peers = !noPeers;
+            install = !noInstall;
+            BenchCli.positive("--size", size);
+            BenchCli.positive("--budget-gib", budgetGiB);
+            BenchCli.positive("--peer-memory-gib", peerMemoryGiB);
+            BenchCli.nonNegative("--warmup", warmup);
+            BenchCli.positive("--reps", reps);
+            BenchCli.positive("--threads", threads);
+            BenchCli.positive("--timeout", timeoutSeconds);
+            if (given.hasMatchedOption("--max-gflop")) {
+                BenchCli.positive("--max-gflop", maxGflop);
+            }
+            settings = new ArrayList<>();
+            for (String text : settingsGiven != null ? settingsGiven : List.of(SETTINGS.split(","))) {
+                Setting s = Setting.parse(text);
+                try {
+                    new CostModel(s.model(), new int[] {size, size, 3}, DType.F32, s.n(), 0, new int[0], new int[0]);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--settings " + text.trim() + " at --size " + size + ": "
+                            + e.getMessage(), e);
+                }
+                settings.add(s);
+            }
+            BenchCli.checkOutputs(overwrite.overwrite, out, "resnet", ".md");
+        }
+
+        @Override
+        public int run(String[] args) throws IOException {
+            new ResNetBench(this).run();
+            return 0;
+        }
     }
 
     /** One setting: the network, O and N. */
     record Setting(String arch, int out, int n) {
+        /** The networks the bench and its PyTorch peer build (torchvision's names). */
+        static final String ARCHS = "resnet18|resnet34|resnet50|wide_resnet50_2";
+
+        /**
+         * Parses {@code ARCH:O:N}.
+         *
+         * @throws IllegalArgumentException naming {@code --settings}: not three fields, an ARCH not of
+         *     {@link #ARCHS}, O or N not a positive integer
+         */
         static Setting parse(String text) {
-            String[] f = text.trim().split(":");
+            String[] f = text.trim().split(":", -1);
             if (f.length != 3) {
                 throw new IllegalArgumentException("--settings: expected ARCH:O:N (e.g. resnet18:8:8), got '" + text
                         + "'");
             }
-            try {
-                return new Setting(f[0], Integer.parseInt(f[1]), Integer.parseInt(f[2]));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--settings: O and N must be integers in '" + text + "'");
+            if (!List.of(ARCHS.split("\\|")).contains(f[0])) {
+                throw new IllegalArgumentException("--settings: expected ARCH " + ARCHS + ", got '" + f[0] + "' in '"
+                        + text.trim() + "'");
             }
+            int[] v = new int[2];
+            for (int i = 0; i < 2; i++) {
+                try {
+                    v[i] = Integer.parseInt(f[i + 1].trim());
+                } catch (NumberFormatException e) {
+                    v[i] = 0;
+                }
+                if (v[i] < 1) {
+                    throw new IllegalArgumentException("--settings: expected a positive integer " + (i == 0 ? "O"
+                            : "N") + ", got '" + f[i + 1] + "' in '" + text.trim() + "'");
+                }
+            }
+            return new Setting(f[0], v[0], v[1]);
+        }
+
+        Model model() {
+            return Zoo.parse(arch + "(out=" + out + ")");
         }
 
         int depth() {
@@ -114,68 +214,13 @@ final class ResNetBench {
         this.opt = opt;
     }
 
-    static String usage() {
-        return String.join("\n",
-                "usage: ntk4j bench resnet [options]",
-                "  --settings LIST        ARCH:O:N,... (default resnet18:8:8,resnet18:128:1,resnet18:1000:1,"
-                        + "resnet50:8:8); ARCH is resnet18|resnet34|resnet50|wide_resnet50_2",
-                "  --size S               input S×S×3 (default 224)",
-                "  --budget-gib G         ntk4j's memory budget: methods predicted above it are not run (default "
-                        + "80% of JavaCPP's maxBytes)",
-                "  --peer-memory-gib G    PyTorch's budget, at most 75% of the memory available (default 16)",
-                "  --warmup W --reps R    untimed and timed rounds (default 0 and 1)",
-                "  --threads T            BLAS and PyTorch threads (default 2)",
-                "  --no-peers             ntk4j only",
-                "  --no-install           do not apt-get install python3-torch or Debian's OpenBLAS when missing",
-                "                         (without OpenBLAS Debian's PyTorch runs on the reference BLAS)",
-                "  --timeout S            a PyTorch run longer than this is stopped (default 1800)",
-                "  --max-gflop G          methods predicted above G GFLOP are not run, nor PyTorch's recipe of the",
-                "                         same algorithm (jc, vp) when ntk4j's prediction for it is (default: no limit)",
-                "  --out DIR              where resnet.md goes (default target/bench-resnet)");
-    }
-
     /**
      * Runs the benchmark.
      *
-     * @param args the options (see {@link #usage})
-     * @throws IOException if the report or the peer's files cannot be written
+     * @param args the options ({@code --help})
      */
-    static void main(String[] args) throws IOException {
-        Options o = new Options();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            switch (a) {
-                case "--settings" -> o.settings = List.of(value(args, ++i, a).split(","));
-                case "--size" -> o.size = Integer.parseInt(value(args, ++i, a));
-                case "--budget-gib" -> o.budgetGiB = Double.parseDouble(value(args, ++i, a));
-                case "--peer-memory-gib" -> o.peerMemoryGiB = Double.parseDouble(value(args, ++i, a));
-                case "--warmup" -> o.warmup = Integer.parseInt(value(args, ++i, a));
-                case "--reps" -> o.reps = Integer.parseInt(value(args, ++i, a));
-                case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, a));
-                case "--no-peers" -> o.peers = false;
-                case "--no-install" -> o.install = false;
-                case "--timeout" -> o.timeoutSeconds = Integer.parseInt(value(args, ++i, a));
-                case "--max-gflop" -> o.maxGflop = Double.parseDouble(value(args, ++i, a));
-                case "--out" -> o.out = Path.of(value(args, ++i, a));
-                case "--help", "-h" -> {
-                    System.out.println(usage());
-                    return;
-                }
-                default -> {
-                    System.err.println("ntk4j bench resnet: unknown option '" + a + "'\n" + usage());
-                    System.exit(2);
-                    return;
-                }
-            }
-        }
-        new ResNetBench(o).run();
-    }
-
-    private static String value(String[] args, int i, String option) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(option + ": missing value");
-        }
-        return args[i];
+    static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
     }
 
     void run() throws IOException {
@@ -185,6 +230,14 @@ final class ResNetBench {
         sgemmGflops = SgemmRate.measure(2048, 1, 3).bestGflops();
         log.say("SGEMM 2048³: %.1f GFLOP/s (best of 3)", sgemmGflops);
         Path dir = Files.createTempDirectory("ntk4j-resnet");
+        try {
+            run(dir);
+        } finally {
+            PeersBench.deleteTreeQuietly(dir);
+        }
+    }
+
+    private void run(Path dir) throws IOException {
         Path script = dir.resolve(SCRIPT);
         for (String name : new String[] {SCRIPT, HELPER}) {
             try (InputStream in = ResNetBench.class.getResourceAsStream(name)) {
@@ -201,12 +254,12 @@ final class ResNetBench {
             log.say("peers: %s cannot import torch and torchvision (apt-get install python3-torch "
                     + "python3-torchvision); their rows say so", PeersBench.PYTHON);
         }
-        table.append("| setting | runner | seconds | predicted GFLOP | counted | peak (measured / predicted) | GFLOP/s | "
-                + "of SGEMM | rel. error |\n|---|---|---|---|---|---|---|---|---|\n");
+        table.append("| setting | runner | seconds | predicted GFLOP | counted | peak (measured / predicted) | "
+                + "GFLOP/s | of SGEMM | rel. error |\n|---|---|---|---|---|---|---|---|---|\n");
         best.append("| setting | ntk4j's best | seconds | PyTorch's best | seconds | speed-up |\n"
                 + "|---|---|---:|---|---:|---:|\n");
-        for (String s : opt.settings) {
-            measure(Setting.parse(s), dir, script, torch);
+        for (Setting s : opt.settings) {
+            measure(s, dir, script, torch);
         }
         Files.createDirectories(opt.out);
         String report = "# ntk4j bench resnet\n\nGenerated on " + Machine.now() + " (" + Machine.cpuModel() + ", "
@@ -219,11 +272,10 @@ final class ResNetBench {
         System.out.println();
         System.out.print(best);
         System.out.println("\nwritten: " + opt.out.resolve("resnet.md"));
-        PeersBench.deleteTreeQuietly(dir);
     }
 
     private void measure(Setting s, Path dir, Path script, boolean torch) throws IOException {
-        Model model = Zoo.parse(s.arch() + "(out=" + s.out() + ")");
+        Model model = s.model();
         int[] in = {opt.size, opt.size, 3};
         long budget = (long) (opt.budgetGiB * (1L << 30));
         log.say("== %s: %s, x [%d, %d, %d, 3] float32, full kernel [%d, %d, %d, %d]", s.label(), model.spec(), s.n(),
@@ -252,7 +304,8 @@ final class ResNetBench {
             }
             if (m == Method.AUTO && r.skipped == null && running.contains(r.estimate.method())
                     && results.get(r.estimate.method()).estimate == r.estimate) {
-                r.skipped = "= ntk4j " + r.estimate.method().shortName() + ": AUTO's choice, the same plan (not run twice)";
+                r.skipped = "= ntk4j " + r.estimate.method().shortName()
+                        + ": AUTO's choice, the same plan (not run twice)";
             }
             if (r.skipped != null) {
                 log.say("  %-4s %s%s", m.shortName(), r.skipped, r.estimate == null ? ""
@@ -375,8 +428,8 @@ final class ResNetBench {
     private void row(Setting s, String runner, String seconds, String flops, String counted, String peak, String rate,
                      String share, String err) {
         table.append("| ").append(s.label()).append(" | ").append(runner).append(" | ").append(seconds).append(" | ")
-                .append(flops).append(" | ").append(counted).append(" | ").append(peak).append(" | ").append(rate).append(" | ").append(share)
-                .append(" | ").append(err).append(" |\n");
+                .append(flops).append(" | ").append(counted).append(" | ").append(peak).append(" | ").append(rate)
+                .append(" | ").append(share).append(" | ").append(err).append(" |\n");
     }
 
     /** The parameters and buffers in torchvision's state_dict names and layouts (OIHW, fc.weight [out, in]). */

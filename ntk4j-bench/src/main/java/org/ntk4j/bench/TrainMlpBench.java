@@ -37,7 +37,12 @@ import org.ntk4j.train.Schedule;
 import org.ntk4j.train.TrainConfig;
 import org.ntk4j.train.TrainResult;
 import org.ntk4j.train.Trainer;
+import org.ntk4j.io.OutputFiles;
 import org.ntk4j.tensor.DType;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./ntk4j bench train-mlp}: training throughput (examples per second per epoch) of the MLP
@@ -55,6 +60,11 @@ import org.ntk4j.tensor.DType;
  * system's {@code libblas.so.3}, which may be the reference BLAS), and with ntk4j's own OpenBLAS (bytedeco's
  * {@code libopenblas.so.0}) put under it by {@code LD_PRELOAD}. Each run reports the BLAS libraries its process
  * mapped. The summary is the median rate over the epochs after the first (the first alone when there is one).
+ *
+ * <p>The run's section is printed; it is written to a file only when asked, {@code --out FILE} appending it (the
+ * record of such runs is {@code --out ntk4j-bench/TRAIN_RESULTS.md}). Decided: no default file, since a run that
+ * appended to the committed record by default changed a file nobody named (the run's data, load and machine are
+ * seldom the record's).
  */
 final class TrainMlpBench {
     static final String SCRIPT = "torch_train_mlp.py";
@@ -65,62 +75,85 @@ final class TrainMlpBench {
     private TrainMlpBench() {
     }
 
-    /** The command's options. */
-    static final class Options {
+    /** The command's options: picocli's, checked (and the data loaded) before the run ({@link BenchCli}). */
+    @Command(name = "ntk4j bench train-mlp", abbreviateSynopsis = true, sortOptions = false,
+            description = {"Training throughput of " + SPEC + " (Adam lr 1e-3, cross-entropy, float32) in ntk4j and "
+                + "PyTorch (/usr/bin/python3, python3-torch: as installed and on ntk4j's OpenBLAS), epochs "
+                + "interleaved.",
+                "Prints the run's section; with --out FILE also appends it to FILE (created with a title when "
+                + "missing): the record is --out ntk4j-bench/" + RESULTS + ". Without --out no file is written.",
+                ""})
+    static final class Options implements BenchCli.Bench {
+        @Option(names = "--epochs", paramLabel = "E", description = "epochs (default ${DEFAULT-VALUE}); the summary "
+                + "is the median after the first")
         int epochs = 3;
+        @Option(names = "--batch", paramLabel = "B", description = "mini-batch size (default ${DEFAULT-VALUE})")
         int batch = 128;
+        @Option(names = "--threads", paramLabel = "T", description = "BLAS and ntk4j threads, torch.set_num_threads "
+                + "(default: the cores)")
         int threads = Runtime.getRuntime().availableProcessors();
+        @Option(names = "--n", paramLabel = "N", description = "training examples of the default source (default "
+                + "${DEFAULT-VALUE})")
         int n = 10_000;
+        @Option(names = "--data", paramLabel = "SOURCE", description = "a labelled data source (default "
+                + "fashion-mnist:train:N, else default:train:2000)")
         String data;
+        @Option(names = "--out", paramLabel = "FILE", description = "append the run's section to this Markdown file "
+                + "(default: none, printed only)")
+        Path out;
+        @Mixin
+        BenchCli.Help help = new BenchCli.Help();
+        /** The training data, loaded by {@link #check} (the run closes it), and its spec. */
+        Dataset raw;
+        String source;
+        /** Why the default source was replaced, for the log, or null. */
+        String note;
 
-        static Options parse(String[] args) {
-            Options o = new Options();
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--epochs" -> o.epochs = positive(args, ++i);
-                    case "--batch" -> o.batch = positive(args, ++i);
-                    case "--threads" -> o.threads = positive(args, ++i);
-                    case "--n" -> o.n = positive(args, ++i);
-                    case "--data" -> o.data = value(args, ++i);
-                    default -> throw new IllegalArgumentException("train-mlp: unknown option '" + args[i]
-                            + "'\n" + usage());
-                }
-            }
-            return o;
+        /**
+         * Parses and checks the options, loading the data (for tests).
+         *
+         * @throws IllegalArgumentException with the line the bench prints
+         */
+        static Options parse(String... args) throws IOException {
+            return BenchCli.parse(new Options(), args);
         }
 
-        private static String value(String[] args, int i) {
-            if (i >= args.length) {
-                throw new IllegalArgumentException(args[i - 1] + ": missing value");
+        @Override
+        public void check(CommandLine.ParseResult given) throws IOException {
+            BenchCli.positive("--epochs", epochs);
+            BenchCli.positive("--batch", batch);
+            BenchCli.positive("--threads", threads);
+            BenchCli.positive("--n", n);
+            BenchCli.notWith(given, "--data", "--n sizes the default source, fashion-mnist:train:N", "--n");
+            if (out != null) {
+                // appended to, so an existing file is what it is for: no --overwrite
+                OutputFiles.of(true).output("--out", out, ".md").inputSource("--data", data).check();
             }
-            return args[i];
-        }
-
-        private static int positive(String[] args, int i) {
-            String v = value(args, i);
+            source = data != null ? data : "fashion-mnist:train:" + n;
+            // Parallel reads ntk4j.threads once, when first used: set before the data is loaded, which may use it
+            System.setProperty("ntk4j.threads", String.valueOf(threads));
             try {
-                int x = Integer.parseInt(v);
-                if (x >= 1) {
-                    return x;
+                raw = DataSource.loadDataset(source, DType.F32, 0);
+            } catch (IllegalArgumentException | IOException e) {
+                if (data != null) {
+                    throw new IllegalArgumentException("--data: " + org.ntk4j.cli.Main.message(e), e);
                 }
-            } catch (NumberFormatException e) {
-                // reported below
+                note = source + " is not available (" + e.getMessage() + "); using the embedded default:train:2000";
+                source = "default:train:2000";
+                raw = DataSource.loadDataset(source, DType.F32, 0);
             }
-            throw new IllegalArgumentException(args[i - 1] + ": expected a positive integer, got '" + v + "'");
+            if (!raw.hasLabels()) {
+                raw.close();
+                throw new IllegalArgumentException("--data: the source '" + source + "' has no labels; training "
+                        + "needs them");
+            }
         }
-    }
 
-    static String usage() {
-        return String.join("\n",
-                "usage: ntk4j bench train-mlp [--epochs E] [--batch B] [--threads T] [--n N] [--data SOURCE]",
-                "  training throughput of " + SPEC + " (Adam lr 1e-3, cross-entropy, float32) in ntk4j and",
-                "  PyTorch (/usr/bin/python3, python3-torch: as installed and on ntk4j's OpenBLAS), interleaved",
-                "  --epochs E      epochs (default 3); the summary is the median after the first",
-                "  --batch B       mini-batch size (default 128)",
-                "  --threads T     BLAS and ntk4j threads, torch.set_num_threads (default: the cores)",
-                "  --n N           training examples (default 10000)",
-                "  --data SOURCE   data source (default fashion-mnist:train:N, else default:train:2000)",
-                "  writes the table to ntk4j-bench/" + RESULTS + " (appended)");
+        @Override
+        public int run(String[] args) throws IOException {
+            TrainMlpBench.run(this, args);
+            return 0;
+        }
     }
 
     /** One training program's per-epoch rates and how it ran. */
@@ -308,28 +341,18 @@ final class TrainMlpBench {
         return jni == null ? null : Paths.get(jni).getParent();
     }
 
-    static void main(String[] args) throws Exception {
-        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
-            System.out.println(usage());
-            return;
-        }
-        Options opt = Options.parse(args);
-        // Parallel reads ntk4j.threads once, when first used: set it before anything touches it.
-        System.setProperty("ntk4j.threads", String.valueOf(opt.threads));
+    static void main(String[] args) {
+        System.exit(BenchCli.execute(new Options(), args));
+    }
+
+    private static void run(Options opt, String[] args) throws IOException {
         Blas.setThreads(opt.threads);
         BenchLog log = new BenchLog();
-        String spec = opt.data != null ? opt.data : "fashion-mnist:train:" + opt.n;
-        Dataset raw;
-        try {
-            raw = DataSource.loadDataset(spec, DType.F32, 0);
-        } catch (IllegalArgumentException | IOException e) {
-            if (opt.data != null) {
-                throw e;
-            }
-            log.say("note: %s is not available (%s); using the embedded default:train:2000", spec, e.getMessage());
-            spec = "default:train:2000";
-            raw = DataSource.loadDataset(spec, DType.F32, 0);
+        if (opt.note != null) {
+            log.say("note: %s", opt.note);
         }
+        String spec = opt.source;
+        Dataset raw = opt.raw;
         Path dir = Files.createTempDirectory("ntk4j-train-mlp");
         Model model = Zoo.parse(SPEC);
         Run ntk4j = new Run("ntk4j");
@@ -338,9 +361,6 @@ final class TrainMlpBench {
         String cpu = Machine.cpuModel();
         int n;
         try (Dataset d = raw; Dataset std = Standardizer.fit(d.x(), Standardizer.Mode.GLOBAL).apply(d)) {
-            if (!std.hasLabels()) {
-                throw new IllegalArgumentException("train-mlp: data source '" + spec + "' has no labels");
-            }
             n = std.size();
             int[] labels = std.labels();
             long[] y = new long[labels.length];
@@ -402,12 +422,7 @@ final class TrainMlpBench {
                 }
             }
         } finally {
-            try (var files = Files.list(dir)) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(dir);
+            PeersBench.deleteTreeQuietly(dir);
         }
         String setting = String.format(Locale.ROOT, "`%s`, %s (%d), batch %d, %d threads", SPEC, spec, n, opt.batch,
                 opt.threads);
@@ -421,13 +436,19 @@ final class TrainMlpBench {
                         : openblas.blas) + "\n";
         System.out.println();
         System.out.println(md);
-        Path out = Files.isDirectory(Paths.get("ntk4j-bench")) ? Paths.get("ntk4j-bench", RESULTS) : Paths.get(RESULTS);
-        if (!Files.exists(out)) {
-            Files.writeString(out, "# Training throughput: ntk4j against PyTorch\n\nWritten by `./ntk4j bench "
-                    + "train-mlp` (org.ntk4j.bench.TrainMlpBench); each run is appended, newest last.\n\n");
+        if (opt.out != null) {
+            append(opt.out, md);
+            System.out.println("appended to " + opt.out);
         }
-        Files.writeString(out, md + "\n", StandardOpenOption.APPEND);
-        System.out.println("appended to " + out);
+    }
+
+    /** Appends a run's section to {@code file}, created with the record's title when missing. */
+    static void append(Path file, String section) throws IOException {
+        if (!Files.exists(file)) {
+            Files.writeString(file, "# Training throughput: ntk4j against PyTorch\n\nWritten by `./ntk4j bench "
+                    + "train-mlp --out FILE` (org.ntk4j.bench.TrainMlpBench); each run is appended, newest last.\n\n");
+        }
+        Files.writeString(file, section + "\n", StandardOpenOption.APPEND);
     }
 
     private static String last(Run r) {

@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.Tensor;
 
@@ -175,23 +178,26 @@ class BenchLogicTest {
     }
 
     @Test
-    void optionsRejectBadValuesWithTheirName() {
-        assertThatThrownBy(() -> PaperFcnBench.Options.parse(new String[] {"--ns", "1,x"}))
-                .hasMessage("--ns: expected an integer, got 'x'");
-        assertThatThrownBy(() -> PaperFcnBench.Options.parse(new String[] {"--reps", "0"}))
+    void optionsRejectBadValuesWithTheirName(@TempDir Path dir) throws IOException {
+        String out = dir.toString();
+        assertThatThrownBy(() -> PaperFcnBench.Options.parse("--ns", "1,x", "--out", out))
+                .hasMessageStartingWith("--ns: expected an integer, got 'x'");
+        assertThatThrownBy(() -> PaperFcnBench.Options.parse("--reps", "0", "--out", out))
                 .hasMessage("--reps: expected a positive integer, got 0");
-        assertThatThrownBy(() -> PaperFcnBench.Options.parse(new String[] {"--bogus"}))
-                .hasMessageStartingWith("unknown option '--bogus'");
-        PaperFcnBench.Options q = PaperFcnBench.Options.parse(new String[] {"--quick", "--with-peers"});
+        assertThatThrownBy(() -> PaperFcnBench.Options.parse("--bogus", "--out", out))
+                .hasMessageStartingWith("unknown option --bogus");
+        PaperFcnBench.Options q = PaperFcnBench.Options.parse("--quick", "--with-peers", "--out", out);
         assertThat(q.quick).isTrue();
         assertThat(q.withPeers).isTrue();
         assertThat(q.peers.quick).isTrue();
         assertThat(q.name).isEqualTo("paper_fcn_quick");
+        assertThat(q.reps).isEqualTo(PaperFcnBench.Options.QUICK_REPS);
+        assertThat(q.peers.reps).isEqualTo(q.reps);
     }
 
     /** Cheap points run several times a round, expensive ones once; warm-ups fill 4× the timed share. */
     @Test
-    void cheapPointsRunSeveralTimesARound() {
+    void cheapPointsRunSeveralTimesARound(@TempDir Path dir) throws IOException {
         // 1e8 FLOPs at the assumed 1e10 FLOP/s: 10 ms a call
         assertThat(PaperFcnBench.callsPerRound(1e8, true, 1.0)).isEqualTo(50); // 100 calls fill 1 s, capped
         assertThat(PaperFcnBench.callsPerRound(1e8, false, 1.0)).isEqualTo(10); // 25 fill 0.25 s, capped
@@ -200,8 +206,9 @@ class BenchLogicTest {
         assertThat(PaperFcnBench.callsPerRound(5e10, true, 1.0)).isEqualTo(1);
         assertThat(PaperFcnBench.callsPerRound(5e10, false, 1.0)).isEqualTo(1);
         assertThat(PaperFcnBench.callsPerRound(1e8, true, 0.0)).isEqualTo(1); // turned off
-        assertThat(PaperFcnBench.Options.parse(new String[] {"--min-point-seconds", "0"}).minPointSeconds).isZero();
-        assertThatThrownBy(() -> PaperFcnBench.Options.parse(new String[] {"--min-point-seconds", "-1"}))
+        String out = dir.toString();
+        assertThat(PaperFcnBench.Options.parse("--min-point-seconds", "0", "--out", out).minPointSeconds).isZero();
+        assertThatThrownBy(() -> PaperFcnBench.Options.parse("--min-point-seconds", "-1", "--out", out))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--min-point-seconds");
     }
 }

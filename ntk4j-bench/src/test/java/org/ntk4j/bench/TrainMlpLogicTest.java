@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -52,21 +53,24 @@ class TrainMlpLogicTest {
     }
 
     @Test
-    void optionsHaveDefaultsAndRejectNonsense() {
-        TrainMlpBench.Options o = TrainMlpBench.Options.parse(new String[0]);
-        assertThat(o.epochs).isEqualTo(3);
-        assertThat(o.batch).isEqualTo(128);
-        assertThat(o.n).isEqualTo(10_000);
-        assertThat(o.threads).isEqualTo(Runtime.getRuntime().availableProcessors());
-        o = TrainMlpBench.Options.parse(new String[] {"--epochs", "1", "--batch", "64", "--threads", "2", "--n",
-            "512", "--data", "default:train:2000"});
-        assertThat(o.epochs).isEqualTo(1);
-        assertThat(o.batch).isEqualTo(64);
-        assertThat(o.data).isEqualTo("default:train:2000");
-        assertThatThrownBy(() -> TrainMlpBench.Options.parse(new String[] {"--epochs", "0"}))
+    void optionsHaveDefaultsAndRejectNonsense() throws IOException {
+        TrainMlpBench.Options o = TrainMlpBench.Options.parse("--data", "default:train:200");
+        try {
+            assertThat(o.epochs).isEqualTo(3);
+            assertThat(o.batch).isEqualTo(128);
+            assertThat(o.n).isEqualTo(10_000);
+            assertThat(o.threads).isEqualTo(Runtime.getRuntime().availableProcessors());
+            assertThat(o.out).isNull(); // nothing written unless asked
+            assertThat(o.raw.size()).isEqualTo(200);
+        } finally {
+            o.raw.close();
+        }
+        assertThatThrownBy(() -> TrainMlpBench.Options.parse("--epochs", "0"))
                 .hasMessageContaining("positive integer");
-        assertThatThrownBy(() -> TrainMlpBench.Options.parse(new String[] {"--bogus"}))
+        assertThatThrownBy(() -> TrainMlpBench.Options.parse("--bogus"))
                 .hasMessageContaining("unknown option");
+        assertThatThrownBy(() -> TrainMlpBench.Options.parse("--n", "512", "--data", "default:train:200"))
+                .hasMessageStartingWith("--n does not apply with --data");
     }
 
     private static TrainMlpBench.Run run(String label, double... rates) {

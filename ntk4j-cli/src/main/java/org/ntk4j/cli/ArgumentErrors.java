@@ -10,13 +10,19 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 /**
  * The one line that replaces picocli's usage text when the command line itself is wrong: an unknown option or
  * command (with picocli's nearest match), a missing or unconvertible value. {@code Main} appends "; see 'CMD
- * --help'".
+ * --help'"; the benchmark commands ({@code ./ntk4j bench NAME}, module ntk4j-bench) use it too.
  */
-final class ArgumentErrors {
+public final class ArgumentErrors {
     private ArgumentErrors() {
     }
 
-    static String message(CommandLine.ParameterException ex) {
+    /**
+     * The one line for a command line picocli could not parse.
+     *
+     * @param ex picocli's exception
+     * @return the problem, naming the option and the value given, without a final full stop
+     */
+    public static String message(CommandLine.ParameterException ex) {
         if (ex instanceof CommandLine.UnmatchedArgumentException) {
             return unmatched((CommandLine.UnmatchedArgumentException) ex);
         }

@@ -180,9 +180,12 @@ public final class Main implements Runnable {
 
     /**
      * The one-line message of a user error. The JDK's file-system exceptions carry only the path as their
-     * message ("x.npz"), so the problem is named for them.
+     * message ("x.npz"), so the problem is named for them. The benchmark commands (ntk4j-bench) use it too.
+     *
+     * @param ex the error
+     * @return its one line, without "ntk4j: "
      */
-    static String message(Exception ex) {
+    public static String message(Exception ex) {
         if (ex instanceof java.nio.file.FileSystemException) {
             java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) ex;
             String what = ex instanceof java.nio.file.NoSuchFileException ? "file not found"
