@@ -160,10 +160,6 @@ public class DotGeneralBenchmark {
         }
     }
 
-    /**
-     * Nanoseconds spent in each competitor of a paired benchmark during one iteration, reported by JMH as
-     * secondary results {@code oursNs}, {@code directNs} and {@code pairs} (per-iteration sums).
-     */
     /** OpenBLAS on its own threads, one per core, for the direct calls of the separate benchmarks. */
     @State(Scope.Benchmark)
     public static class OpenBlasThreads {
@@ -184,6 +180,10 @@ public class DotGeneralBenchmark {
     /** JVM option of the paired benchmarks: ntk4j does not split its GEMMs over threads. */
     static final String ONE_THREAD = "-Dntk4j.blas.splitWork=9223372036854775807";
 
+    /**
+     * Nanoseconds spent in each competitor of a paired benchmark during one iteration, reported by JMH as
+     * secondary results {@code oursNs}, {@code directNs} and {@code pairs} (per-iteration sums).
+     */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class PairTimes {
