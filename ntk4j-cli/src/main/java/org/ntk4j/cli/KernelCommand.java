@@ -151,9 +151,19 @@ public final class KernelCommand implements Callable<Integer> {
         // (kept if they are the same), so the documented recipe, the same command with --resume, works
         paramsOutOfTheRun = tiled && resume && !overwrite.overwrite && paramsOut != null
                 && java.nio.file.Files.isRegularFile(paramsOut);
+        // so are OUT and SEM when the first attempt was killed while finishing them: renamed, with a manifest left
+        // (TileStore.finishAll); the resume checks them against it and does not write them again
+        boolean outOfTheRun = tiled && resume && renamedByTheRun(out, out);
+        boolean semOfTheRun = outOfTheRun && sem != null && renamedByTheRun(out, sem);
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
-                .output("--out", out, ".npy").output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")
-                .output("--report", report, ".json").output("--sem", sem, ".npy").check();
+                .output("--out", outOfTheRun ? null : out, ".npy")
+                .output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")
+                .output("--report", report, ".json").output("--sem", semOfTheRun ? null : sem, ".npy").check();
+        if (tiled) {
+            // a link named as --out or --sem is followed (docs/cli.md): the run's files go beside its target
+            out = org.ntk4j.io.AtomicFile.destination(out);
+            sem = sem == null ? null : org.ntk4j.io.AtomicFile.destination(sem);
+        }
         try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, resolved, standardization);
         }
@@ -183,14 +193,12 @@ public final class KernelCommand implements Callable<Integer> {
             Params p = resolved.params(paramsIn, seed, perExample, dt);
             net = withBuffersOf(net, p);
             try {
-                if (paramsOutOfTheRun) {
-                    if (!ParamsFile.holds(paramsOut, p)) {
-                        throw new IllegalArgumentException("--params-out " + paramsOut + " exists and does not hold "
-                                + "this run's parameters; pass --overwrite to replace it");
-                    }
-                } else if (paramsOut != null) {
-                    ParamsFile.save(p, paramsOut);
+                if (paramsOutOfTheRun && !ParamsFile.holds(paramsOut, p)) {
+                    throw new IllegalArgumentException("--params-out " + paramsOut + " exists and does not hold "
+                            + "this run's parameters; pass --overwrite to replace it");
                 }
+                // --params-out is written once the run goes ahead (a tiled run: its plan fits the budget; in memory:
+                // the kernel is computed), so that a command refused before any work leaves no file behind
                 if (tiled()) {
                     new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
                     o.flush();
@@ -200,6 +208,7 @@ public final class KernelCommand implements Callable<Integer> {
                         kernel.explicitAxes() ? null : kind, kernel.explicitAxes() ? axes : null, m, budget, nngp,
                         ensemble == null ? 0 : ensemble, seed);
                 try (KernelJob.Result r = KernelJob.run(request)) {
+                    writeParamsOut(p);
                     print(o, request, r, dt);
                     if (report != null) {
                         Reports.kernel(request, r, axes, budget).write(report);
@@ -212,6 +221,33 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /**
+     * Whether {@code file} (OUT, or SEM of the run of OUT) is a tiled run's output renamed by a finish that was
+     * killed before it removed OUT's manifest: the file is there, its partial file is not, and OUT's manifest is.
+     */
+    private static boolean renamedByTheRun(Path out, Path file) throws java.io.IOException {
+        Path kernel = org.ntk4j.io.AtomicFile.destination(out);
+        Path written = org.ntk4j.io.AtomicFile.destination(file);
+        return java.nio.file.Files.exists(org.ntk4j.io.TileStore.manifestPath(kernel))
+                && !java.nio.file.Files.exists(org.ntk4j.io.TileStore.partialPath(kernel))
+                && !java.nio.file.Files.exists(org.ntk4j.io.TileStore.partialPath(written))
+                && java.nio.file.Files.isRegularFile(written);
+    }
+
+    /**
+     * Writes --params-out, unless it is a resumed run's own (checked to hold these parameters before the run).
+     *
+     * @param p the parameters of the run
+     * @return whether a file was written
+     */
+    boolean writeParamsOut(Params p) throws java.io.IOException {
+        if (paramsOut == null || paramsOutOfTheRun) {
+            return false;
+        }
+        ParamsFile.save(p, paramsOut);
+        return true;
     }
 
     /**

@@ -38,6 +38,8 @@ final class TiledRun {
     private final KernelKind kind;
     private final Method method;
     private final long budget;
+    /** Whether this run wrote --params-out (deleted again with a run that cannot finish). */
+    private boolean paramsWritten;
 
     TiledRun(KernelCommand cmd, Model net, Params params, Tensor x1, Tensor x2, KernelKind kind, Method method,
              long budget) {
@@ -94,7 +96,9 @@ final class TiledRun {
         Interruption interruption = new Interruption(cmd.out, cmd.sem, err);
         TiledKernelRun.Events events = new TiledKernelRun.Events() {
             @Override
-            public void planned(TilePlan plan) {
+            public void planned(TilePlan plan) throws IOException {
+                // the plan fits: the run goes ahead, and --params-out goes with it
+                paramsWritten = cmd.writeParamsOut(params);
                 o.printf(Locale.ROOT, "model %s: %d parameters; x1 %s%s; %s%n", net.spec(), params.count(),
                         Shapes.str(x1.shape()), x2 == null ? " (x2 = x1)" : ", x2 " + Shapes.str(x2.shape()),
                         plan.dtype().shortName());
@@ -166,6 +170,13 @@ final class TiledRun {
                         e.addSuppressed(deleting);
                     }
                 }
+                try {
+                    if (paramsWritten) {
+                        Files.deleteIfExists(cmd.paramsOut);
+                    }
+                } catch (IOException deleting) {
+                    e.addSuppressed(deleting);
+                }
                 return;
             }
         }
@@ -212,14 +223,19 @@ final class TiledRun {
         private String line() {
             TileProgress p = progress;
             String partials = TileStore.partialPath(out) + (sem == null ? "" : " and " + TileStore.partialPath(sem));
-            boolean resumable = Files.exists(TileStore.manifestPath(out)) && Files.exists(TileStore.partialPath(out))
+            boolean manifest = Files.exists(TileStore.manifestPath(out));
+            boolean resumable = manifest && Files.exists(TileStore.partialPath(out))
                     && (sem == null || Files.exists(TileStore.manifestPath(sem)));
             if (resumable) {
                 return "ntk4j: interrupted; " + (p == null ? "the unfinished run is" : p.done() + " of " + p.total()
                         + " tiles are") + " in " + partials + ": the same command with --resume continues";
             }
+            if (manifest && Files.exists(out)) {
+                // TileStore.finishAll had renamed OUT.partial (and maybe SEM's) but not removed OUT.manifest
+                return "ntk4j: interrupted while finishing " + out + ": the same command with --resume completes it";
+            }
             if (p != null) {
-                // TileStore.finish had renamed the partial file and removed the manifest
+                // TileStore.finishAll had renamed the partial files and removed the manifests
                 return "ntk4j: interrupted while finishing " + out;
             }
             return "ntk4j: interrupted before the first tile; the same command starts the run again";

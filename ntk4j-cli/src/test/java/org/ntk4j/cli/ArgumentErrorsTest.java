@@ -240,4 +240,20 @@ class ArgumentErrorsTest {
                 .isEqualTo("ntk4j: " + k + ": contains NaN at [1, 1]; a spectrum needs a finite kernel");
         assertThat(Files.exists(k)).isTrue();
     }
+
+    /** np.full((1000, 3), 0.1) in float64: constant, though its two-pass σ is 1e-17, not 0. */
+    @Test
+    void constantFloat64DataIsFoundConstant() throws Exception {
+        double[] values = new double[1000 * 3];
+        java.util.Arrays.fill(values, 0.1);
+        Path constant = dir.resolve("point-one.npy");
+        try (Tensor t = Tensor.of(values, 1000, 3)) {
+            Npy.write(constant, t);
+        }
+        String[] r = run(0, "kernel", "--model", M, "--data", constant + ":20", "--dtype", "f64", "--standardize",
+                "global");
+        assertThat(r[1]).isEqualTo("ntk4j: warning: --data " + constant + ":20 is constant, so --standardize global "
+                + "makes all its inputs 0" + System.lineSeparator());
+        assertThat(r[0]).contains("kernel [20, 20]");
+    }
 }

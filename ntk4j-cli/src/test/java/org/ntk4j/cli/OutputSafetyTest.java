@@ -553,4 +553,72 @@ class OutputSafetyTest {
                 + "unfinished run at " + out + " (" + TileStore.manifestPath(out) + " does not exist)");
         assertThat(files(dir)).isEmpty();
     }
+
+    /**
+     * --params-out goes with the run: a kernel refused for its memory budget (tiled or in memory) writes none, so
+     * the rerun with a larger --memory is not refused for the file the first attempt left.
+     */
+    @Test
+    void aCommandRefusedBeforeAnyWorkWritesNoParamsOut() throws IOException {
+        String model = "fcn(depth=2,width=16,out=3)";
+        Path k = dir.resolve("K.npy");
+        Path params = dir.resolve("p.npz");
+        String[] tiled = {"kernel", "--model", model, "--data", "synthetic:300,32", "--kind", "full", "--out",
+            k.toString(), "--params-out", params.toString(), "--quiet"};
+        assertThat(oneLine(with(tiled, "--memory", "64k"))).startsWith("ntk4j: memory budget: 64.0 KiB is too small");
+        assertThat(files(dir)).isEmpty();
+        run(0, with(tiled, "--memory", "64m"));
+        assertThat(files(dir)).containsExactly("K.npy", "p.npz");
+        Path inMemory = dir.resolve("q.npz");
+        assertThat(oneLine("kernel", "--model", model, "--data", "synthetic:300,32", "--kind", "full", "--memory",
+                "64k", "--params-out", inMemory.toString())).startsWith("ntk4j: memory budget: no method fits");
+        assertThat(inMemory).doesNotExist();
+        run(0, "kernel", "--model", model, "--data", "synthetic:30,32", "--params-out", inMemory.toString());
+        assertThat(inMemory).exists();
+    }
+
+    /** --out (and --sem) through a symbolic link: the link's target is written, beside it the run's files. */
+    @Test
+    void anOutputThatIsALinkIsFollowed() throws IOException {
+        Path real = Files.createDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("K.npy"), Path.of("real", "K.npy"));
+        String out = run(0, "kernel", "--model", M, "--data", "synthetic:20,6", "--out", link.toString(),
+                "--quiet")[0];
+        assertThat(out).contains("wrote " + real.resolve("K.npy"));
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(files(real)).containsExactly("K.npy");
+        run(0, "kernel", "--model", M, "--data", "synthetic:20,6", "--trace-axes=-1", "--out", link.toString(),
+                "--overwrite"); // in memory, through AtomicFile
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(files(real)).containsExactly("K.npy");
+        assertThat(Npy.readHeader(real.resolve("K.npy")).shape()).containsExactly(20, 20);
+    }
+
+    /**
+     * An ensemble whose finish stops between its two files (here SEM's rename fails: a directory was put in its
+     * way during the run) keeps OUT's manifest, and the same command with --resume finishes SEM, computing nothing.
+     */
+    @Test
+    void anEnsembleStoppedWhileFinishingResumes() throws Exception {
+        Path out = dir.resolve("K.npy");
+        Path sem = dir.resolve("S.npy");
+        String[] command = with(KERNEL, "--ensemble", "2", "--sem", sem.toString(), "--out", out.toString());
+        java.util.concurrent.CompletableFuture<String[]> first = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> run(2, command));
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (recordedTiles(TileStore.manifestPath(out)) < 1 && !first.isDone() && System.nanoTime() < deadline) {
+            Thread.sleep(2);
+        }
+        Files.createDirectories(sem.resolve("blocker")); // after the checks, before the finish
+        assertThat(first.get(120, TimeUnit.SECONDS)[1]).contains(sem.toString());
+        assertThat(out).exists();
+        assertThat(TileStore.manifestPath(out)).exists();
+        assertThat(TileStore.partialPath(sem)).exists();
+        Files.delete(sem.resolve("blocker"));
+        Files.delete(sem);
+        String[] r = run(0, with(command, "--resume"));
+        assertThat(r[0]).contains("0 tiles computed (36 already done)").contains("wrote " + sem);
+        assertThat(files(dir)).containsExactly("K.npy", "S.npy");
+        assertThat(Npy.readHeader(sem).shape()).containsExactly(120, 120, 10, 10);
+    }
 }

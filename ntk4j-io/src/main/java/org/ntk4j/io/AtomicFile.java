@@ -18,6 +18,12 @@ import java.util.Locale;
  * ({@code .NAME.tmp-RANDOM}), which is forced to disk and then renamed atomically onto the target. A failure
  * (a full disk, say) deletes the temporary file and leaves the target as it was: the previous file, or none.
  * Every non-tiled writer of ntk4j goes through here ({@link Npy}, {@link Npz}, {@link JsonReport}, the PNG charts).
+ *
+ * <p>A target that is a symbolic link is followed, as the shell's {@code >} follows it: the file the link points
+ * to (through any chain of links; it may not exist yet) is the one written, its temporary file beside it, in its
+ * directory, and the link stays a link ({@link #destination}). A process killed before its rename (kill -9,
+ * power loss) leaves its {@code .NAME.tmp-RANDOM} behind: never under the final name, and safe to delete once no
+ * ntk4j command is writing NAME.
  */
 public final class AtomicFile {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -40,17 +46,18 @@ public final class AtomicFile {
     /**
      * Writes {@code target} with {@code body} through a temporary file and an atomic rename.
      *
-     * @param target the file to create or replace; its directory must exist
+     * @param link the file to create or replace (a symbolic link: the file it points to); its directory must exist
      * @param body what writes the file's bytes
-     * @throws IllegalArgumentException if {@code target} has no file name (a root directory)
+     * @throws IllegalArgumentException if {@code link} has no file name (a root directory)
      * @throws IOException "cannot write TARGET: REASON (the previous TARGET is unchanged)" (or "(no TARGET was
      *     written)"), with no temporary file left behind
      */
-    public static void write(Path target, Body body) throws IOException {
-        Path name = target.getFileName();
-        if (name == null) {
-            throw new IllegalArgumentException("cannot write " + target + ": not a file name");
+    public static void write(Path link, Body body) throws IOException {
+        if (link.getFileName() == null) {
+            throw new IllegalArgumentException("cannot write " + link + ": not a file name");
         }
+        Path target = destination(link);
+        Path name = target.getFileName();
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = dir.resolve("." + name + ".tmp-" + Long.toHexString(RANDOM.nextLong() >>> 1));
         boolean existed = Files.exists(target);
@@ -69,6 +76,28 @@ public final class AtomicFile {
             throw e;
         }
         forceDirectory(dir);
+    }
+
+    /**
+     * The file a write to {@code path} replaces: {@code path} itself, or, when it is a symbolic link, the file at
+     * the end of its chain of links (which need not exist yet; a relative link is resolved against the link's own
+     * directory), so that the link stays and its target is replaced, in its own directory.
+     *
+     * @param path the path named by the user
+     * @return the file to write
+     * @throws IOException if a link cannot be read, or the chain is longer than 40 links (a loop)
+     */
+    public static Path destination(Path path) throws IOException {
+        Path p = path;
+        for (int hops = 0; Files.isSymbolicLink(p); hops++) {
+            if (hops == 40) {
+                throw new FileSystemException(path.toString(), null, "too many levels of symbolic links");
+            }
+            Path parent = p.toAbsolutePath().getParent();
+            Path to = Files.readSymbolicLink(p);
+            p = parent == null ? to : parent.resolve(to);
+        }
+        return p;
     }
 
     /**

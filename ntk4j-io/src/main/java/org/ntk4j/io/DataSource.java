@@ -16,7 +16,6 @@ import java.util.Map;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
-import org.apache.commons.csv.DuplicateHeaderMode;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -33,13 +32,14 @@ import org.ntk4j.tensor.Tensor;
  *   <tr><td>{@code fashion-mnist:train[:N]}, {@code fashion-mnist:test[:N]}</td><td>the full 60,000/10,000
  *       images from the Debian package {@code dataset-fashion-mnist} in {@value #FASHION_MNIST_DIR} (another
  *       directory with the same four files: system property {@value #FASHION_MNIST_DIR_PROPERTY}); the first N
- *       only are decompressed</td></tr>
+ *       only are kept (the gzip files are decompressed to their end, to check their CRC-32)</td></tr>
  *   <tr><td>{@code synthetic:N,D1[,D2...]}</td><td>N seeded standard-normal examples [D1, D2, ...],
  *       unlabelled</td></tr>
  *   <tr><td>{@code PATH.npy[:labels=LABELS][:N]}</td><td>x [N, ...] of any NumPy number dtype; labels from a
  *       rank-1 integer {@code .npy} or IDX file</td></tr>
- *   <tr><td>{@code PATH.npz[:x=KEY][:y=KEY][:N]}</td><td>x and (if present) labels from the entries
- *       {@code x} and {@code y}, or the keys given</td></tr>
+ *   <tr><td>{@code PATH.npz[:x=KEY][:y=KEY|none][:N]}</td><td>x and (if present) labels from the entries
+ *       {@code x} and {@code y}, or the keys given ({@code y=none}: unlabelled); only those entries are
+ *       read</td></tr>
  *   <tr><td>{@code PATH.csv[:label=COLUMN][:N]}</td><td>a header row, then one example per row: every column
  *       but the label column is a numeric feature, x is [N, features]; the label column is the one named
  *       {@code label} if there is one, or the one given ({@code label=none}: unlabelled)</td></tr>
@@ -50,7 +50,10 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p>A file source may also be written with an explicit format prefix ({@code npy:}, {@code npz:},
  * {@code csv:}, {@code idx:}) whatever its name. Options follow the path after colons, so paths containing
- * ':' cannot be named. The trailing {@code :N} keeps the first N examples.
+ * ':' cannot be named. The trailing {@code :N} keeps the first N examples; a {@code .npy}, the x of an
+ * {@code .npz} and an IDX file are read only as far as those (an {@code .npz} entry and a gzip file are still read
+ * to their end, unconverted, to check their CRC-32). A {@code .npy}, IDX or CSV source may be a pipe
+ * ({@code npy:/dev/stdin}); an {@code .npz}, read from its end, may not.
  *
  * <p><b>Scaling.</b> Unsigned-byte data (IDX {@code u8}, NumPy {@code uint8}: images) is divided by 255 into
  * [0, 1]; every other dtype is read as stored. Standardisation is a separate, explicit step fitted on the
@@ -83,7 +86,7 @@ public final class DataSource {
 
     /** One line listing the source forms, for help texts and errors. */
     public static final String FORMS = "default:train|test[:N], fashion-mnist:train|test[:N], "
-            + "synthetic:N,D1[,D2...], PATH.npy[:labels=PATH][:N], PATH.npz[:x=KEY][:y=KEY][:N], "
+            + "synthetic:N,D1[,D2...], PATH.npy[:labels=PATH][:N], PATH.npz[:x=KEY][:y=KEY|none][:N], "
             + "PATH.csv[:label=COLUMN][:N], or an IDX file (plain or .gz)[:labels=PATH][:N]";
 
     private static final String RESOURCE_DIR = "/org/ntk4j/io/default/";
@@ -368,12 +371,11 @@ public final class DataSource {
         switch (format) {
             case "npy":
                 allow(spec, options, "labels");
-                loaded = new Loaded(readNumeric(p, dtype), options.containsKey("labels")
-                        ? readLabelsFile(spec, Path.of(options.get("labels"))) : null);
+                loaded = npy(spec, p, options.get("labels"), dtype, limit);
                 break;
             case "npz":
                 allow(spec, options, "x", "y");
-                loaded = npz(spec, p, options, dtype);
+                loaded = npz(spec, p, options, dtype, limit);
                 break;
             case "csv":
                 allow(spec, options, "label");
@@ -456,39 +458,74 @@ public final class DataSource {
         }
     }
 
-    /** A .npy of any number dtype as a tensor; uint8 scaled to [0, 1]. */
-    private static Tensor readNumeric(Path p, DType dtype) throws IOException {
-        NpyHeader h = Npy.readHeader(p);
-        Tensor x = Npy.readTensor(p, dtype);
-        if (h.dtype() == NpyDType.UINT8) {
-            divide(x, 255);
-        }
-        return x;
+    /**
+     * A .npy of any number dtype: its header and its first {@code limit} examples (all: -1) only, in one pass (a
+     * pipe is read once; a file larger than a tensor gives the examples that fit); labels from a file.
+     */
+    private static Loaded npy(String spec, Path p, String labelsOption, DType dtype, int limit) throws IOException {
+        int[] labels = labelsOption == null ? null : readLabelsFile(spec, Path.of(labelsOption));
+        return withLabels(spec, Npy.readRows(p, dtype, limit), labels);
     }
 
-    private static Loaded npz(String spec, Path p, Map<String, String> options, DType dtype) throws IOException {
-        Map<String, NpyArray> arrays = Npz.read(p);
+    /**
+     * Inputs read with their header: uint8 scaled to [0, 1]; the labels, one per example of the file (its shape
+     * uncut), kept for the examples read.
+     */
+    private static Loaded withLabels(String spec, Npy.Rows rows, int[] labels) {
+        Tensor x = rows.tensor();
+        try {
+            int[] fileShape = rows.header().shape();
+            if (labels != null && fileShape.length > 0 && labels.length != fileShape[0]) {
+                throw new IllegalArgumentException("data source '" + spec + "': " + fileShape[0] + " examples but "
+                        + labels.length + " labels");
+            }
+            if (rows.header().dtype() == NpyDType.UINT8) {
+                divide(x, 255);
+            }
+            return new Loaded(x, labels == null || x.rank() == 0 ? labels : Arrays.copyOf(labels, x.dim(0)));
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
+    }
+
+    /**
+     * x and the labels of an .npz: the entries {@code x} and {@code y}, or those named by {@code x=}, {@code y=}
+     * ({@code y=none}: no labels). Only those entries are read (any other may be of a type ntk4j does not read),
+     * x only as far as its first {@code limit} examples (but to its end for its CRC-32).
+     */
+    private static Loaded npz(String spec, Path p, Map<String, String> options, DType dtype, int limit)
+            throws IOException {
+        List<String> keys = Npz.keys(p);
         String xKey = options.getOrDefault("x", "x");
-        NpyArray xa = arrays.get(xKey);
-        if (xa == null) {
+        if (!keys.contains(xKey)) {
             throw new IllegalArgumentException("data source '" + spec + "': no array '" + xKey + "' in " + p
-                    + " (it holds " + String.join(", ", arrays.keySet()) + "); name the inputs with :x=KEY");
+                    + " (it holds " + String.join(", ", keys) + "); name the inputs with :x=KEY");
+        }
+        String yOption = options.get("y");
+        boolean unlabelled = yOption != null && yOption.equalsIgnoreCase("none");
+        String yKey = yOption == null || unlabelled ? "y" : yOption;
+        if (yOption != null && !unlabelled && !keys.contains(yKey)) {
+            throw new IllegalArgumentException("data source '" + spec + "': no array '" + yKey + "' in " + p
+                    + " (it holds " + String.join(", ", keys) + "); name the labels with :y=KEY (:y=none: no labels)");
         }
         int[] labels = null;
-        String yKey = options.get("y");
-        if (yKey != null && !arrays.containsKey(yKey)) {
-            throw new IllegalArgumentException("data source '" + spec + "': no array '" + yKey + "' in " + p
-                    + " (it holds " + String.join(", ", arrays.keySet()) + ")");
+        if (!unlabelled && keys.contains(yKey)) {
+            String where = p + ", entry '" + yKey + ".npy'"; // as Npz names entries
+            // the default y is used when it is there; one that is not class indices says how to do without it
+            String skip = yOption != null ? "" : "; to load " + p + " without labels (its x alone), add :y=none: '"
+                    + spec + ":y=none'";
+            try {
+                labels = labelsOf(spec, where, Npz.readEntry(p, yKey, Npy::read, null));
+            } catch (NpyFormatException e) {
+                throw skip.isEmpty() ? e : new NpyFormatException(e.getMessage() + skip, e);
+            } catch (IllegalArgumentException e) {
+                throw skip.isEmpty() ? e : new IllegalArgumentException(e.getMessage() + skip, e);
+            }
         }
-        NpyArray ya = arrays.get(yKey == null ? "y" : yKey);
-        if (ya != null) {
-            labels = labelsOf(spec, p + ", entry '" + (yKey == null ? "y" : yKey) + "'", ya);
-        }
-        Tensor x = xa.toTensor(dtype, p + ", entry '" + xKey + "'");
-        if (xa.dtype() == NpyDType.UINT8) {
-            divide(x, 255);
-        }
-        return new Loaded(x, labels);
+        Npy.Rows x = Npz.readEntry(p, xKey, (channel, source, size) -> Npy.readRows(channel, source, dtype, size,
+                limit), rows -> rows.tensor().close());
+        return withLabels(spec, x, labels);
     }
 
     private static Loaded idx(String spec, Path p, String labelsOption, DType dtype, int limit)
@@ -505,10 +542,10 @@ public final class DataSource {
                 }
             }
         }
-        Idx.Header h = Idx.readHeader(p);
-        Tensor x = Idx.read(p, dtype, limit);
+        Idx.Read read = Idx.readWithHeader(p, dtype, limit); // one pass: a pipe is read once
+        Tensor x = read.values();
         try {
-            if (h.typeCode() == 0x08) {
+            if (read.header().typeCode() == 0x08) {
                 divide(x, 255);
             }
             if (x.rank() == 3) {
@@ -576,23 +613,27 @@ public final class DataSource {
      * named {@code label} if present; every other column is a feature. Cells are trimmed and read as NumPy and
      * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which the dataset's check then
      * refuses; a cell that is not a number fails naming its row (1 = first data row; the file line is one more
-     * than that for files without quoted line breaks) and column.
+     * than that for files without quoted line breaks) and column. The header row is checked by
+     * {@link #checkHeader}: a first row of numbers (a file without a header) is refused, not read as names.
      */
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
-        CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
-                .setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true).setTrim(true)
-                .setDuplicateHeaderMode(DuplicateHeaderMode.DISALLOW).get();
+        // the header is read as a record like the others and checked here (Commons CSV's own header handling
+        // would report duplicate names with advice about its API)
+        CSVFormat format = CSVFormat.DEFAULT.builder().setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true)
+                .setTrim(true).get();
         List<double[]> rows = new ArrayList<>();
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;
         int columns;
         try (Reader reader = openSkippingByteOrderMark(p);
              CSVParser parser = CSVParser.builder().setReader(reader).setFormat(format).get()) {
-            List<String> header = parser.getHeaderNames();
-            columns = header.size();
-            if (columns == 0) {
+            java.util.Iterator<CSVRecord> records = parser.iterator();
+            if (!records.hasNext()) {
                 throw new DataFormatException(p + ": no header row (CSV sources need column names in the first line)");
             }
+            List<String> header = records.next().toList();
+            checkHeader(p, header);
+            columns = header.size();
             if (labelOption == null) {
                 labelIndex = header.indexOf("label");
             } else if (labelOption.equalsIgnoreCase("none")) {
@@ -608,8 +649,9 @@ public final class DataSource {
                 throw new DataFormatException(p + ": has no feature columns besides the label column '"
                         + header.get(labelIndex) + "'");
             }
-            for (CSVRecord r : parser) {
-                long row = r.getRecordNumber();
+            while (records.hasNext()) {
+                CSVRecord r = records.next();
+                long row = r.getRecordNumber() - 1; // the header is record 1
                 if (r.size() != columns) {
                     throw new DataFormatException(p + ": row " + row + " has " + r.size() + " cells, the header "
                             + columns);
@@ -639,7 +681,7 @@ public final class DataSource {
             if (e.getMessage() != null && e.getMessage().startsWith("data source '")) {
                 throw e;
             }
-            // Commons CSV reports duplicate or empty header names and malformed quoting this way.
+            // Commons CSV reports malformed quoting this way.
             throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
         }
         if (rows.isEmpty()) {
@@ -661,6 +703,40 @@ public final class DataSource {
             }
         }
         return new Loaded(x, labels);
+    }
+
+    /**
+     * The header row of a CSV source: every column named, no name twice, and not a row of numbers. A first row
+     * whose every cell is a number ({@link #parseCell}) is data: the file has no header (np.savetxt writes none by
+     * default), or pandas' numbered column names ({@code 0,1,2}, which no row of data can be told apart from).
+     * Reading it as names would drop an example without a word, so it is refused, saying how to add a header.
+     */
+    private static void checkHeader(Path p, List<String> header) throws DataFormatException {
+        boolean numbers = true;
+        for (String cell : header) {
+            try {
+                parseCell(cell);
+            } catch (NumberFormatException e) {
+                numbers = false; // a name that is not a number: a header
+            }
+        }
+        if (numbers) {
+            throw new DataFormatException(p + ": the first row " + header + " is all numbers, so it is data, not a "
+                    + "header; CSV sources start with a header row of column names: add one (np.savetxt(f, x, "
+                    + "delimiter=',', header='x0,x1,...', comments='')), or name pandas' numbered columns "
+                    + "(df.columns = ['x0', 'x1', ...]) before to_csv");
+        }
+        for (int c = 0; c < header.size(); c++) {
+            if (header.get(c).isEmpty()) {
+                throw new DataFormatException(p + ": a header name is missing: column " + (c + 1) + " of the header "
+                        + "row " + header + " is empty; name every column");
+            }
+            int first = header.subList(0, c).indexOf(header.get(c));
+            if (first >= 0) {
+                throw new DataFormatException(p + ": the header row names two columns '" + header.get(c)
+                        + "' (columns " + (first + 1) + " and " + (c + 1) + "); give each column its own name");
+            }
+        }
     }
 
     /**

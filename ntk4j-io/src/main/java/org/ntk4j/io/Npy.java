@@ -26,7 +26,8 @@ import org.ntk4j.tensor.Tensor;
  * object (pickled) arrays, and every other dtype. Bytes after the data are ignored, as NumPy does.
  *
  * <p>Data moves between the file and the tensor in 1 MiB chunks through a reusable direct buffer and a
- * {@link FileChannel}; the file is never held in memory whole.
+ * {@link FileChannel}; the file is never held in memory whole. Each file is read in one pass, so a pipe
+ * ({@code /dev/stdin}) reads like a file (without the up-front check that it holds the whole array).
  */
 public final class Npy {
     private Npy() {
@@ -83,7 +84,7 @@ public final class Npy {
      */
     public static Tensor readTensor(Path path) throws IOException {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            return readTensor(channel, path.toString(), null, channel.size());
+            return readTensor(channel, path.toString(), null, available(channel, path));
         }
     }
 
@@ -99,8 +100,43 @@ public final class Npy {
     public static Tensor readTensor(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            return readTensor(channel, path.toString(), dtype, channel.size());
+            return readTensor(channel, path.toString(), dtype, available(channel, path));
         }
+    }
+
+    /**
+     * Reads the header and the first {@code rows} entries along axis 0 (all when {@code rows} is negative or
+     * beyond the array's) into a new tensor of {@code dtype}, in one pass: only those rows' bytes are read and
+     * held (the data is C order, so they come first), which is how {@code PATH.npy:N} reads N examples of a file
+     * larger than a tensor. A regular file must still hold the whole array (a truncated file is refused); a pipe
+     * ({@code /dev/stdin}) is read once, as far as the rows asked for.
+     *
+     * @param path the {@code .npy} file (or a pipe)
+     * @param dtype the tensor type
+     * @param rows how many entries of axis 0 to read; negative for all
+     * @return the file's header (its shape uncut) and the tensor, which the caller closes
+     * @throws NpyFormatException if the file is not a {@code .npy} ntk4j can read
+     * @throws IOException if the file cannot be read
+     */
+    static Rows readRows(Path path, DType dtype, int rows) throws IOException {
+        Objects.requireNonNull(dtype, "dtype");
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            return readRows(channel, path.toString(), dtype, null, available(channel, path), rows);
+        }
+    }
+
+    /**
+     * A header and (the first rows of) its array as a tensor.
+     *
+     * @param header the array's header, its shape uncut
+     * @param tensor the values read, which the caller closes
+     */
+    record Rows(NpyHeader header, Tensor tensor) {
+    }
+
+    /** The bytes a regular file holds, or -1 (unknown) for a pipe or device, whose size says nothing. */
+    static long available(FileChannel channel, Path path) throws IOException {
+        return java.nio.file.Files.isRegularFile(path) ? channel.size() : -1;
     }
 
     /**
@@ -114,7 +150,7 @@ public final class Npy {
 
     public static NpyArray read(Path path) throws IOException {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            return read(channel, path.toString(), channel.size());
+            return read(channel, path.toString(), available(channel, path));
         }
     }
 
@@ -141,10 +177,46 @@ public final class Npy {
      */
     static Tensor readTensor(ReadableByteChannel channel, String source, DType dtype, long available)
             throws IOException {
+        return readRows(channel, source, dtype, null, available, -1).tensor();
+    }
+
+    /**
+     * Reads a file in its own floating-point type, or, when it holds integers or booleans, converted to
+     * {@code integersAs}, in one pass (a pipe too).
+     *
+     * @param path the {@code .npy} file (or a pipe)
+     * @param integersAs the tensor type of a file that is not floating point
+     * @return the tensor, which the caller closes
+     * @throws NpyFormatException if the file is not a {@code .npy} ntk4j can read
+     * @throws IOException if the file cannot be read
+     */
+    static Tensor readFloating(Path path, DType integersAs) throws IOException {
+        Objects.requireNonNull(integersAs, "integersAs");
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            return readRows(channel, path.toString(), null, integersAs, available(channel, path), -1).tensor();
+        }
+    }
+
+    /** {@link #readRows(ReadableByteChannel, String, DType, DType, long, int)} with no type for integers. */
+    static Rows readRows(ReadableByteChannel channel, String source, DType dtype, long available, int rows)
+            throws IOException {
+        return readRows(channel, source, dtype, null, available, rows);
+    }
+
+    /**
+     * Reads one array's header and its first {@code rows} entries along axis 0 (negative: all) into a tensor.
+     *
+     * @param dtype the tensor type, or null for "the file's type when floating, else {@code integersAs}"
+     * @param integersAs with a null dtype, the tensor type of an integer or boolean file; null: such a file is
+     *     refused
+     * @param available bytes in the file or entry, or -1 when unknown; when known, the whole array must fit
+     */
+    static Rows readRows(ReadableByteChannel channel, String source, DType dtype, DType integersAs, long available,
+                         int rows) throws IOException {
         NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
         DType target = dtype;
         if (target == null) {
-            target = header.dtype().tensorDType();
+            target = header.dtype().tensorDType() != null ? header.dtype().tensorDType() : integersAs;
             if (target == null) {
                 throw new NpyFormatException(source + ": holds '" + header.descr() + "' data, not floating point;"
                         + " readTensor(path) reads '<f4' and '<f8' only: use readTensor(path, DType) to convert,"
@@ -152,11 +224,16 @@ public final class Npy {
             }
         }
         NpyIO.requireData(header, source, available);
-        Tensor tensor = Tensor.empty(target, header.shape());
+        int[] shape = header.shape();
+        if (rows >= 0 && shape.length > 0 && rows < shape[0]) {
+            shape[0] = rows;
+        }
+        Tensor tensor = Tensor.empty(target, shape);
         try {
-            NpyIO.readData(channel, header, source, available, NpyIO.into(tensor, header.dtype(), source));
+            NpyIO.readData(channel, header, source, available, (long) tensor.size() * header.dtype().itemSize(),
+                    NpyIO.into(tensor, header.dtype(), source));
             tensor.trackWritesFromNow(); // the reader's handle is gone: a parameter read here is validated once
-            return tensor;
+            return new Rows(header, tensor);
         } catch (IOException | RuntimeException | Error e) {
             tensor.close();
             throw e;

@@ -78,8 +78,16 @@ final class NpyIO {
      */
     static void readData(ReadableByteChannel channel, NpyHeader header, String source, long available,
             ChunkReader reader) throws IOException {
+        readData(channel, header, source, available, header.dataBytes(), reader);
+    }
+
+    /**
+     * As {@link #readData(ReadableByteChannel, NpyHeader, String, long, ChunkReader)}, reading only the first
+     * {@code needed} data bytes (whole elements: the first rows of a C-order array).
+     */
+    static void readData(ReadableByteChannel channel, NpyHeader header, String source, long available, long needed,
+            ChunkReader reader) throws IOException {
         requireData(header, source, available);
-        long needed = header.dataBytes();
         int item = header.dtype().itemSize();
         ByteBuffer buf = chunk();
         long done = 0;

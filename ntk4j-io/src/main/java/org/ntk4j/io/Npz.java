@@ -2,7 +2,6 @@ package org.ntk4j.io;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
@@ -19,7 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Predicate;
 import java.util.zip.CRC32;
+import java.util.zip.CheckedInputStream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
@@ -41,7 +42,10 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p><b>Reading</b> accepts stored and deflated entries (so {@code np.savez_compressed} files too), in the
  * archive's order; entries whose names do not end in {@code .npy} (and directories) are skipped. Each
- * {@code .npy} entry is read as {@link Npy} reads a file, and errors name the archive and the entry.
+ * {@code .npy} entry is read as {@link Npy} reads a file, and errors name the archive and the entry. Every entry
+ * whose data is read is read to its end and its CRC-32 compared with the one the archive records (java.util.zip
+ * checks none for stored entries): a damaged archive is an error, not data ({@link #readHeaders} reads no data and
+ * checks none). {@link #keys} lists the arrays without reading any.
  */
 public final class Npz {
     private static final String SUFFIX = ".npy";
@@ -107,7 +111,34 @@ public final class Npz {
      * @throws IOException if the file cannot be read
      */
     public static Map<String, NpyArray> read(Path path) throws IOException {
-        return readAll(path, Npy::read, null);
+        return readAll(path, key -> true, false, Npy::read, null);
+    }
+
+    /**
+     * The keys of the archive's {@code .npy} entries (names without {@code .npy}), in archive order, from the
+     * zip directory alone: no entry is read.
+     *
+     * @param path the archive
+     * @return the keys
+     * @throws NpyFormatException if the file is not a readable zip archive
+     * @throws IOException if the file cannot be read
+     */
+    public static List<String> keys(Path path) throws IOException {
+        try (ZipFile zip = open(path)) {
+            List<String> keys = new ArrayList<>();
+            for (ZipEntry entry : npyEntries(zip, path)) {
+                keys.add(entry.getName().substring(0, entry.getName().length() - SUFFIX.length()));
+            }
+            return keys;
+        }
+    }
+
+    /**
+     * The entry {@code key} read by {@code reader} (with its CRC-32 checked), or null when the archive has no
+     * such entry; no other entry is read.
+     */
+    static <T> T readEntry(Path path, String key, EntryReader<T> reader, Release<T> release) throws IOException {
+        return readAll(path, key::equals, false, reader, release).get(key);
     }
 
     /**
@@ -122,7 +153,8 @@ public final class Npz {
      */
     public static Map<String, Tensor> readTensors(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");
-        return readAll(path, (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close);
+        return readAll(path, key -> true, false,
+                (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close);
     }
 
     /**
@@ -135,7 +167,8 @@ public final class Npz {
      */
 
     public static Map<String, NpyHeader> readHeaders(Path path) throws IOException {
-        return readAll(path, (channel, source, size) -> {
+        // headers only (for planning): the data, and so the entries' CRC-32, are not read
+        return readAll(path, key -> true, true, (channel, source, size) -> {
             NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
             NpyIO.requireData(header, source, size);
             return header;
@@ -219,41 +252,51 @@ public final class Npz {
 
     // ---------------------------------------------------------------------------------------------- reading
 
-    private interface EntryReader<T> {
+    interface EntryReader<T> {
         T read(ReadableByteChannel channel, String source, long size) throws IOException;
     }
 
-    private interface Release<T> {
+    interface Release<T> {
         void release(T value);
     }
 
-    private static <T> Map<String, T> readAll(Path path, EntryReader<T> reader, Release<T> release)
-            throws IOException {
+    /**
+     * Reads the {@code .npy} entries whose keys {@code wanted} accepts, in archive order; the others are not read
+     * (nor decoded, so an entry of a dtype ntk4j cannot read does not stop the others). Each entry read is read to
+     * its end and its CRC-32 compared with the one the archive records: java.util.zip checks none for stored
+     * entries (np.savez's), so a damaged byte would otherwise pass as data. {@code headersOnly}: the reader reads
+     * the header alone, and neither the rest nor the CRC-32 is read.
+     */
+    private static <T> Map<String, T> readAll(Path path, Predicate<String> wanted, boolean headersOnly,
+                                              EntryReader<T> reader, Release<T> release) throws IOException {
         Map<String, T> result = new LinkedHashMap<>();
         boolean ok = false;
         try (ZipFile zip = open(path)) {
-            Enumeration<? extends ZipEntry> entries = zip.entries();
-            while (entries.hasMoreElements()) {
-                ZipEntry entry;
-                try {
-                    entry = entries.nextElement();
-                } catch (IllegalArgumentException e) {
-                    // java.util.zip decodes each entry's name as it enumerates them; a name that is not valid in
-                    // the archive's encoding (a damaged directory) fails there with an unchecked exception
-                    throw new NpyFormatException(path + ": corrupt .npz archive: an entry's name cannot be decoded ("
-                            + e.getMessage() + ")", e);
-                }
+            for (ZipEntry entry : npyEntries(zip, path)) {
                 String name = entry.getName();
-                if (entry.isDirectory() || !name.endsWith(SUFFIX)) {
+                String key = name.substring(0, name.length() - SUFFIX.length());
+                if (!wanted.test(key)) {
                     continue;
                 }
-                String key = name.substring(0, name.length() - SUFFIX.length());
                 String source = path + ", entry '" + name + "'";
                 if (result.containsKey(key)) {
                     throw new NpyFormatException(source + ": the archive has two entries named '" + name + "'");
                 }
-                try (InputStream in = zip.getInputStream(entry)) {
-                    result.put(key, reader.read(Channels.newChannel(in), source, entry.getSize()));
+                T value = null;
+                try (CheckedInputStream in = new CheckedInputStream(zip.getInputStream(entry), new CRC32())) {
+                    value = reader.read(Channels.newChannel(in), source, entry.getSize());
+                    if (!headersOnly) {
+                        in.transferTo(OutputStream.nullOutputStream()); // the rest of the entry, for its CRC-32
+                    }
+                    long recorded = entry.getCrc();
+                    long actual = in.getChecksum().getValue();
+                    if (!headersOnly && recorded != -1 && recorded != actual) {
+                        throw new NpyFormatException(source + ": corrupt .npz archive: the entry's data has CRC-32 "
+                                + String.format("%08x", actual) + ", the archive records " + String.format("%08x",
+                                recorded) + " (the file is damaged)");
+                    }
+                    result.put(key, value);
+                    value = null;
                 } catch (ZipException e) {
                     throw new NpyFormatException(source + ": corrupt zip entry: " + e.getMessage(), e);
                 } catch (NpyFormatException e) {
@@ -264,6 +307,10 @@ public final class Npz {
                             + "runs past the end of the file", e);
                 } catch (IOException e) {
                     throw new NpyFormatException(source + ": cannot read the zip entry: " + e, e);
+                } finally {
+                    if (value != null && release != null) {
+                        release.release(value);
+                    }
                 }
             }
             ok = true;
@@ -277,7 +324,33 @@ public final class Npz {
         }
     }
 
+    /** The archive's {@code .npy} entries in archive order (directories and other names skipped). */
+    private static List<ZipEntry> npyEntries(ZipFile zip, Path path) throws NpyFormatException {
+        List<ZipEntry> found = new ArrayList<>();
+        Enumeration<? extends ZipEntry> entries = zip.entries();
+        while (entries.hasMoreElements()) {
+            ZipEntry entry;
+            try {
+                entry = entries.nextElement();
+            } catch (IllegalArgumentException e) {
+                // java.util.zip decodes each entry's name as it enumerates them; a name that is not valid in
+                // the archive's encoding (a damaged directory) fails there with an unchecked exception
+                throw new NpyFormatException(path + ": corrupt .npz archive: an entry's name cannot be decoded ("
+                        + e.getMessage() + ")", e);
+            }
+            if (!entry.isDirectory() && entry.getName().endsWith(SUFFIX)) {
+                found.add(entry);
+            }
+        }
+        return found;
+    }
+
     private static ZipFile open(Path path) throws IOException {
+        if (Files.exists(path) && !Files.isDirectory(path) && !Files.isRegularFile(path)) {
+            // a pipe (/dev/stdin) or device: a zip is read from its end, where its directory is
+            throw new NpyFormatException(path + ": not a regular file (a pipe or device): a .npz archive is read "
+                    + "from its end, where the zip directory is; save it to a file first");
+        }
         try {
             return new ZipFile(path.toFile());
         } catch (ZipException | java.io.EOFException e) {

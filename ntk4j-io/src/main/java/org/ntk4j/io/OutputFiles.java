@@ -14,7 +14,8 @@ import java.util.Locale;
  *       with a name short enough for the files written beside it ({@link #MAX_NAME_BYTES});</li>
  *   <li>differ from the command's other outputs;</li>
  *   <li>not be a directory, and have a writable parent directory that exists (an output inside a directory the
- *       command creates, {@code --plots DIR}, needs a writable existing ancestor);</li>
+ *       command creates, {@code --plots DIR}, needs a writable existing ancestor; a symbolic link, which is
+ *       followed, its target's directory);</li>
  *   <li>not be one of the command's input files (refused even with {@code --overwrite});</li>
  *   <li>not exist, unless the command was given {@code --overwrite}.</li>
  * </ol>
@@ -145,7 +146,8 @@ public final class OutputFiles {
             if (o.createdDirectory != null) {
                 checkDirectoryToCreate(o);
             } else {
-                checkParent(o.option, o.file, o.file.toAbsolutePath().getParent());
+                // a symbolic link is followed (AtomicFile): the directory written is its target's
+                checkParent(o.option, o.file, AtomicFile.destination(o.file).toAbsolutePath().getParent());
             }
             if (Files.isDirectory(o.file)) {
                 throw new IllegalArgumentException(o.option + " " + o.file + " is a directory; give a file name");

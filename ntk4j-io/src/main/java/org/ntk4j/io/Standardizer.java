@@ -12,7 +12,7 @@ import org.ntk4j.tensor.Tensor;
  *       training inputs, x' = (x − μ) / σ. This is neural-tangents' {@code _partial_flatten_and_normalize}
  *       (examples/datasets.py), except that μ and σ come from the training set alone;</li>
  *   <li>{@link Mode#PER_FEATURE}: a mean and a standard deviation per feature (pixel); a feature constant on the
- *       training set (σ = 0, e.g. an always-black border pixel) is only centred, not divided;</li>
+ *       training set (every value the same, e.g. an always-black border pixel) is only centred, not divided;</li>
  *   <li>{@link Mode#NONE}: identity (inputs as loaded; Fashion-MNIST pixels are in [0, 1]).</li>
  * </ul>
  * Statistics are accumulated in double precision (two passes: mean, then centred squares, which avoids the
@@ -93,8 +93,18 @@ public final class Standardizer {
             case GLOBAL: {
                 int size = train.size();
                 double sum = 0;
+                double min = Double.POSITIVE_INFINITY;
+                double max = Double.NEGATIVE_INFINITY;
                 for (int i = 0; i < size; i++) {
-                    sum += train.getFlat(i);
+                    double v = train.getFlat(i);
+                    sum += v;
+                    min = Math.min(min, v);
+                    max = Math.max(max, v);
+                }
+                if (min == max) {
+                    // constant: centred on the value itself, so every input becomes exactly 0 (the mean of the
+                    // sum, and a σ of rounding errors, would leave ±1 where there is nothing)
+                    return new Standardizer(mode, new double[] {min}, new double[] {1}, 1);
                 }
                 double mu = sum / size;
                 double sq = 0;
@@ -102,18 +112,24 @@ public final class Standardizer {
                     double c = train.getFlat(i) - mu;
                     sq += c * c;
                 }
-                double sigma = Math.sqrt(sq / size);
-                return new Standardizer(mode, new double[] {mu}, new double[] {sigma > 0 ? 1 / sigma : 1}, sigma > 0 ? 0 : 1);
+                return new Standardizer(mode, new double[] {mu}, new double[] {1 / Math.sqrt(sq / size)}, 0);
             }
             case PER_FEATURE: {
                 double[] mu = new double[d];
+                double[] min = new double[d];
+                double[] max = new double[d];
+                java.util.Arrays.fill(min, Double.POSITIVE_INFINITY);
+                java.util.Arrays.fill(max, Double.NEGATIVE_INFINITY);
                 for (int e = 0; e < n; e++) {
                     for (int j = 0; j < d; j++) {
-                        mu[j] += train.getFlat(e * d + j);
+                        double v = train.getFlat(e * d + j);
+                        mu[j] += v;
+                        min[j] = Math.min(min[j], v);
+                        max[j] = Math.max(max[j], v);
                     }
                 }
                 for (int j = 0; j < d; j++) {
-                    mu[j] /= n;
+                    mu[j] = min[j] == max[j] ? min[j] : mu[j] / n;
                 }
                 double[] inv = new double[d];
                 int constant = 0;
@@ -124,9 +140,9 @@ public final class Standardizer {
                     }
                 }
                 for (int j = 0; j < d; j++) {
-                    double sigma = Math.sqrt(inv[j] / n);
-                    inv[j] = sigma > 0 ? 1 / sigma : 1;
-                    constant += sigma > 0 ? 0 : 1;
+                    boolean flat = min[j] == max[j];
+                    inv[j] = flat ? 1 : 1 / Math.sqrt(inv[j] / n);
+                    constant += flat ? 1 : 0;
                 }
                 return new Standardizer(mode, mu, inv, constant);
             }
@@ -157,7 +173,7 @@ public final class Standardizer {
      * True when the fit found no variation to scale by: GLOBAL on constant inputs, PER_FEATURE when every feature
      * is constant. The standardised inputs are then all zeros.
      *
-     * @return whether every fitted standard deviation is 0; false for NONE
+     * @return whether the inputs (GLOBAL) or all their features (PER_FEATURE) are constant; false for NONE
      */
     public boolean allConstant() {
         return mode != Mode.NONE && constant == invStd.length;
@@ -166,7 +182,7 @@ public final class Standardizer {
     /**
      * The fitted standard deviations.
      *
-     * @return a copy, laid out as {@link #mean()}; a feature or set with σ = 0 reports 1 (it is not scaled)
+     * @return a copy, laid out as {@link #mean()}; a constant feature or set reports 1 (it is not scaled)
      */
     public double[] std() {
         double[] s = new double[invStd.length];

@@ -35,8 +35,11 @@ import org.ntk4j.tensor.Tensor;
  * <p>Files, for an output {@code OUT}: the data goes to {@code OUT.partial} (a valid {@code .npy} header and
  * the kernel's bytes, zero where no tile has landed yet) and the manifest to {@code OUT.manifest}; when every
  * tile is in, {@link #finish()} checks each tile against its checksum, forces the file to disk, renames
- * {@code OUT.partial} to {@code OUT} atomically and removes the manifest. A run that dies thus never leaves a
- * file named OUT that looks complete.
+ * {@code OUT.partial} to {@code OUT} atomically and then removes the manifest. A run that dies thus never leaves a
+ * file named OUT that looks complete. One that dies between the rename and the manifest's removal leaves OUT and
+ * its manifest: {@link #resume} recognises OUT as the run's finished kernel by the manifest's checksums of every
+ * tile, and its {@link #finish()} removes the manifest. {@link #finishAll} finishes the files of one run (an
+ * ensemble's kernel and standard error) so that a run killed between them resumes the same way.
  *
  * <p>Each {@link #write} puts the block (and, for x2 = x1, its mirror below the diagonal) into the file,
  * forces those bytes to disk, then appends one line {@code tile INDEX CRC32C LINE-CRC} to the manifest and
@@ -55,7 +58,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     static final long REGION = 1L << 30;
 
     private final Path out;
+    /** The data file: OUT.partial, or OUT itself for a run resumed after its rename ({@link #renamed}). */
     private final Path partial;
+    /** Whether the data file is OUT, renamed by a finish that was killed before it removed the manifest. */
+    private final boolean renamed;
     private final Path manifest;
     private final TilePlan plan;
     /** The manifest's header lines; null for a store opened for data only ({@link #openData}). */
@@ -70,15 +76,18 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     /** The identity of OUT.partial and OUT.manifest when opened: a file deleted or replaced mid-run is noticed. */
     private final Object partialKey;
     private final Object manifestKey;
+    /** Why the run stopped, once {@link #requireFiles} found a file of the run gone (guarded by finished). */
+    private String stopped;
     /** Tiles written by this instance (for {@link InjectedFaults}). */
     private final java.util.concurrent.atomic.AtomicLong tilesWritten = new java.util.concurrent.atomic.AtomicLong();
     private boolean closed;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
-                      Map<Integer, Long> done, long region) {
+                      Map<Integer, Long> done, long region, boolean renamed) {
         this.regionBytes = region;
         this.out = out;
-        this.partial = partialPath(out);
+        this.renamed = renamed;
+        this.partial = renamed ? out : partialPath(out);
         this.manifest = manifestPath(out);
         this.plan = plan;
         this.header = header;
@@ -256,7 +265,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 m.force(true);
             }
             Files.move(tmp, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region);
+            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region, false);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -298,9 +307,13 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     static TileStore resume(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
-        if (!Files.exists(manifest) || !Files.exists(partial)) {
-            throw new IOException("--resume: no unfinished run at " + out + " (" + (Files.exists(manifest) ? partial
-                    : manifest) + " does not exist)");
+        // no OUT.partial, but OUT and the manifest: a finish killed between its rename and the manifest's removal,
+        // when every tile is recorded and OUT holds them all (checked below); anything else has lost its data
+        boolean renamed = Files.exists(manifest) && !Files.exists(partial) && Files.isRegularFile(out);
+        String noRun = "--resume: no unfinished run at " + out + " (" + (Files.exists(manifest) ? partial : manifest)
+                + " does not exist)";
+        if (!Files.exists(manifest) || !Files.exists(partial) && !renamed) {
+            throw new IOException(noRun);
         }
         Manifest m = Manifest.read(manifest);
         dropTornLine(manifest);
@@ -319,13 +332,18 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                         + plan.tileCount() + " tiles)");
             }
         }
-        TileStore s = openPartial(out, plan, expected, m.tiles, region);
+        if (renamed && m.tiles.size() < plan.tileCount()) {
+            throw new IOException(noRun);
+        }
+        TileStore s = openPartial(out, plan, expected, m.tiles, region, renamed);
         for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
             long crc = s.checksum(plan.tile(e.getKey()));
             if (crc != e.getValue()) {
                 s.close();
-                throw new IOException(partial + " is corrupt: tile " + e.getKey() + "'s data does not match its "
-                        + "checksum in " + manifest + "; delete both files to start again");
+                throw new IOException(renamed ? noRun + " and " + out + " does not hold the tiles " + manifest
+                        + " records: it is not this run's kernel; delete " + manifest + " to start again"
+                        : partial + " is corrupt: tile " + e.getKey() + "'s data does not match its checksum in "
+                        + manifest + "; delete both files to start again");
             }
         }
         return s;
@@ -349,16 +367,29 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             throw new IOException("tile store: " + partialPath(out) + " does not exist: the run was not started (or "
                     + "has finished) where this process sees " + out);
         }
-        return openPartial(out, plan, null, Map.of(), REGION);
+        return openPartial(out, plan, null, Map.of(), REGION, false);
     }
 
-    /** Opens OUT.partial read-write after checking its size and .npy header; header null: data only. */
+    /**
+     * Fails unless {@code file} has the size and {@code .npy} header of {@code plan}'s kernel: a finished file of a
+     * run whose manifest is gone ({@link TiledKernelRun}: an ensemble's standard error, finished before the run
+     * was killed).
+     */
+    static void requireKernelFile(Path file, TilePlan plan) throws IOException {
+        openPartial(file, plan, null, Map.of(), REGION, true).close();
+    }
+
+    /**
+     * Opens OUT.partial read-write after checking its size and .npy header; header null: data only. Renamed: OUT
+     * itself, read-only (its tiles are all recorded: the store only checks them and finishes).
+     */
     private static TileStore openPartial(Path out, TilePlan plan, Map<String, String> header,
-                                         Map<Integer, Long> done, long region) throws IOException {
-        Path partial = partialPath(out);
+                                         Map<Integer, Long> done, long region, boolean renamed) throws IOException {
+        Path partial = renamed ? out : partialPath(out);
         Path manifest = manifestPath(out);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
-        FileChannel ch = FileChannel.open(partial, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = renamed ? FileChannel.open(partial, StandardOpenOption.READ)
+                : FileChannel.open(partial, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             long expectedSize = npyHeader.length + plan.elements() * plan.dtype().bytes();
             if (ch.size() != expectedSize) {
@@ -374,7 +405,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 throw new IOException(partial + " does not start with this kernel's .npy header; delete " + partial
                         + " and " + manifest + " to start again");
             }
-            return new TileStore(out, plan, header, ch, npyHeader.length, done, region);
+            return new TileStore(out, plan, header, ch, npyHeader.length, done, region, renamed);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -638,7 +669,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             if (regions[k] == null) {
                 long start = (long) k * regionBytes;
                 long size = Math.min(regionBytes, dataBytes - start);
-                regions[k] = data.map(FileChannel.MapMode.READ_WRITE, dataOffset + start, size);
+                regions[k] = data.map(renamed ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE,
+                        dataOffset + start, size);
                 regions[k].order(ByteOrder.LITTLE_ENDIAN);
             }
             return regions[k];
@@ -737,22 +769,31 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
 
     /**
      * Fails when OUT.partial or OUT.manifest was deleted or replaced since the store opened them (the data would go
-     * to a file nobody sees, or the tiles be recorded nowhere); the other file, useless alone, is removed.
+     * to a file nobody sees, or the tiles be recorded nowhere); the other file, useless alone, is removed. The
+     * first worker to notice decides what went missing and removes the other file; every later call (the other
+     * workers', the finish) fails with the same message, not with one about the file this store removed itself.
      */
     private void requireFiles() throws IOException {
-        boolean partialGone = partialKey != null && !partialKey.equals(fileKey(partial));
-        boolean manifestGone = manifestKey != null && !manifestKey.equals(fileKey(manifest));
-        if (!partialGone && !manifestGone) {
-            return;
+        synchronized (finished) {
+            if (stopped != null) {
+                throw new IOException(stopped);
+            }
+            boolean partialGone = partialKey != null && !partialKey.equals(fileKey(partial));
+            boolean manifestGone = manifestKey != null && !manifestKey.equals(fileKey(manifest));
+            if (!partialGone && !manifestGone) {
+                return;
+            }
+            Path gone = partialGone ? partial : manifest;
+            Path other = partialGone ? manifest : partial;
+            Object otherKey = partialGone ? manifestKey : partialKey;
+            if (otherKey != null && otherKey.equals(fileKey(other))) {
+                Files.deleteIfExists(other);
+            }
+            stopped = (partialGone && manifestGone ? partial + " and " + manifest + " were" : gone + " was")
+                    + " deleted or replaced during the run; the run stopped" + (partialGone && manifestGone ? ""
+                    : " and " + other + " is removed") + " (run the command again to start over)";
+            throw new IOException(stopped);
         }
-        Path gone = partialGone ? partial : manifest;
-        Path other = partialGone ? manifest : partial;
-        Object otherKey = partialGone ? manifestKey : partialKey;
-        if (otherKey != null && otherKey.equals(fileKey(other))) {
-            Files.deleteIfExists(other);
-        }
-        throw new IOException(gone + " was deleted or replaced during the run; the run stopped and " + other
-                + " is removed (run the command again to start over)");
     }
 
     /**
@@ -763,8 +804,39 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @throws IllegalStateException if the store is closed or opened for data only
      * @throws IOException if a tile is missing or corrupt, or the files cannot be forced, renamed or removed
      */
-
     public Path finish() throws IOException {
+        finishAll(List.of(this));
+        return out;
+    }
+
+    /**
+     * Completes the files of one run together (an ensemble's kernel and its standard error): every store is checked
+     * as {@link #finish()} checks it and forced to disk, then every data file is renamed to its OUT, then the
+     * manifests are removed, the first store's last. A run killed part way is thus resumable: before the renames
+     * nothing changed; after some, each renamed OUT still has its manifest, by which {@link #resume} recognises it;
+     * after some removals, the first store's manifest is the one left. The stores are closed afterwards.
+     *
+     * @param stores the stores, the run's main output first
+     * @throws IllegalStateException if a store is closed or opened for data only
+     * @throws IOException if a tile is missing or corrupt, or the files cannot be forced, renamed or removed
+     */
+    public static void finishAll(List<TileStore> stores) throws IOException {
+        for (TileStore s : stores) {
+            s.checkAndForce();
+        }
+        for (TileStore s : stores) {
+            s.close();
+            if (!s.renamed) {
+                Files.move(s.partial, s.out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        for (int i = stores.size() - 1; i >= 0; i--) {
+            Files.delete(stores.get(i).manifest);
+        }
+    }
+
+    /** The checks of {@link #finish()}: every tile recorded and matching its checksum; then the data forced. */
+    private void checkAndForce() throws IOException {
         ensureOwner();
         requireFiles();
         Manifest m = Manifest.read(manifest);
@@ -780,9 +852,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
         for (TilePlan.Tile t : plan.tiles()) {
             if (checksum(t) != m.tiles.get(t.index())) {
-                throw new IOException(partialPath(out) + " is corrupt: tile " + t.index() + "'s data does not match "
+                throw new IOException(partial + " is corrupt: tile " + t.index() + "'s data does not match "
                         + "its checksum; delete it and " + manifest + " to start again");
             }
+        }
+        if (renamed) {
+            return; // OUT, already on disk (a finish forced it before renaming it)
         }
         for (int k = 0; k < regions.length; k++) {
             if (regions[k] != null) {
@@ -790,10 +865,6 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             }
         }
         data.force(true);
-        close();
-        Files.move(partial, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        Files.delete(manifest);
-        return out;
     }
 
     private void ensureOpen() {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -101,11 +102,14 @@ public final class TiledKernelRun {
     /** What the caller hears of a run as it goes. */
     public interface Events {
         /**
-         * The run is planned, before any store is opened or tile computed.
+         * The run is planned (the tiles fit the budget), before any store is opened or tile computed: the first
+         * point at which the run is known to go ahead (a command writes files that go with the run here, not
+         * before a refusal).
          *
          * @param plan the tiles
+         * @throws IOException if the caller's own files cannot be written; the run then stops
          */
-        void planned(TilePlan plan);
+        void planned(TilePlan plan) throws IOException;
 
         /**
          * Without {@code resume}, an unfinished run of OUT is being discarded ({@code overwrite}).
@@ -196,16 +200,30 @@ public final class TiledKernelRun {
      */
     public static Claim claim(Path out, Path sem, boolean resume, boolean overwrite, Method method, int tile,
                               int ensemble) throws IOException {
-        TileStore.RunLock first = claim(out, resume, overwrite, method, tile, ensemble);
+        Path kernel = AtomicFile.destination(out);
+        TileStore.RunLock first = claim(kernel, resume, overwrite, method, tile, ensemble);
         if (sem == null) {
             return new Claim(first, null);
         }
         try {
-            return new Claim(first, claim(sem, resume, overwrite, method, tile, ensemble));
+            Path error = AtomicFile.destination(sem);
+            return new Claim(first, resume && semFinished(kernel, error) ? TileStore.lock(error)
+                    : claim(error, resume, overwrite, method, tile, ensemble));
         } catch (IOException | RuntimeException e) {
             first.close();
             throw e;
         }
+    }
+
+    /**
+     * Whether a run was killed while {@link TileStore#finishAll} removed its manifests: OUT renamed with its
+     * manifest left, SEM renamed and its manifest removed (SEM's goes first). Resuming it checks OUT against its
+     * manifest, SEM against the plan's size and header, and removes OUT's manifest.
+     */
+    private static boolean semFinished(Path out, Path sem) {
+        return Files.exists(TileStore.manifestPath(out)) && !Files.exists(TileStore.partialPath(out))
+                && Files.isRegularFile(out) && !Files.exists(TileStore.manifestPath(sem))
+                && !Files.exists(TileStore.partialPath(sem)) && Files.isRegularFile(sem);
     }
 
     /**
@@ -276,7 +294,8 @@ public final class TiledKernelRun {
                     }
                 }
             } else if (!overwrite && Files.exists(manifest)) {
-                throw new IllegalArgumentException(out + " has an unfinished run (" + partial + ", " + manifest
+                throw new IllegalArgumentException(out + " has an unfinished run (" + (Files.exists(partial)
+                        ? partial + ", " + manifest : manifest + ", left by a finish that was cut short")
                         + "); pass --resume to continue it, or --overwrite to discard it and start again");
             } else if (!overwrite && Files.exists(partial)) {
                 throw new IllegalArgumentException(partial + " is left from an unfinished run that cannot be resumed "
@@ -301,6 +320,9 @@ public final class TiledKernelRun {
      * @throws IllegalArgumentException if the tiles do not fit the budget (a resumed run: its recorded tiles)
      */
     public static Result run(Request q, Events events) throws IOException {
+        // a link named as OUT or SEM: its target is written, the run's files beside it (AtomicFile.destination)
+        Path out = AtomicFile.destination(q.out());
+        Path sem = q.sem() == null ? null : AtomicFile.destination(q.sem());
         Tensor x1 = q.x1();
         Tensor x2 = q.x2();
         DType dtype = x1.dtype();
@@ -315,7 +337,7 @@ public final class TiledKernelRun {
         if (q.resume()) {
             // the resumed run computes the recorded grid with the recorded method (and blocks in the recorded tiles
             // of basis vectors or chunks of outputs, if any, on the recorded BLAS threads), whatever the options now
-            Map<String, String> recorded = TileStore.recordedRun(q.out());
+            Map<String, String> recorded = TileStore.recordedRun(out);
             try {
                 tileSize = Integer.parseInt(recorded.getOrDefault("row-tile", ""));
                 ntk = ntk.method(Method.parse(recorded.getOrDefault("method", "")));
@@ -323,7 +345,7 @@ public final class TiledKernelRun {
                 blockBudget = recordedBlockBudget == null ? Long.MAX_VALUE : Long.parseLong(recordedBlockBudget);
                 blasThreads = Integer.parseInt(recorded.getOrDefault("blas-threads", "1"));
             } catch (IllegalArgumentException e) {
-                throw new IOException("manifest " + TileStore.manifestPath(q.out()) + " is corrupt: "
+                throw new IOException("manifest " + TileStore.manifestPath(out) + " is corrupt: "
                         + e.getMessage());
             }
         }
@@ -352,9 +374,16 @@ public final class TiledKernelRun {
                     + "--memory " + CostModel.human(budget) + detail + "; raise --memory (a resumed run keeps its "
                     + "tiles)");
         }
-        if (!q.resume() && (TileStore.unfinished(q.out()) || Files.exists(TileStore.partialPath(q.out())))) {
-            events.discarding(q.out());
+        if (!q.resume() && (TileStore.unfinished(out) || Files.exists(TileStore.partialPath(out)))) {
+            events.discarding(out);
         }
+        // SEM finished by a run killed before it removed OUT's manifest: only OUT's store, all of its tiles done
+        boolean semDone = q.resume() && sem != null && semFinished(out, sem);
+        if (semDone) {
+            TileStore.requireKernelFile(sem, plan);
+        }
+        // before the BLAS threads change, which a failure here (writing the caller's files) would leave changed
+        events.planned(plan);
         // the plan's BLAS threads per tile (the cores shared by the blocks the budget allows at once: one when the
         // parallelism comes from as many tiles at once as cores; a single tile gets the cores): a GEMM split over
         // threads is computed in blocks whose bits may depend on their size, so a tile's bits would otherwise
@@ -363,7 +392,6 @@ public final class TiledKernelRun {
         Blas.setThreads(plan.blasThreads());
         String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
         String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
-        events.planned(plan);
         Tensor.resetPeakBytes();
         long start = System.nanoTime();
         long flopsBefore = org.ntk4j.graph.FlopCount.total();
@@ -371,10 +399,10 @@ public final class TiledKernelRun {
         Counted counted;
         long cacheBytes = 0;
         String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
-        try (TileStore store = q.resume() ? TileStore.resume(q.out(), plan, fingerprint)
-                : TileStore.create(q.out(), plan, fingerprint);
-             TileStore semStore = q.sem() == null ? null : q.resume() ? TileStore.resume(q.sem(), plan, semFingerprint)
-                : TileStore.create(q.sem(), plan, semFingerprint)) {
+        try (TileStore store = q.resume() ? TileStore.resume(out, plan, fingerprint)
+                : TileStore.create(out, plan, fingerprint);
+             TileStore semStore = sem == null || semDone ? null : q.resume()
+                ? TileStore.resume(sem, plan, semFingerprint) : TileStore.create(sem, plan, semFingerprint)) {
             // a tile is done when it is in every output (a run killed between OUT and SEM recomputes it)
             Set<Integer> done = new TreeSet<>(store.finishedTiles());
             if (semStore != null) {
@@ -384,16 +412,16 @@ public final class TiledKernelRun {
             counted = new Counted(plan, events.progress(plan, alreadyDone));
             try (Counted p = counted) {
                 if (q.cluster() != null) {
-                    q.cluster().compute(q.master(), q.model().spec(), q.params(), x1, x2, store, q.out(), p,
+                    q.cluster().compute(q.master(), q.model().spec(), q.params(), x1, x2, store, out, p,
                             events.clusterLog());
                 } else if (q.ensemble() != 0) {
                     EmpiricalNtk configured = ntk;
                     Ensemble.of(q.model(), q.seed(), q.ensemble(), perExample, dtype)
                             .configure(e -> e.method(configured.method()).memoryBudget(budget))
-                            .run(plan, x1, x2, done, (t, mean, sem) -> {
+                            .run(plan, x1, x2, done, (t, mean, error) -> {
                                 store.write(t, mean);
                                 if (semStore != null) {
-                                    semStore.write(t, sem);
+                                    semStore.write(t, error);
                                 }
                             }, p);
                 } else {
@@ -402,10 +430,8 @@ public final class TiledKernelRun {
                     cacheBytes = tiled.preparedCacheBytes();
                 }
             }
-            store.finish();
-            if (semStore != null) {
-                semStore.finish();
-            }
+            // both files renamed before either manifest goes: a run killed in between is resumable (TileStore)
+            TileStore.finishAll(semStore == null ? List.of(store) : List.of(store, semStore));
         } finally {
             Blas.setThreads(blasBefore);
         }

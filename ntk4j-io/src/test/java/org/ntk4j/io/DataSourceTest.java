@@ -184,7 +184,7 @@ class DataSourceTest {
         Npz.writeArrays(npz, Map.of("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2, 3e39, 4}, 2, 2)));
         assertThatThrownBy(() -> DataSource.load(npz.toString(), DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(npz + ", entry 'x': element 2 is 3.0E39, beyond float32's range")
+                .hasMessageStartingWith(npz + ", entry 'x.npy': element 2 is 3.0E39, beyond float32's range")
                 .hasMessageEndingWith("read the file as float64 (--dtype f64, DType.F64)");
         Path npy = dir.resolve("big.npy");
         try (Tensor t = Tensor.of(new double[] {1, 2, 3e39, 4}, 2, 2)) {
@@ -297,10 +297,11 @@ class DataSourceTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + empty + "': " + empty + " has a header but no rows");
         Path dup = dir.resolve("dup.csv");
-        Files.writeString(dup, "x,x\n1,2\n");
+        Files.writeString(dup, "x,y,x\n1,2,3\n");
         assertThatThrownBy(() -> DataSource.loadDataset(dup.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessageStartingWith(dup + ": cannot parse CSV: ");
+                .hasMessage(dup + ": the header row names two columns 'x' (columns 1 and 3); give each column its own "
+                        + "name");
         Path onlyLabel = dir.resolve("only.csv");
         Files.writeString(onlyLabel, "label\n1\n");
         assertThatThrownBy(() -> DataSource.loadDataset(onlyLabel.toString(), DType.F64, 0))
@@ -483,5 +484,180 @@ class DataSourceTest {
         try (Dataset d = DataSource.loadDataset(two + ":2", DType.F32, 0)) {
             assertThat(d.size()).isEqualTo(2);
         }
+    }
+
+    // ------------------------------------------------------------------------------- file handling fixes
+
+    @Test
+    void aCsvWithoutAHeaderIsRefusedNotReadWithoutItsFirstRow() throws IOException {
+        for (String text : new String[] {"1.5,2.5\n3,4\n5,6\n", "1,1\n3,4\n", "0,1,2\n3,4,5\n", "-1e3,nan\n1,2\n"}) {
+            Path f = Files.writeString(dir.resolve("headerless.csv"), text);
+            String first = "[" + text.substring(0, text.indexOf('\n')).replace(",", ", ") + "]";
+            assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0)).as(text)
+                    .isInstanceOf(DataFormatException.class)
+                    .hasMessageStartingWith(f + ": the first row " + first + " is all numbers, so it is data, not a "
+                            + "header; CSV sources start with a header row of column names: add one")
+                    .hasMessageNotContaining("CSVFormat");
+        }
+        // a header with one name among numbers is a header
+        Path named = Files.writeString(dir.resolve("named.csv"), "1,label\n3,0\n5,1\n");
+        try (Dataset d = DataSource.loadDataset(named.toString(), DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(3, 5);
+            assertThat(d.labels()).containsExactly(0, 1);
+        }
+        Path empty = Files.writeString(dir.resolve("empty-name.csv"), "a,,b\n1,2,3\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(empty.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(empty + ": a header name is missing: column 2 of the header row [a, , b] is empty; name "
+                        + "every column");
+    }
+
+    /** An npz whose y is not class indices (one-hot, regression targets, -1): :y=none, and a hint when it is y. */
+    @Test
+    void npzLabelsCanBeSkippedAndAnUnusableDefaultYSaysHow() throws IOException {
+        Path f = dir.resolve("onehot.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("x", NpyArray.ofDoubles(NpyDType.FLOAT32, new double[] {1, 2, 3, 4, 5, 6}, 3, 2));
+        arrays.put("y", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 0, 0, 1, 0, 1}, 3, 2));
+        Npz.writeArrays(f, arrays);
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + f + "': labels " + f + ", entry 'y.npy' must be rank 1 (one class index "
+                        + "per example), got shape [3, 2]; to load " + f + " without labels (its x alone), add "
+                        + ":y=none: '" + f + ":y=none'");
+        for (String spec : new String[] {f + ":y=none", "npz:" + f + ":y=NONE:2"}) {
+            try (Dataset d = DataSource.loadDataset(spec, DType.F64, 0)) {
+                assertThat(d.hasLabels()).as(spec).isFalse();
+                assertThat(d.x().toDoubleArray()).as(spec).startsWith(1, 2, 3, 4);
+            }
+        }
+        Path regression = dir.resolve("regression.npz");
+        arrays.put("y", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {0.5, -1, 2}, 3));
+        Npz.writeArrays(regression, arrays);
+        assertThatThrownBy(() -> DataSource.loadDataset(regression + ":2", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith("is not a whole number (labels are class indices); to load " + regression
+                        + " without labels (its x alone), add :y=none: '" + regression + ":2:y=none'");
+        try (Tensor x = DataSource.load(regression + ":2:y=none", DType.F64, 0)) {
+            assertThat(x.shape()).containsExactly(2, 2);
+        }
+        // an explicit y=KEY is what was asked for: its error has no hint; a missing one names :y=none
+        arrays.put("t", NpyArray.ofLongs(NpyDType.INT64, new long[] {0, -1, 2}, 3));
+        Npz.writeArrays(regression, arrays);
+        assertThatThrownBy(() -> DataSource.loadDataset(regression + ":y=t", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageEndingWith("labels are class indices 0, 1, ...");
+        assertThatThrownBy(() -> DataSource.loadDataset(regression + ":y=labels", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + regression + ":y=labels': no array 'labels' in " + regression
+                        + " (it holds x, y, t); name the labels with :y=KEY (:y=none: no labels)");
+    }
+
+    /** np.savez(f, x=x, y=y, names=np.array(['a', 'b'])): the unicode names are never read. */
+    @Test
+    void npzEntriesNotUsedAreNotRead() throws IOException {
+        Path f = dir.resolve("named.npz");
+        try (java.io.OutputStream os = Files.newOutputStream(f);
+             java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(os)) {
+            zip.putNextEntry(new java.util.zip.ZipEntry("x.npy"));
+            zip.write(RawNpy.npy(RawNpy.dict("<f8", "(2, 1)"), RawNpy.f8(1, 2)));
+            zip.putNextEntry(new java.util.zip.ZipEntry("y.npy"));
+            zip.write(RawNpy.npy(RawNpy.dict("<i8", "(2,)"), RawNpy.concat(new byte[] {1, 0, 0, 0, 0, 0, 0, 0},
+                    new byte[8])));
+            zip.putNextEntry(new java.util.zip.ZipEntry("names.npy"));
+            zip.write(RawNpy.npy(RawNpy.dict("<U1", "(2,)"), new byte[] {'a', 0, 0, 0, 'b', 0, 0, 0}));
+            zip.closeEntry();
+        }
+        assertThat(Npz.keys(f)).containsExactly("x", "y", "names");
+        try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2);
+            assertThat(d.labels()).containsExactly(1, 0);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":x=names", DType.F64, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(f + ", entry 'names.npy': unsupported dtype '<U1'");
+    }
+
+    /** PATH.npy:N of a [600000, 1000] float32 file (2.4 GB, more than one tensor holds): only 10 rows read. */
+    @Test
+    void npyCountReadsOnlyTheFirstRows() throws IOException {
+        Path big = dir.resolve("big.npy");
+        byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {600000, 1000});
+        float[] rows = new float[3 * 1000];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = i;
+        }
+        try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+            file.write(RawNpy.concat(header, RawNpy.f4(rows)));
+            file.setLength(header.length + 600000L * 1000 * 4); // sparse: the rest reads as zeros
+        }
+        try (Dataset d = DataSource.loadDataset(big + ":3", DType.F32, 0)) {
+            assertThat(d.x().shape()).containsExactly(3, 1000);
+            assertThat(d.x().toFloatArray()).containsExactly(rows);
+        }
+        // labels are checked against the file's examples, then kept for those read
+        Path labels = dir.resolve("labels.npy");
+        Npy.write(labels, NpyArray.ofLongs(NpyDType.UINT8, new long[600000], 600000));
+        try (Dataset d = DataSource.loadDataset(big + ":labels=" + labels + ":2", DType.F32, 0)) {
+            assertThat(d.labels()).hasSize(2);
+        }
+        Path few = dir.resolve("few.npy");
+        Npy.write(few, NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 1}, 2));
+        assertThatThrownBy(() -> DataSource.loadDataset(big + ":labels=" + few + ":2", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageEndingWith(": 600000 examples but 2 labels");
+        // a file cut short is refused even when the rows asked for are there
+        Path cut = dir.resolve("cut.npy");
+        Files.write(cut, RawNpy.concat(NpyHeader.encode(NpyDType.FLOAT32, new int[] {4, 1000}), RawNpy.f4(rows)));
+        assertThatThrownBy(() -> DataSource.loadDataset(cut + ":2", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class).hasMessageContaining("truncated .npy file");
+    }
+
+    /** {@code cat x.npy | ntk4j ... --data npy:/dev/stdin}: a pipe is read once, from its start. */
+    @Test
+    void pipesAreReadOnceOrRefusedClearly() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start()
+                .waitFor() == 0, "mkfifo is not available");
+        byte[] npy = RawNpy.npy(RawNpy.dict("<f8", "(3, 2)"), RawNpy.f8(1, 2, 3, 4, 5, 6));
+        try (Dataset d = throughPipe(fifo, npy, () -> DataSource.loadDataset("npy:" + fifo + ":2", DType.F64, 0))) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2, 3, 4);
+        }
+        byte[] idx = IdxFiles.gzip(IdxFiles.u8(new int[] {0, 51, 102, 255}, 2, 2));
+        try (Dataset d = throughPipe(fifo, idx, () -> DataSource.loadDataset("idx:" + fifo, DType.F64, 0))) {
+            assertThat(d.x().toDoubleArray()).containsExactly(0, 0.2, 0.4, 1);
+        }
+        try (Dataset d = throughPipe(fifo, "a,label\n2,1\n".getBytes(StandardCharsets.UTF_8),
+                () -> DataSource.loadDataset("csv:" + fifo, DType.F64, 0))) {
+            assertThat(d.labels()).containsExactly(1);
+        }
+        // refused without opening the pipe (no writer here: an open would block)
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () ->
+                assertThatThrownBy(() -> DataSource.loadDataset("npz:" + fifo, DType.F64, 0))
+                        .isInstanceOf(NpyFormatException.class)
+                        .hasMessage(fifo + ": not a regular file (a pipe or device): a .npz archive is read from its "
+                                + "end, where the zip directory is; save it to a file first"));
+    }
+
+    private interface Load {
+        Dataset load() throws Exception;
+    }
+
+    /** Loads while another thread writes {@code bytes} into the FIFO (which the load must open). */
+    private static Dataset throughPipe(Path fifo, byte[] bytes, Load load) throws Exception {
+        Thread writer = new Thread(() -> {
+            try (java.io.OutputStream out = Files.newOutputStream(fifo)) {
+                out.write(bytes);
+            } catch (IOException e) {
+                // the reader stopped early (a broken pipe): what it read is what the test checks
+            }
+        });
+        writer.setDaemon(true); // blocked in its open if the load never opens the FIFO: the test fails below
+        writer.start();
+        // a reader that opens the pipe a second time blocks there (no writer is left): a failure, not a hang
+        Dataset d = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                load::load, "reading the pipe blocked: did it open it twice?");
+        writer.join(10_000);
+        assertThat(writer.isAlive()).as("the writer is done").isFalse();
+        return d;
     }
 }

@@ -66,6 +66,35 @@ final class IdxFiles {
         return bytes.toByteArray();
     }
 
+    /**
+     * {@code raw} as gzip with its data stored, not compressed (as {@code gzip.compress(b, 0)} writes it): a byte
+     * flipped in the middle then changes the data, not the deflate stream, and only the trailer's CRC-32 sees it.
+     */
+    static byte[] gzipStored(byte[] raw) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(bytes) {
+            {
+                def.setLevel(java.util.zip.Deflater.NO_COMPRESSION);
+            }
+        }) {
+            gz.write(raw);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Flips the bits of byte {@code at} of {@code raw} where {@link #gzipStored} stored it in {@code gz}. */
+    static void flipStored(byte[] gz, byte[] raw, int at) {
+        for (int start = 0; start + raw.length <= gz.length; start++) {
+            if (java.util.Arrays.equals(gz, start, start + raw.length, raw, 0, raw.length)) {
+                gz[start + at] ^= (byte) 0xff;
+                return;
+            }
+        }
+        throw new IllegalArgumentException("the data is not stored whole in the gzip bytes");
+    }
+
     private static ByteBuffer header(int type, int[] shape, int dataBytes) {
         ByteBuffer b = ByteBuffer.allocate(4 + 4 * shape.length + dataBytes); // big-endian by default
         b.put((byte) 0).put((byte) 0).put((byte) type).put((byte) shape.length);

@@ -187,4 +187,60 @@ class IdxTest {
         assertThatThrownBy(() -> Idx.read(dir, DType.F32, -1)).isInstanceOf(DataFormatException.class)
                 .hasMessage(dir + ": is a directory, not an IDX file");
     }
+
+    @Test
+    void aDamagedGzipFileFailsItsCrcCheckEvenWhenOnlyItsFirstExamplesAreRead() throws IOException {
+        int[] v = new int[10 * 4 * 4];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i % 256;
+        }
+        byte[] raw = IdxFiles.u8(v, 10, 4, 4);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(raw);
+        byte[] gz = IdxFiles.gzipStored(raw);
+        IdxFiles.flipStored(gz, raw, 16 + 5 * 16); // a pixel of example 5: the deflate stream stays valid
+        Path p = write("c-images-idx3-ubyte.gz", gz);
+        String expected = p + ": corrupt gzip data: its trailer records CRC-32 " + String.format("%08x", crc.getValue())
+                + " and " + raw.length + " bytes (mod 2^32), the data has CRC-32 ";
+        assertThatThrownBy(() -> Idx.read(p, DType.F64, -1)).isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(expected).hasMessageEndingWith("; the file is damaged");
+        // the damaged byte is in example 5; the first two are read, and the rest still checked
+        assertThatThrownBy(() -> Idx.read(p, DType.F32, 2)).isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(expected);
+        int[] labels = new int[200];
+        byte[] rawLabels = IdxFiles.u8(labels, labels.length);
+        byte[] gzLabels = IdxFiles.gzipStored(rawLabels);
+        IdxFiles.flipStored(gzLabels, rawLabels, rawLabels.length - 1);
+        Path l = write("c-labels-idx1-ubyte.gz", gzLabels);
+        assertThatThrownBy(() -> Idx.readLabels(l, 3)).isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(l + ": corrupt gzip data: its trailer records CRC-32 ");
+        // intact, the same file reads
+        Path good = write("g-images-idx3-ubyte.gz", IdxFiles.gzipStored(raw));
+        try (Tensor t = Idx.read(good, DType.F64, 2)) {
+            assertThat(t.toDoubleArray()).containsExactly(Arrays.stream(v).limit(32).asDoubleStream().toArray());
+        }
+    }
+
+    @Test
+    void aGzipFileCutInItsTrailerIsTruncated() throws IOException {
+        byte[] gz = IdxFiles.gzip(IdxFiles.u8(new int[] {1, 2, 3, 4, 5, 6}, 3, 2));
+        Path p = write("cut.gz", Arrays.copyOf(gz, gz.length - 4)); // the length of the trailer gone
+        assertThatThrownBy(() -> Idx.read(p, DType.F64, 1)).isInstanceOf(DataFormatException.class)
+                .hasMessage(p + ": truncated gzip stream: it ends before its trailer (the CRC-32 and length of the "
+                        + "data)");
+    }
+
+    @Test
+    void fashionMnistFilesAreCheckedToo() throws IOException {
+        Path fm = Files.createDirectory(dir.resolve("fm"));
+        Files.write(fm.resolve("train-images-idx3-ubyte.gz"), IdxFiles.gzipStored(IdxFiles.u8(new int[4 * 4 * 4], 4, 4,
+                4)));
+        byte[] rawLabels = IdxFiles.u8(new int[] {1, 2, 3, 4}, 4);
+        byte[] labels = IdxFiles.gzipStored(rawLabels);
+        IdxFiles.flipStored(labels, rawLabels, rawLabels.length - 1); // the last label: only two are read
+        Files.write(fm.resolve("train-labels-idx1-ubyte.gz"), labels);
+        assertThatThrownBy(() -> DataSource.fashionMnist("fashion-mnist:train:2", "train:2", DType.F32, fm))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(fm.resolve("train-labels-idx1-ubyte.gz") + ": corrupt gzip data: ");
+    }
 }

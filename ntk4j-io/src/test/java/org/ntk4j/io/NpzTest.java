@@ -11,10 +11,12 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
@@ -219,5 +221,46 @@ class NpzTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("'w' is closed");
         assertThat(file).doesNotExist();
+    }
+
+    @Test
+    void aDamagedStoredEntryFailsItsCrcCheck() throws IOException {
+        Path file = dir.resolve("params.npz");
+        double[] values = {1, 2, 3, 4, 5, 6, 7, 8};
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("b", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {9}, 1));
+        arrays.put("w", NpyArray.ofDoubles(NpyDType.FLOAT64, values, 4, 2));
+        Npz.writeArrays(file, arrays); // stored entries, as np.savez writes them
+        long recorded;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            assertThat(zip.getEntry("w.npy").getMethod()).isEqualTo(ZipEntry.STORED);
+            recorded = zip.getEntry("w.npy").getCrc();
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        byte[] data = f8(values);
+        int at = -1;
+        for (int i = 0; i + data.length <= bytes.length && at < 0; i++) {
+            at = Arrays.equals(bytes, i, i + data.length, data, 0, data.length) ? i : -1;
+        }
+        bytes[at + 8 * 6 + 7] ^= 0x40; // the sign and exponent of w[3, 0]: 7.0 becomes another number
+        Files.write(file, bytes);
+        long actual;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            CRC32 crc = new CRC32();
+            crc.update(zip.getInputStream(zip.getEntry("w.npy")).readAllBytes()); // java.util.zip does not check
+            actual = crc.getValue();
+        }
+        String message = file + ", entry 'w.npy': corrupt .npz archive: the entry's data has CRC-32 "
+                + String.format("%08x", actual) + ", the archive records " + String.format("%08x", recorded)
+                + " (the file is damaged)";
+        assertThatThrownBy(() -> Npz.read(file)).isInstanceOf(NpyFormatException.class).hasMessage(message);
+        assertThatThrownBy(() -> Npz.readTensors(file, DType.F64)).isInstanceOf(NpyFormatException.class)
+                .hasMessage(message);
+        // the data source reads w as x: only its first row asked for, the rest is still checked
+        assertThatThrownBy(() -> DataSource.loadDataset(file + ":x=w:1", DType.F64, 0))
+                .isInstanceOf(NpyFormatException.class).hasMessage(message);
+        // headers alone (for planning) read no data, and check none
+        assertThat(Npz.readHeaders(file).get("w").shape()).containsExactly(4, 2);
+        assertThat(Npz.keys(file)).containsExactly("b", "w");
     }
 }

@@ -168,4 +168,38 @@ class OutputFilesTest {
         assertThat(TileStore.lockPath(out)).doesNotExist();
         TileStore.lock(out).close(); // free again
     }
+
+    /**
+     * An output that is a symbolic link is followed, as the shell's {@code >} follows it: the target is replaced
+     * (its temporary file in the target's directory) and the link stays a link; a dangling link creates its
+     * target.
+     */
+    @Test
+    void aSymbolicLinkIsFollowedAndStaysALink() throws IOException {
+        Path real = Files.createDirectory(dir.resolve("real"));
+        Path target = file("real/K.npy", "old");
+        Path link = Files.createSymbolicLink(dir.resolve("K.npy"), Path.of("real/K.npy")); // relative
+        Path chain = Files.createSymbolicLink(dir.resolve("L.npy"), link);
+        assertThat(refusal(OutputFiles.of(false).output("--out", chain, ".npy")))
+                .isEqualTo("--out " + chain + " exists; pass --overwrite to replace it");
+        try (Tensor t = Tensor.of(new double[] {1, 2}, 2)) {
+            Npy.write(chain, t);
+        }
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(Files.isSymbolicLink(chain)).isTrue();
+        try (Tensor read = Npy.readTensor(target)) {
+            assertThat(read.toDoubleArray()).containsExactly(1, 2);
+        }
+        try (Stream<Path> left = Files.list(real)) {
+            assertThat(left).containsExactly(target);
+        }
+        Path dangling = Files.createSymbolicLink(dir.resolve("new.json"), real.resolve("new.json"));
+        OutputFiles.of(false).output("--report", dangling, ".json").check(); // nothing there yet
+        AtomicFile.write(dangling, ch -> ch.write(ByteBuffer.wrap("{}".getBytes(StandardCharsets.UTF_8))));
+        assertThat(Files.isSymbolicLink(dangling)).isTrue();
+        assertThat(real.resolve("new.json")).hasContent("{}");
+        Path loop = Files.createSymbolicLink(dir.resolve("loop.npy"), dir.resolve("loop.npy"));
+        assertThatThrownBy(() -> AtomicFile.destination(loop)).isInstanceOf(java.nio.file.FileSystemException.class)
+                .hasMessageContaining("too many levels of symbolic links");
+    }
 }

@@ -153,4 +153,39 @@ class StandardizerTest {
             assertThat(Standardizer.fit(varied, Standardizer.Mode.PER_FEATURE).allConstant()).isFalse();
         }
     }
+
+    /**
+     * np.full((1000, 3), 0.1) in float64: the two-pass σ is a rounding error (about 1e-17), not 0; dividing by it
+     * made every input ±1 with no warning. Constancy is min == max: the inputs become exactly 0.
+     */
+    @Test
+    void constantFloat64InputsAreFoundExactlyAndBecomeZeros() {
+        double[] values = new double[1000 * 3];
+        java.util.Arrays.fill(values, 0.1);
+        double[] mixed = values.clone();
+        for (int e = 0; e < 1000; e++) {
+            mixed[3 * e] = e; // feature 0 varies, features 1 and 2 are the constant 0.1
+        }
+        try (Tensor constant = Tensor.of(values, 1000, 3); Tensor columns = Tensor.of(mixed, 1000, 3)) {
+            for (Standardizer.Mode mode : new Standardizer.Mode[] {Standardizer.Mode.GLOBAL,
+                Standardizer.Mode.PER_FEATURE}) {
+                Standardizer s = Standardizer.fit(constant, mode);
+                assertThat(s.allConstant()).as("%s", mode).isTrue();
+                try (Tensor t = s.apply(constant)) {
+                    assertThat(t.toDoubleArray()).as("%s", mode).containsOnly(0.0);
+                }
+            }
+            Standardizer s = Standardizer.fit(columns, Standardizer.Mode.PER_FEATURE);
+            assertThat(s.allConstant()).isFalse();
+            assertThat(s.std()[1]).as("a constant feature is not scaled").isEqualTo(1.0);
+            assertThat(s.mean()[1]).isEqualTo(0.1);
+            try (Tensor t = s.apply(columns)) {
+                for (int e = 0; e < 1000; e++) {
+                    assertThat(t.getFlat(3 * e + 1)).isEqualTo(0.0);
+                    assertThat(t.getFlat(3 * e + 2)).isEqualTo(0.0);
+                }
+                assertThat(t.getFlat(0)).isCloseTo(-999 / 2.0 / Math.sqrt((1000.0 * 1000 - 1) / 12), within(1e-12));
+            }
+        }
+    }
 }

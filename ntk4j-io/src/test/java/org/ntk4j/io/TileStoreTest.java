@@ -94,4 +94,82 @@ class TileStoreTest {
             }
         }
     }
+
+    /**
+     * OUT.manifest deleted mid-run under two workers: the first to notice removes OUT.partial, and every later
+     * write (the second worker's) and the finish report the manifest, not the partial file the store removed.
+     */
+    @Test
+    void aDeletedManifestIsWhatEveryWorkerReports(@TempDir Path dir) throws IOException {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int[] in = {5};
+        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 2, 40, 5)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(40, 0, in, DType.F32);
+            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+            Path out = dir.resolve("k3.npy");
+            try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(m.spec(), p, x, null))) {
+                try (Tensor block = tk.computeTile(0)) {
+                    store.write(plan.tile(0), block);
+                }
+                Files.delete(TileStore.manifestPath(out));
+                String expected = TileStore.manifestPath(out) + " was deleted or replaced during the run; the run "
+                        + "stopped and " + TileStore.partialPath(out) + " is removed (run the command again to start "
+                        + "over)";
+                for (int t = 1; t <= 2; t++) { // worker 1, then worker 2
+                    TilePlan.Tile tile = plan.tile(t);
+                    try (Tensor block = tk.computeTile(t)) {
+                        assertThatThrownBy(() -> store.write(tile, block)).as("tile %d", t)
+                                .isInstanceOf(IOException.class).hasMessage(expected);
+                    }
+                }
+                assertThatThrownBy(store::finish).isInstanceOf(IOException.class).hasMessage(expected);
+                assertThat(TileStore.partialPath(out)).doesNotExist();
+            }
+        }
+    }
+
+    /**
+     * A finish killed between renaming OUT.partial to OUT and removing the manifest: resuming recognises OUT by
+     * the manifest's checksums and finishes (removes the manifest); an OUT that is not the run's is refused.
+     */
+    @Test
+    void aRunKilledAfterItsRenameResumesAndFinishes(@TempDir Path dir) throws IOException {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int[] in = {5};
+        try (Params p = m.init(1, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).plan(40, 0, in, DType.F64);
+            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+            Path out = dir.resolve("k.npy");
+            String fp = RunFingerprint.of(m.spec(), p, x, null);
+            try (TileStore store = TileStore.create(out, plan, fp)) {
+                tk.run(store.finishedTiles(), store::write, null);
+            }
+            Files.move(TileStore.partialPath(out), out); // the finish's rename, then the kill
+            byte[] kernel = Files.readAllBytes(out);
+            try (TileStore store = TileStore.resume(out, plan, fp)) {
+                assertThat(store.finishedTiles()).hasSize(plan.tileCount());
+                store.finish();
+            }
+            assertThat(Files.readAllBytes(out)).isEqualTo(kernel);
+            assertThat(TileStore.manifestPath(out)).doesNotExist();
+            assertThat(TileStore.partialPath(out)).doesNotExist();
+            try (Tensor all = tk.computeAll(); Tensor read = Npy.readTensor(out)) {
+                assertThat(read.toDoubleArray()).containsExactly(all.toDoubleArray());
+            }
+            // the same state, but OUT is another file: not the run's kernel
+            try (TileStore store = TileStore.create(out, plan, fp)) {
+                tk.run(store.finishedTiles(), store::write, null);
+            }
+            Files.move(TileStore.partialPath(out), out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            kernel[kernel.length - 1] ^= 1;
+            Files.write(out, kernel);
+            assertThatThrownBy(() -> TileStore.resume(out, plan, fp)).isInstanceOf(IOException.class)
+                    .hasMessage("--resume: no unfinished run at " + out + " (" + TileStore.partialPath(out) + " does "
+                            + "not exist) and " + out + " does not hold the tiles " + TileStore.manifestPath(out)
+                            + " records: it is not this run's kernel; delete " + TileStore.manifestPath(out)
+                            + " to start again");
+        }
+    }
 }

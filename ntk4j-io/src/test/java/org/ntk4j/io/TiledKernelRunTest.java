@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.nn.Model;
@@ -335,6 +336,80 @@ class TiledKernelRunTest {
                 assertThat(r.plan().blasThreads()).isEqualTo(expected);
                 assertThat(seen).hasSize(r.plan().tileCount()).containsOnly(expected);
                 assertThat(org.ntk4j.cpu.Blas.threads()).isEqualTo(before);
+            }
+        }
+    }
+
+    /** An ensemble run of OUT and SEM, claimed and run. */
+    private static TiledKernelRun.Result ensemble(Params p, Tensor x, Path out, Path sem, boolean resume)
+            throws IOException {
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, sem, resume, false, Method.AUTO, 16, 2)) {
+            return TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
+                    1L << 30, 16, 2, resume, false, out, sem, 2, 7, null, null), new Recorder());
+        }
+    }
+
+    /**
+     * An ensemble's OUT and SEM are finished together: a run that stops after OUT's rename (here: SEM's rename
+     * fails) leaves both resumable, and --resume finishes SEM; stopped after SEM's manifest went but before OUT's,
+     * it finishes too. The files are those of a run never interrupted.
+     */
+    @Test
+    void anEnsembleStoppedBetweenItsTwoFilesResumesAndFinishesBoth(@TempDir Path dir) throws IOException {
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 4, 40, 5)) {
+            Path refOut = dir.resolve("ref.npy");
+            Path refSem = dir.resolve("ref-sem.npy");
+            ensemble(p, x, refOut, refSem, false);
+            Path out = dir.resolve("K.npy");
+            Path sem = dir.resolve("S.npy");
+            Files.createDirectories(sem.resolve("blocker")); // SEM's rename onto a directory fails
+            assertThatThrownBy(() -> ensemble(p, x, out, sem, false))
+                    .isInstanceOf(java.nio.file.FileSystemException.class);
+            assertThat(out).exists();
+            assertThat(TileStore.manifestPath(out)).as("OUT keeps its manifest until SEM is renamed").exists();
+            assertThat(TileStore.partialPath(sem)).exists();
+            Files.delete(sem.resolve("blocker"));
+            Files.delete(sem);
+            TiledKernelRun.Result r = ensemble(p, x, out, sem, true);
+            assertThat(r.computed()).isZero();
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(refOut));
+            assertThat(Files.readAllBytes(sem)).isEqualTo(Files.readAllBytes(refSem));
+            for (Path f : new Path[] {out, sem}) {
+                assertThat(TileStore.manifestPath(f)).doesNotExist();
+                assertThat(TileStore.partialPath(f)).doesNotExist();
+            }
+            // killed after SEM's manifest was removed, before OUT's: OUT's manifest is all that is left
+            Path out2 = dir.resolve("K2.npy");
+            Path sem2 = dir.resolve("S2.npy");
+            Files.createDirectories(sem2.resolve("blocker"));
+            assertThatThrownBy(() -> ensemble(p, x, out2, sem2, false)).isInstanceOf(IOException.class);
+            Files.delete(sem2.resolve("blocker"));
+            Files.move(TileStore.partialPath(sem2), sem2, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.delete(TileStore.manifestPath(sem2));
+            assertThat(ensemble(p, x, out2, sem2, true).computed()).isZero();
+            assertThat(TileStore.manifestPath(out2)).doesNotExist();
+            assertThat(Files.readAllBytes(out2)).isEqualTo(Files.readAllBytes(refOut));
+            assertThat(Files.readAllBytes(sem2)).isEqualTo(Files.readAllBytes(refSem));
+        }
+    }
+
+    /** A tiled run whose OUT is a symbolic link writes the link's target, its run files beside the target. */
+    @Test
+    void aLinkedOutIsFollowed(@TempDir Path dir) throws IOException {
+        Path real = Files.createDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("K.npy"), real.resolve("K.npy"));
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 20, 5)) {
+            TiledKernelRun.Result r;
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(link, null, false, false, Method.AUTO, 16, 0)) {
+                assertThat(TileStore.lockPath(real.resolve("K.npy"))).exists();
+                r = TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
+                        1L << 30, 16, 1, false, false, link, null, 0, 0, null, null), new Recorder());
+            }
+            assertThat(r.computed()).isPositive();
+            assertThat(Files.isSymbolicLink(link)).isTrue();
+            assertThat(Npy.readHeader(real.resolve("K.npy")).shape()).containsExactly(20, 20);
+            try (Stream<Path> files = Files.list(dir)) {
+                assertThat(files).containsExactlyInAnyOrder(real, link);
             }
         }
     }
