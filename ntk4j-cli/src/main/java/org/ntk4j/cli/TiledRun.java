@@ -125,7 +125,10 @@ final class TiledRun {
             }
         };
         TiledKernelRun.Result r;
-        try (interruption) {
+        try (cluster; interruption) { // the hook goes before the cluster's stop, which follows the finished file
+            if (cluster != null) {
+                cluster.connect(cmd.spark, err); // before any file: a run that cannot start leaves none
+            }
             r = TiledKernelRun.run(request, events);
         } catch (RuntimeException e) {
             discardIfItCannotFinish(e);
@@ -148,7 +151,11 @@ final class TiledRun {
             o.println("wrote " + cmd.sem);
         }
         if (cmd.report != null) {
-            Reports.tiled(r).write(cmd.report);
+            org.ntk4j.io.JsonReport report = Reports.tiled(r);
+            if (cluster != null) {
+                cluster.report().forEach(report::put);
+            }
+            report.write(cmd.report);
             o.println("wrote " + cmd.report);
         }
     }

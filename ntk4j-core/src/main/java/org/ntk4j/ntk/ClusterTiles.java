@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -17,8 +18,12 @@ import org.ntk4j.tensor.Tensor;
  * bit for bit. Implementations are found with {@link ServiceLoader} ({@link #find()}): the module ntk4j-spark
  * provides the Spark one ({@code META-INF/services/org.ntk4j.ntk.ClusterTiles}), so neither core nor the CLI
  * compiles against a cluster framework.
+ *
+ * <p>A run uses one instance: {@link #connect} before it creates any file (so a master or setting that cannot work,
+ * or a cluster that cannot be reached, fails without leaving files behind), {@link #compute} once, {@link #report}
+ * for the run's report, then {@link #close}.
  */
-public interface ClusterTiles {
+public interface ClusterTiles extends AutoCloseable {
     /**
      * The run's ledger of finished tiles (in ntk4j-io, {@code TileStore}): the plan it writes, the tiles already
      * in the file, and the record of a tile written by another process.
@@ -68,6 +73,34 @@ public interface ClusterTiles {
      */
     void compute(String master, String modelSpec, Params params, Tensor x1, Tensor x2, TileLedger ledger, Path out,
                  TiledKernel.Listener progress, PrintWriter log) throws IOException;
+
+    /**
+     * Checks {@code master} and the service's settings and connects to the cluster, before the run creates any
+     * file; {@link #compute} then uses the connection (given the same master), and {@link #close} ends it. The
+     * default checks nothing: {@link #compute} connects by itself.
+     *
+     * @param master as for {@link #compute}
+     * @param log where to say what the connection waits for (a line at most, while it waits)
+     * @throws IOException if the cluster cannot be reached or gives up on the application
+     * @throws IllegalArgumentException if the master or a setting is invalid, or the cluster refuses the settings
+     */
+    default void connect(String master, PrintWriter log) throws IOException {
+    }
+
+    /**
+     * What the last {@link #compute} did on the cluster, for the run's report: field names (a prefix of the
+     * service's, e.g. {@code spark_}) and values (String, Number, Boolean or int[]), in order.
+     *
+     * @return the fields; empty by default and before a run
+     */
+    default Map<String, Object> report() {
+        return Map.of();
+    }
+
+    /** Ends the connection that {@link #connect} made, if any; the default holds none. */
+    @Override
+    default void close() {
+    }
 
     /**
      * The implementation on the class path, if any.

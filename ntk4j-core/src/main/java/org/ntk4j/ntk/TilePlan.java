@@ -438,6 +438,44 @@ public final class TilePlan implements Serializable {
     }
 
     /**
+     * The inputs that a run of the plan holds whole: x1, and x2 unless x2 = x1 (the first term of
+     * {@link #predictedPeakBytes()}).
+     *
+     * @return the bytes of the inputs
+     */
+    public long inputBytes() {
+        return inputBytes(n1, symmetric ? 0 : n2, perExample, dtype);
+    }
+
+    /** The bytes of n1 + n2 examples of {@code perExample} ({@link TilePlanner}'s inputs term). */
+    static long inputBytes(int n1, int n2, int[] perExample, DType dtype) {
+        return (long) (n1 + n2) * Shapes.size(perExample) * dtype.bytes();
+    }
+
+    /**
+     * The same tiles computed by {@code count} workers at once within {@code bytes}: the same grid, method,
+     * per-block budget and BLAS threads, so the same bits, with the predicted peak of that many workers (the
+     * inputs plus each worker's block). For a process that computes a share of the tiles beside others (a Spark
+     * task): its {@link TiledKernel} runs that many threads and keeps a cache of prepared tiles only where it fits
+     * in {@code bytes} beside that peak.
+     *
+     * @param count tiles computed at once, at least 1
+     * @param bytes the memory budget of those workers
+     * @return the plan for them
+     * @throws IllegalArgumentException if {@code count} or {@code bytes} is below 1
+     */
+    public TilePlan withWorkers(int count, long bytes) {
+        if (count < 1 || bytes < 1) {
+            throw new IllegalArgumentException("tile plan: expected at least 1 worker and 1 byte, got " + count
+                    + " workers and " + bytes + " bytes");
+        }
+        long perWorker = (predictedPeakBytes - inputBytes()) / workers;
+        return new TilePlan(kind(), method, dtype, perExample, n1, n2, symmetric, shape, rowBounds, columnBounds,
+                mirror, count, bytes, blockBudgetBytes, blasThreads, inputBytes() + count * perWorker, tileFlops,
+                tileable);
+    }
+
+    /**
      * False when the model mixes examples: the plan is then one tile, computed by the untiled kernel.
      *
      * @return whether the kernel is computed tile by tile

@@ -190,7 +190,7 @@ public final class TilePlanner {
         int[] out = plain.model().outputShape(perExample);
         int[] shape = axes.outputShape(Shapes.prepend(n1, out), Shapes.prepend(m2, out));
         int tail = Shapes.size(java.util.Arrays.copyOfRange(shape, 2, shape.length));
-        long inputBytes = (long) (n1 + (symmetric ? 0 : n2)) * Shapes.size(perExample) * dtype.bytes();
+        long inputBytes = TilePlan.inputBytes(n1, symmetric ? 0 : n2, perExample, dtype);
         boolean tileable = ntk.tileable(perExample, dtype);
         List<Method> methods = new ArrayList<>();
         if (kind.sketched()) {

@@ -201,6 +201,44 @@ class TiledKernelTest {
         }
     }
 
+    /**
+     * A plan for fewer workers (a Spark task's: one) keeps the tiles, the method, the per-block budget and the BLAS
+     * threads, so the bits; its predicted peak is the inputs plus one block per worker; its budget alone decides
+     * whether the run keeps its cache of prepared tiles.
+     */
+    @Test
+    void aPlanForOneWorkerHasTheSameTilesAndBitsAndItsOwnPeakAndBudget() {
+        Model m = Zoo.parse("fcn(depth=2,width=16,out=4)");
+        int[] in = {6};
+        try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 50, 6)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).workers(4).plan(50, 0, in, DType.F64);
+            assertThat(plan.workers()).isEqualTo(4);
+            assertThat(plan.inputBytes()).isEqualTo(x.bytes());
+            long perWorker = (plan.predictedPeakBytes() - plan.inputBytes()) / 4;
+            assertThat(perWorker).isPositive();
+            TilePlan one = plan.withWorkers(1, perWorker + plan.inputBytes());
+            assertThat(one.workers()).isEqualTo(1);
+            assertThat(one.predictedPeakBytes()).isEqualTo(plan.inputBytes() + perWorker);
+            assertThat(one.budgetBytes()).isEqualTo(one.predictedPeakBytes());
+            assertThat(one.rowBounds()).isEqualTo(plan.rowBounds());
+            assertThat(one.tileCount()).isEqualTo(plan.tileCount());
+            assertThat(one.method()).isEqualTo(plan.method());
+            assertThat(one.blasThreads()).isEqualTo(plan.blasThreads());
+            assertThat(one.blockBudgetBytes()).isEqualTo(plan.blockBudgetBytes());
+            TiledKernel tight = new TiledKernel(ntk, one, x, null);
+            TiledKernel roomy = new TiledKernel(ntk, plan.withWorkers(1, 1L << 30), x, null);
+            try (Tensor a = new TiledKernel(ntk, plan, x, null).computeAll(); Tensor b = tight.computeAll();
+                 Tensor c = roomy.computeAll()) {
+                org.ntk4j.Fixtures.assertSameElements("one worker, no cache", b.toDoubleArray(), a.toDoubleArray());
+                org.ntk4j.Fixtures.assertSameElements("one worker, cache", c.toDoubleArray(), a.toDoubleArray());
+            }
+            assertThat(tight.preparedCacheBytes()).as("no room beside the peak: no cache").isZero();
+            assertThat(roomy.preparedCacheBytes()).as("room: a cache").isPositive();
+            assertThatThrownBy(() -> plan.withWorkers(0, 1L << 20)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     @Test
     void plannerFitsTheBudgetAndTheMeasuredPeakStaysUnderIt() {
         Model m = Zoo.parse("fcn(depth=2,width=32,out=10)");

@@ -84,6 +84,112 @@ class SparkCommandTest {
         assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
     }
 
+    /**
+     * local[2], which Spark alone runs with one attempt per task: the task whose first attempt writes a wrong block
+     * and fails is retried (the CLI runs it as local[2,4]), and the file is the single-machine one.
+     */
+    @Test
+    void aFailedFirstAttemptIsRetriedOnALocalMaster() throws Exception {
+        Path local = dir.resolve("retry-local.npy");
+        run(0, with(KERNEL, "--kind", "full", "--out", local.toString()));
+        Path out = dir.resolve("retry.npy");
+        System.setProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, "3");
+        try {
+            run(0, with(KERNEL, "--kind", "full", "--out", out.toString(), "--spark", "local[2]"));
+        } finally {
+            System.clearProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT);
+        }
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(local));
+    }
+
+    /**
+     * A master or setting that cannot work, Spark's refusal of the driver's heap (spark.testing.memory stands for
+     * -Xmx100m here) and a master nobody listens at: one line, exit code 2, no OUT.partial nor OUT.manifest, so the
+     * next command is not refused.
+     */
+    @Test
+    void aRunThatCannotStartSaysWhyInOneLineAndLeavesNoFiles() throws Exception {
+        Path out = dir.resolve("k.npy");
+        String[][] cases = {
+            {"foo", null, null, "ntk4j: --spark foo: Could not parse Master URL: 'foo' (expected local[K], local[K,F] "
+                + "or spark://HOST:PORT)"},
+            {"local[2", null, null, "ntk4j: --spark local[2: Could not parse Master URL"},
+            {"local[0]", null, null, "ntk4j: --spark local[0]: expected at least one thread"},
+            {"", null, null, "ntk4j: --spark: give a master URL (local[k], spark://host:port), or run under "
+                + "spark-submit, which sets one"},
+            {"local[2]", SparkKernelJob.TILES_PER_TASK, "abc", "ntk4j: spark.ntk4j.tilesPerTask: expected an "
+                + "integer, got 'abc'"},
+            {"local[2]", SparkKernelJob.TILES_PER_TASK, "-1", "ntk4j: spark.ntk4j.tilesPerTask: expected 0 "
+                + "(automatic) or a positive number, got -1"},
+            {"local[2]", "spark.testing.memory", Long.toString(100L << 20), "ntk4j: --spark local[2]: System memory "
+                + "104857600 must be at least"},
+            {"spark://127.0.0.1:1", null, null, "ntk4j: --spark spark://127.0.0.1:1: cannot reach the Spark master"},
+        };
+        for (String[] c : cases) {
+            if (c[1] != null) {
+                System.setProperty(c[1], c[2]);
+            }
+            String[] r;
+            try {
+                r = run(2, with(KERNEL, "--kind", "trace", "--out", out.toString(), "--spark=" + c[0]));
+            } finally {
+                if (c[1] != null) {
+                    System.clearProperty(c[1]);
+                }
+            }
+            assertThat(r[1]).as(c[0]).startsWith(c[3]).hasLineCount(1);
+            assertThat(Files.exists(TileStore.partialPath(out))).as(c[0]).isFalse();
+            assertThat(Files.exists(TileStore.manifestPath(out))).as(c[0]).isFalse();
+        }
+        String[] r = run(0, with(KERNEL, "--kind", "trace", "--out", out.toString(), "--spark", "local[2]"));
+        assertThat(r[0]).contains("wrote " + out);
+    }
+
+    /**
+     * A kernel that is not finite in float32 (one example of 3e25) is refused on Spark as locally, and its files
+     * are discarded, so the float64 run that the message suggests starts without --resume or --overwrite.
+     */
+    @Test
+    void aKernelThatIsNotFiniteLeavesNoFilesAndTheFloat64RunStarts() throws Exception {
+        Path data = dir.resolve("big.npy");
+        try (org.ntk4j.tensor.Tensor x = org.ntk4j.tensor.Tensor.randomNormal(org.ntk4j.tensor.DType.F32, 1, 40, 6)) {
+            for (int j = 0; j < 6; j++) {
+                x.set(3e25, 5, j);
+            }
+            org.ntk4j.io.Npy.write(data, x);
+        }
+        String[] kernel = {"kernel", "--model", "fcn(depth=2,width=16,out=3)", "--data", data.toString(), "--kind",
+            "full", "--tile", "16", "--quiet"};
+        Path local = dir.resolve("nf-local.npy");
+        String refusal = run(2, with(kernel, "--out", local.toString()))[1];
+        assertThat(refusal).startsWith("ntk4j: kernel: the result holds");
+        Path out = dir.resolve("nf.npy");
+        String[] r = run(2, with(kernel, "--out", out.toString(), "--spark", "local[2]"));
+        assertThat(r[1]).isEqualTo(refusal);
+        assertThat(Files.exists(TileStore.partialPath(out))).isFalse();
+        assertThat(Files.exists(TileStore.manifestPath(out))).isFalse();
+        run(0, with(kernel, "--out", out.toString(), "--spark", "local[2]", "--dtype", "f64"));
+        assertThat(Files.exists(out)).isTrue();
+    }
+
+    @Test
+    void theReportDescribesTheClusterRun() throws Exception {
+        Path out = dir.resolve("r.npy");
+        Path report = dir.resolve("r.json");
+        System.setProperty(SparkKernelJob.TILES_PER_TASK, "2");
+        try {
+            run(0, with(KERNEL, "--kind", "pntk", "--out", out.toString(), "--spark", "local[2]", "--report",
+                    report.toString()));
+        } finally {
+            System.clearProperty(SparkKernelJob.TILES_PER_TASK);
+        }
+        // 6 upper tiles in rows of 3, 2, 1: tasks of at most 2 tiles
+        assertThat(Files.readString(report)).contains("\"spark_master\": \"local[2]\",\n")
+                .contains("\"spark_tasks\": 4,\n").contains("\"spark_tiles_per_task\": 2,\n")
+                .contains("\"spark_executors\": 1,\n").contains("\"spark_executor_cores\": [2],\n")
+                .containsPattern("\"spark_executor_memory_bytes\": \\d+\n");
+    }
+
     @Test
     void anOnnxModelOnSparkIsTheSingleMachineFile() throws Exception {
         Path model = dir.resolve("mlp.onnx");

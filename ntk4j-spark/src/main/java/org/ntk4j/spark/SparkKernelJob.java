@@ -9,6 +9,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext$;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.SparkException;
 import org.apache.spark.TaskContext;
@@ -22,11 +25,10 @@ import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.ClusterTiles;
-import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.NonFiniteKernelException;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.ntk.TiledKernel;
-import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 import scala.collection.Iterator;
 import scala.reflect.ClassTag;
@@ -45,8 +47,10 @@ import scala.runtime.BoxedUnit;
  *       task needs once: the model spec, the parameters, x1 and x2 (exact copies), the plan and the output path.
  *       </li>
  *   <li>The tiles still to do are cut into groups of consecutive tiles of one row of the grid, one Spark task
- *       per group, so a task prepares its row tile (forward pass, cotangents) once and reuses it for every block
- *       of its group ({@link TiledKernel#run}).</li>
+ *       per group (about three per core of the executors registered when the job starts), so a task prepares its
+ *       row tile (forward pass, cotangents) once and reuses it for every block of its group
+ *       ({@link TiledKernel#run}, on one worker: the parallelism is Spark's tasks, as many at once as the
+ *       executor's cores and memory allow, {@link TaskShare}).</li>
  *   <li>A task writes each block straight into {@code OUT.partial} at its place (the path must be one every
  *       executor and the driver reach, e.g. a shared volume on a cluster; any local path for {@code local[k]}),
  *       forces it to disk ({@link TileStore#writeData}) and returns the blocks' checksums. It never touches the
@@ -61,9 +65,10 @@ import scala.runtime.BoxedUnit;
  * the driver re-opens the files (re-reading them as a fresh reader, as a shared file system requires), checks
  * every tile against its checksum and renames {@code OUT.partial} to {@code OUT}.
  *
- * <p>Exactness: each block is computed by the same code from the same bits, with the same shapes, as in a local
- * run of the same plan ({@link TiledKernel}; blocks do not depend on the grouping or on BLAS's thread count), so
- * the file is bit for bit the local run's, whatever the CPU.
+ * <p>Exactness: each block is computed by the same code from the same bits, with the same shapes and the plan's
+ * BLAS threads, as in a local run of the same plan ({@link TiledKernel}; blocks do not depend on the grouping, the
+ * executor or the tasks beside them), so the file is bit for bit the local run's, given the same OpenBLAS kernels
+ * (the driver's {@code OPENBLAS_CORETYPE} goes to the executors, {@link SparkClusterTiles}).
  */
 public final class SparkKernelJob {
     /**
@@ -74,7 +79,7 @@ public final class SparkKernelJob {
     public static final String FAIL_FIRST_ATTEMPT = "spark.ntk4j.test.failFirstAttemptOfTile";
     /**
      * Setting (Spark configuration or local property): tiles per task (default 0: about three tasks per core of
-     * the cluster, within rows).
+     * the executors registered when the job starts, within rows).
      */
     public static final String TILES_PER_TASK = "spark.ntk4j.tilesPerTask";
 
@@ -95,15 +100,20 @@ public final class SparkKernelJob {
     /** What a run did. */
     public static final class Summary {
         private final int tasks;
+        private final int tilesPerTask;
         private final int tilesComputed;
         private final int tilesResumed;
         private final double seconds;
+        private final Map<String, Integer> executorCores;
 
-        Summary(int tasks, int tilesComputed, int tilesResumed, double seconds) {
+        Summary(int tasks, int tilesPerTask, int tilesComputed, int tilesResumed, double seconds,
+                Map<String, Integer> executorCores) {
             this.tasks = tasks;
+            this.tilesPerTask = tilesPerTask;
             this.tilesComputed = tilesComputed;
             this.tilesResumed = tilesResumed;
             this.seconds = seconds;
+            this.executorCores = java.util.Collections.unmodifiableMap(new TreeMap<>(executorCores));
         }
 
         /**
@@ -113,6 +123,25 @@ public final class SparkKernelJob {
          */
         public int tasks() {
             return tasks;
+        }
+
+        /**
+         * The most tiles of a task (a task's tiles are consecutive tiles of one row of the grid).
+         *
+         * @return the setting {@link #TILES_PER_TASK}, or the number chosen for about three tasks per core
+         */
+        public int tilesPerTask() {
+            return tilesPerTask;
+        }
+
+        /**
+         * The executors registered when the job started, and their cores (in local mode the driver, with
+         * local[k]'s k); the job's tasks were sized from them.
+         *
+         * @return executor id → cores, sorted by id; empty when Spark did not say
+         */
+        public Map<String, Integer> executorCores() {
+            return executorCores;
         }
 
         /**
@@ -216,20 +245,24 @@ public final class SparkKernelJob {
                                   ClusterTiles.TileLedger store, Path out, Listener listener) throws IOException {
         TilePlan plan = store.plan();
         Set<Integer> finished = store.finishedTiles();
-        List<int[]> groups = groups(plan, finished, tilesPerTask(sc, plan, finished.size()));
+        Map<String, Integer> executors = ClusterExecutors.cores(sc.sc());
+        int taskCpus = Math.max(1, sc.getConf().getInt("spark.task.cpus", 1));
+        int perTask = tilesPerTask(setting(sc, TILES_PER_TASK, 0), plan.tileCount() - finished.size(),
+                slots(executors, taskCpus, sc.defaultParallelism()));
+        List<int[]> groups = groups(plan, finished, perTask);
         long start = System.nanoTime();
         if (groups.isEmpty()) {
-            return new Summary(0, 0, finished.size(), 0);
+            return new Summary(0, perTask, 0, finished.size(), 0, executors);
         }
+        // a tag of this job's own, to cancel its remaining tasks when it stops early (and to name its tasks' turns)
+        String tag = "ntk4j-kernel-" + java.util.UUID.randomUUID();
         TaskInputs inputs = new TaskInputs(modelSpec, TensorData.of(params.tensors()), TensorData.of(params.buffers()),
                 TensorData.of(x1), TensorData.of(x2), plan, out.toAbsolutePath().toString(),
-                setting(sc, FAIL_FIRST_ATTEMPT, -1));
+                setting(sc, FAIL_FIRST_ATTEMPT, -1), tag, new TreeMap<>(executors), taskCpus);
         Broadcast<TaskInputs> shared = sc.broadcast(inputs);
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
         int blasBefore = Blas.threads();
-        // a tag of this job's own, to cancel its remaining tasks when it stops early
-        String tag = "ntk4j-kernel-" + java.util.UUID.randomUUID();
         sc.sc().addJobTag(tag);
         try {
             RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
@@ -242,26 +275,80 @@ public final class SparkKernelJob {
         } catch (Exception e) { // Scala declares no checked exceptions: SparkException arrives undeclared
             // Spark fails the job when the result handler throws but lets the stage's other tasks run on and
             // delivers their results: stop recording (waiting out a record in progress, which holds the
-            // manifest's lock) before the caller may close or reopen the store, and cancel what still runs
+            // manifest's lock) before the caller may close or reopen the store, and cancel what still runs (a
+            // stopped context has nothing left to cancel, and refuses the call)
             recorder.stop();
-            sc.sc().cancelJobsWithTag(tag);
+            // SIGINT or SIGTERM: Spark's shutdown hook stopped the context under the job (and may have interrupted
+            // a record); the caller's own hook says what happened, and what it caused is not news
+            awaitHaltIfExiting();
+            boolean stopped = sc.sc().isStopped();
+            if (!stopped) {
+                sc.sc().cancelJobsWithTag(tag);
+            }
             if (recorder.failure instanceof IOException) {
                 throw (IOException) recorder.failure; // recording in the manifest failed, which stopped the job
             }
             if (recorder.failure instanceof RuntimeException) {
                 throw (RuntimeException) recorder.failure; // so did the listener
             }
-            if (e instanceof SparkException) {
-                throw new IOException("spark: the kernel job failed: " + rootMessage(e), e);
-            }
-            throw e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e);
+            throw jobFailure(e, stopped);
         } finally {
             sc.sc().removeJobTag(tag);
-            shared.destroy();
+            if (!sc.sc().isStopped()) {
+                shared.destroy();
+            }
             Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
         }
         int computed = done[0] - finished.size();
-        return new Summary(groups.size(), computed, finished.size(), (System.nanoTime() - start) / 1e9);
+        return new Summary(groups.size(), perTask, computed, finished.size(), (System.nanoTime() - start) / 1e9,
+                executors);
+    }
+
+    /**
+     * The failure of a job that Spark failed, as ntk4j reports it: a tile that is not finite as the same refusal
+     * as a local run's (no run of the command can finish; the CLI then discards its files), a task out of memory
+     * as an {@link OutOfMemoryError}, a context stopped under the job (its master lost, say) as such, anything else
+     * as an IOException naming the executor's error.
+     */
+    static IOException jobFailure(Exception e, boolean stopped) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof NonFiniteKernelException) {
+                throw (NonFiniteKernelException) t;
+            }
+            if (t instanceof TaskShare.OutOfMemory) {
+                throw new OutOfMemoryError("spark: " + t.getMessage());
+            }
+        }
+        if (stopped) {
+            return new IOException("spark: the Spark application stopped before the kernel job finished: "
+                    + rootMessage(e), e);
+        }
+        if (e instanceof SparkException || !(e instanceof RuntimeException)) {
+            return new IOException("spark: the kernel job failed: " + rootMessage(e), e);
+        }
+        throw (RuntimeException) e;
+    }
+
+    /**
+     * Returns unless the JVM runs its shutdown hooks (SIGINT, SIGTERM); then waits for it to halt, so that a failure
+     * the exit caused (Spark's hook stops the context) adds nothing to what the caller's own hook says.
+     */
+    static void awaitHaltIfExiting() {
+        Thread probe = new Thread(() -> { });
+        try {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return;
+        } catch (IllegalStateException exiting) {
+            // the hooks are running
+        }
+        while (true) {
+            try {
+                Thread.sleep(Long.MAX_VALUE);
+            } catch (InterruptedException e) {
+                // the JVM halts once its hooks have run
+            }
+        }
     }
 
     /** The innermost message of a failure, which names what went wrong on the executor. */
@@ -285,27 +372,59 @@ public final class SparkKernelJob {
     /** An integer setting: the driver thread's local property, else the Spark configuration, else {@code def}. */
     private static int setting(JavaSparkContext sc, String key, int def) {
         String v = sc.getLocalProperty(key);
-        if (v == null) {
-            v = sc.getConf().get(key, Integer.toString(def));
-        }
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
+        return parseSetting(key, v != null ? v : sc.getConf().get(key, Integer.toString(def)));
+    }
+
+    /**
+     * Checks the job's settings in a Spark configuration ({@link #TILES_PER_TASK}, {@link #FAIL_FIRST_ATTEMPT}),
+     * as the job will read them.
+     *
+     * @param conf the configuration, before a context is made of it
+     * @throws IllegalArgumentException naming the setting that is not valid
+     */
+    static void checkSettings(SparkConf conf) {
+        for (String key : new String[] {TILES_PER_TASK, FAIL_FIRST_ATTEMPT}) {
+            if (conf.contains(key)) {
+                parseSetting(key, conf.get(key));
+            }
         }
     }
 
-    private static int tilesPerTask(JavaSparkContext sc, TilePlan plan, int finished) {
-        int configured = setting(sc, TILES_PER_TASK, 0);
-        if (configured < 0) {
-            throw new IllegalArgumentException(TILES_PER_TASK + ": expected 0 (automatic) or a positive number, got "
-                    + configured);
+    private static int parseSetting(String key, String v) {
+        int value;
+        try {
+            value = Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
         }
+        if (key.equals(TILES_PER_TASK) && value < 0) {
+            throw new IllegalArgumentException(TILES_PER_TASK + ": expected 0 (automatic) or a positive number, got "
+                    + value);
+        }
+        return value;
+    }
+
+    /**
+     * The tasks Spark runs at once on the executors: their cores over {@code spark.task.cpus}, or Spark's
+     * default parallelism when it does not say (none registered yet, as under dynamic allocation).
+     */
+    static int slots(Map<String, Integer> executorCores, int taskCpus, int defaultParallelism) {
+        int slots = 0;
+        for (int cores : executorCores.values()) {
+            slots += Math.max(1, cores / taskCpus);
+        }
+        return slots > 0 ? slots : Math.max(1, defaultParallelism);
+    }
+
+    /**
+     * Tiles per task: the setting when positive, else as many as make about three tasks per slot (so that a
+     * slot that finishes early takes another task, and a lost executor costs little).
+     */
+    static int tilesPerTask(int configured, int pending, int slots) {
         if (configured > 0) {
             return configured;
         }
-        int pending = plan.tileCount() - finished;
-        int target = 3 * Math.max(1, sc.defaultParallelism());
+        int target = 3 * Math.max(1, slots);
         return Math.max(1, (pending + target - 1) / target);
     }
 
@@ -350,9 +469,16 @@ public final class SparkKernelJob {
         final TilePlan plan;
         final String out;
         final int failFirstAttemptOfTile;
+        /** The job's tag, which names its tasks' turns in an executor ({@link TaskShare}). */
+        final String job;
+        /** The executors registered when the job started, and their cores. */
+        final TreeMap<String, Integer> executorCores;
+        /** Spark's cores per task. */
+        final int taskCpus;
 
         TaskInputs(String modelSpec, Map<String, TensorData> params, Map<String, TensorData> buffers, TensorData x1,
-                   TensorData x2, TilePlan plan, String out, int failFirstAttemptOfTile) {
+                   TensorData x2, TilePlan plan, String out, int failFirstAttemptOfTile, String job,
+                   TreeMap<String, Integer> executorCores, int taskCpus) {
             this.modelSpec = modelSpec;
             this.params = params;
             this.buffers = buffers;
@@ -361,6 +487,9 @@ public final class SparkKernelJob {
             this.plan = plan;
             this.out = out;
             this.failFirstAttemptOfTile = failFirstAttemptOfTile;
+            this.job = job;
+            this.executorCores = executorCores;
+            this.taskCpus = taskCpus;
         }
     }
 
@@ -379,39 +508,36 @@ public final class SparkKernelJob {
 
         @Override
         public long[] apply(TaskContext context, Iterator<int[]> partition) {
-            TaskInputs in = shared.value();
-            int[] group = partition.next();
-            // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over threads
-            // is computed in blocks whose bits may depend on their size, so a tile's bits would otherwise depend on
-            // the thread count); the parallelism is the tasks'. In local[k] this sets the driver JVM's BLAS, which
-            // compute() restores.
-            Blas.setThreads(in.plan.blasThreads());
-            checkMemory(in);
+            String executor = SparkEnv.get().executorId();
+            TaskInputs in;
             try {
-                return compute(in, group, context.attemptNumber());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+                in = shared.value();
+            } catch (OutOfMemoryError e) { // as a failed task, not an executor killed: the driver says so
+                throw new TaskShare.OutOfMemory("executor " + executor + " ran out of memory reading the job's "
+                        + "inputs (" + e.getMessage() + "); give executors more memory (spark.executor.memory)");
             }
+            int[] group = partition.next();
+            // one worker per task, as many tasks computing at once as the executor's cores and memory allow; in
+            // local mode the executor is the driver's JVM, which holds the inputs too
+            TaskShare share = TaskShare.of(in.plan, executor, in.executorCores.getOrDefault(executor,
+                    Runtime.getRuntime().availableProcessors()), in.taskCpus, Pointer.maxBytes(),
+                    executor.equals(SparkContext$.MODULE$.DRIVER_IDENTIFIER()) ? in.plan.inputBytes() : 0);
+            return share.run(in.job, context, () -> {
+                // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over
+                // threads is computed in blocks whose bits may depend on their size, so a tile's bits would
+                // otherwise depend on the thread count); TaskShare keeps tasks × threads within the cores. In
+                // local mode this sets the driver JVM's BLAS, which compute() restores.
+                Blas.setThreads(in.plan.blasThreads());
+                try {
+                    return compute(in, share.plan(), group, context.attemptNumber());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
         }
 
-        /**
-         * Refuses to start when this executor's off-heap limit (JavaCPP's, -Xmx by default) is below what one task
-         * of the plan needs: the inputs plus one worker's share of the plan's predicted peak.
-         */
-        private static void checkMemory(TaskInputs in) {
-            long limit = Pointer.maxBytes();
-            TilePlan plan = in.plan;
-            long inputs = (long) (plan.n1() + (plan.symmetric() ? 0 : plan.n2()))
-                    * Shapes.size(plan.perExample()) * plan.dtype().bytes();
-            long need = inputs + Math.max(0, plan.predictedPeakBytes() - inputs) / Math.max(1, plan.workers());
-            if (limit > 0 && need > limit) {
-                throw new IllegalStateException("executor " + SparkEnv.get().executorId() + ": its off-heap limit "
-                        + CostModel.human(limit) + " is below the " + CostModel.human(need) + " a task of this plan "
-                        + "needs; give executors more memory (spark.executor.memory) or plan with a smaller --memory");
-            }
-        }
-
-        private static long[] compute(TaskInputs in, int[] group, int attempt) throws IOException {
+        private static long[] compute(TaskInputs in, TilePlan taskPlan, int[] group, int attempt)
+                throws IOException {
             TilePlan plan = in.plan;
             Set<Integer> others = new HashSet<>();
             for (int i = 0; i < plan.tileCount(); i++) {
@@ -430,7 +556,7 @@ public final class SparkKernelJob {
                 // the spec rebuilds the layers; the running statistics of a parameter file travel with the parameters
                 Model model = params.buffers().isEmpty() ? spec : spec.withBuffers(params.buffers());
                 EmpiricalNtk ntk = EmpiricalNtk.of(model, params).memoryBudget(plan.budgetBytes());
-                TiledKernel tiles = new TiledKernel(ntk, plan, x1, x2);
+                TiledKernel tiles = new TiledKernel(ntk, taskPlan, x1, x2);
                 tiles.run(others, (tile, block) -> {
                     if (attempt == 0 && tile.index() == in.failFirstAttemptOfTile) {
                         injectFailure(data, tile, block);

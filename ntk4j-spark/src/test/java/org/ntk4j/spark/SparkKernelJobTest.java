@@ -223,6 +223,72 @@ class SparkKernelJobTest {
         }
     }
 
+    /**
+     * Each task computes on one worker (TiledKernel starts no worker threads), not on the plan's 2 (which local[2]
+     * would run as 4 threads on 2 cores), and no more tasks compute at once than the plan's budget holds (each holds
+     * its own copy of the inputs): a plan for 2 workers whose budget is its predicted peak runs its tasks one at a
+     * time, within that budget.
+     */
+    @Test
+    void theTasksStayWithinThePlansBudget() throws IOException, InterruptedException {
+        // inputs large beside a block: each task's own copy of them counts
+        String spec = "fcn(depth=2,width=32,out=4)";
+        Model model = Zoo.parse(spec);
+        try (Params p = model.init(3, new int[] {256}, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 5, 192, 256)) {
+            TilePlan sized = TilePlanner.of(EmpiricalNtk.of(model, p), KernelKind.full()).tile(32).workers(2)
+                    .plan(192, 0, new int[] {256}, DType.F64);
+            TilePlan plan = sized.withWorkers(2, sized.predictedPeakBytes());
+            Path local = dir.resolve("budget-local.npy");
+            try (TileStore store = TileStore.create(local, plan, RunFingerprint.of(spec, p, x, null))) {
+                new TiledKernel(EmpiricalNtk.of(model, p), plan, x, null).run(Set.of(), store::write, null);
+                store.finish();
+            }
+            sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, "3");
+            Path spark = dir.resolve("budget-spark.npy");
+            long deadline = System.currentTimeMillis() + 10_000; // the local run's pool winds down
+            while (tileWorkers() > 0 && System.currentTimeMillis() < deadline) {
+                Thread.onSpinWait();
+            }
+            AtomicInteger mostWorkers = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread sampler = new Thread(() -> {
+                while (running.get()) {
+                    mostWorkers.accumulateAndGet(tileWorkers(), Math::max);
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "worker-sampler");
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            sampler.start();
+            try {
+                SparkKernelJob.run(sc, spec, p, x, null, plan, spark, false, null);
+            } finally {
+                running.set(false);
+            }
+            sampler.join();
+            long measured = Tensor.peakBytes() - base;
+            assertThat(mostWorkers.get()).as("TiledKernel's worker threads").isZero();
+            assertThat(measured).as("the tasks' tensors at their peak").isPositive()
+                    .isLessThanOrEqualTo(plan.budgetBytes());
+            assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+        }
+    }
+
+    private static int tileWorkers() {
+        int n = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("ntk4j-tile") && t.isAlive()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     @Test
     void groupsFollowPlanOrderWithinRows() {
         data();

@@ -1,0 +1,137 @@
+package org.ntk4j.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.SparkException;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.NonFiniteKernelException;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.tensor.DType;
+
+/**
+ * How a Spark task shares its executor ({@link TaskShare}) and how the job is cut into tasks and its failures
+ * reported ({@link SparkKernelJob}): tasks at once by cores, BLAS threads and memory, one worker each, the cache
+ * within the task's share; a task that runs out of memory fails as such; tasks sized from the executors' cores.
+ */
+class TaskShareTest {
+    /** A plan of 2 workers of fcn(depth=2,width=32,out=4) on 64 examples in tiles of 16, budget {@code bytes}. */
+    private static TilePlan plan(long bytes) {
+        Model m = Zoo.parse("fcn(depth=2,width=32,out=4)");
+        try (Params p = m.init(1, new int[] {8}, DType.F32)) {
+            return TilePlanner.of(EmpiricalNtk.of(m, p), KernelKind.full()).tile(16).budget(bytes).workers(2)
+                    .plan(64, 0, new int[] {8}, DType.F32);
+        }
+    }
+
+    @Test
+    void tasksAtOnceAreBoundByCoresThreadsAndMemory() {
+        TilePlan roomy = plan(1L << 30);
+        long need = roomy.withWorkers(1, roomy.budgetBytes()).predictedPeakBytes();
+        assertThat(need).isEqualTo(roomy.inputBytes() + (roomy.predictedPeakBytes() - roomy.inputBytes()) / 2);
+        int threads = roomy.blasThreads();
+        // cores: as many as Spark's slots (over the plan's BLAS threads), each task one worker
+        TaskShare s = TaskShare.of(roomy, "1", 8, 1, 0, 0);
+        assertThat(s.atOnce()).isEqualTo(Math.max(1, 8 / threads));
+        assertThat(s.plan().workers()).isEqualTo(1);
+        assertThat(s.need()).isEqualTo(need);
+        assertThat(s.plan().budgetBytes()).isEqualTo(roomy.budgetBytes() / s.atOnce());
+        assertThat(TaskShare.of(roomy, "1", 8, 4, 0, 0).atOnce()).as("spark.task.cpus 4").isEqualTo(2);
+        // memory: a limit that holds three tasks' need
+        TaskShare three = TaskShare.of(roomy, "1", 8, 1, 3 * need + need / 2, 0);
+        assertThat(three.atOnce()).isEqualTo(Math.min(3, Math.max(1, 8 / threads)));
+        assertThat(three.plan().budgetBytes()).isEqualTo((3 * need + need / 2) / three.atOnce());
+        // the driver's own inputs count in local mode
+        assertThat(TaskShare.of(roomy, "driver", 8, 1, 3 * need, roomy.inputBytes()).atOnce()).isLessThan(3);
+        // the plan's budget bounds the executor's share: the plan made for 2 workers runs 2 tasks at most
+        TilePlan tight = roomy.withWorkers(2, roomy.predictedPeakBytes());
+        assertThat(TaskShare.of(tight, "1", 8, 1, 1L << 40, 0).atOnce()).isEqualTo(1); // each task holds the inputs
+        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, need - 1, 0))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("executor 7: its off-heap limit")
+                .hasMessageContaining("a task of this plan needs (the inputs and one block)");
+    }
+
+    @Test
+    void noMoreTasksComputeAtOnceThanTheShareAllows() throws Exception {
+        TaskShare s = TaskShare.of(plan(1L << 30), "1", 2, 1, 0, 0);
+        int atOnce = s.atOnce();
+        AtomicInteger inside = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> tasks = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Thread t = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                s.run("gate-test", null, () -> {
+                    most.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return inside.decrementAndGet();
+                });
+            });
+            t.start();
+            tasks.add(t);
+        }
+        start.countDown();
+        for (Thread t : tasks) {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+        }
+        assertThat(most.get()).isEqualTo(atOnce);
+    }
+
+    @Test
+    void aTaskOutOfMemoryFailsAsSuchAndTheDriverReportsAnOutOfMemoryError() {
+        TaskShare s = TaskShare.of(plan(1L << 30), "3", 2, 1, 0, 0);
+        assertThatThrownBy(() -> s.run("oom-test", null, () -> {
+            throw new OutOfMemoryError("Cannot allocate new FloatPointer");
+        })).isInstanceOf(TaskShare.OutOfMemory.class)
+                .hasMessageStartingWith("executor 3 ran out of memory (Cannot allocate new FloatPointer) with ")
+                .hasMessageEndingWith("give executors more memory (spark.executor.memory) or fewer cores "
+                        + "(spark.executor.cores)");
+        // the driver: Spark's job failure whose cause is the task's
+        SparkException oom = new SparkException("Job aborted", new TaskShare.OutOfMemory("executor 3 ran out"));
+        assertThatThrownBy(() -> SparkKernelJob.jobFailure(oom, false)).isInstanceOf(OutOfMemoryError.class)
+                .hasMessage("spark: executor 3 ran out");
+        // a tile that is not finite: the local run's refusal, as it was thrown
+        NonFiniteKernelException nonFinite = new NonFiniteKernelException("kernel: the result holds Infinity");
+        assertThatThrownBy(() -> SparkKernelJob.jobFailure(new SparkException("Job aborted", nonFinite), false))
+                .isSameAs(nonFinite);
+        assertThat(SparkKernelJob.jobFailure(new SparkException("Job aborted", new IllegalStateException("boom")),
+                false)).isInstanceOf(IOException.class).hasMessage("spark: the kernel job failed: boom (Job aborted)");
+        assertThat(SparkKernelJob.jobFailure(new SparkException("Job 0 cancelled because SparkContext was shut down"),
+                true)).hasMessage("spark: the Spark application stopped before the kernel job finished: Job 0 "
+                + "cancelled because SparkContext was shut down");
+    }
+
+    /** About three tasks per slot of the executors registered, not of Spark's parallelism before they register. */
+    @Test
+    void tasksAreSizedFromTheExecutorsCores() {
+        assertThat(SparkKernelJob.slots(Map.of("0", 8), 1, 2)).isEqualTo(8);
+        assertThat(SparkKernelJob.slots(Map.of("0", 8, "1", 4), 2, 2)).isEqualTo(6);
+        assertThat(SparkKernelJob.slots(Map.of(), 1, 5)).as("none registered: Spark's parallelism").isEqualTo(5);
+        assertThat(SparkKernelJob.tilesPerTask(0, 50, 8)).isEqualTo(3);
+        assertThat(SparkKernelJob.tilesPerTask(0, 50, 40)).isEqualTo(1);
+        assertThat(SparkKernelJob.tilesPerTask(7, 50, 8)).as("the setting").isEqualTo(7);
+    }
+}
