@@ -55,9 +55,6 @@ final class GemmBench {
             }
             if (out != null) {
                 report.addAll(List.of("--out", out.toString()));
-                if (overwrite.overwrite) {
-                    report.add("--overwrite"); // GemmReport checks the file again
-                }
             }
             report.addAll(jmh);
             try {

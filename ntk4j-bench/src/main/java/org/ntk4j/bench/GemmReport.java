@@ -1,7 +1,6 @@
 package org.ntk4j.bench;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -27,12 +26,12 @@ import org.openjdk.jmh.util.Statistics;
  * the two interleaved ones, whose ratios hold up when other work shares the machine.
  *
  * <pre>
- * ./ntk4j bench gemm [--rounds R] [--out FILE [--overwrite]] [JMH options]
+ * ./ntk4j bench gemm [--rounds R] [--out FILE [--overwrite]] [JMH options]   (GemmBench checks them first)
  * </pre>
  *
  * <p>{@code --rounds R} repeats the whole JMH run R times (default 1) and prints one table per round, so that
  * the spread caused by other load on the machine is visible; {@code --out FILE} also writes the report there
- * (an existing FILE is refused, before any run, unless {@code --overwrite}). Threads: see
+ * ({@link GemmBench} refuses an existing FILE without {@code --overwrite} before any run). Threads: see
  * {@link DotGeneralBenchmark} (separate rows: each side on all cores; paired rows: each on one core).
  * Every other argument goes to JMH as on its own command line ({@code -f 2 -wi 3 -i 5 -w 1s -r 1s}, a
  * benchmark regex, ...), overriding the defaults annotated on the benchmark (1 fork, 3 × 1 s warmup,
@@ -68,37 +67,22 @@ public final class GemmReport {
     public static void main(String[] args) throws Exception {
         int rounds = 1;
         Path outFile = null;
-        boolean overwrite = false;
-        boolean help = false;
         List<String> jmhArgs = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--rounds" -> rounds = rounds(value(args, ++i, "--rounds"));
+                case "--rounds" -> rounds = Integer.parseInt(value(args, ++i, "--rounds"));
                 case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
-                case "--overwrite" -> overwrite = true;
-                case "--help", "-h" -> help = true;
                 default -> jmhArgs.add(args[i]);
             }
         }
-        CommandLineOptions cmd;
-        try {
-            cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
-        } catch (org.openjdk.jmh.runner.options.CommandLineOptionException e) {
-            throw new IllegalArgumentException("bench gemm: " + e.getMessage() + " (JMH's options: bench gemm --help)");
+        if (rounds < 1) {
+            throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
         }
-        if (help || cmd.shouldHelp()) {
-            System.out.println("usage: ntk4j bench gemm [--rounds R] [--out FILE [--overwrite]] [JMH options]\n"
-                    + "dot_general against direct cblas_sgemm at 1024^3 and 64 x (128x512 . 512x512): separate runs "
-                    + "with each side on all cores (ntk4j's split, OpenBLAS's own threads), paired runs with each on "
-                    + "one core (the overhead alone).\nJMH options:");
+        CommandLineOptions cmd = new CommandLineOptions(jmhArgs.toArray(new String[0]));
+        if (cmd.shouldHelp()) {
+            System.out.println("Usage: GemmReport [--rounds R] [--out FILE] [JMH options]\nJMH options:");
             cmd.showHelp();
             return;
-        }
-        if (outFile != null && !overwrite && Files.exists(outFile)) {
-            throw new IllegalArgumentException("--out: " + outFile + " exists; pass --overwrite to replace it");
-        }
-        if (overwrite && outFile == null) {
-            throw new IllegalArgumentException("--overwrite: only with --out (it replaces that file)");
         }
         OptionsBuilder builder = new OptionsBuilder();
         builder.parent(cmd);
@@ -127,19 +111,6 @@ public final class GemmReport {
                 }
             });
         }
-    }
-
-    private static int rounds(String text) {
-        int r;
-        try {
-            r = Integer.parseInt(text);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--rounds: expected a positive integer, got '" + text + "'");
-        }
-        if (r < 1) {
-            throw new IllegalArgumentException("--rounds: expected a positive integer, got " + r);
-        }
-        return r;
     }
 
     private static String value(String[] args, int i, String option) {

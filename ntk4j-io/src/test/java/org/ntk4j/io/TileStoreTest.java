@@ -26,6 +26,32 @@ import org.ntk4j.tensor.Tensor;
  * is named OUT only when complete.
  */
 class TileStoreTest {
+    /** fcn(depth=1,width=8,out=3) on 40 seeded inputs of [5]: its tiles of 16 for a kind, and the run's fingerprint. */
+    private static final class Run implements AutoCloseable {
+        final Params params;
+        final Tensor x;
+        final TilePlan plan;
+        final TiledKernel tk;
+        final String fp;
+
+        Run(KernelKind kind, DType dtype) {
+            Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+            int[] in = {5};
+            params = m.init(1, in, dtype);
+            x = Tensor.randomNormal(dtype, 2, 40, 5);
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, params).memoryBudget(1L << 30);
+            plan = TilePlanner.of(ntk, kind).tile(16).plan(40, 0, in, dtype);
+            tk = new TiledKernel(ntk, plan, x, null);
+            fp = RunFingerprint.of(m.spec(), params, x, null);
+        }
+
+        @Override
+        public void close() {
+            x.close();
+            params.close();
+        }
+    }
+
     @Test
     void tilesWrittenAcrossSmallRegionsGiveTheWholeFile(@TempDir Path dir) throws IOException {
         Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
@@ -65,14 +91,11 @@ class TileStoreTest {
 
     @Test
     void anIncompleteStoreCannotFinishAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
-        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
-        int[] in = {5};
-        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 2, 40, 5)) {
-            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
-            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).plan(40, 0, in, DType.F32);
-            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+        try (Run r = new Run(KernelKind.full(), DType.F32)) {
+            TilePlan plan = r.plan;
+            TiledKernel tk = r.tk;
+            String fp = r.fp;
             Path out = dir.resolve("k.npy");
-            String fp = RunFingerprint.of(m.spec(), p, x, null);
             try (TileStore store = TileStore.create(out, plan, fp)) {
                 try (Tensor block = tk.computeTile(0)) {
                     store.write(plan.tile(0), block);
@@ -101,14 +124,11 @@ class TileStoreTest {
      */
     @Test
     void aDeletedManifestIsWhatEveryWorkerReports(@TempDir Path dir) throws IOException {
-        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
-        int[] in = {5};
-        try (Params p = m.init(1, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 2, 40, 5)) {
-            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
-            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(40, 0, in, DType.F32);
-            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+        try (Run r = new Run(KernelKind.trace(), DType.F32)) {
+            TilePlan plan = r.plan;
+            TiledKernel tk = r.tk;
             Path out = dir.resolve("k3.npy");
-            try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(m.spec(), p, x, null))) {
+            try (TileStore store = TileStore.create(out, plan, r.fp)) {
                 try (Tensor block = tk.computeTile(0)) {
                     store.write(plan.tile(0), block);
                 }
@@ -135,14 +155,11 @@ class TileStoreTest {
      */
     @Test
     void aRunKilledAfterItsRenameResumesAndFinishes(@TempDir Path dir) throws IOException {
-        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
-        int[] in = {5};
-        try (Params p = m.init(1, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
-            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
-            TilePlan plan = TilePlanner.of(ntk, KernelKind.full()).tile(16).plan(40, 0, in, DType.F64);
-            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+        try (Run r = new Run(KernelKind.full(), DType.F64)) {
+            TilePlan plan = r.plan;
+            TiledKernel tk = r.tk;
+            String fp = r.fp;
             Path out = dir.resolve("k.npy");
-            String fp = RunFingerprint.of(m.spec(), p, x, null);
             try (TileStore store = TileStore.create(out, plan, fp)) {
                 tk.run(store.finishedTiles(), store::write, null);
             }
