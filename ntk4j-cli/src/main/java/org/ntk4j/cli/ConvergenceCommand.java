@@ -132,12 +132,17 @@ public final class ConvergenceCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses, in one line naming --model, a model without an analytic limit: only a zoo fcn with act=relu or
-     * act=erf has one. {@link FcnLimit} names kernel's --infinite, which this command does not have.
+     * Refuses, in one line naming --model, a model without an analytic limit (before the width is set, which only
+     * some models have): only a zoo fcn with act=relu or act=erf has one. {@link FcnLimit} names kernel's
+     * --infinite, which this command does not have.
      */
     private void requireFcnLimit() {
+        if (ModelArgument.isOnnx(model)) {
+            throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
+                    + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not an imported ONNX model");
+        }
         try {
-            FcnLimit.of(Zoo.withWidth(model, widths[0]));
+            FcnLimit.of(model); // the spec as given: an ONNX file or another zoo model is named as such
         } catch (IllegalArgumentException e) {
             String text = e.getMessage() == null ? "" : e.getMessage();
             int not = text.lastIndexOf(", not ");

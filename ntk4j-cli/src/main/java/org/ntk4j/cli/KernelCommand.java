@@ -188,7 +188,7 @@ public final class KernelCommand implements Callable<Integer> {
                 KernelOptions.requireProbesFit(kind, net, perExample, budget);
             }
             if (infinite) {
-                return limit(o, kind, x1, xb, dt);
+                return limit(o, kind, x1, xb, dt, budget);
             }
             Params p = resolved.params(paramsIn, seed, perExample, dt);
             net = withBuffersOf(net, p);
@@ -330,10 +330,21 @@ public final class KernelCommand implements Callable<Integer> {
         }
     }
 
-    /** --infinite: the analytic NNGP or NTK of the fcn, laid out as the empirical kernel of the kind. */
-    private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt)
+    /**
+     * --infinite: the analytic NNGP or NTK of the fcn, laid out as the empirical kernel of the kind; refused before
+     * any work when the kernel alone is larger than the --memory budget.
+     */
+    private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt, long budget)
             throws java.io.IOException {
         org.ntk4j.infinite.FcnLimit lim = org.ntk4j.infinite.FcnLimit.of(model);
+        int n2 = xb == null ? x1.dim(0) : xb.dim(0);
+        long bytes = x1.dim(0) * kind.entriesPerRow(n2, lim.outputs()) * dt.bytes();
+        if (bytes > budget) {
+            throw new IllegalArgumentException("memory budget: the infinite-width kernel (kind " + kind + ", "
+                    + x1.dim(0) + " × " + n2 + " examples, " + dt.shortName() + ") takes " + CostModel.human(bytes)
+                    + ", more than the " + CostModel.human(budget) + " of --memory (raise --memory, or use fewer "
+                    + "examples)");
+        }
         long start = System.nanoTime();
         try (Tensor k = lim.kernel(kind, x1, xb, nngp, dt)) {
             double seconds = (System.nanoTime() - start) / 1e9;

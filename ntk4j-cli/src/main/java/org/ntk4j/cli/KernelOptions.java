@@ -21,8 +21,9 @@ final class KernelOptions {
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f32";
 
-    @Option(names = "--memory", description = "Memory budget for AUTO and, with --out, for the tiles, e.g. 512m, 8g "
-            + "(default: 80%% of the off-heap limit, which is -Xmx unless -Dorg.bytedeco.javacpp.maxBytes is set).")
+    @Option(names = "--memory", description = "Memory budget for AUTO, with --out for the tiles, and with "
+            + "--infinite for the kernel, e.g. 512m, 8g (default: 80%% of the off-heap limit, which is -Xmx unless "
+            + "-Dorg.bytedeco.javacpp.maxBytes is set).")
     String memory;
 
     /** True when --trace-axes or --diagonal-axes was given (they override --kind). */

@@ -60,4 +60,30 @@ class ConvergenceCommandTest {
         assertThat(run(2, "convergence", "--widths", "8,0")[1].trim())
                 .isEqualTo("ntk4j: --widths: expected positive widths, got 0");
     }
+
+    /**
+     * A model without a width (an ONNX file, a linearized fcn) was refused for having no width to vary, not for
+     * having no analytic limit; inputs on which the limit is 0 (all zero, no biases) printed a table of NaN and
+     * exited 0.
+     */
+    @Test
+    void modelsWithoutALimitAndAZeroLimitAreRefusedBeforeAnyWork() throws Exception {
+        Path model = OnnxFiles.linear(dir.resolve("linear.onnx"));
+        String[] onnx = run(2, "convergence", "--model", model.toString(), "--widths", "8,16");
+        assertThat(onnx[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic "
+                + "infinite-width NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not an imported "
+                + "ONNX model");
+        String[] linearized = run(2, "convergence", "--model", "linearized(fcn(depth=1))", "--widths", "8,16");
+        assertThat(linearized[1].trim()).endsWith("act=relu or act=erf only, not 'linearized'");
+        Path zeros = dir.resolve("zeros.csv");
+        Files.writeString(zeros, "a,b,c\n0,0,0\n0,0,0\n0,0,0\n", StandardCharsets.UTF_8);
+        Path json = dir.resolve("z.json");
+        String[] zero = run(2, "convergence", "--model", "fcn(depth=1,b_std=0)", "--data", zeros.toString(),
+                "--widths", "8,16", "--ensemble", "2", "--seeds", "1", "--json", json.toString());
+        assertThat(zero[1].trim()).isEqualTo("ntk4j: convergence: the infinite-width NTK of fcn(depth=1,b_std=0,"
+                + "width=8) is 0 on these inputs (all of them 0 and no biases, or w_std = b_std = 0): a distance "
+                + "relative to it means nothing");
+        assertThat(zero[0]).doesNotContain("NaN");
+        assertThat(json).doesNotExist();
+    }
 }

@@ -154,4 +154,22 @@ class EnsembleAndLimitCommandTest {
         assertThat(both[1]).contains("does not combine with --ensemble");
         assertThat(Files.exists(dir.resolve("s.npy"))).isFalse();
     }
+
+    /**
+     * --infinite held both analytic kernels as double[N][N] on the heap (16 bytes per entry, besides the result) and
+     * did not look at --memory: a kernel larger than the budget is now refused before any work, naming its size.
+     */
+    @Test
+    void theInfiniteKernelIsRefusedBeforeAnyWorkWhenItExceedsTheMemoryBudget() {
+        Path k = dir.resolve("big-inf.npy");
+        String[] o = run(2, "kernel", "--infinite", "--model", "fcn(depth=1,out=4)", "--data", "synthetic:300,3",
+                "--kind", "full", "--memory", "1m", "--out", k.toString());
+        assertThat(o[1].trim()).isEqualTo("ntk4j: memory budget: the infinite-width kernel (kind full, 300 × 300 "
+                + "examples, f32) takes 5.5 MiB, more than the 1.0 MiB of --memory (raise --memory, or use fewer "
+                + "examples)");
+        assertThat(k).doesNotExist();
+        String[] fits = run(0, "kernel", "--infinite", "--model", "fcn(depth=1,out=4)", "--data", "synthetic:300,3",
+                "--memory", "1m", "--out", k.toString());
+        assertThat(fits[0]).contains("kernel [300, 300]");
+    }
 }

@@ -206,6 +206,22 @@ public final class Reduce {
     }
 
     /**
+     * Refuses a tensor that holds NaN or ±∞ ({@link #firstNonFiniteUnlessKnown}), in one line naming it: how the
+     * kernels check their inputs.
+     *
+     * @param name what the tensor is, as the message names it ({@code x1}, say)
+     * @param t the tensor; its values not changed
+     * @throws IllegalArgumentException naming the first non-finite value and its flat index
+     */
+    public static void requireFinite(String name, Tensor t) {
+        int bad = firstNonFiniteUnlessKnown(t);
+        if (bad >= 0) {
+            throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
+                    + ") at flat index " + bad);
+        }
+    }
+
+    /**
      * {@link #firstNonFinite(Tensor)} unless the tensor is {@link Tensor#knownFinite() known finite} (scanned
      * before, with no write it could have missed since); a scan that finds nothing records that
      * ({@link Tensor#markFinite}). How a kernel call checks parameters and inputs: validated once, not per call

@@ -45,7 +45,8 @@ public final class Convergence {
      * @param seed the first initialisation seed (members use {@code seed, ..., seed + members - 1})
      * @param x the inputs, {@code [N, ...]}
      * @return one row per width and the fitted exponents
-     * @throws IllegalArgumentException if {@code seeds} is outside {@code 1..members} or {@code widths} is empty
+     * @throws IllegalArgumentException if {@code seeds} is outside {@code 1..members} or {@code widths} is empty, or
+     *     if the limit is 0 on {@code x} (zero inputs and no biases), before any eNTK is computed
      */
     public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
                              Tensor x, UnaryOperator<EmpiricalNtk> configure) {
@@ -68,6 +69,11 @@ public final class Convergence {
             double[][] limit;
             try (Tensor lim = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
                 limit = square(lim);
+            }
+            if (isZero(limit)) {
+                throw new IllegalArgumentException("convergence: the infinite-width NTK of " + spec + " is 0 on "
+                        + "these inputs (all of them 0 and no biases, or w_std = b_std = 0): a distance relative to "
+                        + "it means nothing");
             }
             double[] d = new double[seeds];
             int[] member = {0};
@@ -117,6 +123,17 @@ public final class Convergence {
             }
         }
         return Math.sqrt(num / den);
+    }
+
+    private static boolean isZero(double[][] k) {
+        for (double[] row : k) {
+            for (double v : row) {
+                if (v != 0) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     static double[][] square(Tensor k) {

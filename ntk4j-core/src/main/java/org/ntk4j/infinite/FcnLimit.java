@@ -61,11 +61,21 @@ public final class FcnLimit {
      * @param param NTK or standard parameterization
      * @param wStd weight standard deviation σ_w
      * @param bStd bias standard deviation σ_b; 0 means no bias terms
-     * @throws IllegalArgumentException if depth, width or out is out of range
+     * @throws IllegalArgumentException if depth, width or out is out of range, σ_w or σ_b is negative or not
+     *     finite, or act or param is null
      */
     public FcnLimit(int depth, int width, int out, Act act, Parameterization param, double wStd, double bStd) {
         if (depth < 0 || width < 1 || out < 1) {
-            throw new IllegalArgumentException("fcn limit: depth >= 0, width >= 1, out >= 1 expected");
+            throw new IllegalArgumentException("fcn limit: expected depth >= 0, width >= 1 and out >= 1, got depth "
+                    + depth + ", width " + width + ", out " + out);
+        }
+        if (!(wStd >= 0 && bStd >= 0) || Double.isInfinite(wStd) || Double.isInfinite(bStd)) {
+            throw new IllegalArgumentException("fcn limit: expected finite w_std >= 0 and b_std >= 0, got w_std "
+                    + wStd + ", b_std " + bStd);
+        }
+        if (act == null || param == null) {
+            throw new IllegalArgumentException("fcn limit: act and param are required, got act " + act + ", param "
+                    + param);
         }
         this.depth = depth;
         this.width = width;
@@ -166,26 +176,33 @@ public final class FcnLimit {
     }
 
     static double[] relu(double k11, double k22, double k12) {
-        double norm = Math.sqrt(k11 * k22);
-        if (!(norm > 0)) {
+        if (!(k11 > 0 && k22 > 0)) {
             // u or v is 0 almost surely: φ = 0 and φ'(0) = 0 (relu's derivative is that of x > 0)
             return new double[] {k11 / 2, k22 / 2, 0, 0};
         }
+        // √(k11 k22): no overflow or underflow of the product, and exactly k11 when the variances are equal, so that
+        // identical inputs keep c = 1 exactly through the layers (near c = 1, θ = arccos c turns a rounding ε of c
+        // into an error √(2ε) ≈ 1e-8 of θ, and of E[φ'φ'] = (π − θ)/(2π))
+        double norm = k11 == k22 ? k11 : Math.sqrt(k11) * Math.sqrt(k22);
         double c = Math.max(-1, Math.min(1, k12 / norm));
         double theta = Math.acos(c);
-        double kk = norm * (Math.sin(theta) + (Math.PI - theta) * c) / (2 * Math.PI);
-        double kd = (Math.PI - theta) / (2 * Math.PI);
-        return new double[] {k11 / 2, k22 / 2, kk, kd};
+        // J(θ) = (sin θ + (π − θ) cos θ)/(2π) before the product: exactly 1/2 at θ = 0, E[φ(u)²] = k11/2 to the bit
+        double j = (Math.sin(theta) + (Math.PI - theta) * c) / (2 * Math.PI);
+        return new double[] {k11 / 2, k22 / 2, norm * j, (Math.PI - theta) / (2 * Math.PI)};
     }
 
     static double[] erf(double k11, double k22, double k12) {
         double a = 1 + 2 * k11;
         double b = 1 + 2 * k22;
-        double ee = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / Math.sqrt(a * b))));
+        // √(ab) without overflow of the product, and exactly a for equal variances (as relu's norm)
+        double sab = a == b ? a : Math.sqrt(a) * Math.sqrt(b);
+        double ee = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / sab)));
         double e11 = 2 / Math.PI * Math.asin(2 * k11 / a);
         double e22 = 2 / Math.PI * Math.asin(2 * k22 / b);
-        double det = a * b - 4 * k12 * k12;
-        double ed = 4 / Math.PI / Math.sqrt(Math.max(det, Double.MIN_NORMAL));
+        // ab − 4k12² expanded as 1 + 2k11 + 2k22 + 4(k11 k22 − k12²): no difference of two large products (which
+        // lost all digits of 1 + 4k for identical inputs of large variance k); k11 k22 − k12² ≥ 0, rounding aside
+        double det = 1 + 2 * k11 + 2 * k22 + 4 * Math.max(0, k11 * k22 - k12 * k12);
+        double ed = 4 / Math.PI / Math.sqrt(det);
         return new double[] {e11, e22, ee, ed};
     }
 
@@ -217,40 +234,63 @@ public final class FcnLimit {
      * @param x1 flattened inputs, {@code [N1][d]}
      * @param x2 flattened inputs, {@code [N2][d]}; null means {@code x1} (and only the upper triangle is computed)
      * @return {@code {K, Θ}}, each {@code [N1][N2]}
+     * @throws IllegalArgumentException if the rows do not all have the same length
      */
     public double[][][] kernels(double[][] x1, double[][] x2) {
+        int n2 = x2 == null ? x1.length : x2.length;
+        double[][] k = new double[x1.length][n2];
+        double[][] t = new double[x1.length][n2];
+        eachPair(x1, x2, (i, j, kt) -> {
+            k[i][j] = kt[0];
+            t[i][j] = kt[1];
+        });
+        return new double[][][] {k, t};
+    }
+
+    /** Receives the kernels {K, Θ} of one pair of examples. */
+    private interface PairSink {
+        void accept(int i, int j, double[] kt);
+    }
+
+    /**
+     * Calls {@code sink} with {K(x1_i, x2_j), Θ(x1_i, x2_j)} for every pair; with x2 = null, each unordered pair of
+     * x1 is computed once and given as (i, j) and (j, i).
+     */
+    private void eachPair(double[][] x1, double[][] x2, PairSink sink) {
         double[][] b = x2 == null ? x1 : x2;
         int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
-        double[] n1 = new double[x1.length];
-        double[] n2 = new double[b.length];
+        double[] n1 = squaredNorms("x1", x1, d);
+        double[] n2 = x2 == null ? n1 : squaredNorms("x2", b, d);
         for (int i = 0; i < x1.length; i++) {
-            n1[i] = dot(x1[i], x1[i]);
-        }
-        for (int j = 0; j < b.length; j++) {
-            n2[j] = dot(b[j], b[j]);
-        }
-        double[][] k = new double[x1.length][b.length];
-        double[][] t = new double[x1.length][b.length];
-        for (int i = 0; i < x1.length; i++) {
-            for (int j = 0; j < b.length; j++) {
-                if (x2 == null && j < i) {
-                    k[i][j] = k[j][i];
-                    t[i][j] = t[j][i];
-                    continue;
-                }
+            for (int j = x2 == null ? i : 0; j < b.length; j++) {
                 double[] r = pairKernels(n1[i], n2[j], dot(x1[i], b[j]), d);
-                k[i][j] = r[0];
-                t[i][j] = r[1];
+                sink.accept(i, j, r);
+                if (x2 == null && j != i) {
+                    sink.accept(j, i, r);
+                }
             }
         }
-        return new double[][][] {k, t};
+    }
+
+    /** x·x of each row, refusing rows of another length than {@code d}. */
+    private static double[] squaredNorms(String name, double[][] x, int d) {
+        double[] r = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            if (x[i].length != d) {
+                throw new IllegalArgumentException("shape mismatch: " + name + " row " + i + " has " + x[i].length
+                        + " features, expected " + d + " (the first row of x1)");
+            }
+            r[i] = dot(x[i], x[i]);
+        }
+        return r;
     }
 
     /**
      * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
      * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ (unit-norm probes of a kernel
      * diagonal in the logits give it exactly), pntk-unscaled = O·Θ, diagonal [N1, N2, O]. projected:K, a sketch of
-     * the parameters, has no infinite-width counterpart and is refused.
+     * the parameters, has no infinite-width counterpart and is refused. Only the kernel asked for is computed,
+     * straight into the result.
      *
      * @param kind the kernel layout to produce
      * @param x1 inputs, {@code [N1, ...]} (flattened per example)
@@ -258,48 +298,58 @@ public final class FcnLimit {
      * @param nngp the NNGP K instead of the NTK Θ
      * @param dtype element type of the result
      * @return the kernel tensor in the layout of {@code kind}, which the caller closes
-     * @throws IllegalArgumentException if x1 and x2 have different feature counts, or for projected kernels
+     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if they have different feature counts, or for
+     *     projected kernels
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
+        org.ntk4j.cpu.Reduce.requireFinite("x1", x1);
+        if (x2 != null) {
+            org.ntk4j.cpu.Reduce.requireFinite("x2", x2);
+            int d1 = Shapes.size(Shapes.dropFirst(x1.shape()));
+            int d2 = Shapes.size(Shapes.dropFirst(x2.shape()));
+            if (d1 != d2) {
+                throw new IllegalArgumentException("shape mismatch: x2 examples " + Shapes.str(Shapes.dropFirst(
+                        x2.shape())) + " have " + d2 + " features, x1 examples " + Shapes.str(Shapes.dropFirst(
+                        x1.shape())) + " " + d1);
+            }
+        }
+        // the N×N kinds' factor on Θ; refuses projected:K and logit:K out of range before any work
+        double scale = kind.isFull() || kind.isPerOutput() ? 1 : kind.scaleOfSharedKernel(out);
         double[][] a = flatten(x1);
         double[][] b = x2 == null ? null : flatten(x2);
-        if (b != null && b.length > 0 && a.length > 0 && a[0].length != b[0].length) {
-            throw new IllegalArgumentException("shape mismatch: x2 examples have " + b[0].length
-                    + " features, x1 examples " + a[0].length);
-        }
-        double[][] k = kernels(a, b)[nngp ? 0 : 1];
         int n1 = a.length;
         int n2 = b == null ? n1 : b.length;
-        if (kind.isFull()) {
-            Tensor r = Tensor.zeros(dtype, n1, n2, out, out);
-            for (int i = 0; i < n1; i++) {
-                for (int j = 0; j < n2; j++) {
+        int kernelIndex = nngp ? 0 : 1; // in {K, Θ}
+        Tensor r = kind.isFull() ? Tensor.zeros(dtype, n1, n2, out, out)
+                : kind.isPerOutput() ? Tensor.empty(dtype, n1, n2, out) : Tensor.empty(dtype, n1, n2);
+        try {
+            eachPair(a, b, (i, j, kt) -> {
+                double v = kt[kernelIndex];
+                if (kind.isFull()) {
                     for (int o = 0; o < out; o++) {
-                        r.set(k[i][j], i, j, o, o);
+                        r.set(v, i, j, o, o);
                     }
+                } else if (kind.isPerOutput()) {
+                    for (int o = 0; o < out; o++) {
+                        r.set(v, i, j, o);
+                    }
+                } else {
+                    r.set(scale * v, i, j);
                 }
+            });
+            int bad = r.firstNonFinite();
+            if (bad >= 0) {
+                throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
+                        + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
+                        + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
+                        + "per layer); " + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
             }
             return r;
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
         }
-        if (kind.isPerOutput()) {
-            Tensor r = Tensor.empty(dtype, n1, n2, out);
-            for (int i = 0; i < n1; i++) {
-                for (int j = 0; j < n2; j++) {
-                    for (int o = 0; o < out; o++) {
-                        r.set(k[i][j], i, j, o);
-                    }
-                }
-            }
-            return r;
-        }
-        double scale = kind.scaleOfSharedKernel(out); // refuses projected:K and logit:K out of range
-        Tensor r = Tensor.empty(dtype, n1, n2);
-        for (int i = 0; i < n1; i++) {
-            for (int j = 0; j < n2; j++) {
-                r.set(scale * k[i][j], i, j);
-            }
-        }
-        return r;
     }
 
     /** x [N, ...] as N rows of its flattened examples (the fcn's flatten). */

@@ -82,11 +82,7 @@ final class KernelSupport {
     }
 
     static void checkFinite(String name, Tensor t) {
-        int bad = org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
-        if (bad >= 0) {
-            throw new IllegalArgumentException(name + ": contains a non-finite value (" + t.getFlat(bad)
-                    + ") at flat index " + bad);
-        }
+        org.ntk4j.cpu.Reduce.requireFinite(name, t);
     }
 
     /**

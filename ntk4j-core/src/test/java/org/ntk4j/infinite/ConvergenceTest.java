@@ -1,6 +1,7 @@
 package org.ntk4j.infinite;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -62,6 +63,19 @@ class ConvergenceTest {
                 assertThat(r.rows().get(1).singleMean()).isLessThan(0.06);
                 assertThat(r.rows().get(1).singleMean()).isLessThan(r.rows().get(0).singleMean() / 5);
             }
+        }
+    }
+
+    /** A limit of 0 (zero inputs and no biases) is refused before any eNTK: every relative distance was NaN. */
+    @Test
+    void aZeroLimitIsRefusedBeforeAnyEntk() {
+        try (Tensor x = Tensor.zeros(DType.F32, 3, 4)) {
+            assertThatThrownBy(() -> Convergence.run(w -> "fcn(depth=1,b_std=0,width=" + w + ")", new int[] {8, 16},
+                    1, 1, 0, x, e -> {
+                        throw new AssertionError("no eNTK is to be computed");
+                    })).isInstanceOf(IllegalArgumentException.class).hasMessage("convergence: the infinite-width NTK "
+                    + "of fcn(depth=1,b_std=0,width=8) is 0 on these inputs (all of them 0 and no biases, or w_std = "
+                    + "b_std = 0): a distance relative to it means nothing");
         }
     }
 }
