@@ -203,7 +203,7 @@ final class Reports {
         return json;
     }
 
-    /** The settings {@code train} reports with its curves, as given on the command line. */
+    /** The settings {@code train} reports with its curves: as given on the command line, the optimizer described. */
     record TrainSettings(String model, String train, String test, String optimizer, double lr, String schedule,
                          String loss, int batch, int epochs, long seed, String dtype, String standardize) {
     }

@@ -13,6 +13,7 @@ import java.util.function.ToDoubleFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.OutputFiles;
@@ -40,7 +41,8 @@ import picocli.CommandLine.Spec;
  * the epoch with one line per width.
  */
 @Command(name = "study", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j study --widths 64,256 --checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' --plot-dir st"},
+        footer = {"", "Example:", "  ntk4j study --widths 64,256 --checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' "
+            + "--plot-dir st"},
         description = "At each checkpoint of each width: the pNTK's (and other N×N kinds') relative Frobenius error "
                 + "against the full eNTK, λ_max error, λ_min and condition-number ratios, kernel-regression test "
                 + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample.")
@@ -153,6 +155,7 @@ public final class StudyCommand implements Callable<Integer> {
             try (Dataset train = all.rows(0, nTrain); Dataset test = all.rows(nTrain, all.size());
                  Tensor y = train.oneHot(dt, o)) {
                 test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
+                checkEveryCheckpoint(files, per, dt, err);
                 study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg, e -> e.method(m));
                 for (int w : widths) {
                     Model net = Zoo.parse(Zoo.withWidth(model, w));
@@ -225,6 +228,37 @@ public final class StudyCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * Reads every checkpoint once before any kernel, so that a file of another width or model, or a damaged one,
+     * is refused before the hours of kernels of the others, not after them; and warns, once, when the training
+     * run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised its inputs, which
+     * the study's sample is not.
+     */
+    private void checkEveryCheckpoint(TreeMap<Integer, TreeMap<Integer, Path>> files, int[] per, DType dt,
+            PrintWriter err) throws IOException {
+        boolean warned = false;
+        for (var byWidth : files.entrySet()) {
+            Model net = Zoo.parse(Zoo.withWidth(model, byWidth.getKey()));
+            for (Path f : byWidth.getValue().values()) {
+                ParamsFile.load(f, net, per, dt).close();
+                String name = f.getFileName().toString();
+                String stem = name.substring(0, name.length() - ".npz".length());
+                Path dir = f.toAbsolutePath().getParent();
+                if (!warned && name.endsWith(".npz") && Files.isRegularFile(dir.resolve(stem
+                        + Checkpoints.STATE_SUFFIX))) {
+                    String standardize = Checkpoints.run(dir, stem).getOrDefault("standardize", "none");
+                    if (!standardize.equals("none")) {
+                        err.println("ntk4j: warning: --checkpoints: " + f + " was trained on inputs standardised by "
+                                + "--standardize " + standardize + "; the study computes its kernels on --sample "
+                                + sample + " as loaded (train with --standardize none for a study: docs/study.md)");
+                        err.flush();
+                        warned = true;
+                    }
+                }
+            }
+        }
     }
 
     private void checkWidths() {

@@ -16,6 +16,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -102,11 +105,12 @@ public final class TrainCommand implements Callable<Integer> {
     double eps = 1e-8;
 
     @Option(names = "--schedule", description = "constant, step:EVERY:FACTOR (×FACTOR every EVERY epochs) or "
-            + "cosine (to 0 at the last step) (default: ${DEFAULT-VALUE}).")
+            + "cosine ((1 + cos(πt/T))/2 at step t of T, reaching 0 after the last step) (default: "
+            + "${DEFAULT-VALUE}).")
     String schedule = "constant";
 
-    @Option(names = "--loss", description = "cross-entropy or mse, means over the N × classes entries "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--loss", description = "cross-entropy or mse (half the squared error), means over the "
+            + "N × classes entries (default: ${DEFAULT-VALUE}).")
     String loss = "cross-entropy";
 
     @Option(names = "--seed", description = "Seed of the initial parameters and of the shuffling "
@@ -143,7 +147,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --checkpoint-dir, with the "
             + "same options (--epochs may be larger unless the schedule is cosine); the result is that of the "
-            + "uninterrupted run, bit for bit. Other settings, --dtype, --standardize or training data are refused.")
+            + "uninterrupted run, bit for bit. Other settings, --model, --dtype, --standardize or training data are "
+            + "refused.")
     boolean resume;
 
     @Option(names = "--log", description = "Write the curves as JSON (one entry per epoch).")
@@ -197,8 +202,15 @@ public final class TrainCommand implements Callable<Integer> {
         // whose resumes skip these checks
         Map<String, String> recorded = resumeFrom == null ? Map.of() : Checkpoints.run(checkpointDir, resumeFrom);
         String modeName = mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        // the spec as written, blanks aside: one with the parameters' shapes but another activation (or any other
+        // network) would continue the run as a network it never was
+        String modelSpec = net.spec().replaceAll("\\s+", "");
+        requireSame(recorded, "model", modelSpec);
         requireSame(recorded, "dtype", dt.shortName());
         requireSame(recorded, "standardize", modeName);
+        if (plot != null && epochs < 1) {
+            throw new IllegalArgumentException("--plot: the curves need at least one epoch (--epochs 1)");
+        }
         OutputFiles outs = overwrite.outputs().inputSource("--train", train)
                 .inputSource("--test", noTest ? null : test).input("--params-in", paramsIn)
                 .output("--params-out", paramsOut, ".npz").output("--log", log, ".json").output("--plot", plot, ".png");
@@ -217,7 +229,11 @@ public final class TrainCommand implements Callable<Integer> {
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
              Dataset testRaw = noTest ? null : DataSource.loadDataset(test, dt, seed + 1)) {
             Map<String, String> run = new LinkedHashMap<>();
+            if (checkpointDir != null && !resume && everySteps > 0) {
+                refuseOverwritingStepCheckpoints(trainRaw.size());
+            }
             if (checkpointDir != null) {
+                run.put("model", modelSpec);
                 run.put("dtype", dt.shortName());
                 run.put("standardize", modeName);
                 run.put("train", fingerprint(trainRaw));
@@ -262,11 +278,12 @@ public final class TrainCommand implements Callable<Integer> {
                         try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
                                 : net.init(seed, perExample, dt)) {
                             o.printf(Locale.ROOT, "%d parameters%n", p.count());
-                            result = Trainer.train(KernelCommand.withBuffersOf(net, p), p, trainEx, testEx, config, progress);
+                            result = Trainer.train(KernelCommand.withBuffersOf(net, p), p, trainEx, testEx, config,
+                                    progress);
                         }
                     }
                     try (TrainResult r = result) {
-                        writeOutputs(o, net, r);
+                        writeOutputs(o, net, config, r);
                     }
                 }
             }
@@ -367,11 +384,11 @@ public final class TrainCommand implements Callable<Integer> {
     private List<String> checkpointNames(TrainConfig c) {
         List<String> names = new ArrayList<>();
         for (int e : c.checkpointEpochs()) {
-            names.add(String.format(Locale.ROOT, "epoch-%04d", e));
+            names.add(Trainer.epochCheckpointName(e));
         }
         if (everySteps > 0) {
             for (int e = 1; e <= epochs; e++) {
-                String n = String.format(Locale.ROOT, "epoch-%04d", e);
+                String n = Trainer.epochCheckpointName(e);
                 if (!names.contains(n)) {
                     names.add(n);
                 }
@@ -380,15 +397,44 @@ public final class TrainCommand implements Callable<Integer> {
         return names;
     }
 
-    private void writeOutputs(PrintWriter o, Model net, TrainResult r) throws IOException {
+    /**
+     * The step checkpoints ({@code step-SSSSSS}, a step that ends no epoch) this run would write over, refused
+     * without --overwrite as the epoch ones are before any work; known once the data's size is. Only the files in
+     * the directory are looked at, not every step of the run.
+     */
+    private void refuseOverwritingStepCheckpoints(int examples) throws IOException {
+        if (!Files.isDirectory(checkpointDir)) {
+            return;
+        }
+        long perEpoch = (examples + (long) batch - 1) / batch;
+        long total = perEpoch * epochs;
+        Pattern name = Pattern.compile("step-(\\d+)(\\.npz|" + Pattern.quote(Checkpoints.STATE_SUFFIX) + ")");
+        OutputFiles existing = overwrite.outputs();
+        try (Stream<Path> files = Files.list(checkpointDir)) {
+            for (Path f : (Iterable<Path>) files.sorted()::iterator) {
+                Matcher m = name.matcher(f.getFileName().toString());
+                if (m.matches() && m.group(1).length() < 19) {
+                    long step = Long.parseLong(m.group(1));
+                    if (step > 0 && step <= total && step % everySteps == 0 && step % perEpoch != 0
+                            && f.getFileName().toString().startsWith(Trainer.stepCheckpointName(step) + ".")) {
+                        existing.outputIn("--checkpoint-dir", checkpointDir, f.getFileName().toString());
+                    }
+                }
+            }
+        }
+        existing.check();
+    }
+
+    private void writeOutputs(PrintWriter o, Model net, TrainConfig config, TrainResult r) throws IOException {
         List<EpochMetrics> curves = r.curves();
         if (paramsOut != null) {
             ParamsFile.save(r.params(), paramsOut);
             o.println("wrote " + paramsOut);
         }
         if (log != null) {
-            Reports.train(new Reports.TrainSettings(net.spec(), train, test, optimizer, lr, schedule, loss, batch,
-                    epochs, seed, dtype, standardize), curves).write(log);
+            // the optimizer with its hyper-parameters (momentum, weight decay, betas, ε), not only its name
+            Reports.train(new Reports.TrainSettings(net.spec(), train, test, config.optimizer().describe(), lr,
+                    schedule, loss, batch, epochs, seed, dtype, standardize), curves).write(log);
             o.println("wrote " + log);
         }
         if (plot != null) {
@@ -408,9 +454,6 @@ public final class TrainCommand implements Callable<Integer> {
             if (curves.stream().anyMatch(m -> Double.isFinite(m.testLoss()))) {
                 s.add(new Charts.Series("test loss", x, testLoss));
                 s.add(new Charts.Series("test error", x, testError));
-            }
-            if (n < 2) {
-                throw new IllegalArgumentException("--plot: the curves need at least one epoch (--epochs 1)");
             }
             Charts.lines(plot, net.spec() + ", " + optimizer + " lr " + lr + ", batch " + batch, "epoch",
                     "loss (" + loss + "), error", s);

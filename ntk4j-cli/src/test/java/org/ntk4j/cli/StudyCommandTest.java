@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,6 +82,50 @@ class StudyCommandTest {
                 dir.resolve("w{width}").resolve("epoch-*.npz").toString(), "--sample", "default:test:18",
                 "--json", json.toString());
         assertThat(again[1].trim()).startsWith("ntk4j: --json " + json).contains("--overwrite");
+    }
+
+    /**
+     * Every checkpoint is read before the first kernel: a file of another width among the later ones is refused
+     * before any point is measured, not after the others' kernels.
+     */
+    @Test
+    void aCheckpointOfAnotherWidthIsRefusedBeforeAnyKernel() throws Exception {
+        checkpoints(8);
+        checkpoints(16);
+        Files.copy(dir.resolve("w8").resolve("epoch-1.npz"), dir.resolve("w16").resolve("epoch-2.npz"));
+        String[] o = run(2, "study", "--model", MODEL, "--widths", "8,16", "--checkpoints",
+                dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample", "default:test:18",
+                "--kinds", "pntk");
+        assertThat(o[1].trim()).isEqualTo("ntk4j: " + dir.resolve("w16").resolve("epoch-2.npz") + ": parameters: "
+                + "'1_dense/w' must have shape [784, 16], has [784, 8] (model fcn(depth=1,out=10,width=16))");
+        assertThat(o[0]).isEmpty();
+    }
+
+    /**
+     * Checkpoints of a train run on standardised inputs (train's default) are measured on the sample as loaded,
+     * with one warning saying so; those of a run with --standardize none, without.
+     */
+    @Test
+    void checkpointsOfAStandardisedRunAreMeasuredWithAWarning() throws Exception {
+        for (String standardize : new String[] {"global", "none"}) {
+            Path ck = dir.resolve(standardize).resolve("w8");
+            run(0, "train", "--model", "fcn(depth=1,width=8,out=10)", "--train", "default:train:32", "--test",
+                    "none", "--epochs", "1", "--batch", "16", "--standardize", standardize, "--checkpoint-dir",
+                    ck.toString(), "--checkpoint-epochs", "0,1", "--quiet");
+            String[] o = run(0, "study", "--model", MODEL, "--widths", "8", "--checkpoints",
+                    dir.resolve(standardize).resolve("w{width}").resolve("epoch-{epoch}.npz").toString(),
+                    "--sample", "default:test:18", "--kinds", "pntk");
+            List<String> warnings = o[1].lines().filter(l -> l.startsWith("ntk4j: warning")).toList();
+            if (standardize.equals("none")) {
+                assertThat(warnings).isEmpty();
+            } else {
+                assertThat(warnings).containsExactly("ntk4j: warning: --checkpoints: " + ck.resolve("epoch-0000.npz")
+                        + " was trained on inputs standardised by --standardize global; the study computes its "
+                        + "kernels on --sample default:test:18 as loaded (train with --standardize none for a "
+                        + "study: docs/study.md)");
+            }
+            assertThat(o[0]).contains("| 1 | ");
+        }
     }
 
     @Test

@@ -37,7 +37,8 @@ class TrainCommandTest {
                 "--test", "default:test:100", "--params-in", dir.resolve("ck/epoch-0001.npz").toString())[0];
         assertThat(p).contains("test accuracy");
         // outputs are checked before any work
-        String[] again = CliRuns.run(2, "train", "--epochs", "1", "--quiet", "--log", dir.resolve("log.json").toString());
+        String[] again = CliRuns.run(2, "train", "--epochs", "1", "--quiet", "--log",
+                dir.resolve("log.json").toString());
         assertThat(again[1]).startsWith("ntk4j: --log");
     }
 
@@ -115,6 +116,7 @@ class TrainCommandTest {
                 .allMatch(l -> l.matches("epoch [12]: train loss [0-9.]+, [0-9.]+ s, [0-9]+ examples/s"));
         String json = Files.readString(log);
         assertThat(json).doesNotContain("NaN").contains("\"epoch_2.train_loss\": 0.")
+                .contains("\"optimizer\": \"adam(beta1=0.9, beta2=0.999, eps=1.0E-8, weight_decay=0.0)\"")
                 .contains("\"epoch_2.test_loss\": null").contains("\"epoch_2.test_accuracy\": null");
         assertThat(plot).exists();
     }
@@ -153,6 +155,16 @@ class TrainCommandTest {
         assertThat(oneLineError(TiledRunTest.with(resume, "--train", d.toString(), "--standardize", "none")))
                 .isEqualTo("ntk4j: --resume: the checkpoint was taken with --standardize global; this run has "
                         + "--standardize none");
+        // a network with the checkpoint's parameter shapes but another activation, and other settings, by name
+        assertThat(oneLineError(TiledRunTest.with(replaced(resume, "--model", "fcn(depth=1, width=16, out=3, act=erf)"),
+                "--train", d.toString()))).isEqualTo("ntk4j: --resume: the checkpoint was taken "
+                        + "with --model fcn(depth=1,width=16,out=3); this run has --model "
+                        + "fcn(depth=1,width=16,out=3,act=erf)");
+        assertThat(oneLineError(TiledRunTest.with(replaced(resume, "--batch", "5"), "--train", d.toString(), "--lr",
+                "0.01")))
+                .isEqualTo("ntk4j: --resume: the checkpoint was taken with lr 0.001, batch 4; this run has lr 0.01, "
+                        + "batch 5 (the checkpoint's settings: adam(beta1=0.9, beta2=0.999, eps=1.0E-8, "
+                        + "weight_decay=0.0), loss cross-entropy, lr 0.001, schedule constant, batch 4, seed 0)");
         Path out = dir.resolve("out.npz");
         assertThat(oneLineError(TiledRunTest.with(checkpointed, "--resume", "--epochs", "1", "--train",
                 d.toString(), "--params-out", out.toString()))).isEqualTo("ntk4j: --resume: the checkpoint is at "
@@ -166,7 +178,8 @@ class TrainCommandTest {
         }
         Path oldState = old.resolve("epoch-0002" + Checkpoints.STATE_SUFFIX);
         Map<String, NpyArray> state = new LinkedHashMap<>(Npz.read(oldState));
-        assertThat(state.keySet()).contains("meta/run/dtype", "meta/run/standardize", "meta/run/train");
+        assertThat(state.keySet()).contains("meta/run/model", "meta/run/dtype", "meta/run/standardize",
+                "meta/run/train");
         state.keySet().removeIf(k -> k.startsWith("meta/run/"));
         Npz.writeArrays(oldState, state);
         assertThat(Checkpoints.run(old, "epoch-0002")).isEmpty();
@@ -179,6 +192,56 @@ class TrainCommandTest {
             assertThat(o).contains("resuming from " + from.resolve("epoch-0002.npz"));
             assertSameArrays(resumed, full);
         }
+    }
+
+    /**
+     * A fresh run does not write over the step checkpoints of another run without --overwrite (refused once the
+     * data's size gives the steps, before any step); with it, it does.
+     */
+    @Test
+    void stepCheckpointsOfAnotherRunAreNotOverwrittenUnasked(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        Path ck = dir.resolve("ck");
+        // 8 examples in batches of 3: 3 steps per epoch; every 2 steps: step-000002, step-000004 and epoch-0002
+        String[] run = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--train", d.toString(), "--test", "none",
+            "--batch", "3", "--quiet", "--checkpoint-dir", ck.toString(), "--checkpoint-every-steps", "2"};
+        CliRuns.run(0, TiledRunTest.with(run, "--epochs", "2"));
+        Path step2 = ck.resolve("step-000002.npz");
+        byte[] before = Files.readAllBytes(step2);
+        Path out = dir.resolve("out.npz");
+        assertThat(oneLineError(TiledRunTest.with(run, "--epochs", "1", "--lr", "0.5", "--params-out",
+                out.toString()))).isEqualTo("ntk4j: --checkpoint-dir " + step2 + " exists; pass --overwrite to "
+                        + "replace it");
+        assertThat(Files.readAllBytes(step2)).isEqualTo(before);
+        assertThat(out).doesNotExist();
+        // every 3 steps falls on the epochs' ends, epoch-0001 (new), so nothing is in the way
+        CliRuns.run(0, TiledRunTest.with(replaced(run, "--checkpoint-every-steps", "3"), "--epochs", "1", "--lr",
+                "0.5"));
+        CliRuns.run(0, TiledRunTest.with(run, "--epochs", "1", "--lr", "0.5", "--overwrite"));
+        assertThat(Files.readAllBytes(step2)).isNotEqualTo(before);
+    }
+
+    /**
+     * A run that diverges (a learning rate far too large) stops with one line naming the step, and writes no
+     * parameters, log or plot of NaN; --plot of a run without an epoch is refused before any work.
+     */
+    @Test
+    void aDivergingRunWritesNoNaNAndAPlotWithoutEpochsIsRefusedFirst(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        Path out = dir.resolve("out.npz");
+        Path log = dir.resolve("log.json");
+        String[] run = {"train", "--model", "fcn(depth=2,width=8,out=3)", "--train", d.toString(), "--test", "none",
+            "--batch", "4", "--quiet", "--standardize", "none", "--params-out", out.toString(), "--log",
+            log.toString()};
+        assertThat(oneLineError(TiledRunTest.with(run, "--epochs", "3", "--optimizer", "sgd", "--lr", "1e6")))
+                .matches("ntk4j: train: the run diverged: the loss of step \\d \\(epoch \\d\\) is (NaN|-?Infinity) "
+                        + "\\(learning rate 1000000\\.0\\); lower --lr \\(the checkpoints written before are "
+                        + "kept\\)");
+        assertThat(out).doesNotExist();
+        assertThat(log).doesNotExist();
+        assertThat(oneLineError(TiledRunTest.with(run, "--epochs", "0", "--plot", dir.resolve("c.png").toString())))
+                .isEqualTo("ntk4j: --plot: the curves need at least one epoch (--epochs 1)");
+        assertThat(out).doesNotExist();
     }
 
     /** Options that do not apply are refused before any work, not ignored. */
@@ -201,6 +264,15 @@ class TrainCommandTest {
                 "--checkpoint-every-steps", "0"))).isEqualTo("ntk4j: --checkpoint-every-steps: expected at least 1, "
                         + "got 0");
         assertThat(ck).doesNotExist();
+    }
+
+    /** {@code args} with the value of {@code option} replaced. */
+    private static String[] replaced(String[] args, String option, String value) {
+        String[] r = args.clone();
+        int at = java.util.Arrays.asList(r).indexOf(option);
+        assertThat(at).as(option).isNotNegative();
+        r[at + 1] = value;
+        return r;
     }
 
     /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line. */

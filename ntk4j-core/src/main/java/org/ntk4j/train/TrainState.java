@@ -27,7 +27,8 @@ public final class TrainState implements AutoCloseable {
     /**
      * A state; takes ownership of the tensors.
      *
-     * @param params the parameters
+     * @param params the parameters, with the model's constants (batch-norm running statistics) as their
+     *     {@link Params#buffers}, if it has any
      * @param buffers the optimizer's buffers by name, {@code optimizer/BUFFER/PATH} (e.g.
      *     {@code optimizer/momentum/1_dense/w}), each of its parameter's shape
      * @param epoch completed epochs
@@ -140,9 +141,11 @@ public final class TrainState implements AutoCloseable {
     public TrainState copy() {
         Map<String, Tensor> p = new LinkedHashMap<>();
         params.tensors().forEach((k, v) -> p.put(k, v.copy()));
+        Map<String, Tensor> constants = new LinkedHashMap<>();
+        params.buffers().forEach((k, v) -> constants.put(k, v.copy()));
         Map<String, Tensor> b = new LinkedHashMap<>();
         buffers.forEach((k, v) -> b.put(k, v.copy()));
-        return new TrainState(new Params(p), b, epoch, stepInEpoch, step, lossSum, lossCount,
+        return new TrainState(new Params(p, constants), b, epoch, stepInEpoch, step, lossSum, lossCount,
                 new ArrayList<>(history), config);
     }
 

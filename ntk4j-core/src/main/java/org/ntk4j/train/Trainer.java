@@ -39,22 +39,27 @@ public final class Trainer {
     /**
      * Trains from initial parameters.
      *
-     * @param model the network; its output must be [n, classes]
+     * @param model the network; its output must be [n, classes]; its constants ({@link Model#buffers}) go with
+     *     the parameters of every checkpoint and of the result
      * @param init the initial parameters (of the dtype the training runs in); copied, not changed, not closed
      * @param train the training examples; converted to the parameters' dtype if needed; not closed
      * @param test the examples evaluated after every epoch, or null
      * @param config the run's settings
      * @param listener what gets the curves, checkpoints and progress; {@link Listener#NONE} for nothing
      * @return the final parameters and the curves, which the caller closes
-     * @throws IllegalArgumentException if the parameters or examples do not fit the model, or the outputs are not
-     *     [n, classes]
+     * @throws IllegalArgumentException if the parameters or examples do not fit the model, the outputs are not
+     *     [n, classes], or the run diverges (a loss or a parameter NaN or ±∞: the run stops there)
      * @throws IOException if the listener fails to record an epoch or a checkpoint
      */
     public static TrainResult train(Model model, Params init, Examples train, Examples test, TrainConfig config,
             Listener listener) throws IOException {
         Map<String, Tensor> p = new LinkedHashMap<>();
         init.tensors().forEach((k, v) -> p.put(k, v.copy()));
-        Params params = new Params(p);
+        // the model's constants (batch-norm running statistics given to it) travel with the parameters, so that
+        // every checkpoint and the result hold the network trained, not the declared defaults
+        Map<String, Tensor> constants = new LinkedHashMap<>();
+        model.buffers().forEach((k, v) -> constants.put(k, v.copy()));
+        Params params = new Params(p, constants);
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (String b : config.optimizer().bufferNames()) {
             params.tensors().forEach((k, v) -> buffers.put(bufferName(b, k), Tensor.zeros(v.dtype(), v.shape())));
@@ -69,7 +74,8 @@ public final class Trainer {
      * Continues a run from a checkpoint; with the same model, data and settings (the epochs count may be larger)
      * the result is bit for bit that of the uninterrupted run.
      *
-     * @param model the network
+     * @param model the network; it computes with the state's constants (its parameters' {@link Params#buffers},
+     *     e.g. batch-norm running statistics) when they have any
      * @param state the checkpoint; copied, not changed, not closed
      * @param train the training examples, the same as the run's
      * @param test the test examples, or null
@@ -77,7 +83,7 @@ public final class Trainer {
      * @param listener what gets the curves, checkpoints and progress
      * @return the final parameters and the curves (those of the checkpoint's history first)
      * @throws IllegalArgumentException if the settings differ from the checkpoint's, the checkpoint is past the
-     *     config's last epoch, or the state does not fit
+     *     config's last epoch, the state does not fit, or the run diverges
      * @throws IOException if the listener fails
      */
     public static TrainResult resume(Model model, TrainState state, Examples train, Examples test,
@@ -90,8 +96,8 @@ public final class Trainer {
                     + config.epochs() + " (a resumed run may train longer, not shorter)");
         }
         if (!state.config().equals(config.describe())) {
-            throw new IllegalArgumentException("--resume: the checkpoint was taken with " + state.config()
-                    + "; this run has " + config.describe());
+            throw new IllegalArgumentException("--resume: the checkpoint was taken with "
+                    + settingsDifference(state.config(), config.describe()));
         }
         for (String b : config.optimizer().bufferNames()) {
             for (String k : state.params().tensors().keySet()) {
@@ -103,6 +109,69 @@ public final class Trainer {
         try (Run run = new Run(model, state.copy(), train, test, config, listener)) {
             return run.run();
         }
+    }
+
+    /**
+     * What differs between two {@link TrainConfig#describe()} lines, for the refusal of a resume: the differing
+     * settings of each ({@code loss cross-entropy; this run has loss mse}), then all of the checkpoint's; the two
+     * whole lines when they do not have as many settings (a cosine schedule adds the epochs).
+     */
+    static String settingsDifference(String checkpoint, String run) {
+        List<String> was = topLevelItems(checkpoint);
+        List<String> now = topLevelItems(run);
+        if (was.size() != now.size()) {
+            return checkpoint + "; this run has " + run;
+        }
+        List<String> before = new ArrayList<>();
+        List<String> after = new ArrayList<>();
+        for (int i = 0; i < was.size(); i++) {
+            String a = was.get(i);
+            String b = now.get(i);
+            if (!a.equals(b)) {
+                before.add(a);
+                after.add(b);
+            }
+        }
+        return String.join(", ", before) + "; this run has " + String.join(", ", after) + " (the checkpoint's "
+                + "settings: " + checkpoint + ")";
+    }
+
+    /** The comma-separated items of a settings line, commas inside parentheses kept. */
+    private static List<String> topLevelItems(String line) {
+        List<String> items = new ArrayList<>();
+        int depth = 0;
+        int from = 0;
+        for (int i = 0; i < line.length(); i++) {
+            char ch = line.charAt(i);
+            depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+            if (ch == ',' && depth == 0) {
+                items.add(line.substring(from, i).trim());
+                from = i + 1;
+            }
+        }
+        items.add(line.substring(from).trim());
+        return items;
+    }
+
+    /**
+     * The name {@link Listener#checkpoint} gets for a checkpoint at the end of an epoch (also for a step
+     * checkpoint that falls there).
+     *
+     * @param epoch the completed epoch, from 0
+     * @return {@code epoch-EEEE}, e.g. {@code epoch-0003}
+     */
+    public static String epochCheckpointName(int epoch) {
+        return String.format(java.util.Locale.ROOT, "epoch-%04d", epoch);
+    }
+
+    /**
+     * The name {@link Listener#checkpoint} gets for a checkpoint within an epoch.
+     *
+     * @param step the global steps done
+     * @return {@code step-SSSSSS}, e.g. {@code step-000120}
+     */
+    public static String stepCheckpointName(long step) {
+        return String.format(java.util.Locale.ROOT, "step-%06d", step);
     }
 
     /**
@@ -344,7 +413,8 @@ public final class Trainer {
         private long lossCount;
 
         Run(Model model, TrainState s, Examples train, Examples test, TrainConfig c, Listener listener) {
-            this.model = model;
+            // the network computes with the state's constants (a checkpoint's batch-norm running statistics)
+            this.model = s.params().buffers().isEmpty() ? model : model.withBuffers(s.params().buffers());
             this.train = train;
             this.test = test;
             this.c = c;
@@ -387,7 +457,7 @@ public final class Trainer {
                 listener.epochDone(0, params, m0);
                 // the initial parameters with zero optimizer buffers at step 0: a resume from it is the whole run
                 if (c.checkpointAfterEpoch(0)) {
-                    listener.checkpoint(state(), "epoch-0000");
+                    listener.checkpoint(state(), epochCheckpointName(0));
                 }
             }
             Tensor xTrain = train.x().dtype() == dtype ? train.x() : train.x().to(dtype);
@@ -404,7 +474,7 @@ public final class Trainer {
                         int from = (int) (s * c.batchSize());
                         int b = Math.min(c.batchSize(), n - from);
                         lr = c.learningRate() * c.schedule().factor(step, stepsPerEpoch, totalSteps);
-                        double l = step(xTrain, perm, from, b, lr, ones);
+                        double l = step(xTrain, perm, from, b, lr, ones, e);
                         step++;
                         stepInEpoch = s + 1;
                         lossSum += l * b;
@@ -415,12 +485,14 @@ public final class Trainer {
                                 examples / (nanos * 1e-9));
                         if (c.checkpointEverySteps() > 0 && step % c.checkpointEverySteps() == 0) {
                             if (stepInEpoch < stepsPerEpoch) {
-                                listener.checkpoint(state(), String.format(java.util.Locale.ROOT, "step-%06d", step));
+                                requireFiniteParameters(e, lr);
+                                listener.checkpoint(state(), stepCheckpointName(step));
                             } else {
                                 stepCheckpointDue = true;
                             }
                         }
                     }
+                    requireFiniteParameters(e, lr);
                     double[] t = evaluateTest();
                     EpochMetrics m = new EpochMetrics(e, step, lr, lossCount == 0 ? Double.NaN : lossSum / lossCount,
                             t[0], t[1], examples == 0 ? Double.NaN : examples / (nanos * 1e-9), nanos * 1e-9);
@@ -431,7 +503,7 @@ public final class Trainer {
                     lossCount = 0;
                     listener.epochDone(e, params, m);
                     if (c.checkpointAfterEpoch(e) || stepCheckpointDue) {
-                        listener.checkpoint(state(), String.format(java.util.Locale.ROOT, "epoch-%04d", e));
+                        listener.checkpoint(state(), epochCheckpointName(e));
                     }
                 }
             } finally {
@@ -441,9 +513,9 @@ public final class Trainer {
             }
             Map<String, Tensor> out = new LinkedHashMap<>();
             params.tensors().forEach((k, v) -> out.put(k, v.copy()));
-            // the model's constants (batch-norm running statistics given to it) go with the result, unchanged
+            // the model's constants (batch-norm running statistics) go with the result, unchanged
             Map<String, Tensor> constants = new LinkedHashMap<>();
-            model.buffers().forEach((k, v) -> constants.put(k, v.copy()));
+            params.buffers().forEach((k, v) -> constants.put(k, v.copy()));
             return new TrainResult(new Params(out, constants), List.copyOf(history));
         }
 
@@ -459,7 +531,24 @@ public final class Trainer {
             return evaluation.run(params, test, c.loss(), c.evalBatchSize());
         }
 
-        private double step(Tensor xTrain, int[] perm, int from, int b, double lr, Tensor ones) {
+        /**
+         * Stops a run that diverged (a learning rate too large for the network) before its parameters reach a
+         * checkpoint, the curves or the caller: NaN or ±∞ in a parameter after the steps of epoch {@code e}.
+         */
+        private void requireFiniteParameters(int e, double lr) {
+            for (ParamSpec s : specs) {
+                Tensor t = params.get(s.path());
+                int bad = org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
+                if (bad >= 0) {
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the run diverged: "
+                            + "after step %d (epoch %d) parameter '%s' holds %s at flat index %d (learning rate %s); "
+                            + "lower --lr (the checkpoints written before are kept)", step, e, s.path(),
+                            t.getFlat(bad), bad, lr));
+                }
+            }
+        }
+
+        private double step(Tensor xTrain, int[] perm, int from, int b, double lr, Tensor ones, int e) {
             Graph g = graphs.computeIfAbsent(b, k -> gradientGraph(model, k, in, dtype, c.loss()));
             Tensor[] r;
             try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in)); Tensor yb = Tensor.zeros(dtype, b, classes)) {
@@ -478,6 +567,12 @@ public final class Trainer {
             }
             try {
                 double loss = r[0].getFlat(0);
+                if (!Double.isFinite(loss)) {
+                    // before the update: no step is taken from a non-finite loss (or the gradient it goes with)
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the run "
+                            + "diverged: the loss of step %d (epoch %d) is %s (learning rate %s); lower --lr (the "
+                            + "checkpoints written before are kept)", step + 1, e, loss, lr));
+                }
                 long t = step + 1;
                 for (int i = 0; i < specs.size(); i++) {
                     String path = specs.get(i).path();

@@ -11,6 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
+import org.ntk4j.cpu.Layout;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -164,6 +165,177 @@ class TrainerTest {
     }
 
     /**
+     * Mini-batches of 2 over 5 examples (the last batch of each epoch has 1, kept, its loss a mean over its own
+     * entries), the shuffled order of {@link Trainer#permutation}, a step and a cosine schedule, momentum, Adam's
+     * betas and ε and weight decay: 3 epochs against PyTorch 1.13 in float64 ({@code torch.optim.SGD}/{@code Adam},
+     * the learning rate of each step set to η·factor, the cross-entropy {@code F.cross_entropy(f, y) / 3} and the
+     * MSE {@code 0.5 * ((f - onehot)**2).sum() / f.numel()}), the final parameters and the epochs' mean losses.
+     */
+    @Test
+    void miniBatchesWithAPartialLastBatchAndSchedulesEqualPyTorch() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        double[] xs = {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.3, 0.7};
+        int[] labels = {0, 2, 1, 2, 0};
+        // the permutations PyTorch was given, and the initial parameters (seed 3)
+        assertThat(Trainer.permutation(5, 1, 5)).containsExactly(3, 4, 0, 2, 1);
+        assertThat(Trainer.permutation(5, 2, 5)).containsExactly(3, 2, 4, 0, 1);
+        assertThat(Trainer.permutation(5, 3, 5)).containsExactly(3, 1, 2, 4, 0);
+        TrainConfig sgd = TrainConfig.builder().optimizer(Optimizer.sgd(0.9, 0.01)).loss(Loss.CROSS_ENTROPY)
+                .learningRate(0.5).schedule(Schedule.step(1, 0.5)).batchSize(2).epochs(3).seed(5).build();
+        double[] sgdParams = {0.4275366294534248, 0.28400344505550273, 0.33331941641733653, -0.07948841266060856,
+            -0.42752292157390437, 1.4856390382600966, 0.11459436055316854, -0.218476722006096, 0.01691446586834064};
+        double[] sgdLosses = {0.2819702803761742, 0.24517531729970088, 0.23837588378292826};
+        TrainConfig adam = TrainConfig.builder().optimizer(Optimizer.adam(0.8, 0.99, 1e-6, 0.05)).loss(Loss.MSE)
+                .learningRate(0.1).schedule(Schedule.cosine()).batchSize(2).epochs(3).seed(5).build();
+        double[] adamParams = {0.10576301874876572, -0.019235663821263252, 0.05679883310393387, 0.14991815343356954,
+            -0.162337049770776, 0.6422744465034566, 0.14247980151345593, 0.2209296552231884, 0.09014441268849689};
+        double[] adamLosses = {0.28388589381329477, 0.13464508115822, 0.11487200487575226};
+        try (Params init = m.init(3, new int[] {2}, DType.F64); Tensor x = Tensor.of(xs, 5, 2)) {
+            assertThat(init.get("1_dense/w").toDoubleArray()).containsExactly(0.3969690372531139,
+                    0.3299144164868595, 0.40685290060002194, 0.26894969100793237, -0.2608037533882535,
+                    1.0537248833406707);
+            for (Object[] c : new Object[][] {{sgd, sgdParams, sgdLosses}, {adam, adamParams, adamLosses}}) {
+                try (TrainResult r = Trainer.train(m, init, new Examples(x, labels, 3), null, (TrainConfig) c[0],
+                        Listener.NONE)) {
+                    double[] got = java.util.stream.DoubleStream.concat(
+                            java.util.Arrays.stream(r.params().get("1_dense/w").toDoubleArray()),
+                            java.util.Arrays.stream(r.params().get("1_dense/b").toDoubleArray())).toArray();
+                    assertThat(got).containsExactly((double[]) c[1], org.assertj.core.data.Offset.offset(1e-13));
+                    double[] losses = r.curves().subList(1, 4).stream().mapToDouble(EpochMetrics::trainLoss)
+                            .toArray();
+                    assertThat(losses).containsExactly((double[]) c[2], org.assertj.core.data.Offset.offset(1e-15));
+                    // 3 steps per epoch, the third of one example
+                    assertThat(r.curves()).extracting(EpochMetrics::step).containsExactly(0L, 3L, 6L, 9L);
+                }
+            }
+        }
+    }
+
+    /**
+     * The evaluation of outputs all 0 (zero parameters), in batches of 2 over 5 examples: ties go to the first
+     * class (accuracy = the share of label 0), the cross-entropy is ln(3)/3 and the MSE 1/(2·3), means over the
+     * N × classes entries whatever the batches.
+     */
+    @Test
+    void evaluationTiesGoToTheFirstClassAndLossesAreMeansOverEntries() {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        try (Params p = m.init(0, new int[] {2}, DType.F64);
+             Tensor x = Tensor.of(new double[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5, 2)) {
+            p.tensors().values().forEach(t -> {
+                for (int i = 0; i < t.size(); i++) {
+                    t.setFlat(i, 0);
+                }
+            });
+            Examples data = new Examples(x, new int[] {0, 1, 2, 0, 2}, 3);
+            double[] ce = Trainer.evaluate(m, p, data, Loss.CROSS_ENTROPY, 2);
+            assertThat(ce[0]).isCloseTo(Math.log(3) / 3, org.assertj.core.data.Offset.offset(1e-15));
+            assertThat(ce[1]).isEqualTo(0.4);
+            assertThat(Trainer.evaluate(m, p, data, Loss.MSE, 2)[0]).isCloseTo(1.0 / 6,
+                    org.assertj.core.data.Offset.offset(1e-15));
+        }
+    }
+
+    /**
+     * A learning rate far too large: one step makes the float32 weights ±∞ (|η·gradient| > 3.4e38, the MSE's
+     * gradient of outputs near ±100) from a finite loss. The run stops at the next step's non-finite loss, before
+     * updating from it; at a step checkpoint due before that; at the end of the epoch when that step was its last;
+     * in one line naming the step. No checkpoint with a non-finite value is handed out.
+     */
+    @Test
+    void aDivergingRunStopsAtTheStepItDiverges() throws Exception {
+        List<String> checkpoints = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                for (Tensor t : state.params().tensors().values()) {
+                    assertThat(t.firstNonFinite()).as(name).isEqualTo(-1);
+                }
+                checkpoints.add(name);
+            }
+        };
+        Model linear = Zoo.parse("fcn(depth=0,out=2,param=standard)");
+        TrainConfig huge = TrainConfig.builder().optimizer(Optimizer.sgd(0, 0)).loss(Loss.MSE).learningRate(1e38)
+                .batchSize(1)
+                .epochs(1).checkpointEpochs(Set.of(0, 1)).build();
+        String rest = " \\(learning rate 1\\.0E38\\); lower --lr \\(the checkpoints written before are kept\\)";
+        try (Params init = linear.init(0, new int[] {3}, DType.F32);
+             Tensor x64 = Tensor.of(new double[] {100, -100, 100, -100, 100, 100}, 2, 3);
+             Tensor x = x64.to(DType.F32)) {
+            Examples train = new Examples(x, new int[] {0, 1}, 2);
+            assertThatThrownBy(() -> Trainer.train(linear, init, train, null, huge, keep).close())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageMatching("train: the run diverged: the loss of step 2 \\(epoch 1\\) is "
+                            + "(NaN|-?Infinity)" + rest);
+            assertThat(checkpoints).containsExactly("epoch-0000");
+            checkpoints.clear();
+            String params = "train: the run diverged: after step 1 \\(epoch 1\\) parameter '1_dense/w' holds "
+                    + "-?Infinity at flat index \\d" + rest;
+            assertThatThrownBy(() -> Trainer.train(linear, init, train, null,
+                    huge.toBuilder().checkpointEverySteps(1).build(), keep).close())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageMatching(params);
+            assertThat(checkpoints).containsExactly("epoch-0000");
+            checkpoints.clear();
+            try (Tensor first = Layout.sliceAxis(x, 0, 0, 1)) {
+                assertThatThrownBy(() -> Trainer.train(linear, init, new Examples(first, new int[] {0}, 2), null,
+                        huge, keep).close()).isInstanceOf(IllegalArgumentException.class).hasMessageMatching(params);
+            }
+            assertThat(checkpoints).containsExactly("epoch-0000");
+        }
+    }
+
+    /**
+     * The model's constants (batch-norm running statistics) go with the parameters of every checkpoint, and a
+     * resume computes with the checkpoint's, whatever the model given to it holds: the uninterrupted run's bits.
+     */
+    @Test
+    void checkpointsCarryTheModelsBatchNormStatistics() throws Exception {
+        Model plain = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(4),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(), org.ntk4j.nn.Layers.dense(3)),
+                "bn-net");
+        int[] in = {3};
+        int[] labels = {0, 1, 2, 0, 1, 2};
+        List<TrainState> states = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                states.add(state.copy());
+            }
+        };
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0)).learningRate(0.05)
+                .batchSize(4).epochs(2).checkpointEpochs(Set.of(1)).build();
+        try (Params init = plain.init(1, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 4, 6, 3)) {
+            Map<String, Tensor> stats = new java.util.LinkedHashMap<>();
+            init.buffers().forEach((k, v) -> stats.put(k, Tensor.full(DType.F64, k.endsWith("var") ? 4 : 0.5,
+                    v.shape())));
+            Model withStats = plain.withBuffers(stats);
+            Examples train = new Examples(x, labels, 3);
+            try (TrainResult full = Trainer.train(withStats, init, train, null, c, keep);
+                 TrainResult defaults = Trainer.train(plain, init, train, null, c, Listener.NONE)) {
+                assertThat(full.params().get("3_dense/w").toDoubleArray())
+                        .as("the statistics change the training").isNotEqualTo(
+                                defaults.params().get("3_dense/w").toDoubleArray());
+                assertThat(states).hasSize(1);
+                assertThat(states.get(0).params().buffers().keySet()).isEqualTo(stats.keySet());
+                for (String k : stats.keySet()) {
+                    assertThat(states.get(0).params().buffers().get(k).toDoubleArray())
+                            .containsExactly(stats.get(k).toDoubleArray());
+                    assertThat(full.params().buffers().get(k).toDoubleArray())
+                            .containsExactly(stats.get(k).toDoubleArray());
+                }
+                try (TrainResult resumed = Trainer.resume(plain, states.get(0), train, null, c, Listener.NONE)) {
+                    for (String k : full.params().tensors().keySet()) {
+                        assertThat(resumed.params().get(k).toDoubleArray()).as(k)
+                                .containsExactly(full.params().get(k).toDoubleArray());
+                    }
+                }
+            } finally {
+                states.forEach(TrainState::close);
+                stats.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
      * A parameter whose storage a listener took during training stays untracked after the later steps (that handle
      * may still write); the others are tracked.
      */
@@ -246,10 +418,12 @@ class TrainerTest {
                 }
                 TrainConfig other = c.toBuilder().seed(12).build();
                 assertThatThrownBy(() -> {
-                    try (TrainState s = new TrainState(m.init(5, IN, DType.F32), Map.of(), 0, 0, 0, 0, 0, List.of(), c.describe())) {
+                    try (TrainState s = new TrainState(m.init(5, IN, DType.F32), Map.of(), 0, 0, 0, 0, 0, List.of(),
+                            c.describe())) {
                         Trainer.resume(m, s, train, test, other, Listener.NONE);
                     }
-                }).hasMessageStartingWith("--resume: the checkpoint was taken with");
+                }).hasMessage("--resume: the checkpoint was taken with seed 11; this run has seed 12 (the "
+                        + "checkpoint's settings: " + c.describe() + ")");
             }
         }
     }
