@@ -153,6 +153,9 @@ public final class PredictCommand implements Callable<Integer> {
         Model net = resolved.model();
         org.ntk4j.predict.Loss lossFn = org.ntk4j.predict.Loss.parse(loss);
         GpInference.Posterior post = posterior == null ? null : GpInference.Posterior.parse(posterior);
+        if (momentum != null && Double.isNaN(momentum)) { // NaN is the library's "no momentum": refuse it here
+            throw new IllegalArgumentException("--momentum: expected a number in [0, 1), got NaN");
+        }
         double mu = momentum == null ? Double.NaN : momentum;
         PredictRequest.checkSettings(kk, ts, post, lossFn, mu, cov != null);
         KernelOptions.requireDiagReg(diagReg);
@@ -353,6 +356,10 @@ public final class PredictCommand implements Callable<Integer> {
                     t = Double.parseDouble(s);
                 } catch (NumberFormatException e) {
                     throw new IllegalArgumentException("--t: expected times >= 0 or inf, got '" + texts.get(i) + "'");
+                }
+                if (Double.isInfinite(t)) { // 1e400: a finite time past float64, not the t = ∞ of kernel regression
+                    throw new IllegalArgumentException("--t: '" + texts.get(i) + "' is beyond float64 (at most "
+                            + Double.MAX_VALUE + "); write inf for t = ∞");
                 }
             }
             if (!(t >= 0)) {

@@ -29,16 +29,33 @@ final class Reports {
     }
 
     /**
-     * {@code predict --report}: the closed form's settings, seconds and per-time figures; for the posterior and the
-     * ODE, what was solved.
+     * {@code predict --report}: the closed form's settings, seconds and per-time figures; for the posterior its
+     * settings, mean variance, test accuracy and MSE; for the ODE its settings and per-time accuracies and losses.
      */
     static JsonReport predict(PredictRequest q, PredictResult r, String train, String test, Standardizer.Mode mode,
                               DType dtype, double totalSeconds, long peakResidentBytes) {
         JsonReport json = new JsonReport().put("model", q.model().spec());
         if (r.solver() != PredictResult.Solver.CLOSED_FORM) {
-            return json.put("n_train", r.trainExamples()).put("n_test", r.testExamples())
-                    .put("posterior", q.posterior() == null ? "none" : q.posterior().shortName())
-                    .put("loss", q.loss().shortName());
+            json.put("train", train).put("test", test).put("n_train", r.trainExamples())
+                    .put("n_test", r.testExamples()).put("outputs", r.outputs()).put("kind", q.kind().toString())
+                    .put("dtype", dtype.shortName()).put("posterior", q.posterior() == null ? "none"
+                            : q.posterior().shortName()).put("loss", q.loss().shortName())
+                    .put("max_learning_rate", r.maxLearningRate());
+            if (r.solver() == PredictResult.Solver.POSTERIOR) {
+                PredictResult.TimePoint t = r.points().get(0);
+                return json.put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
+                        .put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
+                        .put("test_mse", t.testLoss());
+            }
+            // the ODE: losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)
+            json.put("momentum", q.momentum()).put("learning_rate", q.learningRate())
+                    .put("f0", q.initOutputs() ? "init" : "zero").put("evaluations", r.evaluations());
+            for (PredictResult.TimePoint t : r.points()) {
+                String key = "t_" + PredictCommand.timeText(t.t());
+                json.put(key + ".test_accuracy", t.testAccuracy()).put(key + ".test_loss", t.testLoss())
+                        .put(key + ".train_accuracy", t.trainAccuracy()).put(key + ".train_loss", t.trainLoss());
+            }
+            return json;
         }
         json.put("parameters", q.params().count()).put("train", train).put("test", test)
                 .put("n_train", r.trainExamples()).put("n_test", r.testExamples()).put("outputs", r.outputs())

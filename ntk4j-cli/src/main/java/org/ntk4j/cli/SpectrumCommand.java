@@ -185,9 +185,12 @@ public final class SpectrumCommand implements Callable<Integer> {
                 : k.dimension() + "×" + k.dimension() + " (as K ⊗ I_O each eigenvalue repeats O times)");
         o.printf(Locale.ROOT, "eigenvalues (float64, LAPACK dsyevd, %.2f s): λ_max %.6g, λ_min %.6g, %d ≤ 0%n",
                 seconds, sp.lambdaMax(), sp.lambdaMin(), sp.nonPositiveCount());
-        o.printf(Locale.ROOT, "trace %.6g, condition number %s%n", sp.trace(),
-                Double.isFinite(sp.conditionNumber()) ? String.format(Locale.ROOT, "%.6g", sp.conditionNumber())
-                        : "inf (λ_min ≤ 0)");
+        double condition = sp.conditionNumber();
+        // past 1/ε = 2^53 a positive λ_min is round-off as much as a negative one: say so, as for λ_min ≤ 0
+        o.printf(Locale.ROOT, "trace %.6g, condition number %s%n", sp.trace(), !Double.isFinite(condition)
+                ? "inf (λ_min ≤ 0)" : String.format(Locale.ROOT, "%.6g", condition)
+                + (condition * org.ntk4j.cpu.Lapack.SINGULAR_TO_WORKING_PRECISION > 1
+                        ? " (above 2^53: singular to working precision)" : ""));
         o.printf(Locale.ROOT, "effective rank %.4g (exp of the entropy of λ/Σλ, Roy & Vetterli), participation ratio "
                 + "%.4g ((Σλ)²/Σλ²), of %d%n", sp.effectiveRank(), sp.participationRatio(), sp.dimension());
         double[] e = sp.eigenvalues();

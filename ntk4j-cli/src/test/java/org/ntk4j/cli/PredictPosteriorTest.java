@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.ntk4j.cli.CliRuns.run;
 
 import java.nio.file.Files;
@@ -24,10 +25,19 @@ class PredictPosteriorTest {
         Path cov = dir.resolve("cov.npy");
         String[] common = {"--model", MODEL, "--train", "default:train:60", "--test", "default:test:20", "--kind",
             "trace", "--dtype", "f64", "--diag-reg", "1e-3"};
+        Path report = dir.resolve("posterior.json");
         String out = run(0, concat(common, "predict", "--posterior", "ntk", "--cov", cov.toString(), "--out",
-                mean.toString()))[0];
+                mean.toString(), "--report", report.toString()))[0];
         assertThat(out).contains("posterior ntk").contains("mean predictive variance").contains("max learning rate")
                 .contains("wrote " + cov);
+        // the report holds the figures printed (it held the model, sizes, posterior and loss only)
+        String json = Files.readString(report);
+        assertThat(json).contains("\"posterior\": \"ntk\"").contains("\"kind\": \"trace\"");
+        assertThat(number(json, "mean_variance")).isEqualTo(number(out, "mean predictive variance"));
+        assertThat(number(json, "test_accuracy") * 100).isCloseTo(number(out, "\ntest accuracy"), within(0.006));
+        assertThat(number(json, "test_mse")).isCloseTo(number(out, "test MSE"), within(5e-6));
+        assertThat(number(json, "diag_reg")).isEqualTo(1e-3);
+        assertThat(number(json, "max_learning_rate")).isEqualTo(number(out, "Lanczos):"));
         run(0, concat(common, "predict", "--out", ref.toString()));
         try (Tensor a = Npy.readTensor(mean); Tensor b = Npy.readTensor(ref); Tensor c = Npy.readTensor(cov)) {
             assertThat(a.shape()).containsExactly(20, 10);
@@ -45,12 +55,24 @@ class PredictPosteriorTest {
     }
 
     @Test
-    void crossEntropyAndMomentumIntegrateTheOde() {
+    void crossEntropyAndMomentumIntegrateTheOde() throws Exception {
+        Path report = dir.resolve("ode.json");
         String out = run(0, "predict", "--model", MODEL, "--train", "default:train:40", "--test", "default:test:20",
                 "--kind", "trace", "--dtype", "f64", "--loss", "cross-entropy", "--momentum", "0.5", "--t", "10,100",
-                "--learning-rate", "5")[0];
+                "--learning-rate", "5", "--report", report.toString())[0];
         assertThat(out).contains("loss cross-entropy, momentum 0.5").contains("Dormand-Prince")
                 .contains("t = 10: test accuracy").contains("t = 100: test accuracy").contains("max learning rate");
+        // the report holds the figures printed per time (it held the model, sizes, posterior and loss only)
+        String json = Files.readString(report);
+        assertThat(json).contains("\"loss\": \"cross-entropy\"");
+        assertThat(number(json, "momentum")).isEqualTo(0.5);
+        assertThat(number(json, "evaluations")).isEqualTo(number(out, "tolerance 1e-10,"));
+        assertThat(number(json, "t_10.test_accuracy") * 100).isCloseTo(number(out, "t = 10: test accuracy"),
+                within(0.006));
+        assertThat(number(json, "t_100.test_loss")).isCloseTo(number(out.substring(out.indexOf("t = 100:")),
+                "test loss"), within(5e-6));
+        assertThat(number(json, "t_100.train_loss")).isCloseTo(number(out.substring(out.indexOf("t = 100:")),
+                "train loss"), within(5e-6));
     }
 
     @Test
@@ -63,6 +85,20 @@ class PredictPosteriorTest {
         assertThat(run(2, "predict", "--model", MODEL, "--loss", "cross-entropy")[1]).contains("finite times");
         assertThat(run(2, "predict", "--model", MODEL, "--loss", "hinge")[1]).contains("mse or cross-entropy");
         assertThat(run(2, "predict", "--model", MODEL, "--momentum", "1.5", "--t", "1")[1]).contains("[0, 1)");
+        // NaN is the library's "no momentum": it ran the closed form without a word
+        assertThat(run(2, "predict", "--model", MODEL, "--momentum", "NaN", "--t", "1")[1])
+                .isEqualTo("ntk4j: --momentum: expected a number in [0, 1), got NaN\n");
+        // a finite time past float64 was read as t = ∞
+        assertThat(run(2, "predict", "--model", MODEL, "--t", "10,1e400")[1])
+                .startsWith("ntk4j: --t: '1e400' is beyond float64 (at most 1.7976931348623157E308); write inf");
+    }
+
+    /** The number after the first {@code label} in text (a JSON key or a printed figure's words). */
+    static double number(String text, String label) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(
+                text.startsWith("{") ? "\"" + label + "\":" : label) + "\\s*([-+0-9.eE]+)").matcher(text);
+        assertThat(m.find()).as(label + " in " + text).isTrue();
+        return Double.parseDouble(m.group(1));
     }
 
     static String[] concat(String[] common, String... first) {

@@ -102,4 +102,22 @@ class SpectrumCommandTest {
                 .contains("--labels: default:train:5 has 5 labels for a kernel of 2 examples");
         assertThat(run(2, "spectrum", sym.toString(), "--labels", "synthetic:2,3")[1]).contains("has no labels");
     }
+
+    /** λ_min ≤ 0 prints inf; a positive λ_min below λ_max/2^53 is as much round-off, and is named so. */
+    @Test
+    void conditionNumbersPastWorkingPrecisionAreNamed() throws Exception {
+        Path tiny = dir.resolve("tiny.npy");
+        Path fine = dir.resolve("fine.npy");
+        Path zero = dir.resolve("zero.npy");
+        try (Tensor a = Tensor.of(new double[] {1, 0, 0, 1e-17}, 2, 2); Tensor b = Tensor.of(new double[] {1, 0, 0,
+            1e-15}, 2, 2); Tensor c = Tensor.of(new double[] {1, 0, 0, 0}, 2, 2)) {
+            Npy.write(tiny, a);
+            Npy.write(fine, b);
+            Npy.write(zero, c);
+        }
+        assertThat(run(0, "spectrum", tiny.toString())[0])
+                .contains("condition number 1.00000e+17 (above 2^53: singular to working precision)\n");
+        assertThat(run(0, "spectrum", fine.toString())[0]).contains("condition number 1.00000e+15\n");
+        assertThat(run(0, "spectrum", zero.toString())[0]).contains("condition number inf (λ_min ≤ 0)\n");
+    }
 }

@@ -98,6 +98,61 @@ public final class Lapack {
     }
 
     /**
+     * The 1-norm max_j Σ_i |a_ij| of the n×n row-major matrix {@code a} (for a symmetric matrix, its largest absolute
+     * row sum), as {@link #choleskyReciprocalCondition} needs it of the matrix before factorisation.
+     *
+     * @param a the row-major n×n matrix; not changed
+     * @param n the order of the matrix
+     * @return the 1-norm
+     */
+    public static double oneNorm(DoublePointer a, int n) {
+        double[] row = new double[n];
+        double[] columnSums = new double[n];
+        DoublePointer p = new DoublePointer(a);
+        for (int i = 0; i < n; i++) {
+            p.position((long) i * n).get(row, 0, n);
+            for (int j = 0; j < n; j++) {
+                columnSums[j] += Math.abs(row[j]);
+            }
+        }
+        double norm = 0;
+        for (double s : columnSums) {
+            norm = Math.max(norm, s);
+        }
+        return norm;
+    }
+
+    /**
+     * LAPACK's estimate (dpocon) of the reciprocal condition number 1 / (‖A‖₁ ‖A⁻¹‖₁) of a symmetric positive
+     * definite matrix from its {@link #choleskyInPlace} factor: a Cholesky solve loses about log10(1/rcond) digits,
+     * so below {@link #SINGULAR_TO_WORKING_PRECISION} the solution has none left.
+     *
+     * @param factor the n×n factor {@link #choleskyInPlace} left; not changed
+     * @param n the order of the matrix
+     * @param oneNorm the 1-norm of A before factorisation ({@link #oneNorm})
+     * @return the estimate of 1/κ₁(A), in [0, 1]
+     * @throws IllegalStateException when LAPACK rejects an argument
+     */
+    public static double choleskyReciprocalCondition(DoublePointer factor, int n, double oneNorm) {
+        try (DoublePointer rcond = new DoublePointer(1)) {
+            int info = openblas.LAPACKE_dpocon(openblas.LAPACK_COL_MAJOR, (byte) 'U', n, factor, Math.max(1, n),
+                    oneNorm, rcond);
+            if (info != 0) {
+                throw new IllegalStateException("condition estimate: LAPACK dpocon rejected argument " + (-info));
+            }
+            return rcond.get();
+        }
+    }
+
+    /**
+     * ε = 2⁻⁵³, the float64 unit round-off (LAPACK's dlamch('E')): a positive definite matrix whose reciprocal
+     * condition number is below it is singular to working precision, as LAPACK's expert drivers report it (dposvx:
+     * INFO = N+1). A Cholesky solve's relative error is about κ·ε, so past this point no digit of the solution is
+     * right; pivots that round-off left positive let dpotrf succeed on such a matrix.
+     */
+    public static final double SINGULAR_TO_WORKING_PRECISION = 0x1p-53;
+
+    /**
      * Solves A X = B with the factor of {@link #choleskyInPlace} (dpotrs). {@code b} holds the k right-hand sides
      * one after the other (row-major [k, n]) and is overwritten by the solutions in the same layout.
      *
@@ -123,13 +178,15 @@ public final class Lapack {
 
     /**
      * Solves A X = B for symmetric positive definite A [n, n] and B [n, k] by Cholesky, in float64; fails
-     * with a clear message when A is not positive definite (add a diagonal regulariser). Only A's lower triangle is
+     * with a clear message when A is not positive definite or is numerically singular (its reciprocal condition
+     * number below {@link #SINGULAR_TO_WORKING_PRECISION}; add a diagonal regulariser). Only A's lower triangle is
      * read; neither argument is changed.
      *
      * @param a the matrix A [n, n], float32 or float64
      * @param b the right-hand sides B [n, k], float32 or float64
      * @return a new float64 tensor X [n, k], owned by the caller
-     * @throws IllegalArgumentException when B is not [n, k], A is not square, or A is not positive definite
+     * @throws IllegalArgumentException when B is not [n, k], A is not square, or A is not positive definite or is
+     *     numerically singular
      */
     public static Tensor solvePositiveDefinite(Tensor a, Tensor b) {
         if (b.rank() != 2 || b.dim(0) != a.dim(0)) {
@@ -140,10 +197,17 @@ public final class Lapack {
         int k = b.dim(1);
         try (Tensor m = squareCopy("solve", a); Tensor b64 = b.to(DType.F64);
              Tensor bt = Layout.transpose(b64, new int[] {1, 0})) {
+            double norm = oneNorm(m.doublePointer(), n);
             int info = choleskyInPlace(m.doublePointer(), n);
             if (info != 0) {
                 throw new IllegalArgumentException("solve: the kernel matrix is not positive definite (leading minor "
-                        + info + "); use a larger diagonal regulariser");
+                        + info + " of " + n + "); use a larger diagonal regulariser");
+            }
+            double rcond = choleskyReciprocalCondition(m.doublePointer(), n, norm);
+            if (rcond < SINGULAR_TO_WORKING_PRECISION) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "solve: the kernel matrix is "
+                        + "numerically singular (reciprocal condition number %.3g < ε = 2^-53: the solution would "
+                        + "have no correct digit); use a larger diagonal regulariser", rcond));
             }
             choleskySolveInPlace(m.doublePointer(), n, bt.doublePointer(), k);
             return Layout.transpose(bt, new int[] {1, 0});

@@ -163,7 +163,8 @@ public final class GpInference {
      * @param covariance whether to compute the covariance
      * @return the Gaussian, which the caller closes; the input tensors are not closed
      * @throws IllegalArgumentException if a kernel the posterior needs is missing or of the wrong shape, a
-     *     train-train kernel is not symmetric, or a target is not finite
+     *     train-train kernel is not symmetric, a target is not finite, or the regularised train-train kernel is not
+     *     positive definite or is numerically singular (raise diagReg)
      */
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
@@ -192,7 +193,8 @@ public final class GpInference {
      * @param diagRegAbsolute whether diagReg is used as it is
      * @return the Gaussian with its {@link Gaussian#variances}, which the caller closes; the inputs are not closed
      * @throws IllegalArgumentException if a kernel the posterior needs is missing, of the wrong shape or not
-     *     finite, a train-train kernel is not symmetric, or a target is not finite
+     *     finite, a train-train kernel is not symmetric, a target is not finite, or the regularised train-train
+     *     kernel is not positive definite or is numerically singular (raise diagReg)
      */
     public static Gaussian inferVariances(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain,
                                           Tensor ntkTestDiagonal, Tensor nngpTrainTrain, Tensor nngpTestTrain,
@@ -229,9 +231,10 @@ public final class GpInference {
         // Cholesky reads one triangle: the other would be ignored without a word
         KernelMatrix.requireSymmetric("gp_inference: the train-train " + (useNtk ? "NTK" : "NNGP"), kdd);
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
+        String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
         try (Tensor kReg = regularised(kdd, r)) {
             Tensor mean;
-            try (Tensor alpha = Lapack.solvePositiveDefinite(kReg, yTrain)) {
+            try (Tensor alpha = solve(kReg, yTrain, solved)) {
                 mean = matmul(ktd, false, alpha, false, m, n, o);
             }
             if (!covariance) {
@@ -243,7 +246,7 @@ public final class GpInference {
                     Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
                     require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
                     checkTestTest(ktt, m, diagonal);
-                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = Lapack.solvePositiveDefinite(kReg, kdt)) {
+                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = solve(kReg, kdt, solved)) {
                         if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
                             for (int i = 0; i < m; i++) {
@@ -271,7 +274,7 @@ public final class GpInference {
                     checkTestTest(nngpTestTest, m, diagonal);
                     // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
                     try (Tensor thetaDt = transpose(ktd, m, n);
-                         Tensor at = Lapack.solvePositiveDefinite(kReg, thetaDt);
+                         Tensor at = solve(kReg, thetaDt, solved);
                          Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
                         if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
@@ -301,6 +304,18 @@ public final class GpInference {
                 mean.close();
                 throw e;
             }
+        }
+    }
+
+    /** (K + rI)⁻¹ B, its refusal (not positive definite, numerically singular) naming the kernel and diag_reg. */
+    private static Tensor solve(Tensor kReg, Tensor b, String what) {
+        try {
+            return Lapack.solvePositiveDefinite(kReg, b);
+        } catch (IllegalArgumentException e) {
+            String reason = e.getMessage().replaceFirst("^solve: the kernel matrix is ", "")
+                    .replaceFirst("; use a larger diagonal regulariser$", "");
+            throw new IllegalArgumentException("gp_inference: " + what + " is " + reason + "; use a larger diag_reg",
+                    e);
         }
     }
 

@@ -24,7 +24,10 @@ import org.ntk4j.tensor.Tensor;
  * exactly zero eigenvalues) contribute nothing to the test predictions (neural-tangents divides by |λ|, which gives
  * the same 0 for negative λ and NaN for λ = 0). At t = ∞ a Cholesky solve gives f_train = y and
  * f_test = f0_test + K_test,train (K + r·I)⁻¹ (y − f0_train): kernel (ridge) regression; with f0 = 0 it is
- * plain kernel regression on the targets. The test-train kernel is never regularised.
+ * plain kernel regression on the targets. The test-train kernel is never regularised. A K + r·I that is not
+ * positive definite, or numerically singular (LAPACK's reciprocal condition estimate below ε = 2⁻⁵³, where the
+ * solve would have no correct digit although round-off let the Cholesky factorisation succeed), is refused at
+ * t = ∞ with a message to raise diag_reg: no pseudo-inverse is taken.
  *
  * <p>An N×N kernel acts on the O outputs as K ⊗ I_O (O independent problems sharing K), a full kernel as the
  * NO×NO matrix (see {@link KernelMatrix}). The factorisations are computed on first use and kept, as
@@ -149,7 +152,8 @@ public final class GradientDescentMse implements AutoCloseable {
             double s = learningRate * t / ((double) n * outputs);
             double[] g = new double[eigenvalues.length];
             for (int i = 0; i < g.length; i++) {
-                g[i] = -Math.expm1(-Math.max(eigenvalues[i], 0) * s); // 1 − e^(−λ⁺ s)
+                // 1 − e^(−λ⁺ s); a mode with λ⁺ = 0 stays put even when η·t overflows (0·∞ would be NaN)
+                g[i] = eigenvalues[i] > 0 ? -Math.expm1(-eigenvalues[i] * s) : 0;
             }
             Tensor f = inEigenbasis(g, r);
             addInPlace(f, f0Train);
@@ -242,14 +246,21 @@ public final class GradientDescentMse implements AutoCloseable {
     private Tensor solve(Tensor r) {
         if (cholesky == null) {
             KernelMatrix c = regularisedCopy();
-            int info = Lapack.choleskyInPlace(c.pointer(), c.dimension());
-            if (info != 0) {
+            int dim = c.dimension();
+            double norm = Lapack.oneNorm(c.pointer(), dim);
+            int info = Lapack.choleskyInPlace(c.pointer(), dim);
+            // dpotrf succeeds on a singular kernel whenever round-off leaves its pivots positive: the solve would
+            // then return round-off amplified by 1/ε, a silently wrong regression. Refused as well: rcond < ε.
+            double rcond = info != 0 ? 0 : Lapack.choleskyReciprocalCondition(c.pointer(), dim, norm);
+            if (info != 0 || rcond < Lapack.SINGULAR_TO_WORKING_PRECISION) {
                 if (c != kernel) {
                     c.close();
                 }
-                throw new IllegalArgumentException("kernel regression: the regularised train kernel is not positive "
-                        + "definite (leading minor " + info + " of " + kernel.dimension() + "; regulariser r = "
-                        + regulariser + "); use a larger diag_reg");
+                throw new IllegalArgumentException("kernel regression: the regularised train kernel is "
+                        + (info != 0 ? "not positive definite (leading minor " + info + " of " + dim
+                        : String.format(java.util.Locale.ROOT, "numerically singular (reciprocal condition number "
+                        + "%.3g < ε = 2^-53", rcond))
+                        + "; regulariser r = " + regulariser + "); use a larger diag_reg");
             }
             cholesky = c;
         }

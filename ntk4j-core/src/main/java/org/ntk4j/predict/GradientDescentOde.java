@@ -165,6 +165,9 @@ public final class GradientDescentOde {
      * @param kTestTrain test-train kernel, or null
      * @param f0Test test outputs at initialisation [M, O], or null
      * @return the outputs at each time, in the order of {@code ts}; the caller closes each
+     * @throws IllegalArgumentException if a time is negative, infinite, NaN or out of order, an input has the wrong
+     *     shape or is not finite, {@code f0Test} comes without {@code kTestTrain}, or the integration fails or
+     *     reaches {@link #maxEvaluations}
      */
     public Outputs[] predict(double[] ts, Tensor f0Train, Tensor kTestTrain, Tensor f0Test) {
         for (int i = 0; i < ts.length; i++) {
@@ -172,6 +175,11 @@ public final class GradientDescentOde {
                 throw new IllegalArgumentException("t: the ODE needs finite times >= 0 in ascending order, got "
                         + java.util.Arrays.toString(ts));
             }
+        }
+        if (f0Test != null && kTestTrain == null) {
+            // neural-tangents refuses it too: the test outputs cannot move without the test-train kernel
+            throw new IllegalArgumentException("f0_test: given without the test-train kernel (pass kTestTrain, or "
+                    + "null for f0_test)");
         }
         int no = n * outputs;
         int m = 0;
@@ -196,7 +204,7 @@ public final class GradientDescentOde {
             checkOutputs("f0_train", f0Train, n);
             System.arraycopy(f0Train.toDoubleArray(), 0, state, 0, no);
         }
-        if (f0Test != null && m > 0) {
+        if (f0Test != null) {
             checkOutputs("f0_test", f0Test, m);
             System.arraycopy(f0Test.toDoubleArray(), 0, state, no, mo);
         }

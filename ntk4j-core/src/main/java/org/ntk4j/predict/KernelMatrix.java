@@ -315,7 +315,7 @@ public final class KernelMatrix implements AutoCloseable {
     private static void refuseAsymmetry(String what, double asymmetry) {
         if (asymmetry > SYMMETRY_TOLERANCE) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: not symmetric (max |K − Kᵀ| "
-                    + "/ max |K| = %.3g); a train-train kernel K(x, x) is", what, asymmetry));
+                    + "/ max |K| = %.3g); a train-train kernel K(x, x) must be symmetric", what, asymmetry));
         }
     }
 

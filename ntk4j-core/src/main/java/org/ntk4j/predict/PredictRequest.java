@@ -24,7 +24,8 @@ import org.ntk4j.train.Examples;
  * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
  * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
  * @param learningRate η: time enters as η·t
- * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0
+ * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
+ *     not with a posterior
  * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
  *     kind and t = ∞
  * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
@@ -51,15 +52,16 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
      * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
      * @param learningRate η: time enters as η·t
-     * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0
+     * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
+     *     not with a posterior
      * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
      *     kind and t = ∞
      * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
      *     t only)
      * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
      * @param covariance with a posterior: also return the test covariance [M, M]
-     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing or the training
-     *     and test examples have different class counts
+     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing, a posterior is asked
+     *     for with {@code initOutputs}, or the training and test examples have different class counts
      */
     public PredictRequest {
         if (model == null || params == null || train == null || test == null || kind == null || method == null
@@ -69,6 +71,12 @@ public record PredictRequest(Model model, Params params, Examples train, Example
         }
         times = times.clone();
         checkSettings(kind, times, posterior, loss, momentum, covariance);
+        if (posterior != null && initOutputs) {
+            // gp_inference's Gaussians are over initialisations, with mean 0 at t = 0: no network's own f0 enters
+            throw new IllegalArgumentException("--f0 init: --posterior " + posterior.shortName() + " is the Gaussian "
+                    + "over initialisations, whose mean starts from f0 = 0; drop --f0 init (or --posterior for the "
+                    + "linearised network trained from its own outputs)");
+        }
         if (train.classes() != test.classes()) {
             throw new IllegalArgumentException("predict: the training examples have " + train.classes()
                     + " classes, the test examples " + test.classes());

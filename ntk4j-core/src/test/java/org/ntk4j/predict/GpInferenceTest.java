@@ -267,7 +267,7 @@ class GpInferenceTest {
             assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, kdd, ktd, ktt, null, null, null, y, 0, true,
                     true)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NTK: not symmetric (max |K − Kᵀ| / max |K| = 0.995); a "
-                            + "train-train kernel K(x, x) is");
+                            + "train-train kernel K(x, x) must be symmetric");
             assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, yNan, 0, true,
                     true)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: targets: NaN at flat index 2");

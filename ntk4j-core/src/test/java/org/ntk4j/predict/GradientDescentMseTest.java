@@ -445,6 +445,53 @@ class GradientDescentMseTest {
         }
     }
 
+    /**
+     * K = [[16, 4], [4, 1 + ε]] (ε = 2⁻⁵²) is positive definite and its Cholesky factor is exact (pivots 4 and √ε,
+     * the second the exact difference (1 + ε) − 1, on any machine), so dpotrf succeeds; but its reciprocal condition
+     * number is about ε/21 < 2⁻⁵³: kernel regression on it amplifies round-off by 1/ε. It is refused at t = ∞ (it was
+     * solved without a word), while 1 + 2⁻³⁰ in its place is solved to the closed form K⁻¹ y = [1 + 2³⁰, −4·2³⁰]/16
+     * for y = [1, 0] (x₂ = −4/(16·δ), x₁ = (1 − 4 x₂)/16).
+     */
+    @Test
+    void aNumericallySingularKernelIsRefusedAtInfiniteTimeThoughCholeskySucceeds() {
+        double eps = Math.ulp(1.0);
+        try (Tensor k = Tensor.of(new double[] {16, 4, 4, 1 + eps}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.of(new double[] {1, 0}, 2, 1); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false)) {
+            assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("kernel regression: the regularised train kernel is numerically singular "
+                            + "(reciprocal condition number ")
+                    .hasMessageEndingWith("< ε = 2^-53; regulariser r = 0.0); use a larger diag_reg");
+            // finite t stays available: the eigendecomposition does not invert
+            try (Tensor f = gd.predictTest(10, kt, null, null)) {
+                assertThat(f.firstNonFinite()).isEqualTo(-1);
+            }
+        }
+        double delta = Math.scalb(1.0, -30);
+        try (Tensor k = Tensor.of(new double[] {16, 4, 4, 1 + delta}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.of(new double[] {1, 0}, 2, 1); Tensor kt = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             Tensor f = gd.predictTest(INF, kt, null, null)) {
+            double x2 = -4 / (16 * delta);
+            assertThat(f.getFlat(1)).isCloseTo(x2, org.assertj.core.data.Percentage.withPercentage(1e-10));
+            assertThat(f.getFlat(0)).isCloseTo((1 - 4 * x2) / 16, org.assertj.core.data.Percentage.withPercentage(1e-10));
+        }
+    }
+
+    /**
+     * A mode of eigenvalue 0 does not move at any finite t, even when η·t/|y| overflows to ∞ (0·∞ made every train
+     * prediction NaN): K = diag(1, 0), y = I, η = 10, t = 10³⁰⁸ gives f_train = diag(1, 0).
+     */
+    @Test
+    void aZeroModeStaysPutWhenTheScaledTimeOverflows() {
+        try (Tensor k = Tensor.of(new double[] {1, 0, 0, 0}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 10, 0, false);
+             Tensor f = gd.predictTrain(1e308, null)) {
+            assertThat(f.toDoubleArray()).containsExactly(1, 0, 0, 0);
+        }
+    }
+
     @Test
     void clearErrors() {
         try (Tensor rect = Tensor.zeros(DType.F64, 3, 4)) {
@@ -474,8 +521,10 @@ class GradientDescentMseTest {
         try (Tensor k = tensor(gram(x, x)); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.zeros(DType.F64, 5, 1); GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
              Tensor kt = tensor(gram(x, x))) {
+            // whether round-off leaves dpotrf a non-positive pivot differs between machines: either refusal names it
             assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("not positive definite").hasMessageContaining("diag_reg");
+                    .hasMessageMatching("(?s).*(not positive definite|numerically singular).*")
+                    .hasMessageContaining("diag_reg");
             // finite t works on a singular kernel: its null modes just do not move
             try (Tensor f = gd.predictTest(3, kt, null, null)) {
                 assertThat(f.firstNonFinite()).isEqualTo(-1);

@@ -104,7 +104,7 @@ class KernelMatrixTest {
         try (Tensor t = Tensor.of(changed, 3, 3)) {
             assertThatThrownBy(() -> KernelMatrix.of(t)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("kernel: not symmetric (max |K − Kᵀ| / max |K| = 0.995); a train-train kernel K(x, x) "
-                            + "is");
+                            + "must be symmetric");
         }
         double[] roundOff = k.clone();
         roundOff[2] = Math.nextUp((float) .5);

@@ -202,6 +202,9 @@ class PredictTest {
                     .hasMessageContaining("the ODE is integrated to finite times");
             assertThatThrownBy(() -> q.withTimes(10).withLoss(Loss.MSE, 1.5)).hasMessageContaining("[0, 1)");
             assertThatThrownBy(() -> q.withTimes()).hasMessage("--t: no time given");
+            // the posterior is over initialisations (mean 0 at t = 0): a network's own f0 was dropped without a word
+            assertThatThrownBy(() -> q.withTraining(1e-4, false, 1, true).withPosterior(GpInference.Posterior.NTK,
+                    false)).hasMessageStartingWith("--f0 init: --posterior ntk is the Gaussian over initialisations");
             assertThatThrownBy(() -> q.withTimes(-1)).hasMessageContaining("expected times >= 0");
             assertThatThrownBy(() -> PredictRequest.of(Zoo.parse("fcn(depth=1,width=4,out=2)"), p,
                     new Examples(xTr, new int[N], 2), new Examples(xTe, new int[M], 3)))
