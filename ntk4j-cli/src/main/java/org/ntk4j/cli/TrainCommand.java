@@ -462,6 +462,14 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
+     * A loss as the lines print it: four decimals, or four significant digits with an exponent from 10⁶ on
+     * (a run near divergence has finite losses of 1e300, which {@code %.4f} wrote out in 300 digits).
+     */
+    static String lossText(double loss) {
+        return String.format(Locale.ROOT, Math.abs(loss) < 1e6 ? "%.4f" : "%.4e", loss);
+    }
+
+    /**
      * Epoch lines on stdout (without a test set, no test figures, and no epoch-0 line, which has nothing else), a
      * bar (terminal) or a line every 10 s on stderr, checkpoint files.
      */
@@ -490,7 +498,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (quiet) {
                 return;
             }
-            String msg = String.format(Locale.ROOT, "loss %.4f, %.0f examples/s", loss, rate);
+            String msg = String.format(Locale.ROOT, "loss %s, %.0f examples/s", lossText(loss), rate);
             if (terminal) {
                 if (bar == null) {
                     bar = new ProgressBarBuilder().setTaskName("epoch " + epoch).setInitialMax(stepsPerEpoch)
@@ -509,16 +517,16 @@ public final class TrainCommand implements Callable<Integer> {
         @Override
         public void epochDone(int epoch, Params params, EpochMetrics m) {
             close();
-            String testFigures = test ? String.format(Locale.ROOT, "test loss %.4f, test accuracy %.2f%%",
-                    m.testLoss(), 100 * m.testAccuracy()) : null;
+            String testFigures = test ? String.format(Locale.ROOT, "test loss %s, test accuracy %.2f%%",
+                    lossText(m.testLoss()), 100 * m.testAccuracy()) : null;
             if (epoch == 0) {
                 if (testFigures == null) {
                     return;
                 }
                 out.printf(Locale.ROOT, "epoch 0: %s%n", testFigures);
             } else {
-                out.printf(Locale.ROOT, "epoch %d: train loss %.4f, %s%.1f s, %.0f examples/s%n", epoch,
-                        m.trainLoss(), testFigures == null ? "" : testFigures + ", ", m.seconds(),
+                out.printf(Locale.ROOT, "epoch %d: train loss %s, %s%.1f s, %.0f examples/s%n", epoch,
+                        lossText(m.trainLoss()), testFigures == null ? "" : testFigures + ", ", m.seconds(),
                         m.examplesPerSecond());
             }
             out.flush();

@@ -28,8 +28,7 @@ class PredictCommandTest {
     @TempDir
     Path dir;
 
-
-    /** The predictions the command writes are the library's, on the same standardised data and parameters. */
+    /** Times print as given, or as powers of ten when far out (and inf for t = ∞). */
     @Test
     void timesPrintAsWrittenOrAsPowersOfTenWhenFarOut() {
         assertThat(PredictCommand.timeText(Double.POSITIVE_INFINITY)).isEqualTo("inf");
@@ -41,6 +40,7 @@ class PredictCommandTest {
         assertThat(PredictCommand.timeText(2.5e-7)).isEqualTo("2.5e-7");
     }
 
+    /** The predictions the command writes are the library's, on the same standardised data and parameters. */
     @Test
     void writesTheLibrarysPredictionsAndAReport() throws Exception {
         Path pred = dir.resolve("pred.npy");

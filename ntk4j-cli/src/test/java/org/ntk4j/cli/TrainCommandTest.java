@@ -122,6 +122,15 @@ class TrainCommandTest {
     }
 
     /** The two archives hold the same names and, under each, the same values. */
+    @Test
+    void lossesPastAMillionArePrintedWithAnExponentNotThreeHundredDigits() {
+        assertThat(TrainCommand.lossText(0.123456)).isEqualTo("0.1235");
+        assertThat(TrainCommand.lossText(999_999.0)).isEqualTo("999999.0000");
+        assertThat(TrainCommand.lossText(1e300)).isEqualTo("1.0000e+300");
+        assertThat(TrainCommand.lossText(-2.5e7)).isEqualTo("-2.5000e+07");
+        assertThat(TrainCommand.lossText(Double.NaN)).isEqualTo("NaN");
+    }
+
     private static void assertSameArrays(Path actual, Path expected) throws java.io.IOException {
         Map<String, NpyArray> a = Npz.read(expected);
         Map<String, NpyArray> b = Npz.read(actual);
