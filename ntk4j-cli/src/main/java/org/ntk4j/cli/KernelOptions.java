@@ -100,6 +100,11 @@ final class KernelOptions {
             t = t.substring(0, t.length() - 1);
         }
         try {
+            // a decimal number only: Double.parseDouble also takes Java's suffixes, so "8d" or "512f" were 8 and 512
+            // bytes
+            if (!t.matches("(\\d+(\\.\\d*)?|\\.\\d+)(e[+-]?\\d+)?")) {
+                throw new NumberFormatException();
+            }
             double v = Double.parseDouble(t);
             if (!(v > 0)) {
                 throw new NumberFormatException();

@@ -244,6 +244,16 @@ class KernelCommandTest {
         assertThat(run(2, "kernel", "--data", "synthetic:4")[1]).contains("at least one dimension");
         assertThat(run(2, "kernel", "--kind", "half")[1]).contains("kind: expected full, trace, diagonal, pntk");
         assertThat(run(2, "kernel", "--memory", "lots")[1]).contains("--memory: expected a positive size");
+        // Java's number suffixes are no units (they were read as bytes: "8d" was a budget of 8 B)
+        for (String bad : new String[] {"8d", "512f", "1gb", "0", "-1g", "1e", "0x10"}) {
+            assertThat(run(2, "kernel", "--memory", bad)[1]).as(bad)
+                    .isEqualTo("ntk4j: --memory: expected a positive size such as 512m or 8g, got '" + bad + "'"
+                            + System.lineSeparator());
+        }
+        assertThat(KernelOptions.parseBytes("--memory", "1.5K")).isEqualTo(1536);
+        assertThat(KernelOptions.parseBytes("--memory", ".5g")).isEqualTo(1L << 29);
+        assertThat(KernelOptions.parseBytes("--memory", "1e3")).isEqualTo(1000);
+        assertThat(KernelOptions.parseBytes("--memory", " 512m ")).isEqualTo(512L << 20);
         assertThat(run(2, "kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5")[1])
                 .contains("to_image: expects per-example inputs [H, W] or [H, W, C], got [5]")
                 .doesNotContain("Exception");

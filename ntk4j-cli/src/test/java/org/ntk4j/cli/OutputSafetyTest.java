@@ -472,7 +472,8 @@ class OutputSafetyTest {
         assertThat(fresh).contains("choose a smaller --tile");
         String line = oneLine(with(base(out), "--resume", "--memory", budget));
         assertThat(line).startsWith("ntk4j: --resume: the run's tiles of 48 examples do not fit --memory ")
-                .contains("they need").endsWith("; raise --memory (a resumed run keeps its tiles)")
+                .contains("they need").containsPattern("; raise --memory to at least [0-9.]+ [KMG]iB \\(a resumed run "
+                        + "keeps its tiles\\)$")
                 .doesNotContain("smaller").doesNotContain("--tile");
     }
 

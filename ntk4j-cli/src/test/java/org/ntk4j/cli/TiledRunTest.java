@@ -180,14 +180,30 @@ class TiledRunTest {
         p.waitFor();
         assertThat(recordedTiles(manifest)).isPositive();
         assertThat(out).doesNotExist();
-        // a foreign run: other parameters (seed), other kind
-        String err = run(2, with(KERNEL, "--out", out.toString(), "--resume", "--seed", "7"))[1];
+        // a foreign run, named by what differs: other parameters (seed), inputs, model, kind
+        // (synthetic data is drawn from --seed too); refused before it writes --params-out (it wrote them before
+        // 2026-12-06: the parameters of a run that never ran)
+        Path params = dir.resolve("p.npz");
+        String err = run(2, with(KERNEL, "--out", out.toString(), "--resume", "--seed", "7", "--params-out",
+                params.toString()))[1];
         assertThat(err).contains("was written for another run").contains("fingerprint")
-                .contains("another model, parameters or data");
+                .endsWith(" (the parameters and x1 differ)\n");
+        assertThat(params).doesNotExist();
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume", "--standardize", "global"))[1];
+        assertThat(err).endsWith(" (x1 differs)\n");
+        err = run(2, with(KERNEL, "--out", out.toString(), "--resume", "--x2", "synthetic:120,32"))[1];
+        assertThat(err).contains("its symmetric is true, this run's is false; its tiles is 36, this run's is 64; "
+                + "its fingerprint is ")
+                .endsWith(" (x2 differs)\n");
+        String[] wider = KERNEL.clone();
+        wider[java.util.Arrays.asList(wider).indexOf("fcn(depth=2,width=48,out=10)")] = "fcn(depth=2,width=40,out=10)";
+        err = run(2, with(wider, "--out", out.toString(), "--resume"))[1];
+        assertThat(err).endsWith(" (the model and the parameters differ)\n");
         String[] trace = KERNEL.clone();
         trace[java.util.Arrays.asList(trace).indexOf("full")] = "trace";
         err = run(2, with(trace, "--out", out.toString(), "--resume"))[1];
-        assertThat(err).contains("was written for another run").contains("shape");
+        assertThat(err).contains("was written for another run: its shape is 120,120,10,10, this run's is 120,120; "
+                + "its kind is full, this run's is trace\n");
         // a corrupt header
         String text = Files.readString(manifest);
         Files.writeString(manifest, text.replace("dtype f32", "dtype f64"));

@@ -442,7 +442,7 @@ public final class CostModel {
                 min = Math.min(min, e.peakBytes());
             }
             throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
-                    + " for these shapes; the smallest needs " + human(min) + (axes.examplesPaired()
+                    + " for these shapes; the smallest needs " + humanAtLeast(min) + (axes.examplesPaired()
                     ? " (raise --memory, or compute it in tiles with --out)"
                     // ExampleChunks found no chunk that fits either: tiles need both example axes
                     : " and not even one example fits beside the whole kernel (raise --memory)"));
@@ -578,5 +578,28 @@ public final class CostModel {
             u++;
         }
         return String.format(Locale.ROOT, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    }
+
+    /**
+     * {@link #human} rounded up at the digit it shows, for the least budget to give: {@code --memory} of the figure
+     * shown is never below {@code bytes} (1.13 MiB is "1.2 MiB": "raise --memory to at least 1.1 MiB" did not do).
+     *
+     * @param bytes number of bytes
+     * @return whole bytes under 1 KiB ({@code 512 B}), else one decimal in KiB, MiB, GiB or TiB, rounded up
+     */
+    public static String humanAtLeast(long bytes) {
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+        int u = 0;
+        while (u < units.length - 1 && bytes >= 1L << (10 * (u + 1))) {
+            u++;
+        }
+        if (u == 0) {
+            return bytes + " " + units[0];
+        }
+        // tenths of the unit, rounded up: ⌈10 · bytes / 1024^u⌉, exact in integers below 2^63 / 10 bytes
+        long unit = 1L << (10 * u);
+        long tenths = bytes <= Long.MAX_VALUE / 10 ? Math.floorDiv(10 * bytes + unit - 1, unit)
+                : (long) Math.ceil(10.0 * bytes / unit);
+        return tenths / 10 + "." + tenths % 10 + " " + units[u];
     }
 }

@@ -207,6 +207,7 @@ public final class TilePlanner {
         long smallest = Long.MAX_VALUE;
         Method smallestMethod = null;
         String tooBig = null;
+        long tooBigNeed = Long.MAX_VALUE;
         for (Method m : methods) {
             if (!tileable) {
                 // the one block is the untiled kernel, which holds the inputs itself
@@ -249,8 +250,14 @@ public final class TilePlanner {
                 long need = peak(costs, m, t, n1, m2, symmetric, inputBytes, 1,
                         blockBudget(costs, m, t, n1, m2, symmetric, inputBytes));
                 if (need > budget) {
-                    tooBig = "--tile " + tile + " with method " + m.shortName() + " needs " + CostModel.human(need)
-                            + " but the budget is " + CostModel.human(budget);
+                    // the least budget for these tiles: their blocks in their smallest steps (chunks of outputs,
+                    // tiles of basis vectors), as for the smallest tiles below, not whole as this budget sized them
+                    long leastForT = peak(costs, m, t, n1, m2, symmetric, inputBytes, 1, SMALLEST);
+                    if (leastForT < tooBigNeed) { // AUTO: the method whose tiles of this size need least
+                        tooBigNeed = leastForT;
+                        tooBig = "--tile " + tile + " with method " + m.shortName() + " needs "
+                                + CostModel.humanAtLeast(leastForT) + " but the budget is " + CostModel.human(budget);
+                    }
                     continue;
                 }
             } else {
@@ -300,12 +307,19 @@ public final class TilePlanner {
                 throw new IllegalArgumentException("memory budget: " + tooBig + " (choose a smaller --tile or none)");
             }
             int smallestTile = Math.min(QUANTUM, Math.max(n1, m2));
+            if (tooBig != null) {
+                // the tiles asked for need more than the smallest: the least budget for them, not for those
+                throw new IllegalArgumentException("memory budget: " + tooBig + ": raise --memory to at least "
+                        + CostModel.humanAtLeast(tooBigNeed) + (smallest < tooBigNeed ? " (the smallest tiles, "
+                        + smallestTile + " examples, need " + CostModel.humanAtLeast(smallest) + ")" : ""));
+            }
             throw new IllegalArgumentException("memory budget: " + CostModel.human(budget) + " is too small for the "
                     + kind + " kernel of " + n1 + " × " + m2 + " examples of " + Shapes.str(perExample) + " ("
                     + dtype.shortName() + "); the smallest " + (tileable ? "tiles (" + smallestTile
                     + (smallestTile == 1 ? " example" : " examples") : "run (one tile, the model "
                     + "mixes examples") + ", method " + (smallestMethod == null ? "-" : smallestMethod.shortName())
-                    + ") need " + CostModel.human(smallest) + ": raise --memory to at least " + CostModel.human(smallest));
+                    + ") need " + CostModel.humanAtLeast(smallest) + ": raise --memory to at least "
+                    + CostModel.humanAtLeast(smallest));
         }
         return best;
     }

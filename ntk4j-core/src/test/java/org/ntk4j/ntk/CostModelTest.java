@@ -159,4 +159,34 @@ class CostModelTest {
         assertThat(cm.choose(1L << 30).method()).isNotNull();
         return threads.getCurrentThreadCpuTime() - start;
     }
+
+    /**
+     * The least budget a refusal names is rounded up at the digit shown, so that {@code --memory} of that figure is
+     * enough: against exact decimal arithmetic, a figure at most a tenth of its unit above the bytes.
+     */
+    @net.jqwik.api.Property(tries = 300)
+    void humanAtLeastIsTheFigureShownRoundedUp(@net.jqwik.api.ForAll @net.jqwik.api.constraints.LongRange(min = 0,
+            max = 1L << 50) long bytes) {
+        String shown = CostModel.humanAtLeast(bytes);
+        String[] f = shown.split(" ");
+        int u = java.util.List.of("B", "KiB", "MiB", "GiB", "TiB").indexOf(f[1]);
+        assertThat(u).as(shown).isNotNegative();
+        java.math.BigDecimal unit = java.math.BigDecimal.valueOf(1L << (10 * u));
+        java.math.BigDecimal value = new java.math.BigDecimal(f[0]).multiply(unit);
+        java.math.BigDecimal exact = java.math.BigDecimal.valueOf(bytes);
+        assertThat(value).as(shown).isGreaterThanOrEqualTo(exact);
+        assertThat(value.subtract(exact)).as(shown).isLessThan(unit.divide(java.math.BigDecimal.TEN));
+        // the unit is human's, and where human shows the bytes exactly both say the same
+        assertThat(f[1]).isEqualTo(CostModel.human(bytes).split(" ")[1]);
+    }
+
+    @Test
+    void humanAtLeastRoundsUpWhereHumanRoundsDown() {
+        assertThat(CostModel.human(1_185_000)).isEqualTo("1.1 MiB");
+        assertThat(CostModel.humanAtLeast(1_185_000)).isEqualTo("1.2 MiB");
+        assertThat(CostModel.humanAtLeast(1L << 20)).isEqualTo("1.0 MiB");
+        assertThat(CostModel.humanAtLeast(1023)).isEqualTo("1023 B");
+        assertThat(CostModel.humanAtLeast(1024)).isEqualTo("1.0 KiB");
+        assertThat(CostModel.humanAtLeast(1025)).isEqualTo("1.1 KiB");
+    }
 }

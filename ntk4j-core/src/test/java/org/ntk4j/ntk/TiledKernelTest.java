@@ -312,6 +312,39 @@ class TiledKernelTest {
         }
     }
 
+    /**
+     * The least budget a refusal names plans the run, for the tiles the planner would choose and for a --tile given
+     * (larger than the smallest tiles), and a tenth of its unit less does not: before 2026-12-06 the figure was
+     * rounded to the nearest ("raise --memory to at least 1.1 MiB", and 1.1 MiB was refused again), and a --tile
+     * given was told the smallest tiles' need.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 16, 48})
+    void theLeastBudgetARefusalNamesIsEnough(int tile) {
+        Model m = Zoo.parse("fcn(depth=2,width=256,out=10)");
+        int[] in = {64};
+        try (Params p = m.init(0, in, DType.F32)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            java.util.function.LongFunction<TilePlan> plan = budget -> TilePlanner.of(ntk, KernelKind.full())
+                    .budget(budget).tile(tile).plan(800, 0, in, DType.F32);
+            String refusal = "";
+            try {
+                plan.apply(1L << 20);
+            } catch (IllegalArgumentException e) {
+                refusal = e.getMessage();
+            }
+            java.util.regex.Matcher advised = java.util.regex.Pattern
+                    .compile("raise --memory to at least ([0-9.]+) (KiB|MiB)").matcher(refusal);
+            assertThat(advised.find()).as(refusal).isTrue();
+            long unit = advised.group(2).equals("KiB") ? 1L << 10 : 1L << 20;
+            long least = (long) (Double.parseDouble(advised.group(1)) * unit); // as --memory parses it
+            TilePlan planned = plan.apply(least);
+            assertThat(planned.rowTile()).isEqualTo(tile == 0 ? planned.rowTile() : tile);
+            assertThatThrownBy(() -> plan.apply(least - unit / 10)).as(refusal)
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     @Test
     void anImpossibleBudgetIsRefusedWithTheSmallestThatWorks() {
         Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");

@@ -28,15 +28,91 @@ public final class RunFingerprint {
      * @param x2 the second data set; null means x2 = x1 (which hashes differently from passing x1 again)
      * @return the fingerprint, 64 lower-case hex digits
      */
-
     public static String of(String modelSpec, Params params, Tensor x1, Tensor x2) {
-        MessageDigest md;
+        MessageDigest md = sha256();
+        model(md, modelSpec);
+        params(md, params);
+        x1(md, x1);
+        x2(md, x2);
+        return hex(md.digest(), 32);
+    }
+
+    /**
+     * The fingerprints of the parts of a run, each hashed alone as {@link #of} hashes it within the whole, so that
+     * a resumed run whose {@link #of} differs from its manifest's can say which part differs.
+     *
+     * @param modelSpec the model's spec string
+     * @param params the network parameters and buffers
+     * @param x1 the first data set
+     * @param x2 the second data set; null means x2 = x1
+     * @return "model=H parameters=H x1=H x2=H", each H the first 16 hex digits of the part's SHA-256 (x2 = x1: the
+     *     part is hashed as such, so a given x2 and none differ)
+     */
+    public static String parts(String modelSpec, Params params, Tensor x1, Tensor x2) {
+        MessageDigest md = sha256();
+        model(md, modelSpec);
+        String model = hex(md.digest(), PART_BYTES);
+        params(md, params);
+        String parameters = hex(md.digest(), PART_BYTES);
+        x1(md, x1);
+        String first = hex(md.digest(), PART_BYTES);
+        x2(md, x2);
+        return PARTS[0] + "=" + model + " " + PARTS[1] + "=" + parameters + " " + PARTS[2] + "=" + first + " "
+                + PARTS[3] + "=" + hex(md.digest(), PART_BYTES);
+    }
+
+    /** The names of {@link #parts}, in order. */
+    private static final String[] PARTS = {"model", "parameters", "x1", "x2"};
+    /** Bytes of SHA-256 kept for each part (a part's identity, not a security check). */
+    private static final int PART_BYTES = 8;
+
+    /**
+     * What differs between two {@link #parts} strings, for a message: "x1 differs", "the model and the parameters
+     * differ".
+     *
+     * @param recorded the parts recorded for a run
+     * @param now the parts of this run
+     * @return the parts that differ, named in words, or null when none differs or either string is not a
+     *     {@link #parts} string (a manifest written before the parts were recorded)
+     */
+    public static String differences(String recorded, String now) {
+        if (recorded == null || now == null) {
+            return null;
+        }
+        String[] a = recorded.split(" ");
+        String[] b = now.split(" ");
+        if (a.length != PARTS.length || b.length != PARTS.length) {
+            return null;
+        }
+        java.util.List<String> differ = new java.util.ArrayList<>();
+        for (int i = 0; i < PARTS.length; i++) {
+            if (!a[i].startsWith(PARTS[i] + "=") || !b[i].startsWith(PARTS[i] + "=")) {
+                return null;
+            }
+            if (!a[i].equals(b[i])) {
+                differ.add(i < 2 ? "the " + PARTS[i] : PARTS[i]);
+            }
+        }
+        if (differ.isEmpty()) {
+            return null;
+        }
+        return String.join(" and ", differ) + (differ.size() == 1 && !differ.get(0).equals("the parameters")
+                ? " differs" : " differ");
+    }
+
+    private static MessageDigest sha256() {
         try {
-            md = MessageDigest.getInstance("SHA-256");
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is part of every Java platform", e);
         }
+    }
+
+    private static void model(MessageDigest md, String modelSpec) {
         text(md, "model " + modelSpec);
+    }
+
+    private static void params(MessageDigest md, Params params) {
         for (Map.Entry<String, Tensor> e : new TreeMap<>(params.tensors()).entrySet()) {
             text(md, "param " + e.getKey());
             tensor(md, e.getValue());
@@ -46,17 +122,27 @@ public final class RunFingerprint {
             text(md, "buffer " + e.getKey());
             tensor(md, e.getValue());
         }
+    }
+
+    private static void x1(MessageDigest md, Tensor x1) {
         text(md, "x1");
         tensor(md, x1);
+    }
+
+    private static void x2(MessageDigest md, Tensor x2) {
         if (x2 == null) {
             text(md, "x2 = x1");
         } else {
             text(md, "x2");
             tensor(md, x2);
         }
+    }
+
+    /** The first {@code bytes} bytes of a digest in lower-case hex. */
+    private static String hex(byte[] digest, int bytes) {
         StringBuilder sb = new StringBuilder();
-        for (byte b : md.digest()) {
-            sb.append(String.format("%02x", b));
+        for (int i = 0; i < bytes; i++) {
+            sb.append(String.format("%02x", digest[i]));
         }
         return sb.toString();
     }

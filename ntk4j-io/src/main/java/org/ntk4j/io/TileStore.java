@@ -78,6 +78,16 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     private final Object manifestKey;
     /** Why the run stopped, once {@link #requireFiles} found a file of the run gone (guarded by finished). */
     private String stopped;
+    /**
+     * The manifest as {@link #record} last read it (guarded by finished): its tiles, the bytes of its complete lines
+     * and their number. Each record reads only what was appended since, so that a run of T tiles reads the manifest
+     * once, not T times (31,375 tiles of 16 spent a third of their time re-reading it).
+     */
+    private final Map<Integer, Long> manifestTiles = new HashMap<>();
+    private long manifestBytes;
+    private int manifestLines;
+    /** Bytes of the manifest {@link #record} has read in all (for tests). */
+    private long manifestBytesRead;
     /** Tiles written by this instance (for {@link InjectedFaults}). */
     private final java.util.concurrent.atomic.AtomicLong tilesWritten = new java.util.concurrent.atomic.AtomicLong();
     private boolean closed;
@@ -232,12 +242,33 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      *     the files cannot be written
      */
     public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
-        return create(out, plan, fingerprint, REGION);
+        return create(out, plan, fingerprint, null, REGION);
+    }
+
+    /**
+     * {@link #create(Path, TilePlan, String)} that also records the fingerprints of the run's parts, by which a
+     * {@link #resume} refused for another fingerprint names the part that differs (the model, the parameters, x1 or
+     * x2).
+     *
+     * @param out the run's output file; its directory must exist
+     * @param plan the tile grid, kernel shape and dtype
+     * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
+     * @param parts the same, part by part ({@link RunFingerprint#parts})
+     * @return the store, owning the manifest, which the caller closes
+     * @throws IOException as {@link #create(Path, TilePlan, String)}
+     */
+    public static TileStore create(Path out, TilePlan plan, String fingerprint, String parts) throws IOException {
+        return create(out, plan, fingerprint, parts, REGION);
     }
 
     /** {@link #create(Path, TilePlan, String)} mapping regions of {@code region} bytes (tests use small ones). */
     static TileStore create(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
-        Map<String, String> header = header(plan, fingerprint);
+        return create(out, plan, fingerprint, null, region);
+    }
+
+    private static TileStore create(Path out, TilePlan plan, String fingerprint, String parts, long region)
+            throws IOException {
+        Map<String, String> header = header(plan, fingerprint, parts);
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
@@ -300,11 +331,33 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @throws IOException naming what differs, or what is corrupt, or when there is no unfinished run at OUT
      */
     public static TileStore resume(Path out, TilePlan plan, String fingerprint) throws IOException {
-        return resume(out, plan, fingerprint, REGION);
+        return resume(out, plan, fingerprint, null, REGION);
+    }
+
+    /**
+     * {@link #resume(Path, TilePlan, String)} for a run whose parts' fingerprints are known: a manifest that records
+     * them too ({@link #create(Path, TilePlan, String, String)}) and whose fingerprint differs is refused naming the
+     * parts that differ.
+     *
+     * @param out the run's output file
+     * @param plan the tile grid, kernel shape and dtype, which must be the manifest's
+     * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of}); must be the
+     *     manifest's
+     * @param parts the same, part by part ({@link RunFingerprint#parts})
+     * @return the store, owning the manifest and knowing the tiles already finished, which the caller closes
+     * @throws IOException as {@link #resume(Path, TilePlan, String)}
+     */
+    public static TileStore resume(Path out, TilePlan plan, String fingerprint, String parts) throws IOException {
+        return resume(out, plan, fingerprint, parts, REGION);
     }
 
     /** {@link #resume(Path, TilePlan, String)} mapping regions of {@code region} bytes. */
     static TileStore resume(Path out, TilePlan plan, String fingerprint, long region) throws IOException {
+        return resume(out, plan, fingerprint, null, region);
+    }
+
+    private static TileStore resume(Path out, TilePlan plan, String fingerprint, String parts, long region)
+            throws IOException {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         // no OUT.partial, but OUT and the manifest: a finish killed between its rename and the manifest's removal,
@@ -316,16 +369,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             throw new IOException(noRun);
         }
         Manifest m = Manifest.read(manifest);
+        requireSameRun(m, manifest, plan, fingerprint, parts);
         dropTornLine(manifest);
-        Map<String, String> expected = header(plan, fingerprint);
-        for (Map.Entry<String, String> e : expected.entrySet()) {
-            String recorded = m.header.get(e.getKey());
-            if (!e.getValue().equals(recorded)) {
-                throw new IOException("--resume: " + manifest + " was written for another run: its " + e.getKey()
-                        + " is " + recorded + ", this run's is " + e.getValue()
-                        + (e.getKey().equals("fingerprint") ? " (another model, parameters or data)" : ""));
-            }
-        }
+        Map<String, String> expected = header(plan, fingerprint, parts);
         for (int t : m.tiles.keySet()) {
             if (t >= plan.tileCount()) {
                 throw new IOException("manifest " + manifest + " is corrupt: tile " + t + " is out of range (the plan has "
@@ -347,6 +393,48 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             }
         }
         return s;
+    }
+
+    /**
+     * The first check of {@link #resume(Path, TilePlan, String, String)}, before any work: {@code OUT.manifest} must
+     * describe this run (its header, not its tiles' data), so that a run refused for another model, parameters,
+     * data, kind or shape is refused before it writes anything of its own (a {@code --params-out}, say).
+     *
+     * @param out the run's output file
+     * @param plan the tile grid, kernel shape and dtype
+     * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
+     * @param parts the same, part by part ({@link RunFingerprint#parts}), or null
+     * @throws IOException naming every field that differs, or when the manifest is missing or corrupt
+     */
+    public static void requireSameRun(Path out, TilePlan plan, String fingerprint, String parts) throws IOException {
+        Path manifest = manifestPath(out);
+        if (!Files.exists(manifest)) {
+            throw new IOException("--resume: no unfinished run at " + out + " (" + manifest + " does not exist)");
+        }
+        requireSameRun(Manifest.read(manifest), manifest, plan, fingerprint, parts);
+    }
+
+    private static void requireSameRun(Manifest m, Path manifest, TilePlan plan, String fingerprint, String parts)
+            throws IOException {
+        Map<String, String> expected = header(plan, fingerprint, parts);
+        // every field that differs is named (another --kind changes the shape too: both are said)
+        List<String> differ = new ArrayList<>();
+        for (Map.Entry<String, String> e : expected.entrySet()) {
+            String recorded = m.header.get(e.getKey());
+            if (e.getKey().equals(PARTS) || e.getValue().equals(recorded)) {
+                continue; // the parts only explain a fingerprint that differs
+            }
+            String why = "";
+            if (e.getKey().equals("fingerprint")) {
+                String which = RunFingerprint.differences(m.header.get(PARTS), parts);
+                why = " (" + (which != null ? which : "another model, parameters or data") + ")";
+            }
+            differ.add("its " + e.getKey() + " is " + recorded + ", this run's is " + e.getValue() + why);
+        }
+        if (!differ.isEmpty()) {
+            throw new IOException("--resume: " + manifest + " was written for another run: "
+                    + String.join("; ", differ));
+        }
     }
 
     /**
@@ -459,7 +547,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         return Collections.unmodifiableMap(Manifest.read(manifestPath(out)).header);
     }
 
-    private static Map<String, String> header(TilePlan plan, String fingerprint) {
+    /** The manifest's line of the fingerprints of the run's parts ({@link RunFingerprint#parts}), when known. */
+    private static final String PARTS = "parts";
+
+    private static Map<String, String> header(TilePlan plan, String fingerprint, String parts) {
         Map<String, String> h = new LinkedHashMap<>();
         h.put("shape", join(plan.shape()));
         h.put("dtype", plan.dtype().shortName());
@@ -483,6 +574,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             h.put("blas-threads", Integer.toString(plan.blasThreads()));
         }
         h.put("fingerprint", fingerprint);
+        if (parts != null) {
+            h.put(PARTS, parts);
+        }
         return h;
     }
 
@@ -692,16 +786,29 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         return r;
     }
 
+    /**
+     * Forces the tile's bytes to disk: in each region it touches, the span from its first byte there to its last (the
+     * tile's rows, not the whole region: forcing a region scans all of it, so a run of many small tiles spent a third
+     * of its time there, growing with the file).
+     */
     private void force(TilePlan.Tile tile) throws IOException {
-        boolean[] touched = new boolean[regions.length];
+        long[] from = new long[regions.length];
+        long[] to = new long[regions.length];
+        Arrays.fill(from, Long.MAX_VALUE);
         for (long[] rg : ranges(tile)) {
-            for (long k = rg[0] / regionBytes; k <= (rg[0] + Math.max(0, rg[1] - 1)) / regionBytes; k++) {
-                touched[(int) k] = true;
+            if (rg[1] == 0) {
+                continue;
+            }
+            long last = rg[0] + rg[1]; // exclusive
+            for (long k = rg[0] / regionBytes; k <= (last - 1) / regionBytes; k++) {
+                long start = k * regionBytes;
+                from[(int) k] = Math.min(from[(int) k], Math.max(rg[0], start) - start);
+                to[(int) k] = Math.max(to[(int) k], Math.min(last, start + regionBytes) - start);
             }
         }
-        for (int k = 0; k < touched.length; k++) {
-            if (touched[k]) {
-                region(k).force();
+        for (int k = 0; k < regions.length; k++) {
+            if (from[k] < to[k]) {
+                region(k).force((int) from[k], (int) (to[k] - from[k]));
             }
         }
     }
@@ -747,17 +854,20 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             // release this process's lock (POSIX record locks)
             try (FileChannel m = FileChannel.open(manifest, StandardOpenOption.READ, StandardOpenOption.WRITE);
                  FileLock lock = m.lock()) {
-                ByteBuffer all = ByteBuffer.allocate((int) m.size());
-                while (all.hasRemaining() && m.read(all, all.position()) > 0) {
-                    // read it all
-                }
-                Manifest now = Manifest.parse(new String(all.array(), StandardCharsets.UTF_8), manifest);
-                if (!now.tiles.containsKey(index)) { // another process may have recorded it meanwhile
+                readAppended(m);
+                if (!manifestTiles.containsKey(index)) { // another process may have recorded it meanwhile
                     String line = "tile " + index + " " + Long.toHexString(crc);
                     String full = line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n";
                     try {
-                        m.write(ByteBuffer.wrap(full.getBytes(StandardCharsets.UTF_8)), m.size());
+                        byte[] bytes = full.getBytes(StandardCharsets.UTF_8);
+                        long at = m.size();
+                        m.write(ByteBuffer.wrap(bytes), at);
                         m.force(true);
+                        if (at == manifestBytes) { // the line follows what was read: read, as this tile's
+                            manifestBytes += bytes.length;
+                            manifestLines++;
+                            manifestTiles.put(index, crc);
+                        }
                     } catch (IOException e) {
                         throw AtomicFile.cannotWrite(manifest, e, "--resume continues the run once that is fixed");
                     }
@@ -765,6 +875,49 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 finished.put(index, crc);
             }
         }
+    }
+
+    /** Bytes of the manifest that recording tiles has read so far (tests: about its size, not tiles × size). */
+    long manifestBytesRead() {
+        synchronized (finished) {
+            return manifestBytesRead;
+        }
+    }
+
+    /**
+     * Brings {@link #manifestTiles} up to date with the manifest (locked by the caller): the whole file the first
+     * time, then only the complete lines appended since (by this store or another process); a file shorter than
+     * what was read (cut, or replaced) is read whole again.
+     */
+    private void readAppended(FileChannel m) throws IOException {
+        long size = m.size();
+        if (size < manifestBytes) {
+            manifestBytes = 0;
+        }
+        ByteBuffer more = ByteBuffer.allocate(Math.toIntExact(size - manifestBytes));
+        while (more.hasRemaining() && m.read(more, manifestBytes + more.position()) > 0) {
+            // read what was appended
+        }
+        byte[] b = more.array();
+        manifestBytesRead += b.length;
+        int end = b.length;
+        while (end > 0 && b[end - 1] != '\n') {
+            end--; // a line still being written (or torn): read once complete
+        }
+        String text = new String(b, 0, end, StandardCharsets.UTF_8);
+        if (manifestBytes == 0) {
+            Manifest all = Manifest.parse(text, manifest); // the header and its checksum too
+            manifestTiles.clear();
+            manifestTiles.putAll(all.tiles);
+            manifestLines = (int) text.chars().filter(c -> c == '\n').count();
+        } else {
+            String[] lines = text.split("\n");
+            for (int i = 0; i < lines.length && end > 0; i++) {
+                Manifest.tileLine(lines[i], manifestLines + i + 1, manifest, manifestTiles);
+            }
+            manifestLines += end == 0 ? 0 : lines.length;
+        }
+        manifestBytes += end;
     }
 
     /**
@@ -922,28 +1075,33 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 throw corrupt(path, "its header does not match its checksum");
             }
             for (i++; i < lines.length - 1; i++) {
-                String[] f = lines[i].split(" ");
-                if (f.length != 4 || !f[0].equals("tile")) {
-                    throw corrupt(path, "line " + (i + 1) + " is not 'tile INDEX CRC LINE-CRC': '" + lines[i] + "'");
-                }
-                String line = f[0] + " " + f[1] + " " + f[2];
-                if (!f[3].equals(crcHex(line.getBytes(StandardCharsets.UTF_8)))) {
-                    throw corrupt(path, "line " + (i + 1) + " does not match its checksum: '" + lines[i] + "'");
-                }
-                int index;
-                long value;
-                try {
-                    index = Integer.parseInt(f[1]);
-                    value = Long.parseLong(f[2], 16);
-                } catch (NumberFormatException e) {
-                    throw corrupt(path, "line " + (i + 1) + " has a bad number: '" + lines[i] + "'");
-                }
-                Long had = m.tiles.put(index, value);
-                if (had != null && had != value) {
-                    throw corrupt(path, "tile " + index + " is recorded twice with different checksums");
-                }
+                tileLine(lines[i], i + 1, path, m.tiles);
             }
             return m;
+        }
+
+        /** Parses line {@code number} of the manifest, {@code tile INDEX CRC LINE-CRC}, into {@code tiles}. */
+        static void tileLine(String text, int number, Path path, Map<Integer, Long> tiles) throws IOException {
+            String[] f = text.split(" ");
+            if (f.length != 4 || !f[0].equals("tile")) {
+                throw corrupt(path, "line " + number + " is not 'tile INDEX CRC LINE-CRC': '" + text + "'");
+            }
+            String line = f[0] + " " + f[1] + " " + f[2];
+            if (!f[3].equals(crcHex(line.getBytes(StandardCharsets.UTF_8)))) {
+                throw corrupt(path, "line " + number + " does not match its checksum: '" + text + "'");
+            }
+            int index;
+            long value;
+            try {
+                index = Integer.parseInt(f[1]);
+                value = Long.parseLong(f[2], 16);
+            } catch (NumberFormatException e) {
+                throw corrupt(path, "line " + number + " has a bad number: '" + text + "'");
+            }
+            Long had = tiles.put(index, value);
+            if (had != null && had != value) {
+                throw corrupt(path, "tile " + index + " is recorded twice with different checksums");
+            }
         }
 
         private static IOException corrupt(Path path, String why) {

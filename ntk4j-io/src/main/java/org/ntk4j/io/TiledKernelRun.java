@@ -364,15 +364,14 @@ public final class TiledKernelRun {
                 throw e;
             }
             // the planner's advice (a smaller --tile, the smallest tiles' need) does not apply: a resumed run keeps
-            // its tiles; its detail for the recorded tile size ("--tile T with method M needs X but ...") does
-            String advice = " (choose a smaller --tile or none)";
-            String m = e.getMessage();
-            String detail = !m.endsWith(advice) ? "" : " (" + m.substring(0, m.length() - advice.length())
-                    .replaceFirst("^memory budget: --tile \\d+ with method (\\S+) needs", "with method $1 they need")
-                    + ")";
+            // its tiles; its need for the recorded tile size ("--tile T with method M needs X but ...") does
+            java.util.regex.Matcher need = java.util.regex.Pattern
+                    .compile("^memory budget: --tile \\d+ with method (\\S+) needs (.+?) but the budget is ")
+                    .matcher(e.getMessage());
+            String detail = !need.find() ? "; raise --memory" : " (with method " + need.group(1) + " they need "
+                    + need.group(2) + "); raise --memory to at least " + need.group(2);
             throw new IllegalArgumentException("--resume: the run's tiles of " + tileSize + " examples do not fit "
-                    + "--memory " + CostModel.human(budget) + detail + "; raise --memory (a resumed run keeps its "
-                    + "tiles)");
+                    + "--memory " + CostModel.human(budget) + detail + " (a resumed run keeps its tiles)");
         }
         if (!q.resume() && (TileStore.unfinished(out) || Files.exists(TileStore.partialPath(out)))) {
             events.discarding(out);
@@ -382,6 +381,18 @@ public final class TiledKernelRun {
         if (semDone) {
             TileStore.requireKernelFile(sem, plan);
         }
+        String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
+        String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
+        String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
+        // recorded beside the fingerprint: a resume refused for another fingerprint names the part that differs
+        String parts = RunFingerprint.parts(q.model().spec(), q.params(), x1, x2);
+        if (q.resume()) {
+            // another run's manifest is refused before the caller writes its own files (planned: --params-out)
+            TileStore.requireSameRun(out, plan, fingerprint, parts);
+            if (sem != null && !semDone) {
+                TileStore.requireSameRun(sem, plan, semFingerprint, parts);
+            }
+        }
         // before the BLAS threads change, which a failure here (writing the caller's files) would leave changed
         events.planned(plan);
         // the plan's BLAS threads per tile (the cores shared by the blocks the budget allows at once: one when the
@@ -390,19 +401,17 @@ public final class TiledKernelRun {
         // depend on the thread count
         int blasBefore = Blas.threads();
         Blas.setThreads(plan.blasThreads());
-        String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
-        String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
         Tensor.resetPeakBytes();
         long start = System.nanoTime();
         long flopsBefore = org.ntk4j.graph.FlopCount.total();
         int alreadyDone;
         Counted counted;
         long cacheBytes = 0;
-        String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
-        try (TileStore store = q.resume() ? TileStore.resume(out, plan, fingerprint)
-                : TileStore.create(out, plan, fingerprint);
+        try (TileStore store = q.resume() ? TileStore.resume(out, plan, fingerprint, parts)
+                : TileStore.create(out, plan, fingerprint, parts);
              TileStore semStore = sem == null || semDone ? null : q.resume()
-                ? TileStore.resume(sem, plan, semFingerprint) : TileStore.create(sem, plan, semFingerprint)) {
+                ? TileStore.resume(sem, plan, semFingerprint, parts)
+                : TileStore.create(sem, plan, semFingerprint, parts)) {
             // a tile is done when it is in every output (a run killed between OUT and SEM recomputes it)
             Set<Integer> done = new TreeSet<>(store.finishedTiles());
             if (semStore != null) {
