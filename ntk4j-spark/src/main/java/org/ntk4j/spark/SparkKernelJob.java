@@ -196,9 +196,11 @@ public final class SparkKernelJob {
     public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                               TilePlan plan, Path out, boolean resume, Listener listener) throws IOException {
         String fingerprint = RunFingerprint.of(modelSpec, params, x1, x2);
+        // the parts' fingerprints too, so that a refused --resume names the input that differs, as a local run's
+        String parts = RunFingerprint.parts(modelSpec, params, x1, x2);
         Summary s;
-        try (TileStore store = resume ? TileStore.resume(out, plan, fingerprint)
-                : TileStore.create(out, plan, fingerprint)) {
+        try (TileStore store = resume ? TileStore.resume(out, plan, fingerprint, parts)
+                : TileStore.create(out, plan, fingerprint, parts)) {
             s = compute(sc, modelSpec, params, x1, x2, store, out, listener);
         }
         finish(out, plan, fingerprint);

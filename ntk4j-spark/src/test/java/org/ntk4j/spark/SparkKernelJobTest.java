@@ -379,12 +379,15 @@ class SparkKernelJobTest {
         data();
         TilePlan plan = plan("trace", Method.AUTO, true);
         Path out = dir.resolve("k.npy");
-        try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(MODEL, params, x1, null))) {
+        try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(MODEL, params, x1, null),
+                RunFingerprint.parts(MODEL, params, x1, null))) {
             assertThat(store.finishedTiles()).isEmpty();
         }
+        // the manifest records the parts' fingerprints (as SparkKernelJob.run writes it): the refusal names x1
         try (Tensor other = Tensor.randomNormal(DType.F64, 99, 64, 5)) {
             assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, other, null, plan, out, true, null))
-                    .isInstanceOf(IOException.class).hasMessageContaining("another model, parameters or data");
+                    .isInstanceOf(IOException.class).hasMessageContaining("was written for another run")
+                    .hasMessageContaining("(x1 differs)");
         }
     }
 }
