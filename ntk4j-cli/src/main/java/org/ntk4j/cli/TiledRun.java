@@ -234,8 +234,15 @@ final class TiledRun {
             boolean resumable = manifest && Files.exists(TileStore.partialPath(out))
                     && (sem == null || Files.exists(TileStore.manifestPath(sem)));
             if (resumable) {
-                return "ntk4j: interrupted; " + (p == null ? "the unfinished run is" : p.done() + " of " + p.total()
-                        + " tiles are") + " in " + partials + ": the same command with --resume continues";
+                // the tiles in the manifests, where a resume finds them (the progress counts a tile after its
+                // record, so a tile recorded as the signal came was not yet in p.done()); at least p.done()
+                int recorded = TileStore.recordedTileCount(out);
+                if (sem != null) {
+                    recorded = Math.min(recorded, TileStore.recordedTileCount(sem));
+                }
+                return "ntk4j: interrupted; " + (p == null ? "the unfinished run is" : Math.max(p.done(), recorded)
+                        + " of " + p.total() + " tiles are") + " in " + partials + ": the same command with --resume "
+                        + "continues";
             }
             if (manifest && Files.exists(out)) {
                 // TileStore.finishAll had renamed OUT.partial (and maybe SEM's) but not removed OUT.manifest

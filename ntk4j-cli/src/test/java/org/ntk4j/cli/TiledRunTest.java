@@ -150,7 +150,8 @@ class TiledRunTest {
                 + Pattern.quote(TileStore.partialPath(out).toString()) + ": the same command with --resume continues")
                 .matcher(said.get(0));
         assertThat(m.matches()).as(said.get(0)).isTrue();
-        // the tiles counted were recorded before (a tile is recorded, then counted); more may have finished since
+        // the tiles in the manifest when the hook ran (3 or more were before the signal); more may have finished
+        // since, while the JVM exited
         assertThat(Integer.parseInt(m.group(1))).isBetween(3, done);
         assertThat(TileStore.lockPath(out)).doesNotExist();
         assertThat(out).doesNotExist();

@@ -534,6 +534,40 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     }
 
     /**
+     * The tiles recorded in {@code OUT.manifest} now: its complete {@code tile} lines, checksums not verified (a
+     * count to tell the user, as an interrupted run's last line does; {@link #resume} verifies them). Tiles are
+     * recorded before anything else counts them, so this is the count a resume starts from.
+     *
+     * @param out the run's output file
+     * @return the number of complete tile lines, 0 when there is no manifest or it cannot be read
+     */
+    public static int recordedTileCount(Path out) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(manifestPath(out));
+        } catch (IOException e) {
+            return 0;
+        }
+        int n = 0;
+        boolean lineStart = true;
+        for (int i = 0; i < bytes.length; i++) {
+            if (lineStart && i + 5 <= bytes.length && bytes[i] == 't' && bytes[i + 1] == 'i' && bytes[i + 2] == 'l'
+                    && bytes[i + 3] == 'e' && bytes[i + 4] == ' ') {
+                int end = i;
+                while (end < bytes.length && bytes[end] != '\n') {
+                    end++;
+                }
+                n += end < bytes.length ? 1 : 0; // a line still being written is not counted
+                i = end;
+                lineStart = true;
+                continue;
+            }
+            lineStart = bytes[i] == '\n';
+        }
+        return n;
+    }
+
+    /**
      * The tile size and method recorded in {@code OUT.manifest}, for a resumed run to plan the same grid:
      * {"row-tile": ..., "column-tile": ..., "method": ..., ...}, "block-budget" when blocks run in tiles of basis
      * vectors or chunks of outputs ({@link TilePlan#blockBudgetBytes()}), and "blas-threads" when the tiles of a

@@ -96,16 +96,20 @@ class TileStoreTest {
             TiledKernel tk = r.tk;
             String fp = r.fp;
             Path out = dir.resolve("k.npy");
+            assertThat(TileStore.recordedTileCount(out)).isZero(); // no manifest
             try (TileStore store = TileStore.create(out, plan, fp)) {
+                assertThat(TileStore.recordedTileCount(out)).isZero();
                 try (Tensor block = tk.computeTile(0)) {
                     store.write(plan.tile(0), block);
                 }
+                assertThat(TileStore.recordedTileCount(out)).isEqualTo(1);
                 assertThatThrownBy(store::finish).isInstanceOf(IOException.class)
                         .hasMessageContaining(plan.tileCount() - 1 + " of " + plan.tileCount() + " tiles are missing");
             }
             // a crash in the middle of recording tile 1: its line torn, without a newline
             Files.writeString(TileStore.manifestPath(out), "tile 1 12ab", StandardCharsets.UTF_8,
                     java.nio.file.StandardOpenOption.APPEND);
+            assertThat(TileStore.recordedTileCount(out)).as("a torn line is not a recorded tile").isEqualTo(1);
             try (TileStore store = TileStore.resume(out, plan, fp)) {
                 assertThat(store.finishedTiles()).containsExactly(0);
                 tk.run(store.finishedTiles(), store::write, null);
