@@ -442,8 +442,11 @@ public final class CostModel {
                 min = Math.min(min, e.peakBytes());
             }
             throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
-                    + " for these shapes; the smallest needs " + humanAtLeast(min) + (axes.examplesPaired()
-                    ? " (raise --memory, or compute it in tiles with --out)"
+                    + " for these shapes; the smallest needs " + humanAtLeast(min) + (!model.independentExamples()
+                    // neither tiles nor ExampleChunks split a batch whose examples the model mixes
+                    ? " (raise --memory: the model mixes the examples of its batch, e.g. batch_norm in training"
+                    + " mode, so they cannot run in tiles or chunks)"
+                    : axes.examplesPaired() ? " (raise --memory, or compute it in tiles with --out)"
                     // ExampleChunks found no chunk that fits either: tiles need both example axes
                     : " and not even one example fits beside the whole kernel (raise --memory)"));
         }

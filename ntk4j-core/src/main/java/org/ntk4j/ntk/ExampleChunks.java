@@ -9,6 +9,8 @@ import java.util.Locale;
  * weighted by its share of the examples (traced: each chunk's trace is a mean over its own examples). The chunks
  * are the largest that fit the budget with the whole kernel held beside them, of equal size but the last. Tiles
  * ({@code --out}) pair every tile of x1 with every tile of x2 and need both example axes; these kernels have one.
+ * A model that mixes its examples (batch norm in training mode) never runs in chunks: each chunk would be
+ * normalised with its own batch statistics.
  */
 final class ExampleChunks {
     private ExampleChunks() {
@@ -28,11 +30,12 @@ final class ExampleChunks {
      * basis vectors), or, for AUTO, when no chunks take fewer FLOPs than AUTO's choice for the whole (NTK-vector
      * products' counted twice, as AUTO counts them) — chunks fitting only by tiling the basis vectors finely can
      * cost a thousand times more than chunks by another method, and so can the whole. Null also when not even one
-     * example fits (the caller then refuses the whole). For AUTO each method's largest fitting chunks are costed
-     * and the cheapest taken.
+     * example fits (the caller then refuses the whole), and when the model mixes the examples of its batch (batch
+     * norm in training mode): a chunk's kernel would then be that of another network, one normalised over the
+     * chunk's examples only. For AUTO each method's largest fitting chunks are costed and the cheapest taken.
      */
     static Plan plan(CostModel c, Method m, long budgetBytes) {
-        if (c.axes.examplesPaired() || budgetBytes == Long.MAX_VALUE) {
+        if (c.axes.examplesPaired() || budgetBytes == Long.MAX_VALUE || !c.model.independentExamples()) {
             return null;
         }
         Plan best = null; // null: the whole, while it is the cheapest (it wins ties)

@@ -7,6 +7,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.TensorType;
@@ -74,7 +75,11 @@ final class ParameterConsumers {
     final List<Consumer> consumers = new ArrayList<>();
     final Set<Var> exampleDependent = Collections.newSetFromMap(new IdentityHashMap<>());
     final Set<Var> parameterOnly = Collections.newSetFromMap(new IdentityHashMap<>());
-    /** True when every example-dependent value has the example axis first with size N. */
+    /**
+     * True when every example-dependent value has the example axis first with size N — checked, when a witness is
+     * given, on the same network traced at another batch size too: an axis of another meaning that happens to
+     * have size N (W·x with W [N, ...] on the left) does not follow the batch size.
+     */
     final boolean exampleAxisFirst;
     /** The equation computing each value (graph inputs and constants have none). */
     final Map<Var, Equation> producer = new IdentityHashMap<>();
@@ -85,7 +90,20 @@ final class ParameterConsumers {
     /** For each parameter, the consumers whose parameter operand is computed from it, in graph order. */
     private final List<List<Consumer>> consumersOfParameter = new ArrayList<>();
 
+    /** The consumers of {@code graph} alone: see {@link #ParameterConsumers(Graph, int, Supplier)}. */
     ParameterConsumers(Graph graph, int nParams) {
+        this(graph, nParams, null);
+    }
+
+    /**
+     * The consumers of {@code graph}, f(θ_1..θ_nParams, x) traced for N examples.
+     *
+     * @param graph the traced network
+     * @param nParams the number of parameter inputs, which come before x
+     * @param witness the same network traced at another batch size, asked for only when every example-dependent
+     *     value of {@code graph} has a first axis of size N (null: that is taken to be the example axis)
+     */
+    ParameterConsumers(Graph graph, int nParams, Supplier<Graph> witness) {
         this.graph = graph;
         this.params = graph.inputs().subList(0, nParams);
         this.x = graph.inputs().get(nParams);
@@ -123,7 +141,42 @@ final class ParameterConsumers {
                 sources.put(e.output(), union(e.inputs()));
             }
         }
-        this.exampleAxisFirst = axisFirst;
+        this.exampleAxisFirst = axisFirst && (witness == null || followsTheBatchSize(witness, nParams));
+    }
+
+    /**
+     * {@link #followsTheBatchSize(Graph, int)} on the witness; true when the network traces at this batch size
+     * only (an ONNX file with its batch size written into its shapes), where the sizes at N are all there is.
+     */
+    private boolean followsTheBatchSize(Supplier<Graph> witness, int nParams) {
+        Graph other;
+        try {
+            // its constants are not freed here: a layer may cache them for its later traces (ONNX does)
+            other = witness.get();
+        } catch (IllegalArgumentException tracesAtNoOtherBatchSize) {
+            return true;
+        }
+        return followsTheBatchSize(other, nParams);
+    }
+
+    /**
+     * Whether every example-dependent value's first axis is the batch size in {@code other}, this network traced
+     * at another batch size (equation for equation: tracing does not depend on the batch size).
+     */
+    private boolean followsTheBatchSize(Graph other, int nParams) {
+        List<Equation> mine = graph.equations();
+        List<Equation> theirs = other.equations();
+        int otherN = other.inputs().get(nParams).dim(0);
+        if (mine.size() != theirs.size()) {
+            return false;
+        }
+        for (int i = 0; i < mine.size(); i++) {
+            Var out = theirs.get(i).output();
+            if (exampleDependent.contains(mine.get(i).output()) && (out.rank() == 0 || out.dim(0) != otherN)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The sorted indices of the parameters that parameter-only value {@code v} is computed from. */

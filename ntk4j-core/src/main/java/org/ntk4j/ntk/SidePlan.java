@@ -217,7 +217,8 @@ final class SidePlan {
         this.dtype = dtype;
         this.nParams = model.paramSpecs(perExample).size();
         this.graph = model.trace(n, perExample, dtype);
-        this.pc = new ParameterConsumers(graph, nParams);
+        // the per-example shortcut needs the example axis first everywhere: confirmed at a second batch size
+        this.pc = new ParameterConsumers(graph, nParams, () -> model.trace(n + 1, perExample, dtype));
         this.perExampleShortcut = model.independentExamples() && pc.exampleAxisFirst;
         this.f = graph.outputs().get(0).shape();
         this.o = Shapes.size(f) / n;
