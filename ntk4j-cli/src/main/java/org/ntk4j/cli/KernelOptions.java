@@ -10,13 +10,14 @@ final class KernelOptions {
             + "(N×N×O), pntk, pntk-unscaled, logit:K, probes:R, projected:K (docs/kernels.md gives the formulas).")
     String kind = "trace";
 
-    @Option(names = "--trace-axes", split = ",", description = "Axes of f(x) to average over (overrides --kind; "
-            + "with --diagonal-axes alone, nothing is traced).", converter = AxesConverter.class)
-    int[] traceAxes;
+    @Option(names = "--trace-axes", description = "Axes of f(x) to average over, comma-separated, negative from the "
+            + "end, or none (overrides --kind; with --diagonal-axes alone, nothing is traced).",
+            converter = AxesConverter.class)
+    Axes traceAxes;
 
-    @Option(names = "--diagonal-axes", split = ",", description = "Axes of f(x) to keep the diagonal of "
+    @Option(names = "--diagonal-axes", description = "Axes of f(x) to keep the diagonal of, comma-separated, or none "
             + "(overrides --kind).", converter = AxesConverter.class)
-    int[] diagonalAxes;
+    Axes diagonalAxes;
 
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f32";
@@ -53,8 +54,8 @@ final class KernelOptions {
                 d = new int[0];
         }
         if (traceAxes != null || diagonalAxes != null) {
-            t = traceAxes != null ? traceAxes : new int[0];
-            d = diagonalAxes != null ? diagonalAxes : new int[0];
+            t = traceAxes != null ? traceAxes.axes.clone() : new int[0];
+            d = diagonalAxes != null ? diagonalAxes.axes.clone() : new int[0];
         }
         return new int[][] {t, d};
     }
@@ -161,16 +162,33 @@ final class KernelOptions {
         return std;
     }
 
-    /** Parses an axis list; 'none' is the empty list. */
-    static final class AxesConverter implements picocli.CommandLine.ITypeConverter<Integer> {
+    /** An axis list as given on the command line (neural-tangents' {@code trace_axes=()} is {@code none}). */
+    static final class Axes {
+        final int[] axes;
+
+        Axes(int[] axes) {
+            this.axes = axes;
+        }
+    }
+
+    /** Parses an axis list: axis numbers separated by commas, or 'none' for the empty list. */
+    static final class AxesConverter implements picocli.CommandLine.ITypeConverter<Axes> {
         @Override
-        public Integer convert(String value) {
-            try {
-                return Integer.parseInt(value.trim());
-            } catch (NumberFormatException e) {
-                throw new picocli.CommandLine.TypeConversionException("expected an axis number, got '" + value
-                        + "'");
+        public Axes convert(String value) {
+            if (value.trim().equalsIgnoreCase("none")) {
+                return new Axes(new int[0]);
             }
+            String[] parts = value.split(",", -1);
+            int[] axes = new int[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                try {
+                    axes[i] = Integer.parseInt(parts[i].trim());
+                } catch (NumberFormatException e) {
+                    throw new picocli.CommandLine.TypeConversionException("expected an axis number, got '" + parts[i]
+                            + "' (axes are comma-separated numbers, negative from the end, or none)");
+                }
+            }
+            return new Axes(axes);
         }
     }
 }

@@ -76,7 +76,11 @@ class ArgumentErrorsTest {
         assertThat(oneLineError("approx", "--diag-reg", "x"))
                 .isEqualTo("ntk4j: --diag-reg: expected a number, got 'x'; see 'ntk4j approx --help'");
         assertThat(oneLineError("kernel", "--trace-axes", "a"))
-                .isEqualTo("ntk4j: --trace-axes: expected an axis number, got 'a'; see 'ntk4j kernel --help'");
+                .isEqualTo("ntk4j: --trace-axes: expected an axis number, got 'a' (axes are comma-separated "
+                        + "numbers, negative from the end, or none); see 'ntk4j kernel --help'");
+        assertThat(oneLineError("kernel", "--diagonal-axes", "0,,1"))
+                .isEqualTo("ntk4j: --diagonal-axes: expected an axis number, got '' (axes are comma-separated "
+                        + "numbers, negative from the end, or none); see 'ntk4j kernel --help'");
         assertThat(oneLineError("kernel", "--model", "fcn(width=99999999999)", "--data", "synthetic:2,3"))
                 .isEqualTo("ntk4j: fcn: option width=99999999999 is too large (at most 2147483647)");
     }

@@ -28,6 +28,48 @@ class KernelCommandTest {
         assertThat(out).contains("method ").contains("kernel [8, 8]");
     }
 
+    /**
+     * neural-tangents' axis arguments on the command line: {@code --trace-axes none} is trace_axes=() (the full
+     * kernel, as --kind full), with {@code --diagonal-axes 0} the [N, O, O] blocks of each example with itself;
+     * axes out of range, repeated or both traced and diagonal are refused in one line naming the argument.
+     */
+    @Test
+    void axisArgumentsFollowNeuralTangents() throws Exception {
+        Path full = dir.resolve("full.npy");
+        Path none = dir.resolve("none.npy");
+        Path blocks = dir.resolve("blocks.npy");
+        String[] common = {"kernel", "--model", "fcn(depth=1,width=8,out=3)", "--data", "synthetic:4,5", "--dtype",
+            "f64", "--method", "jc"};
+        run(0, concat(common, new String[] {"--kind", "full", "--out", full.toString()}));
+        run(0, concat(common, new String[] {"--trace-axes", "none", "--out", none.toString()}));
+        run(0, concat(common, new String[] {"--trace-axes", "NONE", "--diagonal-axes", "0", "--out",
+            blocks.toString()}));
+        try (Tensor f = Npy.readTensor(full); Tensor n = Npy.readTensor(none); Tensor b = Npy.readTensor(blocks)) {
+            assertThat(n.shape()).containsExactly(4, 4, 3, 3);
+            assertThat(n.toDoubleArray()).containsExactly(f.toDoubleArray());
+            assertThat(b.shape()).containsExactly(4, 3, 3);
+            for (int e = 0; e < 4; e++) {
+                for (int o = 0; o < 9; o++) {
+                    double want = f.getFlat((e * 4 + e) * 9 + o); // Θ(x_e, x_e)[o]
+                    assertThat(b.getFlat(e * 9 + o)).isCloseTo(want,
+                            org.assertj.core.data.Offset.offset(1e-12 * (1 + Math.abs(want))));
+                }
+            }
+        }
+        String[][] refused = {
+            {"--trace-axes", "2",
+                "trace axes [2]: axis 2 is out of range for f(x) of rank 2 (expected -2 <= axis < 2"},
+            {"--diagonal-axes", "0,-2", "diagonal axes [0, -2]: 0 and -2 both name axis 0 of f(x) (rank 2)"},
+            {"--trace-axes", "1", "--diagonal-axes", "-1", "trace axes [1] and diagonal axes [-1] both name axis 1"},
+        };
+        for (String[] r : refused) {
+            String[] args = concat(common, java.util.Arrays.copyOf(r, r.length - 1));
+            String err = run(2, args)[1];
+            assertThat(err.strip()).startsWith("ntk4j: " + r[r.length - 1]);
+            assertThat(err.strip().lines().count()).as(err).isEqualTo(1);
+        }
+    }
+
     /** The file the CLI writes equals the library's kernel for the same parameters, for every method. */
     @Test
     void writesTheKernelTheParametersAndAReport() throws Exception {

@@ -36,7 +36,9 @@ public final class KernelAxes {
         this.diagonal = normalise("diagonal axes", diagonalAxes, rank);
         for (int a : trace) {
             if (Shapes.contains(diagonal, a)) {
-                throw new IllegalArgumentException("axis " + a + " is both traced and diagonal; choose one");
+                throw new IllegalArgumentException("trace axes " + Arrays.toString(traceAxes) + " and diagonal axes "
+                        + Arrays.toString(diagonalAxes) + " both name axis " + a + " of f(x) (rank " + rank
+                        + "); an axis is either traced or diagonal");
             }
         }
     }
@@ -46,17 +48,19 @@ public final class KernelAxes {
         for (int i = 0; i < axes.length; i++) {
             int a = axes[i] < 0 ? axes[i] + rank : axes[i];
             if (a < 0 || a >= rank) {
-                throw new IllegalArgumentException(what + ": axis " + axes[i] + " is out of range for outputs of rank "
-                        + rank);
+                throw new IllegalArgumentException(what + " " + Arrays.toString(axes) + ": axis " + axes[i]
+                        + " is out of range for f(x) of rank " + rank + " (expected " + -rank + " <= axis < " + rank
+                        + ", the batch axis included)");
+            }
+            for (int j = 0; j < i; j++) {
+                if (r[j] == a) {
+                    throw new IllegalArgumentException(what + " " + Arrays.toString(axes) + ": " + axes[j] + " and "
+                            + axes[i] + " both name axis " + a + " of f(x) (rank " + rank + "); list each axis once");
+                }
             }
             r[i] = a;
         }
         Arrays.sort(r);
-        for (int i = 1; i < r.length; i++) {
-            if (r[i] == r[i - 1]) {
-                throw new IllegalArgumentException(what + ": axis " + r[i] + " is listed twice");
-            }
-        }
         return r;
     }
 
