@@ -99,6 +99,10 @@ public final class ApproxCommand implements Callable<Integer> {
             if (!kk.isSquare()) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
+            // one row (and one set of JSON keys) per kind: a repeat would print twice and overwrite its JSON figures
+            if (list.stream().anyMatch(earlier -> earlier.toString().equals(kk.toString()))) {
+                throw new IllegalArgumentException("--kinds: kind " + kk + " is given twice");
+            }
             list.add(kk);
         }
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
@@ -163,7 +167,11 @@ public final class ApproxCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
                     row.maxError());
         }
-        out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
+        if (widths.length < 2) {
+            out.println("fitted exponent of the pNTK error in width: none (one width; give two or more to fit it)");
+        } else {
+            out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
+        }
         return r;
     }
 

@@ -94,6 +94,13 @@ public final class ExplainCommand implements Callable<Integer> {
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2 == null ? 0 : n2, axes[0],
                 axes[1]);
         spec.commandLine().getOut().print(cost.explain(budget));
+        if (!kernel.explicitAxes() && kind.isSketched()) {
+            // projected:K runs none of the three methods: the table above is the trace kernel's, for comparison
+            spec.commandLine().getOut().println("kind " + kind + ": computed by none of these methods and not as auto "
+                    + "chooses: per-example Jacobian rows, formed as jc forms them (" + (n2 == null ? n : n + n2)
+                    + " examples × O × P), each sketched to K = " + kind.argument() + " columns, then one N1 × N2 "
+                    + "contraction over O × K; the table is that of the trace kernel it estimates");
+        }
         spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
         if (tiled) {
             spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));

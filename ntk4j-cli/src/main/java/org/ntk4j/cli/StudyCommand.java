@@ -178,6 +178,7 @@ public final class StudyCommand implements Callable<Integer> {
                         + "diag_reg %.1e; %.1f s%n", model, joined(widths), sample, nTrain, nTest, Shapes.str(per),
                 dt.shortName(), diagReg, seconds);
         int[] epochs = study.epochs();
+        int plots = 0;
         for (Metric metric : metrics) {
             out.println();
             out.println(metric.title);
@@ -206,16 +207,25 @@ public final class StudyCommand implements Callable<Integer> {
                 for (int e = 0; e < epochs.length; e++) {
                     x[e] = epochs[e];
                 }
+                // a width whose figure is undefined at every epoch (a λ_min ratio against a singular eNTK is NaN)
+                // has no line; a metric undefined everywhere has no plot
                 List<Charts.Series> lines = new ArrayList<>();
                 for (int i = 0; i < widths.length; i++) {
-                    lines.add(new Charts.Series("width " + widths[i], x, byWidth[i]));
+                    if (java.util.Arrays.stream(byWidth[i]).anyMatch(Double::isFinite)) {
+                        lines.add(new Charts.Series("width " + widths[i], x, byWidth[i]));
+                    }
                 }
-                Charts.lines(plotDir.resolve(metric.file + ".png"), metric.title, "epoch", metric.file, lines);
+                if (lines.isEmpty()) {
+                    out.println("(no finite value at any width: no plot " + metric.file + ".png)");
+                } else {
+                    Charts.lines(plotDir.resolve(metric.file + ".png"), metric.title, "epoch", metric.file, lines);
+                    plots++;
+                }
             }
         }
         out.println();
         if (plotDir != null) {
-            out.println("wrote " + metrics.size() + " plots to " + plotDir);
+            out.println("wrote " + plots + " plots to " + plotDir);
         }
         if (json != null) {
             List<Reports.StudyMetric> read = new ArrayList<>();

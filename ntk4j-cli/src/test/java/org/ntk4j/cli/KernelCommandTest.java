@@ -139,6 +139,12 @@ class KernelCommandTest {
                 "--kind", "projected:64")[0]).contains("kind projected:64").contains("kernel [6, 6]");
         assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
                 "--kind", "pntk")[0]).contains("then pntk");
+        // projected:K runs none of the three methods: explain says so rather than let auto's choice stand for it
+        assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
+                "--kind", "projected:64")[0]).contains("kind projected:64: computed by none of these methods")
+                .contains("6 examples × O × P").contains("K = 64 columns");
+        assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
+                "--kind", "trace")[0]).doesNotContain("computed by none of these methods");
     }
 
     @Test
@@ -151,6 +157,8 @@ class KernelCommandTest {
         assertThat(Files.readString(r)).contains("\"pntk.relative_frobenius_error\"").contains("\"full.seconds\"");
         assertThat(run(2, "approx", "--data", "synthetic:5,6", "--n", "5")[1]).contains("--n: the data has 5 examples");
         assertThat(run(2, "approx", "--kinds", "full")[1]).contains("--kinds: full is not an N×N kind");
+        // a kind named twice (in any spelling) would print two rows and overwrite its own JSON figures
+        assertThat(run(2, "approx", "--kinds", "pntk,trace,PNTK")[1]).contains("--kinds: kind pntk is given twice");
     }
 
     /** On a ReLU fcn at initialisation the pNTK error falls like width^-1/2 (Mohamadi et al. 2023). */
@@ -166,6 +174,11 @@ class KernelCommandTest {
         String cnn = run(0, "approx", "--model", "cnn(depth=1,out=3)", "--widths", "4,8", "--seeds", "1", "--data",
                 "synthetic:5,4,4,1", "--n", "4", "--method", "sd")[0];
         assertThat(cnn).contains("| 4 |").contains("| 8 |");
+        // one width has its error but no exponent: said so, not "NaN"
+        String one = run(0, "approx", "--model", "fcn(depth=1,out=3)", "--widths", "8", "--seeds", "1", "--data",
+                "synthetic:5,4", "--n", "4")[0];
+        assertThat(one).contains("| 8 |").contains("exponent of the pNTK error in width: none (one width")
+                .doesNotContain("NaN");
     }
 
     @Test
@@ -227,6 +240,30 @@ class KernelCommandTest {
         assertThat(out).contains("fcn(depth=3, width=512").contains("cnn(").contains("resnet(")
                 .contains("transformer(").contains("resnet18(out=1000, width=64")
                 .contains("11,689,512 parameters and 9,600 buffer values");
+        // every listed model line parses as printed, and its listed values are the real defaults: the same
+        // parameters, drawn alike, as the bare name (the ImageNet ResNets: parsed, and counted above)
+        java.util.regex.Matcher listed = java.util.regex.Pattern.compile("(?m)^([a-z0-9_]+)\\((.*)\\)$").matcher(out);
+        int models = 0;
+        while (listed.find()) {
+            models++;
+            String name = listed.group(1);
+            org.ntk4j.nn.Model withDefaults = org.ntk4j.nn.Zoo.parse(listed.group(0));
+            org.ntk4j.nn.Model bare = org.ntk4j.nn.Zoo.parse(name);
+            boolean imagenet = name.startsWith("resnet") && !name.equals("resnet") || name.startsWith("wide");
+            int[] in = name.equals("transformer") ? new int[] {3, 4} : new int[] {6, 6};
+            if (imagenet) {
+                continue; // parsed as listed (their counts above are of the defaults); drawing them takes seconds
+            }
+            try (org.ntk4j.nn.Params a = withDefaults.init(1, in, org.ntk4j.tensor.DType.F64);
+                 org.ntk4j.nn.Params b = bare.init(1, in, org.ntk4j.tensor.DType.F64)) {
+                assertThat(a.tensors().keySet()).as(name).isEqualTo(b.tensors().keySet());
+                for (String path : a.tensors().keySet()) {
+                    assertThat(a.get(path).toDoubleArray()).as("%s %s", name, path)
+                            .containsExactly(b.get(path).toDoubleArray());
+                }
+            }
+        }
+        assertThat(models).isEqualTo(org.ntk4j.nn.Zoo.entries().size());
     }
 
     /** max |a - b| / max |b|. */

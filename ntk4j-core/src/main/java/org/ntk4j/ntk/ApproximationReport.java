@@ -25,9 +25,16 @@ public final class ApproximationReport {
         public final double relativeFrobeniusError;
         /** |λ_max(K) − λ_max(Θ)| / |λ_max(Θ)| over the training kernel. */
         public final double lambdaMaxRelativeError;
-        /** λ_min(K) / λ_min(Θ) over the training kernel. */
+        /**
+         * λ_min(K) / λ_min(Θ) over the training kernel; NaN when Θ is numerically singular
+         * ({@link ApproximationReport#numericallySingular}), where its λ_min is round-off and the ratio means
+         * nothing.
+         */
         public final double lambdaMinRatio;
-        /** Condition number λ_max/λ_min of K over that of Θ. */
+        /**
+         * Condition number λ_max/λ_min of K over that of Θ, a numerically singular kernel's being +∞: +∞ when only K
+         * is singular, NaN when Θ is.
+         */
         public final double conditionNumberRatio;
         /** ‖p − p_full‖_F / ‖p_full‖_F of the infinite-time test predictions [M, O]. */
         public final double predictionRelativeDifference;
@@ -68,6 +75,7 @@ public final class ApproximationReport {
     private final double fullSeconds;
     private final long fullPeak;
     private double fullTestAccuracy = Double.NaN;
+    private boolean fullSingular;
 
     private ApproximationReport(double fullSeconds, long fullPeak) {
         this.fullSeconds = fullSeconds;
@@ -100,6 +108,16 @@ public final class ApproximationReport {
      */
     public long fullPeakBytes() {
         return fullPeak;
+    }
+
+    /**
+     * Whether the full training kernel Θ is singular to working precision ({@link #numericallySingular}), which
+     * leaves every row's {@link Row#lambdaMinRatio} and {@link Row#conditionNumberRatio} NaN.
+     *
+     * @return true if Θ's λ_min is round-off
+     */
+    public boolean fullSingular() {
+        return fullSingular;
     }
 
     /**
@@ -176,6 +194,7 @@ public final class ApproximationReport {
              GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, diagReg, false);
              Tensor fullPred = fullRegression.predictTest(Double.POSITIVE_INFINITY, thetaTest, null, null)) {
             KernelSpectrum fullSpectrum = KernelSpectrum.of(full);
+            report.fullSingular = numericallySingular(fullSpectrum, thetaTrain.dtype());
             report.fullTestAccuracy = accuracy(fullPred, testLabels);
             double[] row = new double[no];
             for (KernelKind kind : kinds) {
@@ -222,8 +241,13 @@ public final class ApproximationReport {
                         }
                         agree += am == af ? 1 : 0;
                     }
+                    // a singular Θ's λ_min is round-off (of either sign): no ratio to it means anything
+                    boolean fullSingular = report.fullSingular;
+                    double condition = numericallySingular(spectrum, kTrain.dtype()) ? Double.POSITIVE_INFINITY
+                            : lmax / lmin;
                     report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
-                            Math.abs(lmax - fmax) / Math.abs(fmax), lmin / fmin, (lmax / lmin) / (fmax / fmin),
+                            Math.abs(lmax - fmax) / Math.abs(fmax), fullSingular ? Double.NaN : lmin / fmin,
+                            fullSingular ? Double.NaN : condition / (fmax / fmin),
                             Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
                             peak / (double) fullPeak, accuracy(pred, testLabels)));
                 }
@@ -234,6 +258,20 @@ public final class ApproximationReport {
         thetaTrain.close();
         thetaTest.close();
         return report;
+    }
+
+    /**
+     * Whether a kernel is singular to working precision: λ_min ≤ λ_max · d · ε (d its dimension, ε the machine
+     * epsilon of the kernel's dtype: 2^-52 for f64, 2^-23 for f32), NumPy's {@code matrix_rank} tolerance. Its
+     * λ_min is then round-off, possibly negative, and its condition number is taken as +∞.
+     *
+     * @param spectrum the kernel's eigenvalues
+     * @param dtype the dtype the kernel was computed in
+     * @return true if λ_min is not above that tolerance
+     */
+    public static boolean numericallySingular(KernelSpectrum spectrum, DType dtype) {
+        double eps = dtype == DType.F32 ? Math.ulp(1.0f) : Math.ulp(1.0);
+        return !(spectrum.lambdaMin() > spectrum.lambdaMax() * spectrum.dimension() * eps);
     }
 
     /** Fraction of rows of {@code pred} [M, O] whose argmax is the label; NaN without labels. */
@@ -257,11 +295,16 @@ public final class ApproximationReport {
     /**
      * The report as a Markdown table.
      *
-     * @return a line with the full kernel's time and peak memory, then the table, one row per kind
+     * @return a line with the full kernel's time and peak memory, a line saying so if the full kernel is singular,
+     *     then the table, one row per kind
      */
     public String table() {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "full eNTK: %.3f s, peak %s%n", fullSeconds, CostModel.human(fullPeak)));
+        if (fullSingular) {
+            sb.append("the full eNTK is singular to working precision (λ_min ≤ λ_max·NO·ε): its λ_min is round-off, "
+                    + "so the λ_min and condition ratios are NaN\n");
+        }
         sb.append("| kind | rel. Frobenius error | rel. error λ_max | λ_min ratio | cond. ratio | rel. diff. "
                 + "predictions | argmax agreement | time ratio | memory ratio |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|\n");

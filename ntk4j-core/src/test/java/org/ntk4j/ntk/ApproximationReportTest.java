@@ -54,6 +54,40 @@ class ApproximationReportTest {
         assertThat(pntk.lambdaMaxRelativeError).isLessThan(unscaled.lambdaMaxRelativeError);
     }
 
+    /**
+     * A narrow ReLU fcn whose full kernel is singular (rank below NO): its λ_min is round-off of either sign, in
+     * float32 about 1e-7 of λ_max, and no ratio to it is reported; a nonsingular one keeps its ratios.
+     */
+    @Test
+    void aSingularFullKernelHasNoLambdaMinOrConditionRatio() {
+        Model m = Zoo.parse("fcn(depth=2,width=3,out=5,act=relu)");
+        for (DType dtype : new DType[] {DType.F64, DType.F32}) {
+            Params p = m.init(3, new int[] {3}, dtype);
+            Tensor x = Tensor.randomNormal(dtype, 5, 6, 3);
+            Tensor xt = Tensor.randomNormal(dtype, 6, 4, 3);
+            Tensor y = ApproximationReport.randomOneHot(dtype, 6, 5, 1);
+            ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(m, p), x, xt, y,
+                    List.of(KernelKind.parse("pntk", 0), KernelKind.parse("trace", 0)), 1e-4);
+            assertThat(r.fullSingular()).as("%s", dtype).isTrue();
+            assertThat(r.table()).contains("singular to working precision").contains("| NaN | NaN |");
+            for (ApproximationReport.Row row : r.rows()) {
+                assertThat(row.lambdaMinRatio).as("%s %s", dtype, row.kind).isNaN();
+                assertThat(row.conditionNumberRatio).as("%s %s", dtype, row.kind).isNaN();
+                assertThat(row.relativeFrobeniusError).as("%s %s", dtype, row.kind).isBetween(0.1, 1.0);
+            }
+        }
+        Model wide = Zoo.parse("fcn(depth=1,width=40,out=4)");
+        Params p = wide.init(3, new int[] {5}, DType.F32);
+        Tensor x = Tensor.randomNormal(DType.F32, 5, 7, 5);
+        Tensor xt = Tensor.randomNormal(DType.F32, 6, 5, 5);
+        ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(wide, p), x, xt,
+                ApproximationReport.randomOneHot(DType.F32, 7, 4, 1), List.of(KernelKind.parse("pntk", 0)), 1e-4);
+        assertThat(r.fullSingular()).isFalse();
+        assertThat(r.table()).doesNotContain("singular");
+        assertThat(r.rows().get(0).lambdaMinRatio).isBetween(1.3, 1.5); // 1.40 in float64 (the NumPy oracle)
+        assertThat(r.rows().get(0).conditionNumberRatio).isBetween(0.45, 0.6); // 0.524 in float64
+    }
+
     @Test
     void lapackEigenvaluesAndSolve() {
         Tensor a = Tensor.of(new double[] {2, 1, 1, 2}, 2, 2); // eigenvalues 1, 3
