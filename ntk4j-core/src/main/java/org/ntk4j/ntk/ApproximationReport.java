@@ -6,6 +6,7 @@ import java.util.Locale;
 import org.ntk4j.predict.GradientDescentMse;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.predict.KernelSpectrum;
+import org.ntk4j.predict.Predict;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -274,22 +275,9 @@ public final class ApproximationReport {
         return !(spectrum.lambdaMin() > spectrum.lambdaMax() * spectrum.dimension() * eps);
     }
 
-    /** Fraction of rows of {@code pred} [M, O] whose argmax is the label; NaN without labels. */
+    /** Fraction of rows of {@code pred} [M, O] whose argmax is the label ({@link Predict#accuracy}); NaN without. */
     private static double accuracy(Tensor pred, int[] labels) {
-        if (labels == null) {
-            return Double.NaN;
-        }
-        int m = pred.dim(0);
-        int o = pred.dim(1);
-        int right = 0;
-        for (int a = 0; a < m; a++) {
-            int am = 0;
-            for (int c = 1; c < o; c++) {
-                am = pred.get(a, c) > pred.get(a, am) ? c : am;
-            }
-            right += am == labels[a] ? 1 : 0;
-        }
-        return right / (double) m;
+        return labels == null ? Double.NaN : Predict.accuracy(pred, labels);
     }
 
     /**
