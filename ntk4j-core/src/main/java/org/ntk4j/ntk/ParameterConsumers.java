@@ -101,7 +101,8 @@ final class ParameterConsumers {
      * @param graph the traced network
      * @param nParams the number of parameter inputs, which come before x
      * @param witness the same network traced at another batch size, asked for only when every example-dependent
-     *     value of {@code graph} has a first axis of size N (null: that is taken to be the example axis)
+     *     value of {@code graph} has a first axis of size N and N is also the size of another axis (null: a first
+     *     axis of size N is taken to be the example axis)
      */
     ParameterConsumers(Graph graph, int nParams, Supplier<Graph> witness) {
         this.graph = graph;
@@ -141,7 +142,43 @@ final class ParameterConsumers {
                 sources.put(e.output(), union(e.inputs()));
             }
         }
-        this.exampleAxisFirst = axisFirst && (witness == null || followsTheBatchSize(witness, nParams));
+        this.exampleAxisFirst = axisFirst && (witness == null || nOnlyAsExampleAxis(n)
+                || followsTheBatchSize(witness, nParams));
+    }
+
+    /**
+     * Whether N is the size of no axis but the first axis of example-dependent values: of no later axis of any
+     * value and of no axis of a parameter-only value or constant. An axis of size N that is not the example axis
+     * must then come from one that is (a reshape with a first axis of N keeps the examples' rows), so the witness
+     * at another batch size is not needed — the common case (N = 16 beside widths of 512), which then traces once.
+     */
+    private boolean nOnlyAsExampleAxis(int n) {
+        for (Var v : graph.inputs()) {
+            if (hasAxisOfSize(v, n, !exampleDependent.contains(v))) {
+                return false;
+            }
+        }
+        for (Equation e : graph.equations()) {
+            for (Var v : e.inputs()) {
+                if (hasAxisOfSize(v, n, !exampleDependent.contains(v))) {
+                    return false;
+                }
+            }
+            if (hasAxisOfSize(e.output(), n, !exampleDependent.contains(e.output()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether an axis of {@code v} has size n: any axis, or with {@code firstToo} false, any after the first. */
+    private static boolean hasAxisOfSize(Var v, int n, boolean firstToo) {
+        for (int a = firstToo ? 0 : 1; a < v.rank(); a++) {
+            if (v.dim(a) == n) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
