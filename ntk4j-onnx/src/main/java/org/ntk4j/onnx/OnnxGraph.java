@@ -267,9 +267,19 @@ final class OnnxGraph {
                 }
                 r[i] = given[i];
             } else {
-                throw new IllegalArgumentException(file + ": input '" + in.getName() + "' axis " + (i + 1) + " is "
-                        + (d.hasDimParam() ? "dynamic ('" + d.getDimParam() + "')" : "of unknown size")
-                        + " and the import needs static shapes; " + fix);
+                String what = "input '" + in.getName() + "' axis " + (i + 1) + " is "
+                        + (d.hasDimParam() ? "dynamic ('" + d.getDimParam() + "')" : "of unknown size");
+                TensorShapeProto.Dimension first = s.getDim(0);
+                if (first.hasDimValue() && first.getDimValue() > 0) {
+                    // axis 0 fixed and another dynamic: likely the exporter's batch axis is this one (a
+                    // sequence-first transformer); taking axis 0 as the examples would be another kernel
+                    throw new IllegalArgumentException(file + ": " + what + " while axis 0, which ntk4j takes as "
+                            + "the examples' axis, is fixed at " + first.getDimValue() + "; if axis " + (i + 1)
+                            + " is the batch (a sequence-first module, such as nn.TransformerEncoderLayer with "
+                            + "batch_first=False), export the module batch-first; otherwise " + fix);
+                }
+                throw new IllegalArgumentException(file + ": " + what + " and the import needs static shapes; "
+                        + fix);
             }
         }
         return r;

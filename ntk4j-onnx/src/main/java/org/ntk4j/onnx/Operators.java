@@ -933,9 +933,9 @@ final class Operators {
             s[infer] = known == 0 ? 0 : (int) (Shapes.size(in) / known);
         }
         if (Shapes.size(s) != Shapes.size(in) || (infer >= 0 && known != 0 && Shapes.size(in) % known != 0)) {
-            throw c.error("cannot reshape " + Shapes.str(in) + " to " + Tracer.str(target) + "; if the model was "
-                    + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so that "
-                    + "the batch size is not written into its shapes");
+            // a batch size written into the target (a fixed-batch export) gets the tracer's hint, with the
+            // file's own input and output names
+            throw c.error("cannot reshape " + Shapes.str(in) + " to " + Tracer.str(target));
         }
         return one(reshapeTo(c, c.in(0), s));
     }

@@ -267,6 +267,27 @@ class OnnxImportTest {
     }
 
     @Test
+    void aDynamicAxisBehindAFixedFirstAxisIsRefusedAsAnotherBatchAxis(@TempDir Path dir) throws IOException {
+        // what torch.onnx.export writes for a sequence-first module (batch_first=False) with
+        // dynamic_axes={'x': {1: 'batch'}}: axis 0 (the sequence) fixed, axis 1 dynamic; taking axis 0 as the
+        // examples (as the plain dynamic-axis message's fix would) computes a kernel between sequence positions
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", FLOAT, 4, "batch", 8)).addOutput(info("y", FLOAT, 4, "batch", 8))
+                .addNode(node("Tanh", "t", new String[] {"x"}, new String[] {"y"}))
+                .build();
+        Path f = Onnx.write(dir.resolve("seqfirst.onnx"), model(13, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": input 'x' axis 1 is dynamic ('batch') while axis 0, which ntk4j takes as the "
+                        + "examples' axis, is fixed at 4; if axis 1 is the batch (a sequence-first module, such as "
+                        + "nn.TransformerEncoderLayer with batch_first=False), export the module batch-first; "
+                        + "otherwise give the per-example input shape explicitly (OnnxModel.Options.inputShape, "
+                        + "without the batch axis), or export with a fixed shape");
+        // a shape given explicitly says axis 0 is the examples'
+        assertThat(OnnxModel.load(f, OnnxModel.Options.defaults().inputShape(3, 8)).inputShape())
+                .containsExactly(3, 8);
+    }
+
+    @Test
     void aDynamicAxisIsNamedWithTheFixAndTheExplicitShapeFixesIt(@TempDir Path dir) throws IOException {
         GraphProto g = GraphProto.newBuilder()
                 .addInput(info("tokens", FLOAT, "batch", "features")).addOutput(info("y", FLOAT, "batch", "features"))
@@ -306,10 +327,9 @@ class OnnxImportTest {
         GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
         Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
         assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; if the model was "
-                        + "exported with a fixed batch size, export with dynamic_axes={'input': {0: 'batch'}} so "
-                        + "that the batch size is not written into its shapes; the file fixes the batch axis of input "
-                        + "'x' at 1 example and ntk4j runs the model on batches of other sizes");
+                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; the file fixes the "
+                        + "batch axis of input 'x' at 1 example and ntk4j runs the model on batches of other sizes: "
+                        + "export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}");
         // where a primitive refuses the shapes (PyTorch's x.view(x.size(0), -1) before a Gemm, exported with a
         // batch of 3): the node, the primitive's message, the cause and the fix
         GraphProto g4 = GraphProto.newBuilder()

@@ -1,0 +1,160 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The non-convolutional networks researchers export, exported by torch 1.13 in float64 (eval mode, no constant
+ * folding) at opset 17 and at the exporter's default (14), by {@code torch_onnx_research.py}: each either imports
+ * exactly (the forward pass and the full eNTK on 3 inputs by each method within 1e-12, relative, of PyTorch's and of
+ * functorch's jacrev contracted in float64) or is refused with one line naming the cause.
+ */
+class OnnxResearchModelsTest {
+    private static final double TOLERANCE = 1e-12;
+    private static final String[] EXACT = {"encoder_relu_bf_drop", "encoder_gelu_bf_nodrop", "mha", "layernorm",
+        "mlp", "catskip", "reshapes"};
+    private static final String[] REFUSED = {"encoder_gelu_sf_drop:17", "encoder_relu_bf_drop::fixed",
+        "mha:17:fixed", "reshapes::fixed", "einsum:17", "interpolate:17", "embedding:17"};
+
+    @TempDir
+    static Path exports;
+    private static boolean exported;
+
+    /** Exports every variant in one Python process (about 5 s); once per class. */
+    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        if (!exported) {
+            List<String> specs = new ArrayList<>(List.of(REFUSED));
+            for (String m : EXACT) {
+                specs.add(m + "::dyn");
+                specs.add(m + ":17:dyn");
+            }
+            specs.addAll(List.of("mlp::fixed", "catskip:17:fixed", "layernorm:17:fixed"));
+            TorchReference.run(exports, "torch_onnx_research.py", "--model", String.join(",", specs),
+                    "--out", exports.toString());
+            exported = true;
+        }
+        return exports.resolve(variant);
+    }
+
+    @Test
+    void transformerAttentionLayerNormMlpSkipAndReshapesImportExactlyAtBothOpsets() throws Exception {
+        for (String m : EXACT) {
+            compareInFloat64(reference(m + "_default_dyn"));
+            compareInFloat64(reference(m + "_17_dyn"));
+        }
+        // opset 17 writes LayerNormalization, the default opset (14) the decomposition into ReduceMean, Sub, Pow,
+        // Sqrt, Div; both exact
+        assertThat(ops(reference("layernorm_17_dyn"))).contains("LayerNormalization");
+        assertThat(ops(reference("layernorm_default_dyn"))).doesNotContain("LayerNormalization").contains("Pow");
+        assertThat(ops(reference("encoder_gelu_bf_nodrop_17_dyn"))).contains("Erf");
+        // an eval-mode export leaves no Dropout node
+        assertThat(ops(reference("encoder_relu_bf_drop_17_dyn"))).contains("Softmax").doesNotContain("Dropout");
+        assertThat(ops(reference("mlp_17_dyn"))).contains("Softplus", "Sigmoid", "Tanh");
+        assertThat(ops(reference("catskip_17_dyn"))).contains("Concat");
+    }
+
+    @Test
+    void aFixedBatchWithoutReshapesImportsExactly() throws Exception {
+        // no batch size written into a shape: the fixed batch axis is taken as the examples' at any size
+        compareInFloat64(reference("mlp_default_fixed"));
+        compareInFloat64(reference("catskip_17_fixed"));
+        compareInFloat64(reference("layernorm_17_fixed"));
+    }
+
+    @Test
+    void aFixedBatchWrittenIntoAttentionReshapesIsRefusedNamingTheNodeAndTheFix() throws Exception {
+        String fix = "; the file fixes the batch axis of input 'x' at 3 examples and ntk4j runs the model on batches "
+                + "of other sizes: export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}";
+        Path encoder = reference("encoder_relu_bf_drop_default_fixed").resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(encoder)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(encoder + ": node '/self_attn/Reshape' (Reshape): cannot reshape [4, 13, 8] to "
+                        + "[4, 6, 4]" + fix);
+        Path mha = reference("mha_17_fixed").resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(mha)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(mha + ": node '/mha/Reshape' (Reshape): cannot reshape [4, 13, 8] to [4, 6, 4]" + fix);
+        Path reshapes = reference("reshapes_default_fixed").resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(reshapes)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(reshapes + ": node '/Reshape' (Reshape): cannot reshape [13, 12] to [3, 3, 4]" + fix);
+    }
+
+    @Test
+    void aSequenceFirstEncoderIsRefusedNamingTheBatchAxis() throws Exception {
+        Path f = reference("encoder_gelu_sf_drop_17_dyn").resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f + ": input 'x' axis 1 is dynamic ('batch') while axis 0, which ntk4j "
+                        + "takes as the examples' axis, is fixed at 4; if axis 1 is the batch (a sequence-first "
+                        + "module, such as nn.TransformerEncoderLayer with batch_first=False), export the module "
+                        + "batch-first; otherwise");
+    }
+
+    @Test
+    void einsumInterpolateAndIntegerInputsAreRefusedInOneLine() throws Exception {
+        assertRefused("einsum_17_dyn", "unsupported operator Einsum in node '/Einsum' (Einsum); supported "
+                + "operators: Abs, Add, ");
+        assertRefused("interpolate_17_dyn", "unsupported operator Resize in node '/Resize' (Resize); supported "
+                + "operators: Abs, Add, ");
+        // nn.Embedding of token ids: the input is int64
+        assertRefused("embedding_17_dyn", "input 'x' is int64; ntk4j differentiates with respect to float or "
+                + "double inputs");
+    }
+
+    private static void assertRefused(String variant, String message) throws Exception {
+        Path f = reference(variant).resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f + ": " + message)
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+    }
+
+    private static java.util.Set<String> ops(Path dir) {
+        java.util.Set<String> ops = new java.util.TreeSet<>();
+        OnnxModel.load(dir.resolve("model.onnx")).graph().nodes.forEach(n -> ops.add(n.getOpType()));
+        return ops;
+    }
+
+    /** The parameters (names, count), the forward pass and the eNTK by each exact method, in float64. */
+    private static void compareInFloat64(Path dir) throws IOException {
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        List<String> names = new ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            names.add(p[0]);
+            count += Long.parseLong(p[1]);
+        }
+        assertThat(onnx.parameterNames()).as(dir.toString()).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(onnx.parameterCount()).isEqualTo(count);
+        assertThat(onnx.independentExamples()).as(dir.toString()).isTrue();
+        assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).as(dir.toString()).isEmpty();
+        try (Params params = onnx.params(DType.F64);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).containsExactly(y.shape());
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", dir).isLessThan(TOLERANCE);
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.shape()).containsExactly(k.shape());
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", dir, m)
+                            .isLessThan(TOLERANCE);
+                }
+            }
+        }
+    }
+}
