@@ -253,6 +253,7 @@ public final class Params implements AutoCloseable {
      * @param specs the model's parameter specs
      * @param dtype the dtype every tensor must have
      * @throws IllegalArgumentException at the first mismatch
+     * @throws IllegalStateException if a parameter tensor was closed
      */
     public void validate(List<ParamSpec> specs, DType dtype) {
         if (specs.size() != tensors.size()) {
@@ -269,6 +270,10 @@ public final class Params implements AutoCloseable {
             if (s == misshapen) {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must have shape "
                         + Shapes.str(s.shape()) + ", has " + Shapes.str(t.shape()));
+            }
+            if (t.isClosed()) {
+                throw new IllegalStateException("parameters: '" + s.path() + "' was closed (were the Params closed?); "
+                        + "keep them open until every call reading them has returned");
             }
             if (t.dtype() != dtype) {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must be " + dtype.shortName()

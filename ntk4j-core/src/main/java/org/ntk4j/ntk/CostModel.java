@@ -191,13 +191,7 @@ public final class CostModel {
     }
 
     /** The cost models made by {@link #cached}, least recently used first (a bounded cache: they hold models). */
-    private static final java.util.Map<java.util.List<Object>, CostModel> CACHE =
-            new java.util.LinkedHashMap<>(16, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(java.util.Map.Entry<java.util.List<Object>, CostModel> eldest) {
-                    return size() > 64;
-                }
-            };
+    private static final LruCache<java.util.List<Object>, CostModel> CACHE = new LruCache<>(64);
 
     /** The model as a key compared by identity (models have no value equality). */
     private record Identity(Model model) {
@@ -221,14 +215,8 @@ public final class CostModel {
         java.util.List<Object> key = java.util.List.of(new Identity(model), java.util.Arrays.toString(perExample),
                 dtype, n1, n2, java.util.Arrays.toString(traceAxes), java.util.Arrays.toString(diagonalAxes),
                 tileBytes);
-        synchronized (CACHE) {
-            CostModel c = CACHE.get(key);
-            if (c == null) {
-                c = new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
-                CACHE.put(key, c);
-            }
-            return c;
-        }
+        return CACHE.get(key,
+                k -> new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes));
     }
 
     long bytes(long elements) {

@@ -23,6 +23,12 @@ import org.ntk4j.tensor.TensorScope;
  *   Tensor full  = ntk.traceAxes().ntk(x1, x2);  // [N1, N2, O, O]
  * </pre>
  * Instances are immutable; the configuration methods return new instances.
+ *
+ * <p>Thread-safe: one instance, or several sharing a model and parameters, may compute kernels from several threads
+ * at once, each result equal bit for bit to the same call made alone (the plans each shape needs are built once,
+ * in caches bounded per model). A call interrupted ({@link Thread#interrupt()}) finishes and keeps the interrupt
+ * status. The inputs and the parameters must stay open, and unwritten, until every call reading them has returned;
+ * a closed one is refused with an IllegalStateException.
  */
 public final class EmpiricalNtk {
     private final Model model;
@@ -439,10 +445,15 @@ public final class EmpiricalNtk {
      * @return the block, which the caller closes
      * @throws IllegalArgumentException if either tile was prepared by another instance, or the block holds NaN or
      *     ±∞ (the network's outputs or their derivatives overflow the dtype at these inputs)
+     * @throws IllegalStateException if either tile was closed
      */
     public Tensor kernel(PreparedTile rows, PreparedTile columns) {
         if (rows.owner() != this || columns.owner() != this) {
             throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
+        }
+        if (rows.isClosed() || columns.isClosed()) {
+            throw new IllegalStateException("kernel: the prepared tile of the "
+                    + (rows.isClosed() ? "rows" : "columns") + " was closed");
         }
         try (TensorScope scope = TensorScope.open()) {
             return scope.keep(KernelSupport.requireFiniteResult(block(rows, columns)));

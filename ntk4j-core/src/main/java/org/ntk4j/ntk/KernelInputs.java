@@ -40,6 +40,10 @@ final class KernelInputs {
         if (x1.rank() < 1) {
             throw new IllegalArgumentException("x1: expected a batch [n, ...], got a scalar");
         }
+        requireOpen("x1", x1);
+        if (x2 != null) {
+            requireOpen("x2", x2);
+        }
         this.x1 = x1;
         this.same = x2 == null;
         this.x2 = same ? x1 : x2;
@@ -85,5 +89,13 @@ final class KernelInputs {
 
     int[] f2() {
         return Shapes.prepend(x2.dim(0), model.outputShape(perExample));
+    }
+
+    /** An input closed before (or while) a kernel reads it, named: not a bare "tensor was closed" from deep inside. */
+    private static void requireOpen(String name, Tensor x) {
+        if (x.isClosed()) {
+            throw new IllegalStateException(name + ": the tensor " + Shapes.str(x.shape()) + " was closed; keep the "
+                    + "inputs open until every kernel call reading them has returned");
+        }
     }
 }

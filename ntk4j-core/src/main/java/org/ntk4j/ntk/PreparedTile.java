@@ -15,6 +15,7 @@ public final class PreparedTile implements AutoCloseable {
     private final Tensor x;
     private final PerExamplePass pass;
     private final Tensor sketched;
+    private volatile boolean closed;
 
     PreparedTile(EmpiricalNtk owner, Tensor x, PerExamplePass pass, Tensor sketched) {
         this.owner = owner;
@@ -57,8 +58,15 @@ public final class PreparedTile implements AutoCloseable {
         return sketched;
     }
 
+    /** Whether {@link #close()} has run. */
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** Releases the prepared work. Idempotent. */
     @Override
     public void close() {
+        closed = true;
         if (pass != null) {
             pass.close();
         }

@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,7 +33,8 @@ import org.ntk4j.tensor.TensorScope;
  */
 final class SidePlan {
     /** Per model (by identity; weakly held), its side plans by shape, least recently used first. */
-    private static final Map<Model, Map<String, SidePlan>> CACHE = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final Map<Model, LruCache<String, SidePlan>> CACHE =
+            Collections.synchronizedMap(new WeakHashMap<>());
     /** Side plans kept per model: enough for a tiled run's tile sizes and a sweep of a few problem sizes. */
     private static final int PER_MODEL = 32;
 
@@ -62,9 +62,16 @@ final class SidePlan {
     private final Map<Integer, Graph> vjps = new ConcurrentHashMap<>();
     private final Map<Integer, Graph> jvps = new ConcurrentHashMap<>();
     private volatile StructuredDerivatives.Structured[] structured;
-    private final Map<String, JcPlan> jcPlans = new ConcurrentHashMap<>();
-    private final Map<String, SdPlan> sdPlans = new ConcurrentHashMap<>();
-    private final Map<String, VpPlan> vpPlans = new ConcurrentHashMap<>();
+    /*
+     * The plans against another side or for a whole problem, bounded like the side plans of a model: a plan holds
+     * the other side's plan, so unbounded maps kept every side plan the cache had dropped (a training set's kernel
+     * against test batches of every size grew by their traced graphs, without end). A plan against another side is
+     * found by that side plan itself, not its size: the plan reads its graph's values, and a side plan dropped from
+     * the cache and traced again has other ones (a plan found by size then failed with a NullPointerException).
+     */
+    private final LruCache<List<Object>, JcPlan> jcPlans = new LruCache<>(PER_MODEL);
+    private final LruCache<String, SdPlan> sdPlans = new LruCache<>(PER_MODEL);
+    private final LruCache<List<Object>, VpPlan> vpPlans = new LruCache<>(PER_MODEL);
 
     /**
      * The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. The
@@ -235,23 +242,19 @@ final class SidePlan {
      */
     static SidePlan of(Model model, int n, int[] perExample, DType dtype) {
         String key = n + Arrays.toString(perExample) + dtype;
-        Map<String, SidePlan> mine;
+        LruCache<String, SidePlan> mine;
         synchronized (CACHE) {
-            mine = CACHE.computeIfAbsent(model, m -> new LinkedHashMap<>(16, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<String, SidePlan> eldest) {
-                    return size() > PER_MODEL;
-                }
-            });
+            mine = CACHE.computeIfAbsent(model, m -> new LruCache<>(PER_MODEL));
         }
-        synchronized (mine) {
-            SidePlan s = mine.get(key);
-            if (s == null) {
-                s = TensorScope.unscoped(() -> new SidePlan(model, n, perExample, dtype));
-                mine.put(key, s);
-            }
-            return s;
-        }
+        return mine.get(key, k -> TensorScope.unscoped(() -> new SidePlan(model, n, perExample, dtype)));
+    }
+
+    /**
+     * Plans held by this side plan against other sides or whole problems (Jacobian contraction's, structured
+     * derivatives', NTK-vector products'), for tests of the caches' bound.
+     */
+    int plansHeld() {
+        return jcPlans.size() + sdPlans.size() + vpPlans.size();
     }
 
     /** The per-example pass (forward, then backward with O stacked cotangents), built on first request. */
@@ -330,8 +333,8 @@ final class SidePlan {
      * parameter, built on first request for this tile limit and whole-problem size.
      */
     JcPlan jcPlan(SidePlan other, boolean same, long tileBytes, long examples) {
-        String key = other.n + "/" + same + "/" + tileBytes + "/" + examples;
-        return jcPlans.computeIfAbsent(key,
+        List<Object> key = List.of(other, same, tileBytes, examples); // the side plan by identity
+        return jcPlans.get(key,
                 k -> TensorScope.unscoped(() -> JcPlan.of(this, other, same, dtype, tileBytes, examples)));
     }
 
@@ -342,7 +345,7 @@ final class SidePlan {
      */
     SdPlan sdPlan(long n1, long n2, int k, boolean same, OutputPairs pairs) {
         String key = n1 + "/" + n2 + "/" + k + "/" + same + "/" + pairs;
-        return sdPlans.computeIfAbsent(key,
+        return sdPlans.get(key,
                 s -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, k, same, pairs)));
     }
 
@@ -351,7 +354,7 @@ final class SidePlan {
      * the memory budget ({@link Long#MAX_VALUE}: none), built on first request.
      */
     VpPlan vpPlan(SidePlan other, long tileBytes, long budgetBytes) {
-        return vpPlans.computeIfAbsent(other.n + "/" + tileBytes + "/" + budgetBytes,
+        return vpPlans.get(List.of(other, tileBytes, budgetBytes),
                 k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes, budgetBytes)));
     }
 

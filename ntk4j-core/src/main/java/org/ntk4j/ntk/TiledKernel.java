@@ -203,7 +203,8 @@ public final class TiledKernel {
     /**
      * Runs {@code work} on {@code w} daemon threads named {@code name} and waits for all of them; a failure sets
      * {@code failed} (which the workers check before taking their next tile) and the first one is rethrown as it
-     * was thrown.
+     * was thrown. An interrupt of the calling thread stops the run the same way: it returns only once every worker
+     * has finished its tile, then throws an IllegalStateException with the thread's interrupt status kept.
      */
     static void onWorkers(int w, String name, AtomicBoolean failed, Work work) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(w, r -> {
@@ -225,18 +226,31 @@ public final class TiledKernel {
                 }));
             }
             Throwable first = null;
+            boolean interrupted = false;
             for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    failed.set(true);
-                    throw new IllegalStateException("interrupted while computing tiles", e);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failed.set(true);
-                    if (first == null) {
-                        first = e.getCause();
+                while (true) {
+                    try {
+                        f.get();
+                        break;
+                    } catch (InterruptedException e) {
+                        // the run stops (no worker takes another tile), but each worker's tile is waited out: it
+                        // reads the caller's inputs and prepared tiles and writes into its sink, which the caller
+                        // may close as soon as this returns (as Parallel.range waits out its chunks)
+                        interrupted = true;
+                        failed.set(true);
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        failed.set(true);
+                        if (first == null) {
+                            first = e.getCause();
+                        }
+                        break;
                     }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+                if (first == null) {
+                    first = new IllegalStateException("interrupted while computing tiles");
                 }
             }
             if (first instanceof IOException) {

@@ -33,6 +33,10 @@ import org.ntk4j.tensor.Tensor;
  * NO×NO matrix (see {@link KernelMatrix}). The factorisations are computed on first use and kept, as
  * neural-tangents caches them: Cholesky for t = ∞ (d³/3 flops, one d×d copy), the symmetric eigendecomposition for
  * finite t (about 9d³ flops with dsyevd, one d×d copy plus 2d² of workspace while it runs), d = N or N·O.
+ *
+ * <p>Thread-safe: predictions may be asked from several threads at once, and each factorisation is made once (the
+ * first thread to need it makes it, the others wait for it). Closing the predictor while another thread uses it is
+ * not allowed; a predictor used after {@link #close()} throws an IllegalStateException.
  */
 public final class GradientDescentMse implements AutoCloseable {
     private final KernelMatrix kernel;
@@ -46,6 +50,7 @@ public final class GradientDescentMse implements AutoCloseable {
     private KernelMatrix cholesky;
     private KernelMatrix eigenvectors; // row i = eigenvector i
     private double[] eigenvalues;
+    private boolean closed;
 
     private GradientDescentMse(KernelMatrix kernel, Tensor yTrain, double learningRate, double regulariser,
                                boolean factoriseInPlace) {
@@ -142,6 +147,7 @@ public final class GradientDescentMse implements AutoCloseable {
      * @return the predictions, which the caller closes
      */
     public Tensor predictTrain(double t, Tensor f0Train) {
+        checkOpen();
         checkTime(t);
         if (t == Double.POSITIVE_INFINITY) {
             checkOutputs("f0_train", f0Train, n);
@@ -173,6 +179,7 @@ public final class GradientDescentMse implements AutoCloseable {
      * @return the predictions [M, O], which the caller closes
      */
     public Tensor predictTest(double t, Tensor kTestTrain, Tensor f0Train, Tensor f0Test) {
+        checkOpen();
         checkTime(t);
         int m = checkTestKernel(kTestTrain);
         checkOutputs("f0_test", f0Test, m);
@@ -191,6 +198,7 @@ public final class GradientDescentMse implements AutoCloseable {
      * @return the predictions [M, O], which the caller closes
      */
     public Tensor testOutputs(Tensor kTestTrain, Tensor coefficients, Tensor f0Test) {
+        checkOpen();
         int m = checkTestKernel(kTestTrain);
         checkOutputs("f0_test", f0Test, m);
         if (coefficients.rank() != 2 || coefficients.dim(0) != n || coefficients.dim(1) != outputs) {
@@ -212,6 +220,7 @@ public final class GradientDescentMse implements AutoCloseable {
      * @return W [N, O], which the caller closes
      */
     public Tensor coefficients(double t, Tensor f0Train) {
+        checkOpen();
         checkTime(t);
         try (Tensor r = residual(f0Train)) {
             if (t == Double.POSITIVE_INFINITY) {
@@ -244,6 +253,20 @@ public final class GradientDescentMse implements AutoCloseable {
 
     /** (K + rI)⁻¹ R by Cholesky; R [N, O] viewed as [d, k] = [N, O] (shared) or [NO, 1] (full). */
     private Tensor solve(Tensor r) {
+        ensureCholesky();
+        int d = kernel.dimension();
+        int k = (int) ((long) n * outputs / d);
+        // dpotrs takes the right-hand sides one after another ([k, d]): the transpose of [d, k]
+        Tensor x = transposed(r, d, k);
+        Lapack.choleskySolveInPlace(cholesky.pointer(), d, x.doublePointer(), k);
+        Tensor out = transposed(x, k, d);
+        x.close();
+        return out.reshapeMove(n, outputs); // [d, k] is the memory of [N, O]
+    }
+
+    /** The Cholesky factor of K + r·I, made on first request (once, also when several threads ask at once). */
+    private synchronized void ensureCholesky() {
+        checkOpen();
         if (cholesky == null) {
             KernelMatrix c = regularisedCopy();
             int dim = c.dimension();
@@ -264,14 +287,6 @@ public final class GradientDescentMse implements AutoCloseable {
             }
             cholesky = c;
         }
-        int d = kernel.dimension();
-        int k = (int) ((long) n * outputs / d);
-        // dpotrs takes the right-hand sides one after another ([k, d]): the transpose of [d, k]
-        Tensor x = transposed(r, d, k);
-        Lapack.choleskySolveInPlace(cholesky.pointer(), d, x.doublePointer(), k);
-        Tensor out = transposed(x, k, d);
-        x.close();
-        return out.reshapeMove(n, outputs); // [d, k] is the memory of [N, O]
     }
 
     /** V diag(g) Vᵀ R for R [N, O] viewed as [d, k]. */
@@ -299,7 +314,9 @@ public final class GradientDescentMse implements AutoCloseable {
      */
     static final double INDEFINITE = 1e-3;
 
-    private void ensureEigen() {
+    /** The eigendecomposition of K + r·I, made on first request (once, also when several threads ask at once). */
+    private synchronized void ensureEigen() {
+        checkOpen();
         if (eigenvectors == null) {
             KernelMatrix v = regularisedCopy();
             double[] lambda = Lapack.symmetricEigenInPlace(v.pointer(), v.dimension(), true);
@@ -430,9 +447,17 @@ public final class GradientDescentMse implements AutoCloseable {
         }
     }
 
-    /** Releases the factorisations (the kernel belongs to the caller). */
+    /** A predictor used after {@link #close()}: one line saying so, never a recomputed (and leaked) factorisation. */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("gradient descent predictor used after close()");
+        }
+    }
+
+    /** Releases the factorisations (the kernel belongs to the caller). Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        closed = true;
         yTrain.close();
         // an in-place factorisation is the caller's kernel matrix: the caller closes it
         if (cholesky != null && cholesky != kernel) {

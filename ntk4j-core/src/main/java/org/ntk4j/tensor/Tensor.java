@@ -989,25 +989,33 @@ public final class Tensor implements AutoCloseable {
                 : "tensor of shape " + Shapes.str(shape) + " was closed");
     }
 
-    /** Releases the off-heap storage now. Idempotent. */
+    /**
+     * Releases the off-heap storage now. Idempotent, also when several threads close the same tensor at once: one
+     * of them releases it (the storage is claimed under this tensor's lock, so it is never freed or pooled twice).
+     */
     @Override
     public void close() {
-        if (pointer != null) {
-            floats = null;
-            doubles = null;
-            if (kept) {
-                KEPT.addAndGet(-Math.max(1L, size) * dtype.bytes());
-                pointer.close();
-            } else if (!view) {
-                synchronized (this) {
-                    dropKeptCopies();
-                }
-                LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
-                if (!StoragePool.offer(dtype, Math.max(1L, size), pointer)) {
-                    pointer.close();
-                }
+        Pointer p;
+        synchronized (this) {
+            p = pointer;
+            if (p == null) {
+                return;
             }
             pointer = null;
+            floats = null;
+            doubles = null;
+            if (!kept && !view) {
+                dropKeptCopies();
+            }
+        }
+        if (kept) {
+            KEPT.addAndGet(-Math.max(1L, size) * dtype.bytes());
+            p.close();
+        } else if (!view) {
+            LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
+            if (!StoragePool.offer(dtype, Math.max(1L, size), p)) {
+                p.close();
+            }
         }
     }
 
