@@ -87,26 +87,29 @@ public final class ConvergenceCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Convergence.Result r;
         long start = System.nanoTime();
+        double[] w = new double[widths.length];
+        double[] single = new double[widths.length];
+        double[] ens = new double[widths.length];
         try (Tensor x = DataSource.load(data, dt, seed)) {
-            r = Convergence.run(w -> Zoo.withWidth(model, w), widths, seeds, ensemble, seed, x,
-                    e -> e.method(m));
             out.printf(Locale.ROOT, "%s on %d inputs %s (%s): relative Frobenius distance of the trace eNTK to the "
                             + "infinite-width NTK; single: mean (min..max) over seeds %d..%d; ensemble: the mean of "
                             + "%d eNTKs (seeds %d..%d)%n", model, x.dim(0), data, dt.shortName(), seed, seed + seeds - 1,
                     ensemble, seed, seed + ensemble - 1);
-        }
-        out.println("| width | single eNTK | min | max | ensemble mean |");
-        out.println("|---|---|---|---|---|");
-        double[] w = new double[widths.length];
-        double[] single = new double[widths.length];
-        double[] ens = new double[widths.length];
-        for (int i = 0; i < widths.length; i++) {
-            Convergence.Row row = r.rows().get(i);
-            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(), row.singleMean(),
-                    row.singleMin(), row.singleMax(), row.ensemble());
-            w[i] = row.width();
-            single[i] = row.singleMean();
-            ens[i] = row.ensemble();
+            out.println("| width | single eNTK | min | max | ensemble mean |");
+            out.println("|---|---|---|---|---|");
+            out.flush();
+            int[] done = {0};
+            // each width's row as soon as it is measured: a run stopped at the largest width keeps the others
+            r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x, e -> e.method(m),
+                    row -> {
+                        out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(),
+                                row.singleMean(), row.singleMin(), row.singleMax(), row.ensemble());
+                        out.flush();
+                        int i = done[0]++;
+                        w[i] = row.width();
+                        single[i] = row.singleMean();
+                        ens[i] = row.ensemble();
+                    });
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; %.1f s%n",

@@ -2,6 +2,7 @@ package org.ntk4j.infinite;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import java.util.function.UnaryOperator;
 import org.ntk4j.nn.Model;
@@ -50,6 +51,26 @@ public final class Convergence {
      */
     public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
                              Tensor x, UnaryOperator<EmpiricalNtk> configure) {
+        return run(specOfWidth, widths, seeds, members, seed, x, configure, row -> { });
+    }
+
+    /**
+     * {@link #run(IntFunction, int[], int, int, long, Tensor, UnaryOperator)}, handing each width's row to
+     * {@code onRow} as soon as it is measured (a long study shows, and keeps, the widths it has finished).
+     *
+     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param widths the widths to measure, at least one; the exponents are NaN with a single width
+     * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
+     * @param members the ensemble size
+     * @param seed the first initialisation seed (members use {@code seed, ..., seed + members - 1})
+     * @param x the inputs, {@code [N, ...]}
+     * @param configure sets the members' method and budget
+     * @param onRow gets each width's row, in the order of {@code widths}
+     * @return one row per width and the fitted exponents
+     * @throws IllegalArgumentException as the method without {@code onRow}
+     */
+    public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
+                             Tensor x, UnaryOperator<EmpiricalNtk> configure, Consumer<Row> onRow) {
         if (seeds < 1 || seeds > members) {
             throw new IllegalArgumentException("convergence: --seeds must be between 1 and --ensemble (" + members
                     + "), got " + seeds);
@@ -98,7 +119,9 @@ public final class Convergence {
             }
             w[i] = widths[i];
             single[i] = sum / seeds;
-            rows.add(new Row(widths[i], single[i], lo, hi, ens[i]));
+            Row row = new Row(widths[i], single[i], lo, hi, ens[i]);
+            rows.add(row);
+            onRow.accept(row);
         }
         double se = widths.length > 1 ? ApproximationReport.logLogSlope(w, single) : Double.NaN;
         double ee = widths.length > 1 ? ApproximationReport.logLogSlope(w, ens) : Double.NaN;

@@ -36,8 +36,12 @@ class ConvergenceTest {
     @Test
     void theDistanceOfSingleEntksFallsWithAnExponentNearMinusOneHalf() {
         try (Tensor x = inputs()) {
+            java.util.List<Convergence.Row> handed = new java.util.ArrayList<>();
             Convergence.Result r = Convergence.run(w -> "fcn(depth=2,width=" + w + ",act=relu)",
-                    new int[] {64, 128, 256, 512, 1024}, 4, 4, 0, x, e -> e.method(Method.STRUCTURED_DERIVATIVES));
+                    new int[] {64, 128, 256, 512, 1024}, 4, 4, 0, x, e -> e.method(Method.STRUCTURED_DERIVATIVES),
+                    handed::add);
+            // each row is handed on as it is measured, in the widths' order: the rows of the result
+            assertThat(handed).containsExactlyElementsOf(r.rows());
             for (Convergence.Row row : r.rows()) {
                 System.out.printf("width %d: single %.4f (%.4f..%.4f), mean of 4 %.4f%n", row.width(), row.singleMean(),
                         row.singleMin(), row.singleMax(), row.ensemble());
