@@ -400,7 +400,7 @@ final class PerExamplePass implements AutoCloseable {
 
     /**
      * {@link #jacobians(List)} for the examples [from, to) only: each result has the shape of f with its batch
-     * axis {@code to - from}, plus [size(θ_p)].
+     * axis {@code to - from}, plus [size(θ_p)] ([to - from, k, size(θ_p)] for the pass of an output chunk of k).
      */
     Tensor[] jacobians(List<Integer> selected, int from, int to) {
         int nt = to - from;
@@ -434,10 +434,14 @@ final class PerExamplePass implements AutoCloseable {
         return j;
     }
 
-    /** Rows ordered (o, n) over nt examples with any trailing shape, to f.shape (batch nt) + [size]; consumes its argument. */
+    /**
+     * Rows ordered (o, n) over nt examples with any trailing shape, to f.shape (batch nt) + [size], or, for an
+     * output chunk (o below the side's outputs), to [nt, o, size]; consumes its argument.
+     */
     private Tensor toExampleMajor(Tensor rows, int nt) {
         int size = rows.size() / (o * nt);
-        int[] ft = f.clone();
+        // a chunk's k outputs are not f's trailing shape (which has all O of them): [nt, k]
+        int[] ft = o == side.o ? f.clone() : new int[] {nt, o};
         ft[0] = nt;
         try (Tensor onp = rows.reshapeMove(o, nt, size)) {
             return Layout.transpose(onp, new int[] {1, 0, 2}).reshapeMove(Shapes.concat(ft, new int[] {size}));

@@ -68,7 +68,8 @@ class LayerNetworkProperties {
      * shifts, initialised to 0, stay 0), so relu pre-activations sit exactly on the kink and max-pool windows
      * hold ties. The three methods share one derivative convention (relu'(0) = 0: the derivative of max(x, 0)
      * follows the constant on a tie; a pooling tie goes to the first maximum), so they agree there to 1e-10;
-     * finite differences, which straddle a kink, are the oracle only for networks without relu or max pooling.
+     * finite differences, which straddle a kink, are the oracle only for networks without relu, max pooling or a
+     * normalisation.
      */
     @Property(tries = 10, seed = "20261207")
     void methodsAgreeOnZeroInputsAndZeroParameters(@ForAll long seed) {
@@ -80,7 +81,35 @@ class LayerNetworkProperties {
             try (Tensor x1 = Tensor.zeros(DType.F64, Shapes.prepend(n1, net.in));
                  Tensor x2 = r.nextBoolean() ? Tensor.zeros(DType.F64, Shapes.prepend(n2, net.in))
                          : Tensor.randomNormal(DType.F64, seed + 2, Shapes.prepend(n2, net.in))) {
-                checkAllKinds(net, p, x1, r.nextBoolean() ? null : x2, r, !net.hasKink);
+                // nor for networks that normalise: on zero inputs the variance is 0 and x/√(var + ε) curves like
+                // ε^(-3/2), so central differences miss the 1e-6 tolerance (8e-4 with layer norm, found by
+                // .ci/sweep-properties); the three methods are still held to each other
+                checkAllKinds(net, p, x1, r.nextBoolean() ? null : x2, r,
+                        !net.hasKink && !net.description.contains("norm"));
+            }
+        }
+    }
+
+    /**
+     * Structured derivatives in output chunks (a small tile budget) on a parameter without a structured rule, a
+     * grouped conv's filter: its per-example Jacobian was given the whole output's shape [N, O] + [size] for a
+     * chunk of k < O outputs, and the reshape failed ("cannot reshape [3, 2, 12] to [3, 3, 12]"). The network is
+     * the one this seed draws, found by {@code .ci/sweep-properties}.
+     */
+    @Example
+    void outputChunksOfAParameterWithoutAStructuredRule() {
+        long seed = -4244814251118861225L;
+        Net net = randomNetwork(new Random(seed));
+        assertThat(net.toString()).contains("groups=2").contains("Dense(3");
+        try (Params p = net.model().init(seed, net.in(), DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 3, Shapes.prepend(3, net.in()));
+             Tensor jc = EmpiricalNtk.of(net.model(), p).method(Method.JACOBIAN_CONTRACTION)
+                     .kernel(KernelKind.full(), x, null)) {
+            for (long tile = 64; tile <= 4096; tile *= 2) {
+                try (Tensor sd = EmpiricalNtk.of(net.model(), p).method(Method.STRUCTURED_DERIVATIVES).tileBytes(tile)
+                        .kernel(KernelKind.full(), x, null)) {
+                    assertThat(maxRelativeError(sd, jc)).as("tiles of %d bytes", tile).isLessThan(METHODS_TOL);
+                }
             }
         }
     }
