@@ -474,7 +474,8 @@ class GradientDescentMseTest {
              Tensor f = gd.predictTest(INF, kt, null, null)) {
             double x2 = -4 / (16 * delta);
             assertThat(f.getFlat(1)).isCloseTo(x2, org.assertj.core.data.Percentage.withPercentage(1e-10));
-            assertThat(f.getFlat(0)).isCloseTo((1 - 4 * x2) / 16, org.assertj.core.data.Percentage.withPercentage(1e-10));
+            assertThat(f.getFlat(0)).isCloseTo((1 - 4 * x2) / 16,
+                    org.assertj.core.data.Percentage.withPercentage(1e-10));
         }
     }
 
