@@ -542,29 +542,14 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @return the number of complete tile lines, 0 when there is no manifest or it cannot be read
      */
     public static int recordedTileCount(Path out) {
-        byte[] bytes;
+        String text;
         try {
-            bytes = Files.readAllBytes(manifestPath(out));
-        } catch (IOException e) {
+            text = Files.readString(manifestPath(out), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
             return 0;
         }
-        int n = 0;
-        boolean lineStart = true;
-        for (int i = 0; i < bytes.length; i++) {
-            if (lineStart && i + 5 <= bytes.length && bytes[i] == 't' && bytes[i + 1] == 'i' && bytes[i + 2] == 'l'
-                    && bytes[i + 3] == 'e' && bytes[i + 4] == ' ') {
-                int end = i;
-                while (end < bytes.length && bytes[end] != '\n') {
-                    end++;
-                }
-                n += end < bytes.length ? 1 : 0; // a line still being written is not counted
-                i = end;
-                lineStart = true;
-                continue;
-            }
-            lineStart = bytes[i] == '\n';
-        }
-        return n;
+        // the complete lines only: a line still being written is not a recorded tile
+        return (int) text.substring(0, text.lastIndexOf('\n') + 1).lines().filter(l -> l.startsWith("tile ")).count();
     }
 
     /**
