@@ -41,7 +41,8 @@ public final class ApproxCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ModelArgument modelArgument = new ModelArgument();
 
-    @Option(names = "--data", description = "Inputs: .npy [N+M, ...] or synthetic:N,D... (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data", description = "Inputs [N+M, ...]: a data source as for 'kernel' (default: "
+            + "${DEFAULT-VALUE}).")
     String data = "synthetic:48,28,28";
 
     @Option(names = "--n", description = "Training inputs: the first N of the data (default: ${DEFAULT-VALUE}).")
