@@ -1,8 +1,6 @@
 package org.ntk4j.bench;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -55,6 +53,6 @@ final class Csv {
     }
 
     void write(Path path) throws IOException {
-        Files.write(path, text.toString().getBytes(StandardCharsets.UTF_8));
+        org.ntk4j.io.AtomicFile.writeString(path, text.toString());
     }
 }

@@ -103,13 +103,7 @@ public final class GemmReport {
         System.out.println();
         System.out.print(report);
         if (outFile != null) {
-            byte[] bytes = report.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            org.ntk4j.io.AtomicFile.write(outFile, ch -> {
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-            });
+            org.ntk4j.io.AtomicFile.writeString(outFile, report.toString());
         }
     }
 

@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -353,7 +354,7 @@ public final class HandWrittenBench {
                             comp / warm), whole, Timing.min(first.wall()), Timing.max(first.wall())));
         }
         Files.createDirectories(out);
-        Files.writeString(out.resolve(name + ".md"), sb.toString());
+        AtomicFile.writeString(out.resolve(name + ".md"), sb.toString());
         csv.write(out.resolve(name + ".csv"));
         System.out.println();
         System.out.print(sb);

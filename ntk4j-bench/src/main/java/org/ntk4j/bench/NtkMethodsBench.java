@@ -1,7 +1,6 @@
 package org.ntk4j.bench;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Parallel;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -473,7 +473,7 @@ public final class NtkMethodsBench {
         sb.append("## Files\n\n`").append(mainCsv.getFileName()).append("`, `").append(sweepCsv.getFileName())
                 .append("`, `").append(fitsCsv.getFileName()).append("`. ").append(CONTRACTION_COLUMN)
                 .append("\n\n## Log\n\n```\n").append(log.text()).append("```\n");
-        Files.write(md, sb.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFile.writeString(md, sb.toString());
         writeCsv(mainCsv, main, true);
         writeCsv(sweepCsv, sweep, false);
         StringBuilder fc = new StringBuilder("method,quantity,exponent,r2,widths,reference\n");
@@ -481,7 +481,7 @@ public final class NtkMethodsBench {
             fc.append(String.format(Locale.ROOT, "%s,%s,%.4f,%.4f,%s,\"%s\"%n", f.method.shortName(), f.quantity,
                     f.slope, f.r2, joinInts(f.widths).replace(", ", " "), f.expected));
         }
-        Files.write(fitsCsv, fc.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFile.writeString(fitsCsv, fc.toString());
         say("wrote %s, %s, %s, %s", md, mainCsv, sweepCsv, fitsCsv);
     }
 
@@ -587,7 +587,7 @@ public final class NtkMethodsBench {
                         Double.isNaN(r.relErrVsJc) ? "" : num(r.relErrVsJc), s.loadBefore, s.loadAfter));
             }
         }
-        Files.write(path, sb.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFile.writeString(path, sb.toString());
     }
 
     private static String num(double v) {

@@ -1,7 +1,6 @@
 package org.ntk4j.bench;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Parallel;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -517,7 +517,7 @@ public final class PaperFcnBench {
             sb.append(peers.markdown());
         }
         sb.append("## Log\n\n```\n").append(log.text()).append("```\n");
-        Files.write(md, sb.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFile.writeString(md, sb.toString());
         if (!points.isEmpty()) {
             pointsCsv(points, sgemm).write(csv);
             fitsCsv(fits).write(fitsCsv);

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -177,7 +178,7 @@ public final class PlansBench {
             table.append(line);
         }
         if (o.out != null) {
-            Files.writeString(o.out, table.toString());
+            AtomicFile.writeString(o.out, table.toString());
         }
     }
 

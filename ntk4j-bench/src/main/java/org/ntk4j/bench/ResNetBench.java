@@ -2,7 +2,6 @@ package org.ntk4j.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Layout;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Npz;
 import org.ntk4j.nn.Model;
@@ -266,7 +266,7 @@ final class ResNetBench {
                 + Machine.memTotal() + "), " + opt.threads + " threads, inputs " + opt.size + "×" + opt.size
                 + "×3 float32, full kernels; SGEMM " + String.format(Locale.ROOT, "%.1f", sgemmGflops)
                 + " GFLOP/s.\n\n" + table + "\n" + best + "\n## Log\n\n```text\n" + log.text() + "```\n";
-        Files.writeString(opt.out.resolve("resnet.md"), report, StandardCharsets.UTF_8);
+        AtomicFile.writeString(opt.out.resolve("resnet.md"), report);
         System.out.println();
         System.out.print(table);
         System.out.println();

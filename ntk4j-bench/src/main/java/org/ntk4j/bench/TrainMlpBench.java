@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.StandardOpenOption;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.cpu.Parallel;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.Npy;
@@ -442,13 +442,15 @@ final class TrainMlpBench {
         }
     }
 
-    /** Appends a run's section to {@code file}, created with the record's title when missing. */
+    /**
+     * Appends a run's section to {@code file}, created with the record's title when missing: the whole file is
+     * written anew ({@link AtomicFile}), so a failed write leaves the record as it was, not a half section.
+     */
     static void append(Path file, String section) throws IOException {
-        if (!Files.exists(file)) {
-            Files.writeString(file, "# Training throughput: ntk4j against PyTorch\n\nWritten by `./ntk4j bench "
-                    + "train-mlp --out FILE` (org.ntk4j.bench.TrainMlpBench); each run is appended, newest last.\n\n");
-        }
-        Files.writeString(file, section + "\n", StandardOpenOption.APPEND);
+        String before = Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8)
+                : "# Training throughput: ntk4j against PyTorch\n\nWritten by `./ntk4j bench train-mlp --out FILE` "
+                + "(org.ntk4j.bench.TrainMlpBench); each run is appended, newest last.\n\n";
+        AtomicFile.writeString(file, before + section + "\n");
     }
 
     private static String last(Run r) {

@@ -276,6 +276,40 @@ class BenchCommandLineTest {
                 + " does not exist");
     }
 
+    /**
+     * A bench's files are written whole or not at all: on a full disk (injected) a CSV table and an appended
+     * record keep their previous content, with no half-written file under the name. They used to be written in
+     * place (Files.write, an APPEND), which a full disk leaves truncated.
+     */
+    @Test
+    void aFailedWriteLeavesTheBenchFilesAsTheyWere(@TempDir Path dir) throws IOException {
+        Path csv = dir.resolve("table.csv");
+        Path record = dir.resolve("TRAIN.md");
+        Files.writeString(csv, "old table\n", StandardCharsets.UTF_8);
+        TrainMlpBench.append(record, "### run 1\n");
+        String before = Files.readString(record, StandardCharsets.UTF_8);
+        Csv table = new Csv("a", "b");
+        for (int i = 0; i < 50; i++) {
+            table.row(i, "a row long enough to pass the injected limit of 64 bytes");
+        }
+        String property = "ntk4j.test.disk-full";
+        try {
+            System.setProperty(property, "table.csv");
+            assertThatThrownBy(() -> table.write(csv)).isInstanceOf(IOException.class)
+                    .hasMessageContaining("no space left on device");
+            System.setProperty(property, "TRAIN.md");
+            assertThatThrownBy(() -> TrainMlpBench.append(record, "### run 2, " + "x".repeat(200) + "\n"))
+                    .isInstanceOf(IOException.class).hasMessageContaining("no space left on device");
+        } finally {
+            System.clearProperty(property);
+        }
+        assertThat(Files.readString(csv, StandardCharsets.UTF_8)).isEqualTo("old table\n");
+        assertThat(Files.readString(record, StandardCharsets.UTF_8)).isEqualTo(before);
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("table.csv", "TRAIN.md");
+        }
+    }
+
     /** Through the launcher, the reports go to its repository's ntk4j-bench/, whatever the current directory. */
     @Test
     void theDefaultDirectoryIsTheLaunchersRepository(@TempDir Path dir) throws IOException {

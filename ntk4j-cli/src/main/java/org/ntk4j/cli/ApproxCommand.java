@@ -1,6 +1,8 @@
 package org.ntk4j.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,6 +10,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.OutputFiles;
+import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -80,8 +84,13 @@ public final class ApproxCommand implements Callable<Integer> {
         seeds = value;
     }
 
-    @Option(names = "--report", description = "Write the figures as JSON.")
+    @Option(names = "--report", description = "Write the figures as JSON; with --widths, rewritten after each "
+            + "width (\"complete\": false until the last), so that a stopped run keeps the widths it finished.")
     Path report;
+
+    @Option(names = "--resume", description = "With --widths: continue the stopped width study whose partial "
+            + "--report is given: the same settings, the widths it finished not measured again.")
+    boolean resume;
 
     @picocli.CommandLine.Mixin
     OverwriteOption overwrite = new OverwriteOption();
@@ -114,7 +123,17 @@ public final class ApproxCommand implements Callable<Integer> {
         if (widths != null) {
             StudyCommand.requirePositiveDistinct(widths);
         }
-        overwrite.outputs().inputSource("--data", data).output("--report", report, ".json").check();
+        if (resume && widths == null) {
+            throw new IllegalArgumentException("--resume: continues a width study (--widths), which is measured "
+                    + "width by width; approx without --widths is one measurement");
+        }
+        JsonReport partial = resume ? PartialReport.forResume("approx", "--report", report, "every width") : null;
+        OutputFiles outputs = overwrite.outputs().inputSource("--data", data);
+        if (!resume) {
+            PartialReport.refuseNewRunOnto("approx", "--report", report, overwrite.overwrite);
+            outputs.output("--report", report, ".json"); // a resumed report is the stopped run's own, rewritten
+        }
+        outputs.check();
         PrintWriter out = spec.commandLine().getOut();
         Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
         JsonReport json;
@@ -144,7 +163,7 @@ public final class ApproxCommand implements Callable<Integer> {
                     json = Reports.approx(settings, r);
                 }
             } else {
-                json = Reports.approx(settings, widthStudy(out, xTrain, m));
+                json = widthStudy(out, xTrain, m, settings, partial);
             }
             xTrain.close();
             xTest.close();
@@ -157,23 +176,72 @@ public final class ApproxCommand implements Callable<Integer> {
         return 0;
     }
 
-    private PntkWidthStudy.Result widthStudy(PrintWriter out, Tensor x, Method m) {
+    /**
+     * The width study: each width's row printed, and the report rewritten, as soon as it is measured; a resume checks
+     * its settings against the partial report and measures only the widths it lacks.
+     *
+     * @return the complete report
+     */
+    private JsonReport widthStudy(PrintWriter out, Tensor x, Method m, Reports.ApproxSettings settings,
+                                  JsonReport partial) throws IOException {
+        Reports.ApproxWidthSettings ws = new Reports.ApproxWidthSettings(widths, seeds, seed, m.shortName(),
+                RunFingerprint.ofData(x));
+        List<PntkWidthStudy.Row> done = new ArrayList<>();
+        if (partial != null) {
+            PartialReport.requireSame(partial, "model", "--model", settings.model());
+            PartialReport.requireSame(partial, "data", "--data", settings.data());
+            PartialReport.requireSame(partial, "n", "--n", settings.n());
+            PartialReport.requireSame(partial, "dtype", "--dtype", settings.dtype().shortName());
+            PartialReport.requireSame(partial, "widths", "--widths", ws.widths());
+            PartialReport.requireSame(partial, "seeds", "--seeds", ws.seeds());
+            PartialReport.requireSame(partial, "seed", "--seed", ws.seed());
+            PartialReport.requireSame(partial, "method", "--method", ws.method());
+            if (!ws.dataFingerprint().equals(partial.get("data_fingerprint"))) {
+                throw new IllegalArgumentException("--resume: --data " + data + ": the inputs differ from those of "
+                        + "the partial report's run (a file changed since); start a new run");
+            }
+            done.addAll(Reports.approxRows(partial, report));
+        }
         out.printf(Locale.ROOT, "pNTK relative Frobenius error against the full eNTK, %d inputs, mean over %d seeds%n",
                 x.dim(0), seeds);
+        if (partial != null) {
+            out.println("resuming " + report + ": " + done.size() + " of " + widths.length + " widths done");
+        }
         out.println("| width | mean error | min | max |");
         out.println("|---|---|---|---|");
-        PntkWidthStudy.Result r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed,
-                x, m);
-        for (PntkWidthStudy.Row row : r.rows()) {
-            out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
-                    row.maxError());
+        // the finished widths, a prefix of --widths (the study measures them in order), from the partial report
+        done.forEach(row -> printRow(out, row));
+        out.flush();
+        int[] measured = {0};
+        PntkWidthStudy.Result r;
+        try {
+            r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed, x, m, row -> {
+                printRow(out, row);
+                done.add(row);
+                if (report != null) {
+                    try {
+                        Reports.approx(settings, ws, done, null).write(report);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+                PartialReport.afterPart.accept(++measured[0]);
+            }, List.copyOf(done));
+        } catch (UncheckedIOException e) {
+            throw e.getCause(); // the report could not be written: one line, as any output's failure
         }
         if (widths.length < 2) {
             out.println("fitted exponent of the pNTK error in width: none (one width; give two or more to fit it)");
         } else {
             out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
         }
-        return r;
+        return Reports.approx(settings, ws, r.rows(), r);
+    }
+
+    private static void printRow(PrintWriter out, PntkWidthStudy.Row row) {
+        out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
+                row.maxError());
+        out.flush();
     }
 
     private static int outputs(Model net, int[] per) {

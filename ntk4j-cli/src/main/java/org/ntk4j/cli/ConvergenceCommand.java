@@ -1,13 +1,19 @@
 package org.ntk4j.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.infinite.Convergence;
 import org.ntk4j.infinite.FcnLimit;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.JsonReport;
+import org.ntk4j.io.OutputFiles;
+import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.plot.Charts;
@@ -59,8 +65,13 @@ public final class ConvergenceCommand implements Callable<Integer> {
             + "computed in float64.")
     String dtype = "f32";
 
-    @Option(names = {"--report", "--json"}, description = "Write the figures as JSON.")
+    @Option(names = {"--report", "--json"}, description = "Write the figures as JSON, rewritten after each width "
+            + "(\"complete\": false until the last), so that a stopped run keeps the widths it finished.")
     Path report;
+
+    @Option(names = "--resume", description = "Continue the stopped run whose partial --report is given: the same "
+            + "settings, the widths it finished not measured again.")
+    boolean resume;
 
     @Option(names = "--plot", description = "Write a log-log PNG of the distances against width.")
     Path plot;
@@ -82,56 +93,126 @@ public final class ConvergenceCommand implements Callable<Integer> {
         }
         requireFcnLimit();
         Zoo.parse(model);
-        overwrite.outputs().inputSource("--data", data).output("--report", report, ".json")
-                .output("--plot", plot, ".png").check();
+        JsonReport partial = resume ? PartialReport.forResume("convergence", "--report", report, "every width")
+                : null;
+        OutputFiles outputs = overwrite.outputs().inputSource("--data", data);
+        if (!resume) {
+            PartialReport.refuseNewRunOnto("convergence", "--report", report, overwrite.overwrite);
+            outputs.output("--report", report, ".json"); // a resumed report is the stopped run's own, rewritten
+        }
+        outputs.output("--plot", plot, ".png").check();
         PrintWriter out = spec.commandLine().getOut();
-        Convergence.Result r;
         long start = System.nanoTime();
-        double[] w = new double[widths.length];
-        double[] single = new double[widths.length];
-        double[] ens = new double[widths.length];
+        Convergence.Result r;
         try (Tensor x = DataSource.load(data, dt, seed)) {
+            Reports.ConvergenceSettings settings = new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble,
+                    seed, widths, m.shortName(), RunFingerprint.ofData(x));
+            List<Convergence.Row> done = new ArrayList<>();
+            double secondsBefore = 0;
+            if (partial != null) {
+                requireSameSettings(partial, settings);
+                done.addAll(Reports.convergenceRows(partial, report));
+                secondsBefore = partial.get("seconds") instanceof Number n ? n.doubleValue() : 0;
+            }
             out.printf(Locale.ROOT, "%s on %d inputs %s (%s): relative Frobenius distance of the trace eNTK to the "
                             + "infinite-width NTK; single: mean (min..max) over seeds %d..%d; ensemble: the mean of "
                             + "%d eNTKs (seeds %d..%d)%n", model, x.dim(0), data, dt.shortName(), seed, seed + seeds - 1,
                     ensemble, seed, seed + ensemble - 1);
+            if (partial != null) {
+                out.println("resuming " + report + ": " + done.size() + " of " + widths.length + " widths done");
+            }
             out.println("| width | single eNTK | min | max | ensemble mean |");
             out.println("|---|---|---|---|---|");
+            // the finished widths, a prefix of --widths (the run measures them in order), from the partial report
+            done.forEach(row -> printRow(out, row));
             out.flush();
-            int[] done = {0};
-            // each width's row as soon as it is measured: a run stopped at the largest width keeps the others
-            r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x, e -> e.method(m),
-                    row -> {
-                        out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(),
-                                row.singleMean(), row.singleMin(), row.singleMax(), row.ensemble());
-                        out.flush();
-                        int i = done[0]++;
-                        w[i] = row.width();
-                        single[i] = row.singleMean();
-                        ens[i] = row.ensemble();
-                    });
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; %.1f s%n",
-                r.singleExponent(), r.ensembleExponent(), seconds);
-        if (plot != null) {
-            double[] ref = new double[w.length];
-            for (int i = 0; i < w.length; i++) {
-                ref[i] = single[0] * Math.sqrt(w[0] / w[i]);
+            double before = secondsBefore;
+            int[] measured = {0};
+            // each width's row as soon as it is measured, and the report with it: a run stopped at the largest width
+            // keeps the others
+            try {
+                r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x,
+                        e -> e.method(m), row -> {
+                            printRow(out, row);
+                            done.add(row);
+                            if (report != null) {
+                                write(Reports.convergence(settings, done, null, before + seconds(start)));
+                            }
+                            PartialReport.afterPart.accept(++measured[0]);
+                        }, List.copyOf(done));
+            } catch (UncheckedIOException e) {
+                throw e.getCause(); // the report could not be written: one line, as any output's failure
             }
-            Charts.logLogLines(plot, "distance to the infinite-width NTK, " + model, "width",
-                    "relative Frobenius distance", List.of(new Charts.Series("single eNTK", w, single),
-                            new Charts.Series("mean of " + ensemble + " eNTKs", w, ens),
-                            new Charts.Series("width^-1/2", w, ref)));
-            out.println("wrote " + plot);
-        }
-        if (report != null) {
-            Reports.convergence(new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble, seed, widths), r,
-                    seconds).write(report);
-            out.println("wrote " + report);
+            double seconds = seconds(start);
+            out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; "
+                    + "%.1f s%n", r.singleExponent(), r.ensembleExponent(), seconds);
+            if (plot != null) {
+                plot(r);
+                out.println("wrote " + plot);
+            }
+            if (report != null) {
+                // complete, after the plot: a run stopped before its plot stays resumable
+                Reports.convergence(settings, r.rows(), r, before + seconds).write(report);
+                out.println("wrote " + report);
+            }
         }
         out.flush();
         return 0;
+    }
+
+    private static double seconds(long start) {
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static void printRow(PrintWriter out, Convergence.Row row) {
+        out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g | %.4g |%n", row.width(), row.singleMean(), row.singleMin(),
+                row.singleMax(), row.ensemble());
+        out.flush();
+    }
+
+    /** The partial report after a width (an I/O error ends the run as any other: the previous report stays). */
+    private void write(JsonReport json) {
+        try {
+            json.write(report);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Refuses a resume whose settings differ from those of the partial report's run, naming the first. */
+    private void requireSameSettings(JsonReport partial, Reports.ConvergenceSettings s) {
+        PartialReport.requireSame(partial, "model", "--model", s.model());
+        PartialReport.requireSame(partial, "data", "--data", s.data());
+        PartialReport.requireSame(partial, "dtype", "--dtype", s.dtype().shortName());
+        PartialReport.requireSame(partial, "seeds", "--seeds", s.seeds());
+        PartialReport.requireSame(partial, "ensemble", "--ensemble", s.ensemble());
+        PartialReport.requireSame(partial, "seed", "--seed", s.seed());
+        PartialReport.requireSame(partial, "widths", "--widths", s.widths());
+        PartialReport.requireSame(partial, "method", "--method", s.method());
+        if (!s.dataFingerprint().equals(partial.get("data_fingerprint"))) {
+            throw new IllegalArgumentException("--resume: --data " + data + ": the inputs differ from those of the "
+                    + "partial report's run (a file changed since); start a new run");
+        }
+    }
+
+    /** The log-log plot of the distances against width, with the width^-1/2 line through the first single one. */
+    private void plot(Convergence.Result r) throws IOException {
+        int n = r.rows().size();
+        double[] w = new double[n];
+        double[] single = new double[n];
+        double[] ens = new double[n];
+        double[] ref = new double[n];
+        for (int i = 0; i < n; i++) {
+            Convergence.Row row = r.rows().get(i);
+            w[i] = row.width();
+            single[i] = row.singleMean();
+            ens[i] = row.ensemble();
+            ref[i] = r.rows().get(0).singleMean() * Math.sqrt(r.rows().get(0).width() / w[i]);
+        }
+        Charts.logLogLines(plot, "distance to the infinite-width NTK, " + model, "width",
+                "relative Frobenius distance", List.of(new Charts.Series("single eNTK", w, single),
+                        new Charts.Series("mean of " + ensemble + " eNTKs", w, ens),
+                        new Charts.Series("width^-1/2", w, ref)));
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.ntk4j.cli;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
@@ -156,15 +157,62 @@ final class Reports {
         return json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
     }
 
-    /** {@code approx --widths --report}: the pNTK's error against width. */
-    static JsonReport approx(ApproxSettings s, PntkWidthStudy.Result w) {
+    /**
+     * The settings of {@code approx --widths} beyond {@link ApproxSettings}: each one that changes its figures, which
+     * a resumed run must repeat ({@code dataFingerprint}: {@link org.ntk4j.io.RunFingerprint#ofData} of the
+     * training inputs).
+     */
+    record ApproxWidthSettings(int[] widths, int seeds, long seed, String method, String dataFingerprint) {
+    }
+
+    /**
+     * {@code approx --widths --report}: the pNTK's error against width at each width done (mean, min and max over
+     * the seeds, exact: a resumed run reads them back) and, once every width is, the fitted exponent; then which
+     * widths are done, and whether all are ({@link PartialReport}).
+     *
+     * @param rows the widths done, in the order of the settings' widths
+     * @param r the whole result, or null while widths remain
+     */
+    static JsonReport approx(ApproxSettings s, ApproxWidthSettings ws, List<PntkWidthStudy.Row> rows,
+                             PntkWidthStudy.Result r) {
         JsonReport json = approxHead(s);
-        int[] widths = new int[w.rows().size()];
-        for (int i = 0; i < widths.length; i++) {
-            widths[i] = w.rows().get(i).width();
-            json.put("width_" + widths[i] + ".pntk_relative_frobenius_error", w.rows().get(i).meanError());
+        int[] done = new int[rows.size()];
+        for (int i = 0; i < done.length; i++) {
+            PntkWidthStudy.Row row = rows.get(i);
+            done[i] = row.width();
+            String k = "width_" + row.width() + ".pntk_relative_frobenius_error";
+            json.putExact(k, row.meanError()).putExact(k + "_min", row.minError())
+                    .putExact(k + "_max", row.maxError());
         }
-        return json.put("widths", widths).put("pntk_error_width_exponent", w.exponent());
+        json.put("widths", ws.widths());
+        if (r != null) {
+            json.putExact("pntk_error_width_exponent", r.exponent());
+        }
+        return json.put("seeds", ws.seeds()).put("seed", ws.seed()).put("method", ws.method())
+                .put("data_fingerprint", ws.dataFingerprint()).put("command", "approx").put("complete", r != null)
+                .put("widths_done", done);
+    }
+
+    /**
+     * The rows of the widths a partial {@code approx --widths} report has done.
+     *
+     * @throws IllegalArgumentException if a width listed as done lacks a figure
+     */
+    static List<PntkWidthStudy.Row> approxRows(JsonReport partial, Path file) {
+        List<PntkWidthStudy.Row> rows = new java.util.ArrayList<>();
+        for (int w : widthsDone(partial, file)) {
+            String k = "width_" + w + ".pntk_relative_frobenius_error";
+            rows.add(new PntkWidthStudy.Row(w, figure(partial, k, file), figure(partial, k + "_min", file),
+                    figure(partial, k + "_max", file)));
+        }
+        return rows;
+    }
+
+    private static int[] widthsDone(JsonReport partial, Path file) {
+        if (!(partial.get("widths_done") instanceof int[] done)) {
+            throw new IllegalArgumentException("--resume: " + file + " has no list of the widths done");
+        }
+        return done;
     }
 
     private static JsonReport approxHead(ApproxSettings s) {
@@ -172,39 +220,93 @@ final class Reports {
                 .put("dtype", s.dtype().shortName());
     }
 
-    /** The settings {@code convergence} reports with its figures. */
+    /**
+     * The settings {@code convergence} reports with its figures: each one that changes them, which a resumed run
+     * must repeat ({@code dataFingerprint}: {@link org.ntk4j.io.RunFingerprint#ofData} of the inputs).
+     */
     record ConvergenceSettings(String model, String data, DType dtype, int seeds, int ensemble, long seed,
-                               int[] widths) {
+                               int[] widths, String method, String dataFingerprint) {
     }
 
-    /** {@code convergence --report}: the distance to the infinite-width NTK at each width. */
-    static JsonReport convergence(ConvergenceSettings s, Convergence.Result r, double seconds) {
+    /**
+     * {@code convergence --report}: the distance to the infinite-width NTK at each width done, exact (a resumed run
+     * reads them back), and, once every width is, the fitted exponents; then which widths are done, and whether all
+     * are ({@link PartialReport}).
+     *
+     * @param rows the widths done, in the order of the settings' widths
+     * @param r the whole result, or null while widths remain
+     */
+    static JsonReport convergence(ConvergenceSettings s, List<Convergence.Row> rows, Convergence.Result r,
+                                  double seconds) {
         JsonReport json = new JsonReport().put("model", s.model()).put("data", s.data())
                 .put("dtype", s.dtype().shortName()).put("seeds", s.seeds()).put("ensemble", s.ensemble())
                 .put("seed", s.seed()).put("widths", s.widths());
-        for (Convergence.Row row : r.rows()) {
-            json.put("width_" + row.width() + ".single_distance", row.singleMean())
-                    .put("width_" + row.width() + ".single_min", row.singleMin())
-                    .put("width_" + row.width() + ".single_max", row.singleMax())
-                    .put("width_" + row.width() + ".ensemble_distance", row.ensemble());
+        int[] done = new int[rows.size()];
+        for (int i = 0; i < done.length; i++) {
+            Convergence.Row row = rows.get(i);
+            done[i] = row.width();
+            json.putExact("width_" + row.width() + ".single_distance", row.singleMean())
+                    .putExact("width_" + row.width() + ".single_min", row.singleMin())
+                    .putExact("width_" + row.width() + ".single_max", row.singleMax())
+                    .putExact("width_" + row.width() + ".ensemble_distance", row.ensemble());
         }
-        return json.put("single_exponent", r.singleExponent()).put("ensemble_exponent", r.ensembleExponent())
-                .put("seconds", seconds);
+        if (r != null) {
+            json.putExact("single_exponent", r.singleExponent()).putExact("ensemble_exponent", r.ensembleExponent());
+        }
+        return json.put("seconds", seconds).put("method", s.method()).put("data_fingerprint", s.dataFingerprint())
+                .put("command", "convergence").put("complete", r != null).put("widths_done", done);
     }
 
-    /** The settings {@code study} reports with its figures. */
-    record StudySettings(String model, String sample, int n, int nTest, DType dtype, double diagReg, int[] widths) {
+    /**
+     * The rows of the widths a partial {@link #convergence} report has done.
+     *
+     * @throws IllegalArgumentException if a width listed as done lacks a figure
+     */
+    static List<Convergence.Row> convergenceRows(JsonReport partial, Path file) {
+        List<Convergence.Row> rows = new java.util.ArrayList<>();
+        for (int w : widthsDone(partial, file)) {
+            String k = "width_" + w + ".";
+            rows.add(new Convergence.Row(w, figure(partial, k + "single_distance", file),
+                    figure(partial, k + "single_min", file), figure(partial, k + "single_max", file),
+                    figure(partial, k + "ensemble_distance", file)));
+        }
+        return rows;
+    }
+
+    /** A number of a partial report, which must have it. */
+    static double figure(JsonReport partial, String key, Path file) {
+        if (!(partial.get(key) instanceof Number n)) {
+            throw new IllegalArgumentException("--resume: " + file + " lists " + key.substring(0, key.indexOf('.'))
+                    + " as done but has no number " + key);
+        }
+        return n.doubleValue();
+    }
+
+    /**
+     * The settings {@code study} reports with its figures: each one that changes them, which a resumed run must
+     * repeat (the checkpoints' contents: each point's fingerprint).
+     */
+    record StudySettings(String model, String sample, int n, int nTest, DType dtype, double diagReg, int[] widths,
+                         String method, long seed, String checkpoints) {
     }
 
     /** One figure of the study through training: its file name and how to read it from a point. */
     record StudyMetric(String file, String title, ToDoubleFunction<TrainingStudy.Point> read) {
     }
 
-    /** {@code study --report}: every figure at every width and epoch where it exists. */
-    static JsonReport study(StudySettings s, TrainingStudy study, List<StudyMetric> metrics, double seconds) {
+    /**
+     * {@code study --report}: every figure at every width and epoch measured where it exists (NaN: absent; the only
+     * infinite one, a condition-number ratio against a singular kind, null), exact (a resumed run reads them
+     * back); then which checkpoints are done, with the {@link org.ntk4j.io.RunFingerprint} of each (model,
+     * parameters, sample), and whether all are ({@link PartialReport}).
+     *
+     * @param fingerprints the fingerprint of each point measured, by "width_W.epoch_E"
+     */
+    static JsonReport study(StudySettings s, TrainingStudy study, List<StudyMetric> metrics, double seconds,
+                            boolean complete, java.util.Map<String, String> fingerprints) {
         int[] epochs = study.epochs();
         JsonReport json = new JsonReport().put("model", s.model()).put("sample", s.sample()).put("n", s.n())
-                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).put("diag_reg", s.diagReg())
+                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).putExact("diag_reg", s.diagReg())
                 .put("widths", s.widths()).put("epochs", epochs).put("kinds", String.join(",", study.kindNames()))
                 .put("seconds", seconds);
         for (StudyMetric metric : metrics) {
@@ -212,12 +314,35 @@ final class Reports {
                 for (int w : s.widths()) {
                     double v = study.series(w, metric.read())[e];
                     if (!Double.isNaN(v)) {
-                        json.put("width_" + w + ".epoch_" + epochs[e] + "." + metric.file(), v);
+                        json.putExact("width_" + w + ".epoch_" + epochs[e] + "." + metric.file(), v);
                     }
                 }
             }
         }
+        json.put("method", s.method()).put("seed", s.seed()).put("checkpoints", s.checkpoints())
+                .put("command", "study").put("complete", complete);
+        for (int w : s.widths()) {
+            int[] done = study.points().stream().filter(p -> p.width() == w).mapToInt(TrainingStudy.Point::epoch)
+                    .toArray();
+            if (done.length > 0) {
+                json.put("width_" + w + ".epochs_done", done);
+                for (int e : done) {
+                    String part = "width_" + w + ".epoch_" + e;
+                    json.put(part + ".fingerprint", fingerprints.get(part));
+                }
+            }
+        }
         return json;
+    }
+
+    /**
+     * A figure of a partial {@link #study} report, as it was before it was written: absent, NaN; null, +∞.
+     */
+    static double studyFigure(JsonReport partial, String key) {
+        if (!partial.has(key)) {
+            return Double.NaN;
+        }
+        return partial.get(key) instanceof Number n ? n.doubleValue() : Double.POSITIVE_INFINITY;
     }
 
     /** The settings {@code train} reports with its curves: as given on the command line, the optimizer described. */

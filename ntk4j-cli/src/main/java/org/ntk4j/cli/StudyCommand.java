@@ -5,8 +5,12 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
@@ -16,8 +20,10 @@ import java.util.stream.Stream;
 import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
+import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
 import org.ntk4j.io.ParamsFile;
+import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -86,8 +92,14 @@ public final class StudyCommand implements Callable<Integer> {
             + "diagonal (default: ${DEFAULT-VALUE}).")
     double diagReg = 1e-4;
 
-    @Option(names = {"--json", "--report"}, description = "Write every figure as JSON.")
+    @Option(names = {"--json", "--report"}, description = "Write every figure as JSON, rewritten after each "
+            + "checkpoint (\"complete\": false until the last), so that a stopped run keeps the checkpoints it "
+            + "measured.")
     Path json;
+
+    @Option(names = "--resume", description = "Continue the stopped run whose partial --json is given: the same "
+            + "settings and checkpoint files, the checkpoints it measured not measured again.")
+    boolean resume;
 
     @Option(names = "--plot-dir", paramLabel = "DIR", description = "Write one PNG per metric (x: epoch, one line "
             + "per width) into DIR, created if missing.")
@@ -120,7 +132,12 @@ public final class StudyCommand implements Callable<Integer> {
             files.put(w, checkpointFiles(checkpoints, w));
         }
         List<Metric> metrics = metrics(kindList);
-        OutputFiles outputs = overwrite.outputs().inputSource("--sample", sample).output("--json", json, ".json");
+        JsonReport partial = resume ? PartialReport.forResume("study", "--json", json, "every checkpoint") : null;
+        OutputFiles outputs = overwrite.outputs().inputSource("--sample", sample);
+        if (!resume) {
+            PartialReport.refuseNewRunOnto("study", "--json", json, overwrite.overwrite);
+            outputs.output("--json", json, ".json"); // a resumed report is the stopped run's own, rewritten
+        }
         files.values().forEach(byEpoch -> byEpoch.values().forEach(f -> outputs.input("--checkpoints", f)));
         for (Metric metric : metrics) {
             outputs.outputIn("--plot-dir", plotDir, metric.file + ".png");
@@ -130,6 +147,10 @@ public final class StudyCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         TrainingStudy study;
+        Reports.StudySettings settings;
+        Map<String, String> fingerprints;
+        Set<String> done = new HashSet<>();
+        double secondsBefore = 0;
         int nTrain;
         int nTest;
         int[] per;
@@ -155,11 +176,32 @@ public final class StudyCommand implements Callable<Integer> {
             try (Dataset train = all.rows(0, nTrain); Dataset test = all.rows(nTrain, all.size());
                  Tensor y = train.oneHot(dt, o)) {
                 test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
-                checkEveryCheckpoint(files, per, dt, err);
+                fingerprints = checkEveryCheckpoint(files, per, dt, err, train.x(), test.x());
+                settings = new Reports.StudySettings(model, sample, nTrain, nTest, dt, diagReg, widths,
+                        m.shortName(), seed, checkpoints);
                 study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg, e -> e.method(m));
+                if (partial != null) {
+                    secondsBefore = restore(partial, settings, study, kindList, fingerprints, done);
+                    out.println("resuming " + json + ": " + done.size() + " of " + fingerprints.size()
+                            + " checkpoints done");
+                    out.flush();
+                }
+                int parts = 0;
                 for (int w : widths) {
                     Model net = Zoo.parse(Zoo.withWidth(model, w));
+                    // the stopped run measured this width's epoch 0: its kernel, the velocity's reference, again
+                    boolean needReference = done.contains(part(w, 0));
                     for (var e : files.get(w).entrySet()) {
+                        String part = part(w, e.getKey());
+                        if (done.contains(part)) {
+                            continue;
+                        }
+                        if (needReference) {
+                            try (Params p0 = ParamsFile.load(files.get(w).get(0), net, per, dt)) {
+                                study.reference(w, KernelCommand.withBuffersOf(net, p0), p0);
+                            }
+                            needReference = false;
+                        }
                         try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
                             // the checkpoint's buffers (trained running statistics) are the network's
                             TrainingStudy.Point pt = study.add(w, e.getKey(), KernelCommand.withBuffersOf(net, p), p);
@@ -168,6 +210,12 @@ public final class StudyCommand implements Callable<Integer> {
                                     pt.seconds());
                             err.flush();
                         }
+                        done.add(part);
+                        if (json != null) {
+                            Reports.study(settings, study, reportMetrics(metrics), secondsBefore
+                                    + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
+                        }
+                        PartialReport.afterPart.accept(++parts);
                     }
                     study.forget(w);
                 }
@@ -228,12 +276,9 @@ public final class StudyCommand implements Callable<Integer> {
             out.println("wrote " + plots + " plots to " + plotDir);
         }
         if (json != null) {
-            List<Reports.StudyMetric> read = new ArrayList<>();
-            for (Metric metric : metrics) {
-                read.add(new Reports.StudyMetric(metric.file, metric.title, metric.read));
-            }
-            Reports.study(new Reports.StudySettings(model, sample, nTrain, nTest, dt, diagReg, widths), study, read,
-                    seconds).write(json);
+            // complete, after the plots: a run stopped before its plots stays resumable
+            Reports.study(settings, study, reportMetrics(metrics), secondsBefore + seconds, true, fingerprints)
+                    .write(json);
             out.println("wrote " + json);
         }
         out.flush();
@@ -244,15 +289,22 @@ public final class StudyCommand implements Callable<Integer> {
      * Reads every checkpoint once before any kernel, so that a file of another width or model, or a damaged one,
      * is refused before the hours of kernels of the others, not after them; and warns, once, when the training
      * run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised its inputs, which
-     * the study's sample is not.
+     * the study's sample is not. Returns each checkpoint's {@link RunFingerprint} (its model, parameters and the
+     * sample) by {@link #part}, which a resumed run compares with those its partial report recorded.
      */
-    private void checkEveryCheckpoint(TreeMap<Integer, TreeMap<Integer, Path>> files, int[] per, DType dt,
-            PrintWriter err) throws IOException {
+    private Map<String, String> checkEveryCheckpoint(TreeMap<Integer, TreeMap<Integer, Path>> files, int[] per,
+            DType dt, PrintWriter err, Tensor xTrain, Tensor xTest) throws IOException {
         boolean warned = false;
+        Map<String, String> fingerprints = new HashMap<>();
         for (var byWidth : files.entrySet()) {
-            Model net = Zoo.parse(Zoo.withWidth(model, byWidth.getKey()));
-            for (Path f : byWidth.getValue().values()) {
-                ParamsFile.load(f, net, per, dt).close();
+            String specOfWidth = Zoo.withWidth(model, byWidth.getKey());
+            Model net = Zoo.parse(specOfWidth);
+            for (var byEpoch : byWidth.getValue().entrySet()) {
+                Path f = byEpoch.getValue();
+                try (Params p = ParamsFile.load(f, net, per, dt)) {
+                    fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()),
+                            RunFingerprint.of(specOfWidth, p, xTrain, xTest));
+                }
                 String name = f.getFileName().toString();
                 String stem = name.substring(0, name.length() - ".npz".length());
                 Path dir = f.toAbsolutePath().getParent();
@@ -269,6 +321,72 @@ public final class StudyCommand implements Callable<Integer> {
                 }
             }
         }
+        return fingerprints;
+    }
+
+    /** A checkpoint's name in the report: "width_W.epoch_E". */
+    private static String part(int width, int epoch) {
+        return "width_" + width + ".epoch_" + epoch;
+    }
+
+    private static List<Reports.StudyMetric> reportMetrics(List<Metric> metrics) {
+        List<Reports.StudyMetric> read = new ArrayList<>();
+        for (Metric metric : metrics) {
+            read.add(new Reports.StudyMetric(metric.file, metric.title, metric.read));
+        }
+        return read;
+    }
+
+    /**
+     * Checks a resume against its partial report, one line naming the first setting that differs or the first
+     * checkpoint (or sample) whose fingerprint does, and restores the points it measured into {@code study},
+     * adding them to {@code done}.
+     *
+     * @return the seconds the stopped run had spent
+     */
+    private double restore(JsonReport partial, Reports.StudySettings s, TrainingStudy study,
+                           List<KernelKind> kindList, Map<String, String> fingerprints, Set<String> done) {
+        PartialReport.requireSame(partial, "model", "--model", s.model());
+        PartialReport.requireSame(partial, "sample", "--sample", s.sample());
+        PartialReport.requireSame(partial, "n", "--n", s.n());
+        PartialReport.requireSame(partial, "dtype", "--dtype", s.dtype().shortName());
+        PartialReport.requireSame(partial, "diag_reg", "--diag-reg", s.diagReg());
+        PartialReport.requireSame(partial, "widths", "--widths", s.widths());
+        PartialReport.requireSame(partial, "kinds", "--kinds", String.join(",", study.kindNames()));
+        PartialReport.requireSame(partial, "method", "--method", s.method());
+        PartialReport.requireSame(partial, "seed", "--seed", s.seed());
+        PartialReport.requireSame(partial, "checkpoints", "--checkpoints", s.checkpoints());
+        for (int w : widths) {
+            Object epochs = partial.get("width_" + w + ".epochs_done");
+            if (!(epochs instanceof int[])) {
+                continue;
+            }
+            for (int e : (int[]) epochs) {
+                String part = part(w, e);
+                if (!fingerprints.containsKey(part)) {
+                    throw new IllegalArgumentException("--resume: --checkpoints: the partial report's run measured "
+                            + "width " + w + ", epoch " + e + ", which has no checkpoint file now; start a new run");
+                }
+                if (!fingerprints.get(part).equals(partial.get(part + ".fingerprint"))) {
+                    throw new IllegalArgumentException("--resume: --checkpoints: the checkpoint of width " + w
+                            + ", epoch " + e + " (or the --sample inputs) differs from the one the partial report's "
+                            + "run measured; start a new run");
+                }
+                List<ApproximationReport.Row> rows = new ArrayList<>();
+                for (KernelKind k : kindList) {
+                    String name = k.toString();
+                    String key = part + "." + fileName(k);
+                    rows.add(ApproximationReport.Row.recorded(name, Reports.studyFigure(partial, key + FROBENIUS),
+                            Reports.studyFigure(partial, key + LAMBDA_MAX), Reports.studyFigure(partial,
+                                    key + LAMBDA_MIN), Reports.studyFigure(partial, key + CONDITION),
+                            Reports.studyFigure(partial, key + TEST_ACCURACY)));
+                }
+                study.restore(new TrainingStudy.Point(w, e, Reports.studyFigure(partial, part + "."
+                        + VELOCITY), Reports.studyFigure(partial, part + "." + FULL_ACCURACY), rows, Double.NaN));
+                done.add(part);
+            }
+        }
+        return partial.get("seconds") instanceof Number n ? n.doubleValue() : 0;
     }
 
     private void checkWidths() {
@@ -298,25 +416,39 @@ public final class StudyCommand implements Callable<Integer> {
         }
     }
 
+    /** The metrics' names, which the report's keys and the plots' file names end with. */
+    private static final String VELOCITY = "kernel_velocity";
+    private static final String FULL_ACCURACY = "full_test_accuracy";
+    private static final String FROBENIUS = "_relative_frobenius_error";
+    private static final String LAMBDA_MAX = "_lambda_max_relative_error";
+    private static final String LAMBDA_MIN = "_lambda_min_ratio";
+    private static final String CONDITION = "_condition_number_ratio";
+    private static final String TEST_ACCURACY = "_test_accuracy";
+
+    /** A kind in metric names: "pntk", "proj_8". */
+    private static String fileName(KernelKind kind) {
+        return kind.toString().replace(':', '_').replace('-', '_');
+    }
+
     /** The metrics, in table order: the kernel velocity, the full kernel's accuracy, then five per kind. */
     private static List<Metric> metrics(List<KernelKind> kinds) {
         List<Metric> list = new ArrayList<>();
-        list.add(new Metric("kernel_velocity", "kernel velocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK",
+        list.add(new Metric(VELOCITY, "kernel velocity ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F of the full eNTK",
                 TrainingStudy.Point::kernelVelocity));
-        list.add(new Metric("full_test_accuracy", "kernel-regression test accuracy, full eNTK",
+        list.add(new Metric(FULL_ACCURACY, "kernel-regression test accuracy, full eNTK",
                 TrainingStudy.Point::fullTestAccuracy));
         for (KernelKind k : kinds) {
             String name = k.toString();
-            String file = name.replace(':', '_').replace('-', '_');
-            list.add(new Metric(file + "_relative_frobenius_error", name + ": relative Frobenius error of K ⊗ I_O "
-                    + "against the eNTK", p -> p.kind(name).relativeFrobeniusError));
-            list.add(new Metric(file + "_lambda_max_relative_error", name + ": relative error of λ_max",
+            String file = fileName(k);
+            list.add(new Metric(file + FROBENIUS, name + ": relative Frobenius error of K ⊗ I_O against the eNTK",
+                    p -> p.kind(name).relativeFrobeniusError));
+            list.add(new Metric(file + LAMBDA_MAX, name + ": relative error of λ_max",
                     p -> p.kind(name).lambdaMaxRelativeError));
-            list.add(new Metric(file + "_lambda_min_ratio", name + ": λ_min(K) / λ_min(Θ)",
+            list.add(new Metric(file + LAMBDA_MIN, name + ": λ_min(K) / λ_min(Θ)",
                     p -> p.kind(name).lambdaMinRatio));
-            list.add(new Metric(file + "_condition_number_ratio", name + ": condition number of K / that of Θ",
+            list.add(new Metric(file + CONDITION, name + ": condition number of K / that of Θ",
                     p -> p.kind(name).conditionNumberRatio));
-            list.add(new Metric(file + "_test_accuracy", name + ": kernel-regression test accuracy",
+            list.add(new Metric(file + TEST_ACCURACY, name + ": kernel-regression test accuracy",
                     p -> p.kind(name).testAccuracy));
         }
         return list;

@@ -6,10 +6,13 @@ import static org.ntk4j.cli.CliRuns.run;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.JsonReport;
 
 class ConvergenceCommandTest {
     @TempDir
@@ -85,5 +88,158 @@ class ConvergenceCommandTest {
                 + "relative to it means nothing");
         assertThat(zero[0]).doesNotContain("NaN");
         assertThat(json).doesNotExist();
+    }
+
+    /** The settings of the resume tests: three widths, tiny ensembles, float64, inputs from a CSV file. */
+    private String[] resumable(Path csv, Path json, String... more) {
+        List<String> a = new ArrayList<>(List.of("convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths",
+                "16,64,256", "--seeds", "2", "--ensemble", "3", "--data", csv.toString(), "--dtype", "f64",
+                "--report", json.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    /** {@code args} with the value after {@code option} replaced. */
+    private static String[] with(String[] args, String option, String value) {
+        String[] a = args.clone();
+        a[List.of(a).indexOf(option) + 1] = value;
+        return a;
+    }
+
+    private Path inputs() throws Exception {
+        Path csv = dir.resolve("x.csv");
+        StringBuilder text = new StringBuilder("a,b,c,d,e\n");
+        java.util.Random random = new java.util.Random(7);
+        for (int i = 0; i < 6; i++) {
+            for (int j = 0; j < 5; j++) {
+                text.append(j > 0 ? "," : "").append(String.format(java.util.Locale.ROOT, "%.5f",
+                        random.nextGaussian()));
+            }
+            text.append('\n');
+        }
+        Files.writeString(csv, text.toString(), StandardCharsets.UTF_8);
+        return csv;
+    }
+
+    /** Runs with the part hook stopping the run after {@code parts} widths, as a kill would; returns the calls. */
+    private static List<Integer> runStoppedAfter(int parts, String... args) {
+        List<Integer> calls = new ArrayList<>();
+        PartialReport.afterPart = n -> {
+            calls.add(n);
+            if (n == parts) {
+                throw new IllegalArgumentException("stopped by the test after " + n + " width(s)");
+            }
+        };
+        try {
+            String[] o = run(2, args);
+            assertThat(o[1]).contains("stopped by the test");
+        } finally {
+            PartialReport.afterPart = n -> { };
+        }
+        return calls;
+    }
+
+    private static void assertClose(double actual, double expected, String what) {
+        assertThat(Math.abs(actual - expected)).as(what + ": %s against %s", actual, expected)
+                .isLessThanOrEqualTo(1e-12 * Math.abs(expected));
+    }
+
+    /**
+     * The report is rewritten after each width, so a run stopped after its first keeps that width's figures (a
+     * valid report saying it is not complete, no plot yet); --resume measures only the other widths and ends with
+     * the figures, exponents and plot of an uninterrupted run.
+     */
+    @Test
+    void aStoppedRunKeepsItsFinishedWidthsAndResumeCompletesItAsAStraightRun() throws Exception {
+        Path csv = inputs();
+        Path straight = dir.resolve("straight.json");
+        run(0, resumable(csv, straight));
+        JsonReport whole = JsonReport.read(straight);
+        assertThat(whole.get("complete")).isEqualTo(true);
+        assertThat((int[]) whole.get("widths_done")).containsExactly(16, 64, 256);
+
+        Path json = dir.resolve("c.json");
+        Path png = dir.resolve("c.png");
+        assertThat(runStoppedAfter(1, resumable(csv, json, "--plot", png.toString()))).containsExactly(1);
+        JsonReport partial = JsonReport.read(json);
+        assertThat(partial.get("complete")).isEqualTo(false);
+        assertThat(partial.get("command")).isEqualTo("convergence");
+        assertThat((int[]) partial.get("widths_done")).containsExactly(16);
+        assertThat(partial.has("width_64.single_distance")).isFalse();
+        assertThat(partial.has("single_exponent")).isFalse();
+        assertThat(png).doesNotExist();
+        for (String f : new String[] {"single_distance", "single_min", "single_max", "ensemble_distance"}) {
+            assertClose((Double) partial.get("width_16." + f), (Double) whole.get("width_16." + f), f);
+        }
+        // the same command without --resume does not replace the stopped run's report, and says how to go on
+        assertThat(run(2, resumable(csv, json))[1].trim()).isEqualTo("ntk4j: --report " + json + " is the partial "
+                + "report of a stopped run: --resume continues it, --overwrite starts a new one");
+
+        List<Integer> calls = new ArrayList<>();
+        PartialReport.afterPart = calls::add;
+        String[] o;
+        try {
+            o = run(0, resumable(csv, json, "--plot", png.toString(), "--resume"));
+        } finally {
+            PartialReport.afterPart = n -> { };
+        }
+        assertThat(calls).as("widths measured by the resumed run").containsExactly(1, 2);
+        assertThat(o[0]).contains("resuming " + json + ": 1 of 3 widths done").contains("| 16 | ")
+                .contains("| 256 | ").contains("wrote " + png);
+        assertThat(Files.size(png)).isGreaterThan(1000);
+        JsonReport resumed = JsonReport.read(json);
+        assertThat(resumed.get("complete")).isEqualTo(true);
+        assertThat((int[]) resumed.get("widths_done")).containsExactly(16, 64, 256);
+        for (int w : new int[] {16, 64, 256}) {
+            for (String f : new String[] {"single_distance", "single_min", "single_max", "ensemble_distance"}) {
+                String key = "width_" + w + "." + f;
+                assertClose((Double) resumed.get(key), (Double) whole.get(key), key);
+            }
+        }
+        assertClose((Double) resumed.get("single_exponent"), (Double) whole.get("single_exponent"), "exponent");
+        assertClose((Double) resumed.get("ensemble_exponent"), (Double) whole.get("ensemble_exponent"), "exponent");
+        assertThat(run(2, resumable(csv, json, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --report "
+                + json + " is complete (every width is done); there is nothing to resume (without --resume, "
+                + "--overwrite runs it again)");
+    }
+
+    /** A resume with a setting that changes the figures, other inputs, or no partial report is refused. */
+    @Test
+    void aResumeWithOtherSettingsOrWithoutAPartialReportIsRefused() throws Exception {
+        Path csv = inputs();
+        Path json = dir.resolve("c.json");
+        runStoppedAfter(1, resumable(csv, json));
+        String before = Files.readString(json, StandardCharsets.UTF_8);
+        assertThat(run(2, with(resumable(csv, json, "--resume"), "--seeds", "1"))[1].trim())
+                .isEqualTo("ntk4j: --resume: --seeds 1 differs from the partial report's run, which had 2; resume "
+                        + "with the same --seeds (or start a new run)");
+        assertThat(run(2, with(resumable(csv, json, "--resume"), "--widths", "16,64"))[1].trim())
+                .startsWith("ntk4j: --resume: --widths 16,64 differs from the partial report's run, which had "
+                        + "16,64,256;");
+        assertThat(run(2, resumable(csv, json, "--resume", "--method", "vp"))[1].trim())
+                .startsWith("ntk4j: --resume: --method vp differs from the partial report's run, which had auto;");
+        assertThat(run(2, with(resumable(csv, json, "--resume"), "--dtype", "f32"))[1].trim())
+                .startsWith("ntk4j: --resume: --dtype f32 differs");
+        List<String> lines = new ArrayList<>(Files.readAllLines(csv));
+        lines.set(1, "0.5,0.5,0.5,0.5,0.5"); // the first input changed under the same --data
+        Files.write(csv, lines);
+        assertThat(run(2, resumable(csv, json, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --data " + csv
+                + ": the inputs differ from those of the partial report's run (a file changed since); start a new "
+                + "run");
+        assertThat(Files.readString(json, StandardCharsets.UTF_8)).as("a refused resume leaves the report")
+                .isEqualTo(before);
+        assertThat(run(2, "convergence", "--resume")[1].trim()).isEqualTo("ntk4j: --resume: give --report, the "
+                + "partial report of the run to continue");
+        Path missing = dir.resolve("none.json");
+        assertThat(run(2, resumable(csv, missing, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --report "
+                + missing + " does not exist; without --resume the command starts a new run there");
+        Path other = dir.resolve("other.json");
+        new JsonReport().put("kernel", "k.npy").put("trace", 1.5).write(other);
+        assertThat(run(2, resumable(csv, other, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --report "
+                + other + " is not a report of ntk4j convergence (it names no command: a report of another "
+                + "command, or of a version before --resume)");
+        new JsonReport().put("command", "study").put("complete", false).write(other);
+        assertThat(run(2, resumable(csv, other, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --report "
+                + other + " is not a report of ntk4j convergence (it is one of ntk4j study)");
     }
 }

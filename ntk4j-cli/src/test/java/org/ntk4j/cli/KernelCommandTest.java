@@ -181,6 +181,71 @@ class KernelCommandTest {
                 .doesNotContain("NaN");
     }
 
+    /**
+     * approx --widths rewrites its report after each width: a run stopped after its first width keeps it, and
+     * --resume measures only the others and ends with the figures and exponent of an uninterrupted run; a resume
+     * with other settings, or of approx without --widths, is refused.
+     */
+    @Test
+    void aStoppedWidthStudyResumesToTheFiguresOfAStraightRun() throws Exception {
+        String[] args = {"approx", "--model", "fcn(depth=1,out=3,act=relu)", "--widths", "8,32,128", "--seeds", "2",
+            "--data", "synthetic:6,5", "--n", "5", "--dtype", "f64", "--report", null};
+        Path straight = dir.resolve("straight.json");
+        args[args.length - 1] = straight.toString();
+        run(0, args);
+        org.ntk4j.io.JsonReport whole = org.ntk4j.io.JsonReport.read(straight);
+        Path json = dir.resolve("w.json");
+        args[args.length - 1] = json.toString();
+        PartialReport.afterPart = parts -> {
+            throw new IllegalArgumentException("stopped by the test after " + parts + " width(s)");
+        };
+        try {
+            assertThat(run(2, args)[1]).contains("stopped by the test after 1 width(s)");
+        } finally {
+            PartialReport.afterPart = parts -> { };
+        }
+        org.ntk4j.io.JsonReport partial = org.ntk4j.io.JsonReport.read(json);
+        assertThat(partial.get("complete")).isEqualTo(false);
+        assertThat((int[]) partial.get("widths_done")).containsExactly(8);
+        assertThat(partial.has("pntk_error_width_exponent")).isFalse();
+        String[] otherSeeds = args.clone();
+        otherSeeds[6] = "3";
+        assertThat(run(2, append(otherSeeds, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --seeds 3 "
+                + "differs from the partial report's run, which had 2; resume with the same --seeds (or start a new "
+                + "run)");
+        assertThat(run(2, "approx", "--report", json.toString(), "--resume")[1].trim()).isEqualTo("ntk4j: --resume: "
+                + "continues a width study (--widths), which is measured width by width; approx without --widths is "
+                + "one measurement");
+        java.util.List<Integer> calls = new java.util.ArrayList<>();
+        PartialReport.afterPart = calls::add;
+        String out;
+        try {
+            out = run(0, append(args, "--resume"))[0];
+        } finally {
+            PartialReport.afterPart = parts -> { };
+        }
+        assertThat(calls).as("widths measured by the resumed run").containsExactly(1, 2);
+        assertThat(out).contains("resuming " + json + ": 1 of 3 widths done").contains("| 8 | ").contains("| 128 | ");
+        org.ntk4j.io.JsonReport resumed = org.ntk4j.io.JsonReport.read(json);
+        assertThat(resumed.keys()).isEqualTo(whole.keys());
+        for (String key : whole.keys()) {
+            if (whole.get(key) instanceof Double expected) {
+                assertThat(Math.abs((Double) resumed.get(key) - expected)).as(key)
+                        .isLessThanOrEqualTo(1e-12 * Math.abs(expected));
+            } else {
+                assertThat(resumed.get(key)).as(key).isEqualTo(whole.get(key));
+            }
+        }
+        assertThat(resumed.get("complete")).isEqualTo(true);
+        assertThat((Double) resumed.get("pntk_error_width_exponent")).isNegative();
+    }
+
+    private static String[] append(String[] args, String... more) {
+        String[] a = java.util.Arrays.copyOf(args, args.length + more.length);
+        System.arraycopy(more, 0, a, args.length, more.length);
+        return a;
+    }
+
     @Test
     void explainPrintsTheTableAndTheChoice() {
         String out = run(0, "explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "8", "--input", "20")[0];

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -160,5 +161,98 @@ class StudyCommandTest {
         String[] twice = run(2, "study", "--model", MODEL, "--widths", "8,8", "--checkpoints", pattern,
                 "--sample", "default:test:18");
         assertThat(twice[1].trim()).isEqualTo("ntk4j: --widths: width 8 is given twice");
+    }
+
+    private String[] studyArgs(Path json, String... more) {
+        List<String> a = new java.util.ArrayList<>(List.of("study", "--model", MODEL, "--widths", "8,32",
+                "--checkpoints", dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample",
+                "default:test:18", "--kinds", "pntk", "--dtype", "f64", "--json", json.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    /**
+     * The report is rewritten after each checkpoint, so a run stopped after width 8's epoch 0 keeps its figures;
+     * --resume measures the three other checkpoints (computing width 8's epoch-0 kernel again for the velocity of
+     * its epoch 1) and ends with the figures and plots of an uninterrupted run. A resume with another setting or
+     * another checkpoint file is refused, naming it.
+     */
+    @Test
+    void aStoppedStudyKeepsItsCheckpointsAndResumeCompletesItAsAStraightRun() throws Exception {
+        checkpoints(8);
+        checkpoints(32);
+        Path straight = dir.resolve("straight.json");
+        run(0, studyArgs(straight));
+        JsonReport whole = JsonReport.read(straight);
+        assertThat(whole.get("complete")).isEqualTo(true);
+
+        Path json = dir.resolve("s.json");
+        Path plots = dir.resolve("plots");
+        PartialReport.afterPart = parts -> {
+            throw new IllegalArgumentException("stopped by the test after " + parts + " checkpoint(s)");
+        };
+        try {
+            assertThat(run(2, studyArgs(json, "--plot-dir", plots.toString()))[1]).contains("stopped by the test");
+        } finally {
+            PartialReport.afterPart = parts -> { };
+        }
+        JsonReport partial = JsonReport.read(json);
+        assertThat(partial.get("complete")).isEqualTo(false);
+        assertThat((int[]) partial.get("width_8.epochs_done")).containsExactly(0);
+        assertThat(partial.has("width_32.epochs_done")).isFalse();
+        assertThat(partial.has("width_8.epoch_1.kernel_velocity")).isFalse();
+        assertThat(plots).doesNotExist();
+
+        String before = Files.readString(json, StandardCharsets.UTF_8);
+        assertThat(run(2, studyArgs(json, "--resume", "--diag-reg", "1e-3"))[1].trim()).isEqualTo("ntk4j: "
+                + "--resume: --diag-reg 0.001 differs from the partial report's run, which had 1.0E-4; resume with "
+                + "the same --diag-reg (or start a new run)");
+        assertThat(run(2, studyArgs(json, "--resume", "--kinds", "trace"))[1].trim()) // --kinds adds to the list
+                .startsWith("ntk4j: --resume: --kinds pntk,trace differs from the partial report's run, which had "
+                        + "pntk;");
+        Path epoch0 = dir.resolve("w8").resolve("epoch-0.npz");
+        byte[] original = Files.readAllBytes(epoch0);
+        Files.copy(dir.resolve("w32").resolve("epoch-0.npz"), dir.resolve("w32-0.npz"));
+        try (Params p = ParamsFile.load(epoch0, Zoo.parse(Zoo.withWidth(MODEL, 8)), PER, DType.F32)) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            p.tensors().forEach((k, t) -> m.put(k, t.copy()));
+            m.values().iterator().next().setFlat(0, 0.25);
+            try (Params changed = new Params(m)) {
+                ParamsFile.save(changed, epoch0);
+            }
+        }
+        assertThat(run(2, studyArgs(json, "--resume"))[1].trim()).isEqualTo("ntk4j: --resume: --checkpoints: the "
+                + "checkpoint of width 8, epoch 0 (or the --sample inputs) differs from the one the partial report's "
+                + "run measured; start a new run");
+        Files.write(epoch0, original);
+        assertThat(Files.readString(json, StandardCharsets.UTF_8)).isEqualTo(before);
+
+        List<Integer> calls = new java.util.ArrayList<>();
+        PartialReport.afterPart = calls::add;
+        String[] o;
+        try {
+            o = run(0, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
+        } finally {
+            PartialReport.afterPart = parts -> { };
+        }
+        assertThat(calls).as("checkpoints measured by the resumed run").containsExactly(1, 2, 3);
+        assertThat(o[0]).contains("resuming " + json + ": 1 of 4 checkpoints done").contains("wrote 7 plots to "
+                + plots);
+        JsonReport resumed = JsonReport.read(json);
+        assertThat(resumed.get("complete")).isEqualTo(true);
+        assertThat(resumed.keys()).isEqualTo(whole.keys());
+        int figures = 0;
+        for (String key : whole.keys()) {
+            if (key.startsWith("width_") && whole.get(key) instanceof Double expected) {
+                double actual = (Double) resumed.get(key);
+                assertThat(Math.abs(actual - expected)).as(key + ": %s against %s", actual, expected)
+                        .isLessThanOrEqualTo(1e-12 * Math.abs(expected));
+                figures++;
+            } else if (!key.equals("seconds")) {
+                assertThat(resumed.get(key)).as(key).isEqualTo(whole.get(key));
+            }
+        }
+        assertThat(figures).as("figures compared").isGreaterThan(20);
+        assertThat(Files.size(plots.resolve("kernel_velocity.png"))).isGreaterThan(1000);
     }
 }

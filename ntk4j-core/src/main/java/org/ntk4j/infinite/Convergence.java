@@ -71,12 +71,46 @@ public final class Convergence {
      */
     public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
                              Tensor x, UnaryOperator<EmpiricalNtk> configure, Consumer<Row> onRow) {
+        return run(specOfWidth, widths, seeds, members, seed, x, configure, onRow, List.of());
+    }
+
+    /**
+     * {@link #run(IntFunction, int[], int, int, long, Tensor, UnaryOperator, Consumer)} continuing an interrupted
+     * run: the widths of {@code finished} are not measured again, their rows (measured with the same settings) take
+     * their places. Each width's figures depend on that width alone (its members' seeds are {@code seed, ...}
+     * whatever the other widths), so the result equals that of one uninterrupted run.
+     *
+     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param widths the widths of the whole run, at least one
+     * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
+     * @param members the ensemble size
+     * @param seed the first initialisation seed (members use {@code seed, ..., seed + members - 1})
+     * @param x the inputs, {@code [N, ...]}
+     * @param configure sets the members' method and budget
+     * @param onRow gets the row of each width measured now (not those of {@code finished}), in the order of
+     *     {@code widths}
+     * @param finished rows measured earlier, each of a width among {@code widths}
+     * @return one row per width, in the order of {@code widths}, and the exponents fitted over all of them
+     * @throws IllegalArgumentException as the method without {@code finished}, or if a finished row's width is not
+     *     among {@code widths}
+     */
+    public static Result run(IntFunction<String> specOfWidth, int[] widths, int seeds, int members, long seed,
+                             Tensor x, UnaryOperator<EmpiricalNtk> configure, Consumer<Row> onRow,
+                             List<Row> finished) {
         if (seeds < 1 || seeds > members) {
             throw new IllegalArgumentException("convergence: --seeds must be between 1 and --ensemble (" + members
                     + "), got " + seeds);
         }
         if (widths.length == 0) {
             throw new IllegalArgumentException("convergence: no widths");
+        }
+        java.util.Map<Integer, Row> earlier = new java.util.HashMap<>();
+        for (Row row : finished) {
+            if (java.util.Arrays.stream(widths).noneMatch(v -> v == row.width())) {
+                throw new IllegalArgumentException("convergence: a finished row of width " + row.width()
+                        + ", which is not among the widths " + java.util.Arrays.toString(widths));
+            }
+            earlier.put(row.width(), row);
         }
         int[] per = Shapes.dropFirst(x.shape());
         DType dt = x.dtype();
@@ -85,47 +119,57 @@ public final class Convergence {
         double[] single = new double[widths.length];
         double[] ens = new double[widths.length];
         for (int i = 0; i < widths.length; i++) {
-            String spec = specOfWidth.apply(widths[i]);
-            Model net = Zoo.parse(spec);
-            double[][] limit;
-            try (Tensor lim = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
-                limit = square(lim);
+            Row row = earlier.get(widths[i]);
+            if (row == null) {
+                row = measure(specOfWidth.apply(widths[i]), widths[i], seeds, members, seed, x, per, dt, configure);
+                onRow.accept(row);
             }
-            if (isZero(limit)) {
-                throw new IllegalArgumentException("convergence: the infinite-width NTK of " + spec + " is 0 on "
-                        + "these inputs (all of them 0 and no biases, or w_std = b_std = 0): a distance relative to "
-                        + "it means nothing");
-            }
-            double[] d = new double[seeds];
-            int[] member = {0};
-            Ensemble e = Ensemble.of(net, seed, members, per, dt).configure(configure);
-            try (Ensemble.Mean m = e.over(ntk -> {
-                Tensor k = ntk.kernel(KernelKind.trace(), x, null);
-                if (member[0] < seeds) {
-                    d[member[0]] = distance(square(k), limit);
-                }
-                member[0]++;
-                return k;
-            })) {
-                ens[i] = distance(square(m.mean()), limit);
-            }
-            double sum = 0;
-            double lo = Double.POSITIVE_INFINITY;
-            double hi = 0;
-            for (double v : d) {
-                sum += v;
-                lo = Math.min(lo, v);
-                hi = Math.max(hi, v);
-            }
-            w[i] = widths[i];
-            single[i] = sum / seeds;
-            Row row = new Row(widths[i], single[i], lo, hi, ens[i]);
             rows.add(row);
-            onRow.accept(row);
+            w[i] = widths[i];
+            single[i] = row.singleMean();
+            ens[i] = row.ensemble();
         }
         double se = widths.length > 1 ? ApproximationReport.logLogSlope(w, single) : Double.NaN;
         double ee = widths.length > 1 ? ApproximationReport.logLogSlope(w, ens) : Double.NaN;
         return new Result(rows, se, ee);
+    }
+
+    /** One width's row: the distances of its first {@code seeds} members and of its ensemble mean to the limit. */
+    private static Row measure(String spec, int width, int seeds, int members, long seed, Tensor x, int[] per,
+                               DType dt, UnaryOperator<EmpiricalNtk> configure) {
+        Model net = Zoo.parse(spec);
+        double[][] limit;
+        try (Tensor lim = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            limit = square(lim);
+        }
+        if (isZero(limit)) {
+            throw new IllegalArgumentException("convergence: the infinite-width NTK of " + spec + " is 0 on "
+                    + "these inputs (all of them 0 and no biases, or w_std = b_std = 0): a distance relative to "
+                    + "it means nothing");
+        }
+        double[] d = new double[seeds];
+        int[] member = {0};
+        double ensemble;
+        Ensemble e = Ensemble.of(net, seed, members, per, dt).configure(configure);
+        try (Ensemble.Mean m = e.over(ntk -> {
+            Tensor k = ntk.kernel(KernelKind.trace(), x, null);
+            if (member[0] < seeds) {
+                d[member[0]] = distance(square(k), limit);
+            }
+            member[0]++;
+            return k;
+        })) {
+            ensemble = distance(square(m.mean()), limit);
+        }
+        double sum = 0;
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = 0;
+        for (double v : d) {
+            sum += v;
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+        }
+        return new Row(width, sum / seeds, lo, hi, ensemble);
     }
 
     /**

@@ -70,6 +70,25 @@ public final class ApproximationReport {
             this.memoryRatio = memoryRatio;
             this.testAccuracy = testAccuracy;
         }
+
+        /**
+         * A row measured earlier and read back from a report that keeps only some figures (a resumed training
+         * study's): those given; the prediction difference, argmax agreement, seconds and the time and memory
+         * ratios NaN, the peak bytes 0.
+         *
+         * @param kind the kind, as {@link KernelKind#toString()} writes it
+         * @param relativeFrobeniusError {@link #relativeFrobeniusError}
+         * @param lambdaMaxRelativeError {@link #lambdaMaxRelativeError}
+         * @param lambdaMinRatio {@link #lambdaMinRatio}
+         * @param conditionNumberRatio {@link #conditionNumberRatio}
+         * @param testAccuracy {@link #testAccuracy}
+         * @return the row
+         */
+        public static Row recorded(String kind, double relativeFrobeniusError, double lambdaMaxRelativeError,
+                                   double lambdaMinRatio, double conditionNumberRatio, double testAccuracy) {
+            return new Row(kind, relativeFrobeniusError, lambdaMaxRelativeError, lambdaMinRatio, conditionNumberRatio,
+                    Double.NaN, Double.NaN, Double.NaN, 0, Double.NaN, Double.NaN, testAccuracy);
+        }
     }
 
     private final List<Row> rows = new ArrayList<>();

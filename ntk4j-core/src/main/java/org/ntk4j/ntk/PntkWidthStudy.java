@@ -58,31 +58,67 @@ public final class PntkWidthStudy {
      */
     public static Result run(IntFunction<Model> modelAtWidth, int[] widths, int seeds, long seed, Tensor x,
                              Method method) {
+        return run(modelAtWidth, widths, seeds, seed, x, method, row -> { }, List.of());
+    }
+
+    /**
+     * Runs the study, handing each width's row to {@code onRow} as soon as it is measured, or continues an
+     * interrupted one: the widths of {@code finished} are not measured again, their rows (measured with the same
+     * settings) take their places. A width's errors depend on that width alone (seeds {@code seed, ...} at every
+     * width), so the result equals that of one uninterrupted run.
+     *
+     * @param modelAtWidth the model at a given width
+     * @param widths the widths of the whole study, at least two for an exponent
+     * @param seeds initialisations per width (seeds {@code seed} ... {@code seed + seeds − 1})
+     * @param seed the first seed
+     * @param x the inputs [N, ...]; not closed
+     * @param method the NTK method, or AUTO
+     * @param onRow gets the row of each width measured now (not those of {@code finished}), in the order of
+     *     {@code widths}
+     * @param finished rows measured earlier, each of a width among {@code widths}
+     * @return the errors per width, in the order of {@code widths}, and the exponent fitted over all of them
+     * @throws IllegalArgumentException if a finished row's width is not among {@code widths}
+     */
+    public static Result run(IntFunction<Model> modelAtWidth, int[] widths, int seeds, long seed, Tensor x,
+                             Method method, java.util.function.Consumer<Row> onRow, List<Row> finished) {
+        java.util.Map<Integer, Row> earlier = new java.util.HashMap<>();
+        for (Row row : finished) {
+            if (java.util.Arrays.stream(widths).noneMatch(v -> v == row.width())) {
+                throw new IllegalArgumentException("pNTK width study: a finished row of width " + row.width()
+                        + ", which is not among the widths " + java.util.Arrays.toString(widths));
+            }
+            earlier.put(row.width(), row);
+        }
         KernelKind pntk = KernelKind.parse("pntk", seed);
         int[] per = java.util.Arrays.copyOfRange(x.shape(), 1, x.rank());
         List<Row> rows = new ArrayList<>();
         double[] w = new double[widths.length];
         double[] err = new double[widths.length];
         for (int i = 0; i < widths.length; i++) {
-            Model net = modelAtWidth.apply(widths[i]);
-            double sum = 0;
-            double lo = Double.POSITIVE_INFINITY;
-            double hi = 0;
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = net.init(seed + s, per, x.dtype())) {
-                    EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
-                    try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
-                         Tensor k = ntk.kernel(pntk, x, null)) {
-                        double e = relativeError(full, k);
-                        sum += e;
-                        lo = Math.min(lo, e);
-                        hi = Math.max(hi, e);
+            Row row = earlier.get(widths[i]);
+            if (row == null) {
+                Model net = modelAtWidth.apply(widths[i]);
+                double sum = 0;
+                double lo = Double.POSITIVE_INFINITY;
+                double hi = 0;
+                for (int s = 0; s < seeds; s++) {
+                    try (Params p = net.init(seed + s, per, x.dtype())) {
+                        EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
+                        try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
+                             Tensor k = ntk.kernel(pntk, x, null)) {
+                            double e = relativeError(full, k);
+                            sum += e;
+                            lo = Math.min(lo, e);
+                            hi = Math.max(hi, e);
+                        }
                     }
                 }
+                row = new Row(widths[i], sum / seeds, lo, hi);
+                onRow.accept(row);
             }
             w[i] = widths[i];
-            err[i] = sum / seeds;
-            rows.add(new Row(widths[i], err[i], lo, hi));
+            err[i] = row.meanError();
+            rows.add(row);
         }
         return new Result(rows, ApproximationReport.logLogSlope(w, err));
     }

@@ -142,15 +142,10 @@ public final class TrainingStudy {
      *     increase, or the model's outputs are not [N, O] with O the targets' columns
      */
     public Point add(int width, int epoch, Model model, Params params) {
-        Integer last = lastEpoch.get(width);
-        if (last == null && epoch != 0) {
-            throw new IllegalArgumentException("training study: width " + width + " starts at epoch " + epoch
-                    + "; its first checkpoint must be epoch 0 (the initialisation), which the kernel velocity is "
-                    + "measured against");
-        }
-        if (last != null && epoch <= last) {
-            throw new IllegalArgumentException("training study: width " + width + ": epoch " + epoch
-                    + " after epoch " + last + "; epochs must increase");
+        requireNext(width, epoch);
+        if (epoch != 0 && !reference.containsKey(width)) {
+            throw new IllegalArgumentException("training study: width " + width + ": its epoch-0 point was restored "
+                    + "without its kernel; call reference(" + width + ", ...) before adding epoch " + epoch);
         }
         int[] per = org.ntk4j.tensor.Shapes.dropFirst(xTrain.shape());
         int[] out = model.outputShape(per);
@@ -174,6 +169,50 @@ public final class TrainingStudy {
                 (System.nanoTime() - t0) / 1e9);
         points.add(p);
         return p;
+    }
+
+    /**
+     * Records a point measured earlier (by a run that stopped, read back from its report) instead of measuring it;
+     * the same order as {@link #add} applies. No kernel is kept: before {@link #add}ing a later epoch of a width
+     * whose epoch 0 was restored, give its epoch-0 kernel with {@link #reference}.
+     *
+     * @param point the point, with the figures the metrics read
+     * @throws IllegalArgumentException as {@link #add} for the width and epoch
+     */
+    public void restore(Point point) {
+        requireNext(point.width(), point.epoch());
+        lastEpoch.put(point.width(), point.epoch());
+        points.add(point);
+    }
+
+    /**
+     * Computes and keeps the epoch-0 (initialisation) kernel of a width whose epoch-0 point was {@link #restore}d:
+     * the full eNTK on the training part, as {@link #add} computes it at epoch 0, the reference of the kernel
+     * velocity of the width's later epochs.
+     *
+     * @param width the width
+     * @param model the network at that width
+     * @param params its epoch-0 parameters; left open
+     */
+    public void reference(int width, Model model, Params params) {
+        EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(model, params));
+        try (Tensor theta = ntk.kernel(KernelKind.full(), xTrain, null)) {
+            reference.put(width, theta.toDoubleArray());
+        }
+    }
+
+    /** Refuses an epoch that cannot come next for the width: a first one that is not 0, or one not increasing. */
+    private void requireNext(int width, int epoch) {
+        Integer last = lastEpoch.get(width);
+        if (last == null && epoch != 0) {
+            throw new IllegalArgumentException("training study: width " + width + " starts at epoch " + epoch
+                    + "; its first checkpoint must be epoch 0 (the initialisation), which the kernel velocity is "
+                    + "measured against");
+        }
+        if (last != null && epoch <= last) {
+            throw new IllegalArgumentException("training study: width " + width + ": epoch " + epoch
+                    + " after epoch " + last + "; epochs must increase");
+        }
     }
 
     /**

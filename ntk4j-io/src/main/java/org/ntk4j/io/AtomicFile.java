@@ -79,6 +79,19 @@ public final class AtomicFile {
     }
 
     /**
+     * Writes text, in UTF-8, whole or not at all ({@link #write(Path, Body)}): what every report and table file is
+     * written with.
+     *
+     * @param link the file to create or replace (a symbolic link: the file it points to); its directory must exist
+     * @param text the file's whole content
+     * @throws IOException as {@link #write(Path, Body)}, the previous file unchanged
+     */
+    public static void writeString(Path link, String text) throws IOException {
+        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        write(link, channel -> NpyIO.writeFully(channel, java.nio.ByteBuffer.wrap(bytes)));
+    }
+
+    /**
      * The file a write to {@code path} replaces: {@code path} itself, or, when it is a symbolic link, the file at
      * the end of its chain of links (which need not exist yet; a relative link is resolved against the link's own
      * directory), so that the link stays and its target is replaced, in its own directory.

@@ -61,6 +61,20 @@ public final class RunFingerprint {
                 + PARTS[3] + "=" + hex(md.digest(), PART_BYTES);
     }
 
+    /**
+     * The fingerprint of one data set alone, hashed as {@link #of} hashes x1: for a run that computes from data
+     * and a seed rather than from given parameters, whose resume must refuse inputs that changed under the same
+     * data-source spec.
+     *
+     * @param x the data
+     * @return the first 16 hex digits of its SHA-256
+     */
+    public static String ofData(Tensor x) {
+        MessageDigest md = sha256();
+        x1(md, x);
+        return hex(md.digest(), PART_BYTES);
+    }
+
     /** The names of {@link #parts}, in order. */
     private static final String[] PARTS = {"model", "parameters", "x1", "x2"};
     /** Bytes of SHA-256 kept for each part (a part's identity, not a security check). */

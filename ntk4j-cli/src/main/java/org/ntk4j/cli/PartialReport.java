@@ -1,0 +1,118 @@
+package org.ntk4j.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+import org.ntk4j.io.JsonReport;
+
+/**
+ * The report of a command measured in parts (convergence's widths, study's checkpoints), rewritten after each
+ * finished part so that a killed run loses none of them, and read back by {@code --resume}. Such a report has, after
+ * its figures, {@code "command"} (which command wrote it), {@code "complete"} (false until the last part) and what
+ * is done; {@link JsonReport#write} replaces it whole or not at all.
+ */
+final class PartialReport {
+    /**
+     * Called after each part's report is written with the number of parts measured by this run so far: a test
+     * throws from it to stop a run as a kill would after that part (nothing else ever sets it).
+     */
+    static IntConsumer afterPart = parts -> { };
+
+    private PartialReport() {
+    }
+
+    /**
+     * Reads the report that {@code --resume} continues, refusing one line at a time: no report path, a missing
+     * file, a report of another command or of none, a complete one.
+     *
+     * @param command the command ("convergence")
+     * @param option the option that names the report, for messages ("--report")
+     * @param report the report path, or null
+     * @param parts what the parts are, for the message about a complete report ("every width")
+     * @return the partial report's fields
+     * @throws IOException if the file cannot be read or is not a flat JSON object
+     */
+    static JsonReport forResume(String command, String option, Path report, String parts) throws IOException {
+        if (report == null) {
+            throw new IllegalArgumentException("--resume: give " + option + ", the partial report of the run to "
+                    + "continue");
+        }
+        if (!Files.isRegularFile(report)) {
+            throw new IllegalArgumentException("--resume: " + option + " " + report + " does not exist; without "
+                    + "--resume the command starts a new run there");
+        }
+        JsonReport r = JsonReport.read(report);
+        Object was = r.get("command");
+        if (!command.equals(was)) {
+            throw new IllegalArgumentException("--resume: " + option + " " + report + " is not a report of ntk4j "
+                    + command + (was instanceof String ? " (it is one of ntk4j " + was + ")"
+                    : " (it names no command: a report of another command, or of a version before --resume)"));
+        }
+        if (!Boolean.FALSE.equals(r.get("complete"))) {
+            throw new IllegalArgumentException("--resume: " + option + " " + report + " is complete (" + parts
+                    + " is done); there is nothing to resume (without --resume, --overwrite runs it again)");
+        }
+        return r;
+    }
+
+    /**
+     * Refuses, without {@code --overwrite}, a new run onto the partial report of a stopped run of the same command,
+     * saying that {@code --resume} continues it (the output check would only say that the file exists). Any other
+     * existing file is left to that check.
+     *
+     * @param command the command ("convergence")
+     * @param option the option that names the report, for messages ("--report")
+     * @param report the report path, or null
+     * @param overwrite whether --overwrite was given
+     */
+    static void refuseNewRunOnto(String command, String option, Path report, boolean overwrite) {
+        if (report == null || overwrite || !Files.isRegularFile(report)) {
+            return;
+        }
+        JsonReport r;
+        try {
+            r = JsonReport.read(report);
+        } catch (IOException e) {
+            return; // not a report of ntk4j: the output check refuses it as any existing file
+        }
+        if (command.equals(r.get("command")) && Boolean.FALSE.equals(r.get("complete"))) {
+            throw new IllegalArgumentException(option + " " + report + " is the partial report of a stopped run: "
+                    + "--resume continues it, --overwrite starts a new one");
+        }
+    }
+
+    /**
+     * Refuses a resume whose setting differs from the one the partial report's run recorded.
+     *
+     * @param recorded the partial report
+     * @param key the report's field of the setting
+     * @param option the command-line option, for the message ("--seeds")
+     * @param now this run's value: a String, an integer (Integer, Long), a Double (compared exactly: written with
+     *     {@link JsonReport#putExact}) or an int[]
+     */
+    static void requireSame(JsonReport recorded, String key, String option, Object now) {
+        Object was = recorded.get(key);
+        boolean same;
+        if (now instanceof int[] a) {
+            same = was instanceof int[] b && Arrays.equals(a, b);
+        } else if (now instanceof Double d) {
+            same = was instanceof Number n && n.doubleValue() == d;
+        } else {
+            same = was != null && was.toString().equals(now.toString());
+        }
+        if (!same) {
+            throw new IllegalArgumentException("--resume: " + option + " " + text(now) + " differs from the partial "
+                    + "report's run, which had " + (recorded.has(key) ? text(was) : "none recorded") + "; resume with "
+                    + "the same " + option + " (or start a new run)");
+        }
+    }
+
+    private static String text(Object v) {
+        if (v instanceof int[] a) {
+            return Arrays.stream(a).mapToObj(Integer::toString).reduce((x, y) -> x + "," + y).orElse("");
+        }
+        return String.valueOf(v);
+    }
+}
