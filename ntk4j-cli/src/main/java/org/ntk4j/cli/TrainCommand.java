@@ -193,7 +193,18 @@ public final class TrainCommand implements Callable<Integer> {
         if (resume && paramsIn != null) {
             throw new IllegalArgumentException("--resume and --params-in: the checkpoint has the parameters; give one");
         }
-        String resumeFrom = resume ? Checkpoints.latest(checkpointDir) : null;
+        String resumeFrom = null;
+        if (resume) {
+            PrintWriter notes = spec.commandLine().getErr();
+            try {
+                resumeFrom = Checkpoints.latest(checkpointDir, note -> {
+                    notes.println("ntk4j: --resume: " + note);
+                    notes.flush();
+                });
+            } catch (IllegalArgumentException | org.ntk4j.io.NpyFormatException e) {
+                throw new IllegalArgumentException("--resume: " + e.getMessage(), e);
+            }
+        }
         if (resume && resumeFrom == null) {
             throw new IllegalArgumentException("--resume: no checkpoint (*.state.npz with its .npz) in "
                     + checkpointDir);

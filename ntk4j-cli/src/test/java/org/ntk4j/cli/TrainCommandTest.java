@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -179,7 +180,7 @@ class TrainCommandTest {
                 d.toString(), "--params-out", out.toString()))).isEqualTo("ntk4j: --resume: the checkpoint is at "
                         + "the end of epoch 2, past --epochs 1 (a resumed run may train longer, not shorter)");
         assertThat(out).doesNotExist();
-        assertThat(Checkpoints.latest(ck)).isEqualTo("epoch-0002");
+        assertThat(Checkpoints.latest(ck, note -> { })).isEqualTo("epoch-0002");
         // a checkpoint written before the inputs were recorded resumes without those checks
         Path old = Files.createDirectories(dir.resolve("old"));
         for (String f : List.of("epoch-0002.npz", "epoch-0002" + Checkpoints.STATE_SUFFIX)) {
@@ -201,6 +202,42 @@ class TrainCommandTest {
             assertThat(o).contains("resuming from " + from.resolve("epoch-0002.npz"));
             assertSameArrays(resumed, full);
         }
+    }
+
+    /**
+     * --resume past a damaged newest checkpoint says so on stderr, resumes from the newest readable one and ends with
+     * the uninterrupted run's parameters; a state file beside another checkpoint's parameters is refused in one line.
+     */
+    @Test
+    void aResumePassesOverADamagedNewestCheckpointAndRefusesAStateBesideOtherParameters(@TempDir Path dir)
+            throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        String[] small = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--test", "none", "--batch", "4",
+            "--quiet", "--train", d.toString()};
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(small, "--epochs", "3", "--params-out", full.toString()));
+        Path ck = dir.resolve("ck");
+        String[] checkpointed = TiledRunTest.with(small, "--checkpoint-dir", ck.toString(),
+                "--checkpoint-every-epoch");
+        CliRuns.run(0, TiledRunTest.with(checkpointed, "--epochs", "2"));
+        Path newest = ck.resolve("epoch-0002" + Checkpoints.STATE_SUFFIX);
+        byte[] whole = Files.readAllBytes(newest);
+        Files.write(newest, java.util.Arrays.copyOf(whole, whole.length / 2));
+        Path resumed = dir.resolve("resumed.npz");
+        String[] r = CliRuns.run(0, TiledRunTest.with(checkpointed, "--resume", "--epochs", "3", "--params-out",
+                resumed.toString()));
+        assertThat(r[0]).contains("resuming from " + ck.resolve("epoch-0001.npz") + " (epoch 1, step 2)");
+        assertThat(r[1].strip()).startsWith("ntk4j: --resume: passing over the checkpoint epoch-0002, which cannot be "
+                + "read (" + newest + ": ").endsWith("; resuming from " + ck.resolve("epoch-0001.npz") + ", the "
+                + "newest that can (the steps since are trained again, to the same result)").hasLineCount(1);
+        assertSameArrays(resumed, full);
+        // another checkpoint's parameters beside the newest state file
+        Files.copy(ck.resolve("epoch-0001.npz"), ck.resolve("epoch-0003.npz"), StandardCopyOption.REPLACE_EXISTING);
+        assertThat(oneLineError(TiledRunTest.with(checkpointed, "--resume", "--epochs", "3"))).isEqualTo("ntk4j: "
+                + "--resume: " + ck.resolve("epoch-0003" + Checkpoints.STATE_SUFFIX) + " was written with other "
+                + "parameters than " + ck.resolve("epoch-0003.npz") + " holds (the files of two checkpoints, or of a "
+                + "checkpoint that a run stopped while replacing); remove both files to resume from the checkpoint "
+                + "before");
     }
 
     /**

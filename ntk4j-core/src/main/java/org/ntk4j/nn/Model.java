@@ -232,7 +232,20 @@ public final class Model {
      * @return the parameters, which the caller closes
      */
     public Params init(long seed, int[] in, DType dtype) {
-        Params p = Params.initialise(paramSpecs(in), seed, dtype);
+        List<ParamSpec> specs = paramSpecs(in);
+        double count = 0;
+        for (ParamSpec s : specs) {
+            double size = 1;
+            for (int d : s.shape()) {
+                size *= d;
+            }
+            count += size;
+        }
+        String refusal = tensorMemoryRefusal(count, dtype);
+        if (refusal != null) {
+            throw new IllegalArgumentException("model '" + spec + "': " + refusal + "; use a smaller model");
+        }
+        Params p = Params.initialise(specs, seed, dtype);
         Map<String, Tensor> b = resolvedBuffers(in, dtype);
         if (b.isEmpty()) {
             return p;
@@ -242,6 +255,37 @@ public final class Model {
             copies.put(e.getKey(), e.getValue().copy());
         }
         return p.withBuffers(copies);
+    }
+
+    /**
+     * Why {@code parameters} numbers of {@code dtype} cannot be held by this JVM at all, or null when they fit in its
+     * limit for tensors (JavaCPP's {@code maxBytes}, which is {@code -Xmx} unless
+     * {@code -Dorg.bytedeco.javacpp.maxBytes} sets it). Checked before any is allocated, so that a model too large
+     * for the machine (a depth of 10⁸, a width of 10⁷) is refused in one line rather than by an out-of-memory error
+     * minutes later. Only the whole limit is compared, not what is free now: a refusal is certain, not a guess.
+     *
+     * @param parameters how many numbers (a double: bounds computed from options may pass 2^63)
+     * @param dtype their element type
+     * @return the reason, e.g. {@code its 1.0e+10 parameters need 37.3 GiB in float32, more than ...}, or null
+     */
+    static String tensorMemoryRefusal(double parameters, DType dtype) {
+        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        double bytes = parameters * dtype.bytes();
+        if (limit <= 0 || bytes <= limit) {
+            return null;
+        }
+        String need = bytes >= Long.MAX_VALUE ? String.format(java.util.Locale.ROOT, "%.1e bytes", bytes)
+                : org.ntk4j.ntk.CostModel.human((long) bytes);
+        String have = org.ntk4j.ntk.CostModel.human(limit);
+        if (need.equals(have)) { // the same at one decimal: the bytes tell them apart
+            need += String.format(java.util.Locale.ROOT, " (%,.0f bytes)", bytes);
+            have += String.format(java.util.Locale.ROOT, " (%,d bytes)", limit);
+        }
+        return String.format(java.util.Locale.ROOT, "its %s parameters need %s in %s, more than the %s this JVM "
+                + "holds of tensors (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; ./ntk4j takes them in "
+                + "NTK4J_JAVA_OPTS)", parameters < 1e15 ? String.format(java.util.Locale.ROOT, "%,.0f", parameters)
+                : String.format(java.util.Locale.ROOT, "%.1e", parameters), need, dtype == DType.F32
+                ? "float32" : "float64", have);
     }
 
     /**

@@ -100,7 +100,7 @@ public final class Zoo {
     static Layer imagenetResnet(ModelSpec s, int depth, int widthPerGroup) {
         return ResNets.resnet(depth, s.integer("out", 1000, 1), s.integer("width", 64, 1), widthPerGroup,
                 s.real("w_std", 1.41421356, 0), s.real("b_std", 0.05, 0),
-                Parameterization.parse(s.string("param", "standard")));
+                param(s, "standard"));
     }
 
     /** The option that sets each zoo model's width: its hidden features, channels or embedding dimension. */
@@ -255,18 +255,63 @@ public final class Zoo {
     }
 
     private static Parameterization param(ModelSpec s) {
-        return Parameterization.parse(s.string("param", "ntk"));
+        return param(s, "ntk");
+    }
+
+    /*
+     * Word options (act, param, pool), like model names and option keys, are read without regard to case
+     * (FCN(Act=ReLU) is fcn(act=relu)); an unknown word is refused as "MODEL: option KEY must be ..., got 'WORD'".
+     */
+
+    private static Parameterization param(ModelSpec s, String dflt) {
+        String v = s.string("param", dflt);
+        try {
+            return Parameterization.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(s.name() + ": option param must be ntk or standard, got '" + v + "'");
+        }
+    }
+
+    /** The option act, checked (whatever the depth) and lower-cased. */
+    private static String activation(ModelSpec s) {
+        String v = s.string("act", "relu");
+        try {
+            return Activation.parse(v).kind();
+        } catch (IllegalArgumentException e) {
+            List<String> names = new ArrayList<>();
+            for (Activation.Kind k : Activation.Kind.values()) {
+                names.add(k.name().toLowerCase(java.util.Locale.ROOT));
+            }
+            throw new IllegalArgumentException(s.name() + ": option act must be one of " + String.join(", ", names)
+                    + ", got '" + v + "'");
+        }
     }
 
     private static Layer dense(ModelSpec s, int out) {
         return new Dense(out, s.real("w_std", 1.5, 0), s.real("b_std", 0.05, 0), param(s));
     }
 
+    /**
+     * Refuses options whose hidden layers alone (a lower bound on the parameters, whatever the input) cannot be held
+     * by this JVM even in float32 ({@link Model#tensorMemoryRefusal}), before a layer is built: a depth of 10⁸
+     * otherwise spent minutes building layers before running out of memory.
+     */
+    private static void requireRoom(ModelSpec s, String options, double parameters) {
+        String refusal = Model.tensorMemoryRefusal(parameters, org.ntk4j.tensor.DType.F32);
+        if (refusal != null) {
+            throw new IllegalArgumentException(s.name() + ": " + options + ": " + refusal.replaceFirst("^its ",
+                    "at least "));
+        }
+    }
+
     static Layer fcn(ModelSpec s) {
         int depth = s.integer("depth", 3, 0);
         int width = s.integer("width", 512, 1);
         int out = s.integer("out", 10, 1);
-        String act = s.string("act", "relu");
+        // dense(width) after dense(width): width² weights for each layer after the first, and width · out to finish
+        requireRoom(s, "depth=" + depth + " and width=" + width, Math.max(0, depth - 1) * (double) width * width
+                + (depth > 0 ? (double) width * out : 0));
+        String act = activation(s);
         List<Layer> layers = new ArrayList<>();
         layers.add(new Flatten());
         for (int i = 0; i < depth; i++) {
@@ -286,11 +331,14 @@ public final class Zoo {
         int depth = s.integer("depth", 3, 0);
         int channels = s.integer("channels", 64, 1);
         int out = s.integer("out", 10, 1);
-        String act = s.string("act", "relu");
+        String act = activation(s);
         int filter = s.integer("filter", 3, 1);
-        String pool = s.string("pool", "gap");
+        String pool = s.string("pool", "gap").toLowerCase(java.util.Locale.ROOT);
+        requireRoom(s, "depth=" + depth + ", channels=" + channels + " and filter=" + filter,
+                Math.max(0, depth - 1) * (double) filter * filter * channels * channels);
         if (!pool.equals("gap") && !pool.equals("flatten")) {
-            throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '" + pool + "'");
+            throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '"
+                    + s.string("pool", "gap") + "'");
         }
         List<Layer> layers = new ArrayList<>();
         layers.add(new ToImage());
@@ -307,7 +355,8 @@ public final class Zoo {
         int blocks = s.integer("blocks", 2, 0);
         int channels = s.integer("channels", 16, 1);
         int out = s.integer("out", 10, 1);
-        String act = s.string("act", "relu");
+        String act = activation(s);
+        requireRoom(s, "blocks=" + blocks + " and channels=" + channels, 2.0 * 9 * blocks * channels * channels);
         List<Layer> layers = new ArrayList<>();
         layers.add(new ToImage());
         layers.add(conv(s, channels, 3));
@@ -329,6 +378,8 @@ public final class Zoo {
         if (dim % heads != 0) {
             throw new IllegalArgumentException("transformer: dim=" + dim + " is not divisible by heads=" + heads);
         }
+        // the MLP of each layer alone: two dense(dim) on dim features
+        requireRoom(s, "layers=" + depth + " and dim=" + dim, 2.0 * depth * dim * dim);
         double wStd = s.real("w_std", 1.5, 0);
         Parameterization p = param(s);
         List<Layer> layers = new ArrayList<>();

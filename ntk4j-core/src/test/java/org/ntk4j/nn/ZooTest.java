@@ -58,9 +58,10 @@ class ZooTest {
                 .hasMessage("fcn: option width=99999999999 is too large (at most 2147483647)");
         assertThatThrownBy(() -> Zoo.parse("fcn(widht=3)")).hasMessageStartingWith("fcn: unknown option 'widht'");
         assertThatThrownBy(() -> Zoo.parse("fcn(width=0)")).hasMessage("fcn: option width must be >= 1, got 0");
-        assertThatThrownBy(() -> Zoo.parse("fcn(act=swish)")).hasMessageStartingWith("act: unknown activation 'swish'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(act=swish)")).hasMessage("fcn: option act must be one of relu, "
+                + "leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, got 'swish'");
         assertThatThrownBy(() -> Zoo.parse("fcn(depth=2")).hasMessageContaining("missing ')'");
-        assertThatThrownBy(() -> Zoo.parse("fcn(param=mup)")).hasMessageContaining("expected ntk or standard");
+        assertThatThrownBy(() -> Zoo.parse("fcn(param=mup)")).hasMessageContaining("must be ntk or standard");
         assertThatThrownBy(() -> Zoo.parse("transformer(dim=10,heads=4)"))
                 .hasMessage("transformer: dim=10 is not divisible by heads=4");
     }
@@ -72,5 +73,71 @@ class ZooTest {
                 .hasMessageContaining("feature size 4 is not divisible by the 3 heads");
         assertThatThrownBy(() -> att.paramSpecs(new int[] {5}))
                 .hasMessageContaining("expects per-example inputs of rank 2");
+    }
+
+    /**
+     * Options whose hidden layers alone cannot fit in the JVM's memory for tensors are refused at once, in one line
+     * naming them (a depth of 10⁸ spent minutes building layers, then ran out of heap); the bound is exact:
+     * (depth - 1) · width² + width · out parameters of 4 bytes.
+     */
+    @Test
+    void aDepthOrWidthBeyondTheJvmsMemoryIsRefusedNamingTheOptions() {
+        String limit = org.ntk4j.ntk.CostModel.human(org.bytedeco.javacpp.Pointer.maxBytes());
+        long t0 = System.nanoTime();
+        assertThatThrownBy(() -> Zoo.parse("fcn(depth=100000000)")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("fcn: depth=100000000 and width=512: at least 26,214,399,742,976 parameters need 95.4 TiB "
+                        + "in float32, more than the " + limit + " this JVM holds of tensors (-Xmx, or "
+                        + "-Dorg.bytedeco.javacpp.maxBytes; ./ntk4j takes them in NTK4J_JAVA_OPTS)");
+        assertThat(System.nanoTime() - t0).as("nanoseconds to refuse").isLessThan(2_000_000_000L);
+        assertThatThrownBy(() -> Zoo.parse("cnn(depth=3,channels=2000000000)"))
+                .hasMessageStartingWith("cnn: depth=3, channels=2000000000 and filter=3: at least 7.2e+19 parameters "
+                        + "need 2.9e+20 bytes in float32, more than the " + limit);
+        assertThatThrownBy(() -> Zoo.parse("transformer(layers=1000000,dim=4096)"))
+                .hasMessageStartingWith("transformer: layers=1000000 and dim=4096: at least ");
+        assertThatThrownBy(() -> Zoo.parse("resnet(blocks=1000000,channels=4096)"))
+                .hasMessageStartingWith("resnet: blocks=1000000 and channels=4096: at least ");
+    }
+
+    /**
+     * Parameters that cannot fit in the JVM's memory for tensors, whatever the options' bound says (wide layers on
+     * a wide input), are refused by init before any is allocated, naming the model, the bytes and the limit.
+     */
+    @Test
+    void parametersBeyondTheJvmsMemoryAreRefusedBeforeAnyIsAllocated() {
+        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        int width = 40_000; // 1.6e9 weights per layer: under 2^31 elements each
+        int count = (int) (limit / (8.0 * width * width)) + 2;
+        Layer[] layers = new Layer[count];
+        java.util.Arrays.fill(layers, Layers.dense(width));
+        Model m = new Model(Layers.serial(layers), "wide-net");
+        long liveBefore = org.ntk4j.tensor.Tensor.liveBytes();
+        assertThatThrownBy(() -> m.init(0, new int[] {width}, org.ntk4j.tensor.DType.F64))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("model 'wide-net': its ")
+                .hasMessageContaining(" parameters need ")
+                .hasMessageEndingWith(" in float64, more than the " + org.ntk4j.ntk.CostModel.human(limit)
+                        + " this JVM holds of tensors (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; ./ntk4j takes them "
+                        + "in NTK4J_JAVA_OPTS); use a smaller model");
+        assertThat(org.ntk4j.tensor.Tensor.liveBytes()).isEqualTo(liveBefore);
+    }
+
+    /**
+     * Names, option keys and word values are read without regard to case (docs/models.md), pool included (it was
+     * the one word option compared as written); an unknown word is refused alike for every option, naming the model
+     * and the option, at any depth (fcn(depth=0, act=...) took any act).
+     */
+    @Test
+    void namesKeysAndWordOptionsAreCaseInsensitiveAndUnknownWordsAreRefusedAlike() {
+        assertThat(Zoo.parse("CNN(Depth=1, Channels=4, Pool=FLATTEN, Act=ReLU, Param=NTK)").paramSpecs(new int[] {4, 4})
+                .toString()).isEqualTo(Zoo.parse("cnn(depth=1,channels=4,pool=flatten,act=relu,param=ntk)")
+                .paramSpecs(new int[] {4, 4}).toString());
+        assertThatThrownBy(() -> Zoo.parse("cnn(pool=Max)")).hasMessage("cnn: option pool must be gap or flatten, "
+                + "got 'Max'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(param=mup)")).hasMessage("fcn: option param must be ntk or standard, "
+                + "got 'mup'");
+        assertThatThrownBy(() -> Zoo.parse("resnet18(param=mup)")).hasMessage("resnet18: option param must be ntk or "
+                + "standard, got 'mup'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(depth=0, act=swish)")).hasMessageStartingWith("fcn: option act must "
+                + "be one of relu, ");
     }
 }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -25,13 +26,17 @@ import org.ntk4j.train.TrainState;
  * (float64 [1]), {@code meta/history} (float64 [epochs + 1, 8], the {@link EpochMetrics} rows) and
  * {@code meta/config} (the settings, UTF-8 bytes), and {@code meta/run/KEY} (UTF-8 bytes, optional) for what
  * the caller records about the run's inputs beyond its settings (the CLI: the dtype, the standardisation and a
- * fingerprint of the training data), so that a resume with other inputs can be refused. Both are written
- * atomically ({@link AtomicFile}), the parameters first, so a state file always has its parameters.
+ * fingerprint of the training data), so that a resume with other inputs can be refused, and {@code meta/params}
+ * (UTF-8 bytes), a digest of the parameter file's zip directory, by which a state file beside parameters it was not
+ * written with is refused. Both are written atomically ({@link AtomicFile}), the parameters first, so a state file
+ * always has its parameters.
  */
 public final class Checkpoints {
     /** The suffix of the state archive. */
     public static final String STATE_SUFFIX = ".state.npz";
     private static final String RUN_PREFIX = "meta/run/";
+    /** The digest of the parameter file's zip directory ({@link Npz#directoryDigest}) the state was written with. */
+    private static final String PARAMS_DIGEST = "meta/params";
 
     private Checkpoints() {
     }
@@ -76,6 +81,7 @@ public final class Checkpoints {
         }
         a.put("meta/history", NpyArray.ofDoubles(NpyDType.FLOAT64, rows, h.size(), EpochMetrics.FIELDS));
         a.put("meta/config", text(state.config()));
+        a.put(PARAMS_DIGEST, text(Npz.directoryDigest(params)));
         for (Map.Entry<String, String> e : run.entrySet()) {
             a.put(RUN_PREFIX + e.getKey(), text(e.getValue()));
         }
@@ -84,13 +90,27 @@ public final class Checkpoints {
     }
 
     /**
-     * The checkpoint of a directory with the most global steps, or null when there is none.
+     * The checkpoint of a directory with the most global steps, or null when there is none: the checkpoint a resume
+     * continues from. Only each state file's {@code meta/position} (a few bytes) and each parameter file's zip
+     * directory are read, not the optimizer's buffers nor the parameters.
+     *
+     * <p>A checkpoint whose files cannot be read so far (a damaged or truncated file) is passed over: resuming from
+     * an older checkpoint trains the steps since again and ends with the same parameters, bit for bit, so a damaged
+     * file costs time, not the run. {@code notes} hears of a file passed over only when it may be newer than the
+     * checkpoint chosen ({@code epoch-EEEE} of a later epoch, {@code step-SSSSSS} of more steps, or a name that says
+     * neither); a damaged file older than the one chosen is not needed and not mentioned. The chosen checkpoint's
+     * two files are checked to belong together ({@link #load} checks it too).
      *
      * @param dir the checkpoint directory
-     * @return the stem ({@code epoch-0003}) of the latest checkpoint, or null
-     * @throws IOException if the directory or a state file cannot be read
+     * @param notes receives one line for each file passed over that may be newer than the checkpoint chosen
+     * @return the stem ({@code epoch-0003}) of the latest readable checkpoint, or null when the directory holds no
+     *     state file with its parameter file
+     * @throws IllegalArgumentException if the latest checkpoint's state file belongs to other parameters than the
+     *     parameter file beside it
+     * @throws NpyFormatException if no checkpoint can be read, naming a damaged file and why
+     * @throws IOException if the directory or a file cannot be read at all
      */
-    public static String latest(Path dir) throws IOException {
+    public static String latest(Path dir, Consumer<String> notes) throws IOException {
         if (!Files.isDirectory(dir)) {
             return null;
         }
@@ -99,20 +119,89 @@ public final class Checkpoints {
             s.filter(p -> p.getFileName().toString().endsWith(STATE_SUFFIX)).sorted().forEach(states::add);
         }
         String best = null;
-        long bestStep = -1;
+        long[] bestPosition = null;
+        Map<String, NpyFormatException> damaged = new LinkedHashMap<>();
         for (Path p : states) {
             String f = p.getFileName().toString();
             String stem = f.substring(0, f.length() - STATE_SUFFIX.length());
-            if (!Files.isRegularFile(dir.resolve(stem + ".npz"))) {
+            Path params = dir.resolve(stem + ".npz");
+            if (!Files.isRegularFile(params)) {
                 continue;
             }
-            long step = Npz.read(p).get("meta/position").getLong(2);
-            if (step > bestStep) {
-                bestStep = step;
+            long[] position;
+            try {
+                position = position(p);
+                Npz.keys(params); // its zip directory: a truncated parameter file is passed over as well
+            } catch (NpyFormatException e) {
+                damaged.put(stem, e);
+                continue;
+            }
+            if (bestPosition == null || position[2] > bestPosition[2]) {
+                bestPosition = position;
                 best = stem;
             }
         }
+        for (Map.Entry<String, NpyFormatException> e : damaged.entrySet()) {
+            if (best == null) {
+                throw new NpyFormatException(dir + ": no checkpoint can be read: " + e.getValue().getMessage(),
+                        e.getValue());
+            }
+            if (mayBeNewer(e.getKey(), bestPosition)) {
+                notes.accept("passing over the checkpoint " + e.getKey() + ", which cannot be read ("
+                        + e.getValue().getMessage() + "); resuming from " + dir.resolve(best + ".npz")
+                        + ", the newest that can (the steps since are trained again, to the same result)");
+            }
+        }
+        if (best != null) {
+            requireTheirParameters(dir, best, recordedDigest(dir.resolve(best + STATE_SUFFIX)));
+        }
         return best;
+    }
+
+    /** The entry meta/position of a state file, read alone (with its CRC-32 checked). */
+    private static long[] position(Path state) throws IOException {
+        NpyArray a = Npz.read(state, "meta/position"::equals).get("meta/position");
+        if (a == null || a.size() != 4) {
+            throw new NpyFormatException(state + ": no entry meta/position of 4 numbers (not a training checkpoint)");
+        }
+        return a.toLongArray();
+    }
+
+    /**
+     * Whether a checkpoint passed over may hold more steps than the one at {@code chosen} (its position), judged by
+     * its name: {@code epoch-E} ends epoch E, which is later than the chosen one's steps only if E is past the chosen
+     * one's completed epochs; {@code step-S} holds S steps. Another name says nothing: it may be newer.
+     */
+    private static boolean mayBeNewer(String stem, long[] chosen) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(epoch|step)-(\\d{1,18})").matcher(stem);
+        if (!m.matches()) {
+            return true;
+        }
+        long n = Long.parseLong(m.group(2));
+        return m.group(1).equals("epoch") ? n > chosen[0] : n > chosen[2];
+    }
+
+    /** The parameter-file digest a state file records (meta/params), or null for one written before it was. */
+    private static String recordedDigest(Path state) throws IOException {
+        NpyArray a = Npz.read(state, PARAMS_DIGEST::equals).get(PARAMS_DIGEST);
+        return a == null ? null : text(a);
+    }
+
+    /**
+     * Refuses a state file beside a parameter file it was not written with (a checkpoint of another step or run
+     * copied in, or a run stopped between writing the two files of a checkpoint it was replacing): resuming would
+     * continue one run's optimizer and position with another's parameters.
+     */
+    private static void requireTheirParameters(Path dir, String name, String recorded) throws IOException {
+        if (recorded == null) {
+            return; // written before the digest was recorded: nothing to compare
+        }
+        Path params = dir.resolve(name + ".npz");
+        if (!recorded.equals(Npz.directoryDigest(params))) {
+            throw new IllegalArgumentException(dir.resolve(name + STATE_SUFFIX) + " was written with other "
+                    + "parameters than " + params + " holds (the files of two checkpoints, or of a checkpoint that "
+                    + "a run stopped while replacing); remove both files to resume from the checkpoint before");
+        }
     }
 
     /**
@@ -124,7 +213,8 @@ public final class Checkpoints {
      * @param perExample the shape of one input example
      * @param dtype the dtype of the training
      * @return the state, which the caller closes
-     * @throws IllegalArgumentException if the files do not match the model or lack an entry
+     * @throws IllegalArgumentException if the files do not match the model or lack an entry, or the state file was
+     *     written with other parameters than the parameter file holds
      * @throws IOException if a file cannot be read
      */
     public static TrainState load(Path dir, String name, Model model, int[] perExample, DType dtype)
@@ -136,6 +226,7 @@ public final class Checkpoints {
                 throw new IllegalArgumentException(statePath + ": no entry " + key + " (not a training checkpoint)");
             }
         }
+        requireTheirParameters(dir, name, a.containsKey(PARAMS_DIGEST) ? text(a.get(PARAMS_DIGEST)) : null);
         Params params = ParamsFile.load(dir.resolve(name + ".npz"), model, perExample, dtype);
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (Map.Entry<String, NpyArray> e : a.entrySet()) {
@@ -164,10 +255,9 @@ public final class Checkpoints {
      */
     public static Map<String, String> run(Path dir, String name) throws IOException {
         Map<String, String> run = new LinkedHashMap<>();
-        for (Map.Entry<String, NpyArray> e : Npz.read(dir.resolve(name + STATE_SUFFIX)).entrySet()) {
-            if (e.getKey().startsWith(RUN_PREFIX)) {
-                run.put(e.getKey().substring(RUN_PREFIX.length()), text(e.getValue()));
-            }
+        Path state = dir.resolve(name + STATE_SUFFIX);
+        for (Map.Entry<String, NpyArray> e : Npz.read(state, k -> k.startsWith(RUN_PREFIX)).entrySet()) {
+            run.put(e.getKey().substring(RUN_PREFIX.length()), text(e.getValue()));
         }
         return run;
     }

@@ -134,6 +134,36 @@ public final class Npz {
     }
 
     /**
+     * The {@code .npy} entries whose keys {@code wanted} accepts, in archive order, as {@link #read} reads them; the
+     * others are not read.
+     */
+    static Map<String, NpyArray> read(Path path, Predicate<String> wanted) throws IOException {
+        return readAll(path, wanted, false, Npy::read, null);
+    }
+
+    /**
+     * A digest of the archive's zip directory alone: SHA-256, in hex, of each {@code .npy} entry's name, size and
+     * CRC-32 in archive order. No entry is read, so it costs no more than {@link #keys}; two archives with the same
+     * arrays written by {@link #write} have the same digest, and an archive with another value anywhere (another
+     * CRC-32) almost surely another. How a checkpoint's state file names the parameter file it belongs to.
+     */
+    static String directoryDigest(Path path) throws IOException {
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
+        }
+        try (ZipFile zip = open(path)) {
+            for (ZipEntry entry : npyEntries(zip, path)) {
+                sha.update((entry.getName() + " " + entry.getSize() + " " + Long.toHexString(entry.getCrc()) + "\n")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
+    /**
      * The entry {@code key} read by {@code reader} (with its CRC-32 checked), or null when the archive has no
      * such entry; no other entry is read.
      */

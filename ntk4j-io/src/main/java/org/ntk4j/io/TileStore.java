@@ -135,9 +135,11 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
 
     /**
      * Claims OUT for this process until {@link RunLock#close()}: an exclusive lock on {@code OUT.lock}, which is
-     * created and, on close, deleted. A run that starts, resumes or finishes OUT holds it, so that a second run
-     * on the same OUT — with or without {@code --resume}, in this process or another — is refused before it
-     * touches the first one's files.
+     * created and, on close, deleted; the lock is the claim only once the locked file is checked to be the file at
+     * the path (it holds the holder's pid and a random token), so that processes racing for OUT never both hold it
+     * (one on a file a holder deleted as it let go, another on the new file at the path). A run that starts,
+     * resumes or finishes OUT holds it, so that a second run on the same OUT — with or without {@code --resume}, in
+     * this process or another — is refused before it touches the first one's files.
      *
      * @param out the run's output file
      * @return the claim, which the caller closes when the run ends
@@ -152,28 +154,75 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
         try {
             for (int attempt = 0; attempt < 100; attempt++) {
-                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock;
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                        StandardOpenOption.WRITE);
+                boolean held = false;
                 try {
-                    lock = ch.tryLock();
-                } catch (IOException | RuntimeException e) {
-                    ch.close();
-                    throw e;
+                    FileLock lock;
+                    try {
+                        lock = ch.tryLock();
+                    } catch (java.nio.channels.OverlappingFileLockException e) {
+                        lock = null; // this JVM locks the file through another channel: held all the same
+                    }
+                    if (lock == null) {
+                        throw busy(out);
+                    }
+                    FileChannel atPath = openIfTheLockedFile(file, ch);
+                    held = atPath != null;
+                    if (held) {
+                        return new RunLock(file, key, ch, atPath);
+                    }
+                    // we locked a file that a holder's close had already deleted, and the path now names another
+                    // file, which a third process may hold: try that one
+                } finally {
+                    if (!held) {
+                        ch.close();
+                    }
                 }
-                if (lock == null) {
-                    ch.close();
-                    throw busy(out);
-                }
-                if (Files.exists(file)) {
-                    return new RunLock(file, key, ch);
-                }
-                // the previous holder deleted the file between our open and our lock: lock the new one
-                ch.close();
             }
             throw busy(out);
         } catch (IOException | RuntimeException e) {
             HELD.remove(key);
             throw e;
+        }
+    }
+
+    /**
+     * A second channel on the file at {@code path}, when that is the file {@code locked} locks; null when it is not.
+     * Between our open and our lock, the holder before us may have deleted the file (its close does) and a third
+     * process created a new one there and locked it: our lock, on the deleted file, would claim nothing. That the
+     * path exists says nothing (it names the new file), and Java gives no file key of an open channel to compare with
+     * the path's ({@code Files.readAttributes(path).fileKey()}). So the holder writes a token of its own (its pid and
+     * a random UUID) into the file it locked and reads it back through the path: only that file can show it (no other
+     * holder writes that token, and nobody writes a file it has not locked). The channel that read it stays open
+     * while the lock is held: closing any descriptor of a file releases the process's POSIX locks on it, which is
+     * also why the read goes through a channel rather than {@code Files.readAllBytes}. One on another file is closed
+     * at once, which releases nothing of ours.
+     */
+    private static FileChannel openIfTheLockedFile(Path path, FileChannel locked) throws IOException {
+        byte[] token = ("ntk4j pid " + ProcessHandle.current().pid() + " " + java.util.UUID.randomUUID() + "\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        locked.truncate(0);
+        locked.write(ByteBuffer.wrap(token), 0);
+        FileChannel atPath;
+        try {
+            atPath = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+        boolean same = false;
+        try {
+            ByteBuffer read = ByteBuffer.allocate(token.length + 1);
+            while (read.hasRemaining() && atPath.read(read, read.position()) > 0) {
+                continue; // read to the end, or one byte past the token
+            }
+            same = read.position() == token.length
+                    && Arrays.equals(Arrays.copyOf(read.array(), token.length), token);
+            return same ? atPath : null;
+        } finally {
+            if (!same) {
+                atPath.close();
+            }
         }
     }
 
@@ -186,12 +235,15 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         private final Path file;
         private final Path key;
         private final FileChannel channel;
+        /** The file opened again by its path to check it is the one locked; closed with the lock. */
+        private final FileChannel atPath;
         private boolean released;
 
-        private RunLock(Path file, Path key, FileChannel channel) {
+        private RunLock(Path file, Path key, FileChannel channel, FileChannel atPath) {
             this.file = file;
             this.key = key;
             this.channel = channel;
+            this.atPath = atPath;
         }
 
         @Override
@@ -203,8 +255,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             try {
                 Files.deleteIfExists(file); // while locked: whoever opens it next finds it gone and retries
             } finally {
-                channel.close(); // releases the lock
-                HELD.remove(key);
+                try {
+                    atPath.close();
+                } finally {
+                    channel.close(); // releases the lock
+                    HELD.remove(key);
+                }
             }
         }
     }

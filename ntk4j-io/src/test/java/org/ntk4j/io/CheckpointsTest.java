@@ -1,8 +1,12 @@
 package org.ntk4j.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,6 +61,88 @@ class CheckpointsTest {
                     assertThat(back.history()).hasSize(2);
                 }
             }
+        }
+    }
+
+    private static final Model NET = new Model(Layers.serial(Layers.dense(4), Layers.relu(), Layers.dense(3)), "net");
+    private static final int[] IN = {3};
+
+    /** A checkpoint at the end of epoch {@code epoch} plus {@code stepInEpoch} steps, of parameters drawn at seed. */
+    private static void save(Path dir, String name, int epoch, long stepInEpoch, long step, long seed)
+            throws Exception {
+        try (TrainState s = new TrainState(NET.init(seed, IN, DType.F64), Map.of(), epoch, stepInEpoch, step, 0, 0,
+                List.of(), "sgd, loss mse")) {
+            Checkpoints.save(s, dir, name);
+        }
+    }
+
+    private static void truncate(Path file) throws Exception {
+        byte[] b = Files.readAllBytes(file);
+        Files.write(file, Arrays.copyOf(b, b.length / 2));
+    }
+
+    /**
+     * The latest checkpoint is found from each state file's position alone: a damaged older one is not needed and
+     * blocks nothing; a damaged newer one is passed over for the newest readable, saying which and why; none
+     * readable is an error naming the file.
+     */
+    @Test
+    void damagedCheckpointsArePassedOverAndOnlyANewerOneIsReported(@TempDir Path dir) throws Exception {
+        save(dir, "epoch-0001", 1, 0, 3, 1);
+        save(dir, "epoch-0002", 2, 0, 6, 2);
+        save(dir, "step-000008", 2, 2, 8, 3);
+        List<String> notes = new ArrayList<>();
+        assertThat(Checkpoints.latest(dir, notes::add)).isEqualTo("step-000008");
+        truncate(dir.resolve("epoch-0001" + Checkpoints.STATE_SUFFIX));
+        assertThat(Checkpoints.latest(dir, notes::add)).isEqualTo("step-000008");
+        assertThat(notes).isEmpty();
+        truncate(dir.resolve("step-000008" + Checkpoints.STATE_SUFFIX));
+        assertThat(Checkpoints.latest(dir, notes::add)).isEqualTo("epoch-0002");
+        assertThat(notes).singleElement().asString()
+                .startsWith("passing over the checkpoint step-000008, which cannot be read (" + dir.resolve(
+                        "step-000008" + Checkpoints.STATE_SUFFIX) + ": not a .npz file")
+                .endsWith("; resuming from " + dir.resolve("epoch-0002.npz") + ", the newest that can (the steps "
+                        + "since are trained again, to the same result)");
+        // a truncated parameter file is passed over as well
+        notes.clear();
+        truncate(dir.resolve("epoch-0002.npz"));
+        assertThatThrownBy(() -> Checkpoints.latest(dir, notes::add)).isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(dir + ": no checkpoint can be read: " + dir.resolve("epoch-0001"
+                        + Checkpoints.STATE_SUFFIX) + ": not a .npz file");
+    }
+
+    /**
+     * A state file beside a parameter file it was not written with (another step's parameters) is refused, by
+     * latest and by load, naming both files; one written before the digest was recorded loads as before.
+     */
+    @Test
+    void aStateFileBesideOtherParametersIsRefused(@TempDir Path dir) throws Exception {
+        save(dir, "epoch-0001", 1, 0, 3, 1);
+        save(dir, "epoch-0002", 2, 0, 6, 2);
+        Files.copy(dir.resolve("epoch-0001.npz"), dir.resolve("epoch-0002.npz"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        String refusal = dir.resolve("epoch-0002" + Checkpoints.STATE_SUFFIX) + " was written with other parameters "
+                + "than " + dir.resolve("epoch-0002.npz") + " holds (the files of two checkpoints, or of a "
+                + "checkpoint that a run stopped while replacing); remove both files to resume from the checkpoint "
+                + "before";
+        assertThatThrownBy(() -> Checkpoints.latest(dir, note -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(refusal);
+        assertThatThrownBy(() -> Checkpoints.load(dir, "epoch-0002", NET, IN, DType.F64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+        // the same file of its own step loads; so does a state file written without the digest
+        Path state = dir.resolve("epoch-0002" + Checkpoints.STATE_SUFFIX);
+        Map<String, NpyArray> a = new LinkedHashMap<>(Npz.read(state));
+        assertThat(a.remove("meta/params")).isNotNull();
+        Npz.writeArrays(state, a);
+        try (TrainState s = Checkpoints.load(dir, "epoch-0002", NET, IN, DType.F64);
+             Params first = NET.init(1, IN, DType.F64)) {
+            assertThat(s.step()).isEqualTo(6);
+            for (String k : first.tensors().keySet()) {
+                assertThat(s.params().get(k).toDoubleArray()).as(k).containsExactly(first.get(k).toDoubleArray());
+            }
+        }
+        try (TrainState s = Checkpoints.load(dir, "epoch-0001", NET, IN, DType.F64)) {
+            assertThat(s.step()).isEqualTo(3);
         }
     }
 }

@@ -275,10 +275,11 @@ final class Tracer {
                     + "' does not depend on the input '" + graph.inputName + "'");
         }
         if (t.rank() == 0 || t.shape()[0] != x.dim(0)) {
+            boolean unsure = batchAxisUnsure(x.dim(0));
             throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
                     + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
-                    + "be the examples' (export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
-                    + graph.outputName + "': {0: 'batch'}})" + fixedBatchHint(x.dim(0), false));
+                    + "be the examples'" + (unsure ? "" : " (export with " + dynamicAxes() + ")")
+                    + fixedBatchHint(x.dim(0), unsure));
         }
         return t;
     }
@@ -286,16 +287,39 @@ final class Tracer {
     /**
      * For a file exported with a fixed batch size (which PyTorch writes into Reshape targets such as
      * {@code x.view(x.size(0), -1)}), traced here with another: the likely cause, and with {@code fix} the fix, as a
-     * clause to append to an error; empty otherwise.
+     * clause to append to an error; empty otherwise. An input of three axes with axis 0 fixed may be batch-first
+     * ([N, L, E]) or sequence-first ([L, N, E], PyTorch's default for nn.Transformer*, nn.MultiheadAttention and the
+     * RNNs): the file does not say which axis is the batch, and making axis 0 dynamic in a sequence-first module
+     * would import its positions as the examples (another function's kernel, with no error). There the clause says
+     * so and gives the fix for each case.
      */
     private String fixedBatchHint(int batch, boolean fix) {
         if (graph.fixedBatch <= 0 || graph.fixedBatch == batch) {
             return "";
         }
+        if (batchAxisUnsure(batch)) {
+            int[] full = new int[graph.inputShape.length + 1];
+            full[0] = graph.fixedBatch;
+            System.arraycopy(graph.inputShape, 0, full, 1, graph.inputShape.length);
+            return "; the file fixes axis 0 of input '" + graph.inputName + "' (" + Shapes.str(full) + ") at "
+                    + graph.fixedBatch + ", which ntk4j takes as the examples' axis, and ntk4j runs the model on "
+                    + "batches of other sizes" + (fix ? "; the file does not say which axis is the batch: if axis 0, "
+                    + "export with " + dynamicAxes() + "; if axis 1 (a sequence-first module, such as "
+                    + "nn.TransformerEncoderLayer with batch_first=False), export the module batch-first" : "");
+        }
         return "; the file fixes the batch axis of input '" + graph.inputName + "' at " + graph.fixedBatch
                 + (graph.fixedBatch == 1 ? " example" : " examples") + " and ntk4j runs the model on batches of "
-                + "other sizes" + (fix ? ": export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '"
-                + graph.outputName + "': {0: 'batch'}}" : "");
+                + "other sizes" + (fix ? ": export with " + dynamicAxes() : "");
+    }
+
+    /** Whether a fixed axis 0 traced at another size may not be the batch: three axes, [N, L, E] or [L, N, E]. */
+    private boolean batchAxisUnsure(int batch) {
+        return graph.fixedBatch > 0 && graph.fixedBatch != batch && graph.inputShape.length == 2;
+    }
+
+    /** The export option that makes axis 0 of the input and output dynamic, with the file's names. */
+    private String dynamicAxes() {
+        return "dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '" + graph.outputName + "': {0: 'batch'}}";
     }
 
     /** One node being converted: its inputs, attributes, and helpers for the operators. */

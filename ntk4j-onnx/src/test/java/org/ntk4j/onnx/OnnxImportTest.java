@@ -309,6 +309,18 @@ class OnnxImportTest {
         }
     }
 
+    /**
+     * The clause for a fixed axis 0 of a three-axis input, which may be batch-first or sequence-first: the file does
+     * not say which axis is the batch, so the fix for each.
+     */
+    private static String eitherAxis(String shape, int size) {
+        return "; the file fixes axis 0 of input 'x' (" + shape + ") at " + size + ", which ntk4j takes as the "
+                + "examples' axis, and ntk4j runs the model on batches of other sizes; the file does not say which "
+                + "axis is the batch: if axis 0, export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}; if "
+                + "axis 1 (a sequence-first module, such as nn.TransformerEncoderLayer with batch_first=False), "
+                + "export the module batch-first";
+    }
+
     @Test
     void aBatchSizeWrittenIntoTheGraphIsReportedWithTheExportFix(@TempDir Path dir) throws IOException {
         // what torch.onnx.export writes for x.view(1, -1) without dynamic_axes: the example batch size 1
@@ -320,16 +332,13 @@ class OnnxImportTest {
         Path f = Onnx.write(dir.resolve("fixed.onnx"), model(13, g));
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(f + ": the output 'y' has shape [1, 78] for a batch of 13 examples; its first axis must be "
-                        + "the examples' (export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}); the file "
-                        + "fixes the batch axis of input 'x' at 1 example and ntk4j runs the model on batches of "
-                        + "other sizes");
+                        + "the examples'" + eitherAxis("[1, 2, 3]", 1));
         // a target that cannot hold the batch at all is refused at its node, with the same fix
         GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
         Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
         assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]; the file fixes the "
-                        + "batch axis of input 'x' at 1 example and ntk4j runs the model on batches of other sizes: "
-                        + "export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}");
+                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]"
+                        + eitherAxis("[1, 2, 3]", 1));
         // where a primitive refuses the shapes (PyTorch's x.view(x.size(0), -1) before a Gemm, exported with a
         // batch of 3): the node, the primitive's message, the cause and the fix
         GraphProto g4 = GraphProto.newBuilder()
@@ -342,6 +351,12 @@ class OnnxImportTest {
         Path f4 = Onnx.write(dir.resolve("fixed4.onnx"), model(13, g4));
         assertThatThrownBy(() -> OnnxModel.load(f4)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(f4 + ": node '/l/Gemm' (Gemm): ")
+                .hasMessageEndingWith(eitherAxis("[3, 3, 3]", 3));
+        // an input of two axes has its batch on axis 0: one fix
+        GraphProto g5 = g4.toBuilder().setInput(0, info("x", DOUBLE, 3, 9))
+                .setInitializer(0, Onnx.int64s("shape", new long[] {3, 9}, 2)).build();
+        Path f5 = Onnx.write(dir.resolve("fixed5.onnx"), model(13, g5));
+        assertThatThrownBy(() -> OnnxModel.load(f5)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageEndingWith("; the file fixes the batch axis of input 'x' at 3 examples and ntk4j runs the "
                         + "model on batches of other sizes: export with dynamic_axes={'x': {0: 'batch'}, 'y': {0: "
                         + "'batch'}}");

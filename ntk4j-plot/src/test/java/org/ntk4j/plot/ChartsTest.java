@@ -18,7 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.XYChart;
-import org.knowm.xchart.internal.chartpart.Drawn;
 
 class ChartsTest {
     @TempDir
@@ -175,8 +174,145 @@ class ChartsTest {
                                 new Color(img.getRGB(px, py)), marker).isTrue();
             }
         }
-        // and the legend stands right of the plot
-        assertThat(Drawn.plot(chart).getMaxX() + Drawn.legend(chart).getWidth()).isLessThan(Charts.WIDTH);
+        // and the legend stands right of the data: each series' swatch shows its colour right of every point
+        double rightmost = 0;
+        for (Charts.Series s : risingTimes()) {
+            for (double x : s.x()) {
+                rightmost = Math.max(rightmost, chart.getScreenXFromChart(x));
+            }
+        }
+        for (Charts.Series s : risingTimes()) {
+            Color marker = chart.getSeriesMap().get(s.name()).getMarkerColor();
+            boolean swatch = false;
+            for (int y = 0; y < img.getHeight() && !swatch; y++) {
+                for (int x = (int) rightmost + 20; x < img.getWidth() && !swatch; x++) {
+                    swatch = showsMarker(new Color(img.getRGB(x, y)), marker);
+                }
+            }
+            assertThat(swatch).as("legend swatch of %s right of the data", s.name()).isTrue();
+        }
+    }
+
+    /**
+     * Where the tick labels of a painted log-log chart are, read from its image alone: the centres (pixels along the
+     * axis) of the groups of text pixels (near black: the data are coloured, grid, ticks and frame grey) in the first
+     * band of text below the plot's frame (x labels) and the first band left of it, above those (y labels). Groups
+     * closer than 6 pixels are one label.
+     */
+    private static final class TickLabels {
+        /** The plot frame's colour in Charts' theme. */
+        private static final int FRAME = 0x828282;
+        final List<Double> x;
+        final List<Double> y;
+
+        TickLabels(BufferedImage img) {
+            // the plot's frame: the columns and rows mostly of its grey (grid lines are lighter and dashed)
+            int frameLeft = 0;
+            while (frameLeft < img.getWidth() && frameRuns(img, frameLeft, true) <= img.getHeight() / 2) {
+                frameLeft++;
+            }
+            int frameBottom = img.getHeight() - 1;
+            while (frameBottom > 0 && frameRuns(img, frameBottom, false) <= img.getWidth() / 2) {
+                frameBottom--;
+            }
+            // x labels: the first rows of text below the frame, right of its left side
+            int x0 = frameLeft + 1;
+            int x1 = img.getWidth();
+            int top = frameBottom + 1;
+            while (top < img.getHeight() && !textInRow(img, top, x0, x1)) {
+                top++;
+            }
+            int end = top; // one past the band's last row of text; gaps under 6 rows are within the band
+            for (int p = top; p < img.getHeight() && p - end < 6; p++) {
+                if (textInRow(img, p, x0, x1)) {
+                    end = p + 1;
+                }
+            }
+            x = centres(img, true, top, end, x0, x1);
+            // y labels: the first columns of text left of the frame, above the x labels
+            int r = frameLeft - 1;
+            while (r >= 0 && !textInColumn(img, r, 0, top - 1)) {
+                r--;
+            }
+            int l = r; // the band's first column of text; gaps under 6 columns (between glyphs) are within it
+            for (int p = r; p >= 0 && l - p < 6; p--) {
+                if (textInColumn(img, p, 0, top - 1)) {
+                    l = p;
+                }
+            }
+            y = centres(img, false, l, r + 1, 0, top - 1);
+        }
+
+        /** How many pixels of column (or row) {@code at} have the frame's grey. */
+        private static int frameRuns(BufferedImage img, int at, boolean column) {
+            int n = 0;
+            for (int p = 0; p < (column ? img.getHeight() : img.getWidth()); p++) {
+                if ((img.getRGB(column ? at : p, column ? p : at) & 0xffffff) == FRAME) {
+                    n++;
+                }
+            }
+            return n;
+        }
+
+        private static boolean text(BufferedImage img, int x, int y) {
+            Color c = new Color(img.getRGB(x, y));
+            return Math.max(c.getRed(), Math.max(c.getGreen(), c.getBlue())) < 90;
+        }
+
+        private static boolean textInRow(BufferedImage img, int y, int x0, int x1) {
+            for (int x = Math.max(0, x0); x < x1; x++) {
+                if (text(img, x, y)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private static boolean textInColumn(BufferedImage img, int x, int y0, int y1) {
+            for (int y = Math.max(0, y0); y < y1; y++) {
+                if (text(img, x, y)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Centres of the text groups along x (horizontal) or y, within the band [from, to) across [a, b). */
+        private static List<Double> centres(BufferedImage img, boolean horizontal, int from, int to, int a, int b) {
+            List<Double> found = new java.util.ArrayList<>();
+            int first = -1;
+            int last = -100;
+            int length = horizontal ? img.getWidth() : img.getHeight();
+            for (int p = Math.max(0, a); p <= Math.min(length, b); p++) {
+                boolean any = p < Math.min(length, b) && (horizontal ? textInColumn(img, p, from, to)
+                        : textInRow(img, p, from, to));
+                if (any) {
+                    if (p - last >= 6 && first >= 0) {
+                        found.add((first + last) / 2.0);
+                        first = -1;
+                    }
+                    if (first < 0) {
+                        first = p;
+                    }
+                    last = p;
+                }
+            }
+            if (first >= 0) {
+                found.add((first + last) / 2.0);
+            }
+            return found;
+        }
+    }
+
+    /** Asserts that a label is centred (within 6 pixels) on each of the positions, and, if exactly, no other. */
+    private static void assertLabelsAt(List<Double> labels, double[] at, boolean exactly, String what) {
+        if (exactly) {
+            assertThat(labels).as("%s labels at %s", what, Arrays.toString(at)).hasSize(at.length);
+        }
+        for (double p : at) {
+            assertThat(labels).as("%s: a label at pixel %.1f", what, p).anySatisfy(c -> assertThat(c)
+                    .isCloseTo(p, org.assertj.core.data.Offset.offset(6.0)));
+        }
     }
 
     @Test
@@ -186,22 +322,25 @@ class ChartsTest {
         double[][] ranges = {{16, 64}, {1.5, 99}, {0.02, 0.6}, {0.3, 30}, {1e-5, 1}, {7, 7}, {0.91, 0.97}};
         for (double[] xr : ranges) {
             for (double[] yr : ranges) {
-                XYChart chart = Charts.logLogChart("t", "x", "y", List.of(new Charts.Series("a",
+                List<Charts.Series> one = List.of(new Charts.Series("a",
                         new double[] {xr[0], Math.sqrt(xr[0] * xr[1]), xr[1]},
-                        new double[] {yr[0], Math.sqrt(yr[0] * yr[1]), yr[1]})), 0);
-                BitmapEncoder.getBufferedImage(chart);
+                        new double[] {yr[0], Math.sqrt(yr[0] * yr[1]), yr[1]}));
+                XYChart chart = Charts.logLogChart("t", "x", "y", one, 0);
+                TickLabels labels = new TickLabels(BitmapEncoder.getBufferedImage(chart));
                 String what = "x over " + Arrays.toString(xr) + ", y over " + Arrays.toString(yr);
                 int twoUnlessOne = xr[0] == xr[1] ? 1 : 2;
-                assertThat(Drawn.xTickLabels(chart)).as("x labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
+                assertThat(labels.x).as("x labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
                 twoUnlessOne = yr[0] == yr[1] ? 1 : 2;
-                assertThat(Drawn.yTickLabels(chart)).as("y labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
+                assertThat(labels.y).as("y labels, %s", what).hasSizeBetween(twoUnlessOne, 12);
             }
         }
-        // the audit's x axis, N = 16, 32, 64: every tick from 20 to 60 labelled
+        // the audit's x axis, N = 16, 32, 64: every tick from 20 to 60 labelled, and only those
         XYChart chart = Charts.logLogChart("t", "N", "seconds", risingTimes(), 0);
-        BitmapEncoder.getBufferedImage(chart);
-        assertThat(Drawn.xTickLabels(chart)).containsExactly("20", "30", "40", "50", "60");
-        assertThat(Drawn.yTickLabels(chart)).containsExactly("0.01", "0.1", "1");
+        TickLabels labels = new TickLabels(BitmapEncoder.getBufferedImage(chart));
+        assertLabelsAt(labels.x, Arrays.stream(new double[] {20, 30, 40, 50, 60}).map(chart::getScreenXFromChart)
+                .toArray(), true, "x");
+        assertLabelsAt(labels.y, Arrays.stream(new double[] {0.01, 0.1, 1}).map(chart::getScreenYFromChart)
+                .toArray(), true, "y");
     }
 
     @Test
@@ -216,11 +355,14 @@ class ChartsTest {
     @Test
     void spectrumOfAFewCloseEigenvaluesHasLabelledAxes() {
         // ranks 1-5 and eigenvalues 1.5-3: no power of ten inside but 1, so XChart labelled at most "1"
-        XYChart chart = Charts.logLogChart("t", "x", "y", List.of(new Charts.Series("a",
-                new double[] {1, 2, 3, 4, 5}, new double[] {3, 2.5, 2, 1.9, 1.5})), 0);
-        BitmapEncoder.getBufferedImage(chart);
-        assertThat(Drawn.xTickLabels(chart)).contains("1", "2", "5");
-        assertThat(Drawn.yTickLabels(chart)).contains("2", "3");
+        List<Charts.Series> one = List.of(new Charts.Series("a", new double[] {1, 2, 3, 4, 5},
+                new double[] {3, 2.5, 2, 1.9, 1.5}));
+        XYChart chart = Charts.logLogChart("t", "x", "y", one, 0);
+        TickLabels labels = new TickLabels(BitmapEncoder.getBufferedImage(chart));
+        assertLabelsAt(labels.x, new double[] {chart.getScreenXFromChart(1), chart.getScreenXFromChart(2),
+            chart.getScreenXFromChart(5)}, false, "x");
+        assertLabelsAt(labels.y, new double[] {chart.getScreenYFromChart(2), chart.getScreenYFromChart(3)}, false,
+                "y");
     }
 
     @Test
