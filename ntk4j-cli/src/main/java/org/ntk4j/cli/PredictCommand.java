@@ -300,7 +300,10 @@ public final class PredictCommand implements Callable<Integer> {
 
     private void printMaxLearningRate(PrintWriter o, double lr) {
         o.printf(Locale.ROOT, "max learning rate (neural-tangents' max_learning_rate: 2(1 + μ)|y|/λ_max, λ_max by "
-                + "Lanczos): %.6g%s%n", lr, learningRate > lr ? "; the learning rate is above it" : "");
+                + "Lanczos): %s%s%n", lr == Double.POSITIVE_INFINITY
+                        ? "unbounded (the train kernel is zero: gradient descent leaves the outputs at f0)"
+                        : String.format(Locale.ROOT, "%.6g", lr),
+                learningRate > lr ? "; the learning rate is above it" : "");
     }
 
     /** The PNG --plots DIR gets. */

@@ -180,7 +180,8 @@ public final class Lapack {
      * Solves A X = B for symmetric positive definite A [n, n] and B [n, k] by Cholesky, in float64; fails
      * with a clear message when A is not positive definite or is numerically singular (its reciprocal condition
      * number below {@link #SINGULAR_TO_WORKING_PRECISION}; add a diagonal regulariser). Only A's lower triangle is
-     * read; neither argument is changed.
+     * read; neither argument is changed. To solve several right-hand sides given at different times with one
+     * factorisation, use {@link Cholesky}.
      *
      * @param a the matrix A [n, n], float32 or float64
      * @param b the right-hand sides B [n, k], float32 or float64
@@ -189,28 +190,93 @@ public final class Lapack {
      *     numerically singular
      */
     public static Tensor solvePositiveDefinite(Tensor a, Tensor b) {
-        if (b.rank() != 2 || b.dim(0) != a.dim(0)) {
-            throw new IllegalArgumentException("solve: right-hand side " + java.util.Arrays.toString(b.shape())
-                    + " does not match the matrix " + java.util.Arrays.toString(a.shape()));
+        try (Cholesky c = Cholesky.of(a)) {
+            return c.solve(b);
         }
-        int n = a.dim(0);
-        int k = b.dim(1);
-        try (Tensor m = squareCopy("solve", a); Tensor b64 = b.to(DType.F64);
-             Tensor bt = Layout.transpose(b64, new int[] {1, 0})) {
-            double norm = oneNorm(m.doublePointer(), n);
-            int info = choleskyInPlace(m.doublePointer(), n);
-            if (info != 0) {
-                throw new IllegalArgumentException("solve: the kernel matrix is not positive definite (leading minor "
-                        + info + " of " + n + "); use a larger diagonal regulariser");
+    }
+
+    /**
+     * The Cholesky factor of a symmetric positive definite matrix A [n, n] (float64, dpotrf on a copy), checked once
+     * for positive definiteness and conditioning as {@link #solvePositiveDefinite} checks it, then used for any
+     * number of solves: each {@link #solve} gives exactly what {@link #solvePositiveDefinite} gives for the same A and
+     * B. Owns native memory until closed.
+     */
+    public static final class Cholesky implements AutoCloseable {
+        /** Factorisations made by {@link #of}, in this JVM (tests count them). */
+        private static final java.util.concurrent.atomic.AtomicLong FACTORISATIONS =
+                new java.util.concurrent.atomic.AtomicLong();
+        private final Tensor factor;
+        private final int n;
+
+        private Cholesky(Tensor factor, int n) {
+            this.factor = factor;
+            this.n = n;
+        }
+
+        /**
+         * Factorises A.
+         *
+         * @param a the matrix A [n, n], float32 or float64 (only its lower triangle is read); not changed
+         * @return the factorisation, which the caller closes
+         * @throws IllegalArgumentException when A is not square, or is not positive definite or is numerically
+         *     singular (reciprocal condition number below {@link #SINGULAR_TO_WORKING_PRECISION})
+         */
+        public static Cholesky of(Tensor a) {
+            Tensor m = squareCopy("solve", a);
+            try {
+                int n = a.dim(0);
+                double norm = oneNorm(m.doublePointer(), n);
+                FACTORISATIONS.incrementAndGet();
+                int info = choleskyInPlace(m.doublePointer(), n);
+                if (info != 0) {
+                    throw new IllegalArgumentException("solve: the kernel matrix is not positive definite (leading "
+                            + "minor " + info + " of " + n + "); use a larger diagonal regulariser");
+                }
+                double rcond = choleskyReciprocalCondition(m.doublePointer(), n, norm);
+                if (rcond < SINGULAR_TO_WORKING_PRECISION) {
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "solve: the kernel "
+                            + "matrix is numerically singular (reciprocal condition number %.3g < ε = 2^-53: the "
+                            + "solution would have no correct digit); use a larger diagonal regulariser", rcond));
+                }
+                return new Cholesky(m, n);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
-            double rcond = choleskyReciprocalCondition(m.doublePointer(), n, norm);
-            if (rcond < SINGULAR_TO_WORKING_PRECISION) {
-                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "solve: the kernel matrix is "
-                        + "numerically singular (reciprocal condition number %.3g < ε = 2^-53: the solution would "
-                        + "have no correct digit); use a larger diagonal regulariser", rcond));
+        }
+
+        /**
+         * Solves A X = B with this factor (dpotrs).
+         *
+         * @param b the right-hand sides B [n, k], float32 or float64; not changed
+         * @return a new float64 tensor X [n, k], owned by the caller
+         * @throws IllegalArgumentException when B is not [n, k]
+         * @throws IllegalStateException when this factorisation was closed
+         */
+        public Tensor solve(Tensor b) {
+            if (b.rank() != 2 || b.dim(0) != n) {
+                throw new IllegalArgumentException("solve: right-hand side " + java.util.Arrays.toString(b.shape())
+                        + " does not match the matrix [" + n + ", " + n + "]");
             }
-            choleskySolveInPlace(m.doublePointer(), n, bt.doublePointer(), k);
-            return Layout.transpose(bt, new int[] {1, 0});
+            try (Tensor b64 = b.to(DType.F64); Tensor bt = Layout.transpose(b64, new int[] {1, 0})) {
+                choleskySolveInPlace(factor.doublePointer(), n, bt.doublePointer(), b.dim(1));
+                return Layout.transpose(bt, new int[] {1, 0});
+            }
+        }
+
+        /**
+         * How many factorisations {@link #of} has made in this JVM (a test reads it before and after a call).
+         *
+         * @return the count
+         */
+        public static long factorisations() {
+            return FACTORISATIONS.get();
+        }
+
+        /** Frees the factor. Idempotent. */
+        @Override
+        public void close() {
+            factor.close();
         }
     }
 }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Graph;
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -33,29 +34,35 @@ public final class GradientStep {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
         params.validate(specs, x.dtype());
-        Graph f = model.trace(x.dim(0), in, x.dtype());
-        boolean[] wrt = new boolean[specs.size() + 1];
-        java.util.Arrays.fill(wrt, 0, specs.size(), true);
-        Graph vjp = Vjp.of(f, 1, wrt);
-        Tensor[] args = new Tensor[specs.size() + 2];
-        for (int i = 0; i < specs.size(); i++) {
-            args[i] = params.get(specs.get(i).path());
-        }
-        args[specs.size()] = x;
-        int[] outShape = f.outputs().get(0).shape();
-        if (!java.util.Arrays.equals(g.shape(), outShape)) {
-            throw new IllegalArgumentException("gradient step: g must have the shape of f(x) " + Shapes.str(outShape)
-                    + ", got " + Shapes.str(g.shape()));
-        }
-        try (Tensor g1 = g.to(x.dtype()).reshapeMove(Shapes.prepend(1, outShape))) {
-            args[specs.size() + 1] = g1;
-            Tensor[] r = vjp.evaluate(args);
-            r[0].close();
-            Map<String, Tensor> m = new LinkedHashMap<>();
+        // the constants of the graphs traced for this call, closed at its end (they were left to the collector)
+        CachedTensors traced = new CachedTensors();
+        try {
+            Graph f = traced.build(() -> model.trace(x.dim(0), in, x.dtype()));
+            boolean[] wrt = new boolean[specs.size() + 1];
+            java.util.Arrays.fill(wrt, 0, specs.size(), true);
+            Graph vjp = traced.build(() -> Vjp.of(f, 1, wrt));
+            Tensor[] args = new Tensor[specs.size() + 2];
             for (int i = 0; i < specs.size(); i++) {
-                m.put(specs.get(i).path(), r[i + 1].reshapeMove(specs.get(i).shape()));
+                args[i] = params.get(specs.get(i).path());
             }
-            return new Params(m);
+            args[specs.size()] = x;
+            int[] outShape = f.outputs().get(0).shape();
+            if (!java.util.Arrays.equals(g.shape(), outShape)) {
+                throw new IllegalArgumentException("gradient step: g must have the shape of f(x) "
+                        + Shapes.str(outShape) + ", got " + Shapes.str(g.shape()));
+            }
+            try (Tensor g1 = g.to(x.dtype()).reshapeMove(Shapes.prepend(1, outShape))) {
+                args[specs.size() + 1] = g1;
+                Tensor[] r = vjp.evaluate(args);
+                r[0].close();
+                Map<String, Tensor> m = new LinkedHashMap<>();
+                for (int i = 0; i < specs.size(); i++) {
+                    m.put(specs.get(i).path(), r[i + 1].reshapeMove(specs.get(i).shape()));
+                }
+                return new Params(m);
+            }
+        } finally {
+            traced.retire();
         }
     }
 

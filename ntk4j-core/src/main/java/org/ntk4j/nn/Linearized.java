@@ -14,6 +14,7 @@ import org.ntk4j.graph.Var;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * The first- or second-order Taylor expansion of a network in its parameters around θ0, as neural-tangents'
@@ -172,10 +173,14 @@ public final class Linearized implements Layer {
         return List.of(y);
     }
 
-    /** θ0 in {@code dtype}, in the order of {@code specs}, converted once per dtype and input shape. */
+    /**
+     * θ0 in {@code dtype}, in the order of {@code specs}, converted once per dtype and input shape and kept for this
+     * layer's life: allocated in no scope, so that neither the scope of the call that traces nor the owner of the
+     * cached plan that traced first ({@link org.ntk4j.tensor.CachedTensors}) closes what later traces read.
+     */
     private Tensor[] theta0(List<ParamSpec> specs, int[] in, DType dtype) {
         String key = dtype.shortName() + Shapes.str(in);
-        return constants.computeIfAbsent(key, k -> {
+        return constants.computeIfAbsent(key, k -> TensorScope.unscoped(() -> {
             Tensor[] r = new Tensor[specs.size()];
             if (theta0 == null) {
                 try (Params p = base.init(seed, in, dtype)) {
@@ -191,7 +196,7 @@ public final class Linearized implements Layer {
                 }
             }
             return r;
-        });
+        }));
     }
 
     /** Records the equations of {@code g} into {@code b} with its inputs bound to {@code args}; its outputs. */

@@ -7,10 +7,10 @@ import java.util.Map;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
-import org.ntk4j.tensor.TensorScope;
 
 /**
  * A network: a root {@link Layer} with one input and one output, plus the spec string it came from.
@@ -28,27 +28,58 @@ public final class Model {
     private final String spec;
     /** Buffer values by path, as given (not owned); buffers not here take their declared defaults. */
     private final Map<String, Tensor> buffers;
-    /** Resolved buffers per (dtype, per-example shape): owned by this model, kept for its lifetime. */
+    /**
+     * Resolved buffers per (dtype, per-example shape), owned by this model (by {@link #resolvedOwner}) until {@link
+     * #releaseCaches}. Not bounded: they grow with the distinct example shapes and dtypes used, never with batch
+     * sizes, and the cached plans of those shapes read them (an eviction of its own would close what a live plan
+     * reads).
+     */
     private final Map<String, Map<String, Tensor>> resolved = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile CachedTensors resolvedOwner = new CachedTensors();
+    /** Models kept by {@link #derived}. */
+    private static final int DERIVED_KEPT = 8;
     /**
      * The models {@link #apply} derived for parameters whose buffers differ from this model's, by the buffers' map
-     * (weakly: dropped with their parameters), so that applying the same parameters again builds and converts
-     * nothing new.
+     * (its tensors compared by identity), the {@value #DERIVED_KEPT} used last: so that applying the same
+     * parameters again builds and converts nothing new. A dropped one has its caches released (its converted
+     * buffers, graphs and plans).
      */
-    private final Map<Map<String, Tensor>, Model> derived =
-            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
-    /**
-     * The graphs {@link #apply} evaluated, by batch size, input shape and dtype, the 8 used last: a trace allocates
-     * its scalar constants, which the graph never frees ({@link org.ntk4j.graph.GraphBuilder#scalar}), so a trace
-     * per call let every evaluation keep a few bytes for good.
-     */
-    private final Map<String, Graph> applied = java.util.Collections.synchronizedMap(
+    private final Map<Map<String, Tensor>, Model> derived = java.util.Collections.synchronizedMap(
             new LinkedHashMap<>(16, 0.75f, true) {
+                private static final long serialVersionUID = 1L;
+
                 @Override
-                protected boolean removeEldestEntry(Map.Entry<String, Graph> eldest) {
-                    return size() > 8;
+                protected boolean removeEldestEntry(Map.Entry<Map<String, Tensor>, Model> eldest) {
+                    if (size() > DERIVED_KEPT) {
+                        eldest.getValue().releaseCaches();
+                        return true;
+                    }
+                    return false;
                 }
             });
+    /** The graphs {@link #apply} evaluates, with the constants their traces allocated. */
+    private record Applied(Graph graph, CachedTensors constants) {
+    }
+
+    /**
+     * The graphs {@link #apply} evaluated, by batch size, input shape and dtype, the 8 used last; a dropped one's
+     * constants (the scalars its trace allocated) are closed once no call uses it.
+     */
+    private final Map<String, Applied> applied = java.util.Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, true) {
+                private static final long serialVersionUID = 1L;
+
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Applied> eldest) {
+                    if (size() > 8) {
+                        eldest.getValue().constants().retire();
+                        return true;
+                    }
+                    return false;
+                }
+            });
+    /** Caches other packages keep for this model (the kernel plans), by their key. */
+    private final Map<Object, AutoCloseable> attached = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * A model; the root is checked for a single output when shapes are first computed.
@@ -141,8 +172,8 @@ public final class Model {
      * values converted, defaults for the others.
      */
     private Map<String, Tensor> resolvedBuffers(int[] in, DType dtype) {
-        // cached beyond the current computation: built in no scope (a kernel call's scope would close them)
-        return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> TensorScope.unscoped(() -> {
+        // cached beyond the current computation and owned by this model (not by the plan whose trace asked first)
+        return resolved.computeIfAbsent(dtype + Shapes.str(in), key -> resolvedOwner.build(() -> {
             Map<String, Tensor> m = new LinkedHashMap<>();
             List<ParamSpec> declared = bufferSpecs(in);
             for (String path : buffers.keySet()) {
@@ -366,14 +397,73 @@ public final class Model {
         params.validate(specs, x.dtype());
         Model m = bufferMismatch(params, in, x.dtype()) == null ? this
                 : derived.computeIfAbsent(params.buffers(), this::withBuffers);
-        Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(),
-                k -> TensorScope.unscoped(() -> m.trace(xs[0], in, x.dtype())));
-        Tensor[] args = new Tensor[specs.size() + 1];
-        for (int i = 0; i < specs.size(); i++) {
-            args[i] = params.get(specs.get(i).path());
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(), k -> {
+                CachedTensors constants = new CachedTensors();
+                return new Applied(constants.build(() -> m.trace(xs[0], in, x.dtype())), constants);
+            }).graph();
+            Tensor[] args = new Tensor[specs.size() + 1];
+            for (int i = 0; i < specs.size(); i++) {
+                args[i] = params.get(specs.get(i).path());
+            }
+            args[specs.size()] = x;
+            return g.evaluate(args)[0];
         }
-        args[specs.size()] = x;
-        return g.evaluate(args)[0];
+    }
+
+    /**
+     * A cache another part of the library keeps for this model (the kernel plans of {@code org.ntk4j.ntk}), made
+     * on first request; {@link #releaseCaches} closes and forgets it.
+     *
+     * @param key what the cache is (one cache per key)
+     * @param make makes the cache
+     * @param <T> the cache's type
+     * @return the cache of {@code key}
+     */
+    @SuppressWarnings("unchecked")
+    public <T extends AutoCloseable> T attachedCache(Object key, java.util.function.Supplier<T> make) {
+        return (T) attached.computeIfAbsent(key, k -> make.get());
+    }
+
+    /**
+     * Releases what this model has cached: the kernel plans and traced graphs (the constants their traces
+     * allocated), the buffers converted to a dtype, the models derived for other buffers and the models kernel
+     * kinds wrapped around it. The model stays usable and builds them again when needed. For a long-running program
+     * that is done with a model, so that {@link Tensor#liveBytes()} returns to where it was before the model was
+     * used (a layer's own constants excepted: an imported file's frozen initializers, a linearised model's θ0).
+     * Call it when no other thread is computing with the model: a call in progress is not disturbed (what it uses
+     * is closed when it returns, {@link CachedTensors}), but what it caches meanwhile may be left to the collector.
+     */
+    public void releaseCaches() {
+        for (Object key : new ArrayList<>(attached.keySet())) {
+            AutoCloseable c = attached.remove(key);
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(spec + ": releasing a cache failed: " + e.getMessage(), e);
+                }
+            }
+        }
+        List<Applied> graphs;
+        synchronized (applied) {
+            graphs = new ArrayList<>(applied.values());
+            applied.clear();
+        }
+        graphs.forEach(a -> a.constants().retire());
+        List<Model> models;
+        synchronized (derived) {
+            models = new ArrayList<>(derived.values());
+            derived.clear();
+        }
+        models.forEach(Model::releaseCaches);
+        CachedTensors buffersOwner;
+        synchronized (resolved) {
+            buffersOwner = resolvedOwner;
+            resolvedOwner = new CachedTensors();
+            resolved.clear();
+        }
+        buffersOwner.retire();
     }
 
     @Override

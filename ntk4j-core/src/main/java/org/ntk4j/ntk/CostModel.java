@@ -8,6 +8,7 @@ import org.ntk4j.cpu.DotGeneralKernel;
 import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.GraphCost;
 import org.ntk4j.nn.Model;
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 
@@ -289,7 +290,10 @@ public final class CostModel {
     public synchronized Estimate estimate(Method m) {
         Estimate e = estimated.get(m);
         if (e == null) {
-            e = estimateOnce(m);
+            // the plans it reads stay open while it reads them ({@link CachedTensors})
+            try (CachedTensors.Lease lease = CachedTensors.lease()) {
+                e = estimateOnce(m);
+            }
             estimated.put(m, e);
         }
         return e;
@@ -458,6 +462,12 @@ public final class CostModel {
      * @throws IllegalArgumentException if {@code m} is AUTO
      */
     public synchronized Estimate estimate(Method m, long budgetBytes) {
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            return estimateLeased(m, budgetBytes);
+        }
+    }
+
+    private Estimate estimateLeased(Method m, long budgetBytes) {
         Estimate e = estimate(m);
         // the whole pass of structured derivatives stacks all O outputs: where one of its values is larger than one
         // tensor holds (a probes:20000 kernel), it runs in output chunks whatever the budget

@@ -7,6 +7,7 @@ import org.ntk4j.graph.TensorType;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -200,7 +201,9 @@ public final class EmpiricalNtk {
      * @throws IllegalArgumentException if n1 &lt; 1, n2 &lt; 0, or the axes do not fit the model's outputs
      */
     public CostModel costModel(int n1, int n2, int[] perExample, DType dtype) {
-        return CostModel.cached(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            return CostModel.cached(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes);
+        }
     }
 
     /**
@@ -217,12 +220,14 @@ public final class EmpiricalNtk {
      *     #costModel}
      */
     public Method resolveMethod(int n1, int n2, int[] perExample, DType dtype) {
-        if (method != Method.AUTO) {
-            return method;
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            if (method != Method.AUTO) {
+                return method;
+            }
+            CostModel c = costModel(n1, n2, perExample, dtype);
+            CostModel.Estimate inChunks = ExampleChunks.estimate(c, Method.AUTO, memoryBudget);
+            return inChunks != null ? inChunks.method() : c.choose(memoryBudget).method();
         }
-        CostModel c = costModel(n1, n2, perExample, dtype);
-        CostModel.Estimate inChunks = ExampleChunks.estimate(c, Method.AUTO, memoryBudget);
-        return inChunks != null ? inChunks.method() : c.choose(memoryBudget).method();
     }
 
     // ------------------------------------------------------------------ public kernels
@@ -242,9 +247,11 @@ public final class EmpiricalNtk {
      *     outputs or their derivatives overflow the dtype at these inputs)
      */
     public Tensor ntk(Tensor x1, Tensor x2) {
-        // the call's intermediates live in a scope: freed at its end, also when it throws half way
-        try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(KernelSupport.requireFiniteResult(ntkInScope(x1, x2)));
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            // the call's intermediates live in a scope: freed at its end, also when it throws half way
+            try (TensorScope scope = TensorScope.open()) {
+                return scope.keep(KernelSupport.requireFiniteResult(ntkInScope(x1, x2)));
+            }
         }
     }
 
@@ -349,10 +356,12 @@ public final class EmpiricalNtk {
      * @return whether kernels of such examples can be computed tile by tile (traces the model to decide)
      */
     public boolean tileable(int[] perExample, DType dtype) {
-        if (!model.independentExamples()) {
-            return false;
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            if (!model.independentExamples()) {
+                return false;
+            }
+            return side(2, perExample, dtype).pc.exampleAxisFirst;
         }
-        return side(2, perExample, dtype).pc.exampleAxisFirst;
     }
 
     /**
@@ -421,17 +430,28 @@ public final class EmpiricalNtk {
 
     /** {@link #prepare} for inputs already validated. */
     private PreparedTile prepareChecked(Tensor x) {
+        // the tile's own lease, from before it takes a plan until it is closed: the plans its pass reads stay open
+        CachedTensors.Lease lease = CachedTensors.lease();
+        try {
+            return prepareLeased(x, lease);
+        } catch (RuntimeException | Error e) {
+            lease.close();
+            throw e;
+        }
+    }
+
+    private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease) {
         if (sketch == null) {
             // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
             boolean chunked = outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
             if (chunked) {
-                return new PreparedTile(this, x, null, null);
+                return new PreparedTile(this, x, null, null, lease);
             }
             // structured derivatives prepares the pass the plan of its blocks reads (the whole problem's)
-            return new PreparedTile(this, x, strategy(method).prepare(inputs(x, null, false)), null);
+            return new PreparedTile(this, x, strategy(method).prepare(inputs(x, null, false)), null, lease);
         }
         return new PreparedTile(this, x, null,
-                new ProjectedSketch(model, params, sketch).prepare(x));
+                new ProjectedSketch(model, params, sketch).prepare(x), lease);
     }
 
     /**
@@ -448,15 +468,17 @@ public final class EmpiricalNtk {
      * @throws IllegalStateException if either tile was closed
      */
     public Tensor kernel(PreparedTile rows, PreparedTile columns) {
-        if (rows.owner() != this || columns.owner() != this) {
-            throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
-        }
-        if (rows.isClosed() || columns.isClosed()) {
-            throw new IllegalStateException("kernel: the prepared tile of the "
-                    + (rows.isClosed() ? "rows" : "columns") + " was closed");
-        }
-        try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(KernelSupport.requireFiniteResult(block(rows, columns)));
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            if (rows.owner() != this || columns.owner() != this) {
+                throw new IllegalArgumentException("kernel: prepared tiles must come from this instance's prepare()");
+            }
+            if (rows.isClosed() || columns.isClosed()) {
+                throw new IllegalStateException("kernel: the prepared tile of the "
+                        + (rows.isClosed() ? "rows" : "columns") + " was closed");
+            }
+            try (TensorScope scope = TensorScope.open()) {
+                return scope.keep(KernelSupport.requireFiniteResult(block(rows, columns)));
+            }
         }
     }
 
@@ -525,9 +547,11 @@ public final class EmpiricalNtk {
      *     than full, trace and diagonal meets a model whose outputs are not [N, O]
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
-        requireArgument("kind", kind);
-        try (TensorScope scope = TensorScope.open()) {
-            return scope.keep(kernelInScope(kind, x1, x2));
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            requireArgument("kind", kind);
+            try (TensorScope scope = TensorScope.open()) {
+                return scope.keep(kernelInScope(kind, x1, x2));
+            }
         }
     }
 
@@ -596,13 +620,15 @@ public final class EmpiricalNtk {
      *     inputs are refused as by {@link #ntk}
      */
     public Tensor ntkVectorProduct(Tensor x1, Tensor x2, Tensor v) {
-        KernelInputs in = inputs(x1, x2, true);
-        int[] f2 = Shapes.prepend(in.x2.dim(0), model.outputShape(in.perExample));
-        if (!java.util.Arrays.equals(v.shape(), f2) || v.dtype() != in.dtype) {
-            throw new IllegalArgumentException("ntk_vector_product: v must be " + new TensorType(in.dtype, f2)
-                    + " (the shape of f(x2)), got " + TensorType.of(v));
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            KernelInputs in = inputs(x1, x2, true);
+            int[] f2 = Shapes.prepend(in.x2.dim(0), model.outputShape(in.perExample));
+            if (!java.util.Arrays.equals(v.shape(), f2) || v.dtype() != in.dtype) {
+                throw new IllegalArgumentException("ntk_vector_product: v must be " + new TensorType(in.dtype, f2)
+                        + " (the shape of f(x2)), got " + TensorType.of(v));
+            }
+            KernelSupport.checkFinite("v", v);
+            return new VectorProducts(model, params, tileBytes, problem, Long.MAX_VALUE).product(in, v);
         }
-        KernelSupport.checkFinite("v", v);
-        return new VectorProducts(model, params, tileBytes, problem, Long.MAX_VALUE).product(in, v);
     }
 }

@@ -342,27 +342,29 @@ public final class KernelKind {
                 || family == Family.PROBES;
     }
 
+    /** The key of a base model's cache of wrapped models ({@link Model#attachedCache}). */
+    private static final Object WRAPPED = new Object();
+    /** Wrapped models kept per base model: a kind, a seed and a number of outputs each. */
+    private static final int WRAPPED_KEPT = 8;
+
     /**
-     * The wrapped models made so far, per base model (weakly held) and kind: the same wrapped model object for a
-     * repeated kernel, so that its cached plans are found again (softly held: rebuilt only under memory pressure).
+     * A base model's wrapped models by kind, seed and outputs, the {@value #WRAPPED_KEPT} used last (each seed of a
+     * probes kind is a model of its own): a dropped one, and all of them when the base model's caches are released,
+     * have their own caches (plans, graphs) released.
      */
-    private static final java.util.Map<Model, java.util.Map<String, java.lang.ref.SoftReference<Model>>> WRAPPED =
-            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+    private static final class Wrapped implements AutoCloseable {
+        final LruCache<String, Model> models = new LruCache<>(WRAPPED_KEPT, Model::releaseCaches);
+
+        @Override
+        public void close() {
+            models.clear();
+        }
+    }
 
     /** The model f followed by the kind's fixed projection M (rows: the new outputs); one object per (f, kind). */
     Model wrap(Model model, int outputs) {
         String key = this + "/" + seed + "/" + outputs;
-        synchronized (WRAPPED) {
-            java.util.Map<String, java.lang.ref.SoftReference<Model>> mine =
-                    WRAPPED.computeIfAbsent(model, k -> new java.util.HashMap<>());
-            java.lang.ref.SoftReference<Model> ref = mine.get(key);
-            Model w = ref == null ? null : ref.get();
-            if (w == null) {
-                w = wrapOnce(model, outputs);
-                mine.put(key, new java.lang.ref.SoftReference<>(w));
-            }
-            return w;
-        }
+        return model.attachedCache(WRAPPED, Wrapped::new).models.get(key, k -> wrapOnce(model, outputs));
     }
 
     private Model wrapOnce(Model model, int outputs) {

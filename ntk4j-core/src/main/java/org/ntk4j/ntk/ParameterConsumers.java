@@ -188,7 +188,7 @@ final class ParameterConsumers {
     private boolean followsTheBatchSize(Supplier<Graph> witness, int nParams) {
         Graph other;
         try {
-            // its constants are not freed here: a layer may cache them for its later traces (ONNX does)
+            // its constants belong to whoever supplies the witness (a side plan closes them once it is built)
             other = witness.get();
         } catch (IllegalArgumentException tracesAtNoOtherBatchSize) {
             return true;

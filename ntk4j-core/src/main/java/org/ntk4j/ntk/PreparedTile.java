@@ -1,5 +1,6 @@
 package org.ntk4j.ntk;
 
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -8,16 +9,20 @@ import org.ntk4j.tensor.Tensor;
  * and the backward pass with O stacked cotangents (the N·O·[FP] part of their cost, read at every
  * parameter consumer); for projected:K the tile's sketched Jacobian [n, O, K]; for NTK-vector products,
  * whose work is all per block, only the examples. Holds native memory until closed; the examples tensor
- * is not copied and must stay open while the tile is in use.
+ * is not copied and must stay open while the tile is in use. While a tile is open, the plans that the kernel
+ * caches drop are closed only once it is closed ({@link CachedTensors}): close tiles when done with them.
  */
 public final class PreparedTile implements AutoCloseable {
     private final EmpiricalNtk owner;
     private final Tensor x;
     private final PerExamplePass pass;
     private final Tensor sketched;
+    /** Keeps the cached plans this tile's work reads open until the tile is closed ({@link CachedTensors}). */
+    private final CachedTensors.Lease lease;
     private volatile boolean closed;
 
-    PreparedTile(EmpiricalNtk owner, Tensor x, PerExamplePass pass, Tensor sketched) {
+    PreparedTile(EmpiricalNtk owner, Tensor x, PerExamplePass pass, Tensor sketched, CachedTensors.Lease lease) {
+        this.lease = lease;
         this.owner = owner;
         this.x = x;
         this.pass = pass;
@@ -73,5 +78,6 @@ public final class PreparedTile implements AutoCloseable {
         if (sketched != null) {
             sketched.close();
         }
+        lease.close();
     }
 }

@@ -7,7 +7,6 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
@@ -19,7 +18,7 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.primitive.ConsumerRule;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
-import org.ntk4j.tensor.TensorScope;
+import org.ntk4j.tensor.CachedTensors;
 
 /**
  * Everything about one side of a kernel (x1, or x2) that depends on its shapes and not on its data, built once
@@ -32,12 +31,16 @@ import org.ntk4j.tensor.TensorScope;
  * only read afterwards.
  */
 final class SidePlan {
-    /** Per model (by identity; weakly held), its side plans by shape, least recently used first. */
-    private static final Map<Model, LruCache<String, SidePlan>> CACHE =
-            Collections.synchronizedMap(new WeakHashMap<>());
+    /** The key of a model's cache of side plans ({@link Model#attachedCache}). */
+    private static final Object CACHE_KEY = new Object();
     /** Side plans kept per model: enough for a tiled run's tile sizes and a sweep of a few problem sizes. */
     private static final int PER_MODEL = 32;
 
+    /**
+     * The tensors this plan's builds allocated (its graphs' constants, the sub-plans' but those of the plans
+     * against other sides, which own theirs), closed when a cache drops it ({@link CachedTensors#retire}).
+     */
+    private final CachedTensors owned;
     final int n;
     final int[] perExample;
     final DType dtype;
@@ -69,9 +72,34 @@ final class SidePlan {
      * found by that side plan itself, not its size: the plan reads its graph's values, and a side plan dropped from
      * the cache and traced again has other ones (a plan found by size then failed with a NullPointerException).
      */
-    private final LruCache<List<Object>, JcPlan> jcPlans = new LruCache<>(PER_MODEL);
-    private final LruCache<String, SdPlan> sdPlans = new LruCache<>(PER_MODEL);
-    private final LruCache<List<Object>, VpPlan> vpPlans = new LruCache<>(PER_MODEL);
+    private final LruCache<List<Object>, Held<JcPlan>> jcPlans = new LruCache<>(PER_MODEL, Held::retire);
+    private final LruCache<String, Held<SdPlan>> sdPlans = new LruCache<>(PER_MODEL, Held::retire);
+    private final LruCache<List<Object>, Held<VpPlan>> vpPlans = new LruCache<>(PER_MODEL, Held::retire);
+
+    /** A cached plan and the tensors its build allocated, closed when the cache drops it. */
+    private record Held<V>(V plan, CachedTensors owned) {
+        static <V> Held<V> build(java.util.function.Supplier<V> make) {
+            CachedTensors owned = new CachedTensors();
+            return new Held<>(owned.build(make), owned);
+        }
+
+        void retire() {
+            owned.retire();
+        }
+    }
+
+    /**
+     * A model's side plans, least recently used first; a dropped plan's tensors (and those of the plans it holds)
+     * are closed once no call uses it. {@link Model#releaseCaches} drops them all.
+     */
+    private static final class ModelPlans implements AutoCloseable {
+        final LruCache<String, SidePlan> plans = new LruCache<>(PER_MODEL, SidePlan::retire);
+
+        @Override
+        public void close() {
+            plans.clear();
+        }
+    }
 
     /**
      * The per-example pass: its graph, and which of its outputs are consumer operands and consumer outputs. The
@@ -218,14 +246,22 @@ final class SidePlan {
         }
     }
 
-    private SidePlan(Model model, int n, int[] perExample, DType dtype) {
+    private SidePlan(Model model, int n, int[] perExample, DType dtype, CachedTensors owned) {
+        this.owned = owned;
         this.n = n;
         this.perExample = perExample.clone();
         this.dtype = dtype;
         this.nParams = model.paramSpecs(perExample).size();
         this.graph = model.trace(n, perExample, dtype);
-        // the per-example shortcut needs the example axis first everywhere: confirmed at a second batch size
-        this.pc = new ParameterConsumers(graph, nParams, () -> model.trace(n + 1, perExample, dtype));
+        // the per-example shortcut needs the example axis first everywhere: confirmed at a second batch size, whose
+        // trace is dropped at once (its constants are closed once no call that might have seen them runs)
+        CachedTensors witness = new CachedTensors();
+        try {
+            this.pc = new ParameterConsumers(graph, nParams,
+                    () -> witness.build(() -> model.trace(n + 1, perExample, dtype)));
+        } finally {
+            witness.retire();
+        }
         this.perExampleShortcut = model.independentExamples() && pc.exampleAxisFirst;
         this.f = graph.outputs().get(0).shape();
         this.o = Shapes.size(f) / n;
@@ -242,11 +278,28 @@ final class SidePlan {
      */
     static SidePlan of(Model model, int n, int[] perExample, DType dtype) {
         String key = n + Arrays.toString(perExample) + dtype;
-        LruCache<String, SidePlan> mine;
-        synchronized (CACHE) {
-            mine = CACHE.computeIfAbsent(model, m -> new LruCache<>(PER_MODEL));
-        }
-        return mine.get(key, k -> TensorScope.unscoped(() -> new SidePlan(model, n, perExample, dtype)));
+        return model.attachedCache(CACHE_KEY, ModelPlans::new).plans.get(key, k -> {
+            CachedTensors owned = new CachedTensors();
+            return owned.build(() -> new SidePlan(model, n, perExample, dtype, owned));
+        });
+    }
+
+    /** Side plans {@code model} holds now (for tests of the caches' bound). */
+    static List<SidePlan> cached(Model model) {
+        return model.attachedCache(CACHE_KEY, ModelPlans::new).plans.values();
+    }
+
+    /** Closes this plan's tensors and those of the plans it holds, once no call uses them. */
+    private void retire() {
+        jcPlans.clear();
+        sdPlans.clear();
+        vpPlans.clear();
+        owned.retire();
+    }
+
+    /** Tensors this plan owns that are open (its own, not its plans against other sides'), for tests. */
+    int openTensors() {
+        return owned.openTensors();
     }
 
     /**
@@ -264,7 +317,7 @@ final class SidePlan {
             synchronized (this) {
                 p = pass;
                 if (p == null) {
-                    p = TensorScope.unscoped(() -> new Pass(pc, o, NO_CONSUMERS));
+                    p = owned.build(() -> new Pass(pc, o, NO_CONSUMERS));
                     pass = p;
                 }
             }
@@ -275,7 +328,7 @@ final class SidePlan {
     /** The per-example pass with K = k stacked cotangents (k = O: {@link #pass()}), built on first request. */
     Pass pass(int k) {
         return k == o ? pass()
-                : chunkPasses.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> new Pass(pc, kk, NO_CONSUMERS)));
+                : chunkPasses.computeIfAbsent(k, kk -> owned.build(() -> new Pass(pc, kk, NO_CONSUMERS)));
     }
 
     /**
@@ -287,7 +340,7 @@ final class SidePlan {
             return pass(k);
         }
         return reducedPasses.computeIfAbsent(k + ":" + Arrays.toString(unread),
-                key -> TensorScope.unscoped(() -> new Pass(pc, k, unread)));
+                key -> owned.build(() -> new Pass(pc, k, unread)));
     }
 
     /** A consumer's one-example row graph ({@link PerExamplePass#rowGraph}). */
@@ -298,7 +351,7 @@ final class SidePlan {
     /** A consumer's one-example row graph for K = k stacked cotangents. */
     Graph rowGraph(ParameterConsumers.Consumer c, int k) {
         return rowGraphs.computeIfAbsent(c.index + ":" + k,
-                i -> TensorScope.unscoped(() -> ParameterPaths.rowGraph(pc, c, k)));
+                i -> owned.build(() -> ParameterPaths.rowGraph(pc, c, k)));
     }
 
     /** The stacked VJP (K = k) of the parameter path of {@code cons} ({@link PerExamplePass#pathVjp}). */
@@ -309,17 +362,17 @@ final class SidePlan {
         }
         key.append(':').append(selected);
         return pathVjps.computeIfAbsent(key.toString(),
-                s -> TensorScope.unscoped(() -> ParameterPaths.pathVjp(pc, cons, selected, k)));
+                s -> owned.build(() -> ParameterPaths.pathVjp(pc, cons, selected, k)));
     }
 
     /** The VJP of f with respect to every parameter, k stacked output cotangents: inputs θ..., x, cotangents. */
     Graph vjp(int k) {
-        return vjps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Vjp.of(graph, kk, parameters())));
+        return vjps.computeIfAbsent(k, kk -> owned.build(() -> Vjp.of(graph, kk, parameters())));
     }
 
     /** The JVP of f with k stacked tangents of every parameter: inputs θ..., x, tangents. */
     Graph jvp(int k) {
-        return jvps.computeIfAbsent(k, kk -> TensorScope.unscoped(() -> Jvp.of(graph, kk, parameters())));
+        return jvps.computeIfAbsent(k, kk -> owned.build(() -> Jvp.of(graph, kk, parameters())));
     }
 
     private boolean[] parameters() {
@@ -334,8 +387,7 @@ final class SidePlan {
      */
     JcPlan jcPlan(SidePlan other, boolean same, long tileBytes, long examples) {
         List<Object> key = List.of(other, same, tileBytes, examples); // the side plan by identity
-        return jcPlans.get(key,
-                k -> TensorScope.unscoped(() -> JcPlan.of(this, other, same, dtype, tileBytes, examples)));
+        return jcPlans.get(key, k -> Held.build(() -> JcPlan.of(this, other, same, dtype, tileBytes, examples))).plan();
     }
 
     /**
@@ -345,8 +397,7 @@ final class SidePlan {
      */
     SdPlan sdPlan(long n1, long n2, int k, boolean same, OutputPairs pairs) {
         String key = n1 + "/" + n2 + "/" + k + "/" + same + "/" + pairs;
-        return sdPlans.get(key,
-                s -> TensorScope.unscoped(() -> SdPlan.of(this, n1, n2, k, same, pairs)));
+        return sdPlans.get(key, s -> Held.build(() -> SdPlan.of(this, n1, n2, k, same, pairs))).plan();
     }
 
     /**
@@ -355,7 +406,7 @@ final class SidePlan {
      */
     VpPlan vpPlan(SidePlan other, long tileBytes, long budgetBytes) {
         return vpPlans.get(List.of(other, tileBytes, budgetBytes),
-                k -> TensorScope.unscoped(() -> VpPlan.of(this, other, dtype, tileBytes, budgetBytes)));
+                k -> Held.build(() -> VpPlan.of(this, other, dtype, tileBytes, budgetBytes))).plan();
     }
 
     /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */
@@ -368,7 +419,7 @@ final class SidePlan {
                     s = new StructuredDerivatives.Structured[nParams];
                     for (int q = 0; q < nParams; q++) {
                         int p0 = q;
-                        s[q] = TensorScope.unscoped(() -> StructuredDerivatives.classify(pc, p0));
+                        s[q] = owned.build(() -> StructuredDerivatives.classify(pc, p0));
                     }
                     structured = s;
                 }

@@ -232,9 +232,10 @@ public final class GpInference {
         KernelMatrix.requireSymmetric("gp_inference: the train-train " + (useNtk ? "NTK" : "NNGP"), kdd);
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
         String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
-        try (Tensor kReg = regularised(kdd, r)) {
+        // one factorisation per call, for the mean's and the covariance's solves alike
+        try (Lapack.Cholesky kReg = factorise(kdd, r, solved)) {
             Tensor mean;
-            try (Tensor alpha = solve(kReg, yTrain, solved)) {
+            try (Tensor alpha = kReg.solve(yTrain)) {
                 mean = matmul(ktd, false, alpha, false, m, n, o);
             }
             if (!covariance) {
@@ -246,7 +247,7 @@ public final class GpInference {
                     Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
                     require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
                     checkTestTest(ktt, m, diagonal);
-                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = solve(kReg, kdt, solved)) {
+                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = kReg.solve(kdt)) {
                         if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
                             for (int i = 0; i < m; i++) {
@@ -274,7 +275,7 @@ public final class GpInference {
                     checkTestTest(nngpTestTest, m, diagonal);
                     // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
                     try (Tensor thetaDt = transpose(ktd, m, n);
-                         Tensor at = solve(kReg, thetaDt, solved);
+                         Tensor at = kReg.solve(thetaDt);
                          Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
                         if (diagonal) {
                             Tensor var = Tensor.empty(DType.F64, m);
@@ -307,10 +308,13 @@ public final class GpInference {
         }
     }
 
-    /** (K + rI)⁻¹ B, its refusal (not positive definite, numerically singular) naming the kernel and diag_reg. */
-    private static Tensor solve(Tensor kReg, Tensor b, String what) {
-        try {
-            return Lapack.solvePositiveDefinite(kReg, b);
+    /**
+     * The Cholesky factor of K + rI, its refusal (not positive definite, numerically singular: LAPACK's reciprocal
+     * condition number below 2^-53) naming the kernel and diag_reg.
+     */
+    private static Lapack.Cholesky factorise(Tensor k, double r, String what) {
+        try (Tensor kReg = regularised(k, r)) {
+            return Lapack.Cholesky.of(kReg);
         } catch (IllegalArgumentException e) {
             String reason = e.getMessage().replaceFirst("^solve: the kernel matrix is ", "")
                     .replaceFirst("; use a larger diagonal regulariser$", "");

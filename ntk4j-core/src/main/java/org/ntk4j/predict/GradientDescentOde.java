@@ -362,10 +362,16 @@ public final class GradientDescentOde {
      * converges (μ = 0 without momentum). λ_max of the train-train kernel (K ⊗ I has the eigenvalues of K) comes
      * from {@link #largestEigenvalue}: matrix-vector products, no eigendecomposition.
      *
-     * @param kTrainTrain train-train kernel
+     * <p>A zero kernel (λ_max = 0: outputs that do not depend on the parameters) gives +∞: gradient descent leaves
+     * the linearised outputs at f0 whatever the learning rate, so no rate diverges (neural-tangents divides by
+     * λ_max + 10⁻¹², a large finite number standing in for the same).
+     *
+     * @param kTrainTrain train-train kernel, positive semi-definite
      * @param targets |y|, the number of target entries N·O
      * @param momentum μ, 0 without momentum
-     * @return the largest convergent learning rate
+     * @return the largest convergent learning rate; +∞ for a zero kernel
+     * @throws IllegalArgumentException when targets &lt; 1, the momentum is outside [0, 1), or the kernel's largest
+     *     eigenvalue is negative (the kernel is not positive semi-definite)
      */
     public static double maxLearningRate(KernelMatrix kTrainTrain, int targets, double momentum) {
         java.util.Objects.requireNonNull(kTrainTrain, "max learning rate: kTrainTrain is null");
@@ -379,8 +385,13 @@ public final class GradientDescentOde {
         }
         double m = Double.isNaN(momentum) ? 0 : momentum;
         double lambda = largestEigenvalue(kTrainTrain, 1e-12, 10_000);
+        if (lambda == 0) {
+            return Double.POSITIVE_INFINITY;
+        }
         if (!(lambda > 0)) {
-            throw new IllegalArgumentException("max learning rate: the train kernel has no positive eigenvalue");
+            throw new IllegalArgumentException("max learning rate: the train-train kernel [" + kTrainTrain.dimension()
+                    + ", " + kTrainTrain.dimension() + "] must be positive semi-definite, its largest eigenvalue is "
+                    + lambda);
         }
         return 2 * (1 + m) * targets / lambda;
     }

@@ -18,7 +18,7 @@ import org.ntk4j.tensor.Tensor;
  * @param predictions the test outputs, [M, O] for one time, [T, M, O] for several
  * @param covariance the posterior's test covariance [M, M] when it was asked for, else null
  * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
- *     no NTK was computed (the NNGP posterior)
+ *     no NTK was computed (the NNGP posterior), +∞ for a zero train NTK (no learning rate diverges)
  * @param fullKernel whether the train kernel is the full NO×NO one
  * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
  * @param meanVariance the posterior's mean predictive variance (posterior only, else NaN)
@@ -68,7 +68,7 @@ public record PredictResult(Solver solver, Method method, int outputs, int train
      * @param predictions the test outputs, [M, O] for one time, [T, M, O] for several
      * @param covariance the posterior's test covariance [M, M] when it was asked for, else null
      * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
-     *     no NTK was computed (the NNGP posterior)
+     *     no NTK was computed (the NNGP posterior), +∞ for a zero train NTK (no learning rate diverges)
      * @param fullKernel whether the train kernel is the full NO×NO one
      * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
      * @param meanVariance the posterior's mean predictive variance (posterior only, else NaN)

@@ -17,7 +17,8 @@ import java.util.function.Supplier;
  * </pre>
  * Scopes nest and are closed in reverse order of opening, on the thread that opened them. Tensors made on other
  * threads (the cores' parallel loops) belong to no scope. Values cached beyond a call (the constants of cached
- * graphs) are built {@link #unscoped}.
+ * graphs) are built by {@link CachedTensors#build}, which owns them until the cache drops the value, or, kept for
+ * the life of what caches them (a layer's constants), {@link #unscoped}.
  */
 public final class TensorScope implements AutoCloseable {
     private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
@@ -57,6 +58,43 @@ public final class TensorScope implements AutoCloseable {
         } finally {
             if (s != null) {
                 CURRENT.set(s);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code body} in a new scope with no enclosing one, then adds the tensors it allocated that are still
+     * open to {@code into} instead of closing them; when {@code body} throws, they are closed ({@link
+     * CachedTensors#build}).
+     */
+    static <T> T capture(Supplier<T> body, List<Tensor> into) {
+        TensorScope s = new TensorScope(null);
+        TensorScope previous = CURRENT.get();
+        CURRENT.set(s);
+        boolean done = false;
+        try {
+            T value = body.get();
+            done = true;
+            return value;
+        } finally {
+            if (previous != null) {
+                CURRENT.set(previous);
+            } else {
+                CURRENT.remove();
+            }
+            if (done) {
+                for (Tensor t : s.owned) {
+                    if (!t.isClosed()) {
+                        into.add(t);
+                    }
+                }
+                s.owned.clear();
+            }
+            s.closed = true;
+            if (!done) {
+                for (Tensor t : s.owned) {
+                    t.close();
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Params;
 import org.ntk4j.predict.Loss;
+import org.ntk4j.tensor.CachedTensors;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -313,7 +314,12 @@ public final class Trainer {
      */
     public static double[] evaluate(Model model, Params params, Examples data, Loss loss, int batchSize) {
         DType dtype = params.tensors().values().iterator().next().dtype();
-        return new Evaluation(model, dtype).run(params, data, loss, batchSize);
+        Evaluation evaluation = new Evaluation(model, dtype);
+        try {
+            return evaluation.run(params, data, loss, batchSize);
+        } finally {
+            evaluation.close();
+        }
     }
 
     /**
@@ -330,15 +336,25 @@ public final class Trainer {
         }
     }
 
-    /** Batched forward passes with one cached graph per batch size. */
+    /**
+     * Batched forward passes with one cached graph per batch size; the constants the traces allocate are closed by
+     * {@link #close} (they were left to the collector: each evaluation or training run kept a few bytes of {@link
+     * Tensor#liveBytes()} for good).
+     */
     private static final class Evaluation {
         private final Model model;
         private final DType dtype;
         private final Map<Integer, Graph> graphs = new HashMap<>();
+        private final CachedTensors constants = new CachedTensors();
 
         Evaluation(Model model, DType dtype) {
             this.model = model;
             this.dtype = dtype;
+        }
+
+        /** Closes the constants of the traced graphs (once no kernel call that may read them runs). */
+        void close() {
+            constants.retire();
         }
 
         double[] run(Params params, Examples data, Loss loss, int batchSize) {
@@ -351,7 +367,7 @@ public final class Trainer {
             long correct = 0;
             for (int from = 0; from < n; from += batchSize) {
                 int b = Math.min(batchSize, n - from);
-                Graph g = graphs.computeIfAbsent(b, k -> model.trace(k, in, dtype));
+                Graph g = graphs.computeIfAbsent(b, k -> constants.build(() -> model.trace(k, in, dtype)));
                 Tensor[] args = new Tensor[specs.size() + 1];
                 for (int i = 0; i < specs.size(); i++) {
                     args[i] = params.get(specs.get(i).path()).readView(); // read: its writes stay tracked
@@ -403,6 +419,10 @@ public final class Trainer {
         private final int classes;
         private final DType dtype;
         private final Map<Integer, Graph> graphs = new HashMap<>();
+        /** The constants of the traced graphs, closed with the run. */
+        private final CachedTensors constants = new CachedTensors();
+        /** The model given, of which {@link #model} may be a copy with the state's buffers. */
+        private final Model base;
         private final Evaluation evaluation;
         private final List<EpochMetrics> history;
         private final String[] bufferNames;
@@ -413,6 +433,7 @@ public final class Trainer {
         private long lossCount;
 
         Run(Model model, TrainState s, Examples train, Examples test, TrainConfig c, Listener listener) {
+            this.base = model;
             // the network computes with the state's constants (a checkpoint's batch-norm running statistics)
             this.model = s.params().buffers().isEmpty() ? model : model.withBuffers(s.params().buffers());
             this.train = train;
@@ -549,7 +570,8 @@ public final class Trainer {
         }
 
         private double step(Tensor xTrain, int[] perm, int from, int b, double lr, Tensor ones, int e) {
-            Graph g = graphs.computeIfAbsent(b, k -> gradientGraph(model, k, in, dtype, c.loss()));
+            Graph g = graphs.computeIfAbsent(b,
+                    k -> constants.build(() -> gradientGraph(model, k, in, dtype, c.loss())));
             Tensor[] r;
             try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in)); Tensor yb = Tensor.zeros(dtype, b, classes)) {
                 gather(xTrain, xb, perm, from, b);
@@ -715,6 +737,11 @@ public final class Trainer {
         public void close() {
             params.close();
             buffers.values().forEach(Tensor::close);
+            constants.retire();
+            evaluation.close();
+            if (model != base) {
+                model.releaseCaches(); // the model made for the state's buffers: its converted buffers
+            }
         }
     }
 }

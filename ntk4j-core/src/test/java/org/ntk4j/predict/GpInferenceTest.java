@@ -125,6 +125,111 @@ class GpInferenceTest {
         return s;
     }
 
+    /**
+     * One Cholesky factorisation of the regularised train kernel per call (the mean's and the covariance's solves
+     * each factorised it again), with the numbers of the former computation: X = (K + rI)⁻¹ B by {@link
+     * Lapack#solvePositiveDefinite} per right-hand side, then the products, to 1e-12 relative in float64.
+     */
+    @ParameterizedTest
+    @EnumSource(Posterior.class)
+    void factorisesTheTrainKernelOncePerCallWithTheSameNumbers(Posterior g) {
+        double[][] theta = joint(4, 5, 0.05);
+        double[][] nngp = joint(5, 7, 0.01);
+        double diagReg = 0.02;
+        double[] yFlat = new double[N * O];
+        SplittableRandom rnd = new SplittableRandom(6);
+        for (int i = 0; i < yFlat.length; i++) {
+            yFlat[i] = rnd.nextGaussian();
+        }
+        double[][] k = g == Posterior.NNGP ? nngp : theta;
+        try (Tensor thDD = block(theta, 0, N, 0, N); Tensor thTD = block(theta, N, M, 0, N);
+             Tensor thTT = block(theta, N, M, N, M); Tensor kDD = block(nngp, 0, N, 0, N);
+             Tensor kTD = block(nngp, N, M, 0, N); Tensor kTT = block(nngp, N, M, N, M);
+             Tensor yt = Tensor.of(yFlat, N, O); Tensor kdt = block(k, 0, N, N, M);
+             Tensor kReg = block(k, 0, N, 0, N)) {
+            double r = GpInference.regulariser(kReg, diagReg, false);
+            for (int i = 0; i < N; i++) {
+                kReg.setFlat(i * N + i, kReg.getFlat(i * N + i) + r);
+            }
+            double[][] ktd = sub(k, N, M, 0, N);
+            double[][] mean;
+            double[][] aT; // (K + rI)⁻¹ K_dt [N, M], the former second solve
+            try (Tensor alpha = Lapack.solvePositiveDefinite(kReg, yt); Tensor w = Lapack.solvePositiveDefinite(kReg,
+                    kdt)) {
+                mean = mul(ktd, rows(alpha));
+                aT = rows(w);
+            }
+            double[][] cov = new double[M][M];
+            if (g == Posterior.NTK) {
+                double[][] a = t(aT);
+                double[][] akat = mul(mul(a, sub(nngp, 0, N, 0, N)), aT);
+                double[][] cross = mul(a, sub(nngp, 0, N, N, M));
+                for (int i = 0; i < M; i++) {
+                    for (int j = 0; j < M; j++) {
+                        cov[i][j] = nngp[N + i][N + j] + akat[i][j] - cross[i][j] - cross[j][i];
+                    }
+                }
+            } else {
+                double[][] q = mul(ktd, aT);
+                for (int i = 0; i < M; i++) {
+                    for (int j = 0; j < M; j++) {
+                        cov[i][j] = k[N + i][N + j] - q[i][j];
+                    }
+                }
+            }
+            long before = Lapack.Cholesky.factorisations();
+            try (Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, diagReg, false, true)) {
+                assertThat(Lapack.Cholesky.factorisations() - before).as(g + ": factorisations").isEqualTo(1);
+                for (int i = 0; i < M; i++) {
+                    for (int j = 0; j < O; j++) {
+                        assertRelative(res.mean().getFlat(i * O + j), mean[i][j], g + " mean");
+                    }
+                    for (int j = 0; j < M; j++) {
+                        // symmetrised: the mean of the two mirror entries
+                        assertRelative(res.covariance().getFlat(i * M + j), (cov[i][j] + cov[j][i]) / 2, g + " cov");
+                    }
+                }
+            }
+            try (Tensor thDiag = diagonal(theta); Tensor kDiag = diagonal(nngp)) {
+                before = Lapack.Cholesky.factorisations();
+                try (Gaussian res = GpInference.inferVariances(g, thDD, thTD, thDiag, kDD, kTD, kDiag, yt, diagReg,
+                        false)) {
+                    assertThat(Lapack.Cholesky.factorisations() - before).as(g + ": variances").isEqualTo(1);
+                    for (int i = 0; i < M; i++) {
+                        assertRelative(res.variances().getFlat(i), cov[i][i], g + " variance");
+                    }
+                }
+            }
+        }
+    }
+
+    private static void assertRelative(double actual, double expected, String what) {
+        assertThat(Math.abs(actual - expected)).as(what + ": " + actual + " against " + expected)
+                .isLessThanOrEqualTo(1e-12 * Math.max(Math.abs(expected), 1e-300));
+    }
+
+    /** A [rows, cols] tensor as rows of doubles. */
+    private static double[][] rows(Tensor a) {
+        int rows = a.dim(0);
+        int cols = a.dim(1);
+        double[][] r = new double[rows][cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                r[i][j] = a.getFlat(i * cols + j);
+            }
+        }
+        return r;
+    }
+
+    /** The test points' kernels with themselves [M], from a joint kernel. */
+    private static Tensor diagonal(double[][] k) {
+        double[] d = new double[M];
+        for (int i = 0; i < M; i++) {
+            d[i] = k[N + i][N + i];
+        }
+        return Tensor.of(d, M);
+    }
+
     @ParameterizedTest
     @EnumSource(Posterior.class)
     void matchesTheDirectFormulasInFloat64(Posterior g) {

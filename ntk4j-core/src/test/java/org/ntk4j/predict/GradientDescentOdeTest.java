@@ -178,6 +178,26 @@ class GradientDescentOdeTest {
         }
     }
 
+    /**
+     * A zero train kernel (outputs that do not depend on the parameters): gradient descent never moves the
+     * linearised outputs, so every learning rate is stable and the answer is +∞ (it threw "no positive eigenvalue",
+     * which stopped a prediction over a side figure); a kernel that is not positive semi-definite is refused, named.
+     */
+    @Test
+    void maxLearningRateOfAZeroKernelIsInfiniteAndOfANegativeOneAnError() {
+        try (Tensor zero = Tensor.zeros(DType.F64, 3, 3); KernelMatrix km = KernelMatrix.of(zero)) {
+            assertThat(GradientDescentOde.maxLearningRate(km, 6, Double.NaN)).isEqualTo(Double.POSITIVE_INFINITY);
+            assertThat(GradientDescentOde.maxLearningRate(km, 6, 0.5)).isEqualTo(Double.POSITIVE_INFINITY);
+        }
+        try (Tensor negative = Tensor.of(new double[] {-2, 0, 0, -1}, 2, 2);
+             KernelMatrix km = KernelMatrix.of(negative)) {
+            assertThatThrownBy(() -> GradientDescentOde.maxLearningRate(km, 2, Double.NaN))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("max learning rate: the train-train kernel [2, 2] must be positive "
+                            + "semi-definite, its largest eigenvalue is -");
+        }
+    }
+
     @Test
     void maxLearningRateUsesLanczosLambdaMax() {
         try (Tensor k = kernel(4, 9); KernelMatrix km = KernelMatrix.of(k)) {

@@ -236,6 +236,32 @@ class TrainerTest {
     }
 
     /**
+     * A long-running program that evaluates and trains again and again: each evaluation and each run closes the
+     * constants of the graphs it traced (they were left to the collector, {@link Tensor#liveBytes()} growing by the
+     * traces' scalars with every call).
+     */
+    @Test
+    void evaluationsAndRunsLeaveNoLiveBytes() throws Exception {
+        Model m = Zoo.parse("fcn(depth=1,width=4,out=3)");
+        try (Params p = m.init(0, new int[] {2}, DType.F64);
+             Tensor x = Tensor.of(new double[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5, 2)) {
+            Examples data = new Examples(x, new int[] {0, 1, 2, 0, 2}, 3);
+            long baseline = Tensor.liveBytes();
+            double[] first = Trainer.evaluate(m, p, data, Loss.CROSS_ENTROPY, 2);
+            assertThat(Tensor.liveBytes()).as("after an evaluation").isEqualTo(baseline);
+            for (int call = 0; call < 3; call++) {
+                assertThat(Trainer.evaluate(m, p, data, Loss.CROSS_ENTROPY, 2)).containsExactly(first);
+                assertThat(Tensor.liveBytes()).as("after evaluation %d", call).isEqualTo(baseline);
+                TrainConfig c = TrainConfig.builder().learningRate(0.1).batchSize(2).epochs(1).seed(1).build();
+                try (TrainResult r = Trainer.train(m, p, data, data, c, Listener.NONE)) {
+                    assertThat(r.params().get(p.tensors().keySet().iterator().next()).isClosed()).isFalse();
+                }
+                assertThat(Tensor.liveBytes()).as("after run %d", call).isEqualTo(baseline);
+            }
+        }
+    }
+
+    /**
      * A learning rate far too large: one step makes the float32 weights ±∞ (|η·gradient| > 3.4e38, the MSE's
      * gradient of outputs near ±100) from a finite loss. The run stops at the next step's non-finite loss, before
      * updating from it; at a step checkpoint due before that; at the end of the epoch when that step was its last;

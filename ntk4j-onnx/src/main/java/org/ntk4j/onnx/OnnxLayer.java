@@ -20,7 +20,10 @@ final class OnnxLayer implements Layer {
     private final boolean independent;
     /** Per parameter, the stored values' mean and standard deviation. */
     private final double[][] moments;
-    /** Graph constants of the initializers that are not parameters, per dtype; kept for the layer's life. */
+    /**
+     * Graph constants of the initializers that are not parameters, per dtype; kept for the layer's life (bounded by
+     * the file's initializers: the same for every batch size). Values computed during a trace are the trace's.
+     */
     private final Map<DType, Map<String, Tensor>> constants = new ConcurrentHashMap<>();
 
     OnnxLayer(OnnxGraph graph, List<String> params, int[] outputShape, boolean independent) {

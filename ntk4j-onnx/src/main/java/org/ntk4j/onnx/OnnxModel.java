@@ -14,6 +14,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * A network imported from an ONNX file: an ntk4j {@link Model} (so every kernel method, kind, tiling and Spark job
@@ -126,9 +127,12 @@ public final class OnnxModel {
         Map<String, Tensor> scratch = new HashMap<>();
         Tracer.Traced out;
         Tracer t = new Tracer(g, b, dtype, null, scratch);
+        // the dry run's graph is dropped: the constants it computes are closed with this scope
+        TensorScope dryRun = TensorScope.open();
         try {
             out = t.run(x);
         } finally {
+            dryRun.close();
             for (Tensor c : scratch.values()) {
                 c.close();
             }

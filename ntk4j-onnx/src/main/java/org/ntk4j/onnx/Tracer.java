@@ -13,6 +13,7 @@ import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * Runs an ONNX graph on ntk4j {@link Var}s: each node's operator (see {@link Operators}) records ntk4j primitives,
@@ -509,17 +510,18 @@ final class Tracer {
                 }
             }
             if (v == null) {
-                Tensor t = constantCache.computeIfAbsent(name, n -> k.initializer.toTensor(dtype));
+                // the layer's for its life (the same for every batch size): allocated outside the trace's owner,
+                // which would close it with the plan that happened to trace first
+                Tensor t = constantCache.computeIfAbsent(name,
+                        n -> TensorScope.unscoped(() -> k.initializer.toTensor(dtype)));
                 v = builder.constant(t);
             }
             lifted.put(name, v);
             return v;
         }
-        if (k.values().length <= 4096) {
-            // shared by every trace with the same value (constants made at import depend on the batch size at most)
-            String key = "=" + Shapes.str(k.shape) + Arrays.toString(k.values());
-            return builder.constant(constantCache.computeIfAbsent(key, n -> Tensor.of(dtype, k.values(), k.shape)));
-        }
+        // a value computed at import (a shape, an index list) may depend on the batch size: it belongs to this trace
+        // (to the owner of the graph, org.ntk4j.tensor.CachedTensors), so a layer-wide cache of them grew with every
+        // batch size traced, the second trace at N + 1 of each plan included
         return builder.constant(Tensor.of(dtype, k.values(), k.shape));
     }
 
