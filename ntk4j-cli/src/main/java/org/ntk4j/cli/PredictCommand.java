@@ -222,15 +222,17 @@ public final class PredictCommand implements Callable<Integer> {
         int mTest = r.testExamples();
         String reg = q.diagRegAbsolute() ? " absolute" : " × mean diagonal";
         String f0Text = q.initOutputs() ? "init" : "zero";
+        String method = r.method().shortName() + (q.method() == Method.AUTO ? " (auto)" : "");
+        // one header for every solver: the model, the data as standardised, the dtype of the kernels
+        o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s (standardised: %s); "
+                        + "%s%n", net.spec(), q.params().count(), outputs, tr.name(), Shapes.str(tr.x().shape()),
+                te.name(), Shapes.str(te.x().shape()), mode.name().toLowerCase(Locale.ROOT).replace('_', '-'),
+                dt.shortName());
         if (r.solver() == PredictResult.Solver.CLOSED_FORM) {
-            o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s (standardised: %s); "
-                            + "%s%n", net.spec(), q.params().count(), outputs, tr.name(), Shapes.str(tr.x().shape()),
-                    te.name(), Shapes.str(te.x().shape()), mode.name().toLowerCase(Locale.ROOT).replace('_', '-'),
-                    dt.shortName());
             printMaxLearningRate(o, r.maxLearningRate());
-            o.printf(Locale.ROOT, "kind %s, method %s%s: train kernel %s %.2f s, test kernel %.2f s; regression "
+            o.printf(Locale.ROOT, "kind %s, method %s: train kernel %s %.2f s, test kernel %.2f s; regression "
                             + "(float64, diag_reg %.3g%s, r = %.4g, learning rate %.3g, f0 %s) %.2f s%n", kk,
-                    r.method().shortName(), q.method() == Method.AUTO ? " (auto)" : "", r.fullKernel()
+                    method, r.fullKernel()
                             ? "[" + n + "·" + outputs + ", " + n + "·" + outputs + "]" : "[" + n + ", " + n + "]",
                     r.trainKernelSeconds(), r.testKernelSeconds(), q.diagReg(), reg, r.regulariser(),
                     q.learningRate(), f0Text, r.regressionSeconds());
@@ -240,42 +242,21 @@ public final class PredictCommand implements Callable<Integer> {
                         Math.round(t.testAccuracy() * mTest), mTest, t.testLoss(), 100 * t.trainAccuracy(),
                         t.trainLoss());
             }
-            double totalSeconds = (System.nanoTime() - start) / 1e9;
-            long rss = peakResidentBytes();
-            o.printf(Locale.ROOT, "total %.2f s (data, kernels, regression; JVM start excluded); peak resident memory "
-                    + "%s%n", totalSeconds, rss > 0 ? CostModel.human(rss) : "unknown");
-            if (plots != null) {
-                writeCurves(plots, r.points(), net.spec() + ", " + kk + ", " + tr.name());
-            }
-            writePredictions(o, r);
-            if (report != null) {
-                Reports.predict(q, r, tr.name(), te.name(), mode, dt, totalSeconds, rss).write(report);
-                o.println("wrote " + report);
-            }
-            return;
-        }
-        o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s%n", net.spec(),
-                q.params().count(), outputs, tr.name(), Shapes.str(tr.x().shape()), te.name(),
-                Shapes.str(te.x().shape()));
-        if (r.solver() == PredictResult.Solver.POSTERIOR) {
+        } else if (r.solver() == PredictResult.Solver.POSTERIOR) {
             if (!Double.isNaN(r.maxLearningRate())) {
                 printMaxLearningRate(o, r.maxLearningRate());
             }
             PredictResult.TimePoint t = r.points().get(0);
-            o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s, diag_reg %.3g%s): mean predictive variance "
-                    + "%.6g%n", q.posterior().shortName(), kk, q.diagReg(), reg, r.meanVariance());
+            o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s, method %s, diag_reg %.3g%s): mean predictive "
+                    + "variance %.6g%n", q.posterior().shortName(), kk, method, q.diagReg(), reg, r.meanVariance());
             o.printf(Locale.ROOT, "test accuracy %.2f%% (%d/%d), test MSE %.5f (posterior mean)%n",
                     100 * t.testAccuracy(), Math.round(t.testAccuracy() * mTest), mTest, t.testLoss());
-            if (cov != null) {
-                Npy.write(cov, r.covariance());
-                o.println("wrote " + cov);
-            }
         } else {
             printMaxLearningRate(o, r.maxLearningRate());
             double mom = q.momentum();
-            o.printf(Locale.ROOT, "loss %s%s, kind %s: function-space ODE (Dormand-Prince 8(5,3), tolerance "
-                            + "%.0e, %d evaluations), learning rate %.3g, f0 %s%n", q.loss().shortName(),
-                    Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom), kk,
+            o.printf(Locale.ROOT, "loss %s%s, kind %s, method %s: function-space ODE (Dormand-Prince 8(5,3), "
+                            + "tolerance %.0e, %d evaluations), learning rate %.3g, f0 %s%n", q.loss().shortName(),
+                    Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom), kk, method,
                     GradientDescentOde.TOLERANCE, r.evaluations(), q.learningRate(), f0Text);
             for (PredictResult.TimePoint t : r.points()) {
                 o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test loss %.5f; train accuracy %.2f%%, "
@@ -284,9 +265,22 @@ public final class PredictCommand implements Callable<Integer> {
                         t.trainLoss());
             }
         }
+        double totalSeconds = (System.nanoTime() - start) / 1e9;
+        long rss = peakResidentBytes();
+        o.printf(Locale.ROOT, "total %.2f s (data, kernels, %s; JVM start excluded); peak resident memory %s%n",
+                totalSeconds, r.solver() == PredictResult.Solver.CLOSED_FORM ? "regression"
+                        : r.solver() == PredictResult.Solver.POSTERIOR ? "posterior" : "ODE",
+                rss > 0 ? CostModel.human(rss) : "unknown");
+        if (plots != null) { // refused up front for the posterior and the ODE
+            writeCurves(plots, r.points(), net.spec() + ", " + kk + ", " + tr.name());
+        }
+        if (cov != null) {
+            Npy.write(cov, r.covariance());
+            o.println("wrote " + cov);
+        }
         writePredictions(o, r);
         if (report != null) {
-            Reports.predict(q, r, tr.name(), te.name(), mode, dt, Double.NaN, -1).write(report);
+            Reports.predict(q, r, tr.name(), te.name(), mode, dt, totalSeconds, rss).write(report);
             o.println("wrote " + report);
         }
     }

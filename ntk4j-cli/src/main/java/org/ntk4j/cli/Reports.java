@@ -30,27 +30,31 @@ final class Reports {
     }
 
     /**
-     * {@code predict --report}: the closed form's settings, seconds and per-time figures; for the posterior its
-     * settings, mean variance, test accuracy and MSE; for the ODE its settings and per-time accuracies and losses.
+     * {@code predict --report}: for every solver the model, data, kind, method used, dtype, max learning rate,
+     * seconds and peak memory; then the closed form's settings, seconds and per-time figures; the posterior's
+     * settings, mean variance, test accuracy and MSE; or the ODE's settings and per-time accuracies and losses.
      */
     static JsonReport predict(PredictRequest q, PredictResult r, String train, String test, Standardizer.Mode mode,
                               DType dtype, double totalSeconds, long peakResidentBytes) {
-        JsonReport json = new JsonReport().put("model", q.model().spec());
-        if (r.solver() != PredictResult.Solver.CLOSED_FORM) {
-            json.put("train", train).put("test", test).put("n_train", r.trainExamples())
-                    .put("n_test", r.testExamples()).put("outputs", r.outputs()).put("kind", q.kind().toString())
-                    .put("dtype", dtype.shortName()).put("posterior", q.posterior() == null ? "none"
-                            : q.posterior().shortName()).put("loss", q.loss().shortName())
-                    .put("max_learning_rate", r.maxLearningRate());
-            if (r.solver() == PredictResult.Solver.POSTERIOR) {
-                PredictResult.TimePoint t = r.points().get(0);
-                return json.put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
-                        .put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
-                        .put("test_mse", t.testLoss());
-            }
-            // the ODE: losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)
-            json.put("momentum", q.momentum()).put("learning_rate", q.learningRate())
-                    .put("f0", q.initOutputs() ? "init" : "zero").put("evaluations", r.evaluations());
+        JsonReport json = new JsonReport().put("model", q.model().spec()).put("parameters", q.params().count())
+                .put("train", train).put("test", test).put("n_train", r.trainExamples())
+                .put("n_test", r.testExamples()).put("outputs", r.outputs())
+                .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())
+                .put("method", r.method().shortName()).put("auto", q.method() == Method.AUTO)
+                .put("dtype", dtype.shortName()).put("max_learning_rate", r.maxLearningRate())
+                .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
+        if (r.solver() == PredictResult.Solver.POSTERIOR) {
+            PredictResult.TimePoint t = r.points().get(0);
+            return json.put("posterior", q.posterior().shortName()).put("loss", q.loss().shortName())
+                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
+                    .put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
+                    .put("test_mse", t.testLoss());
+        }
+        if (r.solver() == PredictResult.Solver.ODE) {
+            // losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)
+            json.put("posterior", "none").put("loss", q.loss().shortName()).put("momentum", q.momentum())
+                    .put("learning_rate", q.learningRate()).put("f0", q.initOutputs() ? "init" : "zero")
+                    .put("evaluations", r.evaluations());
             for (PredictResult.TimePoint t : r.points()) {
                 String key = "t_" + PredictCommand.timeText(t.t());
                 json.put(key + ".test_accuracy", t.testAccuracy()).put(key + ".test_loss", t.testLoss())
@@ -58,15 +62,10 @@ final class Reports {
             }
             return json;
         }
-        json.put("parameters", q.params().count()).put("train", train).put("test", test)
-                .put("n_train", r.trainExamples()).put("n_test", r.testExamples()).put("outputs", r.outputs())
-                .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())
-                .put("method", r.method().shortName()).put("auto", q.method() == Method.AUTO)
-                .put("dtype", dtype.shortName()).put("diag_reg", q.diagReg())
-                .put("diag_reg_absolute", q.diagRegAbsolute()).put("learning_rate", q.learningRate())
-                .put("f0", q.initOutputs() ? "init" : "zero").put("train_kernel_seconds", r.trainKernelSeconds())
-                .put("test_kernel_seconds", r.testKernelSeconds()).put("regression_seconds", r.regressionSeconds())
-                .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
+        json.put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
+                .put("learning_rate", q.learningRate()).put("f0", q.initOutputs() ? "init" : "zero")
+                .put("train_kernel_seconds", r.trainKernelSeconds()).put("test_kernel_seconds", r.testKernelSeconds())
+                .put("regression_seconds", r.regressionSeconds());
         for (PredictResult.TimePoint t : r.points()) {
             String key = "t_" + PredictCommand.timeText(t.t());
             json.put(key + ".test_accuracy", t.testAccuracy()).put(key + ".test_mse", t.testLoss())

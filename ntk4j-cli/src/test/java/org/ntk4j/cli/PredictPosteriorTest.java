@@ -38,6 +38,14 @@ class PredictPosteriorTest {
         assertThat(number(json, "test_mse")).isCloseTo(number(out, "test MSE"), within(5e-6));
         assertThat(number(json, "diag_reg")).isEqualTo(1e-3);
         assertThat(number(json, "max_learning_rate")).isEqualTo(number(out, "Lanczos):"));
+        // the header, method and totals of the closed form (they lacked the standardisation, dtype, method, the
+        // parameters and the seconds)
+        assertThat(out).contains("test default:test:20 [20, 28, 28, 1] (standardised: global); f64\n")
+                .contains("(gp_inference, kind trace, method ").contains("total ").contains("peak resident memory");
+        assertThat(json).contains("\"standardize\": \"global\"").contains("\"dtype\": \"f64\"")
+                .contains("\"auto\": true").containsPattern("\"method\": \"(jc|vp|sd)\"");
+        assertThat(number(json, "parameters")).isEqualTo(number(out, "): "));
+        assertThat(number(json, "total_seconds")).isPositive();
         run(0, concat(common, "predict", "--out", ref.toString()));
         try (Tensor a = Npy.readTensor(mean); Tensor b = Npy.readTensor(ref); Tensor c = Npy.readTensor(cov)) {
             assertThat(a.shape()).containsExactly(20, 10);
@@ -65,6 +73,10 @@ class PredictPosteriorTest {
         // the report holds the figures printed per time (it held the model, sizes, posterior and loss only)
         String json = Files.readString(report);
         assertThat(json).contains("\"loss\": \"cross-entropy\"");
+        assertThat(out).contains("(standardised: global); f64\n").contains(", kind trace, method ")
+                .contains("peak resident memory");
+        assertThat(json).contains("\"standardize\": \"global\"").containsPattern("\"method\": \"(jc|vp|sd)\"")
+                .contains("\"parameters\": ").contains("\"total_seconds\": ");
         assertThat(number(json, "momentum")).isEqualTo(0.5);
         assertThat(number(json, "evaluations")).isEqualTo(number(out, "tolerance 1e-10,"));
         assertThat(number(json, "t_10.test_accuracy") * 100).isCloseTo(number(out, "t = 10: test accuracy"),

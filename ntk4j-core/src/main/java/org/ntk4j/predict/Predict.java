@@ -50,6 +50,17 @@ public final class Predict {
         return request.ode() ? ode(request) : closedForm(request);
     }
 
+    /**
+     * The method the train kernel is computed with: AUTO resolved for the train examples (a sketched kind always
+     * runs Jacobian contraction), the figure the output and the report give.
+     */
+    private static Method methodUsed(PredictRequest r, EmpiricalNtk ntk) {
+        Tensor x = r.train().x();
+        int[] perExample = Arrays.copyOfRange(x.shape(), 1, x.rank());
+        return r.kind().isSketched() ? Method.JACOBIAN_CONTRACTION
+                : ntk.forKind(r.kind(), perExample).resolveMethod(x.dim(0), 0, perExample, x.dtype());
+    }
+
     private static EmpiricalNtk ntk(PredictRequest r) {
         return EmpiricalNtk.of(r.model(), r.params()).method(r.method()).memoryBudget(r.memoryBudget());
     }
@@ -62,10 +73,8 @@ public final class Predict {
         int mTest = te.size();
         int outputs = tr.classes();
         double[] ts = r.times();
-        int[] perExample = Arrays.copyOfRange(tr.x().shape(), 1, tr.x().rank());
         EmpiricalNtk ntk = ntk(r);
-        Method used = kk.isSketched() ? Method.JACOBIAN_CONTRACTION
-                : ntk.forKind(kk, perExample).resolveMethod(n, 0, perExample, tr.x().dtype());
+        Method used = methodUsed(r, ntk);
         try (Tensor y = oneHot(tr); Tensor yTest = oneHot(te);
              Tensor f0Train = r.initOutputs() ? outputs(r.model(), r.params(), tr.x()) : null;
              Tensor f0Test = r.initOutputs() ? outputs(r.model(), r.params(), te.x()) : null) {
@@ -182,7 +191,7 @@ public final class Predict {
                 if (r.covariance()) {
                     covariance = g.covariance().copy();
                 }
-                return new PredictResult(PredictResult.Solver.POSTERIOR, r.method(), outputs, n, mTest,
+                return new PredictResult(PredictResult.Solver.POSTERIOR, methodUsed(r, ntk), outputs, n, mTest,
                         List.of(new PredictResult.TimePoint(Double.POSITIVE_INFINITY, accuracy, testMse, Double.NaN,
                                 Double.NaN)), Tensor.of(mean, mTest, outputs), covariance, maxLr, false, Double.NaN,
                         g.meanVariance(), 0, Double.NaN, Double.NaN, Double.NaN);
@@ -231,7 +240,7 @@ public final class Predict {
                     o.close();
                 }
             }
-            return new PredictResult(PredictResult.Solver.ODE, r.method(), outputs, n, mTest, points,
+            return new PredictResult(PredictResult.Solver.ODE, methodUsed(r, ntk), outputs, n, mTest, points,
                     stack(testPred, mTest, outputs), null, maxLr, kTrain.isFull(), Double.NaN, Double.NaN,
                     solver.evaluations(), Double.NaN, Double.NaN, Double.NaN);
         }
