@@ -305,7 +305,8 @@ public final class Trainer {
      * The loss and accuracy of parameters on examples, by batches.
      *
      * @param model the network
-     * @param params the parameters; not closed
+     * @param params the parameters; not closed; their {@link Params#buffers} (a checkpoint's batch-norm running
+     *     statistics), when they have any, replace the model's, as in {@link Model#apply}
      * @param data the examples; converted to the parameters' dtype batch by batch; not closed
      * @param loss the loss
      * @param batchSize the evaluation batch size, at least 1
@@ -314,11 +315,15 @@ public final class Trainer {
      */
     public static double[] evaluate(Model model, Params params, Examples data, Loss loss, int batchSize) {
         DType dtype = params.tensors().values().iterator().next().dtype();
-        Evaluation evaluation = new Evaluation(model, dtype);
+        Model withConstants = params.buffers().isEmpty() ? model : model.withBuffers(params.buffers());
+        Evaluation evaluation = new Evaluation(withConstants, dtype);
         try {
             return evaluation.run(params, data, loss, batchSize);
         } finally {
             evaluation.close();
+            if (withConstants != model) {
+                withConstants.releaseCaches();
+            }
         }
     }
 
@@ -457,7 +462,7 @@ public final class Trainer {
                 throw new IllegalArgumentException("train: test examples " + Shapes.str(test.x().shape())
                         + " do not have the training examples' shape " + Shapes.str(train.x().shape()));
             }
-            this.evaluation = new Evaluation(model, dtype);
+            this.evaluation = new Evaluation(this.model, dtype); // with the state's constants, as the steps
             this.history = new ArrayList<>(s.history());
             this.bufferNames = c.optimizer().bufferNames();
             this.epoch = s.epoch();

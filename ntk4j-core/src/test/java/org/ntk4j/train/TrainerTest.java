@@ -311,7 +311,8 @@ class TrainerTest {
 
     /**
      * The model's constants (batch-norm running statistics) go with the parameters of every checkpoint, and a
-     * resume computes with the checkpoint's, whatever the model given to it holds: the uninterrupted run's bits.
+     * resume computes with the checkpoint's, whatever the model given to it holds: the uninterrupted run's bits,
+     * its test figures included (the evaluation used the model given, with its default statistics).
      */
     @Test
     void checkpointsCarryTheModelsBatchNormStatistics() throws Exception {
@@ -335,7 +336,7 @@ class TrainerTest {
                     v.shape())));
             Model withStats = plain.withBuffers(stats);
             Examples train = new Examples(x, labels, 3);
-            try (TrainResult full = Trainer.train(withStats, init, train, null, c, keep);
+            try (TrainResult full = Trainer.train(withStats, init, train, train, c, keep);
                  TrainResult defaults = Trainer.train(plain, init, train, null, c, Listener.NONE)) {
                 assertThat(full.params().get("3_dense/w").toDoubleArray())
                         .as("the statistics change the training").isNotEqualTo(
@@ -348,11 +349,20 @@ class TrainerTest {
                     assertThat(full.params().buffers().get(k).toDoubleArray())
                             .containsExactly(stats.get(k).toDoubleArray());
                 }
-                try (TrainResult resumed = Trainer.resume(plain, states.get(0), train, null, c, Listener.NONE)) {
+                try (TrainResult resumed = Trainer.resume(plain, states.get(0), train, train, c, Listener.NONE)) {
                     for (String k : full.params().tensors().keySet()) {
                         assertThat(resumed.params().get(k).toDoubleArray()).as(k)
                                 .containsExactly(full.params().get(k).toDoubleArray());
                     }
+                    EpochMetrics last = full.curves().get(full.curves().size() - 1);
+                    EpochMetrics lastResumed = resumed.curves().get(resumed.curves().size() - 1);
+                    assertThat(lastResumed.epoch()).isEqualTo(2);
+                    assertThat(lastResumed.testLoss()).isEqualTo(last.testLoss());
+                    // and Trainer.evaluate computes with the parameters' statistics too
+                    assertThat(Trainer.evaluate(plain, full.params(), train, Loss.CROSS_ENTROPY, 4)[0])
+                            .isEqualTo(last.testLoss())
+                            .isNotEqualTo(Trainer.evaluate(plain, new Params(full.params().tensors(), Map.of()),
+                                    train, Loss.CROSS_ENTROPY, 4)[0]);
                 }
             } finally {
                 states.forEach(TrainState::close);
