@@ -381,8 +381,8 @@ public final class Blas {
         if (m == 0 || n == 0) {
             return;
         }
-        if (!transA && !transB && beta == 0 && m <= KEPT_TRANSPOSE_MAX_ROWS && b.isParameterView() && bOff == 0
-                && Math.max(1, ldb) == n && b.size() == (long) k * n && transposesOutput(m, n, k, c.dtype())) {
+        if (beta == 0 && b.isParameterView() && bOff == 0
+                && readsTransposedWeight(transA, transB, m, n, k, ldb, b.size(), c.dtype())) {
             // A·B = A·(Bᵀ)ᵀ: the few-row form that gemmTransposedOutput computes fastest, from Bᵀ kept with the
             // parameter, else from a temporary transpose: the same products either way, so the bits never depend
             // on whether a copy was kept (the tiled runs' guarantee)
@@ -741,6 +741,29 @@ public final class Blas {
      * threads, Haswell kernels), where the copy would only cost memory.
      */
     private static final int KEPT_TRANSPOSE_MAX_ROWS = 64;
+
+    /**
+     * Whether C = A·B (beta 0) with B a whole parameter of {@code bSize} elements is computed from Bᵀ (n × k): a
+     * float32 product with few rows that {@link #gemmTransposedOutput} computes fastest. Bᵀ is the copy kept with
+     * the parameter, or, when none can be kept, a transient one of B's size for the length of the product — which
+     * the memory model counts ({@code DotGeneralKernel.transposedOperandElements}, {@link
+     * Convolution.Geometry#transposedFilterElements}), as whether a copy is kept is not known before the run.
+     *
+     * @param transA whether op(A) is Aᵀ
+     * @param transB whether op(B) is Bᵀ
+     * @param m rows of op(A) and of C
+     * @param n columns of op(B) and of C
+     * @param k columns of op(A), rows of op(B)
+     * @param ldb B's row stride
+     * @param bSize elements of the tensor holding B
+     * @param dtype the element type
+     * @return true when such a product reads Bᵀ
+     */
+    static boolean readsTransposedWeight(boolean transA, boolean transB, int m, int n, int k, int ldb, long bSize,
+                                         DType dtype) {
+        return !transA && !transB && m <= KEPT_TRANSPOSE_MAX_ROWS && Math.max(1, ldb) == n && bSize == (long) k * n
+                && transposesOutput(m, n, k, dtype);
+    }
 
     /** Most bytes that {@link #transposedWeights}' kept copies may hold in all (outside the tensors' accounting). */
     private static final long TRANSPOSED_WEIGHTS_MAX_BYTES = Long.getLong("ntk4j.transposedWeightsBytes", 512L << 20);

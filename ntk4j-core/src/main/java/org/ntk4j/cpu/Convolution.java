@@ -721,6 +721,34 @@ public final class Convolution {
             }
             return (long) chunkImages() * outputPositions() * rowLength();
         }
+
+        /**
+         * Elements of the transient transposed copy of the filter a forward call may make (for the memory model):
+         * where one of its GEMMs — the pointwise product, or an im2col chunk's — is a float32 product with few rows,
+         * the filter is read transposed ({@link Blas#readsTransposedWeight}), from a copy kept with the parameter or,
+         * when none can be kept, from one made for the product.
+         *
+         * @param dtype the operands' dtype
+         * @return the filter's size in elements, or 0
+         */
+        public long transposedFilterElements(DType dtype) {
+            int ohw = outputPositions();
+            int k = rowLength();
+            if (n == 0 || cout == 0 || ohw == 0 || k == 0) {
+                return 0;
+            }
+            long filter = (long) k * cout;
+            int chunk = isPointwise() ? n : chunkImages();
+            int last = n % chunk == 0 ? chunk : n % chunk;
+            for (int images : new int[] {Math.min(n, chunk), last}) {
+                long rows = (long) images * ohw;
+                if (rows <= Integer.MAX_VALUE
+                        && Blas.readsTransposedWeight(false, false, (int) rows, cout, k, cout, filter, dtype)) {
+                    return filter;
+                }
+            }
+            return 0;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package org.ntk4j.cpu;
 
 import java.util.Arrays;
+import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -404,6 +405,40 @@ public final class DotGeneralKernel {
             r += Shapes.size(pr.logicalShape);
         }
         return r;
+    }
+
+    /**
+     * Elements of the transient transposed copy of a weight that this product's GEMM may make (for the memory model):
+     * where its one GEMM is a float32 product with few rows whose second operand is a whole operand, uncopied, that
+     * operand is read transposed ({@link Blas#readsTransposedWeight}) — from a copy kept with a parameter, or, when
+     * none can be kept, from one made for the product. Counted whenever it may happen: whether the operand is a
+     * parameter, and whether its copy can be kept, is not known before the run.
+     *
+     * @param ls the lhs shape
+     * @param rs the rhs shape
+     * @param lhsContract the contracted axes of the lhs
+     * @param rhsContract the axes of the rhs they pair with
+     * @param lhsBatch the batch axes of the lhs
+     * @param rhsBatch the axes of the rhs they pair with
+     * @param outPerm a permutation of the logical result axes, or null for the logical layout
+     * @param dtype the operands' dtype
+     * @return the copy's size in elements, or 0
+     */
+    public static long transposedOperandElements(int[] ls, int[] rs, int[] lhsContract, int[] rhsContract,
+                                                 int[] lhsBatch, int[] rhsBatch, int[] outPerm, DType dtype) {
+        Planned planned = planned(ls, rs, lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm);
+        if (planned.choice == null || planned.choice.plan.calls() != 1) {
+            return 0;
+        }
+        Choice ch = planned.choice;
+        Plan p = ch.plan;
+        // runCalls: C = op(A)·op(B), or with swap Cᵀ = op(B)ᵀ·op(A)ᵀ, whose second operand is the lhs
+        boolean copied = p.swap ? ch.copyLhs : ch.copyRhs;
+        long size = Shapes.size(p.swap ? ls : rs);
+        boolean reads = p.swap
+                ? Blas.readsTransposedWeight(!p.transB, !p.transA, p.n, p.m, p.k, p.lda, size, dtype)
+                : Blas.readsTransposedWeight(p.transA, p.transB, p.m, p.n, p.k, p.ldb, size, dtype);
+        return reads && !copied ? size : 0;
     }
 
     /**

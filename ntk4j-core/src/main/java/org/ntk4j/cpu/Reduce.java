@@ -140,6 +140,30 @@ public final class Reduce {
                 && java.util.Arrays.equals(y.shape(), java.util.Arrays.copyOfRange(x.shape(), lead, x.rank()));
     }
 
+    /** The permutation that moves {@code axes} last, the others keeping their order; null when it moves nothing. */
+    private static int[] reducedLast(int rank, int[] axes) {
+        int[] keep = Shapes.complement(rank, axes);
+        int[] perm = Shapes.concat(keep, Shapes.complement(rank, keep));
+        for (int i = 0; i < rank; i++) {
+            if (perm[i] != i) {
+                return perm;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Elements of the copy {@link #reduce} makes of its operand to move the reduced axes last (for the memory
+     * model): the operand's size, or 0 when those axes are last already.
+     *
+     * @param shape the operand's shape
+     * @param axes the axes reduced
+     * @return the scratch size, in elements of the operand's dtype
+     */
+    public static long scratchElements(int[] shape, int[] axes) {
+        return reducedLast(shape.length, axes) == null ? 0 : Math.max(1L, Shapes.size(shape));
+    }
+
     /**
      * Reduces {@code x} over {@code axes}. The reduced axes are first moved last (one copy, skipped when they
      * already are), then each output element reduces a contiguous block, accumulating in double. A sum over an
@@ -155,13 +179,8 @@ public final class Reduce {
     public static Tensor reduce(Kind kind, Tensor x, int[] axes) {
         int rank = x.rank();
         int[] keep = Shapes.complement(rank, axes);
-        int[] sortedAxes = Shapes.complement(rank, keep);
-        int[] perm = Shapes.concat(keep, sortedAxes);
-        boolean identity = true;
-        for (int i = 0; i < rank; i++) {
-            identity &= perm[i] == i;
-        }
-        Tensor moved = identity ? x : Layout.transpose(x, perm);
+        int[] perm = reducedLast(rank, axes);
+        Tensor moved = perm == null ? x : Layout.transpose(x, perm);
         try {
             int[] outShape = new int[keep.length];
             for (int i = 0; i < keep.length; i++) {

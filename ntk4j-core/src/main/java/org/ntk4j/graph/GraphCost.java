@@ -65,8 +65,8 @@ public final class GraphCost {
 
     /**
      * The largest total of simultaneously held bytes while the evaluator runs {@code g}: inputs and constants
-     * throughout, each equation's output from its evaluation to its last use (outputs to the end), and each
-     * kernel's scratch while it runs.
+     * throughout, each equation's output from its evaluation to its last use (outputs to the end), each kernel's
+     * scratch while it runs, and at the end the copies handed out of outputs the evaluation does not own.
      *
      * @param g the graph
      * @return the peak in bytes, as {@link #bytes(TensorType)} counts values
@@ -122,6 +122,16 @@ public final class GraphCost {
                 produced.remove(e.output());
             }
         }
-        return peak;
+        // the evaluator hands out a copy of each output it does not own (an input, a constant, a view of one, an
+        // output repeated), made while everything still held is
+        long copies = 0;
+        Map<Var, Boolean> handedOut = new IdentityHashMap<>();
+        for (Var o : g.outputs()) {
+            if (produced.containsKey(o) && handedOut.put(o, Boolean.TRUE) == null) {
+                continue;
+            }
+            copies += bytes(o.type());
+        }
+        return Math.max(peak, live + copies);
     }
 }

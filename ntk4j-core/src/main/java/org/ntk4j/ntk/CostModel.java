@@ -16,8 +16,9 @@ import org.ntk4j.tensor.Shapes;
  * The cost of each exact method for given shapes, computed before anything runs from the very graphs the
  * method would evaluate (shapes are static): FLOPs exactly ({@link GraphCost#flops} plus the contractions),
  * peak bytes as the largest set of tensors held at once in the method's phases (graph evaluations simulated
- * by {@link GraphCost#peakBytes}, the Jacobians, cotangents and kernel held between them). Kernel-internal
- * scratch (transposed GEMM operands, im2col chunks of at most 16-32 MiB) is not counted.
+ * by {@link GraphCost#peakBytes}, the Jacobians, cotangents and kernel held between them), the kernels' tensor
+ * scratch included (im2col chunks, operand copies, a weight's transient transposed copy). Native scratch outside
+ * the tensors (OpenBLAS's buffers, per-thread GEMM scratch of at most 2 MiB) is not counted.
  */
 public final class CostModel {
     /** One method's predicted cost. */
@@ -101,7 +102,7 @@ public final class CostModel {
         }
 
         /**
-         * Peak bytes of tensors the method holds at once (kernel-internal scratch not counted).
+         * Peak bytes of tensors the method holds at once (native scratch outside the tensors not counted).
          *
          * @return the peak in bytes; {@link Long#MAX_VALUE} when the method cannot run on these shapes in one
          *     piece
@@ -429,12 +430,9 @@ public final class CostModel {
             }
         }
         if (best == null) {
-            long min = Long.MAX_VALUE;
-            for (Estimate e : estimates()) {
-                min = Math.min(min, e.peakBytes());
-            }
             throw new IllegalArgumentException("memory budget: no method fits in " + human(budgetBytes)
-                    + " for these shapes; the smallest needs " + humanAtLeast(min) + (!model.independentExamples()
+                    + " for these shapes; the smallest needs " + humanAtLeast(leastPeakBytes())
+                    + (!model.independentExamples()
                     // neither tiles nor ExampleChunks split a batch whose examples the model mixes
                     ? " (raise --memory: the model mixes the examples of its batch, e.g. batch_norm in training"
                     + " mode, so they cannot run in tiles or chunks)"
@@ -495,6 +493,22 @@ public final class CostModel {
                     this::vectorProducts);
         }
         return chunked.computeIfAbsent(budgetBytes, b -> Optional.ofNullable(OutputChunks.within(this, b))).orElse(e);
+    }
+
+    /**
+     * The least budget {@link #choose} accepts: the smallest peak of any method in its smallest steps
+     * ({@link #smallestSteps}: NTK-vector products one basis vector a step, structured derivatives one output a
+     * chunk), which its refusal names.
+     *
+     * @return bytes; {@link Long#MAX_VALUE} when no method can run on these shapes
+     */
+    synchronized long leastPeakBytes() {
+        long least = Long.MAX_VALUE;
+        for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+            Method.STRUCTURED_DERIVATIVES}) {
+            least = Math.min(least, smallestSteps(m).peakBytes());
+        }
+        return least;
     }
 
     /**

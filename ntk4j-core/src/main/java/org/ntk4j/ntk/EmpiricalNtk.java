@@ -230,6 +230,20 @@ public final class EmpiricalNtk {
         }
     }
 
+    /**
+     * The cost of what {@link #ntk} runs for these shapes within the memory budget: a kernel of each example with
+     * itself that no method fits whole in its example chunks ({@link ExampleChunks}), else the resolved method as
+     * it runs within the budget (structured derivatives in output chunks, NTK-vector products in tiles of basis
+     * vectors; {@link CostModel#estimate(Method, long)}). Its peak is what a call's measured peak is held to.
+     *
+     * @throws IllegalArgumentException as {@link #resolveMethod}
+     */
+    CostModel.Estimate plannedEstimate(int n1, int n2, int[] perExample, DType dtype) {
+        CostModel c = costModel(n1, n2, perExample, dtype);
+        CostModel.Estimate inChunks = ExampleChunks.estimate(c, method, memoryBudget);
+        return inChunks != null ? inChunks : c.estimate(resolveMethod(n1, n2, perExample, dtype), memoryBudget);
+    }
+
     // ------------------------------------------------------------------ public kernels
 
     /**
@@ -524,8 +538,10 @@ public final class EmpiricalNtk {
             return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, problem);
         }
         KernelStrategy sd = strategy(method);
-        try (PerExamplePass madeRows = rows.pass() == null ? sd.prepare(rows.x()) : null;
-             PerExamplePass madeColumns = same || columns.pass() != null ? null : sd.prepare(columns.x())) {
+        // each pass as a prepared tile's (without the cotangents the plan does not read), which the cost model counts
+        try (PerExamplePass madeRows = rows.pass() == null ? sd.prepare(inputs(rows.x(), null, false)) : null;
+             PerExamplePass madeColumns = same || columns.pass() != null ? null
+                     : sd.prepare(inputs(columns.x(), null, false))) {
             PerExamplePass a = madeRows != null ? madeRows : rows.pass();
             PerExamplePass b = same ? a : madeColumns != null ? madeColumns : columns.pass();
             return sd.block(in, a, b);

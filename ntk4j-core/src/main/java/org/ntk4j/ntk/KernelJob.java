@@ -115,11 +115,9 @@ public final class KernelJob {
         EmpiricalNtk ntk = configured(base, q, perExample);
         int n1 = q.x1().dim(0);
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
-        CostModel cost = ntk.costModel(n1, n2, perExample, dt);
         // a kernel of each example with itself that fits no method whole runs in example chunks
-        CostModel.Estimate chunked = ExampleChunks.estimate(cost, q.method(), q.memoryBudget());
-        Method used = chunked != null ? chunked.method() : ntk.resolveMethod(n1, n2, perExample, dt);
-        CostModel.Estimate est = chunked != null ? chunked : cost.estimate(used, q.memoryBudget());
+        CostModel.Estimate est = ntk.plannedEstimate(n1, n2, perExample, dt);
+        Method used = est.method();
         Tensor.resetPeakBytes();
         long before = Tensor.liveBytes();
         long start = System.nanoTime();

@@ -148,9 +148,10 @@ final class SdPlan {
         /**
          * The {@link ContractionOrder#FACTORED} step's FLOPs (its factors formed on each side, the order, a shared
          * bias) and the most it holds at once ({@link StructuredDerivatives#addFactoredBlock}): while a side forms
-         * P — its M and G (unless read in place), A, G example-major, m̄ with a bias, P and the product's scratch —
-         * over the sides already formed (P, G, m̄ each); then Q and its scratch (per example: Q, the products and
-         * a vector of ones); then a bias's outer product; then the combination's slices and Z (and Z ⊙ G1, ones).
+         * P — its M and G (unless read in place), A, G example-major, m̄ with a bias (and the copy of M its sum
+         * makes), P and the product's scratch — over the sides already formed (P, G, m̄ each); then Q and its
+         * scratch (per example: Q, the products and a vector of ones); then a bias's outer product; then the
+         * combination's slices and Z (and Z ⊙ G1, ones).
          */
         private void factoredCost(Walk w, long n1, long n2, long o, OutputPairs pairs,
                                   org.ntk4j.primitive.ConsumerRule.Linear rule) {
@@ -203,7 +204,10 @@ final class SdPlan {
             long p = org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) f},
                     new int[] {(int) n, (int) r, (int) c}, new int[] {1}, new int[] {1}, new int[] {0}, new int[] {0});
             long forming = m + g + n * r * c + o * n * f + (bias ? n * f : 0) + n * f * c + p;
-            return Math.max(forming, Math.max(formM, m + formG));
+            // m̄ = Σ_r M reduces M's middle axis through a copy of M with that axis moved last
+            long summing = bias ? m + g + n * r * c + o * n * f + n * f
+                    + org.ntk4j.cpu.Reduce.scratchElements(new int[] {(int) n, (int) r, (int) f}, new int[] {1}) : 0;
+            return Math.max(Math.max(forming, summing), Math.max(formM, m + formG));
         }
     }
 

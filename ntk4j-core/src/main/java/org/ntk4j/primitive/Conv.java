@@ -136,13 +136,17 @@ public final class Conv implements Primitive {
         };
     }
 
-    /** The im2col buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}). */
+    /**
+     * The im2col buffer the kernel allocates ({@link Convolution.Geometry#workspaceElements}) and the transposed
+     * filter a float32 product with few rows reads ({@link Convolution.Geometry#transposedFilterElements}).
+     */
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
         int[] xs = inputs[0].shape();
         int[] ws = inputs[1].shape();
-        return Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs), xs[xs.length - 1],
-                ConvSupport.filterSpatial(ws), ws[ws.length - 1]).workspaceElements() * output.dtype().bytes();
+        Convolution.Geometry g = Convolution.Geometry.of(window, xs[0], ConvSupport.dataSpatial(xs),
+                xs[xs.length - 1], ConvSupport.filterSpatial(ws), ws[ws.length - 1]);
+        return (g.workspaceElements() + g.transposedFilterElements(output.dtype())) * output.dtype().bytes();
     }
 
     @Override

@@ -203,11 +203,16 @@ public final class DotGeneral implements Primitive {
         return r;
     }
 
-    /** The operand copies the kernel makes when an operand is in no GEMM layout. */
+    /**
+     * The operand copies the kernel makes when an operand is in no GEMM layout, and the transposed copy of a weight
+     * read by a float32 product with few rows ({@link DotGeneralKernel#transposedOperandElements}).
+     */
     @Override
     public long workspaceBytes(TensorType[] inputs, TensorType output) {
-        return DotGeneralKernel.scratchElements(inputs[0].shape(), inputs[1].shape(), lhsContract, rhsContract,
-                lhsBatch, rhsBatch, outPerm) * output.dtype().bytes();
+        return (DotGeneralKernel.scratchElements(inputs[0].shape(), inputs[1].shape(), lhsContract, rhsContract,
+                lhsBatch, rhsBatch, outPerm) + DotGeneralKernel.transposedOperandElements(inputs[0].shape(),
+                inputs[1].shape(), lhsContract, rhsContract, lhsBatch, rhsBatch, outPerm, output.dtype()))
+                * output.dtype().bytes();
     }
 
     /** 2 · (output size) · (contracted size). */

@@ -51,6 +51,12 @@ public final class ReduceMax implements Primitive {
         return inputs[0].size();
     }
 
+    /** The copy of the operand that moves the reduced axes last ({@link Reduce#scratchElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        return Reduce.scratchElements(inputs[0].shape(), axes) * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Reduce.reduce(Reduce.Kind.MAX, in[0], axes);

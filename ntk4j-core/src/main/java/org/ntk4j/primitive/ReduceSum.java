@@ -84,6 +84,12 @@ public final class ReduceSum implements Primitive {
         return LinearStructure.axes(1, kept, map, new int[kept.length], new int[kept.length]);
     }
 
+    /** The copy of the operand that moves the reduced axes last ({@link Reduce#scratchElements}). */
+    @Override
+    public long workspaceBytes(TensorType[] inputs, TensorType output) {
+        return Reduce.scratchElements(inputs[0].shape(), axes) * output.dtype().bytes();
+    }
+
     @Override
     public Tensor evaluate(Tensor... in) {
         return Reduce.reduce(Reduce.Kind.SUM, in[0], axes);
