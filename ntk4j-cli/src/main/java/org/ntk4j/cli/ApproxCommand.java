@@ -196,10 +196,7 @@ public final class ApproxCommand implements Callable<Integer> {
             PartialReport.requireSame(partial, "seeds", "--seeds", ws.seeds());
             PartialReport.requireSame(partial, "seed", "--seed", ws.seed());
             PartialReport.requireSame(partial, "method", "--method", ws.method());
-            if (!ws.dataFingerprint().equals(partial.get("data_fingerprint"))) {
-                throw new IllegalArgumentException("--resume: --data " + data + ": the inputs differ from those of "
-                        + "the partial report's run (a file changed since); start a new run");
-            }
+            PartialReport.requireSameData(partial, "--data", data, ws.dataFingerprint());
             done.addAll(Reports.approxRows(partial, report));
         }
         out.printf(Locale.ROOT, "pNTK relative Frobenius error against the full eNTK, %d inputs, mean over %d seeds%n",

@@ -189,10 +189,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         PartialReport.requireSame(partial, "seed", "--seed", s.seed());
         PartialReport.requireSame(partial, "widths", "--widths", s.widths());
         PartialReport.requireSame(partial, "method", "--method", s.method());
-        if (!s.dataFingerprint().equals(partial.get("data_fingerprint"))) {
-            throw new IllegalArgumentException("--resume: --data " + data + ": the inputs differ from those of the "
-                    + "partial report's run (a file changed since); start a new run");
-        }
+        PartialReport.requireSameData(partial, "--data", data, s.dataFingerprint());
     }
 
     /** The log-log plot of the distances against width, with the width^-1/2 line through the first single one. */

@@ -109,6 +109,22 @@ final class PartialReport {
         }
     }
 
+    /**
+     * Refuses a resume whose inputs differ from those the partial report's run recorded by their fingerprint (a
+     * data file changed since).
+     *
+     * @param recorded the partial report
+     * @param option the data option, for messages ("--data")
+     * @param source the data source as given
+     * @param fingerprint this run's fingerprint of the inputs
+     */
+    static void requireSameData(JsonReport recorded, String option, String source, String fingerprint) {
+        if (!fingerprint.equals(recorded.get("data_fingerprint"))) {
+            throw new IllegalArgumentException("--resume: " + option + " " + source + ": the inputs differ from "
+                    + "those of the partial report's run (a file changed since); start a new run");
+        }
+    }
+
     private static String text(Object v) {
         if (v instanceof int[] a) {
             return Arrays.stream(a).mapToObj(Integer::toString).reduce((x, y) -> x + "," + y).orElse("");
