@@ -97,9 +97,11 @@ public final class ExplainCommand implements Callable<Integer> {
         if (!kernel.explicitAxes() && kind.isSketched()) {
             // projected:K runs none of the three methods: the table above is the trace kernel's, for comparison
             spec.commandLine().getOut().println("kind " + kind + ": computed by none of these methods and not as auto "
-                    + "chooses: per-example Jacobian rows, formed as jc forms them (" + (n2 == null ? n : n + n2)
-                    + " examples × O × P), each sketched to K = " + kind.argument() + " columns, then one N1 × N2 "
-                    + "contraction over O × K; the table is that of the trace kernel it estimates");
+                    + "chooses: per-example Jacobian rows, formed as jc forms them, each sketched to K = "
+                    + kind.argument() + " columns, then one N1 × N2 contraction over O × K; the table is that of the "
+                    + "trace kernel it estimates");
+            spec.commandLine().getOut().println("kind " + kind + " in memory (kernel without --out): "
+                    + sketchedInMemory(resolved.model(), kind, budget));
         }
         spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
         if (tiled) {
@@ -110,6 +112,22 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().flush();
         return 0;
+    }
+
+    /**
+     * projected:K's in-memory cost within the budget (its example chunks), or why no chunk fits. The cost reads
+     * shapes only, so the parameters are zeros.
+     */
+    private String sketchedInMemory(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
+        DType dtype = DType.parse(kernel.dtype);
+        try (Params zeros = Params.zeros(net.paramSpecs(input), dtype)) {
+            CostModel.Estimate e = org.ntk4j.ntk.KernelJob.sketchedInMemory(EmpiricalNtk.of(net, zeros)
+                    .memoryBudget(budget), kind, n, n2 == null ? 0 : n2, input, dtype);
+            return String.format(java.util.Locale.ROOT, "%.3g FLOPs, peak %s (budget %s); %s", e.flops(),
+                    CostModel.human(e.peakBytes()), CostModel.human(budget), e.note());
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
     }
 
     /**

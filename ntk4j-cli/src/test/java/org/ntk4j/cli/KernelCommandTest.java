@@ -118,6 +118,49 @@ class KernelCommandTest {
         assertCountedEqualsPredicted(Files.readString(r), "the issue's fcn");
     }
 
+    /**
+     * projected:K in memory reports what it runs (jc rows, sketched) and stays within --memory, in example chunks:
+     * it reported the trace kernel's method ("sd"), FLOPs and peak, and was not bounded (1.5 GiB under 100m).
+     */
+    @Test
+    void projectedKernelInMemoryIsPricedAndBoundedByTheBudget() throws Exception {
+        Path r = dir.resolve("projected.json");
+        String[] model = {"--model", "fcn(depth=1,width=512,out=10)", "--data", "synthetic:40,30", "--kind",
+            "projected:8", "--dtype", "f64"};
+        // whole: the 40 examples' rows of the first weight and their copy, 2 × 40 × 10 × 30 × 512 × 8 B = 94 MiB
+        String whole = run(0, kernelWith(model))[0];
+        String out = run(0, kernelWith(model, "--memory", "20m", "--report", r.toString()))[0];
+        assertThat(out).contains("method jc rows + sketch (auto)");
+        String json = Files.readString(r);
+        assertThat(json).contains("\"method\": \"jc\"");
+        assertCountedEqualsPredicted(json, "projected:8 in chunks");
+        long peak = field(json, "peak_bytes");
+        long predicted = field(json, "predicted_peak_bytes");
+        assertThat(peak).isLessThanOrEqualTo(20L << 20);
+        assertThat(predicted).isLessThanOrEqualTo(20L << 20);
+        assertThat((double) peak).isBetween(0.8 * predicted, 1.2 * predicted);
+        // the same kernel (ProjectedInMemoryBudgetTest compares it entry by entry)
+        assertThat(kernelLine(out)).isEqualTo(kernelLine(whole));
+        assertThat(run(2, kernelWith(model, "--memory", "1m"))[1])
+                .contains("memory budget: 1.0 MiB is too small for the projected:8 kernel of 40 × 40 examples")
+                .contains("raise --memory to at least");
+    }
+
+    private static String kernelLine(String out) {
+        return out.lines().filter(l -> l.startsWith("kernel [")).findFirst().orElse("no kernel line in " + out);
+    }
+
+    /** {@code kernel} with these options. */
+    private static String[] kernelWith(String[] head, String... tail) {
+        return concat(concat(new String[] {"kernel"}, head), tail);
+    }
+
+    private static long field(String json, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\": ([0-9]+)").matcher(json);
+        assertThat(m.find()).as(name + " in " + json).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
     private static void assertCountedEqualsPredicted(String json, String what) {
         java.util.regex.Matcher predicted = java.util.regex.Pattern.compile("\"predicted_flops\": ([0-9.eE+]+)")
                 .matcher(json);
@@ -142,7 +185,8 @@ class KernelCommandTest {
         // projected:K runs none of the three methods: explain says so rather than let auto's choice stand for it
         assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
                 "--kind", "projected:64")[0]).contains("kind projected:64: computed by none of these methods")
-                .contains("6 examples × O × P").contains("K = 64 columns");
+                .contains("K = 64 columns").contains("kind projected:64 in memory (kernel without --out): ")
+                .contains("FLOPs, peak");
         assertThat(run(0, "explain", "--model", "fcn(depth=1,width=16,out=5)", "--n", "6", "--input", "4",
                 "--kind", "trace")[0]).doesNotContain("computed by none of these methods");
     }

@@ -170,12 +170,12 @@ final class CotangentFactors {
 
     /** R, the positions. */
     int positions() {
-        return (int) Shapes.size(Arrays.copyOfRange(delta, 2, featuresFrom));
+        return Shapes.size(Arrays.copyOfRange(delta, 2, featuresFrom));
     }
 
     /** F, the features. */
     int features() {
-        return (int) Shapes.size(Arrays.copyOfRange(delta, featuresFrom, delta.length));
+        return Shapes.size(Arrays.copyOfRange(delta, featuresFrom, delta.length));
     }
 
     /**

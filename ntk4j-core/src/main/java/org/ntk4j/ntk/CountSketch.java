@@ -11,8 +11,11 @@ final class CountSketch {
     private CountSketch() {
     }
 
-    /** S[n, o, :] += J[n, o, :] Π_p for Jacobian rows J [N, O, P_p] and sketches S [N, O, K]. */
-    static void accumulate(Tensor j, Tensor s, long seed, int param) {
+    /**
+     * S[first + n, o, :] += J[n, o, :] Π_p for Jacobian rows J [t, O, P_p] of t examples and sketches S [N, O, K]
+     * (first + t ≤ N).
+     */
+    static void accumulate(Tensor j, Tensor s, int first, long seed, int param) {
         int k = s.dim(2);
         int cols = j.dim(-1);
         int rows = j.size() / Math.max(1, cols);
@@ -23,10 +26,11 @@ final class CountSketch {
             bucket[i] = (int) Long.remainderUnsigned(z >>> 1, k);
             sign[i] = (z & 1) == 0 ? 1.0 : -1.0;
         }
+        org.ntk4j.graph.FlopCount.add(2.0 * rows * cols); // a signed add per Jacobian entry, as the cost model counts
         org.ntk4j.cpu.Parallel.range(rows, 1, (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int base = r * cols;
-                int out = r * k;
+                int out = (first * s.dim(1) + r) * k;
                 for (int i = 0; i < cols; i++) {
                     s.setFlat(out + bucket[i], s.getFlat(out + bucket[i]) + sign[i] * j.getFlat(base + i));
                 }

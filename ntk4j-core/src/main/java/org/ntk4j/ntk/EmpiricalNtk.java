@@ -559,8 +559,9 @@ public final class EmpiricalNtk {
      * @return for outputs [N, O]: [N1, N2, O, O] for full, [N1, N2, O] for diagonal, [N1, N2] for the others
      *     (for outputs of more axes, full, trace and diagonal keep the others as {@link #ntk} does: [N1, N2, 4,
      *     4, 3, 3] for full on outputs [N, 4, 3]); the caller closes it
-     * @throws IllegalArgumentException if kind is null, the inputs are refused as by {@link #ntk}, or a kind other
-     *     than full, trace and diagonal meets a model whose outputs are not [N, O]
+     * @throws IllegalArgumentException if kind is null, the inputs are refused as by {@link #ntk}, a kind other
+     *     than full, trace and diagonal meets a model whose outputs are not [N, O], or projected:K (its Jacobian
+     *     rows sketched over the largest example chunks that fit the memory budget) fits it in no chunk
      */
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2) {
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
@@ -576,15 +577,11 @@ public final class EmpiricalNtk {
         if (!kind.sketched()) {
             return forKind(kind, in.perExample).ntk(x1, x2); // the kind's plain kernel (validated there)
         }
-        if (!tileable(in.perExample, in.dtype)) {
-            return new ProjectedSketch(model, params, kind).kernel(in,
-                    kind.logits(model, in.perExample));
-        }
-        EmpiricalNtk e = forTiles(kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
-        try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1),
-                () -> e.prepareChecked(in.x2), PreparedTile::close)) {
-            return e.kernel(t.first(), t.second());
-        }
+        int o = kind.logits(model, in.perExample);
+        // sketches over the largest example chunks that fit the memory budget (refused when none does)
+        int chunk = ProjectedSketch.plan(this, kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample,
+                in.dtype).chunk();
+        return KernelSupport.requireFiniteResult(new ProjectedSketch(model, params, kind).kernel(in, o, chunk));
     }
 
     /**

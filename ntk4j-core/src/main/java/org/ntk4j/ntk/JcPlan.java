@@ -185,40 +185,50 @@ final class JcPlan {
         public Tensor run(JacobianContraction jc, KernelInputs in, PerExamplePass pass1, PerExamplePass pass2) {
             try (Sides<Tensor> j = Sides.of(in.same, () -> pass1.jacobians(List.of(parameter))[0],
                     () -> pass2.jacobians(List.of(parameter))[0], Tensor::close)) {
-                return jc.contract(List.of(j.first()), List.of(j.second()), in, true);
+                return JacobianContraction.contract(List.of(j.first()), List.of(j.second()), in, true);
             }
         }
 
         @Override
         public void cost(Walk w) {
             CostModel c = w.c;
-            List<Integer> one = List.of(parameter);
             long size = Shapes.size(w.pc1.params.get(parameter).shape());
             for (int side = 0; side < w.sides(); side++) {
-                ParameterConsumers pc = w.pc(side);
-                List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
-                long rowBytes = 0;
-                long building = 0; // rows so far and the current consumer's row graph
-                for (ParameterConsumers.Consumer cc : cons) {
-                    w.flops += (double) w.n(side) * GraphCost.flops(c.side(pc).rowGraph(cc));
-                    long rb = c.bytes((long) w.o * w.n(side) * cc.parameterValue().size());
-                    building = Math.max(building, rowBytes + rb + c.rowScratch(pc, cc, w.o));
-                    rowBytes += rb;
-                }
-                long jp = w.jacobianBytes(side, size);
-                long other = side == 0 ? 0 : w.jacobianBytes(0, size);
-                boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(parameter);
-                if (identity) {
-                    w.hold(w.held + other + Math.max(building, rowBytes + jp)); // rows, then their transposed copy
-                } else {
-                    Graph path = c.side(pc).pathVjp(cons, one, w.o * w.n(side));
-                    w.flops += GraphCost.flops(path);
-                    w.hold(w.held + other + Math.max(building, CostModel.pathPeak(path, cons.size()) + jp));
-                }
+                jacobianCost(w, side, parameter, side == 0 ? 0 : w.jacobianBytes(0, size));
             }
             w.flops += c.contractionFlops(c.f1, c.f2, size, c.same);
             w.hold(w.held + w.jacobianBytes(0, size) + w.jacobianBytes(1, size) + c.bytes(c.outputElements())
                     + c.contractionScratch(c.f1, c.f2, size, c.same));
+        }
+    }
+
+    /**
+     * Adds to the walk the FLOPs of one side's {@link PerExamplePass#jacobians(List)} of one parameter — the rows of
+     * its consumers, through the path VJP unless the parameter is consumed as it is, then their example-major
+     * copy — and raises its peak by what that holds at once, on top of {@code w.held} and {@code other} bytes.
+     */
+    static void jacobianCost(Walk w, int side, int parameter, long other) {
+        CostModel c = w.c;
+        List<Integer> one = List.of(parameter);
+        long size = Shapes.size(w.pc1.params.get(parameter).shape());
+        ParameterConsumers pc = w.pc(side);
+        List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, one);
+        long rowBytes = 0;
+        long building = 0; // rows so far and the current consumer's row graph
+        for (ParameterConsumers.Consumer cc : cons) {
+            w.flops += (double) w.n(side) * GraphCost.flops(c.side(pc).rowGraph(cc));
+            long rb = c.bytes((long) w.o * w.n(side) * cc.parameterValue().size());
+            building = Math.max(building, rowBytes + rb + c.rowScratch(pc, cc, w.o));
+            rowBytes += rb;
+        }
+        long jp = w.jacobianBytes(side, size);
+        boolean identity = cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(parameter);
+        if (identity) {
+            w.hold(w.held + other + Math.max(building, rowBytes + jp)); // rows, then their transposed copy
+        } else {
+            Graph path = c.side(pc).pathVjp(cons, one, w.o * w.n(side));
+            w.flops += GraphCost.flops(path);
+            w.hold(w.held + other + Math.max(building, CostModel.pathPeak(path, cons.size()) + jp));
         }
     }
 

@@ -115,8 +115,10 @@ public final class KernelJob {
         EmpiricalNtk ntk = configured(base, q, perExample);
         int n1 = q.x1().dim(0);
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
-        // a kernel of each example with itself that fits no method whole runs in example chunks
-        CostModel.Estimate est = ntk.plannedEstimate(n1, n2, perExample, dt);
+        // projected:K sketches Jacobian rows over example chunks that fit the budget (refused here when none does);
+        // otherwise what ntk() runs (a kernel of each example with itself that fits no method whole in example chunks)
+        CostModel.Estimate est = q.sketched() ? sketchedInMemory(base, q.kind(), n1, n2, perExample, dt)
+                : ntk.plannedEstimate(n1, n2, perExample, dt);
         Method used = est.method();
         Tensor.resetPeakBytes();
         long before = Tensor.liveBytes();
@@ -138,6 +140,31 @@ public final class KernelJob {
         long peak = Tensor.peakBytes() - before + held;
         return new Result(k, mean != null ? mean.sem() : null, used, est, seconds, peak,
                 org.ntk4j.graph.FlopCount.total() - flopsBefore);
+    }
+
+    /**
+     * The cost of a {@code projected:K} kernel of n1 × n2 examples computed in memory within {@code ntk}'s memory
+     * budget: per-example Jacobian rows, one parameter at a time, over the largest chunks of examples that fit,
+     * each sketched to [N, O, K], then one N1 × N2 contraction (whatever {@code ntk}'s method: the rows are formed
+     * as Jacobian contraction forms them).
+     *
+     * @param ntk the model, parameters and memory budget
+     * @param kind a projected:K kind
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return the estimate, method {@link Method#JACOBIAN_CONTRACTION}; its note names the chunks
+     * @throws IllegalArgumentException if the kind is not projected:K or the model's outputs are not [N, O], or
+     *     not even chunks of one example fit the budget (naming the least budget that suffices)
+     */
+    public static CostModel.Estimate sketchedInMemory(EmpiricalNtk ntk, KernelKind kind, int n1, int n2,
+                                                      int[] perExample, DType dtype) {
+        if (!kind.isSketched()) {
+            throw new IllegalArgumentException("kind " + kind + ": not a sketched kind (projected:K)");
+        }
+        kind.logits(ntk.model(), perExample);
+        return ProjectedSketch.plan(ntk, kind, n1, n2, perExample, dtype).estimate();
     }
 
     private static EmpiricalNtk configured(EmpiricalNtk e, Request q, int[] perExample) {

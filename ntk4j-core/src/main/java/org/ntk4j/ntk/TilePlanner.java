@@ -482,6 +482,9 @@ public final class TilePlanner {
          */
         CostModel.Estimate estimate(Method m, int r, int c, long blockBudget) {
             return cache.computeIfAbsent(m + " " + r + " " + c + " " + blockBudget, k -> {
+                if (kind.sketched()) { // each tile's sketch from its Jacobian rows, then the block
+                    return ProjectedSketch.estimate(plain, kind, r, c, Math.max(r, c), perExample, dtype);
+                }
                 CostModel model = plain.costModel(r, c, perExample, dtype);
                 if (blockBudget == Long.MAX_VALUE || !sizedToBlockBudget(m)) {
                     return model.estimate(m);
@@ -492,16 +495,13 @@ public final class TilePlanner {
 
         /**
          * Bytes of one block r × c (c = 0: x1 with itself) sized to {@code blockBudget} as in {@link #estimate},
-         * with the safety margin; for projected:K the sketches [n, O, K] of both tiles on top of the Jacobian rows.
+         * with the safety margin; for projected:K, {@link ProjectedSketch#estimate}: both tiles' sketches [n, O, K]
+         * and the Jacobian rows each is made from.
          */
         long blockPeak(Method m, int r, int c, boolean withSafety, long blockBudget) {
             long p = estimate(m, r, c, blockBudget).peakBytes();
             if (p == Long.MAX_VALUE) {
                 return Long.MAX_VALUE / 4;
-            }
-            if (kind.sketched()) {
-                long o = plain.model().outputShape(perExample)[0];
-                p += (long) (r + c) * o * kind.argument() * dtype.bytes();
             }
             return withSafety ? (long) Math.ceil(SAFETY * p) : p;
         }
