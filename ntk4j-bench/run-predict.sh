@@ -11,6 +11,9 @@
 # past its maxBytes, hence the options below.
 # The script regenerates its own records, so it passes --overwrite for them; each command's printed output goes to
 # a scratch file that replaces the record only when the command succeeds, and a failing command's error is shown.
+# Every record (the printed outputs, the table's rows, the table) is written whole in a scratch folder beside the
+# records, then renamed into place: a failure (a full disk) leaves the previous record, never a truncated one (a
+# rename across file systems, from /tmp, would copy into the record itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kinds=("$@")
@@ -19,7 +22,7 @@ export NTK4J_JAVA_OPTS="${NTK4J_JAVA_OPTS:--Xmx2g -Dorg.bytedeco.javacpp.maxByte
 mkdir -p ntk4j-bench/predict docs/predict
 ./ntk4j --version > /dev/null   # builds first if needed, so that no build is timed
 field() { sed -n "s/.*\"$1\": \\([^,}]*\\).*/\\1/p" "$2" | head -1; }
-scratch=$(mktemp -d)
+scratch=$(mktemp -d ntk4j-bench/predict/.scratch.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 # run NAME COMMAND...: the command's stdout to ntk4j-bench/predict/NAME.txt (and the terminal) once it succeeded
 run() {
@@ -51,7 +54,8 @@ for kind in "${kinds[@]}"; do
       -v b="$(field peak_resident_bytes "$report")" -v l="$load_before $(cut -d' ' -f1 /proc/loadavg)" \
       -v d="$(date -u +%Y-%m-%d)" \
       'BEGIN { printf "| %s | %.1f%% | %.4f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f GiB | %s | %s |\n", k, 100*a, m, tk, sk, r, t, c, b/1073741824, l, d }' \
-      > "ntk4j-bench/predict/$kind.row"
+      > "$scratch/$kind.row"
+  mv -f "$scratch/$kind.row" "ntk4j-bench/predict/$kind.row"
 done
 # linearised training at finite t (eigendecomposition of the pNTK train kernel): the training curves
 run curves ./ntk4j predict \
@@ -71,5 +75,6 @@ out=ntk4j-bench/predict_results.md
   for f in ntk4j-bench/predict/*.row; do
     k=$(basename "$f" .row); case "$k" in full|trace|pntk) ;; *) cat "$f" ;; esac
   done
-} > "$out"
+} > "$scratch/results.md"
+mv -f "$scratch/results.md" "$out"
 cat "$out"

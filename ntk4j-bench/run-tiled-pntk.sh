@@ -6,14 +6,16 @@
 #   SOURCE  a --data source, e.g. fashion-mnist:train:4000 or a .npy file [4000, 28, 28]
 # TiledPntkBench reads a .npy: for another source the command line writes nothing it can read, so give a .npy
 # (or set NPY=path to one) for the interleaved part.
-set -euo pipefail
+# noclobber: the shell's own redirections (time.txt) refuse a file already in OUT, as the commands do theirs
+set -euo pipefail -o noclobber
 cd "$(dirname "$0")/.."
 SOURCE=${1:-fashion-mnist:train:4000}
 MODEL=${2:-fcn(depth=2,width=512,out=10)}
 MEMORY=${3:-1g}
 XMX=${4:-2g}
-# OUT: where the kernel, reports and timings go; by default a fresh folder each run (the commands refuse to
-# write over files already there, as in a folder given as OUT)
+# OUT: where the kernels (pntk.npy from the command line, pntk_tiled.npy from TiledPntkBench), reports and timings
+# go; by default a fresh folder each run (the commands and this script refuse to write over files already there,
+# as in a folder given as OUT)
 OUT=${OUT:-$(mktemp -d /tmp/ntk4j-tiled-pntk.XXXXXX)}
 mkdir -p "$OUT"
 echo "== outputs in $OUT"

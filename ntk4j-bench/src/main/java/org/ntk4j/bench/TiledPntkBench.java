@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.io.Npy;
+import org.ntk4j.io.OutputFiles;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
@@ -24,24 +25,36 @@ import org.ntk4j.tensor.Tensor;
  * The N×N pntk kernel of x with itself three ways, interleaved round by round so that all see the same load:
  * the machine's SGEMM rate (2048³, all cores), the untiled kernel in memory (BLAS on all cores) and the tiled
  * run written through the tile store under a memory budget (one BLAS thread per tile, a tile per core).
- * Usage: {@code TiledPntkBench DATA.npy [model] [budget: 1g, 512m, bytes] [rounds] [out dir]}.
+ * Usage: {@code TiledPntkBench DATA.npy [model] [budget: 1g, 512m, bytes] [rounds] [out dir] [--overwrite]}. The
+ * tiled run writes {@code pntk_tiled.npy} in the out dir (default: a new temporary directory; beside the command
+ * line's {@code pntk.npy} in {@code ntk4j-bench/run-tiled-pntk.sh}), refused before any work when it exists there
+ * unless {@code --overwrite}, and replaced round by round.
  */
 public final class TiledPntkBench {
+    /** The file the tiled run writes in the out dir. */
+    static final String TILED_FILE = "pntk_tiled.npy";
+
     private TiledPntkBench() {
     }
 
     /**
      * Runs the three ways round by round and prints their times.
      *
-     * @param args {@code DATA.npy [model] [budget] [rounds] [out dir]}
+     * @param args {@code DATA.npy [model] [budget] [rounds] [out dir] [--overwrite]}
+     * @throws IllegalArgumentException when the out dir holds {@code pntk_tiled.npy} already, or does not exist
      * @throws Exception when a file cannot be read or written
      */
     public static void main(String[] args) throws Exception {
+        boolean overwrite = java.util.Arrays.asList(args).contains("--overwrite");
+        args = java.util.Arrays.stream(args).filter(a -> !a.equals("--overwrite")).toArray(String[]::new);
         Path data = Path.of(args[0]);
         String spec = args.length > 1 ? args[1] : "fcn(depth=2,width=512,out=10)";
         long budget = args.length > 2 ? bytes(args[2]) : 1L << 30;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         Path dir = args.length > 4 ? Path.of(args[4]) : Files.createTempDirectory("tiled-pntk");
+        Path out = dir.resolve(TILED_FILE);
+        // before any work: a file of that name is not this run's to replace
+        OutputFiles.of(overwrite).input("DATA.npy", data).output("[out dir]", out, ".npy").check();
         int cores = Runtime.getRuntime().availableProcessors();
         KernelKind kind = KernelKind.parse("pntk", 0);
         try (Tensor x = Npy.readTensor(data, DType.F32)) {
@@ -71,7 +84,6 @@ public final class TiledPntkBench {
                 }
                 untiledPeak = Math.max(untiledPeak, Tensor.peakBytes() - base + x.bytes());
                 Blas.setThreads(1);
-                Path out = dir.resolve("pntk.npy");
                 Tensor.resetPeakBytes();
                 t0 = System.nanoTime();
                 try (TileStore store = TileStore.create(out, plan, fp)) {

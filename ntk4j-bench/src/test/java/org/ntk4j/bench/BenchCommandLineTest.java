@@ -466,4 +466,22 @@ class BenchCommandLineTest {
         assertThat(NtkMethodsBench.CONTRACTION_COLUMN.toLowerCase(Locale.ROOT))
                 .contains("predicted_contraction_flops", "gram", "can exceed");
     }
+
+    /**
+     * TiledPntkBench writes its own file in the folder it is given, never the command line's pntk.npy there, and
+     * refuses one that exists before any work (no data is read: DATA.npy need not exist).
+     */
+    @Test
+    void tiledPntkBenchRefusesAnExistingFileBeforeAnyWork(@TempDir Path dir) throws IOException {
+        Path mine = Files.writeString(dir.resolve(TiledPntkBench.TILED_FILE), "mine");
+        String[] args = {dir.resolve("absent.npy").toString(), "fcn(depth=1,width=8)", "1m", "1", dir.toString()};
+        assertThatThrownBy(() -> TiledPntkBench.main(args)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("[out dir] " + mine + " exists; pass --overwrite to replace it");
+        assertThat(Files.readString(mine)).isEqualTo("mine");
+        Path nowhere = dir.resolve("nonexist");
+        args[4] = nowhere.toString();
+        assertThatThrownBy(() -> TiledPntkBench.main(args)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("[out dir] " + nowhere.resolve(TiledPntkBench.TILED_FILE) + ": directory " + nowhere
+                        + " does not exist");
+    }
 }

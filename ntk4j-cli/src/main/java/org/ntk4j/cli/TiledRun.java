@@ -38,8 +38,10 @@ final class TiledRun {
     private final KernelKind kind;
     private final Method method;
     private final long budget;
-    /** Whether this run wrote --params-out (deleted again with a run that cannot finish). */
+    /** Whether this run wrote --params-out (deleted again with a run that cannot finish, or did not start). */
     private boolean paramsWritten;
+    /** Whether the run's files were created or resumed and its tiles began (the progress was asked for). */
+    private boolean tilesStarted;
 
     TiledRun(KernelCommand cmd, Model net, Params params, Tensor x1, Tensor x2, KernelKind kind, Method method,
              long budget) {
@@ -114,6 +116,7 @@ final class TiledRun {
 
             @Override
             public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
+                tilesStarted = true;
                 TileProgress progress = new TileProgress(plan, alreadyDone, cmd.quiet, System.console() != null, err);
                 interruption.started(progress);
                 return progress;
@@ -132,6 +135,10 @@ final class TiledRun {
             r = TiledKernelRun.run(request, events);
         } catch (RuntimeException e) {
             discardIfItCannotFinish(e);
+            discardParamsIfNotStarted(e);
+            throw e;
+        } catch (IOException e) {
+            discardParamsIfNotStarted(e);
             throw e;
         }
         TilePlan plan = r.plan();
@@ -157,6 +164,22 @@ final class TiledRun {
             }
             report.write(cmd.report);
             o.println("wrote " + cmd.report);
+        }
+    }
+
+    /**
+     * A run that failed before its tiles began (its OUT.partial did not fit, say: "nothing was written") leaves no
+     * --params-out either, so that its rerun needs no --overwrite; TiledKernelRun leaves no files of the kernel.
+     */
+    private void discardParamsIfNotStarted(Exception e) {
+        if (tilesStarted || !paramsWritten) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(cmd.paramsOut);
+            paramsWritten = false;
+        } catch (IOException deleting) {
+            e.addSuppressed(deleting);
         }
     }
 

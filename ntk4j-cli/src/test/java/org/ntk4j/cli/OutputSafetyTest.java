@@ -350,6 +350,32 @@ class OutputSafetyTest {
         assertThat(files(dir)).containsExactly("tfs");
     }
 
+    /**
+     * A tiled run that fails before its first tile ("nothing was written") leaves none of its files: no
+     * --params-out (written once the plan fits), and, for an ensemble whose SEM cannot start, no OUT.partial and
+     * manifest without a tile; the same command then runs without --overwrite.
+     */
+    @Test
+    void aTiledRunThatCannotStartLeavesNoneOfItsFiles() throws IOException {
+        Path k = dir.resolve("k.npy");
+        Path p = dir.resolve("p.npz");
+        String[] single = {"kernel", "--model", M, "--data", "synthetic:40,6", "--out", k.toString(), "--params-out",
+            p.toString(), "--quiet"};
+        System.setProperty(DISK_FULL, "k.npy.partial");
+        assertThat(oneLine(single)).contains("k.npy.partial: no space left on device").endsWith("nothing was "
+                + "written)");
+        assertThat(files(dir)).isEmpty();
+        Path s = dir.resolve("s.npy");
+        System.setProperty(DISK_FULL, "s.npy.manifest@10");
+        assertThat(oneLine(with(KERNEL, "--ensemble", "2", "--sem", s.toString(), "--out", k.toString())))
+                .isEqualTo("ntk4j: cannot write " + TileStore.manifestPath(s) + ": no space left on device (no "
+                        + "s.npy.manifest was written)");
+        assertThat(files(dir)).isEmpty();
+        System.clearProperty(DISK_FULL);
+        run(0, single);
+        assertThat(files(dir)).containsExactly("k.npy", "p.npz");
+    }
+
     /** A memory-mapped tile write to a full disk (a SIGBUS in the JVM) is an IOException naming the file. */
     @Test
     void aMappedTileWriteToAFullTmpfsIsAnIoErrorAndTheRunResumes() throws Exception {

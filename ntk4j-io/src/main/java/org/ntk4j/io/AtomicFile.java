@@ -24,6 +24,11 @@ import java.util.Locale;
  * directory, and the link stays a link ({@link #destination}). A process killed before its rename (kill -9,
  * power loss) leaves its {@code .NAME.tmp-RANDOM} behind: never under the final name, and safe to delete once no
  * ntk4j command is writing NAME.
+ *
+ * <p>A replaced file is a new file: it keeps the permission bits of the file it replaces (where the file system has
+ * POSIX permissions), not its owner, and other hard links to the old file keep the old content. Replacing needs a
+ * writable directory, not a writable file: a read-only file is replaced as {@code mv -f} replaces it (the callers
+ * replace a file only when told to, {@link OutputFiles}).
  */
 public final class AtomicFile {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -65,6 +70,9 @@ public final class AtomicFile {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 body.write(InjectedFaults.channel(target, new Shielded(ch)));
                 ch.force(true);
+            }
+            if (existed) {
+                keepPermissions(target, tmp);
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
@@ -146,6 +154,18 @@ public final class AtomicFile {
         // "No space left on device" -> "no space left on device"; "EOF ..." stays
         return r.length() > 1 && Character.isUpperCase(r.charAt(0)) && Character.isLowerCase(r.charAt(1))
                 ? r.substring(0, 1).toLowerCase(Locale.ROOT) + r.substring(1) : r;
+    }
+
+    /**
+     * Gives {@code tmp} the permission bits of {@code target}, which it is about to replace; best-effort (a file
+     * system without them: skipped). Also for a tiled run's {@code OUT.partial} renamed onto OUT ({@link TileStore}).
+     */
+    static void keepPermissions(Path target, Path tmp) {
+        try {
+            Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(target));
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // the new file keeps the default permissions
+        }
     }
 
     private static void deleteQuietly(Path p) {

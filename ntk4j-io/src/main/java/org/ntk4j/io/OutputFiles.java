@@ -24,10 +24,11 @@ import java.util.Locale;
 public final class OutputFiles {
     /**
      * The longest output file name, in UTF-8 bytes: 255 (Linux file systems' NAME_MAX) less what the longest name
-     * written beside an output adds, {@link AtomicFile}'s hidden temporary file ({@code .NAME.tmp-} and 16 hex
-     * digits). Checked before the work, so that a long run does not end in "file name too long".
+     * written beside an output adds, the {@link AtomicFile} temporary file of a tiled run's manifest
+     * ({@code .NAME.manifest.tmp-} and 16 hex digits, 31 bytes). Checked before the work, so that a long run does
+     * not end in "file name too long".
      */
-    public static final int MAX_NAME_BYTES = 255 - 22;
+    public static final int MAX_NAME_BYTES = 255 - 31;
 
     private final boolean overwrite;
     private final List<Named> inputs = new ArrayList<>();

@@ -295,7 +295,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @param fingerprint identifies the model, parameters and data ({@link RunFingerprint#of})
      * @return the store, owning the manifest, which the caller closes
      * @throws IOException if the file system lacks the space for {@code OUT.partial} (nothing is then written), or
-     *     the files cannot be written
+     *     the files cannot be written (neither is then left behind: the manifest is written through
+     *     {@link AtomicFile}, and {@code OUT.partial} is removed)
      */
     public static TileStore create(Path out, TilePlan plan, String fingerprint) throws IOException {
         return create(out, plan, fingerprint, null, REGION);
@@ -344,17 +345,18 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                 sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
             }
             String body = MAGIC + "\n" + sb;
-            String text = body + "header-crc " + crcHex(body.getBytes(StandardCharsets.UTF_8)) + "\n";
-            Path tmp = manifest.resolveSibling(manifest.getFileName() + ".tmp");
-            try (FileChannel m = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE)) {
-                m.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
-                m.force(true);
-            }
-            Files.move(tmp, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFile.writeString(manifest, body + "header-crc " + crcHex(body.getBytes(StandardCharsets.UTF_8))
+                    + "\n");
             return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region, false);
         } catch (IOException | RuntimeException e) {
+            // a run that could not start leaves nothing behind: no OUT.partial without its manifest, which the
+            // next run would have to be told to discard with --overwrite
             ch.close();
+            try {
+                Files.deleteIfExists(partial);
+            } catch (IOException deleting) {
+                e.addSuppressed(deleting);
+            }
             throw e;
         }
     }
@@ -1055,6 +1057,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         for (TileStore s : stores) {
             s.close();
             if (!s.renamed) {
+                if (Files.exists(s.out)) {
+                    AtomicFile.keepPermissions(s.out, s.partial); // as every replaced output
+                }
                 Files.move(s.partial, s.out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
         }

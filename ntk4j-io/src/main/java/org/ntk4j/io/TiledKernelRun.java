@@ -411,7 +411,7 @@ public final class TiledKernelRun {
                 : TileStore.create(out, plan, fingerprint, parts);
              TileStore semStore = sem == null || semDone ? null : q.resume()
                 ? TileStore.resume(sem, plan, semFingerprint, parts)
-                : TileStore.create(sem, plan, semFingerprint, parts)) {
+                : createSem(out, sem, plan, semFingerprint, parts)) {
             // a tile is done when it is in every output (a run killed between OUT and SEM recomputes it)
             Set<Integer> done = new TreeSet<>(store.finishedTiles());
             if (semStore != null) {
@@ -447,6 +447,27 @@ public final class TiledKernelRun {
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone,
                 org.ntk4j.graph.FlopCount.total() - flopsBefore, cacheBytes);
+    }
+
+    /**
+     * SEM's store of a new run, whose OUT store was just created: when SEM's cannot be created (a full disk), OUT's
+     * files, which hold no tile yet, are removed too, so that the failed run leaves neither and its rerun needs no
+     * --overwrite (OUT's store, still open, is closed by the caller; an open file may be deleted).
+     */
+    private static TileStore createSem(Path out, Path sem, TilePlan plan, String fingerprint, String parts)
+            throws IOException {
+        try {
+            return TileStore.create(sem, plan, fingerprint, parts);
+        } catch (IOException | RuntimeException e) {
+            for (Path file : List.of(TileStore.partialPath(out), TileStore.manifestPath(out))) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException deleting) {
+                    e.addSuppressed(deleting);
+                }
+            }
+            throw e;
+        }
     }
 
     /** Counts the tiles computed here and their predicted FLOPs, and passes each on. */

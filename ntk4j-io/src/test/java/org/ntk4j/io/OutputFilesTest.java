@@ -79,17 +79,18 @@ class OutputFilesTest {
 
     @Test
     void aNameTooLongForTheFilesWrittenBesideItIsRefusedBeforeTheWork() throws IOException {
-        // 229 + ".npy" = 233 bytes: the temporary file beside it (".NAME.tmp-" and 16 hex digits) still fits 255
-        String longest = "a".repeat(229) + ".npy";
+        // 220 + ".npy" = 224 bytes: the longest file beside it, the temporary file of a tiled run's manifest
+        // (".NAME.manifest.tmp-" and 16 hex digits), still fits 255
+        String longest = "a".repeat(220) + ".npy";
         OutputFiles.of(false).output("--out", dir.resolve(longest), ".npy").check();
-        Files.writeString(dir.resolve("." + longest + ".tmp-" + "f".repeat(16)), "fits");
-        String tooLong = "a".repeat(230) + ".json";
+        Files.writeString(dir.resolve("." + longest + ".manifest.tmp-" + "f".repeat(16)), "fits");
+        String tooLong = "a".repeat(221) + ".json";
         assertThat(refusal(OutputFiles.of(false).output("--report", dir.resolve(tooLong), ".json")))
-                .isEqualTo("--report: the file name " + "a".repeat(24) + "….json is 235 bytes long; at most 233 (the "
+                .isEqualTo("--report: the file name " + "a".repeat(24) + "….json is 226 bytes long; at most 224 (the "
                         + "file system's 255 less the temporary file written beside it)");
-        // counted in bytes: 117 two-byte letters are 234 bytes
-        assertThat(refusal(OutputFiles.of(false).output("--out", dir.resolve("é".repeat(115) + ".npy"), ".npy")))
-                .contains("is 234 bytes long; at most 233");
+        // counted in bytes: 111 two-byte letters are 222 bytes
+        assertThat(refusal(OutputFiles.of(false).output("--out", dir.resolve("é".repeat(111) + ".npy"), ".npy")))
+                .contains("is 226 bytes long; at most 224");
         assertThat(refusal(OutputFiles.of(false).outputIn("--plots", dir.resolve("p".repeat(256)), "a.png")))
                 .isEqualTo("--plots " + "p".repeat(24) + "…: a directory name of more than 255 bytes (the file "
                         + "system's limit)");
@@ -145,6 +146,23 @@ class OutputFilesTest {
             assertThat(Npy.readHeader(k).shape()).containsExactly(20, 20);
             assertThat(tempFiles(dir)).isEmpty();
         }
+    }
+
+    /** A replaced file keeps its permission bits (a private 0600 file does not become world-readable). */
+    @Test
+    void aReplacedFileKeepsItsPermissions() throws IOException {
+        Path f = dir.resolve("r.json");
+        AtomicFile.writeString(f, "old");
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> owner =
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+        Files.setPosixFilePermissions(f, owner);
+        AtomicFile.writeString(f, "new");
+        assertThat(Files.readString(f)).isEqualTo("new");
+        assertThat(Files.getPosixFilePermissions(f)).isEqualTo(owner);
+        Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+        AtomicFile.writeString(f, "newer");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)))
+                .isEqualTo("rw-r-----");
     }
 
     @Test

@@ -89,6 +89,54 @@ class TileStoreTest {
         }
     }
 
+    /**
+     * A full disk as a new run writes its manifest (OUT.partial is sparse, so its space check passes): the run does
+     * not start and leaves nothing behind, neither OUT.partial without a manifest, which the next run would refuse
+     * without --overwrite, nor the manifest's temporary file. The longest output name allowed
+     * ({@link OutputFiles#MAX_NAME_BYTES}) leaves room for that temporary file.
+     */
+    @Test
+    void aManifestThatCannotBeWrittenLeavesNothingBehind(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F32)) {
+            Path out = dir.resolve("k.npy");
+            System.setProperty(InjectedFaults.PROPERTY, "k.npy.manifest@10");
+            try {
+                assertThatThrownBy(() -> TileStore.create(out, r.plan, r.fp)).isInstanceOf(IOException.class)
+                        .hasMessage("cannot write " + TileStore.manifestPath(out) + ": no space left on device (no "
+                                + "k.npy.manifest was written)");
+            } finally {
+                System.clearProperty(InjectedFaults.PROPERTY);
+            }
+            try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+                assertThat(left).isEmpty();
+            }
+            Path longest = dir.resolve("a".repeat(OutputFiles.MAX_NAME_BYTES - 4) + ".npy");
+            try (TileStore store = TileStore.create(longest, r.plan, r.fp)) {
+                r.tk.run(store.finishedTiles(), store::write, null);
+                store.finish();
+            }
+            try (Tensor all = r.tk.computeAll(); Tensor read = Npy.readTensor(longest)) {
+                assertThat(read.toFloatArray()).containsExactly(all.toFloatArray());
+            }
+        }
+    }
+
+    /** A finished run that replaces an earlier OUT keeps that file's permission bits, as AtomicFile does. */
+    @Test
+    void aReplacedKernelKeepsItsPermissions(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F32)) {
+            Path out = Files.writeString(dir.resolve("k.npy"), "old");
+            Files.setPosixFilePermissions(out, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            try (TileStore store = TileStore.create(out, r.plan, r.fp)) {
+                r.tk.run(store.finishedTiles(), store::write, null);
+                store.finish();
+            }
+            assertThat(Npy.readHeader(out).shape()).containsExactly(40, 40, 3, 3);
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)))
+                    .isEqualTo("rw-------");
+        }
+    }
+
     @Test
     void anIncompleteStoreCannotFinishAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
         try (Run r = new Run(KernelKind.full(), DType.F32)) {
