@@ -73,8 +73,8 @@ final class ModelArgument {
                 return want;
             }
             throw new IllegalArgumentException(option + ": the model's input '" + onnx.inputName() + "' takes "
-                    + "examples of shape " + Shapes.str(want) + " (its own layout: NCHW for PyTorch exports), got "
-                    + Shapes.str(have));
+                    + "examples of shape " + Shapes.str(want) + " (its own layout: NCHW for PyTorch exports, "
+                    + "NHWC for Keras and JAX ones), got " + Shapes.str(have));
         }
 
         /**

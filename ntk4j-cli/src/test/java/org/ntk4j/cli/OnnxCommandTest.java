@@ -270,7 +270,8 @@ class OnnxCommandTest {
                 .contains("--output");
         CliRuns.run(0, "kernel", "--model", two.toString(), "--data", x.toString(), "--output", "z");
         assertThat(error("--model", mlp.toString(), "--data", "synthetic:3,3")).isEqualTo("ntk4j: --data: the "
-                + "model's input 'x' takes examples of shape [4] (its own layout: NCHW for PyTorch exports), got [3]");
+                + "model's input 'x' takes examples of shape [4] (its own layout: NCHW for PyTorch exports, NHWC for "
+                + "Keras and JAX ones), got [3]");
         // images of 2 × 2 = 4 values are the flat input, read row-major
         CliRuns.run(0, "kernel", "--model", mlp.toString(), "--data", "synthetic:3,2,2");
         assertThat(error("--model", mlp.toString(), "--data", x.toString(), "--freeze", "nothing"))

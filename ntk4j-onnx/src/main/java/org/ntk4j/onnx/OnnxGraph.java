@@ -99,15 +99,27 @@ final class OnnxGraph {
         // PyTorch's exporter (1.13 on) stores equal initializers once and recreates the others with Identity
         // nodes (a fresh LayerNorm's zero bias, say, becomes Identity(out_proj.bias)). Each such Identity of an
         // initializer is a tensor of its own here, named by its output, so that the parameters are the module's.
+        boolean pytorch = m.getProducerName().equals("pytorch");
         List<NodeProto> nodes = new ArrayList<>();
         for (NodeProto n : g.getNodeList()) {
-            if (n.getOpType().equals("Identity") && (n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx"))
-                    && n.getInputCount() == 1 && inits.containsKey(n.getInput(0)) && n.getOutputCount() == 1
+            boolean standard = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
+            if (standard && n.getOpType().equals("Identity") && n.getInputCount() == 1
+                    && inits.containsKey(n.getInput(0)) && n.getOutputCount() == 1
                     && !inits.containsKey(n.getOutput(0))) {
                 inits.put(n.getOutput(0), inits.get(n.getInput(0)).withName(n.getOutput(0)));
+            } else if (!pytorch && standard && constantWeight(n) && !inits.containsKey(n.getOutput(0))) {
+                // other exporters (jax2onnx, hand-built graphs) may hold weights in Constant nodes: a weight as an
+                // initializer would be, named by the node's output. PyTorch's Constant nodes are the forward
+                // code's literals (its weights are always initializers), and stay constants.
+                TensorProto t = n.getAttribute(0).getT();
+                inits.put(n.getOutput(0), InitializerData.read(t, file + ": Constant node '" + n.getOutput(0)
+                        + "'", dir == null ? Path.of(".") : dir).withName(n.getOutput(0)));
             } else {
                 nodes.add(n);
             }
+        }
+        if (!pytorch) {
+            untieMergedConstants(inits, nodes);
         }
         List<NodeProto> ties = tieTransposedCopies(inits);
         nodes.addAll(0, ties);
@@ -201,6 +213,47 @@ final class OnnxGraph {
             }
         }
         return transposes;
+    }
+
+    /** A Constant node whose one attribute, value, holds a floating tensor of rank at least 1. */
+    private static boolean constantWeight(NodeProto n) {
+        if (!n.getOpType().equals("Constant") || n.getOutputCount() != 1 || n.getAttributeCount() != 1
+                || !n.getAttribute(0).getName().equals("value") || !n.getAttribute(0).hasT()) {
+            return false;
+        }
+        TensorProto t = n.getAttribute(0).getT();
+        return InitializerData.isFloatType(t.getDataType()) && t.getDimsCount() >= 1;
+    }
+
+    /**
+     * tf2onnx (Keras, jax2tf) merges constants of equal values into one initializer (its duplicated-nodes
+     * optimizer): in a freshly initialised model, the zero biases of layers of one width, a batch norm's zero shift
+     * and zero running mean, its unit scale and unit running variance become one tensor each. Read as they are,
+     * they would be one parameter per tensor (a tie the network does not have; a running statistic would move with
+     * the shift it shares). So each further input that reads a floating initializer of rank at least 1 with fewer
+     * than two distinct values gets a copy of its own, named {@code <name>@<node>:<input index>}. Not for
+     * PyTorch's files, where the exporter already recreates equal initializers (see the Identity nodes) and one
+     * initializer read twice is a weight the module shares.
+     */
+    static void untieMergedConstants(Map<String, InitializerData> inits, List<NodeProto> nodes) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int k = 0; k < nodes.size(); k++) {
+            NodeProto n = nodes.get(k);
+            NodeProto.Builder changed = null;
+            for (int i = 0; i < n.getInputCount(); i++) {
+                InitializerData d = inits.get(n.getInput(i));
+                if (d == null || !d.floating() || d.shape.length == 0 || !constantValued(d) || seen.add(d.name)) {
+                    continue;
+                }
+                String copy = d.name + "@" + (n.getName().isEmpty() ? n.getOutput(0) : n.getName()) + ":" + i;
+                inits.put(copy, d.withName(copy));
+                changed = changed == null ? n.toBuilder() : changed;
+                changed.setInput(i, copy);
+            }
+            if (changed != null) {
+                nodes.set(k, changed.build());
+            }
+        }
     }
 
     private static boolean constantValued(InitializerData d) {

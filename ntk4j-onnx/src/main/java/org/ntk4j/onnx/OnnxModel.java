@@ -20,10 +20,13 @@ import org.ntk4j.tensor.TensorScope;
  * A network imported from an ONNX file: an ntk4j {@link Model} (so every kernel method, kind, tiling and Spark job
  * works on it) and its stored weights as {@link Params}.
  *
- * <p>The model takes the file's one input in the file's own layout (NCHW for PyTorch exports); axis 0 is the batch
- * axis, the other axes must be static (from the file, or from {@link Options#inputShape}). Its parameters θ are the
- * floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales, shifts),
- * named as in the file; initializers used as shapes, axes or exponents, and scalars, are constants.
+ * <p>The model takes the file's one input in the file's own layout (NCHW for PyTorch exports, NHWC for Keras and
+ * JAX ones); axis 0 is the batch axis, the other axes must be static (from the file, or from
+ * {@link Options#inputShape}). Its parameters θ are the floating-point initializers of rank at least 1 that the
+ * graph computes with (weights, biases, scales, shifts), named as in the file, and in files not from PyTorch the
+ * floating Constant nodes of rank at least 1 (named by their output); initializers used as shapes, axes or
+ * exponents, scalars, and batch norms' running statistics are constants. Outside PyTorch's files, a tensor whose
+ * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input.
  * {@link #freeze} and {@link #paramsOnly} choose otherwise by name. The whole graph is checked when the file is
  * loaded: an operator ntk4j does not import is reported then, with its node's name.
  *

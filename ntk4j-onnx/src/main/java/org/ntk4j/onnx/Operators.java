@@ -74,6 +74,14 @@ final class Operators {
         TABLE.put("Sub", c -> binary(c, Var::sub, (a, b) -> a - b));
         TABLE.put("Mul", c -> binary(c, Var::mul, (a, b) -> a * b));
         TABLE.put("Div", c -> binary(c, Var::div, (a, b) -> a / b));
+        // variadic, with broadcasting (JAX's relu is Max(x, 0), a clip Min(Max(x, lo), hi))
+        TABLE.put("Max", c -> variadic(c, Var::max, Math::max));
+        // min(a, b) = -max(-a, -b)
+        TABLE.put("Min", c -> variadic(c, (a, b) -> a.neg().max(b.neg()).neg(), Math::min));
+        TABLE.put("Sum", c -> variadic(c, Var::add, Double::sum));
+        // tf2onnx writes rsqrt (flax's and Keras's normalisations) as Reciprocal(Sqrt(...))
+        TABLE.put("Reciprocal", c -> c.allConst() ? one(staticUnary(c, v -> 1 / v))
+                : unary(c, v -> c.builder().scalar(1.0, v.dtype()).div(v)));
         // contractions
         TABLE.put("MatMul", Operators::matMul);
         TABLE.put("Gemm", Operators::gemm);
@@ -83,8 +91,11 @@ final class Operators {
         TABLE.put("AveragePool", c -> pool(c, false));
         TABLE.put("BatchNormalization", Operators::batchNorm);
         TABLE.put("GlobalAveragePool", Operators::globalAveragePool);
-        TABLE.put("ReduceMean", c -> reduce(c, true));
-        TABLE.put("ReduceSum", c -> reduce(c, false));
+        // axes as an input from opset 18 (ReduceSum: 13)
+        TABLE.put("ReduceMean", c -> reduce(c, Var::mean, 18));
+        TABLE.put("ReduceSum", c -> reduce(c, Var::sum, 13));
+        // the derivative goes to the maximal element (JAX's softmax subtracts the maximum, which cancels)
+        TABLE.put("ReduceMax", c -> reduce(c, Var::reduceMax, 18));
         TABLE.put("LayerNormalization", Operators::layerNorm);
         // shapes
         TABLE.put("Flatten", Operators::flatten);
@@ -103,8 +114,15 @@ final class Operators {
         TABLE.put("Shape", Operators::shape);
         TABLE.put("Cast", Operators::cast);
         TABLE.put("ConstantOfShape", Operators::constantOfShape);
-        TABLE.put("Equal", c -> one(staticMap(c, "Equal", BOOL, v -> v[0] == v[1] ? 1 : 0)));
-        TABLE.put("Where", c -> one(staticMap(c, "Where", -1, v -> v[0] != 0 ? v[1] : v[2])));
+        // comparisons and Where: evaluated at import on constants, else as masks of 0 and 1 (no derivative), which
+        // JAX's where-based activations (leaky_relu, elu) need
+        TABLE.put("Equal", c -> compare(c, v -> v[0] == v[1], Var::equalTo));
+        TABLE.put("Greater", c -> compare(c, v -> v[0] > v[1], Var::greater));
+        TABLE.put("Less", c -> compare(c, v -> v[0] < v[1], (a, b) -> b.greater(a)));
+        TABLE.put("GreaterOrEqual", c -> compare(c, v -> v[0] >= v[1], (a, b) -> b.greater(a).neg().add(1.0)));
+        TABLE.put("LessOrEqual", c -> compare(c, v -> v[0] <= v[1], (a, b) -> a.greater(b).neg().add(1.0)));
+        TABLE.put("Not", Operators::not);
+        TABLE.put("Where", Operators::where);
         TABLE.put("Range", Operators::range);
     }
 
@@ -303,6 +321,27 @@ final class Operators {
             return one(staticMap(c, c.op(), a.type, v -> h.applyAsDouble(v[0], v[1])));
         }
         return one(elementwise(c, c.traced(0), c.traced(1), f));
+    }
+
+    /** An operator of one or more inputs folded left to right with {@code f}, elementwise with broadcasting. */
+    private static Value[] variadic(Ctx c, java.util.function.BinaryOperator<Var> f, DoubleBinaryOperator g) {
+        if (c.inputs() == 0) {
+            throw c.error("no inputs");
+        }
+        if (c.allConst()) {
+            return one(staticMap(c, c.op(), -1, v -> {
+                double r = v[0];
+                for (int i = 1; i < v.length; i++) {
+                    r = g.applyAsDouble(r, v[i]);
+                }
+                return r;
+            }));
+        }
+        Traced r = c.traced(0);
+        for (int i = 1; i < c.inputs(); i++) {
+            r = elementwise(c, r, c.traced(i), f);
+        }
+        return one(r);
     }
 
     /** {@code f(a, b)} elementwise with broadcasting, in a's or b's layout where they allow it. */
@@ -778,11 +817,16 @@ final class Operators {
         return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
     }
 
-    private static Value[] reduce(Ctx c, boolean mean) {
+    /** A reduction of the value as held, on the physical axes under the reduced ones. */
+    private interface Reduction {
+        Var apply(Var x, int[] axes);
+    }
+
+    private static Value[] reduce(Ctx c, Reduction f, int axesInputFrom) {
         Traced x = c.traced(0);
         int r = x.rank();
         long[] axesIn;
-        boolean axesAsInput = mean ? c.opset() >= 18 : c.opset() >= 13;
+        boolean axesAsInput = c.opset() >= axesInputFrom;
         if (axesAsInput) {
             axesIn = c.has(1) ? c.constant(1, "axes").longs() : null;
         } else {
@@ -801,7 +845,7 @@ final class Operators {
         int[] axes = sortedAxes(c, axesIn, r);
         if (c.views() && x.isView()) {
             int[] pa = Views.physAxesUnder(x, axes);
-            Var red = mean ? x.phys.mean(pa) : x.phys.sum(pa);
+            Var red = f.apply(x.phys, pa);
             Traced kept = x.withPhys(keep(red, x.phys.shape(), pa), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
             if (keepDims) {
                 return one(kept);
@@ -815,7 +859,7 @@ final class Operators {
             }
             return one(reshapeTo(c, kept, squeezed.stream().mapToInt(Integer::intValue).toArray()));
         }
-        Var y = mean ? x.var().mean(axes) : x.var().sum(axes);
+        Var y = f.apply(x.var(), axes);
         int batch;
         if (keepDims) {
             y = keep(y, x.var().shape(), axes);
@@ -1377,6 +1421,40 @@ final class Operators {
             batch += idx.shape.length - 1;
         }
         return one(c.out(y.reshape(out), batch));
+    }
+
+    // ---- comparisons and Where ----
+
+    /** A comparison: a BOOL constant of constants, else a mask of 0 and 1 in the trace's dtype. */
+    private static Value[] compare(Ctx c, java.util.function.Predicate<double[]> test,
+                                   java.util.function.BinaryOperator<Var> mask) {
+        if (c.allConst()) {
+            return one(staticMap(c, c.op(), BOOL, v -> test.test(v) ? 1 : 0));
+        }
+        return one(elementwise(c, c.tracedAnyType(0), c.tracedAnyType(1), mask));
+    }
+
+    private static Value[] not(Ctx c) {
+        if (c.allConst()) {
+            return one(staticMap(c, "Not", BOOL, v -> v[0] != 0 ? 0 : 1));
+        }
+        Traced m = c.tracedAnyType(0);
+        return one(m.withPhys(m.phys.neg().add(1.0), m.tBatch));
+    }
+
+    /**
+     * Where(cond, a, b): elementwise on constants; else cond · a + (1 − cond) · b with cond a mask of 0 and 1, whose
+     * derivative is a's where cond holds and b's elsewhere (an infinite or NaN value in the branch not taken makes
+     * the result NaN, which the kernel methods report).
+     */
+    private static Value[] where(Ctx c) {
+        if (c.allConst()) {
+            return one(staticMap(c, "Where", -1, v -> v[0] != 0 ? v[1] : v[2]));
+        }
+        Traced cond = c.tracedAnyType(0);
+        Traced notCond = cond.withPhys(cond.phys.neg().add(1.0), cond.tBatch);
+        Traced taken = elementwise(c, cond, c.traced(1), Var::mul);
+        return one(elementwise(c, taken, elementwise(c, notCond, c.traced(2), Var::mul), Var::add));
     }
 
     // ---- evaluated at import ----

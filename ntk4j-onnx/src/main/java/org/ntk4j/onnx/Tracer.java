@@ -262,7 +262,7 @@ final class Tracer {
                 // a shape the primitives refuse: say where in the file, and the likely cause of a fixed batch
                 String m = e.getMessage() == null ? e.toString() : e.getMessage();
                 throw new IllegalArgumentException((m.startsWith(graph.file + ":") ? m : graph.file + ": "
-                        + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains("dynamic_axes")), e);
+                        + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains(batchAxisFix())), e);
             }
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
@@ -279,7 +279,7 @@ final class Tracer {
             boolean unsure = batchAxisUnsure(x.dim(0));
             throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
                     + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
-                    + "be the examples'" + (unsure ? "" : " (export with " + dynamicAxes() + ")")
+                    + "be the examples'" + (unsure ? "" : " (" + batchAxisFix() + ")")
                     + fixedBatchHint(x.dim(0), unsure));
         }
         return t;
@@ -305,22 +305,39 @@ final class Tracer {
             return "; the file fixes axis 0 of input '" + graph.inputName + "' (" + Shapes.str(full) + ") at "
                     + graph.fixedBatch + ", which ntk4j takes as the examples' axis, and ntk4j runs the model on "
                     + "batches of other sizes" + (fix ? "; the file does not say which axis is the batch: if axis 0, "
-                    + "export with " + dynamicAxes() + "; if axis 1 (a sequence-first module, such as "
+                    + batchAxisFix() + "; if axis 1 (a sequence-first module, such as "
                     + "nn.TransformerEncoderLayer with batch_first=False), export the module batch-first" : "");
         }
         return "; the file fixes the batch axis of input '" + graph.inputName + "' at " + graph.fixedBatch
                 + (graph.fixedBatch == 1 ? " example" : " examples") + " and ntk4j runs the model on batches of "
-                + "other sizes" + (fix ? ": export with " + dynamicAxes() : "");
+                + "other sizes" + (fix ? ": " + batchAxisFix() : "");
     }
 
-    /** Whether a fixed axis 0 traced at another size may not be the batch: three axes, [N, L, E] or [L, N, E]. */
+    /**
+     * Whether a fixed axis 0 traced at another size may not be the batch: three axes, [N, L, E] or [L, N, E]; not in
+     * a file from tf2onnx or keras2onnx, whose batch axis (Keras's, TensorFlow's) is always the first.
+     */
     private boolean batchAxisUnsure(int batch) {
-        return graph.fixedBatch > 0 && graph.fixedBatch != batch && graph.inputShape.length == 2;
+        return graph.fixedBatch > 0 && graph.fixedBatch != batch && graph.inputShape.length == 2 && !fromKeras();
     }
 
-    /** The export option that makes axis 0 of the input and output dynamic, with the file's names. */
-    private String dynamicAxes() {
-        return "dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '" + graph.outputName + "': {0: 'batch'}}";
+    /** Whether tf2onnx or keras2onnx wrote the file (Keras models, JAX through jax2tf). */
+    private boolean fromKeras() {
+        return graph.producer.startsWith("tf2onnx") || graph.producer.startsWith("keras2onnx");
+    }
+
+    /**
+     * How to export the model with axis 0 of the input and output dynamic: for tf2onnx's and keras2onnx's files
+     * (Keras, JAX through jax2tf) an input signature whose batch axis is None, else PyTorch's dynamic_axes with the
+     * file's names.
+     */
+    private String batchAxisFix() {
+        if (fromKeras()) {
+            return "convert a model whose input signature leaves the batch axis None (keras.Input(shape=...) "
+                    + "without batch_size, tf.TensorSpec((None, ...)))";
+        }
+        return "export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '" + graph.outputName
+                + "': {0: 'batch'}}";
     }
 
     /** One node being converted: its inputs, attributes, and helpers for the operators. */
@@ -427,6 +444,18 @@ final class Tracer {
             return new Traced(lift(node.getInput(i), k, weightsAsParameters), NONE);
         }
 
+        /**
+         * Input i as a traced value, where a constant of any element type (a boolean condition, integers) becomes a
+         * graph constant of its values in the trace's dtype; floating initializers are lifted as by {@link #traced}.
+         */
+        Traced tracedAnyType(int i) {
+            Value v = in(i);
+            if (v instanceof Const k && !k.floating()) {
+                return new Traced(builder.constant(Tensor.of(dtype, k.values(), k.shape)), NONE);
+            }
+            return traced(i);
+        }
+
         /** Input i, which must be known at import (a shape, axes, an exponent). */
         Const constant(int i, String what) {
             Value v = in(i);
@@ -496,11 +525,14 @@ final class Tracer {
     /** The graph variable of a constant: a parameter, or a graph constant in the trace's dtype. */
     private Var lift(String name, Const k, boolean weight) {
         if (k.initializer != null) {
-            Var v = lifted.get(name);
+            // a weight and a constant use of one initializer (BatchNormalization's running statistics) differ
+            boolean asWeight = weight && k.weightCandidate();
+            String key = (asWeight ? "weight " : "constant ") + name;
+            Var v = lifted.get(key);
             if (v != null) {
                 return v;
             }
-            if (weight && k.weightCandidate()) {
+            if (asWeight) {
                 weightsUsed.add(name);
                 if (params == null) {
                     // the import's dry run: a placeholder, no data
@@ -516,7 +548,7 @@ final class Tracer {
                         n -> TensorScope.unscoped(() -> k.initializer.toTensor(dtype)));
                 v = builder.constant(t);
             }
-            lifted.put(name, v);
+            lifted.put(key, v);
             return v;
         }
         // a value computed at import (a shape, an index list) may depend on the batch size: it belongs to this trace
