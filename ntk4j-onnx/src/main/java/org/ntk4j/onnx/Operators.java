@@ -86,6 +86,7 @@ final class Operators {
         TABLE.put("MatMul", Operators::matMul);
         TABLE.put("Gemm", Operators::gemm);
         TABLE.put("Conv", Operators::conv);
+        TABLE.put("Einsum", Einsum::apply);
         // reductions, pooling and normalisation
         TABLE.put("MaxPool", c -> pool(c, true));
         TABLE.put("AveragePool", c -> pool(c, false));
@@ -109,6 +110,8 @@ final class Operators {
         TABLE.put("Unsqueeze", Operators::unsqueeze);
         TABLE.put("Expand", Operators::expand);
         TABLE.put("Gather", Operators::gather);
+        // a constant interpolation matrix per resized axis (or a repeat)
+        TABLE.put("Resize", Resize::apply);
         // evaluated at import
         TABLE.put("Constant", Operators::constant);
         TABLE.put("Shape", Operators::shape);

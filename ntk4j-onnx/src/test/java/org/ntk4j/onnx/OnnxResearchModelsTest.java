@@ -18,18 +18,19 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * The non-convolutional networks researchers export, exported by torch 1.13 in float64 (eval mode, no constant
- * folding) at opset 17 and at the exporter's default (14), by {@code torch_onnx_research.py}: each either imports
+ * The networks researchers export (transformers, torch.einsum, F.interpolate, a U-Net-like up path), exported by
+ * torch 1.13 in float64 (eval mode, no constant folding) at opset 17 and at the exporter's default (14), by
+ * {@code torch_onnx_research.py}: each either imports
  * exactly (the forward pass and the full eNTK on 3 inputs by each method within 1e-12, relative, of PyTorch's and of
  * functorch's jacrev contracted in float64) or is refused with one line naming the cause.
  */
 class OnnxResearchModelsTest {
     private static final double TOLERANCE = 1e-12;
     private static final String[] EXACT = {"encoder_relu_bf_drop", "encoder_gelu_bf_nodrop", "mha", "layernorm",
-        "mlp", "catskip", "reshapes"};
+        "mlp", "catskip", "reshapes", "einsum", "einsum_attention", "einsum_products", "interpolate", "bilinear",
+        "unet"};
     private static final String[] REFUSED = {"encoder_gelu_sf_drop:17", "encoder_relu_bf_drop::fixed",
-        "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed", "einsum:17", "interpolate:17",
-        "embedding:17"};
+        "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed", "embedding:17"};
 
     @TempDir
     static Path exports;
@@ -53,7 +54,7 @@ class OnnxResearchModelsTest {
     }
 
     @Test
-    void transformerAttentionLayerNormMlpSkipAndReshapesImportExactlyAtBothOpsets() throws Exception {
+    void transformerAttentionLayerNormMlpSkipReshapesEinsumAndResizeImportExactlyAtBothOpsets() throws Exception {
         for (String m : EXACT) {
             compareInFloat64(reference(m + "_default_dyn"));
             compareInFloat64(reference(m + "_17_dyn"));
@@ -67,6 +68,12 @@ class OnnxResearchModelsTest {
         assertThat(ops(reference("encoder_relu_bf_drop_17_dyn"))).contains("Softmax").doesNotContain("Dropout");
         assertThat(ops(reference("mlp_17_dyn"))).contains("Softplus", "Sigmoid", "Tanh");
         assertThat(ops(reference("catskip_17_dyn"))).contains("Concat");
+        for (String m : new String[] {"einsum", "einsum_attention", "einsum_products"}) {
+            assertThat(ops(reference(m + "_17_dyn"))).contains("Einsum");
+        }
+        for (String m : new String[] {"interpolate", "bilinear", "unet"}) {
+            assertThat(ops(reference(m + "_default_dyn"))).contains("Resize");
+        }
     }
 
     @Test
@@ -129,11 +136,7 @@ class OnnxResearchModelsTest {
     }
 
     @Test
-    void einsumInterpolateAndIntegerInputsAreRefusedInOneLine() throws Exception {
-        assertRefused("einsum_17_dyn", "unsupported operator Einsum in node '/Einsum' (Einsum); supported "
-                + "operators: Abs, Add, ");
-        assertRefused("interpolate_17_dyn", "unsupported operator Resize in node '/Resize' (Resize); supported "
-                + "operators: Abs, Add, ");
+    void integerInputsAreRefusedInOneLine() throws Exception {
         // nn.Embedding of token ids: the input is int64
         assertRefused("embedding_17_dyn", "input 'x' is int64; ntk4j differentiates with respect to float or "
                 + "double inputs");

@@ -1,5 +1,5 @@
 """Exports small non-CNN PyTorch networks (what researchers export: transformer encoders, attention, layer norm,
-MLPs, embeddings, skips by concatenation, reshapes, einsum, interpolation) to ONNX in float64, for ntk4j-onnx's
+MLPs, embeddings, skips by concatenation, reshapes, torch.einsum, F.interpolate and a U-Net-like up path) to ONNX in float64, for ntk4j-onnx's
 OnnxResearchModelsTest.
 
     python3 torch_onnx_research.py --model NAME[:OPSET[:fixed]],... --out DIR
@@ -9,7 +9,7 @@ a dynamic batch axis, or with the batch fixed at 3 for `fixed`), x.npy (3 inputs
 float64), params.txt (the parameter names and sizes, one a line) and k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p from functorch's Jacobian (jacrev) in float64, in ntk4j's
 layout [n1, n2, o1, o1', ...]. OPSET defaults to torch's default (14 in torch 1.13). Models that ntk4j refuses
-(einsum, interpolate, an embedding of integer input) are exported the same way; the test checks the refusal.
+(an embedding of integer input) are exported the same way; the test checks the refusal.
 """
 import argparse
 import os
@@ -86,6 +86,77 @@ class Interpolate(torch.nn.Module):
         return torch.nn.functional.interpolate(self.conv(x), scale_factor=2, mode="nearest").flatten(1)
 
 
+class EinsumAttention(torch.nn.Module):
+    """Self-attention written with torch.einsum on [N, L, E] = [N, 4, 8], 2 heads: scores 'bhqd,bhkd->bhqk', the
+    weighted values 'bhqk,bhkd->bhqd'."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(8, 24)
+
+    def forward(self, x):
+        n = x.shape[0]
+        q, k, v = (t.reshape(n, 4, 2, 4).transpose(1, 2) for t in self.qkv(x).split(8, dim=2))
+        att = torch.softmax(torch.einsum("bhqd,bhkd->bhqk", q, k) / 2.0, dim=-1)
+        return torch.einsum("bhqk,bhkd->bhqd", att, v).flatten(1)
+
+
+class EinsumProducts(torch.nn.Module):
+    """torch.einsum with an ellipsis, an implicit output, a diagonal, a trace, a three-operand bilinear form and a
+    transpose, on x [N, 3, 4]."""
+
+    def __init__(self):
+        super().__init__()
+        self.w1 = torch.nn.Parameter(torch.randn(4, 5) / 2)
+        self.w2 = torch.nn.Parameter(torch.randn(5, 3) / 2)
+        self.b = torch.nn.Parameter(torch.randn(12, 6) / 3)
+        self.lin = torch.nn.Linear(12, 6)
+        self.w3 = torch.nn.Parameter(torch.randn(2, 3))
+
+    def forward(self, x):
+        h = torch.tanh(torch.einsum("...ij,jk->...ik", x, self.w1))   # [N, 3, 5]
+        t = torch.einsum("bij,jk", h, self.w2)                         # implicit 'bik': [N, 3, 3]
+        d = torch.einsum("bii->bi", t)                                  # diagonal [N, 3]
+        tr = torch.einsum("bii", t)                                     # implicit 'b': the trace [N]
+        z = x.flatten(1)
+        bil = torch.einsum("bi,ij,bj->b", z, self.b, torch.tanh(self.lin(z)))
+        out = d @ torch.einsum("ij->ji", self.w3)                       # [N, 2]
+        return torch.cat([out, tr.unsqueeze(1), bil.unsqueeze(1)], dim=1)
+
+
+class Bilinear(torch.nn.Module):
+    """F.interpolate bilinear by 2 with align_corners=False (half_pixel), to a size with align_corners=True, and
+    nearest to a size that is no multiple (5 x 7 from 3 x 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x))
+        f = torch.nn.functional.interpolate
+        a = f(h, scale_factor=2, mode="bilinear", align_corners=False)
+        b = f(h, size=(5, 4), mode="bilinear", align_corners=True)
+        c = f(h, size=(5, 7), mode="nearest")
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1)], dim=1)
+
+
+class UNet(torch.nn.Module):
+    """A U-Net-like up path: a stride-2 conv down, nn.Upsample(scale_factor=2) up, a skip concatenated, a conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.inc = torch.nn.Conv2d(2, 3, 3, padding=1)
+        self.down = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.up = torch.nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = torch.nn.Conv2d(7, 2, 3, padding=1)
+
+    def forward(self, x):  # [N, 2, 4, 4]
+        skip = torch.relu(self.inc(x))
+        low = torch.relu(self.down(skip))          # [N, 4, 2, 2]
+        return self.out(torch.cat([self.up(low), skip], dim=1)).flatten(1)
+
+
 class Embedding(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -129,6 +200,14 @@ def build(name):
         return Einsum(), torch.randn(3, 5)
     if name == "interpolate":
         return Interpolate(), torch.randn(3, 2, 3, 3)
+    if name == "einsum_attention":
+        return EinsumAttention(), torch.randn(3, 4, 8)
+    if name == "einsum_products":
+        return EinsumProducts(), torch.randn(3, 3, 4)
+    if name == "bilinear":
+        return Bilinear(), torch.randn(3, 2, 3, 3)
+    if name == "unet":
+        return UNet(), torch.randn(3, 2, 4, 4)
     if name == "embedding":
         return Embedding(), torch.randint(0, 10, (3, 4))
     raise SystemExit("unknown model " + name)
