@@ -55,7 +55,14 @@ final class ModelArgument {
             if (onnx == null) {
                 return InputLayout.forModel(model, x);
             }
-            return x.reshape(Shapes.prepend(x.dim(0), exampleShape(option, Shapes.dropFirst(x.shape()))));
+            Tensor laidOut = x.reshape(Shapes.prepend(x.dim(0), exampleShape(option, Shapes.dropFirst(x.shape()))));
+            try {
+                onnx.checkIds(option, laidOut);
+            } catch (IllegalArgumentException e) {
+                laidOut.close();
+                throw e;
+            }
+            return laidOut;
         }
 
         /** {@link #layout(String, Tensor)} for a dataset (same labels), a new dataset. */

@@ -14,6 +14,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.Npy;
+import org.ntk4j.io.NpyArray;
+import org.ntk4j.io.NpyDType;
 import org.ntk4j.io.Npz;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.EmpiricalNtk;
@@ -95,6 +97,36 @@ class OnnxTorchCommandTest {
         CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--kind", "pntk", "--out", k32.toString(),
                 "--overwrite", "--quiet");
         OnnxFiles.assertClose(read(k32), read(dir.resolve("pntk.npy")), 1e-4);
+    }
+
+    /**
+     * A text model of int64 token ids (nn.Embedding(50, 8), the mean over the sequence, Linear(8, 3)): the CLI reads
+     * the int64 ids.npy exactly, and the pNTK, the embedding table's 400 parameters included, equals PyTorch's
+     * autograd; an id the table does not have is refused in one line naming the input, the example, the id and the
+     * range, and fractional ids (standardized data, say) are refused too.
+     */
+    @Test
+    void textModelOfTokenIdsEqualsPyTorchsAutogradAndBadIdsAreRefused() throws IOException {
+        String text = dir.resolve("text.onnx").toString();
+        String ids = dir.resolve("ids.npy").toString();
+        Path k = dir.resolve("text-pntk-cli.npy");
+        String out = CliRuns.run(0, "kernel", "--model", text, "--data", ids, "--kind", "pntk", "--dtype", "f64",
+                "--out", k.toString(), "--overwrite", "--quiet")[0];
+        assertThat(out).contains("427 parameters; x1 [6, 5]");
+        // float32 weights widened exactly, float64 arithmetic on both sides
+        OnnxFiles.assertClose(read(k), read(dir.resolve("text_pntk.npy")), 1e-12);
+        Path k32 = dir.resolve("text-pntk-f32.npy");
+        CliRuns.run(0, "kernel", "--model", text, "--data", ids, "--kind", "pntk", "--out", k32.toString(),
+                "--overwrite", "--quiet");
+        OnnxFiles.assertClose(read(k32), read(dir.resolve("text_pntk.npy")), 1e-5);
+        Path bad = dir.resolve("bad-ids.npy");
+        Npy.write(bad, NpyArray.ofLongs(NpyDType.INT64, new long[] {1, 2, 3, 4, 5, 6, 7, 50, 8, 9}, 2, 5));
+        String err = CliRuns.run(2, "kernel", "--model", text, "--data", bad.toString())[1];
+        assertThat(err).isEqualTo("ntk4j: --data: input 'ids' of text.onnx holds token ids (int64); example 1 has "
+                + "id 50, out of range for the 50 rows of 'emb.weight' (ids -50 to 49)\n");
+        err = CliRuns.run(2, "kernel", "--model", text, "--data", ids, "--standardize", "global")[1];
+        assertThat(err).startsWith("ntk4j: --data: input 'ids' of text.onnx holds token ids (int64); example 0 has ")
+                .endsWith(", not a whole number\n");
     }
 
     @Test

@@ -1,6 +1,8 @@
 """Exports a small MLP (LayerNorm, GELU) to OUT/mlp.onnx for the CLI's ONNX tests, with inputs x.npy [6, 5],
 labels y.npy and the pNTK of the module computed by PyTorch's autograd in float64 (pntk.npy): the gradient of
-(1/sqrt(O)) * sum_k f_k(x_n) per example, then their Gram matrix."""
+(1/sqrt(O)) * sum_k f_k(x_n) per example, then their Gram matrix. Also a tiny text model (nn.Embedding(50, 8), the
+mean over the sequence, Linear(8, 3)) to OUT/text.onnx with int64 token ids ids.npy [6, 5] and its pNTK (embedding
+table included) text_pntk.npy, the same way."""
 import sys
 
 import numpy as np
@@ -32,15 +34,39 @@ def main(out):
     np.save(out + "/y.npy", np.array([0, 1, 2, 0, 1, 2], dtype=np.int64))
     ref = Mlp().double()
     ref.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-    params = list(ref.parameters())
+    np.save(out + "/pntk.npy", pntk(ref, x.double()))
+    print("names", " ".join(k for k, _ in ref.named_parameters()))
+    text = Text().eval()
+    ids = torch.randint(0, 50, (6, 5))
+    ids[0, 0] = 49
+    ids[1, 1] = 0
+    torch.onnx.export(text, (ids[:1],), out + "/text.onnx", input_names=["ids"], output_names=["y"],
+                      dynamic_axes={"ids": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
+                      do_constant_folding=False)
+    np.save(out + "/ids.npy", ids.numpy())
+    np.save(out + "/text_pntk.npy", pntk(text.double(), ids))
+
+
+class Text(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.out(self.emb(ids).mean(1))
+
+
+def pntk(net, x):
+    """The pNTK by autograd: per example the gradient of (1/sqrt(O)) * sum_k f_k(x_n), then their Gram matrix."""
+    params = list(net.parameters())
     rows = []
     for n in range(x.shape[0]):
-        f = ref(x[n:n + 1].double()).sum() / np.sqrt(3.0)
+        f = net(x[n:n + 1]).sum() / np.sqrt(3.0)
         g = torch.autograd.grad(f, params)
         rows.append(torch.cat([t.reshape(-1) for t in g]))
     j = torch.stack(rows)
-    np.save(out + "/pntk.npy", (j @ j.T).numpy())
-    print("names", " ".join(k for k, _ in ref.named_parameters()))
+    return (j @ j.T).numpy()
 
 
 if __name__ == "__main__":

@@ -89,13 +89,17 @@ public final class Npy {
     }
 
     /**
-     * Reads a file of any supported dtype into a new tensor of {@code dtype}, converting each element.
+     * Reads a file of any supported dtype into a new tensor of {@code dtype}, converting each element: integers
+     * exactly (int64 token ids, say), or not at all: an integer the tensor type cannot hold exactly (beyond 2^24 in
+     * magnitude for float32, 2^53 for float64, but for multiples of powers of two) is refused, naming its index.
      *
      * @param path the {@code .npy} file
      * @param dtype the tensor type
      * @return the tensor, of the file's shape, which the caller closes
      * @throws NpyFormatException if the file is not a {@code .npy} ntk4j can read
      * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if an element does not fit the tensor type (see above; a finite float beyond
+     *     float32's range)
      */
     public static Tensor readTensor(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");

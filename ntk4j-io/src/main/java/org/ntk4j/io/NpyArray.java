@@ -336,9 +336,11 @@ public final class NpyArray {
     /**
      * A new tensor of {@code target} type with this array's shape and values.
      *
-     * @param target the tensor type; values are converted (rounded for {@link DType#F32})
+     * @param target the tensor type; floating values are converted (rounded for {@link DType#F32}), integers exactly
      * @return the tensor, which the caller closes
-     * @throws IllegalArgumentException if a finite value is beyond float32's range and target is F32
+     * @throws IllegalArgumentException if a finite value is beyond float32's range and target is F32, or an integer
+     *     is one the target cannot hold exactly (beyond 2^24 in magnitude for F32, 2^53 for F64, but for multiples
+     *     of powers of two)
      */
     public Tensor toTensor(DType target) {
         return toTensor(target, "array");
@@ -347,6 +349,11 @@ public final class NpyArray {
     /** As {@link #toTensor(DType)}; {@code source} (the file and entry) starts the message of a refusal. */
     Tensor toTensor(DType target, String source) {
         Objects.requireNonNull(target, "target");
+        if (NpyIO.wideInteger(dtype)) {
+            for (int i = 0; i < size; i++) {
+                NpyIO.requireExactInteger(dtype, getLong(i), target, source, i);
+            }
+        }
         Tensor t = Tensor.empty(target, shape);
         if (target == DType.F32 && dtype == NpyDType.FLOAT32) {
             t.floatPointer().put((float[]) data);

@@ -165,6 +165,12 @@ final class NpyIO {
             for (int done = 0; done < count; done += CONVERT_BLOCK) {
                 int n = Math.min(CONVERT_BLOCK, count - done);
                 decode(type, chunk, done, n, block);
+                if (wideInteger(type)) {
+                    for (int i = 0; i < n; i++) {
+                        requireExactInteger(type, rawInteger(type, chunk, done + i), tensor.dtype(), source,
+                                (long) first + done + i);
+                    }
+                }
                 if (floats != null) {
                     for (int i = 0; i < n; i++) {
                         floats[i] = toFloat(block[i], source, (long) first + done + i);
@@ -175,6 +181,45 @@ final class NpyIO {
                 }
             }
         };
+    }
+
+    /** Whether integers of {@code type} may not fit float32's 24-bit significand (32- and 64-bit types). */
+    static boolean wideInteger(NpyDType type) {
+        return type == NpyDType.INT32 || type == NpyDType.UINT32 || type == NpyDType.INT64 || type == NpyDType.UINT64;
+    }
+
+    /** Element {@code index} of a chunk of a {@link #wideInteger} type: its value, or a uint64's bit pattern. */
+    static long rawInteger(NpyDType type, ByteBuffer chunk, int index) {
+        switch (type) {
+            case INT32:
+                return chunk.getInt(4 * index);
+            case UINT32:
+                return chunk.getInt(4 * index) & 0xFFFF_FFFFL;
+            default:
+                return chunk.getLong(8 * index);
+        }
+    }
+
+    /**
+     * Refuses an integer that {@code target} cannot hold exactly (which converting would round to another integer,
+     * a token id into another, say): float32 holds every integer up to 2^24 in magnitude, float64 up to 2^53, and
+     * beyond that those whose significant bits (from the highest set bit to the lowest) number at most 24 or 53.
+     *
+     * @param bits the value, or for {@link NpyDType#UINT64} its bit pattern
+     */
+    static void requireExactInteger(NpyDType type, long bits, DType target, String source, long index) {
+        // the magnitude as an unsigned 64-bit number (|Long.MIN_VALUE| is 2^63, its own bit pattern)
+        long magnitude = type == NpyDType.UINT64 || bits >= 0 ? bits : -bits;
+        int significant = magnitude == 0 ? 0
+                : 64 - Long.numberOfLeadingZeros(magnitude) - Long.numberOfTrailingZeros(magnitude);
+        int holds = target == DType.F32 ? 24 : 53;
+        if (significant > holds) {
+            String value = type == NpyDType.UINT64 ? Long.toUnsignedString(bits) : Long.toString(bits);
+            throw new IllegalArgumentException(source + ": element " + index + " is the integer " + value + ", which "
+                    + (target == DType.F32 ? "float32" : "float64") + " cannot hold exactly (it holds every integer "
+                    + "up to 2^" + holds + "); converting would round it" + (target == DType.F32
+                    ? "; read the file as float64 (--dtype f64, DType.F64)" : ""));
+        }
     }
 
     /** {@code (float) v}, refusing a finite v beyond float32's range (which the cast turns into ±∞). */

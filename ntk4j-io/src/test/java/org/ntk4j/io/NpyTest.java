@@ -353,6 +353,46 @@ class NpyTest {
         }
     }
 
+    /**
+     * Integers convert exactly or not at all: float32 holds every integer up to 2^24 (and 2^30, a power of two),
+     * float64 up to 2^53; 2^24 + 1 in float32 and 2^53 + 1 in float64 would be rounded to a neighbour (a token id
+     * into another) and are refused naming the element, by the streaming reader and by NpyArray.toTensor alike.
+     */
+    @Test
+    void integersConvertExactlyOrAreRefused() throws IOException {
+        long[] exact = {16_777_216, -16_777_216, 1L << 30, Long.MIN_VALUE, 0, 49};
+        Path ok = dir.resolve("exact.npy");
+        Npy.write(ok, NpyArray.ofLongs(NpyDType.INT64, exact, exact.length));
+        try (Tensor f = Npy.readTensor(ok, DType.F32); Tensor d = Npy.readTensor(ok, DType.F64)) {
+            for (int i = 0; i < exact.length; i++) {
+                assertThat(f.getFlat(i)).isEqualTo((double) exact[i]);
+                assertThat(d.getFlat(i)).isEqualTo((double) exact[i]);
+            }
+        }
+        Path f32 = dir.resolve("beyond24.npy");
+        Npy.write(f32, NpyArray.ofLongs(NpyDType.INT64, new long[] {3, 16_777_217}, 2));
+        String msg = f32 + ": element 1 is the integer 16777217, which float32 cannot hold exactly (it holds every "
+                + "integer up to 2^24); converting would round it; read the file as float64 (--dtype f64, DType.F64)";
+        assertThatThrownBy(() -> Npy.readTensor(f32, DType.F32)).hasMessage(msg);
+        assertThatThrownBy(() -> Npy.read(f32).toTensor(DType.F32, f32.toString())).hasMessage(msg);
+        try (Tensor d = Npy.readTensor(f32, DType.F64)) {
+            assertThat(d.getFlat(1)).isEqualTo(16_777_217.0);
+        }
+        Path i32 = dir.resolve("i32.npy");
+        Npy.write(i32, NpyArray.ofLongs(NpyDType.INT32, new long[] {-16_777_217}, 1));
+        assertThatThrownBy(() -> Npy.readTensor(i32, DType.F32)).hasMessageContaining("element 0 is the integer "
+                + "-16777217, which float32 cannot hold exactly");
+        Path f64 = dir.resolve("beyond53.npy");
+        Npy.write(f64, NpyArray.ofLongs(NpyDType.UINT64, new long[] {(1L << 53) + 1, -1}, 2));
+        assertThatThrownBy(() -> Npy.readTensor(f64, DType.F64)).hasMessage(f64 + ": element 0 is the integer "
+                + "9007199254740993, which float64 cannot hold exactly (it holds every integer up to 2^53); "
+                + "converting would round it");
+        Path u64 = dir.resolve("u64.npy");
+        Npy.write(u64, NpyArray.ofLongs(NpyDType.UINT64, new long[] {1, -1}, 2)); // 2^64 - 1
+        assertThatThrownBy(() -> Npy.readTensor(u64, DType.F64)).hasMessageContaining("element 1 is the integer "
+                + "18446744073709551615, which float64 cannot hold exactly");
+    }
+
     @Test
     void readTensorWithoutATypeRefusesIntegers() throws IOException {
         Path file = dir.resolve("ints.npy");

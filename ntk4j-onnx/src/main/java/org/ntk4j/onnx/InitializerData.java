@@ -88,6 +88,14 @@ final class InitializerData {
         return t == TensorProto.DataType.FLOAT_VALUE || t == TensorProto.DataType.DOUBLE_VALUE;
     }
 
+    /** Whether ONNX element type {@code t} is a signed or unsigned integer type (not BOOL). */
+    static boolean isIntegerType(int t) {
+        return t == TensorProto.DataType.INT8_VALUE || t == TensorProto.DataType.INT16_VALUE
+                || t == TensorProto.DataType.INT32_VALUE || t == TensorProto.DataType.INT64_VALUE
+                || t == TensorProto.DataType.UINT8_VALUE || t == TensorProto.DataType.UINT16_VALUE
+                || t == TensorProto.DataType.UINT32_VALUE || t == TensorProto.DataType.UINT64_VALUE;
+    }
+
     /**
      * Reads a TensorProto's elements.
      *

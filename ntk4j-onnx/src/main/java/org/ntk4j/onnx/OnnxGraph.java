@@ -160,9 +160,10 @@ final class OnnxGraph {
             throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is not a tensor");
         }
         int elem = in.getType().getTensorType().getElemType();
-        if (!InitializerData.isFloatType(elem)) {
+        if (!InitializerData.isFloatType(elem) && !isIdType(elem)) {
             throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is "
-                    + InitializerData.typeName(elem) + "; ntk4j differentiates with respect to float or double inputs");
+                    + InitializerData.typeName(elem) + "; ntk4j imports float or double inputs, or int64 or int32 "
+                    + "token ids");
         }
         int[] shape = inputShape(file, in, inputShape);
         TensorShapeProto.Dimension batchAxis = in.getType().getTensorType().hasShape()
@@ -171,6 +172,15 @@ final class OnnxGraph {
                 ? (int) Math.min(batchAxis.getDimValue(), Integer.MAX_VALUE) : 0;
         return new OnnxGraph(file, opset, m.getProducerName() + " " + m.getProducerVersion(), inits, nodes,
                 in.getName(), shape, elem, outputName, fixedBatch);
+    }
+
+    /** Whether the input holds integer ids (int64 or int32: token ids for embeddings), not floats. */
+    boolean idInput() {
+        return isIdType(inputElemType);
+    }
+
+    private static boolean isIdType(int elem) {
+        return elem == TensorProto.DataType.INT64_VALUE || elem == TensorProto.DataType.INT32_VALUE;
     }
 
     /**

@@ -22,10 +22,13 @@ import org.ntk4j.tensor.TensorScope;
  *
  * <p>The model takes the file's one input in the file's own layout (NCHW for PyTorch exports, NHWC for Keras and
  * JAX ones); axis 0 is the batch axis, the other axes must be static (from the file, or from
- * {@link Options#inputShape}). Its parameters θ are the floating-point initializers of rank at least 1 that the
- * graph computes with (weights, biases, scales, shifts), named as in the file, and in files not from PyTorch the
- * floating Constant nodes of rank at least 1 (named by their output); initializers used as shapes, axes or
- * exponents, scalars, and batch norms' running statistics are constants. Outside PyTorch's files, a tensor whose
+ * {@link Options#inputShape}). An int64 or int32 input holds token ids ({@link #idInput}): they are taken as whole
+ * numbers in the data's floating dtype, without derivative, and each Gather of a table by them is the exact one-hot
+ * product, so an embedding table is a parameter like any weight ({@link #checkIds} checks data). Its parameters θ
+ * are the floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales,
+ * shifts), named as in the file, and in files not from PyTorch the floating Constant nodes of rank at least 1 (named
+ * by their output); initializers used as shapes, axes or exponents, scalars, and batch norms' running statistics are
+ * constants. Outside PyTorch's files, a tensor whose
  * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input.
  * {@link #freeze} and {@link #paramsOnly} choose otherwise by name. The whole graph is checked when the file is
  * loaded: an operator ntk4j does not import is reported then, with its node's name.
@@ -40,6 +43,8 @@ import org.ntk4j.tensor.TensorScope;
 public final class OnnxModel {
     /** The batch size of the import's dry run: one that rarely equals another axis's size. */
     private static final int DRY_RUN_BATCH = 13;
+    /** 2^24: float32 holds every integer of at most this magnitude exactly. */
+    private static final double F32_EXACT = 1 << 24;
 
     private final OnnxGraph graph;
     /** Every weight initializer the graph computes with, in file order (the default parameters). */
@@ -47,11 +52,16 @@ public final class OnnxModel {
     private final List<String> params;
     private final int[] outputShape;
     private final boolean independent;
+    /** The fewest rows of a table the input's ids index (0: none), and its name (see {@link #checkIds}). */
+    private final int idRows;
+    private final String idTable;
     private final Model model;
 
     private OnnxModel(OnnxGraph graph, List<String> weights, List<String> params, int[] outputShape,
-                      boolean independent) {
+                      boolean independent, int idRows, String idTable) {
         this.graph = graph;
+        this.idRows = idRows;
+        this.idTable = idTable;
         this.weights = List.copyOf(weights);
         this.params = List.copyOf(params);
         this.outputShape = outputShape.clone();
@@ -146,7 +156,8 @@ public final class OnnxModel {
                 weights.add(name);
             }
         }
-        return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0);
+        return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0, t.idRows,
+                t.idTable);
     }
 
     /**
@@ -190,7 +201,7 @@ public final class OnnxModel {
         if (kept.isEmpty()) {
             throw new IllegalArgumentException(graph.file + ": " + what + " '" + regex + "' leaves no parameter");
         }
-        return new OnnxModel(graph, weights, kept, outputShape, independent);
+        return new OnnxModel(graph, weights, kept, outputShape, independent, idRows, idTable);
     }
 
     /** The parsed file (package-private: tests inspect its nodes). */
@@ -278,6 +289,51 @@ public final class OnnxModel {
      */
     public String inputName() {
         return graph.inputName;
+    }
+
+    /**
+     * Whether the input holds integer ids (an int64 or int32 input, such as a language model's token ids). The
+     * model then takes them as whole numbers in the data's floating dtype, with no derivative; each Gather of a
+     * table by them is the exact one-hot product, differentiable in the table.
+     *
+     * @return true for an integer input
+     */
+    public boolean idInput() {
+        return graph.idInput();
+    }
+
+    /**
+     * Checks data for an integer input ({@link #idInput}): every value a whole number, within the range that the
+     * tables it indexes allow ({@code -V .. V-1} for the smallest table's V rows; negative ids count from the end,
+     * as in ONNX) and, in float32, at most 2^24 in magnitude (float32 holds every integer up to 2^24 only). Nothing
+     * to check for a floating input. The model itself gives NaN (which the kernel methods report) for an id out of
+     * range; this names it.
+     *
+     * @param what the data's name for messages (e.g. {@code --data})
+     * @param x the data, laid out for the model ([n, inputShape...])
+     * @throws IllegalArgumentException naming the input, the example, the id and the range, for the first bad id
+     */
+    public void checkIds(String what, Tensor x) {
+        if (!graph.idInput()) {
+            return;
+        }
+        int per = Math.max(1, Shapes.size(Shapes.dropFirst(x.shape())));
+        for (int i = 0; i < x.size(); i++) {
+            double v = x.getFlat(i);
+            String at = what + ": input '" + graph.inputName + "' of " + graph.file.getFileName() + " holds token ids ("
+                    + InitializerData.typeName(graph.inputElemType) + "); example " + i / per + " has ";
+            if (!Double.isFinite(v) || v != Math.rint(v)) {
+                throw new IllegalArgumentException(at + v + ", not a whole number");
+            }
+            if (x.dtype() == DType.F32 && Math.abs(v) > F32_EXACT) {
+                throw new IllegalArgumentException(at + (long) v + ", beyond 2^24, the largest integer float32 "
+                        + "holds exactly (ids near it may have been rounded); use float64 data (--dtype f64)");
+            }
+            if (idRows > 0 && (v >= idRows || v < -idRows)) {
+                throw new IllegalArgumentException(at + "id " + (long) v + ", out of range for the " + idRows
+                        + " rows of '" + idTable + "' (ids " + -idRows + " to " + (idRows - 1) + ")");
+            }
+        }
     }
 
     /**

@@ -10,13 +10,16 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
+import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
 import org.ntk4j.onnx.Tracer.Const;
 import org.ntk4j.onnx.Tracer.Ctx;
 import org.ntk4j.onnx.Tracer.Traced;
 import org.ntk4j.onnx.Tracer.Value;
 import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
 
 /**
  * The operator table: one entry per ONNX operator the import maps onto ntk4j primitives. An operator missing here
@@ -1383,6 +1386,9 @@ final class Operators {
     }
 
     private static Value[] gather(Ctx c) {
+        if (c.holdsIds(1)) {
+            return one(gatherByIds(c));
+        }
         Const idx = c.constant(1, "indices");
         int[] s = c.shapeOf(0);
         int a = c.axis(c.attrInt("axis", 0), s.length);
@@ -1424,6 +1430,56 @@ final class Operators {
             batch += idx.shape.length - 1;
         }
         return one(c.out(y.reshape(out), batch));
+    }
+
+    /**
+     * Gather(data, ids) with ids computed from the input (an nn.Embedding of token ids): the one-hot product
+     * {@code y[..., i..., ...] = Σ_v onehot(ids)[i..., v] · data[..., v, ...]}, where {@code onehot[i..., v]} is
+     * {@code [ids[i...] == v] + [ids[i...] == v − V]} (negative ids count from the end, as in ONNX) for the V rows
+     * of the gathered axis. It is exact (each sum has one nonzero term, 1 · the row) and linear in data, so every
+     * kernel method differentiates it by the dot product's rules; the ids have no derivative. The one-hot is divided
+     * by its sum over v, 1 for ids in range: an id out of range gives 0 / 0, NaN, which the kernel methods report,
+     * rather than a silent zero row ({@link OnnxModel#checkIds} names the id first, as the CLI does).
+     */
+    private static Traced gatherByIds(Ctx c) {
+        Traced data = c.tracedAnyType(0);
+        Traced idx = c.traced(1);
+        int[] s = data.shape();
+        int a = c.axis(c.attrInt("axis", 0), s.length);
+        int rows = s[a];
+        c.noteIdRows(rows, c.node.getInput(0));
+        DType dt = data.phys.dtype();
+        double[] up = new double[rows];
+        double[] down = new double[rows];
+        for (int v = 0; v < rows; v++) {
+            up[v] = v;
+            down[v] = v - rows;
+        }
+        GraphBuilder b = c.builder();
+        int[] idShape = idx.shape();
+        Var column = idx.var().reshape(Shapes.concat(idShape, new int[] {1}));
+        Var oneHot = column.equalTo(b.constant(Tensor.of(dt, up, rows)))
+                .add(column.equalTo(b.constant(Tensor.of(dt, down, rows))));
+        oneHot = oneHot.div(oneHot.sum(idShape.length).reshape(column.shape()));
+        // [ids..., data axes but a], then data's axes before a moved to the front
+        Var y = oneHot.dotGeneral(data.var(), new int[] {idShape.length}, new int[] {a}, new int[0], new int[0]);
+        if (a > 0) {
+            int[] perm = new int[y.rank()];
+            int k = 0;
+            for (int i = 0; i < a; i++) {
+                perm[k++] = idShape.length + i;
+            }
+            for (int i = 0; i < idShape.length; i++) {
+                perm[k++] = i;
+            }
+            for (int i = idShape.length + a; i < y.rank(); i++) {
+                perm[k++] = i;
+            }
+            y = y.transpose(perm);
+        }
+        // each example's ids pick rows of a table that does not depend on the examples: the example axis stays
+        int batch = data.batch != NONE || idx.batch < 0 ? MIXED : a + idx.batch;
+        return c.out(y, batch);
     }
 
     // ---- comparisons and Where ----
@@ -1518,6 +1574,12 @@ final class Operators {
             }
             return one(new Const(to, k.shape, r));
         }
+        if (c.holdsIds(0) && to != BOOL) {
+            // ids are held as whole numbers in the trace's dtype: a cast to an integer type keeps them, one to a
+            // floating type makes them values (the Tracer stops treating them as ids); to BOOL is refused below
+            return one(c.traced(0));
+        }
+
         if (!InitializerData.isFloatType(to)) {
             throw c.unsupported("to=" + InitializerData.typeName(to) + " of a value computed from the input or "
                     + "parameters");

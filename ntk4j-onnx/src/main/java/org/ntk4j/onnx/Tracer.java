@@ -229,6 +229,18 @@ final class Tracer {
     private final Map<String, Var> lifted = new HashMap<>();
     /** Whether operators may hold values as views ({@link Views}); not for a batch of one example. */
     private boolean views;
+    /**
+     * The traced values that hold integer ids: an integer input, and what the operators that only move or copy
+     * values (Reshape, Unsqueeze, Cast to an integer type, ...) make of it. They have no derivative (the NTK is with
+     * respect to the parameters) and index tables through {@link Operators} Gather as one-hot products.
+     */
+    private final Set<Value> ids = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** The operators whose outputs hold ids when every traced input does. */
+    private static final Set<String> ID_PRESERVING = Set.of("Reshape", "Unsqueeze", "Squeeze", "Flatten",
+            "Transpose", "Identity", "Slice", "Split", "Concat", "Expand", "Gather");
+    /** The fewest rows of a table that ids index (0: none does), and that table's name. */
+    int idRows;
+    String idTable;
 
     Tracer(OnnxGraph graph, GraphBuilder builder, DType dtype, Map<String, Var> params,
            Map<String, Tensor> constantCache) {
@@ -246,7 +258,11 @@ final class Tracer {
         for (InitializerData init : graph.initializers.values()) {
             values.put(init.name, new Const(init));
         }
-        values.put(graph.inputName, new Traced(x, 0));
+        Traced input = new Traced(x, 0);
+        values.put(graph.inputName, input);
+        if (graph.idInput()) {
+            ids.add(input);
+        }
         views = x.dim(0) > 1;
         for (NodeProto node : graph.nodes) {
             Operators.Op op = Operators.TABLE.get(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx")
@@ -264,9 +280,13 @@ final class Tracer {
                 throw new IllegalArgumentException((m.startsWith(graph.file + ":") ? m : graph.file + ": "
                         + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains(batchAxisFix())), e);
             }
+            boolean idsOut = holdsIds(c);
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
                     values.put(node.getOutput(i), out[i]);
+                    if (idsOut && out[i] instanceof Traced) {
+                        ids.add(out[i]);
+                    }
                 }
             }
         }
@@ -283,6 +303,27 @@ final class Tracer {
                     + fixedBatchHint(x.dim(0), unsure));
         }
         return t;
+    }
+
+    /**
+     * Whether the node's outputs hold ids: it only moves, copies or (Cast) relabels the integer type of values, and
+     * every input computed from x holds ids (Gather's data, not its indices, for a Gather).
+     */
+    private boolean holdsIds(Ctx c) {
+        boolean cast = c.op().equals("Cast") && InitializerData.isIntegerType((int) c.attrInt("to", 1));
+        if (!cast && !ID_PRESERVING.contains(c.op())) {
+            return false;
+        }
+        boolean any = false;
+        for (int i = 0; i < c.inputs(); i++) {
+            if (c.has(i) && c.in(i) instanceof Traced t) {
+                if (!ids.contains(t) || c.op().equals("Gather") && i == 1) {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        return any;
     }
 
     /**
@@ -367,6 +408,19 @@ final class Tracer {
 
         GraphBuilder builder() {
             return builder;
+        }
+
+        /** Whether input i is a traced value holding integer ids (see {@link Tracer#ids}). */
+        boolean holdsIds(int i) {
+            return has(i) && ids.contains(in(i));
+        }
+
+        /** Notes that ids index a table of {@code rows} rows, named {@code table}: the input's ids must fit. */
+        void noteIdRows(int rows, String table) {
+            if (idRows == 0 || rows < idRows) {
+                idRows = rows;
+                idTable = table;
+            }
         }
 
         /** Whether values may be held as views (see {@link Views}). */

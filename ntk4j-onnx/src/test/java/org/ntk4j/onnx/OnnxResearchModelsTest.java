@@ -28,9 +28,9 @@ class OnnxResearchModelsTest {
     private static final double TOLERANCE = 1e-12;
     private static final String[] EXACT = {"encoder_relu_bf_drop", "encoder_gelu_bf_nodrop", "mha", "layernorm",
         "mlp", "catskip", "reshapes", "einsum", "einsum_attention", "einsum_products", "interpolate", "bilinear",
-        "unet"};
+        "unet", "embedding", "text_encoder"};
     private static final String[] REFUSED = {"encoder_gelu_sf_drop:17", "encoder_relu_bf_drop::fixed",
-        "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed", "embedding:17"};
+        "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed"};
 
     @TempDir
     static Path exports;
@@ -135,18 +135,68 @@ class OnnxResearchModelsTest {
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
     }
 
+    /**
+     * Text models of int64 token ids (nn.Embedding, alone and before a TransformerEncoderLayer): the embedding table
+     * is a parameter (compareInFloat64 checks the forward pass and every method's eNTK against jacrev's, table
+     * included), the Gather is a one-hot product (no Gather left to index by constants) and examples stay apart.
+     */
     @Test
-    void integerInputsAreRefusedInOneLine() throws Exception {
-        // nn.Embedding of token ids: the input is int64
-        assertRefused("embedding_17_dyn", "input 'x' is int64; ntk4j differentiates with respect to float or "
-                + "double inputs");
+    void tokenIdsIndexTheEmbeddingTableAsAParameter() throws Exception {
+        for (String variant : new String[] {"embedding_17_dyn", "text_encoder_default_dyn"}) {
+            OnnxModel onnx = OnnxModel.load(reference(variant).resolve("model.onnx"));
+            assertThat(onnx.idInput()).isTrue();
+            assertThat(onnx.parameterNames()).contains("emb.weight");
+            assertThat(onnx.inputShape()).containsExactly(5);
+            assertThat(ops(reference(variant))).contains("Gather");
+        }
     }
 
-    private static void assertRefused(String variant, String message) throws Exception {
-        Path f = reference(variant).resolve("model.onnx");
-        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(f + ": " + message)
-                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+    /** Negative ids count from the end of the table, as in ONNX: -1 is row 49 of 50, -50 is row 0. */
+    @Test
+    void negativeIdsWrapAsInOnnx() throws Exception {
+        OnnxModel onnx = OnnxModel.load(reference("text_encoder_17_dyn").resolve("model.onnx"));
+        try (Params params = onnx.params(DType.F64);
+             Tensor wrapped = Tensor.of(new double[] {-1, 3, -50, 7, 7, 12, -13, 0, 1, 2}, 2, 5);
+             Tensor plain = Tensor.of(new double[] {49, 3, 0, 7, 7, 12, 37, 0, 1, 2}, 2, 5);
+             Tensor a = onnx.model().apply(params, wrapped);
+             Tensor b = onnx.model().apply(params, plain)) {
+            assertThat(OnnxTorchTest.relativeError(a, b)).isLessThan(TOLERANCE);
+        }
+    }
+
+    /**
+     * Ids the table does not have, fractions, and float32 values beyond 2^24 are refused by checkIds naming the
+     * input, the example, the id and the range; the model itself gives NaN rather than a silent zero row.
+     */
+    @Test
+    void badIdsAreRefusedInOneLineAndNeverGiveASilentAnswer() throws Exception {
+        Path f = reference("embedding_17_dyn").resolve("model.onnx");
+        OnnxModel onnx = OnnxModel.load(f);
+        String at = "--data: input 'x' of model.onnx holds token ids (int64); example 1 has ";
+        try (Tensor ok = Tensor.of(new double[] {0, 49, -50, -1, 3, 4, 5, 6, 7, 8}, 2, 5);
+             Tensor high = Tensor.of(new double[] {0, 1, 2, 3, 4, 5, 6, 50, 8, 9}, 2, 5);
+             Tensor low = Tensor.of(new double[] {0, 1, 2, 3, 4, 5, 6, -51, 8, 9}, 2, 5);
+             Tensor half = Tensor.of(new double[] {0, 1, 2, 3, 4, 5, 6, 1.5, 8, 9}, 2, 5);
+             Tensor huge = Tensor.of(new float[] {0, 1, 2, 3, 4, 5, 6, 16777218f, 8, 9}, 2, 5)) {
+            onnx.checkIds("--data", ok);
+            assertThatThrownBy(() -> onnx.checkIds("--data", high)).hasMessage(at + "id 50, out of range for the "
+                    + "50 rows of 'emb.weight' (ids -50 to 49)");
+            assertThatThrownBy(() -> onnx.checkIds("--data", low)).hasMessage(at + "id -51, out of range for the "
+                    + "50 rows of 'emb.weight' (ids -50 to 49)");
+            assertThatThrownBy(() -> onnx.checkIds("--data", half)).hasMessage(at + "1.5, not a whole number");
+            assertThatThrownBy(() -> onnx.checkIds("--data", huge)).hasMessage(at + "16777218, beyond 2^24, the "
+                    + "largest integer float32 holds exactly (ids near it may have been rounded); use float64 data "
+                    + "(--dtype f64)");
+        }
+        try (Params params = onnx.params(DType.F64);
+             Tensor x = Tensor.of(new double[] {0, 1, 2, 3, 4, 5, 6, 50, 8, 9}, 2, 5);
+             Tensor y = onnx.model().apply(params, x)) {
+            // example 0 is fine, example 1 reads a row the table does not have
+            for (int j = 0; j < 3; j++) {
+                assertThat(y.get(0, j)).isFinite();
+                assertThat(y.get(1, j)).isNaN();
+            }
+        }
     }
 
     private static java.util.Set<String> ops(Path dir) {

@@ -8,8 +8,8 @@ For each spec, DIR/NAME_OPSET_dyn (or _fixed) gets model.onnx (exported in eval 
 a dynamic batch axis, or with the batch fixed at 3 for `fixed`), x.npy (3 inputs), y.npy (PyTorch's forward pass,
 float64), params.txt (the parameter names and sizes, one a line) and k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p from functorch's Jacobian (jacrev) in float64, in ntk4j's
-layout [n1, n2, o1, o1', ...]. OPSET defaults to torch's default (14 in torch 1.13). Models that ntk4j refuses
-(an embedding of integer input) are exported the same way; the test checks the refusal.
+layout [n1, n2, o1, o1', ...]. OPSET defaults to torch's default (14 in torch 1.13). The text models (embedding,
+text_encoder) take int64 token ids, saved as an int64 x.npy; their eNTK includes the embedding table.
 """
 import argparse
 import os
@@ -158,13 +158,39 @@ class UNet(torch.nn.Module):
 
 
 class Embedding(torch.nn.Module):
+    """A tiny text model: token ids [N, L] (int64) -> nn.Embedding(50, 8) -> mean over the sequence -> Linear(8, 3)."""
+
     def __init__(self):
         super().__init__()
-        self.emb = torch.nn.Embedding(10, 4)
-        self.out = torch.nn.Linear(4, 2)
+        self.emb = torch.nn.Embedding(50, 8)
+        self.out = torch.nn.Linear(8, 3)
 
-    def forward(self, tokens):  # int64 [N, L]
+    def forward(self, tokens):
         return self.out(self.emb(tokens).mean(1))
+
+
+class TextEncoder(torch.nn.Module):
+    """Token ids [N, L] -> nn.Embedding(50, 8) -> a batch-first TransformerEncoderLayer -> mean pooling ->
+    Linear(8, 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.enc = torch.nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0,
+                                                    batch_first=True, layer_norm_eps=EPS)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, tokens):
+        return self.out(self.enc(self.emb(tokens)).mean(1))
+
+
+def token_ids():
+    """3 sequences of 5 ids in 0..49, the first and last row among them."""
+    x = torch.randint(0, 50, (3, 5))
+    x[0, 0] = 49
+    x[1, 2] = 0
+    x[2, 1] = x[2, 3]  # a repeated id
+    return x
 
 
 def build(name):
@@ -209,7 +235,9 @@ def build(name):
     if name == "unet":
         return UNet(), torch.randn(3, 2, 4, 4)
     if name == "embedding":
-        return Embedding(), torch.randint(0, 10, (3, 4))
+        return Embedding(), token_ids()
+    if name == "text_encoder":
+        return TextEncoder(), token_ids()
     raise SystemExit("unknown model " + name)
 
 
@@ -237,8 +265,6 @@ def reference(spec, out_root):
     with open(os.path.join(out_dir, "params.txt"), "w") as fh:
         for p in params:
             fh.write("%s %d\n" % (p, params[p].numel()))
-    if not x.is_floating_point():
-        return
     jac = jacrev(lambda ps: functional_call(net, ps, (x,)))(params)
     n = x.shape[0]
     k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
