@@ -372,10 +372,17 @@ public final class CostModel {
      * Bytes beyond the rows themselves while a consumer's rows are formed: when they go one example at a time
      * through its row graph ({@link PerExamplePass#loopRows}: a conv filter, a consumer without a direct rule),
      * that graph's peak — the example's operand slices, its output [O] + shape(p') and its scratch — before the
-     * output is copied into the rows; nothing when they are written directly.
+     * output is copied into the rows; when they are written directly ({@code PerExamplePass.structuredRows}), the
+     * factors it forms for all the side's examples: the data A [N, R, C] (a transposed copy, or a conv's patches)
+     * and the cotangent D [O, N, R, F] unless it is a view of δ.
      */
     long rowScratch(ParameterConsumers pc, ParameterConsumers.Consumer c, int o) {
-        return PerExamplePass.directRows(pc, c) ? 0 : GraphCost.peakBytes(side(pc).rowGraph(c, o));
+        if (!PerExamplePass.directRows(pc, c)) {
+            return GraphCost.peakBytes(side(pc).rowGraph(c, o));
+        }
+        org.ntk4j.primitive.ConsumerRule.Linear rule = c.linear();
+        long rows = (long) pc.x.dim(0) * rule.positions();
+        return bytes(rows * (rule.fanIn() + (rule.cotangentIsReshape() ? 0 : (long) o * rule.features())));
     }
 
     /** Peak bytes of a path VJP beyond its parameter inputs (already held): its cotangent inputs, values, outputs. */
@@ -397,10 +404,13 @@ public final class CostModel {
 
     private Estimate vectorProducts(long budgetBytes) {
         // the walk over the very steps VectorProducts runs: the [K] + f(x1) result and its transposed copy with the
-        // kernel, then each step's VJP and JVP (on top of the result when there are several)
-        VpPlan plan = side(n1).vpPlan(side(n2), tileBytes, budgetBytes);
+        // kernel, beside the parameters and the inputs, then each step's VJP and JVP (on top of the result when there
+        // are several)
+        VpPlan plan = side(n1).vpPlan(side(n2), same, tileBytes, budgetBytes);
         long full = bytes((long) Shapes.size(f1) * plan.k);
-        VpPlan.Walk walk = new VpPlan.Walk(side(n1), side(n2), full, 2 * full + bytes(outputElements()));
+        long inputs = VpPlan.inputBytes(side(n1)) + (same ? 0 : VpPlan.inputBytes(side(n2)));
+        VpPlan.Walk walk = new VpPlan.Walk(side(n1), side(n2), same, full,
+                paramBytes + inputs + 2 * full + bytes(outputElements()));
         for (VpPlan.Columns step : plan.steps) {
             step.cost(walk);
         }
@@ -496,13 +506,21 @@ public final class CostModel {
     }
 
     /**
-     * The least budget {@link #choose} accepts: the smallest peak of any method in its smallest steps
-     * ({@link #smallestSteps}: NTK-vector products one basis vector a step, structured derivatives one output a
-     * chunk), which its refusal names.
+     * The least budget a kernel call of AUTO accepts, which its refusal names: the smallest peak of any method in
+     * its smallest steps ({@link #smallestSteps}: NTK-vector products one basis vector a step, structured
+     * derivatives one output a chunk), and for a kernel of each example with itself (no pair of example axes) the
+     * least of chunks of one example beside the whole kernel ({@link ExampleChunks#leastPeakBytes}) where that is
+     * less.
      *
      * @return bytes; {@link Long#MAX_VALUE} when no method can run on these shapes
      */
     synchronized long leastPeakBytes() {
+        long least = leastWholePeakBytes();
+        return Math.min(least, ExampleChunks.leastPeakBytes(this));
+    }
+
+    /** {@link #leastPeakBytes} of the whole problem, without example chunks: what {@link #choose} accepts. */
+    synchronized long leastWholePeakBytes() {
         long least = Long.MAX_VALUE;
         for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
             Method.STRUCTURED_DERIVATIVES}) {
@@ -526,7 +544,7 @@ public final class CostModel {
             return whole;
         }
         Estimate e = m == Method.NTK_VECTOR_PRODUCTS
-                ? estimate(m, VpPlan.oneVectorStepPeak(side(n1), side(n2), dtype))
+                ? estimate(m, VpPlan.oneVectorStepPeak(side(n1), side(n2), same, dtype))
                 : OutputChunks.applies(this) && side(n1).o > 1 ? OutputChunks.estimate(this, 1) : whole;
         return e.peakBytes() < whole.peakBytes() ? e : whole;
     }

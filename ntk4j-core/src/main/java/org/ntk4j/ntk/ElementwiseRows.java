@@ -104,6 +104,42 @@ final class ElementwiseRows {
         }
     }
 
+    /**
+     * Elements beyond the rows themselves that {@link #rows} holds while it forms an add/sub/mul consumer's rows at
+     * O = o cotangents (for the memory model): where the summed axes are one run and the other operand of a product
+     * broadcasts over δ's leading axes alone, the one-pass sums (and, for a difference, their negated copy); else
+     * the product or negation as large as δ [O, N, ...] and the copy the reduction makes to move the summed axes
+     * last ({@link Reduce#scratchElements}).
+     */
+    static long scratchElements(ParameterConsumers.Consumer c, int o) {
+        ConsumerRule.Broadcast rule = c.broadcast();
+        if (rule == null) {
+            return 0;
+        }
+        int[] delta = Shapes.prepend(o, c.equation.output().type().shape());
+        long rows = (long) o * c.parameterValue().size();
+        int[] summed = summedAxes(c);
+        boolean mul = rule.timesOther();
+        boolean negated = rule.sign() != 1;
+        boolean run = summed.length > 0;
+        for (int i = 1; i < summed.length; i++) {
+            run &= summed[i] == summed[0] + i;
+        }
+        if (run) {
+            if (!mul) {
+                return negated ? rows : 0;
+            }
+            int[] other = c.dataValue().type().shape();
+            int lead = delta.length - other.length;
+            if (lead >= 0 && lead <= summed[0] && java.util.Arrays.equals(other,
+                    java.util.Arrays.copyOfRange(delta, lead, delta.length))) {
+                return 0;
+            }
+        }
+        long product = mul || negated ? Shapes.size(delta) : 0;
+        return product + (summed.length == 0 ? 0 : Reduce.scratchElements(delta, summed));
+    }
+
     /** FLOPs of {@link #rows} for an add/sub/mul consumer at O cotangents: the consumer rule's own count. */
     static double rowFlops(ParameterConsumers.Consumer c, int o) {
         return c.broadcast().rowFlops(o, c.equation.output().type());

@@ -290,8 +290,12 @@ public final class EmpiricalNtk {
             // one tile: exactly the computation every tile of a tiled run performs
             EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,
                     problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), n2), sketch);
-            try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1),
-                    () -> e.prepareChecked(in.x2), PreparedTile::close)) {
+            // without a whole problem the block runs whole (its output chunks returned above): each tile holds its
+            // pass, x1's made first, as the cost model counts them — a tile's own rule (no pass where its block with
+            // itself runs in chunks) made x2's first, x1's beside it, for a block of x1 with a smaller x2
+            boolean whole = problem == null;
+            try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1, whole),
+                    () -> e.prepareChecked(in.x2, whole), PreparedTile::close)) {
                 return e.kernel(t.first(), t.second());
             }
         }
@@ -439,25 +443,29 @@ public final class EmpiricalNtk {
             throw new IllegalArgumentException("prepare: tiles need both example axes in the kernel, but axis 0 is "
                     + (in.axes().isTraced(0) ? "traced" : "diagonal"));
         }
-        return prepareChecked(x);
+        return prepareChecked(x, false);
     }
 
-    /** {@link #prepare} for inputs already validated. */
-    private PreparedTile prepareChecked(Tensor x) {
+    /**
+     * {@link #prepare} for inputs already validated; {@code keepPass}: structured derivatives' tile holds its pass
+     * even where its block with itself would run in output chunks (the one block of an untiled kernel, which runs
+     * whole).
+     */
+    private PreparedTile prepareChecked(Tensor x, boolean keepPass) {
         // the tile's own lease, from before it takes a plan until it is closed: the plans its pass reads stay open
         CachedTensors.Lease lease = CachedTensors.lease();
         try {
-            return prepareLeased(x, lease);
+            return prepareLeased(x, lease, keepPass);
         } catch (RuntimeException | Error e) {
             lease.close();
             throw e;
         }
     }
 
-    private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease) {
+    private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease, boolean keepPass) {
         if (sketch == null) {
             // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
-            boolean chunked = outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
+            boolean chunked = !keepPass && outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
             if (chunked) {
                 return new PreparedTile(this, x, null, null, lease);
             }

@@ -78,8 +78,8 @@ final class ExactBatch extends KernelStrategy {
             res[0].close();
             Tensor[] j = new Tensor[specs.size()];
             for (int p = 0; p < j.length; p++) {
-                j[p] = res[1 + p].reshape(Shapes.concat(f, new int[] {specs.get(p).size()}));
-                res[1 + p].close();
+                // the gradient's storage under the Jacobian's shape: no copy beside the VJP's outputs
+                j[p] = res[1 + p].reshapeMove(Shapes.concat(f, new int[] {specs.get(p).size()}));
             }
             return j;
         }

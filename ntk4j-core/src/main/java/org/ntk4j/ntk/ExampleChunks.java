@@ -89,6 +89,20 @@ final class ExampleChunks {
         return c.bytes(c.outputElements() + (c.same ? c.n1 : (long) c.n1 + c.n2) * example);
     }
 
+    /**
+     * The least budget in which chunks of one example run ({@link #fits} with a chunk of one): the whole kernel and
+     * the caller's inputs held beside the least any method of the one-example problem runs in; {@link
+     * Long#MAX_VALUE} when the kernel does not run in chunks (both example axes, one example, or a model that mixes
+     * the examples of its batch).
+     */
+    static long leastPeakBytes(CostModel c) {
+        if (c.axes.examplesPaired() || c.n1 == 1 || !c.model.independentExamples()) {
+            return Long.MAX_VALUE;
+        }
+        long one = chunk(c, 1).leastWholePeakBytes();
+        return one == Long.MAX_VALUE ? one : heldBytes(c) + one;
+    }
+
     /** The cost model of a chunk of {@code n} examples on each side (x2 = x1 stays so). */
     static CostModel chunk(CostModel c, int n) {
         return n == c.n1 ? c : CostModel.cached(c.model, c.perExample, c.dtype, n, c.same ? 0 : n, c.axes.trace(),
@@ -123,14 +137,18 @@ final class ExampleChunks {
         CostModel.Estimate e = chunk(c, p.size()).estimate(p.method(), left);
         double flops = full * e.flops();
         double contraction = full * e.contractionFlops();
+        long peak = e.peakBytes();
         if (last > 0) {
+            // the last, smaller chunk runs by its own plan (its tiles of basis vectors, its output chunks), whose
+            // peak may be the larger
             CostModel.Estimate l = chunk(c, last).estimate(p.method(), left);
             flops += l.flops();
             contraction += l.contractionFlops();
+            peak = Math.max(peak, l.peakBytes());
         }
         String note = String.format(Locale.ROOT, "in %d chunks of %d examples (each pair (n, n) within one), "
                 + "each by %s: %s", full + (last > 0 ? 1 : 0), p.size(), p.method().shortName(), e.note());
-        return new CostModel.Estimate(p.method(), flops, contraction, e.peakBytes() + heldBytes(c), note);
+        return new CostModel.Estimate(p.method(), flops, contraction, peak + heldBytes(c), note);
     }
 
     /** The line of {@code explain} for a run in example chunks, or "" when it runs whole. */

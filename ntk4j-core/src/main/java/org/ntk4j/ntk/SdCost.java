@@ -37,6 +37,11 @@ final class SdCost extends MethodCost {
         this.unread = unread;
     }
 
+    /** The indices in both sorted arrays, sorted. */
+    private static int[] commonUnread(int[] a, int[] b) {
+        return java.util.Arrays.stream(a).filter(i -> java.util.Arrays.binarySearch(b, i) >= 0).toArray();
+    }
+
     @Override
     Estimate estimate() {
         ParameterConsumers pc1 = consumers(n1);
@@ -57,12 +62,14 @@ final class SdCost extends MethodCost {
         // a pass graph counts the parameters and its own examples; the caller holds the other side's too
         long peak = GraphCost.peakBytes(pass1) + otherInputs(n1);
         if (!same) {
-            Graph pass2 = side(pc2).pass(k, unread).graph;
+            // a tile's pass is prepared by its own side's plan (StructuredKernel.prepare): x2's leaves out only the
+            // cotangents that neither plan reads where the two plans differ (their orders are chosen on each side)
+            int[] unread2 = this.unread != null ? unread
+                    : commonUnread(unread, side(n2).sdPlan(n1, n2, k, same, pairs).unreadCotangents);
+            Graph pass2 = side(pc2).pass(k, unread2).graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
-            for (org.ntk4j.graph.Var v : pass2.outputs()) {
-                values += GraphCost.bytes(v.type());
-            }
+            values += CostModel.outputBytes(pass2);
         }
         long acc = bytes(pairs.blockSize(n1, n2, o));
         // the walk over the very steps the executor runs, in its order

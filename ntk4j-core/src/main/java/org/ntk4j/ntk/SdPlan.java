@@ -245,6 +245,10 @@ final class SdPlan {
             long dotScratch = w.pairs.rowsProduct(true).scratch(new int[] {o, n1, (int) pe},
                     new int[] {o, n2, (int) pe});
             w.blockPeak = Math.max(w.blockPeak, cm.bytes(sides * pFull + copies + dotScratch + block));
+            // while a side's rows are formed: the rows of both sides at most, and its product and reduction's copy
+            long forming = Math.max(ElementwiseRows.scratchElements(st.consumer, o),
+                    same ? 0 : ElementwiseRows.scratchElements(st2.consumer, o));
+            w.blockPeak = Math.max(w.blockPeak, cm.bytes(sides * pFull + forming));
         }
     }
 

@@ -401,12 +401,12 @@ final class SidePlan {
     }
 
     /**
-     * NTK-vector products' plan with x2 on {@code other}: its steps of basis vectors, within the tile limit and
-     * the memory budget ({@link Long#MAX_VALUE}: none), built on first request.
+     * NTK-vector products' plan with x2 on {@code other} ({@code same}: x2 is x1 itself): its steps of basis
+     * vectors, within the tile limit and the memory budget ({@link Long#MAX_VALUE}: none), built on first request.
      */
-    VpPlan vpPlan(SidePlan other, long tileBytes, long budgetBytes) {
-        return vpPlans.get(List.of(other, tileBytes, budgetBytes),
-                k -> Held.build(() -> VpPlan.of(this, other, dtype, tileBytes, budgetBytes))).plan();
+    VpPlan vpPlan(SidePlan other, boolean same, long tileBytes, long budgetBytes) {
+        return vpPlans.get(List.of(other, same, tileBytes, budgetBytes),
+                k -> Held.build(() -> VpPlan.of(this, other, same, dtype, tileBytes, budgetBytes))).plan();
     }
 
     /** Parameter p's structured form for SD ({@link StructuredDerivatives#classify}), or null: the dense fallback. */

@@ -48,7 +48,7 @@ final class VectorProducts extends KernelStrategy {
         KernelAxes axes = in.axes();
         axes.checkShapes(f1, f2);
         VpPlan plan = side(in.x1.dim(0), in.perExample, in.dtype).vpPlan(side(in.x2.dim(0), in.perExample,
-                in.dtype), tileBytes, budgetBytes);
+                in.dtype), in.same, tileBytes, budgetBytes);
         Tensor t;
         if (plan.steps.size() == 1) {
             t = plan.steps.get(0).run(this, in);

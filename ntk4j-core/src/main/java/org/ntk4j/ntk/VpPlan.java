@@ -14,7 +14,7 @@ import org.ntk4j.tensor.Tensor;
  * steps (one, or tiles of basis vectors when the stacked values would pass the tile limit or, with a memory
  * budget, when a step's peak would pass the budget), each a VJP of f(x2) and a JVP of f(x1).
  * {@link VectorProducts} runs the steps and {@link CostModel} costs them, walking the same list. Built once per
- * (sides, tile limit, budget) and cached on the first side's {@link SidePlan}.
+ * (sides, whether x2 is x1, tile limit, budget) and cached on the first side's {@link SidePlan}.
  * <p>
  * A step's work is per basis vector (no pairs), so tiles sized to the budget cost only the forward passes that
  * each step's VJP and JVP repeat: the stacked parameter cotangents and tangents (k × P) and the stacked
@@ -32,15 +32,18 @@ final class VpPlan {
     static final class Walk {
         final SidePlan side1;
         final SidePlan side2;
+        /** Whether x2 is x1. */
+        final boolean same;
         /** Bytes of the [K] + f(x1) result (and of its transposed copy). */
         final long full;
         double flops;
         double jvpFlops;
         long peak;
 
-        Walk(SidePlan side1, SidePlan side2, long full, long peak) {
+        Walk(SidePlan side1, SidePlan side2, boolean same, long full, long peak) {
             this.side1 = side1;
             this.side2 = side2;
+            this.same = same;
             this.full = full;
             this.peak = peak;
         }
@@ -63,7 +66,7 @@ final class VpPlan {
             double jf = GraphCost.flops(jvp);
             w.flops += GraphCost.flops(vjp) + jf;
             w.jvpFlops += jf;
-            w.peak = Math.max(w.peak, peak(w.side1, w.side2, to - from, only, w.full));
+            w.peak = Math.max(w.peak, peak(w.side1, w.side2, w.same, to - from, only, w.full));
         }
     }
 
@@ -74,12 +77,20 @@ final class VpPlan {
     }
 
     /**
-     * The peak of a step of {@code size} basis vectors: its VJP's or its JVP's evaluation, on top of the
-     * [K] + f(x1) result ({@code full} bytes) unless the step is the only one.
+     * The peak of a step of {@code size} basis vectors: its VJP's or its JVP's evaluation, each beside the other
+     * side's examples that the caller holds and the graph does not take (x1 during the VJP of f(x2), x2 during the
+     * JVP of f(x1); none when x2 is x1), on top of the [K] + f(x1) result ({@code full} bytes) unless the step is
+     * the only one.
      */
-    static long peak(SidePlan side1, SidePlan side2, int size, boolean only, long full) {
-        long p = Math.max(GraphCost.peakBytes(side2.vjp(size)), GraphCost.peakBytes(side1.jvp(size)));
+    static long peak(SidePlan side1, SidePlan side2, boolean same, int size, boolean only, long full) {
+        long p = Math.max(GraphCost.peakBytes(side2.vjp(size)) + (same ? 0 : inputBytes(side1)),
+                GraphCost.peakBytes(side1.jvp(size)) + (same ? 0 : inputBytes(side2)));
         return only ? p : full + p;
+    }
+
+    /** Bytes of a side's examples, x [n] + perExample. */
+    static long inputBytes(SidePlan side) {
+        return (long) side.n * Shapes.size(side.perExample) * side.dtype.bytes();
     }
 
     /**
@@ -94,23 +105,24 @@ final class VpPlan {
     }
 
     /** The peak of the smallest steps, one basis vector each: the least budget tiles of basis vectors can meet. */
-    static long oneVectorStepPeak(SidePlan side1, SidePlan side2, DType dtype) {
-        return peak(side1, side2, 1, false, resultBytes(side1, side2, dtype));
+    static long oneVectorStepPeak(SidePlan side1, SidePlan side2, boolean same, DType dtype) {
+        return peak(side1, side2, same, 1, false, resultBytes(side1, side2, dtype));
     }
 
-    static VpPlan of(SidePlan side1, SidePlan side2, DType dtype, long tileBytes, long budgetBytes) {
+    static VpPlan of(SidePlan side1, SidePlan side2, boolean same, DType dtype, long tileBytes, long budgetBytes) {
         int k = Shapes.size(side2.f);
         long full = resultBytes(side1, side2, dtype);
         int[] tiles = Tiles.split(k, VectorProducts.vectorProductBytesPerVector(side1, side2, dtype), tileBytes);
         int largest = largest(tiles);
         long budget = 0;
-        if (budgetBytes < Long.MAX_VALUE && peak(side1, side2, largest, Tiles.count(tiles) == 1, full) > budgetBytes
-                && largest > 1 && peak(side1, side2, 1, false, full) <= budgetBytes) {
+        if (budgetBytes < Long.MAX_VALUE
+                && peak(side1, side2, same, largest, Tiles.count(tiles) == 1, full) > budgetBytes
+                && largest > 1 && peak(side1, side2, same, 1, false, full) <= budgetBytes) {
             int lo = 1;
             int hi = largest - 1;
             while (lo < hi) {
                 int mid = (lo + hi + 1) >>> 1;
-                if (peak(side1, side2, mid, false, full) <= budgetBytes) {
+                if (peak(side1, side2, same, mid, false, full) <= budgetBytes) {
                     lo = mid;
                 } else {
                     hi = mid - 1;

@@ -24,30 +24,59 @@ import org.ntk4j.tensor.Tensor;
  */
 class MemoryBudgetProperties {
     /**
-     * The factor by which a measured peak may exceed the predicted one, and an accepted budget: the margin the tile
-     * planner adds to the cost model (big-kernels.md). The cost model is held to 10% on the zoo's networks
-     * ({@code PredictedPeakTest}); on these networks of a few hundred bytes a value it leaves out weighs more — up to
-     * 16% for NTK-vector products in tiles of basis vectors (seed 20261206, an average pool of window 1 and a
-     * broadcast parameter: 5,344 bytes measured against 4,608 predicted, AUTO's choice within a budget of 4,608).
-     * Structured derivatives' blocks whose tiles hold no pass measured 26% above before 2026-12-06 (8,048 bytes
-     * against 6,368): they formed every cotangent of their passes, the prediction only those the plan reads.
+     * The factor by which a measured peak may exceed the predicted one, and an accepted budget. The worst draw of
+     * 5,000 (seeds 1 to 5,000 of this generator, every kind, method and budget) measured 4.4% above its prediction
+     * (752 bytes against 720, structured derivatives of a network of a few hundred bytes, where a scalar's 8 bytes
+     * weigh): what is left out now is small against any tensor (the cost model counts values by their types, the
+     * measurement by their allocations). Before 2026-12-06 the draws of {@link #theDrawsThatFoundUncountedValues}
+     * and NTK-vector products with x2 given measured 10% to 29% above, through values the model left out: the slack
+     * was 1.2, and did not hold them all.
      */
-    private static final double SLACK = 1.2;
+    private static final double SLACK = 1.05;
     private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
         Method.STRUCTURED_DERIVATIVES, Method.AUTO};
-    private static final String[] KINDS = {"full", "trace", "diagonal"};
+    /**
+     * Kinds full, trace and diagonal, and the kernels of each example with itself (the batch axis diagonal: "each",
+     * with the outputs traced too: "each, traced"), which run in example chunks when the whole does not fit.
+     */
+    private static final String[] KINDS = {"full", "trace", "diagonal", "each", "each, traced"};
 
     @Property(tries = 12, seed = "20261206")
     void measuredPeakStaysWithinThePredictionAndTheBudget(@ForAll long seed) {
+        check(seed);
+    }
+
+    /**
+     * Draws of the property's generator on which the measured peak exceeded the prediction by 10% to 29% before
+     * 2026-12-06, each through a value the cost model left out: NTK-vector products in example chunks whose last,
+     * smaller chunk peaked above the others (2295); Jacobian contraction's directly written rows, which form the
+     * data and cotangent factors of all examples (1070); structured derivatives' pass of x2 made first, x1's
+     * beside it (1463, 2494); rows of a broadcast parameter formed through a product and a reduction's copy as
+     * large as δ (5172, 2546); batch Jacobians copied by a reshape (895).
+     */
+    @org.junit.jupiter.api.Test
+    void theDrawsThatFoundUncountedValues() {
+        for (long seed : new long[] {2295, 1070, 1463, 2494, 5172, 2546, 895}) {
+            check(seed);
+        }
+    }
+
+    /** The property for the draw of {@code seed}. */
+    private static void check(long seed) {
         Random r = new Random(seed);
         LayerNetworkProperties.Net net = LayerNetworkProperties.randomNetwork(r);
         int n1 = 1 + r.nextInt(3);
-        int n2 = r.nextBoolean() ? 0 : 1 + r.nextInt(3);
+        String kind = KINDS[r.nextInt(KINDS.length)];
+        boolean eachWithItself = kind.startsWith("each");
+        // the kernels of each example with itself pair x1's examples with x2's: as many, or x2 = x1
+        int n2 = r.nextBoolean() ? 0 : eachWithItself ? n1 : 1 + r.nextInt(3);
         try (Params p = net.model().init(seed, net.in(), DType.F64);
              Tensor x1 = Tensor.randomNormal(DType.F64, seed + 1, Shapes.prepend(n1, net.in()));
              Tensor x2 = n2 == 0 ? null : Tensor.randomNormal(DType.F64, seed + 2, Shapes.prepend(n2, net.in()))) {
-            String kind = KINDS[r.nextInt(KINDS.length)];
-            EmpiricalNtk base = EmpiricalNtk.of(net.model(), p).forKind(KernelKind.parse(kind, 0), net.in());
+            EmpiricalNtk base = eachWithItself
+                    ? EmpiricalNtk.of(net.model(), p).traceAxes(kind.equals("each") ? new int[0] : new int[] {-1})
+                    .diagonalAxes(0)
+                    : EmpiricalNtk.of(net.model(), p).forKind(KernelKind.parse(kind, 0), net.in());
             CostModel c = base.costModel(n1, n2, net.in(), DType.F64);
             long least = c.leastPeakBytes();
             long whole = Long.MAX_VALUE;
@@ -63,7 +92,7 @@ class MemoryBudgetProperties {
                             budget == Long.MAX_VALUE ? "none" : budget + " B");
                     EmpiricalNtk ntk = base.method(m).memoryBudget(budget);
                     if (m == Method.AUTO && budget < least) {
-                        checkRefusal(ntk, c, x1, x2, budget, least, what);
+                        checkRefusal(ntk, x1, x2, budget, least, what);
                         continue;
                     }
                     long predicted = ntk.plannedEstimate(n1, n2, net.in(), DType.F64).peakBytes();
@@ -114,10 +143,62 @@ class MemoryBudgetProperties {
     }
 
     /**
+     * NTK-vector products of x1 with another x2 hold the other side's examples beside each VJP and JVP (x1 while the
+     * VJP of f(x2) runs, x2 while the JVP of f(x1) runs), and the parameters and inputs beside the final transpose:
+     * the prediction counts them. Inputs of 256 features into a dense layer of width 2: before 2026-12-06 the
+     * measured peak exceeded the prediction by about x1's size (a third and more), whole and in tiles of one basis
+     * vector.
+     */
+    @org.junit.jupiter.api.Test
+    void vectorProductsCountTheOtherSidesExamples() {
+        org.ntk4j.nn.Model m = org.ntk4j.nn.Zoo.parse("fcn(depth=1,width=2,out=2)");
+        int[] in = {256};
+        try (Params p = m.init(1, in, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 2, 3, 256);
+             Tensor x2 = Tensor.randomNormal(DType.F64, 3, 2, 256)) {
+            EmpiricalNtk vp = EmpiricalNtk.of(m, p).method(Method.NTK_VECTOR_PRODUCTS);
+            long least = vp.costModel(3, 2, in, DType.F64).smallestSteps(Method.NTK_VECTOR_PRODUCTS).peakBytes();
+            for (long budget : new long[] {Long.MAX_VALUE, least}) {
+                EmpiricalNtk ntk = vp.memoryBudget(budget);
+                long predicted = ntk.plannedEstimate(3, 2, in, DType.F64).peakBytes();
+                long measured = PredictedPeakTest.measuredPeakBytes(ntk, p, x1, x2);
+                assertThat((double) measured).as("budget %d: measured %d, predicted %d", budget, measured, predicted)
+                        .isBetween(0.9 * predicted, 1.02 * predicted);
+            }
+        }
+    }
+
+    /**
+     * A kernel of each example with itself (a diagonal batch axis) that not even chunks of one example fit: AUTO's
+     * refusal names the least budget of chunks of one example beside the whole kernel, below the least of the whole
+     * problem (which it named before 2026-12-06), and a budget of that figure runs within it.
+     */
+    @org.junit.jupiter.api.Test
+    void theRefusalOfAKernelOfEachExampleNamesTheLeastOfChunksOfOne() {
+        org.ntk4j.nn.Model m = org.ntk4j.nn.Zoo.parse("cnn(depth=1,channels=8,out=2)");
+        int[] in = {6, 6, 1};
+        try (Params p = m.init(1, in, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 2, 6, 6, 6, 1)) {
+            EmpiricalNtk auto = EmpiricalNtk.of(m, p).diagonalAxes(0);
+            CostModel c = auto.costModel(6, 0, in, DType.F64);
+            long least = c.leastPeakBytes();
+            assertThat(least).isLessThan(c.leastWholePeakBytes());
+            assertThatThrownBy(() -> auto.memoryBudget(least - 1).ntk(x, null))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("needs " + CostModel.humanAtLeast(least));
+            EmpiricalNtk atLeast = auto.memoryBudget(least);
+            assertThat(atLeast.plannedEstimate(6, 0, in, DType.F64).peakBytes()).isLessThanOrEqualTo(least);
+            long measured = PredictedPeakTest.measuredPeakBytes(atLeast, p, x, null);
+            assertThat((double) measured).as("measured %d, budget %d", measured, least)
+                    .isLessThanOrEqualTo(SLACK * least);
+        }
+    }
+
+    /**
      * AUTO below the least budget: refused before any work, naming the budget, the least budget rounded up (so
      * that the figure shown suffices) and what to do; a budget of the figure shown is accepted.
      */
-    private static void checkRefusal(EmpiricalNtk ntk, CostModel c, Tensor x1, Tensor x2, long budget, long least,
+    private static void checkRefusal(EmpiricalNtk ntk, Tensor x1, Tensor x2, long budget, long least,
                                      String what) {
         long before = Tensor.liveBytes();
         assertThatThrownBy(() -> ntk.ntk(x1, x2)).as(what).isInstanceOf(IllegalArgumentException.class)
@@ -127,8 +208,9 @@ class MemoryBudgetProperties {
         assertThat(Tensor.liveBytes()).as("%s: the refusal leaves nothing allocated", what).isEqualTo(before);
         long shown = parseHuman(CostModel.humanAtLeast(least));
         assertThat(shown).as(what).isGreaterThanOrEqualTo(least);
-        assertThat(c.choose(shown).peakBytes()).as("%s: a budget of the figure shown is accepted", what)
-                .isLessThanOrEqualTo(shown);
+        int n2 = x2 == null ? 0 : x2.dim(0);
+        assertThat(ntk.memoryBudget(shown).plannedEstimate(x1.dim(0), n2, Shapes.dropFirst(x1.shape()), DType.F64)
+                .peakBytes()).as("%s: a budget of the figure shown is accepted", what).isLessThanOrEqualTo(shown);
     }
 
     /** The bytes of a figure of {@link CostModel#humanAtLeast} ("12.5 KiB"), as {@code --memory 12.5k} reads it. */

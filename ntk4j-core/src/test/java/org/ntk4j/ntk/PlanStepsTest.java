@@ -71,13 +71,13 @@ class PlanStepsTest {
     void vectorProductStepsCoverTheBasisInOrder() {
         Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
         SidePlan side = SidePlan.of(m, 4, EXAMPLE, DType.F64);
-        VpPlan one = side.vpPlan(side, Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE);
-        assertThat(side.vpPlan(side, Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE)).isSameAs(one);
+        VpPlan one = side.vpPlan(side, true, Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE);
+        assertThat(side.vpPlan(side, true, Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE)).isSameAs(one);
         assertThat(one.k).isEqualTo(12);
         assertThat(one.steps).containsExactly(new VpPlan.Columns(0, 12, true));
         // a tile limit of two basis vectors' largest stacked value: six steps [0, 2), [2, 4), ...
         long perVector = VectorProducts.vectorProductBytesPerVector(side, side, DType.F64);
-        VpPlan tiled = side.vpPlan(side, 2 * perVector, Long.MAX_VALUE);
+        VpPlan tiled = side.vpPlan(side, true, 2 * perVector, Long.MAX_VALUE);
         assertThat(tiled.steps).hasSize(6);
         for (int i = 0; i < 6; i++) {
             assertThat(tiled.steps.get(i)).isEqualTo(new VpPlan.Columns(2 * i, 2 * i + 2, false));

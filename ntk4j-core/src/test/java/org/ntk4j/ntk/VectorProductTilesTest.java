@@ -51,13 +51,13 @@ class VectorProductTilesTest {
             SidePlan s1 = cost.side(2);
             SidePlan s2 = cost.side(c.same() ? 2 : 3);
             int k = Shapes.size(s2.f);
-            assertThat(s1.vpPlan(s2, Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE).steps).hasSize(1);
+            assertThat(s1.vpPlan(s2, c.same(), Tiles.MAX_TENSOR_BYTES, Long.MAX_VALUE).steps).hasSize(1);
             long full = 8L * Shapes.size(s1.f) * k;
-            long budget = VpPlan.peak(s1, s2, 3, false, full);
-            assertThat(VpPlan.peak(s1, s2, 4, false, full)).isGreaterThan(budget);
+            long budget = VpPlan.peak(s1, s2, c.same(), 3, false, full);
+            assertThat(VpPlan.peak(s1, s2, c.same(), 4, false, full)).isGreaterThan(budget);
 
             CostModel.Estimate tiled = cost.estimate(Method.NTK_VECTOR_PRODUCTS, budget);
-            VpPlan plan = s1.vpPlan(s2, Tiles.MAX_TENSOR_BYTES, budget);
+            VpPlan plan = s1.vpPlan(s2, c.same(), Tiles.MAX_TENSOR_BYTES, budget);
             assertThat(plan.steps).hasSize((k + 2) / 3);
             assertThat(plan.steps.stream().mapToInt(s -> s.to() - s.from()).max().orElseThrow()).isEqualTo(3);
             assertThat(plan.budgetBytes).isEqualTo(budget);
