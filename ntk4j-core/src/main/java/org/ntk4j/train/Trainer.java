@@ -477,7 +477,7 @@ public final class Trainer {
             long stepsPerEpoch = (n + c.batchSize() - 1) / c.batchSize();
             long totalSteps = Math.max(1, stepsPerEpoch * c.epochs());
             if (history.isEmpty()) {
-                double[] t = evaluateTest();
+                double[] t = evaluateTest(0, c.learningRate());
                 EpochMetrics m0 = new EpochMetrics(0, 0, c.learningRate(), Double.NaN, t[0], t[1], Double.NaN, 0);
                 history.add(m0);
                 listener.epochDone(0, params, m0);
@@ -519,7 +519,7 @@ public final class Trainer {
                         }
                     }
                     requireFiniteParameters(e, lr);
-                    double[] t = evaluateTest();
+                    double[] t = evaluateTest(e, lr);
                     EpochMetrics m = new EpochMetrics(e, step, lr, lossCount == 0 ? Double.NaN : lossSum / lossCount,
                             t[0], t[1], examples == 0 ? Double.NaN : examples / (nanos * 1e-9), nanos * 1e-9);
                     history.add(m);
@@ -550,11 +550,24 @@ public final class Trainer {
                     c.describe());
         }
 
-        private double[] evaluateTest() {
+        /**
+         * The test loss and accuracy after epoch {@code e}; a non-finite test loss (the outputs on the test examples
+         * overflow the dtype, though the parameters and the training loss are finite) stops the run as a diverged
+         * one does, before its figures or parameters reach the curves or a checkpoint.
+         */
+        private double[] evaluateTest(int e, double lr) {
             if (test == null) {
                 return new double[] {Double.NaN, Double.NaN};
             }
-            return evaluation.run(params, test, c.loss(), c.evalBatchSize());
+            double[] t = evaluation.run(params, test, c.loss(), c.evalBatchSize());
+            if (!Double.isFinite(t[0])) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the loss on the "
+                        + "test examples %s is %s: the network's outputs there overflow %s; %s", e == 0
+                        ? "at the initial parameters" : "after epoch " + e, t[0], dtype.shortName(), e == 0
+                        ? "check the test inputs' scale (--standardize)"
+                        : "lower --lr (learning rate " + lr + "; the checkpoints written before are kept)"));
+            }
+            return t;
         }
 
         /**

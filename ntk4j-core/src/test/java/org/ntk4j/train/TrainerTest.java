@@ -262,6 +262,48 @@ class TrainerTest {
     }
 
     /**
+     * Test examples on which the network's float32 outputs overflow (weights of 1, inputs of 2e38: outputs of 6e38)
+     * while the parameters and the training loss are finite: the run stops at that evaluation, in one line naming
+     * it, before its figures reach the curves or a checkpoint (it went on with a test loss of NaN or ∞).
+     */
+    @Test
+    void aTestLossThatOverflowsStopsTheRun() throws Exception {
+        List<String> checkpoints = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                checkpoints.add(name);
+            }
+        };
+        Model linear = Zoo.parse("fcn(depth=0,out=2,param=standard)");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0, 0)).loss(Loss.CROSS_ENTROPY)
+                .learningRate(0.1).batchSize(2).epochs(1).checkpointEpochs(Set.of(0, 1)).build();
+        try (Params init = linear.init(0, new int[] {3}, DType.F32);
+             Tensor x64 = Tensor.of(new double[] {1, -1, 0.5, -0.5, 1, 1}, 2, 3);
+             Tensor x = x64.to(DType.F32);
+             Tensor t64 = Tensor.full(DType.F64, 2e38, 2, 3);
+             Tensor xTest = t64.to(DType.F32)) {
+            Tensor w = init.get("1_dense/w");
+            for (int i = 0; i < w.size(); i++) {
+                w.setFlat(i, 1.0);
+            }
+            Examples train = new Examples(x, new int[] {0, 1}, 2);
+            Examples test = new Examples(xTest, new int[] {0, 1}, 2);
+            assertThatThrownBy(() -> Trainer.train(linear, init, train, test, c, keep).close())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("train: the loss on the test examples at the initial parameters is NaN: the "
+                            + "network's outputs there overflow f32; check the test inputs' scale (--standardize)");
+            assertThat(checkpoints).isEmpty();
+            // the same test examples at a tenth of the scale: finite outputs, the run completes
+            try (Tensor small = Tensor.full(DType.F64, 2e37, 2, 3); Tensor xSmall = small.to(DType.F32);
+                 TrainResult r = Trainer.train(linear, init, train, new Examples(xSmall, new int[] {0, 1}, 2), c,
+                         keep)) {
+                assertThat(r.curves()).allSatisfy(m -> assertThat(m.testLoss()).isFinite());
+            }
+        }
+    }
+
+    /**
      * A learning rate far too large: one step makes the float32 weights ±∞ (|η·gradient| > 3.4e38, the MSE's
      * gradient of outputs near ±100) from a finite loss. The run stops at the next step's non-finite loss, before
      * updating from it; at a step checkpoint due before that; at the end of the epoch when that step was its last;
