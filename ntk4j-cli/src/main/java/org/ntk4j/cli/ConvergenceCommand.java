@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.infinite.Convergence;
-import org.ntk4j.infinite.FcnLimit;
+import org.ntk4j.infinite.InfiniteLimit;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
@@ -214,16 +214,16 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     /**
      * Refuses, in one line naming --model, a model without an analytic limit (before the width is set, which only
-     * some models have): only a zoo fcn with act=relu or act=erf has one. {@link FcnLimit} names kernel's
+     * some models have): only a zoo fcn with act=relu or act=erf has one. {@link InfiniteLimit} names kernel's
      * --infinite, which this command does not have.
      */
     private void requireFcnLimit() {
         if (ModelArgument.isOnnx(model)) {
             throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
-                    + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not an imported ONNX model");
+                    + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not an imported ONNX model");
         }
         try {
-            FcnLimit.of(model); // the spec as given: an ONNX file or another zoo model is named as such
+            InfiniteLimit.of(model); // the spec as given: an ONNX file or another zoo model is named as such
         } catch (IllegalArgumentException e) {
             String text = e.getMessage() == null ? "" : e.getMessage();
             int not = text.lastIndexOf(", not ");
@@ -231,7 +231,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
                 throw e; // a malformed spec or a bad fcn option: the message names it
             }
             throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
-                    + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, " + text.substring(not + 2),
+                    + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, " + text.substring(not + 2),
                     e);
         }
     }

@@ -323,7 +323,7 @@ public final class KernelCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--infinite: the analytic kernel has no parameters and is not tiled; it "
                     + "does not combine with " + other);
         }
-        org.ntk4j.infinite.FcnLimit.of(model); // refuses any other model or activation, naming what is supported
+        org.ntk4j.infinite.InfiniteLimit.of(model); // refuses any other model or activation, naming what is supported
         if (kind.isSketched()) {
             throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
                     + "sketches the parameters); use full, trace, diagonal, pntk, pntk-unscaled, logit:K or probes:R");
@@ -336,7 +336,7 @@ public final class KernelCommand implements Callable<Integer> {
      */
     private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt, long budget)
             throws java.io.IOException {
-        org.ntk4j.infinite.FcnLimit lim = org.ntk4j.infinite.FcnLimit.of(model);
+        org.ntk4j.infinite.InfiniteLimit lim = org.ntk4j.infinite.InfiniteLimit.of(model);
         int n2 = xb == null ? x1.dim(0) : xb.dim(0);
         long bytes = x1.dim(0) * kind.entriesPerRow(n2, lim.outputs()) * dt.bytes();
         if (bytes > budget) {

@@ -139,7 +139,7 @@ public final class Convergence {
                                DType dt, UnaryOperator<EmpiricalNtk> configure) {
         Model net = Zoo.parse(spec);
         double[][] limit;
-        try (Tensor lim = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+        try (Tensor lim = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
             limit = square(lim);
         }
         if (isZero(limit)) {

@@ -34,7 +34,7 @@ import org.ntk4j.tensor.Tensor;
  * <p>The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel
  * of the same kind (trace = mean over the logits = Θ).
  */
-public final class FcnLimit {
+public final class FcnLimit implements InfiniteLimit {
     /** The activations with a closed form here. */
     public enum Act {
         /** max(0, z), the arc-cosine kernels. */
@@ -98,21 +98,12 @@ public final class FcnLimit {
         ModelSpec s = ModelSpec.parse(specText);
         if (!s.name().equals("fcn")) {
             throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
-                    + "fcn with act=relu or act=erf only, not '" + s.name() + "'");
+                    + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
         }
         int depth = s.integer("depth", 3, 0);
         int width = s.integer("width", 512, 1);
         int out = s.integer("out", 10, 1);
-        String a = s.string("act", "relu").toLowerCase(Locale.ROOT);
-        Act act;
-        if (a.equals("relu")) {
-            act = Act.RELU;
-        } else if (a.equals("erf")) {
-            act = Act.ERF;
-        } else {
-            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
-                    + "fcn with act=relu or act=erf only, not act=" + a);
-        }
+        Act act = ActivationDuals.parse(s);
         Parameterization p = Parameterization.parse(s.string("param", "ntk"));
         double w = s.real("w_std", 1.5, 0);
         double b = s.real("b_std", 0.05, 0);
@@ -120,11 +111,7 @@ public final class FcnLimit {
         return new FcnLimit(depth, width, out, act, p, w, b);
     }
 
-    /**
-     * Number of logits O.
-     *
-     * @return the {@code out} of the spec
-     */
+    @Override
     public int outputs() {
         return out;
     }
@@ -172,38 +159,7 @@ public final class FcnLimit {
 
     /** {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]). */
     double[] expectations(double k11, double k22, double k12) {
-        return act == Act.RELU ? relu(k11, k22, k12) : erf(k11, k22, k12);
-    }
-
-    static double[] relu(double k11, double k22, double k12) {
-        if (!(k11 > 0 && k22 > 0)) {
-            // u or v is 0 almost surely: φ = 0 and φ'(0) = 0 (relu's derivative is that of x > 0)
-            return new double[] {k11 / 2, k22 / 2, 0, 0};
-        }
-        // √(k11 k22): no overflow or underflow of the product, and exactly k11 when the variances are equal, so that
-        // identical inputs keep c = 1 exactly through the layers (near c = 1, θ = arccos c turns a rounding ε of c
-        // into an error √(2ε) ≈ 1e-8 of θ, and of E[φ'φ'] = (π − θ)/(2π))
-        double norm = k11 == k22 ? k11 : Math.sqrt(k11) * Math.sqrt(k22);
-        double c = Math.max(-1, Math.min(1, k12 / norm));
-        double theta = Math.acos(c);
-        // J(θ) = (sin θ + (π − θ) cos θ)/(2π) before the product: exactly 1/2 at θ = 0, E[φ(u)²] = k11/2 to the bit
-        double j = (Math.sin(theta) + (Math.PI - theta) * c) / (2 * Math.PI);
-        return new double[] {k11 / 2, k22 / 2, norm * j, (Math.PI - theta) / (2 * Math.PI)};
-    }
-
-    static double[] erf(double k11, double k22, double k12) {
-        double a = 1 + 2 * k11;
-        double b = 1 + 2 * k22;
-        // √(ab) without overflow of the product, and exactly a for equal variances (as relu's norm)
-        double sab = a == b ? a : Math.sqrt(a) * Math.sqrt(b);
-        double ee = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / sab)));
-        double e11 = 2 / Math.PI * Math.asin(2 * k11 / a);
-        double e22 = 2 / Math.PI * Math.asin(2 * k22 / b);
-        // ab − 4k12² expanded as 1 + 2k11 + 2k22 + 4(k11 k22 − k12²): no difference of two large products (which
-        // lost all digits of 1 + 4k for identical inputs of large variance k); k11 k22 − k12² ≥ 0, rounding aside
-        double det = 1 + 2 * k11 + 2 * k22 + 4 * Math.max(0, k11 * k22 - k12 * k12);
-        double ed = 4 / Math.PI / Math.sqrt(det);
-        return new double[] {e11, e22, ee, ed};
+        return ActivationDuals.of(act, k11, k22, k12);
     }
 
     /**
@@ -247,16 +203,11 @@ public final class FcnLimit {
         return new double[][][] {k, t};
     }
 
-    /** Receives the kernels {K, Θ} of one pair of examples. */
-    private interface PairSink {
-        void accept(int i, int j, double[] kt);
-    }
-
     /**
      * Calls {@code sink} with {K(x1_i, x2_j), Θ(x1_i, x2_j)} for every pair; with x2 = null, each unordered pair of
      * x1 is computed once and given as (i, j) and (j, i).
      */
-    private void eachPair(double[][] x1, double[][] x2, PairSink sink) {
+    private void eachPair(double[][] x1, double[][] x2, LimitLayout.PairSink sink) {
         double[][] b = x2 == null ? x1 : x2;
         int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
         double[] n1 = squaredNorms("x1", x1, d);
@@ -302,54 +253,13 @@ public final class FcnLimit {
      *     projected kernels
      * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
      */
+    @Override
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-        org.ntk4j.cpu.Reduce.requireFinite("x1", x1);
-        if (x2 != null) {
-            org.ntk4j.cpu.Reduce.requireFinite("x2", x2);
-            int d1 = Shapes.size(Shapes.dropFirst(x1.shape()));
-            int d2 = Shapes.size(Shapes.dropFirst(x2.shape()));
-            if (d1 != d2) {
-                throw new IllegalArgumentException("shape mismatch: x2 examples " + Shapes.str(Shapes.dropFirst(
-                        x2.shape())) + " have " + d2 + " features, x1 examples " + Shapes.str(Shapes.dropFirst(
-                        x1.shape())) + " " + d1);
-            }
-        }
-        // the N×N kinds' factor on Θ; refuses projected:K and logit:K out of range before any work
-        double scale = kind.isFull() || kind.isPerOutput() ? 1 : kind.scaleOfSharedKernel(out);
+        LimitLayout.requireInputs(x1, x2);
         double[][] a = flatten(x1);
         double[][] b = x2 == null ? null : flatten(x2);
-        int n1 = a.length;
-        int n2 = b == null ? n1 : b.length;
-        int kernelIndex = nngp ? 0 : 1; // in {K, Θ}
-        Tensor r = kind.isFull() ? Tensor.zeros(dtype, n1, n2, out, out)
-                : kind.isPerOutput() ? Tensor.empty(dtype, n1, n2, out) : Tensor.empty(dtype, n1, n2);
-        try {
-            eachPair(a, b, (i, j, kt) -> {
-                double v = kt[kernelIndex];
-                if (kind.isFull()) {
-                    for (int o = 0; o < out; o++) {
-                        r.set(v, i, j, o, o);
-                    }
-                } else if (kind.isPerOutput()) {
-                    for (int o = 0; o < out; o++) {
-                        r.set(v, i, j, o);
-                    }
-                } else {
-                    r.set(scale * v, i, j);
-                }
-            });
-            int bad = r.firstNonFinite();
-            if (bad >= 0) {
-                throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
-                        + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
-                        + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
-                        + "per layer); " + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
-            }
-            return r;
-        } catch (RuntimeException e) {
-            r.close();
-            throw e;
-        }
+        int n2 = b == null ? a.length : b.length;
+        return LimitLayout.layOut(kind, out, a.length, n2, nngp, dtype, sink -> eachPair(a, b, sink));
     }
 
     /** x [N, ...] as N rows of its flattened examples (the fcn's flatten). */

@@ -33,7 +33,7 @@ class FcnLimitTest {
                 double k11 = s[0];
                 double k22 = s[1];
                 double k12 = s[2];
-                double[] closed = act == FcnLimit.Act.RELU ? FcnLimit.relu(k11, k22, k12) : FcnLimit.erf(k11, k22, k12);
+                double[] closed = act == FcnLimit.Act.RELU ? ActivationDuals.relu(k11, k22, k12) : ActivationDuals.erf(k11, k22, k12);
                 SplittableRandom rng = new SplittableRandom(20261124L);
                 double l11 = Math.sqrt(k11);
                 double l21 = k12 / l11;
@@ -70,11 +70,11 @@ class FcnLimitTest {
     /** ReLU's closed form on the diagonal is E[relu(u)²] = K/2, and the derivative term at c = 1 is 1/2. */
     @Test
     void reluClosedFormOnTheDiagonalIsHalfTheVariance() {
-        double[] e = FcnLimit.relu(2.0, 2.0, 2.0);
+        double[] e = ActivationDuals.relu(2.0, 2.0, 2.0);
         assertThat(e[2]).isCloseTo(1.0, within(1e-12));
         assertThat(e[3]).isCloseTo(0.5, within(1e-12));
         // orthogonal: (1/2π)·√(k11 k22) and 1/4
-        double[] o = FcnLimit.relu(1.0, 4.0, 0.0);
+        double[] o = ActivationDuals.relu(1.0, 4.0, 0.0);
         assertThat(o[2]).isCloseTo(2.0 / (2 * Math.PI), within(1e-12));
         assertThat(o[3]).isCloseTo(0.25, within(1e-12));
     }
@@ -124,7 +124,7 @@ class FcnLimitTest {
         double k22 = w2 * yy / d + b2;
         double k12 = w2 * xy / d + b2;
         for (FcnLimit.Act act : FcnLimit.Act.values()) {
-            double[] e = act == FcnLimit.Act.RELU ? FcnLimit.relu(k11, k22, k12) : FcnLimit.erf(k11, k22, k12);
+            double[] e = act == FcnLimit.Act.RELU ? ActivationDuals.relu(k11, k22, k12) : ActivationDuals.erf(k11, k22, k12);
             FcnLimit ntk = new FcnLimit(1, 100, 2, act, Parameterization.NTK, 2.0, 0.3);
             double[] r = ntk.pair(xx, yy, xy, d);
             assertThat(r[0]).isCloseTo(w2 * e[2] + b2, within(1e-14));

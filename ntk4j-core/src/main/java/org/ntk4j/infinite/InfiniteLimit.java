@@ -1,0 +1,56 @@
+package org.ntk4j.infinite;
+
+import org.ntk4j.nn.ModelSpec;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The analytic infinite-width NNGP and NTK of a zoo network (neural-tangents' {@code stax} {@code kernel_fn}),
+ * laid out as the empirical kernel of a {@link KernelKind}. {@link #of} picks the architecture's limit from a zoo
+ * spec; models without one are refused in one line naming {@link #SUPPORTED}.
+ */
+public interface InfiniteLimit {
+    /** The zoo models and activations that have an analytic limit, as the refusals name them. */
+    String SUPPORTED = "fcn with act=relu or act=erf";
+
+    /**
+     * The limit of a zoo spec.
+     *
+     * @param specText the model spec, with the zoo's defaults for omitted options
+     * @return the limit of that network
+     * @throws IllegalArgumentException for a model or activation without a limit, or a bad or unknown option
+     */
+    static InfiniteLimit of(String specText) {
+        ModelSpec s = ModelSpec.parse(specText);
+        if (s.name().equals("fcn")) {
+            return FcnLimit.of(specText);
+        }
+        throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
+                + SUPPORTED + " only, not '" + s.name() + "'");
+    }
+
+    /**
+     * Number of logits O.
+     *
+     * @return the {@code out} of the spec
+     */
+    int outputs();
+
+    /**
+     * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
+     * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ, pntk-unscaled = O·Θ, diagonal
+     * [N1, N2, O]; projected:K, a sketch of the parameters, has no infinite-width counterpart and is refused.
+     *
+     * @param kind the kernel layout to produce
+     * @param x1 inputs, {@code [N1, ...]}
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
+     * @param nngp the NNGP K instead of the NTK Θ
+     * @param dtype element type of the result
+     * @return the kernel tensor in the layout of {@code kind}, which the caller closes
+     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if their examples do not fit the network, or
+     *     for projected kernels
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
+     */
+    Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype);
+}
