@@ -137,7 +137,7 @@ public final class ApproxCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
         JsonReport json;
-        try (Tensor loaded = DataSource.load(data, dt, seed);
+        try (Tensor loaded = DataSource.load(resolved.dataSpec("--data", data), dt, seed);
              Tensor laidOut = resolved.onnx() == null ? null : resolved.layout("--data", loaded)) {
             Tensor all = laidOut == null ? loaded : laidOut;
             if (all.dim(0) <= n || n < 2) {

@@ -173,8 +173,8 @@ public final class KernelCommand implements Callable<Integer> {
                         ModelArgument.Resolved resolved, Standardizer.Mode standardization) throws java.io.IOException {
         PrintWriter o = spec.commandLine().getOut();
         Model net = resolved.model();
-        try (Tensor loaded1 = DataSource.load(data, dt, seed);
-             Tensor loaded2 = x2 == null ? null : DataSource.load(x2, dt, seed + 1);
+        try (Tensor loaded1 = DataSource.load(resolved.dataSpec("--data", data), dt, seed);
+             Tensor loaded2 = x2 == null ? null : DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1);
              Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
                      "--data " + data, spec.commandLine().getErr()), loaded1);
              Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", Standardizer.fit(loaded1, standardization),

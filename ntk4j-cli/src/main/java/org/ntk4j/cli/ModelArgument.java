@@ -4,9 +4,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.InputLayout;
+import org.ntk4j.io.NpyHeader;
+import org.ntk4j.io.Npz;
 import org.ntk4j.io.ParamsFile;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
@@ -32,8 +38,10 @@ final class ModelArgument {
     String paramsOnly;
 
     @Option(names = "--input-shape", paramLabel = "[NAME:]SHAPE", description = "ONNX model: the per-example input "
-            + "shape (without the batch axis, the model's layout, e.g. 3,32,32 or x:3,32,32) for dynamic axes.")
-    String inputShape;
+            + "shape (without the batch axis, the model's layout, e.g. 3,32,32 or x:3,32,32) for dynamic axes; for a "
+            + "model with several inputs, NAME:SHAPE once per input whose axes are dynamic (e.g. "
+            + "--input-shape input_ids:16 --input-shape attention_mask:16).")
+    List<String> inputShape;
 
     @Option(names = "--output", paramLabel = "NAME", description = "ONNX model: the graph output to take, for a "
             + "model with several.")
@@ -63,6 +71,82 @@ final class ModelArgument {
                 throw e;
             }
             return laidOut;
+        }
+
+        /**
+         * The data source to read for {@code option}: {@code spec} itself, but for an ONNX model with several inputs
+         * an .npz archive with one array per input name (np.savez("x.npz", input_ids=ids, attention_mask=mask)),
+         * checked against the model (every input there, no other array but the labels, one N, each input's
+         * per-example shape) and read packed ({@link org.ntk4j.io.DataSource}'s {@code x=KEY1,KEY2,...}, in the
+         * graph's order).
+         */
+        String dataSpec(String option, String spec) throws IOException {
+            if (onnx == null || !onnx.packedInputs() || spec == null) {
+                return spec;
+            }
+            List<String> inputs = onnx.inputNames();
+            String s = spec.trim();
+            boolean prefixed = s.toLowerCase(java.util.Locale.ROOT).startsWith("npz:");
+            String[] parts = (prefixed ? s.substring(4) : s).split(":", -1);
+            Path file = Path.of(parts[0]);
+            String example = "np.savez(\"x.npz\", " + String.join(", ", inputs.stream().map(n -> n + "=...")
+                    .toList()) + ")";
+            if (!prefixed && !parts[0].toLowerCase(java.util.Locale.ROOT).endsWith(".npz")) {
+                throw new IllegalArgumentException(option + ": the model has " + inputs.size() + " inputs " + inputs
+                        + "; give them as an .npz archive with one array per input name (" + example + "), got '"
+                        + spec + "'");
+            }
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException(option + ": file not found: " + file);
+            }
+            String labels = "y";
+            List<String> options = new ArrayList<>();
+            for (int i = 1; i < parts.length; i++) {
+                String o = parts[i].trim();
+                if (o.toLowerCase(java.util.Locale.ROOT).startsWith("x=")) {
+                    throw new IllegalArgumentException(option + ": :x= does not apply to a model with several "
+                            + "inputs " + inputs + ", which reads the arrays named as its inputs");
+                }
+                if (o.toLowerCase(java.util.Locale.ROOT).startsWith("y=")) {
+                    labels = o.substring(2).trim();
+                }
+                options.add(o);
+            }
+            Map<String, NpyHeader> headers = Npz.readHeaders(file);
+            for (String name : headers.keySet()) {
+                if (!inputs.contains(name) && !name.equals(labels)) {
+                    throw new IllegalArgumentException(option + ": " + file + " holds an array '" + name + "' that is "
+                            + "not one of the model's inputs " + inputs + " (nor the labels, '" + labels + "')");
+                }
+            }
+            String first = null;
+            for (String name : inputs) {
+                NpyHeader h = headers.get(name);
+                if (h == null) {
+                    throw new IllegalArgumentException(option + ": " + file + " has no array '" + name + "' for the "
+                            + "model's input '" + name + "' (it holds " + String.join(", ", headers.keySet())
+                            + "); the model's inputs are " + inputs);
+                }
+                int[] want = onnx.inputShape(name);
+                int[] have = h.shape().length == 0 ? null : Shapes.dropFirst(h.shape());
+                if (have == null || !Arrays.equals(have, want)) {
+                    throw new IllegalArgumentException(option + ": the model's input '" + name + "' takes examples of "
+                            + "shape " + Shapes.str(want) + ", array '" + name + "' of " + file + " has shape "
+                            + Shapes.str(h.shape()) + (have == null ? "" : " (examples of shape " + Shapes.str(have)
+                            + ")"));
+                }
+                if (first != null && h.shape()[0] != headers.get(first).shape()[0]) {
+                    throw new IllegalArgumentException(option + ": array '" + name + "' of " + file + " has "
+                            + h.shape()[0] + " examples, array '" + first + "' has " + headers.get(first).shape()[0]
+                            + "; every input needs one row per example");
+                }
+                first = first == null ? name : first;
+            }
+            StringBuilder r = new StringBuilder("npz:").append(parts[0]).append(":x=").append(String.join(",", inputs));
+            for (String o : options) {
+                r.append(':').append(o);
+            }
+            return r.toString();
         }
 
         /** {@link #layout(String, Tensor)} for a dataset (same labels), a new dataset. */
@@ -134,19 +218,28 @@ final class ModelArgument {
             return new Resolved(Zoo.parse(model), null);
         }
         OnnxSpec base = OnnxSpec.parse(model);
-        String inputName = null;
         int[] shape = base.inputShape();
+        Map<String, int[]> named = base.namedInputShapes();
         if (inputShape != null) {
-            String text = inputShape.trim();
-            int colon = text.lastIndexOf(':');
-            if (colon >= 0) {
-                inputName = text.substring(0, colon).trim();
-                text = text.substring(colon + 1);
+            shape = null;
+            named = new LinkedHashMap<>();
+            for (String value : inputShape) {
+                String text = value.trim();
+                int colon = text.lastIndexOf(':');
+                int[] sizes = OnnxSpec.parseShape("--input-shape", text.substring(colon + 1));
+                if (colon < 0 && inputShape.size() > 1) {
+                    throw new IllegalArgumentException("--input-shape: given " + inputShape.size() + " times, so "
+                            + "each needs its input's name (NAME:SHAPE), got '" + value + "'");
+                }
+                String name = colon < 0 ? null : text.substring(0, colon).trim();
+                if (name != null && named.put(name, sizes) != null) {
+                    throw new IllegalArgumentException("--input-shape: input '" + name + "' is given twice");
+                }
+                shape = name == null ? sizes : null;
             }
-            shape = OnnxSpec.parseShape("--input-shape", text);
         }
         OnnxSpec s = new OnnxSpec(base.file(), shape, output != null ? output : base.output(),
-                freeze != null ? freeze : base.freeze(), paramsOnly != null ? paramsOnly : base.paramsOnly());
+                freeze != null ? freeze : base.freeze(), paramsOnly != null ? paramsOnly : base.paramsOnly(), named);
         if (!Files.isRegularFile(s.file())) {
             throw new IllegalArgumentException("--model: ONNX file not found: " + s.file());
         }
@@ -154,14 +247,16 @@ final class ModelArgument {
         try {
             onnx = s.load();
         } catch (IllegalArgumentException e) {
+            String wrongName = s.file() + ": the model's input is '";
+            if (e.getMessage().startsWith(wrongName)) {
+                // a NAME:SHAPE whose NAME is not the one input's
+                throw new IllegalArgumentException("--input-shape: " + e.getMessage().substring(s.file().toString()
+                        .length() + 2), e);
+            }
             // the library names its Java options; here they are the command's
             throw new IllegalArgumentException("--model " + e.getMessage()
                     .replace("OnnxModel.Options.inputShape", "--input-shape")
                     .replace("OnnxModel.Options.output", "--output"), e);
-        }
-        if (inputName != null && !inputName.equals(onnx.inputName())) {
-            throw new IllegalArgumentException("--input-shape: the model's input is '" + onnx.inputName() + "', not '"
-                    + inputName + "'");
         }
         return new Resolved(s.model(onnx), onnx);
     }

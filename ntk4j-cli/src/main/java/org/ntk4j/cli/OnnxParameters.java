@@ -33,11 +33,20 @@ final class OnnxParameters {
             rows.append(String.format(Locale.ROOT, "  %-32s %-18s %10d  %s%n", p.path(), Shapes.str(p.shape()),
                     Shapes.size(p.shape()), s ? "structured" : "dense"));
         }
-        sb.append(String.format(Locale.ROOT, "ONNX %s (opset %d, %s): input '%s' %s, output '%s' %s%n",
+        // a model with several inputs: each by name, then the packed example the model takes
+        java.util.List<String> each = new java.util.ArrayList<>();
+        for (String name : onnx.inputNames()) {
+            each.add("'" + name + "' " + Shapes.str(onnx.inputShape(name)));
+        }
+        StringBuilder inputs = new StringBuilder(onnx.packedInputs() ? "inputs " : "input ")
+                .append(String.join(", ", each));
+        if (onnx.packedInputs()) {
+            inputs.append(" (packed per example: ").append(Shapes.str(onnx.inputShape())).append(")");
+        }
+        sb.append(String.format(Locale.ROOT, "ONNX %s (opset %d, %s): %s, output '%s' %s%n",
                 onnx.model().spec().startsWith("onnx:") ? onnx.model().spec().substring(5) : onnx.model().spec(),
                 onnx.opset(), onnx.producer().isBlank() ? "unknown producer" : onnx.producer().strip(),
-                onnx.inputName(),
-                Shapes.str(onnx.inputShape()), onnx.outputName(), Shapes.str(onnx.outputShape())));
+                inputs, onnx.outputName(), Shapes.str(onnx.outputShape())));
         sb.append(String.format(Locale.ROOT, "%d parameter tensors, %d scalars (of %d weight initializers); structured "
                 + "derivatives: %d structured, %d by per-example rows (dense fallback)%n", specs.size(),
                 onnx.parameterCount(), onnx.weightNames().size(), structured, specs.size() - structured));

@@ -174,8 +174,8 @@ public final class PredictCommand implements Callable<Integer> {
                 .output("--cov", cov, ".npy").outputIn("--plots", plots, TRAINING_CURVES).check();
         PrintWriter o = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
-             Dataset testRaw = DataSource.loadDataset(test, dt, seed + 1)) {
+        try (Dataset trainRaw = DataSource.loadDataset(resolved.dataSpec("--train", train), dt, seed);
+             Dataset testRaw = DataSource.loadDataset(resolved.dataSpec("--test", test), dt, seed + 1)) {
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train,
                     spec.commandLine().getErr());
             if (Shapes.size(testRaw.exampleShape()) != Shapes.size(trainRaw.exampleShape())) {

@@ -241,7 +241,8 @@ public final class SpectrumCommand implements Callable<Integer> {
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
-        try (Dataset raw = DataSource.loadDataset(data, dt, seed); Dataset std = KernelOptions.fitStandardizer(raw.x(), mode, "--data " + data,
+        try (Dataset raw = DataSource.loadDataset(resolved.dataSpec("--data", data), dt, seed);
+             Dataset std = KernelOptions.fitStandardizer(raw.x(), mode, "--data " + data,
                      spec.commandLine().getErr()).apply(raw);
              Dataset d = resolved.layout("--data", std)) {
             int[] out = net.outputShape(d.exampleShape());

@@ -286,6 +286,77 @@ class OnnxCommandTest {
                 .startsWith("ntk4j: --infinite: ");
     }
 
+    /**
+     * A model with two inputs reads --data (and --x2) from an .npz with one array per input name: the kernel equals
+     * the library's on the inputs packed; a missing or extra array, another N, another per-example shape, or a .npy
+     * is refused in one line naming the input; explain lists both inputs.
+     */
+    @Test
+    void aModelWithTwoInputsReadsAnNpzOfOneArrayPerInputAndRefusesOtherDataInOneLine() throws Exception {
+        Path model = OnnxFiles.twoInputs(dir.resolve("two.onnx"));
+        double[] a = {1, 0.5, -1, 2, 0, 1, 1.5, -0.5, -2, 1, 0, 0.25, 0.5, -1.5, 1};
+        double[] b = {3, 0, -1, 0.5, 0.25, 2, -0.5, 1, 1.5, -2};
+        Path xz = dir.resolve("x.npz");
+        Path k = dir.resolve("k.npy");
+        Path kx2 = dir.resolve("kx2.npy");
+        try (Tensor ta = Tensor.of(a, 5, 3); Tensor tb = Tensor.of(b, 5, 1, 2)) {
+            Map<String, Tensor> arrays = new LinkedHashMap<>();
+            arrays.put("b", tb); // the archive's order is not the graph's
+            arrays.put("a", ta);
+            Npz.write(xz, arrays);
+            CliRuns.run(0, "kernel", "--model", model.toString(), "--data", xz.toString(), "--dtype", "f64",
+                    "--out", k.toString(), "--quiet");
+            CliRuns.run(0, "kernel", "--model", model.toString(), "--data", xz.toString(), "--x2", xz + ":3",
+                    "--dtype", "f64", "--out", kx2.toString(), "--quiet");
+            OnnxModel onnx = OnnxModel.load(model);
+            assertThat(onnx.inputNames()).containsExactly("a", "b");
+            try (Params p = onnx.params(DType.F64); Tensor x = onnx.pack(Map.of("a", ta, "b", tb));
+                 Tensor expected = EmpiricalNtk.of(onnx.model(), p).ntk(x, null)) {
+                double[] e = expected.toDoubleArray();
+                OnnxFiles.assertClose(read(k), e, 1e-12);
+                double[] firstThree = new double[15];
+                for (int i = 0; i < 5; i++) {
+                    System.arraycopy(e, 5 * i, firstThree, 3 * i, 3);
+                }
+                OnnxFiles.assertClose(read(kx2), firstThree, 1e-12);
+            }
+            Path missing = dir.resolve("missing.npz");
+            Npz.write(missing, Map.of("a", ta));
+            assertThat(error("--model", model.toString(), "--data", missing.toString())).isEqualTo("ntk4j: --data: "
+                    + missing + " has no array 'b' for the model's input 'b' (it holds a); the model's inputs are "
+                    + "[a, b]");
+            Path extra = dir.resolve("extra.npz");
+            Npz.write(extra, Map.of("a", ta, "b", tb, "c", ta));
+            assertThat(error("--model", model.toString(), "--data", extra.toString())).isEqualTo("ntk4j: --data: "
+                    + extra + " holds an array 'c' that is not one of the model's inputs [a, b] (nor the labels, 'y')");
+            try (Tensor shortB = Tensor.of(java.util.Arrays.copyOf(b, 8), 4, 1, 2);
+                 Tensor flatB = Tensor.of(b, 5, 2)) {
+                Path fewer = dir.resolve("fewer.npz");
+                Npz.write(fewer, Map.of("a", ta, "b", shortB));
+                assertThat(error("--model", model.toString(), "--data", fewer.toString())).isEqualTo("ntk4j: --data: "
+                        + "array 'b' of " + fewer + " has 4 examples, array 'a' has 5; every input needs one row per "
+                        + "example");
+                Path flat = dir.resolve("flat.npz");
+                Npz.write(flat, Map.of("a", ta, "b", flatB));
+                assertThat(error("--model", model.toString(), "--data", flat.toString())).isEqualTo("ntk4j: --data: "
+                        + "the model's input 'b' takes examples of shape [1, 2], array 'b' of " + flat + " has shape "
+                        + "[5, 2] (examples of shape [2])");
+            }
+            Path npy = dir.resolve("a.npy");
+            Npy.write(npy, ta);
+            assertThat(error("--model", model.toString(), "--data", npy.toString())).isEqualTo("ntk4j: --data: the "
+                    + "model has 2 inputs [a, b]; give them as an .npz archive with one array per input name "
+                    + "(np.savez(\"x.npz\", a=..., b=...)), got '" + npy + "'");
+        }
+        assertThat(error("--model", model.toString(), "--data", xz.toString(), "--input-shape", "1,2"))
+                .isEqualTo("ntk4j: --model " + model.toAbsolutePath() + ": the model has 2 inputs [a, b]; give each "
+                        + "input's shape by name (--input-shape)");
+        CliRuns.run(0, "kernel", "--model", model.toString(), "--data", xz.toString(), "--input-shape", "b:1,2",
+                "--input-shape", "a:3", "--quiet");
+        String explained = CliRuns.run(0, "explain", "--model", model.toString(), "--n", "4")[0];
+        assertThat(explained).contains("inputs 'a' [3], 'b' [1, 2] (packed per example: [5])");
+    }
+
     private static String error(String... args) {
         String[] all = new String[args.length + 1];
         all[0] = "kernel";

@@ -103,6 +103,28 @@ final class OnnxFiles {
         return write(file, g);
     }
 
+    /**
+     * Two inputs, a [N, 3] and b [N, 1, 2]: y = W2 tanh(Wa a + ba + Wb flatten(b)) + b2 (the Gemms transB), with
+     * Wa [3, 3], ba [3], Wb [3, 2].
+     */
+    static Path twoInputs(Path file) throws IOException {
+        GraphProto g = GraphProto.newBuilder().setName("two-inputs")
+                .addInput(info("a", "batch", 3)).addInput(info("b", "batch", 1, 2)).addOutput(info("y", "batch", 2))
+                .addInitializer(floats("Wa", new float[] {0.5f, -1f, 0.25f, 1.5f, -0.75f, 0.5f, 1f, -0.5f, 0.125f},
+                        3, 3))
+                .addInitializer(floats("ba", B1, 3))
+                .addInitializer(floats("Wb", new float[] {0.75f, -1.25f, 0.5f, 1f, -0.25f, 0.5f}, 3, 2))
+                .addInitializer(floats("W2", W2, 2, 3)).addInitializer(floats("b2", B2, 2))
+                .addNode(node("Gemm", "fa", new String[] {"a", "Wa", "ba"}, new String[] {"ha"}, attr("transB", 1)))
+                .addNode(node("Flatten", "flat", new String[] {"b"}, new String[] {"bf"}, attr("axis", 1)))
+                .addNode(node("Gemm", "fb", new String[] {"bf", "Wb"}, new String[] {"hb"}, attr("transB", 1)))
+                .addNode(node("Add", "sum", new String[] {"ha", "hb"}, new String[] {"h"}))
+                .addNode(node("Tanh", "act", new String[] {"h"}, new String[] {"t"}))
+                .addNode(node("Gemm", "fc2", new String[] {"t", "W2", "b2"}, new String[] {"y"}, attr("transB", 1)))
+                .build();
+        return write(file, g);
+    }
+
     private static Path write(Path file, GraphProto g) throws IOException {
         ModelProto m = ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).setGraph(g).build();

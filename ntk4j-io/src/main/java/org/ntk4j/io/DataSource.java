@@ -39,7 +39,9 @@ import org.ntk4j.tensor.Tensor;
  *       rank-1 integer {@code .npy} or IDX file</td></tr>
  *   <tr><td>{@code PATH.npz[:x=KEY][:y=KEY|none][:N]}</td><td>x and (if present) labels from the entries
  *       {@code x} and {@code y}, or the keys given ({@code y=none}: unlabelled); only those entries are
- *       read</td></tr>
+ *       read. {@code x=KEY1,KEY2,...} packs several arrays (the inputs of a model with several, e.g.
+ *       {@code input_ids,attention_mask}), all with the same N, into x [N, d1 + d2 + ...]: per example, each
+ *       array's values (row-major) concatenated in the order given</td></tr>
  *   <tr><td>{@code PATH.csv[:label=COLUMN][:N]}</td><td>a header row, then one example per row: every column
  *       but the label column is a numeric feature, x is [N, features]; the label column is the one named
  *       {@code label} if there is one, or the one given ({@code label=none}: unlabelled)</td></tr>
@@ -498,9 +500,12 @@ public final class DataSource {
             throws IOException {
         List<String> keys = Npz.keys(p);
         String xKey = options.getOrDefault("x", "x");
-        if (!keys.contains(xKey)) {
-            throw new IllegalArgumentException("data source '" + spec + "': no array '" + xKey + "' in " + p
-                    + " (it holds " + String.join(", ", keys) + "); name the inputs with :x=KEY");
+        List<String> xKeys = Arrays.asList(xKey.split(",", -1));
+        for (String k : xKeys) {
+            if (!keys.contains(k)) {
+                throw new IllegalArgumentException("data source '" + spec + "': no array '" + k + "' in " + p
+                        + " (it holds " + String.join(", ", keys) + "); name the inputs with :x=KEY");
+            }
         }
         String yOption = options.get("y");
         boolean unlabelled = yOption != null && yOption.equalsIgnoreCase("none");
@@ -523,10 +528,60 @@ public final class DataSource {
                 throw skip.isEmpty() ? e : new IllegalArgumentException(e.getMessage() + skip, e);
             }
         }
+        if (xKeys.size() > 1) {
+            return new Loaded(packed(spec, p, xKeys, dtype, limit), labels);
+        }
         Npy.Rows x = Npz.readEntry(p, xKey, (channel, source, size) -> Npy.readRows(channel, source, dtype, size,
                 limit), rows -> rows.tensor().close());
         return withLabels(spec, x, labels);
     }
+
+    /**
+     * The arrays {@code keys} of an .npz packed into one input [N, d1 + d2 + ...]: per example, each array's values
+     * (row-major) concatenated in the order of the keys (a model with several inputs takes them so). Every array
+     * needs the same N; uint8 arrays are scaled to [0, 1] as a single x would be.
+     */
+    private static Tensor packed(String spec, Path p, List<String> keys, DType dtype, int limit) throws IOException {
+        List<Tensor> parts = new ArrayList<>();
+        try {
+            int width = 0;
+            int firstN = -1;
+            for (String k : keys) {
+                Npy.Rows rows = Npz.readEntry(p, k, (channel, source, size) -> Npy.readRows(channel, source, dtype,
+                        size, limit), r -> r.tensor().close());
+                parts.add(rows.tensor());
+                int[] fileShape = rows.header().shape();
+                if (fileShape.length < 1 || firstN >= 0 && fileShape[0] != firstN) {
+                    String why = fileShape.length < 1 ? "; each array of x needs a row per example: [N, ...]"
+                            : ", array '" + keys.get(0) + "' has " + firstN + " examples; every array of x needs one "
+                            + "row per example";
+                    throw new IllegalArgumentException("data source '" + spec + "': array '" + k + "' has shape "
+                            + Shapes.str(fileShape) + why);
+                }
+                firstN = fileShape[0];
+                if (rows.header().dtype() == NpyDType.UINT8) {
+                    divide(rows.tensor(), 255);
+                }
+                width += Shapes.size(Shapes.dropFirst(rows.tensor().shape()));
+            }
+            int n = parts.get(0).dim(0);
+            Tensor x = Tensor.empty(dtype, n, width);
+            int offset = 0;
+            for (Tensor t : parts) {
+                int size = Shapes.size(Shapes.dropFirst(t.shape()));
+                for (int e = 0; e < n; e++) {
+                    for (int j = 0; j < size; j++) {
+                        x.setFlat(e * width + offset + j, t.getFlat(e * size + j));
+                    }
+                }
+                offset += size;
+            }
+            return x;
+        } finally {
+            parts.forEach(Tensor::close);
+        }
+    }
+
 
     private static Loaded idx(String spec, Path p, String labelsOption, DType dtype, int limit)
             throws IOException {

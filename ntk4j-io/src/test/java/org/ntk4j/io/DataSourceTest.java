@@ -124,6 +124,37 @@ class DataSourceTest {
         }
     }
 
+    /**
+     * {@code x=KEY1,KEY2}: the arrays packed per example in the order given (int64 ids [N, 2], float64 [N, 1, 2]),
+     * labels beside them, {@code :N}; arrays of another N are refused naming both.
+     */
+    @Test
+    void npzPacksSeveralArraysPerExampleInTheOrderGiven() throws IOException {
+        Path z = dir.resolve("inputs.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("b", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {0.5, -1, 2.5, 3, -4, 0.25}, 3, 1, 2));
+        arrays.put("ids", NpyArray.ofLongs(NpyDType.INT64, new long[] {7, 1, 0, 9, 3, 3}, 3, 2));
+        arrays.put("y", NpyArray.ofLongs(NpyDType.INT64, new long[] {1, 0, 2}, 3));
+        Npz.writeArrays(z, arrays);
+        try (Dataset d = DataSource.loadDataset(z + ":x=ids,b", DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(3, 4);
+            assertThat(d.x().toDoubleArray()).containsExactly(7, 1, 0.5, -1, 0, 9, 2.5, 3, 3, 3, -4, 0.25);
+            assertThat(d.labels()).containsExactly(1, 0, 2);
+        }
+        try (Dataset d = DataSource.loadDataset("npz:" + z + ":x=b,ids:y=none:2", DType.F32, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(0.5, -1, 7, 1, 2.5, 3, 0, 9);
+            assertThat(d.hasLabels()).isFalse();
+        }
+        Path uneven = dir.resolve("uneven.npz");
+        Npz.writeArrays(uneven, Map.of("a", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2, 3}, 3, 1),
+                "c", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2}, 2, 1)));
+        assertThatThrownBy(() -> DataSource.load(uneven + ":x=a,c", DType.F64, 0)).hasMessage("data source '"
+                + uneven + ":x=a,c': array 'c' has shape [2, 1], array 'a' has 3 examples; every array of x needs one "
+                + "row per example");
+        assertThatThrownBy(() -> DataSource.load(uneven + ":x=a,q", DType.F64, 0))
+                .hasMessageStartingWith("data source '" + uneven + ":x=a,q': no array 'q' in " + uneven);
+    }
+
     @Test
     void unsignedBytesAreScaledToUnitInterval() throws IOException {
         Path x = dir.resolve("img.npy");

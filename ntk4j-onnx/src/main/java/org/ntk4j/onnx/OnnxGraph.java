@@ -18,13 +18,37 @@ import org.ntk4j.onnx.proto.OnnxProtos.ValueInfoProto;
 import org.ntk4j.tensor.Shapes;
 
 /**
- * An ONNX file read and checked: its one input (with a static per-example shape), its chosen output, initializers
+ * An ONNX file read and checked: its inputs (each with a static per-example shape), its chosen output, initializers
  * and nodes.
+ *
+ * <p>A model with several inputs (a text model's input_ids and attention_mask) takes them packed into one: per
+ * example, each input's values flattened and concatenated in the graph's order ({@link #inputShape} is then
+ * {@code [d1 + d2 + ...]}); the {@link Tracer} slices and reshapes them back.
  */
 final class OnnxGraph {
     /** The opsets of the default domain the import follows. */
     static final int MIN_OPSET = 11;
     static final int MAX_OPSET = 18;
+
+    /**
+     * One graph input.
+     *
+     * @param name its name in the file
+     * @param shape its per-example shape (without the batch axis)
+     * @param elemType its ONNX element type
+     * @param offset where its values start in a packed example
+     */
+    record Input(String name, int[] shape, int elemType, int offset) {
+        /** The number of values per example. */
+        int size() {
+            return Shapes.size(shape);
+        }
+
+        /** Whether it holds integer ids (int64 or int32: token ids for embeddings), not floats. */
+        boolean ids() {
+            return isIdType(elemType);
+        }
+    }
 
     final Path file;
     final Path dir;
@@ -32,17 +56,18 @@ final class OnnxGraph {
     final String producer;
     final Map<String, InitializerData> initializers;
     final List<NodeProto> nodes;
+    /** The graph inputs that are not initializers, in the graph's order. */
+    final List<Input> inputs;
+    /** The one input's name, or the inputs' names separated by commas (for messages). */
     final String inputName;
-    /** The per-example input shape (without the batch axis). */
+    /** The per-example shape of the model's input: the one input's, or {@code [d1 + d2 + ...]} packed. */
     final int[] inputShape;
-    final int inputElemType;
     final String outputName;
-    /** The batch size the file writes on the input's first axis, or 0 where that axis is dynamic. */
+    /** The batch size the file writes on the inputs' first axis, or 0 where that axis is dynamic. */
     final int fixedBatch;
 
     private OnnxGraph(Path file, int opset, String producer, Map<String, InitializerData> initializers,
-                      List<NodeProto> nodes, String inputName, int[] inputShape, int inputElemType,
-                      String outputName, int fixedBatch) {
+                      List<NodeProto> nodes, List<Input> inputs, String outputName, int fixedBatch) {
         this.file = file;
         Path parent = file.toAbsolutePath().getParent();
         this.dir = parent == null ? Path.of(".") : parent;
@@ -50,14 +75,31 @@ final class OnnxGraph {
         this.producer = producer;
         this.initializers = initializers;
         this.nodes = nodes;
-        this.inputName = inputName;
-        this.inputShape = inputShape;
-        this.inputElemType = inputElemType;
+        this.inputs = List.copyOf(inputs);
+        List<String> names = new ArrayList<>();
+        int packed = 0;
+        for (Input in : inputs) {
+            names.add(in.name());
+            packed += in.size();
+        }
+        this.inputName = String.join(", ", names);
+        this.inputShape = inputs.size() == 1 ? inputs.get(0).shape().clone() : new int[] {packed};
         this.outputName = outputName;
         this.fixedBatch = fixedBatch;
     }
 
-    static OnnxGraph read(Path file, String output, int[] inputShape) {
+    /** Whether the model has several inputs, packed into one. */
+    boolean packed() {
+        return inputs.size() > 1;
+    }
+
+    /**
+     * Reads and checks a file.
+     *
+     * @param inputShapes per-example shapes given for the inputs' dynamic axes, by input name; the key {@code ""}
+     *     names the only input of a one-input model
+     */
+    static OnnxGraph read(Path file, String output, Map<String, int[]> inputShapes) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
@@ -133,11 +175,11 @@ final class OnnxGraph {
                 inputs.add(v);
             }
         }
-        if (inputs.size() != 1) {
-            throw new IllegalArgumentException(file + ": the model has " + inputs.size() + " inputs "
-                    + names(inputs) + "; ntk4j imports models with exactly one input");
+        if (inputs.isEmpty()) {
+            throw new IllegalArgumentException(file + ": the model has no input (every graph input is an "
+                    + "initializer)");
         }
-        ValueInfoProto in = inputs.get(0);
+        checkShapesGiven(file, inputs, inputShapes);
         String outputName;
         if (output == null) {
             if (g.getOutputCount() != 1) {
@@ -156,27 +198,74 @@ final class OnnxGraph {
             }
             outputName = output;
         }
-        if (!in.getType().hasTensorType()) {
-            throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is not a tensor");
+        List<Input> read = new ArrayList<>();
+        int fixedBatch = 0;
+        int offset = 0;
+        for (ValueInfoProto in : inputs) {
+            if (!in.getType().hasTensorType()) {
+                throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is not a tensor");
+            }
+            int elem = in.getType().getTensorType().getElemType();
+            if (!InitializerData.isFloatType(elem) && !isIdType(elem)) {
+                throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is "
+                        + InitializerData.typeName(elem) + "; ntk4j imports float or double inputs, or int64 or int32 "
+                        + "token ids");
+            }
+            int[] given = inputShapes.get(inputs.size() == 1 && inputShapes.containsKey("") ? "" : in.getName());
+            int[] shape = inputShape(file, in, given, inputs.size() > 1);
+            TensorShapeProto.Dimension batchAxis = in.getType().getTensorType().hasShape()
+                    ? in.getType().getTensorType().getShape().getDim(0) : null;
+            if (batchAxis != null && batchAxis.hasDimValue() && batchAxis.getDimValue() > 0) {
+                fixedBatch = (int) Math.min(batchAxis.getDimValue(), Integer.MAX_VALUE);
+            }
+            read.add(new Input(in.getName(), shape, elem, offset));
+            offset = Math.addExact(offset, Shapes.size(shape));
         }
-        int elem = in.getType().getTensorType().getElemType();
-        if (!InitializerData.isFloatType(elem) && !isIdType(elem)) {
-            throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is "
-                    + InitializerData.typeName(elem) + "; ntk4j imports float or double inputs, or int64 or int32 "
-                    + "token ids");
-        }
-        int[] shape = inputShape(file, in, inputShape);
-        TensorShapeProto.Dimension batchAxis = in.getType().getTensorType().hasShape()
-                ? in.getType().getTensorType().getShape().getDim(0) : null;
-        int fixedBatch = batchAxis != null && batchAxis.hasDimValue() && batchAxis.getDimValue() > 0
-                ? (int) Math.min(batchAxis.getDimValue(), Integer.MAX_VALUE) : 0;
         return new OnnxGraph(file, opset, m.getProducerName() + " " + m.getProducerVersion(), inits, nodes,
-                in.getName(), shape, elem, outputName, fixedBatch);
+                read, outputName, fixedBatch);
     }
 
-    /** Whether the input holds integer ids (int64 or int32: token ids for embeddings), not floats. */
+    /** Refuses shapes given for inputs the model does not have, and an unnamed shape for a model with several. */
+    private static void checkShapesGiven(Path file, List<ValueInfoProto> inputs, Map<String, int[]> given) {
+        for (String name : given.keySet()) {
+            boolean found = false;
+            for (ValueInfoProto v : inputs) {
+                found |= v.getName().equals(name);
+            }
+            if (name.isEmpty() && inputs.size() > 1) {
+                throw new IllegalArgumentException(file + ": the model has " + inputs.size() + " inputs "
+                        + names(inputs) + "; give each input's shape by name (OnnxModel.Options.inputShape)");
+            }
+            if (!found && !name.isEmpty()) {
+                throw new IllegalArgumentException(file + (inputs.size() == 1 ? ": the model's input is '"
+                        + inputs.get(0).getName() + "', not '" + name + "'" : ": an input shape is given for '" + name
+                        + "', which is not one of the model's inputs " + names(inputs)));
+            }
+        }
+        if (given.containsKey("") && given.size() > 1) {
+            throw new IllegalArgumentException(file + ": an input shape is given twice, with and without the "
+                    + "input's name");
+        }
+    }
+
+    /** Whether an input holds integer ids (int64 or int32: token ids for embeddings), not floats. */
     boolean idInput() {
-        return isIdType(inputElemType);
+        for (Input in : inputs) {
+            if (in.ids()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether an input is double: the import's dry run then computes in float64. */
+    boolean doubleInput() {
+        for (Input in : inputs) {
+            if (in.elemType() == TensorProto.DataType.DOUBLE_VALUE) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isIdType(int elem) {
@@ -293,9 +382,9 @@ final class OnnxGraph {
         return true;
     }
 
-    private static int[] inputShape(Path file, ValueInfoProto in, int[] given) {
+    private static int[] inputShape(Path file, ValueInfoProto in, int[] given, boolean several) {
         String fix = "give the per-example input shape explicitly (OnnxModel.Options.inputShape, without the batch "
-                + "axis), or export with a fixed shape";
+                + "axis" + (several ? ", by the input's name" : "") + "), or export with a fixed shape";
         if (!in.getType().getTensorType().hasShape()) {
             if (given == null) {
                 throw new IllegalArgumentException(file + ": input '" + in.getName() + "' has no shape in the file; "

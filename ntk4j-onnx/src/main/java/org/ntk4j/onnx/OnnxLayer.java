@@ -46,7 +46,8 @@ final class OnnxLayer implements Layer {
     public List<int[]> outputShapes(List<int[]> inputShapes) {
         if (inputShapes.size() != 1 || !java.util.Arrays.equals(inputShapes.get(0), graph.inputShape)) {
             throw new IllegalArgumentException(graph.file + ": the model's input '" + graph.inputName
-                    + "' takes examples of shape " + Shapes.str(graph.inputShape) + " (its own layout), got "
+                    + (graph.packed() ? "' (several inputs, packed per example) takes" : "' takes")
+                    + " examples of shape " + Shapes.str(graph.inputShape) + " (its own layout), got "
                     + (inputShapes.size() == 1 ? Shapes.str(inputShapes.get(0)) : inputShapes.size() + " inputs"));
         }
         return List.of(outputShape.clone());

@@ -22,7 +22,11 @@ import org.ntk4j.tensor.TensorScope;
  *
  * <p>The model takes the file's one input in the file's own layout (NCHW for PyTorch exports, NHWC for Keras and
  * JAX ones); axis 0 is the batch axis, the other axes must be static (from the file, or from
- * {@link Options#inputShape}). An int64 or int32 input holds token ids ({@link #idInput}): they are taken as whole
+ * {@link Options#inputShape}). A file with several inputs (a text model's input_ids and attention_mask) takes them
+ * packed into one, {@code [n, d1 + d2 + ...]}: per example, each input's values flattened (row-major) and
+ * concatenated in the graph's order ({@link #inputNames}); {@link #pack} builds it from the inputs by name, and the
+ * import slices it back inside the traced graph, so every kernel method, tiling and Spark job works on it as on one
+ * input. An int64 or int32 input holds token ids ({@link #idInput}): they are taken as whole
  * numbers in the data's floating dtype, without derivative, and each Gather of a table by them is the exact one-hot
  * product, so an embedding table is a parameter like any weight ({@link #checkIds} checks data). Its parameters θ
  * are the floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales,
@@ -52,16 +56,16 @@ public final class OnnxModel {
     private final List<String> params;
     private final int[] outputShape;
     private final boolean independent;
-    /** The fewest rows of a table the input's ids index (0: none), and its name (see {@link #checkIds}). */
-    private final int idRows;
-    private final String idTable;
+    /** Per input, the fewest rows of a table its ids index (0: none), and its name (see {@link #checkIds}). */
+    private final int[] idRows;
+    private final String[] idTable;
     private final Model model;
 
     private OnnxModel(OnnxGraph graph, List<String> weights, List<String> params, int[] outputShape,
-                      boolean independent, int idRows, String idTable) {
+                      boolean independent, int[] idRows, String[] idTable) {
         this.graph = graph;
-        this.idRows = idRows;
-        this.idTable = idTable;
+        this.idRows = idRows.clone();
+        this.idTable = idTable.clone();
         this.weights = List.copyOf(weights);
         this.params = List.copyOf(params);
         this.outputShape = outputShape.clone();
@@ -69,13 +73,14 @@ public final class OnnxModel {
         this.model = new Model(new OnnxLayer(graph, params, outputShape, independent), "onnx:" + graph.file);
     }
 
-    /** How to read a file: the per-example input shape where the file's is dynamic, and the output to take. */
+    /** How to read a file: the per-example input shapes where the file's are dynamic, and the output to take. */
     public static final class Options {
-        private final int[] inputShape;
+        /** By input name; the key "" for the one input of a one-input model. */
+        private final Map<String, int[]> inputShapes;
         private final String output;
 
-        private Options(int[] inputShape, String output) {
-            this.inputShape = inputShape;
+        private Options(Map<String, int[]> inputShapes, String output) {
+            this.inputShapes = inputShapes;
             this.output = output;
         }
 
@@ -85,7 +90,7 @@ public final class OnnxModel {
          * @return the default options
          */
         public static Options defaults() {
-            return new Options(null, null);
+            return new Options(Map.of(), null);
         }
 
         /**
@@ -96,7 +101,21 @@ public final class OnnxModel {
          * @return new options with this shape
          */
         public Options inputShape(int... perExample) {
-            return new Options(perExample.clone(), output);
+            return inputShape("", perExample);
+        }
+
+        /**
+         * The per-example shape (without the batch axis) of the input {@code name}, for a model with several
+         * inputs whose axes the file leaves dynamic (a text model's sequence length); axes the file fixes must agree.
+         *
+         * @param name the graph input's name ({@code ""}: the only input of a one-input model)
+         * @param perExample the sizes, in the model's layout; copied
+         * @return new options with this shape (replacing one given before for the same input)
+         */
+        public Options inputShape(String name, int... perExample) {
+            Map<String, int[]> m = new LinkedHashMap<>(inputShapes);
+            m.put(name, perExample.clone());
+            return new Options(m, output);
         }
 
         /**
@@ -106,7 +125,7 @@ public final class OnnxModel {
          * @return new options with this output
          */
         public Options output(String name) {
-            return new Options(inputShape, name);
+            return new Options(inputShapes, name);
         }
     }
 
@@ -116,7 +135,7 @@ public final class OnnxModel {
      * @param file the .onnx file; external data files are read relative to its folder
      * @return the imported model
      * @throws IllegalArgumentException if the file cannot be read, is not ONNX, has an unsupported opset or
-     *     operator, a dynamic input axis, several inputs or outputs, or shapes that do not fit
+     *     operator, a dynamic input axis, several outputs, or shapes that do not fit
      */
     public static OnnxModel load(Path file) {
         return load(file, Options.defaults());
@@ -132,10 +151,9 @@ public final class OnnxModel {
      *     operator, a dynamic input axis the options do not fix, an output not named, or shapes that do not fit
      */
     public static OnnxModel load(Path file, Options options) {
-        OnnxGraph g = OnnxGraph.read(file, options.output, options.inputShape);
+        OnnxGraph g = OnnxGraph.read(file, options.output, options.inputShapes);
         GraphBuilder b = new GraphBuilder();
-        DType dtype = g.inputElemType == org.ntk4j.onnx.proto.OnnxProtos.TensorProto.DataType.DOUBLE_VALUE
-                ? DType.F64 : DType.F32;
+        DType dtype = g.doubleInput() ? DType.F64 : DType.F32;
         Var x = b.input(dtype, Shapes.prepend(DRY_RUN_BATCH, g.inputShape));
         Map<String, Tensor> scratch = new HashMap<>();
         Tracer.Traced out;
@@ -265,12 +283,126 @@ public final class OnnxModel {
     }
 
     /**
-     * The per-example input shape, in the model's layout.
+     * The per-example shape of the model's input, in the model's layout: the file's one input's, or for a file with
+     * several inputs the packed {@code [d1 + d2 + ...]} ({@link #pack}).
      *
      * @return a copy of the shape without the batch axis
      */
     public int[] inputShape() {
         return graph.inputShape.clone();
+    }
+
+    /**
+     * The per-example shape of one graph input.
+     *
+     * @param name the input's name ({@link #inputNames})
+     * @return a copy of the shape without the batch axis
+     * @throws IllegalArgumentException if the model has no input of that name
+     */
+    public int[] inputShape(String name) {
+        return input(name).shape().clone();
+    }
+
+    private OnnxGraph.Input input(String name) {
+        for (OnnxGraph.Input in : graph.inputs) {
+            if (in.name().equals(name)) {
+                return in;
+            }
+        }
+        throw new IllegalArgumentException(graph.file.getFileName() + ": no input '" + name + "'; the model's inputs "
+                + "are " + inputNames());
+    }
+
+    /**
+     * The graph inputs' names, in the graph's order (the order of the packed input, {@link #pack}).
+     *
+     * @return an unmodifiable list, of one name for a one-input model
+     */
+    public List<String> inputNames() {
+        List<String> r = new ArrayList<>();
+        for (OnnxGraph.Input in : graph.inputs) {
+            r.add(in.name());
+        }
+        return List.copyOf(r);
+    }
+
+    /**
+     * Whether the file has several inputs, which the model takes packed ({@link #pack}).
+     *
+     * @return true for two or more graph inputs
+     */
+    public boolean packedInputs() {
+        return graph.packed();
+    }
+
+    /**
+     * The model's input from the graph inputs by name: {@code [n, inputShape()...]}, for a file with several inputs
+     * each example's values of every input (row-major) concatenated in the graph's order. Token ids are given as
+     * whole numbers in any dtype (e.g. a tensor of the int64 ids' values); they are checked as {@link #checkIds}
+     * does.
+     *
+     * <pre>{@code
+     * Tensor x = onnx.pack(Map.of("input_ids", ids, "attention_mask", mask)); // each [n, 16] -> [n, 32]
+     * }</pre>
+     *
+     * @param inputs one tensor {@code [n, inputShape(name)...]} per input name, all with the same n
+     * @return a new tensor in the dtype of the first input given, which the caller closes
+     * @throws IllegalArgumentException naming the input, the expected and the actual value, for a missing or
+     *     unknown name, another number of examples or another per-example shape, NaN or ±∞, or bad ids
+     */
+    public Tensor pack(Map<String, Tensor> inputs) {
+        String where = graph.file.getFileName() + ": ";
+        for (String name : inputs.keySet()) {
+            if (!inputNames().contains(name)) {
+                throw new IllegalArgumentException(where + "'" + name + "' is not one of the model's inputs "
+                        + inputNames());
+            }
+        }
+        int n = -1;
+        String first = null;
+        for (OnnxGraph.Input in : graph.inputs) {
+            Tensor t = inputs.get(in.name());
+            if (t == null) {
+                throw new IllegalArgumentException(where + "input '" + in.name() + "' is missing; the model's "
+                        + "inputs are " + inputNames() + ", given " + inputs.keySet());
+            }
+            int[] per = t.rank() == 0 ? new int[0] : Shapes.dropFirst(t.shape());
+            if (t.rank() == 0 || !java.util.Arrays.equals(per, in.shape())) {
+                throw new IllegalArgumentException(where + "input '" + in.name() + "' takes examples of shape "
+                        + Shapes.str(in.shape()) + ", got " + (t.rank() == 0 ? "a scalar" : Shapes.str(per)
+                        + " (an array of shape " + Shapes.str(t.shape()) + ")"));
+            }
+            if (n >= 0 && t.dim(0) != n) {
+                throw new IllegalArgumentException(where + "input '" + in.name() + "' has " + t.dim(0)
+                        + " examples, input '" + first + "' has " + n + "; every input needs one row per example");
+            }
+            int bad = t.firstNonFinite();
+            if (bad >= 0) {
+                throw new IllegalArgumentException(where + "input '" + in.name() + "' holds " + t.getFlat(bad)
+                        + " in example " + bad / Math.max(1, in.size()));
+            }
+            n = t.dim(0);
+            first = first == null ? in.name() : first;
+        }
+        int width = graph.packed() ? graph.inputShape[0] : Shapes.size(graph.inputShape);
+        DType dtype = inputs.get(graph.inputs.get(0).name()).dtype();
+        Tensor x = Tensor.empty(dtype, Shapes.prepend(n, graph.inputShape));
+        try {
+            for (OnnxGraph.Input in : graph.inputs) {
+                Tensor t = inputs.get(in.name());
+                int size = in.size();
+                for (int e = 0; e < n; e++) {
+                    for (int j = 0; j < size; j++) {
+                        x.setFlat(e * width + in.offset() + j, t.getFlat(e * size + j));
+                    }
+                }
+            }
+            checkIds("pack", x);
+            return x;
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
     }
 
     /**
@@ -283,7 +415,8 @@ public final class OnnxModel {
     }
 
     /**
-     * The graph input's name.
+     * The graph input's name; for a file with several inputs, their names separated by {@code ", "} (see
+     * {@link #inputNames}).
      *
      * @return the name in the file
      */
@@ -292,25 +425,26 @@ public final class OnnxModel {
     }
 
     /**
-     * Whether the input holds integer ids (an int64 or int32 input, such as a language model's token ids). The
+     * Whether an input holds integer ids (an int64 or int32 input, such as a language model's token ids). The
      * model then takes them as whole numbers in the data's floating dtype, with no derivative; each Gather of a
      * table by them is the exact one-hot product, differentiable in the table.
      *
-     * @return true for an integer input
+     * @return true where some input is an integer input
      */
     public boolean idInput() {
         return graph.idInput();
     }
 
     /**
-     * Checks data for an integer input ({@link #idInput}): every value a whole number, within the range that the
+     * Checks data for the integer inputs ({@link #idInput}): every value a whole number, within the range that the
      * tables it indexes allow ({@code -V .. V-1} for the smallest table's V rows; negative ids count from the end,
-     * as in ONNX) and, in float32, at most 2^24 in magnitude (float32 holds every integer up to 2^24 only). Nothing
-     * to check for a floating input. The model itself gives NaN (which the kernel methods report) for an id out of
-     * range; this names it.
+     * as in ONNX) and, in float32, at most 2^24 in magnitude (float32 holds every integer up to 2^24 only). Each
+     * integer input of a file with several (input_ids, token_type_ids, attention_mask) is checked against the tables
+     * its own ids index (an attention mask indexes none: any whole number). Nothing to check for floating inputs.
+     * The model itself gives NaN (which the kernel methods report) for an id out of range; this names it.
      *
      * @param what the data's name for messages (e.g. {@code --data})
-     * @param x the data, laid out for the model ([n, inputShape...])
+     * @param x the data, laid out for the model ([n, inputShape...], packed for several inputs)
      * @throws IllegalArgumentException naming the input, the example, the id and the range, for the first bad id
      */
     public void checkIds(String what, Tensor x) {
@@ -318,21 +452,34 @@ public final class OnnxModel {
             return;
         }
         int per = Math.max(1, Shapes.size(Shapes.dropFirst(x.shape())));
-        for (int i = 0; i < x.size(); i++) {
-            double v = x.getFlat(i);
-            String at = what + ": input '" + graph.inputName + "' of " + graph.file.getFileName() + " holds token ids ("
-                    + InitializerData.typeName(graph.inputElemType) + "); example " + i / per + " has ";
-            if (!Double.isFinite(v) || v != Math.rint(v)) {
-                throw new IllegalArgumentException(at + v + ", not a whole number");
+        for (int k = 0; k < graph.inputs.size(); k++) {
+            OnnxGraph.Input in = graph.inputs.get(k);
+            if (!in.ids()) {
+                continue;
             }
-            if (x.dtype() == DType.F32 && Math.abs(v) > F32_EXACT) {
-                throw new IllegalArgumentException(at + (long) v + ", beyond 2^24, the largest integer float32 "
-                        + "holds exactly (ids near it may have been rounded); use float64 data (--dtype f64)");
+            int size = graph.packed() ? in.size() : per;
+            for (int e = 0; e < x.size() / per; e++) {
+                for (int j = 0; j < size; j++) {
+                    checkId(what, x, in, k, e, x.getFlat(e * per + in.offset() + j));
+                }
             }
-            if (idRows > 0 && (v >= idRows || v < -idRows)) {
-                throw new IllegalArgumentException(at + "id " + (long) v + ", out of range for the " + idRows
-                        + " rows of '" + idTable + "' (ids " + -idRows + " to " + (idRows - 1) + ")");
-            }
+        }
+    }
+
+    private void checkId(String what, Tensor x, OnnxGraph.Input in, int k, int example, double v) {
+        String at = what + ": input '" + in.name() + "' of " + graph.file.getFileName() + " holds token ids ("
+                + InitializerData.typeName(in.elemType()) + "); example " + example + " has ";
+        if (!Double.isFinite(v) || v != Math.rint(v)) {
+            throw new IllegalArgumentException(at + v + ", not a whole number");
+        }
+        if (x.dtype() == DType.F32 && Math.abs(v) > F32_EXACT) {
+            throw new IllegalArgumentException(at + (long) v + ", beyond 2^24, the largest integer float32 "
+                    + "holds exactly (ids near it may have been rounded); use float64 data (--dtype f64)");
+        }
+        int rows = idRows[k];
+        if (rows > 0 && (v >= rows || v < -rows)) {
+            throw new IllegalArgumentException(at + "id " + (long) v + ", out of range for the " + rows
+                    + " rows of '" + idTable[k] + "' (ids " + -rows + " to " + (rows - 1) + ")");
         }
     }
 

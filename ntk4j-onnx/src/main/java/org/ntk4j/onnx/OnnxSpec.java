@@ -5,6 +5,9 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.ntk4j.nn.Model;
@@ -15,18 +18,22 @@ import org.ntk4j.nn.Zoo;
  * that rebuilds the model on an executor): the file and the choices made when it was read.
  *
  * <p>The form is {@code onnx:FILE} with, when given, {@code ?input-shape=3,32,32&output=y&freeze=R&params-only=R}
- * (values URL-encoded; {@code %} and {@code ?} in the path written {@code %25} and {@code %3F}). FILE is absolute,
- * so every process that reads the spec (an executor on another machine) must reach the same path.
+ * (values URL-encoded; {@code %} and {@code ?} in the path written {@code %25} and {@code %3F}); the shapes of the
+ * inputs of a model with several are {@code input-shape:NAME=16} (NAME URL-encoded), one per input given. FILE is
+ * absolute, so every process that reads the spec (an executor on another machine) must reach the same path.
  *
  * @param file the .onnx file, absolute
  * @param inputShape the per-example input shape given for dynamic axes (without the batch axis), or null
  * @param output the graph output chosen, or null for the file's only output
  * @param freeze the pattern of initializer names made constants, or null
  * @param paramsOnly the pattern of initializer names kept as the only parameters, or null
+ * @param namedInputShapes per-example shapes given by input name (for a model with several inputs), possibly empty
  */
-public record OnnxSpec(Path file, int[] inputShape, String output, String freeze, String paramsOnly) {
+public record OnnxSpec(Path file, int[] inputShape, String output, String freeze, String paramsOnly,
+                       Map<String, int[]> namedInputShapes) {
     /** The prefix of every ONNX model spec. */
     public static final String PREFIX = "onnx:";
+    private static final String NAMED_SHAPE = "input-shape:";
 
     /**
      * Checks and normalises the fields.
@@ -36,21 +43,55 @@ public record OnnxSpec(Path file, int[] inputShape, String output, String freeze
      * @param output the output's name, or null
      * @param freeze a {@link java.util.regex.Pattern} of names, or null
      * @param paramsOnly a {@link java.util.regex.Pattern} of names, or null
-     * @throws IllegalArgumentException if a pattern does not compile or an axis of the shape is below 1
+     * @param namedInputShapes per-example shapes by input name (copied), or null for none
+     * @throws IllegalArgumentException if a pattern does not compile or an axis of a shape is below 1
      */
     public OnnxSpec {
         file = file.toAbsolutePath().normalize();
-        inputShape = inputShape == null ? null : inputShape.clone();
-        if (inputShape != null) {
-            for (int d : inputShape) {
-                if (d < 1) {
-                    throw new IllegalArgumentException("--input-shape: every axis needs at least 1 element, got "
-                            + Arrays.toString(inputShape));
-                }
-            }
+        inputShape = inputShape == null ? null : positive(inputShape);
+        Map<String, int[]> named = new TreeMap<>();
+        if (namedInputShapes != null) {
+            namedInputShapes.forEach((k, v) -> named.put(k, positive(v)));
         }
+        namedInputShapes = Collections.unmodifiableMap(named);
         compile("--freeze", freeze);
         compile("--params-only", paramsOnly);
+    }
+
+    /**
+     * A spec without shapes by input name.
+     *
+     * @param file the .onnx file (made absolute)
+     * @param inputShape the per-example input shape, or null
+     * @param output the output's name, or null
+     * @param freeze a {@link java.util.regex.Pattern} of names, or null
+     * @param paramsOnly a {@link java.util.regex.Pattern} of names, or null
+     * @throws IllegalArgumentException if a pattern does not compile or an axis of the shape is below 1
+     */
+    public OnnxSpec(Path file, int[] inputShape, String output, String freeze, String paramsOnly) {
+        this(file, inputShape, output, freeze, paramsOnly, null);
+    }
+
+    private static int[] positive(int[] shape) {
+        for (int d : shape) {
+            if (d < 1) {
+                throw new IllegalArgumentException("--input-shape: every axis needs at least 1 element, got "
+                        + Arrays.toString(shape));
+            }
+        }
+        return shape.clone();
+    }
+
+    /**
+     * The per-example shapes given by input name.
+     *
+     * @return a new map, by name in sorted order, of copies
+     */
+    @Override
+    public Map<String, int[]> namedInputShapes() {
+        Map<String, int[]> r = new TreeMap<>();
+        namedInputShapes.forEach((k, v) -> r.put(k, v.clone()));
+        return r;
     }
 
     /**
@@ -80,6 +121,7 @@ public record OnnxSpec(Path file, int[] inputShape, String output, String freeze
         int q = s.indexOf('?');
         String path = (q < 0 ? s : s.substring(0, q)).replace("%3F", "?").replace("%25", "%");
         int[] shape = null;
+        Map<String, int[]> named = new TreeMap<>();
         String output = null;
         String freeze = null;
         String only = null;
@@ -90,17 +132,22 @@ public record OnnxSpec(Path file, int[] inputShape, String output, String freeze
                     throw new IllegalArgumentException("model spec " + spec + ": expected key=value, got '" + kv + "'");
                 }
                 String v = URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+                if (kv.startsWith(NAMED_SHAPE)) {
+                    named.put(URLDecoder.decode(kv.substring(NAMED_SHAPE.length(), eq), StandardCharsets.UTF_8),
+                            parseShape("model spec " + spec, v));
+                    continue;
+                }
                 switch (kv.substring(0, eq)) {
                     case "input-shape" -> shape = parseShape("model spec " + spec, v);
                     case "output" -> output = v;
                     case "freeze" -> freeze = v;
                     case "params-only" -> only = v;
                     default -> throw new IllegalArgumentException("model spec " + spec + ": unknown option '"
-                            + kv.substring(0, eq) + "' (input-shape, output, freeze, params-only)");
+                            + kv.substring(0, eq) + "' (input-shape, input-shape:NAME, output, freeze, params-only)");
                 }
             }
         }
-        return new OnnxSpec(Path.of(path), shape, output, freeze, only);
+        return new OnnxSpec(Path.of(path), shape, output, freeze, only, named);
     }
 
     /**
@@ -138,6 +185,9 @@ public record OnnxSpec(Path file, int[] inputShape, String output, String freeze
         OnnxModel.Options o = OnnxModel.Options.defaults();
         if (inputShape != null) {
             o = o.inputShape(inputShape);
+        }
+        for (Map.Entry<String, int[]> e : namedInputShapes.entrySet()) {
+            o = o.inputShape(e.getKey(), e.getValue());
         }
         if (output != null) {
             o = o.output(output);
@@ -184,6 +234,9 @@ public record OnnxSpec(Path file, int[] inputShape, String output, String freeze
             q.append("&input-shape=").append(enc(Arrays.stream(inputShape).mapToObj(Integer::toString)
                     .collect(java.util.stream.Collectors.joining(","))));
         }
+        namedInputShapes.forEach((name, shape) -> q.append("&").append(NAMED_SHAPE).append(enc(name)).append("=")
+                .append(enc(Arrays.stream(shape).mapToObj(Integer::toString)
+                        .collect(java.util.stream.Collectors.joining(",")))));
         if (output != null) {
             q.append("&output=").append(enc(output));
         }

@@ -1447,7 +1447,7 @@ final class Operators {
         int[] s = data.shape();
         int a = c.axis(c.attrInt("axis", 0), s.length);
         int rows = s[a];
-        c.noteIdRows(rows, c.node.getInput(0));
+        c.noteIdRows(1, rows, c.node.getInput(0));
         DType dt = data.phys.dtype();
         double[] up = new double[rows];
         double[] down = new double[rows];
@@ -1503,8 +1503,12 @@ final class Operators {
 
     /**
      * Where(cond, a, b): elementwise on constants; else cond · a + (1 − cond) · b with cond a mask of 0 and 1, whose
-     * derivative is a's where cond holds and b's elsewhere (an infinite or NaN value in the branch not taken makes
-     * the result NaN, which the kernel methods report).
+     * derivative is a's where cond holds and b's elsewhere (an infinite or NaN value that the graph computes in the
+     * branch not taken makes the result NaN, which the kernel methods report). A branch known at import may hold
+     * ±∞ (PyTorch's attention masks are Where(mask, −∞, 0)): its finite part goes through the product above, and
+     * its infinities are added exactly, as log(1 − s) = −∞ where s = 1 and 0 where s = 0, for s the 0/1 mask of
+     * the elements whose branch taken is −∞ (−log(1 − s) for +∞). s depends on no parameter, so no derivative
+     * flows through the logarithm.
      */
     private static Value[] where(Ctx c) {
         if (c.allConst()) {
@@ -1512,8 +1516,46 @@ final class Operators {
         }
         Traced cond = c.tracedAnyType(0);
         Traced notCond = cond.withPhys(cond.phys.neg().add(1.0), cond.tBatch);
-        Traced taken = elementwise(c, cond, c.traced(1), Var::mul);
-        return one(elementwise(c, taken, elementwise(c, notCond, c.traced(2), Var::mul), Var::add));
+        DType dt = cond.phys.dtype();
+        Traced taken = elementwise(c, cond, whereBranch(c, 1, 0, dt), Var::mul);
+        Traced result = elementwise(c, taken, elementwise(c, notCond, whereBranch(c, 2, 0, dt), Var::mul), Var::add);
+        for (int sign : new int[] {-1, 1}) {
+            Traced a = whereBranch(c, 1, sign, dt);
+            Traced b = whereBranch(c, 2, sign, dt);
+            Traced s = a == null ? null : elementwise(c, cond, a, Var::mul);
+            if (b != null) {
+                Traced fromB = elementwise(c, notCond, b, Var::mul);
+                s = s == null ? fromB : elementwise(c, s, fromB, Var::add);
+            }
+            if (s != null) {
+                Var logOfNot = s.phys.neg().add(1.0).log();
+                result = elementwise(c, result, s.withPhys(sign < 0 ? logOfNot : logOfNot.neg(), s.tBatch), Var::add);
+            }
+        }
+        return one(result);
+    }
+
+    /**
+     * Where's branch i: for {@code part} 0 the branch, with the infinities of a branch known at import replaced by
+     * 0; for {@code part} ±1 the 0/1 mask of the branch's elements equal to ±∞ (null where there are none, or the
+     * branch is computed).
+     */
+    private static Traced whereBranch(Ctx c, int i, int part, DType dt) {
+        if (!(c.in(i) instanceof Const k) || !k.floating() || k.weightCandidate()) {
+            return part == 0 ? c.traced(i) : null;
+        }
+        double[] v = k.values();
+        double[] r = new double[v.length];
+        boolean any = false;
+        for (int j = 0; j < v.length; j++) {
+            boolean inf = Double.isInfinite(v[j]);
+            any |= part != 0 && inf && Math.signum(v[j]) == part;
+            r[j] = part == 0 ? (inf ? 0 : v[j]) : (inf && Math.signum(v[j]) == part ? 1 : 0);
+        }
+        if (part != 0 && !any) {
+            return null;
+        }
+        return new Traced(c.builder().constant(Tensor.of(dt, r, k.shape)), NONE);
     }
 
     // ---- evaluated at import ----
@@ -1576,8 +1618,14 @@ final class Operators {
         }
         if (c.holdsIds(0) && to != BOOL) {
             // ids are held as whole numbers in the trace's dtype: a cast to an integer type keeps them, one to a
-            // floating type makes them values (the Tracer stops treating them as ids); to BOOL is refused below
+            // floating type makes them values (the Tracer stops treating them as ids)
             return one(c.traced(0));
+        }
+        if (to == BOOL) {
+            // bool(x) = 1 − [x = 0], a mask of 0 and 1 without derivative (a mask stays itself)
+            Traced x = c.traced(0);
+            Var isZero = x.phys.equalTo(c.builder().scalar(0.0, x.phys.dtype()));
+            return one(x.withPhys(isZero.neg().add(1.0), x.tBatch));
         }
 
         if (!InitializerData.isFloatType(to)) {

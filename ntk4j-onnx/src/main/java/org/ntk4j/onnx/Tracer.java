@@ -230,17 +230,18 @@ final class Tracer {
     /** Whether operators may hold values as views ({@link Views}); not for a batch of one example. */
     private boolean views;
     /**
-     * The traced values that hold integer ids: an integer input, and what the operators that only move or copy
-     * values (Reshape, Unsqueeze, Cast to an integer type, ...) make of it. They have no derivative (the NTK is with
-     * respect to the parameters) and index tables through {@link Operators} Gather as one-hot products.
+     * The traced values that hold integer ids, each with the integer inputs (indices in {@link OnnxGraph#inputs})
+     * they come from: an integer input, and what the operators that only move or copy values (Reshape, Unsqueeze,
+     * Cast to an integer type, ...) make of it. They have no derivative (the NTK is with respect to the parameters)
+     * and index tables through {@link Operators} Gather as one-hot products.
      */
-    private final Set<Value> ids = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final Map<Value, java.util.BitSet> ids = new java.util.IdentityHashMap<>();
     /** The operators whose outputs hold ids when every traced input does. */
     private static final Set<String> ID_PRESERVING = Set.of("Reshape", "Unsqueeze", "Squeeze", "Flatten",
             "Transpose", "Identity", "Slice", "Split", "Concat", "Expand", "Gather");
-    /** The fewest rows of a table that ids index (0: none does), and that table's name. */
-    int idRows;
-    String idTable;
+    /** Per input, the fewest rows of a table that its ids index (0: none does), and that table's name. */
+    final int[] idRows;
+    final String[] idTable;
 
     Tracer(OnnxGraph graph, GraphBuilder builder, DType dtype, Map<String, Var> params,
            Map<String, Tensor> constantCache) {
@@ -249,19 +250,29 @@ final class Tracer {
         this.dtype = dtype;
         this.params = params;
         this.constantCache = constantCache;
+        this.idRows = new int[graph.inputs.size()];
+        this.idTable = new String[graph.inputs.size()];
     }
 
     /**
-     * Traces the graph for the batch {@code x}; returns the output.
+     * Traces the graph for the batch {@code x}; returns the output. For a model with several inputs, x is packed
+     * ({@link OnnxGraph}): each input is its slice of x's axis 1, reshaped to {@code [n, shape...]}.
      */
     Traced run(Var x) {
         for (InitializerData init : graph.initializers.values()) {
             values.put(init.name, new Const(init));
         }
-        Traced input = new Traced(x, 0);
-        values.put(graph.inputName, input);
-        if (graph.idInput()) {
-            ids.add(input);
+        for (int i = 0; i < graph.inputs.size(); i++) {
+            OnnxGraph.Input in = graph.inputs.get(i);
+            Var v = !graph.packed() ? x : x.sliceInDim(1, in.offset(), in.offset() + in.size(), 1)
+                    .reshape(Shapes.prepend(x.dim(0), in.shape()));
+            Traced input = new Traced(v, 0);
+            values.put(in.name(), input);
+            if (in.ids()) {
+                java.util.BitSet from = new java.util.BitSet();
+                from.set(i);
+                ids.put(input, from);
+            }
         }
         views = x.dim(0) > 1;
         for (NodeProto node : graph.nodes) {
@@ -280,12 +291,12 @@ final class Tracer {
                 throw new IllegalArgumentException((m.startsWith(graph.file + ":") ? m : graph.file + ": "
                         + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains(batchAxisFix())), e);
             }
-            boolean idsOut = holdsIds(c);
+            java.util.BitSet idsOut = holdsIds(c);
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
                     values.put(node.getOutput(i), out[i]);
-                    if (idsOut && out[i] instanceof Traced) {
-                        ids.add(out[i]);
+                    if (idsOut != null && out[i] instanceof Traced) {
+                        ids.put(out[i], idsOut);
                     }
                 }
             }
@@ -307,23 +318,25 @@ final class Tracer {
 
     /**
      * Whether the node's outputs hold ids: it only moves, copies or (Cast) relabels the integer type of values, and
-     * every input computed from x holds ids (Gather's data, not its indices, for a Gather).
+     * every input computed from x holds ids (Gather's data, not its indices, for a Gather). Returns the inputs the
+     * ids come from, or null.
      */
-    private boolean holdsIds(Ctx c) {
+    private java.util.BitSet holdsIds(Ctx c) {
         boolean cast = c.op().equals("Cast") && InitializerData.isIntegerType((int) c.attrInt("to", 1));
         if (!cast && !ID_PRESERVING.contains(c.op())) {
-            return false;
+            return null;
         }
-        boolean any = false;
+        java.util.BitSet from = null;
         for (int i = 0; i < c.inputs(); i++) {
             if (c.has(i) && c.in(i) instanceof Traced t) {
-                if (!ids.contains(t) || c.op().equals("Gather") && i == 1) {
-                    return false;
+                if (!ids.containsKey(t) || c.op().equals("Gather") && i == 1) {
+                    return null;
                 }
-                any = true;
+                from = from == null ? new java.util.BitSet() : from;
+                from.or(ids.get(t));
             }
         }
-        return any;
+        return from;
     }
 
     /**
@@ -377,8 +390,11 @@ final class Tracer {
             return "convert a model whose input signature leaves the batch axis None (keras.Input(shape=...) "
                     + "without batch_size, tf.TensorSpec((None, ...)))";
         }
-        return "export with dynamic_axes={'" + graph.inputName + "': {0: 'batch'}, '" + graph.outputName
-                + "': {0: 'batch'}}";
+        StringBuilder axes = new StringBuilder();
+        for (OnnxGraph.Input in : graph.inputs) {
+            axes.append("'").append(in.name()).append("': {0: 'batch'}, ");
+        }
+        return "export with dynamic_axes={" + axes + "'" + graph.outputName + "': {0: 'batch'}}";
     }
 
     /** One node being converted: its inputs, attributes, and helpers for the operators. */
@@ -412,14 +428,20 @@ final class Tracer {
 
         /** Whether input i is a traced value holding integer ids (see {@link Tracer#ids}). */
         boolean holdsIds(int i) {
-            return has(i) && ids.contains(in(i));
+            return has(i) && ids.containsKey(in(i));
         }
 
-        /** Notes that ids index a table of {@code rows} rows, named {@code table}: the input's ids must fit. */
-        void noteIdRows(int rows, String table) {
-            if (idRows == 0 || rows < idRows) {
-                idRows = rows;
-                idTable = table;
+        /**
+         * Notes that the ids of input i index a table of {@code rows} rows, named {@code table}: the ids of every
+         * graph input they come from must fit.
+         */
+        void noteIdRows(int i, int rows, String table) {
+            java.util.BitSet from = ids.get(in(i));
+            for (int k = from.nextSetBit(0); k >= 0; k = from.nextSetBit(k + 1)) {
+                if (idRows[k] == 0 || rows < idRows[k]) {
+                    idRows[k] = rows;
+                    idTable[k] = table;
+                }
             }
         }
 

@@ -150,7 +150,7 @@ final class Views {
             return t.phys;
         }
         if (t.tBatch != NONE) {
-            return null;
+            return dependentInLayout(t, v);
         }
         int[] s = t.shape();
         int r = v.rank();
@@ -176,6 +176,44 @@ final class Views {
             }
         }
         Var c = t.var().reshape(tConst);
+        return v.perm == null ? c : c.transpose(Shapes.inversePermutation(v.perm));
+    }
+
+    /**
+     * A value computed from x, of v's rank, in the layout of the view v (the result's shape), or null: each logical
+     * axis either of size 1 (broadcast) or held as the same T axes as v's. Both must hold the example axis first
+     * in phys and as T axis 0, so that the transpose and reshape here keep it first. PyTorch's attention masks,
+     * reshaped to [N·heads, 1, L] like the scores [N·heads, L, L] they are added to, are such values.
+     */
+    private static Var dependentInLayout(Traced t, Traced v) {
+        int r = v.rank();
+        if (t.rank() != r || t.tBatch != 0 || t.physAxis(0) != 0 || v.tBatch != 0 || v.physAxis(0) != 0) {
+            return null;
+        }
+        int[] s = t.shape();
+        int[] vs = v.shape();
+        int[] tts = t.tShape();
+        int[] vts = v.tShape();
+        List<Integer> target = new ArrayList<>();
+        for (int g = 0; g < r; g++) {
+            if (s[g] == 1) {
+                for (int i = 0; i < v.groupSize(g); i++) {
+                    target.add(1);
+                }
+                continue;
+            }
+            if (s[g] != vs[g] || t.groupSize(g) != v.groupSize(g)) {
+                return null;
+            }
+            for (int i = 0; i < v.groupSize(g); i++) {
+                if (tts[t.groupStart(g) + i] != vts[v.groupStart(g) + i]) {
+                    return null;
+                }
+                target.add(vts[v.groupStart(g) + i]);
+            }
+        }
+        Var inT = t.perm == null ? t.phys : t.phys.transpose(t.perm);
+        Var c = inT.reshape(ints(target));
         return v.perm == null ? c : c.transpose(Shapes.inversePermutation(v.perm));
     }
 

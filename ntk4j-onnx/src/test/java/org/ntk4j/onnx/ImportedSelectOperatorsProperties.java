@@ -94,6 +94,43 @@ class ImportedSelectOperatorsProperties {
         }
     }
 
+    /**
+     * Where(Cast(x, bool), a, b) with branches known at import holding ±∞ (PyTorch's attention masks are
+     * Where(mask, −∞, 0)): y = [Where(c, −∞, +∞), Where(c, +∞, x)], exactly the branch taken, infinities included
+     * (cond · a + (1 − cond) · b would be NaN there).
+     */
+    @net.jqwik.api.Example
+    void whereTakesInfiniteConstantBranchesExactlyOnACastToBoolMask() throws IOException {
+        double inf = Double.POSITIVE_INFINITY;
+        GraphProto g = GraphProto.newBuilder().setName("where-inf")
+                .addInput(info("x", DOUBLE, "N", 3)).addOutput(info("y", DOUBLE, "N", 6))
+                .addInitializer(Onnx.doubles("minus", new double[] {-inf}))
+                .addInitializer(Onnx.doubles("plus", new double[] {inf}))
+                .addNode(node("Cast", "bool", new String[] {"x"}, new String[] {"c"},
+                        Onnx.attr("to", org.ntk4j.onnx.proto.OnnxProtos.TensorProto.DataType.BOOL_VALUE)))
+                .addNode(node("Where", "w1", new String[] {"c", "minus", "plus"}, new String[] {"y1"}))
+                .addNode(node("Where", "w2", new String[] {"c", "plus", "x"}, new String[] {"y2"}))
+                .addNode(node("Concat", "cat", new String[] {"y1", "y2"}, new String[] {"y"}, Onnx.attr("axis", 1)))
+                .build();
+        double[] xv = {0, 1, -0.5, 0, 3, 0};
+        Path dir = Files.createTempDirectory("onnx-where");
+        try {
+            OnnxModel m = OnnxModel.load(Onnx.write(dir.resolve("m.onnx"), model(13, g)));
+            try (Params p = m.params(DType.F64); Tensor x = Tensor.of(xv, 2, 3); Tensor y = m.model().apply(p, x)) {
+                for (int n = 0; n < 2; n++) {
+                    for (int j = 0; j < 3; j++) {
+                        double xe = xv[3 * n + j];
+                        assertThat(y.get(n, j)).as("y1[%d, %d]", n, j).isEqualTo(xe != 0 ? -inf : inf);
+                        assertThat(y.get(n, 3 + j)).as("y2[%d, %d]", n, j).isEqualTo(xe != 0 ? inf : xe);
+                    }
+                }
+            }
+        } finally {
+            Files.deleteIfExists(dir.resolve("m.onnx"));
+            Files.delete(dir);
+        }
+    }
+
     /** The element of K (shape k, a broadcast suffix of [a, b]) at position [i, j]. */
     private static int kIndex(int[] k, int i, int j) {
         if (k.length == 0) {

@@ -30,6 +30,23 @@ class OnnxSpecTest {
     }
 
     @Test
+    void roundTripsShapesGivenByInputName() {
+        java.util.Map<String, int[]> named = new java.util.LinkedHashMap<>();
+        named.put("input_ids", new int[] {16});
+        named.put("mask&x=1:y", new int[] {1, 16});
+        OnnxSpec s = new OnnxSpec(Path.of("/m/text.onnx"), null, null, null, null, named);
+        assertThat(s.toString()).isEqualTo("onnx:/m/text.onnx?input-shape:input_ids=16"
+                + "&input-shape:mask%26x%3D1%3Ay=1%2C16");
+        OnnxSpec back = OnnxSpec.parse(s.toString());
+        assertThat(back).isEqualTo(s);
+        assertThat(back.namedInputShapes()).containsOnlyKeys("input_ids", "mask&x=1:y");
+        assertThat(back.namedInputShapes().get("mask&x=1:y")).containsExactly(1, 16);
+        assertThat(back.inputShape()).isNull();
+        assertThatThrownBy(() -> new OnnxSpec(Path.of("/m/t.onnx"), null, null, null, null,
+                java.util.Map.of("ids", new int[] {0}))).hasMessageStartingWith("--input-shape: every axis needs");
+    }
+
+    @Test
     void badChoicesNameTheOption() {
         assertThatThrownBy(() -> new OnnxSpec(Path.of("n.onnx"), null, null, "(", null))
                 .hasMessageStartingWith("--freeze: not a valid regular expression '('");
