@@ -47,7 +47,8 @@ public final class ExplainCommand implements Callable<Integer> {
             + "method, workers, predicted peak and FLOPs within --memory (or the refusal it would give).")
     boolean tiled;
 
-    @Option(names = "--method", description = "With --tiled: auto, jc, vp or sd, as kernel's --method (default: "
+    @Option(names = "--method", description = "auto, jc, vp or sd, as kernel's --method: a method also prints how "
+            + "kernel runs it in memory within --memory (or its refusal); with --tiled, the tiles' method (default: "
             + "${DEFAULT-VALUE}).")
     String method = "auto";
 
@@ -75,10 +76,11 @@ public final class ExplainCommand implements Callable<Integer> {
                         + " has an axis of size " + d + "; every axis needs at least 1 element");
             }
         }
-        if (!tiled && (tile != null || threads != null || !"auto".equals(method))) {
-            throw new IllegalArgumentException((tile != null ? "--tile" : threads != null ? "--threads" : "--method")
+        if (!tiled && (tile != null || threads != null)) {
+            throw new IllegalArgumentException((tile != null ? "--tile" : "--threads")
                     + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of kernel --out)");
         }
+        Method explicit = Method.parse(method);
         if (tiled && kernel.explicitAxes()) {
             throw new IllegalArgumentException("--tiled: kernel --out tiles kinds (--kind), not --trace-axes or "
                     + "--diagonal-axes");
@@ -104,6 +106,15 @@ public final class ExplainCommand implements Callable<Integer> {
                     + sketchedInMemory(resolved.model(), kind, budget));
         }
         spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
+        if (!tiled && explicit != Method.AUTO && (kernel.explicitAxes() || !kind.isSketched())) {
+            // what kernel --method M runs in memory within --memory, or the refusal it gives (on stderr); with
+            // --tiled, the plan of kernel --out below instead
+            CostModel.Estimate e = cost.planned(explicit, budget);
+            spec.commandLine().getOut().printf(java.util.Locale.ROOT, "kernel --method %s in memory: %.4g FLOPs, "
+                    + "predicted peak %s of the %s budget; %s%n", explicit.shortName(), e.flops(),
+                    CostModel.human(e.peakBytes()), CostModel.human(budget), e.note());
+            spec.commandLine().getOut().flush();
+        }
         if (tiled) {
             spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));
         }

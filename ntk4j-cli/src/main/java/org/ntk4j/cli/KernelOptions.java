@@ -22,9 +22,10 @@ final class KernelOptions {
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f32";
 
-    @Option(names = "--memory", description = "Memory budget for AUTO, with --out for the tiles, and with "
-            + "--infinite for the kernel, e.g. 512m, 8g (default: 80%% of the off-heap limit, which is -Xmx unless "
-            + "-Dorg.bytedeco.javacpp.maxBytes is set).")
+    @Option(names = "--memory", description = "Memory budget of the kernel, AUTO's or --method's (refused before any "
+            + "work when that method fits it in no steps), with --out the tiles', with --infinite the kernel's, e.g. "
+            + "512m, 8g (default: 80%% of the off-heap limit, which is -Xmx unless -Dorg.bytedeco.javacpp.maxBytes is "
+            + "set).")
     String memory;
 
     /** True when --trace-axes or --diagonal-axes was given (they override --kind). */

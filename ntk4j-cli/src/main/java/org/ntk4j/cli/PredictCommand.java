@@ -102,8 +102,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out').")
     Path paramsIn;
 
-    @Option(names = "--memory", description = "Memory budget for AUTO, e.g. 8g (default: 80%% of the off-heap "
-            + "limit).")
+    @Option(names = "--memory", description = "Memory budget of the kernels, AUTO's or --method's (refused before "
+            + "any work when that method fits it in no steps), e.g. 8g (default: 80%% of the off-heap limit).")
     String memory;
 
     @Option(names = "--out", description = "Write the test predictions as .npy: [M, O] for one t, [T, M, O] for "

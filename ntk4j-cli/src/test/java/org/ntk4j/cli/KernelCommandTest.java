@@ -329,12 +329,74 @@ class KernelCommandTest {
                 .isEqualTo(refusal);
         assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tile", "16")[1])
                 .contains("--tile: only with --tiled");
-        assertThat(run(2, "explain", "--n", "8", "--input", "6", "--method", "sd")[1])
-                .contains("--method: only with --tiled");
         assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tiled", "--trace-axes", "1")[1])
                 .contains("--tiled: kernel --out tiles kinds (--kind), not --trace-axes");
         assertThat(run(2, "explain", "--n", "8", "--input", "6", "--tiled", "--threads", "0")[1])
                 .contains("--threads: expected a positive number, got 0");
+    }
+
+    /**
+     * --memory binds an explicit --method in memory (before 2026-12-07 it was AUTO's budget only, and jc ran at
+     * hundreds of MiB under 30m): structured derivatives run in output chunks within it, the kernel equal to the
+     * unbounded one (float64, within 1e-12 of its largest entry) with measured and predicted peaks within it;
+     * Jacobian contraction, which has no smaller steps, is refused before any work in one line naming the method,
+     * the least budget and AUTO, and that figure, given back, runs. explain --method prints the same plan, or the
+     * same refusal.
+     */
+    @Test
+    void anExplicitMethodHoldsToTheMemoryBudget() throws Exception {
+        // the full kernel by its axes: computed in memory, then written to --out (a kind's --out would tile it)
+        String[] common = {"kernel", "--model", "fcn(depth=2,width=64,out=10)", "--data", "synthetic:30,20",
+            "--dtype", "f64", "--trace-axes", "none"};
+        String[] shapes = {"explain", "--model", "fcn(depth=2,width=64,out=10)", "--n", "30", "--input", "20",
+            "--dtype", "f64", "--trace-axes", "none"};
+        for (String method : new String[] {"sd", "jc"}) {
+            Path whole = dir.resolve(method + "-whole.npy");
+            run(0, concat(common, new String[] {"--method", method, "--out", whole.toString()}));
+            // the kernel is 703 KiB; sd's whole peak 2.0 MiB, its least (one output a chunk) 1.1 MiB; jc's 12.2 MiB
+            String[] tight = concat(common, new String[] {"--method", method, "--memory", "1536k"});
+            if (method.equals("jc")) {
+                String refusal = run(2, tight)[1];
+                java.util.regex.Matcher least = java.util.regex.Pattern.compile(
+                        "^ntk4j: memory budget: method jc needs at least ([0-9.]+) MiB for these shapes, above the "
+                        + "budget of 1.5 MiB: raise --memory to at least \\1 MiB, or let AUTO choose \\(--method "
+                        + "auto\\), which fits this budget, or compute it in tiles with --out, which may fit\n$")
+                        .matcher(refusal);
+                assertThat(least.find()).as(refusal).isTrue();
+                assertThat(run(2, concat(shapes, new String[] {"--method", "jc", "--memory", "1536k"}))[1])
+                        .isEqualTo(refusal);
+                tight = concat(common, new String[] {"--method", method, "--memory", least.group(1) + "m"});
+            }
+            long budget = KernelOptions.parseBytes("--memory", tight[tight.length - 1]);
+            Path k = dir.resolve(method + "-bounded.npy");
+            Path r = dir.resolve(method + ".json");
+            String out = run(0, concat(tight, new String[] {"--out", k.toString(), "--report", r.toString()}))[0];
+            assertThat(out).contains("method " + method + ":");
+            String json = Files.readString(r);
+            long predicted = field(json, "predicted_peak_bytes");
+            assertThat(predicted).as(method).isLessThanOrEqualTo(budget);
+            // jc at exactly its least: the measured peak within the cost model's tested 5% of it
+            assertThat((double) field(json, "peak_bytes")).as(method)
+                    .isLessThanOrEqualTo(method.equals("jc") ? 1.05 * budget : budget);
+            String explained = run(0, concat(shapes, new String[] {"--method", method, "--memory",
+                tight[tight.length - 1]}))[0];
+            assertThat(explained).contains("kernel --method " + method + " in memory: ")
+                    .contains("predicted peak " + org.ntk4j.ntk.CostModel.human(predicted) + " of the "
+                            + org.ntk4j.ntk.CostModel.human(budget) + " budget");
+            if (method.equals("sd")) {
+                assertThat(explained).contains("in output chunks of");
+            }
+            try (Tensor a = Npy.readTensor(whole); Tensor b = Npy.readTensor(k)) {
+                double scale = 0;
+                for (int i = 0; i < a.size(); i++) {
+                    scale = Math.max(scale, Math.abs(a.getFlat(i)));
+                }
+                for (int i = 0; i < a.size(); i++) {
+                    assertThat(b.getFlat(i)).as(method + " at " + i)
+                            .isCloseTo(a.getFlat(i), org.assertj.core.data.Offset.offset(1e-12 * scale));
+                }
+            }
+        }
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -40,6 +40,23 @@ class PredictCommandTest {
         assertThat(PredictCommand.timeText(2.5e-7)).isEqualTo("2.5e-7");
     }
 
+    /**
+     * --memory binds an explicit --method as it binds AUTO: a method whose train kernel fits it in no steps (jc,
+     * whose Jacobians of 60 MNIST images need several MiB) is refused before any work, in one line naming the method
+     * and the least budget, and writes nothing; before 2026-12-07 it ran above the budget.
+     */
+    @Test
+    void anExplicitMethodOverTheBudgetIsRefusedBeforeAnyWork() {
+        Path pred = dir.resolve("pred.npy");
+        String err = run(2, "predict", "--model", MODEL, "--train", "default:train:60", "--test", "default:test:20",
+                "--dtype", "f64", "--method", "jc", "--memory", "1m", "--out", pred.toString())[1];
+        assertThat(err).startsWith("ntk4j: memory budget: method jc needs at least ")
+                .contains("above the budget of 1.0 MiB: raise --memory to at least ")
+                .contains("or let AUTO choose (--method auto)");
+        assertThat(err.strip().lines().count()).as(err).isEqualTo(1);
+        assertThat(pred).doesNotExist();
+    }
+
     /** The predictions the command writes are the library's, on the same standardised data and parameters. */
     @Test
     void writesTheLibrarysPredictionsAndAReport() throws Exception {

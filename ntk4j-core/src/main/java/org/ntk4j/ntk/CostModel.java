@@ -515,8 +515,83 @@ public final class CostModel {
      * @return bytes; {@link Long#MAX_VALUE} when no method can run on these shapes
      */
     synchronized long leastPeakBytes() {
-        long least = leastWholePeakBytes();
-        return Math.min(least, ExampleChunks.leastPeakBytes(this));
+        return leastPeakBytes(Method.AUTO);
+    }
+
+    /**
+     * {@link #leastPeakBytes()} for one method ({@code m} AUTO: any of the three), which the refusal of an explicit
+     * method names ({@link #planned}): the method in its smallest steps, or, for a kernel of each example with
+     * itself, in chunks of one example beside the whole kernel where that is less.
+     *
+     * @param m one of the three exact methods, or AUTO
+     * @return bytes; {@link Long#MAX_VALUE} when the method cannot run on these shapes
+     */
+    synchronized long leastPeakBytes(Method m) {
+        long least = m == Method.AUTO ? leastWholePeakBytes() : smallestSteps(m).peakBytes();
+        return Math.min(least, ExampleChunks.leastPeakBytes(this, m));
+    }
+
+    /**
+     * What a kernel call of method {@code m} (or AUTO) runs within a memory budget, costed: a kernel of each example
+     * with itself that does not fit whole in its example chunks ({@link ExampleChunks}); else AUTO's choice
+     * ({@link #choose}), or the explicit method as it runs within the budget ({@link #estimate(Method, long)}:
+     * structured derivatives in output chunks, NTK-vector products in tiles of basis vectors). The budget binds an
+     * explicit method as it binds AUTO: one whose plan still exceeds it is refused before any work, naming the least
+     * budget the method runs in ({@link #leastPeakBytes(Method)}, rounded up as {@link #humanAtLeast} shows it) and
+     * whether AUTO, or tiles ({@code --out}), may fit. A method that cannot run on these shapes in one piece
+     * (infinite FLOPs) is not refused here: its estimate says why.
+     *
+     * @param m one of the three exact methods, or AUTO
+     * @param budgetBytes the memory budget in bytes
+     * @return the estimate of what runs; its peak is within the budget unless the method cannot run in one piece
+     * @throws IllegalArgumentException if AUTO finds no method, or method {@code m} no plan, within the budget
+     */
+    public Estimate planned(Method m, long budgetBytes) {
+        return planned(m, budgetBytes, false);
+    }
+
+    /**
+     * {@link #planned(Method, long)}; {@code offHeapLimit}: the budget is the JVM's off-heap limit, an explicit
+     * method's bound where no budget was given ({@link EmpiricalNtk#memoryBudget(long)}), which its refusal names.
+     */
+    Estimate planned(Method m, long budgetBytes, boolean offHeapLimit) {
+        Estimate e = plannedUnchecked(m, budgetBytes);
+        if (m != Method.AUTO && e.peakBytes() > budgetBytes && e.flops() != Double.POSITIVE_INFINITY) {
+            throw new IllegalArgumentException(overBudget(m, budgetBytes, offHeapLimit));
+        }
+        return e;
+    }
+
+    /** {@link #planned}, an explicit method's plan returned even where it exceeds the budget. */
+    Estimate plannedUnchecked(Method m, long budgetBytes) {
+        Estimate inChunks = ExampleChunks.estimate(this, m, budgetBytes);
+        if (inChunks != null) {
+            return inChunks;
+        }
+        return m == Method.AUTO ? choose(budgetBytes) : estimate(m, budgetBytes);
+    }
+
+    /**
+     * The one-line refusal of explicit method {@code m}, whose plan exceeds {@code budgetBytes} (the JVM's off-heap
+     * limit where {@code offHeapLimit}, when no budget was given).
+     */
+    private String overBudget(Method m, long budgetBytes, boolean offHeapLimit) {
+        long least = leastPeakBytes(m);
+        long auto = leastPeakBytes();
+        // AUTO runs within the budget given, or without one within the default budget
+        long autoBudget = offHeapLimit ? EmpiricalNtk.defaultMemoryBudget() : budgetBytes;
+        boolean tiles = axes.examplesPaired() && model.independentExamples();
+        return "memory budget: method " + m.shortName() + " needs at least " + humanAtLeast(least) + " for these "
+                + "shapes, above " + (offHeapLimit ? "this JVM's off-heap limit of " + human(budgetBytes)
+                + " (no --memory given): raise -Xmx or -Dorg.bytedeco.javacpp.maxBytes (NTK4J_JAVA_OPTS)"
+                : "the budget of " + human(budgetBytes) + ": raise --memory to at least " + humanAtLeast(least))
+                + (auto <= autoBudget ? ", or let AUTO choose (--method auto), which fits "
+                + (offHeapLimit ? "the default budget" : "this budget")
+                : auto < least ? ", or let AUTO choose (--method auto), which needs at least " + humanAtLeast(auto)
+                : "")
+                + (tiles ? ", or compute it in tiles with --out, which may fit" : "")
+                + (model.independentExamples() ? "" : " (the model mixes the examples of its batch, e.g. batch_norm in "
+                + "training mode, so they cannot run in tiles or chunks)");
     }
 
     /** {@link #leastPeakBytes} of the whole problem, without example chunks: what {@link #choose} accepts. */

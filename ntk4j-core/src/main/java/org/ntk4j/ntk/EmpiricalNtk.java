@@ -38,6 +38,11 @@ public final class EmpiricalNtk {
     private final int[] diagonalAxes;
     private final Method method;
     private final long memoryBudget;
+    /**
+     * Whether the budget was given ({@link #memoryBudget(long)}): it then binds an explicit method; the default binds
+     * AUTO, and sizes an explicit method's steps, which are refused only above the off-heap limit.
+     */
+    private final boolean budgetGiven;
     private final long tileBytes;
     /**
      * The problem size (n1, n2, 1 when x2 = x1) that decides the shape-dependent choices — structured
@@ -49,18 +54,19 @@ public final class EmpiricalNtk {
     private final KernelKind sketch;
 
     private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
-                         long memoryBudget, long tileBytes) {
-        this(model, params, traceAxes, diagonalAxes, method, memoryBudget, tileBytes, null, null);
+                         long memoryBudget, boolean budgetGiven, long tileBytes) {
+        this(model, params, traceAxes, diagonalAxes, method, memoryBudget, budgetGiven, tileBytes, null, null);
     }
 
     private EmpiricalNtk(Model model, Params params, int[] traceAxes, int[] diagonalAxes, Method method,
-                         long memoryBudget, long tileBytes, long[] problem, KernelKind sketch) {
+                         long memoryBudget, boolean budgetGiven, long tileBytes, long[] problem, KernelKind sketch) {
         this.model = model;
         this.params = params;
         this.traceAxes = traceAxes.clone();
         this.diagonalAxes = diagonalAxes.clone();
         this.method = method;
         this.memoryBudget = memoryBudget;
+        this.budgetGiven = budgetGiven;
         this.tileBytes = tileBytes;
         this.problem = problem;
         this.sketch = sketch;
@@ -97,7 +103,7 @@ public final class EmpiricalNtk {
         requireArgument("model", model);
         requireArgument("params", params);
         return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget(),
-                Tiles.MAX_TENSOR_BYTES);
+                false, Tiles.MAX_TENSOR_BYTES);
     }
 
     /**
@@ -110,7 +116,7 @@ public final class EmpiricalNtk {
      */
     public EmpiricalNtk traceAxes(int... axes) {
         requireArgument("traceAxes", axes);
-        return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget, tileBytes);
+        return new EmpiricalNtk(model, params, axes, diagonalAxes, method, memoryBudget, budgetGiven, tileBytes);
     }
 
     /**
@@ -122,7 +128,7 @@ public final class EmpiricalNtk {
      */
     public EmpiricalNtk diagonalAxes(int... axes) {
         requireArgument("diagonalAxes", axes);
-        return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget, tileBytes);
+        return new EmpiricalNtk(model, params, traceAxes, axes, method, memoryBudget, budgetGiven, tileBytes);
     }
 
     /**
@@ -134,11 +140,16 @@ public final class EmpiricalNtk {
      */
     public EmpiricalNtk method(Method m) {
         requireArgument("method", m);
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, budgetGiven, tileBytes);
     }
 
     /**
-     * The memory budget AUTO chooses within.
+     * The memory budget: AUTO chooses within it, and an explicit method runs within it too — structured derivatives
+     * in output chunks, NTK-vector products in tiles of basis vectors, the kernels of each example with itself in
+     * chunks of examples, as AUTO's choice does — or is refused before any work, naming the least budget it runs
+     * in ({@link CostModel#planned}). Jacobian contraction has no such form: its whole peak is its least. Without a
+     * budget given, the {@link #defaultMemoryBudget()} binds AUTO and sizes an explicit method's steps, and an
+     * explicit method that does not fit it runs within the off-heap limit instead, refused only above that limit.
      *
      * @param bytes the budget in bytes
      * @return a new instance with this budget
@@ -148,7 +159,7 @@ public final class EmpiricalNtk {
         if (bytes < 1) {
             throw new IllegalArgumentException("memory budget: must be positive, got " + bytes);
         }
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, bytes, tileBytes);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, bytes, true, tileBytes);
     }
 
     /**
@@ -160,7 +171,7 @@ public final class EmpiricalNtk {
         if (bytes < 1) {
             throw new IllegalArgumentException("tile bytes: must be positive, got " + bytes);
         }
-        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, memoryBudget, bytes);
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, memoryBudget, budgetGiven, bytes);
     }
 
     /**
@@ -182,7 +193,7 @@ public final class EmpiricalNtk {
     }
 
     /**
-     * The memory budget AUTO chooses within.
+     * The memory budget, which binds AUTO and an explicit method alike (see {@link #memoryBudget(long)}).
      *
      * @return the budget in bytes
      */
@@ -231,17 +242,37 @@ public final class EmpiricalNtk {
     }
 
     /**
-     * The cost of what {@link #ntk} runs for these shapes within the memory budget: a kernel of each example with
-     * itself that no method fits whole in its example chunks ({@link ExampleChunks}), else the resolved method as
-     * it runs within the budget (structured derivatives in output chunks, NTK-vector products in tiles of basis
-     * vectors; {@link CostModel#estimate(Method, long)}). Its peak is what a call's measured peak is held to.
+     * The cost of what {@link #ntk} runs for these shapes within the memory budget ({@link CostModel#planned}): a
+     * kernel of each example with itself that no method fits whole in its example chunks ({@link ExampleChunks}),
+     * else the resolved method as it runs within the budget (structured derivatives in output chunks, NTK-vector
+     * products in tiles of basis vectors; {@link CostModel#estimate(Method, long)}). Its peak is what a call's
+     * measured peak is held to.
      *
-     * @throws IllegalArgumentException as {@link #resolveMethod}
+     * @throws IllegalArgumentException as {@link #resolveMethod}, and for an explicit method whose plan exceeds the
+     *     memory budget (naming the least budget it runs in)
      */
     CostModel.Estimate plannedEstimate(int n1, int n2, int[] perExample, DType dtype) {
-        CostModel c = costModel(n1, n2, perExample, dtype);
-        CostModel.Estimate inChunks = ExampleChunks.estimate(c, method, memoryBudget);
-        return inChunks != null ? inChunks : c.estimate(resolveMethod(n1, n2, perExample, dtype), memoryBudget);
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            CostModel c = costModel(n1, n2, perExample, dtype);
+            EmpiricalNtk run = bounded(c);
+            return c.planned(method, run.memoryBudget, run != this);
+        }
+    }
+
+    /**
+     * The instance that runs the problem of {@code c}: this one, but for an explicit method without a budget given
+     * whose plan does not fit the default budget, this one with the off-heap limit as its budget (its steps sized to
+     * it, refused above it, as no plan above could allocate). A budget given binds an explicit method as it binds
+     * AUTO.
+     */
+    private EmpiricalNtk bounded(CostModel c) {
+        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (method == Method.AUTO || budgetGiven || limit <= memoryBudget
+                || c.plannedUnchecked(method, memoryBudget).peakBytes() <= memoryBudget) {
+            return this;
+        }
+        return new EmpiricalNtk(model, params, traceAxes, diagonalAxes, method, limit, false, tileBytes, problem,
+                sketch);
     }
 
     // ------------------------------------------------------------------ public kernels
@@ -257,20 +288,32 @@ public final class EmpiricalNtk {
      *     closes
      * @throws IllegalArgumentException if x1 is null or a scalar, x2's examples differ from x1's in shape or
      *     dtype, the parameters do not match the model, an input holds NaN or ±∞, the axes do not fit the
-     *     outputs, AUTO finds no method within the memory budget, or the result holds NaN or ±∞ (the network's
-     *     outputs or their derivatives overflow the dtype at these inputs)
+     *     outputs, AUTO finds no method (or an explicit method no plan) within the memory budget, or the result
+     *     holds NaN or ±∞ (the network's outputs or their derivatives overflow the dtype at these inputs)
      */
     public Tensor ntk(Tensor x1, Tensor x2) {
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
             // the call's intermediates live in a scope: freed at its end, also when it throws half way
             try (TensorScope scope = TensorScope.open()) {
-                return scope.keep(KernelSupport.requireFiniteResult(ntkInScope(x1, x2)));
+                KernelInputs in = inputs(x1, x2, true);
+                EmpiricalNtk run = this;
+                if (method != Method.AUTO && problem == null && sketch == null) {
+                    // the budget binds an explicit method too: a plan over it is refused before any work
+                    int n1 = in.x1.dim(0);
+                    int n2 = in.same ? 0 : in.x2.dim(0);
+                    plannedEstimate(n1, n2, in.perExample, in.dtype);
+                    run = bounded(costModel(n1, n2, in.perExample, in.dtype));
+                }
+                return scope.keep(KernelSupport.requireFiniteResult(run.ntkInScope(in)));
             }
         }
     }
 
     private Tensor ntkInScope(Tensor x1, Tensor x2) {
-        KernelInputs in = inputs(x1, x2, true);
+        return ntkInScope(inputs(x1, x2, true));
+    }
+
+    private Tensor ntkInScope(KernelInputs in) {
         int n2 = in.same ? 0 : in.x2.dim(0);
         if (!in.axes().examplesPaired() && memoryBudget != Long.MAX_VALUE && problem == null && sketch == null) {
             CostModel whole = costModel(in.x1.dim(0), n2, in.perExample, in.dtype);
@@ -288,8 +331,8 @@ public final class EmpiricalNtk {
         }
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
             // one tile: exactly the computation every tile of a tiled run performs
-            EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, tileBytes,
-                    problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), n2), sketch);
+            EmpiricalNtk e = new EmpiricalNtk(model, params, traceAxes, diagonalAxes, m, memoryBudget, budgetGiven,
+                    tileBytes, problem != null ? problem : KernelSupport.problemOf(in.x1.dim(0), n2), sketch);
             // without a whole problem the block runs whole (its output chunks returned above): each tile holds its
             // pass, x1's made first, as the cost model counts them — a tile's own rule (no pass where its block with
             // itself runs in chunks) made x2's first, x1's beside it, for a block of x1 with a smaller x2
@@ -412,12 +455,12 @@ public final class EmpiricalNtk {
         if (kind.sketched()) {
             kind.logits(model, perExample);
             return new EmpiricalNtk(model, params, new int[] {-1}, new int[0], Method.JACOBIAN_CONTRACTION,
-                    memoryBudget, tileBytes, whole, kind);
+                    memoryBudget, budgetGiven, tileBytes, whole, kind);
         }
         EmpiricalNtk e = forKind(kind, perExample);
         Method m = e.resolveMethod(n1, n2, perExample, dtype);
-        return new EmpiricalNtk(e.model, e.params, e.traceAxes, e.diagonalAxes, m, e.memoryBudget, e.tileBytes,
-                whole, null);
+        return new EmpiricalNtk(e.model, e.params, e.traceAxes, e.diagonalAxes, m, e.memoryBudget, e.budgetGiven,
+                e.tileBytes, whole, null);
     }
 
     /**
@@ -610,7 +653,8 @@ public final class EmpiricalNtk {
 
     /** This configuration for another model (a projection kind's f followed by its projection), traced over -1. */
     EmpiricalNtk withModel(Model other) {
-        return new EmpiricalNtk(other, params, new int[] {-1}, new int[0], method, memoryBudget, tileBytes);
+        return new EmpiricalNtk(other, params, new int[] {-1}, new int[0], method, memoryBudget, budgetGiven,
+                tileBytes);
     }
 
     /**

@@ -90,16 +90,17 @@ final class ExampleChunks {
     }
 
     /**
-     * The least budget in which chunks of one example run ({@link #fits} with a chunk of one): the whole kernel and
-     * the caller's inputs held beside the least any method of the one-example problem runs in; {@link
-     * Long#MAX_VALUE} when the kernel does not run in chunks (both example axes, one example, or a model that mixes
-     * the examples of its batch).
+     * The least budget in which chunks of one example run by method {@code m} ({@link #fits} with a chunk of one;
+     * AUTO: by any method): the whole kernel and the caller's inputs held beside the least the method runs the
+     * one-example problem in; {@link Long#MAX_VALUE} when the kernel does not run in chunks (both example axes, one
+     * example, or a model that mixes the examples of its batch).
      */
-    static long leastPeakBytes(CostModel c) {
+    static long leastPeakBytes(CostModel c, Method m) {
         if (c.axes.examplesPaired() || c.n1 == 1 || !c.model.independentExamples()) {
             return Long.MAX_VALUE;
         }
-        long one = chunk(c, 1).leastWholePeakBytes();
+        CostModel k = chunk(c, 1);
+        long one = m == Method.AUTO ? k.leastWholePeakBytes() : k.smallestSteps(m).peakBytes();
         return one == Long.MAX_VALUE ? one : heldBytes(c) + one;
     }
 

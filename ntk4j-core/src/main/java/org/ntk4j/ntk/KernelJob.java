@@ -27,7 +27,7 @@ public final class KernelJob {
      * @param kind the kind, or null when {@code axes} are given
      * @param axes the explicit trace and diagonal axes {t, d} (overriding the kind), or null
      * @param method the method, or AUTO
-     * @param memoryBudget bytes the computation may hold (AUTO's budget)
+     * @param memoryBudget bytes the computation may hold (whatever the method)
      * @param nngp the NNGP f(x1)·f(x2)ᵀ laid out as the kind, instead of the NTK
      * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
      *     kernel at {@code params}
@@ -45,7 +45,7 @@ public final class KernelJob {
          * @param kind the kind, or null when {@code axes} are given
          * @param axes the explicit trace and diagonal axes {t, d} (overriding the kind), or null
          * @param method the method, or AUTO
-         * @param memoryBudget bytes the computation may hold (AUTO's budget)
+         * @param memoryBudget bytes the computation may hold (whatever the method)
          * @param nngp the NNGP f(x1)·f(x2)ᵀ laid out as the kind, instead of the NTK
          * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
          *     kernel at {@code params}
@@ -106,7 +106,8 @@ public final class KernelJob {
      *
      * @param q what to compute
      * @return the kernel and its figures, which the caller closes
-     * @throws IllegalArgumentException if the method's memory need exceeds the budget or the inputs are refused
+     * @throws IllegalArgumentException if no plan of the method (AUTO: of any method) fits the budget, or the
+     *     inputs are refused
      */
     public static Result run(Request q) {
         int[] perExample = Shapes.dropFirst(q.x1().shape());
@@ -116,8 +117,10 @@ public final class KernelJob {
         int n1 = q.x1().dim(0);
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
         // projected:K sketches Jacobian rows over example chunks that fit the budget (refused here when none does);
-        // otherwise what ntk() runs (a kernel of each example with itself that fits no method whole in example chunks)
+        // otherwise what ntk() runs (a kernel of each example with itself that fits no method whole in example chunks),
+        // an explicit method over the budget refused here; the NNGP runs no method: its figures are the kernel's
         CostModel.Estimate est = q.sketched() ? sketchedInMemory(base, q.kind(), n1, n2, perExample, dt)
+                : q.nngp() ? ntk.costModel(n1, n2, perExample, dt).plannedUnchecked(q.method(), q.memoryBudget())
                 : ntk.plannedEstimate(n1, n2, perExample, dt);
         Method used = est.method();
         Tensor.resetPeakBytes();

@@ -278,6 +278,14 @@ public final class TilePlanner {
                     }
                 }
                 t = Math.min(lo * QUANTUM, Math.min(maxT, balanced(n1, m2, symmetric, CORES)));
+                // the peak need not grow with the tile (a product of fewer rows may read its weight through a
+                // transposed copy: 64 examples of a 3072-wide layer need more than 80), so the balanced size below
+                // the largest that fits may not fit itself: then the largest multiple of QUANTUM below it that does
+                // (the smallest tiles fit, needOne above)
+                while (t > minT && peak(costs, m, t, n1, m2, symmetric, inputBytes, 1, wholeBlocks ? Long.MAX_VALUE
+                        : blockBudget(costs, m, t, n1, m2, symmetric, inputBytes)) > budget) {
+                    t = Math.max(minT, (t - 1) / QUANTUM * QUANTUM);
+                }
             }
             int[] rows = bounds(n1, t);
             int[] cols = symmetric ? rows : bounds(m2, t);

@@ -57,8 +57,11 @@ public final class Predict {
     private static Method methodUsed(PredictRequest r, EmpiricalNtk ntk) {
         Tensor x = r.train().x();
         int[] perExample = Arrays.copyOfRange(x.shape(), 1, x.rank());
+        // the train kernel's plan within the budget: an explicit method that fits it in no steps is refused here,
+        // before any work, as AUTO is when no method fits
         return r.kind().isSketched() ? Method.JACOBIAN_CONTRACTION
-                : ntk.forKind(r.kind(), perExample).resolveMethod(x.dim(0), 0, perExample, x.dtype());
+                : ntk.forKind(r.kind(), perExample).costModel(x.dim(0), 0, perExample, x.dtype())
+                .planned(ntk.method(), ntk.memoryBudget()).method();
     }
 
     private static EmpiricalNtk ntk(PredictRequest r) {
