@@ -37,7 +37,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "An fcn with act=relu or act=erf; its width option is replaced by each "
+    @Option(names = "--model", description = "A zoo fcn, with any act; its width option is replaced by each "
             + "of --widths (default: ${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,act=relu)";
 
@@ -214,7 +214,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     /**
      * Refuses, in one line naming --model, a model without an analytic limit (before the width is set, which only
-     * some models have): only a zoo fcn with act=relu or act=erf has one. {@link InfiniteLimit} names kernel's
+     * some models have): only a zoo fcn (with any act) has one. {@link InfiniteLimit} names kernel's
      * --infinite, which this command does not have.
      */
     private void requireFcnLimit() {

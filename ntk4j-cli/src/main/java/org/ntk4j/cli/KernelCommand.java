@@ -110,7 +110,7 @@ public final class KernelCommand implements Callable<Integer> {
     Path sem;
 
     @Option(names = "--infinite", description = "The analytic infinite-width kernel of the model instead of the "
-            + "empirical one: fcn with act=relu or act=erf, either parameterisation (docs/kernels.md, the infinite-width limit).")
+            + "empirical one: fcn with any act, either parameterisation (docs/kernels.md, the infinite-width limit).")
     boolean infinite;
 
     @Option(names = "--nngp", description = "The NNGP f(x1)·f(x2)ᵀ (mean over logits as the kernel kinds) instead of "

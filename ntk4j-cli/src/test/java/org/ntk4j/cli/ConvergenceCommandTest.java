@@ -41,10 +41,10 @@ class ConvergenceCommandTest {
     void otherModelsAreRefusedBeforeAnyWork() {
         String[] o = run(2, "convergence", "--model", "cnn(depth=1)", "--widths", "8,16");
         assertThat(o[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic infinite-width "
-                + "NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not 'cnn'");
-        String[] tanh = run(2, "convergence", "--model", "fcn(depth=1,act=tanh)", "--widths", "8,16");
-        assertThat(tanh[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic "
-                + "infinite-width NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not act=tanh");
+                + "NTK, which ntk4j has for a zoo fcn (any act) only, not 'cnn'");
+        String[] swish = run(2, "convergence", "--model", "fcn(depth=1,act=swish)", "--widths", "8,16");
+        assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
+                + "sigmoid, gelu, softplus, sin, identity, got 'swish'");
         String[] s = run(2, "convergence", "--seeds", "5", "--ensemble", "4");
         assertThat(s[1]).contains("need 1 <= --seeds <= --ensemble");
     }
@@ -74,10 +74,10 @@ class ConvergenceCommandTest {
         Path model = OnnxFiles.linear(dir.resolve("linear.onnx"));
         String[] onnx = run(2, "convergence", "--model", model.toString(), "--widths", "8,16");
         assertThat(onnx[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic "
-                + "infinite-width NTK, which ntk4j has for a zoo fcn with act=relu or act=erf only, not an imported "
+                + "infinite-width NTK, which ntk4j has for a zoo fcn (any act) only, not an imported "
                 + "ONNX model");
         String[] linearized = run(2, "convergence", "--model", "linearized(fcn(depth=1))", "--widths", "8,16");
-        assertThat(linearized[1].trim()).endsWith("act=relu or act=erf only, not 'linearized'");
+        assertThat(linearized[1].trim()).endsWith("fcn (any act) only, not 'linearized'");
         Path zeros = dir.resolve("zeros.csv");
         Files.writeString(zeros, "a,b,c\n0,0,0\n0,0,0\n0,0,0\n", StandardCharsets.UTF_8);
         Path json = dir.resolve("z.json");

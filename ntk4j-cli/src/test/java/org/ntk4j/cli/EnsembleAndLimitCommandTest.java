@@ -144,9 +144,10 @@ class EnsembleAndLimitCommandTest {
     void unsupportedCombinationsAreRefusedInOneLine() {
         String[] cnn = run(2, "kernel", "--infinite", "--model", "cnn(depth=1)", "--data", "synthetic:4,8,8");
         assertThat(cnn[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
-                + "for fcn with act=relu or act=erf only, not 'cnn'");
-        String[] tanh = run(2, "kernel", "--infinite", "--model", "fcn(act=tanh)", "--data", "synthetic:4,8");
-        assertThat(tanh[1].trim()).endsWith("not act=tanh").doesNotContain("\n");
+                + "for fcn (any act) only, not 'cnn'");
+        String[] swish = run(2, "kernel", "--infinite", "--model", "fcn(act=swish)", "--data", "synthetic:4,8");
+        assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
+                + "sigmoid, gelu, softplus, sin, identity, got 'swish'");
         String[] sem = run(2, "kernel", "--ensemble", "1", "--sem", dir.resolve("s.npy").toString(), "--data",
                 "synthetic:4,8");
         assertThat(sem[1]).contains("--sem: the standard error of the mean needs --ensemble K with K >= 2");

@@ -38,7 +38,7 @@ public final class Convergence {
      * Measures, at each width, the distance of single-initialisation eNTKs and of the ensemble-mean eNTK from the
      * analytic limit, and fits the log-log slopes of both.
      *
-     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
      * @param widths the widths to measure, at least one; the exponents are NaN with a single width
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size
@@ -58,7 +58,7 @@ public final class Convergence {
      * {@link #run(IntFunction, int[], int, int, long, Tensor, UnaryOperator)}, handing each width's row to
      * {@code onRow} as soon as it is measured (a long study shows, and keeps, the widths it has finished).
      *
-     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
      * @param widths the widths to measure, at least one; the exponents are NaN with a single width
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size
@@ -80,7 +80,7 @@ public final class Convergence {
      * their places. Each width's figures depend on that width alone (its members' seeds are {@code seed, ...}
      * whatever the other widths), so the result equals that of one uninterrupted run.
      *
-     * @param specOfWidth the model spec at a width (an fcn with relu or erf)
+     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
      * @param widths the widths of the whole run, at least one
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size

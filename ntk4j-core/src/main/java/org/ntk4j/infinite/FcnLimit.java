@@ -10,7 +10,7 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * The infinite-width NNGP and NTK of the zoo's {@code fcn}: flatten, depth × (dense(width), act), dense(out), for
- * act = relu or erf, with the zoo's σ_w, σ_b and either parameterisation — the analytic kernels of exactly that
+ * every zoo activation, with the zoo's σ_w, σ_b and either parameterisation — the analytic kernels of exactly that
  * network, output layer and biases included (neural-tangents' {@code stax} {@code kernel_fn} of the same layers).
  *
  * <p>With d the flattened input size and (u, v) ~ N(0, [[K(x,x), K(x,x')], [K(x,x'), K(x',x')]]) at each layer:
@@ -30,17 +30,34 @@ import org.ntk4j.tensor.Tensor;
  * E[φ'φ'] = (π − θ)/(2π);
  * erf: E[φφ] = (2/π) arcsin(2K(x,x') / √((1 + 2K(x,x))(1 + 2K(x',x')))),
  * E[φ'φ'] = (4/π) / √((1 + 2K(x,x))(1 + 2K(x',x')) − 4K(x,x')²).
+ * leaky_relu, identity, gelu and sin have closed forms too, tanh, sigmoid and softplus a numerical integration
+ * accurate to about 1e-15 ({@link ActivationDuals}). With depth = 0 the activation is never applied: every act
+ * gives the same (linear) limit.
  *
  * <p>The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel
  * of the same kind (trace = mean over the logits = Θ).
  */
 public final class FcnLimit implements InfiniteLimit {
-    /** The activations with a closed form here. */
+    /** The zoo's activations, each with its limit ({@link ActivationDuals}). */
     public enum Act {
         /** max(0, z), the arc-cosine kernels. */
         RELU,
-        /** The error function erf(z). */
-        ERF
+        /** max(z, αz) with the zoo's α = {@link org.ntk4j.nn.Activation#DEFAULT_LEAKY_RELU_ALPHA}, closed form. */
+        LEAKY_RELU,
+        /** The error function erf(z), closed form. */
+        ERF,
+        /** tanh(z), by numerical integration. */
+        TANH,
+        /** 1/(1 + e^−z), by numerical integration. */
+        SIGMOID,
+        /** The exact GELU z Φ(z), closed form. */
+        GELU,
+        /** ln(1 + e^z), by numerical integration. */
+        SOFTPLUS,
+        /** sin(z), closed form. */
+        SIN,
+        /** z (the network is linear), exact. */
+        IDENTITY
     }
 
     private final int depth;
@@ -87,12 +104,12 @@ public final class FcnLimit implements InfiniteLimit {
     }
 
     /**
-     * The limit of a zoo spec such as {@code fcn(depth=2,width=1024,act=erf,param=standard)}; any other model, or
-     * an fcn with another activation, is refused with a one-line message naming what is supported.
+     * The limit of a zoo spec such as {@code fcn(depth=2,width=1024,act=tanh,param=standard)}; any other model is
+     * refused with a one-line message naming what is supported.
      *
      * @param specText the model spec, with the zoo's defaults for omitted parameters
      * @return the limit
-     * @throws IllegalArgumentException for another model, another activation, or a bad or unknown parameter
+     * @throws IllegalArgumentException for another model, an unknown activation, or a bad or unknown parameter
      */
     public static FcnLimit of(String specText) {
         ModelSpec s = ModelSpec.parse(specText);

@@ -12,7 +12,7 @@ import org.ntk4j.tensor.Tensor;
  */
 public interface InfiniteLimit {
     /** The zoo models and activations that have an analytic limit, as the refusals name them. */
-    String SUPPORTED = "fcn with act=relu or act=erf";
+    String SUPPORTED = "fcn (any act)";
 
     /**
      * The limit of a zoo spec.

@@ -27,6 +27,12 @@ public final class Activation extends SingleLayer {
         IDENTITY
     }
 
+    /**
+     * The negative slope of {@link Kind#LEAKY_RELU} when none is given: the zoo's {@code act=leaky_relu}, which has
+     * no option for it, always has this slope.
+     */
+    public static final double DEFAULT_LEAKY_RELU_ALPHA = 0.01;
+
     private final Kind kind;
     private final double alpha;
 
@@ -46,12 +52,13 @@ public final class Activation extends SingleLayer {
     }
 
     /**
-     * An activation with the default parameter (negative slope 0.01 for {@link Kind#LEAKY_RELU}).
+     * An activation with the default parameter (negative slope {@link #DEFAULT_LEAKY_RELU_ALPHA} for
+     * {@link Kind#LEAKY_RELU}).
      *
      * @param kind the function
      */
     public Activation(Kind kind) {
-        this(kind, kind == Kind.LEAKY_RELU ? 0.01 : 0);
+        this(kind, kind == Kind.LEAKY_RELU ? DEFAULT_LEAKY_RELU_ALPHA : 0);
     }
 
     /**

@@ -70,6 +70,22 @@ class ConvergenceTest {
         }
     }
 
+    /**
+     * A numerically integrated limit (tanh): single eNTKs of widths 64 and 4096 approach it, about 8 times closer
+     * at 64 times the width (a wrong expectation would leave a floor).
+     */
+    @Test
+    void tanhConvergesToItsNumericallyIntegratedLimit() {
+        try (Tensor x = inputs()) {
+            Convergence.Result r = Convergence.run(w -> "fcn(depth=2,width=" + w + ",act=tanh)", new int[] {64, 4096},
+                    2, 2, 0, x, UnaryOperator.identity());
+            System.out.printf("tanh widths 64, 4096: %.4f, %.4f%n", r.rows().get(0).singleMean(),
+                    r.rows().get(1).singleMean());
+            assertThat(r.rows().get(1).singleMean()).isLessThan(0.06);
+            assertThat(r.rows().get(1).singleMean()).isLessThan(r.rows().get(0).singleMean() / 5);
+        }
+    }
+
     /** A limit of 0 (zero inputs and no biases) is refused before any eNTK: every relative distance was NaN. */
     @Test
     void aZeroLimitIsRefusedBeforeAnyEntk() {

@@ -21,9 +21,11 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * {@link FcnLimit} against fcn_limit_oracle.txt, written by the test resource fcn_limit_oracle.py: a NumPy
- * computation of the same kernels from the closed forms, in float64, whole Gram matrices at once. 36 fcns (relu and
- * erf, both parameterisations, depth 0, 1 and 3, three (σ_w, σ_b) among them σ_b = 0) on 7 inputs of [5] against 4
- * (rectangular) and against themselves, with identical, antipodal, parallel, zero and tiny rows.
+ * computation of the same kernels, in float64, whole Gram matrices at once, from the closed forms for relu, erf,
+ * leaky_relu and identity and by its own two-dimensional trapezoidal rule (not ntk4j's closed forms or quadrature)
+ * for tanh, sigmoid, softplus, gelu and sin. 162 fcns (the 9 activations, both parameterisations, depth 0, 1 and 3,
+ * three (σ_w, σ_b) among them σ_b = 0) on 7 inputs of [5] against 4 (rectangular) and against themselves, with
+ * identical, antipodal, parallel, zero and tiny rows.
  */
 class FcnLimitOracleTest {
     /**
@@ -62,7 +64,7 @@ class FcnLimitOracleTest {
                 cases++;
             }
         }
-        assertThat(cases).isEqualTo(36);
+        assertThat(cases).isEqualTo(162);
     }
 
     private static void check(String spec, boolean nngp, FcnLimit lim, Tensor x1, Tensor x2, double[][] a,

@@ -11,7 +11,7 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Shapes and symmetries of {@link FcnLimit#kernel} over random sizes, example shapes, activations,
+ * Shapes and symmetries of {@link FcnLimit#kernel} over random sizes, example shapes, all nine activations,
  * parameterisations and kinds: the layout of each kind, K(x2, x1) = K(x1, x2)ᵀ, and x2 = null the same as x2 = x1.
  * Entries are compared to 1e-14 of the largest: swapping the arguments reorders a sum or two.
  */
@@ -22,10 +22,12 @@ class FcnLimitProperties {
     void everyKindHasItsLayoutAndTheKernelIsSymmetric(@ForAll @IntRange(min = 1, max = 6) int n1,
             @ForAll @IntRange(min = 1, max = 5) int n2, @ForAll @IntRange(min = 1, max = 4) int out,
             @ForAll @IntRange(min = 0, max = 3) int depth, @ForAll @IntRange(min = 0, max = 4) int kindIndex,
-            @ForAll boolean erf, @ForAll boolean standard, @ForAll boolean imageShaped, @ForAll boolean nngp) {
+            @ForAll @IntRange(min = 0, max = 8) int actIndex, @ForAll boolean standard, @ForAll boolean imageShaped,
+            @ForAll boolean nngp) {
         String kindName = KINDS[kindIndex];
         KernelKind kind = KernelKind.parse(kindName, 0);
-        FcnLimit lim = FcnLimit.of("fcn(depth=" + depth + ",width=16,out=" + out + ",act=" + (erf ? "erf" : "relu")
+        FcnLimit lim = FcnLimit.of("fcn(depth=" + depth + ",width=16,out=" + out + ",act="
+                + FcnLimit.Act.values()[actIndex].name().toLowerCase(java.util.Locale.ROOT)
                 + ",param=" + (standard ? "standard" : "ntk") + ",b_std=0.1)");
         int[] per = imageShaped ? new int[] {2, 3} : new int[] {6};
         long seed = 31L * n1 + n2 + 7L * out + depth;

@@ -22,35 +22,37 @@ class FcnLimitTest {
     private static final int SAMPLES = 1_000_000;
 
     /**
-     * The closed forms against a direct Monte-Carlo integral of their defining expectations, 10⁶ samples of
-     * (u, v) ~ N(0, Σ) with a fixed seed. The tolerance is 5 standard errors of each Monte-Carlo mean (the sample
-     * standard deviation over √10⁶, a few 1e-3 here): a wrong formula misses by far more.
+     * The closed forms and the numerical integration of every activation against a direct Monte-Carlo integral of
+     * their defining expectations, 10⁶ samples of (u, v) ~ N(0, Σ) with a fixed seed, φ and φ' written here from
+     * their definitions. The tolerance is 5 standard errors of each Monte-Carlo mean (the sample standard deviation
+     * over √10⁶, a few 1e-3 here): a wrong formula misses by far more.
      */
     @Test
-    void closedFormsMatchAMonteCarloIntegralOfTheirExpectations() {
+    void everyActivationMatchesAMonteCarloIntegralOfItsExpectations() {
         for (FcnLimit.Act act : FcnLimit.Act.values()) {
             for (double[] s : SIGMAS) {
                 double k11 = s[0];
                 double k22 = s[1];
                 double k12 = s[2];
-                double[] closed = act == FcnLimit.Act.RELU ? ActivationDuals.relu(k11, k22, k12) : ActivationDuals.erf(k11, k22, k12);
+                double[] dual = ActivationDuals.of(act, k11, k22, k12);
                 SplittableRandom rng = new SplittableRandom(20261124L);
                 double l11 = Math.sqrt(k11);
                 double l21 = k12 / l11;
                 double l22 = Math.sqrt(k22 - l21 * l21);
                 double[] sum = new double[4];
                 double[] sq = new double[4];
+                double[] f = new double[4];
                 for (int i = 0; i < SAMPLES; i++) {
                     double z1 = rng.nextGaussian();
                     double z2 = rng.nextGaussian();
                     double u = l11 * z1;
                     double v = l21 * z1 + l22 * z2;
-                    double[] f = act == FcnLimit.Act.RELU
-                            ? new double[] {Math.max(u, 0) * Math.max(u, 0), Math.max(v, 0) * Math.max(v, 0),
-                                Math.max(u, 0) * Math.max(v, 0), (u > 0 ? 1 : 0) * (v > 0 ? 1 : 0)}
-                            : new double[] {ErfFunction.erf(u) * ErfFunction.erf(u), ErfFunction.erf(v) * ErfFunction.erf(v),
-                                ErfFunction.erf(u) * ErfFunction.erf(v),
-                                4 / Math.PI * Math.exp(-u * u) * Math.exp(-v * v)};
+                    double pu = phi(act, u);
+                    double pv = phi(act, v);
+                    f[0] = pu * pu;
+                    f[1] = pv * pv;
+                    f[2] = pu * pv;
+                    f[3] = derivative(act, u) * derivative(act, v);
                     for (int j = 0; j < 4; j++) {
                         sum[j] += f[j];
                         sq[j] += f[j] * f[j];
@@ -59,11 +61,185 @@ class FcnLimitTest {
                 for (int j = 0; j < 4; j++) {
                     double mean = sum[j] / SAMPLES;
                     double se = Math.sqrt((sq[j] / SAMPLES - mean * mean) / SAMPLES);
-                    assertThat(closed[j]).as("%s, Σ = %s, expectation %d (MC %s ± %s)", act,
+                    assertThat(dual[j]).as("%s, Σ = %s, expectation %d (MC %s ± %s)", act,
                             java.util.Arrays.toString(s), j, mean, se).isCloseTo(mean, within(5 * se + 1e-12));
-                    assertThat(se).isLessThan(5e-3);
+                    assertThat(se).isLessThan(5e-3 * Math.max(1, Math.abs(mean)));
                 }
             }
+        }
+    }
+
+    /** φ from its definition (the zoo's Activation), independently of ActivationDuals. */
+    private static double phi(FcnLimit.Act act, double x) {
+        switch (act) {
+            case RELU:
+                return Math.max(x, 0);
+            case LEAKY_RELU:
+                return x > 0 ? x : 0.01 * x;
+            case ERF:
+                return ErfFunction.erf(x);
+            case TANH:
+                return Math.tanh(x);
+            case SIGMOID:
+                return 1 / (1 + Math.exp(-x));
+            case GELU:
+                return x / 2 * (1 + ErfFunction.erf(x / Math.sqrt(2)));
+            case SOFTPLUS:
+                return Math.log(1 + Math.exp(x));
+            case SIN:
+                return Math.sin(x);
+            case IDENTITY:
+                return x;
+            default:
+                throw new AssertionError(act);
+        }
+    }
+
+    /** φ' from its definition. */
+    private static double derivative(FcnLimit.Act act, double x) {
+        switch (act) {
+            case RELU:
+                return x > 0 ? 1 : 0;
+            case LEAKY_RELU:
+                return x > 0 ? 1 : 0.01;
+            case ERF:
+                return 2 / Math.sqrt(Math.PI) * Math.exp(-x * x);
+            case TANH:
+                return 1 - Math.tanh(x) * Math.tanh(x);
+            case SIGMOID:
+            case SOFTPLUS:
+                return 1 / (1 + Math.exp(-x)) * (act == FcnLimit.Act.SIGMOID ? 1 / (1 + Math.exp(x)) : 1);
+            case GELU:
+                return (1 + ErfFunction.erf(x / Math.sqrt(2))) / 2 + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+            case SIN:
+                return Math.cos(x);
+            case IDENTITY:
+                return 1;
+            default:
+                throw new AssertionError(act);
+        }
+    }
+
+    private static final FcnLimit.Act[] NUMERICAL = {FcnLimit.Act.TANH, FcnLimit.Act.SIGMOID, FcnLimit.Act.SOFTPLUS};
+
+    /**
+     * The numerical integration against the same rule with a third of the step (about 3 times the nodes per
+     * dimension, converging like e^{−π²/(2·step)}: a reference good to far below 1e-15), over variances 1e-3..1e6,
+     * correlations 0 to ±1 and a zero variance: within 1e-13 of the scale of the expectations (1 for tanh and
+     * sigmoid, max(1, variance) for softplus), far below float32 rounding.
+     */
+    @Test
+    void theNumericalIntegrationAgreesWithAMuchFinerOneTo1e13() {
+        double[] variances = {1e-3, 0.3, 1, 2.25, 4, 16, 100, 1e4, 1e6};
+        double[] correlations = {0, 0.6, -0.7, 0.99, -0.9999999, 1, -1};
+        for (FcnLimit.Act act : NUMERICAL) {
+            for (double k : variances) {
+                for (double c : correlations) {
+                    double k22 = 0.8 * k;
+                    double k12 = c * Math.sqrt(k * k22);
+                    double[] coarse = ActivationDuals.quadrature(act, ActivationDuals.STEP, k, k22, k12);
+                    double[] fine = ActivationDuals.quadrature(act, ActivationDuals.STEP / 3, k, k22, k12);
+                    double scale = act == FcnLimit.Act.SOFTPLUS ? Math.max(1, k) : 1;
+                    for (int j = 0; j < 4; j++) {
+                        assertThat(coarse[j]).as("%s k=%s c=%s expectation %d", act, k, c, j)
+                                .isCloseTo(fine[j], within(1e-13 * scale));
+                    }
+                }
+            }
+            double[] zero = ActivationDuals.of(act, 0, 2, 0);
+            double[] both = ActivationDuals.of(act, 0, 0, 0);
+            double at0 = phi(act, 0);
+            assertThat(zero[0]).isCloseTo(at0 * at0, within(1e-15));
+            assertThat(both[2]).isCloseTo(at0 * at0, within(1e-15));
+            assertThat(both[3]).isCloseTo(derivative(act, 0) * derivative(act, 0), within(1e-15));
+        }
+        // u ≡ 0: E[φ(0)φ(v)] = φ(0)·E[φ(v)]: 1/2 · 1/2 for sigmoid (σ(v) − 1/2 is odd), 0 for tanh
+        assertThat(ActivationDuals.of(FcnLimit.Act.SIGMOID, 0, 3, 0)[2]).isCloseTo(0.25, within(1e-15));
+        assertThat(ActivationDuals.of(FcnLimit.Act.TANH, 0, 3, 0)[2]).isCloseTo(0, within(1e-15));
+    }
+
+    /**
+     * The numerical integration against the closed forms of erf and gelu, run through the same rule: within 3e-12
+     * (gelu: of max(1, variance)) over variances 1e-2..1e8 and correlations up to 1 − 1e-7 and ±1 (at variance 1e8
+     * and c = 1 erf's arcsin, at an argument 1 − 1e-9, turns rounding into 1e-12 of the closed form). These bend on a
+     * scale of 1 as tanh does, so the rule resolves the same features; a Gauss–Hermite rule of 128² nodes errs by
+     * 1e-4 here at variance 16.
+     */
+    @Test
+    void theNumericalIntegrationMatchesTheClosedFormsOfErfAndGelu() {
+        double[] variances = {1e-2, 0.3, 1, 4, 16, 100, 1e4, 1e6, 1e8};
+        double[] correlations = {0, 0.6, -0.7, 0.99, -0.999, 0.9999999, 1, -1};
+        for (FcnLimit.Act act : new FcnLimit.Act[] {FcnLimit.Act.ERF, FcnLimit.Act.GELU}) {
+            for (double k : variances) {
+                for (double c : correlations) {
+                    double k22 = 0.8 * k;
+                    double k12 = c * Math.sqrt(k * k22);
+                    double[] numerical = ActivationDuals.quadrature(act, ActivationDuals.STEP, k, k22, k12);
+                    double[] closed = ActivationDuals.of(act, k, k22, k12);
+                    double scale = act == FcnLimit.Act.GELU ? Math.max(1, k) : 1;
+                    for (int j = 0; j < 4; j++) {
+                        assertThat(numerical[j]).as("%s k=%s c=%s expectation %d", act, k, c, j)
+                                .isCloseTo(closed[j], within(3e-12 * scale));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * At variances of 1e30 and 1e300 tanh and sigmoid are steps and softplus is relu on the scale of the Gaussian:
+     * E[sign u sign v] = (2/π) arcsin c, sigmoid's 1/4 + that/4, softplus' the arc-cosine kernel, derivatives ~0.
+     * Nothing is NaN or infinite (softplus' E ≈ variance/2 stays finite below 1e308).
+     */
+    @Test
+    void hugeVariancesGiveTheStepAndReluLimitsWithoutNaN() {
+        for (double k : new double[] {1e30, 1e300}) {
+            for (double c : new double[] {0.3, -0.8, 1}) {
+                double k12 = c * k;
+                double step = 2 / Math.PI * Math.asin(c);
+                double[] tanh = ActivationDuals.of(FcnLimit.Act.TANH, k, k, k12);
+                assertThat(tanh[2]).as("tanh k=%s c=%s", k, c).isCloseTo(step, within(1e-10));
+                assertThat(tanh[0]).isCloseTo(1, within(1e-10));
+                assertThat(tanh[3]).isBetween(0.0, 1e-10);
+                double[] sigmoid = ActivationDuals.of(FcnLimit.Act.SIGMOID, k, k, k12);
+                assertThat(sigmoid[2]).isCloseTo(0.25 + step / 4, within(1e-10));
+                double[] softplus = ActivationDuals.of(FcnLimit.Act.SOFTPLUS, k, k, k12);
+                double[] relu = ActivationDuals.relu(k, k, k12);
+                for (int j = 0; j < 4; j++) {
+                    assertThat(softplus[j]).as("softplus k=%s c=%s %d", k, c, j)
+                            .isCloseTo(relu[j], within(1e-10 * Math.max(1, Math.abs(relu[j]))));
+                }
+            }
+        }
+        // erf: (2/π) arcsin(2k/(1 + 2k)) → 1, and E[φ'φ'] = (4/π)/√(1 + 4k) ≈ 1.3e-150 (NaN: k² overflowed)
+        double[] erf = ActivationDuals.erf(1e300, 1e300, 1e300);
+        assertThat(erf[2]).isCloseTo(1, within(1e-12));
+        assertThat(erf[3]).isCloseTo(4 / Math.PI / Math.sqrt(4e300), within(1e-162));
+        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+            for (double[] s : new double[][] {{1e300, 1e300, 1e300}, {1e300, 1e-300, 0}, {1e150, 1e150, -1e150}}) {
+                for (double e : ActivationDuals.of(act, s[0], s[1], s[2])) {
+                    assertThat(Double.isNaN(e)).as("%s at %s", act, java.util.Arrays.toString(s)).isFalse();
+                }
+            }
+        }
+    }
+
+    /** The closed forms of gelu and sin at a degenerate covariance: u ≡ 0 or v = ±u. */
+    @Test
+    void geluAndSinClosedFormsAtDegenerateCovariances() {
+        // gelu: φ(0) = 0, φ'(0) = 1/2 and E[φ'(v)] = 1/2, so E[φ(u)φ(v)] = 0 and E[φ'(u)φ'(v)] = 1/4
+        double[] g = ActivationDuals.gelu(0, 2, 0);
+        assertThat(g[2]).isEqualTo(0.0);
+        assertThat(g[3]).isCloseTo(0.25, within(1e-15));
+        // v = u: the cross terms are the diagonal ones; sin: E[sin² u] = (1 − e^{−2k})/2 and E[cos² u] the rest
+        for (double k : new double[] {1e-8, 0.5, 3}) {
+            double[] gg = ActivationDuals.gelu(k, k, k);
+            assertThat(gg[2]).isCloseTo(gg[0], within(1e-15 * Math.max(1, k)));
+            double[] ss = ActivationDuals.sin(k, k, k);
+            assertThat(ss[2]).isCloseTo(ss[0], within(1e-15));
+            assertThat(ss[0] + ss[3]).isCloseTo(1, within(1e-15));
+            double[] anti = ActivationDuals.sin(k, k, -k);
+            assertThat(anti[2]).isCloseTo(-ss[0], within(1e-15));
         }
     }
 
@@ -80,31 +256,38 @@ class FcnLimitTest {
     }
 
     /**
-     * depth = 0 is the linear network dense(out): its eNTK and NNGP-free kernel do not depend on the parameters, so
-     * the limit must equal the eNTK of any finite network exactly (to rounding), in both parameterisations:
+     * depth = 0 is the linear network dense(out), whatever the act (never applied): its eNTK does not depend on the
+     * parameters, so the limit must equal the eNTK of any finite network exactly (to rounding), in both
+     * parameterisations and for every act:
      * σ_w² x·x'/d + σ_b² (NTK) and x·x' + 1 (standard).
      */
     @Test
     void depthZeroLimitIsTheExactEmpiricalKernelInBothParameterisations() {
-        for (String param : new String[] {"ntk", "standard"}) {
-            String spec = "fcn(depth=0,out=3,w_std=1.3,b_std=0.2,param=" + param + ")";
-            Model m = Zoo.parse(spec);
-            try (Tensor x = Tensor.randomNormal(DType.F64, 5, 6, 7); Params p = m.init(1, new int[] {7}, DType.F64);
-                 Tensor e = EmpiricalNtk.of(m, p).ntk(x, null);
-                 Tensor a = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
-                for (int i = 0; i < 6; i++) {
-                    for (int j = 0; j < 6; j++) {
-                        assertThat(a.get(i, j)).as("%s (%d, %d)", param, i, j).isCloseTo(e.get(i, j),
-                                within(1e-12 * Math.abs(e.get(i, j)) + 1e-13));
-                    }
-                }
-                double xx = 0;
-                for (int f = 0; f < 7; f++) {
-                    xx += x.get(0, f) * x.get(0, f);
-                }
-                double want = param.equals("ntk") ? 1.3 * 1.3 * xx / 7 + 0.04 : xx + 1;
-                assertThat(a.get(0, 0)).isCloseTo(want, within(1e-12 * want));
+        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+            for (String param : new String[] {"ntk", "standard"}) {
+                depthZeroMatchesTheEmpiricalKernel("fcn(depth=0,out=3,w_std=1.3,b_std=0.2,param=" + param + ",act="
+                        + act.name().toLowerCase(java.util.Locale.ROOT) + ")", param.equals("ntk"));
             }
+        }
+    }
+
+    private static void depthZeroMatchesTheEmpiricalKernel(String spec, boolean ntk) {
+        Model m = Zoo.parse(spec);
+        try (Tensor x = Tensor.randomNormal(DType.F64, 5, 6, 7); Params p = m.init(1, new int[] {7}, DType.F64);
+             Tensor e = EmpiricalNtk.of(m, p).ntk(x, null);
+             Tensor a = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            for (int i = 0; i < 6; i++) {
+                for (int j = 0; j < 6; j++) {
+                    assertThat(a.get(i, j)).as("%s (%d, %d)", spec, i, j).isCloseTo(e.get(i, j),
+                            within(1e-12 * Math.abs(e.get(i, j)) + 1e-13));
+                }
+            }
+            double xx = 0;
+            for (int f = 0; f < 7; f++) {
+                xx += x.get(0, f) * x.get(0, f);
+            }
+            double want = ntk ? 1.3 * 1.3 * xx / 7 + 0.04 : xx + 1;
+            assertThat(a.get(0, 0)).isCloseTo(want, within(1e-12 * want));
         }
     }
 
@@ -124,7 +307,7 @@ class FcnLimitTest {
         double k22 = w2 * yy / d + b2;
         double k12 = w2 * xy / d + b2;
         for (FcnLimit.Act act : FcnLimit.Act.values()) {
-            double[] e = act == FcnLimit.Act.RELU ? ActivationDuals.relu(k11, k22, k12) : ActivationDuals.erf(k11, k22, k12);
+            double[] e = ActivationDuals.of(act, k11, k22, k12);
             FcnLimit ntk = new FcnLimit(1, 100, 2, act, Parameterization.NTK, 2.0, 0.3);
             double[] r = ntk.pair(xx, yy, xy, d);
             assertThat(r[0]).isCloseTo(w2 * e[2] + b2, within(1e-14));
@@ -167,8 +350,10 @@ class FcnLimitTest {
     @Test
     void otherModelsAndActivationsAreRefusedNamingWhatIsSupported() {
         assertThatThrownBy(() -> FcnLimit.of("cnn(depth=2)")).hasMessage("--infinite: the analytic infinite-width "
-                + "kernels are implemented for fcn with act=relu or act=erf only, not 'cnn'");
-        assertThatThrownBy(() -> FcnLimit.of("fcn(act=tanh)")).hasMessageEndingWith("not act=tanh");
+                + "kernels are implemented for fcn (any act) only, not 'cnn'");
+        assertThatThrownBy(() -> FcnLimit.of("fcn(act=swish)")).hasMessage("fcn: option act must be one of relu, "
+                + "leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, got 'swish'");
+        assertThat(FcnLimit.of("fcn(act=Leaky_ReLU)").toString()).contains("act=leaky_relu");
         assertThatThrownBy(() -> FcnLimit.of("fcn(widht=3)")).hasMessageContaining("unknown option 'widht'");
     }
 }
