@@ -100,7 +100,9 @@ final class BenchCli {
                 }
             }
             try {
-                bench.check(cmd.parseArgs(args));
+                CommandLine.ParseResult parsed = cmd.parseArgs(args);
+                ArgumentErrors.refuseRepeatedLists(parsed);
+                bench.check(parsed);
             } catch (CommandLine.ParameterException e) {
                 return fail(err, problem(e), e, 2);
             } catch (IllegalArgumentException | IOException e) {
@@ -134,7 +136,9 @@ final class BenchCli {
     static <T extends Bench> T parse(T bench, String... args) throws IOException {
         CommandLine cmd = commandLine(bench);
         try {
-            bench.check(cmd.parseArgs(args));
+            CommandLine.ParseResult parsed = cmd.parseArgs(args);
+            ArgumentErrors.refuseRepeatedLists(parsed);
+            bench.check(parsed);
         } catch (CommandLine.ParameterException e) {
             throw new IllegalArgumentException(problem(e), e);
         }

@@ -127,7 +127,13 @@ class BenchCommandLineTest {
                 Arguments.of("conv --reps", "--reps needs a value; see 'ntk4j bench conv --help'"),
                 Arguments.of("conv --reps x", "--reps: expected an integer, got 'x'; see 'ntk4j bench conv --help'"),
                 Arguments.of("conv --reps 0", "--reps: expected a positive integer, got 0"),
-                Arguments.of("conv --reps -1", "--reps: expected a positive integer, got -1"));
+                Arguments.of("conv --reps -1", "--reps: expected a positive integer, got -1"),
+                // a list option given twice is refused as in the ntk4j commands (picocli joined the lists)
+                Arguments.of("resnet --no-peers --settings resnet18:1:1 --settings resnet18:2:1", "--settings: given "
+                        + "twice (--settings resnet18:1:1 and --settings resnet18:2:1); give one comma-separated list; "
+                        + "see 'ntk4j bench resnet --help'"),
+                Arguments.of("numpy --widths 8 --widths 16", "--widths: given twice (--widths 8 and --widths "
+                        + "16); give one comma-separated list; see 'ntk4j bench numpy --help'"));
     }
 
     @ParameterizedTest

@@ -103,18 +103,7 @@ public final class ApproxCommand implements Callable<Integer> {
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
         KernelOptions.requireDiagReg(diagReg);
-        List<KernelKind> list = new ArrayList<>();
-        for (String k : kinds) {
-            KernelKind kk = KernelKind.parse(k, seed);
-            if (!kk.isSquare()) {
-                throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
-            }
-            // one row (and one set of JSON keys) per kind: a repeat would print twice and overwrite its JSON figures
-            if (list.stream().anyMatch(earlier -> earlier.toString().equals(kk.toString()))) {
-                throw new IllegalArgumentException("--kinds: kind " + kk + " is given twice");
-            }
-            list.add(kk);
-        }
+        List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         if (widths != null && resolved.onnx() != null) {
             throw new IllegalArgumentException("--widths: the width study varies a zoo model's width; an ONNX model "
@@ -145,28 +134,29 @@ public final class ApproxCommand implements Callable<Integer> {
                         + "(the rest are held out), got " + n);
             }
             int[] per = Shapes.dropFirst(all.shape());
-            Tensor xTrain = org.ntk4j.cpu.Layout.sliceAxis(all, 0, 0, n);
-            Tensor xTest = org.ntk4j.cpu.Layout.sliceAxis(all, 0, n, all.dim(0));
-            if (widths == null) {
-                Model net = resolved.model();
-                int o = outputs(net, per);
-                for (KernelKind kk : list) {
-                    KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
+            // closed however the measurement ends (a width study that fails part way, say)
+            try (Tensor xTrain = org.ntk4j.cpu.Layout.sliceAxis(all, 0, 0, n);
+                 Tensor xTest = org.ntk4j.cpu.Layout.sliceAxis(all, 0, n, all.dim(0))) {
+                if (widths == null) {
+                    Model net = resolved.model();
+                    int o = outputs(net, per);
+                    for (KernelKind kk : list) {
+                        KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
+                    }
+                    try (Params p = resolved.params(null, seed, per, dt);
+                         Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
+                        ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain,
+                                xTest, y, list, diagReg);
+                        out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded "
+                                + "one-hot targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o,
+                                diagReg);
+                        out.print(r.table());
+                        json = Reports.approx(settings, r);
+                    }
+                } else {
+                    json = widthStudy(out, xTrain, m, settings, partial);
                 }
-                try (Params p = resolved.params(null, seed, per, dt);
-                     Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
-                    ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain, xTest,
-                            y, list, diagReg);
-                    out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded one-hot "
-                            + "targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o, diagReg);
-                    out.print(r.table());
-                    json = Reports.approx(settings, r);
-                }
-            } else {
-                json = widthStudy(out, xTrain, m, settings, partial);
             }
-            xTrain.close();
-            xTest.close();
         }
         if (report != null) {
             json.write(report);

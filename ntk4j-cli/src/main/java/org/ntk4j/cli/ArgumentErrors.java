@@ -39,6 +39,28 @@ public final class ArgumentErrors {
         return oneLine(ex.getMessage());
     }
 
+    /**
+     * Refuses a list option given more than once ({@code --kinds pntk,trace --kinds logit:0}), as picocli refuses
+     * any other option given twice: picocli would join the lists, which a user who meant the second to replace the
+     * first (or a shape, {@code explain --input 3,32 --input 32}, to be one) does not expect. One comma-separated
+     * list per option; the {@code ntk4j} commands and the benchmark commands check their parse results with it.
+     *
+     * @param parseResult picocli's parse of a command line (its subcommands' are checked too)
+     * @throws CommandLine.ParameterException naming the option and the first two lists
+     */
+    public static void refuseRepeatedLists(CommandLine.ParseResult parseResult) {
+        for (CommandLine.ParseResult r = parseResult; r != null; r = r.subcommand()) {
+            for (OptionSpec o : r.matchedOptions()) {
+                List<String> given = o.originalStringValues();
+                if (o.isMultiValue() && given.size() > 1) {
+                    throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName()
+                            + ": given twice (" + o.longestName() + " " + given.get(0) + " and " + o.longestName()
+                            + " " + given.get(1) + "); give one comma-separated list");
+                }
+            }
+        }
+    }
+
     private static String unmatched(CommandLine.UnmatchedArgumentException ex) {
         List<String> unmatched = ex.getUnmatched();
         String first = unmatched.isEmpty() ? "?" : unmatched.get(0);

@@ -119,6 +119,38 @@ final class KernelOptions {
     }
 
     /**
+     * The N×N kinds of a {@code --kinds} list ({@code approx}, {@code study}): each parsed, required N×N, and none
+     * given twice in any spelling (one row and one set of report keys per kind: a repeat would print its row twice
+     * and overwrite its own figures).
+     */
+    static java.util.List<org.ntk4j.ntk.KernelKind> squareKinds(java.util.List<String> kinds, long seed) {
+        java.util.List<org.ntk4j.ntk.KernelKind> list = new java.util.ArrayList<>();
+        for (String k : kinds) {
+            org.ntk4j.ntk.KernelKind kk = org.ntk4j.ntk.KernelKind.parse(k, seed);
+            if (!kk.isSquare()) {
+                throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
+            }
+            list.add(kk);
+        }
+        requireDistinct("--kinds", "kind", list, org.ntk4j.ntk.KernelKind::toString);
+        return list;
+    }
+
+    /**
+     * Refuses a value of a list option given twice ("--widths: width 16 is given twice"), the values compared as
+     * {@code key} gives them (a kind by its canonical name, a time by its value) and named by it.
+     */
+    static <T> void requireDistinct(String option, String noun, java.util.List<T> values,
+                                    java.util.function.Function<T, ?> key) {
+        java.util.Set<Object> seen = new java.util.HashSet<>();
+        for (T v : values) {
+            if (!seen.add(key.apply(v))) {
+                throw new IllegalArgumentException(option + ": " + noun + " " + v + " is given twice");
+            }
+        }
+    }
+
+    /**
      * Refuses {@code probes:R} when its R×O probe matrix would not fit the memory budget, before anything allocates
      * it: it is built in float64 three times over (the probes, the layer's copy and its transpose).
      */

@@ -117,6 +117,10 @@ public final class Main implements Runnable {
             }
             return 2;
         });
+        cmd.setExecutionStrategy(parseResult -> {
+            ArgumentErrors.refuseRepeatedLists(parseResult);
+            return new CommandLine.RunLast().execute(parseResult);
+        });
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
                 commandLine.getErr().println("ntk4j: " + message(ex));

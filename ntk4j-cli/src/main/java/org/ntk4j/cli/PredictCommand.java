@@ -367,6 +367,9 @@ public final class PredictCommand implements Callable<Integer> {
         if (ts.length == 0) {
             throw new IllegalArgumentException("--t: no time given");
         }
+        // one row (and one report key, t_<time>) per time: a repeat (1 and 1.0, inf and ∞) would print twice
+        // (a time named by its spelling, compared by its value: texts.indexOf finds the first of an equal spelling)
+        KernelOptions.requireDistinct("--t", "time", texts, text -> ts[texts.indexOf(text)]);
         return ts;
     }
 

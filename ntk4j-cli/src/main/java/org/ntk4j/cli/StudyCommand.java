@@ -116,14 +116,7 @@ public final class StudyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
-        List<KernelKind> kindList = new ArrayList<>();
-        for (String k : kinds) {
-            KernelKind kk = KernelKind.parse(k, seed);
-            if (!kk.isSquare()) {
-                throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
-            }
-            kindList.add(kk);
-        }
+        List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
         checkWidths();
         KernelOptions.requireDiagReg(diagReg);
         Zoo.parse(model);
@@ -189,35 +182,42 @@ public final class StudyCommand implements Callable<Integer> {
                 int parts = 0;
                 for (int w : widths) {
                     Model net = Zoo.parse(Zoo.withWidth(model, w));
-                    // the stopped run measured this width's epoch 0: its kernel, the velocity's reference, again
-                    boolean needReference = done.contains(part(w, 0));
-                    for (var e : files.get(w).entrySet()) {
-                        String part = part(w, e.getKey());
-                        if (done.contains(part)) {
-                            continue;
-                        }
-                        if (needReference) {
-                            try (Params p0 = ParamsFile.load(files.get(w).get(0), net, per, dt)) {
-                                study.reference(w, KernelCommand.withBuffersOf(net, p0), p0);
+                    try {
+                        // the stopped run measured this width's epoch 0: its kernel, the velocity's reference, again
+                        boolean needReference = done.contains(part(w, 0));
+                        for (var e : files.get(w).entrySet()) {
+                            String part = part(w, e.getKey());
+                            if (done.contains(part)) {
+                                continue;
                             }
-                            needReference = false;
+                            if (needReference) {
+                                try (Params p0 = ParamsFile.load(files.get(w).get(0), net, per, dt)) {
+                                    study.reference(w, KernelCommand.withBuffersOf(net, p0), p0);
+                                }
+                                needReference = false;
+                            }
+                            try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
+                                // the checkpoint's buffers (trained running statistics) are the network's
+                                TrainingStudy.Point pt = study.add(w, e.getKey(), KernelCommand.withBuffersOf(net, p),
+                                        p);
+                                err.printf(Locale.ROOT, "width %d, epoch %d: pntk error %.4g, velocity %.4g (%.1f "
+                                        + "s)%n", w, e.getKey(), pt.kinds().get(0).relativeFrobeniusError,
+                                        pt.kernelVelocity(), pt.seconds());
+                                err.flush();
+                            }
+                            done.add(part);
+                            if (json != null) {
+                                Reports.study(settings, study, reportMetrics(metrics), secondsBefore
+                                        + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
+                            }
+                            PartialReport.afterPart.accept(++parts);
                         }
-                        try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
-                            // the checkpoint's buffers (trained running statistics) are the network's
-                            TrainingStudy.Point pt = study.add(w, e.getKey(), KernelCommand.withBuffersOf(net, p), p);
-                            err.printf(Locale.ROOT, "width %d, epoch %d: pntk error %.4g, velocity %.4g (%.1f s)%n",
-                                    w, e.getKey(), pt.kinds().get(0).relativeFrobeniusError, pt.kernelVelocity(),
-                                    pt.seconds());
-                            err.flush();
-                        }
-                        done.add(part);
-                        if (json != null) {
-                            Reports.study(settings, study, reportMetrics(metrics), secondsBefore
-                                    + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
-                        }
-                        PartialReport.afterPart.accept(++parts);
+                        study.forget(w);
+                    } finally {
+                        // the width's plans and traced graphs, and its models for each checkpoint's buffers: a
+                        // study measures each width once
+                        net.releaseCaches();
                     }
-                    study.forget(w);
                 }
             }
         }
@@ -407,13 +407,8 @@ public final class StudyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--widths: expected positive widths, got " + w);
             }
         }
-        for (int i = 1; i < widths.length; i++) {
-            for (int j = 0; j < i; j++) {
-                if (widths[i] == widths[j]) {
-                    throw new IllegalArgumentException("--widths: width " + widths[i] + " is given twice");
-                }
-            }
-        }
+        KernelOptions.requireDistinct("--widths", "width", java.util.Arrays.stream(widths).boxed().toList(),
+                w -> w);
     }
 
     /** The metrics' names, which the report's keys and the plots' file names end with. */

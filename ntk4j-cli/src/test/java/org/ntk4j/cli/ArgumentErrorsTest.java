@@ -54,6 +54,49 @@ class ArgumentErrorsTest {
         assertThat(oneLineError("kernel", "--zzz")).isEqualTo("ntk4j: unknown option --zzz; see 'ntk4j kernel --help'");
     }
 
+    /**
+     * Every list option of every command given twice is refused as picocli refuses any other option given twice
+     * ({@code study --kinds pntk,trace --kinds logit:0} concatenated the lists, {@code explain --input 3,32 --input
+     * 32} into one shape); found by walking the commands, so that an option added later is covered.
+     */
+    @Test
+    void everyListOptionGivenTwiceIsRefusedAsAnyOptionGivenTwice() {
+        int lists = 0;
+        for (java.util.Map.Entry<String, picocli.CommandLine> c : new picocli.CommandLine(new Main()).getSubcommands()
+                .entrySet()) {
+            for (picocli.CommandLine.Model.OptionSpec o : c.getValue().getCommandSpec().options()) {
+                if (!o.isMultiValue()) {
+                    continue;
+                }
+                lists++;
+                String name = o.longestName();
+                java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(c.getKey(), name, "1,2",
+                        name, "3"));
+                if (c.getKey().equals("study")) {
+                    args.addAll(java.util.List.of("--checkpoints", "w{width}/e{epoch}.npz")); // required
+                }
+                assertThat(oneLineError(args.toArray(String[]::new))).isEqualTo("ntk4j: " + name + ": given twice ("
+                        + name + " 1,2 and " + name + " 3); give one comma-separated list; see 'ntk4j " + c.getKey()
+                        + " --help'");
+            }
+        }
+        // approx and study --kinds and --widths, convergence --widths, explain --input, predict --t, train
+        // --checkpoint-epochs
+        assertThat(lists).isEqualTo(8);
+        assertThat(oneLineError("kernel", "--seed", "1", "--seed", "2")).contains("--seed").contains("only once");
+    }
+
+    /** A value given twice within one list is refused by the commands that share approx's check. */
+    @Test
+    void aValueGivenTwiceInAListIsRefused() {
+        assertThat(oneLineError("study", "--checkpoints", "w{width}/e{epoch}.npz", "--kinds", "pntk,trace,PNTK"))
+                .isEqualTo("ntk4j: --kinds: kind pntk is given twice");
+        assertThat(oneLineError("approx", "--kinds", "trace,pntk,trace")).isEqualTo("ntk4j: --kinds: kind trace is "
+                + "given twice");
+        assertThat(oneLineError("predict", "--t", "1,inf,1.0")).isEqualTo("ntk4j: --t: time 1.0 is given twice");
+        assertThat(oneLineError("predict", "--t", "inf,0.5,∞")).isEqualTo("ntk4j: --t: time ∞ is given twice");
+    }
+
     @Test
     void unknownCommandAndExtraArgument() {
         assertThat(oneLineError("bogus")).isEqualTo("ntk4j: unknown command 'bogus'; see 'ntk4j --help'");

@@ -49,6 +49,20 @@ class ConvergenceCommandTest {
         assertThat(s[1]).contains("need 1 <= --seeds <= --ensemble");
     }
 
+    /**
+     * Each width's model releases its caches once measured: a run repeated in one program ({@code Main.run}) leaves
+     * the live bytes where the run before left them (each run left its width models' traced constants open).
+     */
+    @Test
+    void aRepeatedRunLeavesTheLiveBytesWhereTheyWere() {
+        String[] args = {"convergence", "--data", "synthetic:6,5", "--ensemble", "2", "--seeds", "1", "--widths",
+            "8,16"};
+        run(0, args);
+        long baseline = org.ntk4j.tensor.Tensor.liveBytes();
+        run(0, args);
+        assertThat(org.ntk4j.tensor.Tensor.liveBytes()).isEqualTo(baseline);
+    }
+
     @Test
     void aWidthGivenTwiceIsRefusedAsStudyRefusesIt() {
         // 16,16 used to fit NaN exponents to a single width and exit 0

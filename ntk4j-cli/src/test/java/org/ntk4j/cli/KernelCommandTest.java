@@ -226,6 +226,29 @@ class KernelCommandTest {
     }
 
     /**
+     * A width study that fails part way closes its training and held-out inputs (they stayed open: each failed run
+     * in a long-lived program kept them): the live bytes return to where a finished run leaves them.
+     */
+    @Test
+    void aWidthStudyThatFailsClosesItsInputs() {
+        String[] args = {"approx", "--model", "fcn(depth=1,out=3)", "--widths", "8,16", "--seeds", "1", "--data",
+            "synthetic:40,64", "--n", "30", "--dtype", "f64"};
+        run(0, args); // what a run caches for later runs (plans of the zoo models) is held from here on
+        long baseline = Tensor.liveBytes();
+        run(0, args);
+        assertThat(Tensor.liveBytes()).as("after a finished run").isEqualTo(baseline);
+        PartialReport.afterPart = parts -> {
+            throw new IllegalArgumentException("stopped by the test after " + parts + " width(s)");
+        };
+        try {
+            assertThat(run(2, args)[1]).contains("stopped by the test after 1 width(s)");
+        } finally {
+            PartialReport.afterPart = parts -> { };
+        }
+        assertThat(Tensor.liveBytes()).as("after a failed run").isEqualTo(baseline);
+    }
+
+    /**
      * approx --widths rewrites its report after each width: a run stopped after its first width keeps it, and
      * --resume measures only the others and ends with the figures and exponent of an uninterrupted run; a resume
      * with other settings, or of approx without --widths, is refused.

@@ -7,6 +7,7 @@ import org.ntk4j.graph.Graph;
 import org.ntk4j.graph.Var;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
+import org.ntk4j.tensor.TensorScope;
 
 /**
  * Independent checks of a graph's derivative rules, in float64:
@@ -18,7 +19,8 @@ import org.ntk4j.tensor.Tensor;
  *   <li>{@link #stackingGap}: a stacked evaluation with K vectors against K separate evaluations.</li>
  * </ul>
  * Each returns the worst relative error it found, so that tests can assert a tolerance and users can check a
- * primitive of their own.
+ * primitive of their own. Each closes what it allocates, the constants of the graphs it traces included, so that
+ * {@link Tensor#liveBytes()} is where it was when it returns or throws.
  */
 public final class DerivativeCheck {
     private DerivativeCheck() {
@@ -53,42 +55,49 @@ public final class DerivativeCheck {
      * @throws IllegalArgumentException if an input of {@code g} is not float64
      */
     public static double jvpVersusFiniteDifferences(Graph g, Tensor[] x, int k, double eps, long seed) {
-        requireF64(g);
-        Random rnd = new Random(seed);
-        Tensor[] tangents = new Tensor[x.length];
-        for (int i = 0; i < x.length; i++) {
-            tangents[i] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, x[i].shape()));
-        }
-        Graph jvp = Jvp.of(g, k);
-        Tensor[] res = jvp.evaluate(concat(x, tangents));
-        int m = g.outputs().size();
-        double worst = 0;
-        for (int d = 0; d < k; d++) {
-            Tensor[] plus = shifted(x, tangents, d, eps);
-            Tensor[] minus = shifted(x, tangents, d, -eps);
-            Tensor[] fp = g.evaluate(plus);
-            Tensor[] fm = g.evaluate(minus);
-            for (int j = 0; j < m; j++) {
-                Tensor t = res[m + j];
-                int n = fp[j].size();
-                double maxErr = 0;
-                double scale = 1e-8;
-                for (int e = 0; e < n; e++) {
-                    double fd = (fp[j].getFlat(e) - fm[j].getFlat(e)) / (2 * eps);
-                    double an = t.getFlat(d * n + e);
-                    maxErr = Math.max(maxErr, Math.abs(fd - an));
-                    scale = Math.max(scale, Math.max(Math.abs(fd), Math.abs(an)));
-                }
-                worst = Math.max(worst, maxErr / scale);
+        // the traced JVP and VJP graphs' constants, the directions and the values: closed when the check ends,
+        // also when it throws
+        TensorScope scope = TensorScope.open();
+        try {
+            requireF64(g);
+            Random rnd = new Random(seed);
+            Tensor[] tangents = new Tensor[x.length];
+            for (int i = 0; i < x.length; i++) {
+                tangents[i] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, x[i].shape()));
             }
-            closeAll(plus);
-            closeAll(minus);
-            closeAll(fp);
-            closeAll(fm);
+            Graph jvp = Jvp.of(g, k);
+            Tensor[] res = jvp.evaluate(concat(x, tangents));
+            int m = g.outputs().size();
+            double worst = 0;
+            for (int d = 0; d < k; d++) {
+                Tensor[] plus = shifted(x, tangents, d, eps);
+                Tensor[] minus = shifted(x, tangents, d, -eps);
+                Tensor[] fp = g.evaluate(plus);
+                Tensor[] fm = g.evaluate(minus);
+                for (int j = 0; j < m; j++) {
+                    Tensor t = res[m + j];
+                    int n = fp[j].size();
+                    double maxErr = 0;
+                    double scale = 1e-8;
+                    for (int e = 0; e < n; e++) {
+                        double fd = (fp[j].getFlat(e) - fm[j].getFlat(e)) / (2 * eps);
+                        double an = t.getFlat(d * n + e);
+                        maxErr = Math.max(maxErr, Math.abs(fd - an));
+                        scale = Math.max(scale, Math.max(Math.abs(fd), Math.abs(an)));
+                    }
+                    worst = Math.max(worst, maxErr / scale);
+                }
+                closeAll(plus);
+                closeAll(minus);
+                closeAll(fp);
+                closeAll(fm);
+            }
+            closeAll(tangents);
+            closeAll(res);
+            return worst;
+        } finally {
+            scope.close();
         }
-        closeAll(tangents);
-        closeAll(res);
-        return worst;
     }
 
     /**
@@ -104,39 +113,46 @@ public final class DerivativeCheck {
      * @throws IllegalArgumentException if an input of {@code g} is not float64
      */
     public static double adjointGap(Graph g, Tensor[] x, int k, long seed) {
-        requireF64(g);
-        Random rnd = new Random(seed);
-        int n = x.length;
-        int m = g.outputs().size();
-        Tensor[] v = new Tensor[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, x[i].shape()));
-        }
-        Tensor[] u = new Tensor[m];
-        for (int j = 0; j < m; j++) {
-            u[j] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, g.outputs().get(j).shape()));
-        }
-        Tensor[] jv = Jvp.of(g, k).evaluate(concat(x, v));
-        Tensor[] jtu = Vjp.of(g, k).evaluate(concat(x, u));
-        double worst = 0;
-        for (int d = 0; d < k; d++) {
-            double lhs = 0;
-            double magnitude = 1e-300;
-            for (int j = 0; j < m; j++) {
-                lhs += dotRow(u[j], jv[m + j], d);
-                magnitude += absDotRow(u[j], jv[m + j], d);
-            }
-            double rhs = 0;
+        // the traced JVP and VJP graphs' constants, the directions and the values: closed when the check ends,
+        // also when it throws
+        TensorScope scope = TensorScope.open();
+        try {
+            requireF64(g);
+            Random rnd = new Random(seed);
+            int n = x.length;
+            int m = g.outputs().size();
+            Tensor[] v = new Tensor[n];
             for (int i = 0; i < n; i++) {
-                rhs += dotRow(jtu[m + i], v[i], d);
+                v[i] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, x[i].shape()));
             }
-            worst = Math.max(worst, Math.abs(lhs - rhs) / magnitude);
+            Tensor[] u = new Tensor[m];
+            for (int j = 0; j < m; j++) {
+                u[j] = Tensor.randomNormal(DType.F64, rnd.nextLong(), prepend(k, g.outputs().get(j).shape()));
+            }
+            Tensor[] jv = Jvp.of(g, k).evaluate(concat(x, v));
+            Tensor[] jtu = Vjp.of(g, k).evaluate(concat(x, u));
+            double worst = 0;
+            for (int d = 0; d < k; d++) {
+                double lhs = 0;
+                double magnitude = 1e-300;
+                for (int j = 0; j < m; j++) {
+                    lhs += dotRow(u[j], jv[m + j], d);
+                    magnitude += absDotRow(u[j], jv[m + j], d);
+                }
+                double rhs = 0;
+                for (int i = 0; i < n; i++) {
+                    rhs += dotRow(jtu[m + i], v[i], d);
+                }
+                worst = Math.max(worst, Math.abs(lhs - rhs) / magnitude);
+            }
+            closeAll(v);
+            closeAll(u);
+            closeAll(jv);
+            closeAll(jtu);
+            return worst;
+        } finally {
+            scope.close();
         }
-        closeAll(v);
-        closeAll(u);
-        closeAll(jv);
-        closeAll(jtu);
-        return worst;
     }
 
     /**
@@ -150,44 +166,51 @@ public final class DerivativeCheck {
      * @return the worst relative difference
      */
     public static double stackingGap(Graph g, Tensor[] x, int k, long seed) {
-        Random rnd = new Random(seed);
-        int n = x.length;
-        int m = g.outputs().size();
-        Tensor[] v = new Tensor[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = Tensor.randomNormal(g.inputs().get(i).dtype(), rnd.nextLong(), prepend(k, x[i].shape()));
-        }
-        Tensor[] u = new Tensor[m];
-        for (int j = 0; j < m; j++) {
-            Var y = g.outputs().get(j);
-            u[j] = Tensor.randomNormal(y.dtype(), rnd.nextLong(), prepend(k, y.shape()));
-        }
-        Tensor[] jvK = Jvp.of(g, k).evaluate(concat(x, v));
-        Tensor[] vjK = Vjp.of(g, k).evaluate(concat(x, u));
-        Graph jvp1 = Jvp.of(g, 1);
-        Graph vjp1 = Vjp.of(g, 1);
-        double worst = 0;
-        for (int d = 0; d < k; d++) {
-            Tensor[] vd = rows(v, d);
-            Tensor[] ud = rows(u, d);
-            Tensor[] jv1 = jvp1.evaluate(concat(x, vd));
-            Tensor[] vj1 = vjp1.evaluate(concat(x, ud));
-            for (int j = 0; j < m; j++) {
-                worst = Math.max(worst, rowGap(jvK[m + j], jv1[m + j], d));
-            }
+        // the traced JVP and VJP graphs' constants, the directions and the values: closed when the check ends,
+        // also when it throws
+        TensorScope scope = TensorScope.open();
+        try {
+            Random rnd = new Random(seed);
+            int n = x.length;
+            int m = g.outputs().size();
+            Tensor[] v = new Tensor[n];
             for (int i = 0; i < n; i++) {
-                worst = Math.max(worst, rowGap(vjK[m + i], vj1[m + i], d));
+                v[i] = Tensor.randomNormal(g.inputs().get(i).dtype(), rnd.nextLong(), prepend(k, x[i].shape()));
             }
-            closeAll(vd);
-            closeAll(ud);
-            closeAll(jv1);
-            closeAll(vj1);
+            Tensor[] u = new Tensor[m];
+            for (int j = 0; j < m; j++) {
+                Var y = g.outputs().get(j);
+                u[j] = Tensor.randomNormal(y.dtype(), rnd.nextLong(), prepend(k, y.shape()));
+            }
+            Tensor[] jvK = Jvp.of(g, k).evaluate(concat(x, v));
+            Tensor[] vjK = Vjp.of(g, k).evaluate(concat(x, u));
+            Graph jvp1 = Jvp.of(g, 1);
+            Graph vjp1 = Vjp.of(g, 1);
+            double worst = 0;
+            for (int d = 0; d < k; d++) {
+                Tensor[] vd = rows(v, d);
+                Tensor[] ud = rows(u, d);
+                Tensor[] jv1 = jvp1.evaluate(concat(x, vd));
+                Tensor[] vj1 = vjp1.evaluate(concat(x, ud));
+                for (int j = 0; j < m; j++) {
+                    worst = Math.max(worst, rowGap(jvK[m + j], jv1[m + j], d));
+                }
+                for (int i = 0; i < n; i++) {
+                    worst = Math.max(worst, rowGap(vjK[m + i], vj1[m + i], d));
+                }
+                closeAll(vd);
+                closeAll(ud);
+                closeAll(jv1);
+                closeAll(vj1);
+            }
+            closeAll(v);
+            closeAll(u);
+            closeAll(jvK);
+            closeAll(vjK);
+            return worst;
+        } finally {
+            scope.close();
         }
-        closeAll(v);
-        closeAll(u);
-        closeAll(jvK);
-        closeAll(vjK);
-        return worst;
     }
 
     private static double rowGap(Tensor stacked, Tensor single, int d) {

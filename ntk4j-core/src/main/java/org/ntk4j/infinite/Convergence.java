@@ -138,6 +138,17 @@ public final class Convergence {
     private static Row measure(String spec, int width, int seeds, int members, long seed, Tensor x, int[] per,
                                DType dt, UnaryOperator<EmpiricalNtk> configure) {
         Model net = Zoo.parse(spec);
+        try {
+            return measure(net, width, seeds, members, seed, x, per, dt, configure, spec);
+        } finally {
+            // the width's plans and traced graphs: a study measures each width once
+            net.releaseCaches();
+        }
+    }
+
+    /** {@link #measure(String, int, int, int, long, Tensor, int[], DType, UnaryOperator)} of the model built. */
+    private static Row measure(Model net, int width, int seeds, int members, long seed, Tensor x, int[] per,
+                               DType dt, UnaryOperator<EmpiricalNtk> configure, String spec) {
         double[][] limit;
         try (Tensor lim = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
             limit = square(lim);

@@ -192,19 +192,22 @@ public final class CostModel {
         this.paramBytes = pb;
     }
 
-    /** The cost models made by {@link #cached}, least recently used first (a bounded cache: they hold models). */
-    private static final LruCache<java.util.List<Object>, CostModel> CACHE = new LruCache<>(64);
+    /** The key of a model's cache of cost models ({@link Model#attachedCache}). */
+    private static final Object CACHE_KEY = new Object();
+    /** Cost models kept per model: a tiled run's tile sizes and AUTO's choices for a sweep of problem sizes. */
+    private static final int PER_MODEL = 64;
 
-    /** The model as a key compared by identity (models have no value equality). */
-    private record Identity(Model model) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Identity && ((Identity) o).model == model;
-        }
+    /**
+     * A model's cost models, least recently used first. Attached to the model rather than held statically (a static
+     * cache kept the last 64 models reachable, with the layers' constants and the plans cached in them, after the
+     * program was done with them): they go with the model, and {@link Model#releaseCaches} drops them.
+     */
+    private static final class ModelCosts implements AutoCloseable {
+        final LruCache<java.util.List<Object>, CostModel> costs = new LruCache<>(PER_MODEL);
 
         @Override
-        public int hashCode() {
-            return System.identityHashCode(model);
+        public void close() {
+            costs.clear();
         }
     }
 
@@ -214,10 +217,9 @@ public final class CostModel {
      */
     static CostModel cached(Model model, int[] perExample, DType dtype, int n1, int n2, int[] traceAxes,
                             int[] diagonalAxes, long tileBytes) {
-        java.util.List<Object> key = java.util.List.of(new Identity(model), java.util.Arrays.toString(perExample),
-                dtype, n1, n2, java.util.Arrays.toString(traceAxes), java.util.Arrays.toString(diagonalAxes),
-                tileBytes);
-        return CACHE.get(key,
+        java.util.List<Object> key = java.util.List.of(java.util.Arrays.toString(perExample), dtype, n1, n2,
+                java.util.Arrays.toString(traceAxes), java.util.Arrays.toString(diagonalAxes), tileBytes);
+        return model.attachedCache(CACHE_KEY, ModelCosts::new).costs.get(key,
                 k -> new CostModel(model, perExample, dtype, n1, n2, traceAxes, diagonalAxes, tileBytes));
     }
 

@@ -67,7 +67,8 @@ public final class PntkWidthStudy {
      * settings) take their places. A width's errors depend on that width alone (seeds {@code seed, ...} at every
      * width), so the result equals that of one uninterrupted run.
      *
-     * @param modelAtWidth the model at a given width
+     * @param modelAtWidth the model at a given width; each model's caches are released ({@link
+     *     Model#releaseCaches}) once its width is measured
      * @param widths the widths of the whole study, at least two for an exponent
      * @param seeds initialisations per width (seeds {@code seed} ... {@code seed + seeds − 1})
      * @param seed the first seed
@@ -101,17 +102,22 @@ public final class PntkWidthStudy {
                 double sum = 0;
                 double lo = Double.POSITIVE_INFINITY;
                 double hi = 0;
-                for (int s = 0; s < seeds; s++) {
-                    try (Params p = net.init(seed + s, per, x.dtype())) {
-                        EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
-                        try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
-                             Tensor k = ntk.kernel(pntk, x, null)) {
-                            double e = relativeError(full, k);
-                            sum += e;
-                            lo = Math.min(lo, e);
-                            hi = Math.max(hi, e);
+                try {
+                    for (int s = 0; s < seeds; s++) {
+                        try (Params p = net.init(seed + s, per, x.dtype())) {
+                            EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
+                            try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
+                                 Tensor k = ntk.kernel(pntk, x, null)) {
+                                double e = relativeError(full, k);
+                                sum += e;
+                                lo = Math.min(lo, e);
+                                hi = Math.max(hi, e);
+                            }
                         }
                     }
+                } finally {
+                    // the width's plans and traced graphs: a study measures each width once
+                    net.releaseCaches();
                 }
                 row = new Row(widths[i], sum / seeds, lo, hi);
                 onRow.accept(row);

@@ -19,6 +19,12 @@ import org.ntk4j.tensor.Tensor;
  * The ntk mean is the outputs of the linearised network trained to t = ∞ from f0 = 0 ({@link GradientDescentMse}
  * at t = ∞); its covariance is that of an ensemble of such networks over the initialisation (the K terms), and
  * needs both kernels. The covariance [M, M] is shared by the O outputs.
+ *
+ * <p>A train-train kernel is refused when its relative asymmetry exceeds {@link KernelMatrix#SYMMETRY_TOLERANCE}
+ * (it is then not K(x, x)); within it (float32 round-off, a kernel assembled from tiles computed in different
+ * orders) its symmetric part (K + Kᵀ)/2 is solved, the nearest symmetric matrix, so that both triangles count and
+ * K and Kᵀ give the same posterior. A Cholesky factorisation of K itself would read one triangle and ignore the
+ * other (neural-tangents' {@code cho_factor} reads the upper one; its finite-time {@code eigh} symmetrises).
  */
 public final class GpInference {
     /** Which Gaussian: the Bayesian posterior (NNGP), the trained ensemble (NTK), or the GP with the NTK. */
@@ -228,7 +234,8 @@ public final class GpInference {
             throw new IllegalArgumentException("gp_inference: targets: " + yTrain.getFlat(badTarget) + " at flat index "
                     + badTarget);
         }
-        // Cholesky reads one triangle: the other would be ignored without a word
+        // a kernel far from symmetric is refused (it is not K(x, x)); within the tolerance its symmetric part is
+        // factorised (regularised), so that K and Kᵀ give the same posterior
         KernelMatrix.requireSymmetric("gp_inference: the train-train " + (useNtk ? "NTK" : "NNGP"), kdd);
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
         String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
@@ -381,6 +388,9 @@ public final class GpInference {
     private static Tensor regularised(Tensor k, double r) {
         int n = k.dim(0);
         Tensor c = k.to(DType.F64);
+        // the symmetric part (K + Kᵀ)/2, which the asymmetry tolerance lets differ from K by round-off: both
+        // triangles count, as in the NTK posterior's quadratic forms, rather than the one Cholesky would read
+        symmetrise(c, n);
         for (int i = 0; i < n; i++) {
             c.setFlat(i * n + i, c.getFlat(i * n + i) + r);
         }

@@ -382,6 +382,100 @@ class GpInferenceTest {
         }
     }
 
+    /**
+     * A train-train kernel asymmetric within the tolerance (relative 1e-6 here) is solved as its symmetric part
+     * (K + Kᵀ)/2: K and Kᵀ give the same mean and covariance, those of the Gauss-Jordan oracle on the symmetric
+     * part (the Cholesky factorisation read one triangle, and K and Kᵀ differed by about the asymmetry).
+     */
+    @Test
+    void aKernelAsymmetricWithinTheToleranceIsSolvedAsItsSymmetricPart() {
+        double[][] k = joint(41, 20, 0.1);
+        double scale = 0;
+        for (double[] row : k) {
+            for (double v : row) {
+                scale = Math.max(scale, Math.abs(v));
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(42);
+        double[][] skewed = new double[N][N];
+        double[][] symmetricPart = new double[N][N];
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j <= i; j++) {
+                double e = i == j ? 0 : 1e-6 * scale * (2 * rnd.nextDouble() - 1);
+                skewed[i][j] = k[i][j] + e;
+                skewed[j][i] = k[j][i] - e;
+                symmetricPart[i][j] = 0.5 * (skewed[i][j] + skewed[j][i]);
+                symmetricPart[j][i] = symmetricPart[i][j];
+            }
+        }
+        double r = 1e-3;
+        double[][] inv = inverse(plusDiagonal(symmetricPart, r));
+        double[][] ktd = new double[M][N];
+        for (int i = 0; i < M; i++) {
+            ktd[i] = java.util.Arrays.copyOfRange(k[N + i], 0, N);
+        }
+        double[][] y = new double[N][O];
+        for (int i = 0; i < N; i++) {
+            y[i][0] = Math.sin(i + 1.0);
+            y[i][1] = i % 2 == 0 ? 1 : -0.5;
+        }
+        double[][] mean = product(ktd, product(inv, y));
+        double[][] reduction = product(ktd, product(inv, transposed(ktd)));
+        try (Tensor kdd = block(skewed, 0, N, 0, N); Tensor kddT = block(transposed(skewed), 0, N, 0, N);
+             Tensor ktdT = block(k, N, M, 0, N); Tensor ktt = block(k, N, M, N, M);
+             Tensor yt = block(y, 0, N, 0, O)) {
+            assertThat(KernelMatrix.SYMMETRY_TOLERANCE).isGreaterThan(2e-6);
+            for (Tensor kernel : new Tensor[] {kdd, kddT}) {
+                try (Gaussian g = GpInference.infer(Posterior.NTKGP, kernel, ktdT, ktt, null, null, null, yt, r, true,
+                        true)) {
+                    for (int i = 0; i < M; i++) {
+                        for (int o = 0; o < O; o++) {
+                            assertThat(g.mean().getFlat(i * O + o)).isCloseTo(mean[i][o],
+                                    org.assertj.core.data.Offset.offset(1e-11));
+                        }
+                        for (int j = 0; j < M; j++) {
+                            assertThat(g.covariance().getFlat(i * M + j)).isCloseTo(k[N + i][N + j]
+                                    - reduction[i][j], org.assertj.core.data.Offset.offset(1e-11));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static double[][] plusDiagonal(double[][] a, double r) {
+        double[][] c = new double[a.length][];
+        for (int i = 0; i < a.length; i++) {
+            c[i] = a[i].clone();
+            c[i][i] += r;
+        }
+        return c;
+    }
+
+    private static double[][] transposed(double[][] a) {
+        double[][] t = new double[a[0].length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                t[j][i] = a[i][j];
+            }
+        }
+        return t;
+    }
+
+    private static double[][] product(double[][] a, double[][] b) {
+        double[][] c = new double[a.length][b[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < b[0].length; j++) {
+                double s = 0;
+                for (int q = 0; q < b.length; q++) {
+                    s += a[i][q] * b[q][j];
+                }
+                c[i][j] = s;
+            }
+        }
+        return c;
+    }
+
     @Test
     void theNtkCovarianceNeedsTheNngpAndBadInputIsNamed() {
         try (Tensor k = Tensor.of(new double[] {2, 0, 0, 2}, 2, 2); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);

@@ -667,7 +667,8 @@ public final class DataSource {
      * label column is {@code labelOption} (a header name, {@code none} for no labels) or, when null, the column
      * named {@code label} if present; every other column is a feature. Cells are trimmed and read as NumPy and
      * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which the dataset's check then
-     * refuses; a cell that is not a number fails naming its row (1 = first data row; the file line is one more
+     * refuses; a cell written as a whole number converts exactly or is refused ({@link #requireExactInteger}); a
+     * cell that is not a number fails naming its row (1 = first data row; the file line is one more
      * than that for files without quoted line breaks) and column. The header row is checked by
      * {@link #checkHeader}: a first row of numbers (a file without a header) is refused, not read as names.
      */
@@ -719,6 +720,7 @@ public final class DataSource {
                         labelList.add(parseLabel(p, row, header.get(c), c, cell));
                     } else {
                         features[f++] = parseNumber(p, row, header.get(c), c, cell);
+                        requireExactInteger(p, row, header.get(c), c, cell, dtype);
                     }
                 }
                 rows.add(features);
@@ -820,6 +822,27 @@ public final class DataSource {
         } catch (NumberFormatException e) {
             throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
                     + "): '" + cell + "' is not a number");
+        }
+    }
+
+    /** A cell of an optional sign and digits only: an integer (a token id, say), not a decimal fraction. */
+    private static final java.util.regex.Pattern INTEGER_CELL = java.util.regex.Pattern.compile("[+-]?[0-9]+");
+
+    /**
+     * Refuses a cell written as a whole number ({@link #INTEGER_CELL}) that {@code dtype} cannot hold exactly, as
+     * a {@code .npy} file's integers are ({@link ExactIntegers}): 16777217 is not read as 16777216 in float32.
+     */
+    private static void requireExactInteger(Path p, long row, String column, int index, String cell, DType dtype)
+            throws DataFormatException {
+        String s = cell.trim();
+        if (!INTEGER_CELL.matcher(s).matches()) {
+            return;
+        }
+        try {
+            ExactIntegers.require(ExactIntegers.significantBits(new java.math.BigInteger(s)), s, dtype,
+                    p + ": row " + row + ", column '" + column + "' (" + (index + 1) + ")");
+        } catch (IllegalArgumentException e) {
+            throw new DataFormatException(e.getMessage(), e);
         }
     }
 

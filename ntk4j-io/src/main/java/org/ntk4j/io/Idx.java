@@ -22,7 +22,10 @@ import org.ntk4j.tensor.Tensor;
  * <p>Layout (big-endian): two zero bytes, a type code ({@code 0x08} unsigned byte, {@code 0x09} signed byte,
  * {@code 0x0B} int16, {@code 0x0C} int32, {@code 0x0D} float32, {@code 0x0E} float64), the number of
  * dimensions, one int32 per dimension, then the values in row-major order. Values are read as they are
- * stored (no scaling: {@link DataSource} scales unsigned-byte images to [0, 1]). Only as many examples as
+ * stored (no scaling: {@link DataSource} scales unsigned-byte images to [0, 1]), and integers exactly or not at
+ * all, as a {@code .npy} file's: an int32 beyond 2^24 in magnitude that float32 cannot hold (2^24 + 1) is refused
+ * naming its element (an {@link IllegalArgumentException}), as is a float64 value beyond float32's range, rather
+ * than rounded to another integer or turned into ±∞. Only as many examples as
  * asked for are converted and held; a gzip file is nevertheless decompressed to its end, so that the CRC-32 and
  * length in its trailer are checked ({@code fashion-mnist:train:2000} inflates all 47 MB, in a few tenths of a
  * second, and holds 1.6 MB). A plain file is read no further than the examples asked for.
@@ -123,6 +126,7 @@ public final class Idx {
      * @param limit how many examples to read; negative for all
      * @return the tensor, of the file's shape with the first axis cut to the examples read
      * @throws DataFormatException if the file is a directory, malformed, truncated or a corrupt gzip stream
+     * @throws IllegalArgumentException if a value is one {@code dtype} cannot hold (see the class comment)
      * @throws IOException if the file does not exist or cannot be read
      */
     public static Tensor read(Path path, DType dtype, int limit) throws IOException {
@@ -454,7 +458,10 @@ public final class Idx {
                 }
             } else if (into.dtype() == DType.F32) {
                 for (int k = 0; k < values; k++) {
-                    floats[k] = (float) decode(buf, k * item, h.typeCode);
+                    double v = decode(buf, k * item, h.typeCode);
+                    requireExact(h.typeCode, v, into.dtype(), src, (long) first + done + k);
+                    // a float64 file's value beyond float32's range is refused, not turned into ±∞
+                    floats[k] = NpyIO.toFloat(v, src, (long) first + done + k);
                 }
                 into.floats().put(first + done, floats, 0, values);
             } else {
@@ -464,6 +471,18 @@ public final class Idx {
                 into.doubles().put(first + done, doubles, 0, values);
             }
             done += values;
+        }
+    }
+
+    /**
+     * Refuses an int32 value that {@code target} cannot hold exactly, as the {@code .npy} reader does
+     * ({@link ExactIntegers}); the narrower integer types always fit float32.
+     */
+    private static void requireExact(int type, double value, DType target, String src, long index) {
+        if (type == 0x0C) {
+            long v = (long) value;
+            ExactIntegers.require(ExactIntegers.significantBits(Math.abs(v)), Long.toString(v), target,
+                    src + ": element " + index);
         }
     }
 

@@ -201,25 +201,17 @@ final class NpyIO {
     }
 
     /**
-     * Refuses an integer that {@code target} cannot hold exactly (which converting would round to another integer,
-     * a token id into another, say): float32 holds every integer up to 2^24 in magnitude, float64 up to 2^53, and
-     * beyond that those whose significant bits (from the highest set bit to the lowest) number at most 24 or 53.
+     * Refuses an integer that {@code target} cannot hold exactly ({@link ExactIntegers}, the rule IDX and CSV
+     * integers follow too).
      *
      * @param bits the value, or for {@link NpyDType#UINT64} its bit pattern
      */
     static void requireExactInteger(NpyDType type, long bits, DType target, String source, long index) {
         // the magnitude as an unsigned 64-bit number (|Long.MIN_VALUE| is 2^63, its own bit pattern)
         long magnitude = type == NpyDType.UINT64 || bits >= 0 ? bits : -bits;
-        int significant = magnitude == 0 ? 0
-                : 64 - Long.numberOfLeadingZeros(magnitude) - Long.numberOfTrailingZeros(magnitude);
-        int holds = target == DType.F32 ? 24 : 53;
-        if (significant > holds) {
-            String value = type == NpyDType.UINT64 ? Long.toUnsignedString(bits) : Long.toString(bits);
-            throw new IllegalArgumentException(source + ": element " + index + " is the integer " + value + ", which "
-                    + (target == DType.F32 ? "float32" : "float64") + " cannot hold exactly (it holds every integer "
-                    + "up to 2^" + holds + "); converting would round it" + (target == DType.F32
-                    ? "; read the file as float64 (--dtype f64, DType.F64)" : ""));
-        }
+        ExactIntegers.require(ExactIntegers.significantBits(magnitude),
+                type == NpyDType.UINT64 ? Long.toUnsignedString(bits) : Long.toString(bits), target,
+                source + ": element " + index);
     }
 
     /** {@code (float) v}, refusing a finite v beyond float32's range (which the cast turns into ±∞). */

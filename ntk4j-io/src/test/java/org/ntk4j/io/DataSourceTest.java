@@ -310,6 +310,46 @@ class DataSourceTest {
         }
     }
 
+    /**
+     * A cell written as a whole number converts exactly or is refused, as a {@code .npy} file's integers (16777217
+     * was read as 16777216 in float32, another token id); a decimal cell is rounded as NumPy rounds it.
+     */
+    @Test
+    void csvIntegersConvertExactlyOrAreRefused() throws IOException {
+        Path ok = dir.resolve("exact.csv");
+        Files.writeString(ok, "id,x\n16777216,0.1\n-16777216,1e30\n+1073741824,2\n"
+                + "1267650600228229401496703205376,3\n");
+        try (Tensor f = DataSource.load(ok.toString(), DType.F32, 0)) {
+            assertThat(f.getFlat(0)).isEqualTo(16_777_216.0);
+            assertThat(f.getFlat(1)).isEqualTo((double) 0.1f);
+            assertThat(f.getFlat(2)).isEqualTo(-16_777_216.0);
+            assertThat(f.getFlat(3)).isEqualTo((double) 1e30f);
+            assertThat(f.getFlat(4)).isEqualTo(1_073_741_824.0);
+            assertThat(f.getFlat(6)).isEqualTo(Math.pow(2, 100)); // 2^100: one significant bit
+        }
+        Path ids = dir.resolve("ids.csv");
+        Files.writeString(ids, "id,label\n3,0\n 16777217 ,1\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(ids.toString(), DType.F32, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(ids + ": row 2, column 'id' (1) is the integer 16777217, which float32 cannot hold "
+                        + "exactly (it holds every integer up to 2^24); converting would round it; read the file as "
+                        + "float64 (--dtype f64, DType.F64)");
+        try (Dataset d = DataSource.loadDataset(ids.toString(), DType.F64, 0)) {
+            assertThat(d.x().getFlat(1)).isEqualTo(16_777_217.0);
+        }
+        Path wide = dir.resolve("wide.csv");
+        Files.writeString(wide, "a,b\n1,-9007199254740993\n");
+        assertThatThrownBy(() -> DataSource.load(wide.toString(), DType.F64, 0))
+                .hasMessage(wide + ": row 1, column 'b' (2) is the integer -9007199254740993, which float64 cannot "
+                        + "hold exactly (it holds every integer up to 2^53); converting would round it");
+        // a decimal cell is a number like any other, rounded to the dtype
+        Path decimal = dir.resolve("decimal.csv");
+        Files.writeString(decimal, "a\n16777217.0\n");
+        try (Tensor f = DataSource.load(decimal.toString(), DType.F32, 0)) {
+            assertThat(f.getFlat(0)).isEqualTo(16_777_216.0);
+        }
+    }
+
     @Test
     void csvErrorsNameRowAndColumn() throws IOException {
         Path f = dir.resolve("bad.csv");

@@ -23,6 +23,35 @@ class IdxTest {
         return p;
     }
 
+    /**
+     * Int32 values convert exactly or are refused, as a {@code .npy} file's (2^24 + 1 was read as 2^24 in float32,
+     * another token id); a float64 value beyond float32's range is refused rather than read as ∞.
+     */
+    @Test
+    void integersConvertExactlyOrAreRefusedAsNpyIntegersAre() throws IOException {
+        int[] exact = {16_777_216, -16_777_216, 1 << 30, Integer.MIN_VALUE, 0, 49};
+        Path ok = write("exact-i32", IdxFiles.i32(exact, exact.length));
+        try (Tensor f = Idx.read(ok, DType.F32, -1)) {
+            for (int i = 0; i < exact.length; i++) {
+                assertThat(f.getFlat(i)).isEqualTo((double) exact[i]);
+            }
+        }
+        Path ids = write("ids-i32", IdxFiles.i32(new int[] {3, 16_777_217}, 2));
+        assertThatThrownBy(() -> Idx.read(ids, DType.F32, -1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(ids + ": element 1 is the integer 16777217, which float32 cannot hold exactly (it holds "
+                        + "every integer up to 2^24); converting would round it; read the file as float64 (--dtype "
+                        + "f64, DType.F64)");
+        Path negative = write("neg-i32", IdxFiles.gzip(IdxFiles.i32(new int[] {-16_777_219}, 1)));
+        assertThatThrownBy(() -> DataSource.load("idx:" + negative, DType.F32, 0))
+                .hasMessageContaining("element 0 is the integer -16777219, which float32 cannot hold exactly");
+        try (Tensor d = Idx.read(ids, DType.F64, -1)) {
+            assertThat(d.getFlat(1)).isEqualTo(16_777_217.0);
+        }
+        Path big = write("big-f64", IdxFiles.f64(new double[] {1, -2.5e300}, 2));
+        assertThatThrownBy(() -> Idx.read(big, DType.F32, -1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(big + ": element 1 is -2.5E300, beyond float32's range");
+    }
+
     @Test
     void readsUnsignedBytesPlainAndGzipIdentically() throws IOException {
         int[] v = new int[2 * 3 * 2];

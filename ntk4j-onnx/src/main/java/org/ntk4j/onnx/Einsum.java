@@ -64,7 +64,7 @@ final class Einsum {
         for (int i = 0; i < specs.length; i++) {
             Traced t = c.traced(i);
             int[] labels = labels(c, equation, specs[i], t.rank(), "operand " + i + " of shape "
-                    + Shapes.str(t.shape()));
+                    + Tracer.shapeText(t));
             for (int l : labels) {
                 if (l >= ELLIPSIS) {
                     ellipsisRank = Math.max(ellipsisRank, l - ELLIPSIS + 1);

@@ -425,7 +425,7 @@ final class Operators {
         int ka = av.rank();
         int kb = bv.rank();
         if (av.dim(-1) != bv.dim(-2)) {
-            throw c.error("MatMul of " + Shapes.str(a.var().shape()) + " and " + Shapes.str(b.var().shape())
+            throw c.error("MatMul of " + Tracer.shapeText(a) + " and " + Tracer.shapeText(b)
                     + ": inner sizes differ");
         }
         Var y;
@@ -494,8 +494,7 @@ final class Operators {
         Traced a = c.traced(0);
         Traced b = c.traced(1);
         if (a.var().rank() != 2 || b.var().rank() != 2) {
-            throw c.error("Gemm takes matrices, got " + Shapes.str(a.var().shape()) + " and "
-                    + Shapes.str(b.var().shape()));
+            throw c.error("Gemm takes matrices, got " + Tracer.shapeText(a) + " and " + Tracer.shapeText(b));
         }
         boolean ta = c.attrInt("transA", 0) != 0;
         boolean tb = c.attrInt("transB", 0) != 0;
@@ -539,7 +538,7 @@ final class Operators {
         int d = r - 2;
         if (d < 1 || w.var().rank() != r) {
             throw c.error("Conv takes an input [N, C, spatial...] and a filter [Cout, Cin, k...] of the same rank, got "
-                    + Shapes.str(x.var().shape()) + " and " + Shapes.str(w.var().shape()));
+                    + Tracer.shapeText(x) + " and " + Tracer.shapeText(w));
         }
         if (d > 2) {
             throw c.unsupported(d + " spatial axes (a " + d + "-D convolution; ntk4j's are 1-D and 2-D)");
@@ -548,8 +547,8 @@ final class Operators {
         int cin = x.var().dim(1);
         if (group < 1 || cin % group != 0 || w.var().dim(1) * group != cin || w.var().dim(0) % group != 0) {
             throw c.error("Conv with group=" + group + " takes an input of C channels and a filter [Cout, C/group, "
-                    + "k...] with Cout divisible by group, got " + Shapes.str(x.var().shape()) + " and "
-                    + Shapes.str(w.var().shape()));
+                    + "k...] with Cout divisible by group, got " + Tracer.shapeText(x) + " and "
+                    + Tracer.shapeText(w));
         }
         int[] strides = ints(c.attrInts("strides"), d, 1);
         int[] dilations = ints(c.attrInts("dilations"), d, 1);
@@ -630,7 +629,7 @@ final class Operators {
         int r = x.rank();
         int d = r - 2;
         if (d < 1) {
-            throw c.error(c.op() + " takes an input [N, C, spatial...], got " + Shapes.str(x.shape()));
+            throw c.error(c.op() + " takes an input [N, C, spatial...], got " + Tracer.shapeText(x));
         }
         if (max && c.node.getOutputCount() > 1 && !c.node.getOutput(1).isEmpty()) {
             throw c.unsupported("the output Indices");
@@ -682,7 +681,8 @@ final class Operators {
                     || hi[i] >= window[i] || in + lo[i] + hi[i] < window[i]) {
                 throw c.error("kernel_shape " + Arrays.toString(window) + ", strides " + Arrays.toString(strides)
                         + " and pads " + Arrays.toString(lo) + Arrays.toString(hi) + " do not fit the input "
-                        + Shapes.str(xs) + " (each pad less than the kernel, the kernel within the padded input)");
+                        + Tracer.shapeText(x) + " (each pad less than the kernel, the kernel within the padded "
+                        + "input)");
             }
         }
         boolean includePad = c.attrInt("count_include_pad", 0) != 0;
@@ -786,7 +786,7 @@ final class Operators {
         Traced x = c.traced(0);
         int r = x.rank();
         if (r < 2) {
-            throw c.error("BatchNormalization takes an input [N, C, ...], got " + Shapes.str(x.shape()));
+            throw c.error("BatchNormalization takes an input [N, C, ...], got " + Tracer.shapeText(x));
         }
         int ch = x.shape()[1];
         int[] cs = new int[r - 1];
@@ -941,7 +941,7 @@ final class Operators {
         }
         Traced t = v instanceof Traced tr ? tr : c.traced(0);
         if (Shapes.size(shape) != Shapes.size(t.shape())) {
-            throw c.error("cannot reshape " + Shapes.str(t.shape()) + " to " + Shapes.str(shape));
+            throw c.error("cannot reshape " + Tracer.shapeText(t) + " to " + Shapes.str(shape));
         }
         if (c.views()) {
             Traced view = Views.reshape(t, shape);
@@ -968,7 +968,8 @@ final class Operators {
         for (int i = 0; i < s.length; i++) {
             if (target[i] == 0 && !allowZero) {
                 if (i >= in.length) {
-                    throw c.error("shape " + Tracer.str(target) + " copies axis " + i + " of " + Shapes.str(in));
+                    throw c.error("shape " + Tracer.str(target) + " copies axis " + i + " of "
+                            + Tracer.shapeText(c.in(0)));
                 }
                 s[i] = in[i];
             } else if (target[i] == -1) {
@@ -985,7 +986,7 @@ final class Operators {
         if (Shapes.size(s) != Shapes.size(in) || (infer >= 0 && known != 0 && Shapes.size(in) % known != 0)) {
             // a batch size written into the target (a fixed-batch export) gets the tracer's hint, with the
             // file's own input and output names
-            throw c.error("cannot reshape " + Shapes.str(in) + " to " + Tracer.str(target));
+            throw c.error("cannot reshape " + Tracer.shapeText(c.in(0)) + " to " + Tracer.str(target));
         }
         return one(reshapeTo(c, c.in(0), s));
     }

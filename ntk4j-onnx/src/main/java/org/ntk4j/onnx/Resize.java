@@ -8,7 +8,6 @@ import org.ntk4j.onnx.Tracer.Const;
 import org.ntk4j.onnx.Tracer.Ctx;
 import org.ntk4j.onnx.Tracer.Traced;
 import org.ntk4j.onnx.Tracer.Value;
-import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -71,7 +70,7 @@ final class Resize {
         double[] given = scales.length > 0 ? scales : sizes;
         if (given.length != r) {
             throw c.error((scales.length > 0 ? "scales" : "sizes") + " " + java.util.Arrays.toString(given)
-                    + " must have one entry per axis of the input " + Shapes.str(in));
+                    + " must have one entry per axis of the input " + Tracer.shapeText(x));
         }
         Var y = x.var();
         int batch = x.batch;

@@ -308,9 +308,15 @@ final class Tracer {
         }
         if (t.rank() == 0 || t.shape()[0] != x.dim(0)) {
             boolean unsure = batchAxisUnsure(x.dim(0));
-            throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' has shape "
-                    + Shapes.str(t.shape()) + " for a batch of " + x.dim(0) + " examples; its first axis must "
-                    + "be the examples'" + (unsure ? "" : " (" + batchAxisFix() + ")")
+            // the shape with the examples' axis as N where it has one of its own: the trace's batch size is the
+            // import's choice (or a run's), not a figure of the file
+            String what = t.rank() == 0 ? "is a scalar"
+                    : t.batch >= 0 ? "has shape " + shapeText(t) + " for a batch of N examples"
+                    : "merges the examples' axis with another" + (Shapes.size(t.shape()) % x.dim(0) == 0
+                    ? " (" + Shapes.size(t.shape()) / x.dim(0) + " values per example, on no axis of their own)"
+                    : "");
+            throw new IllegalArgumentException(graph.file + ": the output '" + graph.outputName + "' " + what
+                    + "; its first axis must be the examples'" + (unsure ? "" : " (" + batchAxisFix() + ")")
                     + fixedBatchHint(x.dim(0), unsure));
         }
         return t;
@@ -694,6 +700,21 @@ final class Tracer {
             r[i] = Math.toIntExact(v[i]);
         }
         return r;
+    }
+
+    /**
+     * A value's shape as messages show it, the examples' axis written N ({@code [N, 2, 3]}, {@code [4, N, 8]}): the
+     * import traces a batch of a size of its own choosing, which the user never gave, and a run traces the user's
+     * N examples. An axis that merges the examples with another is shown as its size.
+     */
+    static String shapeText(Value v) {
+        int[] s = v.shape();
+        int batch = v instanceof Traced t ? t.batch : NONE;
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < s.length; i++) {
+            b.append(i == 0 ? "" : ", ").append(i == batch ? "N" : Integer.toString(s[i]));
+        }
+        return b.append(']').toString();
     }
 
     static String str(long[] a) {

@@ -321,6 +321,31 @@ class OnnxImportTest {
                 + "export the module batch-first";
     }
 
+    /**
+     * A refusal at import shows the examples' axis as N: the import traces a batch of 13 examples of its own, which
+     * messages printed as [13, 4] (a size the user never gave); a run's own batch is N too.
+     */
+    @Test
+    void refusalsAtImportShowTheExamplesAxisAsN(@TempDir Path dir) throws IOException {
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, "batch", 4)).addOutput(info("y", DOUBLE, "batch", 3))
+                .addInitializer(doubles("W", new double[15], 5, 3))
+                .addNode(node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"y"}))
+                .build();
+        Path f = Onnx.write(dir.resolve("inner.onnx"), model(17, g));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": node 'mm' (MatMul): MatMul of [N, 4] and [5, 3]: inner sizes differ");
+        // the output's examples on axis 1: its shape with N where they are
+        GraphProto moved = GraphProto.newBuilder()
+                .addInput(info("x", DOUBLE, "batch", 4)).addOutput(info("y", DOUBLE, 4, "batch"))
+                .addNode(node("Transpose", "t", new String[] {"x"}, new String[] {"y"}, Onnx.ints("perm", 1, 0)))
+                .build();
+        Path f2 = Onnx.write(dir.resolve("moved.onnx"), model(17, moved));
+        assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(f2 + ": the output 'y' has shape [4, N] for a batch of N examples; its first "
+                        + "axis must be the examples'");
+    }
+
     @Test
     void aBatchSizeWrittenIntoTheGraphIsReportedWithTheExportFix(@TempDir Path dir) throws IOException {
         // what torch.onnx.export writes for x.view(1, -1) without dynamic_axes: the example batch size 1
@@ -331,13 +356,14 @@ class OnnxImportTest {
                 .build();
         Path f = Onnx.write(dir.resolve("fixed.onnx"), model(13, g));
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(f + ": the output 'y' has shape [1, 78] for a batch of 13 examples; its first axis must be "
+                .hasMessage(f + ": the output 'y' merges the examples' axis with another (6 values per example, on "
+                        + "no axis of their own); its first axis must be "
                         + "the examples'" + eitherAxis("[1, 2, 3]", 1));
         // a target that cannot hold the batch at all is refused at its node, with the same fix
         GraphProto g2 = g.toBuilder().setInitializer(0, Onnx.int64s("shape", new long[] {1, 6}, 2)).build();
         Path f2 = Onnx.write(dir.resolve("fixed2.onnx"), model(13, g2));
         assertThatThrownBy(() -> OnnxModel.load(f2)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [13, 2, 3] to [1, 6]"
+                .hasMessage(f2 + ": node 'view' (Reshape): cannot reshape [N, 2, 3] to [1, 6]"
                         + eitherAxis("[1, 2, 3]", 1));
         // where a primitive refuses the shapes (PyTorch's x.view(x.size(0), -1) before a Gemm, exported with a
         // batch of 3): the node, the primitive's message, the cause and the fix

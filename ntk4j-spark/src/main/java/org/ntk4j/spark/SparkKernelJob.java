@@ -192,19 +192,45 @@ public final class SparkKernelJob {
      * @return what the run did
      * @throws IOException if the store cannot be created, resumed or finished, the Spark job fails, or recording
      *     a tile fails; the files of an unfinished run are then left for {@code --resume}
+     * @throws IllegalArgumentException if the model is an ONNX model of token ids and x1 or x2 holds an id it
+     *     cannot take ({@link #checkIds}), before any file is written
      */
     public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                               TilePlan plan, Path out, boolean resume, Listener listener) throws IOException {
+        checkIds(modelSpec, x1, x2);
         String fingerprint = RunFingerprint.of(modelSpec, params, x1, x2);
         // the parts' fingerprints too, so that a refused --resume names the input that differs, as a local run's
         String parts = RunFingerprint.parts(modelSpec, params, x1, x2);
         Summary s;
         try (TileStore store = resume ? TileStore.resume(out, plan, fingerprint, parts)
                 : TileStore.create(out, plan, fingerprint, parts)) {
-            s = compute(sc, modelSpec, params, x1, x2, store, out, listener);
+            s = computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
         }
         finish(out, plan, fingerprint);
         return s;
+    }
+
+    /**
+     * Refuses, on the driver and before any work, data that an ONNX model of integer input (token ids,
+     * {@link org.ntk4j.onnx.OnnxModel#idInput}) cannot take, as the CLI refuses its {@code --data} and {@code --x2}:
+     * {@link org.ntk4j.onnx.OnnxModel#checkIds} names the data ({@code x1}, {@code x2}), the example, the id and the
+     * table in one line. Unchecked, the executors' model gives NaN for an id out of range, and the run fails later
+     * as a kernel that is not finite. A zoo model, or an ONNX model of floating input, has nothing to check.
+     *
+     * @param modelSpec the zoo or ONNX spec of the model
+     * @param x1 the first data set
+     * @param x2 the second, or null
+     * @throws IllegalArgumentException for the first id the model cannot take
+     */
+    static void checkIds(String modelSpec, Tensor x1, Tensor x2) {
+        if (!org.ntk4j.onnx.OnnxSpec.isOnnx(modelSpec)) {
+            return;
+        }
+        org.ntk4j.onnx.OnnxModel onnx = org.ntk4j.onnx.OnnxSpec.parse(modelSpec).load();
+        onnx.checkIds("x1", x1);
+        if (x2 != null) {
+            onnx.checkIds("x2", x2);
+        }
     }
 
     /**
@@ -241,10 +267,19 @@ public final class SparkKernelJob {
      * @return what the run did
      * @throws IOException if the Spark job fails ("spark: the kernel job failed: ...") or recording a tile in the
      *     manifest fails
+     * @throws IllegalArgumentException if the model is an ONNX model of token ids and x1 or x2 holds an id it
+     *     cannot take ({@link #checkIds}), before any tile is computed
      */
-
     public static Summary compute(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                                   ClusterTiles.TileLedger store, Path out, Listener listener) throws IOException {
+        checkIds(modelSpec, x1, x2);
+        return computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
+    }
+
+    /** {@link #compute} of data already checked ({@link #checkIds}). */
+    private static Summary computeChecked(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
+                                          ClusterTiles.TileLedger store, Path out, Listener listener)
+            throws IOException {
         TilePlan plan = store.plan();
         Set<Integer> finished = store.finishedTiles();
         Map<String, Integer> executors = ClusterExecutors.cores(sc.sc());

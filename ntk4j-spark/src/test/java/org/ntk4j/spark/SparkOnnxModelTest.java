@@ -1,6 +1,7 @@
 package org.ntk4j.spark;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +75,86 @@ class SparkOnnxModelTest {
                 assertThat(Math.abs(k.getFlat(0) - other.getFlat(0))).isGreaterThan(1e-6);
             }
         }
+    }
+
+    /**
+     * An ONNX model of token ids on Spark: its data is checked on the driver as the CLI checks it
+     * ({@code OnnxModel.checkIds}), an id out of the table's range refused in one line naming x1 or x2 before any
+     * file is written (the executors' model gave NaN, and the run failed later as a kernel that is not finite); good
+     * ids give the closed-form kernel, negative ones counting from the table's end.
+     */
+    @Test
+    void tokenIdsAreCheckedBeforeTheJobAndGiveTheClosedFormKernel() throws Exception {
+        Path file = embedding(dir.resolve("emb.onnx"));
+        OnnxSpec spec = new OnnxSpec(file, null, null, null, null);
+        OnnxModel onnx = spec.load();
+        Model model = spec.model(onnx);
+        assertThat(onnx.idInput()).isTrue();
+        double[] ids = {0, 4, -1, 2, 2, -5, 3, 1, 0, 4, -3, 2};
+        try (Params params = onnx.params(DType.F64); Tensor x = Tensor.of(ids, 4, 3);
+             Tensor bad = Tensor.of(new double[] {0, 1, 2, 3, 7, 1}, 2, 3);
+             JavaSparkContext sc = new JavaSparkContext(SparkTesting.localConf(2, 1)
+                     .setAppName("SparkOnnxModelTest"))) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(model, params);
+            KernelKind trace = KernelKind.parse("trace", 0);
+            TilePlan badPlan = TilePlanner.of(ntk, trace).tile(2).plan(2, 0, new int[] {3}, DType.F64);
+            Path refused = dir.resolve("refused.npy");
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, bad, null, badPlan, refused, false,
+                    null)).isInstanceOf(IllegalArgumentException.class).hasMessage("x1: input 'ids' of emb.onnx holds "
+                    + "token ids (int64); example 1 has id 7, out of range for the 5 rows of 'table' (ids -5 to 4)");
+            TilePlan crossPlan = TilePlanner.of(ntk, trace).tile(2).plan(4, 2, new int[] {3}, DType.F64);
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, bad, crossPlan, refused, false,
+                    null)).hasMessageStartingWith("x2: input 'ids' of emb.onnx holds token ids (int64); example 1 has "
+                    + "id 7");
+            assertThat(refused).doesNotExist();
+            assertThat(TileStore.partialPath(refused)).doesNotExist();
+            assertThat(TileStore.manifestPath(refused)).doesNotExist();
+
+            TilePlan plan = TilePlanner.of(ntk, trace).tile(2).plan(4, 0, new int[] {3}, DType.F64);
+            Path out = dir.resolve("ids.npy");
+            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false, null);
+            try (Tensor k = Npy.readTensor(out)) {
+                for (int a = 0; a < 4; a++) {
+                    for (int b = 0; b < 4; b++) {
+                        // y = (table[id_1], table[id_2], table[id_3]): the trace over its 6 outputs counts the
+                        // positions whose ids agree, K(a, b) = (1/3) Σ_j [id_aj = id_bj] (ids modulo the 5 rows)
+                        int same = 0;
+                        for (int j = 0; j < 3; j++) {
+                            same += Math.floorMod((int) ids[3 * a + j], 5) == Math.floorMod((int) ids[3 * b + j], 5)
+                                    ? 1 : 0;
+                        }
+                        assertThat(k.get(a, b)).as("K[%d, %d]", a, b).isCloseTo(same / 3.0,
+                                org.assertj.core.data.Offset.offset(1e-12));
+                    }
+                }
+            }
+        }
+    }
+
+    /** y = Flatten(Gather(table [5, 2], ids)) on int64 ids [batch, 3]: an embedding of each of 3 tokens. */
+    private static Path embedding(Path file) throws Exception {
+        float[] table = new float[10];
+        for (int i = 0; i < table.length; i++) {
+            table[i] = (float) Math.sin(1.0 + i);
+        }
+        TensorShapeProto.Builder ids = TensorShapeProto.newBuilder()
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(3));
+        GraphProto g = GraphProto.newBuilder().setName("embedding")
+                .addInput(ValueInfoProto.newBuilder().setName("ids").setType(TypeProto.newBuilder().setTensorType(
+                        TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.INT64_VALUE).setShape(ids))))
+                .addOutput(info("y", 6))
+                .addInitializer(floats("table", table, 5, 2))
+                .addNode(NodeProto.newBuilder().setOpType("Gather").setName("gather").addInput("table")
+                        .addInput("ids").addOutput("g"))
+                .addNode(NodeProto.newBuilder().setOpType("Flatten").setName("flatten").addInput("g").addOutput("y")
+                        .addAttribute(AttributeProto.newBuilder().setName("axis")
+                                .setType(AttributeProto.AttributeType.INT).setI(1)))
+                .build();
+        ModelProto m = ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).setGraph(g).build();
+        Files.write(file, m.toByteArray());
+        return file;
     }
 
     /** y = tanh(x W1ᵀ + b1) W2ᵀ + b2 on x [batch, 4]. */
