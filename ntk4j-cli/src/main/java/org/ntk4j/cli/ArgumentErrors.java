@@ -44,6 +44,8 @@ public final class ArgumentErrors {
      * any other option given twice: picocli would join the lists, which a user who meant the second to replace the
      * first (or a shape, {@code explain --input 3,32 --input 32}, to be one) does not expect. One comma-separated
      * list per option; the {@code ntk4j} commands and the benchmark commands check their parse results with it.
+     * A multi-value option without a split (no comma-separated list: {@code --input-shape NAME:SHAPE}, given once
+     * per input of an ONNX model) is meant to be repeated and is left to its command.
      *
      * @param parseResult picocli's parse of a command line (its subcommands' are checked too)
      * @throws CommandLine.ParameterException naming the option and the first two lists
@@ -52,7 +54,7 @@ public final class ArgumentErrors {
         for (CommandLine.ParseResult r = parseResult; r != null; r = r.subcommand()) {
             for (OptionSpec o : r.matchedOptions()) {
                 List<String> given = o.originalStringValues();
-                if (o.isMultiValue() && given.size() > 1) {
+                if (o.isMultiValue() && !o.splitRegex().isEmpty() && given.size() > 1) {
                     throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName()
                             + ": given twice (" + o.longestName() + " " + given.get(0) + " and " + o.longestName()
                             + " " + given.get(1) + "); give one comma-separated list");

@@ -26,25 +26,30 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code ntk4j convergence}: how far a finite fcn's eNTK, and the mean of an ensemble of them, is from the analytic
- * infinite-width NTK as the width grows, with the fitted exponents ({@link Convergence}).
+ * {@code ntk4j convergence}: how far a finite network's eNTK (a zoo fcn, cnn or resnet: those with an analytic
+ * limit), and the mean of an ensemble of them, is from the analytic infinite-width NTK as the width (the channels of
+ * a cnn or resnet) grows, with the fitted exponents ({@link Convergence}).
  */
 @Command(name = "convergence", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j convergence --model 'fcn(depth=2,act=relu)' --widths 64,256,1024 --seeds 4 --ensemble 16"},
-        description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn to its "
-                + "infinite-width NTK, over widths, with the fitted log-log exponent.")
+        footer = {"", "Example:", "  ntk4j convergence --model 'fcn(depth=2,act=relu)' --widths 64,256,1024 --seeds 4 --ensemble 16",
+            "  ntk4j convergence --model 'cnn(depth=2,pool=gap)' --data synthetic:8,6,6,2 --widths 16,64,256 "
+                    + "--ensemble 4"},
+        description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn, cnn or resnet "
+                + "to its infinite-width NTK, over widths (channels), with the fitted log-log exponent.")
 public final class ConvergenceCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "A zoo fcn, with any act; its width option is replaced by each "
-            + "of --widths (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "An fcn, cnn (pool=gap or flatten) or resnet, any act; its "
+            + "width option (channels for cnn and resnet) is replaced by each of --widths (default: "
+            + "${DEFAULT-VALUE}).")
     String model = "fcn(depth=2,act=relu)";
 
     @Option(names = "--widths", split = ",", description = "Widths (default: 64,128,256,512,1024,2048).")
     int[] widths = {64, 128, 256, 512, 1024, 2048};
 
-    @Option(names = "--data", description = "Inputs: a data source as for 'kernel' (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data", description = "Inputs: a data source as for 'kernel', laid out for the model as there "
+            + "(a cnn or resnet takes images, e.g. synthetic:16,8,8,3; default: ${DEFAULT-VALUE}).")
     String data = "synthetic:32,16";
 
     @Option(names = "--seeds", description = "Single eNTKs per width whose distance is averaged (the first members "
@@ -91,8 +96,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--seeds and --ensemble: need 1 <= --seeds <= --ensemble, got "
                     + seeds + " and " + ensemble);
         }
-        requireFcnLimit();
-        Zoo.parse(model);
+        requireLimit();
+        org.ntk4j.nn.Model net = Zoo.parse(model);
         JsonReport partial = resume ? PartialReport.forResume("convergence", "--report", report, "every width")
                 : null;
         OutputFiles outputs = overwrite.outputs().inputSource("--data", data);
@@ -104,9 +109,11 @@ public final class ConvergenceCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         long start = System.nanoTime();
         Convergence.Result r;
-        try (Tensor x = DataSource.load(data, dt, seed)) {
+        try (Tensor loaded = DataSource.load(data, dt, seed);
+             // as kernel lays it out: flat s² columns are an s×s image for a cnn; refused in one line if it fits not
+             Tensor x = org.ntk4j.io.InputLayout.forModel(net, loaded)) {
             Reports.ConvergenceSettings settings = new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble,
-                    seed, widths, m.shortName(), RunFingerprint.ofData(x));
+                    seed, widths, m.shortName(), RunFingerprint.ofData(loaded));
             List<Convergence.Row> done = new ArrayList<>();
             double secondsBefore = 0;
             if (partial != null) {
@@ -214,10 +221,10 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     /**
      * Refuses, in one line naming --model, a model without an analytic limit (before the width is set, which only
-     * some models have): only a zoo fcn (with any act) has one. {@link InfiniteLimit} names kernel's
-     * --infinite, which this command does not have.
+     * some models have): only the zoo models of {@link InfiniteLimit#SUPPORTED} have one. {@link InfiniteLimit} names
+     * kernel's --infinite, which this command does not have.
      */
-    private void requireFcnLimit() {
+    private void requireLimit() {
         if (ModelArgument.isOnnx(model)) {
             throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
                     + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not an imported ONNX model");
@@ -228,7 +235,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
             String text = e.getMessage() == null ? "" : e.getMessage();
             int not = text.lastIndexOf(", not ");
             if (!text.startsWith("--infinite: ") || not < 0) {
-                throw e; // a malformed spec or a bad fcn option: the message names it
+                throw e; // a malformed spec or a bad option: the message names it
             }
             throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
                     + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, " + text.substring(not + 2),

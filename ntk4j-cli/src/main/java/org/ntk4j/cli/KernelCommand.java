@@ -110,7 +110,8 @@ public final class KernelCommand implements Callable<Integer> {
     Path sem;
 
     @Option(names = "--infinite", description = "The analytic infinite-width kernel of the model instead of the "
-            + "empirical one: fcn with any act, either parameterisation (docs/kernels.md, the infinite-width limit).")
+            + "empirical one: fcn, cnn (pool=gap or flatten) or resnet with any act, either "
+            + "parameterisation (docs/kernels.md, the infinite-width limit).")
     boolean infinite;
 
     @Option(names = "--nngp", description = "The NNGP f(x1)·f(x2)ᵀ (mean over logits as the kernel kinds) instead of "
@@ -135,8 +136,8 @@ public final class KernelCommand implements Callable<Integer> {
             resolved.requireSeededParams("--ensemble");
         }
         if (infinite && resolved.onnx() != null) {
-            throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo fcn (act=relu or "
-                    + "act=erf), not of an imported ONNX model");
+            throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo "
+                    + org.ntk4j.infinite.InfiniteLimit.SUPPORTED + ", not of an imported ONNX model");
         }
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
         checkEnsembleAndLimit(kind);
@@ -331,7 +332,7 @@ public final class KernelCommand implements Callable<Integer> {
     }
 
     /**
-     * --infinite: the analytic NNGP or NTK of the fcn, laid out as the empirical kernel of the kind; refused before
+     * --infinite: the analytic NNGP or NTK of the zoo model, laid out as the empirical kernel of the kind; refused before
      * any work when the kernel alone is larger than the --memory budget.
      */
     private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt, long budget)

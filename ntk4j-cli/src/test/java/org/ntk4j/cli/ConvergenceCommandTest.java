@@ -12,6 +12,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.infinite.InfiniteLimit;
 import org.ntk4j.io.JsonReport;
 
 class ConvergenceCommandTest {
@@ -37,11 +38,25 @@ class ConvergenceCommandTest {
         assertThat(Double.parseDouble(e.group(1))).isNegative();
     }
 
+    /**
+     * A cnn converges to its limit as its channels grow; flat data of s² columns is laid out as s×s images, as kernel
+     * lays it out (the cnn was refused for having no limit before).
+     */
+    @Test
+    void aCnnConvergesOverItsChannels() {
+        String[] o = run(0, "convergence", "--model", "cnn(depth=1,out=2,pool=gap)", "--widths", "4,256", "--seeds",
+                "2", "--ensemble", "2", "--data", "synthetic:6,16", "--dtype", "f64");
+        Matcher m = Pattern.compile("\\| 4 \\| ([0-9.e-]+) .*\\n\\| 256 \\| ([0-9.e-]+) ").matcher(o[0]);
+        assertThat(m.find()).as(o[0]).isTrue();
+        // 64 times the channels: about 8 times closer
+        assertThat(Double.parseDouble(m.group(2))).isLessThan(Double.parseDouble(m.group(1)) / 3);
+    }
+
     @Test
     void otherModelsAreRefusedBeforeAnyWork() {
-        String[] o = run(2, "convergence", "--model", "cnn(depth=1)", "--widths", "8,16");
+        String[] o = run(2, "convergence", "--model", "transformer(layers=1)", "--widths", "8,16");
         assertThat(o[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic infinite-width "
-                + "NTK, which ntk4j has for a zoo fcn (any act) only, not 'cnn'");
+                + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not 'transformer'");
         String[] swish = run(2, "convergence", "--model", "fcn(depth=1,act=swish)", "--widths", "8,16");
         assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
                 + "sigmoid, gelu, softplus, sin, identity, got 'swish'");
@@ -88,10 +103,10 @@ class ConvergenceCommandTest {
         Path model = OnnxFiles.linear(dir.resolve("linear.onnx"));
         String[] onnx = run(2, "convergence", "--model", model.toString(), "--widths", "8,16");
         assertThat(onnx[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic "
-                + "infinite-width NTK, which ntk4j has for a zoo fcn (any act) only, not an imported "
+                + "infinite-width NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not an imported "
                 + "ONNX model");
         String[] linearized = run(2, "convergence", "--model", "linearized(fcn(depth=1))", "--widths", "8,16");
-        assertThat(linearized[1].trim()).endsWith("fcn (any act) only, not 'linearized'");
+        assertThat(linearized[1].trim()).endsWith(InfiniteLimit.SUPPORTED + " only, not 'linearized'");
         Path zeros = dir.resolve("zeros.csv");
         Files.writeString(zeros, "a,b,c\n0,0,0\n0,0,0\n0,0,0\n", StandardCharsets.UTF_8);
         Path json = dir.resolve("z.json");

@@ -8,7 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.infinite.CnnLimit;
 import org.ntk4j.infinite.FcnLimit;
+import org.ntk4j.infinite.InfiniteLimit;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.RunFingerprint;
@@ -140,11 +142,31 @@ class EnsembleAndLimitCommandTest {
         }
     }
 
+    /**
+     * A cnn's limit through kernel --infinite: data of s² columns is read as s×s one-channel images, as for the
+     * empirical kernel (the cnn limit was refused before).
+     */
+    @Test
+    void theInfiniteKernelOfACnnReadsFlatDataAsImages() throws Exception {
+        Path k = dir.resolve("cnn.npy");
+        String spec = "cnn(depth=2,out=2,pool=flatten,act=erf)";
+        String[] o = run(0, "kernel", "--infinite", "--nngp", "--model", spec, "--data", "synthetic:5,16", "--dtype",
+                "f64", "--out", k.toString());
+        assertThat(o[0]).contains("cnn limit (depth=2").contains("wrote " + k);
+        try (Tensor x = DataSource.load("synthetic:5,16", DType.F64, 0); Tensor images = x.reshape(5, 4, 4, 1);
+             Tensor written = Npy.readTensor(k);
+             Tensor want = CnnLimit.of(spec).kernel(KernelKind.trace(), images, null, true, DType.F64)) {
+            assertThat(written.shape()).containsExactly(5, 5);
+            assertThat(maxDiff(written, want)).isEqualTo(0.0);
+        }
+    }
+
     @Test
     void unsupportedCombinationsAreRefusedInOneLine() {
-        String[] cnn = run(2, "kernel", "--infinite", "--model", "cnn(depth=1)", "--data", "synthetic:4,8,8");
-        assertThat(cnn[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
-                + "for fcn (any act) only, not 'cnn'");
+        String[] other = run(2, "kernel", "--infinite", "--model", "transformer(layers=1)", "--data",
+                "synthetic:4,8,8");
+        assertThat(other[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
+                + "for " + InfiniteLimit.SUPPORTED + " only, not 'transformer'");
         String[] swish = run(2, "kernel", "--infinite", "--model", "fcn(act=swish)", "--data", "synthetic:4,8");
         assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
                 + "sigmoid, gelu, softplus, sin, identity, got 'swish'");

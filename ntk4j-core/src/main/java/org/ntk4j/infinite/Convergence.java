@@ -16,11 +16,12 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * How far a finite fcn's eNTK is from its infinite-width limit as the width grows: at each width, the relative
- * Frobenius distance ‖Θ_w − Θ_∞‖_F / ‖Θ_∞‖_F of the trace eNTK (mean over logits, [N, N]) of single
- * initialisations (the mean, min and max over the first {@code seeds} members) and of the ensemble mean over
- * {@code members} initialisations (seeds s, ..., s + members − 1, {@link Ensemble}), against {@link FcnLimit}; and the
- * log-log slopes of both in width (theory for single eNTKs: −1/2).
+ * How far a finite network's eNTK is from its infinite-width limit as the width (an fcn's width, the channels of a
+ * cnn or resnet) grows: at each width, the relative Frobenius distance ‖Θ_w − Θ_∞‖_F / ‖Θ_∞‖_F of the trace eNTK
+ * (mean over logits, [N, N]) of single initialisations (the mean, min and max over the first {@code seeds} members)
+ * and of the ensemble mean over {@code members} initialisations (seeds s, ..., s + members − 1, {@link Ensemble}),
+ * against the model's {@link InfiniteLimit}; and the log-log slopes of both in width (theory for single eNTKs:
+ * −1/2).
  */
 public final class Convergence {
     /** One width's distances. */
@@ -38,7 +39,7 @@ public final class Convergence {
      * Measures, at each width, the distance of single-initialisation eNTKs and of the ensemble-mean eNTK from the
      * analytic limit, and fits the log-log slopes of both.
      *
-     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
+     * @param specOfWidth the model spec at a width (a zoo model with a limit, {@link InfiniteLimit#SUPPORTED})
      * @param widths the widths to measure, at least one; the exponents are NaN with a single width
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size
@@ -58,7 +59,7 @@ public final class Convergence {
      * {@link #run(IntFunction, int[], int, int, long, Tensor, UnaryOperator)}, handing each width's row to
      * {@code onRow} as soon as it is measured (a long study shows, and keeps, the widths it has finished).
      *
-     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
+     * @param specOfWidth the model spec at a width (a zoo model with a limit, {@link InfiniteLimit#SUPPORTED})
      * @param widths the widths to measure, at least one; the exponents are NaN with a single width
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size
@@ -80,7 +81,7 @@ public final class Convergence {
      * their places. Each width's figures depend on that width alone (its members' seeds are {@code seed, ...}
      * whatever the other widths), so the result equals that of one uninterrupted run.
      *
-     * @param specOfWidth the model spec at a width (a zoo fcn, any act)
+     * @param specOfWidth the model spec at a width (a zoo model with a limit, {@link InfiniteLimit#SUPPORTED})
      * @param widths the widths of the whole run, at least one
      * @param seeds single initialisations per width whose distances are reported (1 ≤ seeds ≤ members)
      * @param members the ensemble size

@@ -12,7 +12,7 @@ import org.ntk4j.tensor.Tensor;
  */
 public interface InfiniteLimit {
     /** The zoo models and activations that have an analytic limit, as the refusals name them. */
-    String SUPPORTED = "fcn (any act)";
+    String SUPPORTED = "fcn, cnn (pool=gap or flatten) and resnet, with any act";
 
     /**
      * The limit of a zoo spec.
@@ -25,6 +25,12 @@ public interface InfiniteLimit {
         ModelSpec s = ModelSpec.parse(specText);
         if (s.name().equals("fcn")) {
             return FcnLimit.of(specText);
+        }
+        if (s.name().equals("cnn")) {
+            return CnnLimit.of(specText);
+        }
+        if (s.name().equals("resnet")) {
+            return ResNetLimit.of(specText);
         }
         throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
                 + SUPPORTED + " only, not '" + s.name() + "'");

@@ -1,4 +1,5 @@
 /**
- * The infinite-width NTK and NNGP of fully connected networks in closed form, and the convergence of empirical kernels to them.
+ * The infinite-width NNGP and NTK of fully connected and convolutional networks in closed form, and the convergence
+ * of empirical kernels to them.
  */
 package org.ntk4j.infinite;

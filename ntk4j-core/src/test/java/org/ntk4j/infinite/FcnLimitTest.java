@@ -350,7 +350,7 @@ class FcnLimitTest {
     @Test
     void otherModelsAndActivationsAreRefusedNamingWhatIsSupported() {
         assertThatThrownBy(() -> FcnLimit.of("cnn(depth=2)")).hasMessage("--infinite: the analytic infinite-width "
-                + "kernels are implemented for fcn (any act) only, not 'cnn'");
+                + "kernels are implemented for " + InfiniteLimit.SUPPORTED + " only, not 'cnn'");
         assertThatThrownBy(() -> FcnLimit.of("fcn(act=swish)")).hasMessage("fcn: option act must be one of relu, "
                 + "leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, got 'swish'");
         assertThat(FcnLimit.of("fcn(act=Leaky_ReLU)").toString()).contains("act=leaky_relu");

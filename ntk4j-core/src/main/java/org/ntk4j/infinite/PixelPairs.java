@@ -1,0 +1,296 @@
+package org.ntk4j.infinite;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ntk4j.cpu.Convolution;
+import org.ntk4j.cpu.Parallel;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The machinery of the convolutional limits ({@link CnnLimit}, {@link ResNetLimit}): their kernels are maps over
+ * pairs of pixels (p, p') per pair of images, carried by a {@link Recursion} from the input covariance
+ * x(p)·x'(p')/C through SAME stride-1 convolutions (sums over the filter's offsets of the zero-padded map at
+ * (p + δ, p' + δ)) and activations ({@link ActivationDuals}) to the readout. A map is either the whole (HW)² one
+ * ({@code full}, needed by global average pooling) or its diagonal p = p' only (enough for flatten, and for every
+ * image's own variances, since a convolution moves the entry (p + δ, p' + δ) to (p, p')).
+ */
+final class PixelPairs {
+    /** The layers between the input and the readout of one architecture, for one pair of images. */
+    interface Recursion {
+        /** Whether the readout needs every pair of pixels (global average pooling) or the diagonal only. */
+        boolean full();
+
+        /** Maps of pixel pairs one pair's recursion works in. */
+        int maps();
+
+        /** Points where an activation reads the images' own variances (their variance maps per example). */
+        int activations();
+
+        /**
+         * {K, Θ} of the readout for the images a and b into {@code kt}, over every pair of pixels or the diagonal
+         * ({@code full}); selfA and selfB hold the images' variance maps at each activation; {@code record}, when
+         * not null, gets a copy of the K map at each activation before that activation reads selfA/selfB (which
+         * may then be {@code record} itself: the diagonal recursion of (x, x) gives x's own variance maps).
+         */
+        void pair(Geometry g, double[] a, double[] b, double[][] selfA, double[][] selfB, boolean full,
+                  double[][] maps, double[] kt, double[][] record);
+    }
+
+    private PixelPairs() {
+    }
+
+    /**
+     * The limit of {@code r} laid out as the empirical kernel of {@code kind} (the {@link InfiniteLimit#kernel}
+     * contract), for images x1 and x2 (null: x1).
+     */
+    static Tensor kernel(Recursion r, int filter, int out, KernelKind kind, Tensor x1, Tensor x2, boolean nngp,
+                         DType dtype) {
+        LimitLayout.requireInputs(x1, x2);
+        int[] image = imageShape("x1", x1);
+        if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
+            throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))
+                    + " differ from x1 images " + Shapes.str(image) + " ([H, W, C] per example)");
+        }
+        Geometry g = new Geometry(image[0], image[1], image[2], filter);
+        double[][] a = FcnLimit.flatten(x1);
+        double[][] b = x2 == null ? a : FcnLimit.flatten(x2);
+        return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
+                sink -> eachPair(r, g, a, b, x2 == null, sink));
+    }
+
+    /**
+     * The per-example image shape {H, W, C} of {@code x} as the zoo's to_image reads it ([H, W] is one channel),
+     * refusing other ranks in one line.
+     */
+    private static int[] imageShape(String name, Tensor x) {
+        int[] per = Shapes.dropFirst(x.shape());
+        if (per.length == 2) {
+            return new int[] {per[0], per[1], 1};
+        }
+        if (per.length == 3) {
+            return per;
+        }
+        throw new IllegalArgumentException("infinite-width limit: " + name + " examples must be images [H, W] or "
+                + "[H, W, C] (as the zoo's to_image reads them), got " + Shapes.str(per) + " per example");
+    }
+
+    /**
+     * Gives the sink {K, Θ} of every pair (i of a, j of b); with {@code symmetric} (b is a), each unordered pair is
+     * computed once and given as (i, j) and (j, i). The pairs are spread over the cores, each worker with its own
+     * maps (full maps: as many workers as half the heap holds).
+     */
+    private static void eachPair(Recursion r, Geometry g, double[][] a, double[][] b, boolean symmetric,
+                                 LimitLayout.PairSink sink) {
+        boolean full = r.full();
+        long cells = full ? (long) g.pixels * g.pixels : g.pixels;
+        long bytes = (long) r.maps() * Double.BYTES * cells;
+        long heap = Runtime.getRuntime().maxMemory() / 2;
+        if (cells > Integer.MAX_VALUE - 8 || bytes > heap) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "infinite-width limit: the global average "
+                    + "pool on %d×%d images needs the covariance of every pair of pixels, %d maps of (HW)² = %d "
+                    + "doubles (%.1f MiB) per pair of examples, more than half of this JVM's heap (%.1f MiB); use "
+                    + "smaller images, a cnn with pool=flatten (O(HW) per pair), or a larger -Xmx", g.h, g.w,
+                    r.maps(), cells, bytes / 1048576.0, heap / 1048576.0));
+        }
+        double[][][] selfA = selfMaps(r, g, a);
+        double[][][] selfB = symmetric ? selfA : selfMaps(r, g, b);
+        int n1 = a.length;
+        int n2 = b.length;
+        int count = symmetric ? n1 * (n1 + 1) / 2 : n1 * n2;
+        int[] rowOf = new int[count];
+        int[] columnOf = new int[count];
+        int next = 0;
+        for (int i = 0; i < n1; i++) {
+            for (int j = symmetric ? i : 0; j < n2; j++) {
+                rowOf[next] = i;
+                columnOf[next++] = j;
+            }
+        }
+        double[] k = new double[count];
+        double[] t = new double[count];
+        // workers take pairs from one counter; at most as many as the heap holds maps for, each allocating its own
+        int workers = (int) Math.max(1, Math.min(Parallel.threads(), heap / bytes));
+        AtomicInteger taken = new AtomicInteger();
+        Parallel.range(Math.min(workers, count), 1, (lo, hi) -> {
+            double[][] maps = null;
+            double[] kt = new double[2];
+            for (int p = taken.getAndIncrement(); p < count; p = taken.getAndIncrement()) {
+                maps = maps == null ? new double[r.maps()][(int) cells] : maps;
+                int i = rowOf[p];
+                int j = columnOf[p];
+                r.pair(g, a[i], b[j], selfA[i], selfB[j], full, maps, kt, null);
+                k[p] = kt[0];
+                t[p] = kt[1];
+            }
+        });
+        for (int p = 0; p < count; p++) {
+            double[] kt = {k[p], t[p]};
+            sink.accept(rowOf[p], columnOf[p], kt);
+            if (symmetric && rowOf[p] != columnOf[p]) {
+                sink.accept(columnOf[p], rowOf[p], kt);
+            }
+        }
+    }
+
+    /**
+     * Each example's variance maps K(x,x)[p,p] at the recursion's activations, as {@code [example][point][p]}: the
+     * diagonal recursion of the pair (x, x), with the same arithmetic as any pair's map (so an image paired with
+     * itself, or with an identical one, has correlation exactly 1 at p = p').
+     */
+    private static double[][][] selfMaps(Recursion r, Geometry g, double[][] x) {
+        double[][][] self = new double[x.length][r.activations()][g.pixels];
+        double[][] maps = new double[r.maps()][g.pixels];
+        double[] kt = new double[2];
+        for (int i = 0; i < x.length; i++) {
+            r.pair(g, x[i], x[i], self[i], self[i], false, maps, kt, self[i]);
+        }
+        return self;
+    }
+
+    /** K⁰[p,p'] = x(p)·x'(p')/C into {@code k}: every pair of pixels, or p = p' only. */
+    static void inputCovariance(Geometry g, double[] a, double[] b, boolean full, double[] k) {
+        int c = g.c;
+        if (!full) {
+            for (int p = 0; p < g.pixels; p++) {
+                k[p] = pixelDot(a, p * c, b, p * c, c) / c;
+            }
+            return;
+        }
+        for (int p = 0; p < g.pixels; p++) {
+            int row = p * g.pixels;
+            for (int q = 0; q < g.pixels; q++) {
+                k[row + q] = pixelDot(a, p * c, b, q * c, c) / c;
+            }
+        }
+    }
+
+    private static double pixelDot(double[] a, int from, double[] b, int fromB, int c) {
+        double s = 0;
+        for (int i = 0; i < c; i++) {
+            s += a[from + i] * b[fromB + i];
+        }
+        return s;
+    }
+
+    /**
+     * Through the activation, in place: K → E[φ(u)φ(v)], Θ → E[φ'(u)φ'(v)]·Θ at each pair of pixels, with the
+     * variances of u and v from the images' maps.
+     */
+    static void activate(FcnLimit.Act act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
+                         double[] t) {
+        if (!full) {
+            for (int p = 0; p < g.pixels; p++) {
+                double[] e = ActivationDuals.of(act, selfA[p], selfB[p], k[p]);
+                k[p] = e[2];
+                t[p] *= e[3];
+            }
+            return;
+        }
+        for (int p = 0; p < g.pixels; p++) {
+            double va = selfA[p];
+            int row = p * g.pixels;
+            for (int q = 0; q < g.pixels; q++) {
+                double[] e = ActivationDuals.of(act, va, selfB[q], k[row + q]);
+                k[row + q] = e[2];
+                t[row + q] *= e[3];
+            }
+        }
+    }
+
+    /**
+     * dst[p,p'] = Σ_δ src[p+δ, p'+δ] over the filter offsets with both pixels inside the image (SAME zero padding),
+     * the offsets added in one order for every entry (so the diagonal of the full map equals the diagonal-only map
+     * bit for bit).
+     */
+    static void convolve(Geometry g, double[] src, double[] dst, boolean full) {
+        int h = g.h;
+        int w = g.w;
+        if (!full) {
+            Arrays.fill(dst, 0, g.pixels, 0);
+            for (int o = 0; o < g.di.length; o++) {
+                int di = g.di[o];
+                int dj = g.dj[o];
+                for (int i = Math.max(0, -di); i < Math.min(h, h - di); i++) {
+                    int to = i * w;
+                    int from = (i + di) * w + dj;
+                    for (int j = Math.max(0, -dj); j < Math.min(w, w - dj); j++) {
+                        dst[to + j] += src[from + j];
+                    }
+                }
+            }
+            return;
+        }
+        int hw = g.pixels;
+        // one row p of the map at a time (it stays in cache while the offsets add into it)
+        for (int i = 0; i < h; i++) {
+            for (int j = 0; j < w; j++) {
+                int row = (i * w + j) * hw;
+                Arrays.fill(dst, row, row + hw, 0);
+                for (int o = 0; o < g.di.length; o++) {
+                    int di = g.di[o];
+                    int dj = g.dj[o];
+                    if (i + di < 0 || i + di >= h || j + dj < 0 || j + dj >= w) {
+                        continue;
+                    }
+                    int fromRow = ((i + di) * w + j + dj) * hw;
+                    for (int i2 = Math.max(0, -di); i2 < Math.min(h, h - di); i2++) {
+                        int to = row + i2 * w;
+                        int from = fromRow + (i2 + di) * w + dj;
+                        for (int j2 = Math.max(0, -dj); j2 < Math.min(w, w - dj); j2++) {
+                            dst[to + j2] += src[from + j2];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Sum of the first {@code cells} entries of a map: the readout's pooled kernels are this times 1/cells, the
+     * mean over all pairs of pixels (gap) or over the diagonal (flatten).
+     */
+    static double sum(double[] map, int cells) {
+        double s = 0;
+        for (int e = 0; e < cells; e++) {
+            s += map[e];
+        }
+        return s;
+    }
+
+    /** The image size and the convolutions' offsets δ = (di, dj), in the order they are added. */
+    static final class Geometry {
+        final int h;
+        final int w;
+        final int c;
+        final int pixels;
+        final int[] di;
+        final int[] dj;
+
+        Geometry(int h, int w, int c, int filter) {
+            this.h = h;
+            this.w = w;
+            this.c = c;
+            this.pixels = h * w;
+            // SAME padding for stride 1 as the finite conv resolves it: lo = ⌊(k−1)/2⌋ before, the rest after
+            int[][] pad = Convolution.resolvePadding("SAME", new int[] {h, w}, new int[] {filter, filter},
+                    new int[] {1, 1}, new int[] {1, 1});
+            di = new int[filter * filter];
+            dj = new int[filter * filter];
+            for (int a = 0; a < filter; a++) {
+                for (int b = 0; b < filter; b++) {
+                    di[a * filter + b] = a - pad[0][0];
+                    dj[a * filter + b] = b - pad[1][0];
+                }
+            }
+        }
+
+        /** Entries of a map: (HW)² when {@code full}, else HW. */
+        int cells(boolean full) {
+            return full ? pixels * pixels : pixels;
+        }
+    }
+}

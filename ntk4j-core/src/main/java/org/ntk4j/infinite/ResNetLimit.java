@@ -1,0 +1,201 @@
+package org.ntk4j.infinite;
+
+import java.util.Locale;
+import org.ntk4j.nn.ModelSpec;
+import org.ntk4j.nn.Parameterization;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The infinite-channel NNGP and NTK of the zoo's {@code resnet}: to_image, a 3 × 3 conv stem, blocks × residual
+ * (z + conv(act(conv(act(z))))), act, global average pool, dense(out) — every conv 3 × 3, stride 1, SAME zero
+ * padding, with bias; neural-tangents' {@code stax.serial(stax.FanOut(2), stax.parallel(branch, stax.Identity()),
+ * stax.FanInSum())} with the layers of {@link CnnLimit}.
+ *
+ * <p>The pixel-pair maps K and Θ of the stream go through the stem conv as through a {@link CnnLimit} layer; a
+ * residual block adds to them the maps of its branch (act, conv, act, conv, each as in {@link CnnLimit}, started
+ * from the stream's maps): K ← K + K_branch, Θ ← Θ + Θ_branch. The two summands are uncorrelated at initialisation
+ * (the branch ends with a conv whose weights are independent of the stream and have mean 0), so their covariances
+ * add, and so do their NTKs (the cross terms are sums of products of independent zero-mean weights). The final act
+ * and the global average pool (the mean over all pairs of pixels) lead to the dense readout as in {@link CnnLimit}.
+ * The costs are those of the cnn with gap: O((HW)²·9) per pair of examples and conv, 2·blocks + 1 closed-form
+ * evaluations per pixel pair, six (HW)² maps per worker.
+ */
+public final class ResNetLimit implements InfiniteLimit {
+    private static final String OPTIONS = "blocks=2, channels=16, out=10, act=relu, param=ntk, w_std=1.5, b_std=0.05";
+    private static final int FILTER = 3;
+
+    private final int blocks;
+    private final int channels;
+    private final int out;
+    private final FcnLimit.Act act;
+    private final Parameterization param;
+    private final double wStd;
+    private final double bStd;
+
+    /**
+     * The limit of a resnet with the given hyperparameters (the same as the zoo's {@code resnet} spec).
+     *
+     * @param blocks number of residual blocks, at least 0
+     * @param channels channels of the stem and the blocks, at least 1 (matters only under standard parameterization)
+     * @param out number of logits, at least 1
+     * @param act the activation
+     * @param param NTK or standard parameterization
+     * @param wStd weight standard deviation σ_w
+     * @param bStd bias standard deviation σ_b; 0 means no bias terms
+     * @throws IllegalArgumentException if blocks, channels or out is out of range, σ_w or σ_b is negative or not
+     *     finite, or act or param is null
+     */
+    public ResNetLimit(int blocks, int channels, int out, FcnLimit.Act act, Parameterization param, double wStd,
+                       double bStd) {
+        if (blocks < 0 || channels < 1 || out < 1) {
+            throw new IllegalArgumentException("resnet limit: expected blocks >= 0, channels >= 1 and out >= 1, got "
+                    + "blocks " + blocks + ", channels " + channels + ", out " + out);
+        }
+        if (!(wStd >= 0 && bStd >= 0) || Double.isInfinite(wStd) || Double.isInfinite(bStd)) {
+            throw new IllegalArgumentException("resnet limit: expected finite w_std >= 0 and b_std >= 0, got w_std "
+                    + wStd + ", b_std " + bStd);
+        }
+        if (act == null || param == null) {
+            throw new IllegalArgumentException("resnet limit: act and param are required, got act " + act
+                    + ", param " + param);
+        }
+        this.blocks = blocks;
+        this.channels = channels;
+        this.out = out;
+        this.act = act;
+        this.param = param;
+        this.wStd = wStd;
+        this.bStd = bStd;
+    }
+
+    /**
+     * The limit of a zoo spec such as {@code resnet(blocks=2,channels=16,act=erf)}; any other model, or a resnet
+     * whose activation has no limit, is refused with a one-line message naming what is supported.
+     *
+     * @param specText the model spec, with the zoo's defaults for omitted options
+     * @return the limit
+     * @throws IllegalArgumentException for another model, an activation without a limit, or a bad or unknown option
+     */
+    public static ResNetLimit of(String specText) {
+        ModelSpec s = ModelSpec.parse(specText);
+        if (!s.name().equals("resnet")) {
+            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
+                    + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
+        }
+        int blocks = s.integer("blocks", 2, 0);
+        int channels = s.integer("channels", 16, 1);
+        int out = s.integer("out", 10, 1);
+        var activation = ActivationDuals.parse(s);
+        Parameterization param = Parameterization.parse(s.string("param", "ntk"));
+        double w = s.real("w_std", 1.5, 0);
+        double b = s.real("b_std", 0.05, 0);
+        s.rejectUnknown(OPTIONS);
+        return new ResNetLimit(blocks, channels, out, activation, param, w, b);
+    }
+
+    @Override
+    public int outputs() {
+        return out;
+    }
+
+    /**
+     * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
+     * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ, pntk-unscaled = O·Θ, diagonal
+     * [N1, N2, O]; projected:K, a sketch of the parameters, has no infinite-width counterpart and is refused.
+     *
+     * @param kind the kernel layout to produce
+     * @param x1 images, {@code [N1, H, W, C]} or {@code [N1, H, W]} (one channel, as the resnet's to_image reads
+     *     them)
+     * @param x2 images of the same size, or null for {@code x1}
+     * @param nngp the NNGP K instead of the NTK Θ
+     * @param dtype element type of the result
+     * @return the kernel tensor in the layout of {@code kind}, which the caller closes
+     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if their examples are not images or not of the
+     *     same size, if the pixel-pair maps do not fit this JVM's heap, or for projected kernels
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
+     */
+    @Override
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
+        return PixelPairs.kernel(new Blocks(), FILTER, out, kind, x1, x2, nngp, dtype);
+    }
+
+    /** The recursion of {@link #kernel}: stem, the residual blocks, act, global average pool, dense. */
+    private final class Blocks implements PixelPairs.Recursion {
+        @Override
+        public boolean full() {
+            return true;
+        }
+
+        @Override
+        public int maps() {
+            return 6; // the stream's K and Θ, the branch's, and two convolutions
+        }
+
+        @Override
+        public int activations() {
+            return 2 * blocks + 1; // each block's two, and the last
+        }
+
+        @Override
+        public void pair(PixelPairs.Geometry g, double[] a, double[] b, double[][] selfA, double[][] selfB,
+                         boolean full, double[][] maps, double[] kt, double[][] record) {
+            boolean standard = param == Parameterization.STANDARD;
+            double bias = bStd != 0 ? 1 : 0;
+            double w2 = wStd * wStd;
+            double b2 = bStd * bStd;
+            double w2k = w2 / (FILTER * FILTER);
+            int cells = g.cells(full);
+            double[] k = maps[0];
+            double[] t = maps[1];
+            double[] kb = maps[2];
+            double[] tb = maps[3];
+            double[] s = maps[4];
+            double[] u = maps[5];
+            PixelPairs.inputCovariance(g, a, b, full, kb);
+            PixelPairs.convolve(g, kb, s, full);
+            for (int e = 0; e < cells; e++) { // the stem
+                k[e] = w2k * s[e] + b2;
+                t[e] = standard ? g.c * s[e] + bias : k[e];
+            }
+            int point = 0;
+            for (int block = 0; block < blocks; block++) {
+                System.arraycopy(k, 0, kb, 0, cells);
+                System.arraycopy(t, 0, tb, 0, cells);
+                for (int conv = 0; conv < 2; conv++) { // the branch: act, conv, act, conv
+                    if (record != null) {
+                        System.arraycopy(kb, 0, record[point], 0, g.pixels);
+                    }
+                    PixelPairs.activate(act, g, selfA[point], selfB[point], full, kb, tb);
+                    point++;
+                    PixelPairs.convolve(g, kb, s, full);
+                    PixelPairs.convolve(g, tb, u, full);
+                    for (int e = 0; e < cells; e++) {
+                        kb[e] = w2k * s[e] + b2;
+                        tb[e] = (standard ? channels * s[e] + bias : kb[e]) + w2k * u[e];
+                    }
+                }
+                for (int e = 0; e < cells; e++) { // z + branch(z): uncorrelated summands, the kernels add
+                    k[e] += kb[e];
+                    t[e] += tb[e];
+                }
+            }
+            if (record != null) {
+                System.arraycopy(k, 0, record[point], 0, g.pixels);
+            }
+            PixelPairs.activate(act, g, selfA[point], selfB[point], full, k, t);
+            double pooled = PixelPairs.sum(k, cells) / cells;
+            double lower = PixelPairs.sum(t, cells) / cells;
+            kt[0] = w2 * pooled + b2;
+            kt[1] = (standard ? channels * pooled + bias : kt[0]) + w2 * lower;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "resnet limit (blocks=%d, out=%d, act=%s, param=%s, w_std=%s, b_std=%s%s)",
+                blocks, out, act.name().toLowerCase(Locale.ROOT), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
+                param == Parameterization.STANDARD ? ", channels " + channels : "");
+    }
+}
