@@ -346,6 +346,14 @@ public final class KernelCommand implements Callable<Integer> {
                     + ", more than the " + CostModel.human(budget) + " of --memory (raise --memory, or use fewer "
                     + "examples)");
         }
+        int[] perExample = Shapes.dropFirst(x1.shape());
+        double predicted = lim.predictedSeconds(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample);
+        // before the work: a convolutional limit by numerical integration may take hours
+        o.printf(Locale.ROOT, "limit cost: %.3g Gaussian expectations of the activation (%s), predicted %s on %d "
+                + "threads%n", lim.expectations(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample),
+                lim.integratesNumerically() ? "numerical integration, ~40 µs each" : "closed form",
+                humanSeconds(predicted), org.ntk4j.cpu.Parallel.threads());
+        o.flush();
         long start = System.nanoTime();
         try (Tensor k = lim.kernel(kind, x1, xb, nngp, dt)) {
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -365,6 +373,15 @@ public final class KernelCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /** A predicted duration as a person reads it: seconds up to two minutes, then minutes up to two hours, then hours. */
+    static String humanSeconds(double seconds) {
+        if (seconds < 120) {
+            return String.format(Locale.ROOT, "about %.2g s", seconds);
+        }
+        return seconds < 7200 ? String.format(Locale.ROOT, "about %.0f min", seconds / 60)
+                : String.format(Locale.ROOT, "about %.1f h", seconds / 3600);
     }
 
     /** The model with the buffers (batch-norm running statistics) of a parameter file, when it has any. */

@@ -82,6 +82,53 @@ final class ActivationDuals {
     }
 
     /**
+     * Whether {@link #of} integrates the activation's expectations numerically (tanh, sigmoid, softplus).
+     *
+     * @param act the activation
+     * @return true where there is no closed form
+     */
+    static boolean numerical(FcnLimit.Act act) {
+        return act == FcnLimit.Act.TANH || act == FcnLimit.Act.SIGMOID || act == FcnLimit.Act.SOFTPLUS;
+    }
+
+    /**
+     * {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}: {@link #of} without the variances E[φ(u)²] and E[φ(v)²],
+     * which a recursion carrying each input's own variances apart (the pixel-pair maps of {@link PixelPairs}) does
+     * not read — erf's two other arcsines, and the numerical integrations' two one-dimensional rules, are skipped.
+     *
+     * @param act the activation φ
+     * @param k11 Var u, at least 0
+     * @param k22 Var v, at least 0
+     * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
+     * @param out receives {E[φ(u)φ(v)], E[φ'(u)φ'(v)]}
+     */
+    static void cross(FcnLimit.Act act, double k11, double k22, double k12, double[] out) {
+        switch (act) {
+            case RELU:
+                piecewiseLinearCross(0, 1, k11, k22, k12, out);
+                return;
+            case LEAKY_RELU:
+                piecewiseLinearCross(Activation.DEFAULT_LEAKY_RELU_ALPHA, 1, k11, k22, k12, out);
+                return;
+            case IDENTITY:
+                piecewiseLinearCross(1, 1, k11, k22, k12, out);
+                return;
+            case ERF:
+                erfCross(k11, k22, k12, out);
+                return;
+            case TANH:
+            case SIGMOID:
+            case SOFTPLUS:
+                quadratureCross(act, STEP, k11, k22, k12, out);
+                return;
+            default:
+                double[] e = of(act, k11, k22, k12);
+                out[0] = e[2];
+                out[1] = e[3];
+        }
+    }
+
+    /**
      * The option act of a zoo spec (any of the zoo's activations, in any case; leaky_relu with the zoo's slope
      * {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}), read as the zoo reads it.
      *
@@ -124,10 +171,21 @@ final class ActivationDuals {
         double square = slope * slope;
         double e11 = times(ab, k11) + times(square, k11) * 0.5;
         double e22 = times(ab, k22) + times(square, k22) * 0.5;
+        double[] cross = new double[2];
+        piecewiseLinearCross(a, b, k11, k22, k12, cross);
+        return new double[] {e11, e22, cross[0], cross[1]};
+    }
+
+    /** {@link #piecewiseLinear}'s {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}. */
+    private static void piecewiseLinearCross(double a, double b, double k11, double k22, double k12, double[] out) {
+        double slope = b - a;
+        double ab = a * b;
+        double square = slope * slope;
         if (!(k11 > 0 && k22 > 0)) {
             // u or v is 0 almost surely: φ(0) = 0, φ'(0) = a, and E[φ'] = (a + b)/2 for the other if it varies
-            double derivatives = k11 > 0 || k22 > 0 ? a * (a + b) / 2 : a * a;
-            return new double[] {e11, e22, 0, derivatives};
+            out[0] = 0;
+            out[1] = k11 > 0 || k22 > 0 ? a * (a + b) / 2 : a * a;
+            return;
         }
         // √(k11 k22): no overflow or underflow of the product, and exactly k11 when the variances are equal, so that
         // identical inputs keep c = 1 exactly through the layers (near c = 1, θ = arccos c turns a rounding ε of c
@@ -137,8 +195,8 @@ final class ActivationDuals {
         double theta = Math.acos(c);
         // J(θ) = (sin θ + (π − θ) cos θ)/(2π) before the product: exactly 1/2 at θ = 0, E[φ(u)²] = k11/2 to the bit
         double j = (Math.sin(theta) + (Math.PI - theta) * c) / (2 * Math.PI);
-        return new double[] {e11, e22, times(ab, k12) + times(square, norm) * j,
-            ab + square * (Math.PI - theta) / (2 * Math.PI)};
+        out[0] = times(ab, k12) + times(square, norm) * j;
+        out[1] = ab + square * (Math.PI - theta) / (2 * Math.PI);
     }
 
     /**
@@ -150,18 +208,24 @@ final class ActivationDuals {
     }
 
     static double[] erf(double k11, double k22, double k12) {
+        double[] cross = new double[2];
+        erfCross(k11, k22, k12, cross);
+        double e11 = 2 / Math.PI * Math.asin(2 * k11 / (1 + 2 * k11));
+        double e22 = 2 / Math.PI * Math.asin(2 * k22 / (1 + 2 * k22));
+        return new double[] {e11, e22, cross[0], cross[1]};
+    }
+
+    /** erf's {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}. */
+    private static void erfCross(double k11, double k22, double k12, double[] out) {
         double a = 1 + 2 * k11;
         double b = 1 + 2 * k22;
         // √(ab) without overflow of the product, and exactly a for equal variances (as relu's norm)
         double sab = a == b ? a : Math.sqrt(a) * Math.sqrt(b);
-        double ee = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / sab)));
-        double e11 = 2 / Math.PI * Math.asin(2 * k11 / a);
-        double e22 = 2 / Math.PI * Math.asin(2 * k22 / b);
+        out[0] = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * k12 / sab)));
         // ab − 4k12² expanded as 1 + 2k11 + 2k22 + 4(k11 k22 − k12²): no difference of two large products (which
         // lost all digits of 1 + 4k for identical inputs of large variance k)
         double det = 1 + 2 * k11 + 2 * k22 + 4 * covarianceDeterminant(k11, k22, k12);
-        double ed = 4 / Math.PI / Math.sqrt(det);
-        return new double[] {e11, e22, ee, ed};
+        out[1] = 4 / Math.PI / Math.sqrt(det);
     }
 
     /**
@@ -250,8 +314,24 @@ final class ActivationDuals {
      * @param step the step in t ({@link #STEP}; smaller only to check the rule)
      */
     static double[] quadrature(FcnLimit.Act act, double step, double k11, double k22, double k12) {
-        double pole = act == FcnLimit.Act.TANH ? Math.PI / 2 : act == FcnLimit.Act.SIGMOID
+        double[] cross = new double[2];
+        quadratureCross(act, step, k11, k22, k12, cross);
+        double pole = pole(act);
+        double[] f = new double[2];
+        return new double[] {meanSquare(act, step, pole, Math.sqrt(k11), f),
+            meanSquare(act, step, pole, Math.sqrt(k22), f), cross[0], cross[1]};
+    }
+
+    /** The distance of φ's nearest complex singularity from the real axis (1 for the entire erf and gelu). */
+    private static double pole(FcnLimit.Act act) {
+        return act == FcnLimit.Act.TANH ? Math.PI / 2 : act == FcnLimit.Act.SIGMOID
                 || act == FcnLimit.Act.SOFTPLUS ? Math.PI : 1;
+    }
+
+    /** {@link #quadrature}'s {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}. */
+    private static void quadratureCross(FcnLimit.Act act, double step, double k11, double k22, double k12,
+                                        double[] out) {
+        double pole = pole(act);
         double s11 = Math.sqrt(k11);
         double s22 = Math.sqrt(k22);
         // the correlation, exactly 1 for identical inputs (as relu's)
@@ -288,7 +368,8 @@ final class ActivationDuals {
             e12 += w1 * fx[0] * innerValue;
             d12 += w1 * fx[1] * innerDerivative;
         }
-        return new double[] {meanSquare(act, step, pole, s11, fx), meanSquare(act, step, pole, s22, fx), e12, d12};
+        out[0] = e12;
+        out[1] = d12;
     }
 
     /** E[φ(s z)²] for z ~ N(0, 1), the one-dimensional rule of {@link #quadrature}. */

@@ -138,6 +138,16 @@ public final class CnnLimit implements InfiniteLimit {
     }
 
     @Override
+    public double expectations(int n1, int n2, int[] perExample) {
+        return PixelPairs.expectations(new Layers(), n1, n2, perExample);
+    }
+
+    @Override
+    public boolean integratesNumerically() {
+        return ActivationDuals.numerical(act);
+    }
+
+    @Override
     public int outputs() {
         return out;
     }

@@ -44,6 +44,43 @@ public interface InfiniteLimit {
     int outputs();
 
     /**
+     * How many Gaussian expectations of the activation ({@link ActivationDuals}) {@link #kernel} evaluates for n1 × n2
+     * examples of this shape (n2 = 0: x2 = x1): its cost, a few tens of nanoseconds each in closed form and tens of
+     * microseconds by numerical integration ({@link #integratesNumerically()}) — pairs × layers for an fcn, pairs ×
+     * activations × pixels (flatten) or pixel pairs (gap, resnet) for the convolutional ones.
+     *
+     * @param n1 examples of x1
+     * @param n2 examples of x2, 0 for x2 = x1
+     * @param perExample the shape of one example
+     * @return the number of expectations
+     */
+    double expectations(int n1, int n2, int[] perExample);
+
+    /**
+     * Whether the activation's expectations are integrated numerically (tanh, sigmoid, softplus) rather than in
+     * closed form.
+     *
+     * @return true for a numerical integration
+     */
+    boolean integratesNumerically();
+
+    /**
+     * A guide to {@link #kernel}'s seconds for n1 × n2 examples of this shape (n2 = 0: x2 = x1): the
+     * {@link #expectations} at the rates measured on the 2-core build machine (Intel Xeon, JDK 17), about 60 ns for
+     * a closed form with its share of the convolutions and 40 µs for a numerical integration per thread, over
+     * {@link org.ntk4j.cpu.Parallel#threads()} threads; right within a factor of a few elsewhere.
+     *
+     * @param n1 examples of x1
+     * @param n2 examples of x2, 0 for x2 = x1
+     * @param perExample the shape of one example
+     * @return predicted seconds
+     */
+    default double predictedSeconds(int n1, int n2, int[] perExample) {
+        double each = integratesNumerically() ? 40e-6 : 60e-9;
+        return expectations(n1, n2, perExample) * each / org.ntk4j.cpu.Parallel.threads();
+    }
+
+    /**
      * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
      * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ, pntk-unscaled = O·Θ, diagonal
      * [N1, N2, O]; projected:K, a sketch of the parameters, has no infinite-width counterpart and is refused.

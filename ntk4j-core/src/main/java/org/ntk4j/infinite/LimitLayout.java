@@ -21,7 +21,86 @@ final class LimitLayout {
         void eachPair(PairSink sink);
     }
 
+    /** Computes one pair's {K, Θ} into {@code kt}; each worker thread has its own (its scratch is its own). */
+    interface PairWorker {
+        void pair(int i, int j, double[] kt);
+    }
+
+    /** Pairs computed in parallel per block before the block is given to the sink, which runs on one thread. */
+    static final int PAIRS_PER_BLOCK = 1 << 14;
+
     private LimitLayout() {
+    }
+
+    /**
+     * Gives the sink {K, Θ} of every pair (i of n1, j of n2); with {@code symmetric} (x2 = x1, n2 = n1) each
+     * unordered pair is computed once and given as (i, j) and (j, i). The pairs are computed over the cores, at
+     * most {@code workers} at a time, each worker made once by {@code newWorker} and taking pairs from one counter,
+     * in blocks of {@link #PAIRS_PER_BLOCK} whose results the calling thread then hands to the sink (which need not
+     * be thread-safe): the memory beside the result is one block's, whatever the number of pairs.
+     *
+     * @param n1 examples of x1
+     * @param n2 examples of x2 (n1 where symmetric)
+     * @param symmetric whether x2 is x1
+     * @param workers the most workers at once, at least 1 (fewer where their scratch must fit the heap)
+     * @param newWorker makes one worker
+     * @param sink receives every ordered pair once
+     */
+    static void eachPairInParallel(int n1, int n2, boolean symmetric, int workers,
+                                   java.util.function.Supplier<PairWorker> newWorker, PairSink sink) {
+        long total = symmetric ? (long) n1 * (n1 + 1) / 2 : (long) n1 * n2;
+        int block = (int) Math.min(PAIRS_PER_BLOCK, Math.max(1, total));
+        int[] rowOf = new int[block];
+        int[] columnOf = new int[block];
+        double[] k = new double[block];
+        double[] t = new double[block];
+        int slots = Math.max(1, Math.min(workers, org.ntk4j.cpu.Parallel.threads()));
+        PairWorker[] made = new PairWorker[slots];
+        int i = 0;
+        int j = 0;
+        while (i < n1) {
+            // the next block of pairs, row by row (j from i where symmetric)
+            int count = 0;
+            while (count < block && i < n1) {
+                rowOf[count] = i;
+                columnOf[count++] = j;
+                if (++j == n2) {
+                    i++;
+                    j = symmetric ? i : 0;
+                }
+            }
+            int pairs = count;
+            java.util.concurrent.atomic.AtomicInteger taken = new java.util.concurrent.atomic.AtomicInteger();
+            org.ntk4j.cpu.Parallel.range(Math.min(slots, pairs), 1, (lo, hi) -> {
+                PairWorker w = made[lo] != null ? made[lo] : (made[lo] = newWorker.get());
+                double[] kt = new double[2];
+                for (int p = taken.getAndIncrement(); p < pairs; p = taken.getAndIncrement()) {
+                    w.pair(rowOf[p], columnOf[p], kt);
+                    k[p] = kt[0];
+                    t[p] = kt[1];
+                }
+            });
+            double[] kt = new double[2];
+            for (int p = 0; p < pairs; p++) {
+                kt[0] = k[p];
+                kt[1] = t[p];
+                sink.accept(rowOf[p], columnOf[p], kt);
+                if (symmetric && rowOf[p] != columnOf[p]) {
+                    sink.accept(columnOf[p], rowOf[p], kt);
+                }
+            }
+        }
+    }
+
+    /**
+     * The pairs of examples a limit computes: n1 (n1 + 1)/2 for x2 = x1 (n2 = 0), else n1 n2.
+     *
+     * @param n1 examples of x1
+     * @param n2 examples of x2, 0 for x2 = x1
+     * @return the number of pairs
+     */
+    static double pairs(int n1, int n2) {
+        return n2 == 0 ? n1 * (n1 + 1.0) / 2 : (double) n1 * n2;
     }
 
     /** Refuses NaN or ±∞ in x1 or x2 and examples of x2 with another number of values than x1's. */

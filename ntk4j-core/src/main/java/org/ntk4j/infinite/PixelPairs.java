@@ -2,7 +2,6 @@ package org.ntk4j.infinite;
 
 import java.util.Arrays;
 import java.util.Locale;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.Parallel;
 import org.ntk4j.ntk.KernelKind;
@@ -63,6 +62,20 @@ final class PixelPairs {
     }
 
     /**
+     * The Gaussian expectations {@code r} evaluates for n1 × n2 images of this shape (n2 = 0: x2 = x1; see
+     * {@link InfiniteLimit#expectations}): each pair's at every activation and map cell, and each image's own
+     * diagonal recursion. A shape that is no image counts 0 (the kernel refuses it).
+     */
+    static double expectations(Recursion r, int n1, int n2, int[] perExample) {
+        if (perExample.length != 2 && perExample.length != 3) {
+            return 0;
+        }
+        double pixels = (double) perExample[0] * perExample[1];
+        double cells = r.full() ? pixels * pixels : pixels;
+        return r.activations() * (LimitLayout.pairs(n1, n2) * cells + (n1 + (double) n2) * pixels);
+    }
+
+    /**
      * The per-example image shape {H, W, C} of {@code x} as the zoo's to_image reads it ([H, W] is one channel),
      * refusing other ranks in one line.
      */
@@ -98,42 +111,12 @@ final class PixelPairs {
         }
         double[][][] selfA = selfMaps(r, g, a);
         double[][][] selfB = symmetric ? selfA : selfMaps(r, g, b);
-        int n1 = a.length;
-        int n2 = b.length;
-        int count = symmetric ? n1 * (n1 + 1) / 2 : n1 * n2;
-        int[] rowOf = new int[count];
-        int[] columnOf = new int[count];
-        int next = 0;
-        for (int i = 0; i < n1; i++) {
-            for (int j = symmetric ? i : 0; j < n2; j++) {
-                rowOf[next] = i;
-                columnOf[next++] = j;
-            }
-        }
-        double[] k = new double[count];
-        double[] t = new double[count];
-        // workers take pairs from one counter; at most as many as the heap holds maps for, each allocating its own
+        // at most as many workers as the heap holds maps for, each allocating its own once
         int workers = (int) Math.max(1, Math.min(Parallel.threads(), heap / bytes));
-        AtomicInteger taken = new AtomicInteger();
-        Parallel.range(Math.min(workers, count), 1, (lo, hi) -> {
-            double[][] maps = null;
-            double[] kt = new double[2];
-            for (int p = taken.getAndIncrement(); p < count; p = taken.getAndIncrement()) {
-                maps = maps == null ? new double[r.maps()][(int) cells] : maps;
-                int i = rowOf[p];
-                int j = columnOf[p];
-                r.pair(g, a[i], b[j], selfA[i], selfB[j], full, maps, kt, null);
-                k[p] = kt[0];
-                t[p] = kt[1];
-            }
-        });
-        for (int p = 0; p < count; p++) {
-            double[] kt = {k[p], t[p]};
-            sink.accept(rowOf[p], columnOf[p], kt);
-            if (symmetric && rowOf[p] != columnOf[p]) {
-                sink.accept(columnOf[p], rowOf[p], kt);
-            }
-        }
+        LimitLayout.eachPairInParallel(a.length, b.length, symmetric, workers, () -> {
+            double[][] maps = new double[r.maps()][(int) cells];
+            return (i, j, kt) -> r.pair(g, a[i], b[j], selfA[i], selfB[j], full, maps, kt, null);
+        }, sink);
     }
 
     /**
@@ -182,11 +165,12 @@ final class PixelPairs {
      */
     static void activate(FcnLimit.Act act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
                          double[] t) {
+        double[] e = new double[2]; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
         if (!full) {
             for (int p = 0; p < g.pixels; p++) {
-                double[] e = ActivationDuals.of(act, selfA[p], selfB[p], k[p]);
-                k[p] = e[2];
-                t[p] *= e[3];
+                ActivationDuals.cross(act, selfA[p], selfB[p], k[p], e);
+                k[p] = e[0];
+                t[p] *= e[1];
             }
             return;
         }
@@ -194,9 +178,9 @@ final class PixelPairs {
             double va = selfA[p];
             int row = p * g.pixels;
             for (int q = 0; q < g.pixels; q++) {
-                double[] e = ActivationDuals.of(act, va, selfB[q], k[row + q]);
-                k[row + q] = e[2];
-                t[row + q] *= e[3];
+                ActivationDuals.cross(act, va, selfB[q], k[row + q], e);
+                k[row + q] = e[0];
+                t[row + q] *= e[1];
             }
         }
     }

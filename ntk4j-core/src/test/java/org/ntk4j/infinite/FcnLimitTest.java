@@ -128,6 +128,24 @@ class FcnLimitTest {
      * correlations 0 to ±1 and a zero variance: within 1e-13 of the scale of the expectations (1 for tanh and
      * sigmoid, max(1, variance) for softplus), far below float32 rounding.
      */
+    /** The cross expectations alone (what the pixel-pair maps read) are exactly those of the four. */
+    @Test
+    void crossExpectationsAreTheFourExpectationsCrossTerms() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        double[] out = new double[2];
+        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+            for (int trial = 0; trial < 20; trial++) {
+                double k11 = Math.exp(rnd.nextDouble(-4, 4));
+                double k22 = trial % 5 == 0 ? k11 : Math.exp(rnd.nextDouble(-4, 4));
+                double k12 = trial % 5 == 0 ? k11 : rnd.nextDouble(-1, 1) * Math.sqrt(k11) * Math.sqrt(k22);
+                double[] all = ActivationDuals.of(act, k11, k22, k12);
+                ActivationDuals.cross(act, k11, k22, k12, out);
+                assertThat(out[0]).as("%s E[φφ] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[2]);
+                assertThat(out[1]).as("%s E[φ'φ'] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[3]);
+            }
+        }
+    }
+
     @Test
     void theNumericalIntegrationAgreesWithAMuchFinerOneTo1e13() {
         double[] variances = {1e-3, 0.3, 1, 2.25, 4, 16, 100, 1e4, 1e6};
