@@ -110,22 +110,7 @@ public final class ResNetLimit implements InfiniteLimit {
         return out;
     }
 
-    /**
-     * The limit laid out as the empirical kernel of {@code kind} (x2 = null: x1), in {@code dtype}: full
-     * [N1, N2, O, O] = Θ ⊗ I_O, trace, pntk, logit:K and probes:R [N1, N2] = Θ, pntk-unscaled = O·Θ, diagonal
-     * [N1, N2, O]; projected:K, a sketch of the parameters, has no infinite-width counterpart and is refused.
-     *
-     * @param kind the kernel layout to produce
-     * @param x1 images, {@code [N1, H, W, C]} or {@code [N1, H, W]} (one channel, as the resnet's to_image reads
-     *     them)
-     * @param x2 images of the same size, or null for {@code x1}
-     * @param nngp the NNGP K instead of the NTK Θ
-     * @param dtype element type of the result
-     * @return the kernel tensor in the layout of {@code kind}, which the caller closes
-     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if their examples are not images or not of the
-     *     same size, if the pixel-pair maps do not fit this JVM's heap, or for projected kernels
-     * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
-     */
+    /** {@inheritDoc} Examples are images [H, W, C] or [H, W] (one channel), as the zoo's to_image reads them. */
     @Override
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
         return PixelPairs.kernel(new Blocks(), FILTER, out, kind, x1, x2, nngp, dtype);
