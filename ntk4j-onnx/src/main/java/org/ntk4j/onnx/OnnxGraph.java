@@ -48,6 +48,11 @@ final class OnnxGraph {
         boolean ids() {
             return isIdType(elemType);
         }
+
+        /** Whether it is a bool input (a padding or attention mask): 0 and 1, without derivative. */
+        boolean mask() {
+            return elemType == TensorProto.DataType.BOOL_VALUE;
+        }
     }
 
     final Path file;
@@ -206,10 +211,10 @@ final class OnnxGraph {
                 throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is not a tensor");
             }
             int elem = in.getType().getTensorType().getElemType();
-            if (!InitializerData.isFloatType(elem) && !isIdType(elem)) {
+            if (!InitializerData.isFloatType(elem) && !isIdType(elem) && elem != TensorProto.DataType.BOOL_VALUE) {
                 throw new IllegalArgumentException(file + ": input '" + in.getName() + "' is "
-                        + InitializerData.typeName(elem) + "; ntk4j imports float or double inputs, or int64 or int32 "
-                        + "token ids");
+                        + InitializerData.typeName(elem) + "; ntk4j imports float or double inputs, int64 or int32 "
+                        + "token ids, or bool masks");
             }
             int[] given = inputShapes.get(inputs.size() == 1 && inputShapes.containsKey("") ? "" : in.getName());
             int[] shape = inputShape(file, in, given, inputs.size() > 1);

@@ -28,7 +28,8 @@ import org.ntk4j.tensor.TensorScope;
  * import slices it back inside the traced graph, so every kernel method, tiling and Spark job works on it as on one
  * input. An int64 or int32 input holds token ids ({@link #idInput}): they are taken as whole
  * numbers in the data's floating dtype, without derivative, and each Gather of a table by them is the exact one-hot
- * product, so an embedding table is a parameter like any weight ({@link #checkIds} checks data). Its parameters θ
+ * product, so an embedding table is a parameter like any weight ({@link #checkIds} checks data); a bool input (a
+ * padding mask) is taken as 0 and 1, without derivative. Its parameters θ
  * are the floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales,
  * shifts), named as in the file, and in files not from PyTorch the floating Constant nodes of rank at least 1 (named
  * by their output); initializers used as shapes, axes or exponents, scalars, and batch norms' running statistics are
@@ -436,51 +437,64 @@ public final class OnnxModel {
     }
 
     /**
-     * Checks data for the integer inputs ({@link #idInput}): every value a whole number, within the range that the
-     * tables it indexes allow ({@code -V .. V-1} for the smallest table's V rows; negative ids count from the end,
-     * as in ONNX) and, in float32, at most 2^24 in magnitude (float32 holds every integer up to 2^24 only). Each
-     * integer input of a file with several (input_ids, token_type_ids, attention_mask) is checked against the tables
-     * its own ids index (an attention mask indexes none: any whole number). Nothing to check for floating inputs.
-     * The model itself gives NaN (which the kernel methods report) for an id out of range; this names it.
+     * Checks data for the integer inputs ({@link #idInput}) and bool inputs: every value of an integer input a whole
+     * number, within the range that the tables it indexes allow ({@code -V .. V-1} for the smallest table's V rows;
+     * negative ids count from the end, as in ONNX) and, in float32, at most 2^24 in magnitude (float32 holds every
+     * integer up to 2^24 only); every value of a bool input (a padding mask) 0 or 1. Each integer input of a file with
+     * several (input_ids, token_type_ids, attention_mask) is checked against the tables its own ids index (an
+     * attention mask indexes none: any whole number). Nothing to check for floating inputs. The model itself gives
+     * NaN (which the kernel methods report) for an id out of range; this names it.
      *
      * @param what the data's name for messages (e.g. {@code --data})
      * @param x the data, laid out for the model ([n, inputShape...], packed for several inputs)
      * @throws IllegalArgumentException naming the input, the example, the id and the range, for the first bad id
      */
     public void checkIds(String what, Tensor x) {
-        if (!graph.idInput()) {
-            return;
-        }
         int per = Math.max(1, Shapes.size(Shapes.dropFirst(x.shape())));
+        boolean f32 = x.dtype() == DType.F32;
         for (int k = 0; k < graph.inputs.size(); k++) {
             OnnxGraph.Input in = graph.inputs.get(k);
-            if (!in.ids()) {
+            if (!in.ids() && !in.mask()) {
                 continue;
             }
             int size = graph.packed() ? in.size() : per;
             for (int e = 0; e < x.size() / per; e++) {
                 for (int j = 0; j < size; j++) {
-                    checkId(what, x, in, k, e, x.getFlat(e * per + in.offset() + j));
+                    double v = x.getFlat(e * per + in.offset() + j);
+                    // the message is built only for a bad value: this loop runs over every id of the data
+                    if (!validId(in, idRows[k], v, f32)) {
+                        throw badId(what, in, idRows[k], idTable[k], e, v, f32);
+                    }
                 }
             }
         }
     }
 
-    private void checkId(String what, Tensor x, OnnxGraph.Input in, int k, int example, double v) {
-        String at = what + ": input '" + in.name() + "' of " + graph.file.getFileName() + " holds token ids ("
-                + InitializerData.typeName(in.elemType()) + "); example " + example + " has ";
-        if (!Double.isFinite(v) || v != Math.rint(v)) {
-            throw new IllegalArgumentException(at + v + ", not a whole number");
+    private static boolean validId(OnnxGraph.Input in, int rows, double v, boolean f32) {
+        if (in.mask()) {
+            return v == 0 || v == 1;
         }
-        if (x.dtype() == DType.F32 && Math.abs(v) > F32_EXACT) {
-            throw new IllegalArgumentException(at + (long) v + ", beyond 2^24, the largest integer float32 "
+        return Double.isFinite(v) && v == Math.rint(v) && !(f32 && Math.abs(v) > F32_EXACT)
+                && (rows == 0 || v < rows && v >= -rows);
+    }
+
+    private IllegalArgumentException badId(String what, OnnxGraph.Input in, int rows, String table, int example,
+                                           double v, boolean f32) {
+        String at = what + ": input '" + in.name() + "' of " + graph.file.getFileName() + " holds "
+                + (in.mask() ? "a mask" : "token ids") + " (" + InitializerData.typeName(in.elemType()) + "); example "
+                + example + " has ";
+        if (in.mask()) {
+            return new IllegalArgumentException(at + v + ", not 0 or 1 (false or true)");
+        }
+        if (!Double.isFinite(v) || v != Math.rint(v)) {
+            return new IllegalArgumentException(at + v + ", not a whole number");
+        }
+        if (f32 && Math.abs(v) > F32_EXACT) {
+            return new IllegalArgumentException(at + (long) v + ", beyond 2^24, the largest integer float32 "
                     + "holds exactly (ids near it may have been rounded); use float64 data (--dtype f64)");
         }
-        int rows = idRows[k];
-        if (rows > 0 && (v >= rows || v < -rows)) {
-            throw new IllegalArgumentException(at + "id " + (long) v + ", out of range for the " + rows
-                    + " rows of '" + idTable[k] + "' (ids " + -rows + " to " + (rows - 1) + ")");
-        }
+        return new IllegalArgumentException(at + "id " + (long) v + ", out of range for the " + rows
+                + " rows of '" + table + "' (ids " + -rows + " to " + (rows - 1) + ")");
     }
 
     /**

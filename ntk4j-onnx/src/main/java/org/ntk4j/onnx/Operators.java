@@ -326,7 +326,12 @@ final class Operators {
             DoubleBinaryOperator h = ints && c.op().equals("Div") ? (u, v) -> (double) ((long) u / (long) v) : g;
             return one(staticMap(c, c.op(), a.type, v -> h.applyAsDouble(v[0], v[1])));
         }
-        return one(elementwise(c, c.traced(0), c.traced(1), f));
+        if (c.op().equals("Div") && (c.integer(0) || c.integer(1))) {
+            throw c.error("a division of integers ('" + c.node.getInput(0) + "' / '" + c.node.getInput(1)
+                    + "') truncates towards zero, which the import does not compute; cast them to a floating type "
+                    + "first");
+        }
+        return one(elementwise(c, c.tracedArithmetic(0), c.tracedArithmetic(1), f));
     }
 
     /** An operator of one or more inputs folded left to right with {@code f}, elementwise with broadcasting. */
@@ -343,9 +348,9 @@ final class Operators {
                 return r;
             }));
         }
-        Traced r = c.traced(0);
+        Traced r = c.tracedArithmetic(0);
         for (int i = 1; i < c.inputs(); i++) {
-            r = elementwise(c, r, c.traced(i), f);
+            r = elementwise(c, r, c.tracedArithmetic(i), f);
         }
         return one(r);
     }
@@ -1617,25 +1622,32 @@ final class Operators {
             }
             return one(new Const(to, k.shape, r));
         }
-        if (c.holdsIds(0) && to != BOOL) {
-            // ids are held as whole numbers in the trace's dtype: a cast to an integer type keeps them, one to a
-            // floating type makes them values (the Tracer stops treating them as ids)
-            return one(c.traced(0));
-        }
         if (to == BOOL) {
             // bool(x) = 1 − [x = 0], a mask of 0 and 1 without derivative (a mask stays itself)
             Traced x = c.traced(0);
             Var isZero = x.phys.equalTo(c.builder().scalar(0.0, x.phys.dtype()));
             return one(x.withPhys(isZero.neg().add(1.0), x.tBatch));
         }
-
-        if (!InitializerData.isFloatType(to)) {
-            throw c.unsupported("to=" + InitializerData.typeName(to) + " of a value computed from the input or "
-                    + "parameters");
+        if (InitializerData.isFloatType(to) || c.holdsWholeNumbers(0)) {
+            // the graph computes in one floating dtype: a cast between float and double is the identity here, and
+            // whole numbers without derivative (ids, masks, what adding or multiplying them makes) are held as they
+            // are in it, so a cast of them to an integer type keeps them (ids stay ids, see Tracer#holdsIds). A new
+            // value all the same: the Tracer notes of each value whether it holds ids and whether its type is integer
+            Traced x = c.traced(0);
+            return one(x.withPhys(x.phys, x.tBatch));
         }
-        // the graph computes in one floating dtype: a cast between float and double is the identity here
-        return one(c.traced(0));
+        String what = "a cast to " + InitializerData.typeName(to) + " of '" + c.node.getInput(0) + "', ";
+        if (c.withoutDerivative(0)) {
+            throw c.error(what + "computed from the input alone but not known to hold whole numbers, rounds it "
+                    + "towards zero, which the import does not compute; " + WHOLE_CASTS);
+        }
+        throw c.error(what + "which depends on the parameters, is not differentiable (rounding towards zero is a "
+                + "step function of them); " + WHOLE_CASTS);
     }
+
+    /** What a cast to an integer type takes, for messages. */
+    private static final String WHOLE_CASTS = "only whole numbers without derivative are cast to an integer type "
+            + "(comparisons, bool and integer inputs, and what moving, adding, subtracting or multiplying them makes)";
 
     private static Value[] constantOfShape(Ctx c) {
         int[] s = Tracer.toInts(c.constant(0, "shape").longs());

@@ -30,6 +30,7 @@ final class Tracer {
     static final int NONE = -1;
     /** The value mixes examples (or the import cannot tell where the example axis went). */
     static final int MIXED = -2;
+    private static final int BOOL = TensorProto.DataType.BOOL_VALUE;
 
     /** A value of the ONNX graph during a trace. */
     abstract static class Value {
@@ -239,6 +240,32 @@ final class Tracer {
     /** The operators whose outputs hold ids when every traced input does. */
     private static final Set<String> ID_PRESERVING = Set.of("Reshape", "Unsqueeze", "Squeeze", "Flatten",
             "Transpose", "Identity", "Slice", "Split", "Concat", "Expand", "Gather");
+    /**
+     * The traced values without derivative with respect to the parameters: the graph inputs, the masks of comparisons
+     * ({@link #MASKS}), and what any operator computes from them and constants (not from a weight).
+     */
+    private final Set<Value> noDerivative = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /**
+     * Of those, the values known to hold whole numbers: integer and bool inputs, masks, and what the operators of
+     * {@link #WHOLE_PRESERVING} make of them and of constants that are whole numbers. A Cast to an integer type keeps
+     * them as they are ({@link Ctx#holdsWholeNumbers}).
+     */
+    private final Set<Value> wholes = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /**
+     * Of the whole values, those of an integer ONNX type: integer inputs, casts to an integer type, and what the
+     * operators of {@link #WHOLE_PRESERVING} make of them. ONNX's Div of integers truncates ({@link Ctx#integer}).
+     */
+    private final Set<Value> integers = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** The operators whose outputs are masks of 0 and 1 without derivative, whatever their inputs. */
+    private static final Set<String> MASKS = Set.of("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
+            "Not");
+    /**
+     * The operators whose outputs hold whole numbers where every input does: they move or copy values, or add,
+     * subtract, multiply, compare, clip or sum them (Cast: to any type but bool, which makes a mask).
+     */
+    private static final Set<String> WHOLE_PRESERVING = Set.of("Reshape", "Unsqueeze", "Squeeze", "Flatten",
+            "Transpose", "Identity", "Slice", "Split", "Concat", "Expand", "Gather", "Pad", "Cast", "Add", "Sub", "Mul",
+            "Neg", "Abs", "Relu", "Max", "Min", "Sum", "Clip", "Where", "ReduceSum", "ReduceMax");
     /** Per input, the fewest rows of a table that its ids index (0: none does), and that table's name. */
     final int[] idRows;
     final String[] idTable;
@@ -268,7 +295,12 @@ final class Tracer {
                     .reshape(Shapes.prepend(x.dim(0), in.shape()));
             Traced input = new Traced(v, 0);
             values.put(in.name(), input);
+            noDerivative.add(input);
+            if (in.ids() || in.mask()) {
+                wholes.add(input);
+            }
             if (in.ids()) {
+                integers.add(input);
                 java.util.BitSet from = new java.util.BitSet();
                 from.set(i);
                 ids.put(input, from);
@@ -292,11 +324,25 @@ final class Tracer {
                         + c.where() + ": " + m) + fixedBatchHint(x.dim(0), !m.contains(batchAxisFix())), e);
             }
             java.util.BitSet idsOut = holdsIds(c);
+            boolean mask = MASKS.contains(c.op()) || c.op().equals("Cast") && c.attrInt("to", 1) == BOOL;
+            boolean free = mask || computedWithoutWeights(c, false);
+            boolean whole = mask || free && WHOLE_PRESERVING.contains(c.op()) && computedWithoutWeights(c, true);
+            boolean integer = whole && !mask && (c.op().equals("Cast")
+                    ? InitializerData.isIntegerType((int) c.attrInt("to", 1)) : anyInteger(c));
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
                     values.put(node.getOutput(i), out[i]);
                     if (idsOut != null && out[i] instanceof Traced) {
                         ids.put(out[i], idsOut);
+                    }
+                    if (free && out[i] instanceof Traced) {
+                        noDerivative.add(out[i]);
+                    }
+                    if (whole && out[i] instanceof Traced) {
+                        wholes.add(out[i]);
+                    }
+                    if (integer && out[i] instanceof Traced) {
+                        integers.add(out[i]);
                     }
                 }
             }
@@ -343,6 +389,47 @@ final class Tracer {
             }
         }
         return from;
+    }
+
+    /**
+     * Whether every input of the node is a traced value without derivative or a constant that is not a weight; with
+     * {@code whole}, whether each also holds whole numbers (a constant: finite values without fraction).
+     */
+    private boolean computedWithoutWeights(Ctx c, boolean whole) {
+        for (int i = 0; i < c.inputs(); i++) {
+            if (!c.has(i)) {
+                continue;
+            }
+            Value v = c.in(i);
+            boolean ok = v instanceof Traced t ? (whole ? wholes : noDerivative).contains(t)
+                    : !((Const) v).weightCandidate() && (!whole || wholeNumbers((Const) v));
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Whether an input of the node is a traced value of an integer type (see {@link #integers}); for a Gather, its
+     * data (the indices' type is not the output's).
+     */
+    private boolean anyInteger(Ctx c) {
+        for (int i = 0; i < c.inputs(); i++) {
+            if (c.integer(i) && !(c.op().equals("Gather") && i == 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean wholeNumbers(Const k) {
+        for (double v : k.values()) {
+            if (!Double.isFinite(v) || v != Math.rint(v)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -435,6 +522,43 @@ final class Tracer {
         /** Whether input i is a traced value holding integer ids (see {@link Tracer#ids}). */
         boolean holdsIds(int i) {
             return has(i) && ids.containsKey(in(i));
+        }
+
+        /**
+         * Whether input i is a traced value known to hold whole numbers without derivative (integer or bool inputs,
+         * masks, and what moving, adding, subtracting or multiplying them makes; see {@link Tracer#wholes}).
+         */
+        boolean holdsWholeNumbers(int i) {
+            return has(i) && wholes.contains(in(i));
+        }
+
+        /** Whether input i is a traced value of an integer ONNX type (see {@link Tracer#integers}). */
+        boolean integer(int i) {
+            return has(i) && integers.contains(in(i));
+        }
+
+        /** Whether input i is a traced value without derivative with respect to the parameters. */
+        boolean withoutDerivative(int i) {
+            return has(i) && noDerivative.contains(in(i));
+        }
+
+        /**
+         * Input i of an arithmetic operator (Add, Sub, Mul, Max, ...) as a traced value: an integer constant is a
+         * graph constant of its values where the node's other inputs hold whole numbers (integer arithmetic on masks
+         * and ids, exact in floating point), but not for Div, whose integer form truncates; otherwise as
+         * {@link #traced}.
+         */
+        Traced tracedArithmetic(int i) {
+            if (in(i) instanceof Const k && !k.floating() && !op().equals("Div")) {
+                boolean others = true;
+                for (int j = 0; j < inputs(); j++) {
+                    others &= !has(j) || in(j) instanceof Const || holdsWholeNumbers(j);
+                }
+                if (others) {
+                    return tracedAnyType(i);
+                }
+            }
+            return traced(i);
         }
 
         /**

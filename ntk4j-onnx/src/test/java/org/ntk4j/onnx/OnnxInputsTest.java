@@ -12,6 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Npz;
 import org.ntk4j.nn.Params;
+import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
@@ -117,6 +119,126 @@ class OnnxInputsTest {
             assertThatThrownBy(() -> onnx.checkIds("x", x)).hasMessage("x: input 'token_type_ids' of model.onnx holds "
                     + "token ids (int64); example 0 has id 2, out of range for the 2 rows of 'token_type.weight' (ids "
                     + "-2 to 1)");
+        }
+    }
+
+    /**
+     * A bool input (PyTorch's own src_key_padding_mask, True at padding, given to the encoder as it is and negated by
+     * Not for the mean): imported as 0 and 1 without derivative, read from NumPy bools in x.npz; its data is checked
+     * for 0 and 1.
+     */
+    @Test
+    void boolPaddingMaskInputMatchesJacrev() throws Exception {
+        Path dir = reference("boolmask");
+        Map<String, Tensor> in = Npz.readTensors(dir.resolve("x.npz"), DType.F64);
+        try (Tensor mask = in.get("padding_mask"); Tensor ids = in.get("input_ids")) {
+            // example 1 is padded at its last two positions: exactly 0 (False) and 1 (True)
+            assertThat(new double[] {mask.get(1, 2), mask.get(1, 3), mask.get(1, 4)}).containsExactly(0, 1, 1);
+        }
+        OnnxModel onnx = compareAt(dir);
+        assertThat(onnx.inputNames()).containsExactly("input_ids", "padding_mask");
+        assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).isEmpty();
+        java.util.Set<String> ops = new java.util.TreeSet<>();
+        onnx.graph().nodes.forEach(n -> ops.add(n.getOpType()));
+        assertThat(ops).contains("Not", "Where");
+        double[] row = {1, 2, 3, 4, 5, 0, 0, 0, 1, 1};
+        try (Tensor x = Tensor.of(row, 1, 10)) {
+            onnx.checkIds("--data", x);
+        }
+        row[9] = 2;
+        try (Tensor x = Tensor.of(row, 1, 10)) {
+            assertThatThrownBy(() -> onnx.checkIds("--data", x)).hasMessage("--data: input 'padding_mask' of "
+                    + "model.onnx holds a mask (bool); example 0 has 2.0, not 0 or 1 (false or true)");
+        }
+    }
+
+    /**
+     * Casts to int64 of masks: {@code (attention_mask == 0).long()}, arithmetic on the mask cast to double then back
+     * to int64 ((3 mask - 1).clamp(min=0)), and integer arithmetic of them with int64 constants (keep - 2 pad + 1),
+     * cast to double as pooling weights: whole numbers without derivative, which the casts keep.
+     */
+    @Test
+    void integerCastsOfMasksAndIntegerArithmeticOnThemMatchJacrev() throws Exception {
+        Path dir = reference("longmask");
+        OnnxModel onnx = compareAt(dir);
+        long intCasts = onnx.graph().nodes.stream().filter(n -> n.getOpType().equals("Cast")
+                && n.getAttribute(0).getI() == TensorProto.DataType.INT64_VALUE).count();
+        assertThat(intCasts).isEqualTo(2);
+        assertThat(onnx.graph().nodes.stream().map(n -> n.getOpType())).contains("Equal", "Clip", "Sub", "Mul");
+    }
+
+    /**
+     * A cast to an integer type of a value that depends on the parameters (round(W x) is a step function of W, with
+     * no derivative to take) is refused in one line saying so; one of a value computed from the float input alone,
+     * not known to hold whole numbers, is refused saying that the import does not round.
+     */
+    @Test
+    void integerCastsOfValuesThatAreNotMasksAreRefusedInOneLine() throws Exception {
+        Path f = Onnx.write(exports.resolve("cast.onnx"), Onnx.model(17, GraphProto.newBuilder().setName("cast")
+                .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 3))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", new double[] {1, 2, 3, 4, 5, 6}, 3, 2))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}))
+                .addNode(Onnx.node("Cast", "to_long", new String[] {"h"}, new String[] {"hl"},
+                        Onnx.attr("to", TensorProto.DataType.INT64_VALUE)))
+                .addNode(Onnx.node("Cast", "to_double", new String[] {"hl"}, new String[] {"y"},
+                        Onnx.attr("to", Onnx.DOUBLE)))
+                .build()));
+        assertThatThrownBy(() -> OnnxModel.load(f)).hasMessage(f + ": node 'to_long' (Cast): a cast to int64 of 'h', "
+                + "which depends on the parameters, is not differentiable (rounding towards zero is a step function "
+                + "of them); only whole numbers without derivative are cast to an integer type (comparisons, bool and "
+                + "integer inputs, and what moving, adding, subtracting or multiplying them makes)");
+        Path g = Onnx.write(exports.resolve("castx.onnx"), Onnx.model(17, GraphProto.newBuilder().setName("castx")
+                .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 2))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", new double[] {1, 2, 3, 4}, 2, 2))
+                .addNode(Onnx.node("Cast", "to_long", new String[] {"x"}, new String[] {"xl"},
+                        Onnx.attr("to", TensorProto.DataType.INT64_VALUE)))
+                .addNode(Onnx.node("Cast", "to_double", new String[] {"xl"}, new String[] {"xd"},
+                        Onnx.attr("to", Onnx.DOUBLE)))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"xd", "w"}, new String[] {"y"}))
+                .build()));
+        assertThatThrownBy(() -> OnnxModel.load(g)).hasMessage(g + ": node 'to_long' (Cast): a cast to int64 of 'x', "
+                + "computed from the input alone but not known to hold whole numbers, rounds it towards zero, which "
+                + "the import does not compute; only whole numbers without derivative are cast to an integer type "
+                + "(comparisons, bool and integer inputs, and what moving, adding, subtracting or multiplying them "
+                + "makes)");
+    }
+
+    /**
+     * ONNX's Div of integers truncates ((mask == 0).long() / mask.long() would be 0 or 1, not a fraction): refused in
+     * one line rather than divided in floating point; the same Div of the masks cast to double imports.
+     */
+    @Test
+    void integerDivisionOfComputedValuesIsRefusedInOneLine() throws Exception {
+        for (int to : new int[] {TensorProto.DataType.INT64_VALUE, Onnx.DOUBLE}) {
+            Path f = Onnx.write(exports.resolve("div" + to + ".onnx"), Onnx.model(17, GraphProto.newBuilder()
+                    .setName("div")
+                    .addInput(Onnx.info("m", TensorProto.DataType.INT64_VALUE, "batch", 2))
+                    .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                    .addInitializer(Onnx.int64s("two", new long[] {2}))
+                    .addInitializer(Onnx.doubles("w", new double[] {1, 2, 3, 4}, 2, 2))
+                    .addNode(Onnx.node("Add", "plus", new String[] {"m", "two"}, new String[] {"a"}))
+                    .addNode(Onnx.node("Cast", "cast_a", new String[] {"a"}, new String[] {"ac"}, Onnx.attr("to", to)))
+                    .addNode(Onnx.node("Cast", "cast_m", new String[] {"m"}, new String[] {"mc"}, Onnx.attr("to", to)))
+                    .addNode(Onnx.node("Div", "ratio", new String[] {"mc", "ac"}, new String[] {"r"}))
+                    .addNode(Onnx.node("Cast", "to_double", new String[] {"r"}, new String[] {"rd"},
+                            Onnx.attr("to", Onnx.DOUBLE)))
+                    .addNode(Onnx.node("MatMul", "linear", new String[] {"rd", "w"}, new String[] {"y"}))
+                    .build()));
+            if (to == Onnx.DOUBLE) {
+                OnnxModel onnx = OnnxModel.load(f);
+                // y = (m / (m + 2)) · w: for m = [1, 2], r = [1/3, 1/2]
+                try (Params p = onnx.params(DType.F64); Tensor x = Tensor.of(new double[] {1, 2}, 1, 2);
+                     Tensor y = onnx.model().apply(p, x)) {
+                    assertThat(y.get(0, 0)).isCloseTo(1 / 3.0 + 3 / 2.0, org.assertj.core.data.Offset.offset(1e-15));
+                    assertThat(y.get(0, 1)).isCloseTo(2 / 3.0 + 4 / 2.0, org.assertj.core.data.Offset.offset(1e-15));
+                }
+            } else {
+                assertThatThrownBy(() -> OnnxModel.load(f)).hasMessage(f + ": node 'ratio' (Div): a division of "
+                        + "integers ('mc' / 'ac') truncates towards zero, which the import does not compute; cast them "
+                        + "to a floating type first");
+            }
         }
     }
 

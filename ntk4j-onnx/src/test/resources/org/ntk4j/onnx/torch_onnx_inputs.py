@@ -16,6 +16,13 @@ dF(x_n2)_b/dθ_p, from functorch's Jacobian (jacrev) in float64 contracted over 
            sequence axis exported dynamic), word + token-type + position embeddings (a position_ids buffer sliced to
            the length), LayerNorm, the extended mask (1 - mask[:, None, None, :]) * finfo.min added to the scores of
            a two-head self-attention, a tanh pooler on the first token and a classifier of 3 logits. opset 14.
+  boolmask the encoder above with a bool padding_mask input [5] (True at padding) given to src_key_padding_mask
+           as it is, and the mean over the positions where ~padding_mask (Not, Cast to double). x.npz holds the
+           mask as NumPy bools ('|b1'). opset 14.
+  longmask integer casts of masks: pad = (attention_mask == 0).long() (Equal, Cast to int64), keep = an arithmetic
+           of the mask cast back to int64 ((3 mask - 1).clamp(min=0).to(torch.int64): Cast, Mul, Sub, Clip, Cast),
+           and integer arithmetic with constants (keep - 2 pad + 1) cast to double as the weights of a pooling of
+           tanh(Linear(Embedding(input_ids))). opset 14.
 """
 import argparse
 import math
@@ -88,6 +95,28 @@ class MiniBert(torch.nn.Module):
         return self.classifier(torch.tanh(self.pooler(h[:, 0])))
 
 
+class BoolMaskEncoder(Encoder):
+    def forward(self, input_ids, padding_mask):
+        h = self.layer(self.emb(input_ids), src_key_padding_mask=padding_mask)
+        keep = (~padding_mask).unsqueeze(-1).to(h.dtype)
+        return self.head((h * keep).sum(1) / keep.sum(1))
+
+
+class LongMaskPool(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(11, 6)
+        self.lin = torch.nn.Linear(6, 6)
+        self.head = torch.nn.Linear(6, 2)
+
+    def forward(self, input_ids, attention_mask):
+        h = torch.tanh(self.lin(self.emb(input_ids)))
+        pad = (attention_mask == 0).long()
+        keep = (attention_mask.to(h.dtype) * 3.0 - 1.0).clamp(min=0.0).to(torch.int64)  # 2 kept, 0 padded
+        w = (keep - 2 * pad + 1).unsqueeze(-1).to(h.dtype)  # 3 kept, -1 padded
+        return self.head((h * w).sum(1) / keep.sum(1, keepdim=True).to(h.dtype))
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "two":
@@ -102,6 +131,12 @@ def build(name):
         types = torch.tensor([[0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1], [0, 1, 1, 0, 0, 0]])
         inputs = {"input_ids": ids, "token_type_ids": types, "attention_mask": (ids != 0).long()}
         return MiniBert(), inputs, 14
+    if name in ("boolmask", "longmask"):
+        ids = torch.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0], [9, 10, 1, 2, 0], [1, 2, 3, 4, 5]])
+        mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]])
+        if name == "boolmask":
+            return BoolMaskEncoder(), {"input_ids": ids, "padding_mask": mask == 0}, 14
+        return LongMaskPool(), {"input_ids": ids, "attention_mask": mask}, 14
     raise SystemExit("unknown model " + name)
 
 
@@ -131,7 +166,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    for name in ("two", "encoder", "bert"):
+    for name in ("two", "encoder", "bert", "boolmask", "longmask"):
         out = os.path.join(a.out, name)
         os.makedirs(out, exist_ok=True)
         reference(name, out)
