@@ -34,7 +34,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "approx", mixinStandardHelpOptions = true,
         footer = {"", "Example:", "  ntk4j approx --model 'fcn(depth=2,width=512,out=10)' --data synthetic:36,28,28 --n 24"},
-        description = "Compare every N×N kernel kind (read as K ⊗ I_O) with the full empirical NTK.")
+        description = {"Compare every N×N kernel kind (read as K ⊗ I_O) with the full empirical NTK.",
+            "--memory bounds each kernel (every kind's and width's planned before the first is computed); the "
+                + "spectra and regressions on float64 copies of the kernels are not kernel calls and are not "
+                + "bounded by it."})
 public final class ApproxCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -57,6 +60,9 @@ public final class ApproxCommand implements Callable<Integer> {
 
     @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
     String method = "auto";
+
+    @picocli.CommandLine.Mixin
+    MemoryOption memory = new MemoryOption();
 
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f64";
@@ -102,6 +108,7 @@ public final class ApproxCommand implements Callable<Integer> {
         }
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
+        long budget = memory.budget();
         KernelOptions.requireDiagReg(diagReg);
         List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
@@ -141,12 +148,14 @@ public final class ApproxCommand implements Callable<Integer> {
                     Model net = resolved.model();
                     int o = outputs(net, per);
                     for (KernelKind kk : list) {
-                        KernelOptions.requireProbesFit(kk, net, per, EmpiricalNtk.defaultMemoryBudget());
+                        KernelOptions.requireProbesFit(kk, net, per, budget);
                     }
                     try (Params p = resolved.params(null, seed, per, dt);
                          Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
-                        ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p).method(m), xTrain,
-                                xTest, y, list, diagReg);
+                        EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
+                        requireKernelsFit(new KernelOptions.BudgetCheck(), ntk, list, n, xTest.dim(0), per, dt)
+                                .requireAllFit();
+                        ApproximationReport r = ApproximationReport.run(ntk, xTrain, xTest, y, list, diagReg);
                         out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded "
                                 + "one-hot targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o,
                                 diagReg);
@@ -154,7 +163,19 @@ public final class ApproxCommand implements Callable<Integer> {
                         json = Reports.approx(settings, r);
                     }
                 } else {
-                    json = widthStudy(out, xTrain, m, settings, partial);
+                    // every width's full and pNTK kernels planned before the first is computed
+                    KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
+                    for (int w : widths) {
+                        Model net = Zoo.parse(Zoo.withWidth(model, w));
+                        try (Params zeros = Params.zeros(net.paramSpecs(per), dt)) {
+                            requireKernelsFit(check, EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget),
+                                    List.of(KernelKind.parse("pntk", seed)), n, 0, per, dt);
+                        } finally {
+                            net.releaseCaches();
+                        }
+                    }
+                    check.requireAllFit();
+                    json = widthStudy(out, xTrain, m, budget, settings, partial);
                 }
             }
         }
@@ -172,7 +193,7 @@ public final class ApproxCommand implements Callable<Integer> {
      *
      * @return the complete report
      */
-    private JsonReport widthStudy(PrintWriter out, Tensor x, Method m, Reports.ApproxSettings settings,
+    private JsonReport widthStudy(PrintWriter out, Tensor x, Method m, long budget, Reports.ApproxSettings settings,
                                   JsonReport partial) throws IOException {
         Reports.ApproxWidthSettings ws = new Reports.ApproxWidthSettings(widths, seeds, seed, m.shortName(),
                 RunFingerprint.ofData(x));
@@ -202,7 +223,8 @@ public final class ApproxCommand implements Callable<Integer> {
         int[] measured = {0};
         PntkWidthStudy.Result r;
         try {
-            r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed, x, m, row -> {
+            r = PntkWidthStudy.run(w -> Zoo.parse(Zoo.withWidth(model, w)), widths, seeds, seed, x,
+                    e -> e.method(m).memoryBudget(budget), row -> {
                 printRow(out, row);
                 done.add(row);
                 if (report != null) {
@@ -223,6 +245,26 @@ public final class ApproxCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
         }
         return Reports.approx(settings, ws, r.rows(), r);
+    }
+
+    /**
+     * Adds to {@code check} the kernels of a comparison ({@link ApproximationReport#run}): the full kernel and each
+     * kind's, of the N training inputs with themselves and (M > 0) of the M held-out inputs against them.
+     *
+     * @return {@code check}
+     */
+    static KernelOptions.BudgetCheck requireKernelsFit(KernelOptions.BudgetCheck check, EmpiricalNtk ntk,
+                                                       List<KernelKind> kinds, int n, int m, int[] per, DType dt) {
+        List<KernelKind> all = new ArrayList<>();
+        all.add(KernelKind.full());
+        all.addAll(kinds);
+        for (KernelKind k : all) {
+            check.kernel(ntk, k, n, 0, per, dt);
+            if (m > 0) {
+                check.kernel(ntk, k, m, n, per, dt);
+            }
+        }
+        return check;
     }
 
     private static void printRow(PrintWriter out, PntkWidthStudy.Row row) {

@@ -35,7 +35,9 @@ import picocli.CommandLine.Spec;
             "  ntk4j convergence --model 'cnn(depth=2,pool=gap)' --data synthetic:8,6,6,2 --widths 16,64,256 "
                     + "--ensemble 4"},
         description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn, cnn or resnet "
-                + "to its infinite-width NTK, over widths (channels), with the fitted log-log exponent.")
+                + "to its infinite-width NTK, over widths (channels), with the fitted log-log exponent. --memory "
+                + "bounds each eNTK (every width's planned before the first is computed); the analytic limit and "
+                + "the ensemble's running mean are not kernel calls and are not bounded by it.")
 public final class ConvergenceCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -66,6 +68,9 @@ public final class ConvergenceCommand implements Callable<Integer> {
     @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
     String method = "auto";
 
+    @Mixin
+    MemoryOption memory = new MemoryOption();
+
     @Option(names = "--dtype", description = "f32 or f64 of the eNTKs (default: ${DEFAULT-VALUE}); the limit is "
             + "computed in float64.")
     String dtype = "f32";
@@ -88,6 +93,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
+        long budget = memory.budget();
         if (widths.length < 2) {
             throw new IllegalArgumentException("--widths: give at least two widths to fit an exponent");
         }
@@ -112,6 +118,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         try (Tensor loaded = DataSource.load(data, dt, seed);
              // as kernel lays it out: flat s² columns are an s×s image for a cnn; refused in one line if it fits not
              Tensor x = org.ntk4j.io.InputLayout.forModel(net, loaded)) {
+            requireKernelsFit(x, m, budget);
             Reports.ConvergenceSettings settings = new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble,
                     seed, widths, m.shortName(), RunFingerprint.ofData(loaded));
             List<Convergence.Row> done = new ArrayList<>();
@@ -139,7 +146,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
             // keeps the others
             try {
                 r = Convergence.run(v -> Zoo.withWidth(model, v), widths, seeds, ensemble, seed, x,
-                        e -> e.method(m), row -> {
+                        e -> e.method(m).memoryBudget(budget), row -> {
                             printRow(out, row);
                             done.add(row);
                             if (report != null) {
@@ -184,6 +191,25 @@ public final class ConvergenceCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Refuses, before any work, a budget that some width's trace eNTK of the inputs does not fit (the widest is
+     * measured last: a budget too small for it is not found after the others' hours).
+     */
+    private void requireKernelsFit(Tensor x, Method m, long budget) {
+        int[] per = org.ntk4j.tensor.Shapes.dropFirst(x.shape());
+        KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
+        for (int w : widths) {
+            org.ntk4j.nn.Model net = Zoo.parse(Zoo.withWidth(model, w));
+            try (org.ntk4j.nn.Params zeros = org.ntk4j.nn.Params.zeros(net.paramSpecs(per), x.dtype())) {
+                check.kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget),
+                        org.ntk4j.ntk.KernelKind.trace(), x.dim(0), 0, per, x.dtype());
+            } finally {
+                net.releaseCaches();
+            }
+        }
+        check.requireAllFit();
     }
 
     /** Refuses a resume whose settings differ from those of the partial report's run, naming the first. */

@@ -170,6 +170,67 @@ final class KernelOptions {
     }
 
     /**
+     * Checks, before any work, that the kernels a command will compute fit its memory budget, each in the one line
+     * the kernel call itself would give once reached (AUTO: no method fits; an explicit method: it fits in no steps;
+     * projected:K: not even chunks of one example fit). Of several refused, the one naming the largest least budget
+     * is thrown, so that budget, given back, fits them all (projected:K's is thrown only when no other kernel is
+     * refused: its least is named once the others fit). The costs read shapes only: the parameters may be zeros.
+     */
+    static final class BudgetCheck {
+        private IllegalArgumentException refusal;
+        private long least = -1;
+
+        /**
+         * Checks one kernel.
+         *
+         * @param ntk the model, parameters, method and budget the command computes with
+         * @param kind the kernel's kind
+         * @param n1 examples of x1
+         * @param n2 examples of x2, or 0 for x2 = x1
+         * @param perExample one example's shape
+         * @param dtype the kernel's dtype
+         * @return this check
+         */
+        BudgetCheck kernel(EmpiricalNtk ntk, org.ntk4j.ntk.KernelKind kind, int n1, int n2, int[] perExample,
+                           org.ntk4j.tensor.DType dtype) {
+            if (kind.isSketched()) {
+                try {
+                    org.ntk4j.ntk.KernelJob.sketchedInMemory(ntk, kind, n1, n2, perExample, dtype);
+                } catch (IllegalArgumentException e) {
+                    if (refusal == null) {
+                        refusal = e;
+                        least = 0;
+                    }
+                }
+                return this;
+            }
+            org.ntk4j.ntk.CostModel c = ntk.forKind(kind, perExample).costModel(n1, n2, perExample, dtype);
+            try {
+                c.planned(ntk.method(), ntk.memoryBudget());
+            } catch (IllegalArgumentException e) {
+                long needs = c.leastBudget(ntk.method());
+                if (needs > least) {
+                    refusal = e;
+                    least = needs;
+                }
+            }
+            return this;
+        }
+
+        /**
+         * Throws the refusal naming the largest least budget, if any kernel was refused, without the library's
+         * advice to compute it in tiles with --out: only kernel has that.
+         */
+        void requireAllFit() {
+            if (refusal != null) {
+                throw new IllegalArgumentException(refusal.getMessage()
+                        .replace(", or compute it in tiles with --out, which may fit", "")
+                        .replace(", or compute it in tiles with --out)", ")"), refusal);
+            }
+        }
+    }
+
+    /**
      * Refuses a --diag-reg that is negative, NaN or infinite before any work, naming the option (the library's own
      * check names its parameter, diag_reg, and comes after the kernels are computed).
      */

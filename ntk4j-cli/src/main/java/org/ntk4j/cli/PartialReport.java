@@ -11,7 +11,9 @@ import org.ntk4j.io.JsonReport;
  * The report of a command measured in parts (convergence's widths, study's checkpoints), rewritten after each
  * finished part so that a killed run loses none of them, and read back by {@code --resume}. Such a report has, after
  * its figures, {@code "command"} (which command wrote it), {@code "complete"} (false until the last part) and what
- * is done; {@link JsonReport#write} replaces it whole or not at all.
+ * is done; {@link JsonReport#write} replaces it whole or not at all. The settings a resume must match are those
+ * that change the figures; {@code --memory} is not one (a decision): it changes how each kernel is split into steps,
+ * so the figures by round-off only, and a resume may take another budget.
  */
 final class PartialReport {
     /**

@@ -102,9 +102,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out').")
     Path paramsIn;
 
-    @Option(names = "--memory", description = "Memory budget of the kernels, AUTO's or --method's (refused before "
-            + "any work when that method fits it in no steps), e.g. 8g (default: 80%% of the off-heap limit).")
-    String memory;
+    @picocli.CommandLine.Mixin
+    MemoryOption memory = new MemoryOption();
 
     @Option(names = "--out", description = "Write the test predictions as .npy: [M, O] for one t, [T, M, O] for "
             + "several.")
@@ -148,7 +147,7 @@ public final class PredictCommand implements Callable<Integer> {
         }
         boolean initOutputs = parseF0(f0);
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
-        long budget = KernelOptions.memoryBudget(memory);
+        long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();
         org.ntk4j.predict.Loss lossFn = org.ntk4j.predict.Loss.parse(loss);
@@ -199,6 +198,12 @@ public final class PredictCommand implements Callable<Integer> {
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
+                    if (post != GpInference.Posterior.NNGP) {
+                        // the train kernel's plan, as Predict.run checks it first, refused without kernel's advice
+                        // of tiles (predict's --out is the predictions)
+                        new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
+                                .memoryBudget(budget), kk, tr.size(), 0, perExample, dt).requireAllFit();
+                    }
                     PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p, new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
                             learningRate, initOutputs, post, lossFn, mu, cov != null);

@@ -37,7 +37,9 @@ import picocli.CommandLine.Spec;
         description = {"Eigenvalues, trace, condition number and effective rank of a kernel, with PNG plots.",
             "The kernel is K.npy ([N, N], or [N, N, O, O] read as the NO×NO matrix), or, without a file, the kernel "
                 + "of --model on --data (default: the pNTK of fcn(depth=3,width=512) on the embedded 2,000 "
-                + "Fashion-MNIST training images, standardised)."})
+                + "Fashion-MNIST training images, standardised).",
+            "--memory bounds that kernel's computation, as kernel's does; the eigensolver's float64 copy of the "
+                + "kernel is not a kernel call and is not bounded by it."})
 public final class SpectrumCommand implements Callable<Integer> {
     /** The PNGs --plots DIR gets. */
     static final String SPECTRUM_PNG = "spectrum.png";
@@ -45,7 +47,8 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     /** The options that only say how to compute the kernel, refused with a kernel file. */
     static final java.util.List<String> COMPUTE_OPTIONS = java.util.List.of("--model", "--data", "--kind",
-            "--standardize", "--method", "--dtype", "--seed", "--freeze", "--params-only", "--input-shape", "--output");
+            "--standardize", "--method", "--memory", "--dtype", "--seed", "--freeze", "--params-only",
+            "--input-shape", "--output");
 
     @Spec
     private CommandSpec spec;
@@ -101,6 +104,10 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     @Option(names = "--seed", description = "Without a file: seed of the parameters (default: ${DEFAULT-VALUE}).")
     long seed;
+
+    /** Without a file: the kernel's budget (the eigensolver's float64 copy of it is not a kernel call: not bound). */
+    @picocli.CommandLine.Mixin
+    MemoryOption memory = new MemoryOption();
 
     @Override
     public Integer call() throws Exception {
@@ -238,6 +245,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         if (kk.isPerOutput()) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
         }
+        long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();
         Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
@@ -250,13 +258,14 @@ public final class SpectrumCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--model: needs outputs [N, O], " + net.spec() + " gives [N] + "
                         + Shapes.str(out));
             }
-            KernelOptions.requireProbesFit(kk, net, d.exampleShape(), EmpiricalNtk.defaultMemoryBudget());
+            KernelOptions.requireProbesFit(kk, net, d.exampleShape(), budget);
             int[] own = d.hasLabels() ? d.labels().clone() : null;
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
             try (Params p = resolved.params(null, seed, d.exampleShape(), dt)) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(Method.parse(method)).memoryBudget(budget);
+                new KernelOptions.BudgetCheck().kernel(ntk, kk, d.size(), 0, d.exampleShape(), dt).requireAllFit();
                 long t0 = System.nanoTime();
-                KernelMatrix k = org.ntk4j.predict.KernelRows.train(EmpiricalNtk.of(net, p).method(Method.parse(method)), kk, d.x(),
-                        out[0]);
+                KernelMatrix k = org.ntk4j.predict.KernelRows.train(ntk, kk, d.x(), out[0]);
                 o.printf(Locale.ROOT, "computed the %s kernel of %s on %s %s (standardised: %s, %s) in %.2f s%n", kk,
                         net.spec(), d.name(), Shapes.str(d.x().shape()),
                         mode.name().toLowerCase(Locale.ROOT).replace('_', '-'), dt.shortName(),

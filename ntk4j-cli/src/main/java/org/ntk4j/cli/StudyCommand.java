@@ -28,6 +28,7 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.ApproximationReport;
+import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.plot.Charts;
@@ -51,7 +52,10 @@ import picocli.CommandLine.Spec;
             + "--plot-dir st"},
         description = "At each checkpoint of each width: the pNTK's (and other N×N kinds') relative Frobenius error "
                 + "against the full eNTK, λ_max error, λ_min and condition-number ratios, kernel-regression test "
-                + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample.")
+                + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample. --memory bounds "
+                + "each kernel (every width's planned before the first checkpoint is read); the spectra, regressions "
+                + "and the epoch-0 kernel kept for the velocity (float64 copies) are not kernel calls and are not "
+                + "bounded by it.")
 public final class StudyCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -81,6 +85,9 @@ public final class StudyCommand implements Callable<Integer> {
 
     @Option(names = "--method", description = "auto, jc, vp or sd (default: ${DEFAULT-VALUE}).")
     String method = "auto";
+
+    @Mixin
+    MemoryOption memory = new MemoryOption();
 
     @Option(names = "--dtype", description = "f32 or f64 of the kernels (default: ${DEFAULT-VALUE}).")
     String dtype = "f64";
@@ -116,6 +123,7 @@ public final class StudyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DType dt = DType.parse(dtype);
         Method m = Method.parse(method);
+        long budget = memory.budget();
         List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
         checkWidths();
         KernelOptions.requireDiagReg(diagReg);
@@ -169,10 +177,26 @@ public final class StudyCommand implements Callable<Integer> {
             try (Dataset train = all.rows(0, nTrain); Dataset test = all.rows(nTrain, all.size());
                  Tensor y = train.oneHot(dt, o)) {
                 test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
+                // every width's kernels planned before the first checkpoint is read
+                KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
+                for (int w : widths) {
+                    Model net = Zoo.parse(Zoo.withWidth(model, w));
+                    try (Params zeros = Params.zeros(net.paramSpecs(per), dt)) {
+                        for (KernelKind k : kindList) {
+                            KernelOptions.requireProbesFit(k, net, per, budget);
+                        }
+                        ApproxCommand.requireKernelsFit(check, EmpiricalNtk.of(net, zeros).method(m)
+                                .memoryBudget(budget), kindList, nTrain, nTest, per, dt);
+                    } finally {
+                        net.releaseCaches();
+                    }
+                }
+                check.requireAllFit();
                 fingerprints = checkEveryCheckpoint(files, per, dt, err, train.x(), test.x());
                 settings = new Reports.StudySettings(model, sample, nTrain, nTest, dt, diagReg, widths,
                         m.shortName(), seed, checkpoints);
-                study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg, e -> e.method(m));
+                study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg,
+                        e -> e.method(m).memoryBudget(budget));
                 if (partial != null) {
                     secondsBefore = restore(partial, settings, study, kindList, fingerprints, done);
                     out.println("resuming " + json + ": " + done.size() + " of " + fingerprints.size()

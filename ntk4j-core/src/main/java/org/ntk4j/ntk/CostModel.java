@@ -269,6 +269,40 @@ public final class CostModel {
     }
 
     /**
+     * The cost of the empirical NNGP f(x1)·f(x2)ᵀ with these axes ({@link EmpiricalNtk#nngp}), which runs no NTK
+     * method: the forward pass of each side (one for x2 = x1), then one contraction of the outputs as Jacobian
+     * contraction contracts Jacobians of one column (a Gram for x2 = x1), then the kernel's layout copy. Peak: the
+     * larger of the forward passes (x1's output held through x2's), and the outputs with the contraction's
+     * scratch and the kernel, or the kernel and its layout copy; the parameters and the inputs count throughout.
+     *
+     * @return the estimate, method {@link Method#JACOBIAN_CONTRACTION} (the contraction it runs); its note says
+     *     that it is the NNGP's
+     */
+    public synchronized Estimate nngp() {
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            Graph g1 = trace(n1);
+            long x1Bytes = bytes((long) n1 * Shapes.size(perExample));
+            long x2Bytes = same ? 0 : bytes((long) n2 * Shapes.size(perExample));
+            long out1 = bytes(Shapes.size(f1));
+            long out2 = same ? 0 : bytes(Shapes.size(f2));
+            long kernel = bytes(outputElements());
+            double contraction = contractionFlops(f1, f2, 1, same);
+            double flops = GraphCost.flops(g1) + contraction;
+            // the forward passes: each graph's peak counts the parameters and its own inputs
+            long peak = GraphCost.peakBytes(g1) + x2Bytes;
+            if (!same) {
+                Graph g2 = trace(n2);
+                flops += GraphCost.flops(g2);
+                peak = Math.max(peak, out1 + GraphCost.peakBytes(g2) + x1Bytes);
+            }
+            long held = paramBytes + x1Bytes + x2Bytes + out1 + out2;
+            peak = Math.max(peak, held + Math.max(contractionScratch(f1, f2, 1, same) + kernel, 2 * kernel));
+            return new Estimate(Method.JACOBIAN_CONTRACTION, flops, contraction, peak, "the NNGP: the forward pass "
+                    + (same ? "of x1" : "of each side") + ", then one contraction of the outputs (no NTK method)");
+        }
+    }
+
+    /**
      * All three methods, in the order JC, VP, SD.
      *
      * @return a new list of the three estimates
@@ -531,6 +565,17 @@ public final class CostModel {
     synchronized long leastPeakBytes(Method m) {
         long least = m == Method.AUTO ? leastWholePeakBytes() : smallestSteps(m).peakBytes();
         return Math.min(least, ExampleChunks.leastPeakBytes(this, m));
+    }
+
+    /**
+     * The least memory budget within which {@link #planned(Method, long)} accepts these shapes for method
+     * {@code m} (AUTO: any method), the figure its refusal names ({@link #humanAtLeast} shows it rounded up).
+     *
+     * @param m one of the three exact methods, or AUTO
+     * @return bytes; {@link Long#MAX_VALUE} when the method cannot run on these shapes
+     */
+    public long leastBudget(Method m) {
+        return leastPeakBytes(m);
     }
 
     /**

@@ -658,6 +658,33 @@ public final class EmpiricalNtk {
     }
 
     /**
+     * The cost of {@link #nngp} for these shapes ({@link CostModel#nngp}): forward passes and one contraction of the
+     * outputs, whatever the configured method (the NNGP runs none of the NTK's). The memory budget binds it, given
+     * or the default: it has no smaller steps, so a peak above the budget is refused, naming it as the least.
+     *
+     * @param n1 number of examples of x1, at least 1
+     * @param n2 number of examples of x2, or 0 for x2 = x1
+     * @param perExample shape of one example, without the batch axis
+     * @param dtype element type
+     * @return the estimate
+     * @throws IllegalArgumentException if the shapes are refused as by {@link #costModel}, or the NNGP's peak
+     *     exceeds the memory budget
+     */
+    public CostModel.Estimate nngpEstimate(int n1, int n2, int[] perExample, DType dtype) {
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            CostModel.Estimate e = costModel(n1, n2, perExample, dtype).nngp();
+            if (e.peakBytes() > memoryBudget) {
+                throw new IllegalArgumentException("memory budget: the NNGP of " + n1 + " × " + (n2 == 0 ? n1 : n2)
+                        + " examples needs at least " + CostModel.humanAtLeast(e.peakBytes()) + " for these shapes "
+                        + "(forward passes and one contraction, no smaller steps), above the budget of "
+                        + CostModel.human(memoryBudget) + ": raise --memory to at least "
+                        + CostModel.humanAtLeast(e.peakBytes()));
+            }
+            return e;
+        }
+    }
+
+    /**
      * The empirical NNGP f(x1)·f(x2)ᵀ with the same axis semantics.
      *
      * @param x1 inputs [N1, ...]; not closed
@@ -667,6 +694,7 @@ public final class EmpiricalNtk {
      */
     public Tensor nngp(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
+        nngpEstimate(in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
         try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(params, in.x1), () -> model.apply(params, in.x2),
                 Tensor::close)) {
             return JacobianContraction.contract(List.of(f.first()), List.of(f.second()), in, false);

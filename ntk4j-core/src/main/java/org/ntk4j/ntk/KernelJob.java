@@ -118,9 +118,10 @@ public final class KernelJob {
         int n2 = q.x2() == null ? 0 : q.x2().dim(0);
         // projected:K sketches Jacobian rows over example chunks that fit the budget (refused here when none does);
         // otherwise what ntk() runs (a kernel of each example with itself that fits no method whole in example chunks),
-        // an explicit method over the budget refused here; the NNGP runs no method: its figures are the kernel's
+        // an explicit method over the budget refused here; the NNGP runs no NTK method, whatever --method: its forward
+        // passes and one contraction, refused here when over the budget (not when no NTK method fits it)
         CostModel.Estimate est = q.sketched() ? sketchedInMemory(base, q.kind(), n1, n2, perExample, dt)
-                : q.nngp() ? ntk.costModel(n1, n2, perExample, dt).plannedUnchecked(q.method(), q.memoryBudget())
+                : q.nngp() ? ntk.nngpEstimate(n1, n2, perExample, dt)
                 : ntk.plannedEstimate(n1, n2, perExample, dt);
         Method used = est.method();
         Tensor.resetPeakBytes();

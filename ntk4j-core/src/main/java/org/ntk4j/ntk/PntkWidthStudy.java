@@ -82,6 +82,29 @@ public final class PntkWidthStudy {
      */
     public static Result run(IntFunction<Model> modelAtWidth, int[] widths, int seeds, long seed, Tensor x,
                              Method method, java.util.function.Consumer<Row> onRow, List<Row> finished) {
+        return run(modelAtWidth, widths, seeds, seed, x, e -> e.method(method), onRow, finished);
+    }
+
+    /**
+     * {@link #run(IntFunction, int[], int, long, Tensor, Method, java.util.function.Consumer, List)} with each
+     * kernel's {@link EmpiricalNtk} configured by {@code configure} (its method and memory budget, which then bind
+     * both kernels of every seed) instead of a method alone.
+     *
+     * @param modelAtWidth the model at a given width; each model's caches are released once its width is measured
+     * @param widths the widths of the whole study, at least two for an exponent
+     * @param seeds initialisations per width (seeds {@code seed} ... {@code seed + seeds − 1})
+     * @param seed the first seed
+     * @param x the inputs [N, ...]; not closed
+     * @param configure applied to each initialisation's {@link EmpiricalNtk} (method, memory budget)
+     * @param onRow gets the row of each width measured now, in the order of {@code widths}
+     * @param finished rows measured earlier, each of a width among {@code widths}
+     * @return the errors per width, in the order of {@code widths}, and the exponent fitted over all of them
+     * @throws IllegalArgumentException if a finished row's width is not among {@code widths}, or a kernel's plan
+     *     does not fit the configured memory budget
+     */
+    public static Result run(IntFunction<Model> modelAtWidth, int[] widths, int seeds, long seed, Tensor x,
+                             java.util.function.UnaryOperator<EmpiricalNtk> configure,
+                             java.util.function.Consumer<Row> onRow, List<Row> finished) {
         java.util.Map<Integer, Row> earlier = new java.util.HashMap<>();
         for (Row row : finished) {
             if (java.util.Arrays.stream(widths).noneMatch(v -> v == row.width())) {
@@ -105,7 +128,7 @@ public final class PntkWidthStudy {
                 try {
                     for (int s = 0; s < seeds; s++) {
                         try (Params p = net.init(seed + s, per, x.dtype())) {
-                            EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(method);
+                            EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(net, p));
                             try (Tensor full = ntk.kernel(KernelKind.full(), x, null);
                                  Tensor k = ntk.kernel(pntk, x, null)) {
                                 double e = relativeError(full, k);

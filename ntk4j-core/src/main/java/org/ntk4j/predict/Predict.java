@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
@@ -155,13 +156,34 @@ public final class Predict {
         int mTest = te.size();
         int outputs = tr.classes();
         EmpiricalNtk ntk = ntk(r);
-        EmpiricalNtk nngpFn = EmpiricalNtk.of(r.model(), r.params()).traceAxes(-1);
+        // the NNGP runs no NTK method: the same budget binds its forward passes and contraction
+        EmpiricalNtk nngpFn = ntk.traceAxes(-1);
         boolean needNtk = post != GpInference.Posterior.NNGP;
         boolean needNngp = post.needsNngp();
         // without the covariance asked for, only its diagonal (the mean variance): each test point's kernels with
         // itself [M] instead of the [M, M] test-test kernels
         boolean variancesOnly = !r.covariance() && !kk.isSketched();
         int[] perExample = Arrays.copyOfRange(te.x().shape(), 1, te.x().rank());
+        // before any work: the NTK's plan (an NNGP posterior's method is the NNGP's contraction, not an NTK
+        // method's, which it need not fit) and every NNGP's cost within the budget
+        DType dt = tr.x().dtype();
+        Method used = needNtk ? methodUsed(r, ntk) : null;
+        if (needNngp) {
+            // the train-train, test-train and test-test NNGPs: the largest checked, so that its least fits all three
+            EmpiricalNtk[] fns = {nngpFn, nngpFn, variancesOnly ? nngpFn.diagonalAxes(0) : nngpFn};
+            int[][] sizes = {{n, 0}, {mTest, n}, {mTest, 0}};
+            int largest = 0;
+            long most = -1;
+            for (int i = 0; i < fns.length; i++) {
+                long peak = fns[i].costModel(sizes[i][0], sizes[i][1], perExample, dt).nngp().peakBytes();
+                if (peak > most) {
+                    most = peak;
+                    largest = i;
+                }
+            }
+            CostModel.Estimate e = fns[largest].nngpEstimate(sizes[largest][0], sizes[largest][1], perExample, dt);
+            used = needNtk ? used : e.method();
+        }
         try (Tensor y = oneHot(tr); Tensor yTest = oneHot(te);
              Tensor thDD = needNtk ? ntk.kernel(kk, tr.x(), null) : null;
              Tensor thTD = needNtk ? ntk.kernel(kk, te.x(), tr.x()) : null;
@@ -194,7 +216,7 @@ public final class Predict {
                 if (r.covariance()) {
                     covariance = g.covariance().copy();
                 }
-                return new PredictResult(PredictResult.Solver.POSTERIOR, methodUsed(r, ntk), outputs, n, mTest,
+                return new PredictResult(PredictResult.Solver.POSTERIOR, used, outputs, n, mTest,
                         List.of(new PredictResult.TimePoint(Double.POSITIVE_INFINITY, accuracy, testMse, Double.NaN,
                                 Double.NaN)), Tensor.of(mean, mTest, outputs), covariance, maxLr, false, Double.NaN,
                         g.meanVariance(), 0, Double.NaN, Double.NaN, Double.NaN);
