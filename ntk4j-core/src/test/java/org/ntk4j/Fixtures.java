@@ -233,8 +233,8 @@ public final class Fixtures {
      * @return the model
      */
     public static org.ntk4j.nn.Model layerModel(String kind, int[] outShape,
-                                                java.util.function.Consumer<org.ntk4j.nn.ParamScope> declare,
-                                                java.util.function.BiFunction<org.ntk4j.nn.ParamScope, Var, Var> apply) {
+            java.util.function.Consumer<org.ntk4j.nn.ParamScope> declare,
+            java.util.function.BiFunction<org.ntk4j.nn.ParamScope, Var, Var> apply) {
         return new org.ntk4j.nn.Model(new org.ntk4j.nn.Layer() {
             @Override
             public String kind() {

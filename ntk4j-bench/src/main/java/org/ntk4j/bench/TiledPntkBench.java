@@ -66,7 +66,8 @@ public final class TiledPntkBench {
             TilePlan plan = TilePlanner.of(ntk, kind).budget(budget).workers(cores).plan(n, 0, perExample, DType.F32);
             double flops = plan.flops();
             String fp = RunFingerprint.of(m.spec(), p, x, null);
-            System.out.printf(Locale.ROOT, "%s, pntk of %d × %s float32 examples with themselves, %d cores; tiled: %s%n",
+            System.out.printf(Locale.ROOT,
+                    "%s, pntk of %d × %s float32 examples with themselves, %d cores; tiled: %s%n",
                     spec, n, Shapes.str(perExample), cores, plan.describe());
             double[] sgemm = new double[rounds];
             double[] untiled = new double[rounds];
@@ -92,18 +93,18 @@ public final class TiledPntkBench {
                 }
                 tiled[r] = (System.nanoTime() - t0) / 1e9;
                 tiledPeak = Math.max(tiledPeak, Tensor.peakBytes() - base + x.bytes());
-                System.out.printf(Locale.ROOT, "round %d: sgemm %.1f GFLOP/s; untiled %.2f s (%.1f GFLOP/s); tiled %.2f s "
-                                + "(%.1f GFLOP/s)%n", r + 1, sgemm[r], untiled[r], flops / untiled[r] / 1e9, tiled[r],
-                        flops / tiled[r] / 1e9);
+                System.out.printf(Locale.ROOT, "round %d: sgemm %.1f GFLOP/s; untiled %.2f s (%.1f GFLOP/s); "
+                                + "tiled %.2f s (%.1f GFLOP/s)%n", r + 1, sgemm[r], untiled[r],
+                        flops / untiled[r] / 1e9, tiled[r], flops / tiled[r] / 1e9);
             }
             double s = Timing.median(sgemm);
             double u = Timing.median(untiled);
             double t = Timing.median(tiled);
-            System.out.printf(Locale.ROOT, "%nmedians of %d rounds: SGEMM %.1f GFLOP/s; untiled %.2f s, %.1f GFLOP/s = %.2f "
-                            + "of SGEMM, peak %s; tiled %.2f s, %.1f GFLOP/s = %.2f of SGEMM, peak %s (budget %s); "
-                            + "tiled / untiled time %.2f%n", rounds, s, u, flops / u / 1e9, flops / u / 1e9 / s,
-                    CostModel.human(untiledPeak), t, flops / t / 1e9, flops / t / 1e9 / s, CostModel.human(tiledPeak),
-                    CostModel.human(budget), t / u);
+            System.out.printf(Locale.ROOT, "%nmedians of %d rounds: SGEMM %.1f GFLOP/s; untiled %.2f s, "
+                            + "%.1f GFLOP/s = %.2f of SGEMM, peak %s; tiled %.2f s, %.1f GFLOP/s = %.2f of SGEMM, "
+                            + "peak %s (budget %s); tiled / untiled time %.2f%n", rounds, s, u, flops / u / 1e9,
+                    flops / u / 1e9 / s, CostModel.human(untiledPeak), t, flops / t / 1e9, flops / t / 1e9 / s,
+                    CostModel.human(tiledPeak), CostModel.human(budget), t / u);
             p.close();
         }
     }

@@ -103,7 +103,8 @@ class PeerAgreementTest {
             throws IOException, InterruptedException {
         // CI (.ci/run) installs python3-torch and sets NTK4J_REQUIRE_TORCH=1: there a missing torch fails.
         assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)", PeersBench.PYTHON)
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)",
+                        PeersBench.PYTHON)
                 .isTrue();
         assumeTrue(torch, "SKIPPED: PyTorch is absent (" + PeersBench.PYTHON + " cannot import torch); the PyTorch "
                 + "peer's agreement is not checked here. apt-get install python3-torch to run it.");
@@ -136,7 +137,8 @@ class PeerAgreementTest {
     void pytorchTrainingScriptRunsOneEpochAndPrintsItsLine(@TempDir Path dir) throws IOException,
             InterruptedException {
         assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)", PeersBench.PYTHON)
+                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)",
+                        PeersBench.PYTHON)
                 .isTrue();
         assumeTrue(torch, "SKIPPED: PyTorch is absent (" + PeersBench.PYTHON + " cannot import torch); the "
                 + "train-mlp script is not run here. apt-get install python3-torch to run it.");

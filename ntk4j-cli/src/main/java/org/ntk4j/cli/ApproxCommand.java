@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
  * error falls with width.
  */
 @Command(name = "approx", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j approx --model 'fcn(depth=2,width=512,out=10)' --data synthetic:36,28,28 --n 24"},
+        footer = {"", "Example:",
+            "  ntk4j approx --model 'fcn(depth=2,width=512,out=10)' --data synthetic:36,28,28 --n 24"},
         description = {"Compare every N×N kernel kind (read as K ⊗ I_O) with the full empirical NTK.",
             "--memory bounds each kernel (every kind's and width's planned before the first is computed); the "
                 + "spectra and regressions on float64 copies of the kernels are not kernel calls and are not "
@@ -276,7 +277,8 @@ public final class ApproxCommand implements Callable<Integer> {
     private static int outputs(Model net, int[] per) {
         int[] out = net.outputShape(per);
         if (out.length != 1) {
-            throw new IllegalArgumentException("approx: needs a model with outputs [N, O], got [N] + " + Shapes.str(out));
+            throw new IllegalArgumentException("approx: needs a model with outputs [N, O], got [N] + "
+                    + Shapes.str(out));
         }
         return out[0];
     }

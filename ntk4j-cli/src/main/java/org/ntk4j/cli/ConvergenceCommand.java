@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
  * a cnn or resnet) grows, with the fitted exponents ({@link Convergence}).
  */
 @Command(name = "convergence", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j convergence --model 'fcn(depth=2,act=relu)' --widths 64,256,1024 --seeds 4 --ensemble 16",
+        footer = {"", "Example:",
+            "  ntk4j convergence --model 'fcn(depth=2,act=relu)' --widths 64,256,1024 --seeds 4 --ensemble 16",
             "  ntk4j convergence --model 'cnn(depth=2,pool=gap)' --data synthetic:8,6,6,2 --widths 16,64,256 "
                     + "--ensemble 4"},
         description = "Relative Frobenius distance of the eNTK (single and ensemble mean) of an fcn, cnn or resnet "
@@ -130,8 +131,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "%s on %d inputs %s (%s): relative Frobenius distance of the trace eNTK to the "
                             + "infinite-width NTK; single: mean (min..max) over seeds %d..%d; ensemble: the mean of "
-                            + "%d eNTKs (seeds %d..%d)%n", model, x.dim(0), data, dt.shortName(), seed, seed + seeds - 1,
-                    ensemble, seed, seed + ensemble - 1);
+                            + "%d eNTKs (seeds %d..%d)%n", model, x.dim(0), data, dt.shortName(), seed,
+                    seed + seeds - 1, ensemble, seed, seed + ensemble - 1);
             if (partial != null) {
                 out.println("resuming " + report + ": " + done.size() + " of " + widths.length + " widths done");
             }
@@ -253,7 +254,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
     private void requireLimit() {
         if (ModelArgument.isOnnx(model)) {
             throw new IllegalArgumentException("--model: convergence compares against the analytic infinite-width "
-                    + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not an imported ONNX model");
+                    + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED
+                    + " only, not an imported ONNX model");
         }
         try {
             InfiniteLimit.of(model); // the spec as given: an ONNX file or another zoo model is named as such

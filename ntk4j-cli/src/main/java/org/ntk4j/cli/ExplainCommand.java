@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code ntk4j explain}: the cost table of the three methods and AUTO's choice, before anything runs. */
 @Command(name = "explain", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j explain --model 'fcn(depth=3,width=2048,out=8)' --input 3072 --n 16 --kind full"},
+        footer = {"", "Example:",
+            "  ntk4j explain --model 'fcn(depth=3,width=2048,out=8)' --input 3072 --n 16 --kind full"},
         description = {"Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice; with "
                 + "--tiled, also the tiles a kernel --out run would compute."})
 public final class ExplainCommand implements Callable<Integer> {
@@ -78,7 +79,8 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         if (!tiled && (tile != null || threads != null)) {
             throw new IllegalArgumentException((tile != null ? "--tile" : "--threads")
-                    + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of kernel --out)");
+                    + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of "
+                    + "kernel --out)");
         }
         Method explicit = Method.parse(method);
         if (tiled && kernel.explicitAxes()) {
@@ -88,7 +90,8 @@ public final class ExplainCommand implements Callable<Integer> {
         long budget = kernel.memoryBudget();
         Model m = resolved.model();
         int[][] axes = kernel.axes();
-        org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
+        org.ntk4j.ntk.KernelKind kind =
+                org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
         if (!kernel.explicitAxes() && kind.wrapsModel()) {
             KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);

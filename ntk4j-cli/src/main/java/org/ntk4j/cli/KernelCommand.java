@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code ntk4j kernel}: the empirical NTK of a zoo model on data, by a chosen or automatic method. */
 @Command(name = "kernel", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:1000 --kind pntk --memory 1g --out K.npy"},
+        footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:1000 "
+                + "--kind pntk --memory 1g --out K.npy"},
         description = "Compute the empirical NTK Θ(x1, x2) = J(x1) J(x2)ᵀ of a model at its parameters.")
 public final class KernelCommand implements Callable<Integer> {
     @Spec
@@ -38,8 +39,9 @@ public final class KernelCommand implements Callable<Integer> {
     ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--data", description = "x1: a data source: default:train|test[:N] (the embedded "
-            + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or synthetic:N,D1[,D2...] "
-            + "(docs/data.md; default: ${DEFAULT-VALUE}, the first 500 embedded training images).")
+            + "Fashion-MNIST subset), fashion-mnist:train|test[:N], a .npy/.npz/.csv/IDX file, or "
+            + "synthetic:N,D1[,D2...] (docs/data.md; default: ${DEFAULT-VALUE}, the first 500 embedded "
+            + "training images).")
     String data = "default:train:500";
 
     @Option(names = "--x2", description = "x2 (same sources); omitted: x2 = x1, and its work is reused.")
@@ -101,12 +103,12 @@ public final class KernelCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
-    @Option(names = "--ensemble", paramLabel = "K", description = "The mean of the kernel over K initialisations, seeds "
-            + "--seed, --seed + 1, ..., --seed + K - 1 (tiled and resumable with --out like any kernel).")
+    @Option(names = "--ensemble", paramLabel = "K", description = "The mean of the kernel over K initialisations, "
+            + "seeds --seed, --seed + 1, ..., --seed + K - 1 (tiled and resumable with --out like any kernel).")
     Integer ensemble;
 
-    @Option(names = "--sem", paramLabel = "SEM", description = "With --ensemble K >= 2: write the standard error of the "
-            + "mean per entry (sample standard deviation / √K) as .npy, laid out as the kernel.")
+    @Option(names = "--sem", paramLabel = "SEM", description = "With --ensemble K >= 2: write the standard error "
+            + "of the mean per entry (sample standard deviation / √K) as .npy, laid out as the kernel.")
     Path sem;
 
     @Option(names = "--infinite", description = "The analytic infinite-width kernel of the model instead of the "
@@ -332,8 +334,8 @@ public final class KernelCommand implements Callable<Integer> {
     }
 
     /**
-     * --infinite: the analytic NNGP or NTK of the zoo model, laid out as the empirical kernel of the kind; refused before
-     * any work when the kernel alone is larger than the --memory budget.
+     * --infinite: the analytic NNGP or NTK of the zoo model, laid out as the empirical kernel of the kind; refused
+     * before any work when the kernel alone is larger than the --memory budget.
      */
     private int limit(PrintWriter o, org.ntk4j.ntk.KernelKind kind, Tensor x1, Tensor xb, DType dt, long budget)
             throws java.io.IOException {
@@ -375,7 +377,9 @@ public final class KernelCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** A predicted duration as a person reads it: seconds up to two minutes, then minutes up to two hours, then hours. */
+    /**
+     * A predicted duration as a person reads it: seconds up to two minutes, then minutes up to two hours, then hours.
+     */
     static String humanSeconds(double seconds) {
         if (seconds < 120) {
             return String.format(Locale.ROOT, "about %.2g s", seconds);

@@ -5,7 +5,9 @@ import picocli.CommandLine.Command;
 
 /** Entry point of the {@code ntk4j} command. */
 @Command(name = "ntk4j", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:500 --kind pntk --out K.npy", "", "Run 'ntk4j COMMAND --help' for a command's options."}, versionProvider = Main.Version.class,
+        footer = {"", "Example:",
+            "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:500 --kind pntk --out K.npy",
+            "", "Run 'ntk4j COMMAND --help' for a command's options."}, versionProvider = Main.Version.class,
         description = "Finite-width (empirical) neural tangent kernels on the JVM.",
         subcommands = {KernelCommand.class, ExplainCommand.class, ApproxCommand.class, PredictCommand.class,
             TrainCommand.class, SpectrumCommand.class, ModelsCommand.class, ConvergenceCommand.class,

@@ -37,7 +37,8 @@ import picocli.CommandLine.Spec;
  * {@link PredictResult}.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        footer = {"", "Example:", "  ntk4j predict --train default:train:1000 --test default:test:500 --kind pntk --t 10,100,inf"},
+        footer = {"", "Example:",
+            "  ntk4j predict --train default:train:1000 --test default:test:500 --kind pntk --t 10,100,inf"},
         description = {"Kernel regression and linearised gradient-descent training (MSE loss, time t) with the "
             + "empirical NTK at initialisation; prints test accuracy and MSE.",
             "With no arguments: fcn(depth=3,width=512) on the embedded 2,000 training / 1,000 test Fashion-MNIST "
@@ -141,7 +142,8 @@ public final class PredictCommand implements Callable<Integer> {
         KernelKind kk = KernelKind.parse(kind, seed);
         PredictRequest.checkKind(kk);
         double[] ts = parseTimes(times);
-        if (plots != null && java.util.Arrays.stream(ts).filter(t -> t > 0 && t < Double.POSITIVE_INFINITY).count() < 2) {
+        if (plots != null
+                && java.util.Arrays.stream(ts).filter(t -> t > 0 && t < Double.POSITIVE_INFINITY).count() < 2) {
             throw new IllegalArgumentException("--plots: the training curves need two or more finite times > 0 in --t, "
                     + "e.g. --t 1,10,100,1000");
         }
@@ -204,7 +206,8 @@ public final class PredictCommand implements Callable<Integer> {
                         new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
                                 .memoryBudget(budget), kk, tr.size(), 0, perExample, dt).requireAllFit();
                     }
-                    PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p, new Examples(tr.x(), tr.labels(), outputs),
+                    PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p,
+                            new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
                             learningRate, initOutputs, post, lossFn, mu, cov != null);
                     try (PredictResult r = Predict.run(request)) {

@@ -243,7 +243,8 @@ public final class SpectrumCommand implements Callable<Integer> {
         DType dt = DType.parse(dtype);
         KernelKind kk = KernelKind.parse(kind, seed);
         if (kk.isPerOutput()) {
-            throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an N×N kind");
+            throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an "
+                    + "N×N kind");
         }
         long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);

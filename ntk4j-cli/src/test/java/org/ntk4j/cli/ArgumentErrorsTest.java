@@ -209,7 +209,8 @@ class ArgumentErrorsTest {
         try (Tensor t = Tensor.of(new double[0], 0, 0)) {
             Npy.write(empty, t);
         }
-        assertThat(oneLineError("spectrum", empty.toString())).isEqualTo("ntk4j: " + empty + ": an empty kernel [0, 0]");
+        assertThat(oneLineError("spectrum", empty.toString()))
+                .isEqualTo("ntk4j: " + empty + ": an empty kernel [0, 0]");
     }
 
     @Test
@@ -246,7 +247,8 @@ class ArgumentErrorsTest {
             Npy.write(good, t);
         }
         assertThat(oneLineError("kernel", "--model", M, "--data", good + ":100"))
-                .isEqualTo("ntk4j: data source '" + good + ":100': asks for the first 100 examples, but the file has 8");
+                .isEqualTo("ntk4j: data source '" + good + ":100': asks for the first 100 examples, but the file "
+                        + "has 8");
         assertThat(run(0, "kernel", "--model", M, "--data", good + ":8")[0]).contains("x1 [8, 6]");
         Path rank1 = dir.resolve("rank1.npy");
         try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3)) {

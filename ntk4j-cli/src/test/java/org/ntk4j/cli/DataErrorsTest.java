@@ -123,7 +123,8 @@ class DataErrorsTest {
     @Test
     void unknownSource() {
         assertThat(oneLineError("kernel", "--data", "mnist:train"))
-                .startsWith("ntk4j: data source 'mnist:train': unknown source 'mnist'; expected default:train|test[:N]");
+                .startsWith("ntk4j: data source 'mnist:train': unknown source 'mnist'; expected "
+                        + "default:train|test[:N]");
         assertThat(oneLineError("kernel", "--data", "default:validation"))
                 .startsWith("ntk4j: data source 'default:validation': expected default:train[:N] or default:test[:N]");
     }
@@ -191,10 +192,12 @@ class DataErrorsTest {
         }
         byte[] bytes = Files.readAllBytes(npy);
         Files.write(npy, java.util.Arrays.copyOf(bytes, bytes.length - 3));
-        assertThat(oneLineError("kernel", "--data", npy.toString())).startsWith("ntk4j: " + npy + ": truncated .npy file");
+        assertThat(oneLineError("kernel", "--data", npy.toString()))
+                .startsWith("ntk4j: " + npy + ": truncated .npy file");
         Path idx = dir.resolve("images-idx3-ubyte");
         Files.write(idx, new byte[] {0, 0, 8, 3, 0, 0, 0, 2});
-        assertThat(oneLineError("kernel", "--data", idx.toString())).startsWith("ntk4j: " + idx + ": truncated IDX file");
+        assertThat(oneLineError("kernel", "--data", idx.toString()))
+                .startsWith("ntk4j: " + idx + ": truncated IDX file");
         Path csv = dir.resolve("bad.csv");
         Files.writeString(csv, "a,b\n1,x\n");
         assertThat(oneLineError("kernel", "--data", csv.toString()))

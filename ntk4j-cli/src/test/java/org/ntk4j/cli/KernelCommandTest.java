@@ -513,7 +513,8 @@ class KernelCommandTest {
         assertThat(run(2, "kernel", "--model", "mlp")[1]).startsWith("ntk4j: unknown model 'mlp'");
         assertThat(run(2, "kernel", "--method", "fast")[1])
                 .startsWith("ntk4j: method: expected auto, jc, vp or sd, got 'fast'");
-        assertThat(run(2, "kernel", "--data", "nowhere.npy")[1]).startsWith("ntk4j: data source 'nowhere.npy': file not found");
+        assertThat(run(2, "kernel", "--data", "nowhere.npy")[1])
+                .startsWith("ntk4j: data source 'nowhere.npy': file not found");
         assertThat(run(2, "kernel", "--data", "synthetic:4")[1]).contains("at least one dimension");
         assertThat(run(2, "kernel", "--kind", "half")[1]).contains("kind: expected full, trace, diagonal, pntk");
         assertThat(run(2, "kernel", "--memory", "lots")[1]).contains("--memory: expected a positive size");
@@ -531,7 +532,8 @@ class KernelCommandTest {
                 .contains("to_image: expects per-example inputs [H, W] or [H, W, C], got [5]")
                 .doesNotContain("Exception");
         assertThat(run(2, "kernel", "--no-such-option")[1])
-                .isEqualTo("ntk4j: unknown option --no-such-option; see 'ntk4j kernel --help'" + System.lineSeparator());
+                .isEqualTo("ntk4j: unknown option --no-such-option; see 'ntk4j kernel --help'"
+                        + System.lineSeparator());
     }
 
     @Test

@@ -450,7 +450,8 @@ class OutputSafetyTest {
         // --resume with another method or tile size than recorded
         String method = TileStore.recordedRun(out).get("method");
         String other = method.equals("jc") ? "sd" : "jc";
-        assertThat(oneLine(with(base(out), "--resume", "--method", other))).isEqualTo("ntk4j: --resume: the run of " + out
+        assertThat(oneLine(with(base(out), "--resume", "--method", other)))
+                .isEqualTo("ntk4j: --resume: the run of " + out
                 + " uses --method " + method + ", not " + other + " (drop --method to continue it, or start again "
                 + "with --overwrite and no --resume)");
         assertThat(oneLine(with(base(out), "--resume", "--tile", "32"))).isEqualTo("ntk4j: --resume: the run of " + out
@@ -470,7 +471,8 @@ class OutputSafetyTest {
         Path out = dir.resolve("o.npy");
         Path partial = Files.writeString(TileStore.partialPath(out), "left by a run killed before its manifest");
         assertThat(oneLine(base(out))).isEqualTo("ntk4j: " + partial + " is left from an unfinished run that cannot "
-                + "be resumed (no " + TileStore.manifestPath(out) + "); pass --overwrite to discard it and start again");
+                + "be resumed (no " + TileStore.manifestPath(out) + "); pass --overwrite to discard it and start "
+                + "again");
         assertThat(Files.readString(partial)).startsWith("left by");
         String[] r = run(0, with(base(out), "--overwrite"));
         assertThat(r[1]).isEqualTo("ntk4j: --overwrite: the unfinished run of " + out + " is discarded\n");
@@ -566,7 +568,8 @@ class OutputSafetyTest {
             String log = Files.readString(dir.resolve("child.log"));
             assertThat(p.exitValue()).as(log).isEqualTo(2);
             String[] lines = log.strip().split("\n");
-            assertThat(lines[lines.length - 1]).isEqualTo("ntk4j: " + deleted + " was deleted or replaced during the run; the run "
+            assertThat(lines[lines.length - 1]).isEqualTo("ntk4j: " + deleted
+                    + " was deleted or replaced during the run; the run "
                     + "stopped and " + (partial ? manifest : TileStore.partialPath(out)) + " is removed (run the "
                     + "command again to start over)");
             assertThat(files(dir)).containsExactly("child.log");

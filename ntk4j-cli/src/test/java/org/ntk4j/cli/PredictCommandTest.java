@@ -65,8 +65,8 @@ class PredictCommandTest {
         String out = run(0, "predict", "--model", MODEL, "--train", "default:train:120", "--test", "default:test:40",
                 "--kind", "trace", "--dtype", "f64", "--t", "0,3,inf", "--learning-rate", "2", "--diag-reg", "1e-3",
                 "--out", pred.toString(), "--report", report.toString())[0];
-        assertThat(out).contains("kind trace, method").contains("t = 0: test accuracy").contains("t = inf: test accuracy")
-                .contains("wrote " + pred);
+        assertThat(out).contains("kind trace, method").contains("t = 0: test accuracy")
+                .contains("t = inf: test accuracy").contains("wrote " + pred);
         // at t = 0 with f0 = 0 the outputs are 0: the MSE against one-hot targets is 1/10
         assertThat(out).contains("t = 0: test accuracy").containsPattern("t = 0: .*test MSE 0\\.10000");
         Model net = Zoo.parse(MODEL);

@@ -24,7 +24,8 @@ class SpectrumCommandTest {
         Path ev = dir.resolve("ev.npy");
         String out = run(0, "spectrum", k.toString(), "--eigenvalues-out", ev.toString(), "--report",
                 dir.resolve("s.json").toString())[0];
-        assertThat(out).contains("λ_max 3.00000, λ_min 1.00000, 0 ≤ 0").contains("trace 4.00000, condition number 3.00000")
+        assertThat(out).contains("λ_max 3.00000, λ_min 1.00000, 0 ≤ 0")
+                .contains("trace 4.00000, condition number 3.00000")
                 .contains("effective rank 1.755").contains("participation ratio 1.600 ")
                 .contains("largest: 3.00000 1.00000");
         try (Tensor e = Npy.readTensor(ev)) {
@@ -95,7 +96,8 @@ class SpectrumCommandTest {
             Npy.write(asym, a);
             Npy.write(sym, s);
         }
-        assertThat(run(2, "spectrum", rect.toString())[1]).contains("expected a square kernel [N, N] or [N, N, O, O], got [2, 3]");
+        assertThat(run(2, "spectrum", rect.toString())[1])
+                .contains("expected a square kernel [N, N] or [N, N, O, O], got [2, 3]");
         assertThat(run(2, "spectrum", asym.toString())[1]).contains("not symmetric");
         assertThat(run(2, "spectrum", dir.resolve("none.npy").toString())[1]).contains("kernel file not found");
         assertThat(run(2, "spectrum", sym.toString(), "--labels", "default:train:5")[1])

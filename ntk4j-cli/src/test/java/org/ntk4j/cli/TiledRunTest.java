@@ -266,7 +266,8 @@ class TiledRunTest {
         Path out = dir.resolve("k.npy");
         String err = run(2, "kernel", "--model", "fcn(depth=2,width=64,out=10)", "--data", "synthetic:300,32",
                 "--kind", "full", "--memory", "64k", "--quiet", "--out", out.toString())[1];
-        assertThat(err).startsWith("ntk4j: memory budget: 64.0 KiB is too small").contains("raise --memory to at least");
+        assertThat(err).startsWith("ntk4j: memory budget: 64.0 KiB is too small")
+                .contains("raise --memory to at least");
         assertThat(out).doesNotExist();
         assertThat(TileStore.partialPath(out)).doesNotExist();
         assertThat(TileStore.manifestPath(out)).doesNotExist();

@@ -28,7 +28,8 @@ public final class Vjp {
      * @param g the primal graph
      * @param k the stack size K, at least 1
      * @param wrt one flag per input of {@code g}
-     * @return the graph {@code (x..., c...) -> (y..., x̄_i...)}; a selected input no output depends on gets a zero cotangent
+     * @return the graph {@code (x..., c...) -> (y..., x̄_i...)}; a selected input no output depends on gets a zero
+     *         cotangent
      * @throws IllegalArgumentException if the flags do not match the inputs or {@code k < 1}
      */
     public static Graph of(Graph g, int k, boolean[] wrt) {

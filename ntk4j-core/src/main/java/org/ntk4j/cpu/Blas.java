@@ -86,7 +86,8 @@ public final class Blas {
     private static void shareWithNetlib(String library) {
         for (String what : new String[] {"blas", "lapack"}) {
             String key = "dev.ludovic.netlib." + what + ".nativeLibPath";
-            if (System.getProperty(key) == null && System.getProperty("dev.ludovic.netlib." + what + ".nativeLib") == null) {
+            if (System.getProperty(key) == null
+                    && System.getProperty("dev.ludovic.netlib." + what + ".nativeLib") == null) {
                 System.setProperty(key, library);
             }
         }
@@ -672,7 +673,9 @@ public final class Blas {
                 lda, f32 ? c.floatPointer().getPointer(cOff) : c.doublePointer().getPointer(cOff), ldc);
     }
 
-    /** C's upper triangle = alpha · op(A) · op(A)ᵀ (OpenBLAS's SYRK, beta 0), on pointers at A's and C's first elements. */
+    /**
+     * C's upper triangle = alpha · op(A) · op(A)ᵀ (OpenBLAS's SYRK, beta 0), on pointers at A's and C's first elements.
+     */
     private static void syrkCall(boolean f32, boolean transA, int m, int k, double alpha,
                                  org.bytedeco.javacpp.Pointer a, int lda, org.bytedeco.javacpp.Pointer c, int ldc) {
         int ta = transA ? openblas.CblasTrans : openblas.CblasNoTrans;
@@ -694,8 +697,8 @@ public final class Blas {
     /**
      * Whether C = A·Bᵀ in float32 with few rows (m ≤ n/4), a long contraction (k ≥
      * {@link #TRANSPOSED_OUTPUT_MIN_K}) and C within {@link #TRANSPOSED_OUTPUT_MAX_BYTES} is computed as Cᵀ = B·Aᵀ
-     * and transposed ({@link #gemmTransposedOutput}). Not float64: OpenBLAS's DGEMM gained on some of those shapes and lost up to
-     * 11% on others (64×256×256 0.175 → 0.195 ms, 16×2048×2048 3.17 → 2.84–2.99 ms; Haswell kernels).
+     * and transposed ({@link #gemmTransposedOutput}). Not float64: OpenBLAS's DGEMM gained on some of those shapes and
+     * lost up to 11% on others (64×256×256 0.175 → 0.195 ms, 16×2048×2048 3.17 → 2.84–2.99 ms; Haswell kernels).
      */
     static boolean transposesOutput(int m, int n, int k, DType dtype) {
         return dtype == DType.F32 && 4L * m <= n && k >= TRANSPOSED_OUTPUT_MIN_K
@@ -883,7 +886,8 @@ public final class Blas {
      * @param ldc row stride of C, in elements
      */
     public static void dgemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
-                             DoublePointer a, int lda, DoublePointer b, int ldb, double beta, DoublePointer c, int ldc) {
+                             DoublePointer a, int lda, DoublePointer b, int ldb, double beta,
+                             DoublePointer c, int ldc) {
         load();
         if (m == 0 || n == 0) {
             return;

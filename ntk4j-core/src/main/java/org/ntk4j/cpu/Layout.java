@@ -149,7 +149,8 @@ public final class Layout {
      */
     private static int transposedAxis(int[] sStrides, int[] dStrides, int[] shape) {
         int last = shape.length - 1;
-        if (last < 1 || dStrides[last] != 1 || sStrides[last] == 1 || sStrides[last] == 0 || shape[last] < MIN_BLOCKED) {
+        if (last < 1 || dStrides[last] != 1 || sStrides[last] == 1 || sStrides[last] == 0
+                || shape[last] < MIN_BLOCKED) {
             return -1;
         }
         for (int b = 0; b < last; b++) {

@@ -406,7 +406,8 @@ final class PerExamplePass implements AutoCloseable {
         int nt = to - from;
         List<ParameterConsumers.Consumer> cons = ParameterPaths.consumersOf(pc, selected);
         Tensor[] j = new Tensor[selected.size()];
-        if (selected.size() == 1 && cons.size() == 1 && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
+        if (selected.size() == 1 && cons.size() == 1
+                && cons.get(0).parameterValue() == pc.params.get(selected.get(0))) {
             // the parameter is consumed as it is: its rows are its Jacobian
             j[0] = toExampleMajor(rows(cons.get(0), from, to), nt);
             return j;

@@ -24,16 +24,16 @@ import org.ntk4j.tensor.Shapes;
  * work), and with AUTO the method whose whole tiled run has the fewest predicted FLOPs among those that fit. When
  * x2 = x1, with T tiles per side, only the T(T+1)/2 tiles on and above the diagonal are computed.
  *
- * <p>A block of NTK-vector products that does not fit whole runs over tiles of basis vectors sized to what the
- * budget leaves it — (budget − inputs − c · the mirror) / (c · {@link #SAFETY}) for c blocks at once, c the
- * machine's cores (at most the tiles; fewer when blocks in the smallest steps do not fit c at once) — as the
- * untiled kernel does within its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224
- * image, whose whole block needs 14.8 GiB, is computed in 4.5 GiB that way. That per-block budget is part of the
- * plan ({@link TilePlan#blockBudgetBytes()}), so every process computes the same basis tiles. Structured
- * derivatives, the same way, run a block that does not fit whole over chunks of outputs sized to the per-block
- * budget ({@link OutputChunks}), as the untiled kernel does: resnet18(width=16)'s kernel of 16 images of 32×32
- * with its 1000 outputs goes to a file in 2 GiB that way, where NTK-vector products need 3.4 GiB. A tile whose
- * block with itself runs in chunks holds no pass ({@link PreparedTile#bytes()} 0): each block runs its chunks'.
+ * <p>A block of NTK-vector products that does not fit whole runs over tiles of basis vectors sized to what the budget
+ * leaves it — (budget − inputs − c · the mirror) / (c · {@link #SAFETY}) for c blocks at once, c the machine's cores
+ * (at most the tiles; fewer when blocks in the smallest steps do not fit c at once) — as the untiled kernel does within
+ * its budget ({@link CostModel#estimate(Method, long)}): ResNet-18's O = 1000 kernel of one 224×224 image, whose whole
+ * block needs 14.8 GiB, is computed in 4.5 GiB that way. That per-block budget is part of the plan
+ * ({@link TilePlan#blockBudgetBytes()}), so every process computes the same basis tiles. Structured derivatives, the
+ * same way, run a block that does not fit whole over chunks of outputs sized to the per-block budget
+ * ({@link OutputChunks}), as the untiled kernel does: resnet18(width=16)'s kernel of 16 images of 32×32 with its 1000
+ * outputs goes to a file in 2 GiB that way, where NTK-vector products need 3.4 GiB. A tile whose block with itself runs
+ * in chunks holds no pass ({@link PreparedTile#bytes()} 0): each block runs its chunks'.
  */
 public final class TilePlanner {
     /** Margin on the cost model's predicted peak: its tested accuracy (20%). */
@@ -386,11 +386,11 @@ public final class TilePlanner {
     }
 
     /**
-     * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method has a form within a
-     * budget ({@link #sizedToBlockBudget}) and its whole block does not fit; then what the budget leaves each of as many blocks at once as
-     * the machine has cores (at most the tiles; fewer when not even blocks of one basis vector per step would fit
-     * that many), less the margin. A function of the problem, the budget and the cores, like the grid, never of
-     * the workers asked for. (Blocks of one basis vector per step, or of one output per chunk.)
+     * The budget a t × t block is sized to: {@link Long#MAX_VALUE} (whole) unless the method has a form within a budget
+     * ({@link #sizedToBlockBudget}) and its whole block does not fit; then what the budget leaves each of as many
+     * blocks at once as the machine has cores (at most the tiles; fewer when not even blocks of one basis vector per
+     * step would fit that many), less the margin. A function of the problem, the budget and the cores, like the grid,
+     * never of the workers asked for. (Blocks of one basis vector per step, or of one output per chunk.)
      */
     private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes) {
         if (blockBudget > 0) {

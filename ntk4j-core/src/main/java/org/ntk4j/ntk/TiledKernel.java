@@ -17,7 +17,8 @@ import org.ntk4j.tensor.Tensor;
  * Computes the tiles of a {@link TilePlan}. Each tile is the block of the untiled kernel
  * {@code ntk.method(plan.method()).kernel(plan.kind(), x1, x2)} to rounding (see {@link EmpiricalNtk#forTiles}),
  * and a function of the plan and the tile's index alone, bit for bit: tiles can be computed in any order, by any
- * number of threads or processes, and retried, and give the same file: {@link #computeTile} computes one tile from the plan and its index alone.
+ * number of threads or processes, and retried, and give the same file: {@link #computeTile} computes one tile from the
+ * plan and its index alone.
  * {@link #run} computes many, on {@link TilePlan#workers()} threads, reusing each row tile's prepared work for
  * the blocks of its row, and hands each block to a {@link Sink} (such as the output store).
  */

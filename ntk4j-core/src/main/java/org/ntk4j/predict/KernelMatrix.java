@@ -379,7 +379,8 @@ public final class KernelMatrix implements AutoCloseable {
     public Tensor toTensor() {
         checkOpen();
         int o = blockSize;
-        Tensor t = full ? Tensor.empty(DType.F64, examples, examples, o, o) : Tensor.empty(DType.F64, examples, examples);
+        Tensor t = full ? Tensor.empty(DType.F64, examples, examples, o, o)
+                : Tensor.empty(DType.F64, examples, examples);
         double[] row = new double[dimension];
         for (int a = 0; a < examples; a++) {
             for (int k = 0; k < o; k++) {

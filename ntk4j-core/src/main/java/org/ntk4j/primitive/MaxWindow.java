@@ -150,7 +150,9 @@ final class MaxWindow {
         }
     }
 
-    /** out[b, j] = t[b, sel[j]] for every batch index b: t is {@code [B] + inSize}, the result {@code [B] + outShape}. */
+    /**
+     * out[b, j] = t[b, sel[j]] for every batch index b: t is {@code [B] + inSize}, the result {@code [B] + outShape}.
+     */
     static Tensor gather(int[] sel, Tensor t, int inSize, int[] outShape) {
         int batches = t.size() / Math.max(1, inSize);
         int n = sel.length;

@@ -59,7 +59,8 @@ public final class MaxWindowGather implements Primitive {
 
     @Override
     public Tensor evaluate(Tensor... in) {
-        return MaxWindow.gather(win.selected(in[0]), in[1], in[0].size(), outputType(TensorType.of(in[0]), TensorType.of(in[1])).shape());
+        return MaxWindow.gather(win.selected(in[0]), in[1], in[0].size(),
+                outputType(TensorType.of(in[0]), TensorType.of(in[1])).shape());
     }
 
     @Override

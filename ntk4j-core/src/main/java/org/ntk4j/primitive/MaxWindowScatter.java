@@ -60,7 +60,8 @@ public final class MaxWindowScatter implements Primitive {
 
     @Override
     public Tensor evaluate(Tensor... in) {
-        return MaxWindow.scatter(win.selected(in[0]), in[1], in[0].size(), outputType(TensorType.of(in[0]), TensorType.of(in[1])).shape());
+        return MaxWindow.scatter(win.selected(in[0]), in[1], in[0].size(),
+                outputType(TensorType.of(in[0]), TensorType.of(in[1])).shape());
     }
 
     @Override

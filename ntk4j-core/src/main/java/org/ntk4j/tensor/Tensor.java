@@ -969,8 +969,8 @@ public final class Tensor implements AutoCloseable {
     /** An index outside [0, size): the storage of an empty tensor still holds one element, which is not its. */
     private void checkFlatIndex(int i) {
         if (i < 0 || i >= size) {
-            throw new IndexOutOfBoundsException("flat index " + i + " is outside [0, " + size + ") of a tensor of shape "
-                    + Shapes.str(shape));
+            throw new IndexOutOfBoundsException("flat index " + i + " is outside [0, " + size
+                    + ") of a tensor of shape " + Shapes.str(shape));
         }
     }
 

@@ -30,9 +30,10 @@ class BlasTest {
 
     /**
      * A·Bᵀ with few rows and a long contraction is computed in float32 as (B·Aᵀ)ᵀ: against a loop, in float32 within
-     * 1e-5 of the sum of |a|·|b| (float64, which the rule leaves to the plain GEMM, within 1e-12 of it), with A, B and C inside larger tensors (offsets, row strides
-     * longer than the rows), through the split over threads and unsplit, next to the cases the rule leaves to the
-     * plain GEMM (beta not 0, rows not few enough, a short contraction), whose C rows beyond n stay untouched.
+     * 1e-5 of the sum of |a|·|b| (float64, which the rule leaves to the plain GEMM, within 1e-12 of it), with A, B and
+     * C inside larger tensors (offsets, row strides longer than the rows), through the split over threads and unsplit,
+     * next to the cases the rule leaves to the plain GEMM (beta not 0, rows not few enough, a short contraction), whose
+     * C rows beyond n stay untouched.
      */
     @Test
     void fewRowsTimesATransposeAgreeWithTheDefinition() {
@@ -84,8 +85,9 @@ class BlasTest {
                                     int at = cOff + i * ldc + j;
                                     double expected = 0.5 * sum + beta * before[at];
                                     double tol = (dt == DType.F64 ? 1e-12 : 1e-5) * (abs + Math.abs(before[at]));
-                                    assertThat(got[at]).as("%s %s C[%d, %d], split %s", dt, java.util.Arrays.toString(c),
-                                            i, j, split).isCloseTo(expected, org.assertj.core.data.Offset.offset(tol));
+                                    assertThat(got[at]).as("%s %s C[%d, %d], split %s", dt,
+                                            java.util.Arrays.toString(c), i, j, split)
+                                            .isCloseTo(expected, org.assertj.core.data.Offset.offset(tol));
                                 }
                             }
                             // everything outside C's m × n block is as it was
@@ -94,7 +96,8 @@ class BlasTest {
                                 int col = (q - cOff) % ldc;
                                 boolean inside = q >= cOff && r < m && col < n;
                                 if (!inside) {
-                                    assertThat(got[q]).as("%s %s untouched element %d", dt, java.util.Arrays.toString(c), q)
+                                    assertThat(got[q])
+                                            .as("%s %s untouched element %d", dt, java.util.Arrays.toString(c), q)
                                             .isEqualTo(before[q]);
                                 }
                             }
@@ -148,7 +151,8 @@ class BlasTest {
                                     abs += Math.abs(p);
                                 }
                                 assertThat((double) got[i * n + j]).as("m %d split %s round %d C[%d, %d]", m, split,
-                                        round, i, j).isCloseTo(0.5 * sum, org.assertj.core.data.Offset.offset(1e-5 * abs));
+                                        round, i, j)
+                                        .isCloseTo(0.5 * sum, org.assertj.core.data.Offset.offset(1e-5 * abs));
                             }
                         }
                     }

@@ -100,7 +100,8 @@ class LayoutTest {
             }
             assertExact(y, out, expected);
         }
-        try (Tensor x = Tensor.randomNormal(dt, 5, 50, 1); Tensor y = Layout.broadcastInDim(x, s(20, 50, 60), s(1, 2))) {
+        try (Tensor x = Tensor.randomNormal(dt, 5, 50, 1);
+             Tensor y = Layout.broadcastInDim(x, s(20, 50, 60), s(1, 2))) {
             double[] expected = new double[20 * 50 * 60];
             for (int i = 0; i < expected.length; i++) {
                 expected[i] = x.get(Fixtures.unravel(i, s(20, 50, 60))[1], 0);

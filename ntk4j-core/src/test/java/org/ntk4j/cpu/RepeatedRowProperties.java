@@ -27,7 +27,8 @@ class RepeatedRowProperties {
                                                   @ForAll @IntRange(min = 1, max = 30) int p1,
                                                   @ForAll @IntRange(min = 1, max = 30) int p2,
                                                   @ForAll @IntRange(min = 0, max = 3) int layout,
-                                                  @ForAll boolean f64, @ForAll boolean rowOnTheLeft, @ForAll long seed) {
+                                                  @ForAll boolean f64, @ForAll boolean rowOnTheLeft,
+                                                  @ForAll long seed) {
         DType dt = f64 ? DType.F64 : DType.F32;
         int[][] shapes = {
             {c}, {k, p1, p2, c},                // one row for everything

@@ -114,11 +114,11 @@ class EmpiricalNtkTest {
     }
 
     /**
-     * The batch axis kept diagonal ([N, O, O]: Θ(x1_n, x2_n)), with the outputs traced too ([N]), the batch axis
-     * traced ([O, O]) and both traced (a scalar): every exact method against the finite-difference oracle's
-     * example diagonal (relative 1e-6) and structured derivatives — which computes these blocks batched over the examples instead of reducing the
-     * full kernel — against Jacobian contraction (1e-10), x2 of the same N given and x2 = x1, whose [O, O] blocks
-     * are then exactly symmetric.
+     * The batch axis kept diagonal ([N, O, O]: Θ(x1_n, x2_n)), with the outputs traced too ([N]), the batch axis traced
+     * ([O, O]) and both traced (a scalar): every exact method against the finite-difference oracle's example diagonal
+     * (relative 1e-6) and structured derivatives — which computes these blocks batched over the examples instead of
+     * reducing the full kernel — against Jacobian contraction (1e-10), x2 of the same N given and x2 = x1, whose [O, O]
+     * blocks are then exactly symmetric.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")

@@ -94,7 +94,8 @@ class StructureRulesTest {
                 new Case("add of a constant on the path", s(4, 3), (t, x) -> x.matmul(t.add(1.5)), true,
                         kinds(ID, ID)),
                 new Case("conv filter through a reshape", s(12), (t, x) -> x.reshape(-1, 4, 1)
-                        .conv(t.reshape(2, 1, 6).sliceInDim(2, 0, 3, 1), s(1), "VALID").sum(1), true, kinds(ID, ID, ID)),
+                        .conv(t.reshape(2, 1, 6).sliceInDim(2, 0, 3, 1), s(1), "VALID").sum(1), true,
+                        kinds(ID, ID, ID)),
                 // no rule: the dense fallback, still exact
                 new Case("exp on the path (no rule)", s(4, 3), (t, x) -> x.matmul(t.exp()), false, null),
                 new Case("pad of a broadcast (no Kronecker form)", s(3), (t, x) -> x.matmul(

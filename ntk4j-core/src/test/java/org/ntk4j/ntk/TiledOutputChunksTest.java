@@ -68,8 +68,8 @@ class TiledOutputChunksTest extends BlockBudgetChecks {
 
     /**
      * Where the smallest tiles' blocks fit whole, the planner takes the largest tiles whose blocks run whole, not
-     * larger tiles in chunks (which repeat passes: 10.2 s against 3.7 s on a 600-example fcn); a --tile given runs in chunks
-     * if it must.
+     * larger tiles in chunks (which repeat passes: 10.2 s against 3.7 s on a 600-example fcn); a --tile given runs in
+     * chunks if it must.
      */
     @Test
     void wholeBlocksOfSmallerTilesArePreferredToLargerTilesInChunks() {

@@ -22,7 +22,8 @@ class GradientDescentMseProperties {
                                          @ForAll @IntRange(min = 1, max = 4) int o,
                                          @ForAll @DoubleRange(min = 0.01, max = 50) double t,
                                          @ForAll @DoubleRange(min = 0.1, max = 5) double eta,
-                                         @ForAll @DoubleRange(min = 1e-3, max = 1) @net.jqwik.api.constraints.Scale(4) double diagReg,
+                                         @ForAll @DoubleRange(min = 1e-3, max = 1)
+                                         @net.jqwik.api.constraints.Scale(4) double diagReg,
                                          @ForAll long seed) {
         GradientDescentMseTest.Problem pr = GradientDescentMseTest.Problem.random(seed, n, m, n + 3, o);
         try (Tensor k = tensor(pr.kTrain()); Tensor kt = tensor(pr.kTest());

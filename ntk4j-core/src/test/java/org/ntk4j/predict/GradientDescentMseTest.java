@@ -419,7 +419,8 @@ class GradientDescentMseTest {
     @Test
     void inPlaceFactorisationGivesTheSameAnswerOnce() {
         Problem pr = Problem.random(8, 9, 4, 12, 2);
-        try (Tensor k = tensor(pr.kTrain()); KernelMatrix kept = KernelMatrix.of(k); KernelMatrix scratch = KernelMatrix.of(k);
+        try (Tensor k = tensor(pr.kTrain()); KernelMatrix kept = KernelMatrix.of(k);
+             KernelMatrix scratch = KernelMatrix.of(k);
              KernelMatrix scratch2 = KernelMatrix.of(k); Tensor y = tensor(pr.y()); Tensor kt = tensor(pr.kTest());
              GradientDescentMse a = GradientDescentMse.of(kept, y, 1, 1e-3, false);
              GradientDescentMse b = GradientDescentMse.of(scratch, y, 1, 1e-3, false, true);
@@ -520,7 +521,8 @@ class GradientDescentMseTest {
         Random r = new Random(7);
         double[][] x = random(r, 5, 2);
         try (Tensor k = tensor(gram(x, x)); KernelMatrix km = KernelMatrix.of(k);
-             Tensor y = Tensor.zeros(DType.F64, 5, 1); GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             Tensor y = Tensor.zeros(DType.F64, 5, 1);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
              Tensor kt = tensor(gram(x, x))) {
             // whether round-off leaves dpotrf a non-positive pivot differs between machines: either refusal names it
             assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)

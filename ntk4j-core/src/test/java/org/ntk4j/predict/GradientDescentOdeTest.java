@@ -81,7 +81,8 @@ class GradientDescentOdeTest {
     @ParameterizedTest
     @ValueSource(doubles = {Double.NaN, 0.9})
     void crossEntropyOdeMatchesAFineEulerIntegration(double momentum) {
-        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
+        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
              Tensor f0 = Tensor.randomNormal(DType.F64, 5, N, O)) {
             double lr = 2.0;
             double t = 3.0;
@@ -106,7 +107,8 @@ class GradientDescentOdeTest {
 
     @Test
     void mseOdeMatchesTheClosedFormOnTrainAndTest() {
-        try (Tensor k = kernel(2, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = Tensor.randomNormal(DType.F64, 3, N, O);
+        try (Tensor k = kernel(2, N); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.randomNormal(DType.F64, 3, N, O);
              Tensor kt = Tensor.randomNormal(DType.F64, 4, 2, N); Tensor f0 = Tensor.randomNormal(DType.F64, 6, N, O);
              Tensor f0t = Tensor.randomNormal(DType.F64, 7, 2, O);
              GradientDescentMse gd = GradientDescentMse.of(km, y, 0.5, 0, true)) {
@@ -144,7 +146,8 @@ class GradientDescentOdeTest {
         try (Tensor y = oneHot(labels, O);
              Tensor kFull = EmpiricalNtk.of(lin, p0).traceAxes().method(Method.JACOBIAN_CONTRACTION).ntk(x, null);
              Tensor kTest = EmpiricalNtk.of(lin, p0).traceAxes().method(Method.JACOBIAN_CONTRACTION).ntk(xTest, x);
-             KernelMatrix km = KernelMatrix.of(kFull); Tensor f0 = lin.apply(p0, x); Tensor f0t = lin.apply(p0, xTest)) {
+             KernelMatrix km = KernelMatrix.of(kFull); Tensor f0 = lin.apply(p0, x);
+             Tensor f0t = lin.apply(p0, xTest)) {
             Params q = p0;
             for (int s = 0; s < steps; s++) {
                 try (Tensor f = lin.apply(q, x)) {
@@ -251,7 +254,8 @@ class GradientDescentOdeTest {
 
     @Test
     void aLearningRateFarTooLargeStopsAtTheEvaluationCapNamingTheTime() {
-        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
+        try (Tensor k = kernel(1, N); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = oneHot(new int[] {0, 2, 1, 2}, O);
              Tensor f0 = Tensor.randomNormal(DType.F64, 5, N, O)) {
             GradientDescentOde ode = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, 1e300, Double.NaN)
                     .maxEvaluations(20_000);
@@ -260,7 +264,8 @@ class GradientDescentOdeTest {
                     .hasMessageContaining("learning rate 1.0E300");
             assertThat(ode.evaluations()).isEqualTo(20_000);
             // the same predictor at a convergent learning rate stays far below the cap
-            GradientDescentOde fine = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, 1, Double.NaN).maxEvaluations(20_000);
+            GradientDescentOde fine = GradientDescentOde.of(km, y, Loss.CROSS_ENTROPY, 1, Double.NaN)
+                    .maxEvaluations(20_000);
             GradientDescentOde.Outputs[] r = fine.predict(new double[] {0, 1, 2}, f0, null, null);
             assertThat(fine.evaluations()).isPositive().isLessThan(20_000);
             for (GradientDescentOde.Outputs o : r) {

@@ -46,7 +46,8 @@ class KernelMatrixTest {
                     for (int k = 0; k < o; k++) {
                         for (int l = 0; l < o; l++) {
                             assertThat(whole.get(a * o + k, b * o + l)).isEqualTo(theta.get(a, b, k, l));
-                            assertThat(tiled.get(a * o + k, b * o + l)).isEqualTo((double) (float) theta.get(a, b, k, l));
+                            assertThat(tiled.get(a * o + k, b * o + l))
+                                    .isEqualTo((double) (float) theta.get(a, b, k, l));
                         }
                     }
                 }

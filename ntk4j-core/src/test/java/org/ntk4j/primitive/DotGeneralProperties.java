@@ -141,7 +141,8 @@ class DotGeneralProperties {
     Arbitrary<Case> cases() {
         Arbitrary<Integer> count = Arbitraries.integers().between(0, 2);
         Arbitrary<List<Integer>> sizes = Arbitraries.integers().between(1, 3).list().ofSize(8);
-        return Combinators.combine(count, count, count, count, sizes, Arbitraries.longs()).as(DotGeneralProperties::build);
+        return Combinators.combine(count, count, count, count, sizes, Arbitraries.longs())
+                .as(DotGeneralProperties::build);
     }
 
     @Property(tries = 500)

@@ -25,7 +25,10 @@ import org.ntk4j.tensor.Tensor;
  */
 class GroupedConvTest {
 
-    /** y[n, i, j, o] = Σ_{a, b, c < Cin/G} x[n, i·s + a − lo, j·s + b − lo, g·Cin/G + c] · w[a, b, c, o], g = o / (Cout/G). */
+    /**
+     * y[n, i, j, o] = Σ_{a, b, c < Cin/G} x[n, i·s + a − lo, j·s + b − lo, g·Cin/G + c] · w[a, b, c, o],
+     * g = o / (Cout/G).
+     */
     static double[] reference(Tensor x, Tensor w, int groups, int stride, int lo, int hi) {
         int[] xs = x.shape();
         int[] ws = w.shape();
@@ -84,7 +87,8 @@ class GroupedConvTest {
         int[] xs = {n, h, h + 1, groups * cinPerGroup};
         int[] ws = {k, k, cinPerGroup, groups * coutPerGroup};
         Graph g = graph(xs, ws, groups, stride, lo, hi);
-        try (Tensor x = Tensor.randomNormal(DType.F64, seed, xs); Tensor w = Tensor.randomNormal(DType.F64, seed + 1, ws);
+        try (Tensor x = Tensor.randomNormal(DType.F64, seed, xs);
+             Tensor w = Tensor.randomNormal(DType.F64, seed + 1, ws);
              Tensor y = g.evaluate(x, w)[0]) {
             double[] ref = reference(x, w, groups, stride, lo, hi);
             assertThat(ConvTest.relErr(y.toDoubleArray(), ref)).isLessThan(1e-12);

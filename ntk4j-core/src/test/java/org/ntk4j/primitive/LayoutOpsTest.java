@@ -288,7 +288,8 @@ class LayoutOpsTest {
                     try (Tensor y = Layout.slice(x, sl[0], sl[1], sl[2])) {
                         assertThat(y.size()).isGreaterThan(2 * Parallel.DEFAULT_GRAIN);
                         assertThat(y.shape()).containsExactly(sliceShape(sl[0], sl[1], sl[2]));
-                        Fixtures.assertSameElements("slice", y.toDoubleArray(), referenceSlice(xs, shape, sl[0], sl[1], sl[2]));
+                        Fixtures.assertSameElements("slice", y.toDoubleArray(),
+                                referenceSlice(xs, shape, sl[0], sl[1], sl[2]));
                     }
                 }
                 int[] lo = {-3, 2, 0};

@@ -38,7 +38,8 @@ class PrimitiveForwardTest {
     private static void checkBinary(DType dt, BinaryOperator<Var> f, int[] sa, double[] a, int[] sb, double[] b,
                                     int[] outShape, double[] expected) {
         Graph g = Fixtures.trace1(v -> f.apply(v[0], v[1]), new TensorType(dt, sa), new TensorType(dt, sb));
-        try (Tensor ta = Tensor.of(dt, a, sa); Tensor tb = Tensor.of(dt, b, sb); Tensor out = Fixtures.eval1(g, ta, tb)) {
+        try (Tensor ta = Tensor.of(dt, a, sa); Tensor tb = Tensor.of(dt, b, sb);
+             Tensor out = Fixtures.eval1(g, ta, tb)) {
             assertThat(out.dtype()).isEqualTo(dt);
             assertValues(out, outShape, expected, tol(dt) * Math.max(1, maxAbs(expected)));
         }

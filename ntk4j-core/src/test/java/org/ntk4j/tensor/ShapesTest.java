@@ -16,7 +16,8 @@ class ShapesTest {
         assertThat(Shapes.size(new int[] {2, 3, 4}, 1, 3)).isEqualTo(12);
         assertThat(Shapes.strides(new int[] {2, 3, 4})).containsExactly(12, 4, 1);
         assertThat(Shapes.strides(new int[0])).isEmpty();
-        assertThatThrownBy(() -> Shapes.size(new int[] {65536, 65536})).isExactlyInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> Shapes.size(new int[] {65536, 65536}))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("[65536, 65536]");
         assertThatThrownBy(() -> Shapes.size(new int[] {3, -1})).isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("[3, -1]");

@@ -93,8 +93,10 @@ class TensorTest {
         try (Tensor f = Tensor.zeros(DType.F32, 2); Tensor d = Tensor.zeros(DType.F64, 2)) {
             assertThat(f.floatPointer()).isNotNull();
             assertThat(d.doublePointer()).isNotNull();
-            assertThatThrownBy(f::doublePointer).isExactlyInstanceOf(IllegalStateException.class).hasMessageContaining("f32");
-            assertThatThrownBy(d::floatPointer).isExactlyInstanceOf(IllegalStateException.class).hasMessageContaining("f64");
+            assertThatThrownBy(f::doublePointer).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("f32");
+            assertThatThrownBy(d::floatPointer).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("f64");
             assertThatThrownBy(f::doubles).isExactlyInstanceOf(IllegalStateException.class);
             assertThatThrownBy(d::floats).isExactlyInstanceOf(IllegalStateException.class);
         }

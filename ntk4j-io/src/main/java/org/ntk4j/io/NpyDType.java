@@ -30,7 +30,8 @@ public enum NpyDType {
     /** Little-endian IEEE double precision ({@code <f8}), the file type of a {@link DType#F64} tensor. */
     FLOAT64("<f8", 8, true);
 
-    private static final String SUPPORTED = "'<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
+    private static final String SUPPORTED =
+            "'<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
 
     private final String descr;
     private final int itemSize;

@@ -328,8 +328,8 @@ public final class NpyHeader {
                 throw malformed(source, "'shape' has a negative dimension " + b, text);
             }
             if (b.bitLength() > 31) {
-                throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " has dimension " + b
-                        + ", more than ntk4j's limit of 2^31-1");
+                throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue)
+                        + " has dimension " + b + ", more than ntk4j's limit of 2^31-1");
             }
             shape[i] = b.intValue();
             if (shape[i] > 1) {
@@ -340,13 +340,13 @@ public final class NpyHeader {
         }
         NpyDType dtype = NpyDType.fromDescr((String) descr, source);
         if ((Boolean) fortran && nonTrivialAxes > 1) {
-            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " is stored in Fortran"
-                    + " (column-major) order; ntk4j reads C order only: save it from NumPy with"
+            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue)
+                    + " is stored in Fortran (column-major) order; ntk4j reads C order only: save it from NumPy with"
                     + " np.save(path, np.ascontiguousarray(a))");
         }
         if (size > Integer.MAX_VALUE) {
-            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " has more than 2^31-1"
-                    + " elements, more than an ntk4j tensor holds; split it into several files");
+            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue)
+                    + " has more than 2^31-1 elements, more than an ntk4j tensor holds; split it into several files");
         }
         return new NpyHeader(major, minor, dtype, shape, dataOffset);
     }

@@ -432,8 +432,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         Map<String, String> expected = header(plan, fingerprint, parts);
         for (int t : m.tiles.keySet()) {
             if (t >= plan.tileCount()) {
-                throw new IOException("manifest " + manifest + " is corrupt: tile " + t + " is out of range (the plan has "
-                        + plan.tileCount() + " tiles)");
+                throw new IOException("manifest " + manifest + " is corrupt: tile " + t
+                        + " is out of range (the plan has " + plan.tileCount() + " tiles)");
             }
         }
         if (renamed && m.tiles.size() < plan.tileCount()) {
@@ -1127,7 +1127,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         final Map<Integer, Long> tiles = new HashMap<>();
 
         static Manifest read(Path path) throws IOException {
-            return parse(new String(Files.readAllBytes(path), StandardCharsets.UTF_8), path); // bad bytes: replaced, then rejected
+            // bad bytes: replaced, then rejected
+            return parse(new String(Files.readAllBytes(path), StandardCharsets.UTF_8), path);
         }
 
         static Manifest parse(String text, Path path) throws IOException {

@@ -66,10 +66,12 @@ class DataSourceTest {
                 .hasMessage("data source 'default:train:2001': N=2001 is outside [1, 2000]");
         assertThatThrownBy(() -> DataSource.loadDataset("default:validation", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("data source 'default:validation': expected default:train[:N] or default:test[:N]");
+                .hasMessageStartingWith("data source 'default:validation': expected default:train[:N] or "
+                        + "default:test[:N]");
         assertThatThrownBy(() -> DataSource.loadDataset("default:test:abc", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("data source 'default:test:abc': expected a number of examples after the last ':', got 'abc'");
+                .hasMessage("data source 'default:test:abc': expected a number of examples after the last ':', "
+                        + "got 'abc'");
     }
 
     @Test
@@ -97,7 +99,8 @@ class DataSourceTest {
                         + "default:train / default:test, the embedded subset)");
         assertThatThrownBy(() -> DataSource.loadDataset("fashion-mnist:valid", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("data source 'fashion-mnist:valid': expected fashion-mnist:train[:N] or fashion-mnist:test[:N]");
+                .hasMessage("data source 'fashion-mnist:valid': expected fashion-mnist:train[:N] or "
+                        + "fashion-mnist:test[:N]");
     }
 
     // ------------------------------------------------------------------------------------------ npy / npz
@@ -252,7 +255,8 @@ class DataSourceTest {
                         + " (it holds x, y, images, classes); name the inputs with :x=KEY");
         assertThatThrownBy(() -> DataSource.loadDataset(f + ":labels=y", DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("data source '" + f + ":labels=y': unknown option 'labels'; this format takes x=, y= and :N");
+                .hasMessage("data source '" + f + ":labels=y': unknown option 'labels'; this format takes x=, "
+                        + "y= and :N");
     }
 
     // --------------------------------------------------------------------------------------------- CSV
@@ -274,7 +278,8 @@ class DataSourceTest {
         try (Dataset d = DataSource.loadDataset("csv:" + f + ":label=a", DType.F64, 0)) {
             assertThat(d.labels()).isNull(); // 1.5 is not a class index
         } catch (DataFormatException e) {
-            assertThat(e).hasMessage(f + ": row 1, label column 'a' (1): '1.5' is not a class index (a whole number 0, 1, ...)");
+            assertThat(e).hasMessage(f + ": row 1, label column 'a' (1): '1.5' is not a class index "
+                    + "(a whole number 0, 1, ...)");
         }
     }
 
@@ -382,7 +387,8 @@ class DataSourceTest {
         Files.writeString(labelCol, "x,label\n1,-2\n");
         assertThatThrownBy(() -> DataSource.loadDataset(labelCol.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(labelCol + ": row 1, label column 'label' (2): '-2' is not a class index (a whole number 0, 1, ...)");
+                .hasMessage(labelCol + ": row 1, label column 'label' (2): '-2' is not a class index "
+                        + "(a whole number 0, 1, ...)");
         assertThatThrownBy(() -> DataSource.loadDataset(f + ":label=target", DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + f + ":label=target': no column 'target' in " + f
@@ -506,7 +512,8 @@ class DataSourceTest {
                         + "labels= and :N");
         assertThatThrownBy(() -> DataSource.loadDataset(x + ":first", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("data source '" + x + ":first': option 'first' is neither KEY=VALUE nor a number of examples");
+                .hasMessage("data source '" + x + ":first': option 'first' is neither KEY=VALUE nor a number "
+                        + "of examples");
         assertThatThrownBy(() -> DataSource.loadDataset(x + ":0", DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageEndingWith(": N=0 is outside [1, 2147483647]");

@@ -164,7 +164,8 @@ class IdxTest {
         }
         Path shortHeader = write("s", Arrays.copyOf(full, 6));
         assertThatThrownBy(() -> Idx.read(shortHeader, DType.F32, -1)).isInstanceOf(DataFormatException.class)
-                .hasMessage(shortHeader + ": truncated IDX file: it ends after 2 of the 8 bytes of the 2 dimension sizes");
+                .hasMessage(shortHeader + ": truncated IDX file: it ends after 2 of the 8 bytes of the 2 "
+                        + "dimension sizes");
         byte[] gz = IdxFiles.gzip(full);
         Path cut = write("g.gz", Arrays.copyOf(gz, gz.length - 12));
         assertThatThrownBy(() -> Idx.read(cut, DType.F32, -1)).isInstanceOf(DataFormatException.class)

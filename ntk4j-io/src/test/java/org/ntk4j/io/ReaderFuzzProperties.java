@@ -177,7 +177,9 @@ class ReaderFuzzProperties {
         mutatedAndTruncatedNpzFilesFailClearly(-81797, false);
     }
 
-    /** A mutated entry name that is not valid UTF-8 (java.util.zip threw IllegalArgumentException while enumerating). */
+    /**
+     * A mutated entry name that is not valid UTF-8 (java.util.zip threw IllegalArgumentException while enumerating).
+     */
     @Example
     void anEntryNameThatCannotBeDecodedIsAFormatError() throws IOException {
         mutatedAndTruncatedNpzFilesFailClearly(-113409, false);

@@ -133,7 +133,8 @@ class TiledKernelRunTest {
                 org.ntk4j.cpu.Blas.setThreads(blas);
             }
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
-            try (Tensor file = Npy.readTensor(out); Tensor direct = EmpiricalNtk.of(NET, p).kernel(KernelKind.full(), x, null)) {
+            try (Tensor file = Npy.readTensor(out);
+                 Tensor direct = EmpiricalNtk.of(NET, p).kernel(KernelKind.full(), x, null)) {
                 assertThat(file.shape()).containsExactly(40, 40, 3, 3);
                 double scale = 0;
                 double worst = 0;

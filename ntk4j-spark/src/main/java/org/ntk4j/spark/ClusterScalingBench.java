@@ -28,8 +28,8 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * The scaling table of docs/performance.md: one kernel computed on a local standalone cluster (master and two workers of
- * one core each, separate JVMs on 127.0.0.1) by an application limited to one executor core
+ * The scaling table of docs/performance.md: one kernel computed on a local standalone cluster (master and two workers
+ * of one core each, separate JVMs on 127.0.0.1) by an application limited to one executor core
  * ({@code spark.cores.max=1}) and by one using both, alternately, plus the single-machine tiled run in this JVM
  * with one and with two threads for reference; every result is checked against the single-machine file, byte for
  * byte. Spark start-up (executors launching, JIT warm-up on a first run) is excluded: each application runs the
