@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
             "  ntk4j explain --model 'fcn(depth=3,width=2048,out=8)' --input 3072 --n 16 --kind full"},
         description = {"Print each method's exact FLOPs and peak memory for the given shapes, and AUTO's choice; with "
                 + "--tiled, also the tiles a kernel --out run would compute."})
-public final class ExplainCommand implements Callable<Integer> {
+public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOut {
     @Spec
     private CommandSpec spec;
 
@@ -163,5 +163,11 @@ public final class ExplainCommand implements Callable<Integer> {
         } finally {
             zeros.close();
         }
+    }
+
+    /** The plan of kernel's: a kind may be computed in tiles with --out, the axes form only in memory. */
+    @Override
+    public boolean tilesWithOut() {
+        return !kernel.explicitAxes();
     }
 }

@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:", "  ntk4j kernel --model 'fcn(depth=2,width=512,out=10)' --data default:train:1000 "
                 + "--kind pntk --memory 1g --out K.npy"},
         description = "Compute the empirical NTK Θ(x1, x2) = J(x1) J(x2)ᵀ of a model at its parameters.")
-public final class KernelCommand implements Callable<Integer> {
+public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut {
     @Spec
     private CommandSpec spec;
 
@@ -143,6 +143,10 @@ public final class KernelCommand implements Callable<Integer> {
         }
         Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
         checkEnsembleAndLimit(kind);
+        if (infinite || nngp) {
+            KernelOptions.requireNoNtkMethod(m, infinite ? "--infinite: the analytic kernel (a closed form)"
+                    : "--nngp: the NNGP (forward passes and one contraction of the outputs)");
+        }
         boolean tiled = tiled();
         if (!tiled && (resume || tile != 0 || threads != null || spark != null)) {
             throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
@@ -258,7 +262,13 @@ public final class KernelCommand implements Callable<Integer> {
      * which are computed in memory and then written).
      */
     private boolean tiled() {
-        return out != null && !kernel.explicitAxes() && !infinite && !nngp;
+        return out != null && tilesWithOut();
+    }
+
+    /** Kinds only: the axes form, the analytic limit and the NNGP are computed in memory even with --out. */
+    @Override
+    public boolean tilesWithOut() {
+        return !kernel.explicitAxes() && !infinite && !nngp;
     }
 
     /** Prints an in-memory kernel's figures and writes --out and --sem. */

@@ -218,15 +218,27 @@ final class KernelOptions {
         }
 
         /**
-         * Throws the refusal naming the largest least budget, if any kernel was refused, without the library's
-         * advice to compute it in tiles with --out: only kernel has that.
+         * Throws the refusal naming the largest least budget, if any kernel was refused (its advice of tiles, which
+         * only kernel has, is taken out where the command reports it: {@link Main.TilesWithOut}).
          */
         void requireAllFit() {
             if (refusal != null) {
-                throw new IllegalArgumentException(refusal.getMessage()
-                        .replace(", or compute it in tiles with --out, which may fit", "")
-                        .replace(", or compute it in tiles with --out)", ")"), refusal);
+                throw refusal;
             }
+        }
+    }
+
+    /**
+     * Refuses, before any work, an explicit --method (other than auto, the default) where the kernel computed runs no
+     * NTK method, so that the method would be ignored without a word.
+     *
+     * @param m the method given
+     * @param what the kernel computed instead and how, e.g. "--nngp: the NNGP (forward passes and one contraction)"
+     */
+    static void requireNoNtkMethod(org.ntk4j.ntk.Method m, String what) {
+        if (m != org.ntk4j.ntk.Method.AUTO) {
+            throw new IllegalArgumentException("--method " + m.shortName() + ": " + what + " runs no NTK method, so "
+                    + "--method does not apply; drop it");
         }
     }
 

@@ -125,7 +125,11 @@ public final class Main implements Runnable {
         });
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
-                commandLine.getErr().println("ntk4j: " + message(ex));
+                String problem = message(ex);
+                // the library's refusals of a budget advise tiles with --out, which only kernel computes
+                boolean tiles = commandLine.getCommand() instanceof TilesWithOut t && t.tilesWithOut();
+                commandLine.getErr().println("ntk4j: " + (tiles ? problem
+                        : org.ntk4j.ntk.CostModel.withoutTileAdvice(problem)));
                 if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
                     ex.printStackTrace(commandLine.getErr());
                 }
@@ -213,6 +217,20 @@ public final class Main implements Runnable {
     public void run() {
         spec.commandLine().usage(spec.commandLine().getErr());
         throw new CommandLine.ParameterException(spec.commandLine(), "no command given");
+    }
+
+    /**
+     * A command that can compute its kernel in tiles written with {@code --out} ({@code kernel}): its refusals of a
+     * memory budget keep the library's advice to do so, which every other command's lose
+     * ({@link org.ntk4j.ntk.CostModel#withoutTileAdvice}).
+     */
+    interface TilesWithOut {
+        /**
+         * Whether this run's kernel could be computed in tiles with --out.
+         *
+         * @return true where the advice of tiles applies
+         */
+        boolean tilesWithOut();
     }
 
     /** Version from the jar manifest, or the development version. */

@@ -159,6 +159,10 @@ public final class PredictCommand implements Callable<Integer> {
         }
         double mu = momentum == null ? Double.NaN : momentum;
         PredictRequest.checkSettings(kk, ts, post, lossFn, mu, cov != null);
+        if (post == GpInference.Posterior.NNGP) {
+            KernelOptions.requireNoNtkMethod(m, "--posterior nngp: the NNGP posterior (forward passes and one "
+                    + "contraction of the outputs)");
+        }
         KernelOptions.requireDiagReg(diagReg);
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
             throw new IllegalArgumentException("--learning-rate: expected a positive finite number, got "
@@ -201,8 +205,8 @@ public final class PredictCommand implements Callable<Integer> {
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
                     if (post != GpInference.Posterior.NNGP) {
-                        // the train kernel's plan, as Predict.run checks it first, refused without kernel's advice
-                        // of tiles (predict's --out is the predictions)
+                        // the train kernel's plan, as Predict.run checks it first (its refusal shown without
+                        // kernel's advice of tiles, Main.TilesWithOut: predict's --out is the predictions)
                         new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
                                 .memoryBudget(budget), kk, tr.size(), 0, perExample, dt).requireAllFit();
                     }
@@ -255,8 +259,10 @@ public final class PredictCommand implements Callable<Integer> {
                 printMaxLearningRate(o, r.maxLearningRate());
             }
             PredictResult.TimePoint t = r.points().get(0);
-            o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s, method %s, diag_reg %.3g%s): mean predictive "
-                    + "variance %.6g%n", q.posterior().shortName(), kk, method, q.diagReg(), reg, r.meanVariance());
+            // the NNGP posterior runs no NTK method: none is named
+            o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s%s, diag_reg %.3g%s): mean predictive "
+                    + "variance %.6g%n", q.posterior().shortName(), kk, q.posterior() == GpInference.Posterior.NNGP
+                    ? "" : ", method " + method, q.diagReg(), reg, r.meanVariance());
             o.printf(Locale.ROOT, "test accuracy %.2f%% (%d/%d), test MSE %.5f (posterior mean)%n",
                     100 * t.testAccuracy(), Math.round(t.testAccuracy() * mTest), mTest, t.testLoss());
         } else {

@@ -222,4 +222,49 @@ class MemoryBudgetCommandsTest {
         assertThat(KernelOptions.parseBytes("--memory", least)).isLessThan(ntk);
         assertThat(run(0, with(args, "--posterior", "nngp", "--memory", least))[0]).contains("posterior nngp");
     }
+
+    /**
+     * The library's refusal of a budget advises tiles with --out, which only kernel computes: a refusal raised
+     * while predict runs (its test kernel, 400 × 16 examples, planned after the train kernel fitted) came with that
+     * advice although predict's --out is the predictions; kernel on the same pair of inputs keeps it.
+     */
+    @Test
+    void onlyKernelIsAdvisedTilesWithOut() {
+        String model = "fcn(depth=2,width=32,out=10)";
+        String[] predict = run(2, "predict", "--model", model, "--train", "default:train:16", "--test",
+                "default:test:400", "--method", "vp", "--memory", "266k");
+        assertThat(predict[1]).startsWith("ntk4j: memory budget: method vp needs at least ")
+                .endsWith("raise --memory to at least 1.7 MiB\n").doesNotContain("--out").doesNotContain("tiles");
+        String[] kernel = run(2, "kernel", "--model", model, "--data", "default:test:400", "--x2",
+                "default:train:16", "--method", "vp", "--memory", "266k");
+        assertThat(kernel[1]).startsWith("ntk4j: memory budget: method vp needs at least ")
+                .endsWith(", or compute it in tiles with --out, which may fit\n");
+        // with explicit axes kernel computes in memory even with --out: no advice of tiles
+        assertThat(run(2, "kernel", "--model", model, "--data", "default:test:400", "--x2", "default:train:16",
+                "--method", "vp", "--memory", "266k", "--trace-axes", "none")[1]).doesNotContain("--out");
+    }
+
+    /**
+     * The NNGP and the analytic limit run no NTK method: an explicit --method was ignored without a word (predict's
+     * NNGP posterior even printed "method jc"); it is refused in one line, while --method auto (the default) runs.
+     */
+    @Test
+    void anExplicitMethodIsRefusedWhereNoNtkMethodRuns() {
+        String model = "fcn(depth=2,width=32,out=10)";
+        assertThat(run(2, "kernel", "--model", model, "--data", "synthetic:6,20", "--kind", "trace", "--nngp",
+                "--method", "sd")[1]).isEqualTo("ntk4j: --method sd: --nngp: the NNGP (forward passes and one "
+                + "contraction of the outputs) runs no NTK method, so --method does not apply; drop it\n");
+        assertThat(run(2, "kernel", "--model", model, "--data", "synthetic:6,20", "--kind", "trace", "--infinite",
+                "--method", "jc")[1]).isEqualTo("ntk4j: --method jc: --infinite: the analytic kernel (a closed form) "
+                + "runs no NTK method, so --method does not apply; drop it\n");
+        String[] predict = {"predict", "--model", model, "--train", "default:train:8", "--test", "default:test:4",
+            "--posterior", "nngp", "--kind", "trace", "--t", "inf"};
+        assertThat(run(2, with(predict, "--method", "vp"))[1]).isEqualTo("ntk4j: --method vp: --posterior nngp: the "
+                + "NNGP posterior (forward passes and one contraction of the outputs) runs no NTK method, so --method "
+                + "does not apply; drop it\n");
+        assertThat(run(0, with(predict, "--method", "auto"))[0]).contains("posterior nngp (gp_inference, kind "
+                + "trace, diag_reg ").doesNotContain("method");
+        assertThat(run(0, "kernel", "--model", model, "--data", "synthetic:6,20", "--kind", "trace", "--nngp",
+                "--method", "auto")[0]).contains("kind trace nngp");
+    }
 }

@@ -482,11 +482,28 @@ public final class CostModel {
                     // neither tiles nor ExampleChunks split a batch whose examples the model mixes
                     ? " (raise --memory: the model mixes the examples of its batch, e.g. batch_norm in training"
                     + " mode, so they cannot run in tiles or chunks)"
-                    : axes.examplesPaired() ? " (raise --memory, or compute it in tiles with --out)"
+                    : axes.examplesPaired() ? " (raise --memory" + TILES_ADVICE + ")"
                     // ExampleChunks found no chunk that fits either: tiles need both example axes
                     : " and not even one example fits beside the whole kernel (raise --memory)"));
         }
         return best;
+    }
+
+    /**
+     * The advice in a refusal of the budget ({@link #choose}, {@link #planned}) to compute the kernel in tiles, which
+     * only {@code ntk4j kernel} does (its {@code --out}); {@link #withoutTileAdvice} takes it out for the others.
+     */
+    private static final String TILES_ADVICE = ", or compute it in tiles with --out";
+
+    /**
+     * A message without this class's advice to compute the kernel in tiles with {@code --out}: how a caller that
+     * cannot tile (a command whose kernels are not written tile by tile) shows a refusal of the budget.
+     *
+     * @param message a message, possibly a refusal of {@link #choose} or {@link #planned} (or one containing it)
+     * @return the message with the advice removed; any other message unchanged
+     */
+    public static String withoutTileAdvice(String message) {
+        return message.replace(TILES_ADVICE + ", which may fit", "").replace(TILES_ADVICE, "");
     }
 
     /** Whether a value of structured derivatives' whole pass is more than one tensor holds (null: not asked yet). */
@@ -636,7 +653,7 @@ public final class CostModel {
                 + (offHeapLimit ? "the default budget" : "this budget")
                 : auto < least ? ", or let AUTO choose (--method auto), which needs at least " + humanAtLeast(auto)
                 : "")
-                + (tiles ? ", or compute it in tiles with --out, which may fit" : "")
+                + (tiles ? TILES_ADVICE + ", which may fit" : "")
                 + (model.independentExamples() ? "" : " (the model mixes the examples of its batch, e.g. batch_norm in "
                 + "training mode, so they cannot run in tiles or chunks)");
     }

@@ -48,6 +48,8 @@ import org.ntk4j.tensor.TensorScope;
 public final class OnnxModel {
     /** The batch size of the import's dry run: one that rarely equals another axis's size. */
     private static final int DRY_RUN_BATCH = 13;
+    /** The batch size a failed dry run is traced at again, to tell the sizes that depend on the examples. */
+    private static final int CHECK_BATCH = 17;
     /** 2^24: float32 holds every integer of at most this magnitude exactly. */
     private static final double F32_EXACT = 1 << 24;
 
@@ -153,21 +155,14 @@ public final class OnnxModel {
      */
     public static OnnxModel load(Path file, Options options) {
         OnnxGraph g = OnnxGraph.read(file, options.output, options.inputShapes);
-        GraphBuilder b = new GraphBuilder();
         DType dtype = g.doubleInput() ? DType.F64 : DType.F32;
-        Var x = b.input(dtype, Shapes.prepend(DRY_RUN_BATCH, g.inputShape));
         Map<String, Tensor> scratch = new HashMap<>();
+        Tracer t = new Tracer(g, new GraphBuilder(), dtype, null, scratch);
         Tracer.Traced out;
-        Tracer t = new Tracer(g, b, dtype, null, scratch);
-        // the dry run's graph is dropped: the constants it computes are closed with this scope
-        TensorScope dryRun = TensorScope.open();
         try {
-            out = t.run(x);
-        } finally {
-            dryRun.close();
-            for (Tensor c : scratch.values()) {
-                c.close();
-            }
+            out = dryRun(t, scratch, DRY_RUN_BATCH);
+        } catch (IllegalArgumentException e) {
+            throw withExamplesAxis(e, g, dtype);
         }
         List<String> weights = new ArrayList<>();
         for (String name : g.initializers.keySet()) {
@@ -177,6 +172,100 @@ public final class OnnxModel {
         }
         return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0, t.idRows,
                 t.idTable);
+    }
+
+    /**
+     * Traces the graph on {@code batch} examples with {@code t}, whose constant cache is {@code scratch}: the dry
+     * run's graph is dropped, and the constants it computes are closed.
+     */
+    private static Tracer.Traced dryRun(Tracer t, Map<String, Tensor> scratch, int batch) {
+        Var x = t.builder.input(t.dtype, Shapes.prepend(batch, t.graph.inputShape));
+        TensorScope dryRun = TensorScope.open();
+        try {
+            return t.run(x);
+        } finally {
+            dryRun.close();
+            for (Tensor c : scratch.values()) {
+                c.close();
+            }
+        }
+    }
+
+    /**
+     * The dry run's refusal as the user reads it: a primitive's message (dot_general, reshape, ...) gives sizes of
+     * the dry run's own batch of {@link #DRY_RUN_BATCH} examples, which the user never chose. The graph is traced
+     * again on another batch size; a size that differs between the two messages depends on the examples and is
+     * written in N, the examples' count ({@link #examplesAxisAsN}). The refusal as it is when it has no such size, or
+     * the second trace fails elsewhere or not at all.
+     */
+    private static IllegalArgumentException withExamplesAxis(IllegalArgumentException e, OnnxGraph g, DType dtype) {
+        // another size than the file's fixed batch, at which the trace would not fail
+        int other = g.fixedBatch == CHECK_BATCH ? CHECK_BATCH + 2 : CHECK_BATCH;
+        try {
+            Map<String, Tensor> scratch = new HashMap<>();
+            dryRun(new Tracer(g, new GraphBuilder(), dtype, null, scratch), scratch, other);
+        } catch (IllegalArgumentException again) {
+            String m = examplesAxisAsN(e.getMessage(), DRY_RUN_BATCH, again.getMessage(), other);
+            return m.equals(e.getMessage()) ? e : new IllegalArgumentException(m, e);
+        } catch (RuntimeException unlike) {
+            // failed otherwise at the other size: the first refusal stands as it is
+            return e;
+        }
+        return e;
+    }
+
+    /** A whole number in a message: not part of a decimal fraction such as 1.5. */
+    private static final Pattern WHOLE_NUMBER = Pattern.compile("(?<![\\d.])\\d+(?!\\.?\\d)");
+
+    /**
+     * Message {@code m1} of a trace on {@code n1} examples with each whole number that is {@code m2}'s (on
+     * {@code n2} examples) at another value written as the line a·N + b through both: 117 and 153 at 13 and 17
+     * examples are 9·N. {@code m1} unchanged when the two differ elsewhere than in numbers, or a number's change is
+     * not a whole multiple of n2 - n1.
+     *
+     * @param m1 the message at {@code n1} examples
+     * @param n1 the first batch size
+     * @param m2 the message at {@code n2} examples
+     * @param n2 the second batch size, other than {@code n1}
+     * @return {@code m1} with the examples' sizes in N
+     */
+    static String examplesAxisAsN(String m1, int n1, String m2, int n2) {
+        if (m1 == null || m2 == null) {
+            return m1;
+        }
+        java.util.regex.Matcher a = WHOLE_NUMBER.matcher(m1);
+        java.util.regex.Matcher b = WHOLE_NUMBER.matcher(m2);
+        StringBuilder r = new StringBuilder();
+        int at1 = 0;
+        int at2 = 0;
+        while (a.find()) {
+            if (!b.find() || !m1.substring(at1, a.start()).equals(m2.substring(at2, b.start()))) {
+                return m1;
+            }
+            r.append(m1, at1, a.start());
+            at1 = a.end();
+            at2 = b.end();
+            if (a.group().equals(b.group()) || a.group().length() > 15 || b.group().length() > 15) {
+                // the same in both (a long one, as in a temporary folder's name, is not a size)
+                r.append(a.group());
+                continue;
+            }
+            long v1 = Long.parseLong(a.group());
+            long v2 = Long.parseLong(b.group());
+            long slope = (v2 - v1) / (n2 - n1);
+            if (slope <= 0 || (v2 - v1) % (n2 - n1) != 0) {
+                r.append(a.group());
+                continue;
+            }
+            // v = slope·N + offset at both batch sizes
+            long offset = v1 - slope * n1;
+            r.append(slope == 1 ? "N" : slope + "·N").append(offset > 0 ? " + " + offset
+                    : offset < 0 ? " - " + -offset : "");
+        }
+        if (b.find() || !m1.substring(at1).equals(m2.substring(at2))) {
+            return m1;
+        }
+        return r.append(m1.substring(at1)).toString();
     }
 
     /**

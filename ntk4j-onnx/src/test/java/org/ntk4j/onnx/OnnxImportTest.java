@@ -377,7 +377,11 @@ class OnnxImportTest {
         Path f4 = Onnx.write(dir.resolve("fixed4.onnx"), model(13, g4));
         assertThatThrownBy(() -> OnnxModel.load(f4)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(f4 + ": node '/l/Gemm' (Gemm): ")
-                .hasMessageEndingWith(eitherAxis("[3, 3, 3]", 3));
+                .hasMessageEndingWith(eitherAxis("[3, 3, 3]", 3))
+                // the primitive's sizes that depend on the examples are written in N, not in the import's own batch
+                // of 13 examples (they were: size 39): [3, -1] makes N examples of [3, 3] a [3, 3·N] matrix
+                .hasMessageContaining("(size 3·N)")
+                .satisfies(e -> assertThat(e.getMessage().substring(f4.toString().length())).doesNotContain("39"));
         // an input of two axes has its batch on axis 0: one fix
         GraphProto g5 = g4.toBuilder().setInput(0, info("x", DOUBLE, 3, 9))
                 .setInitializer(0, Onnx.int64s("shape", new long[] {3, 9}, 2)).build();
@@ -496,5 +500,23 @@ class OnnxImportTest {
                 .hasMessage(f + ": opset 9 is not supported; ntk4j imports opsets 11 to 18 (export with an "
                         + "opset_version in that range: torch 1.13 writes up to 17; or convert the file with "
                         + "onnx.version_converter)");
+    }
+
+    /**
+     * The sizes of a dry run's refusal that change with its batch are written as a·N + b (the line through both
+     * traces); the others, the decimals and a message that differs elsewhere are left as they are.
+     */
+    @Test
+    void examplesAxisAsNWritesTheSizesThatDependOnTheBatch() {
+        assertThat(OnnxModel.examplesAxisAsN("a [13, 4] (size 117) of 2 by 27, 40 or 1.5", 13,
+                "a [17, 4] (size 153) of 2 by 27, 52 or 1.5", 17))
+                .isEqualTo("a [N, 4] (size 9·N) of 2 by 27, 3·N + 1 or 1.5");
+        assertThat(OnnxModel.examplesAxisAsN("/tmp/junit-12219817618723209761 12 y", 13,
+                "/tmp/junit-12219817618723209761 16 y", 17)).isEqualTo("/tmp/junit-12219817618723209761 N - 1 y");
+        // not a whole multiple of the change of batch, or a message that differs in its words: unchanged
+        assertThat(OnnxModel.examplesAxisAsN("x 13 y", 13, "x 15 y", 17)).isEqualTo("x 13 y");
+        assertThat(OnnxModel.examplesAxisAsN("x 13 y", 13, "z 17 y", 17)).isEqualTo("x 13 y");
+        assertThat(OnnxModel.examplesAxisAsN("x 13 y", 13, "x 17 y 1", 17)).isEqualTo("x 13 y");
+        assertThat(OnnxModel.examplesAxisAsN("x 13 MiB 1.5", 13, "x 17 MiB 2.5", 17)).isEqualTo("x 13 MiB 1.5");
     }
 }
