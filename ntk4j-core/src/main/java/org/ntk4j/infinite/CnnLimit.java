@@ -80,10 +80,7 @@ public final class CnnLimit implements InfiniteLimit {
             throw new IllegalArgumentException("cnn limit: expected depth >= 0, channels >= 1, out >= 1 and filter "
                     + ">= 1, got depth " + depth + ", channels " + channels + ", out " + out + ", filter " + filter);
         }
-        if (!(wStd >= 0 && bStd >= 0) || Double.isInfinite(wStd) || Double.isInfinite(bStd)) {
-            throw new IllegalArgumentException("cnn limit: expected finite w_std >= 0 and b_std >= 0, got w_std "
-                    + wStd + ", b_std " + bStd);
-        }
+        ZooLimitOptions.requireStandardDeviations("cnn limit", wStd, bStd);
         if (pool == null || act == null || param == null) {
             throw new IllegalArgumentException("cnn limit: pool, act and param are required, got pool " + pool
                     + ", act " + act + ", param " + param);
@@ -108,11 +105,7 @@ public final class CnnLimit implements InfiniteLimit {
      * @throws IllegalArgumentException for another model, an activation without a limit, or a bad or unknown option
      */
     public static CnnLimit of(String specText) {
-        ModelSpec s = ModelSpec.parse(specText);
-        if (!s.name().equals("cnn")) {
-            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
-                    + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
-        }
+        ModelSpec s = ZooLimitOptions.spec(specText, "cnn");
         int depth = s.integer("depth", 3, 0);
         int channels = s.integer("channels", 64, 1);
         int out = s.integer("out", 10, 1);

@@ -86,10 +86,7 @@ public final class FcnLimit implements InfiniteLimit {
             throw new IllegalArgumentException("fcn limit: expected depth >= 0, width >= 1 and out >= 1, got depth "
                     + depth + ", width " + width + ", out " + out);
         }
-        if (!(wStd >= 0 && bStd >= 0) || Double.isInfinite(wStd) || Double.isInfinite(bStd)) {
-            throw new IllegalArgumentException("fcn limit: expected finite w_std >= 0 and b_std >= 0, got w_std "
-                    + wStd + ", b_std " + bStd);
-        }
+        ZooLimitOptions.requireStandardDeviations("fcn limit", wStd, bStd);
         if (act == null || param == null) {
             throw new IllegalArgumentException("fcn limit: act and param are required, got act " + act + ", param "
                     + param);
@@ -112,11 +109,7 @@ public final class FcnLimit implements InfiniteLimit {
      * @throws IllegalArgumentException for another model, an unknown activation, or a bad or unknown parameter
      */
     public static FcnLimit of(String specText) {
-        ModelSpec s = ModelSpec.parse(specText);
-        if (!s.name().equals("fcn")) {
-            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
-                    + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
-        }
+        ModelSpec s = ZooLimitOptions.spec(specText, "fcn");
         int depth = s.integer("depth", 3, 0);
         int width = s.integer("width", 512, 1);
         int out = s.integer("out", 10, 1);

@@ -53,10 +53,7 @@ public final class ResNetLimit implements InfiniteLimit {
             throw new IllegalArgumentException("resnet limit: expected blocks >= 0, channels >= 1 and out >= 1, got "
                     + "blocks " + blocks + ", channels " + channels + ", out " + out);
         }
-        if (!(wStd >= 0 && bStd >= 0) || Double.isInfinite(wStd) || Double.isInfinite(bStd)) {
-            throw new IllegalArgumentException("resnet limit: expected finite w_std >= 0 and b_std >= 0, got w_std "
-                    + wStd + ", b_std " + bStd);
-        }
+        ZooLimitOptions.requireStandardDeviations("resnet limit", wStd, bStd);
         if (act == null || param == null) {
             throw new IllegalArgumentException("resnet limit: act and param are required, got act " + act
                     + ", param " + param);
@@ -79,11 +76,7 @@ public final class ResNetLimit implements InfiniteLimit {
      * @throws IllegalArgumentException for another model, an activation without a limit, or a bad or unknown option
      */
     public static ResNetLimit of(String specText) {
-        ModelSpec s = ModelSpec.parse(specText);
-        if (!s.name().equals("resnet")) {
-            throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
-                    + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
-        }
+        ModelSpec s = ZooLimitOptions.spec(specText, "resnet");
         int blocks = s.integer("blocks", 2, 0);
         int channels = s.integer("channels", 16, 1);
         int out = s.integer("out", 10, 1);
