@@ -121,10 +121,14 @@ final class ActivationDuals {
             case SOFTPLUS:
                 quadratureCross(act, STEP, k11, k22, k12, out);
                 return;
+            case GELU:
+                geluCross(k11, k22, k12, out);
+                return;
+            case SIN:
+                sinCross(k11, k22, k12, out);
+                return;
             default:
-                double[] e = of(act, k11, k22, k12);
-                out[0] = e[2];
-                out[1] = e[3];
+                throw new AssertionError(act);
         }
     }
 
@@ -250,12 +254,20 @@ final class ActivationDuals {
      * Δ ≥ 1 + k11 + k22, so nothing divides by 0; φ(0) = 0 and φ'(0) = 1/2 make the zero-variance cases follow.
      */
     static double[] gelu(double k11, double k22, double k12) {
-        double[] cross = geluPair(k11, k22, k12);
-        return new double[] {geluPair(k11, k11, k11)[0], geluPair(k22, k22, k22)[0], cross[0], cross[1]};
+        double[] cross = new double[2];
+        geluCross(k11, k22, k12, cross);
+        double[] self = new double[2];
+        geluCross(k11, k11, k11, self);
+        double e11 = self[0];
+        geluCross(k22, k22, k22, self);
+        return new double[] {e11, self[0], cross[0], cross[1]};
     }
 
-    /** {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of the exact GELU, written without products that overflow before the result. */
-    private static double[] geluPair(double k11, double k22, double k12) {
+    /**
+     * {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of the exact GELU into {@code out}, written without products that overflow before
+     * the result.
+     */
+    private static void geluCross(double k11, double k22, double k12, double[] out) {
         double a = 1 + k11;
         double b = 1 + k22;
         double sab = a == b ? a : Math.sqrt(a) * Math.sqrt(b);
@@ -268,7 +280,8 @@ final class ActivationDuals {
         double nngp = k12 / 4 + k12 * asin + ((k11 / a) * (k22 / b) * sd + rho * rho / sd) / (2 * Math.PI);
         // k12((A + B)Δ + AB)/(AB Δ^{3/2}) = ρ(A + B)/(√(AB)√Δ) + ρ√(AB)/(Δ√Δ)
         double dot = 0.25 + asin + (rho * (a + b) / (sab * sd) + rho * sab / (delta * sd)) / (2 * Math.PI);
-        return new double[] {nngp, dot};
+        out[0] = nngp;
+        out[1] = dot;
     }
 
     /**
@@ -276,21 +289,25 @@ final class ActivationDuals {
      * and imaginary parts of E[e^{i(u ± v)}] = e^{−(k11 + k22 ± 2k12)/2}), and E[sin² u] = (1 − e^{−2 k11})/2.
      */
     static double[] sin(double k11, double k22, double k12) {
+        double[] cross = new double[2];
+        sinCross(k11, k22, k12, cross);
+        return new double[] {-Math.expm1(-2 * k11) / 2, -Math.expm1(-2 * k22) / 2, cross[0], cross[1]};
+    }
+
+    /** sin's {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}. */
+    private static void sinCross(double k11, double k22, double k12, double[] out) {
         double s = (k11 + k22) / 2;
-        double nngp;
-        double dot;
         if (s < 700) {
             double damp = Math.exp(-s);
-            nngp = damp * Math.sinh(k12);
-            dot = damp * Math.cosh(k12);
+            out[0] = damp * Math.sinh(k12);
+            out[1] = damp * Math.cosh(k12);
         } else {
             // e^{−s} underflows: (e^{k12 − s} ∓ e^{−k12 − s})/2, both exponents ≤ 0 as |k12| ≤ (k11 + k22)/2
             double plus = Math.exp(k12 - s);
             double minus = Math.exp(-k12 - s);
-            nngp = (plus - minus) / 2;
-            dot = (plus + minus) / 2;
+            out[0] = (plus - minus) / 2;
+            out[1] = (plus + minus) / 2;
         }
-        return new double[] {-Math.expm1(-2 * k11) / 2, -Math.expm1(-2 * k22) / 2, nngp, dot};
     }
 
     /**

@@ -301,8 +301,9 @@ public final class EmpiricalNtk {
                     // the budget binds an explicit method too: a plan over it is refused before any work
                     int n1 = in.x1.dim(0);
                     int n2 = in.same ? 0 : in.x2.dim(0);
-                    plannedEstimate(n1, n2, in.perExample, in.dtype);
-                    run = bounded(costModel(n1, n2, in.perExample, in.dtype));
+                    CostModel c = costModel(n1, n2, in.perExample, in.dtype);
+                    run = bounded(c);
+                    c.planned(method, run.memoryBudget, run != this); // as plannedEstimate: refuses over budget
                 }
                 return scope.keep(KernelSupport.requireFiniteResult(run.ntkInScope(in)));
             }
