@@ -55,13 +55,22 @@ enum ContractionOrder {
      */
     static ContractionOrder cheapest(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs,
                                      boolean same, boolean factors, double factorFlops) {
+        return cheapest(k -> k.flops(n1, n2, o, r, c, f, pairs, same), r, factors, factorFlops);
+    }
+
+    /**
+     * {@link #cheapest} by the FLOPs {@code flops} gives each order (e.g. {@link StructuredDerivatives#blockFlops},
+     * where a consumer rule forms the data Gram or the rows from the data operand itself).
+     */
+    static ContractionOrder cheapest(java.util.function.ToDoubleFunction<ContractionOrder> flops, long r,
+                                     boolean factors, double factorFlops) {
         ContractionOrder best = GRAM;
-        double bestFlops = GRAM.flops(n1, n2, o, r, c, f, pairs, same);
+        double bestFlops = flops.applyAsDouble(GRAM);
         for (ContractionOrder k : values()) {
             if (k == GRAM || k == SANDWICH && r == 1 || k == FACTORED && !factors) {
                 continue;
             }
-            double fl = k.flops(n1, n2, o, r, c, f, pairs, same) + (k == FACTORED ? factorFlops : 0);
+            double fl = flops.applyAsDouble(k) + (k == FACTORED ? factorFlops : 0);
             if (fl < bestFlops) {
                 best = k;
                 bestFlops = fl;

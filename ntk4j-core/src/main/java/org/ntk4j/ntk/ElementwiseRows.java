@@ -28,6 +28,13 @@ final class ElementwiseRows {
         if (rule == null || !rule.rowMajor()) {
             return null;
         }
+        if (rule.rowsWithoutData()) { // from the data operand itself, e.g. an embedding's ids without the one-hot
+            try (Tensor dd = StructuredDerivatives.cotangent(pass, c);
+                 Tensor j = rule.rows(pass.operand(c.dataValue()), dd)) { // [N, O, F, C]
+                Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {1, 0, 3, 2}); // [O, N, C, F]
+                return t.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, c.parameterValue().shape()));
+            }
+        }
         try (Tensor a = StructuredDerivatives.data(pass, c); Tensor dd = StructuredDerivatives.cotangent(pass, c);
              Tensor j = org.ntk4j.cpu.DotGeneralKernel.dot(a, dd, new int[] {1}, new int[] {2}, new int[] {0},
                      new int[] {1})) { // [N, C, O, F]

@@ -112,7 +112,10 @@ final class SdPlan {
                     && StructuredDerivatives.gramKeepsSides(st.gram, fa[1]);
             w.flops += StructuredDerivatives.gramFlops(st.gram, fa[0], n1 * rr, stillSame ? 0 : n2 * rr)
                     + StructuredDerivatives.gramFlops(st.gram, fa[1], o * n1 * rr, stillSame ? 0 : o * n2 * rr);
-            double blockFlops = order.flops(n1, n2, o, rr, c, f, pairs, stillSame);
+            // a rule that forms the data Gram or the rows from the data operand itself: no A (its FLOPs the rule's)
+            org.ntk4j.primitive.ConsumerRule.Linear byRule = StructuredDerivatives.dataByRule(st, order, extra > 0);
+            double blockFlops = StructuredDerivatives.blockFlops(order, byRule, n1, n2, o, rr, c, f, pairs,
+                    stillSame);
             w.flops += blockFlops + (biasParameter < 0 || order != ContractionOrder.GRAM ? 0
                     : StructuredDerivatives.biasFlops(n1, n2, rr));
             w.contraction += blockFlops;
@@ -139,7 +142,7 @@ final class SdPlan {
                     ? cm.bytes(SdCost.sandwichTemp(n1, n2, o, rr, f, pairs, stillSame))
                     : cm.bytes(SdCost.rowTemp(n1, n2, o, rr, c, f, pairs, stillSame));
             // the factors A [N, R, C] and D [O, N, R, F] of each side, D only where it is not a view of δ
-            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * (rule.fanIn() + extra
+            long data = cm.bytes((w.same ? n1 : n1 + n2) * rr * ((byRule == null ? rule.fanIn() : 0) + extra
                     + (rule.cotangentIsReshape() ? 0 : o * rule.features())))
                     + (st.gram.isScaledIdentity() ? 0 : cm.bytes((stillSame ? n1 : n1 + n2) * rr * (c + o * f)));
             w.blockPeak = Math.max(w.blockPeak, temp + data);
@@ -323,7 +326,9 @@ final class SdPlan {
                         ? side1.pass(o).factored(st.consumer.equation.output()) : null;
                 double formation = fd == null ? 0
                         : (same ? 1.0 : 1.0 + (double) n2 / n1) * fd.factors().formationFlops();
-                orders[p] = ContractionOrder.cheapest(n1, n2, o, r, c, f, pairs, same && keeps, fd != null,
+                boolean one = same && keeps;
+                orders[p] = ContractionOrder.cheapest(k -> StructuredDerivatives.blockFlops(k,
+                        StructuredDerivatives.dataByRule(st, k, false), n1, n2, o, r, c, f, pairs, one), r, fd != null,
                         formation);
                 linearByOutput.put(st.consumer.equation.output(), p);
             }
@@ -343,7 +348,9 @@ final class SdPlan {
             StructuredDerivatives.Structured ws = w == null ? null : side1.structured(w);
             double factor = w == null || biasOf[w] >= 0 || !orders[w].sharesBias()
                     // in the row order, as a column of the data factor: A as the rule forms it, s_w > 0
-                    || orders[w] == ContractionOrder.ROWS && !(ws.gram.isScaledIdentity() && ws.factor() > 0)
+                    || orders[w] == ContractionOrder.ROWS && !(ws.gram.isScaledIdentity() && ws.factor() > 0
+                    // nor where the rule forms the rows without A
+                    && StructuredDerivatives.dataByRule(ws, ContractionOrder.ROWS, false) == null)
                     ? Double.NaN : StructuredDerivatives.sharedBiasFactor(ws, st, src.kappa2());
             if (!Double.isNaN(factor)) {
                 biasOf[w] = p;

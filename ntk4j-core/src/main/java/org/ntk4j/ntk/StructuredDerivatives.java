@@ -278,6 +278,11 @@ final class StructuredDerivatives {
         }
         int[][] sides = factorAxes(st.consumer);
         double column = order == ContractionOrder.ROWS ? rowBiasColumn(biasFactor, g.factor) : Double.NaN;
+        ConsumerRule.Linear byRule = dataByRule(st, order, !Double.isNaN(column));
+        if (byRule != null) {
+            addBlockByRule(acc, st, byRule, pass1, c1, pass2, c2, pairs, same, order, biasFactor);
+            return;
+        }
         try (Sides<Tensor> a = Sides.of(same, () -> data(pass1, c1, column), () -> data(pass2, c2, column),
                 Tensor::close);
              Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
@@ -297,6 +302,55 @@ final class StructuredDerivatives {
                 if (fd != null) {
                     closeFactors(fd, d.first(), d.second());
                 }
+            }
+        }
+    }
+
+    /**
+     * The consumer's rule where {@code order} runs on the data operand itself, the rule forming the data Gram
+     * ({@link ConsumerRule.Linear#dataGram}: the Gram and sandwich orders) or the rows ({@link
+     * ConsumerRule.Linear#rows(Tensor, Tensor)}: the row order, without a bias column) without A — the path Gram
+     * then being the identity on the data axes; null where A is formed (always for the factored order).
+     */
+    static ConsumerRule.Linear dataByRule(Structured st, ContractionOrder order, boolean biasColumn) {
+        ConsumerRule.Linear rule = st.consumer.linear();
+        for (int a : rule.dataAxes()) {
+            if (st.gram.kind[a] != PathGram.Kind.ID) {
+                return null;
+            }
+        }
+        boolean byRule = switch (order) {
+            case GRAM, SANDWICH -> rule.dataGramWithoutData();
+            case ROWS -> rule.rowsWithoutData() && !biasColumn;
+            default -> false;
+        };
+        return byRule ? rule : null;
+    }
+
+    /**
+     * {@link #addParameterBlock} where the rule {@code byRule} reads the data operands themselves ({@link
+     * #dataByRule}): only the cotangent factors get the path Gram.
+     */
+    private static void addBlockByRule(Tensor acc, Structured st, ConsumerRule.Linear byRule, PerExamplePass pass1,
+                                       ParameterConsumers.Consumer c1, PerExamplePass pass2,
+                                       ParameterConsumers.Consumer c2, OutputPairs pairs, boolean same,
+                                       ContractionOrder order, double biasFactor) {
+        PathGram g = st.gram;
+        int[] featureAxes = byRule.featureAxes();
+        Tensor x1 = pass1.operand(c1.dataValue());
+        Tensor x2 = same ? x1 : pass2.operand(c2.dataValue());
+        try (Sides<Tensor> d = Sides.of(same, () -> cotangent(pass1, c1), () -> cotangent(pass2, c2),
+                Tensor::close)) {
+            Tensor[] fd = applyGram(g, featureAxes, d.first(), d.second(), 3);
+            try {
+                boolean stillSame = same && fd[0] == fd[1];
+                long m1 = (long) x1.dim(0) * byRule.positions();
+                long m2 = stillSame ? 0 : (long) x2.dim(0) * byRule.positions();
+                FlopCount.add(gramFlops(g, featureAxes, pass1.o * m1, pass1.o * m2));
+                addBlock(acc, byRule, x1, fd[0], stillSame ? x1 : x2, fd[1], pairs, stillSame, g.factor, order,
+                        biasFactor);
+            } finally {
+                closeFactors(fd, d.first(), d.second());
             }
         }
     }
@@ -691,9 +745,7 @@ final class StructuredDerivatives {
      * the FLOP rules call {@code same}; a data factor shared by sides whose cotangent factors differ is not).
      */
     private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
-        int[] batch = pairs.perExample() ? EXAMPLE_AXIS : new int[0];
-        return a2 == a1 && d2 == d1 ? DotGeneralKernel.gram(a1, new int[] {2}, batch)
-                : DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, batch, batch);
+        return ConsumerRule.Linear.productGram(a1, a2, pairs.perExample(), a2 == a1 && d2 == d1);
     }
 
     /** The examples' axis of A [N, R, C] (and of the rows J [N, O, F, C]), batched for {@code PER_EXAMPLE}. */
@@ -721,9 +773,14 @@ final class StructuredDerivatives {
         return k + left + right;
     }
 
+    /** FLOPs of the row order's rows J = Σ_r A ⊗ D, 2·N·O·R·C·F a side. */
+    private static double rowFormationFlops(long n1, long n2, long o, long r, long c, long f, boolean same) {
+        return 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
+    }
+
     /** Exact FLOPs of the row order for one parameter. */
     static double rowFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        double rows = 2.0 * (same ? n1 : n1 + n2) * o * r * c * f;
+        double rows = rowFormationFlops(n1, n2, o, r, c, f, same);
         double contract = pairs == OutputPairs.DIAGONAL ? 2.0 * n1 * n2 * o * c * f
                 : same ? DotGeneralKernel.gramFlops(new int[] {(int) n1, (int) o, (int) f, (int) c},
                 rowContraction(pairs), rowBatch(pairs))
@@ -742,8 +799,21 @@ final class StructuredDerivatives {
      */
     static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs, boolean same,
                          double s2, ContractionOrder order, double biasFactor) {
-        long r = a1.dim(1);
-        long c = a1.dim(2);
+        addBlock(acc, null, a1, d1, a2, d2, pairs, same, s2, order, biasFactor);
+    }
+
+    /**
+     * {@link #addBlock}, where {@code byRule} is not null ({@link #dataByRule}) with {@code x1}, {@code x2} the data
+     * operands from which that rule forms the data Gram or the rows; else with {@code x1}, {@code x2} the data
+     * factors A.
+     */
+    private static void addBlock(Tensor acc, ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2,
+                                 Tensor d2, OutputPairs pairs, boolean same, double s2, ContractionOrder order,
+                                 double biasFactor) {
+        long n1 = d1.dim(1);
+        long n2 = d2.dim(1);
+        long r = d1.dim(2);
+        long c = byRule == null ? x1.dim(2) : byRule.fanIn();
         long o = d1.dim(0);
         long f = d1.dim(3);
         boolean bias = !Double.isNaN(biasFactor);
@@ -752,22 +822,60 @@ final class StructuredDerivatives {
         }
         // in the row order a bias is already the data factor's last column (rowBiasColumn): c counts it
         boolean gramBias = bias && order == ContractionOrder.GRAM;
-        FlopCount.add(order.flops(a1.dim(0), a2.dim(0), o, r, c, f, pairs, same)
-                + (gramBias ? biasFlops(a1.dim(0), a2.dim(0), r) : 0));
+        FlopCount.add(blockFlops(order, byRule, n1, n2, o, r, c, f, pairs, same)
+                + (gramBias ? biasFlops(n1, n2, r) : 0));
+        boolean one = x2 == x1 && d2 == d1;
         switch (order) {
             case GRAM:
-                addGramOrder(acc, s2, biasFactor, a1, d1, a2, d2, pairs);
+                addGramOrder(acc, s2, biasFactor, dataGram(byRule, x1, d1, x2, d2, pairs), d1, d2, pairs, one);
                 break;
             case SANDWICH:
-                try (Tensor b = sandwichOrder(a1, d1, a2, d2, pairs)) {
+                try (Tensor b = sandwichOrder(dataGram(byRule, x1, d1, x2, d2, pairs), d1, d2, pairs, one)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
                 break;
             default:
-                try (Tensor b = rowOrder(a1, d1, a2, d2, pairs)) {
+                try (Tensor b = rowOrder(byRule, x1, d1, x2, d2, pairs)) {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
         }
+    }
+
+    /**
+     * One parameter's block in {@code order} on its own (for tests): zeros plus {@link #addBlock} with s2 = 1 and no
+     * bias, the data Gram or rows formed by {@code byRule} from the data operands {@code x1}, {@code x2} where it
+     * is not null, else from the data factors A {@code x1}, {@code x2}.
+     */
+    static Tensor block(ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2, Tensor d2, OutputPairs pairs,
+                        boolean same, ContractionOrder order) {
+        Tensor out = Tensor.zeros(d1.dtype(), pairs.blockShape(d1.dim(1), d2.dim(1), d1.dim(0)));
+        addBlock(out, byRule, x1, d1, x2, d2, pairs, same, 1.0, order, Double.NaN);
+        return out;
+    }
+
+    /** GA [N1, R, N2, R] ([N, R, R] per example): by the rule from the data operands, else from A's. */
+    private static Tensor dataGram(ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2, Tensor d2,
+                                   OutputPairs pairs) {
+        return byRule == null ? activationGram(x1, d1, x2, d2, pairs)
+                : byRule.dataGram(x1, x2, pairs.perExample());
+    }
+
+    /**
+     * Exact FLOPs of one parameter's block in {@code order}: {@link ContractionOrder#flops}, where {@code byRule}
+     * ({@link #dataByRule}) forms the data Gram or the rows with its own FLOPs in place of the GEMM over C.
+     */
+    static double blockFlops(ContractionOrder order, ConsumerRule.Linear byRule, long n1, long n2, long o, long r,
+                             long c, long f, OutputPairs pairs, boolean same) {
+        double flops = order.flops(n1, n2, o, r, c, f, pairs, same);
+        if (byRule == null) {
+            return flops;
+        }
+        if (order == ContractionOrder.ROWS) {
+            return flops - rowFormationFlops(n1, n2, o, r, c, f, same) + byRule.rowsFlops(n1, o)
+                    + (same ? 0 : byRule.rowsFlops(n2, o));
+        }
+        return flops - activationGramFlops(n1, n2, r, c, pairs, same)
+                + byRule.dataGramFlops(n1, same ? n1 : n2, pairs.perExample());
     }
 
     /**
@@ -786,9 +894,16 @@ final class StructuredDerivatives {
 
     /** K = A1·A2ᵀ, then T = D1·K over r1 (batched over n1), then T·D2 over (r2, f) (batched over n2). */
     static Tensor sandwichOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
-        int[] none = new int[0];
+        return sandwichOrder(activationGram(a1, d1, a2, d2, pairs), d1, d2, pairs, a2 == a1 && d2 == d1);
+    }
+
+    /**
+     * {@link #sandwichOrder} from the data Gram {@code gram} K [N1, R, N2, R] ([N, R, R] per example), which it
+     * closes; {@code same}: both sides are one side with itself.
+     */
+    private static Tensor sandwichOrder(Tensor gram, Tensor d1, Tensor d2, OutputPairs pairs, boolean same) {
         if (pairs.perExample()) {
-            try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N, R, R]
+            try (Tensor k = gram; // [N, R, R]
                  // T[n, o, f, r2] = Σ_r1 D1[o, n, r1, f] K[n, r1, r2], batched over n
                  Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, PER_EXAMPLE_BATCH,
                          EXAMPLE_AXIS)) {
@@ -799,7 +914,7 @@ final class StructuredDerivatives {
                         traced ? new int[] {0, 3, 2} : SANDWICH_PER_EXAMPLE_D, EXAMPLE_AXIS, PER_EXAMPLE_BATCH);
             }
         }
-        try (Tensor k = activationGram(a1, d1, a2, d2, pairs); // [N1,R,N2,R]
+        try (Tensor k = gram; // [N1,R,N2,R]
              // T[n1, o, f, n2, r2] = Σ_r1 D1[o, n1, r1, f] K[n1, r1, n2, r2]
              Tensor t = DotGeneralKernel.dot(d1, k, new int[] {2}, new int[] {1}, new int[] {1}, new int[] {0})) {
             if (pairs == OutputPairs.DIAGONAL) {
@@ -816,7 +931,7 @@ final class StructuredDerivatives {
                     return Layout.transpose(s, new int[] {1, 0});
                 }
             }
-            if (a2 == a1 && d2 == d1) {
+            if (same) {
                 return sandwichUpper(t, d2);
             }
             // Σ_{f, r2} T[n1, o1, f, n2, r2] D2[o2, n2, r2, f], batched over n2: logically [N2, N1, O, O], written
@@ -862,12 +977,22 @@ final class StructuredDerivatives {
      */
     static void addGramOrder(Tensor acc, double s2, double sb, Tensor a1, Tensor d1, Tensor a2, Tensor d2,
                              OutputPairs pairs) {
+        // [N1,R,N2,R], or [N, R, R] per example
+        addGramOrder(acc, s2, sb, activationGram(a1, d1, a2, d2, pairs), d1, d2, pairs, d2 == d1 && a2 == a1);
+    }
+
+    /**
+     * {@link #addGramOrder} from the data Gram {@code gram} GA [N1, R, N2, R] ([N, R, R] per example), which it
+     * closes; {@code upper}: both sides are one side with itself (the kernel's final mirror writes the blocks below
+     * the example diagonal).
+     */
+    private static void addGramOrder(Tensor acc, double s2, double sb, Tensor gram, Tensor d1, Tensor d2,
+                                     OutputPairs pairs, boolean upper) {
         int[] none = new int[0];
-        int n1 = a1.dim(0);
-        int r = a1.dim(1);
-        int n2 = a2.dim(0);
+        int n1 = d1.dim(1);
+        int r = d1.dim(2);
+        int n2 = d2.dim(1);
         int o = d1.dim(0);
-        Tensor gram = activationGram(a1, d1, a2, d2, pairs); // [N1,R,N2,R], or [N, R, R] per example
         if (!Double.isNaN(sb)) {
             double sw = s2;
             try (Tensor g = gram) {
@@ -877,7 +1002,6 @@ final class StructuredDerivatives {
         }
         // a side with itself: the blocks n1 ≤ n2 only, as in sandwichUpper; the kernel's final mirror of x1
         // with itself (KernelReduction.mirrorUpper) writes those below the example diagonal
-        boolean upper = d2 == d1 && a2 == a1;
         try (Tensor ga = gram) {
             if (pairs.perExample()) {
                 // GD[n, o1, r1, o2, r2] = Σ_f D1[o1, n, r1, f] D2[o2, n, r2, f], batched over the examples, or
@@ -1042,7 +1166,18 @@ final class StructuredDerivatives {
      * rows are written with (F, C) innermost, so that either contraction reads them in place.
      */
     static Tensor rowOrder(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
-        try (Tensor j1 = rows(a1, d1); Tensor j2 = a2 == a1 && d2 == d1 ? null : rows(a2, d2)) {
+        return rowOrder(null, a1, d1, a2, d2, pairs);
+    }
+
+    /**
+     * {@link #rowOrder}, with the rows formed by {@code byRule} from the data operands {@code x1}, {@code x2}
+     * ({@link ConsumerRule.Linear#rows(Tensor, Tensor)}) where it is not null, else from the data factors A.
+     */
+    private static Tensor rowOrder(ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2, Tensor d2,
+                                   OutputPairs pairs) {
+        boolean one = x2 == x1 && d2 == d1;
+        try (Tensor j1 = byRule == null ? rows(x1, d1) : byRule.rows(x1, d1);
+             Tensor j2 = one ? null : byRule == null ? rows(x2, d2) : byRule.rows(x2, d2)) {
             int[] contract = rowContraction(pairs);
             int[] batch = rowBatch(pairs);
             if (pairs == OutputPairs.DIAGONAL) { // [O, N1, N2] written as [N1, N2, O]
@@ -1075,18 +1210,11 @@ final class StructuredDerivatives {
     /** The sandwich's last product's logical [N2, O, N1] written as the diagonal kernel's [N1, N2, O]. */
     static final int[] DIAGONAL_FROM_SANDWICH = {2, 0, 1};
 
-    /**
-     * The rows' layout: dot_general's [N, C, O, F] (batch n, A's c, D's o and f) written as [N, O, F, C], so that
-     * (O, F) is one axis of stride C in J: one GEMM per example forms all O·F rows, J[n] = Dᵀ·A[n] over r, from
-     * D copied to [N, R, O, F] (dot_general's planner makes the copy), where [N, O, C, F] took a GEMM of F columns
-     * per example and output. Measured on the small cnn's conv layers (N = 16, O = 10, R = 256, C = 288, F = 32;
-     * float32, 2-core Zen 5): the 160 GEMMs of 288×32×256 at 122 GFLOP/s, the 16 of 320×288×256 at 198. The
-     * contraction over (F, C) is the same sum in another order.
-     */
-    static final int[] ROWS_LAYOUT = {0, 2, 3, 1};
+    /** The rows' layout ({@link ConsumerRule.Linear#rowsLayout}: [N, O, F, C]). */
+    static final int[] ROWS_LAYOUT = ConsumerRule.Linear.rowsLayout();
 
-    /** J[n, o, f, c] = Σ_r A[n, r, c] D[o, n, r, f]. */
+    /** J[n, o, f, c] = Σ_r A[n, r, c] D[o, n, r, f] ({@link ConsumerRule.Linear#productRows}). */
     private static Tensor rows(Tensor a, Tensor d) {
-        return DotGeneralKernel.dot(a, d, new int[] {1}, new int[] {2}, new int[] {0}, new int[] {1}, ROWS_LAYOUT);
+        return ConsumerRule.Linear.productRows(a, d);
     }
 }

@@ -517,7 +517,8 @@ public final class OnnxModel {
     /**
      * Whether an input holds integer ids (an int64 or int32 input, such as a language model's token ids). The
      * model then takes them as whole numbers in the data's floating dtype, with no derivative; each Gather of a
-     * table by them is the exact one-hot product, differentiable in the table.
+     * table by them picks the table's rows (the primitive {@code gather_rows}: the one-hot product without the
+     * one-hot), differentiable in the table.
      *
      * @return true where some input is an integer input
      */

@@ -1439,12 +1439,12 @@ final class Operators {
     }
 
     /**
-     * Gather(data, ids) with ids computed from the input (an nn.Embedding of token ids): the one-hot product
-     * {@code y[..., i..., ...] = Σ_v onehot(ids)[i..., v] · data[..., v, ...]}, where {@code onehot[i..., v]} is
-     * {@code [ids[i...] == v] + [ids[i...] == v − V]} (negative ids count from the end, as in ONNX) for the V rows
-     * of the gathered axis. It is exact (each sum has one nonzero term, 1 · the row) and linear in data, so every
-     * kernel method differentiates it by the dot product's rules; the ids have no derivative. The one-hot is divided
-     * by its sum over v, 1 for ids in range: an id out of range gives 0 / 0, NaN, which the kernel methods report,
+     * Gather(data, ids) with ids computed from the input (an nn.Embedding of token ids): the core primitive
+     * {@link org.ntk4j.primitive.GatherRows}, {@code y[..., i..., ...] = data[..., row(ids[i...]), ...]}, where an id
+     * in [0, V) is its row and one in [−V, 0) counts from the end (as in ONNX) for the V rows of the gathered axis. It
+     * is the one-hot product {@code Σ_v onehot(ids)[i..., v] · data[..., v, ...]} without the one-hot (N·L·D, not
+     * N·L·V·D): linear in data, its JVP a gather of the table's tangent, its VJP a scatter-add of the cotangent's
+     * rows; the ids have no derivative. An id out of range gives a row of NaN, which the kernel methods report,
      * rather than a silent zero row ({@link OnnxModel#checkIds} names the id first, as the CLI does).
      */
     private static Traced gatherByIds(Ctx c) {
@@ -1452,37 +1452,8 @@ final class Operators {
         Traced idx = c.traced(1);
         int[] s = data.shape();
         int a = c.axis(c.attrInt("axis", 0), s.length);
-        int rows = s[a];
-        c.noteIdRows(1, rows, c.node.getInput(0));
-        DType dt = data.phys.dtype();
-        double[] up = new double[rows];
-        double[] down = new double[rows];
-        for (int v = 0; v < rows; v++) {
-            up[v] = v;
-            down[v] = v - rows;
-        }
-        GraphBuilder b = c.builder();
-        int[] idShape = idx.shape();
-        Var column = idx.var().reshape(Shapes.concat(idShape, new int[] {1}));
-        Var oneHot = column.equalTo(b.constant(Tensor.of(dt, up, rows)))
-                .add(column.equalTo(b.constant(Tensor.of(dt, down, rows))));
-        oneHot = oneHot.div(oneHot.sum(idShape.length).reshape(column.shape()));
-        // [ids..., data axes but a], then data's axes before a moved to the front
-        Var y = oneHot.dotGeneral(data.var(), new int[] {idShape.length}, new int[] {a}, new int[0], new int[0]);
-        if (a > 0) {
-            int[] perm = new int[y.rank()];
-            int k = 0;
-            for (int i = 0; i < a; i++) {
-                perm[k++] = idShape.length + i;
-            }
-            for (int i = 0; i < idShape.length; i++) {
-                perm[k++] = i;
-            }
-            for (int i = idShape.length + a; i < y.rank(); i++) {
-                perm[k++] = i;
-            }
-            y = y.transpose(perm);
-        }
+        c.noteIdRows(1, s[a], c.node.getInput(0));
+        Var y = c.builder().apply(new org.ntk4j.primitive.GatherRows(a), data.var(), idx.var());
         // each example's ids pick rows of a table that does not depend on the examples: the example axis stays
         int batch = data.batch != NONE || idx.batch < 0 ? MIXED : a + idx.batch;
         return c.out(y, batch);

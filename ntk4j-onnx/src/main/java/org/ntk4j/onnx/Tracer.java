@@ -234,7 +234,7 @@ final class Tracer {
      * The traced values that hold integer ids, each with the integer inputs (indices in {@link OnnxGraph#inputs})
      * they come from: an integer input, and what the operators that only move or copy values (Reshape, Unsqueeze,
      * Cast to an integer type, ...) make of it. They have no derivative (the NTK is with respect to the parameters)
-     * and index tables through {@link Operators} Gather as one-hot products.
+     * and index tables through {@link Operators} Gather as row gathers ({@code gather_rows}).
      */
     private final Map<Value, java.util.BitSet> ids = new java.util.IdentityHashMap<>();
     /** The operators whose outputs hold ids when every traced input does. */
