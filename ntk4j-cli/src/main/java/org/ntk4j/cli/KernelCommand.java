@@ -363,7 +363,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         // before the work: a convolutional limit by numerical integration may take hours
         o.printf(Locale.ROOT, "limit cost: %.3g Gaussian expectations of the activation (%s), predicted %s on %d "
                 + "threads%n", lim.expectations(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample),
-                lim.integratesNumerically() ? "numerical integration, ~40 µs each" : "closed form",
+                lim.integratesNumerically() ? String.format(Locale.ROOT, "numerical integration, ~%.0f µs each",
+                        org.ntk4j.infinite.InfiniteLimit.NUMERICAL_SECONDS * 1e6) : "closed form",
                 humanSeconds(predicted), org.ntk4j.cpu.Parallel.threads());
         o.flush();
         long start = System.nanoTime();

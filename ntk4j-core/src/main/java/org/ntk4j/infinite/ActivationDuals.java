@@ -1,9 +1,6 @@
 package org.ntk4j.infinite;
 
-import java.util.Locale;
-import java.util.StringJoiner;
 import org.ntk4j.nn.Activation;
-import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.primitive.ErfFunction;
 
 /**
@@ -52,18 +49,19 @@ final class ActivationDuals {
     /**
      * {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]).
      *
-     * @param act the activation φ
+     * @param act the activation φ (with its slope for leaky_relu)
      * @param k11 Var u, at least 0
      * @param k22 Var v, at least 0
      * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
      * @return the four expectations
      */
-    static double[] of(FcnLimit.Act act, double k11, double k22, double k12) {
-        switch (act) {
+    static double[] of(Activation act, double k11, double k22, double k12) {
+        Activation.Kind kind = act.function();
+        switch (kind) {
             case RELU:
                 return relu(k11, k22, k12);
             case LEAKY_RELU:
-                return piecewiseLinear(Activation.DEFAULT_LEAKY_RELU_ALPHA, 1, k11, k22, k12);
+                return piecewiseLinear(act.negativeSlope(), 1, k11, k22, k12);
             case IDENTITY:
                 return piecewiseLinear(1, 1, k11, k22, k12);
             case ERF:
@@ -75,10 +73,18 @@ final class ActivationDuals {
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
-                return quadrature(act, STEP, k11, k22, k12);
+                return quadrature(kind, STEP, k11, k22, k12);
             default:
-                throw new AssertionError(act);
+                throw new AssertionError(kind);
         }
+    }
+
+    /**
+     * {@link #of(Activation, double, double, double)} for the kind's activation with its default parameter
+     * (leaky_relu: slope {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}).
+     */
+    static double[] of(Activation.Kind kind, double k11, double k22, double k12) {
+        return of(new Activation(kind), k11, k22, k12);
     }
 
     /**
@@ -87,8 +93,9 @@ final class ActivationDuals {
      * @param act the activation
      * @return true where there is no closed form
      */
-    static boolean numerical(FcnLimit.Act act) {
-        return act == FcnLimit.Act.TANH || act == FcnLimit.Act.SIGMOID || act == FcnLimit.Act.SOFTPLUS;
+    static boolean numerical(Activation act) {
+        Activation.Kind kind = act.function();
+        return kind == Activation.Kind.TANH || kind == Activation.Kind.SIGMOID || kind == Activation.Kind.SOFTPLUS;
     }
 
     /**
@@ -96,19 +103,20 @@ final class ActivationDuals {
      * which a recursion carrying each input's own variances apart (the pixel-pair maps of {@link PixelPairs}) does
      * not read — erf's two other arcsines, and the numerical integrations' two one-dimensional rules, are skipped.
      *
-     * @param act the activation φ
+     * @param act the activation φ (with its slope for leaky_relu)
      * @param k11 Var u, at least 0
      * @param k22 Var v, at least 0
      * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
      * @param out receives {E[φ(u)φ(v)], E[φ'(u)φ'(v)]}
      */
-    static void cross(FcnLimit.Act act, double k11, double k22, double k12, double[] out) {
-        switch (act) {
+    static void cross(Activation act, double k11, double k22, double k12, double[] out) {
+        Activation.Kind kind = act.function();
+        switch (kind) {
             case RELU:
                 piecewiseLinearCross(0, 1, k11, k22, k12, out);
                 return;
             case LEAKY_RELU:
-                piecewiseLinearCross(Activation.DEFAULT_LEAKY_RELU_ALPHA, 1, k11, k22, k12, out);
+                piecewiseLinearCross(act.negativeSlope(), 1, k11, k22, k12, out);
                 return;
             case IDENTITY:
                 piecewiseLinearCross(1, 1, k11, k22, k12, out);
@@ -119,7 +127,7 @@ final class ActivationDuals {
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
-                quadratureCross(act, STEP, k11, k22, k12, out);
+                quadratureCross(kind, STEP, k11, k22, k12, out);
                 return;
             case GELU:
                 geluCross(k11, k22, k12, out);
@@ -128,30 +136,7 @@ final class ActivationDuals {
                 sinCross(k11, k22, k12, out);
                 return;
             default:
-                throw new AssertionError(act);
-        }
-    }
-
-    /**
-     * The option act of a zoo spec (any of the zoo's activations, in any case; leaky_relu with the zoo's slope
-     * {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}), read as the zoo reads it.
-     *
-     * @param s the spec
-     * @return the activation
-     * @throws IllegalArgumentException for a name that is no zoo activation, naming the ones there are
-     */
-    static FcnLimit.Act parse(ModelSpec s) {
-        String name = s.string("act", "relu");
-        try {
-            return FcnLimit.Act.valueOf(Activation.parse(name).kind().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            // the zoo's refusal of the same spec, word for word
-            StringJoiner names = new StringJoiner(", ");
-            for (Activation.Kind k : Activation.Kind.values()) {
-                names.add(k.name().toLowerCase(Locale.ROOT));
-            }
-            throw new IllegalArgumentException(s.name() + ": option act must be one of " + names + ", got '" + name
-                    + "'", e);
+                throw new AssertionError(kind);
         }
     }
 
@@ -160,7 +145,8 @@ final class ActivationDuals {
     }
 
     /**
-     * φ(x) = a·min(x, 0) + b·max(x, 0) (neural-tangents' ABRelu): relu (0, 1), leaky_relu (α, 1), identity (1, 1).
+     * φ(x) = a·min(x, 0) + b·max(x, 0) (neural-tangents' ABRelu): relu (0, 1), leaky_relu (α, 1) for its slope α,
+     * identity (1, 1).
      * With φ = a·x + (b − a)·relu(x) and E[u·relu(v)] = k12/2 (the halves v &gt; 0 and v &lt; 0 are mirror images):
      * E[φ(u)φ(v)] = a b k12 + (b − a)² J₁, E[φ'(u)φ'(v)] = a b + (b − a)² (π − θ)/(2π), E[φ(u)²] = (a² + b²) k11/2,
      * J₁ the relu (arc-cosine) kernel. φ'(0) = a, as the autodiff takes it (relu' = [x &gt; 0]; max(x, αx) follows
@@ -325,12 +311,14 @@ final class ActivationDuals {
      * |Im t| &lt; π/4, where the trapezoidal rule converges like e^{−π²/(2 step)}.
      * Unlike a Gauss–Hermite rule of fixed order, whose error grows with the variance (tanh at variance 4: 3e-7 with
      * 128 × 128 nodes), this keeps the error near 1e-16 for all variances, with a node count growing like
-     * log(variance): about 2,600 evaluations of φ at variance 1 to 4, 10,000 at 1e4. A correlation of ±1 (l22 = 0)
-     * or a zero variance makes the inner or both integrals a single point.
+     * log(variance): about 2,600 nodes at variance 1 to 4, 10,000 at 1e4, of which the mirror symmetry (z1, z2) →
+     * (−z1, −z2) leaves half to weigh, and φ is evaluated once per node of the one-dimensional rules (about 150)
+     * unless the correlation is near ±1 ({@link #quadratureCross}). A correlation of ±1 (l22 = 0) or a zero
+     * variance makes the inner or both integrals a single point.
      *
      * @param step the step in t ({@link #STEP}; smaller only to check the rule)
      */
-    static double[] quadrature(FcnLimit.Act act, double step, double k11, double k22, double k12) {
+    static double[] quadrature(Activation.Kind act, double step, double k11, double k22, double k12) {
         double[] cross = new double[2];
         quadratureCross(act, step, k11, k22, k12, cross);
         double pole = pole(act);
@@ -340,13 +328,26 @@ final class ActivationDuals {
     }
 
     /** The distance of φ's nearest complex singularity from the real axis (1 for the entire erf and gelu). */
-    private static double pole(FcnLimit.Act act) {
-        return act == FcnLimit.Act.TANH ? Math.PI / 2 : act == FcnLimit.Act.SIGMOID
-                || act == FcnLimit.Act.SOFTPLUS ? Math.PI : 1;
+    private static double pole(Activation.Kind act) {
+        return act == Activation.Kind.TANH ? Math.PI / 2 : act == Activation.Kind.SIGMOID
+                || act == Activation.Kind.SOFTPLUS ? Math.PI : 1;
     }
 
-    /** {@link #quadrature}'s {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}. */
-    private static void quadratureCross(FcnLimit.Act act, double step, double k11, double k22, double k12,
+    /**
+     * {@link #quadrature}'s {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}. Two savings leave the nodes and
+     * weights of the rule as they are:
+     * <ul>
+     * <li>(z1, z2) and (−z1, −z2) are equally likely and the rule is symmetric under that flip (its outer nodes are
+     * ±m_i, and the inner rule of −z1, centred at −kink, has the nodes −(kink + m_j) with the same weights), so the
+     * outer loop runs over z1 ≥ 0 and adds the mirrored terms φ(−u)φ(−v): each Gaussian weight serves two nodes, and
+     * φ(−x) comes from the exponential of φ(x);</li>
+     * <li>the inner rule centred on the kink v = 0 puts its nodes at v = l22·m_j whatever z1 (z2 = kink + m_j,
+     * kink = −l21 z1/l22), so φ and φ' there are evaluated once per call, on first use, and only the weights ϕ(z2)
+     * change from one z1 to the next. Where the kink is beyond ±Z_MAX (a correlation near ±1 at a large |z1|) the
+     * rule is centred at ±Z_MAX instead and φ evaluated at its own nodes.</li>
+     * </ul>
+     */
+    private static void quadratureCross(Activation.Kind act, double step, double k11, double k22, double k12,
                                         double[] out) {
         double pole = pole(act);
         double s11 = Math.sqrt(k11);
@@ -356,42 +357,75 @@ final class ActivationDuals {
         double c = norm > 0 ? Math.max(-1, Math.min(1, k12 / norm)) : 0;
         double l21 = c * s22;
         double l22 = s22 * Math.sqrt(Math.max(0, (1 - c) * (1 + c)));
-        double[] fx = new double[2];
-        double[] fy = new double[2];
-        Rule outer = new Rule(step, delta(pole, Math.max(s11, Math.abs(l21))), 0);
-        Rule inner = l22 > 0 ? new Rule(step, delta(pole, l22), 0) : null;
+        // {φ(x), φ'(x), φ(−x), φ'(−x)}
+        double[] fx = new double[4];
+        double[] fy = new double[4];
+        Rule outer = Rule.of(step, delta(pole, Math.max(s11, Math.abs(l21))));
+        Rule inner = l22 > 0 ? Rule.of(step, delta(pole, l22)) : null;
+        // φ(l22·m_j) and φ'(l22·m_j) at the inner nodes j within `filled` of the centre index (none yet: −1)
+        double[] value = inner == null ? null : new double[inner.offset.length];
+        double[] slope = inner == null ? null : new double[inner.offset.length];
+        int filled = -1;
+        int mirror = inner == null ? 0 : 2 * inner.size; // node j at −z1 is node mirror − j at z1, negated
         double e12 = 0;
         double d12 = 0;
-        for (int i = outer.first; i <= outer.last; i++) {
-            double z1 = outer.node(i);
-            double w1 = outer.weight(i);
-            evaluate(act, s11 * z1, fx);
-            double innerValue = 0;
-            double innerDerivative = 0;
+        for (int i = outer.size; i <= outer.last; i++) { // z1 = m_i ≥ 0 (the outer rule is centred at 0)
+            double z1 = outer.offset[i];
+            double w1 = outer.weight(i) * (i == outer.size ? 0.5 : 1); // z1 = 0 is its own mirror image
+            evaluateBothSigns(act, s11 * z1, fx);
+            // Σ w φ(v), Σ w φ'(v) over the inner rule at z1, and Σ w φ(−v), Σ w φ'(−v): the same at −z1
+            double value12 = 0;
+            double slope12 = 0;
+            double valueMirrored = 0;
+            double slopeMirrored = 0;
             if (inner == null) {
-                evaluate(act, l21 * z1, fy);
-                innerValue = fy[0];
-                innerDerivative = fy[1];
+                evaluateBothSigns(act, l21 * z1, fy);
+                value12 = fy[0];
+                slope12 = fy[1];
+                valueMirrored = fy[2];
+                slopeMirrored = fy[3];
             } else {
                 // center on the inner kink v = 0, z2 = −l21 z1/l22; beyond Z_MAX its Gaussian weight is negligible
-                inner.recenter(Math.max(-Z_MAX, Math.min(Z_MAX, -l21 * z1 / l22)));
-                for (int j = inner.first; j <= inner.last; j++) {
-                    double w2 = inner.weight(j);
-                    evaluate(act, l21 * z1 + l22 * inner.node(j), fy);
-                    innerValue += w2 * fy[0];
-                    innerDerivative += w2 * fy[1];
+                double kink = -l21 * z1 / l22;
+                inner.recenter(Math.max(-Z_MAX, Math.min(Z_MAX, kink)));
+                if (Math.abs(kink) <= Z_MAX) {
+                    int radius = Math.max(inner.last - inner.size, inner.size - inner.first);
+                    for (; filled < radius; filled++) {
+                        int k = filled + 1;
+                        evaluateBothSigns(act, l22 * inner.offset[inner.size + k], fy);
+                        value[inner.size + k] = fy[0];
+                        slope[inner.size + k] = fy[1];
+                        value[inner.size - k] = fy[2];
+                        slope[inner.size - k] = fy[3];
+                    }
+                    for (int j = inner.first; j <= inner.last; j++) {
+                        double w2 = inner.weight(j);
+                        value12 += w2 * value[j];
+                        slope12 += w2 * slope[j];
+                        valueMirrored += w2 * value[mirror - j];
+                        slopeMirrored += w2 * slope[mirror - j];
+                    }
+                } else {
+                    for (int j = inner.first; j <= inner.last; j++) {
+                        double w2 = inner.weight(j);
+                        evaluateBothSigns(act, l21 * z1 + l22 * inner.node(j), fy);
+                        value12 += w2 * fy[0];
+                        slope12 += w2 * fy[1];
+                        valueMirrored += w2 * fy[2];
+                        slopeMirrored += w2 * fy[3];
+                    }
                 }
             }
-            e12 += w1 * fx[0] * innerValue;
-            d12 += w1 * fx[1] * innerDerivative;
+            e12 += w1 * (fx[0] * value12 + fx[2] * valueMirrored);
+            d12 += w1 * (fx[1] * slope12 + fx[3] * slopeMirrored);
         }
         out[0] = e12;
         out[1] = d12;
     }
 
     /** E[φ(s z)²] for z ~ N(0, 1), the one-dimensional rule of {@link #quadrature}. */
-    private static double meanSquare(FcnLimit.Act act, double step, double pole, double scale, double[] f) {
-        Rule rule = new Rule(step, delta(pole, scale), 0);
+    private static double meanSquare(Activation.Kind act, double step, double pole, double scale, double[] f) {
+        Rule rule = Rule.of(step, delta(pole, scale));
         double sum = 0;
         for (int i = rule.first; i <= rule.last; i++) {
             evaluate(act, scale * rule.node(i), f);
@@ -409,17 +443,17 @@ final class ActivationDuals {
      * {φ(x), φ'(x)} of tanh, sigmoid or softplus, from one exponential of −|x| (no overflow at any x); erf and gelu
      * too, whose closed forms the rule is checked against.
      */
-    private static void evaluate(FcnLimit.Act act, double x, double[] out) {
+    private static void evaluate(Activation.Kind act, double x, double[] out) {
         double ax = Math.abs(x);
-        if (act == FcnLimit.Act.ERF || act == FcnLimit.Act.GELU) {
-            boolean erf = act == FcnLimit.Act.ERF;
+        if (act == Activation.Kind.ERF || act == Activation.Kind.GELU) {
+            boolean erf = act == Activation.Kind.ERF;
             double e = ErfFunction.erf(erf ? x : x / Math.sqrt(2));
             out[0] = erf ? e : x * (1 + e) / 2;
             out[1] = erf ? 2 / Math.sqrt(Math.PI) * Math.exp(-x * x)
                     : (1 + e) / 2 + x * Math.exp(-x * x / 2) * INV_SQRT_2PI;
             return;
         }
-        if (act == FcnLimit.Act.TANH) {
+        if (act == Activation.Kind.TANH) {
             double e = Math.exp(-2 * ax);
             double t = (1 - e) / (1 + e);
             out[0] = x < 0 ? -t : t;
@@ -428,10 +462,10 @@ final class ActivationDuals {
         }
         double e = Math.exp(-ax);
         double sigmoid = x >= 0 ? 1 / (1 + e) : e / (1 + e);
-        if (act == FcnLimit.Act.SIGMOID) {
+        if (act == Activation.Kind.SIGMOID) {
             out[0] = sigmoid;
             out[1] = e / ((1 + e) * (1 + e)); // σ(1 − σ)
-        } else if (act == FcnLimit.Act.SOFTPLUS) {
+        } else if (act == Activation.Kind.SOFTPLUS) {
             out[0] = Math.max(x, 0) + Math.log1p(e); // ln(1 + e^x) without overflow
             out[1] = sigmoid;
         } else {
@@ -440,22 +474,72 @@ final class ActivationDuals {
     }
 
     /**
-     * The trapezoidal rule of {@link #quadrature} for one δ: offsets m(t_j) and weights step·m'(t_j) computed once,
-     * then shifted to a center; node(j) = center + m_j, weight(j) = step·m'(t_j)·ϕ(node), for the j with
-     * |node| ≤ Z_MAX.
+     * {φ(x), φ'(x), φ(−x), φ'(−x)} into {@code out}: for tanh, sigmoid and softplus from the one exponential of −|x|
+     * that {@link #evaluate} takes (tanh(−x) = −tanh x, σ(−x) = e^{−x}σ(x) = 1 − σ(x), softplus(−x) = softplus(x) −
+     * x, written without cancellation), for erf and gelu by two evaluations.
+     */
+    private static void evaluateBothSigns(Activation.Kind act, double x, double[] out) {
+        double ax = Math.abs(x);
+        if (act == Activation.Kind.TANH) {
+            double e = Math.exp(-2 * ax);
+            double t = (1 - e) / (1 + e);
+            double sech2 = 4 * e / ((1 + e) * (1 + e));
+            out[0] = x < 0 ? -t : t;
+            out[1] = sech2;
+            out[2] = -out[0];
+            out[3] = sech2;
+        } else if (act == Activation.Kind.SIGMOID || act == Activation.Kind.SOFTPLUS) {
+            double e = Math.exp(-ax);
+            double large = 1 / (1 + e); // σ(|x|)
+            double small = e / (1 + e); // σ(−|x|)
+            double plus = x >= 0 ? large : small; // σ(x)
+            double minus = x >= 0 ? small : large; // σ(−x)
+            if (act == Activation.Kind.SIGMOID) {
+                double derivative = e / ((1 + e) * (1 + e));
+                out[0] = plus;
+                out[1] = derivative;
+                out[2] = minus;
+                out[3] = derivative;
+            } else {
+                double log = Math.log1p(e);
+                out[0] = Math.max(x, 0) + log;
+                out[1] = plus;
+                out[2] = Math.max(-x, 0) + log;
+                out[3] = minus;
+            }
+        } else {
+            double[] f = new double[2];
+            evaluate(act, x, f);
+            out[0] = f[0];
+            out[1] = f[1];
+            evaluate(act, -x, f);
+            out[2] = f[0];
+            out[3] = f[1];
+        }
+    }
+
+    /**
+     * The trapezoidal rule of {@link #quadrature} for one δ: offsets m(t_j) and weights step·m'(t_j)/√(2π) computed
+     * once, then shifted to a center; node(j) = center + m_j, weight(j) = step·m'(t_j)·ϕ(node), for the j with
+     * |node| ≤ Z_MAX. The offsets and weights of δ = 1 at {@link #STEP} (every variance up to p², most of them) are
+     * computed once for all.
      */
     private static final class Rule {
+        /** The offsets and Jacobians of δ = 1 at STEP, which {@link #of} shares. */
+        private static final Rule UNIT = new Rule(STEP, 1);
+
         private final double step;
         private final double delta;
-        private final int size;
-        private final double[] offset;
+        /** The index of offset 0: the offsets are j = 0..2·size. */
+        final int size;
+        final double[] offset;
         private final double[] jacobian;
         private double center;
         /** The first and last index of the nodes within |z| ≤ Z_MAX at the current center. */
         int first;
         int last;
 
-        Rule(double step, double delta, double center) {
+        private Rule(double step, double delta) {
             this.step = step;
             this.delta = delta;
             double ratio = delta / FAR_SCALE;
@@ -470,13 +554,28 @@ final class ActivationDuals {
                 double q = ratio * sh;
                 double root = Math.sqrt(1 + q * q);
                 double m = FAR_SCALE * Math.log(q + root); // R asinh(q), q ≥ 0
-                double dm = step * delta * ch / root;
+                double dm = step * delta * ch / root * INV_SQRT_2PI;
                 offset[size + j] = m;
                 offset[size - j] = -m;
                 jacobian[size + j] = dm;
                 jacobian[size - j] = dm;
             }
-            recenter(center);
+            recenter(0);
+        }
+
+        /** A rule sharing the offsets and Jacobians of {@code shared}, centred at 0. */
+        private Rule(Rule shared) {
+            step = shared.step;
+            delta = shared.delta;
+            size = shared.size;
+            offset = shared.offset;
+            jacobian = shared.jacobian;
+            recenter(0);
+        }
+
+        /** The rule of a step and δ, centred at 0. */
+        static Rule of(double step, double delta) {
+            return step == STEP && delta == 1 ? new Rule(UNIT) : new Rule(step, delta);
         }
 
         /** t(m) = asinh((R/δ) sinh(m/R)), the inverse of m(t). */
@@ -498,7 +597,7 @@ final class ActivationDuals {
 
         double weight(int j) {
             double z = node(j);
-            return jacobian[j] * Math.exp(-z * z / 2) * INV_SQRT_2PI;
+            return jacobian[j] * Math.exp(-z * z / 2);
         }
     }
 }

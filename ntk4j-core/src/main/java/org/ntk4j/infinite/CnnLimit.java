@@ -1,8 +1,10 @@
 package org.ntk4j.infinite;
 
 import java.util.Locale;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Parameterization;
+import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -46,15 +48,12 @@ public final class CnnLimit implements InfiniteLimit {
         FLATTEN
     }
 
-    private static final String OPTIONS = "depth=3, channels=64, out=10, act=relu, filter=3, pool=gap, param=ntk, "
-            + "w_std=1.5, b_std=0.05";
-
     private final int depth;
     private final int channels;
     private final int out;
     private final int filter;
     private final Pool pool;
-    private final FcnLimit.Act act;
+    private final Activation act;
     private final Parameterization param;
     private final double wStd;
     private final double bStd;
@@ -67,14 +66,14 @@ public final class CnnLimit implements InfiniteLimit {
      * @param out number of logits, at least 1
      * @param filter the filters' size k (k × k), at least 1
      * @param pool global average pooling or flattening before the readout
-     * @param act the hidden activation
+     * @param act the hidden activation (the zoo's layer: its kind, and its slope for leaky_relu)
      * @param param NTK or standard parameterization
      * @param wStd weight standard deviation σ_w
      * @param bStd bias standard deviation σ_b; 0 means no bias terms
      * @throws IllegalArgumentException if depth, channels, out or filter is out of range, σ_w or σ_b is negative
      *     or not finite, or pool, act or param is null
      */
-    public CnnLimit(int depth, int channels, int out, int filter, Pool pool, FcnLimit.Act act, Parameterization param,
+    public CnnLimit(int depth, int channels, int out, int filter, Pool pool, Activation act, Parameterization param,
                     double wStd, double bStd) {
         if (depth < 0 || channels < 1 || out < 1 || filter < 1) {
             throw new IllegalArgumentException("cnn limit: expected depth >= 0, channels >= 1, out >= 1 and filter "
@@ -83,7 +82,7 @@ public final class CnnLimit implements InfiniteLimit {
         ZooLimitOptions.requireStandardDeviations("cnn limit", wStd, bStd);
         if (pool == null || act == null || param == null) {
             throw new IllegalArgumentException("cnn limit: pool, act and param are required, got pool " + pool
-                    + ", act " + act + ", param " + param);
+                    + ", act " + (act == null ? null : act.function()) + ", param " + param);
         }
         this.depth = depth;
         this.channels = channels;
@@ -109,7 +108,7 @@ public final class CnnLimit implements InfiniteLimit {
         int depth = s.integer("depth", 3, 0);
         int channels = s.integer("channels", 64, 1);
         int out = s.integer("out", 10, 1);
-        var activation = ActivationDuals.parse(s);
+        Activation activation = Zoo.activation(s);
         int filter = s.integer("filter", 3, 1);
         String pool = s.string("pool", "gap");
         Pool p;
@@ -126,7 +125,7 @@ public final class CnnLimit implements InfiniteLimit {
         Parameterization param = Parameterization.parse(s.string("param", "ntk"));
         double w = s.real("w_std", 1.5, 0);
         double b = s.real("b_std", 0.05, 0);
-        s.rejectUnknown(OPTIONS);
+        s.rejectUnknown(Zoo.knownOptions("cnn"));
         return new CnnLimit(depth, channels, out, filter, p, activation, param, w, b);
     }
 
@@ -212,8 +211,8 @@ public final class CnnLimit implements InfiniteLimit {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "cnn limit (depth=%d, out=%d, act=%s, filter=%d, pool=%s, param=%s, "
-                        + "w_std=%s, b_std=%s%s)", depth, out, act.name().toLowerCase(Locale.ROOT), filter,
+        return String.format(Locale.ROOT, "cnn limit (depth=%d, out=%d, %s, filter=%d, pool=%s, param=%s, "
+                        + "w_std=%s, b_std=%s%s)", depth, out, ZooLimitOptions.activation(act), filter,
                 pool.name().toLowerCase(Locale.ROOT), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
                 param == Parameterization.STANDARD ? ", channels " + channels : "");
     }

@@ -1,8 +1,10 @@
 package org.ntk4j.infinite;
 
 import java.util.Locale;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Parameterization;
+import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -38,32 +40,10 @@ import org.ntk4j.tensor.Tensor;
  * of the same kind (trace = mean over the logits = Θ).
  */
 public final class FcnLimit implements InfiniteLimit {
-    /** The zoo's activations, each with its limit ({@link ActivationDuals}). */
-    public enum Act {
-        /** max(0, z), the arc-cosine kernels. */
-        RELU,
-        /** max(z, αz) with the zoo's α = {@link org.ntk4j.nn.Activation#DEFAULT_LEAKY_RELU_ALPHA}, closed form. */
-        LEAKY_RELU,
-        /** The error function erf(z), closed form. */
-        ERF,
-        /** tanh(z), by numerical integration. */
-        TANH,
-        /** 1/(1 + e^−z), by numerical integration. */
-        SIGMOID,
-        /** The exact GELU z Φ(z), closed form. */
-        GELU,
-        /** ln(1 + e^z), by numerical integration. */
-        SOFTPLUS,
-        /** sin(z), closed form. */
-        SIN,
-        /** z (the network is linear), exact. */
-        IDENTITY
-    }
-
     private final int depth;
     private final int width;
     private final int out;
-    private final Act act;
+    private final Activation act;
     private final Parameterization param;
     private final double wStd;
     private final double bStd;
@@ -74,22 +54,23 @@ public final class FcnLimit implements InfiniteLimit {
      * @param depth number of hidden dense layers, at least 0
      * @param width hidden width, at least 1 (matters only under standard parameterization)
      * @param out number of logits, at least 1
-     * @param act the hidden activation
+     * @param act the hidden activation (the zoo's layer: its kind, and its slope for leaky_relu)
      * @param param NTK or standard parameterization
      * @param wStd weight standard deviation σ_w
      * @param bStd bias standard deviation σ_b; 0 means no bias terms
      * @throws IllegalArgumentException if depth, width or out is out of range, σ_w or σ_b is negative or not
      *     finite, or act or param is null
      */
-    public FcnLimit(int depth, int width, int out, Act act, Parameterization param, double wStd, double bStd) {
+    public FcnLimit(int depth, int width, int out, Activation act, Parameterization param, double wStd,
+                    double bStd) {
         if (depth < 0 || width < 1 || out < 1) {
             throw new IllegalArgumentException("fcn limit: expected depth >= 0, width >= 1 and out >= 1, got depth "
                     + depth + ", width " + width + ", out " + out);
         }
         ZooLimitOptions.requireStandardDeviations("fcn limit", wStd, bStd);
         if (act == null || param == null) {
-            throw new IllegalArgumentException("fcn limit: act and param are required, got act " + act + ", param "
-                    + param);
+            throw new IllegalArgumentException("fcn limit: act and param are required, got act "
+                    + (act == null ? null : act.function()) + ", param " + param);
         }
         this.depth = depth;
         this.width = width;
@@ -113,11 +94,11 @@ public final class FcnLimit implements InfiniteLimit {
         int depth = s.integer("depth", 3, 0);
         int width = s.integer("width", 512, 1);
         int out = s.integer("out", 10, 1);
-        Act act = ActivationDuals.parse(s);
+        Activation act = Zoo.activation(s);
         Parameterization p = Parameterization.parse(s.string("param", "ntk"));
         double w = s.real("w_std", 1.5, 0);
         double b = s.real("b_std", 0.05, 0);
-        s.rejectUnknown("depth=3, width=512, out=10, act=relu, param=ntk, w_std=1.5, b_std=0.05");
+        s.rejectUnknown(Zoo.knownOptions("fcn"));
         return new FcnLimit(depth, width, out, act, p, w, b);
     }
 
@@ -232,7 +213,7 @@ public final class FcnLimit implements InfiniteLimit {
         int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
         double[] n1 = squaredNorms("x1", x1, d);
         double[] n2 = x2 == null ? n1 : squaredNorms("x2", b, d);
-        // the pairs over the cores (the activations' numerical integrations cost ~0.1 ms a pair and layer)
+        // the pairs over the cores (the activations' numerical integrations cost tens of µs a pair and layer)
         LimitLayout.eachPairInParallel(x1.length, b.length, x2 == null, Integer.MAX_VALUE, () -> (i, j, kt) -> {
             double[] r = pairKernels(n1[i], n2[j], dot(x1[i], b[j]), d);
             kt[0] = r[0];
@@ -301,8 +282,8 @@ public final class FcnLimit implements InfiniteLimit {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "fcn limit (depth=%d, out=%d, act=%s, param=%s, w_std=%s, b_std=%s%s)",
-                depth, out, act.name().toLowerCase(Locale.ROOT), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
+        return String.format(Locale.ROOT, "fcn limit (depth=%d, out=%d, %s, param=%s, w_std=%s, b_std=%s%s)",
+                depth, out, ZooLimitOptions.activation(act), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
                 param == Parameterization.STANDARD ? ", widths " + width : "");
     }
 }

@@ -15,6 +15,15 @@ public interface InfiniteLimit {
     String SUPPORTED = "fcn, cnn (pool=gap or flatten) and resnet, with any act";
 
     /**
+     * Seconds of one thread for a Gaussian expectation integrated numerically (tanh, sigmoid, softplus) on the 2-core
+     * build machine (Intel Xeon, JDK 17), the rate {@link #predictedSeconds} and {@code kernel --infinite} quote.
+     */
+    double NUMERICAL_SECONDS = 15e-6;
+
+    /** Seconds of one thread for a Gaussian expectation in closed form, with its share of the convolutions. */
+    double CLOSED_FORM_SECONDS = 60e-9;
+
+    /**
      * The limit of a zoo spec.
      *
      * @param specText the model spec, with the zoo's defaults for omitted options
@@ -45,7 +54,7 @@ public interface InfiniteLimit {
 
     /**
      * How many Gaussian expectations of the activation ({@link ActivationDuals}) {@link #kernel} evaluates for n1 × n2
-     * examples of this shape (n2 = 0: x2 = x1): its cost, a few tens of nanoseconds each in closed form and tens of
+     * examples of this shape (n2 = 0: x2 = x1): its cost, a few tens of nanoseconds each in closed form and over ten
      * microseconds by numerical integration ({@link #integratesNumerically()}) — pairs × layers for an fcn, pairs ×
      * activations × pixels (flatten) or pixel pairs (gap, resnet) for the convolutional ones.
      *
@@ -66,9 +75,9 @@ public interface InfiniteLimit {
 
     /**
      * A guide to {@link #kernel}'s seconds for n1 × n2 examples of this shape (n2 = 0: x2 = x1): the
-     * {@link #expectations} at the rates measured on the 2-core build machine (Intel Xeon, JDK 17), about 60 ns for
-     * a closed form with its share of the convolutions and 40 µs for a numerical integration per thread, over
-     * {@link org.ntk4j.cpu.Parallel#threads()} threads; right within a factor of a few elsewhere.
+     * {@link #expectations} at the rates measured on the 2-core build machine (Intel Xeon, JDK 17),
+     * {@link #CLOSED_FORM_SECONDS} for a closed form and {@link #NUMERICAL_SECONDS} for a numerical integration per
+     * thread, over {@link org.ntk4j.cpu.Parallel#threads()} threads; right within a factor of a few elsewhere.
      *
      * @param n1 examples of x1
      * @param n2 examples of x2, 0 for x2 = x1
@@ -76,7 +85,7 @@ public interface InfiniteLimit {
      * @return predicted seconds
      */
     default double predictedSeconds(int n1, int n2, int[] perExample) {
-        double each = integratesNumerically() ? 40e-6 : 60e-9;
+        double each = integratesNumerically() ? NUMERICAL_SECONDS : CLOSED_FORM_SECONDS;
         return expectations(n1, n2, perExample) * each / org.ntk4j.cpu.Parallel.threads();
     }
 

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.Parallel;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -163,7 +164,7 @@ final class PixelPairs {
      * Through the activation, in place: K → E[φ(u)φ(v)], Θ → E[φ'(u)φ'(v)]·Θ at each pair of pixels, with the
      * variances of u and v from the images' maps.
      */
-    static void activate(FcnLimit.Act act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
+    static void activate(Activation act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
                          double[] t) {
         double[] e = new double[2]; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
         if (!full) {

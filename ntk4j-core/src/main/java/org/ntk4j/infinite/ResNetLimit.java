@@ -1,8 +1,10 @@
 package org.ntk4j.infinite;
 
 import java.util.Locale;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Parameterization;
+import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -23,13 +25,12 @@ import org.ntk4j.tensor.Tensor;
  * evaluations per pixel pair, six (HW)² maps per worker.
  */
 public final class ResNetLimit implements InfiniteLimit {
-    private static final String OPTIONS = "blocks=2, channels=16, out=10, act=relu, param=ntk, w_std=1.5, b_std=0.05";
     private static final int FILTER = 3;
 
     private final int blocks;
     private final int channels;
     private final int out;
-    private final FcnLimit.Act act;
+    private final Activation act;
     private final Parameterization param;
     private final double wStd;
     private final double bStd;
@@ -40,14 +41,14 @@ public final class ResNetLimit implements InfiniteLimit {
      * @param blocks number of residual blocks, at least 0
      * @param channels channels of the stem and the blocks, at least 1 (matters only under standard parameterization)
      * @param out number of logits, at least 1
-     * @param act the activation
+     * @param act the activation (the zoo's layer: its kind, and its slope for leaky_relu)
      * @param param NTK or standard parameterization
      * @param wStd weight standard deviation σ_w
      * @param bStd bias standard deviation σ_b; 0 means no bias terms
      * @throws IllegalArgumentException if blocks, channels or out is out of range, σ_w or σ_b is negative or not
      *     finite, or act or param is null
      */
-    public ResNetLimit(int blocks, int channels, int out, FcnLimit.Act act, Parameterization param, double wStd,
+    public ResNetLimit(int blocks, int channels, int out, Activation act, Parameterization param, double wStd,
                        double bStd) {
         if (blocks < 0 || channels < 1 || out < 1) {
             throw new IllegalArgumentException("resnet limit: expected blocks >= 0, channels >= 1 and out >= 1, got "
@@ -55,8 +56,8 @@ public final class ResNetLimit implements InfiniteLimit {
         }
         ZooLimitOptions.requireStandardDeviations("resnet limit", wStd, bStd);
         if (act == null || param == null) {
-            throw new IllegalArgumentException("resnet limit: act and param are required, got act " + act
-                    + ", param " + param);
+            throw new IllegalArgumentException("resnet limit: act and param are required, got act "
+                    + (act == null ? null : act.function()) + ", param " + param);
         }
         this.blocks = blocks;
         this.channels = channels;
@@ -80,11 +81,11 @@ public final class ResNetLimit implements InfiniteLimit {
         int blocks = s.integer("blocks", 2, 0);
         int channels = s.integer("channels", 16, 1);
         int out = s.integer("out", 10, 1);
-        var activation = ActivationDuals.parse(s);
+        Activation activation = Zoo.activation(s);
         Parameterization param = Parameterization.parse(s.string("param", "ntk"));
         double w = s.real("w_std", 1.5, 0);
         double b = s.real("b_std", 0.05, 0);
-        s.rejectUnknown(OPTIONS);
+        s.rejectUnknown(Zoo.knownOptions("resnet"));
         return new ResNetLimit(blocks, channels, out, activation, param, w, b);
     }
 
@@ -182,8 +183,8 @@ public final class ResNetLimit implements InfiniteLimit {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "resnet limit (blocks=%d, out=%d, act=%s, param=%s, w_std=%s, b_std=%s%s)",
-                blocks, out, act.name().toLowerCase(Locale.ROOT), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
+        return String.format(Locale.ROOT, "resnet limit (blocks=%d, out=%d, %s, param=%s, w_std=%s, b_std=%s%s)",
+                blocks, out, ZooLimitOptions.activation(act), param.name().toLowerCase(Locale.ROOT), wStd, bStd,
                 param == Parameterization.STANDARD ? ", channels " + channels : "");
     }
 }

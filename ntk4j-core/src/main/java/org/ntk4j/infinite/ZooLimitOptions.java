@@ -1,8 +1,12 @@
 package org.ntk4j.infinite;
 
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.ModelSpec;
 
-/** What every zoo model's limit reads and checks alike: the spec of its model, and σ_w and σ_b. */
+/**
+ * What every zoo model's limit reads, checks and writes alike: the spec of its model, its activation, and σ_w and
+ * σ_b.
+ */
 final class ZooLimitOptions {
     private ZooLimitOptions() {
     }
@@ -22,6 +26,17 @@ final class ZooLimitOptions {
                     + InfiniteLimit.SUPPORTED + " only, not '" + s.name() + "'");
         }
         return s;
+    }
+
+    /**
+     * The activation as the spec's options write it: {@code act=tanh}, {@code act=leaky_relu, slope=0.2}.
+     *
+     * @param act the activation
+     * @return its options
+     */
+    static String activation(Activation act) {
+        return "act=" + act.kind() + (act.function() == Activation.Kind.LEAKY_RELU ? ", slope=" + act.negativeSlope()
+                : "");
     }
 
     /**

@@ -28,8 +28,8 @@ public final class Activation extends SingleLayer {
     }
 
     /**
-     * The negative slope of {@link Kind#LEAKY_RELU} when none is given: the zoo's {@code act=leaky_relu}, which has
-     * no option for it, always has this slope.
+     * The negative slope of {@link Kind#LEAKY_RELU} when none is given: the zoo's {@code act=leaky_relu} without a
+     * {@code slope} option has this slope.
      */
     public static final double DEFAULT_LEAKY_RELU_ALPHA = 0.01;
 
@@ -75,6 +75,24 @@ public final class Activation extends SingleLayer {
             throw new IllegalArgumentException("act: unknown activation '" + name
                     + "'; expected one of relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity");
         }
+    }
+
+    /**
+     * The function.
+     *
+     * @return the kind of this activation
+     */
+    public Kind function() {
+        return kind;
+    }
+
+    /**
+     * The negative slope α of {@link Kind#LEAKY_RELU}.
+     *
+     * @return α for leaky_relu; for the other kinds the (ignored) parameter they were built with
+     */
+    public double negativeSlope() {
+        return alpha;
     }
 
     @Override

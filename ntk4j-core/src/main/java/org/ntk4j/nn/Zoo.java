@@ -71,18 +71,23 @@ public final class Zoo {
     }
 
     private static final String COMMON = "param=ntk, w_std=1.5, b_std=0.05";
+    /**
+     * The option that only act=leaky_relu takes, as the models with an act list it after their options (which list
+     * defaults that parse as written: a slope with act=relu is refused).
+     */
+    private static final String SLOPE = "act=leaky_relu also takes slope=" + Activation.DEFAULT_LEAKY_RELU_ALPHA;
     private static final Map<String, Entry> ENTRIES = new LinkedHashMap<>();
     private static final String RESNET_OPTIONS = "out=1000, width=64, param=standard, w_std=1.41421356, b_std=0.05";
     private static final int[] IMAGENET = {224, 224, 3};
 
     static {
-        add(new Entry("fcn", "fully connected: flatten, depth × (dense(width), act), dense(out)",
+        add(new Entry("fcn", "fully connected: flatten, depth × (dense(width), act), dense(out); " + SLOPE,
                 "depth=3, width=512, out=10, act=relu, " + COMMON, Zoo::fcn));
         add(new Entry("cnn", "convolutional: depth × (conv 3×3 SAME, act), global average pool (pool=gap) "
-                + "or flatten (pool=flatten), dense(out); [H, W] inputs get one channel",
+                + "or flatten (pool=flatten), dense(out); [H, W] inputs get one channel; " + SLOPE,
                 "depth=3, channels=64, out=10, act=relu, filter=3, pool=gap, " + COMMON, Zoo::cnn));
         add(new Entry("resnet", "small wide-ResNet: conv 3×3 stem, blocks × residual(act, conv, act, conv), act, "
-                + "global average pool, dense(out)",
+                + "global average pool, dense(out); " + SLOPE,
                 "blocks=2, channels=16, out=10, act=relu, " + COMMON, Zoo::resnet));
         add(new Entry("transformer", "rows as tokens: dense(dim) embedding, layers × (pre-norm multi-head "
                 + "self-attention and gelu MLP, each residual), layer norm, mean over tokens, dense(out)",
@@ -157,6 +162,23 @@ public final class Zoo {
         return (open < 0 ? s : s.substring(0, open).trim()) + "(" + String.join(",", options) + ")";
     }
 
+    /**
+     * The options of a zoo model as its refusal of an unknown option names them: {@link Entry#options()}, and for the
+     * models with an act (fcn, cnn, resnet) the slope that act=leaky_relu also takes.
+     *
+     * @param name a zoo model's name
+     * @return the options text
+     * @throws IllegalArgumentException if {@code name} is not a zoo model
+     */
+    public static String knownOptions(String name) {
+        Entry e = ENTRIES.get(name);
+        if (e == null) {
+            throw new IllegalArgumentException("unknown model '" + name + "'; models are "
+                    + String.join(", ", ENTRIES.keySet()));
+        }
+        return e.options().contains("act=") ? e.options() + "; " + SLOPE : e.options();
+    }
+
     static void add(Entry e) {
         ENTRIES.put(e.name(), e);
     }
@@ -190,7 +212,7 @@ public final class Zoo {
                     + String.join(", ", ENTRIES.keySet()) + " (see ./ntk4j models)");
         }
         Layer root = e.builder.apply(spec);
-        spec.rejectUnknown(e.options());
+        spec.rejectUnknown(knownOptions(e.name()));
         return new Model(root, specText.trim());
     }
 
@@ -272,11 +294,22 @@ public final class Zoo {
         }
     }
 
-    /** The option act, checked (whatever the depth) and lower-cased. */
-    private static String activation(ModelSpec s) {
+    /**
+     * The activation of a zoo spec's options {@code act} (relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin,
+     * identity; default relu) and {@code slope}, leaky_relu's negative slope α in [0, 1] (default
+     * {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}; neural-tangents' {@code LeakyRelu(alpha)}), checked whatever the
+     * depth. A slope given with another act is refused: it would be silently ignored.
+     *
+     * @param s the spec of a zoo model with an activation (fcn, cnn, resnet)
+     * @return the activation its hidden layers apply
+     * @throws IllegalArgumentException for an unknown act, naming the ones there are, a slope outside [0, 1], or a
+     *     slope with an act other than leaky_relu
+     */
+    public static Activation activation(ModelSpec s) {
         String v = s.string("act", "relu");
+        Activation.Kind kind;
         try {
-            return Activation.parse(v).kind();
+            kind = Activation.parse(v).function();
         } catch (IllegalArgumentException e) {
             List<String> names = new ArrayList<>();
             for (Activation.Kind k : Activation.Kind.values()) {
@@ -285,6 +318,17 @@ public final class Zoo {
             throw new IllegalArgumentException(s.name() + ": option act must be one of " + String.join(", ", names)
                     + ", got '" + v + "'");
         }
+        String given = s.string("slope", null);
+        if (given != null && kind != Activation.Kind.LEAKY_RELU) {
+            throw new IllegalArgumentException(s.name() + ": option slope is the negative slope of act=leaky_relu, "
+                    + "got slope=" + given.trim() + " with act=" + kind.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        double slope = s.real("slope", Activation.DEFAULT_LEAKY_RELU_ALPHA, 0);
+        if (slope > 1) {
+            throw new IllegalArgumentException(s.name() + ": option slope must be in [0, 1] (max(x, slope·x) is a "
+                    + "leaky ReLU only there), got " + given.trim());
+        }
+        return kind == Activation.Kind.LEAKY_RELU ? new Activation(kind, slope) : new Activation(kind);
     }
 
     private static Layer dense(ModelSpec s, int out) {
@@ -311,12 +355,12 @@ public final class Zoo {
         // dense(width) after dense(width): width² weights for each layer after the first, and width · out to finish
         requireRoom(s, "depth=" + depth + " and width=" + width, Math.max(0, depth - 1) * (double) width * width
                 + (depth > 0 ? (double) width * out : 0));
-        String act = activation(s);
+        Activation act = activation(s);
         List<Layer> layers = new ArrayList<>();
         layers.add(new Flatten());
         for (int i = 0; i < depth; i++) {
             layers.add(dense(s, width));
-            layers.add(Activation.parse(act));
+            layers.add(act);
         }
         layers.add(dense(s, out));
         return new Serial(layers);
@@ -331,7 +375,7 @@ public final class Zoo {
         int depth = s.integer("depth", 3, 0);
         int channels = s.integer("channels", 64, 1);
         int out = s.integer("out", 10, 1);
-        String act = activation(s);
+        Activation act = activation(s);
         int filter = s.integer("filter", 3, 1);
         String pool = s.string("pool", "gap").toLowerCase(java.util.Locale.ROOT);
         requireRoom(s, "depth=" + depth + ", channels=" + channels + " and filter=" + filter,
@@ -344,7 +388,7 @@ public final class Zoo {
         layers.add(new ToImage());
         for (int i = 0; i < depth; i++) {
             layers.add(conv(s, channels, filter));
-            layers.add(Activation.parse(act));
+            layers.add(act);
         }
         layers.add(pool.equals("gap") ? new GlobalAvgPool() : new Flatten());
         layers.add(dense(s, out));
@@ -355,16 +399,15 @@ public final class Zoo {
         int blocks = s.integer("blocks", 2, 0);
         int channels = s.integer("channels", 16, 1);
         int out = s.integer("out", 10, 1);
-        String act = activation(s);
+        Activation act = activation(s);
         requireRoom(s, "blocks=" + blocks + " and channels=" + channels, 2.0 * 9 * blocks * channels * channels);
         List<Layer> layers = new ArrayList<>();
         layers.add(new ToImage());
         layers.add(conv(s, channels, 3));
         for (int i = 0; i < blocks; i++) {
-            layers.add(Layers.residual(Activation.parse(act), conv(s, channels, 3), Activation.parse(act),
-                    conv(s, channels, 3)));
+            layers.add(Layers.residual(act, conv(s, channels, 3), act, conv(s, channels, 3)));
         }
-        layers.add(Activation.parse(act));
+        layers.add(act);
         layers.add(new GlobalAvgPool());
         layers.add(dense(s, out));
         return new Serial(layers);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Params;
@@ -106,6 +107,40 @@ class CnnLimitTest {
         System.out.printf("depth-1 cnn: largest |ensemble mean - limit| / sem = %.2f%n", worst);
     }
 
+    /**
+     * leaky_relu's slope reaches the cnn's limit: slope 0 is relu and slope 1 is identity (max(x, x) = x), to
+     * rounding, with gap and flatten; the zoo's default slope 0.01 is neither.
+     */
+    @Test
+    void leakyReluSlopesZeroAndOneAreReluAndIdentity() {
+        for (String pool : new String[] {"gap", "flatten"}) {
+            String common = "cnn(depth=2,channels=4,out=2,pool=" + pool + ",w_std=1.3,b_std=0.2,act=";
+            try (Tensor x = Tensor.randomNormal(DType.F64, 8, 3, 4, 4, 2)) {
+                assertSameKernel(common + "leaky_relu,slope=0)", common + "relu)", x, true);
+                assertSameKernel(common + "leaky_relu,slope=1)", common + "identity)", x, true);
+                assertSameKernel(common + "leaky_relu)", common + "relu)", x, false);
+            }
+        }
+    }
+
+    /** The two limits' NTKs on x are the same to 1e-13 of the largest entry (or not, for {@code same} false). */
+    static void assertSameKernel(String spec, String other, Tensor x, boolean same) {
+        try (Tensor a = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor b = InfiniteLimit.of(other).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            double largest = 0;
+            double farthest = 0;
+            for (int f = 0; f < a.size(); f++) {
+                largest = Math.max(largest, Math.abs(b.getFlat(f)));
+                farthest = Math.max(farthest, Math.abs(a.getFlat(f) - b.getFlat(f)));
+            }
+            if (same) {
+                assertThat(farthest).as("%s vs %s", spec, other).isLessThanOrEqualTo(1e-13 * largest);
+            } else {
+                assertThat(farthest).as("%s vs %s", spec, other).isGreaterThan(1e-4 * largest);
+            }
+        }
+    }
+
     /** The same limit through {@link InfiniteLimit#of}, with the zoo's defaults (depth 3, gap, relu). */
     @Test
     void infiniteLimitDispatchesCnnWithTheZoosDefaults() {
@@ -116,8 +151,8 @@ class CnnLimitTest {
                 + "w_std=1.5, b_std=0.05)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 2, 3, 4, 4, 2);
              Tensor a = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor b = new CnnLimit(3, 64, 10, 3, CnnLimit.Pool.GAP, FcnLimit.Act.RELU, Parameterization.NTK, 1.5,
-                     0.05).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor b = new CnnLimit(3, 64, 10, 3, CnnLimit.Pool.GAP, new Activation(Activation.Kind.RELU),
+                     Parameterization.NTK, 1.5, 0.05).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
             for (int f = 0; f < a.size(); f++) {
                 assertThat(a.getFlat(f)).isEqualTo(b.getFlat(f));
             }
@@ -164,12 +199,13 @@ class CnnLimitTest {
         assertThatThrownBy(() -> CnnLimit.of("fcn")).hasMessageEndingWith("only, not 'fcn'");
         assertThatThrownBy(() -> InfiniteLimit.of("transformer")).hasMessage("--infinite: the analytic infinite-width "
                 + "kernels are implemented for " + InfiniteLimit.SUPPORTED + " only, not 'transformer'");
-        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 0, CnnLimit.Pool.GAP, FcnLimit.Act.RELU,
+        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 0, CnnLimit.Pool.GAP, new Activation(Activation.Kind.RELU),
                 Parameterization.NTK, 1, 0)).hasMessage("cnn limit: expected depth >= 0, channels >= 1, out >= 1 and "
                 + "filter >= 1, got depth 1, channels 8, out 2, filter 0");
-        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 3, CnnLimit.Pool.GAP, FcnLimit.Act.RELU,
+        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 3, CnnLimit.Pool.GAP, new Activation(Activation.Kind.RELU),
                 Parameterization.NTK, Double.NaN, 0)).hasMessageEndingWith("got w_std NaN, b_std 0.0");
-        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 3, null, FcnLimit.Act.RELU, Parameterization.NTK, 1, 0))
+        assertThatThrownBy(() -> new CnnLimit(1, 8, 2, 3, null, new Activation(Activation.Kind.RELU),
+                Parameterization.NTK, 1, 0))
                 .hasMessage("cnn limit: pool, act and param are required, got pool null, act RELU, param NTK");
     }
 

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.NonFiniteKernelException;
@@ -23,9 +24,9 @@ import org.ntk4j.tensor.Tensor;
  * {@link FcnLimit} against fcn_limit_oracle.txt, written by the test resource fcn_limit_oracle.py: a NumPy
  * computation of the same kernels, in float64, whole Gram matrices at once, from the closed forms for relu, erf,
  * leaky_relu and identity and by its own two-dimensional trapezoidal rule (not ntk4j's closed forms or quadrature)
- * for tanh, sigmoid, softplus, gelu and sin. 162 fcns (the 9 activations, both parameterisations, depth 0, 1 and 3,
- * three (σ_w, σ_b) among them σ_b = 0) on 7 inputs of [5] against 4 (rectangular) and against themselves, with
- * identical, antipodal, parallel, zero and tiny rows.
+ * for tanh, sigmoid, softplus, gelu and sin. 198 fcns (the 9 activations and leaky_relu with the slopes 0.2 and 0,
+ * both parameterisations, depth 0, 1 and 3, three (σ_w, σ_b) among them σ_b = 0) on 7 inputs of [5] against 4
+ * (rectangular) and against themselves, with identical, antipodal, parallel, zero and tiny rows.
  */
 class FcnLimitOracleTest {
     /**
@@ -64,7 +65,7 @@ class FcnLimitOracleTest {
                 cases++;
             }
         }
-        assertThat(cases).isEqualTo(162);
+        assertThat(cases).isEqualTo(198);
     }
 
     private static void check(String spec, boolean nngp, FcnLimit lim, Tensor x1, Tensor x2, double[][] a,
@@ -179,12 +180,14 @@ class FcnLimitOracleTest {
     /** The constructor names the values it refuses (σ_w = NaN gave a NaN kernel, a depth of −1 no value). */
     @Test
     void theConstructorRefusesBadHyperparametersNamingThem() {
-        assertThatThrownBy(() -> new FcnLimit(-1, 8, 2, FcnLimit.Act.RELU, Parameterization.NTK, 1, 0))
+        assertThatThrownBy(() -> new FcnLimit(-1, 8, 2, new Activation(Activation.Kind.RELU), Parameterization.NTK, 1,
+                0))
                 .hasMessage("fcn limit: expected depth >= 0, width >= 1 and out >= 1, got depth -1, width 8, out 2");
-        assertThatThrownBy(() -> new FcnLimit(1, 8, 2, FcnLimit.Act.ERF, Parameterization.NTK, Double.NaN, 0))
+        assertThatThrownBy(() -> new FcnLimit(1, 8, 2, new Activation(Activation.Kind.ERF), Parameterization.NTK,
+                Double.NaN, 0))
                 .hasMessage("fcn limit: expected finite w_std >= 0 and b_std >= 0, got w_std NaN, b_std 0.0");
-        assertThatThrownBy(() -> new FcnLimit(1, 8, 2, FcnLimit.Act.ERF, Parameterization.STANDARD, 1,
-                Double.POSITIVE_INFINITY)).hasMessageEndingWith("got w_std 1.0, b_std Infinity");
+        assertThatThrownBy(() -> new FcnLimit(1, 8, 2, new Activation(Activation.Kind.ERF), Parameterization.STANDARD,
+                1, Double.POSITIVE_INFINITY)).hasMessageEndingWith("got w_std 1.0, b_std Infinity");
         assertThatThrownBy(() -> new FcnLimit(1, 8, 2, null, Parameterization.NTK, 1, 0))
                 .hasMessage("fcn limit: act and param are required, got act null, param NTK");
     }

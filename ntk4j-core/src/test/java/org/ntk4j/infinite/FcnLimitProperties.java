@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
+import net.jqwik.api.constraints.DoubleRange;
 import net.jqwik.api.constraints.IntRange;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.tensor.DType;
@@ -27,7 +28,7 @@ class FcnLimitProperties {
         String kindName = KINDS[kindIndex];
         KernelKind kind = KernelKind.parse(kindName, 0);
         FcnLimit lim = FcnLimit.of("fcn(depth=" + depth + ",width=16,out=" + out + ",act="
-                + FcnLimit.Act.values()[actIndex].name().toLowerCase(java.util.Locale.ROOT)
+                + org.ntk4j.nn.Activation.Kind.values()[actIndex].name().toLowerCase(java.util.Locale.ROOT)
                 + ",param=" + (standard ? "standard" : "ntk") + ",b_std=0.1)");
         int[] per = imageShaped ? new int[] {2, 3} : new int[] {6};
         long seed = 31L * n1 + n2 + 7L * out + depth;
@@ -68,6 +69,31 @@ class FcnLimitProperties {
             for (int f = 0; f < k11.size(); f++) {
                 assertThat(k11.getFlat(f)).isCloseTo(k11explicit.getFlat(f), within(selfTol));
             }
+        }
+    }
+
+    /**
+     * A leaky_relu slope round-trips through the spec and the limit's description, as {@code kernel --infinite}
+     * prints it: any slope in [0, 1] written into an fcn, cnn or resnet spec is printed back as
+     * {@code act=leaky_relu, slope=S} with S the same double, and those options, written back into the spec, give the
+     * same limit (the same description, and the same kernel entry).
+     */
+    @Property(tries = 60, seed = "20261207")
+    void aLeakyReluSlopeRoundTripsThroughTheSpecAndTheLimitsDescription(
+            @ForAll @DoubleRange(min = 0, max = 1) double slope, @ForAll @IntRange(min = 0, max = 2) int model) {
+        String name = new String[] {"fcn", "cnn", "resnet"}[model];
+        String size = model == 0 ? "depth=2" : model == 1 ? "depth=1,pool=flatten" : "blocks=0";
+        InfiniteLimit lim = InfiniteLimit.of(name + "(" + size + ",act=leaky_relu,slope=" + slope + ",out=2)");
+        String printed = lim.toString();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("act=leaky_relu, slope=([^,]+),").matcher(printed);
+        assertThat(m.find()).as(printed).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).isEqualTo(slope);
+        InfiniteLimit again = InfiniteLimit.of(name + "(" + size + ",act=leaky_relu,slope=" + m.group(1) + ",out=2)");
+        assertThat(again.toString()).isEqualTo(printed);
+        try (Tensor x = Tensor.randomNormal(DType.F64, 3, 2, 3, 3);
+             Tensor a = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor b = again.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            assertThat(b.get(0, 1)).isEqualTo(a.get(0, 1));
         }
     }
 

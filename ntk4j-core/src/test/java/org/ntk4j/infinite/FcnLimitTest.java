@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.SplittableRandom;
+import java.util.function.DoubleUnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Parameterization;
@@ -29,48 +31,137 @@ class FcnLimitTest {
      */
     @Test
     void everyActivationMatchesAMonteCarloIntegralOfItsExpectations() {
-        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+        for (Activation.Kind act : Activation.Kind.values()) {
             for (double[] s : SIGMAS) {
                 double k11 = s[0];
                 double k22 = s[1];
                 double k12 = s[2];
                 double[] dual = ActivationDuals.of(act, k11, k22, k12);
-                SplittableRandom rng = new SplittableRandom(20261124L);
-                double l11 = Math.sqrt(k11);
-                double l21 = k12 / l11;
-                double l22 = Math.sqrt(k22 - l21 * l21);
-                double[] sum = new double[4];
-                double[] sq = new double[4];
-                double[] f = new double[4];
-                for (int i = 0; i < SAMPLES; i++) {
-                    double z1 = rng.nextGaussian();
-                    double z2 = rng.nextGaussian();
-                    double u = l11 * z1;
-                    double v = l21 * z1 + l22 * z2;
-                    double pu = phi(act, u);
-                    double pv = phi(act, v);
-                    f[0] = pu * pu;
-                    f[1] = pv * pv;
-                    f[2] = pu * pv;
-                    f[3] = derivative(act, u) * derivative(act, v);
-                    for (int j = 0; j < 4; j++) {
-                        sum[j] += f[j];
-                        sq[j] += f[j] * f[j];
+                matchesMonteCarlo(act.toString(), dual, s, x -> phi(act, x), x -> derivative(act, x));
+            }
+        }
+    }
+
+    /**
+     * {@code dual} = {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} against their Monte-Carlo means over 10⁶
+     * samples of (u, v) ~ N(0, [[s0, s2], [s2, s1]]) (fixed seed), within 5 standard errors.
+     */
+    private static void matchesMonteCarlo(String what, double[] dual, double[] s, DoubleUnaryOperator phi,
+                                          DoubleUnaryOperator derivative) {
+        double k11 = s[0];
+        double k22 = s[1];
+        double k12 = s[2];
+        SplittableRandom rng = new SplittableRandom(20261124L);
+        double l11 = Math.sqrt(k11);
+        double l21 = k12 / l11;
+        double l22 = Math.sqrt(k22 - l21 * l21);
+        double[] sum = new double[4];
+        double[] sq = new double[4];
+        double[] f = new double[4];
+        for (int i = 0; i < SAMPLES; i++) {
+            double z1 = rng.nextGaussian();
+            double z2 = rng.nextGaussian();
+            double u = l11 * z1;
+            double v = l21 * z1 + l22 * z2;
+            double pu = phi.applyAsDouble(u);
+            double pv = phi.applyAsDouble(v);
+            f[0] = pu * pu;
+            f[1] = pv * pv;
+            f[2] = pu * pv;
+            f[3] = derivative.applyAsDouble(u) * derivative.applyAsDouble(v);
+            for (int j = 0; j < 4; j++) {
+                sum[j] += f[j];
+                sq[j] += f[j] * f[j];
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            double mean = sum[j] / SAMPLES;
+            double se = Math.sqrt((sq[j] / SAMPLES - mean * mean) / SAMPLES);
+            assertThat(dual[j]).as("%s, Σ = %s, expectation %d (MC %s ± %s)", what,
+                    java.util.Arrays.toString(s), j, mean, se).isCloseTo(mean, within(5 * se + 1e-12));
+            assertThat(se).isLessThan(5e-3 * Math.max(1, Math.abs(mean)));
+        }
+    }
+
+    /**
+     * leaky_relu with the spec's slope α (neural-tangents' {@code LeakyRelu(alpha)}, ABRelu a = α, b = 1) against
+     * the Monte-Carlo integral of max(x, αx) and its derivative (as {@link
+     * #everyActivationMatchesAMonteCarloIntegralOfItsExpectations}); at α = 0.7 E[φ'φ'] differs from that of the
+     * default 0.01 by more than 0.1, far more than the tolerance. The ends are exact: α = 0 is relu, α = 1 identity.
+     */
+    @Test
+    void leakyReluWithASlopeMatchesAMonteCarloIntegralAndRelusAndIdentitysAtItsEnds() {
+        for (double alpha : new double[] {0.2, 0.7}) {
+            Activation act = new Activation(Activation.Kind.LEAKY_RELU, alpha);
+            for (double[] s : SIGMAS) {
+                double[] dual = ActivationDuals.of(act, s[0], s[1], s[2]);
+                matchesMonteCarlo("leaky_relu, slope " + alpha, dual, s, x -> Math.max(x, alpha * x),
+                        x -> x > 0 ? 1 : alpha);
+                double[] out = new double[2];
+                ActivationDuals.cross(act, s[0], s[1], s[2], out);
+                assertThat(out).containsExactly(dual[2], dual[3]);
+                double[] defaultSlope = ActivationDuals.of(Activation.Kind.LEAKY_RELU, s[0], s[1], s[2]);
+                assertThat(Math.abs(dual[3] - defaultSlope[3])).isGreaterThan(alpha > 0.5 ? 0.1 : 0);
+            }
+        }
+        for (double[] s : SIGMAS) {
+            double[] relu = ActivationDuals.of(Activation.Kind.RELU, s[0], s[1], s[2]);
+            double[] identity = ActivationDuals.of(Activation.Kind.IDENTITY, s[0], s[1], s[2]);
+            double[] zero = ActivationDuals.of(new Activation(Activation.Kind.LEAKY_RELU, 0), s[0], s[1], s[2]);
+            double[] one = ActivationDuals.of(new Activation(Activation.Kind.LEAKY_RELU, 1), s[0], s[1], s[2]);
+            for (int j = 0; j < 4; j++) {
+                assertThat(zero[j]).isCloseTo(relu[j], within(1e-15));
+                assertThat(one[j]).isCloseTo(identity[j], within(1e-15));
+            }
+            assertThat(identity[2]).isCloseTo(s[2], within(1e-15));
+        }
+    }
+
+    /**
+     * depth = 1 with leaky_relu's slope 0.5 (both parameterisations): the one hidden layer's pre-activations are
+     * exactly Gaussian at any width, so the mean over 800 initialisations of the width-16 network's eNTK (and of
+     * f(x)·f(x')/O for the NNGP) equals the limit; every entry within 4.5 standard errors, the standard error under
+     * 4% of the scale √(K(x,x) K(x',x')), and the limit at the default slope 0.01 more than 5 standard errors from
+     * the mean at some entry (it fails that test, by about 7 for the NNGP: a slope lost on either side shows).
+     */
+    @Test
+    void depthOneEnsembleMeanWithASlopeEqualsItsLimit() {
+        for (String param : new String[] {"ntk", "standard"}) {
+            String spec = "fcn(depth=1,width=16,out=4,act=leaky_relu,slope=0.5,param=" + param
+                    + ",w_std=1.4,b_std=0.3)";
+            int[] per = {5};
+            Model m = Zoo.parse(spec);
+            FcnLimit lim = FcnLimit.of(spec);
+            FcnLimit defaultSlope = FcnLimit.of(spec.replace(",slope=0.5", ""));
+            try (Tensor x = Tensor.randomNormal(DType.F64, 17, 3, 5)) {
+                org.ntk4j.ntk.Ensemble e = org.ntk4j.ntk.Ensemble.of(m, 0, 800, per, DType.F64);
+                for (boolean nngp : new boolean[] {false, true}) {
+                    try (org.ntk4j.ntk.Ensemble.Mean mean = nngp ? e.nngp(x, null)
+                            : e.kernel(KernelKind.trace(), x, null);
+                         Tensor want = lim.kernel(KernelKind.trace(), x, null, nngp, DType.F64);
+                         Tensor other = defaultSlope.kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                        double farthest = 0;
+                        for (int i = 0; i < 3; i++) {
+                            for (int j = i; j < 3; j++) {
+                                double sem = mean.sem().get(i, j);
+                                double w = want.get(i, j);
+                                double scale = Math.sqrt(want.get(i, i) * want.get(j, j));
+                                assertThat(Math.abs(mean.mean().get(i, j) - w) / sem).as("%s %s (%d, %d): mean %s "
+                                        + "± %s, limit %s", spec, nngp ? "nngp" : "ntk", i, j, mean.mean().get(i, j),
+                                        sem, w).isLessThan(4.5);
+                                assertThat(sem).as("%s (%d, %d)", spec, i, j).isLessThan(0.04 * scale);
+                                farthest = Math.max(farthest, Math.abs(other.get(i, j) - mean.mean().get(i, j)) / sem);
+                            }
+                        }
+                        assertThat(farthest).as("%s %s: the default slope's limit", spec, nngp).isGreaterThan(5);
                     }
-                }
-                for (int j = 0; j < 4; j++) {
-                    double mean = sum[j] / SAMPLES;
-                    double se = Math.sqrt((sq[j] / SAMPLES - mean * mean) / SAMPLES);
-                    assertThat(dual[j]).as("%s, Σ = %s, expectation %d (MC %s ± %s)", act,
-                            java.util.Arrays.toString(s), j, mean, se).isCloseTo(mean, within(5 * se + 1e-12));
-                    assertThat(se).isLessThan(5e-3 * Math.max(1, Math.abs(mean)));
                 }
             }
         }
     }
 
     /** φ from its definition (the zoo's Activation), independently of ActivationDuals. */
-    private static double phi(FcnLimit.Act act, double x) {
+    private static double phi(Activation.Kind act, double x) {
         switch (act) {
             case RELU:
                 return Math.max(x, 0);
@@ -96,7 +187,7 @@ class FcnLimitTest {
     }
 
     /** φ' from its definition. */
-    private static double derivative(FcnLimit.Act act, double x) {
+    private static double derivative(Activation.Kind act, double x) {
         switch (act) {
             case RELU:
                 return x > 0 ? 1 : 0;
@@ -108,7 +199,7 @@ class FcnLimitTest {
                 return 1 - Math.tanh(x) * Math.tanh(x);
             case SIGMOID:
             case SOFTPLUS:
-                return 1 / (1 + Math.exp(-x)) * (act == FcnLimit.Act.SIGMOID ? 1 / (1 + Math.exp(x)) : 1);
+                return 1 / (1 + Math.exp(-x)) * (act == Activation.Kind.SIGMOID ? 1 / (1 + Math.exp(x)) : 1);
             case GELU:
                 return (1 + ErfFunction.erf(x / Math.sqrt(2))) / 2 + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
             case SIN:
@@ -120,7 +211,8 @@ class FcnLimitTest {
         }
     }
 
-    private static final FcnLimit.Act[] NUMERICAL = {FcnLimit.Act.TANH, FcnLimit.Act.SIGMOID, FcnLimit.Act.SOFTPLUS};
+    private static final Activation.Kind[] NUMERICAL = {Activation.Kind.TANH, Activation.Kind.SIGMOID,
+        Activation.Kind.SOFTPLUS};
 
     /**
      * The numerical integration against the same rule with a third of the step (about 3 times the nodes per
@@ -133,13 +225,13 @@ class FcnLimitTest {
     void crossExpectationsAreTheFourExpectationsCrossTerms() {
         SplittableRandom rnd = new SplittableRandom(11);
         double[] out = new double[2];
-        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+        for (Activation.Kind act : Activation.Kind.values()) {
             for (int trial = 0; trial < 20; trial++) {
                 double k11 = Math.exp(rnd.nextDouble(-4, 4));
                 double k22 = trial % 5 == 0 ? k11 : Math.exp(rnd.nextDouble(-4, 4));
                 double k12 = trial % 5 == 0 ? k11 : rnd.nextDouble(-1, 1) * Math.sqrt(k11) * Math.sqrt(k22);
                 double[] all = ActivationDuals.of(act, k11, k22, k12);
-                ActivationDuals.cross(act, k11, k22, k12, out);
+                ActivationDuals.cross(new Activation(act), k11, k22, k12, out);
                 assertThat(out[0]).as("%s E[φφ] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[2]);
                 assertThat(out[1]).as("%s E[φ'φ'] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[3]);
             }
@@ -150,14 +242,14 @@ class FcnLimitTest {
     void theNumericalIntegrationAgreesWithAMuchFinerOneTo1e13() {
         double[] variances = {1e-3, 0.3, 1, 2.25, 4, 16, 100, 1e4, 1e6};
         double[] correlations = {0, 0.6, -0.7, 0.99, -0.9999999, 1, -1};
-        for (FcnLimit.Act act : NUMERICAL) {
+        for (Activation.Kind act : NUMERICAL) {
             for (double k : variances) {
                 for (double c : correlations) {
                     double k22 = 0.8 * k;
                     double k12 = c * Math.sqrt(k * k22);
                     double[] coarse = ActivationDuals.quadrature(act, ActivationDuals.STEP, k, k22, k12);
                     double[] fine = ActivationDuals.quadrature(act, ActivationDuals.STEP / 3, k, k22, k12);
-                    double scale = act == FcnLimit.Act.SOFTPLUS ? Math.max(1, k) : 1;
+                    double scale = act == Activation.Kind.SOFTPLUS ? Math.max(1, k) : 1;
                     for (int j = 0; j < 4; j++) {
                         assertThat(coarse[j]).as("%s k=%s c=%s expectation %d", act, k, c, j)
                                 .isCloseTo(fine[j], within(1e-13 * scale));
@@ -172,8 +264,8 @@ class FcnLimitTest {
             assertThat(both[3]).isCloseTo(derivative(act, 0) * derivative(act, 0), within(1e-15));
         }
         // u ≡ 0: E[φ(0)φ(v)] = φ(0)·E[φ(v)]: 1/2 · 1/2 for sigmoid (σ(v) − 1/2 is odd), 0 for tanh
-        assertThat(ActivationDuals.of(FcnLimit.Act.SIGMOID, 0, 3, 0)[2]).isCloseTo(0.25, within(1e-15));
-        assertThat(ActivationDuals.of(FcnLimit.Act.TANH, 0, 3, 0)[2]).isCloseTo(0, within(1e-15));
+        assertThat(ActivationDuals.of(Activation.Kind.SIGMOID, 0, 3, 0)[2]).isCloseTo(0.25, within(1e-15));
+        assertThat(ActivationDuals.of(Activation.Kind.TANH, 0, 3, 0)[2]).isCloseTo(0, within(1e-15));
     }
 
     /**
@@ -187,14 +279,14 @@ class FcnLimitTest {
     void theNumericalIntegrationMatchesTheClosedFormsOfErfAndGelu() {
         double[] variances = {1e-2, 0.3, 1, 4, 16, 100, 1e4, 1e6, 1e8};
         double[] correlations = {0, 0.6, -0.7, 0.99, -0.999, 0.9999999, 1, -1};
-        for (FcnLimit.Act act : new FcnLimit.Act[] {FcnLimit.Act.ERF, FcnLimit.Act.GELU}) {
+        for (Activation.Kind act : new Activation.Kind[] {Activation.Kind.ERF, Activation.Kind.GELU}) {
             for (double k : variances) {
                 for (double c : correlations) {
                     double k22 = 0.8 * k;
                     double k12 = c * Math.sqrt(k * k22);
                     double[] numerical = ActivationDuals.quadrature(act, ActivationDuals.STEP, k, k22, k12);
                     double[] closed = ActivationDuals.of(act, k, k22, k12);
-                    double scale = act == FcnLimit.Act.GELU ? Math.max(1, k) : 1;
+                    double scale = act == Activation.Kind.GELU ? Math.max(1, k) : 1;
                     for (int j = 0; j < 4; j++) {
                         assertThat(numerical[j]).as("%s k=%s c=%s expectation %d", act, k, c, j)
                                 .isCloseTo(closed[j], within(3e-12 * scale));
@@ -215,13 +307,13 @@ class FcnLimitTest {
             for (double c : new double[] {0.3, -0.8, 1}) {
                 double k12 = c * k;
                 double step = 2 / Math.PI * Math.asin(c);
-                double[] tanh = ActivationDuals.of(FcnLimit.Act.TANH, k, k, k12);
+                double[] tanh = ActivationDuals.of(Activation.Kind.TANH, k, k, k12);
                 assertThat(tanh[2]).as("tanh k=%s c=%s", k, c).isCloseTo(step, within(1e-10));
                 assertThat(tanh[0]).isCloseTo(1, within(1e-10));
                 assertThat(tanh[3]).isBetween(0.0, 1e-10);
-                double[] sigmoid = ActivationDuals.of(FcnLimit.Act.SIGMOID, k, k, k12);
+                double[] sigmoid = ActivationDuals.of(Activation.Kind.SIGMOID, k, k, k12);
                 assertThat(sigmoid[2]).isCloseTo(0.25 + step / 4, within(1e-10));
-                double[] softplus = ActivationDuals.of(FcnLimit.Act.SOFTPLUS, k, k, k12);
+                double[] softplus = ActivationDuals.of(Activation.Kind.SOFTPLUS, k, k, k12);
                 double[] relu = ActivationDuals.relu(k, k, k12);
                 for (int j = 0; j < 4; j++) {
                     assertThat(softplus[j]).as("softplus k=%s c=%s %d", k, c, j)
@@ -233,7 +325,7 @@ class FcnLimitTest {
         double[] erf = ActivationDuals.erf(1e300, 1e300, 1e300);
         assertThat(erf[2]).isCloseTo(1, within(1e-12));
         assertThat(erf[3]).isCloseTo(4 / Math.PI / Math.sqrt(4e300), within(1e-162));
-        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+        for (Activation.Kind act : Activation.Kind.values()) {
             for (double[] s : new double[][] {{1e300, 1e300, 1e300}, {1e300, 1e-300, 0}, {1e150, 1e150, -1e150}}) {
                 for (double e : ActivationDuals.of(act, s[0], s[1], s[2])) {
                     assertThat(Double.isNaN(e)).as("%s at %s", act, java.util.Arrays.toString(s)).isFalse();
@@ -281,7 +373,7 @@ class FcnLimitTest {
      */
     @Test
     void depthZeroLimitIsTheExactEmpiricalKernelInBothParameterisations() {
-        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+        for (Activation.Kind act : Activation.Kind.values()) {
             for (String param : new String[] {"ntk", "standard"}) {
                 depthZeroMatchesTheEmpiricalKernel("fcn(depth=0,out=3,w_std=1.3,b_std=0.2,param=" + param + ",act="
                         + act.name().toLowerCase(java.util.Locale.ROOT) + ")", param.equals("ntk"));
@@ -324,13 +416,13 @@ class FcnLimitTest {
         double k11 = w2 * xx / d + b2;
         double k22 = w2 * yy / d + b2;
         double k12 = w2 * xy / d + b2;
-        for (FcnLimit.Act act : FcnLimit.Act.values()) {
+        for (Activation.Kind act : Activation.Kind.values()) {
             double[] e = ActivationDuals.of(act, k11, k22, k12);
-            FcnLimit ntk = new FcnLimit(1, 100, 2, act, Parameterization.NTK, 2.0, 0.3);
+            FcnLimit ntk = new FcnLimit(1, 100, 2, new Activation(act), Parameterization.NTK, 2.0, 0.3);
             double[] r = ntk.pair(xx, yy, xy, d);
             assertThat(r[0]).isCloseTo(w2 * e[2] + b2, within(1e-14));
             assertThat(r[1]).isCloseTo(w2 * e[2] + b2 + w2 * e[3] * k12, within(1e-14));
-            FcnLimit std = new FcnLimit(1, 100, 2, act, Parameterization.STANDARD, 2.0, 0.3);
+            FcnLimit std = new FcnLimit(1, 100, 2, new Activation(act), Parameterization.STANDARD, 2.0, 0.3);
             double[] s = std.pair(xx, yy, xy, d);
             assertThat(s[0]).isCloseTo(r[0], within(1e-14));
             assertThat(s[1]).isCloseTo(100 * e[2] + 1 + w2 * e[3] * (xy + 1), within(1e-12));
@@ -371,7 +463,16 @@ class FcnLimitTest {
                 + "kernels are implemented for " + InfiniteLimit.SUPPORTED + " only, not 'cnn'");
         assertThatThrownBy(() -> FcnLimit.of("fcn(act=swish)")).hasMessage("fcn: option act must be one of relu, "
                 + "leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, got 'swish'");
-        assertThat(FcnLimit.of("fcn(act=Leaky_ReLU)").toString()).contains("act=leaky_relu");
+        assertThat(FcnLimit.of("fcn(act=Leaky_ReLU)").toString()).contains("act=leaky_relu, slope=0.01,");
+        assertThat(FcnLimit.of("fcn(act=leaky_relu,slope=0.25)").toString()).contains("act=leaky_relu, slope=0.25,");
+        assertThat(FcnLimit.of("fcn(act=tanh)").toString()).contains("act=tanh, param=").doesNotContain("slope");
+        assertThatThrownBy(() -> FcnLimit.of("fcn(act=tanh,slope=0.2)")).hasMessage("fcn: option slope is the "
+                + "negative slope of act=leaky_relu, got slope=0.2 with act=tanh");
+        assertThatThrownBy(() -> FcnLimit.of("fcn(slope=0.2)")).hasMessageEndingWith("got slope=0.2 with act=relu");
+        assertThatThrownBy(() -> FcnLimit.of("fcn(act=leaky_relu,slope=1.5)")).hasMessage("fcn: option slope must "
+                + "be in [0, 1] (max(x, slope·x) is a leaky ReLU only there), got 1.5");
+        assertThatThrownBy(() -> FcnLimit.of("fcn(act=leaky_relu,slope=-0.1)")).hasMessage("fcn: option slope must "
+                + "be a finite number >= 0.0, got -0.1");
         assertThatThrownBy(() -> FcnLimit.of("fcn(widht=3)")).hasMessageContaining("unknown option 'widht'");
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Zoo;
@@ -68,6 +69,17 @@ class ResNetLimitTest {
         }
     }
 
+    /** leaky_relu's slope reaches the resnet's limit: slope 0 is relu and slope 1 identity, to rounding. */
+    @Test
+    void leakyReluSlopesZeroAndOneAreReluAndIdentity() {
+        String common = "resnet(blocks=1,channels=4,out=2,w_std=1.2,b_std=0.3,act=";
+        try (Tensor x = Tensor.randomNormal(DType.F64, 9, 3, 3, 3, 2)) {
+            CnnLimitTest.assertSameKernel(common + "leaky_relu,slope=0)", common + "relu)", x, true);
+            CnnLimitTest.assertSameKernel(common + "leaky_relu,slope=1)", common + "identity)", x, true);
+            CnnLimitTest.assertSameKernel(common + "leaky_relu,slope=0.5)", common + "leaky_relu)", x, false);
+        }
+    }
+
     @Test
     void badOptionsAndHyperparametersAreRefusedInOneLine() {
         assertThat(InfiniteLimit.of("resnet")).hasToString("resnet limit (blocks=2, out=10, act=relu, param=ntk, "
@@ -76,10 +88,11 @@ class ResNetLimitTest {
                 .hasMessageContaining("option act must be one of").hasMessageContaining("got 'nope'");
         assertThatThrownBy(() -> ResNetLimit.of("resnet(filter=5)")).hasMessageContaining("unknown option 'filter'");
         assertThatThrownBy(() -> ResNetLimit.of("cnn")).hasMessageEndingWith("only, not 'cnn'");
-        assertThatThrownBy(() -> new ResNetLimit(-1, 8, 2, FcnLimit.Act.RELU, Parameterization.NTK, 1, 0))
+        assertThatThrownBy(() -> new ResNetLimit(-1, 8, 2, new Activation(Activation.Kind.RELU), Parameterization.NTK,
+                1, 0))
                 .hasMessage("resnet limit: expected blocks >= 0, channels >= 1 and out >= 1, got blocks -1, "
                         + "channels 8, out 2");
-        assertThatThrownBy(() -> new ResNetLimit(1, 8, 2, FcnLimit.Act.RELU, null, 1, 0))
+        assertThatThrownBy(() -> new ResNetLimit(1, 8, 2, new Activation(Activation.Kind.RELU), null, 1, 0))
                 .hasMessage("resnet limit: act and param are required, got act RELU, param null");
         try (Tensor x = Tensor.randomNormal(DType.F64, 1, 2, 7)) {
             assertThatThrownBy(() -> InfiniteLimit.of("resnet").kernel(KernelKind.trace(), x, null, false, DType.F64))

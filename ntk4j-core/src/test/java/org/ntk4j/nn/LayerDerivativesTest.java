@@ -56,7 +56,10 @@ class LayerDerivativesTest {
     static Stream<String> zoo() {
         return Stream.of("fcn(depth=2,width=6,out=3)", "fcn(depth=1,width=5,out=2,act=erf,param=standard)",
                 "cnn(depth=2,channels=3,out=2,act=tanh)", "cnn(depth=1,channels=2,out=2,pool=flatten)",
-                "resnet(blocks=1,channels=2,out=2,act=gelu)", "transformer(layers=1,dim=4,heads=2,out=3)");
+                "resnet(blocks=1,channels=2,out=2,act=gelu)", "transformer(layers=1,dim=4,heads=2,out=3)",
+                "fcn(depth=2,width=5,out=2,act=leaky_relu,slope=0.3)",
+                "cnn(depth=1,channels=2,out=2,act=leaky_relu,slope=0.6,param=standard)",
+                "resnet(blocks=1,channels=2,out=2,act=leaky_relu,slope=0.2)");
     }
 
     @ParameterizedTest(name = "{0}")

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
 
 class ZooTest {
     /** The width studies (approx, study, convergence, the SgdCheckpoints example) vary each model's own option. */
@@ -64,6 +66,49 @@ class ZooTest {
         assertThatThrownBy(() -> Zoo.parse("fcn(param=mup)")).hasMessageContaining("must be ntk or standard");
         assertThatThrownBy(() -> Zoo.parse("transformer(dim=10,heads=4)"))
                 .hasMessage("transformer: dim=10 is not divisible by heads=4");
+    }
+
+    /**
+     * act=leaky_relu takes the option slope (neural-tangents' LeakyRelu(alpha)), 0.01 when omitted: the zoo's fcn,
+     * cnn and resnet apply max(x, slope·x), the same network as one built by hand from Layers.leakyRelu(slope) (the
+     * same parameters at the same seed, the same outputs), and unlike the default slope's. A slope outside [0, 1],
+     * or given with another act, is refused in one line.
+     */
+    @Test
+    void leakyReluTakesItsSlopeFromTheSpec() {
+        int[] in = {4};
+        try (Tensor x = Tensor.randomNormal(DType.F64, 3, 5, 4)) {
+            Model zoo = Zoo.parse("fcn(depth=2,width=6,out=3,act=leaky_relu,slope=0.3)");
+            Model byHand = new Model(Layers.serial(Layers.flatten(), Layers.dense(6, 1.5, 0.05, Parameterization.NTK),
+                    Layers.leakyRelu(0.3), Layers.dense(6, 1.5, 0.05, Parameterization.NTK), Layers.leakyRelu(0.3),
+                    Layers.dense(3, 1.5, 0.05, Parameterization.NTK)), "by hand");
+            Model defaultSlope = Zoo.parse("fcn(depth=2,width=6,out=3,act=leaky_relu)");
+            try (Params p = zoo.init(7, in, DType.F64); Params q = byHand.init(7, in, DType.F64);
+                 Tensor a = zoo.apply(p, x); Tensor b = byHand.apply(q, x); Tensor c = defaultSlope.apply(p, x)) {
+                double farthest = 0;
+                for (int f = 0; f < a.size(); f++) {
+                    assertThat(a.getFlat(f)).isEqualTo(b.getFlat(f));
+                    farthest = Math.max(farthest, Math.abs(a.getFlat(f) - c.getFlat(f)));
+                }
+                assertThat(farthest).isGreaterThan(0.01);
+            }
+        }
+        assertThat(Zoo.parse("cnn(depth=1,channels=2,act=Leaky_ReLU,Slope=0.5)").spec())
+                .isEqualTo("cnn(depth=1,channels=2,act=Leaky_ReLU,Slope=0.5)");
+        assertThatThrownBy(() -> Zoo.parse("resnet(act=erf,slope=0.2)")).hasMessage("resnet: option slope is the "
+                + "negative slope of act=leaky_relu, got slope=0.2 with act=erf");
+        assertThatThrownBy(() -> Zoo.parse("fcn(slope=0.2)")).hasMessageEndingWith("got slope=0.2 with act=relu");
+        assertThatThrownBy(() -> Zoo.parse("cnn(act=leaky_relu,slope=2)")).hasMessage("cnn: option slope must be in "
+                + "[0, 1] (max(x, slope·x) is a leaky ReLU only there), got 2");
+        assertThatThrownBy(() -> Zoo.parse("fcn(act=leaky_relu,slope=x)")).hasMessage("fcn: option slope must be a "
+                + "number, got 'x'");
+        assertThatThrownBy(() -> Zoo.parse("fcn(act=leaky_relu,slope=NaN)"))
+                .hasMessage("fcn: option slope must be a finite number >= 0.0, got NaN");
+        assertThatThrownBy(() -> Zoo.parse("transformer(slope=0.2)"))
+                .hasMessageStartingWith("transformer: unknown option 'slope'").hasMessageNotContaining("slope=");
+        assertThatThrownBy(() -> Zoo.parse("fcn(act=leaky_relu,slop=0.2)")).hasMessage("fcn: unknown option 'slop'; "
+                + "options are depth=3, width=512, out=10, act=relu, param=ntk, w_std=1.5, b_std=0.05; "
+                + "act=leaky_relu also takes slope=0.01");
     }
 
     @Test

@@ -11,7 +11,8 @@ Dense/Relu/Erf/LeakyRelu kernel_fn define them:
     Dense, standard     T <- fan_in K + [b] + W_std^2 T,   then K <- W_std^2 K + b_std^2   ([b] = 1 with a bias)
     Relu (Cho & Saul)   K <- sqrt(k k')/(2 pi) (sin t + (pi - t) cos t),  T <- T (pi - t)/(2 pi),  t = arccos(K/sqrt(k k'))
     Erf (Williams)      K <- 2/pi arcsin(2K/sqrt((1+2k)(1+2k'))),  T <- T 4/pi / sqrt((1+2k)(1+2k') - 4K^2)
-    leaky_relu, alpha   phi = alpha x + (1 - alpha) relu(x):  K <- alpha K + (1 - alpha)^2 relu's K (the cross terms
+    leaky_relu, alpha   (the spec's slope, 0.01 when not given; the cases 0.2 and 0 last)
+                        phi = alpha x + (1 - alpha) relu(x):  K <- alpha K + (1 - alpha)^2 relu's K (the cross terms
                         E[u relu(v)] = K/2), T <- T (alpha + (1 - alpha)^2 relu's derivative term); identity: alpha = 1
     tanh, sigmoid, softplus, gelu (x Phi(x)), sin: no closed form used here, E[phi(u) phi(v)] and E[phi'(u) phi'(v)]
                         by a uniform trapezoidal rule over (z1, z2) in [-9, 9]^2 with step 0.02 (u = l11 z1,
@@ -51,7 +52,7 @@ def erf(K, k1, k2, T, same):
     return Kn, 2 / np.pi * np.arcsin(2 * k1 / a), 2 / np.pi * np.arcsin(2 * k2 / b), T * dot
 
 
-ALPHA = 0.01  # the zoo's leaky_relu slope (it has no option for it)
+ALPHA = 0.01  # the zoo's leaky_relu slope when its option slope is not given
 
 
 def leaky(K, k1, k2, T, same, alpha):
@@ -133,7 +134,8 @@ def check_against_hermgauss():
             assert abs(gh[0] - tr[0]) < 1e-14 and abs(gh[1] - tr[1]) < 1e-14, (act, gh, tr)
 
 
-DUALS = {'relu': relu, 'erf': erf, 'leaky_relu': lambda *a: leaky(*a, ALPHA), 'identity': lambda *a: leaky(*a, 1.0)}
+DUALS = {'relu': relu, 'erf': erf, 'leaky_relu': lambda *a: leaky(*a, ALPHA), 'identity': lambda *a: leaky(*a, 1.0),
+         'leaky_relu,slope=0.2': lambda *a: leaky(*a, 0.2), 'leaky_relu,slope=0.0': lambda *a: leaky(*a, 0.0)}
 
 
 def limit(x1, x2, act, param, depth, width, w_std, b_std):
@@ -175,7 +177,8 @@ def main():
     print('x1', *x1.shape, *(repr(float(v)) for v in x1.ravel()))
     print('x2', *x2.shape, *(repr(float(v)) for v in x2.ravel()))
     check_against_hermgauss()
-    for act in ('relu', 'erf', 'leaky_relu', 'identity', 'tanh', 'sigmoid', 'softplus', 'gelu', 'sin'):
+    for act in ('relu', 'erf', 'leaky_relu', 'identity', 'tanh', 'sigmoid', 'softplus', 'gelu', 'sin',
+                'leaky_relu,slope=0.2', 'leaky_relu,slope=0.0'):
         for param in ('ntk', 'standard'):
             for depth in (0, 1, 3):
                 for w_std, b_std in ((1.5, 0.05), (1.0, 0.0), (2.0, 0.7)):
