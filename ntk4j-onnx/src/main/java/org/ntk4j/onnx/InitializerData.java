@@ -27,6 +27,12 @@ final class InitializerData {
     final float[] f32;
     final double[] f64;
     final long[] ints;
+    /**
+     * Whether the (floating) elements include +∞ or −∞ and no NaN: a mask added to attention scores (a causal mask
+     * of −∞ above the diagonal), which the import keeps a constant, never a parameter (no trainable weight is
+     * infinite).
+     */
+    final boolean infinite;
 
     private InitializerData(String name, int elemType, int[] shape, float[] f32, double[] f64, long[] ints) {
         this.name = name;
@@ -35,6 +41,14 @@ final class InitializerData {
         this.f32 = f32;
         this.f64 = f64;
         this.ints = ints;
+        boolean inf = false;
+        boolean nan = false;
+        for (int i = 0; (f32 != null || f64 != null) && i < size(); i++) {
+            double v = get(i);
+            inf |= Double.isInfinite(v);
+            nan |= Double.isNaN(v);
+        }
+        this.infinite = inf && !nan;
     }
 
     /** The same elements under another name (shared, not copied). */

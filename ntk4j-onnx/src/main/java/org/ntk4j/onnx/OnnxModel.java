@@ -32,8 +32,9 @@ import org.ntk4j.tensor.TensorScope;
  * padding mask) is taken as 0 and 1, without derivative. Its parameters θ
  * are the floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales,
  * shifts), named as in the file, and in files not from PyTorch the floating Constant nodes of rank at least 1 (named
- * by their output); initializers used as shapes, axes or exponents, scalars, and batch norms' running statistics are
- * constants. Outside PyTorch's files, a tensor whose
+ * by their output); initializers used as shapes, axes or exponents, scalars, batch norms' running statistics, masks
+ * holding ±∞ (a causal mask buffer) and tensors the output depends on only through comparisons (a float mask buffer
+ * compared with 0) are constants. Outside PyTorch's files, a tensor whose
  * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input.
  * {@link #freeze} and {@link #paramsOnly} choose otherwise by name. The whole graph is checked when the file is
  * loaded: an operator ntk4j does not import is reported then, with its node's name.
@@ -165,8 +166,9 @@ public final class OnnxModel {
             throw withExamplesAxis(e, g, dtype);
         }
         List<String> weights = new ArrayList<>();
+        java.util.Set<String> differentiated = t.weightsDifferentiated(out.var());
         for (String name : g.initializers.keySet()) {
-            if (t.weightsUsed.contains(name)) {
+            if (differentiated.contains(name)) {
                 weights.add(name);
             }
         }

@@ -56,6 +56,9 @@ final class Operators {
         TABLE.put("Sqrt", c -> c.allConst() ? one(staticUnary(c, Math::sqrt)) : unary(c, Var::sqrt));
         TABLE.put("Neg", c -> c.allConst() ? one(staticUnary(c, v -> -v)) : unary(c, Var::neg));
         TABLE.put("Softplus", c -> unary(c, Var::softplus));
+        // sinusoidal position encodings and rotary embeddings: of constants at import, else the primitives
+        TABLE.put("Sin", c -> c.allConst() ? one(staticUnary(c, Math::sin)) : unary(c, Var::sin));
+        TABLE.put("Cos", c -> c.allConst() ? one(staticUnary(c, Math::cos)) : unary(c, Var::cos));
         TABLE.put("Abs", c -> unary(c, v -> v.relu().add(v.neg().relu())));
         TABLE.put("Elu", c -> elu(c, c.attrFloat("alpha", 1f), 1.0));
         // SELU: γ · ELU_α with ONNX's defaults, PyTorch's constants rounded to float32
@@ -112,6 +115,8 @@ final class Operators {
         TABLE.put("Squeeze", Operators::squeeze);
         TABLE.put("Unsqueeze", Operators::unsqueeze);
         TABLE.put("Expand", Operators::expand);
+        TABLE.put("Trilu", Operators::trilu);
+        TABLE.put("Tile", Operators::tile);
         TABLE.put("Gather", Operators::gather);
         // a constant interpolation matrix per resized axis (or a repeat)
         TABLE.put("Resize", Resize::apply);
@@ -834,6 +839,12 @@ final class Operators {
     }
 
     private static Value[] reduce(Ctx c, Reduction f, int axesInputFrom) {
+        if (c.op().equals("ReduceMean") && c.integer(0)) {
+            // ONNX's mean of an integer type is of that type: the sum divided by the count, truncated (ONNX Runtime)
+            throw c.error("a mean of integers ('" + c.node.getInput(0) + "') is an integer in ONNX, the sum divided "
+                    + "by the count and truncated towards zero, which the import does not compute; cast them to a "
+                    + "floating type first");
+        }
         Traced x = c.traced(0);
         int r = x.rank();
         long[] axesIn;
@@ -1388,7 +1399,105 @@ final class Operators {
             return one(broadcastMap(c, k.type, new Const[] {k, shape}, x -> x[0]));
         }
         Traced x = c.traced(0);
+        Traced perExample = c.followExamples(x, 1, out);
+        if (perExample != null) {
+            return one(perExample);
+        }
         return one(c.out(x.var().broadcastTo(out), Tracer.broadcastBatch(out.length, x)));
+    }
+
+    /**
+     * Tile(x, repeats): x repeated {@code repeats[i]} times along each axis i (torch's {@code x.repeat(...)}), with
+     * the repeats known at import. Evaluated at import on a value known there. On a computed value: where only axes
+     * of size 1 repeat, a broadcast, as {@link #expand} (a class token {@code cls.repeat(x.shape[0], 1, 1)} follows
+     * the examples' axis the same way); else x reshaped with an axis of size 1 before each repeated axis
+     * ([d0, 1, d1] for repeats [1, r1]), broadcast to the repeats ([d0, r1, d1]) and reshaped to [d0, r1·d1], which
+     * is the repeat's row-major order. Repeating the examples' axis mixes the examples.
+     */
+    private static Value[] tile(Ctx c) {
+        int[] s = c.shapeOf(0);
+        long[] reps = c.constant(1, "repeats").longs();
+        if (reps.length != s.length) {
+            throw c.error("repeats has " + reps.length + " values for an input of rank " + s.length);
+        }
+        int[] out = new int[s.length];
+        // an axis repeated r > 1 times becomes the pair [r, d] (from [1, d]); the others stay as they are, so that
+        // the examples' axis, never repeated, stays first
+        List<Integer> pairs = new ArrayList<>();
+        List<Integer> source = new ArrayList<>();
+        boolean broadcast = true;
+        for (int i = 0; i < s.length; i++) {
+            if (reps[i] < 0) {
+                throw c.error("repeats[" + i + "] is " + reps[i] + "; repeats must be 0 or more");
+            }
+            out[i] = Math.toIntExact(s[i] * reps[i]);
+            if (reps[i] != 1) {
+                pairs.add((int) reps[i]);
+                source.add(1);
+            }
+            pairs.add(s[i]);
+            source.add(s[i]);
+            broadcast &= reps[i] == 1 || s[i] == 1;
+        }
+        if (c.in(0) instanceof Const k && !k.weightCandidate()) {
+            double[] v = k.values();
+            double[] r = new double[Shapes.size(out)];
+            int[] inStrides = Shapes.strides(s);
+            for (int flat = 0; flat < r.length; flat++) {
+                int rem = flat;
+                int from = 0;
+                for (int i = out.length - 1; i >= 0; i--) {
+                    from += (rem % out[i]) % s[i] * inStrides[i];
+                    rem /= out[i];
+                }
+                r[flat] = v[from];
+            }
+            return one(new Const(k.type, out, r));
+        }
+        Traced x = c.traced(0);
+        int batch = x.batch >= 0 && reps[x.batch] != 1 ? MIXED : x.batch;
+        if (broadcast) {
+            Traced perExample = c.followExamples(x, 1, out);
+            return one(perExample != null ? perExample : c.out(x.var().broadcastTo(out), batch));
+        }
+        Var y = x.var().reshape(source.stream().mapToInt(Integer::intValue).toArray())
+                .broadcastTo(pairs.stream().mapToInt(Integer::intValue).toArray()).reshape(out);
+        return one(c.out(y, batch));
+    }
+
+    /**
+     * Trilu: the upper (upper = 1, torch.triu) or lower (torch.tril) triangle of the last two axes from diagonal k
+     * (input 1, default 0): element (i, j) is kept where j − i ≥ k (upper) or j − i ≤ k (lower), the others are 0.
+     * Evaluated at import on a value known there (a causal mask built in forward, torch.triu(torch.full((L, L),
+     * -inf), 1), −∞ kept exactly); on a computed value, its product with the constant 0/1 triangle (an infinity
+     * outside the triangle then gives NaN, reported, where ONNX gives 0).
+     */
+    private static Value[] trilu(Ctx c) {
+        int[] s = c.shapeOf(0);
+        if (s.length < 2) {
+            throw c.error("input '" + c.node.getInput(0) + "' has rank " + s.length + "; Trilu needs at least 2 axes");
+        }
+        long k = c.has(1) ? c.constant(1, "k").longs()[0] : 0;
+        boolean upper = c.attrInt("upper", 1) != 0;
+        int rows = s[s.length - 2];
+        int cols = s[s.length - 1];
+        double[] keep = new double[rows * cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                keep[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+            }
+        }
+        if (c.in(0) instanceof Const x && !x.weightCandidate()) {
+            double[] v = x.values();
+            double[] r = new double[v.length];
+            for (int f = 0; f < v.length; f++) {
+                r[f] = keep[f % keep.length] != 0 ? v[f] : 0;
+            }
+            return one(new Const(x.type, x.shape, r));
+        }
+        Traced x = c.traced(0);
+        Var triangle = c.builder().constant(Tensor.of(x.phys.dtype(), keep, rows, cols));
+        return one(elementwise(c, x, new Traced(triangle, NONE), Var::mul));
     }
 
     private static Value[] gather(Ctx c) {
@@ -1485,7 +1594,8 @@ final class Operators {
      * ±∞ (PyTorch's attention masks are Where(mask, −∞, 0)): its finite part goes through the product above, and
      * its infinities are added exactly, as log(1 − s) = −∞ where s = 1 and 0 where s = 0, for s the 0/1 mask of
      * the elements whose branch taken is −∞ (−log(1 − s) for +∞). s depends on no parameter, so no derivative
-     * flows through the logarithm.
+     * flows through the logarithm. A branch of integer constants (ONNX then makes the other one of the same integer
+     * type: whole numbers without derivative) is a graph constant of its values.
      */
     private static Value[] where(Ctx c) {
         if (c.allConst()) {
@@ -1518,14 +1628,21 @@ final class Operators {
      * branch is computed).
      */
     private static Traced whereBranch(Ctx c, int i, int part, DType dt) {
-        if (!(c.in(i) instanceof Const k) || !k.floating() || k.weightCandidate()) {
+        if (!(c.in(i) instanceof Const k) || k.weightCandidate()) {
             return part == 0 ? c.traced(i) : null;
+        }
+        if (!k.floating()) {
+            // an integer constant (torch.where(n > 0, n, 1) on int64 counts): the other branch is of the same integer
+            // type, so whole numbers without derivative, and the selection is exact in the trace's dtype
+            return part == 0 ? c.tracedAnyType(i) : null;
         }
         double[] v = k.values();
         double[] r = new double[v.length];
         boolean any = false;
         for (int j = 0; j < v.length; j++) {
-            boolean inf = Double.isInfinite(v[j]);
+            // a value that the trace's dtype rounds to ±∞ is one there: float64's finfo.min (Hugging Face's mask value
+            // in a float64 export) computed in float32
+            boolean inf = Double.isInfinite(dt == DType.F32 ? (float) v[j] : v[j]);
             any |= part != 0 && inf && Math.signum(v[j]) == part;
             r[j] = part == 0 ? (inf ? 0 : v[j]) : (inf && Math.signum(v[j]) == part ? 1 : 0);
         }

@@ -70,9 +70,12 @@ final class Tracer {
             return InitializerData.isFloatType(type);
         }
 
-        /** A floating initializer of rank at least 1: a weight, bias, scale or shift if the graph computes with it. */
+        /**
+         * A floating initializer of rank at least 1: a weight, bias, scale or shift if the graph computes with it;
+         * not one that holds ±∞ ({@link InitializerData#infinite}: a mask, a constant).
+         */
         boolean weightCandidate() {
-            return initializer != null && floating() && shape.length >= 1;
+            return initializer != null && floating() && shape.length >= 1 && !initializer.infinite;
         }
 
         long[] longs() {
@@ -256,6 +259,14 @@ final class Tracer {
      * operators of {@link #WHOLE_PRESERVING} make of them. ONNX's Div of integers truncates ({@link Ctx#integer}).
      */
     private final Set<Value> integers = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /**
+     * The values known at import that are computed from the shape of a value that depends on the examples
+     * ({@code Shape(x)}, and what Gather, Concat, Unsqueeze, ... make of it): they may hold the batch size, which
+     * {@link Ctx#followExamples} needs to tell.
+     */
+    private final Set<Value> fromBatchShape = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** The model's input of this trace, [N, ...] (packed for several inputs). */
+    private Var examples;
     /** The operators whose outputs are masks of 0 and 1 without derivative, whatever their inputs. */
     private static final Set<String> MASKS = Set.of("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
             "Not");
@@ -307,6 +318,7 @@ final class Tracer {
             }
         }
         views = x.dim(0) > 1;
+        examples = x;
         for (NodeProto node : graph.nodes) {
             Operators.Op op = Operators.TABLE.get(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx")
                     ? node.getOpType() : node.getDomain() + "." + node.getOpType());
@@ -329,6 +341,7 @@ final class Tracer {
             boolean whole = mask || free && WHOLE_PRESERVING.contains(c.op()) && computedWithoutWeights(c, true);
             boolean integer = whole && !mask && (c.op().equals("Cast")
                     ? InitializerData.isIntegerType((int) c.attrInt("to", 1)) : anyInteger(c));
+            boolean shapeOfExamples = fromBatchShape(c);
             for (int i = 0; i < out.length && i < node.getOutputCount(); i++) {
                 if (!node.getOutput(i).isEmpty()) {
                     values.put(node.getOutput(i), out[i]);
@@ -343,6 +356,9 @@ final class Tracer {
                     }
                     if (integer && out[i] instanceof Traced) {
                         integers.add(out[i]);
+                    }
+                    if (shapeOfExamples && out[i] instanceof Const) {
+                        fromBatchShape.add(out[i]);
                     }
                 }
             }
@@ -412,11 +428,32 @@ final class Tracer {
 
     /**
      * Whether an input of the node is a traced value of an integer type (see {@link #integers}); for a Gather, its
-     * data (the indices' type is not the output's).
+     * data (the indices' type is not the output's). A Where is of its branches' type, which a branch of integer
+     * constants tells (torch.where(ids > 4, 2, 1) selects int64 values by a mask).
      */
     private boolean anyInteger(Ctx c) {
         for (int i = 0; i < c.inputs(); i++) {
             if (c.integer(i) && !(c.op().equals("Gather") && i == 1)) {
+                return true;
+            }
+            if (c.op().equals("Where") && i > 0 && c.has(i) && c.in(i) instanceof Const k
+                    && InitializerData.isIntegerType(k.type)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the node computes from the shape of a value that depends on the examples: a Shape of one, or any
+     * operator of a value known at import that is (see {@link #fromBatchShape}).
+     */
+    private boolean fromBatchShape(Ctx c) {
+        if (c.op().equals("Shape")) {
+            return c.in(0) instanceof Traced t && t.batch != NONE;
+        }
+        for (int i = 0; i < c.inputs(); i++) {
+            if (c.has(i) && fromBatchShape.contains(c.in(i))) {
                 return true;
             }
         }
@@ -575,6 +612,35 @@ final class Tracer {
             }
         }
 
+        /**
+         * {@code v}, a value that does not depend on the examples, broadcast to {@code out} as Expand does, where
+         * input {@code shapeInput} holds the target shape. Where the shape comes from the examples' (PyTorch's
+         * {@code cls_token.expand(x.shape[0], -1, -1)}: a class token repeated per example) and grows a first axis of
+         * size 1 (or none) to the batch size N, the result is computed as zero(x) + v, with zero(x) = [x > x], 0 for
+         * every value of x (NaN included) and without derivative, shaped [N, 1, ..., 1]: the same values, but
+         * following the examples' axis like every value computed from x. A parameter broadcast to N rows without it
+         * would be a value of the parameters alone with an axis of the batch's size, which the per-example paths of
+         * the kernel methods (they take such values as shared by all examples) cannot split. Returns null where the
+         * target shape is not the examples'.
+         */
+        Traced followExamples(Traced v, int shapeInput, int[] out) {
+            int n = examples.dim(0);
+            int[] s = v.shape();
+            boolean growsFirst = out.length > 0 && out[0] == n && n > 1
+                    && (s.length < out.length || s[0] == 1);
+            if (v.batch != NONE || !growsFirst || !fromBatchShape.contains(in(shapeInput))) {
+                return null;
+            }
+            int[] rest = out.clone();
+            rest[0] = 1;
+            int[] ones = new int[out.length];
+            java.util.Arrays.fill(ones, 1);
+            ones[0] = n;
+            Var first = examples.reshape(n, Shapes.size(examples.shape()) / n).sliceInDim(1, 0, 1, 1);
+            Var zero = first.greater(first).reshape(ones);
+            return new Traced(zero.add(v.var().broadcastTo(rest)), 0);
+        }
+
         /** Whether values may be held as views (see {@link Views}). */
         boolean views() {
             return views;
@@ -726,6 +792,37 @@ final class Tracer {
 
     private static Const constOf(InitializerData d) {
         return new Const(d.elemType, d.shape, d.toDoubles());
+    }
+
+    /**
+     * Of the weights the trace used ({@link #weightsUsed}), those that {@code output} depends on through a path with
+     * a derivative: not one read only through comparisons (nanoGPT's float causal buffer, compared with 0 for
+     * masked_fill), whose derivative is zero everywhere. Such a tensor is a mask, a constant, not a parameter.
+     */
+    Set<String> weightsDifferentiated(Var output) {
+        Set<Var> reached = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        java.util.ArrayDeque<Var> todo = new java.util.ArrayDeque<>();
+        todo.push(output);
+        reached.add(output);
+        while (!todo.isEmpty()) {
+            org.ntk4j.graph.Equation e = builder.producer(todo.pop());
+            if (e == null || e.primitive() instanceof org.ntk4j.primitive.ComparisonPrimitive) {
+                continue;
+            }
+            for (Var v : e.inputs()) {
+                if (reached.add(v)) {
+                    todo.push(v);
+                }
+            }
+        }
+        Set<String> r = new LinkedHashSet<>();
+        for (String name : weightsUsed) {
+            Var v = lifted.get("weight " + name);
+            if (v != null && reached.contains(v)) {
+                r.add(name);
+            }
+        }
+        return r;
     }
 
     /** The graph variable of a constant: a parameter, or a graph constant in the trace's dtype. */

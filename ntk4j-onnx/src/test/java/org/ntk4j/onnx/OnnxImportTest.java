@@ -122,6 +122,59 @@ class OnnxImportTest {
         assertLinearNtk(onnx.paramsOnly(Pattern.compile("b")), 0, 1, m);
     }
 
+    /**
+     * y = (x·W) ⊙ exp(m) with m an initializer [−∞, 0] (a mask, as PyTorch's causal masks are buffers of −∞): m is
+     * a constant, not a parameter, so y = [0, x·W₁] and Θ(x_n, x_q) = diag(0, x_n·x_q) by every method. With NaN
+     * instead of −∞ (a broken weight, not a mask) m stays a parameter, and the kernel is refused naming it.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Method.class, names = {"JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS",
+        "STRUCTURED_DERIVATIVES"})
+    void anInitializerHoldingInfinityIsAConstantMaskAndOneHoldingNanStaysAParameter(Method method, @TempDir Path dir)
+            throws IOException {
+        for (double masked : new double[] {Double.NEGATIVE_INFINITY, Double.NaN}) {
+            GraphProto g = GraphProto.newBuilder().setName("masked")
+                    .addInput(info("x", DOUBLE, "batch", 3))
+                    .addOutput(info("y", DOUBLE, "batch", 2))
+                    .addInitializer(doubles("W", W, 3, 2))
+                    .addInitializer(doubles("m", new double[] {masked, 0}, 2))
+                    .addNode(node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"xw"}))
+                    .addNode(node("Exp", "gate", new String[] {"m"}, new String[] {"e"}))
+                    .addNode(node("Mul", "mask", new String[] {"xw", "e"}, new String[] {"y"}))
+                    .build();
+            OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("masked.onnx"), model(13, g)));
+            if (Double.isNaN(masked)) {
+                assertThat(onnx.parameterNames()).containsExactly("W", "m");
+                try (Params p = onnx.params(DType.F64); Tensor x = inputs()) {
+                    assertThatThrownBy(() -> EmpiricalNtk.of(onnx.model(), p).method(method).ntk(x, null))
+                            .hasMessage("parameters: 'm' has a non-finite value (NaN) at flat index 0");
+                }
+                continue;
+            }
+            assertThat(onnx.parameterNames()).containsExactly("W");
+            try (Params p = onnx.params(DType.F64); Tensor x = inputs(); Tensor y = onnx.model().apply(p, x);
+                 Tensor k = EmpiricalNtk.of(onnx.model(), p).traceAxes().method(method).ntk(x, null)) {
+                for (int n = 0; n < 3; n++) {
+                    assertThat(y.get(n, 0)).isEqualTo(0.0);
+                    double e = 0;
+                    for (int i = 0; i < 3; i++) {
+                        e += x.get(n, i) * W[i * 2 + 1];
+                    }
+                    assertThat(y.get(n, 1)).isCloseTo(e, org.assertj.core.data.Offset.offset(1e-12));
+                    for (int q = 0; q < 3; q++) {
+                        for (int a = 0; a < 2; a++) {
+                            for (int c = 0; c < 2; c++) {
+                                double expected = a == 1 && c == 1 ? dot(x, n, q) : 0;
+                                assertThat(k.get(n, q, a, c)).as("%s at %d %d %d %d", method, n, q, a, c)
+                                        .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-12));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void freezeAndParamsOnlyNameThePatternWhenItMatchesNothingOrLeavesNothing(@TempDir Path dir) throws IOException {
         OnnxModel onnx = OnnxModel.load(linearFile(dir));

@@ -242,6 +242,61 @@ class OnnxInputsTest {
         }
     }
 
+    /**
+     * ONNX's ReduceMean of an integer type is of that type (ONNX Runtime divides the sum by the count in integers:
+     * the mean of ids [1, 2] is 1, not 1.5): refused in one line rather than computed as a fraction; the same mean
+     * of the ids cast to double imports and is the fraction.
+     */
+    @Test
+    void aMeanOfIntegersIsRefusedInOneLineAndTheMeanOfTheirFloatingCastImports() throws Exception {
+        for (int to : new int[] {TensorProto.DataType.INT64_VALUE, Onnx.DOUBLE}) {
+            Path f = Onnx.write(exports.resolve("mean" + to + ".onnx"), Onnx.model(13, GraphProto.newBuilder()
+                    .setName("mean")
+                    .addInput(Onnx.info("ids", TensorProto.DataType.INT64_VALUE, "batch", 2))
+                    .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                    .addInitializer(Onnx.doubles("w", new double[] {1, 2}, 1, 2))
+                    .addNode(Onnx.node("Cast", "cast", new String[] {"ids"}, new String[] {"c"}, Onnx.attr("to", to)))
+                    .addNode(Onnx.node("ReduceMean", "mean", new String[] {"c"}, new String[] {"m"},
+                            Onnx.ints("axes", 1), Onnx.attr("keepdims", 1)))
+                    .addNode(Onnx.node("Cast", "to_double", new String[] {"m"}, new String[] {"md"},
+                            Onnx.attr("to", Onnx.DOUBLE)))
+                    .addNode(Onnx.node("MatMul", "linear", new String[] {"md", "w"}, new String[] {"y"}))
+                    .build()));
+            if (to == Onnx.DOUBLE) {
+                OnnxModel onnx = OnnxModel.load(f);
+                // y = mean(ids) · w: for ids [1, 2], mean 1.5
+                try (Params p = onnx.params(DType.F64); Tensor x = Tensor.of(new double[] {1, 2}, 1, 2);
+                     Tensor y = onnx.model().apply(p, x)) {
+                    assertThat(y.get(0, 0)).isEqualTo(1.5);
+                    assertThat(y.get(0, 1)).isEqualTo(3.0);
+                }
+            } else {
+                assertThatThrownBy(() -> OnnxModel.load(f)).hasMessage(f + ": node 'mean' (ReduceMean): a mean of "
+                        + "integers ('c') is an integer in ONNX, the sum divided by the count and truncated towards "
+                        + "zero, which the import does not compute; cast them to a floating type first");
+            }
+        }
+        // int64 values selected by a mask from integer constants (torch.where(ids > 4, 3, 1)) are integers too
+        Path w = Onnx.write(exports.resolve("meanwhere.onnx"), Onnx.model(13, GraphProto.newBuilder()
+                .setName("meanwhere")
+                .addInput(Onnx.info("ids", TensorProto.DataType.INT64_VALUE, "batch", 2))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", new double[] {1, 2}, 1, 2))
+                .addInitializer(Onnx.int64s("four", new long[] {4}))
+                .addInitializer(Onnx.int64s("three", new long[] {3}))
+                .addInitializer(Onnx.int64s("one", new long[] {1}))
+                .addNode(Onnx.node("Greater", "large", new String[] {"ids", "four"}, new String[] {"g"}))
+                .addNode(Onnx.node("Where", "weights", new String[] {"g", "three", "one"}, new String[] {"c"}))
+                .addNode(Onnx.node("ReduceMean", "mean", new String[] {"c"}, new String[] {"m"},
+                        Onnx.ints("axes", 1), Onnx.attr("keepdims", 1)))
+                .addNode(Onnx.node("Cast", "to_double", new String[] {"m"}, new String[] {"md"},
+                        Onnx.attr("to", Onnx.DOUBLE)))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"md", "w"}, new String[] {"y"}))
+                .build()));
+        assertThatThrownBy(() -> OnnxModel.load(w)).hasMessageStartingWith(w + ": node 'mean' (ReduceMean): a mean of "
+                + "integers ('c') is an integer in ONNX");
+    }
+
     @Test
     void packRefusesAMissingOrUnknownInputAnotherNumberOfExamplesOrShapeInOneLine() throws Exception {
         OnnxModel onnx = OnnxModel.load(reference("two").resolve("model.onnx"));

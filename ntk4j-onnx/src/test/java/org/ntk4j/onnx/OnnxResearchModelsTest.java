@@ -29,6 +29,12 @@ class OnnxResearchModelsTest {
     private static final String[] EXACT = {"encoder_relu_bf_drop", "encoder_gelu_bf_nodrop", "mha", "layernorm",
         "mlp", "catskip", "reshapes", "einsum", "einsum_attention", "einsum_products", "interpolate", "bilinear",
         "unet", "embedding", "text_encoder"};
+    /**
+     * Decoders with causal masks, a GPT-2 block, a ViT, repeats, sin/cos encodings and integer Where branches:
+     * exported at both opsets, each checked by a test of its own below.
+     */
+    private static final String[] DECODERS_AND_VITS = {"causal_inf", "causal_bool", "mha_causal", "nanogpt",
+        "triu_forward", "gpt2", "vit", "repeats", "sincos", "where_int"};
     private static final String[] REFUSED = {"encoder_gelu_sf_drop:17", "encoder_relu_bf_drop::fixed",
         "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed"};
 
@@ -41,7 +47,9 @@ class OnnxResearchModelsTest {
         TorchReference.requireTorch();
         if (!exported) {
             List<String> specs = new ArrayList<>(List.of(REFUSED));
-            for (String m : EXACT) {
+            List<String> exact = new ArrayList<>(List.of(EXACT));
+            exact.addAll(List.of(DECODERS_AND_VITS));
+            for (String m : exact) {
                 specs.add(m + "::dyn");
                 specs.add(m + ":17:dyn");
             }
@@ -74,6 +82,126 @@ class OnnxResearchModelsTest {
         for (String m : new String[] {"interpolate", "bilinear", "unet"}) {
             assertThat(ops(reference(m + "_default_dyn"))).contains("Resize");
         }
+    }
+
+    /**
+     * GPT-style causal masks held in the file: a float buffer of −∞ above the diagonal added to the scores (and
+     * nn.MultiheadAttention's attn_mask of generate_square_subsequent_mask), an initializer that holds −∞ and so is
+     * a constant, not a parameter (it was one, and the kernel stopped on its non-finite value); and a bool buffer given
+     * to masked_fill(mask, −inf). Each imports exactly (forward and every method's eNTK against jacrev, 1e-12).
+     */
+    @Test
+    void causalMasksHeldAsInitializersAreConstantsAndImportExactly() throws Exception {
+        for (String m : new String[] {"causal_inf", "causal_bool", "mha_causal"}) {
+            for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+                compareInFloat64(reference(m + opset));
+                OnnxModel onnx = OnnxModel.load(reference(m + opset).resolve("model.onnx"));
+                assertThat(onnx.parameterNames()).as(m).doesNotContain("mask");
+            }
+        }
+        OnnxModel inf = OnnxModel.load(reference("causal_inf_17_dyn").resolve("model.onnx"));
+        InitializerData mask = inf.graph().initializers.get("mask");
+        assertThat(mask.get(1)).isEqualTo(Double.NEGATIVE_INFINITY);
+        assertThat(ops(reference("causal_bool_17_dyn"))).contains("Where");
+    }
+
+    /**
+     * nanoGPT's float causal buffer tril(ones), read only through masked_fill(bias[..] == 0, -inf): a comparison, with
+     * no derivative, so the buffer is a constant (it was a parameter of 25 scalars with a zero Jacobian, counted and
+     * listed). Triangles computed in forward (ONNX Trilu, which was refused): a causal mask torch.triu(full(-inf), 1)
+     * evaluated at import, and torch.tril of a weight, a product with the constant triangle. Both exact.
+     */
+    @Test
+    void aBufferReadOnlyThroughComparisonsIsAConstantAndTriluImportsExactly() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("nanogpt" + opset));
+            assertThat(OnnxModel.load(reference("nanogpt" + opset).resolve("model.onnx")).parameterNames())
+                    .doesNotContain("bias");
+            compareInFloat64(reference("triu_forward" + opset));
+        }
+        assertThat(ops(reference("nanogpt_17_dyn"))).contains("Equal", "Where");
+        assertThat(ops(reference("triu_forward_17_dyn"))).contains("Trilu");
+    }
+
+    /**
+     * A GPT-2 block as Hugging Face writes it (LayerNorm, GELU(tanh), a causal bool buffer sliced to the length with
+     * torch.where(causal, scores, finfo.min), an MLP, a head tied to the word embeddings): one parameter wte.weight
+     * for the Gather and the head's MatMul, exact against jacrev with the tie kept.
+     */
+    @Test
+    void gpt2BlockWithTiedEmbeddingsImportsExactly() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("gpt2" + opset));
+            OnnxModel onnx = OnnxModel.load(reference("gpt2" + opset).resolve("model.onnx"));
+            assertThat(onnx.parameterNames()).contains("wte.weight").doesNotContain("lm_head.weight", "bias");
+        }
+        assertThat(ops(reference("gpt2_17_dyn"))).contains("Where", "Tanh", "LayerNormalization", "Gather");
+        // computed in float32, the float64 export's mask value finfo(float64).min rounds to -inf: Where takes it as
+        // -inf exactly (it gave NaN, 0 · -inf); float32 tolerance
+        Path dir = reference("gpt2_17_dyn");
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        try (Params params = onnx.params(DType.F32);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64)) {
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("float32 eNTK by %s", m).isLessThan(1e-5);
+                }
+            }
+        }
+    }
+
+    /**
+     * A ViT-style network: a class token expanded to the batch (Expand to a shape computed from Shape(x)) and
+     * concatenated with the patch embeddings. A parameter broadcast to N rows used to be a value of the parameters
+     * alone with an axis of the batch's size: structured derivatives then failed ("concatenate: operand 1 f64[1,4,8]
+     * does not fit") and the Jacobian contraction's cost estimate was absurd. Exact by every method now.
+     */
+    @Test
+    void vitClassTokenExpandedToTheBatchImportsExactlyByEveryMethod() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("vit" + opset));
+        }
+        assertThat(ops(reference("vit_17_dyn"))).contains("Conv", "Expand", "Concat", "LayerNormalization");
+    }
+
+    /**
+     * x.repeat (ONNX Tile, which was refused): a class token repeated to the batch, tokens repeated along their own
+     * axes, and a constant index list repeated at import. Exact by every method.
+     */
+    @Test
+    void repeatsImportExactly() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("repeats" + opset));
+        }
+        assertThat(OnnxModel.load(reference("repeats_17_dyn").resolve("model.onnx")).graph().nodes.stream()
+                .filter(n -> n.getOpType().equals("Tile")).count()).isEqualTo(3);
+    }
+
+    /**
+     * Sin and Cos (which were refused): sinusoidal position encodings computed in forward from constants, a
+     * rotary-style rotation by cos/sin of the positions, and sin of a computed value. Exact by every method.
+     */
+    @Test
+    void sinusoidalEncodingsAndRotationsImportExactly() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("sincos" + opset));
+        }
+        assertThat(ops(reference("sincos_17_dyn"))).contains("Sin", "Cos");
+    }
+
+    /**
+     * torch.where with an integer constant branch (count guarded by torch.where(count > 0, count, 1), weights
+     * torch.where(ids > 4, 2, 1)): was refused ("input ... is int64; the graph computes in floating point only"),
+     * now exact, the example whose ids are all 0 included.
+     */
+    @Test
+    void whereWithAnIntegerConstantBranchImportsExactly() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("where_int" + opset));
+        }
+        assertThat(ops(reference("where_int_17_dyn"))).contains("Where", "ReduceSum", "Cast");
     }
 
     @Test

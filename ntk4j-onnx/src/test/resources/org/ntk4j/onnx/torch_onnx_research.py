@@ -8,10 +8,12 @@ For each spec, DIR/NAME_OPSET_dyn (or _fixed) gets model.onnx (exported in eval 
 a dynamic batch axis, or with the batch fixed at 3 for `fixed`), x.npy (3 inputs), y.npy (PyTorch's forward pass,
 float64), params.txt (the parameter names and sizes, one a line) and k.npy: the full eNTK
 K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p from functorch's Jacobian (jacrev) in float64, in ntk4j's
-layout [n1, n2, o1, o1', ...]. OPSET defaults to torch's default (14 in torch 1.13). The text models (embedding,
-text_encoder) take int64 token ids, saved as an int64 x.npy; their eNTK includes the embedding table.
+layout [n1, n2, o1, o1', ...]. OPSET defaults to torch's default (14 in torch 1.13). The text models
+(embedding, text_encoder, causal_inf, causal_bool, nanogpt, triu_forward, gpt2, where_int) take int64 token ids,
+saved as an int64 x.npy; their eNTK includes the embedding table.
 """
 import argparse
+import math
 import os
 
 import numpy as np
@@ -184,6 +186,205 @@ class TextEncoder(torch.nn.Module):
         return self.out(self.enc(self.emb(tokens)).mean(1))
 
 
+class CausalLM(torch.nn.Module):
+    """A GPT-style decoder on token ids [N, 5]: nn.Embedding(11, 8) plus learned positions, one causally masked
+    two-head self-attention with a residual, a linear head on the last position. The causal mask is a buffer (an
+    initializer of the file): `inf`, triu(full(-inf), 1) added to the scores; `bool`, triu(ones, 1).bool() given to
+    masked_fill(mask, -inf)."""
+
+    def __init__(self, mask):
+        super().__init__()
+        self.kind = mask
+        self.emb = torch.nn.Embedding(11, 8)
+        self.pos = torch.nn.Parameter(torch.randn(5, 8) / 2)
+        self.qkv = torch.nn.Linear(8, 24)
+        self.proj = torch.nn.Linear(8, 8)
+        self.head = torch.nn.Linear(8, 11)
+        if mask == "inf":
+            self.register_buffer("mask", torch.triu(torch.full((5, 5), float("-inf")), 1))
+        else:
+            self.register_buffer("mask", torch.ones(5, 5).triu(1).bool())
+
+    def forward(self, tokens):
+        n = tokens.shape[0]
+        h = self.emb(tokens) + self.pos
+        q, k, v = (t.reshape(n, 5, 2, 4).transpose(1, 2) for t in self.qkv(h).split(8, dim=2))
+        s = q @ k.transpose(-2, -1) / 2.0
+        s = s + self.mask if self.kind == "inf" else s.masked_fill(self.mask, float("-inf"))
+        o = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(n, 5, 8)
+        return self.head(h + self.proj(o))[:, -1]
+
+
+class NanoGpt(torch.nn.Module):
+    """nanoGPT's causal self-attention on token ids [N, 5]: a float buffer tril(ones) (an initializer of 0s and 1s)
+    read only through masked_fill(bias[:, :, :T, :T] == 0, -inf), so with no derivative: a constant, not a parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(11, 8)
+        self.c_attn = torch.nn.Linear(8, 24)
+        self.head = torch.nn.Linear(8, 11)
+        self.register_buffer("bias", torch.tril(torch.ones(5, 5)).view(1, 1, 5, 5))
+
+    def forward(self, tokens):
+        n, length = tokens.shape
+        q, k, v = (t.view(n, length, 2, 4).transpose(1, 2) for t in self.c_attn(self.emb(tokens)).split(8, dim=2))
+        att = (q @ k.transpose(-2, -1)) * 0.5
+        att = att.masked_fill(self.bias[:, :, :length, :length] == 0, float("-inf"))
+        y = (torch.softmax(att, dim=-1) @ v).transpose(1, 2).contiguous().view(n, length, 8)
+        return self.head(y)[:, -1, :]
+
+
+class TriuForward(torch.nn.Module):
+    """Triangles computed in forward (ONNX Trilu): the causal mask torch.triu(torch.full((L, L), -inf), 1) given to
+    nn.MultiheadAttention's attn_mask, and a lower-triangular weight torch.tril(w) (Trilu of a parameter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(11, 8)
+        self.mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.w = torch.nn.Parameter(torch.randn(8, 8) / 3)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, tokens):
+        length = tokens.shape[1]
+        mask = torch.triu(torch.full((length, length), float("-inf"), dtype=torch.float64), 1)
+        h = self.emb(tokens)
+        h = self.mha(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return self.head(torch.tanh(h @ torch.tril(self.w)))[:, -1]
+
+
+class Gpt2Block(torch.nn.Module):
+    """A GPT-2 block as Hugging Face writes it, on token ids [N, 6]: word and position embeddings (positions by
+    arange), ln_1, a two-head causal attention (a bool tril buffer sliced to the length, torch.where(causal, scores,
+    finfo.min)), ln_2, an MLP with GELU(tanh), ln_f and a language-model head tied to the word embeddings (one
+    parameter, wte.weight, read by the Gather and by the head's MatMul)."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(13, 8)
+        self.wpe = torch.nn.Embedding(6, 8)
+        self.ln_1 = torch.nn.LayerNorm(8, eps=EPS)
+        self.c_attn = torch.nn.Linear(8, 24)
+        self.c_proj = torch.nn.Linear(8, 8)
+        self.ln_2 = torch.nn.LayerNorm(8, eps=EPS)
+        self.fc = torch.nn.Linear(8, 16)
+        self.fc_proj = torch.nn.Linear(16, 8)
+        self.ln_f = torch.nn.LayerNorm(8, eps=EPS)
+        self.lm_head = torch.nn.Linear(8, 13, bias=False)
+        self.lm_head.weight = self.wte.weight
+        self.register_buffer("bias", torch.tril(torch.ones((6, 6), dtype=torch.bool)).view(1, 1, 6, 6))
+
+    def forward(self, tokens):
+        n, length = tokens.shape
+        h = self.wte(tokens) + self.wpe(torch.arange(0, length, dtype=torch.long).unsqueeze(0))
+        q, k, v = (t.view(n, length, 2, 4).permute(0, 2, 1, 3) for t in self.c_attn(self.ln_1(h)).split(8, dim=2))
+        w = torch.matmul(q, k.transpose(-1, -2)) / 2.0
+        w = torch.where(self.bias[:, :, :length, :length], w, torch.full([], torch.finfo(w.dtype).min,
+                                                                          dtype=w.dtype))
+        o = torch.matmul(torch.softmax(w, dim=-1), v).permute(0, 2, 1, 3).contiguous().view(n, length, 8)
+        h = h + self.c_proj(o)
+        h = h + self.fc_proj(torch.nn.functional.gelu(self.fc(self.ln_2(h)), approximate="tanh"))
+        return self.lm_head(self.ln_f(h))[:, -1, :]
+
+
+class MhaCausal(torch.nn.Module):
+    """nn.MultiheadAttention (batch first) with the float causal mask of generate_square_subsequent_mask (-inf above
+    the diagonal) as a buffer given to attn_mask, then the mean over positions and a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.register_buffer("mask", torch.nn.Transformer.generate_square_subsequent_mask(4))
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(self.mha(x, x, x, attn_mask=self.mask, need_weights=False)[0].mean(1))
+
+
+class Vit(torch.nn.Module):
+    """A ViT-style network on [N, 3, 8, 8] images: a 4x4 patch embedding by a stride-4 convolution, a class token
+    expanded to the batch (cls.expand(N, -1, -1)) and concatenated, learned position embeddings, a pre-norm
+    TransformerEncoderLayer (batch first, GELU), LayerNorm and a head on the class token."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = torch.nn.Conv2d(3, 8, 4, stride=4)
+        self.cls = torch.nn.Parameter(torch.randn(1, 1, 8) / 2)
+        self.pos = torch.nn.Parameter(torch.randn(1, 5, 8) / 2)
+        self.enc = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True,
+                                                    norm_first=True, layer_norm_eps=EPS)
+        self.norm = torch.nn.LayerNorm(8, eps=EPS)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        p = self.patch(x).flatten(2).transpose(1, 2)
+        h = torch.cat([self.cls.expand(x.shape[0], -1, -1), p], dim=1) + self.pos
+        return self.head(self.norm(self.enc(h))[:, 0])
+
+
+class Repeats(torch.nn.Module):
+    """x.repeat (ONNX Tile) on x [N, 3, 4]: a class token cls.repeat(N, 1, 1) concatenated with the tokens, the
+    tokens repeated along their own axes (h.repeat(1, 2, 3)), and an index list torch.arange(3).repeat(2) (a Tile
+    evaluated at import) selecting positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 8)
+        self.cls = torch.nn.Parameter(torch.randn(1, 1, 8) / 2)
+        self.out = torch.nn.Linear(24, 3)
+
+    def forward(self, x):
+        h = torch.cat([self.cls.repeat(x.shape[0], 1, 1), torch.tanh(self.lin(x))], dim=1)   # [N, 4, 8]
+        # arange of a size read from h's shape: Shape, Range and Tile left in the file, evaluated at import
+        h = h.repeat(1, 2, 3)[:, torch.arange(h.shape[1] - 1).repeat(2)]                     # [N, 6, 24]
+        return self.out(h).mean(1)
+
+
+class SinCos(torch.nn.Module):
+    """Sin and Cos (which were refused): sinusoidal position encodings computed in forward from constants (arange,
+    exp, sin, cos) added to x [N, 5, 8], a rotary-style rotation of the features by cos/sin of the positions, and sin
+    of a computed value."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        length = x.shape[1]
+        pos = torch.arange(length, dtype=torch.float64).unsqueeze(1)                        # [L, 1]
+        angle = pos * torch.exp(torch.arange(0, 8, 2, dtype=torch.float64) * (-math.log(100.0) / 8))
+        h = self.lin(x + torch.cat([torch.sin(angle), torch.cos(angle)], dim=1))           # [N, L, 8]
+        a, b = h[..., :4], h[..., 4:]
+        h = torch.cat([a * torch.cos(angle) - b * torch.sin(angle), a * torch.sin(angle) + b * torch.cos(angle)], -1)
+        return self.out(torch.sin(h)).mean(1)
+
+
+class WhereInt(torch.nn.Module):
+    """torch.where with an integer constant branch on int64 values computed from token ids [N, 5]: a mean over the
+    non-zero ids whose count is guarded by torch.where(count > 0, count, 1) (example 1 holds only zeros), plus
+    per-token weights torch.where(ids > 4, 2, 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(10, 4)
+        self.out = torch.nn.Linear(8, 2)
+
+    def forward(self, tokens):
+        e = self.emb(tokens)
+        keep = tokens != 0
+        count = torch.where(keep.sum(1, keepdim=True) > 0, keep.sum(1, keepdim=True), 1)
+        mean = (e * keep.unsqueeze(-1).to(e.dtype)).sum(1) / count.to(e.dtype)
+        weighted = (e * torch.where(tokens > 4, 2, 1).unsqueeze(-1).to(e.dtype)).sum(1)
+        return self.out(torch.cat([mean, weighted], dim=1))
+
+
+# tied parameters: functional_call in torch 1.13 replaces a tensor under the names given only, so the jacrev of a
+# module whose head shares the embedding's weight needs the head's name mapped to the same tensor
+TIED = {"gpt2": {"lm_head.weight": "wte.weight"}}
+
+
 def token_ids():
     """3 sequences of 5 ids in 0..49, the first and last row among them."""
     x = torch.randint(0, 50, (3, 5))
@@ -238,6 +439,26 @@ def build(name):
         return Embedding(), token_ids()
     if name == "text_encoder":
         return TextEncoder(), token_ids()
+    if name in ("causal_inf", "causal_bool"):
+        return CausalLM(name.split("_")[1]), torch.randint(0, 11, (3, 5))
+    if name == "gpt2":
+        return Gpt2Block(), torch.randint(0, 13, (3, 6))
+    if name == "nanogpt":
+        return NanoGpt(), torch.randint(0, 11, (3, 5))
+    if name == "triu_forward":
+        return TriuForward(), torch.randint(0, 11, (3, 5))
+    if name == "mha_causal":
+        return MhaCausal(), torch.randn(3, 4, 8)
+    if name == "vit":
+        return Vit(), torch.randn(3, 3, 8, 8)
+    if name == "repeats":
+        return Repeats(), torch.randn(3, 3, 4)
+    if name == "sincos":
+        return SinCos(), torch.randn(3, 5, 8)
+    if name == "where_int":
+        x = torch.randint(0, 10, (3, 5))
+        x[1] = 0
+        return WhereInt(), x
     raise SystemExit("unknown model " + name)
 
 
@@ -265,7 +486,8 @@ def reference(spec, out_root):
     with open(os.path.join(out_dir, "params.txt"), "w") as fh:
         for p in params:
             fh.write("%s %d\n" % (p, params[p].numel()))
-    jac = jacrev(lambda ps: functional_call(net, ps, (x,)))(params)
+    tied = TIED.get(name, {})
+    jac = jacrev(lambda ps: functional_call(net, {**ps, **{a: ps[b] for a, b in tied.items()}}, (x,)))(params)
     n = x.shape[0]
     k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
             for p, j in jac.items())
