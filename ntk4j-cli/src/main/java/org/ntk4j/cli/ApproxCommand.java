@@ -243,7 +243,10 @@ public final class ApproxCommand implements Callable<Integer> {
         if (widths.length < 2) {
             out.println("fitted exponent of the pNTK error in width: none (one width; give two or more to fit it)");
         } else {
-            out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: -0.5)%n", r.exponent());
+            out.printf(Locale.ROOT, "fitted exponent of the pNTK error in width: %.3f (theory: %s)%n", r.exponent(),
+                    ConvergenceCommand.widthTheory(model, !ConvergenceCommand.widthChangesModel(model, x, widths),
+                            ConvergenceCommand.roundOff(r.rows().stream().mapToDouble(PntkWidthStudy.Row::maxError),
+                                    x.dtype()), "errors", x.dtype()));
         }
         return Reports.approx(settings, ws, r.rows(), r);
     }

@@ -159,16 +159,28 @@ public final class ConvergenceCommand implements Callable<Integer> {
                 throw e.getCause(); // the report could not be written: one line, as any output's failure
             }
             double seconds = seconds(start);
-            out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory -0.5), ensemble mean %.3f; "
-                    + "%.1f s%n", r.singleExponent(), r.ensembleExponent(), seconds);
-            if (plot != null) {
-                plot(r);
+            boolean widthFree = !widthChangesModel(model, x, widths);
+            boolean roundOff = roundOff(r.rows().stream().mapToDouble(Convergence.Row::singleMax), dt);
+            out.printf(Locale.ROOT, "fitted exponent in width: single eNTK %.3f (theory %s), ensemble mean %.3f; "
+                    + "%.1f s%n", r.singleExponent(), widthTheory(model, widthFree, roundOff, "distances", dt),
+                    r.ensembleExponent(), seconds);
+            // distances of 0 (a degenerate model, the eNTK exactly its limit) have no place on log axes: known before
+            // the plot, which a resume could never draw, so the report is completed and the plot refused after it
+            boolean drawable = r.rows().stream().anyMatch(row -> row.singleMean() > 0 || row.ensemble() > 0);
+            if (plot != null && drawable) {
+                plot(r, widthFree || roundOff);
                 out.println("wrote " + plot);
             }
             if (report != null) {
                 // complete, after the plot: a run stopped before its plot stays resumable
                 Reports.convergence(settings, r.rows(), r, before + seconds).write(report);
                 out.println("wrote " + report);
+            }
+            if (plot != null && !drawable) {
+                out.flush();
+                throw new IllegalArgumentException("--plot " + plot + ": not written: the distances are 0 at every "
+                        + "width, which log axes cannot show (the figures are in the table" + (report == null ? ""
+                        : " and " + report) + ")");
             }
         }
         out.flush();
@@ -226,8 +238,53 @@ public final class ConvergenceCommand implements Callable<Integer> {
         PartialReport.requireSameData(partial, "--data", data, s.dataFingerprint());
     }
 
-    /** The log-log plot of the distances against width, with the width^-1/2 line through the first single one. */
-    private void plot(Convergence.Result r) throws IOException {
+    /**
+     * Whether the widths give different networks ({@link Zoo#widthChangesModel}, comparing the first two): not for
+     * fcn(depth=0) or cnn(depth=0), which no width changes.
+     */
+    static boolean widthChangesModel(String model, Tensor x, int[] widths) {
+        return widths.length < 2 || Zoo.widthChangesModel(model, org.ntk4j.tensor.Shapes.dropFirst(x.shape()),
+                widths[0], widths[1]);
+    }
+
+    /**
+     * The theory of an exponent fitted in width (a single eNTK's distance to the limit, the pNTK's error): −0.5,
+     * the fluctuations of a finite width; 0 where no layer has the width, so that every width is the same network
+     * with the same kernels (fcn(depth=0), linear in its parameters, has the limit itself as eNTK: the distances are
+     * round-off); none where the figures are round-off at every width although the width changes the network (a
+     * degenerate setting such as w_std=0, which leaves only the output bias's gradient), so nothing is there to fall.
+     *
+     * @param model the model spec, as given
+     * @param widthFree whether no width changes the network ({@link #widthChangesModel} false)
+     * @param roundOff whether every figure is round-off ({@link #roundOff})
+     * @param what the figures fitted, "distances" or "errors"
+     * @param dt the dtype they were computed in
+     * @return the text after "theory "
+     */
+    static String widthTheory(String model, boolean widthFree, boolean roundOff, String what, DType dt) {
+        return widthFree ? "0: no layer of " + model + " has the width, so every width is the same network"
+                : roundOff ? "none: the " + what + " are round-off at every width (at most " + ROUND_OFF + " ε of "
+                + dt.shortName() + ")" : "-0.5";
+    }
+
+    /** The ε multiples below which {@link #roundOff} takes a relative distance or error for round-off. */
+    private static final int ROUND_OFF = 100;
+
+    /**
+     * Whether every relative distance or error is round-off: at most 100 ε of the dtype (about 1e-5 in float32,
+     * 2e-14 in float64), far below a finite width's fluctuations (a single eNTK's distance at width 2048 is about
+     * 0.05, the mean of 64 about 0.007).
+     */
+    static boolean roundOff(java.util.stream.DoubleStream figures, DType dt) {
+        double epsilon = dt == DType.F64 ? 0x1p-52 : 0x1p-23;
+        return figures.allMatch(v -> v <= ROUND_OFF * epsilon);
+    }
+
+    /**
+     * The log-log plot of the distances against width, with the width^-1/2 line through the first single one
+     * (none where the theory is not −1/2: a model that no width changes, or distances that are round-off).
+     */
+    private void plot(Convergence.Result r, boolean noTrend) throws IOException {
         int n = r.rows().size();
         double[] w = new double[n];
         double[] single = new double[n];
@@ -240,10 +297,19 @@ public final class ConvergenceCommand implements Callable<Integer> {
             ens[i] = row.ensemble();
             ref[i] = r.rows().get(0).singleMean() * Math.sqrt(r.rows().get(0).width() / w[i]);
         }
+        List<Charts.Series> series = new ArrayList<>();
+        // a line whose distances are all 0 has no point on log axes (the plot is drawn when one has)
+        if (java.util.Arrays.stream(single).anyMatch(v -> v > 0)) {
+            series.add(new Charts.Series("single eNTK", w, single));
+        }
+        if (java.util.Arrays.stream(ens).anyMatch(v -> v > 0)) {
+            series.add(new Charts.Series("mean of " + ensemble + " eNTKs", w, ens));
+        }
+        if (!noTrend && ref[0] > 0) {
+            series.add(new Charts.Series("width^-1/2", w, ref));
+        }
         Charts.logLogLines(plot, "distance to the infinite-width NTK, " + model, "width",
-                "relative Frobenius distance", List.of(new Charts.Series("single eNTK", w, single),
-                        new Charts.Series("mean of " + ensemble + " eNTKs", w, ens),
-                        new Charts.Series("width^-1/2", w, ref)));
+                "relative Frobenius distance", series);
     }
 
     /**

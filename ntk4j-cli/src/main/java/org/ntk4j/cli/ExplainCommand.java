@@ -82,6 +82,10 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
                     + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of "
                     + "kernel --out)");
         }
+        if (tile != null) {
+            TiledRun.tileOption(tile); // refused before the table is printed, as kernel refuses it
+        }
+        TiledRun.threads(threads);
         Method explicit = Method.parse(method);
         if (tiled && kernel.explicitAxes()) {
             throw new IllegalArgumentException("--tiled: kernel --out tiles kinds (--kind), not --trace-axes or "
@@ -92,13 +96,17 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind =
                 org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
+        if (!kernel.explicitAxes()) {
+            KernelOptions.requireMethodApplies(explicit, kind);
+        }
         if (!kernel.explicitAxes() && kind.wrapsModel()) {
             KernelOptions.requireProbesFit(kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }
         CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2 == null ? 0 : n2, axes[0],
                 axes[1]);
-        spec.commandLine().getOut().print(cost.explain(budget));
+        // AUTO's refusal in the table advises tiles with --out, which the axes form is not computed in
+        spec.commandLine().getOut().print(Main.tileAdviceFor(this, cost.explain(budget)));
         if (!kernel.explicitAxes() && kind.isSketched()) {
             // projected:K runs none of the three methods: the table above is the trace kernel's, for comparison
             spec.commandLine().getOut().println("kind " + kind + ": computed by none of these methods and not as auto "

@@ -147,6 +147,9 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
             KernelOptions.requireNoNtkMethod(m, infinite ? "--infinite: the analytic kernel (a closed form)"
                     : "--nngp: the NNGP (forward passes and one contraction of the outputs)");
         }
+        if (!kernel.explicitAxes()) {
+            KernelOptions.requireMethodApplies(m, kind);
+        }
         boolean tiled = tiled();
         if (!tiled && (resume || tile != 0 || threads != null || spark != null)) {
             throw new IllegalArgumentException((resume ? "--resume" : tile != 0 ? "--tile"
@@ -162,6 +165,9 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         // (TileStore.finishAll); the resume checks them against it and does not write them again
         boolean outOfTheRun = tiled && resume && renamedByTheRun(out, out);
         boolean semOfTheRun = outOfTheRun && sem != null && renamedByTheRun(out, sem);
+        if (tiled && resume && !outOfTheRun) {
+            requireUnfinished(out);
+        }
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", outOfTheRun ? null : out, ".npy")
                 .output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")
@@ -184,8 +190,7 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
              Tensor loaded2 = x2 == null ? null : DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1);
              Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
                      "--data " + data, spec.commandLine().getErr()), loaded1);
-             Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", Standardizer.fit(loaded1, standardization),
-                     loaded2)) {
+             Tensor xb = loaded2 == null ? null : prepareX2(resolved, loaded1, loaded2, standardization)) {
             int[] perExample = Shapes.dropFirst(x1.shape());
             if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
                 throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
@@ -241,6 +246,20 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                 && !java.nio.file.Files.exists(org.ntk4j.io.TileStore.partialPath(kernel))
                 && !java.nio.file.Files.exists(org.ntk4j.io.TileStore.partialPath(written))
                 && java.nio.file.Files.isRegularFile(written);
+    }
+
+    /**
+     * Refuses --resume onto an OUT that exists without OUT.manifest (a finished run's kernel, or another file): it was
+     * refused as any existing output, "pass --overwrite to replace it", which with --resume then found no run.
+     */
+    private static void requireUnfinished(Path out) throws java.io.IOException {
+        Path kernel = org.ntk4j.io.AtomicFile.destination(out);
+        Path manifest = org.ntk4j.io.TileStore.manifestPath(kernel);
+        if (java.nio.file.Files.isRegularFile(kernel) && !java.nio.file.Files.exists(manifest)) {
+            throw new IllegalArgumentException("--resume: " + out + " exists and " + manifest + " does not: no "
+                    + "unfinished run to resume (a finished one, or another file); without --resume, --overwrite "
+                    + "computes it again");
+        }
     }
 
     /**
@@ -416,6 +435,13 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         try (Tensor standardized = fitted.apply(x)) {
             return net.layout(option, standardized);
         }
+    }
+
+    /** --x2 standardised as --data and laid out for the model, refused first when its examples have another size. */
+    private static Tensor prepareX2(ModelArgument.Resolved net, Tensor data, Tensor x2, Standardizer.Mode mode) {
+        KernelOptions.requireExampleSize("--x2", Shapes.dropFirst(x2.shape()), "the --data examples",
+                Shapes.dropFirst(data.shape()));
+        return prepare(net, "--x2", Standardizer.fit(data, mode), x2);
     }
 
     /** Trace, mean, min and max, and the first entries. */

@@ -237,8 +237,46 @@ final class KernelOptions {
      */
     static void requireNoNtkMethod(org.ntk4j.ntk.Method m, String what) {
         if (m != org.ntk4j.ntk.Method.AUTO) {
-            throw new IllegalArgumentException("--method " + m.shortName() + ": " + what + " runs no NTK method, so "
-                    + "--method does not apply; drop it");
+            refuseIgnoredMethod(m, what + " runs no NTK method", "drop it");
+        }
+    }
+
+    /**
+     * Refuses, before any work, an explicit --method that the kind would ignore: projected:K sketches per-example
+     * Jacobian rows, formed as Jacobian contraction forms them whatever the method, so only jc (and auto) is what
+     * runs; vp and sd would be ignored without a word. Every other kind runs the method given.
+     *
+     * @param m the method given
+     * @param kind the kernel's kind
+     */
+    static void requireMethodApplies(org.ntk4j.ntk.Method m, org.ntk4j.ntk.KernelKind kind) {
+        if (kind.isSketched() && m != org.ntk4j.ntk.Method.AUTO && m != org.ntk4j.ntk.Method.JACOBIAN_CONTRACTION) {
+            refuseIgnoredMethod(m, "--kind " + kind + " sketches Jacobian rows formed as jc forms them, whatever the "
+                    + "method", "drop it, or give jc");
+        }
+    }
+
+    /** The one refusal of a --method that would be ignored: why it is, and what to do instead. */
+    private static void refuseIgnoredMethod(org.ntk4j.ntk.Method m, String why, String instead) {
+        throw new IllegalArgumentException("--method " + m.shortName() + ": " + why + ", so --method does not apply; "
+                + instead);
+    }
+
+    /**
+     * Refuses, naming {@code option}, examples of another size than those they go with (predict's and train's --test
+     * against --train, kernel's --x2 against --data), before the standardisation fitted on the others is applied to
+     * them and before they are laid out for the model: the refusals there name neither option. Examples of the same
+     * size but another shape (a flat CSV against images) are left to the layout.
+     *
+     * @param option the option of the examples checked, e.g. "--test"
+     * @param shape one of their examples' shape
+     * @param reference what they go with, e.g. "the training examples"
+     * @param referenceShape one of those examples' shape
+     */
+    static void requireExampleSize(String option, int[] shape, String reference, int[] referenceShape) {
+        if (org.ntk4j.tensor.Shapes.size(shape) != org.ntk4j.tensor.Shapes.size(referenceShape)) {
+            throw new IllegalArgumentException(option + ": examples of shape " + org.ntk4j.tensor.Shapes.str(shape)
+                    + " do not match " + reference + " " + org.ntk4j.tensor.Shapes.str(referenceShape));
         }
     }
 

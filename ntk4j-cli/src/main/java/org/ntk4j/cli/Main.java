@@ -125,11 +125,8 @@ public final class Main implements Runnable {
         });
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
-                String problem = message(ex);
                 // the library's refusals of a budget advise tiles with --out, which only kernel computes
-                boolean tiles = commandLine.getCommand() instanceof TilesWithOut t && t.tilesWithOut();
-                commandLine.getErr().println("ntk4j: " + (tiles ? problem
-                        : org.ntk4j.ntk.CostModel.withoutTileAdvice(problem)));
+                commandLine.getErr().println("ntk4j: " + tileAdviceFor(commandLine.getCommand(), message(ex)));
                 if (main.debug || Boolean.getBoolean("ntk4j.debug")) {
                     ex.printStackTrace(commandLine.getErr());
                 }
@@ -217,6 +214,20 @@ public final class Main implements Runnable {
     public void run() {
         spec.commandLine().usage(spec.commandLine().getErr());
         throw new CommandLine.ParameterException(spec.commandLine(), "no command given");
+    }
+
+    /**
+     * A text of the library (a refusal of the budget, {@code explain}'s cost table) as a command shows it: its advice
+     * to compute the kernel in tiles with --out kept only where the command can ({@link TilesWithOut}), taken out
+     * ({@link org.ntk4j.ntk.CostModel#withoutTileAdvice}) everywhere else.
+     *
+     * @param command the command running
+     * @param text the library's text
+     * @return the text to print
+     */
+    static String tileAdviceFor(Object command, String text) {
+        return command instanceof TilesWithOut t && t.tilesWithOut() ? text
+                : org.ntk4j.ntk.CostModel.withoutTileAdvice(text);
     }
 
     /**

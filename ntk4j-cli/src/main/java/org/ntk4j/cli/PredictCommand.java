@@ -163,6 +163,7 @@ public final class PredictCommand implements Callable<Integer> {
             KernelOptions.requireNoNtkMethod(m, "--posterior nngp: the NNGP posterior (forward passes and one "
                     + "contraction of the outputs)");
         }
+        KernelOptions.requireMethodApplies(m, kk);
         KernelOptions.requireDiagReg(diagReg);
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
             throw new IllegalArgumentException("--learning-rate: expected a positive finite number, got "
@@ -183,10 +184,10 @@ public final class PredictCommand implements Callable<Integer> {
              Dataset testRaw = DataSource.loadDataset(resolved.dataSpec("--test", test), dt, seed + 1)) {
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train,
                     spec.commandLine().getErr());
-            if (Shapes.size(testRaw.exampleShape()) != Shapes.size(trainRaw.exampleShape())) {
-                throw new IllegalArgumentException("--test: examples of shape " + Shapes.str(testRaw.exampleShape())
-                        + " do not match the training examples " + Shapes.str(trainRaw.exampleShape()));
-            }
+            // before the standardisation fitted on --train is applied to them, and before they are read in the
+            // training layout, whose refusals name neither option
+            KernelOptions.requireExampleSize("--test", testRaw.exampleShape(), "the training examples",
+                    trainRaw.exampleShape());
             // test examples with the training examples' size but another shape (a flat CSV against images) are
             // read in the training layout, row-major
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);

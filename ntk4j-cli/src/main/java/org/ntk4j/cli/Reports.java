@@ -30,6 +30,12 @@ final class Reports {
     }
 
     /**
+     * The "method" of a report whose kernel is the NNGP (kernel --nngp, predict --posterior nngp): forward passes
+     * and one contraction of the outputs, no NTK method (before 2026-12-07 the reports said "jc").
+     */
+    static final String NNGP = "nngp";
+
+    /**
      * {@code predict --report}: for every solver the model, data, kind, method used, dtype, max learning rate,
      * seconds and peak memory; then the closed form's settings, seconds and per-time figures; the posterior's
      * settings, mean variance, test accuracy and MSE; or the ODE's settings and per-time accuracies and losses.
@@ -40,7 +46,8 @@ final class Reports {
                 .put("train", train).put("test", test).put("n_train", r.trainExamples())
                 .put("n_test", r.testExamples()).put("outputs", r.outputs())
                 .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())
-                .put("method", r.method().shortName()).put("auto", q.method() == Method.AUTO)
+                .put("method", q.posterior() == org.ntk4j.predict.GpInference.Posterior.NNGP ? NNGP
+                        : r.method().shortName()).put("auto", q.method() == Method.AUTO)
                 .put("dtype", dtype.shortName()).put("max_learning_rate", r.maxLearningRate())
                 .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
         if (r.solver() == PredictResult.Solver.POSTERIOR) {
@@ -80,7 +87,8 @@ final class Reports {
         double flops = q.members() * r.estimate().flops();
         Tensor x1 = q.x1();
         return new JsonReport().put("ensemble", q.members()).put("nngp", q.nngp()).put("model", q.model().spec())
-                .put("kind", q.axes() != null ? "axes" : q.kind().toString()).put("method", r.method().shortName())
+                .put("kind", q.axes() != null ? "axes" : q.kind().toString())
+                .put("method", q.nngp() ? NNGP : r.method().shortName())
                 .put("auto", q.method() == Method.AUTO).put("dtype", x1.dtype().shortName())
                 .put("x1_shape", x1.shape()).put("x2_shape", q.x2() == null ? x1.shape() : q.x2().shape())
                 .put("x2_is_x1", q.x2() == null).put("trace_axes", axes[0]).put("diagonal_axes", axes[1])

@@ -161,7 +161,10 @@ public final class SpectrumCommand implements Callable<Integer> {
             KernelSpectrum sp = KernelSpectrum.of(k, true);
             double seconds = (System.nanoTime() - s0) / 1e9;
             print(o, what, k, sp, seconds);
-            if (plots != null) {
+            // a kernel with no positive eigenvalue (all zero, or negative definite) has none to draw on the plot's
+            // log axis: the other outputs are written, then the plot refused (it failed before them)
+            boolean drawable = java.util.Arrays.stream(sp.eigenvalues()).anyMatch(v -> v > 0 && Double.isFinite(v));
+            if (plots != null && drawable) {
                 Charts.spectrum(spectrumPng, "eigenvalues of " + shortName(what), sp.eigenvalues());
                 o.println("wrote " + spectrumPng + ", " + heatmapPng);
             }
@@ -175,6 +178,13 @@ public final class SpectrumCommand implements Callable<Integer> {
                     Npy.write(eigenvaluesOut, t);
                 }
                 o.println("wrote " + eigenvaluesOut);
+            }
+            if (plots != null && !drawable) {
+                o.println("wrote " + heatmapPng);
+                o.flush();
+                throw new IllegalArgumentException("--plots " + plots + ": " + SPECTRUM_PNG + " not written: no "
+                        + "eigenvalue is positive, which its log axis cannot show (λ_max " + String.format(Locale.ROOT,
+                        "%.6g", sp.lambdaMax()) + ")");
             }
         }
         o.flush();
@@ -246,6 +256,7 @@ public final class SpectrumCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an "
                     + "N×N kind");
         }
+        KernelOptions.requireMethodApplies(Method.parse(method), kk);
         long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();

@@ -126,6 +126,15 @@ public final class StudyCommand implements Callable<Integer> {
         long budget = memory.budget();
         List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
         checkWidths();
+        if (widths.length > 1 && !checkpoints.contains("{width}")) {
+            // every width would read the same files, of one width: refused by the first other width's parameters,
+            // naming a width the user may not have given (the default --widths)
+            throw new IllegalArgumentException("--checkpoints " + checkpoints + ": no {width} in it, so the "
+                    + widths.length + " widths of --widths (" + java.util.Arrays.stream(widths).mapToObj(
+                    Integer::toString).collect(java.util.stream.Collectors.joining(",")) + (spec.commandLine()
+                    .getParseResult().hasMatchedOption("--widths") ? "" : ", the default") + ") would all read "
+                    + "the same files; put {width} where each width's path differs, or give one width");
+        }
         KernelOptions.requireDiagReg(diagReg);
         Zoo.parse(model);
         TreeMap<Integer, TreeMap<Integer, Path>> files = new TreeMap<>();

@@ -239,6 +239,10 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
              Dataset testRaw = noTest ? null : DataSource.loadDataset(test, dt, seed + 1)) {
+            if (testRaw != null) {
+                KernelOptions.requireExampleSize("--test", testRaw.exampleShape(), "the training examples",
+                        trainRaw.exampleShape());
+            }
             Map<String, String> run = new LinkedHashMap<>();
             if (checkpointDir != null && !resume && everySteps > 0) {
                 refuseOverwritingStepCheckpoints(trainRaw.size());
@@ -282,6 +286,12 @@ public final class TrainCommand implements Callable<Integer> {
                         try (TrainState s = Checkpoints.load(checkpointDir, resumeFrom, net, perExample, dt)) {
                             o.printf(Locale.ROOT, "resuming from %s (epoch %d, step %d)%n",
                                     checkpointDir.resolve(resumeFrom + ".npz"), s.epoch(), s.step());
+                            if (s.epoch() == epochs && s.stepInEpoch() == 0) {
+                                // the run is complete: said so, rather than nothing between this line and the outputs
+                                o.printf(Locale.ROOT, "the checkpoint is at the end of epoch %d, the last of --epochs "
+                                        + "%d: nothing is left to train (a larger --epochs trains on)%n", epochs,
+                                        epochs);
+                            }
                             o.flush();
                             result = Trainer.resume(net, s, trainEx, testEx, config, progress);
                         }

@@ -158,6 +158,43 @@ class ArgumentErrorsTest {
         assertThat(out).doesNotExist();
         assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:10,6", "--n", "6", "--widths", "4,8",
                 "--seeds", "0")).isEqualTo("ntk4j: --seeds must be at least 1, got 0; see 'ntk4j approx --help'");
+        // explain --tiled printed its whole cost table before it refused them (oneLineError: stdout empty)
+        assertThat(oneLineError("explain", "--model", M, "--input", "6", "--n", "8", "--tiled", "--tile", "0"))
+                .isEqualTo("ntk4j: --tile must be at least 1, got 0");
+        assertThat(oneLineError("explain", "--model", M, "--input", "6", "--n", "8", "--tiled", "--threads", "0"))
+                .isEqualTo("ntk4j: --threads: expected a positive number, got 0");
+    }
+
+    /** --resume of a binary file (a kernel given as the report) said only "ntk4j: Input length = 1". */
+    @Test
+    void resumeOfABinaryFileNamesIt() throws Exception {
+        Path k = dir.resolve("k.npy");
+        try (Tensor t = Tensor.of(new double[] {2, 1, 1, 2}, 2, 2)) {
+            Npy.write(k, t);
+        }
+        String line = "ntk4j: " + k + ": not a flat JSON report as ntk4j writes them (not UTF-8 text)";
+        assertThat(oneLineError("convergence", "--model", M, "--data", "synthetic:6,5", "--widths", "4,8",
+                "--report", k.toString(), "--resume")).isEqualTo(line);
+        assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:12,5", "--n", "6", "--widths", "4,8",
+                "--report", k.toString(), "--resume")).isEqualTo(line);
+    }
+
+    /**
+     * train's --test of examples of another size than --train's was refused as "shape mismatch: data examples of
+     * shape [7] ... cannot be read as [28, 28, 1]", or by the standardisation, naming neither option (with a
+     * synthetic --train of 5 columns, the default --test was the one named nowhere); it is refused as predict
+     * refuses it.
+     */
+    @Test
+    void trainNamesATestSetOfAnotherSize() {
+        String model = "fcn(depth=1,width=8,out=10)";
+        String line = "ntk4j: --test: examples of shape [7] do not match the training examples [28, 28, 1]";
+        assertThat(oneLineError("train", "--model", model, "--epochs", "1", "--train", "default:train:20", "--test",
+                "synthetic:5,7")).isEqualTo(line);
+        assertThat(oneLineError("train", "--model", model, "--epochs", "1", "--train", "default:train:20", "--test",
+                "synthetic:5,7", "--standardize", "per-feature")).isEqualTo(line);
+        assertThat(oneLineError("predict", "--model", model, "--train", "default:train:20", "--test",
+                "synthetic:5,7")).isEqualTo(line);
     }
 
     @Test

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.infinite.InfiniteLimit;
 import org.ntk4j.io.JsonReport;
+import org.ntk4j.tensor.DType;
 
 class ConvergenceCommandTest {
     @TempDir
@@ -33,9 +34,68 @@ class ConvergenceCommandTest {
         String report = Files.readString(json, StandardCharsets.UTF_8);
         assertThat(report).contains("\"single_exponent\"").contains("\"width_512.ensemble_distance\"");
         assertThat(Files.size(png)).isGreaterThan(1000);
-        Matcher e = Pattern.compile("single eNTK (-?[0-9.]+) \\(theory").matcher(o[0]);
+        Matcher e = Pattern.compile("single eNTK (-?[0-9.]+) \\(theory -0.5\\)").matcher(o[0]);
         assertThat(e.find()).isTrue();
         assertThat(Double.parseDouble(e.group(1))).isNegative();
+    }
+
+    /**
+     * fcn(depth=0) and cnn(depth=0) have no layer of the width: every width is the same network, linear in its
+     * parameters, so its eNTK is the limit itself (the distance is float64 round-off, far below 1e-12) and the
+     * exponent 0. The line said "theory -0.5" beside it; it says why the theory is 0. approx's width study of the
+     * pNTK's error (round-off for this model: its full eNTK is the trace times I_O) says the same.
+     */
+    @Test
+    void aModelThatNoWidthChangesHasTheoryZero() {
+        for (String[] modelAndData : new String[][] {{"fcn(depth=0,out=2)", "synthetic:6,5"},
+            {"cnn(depth=0,out=2)", "synthetic:6,3,3,2"}}) {
+            String model = modelAndData[0];
+            String[] o = run(0, "convergence", "--model", model, "--widths", "4,64", "--seeds", "2", "--ensemble",
+                    "2", "--data", modelAndData[1], "--dtype", "f64");
+            Matcher m = Pattern.compile("\\| 64 \\| ([0-9.e-]+) ").matcher(o[0]);
+            assertThat(m.find()).as(o[0]).isTrue();
+            assertThat(Double.parseDouble(m.group(1))).isLessThan(1e-12);
+            assertThat(o[0]).contains("single eNTK 0.000 (theory 0: no layer of " + model + " has the width, so "
+                    + "every width is the same network), ensemble mean 0.000; ").doesNotContain("-0.5");
+        }
+        String[] approx = run(0, "approx", "--model", "fcn(depth=0,out=3)", "--data", "synthetic:10,5", "--n", "6",
+                "--widths", "4,64", "--seeds", "1", "--dtype", "f64");
+        assertThat(approx[0]).contains("fitted exponent of the pNTK error in width: 0.000 (theory: 0: no layer of "
+                + "fcn(depth=0,out=3) has the width, so every width is the same network)");
+        assertThat(run(0, "approx", "--model", "fcn(depth=1,out=3)", "--data", "synthetic:10,5", "--n", "6",
+                "--widths", "4,64", "--seeds", "1", "--dtype", "f64")[0]).contains("(theory: -0.5)");
+    }
+
+    /**
+     * With w_std=0 only the output bias has a gradient: the eNTK is σ_b² at every width, as is the limit, so the
+     * distances are 0 and the fit NaN, beside "theory -0.5"; the line says the distances are round-off. Any real
+     * width's distance (the test above) is far above 100 ε.
+     */
+    @Test
+    void distancesThatAreRoundOffAtEveryWidthHaveNoTheory() throws Exception {
+        String[] o = run(0, "convergence", "--model", "fcn(depth=1,out=2,w_std=0)", "--widths", "4,64", "--seeds",
+                "1", "--ensemble", "1", "--data", "synthetic:6,5", "--dtype", "f64");
+        assertThat(o[0]).contains("(theory none: the distances are round-off at every width (at most 100 ε of f64))")
+                .doesNotContain("-0.5").contains("| 4 | 0.000 | 0.000 | 0.000 | 0.000 |");
+        // distances of 0 cannot be drawn on log axes: the plot failed after the figures and before the report was
+        // completed, so that no resume could ever complete it; the report is completed, then the plot refused
+        Path json = dir.resolve("zero.json");
+        Path png = dir.resolve("zero.png");
+        String[] plotted = run(2, "convergence", "--model", "fcn(depth=1,out=2,w_std=0)", "--widths", "4,64",
+                "--seeds", "1", "--ensemble", "1", "--data", "synthetic:6,5", "--dtype", "f64", "--report",
+                json.toString(), "--plot", png.toString());
+        assertThat(plotted[1]).isEqualTo("ntk4j: --plot " + png + ": not written: the distances are 0 at every "
+                + "width, which log axes cannot show (the figures are in the table and " + json + ")\n");
+        assertThat(png).doesNotExist();
+        assertThat(JsonReport.read(json).get("complete")).isEqualTo(true);
+        // fcn(depth=0) in float64: round-off above 0, drawn (without the width^-1/2 line)
+        run(0, "convergence", "--model", "fcn(depth=0,out=2)", "--widths", "4,64", "--seeds", "1", "--ensemble", "1",
+                "--data", "synthetic:6,5", "--dtype", "f64", "--plot", png.toString());
+        assertThat(Files.size(png)).isGreaterThan(1000);
+        assertThat(ConvergenceCommand.roundOff(java.util.stream.DoubleStream.of(0, 2e-14), DType.F64)).isTrue();
+        assertThat(ConvergenceCommand.roundOff(java.util.stream.DoubleStream.of(0, 3e-14), DType.F64)).isFalse();
+        assertThat(ConvergenceCommand.roundOff(java.util.stream.DoubleStream.of(1.1e-5), DType.F32)).isTrue();
+        assertThat(ConvergenceCommand.roundOff(java.util.stream.DoubleStream.of(1.3e-5), DType.F32)).isFalse();
     }
 
     /**

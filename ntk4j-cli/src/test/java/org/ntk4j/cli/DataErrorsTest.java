@@ -135,7 +135,11 @@ class DataErrorsTest {
                 .isEqualTo("ntk4j: shape mismatch: data examples of shape [5] do not fit model cnn(depth=1,channels=2)"
                         + " (tried [5]): to_image: expects per-example inputs [H, W] or [H, W, C], got [5]");
         assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,5", "--x2", "synthetic:2,6"))
-                .isEqualTo("ntk4j: shape mismatch: --x2 examples [6] differ from --data examples [5]");
+                .isEqualTo("ntk4j: --x2: examples of shape [6] do not match the --data examples [5]");
+        // per-feature standardisation fitted on --data met --x2 first and named neither option
+        assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,5", "--x2", "synthetic:2,6",
+                "--standardize", "per-feature"))
+                .isEqualTo("ntk4j: --x2: examples of shape [6] do not match the --data examples [5]");
         // Parameters saved for 28×28 inputs do not fit 5-feature data.
         Path params = dir.resolve("p.npz");
         run(0, "kernel", "--model", SMALL_FCN, "--data", "default:train:2", "--params-out", params.toString());

@@ -267,4 +267,74 @@ class MemoryBudgetCommandsTest {
         assertThat(run(0, "kernel", "--model", model, "--data", "synthetic:6,20", "--kind", "trace", "--nngp",
                 "--method", "auto")[0]).contains("kind trace nngp");
     }
+
+    /**
+     * projected:K forms its Jacobian rows as jc forms them, whatever the method: an explicit vp or sd was ignored
+     * without a word (kernel, explain, predict and spectrum); it is refused in one line, the one rule of
+     * {@link KernelOptions}, while jc, which is what runs, and auto are taken.
+     */
+    @Test
+    void anExplicitMethodThatProjectedIgnoresIsRefused() {
+        String model = "fcn(depth=2,width=32,out=4)";
+        String line = "ntk4j: --method %s: --kind projected:8 sketches Jacobian rows formed as jc forms them, "
+                + "whatever the method, so --method does not apply; drop it, or give jc\n";
+        String[] kernel = {"kernel", "--model", model, "--data", "synthetic:6,5", "--kind", "projected:8"};
+        assertThat(run(2, with(kernel, "--method", "vp"))[1]).isEqualTo(String.format(line, "vp"));
+        assertThat(run(2, with(kernel, "--method", "sd", "--out", dir.resolve("K.npy").toString()))[1])
+                .isEqualTo(String.format(line, "sd"));
+        assertThat(dir.resolve("K.npy")).doesNotExist();
+        assertThat(run(0, with(kernel, "--method", "jc"))[0]).contains("kind projected:8, method jc rows + sketch: ");
+        assertThat(run(2, "explain", "--model", model, "--input", "5", "--n", "6", "--kind", "projected:8",
+                "--method", "vp")[1]).isEqualTo(String.format(line, "vp"));
+        assertThat(run(0, "explain", "--model", model, "--input", "5", "--n", "6", "--kind", "projected:8",
+                "--method", "jc", "--tiled")[0]).contains("method jc");
+        assertThat(run(2, "predict", "--model", model, "--train", "synthetic:6,5", "--test", "synthetic:3,5",
+                "--kind", "projected:8", "--method", "sd")[1]).isEqualTo(String.format(line, "sd"));
+        assertThat(run(2, "spectrum", "--model", model, "--data", "synthetic:6,5", "--kind", "projected:8",
+                "--method", "vp")[1]).isEqualTo(String.format(line, "vp"));
+        // the other kinds run the method given, and explicit axes are no kind
+        assertThat(run(0, "kernel", "--model", model, "--data", "synthetic:6,5", "--kind", "pntk", "--method",
+                "vp")[0]).contains("method vp: ");
+    }
+
+    /**
+     * explain's table ends in AUTO's refusal when no method fits, which advised tiles with --out although the axes
+     * form is computed in memory only (the error handler took the advice out of refusals, not of the table); a kind,
+     * which kernel --out tiles, keeps it.
+     */
+    @Test
+    void explainsTableAdvisesTilesOnlyForAKind() {
+        String[] args = {"explain", "--model", "fcn(depth=2,width=64,out=10)", "--input", "20", "--n", "200",
+            "--memory", "64k"};
+        String axes = run(0, with(args, "--trace-axes", "none"))[0];
+        assertThat(axes).contains("auto chooses: nothing — memory budget: no method fits in 64.0 KiB")
+                .doesNotContain("--out").doesNotContain("tiles with");
+        assertThat(axes.lines().filter(l -> l.startsWith("auto chooses:")).findFirst().orElseThrow())
+                .endsWith("(raise --memory)");
+        assertThat(run(0, with(args, "--kind", "full"))[0]).contains("(raise --memory, or compute it in tiles with "
+                + "--out)");
+    }
+
+    /**
+     * The NNGP runs no NTK method, but the reports of kernel --nngp and predict --posterior nngp said "method": "jc";
+     * they say "nngp", what ran, and an NTK kernel's report still names its method.
+     */
+    @Test
+    void theNngpsReportsSayTheNngpRan() throws Exception {
+        String model = "fcn(depth=2,width=32,out=10)";
+        Path kernel = dir.resolve("kernel.json");
+        run(0, "kernel", "--model", model, "--data", "synthetic:6,20", "--nngp", "--report", kernel.toString());
+        assertThat(JsonReport.read(kernel).get("method")).isEqualTo("nngp");
+        Path ntk = dir.resolve("ntk.json");
+        run(0, "kernel", "--model", model, "--data", "synthetic:6,20", "--method", "vp", "--report", ntk.toString());
+        assertThat(JsonReport.read(ntk).get("method")).isEqualTo("vp");
+        Path predict = dir.resolve("predict.json");
+        String[] args = {"predict", "--model", model, "--train", "default:train:8", "--test", "default:test:4",
+            "--kind", "trace", "--t", "inf", "--report", predict.toString()};
+        run(0, with(args, "--posterior", "nngp"));
+        assertThat(JsonReport.read(predict).get("method")).isEqualTo("nngp");
+        assertThat(JsonReport.read(predict).get("posterior")).isEqualTo("nngp");
+        run(0, with(args, "--posterior", "ntk", "--method", "sd", "--overwrite"));
+        assertThat(JsonReport.read(predict).get("method")).isEqualTo("sd");
+    }
 }

@@ -585,6 +585,22 @@ class OutputSafetyTest {
     }
 
     /**
+     * --resume onto a kernel that exists without its manifest (a finished run's) was refused as any existing output,
+     * "pass --overwrite to replace it", which with --resume then found no run; it says there is none to resume.
+     */
+    @Test
+    void resumeOntoAFinishedKernelSaysThereIsNothingToResume() throws IOException {
+        Path out = dir.resolve("k.npy");
+        CliRuns.run(0, with(KERNEL, "--out", out.toString()));
+        byte[] finished = Files.readAllBytes(out);
+        assertThat(oneLine(with(KERNEL, "--out", out.toString(), "--resume"))).isEqualTo("ntk4j: --resume: " + out
+                + " exists and " + TileStore.manifestPath(out) + " does not: no unfinished run to resume (a finished "
+                + "one, or another file); without --resume, --overwrite computes it again");
+        assertThat(Files.readAllBytes(out)).isEqualTo(finished);
+        assertThat(files(dir)).containsExactly("k.npy");
+    }
+
+    /**
      * --params-out goes with the run: a kernel refused for its memory budget (tiled or in memory) writes none, so
      * the rerun with a larger --memory is not refused for the file the first attempt left.
      */

@@ -35,6 +35,34 @@ class SpectrumCommandTest {
         assertThat(Files.readString(dir.resolve("s.json"))).contains("\"condition_number\": 3.00000");
     }
 
+    /**
+     * A kernel with no positive eigenvalue (−I, closed form: every eigenvalue −1) has none for the spectrum plot's
+     * log axis: the plot failed as "spectrum: no positive finite eigenvalue among 2", naming no option, after the
+     * heatmap and before --report and --eigenvalues-out; those are written, then --plots refused.
+     */
+    @Test
+    void aKernelWithNoPositiveEigenvalueWritesItsOtherOutputsThenRefusesThePlot() throws Exception {
+        Path k = dir.resolve("neg.npy");
+        try (Tensor t = Tensor.of(new double[] {-1, 0, 0, -1}, 2, 2)) {
+            Npy.write(k, t);
+        }
+        Path ev = dir.resolve("ev.npy");
+        Path report = dir.resolve("s.json");
+        Path plots = dir.resolve("plots");
+        String[] r = run(2, "spectrum", k.toString(), "--eigenvalues-out", ev.toString(), "--report",
+                report.toString(), "--plots", plots.toString());
+        assertThat(r[1]).isEqualTo("ntk4j: --plots " + plots + ": spectrum.png not written: no eigenvalue is "
+                + "positive, which its log axis cannot show (λ_max -1.00000)\n");
+        assertThat(r[0]).contains("λ_max -1.00000, λ_min -1.00000, 2 ≤ 0").contains("wrote " + report)
+                .contains("wrote " + ev).contains("wrote " + plots.resolve("heatmap.png"));
+        try (Tensor e = Npy.readTensor(ev)) {
+            assertThat(e.toDoubleArray()).containsExactly(new double[] {-1, -1},
+                    org.assertj.core.data.Offset.offset(1e-15));
+        }
+        assertThat(plots.resolve("spectrum.png")).doesNotExist();
+        assertThat(plots.resolve("heatmap.png")).exists();
+    }
+
     @Test
     void integerKernelFileIsReadAsFloat64() throws Exception {
         // an int64 .npy (NumPy's default integer type) used to be refused with advice about the Java API

@@ -181,6 +181,25 @@ class StudyCommandTest {
         assertThat(twice[1].trim()).isEqualTo("ntk4j: --widths: width 8 is given twice");
     }
 
+    /**
+     * A pattern without {width} gave every width the same files, refused by the first width they do not fit
+     * ("width 64 has no epoch-0 checkpoint" for a user who gave no --widths); it is refused as such, and one width
+     * may still read it.
+     */
+    @Test
+    void aPatternWithoutWidthIsForOneWidth() throws Exception {
+        checkpoints(8);
+        String pattern = dir.resolve("w8").resolve("epoch-{epoch}.npz").toString();
+        assertThat(ArgumentErrorsTest.oneLineError("study", "--model", MODEL, "--checkpoints", pattern, "--sample",
+                "default:test:18")).isEqualTo("ntk4j: --checkpoints " + pattern + ": no {width} in it, so the 5 "
+                + "widths of --widths (64,128,256,512,1024, the default) would all read the same files; put {width} "
+                + "where each width's path differs, or give one width");
+        assertThat(ArgumentErrorsTest.oneLineError("study", "--model", MODEL, "--widths", "8,16", "--checkpoints",
+                pattern, "--sample", "default:test:18")).contains("so the 2 widths of --widths (8,16) would all ");
+        assertThat(run(0, "study", "--model", MODEL, "--widths", "8", "--checkpoints", pattern, "--sample",
+                "default:test:18", "--kinds", "pntk")[0]).contains("| 1 | ");
+    }
+
     private String[] studyArgs(Path json, String... more) {
         List<String> a = new java.util.ArrayList<>(List.of("study", "--model", MODEL, "--widths", "8,32",
                 "--checkpoints", dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample",

@@ -180,6 +180,10 @@ class TrainCommandTest {
                 d.toString(), "--params-out", out.toString()))).isEqualTo("ntk4j: --resume: the checkpoint is at "
                         + "the end of epoch 2, past --epochs 1 (a resumed run may train longer, not shorter)");
         assertThat(out).doesNotExist();
+        // a resume of the complete run trains nothing, and says so (it said nothing between its lines)
+        assertThat(CliRuns.run(0, TiledRunTest.with(checkpointed, "--resume", "--epochs", "2", "--train",
+                d.toString()))[0]).contains("the checkpoint is at the end of epoch 2, the last of --epochs 2: nothing "
+                + "is left to train (a larger --epochs trains on)");
         assertThat(Checkpoints.latest(ck, note -> { })).isEqualTo("epoch-0002");
         // a checkpoint written before the inputs were recorded resumes without those checks
         Path old = Files.createDirectories(dir.resolve("old"));

@@ -179,6 +179,41 @@ public final class Zoo {
         return e.options().contains("act=") ? e.options() + "; " + SLOPE : e.options();
     }
 
+    /**
+     * Whether the width of a zoo spec ({@link #withWidth}) changes the network at all: false when no layer has that
+     * width ({@code fcn(depth=0)}, {@code cnn(depth=0)}: the input flattened or pooled, then the output layer), so
+     * that every width gives the same parameters, the same functions and the same kernels. Compared as the
+     * parameters' names and shapes at two widths, which the width sets wherever a layer has it.
+     *
+     * @param spec a zoo model spec with a width option
+     * @param perExample the shape of one example the model takes
+     * @param width a width the model takes
+     * @param other another width it takes
+     * @return true when the two widths give some parameter other names or shapes
+     * @throws IllegalArgumentException as {@link #withWidth} and {@link #parse}, or if the model refuses the shape
+     */
+    public static boolean widthChangesModel(String spec, int[] perExample, int width, int other) {
+        Model narrow = parse(withWidth(spec, width));
+        Model wide = parse(withWidth(spec, other));
+        try {
+            List<ParamSpec> a = narrow.paramSpecs(perExample);
+            List<ParamSpec> b = wide.paramSpecs(perExample);
+            if (a.size() != b.size()) {
+                return true;
+            }
+            for (int i = 0; i < a.size(); i++) {
+                if (!a.get(i).path().equals(b.get(i).path())
+                        || !java.util.Arrays.equals(a.get(i).shape(), b.get(i).shape())) {
+                    return true;
+                }
+            }
+            return false;
+        } finally {
+            narrow.releaseCaches();
+            wide.releaseCaches();
+        }
+    }
+
     static void add(Entry e) {
         ENTRIES.put(e.name(), e);
     }

@@ -27,6 +27,20 @@ class ZooTest {
         assertThatThrownBy(() -> Zoo.withWidth("fcn(depth=2", 8)).isInstanceOf(IllegalArgumentException.class);
     }
 
+    /**
+     * fcn(depth=0) and cnn(depth=0) have no layer of the width: every width is the same network, which the width
+     * studies' theory line says (it said −0.5 beside a measured 0); a layer of the width anywhere (resnet's stem)
+     * changes it.
+     */
+    @Test
+    void widthChangesModelIsFalseOnlyWhereNoLayerHasTheWidth() {
+        assertThat(Zoo.widthChangesModel("fcn(depth=0,out=3)", new int[] {5}, 8, 64)).isFalse();
+        assertThat(Zoo.widthChangesModel("cnn(depth=0,out=3)", new int[] {4, 4, 2}, 8, 64)).isFalse();
+        assertThat(Zoo.widthChangesModel("fcn(depth=1,out=3)", new int[] {5}, 8, 64)).isTrue();
+        assertThat(Zoo.widthChangesModel("cnn(depth=1,out=3)", new int[] {4, 4, 2}, 8, 64)).isTrue();
+        assertThat(Zoo.widthChangesModel("resnet(blocks=0,out=3)", new int[] {4, 4, 2}, 8, 64)).isTrue();
+    }
+
     @Test
     void fcnDepthCountsHiddenLayers() {
         Model m = Zoo.parse("fcn(depth=3,width=512,out=10,act=relu)");

@@ -83,11 +83,18 @@ public final class JsonReport {
      *
      * @param file the file
      * @return its fields, in the file's order
-     * @throws DataFormatException "FILE: not a flat JSON report (...)" if the text is not such an object
+     * @throws DataFormatException "FILE: not a flat JSON report (...)" if the text is not such an object, or not
+     *     UTF-8 text (a binary file)
      * @throws IOException if the file cannot be read
      */
     public static JsonReport read(Path file) throws IOException {
-        String text = java.nio.file.Files.readString(file, StandardCharsets.UTF_8);
+        String text;
+        try {
+            text = java.nio.file.Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            // its message is "Input length = 1", which named neither the file nor the problem
+            throw new DataFormatException(file + ": not a flat JSON report as ntk4j writes them (not UTF-8 text)", e);
+        }
         try {
             return new Parser(text).object();
         } catch (IllegalArgumentException e) {

@@ -79,5 +79,9 @@ class JsonReportTest {
                     .hasMessageStartingWith(f + ": not a flat JSON report as ntk4j writes them (expected ")
                     .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
         }
+        // a binary file (a kernel .npy given as a report): the decoder's "Input length = 1" named nothing
+        Files.write(f, new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0});
+        assertThatThrownBy(() -> JsonReport.read(f)).isInstanceOf(DataFormatException.class)
+                .hasMessage(f + ": not a flat JSON report as ntk4j writes them (not UTF-8 text)");
     }
 }
