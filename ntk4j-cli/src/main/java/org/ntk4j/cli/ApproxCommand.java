@@ -168,8 +168,8 @@ public final class ApproxCommand implements Callable<Integer> {
                     KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
                     for (int w : widths) {
                         Model net = Zoo.parse(Zoo.withWidth(model, w));
-                        try (Params zeros = Params.zeros(net.paramSpecs(per), dt)) {
-                            requireKernelsFit(check, EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget),
+                        try {
+                            requireKernelsFit(check, pricedWidth(net, w, per, dt, m, budget),
                                     List.of(KernelKind.parse("pntk", seed)), n, 0, per, dt);
                         } finally {
                             net.releaseCaches();
@@ -249,6 +249,21 @@ public final class ApproxCommand implements Callable<Integer> {
                                     x.dtype()), "errors", x.dtype()));
         }
         return Reports.approx(settings, ws, r.rows(), r);
+    }
+
+    /**
+     * Width {@code width}'s model priced from shapes ({@link EmpiricalNtk#ofShapes}) for a width study's check of
+     * every width before any work: nothing of the parameters' size is allocated, and a width whose parameters this
+     * JVM cannot hold ({@link Model#requireParamsFit}) is refused at once, naming the width and their size.
+     */
+    static EmpiricalNtk pricedWidth(Model net, int width, int[] per, DType dt, Method m, long budget) {
+        net.paramSpecs(per); // a shape that does not fit is refused as by any command, not as the width's size
+        try {
+            net.requireParamsFit(per, dt);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--widths " + width + ": " + e.getMessage(), e);
+        }
+        return EmpiricalNtk.ofShapes(net).method(m).memoryBudget(budget);
     }
 
     /**

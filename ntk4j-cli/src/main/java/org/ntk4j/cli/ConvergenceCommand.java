@@ -215,8 +215,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
         KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
         for (int w : widths) {
             org.ntk4j.nn.Model net = Zoo.parse(Zoo.withWidth(model, w));
-            try (org.ntk4j.nn.Params zeros = org.ntk4j.nn.Params.zeros(net.paramSpecs(per), x.dtype())) {
-                check.kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget),
+            try {
+                check.kernel(ApproxCommand.pricedWidth(net, w, per, x.dtype(), m, budget),
                         org.ntk4j.ntk.KernelKind.trace(), x.dim(0), 0, per, x.dtype());
             } finally {
                 net.releaseCaches();

@@ -2,7 +2,6 @@ package org.ntk4j.cli;
 
 import java.util.concurrent.Callable;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
@@ -138,12 +137,12 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
 
     /**
      * projected:K's in-memory cost within the budget (its example chunks), or why no chunk fits. The cost reads
-     * shapes only, so the parameters are zeros.
+     * shapes only, so no parameters are made ({@link EmpiricalNtk#ofShapes}).
      */
     private String sketchedInMemory(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
         DType dtype = DType.parse(kernel.dtype);
-        try (Params zeros = Params.zeros(net.paramSpecs(input), dtype)) {
-            CostModel.Estimate e = org.ntk4j.ntk.KernelJob.sketchedInMemory(EmpiricalNtk.of(net, zeros)
+        try {
+            CostModel.Estimate e = org.ntk4j.ntk.KernelJob.sketchedInMemory(EmpiricalNtk.ofShapes(net)
                     .memoryBudget(budget), kind, n, n2 == null ? 0 : n2, input, dtype);
             return String.format(java.util.Locale.ROOT, "%.3g FLOPs, peak %s (budget %s); %s", e.flops(),
                     CostModel.human(e.peakBytes()), CostModel.human(budget), e.note());
@@ -153,24 +152,20 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
     }
 
     /**
-     * The line {@code kernel --out} prints for its plan. The planner reads shapes only, so the parameters are
-     * zeros (no draw, no ONNX weights read); an impossible plan fails as the run would, naming the budget it needs.
+     * The line {@code kernel --out} prints for its plan. The planner reads shapes only, so no parameters are made
+     * ({@link EmpiricalNtk#ofShapes}: no draw, no ONNX weights read, nothing of their size allocated); an impossible
+     * plan fails as the run would, naming the budget it needs.
      */
     private String tiledPlan(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
         Method m = Method.parse(method);
         DType dtype = DType.parse(kernel.dtype);
-        Params zeros = Params.zeros(net.paramSpecs(input), dtype);
-        try {
-            EmpiricalNtk ntk = EmpiricalNtk.of(net, zeros).method(m).memoryBudget(budget);
-            TilePlanner planner = TilePlanner.of(ntk, kind).budget(budget).workers(TiledRun.threads(threads));
-            if (tile != null) {
-                planner.tile(TiledRun.tileOption(tile));
-            }
-            TilePlan plan = planner.plan(n, n2 == null ? 0 : n2, input, dtype);
-            return "kernel --out: " + TiledRun.planLine(kind, "", plan);
-        } finally {
-            zeros.close();
+        EmpiricalNtk ntk = EmpiricalNtk.ofShapes(net).method(m).memoryBudget(budget);
+        TilePlanner planner = TilePlanner.of(ntk, kind).budget(budget).workers(TiledRun.threads(threads));
+        if (tile != null) {
+            planner.tile(TiledRun.tileOption(tile));
         }
+        TilePlan plan = planner.plan(n, n2 == null ? 0 : n2, input, dtype);
+        return "kernel --out: " + TiledRun.planLine(kind, "", plan);
     }
 
     /** The plan of kernel's: a kind may be computed in tiles with --out, the axes form only in memory. */

@@ -183,7 +183,8 @@ final class KernelOptions {
         /**
          * Checks one kernel.
          *
-         * @param ntk the model, parameters, method and budget the command computes with
+         * @param ntk the model, method and budget the command computes with (its parameters, if any, are not read:
+         *     {@link EmpiricalNtk#ofShapes} prices a model without them)
          * @param kind the kernel's kind
          * @param n1 examples of x1
          * @param n2 examples of x2, or 0 for x2 = x1

@@ -190,12 +190,12 @@ public final class StudyCommand implements Callable<Integer> {
                 KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
                 for (int w : widths) {
                     Model net = Zoo.parse(Zoo.withWidth(model, w));
-                    try (Params zeros = Params.zeros(net.paramSpecs(per), dt)) {
+                    try {
+                        EmpiricalNtk priced = ApproxCommand.pricedWidth(net, w, per, dt, m, budget);
                         for (KernelKind k : kindList) {
                             KernelOptions.requireProbesFit(k, net, per, budget);
                         }
-                        ApproxCommand.requireKernelsFit(check, EmpiricalNtk.of(net, zeros).method(m)
-                                .memoryBudget(budget), kindList, nTrain, nTest, per, dt);
+                        ApproxCommand.requireKernelsFit(check, priced, kindList, nTrain, nTest, per, dt);
                     } finally {
                         net.releaseCaches();
                     }

@@ -261,21 +261,10 @@ public final class Model {
      * @param in the per-example input shape (without the batch axis); not modified
      * @param dtype the dtype of the parameter tensors
      * @return the parameters, which the caller closes
+     * @throws IllegalArgumentException as {@link #requireParamsFit}, before any parameter is allocated
      */
     public Params init(long seed, int[] in, DType dtype) {
-        List<ParamSpec> specs = paramSpecs(in);
-        double count = 0;
-        for (ParamSpec s : specs) {
-            double size = 1;
-            for (int d : s.shape()) {
-                size *= d;
-            }
-            count += size;
-        }
-        String refusal = tensorMemoryRefusal(count, dtype);
-        if (refusal != null) {
-            throw new IllegalArgumentException("model '" + spec + "': " + refusal + "; use a smaller model");
-        }
+        List<ParamSpec> specs = requireParamsFit(in, dtype);
         Params p = Params.initialise(specs, seed, dtype);
         Map<String, Tensor> b = resolvedBuffers(in, dtype);
         if (b.isEmpty()) {
@@ -286,6 +275,42 @@ public final class Model {
             copies.put(e.getKey(), e.getValue().copy());
         }
         return p.withBuffers(copies);
+    }
+
+    /**
+     * The parameter specs for per-example inputs of shape {@code in} ({@link #paramSpecs}), refused when this JVM
+     * cannot hold them as {@code dtype} tensors: more bytes than its limit for tensors, or one parameter of more than
+     * 2^31 - 1 elements (more than a tensor holds). Reads shapes only and allocates nothing: {@link #init} checks
+     * with it before drawing, and a command that prices a model without building its parameters (each width of a
+     * width study) refuses with it at once rather than failing in an allocation later.
+     *
+     * @param in the per-example input shape (without the batch axis); not modified
+     * @param dtype the dtype of the parameter tensors
+     * @return a new list of the parameter specs
+     * @throws IllegalArgumentException if the shapes do not fit (see {@link #outputShape}), or the parameters cannot
+     *     be held, naming this model, their number and size and the limit (or the parameter too large for a tensor)
+     */
+    public List<ParamSpec> requireParamsFit(int[] in, DType dtype) {
+        List<ParamSpec> specs = paramSpecs(in);
+        double count = 0;
+        String tooLarge = null;
+        for (ParamSpec s : specs) {
+            double size = 1;
+            for (int d : s.shape()) {
+                size *= d;
+            }
+            count += size;
+            if (size > Integer.MAX_VALUE && tooLarge == null) {
+                tooLarge = "its parameter " + s.path() + " of shape " + Shapes.str(s.shape()) + " has more than "
+                        + "2^31-1 elements, more than a tensor holds";
+            }
+        }
+        String refusal = tensorMemoryRefusal(count, dtype);
+        if (refusal != null || tooLarge != null) {
+            throw new IllegalArgumentException("model '" + spec + "': " + (refusal != null ? refusal : tooLarge)
+                    + "; use a smaller model");
+        }
+        return specs;
     }
 
     /**

@@ -107,6 +107,33 @@ public final class EmpiricalNtk {
     }
 
     /**
+     * The kernel of {@code model} without parameters, configured as {@link #of} configures it, for the questions that
+     * read only shapes: its costs and plans ({@link #costModel}, {@link #resolveMethod}, {@link #nngpEstimate},
+     * {@link #forKind}, {@link #forTiles}, {@link TilePlanner}, {@link KernelJob#sketchedInMemory}). Nothing of the
+     * parameters' size is allocated, so that a model too large to build (a width study's widest width) is priced,
+     * and refused, at once. Computing a kernel with it is refused.
+     *
+     * @param model the network f
+     * @return the configured kernel, for costs and plans only
+     * @throws IllegalArgumentException if model is null
+     */
+    public static EmpiricalNtk ofShapes(Model model) {
+        requireArgument("model", model);
+        return new EmpiricalNtk(model, null, new int[] {-1}, new int[0], Method.AUTO, defaultMemoryBudget(),
+                false, Tiles.MAX_TENSOR_BYTES);
+    }
+
+    /** The parameters a kernel is computed at; refused for an instance of {@link #ofShapes}, which has none. */
+    private Params params() {
+        if (params == null) {
+            throw new IllegalStateException("this EmpiricalNtk of " + model.spec() + " has no parameters "
+                    + "(EmpiricalNtk.ofShapes: costs and plans only); compute kernels with EmpiricalNtk.of(model, "
+                    + "params)");
+        }
+        return params;
+    }
+
+    /**
      * Axes of f(x) to trace (average) over; none gives the full kernel. Negative axes count from the end.
      * The axes are checked against the output's rank when a kernel is computed.
      *
@@ -327,7 +354,7 @@ public final class EmpiricalNtk {
         if (m == Method.STRUCTURED_DERIVATIVES && problem == null && sketch == null) {
             int k = costModel(in.x1.dim(0), n2, in.perExample, in.dtype).estimate(m, memoryBudget).outputChunk();
             if (k > 0) {
-                return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, null);
+                return OutputChunks.kernel(model, params(), traceAxes, diagonalAxes, in, k, tileBytes, null);
             }
         }
         if (in.axes().examplesPaired() && tileable(in.perExample, in.dtype)) {
@@ -383,22 +410,22 @@ public final class EmpiricalNtk {
     private KernelStrategy strategy(Method m) {
         switch (m) {
             case NTK_VECTOR_PRODUCTS:
-                return new VectorProducts(model, params, tileBytes, problem, memoryBudget);
+                return new VectorProducts(model, params(), tileBytes, problem, memoryBudget);
             case STRUCTURED_DERIVATIVES:
-                return new StructuredKernel(model, params, tileBytes, problem);
+                return new StructuredKernel(model, params(), tileBytes, problem);
             case JACOBIAN_CONTRACTION:
-                return new JacobianContraction(model, params, tileBytes, problem);
+                return new JacobianContraction(model, params(), tileBytes, problem);
             default:
                 throw new IllegalArgumentException("kernel: the method must be resolved first, got " + m);
         }
     }
 
     private KernelInputs inputs(Tensor x1, Tensor x2, boolean check) {
-        return new KernelInputs(model, params, traceAxes, diagonalAxes, x1, x2, check);
+        return new KernelInputs(model, params(), traceAxes, diagonalAxes, x1, x2, check);
     }
 
     private Tensor[] paramArgs(List<ParamSpec> specs) {
-        return KernelSupport.paramArgs(params, specs);
+        return KernelSupport.paramArgs(params(), specs);
     }
 
     /** The cached plan of one side: the traced graph and every graph derived from it. */
@@ -517,7 +544,7 @@ public final class EmpiricalNtk {
             return new PreparedTile(this, x, strategy(method).prepare(inputs(x, null, false)), null, lease);
         }
         return new PreparedTile(this, x, null,
-                new ProjectedSketch(model, params, sketch).prepare(x), lease);
+                new ProjectedSketch(model, params(), sketch).prepare(x), lease);
     }
 
     /**
@@ -587,7 +614,7 @@ public final class EmpiricalNtk {
         boolean same = rows == columns;
         int k = outputChunk(rows.x().dim(0), same ? 0 : columns.x().dim(0), in.perExample, in.dtype);
         if (k > 0) {
-            return OutputChunks.kernel(model, params, traceAxes, diagonalAxes, in, k, tileBytes, problem);
+            return OutputChunks.kernel(model, params(), traceAxes, diagonalAxes, in, k, tileBytes, problem);
         }
         KernelStrategy sd = strategy(method);
         // each pass as a prepared tile's (without the cotangents the plan does not read), which the cost model counts
@@ -633,7 +660,7 @@ public final class EmpiricalNtk {
         // sketches over the largest example chunks that fit the memory budget (refused when none does)
         int chunk = ProjectedSketch.plan(this, kind, in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample,
                 in.dtype).chunk();
-        return KernelSupport.requireFiniteResult(new ProjectedSketch(model, params, kind).kernel(in, o, chunk));
+        return KernelSupport.requireFiniteResult(new ProjectedSketch(model, params(), kind).kernel(in, o, chunk));
     }
 
     /**
@@ -696,7 +723,8 @@ public final class EmpiricalNtk {
     public Tensor nngp(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
         nngpEstimate(in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
-        try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(params, in.x1), () -> model.apply(params, in.x2),
+        Params p = params();
+        try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(p, in.x1), () -> model.apply(p, in.x2),
                 Tensor::close)) {
             return JacobianContraction.contract(List.of(f.first()), List.of(f.second()), in, false);
         }
@@ -722,7 +750,7 @@ public final class EmpiricalNtk {
                         + " (the shape of f(x2)), got " + TensorType.of(v));
             }
             KernelSupport.checkFinite("v", v);
-            return new VectorProducts(model, params, tileBytes, problem, Long.MAX_VALUE).product(in, v);
+            return new VectorProducts(model, params(), tileBytes, problem, Long.MAX_VALUE).product(in, v);
         }
     }
 }
