@@ -18,6 +18,8 @@ final class OnnxLayer implements Layer {
     private final List<String> params;
     private final int[] outputShape;
     private final boolean independent;
+    /** The nodes that broadcast a parameter to the examples' count, found at import (Tracer#followingExamples). */
+    private final java.util.Set<String> followingExamples;
     /** Per parameter, the stored values' mean and standard deviation. */
     private final double[][] moments;
     /**
@@ -26,8 +28,10 @@ final class OnnxLayer implements Layer {
      */
     private final Map<DType, Map<String, Tensor>> constants = new ConcurrentHashMap<>();
 
-    OnnxLayer(OnnxGraph graph, List<String> params, int[] outputShape, boolean independent) {
+    OnnxLayer(OnnxGraph graph, List<String> params, int[] outputShape, boolean independent,
+              java.util.Set<String> followingExamples) {
         this.graph = graph;
+        this.followingExamples = followingExamples;
         this.params = List.copyOf(params);
         this.outputShape = outputShape.clone();
         this.independent = independent;
@@ -83,7 +87,7 @@ final class OnnxLayer implements Layer {
             values.put(name, scope.get(name));
         }
         Tracer t = new Tracer(graph, x.builder(), x.dtype(), values,
-                constants.computeIfAbsent(x.dtype(), d -> new ConcurrentHashMap<>()));
+                constants.computeIfAbsent(x.dtype(), d -> new ConcurrentHashMap<>()), followingExamples);
         return List.of(t.run(x).var());
     }
 

@@ -63,18 +63,22 @@ public final class OnnxModel {
     /** Per input, the fewest rows of a table its ids index (0: none), and its name (see {@link #checkIds}). */
     private final int[] idRows;
     private final String[] idTable;
+    /** The nodes that broadcast a parameter to the examples' count (Tracer#followingExamples). */
+    private final java.util.Set<String> followingExamples;
     private final Model model;
 
     private OnnxModel(OnnxGraph graph, List<String> weights, List<String> params, int[] outputShape,
-                      boolean independent, int[] idRows, String[] idTable) {
+                      boolean independent, int[] idRows, String[] idTable, java.util.Set<String> followingExamples) {
         this.graph = graph;
+        this.followingExamples = java.util.Set.copyOf(followingExamples);
         this.idRows = idRows.clone();
         this.idTable = idTable.clone();
         this.weights = List.copyOf(weights);
         this.params = List.copyOf(params);
         this.outputShape = outputShape.clone();
         this.independent = independent;
-        this.model = new Model(new OnnxLayer(graph, params, outputShape, independent), "onnx:" + graph.file);
+        this.model = new Model(new OnnxLayer(graph, params, outputShape, independent,
+                this.followingExamples), "onnx:" + graph.file);
     }
 
     /** How to read a file: the per-example input shapes where the file's are dynamic, and the output to take. */
@@ -158,7 +162,7 @@ public final class OnnxModel {
         OnnxGraph g = OnnxGraph.read(file, options.output, options.inputShapes);
         DType dtype = g.doubleInput() ? DType.F64 : DType.F32;
         Map<String, Tensor> scratch = new HashMap<>();
-        Tracer t = new Tracer(g, new GraphBuilder(), dtype, null, scratch);
+        Tracer t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, null);
         Tracer.Traced out;
         try {
             out = dryRun(t, scratch, DRY_RUN_BATCH);
@@ -173,7 +177,7 @@ public final class OnnxModel {
             }
         }
         return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0, t.idRows,
-                t.idTable);
+                t.idTable, t.followingExamples);
     }
 
     /**
@@ -205,7 +209,7 @@ public final class OnnxModel {
         int other = g.fixedBatch == CHECK_BATCH ? CHECK_BATCH + 2 : CHECK_BATCH;
         try {
             Map<String, Tensor> scratch = new HashMap<>();
-            dryRun(new Tracer(g, new GraphBuilder(), dtype, null, scratch), scratch, other);
+            dryRun(new Tracer(g, new GraphBuilder(), dtype, null, scratch, null), scratch, other);
         } catch (IllegalArgumentException again) {
             String m = examplesAxisAsN(e.getMessage(), DRY_RUN_BATCH, again.getMessage(), other);
             return m.equals(e.getMessage()) ? e : new IllegalArgumentException(m, e);
@@ -311,7 +315,7 @@ public final class OnnxModel {
         if (kept.isEmpty()) {
             throw new IllegalArgumentException(graph.file + ": " + what + " '" + regex + "' leaves no parameter");
         }
-        return new OnnxModel(graph, weights, kept, outputShape, independent, idRows, idTable);
+        return new OnnxModel(graph, weights, kept, outputShape, independent, idRows, idTable, followingExamples);
     }
 
     /** The parsed file (package-private: tests inspect its nodes). */

@@ -1470,7 +1470,8 @@ final class Operators {
      * (input 1, default 0): element (i, j) is kept where j − i ≥ k (upper) or j − i ≤ k (lower), the others are 0.
      * Evaluated at import on a value known there (a causal mask built in forward, torch.triu(torch.full((L, L),
      * -inf), 1), −∞ kept exactly); on a computed value, its product with the constant 0/1 triangle (an infinity
-     * outside the triangle then gives NaN, reported, where ONNX gives 0).
+     * outside the triangle then gives NaN, reported, where ONNX gives 0). A triangle over the examples' axis mixes
+     * the examples.
      */
     private static Value[] trilu(Ctx c) {
         int[] s = c.shapeOf(0);
@@ -1497,7 +1498,10 @@ final class Operators {
         }
         Traced x = c.traced(0);
         Var triangle = c.builder().constant(Tensor.of(x.phys.dtype(), keep, rows, cols));
-        return one(elementwise(c, x, new Traced(triangle, NONE), Var::mul));
+        Traced r = elementwise(c, x, new Traced(triangle, NONE), Var::mul);
+        // the examples' axis among the two (torch.tril of [N, D]): what an example keeps depends on its row in the
+        // batch, so the examples are not independent
+        return one(x.batch >= s.length - 2 ? c.out(r.var(), MIXED) : r);
     }
 
     private static Value[] gather(Ctx c) {

@@ -267,6 +267,16 @@ final class Tracer {
     private final Set<Value> fromBatchShape = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     /** The model's input of this trace, [N, ...] (packed for several inputs). */
     private Var examples;
+    /**
+     * The Expand and Tile nodes (by their first output's name) that broadcast a value of the parameters alone to the
+     * examples' count ({@link Ctx#followExamples}). The import's dry run finds them, on a batch of 13 examples that
+     * no other axis is likely to match, and gives them to every later trace, which follows the examples there at
+     * every batch size and nowhere else: a test of the sizes alone at the run's N took a sequence axis as long as the
+     * batch for the examples' (a silently wrong kernel) and missed the class token of a single example.
+     */
+    final Set<String> followingExamples;
+    /** Whether this trace finds {@link #followingExamples} (the import's dry run) rather than reads them. */
+    private final boolean findsFollowingExamples;
     /** The operators whose outputs are masks of 0 and 1 without derivative, whatever their inputs. */
     private static final Set<String> MASKS = Set.of("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
             "Not");
@@ -282,8 +292,10 @@ final class Tracer {
     final String[] idTable;
 
     Tracer(OnnxGraph graph, GraphBuilder builder, DType dtype, Map<String, Var> params,
-           Map<String, Tensor> constantCache) {
+           Map<String, Tensor> constantCache, Set<String> followingExamples) {
         this.graph = graph;
+        this.findsFollowingExamples = followingExamples == null;
+        this.followingExamples = followingExamples == null ? new java.util.HashSet<>() : followingExamples;
         this.builder = builder;
         this.dtype = dtype;
         this.params = params;
@@ -621,14 +633,22 @@ final class Tracer {
          * following the examples' axis like every value computed from x. A parameter broadcast to N rows without it
          * would be a value of the parameters alone with an axis of the batch's size, which the per-example paths of
          * the kernel methods (they take such values as shared by all examples) cannot split. Returns null where the
-         * target shape is not the examples'.
+         * target shape is not the examples': the nodes of {@link #followingExamples}, found by the import's dry run.
          */
         Traced followExamples(Traced v, int shapeInput, int[] out) {
             int n = examples.dim(0);
-            int[] s = v.shape();
-            boolean growsFirst = out.length > 0 && out[0] == n && n > 1
-                    && (s.length < out.length || s[0] == 1);
-            if (v.batch != NONE || !growsFirst || !fromBatchShape.contains(in(shapeInput))) {
+            String name = node.getOutput(0);
+            if (v.batch != NONE || out.length == 0 || out[0] != n) {
+                return null;
+            }
+            if (findsFollowingExamples) {
+                int[] s = v.shape();
+                boolean growsFirst = n > 1 && (s.length < out.length || s[0] == 1);
+                if (!growsFirst || !fromBatchShape.contains(in(shapeInput))) {
+                    return null;
+                }
+                followingExamples.add(name);
+            } else if (!followingExamples.contains(name)) {
                 return null;
             }
             int[] rest = out.clone();

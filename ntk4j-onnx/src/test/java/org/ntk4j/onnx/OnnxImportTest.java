@@ -175,6 +175,36 @@ class OnnxImportTest {
         }
     }
 
+    /**
+     * Trilu of x·W [N, 2] (torch.tril of a value whose rows are the examples): what example n keeps depends on its row
+     * n in the batch, so the model mixes its examples; it was taken as one whose examples are independent, which lets
+     * the kernel methods split the batch (into tiles, chunks) and gives another kernel than the whole batch's. Over
+     * the last two axes of [N, 1, 2] the examples stay independent.
+     */
+    @Test
+    void aTriangleOverTheExamplesAxisMixesTheExamples(@TempDir Path dir) throws IOException {
+        for (boolean overExamples : new boolean[] {true, false}) {
+            GraphProto.Builder g = GraphProto.newBuilder().setName("tril")
+                    .addInput(info("x", DOUBLE, "batch", 3))
+                    .addOutput(info("y", DOUBLE, "batch", 2))
+                    .addInitializer(doubles("W", W, 3, 2))
+                    .addNode(node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"xw"}));
+            if (overExamples) {
+                g.addNode(node("Trilu", "tril", new String[] {"xw"}, new String[] {"y"}, Onnx.attr("upper", 0)));
+            } else {
+                g.addInitializer(Onnx.int64s("one", new long[] {-1, 1, 2}, 3))
+                        .addInitializer(Onnx.int64s("flat", new long[] {-1, 2}, 2))
+                        .addNode(node("Reshape", "r", new String[] {"xw", "one"}, new String[] {"xw3"}))
+                        .addNode(node("Trilu", "tril", new String[] {"xw3"}, new String[] {"t"}, Onnx.attr("upper", 0)))
+                        .addNode(node("Reshape", "back", new String[] {"t", "flat"}, new String[] {"y"}));
+            }
+            OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("tril" + overExamples + ".onnx"), model(14,
+                    g.build())));
+            assertThat(onnx.independentExamples()).as("over the examples' axis: %s", overExamples)
+                    .isEqualTo(!overExamples);
+        }
+    }
+
     @Test
     void freezeAndParamsOnlyNameThePatternWhenItMatchesNothingOrLeavesNothing(@TempDir Path dir) throws IOException {
         OnnxModel onnx = OnnxModel.load(linearFile(dir));

@@ -34,7 +34,7 @@ class OnnxResearchModelsTest {
      * exported at both opsets, each checked by a test of its own below.
      */
     private static final String[] DECODERS_AND_VITS = {"causal_inf", "causal_bool", "mha_causal", "nanogpt",
-        "triu_forward", "gpt2", "vit", "repeats", "sincos", "where_int"};
+        "triu_forward", "gpt2", "vit", "repeats", "sincos", "where_int", "sequence_expand"};
     private static final String[] REFUSED = {"encoder_gelu_sf_drop:17", "encoder_relu_bf_drop::fixed",
         "mha:17:fixed", "reshapes::fixed", "encoder_gelu_sf_drop::fixed"};
 
@@ -177,6 +177,61 @@ class OnnxResearchModelsTest {
         }
         assertThat(OnnxModel.load(reference("repeats_17_dyn").resolve("model.onnx")).graph().nodes.stream()
                 .filter(n -> n.getOpType().equals("Tile")).count()).isEqualTo(3);
+    }
+
+    /**
+     * Position rows expanded and repeated to the sequence length read from x's shape, on 3 examples of sequences of 3:
+     * the target shape's first size equals the batch's without being the examples' axis. The import took it for a
+     * class token broadcast to the examples (a test of the sizes at the run's N), and the Jacobian contraction's and
+     * structured derivatives' kernels were silently wrong (relative error 7e-3). Exact by every method now.
+     */
+    @Test
+    void aSequenceAxisAsLongAsTheBatchIsNotTakenForTheExamples() throws Exception {
+        for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+            compareInFloat64(reference("sequence_expand" + opset));
+        }
+        assertThat(ops(reference("sequence_expand_17_dyn"))).contains("Expand", "Tile", "Shape");
+    }
+
+    /**
+     * A class token repeated to the batch (cls.repeat(x.shape[0], 1, 1)) on a single example against three: the
+     * import followed the examples at N > 1 only, so at N = 1 the token was a value of the parameters alone and
+     * structured derivatives failed (a NullPointerException). Every method's K(x_i, X) of one example i against the
+     * three equals jacrev's rows, as does K(X, x_i).
+     */
+    @Test
+    void aClassTokenRepeatedToASingleExampleImportsExactly() throws Exception {
+        Path dir = reference("repeats_17_dyn");
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        try (Params params = onnx.params(DType.F64);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64)) {
+            int per = x.size() / x.dim(0);
+            int outputs = k.dim(2);
+            for (int i = 0; i < x.dim(0); i++) {
+                double[] row = java.util.Arrays.copyOfRange(x.toDoubleArray(), i * per, (i + 1) * per);
+                try (Tensor one = Tensor.of(row, org.ntk4j.tensor.Shapes.prepend(1, onnx.inputShape()))) {
+                    for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                        Method.STRUCTURED_DERIVATIVES}) {
+                        try (Tensor a = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(one, x);
+                             Tensor b = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, one)) {
+                            for (int j = 0; j < x.dim(0); j++) {
+                                for (int p = 0; p < outputs; p++) {
+                                    for (int q = 0; q < outputs; q++) {
+                                        double want = k.get(i, j, p, q);
+                                        assertThat(a.get(0, j, p, q)).as("K(x_%d, X) by %s", i, m)
+                                                .isCloseTo(want, org.assertj.core.data.Offset.offset(1e-12));
+                                        assertThat(b.get(j, 0, p, q)).as("K(X, x_%d) by %s", i, m)
+                                                .isCloseTo(k.get(j, i, p, q),
+                                                        org.assertj.core.data.Offset.offset(1e-12));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /**

@@ -341,6 +341,23 @@ class Repeats(torch.nn.Module):
         return self.out(h).mean(1)
 
 
+class SequenceExpand(torch.nn.Module):
+    """Position rows broadcast to the sequence length x.shape[1] of x [N, 3, 4], by expand and by repeat (Expand and
+    Tile to a shape read from x's): run on 3 examples, the sequence is as long as the batch, and it is no batch axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 8)
+        self.pos = torch.nn.Parameter(torch.randn(1, 8) / 2)
+        self.tiled = torch.nn.Parameter(torch.randn(1, 8) / 2)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        length = x.shape[1]
+        h = torch.tanh(self.lin(x) + self.pos.expand(length, -1) + self.tiled.repeat(length, 1))
+        return self.out(h).mean(1)
+
+
 class SinCos(torch.nn.Module):
     """Sin and Cos (which were refused): sinusoidal position encodings computed in forward from constants (arange,
     exp, sin, cos) added to x [N, 5, 8], a rotary-style rotation of the features by cos/sin of the positions, and sin
@@ -455,6 +472,8 @@ def build(name):
         return Repeats(), torch.randn(3, 3, 4)
     if name == "sincos":
         return SinCos(), torch.randn(3, 5, 8)
+    if name == "sequence_expand":
+        return SequenceExpand(), torch.randn(3, 3, 4)
     if name == "where_int":
         x = torch.randint(0, 10, (3, 5))
         x[1] = 0
