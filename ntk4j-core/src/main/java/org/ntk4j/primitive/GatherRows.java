@@ -87,7 +87,8 @@ public final class GatherRows implements Primitive {
 
     @Override
     public ConsumerRule consumerRule(TensorType[] inputs, TensorType output, int operand, Tensor[] constants) {
-        if (operand != 0 || axis != 0 || inputs[1].rank() == 0 || inputs[1].dim(0) == 0) {
+        // no rule without ids (R = 0 positions, or no examples): a Linear rule has R >= 1
+        if (operand != 0 || axis != 0 || inputs[1].rank() == 0 || inputs[1].size() == 0) {
             return null;
         }
         return new IdRows(inputs[0].shape(), inputs[1].shape());

@@ -229,6 +229,23 @@ class GatherRowsTest {
                 .isNull();
     }
 
+    /**
+     * No rule for ids with no positions ([N, 0]: R = 0, where a rule has R ≥ 1; its data Gram divided by the row
+     * length 0), nor for no examples; the gather itself gives the empty result.
+     */
+    @Test
+    void noConsumerRuleForEmptyIds() {
+        Tensor[] none = new Tensor[2];
+        assertThat(new GatherRows(0).consumerRule(new TensorType[] {f64(5, 3), f64(4, 0)}, f64(4, 0, 3), 0, none))
+                .isNull();
+        assertThat(new GatherRows(0).consumerRule(new TensorType[] {f64(5, 3), f64(0, 2)}, f64(0, 2, 3), 0, none))
+                .isNull();
+        try (Tensor table = Tensor.randomNormal(DType.F64, 1, 5, 3); Tensor ids = Tensor.zeros(DType.F64, 4, 0);
+             Tensor y = new GatherRows(0).evaluate(table, ids)) {
+            assertThat(y.shape()).containsExactly(4, 0, 3);
+        }
+    }
+
     /** Shapes: T[:a] + I + T[a+1:] for the gather, and the scatter of such values gives T's shape back. */
     @Property(tries = 60)
     void gatherAndScatterShapes(@ForAll @IntRange(min = 1, max = 3) int rank,
