@@ -91,7 +91,7 @@ public final class GatherRows implements Primitive {
         if (operand != 0 || axis != 0 || inputs[1].rank() == 0 || inputs[1].size() == 0) {
             return null;
         }
-        return new IdRows(inputs[0].shape(), inputs[1].shape());
+        return new IdRows(inputs[0].dtype(), inputs[0].shape(), inputs[1].shape());
     }
 
     @Override
@@ -190,9 +190,13 @@ public final class GatherRows implements Primitive {
      * reshaped. The data Gram is id equality and the rows a scatter-add of D: A is formed only by {@link #data}.
      */
     private static final class IdRows extends ConsumerRule.Linear {
-        IdRows(int[] table, int[] ids) {
+        /** The table's dtype: A and its Gram are formed in it, whatever the ids' floating dtype. */
+        private final DType dtype;
+
+        IdRows(DType dtype, int[] table, int[] ids) {
             super(new int[] {0}, Arrays.copyOfRange(Shapes.iota(table.length), 1, table.length),
                     Shapes.size(ids) / ids[0], table[0], Shapes.size(table, 1, table.length));
+            this.dtype = dtype;
         }
 
         /** The one-hot [N, R, V] (NaN rows for ids out of range), for the orders that read A itself. */
@@ -201,7 +205,7 @@ public final class GatherRows implements Primitive {
             int n = ids.dim(0);
             int v = fanIn();
             int[] rows = rowIndices(ids, v);
-            Tensor a = Tensor.zeros(ids.dtype(), n, positions(), v);
+            Tensor a = Tensor.zeros(dtype, n, positions(), v);
             boolean f64 = a.dtype() == DType.F64;
             DoubleBuffer d = f64 ? a.doubles() : null;
             FloatBuffer f = f64 ? null : a.floats();
@@ -244,7 +248,7 @@ public final class GatherRows implements Primitive {
             int[] b = ids2 == ids1 ? a : rowIndices(ids2, v);
             int n1 = ids1.dim(0);
             int n2 = ids2.dim(0);
-            Tensor g = perExample ? Tensor.empty(ids1.dtype(), n1, r, r) : Tensor.empty(ids1.dtype(), n1, r, n2, r);
+            Tensor g = perExample ? Tensor.empty(dtype, n1, r, r) : Tensor.empty(dtype, n1, r, n2, r);
             int cols = perExample ? r : n2 * r;
             boolean f64 = g.dtype() == DType.F64;
             DoubleBuffer d = f64 ? g.doubles() : null;

@@ -246,6 +246,20 @@ class GatherRowsTest {
         }
     }
 
+    /** A float32 table gathered by float64 ids: the rule forms A and its Gram in the table's dtype. */
+    @Test
+    void theRulesFactorsHaveTheTablesDtypeWhateverTheIds() {
+        ConsumerRule.Linear rule = (ConsumerRule.Linear) new GatherRows(0).consumerRule(new TensorType[] {
+            new TensorType(DType.F32, 5, 3), f64(2, 4)}, new TensorType(DType.F32, 2, 4, 3), 0, new Tensor[2]);
+        try (Tensor ids = Tensor.of(DType.F64, new double[] {0, 4, -1, 2, 3, 3, 1, 0}, 2, 4);
+             Tensor a = rule.data(ids); Tensor g = rule.dataGram(ids, ids, false)) {
+            assertThat(a.dtype()).isEqualTo(DType.F32);
+            assertThat(g.dtype()).isEqualTo(DType.F32);
+            assertThat(g.getFlat(1 * 8 + 2)).isEqualTo(1.0); // ids[0, 1] = 4 and ids[0, 2] = -1 pick row 4
+            assertThat(g.getFlat(0 * 8 + 1)).isEqualTo(0.0);
+        }
+    }
+
     /** Shapes: T[:a] + I + T[a+1:] for the gather, and the scatter of such values gives T's shape back. */
     @Property(tries = 60)
     void gatherAndScatterShapes(@ForAll @IntRange(min = 1, max = 3) int rank,
