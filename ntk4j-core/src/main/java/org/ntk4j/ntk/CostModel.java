@@ -380,6 +380,14 @@ public final class CostModel {
     }
 
     /**
+     * Whether both sides run per-example passes: x2's trace, of another batch size (one example, say), may carry
+     * the examples on another axis than x1's ({@link KernelStrategy#perExample}).
+     */
+    boolean perExampleSides() {
+        return perExample(consumers(n1)) && (same || perExample(consumers(n2)));
+    }
+
+    /**
      * Per-example rows of the consumers of {@code selected} and the path VJP to their Jacobians, all at once
      * (as {@link PerExamplePass#jacobians} does), the pass values already held: {flops, peak bytes}.
      */

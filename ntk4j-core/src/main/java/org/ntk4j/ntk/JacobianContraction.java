@@ -27,8 +27,8 @@ final class JacobianContraction extends KernelStrategy {
     @Override
     Tensor kernel(KernelInputs in) {
         SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
-        if (!side1.perExampleShortcut) {
-            return new ExactBatch(model, params, tileBytes, problem).kernel(in);
+        if (!perExample(in, side1)) {
+            return exactBlock(in);
         }
         try (Sides<PerExamplePass> pass = passes(in, side1)) {
             return block(in, pass.first(), pass.second());
@@ -38,6 +38,9 @@ final class JacobianContraction extends KernelStrategy {
     /** Jacobian contraction from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
     @Override
     Tensor block(KernelInputs in, PerExamplePass pass1, PerExamplePass pass2) {
+        if (pass1 == null || pass2 == null) {
+            return exactBlock(in);
+        }
         ParameterConsumers pc1 = pass1.pc;
         ParameterConsumers pc2 = pass2.pc;
         // the plan's steps, one per parameter, chosen once for these sides (dense chunks for the whole problem)

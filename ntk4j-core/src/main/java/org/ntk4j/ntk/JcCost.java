@@ -19,7 +19,7 @@ final class JcCost extends MethodCost {
     Estimate estimate() {
         long out = bytes(outputElements());
         ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
+        if (!c.perExampleSides()) {
             return new ExactBatchCost(c, Method.JACOBIAN_CONTRACTION).estimate();
         }
         // per-example pass(es), then one parameter's Jacobians at a time

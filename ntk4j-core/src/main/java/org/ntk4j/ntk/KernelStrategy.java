@@ -52,14 +52,41 @@ abstract class KernelStrategy {
         return prepare(in.x1);
     }
 
-    /** A side's shared work: its per-example pass (null when the method needs none). The caller closes it. */
+    /**
+     * A side's shared work: its per-example pass (null when the method needs none, or when this side's own trace
+     * does not carry the examples first, {@link SidePlan#perExampleShortcut}: its blocks then run
+     * {@link #exactBlock}). The caller closes it.
+     */
     PerExamplePass prepare(Tensor x) {
         if (!needsPass()) {
             return null;
         }
         int[] perExample = org.ntk4j.tensor.Shapes.dropFirst(x.shape());
-        return new PerExamplePass(side(x.dim(0), perExample, x.dtype()), paramArgs(model.paramSpecs(perExample)),
-                x);
+        SidePlan side = side(x.dim(0), perExample, x.dtype());
+        if (!side.perExampleShortcut) {
+            return null;
+        }
+        return new PerExamplePass(side, paramArgs(model.paramSpecs(perExample)), x);
+    }
+
+    /**
+     * Whether both sides' own traces carry the examples first, so that per-example passes of x1 (on
+     * {@code side1}) and x2 are valid. Decided per batch size: a model may trace a tile of one example with the
+     * example axis moved (an ONNX import keeps a size-1 batch axis where the file's transpose puts it) although it
+     * carries it first at other batch sizes.
+     */
+    boolean perExample(KernelInputs in, SidePlan side1) {
+        return side1.perExampleShortcut
+                && (in.same || side(in.x2.dim(0), in.perExample, in.dtype).perExampleShortcut);
+    }
+
+    /**
+     * The exact kernel of the inputs' examples by their batch Jacobians ({@link ExactBatch}): the whole kernel of a
+     * model that mixes examples, and, for one that treats them independently, the block between sides of which one
+     * has no per-example pass (its trace does not carry the examples first, {@link #prepare(Tensor)}).
+     */
+    Tensor exactBlock(KernelInputs in) {
+        return new ExactBatch(model, params, tileBytes, problem).kernel(in);
     }
 
     Tensor[] paramArgs(List<ParamSpec> specs) {

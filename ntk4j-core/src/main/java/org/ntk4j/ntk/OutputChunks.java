@@ -31,7 +31,7 @@ final class OutputChunks {
     static boolean applies(CostModel c) {
         SidePlan s = c.side(c.n1);
         OutputPairs pairs = OutputPairs.of(c.axes);
-        return s.perExampleShortcut && s.f.length == 2 && s.o > 1 && (partition(c) || pairs == OutputPairs.FULL
+        return c.perExampleSides() && s.f.length == 2 && s.o > 1 && (partition(c) || pairs == OutputPairs.FULL
                 && c.axes.diagonal().length == 0 && c.axes.trace().length == 0);
     }
 

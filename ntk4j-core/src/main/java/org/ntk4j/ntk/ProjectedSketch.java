@@ -56,12 +56,27 @@ final class ProjectedSketch {
         }
     }
 
-    /** Adds the sketches of the examples x [t, ...] into rows [first, first + t) of s [n, O, K]. */
+    /**
+     * Adds the sketches of the examples x [t, ...] into rows [first, first + t) of s [n, O, K]: from their
+     * per-example pass, or, where their trace does not carry the examples first (a model that mixes them, or a
+     * chunk of one example traced with its batch axis moved), from their batch Jacobians.
+     */
     private void sketchInto(Tensor x, Tensor s, int first) {
         int[] perExample = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(perExample);
-        try (PerExamplePass p = new PerExamplePass(side(x.dim(0), perExample, x.dtype()),
-                KernelSupport.paramArgs(params, specs), x)) {
+        SidePlan side = side(x.dim(0), perExample, x.dtype());
+        if (!side.perExampleShortcut) {
+            Tensor[] j = ExactBatch.jacobians(side, paramArgs(specs), x, specs);
+            try {
+                for (int i = 0; i < j.length; i++) {
+                    CountSketch.accumulate(j[i], s, first, kind.seed(), i);
+                }
+            } finally {
+                KernelSupport.closeAll(j);
+            }
+            return;
+        }
+        try (PerExamplePass p = new PerExamplePass(side, paramArgs(specs), x)) {
             for (int i = 0; i < specs.size(); i++) {
                 try (Tensor j = p.jacobians(List.of(i))[0]) {
                     CountSketch.accumulate(j, s, first, kind.seed(), i);
@@ -235,20 +250,12 @@ final class ProjectedSketch {
                 s1 = sketch(in.x1, chunk);
                 s2 = in.same ? s1 : sketch(in.x2, chunk);
             } else {
+                // whole: each side's sketch from its batch Jacobians, or its pass where its own trace allows one
                 s1 = Tensor.zeros(in.dtype, n1, o, k);
+                sketchInto(in.x1, s1, 0);
                 s2 = in.same ? s1 : Tensor.zeros(in.dtype, n2, o, k);
-                Tensor[] j1 = ExactBatch.jacobians(side1, paramArgs(in.specs), in.x1, in.specs);
-                for (int p = 0; p < j1.length; p++) {
-                    CountSketch.accumulate(j1[p], s1, 0, kind.seed(), p);
-                }
-                KernelSupport.closeAll(j1);
                 if (!in.same) {
-                    Tensor[] j2 = ExactBatch.jacobians(side(n2, in.perExample, in.dtype), paramArgs(in.specs),
-                            in.x2, in.specs);
-                    for (int p = 0; p < j2.length; p++) {
-                        CountSketch.accumulate(j2[p], s2, 0, kind.seed(), p);
-                    }
-                    KernelSupport.closeAll(j2);
+                    sketchInto(in.x2, s2, 0);
                 }
             }
             Tensor kern = block(s1, s2);

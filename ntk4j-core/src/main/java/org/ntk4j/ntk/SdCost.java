@@ -45,7 +45,7 @@ final class SdCost extends MethodCost {
     @Override
     Estimate estimate() {
         ParameterConsumers pc1 = consumers(n1);
-        if (!perExample(pc1)) {
+        if (!c.perExampleSides()) {
             return new ExactBatchCost(c, Method.STRUCTURED_DERIVATIVES).estimate();
         }
         ParameterConsumers pc2 = same ? pc1 : consumers(n2);

@@ -12,11 +12,8 @@ import org.ntk4j.tensor.Tensor;
  * ({@link ExactBatch}).
  */
 final class StructuredKernel extends KernelStrategy {
-    private final ExactBatch exactBatch;
-
     StructuredKernel(Model model, Params params, long tileBytes, long[] problem) {
         super(model, params, tileBytes, problem);
-        this.exactBatch = new ExactBatch(model, params, tileBytes, problem);
     }
 
     /**
@@ -26,8 +23,8 @@ final class StructuredKernel extends KernelStrategy {
     @Override
     Tensor kernel(KernelInputs in) {
         SidePlan side1 = side(in.x1.dim(0), in.perExample, in.dtype);
-        if (!side1.perExampleShortcut) {
-            return exactBatch.kernel(in);
+        if (!perExample(in, side1)) {
+            return exactBlock(in);
         }
         try (Sides<PerExamplePass> pass = passes(in, side1, plan(in, side1, side1.o).unreadCotangents)) {
             return block(in, pass.first(), pass.second());
@@ -61,6 +58,9 @@ final class StructuredKernel extends KernelStrategy {
     /** Structured derivatives from the per-example passes of x1 and x2 (the same pass when x2 = x1). */
     @Override
     Tensor block(KernelInputs in, PerExamplePass pass1, PerExamplePass p2) {
+        if (pass1 == null || p2 == null) {
+            return exactBlock(in);
+        }
         KernelAxes axes = in.axes();
         // an output chunk's pass (OutputChunks) stacks k < O cotangents: its block is [N1, k] × [N2, k]
         boolean chunk = pass1.o != pass1.side.o;

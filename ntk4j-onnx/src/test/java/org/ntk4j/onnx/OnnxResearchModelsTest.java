@@ -153,6 +153,50 @@ class OnnxResearchModelsTest {
     }
 
     /**
+     * A side of one example (K(x_1, X), K(x_1, x_1): {@code kernel --x2} of one example, a tile of one row): at
+     * N = 1 the import keeps the exporter's transpose of the (size-1) batch axis, so that side's trace carries the
+     * examples on axis 1 while the batch's carries them first. Jacobian contraction gave a wrong kernel (6.20
+     * against jacrev's 7.31 on the text encoder) and structured derivatives an IndexOutOfBoundsException: each read
+     * axis 0 of the one-example trace as the examples. Every method now equals the rows of jacrev's kernel.
+     */
+    @Test
+    void attentionModelsWithASideOfOneExampleMatchJacrev() throws Exception {
+        for (String m : new String[] {"text_encoder", "mha", "vit"}) {
+            for (String opset : new String[] {"_default_dyn", "_17_dyn"}) {
+                compareOneExampleInFloat64(reference(m + opset));
+            }
+        }
+    }
+
+    /**
+     * K(x_1, X) and K(x_1, x_1) by each exact method against the first row (and entry) of jacrev's kernel of the
+     * three inputs, in float64.
+     */
+    private static void compareOneExampleInFloat64(Path dir) throws IOException {
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        try (Params params = onnx.params(DType.F64);
+             Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor x1 = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, 1);
+             Tensor row = org.ntk4j.cpu.Layout.sliceAxis(k, 0, 0, 1);
+             Tensor entry = org.ntk4j.cpu.Layout.sliceAxis(row, 1, 0, 1)) {
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                EmpiricalNtk ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m);
+                try (Tensor against = ntk.ntk(x1, x);
+                     Tensor itself = ntk.ntk(x1, null)) {
+                    assertThat(against.shape()).containsExactly(row.shape());
+                    assertThat(OnnxTorchTest.relativeError(against, row)).as("K(x_1, X) of %s by %s", dir, m)
+                            .isLessThan(TOLERANCE);
+                    assertThat(itself.shape()).containsExactly(entry.shape());
+                    assertThat(OnnxTorchTest.relativeError(itself, entry)).as("K(x_1, x_1) of %s by %s", dir, m)
+                            .isLessThan(TOLERANCE);
+                }
+            }
+        }
+    }
+
+    /**
      * A ViT-style network: a class token expanded to the batch (Expand to a shape computed from Shape(x)) and
      * concatenated with the patch embeddings. A parameter broadcast to N rows used to be a value of the parameters
      * alone with an axis of the batch's size: structured derivatives then failed ("concatenate: operand 1 f64[1,4,8]
