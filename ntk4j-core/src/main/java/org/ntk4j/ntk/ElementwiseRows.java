@@ -18,37 +18,8 @@ final class ElementwiseRows {
     private ElementwiseRows() {
     }
 
-    /**
-     * Rows of a dot_general or conv consumer whose parameter is laid out [contracted axes..., output features...]
-     * (a dense weight [fan_in, out], an HWIO filter): J[n, c, o, f] = Σ_r A[n, r, c] D[o, n, r, f] as one
-     * batched GEMM over the examples, then moved to [O, N] + shape(p'). Null for other consumers.
-     */
-    static Tensor linearRows(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        ConsumerRule.Linear rule = c.linear();
-        if (rule == null || !rule.rowMajor()) {
-            return null;
-        }
-        if (rule.rowsWithoutData()) { // from the data operand itself, e.g. an embedding's ids without the one-hot
-            try (Tensor dd = StructuredDerivatives.cotangent(pass, c);
-                 Tensor j = rule.rows(pass.operand(c.dataValue()), dd)) { // [N, O, F, C]
-                Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {1, 0, 3, 2}); // [O, N, C, F]
-                return t.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, c.parameterValue().shape()));
-            }
-        }
-        try (Tensor a = StructuredDerivatives.data(pass, c); Tensor dd = StructuredDerivatives.cotangent(pass, c);
-             Tensor j = org.ntk4j.cpu.DotGeneralKernel.dot(a, dd, new int[] {1}, new int[] {2}, new int[] {0},
-                     new int[] {1})) { // [N, C, O, F]
-            Tensor t = org.ntk4j.cpu.Layout.transpose(j, new int[] {2, 0, 1, 3}); // [O, N, C, F]
-            return t.reshapeMove(Shapes.concat(new int[] {pass.o, pass.n}, c.parameterValue().shape()));
-        }
-    }
-
-    /** The rows [O, N] + shape(p'), or null when the consumer is of another kind. */
+    /** The rows [O, N] + shape(p') of a broadcast consumer, or null when the consumer is of another kind. */
     static Tensor rows(PerExamplePass pass, ParameterConsumers.Consumer c) {
-        Tensor linear = linearRows(pass, c);
-        if (linear != null) {
-            return linear;
-        }
         ConsumerRule.Broadcast rule = c.broadcast();
         if (rule == null) {
             return null;

@@ -128,20 +128,17 @@ final class PerExamplePass implements AutoCloseable {
     }
 
     /**
-     * Per-example rows of ∂f/∂p' at one consumer, [O, N] + shape(p'): the consumer's own parameter-VJP rule
-     * applied to δ[:, n] and the operands of example n alone, for each n.
+     * The rows of every example by the consumer's own VJP rule, one example at a time: works for every primitive.
      */
-    Tensor rows(ParameterConsumers.Consumer cons) {
-        Tensor structured = ElementwiseRows.rows(this, cons);
-        return structured != null ? structured : rows(cons, 0, n);
-    }
-
-    /** {@link #rows} by the consumer's own VJP rule, one example at a time: works for every primitive. */
     Tensor loopRows(ParameterConsumers.Consumer cons) {
         return loopRows(cons, 0, n);
     }
 
-    /** {@link #rows(ParameterConsumers.Consumer)} for the examples [from, to) only: [O, to - from] + shape(p'). */
+    /**
+     * Per-example rows of ∂f/∂p' at one consumer for the examples [from, to), [O, to - from] + shape(p'): written
+     * directly for a dense consumer ({@link #directRows}), else the consumer's own parameter-VJP rule applied to
+     * δ[:, n] and the operands of example n alone, for each n.
+     */
     Tensor rows(ParameterConsumers.Consumer cons, int from, int to) {
         Tensor direct = structuredRows(cons, from, to);
         return direct != null ? direct : loopRows(cons, from, to);
