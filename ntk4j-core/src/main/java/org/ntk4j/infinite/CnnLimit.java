@@ -105,28 +105,10 @@ public final class CnnLimit implements InfiniteLimit {
      */
     public static CnnLimit of(String specText) {
         ModelSpec s = ZooLimitOptions.spec(specText, "cnn");
-        int depth = s.integer("depth", 3, 0);
-        int channels = s.integer("channels", 64, 1);
-        int out = s.integer("out", 10, 1);
-        Activation activation = Zoo.activation(s);
-        int filter = s.integer("filter", 3, 1);
-        String pool = s.string("pool", "gap");
-        Pool p;
-        switch (pool.toLowerCase(Locale.ROOT)) {
-            case "gap":
-                p = Pool.GAP;
-                break;
-            case "flatten":
-                p = Pool.FLATTEN;
-                break;
-            default:
-                throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '" + pool + "'");
-        }
-        Parameterization param = Parameterization.parse(s.string("param", "ntk"));
-        double w = s.real("w_std", 1.5, 0);
-        double b = s.real("b_std", 0.05, 0);
+        Zoo.CnnOptions o = Zoo.CnnOptions.of(s);
         s.rejectUnknown(Zoo.knownOptions("cnn"));
-        return new CnnLimit(depth, channels, out, filter, p, activation, param, w, b);
+        return new CnnLimit(o.depth(), o.channels(), o.out(), o.filter(), o.gap() ? Pool.GAP : Pool.FLATTEN, o.act(),
+                o.param(), o.wStd(), o.bStd());
     }
 
     @Override

@@ -91,15 +91,9 @@ public final class FcnLimit implements InfiniteLimit {
      */
     public static FcnLimit of(String specText) {
         ModelSpec s = ZooLimitOptions.spec(specText, "fcn");
-        int depth = s.integer("depth", 3, 0);
-        int width = s.integer("width", 512, 1);
-        int out = s.integer("out", 10, 1);
-        Activation act = Zoo.activation(s);
-        Parameterization p = Parameterization.parse(s.string("param", "ntk"));
-        double w = s.real("w_std", 1.5, 0);
-        double b = s.real("b_std", 0.05, 0);
+        Zoo.FcnOptions o = Zoo.FcnOptions.of(s);
         s.rejectUnknown(Zoo.knownOptions("fcn"));
-        return new FcnLimit(depth, width, out, act, p, w, b);
+        return new FcnLimit(o.depth(), o.width(), o.out(), o.act(), o.param(), o.wStd(), o.bStd());
     }
 
     @Override

@@ -78,15 +78,9 @@ public final class ResNetLimit implements InfiniteLimit {
      */
     public static ResNetLimit of(String specText) {
         ModelSpec s = ZooLimitOptions.spec(specText, "resnet");
-        int blocks = s.integer("blocks", 2, 0);
-        int channels = s.integer("channels", 16, 1);
-        int out = s.integer("out", 10, 1);
-        Activation activation = Zoo.activation(s);
-        Parameterization param = Parameterization.parse(s.string("param", "ntk"));
-        double w = s.real("w_std", 1.5, 0);
-        double b = s.real("b_std", 0.05, 0);
+        Zoo.ResNetOptions o = Zoo.ResNetOptions.of(s);
         s.rejectUnknown(Zoo.knownOptions("resnet"));
-        return new ResNetLimit(blocks, channels, out, activation, param, w, b);
+        return new ResNetLimit(o.blocks(), o.channels(), o.out(), o.act(), o.param(), o.wStd(), o.bStd());
     }
 
     @Override

@@ -383,68 +383,165 @@ public final class Zoo {
         }
     }
 
+    /**
+     * The options of a zoo {@code fcn} spec, read with the zoo's defaults (depth 3, width 512, out 10, act relu,
+     * param ntk, w_std 1.5, b_std 0.05) and checked: the one reading that {@link #parse} builds the network from and
+     * that its infinite-width limit ({@code org.ntk4j.infinite.FcnLimit}) computes from.
+     *
+     * @param depth hidden layers
+     * @param width hidden width
+     * @param out logits
+     * @param act the hidden activation
+     * @param param the parameterization
+     * @param wStd σ_w
+     * @param bStd σ_b (0: no biases)
+     */
+    public record FcnOptions(int depth, int width, int out, Activation act, Parameterization param, double wStd,
+                             double bStd) {
+        /**
+         * Reads the options of an fcn spec (unknown options are left to the caller).
+         *
+         * @param s the spec
+         * @return its options
+         * @throws IllegalArgumentException for an option out of range or not of its type, naming it
+         */
+        public static FcnOptions of(ModelSpec s) {
+            return new FcnOptions(s.integer("depth", 3, 0), s.integer("width", 512, 1), s.integer("out", 10, 1),
+                    activation(s), Zoo.param(s), s.real("w_std", 1.5, 0), s.real("b_std", 0.05, 0));
+        }
+
+        private Layer dense(int features) {
+            return new Dense(features, wStd, bStd, param);
+        }
+    }
+
+    /**
+     * The options of a zoo {@code cnn} spec, read with the zoo's defaults (depth 3, channels 64, out 10, act relu,
+     * filter 3, pool gap, param ntk, w_std 1.5, b_std 0.05) and checked: the one reading that {@link #parse} builds
+     * the network from and that its infinite-width limit ({@code org.ntk4j.infinite.CnnLimit}) computes from.
+     *
+     * @param depth convolutions
+     * @param channels channels of each convolution
+     * @param out logits
+     * @param act the activation after each convolution
+     * @param filter the side of the square filters
+     * @param gap whether the readout pools globally ({@code pool=gap}) rather than flattens ({@code pool=flatten})
+     * @param param the parameterization
+     * @param wStd σ_w
+     * @param bStd σ_b (0: no biases)
+     */
+    public record CnnOptions(int depth, int channels, int out, Activation act, int filter, boolean gap,
+                             Parameterization param, double wStd, double bStd) {
+        /**
+         * Reads the options of a cnn spec (unknown options are left to the caller).
+         *
+         * @param s the spec
+         * @return its options
+         * @throws IllegalArgumentException for an option out of range or not of its type, or a pool other than gap
+         *     or flatten, naming it
+         */
+        public static CnnOptions of(ModelSpec s) {
+            int depth = s.integer("depth", 3, 0);
+            int channels = s.integer("channels", 64, 1);
+            int out = s.integer("out", 10, 1);
+            Activation act = activation(s);
+            int filter = s.integer("filter", 3, 1);
+            String pool = s.string("pool", "gap");
+            String lower = pool.toLowerCase(java.util.Locale.ROOT);
+            if (!lower.equals("gap") && !lower.equals("flatten")) {
+                throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '" + pool + "'");
+            }
+            return new CnnOptions(depth, channels, out, act, filter, lower.equals("gap"), Zoo.param(s),
+                    s.real("w_std", 1.5, 0), s.real("b_std", 0.05, 0));
+        }
+
+        private Layer conv() {
+            return new Conv(channels, new int[] {filter, filter}, new int[] {1, 1}, "SAME", wStd, bStd, param);
+        }
+    }
+
+    /**
+     * The options of a zoo {@code resnet} spec, read with the zoo's defaults (blocks 2, channels 16, out 10, act relu,
+     * param ntk, w_std 1.5, b_std 0.05) and checked: the one reading that {@link #parse} builds the network from and
+     * that its infinite-width limit ({@code org.ntk4j.infinite.ResNetLimit}) computes from.
+     *
+     * @param blocks residual blocks
+     * @param channels channels of the stem and the blocks
+     * @param out logits
+     * @param act the activation
+     * @param param the parameterization
+     * @param wStd σ_w
+     * @param bStd σ_b (0: no biases)
+     */
+    public record ResNetOptions(int blocks, int channels, int out, Activation act, Parameterization param,
+                                double wStd, double bStd) {
+        /**
+         * Reads the options of a resnet spec (unknown options are left to the caller).
+         *
+         * @param s the spec
+         * @return its options
+         * @throws IllegalArgumentException for an option out of range or not of its type, naming it
+         */
+        public static ResNetOptions of(ModelSpec s) {
+            return new ResNetOptions(s.integer("blocks", 2, 0), s.integer("channels", 16, 1),
+                    s.integer("out", 10, 1), activation(s), Zoo.param(s), s.real("w_std", 1.5, 0),
+                    s.real("b_std", 0.05, 0));
+        }
+
+        private Layer conv() {
+            return new Conv(channels, new int[] {3, 3}, new int[] {1, 1}, "SAME", wStd, bStd, param);
+        }
+    }
+
     static Layer fcn(ModelSpec s) {
-        int depth = s.integer("depth", 3, 0);
-        int width = s.integer("width", 512, 1);
-        int out = s.integer("out", 10, 1);
+        FcnOptions o = FcnOptions.of(s);
+        int depth = o.depth();
+        int width = o.width();
         // dense(width) after dense(width): width² weights for each layer after the first, and width · out to finish
         requireRoom(s, "depth=" + depth + " and width=" + width, Math.max(0, depth - 1) * (double) width * width
-                + (depth > 0 ? (double) width * out : 0));
-        Activation act = activation(s);
+                + (depth > 0 ? (double) width * o.out() : 0));
         List<Layer> layers = new ArrayList<>();
         layers.add(new Flatten());
         for (int i = 0; i < depth; i++) {
-            layers.add(dense(s, width));
-            layers.add(act);
+            layers.add(o.dense(width));
+            layers.add(o.act());
         }
-        layers.add(dense(s, out));
+        layers.add(o.dense(o.out()));
         return new Serial(layers);
     }
 
-    private static Layer conv(ModelSpec s, int channels, int filter) {
-        return new Conv(channels, new int[] {filter, filter}, new int[] {1, 1}, "SAME", s.real("w_std", 1.5, 0),
-                s.real("b_std", 0.05, 0), param(s));
-    }
-
     static Layer cnn(ModelSpec s) {
-        int depth = s.integer("depth", 3, 0);
-        int channels = s.integer("channels", 64, 1);
-        int out = s.integer("out", 10, 1);
-        Activation act = activation(s);
-        int filter = s.integer("filter", 3, 1);
-        String pool = s.string("pool", "gap").toLowerCase(java.util.Locale.ROOT);
-        requireRoom(s, "depth=" + depth + ", channels=" + channels + " and filter=" + filter,
-                Math.max(0, depth - 1) * (double) filter * filter * channels * channels);
-        if (!pool.equals("gap") && !pool.equals("flatten")) {
-            throw new IllegalArgumentException("cnn: option pool must be gap or flatten, got '"
-                    + s.string("pool", "gap") + "'");
-        }
+        CnnOptions o = CnnOptions.of(s);
+        int channels = o.channels();
+        int filter = o.filter();
+        requireRoom(s, "depth=" + o.depth() + ", channels=" + channels + " and filter=" + filter,
+                Math.max(0, o.depth() - 1) * (double) filter * filter * channels * channels);
         List<Layer> layers = new ArrayList<>();
         layers.add(new ToImage());
-        for (int i = 0; i < depth; i++) {
-            layers.add(conv(s, channels, filter));
-            layers.add(act);
+        for (int i = 0; i < o.depth(); i++) {
+            layers.add(o.conv());
+            layers.add(o.act());
         }
-        layers.add(pool.equals("gap") ? new GlobalAvgPool() : new Flatten());
-        layers.add(dense(s, out));
+        layers.add(o.gap() ? new GlobalAvgPool() : new Flatten());
+        layers.add(new Dense(o.out(), o.wStd(), o.bStd(), o.param()));
         return new Serial(layers);
     }
 
     static Layer resnet(ModelSpec s) {
-        int blocks = s.integer("blocks", 2, 0);
-        int channels = s.integer("channels", 16, 1);
-        int out = s.integer("out", 10, 1);
-        Activation act = activation(s);
-        requireRoom(s, "blocks=" + blocks + " and channels=" + channels, 2.0 * 9 * blocks * channels * channels);
+        ResNetOptions o = ResNetOptions.of(s);
+        int channels = o.channels();
+        requireRoom(s, "blocks=" + o.blocks() + " and channels=" + channels,
+                2.0 * 9 * o.blocks() * channels * channels);
+        Activation act = o.act();
         List<Layer> layers = new ArrayList<>();
         layers.add(new ToImage());
-        layers.add(conv(s, channels, 3));
-        for (int i = 0; i < blocks; i++) {
-            layers.add(Layers.residual(act, conv(s, channels, 3), act, conv(s, channels, 3)));
+        layers.add(o.conv());
+        for (int i = 0; i < o.blocks(); i++) {
+            layers.add(Layers.residual(act, o.conv(), act, o.conv()));
         }
         layers.add(act);
         layers.add(new GlobalAvgPool());
-        layers.add(dense(s, out));
+        layers.add(new Dense(o.out(), o.wStd(), o.bStd(), o.param()));
         return new Serial(layers);
     }
 
