@@ -49,7 +49,32 @@ final class ActivationDuals {
     }
 
     /**
-     * {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]).
+     * A worker thread's scratch for {@link #of} and {@link #cross}: the numerical integrations' rules and node
+     * values, reused from one expectation to the next so that the hot loops allocate nothing (its arrays grow only
+     * when a rule needs more nodes than any before). Not thread-safe: one per worker.
+     */
+    static final class Scratch {
+        /** {φ(x), φ'(x), φ(−x), φ'(−x)} at an outer node. */
+        private final double[] fx = new double[4];
+        /** The same at an inner node. */
+        private final double[] fy = new double[4];
+        /** {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of GELU's variances. */
+        private final double[] self = new double[2];
+        private final Rule outer = new Rule();
+        private final Rule inner = new Rule();
+        /** φ and φ' at the inner rule's nodes (indices as its offsets). */
+        private double[] value = new double[0];
+        private double[] slope = new double[0];
+        /** {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for the caller's use ({@link PixelPairs}); never written here. */
+        final double[] cross = new double[2];
+        /** The four expectations of {@link #of}, for the caller's use ({@link FcnLimit}); never written here. */
+        final double[] expectations = new double[4];
+    }
+
+    /**
+     * {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), allocating
+     * its result and scratch (one-off calls; the limits' loops use
+     * {@link #of(Activation, double, double, double, double[], Scratch)}).
      *
      * @param act the activation φ (with its slope for leaky_relu)
      * @param k11 Var u, at least 0
@@ -58,27 +83,9 @@ final class ActivationDuals {
      * @return the four expectations
      */
     static double[] of(Activation act, double k11, double k22, double k12) {
-        Activation.Kind kind = act.function();
-        switch (kind) {
-            case RELU:
-                return relu(k11, k22, k12);
-            case LEAKY_RELU:
-                return piecewiseLinear(act.negativeSlope(), 1, k11, k22, k12);
-            case IDENTITY:
-                return piecewiseLinear(1, 1, k11, k22, k12);
-            case ERF:
-                return erf(k11, k22, k12);
-            case GELU:
-                return gelu(k11, k22, k12);
-            case SIN:
-                return sin(k11, k22, k12);
-            case TANH:
-            case SIGMOID:
-            case SOFTPLUS:
-                return quadrature(kind, STEP, k11, k22, k12);
-            default:
-                throw new AssertionError(kind);
-        }
+        double[] out = new double[4];
+        of(act, k11, k22, k12, out, new Scratch());
+        return out;
     }
 
     /**
@@ -87,6 +94,56 @@ final class ActivationDuals {
      */
     static double[] of(Activation.Kind kind, double k11, double k22, double k12) {
         return of(new Activation(kind), k11, k22, k12);
+    }
+
+    /**
+     * {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}, allocation-free: the cross terms of
+     * {@link #cross} and each variable's own mean square.
+     *
+     * @param act the activation φ (with its slope for leaky_relu)
+     * @param k11 Var u, at least 0
+     * @param k22 Var v, at least 0
+     * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
+     * @param out receives the four expectations
+     * @param scratch the calling thread's scratch
+     */
+    static void of(Activation act, double k11, double k22, double k12, double[] out, Scratch scratch) {
+        double e11 = meanSquare(act, k11, scratch);
+        double e22 = meanSquare(act, k22, scratch);
+        cross(act, k11, k22, k12, out, scratch);
+        out[2] = out[0];
+        out[3] = out[1];
+        out[0] = e11;
+        out[1] = e22;
+    }
+
+    /**
+     * E[φ(u)²] for u ~ N(0, k): see the closed forms at {@link #piecewiseLinearCross}, {@link #erfCross},
+     * {@link #geluCross} and {@link #sinCross} (E[sin² u] = (1 − e^{−2k})/2), and {@link #quadrature}.
+     */
+    private static double meanSquare(Activation act, double k, Scratch scratch) {
+        Activation.Kind kind = act.function();
+        switch (kind) {
+            case RELU:
+                return piecewiseLinearSquare(0, 1, k);
+            case LEAKY_RELU:
+                return piecewiseLinearSquare(act.negativeSlope(), 1, k);
+            case IDENTITY:
+                return piecewiseLinearSquare(1, 1, k);
+            case ERF:
+                return 2 / Math.PI * Math.asin(2 * k / (1 + 2 * k));
+            case GELU:
+                geluCross(k, k, k, scratch.self);
+                return scratch.self[0];
+            case SIN:
+                return -Math.expm1(-2 * k) / 2;
+            case TANH:
+            case SIGMOID:
+            case SOFTPLUS:
+                return meanSquare(kind, STEP, pole(kind), Math.sqrt(k), scratch);
+            default:
+                throw new AssertionError(kind);
+        }
     }
 
     /**
@@ -110,8 +167,9 @@ final class ActivationDuals {
      * @param k22 Var v, at least 0
      * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
      * @param out receives {E[φ(u)φ(v)], E[φ'(u)φ'(v)]}
+     * @param scratch the calling thread's scratch
      */
-    static void cross(Activation act, double k11, double k22, double k12, double[] out) {
+    static void cross(Activation act, double k11, double k22, double k12, double[] out, Scratch scratch) {
         Activation.Kind kind = act.function();
         switch (kind) {
             case RELU:
@@ -129,7 +187,7 @@ final class ActivationDuals {
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
-                quadratureCross(kind, STEP, k11, k22, k12, out);
+                quadratureCross(kind, STEP, k11, k22, k12, out, scratch);
                 return;
             case GELU:
                 geluCross(k11, k22, k12, out);
@@ -142,33 +200,24 @@ final class ActivationDuals {
         }
     }
 
-    static double[] relu(double k11, double k22, double k12) {
-        return piecewiseLinear(0, 1, k11, k22, k12);
+    /**
+     * φ(x) = a·min(x, 0) + b·max(x, 0) (neural-tangents' ABRelu): relu (0, 1), leaky_relu (α, 1) for its slope α,
+     * identity (1, 1); E[φ(u)²] = a b k11 + (b − a)² k11/2, evaluated as the cross term is at c = 1 (norm = k11,
+     * J = 1/2): identical inputs keep k12 = k11 = k22 to the bit, so c = 1 exactly at the next layer (as for relu,
+     * whose terms these are with a = 0).
+     */
+    private static double piecewiseLinearSquare(double a, double b, double k) {
+        double slope = b - a;
+        return times(a * b, k) + times(slope * slope, k) * 0.5;
     }
 
     /**
-     * φ(x) = a·min(x, 0) + b·max(x, 0) (neural-tangents' ABRelu): relu (0, 1), leaky_relu (α, 1) for its slope α,
-     * identity (1, 1).
+     * {@link #piecewiseLinearSquare}'s φ: {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}.
      * With φ = a·x + (b − a)·relu(x) and E[u·relu(v)] = k12/2 (the halves v &gt; 0 and v &lt; 0 are mirror images):
-     * E[φ(u)φ(v)] = a b k12 + (b − a)² J₁, E[φ'(u)φ'(v)] = a b + (b − a)² (π − θ)/(2π), E[φ(u)²] = (a² + b²) k11/2,
-     * J₁ the relu (arc-cosine) kernel. φ'(0) = a, as the autodiff takes it (relu' = [x &gt; 0]; max(x, αx) follows
-     * αx on a tie), which matters only for a zero variance.
+     * E[φ(u)φ(v)] = a b k12 + (b − a)² J₁, E[φ'(u)φ'(v)] = a b + (b − a)² (π − θ)/(2π), J₁ the relu (arc-cosine)
+     * kernel. φ'(0) = a, as the autodiff takes it (relu' = [x &gt; 0]; max(x, αx) follows αx on a tie), which
+     * matters only for a zero variance.
      */
-    static double[] piecewiseLinear(double a, double b, double k11, double k22, double k12) {
-        double slope = b - a;
-        // E[φ(u)²] = a b k11 + (b − a)² k11/2, evaluated as the cross term is at c = 1 (norm = k11, J = 1/2): identical
-        // inputs keep k12 = k11 = k22 to the bit, so c = 1 exactly at the next layer (as for relu, whose terms these
-        // are with a = 0)
-        double ab = a * b;
-        double square = slope * slope;
-        double e11 = times(ab, k11) + times(square, k11) * 0.5;
-        double e22 = times(ab, k22) + times(square, k22) * 0.5;
-        double[] cross = new double[2];
-        piecewiseLinearCross(a, b, k11, k22, k12, cross);
-        return new double[] {e11, e22, cross[0], cross[1]};
-    }
-
-    /** {@link #piecewiseLinear}'s {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}. */
     private static void piecewiseLinearCross(double a, double b, double k11, double k22, double k12, double[] out) {
         double slope = b - a;
         double ab = a * b;
@@ -199,15 +248,10 @@ final class ActivationDuals {
         return coefficient == 0 ? 0 : coefficient * k;
     }
 
-    static double[] erf(double k11, double k22, double k12) {
-        double[] cross = new double[2];
-        erfCross(k11, k22, k12, cross);
-        double e11 = 2 / Math.PI * Math.asin(2 * k11 / (1 + 2 * k11));
-        double e22 = 2 / Math.PI * Math.asin(2 * k22 / (1 + 2 * k22));
-        return new double[] {e11, e22, cross[0], cross[1]};
-    }
-
-    /** erf's {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}. */
+    /**
+     * erf's {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out} (its E[φ(u)²] = (2/π) arcsin(2k11/(1 + 2k11)), the
+     * first at k12 = k11 = k22).
+     */
     private static void erfCross(double k11, double k22, double k12, double[] out) {
         double a = 1 + 2 * k11;
         double b = 1 + 2 * k22;
@@ -240,20 +284,8 @@ final class ActivationDuals {
      *   E[φ'(u)φ'(v)] = 1/4 + arcsin(ρ)/(2π) + k12 ((A + B) Δ + A B) / (2π A B Δ^{3/2})
      * </pre>
      * Δ ≥ 1 + k11 + k22, so nothing divides by 0; φ(0) = 0 and φ'(0) = 1/2 make the zero-variance cases follow.
-     */
-    static double[] gelu(double k11, double k22, double k12) {
-        double[] cross = new double[2];
-        geluCross(k11, k22, k12, cross);
-        double[] self = new double[2];
-        geluCross(k11, k11, k11, self);
-        double e11 = self[0];
-        geluCross(k22, k22, k22, self);
-        return new double[] {e11, self[0], cross[0], cross[1]};
-    }
-
-    /**
-     * {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of the exact GELU into {@code out}, written without products that overflow before
-     * the result.
+     * E[φ(u)²] is the first at k12 = k11 = k22. Into {@code out}, written without products that overflow before the
+     * result.
      */
     private static void geluCross(double k11, double k22, double k12, double[] out) {
         double a = 1 + k11;
@@ -274,15 +306,9 @@ final class ActivationDuals {
 
     /**
      * sin: E[sin u sin v] = e^{−(k11 + k22)/2} sinh(k12), E[cos u cos v] = e^{−(k11 + k22)/2} cosh(k12) (the real
-     * and imaginary parts of E[e^{i(u ± v)}] = e^{−(k11 + k22 ± 2k12)/2}), and E[sin² u] = (1 − e^{−2 k11})/2.
+     * and imaginary parts of E[e^{i(u ± v)}] = e^{−(k11 + k22 ± 2k12)/2}), into {@code out}; E[sin² u] =
+     * (1 − e^{−2 k11})/2.
      */
-    static double[] sin(double k11, double k22, double k12) {
-        double[] cross = new double[2];
-        sinCross(k11, k22, k12, cross);
-        return new double[] {-Math.expm1(-2 * k11) / 2, -Math.expm1(-2 * k22) / 2, cross[0], cross[1]};
-    }
-
-    /** sin's {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}. */
     private static void sinCross(double k11, double k22, double k12, double[] out) {
         double s = (k11 + k22) / 2;
         if (s < 700) {
@@ -318,15 +344,18 @@ final class ActivationDuals {
      * unless the correlation is near ±1 ({@link #quadratureCross}). A correlation of ±1 (l22 = 0) or a zero
      * variance makes the inner or both integrals a single point.
      *
+     * <p>{@link #of} runs this rule at {@link #STEP} in a {@link Scratch}; this form, allocating its result and
+     * scratch, checks the rule at other steps and on the closed-form activations.
+     *
      * @param step the step in t ({@link #STEP}; smaller only to check the rule)
      */
     static double[] quadrature(Activation.Kind act, double step, double k11, double k22, double k12) {
+        Scratch scratch = new Scratch();
         double[] cross = new double[2];
-        quadratureCross(act, step, k11, k22, k12, cross);
+        quadratureCross(act, step, k11, k22, k12, cross, scratch);
         double pole = pole(act);
-        double[] f = new double[2];
-        return new double[] {meanSquare(act, step, pole, Math.sqrt(k11), f),
-            meanSquare(act, step, pole, Math.sqrt(k22), f), cross[0], cross[1]};
+        return new double[] {meanSquare(act, step, pole, Math.sqrt(k11), scratch),
+            meanSquare(act, step, pole, Math.sqrt(k22), scratch), cross[0], cross[1]};
     }
 
     /** The distance of φ's nearest complex singularity from the real axis (1 for the entire erf and gelu). */
@@ -350,7 +379,7 @@ final class ActivationDuals {
      * </ul>
      */
     private static void quadratureCross(Activation.Kind act, double step, double k11, double k22, double k12,
-                                        double[] out) {
+                                        double[] out, Scratch scratch) {
         double pole = pole(act);
         double s11 = Math.sqrt(k11);
         double s22 = Math.sqrt(k22);
@@ -360,13 +389,17 @@ final class ActivationDuals {
         double l21 = c * s22;
         double l22 = s22 * Math.sqrt(Math.max(0, (1 - c) * (1 + c)));
         // {φ(x), φ'(x), φ(−x), φ'(−x)}
-        double[] fx = new double[4];
-        double[] fy = new double[4];
-        Rule outer = Rule.of(step, delta(pole, Math.max(s11, Math.abs(l21))));
-        Rule inner = l22 > 0 ? Rule.of(step, delta(pole, l22)) : null;
+        double[] fx = scratch.fx;
+        double[] fy = scratch.fy;
+        Rule outer = scratch.outer.reset(step, delta(pole, Math.max(s11, Math.abs(l21))));
+        Rule inner = l22 > 0 ? scratch.inner.reset(step, delta(pole, l22)) : null;
         // φ(l22·m_j) and φ'(l22·m_j) at the inner nodes j within `filled` of the centre index (none yet: −1)
-        double[] value = inner == null ? null : new double[inner.offset.length];
-        double[] slope = inner == null ? null : new double[inner.offset.length];
+        if (inner != null && scratch.value.length < inner.nodes()) {
+            scratch.value = new double[inner.nodes()];
+            scratch.slope = new double[inner.nodes()];
+        }
+        double[] value = scratch.value;
+        double[] slope = scratch.slope;
         int filled = -1;
         int mirror = inner == null ? 0 : 2 * inner.size; // node j at −z1 is node mirror − j at z1, negated
         double e12 = 0;
@@ -426,11 +459,12 @@ final class ActivationDuals {
     }
 
     /** E[φ(s z)²] for z ~ N(0, 1), the one-dimensional rule of {@link #quadrature}. */
-    private static double meanSquare(Activation.Kind act, double step, double pole, double scale, double[] f) {
-        Rule rule = Rule.of(step, delta(pole, scale));
+    private static double meanSquare(Activation.Kind act, double step, double pole, double scale, Scratch scratch) {
+        Rule rule = scratch.outer.reset(step, delta(pole, scale));
+        double[] f = scratch.fx;
         double sum = 0;
         for (int i = rule.first; i <= rule.last; i++) {
-            evaluate(act, scale * rule.node(i), f);
+            evaluate(act, scale * rule.node(i), f, 0);
             sum += rule.weight(i) * f[0] * f[0];
         }
         return sum;
@@ -442,34 +476,34 @@ final class ActivationDuals {
     }
 
     /**
-     * {φ(x), φ'(x)} of tanh, sigmoid or softplus, from one exponential of −|x| (no overflow at any x); erf and gelu
-     * too, whose closed forms the rule is checked against.
+     * {φ(x), φ'(x)} of tanh, sigmoid or softplus into out[at], out[at + 1], from one exponential of −|x| (no
+     * overflow at any x); erf and gelu too, whose closed forms the rule is checked against.
      */
-    private static void evaluate(Activation.Kind act, double x, double[] out) {
+    private static void evaluate(Activation.Kind act, double x, double[] out, int at) {
         double ax = Math.abs(x);
         if (act == Activation.Kind.ERF || act == Activation.Kind.GELU) {
             boolean erf = act == Activation.Kind.ERF;
             double e = ErfFunction.erf(erf ? x : x / Math.sqrt(2));
-            out[0] = erf ? e : x * (1 + e) / 2;
-            out[1] = erf ? 2 / Math.sqrt(Math.PI) * Math.exp(-x * x)
+            out[at] = erf ? e : x * (1 + e) / 2;
+            out[at + 1] = erf ? 2 / Math.sqrt(Math.PI) * Math.exp(-x * x)
                     : (1 + e) / 2 + x * Math.exp(-x * x / 2) * INV_SQRT_2PI;
             return;
         }
         if (act == Activation.Kind.TANH) {
             double e = Math.exp(-2 * ax);
             double t = (1 - e) / (1 + e);
-            out[0] = x < 0 ? -t : t;
-            out[1] = 4 * e / ((1 + e) * (1 + e)); // 1 − tanh² = sech²
+            out[at] = x < 0 ? -t : t;
+            out[at + 1] = 4 * e / ((1 + e) * (1 + e)); // 1 − tanh² = sech²
             return;
         }
         double e = Math.exp(-ax);
         double sigmoid = x >= 0 ? 1 / (1 + e) : e / (1 + e);
         if (act == Activation.Kind.SIGMOID) {
-            out[0] = sigmoid;
-            out[1] = e / ((1 + e) * (1 + e)); // σ(1 − σ)
+            out[at] = sigmoid;
+            out[at + 1] = e / ((1 + e) * (1 + e)); // σ(1 − σ)
         } else if (act == Activation.Kind.SOFTPLUS) {
-            out[0] = Math.max(x, 0) + Math.log1p(e); // ln(1 + e^x) without overflow
-            out[1] = sigmoid;
+            out[at] = Math.max(x, 0) + Math.log1p(e); // ln(1 + e^x) without overflow
+            out[at + 1] = sigmoid;
         } else {
             throw new AssertionError(act);
         }
@@ -510,74 +544,91 @@ final class ActivationDuals {
                 out[3] = minus;
             }
         } else {
-            double[] f = new double[2];
-            evaluate(act, x, f);
-            out[0] = f[0];
-            out[1] = f[1];
-            evaluate(act, -x, f);
-            out[2] = f[0];
-            out[3] = f[1];
+            evaluate(act, x, out, 0);
+            evaluate(act, -x, out, 2);
         }
     }
 
     /**
-     * The trapezoidal rule of {@link #quadrature} for one δ: offsets m(t_j) and weights step·m'(t_j)/√(2π) computed
-     * once, then shifted to a center; node(j) = center + m_j, weight(j) = step·m'(t_j)·ϕ(node), for the j with
+     * The trapezoidal rule of {@link #quadrature} for one δ: offsets m(t_j) and weights step·m'(t_j)/√(2π), then
+     * shifted to a center; node(j) = center + m_j, weight(j) = step·m'(t_j)·ϕ(node), for the j with
      * |node| ≤ Z_MAX. The offsets and weights of δ = 1 at {@link #STEP} (every variance up to p², most of them) are
-     * computed once for all.
+     * computed once for all ({@link #UNIT}); a {@link Scratch}'s rule computes those of another δ into its own
+     * arrays, and keeps them while the next expectation asks for the same δ.
      */
     private static final class Rule {
-        /** The offsets and Jacobians of δ = 1 at STEP, which {@link #of} shares. */
-        private static final Rule UNIT = new Rule(STEP, 1);
+        /** The offsets and Jacobians of δ = 1 at STEP, which every scratch's rule shares. */
+        private static final Rule UNIT = new Rule().compute(STEP, 1);
 
-        private final double step;
-        private final double delta;
+        private double step;
+        private double delta;
         /** The index of offset 0: the offsets are j = 0..2·size. */
-        final int size;
-        final double[] offset;
-        private final double[] jacobian;
+        int size;
+        double[] offset;
+        private double[] jacobian;
         private double center;
         /** The first and last index of the nodes within |z| ≤ Z_MAX at the current center. */
         int first;
         int last;
+        /** This rule's own offsets and Jacobians (grown on demand) and the step and δ they hold (none: NaN). */
+        private double[] ownOffset = new double[0];
+        private double[] ownJacobian = new double[0];
+        private double ownStep = Double.NaN;
+        private double ownDelta = Double.NaN;
+        private int ownSize;
 
-        private Rule(double step, double delta) {
+        /** The rule of a step and δ, centred at 0: UNIT's arrays, or this rule's own (computed unless they hold it). */
+        Rule reset(double step, double delta) {
+            if (step == STEP && delta == 1) {
+                this.step = step;
+                this.delta = delta;
+                size = UNIT.size;
+                offset = UNIT.offset;
+                jacobian = UNIT.jacobian;
+                recenter(0);
+                return this;
+            }
+            return compute(step, delta);
+        }
+
+        /** The rule of a step and δ in this rule's own arrays, centred at 0. */
+        private Rule compute(double step, double delta) {
             this.step = step;
             this.delta = delta;
-            double ratio = delta / FAR_SCALE;
-            // |m| ≤ 2 Z_MAX: every node of |z| ≤ Z_MAX for centers in [−Z_MAX, Z_MAX]
-            size = (int) Math.ceil(tOf(2 * Z_MAX) / step);
-            boolean tabled = step == STEP && size <= MAX_INDEX;
-            offset = new double[2 * size + 1];
-            jacobian = new double[2 * size + 1];
-            for (int j = 0; j <= size; j++) {
-                double sh = tabled ? SINH[j] : Math.sinh(j * step);
-                double ch = tabled ? COSH[j] : Math.cosh(j * step);
-                double q = ratio * sh;
-                double root = Math.sqrt(1 + q * q);
-                double m = FAR_SCALE * Math.log(q + root); // R asinh(q), q ≥ 0
-                double dm = step * delta * ch / root * INV_SQRT_2PI;
-                offset[size + j] = m;
-                offset[size - j] = -m;
-                jacobian[size + j] = dm;
-                jacobian[size - j] = dm;
+            if (step != ownStep || delta != ownDelta) {
+                double ratio = delta / FAR_SCALE;
+                // |m| ≤ 2 Z_MAX: every node of |z| ≤ Z_MAX for centers in [−Z_MAX, Z_MAX]
+                ownSize = (int) Math.ceil(tOf(2 * Z_MAX) / step);
+                if (ownOffset.length < 2 * ownSize + 1) {
+                    ownOffset = new double[2 * ownSize + 1];
+                    ownJacobian = new double[2 * ownSize + 1];
+                }
+                boolean tabled = step == STEP && ownSize <= MAX_INDEX;
+                for (int j = 0; j <= ownSize; j++) {
+                    double sh = tabled ? SINH[j] : Math.sinh(j * step);
+                    double ch = tabled ? COSH[j] : Math.cosh(j * step);
+                    double q = ratio * sh;
+                    double root = Math.sqrt(1 + q * q);
+                    double m = FAR_SCALE * Math.log(q + root); // R asinh(q), q ≥ 0
+                    double dm = step * delta * ch / root * INV_SQRT_2PI;
+                    ownOffset[ownSize + j] = m;
+                    ownOffset[ownSize - j] = -m;
+                    ownJacobian[ownSize + j] = dm;
+                    ownJacobian[ownSize - j] = dm;
+                }
+                ownStep = step;
+                ownDelta = delta;
             }
+            size = ownSize;
+            offset = ownOffset;
+            jacobian = ownJacobian;
             recenter(0);
+            return this;
         }
 
-        /** A rule sharing the offsets and Jacobians of {@code shared}, centred at 0. */
-        private Rule(Rule shared) {
-            step = shared.step;
-            delta = shared.delta;
-            size = shared.size;
-            offset = shared.offset;
-            jacobian = shared.jacobian;
-            recenter(0);
-        }
-
-        /** The rule of a step and δ, centred at 0. */
-        static Rule of(double step, double delta) {
-            return step == STEP && delta == 1 ? new Rule(UNIT) : new Rule(step, delta);
+        /** The number of offsets, 2·size + 1 (the arrays may be longer). */
+        int nodes() {
+            return 2 * size + 1;
         }
 
         /** t(m) = asinh((R/δ) sinh(m/R)), the inverse of m(t). */

@@ -151,7 +151,8 @@ public final class CnnLimit implements InfiniteLimit {
 
         @Override
         public void pair(PixelPairs.Geometry g, double[] a, double[] b, double[][] selfA, double[][] selfB,
-                         boolean full, double[][] maps, double[] kt, double[][] record) {
+                         boolean full, double[][] maps, ActivationDuals.Scratch duals, double[] kt,
+                         double[][] record) {
             boolean standard = param == Parameterization.STANDARD;
             double bias = bStd != 0 ? 1 : 0;
             double w2 = wStd * wStd;
@@ -165,7 +166,7 @@ public final class CnnLimit implements InfiniteLimit {
             PixelPairs.inputCovariance(g, a, b, full, k);
             for (int l = 1; l <= depth; l++) {
                 if (l > 1) {
-                    PixelPairs.activate(act, g, selfA[l - 2], selfB[l - 2], full, k, t);
+                    PixelPairs.activate(act, g, selfA[l - 2], selfB[l - 2], full, k, t, duals);
                     PixelPairs.convolve(g, t, u, full);
                 }
                 PixelPairs.convolve(g, k, s, full);
@@ -180,7 +181,7 @@ public final class CnnLimit implements InfiniteLimit {
                 }
             }
             if (depth > 0) {
-                PixelPairs.activate(act, g, selfA[depth - 1], selfB[depth - 1], full, k, t);
+                PixelPairs.activate(act, g, selfA[depth - 1], selfB[depth - 1], full, k, t, duals);
             }
             // the readout: the mean over (p, p') of K_φ and of E[φ'φ']Θ, (1/HW)² Σ for gap, (1/HW) Σ_p for flatten
             double pooled = PixelPairs.sum(k, cells) / cells;

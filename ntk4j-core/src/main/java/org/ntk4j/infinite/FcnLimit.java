@@ -121,14 +121,16 @@ public final class FcnLimit implements InfiniteLimit {
      * @return {@code {K(x,x'), Θ(x,x')}}
      */
     public double[] pair(double xx, double yy, double xy, int d) {
-        return pairKernels(xx, yy, xy, d);
+        double[] kt = new double[2];
+        pairKernels(xx, yy, xy, d, kt, new ActivationDuals.Scratch());
+        return kt;
     }
 
     /**
      * {K(x,x'), Θ(x,x')} of the output layer from x·x, x'·x', x·x' and the input size d (one pass of the
-     * recursion over the three covariances).
+     * recursion over the three covariances) into {@code kt}, allocation-free with the worker's scratch.
      */
-    private double[] pairKernels(double xx, double yy, double xy, int d) {
+    private void pairKernels(double xx, double yy, double xy, int d, double[] kt, ActivationDuals.Scratch scratch) {
         boolean std = param == Parameterization.STANDARD;
         double bias = bStd != 0 ? 1 : 0;
         double w2 = wStd * wStd;
@@ -138,8 +140,9 @@ public final class FcnLimit implements InfiniteLimit {
         double k22 = w2 * yy / d + b2;
         double k12 = w2 * xy / d + b2;
         double t12 = std ? xy + bias : k12;
+        double[] e = scratch.expectations;
         for (int l = 0; l < depth; l++) {
-            double[] e = expectations(k11, k22, k12);
+            ActivationDuals.of(act, k11, k22, k12, e, scratch);
             double n11 = w2 * e[0] + b2;
             double n22 = w2 * e[1] + b2;
             double n12 = w2 * e[2] + b2;
@@ -149,12 +152,8 @@ public final class FcnLimit implements InfiniteLimit {
             k22 = n22;
             k12 = n12;
         }
-        return new double[] {k12, t12};
-    }
-
-    /** {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for (u, v) ~ N(0, [[k11, k12], [k12, k22]]). */
-    double[] expectations(double k11, double k22, double k12) {
-        return ActivationDuals.of(act, k11, k22, k12);
+        kt[0] = k12;
+        kt[1] = t12;
     }
 
     /**
@@ -208,10 +207,9 @@ public final class FcnLimit implements InfiniteLimit {
         double[] n1 = squaredNorms("x1", x1, d);
         double[] n2 = x2 == null ? n1 : squaredNorms("x2", b, d);
         // the pairs over the cores (the activations' numerical integrations cost tens of µs a pair and layer)
-        LimitLayout.eachPairInParallel(x1.length, b.length, x2 == null, Integer.MAX_VALUE, () -> (i, j, kt) -> {
-            double[] r = pairKernels(n1[i], n2[j], dot(x1[i], b[j]), d);
-            kt[0] = r[0];
-            kt[1] = r[1];
+        LimitLayout.eachPairInParallel(x1.length, b.length, x2 == null, Integer.MAX_VALUE, () -> {
+            ActivationDuals.Scratch scratch = new ActivationDuals.Scratch();
+            return (i, j, kt) -> pairKernels(n1[i], n2[j], dot(x1[i], b[j]), d, kt, scratch);
         }, sink);
     }
 

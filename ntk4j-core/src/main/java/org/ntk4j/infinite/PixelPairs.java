@@ -34,10 +34,11 @@ final class PixelPairs {
          * {K, Θ} of the readout for the images a and b into {@code kt}, over every pair of pixels or the diagonal
          * ({@code full}); selfA and selfB hold the images' variance maps at each activation; {@code record}, when
          * not null, gets a copy of the K map at each activation before that activation reads selfA/selfB (which
-         * may then be {@code record} itself: the diagonal recursion of (x, x) gives x's own variance maps).
+         * may then be {@code record} itself: the diagonal recursion of (x, x) gives x's own variance maps);
+         * {@code maps} and {@code duals} are the worker's scratch.
          */
         void pair(Geometry g, double[] a, double[] b, double[][] selfA, double[][] selfB, boolean full,
-                  double[][] maps, double[] kt, double[][] record);
+                  double[][] maps, ActivationDuals.Scratch duals, double[] kt, double[][] record);
     }
 
     private PixelPairs() {
@@ -116,7 +117,8 @@ final class PixelPairs {
         int workers = (int) Math.max(1, Math.min(Parallel.threads(), heap / bytes));
         LimitLayout.eachPairInParallel(a.length, b.length, symmetric, workers, () -> {
             double[][] maps = new double[r.maps()][(int) cells];
-            return (i, j, kt) -> r.pair(g, a[i], b[j], selfA[i], selfB[j], full, maps, kt, null);
+            ActivationDuals.Scratch duals = new ActivationDuals.Scratch();
+            return (i, j, kt) -> r.pair(g, a[i], b[j], selfA[i], selfB[j], full, maps, duals, kt, null);
         }, sink);
     }
 
@@ -128,9 +130,10 @@ final class PixelPairs {
     private static double[][][] selfMaps(Recursion r, Geometry g, double[][] x) {
         double[][][] self = new double[x.length][r.activations()][g.pixels];
         double[][] maps = new double[r.maps()][g.pixels];
+        ActivationDuals.Scratch duals = new ActivationDuals.Scratch();
         double[] kt = new double[2];
         for (int i = 0; i < x.length; i++) {
-            r.pair(g, x[i], x[i], self[i], self[i], false, maps, kt, self[i]);
+            r.pair(g, x[i], x[i], self[i], self[i], false, maps, duals, kt, self[i]);
         }
         return self;
     }
@@ -162,14 +165,14 @@ final class PixelPairs {
 
     /**
      * Through the activation, in place: K → E[φ(u)φ(v)], Θ → E[φ'(u)φ'(v)]·Θ at each pair of pixels, with the
-     * variances of u and v from the images' maps.
+     * variances of u and v from the images' maps; allocation-free with the worker's scratch.
      */
     static void activate(Activation act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
-                         double[] t) {
-        double[] e = new double[2]; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
+                         double[] t, ActivationDuals.Scratch duals) {
+        double[] e = duals.cross; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
         if (!full) {
             for (int p = 0; p < g.pixels; p++) {
-                ActivationDuals.cross(act, selfA[p], selfB[p], k[p], e);
+                ActivationDuals.cross(act, selfA[p], selfB[p], k[p], e, duals);
                 k[p] = e[0];
                 t[p] *= e[1];
             }
@@ -179,7 +182,7 @@ final class PixelPairs {
             double va = selfA[p];
             int row = p * g.pixels;
             for (int q = 0; q < g.pixels; q++) {
-                ActivationDuals.cross(act, va, selfB[q], k[row + q], e);
+                ActivationDuals.cross(act, va, selfB[q], k[row + q], e, duals);
                 k[row + q] = e[0];
                 t[row + q] *= e[1];
             }

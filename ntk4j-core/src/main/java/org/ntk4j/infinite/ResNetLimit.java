@@ -123,7 +123,8 @@ public final class ResNetLimit implements InfiniteLimit {
 
         @Override
         public void pair(PixelPairs.Geometry g, double[] a, double[] b, double[][] selfA, double[][] selfB,
-                         boolean full, double[][] maps, double[] kt, double[][] record) {
+                         boolean full, double[][] maps, ActivationDuals.Scratch duals, double[] kt,
+                         double[][] record) {
             boolean standard = param == Parameterization.STANDARD;
             double bias = bStd != 0 ? 1 : 0;
             double w2 = wStd * wStd;
@@ -150,7 +151,7 @@ public final class ResNetLimit implements InfiniteLimit {
                     if (record != null) {
                         System.arraycopy(kb, 0, record[point], 0, g.pixels);
                     }
-                    PixelPairs.activate(act, g, selfA[point], selfB[point], full, kb, tb);
+                    PixelPairs.activate(act, g, selfA[point], selfB[point], full, kb, tb, duals);
                     point++;
                     PixelPairs.convolve(g, kb, s, full);
                     PixelPairs.convolve(g, tb, u, full);
@@ -167,7 +168,7 @@ public final class ResNetLimit implements InfiniteLimit {
             if (record != null) {
                 System.arraycopy(k, 0, record[point], 0, g.pixels);
             }
-            PixelPairs.activate(act, g, selfA[point], selfB[point], full, k, t);
+            PixelPairs.activate(act, g, selfA[point], selfB[point], full, k, t, duals);
             double pooled = PixelPairs.sum(k, cells) / cells;
             double lower = PixelPairs.sum(t, cells) / cells;
             kt[0] = w2 * pooled + b2;

@@ -132,9 +132,9 @@ class FcnLimitOracleTest {
     void erfDerivativeTermIsAccurateAtLargeVariances() {
         for (double k : new double[] {0.3, 1e4, 1e12}) {
             double want = 4 / Math.PI / Math.sqrt(1 + 4 * k);
-            assertThat(ActivationDuals.erf(k, k, k)[3]).as("k = %s", k).isCloseTo(want, within(1e-14 * want));
-            assertThat(ActivationDuals.erf(k, k, k)[2]).isCloseTo(2 / Math.PI * Math.asin(2 * k / (1 + 2 * k)),
-                    within(1e-15));
+            double[] erf = ActivationDuals.of(Activation.Kind.ERF, k, k, k);
+            assertThat(erf[3]).as("k = %s", k).isCloseTo(want, within(1e-14 * want));
+            assertThat(erf[2]).isCloseTo(2 / Math.PI * Math.asin(2 * k / (1 + 2 * k)), within(1e-15));
         }
     }
 

@@ -98,7 +98,7 @@ class FcnLimitTest {
                 matchesMonteCarlo("leaky_relu, slope " + alpha, dual, s, x -> Math.max(x, alpha * x),
                         x -> x > 0 ? 1 : alpha);
                 double[] out = new double[2];
-                ActivationDuals.cross(act, s[0], s[1], s[2], out);
+                ActivationDuals.cross(act, s[0], s[1], s[2], out, new ActivationDuals.Scratch());
                 assertThat(out).containsExactly(dual[2], dual[3]);
                 double[] defaultSlope = ActivationDuals.of(Activation.Kind.LEAKY_RELU, s[0], s[1], s[2]);
                 assertThat(Math.abs(dual[3] - defaultSlope[3])).isGreaterThan(alpha > 0.5 ? 0.1 : 0);
@@ -231,7 +231,7 @@ class FcnLimitTest {
                 double k22 = trial % 5 == 0 ? k11 : Math.exp(rnd.nextDouble(-4, 4));
                 double k12 = trial % 5 == 0 ? k11 : rnd.nextDouble(-1, 1) * Math.sqrt(k11) * Math.sqrt(k22);
                 double[] all = ActivationDuals.of(act, k11, k22, k12);
-                ActivationDuals.cross(new Activation(act), k11, k22, k12, out);
+                ActivationDuals.cross(new Activation(act), k11, k22, k12, out, new ActivationDuals.Scratch());
                 assertThat(out[0]).as("%s E[φφ] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[2]);
                 assertThat(out[1]).as("%s E[φ'φ'] at %s, %s, %s", act, k11, k22, k12).isEqualTo(all[3]);
             }
@@ -314,7 +314,7 @@ class FcnLimitTest {
                 double[] sigmoid = ActivationDuals.of(Activation.Kind.SIGMOID, k, k, k12);
                 assertThat(sigmoid[2]).isCloseTo(0.25 + step / 4, within(1e-10));
                 double[] softplus = ActivationDuals.of(Activation.Kind.SOFTPLUS, k, k, k12);
-                double[] relu = ActivationDuals.relu(k, k, k12);
+                double[] relu = ActivationDuals.of(Activation.Kind.RELU, k, k, k12);
                 for (int j = 0; j < 4; j++) {
                     assertThat(softplus[j]).as("softplus k=%s c=%s %d", k, c, j)
                             .isCloseTo(relu[j], within(1e-10 * Math.max(1, Math.abs(relu[j]))));
@@ -322,7 +322,7 @@ class FcnLimitTest {
             }
         }
         // erf: (2/π) arcsin(2k/(1 + 2k)) → 1, and E[φ'φ'] = (4/π)/√(1 + 4k) ≈ 1.3e-150 (NaN: k² overflowed)
-        double[] erf = ActivationDuals.erf(1e300, 1e300, 1e300);
+        double[] erf = ActivationDuals.of(Activation.Kind.ERF, 1e300, 1e300, 1e300);
         assertThat(erf[2]).isCloseTo(1, within(1e-12));
         assertThat(erf[3]).isCloseTo(4 / Math.PI / Math.sqrt(4e300), within(1e-162));
         for (Activation.Kind act : Activation.Kind.values()) {
@@ -338,17 +338,17 @@ class FcnLimitTest {
     @Test
     void geluAndSinClosedFormsAtDegenerateCovariances() {
         // gelu: φ(0) = 0, φ'(0) = 1/2 and E[φ'(v)] = 1/2, so E[φ(u)φ(v)] = 0 and E[φ'(u)φ'(v)] = 1/4
-        double[] g = ActivationDuals.gelu(0, 2, 0);
+        double[] g = ActivationDuals.of(Activation.Kind.GELU, 0, 2, 0);
         assertThat(g[2]).isEqualTo(0.0);
         assertThat(g[3]).isCloseTo(0.25, within(1e-15));
         // v = u: the cross terms are the diagonal ones; sin: E[sin² u] = (1 − e^{−2k})/2 and E[cos² u] the rest
         for (double k : new double[] {1e-8, 0.5, 3}) {
-            double[] gg = ActivationDuals.gelu(k, k, k);
+            double[] gg = ActivationDuals.of(Activation.Kind.GELU, k, k, k);
             assertThat(gg[2]).isCloseTo(gg[0], within(1e-15 * Math.max(1, k)));
-            double[] ss = ActivationDuals.sin(k, k, k);
+            double[] ss = ActivationDuals.of(Activation.Kind.SIN, k, k, k);
             assertThat(ss[2]).isCloseTo(ss[0], within(1e-15));
             assertThat(ss[0] + ss[3]).isCloseTo(1, within(1e-15));
-            double[] anti = ActivationDuals.sin(k, k, -k);
+            double[] anti = ActivationDuals.of(Activation.Kind.SIN, k, k, -k);
             assertThat(anti[2]).isCloseTo(-ss[0], within(1e-15));
         }
     }
@@ -356,11 +356,11 @@ class FcnLimitTest {
     /** ReLU's closed form on the diagonal is E[relu(u)²] = K/2, and the derivative term at c = 1 is 1/2. */
     @Test
     void reluClosedFormOnTheDiagonalIsHalfTheVariance() {
-        double[] e = ActivationDuals.relu(2.0, 2.0, 2.0);
+        double[] e = ActivationDuals.of(Activation.Kind.RELU, 2.0, 2.0, 2.0);
         assertThat(e[2]).isCloseTo(1.0, within(1e-12));
         assertThat(e[3]).isCloseTo(0.5, within(1e-12));
         // orthogonal: (1/2π)·√(k11 k22) and 1/4
-        double[] o = ActivationDuals.relu(1.0, 4.0, 0.0);
+        double[] o = ActivationDuals.of(Activation.Kind.RELU, 1.0, 4.0, 0.0);
         assertThat(o[2]).isCloseTo(2.0 / (2 * Math.PI), within(1e-12));
         assertThat(o[3]).isCloseTo(0.25, within(1e-12));
     }
