@@ -154,7 +154,8 @@ final class SdPlan {
          * P — its M and G (unless read in place), A, G example-major, m̄ with a bias (and the copy of M its sum
          * makes), P and the product's scratch — over the sides already formed (P, G, m̄ each); then Q and its
          * scratch (per example: Q, the products and a vector of ones); then a bias's outer product; then the
-         * combination's slices and Z (and Z ⊙ G1, ones).
+         * combination's slices and Z (and Z ⊙ G1, ones). Where the rule forms P as its rows of M ({@link
+         * StructuredDerivatives#dataByRule}: an embedding's scatter at the ids), no A and no product's scratch.
          */
         private void factoredCost(Walk w, long n1, long n2, long o, OutputPairs pairs,
                                   org.ntk4j.primitive.ConsumerRule.Linear rule) {
@@ -166,15 +167,17 @@ final class SdPlan {
             ParameterConsumers.Consumer c2 = w.pc2.consumers.get(w.pc1.consumers.indexOf(st.consumer));
             CotangentFactors f1 = cm.side(cm.n1).pass(w.o).factored(st.consumer.equation.output()).factors();
             CotangentFactors f2 = w.same ? f1 : cm.side(cm.n2).pass(w.o).factored(c2.equation.output()).factors();
-            double block = order.flops(n1, n2, o, r, c, f, pairs, w.same);
+            org.ntk4j.primitive.ConsumerRule.Linear byRule = StructuredDerivatives.dataByRule(st, order, false);
+            double block = StructuredDerivatives.blockFlops(order, byRule, n1, n2, o, r, c, f, pairs, w.same);
             w.flops += f1.formationFlops() + (w.same ? 0 : f2.formationFlops()) + block
                     + (bias ? StructuredDerivatives.factoredBiasFlops(n1, n2, r, f, pairs, w.same) : 0);
             w.contraction += block;
             long after1 = n1 * f * c + o * n1 * f + (bias ? n1 * f : 0);
-            long peak = sidePeak(f1, n1, o, r, c, f, bias);
+            boolean withA = byRule == null;
+            long peak = sidePeak(f1, n1, o, r, c, f, bias, withA);
             long held = after1;
             if (!w.same) {
-                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, c, f, bias));
+                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, c, f, bias, withA));
                 held += n2 * f * c + o * n2 * f + (bias ? n2 * f : 0);
             }
             long q;
@@ -198,17 +201,23 @@ final class SdPlan {
             w.blockPeak = Math.max(w.blockPeak, cm.bytes(peak));
         }
 
-        /** Elements one side holds at most while it forms P (see {@link #factoredCost}). */
-        private static long sidePeak(CotangentFactors fc, long n, long o, long r, long c, long f, boolean bias) {
+        /**
+         * Elements one side holds at most while it forms P (see {@link #factoredCost}); {@code withA}: P as a
+         * product with A (else the rule's rows of M, neither A nor the product's scratch).
+         */
+        private static long sidePeak(CotangentFactors fc, long n, long o, long r, long c, long f, boolean bias,
+                                     boolean withA) {
             long formM = CotangentFactors.productElements(fc.examples, fc.examplesShape());
             long formG = CotangentFactors.productElements(fc.outputs, fc.outputsShape());
             long m = formM == 0 ? 0 : n * r * f; // M held: none when read in place
             long g = formG == 0 ? 0 : o * n * f;
-            long p = org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) f},
-                    new int[] {(int) n, (int) r, (int) c}, new int[] {1}, new int[] {1}, new int[] {0}, new int[] {0});
-            long forming = m + g + n * r * c + o * n * f + (bias ? n * f : 0) + n * f * c + p;
+            long a = withA ? n * r * c : 0;
+            long p = withA ? org.ntk4j.cpu.DotGeneralKernel.scratchElements(new int[] {(int) n, (int) r, (int) f},
+                    new int[] {(int) n, (int) r, (int) c}, new int[] {1}, new int[] {1}, new int[] {0}, new int[] {0})
+                    : 0;
+            long forming = m + g + a + o * n * f + (bias ? n * f : 0) + n * f * c + p;
             // m̄ = Σ_r M reduces M's middle axis through a copy of M with that axis moved last
-            long summing = bias ? m + g + n * r * c + o * n * f + n * f
+            long summing = bias ? m + g + a + o * n * f + n * f
                     + org.ntk4j.cpu.Reduce.scratchElements(new int[] {(int) n, (int) r, (int) f}, new int[] {1}) : 0;
             return Math.max(Math.max(forming, summing), Math.max(formM, m + formG));
         }

@@ -39,7 +39,9 @@ import org.ntk4j.tensor.Tensor;
  *       contraction would;</li>
  *   <li>factored order, where the cotangent factors as D[o, n, r, f] = M[n, r, f] · G[o, n, f] ({@link
  *       CotangentFactors}: the last convolution before a global average pool): P = Σ_r M·A, then Σ_f G1 Q G2 with
- *       Q = Σ_c P1 P2 (2·N·R·F·C + 2·F·N1N2·C + 2·N1N2·O²·F, {@link #addFactoredBlock}).</li>
+ *       Q = Σ_c P1 P2 (2·N·R·F·C + 2·F·N1N2·C + 2·N1N2·O²·F, {@link #addFactoredBlock}; P as the consumer
+ *       rule's rows of M where it forms rows without A, an embedding's scatter at its ids: N·R·F for the first
+ *       term).</li>
  * </ul>
  * A consumer that adds, subtracts or multiplies the parameter elementwise (biases, norm scales) has rows
  * δ summed over the broadcast axes (times the other operand for mul), which are contracted directly
@@ -273,7 +275,8 @@ final class StructuredDerivatives {
             return;
         }
         if (order == ContractionOrder.FACTORED) {
-            addFactoredBlock(acc, pass1, c1, pass2, c2, pairs, same, g.factor, biasFactor);
+            addFactoredBlock(acc, pass1, c1, pass2, c2, pairs, same, g.factor, biasFactor,
+                    dataByRule(st, order, false));
             return;
         }
         int[][] sides = factorAxes(st.consumer);
@@ -309,8 +312,9 @@ final class StructuredDerivatives {
     /**
      * The consumer's rule where {@code order} runs on the data operand itself, the rule forming the data Gram
      * ({@link ConsumerRule.Linear#dataGram}: the Gram and sandwich orders) or the rows ({@link
-     * ConsumerRule.Linear#rows(Tensor, Tensor)}: the row order, without a bias column) without A — the path Gram
-     * then being the identity on the data axes; null where A is formed (always for the factored order).
+     * ConsumerRule.Linear#rows(Tensor, Tensor)}: the row order, without a bias column, and the factored order's
+     * P = Σ_r M·A, the rows of D = M) without A — the path Gram then being the identity on the data axes; null
+     * where A is formed.
      */
     static ConsumerRule.Linear dataByRule(Structured st, ContractionOrder order, boolean biasColumn) {
         ConsumerRule.Linear rule = st.consumer.linear();
@@ -322,7 +326,7 @@ final class StructuredDerivatives {
         boolean byRule = switch (order) {
             case GRAM, SANDWICH -> rule.dataGramWithoutData();
             case ROWS -> rule.rowsWithoutData() && !biasColumn;
-            default -> false;
+            case FACTORED -> rule.rowsWithoutData();
         };
         return byRule ? rule : null;
     }
@@ -361,14 +365,16 @@ final class StructuredDerivatives {
      * and Q[n1, n2, f] = s2 · Σ_c P1[n1, f, c] P2[n2, f, c] (plus b · m̄1[n1, f] m̄2[n2, f] for a bias sharing the
      * step with factor b, m̄ = Σ_r M: its rows are G ⊗ m̄), acc[n1, o1, n2, o2] += Σ_f G1[o1, n1, f] Q[n1, n2, f]
      * G2[o2, n2, f] ({@link #combineFactored}); the per-example kernels need Q's diagonal only, Σ_c P1 P2 per
-     * (n, f).
+     * (n, f). P is the rule's rows of the cotangent M where {@code byRule} forms rows without A ({@link
+     * #dataByRule}: an embedding's P[n, f, v] = Σ_r [id(n, r) = v] M[n, r, f], a scatter of M's rows at the ids,
+     * without the one-hot A [N, R, V]), else a product with A.
      */
     static void addFactoredBlock(Tensor acc, PerExamplePass pass1, ParameterConsumers.Consumer c1,
                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, OutputPairs pairs, boolean same,
-                                 double s2, double biasFactor) {
+                                 double s2, double biasFactor, ConsumerRule.Linear byRule) {
         boolean bias = !Double.isNaN(biasFactor);
-        try (Sides<Tensor[]> sides = Sides.of(same, () -> factoredSide(pass1, c1, bias),
-                () -> factoredSide(pass2, c2, bias), KernelSupport::closeAll)) {
+        try (Sides<Tensor[]> sides = Sides.of(same, () -> factoredSide(pass1, c1, bias, byRule),
+                () -> factoredSide(pass2, c2, bias, byRule), KernelSupport::closeAll)) {
             Tensor[] x1 = sides.first();
             Tensor[] x2 = sides.second();
             int n1 = x1[0].dim(0);
@@ -377,7 +383,7 @@ final class StructuredDerivatives {
             int f = x1[0].dim(1);
             int c = x1[0].dim(2);
             long r = c1.linear().positions();
-            FlopCount.add(factoredFlops(n1, n2, o, r, c, f, pairs, same)
+            FlopCount.add(blockFlops(ContractionOrder.FACTORED, byRule, n1, n2, o, r, c, f, pairs, same)
                     + (bias ? factoredBiasFlops(n1, n2, r, f, pairs, same) : 0));
             try (Tensor q = pairs.perExample() ? productSums(x1[0], x2[0]) // [N, F]
                     : DotGeneralKernel.dot(x1[0], x2[0], new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1},
@@ -400,9 +406,11 @@ final class StructuredDerivatives {
 
     /**
      * One side of the factored order: {P [N, F, C], G as [N, O, F] (example-major), m̄ = Σ_r M [N, F] or null
-     * without a bias}; M and A are closed once P is formed.
+     * without a bias}; M and A are closed once P is formed. With {@code byRule} P is the rule's rows of M (as D
+     * [1, N, R, F]) from the data operand, and A is never formed.
      */
-    private static Tensor[] factoredSide(PerExamplePass pass, ParameterConsumers.Consumer c, boolean bias) {
+    private static Tensor[] factoredSide(PerExamplePass pass, ParameterConsumers.Consumer c, boolean bias,
+                                         ConsumerRule.Linear byRule) {
         Tensor[] mg = pass.cotangentFactors(c);
         if (mg == null) {
             throw new IllegalStateException("structured derivatives: the cotangent at " + c.equation.output()
@@ -410,10 +418,19 @@ final class StructuredDerivatives {
         }
         Tensor g = null;
         Tensor sums = null;
-        try (Tensor m = mg[0]; Tensor go = mg[1]; Tensor a = data(pass, c)) {
+        try (Tensor m = mg[0]; Tensor go = mg[1]; Tensor a = byRule == null ? data(pass, c) : null) {
             g = Layout.transpose(go, EXAMPLE_MAJOR);
             sums = bias ? Reduce.reduce(Reduce.Kind.SUM, m, new int[] {1}) : null;
-            Tensor p = DotGeneralKernel.dot(m, a, new int[] {1}, new int[] {1}, EXAMPLE_AXIS, EXAMPLE_AXIS);
+            Tensor p;
+            if (a != null) {
+                p = DotGeneralKernel.dot(m, a, new int[] {1}, new int[] {1}, EXAMPLE_AXIS, EXAMPLE_AXIS);
+            } else {
+                int n = m.dim(0);
+                try (Tensor d = m.readView(1, n, m.dim(1), m.dim(2));
+                     Tensor rows = byRule.rows(pass.operand(c.dataValue()), d)) { // [N, 1, F, C]
+                    p = rows.reshapeMove(n, byRule.features(), byRule.fanIn());
+                }
+            }
             return new Tensor[] {p, g, sums};
         } catch (RuntimeException e) {
             if (g != null) {
@@ -508,7 +525,7 @@ final class StructuredDerivatives {
      * (3·N·O·F).
      */
     static double factoredFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        double p = 2.0 * (same ? n1 : n1 + n2) * r * f * c;
+        double p = factoredProductFlops(n1, n2, r, c, f, same);
         if (pairs.perExample()) {
             double combine = pairs == OutputPairs.PER_EXAMPLE ? n1 * o * f + 2.0 * n1 * o * o * f
                     : 4.0 * n1 * o * f;
@@ -518,6 +535,11 @@ final class StructuredDerivatives {
         double combine = pairs == OutputPairs.FULL ? (double) n1 * n2 * o * f + 2.0 * blocks * o * o * f
                 : 2.0 * n1 * n2 * o * f + 2.0 * blocks * o * f;
         return p + 2.0 * f * n1 * n2 * c + (double) n1 * n2 * f + combine;
+    }
+
+    /** FLOPs of the factored order's P = Σ_r M·A on each side, as products with A (2·N·R·F·C a side). */
+    static double factoredProductFlops(long n1, long n2, long r, long c, long f, boolean same) {
+        return 2.0 * (same ? n1 : n1 + n2) * r * f * c;
     }
 
     /**
@@ -873,6 +895,10 @@ final class StructuredDerivatives {
         if (order == ContractionOrder.ROWS) {
             return flops - rowFormationFlops(n1, n2, o, r, c, f, same) + byRule.rowsFlops(n1, o)
                     + (same ? 0 : byRule.rowsFlops(n2, o));
+        }
+        if (order == ContractionOrder.FACTORED) { // P as the rule's rows of M, one stacked cotangent a side
+            return flops - factoredProductFlops(n1, n2, r, c, f, same) + byRule.rowsFlops(n1, 1)
+                    + (same ? 0 : byRule.rowsFlops(n2, 1));
         }
         return flops - activationGramFlops(n1, n2, r, c, pairs, same)
                 + byRule.dataGramFlops(n1, same ? n1 : n2, pairs.perExample());

@@ -228,7 +228,8 @@ public interface ConsumerRule {
 
         /**
          * Whether {@link #rows(Tensor, Tensor)} forms the per-example rows from the data operand without forming
-         * A. False by default: structured derivatives' row order then forms A and multiplies.
+         * A. False by default: structured derivatives' row order, and the factored order's P = Σ_r M·A (the rows
+         * of D = M, one stacked cotangent), then form A and multiply.
          *
          * @return true when {@link #rows(Tensor, Tensor)} is overridden to read the data operand itself
          */
