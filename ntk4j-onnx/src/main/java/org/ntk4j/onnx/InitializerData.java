@@ -80,16 +80,39 @@ final class InitializerData {
     }
 
     /**
-     * A new tensor of {@code dtype} holding these (floating) elements; the caller owns it.
+     * A new tensor of {@code dtype} holding these (floating) elements; the caller owns it. Float64 elements beyond
+     * float32's range saturate in float32 ({@link #tensorOf}).
      */
     Tensor toTensor(DType dtype) {
-        if (f32 != null) {
-            if (dtype == DType.F32) {
-                return Tensor.of(f32, shape);
-            }
-            return Tensor.of(dtype, toDoubles(), shape);
+        if (f32 != null && dtype == DType.F32) {
+            return Tensor.of(f32, shape);
         }
-        return Tensor.of(dtype, toDoubles(), shape);
+        return tensorOf(dtype, toDoubles(), shape);
+    }
+
+    /**
+     * A new tensor of {@code dtype} holding {@code values}; the caller owns it. In float32, a finite value beyond
+     * float32's range becomes ±{@link Float#MAX_VALUE}, the nearest finite float32, not the ±∞ that rounding gives.
+     * A float64 export writes {@code torch.finfo(torch.float64).min} (−1.797e308) where the model means "the most
+     * negative finite number": Hugging Face's mask {@code (1 - mask) * finfo.min}, {@code torch.where(causal, scores,
+     * finfo.min)}. Rounded to −∞, a kept position gives 0 · −∞ = NaN where float64 gives 0, and a row masked entirely
+     * gives NaN where float64's softmax of finite values is uniform; saturated, float32 computes what float64 does,
+     * within float32's precision. A genuine ±∞ (a causal mask of −∞) stays ±∞.
+     *
+     * @param dtype the tensor's dtype
+     * @param values the elements, row-major (not modified)
+     * @param shape the shape
+     * @return a new tensor
+     */
+    static Tensor tensorOf(DType dtype, double[] values, int[] shape) {
+        double[] v = values;
+        for (int i = 0; dtype == DType.F32 && i < values.length; i++) {
+            if (Double.isFinite(values[i]) && Math.abs(values[i]) > Float.MAX_VALUE) {
+                v = v == values ? values.clone() : v;
+                v[i] = Math.copySign(Float.MAX_VALUE, values[i]);
+            }
+        }
+        return Tensor.of(dtype, v, shape);
     }
 
     static String typeName(int t) {

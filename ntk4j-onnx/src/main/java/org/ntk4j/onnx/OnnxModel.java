@@ -49,7 +49,10 @@ import org.ntk4j.tensor.TensorScope;
 public final class OnnxModel {
     /** The batch size of the import's dry run: one that rarely equals another axis's size. */
     private static final int DRY_RUN_BATCH = 13;
-    /** The batch size a failed dry run is traced at again, to tell the sizes that depend on the examples. */
+    /**
+     * The batch size of the second dry run, which tells the sizes that depend on the examples from those that equal
+     * {@link #DRY_RUN_BATCH} by chance (and, for a failed dry run, writes them in N).
+     */
     private static final int CHECK_BATCH = 17;
     /** 2^24: float32 holds every integer of at most this magnitude exactly. */
     private static final double F32_EXACT = 1 << 24;
@@ -162,39 +165,65 @@ public final class OnnxModel {
         OnnxGraph g = OnnxGraph.read(file, options.output, options.inputShapes);
         DType dtype = g.doubleInput() ? DType.F64 : DType.F32;
         Map<String, Tensor> scratch = new HashMap<>();
-        Tracer t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, null);
-        Tracer.Traced out;
         try {
-            out = dryRun(t, scratch, DRY_RUN_BATCH);
-        } catch (IllegalArgumentException e) {
-            throw withExamplesAxis(e, g, dtype);
-        }
-        List<String> weights = new ArrayList<>();
-        java.util.Set<String> differentiated = t.weightsDifferentiated(out.var());
-        for (String name : g.initializers.keySet()) {
-            if (differentiated.contains(name)) {
-                weights.add(name);
+            Tracer t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, null);
+            Tracer.Traced out;
+            try {
+                out = dryRun(t, DRY_RUN_BATCH);
+            } catch (IllegalArgumentException e) {
+                throw withExamplesAxis(e, g, dtype);
+            }
+            // The dry run decides from sizes: which broadcasts follow the examples (a target shape whose first size
+            // is 13 and comes from x's shape) and where the examples' axis goes through reshapes of shapes read from
+            // x. An axis that happens to be 13 long (a sequence of 13) can look like the examples' there. A second
+            // dry run at another size settles both: a broadcast follows the examples only if it does at both sizes,
+            // and the examples are independent only if they stay first in the output at both.
+            boolean independentElsewhere;
+            try {
+                Tracer other = new Tracer(g, new GraphBuilder(), dtype, null, scratch, t.followingExamples);
+                independentElsewhere = dryRun(other, otherBatch(g)).batch == 0;
+                if (!other.followed.equals(t.followingExamples)) {
+                    t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, java.util.Set.copyOf(other.followed));
+                    out = dryRun(t, DRY_RUN_BATCH);
+                }
+            } catch (IllegalArgumentException e) {
+                // the model runs at the dry run's batch size only (a file whose batch of 13 is written into its
+                // shapes): no other size to compare, the dry run's decisions stand
+                independentElsewhere = true;
+            }
+            List<String> weights = new ArrayList<>();
+            java.util.Set<String> differentiated = t.weightsDifferentiated(out.var());
+            for (String name : g.initializers.keySet()) {
+                if (differentiated.contains(name)) {
+                    weights.add(name);
+                }
+            }
+            return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()),
+                    out.batch == 0 && independentElsewhere, t.idRows, t.idTable, t.followingExamples);
+        } finally {
+            for (Tensor c : scratch.values()) {
+                c.close();
             }
         }
-        return new OnnxModel(g, weights, weights, Shapes.dropFirst(out.var().shape()), out.batch == 0, t.idRows,
-                t.idTable, t.followingExamples);
     }
 
     /**
-     * Traces the graph on {@code batch} examples with {@code t}, whose constant cache is {@code scratch}: the dry
-     * run's graph is dropped, and the constants it computes are closed.
+     * Traces the graph on {@code batch} examples with {@code t}, whose constant cache the caller closes: the dry
+     * run's graph is dropped.
      */
-    private static Tracer.Traced dryRun(Tracer t, Map<String, Tensor> scratch, int batch) {
+    private static Tracer.Traced dryRun(Tracer t, int batch) {
         Var x = t.builder.input(t.dtype, Shapes.prepend(batch, t.graph.inputShape));
         TensorScope dryRun = TensorScope.open();
         try {
             return t.run(x);
         } finally {
             dryRun.close();
-            for (Tensor c : scratch.values()) {
-                c.close();
-            }
         }
+    }
+
+    /** The batch size of the second dry run: {@link #CHECK_BATCH}, or another where the file fixes the batch at it. */
+    private static int otherBatch(OnnxGraph g) {
+        return g.fixedBatch == CHECK_BATCH ? CHECK_BATCH + 2 : CHECK_BATCH;
     }
 
     /**
@@ -206,16 +235,20 @@ public final class OnnxModel {
      */
     private static IllegalArgumentException withExamplesAxis(IllegalArgumentException e, OnnxGraph g, DType dtype) {
         // another size than the file's fixed batch, at which the trace would not fail
-        int other = g.fixedBatch == CHECK_BATCH ? CHECK_BATCH + 2 : CHECK_BATCH;
+        int other = otherBatch(g);
+        Map<String, Tensor> scratch = new HashMap<>();
         try {
-            Map<String, Tensor> scratch = new HashMap<>();
-            dryRun(new Tracer(g, new GraphBuilder(), dtype, null, scratch, null), scratch, other);
+            dryRun(new Tracer(g, new GraphBuilder(), dtype, null, scratch, null), other);
         } catch (IllegalArgumentException again) {
             String m = examplesAxisAsN(e.getMessage(), DRY_RUN_BATCH, again.getMessage(), other);
             return m.equals(e.getMessage()) ? e : new IllegalArgumentException(m, e);
         } catch (RuntimeException unlike) {
             // failed otherwise at the other size: the first refusal stands as it is
             return e;
+        } finally {
+            for (Tensor c : scratch.values()) {
+                c.close();
+            }
         }
         return e;
     }

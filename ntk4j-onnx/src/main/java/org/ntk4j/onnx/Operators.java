@@ -1469,9 +1469,9 @@ final class Operators {
      * Trilu: the upper (upper = 1, torch.triu) or lower (torch.tril) triangle of the last two axes from diagonal k
      * (input 1, default 0): element (i, j) is kept where j − i ≥ k (upper) or j − i ≤ k (lower), the others are 0.
      * Evaluated at import on a value known there (a causal mask built in forward, torch.triu(torch.full((L, L),
-     * -inf), 1), −∞ kept exactly); on a computed value, its product with the constant 0/1 triangle (an infinity
-     * outside the triangle then gives NaN, reported, where ONNX gives 0). A triangle over the examples' axis mixes
-     * the examples.
+     * -inf), 1), −∞ kept exactly). On a computed value, a selection by slices and zero padding ({@link #triangle}),
+     * not a product with a 0/1 triangle: an infinity outside the triangle (attention scores masked with −∞ before a
+     * torch.tril) gives 0 as in ONNX, not 0 · ∞ = NaN. A triangle over the examples' axis mixes the examples.
      */
     private static Value[] trilu(Ctx c) {
         int[] s = c.shapeOf(0);
@@ -1482,26 +1482,59 @@ final class Operators {
         boolean upper = c.attrInt("upper", 1) != 0;
         int rows = s[s.length - 2];
         int cols = s[s.length - 1];
-        double[] keep = new double[rows * cols];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                keep[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
-            }
-        }
         if (c.in(0) instanceof Const x && !x.weightCandidate()) {
             double[] v = x.values();
             double[] r = new double[v.length];
             for (int f = 0; f < v.length; f++) {
-                r[f] = keep[f % keep.length] != 0 ? v[f] : 0;
+                long i = f / cols % rows;
+                long j = f % cols;
+                r[f] = (upper ? j - i >= k : j - i <= k) ? v[f] : 0;
             }
             return one(new Const(x.type, x.shape, r));
         }
         Traced x = c.traced(0);
-        Var triangle = c.builder().constant(Tensor.of(x.phys.dtype(), keep, rows, cols));
-        Traced r = elementwise(c, x, new Traced(triangle, NONE), Var::mul);
         // the examples' axis among the two (torch.tril of [N, D]): what an example keeps depends on its row in the
         // batch, so the examples are not independent
-        return one(x.batch >= s.length - 2 ? c.out(r.var(), MIXED) : r);
+        return one(c.out(triangle(x.var(), k, upper), x.batch >= s.length - 2 ? MIXED : x.batch));
+    }
+
+    /**
+     * The triangle of x's last two axes [R, C] that Trilu keeps, the other elements 0, by moves alone (exact, with
+     * the derivative rules of slices, pads and reshapes; an element outside the triangle is never read). Each row is
+     * shifted left by its index, so that the diagonal j − i = d becomes column R − 1 + d: x padded to rows of
+     * V = C + R − 1, flattened, R − 1 zeros put before and one after, and read as R rows of V + 1
+     * (element (i, j) at flat i·V + j + R − 1 = i·(V + 1) + (R − 1 + j − i)). The triangle is then a range of columns:
+     * the others are sliced off and padded back with zeros, and the inverse moves restore [R, C].
+     */
+    private static Var triangle(Var x, long k, boolean upper) {
+        int[] s = x.shape();
+        int r = s.length;
+        int rows = s[r - 2];
+        int cols = s[r - 1];
+        int width = cols + rows;
+        // the columns m of the skewed rows kept: m − (R − 1) = j − i ≥ k (upper) or ≤ k (lower)
+        long diagonal = rows - 1 + k;
+        int from = upper ? (int) Math.max(0, Math.min(width, diagonal)) : 0;
+        int to = upper ? width : (int) Math.max(0, Math.min(width, diagonal + 1));
+        if (from == 0 && to == width) {
+            return x;
+        }
+        int[] lead = Arrays.copyOfRange(s, 0, r - 2);
+        Var flat = padLast(x, 0, rows - 1).reshape(Shapes.concat(lead, new int[] {rows * (width - 1)}));
+        Var skewed = padLast(flat, rows - 1, 1).reshape(Shapes.concat(lead, new int[] {rows, width}));
+        Var kept = padLast(skewed.sliceInDim(r - 1, from, to, 1), from, width - to);
+        Var back = kept.reshape(Shapes.concat(lead, new int[] {rows * width}))
+                .sliceInDim(r - 2, rows - 1, rows - 1 + rows * (width - 1), 1);
+        return back.reshape(Shapes.concat(lead, new int[] {rows, width - 1})).sliceInDim(r - 1, 0, cols, 1);
+    }
+
+    /** {@code v} with {@code before} zeros before and {@code after} zeros after its last axis. */
+    private static Var padLast(Var v, int before, int after) {
+        int[] lo = new int[v.rank()];
+        int[] hi = new int[v.rank()];
+        lo[lo.length - 1] = before;
+        hi[hi.length - 1] = after;
+        return v.pad(lo, hi);
     }
 
     private static Value[] gather(Ctx c) {
@@ -1644,16 +1677,16 @@ final class Operators {
         double[] r = new double[v.length];
         boolean any = false;
         for (int j = 0; j < v.length; j++) {
-            // a value that the trace's dtype rounds to ±∞ is one there: float64's finfo.min (Hugging Face's mask value
-            // in a float64 export) computed in float32
-            boolean inf = Double.isInfinite(dt == DType.F32 ? (float) v[j] : v[j]);
+            // a finite value beyond float32's range (float64's finfo.min, Hugging Face's mask value in a float64
+            // export) is finite in float32 too, saturated (InitializerData.tensorOf)
+            boolean inf = Double.isInfinite(v[j]);
             any |= part != 0 && inf && Math.signum(v[j]) == part;
             r[j] = part == 0 ? (inf ? 0 : v[j]) : (inf && Math.signum(v[j]) == part ? 1 : 0);
         }
         if (part != 0 && !any) {
             return null;
         }
-        return new Traced(c.builder().constant(Tensor.of(dt, r, k.shape)), NONE);
+        return new Traced(c.builder().constant(InitializerData.tensorOf(dt, r, k.shape)), NONE);
     }
 
     // ---- evaluated at import ----

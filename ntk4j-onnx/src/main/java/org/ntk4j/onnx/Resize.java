@@ -13,7 +13,8 @@ import org.ntk4j.tensor.Tensor;
 /**
  * ONNX {@code Resize} (opsets 11 to 18, those the import reads, whose inputs are X, roi, scales, sizes; the attributes
  * of 18 are checked) in the modes PyTorch's {@code F.interpolate}/{@code nn.Upsample} and Keras's {@code UpSampling2D}
- * write, {@code nearest} and {@code linear}, on any axes (NCHW or NHWC), as compositions of existing primitives. Each
+ * write, {@code nearest}, {@code linear} and {@code cubic}, on any axes (NCHW or NHWC), as compositions of existing
+ * primitives. Each
  * resized axis is a fixed linear map of that axis: an interpolation matrix M [out, in], a graph constant applied by one
  * dot_general (whose fused transpose puts the axis back in place), so the result is exact, differentiable and cheap for
  * every kernel method. Nearest resizing by an integer factor f that repeats each element f times is a reshape,
@@ -23,8 +24,9 @@ import org.ntk4j.tensor.Tensor;
  * in unless the scales are given): asymmetric o / s; half_pixel (o + 1/2) / s - 1/2; pytorch_half_pixel the same, or 0
  * for out = 1; align_corners o (in - 1) / (out - 1), or 0 for out = 1. Nearest rounds it by nearest_mode; linear clamps
  * it to [0, in - 1] and weighs its two neighbours i0 = floor(x) and min(i0 + 1, in - 1) by 1 - (x - i0) and x - i0, as
- * PyTorch and ONNX Runtime do. Other modes (cubic, tf_crop_and_resize, antialias, an axes attribute, aspect-ratio
- * policies) are refused, as are scales or sizes computed from the input.
+ * PyTorch and ONNX Runtime do. Cubic (PyTorch's bicubic) weighs the four inputs floor(x) − 1 .. floor(x) + 2 around
+ * the coordinate, not clamped, by Keys' kernel with cubic_coeff_a ({@link #cubic}). Other modes (tf_crop_and_resize,
+ * antialias, an axes attribute, aspect-ratio policies) are refused, as are scales or sizes computed from the input.
  */
 final class Resize {
     private static final Set<String> COORDINATES = Set.of("half_pixel", "pytorch_half_pixel", "align_corners",
@@ -36,9 +38,12 @@ final class Resize {
 
     static Value[] apply(Ctx c) {
         String mode = c.attrString("mode", "nearest");
-        if (!mode.equals("nearest") && !mode.equals("linear")) {
-            throw c.unsupported("mode='" + mode + "' (only 'nearest' and 'linear')");
+        if (!mode.equals("nearest") && !mode.equals("linear") && !mode.equals("cubic")) {
+            throw c.unsupported("mode='" + mode + "' (only 'nearest', 'linear' and 'cubic')");
         }
+        // a float32 attribute: PyTorch's -0.75 and TensorFlow's -0.5 are exact
+        double cubicA = c.attrFloat("cubic_coeff_a", -0.75f);
+        boolean excludeOutside = c.attrInt("exclude_outside", 0) != 0;
         String coordinates = c.attrString("coordinate_transformation_mode", "half_pixel");
         if (!COORDINATES.contains(coordinates)) {
             throw c.unsupported("coordinate_transformation_mode='" + coordinates + "' (only half_pixel, "
@@ -81,8 +86,11 @@ final class Resize {
                 throw c.error("axis " + a + " of size " + in[a] + " resized by " + given[a] + " would have "
                         + "no elements (scales and sizes must be positive)");
             }
-            double[] m = mode.equals("nearest") ? nearest(in[a], out, scale, coordinates, rounding)
-                    : linear(in[a], out, scale, coordinates);
+            double[] m = switch (mode) {
+                case "nearest" -> nearest(in[a], out, scale, coordinates, rounding);
+                case "linear" -> linear(in[a], out, scale, coordinates);
+                default -> cubic(in[a], out, scale, coordinates, cubicA, excludeOutside);
+            };
             if (isIdentity(m, in[a], out)) {
                 continue;
             }
@@ -132,6 +140,43 @@ final class Resize {
             m[o * in + i1] += w;
         }
         return m;
+    }
+
+    /**
+     * The matrix [out, in] of cubic convolution: the source coordinate x (not clamped) weighs the inputs
+     * i = floor(x) − 1 + k, k = 0..3, by Keys' kernel W(x − i) with coefficient A:
+     * W(d) = (A + 2)|d|³ − (A + 3)|d|² + 1 for |d| ≤ 1, A|d|³ − 5A|d|² + 8A|d| − 4A for 1 < |d| < 2. An index outside
+     * [0, in − 1] reads the nearest edge (ONNX's edge padding, PyTorch's clamped access); with exclude_outside it is
+     * dropped and the others' weights divided by their sum.
+     */
+    private static double[] cubic(int in, int out, double scale, String coordinates, double a,
+                                  boolean excludeOutside) {
+        double[] m = new double[out * in];
+        for (int o = 0; o < out; o++) {
+            double s = source(o, in, out, scale, coordinates);
+            double first = Math.floor(s) - 1;
+            double t = s - Math.floor(s);
+            double[] w = {keys(t + 1, a), keys(t, a), keys(1 - t, a), keys(2 - t, a)};
+            double kept = 0;
+            for (int k = 0; k < 4; k++) {
+                double i = first + k;
+                kept += !excludeOutside || i >= 0 && i <= in - 1 ? w[k] : 0;
+            }
+            for (int k = 0; k < 4; k++) {
+                double i = first + k;
+                if (excludeOutside && (i < 0 || i > in - 1)) {
+                    continue;
+                }
+                int clamped = (int) Math.max(0, Math.min(in - 1, i));
+                m[o * in + clamped] += excludeOutside ? w[k] / kept : w[k];
+            }
+        }
+        return m;
+    }
+
+    /** Keys' cubic convolution kernel W(d), 0 ≤ d ≤ 2, with coefficient a (see {@link #cubic}). */
+    private static double keys(double d, double a) {
+        return d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1 : ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
     }
 
     private static boolean isIdentity(double[] m, int in, int out) {

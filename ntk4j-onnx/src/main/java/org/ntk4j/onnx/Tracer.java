@@ -269,12 +269,16 @@ final class Tracer {
     private Var examples;
     /**
      * The Expand and Tile nodes (by their first output's name) that broadcast a value of the parameters alone to the
-     * examples' count ({@link Ctx#followExamples}). The import's dry run finds them, on a batch of 13 examples that
-     * no other axis is likely to match, and gives them to every later trace, which follows the examples there at
-     * every batch size and nowhere else: a test of the sizes alone at the run's N took a sequence axis as long as the
-     * batch for the examples' (a silently wrong kernel) and missed the class token of a single example.
+     * examples' count ({@link Ctx#followExamples}). The import's dry run finds them, on a batch of 13 examples, and
+     * keeps those that a second dry run at another size follows too ({@link #followed}): an axis that is 13 long at
+     * 13 examples but not as long as the batch at the other size (a sequence of 13) is no examples' axis. Every later
+     * trace follows the examples there at every batch size and nowhere else: a test of the sizes alone at the run's
+     * N took a sequence axis as long as the batch for the examples' (a silently wrong kernel) and missed the class
+     * token of a single example.
      */
     final Set<String> followingExamples;
+    /** Of {@link #followingExamples}, the nodes that followed the examples in this trace. */
+    final Set<String> followed = new LinkedHashSet<>();
     /** Whether this trace finds {@link #followingExamples} (the import's dry run) rather than reads them. */
     private final boolean findsFollowingExamples;
     /** The operators whose outputs are masks of 0 and 1 without derivative, whatever their inputs. */
@@ -651,6 +655,7 @@ final class Tracer {
             } else if (!followingExamples.contains(name)) {
                 return null;
             }
+            followed.add(name);
             int[] rest = out.clone();
             rest[0] = 1;
             int[] ones = new int[out.length];
@@ -743,7 +748,7 @@ final class Tracer {
         Traced tracedAnyType(int i) {
             Value v = in(i);
             if (v instanceof Const k && !k.floating()) {
-                return new Traced(builder.constant(Tensor.of(dtype, k.values(), k.shape)), NONE);
+                return new Traced(builder.constant(InitializerData.tensorOf(dtype, k.values(), k.shape)), NONE);
             }
             return traced(i);
         }
@@ -877,7 +882,7 @@ final class Tracer {
         // a value computed at import (a shape, an index list) may depend on the batch size: it belongs to this trace
         // (to the owner of the graph, org.ntk4j.tensor.CachedTensors), so a layer-wide cache of them grew with every
         // batch size traced, the second trace at N + 1 of each plan included
-        return builder.constant(Tensor.of(dtype, k.values(), k.shape));
+        return builder.constant(InitializerData.tensorOf(dtype, k.values(), k.shape));
     }
 
     /** Where the example axis of an elementwise result of rank {@code outRank} is. */

@@ -131,6 +131,94 @@ class ImportedSelectOperatorsProperties {
         }
     }
 
+    /**
+     * Trilu (upper or lower, diagonal k from −6 to 6) of computed values [N, h, R, C]: y = Trilu(Log(x)) with x ≥ 0,
+     * so −∞ where x = 0, equals the triangle worked out here (log x kept where j − i ≥ k, or ≤ k; 0 elsewhere, −∞
+     * included, where a product with a 0/1 mask gave NaN); and the eNTK of z = Trilu(x ⊙ W) (W [R, C] a parameter) by
+     * each exact method is its closed form Θ(x_n, x_m)[(h, i, j), (h', i', j')] = keep(i, j) δ_(i,j),(i',j')
+     * x_n[h, i, j] x_m[h', i, j], to 1e-12.
+     */
+    @Property(tries = 25, seed = "20261207")
+    void triluKeepsItsTriangleOfComputedValuesAndZerosTheRestInfinitiesIncluded(
+            @ForAll @IntRange(min = 1, max = 2) int h, @ForAll @IntRange(min = 1, max = 5) int rows,
+            @ForAll @IntRange(min = 1, max = 5) int cols, @ForAll @IntRange(min = -6, max = 6) int k,
+            @ForAll boolean upper, @ForAll long seed) throws IOException {
+        Random rng = new Random(seed);
+        int per = h * rows * cols;
+        double[] xv = new double[2 * per];
+        for (int i = 0; i < xv.length; i++) {
+            xv[i] = Math.round(Math.abs(rng.nextGaussian()) * 4) / 4.0; // quarters, some 0
+        }
+        double[] wv = new double[rows * cols];
+        for (int i = 0; i < wv.length; i++) {
+            wv[i] = rng.nextGaussian();
+        }
+        GraphProto.Builder g = GraphProto.newBuilder().setName("trilu")
+                .addInput(info("x", DOUBLE, "N", h, rows, cols)).addOutput(info("y", DOUBLE, "N", h, rows, cols))
+                .addInitializer(Onnx.int64s("k", new long[] {k}))
+                .addInitializer(Onnx.doubles("W", wv, rows, cols));
+        GraphProto logs = g.clone()
+                .addNode(node("Log", "log", new String[] {"x"}, new String[] {"l"}))
+                .addNode(node("Trilu", "tri", new String[] {"l", "k"}, new String[] {"y"},
+                        Onnx.attr("upper", upper ? 1 : 0))).build();
+        GraphProto products = g.clone()
+                .addNode(node("Mul", "mul", new String[] {"x", "W"}, new String[] {"p"}))
+                .addNode(node("Trilu", "tri", new String[] {"p", "k"}, new String[] {"y"},
+                        Onnx.attr("upper", upper ? 1 : 0))).build();
+        Path dir = Files.createTempDirectory("onnx-trilu");
+        try (Tensor x = Tensor.of(xv, 2, h, rows, cols)) {
+            OnnxModel logModel = OnnxModel.load(Onnx.write(dir.resolve("log.onnx"), model(14, logs)));
+            try (Params p = logModel.params(DType.F64); Tensor y = logModel.model().apply(p, x)) {
+                for (int f = 0; f < xv.length; f++) {
+                    int i = f / cols % rows;
+                    int j = f % cols;
+                    boolean keep = upper ? j - i >= k : j - i <= k;
+                    double expected = keep ? Math.log(xv[f]) : 0;
+                    if (Double.isInfinite(expected)) {
+                        assertThat(y.getFlat(f)).as("y at %d (row %d, column %d)", f, i, j).isEqualTo(expected);
+                    } else {
+                        assertThat(y.getFlat(f)).as("y at %d (row %d, column %d)", f, i, j)
+                                .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-15));
+                    }
+                }
+            }
+            OnnxModel productModel = OnnxModel.load(Onnx.write(dir.resolve("product.onnx"), model(14, products)));
+            assertThat(productModel.parameterNames()).containsExactly("W");
+            try (Params p = productModel.params(DType.F64)) {
+                for (org.ntk4j.ntk.Method m : new org.ntk4j.ntk.Method[] {
+                    org.ntk4j.ntk.Method.JACOBIAN_CONTRACTION, org.ntk4j.ntk.Method.NTK_VECTOR_PRODUCTS,
+                    org.ntk4j.ntk.Method.STRUCTURED_DERIVATIVES}) {
+                    try (Tensor ntk = org.ntk4j.ntk.EmpiricalNtk.of(productModel.model(), p).traceAxes().method(m)
+                            .ntk(x, null)) {
+                        // [n1, n2, h1, h2, i1, i2, j1, j2]; o = (h, i, j) flattened
+                        assertThat(ntk.shape()).containsExactly(2, 2, h, h, rows, rows, cols, cols);
+                        for (int n1 = 0; n1 < 2; n1++) {
+                            for (int n2 = 0; n2 < 2; n2++) {
+                                for (int o1 = 0; o1 < per; o1++) {
+                                    for (int o2 = 0; o2 < per; o2++) {
+                                        int i = o1 / cols % rows;
+                                        int j = o1 % cols;
+                                        int i2 = o2 / cols % rows;
+                                        int j2 = o2 % cols;
+                                        boolean keep = (upper ? j - i >= k : j - i <= k) && i == i2 && j == j2;
+                                        double expected = keep ? xv[n1 * per + o1] * xv[n2 * per + o2] : 0;
+                                        assertThat(ntk.get(n1, n2, o1 / (rows * cols), o2 / (rows * cols), i, i2,
+                                                j, j2)).as("%s at %d %d %d %d", m, n1, n2, o1, o2)
+                                                .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-12));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            Files.deleteIfExists(dir.resolve("log.onnx"));
+            Files.deleteIfExists(dir.resolve("product.onnx"));
+            Files.delete(dir);
+        }
+    }
+
     /** The element of K (shape k, a broadcast suffix of [a, b]) at position [i, j]. */
     private static int kIndex(int[] k, int i, int j) {
         if (k.length == 0) {

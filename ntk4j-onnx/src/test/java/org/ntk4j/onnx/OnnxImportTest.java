@@ -93,6 +93,25 @@ class OnnxImportTest {
         }
     }
 
+    /**
+     * In float32, finite float64 values beyond float32's range (float64's finfo.min) saturate to ±Float.MAX_VALUE
+     * instead of rounding to ±∞; ±∞ and NaN stay as they are, values within the range round as usual, and float64
+     * keeps every value.
+     */
+    @Test
+    void float64ValuesBeyondFloat32sRangeSaturateAndInfinitiesStay() {
+        double[] v = {-Double.MAX_VALUE, 1e39, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, Double.NaN, 0.1,
+            -3.4028235e38};
+        InitializerData d = InitializerData.read(doubles("c", v, 7), "initializer 'c'", null);
+        double max = Float.MAX_VALUE;
+        try (Tensor f = d.toTensor(DType.F32); Tensor g = d.toTensor(DType.F64)) {
+            assertThat(f.dtype()).isEqualTo(DType.F32);
+            assertThat(f.toDoubleArray()).containsExactly(-max, max, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY,
+                    Double.NaN, (float) 0.1, -max);
+            assertThat(g.toDoubleArray()).containsExactly(v);
+        }
+    }
+
     /** Θ(x_n, x_m)_{ac} = s² (x_n·x_m [W is a parameter] + 1 [b is]) δ_ac for y = (xW + b)s. */
     private static void assertLinearNtk(OnnxModel onnx, double wTerm, double bTerm, Method m) {
         try (Params p = onnx.params(DType.F64); Tensor x = inputs();

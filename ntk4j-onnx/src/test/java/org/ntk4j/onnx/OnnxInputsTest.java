@@ -123,6 +123,37 @@ class OnnxInputsTest {
     }
 
     /**
+     * The BERT pattern's extended mask (1 - mask) · finfo(float64).min computed in float32: the float64 constant
+     * −1.797e308 is beyond float32's range and saturates to −Float.MAX_VALUE (it rounded to −∞, and the kept
+     * positions' 0 · −∞ made the kernel NaN). Forward and every method's eNTK in float32 equal jacrev's float64 ones
+     * within 1e-5 (relative; float32 rounding), with no NaN.
+     */
+    @Test
+    void bertExtendedMaskOfFloat64FinfoMinComputesInFloat32() throws Exception {
+        Path dir = reference("bert");
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"), OnnxModel.Options.defaults()
+                .inputShape("input_ids", 6).inputShape("token_type_ids", 6).inputShape("attention_mask", 6));
+        Map<String, Tensor> in = Npz.readTensors(dir.resolve("x.npz"), DType.F32);
+        try (Params params = onnx.params(DType.F32); Tensor x = onnx.pack(in);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.dtype()).isEqualTo(DType.F32);
+            assertThat(f.firstNonFinite()).isNegative();
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward").isLessThan(1e-5);
+            for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+                Method.STRUCTURED_DERIVATIVES}) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.firstNonFinite()).as("eNTK by %s", m).isNegative();
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK by %s", m).isLessThan(1e-5);
+                }
+            }
+        } finally {
+            in.values().forEach(Tensor::close);
+        }
+    }
+
+    /**
      * A bool input (PyTorch's own src_key_padding_mask, True at padding, given to the encoder as it is and negated by
      * Not for the mean): imported as 0 and 1 without derivative, read from NumPy bools in x.npz; its data is checked
      * for 0 and 1.

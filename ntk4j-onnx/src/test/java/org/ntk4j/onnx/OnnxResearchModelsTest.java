@@ -28,7 +28,7 @@ class OnnxResearchModelsTest {
     private static final double TOLERANCE = 1e-12;
     private static final String[] EXACT = {"encoder_relu_bf_drop", "encoder_gelu_bf_nodrop", "mha", "layernorm",
         "mlp", "catskip", "reshapes", "einsum", "einsum_attention", "einsum_products", "interpolate", "bilinear",
-        "unet", "embedding", "text_encoder"};
+        "bicubic", "unet", "embedding", "text_encoder"};
     /**
      * Decoders with causal masks, a GPT-2 block, a ViT, repeats, sin/cos encodings and integer Where branches:
      * exported at both opsets, each checked by a test of its own below.
@@ -79,9 +79,14 @@ class OnnxResearchModelsTest {
         for (String m : new String[] {"einsum", "einsum_attention", "einsum_products"}) {
             assertThat(ops(reference(m + "_17_dyn"))).contains("Einsum");
         }
-        for (String m : new String[] {"interpolate", "bilinear", "unet"}) {
+        for (String m : new String[] {"interpolate", "bilinear", "bicubic", "unet"}) {
             assertThat(ops(reference(m + "_default_dyn"))).contains("Resize");
         }
+        // F.interpolate(mode='bicubic'): Resize in mode cubic (it was refused)
+        assertThat(OnnxModel.load(reference("bicubic_17_dyn").resolve("model.onnx")).graph().nodes.stream()
+                .filter(n -> n.getOpType().equals("Resize")).map(n -> n.getAttributeList().stream()
+                        .filter(a -> a.getName().equals("mode")).findFirst().orElseThrow().getS().toStringUtf8()))
+                .containsOnly("cubic");
     }
 
     /**
@@ -136,8 +141,8 @@ class OnnxResearchModelsTest {
             assertThat(onnx.parameterNames()).contains("wte.weight").doesNotContain("lm_head.weight", "bias");
         }
         assertThat(ops(reference("gpt2_17_dyn"))).contains("Where", "Tanh", "LayerNormalization", "Gather");
-        // computed in float32, the float64 export's mask value finfo(float64).min rounds to -inf: Where takes it as
-        // -inf exactly (it gave NaN, 0 · -inf); float32 tolerance
+        // computed in float32, the float64 export's mask value finfo(float64).min is beyond float32's range: it
+        // saturates to -Float.MAX_VALUE (rounded to -inf it gave NaN, 0 · -inf); float32 tolerance
         Path dir = reference("gpt2_17_dyn");
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
         try (Params params = onnx.params(DType.F32);

@@ -89,11 +89,34 @@ class OnnxResizeEinsumRulesTest {
         assertThat(y).containsExactly(new double[] {0, 1, 2, 4, 6, 6}, tight);
     }
 
+    /**
+     * Cubic on x = [1, 2, 4, 8], asymmetric, by 2, A = −0.5: source coordinates 0, 0.5, 1, ...; at 0.5 Keys' weights of
+     * the inputs −1, 0, 1, 2 are W(1.5) = A(1.5³ − 5·1.5² + 8·1.5 − 4) = −0.0625, W(0.5) = (A + 2)/8 − (A + 3)/4 + 1 =
+     * 0.5625, 0.5625, −0.0625: with input −1 read at the edge, −0.0625 + 0.5625 + 0.5625·2 − 0.0625·4 = 1.375; with
+     * exclude_outside, input −1 dropped, (0.5625 + 1.125 − 0.25) / 1.0625 = 23/17. At whole coordinates the input.
+     */
+    @Test
+    void cubicWeighsFourNeighboursByKeysKernel() throws IOException {
+        Offset<Double> tight = Offset.offset(1e-14);
+        AttributeProto a = AttributeProto.newBuilder().setName("cubic_coeff_a")
+                .setType(AttributeProto.AttributeType.FLOAT).setF(-0.5f).build();
+        double[] y = run(resize(4, 8, 2, str("mode", "cubic"), str("coordinate_transformation_mode", "asymmetric"),
+                a), 1, 2, 4, 8);
+        assertThat(y[0]).isCloseTo(1, tight);
+        assertThat(y[1]).isCloseTo(1.375, tight);
+        assertThat(y[2]).isCloseTo(2, tight);
+        assertThat(y[4]).isCloseTo(4, tight);
+        y = run(resize(4, 8, 2, str("mode", "cubic"), str("coordinate_transformation_mode", "asymmetric"), a,
+                Onnx.attr("exclude_outside", 1)), 1, 2, 4, 8);
+        assertThat(y[1]).isCloseTo(23.0 / 17, tight);
+        assertThat(y[2]).isCloseTo(2, tight);
+    }
+
     @Test
     void otherResizeModesAreRefusedInOneLineNamingTheNode() {
         String[][] refused = {
-            {"mode", "cubic", "unsupported operator Resize with mode='cubic' (only 'nearest' and 'linear') in node "
-                + "'resize' (Resize)"},
+            {"mode", "area", "unsupported operator Resize with mode='area' (only 'nearest', 'linear' and 'cubic') in "
+                + "node 'resize' (Resize)"},
             {"coordinate_transformation_mode", "tf_crop_and_resize", "unsupported operator Resize with "
                 + "coordinate_transformation_mode='tf_crop_and_resize' (only half_pixel, pytorch_half_pixel, "
                 + "align_corners, asymmetric) in node 'resize' (Resize)"},

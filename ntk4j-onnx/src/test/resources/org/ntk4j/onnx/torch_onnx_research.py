@@ -1,6 +1,6 @@
 """Exports small non-CNN PyTorch networks (what researchers export: transformer encoders, attention, layer norm,
 MLPs, embeddings, skips by concatenation, reshapes, torch.einsum, F.interpolate and a U-Net-like up path) to ONNX in float64, for ntk4j-onnx's
-OnnxResearchModelsTest.
+OnnxResearchModelsTest and OnnxCoincidentSizesAndInfinitiesTest.
 
     python3 torch_onnx_research.py --model NAME[:OPSET[:fixed]],... --out DIR
 
@@ -141,6 +141,22 @@ class Bilinear(torch.nn.Module):
         b = f(h, size=(5, 4), mode="bilinear", align_corners=True)
         c = f(h, size=(5, 7), mode="nearest")
         return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1)], dim=1)
+
+
+class Bicubic(torch.nn.Module):
+    """F.interpolate bicubic (ONNX Resize mode cubic, cubic_coeff_a -0.75) by 2 with align_corners=False (half_pixel,
+    coordinates beyond the edges reading the edge) and to a size that is no multiple with align_corners=True."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x))
+        f = torch.nn.functional.interpolate
+        a = f(h, scale_factor=2, mode="bicubic", align_corners=False)
+        b = f(h, size=(5, 4), mode="bicubic", align_corners=True)
+        return torch.cat([a.flatten(1), b.flatten(1)], dim=1)
 
 
 class UNet(torch.nn.Module):
@@ -397,6 +413,60 @@ class WhereInt(torch.nn.Module):
         return self.out(torch.cat([mean, weighted], dim=1))
 
 
+class Vit13(torch.nn.Module):
+    """A ViT-style network of 13 tokens on x [N, 12, 6] (12 patches of 6 values): a linear patch embedding, a class
+    token and the position embeddings both expanded to the batch (cls.expand(N, -1, -1), pos.expand(N, -1, -1)), a
+    TransformerEncoderLayer (batch first) and a head on the class token. Run on 13 examples, every value has two
+    axes of 13, the examples' and the tokens'."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = torch.nn.Linear(6, 8)
+        self.cls = torch.nn.Parameter(torch.randn(1, 1, 8) / 2)
+        self.pos = torch.nn.Parameter(torch.randn(1, 13, 8) / 2)
+        self.enc = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, layer_norm_eps=EPS)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        n = x.shape[0]
+        h = torch.cat([self.cls.expand(n, -1, -1), self.patch(x)], dim=1) + self.pos.expand(n, -1, -1)
+        return self.head(self.enc(h)[:, 0])
+
+
+class Fold13(torch.nn.Module):
+    """x [N, 13, 4] -> tanh(Linear) [N, 13, 8], reshaped to [13, 8 N] by the sizes read from x (h.reshape(L, -1)), a
+    softmax over each row of 8 N values, and back to [N, 13, 8]: each row of 8 N values holds parts of several
+    examples unless N = 13, so the examples are not independent (though at 13 examples each row is one example)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 8)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.lin(x))
+        g = torch.softmax(h.reshape(x.shape[1], -1), dim=1).reshape(x.shape[0], x.shape[1], 8)
+        return self.out(g).mean(1)
+
+
+class TrilOfInfinities(torch.nn.Module):
+    """torch.tril of a computed value holding -inf (ONNX Trilu): attention scores on x [N, 5, 8] with the keys whose
+    first feature exceeds 0.8 masked by masked_fill(-inf), then tril (0 above the diagonal, -inf there included) before
+    the softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = torch.nn.Linear(8, 8)
+        self.k = torch.nn.Linear(8, 8)
+        self.v = torch.nn.Linear(8, 8)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        s = self.q(x) @ self.k(x).transpose(1, 2) / 2.0
+        s = s.masked_fill((x[:, :, 0] > 0.8).unsqueeze(1), float("-inf"))
+        return self.out(torch.softmax(torch.tril(s), dim=-1) @ self.v(x)).mean(1)
+
+
 # tied parameters: functional_call in torch 1.13 replaces a tensor under the names given only, so the jacrev of a
 # module whose head shares the embedding's weight needs the head's name mapped to the same tensor
 TIED = {"gpt2": {"lm_head.weight": "wte.weight"}}
@@ -450,6 +520,8 @@ def build(name):
         return EinsumProducts(), torch.randn(3, 3, 4)
     if name == "bilinear":
         return Bilinear(), torch.randn(3, 2, 3, 3)
+    if name == "bicubic":
+        return Bicubic(), torch.randn(3, 2, 3, 3)
     if name == "unet":
         return UNet(), torch.randn(3, 2, 4, 4)
     if name == "embedding":
@@ -478,6 +550,18 @@ def build(name):
         x = torch.randint(0, 10, (3, 5))
         x[1] = 0
         return WhereInt(), x
+    if name == "sequence_expand13":
+        # 13 examples of sequences of 13: the import's dry run's own batch size
+        return SequenceExpand(), torch.randn(13, 13, 4)
+    if name == "vit13":
+        return Vit13(), torch.randn(13, 12, 6)
+    if name == "fold13":
+        return Fold13(), torch.randn(3, 13, 4)
+    if name == "tril_inf":
+        x = torch.randn(3, 5, 8)
+        x[0, 3, 0] = 1.5  # a key above the diagonal of rows 0 to 2 masked to -inf
+        x[0, 0, 0] = x[1, :, 0] = x[2, :, 0] = 0.0
+        return TrilOfInfinities(), x
     raise SystemExit("unknown model " + name)
 
 
