@@ -44,11 +44,31 @@ final class ExactBatchCost extends MethodCost {
             contracted += c.contractionFlops(f1, f2, s.size(), same);
         }
         long out = bytes(outputElements());
-        peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out);
+        peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out) + heldPass();
         String how = "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
         if (method == Method.STRUCTURED_DERIVATIVES) {
             how = "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents";
         }
         return new Estimate(method, flops + contracted, contraction, peak, how);
+    }
+
+    /**
+     * The per-example pass held beside the exact path when only one side's trace carries the examples first (a side
+     * of one example of a model that moves them off axis 0 at N = 1): the kernel runs as one tile, or a tiled run's
+     * block, each side prepared first ({@link EmpiricalNtk#prepare}), and the other side's pass stays held while the
+     * batch Jacobians are formed; 0 where both sides or neither carry one, or the run prepares no tiles (a traced or
+     * diagonal batch axis, a model that is not tileable). Structured derivatives' pass leaves out the cotangents its
+     * plan does not read: for it this bounds the pass from above.
+     */
+    private long heldPass() {
+        if (same || !axes.examplesPaired()) {
+            return 0;
+        }
+        boolean first = perExample(consumers(n1));
+        boolean second = perExample(consumers(n2));
+        if (first == second || !side(2).pc.exampleAxisFirst) {
+            return 0;
+        }
+        return CostModel.outputBytes(side(first ? n1 : n2).pass().graph);
     }
 }

@@ -198,14 +198,23 @@ final class ProjectedSketch {
 
     /**
      * FLOPs and peak bytes (beyond the parameters, the whole inputs and the sketches) of sketching one chunk of t
-     * of a side's n examples: its slice (when t &lt; n) and pass, then each parameter's Jacobian rows in turn.
+     * of a side's n examples: its slice (when t &lt; n) and pass, then each parameter's Jacobian rows in turn; or, for
+     * a chunk whose trace does not carry the examples first, its slice and batch Jacobians.
      */
     private static double[] chunkCost(EmpiricalNtk plain, int t, int n, int[] perExample, DType dtype) {
         CostModel c = plain.costModel(t, 0, perExample, dtype);
         SidePlan side = c.side(t);
-        Graph pass = side.pass().graph;
         long examples = c.bytes((long) t * Shapes.size(perExample));
         long slice = t < n ? examples : 0;
+        double sketching = 2.0 * t * side.o * c.totalParams();
+        if (!side.perExampleShortcut) {
+            // a chunk whose trace does not carry the examples first ({@link #sketchInto}): its batch Jacobians from
+            // one VJP of t·O one-hot cotangents, all held (the graph's outputs) while they are sketched
+            Graph vjp = ExactBatch.Plan.vjp(side);
+            return new double[] {GraphCost.flops(vjp) + sketching,
+                slice + GraphCost.peakBytes(vjp) - c.paramBytes - examples};
+        }
+        Graph pass = side.pass().graph;
         // the pass graph counts the parameters and its own examples, held already (the slice counted apart)
         long passPeak = slice + GraphCost.peakBytes(pass) - c.paramBytes - examples;
         JcPlan.Walk w = new JcPlan.Walk(c, side.pc, side.pc, side.o, slice + CostModel.outputBytes(pass),

@@ -15,10 +15,14 @@ import org.ntk4j.tensor.Shapes;
  * <p>The prediction is {@link CostModel}'s peak for one block of r × c examples (its prepared tiles, the
  * method's intermediates, the block itself; the cost model is tested to within 20% of the bytes measured),
  * times {@link #SAFETY} for that tolerance, plus the block's mirror, per worker, plus the whole inputs x1 and
- * x2, which stay in memory:
+ * x2, which stay in memory; each block of the grid priced at its own size (the last row and column of tiles take
+ * the remainder), the largest counting:
  * <pre>
- *   peak(t) = bytes(x1) + bytes(x2) + workers · (SAFETY · costModel(t, t).peak + bytes(mirror of a t × t block))
+ *   peak(t) = bytes(x1) + bytes(x2) + workers · max over blocks r × c (SAFETY · costModel(r, c).peak + bytes(mirror))
  * </pre>
+ * A block between a tile with a per-example pass and a tile of one example whose trace carries none (a model that
+ * moves the examples off axis 0 at N = 1) runs the exact batch path beside the other tile's pass, which its
+ * estimate counts ({@link ExactBatchCost}).
  * Tiles are square, t × t (clamped to n1 and n2), t a multiple of {@link #QUANTUM}, the last row and column
  * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile
  * work), and with AUTO the method whose whole tiled run has the fewest predicted FLOPs among those that fit. When
@@ -270,8 +274,10 @@ public final class TilePlanner {
                 while (lo < hi) {
                     int mid = lo + (hi - lo + 1) / 2;
                     int tm = Math.min(mid * QUANTUM, maxT);
+                    // the search prices the full tiles only (each remainder is another batch size to trace); the
+                    // size it finds is checked with every block below
                     if (peak(costs, m, tm, n1, m2, symmetric, inputBytes, 1, wholeBlocks ? Long.MAX_VALUE
-                            : blockBudget(costs, m, tm, n1, m2, symmetric, inputBytes)) <= budget) {
+                            : blockBudget(costs, m, tm, n1, m2, symmetric, inputBytes, false), false) <= budget) {
                         lo = mid;
                     } else {
                         hi = mid - 1;
@@ -393,10 +399,17 @@ public final class TilePlanner {
      * never of the workers asked for. (Blocks of one basis vector per step, or of one output per chunk.)
      */
     private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes) {
+        return blockBudget(costs, m, t, n1, n2, symmetric, inputBytes, true);
+    }
+
+    /** {@link #blockBudget}, the run priced by its full tiles alone unless {@code everyBlock} ({@link #peak}). */
+    private long blockBudget(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
+                             boolean everyBlock) {
         if (blockBudget > 0) {
             return blockBudget;
         }
-        if (!sizedToBlockBudget(m) || peak(costs, m, t, n1, n2, symmetric, inputBytes, 1, Long.MAX_VALUE) <= budget) {
+        if (!sizedToBlockBudget(m)
+                || peak(costs, m, t, n1, n2, symmetric, inputBytes, 1, Long.MAX_VALUE, everyBlock) <= budget) {
             return Long.MAX_VALUE;
         }
         int r = Math.min(t, n1);
@@ -405,7 +418,8 @@ public final class TilePlanner {
         long tiles = symmetric ? rows * (rows + 1) / 2 : rows * ((n2 + t - 1) / t);
         for (int at = (int) Math.min(CORES, tiles); at >= 1; at--) {
             long room = (long) ((budget - inputBytes - at * mirror) / (at * SAFETY));
-            if (room >= 1 && (at == 1 || peak(costs, m, t, n1, n2, symmetric, inputBytes, at, room) <= budget)) {
+            if (room >= 1 && (at == 1
+                    || peak(costs, m, t, n1, n2, symmetric, inputBytes, at, room, everyBlock) <= budget)) {
                 return room;
             }
         }
@@ -429,27 +443,51 @@ public final class TilePlanner {
 
     /**
      * Predicted peak of a run with t × t tiles, w workers and blocks sized to {@code blockBudget} (see the class
-     * comment).
+     * comment): each worker's the largest of the grid's blocks, each priced at its own size — the full tiles', and
+     * those of the last row and column, which take the remainder. A smaller block need not need less: a product of
+     * fewer rows may read its weight through a transposed copy, and a tile of one example whose trace moves the
+     * examples off axis 0 runs the exact batch path ({@link KernelStrategy#exactBlock}), beside the other tile's pass.
      */
     private static long peak(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
                              int w, long blockBudget) {
+        return peak(costs, m, t, n1, n2, symmetric, inputBytes, w, blockBudget, true);
+    }
+
+    /** {@link #peak}, or, unless {@code everyBlock}, that of the full tiles' blocks alone (a search's first guess). */
+    private static long peak(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
+                             int w, long blockBudget, boolean everyBlock) {
         int r = Math.min(t, n1);
         int c = Math.min(t, n2);
         long block = (long) r * c * costs.tail * costs.dtype.bytes();
         if (block > Tiles.MAX_TENSOR_BYTES) {
             return Long.MAX_VALUE / 4; // one block must fit one tensor
         }
-        long per;
+        long per = 0;
+        int[] rowSizes = everyBlock ? tileSizes(n1, t) : new int[] {r};
         if (symmetric) {
-            per = costs.blockPeak(m, r, 0, true, blockBudget);
+            for (int a : rowSizes) { // the diagonal blocks
+                per = Math.max(per, costs.blockPeak(m, a, 0, true, blockBudget));
+            }
             if (r < n1) {
-                // an off-diagonal block and its mirror
-                per = Math.max(per, costs.blockPeak(m, r, r, true, blockBudget) + block);
+                // the blocks above the diagonal (all in rows of full tiles) and their mirrors
+                for (int b : rowSizes) {
+                    per = Math.max(per, costs.blockPeak(m, r, b, true, blockBudget)
+                            + (long) r * b * costs.tail * costs.dtype.bytes());
+                }
             }
         } else {
-            per = costs.blockPeak(m, r, c, true, blockBudget);
+            for (int a : rowSizes) {
+                for (int b : everyBlock ? tileSizes(n2, t) : new int[] {c}) {
+                    per = Math.max(per, costs.blockPeak(m, a, b, true, blockBudget));
+                }
+            }
         }
         return inputBytes + w * per;
+    }
+
+    /** The sizes of the tiles of t examples over n: min(t, n), and the last tile's remainder where there is one. */
+    static int[] tileSizes(int n, int t) {
+        return n > t && n % t != 0 ? new int[] {t, n % t} : new int[] {Math.min(t, n)};
     }
 
     private TilePlan build(Method m, int n1, int n2, int[] perExample, DType dtype, int[] shape, int[] rows,

@@ -155,6 +155,15 @@ public final class TiledKernel {
      * for another), and prepares each column tile for its block. The result does not depend on the number of
      * workers: every block is computed alone. The first failure stops the run and is rethrown.
      *
+     * <p>What a worker holds is what the planner prices per block ({@link TilePlanner}): the row tile's pass made
+     * first, the column tile's beside it, as the cost model orders them. One block runs the other way: structured
+     * derivatives' row tile whose block with itself runs in output chunks holds no pass, so where its block with a
+     * smaller column tile runs whole, the column tile's pass comes first and the row tile's is made beside it. That
+     * is the block's cost with the sides swapped, the same bytes but for the difference of the two passes'
+     * transients; the cost model prices both orders alike to the byte (fcn(depth=2,width=64,out=10),
+     * fcn(depth=1,width=256,out=10), fcn(depth=2,width=128,out=32), full kernels of 20 to 40 examples in tiles of
+     * 16, 2026-12-07), so the order is kept rather than a column tile prepared a second time.
+     *
      * @param done indices of tiles already computed, skipped (e.g. when resuming a file)
      * @param sink receives each block
      * @param listener told of each finished tile, or null

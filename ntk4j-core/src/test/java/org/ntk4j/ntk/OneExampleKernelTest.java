@@ -34,6 +34,14 @@ class OneExampleKernelTest {
 
     /** {@link #transposingAtOneExample()}, its outputs flattened to [N, T·F] when {@code flat}. */
     static Model transposingAtOneExample(boolean flat) {
+        return transposingAtOneExample(flat, F);
+    }
+
+    /**
+     * {@link #transposingAtOneExample(boolean)} on examples [T, features]: the dense map's weight is
+     * [features, features].
+     */
+    static Model transposingAtOneExample(boolean flat, int features) {
         return new Model(new Layer() {
             @Override
             public String kind() {
@@ -42,13 +50,13 @@ class OneExampleKernelTest {
 
             @Override
             public List<int[]> outputShapes(List<int[]> in) {
-                return List.of(flat ? new int[] {T * F} : in.get(0));
+                return List.of(flat ? new int[] {T * features} : in.get(0));
             }
 
             @Override
             public void declare(ParamScope scope, List<int[]> in) {
-                scope.declare("w", new int[] {F, F}, 1.0, 0);
-                scope.declare("b", new int[] {F}, 1.0, 0);
+                scope.declare("w", new int[] {features, features}, 1.0, 0);
+                scope.declare("b", new int[] {features}, 1.0, 0);
             }
 
             @Override
@@ -56,7 +64,7 @@ class OneExampleKernelTest {
                 Var x = in.get(0);
                 Var y = x.dim(0) != 1 ? x.matmul(scope.get("w")).add(scope.get("b"))
                         : x.transpose(1, 0, 2).matmul(scope.get("w")).add(scope.get("b")).transpose(1, 0, 2);
-                return List.of(flat ? y.reshape(x.dim(0), T * F) : y);
+                return List.of(flat ? y.reshape(x.dim(0), T * features) : y);
             }
         }, "transposing");
     }

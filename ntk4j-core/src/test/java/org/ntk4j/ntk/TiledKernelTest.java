@@ -345,6 +345,48 @@ class TiledKernelTest {
         }
     }
 
+    /**
+     * Tiles of projected:K are sketched whole (a tile's sketch is one chunk), so they do not go below 16 examples: a
+     * budget that 16-example tiles exceed is refused before any work, naming --memory and the least budget of those
+     * tiles (docs/big-kernels.md), never run over it; at that least budget the run plans, and its measured peak
+     * stays within it.
+     */
+    @Test
+    void projectedTilesBelowTheSmallestAreRefusedNamingTheLeastBudget() throws java.io.IOException {
+        Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");
+        int[] in = {32};
+        KernelKind kind = KernelKind.parse("projected:16", 5);
+        try (Params p = m.init(2, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 4, 40, 32)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            java.util.function.LongFunction<TilePlan> plan = budget -> TilePlanner.of(ntk, kind).budget(budget)
+                    .workers(1).plan(40, 0, in, DType.F64);
+            long sixteen = TilePlanner.of(ntk, kind).tile(16).workers(1).plan(40, 0, in, DType.F64)
+                    .predictedPeakBytes();
+            String refusal = "";
+            try {
+                plan.apply(sixteen * 9 / 10);
+            } catch (IllegalArgumentException e) {
+                refusal = e.getMessage();
+            }
+            assertThat(refusal).contains("is too small for the projected:16 kernel of 40 × 40 examples")
+                    .contains("the smallest tiles (16 examples, method jc)");
+            java.util.regex.Matcher advised = java.util.regex.Pattern
+                    .compile("raise --memory to at least ([0-9.]+) (KiB|MiB)").matcher(refusal);
+            assertThat(advised.find()).as(refusal).isTrue();
+            long unit = advised.group(2).equals("KiB") ? 1L << 10 : 1L << 20;
+            long least = (long) (Double.parseDouble(advised.group(1)) * unit);
+            assertThat(least).isGreaterThanOrEqualTo(sixteen);
+            TilePlan planned = plan.apply(least);
+            assertThat(planned.rowTile()).isEqualTo(16);
+            TiledKernel tk = new TiledKernel(ntk, planned, x, null);
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            tk.run(java.util.Set.of(), (t, k) -> { }, null);
+            long measured = Tensor.peakBytes() - base + x.bytes();
+            assertThat(measured).as("measured peak of %s", planned.describe()).isLessThanOrEqualTo(least);
+        }
+    }
+
     @Test
     void anImpossibleBudgetIsRefusedWithTheSmallestThatWorks() {
         Model m = Zoo.parse("fcn(depth=2,width=64,out=10)");

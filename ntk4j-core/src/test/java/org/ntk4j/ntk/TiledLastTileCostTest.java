@@ -1,0 +1,171 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.ntk4j.cpu.Layout;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * A tiled run prices each of its blocks at its own size: 33 examples in tiles of 16 leave a last tile of one example,
+ * whose trace, for a model that moves the examples off axis 0 at N = 1 ({@link OneExampleKernelTest}), carries no
+ * per-example pass, so its blocks run the exact batch path beside the other tile's pass. Before 2026-12-07 the
+ * planner priced every block as a 16 × 16 one of per-example passes: Jacobian contraction's plan predicted 1.3 MiB
+ * where its 16 × 1 blocks hold 4 MiB of batch Jacobians.
+ */
+class TiledLastTileCostTest {
+    private static final int[] IN = {4, 8};
+
+    /**
+     * The plan's per-worker peak is the largest, over its tiles, of the untiled estimate at the tile's own size (a
+     * diagonal tile's with itself) times the margin, plus a mirrored block's copy. A block one of whose tiles has no
+     * per-example pass holds the other tile's prepared pass, as measured ({@link PreparedTile#bytes()}), beside
+     * both sides' batch Jacobians [n, 4, 8, 72]: its estimate counts at least those.
+     */
+    @ParameterizedTest
+    @CsvSource({"JACOBIAN_CONTRACTION, 0", "JACOBIAN_CONTRACTION, 33", "STRUCTURED_DERIVATIVES, 0",
+        "STRUCTURED_DERIVATIVES, 33", "NTK_VECTOR_PRODUCTS, 33"})
+    void thePredictedPeakIsTheLargestTileAtItsOwnSize(Method method, int n2) {
+        Model m = OneExampleKernelTest.transposingAtOneExample();
+        try (Params p = m.init(3, IN, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 4, 33, 4, 8)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(33, n2, IN, DType.F64);
+            assertThat(plan.tileCount()).isEqualTo(n2 == 0 ? 6 : 9);
+            EmpiricalNtk tiles = ntk.forTiles(KernelKind.trace(), 33, n2, IN, DType.F64);
+            long passOf16;
+            long passOf1;
+            try (Tensor x16 = Layout.sliceAxis(x, 0, 0, 16);
+                 Tensor x1 = Layout.sliceAxis(x, 0, 32, 33);
+                 PreparedTile t16 = tiles.prepare(x16);
+                 PreparedTile t1 = tiles.prepare(x1)) {
+                passOf16 = t16.bytes();
+                passOf1 = t1.bytes();
+            }
+            assertThat(passOf1).as("the one-example tile holds no pass").isZero();
+            double largest = 0;
+            for (TilePlan.Tile t : plan.tiles()) {
+                CostModel c = new CostModel(m, IN, DType.F64, t.rows(), t.diagonal() ? 0 : t.columns(),
+                        new int[] {-1}, new int[0]);
+                long peak = c.estimate(method).peakBytes();
+                if (!t.diagonal() && (t.rows() == 1) != (t.columns() == 1) && method != Method.NTK_VECTOR_PRODUCTS) {
+                    long jacobians = 8L * (t.rows() + t.columns()) * 4 * 8 * 72;
+                    assertThat(peak).as("block %d × %d", t.rows(), t.columns())
+                            .isGreaterThanOrEqualTo(passOf16 + jacobians);
+                }
+                long mirror = t.mirrored() ? 8L * t.rows() * t.columns() * 4 * 4 : 0;
+                largest = Math.max(largest, Math.ceil(TilePlanner.SAFETY * peak) + mirror);
+            }
+            double perWorker = plan.predictedPeakBytes() - plan.inputBytes();
+            assertThat(perWorker).isCloseTo(largest, org.assertj.core.data.Offset.offset(1.0));
+        }
+    }
+
+    /**
+     * Run within the predicted peak (no room for a cache of prepared tiles), the tiled kernel traced over the features
+     * stays under it, and equals the closed form Θ[a, b, t, u] = 1 + x1[a, t]·x2[b, u] (the mean over f of
+     * {@link OneExampleKernelTest#closedForm}'s diagonal). Before the fix Jacobian contraction's measured peak was
+     * about three times the predicted one.
+     */
+    @ParameterizedTest
+    @CsvSource({"JACOBIAN_CONTRACTION, 0", "JACOBIAN_CONTRACTION, 33", "STRUCTURED_DERIVATIVES, 0",
+        "STRUCTURED_DERIVATIVES, 33"})
+    void aRunOfALastTileOfOneExampleStaysUnderThePredictedPeak(Method method, int n2) throws IOException {
+        Model m = OneExampleKernelTest.transposingAtOneExample();
+        try (Params p = m.init(3, IN, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 4, 33, 4, 8);
+             Tensor x2 = n2 == 0 ? null : Tensor.randomNormal(DType.F64, 5, n2, 4, 8)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method);
+            long predicted = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(33, n2, IN, DType.F64)
+                    .predictedPeakBytes();
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).budget(predicted)
+                    .workers(1).plan(33, n2, IN, DType.F64);
+            TiledKernel tk = new TiledKernel(ntk, plan.withWorkers(1, predicted), x1, x2);
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor k = tk.computeAll()) {
+                long measured = Tensor.peakBytes() - base - k.bytes() + x1.bytes() + (x2 == null ? 0 : x2.bytes());
+                assertThat(tk.preparedCacheBytes()).isZero();
+                assertThat(measured).as("measured peak of %s", plan.describe()).isLessThanOrEqualTo(predicted);
+                Tensor y = x2 == null ? x1 : x2;
+                double worst = 0;
+                for (int a = 0; a < 33; a++) {
+                    for (int b = 0; b < y.dim(0); b++) {
+                        for (int t = 0; t < 4; t++) {
+                            for (int u = 0; u < 4; u++) {
+                                double dot = 1;
+                                for (int c = 0; c < 8; c++) {
+                                    dot += x1.get(a, t, c) * y.get(b, u, c);
+                                }
+                                worst = Math.max(worst, Math.abs(k.get(a, b, t, u) - dot) / Math.max(1, Math.abs(dot)));
+                            }
+                        }
+                    }
+                }
+                assertThat(worst).isLessThan(1e-12);
+            }
+        }
+    }
+
+    /**
+     * The untiled kernel of 16 examples against one runs as one tile (each side prepared first), the pass of the 16
+     * held while the batch Jacobians are formed: its measured peak stays within the cost model's estimate (before
+     * the fix, the estimate left the pass out and the run exceeded it), and the kernel equals the closed form.
+     */
+    @ParameterizedTest
+    @CsvSource({"JACOBIAN_CONTRACTION, 16, 1", "JACOBIAN_CONTRACTION, 1, 16", "STRUCTURED_DERIVATIVES, 16, 1"})
+    void anUntiledKernelAgainstOneExampleStaysWithinItsEstimate(Method method, int n1, int n2) {
+        Model m = OneExampleKernelTest.transposingAtOneExample();
+        try (Params p = m.init(3, IN, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 6, n1, 4, 8);
+             Tensor x2 = Tensor.randomNormal(DType.F64, 7, n2, 4, 8);
+             Tensor oracle = OneExampleKernelTest.closedForm(x1, x2)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method).traceAxes();
+            long estimate = new CostModel(m, IN, DType.F64, n1, n2, new int[0], new int[0]).estimate(method)
+                    .peakBytes();
+            long paramBytes = new CostModel(m, IN, DType.F64, 1, 0, new int[0], new int[0]).paramBytes;
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor k = ntk.ntk(x1, x2)) {
+                long measured = Tensor.peakBytes() - base + x1.bytes() + x2.bytes() + paramBytes;
+                assertThat(measured).as("measured against the estimate").isLessThanOrEqualTo(estimate);
+                assertThat(EmpiricalNtkTest.relativeError(k, oracle)).isLessThan(1e-12);
+            }
+        }
+    }
+
+    /**
+     * projected:K's sketch of one example whose trace moves the examples is formed from its batch Jacobians
+     * ({@link ProjectedSketch}); its estimate prices that (one VJP of O one-hot cotangents, every Jacobian held), not
+     * a per-example pass: the measured peak is within the cost model's tested 20% of the estimate, and FLOPs
+     * counted equal those predicted.
+     */
+    @org.junit.jupiter.api.Test
+    void projectedSketchOfOneExampleIsPricedAsItsBatchJacobians() {
+        Model m = OneExampleKernelTest.transposingAtOneExample(true, 32);
+        int[] in = {4, 32};
+        KernelKind kind = KernelKind.parse("projected:8", 7);
+        try (Params p = m.init(3, in, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 4, 1, 4, 32)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            CostModel.Estimate e = ProjectedSketch.estimate(ntk.traceAxes(-1).diagonalAxes(), kind, 1, 0, 1, in,
+                    DType.F64);
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            long paramBytes = new CostModel(m, in, DType.F64, 1, 0, new int[] {-1}, new int[0]).paramBytes;
+            long before = org.ntk4j.graph.FlopCount.total();
+            try (Tensor k = ntk.kernel(kind, x, null)) {
+                long measured = Tensor.peakBytes() - base + x.bytes() + paramBytes;
+                double flops = org.ntk4j.graph.FlopCount.total() - before;
+                assertThat((double) measured).as("measured peak against %s", e.peakBytes())
+                        .isBetween(e.peakBytes() / 1.2, e.peakBytes() * 1.2);
+                assertThat(flops).isCloseTo(e.flops(), org.assertj.core.data.Percentage.withPercentage(1));
+            }
+        }
+    }
+}
