@@ -21,23 +21,31 @@ public final class GradientStep {
 
     /**
      * Jᵀ g: the gradient of Σ g·f(θ, x) with respect to every parameter, by path ({@code g} has the shape of f(θ, x)
-     * and the dtype of the parameters). The caller closes the result.
+     * and the dtype of the parameters). f is the network {@link Model#apply} evaluates with these parameters: with
+     * their {@link Params#buffers} (running statistics) where they carry any. The caller closes the result.
      *
      * @param model the model f
      * @param params the parameters θ, validated against the model for x's shape and dtype; not closed
      * @param x the batch [n, in...]; not closed
      * @param g the function-space gradient, of the shape of f(θ, x); converted to x's dtype; not closed
      * @return the gradient, one tensor per parameter path with the parameter's shape, which the caller closes
-     * @throws IllegalArgumentException if the parameters do not match the model or g has the wrong shape
+     * @throws IllegalArgumentException if an argument is null, the parameters do not match the model, or g has the
+     *     wrong shape or holds NaN or ±∞
      */
     public static Params vjp(Model model, Params params, Tensor x, Tensor g) {
+        if (model == null || params == null || x == null || g == null) {
+            throw new IllegalArgumentException("gradient step: " + (model == null ? "model" : params == null ? "params"
+                    : x == null ? "x" : "g") + " must not be null");
+        }
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
         params.validate(specs, x.dtype());
+        // the network model.apply(params, x) evaluates: with the parameters' own buffers (running statistics)
+        Model network = model.withBuffersOf(params, in, x.dtype());
         // the constants of the graphs traced for this call, closed at its end (they were left to the collector)
         CachedTensors traced = new CachedTensors();
         try {
-            Graph f = traced.build(() -> model.trace(x.dim(0), in, x.dtype()));
+            Graph f = traced.build(() -> network.trace(x.dim(0), in, x.dtype()));
             boolean[] wrt = new boolean[specs.size() + 1];
             java.util.Arrays.fill(wrt, 0, specs.size(), true);
             Graph vjp = traced.build(() -> Vjp.of(f, 1, wrt));
@@ -51,6 +59,7 @@ public final class GradientStep {
                 throw new IllegalArgumentException("gradient step: g must have the shape of f(x) "
                         + Shapes.str(outShape) + ", got " + Shapes.str(g.shape()));
             }
+            org.ntk4j.cpu.Reduce.requireFinite("gradient step: g", g);
             try (Tensor g1 = g.to(x.dtype()).reshapeMove(Shapes.prepend(1, outShape))) {
                 args[specs.size() + 1] = g1;
                 Tensor[] r = vjp.evaluate(args);
@@ -74,10 +83,14 @@ public final class GradientStep {
      * @param x the batch [n, in...]; not closed
      * @param g the function-space gradient, of the shape of f(θ, x); not closed
      * @param learningRate the step size η
-     * @return the updated parameters, which the caller closes
-     * @throws IllegalArgumentException as {@link #vjp}
+     * @return the updated parameters, with a copy of {@code params}' buffers (constants, not trained), which the
+     *     caller closes
+     * @throws IllegalArgumentException as {@link #vjp}, or if the learning rate is NaN or ±∞
      */
     public static Params step(Model model, Params params, Tensor x, Tensor g, double learningRate) {
+        if (!Double.isFinite(learningRate)) {
+            throw new IllegalArgumentException("gradient step: the learning rate must be finite, got " + learningRate);
+        }
         try (Params grad = vjp(model, params, x, g)) {
             Map<String, Tensor> m = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : params.tensors().entrySet()) {
@@ -88,7 +101,10 @@ public final class GradientStep {
                 }
                 m.put(e.getKey(), t);
             }
-            return new Params(m);
+            // the buffers (running statistics) are constants of the network, not trained: they go along unchanged
+            Map<String, Tensor> buffers = new LinkedHashMap<>();
+            params.buffers().forEach((k, v) -> buffers.put(k, v.copy()));
+            return new Params(m, buffers);
         }
     }
 }

@@ -30,7 +30,9 @@ import org.ntk4j.tensor.TensorScope;
  * JVP-of-JVP at the same direction, which is Δᵀ∇²fΔ.
  *
  * <p>θ0 is either given (the tensors are copied) or the base network's initialisation {@code init(seed)} for the
- * traced input shape and dtype. Parameters are converted to the traced dtype once per dtype and kept.
+ * traced input shape and dtype. Parameters are converted to the traced dtype once per dtype and kept. A given θ0's
+ * buffers (a checkpoint's batch-norm running statistics) are copied too and are those of the network expanded, as
+ * {@link Model#apply} reads them, so that f(θ0, x) is {@code base.apply(theta0, x)}.
  */
 public final class Linearized implements Layer {
     private final Model base;
@@ -53,8 +55,9 @@ public final class Linearized implements Layer {
      * f_lin around the given parameters θ0 (copied) of {@code base}.
      *
      * @param base the network to linearise
-     * @param theta0 the expansion point; copied, so the caller keeps ownership
+     * @param theta0 the expansion point, with its buffers; copied, so the caller keeps ownership
      * @return the linearised model, whose own parameters θ enter through θ − θ0
+     * @throws IllegalArgumentException if theta0 is null
      */
     public static Model linearize(Model base, Params theta0) {
         return new Model(new Linearized(base, 1, copy(theta0), 0), "linearize(" + base.spec() + ")");
@@ -64,8 +67,9 @@ public final class Linearized implements Layer {
      * The second-order Taylor expansion around the given parameters θ0 (copied) of {@code base}.
      *
      * @param base the network to expand
-     * @param theta0 the expansion point; copied, so the caller keeps ownership
+     * @param theta0 the expansion point, with its buffers; copied, so the caller keeps ownership
      * @return the expanded model
+     * @throws IllegalArgumentException if theta0 is null
      */
     public static Model taylor2(Model base, Params theta0) {
         return new Model(new Linearized(base, 2, copy(theta0), 0), "taylor2(" + base.spec() + ")");
@@ -86,12 +90,20 @@ public final class Linearized implements Layer {
         return new Model(new Linearized(base, degree, null, seed), spec);
     }
 
+    /** A copy of θ0 with its buffers (running statistics: part of the network expanded, see {@link #apply}). */
     private static Params copy(Params p) {
+        if (p == null) {
+            throw new IllegalArgumentException("taylor expansion: theta0 must not be null");
+        }
         Map<String, Tensor> m = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : p.tensors().entrySet()) {
             m.put(e.getKey(), e.getValue().copy());
         }
-        return new Params(m);
+        Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : p.buffers().entrySet()) {
+            buffers.put(e.getKey(), e.getValue().copy());
+        }
+        return new Params(m, buffers);
     }
 
     /**
@@ -142,11 +154,13 @@ public final class Linearized implements Layer {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = base.paramSpecs(in);
         int np = specs.size();
-        Graph g = base.trace(x.dim(0), in, x.dtype());
+        Tensor[] t0 = theta0(specs, in, x.dtype());
+        // the network base.apply(θ0, x) evaluates: with θ0's buffers (running statistics) where it carries any
+        Model network = theta0 == null ? base : base.withBuffersOf(theta0, in, x.dtype());
+        Graph g = network.trace(x.dim(0), in, x.dtype());
         boolean[] tangents = new boolean[np + 1];
         Arrays.fill(tangents, 0, np, true);
         Graph jvp = Jvp.of(g, 1, tangents); // (θ, x, t) -> (f, J t)
-        Tensor[] t0 = theta0(specs, in, x.dtype());
         List<Var> args = new ArrayList<>();
         for (int i = 0; i < np; i++) {
             args.add(b.constant(t0[i]));
@@ -189,8 +203,14 @@ public final class Linearized implements Layer {
                     }
                 }
             } else {
-                theta0.validate(specs, theta0.tensors().isEmpty() ? dtype
-                        : theta0.tensors().values().iterator().next().dtype());
+                try {
+                    theta0.validate(specs, theta0.tensors().isEmpty() ? dtype
+                            : theta0.tensors().values().iterator().next().dtype());
+                } catch (IllegalArgumentException e) {
+                    // θ0 given to linearize/taylor2 is at fault, not the parameters the model is applied to
+                    throw new IllegalArgumentException(kind() + "(" + base.spec() + "): the expansion point theta0 "
+                            + "does not fit examples of shape " + Shapes.str(in) + ": " + e.getMessage(), e);
+                }
                 for (int i = 0; i < r.length; i++) {
                     r[i] = theta0.get(specs.get(i).path()).to(dtype);
                 }

@@ -420,8 +420,7 @@ public final class Model {
         int[] in = Shapes.dropFirst(xs);
         List<ParamSpec> specs = paramSpecs(in);
         params.validate(specs, x.dtype());
-        Model m = bufferMismatch(params, in, x.dtype()) == null ? this
-                : derived.computeIfAbsent(params.buffers(), this::withBuffers);
+        Model m = withBuffersOf(params, in, x.dtype());
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
             Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(), k -> {
                 CachedTensors constants = new CachedTensors();
@@ -434,6 +433,22 @@ public final class Model {
             args[specs.size()] = x;
             return g.evaluate(args)[0];
         }
+    }
+
+    /**
+     * The network that {@code params} describe: this model, or where their {@link Params#buffers} (a checkpoint's
+     * running statistics, say) differ from its own ({@link #bufferMismatch}), this model with theirs (made once per
+     * buffers and kept with this model). What {@link #apply}, {@link GradientStep} and the trainer's gradient compute
+     * with, so that a gradient is that of the network {@link #apply} evaluates.
+     *
+     * @param params the parameters, whose buffers are read; not closed (keep them open while the result is used)
+     * @param in the per-example input shape
+     * @param dtype the dtype computed in
+     * @return this model, or this model with the parameters' buffers
+     */
+    public Model withBuffersOf(Params params, int[] in, DType dtype) {
+        return bufferMismatch(params, in, dtype) == null ? this
+                : derived.computeIfAbsent(params.buffers(), this::withBuffers);
     }
 
     /**

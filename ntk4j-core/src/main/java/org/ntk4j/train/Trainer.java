@@ -266,7 +266,8 @@ public final class Trainer {
      * The loss of a batch and its gradient with respect to every parameter, by the training step's graph.
      *
      * @param model the network
-     * @param params the parameters; not closed
+     * @param params the parameters; not closed; their {@link Params#buffers}, when they have any, replace the
+     *     model's, as in {@link Model#apply}
      * @param x the batch [n, in...], of the parameters' dtype; not closed
      * @param y the targets [n, classes], of the parameters' dtype; not closed
      * @param loss the loss
@@ -277,7 +278,7 @@ public final class Trainer {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
         params.validate(specs, x.dtype());
-        Graph g = gradientGraph(model, x.dim(0), in, x.dtype(), loss);
+        Graph g = gradientGraph(model.withBuffersOf(params, in, x.dtype()), x.dim(0), in, x.dtype(), loss);
         Tensor[] r = runGradient(g, specs, params, x, y);
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (int i = 0; i < specs.size(); i++) {

@@ -174,4 +174,35 @@ class LinearizedModelTest {
         assertThatThrownBy(() -> Zoo.parse("linearize()")).hasMessageContaining("linearize(MODEL)");
         assertThatThrownBy(() -> Zoo.parse("taylor2(fcn(depth=1)")).hasMessageContaining("unbalanced '('");
     }
+
+    /**
+     * θ0 with buffers (a batch norm's running statistics, as a checkpoint holds them): the expansion is around the
+     * network base.apply(θ0, x) evaluates, so at θ = θ0 its outputs are that network's (they were the network's
+     * with the default statistics); and a θ0 that does not fit is named as θ0, not as the parameters applied.
+     */
+    @Test
+    void theExpansionPointsBuffersArePartOfTheNetworkExpanded() {
+        Model m = GradientStepTest.model();
+        try (Params theta0 = GradientStepTest.withStatistics(m); Tensor x = Tensor.randomNormal(DType.F64, 2, 5, 4)) {
+            Map<String, Tensor> plain = new LinkedHashMap<>();
+            theta0.tensors().forEach((k, v) -> plain.put(k, v.copy()));
+            try (Params theta = new Params(plain); Tensor f = m.apply(theta0, x);
+                 Tensor lin = Linearized.linearize(m, theta0).apply(theta, x);
+                 Tensor second = Linearized.taylor2(m, theta0).apply(theta, x);
+                 Tensor defaults = m.apply(theta, x)) {
+                assertThat(lin.toDoubleArray()).containsExactly(f.toDoubleArray());
+                assertThat(second.toDoubleArray()).containsExactly(f.toDoubleArray());
+                // the statistics matter: with the defaults the network is another
+                assertThat(defaults.toDoubleArray()).isNotEqualTo(f.toDoubleArray());
+            }
+            Model wider = new Model(Layers.serial(Layers.dense(5), Layers.batchNormEval(), Layers.tanh(),
+                    Layers.dense(2)), "wider");
+            try (Params other = wider.init(0, GradientStepTest.IN, DType.F64)) {
+                Model lin = Linearized.linearize(m, other);
+                assertThatThrownBy(() -> lin.apply(theta0, x)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageStartingWith("linearize(dense-bn-tanh-dense): the expansion point theta0 does not "
+                                + "fit examples of shape [4]: parameters: ");
+            }
+        }
+    }
 }
