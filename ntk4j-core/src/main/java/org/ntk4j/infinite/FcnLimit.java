@@ -245,7 +245,7 @@ public final class FcnLimit implements InfiniteLimit {
      */
     @Override
     public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-        LimitLayout.requireInputs(x1, x2);
+        LimitLayout.requireInputs(kind, x1, x2);
         double[][] a = flatten(x1);
         double[][] b = x2 == null ? null : flatten(x2);
         int n2 = b == null ? a.length : b.length;

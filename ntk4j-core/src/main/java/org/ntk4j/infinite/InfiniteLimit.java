@@ -100,8 +100,8 @@ public interface InfiniteLimit {
      * @param nngp the NNGP K instead of the NTK Θ
      * @param dtype element type of the result
      * @return the kernel tensor in the layout of {@code kind}, which the caller closes
-     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if their examples do not fit the network, or
-     *     for projected kernels
+     * @throws IllegalArgumentException if kind or x1 is null, x1 or x2 holds NaN or ±∞, their examples do not fit
+     *     the network, or for projected kernels
      * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
      */
     Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype);

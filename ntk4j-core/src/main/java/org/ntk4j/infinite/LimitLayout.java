@@ -103,8 +103,16 @@ final class LimitLayout {
         return n2 == 0 ? n1 * (n1 + 1.0) / 2 : (double) n1 * n2;
     }
 
-    /** Refuses NaN or ±∞ in x1 or x2 and examples of x2 with another number of values than x1's. */
-    static void requireInputs(Tensor x1, Tensor x2) {
+    /**
+     * Refuses a null kind or x1, NaN or ±∞ in x1 or x2 and examples of x2 with another number of values than x1's.
+     */
+    static void requireInputs(KernelKind kind, Tensor x1, Tensor x2) {
+        if (kind == null) {
+            throw new IllegalArgumentException("kind: must not be null");
+        }
+        if (x1 == null) {
+            throw new IllegalArgumentException("x1: must not be null");
+        }
         org.ntk4j.cpu.Reduce.requireFinite("x1", x1);
         if (x2 != null) {
             org.ntk4j.cpu.Reduce.requireFinite("x2", x2);

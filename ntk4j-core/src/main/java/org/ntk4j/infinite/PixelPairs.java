@@ -50,7 +50,7 @@ final class PixelPairs {
      */
     static Tensor kernel(Recursion r, int filter, int out, KernelKind kind, Tensor x1, Tensor x2, boolean nngp,
                          DType dtype) {
-        LimitLayout.requireInputs(x1, x2);
+        LimitLayout.requireInputs(kind, x1, x2);
         int[] image = imageShape("x1", x1);
         if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
             throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))

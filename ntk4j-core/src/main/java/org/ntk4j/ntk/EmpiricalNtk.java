@@ -718,15 +718,19 @@ public final class EmpiricalNtk {
      * @param x1 inputs [N1, ...]; not closed
      * @param x2 inputs [N2, ...] like x1's, or null for x1
      * @return the kernel in the layout of {@link #ntk}, which the caller closes
-     * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}
+     * @throws IllegalArgumentException if the inputs are refused as by {@link #ntk}, the NNGP's peak exceeds the
+     *     memory budget ({@link #nngpEstimate}), or the result holds NaN or ±∞ (a {@link NonFiniteKernelException}:
+     *     the network's outputs, or their products, overflow the dtype)
      */
     public Tensor nngp(Tensor x1, Tensor x2) {
         KernelInputs in = inputs(x1, x2, true);
         nngpEstimate(in.x1.dim(0), in.same ? 0 : in.x2.dim(0), in.perExample, in.dtype);
         Params p = params();
-        try (Sides<Tensor> f = Sides.of(in.same, () -> model.apply(p, in.x1), () -> model.apply(p, in.x2),
-                Tensor::close)) {
-            return JacobianContraction.contract(List.of(f.first()), List.of(f.second()), in, false);
+        try (CachedTensors.Lease lease = CachedTensors.lease(); TensorScope scope = TensorScope.open();
+             Sides<Tensor> f = Sides.of(in.same, () -> model.apply(p, in.x1), () -> model.apply(p, in.x2),
+                     Tensor::close)) {
+            return scope.keep(KernelSupport.requireFiniteResult("nngp",
+                    JacobianContraction.contract(List.of(f.first()), List.of(f.second()), in, false)));
         }
     }
 
@@ -738,19 +742,24 @@ public final class EmpiricalNtk {
      * @param x2 inputs [N2, ...] like x1's, or null for x1
      * @param v a vector shaped like f(x2), of x1's dtype; not closed
      * @return Θ v, shaped like f(x1), which the caller closes
-     * @throws IllegalArgumentException if v's shape or dtype differs from f(x2)'s, v holds NaN or ±∞, or the
-     *     inputs are refused as by {@link #ntk}
+     * @throws IllegalArgumentException if v is null, its shape or dtype differs from f(x2)'s, v holds NaN or ±∞,
+     *     the inputs are refused as by {@link #ntk}, or the product holds NaN or ±∞ (a
+     *     {@link NonFiniteKernelException}: the network's outputs or their derivatives overflow the dtype)
      */
     public Tensor ntkVectorProduct(Tensor x1, Tensor x2, Tensor v) {
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
             KernelInputs in = inputs(x1, x2, true);
+            requireArgument("v", v);
             int[] f2 = Shapes.prepend(in.x2.dim(0), model.outputShape(in.perExample));
             if (!java.util.Arrays.equals(v.shape(), f2) || v.dtype() != in.dtype) {
                 throw new IllegalArgumentException("ntk_vector_product: v must be " + new TensorType(in.dtype, f2)
                         + " (the shape of f(x2)), got " + TensorType.of(v));
             }
             KernelSupport.checkFinite("v", v);
-            return new VectorProducts(model, params(), tileBytes, problem, Long.MAX_VALUE).product(in, v);
+            try (TensorScope scope = TensorScope.open()) {
+                return scope.keep(KernelSupport.requireFiniteResult("ntk_vector_product",
+                        new VectorProducts(model, params(), tileBytes, problem, Long.MAX_VALUE).product(in, v)));
+            }
         }
     }
 }

@@ -69,8 +69,12 @@ public final class Ensemble {
 
     private Ensemble(Model model, long seed, int members, int[] perExample, DType dtype,
                      UnaryOperator<EmpiricalNtk> configure) {
+        if (model == null || perExample == null || dtype == null) {
+            throw new IllegalArgumentException("ensemble: " + (model == null ? "model" : perExample == null
+                    ? "perExample" : "dtype") + " must not be null");
+        }
         if (members < 1) {
-            throw new IllegalArgumentException("--ensemble: needs at least 1 member, got " + members);
+            throw new IllegalArgumentException("ensemble: needs at least 1 member, got " + members);
         }
         this.model = model;
         this.seed = seed;
@@ -89,7 +93,7 @@ public final class Ensemble {
      * @param perExample shape of one example, without the batch axis (copied); sizes the parameters
      * @param dtype element type of the parameters and kernels
      * @return the ensemble, its members' kernels configured as by {@link EmpiricalNtk#of}
-     * @throws IllegalArgumentException if {@code members} &lt; 1
+     * @throws IllegalArgumentException if {@code members} &lt; 1, or model, perExample or dtype is null
      */
     public static Ensemble of(Model model, long seed, int members, int[] perExample, DType dtype) {
         return new Ensemble(model, seed, members, perExample, dtype, UnaryOperator.identity());

@@ -93,9 +93,14 @@ final class KernelSupport {
      * were a result.
      */
     static Tensor requireFiniteResult(Tensor k) {
+        return requireFiniteResult("kernel", k);
+    }
+
+    /** As {@link #requireFiniteResult(Tensor)}, the message starting with {@code what} (nngp, ntk_vector_product). */
+    static Tensor requireFiniteResult(String what, Tensor k) {
         int bad = k.firstNonFinite();
         if (bad >= 0) {
-            throw new NonFiniteKernelException("kernel: the result holds " + k.getFlat(bad) + " (at flat index "
+            throw new NonFiniteKernelException(what + ": the result holds " + k.getFlat(bad) + " (at flat index "
                     + bad + " of " + Shapes.str(k.shape()) + ") although the inputs and parameters are finite: the "
                     + "network's outputs or their derivatives are not finite at these inputs (an overflow of "
                     + k.dtype().shortName() + ", or an operation outside its domain, such as the log of a negative "

@@ -137,11 +137,15 @@ public final class GpInference {
      * @param diagReg the relative (or absolute) regulariser, finite and ≥ 0
      * @param absolute whether diagReg is used as it is
      * @return r
-     * @throws IllegalArgumentException if diagReg is negative, NaN or infinite
+     * @throws IllegalArgumentException if the kernel is not a square [N, N] matrix, or diagReg is negative, NaN or
+     *     infinite
      */
     public static double regulariser(Tensor kTrainTrain, double diagReg, boolean absolute) {
-        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
-            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
+        GradientDescentMse.checkDiagReg(diagReg);
+        // its trace is read as the entries (i, i) of an [N, N] matrix: another shape would give a wrong r silently
+        if (kTrainTrain == null || kTrainTrain.rank() != 2 || kTrainTrain.dim(0) != kTrainTrain.dim(1)) {
+            throw new IllegalArgumentException("gp_inference: the train-train kernel must be [N, N], got "
+                    + (kTrainTrain == null ? "null" : Shapes.str(kTrainTrain.shape())));
         }
         int n = kTrainTrain.dim(0);
         double tr = 0;
@@ -168,9 +172,9 @@ public final class GpInference {
      * @param diagRegAbsolute whether diagReg is used as it is
      * @param covariance whether to compute the covariance
      * @return the Gaussian, which the caller closes; the input tensors are not closed
-     * @throws IllegalArgumentException if a kernel the posterior needs is missing or of the wrong shape, a
-     *     train-train kernel is not symmetric, a target is not finite, or the regularised train-train kernel is not
-     *     positive definite or is numerically singular (raise diagReg)
+     * @throws IllegalArgumentException if the posterior or the targets are null, a kernel the posterior needs is
+     *     missing or of the wrong shape, a train-train kernel is not symmetric, a target is not finite, or the
+     *     regularised train-train kernel is not positive definite or is numerically singular (raise diagReg)
      */
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
@@ -198,9 +202,9 @@ public final class GpInference {
      * @param diagReg regulariser, relative to trace/N unless {@code diagRegAbsolute}
      * @param diagRegAbsolute whether diagReg is used as it is
      * @return the Gaussian with its {@link Gaussian#variances}, which the caller closes; the inputs are not closed
-     * @throws IllegalArgumentException if a kernel the posterior needs is missing, of the wrong shape or not
-     *     finite, a train-train kernel is not symmetric, a target is not finite, or the regularised train-train
-     *     kernel is not positive definite or is numerically singular (raise diagReg)
+     * @throws IllegalArgumentException if the posterior or the targets are null, a kernel the posterior needs is
+     *     missing, of the wrong shape or not finite, a train-train kernel is not symmetric, a target is not finite,
+     *     or the regularised train-train kernel is not positive definite or is numerically singular (raise diagReg)
      */
     public static Gaussian inferVariances(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain,
                                           Tensor ntkTestDiagonal, Tensor nngpTrainTrain, Tensor nngpTestTrain,
@@ -213,6 +217,13 @@ public final class GpInference {
     private static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                   Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
                                   double diagReg, boolean diagRegAbsolute, boolean covariance, boolean diagonal) {
+        if (g == null) {
+            // not a silent default: a null posterior would otherwise be read as the ntk one
+            throw new IllegalArgumentException("gp_inference: the posterior must be one of nngp, ntk, ntkgp, got null");
+        }
+        if (yTrain == null) {
+            throw new IllegalArgumentException("gp_inference: targets must not be null");
+        }
         boolean useNtk = g != Posterior.NNGP;
         Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
         Tensor ktd = useNtk ? ntkTestTrain : nngpTestTrain;

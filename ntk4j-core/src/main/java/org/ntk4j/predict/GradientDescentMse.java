@@ -95,6 +95,10 @@ public final class GradientDescentMse implements AutoCloseable {
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
                                         boolean diagRegAbsoluteScale, boolean factoriseInPlace) {
+        if (kTrainTrain == null || yTrain == null) {
+            throw new IllegalArgumentException((kTrainTrain == null ? "train-train kernel" : "targets")
+                    + ": must not be null");
+        }
         if (yTrain.rank() != 2) {
             throw new IllegalArgumentException("targets: expected [N, O], got " + Shapes.str(yTrain.shape()));
         }
@@ -106,12 +110,8 @@ public final class GradientDescentMse implements AutoCloseable {
             throw new IllegalArgumentException("targets: " + yTrain.dim(1) + " outputs for a full kernel with "
                     + kTrainTrain.blockSize() + " outputs");
         }
-        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
-            throw new IllegalArgumentException("learning rate: expected a positive finite number, got " + learningRate);
-        }
-        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
-            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
-        }
+        checkLearningRate(learningRate);
+        checkDiagReg(diagReg);
         int bad = yTrain.firstNonFinite();
         if (bad >= 0) {
             throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
@@ -201,9 +201,10 @@ public final class GradientDescentMse implements AutoCloseable {
         checkOpen();
         int m = checkTestKernel(kTestTrain);
         checkOutputs("f0_test", f0Test, m);
-        if (coefficients.rank() != 2 || coefficients.dim(0) != n || coefficients.dim(1) != outputs) {
+        if (coefficients == null || coefficients.rank() != 2 || coefficients.dim(0) != n
+                || coefficients.dim(1) != outputs) {
             throw new IllegalArgumentException("coefficients: expected [" + n + ", " + outputs + "], got "
-                    + Shapes.str(coefficients.shape()));
+                    + (coefficients == null ? "null" : Shapes.str(coefficients.shape())));
         }
         Tensor f = applyTestKernel(kTestTrain, coefficients, m);
         addInPlace(f, f0Test);
@@ -403,6 +404,20 @@ public final class GradientDescentMse implements AutoCloseable {
 
     // ------------------------------------------------------------------ checks
 
+    /** Refuses a learning rate η that is not a positive finite number (the closed form, the ODE, a request). */
+    static void checkLearningRate(double learningRate) {
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException("learning rate: expected a positive finite number, got " + learningRate);
+        }
+    }
+
+    /** Refuses a diag_reg that is negative, NaN or infinite (the closed form, the posteriors, a request). */
+    static void checkDiagReg(double diagReg) {
+        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
+            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
+        }
+    }
+
     private static void checkTime(double t) {
         if (!(t >= 0)) {
             throw new IllegalArgumentException("t: expected a time >= 0 (or infinity), got " + t);
@@ -424,6 +439,9 @@ public final class GradientDescentMse implements AutoCloseable {
     }
 
     private int checkTestKernel(Tensor k) {
+        if (k == null) {
+            throw new IllegalArgumentException("test-train kernel: must not be null");
+        }
         int[] s = k.shape();
         boolean ok = !kernel.isFull() ? s.length == 2 && s[1] == n
                 : s.length == 4 && s[1] == n && s[2] == outputs && s[3] == outputs;

@@ -78,6 +78,10 @@ public final class GradientDescentOde {
         if (loss == null) {
             throw new IllegalArgumentException("loss: must not be null (Loss.MSE or Loss.CROSS_ENTROPY)");
         }
+        if (kTrainTrain == null || yTrain == null) {
+            throw new IllegalArgumentException((kTrainTrain == null ? "train-train kernel" : "targets")
+                    + ": must not be null");
+        }
         if (yTrain.rank() != 2 || yTrain.dim(0) != kTrainTrain.examples()) {
             throw new IllegalArgumentException("targets: expected [" + kTrainTrain.examples() + ", O], got "
                     + Shapes.str(yTrain.shape()));
@@ -86,9 +90,7 @@ public final class GradientDescentOde {
             throw new IllegalArgumentException("targets: " + yTrain.dim(1) + " outputs for a full kernel with "
                     + kTrainTrain.blockSize() + " outputs");
         }
-        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
-            throw new IllegalArgumentException("learning rate: expected a positive finite number, got " + learningRate);
-        }
+        GradientDescentMse.checkLearningRate(learningRate);
         if (!Double.isNaN(momentum) && !(momentum >= 0 && momentum < 1)) {
             throw new IllegalArgumentException("--momentum: expected a number in [0, 1), got " + momentum);
         }

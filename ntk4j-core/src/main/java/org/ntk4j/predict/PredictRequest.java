@@ -60,8 +60,9 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      *     t only)
      * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
      * @param covariance with a posterior: also return the test covariance [M, M]
-     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing, a posterior is asked
-     *     for with {@code initOutputs}, or the training and test examples have different class counts
+     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing, diagReg is negative
+     *     or not finite, the learning rate is not a positive finite number, a posterior is asked for with
+     *     {@code initOutputs}, or the training and test examples have different class counts
      */
     public PredictRequest {
         if (model == null || params == null || train == null || test == null || kind == null || method == null
@@ -71,6 +72,9 @@ public record PredictRequest(Model model, Params params, Examples train, Example
         }
         times = times.clone();
         checkSettings(kind, times, posterior, loss, momentum, covariance);
+        // refused here, before any kernel is computed, not by the solver after the train kernel
+        GradientDescentMse.checkDiagReg(diagReg);
+        GradientDescentMse.checkLearningRate(learningRate);
         if (posterior != null && initOutputs) {
             // gp_inference's Gaussians are over initialisations, with mean 0 at t = 0: no network's own f0 enters
             throw new IllegalArgumentException("--f0 init: --posterior " + posterior.shortName() + " is the Gaussian "

@@ -475,4 +475,18 @@ class FcnLimitTest {
                 + "be a finite number >= 0.0, got -0.1");
         assertThatThrownBy(() -> FcnLimit.of("fcn(widht=3)")).hasMessageContaining("unknown option 'widht'");
     }
+
+    /** A null kind or x1 is named in one line, for every limit (it was a NullPointerException from inside). */
+    @Test
+    void aNullKindOrInputIsNamed() {
+        try (Tensor x = Tensor.randomNormal(DType.F64, 1, 2, 2, 2, 1)) {
+            for (String spec : new String[] {"fcn(depth=1)", "cnn(depth=1)", "resnet(blocks=1)"}) {
+                InfiniteLimit limit = InfiniteLimit.of(spec);
+                assertThatThrownBy(() -> limit.kernel(null, x, null, false, DType.F64)).as(spec)
+                        .isInstanceOf(IllegalArgumentException.class).hasMessage("kind: must not be null");
+                assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), null, x, false, DType.F64)).as(spec)
+                        .isInstanceOf(IllegalArgumentException.class).hasMessage("x1: must not be null");
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package org.ntk4j.ntk;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.Set;
@@ -96,5 +97,17 @@ class EnsembleTest {
             e.run(plan, x, null, done, (t, mean, sem) -> again.put(t.index(), true), null);
             assertThat(again).hasSize(plan.tileCount() - 1).doesNotContainKey(0);
         }
+    }
+
+    /** The Java API's refusals name the argument in the API's words (they named the CLI's --ensemble, or were NPEs). */
+    @Test
+    void badArgumentsAreNamed() {
+        Model m = Zoo.parse("fcn(depth=1,width=4,out=2)");
+        assertThatThrownBy(() -> Ensemble.of(m, 0, 0, new int[] {3}, DType.F64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("ensemble: needs at least 1 member, got 0");
+        assertThatThrownBy(() -> Ensemble.of(null, 0, 2, new int[] {3}, DType.F64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("ensemble: model must not be null");
+        assertThatThrownBy(() -> Ensemble.of(m, 0, 2, null, DType.F64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("ensemble: perExample must not be null");
     }
 }

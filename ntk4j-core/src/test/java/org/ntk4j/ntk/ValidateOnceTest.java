@@ -154,6 +154,33 @@ class ValidateOnceTest {
         }
     }
 
+    /**
+     * The NNGP and Θ·v of inputs that overflow float32 were returned holding ±∞ or NaN (only the kernels were
+     * checked); they are refused as the kernel is, naming the call. A null v is named too, and in float64 the same
+     * inputs give finite results.
+     */
+    @Test
+    void anNngpOrAProductThatOverflowsIsRefused() {
+        Model m = model();
+        try (Params p = m.init(2, IN, DType.F32); Tensor x = Tensor.full(DType.F32, 1e20, 3, 6);
+             Tensor v = Tensor.full(DType.F32, 1, 3, 3)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            assertThatThrownBy(() -> ntk.nngp(x, null)).isInstanceOf(NonFiniteKernelException.class)
+                    .hasMessageMatching("nngp: the result holds (Infinity|NaN) \\(at flat index 0 of \\[3, 3]\\) "
+                            + "although the inputs and parameters are finite: .*");
+            assertThatThrownBy(() -> ntk.ntkVectorProduct(x, null, v)).isInstanceOf(NonFiniteKernelException.class)
+                    .hasMessageStartingWith("ntk_vector_product: the result holds ");
+            assertThatThrownBy(() -> ntk.ntkVectorProduct(x, null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("v: must not be null");
+        }
+        try (Params p = m.init(2, IN, DType.F64); Tensor x = Tensor.full(DType.F64, 1e20, 3, 6);
+             Tensor v = Tensor.full(DType.F64, 1, 3, 3); Tensor g = EmpiricalNtk.of(m, p).nngp(x, null);
+             Tensor jv = EmpiricalNtk.of(m, p).ntkVectorProduct(x, null, v)) {
+            assertThat(g.firstNonFinite()).isEqualTo(-1);
+            assertThat(jv.firstNonFinite()).isEqualTo(-1);
+        }
+    }
+
     @Test
     void readViewsShareTheStorageOwnNothingAndLeaveTheTensorTracked() {
         try (Tensor t = Tensor.randomNormal(DType.F32, 3, 4, 5)) {

@@ -82,4 +82,61 @@ class BadPredictionInputsTest {
                             + "diag_reg");
         }
     }
+
+    /**
+     * Null arguments of the closed-form and GP predictors are named in one line (they were NullPointerExceptions
+     * from inside, and a null posterior was silently read as the ntk one), and the public regulariser refuses a
+     * kernel that is not [N, N] (it read the entries i·N + i of a full kernel as its diagonal: a wrong r).
+     */
+    @Test
+    void nullArgumentsAndAFullKernelForTheGpRegulariserAreNamed() {
+        try (Tensor k = Tensor.of(K, 3, 3); KernelMatrix km = KernelMatrix.of(k);
+             Tensor y = Tensor.of(new double[] {1, 0, 0, 1, 1, 1}, 3, 2);
+             Tensor kt = Tensor.of(new double[] {1, .5, .2}, 1, 3);
+             Tensor ktt = Tensor.of(new double[] {2}, 1, 1);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, true);
+             Tensor full = Tensor.zeros(DType.F64, 3, 3, 2, 2)) {
+            assertThatThrownBy(() -> gd.predictTest(1, null, null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("test-train kernel: must not be null");
+            assertThatThrownBy(() -> gd.testOutputs(kt, null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("coefficients: expected [3, 2], got null");
+            assertThatThrownBy(() -> GradientDescentMse.of(km, null, 1, 0, false))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("targets: must not be null");
+            assertThatThrownBy(() -> GradientDescentMse.of(null, y, 1, 0, false))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("train-train kernel: must not be null");
+            assertThatThrownBy(() -> GradientDescentOde.of(km, null, Loss.MSE, 1, Double.NaN))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("targets: must not be null");
+            assertThatThrownBy(() -> GpInference.infer(null, k, kt, ktt, null, null, null, y, 0, false, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the posterior must be one of nngp, ntk, ntkgp, got null");
+            assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NTKGP, k, kt, ktt, null, null, null,
+                    null, 0, false, true)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: targets must not be null");
+            assertThatThrownBy(() -> GpInference.regulariser(full, 1e-3, false))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the train-train kernel must be [N, N], got [3, 3, 2, 2]");
+            // the diagonal 4, 3, 2 of K: r = 1e-3 · 9/3
+            org.assertj.core.api.Assertions.assertThat(GpInference.regulariser(k, 1e-3, false))
+                    .isCloseTo(3e-3, org.assertj.core.data.Offset.offset(1e-18));
+        }
+    }
+
+    /**
+     * A request with a negative diag_reg or a learning rate that is not a positive finite number is refused when it
+     * is made; it used to pass, and Predict.run refused it only after computing the train kernel.
+     */
+    @Test
+    void aRequestWithABadRegulariserOrLearningRateIsRefusedBeforeAnyWork() {
+        org.ntk4j.nn.Model model = org.ntk4j.nn.Zoo.parse("fcn(depth=1,width=4,out=2)");
+        try (org.ntk4j.nn.Params p = model.init(0, new int[] {3}, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 1, 4, 3)) {
+            org.ntk4j.train.Examples data = new org.ntk4j.train.Examples(x, new int[] {0, 1, 0, 1}, 2);
+            PredictRequest q = PredictRequest.of(model, p, data, data);
+            assertThatThrownBy(() -> q.withTraining(-1, false, 1, false)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("diag_reg: expected a finite number >= 0, got -1.0");
+            assertThatThrownBy(() -> q.withTraining(1e-4, false, Double.NaN, false))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("learning rate: expected a positive finite number, got NaN");
+        }
+    }
 }

@@ -1,7 +1,6 @@
 package org.ntk4j.io;
 
 import java.util.Locale;
-import java.util.Objects;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -78,12 +77,20 @@ public final class Standardizer {
      * @param train the training inputs [N, ...], N at least 1; read, left open
      * @param mode what to fit
      * @return the fitted standardisation
-     * @throws IllegalArgumentException if {@code train} has no examples
+     * @throws IllegalArgumentException if {@code train} or {@code mode} is null, {@code train} has no examples, or
+     *     (GLOBAL, PER_FEATURE) it holds NaN or ±∞: one such value would make the statistics, and so every
+     *     standardised input, NaN
      */
     public static Standardizer fit(Tensor train, Mode mode) {
-        Objects.requireNonNull(mode, "mode");
+        if (train == null || mode == null) {
+            throw new IllegalArgumentException("standardisation: " + (train == null ? "the training inputs" : "mode")
+                    + " must not be null");
+        }
         if (train.rank() < 1 || train.dim(0) < 1) {
             throw new IllegalArgumentException("standardisation: the training inputs have no examples");
+        }
+        if (mode != Mode.NONE) { // NONE fits nothing: a NaN stays where it is, for the kernel's check to name
+            org.ntk4j.cpu.Reduce.requireFinite("standardisation: the training inputs", train);
         }
         int n = train.dim(0);
         int d = train.size() / n;

@@ -60,6 +60,25 @@ class StandardizerTest {
                 .hasMessage("standardisation: expected global, per-feature or none, got 'zscore'");
     }
 
+    /**
+     * One NaN in the training inputs made every statistic NaN, so every standardised input was NaN and the kernel's
+     * refusal named flat index 0 of x1, not the bad value: it is refused at the fit, where it is.
+     */
+    @Test
+    void aNonFiniteTrainingValueIsRefusedAtTheFitNamingItsPlace() {
+        for (Standardizer.Mode mode : new Standardizer.Mode[] {Standardizer.Mode.GLOBAL,
+            Standardizer.Mode.PER_FEATURE}) {
+            try (Tensor train = Tensor.of(new double[] {1, 2, 3, Double.NaN, 5, 6}, 3, 2)) {
+                assertThatThrownBy(() -> Standardizer.fit(train, mode)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("standardisation: the training inputs: contains a non-finite value (NaN) at flat "
+                                + "index 3");
+            }
+        }
+        assertThatThrownBy(() -> Standardizer.fit(null, Standardizer.Mode.GLOBAL))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("standardisation: the training inputs must not be null");
+    }
+
     @Test
     void datasetsKeepTheirLabels() {
         try (Dataset d = new Dataset("d", Tensor.of(new double[] {1, 3}, 2, 1), new int[] {1, 0}, 2);
