@@ -154,8 +154,10 @@ final class SdPlan {
          * P — its M and G (unless read in place), A, G example-major, m̄ with a bias (and the copy of M its sum
          * makes), P and the product's scratch — over the sides already formed (P, G, m̄ each); then Q and its
          * scratch (per example: Q, the products and a vector of ones); then a bias's outer product; then the
-         * combination's slices and Z (and Z ⊙ G1, ones). Where the rule forms P as its rows of M ({@link
-         * StructuredDerivatives#dataByRule}: an embedding's scatter at the ids), no A and no product's scratch.
+         * combination's slices and Z (and Z ⊙ G1, ones). Where the rule's data factor is a one-hot ({@link
+         * StructuredDerivatives#dataByRule}: an embedding's ids, {@link OneHotFactored}), no A, no product's scratch,
+         * P's nonzero columns [N, R, F] in place of P [N, F, C], and Q
+         * with no scratch (its keys and columns are N·R ints on the heap): nothing of size C.
          */
         private void factoredCost(Walk w, long n1, long n2, long o, OutputPairs pairs,
                                   org.ntk4j.primitive.ConsumerRule.Linear rule) {
@@ -172,25 +174,28 @@ final class SdPlan {
             w.flops += f1.formationFlops() + (w.same ? 0 : f2.formationFlops()) + block
                     + (bias ? StructuredDerivatives.factoredBiasFlops(n1, n2, r, f, pairs, w.same) : 0);
             w.contraction += block;
-            long after1 = n1 * f * c + o * n1 * f + (bias ? n1 * f : 0);
-            boolean withA = byRule == null;
-            long peak = sidePeak(f1, n1, o, r, c, f, bias, withA);
+            boolean oneHot = byRule != null; // for the factored order, a one-hot data factor
+            boolean withA = !oneHot;
+            long pColumns = oneHot ? r : c; // P's values an example and feature: [N, F, C], or [N, R, F]
+            long after1 = n1 * f * pColumns + o * n1 * f + (bias ? n1 * f : 0);
+            long peak = sidePeak(f1, n1, o, r, pColumns, f, bias, withA);
             long held = after1;
             if (!w.same) {
-                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, c, f, bias, withA));
-                held += n2 * f * c + o * n2 * f + (bias ? n2 * f : 0);
+                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, pColumns, f, bias, withA));
+                held += n2 * f * pColumns + o * n2 * f + (bias ? n2 * f : 0);
             }
             long q;
             long combine;
             if (pairs.perExample()) {
                 q = n1 * f;
-                peak = Math.max(peak, held + q + n1 * f * c + c); // the products and the ones summing them
+                // the products and the ones summing them (none where Q is summed over the one-hot's matches)
+                peak = Math.max(peak, held + q + (oneHot ? 0 : n1 * f * c + c));
                 combine = n1 * o * f + (pairs == OutputPairs.PER_EXAMPLE ? 0 : n1 * o * f + o * f);
             } else {
                 q = n1 * n2 * f;
-                peak = Math.max(peak, held + q + org.ntk4j.cpu.DotGeneralKernel.scratchElements(
+                peak = Math.max(peak, held + q + (oneHot ? 0 : org.ntk4j.cpu.DotGeneralKernel.scratchElements(
                         new int[] {(int) n1, (int) f, (int) c}, new int[] {(int) n2, (int) f, (int) c},
-                        new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1}, StructuredDerivatives.Q_LAYOUT));
+                        new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1}, StructuredDerivatives.Q_LAYOUT)));
                 combine = n2 * f + n2 * o * f + (pairs == OutputPairs.FULL ? 0
                         : o * f + n2 * o * f + (pairs == OutputPairs.DIAGONAL ? f : o * f));
             }
@@ -202,8 +207,9 @@ final class SdPlan {
         }
 
         /**
-         * Elements one side holds at most while it forms P (see {@link #factoredCost}); {@code withA}: P as a
-         * product with A (else the rule's rows of M, neither A nor the product's scratch).
+         * Elements one side holds at most while it forms P (see {@link #factoredCost}), P of c values an example
+         * and feature; {@code withA}: P as a product with A (else a one-hot's nonzero columns, neither A nor the
+         * product's scratch).
          */
         private static long sidePeak(CotangentFactors fc, long n, long o, long r, long c, long f, boolean bias,
                                      boolean withA) {

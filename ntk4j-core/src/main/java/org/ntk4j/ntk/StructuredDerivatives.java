@@ -39,9 +39,9 @@ import org.ntk4j.tensor.Tensor;
  *       contraction would;</li>
  *   <li>factored order, where the cotangent factors as D[o, n, r, f] = M[n, r, f] · G[o, n, f] ({@link
  *       CotangentFactors}: the last convolution before a global average pool): P = Σ_r M·A, then Σ_f G1 Q G2 with
- *       Q = Σ_c P1 P2 (2·N·R·F·C + 2·F·N1N2·C + 2·N1N2·O²·F, {@link #addFactoredBlock}; P as the consumer
- *       rule's rows of M where it forms rows without A, an embedding's scatter at its ids: N·R·F for the first
- *       term).</li>
+ *       Q = Σ_c P1 P2 (2·N·R·F·C + 2·F·N1N2·C + 2·N1N2·O²·F, {@link #addFactoredBlock}; for a one-hot data
+ *       factor, an embedding's ids, P's nonzero columns only and Q by the examples' equal ids, {@link
+ *       OneHotFactored}: N·R·F + 2·F·N1N2·R at most for the first two).</li>
  * </ul>
  * A consumer that adds, subtracts or multiplies the parameter elementwise (biases, norm scales) has rows
  * δ summed over the broadcast axes (times the other operand for mul), which are contracted directly
@@ -312,9 +312,9 @@ final class StructuredDerivatives {
     /**
      * The consumer's rule where {@code order} runs on the data operand itself, the rule forming the data Gram
      * ({@link ConsumerRule.Linear#dataGram}: the Gram and sandwich orders) or the rows ({@link
-     * ConsumerRule.Linear#rows(Tensor, Tensor)}: the row order, without a bias column, and the factored order's
-     * P = Σ_r M·A, the rows of D = M) without A — the path Gram then being the identity on the data axes; null
-     * where A is formed.
+     * ConsumerRule.Linear#rows(Tensor, Tensor)}: the row order, without a bias column), or the factored order's P
+     * and Q from the one-hot's columns ({@link ConsumerRule.Linear#oneHotData}, {@link OneHotFactored}) without A —
+     * the path Gram then being the identity on the data axes; null where A is formed.
      */
     static ConsumerRule.Linear dataByRule(Structured st, ContractionOrder order, boolean biasColumn) {
         ConsumerRule.Linear rule = st.consumer.linear();
@@ -326,7 +326,7 @@ final class StructuredDerivatives {
         boolean byRule = switch (order) {
             case GRAM, SANDWICH -> rule.dataGramWithoutData();
             case ROWS -> rule.rowsWithoutData() && !biasColumn;
-            case FACTORED -> rule.rowsWithoutData();
+            case FACTORED -> rule.oneHotData();
         };
         return byRule ? rule : null;
     }
@@ -365,39 +365,54 @@ final class StructuredDerivatives {
      * and Q[n1, n2, f] = s2 · Σ_c P1[n1, f, c] P2[n2, f, c] (plus b · m̄1[n1, f] m̄2[n2, f] for a bias sharing the
      * step with factor b, m̄ = Σ_r M: its rows are G ⊗ m̄), acc[n1, o1, n2, o2] += Σ_f G1[o1, n1, f] Q[n1, n2, f]
      * G2[o2, n2, f] ({@link #combineFactored}); the per-example kernels need Q's diagonal only, Σ_c P1 P2 per
-     * (n, f). P is the rule's rows of the cotangent M where {@code byRule} forms rows without A ({@link
-     * #dataByRule}: an embedding's P[n, f, v] = Σ_r [id(n, r) = v] M[n, r, f], a scatter of M's rows at the ids,
-     * without the one-hot A [N, R, V]), else a product with A.
+     * (n, f). Where {@code byRule}'s data factor is a one-hot ({@link ConsumerRule.Linear#oneHotData}: an
+     * embedding, P[n, f, v] = Σ_r [id(n, r) = v] M[n, r, f]) P is kept as its K_n ≤ R nonzero columns a side and
+     * Q pairs the examples' equal columns ({@link OneHotFactored}: neither A [N, R, V] nor P [N, F, V] is formed);
+     * else P is a product with A.
      */
     static void addFactoredBlock(Tensor acc, PerExamplePass pass1, ParameterConsumers.Consumer c1,
                                  PerExamplePass pass2, ParameterConsumers.Consumer c2, OutputPairs pairs, boolean same,
                                  double s2, double biasFactor, ConsumerRule.Linear byRule) {
         boolean bias = !Double.isNaN(biasFactor);
-        try (Sides<Tensor[]> sides = Sides.of(same, () -> factoredSide(pass1, c1, bias, byRule),
-                () -> factoredSide(pass2, c2, bias, byRule), KernelSupport::closeAll)) {
-            Tensor[] x1 = sides.first();
-            Tensor[] x2 = sides.second();
-            int n1 = x1[0].dim(0);
-            int n2 = x2[0].dim(0);
-            int o = x1[1].dim(1);
-            int f = x1[0].dim(1);
-            int c = x1[0].dim(2);
-            long r = c1.linear().positions();
-            FlopCount.add(blockFlops(ContractionOrder.FACTORED, byRule, n1, n2, o, r, c, f, pairs, same)
+        try (Sides<FactoredSide> sides = Sides.of(same, () -> factoredSide(pass1, c1, bias, byRule),
+                () -> factoredSide(pass2, c2, bias, byRule), FactoredSide::close)) {
+            FactoredSide x1 = sides.first();
+            FactoredSide x2 = sides.second();
+            int n1 = x1.g.dim(0);
+            int n2 = x2.g.dim(0);
+            int o = x1.g.dim(1);
+            int f = x1.g.dim(2);
+            ConsumerRule.Linear rule = c1.linear();
+            long r = rule.positions();
+            FlopCount.add(blockFlops(ContractionOrder.FACTORED, byRule, n1, n2, o, r, rule.fanIn(), f, pairs, same)
                     + (bias ? factoredBiasFlops(n1, n2, r, f, pairs, same) : 0));
-            try (Tensor q = pairs.perExample() ? productSums(x1[0], x2[0]) // [N, F]
-                    : DotGeneralKernel.dot(x1[0], x2[0], new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1},
+            try (Tensor q = x1.oneHot != null ? x1.oneHot.products(x2.oneHot, pairs.perExample(), same)
+                    : pairs.perExample() ? productSums(x1.p, x2.p) // [N, F]
+                    : DotGeneralKernel.dot(x1.p, x2.p, new int[] {2}, new int[] {2}, new int[] {1}, new int[] {1},
                     Q_LAYOUT)) { // [N1, N2, F]
                 Elementwise.scaleInPlace(q, s2);
                 if (bias) {
-                    try (Tensor m1 = x1[2].readView(pairs.perExample() ? new int[] {n1, f} : new int[] {n1, 1, f});
-                         Tensor m2 = x2[2].readView(pairs.perExample() ? new int[] {n2, f} : new int[] {1, n2, f});
+                    try (Tensor m1 = x1.sums.readView(pairs.perExample() ? new int[] {n1, f} : new int[] {n1, 1, f});
+                         Tensor m2 = x2.sums.readView(pairs.perExample() ? new int[] {n2, f} : new int[] {1, n2, f});
                          Tensor outer = Elementwise.binary(Elementwise.BinaryOp.MUL, m1, m2)) {
                         Elementwise.addScaledInPlace(q, biasFactor, outer);
                     }
                 }
-                combineFactored(acc, x1[1], x2[1], q, pairs, same);
+                combineFactored(acc, x1.g, x2.g, q, pairs, same);
             }
+        }
+    }
+
+    /**
+     * One side of the factored order: P [N, F, C], or where the data factor is a one-hot its nonzero columns
+     * ({@code oneHot}, P then null); G as [N, O, F] (example-major); m̄ = Σ_r M [N, F], or null without a bias.
+     */
+    private record FactoredSide(Tensor p, OneHotFactored oneHot, Tensor g, Tensor sums) {
+        void close() {
+            if (oneHot != null) {
+                oneHot.close();
+            }
+            KernelSupport.closeAll(new Tensor[] {p, g, sums});
         }
     }
 
@@ -405,12 +420,12 @@ final class StructuredDerivatives {
     static final int[] Q_LAYOUT = {1, 2, 0};
 
     /**
-     * One side of the factored order: {P [N, F, C], G as [N, O, F] (example-major), m̄ = Σ_r M [N, F] or null
-     * without a bias}; M and A are closed once P is formed. With {@code byRule} P is the rule's rows of M (as D
-     * [1, N, R, F]) from the data operand, and A is never formed.
+     * One side of the factored order ({@link FactoredSide}); M and A are closed once P is formed. With {@code
+     * byRule} (a one-hot data factor, {@link #dataByRule}) A is never formed: the one-hot's columns and M give the
+     * side's {@link OneHotFactored}.
      */
-    private static Tensor[] factoredSide(PerExamplePass pass, ParameterConsumers.Consumer c, boolean bias,
-                                         ConsumerRule.Linear byRule) {
+    private static FactoredSide factoredSide(PerExamplePass pass, ParameterConsumers.Consumer c, boolean bias,
+                                             ConsumerRule.Linear byRule) {
         Tensor[] mg = pass.cotangentFactors(c);
         if (mg == null) {
             throw new IllegalStateException("structured derivatives: the cotangent at " + c.equation.output()
@@ -421,17 +436,12 @@ final class StructuredDerivatives {
         try (Tensor m = mg[0]; Tensor go = mg[1]; Tensor a = byRule == null ? data(pass, c) : null) {
             g = Layout.transpose(go, EXAMPLE_MAJOR);
             sums = bias ? Reduce.reduce(Reduce.Kind.SUM, m, new int[] {1}) : null;
-            Tensor p;
             if (a != null) {
-                p = DotGeneralKernel.dot(m, a, new int[] {1}, new int[] {1}, EXAMPLE_AXIS, EXAMPLE_AXIS);
-            } else {
-                int n = m.dim(0);
-                try (Tensor d = m.readView(1, n, m.dim(1), m.dim(2));
-                     Tensor rows = byRule.rows(pass.operand(c.dataValue()), d)) { // [N, 1, F, C]
-                    p = rows.reshapeMove(n, byRule.features(), byRule.fanIn());
-                }
+                return new FactoredSide(DotGeneralKernel.dot(m, a, new int[] {1}, new int[] {1}, EXAMPLE_AXIS,
+                        EXAMPLE_AXIS), null, g, sums);
             }
-            return new Tensor[] {p, g, sums};
+            return new FactoredSide(null, OneHotFactored.of(byRule.oneHotColumns(pass.operand(c.dataValue())), m),
+                    g, sums);
         } catch (RuntimeException e) {
             if (g != null) {
                 g.close();
@@ -525,16 +535,24 @@ final class StructuredDerivatives {
      * (3·N·O·F).
      */
     static double factoredFlops(long n1, long n2, long o, long r, long c, long f, OutputPairs pairs, boolean same) {
-        double p = factoredProductFlops(n1, n2, r, c, f, same);
+        return factoredProductFlops(n1, n2, r, c, f, same) + factoredQFlops(n1, n2, c, f, pairs)
+                + factoredCombineFlops(n1, n2, o, f, pairs, same);
+    }
+
+    /** FLOPs of the factored order's Q = Σ_c P1 P2 from P over all C (see {@link #factoredFlops}). */
+    static double factoredQFlops(long n1, long n2, long c, long f, OutputPairs pairs) {
+        return pairs.perExample() ? 3.0 * n1 * f * c : 2.0 * f * n1 * n2 * c;
+    }
+
+    /** FLOPs of the factored order once Q is formed: its scaling and the combination (see {@link #factoredFlops}). */
+    static double factoredCombineFlops(long n1, long n2, long o, long f, OutputPairs pairs, boolean same) {
         if (pairs.perExample()) {
-            double combine = pairs == OutputPairs.PER_EXAMPLE ? n1 * o * f + 2.0 * n1 * o * o * f
-                    : 4.0 * n1 * o * f;
-            return p + 3.0 * n1 * f * c + n1 * f + combine;
+            return n1 * f + (pairs == OutputPairs.PER_EXAMPLE ? n1 * o * f + 2.0 * n1 * o * o * f
+                    : 4.0 * n1 * o * f);
         }
         double blocks = same ? n1 * (n1 + 1) / 2.0 : (double) n1 * n2;
-        double combine = pairs == OutputPairs.FULL ? (double) n1 * n2 * o * f + 2.0 * blocks * o * o * f
-                : 2.0 * n1 * n2 * o * f + 2.0 * blocks * o * f;
-        return p + 2.0 * f * n1 * n2 * c + (double) n1 * n2 * f + combine;
+        return (double) n1 * n2 * f + (pairs == OutputPairs.FULL ? (double) n1 * n2 * o * f + 2.0 * blocks * o * o * f
+                : 2.0 * n1 * n2 * o * f + 2.0 * blocks * o * f);
     }
 
     /** FLOPs of the factored order's P = Σ_r M·A on each side, as products with A (2·N·R·F·C a side). */
@@ -896,9 +914,10 @@ final class StructuredDerivatives {
             return flops - rowFormationFlops(n1, n2, o, r, c, f, same) + byRule.rowsFlops(n1, o)
                     + (same ? 0 : byRule.rowsFlops(n2, o));
         }
-        if (order == ContractionOrder.FACTORED) { // P as the rule's rows of M, one stacked cotangent a side
-            return flops - factoredProductFlops(n1, n2, r, c, f, same) + byRule.rowsFlops(n1, 1)
-                    + (same ? 0 : byRule.rowsFlops(n2, 1));
+        if (order == ContractionOrder.FACTORED) { // a one-hot's P as its nonzero columns, Q by their matches
+            return OneHotFactored.rowsFlops(same ? n1 : n1 + n2, r, f)
+                    + OneHotFactored.productFlops(n1, n2, r, f, pairs.perExample(), same)
+                    + factoredCombineFlops(n1, n2, o, f, pairs, same);
         }
         return flops - activationGramFlops(n1, n2, r, c, pairs, same)
                 + byRule.dataGramFlops(n1, same ? n1 : n2, pairs.perExample());

@@ -227,9 +227,61 @@ public interface ConsumerRule {
         }
 
         /**
+         * Whether the data factor is a one-hot: each row A[n, r, ·] the unit vector at the column that {@link
+         * #oneHotColumns} names (a row of NaN where it names none), e.g. an embedding table read at token ids.
+         * False by default. Structured derivatives' factored order then never forms A nor P[n, f, c] = Σ_r M[n, r,
+         * f] A[n, r, c] over all C columns: P is nonzero at an example's distinct columns only (at most R), and
+         * Q = Σ_c P1 P2 pairs the examples' equal columns.
+         *
+         * @return true when {@link #oneHotColumns} names the one of every row of A
+         */
+        public boolean oneHotData() {
+            return false;
+        }
+
+        /**
+         * Where {@link #oneHotData} holds, the column of the one in each row of A [N, R, C] ([N·R], row-major),
+         * −1 for a row of NaN (an id out of range). By default A by {@link #data(Tensor)}, each row's column of its
+         * 1; a rule that knows its columns (the ids) reads them without forming A.
+         *
+         * @param data the data operand's value [N, ...]; read, not closed
+         * @return a new array of N·R columns in [0, C), or −1
+         * @throws IllegalStateException if a row of A is neither a unit vector nor all NaN
+         */
+        public int[] oneHotColumns(Tensor data) {
+            try (Tensor a = data(data)) {
+                int c = a.dim(2);
+                int[] columns = new int[a.dim(0) * a.dim(1)];
+                for (int i = 0; i < columns.length; i++) {
+                    int one = -1;
+                    int nan = 0;
+                    for (int j = 0; j < c; j++) {
+                        double x = a.getFlat(i * c + j);
+                        if (Double.isNaN(x)) {
+                            nan++;
+                        } else if (x == 1 && one == -1) {
+                            one = j;
+                        } else if (x != 0) {
+                            one = -2;
+                        }
+                    }
+                    if (nan == c) {
+                        columns[i] = -1;
+                    } else if (nan > 0 || one < 0) {
+                        throw new IllegalStateException("oneHotColumns: row " + i + " of the data factor is not a"
+                                + " unit vector");
+                    } else {
+                        columns[i] = one;
+                    }
+                }
+                return columns;
+            }
+        }
+
+        /**
          * Whether {@link #rows(Tensor, Tensor)} forms the per-example rows from the data operand without forming
-         * A. False by default: structured derivatives' row order, and the factored order's P = Σ_r M·A (the rows
-         * of D = M, one stacked cotangent), then form A and multiply.
+         * A. False by default: structured derivatives' row order then forms A and multiplies (the factored order
+         * reads {@link #oneHotData} instead).
          *
          * @return true when {@link #rows(Tensor, Tensor)} is overridden to read the data operand itself
          */

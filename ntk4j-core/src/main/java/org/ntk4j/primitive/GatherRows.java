@@ -24,8 +24,8 @@ import org.ntk4j.tensor.Tensor;
  * and the ids carry the examples on axis 0 of a gather on axis 0, the {@link ConsumerRule.Linear} of structured
  * derivatives is the one-hot's: data factor A[n, r, v] = onehot(I[n, r])[v] over the R ids of an example, whose
  * Gram {@link ConsumerRule.Linear#dataGram} is id equality, {@code Σ_v A1[n1, r1, v] A2[n2, r2, v] = [row1 =
- * row2]}, and whose rows A[n]ᵀ·D are a scatter of D's rows (also structured derivatives' factored order's
- * P = Σ_r M·A, the rows of M): none forms the one-hot.
+ * row2]}, and whose rows A[n]ᵀ·D are a scatter of D's rows; structured derivatives' factored order reads the
+ * one-hot's columns, the ids ({@link ConsumerRule.Linear#oneHotColumns}): none forms the one-hot.
  */
 public final class GatherRows implements Primitive {
     private final int axis;
@@ -188,8 +188,9 @@ public final class GatherRows implements Primitive {
     /**
      * The consumer rule of a table T [V, features...] gathered on axis 0 by ids [N, positions...]: the one-hot
      * A[n, r, v] = onehot(I[n, r])[v] (C = V, R = the ids of an example), D the cotangent of y = [N, R..., F...]
-     * reshaped. The data Gram is id equality and the rows a scatter-add of D (or of the factored order's M): A is
- * formed only by {@link #data}, for a row order with a bias column.
+     * reshaped. The data Gram is id equality, the rows a scatter-add of D, and the columns of the one-hot the
+     * ids' rows (structured derivatives' factored order sums M's rows per distinct id): A is formed only by {@link
+     * #data}, for a row order with a bias column.
      */
     private static final class IdRows extends ConsumerRule.Linear {
         /** The table's dtype: A and its Gram are formed in it, whatever the ids' floating dtype. */
@@ -237,6 +238,18 @@ public final class GatherRows implements Primitive {
         @Override
         public boolean dataGramWithoutData() {
             return true;
+        }
+
+        /** A's one in each row is at its id's row of the table. */
+        @Override
+        public boolean oneHotData() {
+            return true;
+        }
+
+        /** The ids' rows of the table ({@link #row}): −1 for an id out of range, the one-hot's NaN row. */
+        @Override
+        public int[] oneHotColumns(Tensor ids) {
+            return rowIndices(ids, fanIn());
         }
 
         /**

@@ -280,4 +280,48 @@ class GatherRowsTest {
         }
         assertThat(new ScatterRows(axis, v).outputType(out, f64(ids)).shape()).containsExactly(table);
     }
+
+    /**
+     * The rule's one-hot columns are the ids' rows (−1 out of range), and the default of {@link
+     * ConsumerRule.Linear#oneHotColumns}, reading the rule's A, gives the same; it refuses a row of A that is not a
+     * unit vector.
+     */
+    @Test
+    void oneHotColumnsAreTheIdsRowsAsTheDefaultReadsThemFromTheOneHot() {
+        int v = 5;
+        double[] ids = {0, 4, -1, 2, 2, -5, 3, 9};
+        TensorType table = f64(v, 3);
+        try (Tensor x = Tensor.of(ids, 2, 4)) {
+            ConsumerRule.Linear rule = (ConsumerRule.Linear) new GatherRows(0).consumerRule(
+                    new TensorType[] {table, TensorType.of(x)}, f64(2, 4, 3), 0, new Tensor[2]);
+            assertThat(rule.oneHotData()).isTrue();
+            assertThat(rule.oneHotColumns(x)).containsExactly(0, 4, 4, 2, 2, 0, 3, -1);
+            ConsumerRule.Linear byDefault = new ConsumerRule.Linear(new int[] {0}, new int[] {1}, 4, v, 3) {
+                @Override
+                public Tensor data(Tensor data) {
+                    return rule.data(data);
+                }
+
+                @Override
+                public Tensor cotangent(Tensor cotangent) {
+                    return rule.cotangent(cotangent);
+                }
+            };
+            assertThat(byDefault.oneHotData()).isFalse();
+            assertThat(byDefault.oneHotColumns(x)).containsExactly(rule.oneHotColumns(x));
+            ConsumerRule.Linear twoOnes = new ConsumerRule.Linear(new int[] {0}, new int[] {1}, 1, 2, 1) {
+                @Override
+                public Tensor data(Tensor data) {
+                    return Tensor.of(new double[] {1, 1}, 1, 1, 2);
+                }
+
+                @Override
+                public Tensor cotangent(Tensor cotangent) {
+                    return cotangent.readView(cotangent.shape());
+                }
+            };
+            assertThatThrownBy(() -> twoOnes.oneHotColumns(x)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("row 0 of the data factor is not a unit vector");
+        }
+    }
 }
