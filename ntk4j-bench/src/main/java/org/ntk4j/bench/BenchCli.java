@@ -9,6 +9,7 @@ import java.util.Locale;
 import org.ntk4j.cli.ArgumentErrors;
 import org.ntk4j.cli.Main;
 import org.ntk4j.io.OutputFiles;
+import org.ntk4j.ntk.CostModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
@@ -159,8 +160,13 @@ final class BenchCli {
                 + " --help'";
     }
 
+    /**
+     * Prints the error's one line. A refusal of a memory budget from the library advises computing the kernel in
+     * tiles with --out, which only {@code ntk4j kernel} does: no bench has that option, so the advice is taken out
+     * ({@link CostModel#withoutTileAdvice}), as the {@code ntk4j} commands other than kernel take it out.
+     */
     private static int fail(PrintWriter err, String line, Exception e, int code) {
-        err.println("ntk4j: " + line);
+        err.println("ntk4j: " + CostModel.withoutTileAdvice(line));
         if (Boolean.getBoolean(DEBUG)) {
             e.printStackTrace(err);
         }

@@ -490,4 +490,41 @@ class BenchCommandLineTest {
                 .hasMessage("[out dir] " + nowhere.resolve(TiledPntkBench.TILED_FILE) + ": directory " + nowhere
                         + " does not exist");
     }
+    /** A bench whose work is refused by the memory budget, as a kernel call within a too-small budget is. */
+    @CommandLine.Command(name = "budget")
+    private static final class RefusedBudget implements BenchCli.Bench {
+        private final CostModel cost;
+
+        RefusedBudget(CostModel cost) {
+            this.cost = cost;
+        }
+
+        @Override
+        public void check(CommandLine.ParseResult given) {
+        }
+
+        @Override
+        public int run(String[] args) {
+            cost.choose(1);
+            return 0;
+        }
+    }
+
+    /**
+     * The library's refusal of a budget advises computing the kernel in tiles with --out, an option of ntk4j kernel
+     * that no bench has: a bench's error line keeps the refusal and drops that advice.
+     */
+    @Test
+    void aBudgetRefusalCarriesNoAdviceOfKernelsTiles() {
+        CostModel cost = new CostModel(Zoo.parse("fcn(depth=1,width=8,out=3)"), new int[] {6}, DType.F32, 8, 0,
+                new int[0], new int[0]);
+        String refusal = org.assertj.core.api.Assertions.catchThrowable(() -> cost.choose(1)).getMessage();
+        assertThat(refusal).contains(", or compute it in tiles with --out"); // as ntk4j kernel shows it
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = BenchCli.execute(new RefusedBudget(cost), new String[0], new PrintWriter(out), new PrintWriter(err));
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("ntk4j: " + refusal.replace(", or compute it in tiles with --out", "")
+                + System.lineSeparator()).doesNotContain("--out").contains("no method fits in 1 B");
+    }
 }

@@ -40,6 +40,9 @@ import picocli.CommandLine.Spec;
                 + "spectra and regressions on float64 copies of the kernels are not kernel calls and are not "
                 + "bounded by it."})
 public final class ApproxCommand implements Callable<Integer> {
+    /** Called after each part's report is written (a test's hook: {@link PartialReport}); nothing unless set. */
+    java.util.function.IntConsumer afterPart = parts -> { };
+
     @Spec
     private CommandSpec spec;
 
@@ -107,8 +110,8 @@ public final class ApproxCommand implements Callable<Integer> {
         if (widths == null && spec.commandLine().getParseResult().hasMatchedOption("--seeds")) {
             throw new IllegalArgumentException("--seeds: applies only to the width study, which --widths asks for");
         }
-        DType dt = DType.parse(dtype);
-        Method m = Method.parse(method);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();
         KernelOptions.requireDiagReg(diagReg);
         List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
@@ -134,9 +137,10 @@ public final class ApproxCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
         JsonReport json;
-        try (Tensor loaded = DataSource.load(resolved.dataSpec("--data", data), dt, seed);
-             Tensor laidOut = resolved.onnx() == null ? null : resolved.layout("--data", loaded)) {
-            Tensor all = laidOut == null ? loaded : laidOut;
+        try (Tensor loaded = KernelOptions.named("--data", () -> DataSource.load(
+                resolved.dataSpec("--data", data), dt, seed));
+             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
+             Tensor all = resolved.layout("--data", loaded)) {
             if (all.dim(0) <= n || n < 2) {
                 throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
                         + "(the rest are held out), got " + n);
@@ -149,7 +153,7 @@ public final class ApproxCommand implements Callable<Integer> {
                     Model net = resolved.model();
                     int o = outputs(net, per);
                     for (KernelKind kk : list) {
-                        KernelOptions.requireProbesFit(kk, net, per, budget);
+                        KernelOptions.requireKindFits("--kinds", kk, net, per, budget);
                     }
                     try (Params p = resolved.params(null, seed, per, dt);
                          Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
@@ -235,7 +239,7 @@ public final class ApproxCommand implements Callable<Integer> {
                         throw new UncheckedIOException(e);
                     }
                 }
-                PartialReport.afterPart.accept(++measured[0]);
+                afterPart.accept(++measured[0]);
             }, List.copyOf(done));
         } catch (UncheckedIOException e) {
             throw e.getCause(); // the report could not be written: one line, as any output's failure

@@ -40,6 +40,9 @@ import picocli.CommandLine.Spec;
                 + "bounds each eNTK (every width's planned before the first is computed); the analytic limit and "
                 + "the ensemble's running mean are not kernel calls and are not bounded by it.")
 public final class ConvergenceCommand implements Callable<Integer> {
+    /** Called after each part's report is written (a test's hook: {@link PartialReport}); nothing unless set. */
+    java.util.function.IntConsumer afterPart = parts -> { };
+
     @Spec
     private CommandSpec spec;
 
@@ -92,8 +95,8 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = DType.parse(dtype);
-        Method m = Method.parse(method);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();
         if (widths.length < 2) {
             throw new IllegalArgumentException("--widths: give at least two widths to fit an exponent");
@@ -116,7 +119,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         long start = System.nanoTime();
         Convergence.Result r;
-        try (Tensor loaded = DataSource.load(data, dt, seed);
+        try (Tensor loaded = KernelOptions.named("--data", () -> DataSource.load(data, dt, seed));
              // as kernel lays it out: flat s² columns are an s×s image for a cnn; refused in one line if it fits not
              Tensor x = org.ntk4j.io.InputLayout.forModel(net, loaded)) {
             requireKernelsFit(x, m, budget);
@@ -153,7 +156,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
                             if (report != null) {
                                 write(Reports.convergence(settings, done, null, before + seconds(start)));
                             }
-                            PartialReport.afterPart.accept(++measured[0]);
+                            afterPart.accept(++measured[0]);
                         }, List.copyOf(done));
             } catch (UncheckedIOException e) {
                 throw e.getCause(); // the report could not be written: one line, as any output's failure

@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import java.util.concurrent.Callable;
+import org.ntk4j.io.InputLayout;
 import org.ntk4j.nn.Model;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.EmpiricalNtk;
@@ -76,6 +77,11 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
                         + " has an axis of size " + d + "; every axis needs at least 1 element");
             }
         }
+        if (resolved.onnx() == null) {
+            // the example as kernel lays out data of this shape: flat s² values are an s×s image for a cnn
+            int[] given = input;
+            input = KernelOptions.named("--input", () -> InputLayout.exampleShapeFor(resolved.model(), given));
+        }
         if (!tiled && (tile != null || threads != null)) {
             throw new IllegalArgumentException((tile != null ? "--tile" : "--threads")
                     + ": only with --tiled (explain prints every method's cost; --tiled plans the tiles of "
@@ -85,25 +91,27 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
             TiledRun.tileOption(tile); // refused before the table is printed, as kernel refuses it
         }
         TiledRun.threads(threads);
-        Method explicit = Method.parse(method);
+        Method explicit = KernelOptions.parsed("--method", method, Method::parse);
         if (tiled && kernel.explicitAxes()) {
             throw new IllegalArgumentException("--tiled: kernel --out tiles kinds (--kind), not --trace-axes or "
                     + "--diagonal-axes");
         }
         long budget = kernel.memoryBudget();
         Model m = resolved.model();
+        kernel.requireAxesFit(m, input);
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind =
-                org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind, 0);
+                KernelOptions.parsed("--kind", kernel.explicitAxes() ? "trace" : kernel.kind,
+                        t -> org.ntk4j.ntk.KernelKind.parse(t, 0));
         if (!kernel.explicitAxes()) {
             KernelOptions.requireMethodApplies(explicit, kind);
         }
         if (!kernel.explicitAxes() && kind.wrapsModel()) {
-            KernelOptions.requireProbesFit(kind, m, input, budget);
+            KernelOptions.requireKindFits("--kind", kind, m, input, budget);
             m = kind.wrapForCost(m, input);
         }
-        CostModel cost = new CostModel(m, input, DType.parse(kernel.dtype), n, n2 == null ? 0 : n2, axes[0],
-                axes[1]);
+        CostModel cost = new CostModel(m, input, KernelOptions.parsed("--dtype", kernel.dtype, DType::parse), n,
+                n2 == null ? 0 : n2, axes[0], axes[1]);
         // AUTO's refusal in the table advises tiles with --out, which the axes form is not computed in
         spec.commandLine().getOut().print(Main.tileAdviceFor(this, cost.explain(budget)));
         if (!kernel.explicitAxes() && kind.isSketched()) {
@@ -140,7 +148,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
      * shapes only, so no parameters are made ({@link EmpiricalNtk#ofShapes}).
      */
     private String sketchedInMemory(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
-        DType dtype = DType.parse(kernel.dtype);
+        DType dtype = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
         try {
             CostModel.Estimate e = org.ntk4j.ntk.KernelJob.sketchedInMemory(EmpiricalNtk.ofShapes(net)
                     .memoryBudget(budget), kind, n, n2 == null ? 0 : n2, input, dtype);
@@ -157,8 +165,8 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
      * plan fails as the run would, naming the budget it needs.
      */
     private String tiledPlan(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
-        Method m = Method.parse(method);
-        DType dtype = DType.parse(kernel.dtype);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
+        DType dtype = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
         EmpiricalNtk ntk = EmpiricalNtk.ofShapes(net).method(m).memoryBudget(budget);
         TilePlanner planner = TilePlanner.of(ntk, kind).budget(budget).workers(TiledRun.threads(threads));
         if (tile != null) {

@@ -127,10 +127,10 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
 
     @Override
     public Integer call() throws Exception {
-        DType dt = DType.parse(kernel.dtype);
-        Method m = Method.parse(method);
-        org.ntk4j.ntk.KernelKind kind = org.ntk4j.ntk.KernelKind.parse(kernel.explicitAxes() ? "trace" : kernel.kind,
-                seed);
+        DType dt = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
+        org.ntk4j.ntk.KernelKind kind = KernelOptions.parsed("--kind", kernel.explicitAxes() ? "trace" : kernel.kind,
+                t -> org.ntk4j.ntk.KernelKind.parse(t, seed));
         int[][] axes = kernel.axes();
         long budget = kernel.memoryBudget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
@@ -141,7 +141,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
             throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo "
                     + org.ntk4j.infinite.InfiniteLimit.SUPPORTED + ", not of an imported ONNX model");
         }
-        Standardizer.Mode standardization = Standardizer.Mode.parse(standardize);
+        Standardizer.Mode standardization = KernelOptions.parsed("--standardize", standardize,
+                Standardizer.Mode::parse);
         checkEnsembleAndLimit(kind);
         if (infinite || nngp) {
             KernelOptions.requireNoNtkMethod(m, infinite ? "--infinite: the analytic kernel (a closed form)"
@@ -186,19 +187,23 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                         ModelArgument.Resolved resolved, Standardizer.Mode standardization) throws java.io.IOException {
         PrintWriter o = spec.commandLine().getOut();
         Model net = resolved.model();
-        try (Tensor loaded1 = DataSource.load(resolved.dataSpec("--data", data), dt, seed);
-             Tensor loaded2 = x2 == null ? null : DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1);
+        try (Tensor loaded1 = KernelOptions.named("--data", () -> DataSource.load(
+                resolved.dataSpec("--data", data), dt, seed));
+             Tensor loaded2 = x2 == null ? null : KernelOptions.named("--x2",
+                     () -> DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1));
              Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
                      "--data " + data, spec.commandLine().getErr()), loaded1);
-             Tensor xb = loaded2 == null ? null : prepareX2(resolved, loaded1, loaded2, standardization)) {
+             Tensor xb = loaded2 == null ? null : prepareX2(resolved, loaded1, loaded2, standardization,
+                     Shapes.dropFirst(x1.shape()))) {
             int[] perExample = Shapes.dropFirst(x1.shape());
             if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
                 throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
                         xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
             }
             if (!kernel.explicitAxes()) {
-                KernelOptions.requireProbesFit(kind, net, perExample, budget);
+                KernelOptions.requireKindFits("--kind", kind, net, perExample, budget);
             }
+            kernel.requireAxesFit(net, perExample);
             if (infinite) {
                 return limit(o, kind, x1, xb, dt, budget);
             }
@@ -437,11 +442,21 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         }
     }
 
-    /** --x2 standardised as --data and laid out for the model, refused first when its examples have another size. */
-    private static Tensor prepareX2(ModelArgument.Resolved net, Tensor data, Tensor x2, Standardizer.Mode mode) {
+    /**
+     * --x2 standardised as --data and laid out as --data was ({@link ModelArgument.Resolved#layoutLike}: flat rows of
+     * as many values as a --data image are that image), refused first when its examples have another size.
+     */
+    private static Tensor prepareX2(ModelArgument.Resolved net, Tensor data, Tensor x2, Standardizer.Mode mode,
+                                    int[] dataExample) {
         KernelOptions.requireExampleSize("--x2", Shapes.dropFirst(x2.shape()), "the --data examples",
                 Shapes.dropFirst(data.shape()));
-        return prepare(net, "--x2", Standardizer.fit(data, mode), x2);
+        Standardizer fitted = Standardizer.fit(data, mode);
+        if (fitted.mode() == Standardizer.Mode.NONE) {
+            return net.layoutLike("--x2", x2, dataExample);
+        }
+        try (Tensor standardized = fitted.apply(x2)) {
+            return net.layoutLike("--x2", standardized, dataExample);
+        }
     }
 
     /** Trace, mean, min and max, and the first entries. */

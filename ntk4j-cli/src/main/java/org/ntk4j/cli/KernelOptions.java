@@ -66,6 +66,27 @@ final class KernelOptions {
     }
 
     /**
+     * Refuses, before any work, --trace-axes or --diagonal-axes that the model's outputs do not have (or that name an
+     * axis twice), naming the options: the library's refusal, reached when the kernel is planned, names its
+     * parameters ("trace axes [5]: axis 5 is out of range for f(x) of rank 2").
+     *
+     * @param net the model
+     * @param perExample one example's shape
+     */
+    void requireAxesFit(org.ntk4j.nn.Model net, int[] perExample) {
+        if (!explicitAxes()) {
+            return;
+        }
+        int[][] a = axes();
+        try {
+            new org.ntk4j.ntk.KernelAxes(1 + net.outputShape(perExample).length, a[0], a[1]);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().replace("trace axes [", "--trace-axes [")
+                    .replace("diagonal axes [", "--diagonal-axes ["), e);
+        }
+    }
+
+    /**
      * The budget a --memory value gives (null: the default, a safe share of the off-heap limit). A budget above
      * that limit (JavaCPP's maxBytes) is refused: the tensors it plans for could not be allocated.
      */
@@ -119,6 +140,79 @@ final class KernelOptions {
     }
 
     /**
+     * Parses an option's value with the library's parser, its refusal naming the option as the user typed it: the
+     * library names its own parameter ("dtype: expected f32 or f64, got 'x'"), the command line its option
+     * ("--dtype: expected f32 or f64, got 'x'").
+     *
+     * @param option the option as typed, e.g. "--dtype"
+     * @param value the value given
+     * @param parser the library's parser
+     * @return the parsed value
+     */
+    static <T> T parsed(String option, String value, java.util.function.Function<String, T> parser) {
+        try {
+            return parser.apply(value);
+        } catch (IllegalArgumentException e) {
+            throw renamed(option, e);
+        }
+    }
+
+    /**
+     * Runs a check or a read of the library on an option's value ({@link #parsed}), its refusal naming the option:
+     * the library's leading name of a parameter or a data source ("kind: logit:5 but the model has 3 outputs",
+     * "kind pntk: needs outputs [N, O]", "data source 'x.npy': file not found") becomes the option ("--kind:
+     * logit:5 but ...", "--kind pntk: needs ...", "--x2 'x.npy': file not found"); a message naming neither gets the
+     * option in front, as does a file that could not be opened or read ("--params-in: file not found: p.npz").
+     *
+     * @param option the option as typed, e.g. "--kind"
+     * @param check the library's check or read
+     * @return what it returns
+     * @throws IllegalArgumentException the refusal, or a read's failure, naming the option
+     */
+    static <T> T named(String option, LibraryCall<T> check) {
+        try {
+            return check.call();
+        } catch (IllegalArgumentException e) {
+            throw renamed(option, e);
+        } catch (java.io.IOException e) {
+            // a file that could not be opened (the JDK's message is the path alone: Main.message names the problem)
+            // or read: "--params-in: file not found: p.npz", "--params-in: p.npz: not a .npz file (...)"
+            throw new IllegalArgumentException(option + ": " + Main.message(e), e);
+        }
+    }
+
+    /** The library's refusal {@code e} naming {@code option} ({@link #named}); {@code e} itself if it does. */
+    private static IllegalArgumentException renamed(String option, IllegalArgumentException e) {
+        String message = e.getMessage() == null ? "invalid value" : e.getMessage();
+        if (message.startsWith(option + ":") || message.startsWith(option + " ")) {
+            return e;
+        }
+        java.util.regex.Matcher lead = LIBRARY_NAME.matcher(message);
+        return new IllegalArgumentException(lead.lookingAt() ? option + message.substring(lead.end())
+                : option + ": " + message, e);
+    }
+
+    /**
+     * A call of the library that may read a file.
+     *
+     * @param <T> what it returns
+     */
+    @FunctionalInterface
+    interface LibraryCall<T> {
+        /**
+         * Makes the call.
+         *
+         * @return its result
+         * @throws java.io.IOException as a read throws it
+         */
+        T call() throws java.io.IOException;
+    }
+
+    /** The library's names of what it was given, opening its refusals: "dtype: ...", "data source 'x': ...". */
+    private static final java.util.regex.Pattern LIBRARY_NAME =
+            java.util.regex.Pattern.compile("(dtype|method|kind|standardisation|data source)(?=[: ])");
+
+    /**
      * The N×N kinds of a {@code --kinds} list ({@code approx}, {@code study}): each parsed, required N×N, and none
      * given twice in any spelling (one row and one set of report keys per kind: a repeat would print its row twice
      * and overwrite its own figures).
@@ -126,7 +220,7 @@ final class KernelOptions {
     static java.util.List<org.ntk4j.ntk.KernelKind> squareKinds(java.util.List<String> kinds, long seed) {
         java.util.List<org.ntk4j.ntk.KernelKind> list = new java.util.ArrayList<>();
         for (String k : kinds) {
-            org.ntk4j.ntk.KernelKind kk = org.ntk4j.ntk.KernelKind.parse(k, seed);
+            org.ntk4j.ntk.KernelKind kk = parsed("--kinds", k, t -> org.ntk4j.ntk.KernelKind.parse(t, seed));
             if (!kk.isSquare()) {
                 throw new IllegalArgumentException("--kinds: " + k + " is not an N×N kind");
             }
@@ -151,21 +245,33 @@ final class KernelOptions {
     }
 
     /**
-     * Refuses {@code probes:R} when its R×O probe matrix would not fit the memory budget, before anything allocates
-     * it: it is built in float64 three times over (the probes, the layer's copy and its transpose).
+     * Refuses, before any work and naming {@code option}, a kind the model cannot have: one that projects the logits
+     * (pntk, logit:K, probes:R) of a model whose outputs are not [N, O], or logit:K with K beyond its outputs; and
+     * {@code probes:R} when its R×O probe matrix would not fit the memory budget, before anything allocates it (it
+     * is built in float64 three times over: the probes, the layer's copy and its transpose).
+     *
+     * @param option the option that gave the kind, e.g. "--kind"
      */
-    static void requireProbesFit(org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net, int[] perExample,
-                                 long budget) {
-        if (!kind.hasProbes()) {
+    static void requireKindFits(String option, org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net,
+                                int[] perExample, long budget) {
+        if (!kind.wrapsModel()) {
             return;
         }
         int[] out = net.outputShape(perExample);
-        int outputs = out.length == 0 ? 1 : out[out.length - 1];
-        long bytes = kind.probeMatrixBytes(outputs);
-        if (bytes > budget) {
-            throw new IllegalArgumentException("--kind " + kind + ": R = " + kind.argument() + " probes of "
-                    + outputs + " outputs need " + org.ntk4j.ntk.CostModel.human(bytes) + " for the probe matrix, "
-                    + "above the memory budget of " + org.ntk4j.ntk.CostModel.human(budget) + " (--memory)");
+        if (kind.hasProbes() && out.length == 1) {
+            long bytes = kind.probeMatrixBytes(out[0]);
+            if (bytes > budget) {
+                throw new IllegalArgumentException(option + " " + kind + ": R = " + kind.argument() + " probes of "
+                        + out[0] + " outputs need " + org.ntk4j.ntk.CostModel.human(bytes) + " for the probe "
+                        + "matrix, above the memory budget of " + org.ntk4j.ntk.CostModel.human(budget)
+                        + " (--memory)");
+            }
+        }
+        // the wrapped model is kept by the base model, so the kernel's own wrapping finds it
+        try {
+            kind.wrapForCost(net, perExample);
+        } catch (IllegalArgumentException e) {
+            throw renamed(option, e);
         }
     }
 

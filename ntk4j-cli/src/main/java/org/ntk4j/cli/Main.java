@@ -100,8 +100,17 @@ public final class Main implements Runnable {
      * @return the exit code: 0 on success, 2 for usage errors and bad input, 3 when memory ran out
      */
     public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+        return run(out, err, CommandLine.defaultFactory(), args);
+    }
+
+    /**
+     * {@link #run(java.io.PrintWriter, java.io.PrintWriter, String...)} with the command objects made by
+     * {@code factory}: how a test reaches the command object it runs (to set its hook after each part,
+     * {@link PartialReport}).
+     */
+    static int run(java.io.PrintWriter out, java.io.PrintWriter err, CommandLine.IFactory factory, String... args) {
         Main main = new Main();
-        CommandLine cmd = new CommandLine(main);
+        CommandLine cmd = new CommandLine(main, factory);
         cmd.setOut(out);
         cmd.setErr(err);
         // every subcommand's --version prints what 'ntk4j --version' prints

@@ -149,6 +149,19 @@ final class ModelArgument {
             return r.toString();
         }
 
+        /**
+         * Inputs that go with others already laid out for the model (kernel's --x2 with --data, predict's --test
+         * with --train), a new tensor: a zoo model takes them in the others' example shape, whatever their own (flat
+         * rows of as many values included); an ONNX model as {@link #layout(String, Tensor)} lays them out.
+         *
+         * @param option the option of the inputs, e.g. "--x2"
+         * @param x the inputs, of as many values per example as the others (the caller checked)
+         * @param exampleShape the others' laid-out example shape
+         */
+        Tensor layoutLike(String option, Tensor x, int[] exampleShape) {
+            return onnx == null ? InputLayout.reshapeExamples(x, exampleShape) : layout(option, x);
+        }
+
         /** {@link #layout(String, Tensor)} for a dataset (same labels), a new dataset. */
         Dataset layout(String option, Dataset d) {
             if (onnx == null) {
@@ -174,7 +187,7 @@ final class ModelArgument {
          */
         Params params(Path paramsIn, long seed, int[] perExample, DType dtype) throws IOException {
             if (paramsIn != null) {
-                return ParamsFile.load(paramsIn, model, perExample, dtype);
+                return KernelOptions.named("--params-in", () -> ParamsFile.load(paramsIn, model, perExample, dtype));
             }
             return onnx != null ? onnx.params(dtype) : model.init(seed, perExample, dtype);
         }

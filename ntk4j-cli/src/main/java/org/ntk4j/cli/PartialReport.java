@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.function.IntConsumer;
 import org.ntk4j.io.JsonReport;
 
 /**
@@ -14,14 +13,13 @@ import org.ntk4j.io.JsonReport;
  * is done; {@link JsonReport#write} replaces it whole or not at all. The settings a resume must match are those
  * that change the figures; {@code --memory} is not one (a decision): it changes how each kernel is split into steps,
  * so the figures by round-off only, and a resume may take another budget.
+ *
+ * <p>Each such command object has a package-private {@code afterPart} hook, called after each part's report is
+ * written with the number of parts its run measured so far; it does nothing unless a test sets it on the command
+ * object it runs ({@code CliRuns}, through {@link Main}'s factory) and throws from it to stop the run as a kill would
+ * after that part.
  */
 final class PartialReport {
-    /**
-     * Called after each part's report is written with the number of parts measured by this run so far: a test
-     * throws from it to stop a run as a kill would after that part (nothing else ever sets it).
-     */
-    static IntConsumer afterPart = parts -> { };
-
     private PartialReport() {
     }
 

@@ -8,7 +8,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
-import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
@@ -137,9 +136,9 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = DType.parse(dtype);
-        Method m = Method.parse(method);
-        KernelKind kk = KernelKind.parse(kind, seed);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
+        KernelKind kk = KernelOptions.parsed("--kind", kind, t -> KernelKind.parse(t, seed));
         PredictRequest.checkKind(kk);
         double[] ts = parseTimes(times);
         if (plots != null
@@ -148,7 +147,7 @@ public final class PredictCommand implements Callable<Integer> {
                     + "e.g. --t 1,10,100,1000");
         }
         boolean initOutputs = parseF0(f0);
-        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
+        Standardizer.Mode mode = KernelOptions.parsed("--standardize", standardize, Standardizer.Mode::parse);
         long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();
@@ -180,8 +179,10 @@ public final class PredictCommand implements Callable<Integer> {
                 .output("--cov", cov, ".npy").outputIn("--plots", plots, TRAINING_CURVES).check();
         PrintWriter o = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Dataset trainRaw = DataSource.loadDataset(resolved.dataSpec("--train", train), dt, seed);
-             Dataset testRaw = DataSource.loadDataset(resolved.dataSpec("--test", test), dt, seed + 1)) {
+        try (Dataset trainRaw = KernelOptions.named("--train",
+                () -> DataSource.loadDataset(resolved.dataSpec("--train", train), dt, seed));
+             Dataset testRaw = KernelOptions.named("--test",
+                     () -> DataSource.loadDataset(resolved.dataSpec("--test", test), dt, seed + 1))) {
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train,
                     spec.commandLine().getErr());
             // before the standardisation fitted on --train is applied to them, and before they are read in the
@@ -192,8 +193,7 @@ public final class PredictCommand implements Callable<Integer> {
             // read in the training layout, row-major
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
                  Dataset tr = resolved.layout("--train", trainStd);
-                 Dataset te = resolved.onnx() != null ? resolved.layout("--test", testStd)
-                         : testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
+                 Dataset te = testStd.withX(resolved.layoutLike("--test", testStd.x(), tr.exampleShape()))) {
                 int[] perExample = tr.exampleShape();
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {
@@ -201,7 +201,7 @@ public final class PredictCommand implements Callable<Integer> {
                             + " gives [N] + " + Shapes.str(outShape));
                 }
                 int outputs = outShape[0];
-                KernelOptions.requireProbesFit(kk, net, perExample, budget);
+                KernelOptions.requireKindFits("--kind", kk, net, perExample, budget);
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {

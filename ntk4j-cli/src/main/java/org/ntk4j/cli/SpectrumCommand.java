@@ -234,7 +234,7 @@ public final class SpectrumCommand implements Callable<Integer> {
     }
 
     private int[] labelsOf(String source, int n) throws java.io.IOException {
-        try (Dataset d = DataSource.loadDataset(source, DType.F32, seed)) {
+        try (Dataset d = KernelOptions.named("--labels", () -> DataSource.loadDataset(source, DType.F32, seed))) {
             if (!d.hasLabels()) {
                 throw new IllegalArgumentException("--labels: " + source + " has no labels");
             }
@@ -250,18 +250,20 @@ public final class SpectrumCommand implements Callable<Integer> {
     }
 
     private Computed compute(PrintWriter o) throws java.io.IOException {
-        DType dt = DType.parse(dtype);
-        KernelKind kk = KernelKind.parse(kind, seed);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        KernelKind kk = KernelOptions.parsed("--kind", kind, t -> KernelKind.parse(t, seed));
         if (kk.isPerOutput()) {
             throw new IllegalArgumentException("--kind: diagonal gives one kernel per output; take full or an "
                     + "N×N kind");
         }
-        KernelOptions.requireMethodApplies(Method.parse(method), kk);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
+        KernelOptions.requireMethodApplies(m, kk);
         long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         Model net = resolved.model();
-        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
-        try (Dataset raw = DataSource.loadDataset(resolved.dataSpec("--data", data), dt, seed);
+        Standardizer.Mode mode = KernelOptions.parsed("--standardize", standardize, Standardizer.Mode::parse);
+        try (Dataset raw = KernelOptions.named("--data",
+                () -> DataSource.loadDataset(resolved.dataSpec("--data", data), dt, seed));
              Dataset std = KernelOptions.fitStandardizer(raw.x(), mode, "--data " + data,
                      spec.commandLine().getErr()).apply(raw);
              Dataset d = resolved.layout("--data", std)) {
@@ -270,11 +272,11 @@ public final class SpectrumCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--model: needs outputs [N, O], " + net.spec() + " gives [N] + "
                         + Shapes.str(out));
             }
-            KernelOptions.requireProbesFit(kk, net, d.exampleShape(), budget);
+            KernelOptions.requireKindFits("--kind", kk, net, d.exampleShape(), budget);
             int[] own = d.hasLabels() ? d.labels().clone() : null;
             int[] lab = labels != null ? labelsOf(labels, d.size()) : own;
             try (Params p = resolved.params(null, seed, d.exampleShape(), dt)) {
-                EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(Method.parse(method)).memoryBudget(budget);
+                EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
                 new KernelOptions.BudgetCheck().kernel(ntk, kk, d.size(), 0, d.exampleShape(), dt).requireAllFit();
                 long t0 = System.nanoTime();
                 KernelMatrix k = org.ntk4j.predict.KernelRows.train(ntk, kk, d.x(), out[0]);

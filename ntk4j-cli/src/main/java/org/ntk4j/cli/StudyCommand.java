@@ -19,6 +19,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.InputLayout;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
@@ -57,6 +58,9 @@ import picocli.CommandLine.Spec;
                 + "and the epoch-0 kernel kept for the velocity (float64 copies) are not kernel calls and are not "
                 + "bounded by it.")
 public final class StudyCommand implements Callable<Integer> {
+    /** Called after each part's report is written (a test's hook: {@link PartialReport}); nothing unless set. */
+    java.util.function.IntConsumer afterPart = parts -> { };
+
     @Spec
     private CommandSpec spec;
 
@@ -121,8 +125,8 @@ public final class StudyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = DType.parse(dtype);
-        Method m = Method.parse(method);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();
         List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
         checkWidths();
@@ -164,7 +168,10 @@ public final class StudyCommand implements Callable<Integer> {
         int nTrain;
         int nTest;
         int[] per;
-        try (Dataset all = DataSource.loadDataset(sample, dt, seed)) {
+        try (Dataset loaded = KernelOptions.named("--sample", () -> DataSource.loadDataset(sample, dt, seed));
+             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
+             Dataset all = KernelOptions.named("--sample", () -> InputLayout.forModel(Zoo.parse(Zoo.withWidth(model,
+                     widths[0])), loaded))) {
             if (!all.hasLabels()) {
                 throw new IllegalArgumentException("--sample " + sample + ": has no labels; the study's kernel "
                         + "regression needs labelled data (see docs/data.md)");
@@ -193,7 +200,7 @@ public final class StudyCommand implements Callable<Integer> {
                     try {
                         EmpiricalNtk priced = ApproxCommand.pricedWidth(net, w, per, dt, m, budget);
                         for (KernelKind k : kindList) {
-                            KernelOptions.requireProbesFit(k, net, per, budget);
+                            KernelOptions.requireKindFits("--kinds", k, net, per, budget);
                         }
                         ApproxCommand.requireKernelsFit(check, priced, kindList, nTrain, nTest, per, dt);
                     } finally {
@@ -243,7 +250,7 @@ public final class StudyCommand implements Callable<Integer> {
                                 Reports.study(settings, study, reportMetrics(metrics), secondsBefore
                                         + (System.nanoTime() - start) / 1e9, false, fingerprints).write(json);
                             }
-                            PartialReport.afterPart.accept(++parts);
+                            afterPart.accept(++parts);
                         }
                         study.forget(w);
                     } finally {
@@ -334,7 +341,7 @@ public final class StudyCommand implements Callable<Integer> {
             Model net = Zoo.parse(specOfWidth);
             for (var byEpoch : byWidth.getValue().entrySet()) {
                 Path f = byEpoch.getValue();
-                try (Params p = ParamsFile.load(f, net, per, dt)) {
+                try (Params p = KernelOptions.named("--checkpoints", () -> ParamsFile.load(f, net, per, dt))) {
                     fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()),
                             RunFingerprint.of(specOfWidth, p, xTrain, xTest));
                 }

@@ -168,8 +168,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = DType.parse(dtype);
-        Standardizer.Mode mode = Standardizer.Mode.parse(standardize);
+        DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
+        Standardizer.Mode mode = KernelOptions.parsed("--standardize", standardize, Standardizer.Mode::parse);
         Model net = Zoo.parse(model);
         TrainConfig config = config();
         if (threads != null) {
@@ -237,8 +237,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Dataset trainRaw = DataSource.loadDataset(train, dt, seed);
-             Dataset testRaw = noTest ? null : DataSource.loadDataset(test, dt, seed + 1)) {
+        try (Dataset trainRaw = KernelOptions.named("--train", () -> DataSource.loadDataset(train, dt, seed));
+             Dataset testRaw = noTest ? null : KernelOptions.named("--test",
+                     () -> DataSource.loadDataset(test, dt, seed + 1))) {
             if (testRaw != null) {
                 KernelOptions.requireExampleSize("--test", testRaw.exampleShape(), "the training examples",
                         trainRaw.exampleShape());
@@ -276,33 +277,17 @@ public final class TrainCommand implements Callable<Integer> {
                 org.ntk4j.train.Examples trainEx = new org.ntk4j.train.Examples(tr.x(), tr.labels(), outShape[0]);
                 org.ntk4j.train.Examples testEx = te == null ? null
                         : new org.ntk4j.train.Examples(te.x(), te.labels(), outShape[0]);
-                o.printf(Locale.ROOT, "model %s; train %s %s, test %s; %s; %s%n", net.spec(), tr.name(),
-                        Shapes.str(tr.x().shape()), te == null ? "none" : te.name() + " " + Shapes.str(te.x().shape()),
-                        config.describe(), dt.shortName());
-                o.flush();
-                try (Progress progress = new Progress(o, err, quiet, System.console() != null, te != null, run)) {
-                    TrainResult result;
-                    if (resumeFrom != null) {
-                        try (TrainState s = Checkpoints.load(checkpointDir, resumeFrom, net, perExample, dt)) {
-                            o.printf(Locale.ROOT, "resuming from %s (epoch %d, step %d)%n",
-                                    checkpointDir.resolve(resumeFrom + ".npz"), s.epoch(), s.step());
-                            if (s.epoch() == epochs && s.stepInEpoch() == 0) {
-                                // the run is complete: said so, rather than nothing between this line and the outputs
-                                o.printf(Locale.ROOT, "the checkpoint is at the end of epoch %d, the last of --epochs "
-                                        + "%d: nothing is left to train (a larger --epochs trains on)%n", epochs,
-                                        epochs);
-                            }
-                            o.flush();
-                            result = Trainer.resume(net, s, trainEx, testEx, config, progress);
-                        }
-                    } else {
-                        try (Params p = paramsIn != null ? ParamsFile.load(paramsIn, net, perExample, dt)
-                                : net.init(seed, perExample, dt)) {
-                            o.printf(Locale.ROOT, "%d parameters%n", p.count());
-                            result = Trainer.train(KernelCommand.withBuffersOf(net, p), p, trainEx, testEx, config,
-                                    progress);
-                        }
-                    }
+                // the checkpoint or --params-in read before the first line, so that a missing or corrupt file's
+                // refusal is all the run prints
+                String from = resumeFrom;
+                try (TrainState s = from == null ? null : KernelOptions.named("--resume",
+                        () -> Checkpoints.load(checkpointDir, from, net, perExample, dt));
+                     Params p = from != null ? null : paramsIn != null ? KernelOptions.named("--params-in",
+                             () -> ParamsFile.load(paramsIn, net, perExample, dt)) : net.init(seed, perExample, dt);
+                     Progress progress = new Progress(o, err, quiet, System.console() != null, te != null, run)) {
+                    printHeader(o, net, tr, te, config, dt, from, s, p);
+                    TrainResult result = s != null ? Trainer.resume(net, s, trainEx, testEx, config, progress)
+                            : Trainer.train(KernelCommand.withBuffersOf(net, p), p, trainEx, testEx, config, progress);
                     try (TrainResult r = result) {
                         writeOutputs(o, net, config, r);
                     }
@@ -311,6 +296,29 @@ public final class TrainCommand implements Callable<Integer> {
         }
         o.flush();
         return 0;
+    }
+
+    /**
+     * Prints the run's first lines: the model, data and settings, then where it resumes from (and whether anything is
+     * left to train) or how many parameters it starts with.
+     */
+    private void printHeader(PrintWriter o, Model net, Dataset tr, Dataset te, TrainConfig config, DType dt,
+                             String resumeFrom, TrainState resumed, Params initial) {
+        o.printf(Locale.ROOT, "model %s; train %s %s, test %s; %s; %s%n", net.spec(), tr.name(),
+                Shapes.str(tr.x().shape()), te == null ? "none" : te.name() + " " + Shapes.str(te.x().shape()),
+                config.describe(), dt.shortName());
+        if (resumed != null) {
+            o.printf(Locale.ROOT, "resuming from %s (epoch %d, step %d)%n",
+                    checkpointDir.resolve(resumeFrom + ".npz"), resumed.epoch(), resumed.step());
+            if (resumed.epoch() == epochs && resumed.stepInEpoch() == 0) {
+                // the run is complete: said so, rather than nothing between this line and the outputs
+                o.printf(Locale.ROOT, "the checkpoint is at the end of epoch %d, the last of --epochs %d: nothing is "
+                        + "left to train (a larger --epochs trains on)%n", epochs, epochs);
+            }
+        } else {
+            o.printf(Locale.ROOT, "%d parameters%n", initial.count());
+        }
+        o.flush();
     }
 
     private TrainConfig config() {

@@ -229,14 +229,17 @@ class ArgumentErrorsTest {
         try (Tensor t = Tensor.of(new double[0], 4, 0)) {
             Npy.write(zero, t);
         }
-        String line = "ntk4j: data source '" + zero + "': shape [4, 0] has an axis of size 0 (axis 1); every "
-                + "example needs at least one feature";
-        assertThat(oneLineError("kernel", "--model", M, "--data", zero.toString())).isEqualTo(line);
+        String line = " '" + zero + "': shape [4, 0] has an axis of size 0 (axis 1); every example needs at least "
+                + "one feature";
+        assertThat(oneLineError("kernel", "--model", M, "--data", zero.toString())).isEqualTo("ntk4j: --data" + line);
         assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:4,6", "--x2", zero.toString()))
-                .isEqualTo(line);
-        assertThat(oneLineError("approx", "--model", M, "--data", zero.toString(), "--n", "2")).isEqualTo(line);
-        assertThat(oneLineError("spectrum", "--model", M, "--data", zero.toString())).isEqualTo(line);
-        assertThat(oneLineError("predict", "--model", M, "--train", zero.toString())).isEqualTo(line);
+                .isEqualTo("ntk4j: --x2" + line);
+        assertThat(oneLineError("approx", "--model", M, "--data", zero.toString(), "--n", "2"))
+                .isEqualTo("ntk4j: --data" + line);
+        assertThat(oneLineError("spectrum", "--model", M, "--data", zero.toString()))
+                .isEqualTo("ntk4j: --data" + line);
+        assertThat(oneLineError("predict", "--model", M, "--train", zero.toString()))
+                .isEqualTo("ntk4j: --train" + line);
         assertThat(oneLineError("explain", "--model", M, "--n", "4", "--input", "0"))
                 .isEqualTo("ntk4j: --input: an example of shape [0] has an axis of size 0; every axis needs at "
                         + "least 1 element");
@@ -284,7 +287,7 @@ class ArgumentErrorsTest {
             Npy.write(good, t);
         }
         assertThat(oneLineError("kernel", "--model", M, "--data", good + ":100"))
-                .isEqualTo("ntk4j: data source '" + good + ":100': asks for the first 100 examples, but the file "
+                .isEqualTo("ntk4j: --data '" + good + ":100': asks for the first 100 examples, but the file "
                         + "has 8");
         assertThat(run(0, "kernel", "--model", M, "--data", good + ":8")[0]).contains("x1 [8, 6]");
         Path rank1 = dir.resolve("rank1.npy");
@@ -292,12 +295,12 @@ class ArgumentErrorsTest {
             Npy.write(rank1, t);
         }
         assertThat(oneLineError("kernel", "--model", M, "--data", rank1.toString()))
-                .isEqualTo("ntk4j: data source '" + rank1 + "': shape [3] has one axis, so it is not clear what an "
+                .isEqualTo("ntk4j: --data '" + rank1 + "': shape [3] has one axis, so it is not clear what an "
                         + "example is; save rows of features [N, D]: x.reshape(-1, 1) for 3 one-feature examples, "
                         + "x.reshape(1, -1) for one example of 3 features");
         assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:2,6", "--params-in", good.toString()))
-                .isEqualTo("ntk4j: " + good + ": a .npy file (one array); parameters are an .npz archive of named "
-                        + "arrays, as 'ntk4j kernel --params-out' writes");
+                .isEqualTo("ntk4j: --params-in: " + good + ": a .npy file (one array); parameters are an .npz "
+                        + "archive of named arrays, as 'ntk4j kernel --params-out' writes");
     }
 
     @Test

@@ -213,18 +213,13 @@ class ConvergenceCommandTest {
     /** Runs with the part hook stopping the run after {@code parts} widths, as a kill would; returns the calls. */
     private static List<Integer> runStoppedAfter(int parts, String... args) {
         List<Integer> calls = new ArrayList<>();
-        PartialReport.afterPart = n -> {
+        String[] o = run(2, n -> {
             calls.add(n);
             if (n == parts) {
                 throw new IllegalArgumentException("stopped by the test after " + n + " width(s)");
             }
-        };
-        try {
-            String[] o = run(2, args);
-            assertThat(o[1]).contains("stopped by the test");
-        } finally {
-            PartialReport.afterPart = n -> { };
-        }
+        }, args);
+        assertThat(o[1]).contains("stopped by the test");
         return calls;
     }
 
@@ -265,13 +260,7 @@ class ConvergenceCommandTest {
                 + "report of a stopped run: --resume continues it, --overwrite starts a new one");
 
         List<Integer> calls = new ArrayList<>();
-        PartialReport.afterPart = calls::add;
-        String[] o;
-        try {
-            o = run(0, resumable(csv, json, "--plot", png.toString(), "--resume"));
-        } finally {
-            PartialReport.afterPart = n -> { };
-        }
+        String[] o = run(0, calls::add, resumable(csv, json, "--plot", png.toString(), "--resume"));
         assertThat(calls).as("widths measured by the resumed run").containsExactly(1, 2);
         assertThat(o[0]).contains("resuming " + json + ": 1 of 3 widths done").contains("| 16 | ")
                 .contains("| 256 | ").contains("wrote " + png);

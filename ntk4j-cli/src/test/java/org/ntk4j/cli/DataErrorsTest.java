@@ -72,7 +72,7 @@ class DataErrorsTest {
             }
         }
         assertThat(oneLineError(concat(common, "--data", plain.toString(), "--standardize", "zscore")))
-                .isEqualTo("ntk4j: standardisation: expected global, per-feature or none, got 'zscore'");
+                .isEqualTo("ntk4j: --standardize: expected global, per-feature or none, got 'zscore'");
     }
 
     private static String[] concat(String[] a, String... b) {
@@ -105,7 +105,7 @@ class DataErrorsTest {
     void missingFile() {
         Path missing = dir.resolve("missing.npy");
         assertThat(oneLineError("kernel", "--data", missing.toString()))
-                .isEqualTo("ntk4j: data source '" + missing + "': file not found: " + missing);
+                .isEqualTo("ntk4j: --data '" + missing + "': file not found: " + missing);
         assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--x2", dir.resolve("b.csv").toString()))
                 .endsWith("file not found: " + dir.resolve("b.csv"));
     }
@@ -114,7 +114,7 @@ class DataErrorsTest {
     void missingParameterFileAndOutputDirectory() {
         Path params = dir.resolve("nowhere.npz");
         assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--params-in", params.toString()))
-                .isEqualTo("ntk4j: file not found: " + params);
+                .isEqualTo("ntk4j: --params-in: file not found: " + params);
         Path out = dir.resolve("no-such-dir").resolve("k.npy");
         assertThat(oneLineError("kernel", "--data", "synthetic:2,3", "--model", SMALL_FCN, "--out", out.toString()))
                 .isEqualTo("ntk4j: --out " + out + ": directory " + out.getParent() + " does not exist");
@@ -123,10 +123,10 @@ class DataErrorsTest {
     @Test
     void unknownSource() {
         assertThat(oneLineError("kernel", "--data", "mnist:train"))
-                .startsWith("ntk4j: data source 'mnist:train': unknown source 'mnist'; expected "
+                .startsWith("ntk4j: --data 'mnist:train': unknown source 'mnist'; expected "
                         + "default:train|test[:N]");
         assertThat(oneLineError("kernel", "--data", "default:validation"))
-                .startsWith("ntk4j: data source 'default:validation': expected default:train[:N] or default:test[:N]");
+                .startsWith("ntk4j: --data 'default:validation': expected default:train[:N] or default:test[:N]");
     }
 
     @Test
@@ -154,11 +154,11 @@ class DataErrorsTest {
             Npy.write(nan, t);
         }
         assertThat(oneLineError("kernel", "--data", nan.toString()))
-                .isEqualTo("ntk4j: " + nan + ": contains NaN at flat index 3 (example 1)");
+                .isEqualTo("ntk4j: --data: " + nan + ": contains NaN at flat index 3 (example 1)");
         Path inf = dir.resolve("inf.csv");
         Files.writeString(inf, "a,b\n1,-Infinity\n");
         assertThat(oneLineError("kernel", "--data", inf.toString()))
-                .isEqualTo("ntk4j: " + inf + ": contains -Infinity at flat index 1 (example 0)");
+                .isEqualTo("ntk4j: --data: " + inf + ": contains -Infinity at flat index 1 (example 0)");
         Path params = dir.resolve("p.npz");
         run(0, "kernel", "--model", SMALL_FCN, "--data", "synthetic:2,3", "--params-out", params.toString());
         Map<String, Tensor> tensors = Npz.readTensors(params, DType.F32);
@@ -184,7 +184,7 @@ class DataErrorsTest {
         Path csv = dir.resolve("l.csv");
         Files.writeString(csv, "a,label\n1,0\n2,1.5\n");
         assertThat(oneLineError("kernel", "--data", csv.toString()))
-                .isEqualTo("ntk4j: " + csv + ": row 2, label column 'label' (2): '1.5' is not a class index "
+                .isEqualTo("ntk4j: --data: " + csv + ": row 2, label column 'label' (2): '1.5' is not a class index "
                         + "(a whole number 0, 1, ...)");
     }
 
@@ -197,21 +197,21 @@ class DataErrorsTest {
         byte[] bytes = Files.readAllBytes(npy);
         Files.write(npy, java.util.Arrays.copyOf(bytes, bytes.length - 3));
         assertThat(oneLineError("kernel", "--data", npy.toString()))
-                .startsWith("ntk4j: " + npy + ": truncated .npy file");
+                .startsWith("ntk4j: --data: " + npy + ": truncated .npy file");
         Path idx = dir.resolve("images-idx3-ubyte");
         Files.write(idx, new byte[] {0, 0, 8, 3, 0, 0, 0, 2});
         assertThat(oneLineError("kernel", "--data", idx.toString()))
-                .startsWith("ntk4j: " + idx + ": truncated IDX file");
+                .startsWith("ntk4j: --data: " + idx + ": truncated IDX file");
         Path csv = dir.resolve("bad.csv");
         Files.writeString(csv, "a,b\n1,x\n");
         assertThat(oneLineError("kernel", "--data", csv.toString()))
-                .isEqualTo("ntk4j: " + csv + ": row 1, column 'b' (2): 'x' is not a number");
+                .isEqualTo("ntk4j: --data: " + csv + ": row 1, column 'b' (2): 'x' is not a number");
     }
 
     @Test
     void debugFlagAddsTheStackTrace() {
         String err = run(2, "kernel", "--data", "nowhere.npy", "--debug")[1];
-        assertThat(err).startsWith("ntk4j: data source 'nowhere.npy': file not found: nowhere.npy")
+        assertThat(err).startsWith("ntk4j: --data 'nowhere.npy': file not found: nowhere.npy")
                 .contains("java.lang.IllegalArgumentException").contains("\tat org.ntk4j.io.DataSource");
         assertThat(run(2, "--debug", "kernel", "--data", "nowhere.npy")[1]).contains("\tat ");
     }

@@ -58,9 +58,10 @@ class KernelCommandTest {
         }
         String[][] refused = {
             {"--trace-axes", "2",
-                "trace axes [2]: axis 2 is out of range for f(x) of rank 2 (expected -2 <= axis < 2"},
-            {"--diagonal-axes", "0,-2", "diagonal axes [0, -2]: 0 and -2 both name axis 0 of f(x) (rank 2)"},
-            {"--trace-axes", "1", "--diagonal-axes", "-1", "trace axes [1] and diagonal axes [-1] both name axis 1"},
+                "--trace-axes [2]: axis 2 is out of range for f(x) of rank 2 (expected -2 <= axis < 2"},
+            {"--diagonal-axes", "0,-2", "--diagonal-axes [0, -2]: 0 and -2 both name axis 0 of f(x) (rank 2)"},
+            {"--trace-axes", "1", "--diagonal-axes", "-1",
+                "--trace-axes [1] and --diagonal-axes [-1] both name axis 1"},
         };
         for (String[] r : refused) {
             String[] args = concat(common, java.util.Arrays.copyOf(r, r.length - 1));
@@ -237,14 +238,9 @@ class KernelCommandTest {
         long baseline = Tensor.liveBytes();
         run(0, args);
         assertThat(Tensor.liveBytes()).as("after a finished run").isEqualTo(baseline);
-        PartialReport.afterPart = parts -> {
+        assertThat(run(2, parts -> {
             throw new IllegalArgumentException("stopped by the test after " + parts + " width(s)");
-        };
-        try {
-            assertThat(run(2, args)[1]).contains("stopped by the test after 1 width(s)");
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        }, args)[1]).contains("stopped by the test after 1 width(s)");
         assertThat(Tensor.liveBytes()).as("after a failed run").isEqualTo(baseline);
     }
 
@@ -263,14 +259,9 @@ class KernelCommandTest {
         org.ntk4j.io.JsonReport whole = org.ntk4j.io.JsonReport.read(straight);
         Path json = dir.resolve("w.json");
         args[args.length - 1] = json.toString();
-        PartialReport.afterPart = parts -> {
+        assertThat(run(2, parts -> {
             throw new IllegalArgumentException("stopped by the test after " + parts + " width(s)");
-        };
-        try {
-            assertThat(run(2, args)[1]).contains("stopped by the test after 1 width(s)");
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        }, args)[1]).contains("stopped by the test after 1 width(s)");
         org.ntk4j.io.JsonReport partial = org.ntk4j.io.JsonReport.read(json);
         assertThat(partial.get("complete")).isEqualTo(false);
         assertThat((int[]) partial.get("widths_done")).containsExactly(8);
@@ -284,13 +275,7 @@ class KernelCommandTest {
                 + "continues a width study (--widths), which is measured width by width; approx without --widths is "
                 + "one measurement");
         java.util.List<Integer> calls = new java.util.ArrayList<>();
-        PartialReport.afterPart = calls::add;
-        String out;
-        try {
-            out = run(0, append(args, "--resume"))[0];
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        String out = run(0, calls::add, append(args, "--resume"))[0];
         assertThat(calls).as("widths measured by the resumed run").containsExactly(1, 2);
         assertThat(out).contains("resuming " + json + ": 1 of 3 widths done").contains("| 8 | ").contains("| 128 | ");
         org.ntk4j.io.JsonReport resumed = org.ntk4j.io.JsonReport.read(json);
@@ -513,9 +498,9 @@ class KernelCommandTest {
     void badInputGivesOneLineAndExitCode2() {
         assertThat(run(2, "kernel", "--model", "mlp")[1]).startsWith("ntk4j: unknown model 'mlp'");
         assertThat(run(2, "kernel", "--method", "fast")[1])
-                .startsWith("ntk4j: method: expected auto, jc, vp or sd, got 'fast'");
+                .startsWith("ntk4j: --method: expected auto, jc, vp or sd, got 'fast'");
         assertThat(run(2, "kernel", "--data", "nowhere.npy")[1])
-                .startsWith("ntk4j: data source 'nowhere.npy': file not found");
+                .startsWith("ntk4j: --data 'nowhere.npy': file not found");
         assertThat(run(2, "kernel", "--data", "synthetic:4")[1]).contains("at least one dimension");
         assertThat(run(2, "kernel", "--kind", "half")[1]).contains("kind: expected full, trace, diagonal, pntk");
         assertThat(run(2, "kernel", "--memory", "lots")[1]).contains("--memory: expected a positive size");

@@ -144,14 +144,9 @@ class MemoryBudgetCommandsTest {
         // --memory is not a setting a resume must match (it changes the round-off of chunks only): a run stopped
         // after its first width under the least budget resumes under the default one, to the same figures
         Path partial = dir.resolve("partial.json");
-        PartialReport.afterPart = parts -> {
+        run(2, parts -> {
             throw new IllegalArgumentException("stopped by the test after " + parts + " width");
-        };
-        try {
-            run(2, with(args, "--memory", least, "--report", partial.toString()));
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        }, with(args, "--memory", least, "--report", partial.toString()));
         assertThat(JsonReport.read(partial).get("complete")).isEqualTo(false);
         assertThat(run(0, with(args, "--report", partial.toString(), "--resume"))[0]).contains("1 of 2 widths done");
         assertSameFigures(figures(partial, "distance", "single_", "exponent"),

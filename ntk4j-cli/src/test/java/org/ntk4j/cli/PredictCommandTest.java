@@ -131,7 +131,7 @@ class PredictCommandTest {
             "ntk4j: --diag-reg: expected a finite number >= 0, got -1.0",
             "is outside [0, 5)",
             "ntk4j: --test: examples of shape [10] do not match the training examples [28, 28, 1]",
-            "ntk4j: standardisation: expected global, per-feature or none, got 'z'",
+            "ntk4j: --standardize: expected global, per-feature or none, got 'z'",
             "ntk4j: --plots: the training curves need two or more finite times > 0 in --t"
         };
         for (int i = 0; i < cases.length; i++) {

@@ -119,8 +119,9 @@ class StudyCommandTest {
         String[] o = run(2, "study", "--model", MODEL, "--widths", "8,16", "--checkpoints",
                 dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample", "default:test:18",
                 "--kinds", "pntk");
-        assertThat(o[1].trim()).isEqualTo("ntk4j: " + dir.resolve("w16").resolve("epoch-2.npz") + ": parameters: "
-                + "'1_dense/w' must have shape [784, 16], has [784, 8] (model fcn(depth=1,out=10,width=16))");
+        assertThat(o[1].trim()).isEqualTo("ntk4j: --checkpoints: " + dir.resolve("w16").resolve("epoch-2.npz")
+                + ": parameters: '1_dense/w' must have shape [784, 16], has [784, 8] (model "
+                + "fcn(depth=1,out=10,width=16))");
         assertThat(o[0]).isEmpty();
     }
 
@@ -225,14 +226,9 @@ class StudyCommandTest {
 
         Path json = dir.resolve("s.json");
         Path plots = dir.resolve("plots");
-        PartialReport.afterPart = parts -> {
+        assertThat(run(2, parts -> {
             throw new IllegalArgumentException("stopped by the test after " + parts + " checkpoint(s)");
-        };
-        try {
-            assertThat(run(2, studyArgs(json, "--plot-dir", plots.toString()))[1]).contains("stopped by the test");
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        }, studyArgs(json, "--plot-dir", plots.toString()))[1]).contains("stopped by the test");
         JsonReport partial = JsonReport.read(json);
         assertThat(partial.get("complete")).isEqualTo(false);
         assertThat((int[]) partial.get("width_8.epochs_done")).containsExactly(0);
@@ -267,13 +263,7 @@ class StudyCommandTest {
         assertThat(Files.readString(json, StandardCharsets.UTF_8)).isEqualTo(before);
 
         List<Integer> calls = new java.util.ArrayList<>();
-        PartialReport.afterPart = calls::add;
-        String[] o;
-        try {
-            o = run(0, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
-        } finally {
-            PartialReport.afterPart = parts -> { };
-        }
+        String[] o = run(0, calls::add, studyArgs(json, "--resume", "--plot-dir", plots.toString()));
         assertThat(calls).as("checkpoints measured by the resumed run").containsExactly(1, 2, 3);
         assertThat(o[0]).contains("resuming " + json + ": 1 of 4 checkpoints done").contains("wrote 7 plots to "
                 + plots);

@@ -68,9 +68,20 @@ public final class ParamSpec {
      * Number of elements.
      *
      * @return the product of the shape
+     * @throws IllegalArgumentException naming the parameter when it has more elements than one tensor holds
+     *     (2^31-1): tiling a kernel splits its examples, never a parameter, so the advice is a smaller layer
      */
     public int size() {
-        return Shapes.size(shape);
+        long n = 1;
+        for (int d : shape) {
+            n = Math.min(n * d, 1L << 31); // saturated past 2^31-1; an axis of size 0 makes it 0
+        }
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("parameter '" + path + "' of shape " + Shapes.str(shape) + " has "
+                    + "more than 2^31-1 elements, more than one tensor holds; computing in tiles splits the examples, "
+                    + "not a parameter: use a smaller layer (a smaller width, or fewer input features)");
+        }
+        return (int) n;
     }
 
     @Override

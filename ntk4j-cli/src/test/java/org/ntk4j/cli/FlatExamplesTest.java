@@ -1,0 +1,87 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.CliRuns.run;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.ParamsFile;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Flat rows of as many values as an example (a CSV, a flat .npy) are taken wherever the example shape is known, as
+ * --data and predict's --test take them: kernel's --x2 beside image --data, approx's --data and study's --sample
+ * (s² columns: an s×s image, as kernel's --data), and explain's --input.
+ */
+class FlatExamplesTest {
+    private static final String CNN = "cnn(depth=1,channels=2,out=3)";
+
+    @TempDir
+    Path dir;
+
+    /** [N, 4, 3, 1] images and the same values as [N, 12] rows: no square, so only --data's shape lays them out. */
+    private Path[] imagesAndRows() throws Exception {
+        Path images = dir.resolve("images.npy");
+        Path rows = dir.resolve("rows.npy");
+        try (Tensor x = Tensor.randomNormal(DType.F64, 7, 5, 4, 3, 1)) {
+            Npy.write(images, x);
+            try (Tensor flat = x.reshape(5, 12)) {
+                Npy.write(rows, flat);
+            }
+        }
+        return new Path[] {images, rows};
+    }
+
+    /** kernel --x2 of flat rows is the kernel of --x2 given as the images they are (to the last bit: same values). */
+    @Test
+    void kernelTakesFlatX2RowsInTheShapeOfTheDataExamples() throws Exception {
+        Path[] files = imagesAndRows();
+        Path asImages = dir.resolve("k_images.npy");
+        Path asRows = dir.resolve("k_rows.npy");
+        String[] args = {"kernel", "--model", CNN, "--data", files[0].toString(), "--dtype", "f64", "--x2", null,
+            "--out", null, "--quiet"};
+        args[8] = files[0].toString();
+        args[10] = asImages.toString();
+        run(0, args);
+        args[8] = files[1].toString();
+        args[10] = asRows.toString();
+        assertThat(run(0, args)[0]).contains("x2 [5, 4, 3, 1]");
+        try (Tensor a = Npy.readTensor(asImages, DType.F64); Tensor b = Npy.readTensor(asRows, DType.F64)) {
+            assertThat(b.shape()).containsExactly(5, 5);
+            for (int i = 0; i < a.size(); i++) {
+                assertThat(b.getFlat(i)).isEqualTo(a.getFlat(i));
+            }
+        }
+    }
+
+    /** approx --data and study --sample of s² columns read them as kernel's --data does, as s×s images. */
+    @Test
+    void approxAndStudyLayOutFlatRowsAsKernelDoes() throws Exception {
+        Path rows = dir.resolve("square.npy");
+        try (Tensor x = Tensor.randomNormal(DType.F32, 3, 10, 16)) {
+            Npy.write(rows, x);
+        }
+        assertThat(run(0, "approx", "--model", CNN, "--data", rows.toString(), "--n", "5", "--kinds", "pntk")[0])
+                .contains("held-out inputs [4, 4, 1]");
+        double[] y = new double[10];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = i % 3;
+        }
+        Path labels = dir.resolve("labels.npy");
+        try (Tensor t = Tensor.of(y, 10)) {
+            Npy.write(labels, t);
+        }
+        try (Params p0 = Zoo.parse(CNN).init(0, new int[] {4, 4, 1}, DType.F32)) {
+            ParamsFile.save(p0, dir.resolve("epoch-0.npz"));
+        }
+        assertThat(run(0, "study", "--model", CNN, "--widths", "2", "--checkpoints",
+                dir.resolve("epoch-{epoch}.npz").toString(), "--sample", rows + ":labels=" + labels, "--n", "5",
+                "--kinds", "pntk", "--json", dir.resolve("s.json").toString())[1]).doesNotContain("ntk4j:");
+        assertThat(run(0, "explain", "--model", CNN, "--input", "16", "--n", "3")[0]).contains("x1 3 × [4, 4, 1]");
+    }
+}

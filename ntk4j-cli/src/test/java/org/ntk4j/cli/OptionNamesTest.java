@@ -1,0 +1,131 @@
+package org.ntk4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.ArgumentErrorsTest.oneLineError;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every refusal of a value names the option as the user typed it ("--dtype: ...", not the library's "dtype: ..."),
+ * in every command that takes it; a missing or corrupt input file is refused before anything is printed.
+ */
+class OptionNamesTest {
+    private static final String M = "fcn(depth=1,width=8,out=3)";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theLibrarysRefusalsOfAValueNameTheOption() {
+        String[] data = {"--model", M, "--data", "synthetic:8,6"};
+        for (String command : new String[] {"kernel", "approx", "spectrum", "convergence"}) {
+            assertThat(oneLineError(with(command, data, "--dtype", "f16"))).as(command)
+                    .isEqualTo("ntk4j: --dtype: expected f32 or f64, got 'f16'");
+            assertThat(oneLineError(with(command, data, "--method", "fast"))).as(command)
+                    .isEqualTo("ntk4j: --method: expected auto, jc, vp or sd, got 'fast'");
+        }
+        assertThat(oneLineError("explain", "--model", M, "--input", "6", "--dtype", "f16"))
+                .isEqualTo("ntk4j: --dtype: expected f32 or f64, got 'f16'");
+        assertThat(oneLineError("train", "--model", M, "--train", "default:train:8", "--dtype", "f16"))
+                .isEqualTo("ntk4j: --dtype: expected f32 or f64, got 'f16'");
+        assertThat(oneLineError(with("kernel", data, "--kind", "bogus"))).isEqualTo("ntk4j: --kind: expected full, "
+                + "trace, diagonal, pntk, pntk-unscaled, logit:K, probes:R or projected:K, got 'bogus'");
+        assertThat(oneLineError(with("kernel", data, "--kind", "logit:x")))
+                .isEqualTo("ntk4j: --kind: 'logit:x' needs an integer after ':'");
+        assertThat(oneLineError(with("approx", data, "--n", "4", "--kinds", "pntk,bogus")))
+                .startsWith("ntk4j: --kinds: expected full, trace,").endsWith("got 'bogus'");
+        assertThat(oneLineError(with("kernel", data, "--standardize", "zscore")))
+                .isEqualTo("ntk4j: --standardize: expected global, per-feature or none, got 'zscore'");
+        assertThat(oneLineError(with("spectrum", data, "--standardize", "zscore")))
+                .isEqualTo("ntk4j: --standardize: expected global, per-feature or none, got 'zscore'");
+    }
+
+    /** Axes the model's outputs do not have were refused, when the kernel was planned, as "trace axes [5]: ...". */
+    @Test
+    void axesTheOutputsDoNotHaveNameTheirOption() {
+        assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:8,6", "--trace-axes", "5")).isEqualTo(
+                "ntk4j: --trace-axes [5]: axis 5 is out of range for f(x) of rank 2 (expected -2 <= axis < 2, the "
+                        + "batch axis included)");
+        assertThat(oneLineError("explain", "--model", M, "--input", "6", "--trace-axes", "1", "--diagonal-axes",
+                "-1")).isEqualTo("ntk4j: --trace-axes [1] and --diagonal-axes [-1] both name axis 1 of f(x) (rank 2); "
+                + "an axis is either traced or diagonal");
+    }
+
+    /** logit:K beyond the model's outputs was refused by the library once the kernel was reached, as "kind: ...". */
+    @Test
+    void aKindTheModelCannotHaveNamesItsOption() {
+        String[] data = {"--model", M, "--data", "synthetic:8,6"};
+        String tooFar = "ntk4j: --kind: logit:5 but the model has 3 outputs (0..2)";
+        assertThat(oneLineError(with("kernel", data, "--kind", "logit:5"))).isEqualTo(tooFar);
+        assertThat(oneLineError(with("spectrum", data, "--kind", "logit:5"))).isEqualTo(tooFar);
+        assertThat(oneLineError("explain", "--model", M, "--input", "6", "--kind", "logit:5")).isEqualTo(tooFar);
+        assertThat(oneLineError("predict", "--model", M, "--train", "synthetic:8,6", "--test", "synthetic:4,6",
+                "--kind", "logit:5")).isEqualTo(tooFar);
+        assertThat(oneLineError(with("approx", data, "--n", "4", "--kinds", "pntk,logit:5")))
+                .isEqualTo("ntk4j: --kinds: logit:5 but the model has 3 outputs (0..2)");
+    }
+
+    @Test
+    void aDataSourceThatCannotBeReadNamesItsOption() {
+        Path missing = dir.resolve("missing.npy");
+        assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:8,6", "--x2", missing.toString()))
+                .isEqualTo("ntk4j: --x2 '" + missing + "': file not found: " + missing);
+        assertThat(oneLineError("predict", "--model", M, "--train", "synthetic:8,6", "--test", "synthetic:x"))
+                .isEqualTo("ntk4j: --test 'synthetic:x': expected synthetic:N,D1[,D2,...] with positive integers");
+        assertThat(oneLineError("train", "--model", M, "--train", missing.toString()))
+                .isEqualTo("ntk4j: --train '" + missing + "': file not found: " + missing);
+    }
+
+    /**
+     * train printed its first line (model, data, optimiser) and then the refusal of a missing or corrupt --params-in
+     * or checkpoint: the refusal is now all it prints, as for kernel and predict, naming the option.
+     */
+    @Test
+    void aMissingOrCorruptParameterFileIsRefusedBeforeAnyOutput() throws Exception {
+        Path missing = dir.resolve("missing.npz");
+        Path corrupt = Files.writeString(dir.resolve("corrupt.npz"), "not a zip");
+        String[] train = {"train", "--model", "fcn(depth=1,width=8)", "--train", "default:train:8", "--test", "none",
+            "--epochs", "1"};
+        assertThat(oneLineError(with(train, "--params-in", missing.toString())))
+                .isEqualTo("ntk4j: --params-in: file not found: " + missing);
+        assertThat(oneLineError(with(train, "--params-in", corrupt.toString())))
+                .startsWith("ntk4j: --params-in: " + corrupt + ": not a .npz file");
+        for (String command : new String[] {"kernel", "predict"}) {
+            String[] args = command.equals("kernel") ? new String[] {command, "--model", M, "--data", "synthetic:8,6"}
+                    : new String[] {command, "--model", "fcn(depth=1,width=8)", "--train", "default:train:8",
+                        "--test", "default:test:4"};
+            assertThat(oneLineError(with(args, "--params-in", missing.toString()))).as(command)
+                    .isEqualTo("ntk4j: --params-in: file not found: " + missing);
+            assertThat(oneLineError(with(args, "--params-in", corrupt.toString()))).as(command)
+                    .startsWith("ntk4j: --params-in: " + corrupt + ": not a .npz file");
+        }
+    }
+
+    /**
+     * A parameter tensor beyond 2^31-1 elements was refused with "tile the computation", which does not help: tiles
+     * split the examples, never a parameter. The refusal names the parameter and advises a smaller layer.
+     */
+    @Test
+    void aParameterTooLargeForOneTensorAdvisesASmallerLayerNotTiles() {
+        String refusal = oneLineError("explain", "--model", "fcn(depth=1,width=50000,out=3)", "--input", "50000");
+        assertThat(refusal).isEqualTo("ntk4j: parameter '1_dense/w' of shape [50000, 50000] has more than 2^31-1 "
+                + "elements, more than one tensor holds; computing in tiles splits the examples, not a parameter: use "
+                + "a smaller layer (a smaller width, or fewer input features)");
+    }
+
+    private static String[] with(String command, String[] middle, String... more) {
+        String[] first = new String[middle.length + 1];
+        first[0] = command;
+        System.arraycopy(middle, 0, first, 1, middle.length);
+        return with(first, more);
+    }
+
+    private static String[] with(String[] args, String... more) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+        System.arraycopy(more, 0, all, args.length, more.length);
+        return all;
+    }
+}
