@@ -157,7 +157,8 @@ final class SdPlan {
          * combination's slices and Z (and Z ⊙ G1, ones). Where the rule's data factor is a one-hot ({@link
          * StructuredDerivatives#dataByRule}: an embedding's ids, {@link OneHotFactored}), no A, no product's scratch,
          * P's nonzero columns [N, R, F] in place of P [N, F, C], and Q
-         * with no scratch (its keys and columns are N·R ints on the heap): nothing of size C.
+         * with no scratch (the ids' columns and sorted keys, N·R ints and longs a side, on the heap): nothing of
+         * size C.
          */
         private void factoredCost(Walk w, long n1, long n2, long o, OutputPairs pairs,
                                   org.ntk4j.primitive.ConsumerRule.Linear rule) {

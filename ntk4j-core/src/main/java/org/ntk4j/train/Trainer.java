@@ -41,8 +41,10 @@ public final class Trainer {
      * Trains from initial parameters.
      *
      * @param model the network; its output must be [n, classes]; its constants ({@link Model#buffers}) go with
-     *     the parameters of every checkpoint and of the result
-     * @param init the initial parameters (of the dtype the training runs in); copied, not changed, not closed
+     *     the parameters of every checkpoint and of the result, and are the network trained where given
+     * @param init the initial parameters (of the dtype the training runs in); copied, not changed, not closed; their
+     *     {@link Params#buffers} (a parameter file's batch-norm running statistics) are the network's where the model
+     *     gives none of that path (the model's given ones win: {@link Model#init}'s parameters carry the defaults)
      * @param train the training examples; converted to the parameters' dtype if needed; not closed
      * @param test the examples evaluated after every epoch, or null
      * @param config the run's settings
@@ -56,10 +58,12 @@ public final class Trainer {
             Listener listener) throws IOException {
         Map<String, Tensor> p = new LinkedHashMap<>();
         init.tensors().forEach((k, v) -> p.put(k, v.copy()));
-        // the model's constants (batch-norm running statistics given to it) travel with the parameters, so that
-        // every checkpoint and the result hold the network trained, not the declared defaults
+        // the constants (batch-norm running statistics) travel with the parameters, so that every checkpoint and the
+        // result hold the network trained, not the declared defaults: the model's given ones, and init's (a parameter
+        // file's) for the others
         Map<String, Tensor> constants = new LinkedHashMap<>();
-        model.buffers().forEach((k, v) -> constants.put(k, v.copy()));
+        init.buffers().forEach((k, v) -> constants.put(k, model.buffers().getOrDefault(k, v).copy()));
+        model.buffers().forEach((k, v) -> constants.computeIfAbsent(k, key -> v.copy()));
         Params params = new Params(p, constants);
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (String b : config.optimizer().bufferNames()) {

@@ -541,4 +541,61 @@ class TrainerTest {
         assertThat(Trainer.permutation(1, 1, 100)).containsExactly(p);
         assertThat(Trainer.permutation(1, 2, 100)).isNotEqualTo(p);
     }
+
+    /**
+     * Parameters that carry buffers (a parameter file's or a checkpoint's batch-norm running statistics, far from
+     * the defaults mean 0, variance 1) describe the network {@link Model#apply} evaluates with them: given to a model
+     * that holds no buffers of its own, the run trains that network. Its epoch-0 test loss is {@link
+     * Trainer#evaluate} of those parameters, one full-batch SGD step is θ0 − η·{@link Trainer#lossAndGradient} (to
+     * 1e-12, float64), and the result carries the statistics. Before, the run took the model's defaults and dropped
+     * the parameters' statistics.
+     */
+    @Test
+    void theParametersBuffersAreTheNetworkTrained() throws Exception {
+        Model m = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(3),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.tanh(), org.ntk4j.nn.Layers.dense(2)),
+                "dense-bn-tanh-dense");
+        int[] in = {4};
+        Map<String, Tensor> tensors = new java.util.LinkedHashMap<>();
+        try (Params p0 = m.init(1, in, DType.F64)) {
+            p0.tensors().forEach((k, v) -> tensors.put(k, v.copy()));
+        }
+        Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+        for (org.ntk4j.nn.ParamSpec s : m.bufferSpecs(in)) {
+            boolean mean = s.path().endsWith("running_mean");
+            buffers.put(s.path(), Tensor.of(mean ? new double[] {0.5, -1, 2} : new double[] {2, 0.5, 3}, 3));
+        }
+        assertThat(buffers).hasSize(2);
+        int[] labels = {0, 1, 1, 0, 1, 0};
+        double lr = 0.2;
+        try (Params init = new Params(tensors, buffers); Tensor x = Tensor.randomNormal(DType.F64, 7, 6, 4);
+             Tensor y = Tensor.zeros(DType.F64, 6, 2)) {
+            for (int i = 0; i < labels.length; i++) {
+                y.setFlat(i * 2 + labels[i], 1);
+            }
+            Examples data = new Examples(x, labels, 2);
+            TrainConfig c = TrainConfig.builder().learningRate(lr).batchSize(6).epochs(1).seed(1).evalBatchSize(6)
+                    .build();
+            double[] initial = Trainer.evaluate(m, init, data, c.loss(), 6);
+            try (TrainResult r = Trainer.train(m, init, data, data, c, Listener.NONE);
+                 Trainer.LossGradient lg = Trainer.lossAndGradient(m, init, x, y, c.loss())) {
+                assertThat(r.curves().get(0).testLoss()).as("epoch 0: the parameters' network")
+                        .isCloseTo(initial[0], org.assertj.core.data.Offset.offset(1e-12));
+                for (Map.Entry<String, Tensor> e : init.tensors().entrySet()) {
+                    Tensor g = lg.gradient().get(e.getKey());
+                    Tensor got = r.params().get(e.getKey());
+                    for (int i = 0; i < g.size(); i++) {
+                        double want = e.getValue().getFlat(i) - lr * g.getFlat(i);
+                        assertThat(got.getFlat(i)).as("%s[%d]", e.getKey(), i)
+                                .isCloseTo(want, org.assertj.core.data.Offset.offset(1e-12));
+                    }
+                }
+                assertThat(r.params().buffers()).containsOnlyKeys(buffers.keySet());
+                for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
+                    assertThat(r.params().buffers().get(e.getKey()).toDoubleArray())
+                            .containsExactly(e.getValue().toDoubleArray());
+                }
+            }
+        }
+    }
 }
