@@ -39,24 +39,69 @@ public final class Model {
     /** Models kept by {@link #derived}. */
     private static final int DERIVED_KEPT = 8;
     /**
-     * The models {@link #apply} derived for parameters whose buffers differ from this model's, by the buffers' map
-     * (its tensors compared by identity), the {@value #DERIVED_KEPT} used last: so that applying the same
-     * parameters again builds and converts nothing new. A dropped one has its caches released (its converted
-     * buffers, graphs and plans).
+     * The models {@link #withBuffersOf} derived for parameters whose buffers differ from this model's, by the
+     * buffers' values, the {@value #DERIVED_KEPT} used last: so that applying parameters that carry the same
+     * statistics again — the same parameters, or each step's copy in a loop of {@link GradientStep#step} — builds,
+     * converts and traces nothing new. Each owns copies of its buffers (the parameters it was derived for may be
+     * closed); a dropped one has its caches released and its copies closed.
      */
-    private final Map<Map<String, Tensor>, Model> derived = java.util.Collections.synchronizedMap(
+    private final Map<BufferValues, Derived> derived = java.util.Collections.synchronizedMap(
             new LinkedHashMap<>(16, 0.75f, true) {
                 private static final long serialVersionUID = 1L;
 
                 @Override
-                protected boolean removeEldestEntry(Map.Entry<Map<String, Tensor>, Model> eldest) {
+                protected boolean removeEldestEntry(Map.Entry<BufferValues, Derived> eldest) {
                     if (size() > DERIVED_KEPT) {
-                        eldest.getValue().releaseCaches();
+                        eldest.getValue().release();
                         return true;
                     }
                     return false;
                 }
             });
+
+    /** A model derived for other buffers, and the copies of them it computes with (see {@link #derived}). */
+    private record Derived(Model model, Map<String, Tensor> copies) {
+        void release() {
+            model.releaseCaches();
+            copies.values().forEach(Tensor::close);
+        }
+    }
+
+    /** Buffers compared by value: each path with its shape and values (see {@link #derived}). */
+    private static final class BufferValues {
+        private final String[] paths;
+        private final int[][] shapes;
+        private final double[][] values;
+        private final int hash;
+
+        BufferValues(Map<String, Tensor> buffers) {
+            int n = buffers.size();
+            paths = new String[n];
+            shapes = new int[n][];
+            values = new double[n][];
+            int i = 0;
+            for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
+                paths[i] = e.getKey();
+                shapes[i] = e.getValue().shape();
+                values[i] = e.getValue().toDoubleArray();
+                i++;
+            }
+            hash = java.util.Objects.hash(java.util.Arrays.hashCode(paths), java.util.Arrays.deepHashCode(shapes),
+                    java.util.Arrays.deepHashCode(values));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof BufferValues b && hash == b.hash && java.util.Arrays.equals(paths, b.paths)
+                    && java.util.Arrays.deepEquals(shapes, b.shapes) && java.util.Arrays.deepEquals(values, b.values);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
     /** The graphs {@link #apply} evaluates, with the constants their traces allocated. */
     private record Applied(Graph graph, CachedTensors constants) {
     }
@@ -438,17 +483,28 @@ public final class Model {
     /**
      * The network that {@code params} describe: this model, or where their {@link Params#buffers} (a checkpoint's
      * running statistics, say) differ from its own ({@link #bufferMismatch}), this model with theirs (made once per
-     * buffers and kept with this model). What {@link #apply}, {@link GradientStep} and the trainer's gradient compute
-     * with, so that a gradient is that of the network {@link #apply} evaluates.
+     * buffer values, with copies of them, and kept with this model: {@link #derived}). What {@link #apply}, {@link
+     * GradientStep} and the trainer's gradient compute with, so that a gradient is that of the network {@link
+     * #apply} evaluates.
      *
-     * @param params the parameters, whose buffers are read; not closed (keep them open while the result is used)
+     * @param params the parameters, whose buffers are read (copied where a new model is derived); not closed
      * @param in the per-example input shape
      * @param dtype the dtype computed in
      * @return this model, or this model with the parameters' buffers
      */
     public Model withBuffersOf(Params params, int[] in, DType dtype) {
-        return bufferMismatch(params, in, dtype) == null ? this
-                : derived.computeIfAbsent(params.buffers(), this::withBuffers);
+        if (bufferMismatch(params, in, dtype) == null) {
+            return this;
+        }
+        return derived.computeIfAbsent(new BufferValues(params.buffers()), k -> {
+            Map<String, Tensor> copies = new LinkedHashMap<>();
+            // owned by the derived model for its life, not by a scope open around this call
+            org.ntk4j.tensor.TensorScope.unscoped(() -> {
+                params.buffers().forEach((path, t) -> copies.put(path, t.copy()));
+                return copies;
+            });
+            return new Derived(withBuffers(copies), copies);
+        }).model();
     }
 
     /**
@@ -491,12 +547,12 @@ public final class Model {
             applied.clear();
         }
         graphs.forEach(a -> a.constants().retire());
-        List<Model> models;
+        List<Derived> models;
         synchronized (derived) {
             models = new ArrayList<>(derived.values());
             derived.clear();
         }
-        models.forEach(Model::releaseCaches);
+        models.forEach(Derived::release);
         CachedTensors buffersOwner;
         synchronized (resolved) {
             buffersOwner = resolvedOwner;

@@ -47,6 +47,45 @@ class ModelCachesTest {
         assertThat(Tensor.liveBytes()).isEqualTo(baseline);
     }
 
+    /**
+     * A loop of gradient steps from parameters carrying other statistics than the model's: each step's result
+     * carries a copy of them, equal in value, and computes with the one model derived for them. The derived models
+     * were keyed by the buffer tensors' identity, so each step derived, converted and traced a new one (the 8 used
+     * last kept), and the live bytes grew with every step until the ninth.
+     */
+    @Test
+    void stepsCarryingTheSameStatisticsShareOneDerivedModel() {
+        Model m = new Model(Layers.batchNormEval(), "bn");
+        try (Tensor x = Tensor.of(new double[] {4, 0, -1, 1}, 2, 2);
+             Tensor g = Tensor.of(new double[] {0.5, -1, 2, 0.25}, 2, 2)) {
+            Params p = new Params(Map.of("scale", Tensor.of(new double[] {2, 3}, 2),
+                    "shift", Tensor.of(new double[] {0.5, -1}, 2)), Map.of(
+                    "running_mean", Tensor.of(new double[] {0.3, -0.3}, 2),
+                    "running_var", Tensor.of(new double[] {2.5, 5}, 2)));
+            long[] live = new long[11];
+            try {
+                for (int step = 1; step <= 10; step++) {
+                    Params next = GradientStep.step(m, p, x, g, 0.1);
+                    p.close();
+                    p = next;
+                    live[step] = Tensor.liveBytes();
+                }
+                for (int step = 2; step <= 10; step++) {
+                    assertThat(live[step]).as("live bytes after step %d", step).isEqualTo(live[1]);
+                }
+                // the statistics still decide the network: y = scale (x − mean) / sqrt(var + 1e-5) + shift
+                try (Tensor y = m.apply(p, x)) {
+                    assertThat(y.getFlat(0)).isCloseTo(p.tensors().get("scale").getFlat(0) * (4 - 0.3)
+                            / Math.sqrt(2.5 + 1e-5) + p.tensors().get("shift").getFlat(0),
+                            org.assertj.core.data.Offset.offset(1e-12));
+                }
+            } finally {
+                p.close();
+            }
+            m.releaseCaches();
+        }
+    }
+
     /** A gradient step traces its graphs per call: their constants are closed when it returns. */
     @Test
     void gradientStepsLeaveNoLiveBytes() {
