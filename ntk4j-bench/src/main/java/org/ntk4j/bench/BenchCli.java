@@ -93,6 +93,8 @@ final class BenchCli {
      */
     static int execute(Bench bench, String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cmd = commandLine(bench);
+        // the library's budget advice names ntk4j's --memory; a bench with a budget takes it as --budget-gib
+        boolean budgetOption = cmd.getCommandSpec().findOption("--budget-gib") != null;
         try {
             for (String a : args) {
                 if (a.equals("--help") || a.equals("-h")) {
@@ -112,7 +114,8 @@ final class BenchCli {
             try {
                 return bench.run(args);
             } catch (IllegalArgumentException | IOException e) {
-                return fail(err, Main.message(e), e, 1);
+                String line = Main.message(e);
+                return fail(err, budgetOption ? line.replace("raise --memory", "raise --budget-gib") : line, e, 1);
             }
         } catch (RuntimeException e) {
             throw e;

@@ -494,6 +494,8 @@ class BenchCommandLineTest {
     @CommandLine.Command(name = "budget")
     private static final class RefusedBudget implements BenchCli.Bench {
         private final CostModel cost;
+        @CommandLine.Option(names = "--budget-gib", description = "the bench's budget, as the benches name it")
+        double budgetGiB = 1;
 
         RefusedBudget(CostModel cost) {
             this.cost = cost;
@@ -512,7 +514,8 @@ class BenchCommandLineTest {
 
     /**
      * The library's refusal of a budget advises computing the kernel in tiles with --out, an option of ntk4j kernel
-     * that no bench has: a bench's error line keeps the refusal and drops that advice.
+     * that no bench has, and raising --memory, which a bench names --budget-gib: a bench's error line keeps the
+     * refusal, drops the first advice and names its own option in the second.
      */
     @Test
     void aBudgetRefusalCarriesNoAdviceOfKernelsTiles() {
@@ -524,7 +527,9 @@ class BenchCommandLineTest {
         StringWriter err = new StringWriter();
         int code = BenchCli.execute(new RefusedBudget(cost), new String[0], new PrintWriter(out), new PrintWriter(err));
         assertThat(code).isEqualTo(1);
+        assertThat(refusal).contains("raise --memory");
         assertThat(err.toString()).isEqualTo("ntk4j: " + refusal.replace(", or compute it in tiles with --out", "")
-                + System.lineSeparator()).doesNotContain("--out").contains("no method fits in 1 B");
+                .replace("raise --memory", "raise --budget-gib") + System.lineSeparator())
+                .doesNotContain("--out").doesNotContain("--memory").contains("no method fits in 1 B");
     }
 }

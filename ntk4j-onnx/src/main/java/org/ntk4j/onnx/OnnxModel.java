@@ -179,17 +179,25 @@ public final class OnnxModel {
             // dry run at another size settles both: a broadcast follows the examples only if it does at both sizes,
             // and the examples are independent only if they stay first in the output at both.
             boolean independentElsewhere;
+            java.util.Set<String> followedAtBoth = t.followingExamples;
             try {
                 Tracer other = new Tracer(g, new GraphBuilder(), dtype, null, scratch, t.followingExamples);
                 independentElsewhere = dryRun(other, otherBatch(g)).batch == 0;
-                if (!other.followed.equals(t.followingExamples)) {
-                    t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, java.util.Set.copyOf(other.followed));
-                    out = dryRun(t, DRY_RUN_BATCH);
-                }
+                followedAtBoth = java.util.Set.copyOf(other.followed);
             } catch (IllegalArgumentException e) {
                 // the model runs at the dry run's batch size only (a file whose batch of 13 is written into its
                 // shapes): no other size to compare, the dry run's decisions stand
                 independentElsewhere = true;
+            }
+            if (!followedAtBoth.equals(t.followingExamples)) {
+                // traced again with the broadcasts that follow the examples at both sizes (outside the try above:
+                // a refusal here is the model's, reported as the first dry run's would be)
+                t = new Tracer(g, new GraphBuilder(), dtype, null, scratch, followedAtBoth);
+                try {
+                    out = dryRun(t, DRY_RUN_BATCH);
+                } catch (IllegalArgumentException e) {
+                    throw withExamplesAxis(e, g, dtype);
+                }
             }
             List<String> weights = new ArrayList<>();
             java.util.Set<String> differentiated = t.weightsDifferentiated(out.var());
