@@ -70,7 +70,7 @@ class EmbeddingFactoredOrderTest {
     }
 
     private static int row(double id, int vocabulary) {
-        return (int) Math.floorMod((long) id, vocabulary);
+        return Math.floorMod((long) id, vocabulary);
     }
 
     /**
