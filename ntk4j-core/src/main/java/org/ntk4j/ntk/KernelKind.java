@@ -77,6 +77,89 @@ public final class KernelKind {
     }
 
     /**
+     * The per-logit kernels Θ_kk, [N1, N2, O].
+     *
+     * @return the kind {@code diagonal}
+     */
+    public static KernelKind diagonal() {
+        return new KernelKind(Family.DIAGONAL, 0, 0);
+    }
+
+    /**
+     * The scaled sum of logits (1/O) Σ_{k,m} Θ_km, [N1, N2] (Mohamadi, Bae &amp; Sutherland's pNTK).
+     *
+     * @return the kind {@code pntk}
+     */
+    public static KernelKind pntk() {
+        return new KernelKind(Family.PNTK, 0, 0);
+    }
+
+    /**
+     * The plain sum of logits Σ_{k,m} Θ_km = O·pntk, [N1, N2].
+     *
+     * @return the kind {@code pntk-unscaled}
+     */
+    public static KernelKind pntkUnscaled() {
+        return new KernelKind(Family.PNTK_UNSCALED, 0, 0);
+    }
+
+    /**
+     * The kernel Θ_KK of one logit, [N1, N2].
+     *
+     * @param logit K, 0-based (checked against the model's O when the kernel is computed)
+     * @return the kind {@code logit:K}
+     * @throws IllegalArgumentException if {@code logit} is negative
+     */
+    public static KernelKind logit(int logit) {
+        return checked(Family.LOGIT, logit, 0, "logit:" + logit);
+    }
+
+    /**
+     * R seeded random ±1/√O probes: an unbiased estimate of {@code trace}, [N1, N2].
+     *
+     * @param probes R, the probes per example, at least 1
+     * @param seed seed of the probes: the same seed gives the same probes
+     * @return the kind {@code probes:R}
+     * @throws IllegalArgumentException if {@code probes} is below 1
+     */
+    public static KernelKind probes(int probes, long seed) {
+        return checked(Family.PROBES, probes, seed, "probes:" + probes);
+    }
+
+    /**
+     * A seeded CountSketch projection of the parameters to K dimensions: an unbiased estimate of {@code trace},
+     * [N1, N2].
+     *
+     * @param dimensions K, the sketch's dimensions, at least 1
+     * @param seed seed of the projection: the same seed gives the same sketch
+     * @return the kind {@code projected:K}
+     * @throws IllegalArgumentException if {@code dimensions} is below 1
+     */
+    public static KernelKind projected(int dimensions, long seed) {
+        return checked(Family.PROJECTED, dimensions, seed, "projected:" + dimensions);
+    }
+
+    /**
+     * Parses a kind that takes no seed: {@code full}, {@code trace}, {@code diagonal}, {@code pntk},
+     * {@code pntk-unscaled} or {@code logit:K}, as {@link #parse(String, long)} does.
+     *
+     * @param text the kind, case-insensitive, surrounding blanks ignored
+     * @return the kind
+     * @throws IllegalArgumentException as {@link #parse(String, long)}, and for the seeded kinds
+     *     {@code probes:R} and {@code projected:K}, whose seed this method cannot know
+     */
+    public static KernelKind parse(String text) {
+        KernelKind kind = parse(text, 0);
+        if (kind.isSeeded()) {
+            // a silent seed 0 would be a default the caller never chose
+            throw new IllegalArgumentException("kind: '" + text.trim() + "' is random and needs a seed: use "
+                    + "KernelKind.parse(text, seed) or KernelKind." + (kind.hasProbes() ? "probes" : "projected")
+                    + "(" + kind.arg + ", seed)");
+        }
+        return kind;
+    }
+
+    /**
      * Parses {@code full}, {@code trace}, {@code diagonal}, {@code pntk}, {@code pntk-unscaled},
      * {@code logit:K}, {@code probes:R}, {@code projected:K}; {@code seed} seeds probes and projections.
      *
@@ -138,11 +221,16 @@ public final class KernelKind {
             throw new IllegalArgumentException("kind: '" + text + "' " + (needsArg ? "needs" : "takes no")
                     + " ':' argument");
         }
-        if (arg != null && (f == Family.LOGIT ? arg < 0 : arg < 1)) {
+        return checked(f, arg == null ? 0 : arg, seed, text);
+    }
+
+    /** The kind of family {@code f} with argument {@code arg}, refused below 0 (logit) or 1 (probes, projected). */
+    private static KernelKind checked(Family f, int arg, long seed, String text) {
+        if (f == Family.LOGIT ? arg < 0 : (f == Family.PROBES || f == Family.PROJECTED) && arg < 1) {
             throw new IllegalArgumentException("kind: '" + text + "': the argument must be "
                     + (f == Family.LOGIT ? ">= 0" : ">= 1"));
         }
-        return new KernelKind(f, arg == null ? 0 : arg, seed);
+        return new KernelKind(f, arg, seed);
     }
 
     /**
@@ -166,7 +254,8 @@ public final class KernelKind {
     /**
      * The seed of the probes or the projection.
      *
-     * @return the seed given to {@link #parse}; 0 for {@link #full()} and {@link #trace()}
+     * @return the seed given to {@link #parse(String, long)}, {@link #probes} or {@link #projected}; 0 from the
+     *     other factories and {@link #parse(String)}
      */
     public long seed() {
         return seed;
@@ -463,6 +552,23 @@ public final class KernelKind {
                 return first.independentExamples();
             }
         };
+    }
+
+    /**
+     * Two kinds are equal when they compute the same kernel: the same family and argument, and for the seeded
+     * kinds ({@link #isSeeded()}) the same seed (the seed kept by the others is ignored).
+     *
+     * @param o the other object
+     * @return whether {@code o} is a kind computing the same kernel
+     */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KernelKind k && k.family == family && k.arg == arg && (!isSeeded() || k.seed == seed);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(family, arg, isSeeded() ? seed : 0L);
     }
 
     @Override

@@ -25,6 +25,15 @@ import org.ntk4j.tensor.Tensor;
  * orders) its symmetric part (K + Kᵀ)/2 is solved, the nearest symmetric matrix, so that both triangles count and
  * K and Kᵀ give the same posterior. A Cholesky factorisation of K itself would read one triangle and ignore the
  * other (neural-tangents' {@code cho_factor} reads the upper one; its finite-time {@code eigh} symmetrises).
+ *
+ * <p>Two entry points compute the same numbers: {@link #infer} with the eleven arguments, and neural-tangents' shape
+ * <pre>
+ *   gpInference(new Kernels(nngpDD, ntkDD), yTrain, diagReg).predict(Posterior.NTK, testTrain, testTest)
+ * </pre>
+ * whose {@link Kernels} pair the NNGP and the NTK of the same points and whose {@link Predictor} delegates to
+ * {@link #infer}. The kernels are tensors, as {@code EmpiricalNtk.kernel} gives them, not {@link KernelMatrix}es:
+ * the posterior is for N×N kernels only (no full layout) within one tensor; a shared-layout matrix converts with
+ * {@link KernelMatrix#toTensor()}.
  */
 public final class GpInference {
     /** Which Gaussian: the Bayesian posterior (NNGP), the trained ensemble (NTK), or the GP with the NTK. */
@@ -44,6 +53,9 @@ public final class GpInference {
          * @throws IllegalArgumentException if the text names none
          */
         public static Posterior parse(String text) {
+            if (text == null) {
+                throw new IllegalArgumentException("--posterior: expected nngp, ntk or ntkgp, got null");
+            }
             switch (text.trim().toLowerCase(Locale.ROOT)) {
                 case "nngp":
                     return NNGP;
@@ -212,6 +224,172 @@ public final class GpInference {
                                           boolean diagRegAbsolute) {
         return infer(g, ntkTrainTrain, ntkTestTrain, ntkTestDiagonal, nngpTrainTrain, nngpTestTrain,
                 nngpTestDiagonal, yTrain, diagReg, diagRegAbsolute, true, true);
+    }
+
+    /**
+     * The NNGP and the NTK between the same two sets of points, as neural-tangents' {@code Kernel(nngp, ntk)}:
+     * [N, N] train-train, [M, N] test-train, [M, M] test-test or [M] test diagonals. Either may be null when the
+     * posterior asked for does not read it (the ntkgp posterior reads no NNGP, nngp no NTK; ntk reads both for its
+     * covariance); a missing one that is needed is refused by name when the posterior is computed. Not closed here.
+     *
+     * @param nngp the NNGP, or null
+     * @param ntk the NTK, or null
+     */
+    public record Kernels(Tensor nngp, Tensor ntk) {
+        /**
+         * Refuses a pair with neither kernel.
+         *
+         * @param nngp the NNGP, or null
+         * @param ntk the NTK, or null
+         * @throws IllegalArgumentException if both are null
+         */
+        public Kernels {
+            if (nngp == null && ntk == null) {
+                throw new IllegalArgumentException("gp_inference: Kernels: nngp and ntk are both null; give at least "
+                        + "one");
+            }
+        }
+
+        /**
+         * The NTK alone, for the ntkgp posterior and the ntk posterior's mean.
+         *
+         * @param ntk the NTK
+         * @return the pair with no NNGP
+         * @throws IllegalArgumentException if {@code ntk} is null
+         */
+        public static Kernels ofNtk(Tensor ntk) {
+            return new Kernels(null, ntk);
+        }
+
+        /**
+         * The NNGP alone, for the nngp posterior.
+         *
+         * @param nngp the NNGP
+         * @return the pair with no NTK
+         * @throws IllegalArgumentException if {@code nngp} is null
+         */
+        public static Kernels ofNngp(Tensor nngp) {
+            return new Kernels(nngp, null);
+        }
+    }
+
+    /**
+     * The training side of the inference, as neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg,
+     * diag_reg_absolute_scale)}: its methods, like the function that returns, take the posterior asked for
+     * ({@code get}) and the test kernels, and compute the Gaussian by {@link #infer} or {@link #inferVariances}. The
+     * tensors are held, not copied: they must stay open while the predictor is used. Each call factorises the
+     * regularised train-train kernel afresh (neural-tangents caches it); ask for the covariance in the same call as
+     * the mean rather than in two.
+     *
+     * @param trainTrain the train-train kernels [N, N]
+     * @param yTrain the targets [N, O]
+     * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
+     * @param diagRegAbsoluteScale whether diagReg is used as it is
+     */
+    public record Predictor(Kernels trainTrain, Tensor yTrain, double diagReg, boolean diagRegAbsoluteScale) {
+        /**
+         * Checks what can be checked without the test points.
+         *
+         * @param trainTrain the train-train kernels [N, N]
+         * @param yTrain the targets [N, O]
+         * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}
+         * @param diagRegAbsoluteScale whether diagReg is used as it is
+         * @throws IllegalArgumentException if the kernels or the targets are null, or diagReg is negative, NaN or
+         *     infinite
+         */
+        public Predictor {
+            if (trainTrain == null) {
+                throw new IllegalArgumentException("gp_inference: trainTrain: the train-train kernels must not be "
+                        + "null");
+            }
+            if (yTrain == null) {
+                throw new IllegalArgumentException("gp_inference: targets must not be null");
+            }
+            GradientDescentMse.checkDiagReg(diagReg);
+        }
+
+        /**
+         * The posterior's mean alone.
+         *
+         * @param get which posterior
+         * @param testTrain the test-train kernels [M, N]
+         * @return the Gaussian with its mean only, which the caller closes
+         * @throws IllegalArgumentException as {@link #infer}, and if {@code testTrain} is null
+         */
+        public Gaussian predict(Posterior get, Kernels testTrain) {
+            requireKernels(testTrain, "testTrain");
+            return infer(get, trainTrain.ntk(), testTrain.ntk(), null, trainTrain.nngp(), testTrain.nngp(), null,
+                    yTrain, diagReg, diagRegAbsoluteScale, false);
+        }
+
+        /**
+         * The posterior's mean and covariance.
+         *
+         * @param get which posterior
+         * @param testTrain the test-train kernels [M, N]
+         * @param testTest the test-test kernels [M, M]
+         * @return the Gaussian with its mean and covariance, which the caller closes
+         * @throws IllegalArgumentException as {@link #infer}, and if a kernel pair is null
+         */
+        public Gaussian predict(Posterior get, Kernels testTrain, Kernels testTest) {
+            requireKernels(testTrain, "testTrain");
+            requireKernels(testTest, "testTest");
+            return infer(get, trainTrain.ntk(), testTrain.ntk(), testTest.ntk(), trainTrain.nngp(), testTrain.nngp(),
+                    testTest.nngp(), yTrain, diagReg, diagRegAbsoluteScale, true);
+        }
+
+        /**
+         * The posterior's mean and variances [M] (the covariance's diagonal), from each test point's kernels with
+         * itself, as {@link #inferVariances}.
+         *
+         * @param get which posterior
+         * @param testTrain the test-train kernels [M, N]
+         * @param testDiagonal the kernels of each test point with itself [M]
+         * @return the Gaussian with its mean and variances, which the caller closes
+         * @throws IllegalArgumentException as {@link #inferVariances}, and if a kernel pair is null
+         */
+        public Gaussian predictVariances(Posterior get, Kernels testTrain, Kernels testDiagonal) {
+            requireKernels(testTrain, "testTrain");
+            requireKernels(testDiagonal, "testDiagonal");
+            return inferVariances(get, trainTrain.ntk(), testTrain.ntk(), testDiagonal.ntk(), trainTrain.nngp(),
+                    testTrain.nngp(), testDiagonal.nngp(), yTrain, diagReg, diagRegAbsoluteScale);
+        }
+
+        private static void requireKernels(Kernels k, String argument) {
+            if (k == null) {
+                throw new IllegalArgumentException("gp_inference: " + argument + ": the kernels must not be null");
+            }
+        }
+    }
+
+    /**
+     * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg)}: diagReg relative to trace/N.
+     * {@code GpInference.gpInference(Kernels.ofNtk(kdd), y, 1e-4).predict(Posterior.NTKGP, Kernels.ofNtk(ktd),
+     * Kernels.ofNtk(ktt))} is {@code infer(NTKGP, kdd, ktd, ktt, null, null, null, y, 1e-4, false, true)}.
+     *
+     * @param trainTrain the train-train kernels [N, N] (held, not copied)
+     * @param yTrain the targets [N, O] (held, not copied)
+     * @param diagReg the regulariser, relative to trace/N; finite and ≥ 0
+     * @return the predictor
+     * @throws IllegalArgumentException as the {@link Predictor}'s constructor
+     */
+    public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg) {
+        return new Predictor(trainTrain, yTrain, diagReg, false);
+    }
+
+    /**
+     * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg, diag_reg_absolute_scale)}.
+     *
+     * @param trainTrain the train-train kernels [N, N] (held, not copied)
+     * @param yTrain the targets [N, O] (held, not copied)
+     * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
+     * @param diagRegAbsoluteScale whether diagReg is used as it is
+     * @return the predictor
+     * @throws IllegalArgumentException as the {@link Predictor}'s constructor
+     */
+    public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg,
+                                        boolean diagRegAbsoluteScale) {
+        return new Predictor(trainTrain, yTrain, diagReg, diagRegAbsoluteScale);
     }
 
     private static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,

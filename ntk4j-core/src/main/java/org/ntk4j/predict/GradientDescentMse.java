@@ -46,6 +46,8 @@ public final class GradientDescentMse implements AutoCloseable {
     private final double learningRate;
     private final double regulariser;
     private final boolean factoriseInPlace;
+    /** Whether {@link #kernel} is this predictor's own copy (made from a tensor), closed with it. */
+    private final boolean ownsKernel;
     private boolean kernelOverwritten;
     private KernelMatrix cholesky;
     private KernelMatrix eigenvectors; // row i = eigenvector i
@@ -53,7 +55,7 @@ public final class GradientDescentMse implements AutoCloseable {
     private boolean closed;
 
     private GradientDescentMse(KernelMatrix kernel, Tensor yTrain, double learningRate, double regulariser,
-                               boolean factoriseInPlace) {
+                               boolean factoriseInPlace, boolean ownsKernel) {
         this.kernel = kernel;
         this.yTrain = yTrain;
         this.n = yTrain.dim(0);
@@ -61,6 +63,7 @@ public final class GradientDescentMse implements AutoCloseable {
         this.learningRate = learningRate;
         this.regulariser = regulariser;
         this.factoriseInPlace = factoriseInPlace;
+        this.ownsKernel = ownsKernel;
     }
 
     /**
@@ -95,6 +98,44 @@ public final class GradientDescentMse implements AutoCloseable {
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
                                         boolean diagRegAbsoluteScale, boolean factoriseInPlace) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, factoriseInPlace, false);
+    }
+
+    /**
+     * As {@link #of(KernelMatrix, Tensor, double, double, boolean)} for a train-train kernel held in a tensor, as
+     * {@link GpInference} and {@code EmpiricalNtk.kernel} give it: [N, N] (an N×N kind, K ⊗ I_O on the outputs) or
+     * [N, N, O, O] (the full kernel). The kernel is copied into a {@link KernelMatrix} of the predictor's own,
+     * closed with it (the tensor is not closed, and may be closed or changed once this returns); for a kernel
+     * larger than one tensor, assemble a {@code KernelMatrix} and use {@link #of}. (Not an overload of {@code of}:
+     * a call {@code of(null, ...)} would then be ambiguous.)
+     *
+     * @param kTrainTrain train-train kernel [N, N] or [N, N, O, O], float32 or float64 (copied, not closed)
+     * @param yTrain targets [N, O] (copied)
+     * @param learningRate η &gt; 0: time enters as η·t
+     * @param diagReg r ≥ 0: K + r·I is used for the training dynamics
+     * @param diagRegAbsoluteScale false (neural-tangents' default): r is multiplied by trace(K)/dim
+     * @return the predictor, which the caller closes
+     * @throws IllegalArgumentException if the kernel is null, not [N, N] or [N, N, O, O], not finite or not
+     *     symmetric ({@link KernelMatrix#of(Tensor)}), or as {@link #of(KernelMatrix, Tensor, double, double,
+     *     boolean)}
+     */
+    public static GradientDescentMse fromTensor(Tensor kTrainTrain, Tensor yTrain, double learningRate,
+                                                double diagReg, boolean diagRegAbsoluteScale) {
+        if (kTrainTrain == null) {
+            throw new IllegalArgumentException("train-train kernel: must not be null");
+        }
+        KernelMatrix copy = KernelMatrix.of(kTrainTrain);
+        try {
+            return create(copy, yTrain, learningRate, diagReg, diagRegAbsoluteScale, false, true);
+        } catch (RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+    }
+
+    private static GradientDescentMse create(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
+                                             double diagReg, boolean diagRegAbsoluteScale, boolean factoriseInPlace,
+                                             boolean ownsKernel) {
         if (kTrainTrain == null || yTrain == null) {
             throw new IllegalArgumentException((kTrainTrain == null ? "train-train kernel" : "targets")
                     + ": must not be null");
@@ -117,7 +158,8 @@ public final class GradientDescentMse implements AutoCloseable {
             throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
         }
         double r = diagRegAbsoluteScale ? diagReg : diagReg * kTrainTrain.trace() / kTrainTrain.dimension();
-        return new GradientDescentMse(kTrainTrain, yTrain.to(DType.F64), learningRate, r, factoriseInPlace);
+        return new GradientDescentMse(kTrainTrain, yTrain.to(DType.F64), learningRate, r, factoriseInPlace,
+                ownsKernel);
     }
 
     /**
@@ -472,7 +514,10 @@ public final class GradientDescentMse implements AutoCloseable {
         }
     }
 
-    /** Releases the factorisations (the kernel belongs to the caller). Idempotent. */
+    /**
+     * Releases the factorisations, and the kernel's copy made by {@link #fromTensor} (a {@link KernelMatrix} given to
+     * the predictor belongs to the caller). Idempotent.
+     */
     @Override
     public synchronized void close() {
         closed = true;
@@ -486,5 +531,8 @@ public final class GradientDescentMse implements AutoCloseable {
         }
         cholesky = null;
         eigenvectors = null;
+        if (ownsKernel) {
+            kernel.close();
+        }
     }
 }

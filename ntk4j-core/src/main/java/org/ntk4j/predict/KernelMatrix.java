@@ -78,11 +78,15 @@ public final class KernelMatrix implements AutoCloseable {
      *
      * @param kernel the kernel; copied into float64 storage, not closed
      * @return a new matrix, which the caller closes
-     * @throws IllegalArgumentException if the kernel is not [N, N] or [N, N, O, O], holds NaN or ±∞, or is not
+     * @throws IllegalArgumentException if the kernel is null or not [N, N] or [N, N, O, O], holds NaN or ±∞, or is not
      *     symmetric (relative asymmetry above {@link #SYMMETRY_TOLERANCE}: the solvers and the eigensolver read one
      *     triangle, so the other would be ignored silently)
      */
     public static KernelMatrix of(Tensor kernel) {
+        if (kernel == null) {
+            throw new IllegalArgumentException("kernel: expected a train-train kernel [N, N] or [N, N, O, O], got "
+                    + "null");
+        }
         int[] s = kernel.shape();
         if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
             throw new IllegalArgumentException("kernel: expected a train-train kernel [N, N] or [N, N, O, O], got "

@@ -11,7 +11,6 @@ import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.predict.GradientDescentMse;
-import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -65,7 +64,7 @@ public final class FashionMnistPntk {
             // The pNTK: one cotangent per example instead of O = 10, so about ten times cheaper than the trace
             // kernel, and an N×N matrix. kernel(kind, x1, null) is the kernel of x1 with itself (exactly symmetric).
             EmpiricalNtk ntk = EmpiricalNtk.of(model, params);
-            KernelKind pntk = KernelKind.parse("pntk", 0);
+            KernelKind pntk = KernelKind.pntk();
             long start = System.nanoTime();
             try (Tensor kTrain = ntk.kernel(pntk, xTrain, null);          // [N, N]
                  Tensor kTestTrain = ntk.kernel(pntk, xTest, xTrain)) {   // [M, N]
@@ -80,8 +79,7 @@ public final class FashionMnistPntk {
                     }
                     // An N×N kernel acts on the 10 outputs as K ⊗ I. diagReg 1e-4 is relative to trace(K)/N, as in
                     // neural-tangents; t = ∞ is the kernel regression solution (K + rI)⁻¹ y, by Cholesky.
-                    try (KernelMatrix k = KernelMatrix.of(kTrain);
-                         GradientDescentMse gd = GradientDescentMse.of(k, y, 1.0, 1e-4, false);
+                    try (GradientDescentMse gd = GradientDescentMse.fromTensor(kTrain, y, 1.0, 1e-4, false);
                          Tensor f = gd.predictTest(Double.POSITIVE_INFINITY, kTestTrain, null, null)) {
                         System.out.printf(Locale.ROOT, "test accuracy %.3f%n", accuracy(f, test.labels()));
                     }
