@@ -383,12 +383,15 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                     + "examples)");
         }
         int[] perExample = Shapes.dropFirst(x1.shape());
-        double predicted = lim.predictedSeconds(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample);
+        // each expectation priced at the node count of its integration (larger rules at larger variances)
+        double predicted = lim.predictedSeconds(x1, xb);
+        double expectations = lim.expectations(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample);
+        double each = expectations > 0 ? predicted * org.ntk4j.cpu.Parallel.threads() / expectations : 0;
         // before the work: a convolutional limit by numerical integration may take hours
         o.printf(Locale.ROOT, "limit cost: %.3g Gaussian expectations of the activation (%s), predicted %s on %d "
-                + "threads%n", lim.expectations(x1.dim(0), xb == null ? 0 : xb.dim(0), perExample),
+                + "threads%n", expectations,
                 lim.integratesNumerically() ? String.format(Locale.ROOT, "numerical integration, ~%.0f µs each",
-                        org.ntk4j.infinite.InfiniteLimit.NUMERICAL_SECONDS * 1e6) : "closed form",
+                        each * 1e6) : "closed form",
                 humanSeconds(predicted), org.ntk4j.cpu.Parallel.threads());
         o.flush();
         long start = System.nanoTime();

@@ -102,6 +102,41 @@ public final class FcnLimit implements InfiniteLimit {
     }
 
     @Override
+    public double weightedExpectations(Tensor x1, Tensor x2) {
+        LimitLayout.requireInputs(x1, x2);
+        int n2 = x2 == null ? 0 : x2.dim(0);
+        if (!integratesNumerically()) {
+            return expectations(x1.dim(0), n2, Shapes.dropFirst(x1.shape()));
+        }
+        double[][] a = nodeWeights(flatten(x1));
+        double[][] b = x2 == null ? null : nodeWeights(flatten(x2));
+        double sum = 0;
+        for (int l = 0; l < depth; l++) {
+            sum += LimitLayout.pairSum(a[l], b == null ? null : b[l]);
+        }
+        return sum;
+    }
+
+    /**
+     * {@link ActivationDuals#relativeNodes} of each example's variance at each activation, [layer][example]: the
+     * diagonal of the recursion of {@link #pairKernels}, k ← w²·E[φ(u)²] + b² from k = w²·x·x/d + b².
+     */
+    private double[][] nodeWeights(double[][] x) {
+        double[][] g = new double[depth][x.length];
+        ActivationDuals.Scratch scratch = new ActivationDuals.Scratch();
+        double w2 = wStd * wStd;
+        double b2 = bStd * bStd;
+        for (int i = 0; i < x.length; i++) {
+            double k = w2 * dot(x[i], x[i]) / Math.max(1, x[i].length) + b2;
+            for (int l = 0; l < depth; l++) {
+                g[l][i] = ActivationDuals.relativeNodes(act, k);
+                k = w2 * ActivationDuals.meanSquare(act, k, scratch) + b2;
+            }
+        }
+        return g;
+    }
+
+    @Override
     public boolean integratesNumerically() {
         return ActivationDuals.numerical(act);
     }

@@ -16,7 +16,10 @@ public interface InfiniteLimit {
 
     /**
      * Seconds of one thread for a Gaussian expectation integrated numerically (tanh, sigmoid, softplus) on the 2-core
-     * build machine (Intel Xeon, JDK 17), the rate {@link #predictedSeconds} and {@code kernel --infinite} quote.
+     * build machine (Intel Xeon, JDK 17), at the variances where the quadrature's rule is smallest (the layers'
+     * variances below π²/4 for tanh, π² for sigmoid and softplus): the rate {@link #predictedSeconds} applies, which
+     * {@link #predictedSeconds(Tensor, Tensor)} (and {@code kernel --infinite}) scales by each expectation's node
+     * count ({@link #weightedExpectations}).
      */
     double NUMERICAL_SECONDS = 15e-6;
 
@@ -87,6 +90,35 @@ public interface InfiniteLimit {
     default double predictedSeconds(int n1, int n2, int[] perExample) {
         double each = integratesNumerically() ? NUMERICAL_SECONDS : CLOSED_FORM_SECONDS;
         return expectations(n1, n2, perExample) * each / org.ntk4j.cpu.Parallel.threads();
+    }
+
+    /**
+     * {@link #expectations} of these inputs, each weighted by the cost of its numerical integration against one at
+     * small variances: {@link ActivationDuals#relativeNodes} of both its variables' variances, taken from each
+     * example's own recursion (n1 + n2 examples' work, not the pairs'), so a network whose layers' variances grow
+     * (a large w_std) is priced at the larger rules its integrations use; the plain count for a closed form.
+     *
+     * @param x1 inputs, {@code [N1, ...]}
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
+     * @return the weighted number of expectations
+     * @throws IllegalArgumentException if x1 is null, x1 or x2 holds NaN or ±∞, or their examples do not fit the
+     *     network
+     */
+    double weightedExpectations(Tensor x1, Tensor x2);
+
+    /**
+     * {@link #predictedSeconds(int, int, int[])} for these inputs: a numerical integration's
+     * {@link #NUMERICAL_SECONDS} (measured at small variances) per {@link #weightedExpectations}, so that it follows
+     * the quadrature's node count where the layers' variances are large.
+     *
+     * @param x1 inputs, {@code [N1, ...]}
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
+     * @return predicted seconds
+     * @throws IllegalArgumentException as {@link #weightedExpectations}
+     */
+    default double predictedSeconds(Tensor x1, Tensor x2) {
+        double each = integratesNumerically() ? NUMERICAL_SECONDS : CLOSED_FORM_SECONDS;
+        return weightedExpectations(x1, x2) * each / org.ntk4j.cpu.Parallel.threads();
     }
 
     /**

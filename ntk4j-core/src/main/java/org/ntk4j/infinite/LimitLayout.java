@@ -104,12 +104,38 @@ final class LimitLayout {
     }
 
     /**
+     * Σ a[i]·b[j] over the pairs {@link #pairs} counts: every (i, j), or with b null (x2 = x1) each unordered pair
+     * of a once, ((Σ a)² + Σ a²)/2.
+     */
+    static double pairSum(double[] a, double[] b) {
+        double sumA = 0;
+        double squares = 0;
+        for (double v : a) {
+            sumA += v;
+            squares += v * v;
+        }
+        if (b == null) {
+            return (sumA * sumA + squares) / 2;
+        }
+        double sumB = 0;
+        for (double v : b) {
+            sumB += v;
+        }
+        return sumA * sumB;
+    }
+
+    /**
      * Refuses a null kind or x1, NaN or ±∞ in x1 or x2 and examples of x2 with another number of values than x1's.
      */
     static void requireInputs(KernelKind kind, Tensor x1, Tensor x2) {
         if (kind == null) {
             throw new IllegalArgumentException("kind: must not be null");
         }
+        requireInputs(x1, x2);
+    }
+
+    /** {@link #requireInputs(KernelKind, Tensor, Tensor)} without a kind. */
+    static void requireInputs(Tensor x1, Tensor x2) {
         if (x1 == null) {
             throw new IllegalArgumentException("x1: must not be null");
         }

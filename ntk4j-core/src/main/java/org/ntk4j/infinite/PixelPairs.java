@@ -78,6 +78,67 @@ final class PixelPairs {
     }
 
     /**
+     * {@link #expectations} of images x1 and x2 (null: x1), each weighted by {@link ActivationDuals#relativeNodes}
+     * of its two variances, read from the images' own variance maps ({@link #selfMaps}, the recursion's work for
+     * n1 + n2 images): at each activation, Σ over the pairs of (Σ_p g(x, p))·(Σ_q g(x', q)) over every pair of
+     * pixels (full maps), Σ_p over the pairs of g(x, p)·g(x', p) for the diagonal ones, and each image's own
+     * diagonal recursion, g(x, p) each.
+     */
+    static double weightedExpectations(Recursion r, Activation act, int filter, Tensor x1, Tensor x2) {
+        LimitLayout.requireInputs(x1, x2);
+        int[] image = imageShape("x1", x1);
+        if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
+            throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))
+                    + " differ from x1 images " + Shapes.str(image) + " ([H, W, C] per example)");
+        }
+        Geometry g = new Geometry(image[0], image[1], image[2], filter);
+        double[][][] a = selfMaps(r, g, FcnLimit.flatten(x1));
+        double[][][] b = x2 == null ? null : selfMaps(r, g, FcnLimit.flatten(x2));
+        double sum = ownWeights(act, a) + (b == null ? 0 : ownWeights(act, b));
+        for (int point = 0; point < r.activations(); point++) {
+            if (r.full()) {
+                sum += LimitLayout.pairSum(imageWeights(act, a, point, -1),
+                        b == null ? null : imageWeights(act, b, point, -1));
+            } else {
+                for (int p = 0; p < g.pixels; p++) {
+                    sum += LimitLayout.pairSum(imageWeights(act, a, point, p),
+                            b == null ? null : imageWeights(act, b, point, p));
+                }
+            }
+        }
+        return sum;
+    }
+
+    /** Each image's g at pixel p of an activation's variance map, or (p = −1) summed over its pixels. */
+    private static double[] imageWeights(Activation act, double[][][] self, int point, int p) {
+        double[] w = new double[self.length];
+        for (int i = 0; i < self.length; i++) {
+            double[] map = self[i][point];
+            if (p >= 0) {
+                w[i] = ActivationDuals.relativeNodes(act, map[p]);
+            } else {
+                for (double v : map) {
+                    w[i] += ActivationDuals.relativeNodes(act, v);
+                }
+            }
+        }
+        return w;
+    }
+
+    /** Σ g over every image, activation and pixel: the diagonal recursions' own expectations. */
+    private static double ownWeights(Activation act, double[][][] self) {
+        double sum = 0;
+        for (double[][] image : self) {
+            for (double[] map : image) {
+                for (double v : map) {
+                    sum += ActivationDuals.relativeNodes(act, v);
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
      * The per-example image shape {H, W, C} of {@code x} as the zoo's to_image reads it ([H, W] is one channel),
      * refusing other ranks in one line.
      */

@@ -39,7 +39,7 @@ public final class GradientStep {
         }
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
-        params.validate(specs, x.dtype());
+        params.validate(specs, x.dtype(), "x");
         // the network model.apply(params, x) evaluates: with the parameters' own buffers (running statistics)
         Model network = model.withBuffersOf(params, in, x.dtype());
         // the constants of the graphs traced for this call, closed at its end (they were left to the collector)

@@ -464,7 +464,7 @@ public final class Model {
         }
         int[] in = Shapes.dropFirst(xs);
         List<ParamSpec> specs = paramSpecs(in);
-        params.validate(specs, x.dtype());
+        params.validate(specs, x.dtype(), "x");
         Model m = withBuffersOf(params, in, x.dtype());
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
             Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(), k -> {

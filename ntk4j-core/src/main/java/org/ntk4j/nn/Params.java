@@ -256,6 +256,20 @@ public final class Params implements AutoCloseable {
      * @throws IllegalStateException if a parameter tensor was closed
      */
     public void validate(List<ParamSpec> specs, DType dtype) {
+        validate(specs, dtype, null);
+    }
+
+    /**
+     * {@link #validate(List, DType)} where the dtype is that of an input: a parameter of another dtype is reported
+     * with both dtypes and the input's name (as in "x1 is f32"), since the input may as well be the mistake.
+     *
+     * @param specs the model's parameter specs
+     * @param dtype the dtype every tensor must have: the input's
+     * @param input the input whose dtype {@code dtype} is (such as "x1"), or null to name none
+     * @throws IllegalArgumentException at the first mismatch
+     * @throws IllegalStateException if a parameter tensor was closed
+     */
+    public void validate(List<ParamSpec> specs, DType dtype, String input) {
         if (specs.size() != tensors.size()) {
             throw new IllegalArgumentException("parameters: the model has " + specs.size() + " parameters "
                     + "but the file has " + tensors.size() + " (" + tensors.keySet() + ")");
@@ -277,7 +291,9 @@ public final class Params implements AutoCloseable {
             }
             if (t.dtype() != dtype) {
                 throw new IllegalArgumentException("parameters: '" + s.path() + "' must be " + dtype.shortName()
-                        + ", is " + t.dtype().shortName());
+                        + (input == null ? "" : " because " + input + " is " + dtype.shortName()) + ", is "
+                        + t.dtype().shortName() + (input == null ? "" : " (convert the parameters or " + input
+                        + " so that both have one dtype)"));
             }
         }
         // The values last, in reverse order: the scan leaves the last tensors it read in the cache, and the

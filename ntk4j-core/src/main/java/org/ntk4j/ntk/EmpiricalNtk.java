@@ -364,9 +364,11 @@ public final class EmpiricalNtk {
             // without a whole problem the block runs whole (its output chunks returned above): each tile holds its
             // pass, x1's made first, as the cost model counts them — a tile's own rule (no pass where its block with
             // itself runs in chunks) made x2's first, x1's beside it, for a block of x1 with a smaller x2
+            // x2's tile holds only its examples where the block runs the exact batch path (x1's trace moves them)
             boolean whole = problem == null;
-            try (Sides<PreparedTile> t = Sides.of(in.same, () -> e.prepareChecked(in.x1, whole),
-                    () -> e.prepareChecked(in.x2, whole), PreparedTile::close)) {
+            PreparedTile[] first = new PreparedTile[1];
+            try (Sides<PreparedTile> t = Sides.of(in.same, () -> first[0] = e.prepareChecked(in.x1, whole),
+                    () -> e.prepareAgainst(in.x2, first[0], whole), PreparedTile::close)) {
                 return e.kernel(t.first(), t.second());
             }
         }
@@ -533,6 +535,33 @@ public final class EmpiricalNtk {
         }
     }
 
+    /**
+     * A tile of x for its blocks with the prepared tile {@code other}: only its examples, without a pass, where
+     * those blocks run the exact batch path, which reads no pass ({@link #blocksRunExact}); else
+     * {@link #prepareChecked}.
+     */
+    PreparedTile prepareAgainst(Tensor x, PreparedTile other, boolean keepPass) {
+        if (!blocksRunExact(other)) {
+            return prepareChecked(x, keepPass);
+        }
+        CachedTensors.Lease lease = CachedTensors.lease();
+        return new PreparedTile(this, x, null, null, lease);
+    }
+
+    /**
+     * Whether every block with the prepared tile runs the exact batch path ({@link KernelStrategy#exactBlock}),
+     * whatever the other tile: Jacobian contraction's or structured derivatives' tile whose own trace does not
+     * carry the examples first (a tile of one example of a model that moves them off axis 0 at N = 1), which
+     * holds no pass.
+     */
+    boolean blocksRunExact(PreparedTile tile) {
+        if (sketch != null || method == Method.NTK_VECTOR_PRODUCTS) {
+            return false;
+        }
+        Tensor x = tile.x();
+        return !side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype()).perExampleShortcut;
+    }
+
     private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease, boolean keepPass) {
         if (sketch == null) {
             // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
@@ -617,6 +646,9 @@ public final class EmpiricalNtk {
             return OutputChunks.kernel(model, params(), traceAxes, diagonalAxes, in, k, tileBytes, problem);
         }
         KernelStrategy sd = strategy(method);
+        if (blocksRunExact(rows) || blocksRunExact(columns)) {
+            return sd.exactBlock(in); // as sd.block does without a pass of either side: no pass is made for it
+        }
         // each pass as a prepared tile's (without the cotangents the plan does not read), which the cost model counts
         try (PerExamplePass madeRows = rows.pass() == null ? sd.prepare(inputs(rows.x(), null, false)) : null;
              PerExamplePass madeColumns = same || columns.pass() != null ? null

@@ -45,30 +45,46 @@ final class ExactBatchCost extends MethodCost {
         }
         long out = bytes(outputElements());
         peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out) + heldPass();
-        String how = "batch Jacobians: N·O one-hot cotangents (the model mixes examples)";
+        String why = whyNoPerExamplePass();
+        String how = "batch Jacobians: N·O one-hot cotangents (" + why + ")";
         if (method == Method.STRUCTURED_DERIVATIVES) {
-            how = "runs as Jacobian contraction: the model mixes examples, so there are no per-example cotangents";
+            how = "runs as Jacobian contraction: " + why + ", so there are no per-example cotangents";
         }
         return new Estimate(method, flops + contracted, contraction, peak, how);
     }
 
     /**
-     * The per-example pass held beside the exact path when only one side's trace carries the examples first (a side
-     * of one example of a model that moves them off axis 0 at N = 1): the kernel runs as one tile, or a tiled run's
-     * block, each side prepared first ({@link EmpiricalNtk#prepare}), and the other side's pass stays held while the
-     * batch Jacobians are formed; 0 where both sides or neither carry one, or the run prepares no tiles (a traced or
-     * diagonal batch axis, a model that is not tileable). Structured derivatives' pass leaves out the cotangents its
-     * plan does not read: for it this bounds the pass from above.
+     * Why the kernel takes the exact batch path, for the estimate's note: the model mixes examples, or a side's
+     * trace does not carry them first: only at N = 1 (a side of one example of a model that moves its batch axis
+     * there), or at every batch size.
+     */
+    private String whyNoPerExamplePass() {
+        if (!c.model.independentExamples()) {
+            return "the model mixes examples";
+        }
+        if (side(2).pc.exampleAxisFirst && (n1 == 1 || (!same && n2 == 1))) {
+            return "the model traces a batch of one example with its batch axis moved off axis 0";
+        }
+        return "the model's trace carries the examples on another axis than the first";
+    }
+
+    /**
+     * The per-example pass held beside the exact path when only x1's trace carries the examples first (x2 a side of
+     * one example of a model that moves them off axis 0 at N = 1): the kernel runs as one tile, or a tiled run's
+     * block, x1's tile prepared first ({@link EmpiricalNtk#prepare}; a tiled run's worker keeps its row tile), and
+     * its pass stays held while the batch Jacobians are formed. 0 where x1's trace does not carry them first (x2's
+     * tile is then made of its examples alone, {@link EmpiricalNtk#prepareAgainst}), where both sides carry them
+     * first or neither, or where the run prepares no tiles (a traced or diagonal batch axis, a model that is not
+     * tileable). Structured derivatives' pass leaves out the cotangents its plan does not read, and a tile of it
+     * whose block with itself runs in output chunks holds none: for it this bounds the pass from above.
      */
     private long heldPass() {
         if (same || !axes.examplesPaired()) {
             return 0;
         }
-        boolean first = perExample(consumers(n1));
-        boolean second = perExample(consumers(n2));
-        if (first == second || !side(2).pc.exampleAxisFirst) {
+        if (!perExample(consumers(n1)) || perExample(consumers(n2)) || !side(2).pc.exampleAxisFirst) {
             return 0;
         }
-        return CostModel.outputBytes(side(first ? n1 : n2).pass().graph);
+        return CostModel.outputBytes(side(n1).pass().graph);
     }
 }

@@ -65,7 +65,7 @@ final class KernelInputs {
                         + Shapes.str(params.tensors().get(s.path()).shape()) + ": were the parameters made for "
                         + "examples of another shape?");
             }
-            params.validate(specs, dtype);
+            params.validate(specs, dtype, "x1");
             String differs = model.bufferMismatch(params, perExample, dtype);
             if (differs != null) {
                 throw new IllegalArgumentException("params: buffer '" + differs + "' differs from the model's (its "

@@ -137,8 +137,9 @@ public final class TiledKernel {
         if (t.diagonal()) {
             k = tiles.kernel(rows, rows);
         } else {
+            // a row tile whose blocks run the exact batch path reads no pass of the column tile: none is made
             try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
-                 PreparedTile pc = tiles.prepare(xc)) {
+                 PreparedTile pc = tiles.prepareAgainst(xc, rows, false)) {
                 k = tiles.kernel(rows, pc);
             }
         }
@@ -152,8 +153,10 @@ public final class TiledKernel {
      * budget leaves beside the plan's predicted peak, each is prepared once and kept for the whole run;
      * otherwise each worker keeps the prepared row tile of its last tile, prepares a new one only when its next
      * tile lies in another row (so a row's shared work is done at most once per worker, and no worker waits
-     * for another), and prepares each column tile for its block. The result does not depend on the number of
-     * workers: every block is computed alone. The first failure stops the run and is rethrown.
+     * for another), and prepares each column tile for its block. A row tile whose blocks run the exact batch path
+     * (a tile of one example of a model that moves the examples off axis 0 at N = 1) reads no column tile's pass:
+     * its column tiles are taken as their examples alone, neither prepared nor cached. The result does not depend
+     * on the number of workers: every block is computed alone. The first failure stops the run and is rethrown.
      *
      * <p>What a worker holds is what the planner prices per block ({@link TilePlanner}): the row tile's pass made
      * first, the column tile's beside it, as the cost model orders them. One block runs the other way: structured
@@ -292,10 +295,13 @@ public final class TiledKernel {
                         Tensor k;
                         if (t.diagonal()) {
                             k = tiles.kernel(rows, rows);
+                            computed.incrementAndGet();
+                        } else if (tiles.blocksRunExact(rows)) {
+                            k = block(t, rows); // the column tile is not cached: this block reads no pass of it
                         } else {
                             k = tiles.kernel(rows, cache.get(x2 == null, t.column(), t.columnFrom(), t.columnTo()));
+                            computed.incrementAndGet();
                         }
-                        computed.incrementAndGet();
                         try (Tensor kk = k) {
                             sink.accept(t, kk);
                         }

@@ -281,7 +281,7 @@ public final class Trainer {
     public static LossGradient lossAndGradient(Model model, Params params, Tensor x, Tensor y, Loss loss) {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
-        params.validate(specs, x.dtype());
+        params.validate(specs, x.dtype(), "x");
         Graph g = gradientGraph(model.withBuffersOf(params, in, x.dtype()), x.dim(0), in, x.dtype(), loss);
         Tensor[] r = runGradient(g, specs, params, x, y);
         Map<String, Tensor> m = new LinkedHashMap<>();

@@ -168,4 +168,105 @@ class TiledLastTileCostTest {
             }
         }
     }
+
+    /**
+     * A last row tile of one example against another set: each of its blocks runs the exact batch path, which reads
+     * no pass of the column tile, so the run prepares none (before 2026-12-07 every column tile of that row ran its
+     * per-example pass, forward and backward, for nothing). Run alone (every other tile done), with and without the
+     * cache of prepared tiles, the row counts the FLOPs its blocks' estimates predict (1%), holds at most what the
+     * planner prices for its largest block (which now counts no pass held beside a row tile of one example), and
+     * equals the closed form Θ[a, b, t, u] = 1 + x1[a, t]·x2[b, u].
+     */
+    @ParameterizedTest
+    @CsvSource({"JACOBIAN_CONTRACTION, false", "JACOBIAN_CONTRACTION, true", "STRUCTURED_DERIVATIVES, false",
+        "STRUCTURED_DERIVATIVES, true"})
+    void aLastRowOfOneExamplePreparesNoPassOfItsColumns(Method method, boolean cached) throws IOException {
+        Model m = OneExampleKernelTest.transposingAtOneExample();
+        try (Params p = m.init(3, IN, DType.F64);
+             Tensor x1 = Tensor.randomNormal(DType.F64, 4, 33, 4, 8);
+             Tensor x2 = Tensor.randomNormal(DType.F64, 5, 40, 4, 8)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).method(method);
+            TilePlanner planner = TilePlanner.of(ntk, KernelKind.trace()).tile(16).workers(1);
+            long predicted = planner.plan(33, 40, IN, DType.F64).predictedPeakBytes();
+            TilePlan plan = planner.budget(cached ? 1L << 30 : predicted).plan(33, 40, IN, DType.F64);
+            java.util.Set<Integer> done = new java.util.HashSet<>();
+            double flops = 0;
+            long largest = 0;
+            for (TilePlan.Tile t : plan.tiles()) {
+                if (t.rows() != 1) {
+                    done.add(t.index());
+                    continue;
+                }
+                CostModel.Estimate e = new CostModel(m, IN, DType.F64, 1, t.columns(), new int[] {-1},
+                        new int[0]).estimate(method);
+                flops += e.flops();
+                largest = Math.max(largest, e.peakBytes());
+            }
+            assertThat(done).hasSize(6);
+            TiledKernel tk = new TiledKernel(ntk, plan, x1, x2);
+            double[] worst = new double[1];
+            long base = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            long before = org.ntk4j.graph.FlopCount.total();
+            tk.run(done, (t, k) -> worst[0] = Math.max(worst[0], worstAgainstClosedForm(k, x1, 32, x2,
+                    t.columnFrom())), null);
+            double counted = org.ntk4j.graph.FlopCount.total() - before;
+            // the tiles' slices of x1 and x2 are copies, made in the run; the parameters were live before it
+            long measured = Tensor.peakBytes() - base + new CostModel(m, IN, DType.F64, 1, 0, new int[] {-1},
+                    new int[0]).paramBytes;
+            assertThat(tk.tilesComputed()).isEqualTo(3);
+            assertThat(tk.preparedCacheBytes() > 0).isEqualTo(cached);
+            assertThat(counted).as("FLOPs counted")
+                    .isCloseTo(flops, org.assertj.core.data.Percentage.withPercentage(1));
+            assertThat(measured).as("measured peak").isLessThanOrEqualTo(largest);
+            assertThat(worst[0]).isLessThan(1e-12);
+        }
+    }
+
+    /**
+     * The largest relative error of a traced block [r, c, 4, 4] of rows from {@code row} of x1 and columns from
+     * {@code column} of x2 against the closed form Θ[a, b, t, u] = 1 + x1[a, t]·x2[b, u].
+     */
+    private static double worstAgainstClosedForm(Tensor k, Tensor x1, int row, Tensor x2, int column) {
+        double worst = 0;
+        for (int a = 0; a < k.dim(0); a++) {
+            for (int b = 0; b < k.dim(1); b++) {
+                for (int t = 0; t < 4; t++) {
+                    for (int u = 0; u < 4; u++) {
+                        double dot = 1;
+                        for (int f = 0; f < 8; f++) {
+                            dot += x1.get(row + a, t, f) * x2.get(column + b, u, f);
+                        }
+                        worst = Math.max(worst, Math.abs(k.get(a, b, t, u) - dot) / Math.max(1, Math.abs(dot)));
+                    }
+                }
+            }
+        }
+        return worst;
+    }
+
+    /**
+     * The exact batch path's note says why it runs: for a side of one example of a model that moves the examples off
+     * axis 0 at N = 1 that its trace moves them (before 2026-12-07 it said "the model mixes examples", which this
+     * model does not), and for BatchNorm in training mode that the model mixes them.
+     */
+    @org.junit.jupiter.api.Test
+    void theExactPathsNoteSaysWhyItRuns() {
+        Model moving = OneExampleKernelTest.transposingAtOneExample();
+        String moved = "the model traces a batch of one example with its batch axis moved off axis 0";
+        for (int[] n : new int[][] {{1, 16}, {16, 1}, {1, 0}}) {
+            CostModel c = new CostModel(moving, IN, DType.F64, n[0], n[1], new int[] {-1}, new int[0]);
+            assertThat(c.estimate(Method.JACOBIAN_CONTRACTION).note())
+                    .isEqualTo("batch Jacobians: N·O one-hot cotangents (" + moved + ")");
+            assertThat(c.estimate(Method.STRUCTURED_DERIVATIVES).note())
+                    .isEqualTo("runs as Jacobian contraction: " + moved + ", so there are no per-example cotangents");
+        }
+        Model mixing = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(4),
+                org.ntk4j.nn.Layers.batchNorm()), "mixing");
+        CostModel c = new CostModel(mixing, new int[] {3}, DType.F64, 5, 0, new int[] {-1}, new int[0]);
+        assertThat(c.estimate(Method.JACOBIAN_CONTRACTION).note())
+                .isEqualTo("batch Jacobians: N·O one-hot cotangents (the model mixes examples)");
+        assertThat(c.estimate(Method.STRUCTURED_DERIVATIVES).note()).isEqualTo("runs as Jacobian contraction: the "
+                + "model mixes examples, so there are no per-example cotangents");
+    }
 }
