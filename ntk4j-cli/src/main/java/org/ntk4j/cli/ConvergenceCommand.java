@@ -121,7 +121,7 @@ public final class ConvergenceCommand implements Callable<Integer> {
         Convergence.Result r;
         try (Tensor loaded = KernelOptions.named("--data", () -> DataSource.load(data, dt, seed));
              // as kernel lays it out: flat s² columns are an s×s image for a cnn; refused in one line if it fits not
-             Tensor x = org.ntk4j.io.InputLayout.forModel(net, loaded)) {
+             Tensor x = KernelOptions.named("--data", () -> org.ntk4j.io.InputLayout.forModel(net, loaded))) {
             requireKernelsFit(x, m, budget);
             Reports.ConvergenceSettings settings = new Reports.ConvergenceSettings(model, data, dt, seeds, ensemble,
                     seed, widths, m.shortName(), RunFingerprint.ofData(loaded));

@@ -447,7 +447,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
 
     /**
      * --x2 standardised as --data and laid out as --data was ({@link ModelArgument.Resolved#layoutLike}: flat rows of
-     * as many values as a --data image are that image), refused first when its examples have another size.
+     * as many values as a --data image are that image), refused first when its examples have another size, and when
+     * they have another shape that would read their values in another order ([3, 8, 8] beside [8, 8, 3]).
      */
     private static Tensor prepareX2(ModelArgument.Resolved net, Tensor data, Tensor x2, Standardizer.Mode mode,
                                     int[] dataExample) {
@@ -455,10 +456,10 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                 Shapes.dropFirst(data.shape()));
         Standardizer fitted = Standardizer.fit(data, mode);
         if (fitted.mode() == Standardizer.Mode.NONE) {
-            return net.layoutLike("--x2", x2, dataExample);
+            return net.layoutLike("--x2", x2, dataExample, "the --data examples");
         }
         try (Tensor standardized = fitted.apply(x2)) {
-            return net.layoutLike("--x2", standardized, dataExample);
+            return net.layoutLike("--x2", standardized, dataExample, "the --data examples");
         }
     }
 

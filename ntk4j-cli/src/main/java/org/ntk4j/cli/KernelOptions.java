@@ -388,6 +388,37 @@ final class KernelOptions {
     }
 
     /**
+     * Examples laid out as those they go with (kernel's --x2 as --data, predict's and train's --test as --train), a
+     * new tensor, for a zoo model: flat rows of as many values as one laid-out example are that example, row-major
+     * (a CSV beside images); examples of the same shape up to axes of size 1 ([28, 28] or [1, 28, 28] beside
+     * [28, 28, 1]) hold their values in the same order and are reshaped too. Any other shape of as many values
+     * ([3, 32, 32] beside [32, 32, 3], [4, 16] beside [8, 8, 1]) is refused naming {@code option}: reshaped, its
+     * values would be read in another order, a silently wrong kernel or prediction.
+     *
+     * @param option the option of the examples, e.g. "--x2"
+     * @param x the examples [N, ...], of as many values each as the others ({@link #requireExampleSize}); left open
+     * @param exampleShape the others' laid-out example shape
+     * @param reference what they go with, e.g. "the --data examples"
+     * @return x [N, ...exampleShape], a new tensor the caller closes
+     */
+    static org.ntk4j.tensor.Tensor laidOutLike(String option, org.ntk4j.tensor.Tensor x, int[] exampleShape,
+                                               String reference) {
+        int[] have = org.ntk4j.tensor.Shapes.dropFirst(x.shape());
+        if (have.length != 1 && !java.util.Arrays.equals(withoutUnitAxes(have), withoutUnitAxes(exampleShape))) {
+            throw new IllegalArgumentException(option + ": examples of shape " + org.ntk4j.tensor.Shapes.str(have)
+                    + " are not laid out as " + reference + " " + org.ntk4j.tensor.Shapes.str(exampleShape)
+                    + " (read as those, their values would be in another order); give them in that shape, or as "
+                    + "flat rows of " + org.ntk4j.tensor.Shapes.size(have) + " values in its row-major order");
+        }
+        return org.ntk4j.io.InputLayout.reshapeExamples(x, exampleShape);
+    }
+
+    /** {@code shape} without its axes of size 1: shapes equal after this hold the same values in the same order. */
+    private static int[] withoutUnitAxes(int[] shape) {
+        return java.util.Arrays.stream(shape).filter(d -> d != 1).toArray();
+    }
+
+    /**
      * Refuses a --diag-reg that is negative, NaN or infinite before any work, naming the option (the library's own
      * check names its parameter, diag_reg, and comes after the kernels are computed).
      */

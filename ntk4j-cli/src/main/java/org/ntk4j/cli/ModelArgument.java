@@ -61,7 +61,8 @@ final class ModelArgument {
          */
         Tensor layout(String option, Tensor x) {
             if (onnx == null) {
-                return InputLayout.forModel(model, x);
+                // the refusal ("shape mismatch: data examples of shape [10] do not fit ...") names the option
+                return KernelOptions.named(option, () -> InputLayout.forModel(model, x));
             }
             Tensor laidOut = x.reshape(Shapes.prepend(x.dim(0), exampleShape(option, Shapes.dropFirst(x.shape()))));
             try {
@@ -151,21 +152,23 @@ final class ModelArgument {
 
         /**
          * Inputs that go with others already laid out for the model (kernel's --x2 with --data, predict's --test
-         * with --train), a new tensor: a zoo model takes them in the others' example shape, whatever their own (flat
-         * rows of as many values included); an ONNX model as {@link #layout(String, Tensor)} lays them out.
+         * with --train), a new tensor: a zoo model takes them in the others' example shape when they are flat rows
+         * of as many values or that shape up to axes of size 1, and refuses another order of the values
+         * ({@link KernelOptions#laidOutLike}); an ONNX model as {@link #layout(String, Tensor)} lays them out.
          *
          * @param option the option of the inputs, e.g. "--x2"
          * @param x the inputs, of as many values per example as the others (the caller checked)
          * @param exampleShape the others' laid-out example shape
+         * @param reference what they go with, e.g. "the --data examples"
          */
-        Tensor layoutLike(String option, Tensor x, int[] exampleShape) {
-            return onnx == null ? InputLayout.reshapeExamples(x, exampleShape) : layout(option, x);
+        Tensor layoutLike(String option, Tensor x, int[] exampleShape, String reference) {
+            return onnx == null ? KernelOptions.laidOutLike(option, x, exampleShape, reference) : layout(option, x);
         }
 
         /** {@link #layout(String, Tensor)} for a dataset (same labels), a new dataset. */
         Dataset layout(String option, Dataset d) {
             if (onnx == null) {
-                return InputLayout.forModel(model, d);
+                return KernelOptions.named(option, () -> InputLayout.forModel(model, d));
             }
             return d.withX(layout(option, d.x()));
         }

@@ -140,6 +140,11 @@ public final class PredictCommand implements Callable<Integer> {
         Method m = KernelOptions.parsed("--method", method, Method::parse);
         KernelKind kk = KernelOptions.parsed("--kind", kind, t -> KernelKind.parse(t, seed));
         PredictRequest.checkKind(kk);
+        if (test.trim().equalsIgnoreCase("none")) {
+            // train's --test none trains without evaluation; predict's test examples are what it predicts
+            throw new IllegalArgumentException("--test: predict needs the examples to predict, got 'none' (only train "
+                    + "takes --test none, to train without a test set); give test data, e.g. default:test:1000");
+        }
         double[] ts = parseTimes(times);
         if (plots != null
                 && java.util.Arrays.stream(ts).filter(t -> t > 0 && t < Double.POSITIVE_INFINITY).count() < 2) {
@@ -189,11 +194,12 @@ public final class PredictCommand implements Callable<Integer> {
             // training layout, whose refusals name neither option
             KernelOptions.requireExampleSize("--test", testRaw.exampleShape(), "the training examples",
                     trainRaw.exampleShape());
-            // test examples with the training examples' size but another shape (a flat CSV against images) are
-            // read in the training layout, row-major
+            // test examples with the training examples' size, as flat rows (a CSV against images) or of their shape
+            // up to axes of size 1, are read in the training layout, row-major; another shape is refused
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = std.apply(testRaw);
                  Dataset tr = resolved.layout("--train", trainStd);
-                 Dataset te = testStd.withX(resolved.layoutLike("--test", testStd.x(), tr.exampleShape()))) {
+                 Dataset te = testStd.withX(resolved.layoutLike("--test", testStd.x(), tr.exampleShape(),
+                         "the training examples"))) {
                 int[] perExample = tr.exampleShape();
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {

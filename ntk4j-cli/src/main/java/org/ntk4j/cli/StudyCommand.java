@@ -168,10 +168,11 @@ public final class StudyCommand implements Callable<Integer> {
         int nTrain;
         int nTest;
         int[] per;
+        // parsed outside the --sample refusals: its own (a width too large for the JVM) are not the sample's
+        Model first = Zoo.parse(Zoo.withWidth(model, widths[0]));
         try (Dataset loaded = KernelOptions.named("--sample", () -> DataSource.loadDataset(sample, dt, seed));
              // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
-             Dataset all = KernelOptions.named("--sample", () -> InputLayout.forModel(Zoo.parse(Zoo.withWidth(model,
-                     widths[0])), loaded))) {
+             Dataset all = KernelOptions.named("--sample", () -> InputLayout.forModel(first, loaded))) {
             if (!all.hasLabels()) {
                 throw new IllegalArgumentException("--sample " + sample + ": has no labels; the study's kernel "
                         + "regression needs labelled data (see docs/data.md)");
@@ -183,7 +184,6 @@ public final class StudyCommand implements Callable<Integer> {
             }
             nTest = all.size() - nTrain;
             per = all.exampleShape();
-            Model first = Zoo.parse(Zoo.withWidth(model, widths[0]));
             int[] shapeOut = first.outputShape(per);
             if (shapeOut.length != 1) {
                 throw new IllegalArgumentException("--model: the study needs outputs [N, O], got [N] + "

@@ -261,9 +261,10 @@ public final class TrainCommand implements Callable<Integer> {
             }
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err);
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = noTest ? null : std.apply(testRaw);
-                 Dataset tr = InputLayout.forModel(net, trainStd);
+                 Dataset tr = KernelOptions.named("--train", () -> InputLayout.forModel(net, trainStd));
                  Dataset te = noTest ? null
-                         : testStd.withX(InputLayout.reshapeExamples(testStd.x(), tr.exampleShape()))) {
+                         : testStd.withX(KernelOptions.laidOutLike("--test", testStd.x(), tr.exampleShape(),
+                                 "the training examples"))) {
                 int[] perExample = tr.exampleShape();
                 int[] outShape = net.outputShape(perExample);
                 if (outShape.length != 1) {

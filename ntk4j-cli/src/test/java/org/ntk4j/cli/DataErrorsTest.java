@@ -131,9 +131,17 @@ class DataErrorsTest {
 
     @Test
     void shapeMismatchBetweenDataAndModel() throws Exception {
+        // the refusal names the option whose data fits not (it named none in kernel, approx, convergence)
+        String fitsNot = ": shape mismatch: data examples of shape [5] do not fit model cnn(depth=1,channels=2)"
+                + " (tried [5]): to_image: expects per-example inputs [H, W] or [H, W, C], got [5]";
         assertThat(oneLineError("kernel", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5"))
-                .isEqualTo("ntk4j: shape mismatch: data examples of shape [5] do not fit model cnn(depth=1,channels=2)"
-                        + " (tried [5]): to_image: expects per-example inputs [H, W] or [H, W, C], got [5]");
+                .isEqualTo("ntk4j: --data" + fitsNot);
+        assertThat(oneLineError("approx", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:6,5", "--n",
+                "3")).isEqualTo("ntk4j: --data" + fitsNot);
+        assertThat(oneLineError("convergence", "--model", "cnn(depth=1,channels=2)", "--data", "synthetic:2,5",
+                "--widths", "2,4")).isEqualTo("ntk4j: --data" + fitsNot);
+        assertThat(oneLineError("train", "--model", "cnn(depth=1,channels=2)", "--train", "synthetic:2,5", "--test",
+                "none", "--epochs", "1")).isEqualTo("ntk4j: --train: synthetic:2,5" + fitsNot);
         assertThat(oneLineError("kernel", "--model", SMALL_FCN, "--data", "synthetic:2,5", "--x2", "synthetic:2,6"))
                 .isEqualTo("ntk4j: --x2: examples of shape [6] do not match the --data examples [5]");
         // per-feature standardisation fitted on --data met --x2 first and named neither option

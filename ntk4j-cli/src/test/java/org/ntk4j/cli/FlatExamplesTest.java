@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.ntk4j.cli.ArgumentErrorsTest.oneLineError;
 import static org.ntk4j.cli.CliRuns.run;
 
 import java.nio.file.Path;
@@ -83,5 +84,54 @@ class FlatExamplesTest {
                 dir.resolve("epoch-{epoch}.npz").toString(), "--sample", rows + ":labels=" + labels, "--n", "5",
                 "--kinds", "pntk", "--json", dir.resolve("s.json").toString())[1]).doesNotContain("ntk4j:");
         assertThat(run(0, "explain", "--model", CNN, "--input", "16", "--n", "3")[0]).contains("x1 3 × [4, 4, 1]");
+    }
+
+    /**
+     * kernel's --x2 and predict's and train's --test of as many values per example as the others but in another
+     * shape (channels first beside channels-last images) were reshaped to the others' shape, reading their values in
+     * another order: a wrong kernel without a word. They are refused naming the option; a shape that differs only by
+     * axes of size 1 ([1, 4, 3] beside [4, 3, 1]) holds the same values in the same order and gives the same kernel.
+     */
+    @Test
+    void examplesInAnotherOrderOfTheirValuesAreRefusedNotReshaped() throws Exception {
+        Path hwc = dir.resolve("hwc.npy");
+        Path chw = dir.resolve("chw.npy");
+        Path labels = dir.resolve("labels.npy");
+        try (Tensor a = Tensor.randomNormal(DType.F32, 1, 5, 4, 3, 2);
+             Tensor b = Tensor.randomNormal(DType.F32, 2, 5, 2, 4, 3);
+             Tensor y = Tensor.of(new double[] {0, 1, 2, 0, 1}, 5)) {
+            Npy.write(hwc, a);
+            Npy.write(chw, b);
+            Npy.write(labels, y);
+        }
+        String refusal = " examples of shape [2, 4, 3] are not laid out as %s [4, 3, 2] (read as those, their values "
+                + "would be in another order); give them in that shape, or as flat rows of 24 values in its row-major "
+                + "order";
+        assertThat(oneLineError("kernel", "--model", CNN, "--data", hwc.toString(), "--x2", chw.toString()))
+                .isEqualTo("ntk4j: --x2:" + refusal.formatted("the --data examples"));
+        String train = hwc + ":labels=" + labels;
+        String test = chw + ":labels=" + labels;
+        assertThat(oneLineError("predict", "--model", CNN, "--train", train, "--test", test))
+                .isEqualTo("ntk4j: --test:" + refusal.formatted("the training examples"));
+        assertThat(oneLineError("train", "--model", CNN, "--train", train, "--test", test, "--epochs", "1"))
+                .isEqualTo("ntk4j: --test:" + refusal.formatted("the training examples"));
+
+        Path[] files = imagesAndRows();
+        Path channelsFirst = dir.resolve("one_channel_first.npy");
+        try (Tensor x = Npy.readTensor(files[0], DType.F64); Tensor first = x.reshape(5, 1, 4, 3)) {
+            Npy.write(channelsFirst, first);
+        }
+        Path asImages = dir.resolve("k_images.npy");
+        Path asChannelsFirst = dir.resolve("k_first.npy");
+        run(0, "kernel", "--model", CNN, "--data", files[0].toString(), "--dtype", "f64", "--x2", files[0].toString(),
+                "--out", asImages.toString(), "--quiet");
+        run(0, "kernel", "--model", CNN, "--data", files[0].toString(), "--dtype", "f64", "--x2",
+                channelsFirst.toString(), "--out", asChannelsFirst.toString(), "--quiet");
+        try (Tensor a = Npy.readTensor(asImages, DType.F64); Tensor b = Npy.readTensor(asChannelsFirst, DType.F64)) {
+            assertThat(b.shape()).containsExactly(5, 5);
+            for (int i = 0; i < a.size(); i++) {
+                assertThat(b.getFlat(i)).isEqualTo(a.getFlat(i));
+            }
+        }
     }
 }

@@ -116,6 +116,27 @@ class OptionNamesTest {
                 + "a smaller layer (a smaller width, or fewer input features)");
     }
 
+    /** predict's --test none, train's way to train without evaluation, was read as a file: "file not found: none". */
+    @Test
+    void predictRefusesTestNoneSayingOnlyTrainTakesIt() {
+        assertThat(oneLineError("predict", "--model", M, "--train", "synthetic:8,6", "--test", "none"))
+                .isEqualTo("ntk4j: --test: predict needs the examples to predict, got 'none' (only train takes --test "
+                        + "none, to train without a test set); give test data, e.g. default:test:1000");
+    }
+
+    /**
+     * study parsed its first width's model inside the refusals naming --sample: a width too large for the JVM was
+     * refused as "--sample: fcn: depth=3 and width=...", blaming the sample for the model.
+     */
+    @Test
+    void studysModelRefusalIsNotAttributedToTheSample() throws Exception {
+        Files.writeString(dir.resolve("epoch-0.npz"), "never read: the model is refused first");
+        assertThat(oneLineError("study", "--model", "fcn(out=3)", "--widths", "5000000", "--checkpoints",
+                dir.resolve("epoch-{epoch}.npz").toString(), "--sample", "default:train:12", "--json",
+                dir.resolve("s.json").toString())).startsWith("ntk4j: fcn: depth=3 and width=5000000: ")
+                .doesNotContain("--sample");
+    }
+
     private static String[] with(String command, String[] middle, String... more) {
         String[] first = new String[middle.length + 1];
         first[0] = command;
