@@ -40,11 +40,13 @@ public final class GradientStep {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
         params.validate(specs, x.dtype(), "x");
-        // the network model.apply(params, x) evaluates: with the parameters' own buffers (running statistics)
-        Model network = model.withBuffersOf(params, in, x.dtype());
+        // the lease from before the network is taken: another thread may drop it from the model's derived ones
+        CachedTensors.Lease lease = CachedTensors.lease();
         // the constants of the graphs traced for this call, closed at its end (they were left to the collector)
         CachedTensors traced = new CachedTensors();
         try {
+            // the network model.apply(params, x) evaluates: with the parameters' own buffers (running statistics)
+            Model network = model.withBuffersOf(params, in, x.dtype());
             Graph f = traced.build(() -> network.trace(x.dim(0), in, x.dtype()));
             boolean[] wrt = new boolean[specs.size() + 1];
             java.util.Arrays.fill(wrt, 0, specs.size(), true);
@@ -72,6 +74,7 @@ public final class GradientStep {
             }
         } finally {
             traced.retire();
+            lease.close();
         }
     }
 

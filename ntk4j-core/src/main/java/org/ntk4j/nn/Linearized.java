@@ -38,6 +38,11 @@ public final class Linearized implements Layer {
     private final Model base;
     private final int degree;
     private final Params theta0;
+    /**
+     * The network expanded: base with θ0's buffers where it carries any, made once and kept with this layer (not
+     * taken from base's derived models, which drop theirs, and the constants traced from them, after 8 others).
+     */
+    private final Model network;
     private final long seed;
     private final Map<String, Tensor[]> constants = new ConcurrentHashMap<>();
 
@@ -48,6 +53,7 @@ public final class Linearized implements Layer {
         this.base = base;
         this.degree = degree;
         this.theta0 = theta0;
+        this.network = theta0 == null || theta0.buffers().isEmpty() ? base : base.withBuffers(theta0.buffers());
         this.seed = seed;
     }
 
@@ -156,7 +162,6 @@ public final class Linearized implements Layer {
         int np = specs.size();
         Tensor[] t0 = theta0(specs, in, x.dtype());
         // the network base.apply(θ0, x) evaluates: with θ0's buffers (running statistics) where it carries any
-        Model network = theta0 == null ? base : base.withBuffersOf(theta0, in, x.dtype());
         Graph g = network.trace(x.dim(0), in, x.dtype());
         boolean[] tangents = new boolean[np + 1];
         Arrays.fill(tangents, 0, np, true);

@@ -43,7 +43,9 @@ public final class Model {
      * buffers' values, the {@value #DERIVED_KEPT} used last: so that applying parameters that carry the same
      * statistics again — the same parameters, or each step's copy in a loop of {@link GradientStep#step} — builds,
      * converts and traces nothing new. Each owns copies of its buffers (the parameters it was derived for may be
-     * closed); a dropped one has its caches released and its copies closed.
+     * closed); a dropped one has its caches released and its copies retired: closed once every {@link
+     * CachedTensors#lease} opened before has closed, so that a call computing with it meanwhile (on another thread,
+     * its model pushed out by eight others) is not disturbed.
      */
     private final Map<BufferValues, Derived> derived = java.util.Collections.synchronizedMap(
             new LinkedHashMap<>(16, 0.75f, true) {
@@ -59,11 +61,11 @@ public final class Model {
                 }
             });
 
-    /** A model derived for other buffers, and the copies of them it computes with (see {@link #derived}). */
-    private record Derived(Model model, Map<String, Tensor> copies) {
+    /** A model derived for other buffers, and the owner of its copies of them (see {@link #derived}). */
+    private record Derived(Model model, CachedTensors copies) {
         void release() {
             model.releaseCaches();
-            copies.values().forEach(Tensor::close);
+            copies.retire();
         }
     }
 
@@ -465,8 +467,9 @@ public final class Model {
         int[] in = Shapes.dropFirst(xs);
         List<ParamSpec> specs = paramSpecs(in);
         params.validate(specs, x.dtype(), "x");
-        Model m = withBuffersOf(params, in, x.dtype());
+        // the lease from before the model is taken: another thread may drop it from the derived models meanwhile
         try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            Model m = withBuffersOf(params, in, x.dtype());
             Graph g = m.applied.computeIfAbsent(xs[0] + " " + Shapes.str(in) + " " + x.dtype(), k -> {
                 CachedTensors constants = new CachedTensors();
                 return new Applied(constants.build(() -> m.trace(xs[0], in, x.dtype())), constants);
@@ -483,9 +486,11 @@ public final class Model {
     /**
      * The network that {@code params} describe: this model, or where their {@link Params#buffers} (a checkpoint's
      * running statistics, say) differ from its own ({@link #bufferMismatch}), this model with theirs (made once per
-     * buffer values, with copies of them, and kept with this model: {@link #derived}). What {@link #apply}, {@link
+     * buffer values, with copies of them, and kept with this model). What {@link #apply}, {@link
      * GradientStep} and the trainer's gradient compute with, so that a gradient is that of the network {@link
-     * #apply} evaluates.
+     * #apply} evaluates. A derived model is for use at once: its copies are closed when it is dropped (by eight
+     * other buffers derived after it, or {@link #releaseCaches}) and no {@link CachedTensors#lease} opened before
+     * is still open; take it inside a lease held while it is used.
      *
      * @param params the parameters, whose buffers are read (copied where a new model is derived); not closed
      * @param in the per-example input shape
@@ -497,13 +502,14 @@ public final class Model {
             return this;
         }
         return derived.computeIfAbsent(new BufferValues(params.buffers()), k -> {
-            Map<String, Tensor> copies = new LinkedHashMap<>();
             // owned by the derived model for its life, not by a scope open around this call
-            org.ntk4j.tensor.TensorScope.unscoped(() -> {
-                params.buffers().forEach((path, t) -> copies.put(path, t.copy()));
-                return copies;
+            CachedTensors owner = new CachedTensors();
+            Map<String, Tensor> copies = owner.build(() -> {
+                Map<String, Tensor> m = new LinkedHashMap<>();
+                params.buffers().forEach((path, t) -> m.put(path, t.copy()));
+                return m;
             });
-            return new Derived(withBuffers(copies), copies);
+            return new Derived(withBuffers(copies), owner);
         }).model();
     }
 

@@ -282,8 +282,12 @@ public final class Trainer {
         int[] in = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(in);
         params.validate(specs, x.dtype(), "x");
-        Graph g = gradientGraph(model.withBuffersOf(params, in, x.dtype()), x.dim(0), in, x.dtype(), loss);
-        Tensor[] r = runGradient(g, specs, params, x, y);
+        Tensor[] r;
+        // the lease from before the network is taken: another thread may drop it from the model's derived ones
+        try (CachedTensors.Lease lease = CachedTensors.lease()) {
+            Graph g = gradientGraph(model.withBuffersOf(params, in, x.dtype()), x.dim(0), in, x.dtype(), loss);
+            r = runGradient(g, specs, params, x, y);
+        }
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (int i = 0; i < specs.size(); i++) {
             m.put(specs.get(i).path(), r[i + 1].reshapeMove(specs.get(i).shape()));

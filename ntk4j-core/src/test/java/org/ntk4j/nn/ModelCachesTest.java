@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -84,6 +85,92 @@ class ModelCachesTest {
             }
             m.releaseCaches();
         }
+    }
+
+    /**
+     * A call computing with a derived model is not disturbed when other calls (other threads) push it out of the
+     * cache of derived models: eight other statistics applied meanwhile dropped it, and its copies of the buffers
+     * were closed at once (2026-12-07), so its next trace (another batch size) read a closed tensor. They are now
+     * closed once the leases opened before the drop are; checked against the closed form y = scale (x − mean) /
+     * sqrt(var + 1e-5) + shift, then that the copies are closed with the lease.
+     */
+    @Test
+    void aDerivedModelDroppedDuringACallStaysUsableForIt() {
+        Model m = new Model(Layers.batchNormEval(), "bn");
+        try (Tensor x = Tensor.of(new double[] {4, 0, -1, 1, 2, -3}, 3, 2);
+             Params p = statistics(0.3)) {
+            long live;
+            try (org.ntk4j.tensor.CachedTensors.Lease lease = org.ntk4j.tensor.CachedTensors.lease()) {
+                Model derived = m.withBuffersOf(p, new int[] {2}, DType.F64);
+                for (int i = 1; i <= 8; i++) {
+                    try (Params other = statistics(0.3 + i); Tensor y = m.apply(other, x)) {
+                        assertThat(y.dim(0)).isEqualTo(3);
+                    }
+                }
+                try (Tensor y = derived.apply(p, x)) {
+                    for (int i = 0; i < 6; i++) {
+                        int c = i % 2;
+                        double mean = c == 0 ? 0.3 : -0.3;
+                        double var = c == 0 ? 2.5 : 5;
+                        double scale = c == 0 ? 2 : 3;
+                        double shift = c == 0 ? 0.5 : -1;
+                        assertThat(y.getFlat(i)).isCloseTo(scale * (x.getFlat(i) - mean) / Math.sqrt(var + 1e-5)
+                                + shift, org.assertj.core.data.Offset.offset(1e-12));
+                    }
+                }
+                live = Tensor.liveBytes();
+            }
+            // the dropped model's two copies [2] of float64 (and what its trace converted) closed with the lease
+            assertThat(Tensor.liveBytes()).isLessThanOrEqualTo(live - 2 * 2 * 8);
+        }
+        m.releaseCaches();
+    }
+
+    /**
+     * A model linearised around parameters with their own statistics traced its network from the base model's
+     * derived models: once the base applied eight other statistics, that one was dropped with the constants traced
+     * from it, which the linearised model's kept graph still read ("tensor of shape [2] was closed"). At θ = θ0
+     * f_lin is f(θ0, x), which the base computes by its own graph (1e-12).
+     */
+    @Test
+    void aLinearizedModelOutlivesItsBasesDerivedModels() {
+        Model m = new Model(Layers.serial(Layers.dense(2), Layers.batchNormEval()), "dense-bn");
+        try (Tensor x = Tensor.of(new double[] {4, 0, -1, 1, 2, -3}, 3, 2);
+             Params init = m.init(1, new int[] {2}, DType.F64);
+             Params p = withStatistics(init, 0.3)) {
+            Model lin = Linearized.linearize(m, p);
+            try (Tensor y = lin.apply(p, x)) {
+                assertThat(y.dim(0)).isEqualTo(3);
+            }
+            for (int i = 1; i <= 8; i++) {
+                try (Params other = withStatistics(init, 0.3 + i); Tensor y = m.apply(other, x)) {
+                    assertThat(y.dim(0)).isEqualTo(3);
+                }
+            }
+            try (Tensor y = lin.apply(p, x); Tensor f = m.apply(p, x)) {
+                for (int i = 0; i < f.size(); i++) {
+                    assertThat(y.getFlat(i)).isCloseTo(f.getFlat(i), org.assertj.core.data.Offset.offset(1e-12));
+                }
+            }
+            lin.releaseCaches();
+        }
+        m.releaseCaches();
+    }
+
+    /** Copies of {@code init}'s parameters with the batch norm's running mean (mean0, −0.3), variance (2.5, 5). */
+    private static Params withStatistics(Params init, double mean0) {
+        Map<String, Tensor> t = new java.util.LinkedHashMap<>();
+        init.tensors().forEach((path, v) -> t.put(path, v.copy()));
+        return new Params(t, Map.of("1_batch_norm_eval/running_mean", Tensor.of(new double[] {mean0, -0.3}, 2),
+                "1_batch_norm_eval/running_var", Tensor.of(new double[] {2.5, 5}, 2)));
+    }
+
+    /** Batch-norm parameters whose running mean is (mean0, −0.3) and running variance (2.5, 5). */
+    private static Params statistics(double mean0) {
+        return new Params(Map.of("scale", Tensor.of(new double[] {2, 3}, 2),
+                "shift", Tensor.of(new double[] {0.5, -1}, 2)), Map.of(
+                "running_mean", Tensor.of(new double[] {mean0, -0.3}, 2),
+                "running_var", Tensor.of(new double[] {2.5, 5}, 2)));
     }
 
     /** A gradient step traces its graphs per call: their constants are closed when it returns. */
