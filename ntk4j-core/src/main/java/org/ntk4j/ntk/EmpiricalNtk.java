@@ -364,11 +364,13 @@ public final class EmpiricalNtk {
             // without a whole problem the block runs whole (its output chunks returned above): each tile holds its
             // pass, x1's made first, as the cost model counts them — a tile's own rule (no pass where its block with
             // itself runs in chunks) made x2's first, x1's beside it, for a block of x1 with a smaller x2
-            // x2's tile holds only its examples where the block runs the exact batch path (x1's trace moves them)
+            // where the block runs the exact batch path (a side's trace moves the examples) it reads no pass: each
+            // tile holds only its examples
             boolean whole = problem == null;
-            PreparedTile[] first = new PreparedTile[1];
-            try (Sides<PreparedTile> t = Sides.of(in.same, () -> first[0] = e.prepareChecked(in.x1, whole),
-                    () -> e.prepareAgainst(in.x2, first[0], whole), PreparedTile::close)) {
+            boolean exact = e.blockRunsExact(in.x1.dim(0), n2, in.perExample, in.dtype);
+            try (Sides<PreparedTile> t = Sides.of(in.same,
+                    () -> exact ? e.examplesOnly(in.x1) : e.prepareChecked(in.x1, whole),
+                    () -> exact ? e.examplesOnly(in.x2) : e.prepareChecked(in.x2, whole), PreparedTile::close)) {
                 return e.kernel(t.first(), t.second());
             }
         }
@@ -536,30 +538,31 @@ public final class EmpiricalNtk {
     }
 
     /**
-     * A tile of x for its blocks with the prepared tile {@code other}: only its examples, without a pass, where
-     * those blocks run the exact batch path, which reads no pass ({@link #blocksRunExact}); else
-     * {@link #prepareChecked}.
+     * A tile of x's examples alone, without a pass: for blocks that run the exact batch path
+     * ({@link #blockRunsExact}), which read none.
      */
-    PreparedTile prepareAgainst(Tensor x, PreparedTile other, boolean keepPass) {
-        if (!blocksRunExact(other)) {
-            return prepareChecked(x, keepPass);
-        }
-        CachedTensors.Lease lease = CachedTensors.lease();
-        return new PreparedTile(this, x, null, null, lease);
+    PreparedTile examplesOnly(Tensor x) {
+        return new PreparedTile(this, x, null, null, CachedTensors.lease());
+    }
+
+    /** {@link #examplesOnly} of examples not validated yet (a tiled run's slices): refused as by {@link #prepare}. */
+    PreparedTile examplesOnlyChecked(Tensor x) {
+        inputs(x, null, true);
+        return examplesOnly(x);
     }
 
     /**
-     * Whether every block with the prepared tile runs the exact batch path ({@link KernelStrategy#exactBlock}),
-     * whatever the other tile: Jacobian contraction's or structured derivatives' tile whose own trace does not
-     * carry the examples first (a tile of one example of a model that moves them off axis 0 at N = 1), which
-     * holds no pass.
+     * Whether the block of a tile of n1 examples with one of n2 (n2 = 0: the tile with itself) runs the exact batch
+     * path ({@link KernelStrategy#exactBlock}), reading no pass of either tile: Jacobian contraction's or structured
+     * derivatives' block one of whose tiles' own trace does not carry the examples first (a tile of one example of
+     * a model that moves them off axis 0 at N = 1), which holds no pass.
      */
-    boolean blocksRunExact(PreparedTile tile) {
+    boolean blockRunsExact(int n1, int n2, int[] perExample, DType dtype) {
         if (sketch != null || method == Method.NTK_VECTOR_PRODUCTS) {
             return false;
         }
-        Tensor x = tile.x();
-        return !side(x.dim(0), Shapes.dropFirst(x.shape()), x.dtype()).perExampleShortcut;
+        return !side(n1, perExample, dtype).perExampleShortcut
+                || (n2 > 0 && !side(n2, perExample, dtype).perExampleShortcut);
     }
 
     private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease, boolean keepPass) {
@@ -646,7 +649,7 @@ public final class EmpiricalNtk {
             return OutputChunks.kernel(model, params(), traceAxes, diagonalAxes, in, k, tileBytes, problem);
         }
         KernelStrategy sd = strategy(method);
-        if (blocksRunExact(rows) || blocksRunExact(columns)) {
+        if (blockRunsExact(rows.x().dim(0), same ? 0 : columns.x().dim(0), in.perExample, in.dtype)) {
             return sd.exactBlock(in); // as sd.block does without a pass of either side: no pass is made for it
         }
         // each pass as a prepared tile's (without the cotangents the plan does not read), which the cost model counts

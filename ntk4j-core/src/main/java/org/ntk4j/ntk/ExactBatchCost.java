@@ -44,7 +44,9 @@ final class ExactBatchCost extends MethodCost {
             contracted += c.contractionFlops(f1, f2, s.size(), same);
         }
         long out = bytes(outputElements());
-        peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out) + heldPass();
+        // no per-example pass is held beside it: a block that runs this path takes both tiles' examples alone, and a
+        // tiled run's worker lets its row tile go first (EmpiricalNtk.blockRunsExact, TiledKernel.run)
+        peak = Math.max(peak, paramBytes + inputBytes + j1 + j2 + 2 * out);
         String why = whyNoPerExamplePass();
         String how = "batch Jacobians: N·O one-hot cotangents (" + why + ")";
         if (method == Method.STRUCTURED_DERIVATIVES) {
@@ -66,25 +68,5 @@ final class ExactBatchCost extends MethodCost {
             return "the model traces a batch of one example with its batch axis moved off axis 0";
         }
         return "the model's trace carries the examples on another axis than the first";
-    }
-
-    /**
-     * The per-example pass held beside the exact path when only x1's trace carries the examples first (x2 a side of
-     * one example of a model that moves them off axis 0 at N = 1): the kernel runs as one tile, or a tiled run's
-     * block, x1's tile prepared first ({@link EmpiricalNtk#prepare}; a tiled run's worker keeps its row tile), and
-     * its pass stays held while the batch Jacobians are formed. 0 where x1's trace does not carry them first (x2's
-     * tile is then made of its examples alone, {@link EmpiricalNtk#prepareAgainst}), where both sides carry them
-     * first or neither, or where the run prepares no tiles (a traced or diagonal batch axis, a model that is not
-     * tileable). Structured derivatives' pass leaves out the cotangents its plan does not read, and a tile of it
-     * whose block with itself runs in output chunks holds none: for it this bounds the pass from above.
-     */
-    private long heldPass() {
-        if (same || !axes.examplesPaired()) {
-            return 0;
-        }
-        if (!perExample(consumers(n1)) || perExample(consumers(n2)) || !side(2).pc.exampleAxisFirst) {
-            return 0;
-        }
-        return CostModel.outputBytes(side(n1).pass().graph);
     }
 }

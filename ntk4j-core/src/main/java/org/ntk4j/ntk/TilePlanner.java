@@ -21,9 +21,9 @@ import org.ntk4j.tensor.Shapes;
  *   peak(t) = bytes(x1) + bytes(x2) + workers · max over blocks r × c (SAFETY · costModel(r, c).peak + bytes(mirror))
  * </pre>
  * A block between a tile with a per-example pass and a tile of one example whose trace carries none (a model that
- * moves the examples off axis 0 at N = 1) runs the exact batch path: beside the row tile's pass, which its
- * estimate counts ({@link ExactBatchCost}), where the column tile is the one example; with the column tile's
- * examples alone (no pass prepared, none counted) where the row tile is.
+ * moves the examples off axis 0 at N = 1) runs the exact batch path ({@link ExactBatchCost}) from both tiles'
+ * examples alone: no pass is prepared for it, and a worker lets its row tile's pass go first ({@link TiledKernel#run}),
+ * so none is counted.
  * Tiles are square, t × t (clamped to n1 and n2), t a multiple of {@link #QUANTUM}, the last row and column
  * of tiles taking the remainder; the planner takes the largest t whose peak fits (larger tiles repeat less per-tile
  * work), and with AUTO the method whose whole tiled run has the fewest predicted FLOPs among those that fit. When
@@ -447,8 +447,8 @@ public final class TilePlanner {
      * comment): each worker's the largest of the grid's blocks, each priced at its own size — the full tiles', and
      * those of the last row and column, which take the remainder. A smaller block need not need less: a product of
      * fewer rows may read its weight through a transposed copy, and a tile of one example whose trace moves the
-     * examples off axis 0 runs the exact batch path ({@link KernelStrategy#exactBlock}): as a column tile, beside
-     * the row tile's pass; as a row tile, with its column tiles' examples alone (no pass is made for its blocks).
+     * examples off axis 0 runs the exact batch path ({@link KernelStrategy#exactBlock}), its batch Jacobians formed
+     * from both tiles' examples alone (no pass held beside them).
      */
     private static long peak(Costs costs, Method m, int t, int n1, int n2, boolean symmetric, long inputBytes,
                              int w, long blockBudget) {

@@ -126,6 +126,9 @@ public final class TiledKernel {
             computed.incrementAndGet();
             return base.kernel(plan.kind(), x1, x2);
         }
+        if (runsExact(t)) {
+            return exactBlock(t);
+        }
         try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
              PreparedTile pr = tiles.prepare(xr)) {
             return block(t, pr);
@@ -137,9 +140,8 @@ public final class TiledKernel {
         if (t.diagonal()) {
             k = tiles.kernel(rows, rows);
         } else {
-            // a row tile whose blocks run the exact batch path reads no pass of the column tile: none is made
             try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
-                 PreparedTile pc = tiles.prepareAgainst(xc, rows, false)) {
+                 PreparedTile pc = tiles.prepare(xc)) {
                 k = tiles.kernel(rows, pc);
             }
         }
@@ -148,15 +150,38 @@ public final class TiledKernel {
     }
 
     /**
+     * Whether the tile's block runs the exact batch path, which reads no pass of either tile: a block off the
+     * diagonal with a tile of one example of a model that moves the examples off axis 0 at N = 1
+     * ({@link EmpiricalNtk#blockRunsExact}; a diagonal block of such a tile prepares no pass anyway).
+     */
+    private boolean runsExact(TilePlan.Tile t) {
+        return !t.diagonal() && tiles.blockRunsExact(t.rows(), t.columns(), plan.perExample(), plan.dtype());
+    }
+
+    /** The block of a tile that {@link #runsExact}: from both tiles' examples alone, neither prepared. */
+    private Tensor exactBlock(TilePlan.Tile t) {
+        try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
+             Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
+             PreparedTile pr = tiles.examplesOnlyChecked(xr);
+             PreparedTile pc = tiles.examplesOnlyChecked(xc)) {
+            Tensor k = tiles.kernel(pr, pc);
+            computed.incrementAndGet();
+            return k;
+        }
+    }
+
+    /**
      * Computes every tile not in {@code done}, handing each block to {@code sink}. {@link TilePlan#workers()}
      * threads take the tiles in row-major order, one at a time. When every prepared tile fits in what the
      * budget leaves beside the plan's predicted peak, each is prepared once and kept for the whole run;
      * otherwise each worker keeps the prepared row tile of its last tile, prepares a new one only when its next
      * tile lies in another row (so a row's shared work is done at most once per worker, and no worker waits
-     * for another), and prepares each column tile for its block. A row tile whose blocks run the exact batch path
-     * (a tile of one example of a model that moves the examples off axis 0 at N = 1) reads no column tile's pass:
-     * its column tiles are taken as their examples alone, neither prepared nor cached. The result does not depend
-     * on the number of workers: every block is computed alone. The first failure stops the run and is rethrown.
+     * for another), and prepares each column tile for its block. A block that runs the exact batch path (with a
+     * tile of one example of a model that moves the examples off axis 0 at N = 1: the last column, or a last row)
+     * reads no pass: it takes both tiles' examples alone, neither prepared nor cached, the worker's row tile let go
+     * first (an exact column is the last of its row), so an x2 of one example prepares no pass at all. The result does
+     * not depend on the number of workers: every block is computed alone. The first failure stops the run and is
+     * rethrown.
      *
      * <p>What a worker holds is what the planner prices per block ({@link TilePlanner}): the row tile's pass made
      * first, the column tile's beside it, as the cost model orders them. One block runs the other way: structured
@@ -290,20 +315,26 @@ public final class TiledKernel {
                         try (Tensor k = computeTile(t.index())) {
                             sink.accept(t, k);
                         }
+                    } else if (runsExact(t)) {
+                        // the worker's row tile is let go rather than held beside the block: an exact column tile,
+                        // of one example, is the last of its row (the worker's next tile lies in another row), and a
+                        // row tile of one example holds no pass
+                        if (pr != null) {
+                            pr.close();
+                            xr.close();
+                            pr = null;
+                            xr = null;
+                            row = -1;
+                        }
+                        try (Tensor k = exactBlock(t)) { // neither tile cached: the block reads no pass
+                            sink.accept(t, k);
+                        }
                     } else if (cache != null) {
                         PreparedTile rows = cache.get(true, t.row(), t.rowFrom(), t.rowTo());
-                        Tensor k;
-                        if (t.diagonal()) {
-                            k = tiles.kernel(rows, rows);
+                        try (Tensor k = tiles.kernel(rows, t.diagonal() ? rows
+                                : cache.get(x2 == null, t.column(), t.columnFrom(), t.columnTo()))) {
                             computed.incrementAndGet();
-                        } else if (tiles.blocksRunExact(rows)) {
-                            k = block(t, rows); // the column tile is not cached: this block reads no pass of it
-                        } else {
-                            k = tiles.kernel(rows, cache.get(x2 == null, t.column(), t.columnFrom(), t.columnTo()));
-                            computed.incrementAndGet();
-                        }
-                        try (Tensor kk = k) {
-                            sink.accept(t, kk);
+                            sink.accept(t, k);
                         }
                     } else {
                         if (t.row() != row) {
@@ -402,7 +433,17 @@ public final class TiledKernel {
         if (tiles == null || pending.isEmpty()) {
             return null;
         }
-        TilePlan.Tile first = pending.get(0);
+        // the first tile whose block reads passes (a block that runs the exact batch path prepares none)
+        TilePlan.Tile first = null;
+        for (TilePlan.Tile t : pending) {
+            if (!runsExact(t)) {
+                first = t;
+                break;
+            }
+        }
+        if (first == null) {
+            return null;
+        }
         PreparedCache cache = new PreparedCache();
         PreparedTile p = cache.get(true, first.row(), first.rowFrom(), first.rowTo());
         double perExample = (double) (p.bytes() + (long) first.rows() * Shapes.size(plan.perExample())
