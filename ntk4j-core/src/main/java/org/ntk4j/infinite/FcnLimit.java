@@ -103,11 +103,10 @@ public final class FcnLimit implements InfiniteLimit {
 
     @Override
     public double weightedExpectations(Tensor x1, Tensor x2) {
-        LimitLayout.requireInputs(x1, x2);
-        int n2 = x2 == null ? 0 : x2.dim(0);
         if (!integratesNumerically()) {
-            return expectations(x1.dim(0), n2, Shapes.dropFirst(x1.shape()));
+            return LimitLayout.unweighted(this, x1, x2);
         }
+        LimitLayout.requireInputs(x1, x2);
         double[][] a = nodeWeights(flatten(x1));
         double[][] b = x2 == null ? null : nodeWeights(flatten(x2));
         double sum = 0;

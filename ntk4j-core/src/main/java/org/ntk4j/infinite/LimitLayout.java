@@ -134,6 +134,15 @@ final class LimitLayout {
         requireInputs(x1, x2);
     }
 
+    /**
+     * {@link InfiniteLimit#weightedExpectations} of a limit whose expectations all weigh 1 (closed forms): its
+     * {@link InfiniteLimit#expectations} for these inputs' counts and shape, the inputs checked.
+     */
+    static double unweighted(InfiniteLimit limit, Tensor x1, Tensor x2) {
+        requireInputs(x1, x2);
+        return limit.expectations(x1.dim(0), x2 == null ? 0 : x2.dim(0), Shapes.dropFirst(x1.shape()));
+    }
+
     /** {@link #requireInputs(KernelKind, Tensor, Tensor)} without a kind. */
     static void requireInputs(Tensor x1, Tensor x2) {
         if (x1 == null) {

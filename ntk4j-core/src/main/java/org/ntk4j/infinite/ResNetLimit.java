@@ -91,9 +91,7 @@ public final class ResNetLimit implements InfiniteLimit {
     @Override
     public double weightedExpectations(Tensor x1, Tensor x2) {
         if (!integratesNumerically()) {
-            LimitLayout.requireInputs(x1, x2);
-            return expectations(x1.dim(0), x2 == null ? 0 : x2.dim(0),
-                    org.ntk4j.tensor.Shapes.dropFirst(x1.shape()));
+            return LimitLayout.unweighted(this, x1, x2);
         }
         return PixelPairs.weightedExpectations(new Blocks(), act, FILTER, x1, x2);
     }
