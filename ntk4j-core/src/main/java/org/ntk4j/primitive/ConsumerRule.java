@@ -168,6 +168,17 @@ public interface ConsumerRule {
         public abstract Tensor cotangent(Tensor cotangent);
 
         /**
+         * {@link #cotangent} of a rule whose D is y's stacked cotangent only reshaped ({@link #cotangentIsReshape()}):
+         * a read view [K, N, R, F] of it, valid while it is open (closing the view frees nothing).
+         *
+         * @param cotangent the stacked cotangent [K] + shape(y), y's example axis at 1; read, not closed
+         * @return a read view of {@code cotangent} as [K, N, R, F]
+         */
+        protected final Tensor cotangentInPlace(Tensor cotangent) {
+            return cotangent.readView(cotangent.dim(0), cotangent.dim(1), positions, features);
+        }
+
+        /**
          * Whether {@link #dataGram} computes the data Gram from the data operand without forming A (e.g. id
          * equality for an embedding lookup, whose A is a one-hot). False by default: structured derivatives then
          * form A by {@link #data(Tensor)} and take its Gram by a GEMM over C.

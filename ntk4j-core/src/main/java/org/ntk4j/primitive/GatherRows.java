@@ -230,9 +230,7 @@ public final class GatherRows implements Primitive {
 
         @Override
         public Tensor cotangent(Tensor delta) {
-            int k = delta.dim(0);
-            int n = delta.dim(1);
-            return delta.readView(k, n, positions(), features());
+            return cotangentInPlace(delta);
         }
 
         @Override
