@@ -107,8 +107,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
             KernelOptions.requireMethodApplies(explicit, kind);
         }
         if (!kernel.explicitAxes() && kind.wrapsModel()) {
-            KernelOptions.requireKindFits("--kind", kind, m, input, budget);
-            m = kind.wrapForCost(m, input);
+            m = KernelOptions.requireKindFits("--kind", kind, m, input, budget);
         }
         CostModel cost = new CostModel(m, input, KernelOptions.parsed("--dtype", kernel.dtype, DType::parse), n,
                 n2 == null ? 0 : n2, axes[0], axes[1]);

@@ -150,11 +150,7 @@ final class KernelOptions {
      * @return the parsed value
      */
     static <T> T parsed(String option, String value, java.util.function.Function<String, T> parser) {
-        try {
-            return parser.apply(value);
-        } catch (IllegalArgumentException e) {
-            throw renamed(option, e);
-        }
+        return named(option, () -> parser.apply(value));
     }
 
     /**
@@ -251,11 +247,13 @@ final class KernelOptions {
      * is built in float64 three times over: the probes, the layer's copy and its transpose).
      *
      * @param option the option that gave the kind, e.g. "--kind"
+     * @return the model the kind's cost is priced on: {@code net} wrapped by the kind ({@code wrapForCost}), or
+     *     {@code net} where the kind does not wrap it
      */
-    static void requireKindFits(String option, org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net,
-                                int[] perExample, long budget) {
+    static org.ntk4j.nn.Model requireKindFits(String option, org.ntk4j.ntk.KernelKind kind, org.ntk4j.nn.Model net,
+                                              int[] perExample, long budget) {
         if (!kind.wrapsModel()) {
-            return;
+            return net;
         }
         int[] out = net.outputShape(perExample);
         if (kind.hasProbes() && out.length == 1) {
@@ -269,7 +267,7 @@ final class KernelOptions {
         }
         // the wrapped model is kept by the base model, so the kernel's own wrapping finds it
         try {
-            kind.wrapForCost(net, perExample);
+            return kind.wrapForCost(net, perExample);
         } catch (IllegalArgumentException e) {
             throw renamed(option, e);
         }
