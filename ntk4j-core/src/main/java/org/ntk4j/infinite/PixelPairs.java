@@ -51,12 +51,7 @@ final class PixelPairs {
     static Tensor kernel(Recursion r, int filter, int out, KernelKind kind, Tensor x1, Tensor x2, boolean nngp,
                          DType dtype) {
         LimitLayout.requireInputs(kind, x1, x2);
-        int[] image = imageShape("x1", x1);
-        if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
-            throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))
-                    + " differ from x1 images " + Shapes.str(image) + " ([H, W, C] per example)");
-        }
-        Geometry g = new Geometry(image[0], image[1], image[2], filter);
+        Geometry g = geometry(filter, x1, x2);
         double[][] a = FcnLimit.flatten(x1);
         double[][] b = x2 == null ? a : FcnLimit.flatten(x2);
         return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
@@ -86,12 +81,7 @@ final class PixelPairs {
      */
     static double weightedExpectations(Recursion r, Activation act, int filter, Tensor x1, Tensor x2) {
         LimitLayout.requireInputs(x1, x2);
-        int[] image = imageShape("x1", x1);
-        if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
-            throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))
-                    + " differ from x1 images " + Shapes.str(image) + " ([H, W, C] per example)");
-        }
-        Geometry g = new Geometry(image[0], image[1], image[2], filter);
+        Geometry g = geometry(filter, x1, x2);
         double[][][] a = selfMaps(r, g, FcnLimit.flatten(x1));
         double[][][] b = x2 == null ? null : selfMaps(r, g, FcnLimit.flatten(x2));
         double sum = ownWeights(act, a) + (b == null ? 0 : ownWeights(act, b));
@@ -136,6 +126,16 @@ final class PixelPairs {
             }
         }
         return sum;
+    }
+
+    /** The geometry of images x1 and x2 (null: x1), refusing x2 images of another shape than x1's. */
+    private static Geometry geometry(int filter, Tensor x1, Tensor x2) {
+        int[] image = imageShape("x1", x1);
+        if (x2 != null && !Arrays.equals(image, imageShape("x2", x2))) {
+            throw new IllegalArgumentException("shape mismatch: x2 images " + Shapes.str(imageShape("x2", x2))
+                    + " differ from x1 images " + Shapes.str(image) + " ([H, W, C] per example)");
+        }
+        return new Geometry(image[0], image[1], image[2], filter);
     }
 
     /**
