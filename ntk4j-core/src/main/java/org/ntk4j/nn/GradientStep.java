@@ -105,9 +105,7 @@ public final class GradientStep {
                 m.put(e.getKey(), t);
             }
             // the buffers (running statistics) are constants of the network, not trained: they go along unchanged
-            Map<String, Tensor> buffers = new LinkedHashMap<>();
-            params.buffers().forEach((k, v) -> buffers.put(k, v.copy()));
-            return new Params(m, buffers);
+            return new Params(m, Params.copies(params.buffers()));
         }
     }
 }

@@ -504,11 +504,7 @@ public final class Model {
         return derived.computeIfAbsent(new BufferValues(params.buffers()), k -> {
             // owned by the derived model for its life, not by a scope open around this call
             CachedTensors owner = new CachedTensors();
-            Map<String, Tensor> copies = owner.build(() -> {
-                Map<String, Tensor> m = new LinkedHashMap<>();
-                params.buffers().forEach((path, t) -> m.put(path, t.copy()));
-                return m;
-            });
+            Map<String, Tensor> copies = owner.build(() -> Params.copies(params.buffers()));
             return new Derived(withBuffers(copies), owner);
         }).model();
     }

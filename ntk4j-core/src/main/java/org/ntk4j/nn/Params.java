@@ -39,6 +39,27 @@ public final class Params implements AutoCloseable {
     }
 
     /**
+     * A deep copy: the parameters and the buffers copied, owned by the caller.
+     *
+     * @return new parameters holding copies of these tensors and buffers
+     */
+    public Params copy() {
+        return new Params(copies(tensors), copies(buffers));
+    }
+
+    /**
+     * A copy of each tensor of a map, in its order.
+     *
+     * @param tensors tensors by path; not closed
+     * @return a new map of new tensors, owned by the caller
+     */
+    public static Map<String, Tensor> copies(Map<String, Tensor> tensors) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        tensors.forEach((k, v) -> m.put(k, v.copy()));
+        return m;
+    }
+
+    /**
      * These parameters with the given buffers instead of this object's (which must have none); the result takes
      * ownership of this object's tensors and of the buffers, so close only the result.
      *

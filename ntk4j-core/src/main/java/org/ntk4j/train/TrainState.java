@@ -139,13 +139,7 @@ public final class TrainState implements AutoCloseable {
      * @return a copy of the tensors and values
      */
     public TrainState copy() {
-        Map<String, Tensor> p = new LinkedHashMap<>();
-        params.tensors().forEach((k, v) -> p.put(k, v.copy()));
-        Map<String, Tensor> constants = new LinkedHashMap<>();
-        params.buffers().forEach((k, v) -> constants.put(k, v.copy()));
-        Map<String, Tensor> b = new LinkedHashMap<>();
-        buffers.forEach((k, v) -> b.put(k, v.copy()));
-        return new TrainState(new Params(p, constants), b, epoch, stepInEpoch, step, lossSum, lossCount,
+        return new TrainState(params.copy(), Params.copies(buffers), epoch, stepInEpoch, step, lossSum, lossCount,
                 new ArrayList<>(history), config);
     }
 

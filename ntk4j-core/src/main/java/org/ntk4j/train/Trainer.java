@@ -56,8 +56,7 @@ public final class Trainer {
      */
     public static TrainResult train(Model model, Params init, Examples train, Examples test, TrainConfig config,
             Listener listener) throws IOException {
-        Map<String, Tensor> p = new LinkedHashMap<>();
-        init.tensors().forEach((k, v) -> p.put(k, v.copy()));
+        Map<String, Tensor> p = Params.copies(init.tensors());
         // the constants (batch-norm running statistics) travel with the parameters, so that every checkpoint and the
         // result hold the network trained, not the declared defaults: the model's given ones, and init's (a parameter
         // file's) for the others
@@ -546,12 +545,8 @@ public final class Trainer {
                     xTrain.close();
                 }
             }
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            params.tensors().forEach((k, v) -> out.put(k, v.copy()));
             // the model's constants (batch-norm running statistics) go with the result, unchanged
-            Map<String, Tensor> constants = new LinkedHashMap<>();
-            params.buffers().forEach((k, v) -> constants.put(k, v.copy()));
-            return new TrainResult(new Params(out, constants), List.copyOf(history));
+            return new TrainResult(params.copy(), List.copyOf(history));
         }
 
         private TrainState state() {
