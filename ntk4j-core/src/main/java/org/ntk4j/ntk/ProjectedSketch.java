@@ -244,7 +244,8 @@ final class ProjectedSketch {
 
     /**
      * projected:K in memory: each side's sketch — over chunks of at most {@code chunk} examples when the model
-     * treats examples independently ({@link #sketch}), else from the whole batch's Jacobians — then
+     * treats examples independently ({@link #sketch}), else whole ({@link #sketchInto}: from its batch Jacobians,
+     * or its pass where its own trace allows one) — then
      * (1/O) Σ_o S1[n1, o]·S2[n2, o].
      */
     Tensor kernel(KernelInputs in, int o, int chunk) {

@@ -176,13 +176,12 @@ final class SdPlan {
                     + (bias ? StructuredDerivatives.factoredBiasFlops(n1, n2, r, f, pairs, w.same) : 0);
             w.contraction += block;
             boolean oneHot = byRule != null; // for the factored order, a one-hot data factor
-            boolean withA = !oneHot;
             long pColumns = oneHot ? r : c; // P's values an example and feature: [N, F, C], or [N, R, F]
             long after1 = n1 * f * pColumns + o * n1 * f + (bias ? n1 * f : 0);
-            long peak = sidePeak(f1, n1, o, r, pColumns, f, bias, withA);
+            long peak = sidePeak(f1, n1, o, r, pColumns, f, bias, !oneHot);
             long held = after1;
             if (!w.same) {
-                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, pColumns, f, bias, withA));
+                peak = Math.max(peak, after1 + sidePeak(f2, n2, o, r, pColumns, f, bias, !oneHot));
                 held += n2 * f * pColumns + o * n2 * f + (bias ? n2 * f : 0);
             }
             long q;
