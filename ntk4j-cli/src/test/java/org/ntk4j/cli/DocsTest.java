@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -60,6 +61,9 @@ import picocli.CommandLine;
  * repository at its version.</li>
  * </ul>
  *
+ * <p>The command lines of {@code console} and {@code bash} blocks hold no character the shell reads as syntax
+ * outside quotes ({@code ( ) | ; < > &}): a reader pastes them into bash.
+ *
  * <p>Any other block, an indented fence, or an unclosed one fails the test. And every relative link of the
  * repository's Markdown files reaches a file and, with a fragment, a heading.
  */
@@ -69,6 +73,8 @@ class DocsTest {
     private static final Set<String> LANGUAGES = Set.of("console", "bash", "synopsis", "java", "text", "xml");
     private static final Set<String> BENCHES = Set.of("paper-fcn", "methods", "pntk", "gemm", "numpy", "train-mlp",
             "resnet", "plans", "conv");
+    /** Characters bash reads as syntax outside quotes, which no command line shown in the docs may hold bare. */
+    private static final String SHELL_SYNTAX = "()|;<>&";
     /** Programs a bash block may call besides ./ntk4j, bash, python3, java and spark-submit (checked further). */
     private static final Set<String> PLAIN_PROGRAMS = Set.of("mvn", "git", "cd", "apt-get", "ls", "export");
 
@@ -277,6 +283,18 @@ class DocsTest {
         assertThat(lineMatches("λ_max 961.684", "λ_min 961.684")).isFalse();
         assertThat(lineMatches("in … s", "in 0.09 s")).isTrue();
         assertThat(lineMatches("largest: 1.5 2.5", "largest: 1.5 2.5 3.5")).isFalse();
+    }
+
+    @Test
+    void commandLinesHoldNoBareShellSyntax() {
+        assertThat(words("./ntk4j train --model 'fcn(depth=2,width=512)' --lr \"1e-2\"", "here"))
+                .containsExactly("./ntk4j", "train", "--model", "fcn(depth=2,width=512)", "--lr", "1e-2");
+        assertThat(words("java -cp \"a:$(cat b)\" C", "here")).containsExactly("java", "-cp", "a:$(cat b)", "C");
+        assertThatThrownBy(() -> words("./ntk4j train --model fcn(depth=2,width=512) --epochs 5", "training.md:96"))
+                .isInstanceOf(AssertionError.class)
+                .hasMessageContaining("training.md:96: an unquoted '(' in ./ntk4j train --model fcn(depth=2");
+        assertThatThrownBy(() -> words("./ntk4j kernel --kind full|trace", "here"))
+                .isInstanceOf(AssertionError.class).hasMessageContaining("an unquoted '|'");
     }
 
     @Test
@@ -654,7 +672,11 @@ class DocsTest {
         return line.stripTrailing();
     }
 
-    /** Splits a shell command line into words: single and double quotes, no expansions. */
+    /**
+     * Splits a shell command line into words: single and double quotes, no expansions. A character the shell reads
+     * as syntax outside quotes ({@code ( ) | ; < > &}) fails: a model spec such as {@code fcn(depth=2)} written
+     * without quotes parses here but is a syntax error in bash (two recorded training runs once showed it so).
+     */
     static List<String> words(String line, String where) {
         List<String> words = new ArrayList<>();
         StringBuilder word = null;
@@ -676,6 +698,10 @@ class DocsTest {
                     word = null;
                 }
             } else {
+                assertThat(SHELL_SYNTAX.indexOf(c))
+                        .as("%s: an unquoted '%s' in %s: the shell reads it as syntax; quote the word, as in"
+                                + " --model 'fcn(depth=2)'", where, c, line)
+                        .isNegative();
                 word = word == null ? new StringBuilder() : word;
                 word.append(c);
             }
