@@ -109,8 +109,8 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
         if (!kernel.explicitAxes() && kind.wrapsModel()) {
             m = KernelOptions.requireKindFits("--kind", kind, m, input, budget);
         }
-        CostModel cost = new CostModel(m, input, KernelOptions.parsed("--dtype", kernel.dtype, DType::parse), n,
-                n2 == null ? 0 : n2, axes[0], axes[1]);
+        DType dtype = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse); // parsed once, for every figure
+        CostModel cost = new CostModel(m, input, dtype, n, n2 == null ? 0 : n2, axes[0], axes[1]);
         // AUTO's refusal in the table advises tiles with --out, which the axes form is not computed in
         spec.commandLine().getOut().print(Main.tileAdviceFor(this, cost.explain(budget)));
         if (!kernel.explicitAxes() && kind.isSketched()) {
@@ -120,7 +120,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
                     + kind.argument() + " columns, then one N1 × N2 contraction over O × K; the table is that of the "
                     + "trace kernel it estimates");
             spec.commandLine().getOut().println("kind " + kind + " in memory (kernel without --out): "
-                    + sketchedInMemory(resolved.model(), kind, budget));
+                    + sketchedInMemory(resolved.model(), kind, dtype, budget));
         }
         spec.commandLine().getOut().flush(); // the table stays before a refusal of the tiles (on stderr)
         if (!tiled && explicit != Method.AUTO && (kernel.explicitAxes() || !kind.isSketched())) {
@@ -133,7 +133,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
             spec.commandLine().getOut().flush();
         }
         if (tiled) {
-            spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, budget));
+            spec.commandLine().getOut().println(tiledPlan(resolved.model(), kind, explicit, dtype, budget));
         }
         if (resolved.onnx() != null) {
             spec.commandLine().getOut().print(OnnxParameters.describe(resolved.onnx(), input, cost));
@@ -146,8 +146,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
      * projected:K's in-memory cost within the budget (its example chunks), or why no chunk fits. The cost reads
      * shapes only, so no parameters are made ({@link EmpiricalNtk#ofShapes}).
      */
-    private String sketchedInMemory(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
-        DType dtype = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
+    private String sketchedInMemory(Model net, org.ntk4j.ntk.KernelKind kind, DType dtype, long budget) {
         try {
             CostModel.Estimate e = org.ntk4j.ntk.KernelJob.sketchedInMemory(EmpiricalNtk.ofShapes(net)
                     .memoryBudget(budget), kind, n, n2 == null ? 0 : n2, input, dtype);
@@ -163,9 +162,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
      * ({@link EmpiricalNtk#ofShapes}: no draw, no ONNX weights read, nothing of their size allocated); an impossible
      * plan fails as the run would, naming the budget it needs.
      */
-    private String tiledPlan(Model net, org.ntk4j.ntk.KernelKind kind, long budget) {
-        Method m = KernelOptions.parsed("--method", method, Method::parse);
-        DType dtype = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
+    private String tiledPlan(Model net, org.ntk4j.ntk.KernelKind kind, Method m, DType dtype, long budget) {
         EmpiricalNtk ntk = EmpiricalNtk.ofShapes(net).method(m).memoryBudget(budget);
         TilePlanner planner = TilePlanner.of(ntk, kind).budget(budget).workers(TiledRun.threads(threads));
         if (tile != null) {

@@ -190,50 +190,53 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         try (Tensor loaded1 = KernelOptions.named("--data", () -> DataSource.load(
                 resolved.dataSpec("--data", data), dt, seed));
              Tensor loaded2 = x2 == null ? null : KernelOptions.named("--x2",
-                     () -> DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1));
-             Tensor x1 = prepare(resolved, "--data", KernelOptions.fitStandardizer(loaded1, standardization,
-                     "--data " + data, spec.commandLine().getErr()), loaded1);
-             Tensor xb = loaded2 == null ? null : prepareX2(resolved, loaded1, loaded2, standardization,
-                     Shapes.dropFirst(x1.shape()))) {
-            int[] perExample = Shapes.dropFirst(x1.shape());
-            if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
-                throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
-                        xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
-            }
-            if (!kernel.explicitAxes()) {
-                KernelOptions.requireKindFits("--kind", kind, net, perExample, budget);
-            }
-            kernel.requireAxesFit(net, perExample);
-            if (infinite) {
-                return limit(o, kind, x1, xb, dt, budget);
-            }
-            Params p = resolved.params(paramsIn, seed, perExample, dt);
-            net = withBuffersOf(net, p);
-            try {
-                if (paramsOutOfTheRun && !ParamsFile.holds(paramsOut, p)) {
-                    throw new IllegalArgumentException("--params-out " + paramsOut + " exists and does not hold "
-                            + "this run's parameters; pass --overwrite to replace it");
+                     () -> DataSource.load(resolved.dataSpec("--x2", x2), dt, seed + 1))) {
+            // fitted once, on --data, for both sides (its warning about constant inputs printed once)
+            Standardizer fitted = KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
+                    spec.commandLine().getErr());
+            try (Tensor x1 = prepare(resolved, "--data", fitted, loaded1, null, null);
+                 Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", fitted, loaded2, loaded1,
+                         Shapes.dropFirst(x1.shape()))) {
+                int[] perExample = Shapes.dropFirst(x1.shape());
+                if (xb != null && !java.util.Arrays.equals(perExample, Shapes.dropFirst(xb.shape()))) {
+                    throw new IllegalArgumentException("shape mismatch: --x2 examples " + Shapes.str(Shapes.dropFirst(
+                            xb.shape())) + " differ from --data examples " + Shapes.str(perExample));
                 }
-                // --params-out is written once the run goes ahead (a tiled run: its plan fits the budget; in memory:
-                // the kernel is computed), so that a command refused before any work leaves no file behind
-                if (tiled()) {
-                    new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
-                    o.flush();
-                    return 0;
+                if (!kernel.explicitAxes()) {
+                    KernelOptions.requireKindFits("--kind", kind, net, perExample, budget);
                 }
-                KernelJob.Request request = new KernelJob.Request(net, p, x1, xb,
-                        kernel.explicitAxes() ? null : kind, kernel.explicitAxes() ? axes : null, m, budget, nngp,
-                        ensemble == null ? 0 : ensemble, seed);
-                try (KernelJob.Result r = KernelJob.run(request)) {
-                    writeParamsOut(p);
-                    print(o, request, r, dt);
-                    if (report != null) {
-                        Reports.kernel(request, r, axes, budget).write(report);
-                        o.println("wrote " + report);
+                kernel.requireAxesFit(net, perExample);
+                if (infinite) {
+                    return limit(o, kind, x1, xb, dt, budget);
+                }
+                Params p = resolved.params(paramsIn, seed, perExample, dt);
+                net = withBuffersOf(net, p);
+                try {
+                    if (paramsOutOfTheRun && !ParamsFile.holds(paramsOut, p)) {
+                        throw new IllegalArgumentException("--params-out " + paramsOut + " exists and does not hold "
+                                + "this run's parameters; pass --overwrite to replace it");
                     }
+                    // --params-out is written once the run goes ahead (a tiled run: its plan fits the budget; in
+                    // memory: the kernel is computed), so that a command refused before any work leaves no file behind
+                    if (tiled()) {
+                        new TiledRun(this, net, p, x1, xb, kind, m, budget).run(o, spec.commandLine().getErr());
+                        o.flush();
+                        return 0;
+                    }
+                    KernelJob.Request request = new KernelJob.Request(net, p, x1, xb,
+                            kernel.explicitAxes() ? null : kind, kernel.explicitAxes() ? axes : null, m, budget, nngp,
+                            ensemble == null ? 0 : ensemble, seed);
+                    try (KernelJob.Result r = KernelJob.run(request)) {
+                        writeParamsOut(p);
+                        print(o, request, r, dt);
+                        if (report != null) {
+                            Reports.kernel(request, r, axes, budget).write(report);
+                            o.println("wrote " + report);
+                        }
+                    }
+                } finally {
+                    p.close();
                 }
-            } finally {
-                p.close();
             }
         }
         o.flush();
@@ -432,34 +435,27 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
     }
 
     /**
-     * {@code x} standardised as {@code fitted} (fitted on --data) and laid out for the model
-     * ({@link ModelArgument.Resolved#layout}: fails naming {@code option} when the examples fit no input shape of
-     * the model).
+     * {@code x}, the examples of {@code option}, standardised as {@code fitted} (fitted on --data) and laid out for
+     * the model, a new tensor. --data ({@code data} null) is laid out by {@link ModelArgument.Resolved#layout}, which
+     * fails naming the option when its examples fit no input shape of the model. --x2 is refused first when its
+     * examples have another size than those of {@code data} (--data as loaded), then laid out as --data was, in
+     * {@code dataExample} ({@link ModelArgument.Resolved#layoutLike}: flat rows of as many values as a --data image
+     * are that image; another shape that would read the values in another order, [3, 8, 8] beside [8, 8, 3], is
+     * refused).
      */
-    static Tensor prepare(ModelArgument.Resolved net, String option, Standardizer fitted, Tensor x) {
+    private static Tensor prepare(ModelArgument.Resolved net, String option, Standardizer fitted, Tensor x,
+                                  Tensor data, int[] dataExample) {
+        if (data != null) {
+            KernelOptions.requireExampleSize(option, Shapes.dropFirst(x.shape()), "the --data examples",
+                    Shapes.dropFirst(data.shape()));
+        }
+        java.util.function.UnaryOperator<Tensor> layout = data == null ? t -> net.layout(option, t)
+                : t -> net.layoutLike(option, t, dataExample, "the --data examples");
         if (fitted.mode() == Standardizer.Mode.NONE) {
-            return net.layout(option, x);
+            return layout.apply(x);
         }
         try (Tensor standardized = fitted.apply(x)) {
-            return net.layout(option, standardized);
-        }
-    }
-
-    /**
-     * --x2 standardised as --data and laid out as --data was ({@link ModelArgument.Resolved#layoutLike}: flat rows of
-     * as many values as a --data image are that image), refused first when its examples have another size, and when
-     * they have another shape that would read their values in another order ([3, 8, 8] beside [8, 8, 3]).
-     */
-    private static Tensor prepareX2(ModelArgument.Resolved net, Tensor data, Tensor x2, Standardizer.Mode mode,
-                                    int[] dataExample) {
-        KernelOptions.requireExampleSize("--x2", Shapes.dropFirst(x2.shape()), "the --data examples",
-                Shapes.dropFirst(data.shape()));
-        Standardizer fitted = Standardizer.fit(data, mode);
-        if (fitted.mode() == Standardizer.Mode.NONE) {
-            return net.layoutLike("--x2", x2, dataExample, "the --data examples");
-        }
-        try (Tensor standardized = fitted.apply(x2)) {
-            return net.layoutLike("--x2", standardized, dataExample, "the --data examples");
+            return layout.apply(standardized);
         }
     }
 

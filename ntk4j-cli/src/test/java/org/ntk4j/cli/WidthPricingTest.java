@@ -115,8 +115,9 @@ class WidthPricingTest {
         String[] tooLarge = child(List.of("-Xmx256m", "-Dorg.bytedeco.javacpp.maxBytes=64g"), "convergence",
                 "--model", "fcn(depth=3)", "--data", "synthetic:4,10", "--widths", "8,65536", "--seeds", "1",
                 "--ensemble", "2");
-        assertThat(tooLarge).containsExactly("2", "ntk4j: --widths 65536: model 'fcn(depth=3,width=65536)': its "
-                + "parameter 3_dense/w of shape [65536, 65536] has more than 2^31-1 elements, more than a tensor "
-                + "holds; use a smaller model");
+        assertThat(tooLarge).containsExactly("2", "ntk4j: --widths 65536: model 'fcn(depth=3,width=65536)': "
+                + "parameter '3_dense/w' of shape [65536, 65536] has more than 2^31-1 elements, more than one tensor "
+                + "holds; computing in tiles splits the examples, not a parameter: use a smaller layer (a smaller "
+                + "width, or fewer input features)");
     }
 }

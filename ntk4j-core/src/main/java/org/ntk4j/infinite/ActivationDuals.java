@@ -37,6 +37,11 @@ final class ActivationDuals {
     private static final double[] SINH = new double[MAX_INDEX + 1];
     private static final double[] COSH = new double[MAX_INDEX + 1];
     private static final double INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+    /**
+     * {@link #crossNodes} where δ = 1 for both variables, 26 outer nodes × 51 inner ones: the unit of
+     * {@link #relativeNodes}, computed once.
+     */
+    static final double UNIT_CROSS_NODES = sideNodes(1) * (2.0 * sideNodes(1) - 1);
 
     static {
         for (int j = 0; j <= MAX_INDEX; j++) {
@@ -69,6 +74,12 @@ final class ActivationDuals {
         final double[] cross = new double[2];
         /** The four expectations of {@link #of}, for the caller's use ({@link FcnLimit}); never written here. */
         final double[] expectations = new double[4];
+        /**
+         * The weights the numerical cross terms have evaluated, one per inner node at each outer node (one per outer
+         * node where the inner integral is a point): their work, which {@link #relativeNodes} predicts; one addition
+         * per outer node.
+         */
+        long weighed;
     }
 
     /**
@@ -147,27 +158,62 @@ final class ActivationDuals {
     }
 
     /**
-     * The relative node count of the one-dimensional rule {@link #quadrature} uses for a variable of variance k
-     * (the inner or the outer rule), against that at the variances where δ = 1 (k ≤ p², about 2.47 for tanh, 9.9
-     * for sigmoid and softplus): the nodes within |z| ≤ Z_MAX of the rule centred at 0, 2⌊t(Z_MAX)/STEP⌋ + 1, 51
-     * at δ = 1, grow like log(k)/STEP beyond (1.08 at k = 4, 1.51 at 100, 2.10 at 1e4 for tanh). An expectation's
-     * cross term, the most of its time, weighs outer × inner nodes: its cost is about
-     * {@code relativeNodes(k11) · relativeNodes(k22)} times that at small variances (the inner rule's variance is
-     * smaller for correlated pairs). Measured 2026-12-07 on the shared, loaded 2-core machine, best of 6 alternating
-     * rounds of an fcn's pairs (depth 3, tanh, one thread): 1.37, 1.81 and 2.57 times the time at w_std = 1 for
-     * w_std = 2.5, 4 and 10, where this predicts 1.20, 1.53 and 2.24 — 12 to 16% low: a rule of δ &lt; 1 is
-     * rebuilt for each expectation (δ = 1's is precomputed), which it does not count. 1 for the closed forms.
+     * The work of an expectation's numerical cross term at variance k for both variables, against that at the
+     * variances where δ = 1 (k ≤ p², about 2.47 for tanh, 9.9 for sigmoid and softplus), as a factor per variable:
+     * √({@link #crossNodes}(k, k) / {@link #UNIT_CROSS_NODES}), so that an expectation of variances k11 and k22 weighs
+     * {@code relativeNodes(k11) · relativeNodes(k22)}, the geometric mean of crossNodes(k11, k22) and
+     * crossNodes(k22, k11) over that at δ = 1 (within 1% of either; the limits' predicted times weigh each pair by
+     * its examples' variances, which this product form lets them sum per example). It grows like log(k)/STEP per
+     * variable beyond p²: 1.08 at k = 4, 1.50 at 100, 2.09 at 1e4 for tanh. 1 for the closed forms, and for a zero
+     * variance (δ = 1; its inner integral is then a point, which this does not count).
+     *
+     * <p>It counts the rules for uncorrelated variables (k12 = 0), as the variances alone say nothing of the
+     * correlation: a correlated pair's inner rule is narrower (the conditional standard deviation √(1 − c²)·√k22)
+     * and centred at the kink, so it weighs fewer nodes (up to one more per outer node, from rounding, at δ = 1),
+     * and one per outer node at c = ±1 (the inner integral is a point). On an fcn's pairs (depth 3, tanh, w_std =
+     * 2.5, 4 and 10) the weights evaluated are 1.18, 1.48 and 2.16 times those at w_std = 1, this predicts 1.22,
+     * 1.53 and 2.23, and the time per expectation measured 1.29, 1.51 and 2.08 times (2026-12-07, night: best of 838
+     * alternating rounds of the pairs' expectations, one thread): the rules a variance of δ &lt; 1 makes each
+     * expectation build (δ = 1's is built once), about 200 nodes of a logarithm and a square root, cost more than
+     * the count says at moderate variances, the weights' exponentials less at large ones.
      *
      * @param act the activation
      * @param k the variance, at least 0
-     * @return nodes(δ(k)) / nodes(δ = 1), at least 1
+     * @return √(crossNodes(k, k) / UNIT_CROSS_NODES), at least 1
      */
     static double relativeNodes(Activation act, double k) {
+        if (!numerical(act) || !(k > 0)) {
+            return 1;
+        }
+        return Math.sqrt(crossNodes(act, k, k) / UNIT_CROSS_NODES);
+    }
+
+    /**
+     * The weights the cross term of {@link #cross} evaluates for uncorrelated variables of variances k11 and k22
+     * (k12 = 0), its work: the outer rule's nodes z1 ≥ 0 within Z_MAX (the mirror symmetry weighs the others with
+     * them), each times the inner rule's nodes within Z_MAX, that rule centred at 0 (the kink −l21 z1/l22 is 0 for
+     * uncorrelated variables). {@link Scratch#weighed} counts the same as the rule runs. 1 for the closed forms.
+     *
+     * @param act the activation
+     * @param k11 the outer variable's variance, at least 0
+     * @param k22 the inner variable's variance, at least 0 (0: the inner integral is a point, one node)
+     * @return the number of weights
+     */
+    static double crossNodes(Activation act, double k11, double k22) {
         if (!numerical(act)) {
             return 1;
         }
-        double delta = delta(pole(act.function()), Math.sqrt(k));
-        return (2 * Math.floor(tOf(delta, Z_MAX) / STEP) + 1) / (2 * Math.floor(tOf(1, Z_MAX) / STEP) + 1);
+        double pole = pole(act.function());
+        double inner = k22 > 0 ? 2 * sideNodes(delta(pole, Math.sqrt(k22))) - 1 : 1;
+        return sideNodes(delta(pole, Math.sqrt(k11))) * inner;
+    }
+
+    /**
+     * The nodes of the rule of this δ centred at 0 that lie in [0, Z_MAX], 0 included: j·STEP ≤ t(Z_MAX) (as
+     * {@link Rule#recenter} selects them; the rule is symmetric, so 2·sideNodes − 1 lie within |z| ≤ Z_MAX).
+     */
+    private static double sideNodes(double delta) {
+        return Math.floor(tOf(delta, Z_MAX) / STEP) + 1;
     }
 
     /** t(m) = asinh((R/δ) sinh(m/R)), the inverse of the rule's map m(t) (R = FAR_SCALE). */
@@ -483,6 +529,7 @@ final class ActivationDuals {
             }
             e12 += w1 * (fx[0] * value12 + fx[2] * valueMirrored);
             d12 += w1 * (fx[1] * slope12 + fx[3] * slopeMirrored);
+            scratch.weighed += inner == null ? 1 : inner.last - inner.first + 1;
         }
         out[0] = e12;
         out[1] = d12;

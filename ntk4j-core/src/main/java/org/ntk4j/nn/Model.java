@@ -327,7 +327,8 @@ public final class Model {
     /**
      * The parameter specs for per-example inputs of shape {@code in} ({@link #paramSpecs}), refused when this JVM
      * cannot hold them as {@code dtype} tensors: more bytes than its limit for tensors, or one parameter of more than
-     * 2^31 - 1 elements (more than a tensor holds). Reads shapes only and allocates nothing: {@link #init} checks
+     * 2^31 - 1 elements (more than a tensor holds; {@link ParamSpec#size}'s check and words, under this model's
+     * name). Reads shapes only and allocates nothing: {@link #init} checks
      * with it before drawing, and a command that prices a model without building its parameters (each width of a
      * width study) refuses with it at once rather than failing in an allocation later.
      *
@@ -347,15 +348,16 @@ public final class Model {
                 size *= d;
             }
             count += size;
-            if (size > Integer.MAX_VALUE && tooLarge == null) {
-                tooLarge = "its parameter " + s.path() + " of shape " + Shapes.str(s.shape()) + " has more than "
-                        + "2^31-1 elements, more than a tensor holds";
+            if (tooLarge == null) {
+                tooLarge = s.tooLargeForATensor();
             }
         }
         String refusal = tensorMemoryRefusal(count, dtype);
-        if (refusal != null || tooLarge != null) {
-            throw new IllegalArgumentException("model '" + spec + "': " + (refusal != null ? refusal : tooLarge)
-                    + "; use a smaller model");
+        if (refusal != null) {
+            throw new IllegalArgumentException("model '" + spec + "': " + refusal + "; use a smaller model");
+        }
+        if (tooLarge != null) {
+            throw new IllegalArgumentException("model '" + spec + "': " + tooLarge);
         }
         return specs;
     }

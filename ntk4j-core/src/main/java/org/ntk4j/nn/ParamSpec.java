@@ -72,16 +72,34 @@ public final class ParamSpec {
      *     (2^31-1): tiling a kernel splits its examples, never a parameter, so the advice is a smaller layer
      */
     public int size() {
+        String tooLarge = tooLargeForATensor();
+        if (tooLarge != null) {
+            throw new IllegalArgumentException(tooLarge);
+        }
+        int n = 1;
+        for (int d : shape) {
+            n *= d; // cannot overflow: the product is at most 2^31-1
+        }
+        return n;
+    }
+
+    /**
+     * Why this parameter cannot be one tensor (more than 2^31-1 elements), or null when it can: the one check of that
+     * bound, which {@link #size} throws and {@link Model#requireParamsFit} reports under the model's name.
+     *
+     * @return the reason, naming the parameter and advising a smaller layer, or null
+     */
+    String tooLargeForATensor() {
         long n = 1;
         for (int d : shape) {
             n = Math.min(n * d, 1L << 31); // saturated past 2^31-1; an axis of size 0 makes it 0
         }
-        if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("parameter '" + path + "' of shape " + Shapes.str(shape) + " has "
-                    + "more than 2^31-1 elements, more than one tensor holds; computing in tiles splits the examples, "
-                    + "not a parameter: use a smaller layer (a smaller width, or fewer input features)");
+        if (n <= Integer.MAX_VALUE) {
+            return null;
         }
-        return (int) n;
+        return "parameter '" + path + "' of shape " + Shapes.str(shape) + " has more than 2^31-1 elements, more than "
+                + "one tensor holds; computing in tiles splits the examples, not a parameter: use a smaller layer "
+                + "(a smaller width, or fewer input features)";
     }
 
     @Override

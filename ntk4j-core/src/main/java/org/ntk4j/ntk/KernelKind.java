@@ -433,16 +433,22 @@ public final class KernelKind {
 
     /** The key of a base model's cache of wrapped models ({@link Model#attachedCache}). */
     private static final Object WRAPPED = new Object();
-    /** Wrapped models kept per base model: a kind, a seed and a number of outputs each. */
+    /** Wrapped models kept per base model: a kind and a number of outputs each. */
     private static final int WRAPPED_KEPT = 8;
 
     /**
-     * A base model's wrapped models by kind, seed and outputs, the {@value #WRAPPED_KEPT} used last (each seed of a
-     * probes kind is a model of its own): a dropped one, and all of them when the base model's caches are released,
-     * have their own caches (plans, graphs) released.
+     * A wrapped model's key: the kind as {@link #equals} compares it (what it computes: the seed only of a seeded
+     * kind, so that logit:K under two seeds is one model, each seed of probes:R a model of its own) and the outputs.
+     */
+    private record WrappedKey(KernelKind kind, int outputs) {
+    }
+
+    /**
+     * A base model's wrapped models by {@link WrappedKey}, the {@value #WRAPPED_KEPT} used last: a dropped one, and
+     * all of them when the base model's caches are released, have their own caches (plans, graphs) released.
      */
     private static final class Wrapped implements AutoCloseable {
-        final LruCache<String, Model> models = new LruCache<>(WRAPPED_KEPT, Model::releaseCaches);
+        final LruCache<WrappedKey, Model> models = new LruCache<>(WRAPPED_KEPT, Model::releaseCaches);
 
         @Override
         public void close() {
@@ -452,8 +458,8 @@ public final class KernelKind {
 
     /** The model f followed by the kind's fixed projection M (rows: the new outputs); one object per (f, kind). */
     Model wrap(Model model, int outputs) {
-        String key = this + "/" + seed + "/" + outputs;
-        return model.attachedCache(WRAPPED, Wrapped::new).models.get(key, k -> wrapOnce(model, outputs));
+        return model.attachedCache(WRAPPED, Wrapped::new).models.get(new WrappedKey(this, outputs),
+                k -> wrapOnce(model, outputs));
     }
 
     private Model wrapOnce(Model model, int outputs) {

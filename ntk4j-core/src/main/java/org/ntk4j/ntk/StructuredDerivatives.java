@@ -299,7 +299,7 @@ final class StructuredDerivatives {
                 long m1 = a.first().dim(0) * r;
                 long m2 = stillSame ? 0 : a.second().dim(0) * r;
                 FlopCount.add(gramFlops(g, sides[0], m1, m2) + gramFlops(g, sides[1], pass1.o * m1, pass1.o * m2));
-                addBlock(acc, fa[0], fd[0], fa[1], fd[1], pairs, stillSame, g.factor, order, biasFactor);
+                addBlock(acc, null, fa[0], fd[0], fa[1], fd[1], pairs, stillSame, g.factor, order, biasFactor);
             } finally {
                 closeFactors(fa, a.first(), a.second());
                 if (fd != null) {
@@ -835,21 +835,12 @@ final class StructuredDerivatives {
      * summed over o1 = o2, not yet divided by O), evaluated in the plan's order (chosen for the whole problem,
      * not these tensors' own sizes: a tile of a larger kernel then evaluates exactly as the whole kernel does);
      * with the block of a bias sharing the cotangent Gram when {@code biasFactor} is not NaN ({@link
-     * #sharedBiasFactor}, Gram order only).
-     */
-    static void addBlock(Tensor acc, Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs, boolean same,
-                         double s2, ContractionOrder order, double biasFactor) {
-        addBlock(acc, null, a1, d1, a2, d2, pairs, same, s2, order, biasFactor);
-    }
-
-    /**
-     * {@link #addBlock}, where {@code byRule} is not null ({@link #dataByRule}) with {@code x1}, {@code x2} the data
-     * operands from which that rule forms the data Gram or the rows; else with {@code x1}, {@code x2} the data
+     * #sharedBiasFactor}, Gram order only). Where {@code byRule} is not null ({@link #dataByRule}), {@code x1} and
+     * {@code x2} are the data operands from which that rule forms the data Gram or the rows; else they are the data
      * factors A.
      */
-    private static void addBlock(Tensor acc, ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2,
-                                 Tensor d2, OutputPairs pairs, boolean same, double s2, ContractionOrder order,
-                                 double biasFactor) {
+    static void addBlock(Tensor acc, ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2, Tensor d2,
+                         OutputPairs pairs, boolean same, double s2, ContractionOrder order, double biasFactor) {
         long n1 = d1.dim(1);
         long n2 = d2.dim(1);
         long r = d1.dim(2);
@@ -879,18 +870,6 @@ final class StructuredDerivatives {
                     Elementwise.addScaledInPlace(acc, s2, b);
                 }
         }
-    }
-
-    /**
-     * One parameter's block in {@code order} on its own (for tests): zeros plus {@link #addBlock} with s2 = 1 and no
-     * bias, the data Gram or rows formed by {@code byRule} from the data operands {@code x1}, {@code x2} where it
-     * is not null, else from the data factors A {@code x1}, {@code x2}.
-     */
-    static Tensor block(ConsumerRule.Linear byRule, Tensor x1, Tensor d1, Tensor x2, Tensor d2, OutputPairs pairs,
-                        boolean same, ContractionOrder order) {
-        Tensor out = Tensor.zeros(d1.dtype(), pairs.blockShape(d1.dim(1), d2.dim(1), d1.dim(0)));
-        addBlock(out, byRule, x1, d1, x2, d2, pairs, same, 1.0, order, Double.NaN);
-        return out;
     }
 
     /** GA [N1, R, N2, R] ([N, R, R] per example): by the rule from the data operands, else from A's. */

@@ -19,30 +19,82 @@ class InfinitePredictedCostTest {
 
     /**
      * The nodes of the rule m(t) = R asinh((δ/R) sinh t), t = j·STEP, within |z| ≤ 9, counted one by one (δ =
-     * min(1, pole/√k)): {@link ActivationDuals#relativeNodes} is their ratio to δ = 1's (51 nodes), 1 for the
-     * variances where δ = 1 and for a closed form.
+     * min(1, pole/√k)): the cross term weighs those of z1 ≥ 0 of the outer variable's rule (26 at δ = 1) times all
+     * of the inner one's (51), and {@link ActivationDuals#relativeNodes} is the square root of that product for
+     * both variables at k, over δ = 1's; 1 where δ = 1 and for a closed form.
      */
     @Test
     void relativeNodesIsTheRatioOfTheRulesNodeCounts() {
+        assertThat(counted(1, false)).isEqualTo(51);
+        assertThat(counted(1, true)).isEqualTo(26);
+        assertThat(ActivationDuals.UNIT_CROSS_NODES).isEqualTo(26 * 51);
         for (Activation.Kind kind : new Activation.Kind[] {Activation.Kind.TANH, Activation.Kind.SIGMOID}) {
             Activation act = new Activation(kind);
             double pole = kind == Activation.Kind.TANH ? Math.PI / 2 : Math.PI;
             for (double k : new double[] {0.01, 1, 2.4, 4, 9, 30, 100, 1e4, 1e8}) {
                 double delta = Math.min(1, pole / Math.sqrt(k));
-                double expected = (double) counted(delta) / counted(1);
-                assertThat(ActivationDuals.relativeNodes(act, k)).as("%s at variance %s", kind, k).isEqualTo(expected);
+                double expected = Math.sqrt((double) counted(delta, true) * counted(delta, false) / (26 * 51));
+                assertThat(ActivationDuals.relativeNodes(act, k)).as("%s at variance %s", kind, k)
+                        .isCloseTo(expected, org.assertj.core.data.Percentage.withPercentage(1e-12));
                 if (delta == 1) {
                     assertThat(ActivationDuals.relativeNodes(act, k)).isEqualTo(1.0);
                 }
             }
         }
+        assertThat(ActivationDuals.relativeNodes(new Activation(Activation.Kind.TANH), 4)).isCloseTo(1.078,
+                org.assertj.core.data.Offset.offset(1e-3));
         assertThat(ActivationDuals.relativeNodes(new Activation(Activation.Kind.RELU), 1e4)).isEqualTo(1.0);
-        assertThat(counted(1)).isEqualTo(51);
     }
 
-    private static int counted(double delta) {
+    /**
+     * The weights the cross term evaluates ({@link ActivationDuals.Scratch#weighed}, counted as the rule runs) are
+     * the predicted {@link ActivationDuals#crossNodes} for uncorrelated variables (k12 = 0) of any two variances,
+     * and relativeNodes(k11)·relativeNodes(k22) times δ = 1's within 1% (exactly for k11 = k22); a correlated pair
+     * of equal variances weighs no more than predicted but for one node per outer node (the inner rule centred off 0
+     * selects its nodes on either side by two roundings), and a pair of correlation 1 one node per outer node.
+     */
+    @Test
+    void thePredictedNodesAreTheNodesTheCrossTermWeighs() {
+        for (Activation.Kind kind : new Activation.Kind[] {Activation.Kind.TANH, Activation.Kind.SOFTPLUS}) {
+            Activation act = new Activation(kind);
+            double[] variances = {0.3, 2.4, 4, 30, 1e3, 1e8};
+            for (double k11 : variances) {
+                for (double k22 : variances) {
+                    long weighed = weighed(act, k11, k22, 0);
+                    String at = kind + " at " + k11 + ", " + k22;
+                    assertThat((double) weighed).as(at).isEqualTo(ActivationDuals.crossNodes(act, k11, k22));
+                    double product = ActivationDuals.relativeNodes(act, k11) * ActivationDuals.relativeNodes(act, k22)
+                            * ActivationDuals.UNIT_CROSS_NODES;
+                    assertThat(product).as(at).isCloseTo(weighed, org.assertj.core.data.Percentage.withPercentage(
+                            k11 == k22 ? 1e-12 : 1));
+                }
+                int outer = sideOf(act, k11);
+                for (double c : new double[] {0.3, -0.6, 0.99}) {
+                    assertThat((double) weighed(act, k11, k11, c * k11)).as("%s at %s, c = %s", kind, k11, c)
+                            .isLessThanOrEqualTo(ActivationDuals.crossNodes(act, k11, k11) + outer);
+                }
+                assertThat(weighed(act, k11, k11, k11)).isEqualTo(outer);
+            }
+        }
+    }
+
+    /** {@link ActivationDuals.Scratch#weighed} of one cross term. */
+    private static long weighed(Activation act, double k11, double k22, double k12) {
+        ActivationDuals.Scratch scratch = new ActivationDuals.Scratch();
+        ActivationDuals.cross(act, k11, k22, k12, new double[2], scratch);
+        return scratch.weighed;
+    }
+
+    /** The nodes of z ≥ 0 of the rule at variance k, counted one by one. */
+    private static int sideOf(Activation act, double k) {
+        double pole = act.function() == Activation.Kind.TANH ? Math.PI / 2 : Math.PI;
+        return counted(Math.min(1, pole / Math.sqrt(k)), true);
+    }
+
+    /** The nodes of the rule of δ centred at 0 within |z| ≤ 9, or (half) those of z ≥ 0, counted one by one. */
+    private static int counted(double delta, boolean half) {
         int count = 0;
-        for (int j = -10000; j <= 10000; j++) {
+        for (int j = half ? 0 : -10000; j <= 10000; j++) {
             double m = R * asinh(delta / R * Math.sinh(j * ActivationDuals.STEP));
             if (Math.abs(m) <= 9) {
                 count++;

@@ -73,6 +73,25 @@ class KernelKindTest {
     }
 
     /** probes:R is unbiased: the mean over seeds approaches trace, and its error falls as seeds are added. */
+    /**
+     * The wrapped models are cached by what the kind computes: logit:K and pntk parsed under two seeds (which they do
+     * not use, and equal) are one model; probes:R under two seeds are two, and under one seed one.
+     */
+    @Test
+    void wrappedModelsAreKeyedByWhatTheKindComputes() {
+        Model m = Zoo.parse("fcn(depth=1,width=4,out=3)");
+        for (String text : new String[] {"logit:1", "pntk"}) {
+            KernelKind a = KernelKind.parse(text, 1);
+            KernelKind b = KernelKind.parse(text, 2);
+            assertThat(a).isEqualTo(b);
+            assertThat(b.wrap(m, 3)).as(text).isSameAs(a.wrap(m, 3));
+        }
+        Model probes1 = KernelKind.parse("probes:2", 1).wrap(m, 3);
+        assertThat(KernelKind.parse("probes:2", 2).wrap(m, 3)).isNotSameAs(probes1);
+        assertThat(KernelKind.parse("probes:2", 1).wrap(m, 3)).isSameAs(probes1);
+        assertThat(KernelKind.parse("logit:1", 1).wrap(m, 4)).isNotSameAs(KernelKind.parse("logit:1", 1).wrap(m, 3));
+    }
+
     @Test
     void probesAreUnbiased() {
         Model m = Zoo.parse("fcn(depth=1,width=16,out=6)");
