@@ -117,11 +117,18 @@ public final class PredictCommand implements Callable<Integer> {
     Path plots;
 
     @Option(names = "--posterior", description = "Gaussian-process inference instead of training "
-            + "(neural-tangents' gp_inference): nngp, ntk or ntkgp; needs an N×N --kind and t = ∞.")
+            + "(neural-tangents' gp_inference at t = ∞): nngp, ntk or ntkgp; needs an N×N --kind. With finite --t, "
+            + "nngp and ntk give the trained ensemble's Gaussian at each t (gradient_descent_mse_ensemble).")
     String posterior;
 
-    @Option(names = "--cov", description = "With --posterior: write the test covariance [M, M] as .npy.")
+    @Option(names = "--cov", description = "With --posterior: write the test covariance as .npy, [M, M] for one t, "
+            + "[T, M, M] for several.")
     Path cov;
+
+    @Option(names = "--infinite", description = "With --posterior: the model's analytic infinite-width NNGP and NTK "
+            + "(zoo fcn, cnn or resnet; neural-tangents' stax kernel_fn) instead of the empirical kernels; no "
+            + "--method, --params-in or --f0 init.")
+    boolean infinite;
 
     @Option(names = "--loss", description = "Training loss: mse (closed form) or cross-entropy (the function-space "
             + "ODE, Dormand-Prince 8(5,3); finite --t only). Default: ${DEFAULT-VALUE}.")
@@ -163,7 +170,18 @@ public final class PredictCommand implements Callable<Integer> {
         }
         double mu = momentum == null ? Double.NaN : momentum;
         PredictRequest.checkSettings(kk, ts, post, lossFn, mu, cov != null);
-        if (post == GpInference.Posterior.NNGP) {
+        if (infinite) {
+            if (resolved.onnx() != null) {
+                throw new IllegalArgumentException("--infinite: the analytic kernels are those of a zoo "
+                        + org.ntk4j.infinite.InfiniteLimit.SUPPORTED + ", not of an imported ONNX model");
+            }
+            if (paramsIn != null) {
+                throw new IllegalArgumentException("--infinite: the analytic kernels have no parameters; drop "
+                        + "--params-in");
+            }
+            // before any data is read: a posterior, no --method, a kind and a model with a limit
+            PredictRequest.checkInfinite(net, kk, m, post);
+        } else if (post == GpInference.Posterior.NNGP) {
             KernelOptions.requireNoNtkMethod(m, "--posterior nngp: the NNGP posterior (forward passes and one "
                     + "contraction of the outputs)");
         }
@@ -211,7 +229,7 @@ public final class PredictCommand implements Callable<Integer> {
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
-                    if (post != GpInference.Posterior.NNGP) {
+                    if (post != GpInference.Posterior.NNGP && !infinite) {
                         // the train kernel's plan, as Predict.run checks it first (its refusal shown without
                         // kernel's advice of tiles, Main.TilesWithOut: predict's --out is the predictions)
                         new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
@@ -220,7 +238,7 @@ public final class PredictCommand implements Callable<Integer> {
                     PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p,
                             new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
-                            learningRate, initOutputs, post, lossFn, mu, cov != null);
+                            learningRate, initOutputs, post, lossFn, mu, cov != null, infinite);
                     try (PredictResult r = Predict.run(request)) {
                         print(o, request, r, tr, te, mode, dt, start);
                     }
@@ -265,13 +283,26 @@ public final class PredictCommand implements Callable<Integer> {
             if (!Double.isNaN(r.maxLearningRate())) {
                 printMaxLearningRate(o, r.maxLearningRate());
             }
-            PredictResult.TimePoint t = r.points().get(0);
             // the NNGP posterior runs no NTK method: none is named
-            o.printf(Locale.ROOT, "posterior %s (gp_inference, kind %s%s, diag_reg %.3g%s): mean predictive "
-                    + "variance %.6g%n", q.posterior().shortName(), kk, q.posterior() == GpInference.Posterior.NNGP
-                    ? "" : ", method " + method, q.diagReg(), reg, r.meanVariance());
-            o.printf(Locale.ROOT, "test accuracy %.2f%% (%d/%d), test MSE %.5f (posterior mean)%n",
-                    100 * t.testAccuracy(), Math.round(t.testAccuracy() * mTest), mTest, t.testLoss());
+            String how = String.format(Locale.ROOT, "kind %s%s, diag_reg %.3g%s", kk, q.infinite()
+                    ? ", infinite-width limit" : q.posterior() == GpInference.Posterior.NNGP ? "" : ", method "
+                    + method, q.diagReg(), reg);
+            if (!q.ensemble()) {
+                PredictResult.TimePoint t = r.points().get(0);
+                o.printf(Locale.ROOT, "posterior %s (gp_inference, %s): mean predictive variance %.6g%n",
+                        q.posterior().shortName(), how, r.meanVariance());
+                o.printf(Locale.ROOT, "test accuracy %.2f%% (%d/%d), test MSE %.5f (posterior mean)%n",
+                        100 * t.testAccuracy(), Math.round(t.testAccuracy() * mTest), mTest, t.testLoss());
+            } else {
+                // finite times: the trained ensemble's Gaussian at each (t = inf is gp_inference's posterior)
+                o.printf(Locale.ROOT, "posterior %s (gradient_descent_mse_ensemble, %s, learning rate %.3g)%n",
+                        q.posterior().shortName(), how, q.learningRate());
+                for (PredictResult.TimePoint t : r.points()) {
+                    o.printf(Locale.ROOT, "t = %s: mean predictive variance %.6g, test accuracy %.2f%% (%d/%d), "
+                                    + "test MSE %.5f (ensemble mean)%n", timeText(t.t()), t.meanVariance(),
+                            100 * t.testAccuracy(), Math.round(t.testAccuracy() * mTest), mTest, t.testLoss());
+                }
+            }
         } else {
             printMaxLearningRate(o, r.maxLearningRate());
             double mom = q.momentum();

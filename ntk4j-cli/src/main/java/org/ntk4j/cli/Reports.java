@@ -38,7 +38,8 @@ final class Reports {
     /**
      * {@code predict --report}: for every solver the model, data, kind, method used, dtype, max learning rate,
      * seconds and peak memory; then the closed form's settings, seconds and per-time figures; the posterior's
-     * settings, mean variance, test accuracy and MSE; or the ODE's settings and per-time accuracies and losses.
+     * settings, mean variance, test accuracy and MSE (per time, {@code t_T.}, with finite times: the ensemble);
+     * or the ODE's settings and per-time accuracies and losses.
      */
     static JsonReport predict(PredictRequest q, PredictResult r, String train, String test, Standardizer.Mode mode,
                               DType dtype, double totalSeconds, long peakResidentBytes) {
@@ -46,16 +47,27 @@ final class Reports {
                 .put("train", train).put("test", test).put("n_train", r.trainExamples())
                 .put("n_test", r.testExamples()).put("outputs", r.outputs())
                 .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())
-                .put("method", q.posterior() == org.ntk4j.predict.GpInference.Posterior.NNGP ? NNGP
-                        : r.method().shortName()).put("auto", q.method() == Method.AUTO)
+                .put("method", q.infinite() ? "infinite" : q.posterior()
+                        == org.ntk4j.predict.GpInference.Posterior.NNGP ? NNGP : r.method().shortName())
+                .put("infinite", q.infinite()).put("auto", q.method() == Method.AUTO)
                 .put("dtype", dtype.shortName()).put("max_learning_rate", r.maxLearningRate())
                 .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
         if (r.solver() == PredictResult.Solver.POSTERIOR) {
-            PredictResult.TimePoint t = r.points().get(0);
-            return json.put("posterior", q.posterior().shortName()).put("loss", q.loss().shortName())
-                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
-                    .put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
-                    .put("test_mse", t.testLoss());
+            json.put("posterior", q.posterior().shortName()).put("loss", q.loss().shortName())
+                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute());
+            if (!q.ensemble()) {
+                PredictResult.TimePoint t = r.points().get(0);
+                return json.put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
+                        .put("test_mse", t.testLoss());
+            }
+            // the trained ensemble: the posterior's figures per time, under the closed form's t_T. prefix
+            json.put("learning_rate", q.learningRate());
+            for (PredictResult.TimePoint t : r.points()) {
+                String key = "t_" + PredictCommand.timeText(t.t());
+                json.put(key + ".mean_variance", t.meanVariance()).put(key + ".test_accuracy", t.testAccuracy())
+                        .put(key + ".test_mse", t.testLoss());
+            }
+            return json;
         }
         if (r.solver() == PredictResult.Solver.ODE) {
             // losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)

@@ -63,6 +63,82 @@ class PredictPosteriorTest {
     }
 
     @Test
+    void finiteTimesGiveTheTrainedEnsemblePerTime() throws Exception {
+        String[] common = {"--model", MODEL, "--train", "default:train:40", "--test", "default:test:12", "--kind",
+            "trace", "--dtype", "f64", "--diag-reg", "1e-3", "--learning-rate", "50"};
+        Path mean = dir.resolve("mean.npy");
+        Path cov = dir.resolve("cov.npy");
+        Path report = dir.resolve("ensemble.json");
+        String out = run(0, concat(common, "predict", "--posterior", "ntk", "--t", "10,inf", "--cov", cov.toString(),
+                "--out", mean.toString(), "--report", report.toString()))[0];
+        assertThat(out).contains("posterior ntk (gradient_descent_mse_ensemble, kind trace, method ")
+                .contains("t = 10: mean predictive variance").contains("t = inf: mean predictive variance");
+        String json = Files.readString(report);
+        String at10 = out.substring(out.indexOf("t = 10:"));
+        assertThat(number(json, "t_10.mean_variance")).isEqualTo(number(at10, "mean predictive variance"));
+        assertThat(number(json, "t_10.test_mse")).isCloseTo(number(at10, "test MSE"), within(5e-6));
+        assertThat(number(json, "learning_rate")).isEqualTo(50);
+        // t = inf is the gp_inference posterior; t = 10 has the mean of gradient descent from f0 = 0
+        Path infMean = dir.resolve("inf-mean.npy");
+        Path infCov = dir.resolve("inf-cov.npy");
+        Path gd = dir.resolve("gd.npy");
+        run(0, concat(common, "predict", "--posterior", "ntk", "--cov", infCov.toString(), "--out",
+                infMean.toString()));
+        run(0, concat(common, "predict", "--t", "10", "--out", gd.toString()));
+        try (Tensor m = Npy.readTensor(mean); Tensor c = Npy.readTensor(cov); Tensor mi = Npy.readTensor(infMean);
+             Tensor ci = Npy.readTensor(infCov); Tensor g = Npy.readTensor(gd)) {
+            assertThat(m.shape()).containsExactly(2, 12, 10);
+            assertThat(c.shape()).containsExactly(2, 12, 12);
+            for (int i = 0; i < 120; i++) {
+                assertThat(m.getFlat(i)).isCloseTo(g.getFlat(i), within(1e-9));
+                assertThat(m.getFlat(120 + i)).isCloseTo(mi.getFlat(i), within(1e-9));
+            }
+            double diag = 0;
+            for (int i = 0; i < 144; i++) {
+                assertThat(c.getFlat(144 + i)).isCloseTo(ci.getFlat(i), within(1e-9));
+                diag += i % 13 == 0 ? c.getFlat(i) / 12 : 0;
+            }
+            // printed to 6 significant digits
+            assertThat(diag).isCloseTo(number(at10, "mean predictive variance"), within(5e-6 * Math.abs(diag)));
+        }
+        // the GP with the NTK has no training dynamics: refused at a finite time, by name
+        assertThat(run(2, concat(common, "predict", "--posterior", "ntkgp", "--t", "10"))[1])
+                .startsWith("ntk4j: --posterior ntkgp: the GP with the NTK is a t = ∞ posterior");
+    }
+
+    @Test
+    void infiniteUsesTheAnalyticKernelsAndRefusesWhatHasNoMeaningWithThem() throws Exception {
+        String[] common = {"--model", MODEL, "--train", "default:train:40", "--test", "default:test:12", "--kind",
+            "trace", "--dtype", "f64", "--diag-reg", "1e-3"};
+        Path report = dir.resolve("infinite.json");
+        Path mean = dir.resolve("infinite.npy");
+        String out = run(0, concat(common, "predict", "--infinite", "--posterior", "ntk", "--t", "10,inf",
+                "--report", report.toString(), "--out", mean.toString()))[0];
+        assertThat(out).contains("posterior ntk (gradient_descent_mse_ensemble, kind trace, infinite-width limit, ")
+                .contains("t = inf: mean predictive variance").contains("max learning rate");
+        String json = Files.readString(report);
+        assertThat(json).contains("\"method\": \"infinite\"").contains("\"infinite\": true");
+        String empirical = run(0, concat(common, "predict", "--posterior", "ntk", "--t", "10,inf"))[0];
+        double limit = number(out.substring(out.indexOf("t = inf:")), "mean predictive variance");
+        assertThat(number(json, "t_inf.mean_variance")).isEqualTo(limit);
+        // the finite network's empirical kernels give another Gaussian
+        assertThat(number(empirical.substring(empirical.indexOf("t = inf:")), "mean predictive variance"))
+                .isNotEqualTo(limit);
+        try (Tensor m = Npy.readTensor(mean)) {
+            assertThat(m.shape()).containsExactly(2, 12, 10);
+        }
+        assertThat(run(2, concat(common, "predict", "--infinite"))[1])
+                .startsWith("ntk4j: --infinite: needs --posterior nngp|ntk|ntkgp");
+        assertThat(run(2, concat(common, "predict", "--infinite", "--posterior", "nngp", "--method", "vp"))[1])
+                .startsWith("ntk4j: --infinite: the analytic kernels are a closed form and run no NTK method");
+        assertThat(run(2, concat(common, "predict", "--infinite", "--posterior", "ntk", "--params-in",
+                dir.resolve("p.npz").toString()))[1]).startsWith("ntk4j: --infinite: the analytic kernels have no "
+                + "parameters; drop --params-in");
+        assertThat(run(2, concat(common, "predict", "--infinite", "--posterior", "ntk", "--f0", "init"))[1])
+                .startsWith("ntk4j: --f0 init: --posterior ntk is the Gaussian over initialisations");
+    }
+
+    @Test
     void crossEntropyAndMomentumIntegrateTheOde() throws Exception {
         Path report = dir.resolve("ode.json");
         String out = run(0, "predict", "--model", MODEL, "--train", "default:train:40", "--test", "default:test:20",

@@ -1,6 +1,7 @@
 package org.ntk4j.predict;
 
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 import org.ntk4j.cpu.Lapack;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -30,12 +31,16 @@ import org.ntk4j.tensor.Tensor;
  * <pre>
  *   gpInference(new Kernels(nngpDD, ntkDD), yTrain, diagReg).predict(Posterior.NTK, testTrain, testTest)
  * </pre>
- * whose {@link Kernels} pair the NNGP and the NTK of the same points and whose {@link Predictor} delegates to
- * {@link #infer}. The kernels are tensors, as {@code EmpiricalNtk.kernel} gives them, not {@link KernelMatrix}es:
- * the posterior is for N×N kernels only (no full layout) within one tensor; a shared-layout matrix converts with
- * {@link KernelMatrix#toTensor()}.
+ * whose {@link Kernels} pair the NNGP and the NTK of the same points and whose {@link Predictor} keeps its
+ * factorisations between calls ({@link #infer} factorises on each). The finite-time Gaussians of trained ensembles
+ * are {@link GradientDescentMseEnsemble}'s; at t = ∞ they are the nngp and ntk ones here. The kernels are
+ * tensors, as {@code EmpiricalNtk.kernel} gives them, not {@link KernelMatrix}es: the posterior is for N×N kernels
+ * only (no full layout) within one tensor; a shared-layout matrix converts with {@link KernelMatrix#toTensor()}.
  */
 public final class GpInference {
+    /** The message prefix of gp_inference's refusals. */
+    private static final String GP = "gp_inference";
+
     /** Which Gaussian: the Bayesian posterior (NNGP), the trained ensemble (NTK), or the GP with the NTK. */
     public enum Posterior {
         /** The Bayesian posterior of the NNGP. */
@@ -276,17 +281,25 @@ public final class GpInference {
     /**
      * The training side of the inference, as neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg,
      * diag_reg_absolute_scale)}: its methods, like the function that returns, take the posterior asked for
-     * ({@code get}) and the test kernels, and compute the Gaussian by {@link #infer} or {@link #inferVariances}. The
-     * tensors are held, not copied: they must stay open while the predictor is used. Each call factorises the
-     * regularised train-train kernel afresh (neural-tangents caches it); ask for the covariance in the same call as
-     * the mean rather than in two.
+     * ({@code get}) and the test kernels, and compute the Gaussian that {@link #infer} or {@link #inferVariances}
+     * computes for the same arguments (the same numbers). As in neural-tangents, the Cholesky factorisation of each
+     * regularised train-train kernel (the NNGP's for nngp, the NTK's for ntk and ntkgp) is made on first use and
+     * kept until {@link #close()}: later calls, for other test points or posteriors reading the same kernel, solve
+     * with it. The tensors are held, not copied: they must stay open, and unchanged, while the predictor is used.
      *
-     * @param trainTrain the train-train kernels [N, N]
-     * @param yTrain the targets [N, O]
-     * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
-     * @param diagRegAbsoluteScale whether diagReg is used as it is
+     * <p>Thread-safe: predictions may be asked from several threads at once, and each factorisation is made once.
+     * Closing the predictor while another thread uses it is not allowed; a predictor used after {@link #close()}
+     * throws an IllegalStateException.
      */
-    public record Predictor(Kernels trainTrain, Tensor yTrain, double diagReg, boolean diagRegAbsoluteScale) {
+    public static final class Predictor implements AutoCloseable {
+        private final Kernels trainTrain;
+        private final Tensor yTrain;
+        private final double diagReg;
+        private final boolean diagRegAbsoluteScale;
+        private Lapack.Cholesky nngpFactor;
+        private Lapack.Cholesky ntkFactor;
+        private boolean closed;
+
         /**
          * Checks what can be checked without the test points.
          *
@@ -297,7 +310,7 @@ public final class GpInference {
          * @throws IllegalArgumentException if the kernels or the targets are null, or diagReg is negative, NaN or
          *     infinite
          */
-        public Predictor {
+        public Predictor(Kernels trainTrain, Tensor yTrain, double diagReg, boolean diagRegAbsoluteScale) {
             if (trainTrain == null) {
                 throw new IllegalArgumentException("gp_inference: trainTrain: the train-train kernels must not be "
                         + "null");
@@ -306,6 +319,46 @@ public final class GpInference {
                 throw new IllegalArgumentException("gp_inference: targets must not be null");
             }
             GradientDescentMse.checkDiagReg(diagReg);
+            this.trainTrain = trainTrain;
+            this.yTrain = yTrain;
+            this.diagReg = diagReg;
+            this.diagRegAbsoluteScale = diagRegAbsoluteScale;
+        }
+
+        /**
+         * The train-train kernels (held, not copied).
+         *
+         * @return the kernels given
+         */
+        public Kernels trainTrain() {
+            return trainTrain;
+        }
+
+        /**
+         * The targets (held, not copied).
+         *
+         * @return the targets [N, O]
+         */
+        public Tensor yTrain() {
+            return yTrain;
+        }
+
+        /**
+         * The regulariser as given.
+         *
+         * @return diag_reg, relative to trace/N unless {@link #diagRegAbsoluteScale()}
+         */
+        public double diagReg() {
+            return diagReg;
+        }
+
+        /**
+         * Whether diag_reg is used as it is.
+         *
+         * @return true for the absolute scale
+         */
+        public boolean diagRegAbsoluteScale() {
+            return diagRegAbsoluteScale;
         }
 
         /**
@@ -317,9 +370,8 @@ public final class GpInference {
          * @throws IllegalArgumentException as {@link #infer}, and if {@code testTrain} is null
          */
         public Gaussian predict(Posterior get, Kernels testTrain) {
-            requireKernels(testTrain, "testTrain");
-            return infer(get, trainTrain.ntk(), testTrain.ntk(), null, trainTrain.nngp(), testTrain.nngp(), null,
-                    yTrain, diagReg, diagRegAbsoluteScale, false);
+            requireKernels(GP, testTrain, "testTrain");
+            return compute(GP, get, testTrain, null, false, false);
         }
 
         /**
@@ -332,10 +384,9 @@ public final class GpInference {
          * @throws IllegalArgumentException as {@link #infer}, and if a kernel pair is null
          */
         public Gaussian predict(Posterior get, Kernels testTrain, Kernels testTest) {
-            requireKernels(testTrain, "testTrain");
-            requireKernels(testTest, "testTest");
-            return infer(get, trainTrain.ntk(), testTrain.ntk(), testTest.ntk(), trainTrain.nngp(), testTrain.nngp(),
-                    testTest.nngp(), yTrain, diagReg, diagRegAbsoluteScale, true);
+            requireKernels(GP, testTrain, "testTrain");
+            requireKernels(GP, testTest, "testTest");
+            return compute(GP, get, testTrain, testTest, true, false);
         }
 
         /**
@@ -349,28 +400,77 @@ public final class GpInference {
          * @throws IllegalArgumentException as {@link #inferVariances}, and if a kernel pair is null
          */
         public Gaussian predictVariances(Posterior get, Kernels testTrain, Kernels testDiagonal) {
-            requireKernels(testTrain, "testTrain");
-            requireKernels(testDiagonal, "testDiagonal");
-            return inferVariances(get, trainTrain.ntk(), testTrain.ntk(), testDiagonal.ntk(), trainTrain.nngp(),
-                    testTrain.nngp(), testDiagonal.nngp(), yTrain, diagReg, diagRegAbsoluteScale);
+            requireKernels(GP, testTrain, "testTrain");
+            requireKernels(GP, testDiagonal, "testDiagonal");
+            return compute(GP, get, testTrain, testDiagonal, true, true);
         }
 
-        private static void requireKernels(Kernels k, String argument) {
-            if (k == null) {
-                throw new IllegalArgumentException("gp_inference: " + argument + ": the kernels must not be null");
+        /**
+         * The Gaussian with the cached factorisation; {@code who} opens the messages (the ensemble's t = ∞ calls
+         * this with its own name). {@code testTest} may be null without covariance.
+         */
+        Gaussian compute(String who, Posterior get, Kernels testTrain, Kernels testTest, boolean covariance,
+                         boolean diagonal) {
+            requirePosterior(who, get);
+            boolean useNtk = get != Posterior.NNGP;
+            Tensor kdd = useNtk ? trainTrain.ntk() : trainTrain.nngp();
+            int n = checkTrain(who, useNtk, kdd, yTrain);
+            Lapack.Cholesky f = factor(who, useNtk, kdd);
+            return gaussian(who, get, testTrain.ntk(), testTest == null ? null : testTest.ntk(), trainTrain.nngp(),
+                    testTrain.nngp(), testTest == null ? null : testTest.nngp(), yTrain, n, f::solve, f::solve,
+                    covariance, diagonal);
+        }
+
+        /** The factorisation of the NTK's or the NNGP's K + rI, made on first request (once, also when raced). */
+        private synchronized Lapack.Cholesky factor(String who, boolean useNtk, Tensor kdd) {
+            if (closed) {
+                throw new IllegalStateException(who + ": predictor used after close()");
             }
+            Lapack.Cholesky f = useNtk ? ntkFactor : nngpFactor;
+            if (f == null) {
+                double r = regulariser(kdd, diagReg, diagRegAbsoluteScale);
+                f = factorise(who, kdd, r, "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r
+                        + ")");
+                if (useNtk) {
+                    ntkFactor = f;
+                } else {
+                    nngpFactor = f;
+                }
+            }
+            return f;
+        }
+
+        /** Releases the cached factorisations (not the kernels or the targets, which are the caller's). Idempotent. */
+        @Override
+        public synchronized void close() {
+            closed = true;
+            if (nngpFactor != null) {
+                nngpFactor.close();
+                nngpFactor = null;
+            }
+            if (ntkFactor != null) {
+                ntkFactor.close();
+                ntkFactor = null;
+            }
+        }
+    }
+
+    private static void requireKernels(String who, Kernels k, String argument) {
+        if (k == null) {
+            throw new IllegalArgumentException(who + ": " + argument + ": the kernels must not be null");
         }
     }
 
     /**
      * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg)}: diagReg relative to trace/N.
      * {@code GpInference.gpInference(Kernels.ofNtk(kdd), y, 1e-4).predict(Posterior.NTKGP, Kernels.ofNtk(ktd),
-     * Kernels.ofNtk(ktt))} is {@code infer(NTKGP, kdd, ktd, ktt, null, null, null, y, 1e-4, false, true)}.
+     * Kernels.ofNtk(ktt))} gives the numbers of {@code infer(NTKGP, kdd, ktd, ktt, null, null, null, y, 1e-4, false,
+     * true)}.
      *
      * @param trainTrain the train-train kernels [N, N] (held, not copied)
      * @param yTrain the targets [N, O] (held, not copied)
      * @param diagReg the regulariser, relative to trace/N; finite and ≥ 0
-     * @return the predictor
+     * @return the predictor, which the caller closes (it keeps its factorisations)
      * @throws IllegalArgumentException as the {@link Predictor}'s constructor
      */
     public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg) {
@@ -384,7 +484,7 @@ public final class GpInference {
      * @param yTrain the targets [N, O] (held, not copied)
      * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
      * @param diagRegAbsoluteScale whether diagReg is used as it is
-     * @return the predictor
+     * @return the predictor, which the caller closes (it keeps its factorisations)
      * @throws IllegalArgumentException as the {@link Predictor}'s constructor
      */
     public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg,
@@ -395,112 +495,143 @@ public final class GpInference {
     private static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                   Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
                                   double diagReg, boolean diagRegAbsolute, boolean covariance, boolean diagonal) {
-        if (g == null) {
-            // not a silent default: a null posterior would otherwise be read as the ntk one
-            throw new IllegalArgumentException("gp_inference: the posterior must be one of nngp, ntk, ntkgp, got null");
-        }
-        if (yTrain == null) {
-            throw new IllegalArgumentException("gp_inference: targets must not be null");
-        }
+        requirePosterior(GP, g);
         boolean useNtk = g != Posterior.NNGP;
         Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
-        Tensor ktd = useNtk ? ntkTestTrain : nngpTestTrain;
-        require(kdd, "train-train " + (useNtk ? "NTK" : "NNGP"));
-        require(ktd, "test-train " + (useNtk ? "NTK" : "NNGP"));
+        int n = checkTrain(GP, useNtk, kdd, yTrain);
+        double r = regulariser(kdd, diagReg, diagRegAbsolute);
+        String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
+        // one factorisation per call, for the mean's and the covariance's solves alike
+        try (Lapack.Cholesky kReg = factorise(GP, kdd, r, solved)) {
+            return gaussian(GP, g, ntkTestTrain, ntkTestTest, nngpTrainTrain, nngpTestTrain, nngpTestTest, yTrain, n,
+                    kReg::solve, kReg::solve, covariance, diagonal);
+        }
+    }
+
+    /** Refuses a null posterior: not a silent default (it would otherwise be read as the ntk one). */
+    static void requirePosterior(String who, Posterior g) {
+        if (g == null) {
+            throw new IllegalArgumentException(who + ": the posterior must be one of nngp, ntk, ntkgp, got null");
+        }
+    }
+
+    /**
+     * Checks the targets and the train-train kernel the posterior solves (present, finite, [N, N], symmetric within
+     * the tolerance), and returns N.
+     */
+    static int checkTrain(String who, boolean useNtk, Tensor kdd, Tensor yTrain) {
+        if (yTrain == null) {
+            throw new IllegalArgumentException(who + ": targets must not be null");
+        }
+        String name = useNtk ? "NTK" : "NNGP";
+        require(who, kdd, "train-train " + name);
         int n = kdd.dim(0);
         if (kdd.rank() != 2 || kdd.dim(1) != n) {
-            throw new IllegalArgumentException("gp_inference: the train-train kernel must be [N, N], got "
+            throw new IllegalArgumentException(who + ": the train-train kernel must be [N, N], got "
                     + Shapes.str(kdd.shape()));
         }
         if (yTrain.rank() != 2 || yTrain.dim(0) != n) {
-            throw new IllegalArgumentException("gp_inference: targets must be [" + n + ", O], got "
+            throw new IllegalArgumentException(who + ": targets must be [" + n + ", O], got "
                     + Shapes.str(yTrain.shape()));
         }
-        int m = checkTestTrain(ktd, n);
-        int o = yTrain.dim(1);
         int badTarget = yTrain.firstNonFinite();
         if (badTarget >= 0) {
-            throw new IllegalArgumentException("gp_inference: targets: " + yTrain.getFlat(badTarget) + " at flat index "
+            throw new IllegalArgumentException(who + ": targets: " + yTrain.getFlat(badTarget) + " at flat index "
                     + badTarget);
         }
         // a kernel far from symmetric is refused (it is not K(x, x)); within the tolerance its symmetric part is
         // factorised (regularised), so that K and Kᵀ give the same posterior
-        KernelMatrix.requireSymmetric("gp_inference: the train-train " + (useNtk ? "NTK" : "NNGP"), kdd);
-        double r = regulariser(kdd, diagReg, diagRegAbsolute);
-        String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
-        // one factorisation per call, for the mean's and the covariance's solves alike
-        try (Lapack.Cholesky kReg = factorise(kdd, r, solved)) {
-            Tensor mean;
-            try (Tensor alpha = kReg.solve(yTrain)) {
-                mean = matmul(ktd, false, alpha, false, m, n, o);
-            }
-            if (!covariance) {
-                return new Gaussian(mean, null);
-            }
-            try {
-                Tensor cov;
-                if (g == Posterior.NNGP || g == Posterior.NTKGP) {
-                    Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
-                    require(ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
-                    checkTestTest(ktt, m, diagonal);
-                    try (Tensor kdt = transpose(ktd, m, n); Tensor w = kReg.solve(kdt)) {
-                        if (diagonal) {
-                            Tensor var = Tensor.empty(DType.F64, m);
-                            for (int i = 0; i < m; i++) {
-                                var.setFlat(i, ktt.getFlat(i) - rowTimesColumn(ktd, w, i));
-                            }
-                            return new Gaussian(mean, null, var);
+        KernelMatrix.requireSymmetric(who + ": the train-train " + name, kdd);
+        return n;
+    }
+
+    /**
+     * The Gaussian at the test points from the operators a posterior applies to the train-train side, for the
+     * train-train kernel of N points and targets already checked ({@link #checkTrain}): the mean K_td·meanOp(y),
+     * and with {@code covariance} (the test-test kernels [M, M], or [M] with {@code diagonal}) for nngp and ntkgp
+     * k_tt − K_td W, W = covOp(K_dt), for ntk K_tt + A K_dd Aᵀ − A K_dt − K_td Aᵀ with Aᵀ = covOp(Θ_dt). The
+     * posteriors' operators are (K + rI)⁻¹ for both; {@link GradientDescentMseEnsemble}'s are its finite-time
+     * functions of the train-train kernel. Each operator maps a float64 [N, k] to a new float64 [N, k].
+     */
+    static Gaussian gaussian(String who, Posterior g, Tensor ntkTestTrain, Tensor ntkTestTest, Tensor nngpTrainTrain,
+                             Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain, int n,
+                             UnaryOperator<Tensor> meanOp, UnaryOperator<Tensor> covOp, boolean covariance,
+                             boolean diagonal) {
+        boolean useNtk = g != Posterior.NNGP;
+        Tensor ktd = useNtk ? ntkTestTrain : nngpTestTrain;
+        require(who, ktd, "test-train " + (useNtk ? "NTK" : "NNGP"));
+        int m = checkTestTrain(who, ktd, n);
+        int o = yTrain.dim(1);
+        Tensor mean;
+        try (Tensor alpha = meanOp.apply(yTrain)) {
+            mean = matmul(ktd, false, alpha, false, m, n, o);
+        }
+        if (!covariance) {
+            return new Gaussian(mean, null);
+        }
+        try {
+            Tensor cov;
+            if (g == Posterior.NNGP || g == Posterior.NTKGP) {
+                Tensor ktt = g == Posterior.NNGP ? nngpTestTest : ntkTestTest;
+                require(who, ktt, "test-test " + (g == Posterior.NNGP ? "NNGP" : "NTK"));
+                checkTestTest(who, ktt, m, diagonal);
+                try (Tensor kdt = transpose(ktd, m, n); Tensor w = covOp.apply(kdt)) {
+                    if (diagonal) {
+                        Tensor var = Tensor.empty(DType.F64, m);
+                        for (int i = 0; i < m; i++) {
+                            var.setFlat(i, ktt.getFlat(i) - rowTimesColumn(ktd, w, i));
                         }
-                        try (Tensor q = matmul(ktd, false, w, false, m, n, m)) {
-                            cov = Tensor.empty(DType.F64, m, m);
-                            for (int i = 0; i < m * m; i++) {
-                                cov.setFlat(i, ktt.getFlat(i) - q.getFlat(i));
-                            }
+                        return new Gaussian(mean, null, var);
+                    }
+                    try (Tensor q = matmul(ktd, false, w, false, m, n, m)) {
+                        cov = Tensor.empty(DType.F64, m, m);
+                        for (int i = 0; i < m * m; i++) {
+                            cov.setFlat(i, ktt.getFlat(i) - q.getFlat(i));
                         }
                     }
-                } else {
-                    require(nngpTrainTrain, "train-train NNGP (the NTK covariance needs both kernels)");
-                    require(nngpTestTrain, "test-train NNGP (the NTK covariance needs both kernels)");
-                    require(nngpTestTest, "test-test NNGP");
-                    checkSquare(nngpTrainTrain, n);
-                    KernelMatrix.requireSymmetric("gp_inference: the train-train NNGP", nngpTrainTrain);
-                    if (checkTestTrain(nngpTestTrain, n) != m) {
-                        throw new IllegalArgumentException("gp_inference: the test-train NNGP has "
-                                + nngpTestTrain.dim(0) + " rows, the NTK " + m);
-                    }
-                    checkTestTest(nngpTestTest, m, diagonal);
-                    // Aᵀ = (Θ_dd + rI)⁻¹ Θ_dt [N, M]
-                    try (Tensor thetaDt = transpose(ktd, m, n);
-                         Tensor at = kReg.solve(thetaDt);
-                         Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
-                        if (diagonal) {
-                            Tensor var = Tensor.empty(DType.F64, m);
-                            for (int i = 0; i < m; i++) {
-                                var.setFlat(i, nngpTestTest.getFlat(i) + columnTimesColumn(at, kat, i)
-                                        - 2 * rowTimesColumn(nngpTestTrain, at, i));
-                            }
-                            return new Gaussian(mean, null, var);
+                }
+            } else {
+                require(who, nngpTrainTrain, "train-train NNGP (the NTK covariance needs both kernels)");
+                require(who, nngpTestTrain, "test-train NNGP (the NTK covariance needs both kernels)");
+                require(who, nngpTestTest, "test-test NNGP");
+                checkSquare(who, nngpTrainTrain, n);
+                KernelMatrix.requireSymmetric(who + ": the train-train NNGP", nngpTrainTrain);
+                if (checkTestTrain(who, nngpTestTrain, n) != m) {
+                    throw new IllegalArgumentException(who + ": the test-train NNGP has " + nngpTestTrain.dim(0)
+                            + " rows, the NTK " + m);
+                }
+                checkTestTest(who, nngpTestTest, m, diagonal);
+                // Aᵀ = covOp(Θ_dt) [N, M]
+                try (Tensor thetaDt = transpose(ktd, m, n);
+                     Tensor at = covOp.apply(thetaDt);
+                     Tensor kat = matmul(nngpTrainTrain, false, at, false, n, n, m)) { // K_dd Aᵀ
+                    if (diagonal) {
+                        Tensor var = Tensor.empty(DType.F64, m);
+                        for (int i = 0; i < m; i++) {
+                            var.setFlat(i, nngpTestTest.getFlat(i) + columnTimesColumn(at, kat, i)
+                                    - 2 * rowTimesColumn(nngpTestTrain, at, i));
                         }
-                        try (Tensor akat = matmul(at, true, kat, false, m, n, m);            // A K_dd Aᵀ
-                             Tensor nngpDt = transpose(nngpTestTrain, m, n);
-                             Tensor cross = matmul(at, true, nngpDt, false, m, n, m)) { // A K_dt
-                            cov = Tensor.empty(DType.F64, m, m);
-                            for (int i = 0; i < m; i++) {
-                                for (int j = 0; j < m; j++) {
-                                    double v = nngpTestTest.getFlat(i * m + j) + akat.getFlat(i * m + j)
-                                            - cross.getFlat(i * m + j) - cross.getFlat(j * m + i);
-                                    cov.setFlat(i * m + j, v);
-                                }
+                        return new Gaussian(mean, null, var);
+                    }
+                    try (Tensor akat = matmul(at, true, kat, false, m, n, m);            // A K_dd Aᵀ
+                         Tensor nngpDt = transpose(nngpTestTrain, m, n);
+                         Tensor cross = matmul(at, true, nngpDt, false, m, n, m)) { // A K_dt
+                        cov = Tensor.empty(DType.F64, m, m);
+                        for (int i = 0; i < m; i++) {
+                            for (int j = 0; j < m; j++) {
+                                double v = nngpTestTest.getFlat(i * m + j) + akat.getFlat(i * m + j)
+                                        - cross.getFlat(i * m + j) - cross.getFlat(j * m + i);
+                                cov.setFlat(i * m + j, v);
                             }
                         }
                     }
                 }
-                symmetrise(cov, m);
-                return new Gaussian(mean, cov);
-            } catch (RuntimeException e) {
-                mean.close();
-                throw e;
             }
+            symmetrise(cov, m);
+            return new Gaussian(mean, cov);
+        } catch (RuntimeException e) {
+            mean.close();
+            throw e;
         }
     }
 
@@ -508,42 +639,41 @@ public final class GpInference {
      * The Cholesky factor of K + rI, its refusal (not positive definite, numerically singular: LAPACK's reciprocal
      * condition number below 2^-53) naming the kernel and diag_reg.
      */
-    private static Lapack.Cholesky factorise(Tensor k, double r, String what) {
+    private static Lapack.Cholesky factorise(String who, Tensor k, double r, String what) {
         try (Tensor kReg = regularised(k, r)) {
             return Lapack.Cholesky.of(kReg);
         } catch (IllegalArgumentException e) {
             String reason = e.getMessage().replaceFirst("^solve: the kernel matrix is ", "")
                     .replaceFirst("; use a larger diagonal regulariser$", "");
-            throw new IllegalArgumentException("gp_inference: " + what + " is " + reason + "; use a larger diag_reg",
-                    e);
+            throw new IllegalArgumentException(who + ": " + what + " is " + reason + "; use a larger diag_reg", e);
         }
     }
 
-    private static void require(Tensor t, String what) {
+    private static void require(String who, Tensor t, String what) {
         if (t == null) {
-            throw new IllegalArgumentException("gp_inference: the " + what + " kernel is needed");
+            throw new IllegalArgumentException(who + ": the " + what + " kernel is needed");
         }
         int bad = t.firstNonFinite();
         if (bad >= 0) {
-            throw new IllegalArgumentException("gp_inference: the " + what + " kernel has " + t.getFlat(bad)
+            throw new IllegalArgumentException(who + ": the " + what + " kernel has " + t.getFlat(bad)
                     + " at flat index " + bad);
         }
     }
 
-    private static int checkTestTrain(Tensor k, int n) {
+    private static int checkTestTrain(String who, Tensor k, int n) {
         if (k.rank() != 2 || k.dim(1) != n) {
-            throw new IllegalArgumentException("gp_inference: a test-train kernel must be [M, " + n + "], got "
+            throw new IllegalArgumentException(who + ": a test-train kernel must be [M, " + n + "], got "
                     + Shapes.str(k.shape()));
         }
         return k.dim(0);
     }
 
     /** A test-test kernel: [M, M], or each test point's with itself [M] ({@code diagonal}). */
-    private static void checkTestTest(Tensor k, int m, boolean diagonal) {
+    private static void checkTestTest(String who, Tensor k, int m, boolean diagonal) {
         if (!diagonal) {
-            checkSquare(k, m);
+            checkSquare(who, k, m);
         } else if (k.rank() != 1 || k.dim(0) != m) {
-            throw new IllegalArgumentException("gp_inference: expected the test points' kernels with themselves ["
+            throw new IllegalArgumentException(who + ": expected the test points' kernels with themselves ["
                     + m + "], got " + Shapes.str(k.shape()));
         }
     }
@@ -567,9 +697,9 @@ public final class GpInference {
         return s;
     }
 
-    private static void checkSquare(Tensor k, int m) {
+    private static void checkSquare(String who, Tensor k, int m) {
         if (k.rank() != 2 || k.dim(0) != m || k.dim(1) != m) {
-            throw new IllegalArgumentException("gp_inference: expected a [" + m + ", " + m + "] kernel, got "
+            throw new IllegalArgumentException(who + ": expected a [" + m + ", " + m + "] kernel, got "
                     + Shapes.str(k.shape()));
         }
     }

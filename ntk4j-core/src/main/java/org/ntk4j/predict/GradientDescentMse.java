@@ -133,6 +133,15 @@ public final class GradientDescentMse implements AutoCloseable {
         }
     }
 
+    /**
+     * A predictor that owns {@code kTrainTrain} (closed with it), which its first factorisation overwrites: for
+     * {@link GradientDescentMseEnsemble}, which asks it for finite t only (the eigendecomposition).
+     */
+    static GradientDescentMse owning(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
+                                     boolean diagRegAbsoluteScale) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, true, true);
+    }
+
     private static GradientDescentMse create(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
                                              double diagReg, boolean diagRegAbsoluteScale, boolean factoriseInPlace,
                                              boolean ownsKernel) {
@@ -196,14 +205,7 @@ public final class GradientDescentMse implements AutoCloseable {
             return yTrain.copy();
         }
         try (Tensor r = residual(f0Train)) {
-            ensureEigen();
-            double s = learningRate * t / ((double) n * outputs);
-            double[] g = new double[eigenvalues.length];
-            for (int i = 0; i < g.length; i++) {
-                // 1 − e^(−λ⁺ s); a mode with λ⁺ = 0 stays put even when η·t overflows (0·∞ would be NaN)
-                g[i] = eigenvalues[i] > 0 ? -Math.expm1(-eigenvalues[i] * s) : 0;
-            }
-            Tensor f = inEigenbasis(g, r);
+            Tensor f = inEigenbasis(spectralWeights(t, false), r);
             addInPlace(f, f0Train);
             return f;
         }
@@ -269,15 +271,49 @@ public final class GradientDescentMse implements AutoCloseable {
             if (t == Double.POSITIVE_INFINITY) {
                 return solve(r);
             }
-            ensureEigen();
-            double s = learningRate * t / ((double) n * outputs);
-            double[] g = new double[eigenvalues.length];
-            for (int i = 0; i < g.length; i++) {
-                double lambda = eigenvalues[i];
-                g[i] = lambda > 0 ? -Math.expm1(-lambda * s) / lambda : 0;
-            }
-            return inEigenbasis(g, r);
+            return inEigenbasis(spectralWeights(t, true), r);
         }
+    }
+
+    /**
+     * V diag((1 − e^(−λ⁺ηt/|y|))/λ) Vᵀ R, the operator of {@link #coefficients} at a finite t applied to any number
+     * of columns: R [d, k] (d the kernel's dimension), float32 or float64. The ensemble's covariances apply it to a
+     * test-train kernel's transpose [N, M].
+     *
+     * @param t training time, finite and ≥ 0
+     * @param r the right-hand sides [d, k]
+     * @return [d, k] float64, which the caller closes
+     */
+    Tensor expm1Operator(double t, Tensor r) {
+        checkOpen();
+        checkTime(t);
+        int d = kernel.dimension();
+        if (t == Double.POSITIVE_INFINITY || r.rank() != 2 || r.dim(0) != d) {
+            throw new IllegalArgumentException("gradient descent: expected a finite t and [" + d + ", k] right-hand "
+                    + "sides, got t = " + t + " and " + Shapes.str(r.shape()));
+        }
+        double[] g = spectralWeights(t, true);
+        try (Tensor r64 = r.to(DType.F64)) {
+            return eigenProduct(g, r64, r.dim(1));
+        }
+    }
+
+    /**
+     * The functions of the eigenvalues λ of K + rI that finite-time predictions apply, s = ηt/|y|: 1 − e^(−λ⁺ s)
+     * (the training outputs), or (1 − e^(−λ⁺ s))/λ with {@code divided} (the coefficients); 0 where λ ≤ 0, so that
+     * such a mode stays put even when η·t overflows (0·∞ would be NaN). Computes the eigendecomposition if not
+     * done yet.
+     */
+    private double[] spectralWeights(double t, boolean divided) {
+        ensureEigen();
+        double s = learningRate * t / ((double) n * outputs);
+        double[] g = new double[eigenvalues.length];
+        for (int i = 0; i < g.length; i++) {
+            double lambda = eigenvalues[i];
+            double grown = lambda > 0 ? -Math.expm1(-lambda * s) : 0;
+            g[i] = divided && lambda > 0 ? grown / lambda : grown;
+        }
+        return g;
     }
 
     // ------------------------------------------------------------------ linear algebra
@@ -336,6 +372,12 @@ public final class GradientDescentMse implements AutoCloseable {
     private Tensor inEigenbasis(double[] g, Tensor r) {
         int d = kernel.dimension();
         int k = (int) ((long) n * outputs / d);
+        return eigenProduct(g, r, k).reshapeMove(n, outputs); // [d, k] is the memory of [N, O]
+    }
+
+    /** V diag(g) Vᵀ R for R [d, k] float64: [d, k]. */
+    private Tensor eigenProduct(double[] g, Tensor r, int k) {
+        int d = kernel.dimension();
         DoublePointer e = eigenvectors.pointer(); // E = Vᵀ, row i = v_i
         try (Tensor c = Tensor.empty(DType.F64, d, k)) {
             Blas.dgemm(false, false, d, k, d, 1, e, d, r.doublePointer(), k, 0, c.doublePointer(), k); // Vᵀ R
@@ -344,7 +386,7 @@ public final class GradientDescentMse implements AutoCloseable {
                     c.setFlat(i * k + j, c.getFlat(i * k + j) * g[i]);
                 }
             }
-            Tensor out = Tensor.empty(DType.F64, n, outputs);
+            Tensor out = Tensor.empty(DType.F64, d, k);
             Blas.dgemm(true, false, d, k, d, 1, e, d, c.doublePointer(), k, 0, out.doublePointer(), k); // V (g ∘ C)
             return out;
         }
@@ -460,7 +502,7 @@ public final class GradientDescentMse implements AutoCloseable {
         }
     }
 
-    private static void checkTime(double t) {
+    static void checkTime(double t) {
         if (!(t >= 0)) {
             throw new IllegalArgumentException("t: expected a time >= 0 (or infinity), got " + t);
         }

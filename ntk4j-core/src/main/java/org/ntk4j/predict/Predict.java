@@ -146,7 +146,89 @@ public final class Predict {
         }
     }
 
-    /** gp_inference: whole kernels, one tile. */
+    /**
+     * The kernels a posterior reads, [N1, N2] for x1 against x2 (x2 null: x1 with itself) or [M] for each example
+     * with itself: the empirical ones at the request's parameters, or the model's analytic infinite-width limit.
+     */
+    private interface PosteriorKernels {
+        Tensor ntk(Tensor x1, Tensor x2);
+
+        Tensor ntkDiagonal(Tensor x);
+
+        Tensor nngp(Tensor x1, Tensor x2);
+
+        Tensor nngpDiagonal(Tensor x);
+    }
+
+    /** The empirical kernels: the NTK of the request's kind, the NNGP f(x1)·f(x2)ᵀ averaged over the logits. */
+    private static PosteriorKernels empirical(EmpiricalNtk ntk, KernelKind kk, int[] perExample) {
+        // the NNGP runs no NTK method: the same budget binds its forward passes and contraction
+        EmpiricalNtk nngpFn = ntk.traceAxes(-1);
+        return new PosteriorKernels() {
+            @Override
+            public Tensor ntk(Tensor x1, Tensor x2) {
+                return ntk.kernel(kk, x1, x2);
+            }
+
+            @Override
+            public Tensor ntkDiagonal(Tensor x) {
+                return ntk.forKind(kk, perExample).diagonalAxes(0).ntk(x, null);
+            }
+
+            @Override
+            public Tensor nngp(Tensor x1, Tensor x2) {
+                return nngpFn.nngp(x1, x2);
+            }
+
+            @Override
+            public Tensor nngpDiagonal(Tensor x) {
+                return nngpFn.diagonalAxes(0).nngp(x, null);
+            }
+        };
+    }
+
+    /**
+     * The analytic infinite-width kernels of the model: the NTK laid out as the request's kind, the NNGP of one
+     * logit (the empirical NNGP's counterpart: the limit's is K ⊗ I_O), in the examples' dtype. Each example's
+     * kernels with itself are computed one example at a time: M expectations' work, not M².
+     */
+    private static PosteriorKernels infinite(org.ntk4j.infinite.InfiniteLimit lim, KernelKind kk, DType dt) {
+        return new PosteriorKernels() {
+            @Override
+            public Tensor ntk(Tensor x1, Tensor x2) {
+                return lim.kernel(kk, x1, x2, false, dt);
+            }
+
+            @Override
+            public Tensor ntkDiagonal(Tensor x) {
+                return diagonal(x, false);
+            }
+
+            @Override
+            public Tensor nngp(Tensor x1, Tensor x2) {
+                return lim.kernel(KernelKind.trace(), x1, x2, true, dt);
+            }
+
+            @Override
+            public Tensor nngpDiagonal(Tensor x) {
+                return diagonal(x, true);
+            }
+
+            private Tensor diagonal(Tensor x, boolean nngp) {
+                int m = x.dim(0);
+                Tensor d = Tensor.empty(DType.F64, m);
+                for (int i = 0; i < m; i++) {
+                    try (Tensor xi = org.ntk4j.cpu.Layout.sliceAxis(x, 0, i, i + 1);
+                         Tensor k = lim.kernel(nngp ? KernelKind.trace() : kk, xi, null, nngp, dt)) {
+                        d.setFlat(i, k.getFlat(0));
+                    }
+                }
+                return d;
+            }
+        };
+    }
+
+    /** gp_inference and gradient_descent_mse_ensemble: whole kernels, one tile. */
     private static PredictResult posterior(PredictRequest r) {
         Examples tr = r.train();
         Examples te = r.test();
@@ -155,74 +237,116 @@ public final class Predict {
         int n = tr.size();
         int mTest = te.size();
         int outputs = tr.classes();
-        EmpiricalNtk ntk = ntk(r);
-        // the NNGP runs no NTK method: the same budget binds its forward passes and contraction
-        EmpiricalNtk nngpFn = ntk.traceAxes(-1);
         boolean needNtk = post != GpInference.Posterior.NNGP;
         boolean needNngp = post.needsNngp();
         // without the covariance asked for, only its diagonal (the mean variance): each test point's kernels with
         // itself [M] instead of the [M, M] test-test kernels
         boolean variancesOnly = !r.covariance() && !kk.isSketched();
         int[] perExample = Arrays.copyOfRange(te.x().shape(), 1, te.x().rank());
-        // before any work: the NTK's plan (an NNGP posterior's method is the NNGP's contraction, not an NTK
-        // method's, which it need not fit) and every NNGP's cost within the budget
         DType dt = tr.x().dtype();
-        Method used = needNtk ? methodUsed(r, ntk) : null;
-        if (needNngp) {
-            // the train-train, test-train and test-test NNGPs: the largest checked, so that its least fits all three
-            EmpiricalNtk[] fns = {nngpFn, nngpFn, variancesOnly ? nngpFn.diagonalAxes(0) : nngpFn};
-            int[][] sizes = {{n, 0}, {mTest, n}, {mTest, 0}};
-            int largest = 0;
-            long most = -1;
-            for (int i = 0; i < fns.length; i++) {
-                long peak = fns[i].costModel(sizes[i][0], sizes[i][1], perExample, dt).nngp().peakBytes();
-                if (peak > most) {
-                    most = peak;
-                    largest = i;
-                }
+        Method used;
+        PosteriorKernels source;
+        if (r.infinite()) {
+            // no NTK method and no parameters: the kernels themselves are the memory, refused before any work
+            long entries = (needNtk ? 1L : 0L) * ((long) n * n + (long) mTest * n
+                    + (post == GpInference.Posterior.NTKGP ? (variancesOnly ? mTest : (long) mTest * mTest) : 0))
+                    + (needNngp ? 1L : 0L) * ((long) n * n + (long) mTest * n
+                    + (variancesOnly ? mTest : (long) mTest * mTest));
+            long bytes = entries * dt.bytes();
+            if (bytes > r.memoryBudget()) {
+                throw new IllegalArgumentException("memory budget: the infinite-width kernels (" + n + " training, "
+                        + mTest + " test examples, " + dt.shortName() + ") take " + CostModel.human(bytes)
+                        + ", more than the " + CostModel.human(r.memoryBudget()) + " of --memory (raise --memory, or "
+                        + "use fewer examples)");
             }
-            CostModel.Estimate e = fns[largest].nngpEstimate(sizes[largest][0], sizes[largest][1], perExample, dt);
-            used = needNtk ? used : e.method();
+            used = r.method();
+            source = infinite(org.ntk4j.infinite.InfiniteLimit.of(r.model().spec()), kk, dt);
+        } else {
+            EmpiricalNtk ntk = ntk(r);
+            // before any work: the NTK's plan (an NNGP posterior's method is the NNGP's contraction, not an NTK
+            // method's, which it need not fit) and every NNGP's cost within the budget
+            used = needNtk ? methodUsed(r, ntk) : null;
+            if (needNngp) {
+                EmpiricalNtk nngpFn = ntk.traceAxes(-1);
+                // the train-train, test-train and test-test NNGPs: the largest checked, so that its least fits all
+                // three
+                EmpiricalNtk[] fns = {nngpFn, nngpFn, variancesOnly ? nngpFn.diagonalAxes(0) : nngpFn};
+                int[][] sizes = {{n, 0}, {mTest, n}, {mTest, 0}};
+                int largest = 0;
+                long most = -1;
+                for (int i = 0; i < fns.length; i++) {
+                    long peak = fns[i].costModel(sizes[i][0], sizes[i][1], perExample, dt).nngp().peakBytes();
+                    if (peak > most) {
+                        most = peak;
+                        largest = i;
+                    }
+                }
+                CostModel.Estimate e = fns[largest].nngpEstimate(sizes[largest][0], sizes[largest][1], perExample,
+                        dt);
+                used = needNtk ? used : e.method();
+            }
+            source = empirical(ntk, kk, perExample);
         }
         try (Tensor y = oneHot(tr); Tensor yTest = oneHot(te);
-             Tensor thDD = needNtk ? ntk.kernel(kk, tr.x(), null) : null;
-             Tensor thTD = needNtk ? ntk.kernel(kk, te.x(), tr.x()) : null;
+             Tensor thDD = needNtk ? source.ntk(tr.x(), null) : null;
+             Tensor thTD = needNtk ? source.ntk(te.x(), tr.x()) : null;
              Tensor thTT = needNtk && post == GpInference.Posterior.NTKGP ? variancesOnly
-                     ? ntk.forKind(kk, perExample).diagonalAxes(0).ntk(te.x(), null) : ntk.kernel(kk, te.x(), null)
-                     : null;
-             Tensor kDD = needNngp ? nngpFn.nngp(tr.x(), null) : null;
-             Tensor kTD = needNngp ? nngpFn.nngp(te.x(), tr.x()) : null;
-             Tensor kTT = needNngp ? (variancesOnly ? nngpFn.diagonalAxes(0) : nngpFn).nngp(te.x(), null) : null) {
+                     ? source.ntkDiagonal(te.x()) : source.ntk(te.x(), null) : null;
+             Tensor kDD = needNngp ? source.nngp(tr.x(), null) : null;
+             Tensor kTD = needNngp ? source.nngp(te.x(), tr.x()) : null;
+             Tensor kTT = needNngp ? variancesOnly ? source.nngpDiagonal(te.x()) : source.nngp(te.x(), null)
+                     : null) {
             double maxLr = Double.NaN;
             if (needNtk) {
                 try (KernelMatrix km = KernelMatrix.of(thDD)) {
                     maxLr = GradientDescentOde.maxLearningRate(km, n * outputs, r.momentum());
                 }
             }
-            GpInference.Gaussian g = variancesOnly
-                    ? GpInference.inferVariances(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
-                            r.diagRegAbsolute())
-                    : GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(), r.diagRegAbsolute(),
-                            true);
-            Tensor covariance = null;
-            try {
-                double[] mean = g.mean().toDoubleArray();
-                double accuracy;
-                double testMse;
-                try (Tensor f = Tensor.of(mean, mTest, outputs)) {
-                    accuracy = accuracy(f, te.labels());
-                    testMse = mse(f, yTest);
+            double[] ts = r.times();
+            double[][] means = new double[ts.length][];
+            double[][] covariances = new double[ts.length][];
+            List<PredictResult.TimePoint> points = new ArrayList<>();
+            if (post == GpInference.Posterior.NTKGP) { // t = ∞ only (checked by the request)
+                try (GpInference.Gaussian g = variancesOnly
+                        ? GpInference.inferVariances(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
+                                r.diagRegAbsolute())
+                        : GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
+                                r.diagRegAbsolute(), true)) {
+                    points.add(posteriorPoint(ts[0], g, means, covariances, 0, r, te, yTest));
                 }
-                if (r.covariance()) {
-                    covariance = g.covariance().copy();
+            } else {
+                // nngp and ntk: the trained ensemble at each t (at t = ∞ gp_inference's posterior, the same
+                // numbers), one factorisation per kernel for all the times
+                GpInference.Kernels dd = new GpInference.Kernels(kDD, thDD);
+                GpInference.Kernels td = new GpInference.Kernels(kTD, thTD);
+                GpInference.Kernels tt = new GpInference.Kernels(kTT, thTT);
+                try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, r.learningRate(),
+                        r.diagReg(), r.diagRegAbsolute())) {
+                    for (int i = 0; i < ts.length; i++) {
+                        try (GpInference.Gaussian g = variancesOnly ? ens.predictVariances(post, ts[i], td, tt)
+                                : ens.predict(post, ts[i], td, tt)) {
+                            points.add(posteriorPoint(ts[i], g, means, covariances, i, r, te, yTest));
+                        }
+                    }
                 }
-                return new PredictResult(PredictResult.Solver.POSTERIOR, used, outputs, n, mTest,
-                        List.of(new PredictResult.TimePoint(Double.POSITIVE_INFINITY, accuracy, testMse, Double.NaN,
-                                Double.NaN)), Tensor.of(mean, mTest, outputs), covariance, maxLr, false, Double.NaN,
-                        g.meanVariance(), 0, Double.NaN, Double.NaN, Double.NaN);
-            } finally {
-                g.close();
             }
+            return new PredictResult(PredictResult.Solver.POSTERIOR, used, outputs, n, mTest, points,
+                    stack(means, mTest, outputs), r.covariance() ? stack(covariances, mTest, mTest) : null, maxLr,
+                    false, Double.NaN, points.get(0).meanVariance(), 0, Double.NaN, Double.NaN, Double.NaN);
+        }
+    }
+
+    /** The figures of one time's Gaussian; its mean (and covariance when asked for) copied into row {@code i}. */
+    private static PredictResult.TimePoint posteriorPoint(double t, GpInference.Gaussian g, double[][] means,
+                                                          double[][] covariances, int i, PredictRequest r,
+                                                          Examples te, Tensor yTest) {
+        means[i] = g.mean().toDoubleArray();
+        if (r.covariance()) {
+            covariances[i] = g.covariance().toDoubleArray();
+        }
+        try (Tensor f = Tensor.of(means[i], te.size(), te.classes())) {
+            return new PredictResult.TimePoint(t, accuracy(f, te.labels()), mse(f, yTest), Double.NaN, Double.NaN,
+                    g.meanVariance());
         }
     }
 
@@ -271,7 +395,7 @@ public final class Predict {
         }
     }
 
-    /** [M, O] for one time, [T, M, O] for several. */
+    /** [M, O] for one time, [T, M, O] for several (or [M, M] and [T, M, M] for covariances). */
     private static Tensor stack(double[][] testPred, int mTest, int outputs) {
         double[] all = new double[testPred.length * mTest * outputs];
         for (int i = 0; i < testPred.length; i++) {

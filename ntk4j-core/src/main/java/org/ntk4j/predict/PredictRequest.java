@@ -26,17 +26,21 @@ import org.ntk4j.train.Examples;
  * @param learningRate η: time enters as η·t
  * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
  *     not with a posterior
- * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
- *     kind and t = ∞
+ * @param posterior Gaussian-process inference instead of training, or null; needs an N×N kind: {@code
+ *     gp_inference}'s posterior at t = ∞, and for nngp and ntk at finite t the trained ensemble's Gaussian ({@code
+ *     gradient_descent_mse_ensemble}, {@link GradientDescentMseEnsemble})
  * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
  *     t only)
  * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
- * @param covariance with a posterior: also return the test covariance [M, M]
+ * @param covariance with a posterior: also return the test covariance [M, M] ([T, M, M] for several times)
+ * @param infinite with a posterior: the model's analytic infinite-width NNGP and NTK ({@code InfiniteLimit}, a zoo
+ *     fcn, cnn or resnet) instead of the empirical kernels at {@code params}, which are then not read
  */
 public record PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind,
                              Method method, long memoryBudget, double[] times, double diagReg,
                              boolean diagRegAbsolute, double learningRate, boolean initOutputs,
-                             GpInference.Posterior posterior, Loss loss, double momentum, boolean covariance) {
+                             GpInference.Posterior posterior, Loss loss, double momentum, boolean covariance,
+                             boolean infinite) {
     /**
      * Checks the request's combinations, before any work.
      *
@@ -54,15 +58,18 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @param learningRate η: time enters as η·t
      * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
      *     not with a posterior
-     * @param posterior Gaussian-process inference ({@code gp_inference}) instead of training, or null; needs an N×N
-     *     kind and t = ∞
+     * @param posterior Gaussian-process inference instead of training, or null; needs an N×N kind; finite t for
+     *     nngp and ntk only (the trained ensemble's Gaussian)
      * @param loss the training loss: MSE has the closed form, any other is integrated as the function-space ODE (finite
      *     t only)
      * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
-     * @param covariance with a posterior: also return the test covariance [M, M]
+     * @param covariance with a posterior: also return the test covariance [M, M] ([T, M, M] for several times)
+     * @param infinite with a posterior: the analytic infinite-width kernels instead of the empirical ones
      * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing, diagReg is negative
      *     or not finite, the learning rate is not a positive finite number, a posterior is asked for with
-     *     {@code initOutputs}, or the training and test examples have different class counts
+     *     {@code initOutputs}, the training and test examples have different class counts, or {@code infinite} is
+     *     asked for without a posterior, with an NTK method other than AUTO, a sketched kind, or a model without an
+     *     analytic limit
      */
     public PredictRequest {
         if (model == null || params == null || train == null || test == null || kind == null || method == null
@@ -85,6 +92,67 @@ public record PredictRequest(Model model, Params params, Examples train, Example
             throw new IllegalArgumentException("predict: the training examples have " + train.classes()
                     + " classes, the test examples " + test.classes());
         }
+        if (infinite) {
+            checkInfinite(model, kind, method, posterior);
+        }
+    }
+
+    /**
+     * As the canonical constructor with the empirical kernels ({@code infinite} false), the request's form before
+     * {@code infinite} was added.
+     *
+     * @param model the network
+     * @param params its parameters (not closed)
+     * @param train the labelled training examples (not closed)
+     * @param test the labelled test examples (not closed)
+     * @param kind the kernel kind
+     * @param method the NTK method, or AUTO
+     * @param memoryBudget bytes the kernel computation may hold
+     * @param times the training times
+     * @param diagReg the diagonal regulariser
+     * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+     * @param learningRate η
+     * @param initOutputs start from the network's outputs at initialisation
+     * @param posterior the posterior, or null
+     * @param loss the training loss
+     * @param momentum μ in [0, 1), or NaN for none
+     * @param covariance with a posterior: also return the test covariance
+     * @throws IllegalArgumentException as the canonical constructor
+     */
+    public PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind, Method method,
+                          long memoryBudget, double[] times, double diagReg, boolean diagRegAbsolute,
+                          double learningRate, boolean initOutputs, GpInference.Posterior posterior, Loss loss,
+                          double momentum, boolean covariance) {
+        this(model, params, train, test, kind, method, memoryBudget, times, diagReg, diagRegAbsolute, learningRate,
+                initOutputs, posterior, loss, momentum, covariance, false);
+    }
+
+    /**
+     * Checks a request for the analytic infinite-width kernels: with a posterior (the infinitely wide networks are
+     * an ensemble over initialisations, whose Gaussian the posterior is), no NTK method to choose (a closed form),
+     * a kind with an infinite-width counterpart, and a zoo model with a limit.
+     *
+     * @param model the network, whose spec names the zoo model
+     * @param kind the kernel kind
+     * @param method the NTK method: AUTO only
+     * @param posterior the posterior
+     * @throws IllegalArgumentException naming the setting, when one of them has no meaning with the limit
+     */
+    public static void checkInfinite(Model model, KernelKind kind, Method method, GpInference.Posterior posterior) {
+        if (posterior == null) {
+            throw new IllegalArgumentException("--infinite: needs --posterior nngp|ntk|ntkgp (the infinitely wide "
+                    + "networks are an ensemble over initialisations: e.g. --posterior ntk --t 10,inf gives its mean "
+                    + "and covariance)");
+        }
+        if (method != Method.AUTO) {
+            throw new IllegalArgumentException("--infinite: the analytic kernels are a closed form and run no NTK "
+                    + "method, so --method " + method.shortName() + " does not apply; drop it");
+        }
+        if (kind.isSketched()) {
+            throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
+                    + "sketches the parameters); use trace, pntk, pntk-unscaled, logit:K or probes:R");
+        }
+        org.ntk4j.infinite.InfiniteLimit.of(model.spec()); // refuses a model without a limit, naming those with one
     }
 
     /**
@@ -112,7 +180,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @param covariance whether the test covariance is asked for
      * @throws IllegalArgumentException naming the setting (as the CLI's option), when a value or combination has no
      *     meaning: no time, a negative time, momentum outside [0, 1), a {@code diagonal} kind, a posterior with the
-     *     ODE, a full kind or finite times, the ODE with t = ∞, a covariance without a posterior
+     *     ODE or a full kind, the ntkgp posterior at a finite time, the ODE with t = ∞, a covariance without a
+     *     posterior
      */
     public static void checkSettings(KernelKind kind, double[] times, GpInference.Posterior posterior, Loss loss,
                                      double momentum, boolean covariance) {
@@ -141,8 +210,14 @@ public record PredictRequest(Model model, Params params, Examples train, Example
                 throw new IllegalArgumentException("--posterior: needs an N×N kernel (--kind trace, pntk, ...), not "
                         + "full");
             }
-            if (times.length != 1 || times[0] != Double.POSITIVE_INFINITY) {
-                throw new IllegalArgumentException("--posterior: the posterior is the t = ∞ prediction; drop --t");
+            if (posterior == GpInference.Posterior.NTKGP) {
+                for (double t : times) {
+                    if (t != Double.POSITIVE_INFINITY) {
+                        throw new IllegalArgumentException("--posterior ntkgp: the GP with the NTK is a t = ∞ "
+                                + "posterior with no training dynamics; drop the finite --t, or use --posterior ntk "
+                                + "for the trained ensemble at finite t");
+                    }
+                }
             }
         }
         if (ode) {
@@ -179,6 +254,16 @@ public record PredictRequest(Model model, Params params, Examples train, Example
     }
 
     /**
+     * Whether a posterior is asked for at some finite time, or at several times: then each time has its Gaussian
+     * (the trained ensemble's at finite t, {@link GradientDescentMseEnsemble}), printed and reported per time.
+     *
+     * @return true for a posterior with times other than the single t = ∞
+     */
+    public boolean ensemble() {
+        return posterior != null && (times.length != 1 || times[0] != Double.POSITIVE_INFINITY);
+    }
+
+    /**
      * Whether the request is solved as the function-space ODE (a loss other than MSE, or momentum).
      *
      * @return true for the ODE, false for the closed form or the posterior
@@ -195,7 +280,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withKind(KernelKind k) {
         return new PredictRequest(model, params, train, test, k, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance);
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -207,7 +292,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withMethod(Method m, long budget) {
         return new PredictRequest(model, params, train, test, kind, m, budget, times, diagReg, diagRegAbsolute,
-                learningRate, initOutputs, posterior, loss, momentum, covariance);
+                learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -218,7 +303,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withTimes(double... ts) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, ts, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance);
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -232,7 +317,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withTraining(double reg, boolean absolute, double eta, boolean init) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, absolute,
-                eta, init, posterior, loss, momentum, covariance);
+                eta, init, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -244,7 +329,18 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withPosterior(GpInference.Posterior p, boolean withCovariance) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, withCovariance);
+                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, withCovariance, infinite);
+    }
+
+    /**
+     * This request with the analytic infinite-width kernels, or the empirical ones.
+     *
+     * @param inf whether the kernels are the model's infinite-width limit (with a posterior only)
+     * @return the new request
+     */
+    public PredictRequest withInfinite(boolean inf) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, inf);
     }
 
     /**
@@ -256,6 +352,6 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withLoss(Loss l, double mu) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, l, mu, covariance);
+                diagRegAbsolute, learningRate, initOutputs, posterior, l, mu, covariance, infinite);
     }
 }

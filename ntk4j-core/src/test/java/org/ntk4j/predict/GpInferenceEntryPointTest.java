@@ -14,8 +14,9 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * The neural-tangents-shaped entry point {@code gpInference(trainTrain, y, diagReg).predict(get, testTrain,
- * testTest)} delegates to {@link GpInference#infer} and {@link GpInference#inferVariances}: the same inputs give the
- * same numbers, bit for bit (one code path, one computation order), and bad input one line naming the argument.
+ * testTest)} gives the numbers of {@link GpInference#infer} and {@link GpInference#inferVariances} (its cached
+ * factorisation is the one they make, and the rest is one code path): the same inputs give the same numbers, bit for
+ * bit, and bad input one line naming the argument.
  */
 class GpInferenceEntryPointTest {
     private static final int N = 6;
