@@ -135,6 +135,8 @@ final class Operators {
         TABLE.put("Not", Operators::not);
         TABLE.put("Where", Operators::where);
         TABLE.put("Range", Operators::range);
+        TABLE.put("Mod", Operators::mod);
+        TABLE.put("ScatterND", Operators::scatterNd);
     }
 
     private Operators() {
@@ -293,10 +295,12 @@ final class Operators {
         int r = x.rank();
         if (c.opset() >= 13) {
             int a = c.axis(c.attrInt("axis", -1), r);
-            int[] pa = c.views() && x.isView() ? Views.singlePhysAxes(x, new int[] {a}) : null;
-            if (pa != null) {
-                return one(x.withPhys(softmax(x.phys, pa[0]),
-                        Views.batchUnder(x, new int[] {a}) ? MIXED : x.tBatch));
+            // over the phys axes the logical axis spans (one, or several where a reshape merged them: Swin's window
+            // tokens, [wh, ww] held apart): a softmax over the same elements. An axis of size 1 may be held as none
+            // (no phys axis): that case takes the file's layout
+            int[] pa = c.views() && x.isView() ? Views.physAxesUnder(x, new int[] {a}) : new int[0];
+            if (pa.length > 0) {
+                return one(x.withPhys(softmax(x.phys, pa), Views.batchUnder(x, new int[] {a}) ? MIXED : x.tBatch));
             }
             return one(c.out(softmax(x.var(), a), x.batch == a ? MIXED : x.batch));
         }
@@ -308,10 +312,11 @@ final class Operators {
         return one(c.out(y, x.batch >= a ? MIXED : x.batch));
     }
 
-    private static Var softmax(Var x, int axis) {
-        Var shifted = x.sub(keep(x.reduceMax(axis), x.shape(), new int[] {axis}));
+    /** Softmax over the elements of {@code axes} jointly. */
+    private static Var softmax(Var x, int... axes) {
+        Var shifted = x.sub(keep(x.reduceMax(axes), x.shape(), axes));
         Var e = shifted.exp();
-        return e.div(keep(e.sum(axis), x.shape(), new int[] {axis}));
+        return e.div(keep(e.sum(axes), x.shape(), axes));
     }
 
     /** A reduction's result reshaped to keep the reduced axes with size 1. */
@@ -337,6 +342,37 @@ final class Operators {
                     + "first");
         }
         return one(elementwise(c, c.tracedArithmetic(0), c.tracedArithmetic(1), f));
+    }
+
+    /**
+     * Mod, evaluated at import: the shape arithmetic that Swin's window padding leaves ({@code (w - W % w) % w}).
+     * With fmod=0 (integers only, as ONNX requires) the remainder takes the divisor's sign, Python's {@code %};
+     * with fmod=1 the dividend's, C's {@code fmod}. A remainder of computed values (a step function where it is
+     * not the identity) is refused by {@link #staticMap}.
+     */
+    private static Value[] mod(Ctx c) {
+        long fmod = c.attrInt("fmod", 0);
+        if (fmod != 0 && fmod != 1) {
+            throw c.error("fmod must be 0 or 1, got " + fmod);
+        }
+        if (c.allConst()) {
+            Const a = c.constant(0, "A");
+            Const b = c.constant(1, "B");
+            if (fmod == 0 && (a.floating() || b.floating())) {
+                throw c.error("fmod=0 takes integers (ONNX: a floating Mod needs fmod=1), got '"
+                        + c.node.getInput(0) + "' and '" + c.node.getInput(1) + "'");
+            }
+            double[] divisor = b.values();
+            for (int i = 0; i < divisor.length; i++) {
+                if (divisor[i] == 0 && !b.floating()) {
+                    throw c.error("an integer Mod by zero ('" + c.node.getInput(1) + "' at flat index " + i + ")");
+                }
+            }
+        }
+        return one(staticMap(c, "Mod", -1, v -> {
+            double r = v[0] % v[1];
+            return fmod == 0 && r != 0 && (r < 0) != (v[1] < 0) ? r + v[1] : r;
+        }));
     }
 
     /** An operator of one or more inputs folded left to right with {@code f}, elementwise with broadcasting. */
@@ -631,7 +667,7 @@ final class Operators {
 
     /**
      * MaxPool and AveragePool over the spatial axes of {@code [N, C, spatial...]}: kernel_shape, strides, pads (or
-     * auto_pad), AveragePool's count_include_pad; dilations 1 and ceil_mode 0 only. A value held channels-last (a
+     * auto_pad), ceil_mode, AveragePool's count_include_pad; dilations 1 only. A value held channels-last (a
      * convolution's output) is pooled as it is held.
      */
     private static Value[] pool(Ctx c, boolean max) {
@@ -658,12 +694,13 @@ final class Operators {
             }
         }
         long ceil = c.attrInt("ceil_mode", 0);
-        if (ceil != 0) {
-            throw c.unsupported("ceil_mode=" + ceil + " (only 0)");
+        if (ceil != 0 && ceil != 1) {
+            throw c.error("ceil_mode must be 0 or 1, got " + ceil);
         }
         int[] xs = x.shape();
         int[] lo = new int[d];
         int[] hi = new int[d];
+        int[] extra = new int[d];
         String auto = c.attrString("auto_pad", "NOTSET");
         long[] p = c.attrInts("pads");
         for (int i = 0; i < d; i++) {
@@ -694,6 +731,9 @@ final class Operators {
                         + Tracer.shapeText(x) + " (each pad less than the kernel, the kernel within the padded "
                         + "input)");
             }
+            if (ceil == 1) {
+                extra[i] = ceilExtra(in, window[i], strides[i], lo[i], hi[i]);
+            }
         }
         boolean includePad = c.attrInt("count_include_pad", 0) != 0;
         // per axis of the value as held: T axis i + 2 is phys axis perm[i + 2]
@@ -702,6 +742,7 @@ final class Operators {
         int[] ps = new int[r];
         int[] plo = new int[r];
         int[] phi = new int[r];
+        int[] pextra = new int[r];
         Arrays.fill(pw, 1);
         Arrays.fill(ps, 1);
         for (int i = 0; i < d; i++) {
@@ -709,9 +750,12 @@ final class Operators {
             pw[a] = window[i];
             ps[a] = strides[i];
             plo[a] = lo[i];
-            phi[a] = hi[i];
+            phi[a] = hi[i] + extra[i];
+            pextra[a] = extra[i];
         }
-        Var y = max ? v.reduceWindowMax(pw, ps, plo, phi) : avgPool(v, pw, ps, plo, phi, includePad);
+        // ceil_mode's last window reaches past the padded input: max pooling pads it with −∞ like the file's pads,
+        // average pooling counts none of it (extra)
+        Var y = max ? v.reduceWindowMax(pw, ps, plo, phi) : avgPool(v, pw, ps, plo, phi, pextra, includePad);
         if (x.groups == null) {
             return one(x.withPhys(y, x.tBatch));
         }
@@ -719,11 +763,27 @@ final class Operators {
     }
 
     /**
-     * Average pooling on every axis of {@code v}: the sum of the window's elements over its zero-padded input,
-     * divided by the window's size, or with {@code includePad} false by the number of its elements inside the
-     * input.
+     * ceil_mode=1 on one axis: how far the last window reaches past the padded input. The output has
+     * ceil((in + lo + hi − k) / s) + 1 windows, less the last one where it would start past the input and its
+     * left padding (PyTorch's rule, which ONNX Runtime follows); 0 where that is floor mode's count.
      */
-    private static Var avgPool(Var v, int[] window, int[] strides, int[] lo, int[] hi, boolean includePad) {
+    private static int ceilExtra(int in, int window, int stride, int lo, int hi) {
+        int span = in + lo + hi - window;
+        int out = (span + stride - 1) / stride + 1;
+        if ((out - 1) * stride >= in + lo) {
+            out--;
+        }
+        return Math.max((out - 1) * stride - span, 0);
+    }
+
+    /**
+     * Average pooling on every axis of {@code v}: the sum of the window's elements over its zero-padded input
+     * ({@code hi} includes ceil mode's {@code extra}), divided by the number of its elements inside the padded
+     * input without {@code extra} ({@code includePad}) or inside the input. PyTorch's divisor: ceil mode's last
+     * window counts none of what lies past the padding, even with count_include_pad.
+     */
+    private static Var avgPool(Var v, int[] window, int[] strides, int[] lo, int[] hi, int[] extra,
+            boolean includePad) {
         int rank = v.rank();
         int[] in = v.shape();
         int[] out = new int[rank];
@@ -746,14 +806,19 @@ final class Operators {
             Var s = padded.slice(start, limit, strides);
             sum = sum == null ? s : sum.add(s);
         }
-        boolean padded1 = false;
+        // the counted range of each axis, in input coordinates: [first, last)
+        int[] first = new int[rank];
+        int[] last = new int[rank];
+        boolean whole = true;
         for (int i = 0; i < rank; i++) {
-            padded1 |= lo[i] > 0 || hi[i] > 0;
+            first[i] = includePad ? -lo[i] : 0;
+            last[i] = includePad ? in[i] + hi[i] - extra[i] : in[i];
+            whole &= first[i] == -lo[i] && last[i] == in[i] + hi[i];
         }
-        if (includePad || !padded1) {
+        if (whole) {
             return sum.mul(1.0 / count);
         }
-        // 1 / (input elements in each window), per position on the pooled axes, broadcast over the others
+        // 1 / (counted elements in each window), per position on the pooled axes, broadcast over the others
         int[] shape = new int[rank];
         for (int i = 0; i < rank; i++) {
             shape[i] = window[i] > 1 || strides[i] > 1 || lo[i] > 0 || hi[i] > 0 ? out[i] : 1;
@@ -766,8 +831,8 @@ final class Operators {
             for (int i = rank - 1; i >= 0; i--) {
                 int o = rem % shape[i];
                 rem /= shape[i];
-                int first = o * strides[i] - lo[i];
-                covered *= Math.min(first + window[i], in[i]) - Math.max(first, 0);
+                int start = o * strides[i] - lo[i];
+                covered *= Math.min(start + window[i], last[i]) - Math.max(start, first[i]);
             }
             inv[q] = 1.0 / covered;
         }
@@ -1570,6 +1635,14 @@ final class Operators {
             return one(new Const(k.type, out, r));
         }
         Traced x = c.traced(0);
+        if (c.views() && x.isView() && ix.length == 1) {
+            // an index of a transposed or reshaped value (Swin's q, k, v = qkv[0], qkv[1], qkv[2]) as a slice of the
+            // value as held, which keeps the examples where they are
+            Traced selected = Views.select(x, a, (int) ix[0], idx.shape.length == 0);
+            if (selected != null) {
+                return one(selected);
+            }
+        }
         Var[] parts = new Var[ix.length];
         for (int i = 0; i < ix.length; i++) {
             parts[i] = x.var().sliceInDim(a, (int) ix[i], (int) ix[i] + 1, 1);
@@ -1780,6 +1853,66 @@ final class Operators {
         double[] v = new double[Shapes.size(s)];
         Arrays.fill(v, fill.values()[0]);
         return one(new Const(fill.type, s, v));
+    }
+
+    /**
+     * ScatterND, evaluated at import: data with the slices that indices name replaced by updates (reduction none,
+     * or combined by add, mul, max or min), the masks that slice assignments to a new tensor leave
+     * ({@code attn_mask[h0:h1, w0:w1] = k} in Swin's shifted windows). Any input computed from x or the parameters is
+     * refused ({@link Ctx#constant}).
+     */
+    private static Value[] scatterNd(Ctx c) {
+        Const data = c.constant(0, "data");
+        Const indices = c.constant(1, "indices");
+        Const updates = c.constant(2, "updates");
+        String reduction = c.attrString("reduction", "none");
+        DoubleBinaryOperator combine = switch (reduction) {
+            case "none" -> (old, u) -> u;
+            case "add" -> Double::sum;
+            case "mul" -> (old, u) -> old * u;
+            case "max" -> Math::max;
+            case "min" -> Math::min;
+            default -> throw c.error("reduction must be none, add, mul, max or min, got '" + reduction + "'");
+        };
+        int[] ds = data.shape;
+        int[] is = indices.shape;
+        int q = is.length;
+        int k = q == 0 ? -1 : is[q - 1];
+        if (q == 0 || k < 1 || k > ds.length) {
+            throw c.error("indices must have a last axis of 1 to " + ds.length + " (data " + Arrays.toString(ds)
+                    + "), got " + Arrays.toString(is));
+        }
+        int[] us = new int[q - 1 + ds.length - k];
+        System.arraycopy(is, 0, us, 0, q - 1);
+        System.arraycopy(ds, k, us, q - 1, ds.length - k);
+        if (!Arrays.equals(us, updates.shape)) {
+            throw c.error("updates must have shape " + Arrays.toString(us) + " (indices " + Arrays.toString(is)
+                    + ", data " + Arrays.toString(ds) + "), got " + Arrays.toString(updates.shape));
+        }
+        int slice = 1;
+        for (int i = k; i < ds.length; i++) {
+            slice *= ds[i];
+        }
+        int[] dstrides = Shapes.strides(ds);
+        double[] out = data.values().clone();
+        double[] idx = indices.values();
+        double[] upd = updates.values();
+        for (int t = 0; t < idx.length / k; t++) {
+            int offset = 0;
+            for (int j = 0; j < k; j++) {
+                long v = (long) idx[t * k + j];
+                long at = v < 0 ? v + ds[j] : v;
+                if (at < 0 || at >= ds[j]) {
+                    throw c.error("index " + v + " is out of range for axis " + j + " of data "
+                            + Arrays.toString(ds));
+                }
+                offset += (int) at * dstrides[j];
+            }
+            for (int e = 0; e < slice; e++) {
+                out[offset + e] = combine.applyAsDouble(out[offset + e], upd[t * slice + e]);
+            }
+        }
+        return one(new Const(data.type, ds, out));
     }
 
     private static Value[] range(Ctx c) {

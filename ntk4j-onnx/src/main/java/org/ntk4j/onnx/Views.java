@@ -59,6 +59,49 @@ final class Views {
     }
 
     /**
+     * Index {@code i} of logical axis {@code a}, a single axis of T other than the examples' ({@code qkv[0]} of
+     * Swin's {@code qkv.permute(2, 0, 3, 1, 4)}): a slice of that phys axis, which moves the rest of the value
+     * nowhere; the axis is dropped ({@code drop}, a scalar index) or kept with size 1. Null where the axis spans
+     * several axes of T or is the examples'.
+     */
+    static Traced select(Traced x, int a, int i, boolean drop) {
+        int t = x.groupStart(a);
+        if (x.groupSize(a) != 1 || t == x.tBatch) {
+            return null;
+        }
+        int pa = x.physAxis(t);
+        int[] ps = x.phys.shape();
+        Var y = x.phys.sliceInDim(pa, i, i + 1, 1);
+        if (!drop) {
+            return new Traced(y, x.perm, x.groups, x.tBatch);
+        }
+        int[] shape = new int[ps.length - 1];
+        for (int k = 0, j = 0; k < ps.length; k++) {
+            if (k != pa) {
+                shape[j++] = ps[k];
+            }
+        }
+        int[] tAxes = x.perm == null ? Shapes.iota(ps.length) : x.perm;
+        int[] perm = new int[ps.length - 1];
+        for (int k = 0, j = 0; k < tAxes.length; k++) {
+            if (k != t) {
+                perm[j++] = tAxes[k] > pa ? tAxes[k] - 1 : tAxes[k];
+            }
+        }
+        int[] groups = null;
+        if (x.groups != null) {
+            groups = new int[x.groups.length - 1];
+            for (int k = 0, j = 0; k < x.groups.length; k++) {
+                if (k != a) {
+                    groups[j++] = x.groups[k];
+                }
+            }
+        }
+        int tb = x.tBatch >= 0 && x.tBatch > t ? x.tBatch - 1 : x.tBatch;
+        return new Traced(y.reshape(shape), permOrNull(perm), groups == null ? null : groupsOrNull(groups), tb);
+    }
+
+    /**
      * Reshaped to {@code target}: T's axes are split where the target's boundaries fall inside them (a reshape of
      * phys that moves nothing), and the target's axes become groups of them. Null when the boundaries do not
      * divide T's axes.

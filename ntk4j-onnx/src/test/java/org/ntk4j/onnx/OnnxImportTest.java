@@ -323,15 +323,96 @@ class OnnxImportTest {
                 .hasMessageContaining("supported operators: Abs, Add, AveragePool, BatchNormalization, Cast, Celu, "
                         + "Clip, Concat, Constant, ConstantOfShape, Conv");
         // an attribute value the import does not implement: the operator is refused the same way, naming it
-        GraphProto ceil = GraphProto.newBuilder()
+        GraphProto dilated = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 2, 5, 5)).addOutput(info("y", FLOAT, "N", 2, 3, 3))
                 .addNode(node("MaxPool", "pool", new String[] {"x"}, new String[] {"y"},
-                        Onnx.ints("kernel_shape", 2, 2), Onnx.ints("strides", 2, 2), attr("ceil_mode", 1)))
+                        Onnx.ints("kernel_shape", 2, 2), Onnx.ints("strides", 2, 2), Onnx.ints("dilations", 2, 2)))
                 .build();
-        Path c = Onnx.write(dir.resolve("ceil.onnx"), model(13, ceil));
+        Path c = Onnx.write(dir.resolve("dilated.onnx"), model(13, dilated));
         assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(c + ": unsupported operator MaxPool with ceil_mode=1 (only 0) in node 'pool' "
-                        + "(MaxPool); supported operators: Abs, Add,");
+                .hasMessageStartingWith(c + ": unsupported operator MaxPool with dilations=[2, 2] (only 1) in node "
+                        + "'pool' (MaxPool); supported operators: Abs, Add,");
+    }
+
+    /**
+     * y = x·W + Mod(a, b) + ScatterND(zeros(6), indices, updates), the shape arithmetic and the mask building that
+     * Swin's exports leave, evaluated at import on int64 constants and cast to double; af is a cast to double.
+     */
+    private static GraphProto.Builder modScatter(long fmod, String scatterData, String modA) {
+        double[] w = new double[18];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = 0.25 * (i % 7) - 0.5;
+        }
+        org.ntk4j.onnx.proto.OnnxProtos.AttributeProto zero = org.ntk4j.onnx.proto.OnnxProtos.AttributeProto
+                .newBuilder().setName("value").setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType
+                        .TENSOR).setT(Onnx.int64s("", new long[] {0}, 1)).build();
+        return GraphProto.newBuilder().setName("static")
+                .addInput(info("x", DOUBLE, "batch", 3))
+                .addOutput(info("y", DOUBLE, "batch", 6))
+                .addInitializer(doubles("W", w, 3, 6))
+                .addInitializer(Onnx.int64s("a", new long[] {-7, 7, -7, 7, 5, 0}, 6))
+                .addInitializer(Onnx.int64s("b", new long[] {3, 3, -3, -3, 5, 4}, 6))
+                .addInitializer(Onnx.int64s("six", new long[] {6}, 1))
+                .addInitializer(Onnx.int64s("idx", new long[] {4, -5, 4}, 3, 1))
+                .addInitializer(Onnx.int64s("upd", new long[] {10, 20, 30}, 3))
+                .addNode(node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"xw"}))
+                .addNode(node("Cast", "af", new String[] {"a"}, new String[] {"af"}, attr("to", DOUBLE)))
+                .addNode(node("Mod", "mod", new String[] {modA, "b"}, new String[] {"r"}, attr("fmod", fmod)))
+                .addNode(node("ConstantOfShape", "zeros", new String[] {"six"}, new String[] {"z"}, zero))
+                .addNode(node("ScatterND", "scatter", new String[] {scatterData, "idx", "upd"}, new String[] {"m"},
+                        org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.newBuilder().setName("reduction")
+                                .setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType.STRING)
+                                .setS(com.google.protobuf.ByteString.copyFromUtf8("add")).build()))
+                .addNode(node("Cast", "rd", new String[] {"r"}, new String[] {"rf"}, attr("to", DOUBLE)))
+                .addNode(node("Cast", "md", new String[] {"m"}, new String[] {"mf"}, attr("to", DOUBLE)))
+                .addNode(node("Add", "add1", new String[] {"xw", "rf"}, new String[] {"s"}))
+                .addNode(node("Add", "add2", new String[] {"s", "mf"}, new String[] {"y"}));
+    }
+
+    @Test
+    void modAndScatterNdOfConstantsAreEvaluatedAtImport(@TempDir Path dir) throws IOException {
+        // fmod=0: the divisor's sign (Python's %); fmod=1: the dividend's (C's fmod). ScatterND with reduction add:
+        // index -5 is 1, index 4 gets 10 + 30
+        double[][] rem = {{2, 1, -1, -2, 0, 0}, {-1, 1, -1, 1, 0, 0}};
+        double[] scattered = {0, 20, 0, 0, 40, 0};
+        // fmod=1 of int64 and (a cast at import) of float64 values
+        for (int c = 0; c < 3; c++) {
+            int fmod = Math.min(c, 1);
+            Path f = Onnx.write(dir.resolve("static" + c + ".onnx"),
+                    model(17, modScatter(fmod, "z", c == 2 ? "af" : "a").build()));
+            OnnxModel onnx = OnnxModel.load(f);
+            assertThat(onnx.parameterNames()).containsExactly("W");
+            try (Params p = onnx.params(DType.F64); Tensor x = inputs(); Tensor y = onnx.model().apply(p, x)) {
+                for (int n = 0; n < 3; n++) {
+                    for (int o = 0; o < 6; o++) {
+                        double e = rem[fmod][o] + scattered[o];
+                        for (int i = 0; i < 3; i++) {
+                            e += x.get(n, i) * (0.25 * ((i * 6 + o) % 7) - 0.5);
+                        }
+                        assertThat(y.get(n, o)).isCloseTo(e, org.assertj.core.api.Assertions.within(1e-12));
+                    }
+                }
+            }
+        }
+        // of values computed from x: refused at the node, in one line
+        Path scatterX = Onnx.write(dir.resolve("scatterx.onnx"), model(17, modScatter(0, "xw", "a")
+                .setInput(0, info("x", DOUBLE, "batch", 6)).setInitializer(0, doubles("W", new double[36], 6, 6))
+                .build()));
+        assertThatThrownBy(() -> OnnxModel.load(scatterX)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(scatterX + ": node 'scatter' (ScatterND): input 0 (data) must be known at import, but "
+                        + "'xw' is computed from the input x");
+        Path modX = Onnx.write(dir.resolve("modx.onnx"), model(17, modScatter(1, "z", "xw")
+                .setInput(0, info("x", DOUBLE, "batch", 6)).setInitializer(0, doubles("W", new double[36], 6, 6))
+                .build()));
+        assertThatThrownBy(() -> OnnxModel.load(modX)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(modX + ": unsupported operator Mod with inputs computed from the input x or "
+                        + "the parameters (Mod is evaluated at import only) in node 'mod' (Mod)");
+        // a floating remainder needs fmod=1, as ONNX says
+        Path floatMod = Onnx.write(dir.resolve("floatmod.onnx"), model(17, modScatter(0, "z", "af").build()));
+        assertThatThrownBy(() -> OnnxModel.load(floatMod)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(floatMod + ": node 'mod' (Mod): fmod=0 takes integers (ONNX: a floating Mod needs "
+                        + "fmod=1), got 'af' and 'b'");
+
     }
 
     @Test

@@ -244,8 +244,8 @@ class OnnxPoolingImportTest {
         assertRefused(net(false, ints("dilations", 2, 2)).build(), dir,
                 "unsupported operator MaxPool with dilations=[2, 2] (only 1) in node 'mp' (MaxPool)",
                 "supported operators: ");
-        assertRefused(net(false, attr("ceil_mode", 1)).build(), dir,
-                "unsupported operator MaxPool with ceil_mode=1 (only 0) in node 'mp' (MaxPool)");
+        assertRefused(net(false, attr("ceil_mode", 2)).build(), dir,
+                "node 'mp' (MaxPool): ceil_mode must be 0 or 1, got 2");
         GraphProto.Builder training = net(false);
         training.setNode(1, training.getNode(1).toBuilder().addAttribute(attr("training_mode", 1)));
         assertRefused(training.build(), dir, "unsupported operator BatchNormalization with training_mode=1 "

@@ -9,6 +9,8 @@ K[n1, n2, a, b] = sum_p dF(x_n1)_a/dθ_p dF(x_n2)_b/dθ_p (a, b flattened output
 torchvision's resnet18 and mobilenet_v2 (num_classes=10, 32x32 inputs, random batch-norm statistics) are exported with
 TrainingMode.PRESERVE so that their BatchNormalization nodes stay; resnet18_fused is the same network exported the
 default way (batch norm fused into the convolutions): only its forward pass is written, no k.npy.
+The models of ZOO (below) are exported in float64 and write y.npy in float64 and sel.txt, the parameters k.npy is
+restricted to.
 """
 import argparse
 import os
@@ -139,6 +141,149 @@ def build(name):
     raise SystemExit("unknown model " + name)
 
 
+# torchvision's other architectures (OnnxTorchvisionZooTest): name -> (opset, the parameters whose eNTK is compared,
+# None for all of them). float64, eval mode, TrainingMode.PRESERVE; the full-size networks at 32x32 compare the
+# kernel's restriction to three parameter tensors (the stem's filter, whose derivative runs through every operator,
+# one in the middle, one of the head), the reduced-width stand-ins the full eNTK.
+ZOO = {
+    "squeezenet1_1": (13, ["features.0.weight", "features.9.expand3x3.weight", "classifier.1.weight"]),
+    "shufflenet_v2_x0_5": (17, ["conv1.0.weight", "stage3.3.branch2.6.weight", "fc.weight"]),
+    # mobilenet_v2 (float32, random running statistics) above varies by 2e-7 between inputs; this one is float64
+    # with the network's own statistics
+    "mobilenet_v2_f64": (13, ["features.0.0.weight", "features.9.conv.3.weight", "classifier.1.weight"]),
+    "mobilenet_v3_small": (13, ["features.0.0.weight", "features.4.block.2.fc1.weight", "classifier.3.weight"]),
+    "efficientnet_small": (17, None),
+    "convnext_small": (13, None),
+    "swin_small": (13, None),
+    "ceil_pools": (17, None),
+}
+
+
+class CeilPools(torch.nn.Module):
+    """Pooling with ceil_mode=True on an 8x8 map: average pooling padded (count_include_pad True and False) and not,
+    max pooling padded and not; the last window of each of the first five reaches past the (padded) input, one
+    window more than floor mode (5, 5, 4, 5, 3 against 4, 4, 3, 4, 2). The last, MaxPool2d(2, 3, padding=1), would
+    have a fourth window starting past the input and its padding, which ceil mode does not count (3, as floor)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.pools = torch.nn.ModuleList([
+            torch.nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=True),
+            torch.nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False),
+            torch.nn.AvgPool2d(3, 2, ceil_mode=True),
+            torch.nn.MaxPool2d(3, 2, padding=1, ceil_mode=True),
+            torch.nn.MaxPool2d(3, 3, ceil_mode=True),
+            torch.nn.MaxPool2d(2, 3, padding=1, ceil_mode=True)])
+        self.fc = torch.nn.Linear(4 * (3 * 25 + 16 + 9 + 9), 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x))
+        return self.fc(torch.cat([p(h).flatten(1) for p in self.pools], 1))
+
+
+def build_zoo(name):
+    import torchvision
+    from torchvision.models import convnext, efficientnet, swin_transformer
+    torch.manual_seed(0)
+    size = 32
+    if name == "squeezenet1_1":
+        # 34x34: the stem gives 16x16, which ceil mode pools to 8, 4 and 2 (floor mode: 7, 3, 1); at 32x32 the
+        # two modes agree
+        net, size = torchvision.models.squeezenet1_1(num_classes=10), 34
+    elif name == "shufflenet_v2_x0_5":
+        net = torchvision.models.shufflenet_v2_x0_5(num_classes=10)
+    elif name == "mobilenet_v3_small":
+        net = torchvision.models.mobilenet_v3_small(num_classes=10)
+    elif name == "mobilenet_v2_f64":
+        net = torchvision.models.mobilenet_v2(num_classes=10)
+    elif name == "efficientnet_small":
+        # efficientnet_b0's blocks (SiLU, squeeze-and-excitation, stochastic depth) at a quarter width and depth
+        setting, last = efficientnet._efficientnet_conf("efficientnet_b0", width_mult=0.25, depth_mult=0.25)
+        net = efficientnet.EfficientNet(setting, dropout=0.2, stochastic_depth_prob=0.2, num_classes=10,
+                                        last_channel=last)
+    elif name == "convnext_small":
+        # convnext_tiny's blocks (depthwise 7x7, LayerNorm over channels by permutes, GELU, layer scale, stochastic
+        # depth, LayerNorm2d downsampling) at widths 8 and 16, one block a stage
+        net = convnext.ConvNeXt([convnext.CNBlockConfig(8, 16, 1), convnext.CNBlockConfig(16, None, 1)],
+                                stochastic_depth_prob=0.1, num_classes=10)
+    elif name == "swin_small":
+        # swin_t's blocks (shifted windows: torch.roll, the attention mask built by slice assignment, relative
+        # position bias gathered from its table, patch merging) at embed_dim 8, windows of 2x2
+        net = swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[1, 2],
+                                               window_size=[2, 2], num_classes=10)
+    elif name == "ceil_pools":
+        net, size = CeilPools(), 10
+    else:
+        raise SystemExit("unknown model " + name)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                # random scales and shifts; the epsilon a float32 value (torchvision's 1e-3 of MobileNetV3, say,
+                # is a float32 attribute in the file, 1.00000005e-3: a 1e-11 to 1e-9 relative change of the
+                # output in float64, which would hide the comparison's own precision)
+                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                m.eps = float(np.float32(m.eps))
+                m.reset_running_stats()
+                m.momentum = None
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+        for _, p in net.named_parameters():
+            if p.abs().max() < 1e-3:  # zero biases, ConvNeXt's layer scale of 1e-6
+                p.copy_(0.5 + torch.rand(p.shape, generator=g))
+        # running statistics of the network's own activations (a cumulative average over 16 inputs): each batch
+        # norm then normalises, and the input's signal reaches the output (with statistics drawn at random, a
+        # deep network's output hardly depends on its input, 1e-9 relative in MobileNetV3, and a comparison of
+        # outputs would not test the path from x)
+        net.train()
+        net(torch.randn(16, 3, size, size, generator=g))
+        net.eval()
+    x = torch.randn(3, 3, size, size, generator=g)
+    return net.double(), x.double()
+
+
+def zoo_reference(name, out_dir):
+    net, x = build_zoo(name)
+    net.eval()
+    opset, sel = ZOO[name]
+    torch.onnx.export(net, (x,), os.path.join(out_dir, "model.onnx"), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
+                      do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+    if name == "mobilenet_v3_small":
+        # the file's function: HardSigmoid's alpha is a float32 attribute, PyTorch's 1/6 as 0.16666667163 (opset 13
+        # writes hardswish as x * HardSigmoid(x) too), which ONNX computes with; y_module.npy is PyTorch's own
+        with torch.no_grad():
+            np.save(os.path.join(out_dir, "y_module.npy"), net(x).numpy())
+        slope = float(np.float32(1 / 6))
+        torch.nn.functional.hardsigmoid = lambda v, inplace=False: torch.clamp(v * slope + 0.5, 0, 1)
+        torch.nn.functional.hardswish = lambda v, inplace=False: v * torch.clamp(v * slope + 0.5, 0, 1)
+    with torch.no_grad():
+        y = net(x)
+    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
+    np.save(os.path.join(out_dir, "y.npy"), y.numpy())
+    names = [n for n, _ in net.named_parameters()]
+    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
+        for n, p in net.named_parameters():
+            fh.write("%s %d\n" % (n, p.numel()))
+    sel = names if sel is None else sel
+    with open(os.path.join(out_dir, "sel.txt"), "w") as fh:
+        fh.write("".join(n + "\n" for n in sel))
+    params = {n: p.detach() for n, p in net.named_parameters() if n in sel}
+    t0 = time.time()
+    jac = jacrev(lambda ps: functional_call(net, ps, (x,)))(params)
+    n, o = y.shape
+    k = sum(torch.einsum("nap,mbp->nmab", jac[p].reshape(n, o, -1), jac[p].reshape(n, o, -1)) for p in sel)
+    print("%s: functorch jacrev + contraction %.1f s" % (name, time.time() - t0), flush=True)
+    np.save(os.path.join(out_dir, "k.npy"), k.detach().numpy())
+    torch.nn.functional.hardsigmoid, torch.nn.functional.hardswish = HARD
+
+
+HARD = (torch.nn.functional.hardsigmoid, torch.nn.functional.hardswish)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -148,7 +293,10 @@ def main():
     for name in a.model.split(","):
         out = os.path.join(a.out, name)
         os.makedirs(out, exist_ok=True)
-        reference(name, out)
+        if name in ZOO:
+            zoo_reference(name, out)
+        else:
+            reference(name, out)
 
 
 def reference(name, out_dir):
