@@ -146,6 +146,52 @@ class OnnxCommandTest {
         OnnxFiles.assertClose(read(kp), expected, 1e-12);
     }
 
+    /**
+     * An ONNX file replaced in place between a killed run and its --resume, with the same parameters and another
+     * graph (Sigmoid for Tanh), is another kernel: the resume is refused naming the model, never continued with tiles
+     * of both (before 2026-12-07 the fingerprint hashed the spec, the file's name, and the resume wrote a file 37%
+     * off); with the file as it was, the resume continues and equals a fresh run byte for byte.
+     */
+    @Test
+    void aResumeRefusesAnOnnxFileChangedInPlace() throws Exception {
+        Path model = OnnxFiles.mlp(dir.resolve("m.onnx"));
+        Path k = dir.resolve("k.npy");
+        String[] args = {"kernel", "--model", model.toString(), "--data", "synthetic:40,4", "--dtype", "f64",
+            "--kind", "full", "--tile", "16", "--out", k.toString(), "--quiet"};
+        System.setProperty(OutputSafetyTest.DISK_FULL, "k.npy.partial@1"); // the second tile's write faults
+        try {
+            CliRuns.run(2, args);
+        } finally {
+            System.clearProperty(OutputSafetyTest.DISK_FULL);
+        }
+        assertThat(dir.resolve("k.npy.manifest")).exists();
+        OnnxFiles.mlp(model, "Sigmoid");
+        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(
+                "--resume")).toArray(String[]::new);
+        String[] r = CliRuns.run(2, resume);
+        assertThat(r[1].trim()).startsWith("ntk4j: --resume: " + dir.resolve("k.npy.manifest") + " was written for "
+                + "another run: its fingerprint is ").endsWith("(the model differs)").doesNotContain("\n");
+        assertThat(k).doesNotExist();
+        // the Sigmoid graph's kernel is another kernel indeed
+        Path sigmoid = dir.resolve("sigmoid.npy");
+        CliRuns.run(0, "kernel", "--model", model.toString(), "--data", "synthetic:40,4", "--dtype", "f64",
+                "--kind", "full", "--tile", "16", "--out", sigmoid.toString(), "--quiet");
+
+        OnnxFiles.mlp(model);
+        CliRuns.run(0, resume);
+        Path fresh = dir.resolve("fresh.npy");
+        CliRuns.run(0, "kernel", "--model", model.toString(), "--data", "synthetic:40,4", "--dtype", "f64",
+                "--kind", "full", "--tile", "16", "--out", fresh.toString(), "--quiet");
+        assertThat(Files.readAllBytes(k)).isEqualTo(Files.readAllBytes(fresh));
+        double[] tanh = read(k);
+        double[] other = read(sigmoid);
+        double largest = 0;
+        for (int i = 0; i < tanh.length; i++) {
+            largest = Math.max(largest, Math.abs(tanh[i] - other[i]));
+        }
+        assertThat(largest).isGreaterThan(1e-2);
+    }
+
     @Test
     void paramsOutWritesTheOnnxNamesAndParamsInReplacesThem() throws Exception {
         Path model = OnnxFiles.mlp(dir.resolve("mlp.onnx"));

@@ -30,12 +30,17 @@ final class OnnxFiles {
 
     /** y = tanh(x W1ᵀ + b1) W2ᵀ + b2 on x [batch, 4]: parameters W1, b1, W2, b2 (38 scalars). */
     static Path mlp(Path file) throws IOException {
+        return mlp(file, "Tanh");
+    }
+
+    /** {@link #mlp(Path)} with another element-wise activation (an ONNX op such as Sigmoid), the same parameters. */
+    static Path mlp(Path file, String activation) throws IOException {
         GraphProto g = GraphProto.newBuilder().setName("mlp")
                 .addInput(info("x", "batch", 4)).addOutput(info("y", "batch", 2))
                 .addInitializer(floats("W1", W1, 3, 4)).addInitializer(floats("b1", B1, 3))
                 .addInitializer(floats("W2", W2, 2, 3)).addInitializer(floats("b2", B2, 2))
                 .addNode(node("Gemm", "fc1", new String[] {"x", "W1", "b1"}, new String[] {"h"}, attr("transB", 1)))
-                .addNode(node("Tanh", "act", new String[] {"h"}, new String[] {"a"}))
+                .addNode(node(activation, "act", new String[] {"h"}, new String[] {"a"}))
                 .addNode(node("Gemm", "fc2", new String[] {"a", "W2", "b2"}, new String[] {"y"}, attr("transB", 1)))
                 .build();
         return write(file, g);

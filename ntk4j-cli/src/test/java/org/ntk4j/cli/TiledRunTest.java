@@ -246,6 +246,24 @@ class TiledRunTest {
         assertThat(Files.size(out)).isEqualTo(128 + 160L * 160 * 100 * 4);
     }
 
+    /**
+     * Inputs large beside the blocks (float64 1000 × 512 and 300 × 512: 3.9 and 1.2 MiB) under a budget just above
+     * the plan's peak, which counts them once: the run holds them once. Before 2026-12-07 the command kept the data
+     * as read beside its laid-out copy, and this run peaked at about 10.8 MiB of its 6 MiB.
+     */
+    @Test
+    void aRunHoldsItsInputsOnceWithinItsBudget(@TempDir Path dir) throws Exception {
+        Path report = dir.resolve("r.json");
+        run(0, "kernel", "--model", "fcn(depth=1,width=16,out=2)", "--dtype", "f64", "--data", "synthetic:1000,512",
+                "--x2", "synthetic:300,512", "--kind", "trace", "--memory", "6m", "--quiet", "--out",
+                dir.resolve("k.npy").toString(), "--report", report.toString());
+        long inputs = (1000L + 300) * 512 * 8;
+        long peak = jsonLong(report, "peak_bytes");
+        assertThat(jsonLong(report, "tiles")).isGreaterThan(1);
+        assertThat(peak).isGreaterThan(inputs).isLessThanOrEqualTo(jsonLong(report, "predicted_peak_bytes"))
+                .isLessThanOrEqualTo(6L << 20);
+    }
+
     @Test
     void theFileDoesNotDependOnTheThreadCount(@TempDir Path dir) throws Exception {
         // float32, the grid chosen by the planner: --threads changes only how many tiles run at once

@@ -369,8 +369,8 @@ public final class EmpiricalNtk {
             boolean whole = problem == null;
             boolean exact = e.blockRunsExact(in.x1.dim(0), n2, in.perExample, in.dtype);
             try (Sides<PreparedTile> t = Sides.of(in.same,
-                    () -> exact ? e.examplesOnly(in.x1) : e.prepareChecked(in.x1, whole),
-                    () -> exact ? e.examplesOnly(in.x2) : e.prepareChecked(in.x2, whole), PreparedTile::close)) {
+                    () -> exact ? e.examplesOnly(in.x1) : e.prepareChecked(in.x1, whole, null),
+                    () -> exact ? e.examplesOnly(in.x2) : e.prepareChecked(in.x2, whole, null), PreparedTile::close)) {
                 return e.kernel(t.first(), t.second());
             }
         }
@@ -506,6 +506,11 @@ public final class EmpiricalNtk {
      *     axis is traced or diagonal, or x is refused as by {@link #ntk}
      */
     public PreparedTile prepare(Tensor x) {
+        return prepareValidated(x, null);
+    }
+
+    /** {@link #prepare} (blocks null: the tile's block with itself decides its pass) or {@link #prepareFor}. */
+    private PreparedTile prepareValidated(Tensor x, int[][] blocks) {
         if (method == Method.AUTO) {
             throw new IllegalArgumentException("prepare: the method must be resolved first (use forTiles)");
         }
@@ -518,7 +523,23 @@ public final class EmpiricalNtk {
             throw new IllegalArgumentException("prepare: tiles need both example axes in the kernel, but axis 0 is "
                     + (in.axes().isTraced(0) ? "traced" : "diagonal"));
         }
-        return prepareChecked(x, false);
+        return prepareChecked(x, false, blocks);
+    }
+
+    /**
+     * {@link #prepare} for a tile whose blocks are the given shapes rather than its block with itself (a tile of x1
+     * or x2 of a tiled run with x2 given, which computes no block of a tile with itself): structured derivatives'
+     * tile holds its pass only where every one of those blocks runs whole, as a tile of x1 with itself holds it
+     * only where its own block does. Before 2026-12-07 such a tile decided by its block with itself, which the run
+     * never computes: where that block fitted no output chunk, the tile held its pass, and its blocks, priced by the
+     * planner in chunks, ran whole above the per-block budget.
+     *
+     * @param x the tile's examples [n, ...]; not copied, and must stay open while the tile is in use
+     * @param blocks the blocks it takes part in, each {n1, n2} (n2 &gt; 0)
+     * @return the prepared tile, which the caller closes
+     */
+    PreparedTile prepareFor(Tensor x, int[][] blocks) {
+        return prepareValidated(x, blocks);
     }
 
     /**
@@ -526,11 +547,11 @@ public final class EmpiricalNtk {
      * even where its block with itself would run in output chunks (the one block of an untiled kernel, which runs
      * whole).
      */
-    private PreparedTile prepareChecked(Tensor x, boolean keepPass) {
+    private PreparedTile prepareChecked(Tensor x, boolean keepPass, int[][] blocks) {
         // the tile's own lease, from before it takes a plan until it is closed: the plans its pass reads stay open
         CachedTensors.Lease lease = CachedTensors.lease();
         try {
-            return prepareLeased(x, lease, keepPass);
+            return prepareLeased(x, lease, keepPass, blocks);
         } catch (RuntimeException | Error e) {
             lease.close();
             throw e;
@@ -565,10 +586,19 @@ public final class EmpiricalNtk {
                 || (n2 > 0 && !side(n2, perExample, dtype).perExampleShortcut);
     }
 
-    private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease, boolean keepPass) {
+    private PreparedTile prepareLeased(Tensor x, CachedTensors.Lease lease, boolean keepPass, int[][] blocks) {
         if (sketch == null) {
-            // a tile whose block with itself runs in output chunks holds no pass: each block runs its chunks' passes
-            boolean chunked = !keepPass && outputChunk(x.dim(0), 0, Shapes.dropFirst(x.shape()), x.dtype()) > 0;
+            // a tile whose block with itself (or, given its blocks, one of them) runs in output chunks holds no pass:
+            // each block runs its chunks' passes, and a block that runs whole makes the pass it lacks
+            int[] perExample = Shapes.dropFirst(x.shape());
+            boolean chunked = false;
+            if (!keepPass && blocks == null) {
+                chunked = outputChunk(x.dim(0), 0, perExample, x.dtype()) > 0;
+            } else if (!keepPass) {
+                for (int[] b : blocks) {
+                    chunked |= outputChunk(b[0], b[1], perExample, x.dtype()) > 0;
+                }
+            }
             if (chunked) {
                 return new PreparedTile(this, x, null, null, lease);
             }

@@ -130,9 +130,28 @@ public final class TiledKernel {
             return exactBlock(t);
         }
         try (Tensor xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
-             PreparedTile pr = tiles.prepare(xr)) {
+             PreparedTile pr = prepare(xr, true)) {
             return block(t, pr);
         }
+    }
+
+    /**
+     * A tile of x1 ({@code ofX1}) or of x2 prepared for the blocks it takes part in: with x2 = x1, as its block with
+     * itself decides ({@link EmpiricalNtk#prepare}); with x2 given, which has no such block, by its blocks with the
+     * other side's tiles, full and last ({@link EmpiricalNtk#prepareFor}), as the planner prices them.
+     */
+    private PreparedTile prepare(Tensor x, boolean ofX1) {
+        if (plan.symmetric()) {
+            return tiles.prepare(x);
+        }
+        int n = x.dim(0);
+        int[] others = ofX1 ? TilePlanner.tileSizes(plan.n2(), plan.columnTile())
+                : TilePlanner.tileSizes(plan.n1(), plan.rowTile());
+        int[][] blocks = new int[others.length][];
+        for (int i = 0; i < others.length; i++) {
+            blocks[i] = ofX1 ? new int[] {n, others[i]} : new int[] {others[i], n};
+        }
+        return tiles.prepareFor(x, blocks);
     }
 
     private Tensor block(TilePlan.Tile t, PreparedTile rows) {
@@ -141,7 +160,7 @@ public final class TiledKernel {
             k = tiles.kernel(rows, rows);
         } else {
             try (Tensor xc = Layout.sliceAxis(x2 == null ? x1 : x2, 0, t.columnFrom(), t.columnTo());
-                 PreparedTile pc = tiles.prepare(xc)) {
+                 PreparedTile pc = prepare(xc, x2 == null)) {
                 k = tiles.kernel(rows, pc);
             }
         }
@@ -344,7 +363,7 @@ public final class TiledKernel {
                                 pr = null;
                             }
                             xr = Layout.sliceAxis(x1, 0, t.rowFrom(), t.rowTo());
-                            pr = tiles.prepare(xr);
+                            pr = prepare(xr, true);
                             row = t.row();
                         }
                         try (Tensor k = block(t, pr)) {
@@ -384,7 +403,7 @@ public final class TiledKernel {
                 () -> {
                     Tensor xs = Layout.sliceAxis(ofX1 ? x1 : x2, 0, from, to);
                     slices.add(xs);
-                    return tiles.prepare(xs);
+                    return prepare(xs, ofX1);
                 });
             java.util.concurrent.FutureTask<PreparedTile> task = tasks.putIfAbsent(key, mine);
             if (task == null) {

@@ -93,6 +93,47 @@ class TiledOutputChunksTest extends BlockBudgetChecks {
     }
 
     /**
+     * With x2 given no tile meets itself: each tile holds its pass by the blocks it takes part in. 200 examples
+     * against one, tiles of 16, 118 KiB: a row tile's block with itself fits no output chunk of the per-block budget
+     * (whole, 138 KiB), the planner prices the 16 × 1 blocks in chunks (66.5 KiB), and before 2026-12-07 the row tile
+     * held its pass by that block with itself, so the blocks ran whole (120 KiB) and the run peaked at 158 KiB of
+     * its 118 KiB. Now its tiles hold no pass, the blocks run in chunks, within the plan's prediction, and agree
+     * with Jacobian contraction.
+     */
+    @Test
+    void tilesOfARunWithAnX2HoldTheirPassesByTheBlocksTheyTakePartIn() {
+        org.ntk4j.nn.Model model = org.ntk4j.nn.Zoo.parse("fcn(depth=2,width=64,out=5)");
+        int[] in = {48};
+        try (Params p = model.init(0, in, DType.F32);
+             Tensor x1 = Tensor.randomNormal(DType.F32, 1, 200, 48);
+             Tensor x2 = Tensor.randomNormal(DType.F32, 2, 1, 48)) {
+            long budget = 118 << 10;
+            EmpiricalNtk ntk = EmpiricalNtk.of(model, p).memoryBudget(budget);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).budget(budget).workers(1).tile(16)
+                    .plan(200, 1, in, DType.F32);
+            assertThat(plan.method()).isEqualTo(Method.STRUCTURED_DERIVATIVES);
+            EmpiricalNtk sd = ntk.method(Method.STRUCTURED_DERIVATIVES).forKind(KernelKind.trace(), in);
+            long blockBudget = plan.blockBudgetBytes();
+            assertThat(sd.costModel(16, 0, in, DType.F32).estimate(Method.STRUCTURED_DERIVATIVES, blockBudget)
+                    .outputChunk()).as("16 with itself: no chunk fits, whole").isZero();
+            assertThat(sd.costModel(16, 1, in, DType.F32).estimate(Method.STRUCTURED_DERIVATIVES, blockBudget)
+                    .outputChunk()).as("16 × 1: in chunks").isPositive();
+            long inputs = x1.bytes() + x2.bytes();
+            long before = Tensor.liveBytes();
+            Tensor.resetPeakBytes();
+            try (Tensor tiled = new TiledKernel(ntk, plan, x1, x2).computeAll()) {
+                long held = Tensor.peakBytes() - before;
+                assertThat(held).as("the run's tensors beyond the inputs and parameters")
+                        .isLessThanOrEqualTo(plan.predictedPeakBytes() - inputs);
+                try (Tensor jc = EmpiricalNtk.of(model, p).method(Method.JACOBIAN_CONTRACTION)
+                        .kernel(KernelKind.trace(), x1, x2)) {
+                    assertThat(TiledKernelTest.maxRelativeDifference(tiled, jc)).isLessThan(1e-5);
+                }
+            }
+        }
+    }
+
+    /**
      * A tile whose block with itself needs output chunks holds no pass; against a narrow tile whose block with it
      * fits whole, the block runs whole with the passes made for it (and agrees with Jacobian contraction).
      */

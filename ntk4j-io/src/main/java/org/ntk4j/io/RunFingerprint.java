@@ -1,7 +1,12 @@
 package org.ntk4j.io;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Map;
@@ -14,6 +19,11 @@ import org.ntk4j.tensor.Tensor;
  * dtype, bytes) and the data x1 and x2 (shape, dtype, bytes; x2 = x1 recorded as such). A resumed run whose
  * fingerprint differs from its manifest's would mix tiles of two different kernels, so {@link TileStore}
  * refuses it.
+ *
+ * <p>A zoo spec names its network; an ONNX spec ({@code onnx:FILE[?options]}, as {@code OnnxSpec} writes it) names
+ * a file, whose graph and constants may change under the same name and the same parameters (an activation swapped,
+ * a frozen weight retrained). Its model part therefore also hashes the bytes of FILE, read when the fingerprint is
+ * taken (external data files are not read: the parameters they hold are hashed as parameters).
  */
 public final class RunFingerprint {
     private RunFingerprint() {
@@ -22,11 +32,12 @@ public final class RunFingerprint {
     /**
      * The fingerprint of a run.
      *
-     * @param modelSpec the model's spec string
+     * @param modelSpec the model's spec string (an {@code onnx:} spec: with the bytes of the file it names)
      * @param params the network parameters, then their buffers, each hashed in name order
      * @param x1 the first data set
      * @param x2 the second data set; null means x2 = x1 (which hashes differently from passing x1 again)
      * @return the fingerprint, 64 lower-case hex digits
+     * @throws UncheckedIOException if the ONNX file an {@code onnx:} spec names cannot be read
      */
     public static String of(String modelSpec, Params params, Tensor x1, Tensor x2) {
         MessageDigest md = sha256();
@@ -47,6 +58,7 @@ public final class RunFingerprint {
      * @param x2 the second data set; null means x2 = x1
      * @return "model=H parameters=H x1=H x2=H", each H the first 16 hex digits of the part's SHA-256 (x2 = x1: the
      *     part is hashed as such, so a given x2 and none differ)
+     * @throws UncheckedIOException if the ONNX file an {@code onnx:} spec names cannot be read
      */
     public static String parts(String modelSpec, Params params, Tensor x1, Tensor x2) {
         MessageDigest md = sha256();
@@ -73,6 +85,21 @@ public final class RunFingerprint {
         MessageDigest md = sha256();
         x1(md, x);
         return hex(md.digest(), PART_BYTES);
+    }
+
+    /**
+     * The fingerprint of the model alone, hashed as {@link #of} hashes it within the whole (an {@code onnx:} spec
+     * with the bytes of its file): for a process that rebuilds the model from its spec (a Spark executor) to check
+     * that it reads the model the run's fingerprint was taken of.
+     *
+     * @param modelSpec the model's spec string
+     * @return 64 lower-case hex digits
+     * @throws UncheckedIOException if the ONNX file an {@code onnx:} spec names cannot be read
+     */
+    public static String ofModel(String modelSpec) {
+        MessageDigest md = sha256();
+        model(md, modelSpec);
+        return hex(md.digest(), 32);
     }
 
     /** The names of {@link #parts}, in order. */
@@ -124,7 +151,34 @@ public final class RunFingerprint {
 
     private static void model(MessageDigest md, String modelSpec) {
         text(md, "model " + modelSpec);
+        Path onnx = onnxFile(modelSpec);
+        if (onnx != null) {
+            // the same spec and parameters with another graph is another kernel (a zoo spec's hash is as before)
+            text(md, "onnx file");
+            try (InputStream in = Files.newInputStream(onnx)) {
+                byte[] buffer = new byte[1 << 16];
+                for (int r = in.read(buffer); r >= 0; r = in.read(buffer)) {
+                    md.update(buffer, 0, r);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("model " + modelSpec + ": cannot read " + onnx + " to fingerprint the "
+                        + "run: " + e.getMessage(), e);
+            }
+        }
     }
+
+    /** The file an ONNX spec names ({@code onnx:FILE[?options]}, FILE's % and ? written %25 and %3F), else null. */
+    private static Path onnxFile(String modelSpec) {
+        if (!modelSpec.startsWith(ONNX_PREFIX)) {
+            return null;
+        }
+        String s = modelSpec.substring(ONNX_PREFIX.length());
+        int q = s.indexOf('?');
+        return Path.of((q < 0 ? s : s.substring(0, q)).replace("%3F", "?").replace("%25", "%"));
+    }
+
+    /** The prefix of an ONNX model's spec ({@code org.ntk4j.onnx.OnnxSpec.PREFIX}, a module this one precedes). */
+    private static final String ONNX_PREFIX = "onnx:";
 
     private static void params(MessageDigest md, Params params) {
         for (Map.Entry<String, Tensor> e : new TreeMap<>(params.tensors()).entrySet()) {

@@ -381,11 +381,18 @@ public final class TiledKernelRun {
         if (semDone) {
             TileStore.requireKernelFile(sem, plan);
         }
-        String hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
+        String hash;
+        String parts;
+        try {
+            // an ONNX model's fingerprint reads its file (RunFingerprint): the same name with another graph differs
+            hash = RunFingerprint.of(q.model().spec(), q.params(), x1, x2);
+            // recorded beside the fingerprint: a resume refused for another fingerprint names the part that differs
+            parts = RunFingerprint.parts(q.model().spec(), q.params(), x1, x2);
+        } catch (java.io.UncheckedIOException e) {
+            throw new IOException(e.getMessage(), e.getCause());
+        }
         String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
         String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
-        // recorded beside the fingerprint: a resume refused for another fingerprint names the part that differs
-        String parts = RunFingerprint.parts(q.model().spec(), q.params(), x1, x2);
         if (q.resume()) {
             // another run's manifest is refused before the caller writes its own files (planned: --params-out)
             TileStore.requireSameRun(out, plan, fingerprint, parts);

@@ -293,7 +293,8 @@ public final class SparkKernelJob {
         }
         // a tag of this job's own, to cancel its remaining tasks when it stops early (and to name its tasks' turns)
         String tag = "ntk4j-kernel-" + java.util.UUID.randomUUID();
-        TaskInputs inputs = new TaskInputs(modelSpec, TensorData.of(params.tensors()), TensorData.of(params.buffers()),
+        TaskInputs inputs = new TaskInputs(modelSpec, RunFingerprint.ofModel(modelSpec), TensorData.of(
+                params.tensors()), TensorData.of(params.buffers()),
                 TensorData.of(x1), TensorData.of(x2), plan, out.toAbsolutePath().toString(),
                 setting(sc, FAIL_FIRST_ATTEMPT, -1), tag, new TreeMap<>(executors), taskCpus);
         Broadcast<TaskInputs> shared = sc.broadcast(inputs);
@@ -498,6 +499,11 @@ public final class SparkKernelJob {
     static final class TaskInputs implements Serializable {
         private static final long serialVersionUID = 1L;
         final String modelSpec;
+        /**
+         * The driver's {@link RunFingerprint#ofModel} of the spec: an executor that rebuilds another model from it
+         * (an ONNX file that differs at that path on its machine, or was replaced during the run) fails its task.
+         */
+        final String modelFingerprint;
         final Map<String, TensorData> params;
         /** The model's buffers (batch norms' running statistics) that the parameters carry; executors apply them. */
         final Map<String, TensorData> buffers;
@@ -513,10 +519,11 @@ public final class SparkKernelJob {
         /** Spark's cores per task. */
         final int taskCpus;
 
-        TaskInputs(String modelSpec, Map<String, TensorData> params, Map<String, TensorData> buffers, TensorData x1,
-                   TensorData x2, TilePlan plan, String out, int failFirstAttemptOfTile, String job,
-                   TreeMap<String, Integer> executorCores, int taskCpus) {
+        TaskInputs(String modelSpec, String modelFingerprint, Map<String, TensorData> params,
+                   Map<String, TensorData> buffers, TensorData x1, TensorData x2, TilePlan plan, String out,
+                   int failFirstAttemptOfTile, String job, TreeMap<String, Integer> executorCores, int taskCpus) {
             this.modelSpec = modelSpec;
+            this.modelFingerprint = modelFingerprint;
             this.params = params;
             this.buffers = buffers;
             this.x1 = x1;
@@ -586,6 +593,13 @@ public final class SparkKernelJob {
             long[] result = new long[2 * group.length];
             int[] n = {0};
             Model spec = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);
+            // after the model is read: the file it was read from is the driver's (an ONNX file replaced between
+            // the two reads is refused too), else this task's tiles would be another kernel's, recorded as the run's
+            if (!RunFingerprint.ofModel(in.modelSpec).equals(in.modelFingerprint)) {
+                throw new IllegalStateException("the model " + in.modelSpec + " that this executor reads is not the "
+                        + "driver's: its file's bytes differ (every executor must read the same file at that path, "
+                        + "unchanged during the run)");
+            }
             try (Params params = TensorData.toParams(in.params, in.buffers);
                  Tensor x1 = in.x1.toTensor();
                  Tensor x2 = in.x2 == null ? null : in.x2.toTensor();

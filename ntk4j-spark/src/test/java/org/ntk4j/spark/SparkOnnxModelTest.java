@@ -131,6 +131,56 @@ class SparkOnnxModelTest {
         }
     }
 
+    /**
+     * Executors rebuild an ONNX model from its file: a file replaced during the run (or another file at that path on
+     * an executor's machine) with another graph and the same weights fails the tasks that read it, so the job stops
+     * with their error and records none of their tiles; before 2026-12-07 they computed the other graph's kernel,
+     * recorded as the run's. With the file as it was, the run resumes to the single-machine file, byte for byte.
+     */
+    @Test
+    void aTaskThatReadsAnotherModelFileFailsTheJobAndRecordsNothing() throws Exception {
+        Path file = mlp(dir.resolve("m.onnx"));
+        OnnxSpec spec = new OnnxSpec(file, null, null, null, null);
+        OnnxModel onnx = spec.load();
+        Model model = spec.model(onnx);
+        try (Params params = onnx.params(DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 5, 160, 4);
+             JavaSparkContext sc = new JavaSparkContext(SparkTesting.localConf(1, 1)
+                     .set(SparkKernelJob.TILES_PER_TASK, "1").setAppName("SparkOnnxModelTest"))) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(model, params);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(160, 0, new int[] {4}, DType.F64);
+            assertThat(plan.tileCount()).isEqualTo(55);
+            Path local = dir.resolve("local.npy");
+            try (TileStore store = TileStore.create(local, plan, RunFingerprint.of(model.spec(), params, x, null))) {
+                new TiledKernel(ntk, plan, x, null).run(Set.of(), store::write, null);
+                store.finish();
+            }
+            Path out = dir.resolve("spark.npy");
+            // one task at a time, a tile each: after the first task's tile is recorded, the file becomes the same
+            // weights under Sigmoid, which the later tasks read
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false,
+                    (tiles, finished, total) -> {
+                        if (finished == 1) {
+                            try {
+                                mlp(file, "Sigmoid");
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        }
+                    })).isInstanceOf(java.io.IOException.class)
+                    .hasMessageStartingWith("spark: the kernel job failed: ")
+                    .hasMessageContaining("the model " + model.spec() + " that this executor reads is not the "
+                            + "driver's: its file's bytes differ");
+            assertThat(out).doesNotExist();
+            int recorded = TileStore.recordedTileCount(out);
+            assertThat(recorded).isPositive().isLessThan(plan.tileCount());
+
+            mlp(file);
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, true, null);
+            assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - recorded);
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(local));
+        }
+    }
+
     /** y = Flatten(Gather(table [5, 2], ids)) on int64 ids [batch, 3]: an embedding of each of 3 tokens. */
     private static Path embedding(Path file) throws Exception {
         float[] table = new float[10];
@@ -159,6 +209,11 @@ class SparkOnnxModelTest {
 
     /** y = tanh(x W1ᵀ + b1) W2ᵀ + b2 on x [batch, 4]. */
     private static Path mlp(Path file) throws Exception {
+        return mlp(file, "Tanh");
+    }
+
+    /** {@link #mlp(Path)} with another element-wise activation (an ONNX op), the same weights. */
+    private static Path mlp(Path file, String activation) throws Exception {
         GraphProto g = GraphProto.newBuilder().setName("mlp")
                 .addInput(info("x", 4)).addOutput(info("y", 2))
                 .addInitializer(floats("W1", new float[] {0.5f, -1, 0.25f, 1.5f, -0.75f, 0.5f, 1, -0.5f, 0.125f, 0.75f,
@@ -167,7 +222,7 @@ class SparkOnnxModelTest {
                 .addInitializer(floats("W2", new float[] {1, -0.5f, 0.75f, 0.25f, 1.25f, -1}, 2, 3))
                 .addInitializer(floats("b2", new float[] {0.05f, -0.15f}, 2))
                 .addNode(gemm("fc1", "x", "W1", "b1", "h"))
-                .addNode(NodeProto.newBuilder().setOpType("Tanh").setName("act").addInput("h").addOutput("a"))
+                .addNode(NodeProto.newBuilder().setOpType(activation).setName("act").addInput("h").addOutput("a"))
                 .addNode(gemm("fc2", "a", "W2", "b2", "y"))
                 .build();
         ModelProto m = ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
