@@ -138,6 +138,7 @@ class ImportedEinsumProperties {
             try (Params p = m.params(DType.F64); Tensor x = Tensor.of(values.get("x"), shapes.get("x"));
                  Tensor f = m.model().apply(p, x)) {
                 assertThat(f.shape()).as(c.equation).containsExactly(outShape);
+                Signal.assertVariesRelative(y, N, 1e-12, "forward of " + c.equation);
                 assertThat(relative(f.toDoubleArray(), y)).as("forward of %s", c.equation).isLessThan(1e-12);
                 if (params.isEmpty()) {
                     return;
@@ -184,6 +185,7 @@ class ImportedEinsumProperties {
                         }
                     }
                 }
+                Signal.assertVariesRelative(expected, N * N, 1e-7, "finite-difference eNTK of " + c.equation);
                 double[] first = null;
                 for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                     Method.STRUCTURED_DERIVATIVES}) {

@@ -508,6 +508,24 @@ class OnnxKerasJaxTest {
              Tensor x1 = Tensor.of(Arrays.copyOf(x, perExample), oneShape);
              Tensor f1 = onnx.model().apply(params, x1)) {
             assertThat(f.shape()).containsExactly(N, out);
+            double[] flat = new double[N * out];
+            double[] expected = new double[N * N * out * out];
+            for (int n1 = 0; n1 < N; n1++) {
+                System.arraycopy(y[n1], 0, flat, n1 * out, out);
+                for (int n2 = 0; n2 < N; n2++) {
+                    for (int a = 0; a < out; a++) {
+                        for (int b = 0; b < out; b++) {
+                            for (int q = 0; q < p; q++) {
+                                expected[((n1 * N + n2) * out + a) * out + b] += jac[n1][a][q] * jac[n2][b][q];
+                            }
+                        }
+                    }
+                }
+            }
+            Signal.assertVariesAbsolute(flat, N, 1e-12, "forward");
+            try (Tensor e = Tensor.of(expected, N, N, out, out)) {
+                Signal.assertVariesRelative(e, 2, 1e-7, "finite-difference eNTK");
+            }
             double[] first = oracleOfFirst.apply(theta)[0];
             for (int o = 0; o < out; o++) {
                 assertThat(f1.get(0, o)).isCloseTo(first[o], org.assertj.core.data.Offset.offset(1e-12));
@@ -528,10 +546,7 @@ class OnnxKerasJaxTest {
                         for (int n2 = 0; n2 < N; n2++) {
                             for (int a = 0; a < out; a++) {
                                 for (int b = 0; b < out; b++) {
-                                    double e = 0;
-                                    for (int q = 0; q < p; q++) {
-                                        e += jac[n1][a][q] * jac[n2][b][q];
-                                    }
+                                    double e = expected[i];
                                     kv[i++] = k.get(n1, n2, a, b);
                                     double d = k.get(n1, n2, a, b) - e;
                                     num += d * d;

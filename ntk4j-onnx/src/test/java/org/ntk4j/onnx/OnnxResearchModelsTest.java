@@ -148,6 +148,7 @@ class OnnxResearchModelsTest {
         try (Params params = onnx.params(DType.F32);
              Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
              Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64)) {
+            Signal.assertVariesRelative(k, 2, 1e-5, "eNTK of gpt2_17_dyn");
             for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
                 try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
@@ -185,6 +186,8 @@ class OnnxResearchModelsTest {
              Tensor x1 = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, 1);
              Tensor row = org.ntk4j.cpu.Layout.sliceAxis(k, 0, 0, 1);
              Tensor entry = org.ntk4j.cpu.Layout.sliceAxis(row, 1, 0, 1)) {
+            // the entry is one pair, with nothing to vary across; the row's three pairs are its signal too
+            Signal.assertVariesRelative(row, 2, TOLERANCE, "K(x_1, X) of " + dir);
             for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
                 EmpiricalNtk ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m);
@@ -392,6 +395,7 @@ class OnnxResearchModelsTest {
              Tensor plain = Tensor.of(new double[] {49, 3, 0, 7, 7, 12, 37, 0, 1, 2}, 2, 5);
              Tensor a = onnx.model().apply(params, wrapped);
              Tensor b = onnx.model().apply(params, plain)) {
+            Signal.assertVariesRelative(b, 1, TOLERANCE, "forward of the plain ids");
             assertThat(OnnxTorchTest.relativeError(a, b)).isLessThan(TOLERANCE);
         }
     }
@@ -457,6 +461,8 @@ class OnnxResearchModelsTest {
              Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
              Tensor f = onnx.model().apply(params, x)) {
             assertThat(f.shape()).containsExactly(y.shape());
+            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + dir);
+            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + dir);
             assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", dir).isLessThan(TOLERANCE);
             for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {

@@ -67,11 +67,28 @@ class OnnxTokenIdsTest {
              Tensor y = onnx.model().apply(p, x)) {
             onnx.checkIds("x", x);
             assertThat(y.shape()).containsExactly(n, ROWS, 6);
+            double[] want = new double[n * ROWS * 6];
+            double[] kernel = new double[n * n];
             for (int e = 0; e < n; e++) {
                 for (int r = 0; r < ROWS; r++) {
                     for (int j = 0; j < 6; j++) {
-                        int id = Math.floorMod((int) ids[6 * e + j], V);
-                        assertThat(y.get(e, r, j)).isEqualTo(Math.sin(1.0 + r * V + id));
+                        want[(e * ROWS + r) * 6 + j] = Math.sin(1.0 + r * V + Math.floorMod((int) ids[6 * e + j], V));
+                    }
+                }
+                for (int b = 0; b < n; b++) {
+                    for (int j = 0; j < 6; j++) {
+                        kernel[e * n + b] += Math.floorMod((int) ids[6 * e + j], V)
+                                == Math.floorMod((int) ids[6 * b + j], V) ? 1 / 6.0 : 0;
+                    }
+                }
+            }
+            // the forward pass is compared exactly, the kernel within 1e-12
+            Signal.assertVariesAbsolute(want, n, Math.ulp(1.0), "forward");
+            Signal.assertVariesAbsolute(kernel, n * n, 1e-12, "eNTK");
+            for (int e = 0; e < n; e++) {
+                for (int r = 0; r < ROWS; r++) {
+                    for (int j = 0; j < 6; j++) {
+                        assertThat(y.get(e, r, j)).isEqualTo(want[(e * ROWS + r) * 6 + j]);
                     }
                 }
             }
@@ -80,13 +97,8 @@ class OnnxTokenIdsTest {
                 try (Tensor k = EmpiricalNtk.of(onnx.model(), p).traceAxes(1, 2).method(m).ntk(x, null)) {
                     for (int a = 0; a < n; a++) {
                         for (int b = 0; b < n; b++) {
-                            int same = 0;
-                            for (int j = 0; j < 6; j++) {
-                                same += Math.floorMod((int) ids[6 * a + j], V) == Math.floorMod((int) ids[6 * b + j],
-                                        V) ? 1 : 0;
-                            }
-                            // the trace averages over the R · 6 outputs
-                            assertThat(k.get(a, b)).as("%s K[%d, %d]", m, a, b).isCloseTo(same / 6.0,
+                            // the trace averages over the R · 6 outputs: the share of positions with equal ids
+                            assertThat(k.get(a, b)).as("%s K[%d, %d]", m, a, b).isCloseTo(kernel[a * n + b],
                                     org.assertj.core.data.Offset.offset(1e-12));
                         }
                     }
@@ -139,6 +151,35 @@ class OnnxTokenIdsTest {
                     }
                 }
             }
+            double[] expected = new double[n * n * 4];
+            for (int a = 0; a < n; a++) {
+                for (int b = 0; b < n; b++) {
+                    for (int oa = 0; oa < 2; oa++) {
+                        for (int ob = 0; ob < 2; ob++) {
+                            double e = 0;
+                            for (int l = 0; l < 4; l++) {
+                                for (int l2 = 0; l2 < 4; l2++) {
+                                    if (Math.floorMod((int) ids[4 * a + l], vocab)
+                                            != Math.floorMod((int) ids[4 * b + l2], vocab)) {
+                                        continue;
+                                    }
+                                    for (int d = 0; d < 3; d++) {
+                                        e += Math.cos(1.0 + 2 * (2 * (3 * l + d) + oa))
+                                                * Math.cos(1.0 + 2 * (2 * (3 * l2 + d) + ob));
+                                    }
+                                }
+                            }
+                            if (oa == ob) {
+                                for (int c = 0; c < 12; c++) {
+                                    e += h[a][c] * h[b][c];
+                                }
+                            }
+                            expected[((a * n + b) * 2 + oa) * 2 + ob] = e;
+                        }
+                    }
+                }
+            }
+            Signal.assertVariesAbsolute(expected, n * n, 1e-12, "eNTK");
             for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
                 try (Tensor k = EmpiricalNtk.of(onnx.model(), p).traceAxes().method(m).ntk(x, null)) {
@@ -147,26 +188,9 @@ class OnnxTokenIdsTest {
                         for (int b = 0; b < n; b++) {
                             for (int oa = 0; oa < 2; oa++) {
                                 for (int ob = 0; ob < 2; ob++) {
-                                    double expected = 0;
-                                    for (int l = 0; l < 4; l++) {
-                                        for (int l2 = 0; l2 < 4; l2++) {
-                                            if (Math.floorMod((int) ids[4 * a + l], vocab)
-                                                    != Math.floorMod((int) ids[4 * b + l2], vocab)) {
-                                                continue;
-                                            }
-                                            for (int d = 0; d < 3; d++) {
-                                                expected += Math.cos(1.0 + 2 * (2 * (3 * l + d) + oa))
-                                                        * Math.cos(1.0 + 2 * (2 * (3 * l2 + d) + ob));
-                                            }
-                                        }
-                                    }
-                                    if (oa == ob) {
-                                        for (int c = 0; c < 12; c++) {
-                                            expected += h[a][c] * h[b][c];
-                                        }
-                                    }
                                     assertThat(k.get(a, b, oa, ob)).as("%s K[%d, %d, %d, %d]", m, a, b, oa, ob)
-                                            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-12));
+                                            .isCloseTo(expected[((a * n + b) * 2 + oa) * 2 + ob],
+                                                    org.assertj.core.data.Offset.offset(1e-12));
                                 }
                             }
                         }

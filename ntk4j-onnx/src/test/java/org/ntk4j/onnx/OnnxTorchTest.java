@@ -18,8 +18,9 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * Networks exported by PyTorch's ONNX exporter (torch 1.13) compute in ntk4j what they compute in PyTorch: the
- * forward pass within 1e-5 and the full eNTK on 3 inputs within 1e-4 (relative Frobenius error, float32) of
- * functorch's Jacobian contraction on the same module, by each of ntk4j's three methods.
+ * forward pass within 1e-5 of PyTorch's (in float64) and the full eNTK on 3 inputs within 1e-5 (relative Frobenius
+ * error, float32) of functorch's Jacobian contraction on the same module, by each of ntk4j's three methods; each
+ * reference varies across the examples by at least 100 times its tolerance ({@link Signal}).
  */
 class OnnxTorchTest {
     @TempDir
@@ -101,15 +102,22 @@ class OnnxTorchTest {
         assertThat(onnx.parameterNames()).contains("prelu.weight");
     }
 
+    /**
+     * The small networks' comparison: forward pass and eNTK within 1e-5. Their float32 errors are 3e-7 at most; the
+     * eNTK's tolerance was 1e-4, which the CNN's kernel (its sigmoid features averaged over the map before the
+     * head, nearly the same for every pair of inputs) varies by only 15 times: at 1e-5 it is 150 times.
+     */
     private static OnnxModel compare(String model) throws IOException, InterruptedException {
-        return compareAt(reference(model));
+        return compareAt(reference(model), 1e-5, 1e-5);
     }
 
     /**
-     * Checks the export in {@code dir} (model.onnx, x.npy, y.npy, k.npy, params.txt) against PyTorch: the parameters'
-     * names and count, the forward pass (1e-5) and the eNTK by each exact method (1e-4).
+     * Checks the export in {@code dir} (model.onnx, x.npy, y.npy in float64, k.npy, params.txt) against PyTorch: the
+     * parameters' names and count, the forward pass (relative error below {@code forward}) and the eNTK by each exact
+     * method (below {@code kernel}), each reference varying across examples (pairs) by at least
+     * {@link Signal#MARGIN} times its tolerance.
      */
-    static OnnxModel compareAt(Path dir) throws IOException {
+    static OnnxModel compareAt(Path dir, double forwardTolerance, double kernelTolerance) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
         List<String> names = new ArrayList<>();
         long count = 0;
@@ -126,13 +134,15 @@ class OnnxTorchTest {
         assertThat(onnx.parameterCount()).isEqualTo(count);
         try (Params params = onnx.params(DType.F32);
              Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
-             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F32);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
              Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
              Tensor f = onnx.model().apply(params, x)) {
             assertThat(f.shape()).containsExactly(y.shape());
+            Signal.assertVariesRelative(y, 1, forwardTolerance, "forward of " + dir.getFileName());
+            Signal.assertVariesRelative(k, 2, kernelTolerance, "eNTK of " + dir.getFileName());
             double forward = relativeError(f, y);
             System.out.printf("%s: forward relative error %.2e%n", dir.getFileName(), forward);
-            assertThat(forward).as("forward").isLessThan(1e-5);
+            assertThat(forward).as("forward").isLessThan(forwardTolerance);
             for (Method m : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES}) {
                 long t0 = System.nanoTime();
@@ -141,7 +151,7 @@ class OnnxTorchTest {
                     double e = relativeError(ntk, k);
                     System.out.printf("%s: eNTK by %s relative error %.2e (%.1f s)%n", dir.getFileName(), m, e,
                             (System.nanoTime() - t0) / 1e9);
-                    assertThat(e).as("eNTK by %s", m).isLessThan(1e-4);
+                    assertThat(e).as("eNTK by %s", m).isLessThan(kernelTolerance);
                 }
             }
         }

@@ -17,11 +17,13 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * torchvision's {@code resnet18(num_classes=10)} and {@code mobilenet_v2(num_classes=10)} on 32×32 inputs, in eval
- * mode with seeded random weights and random batch-norm statistics, exported by torch 1.13 with
- * {@code training=TrainingMode.PRESERVE, do_constant_folding=False} (BatchNormalization nodes kept): ntk4j's forward
- * pass within 1e-5 and full eNTK on 3 inputs within 1e-4 (relative, float32) of PyTorch's (functorch's Jacobian
- * contraction), by each exact method. The default export, which fuses batch norm into the convolutions, imports
- * too, with the fused weights as its parameters.
+ * mode with seeded random weights and batch-norm scales and shifts (ResNet-18 with random running statistics,
+ * MobileNetV2 with its own, from 16 inputs: with random ones its output hardly depends on x), exported by torch 1.13
+ * with {@code training=TrainingMode.PRESERVE, do_constant_folding=False} (BatchNormalization nodes kept): ntk4j's
+ * float32 forward pass within 1e-5 (MobileNetV2: 5e-5, see there) of PyTorch's in float64 and full eNTK on 3 inputs
+ * within 1e-4 (relative) of functorch's Jacobian contraction, by each exact method; each reference varies across
+ * examples by thousands of times its tolerance ({@link Signal}). The default export, which fuses batch norm into the
+ * convolutions, imports too, with the fused weights as its parameters.
  */
 class OnnxTorchvisionTest {
     @TempDir
@@ -45,7 +47,7 @@ class OnnxTorchvisionTest {
 
     @Test
     void resnet18WithBatchNormMatchesPyTorch() throws Exception {
-        OnnxModel onnx = OnnxTorchTest.compareAt(reference("resnet18"));
+        OnnxModel onnx = OnnxTorchTest.compareAt(reference("resnet18"), 1e-5, 1e-4);
         assertThat(onnx.opset()).isEqualTo(14);
         assertThat(onnx.inputShape()).containsExactly(3, 32, 32);
         assertThat(count(onnx, "BatchNormalization")).isEqualTo(20);
@@ -60,7 +62,13 @@ class OnnxTorchvisionTest {
 
     @Test
     void mobilenetV2WithDepthwiseConvolutionsMatchesPyTorch() throws Exception {
-        OnnxModel onnx = OnnxTorchTest.compareAt(reference("mobilenet_v2"));
+        // forward within 5e-5: with its own running statistics (with random ones its outputs differed by 2e-7 between
+        // inputs, and no comparison could see the path from x) each of its 52 batch norms divides by its
+        // activations' spread, and float32 round-off grows along the depth: PyTorch's own float32 forward is 1.2e-5
+        // from the float64 one of the same weights (200 units of round-off), ntk4j's 7.6e-6; 1e-5 would fail a
+        // correct float32 forward on another BLAS kernel. 5e-5 is 4 times PyTorch's, and the output varies by 0.49
+        // between inputs, 10^4 times the tolerance
+        OnnxModel onnx = OnnxTorchTest.compareAt(reference("mobilenet_v2"), 5e-5, 1e-4);
         assertThat(onnx.opset()).isEqualTo(13);
         assertThat(count(onnx, "BatchNormalization")).isEqualTo(52);
         // 17 depthwise convolutions (group = channels) among the 52
@@ -87,9 +95,10 @@ class OnnxTorchvisionTest {
         assertThat(onnx.parameterCount()).isEqualTo(11_181_642L - 4_800 * 2 + 4_800);
         try (Params params = onnx.params(DType.F32);
              Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
-             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F32);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
              Tensor f = onnx.model().apply(params, x)) {
             // the function is the module's (PyTorch's output for the unfused module)
+            Signal.assertVariesRelative(y, 1, 1e-5, "forward of resnet18_fused");
             assertThat(OnnxTorchTest.relativeError(f, y)).isLessThan(1e-5);
         }
     }
