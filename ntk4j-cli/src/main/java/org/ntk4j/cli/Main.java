@@ -156,6 +156,9 @@ public final class Main implements Runnable {
             }
             err.flush();
             return 3;
+        } finally {
+            // the outputs this command was told not to replace are its own: a later command decides anew
+            org.ntk4j.io.AtomicFile.forgetNewFiles();
         }
     }
 

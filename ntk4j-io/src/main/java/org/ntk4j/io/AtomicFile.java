@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -12,6 +13,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Writes a file whole or not at all: the bytes go to a hidden temporary file in the target's directory
@@ -32,6 +35,16 @@ import java.util.Locale;
  */
 public final class AtomicFile {
     private static final SecureRandom RANDOM = new SecureRandom();
+    /**
+     * The files (destinations, absolute and normalised) a command was told not to replace: its outputs that did not
+     * exist when {@link OutputFiles#check} ran without --overwrite. A write to one refuses a file that appeared there
+     * since (another program's, or a second command's with the same output) instead of replacing it; once written
+     * the file is the command's own and may be written again. Forgotten when the command ends
+     * ({@link #forgetNewFiles}).
+     */
+    private static final Set<Path> NEW_FILES = ConcurrentHashMap.newKeySet();
+    private static final String APPEARED = "it appeared while the command ran (another program wrote it) and was not "
+            + "replaced; pass --overwrite to replace it";
 
     private AtomicFile() {
     }
@@ -66,15 +79,31 @@ public final class AtomicFile {
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = dir.resolve("." + name + ".tmp-" + Long.toHexString(RANDOM.nextLong() >>> 1));
         boolean existed = Files.exists(target);
+        boolean mustBeNew = NEW_FILES.contains(target.toAbsolutePath().normalize());
+        if (existed && mustBeNew) {
+            throw cannotWrite(target, new FileSystemException(target.toString(), null, APPEARED),
+                    "the file there is unchanged");
+        }
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 body.write(InjectedFaults.channel(target, new Shielded(ch)));
                 ch.force(true);
             }
-            if (existed) {
-                keepPermissions(target, tmp);
+            if (mustBeNew) {
+                // rename(2) after the JDK's check that the target is absent (the same directory): not atomic against
+                // a file created in between, but the window is that of the rename, not of the whole command
+                try {
+                    Files.move(tmp, target);
+                } catch (FileAlreadyExistsException e) {
+                    throw new FileSystemException(target.toString(), null, APPEARED);
+                }
+                NEW_FILES.remove(target.toAbsolutePath().normalize());
+            } else {
+                if (existed) {
+                    keepPermissions(target, tmp);
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             deleteQuietly(tmp);
             throw cannotWrite(target, e, existed ? "the previous " + name + " is unchanged"
@@ -84,6 +113,27 @@ public final class AtomicFile {
             throw e;
         }
         forceDirectory(dir);
+    }
+
+    /**
+     * Marks an output that does not exist and must not be replaced by a file another program writes there before this
+     * command writes it ({@link OutputFiles#check} without --overwrite).
+     */
+    static void expectNew(Path link) throws IOException {
+        NEW_FILES.add(destination(link).toAbsolutePath().normalize());
+    }
+
+    /** Lets {@code link} be replaced again (an output checked with --overwrite). */
+    static void mayReplace(Path link) throws IOException {
+        NEW_FILES.remove(destination(link).toAbsolutePath().normalize());
+    }
+
+    /**
+     * Forgets the outputs marked by {@link OutputFiles#check}: called when a command ends, so that a later command,
+     * or a program that embeds ntk4j, replaces files as it is told to.
+     */
+    public static void forgetNewFiles() {
+        NEW_FILES.clear();
     }
 
     /**

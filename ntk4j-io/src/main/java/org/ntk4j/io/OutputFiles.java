@@ -19,6 +19,9 @@ import java.util.Locale;
  *   <li>not be one of the command's input files (refused even with {@code --overwrite});</li>
  *   <li>not exist, unless the command was given {@code --overwrite}.</li>
  * </ol>
+ * Without {@code --overwrite}, an output that passed is not replaced either by the command's write if a file
+ * appeared there meanwhile (another program's): that write fails naming it ({@link AtomicFile}); a tiled kernel's
+ * OUT likewise ({@link TileStore#finishAll}).
  * A failed check is an {@link IllegalArgumentException} whose message is the one line the command prints.
  */
 public final class OutputFiles {
@@ -164,6 +167,15 @@ public final class OutputFiles {
             }
             if (!overwrite) {
                 throw new IllegalArgumentException(o.option + " " + o.file + " exists; pass --overwrite to replace it");
+            }
+        }
+        // checked: an output that does not exist now is not to be replaced by a file that appears there before the
+        // command writes it, unless --overwrite (AtomicFile)
+        for (Output o : outputs) {
+            if (overwrite) {
+                AtomicFile.mayReplace(o.file);
+            } else if (!Files.exists(o.file)) {
+                AtomicFile.expectNew(o.file);
             }
         }
     }

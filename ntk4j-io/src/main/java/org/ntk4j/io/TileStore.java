@@ -62,6 +62,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     private final Path partial;
     /** Whether the data file is OUT, renamed by a finish that was killed before it removed the manifest. */
     private final boolean renamed;
+    /**
+     * Whether OUT existed when this store was opened: the command's output checks ({@link OutputFiles}) allowed
+     * replacing it then. A file that appears at OUT during the run (another program's) is not replaced by
+     * {@link #finishAll}.
+     */
+    private final boolean outExisted;
     private final Path manifest;
     private final TilePlan plan;
     /** The manifest's header lines; null for a store opened for data only ({@link #openData}). */
@@ -97,6 +103,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         this.regionBytes = region;
         this.out = out;
         this.renamed = renamed;
+        this.outExisted = Files.exists(out);
         this.partial = renamed ? out : partialPath(out);
         this.manifest = manifestPath(out);
         this.plan = plan;
@@ -1044,7 +1051,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * as {@link #finish()} checks it and forced to disk, then every data file is renamed to its OUT, then the
      * manifests are removed, the first store's last. A run killed part way is thus resumable: before the renames
      * nothing changed; after some, each renamed OUT still has its manifest, by which {@link #resume} recognises it;
-     * after some removals, the first store's manifest is the one left. The stores are closed afterwards.
+     * after some removals, the first store's manifest is the one left. The stores are closed afterwards. An OUT
+     * that did not exist when its store was opened, and exists now (another program wrote it during the run), is
+     * not replaced: the IOException says so, and the run stays resumable.
      *
      * @param stores the stores, the run's main output first
      * @throws IllegalStateException if a store is closed or opened for data only
@@ -1056,11 +1065,25 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
         for (TileStore s : stores) {
             s.close();
-            if (!s.renamed) {
+            if (s.renamed) {
+                continue;
+            }
+            if (s.outExisted) {
                 if (Files.exists(s.out)) {
                     AtomicFile.keepPermissions(s.out, s.partial); // as every replaced output
                 }
                 Files.move(s.partial, s.out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                continue;
+            }
+            // OUT did not exist when the run began (or resumed), so the user asked for no file to be replaced: a
+            // rename without REPLACE_EXISTING (rename(2) after the JDK's check, the same directory) refuses a file
+            // another program wrote there meanwhile; the finished kernel stays, resumable, in OUT.partial
+            try {
+                Files.move(s.partial, s.out);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                throw new IOException(s.out + " appeared during the run (another program wrote it) and was not "
+                        + "replaced: the finished kernel is kept in " + s.partial + "; move " + s.out.getFileName()
+                        + " away and run the same command with --resume to finish", e);
             }
         }
         for (int i = stores.size() - 1; i >= 0; i--) {

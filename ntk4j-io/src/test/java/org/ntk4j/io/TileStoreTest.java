@@ -121,6 +121,73 @@ class TileStoreTest {
         }
     }
 
+    /**
+     * A file another program writes at OUT during a run that began without one is not replaced by the finish: the
+     * finish fails naming it, the file keeps its bytes, and once it is moved away the run resumes to the kernel.
+     */
+    @Test
+    void aFileThatAppearsAtOutDuringTheRunIsNotReplaced(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F32)) {
+            Path out = dir.resolve("k.npy");
+            byte[] theirs = "another program's file".getBytes(StandardCharsets.UTF_8);
+            try (TileStore store = TileStore.create(out, r.plan, r.fp)) {
+                r.tk.run(store.finishedTiles(), store::write, null);
+                Files.write(out, theirs);
+                assertThatThrownBy(store::finish).isInstanceOf(IOException.class)
+                        .hasMessage(out + " appeared during the run (another program wrote it) and was not replaced:"
+                                + " the finished kernel is kept in " + TileStore.partialPath(out) + "; move k.npy away"
+                                + " and run the same command with --resume to finish");
+            }
+            assertThat(Files.readAllBytes(out)).isEqualTo(theirs);
+            assertThat(TileStore.partialPath(out)).exists();
+            Files.move(out, dir.resolve("theirs.npy"));
+            try (TileStore store = TileStore.resume(out, r.plan, r.fp)) {
+                assertThat(store.finishedTiles()).hasSize(r.plan.tileCount());
+                store.finish();
+            }
+            try (Tensor all = r.tk.computeAll(); Tensor read = Npy.readTensor(out)) {
+                assertThat(read.toFloatArray()).containsExactly(all.toFloatArray());
+            }
+            assertThat(TileStore.manifestPath(out)).doesNotExist();
+        }
+    }
+
+    /**
+     * An output checked as new (no --overwrite) is not replaced by the command's write when a file appeared there
+     * meanwhile; once the command wrote it, it is its own and is written again; with --overwrite it is replaced.
+     */
+    @Test
+    void anOutputCheckedAsNewIsNotReplacedByTheWriteIfAFileAppearedThere(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("k.npy");
+        Path mine = dir.resolve("mine.npy");
+        byte[] theirs = "another program's file".getBytes(StandardCharsets.UTF_8);
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3)) {
+            OutputFiles.of(false).output("--out", out, ".npy").output("--cov", mine, ".npy").check();
+            Files.write(out, theirs);
+            assertThatThrownBy(() -> Npy.write(out, t)).isInstanceOf(IOException.class)
+                    .hasMessage("cannot write " + out + ": it appeared while the command ran (another program wrote "
+                            + "it) and was not replaced; pass --overwrite to replace it (the file there is unchanged)");
+            assertThat(Files.readAllBytes(out)).isEqualTo(theirs);
+            Npy.write(mine, t);
+            Npy.write(mine, t); // the command's own file, written again
+            try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("k.npy", "mine.npy");
+            }
+            OutputFiles.of(true).output("--out", out, ".npy").check();
+            Npy.write(out, t);
+            try (Tensor read = Npy.readTensor(out)) {
+                assertThat(read.toDoubleArray()).containsExactly(1, 2, 3);
+            }
+            OutputFiles.of(false).output("--out", dir.resolve("later.npy"), ".npy").check();
+            AtomicFile.forgetNewFiles(); // the command ended: a later write replaces as it is told
+            Files.write(dir.resolve("later.npy"), theirs);
+            Npy.write(dir.resolve("later.npy"), t);
+            assertThat(Files.readAllBytes(dir.resolve("later.npy"))).isNotEqualTo(theirs);
+        } finally {
+            AtomicFile.forgetNewFiles();
+        }
+    }
+
     /** A finished run that replaces an earlier OUT keeps that file's permission bits, as AtomicFile does. */
     @Test
     void aReplacedKernelKeepsItsPermissions(@TempDir Path dir) throws IOException {
