@@ -1,6 +1,7 @@
 package org.ntk4j.predict;
 
 import java.util.Locale;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
 import org.ntk4j.cpu.Lapack;
 import org.ntk4j.tensor.DType;
@@ -288,17 +289,20 @@ public final class GpInference {
      * with it. The tensors are held, not copied: they must stay open, and unchanged, while the predictor is used.
      *
      * <p>Thread-safe: predictions may be asked from several threads at once, and each factorisation is made once.
-     * Closing the predictor while another thread uses it is not allowed; a predictor used after {@link #close()}
-     * throws an IllegalStateException.
+     * {@link #close()} waits for the predictions in progress in other threads to finish (they solve with the
+     * factorisations it frees: freeing them under a running solve would read released, possibly reused, native
+     * memory); a prediction asked for once close has begun throws an IllegalStateException.
      */
     public static final class Predictor implements AutoCloseable {
         private final Kernels trainTrain;
         private final Tensor yTrain;
         private final double diagReg;
         private final boolean diagRegAbsoluteScale;
+        /** Held (shared) by each prediction for its whole run, (exclusively) by close. */
+        private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
         private Lapack.Cholesky nngpFactor;
         private Lapack.Cholesky ntkFactor;
-        private boolean closed;
+        private volatile boolean closed;
 
         /**
          * Checks what can be checked without the test points.
@@ -415,17 +419,26 @@ public final class GpInference {
             boolean useNtk = get != Posterior.NNGP;
             Tensor kdd = useNtk ? trainTrain.ntk() : trainTrain.nngp();
             int n = checkTrain(who, useNtk, kdd, yTrain);
-            Lapack.Cholesky f = factor(who, useNtk, kdd);
-            return gaussian(who, get, testTrain.ntk(), testTest == null ? null : testTest.ntk(), trainTrain.nngp(),
-                    testTrain.nngp(), testTest == null ? null : testTest.nngp(), yTrain, n, f::solve, f::solve,
-                    covariance, diagonal);
+            checkTestTrain(who, useNtk, useNtk ? testTrain.ntk() : testTrain.nngp(), n);
+            inUse.readLock().lock();
+            try {
+                if (closed) {
+                    throw new IllegalStateException(who + ": predictor used after close()");
+                }
+                Lapack.Cholesky f = factor(who, useNtk, kdd);
+                return gaussian(who, get, testTrain.ntk(), testTest == null ? null : testTest.ntk(),
+                        trainTrain.nngp(), testTrain.nngp(), testTest == null ? null : testTest.nngp(), yTrain, n,
+                        f::solve, f::solve, covariance, diagonal);
+            } finally {
+                inUse.readLock().unlock();
+            }
         }
 
-        /** The factorisation of the NTK's or the NNGP's K + rI, made on first request (once, also when raced). */
+        /**
+         * The factorisation of the NTK's or the NNGP's K + rI, made on first request (once, also when raced); the
+         * caller holds {@link #inUse}'s read lock.
+         */
         private synchronized Lapack.Cholesky factor(String who, boolean useNtk, Tensor kdd) {
-            if (closed) {
-                throw new IllegalStateException(who + ": predictor used after close()");
-            }
             Lapack.Cholesky f = useNtk ? ntkFactor : nngpFactor;
             if (f == null) {
                 double r = regulariser(kdd, diagReg, diagRegAbsoluteScale);
@@ -440,17 +453,27 @@ public final class GpInference {
             return f;
         }
 
-        /** Releases the cached factorisations (not the kernels or the targets, which are the caller's). Idempotent. */
+        /**
+         * Releases the cached factorisations (not the kernels or the targets, which are the caller's), once the
+         * predictions in progress have finished. Idempotent.
+         */
         @Override
-        public synchronized void close() {
-            closed = true;
-            if (nngpFactor != null) {
-                nngpFactor.close();
-                nngpFactor = null;
-            }
-            if (ntkFactor != null) {
-                ntkFactor.close();
-                ntkFactor = null;
+        public void close() {
+            closed = true; // predictions that start from now on are refused, and cannot delay the write lock
+            inUse.writeLock().lock();
+            try {
+                synchronized (this) {
+                    if (nngpFactor != null) {
+                        nngpFactor.close();
+                        nngpFactor = null;
+                    }
+                    if (ntkFactor != null) {
+                        ntkFactor.close();
+                        ntkFactor = null;
+                    }
+                }
+            } finally {
+                inUse.writeLock().unlock();
             }
         }
     }
@@ -499,6 +522,8 @@ public final class GpInference {
         boolean useNtk = g != Posterior.NNGP;
         Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
         int n = checkTrain(GP, useNtk, kdd, yTrain);
+        // the test-train kernel is refused before the factorisation, which a bad one would waste
+        checkTestTrain(GP, useNtk, useNtk ? ntkTestTrain : nngpTestTrain, n);
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
         String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
         // one factorisation per call, for the mean's and the covariance's solves alike
@@ -513,6 +538,15 @@ public final class GpInference {
         if (g == null) {
             throw new IllegalArgumentException(who + ": the posterior must be one of nngp, ntk, ntkgp, got null");
         }
+    }
+
+    /**
+     * Checks the test-train kernel a posterior's mean reads (the NTK's for ntk and ntkgp, the NNGP's for nngp):
+     * present, finite and [M, N]; before any factorisation, which a bad test kernel would waste.
+     */
+    static void checkTestTrain(String who, boolean useNtk, Tensor ktd, int n) {
+        require(who, ktd, "test-train " + (useNtk ? "NTK" : "NNGP"));
+        checkTestTrain(who, ktd, n);
     }
 
     /**

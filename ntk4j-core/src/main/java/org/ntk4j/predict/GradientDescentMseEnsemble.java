@@ -1,5 +1,6 @@
 package org.ntk4j.predict;
 
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.DoublePointer;
 import org.ntk4j.predict.GpInference.Gaussian;
@@ -40,8 +41,9 @@ import org.ntk4j.tensor.Tensor;
  * used, as by {@link GpInference}.
  *
  * <p>Thread-safe: predictions may be asked from several threads at once, and each factorisation is made once.
- * Closing the ensemble while another thread uses it is not allowed; an ensemble used after {@link #close()} throws
- * an IllegalStateException.
+ * {@link #close()} waits for the predictions in progress in other threads to finish (they read the
+ * eigendecompositions and factorisations it frees); a prediction asked for once close has begun throws an
+ * IllegalStateException.
  */
 public final class GradientDescentMseEnsemble implements AutoCloseable {
     private static final String WHO = "gradient_descent_mse_ensemble";
@@ -53,9 +55,11 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
     private final int n;
     /** t = ∞: gp_inference with its cached Cholesky factorisations. */
     private final GpInference.Predictor atInfinity;
+    /** Held (shared) by each prediction for its whole run, (exclusively) by close. */
+    private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
     private GradientDescentMse nngpFlow;
     private GradientDescentMse ntkFlow;
-    private boolean closed;
+    private volatile boolean closed;
 
     private GradientDescentMseEnsemble(Kernels trainTrain, Tensor yTrain, double learningRate, double diagReg,
                                        boolean diagRegAbsoluteScale, int n) {
@@ -171,19 +175,27 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
         if (covariance && testTest == null) {
             throw new IllegalArgumentException(WHO + ": " + testTestName + ": the kernels must not be null");
         }
-        if (t == Double.POSITIVE_INFINITY) {
+        // the test-train kernel is refused before the eigendecomposition or factorisation, which it would waste
+        boolean ntk = get == Posterior.NTK;
+        GpInference.checkTestTrain(WHO, ntk, ntk ? testTrain.ntk() : testTrain.nngp(), n);
+        inUse.readLock().lock();
+        try {
             checkOpen();
-            // the ntk/nngp posterior: a Cholesky solve, kept, rather than the eigenbasis at t = ∞
-            return atInfinity.compute(WHO, get, testTrain, testTest, covariance, diagonal);
+            if (t == Double.POSITIVE_INFINITY) {
+                // the ntk/nngp posterior: a Cholesky solve, kept, rather than the eigenbasis at t = ∞
+                return atInfinity.compute(WHO, get, testTrain, testTest, covariance, diagonal);
+            }
+            GradientDescentMse flow = flow(get, kdd);
+            UnaryOperator<Tensor> meanOp = rhs -> flow.expm1Operator(t, rhs);
+            // nngp: B (K_dd + rI) Bᵀ − B K_dt − K_td Bᵀ = −K_td V diag((1 − e^(−2λs))/λ) Vᵀ K_dt: the operator at
+            // 2t (2t may overflow to ∞ for t near Double.MAX_VALUE: then e^(−2λs) = 0, the limit, is right)
+            UnaryOperator<Tensor> covOp = get == Posterior.NNGP ? rhs -> flow.expm1Operator(2 * t, rhs) : meanOp;
+            return GpInference.gaussian(WHO, get, testTrain.ntk(), testTest == null ? null : testTest.ntk(),
+                    trainTrain.nngp(), testTrain.nngp(), testTest == null ? null : testTest.nngp(), yTrain, n,
+                    meanOp, covOp, covariance, diagonal);
+        } finally {
+            inUse.readLock().unlock();
         }
-        GradientDescentMse flow = flow(get, kdd);
-        UnaryOperator<Tensor> meanOp = rhs -> flow.expm1Operator(t, rhs);
-        // nngp: B (K_dd + rI) Bᵀ − B K_dt − K_td Bᵀ = −K_td V diag((1 − e^(−2λs))/λ) Vᵀ K_dt: the operator at 2t
-        // (2t may overflow to ∞ for t near Double.MAX_VALUE: then e^(−2λs) = 0, the limit, is right)
-        UnaryOperator<Tensor> covOp = get == Posterior.NNGP ? rhs -> flow.expm1Operator(2 * t, rhs) : meanOp;
-        return GpInference.gaussian(WHO, get, testTrain.ntk(), testTest == null ? null : testTest.ntk(),
-                trainTrain.nngp(), testTrain.nngp(), testTest == null ? null : testTest.nngp(), yTrain, n, meanOp,
-                covOp, covariance, diagonal);
     }
 
     /** The train-train kernel {@code get} decomposes, refusing ntkgp, null and a kernel not given. */
@@ -205,9 +217,9 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
     /**
      * The finite-time flow of {@code get}'s kernel, made on first request (once, also when raced): a symmetrised
      * float64 copy of the kernel, which its eigendecomposition overwrites (made here, so that errors surface now).
+     * The caller holds {@link #inUse}'s read lock.
      */
     private synchronized GradientDescentMse flow(Posterior get, Tensor kdd) {
-        checkOpen();
         GradientDescentMse f = get == Posterior.NTK ? ntkFlow : nngpFlow;
         if (f == null) {
             KernelMatrix copy = KernelMatrix.of(kdd);
@@ -248,7 +260,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
         }
     }
 
-    private synchronized void checkOpen() {
+    private void checkOpen() {
         if (closed) {
             throw new IllegalStateException(WHO + ": used after close()");
         }
@@ -256,19 +268,26 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
 
     /**
      * Releases the eigendecompositions and the t = ∞ factorisations (not the kernels or the targets, which are the
-     * caller's). Idempotent.
+     * caller's), once the predictions in progress have finished. Idempotent.
      */
     @Override
-    public synchronized void close() {
-        closed = true;
-        atInfinity.close();
-        if (nngpFlow != null) {
-            nngpFlow.close();
-            nngpFlow = null;
-        }
-        if (ntkFlow != null) {
-            ntkFlow.close();
-            ntkFlow = null;
+    public void close() {
+        closed = true; // predictions that start from now on are refused, and cannot delay the write lock
+        inUse.writeLock().lock();
+        try {
+            atInfinity.close();
+            synchronized (this) {
+                if (nngpFlow != null) {
+                    nngpFlow.close();
+                    nngpFlow = null;
+                }
+                if (ntkFlow != null) {
+                    ntkFlow.close();
+                    ntkFlow = null;
+                }
+            }
+        } finally {
+            inUse.writeLock().unlock();
         }
     }
 }

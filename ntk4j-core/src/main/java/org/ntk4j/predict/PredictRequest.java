@@ -203,8 +203,12 @@ public record PredictRequest(Model model, Params params, Examples train, Example
         boolean ode = loss != Loss.MSE || !Double.isNaN(momentum);
         if (posterior != null) {
             if (ode) {
-                throw new IllegalArgumentException("--posterior: gp_inference is the t = ∞ MSE posterior; drop --loss "
-                        + loss.shortName() + (!Double.isNaN(momentum) ? " and --momentum" : ""));
+                // name only what was given: --loss mse with --momentum is refused for the momentum alone
+                String drop = (loss != Loss.MSE ? "--loss " + loss.shortName() : "")
+                        + (loss != Loss.MSE && !Double.isNaN(momentum) ? " and " : "")
+                        + (!Double.isNaN(momentum) ? "--momentum" : "");
+                throw new IllegalArgumentException("--posterior: the posteriors (gp_inference) and trained ensembles "
+                        + "(gradient_descent_mse_ensemble) are for the MSE loss without momentum; drop " + drop);
             }
             if (kind.isFull()) {
                 throw new IllegalArgumentException("--posterior: needs an N×N kernel (--kind trace, pntk, ...), not "

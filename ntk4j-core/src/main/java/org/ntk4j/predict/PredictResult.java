@@ -85,13 +85,13 @@ public record PredictResult(Solver solver, Method method, int outputs, int train
      * @param points the figures at each requested time, in the request's order
      * @param predictions the test outputs, [M, O] for one time, [T, M, O] for several
      * @param covariance the posterior's test covariance when it was asked for, [M, M] for one time, [T, M, M] for
- *     several; else null
+     *     several; else null
      * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
      *     no NTK was computed (the NNGP posterior), +∞ for a zero train NTK (no learning rate diverges)
      * @param fullKernel whether the train kernel is the full NO×NO one
      * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
      * @param meanVariance the posterior's mean predictive variance at the first time (posterior only, else NaN; each
- *     time's is its {@link TimePoint#meanVariance()})
+     *     time's is its {@link TimePoint#meanVariance()})
      * @param evaluations the ODE solver's derivative evaluations (ODE only, else 0)
      * @param trainKernelSeconds seconds computing the train kernel (closed form only, else NaN)
      * @param testKernelSeconds seconds computing the test kernel (closed form only, else NaN)

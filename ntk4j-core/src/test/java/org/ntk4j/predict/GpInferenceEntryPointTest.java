@@ -58,9 +58,10 @@ class GpInferenceEntryPointTest {
         Kernels tt = new Kernels(nngpTT, ntkTT);
         for (boolean absolute : new boolean[] {false, true}) {
             double diagReg = absolute ? 0.02 : 0.01;
-            GpInference.Predictor p = absolute ? GpInference.gpInference(dd, y, diagReg, true)
+            // the predictor keeps its factorisations (native memory) until closed
+            try (GpInference.Predictor p = absolute ? GpInference.gpInference(dd, y, diagReg, true)
                     : GpInference.gpInference(dd, y, diagReg);
-            try (Gaussian old = GpInference.infer(g, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y, diagReg,
+                 Gaussian old = GpInference.infer(g, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y, diagReg,
                          absolute, true);
                  Gaussian cov = p.predict(g, td, tt);
                  Gaussian oldMean = GpInference.infer(g, ntkDD, ntkTD, null, nngpDD, nngpTD, null, y, diagReg,
@@ -82,23 +83,24 @@ class GpInferenceEntryPointTest {
 
     @Test
     void onlyTheKernelsAPosteriorReadsAreNeeded() {
-        try (Gaussian ntkgp = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3)
-                     .predict(Posterior.NTKGP, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT));
+        try (GpInference.Predictor ntkOnlyGp = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3);
+             GpInference.Predictor nngpOnlyGp = GpInference.gpInference(Kernels.ofNngp(nngpDD), y, 1e-3);
+             Gaussian ntkgp = ntkOnlyGp.predict(Posterior.NTKGP, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT));
              Gaussian old = GpInference.infer(Posterior.NTKGP, ntkDD, ntkTD, ntkTT, null, null, null, y, 1e-3, false,
                      true);
-             Gaussian nngpPost = GpInference.gpInference(Kernels.ofNngp(nngpDD), y, 1e-3)
-                     .predict(Posterior.NNGP, Kernels.ofNngp(nngpTD));
+             Gaussian nngpPost = nngpOnlyGp.predict(Posterior.NNGP, Kernels.ofNngp(nngpTD));
              Gaussian oldNngp = GpInference.infer(Posterior.NNGP, null, null, null, nngpDD, nngpTD, null, y, 1e-3,
                      false, false)) {
             assertThat(ntkgp.covariance().toDoubleArray()).containsExactly(old.covariance().toDoubleArray());
             assertThat(nngpPost.mean().toDoubleArray()).containsExactly(oldNngp.mean().toDoubleArray());
         }
         // the ntk covariance needs the NNGP: refused by name, not computed from a missing kernel
-        GpInference.Predictor ntkOnly = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3);
-        assertThatThrownBy(() -> ntkOnly.predict(Posterior.NTK, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT)))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("gp_inference: the train-train NNGP (the NTK covariance needs both kernels) kernel is "
-                        + "needed");
+        try (GpInference.Predictor ntkOnly = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3)) {
+            assertThatThrownBy(() -> ntkOnly.predict(Posterior.NTK, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the train-train NNGP (the NTK covariance needs both kernels) kernel "
+                            + "is needed");
+        }
     }
 
     @Test
@@ -128,6 +130,23 @@ class GpInferenceEntryPointTest {
         // was a NullPointerException from text.trim()
         assertOneLine(() -> Posterior.parse(null), "--posterior: expected nngp, ntk or ntkgp, got null");
         assertOneLine(() -> Posterior.parse("gp"), "--posterior: expected nngp, ntk or ntkgp, got 'gp'");
+    }
+
+    @Test
+    void aPosteriorWithTheOdeNamesOnlyWhatWasGiven() {
+        org.ntk4j.ntk.KernelKind trace = org.ntk4j.ntk.KernelKind.trace();
+        double[] ts = {1, Double.POSITIVE_INFINITY};
+        String prefix = "--posterior: the posteriors (gp_inference) and trained ensembles "
+                + "(gradient_descent_mse_ensemble) are for the MSE loss without momentum; drop ";
+        // was "drop --loss mse and --momentum": the MSE loss, which was not the trouble, named to be dropped
+        assertThatThrownBy(() -> PredictRequest.checkSettings(trace, ts, Posterior.NTK, Loss.MSE, 0.5, false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(prefix + "--momentum");
+        assertThatThrownBy(() -> PredictRequest.checkSettings(trace, ts, Posterior.NNGP, Loss.CROSS_ENTROPY,
+                Double.NaN, false)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(prefix + "--loss cross-entropy");
+        assertThatThrownBy(() -> PredictRequest.checkSettings(trace, ts, Posterior.NTK, Loss.CROSS_ENTROPY, 0.5,
+                false)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(prefix + "--loss cross-entropy and --momentum");
     }
 
     private static void assertOneLine(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, String prefix) {

@@ -388,6 +388,100 @@ class GradientDescentMseEnsembleTest {
         }
     }
 
+    /**
+     * close() in one thread while others predict: each prediction either gives the numbers of a prediction made
+     * alone or, once close has begun, is refused with the one IllegalStateException; none reads the released
+     * factorisations (which a solve in progress did: a closed tensor's error, or freed, reused memory).
+     */
+    @Test
+    void closeWaitsForThePredictionsInProgress() throws Exception {
+        int n = 400; // the train-train factor is more than 1 MiB: the tensor pool keeps its storage for reuse
+        int m = 200;
+        Problem big = Problem.random(5, n, m, 1);
+        try (Tensor kdd = big.dd(big.theta()); Tensor ktd = big.td(big.theta()); Tensor kdd2 = big.dd(big.nngp());
+             Tensor ktd2 = big.td(big.nngp()); Tensor ktt2 = big.tt(big.nngp()); Tensor targets = big.targets()) {
+            Kernels bigDd = new Kernels(kdd2, kdd);
+            Kernels bigTd = new Kernels(ktd2, ktd);
+            Kernels bigTt = Kernels.ofNngp(ktt2);
+            double[] expectedInf;
+            double[] expectedFinite;
+            try (GradientDescentMseEnsemble alone = GradientDescentMseEnsemble.of(bigDd, targets, 1, DIAG_REG, false);
+                 Gaussian inf = alone.predict(Posterior.NTK, Double.POSITIVE_INFINITY, bigTd, bigTt);
+                 Gaussian fin = alone.predict(Posterior.NTK, 50, bigTd, bigTt)) {
+                expectedInf = inf.covariance().toDoubleArray();
+                expectedFinite = fin.covariance().toDoubleArray();
+            }
+            for (boolean predictor : new boolean[] {true, false}) {
+                GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(bigDd, targets, 1, DIAG_REG, false);
+                GpInference.Predictor gp = GpInference.gpInference(bigDd, targets, DIAG_REG);
+                ExecutorService pool = Executors.newFixedThreadPool(3);
+                java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+                try {
+                    java.util.List<Future<Integer>> workers = new java.util.ArrayList<>();
+                    for (int w = 0; w < 3; w++) {
+                        boolean finite = !predictor && w % 2 == 1;
+                        workers.add(pool.submit(() -> {
+                            for (int i = 0; ; i++) {
+                                try (Gaussian g = predictor ? gp.predict(Posterior.NTK, bigTd, bigTt)
+                                        : ens.predict(Posterior.NTK, finite ? 50 : Double.POSITIVE_INFINITY, bigTd,
+                                        bigTt)) {
+                                    assertClose(g.covariance(), Tensor.of(finite ? expectedFinite : expectedInf, m, m),
+                                            1e-9);
+                                    done.incrementAndGet();
+                                } catch (IllegalStateException e) {
+                                    assertThat(e).hasMessageEndingWith("used after close()");
+                                    return i;
+                                }
+                            }
+                        }));
+                    }
+                    // until three predictions have finished (or a worker has failed, which f.get reports)
+                    while (done.get() < 3 && workers.stream().noneMatch(Future::isDone)) {
+                        Thread.sleep(1);
+                    }
+                    if (predictor) {
+                        gp.close();
+                    } else {
+                        ens.close();
+                    }
+                    for (Future<Integer> f : workers) {
+                        // rethrows a worker's failed assertion or unexpected exception; a close that never
+                        // returned (a deadlock) fails here rather than hanging the build
+                        f.get(2, java.util.concurrent.TimeUnit.MINUTES);
+                    }
+                } finally {
+                    pool.shutdownNow();
+                    gp.close();
+                    ens.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBadTestTrainKernelIsRefusedBeforeAnyFactorisation() {
+        long before = Lapack.Cholesky.factorisations();
+        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DIAG_REG);
+             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false)) {
+            assertOneLine(() -> gp.predict(Posterior.NTK, Kernels.ofNngp(nngpTD)),
+                    "gp_inference: the test-train NTK kernel is needed");
+            assertOneLine(() -> gp.predict(Posterior.NNGP, Kernels.ofNngp(nngpTT)),
+                    "gp_inference: a test-train kernel must be [M, 7], got [4, 4]");
+            assertOneLine(() -> ens.predict(Posterior.NTK, Double.POSITIVE_INFINITY, Kernels.ofNngp(nngpTD)),
+                    "gradient_descent_mse_ensemble: the test-train NTK kernel is needed");
+            assertOneLine(() -> GpInference.infer(Posterior.NTK, ntkDD, null, null, null, null, null, y, DIAG_REG,
+                    false, false), "gp_inference: the test-train NTK kernel is needed");
+        }
+        assertThat(Lapack.Cholesky.factorisations() - before).isZero();
+        // a singular train-train kernel (no regulariser) with no test-train kernel: the missing kernel is named, as
+        // before the factorisations were kept (the factorisation is not tried)
+        try (Tensor singular = Tensor.of(new double[] {1, 1, 1, 1}, 2, 2); Tensor y2 = Tensor.of(new double[] {1, 0},
+                2, 1)) {
+            assertOneLine(() -> GpInference.infer(Posterior.NTK, singular, null, null, null, null, null, y2, 0, false,
+                    false), "gp_inference: the test-train NTK kernel is needed");
+        }
+    }
+
     @Test
     void badInputIsOneLineNamingTheArgument() {
         String who = "gradient_descent_mse_ensemble: ";
