@@ -216,6 +216,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                 if (infinite) {
                     return limit(o, kind, x1, xb, dt, budget);
                 }
+                TrainedInputs.warnIfTrainedOtherwise("--params-in", paramsIn, model, standardization,
+                        "--data " + data, spec.commandLine().getErr());
                 Params p = resolved.params(paramsIn, seed, perExample, dt);
                 net = withBuffersOf(net, p);
                 try {

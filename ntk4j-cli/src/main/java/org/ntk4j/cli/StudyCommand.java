@@ -345,12 +345,9 @@ public final class StudyCommand implements Callable<Integer> {
                     fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()),
                             RunFingerprint.of(specOfWidth, p, xTrain, xTest));
                 }
-                String name = f.getFileName().toString();
-                String stem = name.substring(0, name.length() - ".npz".length());
-                Path dir = f.toAbsolutePath().getParent();
-                if (!warned && name.endsWith(".npz") && Files.isRegularFile(dir.resolve(stem
-                        + Checkpoints.STATE_SUFFIX))) {
-                    String standardize = Checkpoints.run(dir, stem).getOrDefault("standardize", "none");
+                Map<String, String> run = warned ? null : TrainedInputs.recorded(f);
+                if (run != null) {
+                    String standardize = run.getOrDefault("standardize", "none");
                     if (!standardize.equals("none")) {
                         err.println("ntk4j: warning: --checkpoints: " + f + " was trained on inputs standardised by "
                                 + "--standardize " + standardize + "; the study computes its kernels on --sample "

@@ -190,9 +190,6 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--checkpoint-dir: no checkpoint to write; add "
                     + "--checkpoint-every-epoch, --checkpoint-epochs or --checkpoint-every-steps");
         }
-        if (resume && paramsIn != null) {
-            throw new IllegalArgumentException("--resume and --params-in: the checkpoint has the parameters; give one");
-        }
         String resumeFrom = null;
         if (resume) {
             PrintWriter notes = spec.commandLine().getErr();
@@ -216,6 +213,23 @@ public final class TrainCommand implements Callable<Integer> {
         // the spec as written, blanks aside: one with the parameters' shapes but another activation (or any other
         // network) would continue the run as a network it never was
         String modelSpec = net.spec().replaceAll("\\s+", "");
+        // the documented recipe is the same command with --resume: a run that started from --params-in is resumed
+        // with it, which is checked against the file the run started from (its bytes' digest) and then not read,
+        // the checkpoint having the parameters
+        String paramsInDigest = paramsIn != null && checkpointDir != null && Files.isRegularFile(paramsIn)
+                ? fileDigest(paramsIn) : null;
+        if (resumeFrom != null && paramsIn != null && Files.isRegularFile(paramsIn)) {
+            String was = recorded.get("params_in");
+            if (was == null) {
+                throw new IllegalArgumentException("--resume and --params-in " + paramsIn + ": the checkpoint's run "
+                        + "did not start from a --params-in file (or was written before 2026-12-07, when that was "
+                        + "first recorded); resume without --params-in");
+            }
+            if (!was.equals(paramsInDigest)) {
+                throw new IllegalArgumentException("--resume: the checkpoint's run started from another --params-in "
+                        + "file than " + paramsIn + " (its bytes differ); give the file it started from, or none");
+            }
+        }
         requireSame(recorded, "model", modelSpec);
         requireSame(recorded, "dtype", dt.shortName());
         requireSame(recorded, "standardize", modeName);
@@ -253,6 +267,10 @@ public final class TrainCommand implements Callable<Integer> {
                 run.put("dtype", dt.shortName());
                 run.put("standardize", modeName);
                 run.put("train", fingerprint(trainRaw));
+                String startedFrom = recorded.containsKey("params_in") ? recorded.get("params_in") : paramsInDigest;
+                if (startedFrom != null) {
+                    run.put("params_in", startedFrom);
+                }
                 String was = recorded.get("train");
                 if (was != null && !was.equals(run.get("train"))) {
                     throw new IllegalArgumentException("--resume: the checkpoint's run trained on other data (" + was
@@ -366,6 +384,23 @@ public final class TrainCommand implements Callable<Integer> {
         return TrainConfig.builder().optimizer(opt).loss(Loss.parse(loss)).learningRate(lr)
                 .schedule(Schedule.parse(schedule)).batchSize(batch).epochs(epochs).seed(seed).checkpointEpochs(ce)
                 .checkpointEverySteps(everySteps).build();
+    }
+
+    /** SHA-256 of a file's bytes, in hex: which --params-in file a run started from. */
+    private static String fileDigest(Path file) throws IOException {
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] chunk = new byte[1 << 16];
+            for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
+                sha.update(chunk, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
     }
 
     /** Refuses a resume whose --OPTION differs from the one the checkpoint's run recorded (not recorded: no check). */

@@ -325,6 +325,74 @@ class TrainCommandTest {
         return r;
     }
 
+    /**
+     * The documented recipe, the same command with --resume, for a run that started from --params-in (refused
+     * before 2026-12-07: "give one"): it ends with the uninterrupted run's bits; another file, or --params-in for a
+     * run that started from its seed, is refused in one line.
+     */
+    @Test
+    void aRunFromParamsInResumesWithTheSameCommand(@TempDir Path dir) throws Exception {
+        String[] tiny = {"train", "--model", "fcn(depth=1,width=8,out=10)", "--train", "default:train:40", "--test",
+            "none", "--batch", "16", "--optimizer", "adam", "--lr", "1e-2", "--quiet"};
+        Path start = dir.resolve("start.npz");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "0", "--seed", "7", "--params-out", start.toString()));
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "3", "--params-in", start.toString(), "--params-out",
+                full.toString()));
+        Path ck = dir.resolve("ck");
+        String[] run = TiledRunTest.with(tiny, "--params-in", start.toString(), "--checkpoint-dir", ck.toString(),
+                "--checkpoint-every-epoch");
+        CliRuns.run(0, TiledRunTest.with(run, "--epochs", "1"));
+        Path resumed = dir.resolve("resumed.npz");
+        assertThat(CliRuns.run(0, TiledRunTest.with(run, "--epochs", "3", "--resume", "--overwrite", "--params-out",
+                resumed.toString()))[0]).contains("resuming from");
+        assertSameArrays(resumed, full);
+        // another starting file: refused
+        Path other = dir.resolve("other.npz");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "0", "--seed", "8", "--params-out", other.toString()));
+        assertThat(oneLineError(TiledRunTest.with(replaced(run, "--params-in", other.toString()), "--epochs", "4",
+                "--resume", "--overwrite"))).contains("started from another --params-in file than " + other);
+        // a run from its seed resumed with --params-in: refused
+        Path ck2 = dir.resolve("ck2");
+        CliRuns.run(0, TiledRunTest.with(tiny, "--epochs", "1", "--checkpoint-dir", ck2.toString(),
+                "--checkpoint-every-epoch"));
+        assertThat(oneLineError(TiledRunTest.with(tiny, "--epochs", "2", "--checkpoint-dir", ck2.toString(),
+                "--checkpoint-every-epoch", "--resume", "--params-in", start.toString())))
+                .contains("did not start from a --params-in file");
+    }
+
+    /**
+     * kernel --params-in of a checkpoint warns when the run standardised its inputs otherwise than the kernel does
+     * (train's default global, kernel's none: the trained network's kernel at inputs of another scale, before
+     * 2026-12-07 without a word) or trained another --model spec, and is silent when they agree and for a file
+     * without a state beside it.
+     */
+    @Test
+    void kernelOfACheckpointSaysWhenItsInputsAreStandardisedOtherwise(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("ck");
+        Path out = dir.resolve("p.npz");
+        CliRuns.run(0, "train", "--model", "fcn(depth=1,width=8,out=10)", "--train", "default:train:40", "--test",
+                "none", "--batch", "16", "--epochs", "1", "--quiet", "--checkpoint-dir", ck.toString(),
+                "--checkpoint-epochs", "1", "--params-out", out.toString());
+        String[] kernel = {"kernel", "--model", "fcn(depth=1,width=8,out=10)", "--data", "default:test:6",
+            "--quiet", "--params-in", ck.resolve("epoch-0001.npz").toString()};
+        String err = CliRuns.run(0, kernel)[1];
+        assertThat(err).contains("ntk4j: warning: --params-in " + ck.resolve("epoch-0001.npz")
+                + " was trained on inputs standardised by --standardize global, and this command computes on "
+                + "--data default:test:6 with --standardize none");
+        assertThat(err.lines().filter(l -> l.contains("warning")).count()).isEqualTo(1);
+        assertThat(CliRuns.run(0, TiledRunTest.with(kernel, "--standardize", "global"))[1]).doesNotContain("warning");
+        assertThat(CliRuns.run(0, "kernel", "--model", "fcn(depth=1,width=8,out=10)", "--data", "default:test:6",
+                "--quiet", "--params-in", out.toString())[1]).doesNotContain("warning");
+        // the same shapes under another activation: a network the run never trained; case and blanks aside, the same
+        String[] global = TiledRunTest.with(kernel, "--standardize", "global");
+        String tanh = CliRuns.run(0, replaced(global, "--model", "fcn(depth=1,width=8,out=10,act=tanh)"))[1];
+        assertThat(tanh).contains("was trained as --model fcn(depth=1,width=8,out=10); this command computes with "
+                + "--model fcn(depth=1,width=8,out=10,act=tanh)");
+        assertThat(CliRuns.run(0, replaced(global, "--model", "FCN(depth=1, width=8, out=10)"))[1])
+                .doesNotContain("warning");
+    }
+
     /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line. */
     private static String oneLineError(String... args) {
         String err = CliRuns.run(2, args)[1];
