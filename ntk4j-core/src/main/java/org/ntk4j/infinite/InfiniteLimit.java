@@ -8,7 +8,8 @@ import org.ntk4j.tensor.Tensor;
 /**
  * The analytic infinite-width NNGP and NTK of a zoo network (neural-tangents' {@code stax} {@code kernel_fn}),
  * laid out as the empirical kernel of a {@link KernelKind}. {@link #of} picks the architecture's limit from a zoo
- * spec; models without one are refused in one line naming {@link #SUPPORTED}.
+ * spec; models without one are refused in one line naming {@link #SUPPORTED}. {@link #of(org.ntk4j.nn.Model, int[])}
+ * composes the limit of a network built from layers.
  */
 public interface InfiniteLimit {
     /** The zoo models and activations that have an analytic limit, as the refusals name them. */
@@ -46,6 +47,21 @@ public interface InfiniteLimit {
         }
         throw new IllegalArgumentException("--infinite: the analytic infinite-width kernels are implemented for "
                 + SUPPORTED + " only, not '" + s.name() + "'");
+    }
+
+    /**
+     * The limit of a network built from {@link org.ntk4j.nn.Layers}, composed layer by layer as neural-tangents'
+     * {@code stax} {@code kernel_fn} ({@link ComposedLimit}: serial, parallel, fan_out, fan_in_sum, dense, flatten
+     * and the activations, and on images SAME stride-1 convolutions and global_avg_pool); a layer without a rule is
+     * refused in one line naming it and its path.
+     *
+     * @param model the network
+     * @param exampleShape the per-example input shape (without the batch axis); not modified
+     * @return the limit of that network for examples of that shape
+     * @throws IllegalArgumentException as {@link ComposedLimit#of}
+     */
+    static InfiniteLimit of(org.ntk4j.nn.Model model, int[] exampleShape) {
+        return ComposedLimit.of(model, exampleShape);
     }
 
     /**

@@ -320,19 +320,24 @@ final class PixelPairs {
         final int[] dj;
 
         Geometry(int h, int w, int c, int filter) {
+            this(h, w, c, filter, filter);
+        }
+
+        /** The geometry of a kh × kw filter (SAME, stride 1). */
+        Geometry(int h, int w, int c, int kh, int kw) {
             this.h = h;
             this.w = w;
             this.c = c;
             this.pixels = h * w;
             // SAME padding for stride 1 as the finite conv resolves it: lo = ⌊(k−1)/2⌋ before, the rest after
-            int[][] pad = Convolution.resolvePadding("SAME", new int[] {h, w}, new int[] {filter, filter},
+            int[][] pad = Convolution.resolvePadding("SAME", new int[] {h, w}, new int[] {kh, kw},
                     new int[] {1, 1}, new int[] {1, 1});
-            di = new int[filter * filter];
-            dj = new int[filter * filter];
-            for (int a = 0; a < filter; a++) {
-                for (int b = 0; b < filter; b++) {
-                    di[a * filter + b] = a - pad[0][0];
-                    dj[a * filter + b] = b - pad[1][0];
+            di = new int[kh * kw];
+            dj = new int[kh * kw];
+            for (int a = 0; a < kh; a++) {
+                for (int b = 0; b < kw; b++) {
+                    di[a * kw + b] = a - pad[0][0];
+                    dj[a * kw + b] = b - pad[1][0];
                 }
             }
         }

@@ -142,6 +142,85 @@ public final class Conv extends SingleLayer {
         return r;
     }
 
+    /**
+     * The number of output channels.
+     *
+     * @return the output channels
+     */
+    public int out() {
+        return out;
+    }
+
+    /**
+     * The filter size per spatial axis.
+     *
+     * @return a copy of the filter sizes
+     */
+    public int[] filter() {
+        return filter.clone();
+    }
+
+    /**
+     * The step per spatial axis.
+     *
+     * @return a copy of the strides
+     */
+    public int[] strides() {
+        return strides.clone();
+    }
+
+    /**
+     * The zero padding {lo, hi} per spatial axis for per-example inputs of shape {@code in}: SAME and VALID resolved
+     * as the layer resolves them, explicit padding as given.
+     *
+     * @param in the per-example input shape ([H, W, C] or [W, C])
+     * @return a new array of {lo, hi} per spatial axis
+     * @throws IllegalArgumentException if {@code in} has fewer axes than the filter has spatial axes
+     */
+    public int[][] padding(int[] in) {
+        if (in.length < filter.length) {
+            throw new IllegalArgumentException("conv: expects per-example inputs with " + filter.length
+                    + " spatial axes and channels, got shape " + Shapes.str(in));
+        }
+        return pads(in);
+    }
+
+    /**
+     * The number of groups G (1 for an ordinary convolution).
+     *
+     * @return the groups
+     */
+    public int groups() {
+        return groups;
+    }
+
+    /**
+     * σ_w, the weight scale.
+     *
+     * @return the weight standard deviation as given to the constructor
+     */
+    public double wStd() {
+        return wStd;
+    }
+
+    /**
+     * σ_b, the bias scale (0: no bias).
+     *
+     * @return the bias standard deviation as given to the constructor
+     */
+    public double bStd() {
+        return bStd;
+    }
+
+    /**
+     * The parameterisation: NTK, or standard for any other value (as the layer reads it).
+     *
+     * @return the parameterisation as given to the constructor
+     */
+    public Parameterization parameterization() {
+        return parameterization;
+    }
+
     @Override
     public String kind() {
         return "conv";

@@ -33,6 +33,42 @@ public final class Dense extends SingleLayer {
         this.parameterization = parameterization;
     }
 
+    /**
+     * The output size.
+     *
+     * @return the number of output features
+     */
+    public int out() {
+        return out;
+    }
+
+    /**
+     * σ_w, the weight scale.
+     *
+     * @return the weight standard deviation as given to the constructor
+     */
+    public double wStd() {
+        return wStd;
+    }
+
+    /**
+     * σ_b, the bias scale (0: no bias).
+     *
+     * @return the bias standard deviation as given to the constructor
+     */
+    public double bStd() {
+        return bStd;
+    }
+
+    /**
+     * The parameterisation: NTK, or standard for any other value (as the layer reads it).
+     *
+     * @return the parameterisation as given to the constructor
+     */
+    public Parameterization parameterization() {
+        return parameterization;
+    }
+
     @Override
     public String kind() {
         return "dense";

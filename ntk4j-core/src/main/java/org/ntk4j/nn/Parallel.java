@@ -21,6 +21,15 @@ public final class Parallel implements Layer {
         this.layers = List.copyOf(layers);
     }
 
+    /**
+     * The branches, branch i applied to input i.
+     *
+     * @return an unmodifiable list of the branches
+     */
+    public List<Layer> layers() {
+        return layers;
+    }
+
     @Override
     public String kind() {
         return "parallel";

@@ -260,7 +260,7 @@ public final class Predict {
                         + "use fewer examples)");
             }
             used = r.method();
-            source = infinite(org.ntk4j.infinite.InfiniteLimit.of(r.model().spec()), kk, dt);
+            source = infinite(PredictRequest.limit(r.model(), perExample), kk, dt);
         } else {
             EmpiricalNtk ntk = ntk(r);
             // before any work: the NTK's plan (an NNGP posterior's method is the NNGP's contraction, not an NTK

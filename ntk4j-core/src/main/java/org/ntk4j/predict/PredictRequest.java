@@ -33,8 +33,9 @@ import org.ntk4j.train.Examples;
  *     t only)
  * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
  * @param covariance with a posterior: also return the test covariance [M, M] ([T, M, M] for several times)
- * @param infinite with a posterior: the model's analytic infinite-width NNGP and NTK ({@code InfiniteLimit}, a zoo
- *     fcn, cnn or resnet) instead of the empirical kernels at {@code params}, which are then not read
+ * @param infinite with a posterior: the model's analytic infinite-width NNGP and NTK ({@code InfiniteLimit}: a zoo
+ *     fcn, cnn or resnet, or a network built from {@code Layers} whose limit composes) instead of the empirical
+ *     kernels at {@code params}, which are then not read
  */
 public record PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind,
                              Method method, long memoryBudget, double[] times, double diagReg,
@@ -93,7 +94,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
                     + " classes, the test examples " + test.classes());
         }
         if (infinite) {
-            checkInfinite(model, kind, method, posterior);
+            checkInfiniteSettings(kind, method, posterior);
+            limit(model, java.util.Arrays.copyOfRange(train.x().shape(), 1, train.x().rank()));
         }
     }
 
@@ -139,6 +141,37 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @throws IllegalArgumentException naming the setting, when one of them has no meaning with the limit
      */
     public static void checkInfinite(Model model, KernelKind kind, Method method, GpInference.Posterior posterior) {
+        checkInfiniteSettings(kind, method, posterior);
+        org.ntk4j.infinite.InfiniteLimit.of(model.spec()); // refuses a model without a limit, naming those with one
+    }
+
+    /**
+     * The analytic limit a request with {@code infinite} computes with: the zoo's own ({@code InfiniteLimit.of(spec)})
+     * where the model's spec names a zoo model, which refuses the zoo models without one as {@link #checkInfinite}
+     * does; otherwise (a network built in Java from {@code Layers}, whose spec is a description) the limit composed
+     * from its layers for examples of {@code perExample}, which refuses a layer without a rule naming it and its path.
+     *
+     * @param model the network
+     * @param perExample the per-example input shape
+     * @return the limit
+     * @throws IllegalArgumentException for a model without a limit
+     */
+    static org.ntk4j.infinite.InfiniteLimit limit(Model model, int[] perExample) {
+        String name;
+        try {
+            name = org.ntk4j.nn.ModelSpec.parse(model.spec()).name();
+        } catch (IllegalArgumentException notASpec) {
+            name = null;
+        }
+        String zooName = name;
+        if (zooName != null && org.ntk4j.nn.Zoo.entries().stream().anyMatch(e -> e.name().equals(zooName))) {
+            return org.ntk4j.infinite.InfiniteLimit.of(model.spec());
+        }
+        return org.ntk4j.infinite.InfiniteLimit.of(model, perExample);
+    }
+
+    /** {@link #checkInfinite}'s checks of the settings, without the model's. */
+    private static void checkInfiniteSettings(KernelKind kind, Method method, GpInference.Posterior posterior) {
         if (posterior == null) {
             throw new IllegalArgumentException("--infinite: needs --posterior nngp|ntk|ntkgp (the infinitely wide "
                     + "networks are an ensemble over initialisations: e.g. --posterior ntk --t 10,inf gives its mean "
@@ -152,7 +185,6 @@ public record PredictRequest(Model model, Params params, Examples train, Example
             throw new IllegalArgumentException("--infinite: --kind " + kind + " has no infinite-width counterpart (it "
                     + "sketches the parameters); use trace, pntk, pntk-unscaled, logit:K or probes:R");
         }
-        org.ntk4j.infinite.InfiniteLimit.of(model.spec()); // refuses a model without a limit, naming those with one
     }
 
     /**

@@ -156,6 +156,35 @@ class PredictInfiniteTest {
         }
     }
 
+    /**
+     * A network built in Java from {@code Layers} (its spec a description) regresses with its composed limit: the
+     * zoo's fcn written out layer by layer gives the zoo spec's Gaussians (the composed and closed limits agree to
+     * 1e-12); a layer without a rule is refused naming it and its path.
+     */
+    @Test
+    void aNetworkBuiltFromLayersRegressesWithItsComposedLimit() {
+        org.ntk4j.nn.Parameterization ntk = org.ntk4j.nn.Parameterization.NTK;
+        Model built = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.flatten(),
+                org.ntk4j.nn.Layers.dense(16, 1.5, 0.05, ntk), org.ntk4j.nn.Layers.relu(),
+                org.ntk4j.nn.Layers.dense(16, 1.5, 0.05, ntk), org.ntk4j.nn.Layers.relu(),
+                org.ntk4j.nn.Layers.dense(O, 1.5, 0.05, ntk)), "the zoo's fcn, built in Java");
+        try (Params p = NET.init(1, new int[] {5}, DType.F64);
+             PredictResult zoo = Predict.run(request(p, Posterior.NTK, true, 5, Double.POSITIVE_INFINITY));
+             PredictResult composed = Predict.run(PredictRequest.of(built, p, new Examples(xTr, yTr, O),
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
+                     .withTimes(5, Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, true).withInfinite(true))) {
+            assertClose(composed.predictions(), zoo.predictions(), 0, 1e-10);
+            assertClose(composed.covariance(), zoo.covariance(), 0, 1e-10);
+        }
+        Model norm = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(8),
+                org.ntk4j.nn.Layers.layerNorm(), org.ntk4j.nn.Layers.dense(O)), "with a layer norm");
+        try (Params p = norm.init(1, new int[] {5}, DType.F64)) {
+            assertOneLine(() -> PredictRequest.of(norm, p, new Examples(xTr, yTr, O), new Examples(xTe, yTe, O))
+                    .withKind(KernelKind.trace()).withPosterior(Posterior.NTK, false).withInfinite(true),
+                    "infinite limit: layer layer_norm (at path 1_layer_norm) has no infinite-width rule");
+        }
+    }
+
     private static void assertOneLine(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, String prefix) {
         assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(prefix)

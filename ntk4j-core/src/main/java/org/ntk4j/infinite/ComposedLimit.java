@@ -1,0 +1,779 @@
+package org.ntk4j.infinite;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.ntk4j.nn.Activation;
+import org.ntk4j.nn.Conv;
+import org.ntk4j.nn.Dense;
+import org.ntk4j.nn.FanInSum;
+import org.ntk4j.nn.FanOut;
+import org.ntk4j.nn.Flatten;
+import org.ntk4j.nn.GlobalAvgPool;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Parallel;
+import org.ntk4j.nn.Parameterization;
+import org.ntk4j.nn.Serial;
+import org.ntk4j.nn.ToImage;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Shapes;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The infinite-width NNGP and NTK of a {@link Model} built from {@link org.ntk4j.nn.Layers}, composed layer by layer
+ * as neural-tangents' {@code stax} {@code kernel_fn} does: each layer maps the kernel state of a pair of examples
+ * (x, x') — the covariance K(x, x') of one unit's value, the NTK Θ(x, x') and each example's own variance K(x, x)
+ * — to the next. For networks on vectors (dense inputs):
+ * <pre>
+ *   input:      K = x·x'/d (the mean over the d features), Θ = 0
+ *   dense:      K ← σ_w² K + σ_b²,   Θ ← K_new + σ_w² Θ (NTK param.)  or  n·K + [b] + σ_w² Θ (standard)
+ *   activation: K ← E[φ(u)φ(v)],     Θ ← E[φ'(u)φ'(v)]·Θ     ((u, v) ~ N(0, [[K(x,x), K], [K, K(x',x')]]))
+ *   fan_out:    copies the state to each branch;  parallel: branch i maps state i
+ *   fan_in_sum: K ← Σ K_i, Θ ← Σ Θ_i (and the variances alike)
+ *   flatten, identity: unchanged
+ * </pre>
+ * ([b] = 1 when the dense layer has a bias, σ_b ≠ 0; n its actual fan-in: under the standard parameterisation the
+ * NTK grows with the widths, and, as for {@link FcnLimit} and neural-tangents, the "limit" is the leading-order NTK
+ * at the network's widths.)
+ *
+ * <p>On images [H, W, C] ([H, W]: one channel, as to_image reads them) the state is a map over pairs of pixels
+ * (p, p'), as {@link CnnLimit} and {@link ResNetLimit} keep it ({@link PixelPairs}): the input's x(p)·x'(p')/C;
+ * a 2-D convolution with SAME zero padding and stride 1 (any kh × kw filter, explicit padding where it equals SAME's)
+ * sums the map over the filter's offsets, K ← σ_w²/(kh·kw) Σ_δ K[p+δ, p'+δ] + σ_b² and Θ alike (n = the input
+ * channels under the standard parameterisation); activations and sums act per pixel pair, also after a flatten (its
+ * units' variances differ from pixel to pixel), until a dense layer reads the flattened map's diagonal mean (p = p':
+ * distinct pixels meet different weights); global_avg_pool takes the mean over every pair (p, p'), after which the
+ * state is a vector's.
+ * Only a network with a global_avg_pool computes the whole (HW)² map; otherwise its diagonal is enough.
+ *
+ * <p>The activations' expectations come from {@link ActivationDuals} (closed forms, or a numerical integration for
+ * tanh, sigmoid and softplus); each example's own variances come from its own pass (the pair (x, x)) once, so a
+ * pair's pass evaluates only the cross expectation of each activation.
+ *
+ * <p>Where these rules are not the network's limit, the composition is refused in one line naming the layer and
+ * its parameter path, rather than computed (neural-tangents computes them regardless):
+ * <ul>
+ *   <li>an activation (other than identity) of something that is not Gaussian in the limit — the inputs
+ *       themselves, another activation's output, or a sum with such a branch: the dual expectations assume
+ *       Gaussian pre-activations;</li>
+ *   <li>a fan_in_sum of two branches that are correlated: the kernels add only where every cross moment vanishes,
+ *       which holds when of each two branches one is the output of dense or conv layers (flatten, identity, pools
+ *       and sums keep that) that the other does not depend on — their zero-mean weights are independent of it —
+ *       as in a residual block's branch and identity; not for parallel(identity, identity), whose sum has four
+ *       times the kernel, nor for parallel(identity, relu) after a dense layer;</li>
+ *   <li>a fan_in_sum with the inputs themselves: the branch summed with them would have the input's finite
+ *       width, which the limit cannot take to infinity;</li>
+ *   <li>a network whose output is not that of a dense layer (an activation last: the output's logits would have
+ *       nonzero means and a random NTK), or not a vector, and a dense layer on per-example inputs of rank above 1
+ *       (flatten or pool first);</li>
+ *   <li>convolutions that change the image size (strides, VALID padding), 1-D or grouped ones, and any other layer
+ *       (avg_pool, max_pool, normalisation, attention...): no infinite-width rule here.</li>
+ * </ul>
+ * The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel of
+ * the same kind. For the zoo's fcn, cnn and resnet it equals {@link FcnLimit}, {@link CnnLimit} and
+ * {@link ResNetLimit} (to rounding).
+ */
+public final class ComposedLimit implements InfiniteLimit {
+    /** What the composition supports, as its refusals name it. */
+    public static final String SUPPORTED_LAYERS = "serial, parallel, fan_out, fan_in_sum, dense, flatten, identity, "
+            + "the activations relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus and sin, and on images to_image, "
+            + "conv (2-D, SAME, stride 1) and global_avg_pool";
+
+    private static final int DENSE = 0;
+    private static final int ACT = 1;
+    private static final int COPY = 2;
+    private static final int ADD = 3;
+    private static final int CONV = 4;
+    private static final int GAP = 5;
+    private static final int DIAGONAL = 6;
+
+    private final String spec;
+    private final int[] exampleShape;
+    private final int features;
+    private final int out;
+    /** The program over registers of {K, Θ}: per op its code, registers (dst, src) and constants. */
+    private final int[] code;
+    private final int[] dst;
+    private final int[] src;
+    private final double[] w2;
+    private final double[] b2;
+    private final double[] fanIn;
+    private final double[] bias;
+    private final boolean[] standard;
+    /** Per op: whether its register holds a pixel-pair map, and a conv's geometry. */
+    private final boolean[] image;
+    private final PixelPairs.Geometry[] geometry;
+    /** Per op, its activation (ACT) or null; per activation point, its activation and whether it acts on a map. */
+    private final Activation[] acts;
+    private final Activation[] points;
+    private final boolean[] imagePoint;
+    private final int registers;
+    private final int result;
+    /** Images: the input's geometry (null for vectors), whether the maps are full, and whether own passes are. */
+    private final PixelPairs.Geometry input;
+    private final boolean full;
+    private final boolean selfFull;
+
+    private ComposedLimit(String spec, int[] exampleShape, int out, Compiler c, int result) {
+        this.spec = spec;
+        this.exampleShape = exampleShape.clone();
+        this.features = Math.max(1, Shapes.size(exampleShape));
+        this.out = out;
+        int n = c.ops.size();
+        code = new int[n];
+        dst = new int[n];
+        src = new int[n];
+        w2 = new double[n];
+        b2 = new double[n];
+        fanIn = new double[n];
+        bias = new double[n];
+        standard = new boolean[n];
+        image = new boolean[n];
+        geometry = new PixelPairs.Geometry[n];
+        acts = new Activation[n];
+        boolean gap = false;
+        boolean activationAfterGap = false;
+        for (int i = 0; i < n; i++) {
+            Op o = c.ops.get(i);
+            code[i] = o.code;
+            dst[i] = o.dst;
+            src[i] = o.src;
+            w2[i] = o.w2;
+            b2[i] = o.b2;
+            fanIn[i] = o.fanIn;
+            bias[i] = o.bias;
+            standard[i] = o.standard;
+            image[i] = o.image;
+            geometry[i] = o.geometry;
+            acts[i] = o.act;
+            gap |= o.code == GAP;
+            activationAfterGap |= gap && o.code == ACT;
+        }
+        points = c.points.toArray(new Activation[0]);
+        imagePoint = new boolean[points.length];
+        for (int i = 0; i < n; i++) {
+            if (code[i] == ACT) {
+                imagePoint[src[i]] = image[i];
+            }
+        }
+        registers = c.registers;
+        this.result = result;
+        this.input = c.input;
+        this.full = gap;
+        // an own pass reads full maps only where an activation after the pooling needs its variance
+        this.selfFull = gap && activationAfterGap;
+    }
+
+    /**
+     * The limit of {@code model} for examples of shape {@code exampleShape}, composed from its layers; refused in
+     * one line naming the first layer without a rule (or whose rule would not be the network's limit, see the
+     * class comment) and its parameter path.
+     *
+     * @param model the network, made of the layers of {@link #SUPPORTED_LAYERS}
+     * @param exampleShape the per-example input shape (without the batch axis); not modified
+     * @return the limit
+     * @throws IllegalArgumentException if model or exampleShape is null, the shape does not fit the model, or a
+     *     layer has no infinite-width rule
+     */
+    public static ComposedLimit of(Model model, int[] exampleShape) {
+        if (model == null || exampleShape == null) {
+            throw new IllegalArgumentException("infinite limit: expected a model and an example shape, got model "
+                    + model + ", example shape " + (exampleShape == null ? null : Shapes.str(exampleShape)));
+        }
+        int[] shape = exampleShape.clone();
+        model.outputShape(shape); // refuses a shape that does not fit, in the model's words
+        Compiler c = new Compiler();
+        boolean images = usesImages(model.root());
+        if (images) {
+            if (shape.length != 2 && shape.length != 3) {
+                throw new IllegalArgumentException("infinite limit: a network with convolutions or global_avg_pool "
+                        + "takes images [H, W] or [H, W, C] per example, got " + Shapes.str(shape));
+            }
+            c.input = new PixelPairs.Geometry(shape[0], shape[1], shape.length == 3 ? shape[2] : 1, 1);
+        }
+        Branch in = new Branch(0, shape, false, Set.of(), null, true, images);
+        Branch end = c.compile(model.root(), "", List.of(in)).get(0);
+        if (end.shape.length != 1 || !end.fresh() || end.image) {
+            throw new IllegalArgumentException("infinite limit: the network's output (shape " + Shapes.str(end.shape)
+                    + ") must be a vector from a dense layer (its limit K ⊗ I_O is that of zero-mean Gaussian "
+                    + "logits); it ends with " + c.last + "; supported: " + SUPPORTED_LAYERS);
+        }
+        return new ComposedLimit(model.spec(), shape, end.shape[0], c, end.reg);
+    }
+
+    /** Whether the tree holds a conv or a global_avg_pool: the state is then a map over pairs of pixels. */
+    private static boolean usesImages(Layer layer) {
+        if (layer instanceof Serial s) {
+            return s.layers().stream().anyMatch(ComposedLimit::usesImages);
+        }
+        if (layer instanceof Parallel p) {
+            return p.layers().stream().anyMatch(ComposedLimit::usesImages);
+        }
+        return layer instanceof Conv || layer instanceof GlobalAvgPool;
+    }
+
+    /**
+     * One value flowing between the layers at compile time: its register, shape and what is known of it — whether
+     * it is Gaussian in the limit, the dense and conv layers it depends on, and, where it is the output of such
+     * layers (or a sum of such, after flatten, pooling or identity), those layers ({@code heads}; null otherwise);
+     * {@code raw}: the inputs themselves; {@code image}: its state is a map over pairs of pixels.
+     */
+    private record Branch(int reg, int[] shape, boolean gaussian, Set<Integer> deps, Set<Integer> heads,
+                          boolean raw, boolean image) {
+        boolean fresh() {
+            return heads != null;
+        }
+
+        Branch with(int[] newShape, boolean isImage) {
+            return new Branch(reg, newShape, gaussian, deps, heads, raw, isImage);
+        }
+
+        /**
+         * Whether this value and {@code o} are uncorrelated in the limit, NNGP and NTK alike: one of them is a sum of
+         * layers' outputs whose weights the other does not depend on (they are zero-mean and independent of it, so
+         * E[f(x) g(x')] vanishes, and so do the NTK's cross terms).
+         */
+        boolean uncorrelated(Branch o) {
+            return heads != null && java.util.Collections.disjoint(heads, o.deps)
+                    || o.heads != null && java.util.Collections.disjoint(o.heads, deps);
+        }
+    }
+
+    /** One step of the program. */
+    private static final class Op {
+        int code;
+        int dst;
+        int src;
+        double w2;
+        double b2;
+        double fanIn;
+        double bias;
+        boolean standard;
+        boolean image;
+        PixelPairs.Geometry geometry;
+        Activation act;
+    }
+
+    /** Compiles a layer tree into the register program. */
+    private static final class Compiler {
+        final List<Op> ops = new ArrayList<>();
+        final List<Activation> points = new ArrayList<>();
+        int registers = 1;
+        /** The input images' geometry, null for vectors. */
+        PixelPairs.Geometry input;
+        /** The last layer compiled, as "kind (at path P)". */
+        String last = "the inputs";
+
+        List<Branch> compile(Layer layer, String path, List<Branch> in) {
+            String at = layer.kind() + " (at path " + (path.isEmpty() ? "(the root)" : path) + ")";
+            List<Branch> r = compileLayer(layer, path, at, in);
+            if (!(layer instanceof Serial)) {
+                last = at;
+            }
+            return r;
+        }
+
+        private static String child(String path, int i, Layer l) {
+            return (path.isEmpty() ? "" : path + "/") + i + "_" + l.kind();
+        }
+
+        private Op add(int code, Branch b) {
+            Op op = new Op();
+            op.code = code;
+            op.dst = b.reg;
+            op.image = b.image;
+            ops.add(op);
+            return op;
+        }
+
+        private List<Branch> compileLayer(Layer layer, String path, String at, List<Branch> in) {
+            if (layer instanceof Serial s) {
+                List<Branch> v = in;
+                for (int i = 0; i < s.layers().size(); i++) {
+                    Layer l = s.layers().get(i);
+                    v = compile(l, child(path, i, l), v);
+                }
+                return v;
+            }
+            if (layer instanceof Parallel p) {
+                List<Branch> o = new ArrayList<>();
+                for (int i = 0; i < p.layers().size(); i++) {
+                    Layer l = p.layers().get(i);
+                    o.addAll(compile(l, child(path, i, l), List.of(in.get(i))));
+                }
+                return o;
+            }
+            if (layer instanceof FanOut) {
+                Branch b = in.get(0);
+                int n = layer.outputShapes(List.of(b.shape)).size();
+                List<Branch> o = new ArrayList<>();
+                o.add(b);
+                for (int i = 1; i < n; i++) {
+                    Op op = add(COPY, b);
+                    op.dst = registers++;
+                    op.src = b.reg;
+                    o.add(new Branch(op.dst, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.image));
+                }
+                return o;
+            }
+            if (layer instanceof FanInSum) {
+                return List.of(sum(at, in));
+            }
+            Branch b = in.get(0);
+            if (layer instanceof Flatten) {
+                // a map stays a map until a dense layer reads it (DIAGONAL: the features of distinct pixels meet
+                // different weights, so only p = p' counts): its units differ in variance from pixel to pixel, so an
+                // activation after the flatten still acts per pixel, as it would before it
+                return List.of(b.with(new int[] {Shapes.size(b.shape)}, b.image));
+            }
+            if (layer instanceof ToImage) {
+                return List.of(b.with(layer.outputShapes(List.of(b.shape)).get(0), b.image));
+            }
+            if (layer instanceof GlobalAvgPool) {
+                if (!b.image || b.shape.length != 3) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " pools per-example inputs "
+                            + Shapes.str(b.shape) + ", which the limit covers for images [H, W, C] only");
+                }
+                add(GAP, b);
+                return List.of(b.with(new int[] {b.shape[2]}, false));
+            }
+            if (layer instanceof Activation a) {
+                return List.of(activation(at, a, b));
+            }
+            if (layer instanceof Dense d) {
+                if (b.shape.length != 1) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " acts on the last axis of "
+                            + "per-example inputs " + Shapes.str(b.shape) + ", which the limit covers for vectors "
+                            + "only; flatten or pool first");
+                }
+                Branch v = b;
+                if (b.image) { // a flattened map: the mean of its diagonal is the vector's covariance
+                    add(DIAGONAL, b);
+                    v = b.with(b.shape, false);
+                }
+                return List.of(linear(add(DENSE, v), v, d.wStd(), d.bStd(), d.parameterization(), v.shape[0], 1,
+                        new int[] {d.out()}));
+            }
+            if (layer instanceof Conv c) {
+                return List.of(conv(at, c, b));
+            }
+            throw new IllegalArgumentException("infinite limit: layer " + at + " has no infinite-width rule; "
+                    + "supported: " + SUPPORTED_LAYERS);
+        }
+
+        /** An activation: per unit (vectors) or per pixel pair (maps), of a Gaussian value only. */
+        private Branch activation(String at, Activation a, Branch b) {
+            if (a.function() == Activation.Kind.IDENTITY) {
+                return b;
+            }
+            if (!b.gaussian) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " acts on "
+                        + (b.raw ? "the inputs themselves" : "a value that is not Gaussian in the limit (another "
+                        + "activation's output, or a sum with one)") + ", where the dual expectations, which "
+                        + "assume Gaussian pre-activations, are not its limit; put a dense or conv layer before it");
+            }
+            Op op = add(ACT, b);
+            op.src = points.size();
+            op.act = a;
+            points.add(a);
+            return new Branch(b.reg, b.shape, false, b.deps, null, false, b.image);
+        }
+
+        /** A SAME stride-1 2-D convolution without groups; any other is refused naming what it does. */
+        private Branch conv(String at, Conv c, Branch b) {
+            int[] f = c.filter();
+            int[][] pads = c.padding(b.shape);
+            int[][] same = f.length == 2 ? org.ntk4j.cpu.Convolution.resolvePadding("SAME",
+                    new int[] {b.shape[0], b.shape[1]}, f, new int[] {1, 1}, new int[] {1, 1}) : null;
+            int[] strides = c.strides();
+            String why = f.length != 2 ? "is 1-D (the limit covers 2-D convolutions of images)"
+                    : c.groups() != 1 ? "has " + c.groups() + " groups (the limit covers ungrouped convolutions)"
+                    : strides[0] != 1 || strides[1] != 1 ? "has strides " + Arrays.toString(strides)
+                    + " (the limit covers stride 1)"
+                    : !Arrays.deepEquals(pads, same) ? "pads " + Arrays.deepToString(pads) + ", not as SAME does "
+                    + Arrays.deepToString(same) + " (the limit covers convolutions that keep the image size)"
+                    : null;
+            if (why != null) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " " + why + "; supported: "
+                        + SUPPORTED_LAYERS);
+            }
+            Op op = add(CONV, b);
+            op.geometry = new PixelPairs.Geometry(b.shape[0], b.shape[1], b.shape[2], f[0], f[1]);
+            return linear(op, b, c.wStd(), c.bStd(), c.parameterization(), b.shape[2], f[0] * f[1],
+                    new int[] {b.shape[0], b.shape[1], c.out()});
+        }
+
+        /**
+         * A dense or conv layer's constants into {@code op}: σ_w²/taps (taps: the filter's offsets, 1 for dense),
+         * σ_b², the standard parameterisation's fan-in n (channels for a conv) and [b]; its output is a fresh
+         * Gaussian value.
+         */
+        private Branch linear(Op op, Branch b, double wStd, double bStd, Parameterization p, int n, int taps,
+                              int[] shape) {
+            op.w2 = wStd * wStd / taps;
+            op.b2 = bStd * bStd;
+            op.fanIn = n;
+            op.bias = bStd != 0 ? 1 : 0;
+            op.standard = p != Parameterization.NTK;
+            int id = ops.size() - 1;
+            Set<Integer> deps = new HashSet<>(b.deps);
+            deps.add(id);
+            return new Branch(b.reg, shape, true, deps, Set.of(id), false, b.image);
+        }
+
+        /** A fan_in_sum: the kernels of uncorrelated branches add (see the class comment); others are refused. */
+        private Branch sum(String at, List<Branch> in) {
+            for (int i = 0; i < in.size(); i++) {
+                if (in.get(i).raw && in.size() > 1) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " sums the inputs "
+                            + "themselves (branch " + i + ") with another branch, whose width is then the input's "
+                            + "and cannot go to infinity; put a dense or conv layer before the fan_out");
+                }
+                if (in.get(i).image != in.get(0).image) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " sums a flattened image "
+                            + "with a vector (branches 0 and " + i + "), whose units' covariances are laid out "
+                            + "differently; flatten after the sum, or put a dense layer on the flattened branch");
+                }
+                for (int j = i + 1; j < in.size(); j++) {
+                    if (!in.get(i).uncorrelated(in.get(j))) {
+                        throw new IllegalArgumentException("infinite limit: layer " + at + " sums branches " + i
+                                + " and " + j + ", which are correlated (neither ends in a dense or conv layer the "
+                                + "other does not depend on), so their kernels do not add; end one of them with a "
+                                + "layer of its own");
+                    }
+                }
+            }
+            Branch first = in.get(0);
+            boolean gaussian = true;
+            Set<Integer> deps = new HashSet<>();
+            Set<Integer> heads = new HashSet<>();
+            for (int i = 0; i < in.size(); i++) {
+                Branch b = in.get(i);
+                gaussian &= b.gaussian;
+                deps.addAll(b.deps);
+                if (heads != null && b.heads != null) {
+                    heads.addAll(b.heads);
+                } else {
+                    heads = null;
+                }
+                if (i > 0) {
+                    Op op = add(ADD, first);
+                    op.src = b.reg;
+                }
+            }
+            return new Branch(first.reg, first.shape, gaussian, deps, heads, false, first.image);
+        }
+    }
+
+    /** A worker's registers and scratch: K and Θ per register (maps, or one entry), two maps for convolutions. */
+    private final class Worker {
+        final double[][] k;
+        final double[][] t;
+        final double[] s;
+        final double[] u;
+        final ActivationDuals.Scratch duals = new ActivationDuals.Scratch();
+
+        Worker(boolean fullMaps) {
+            int cells = input == null ? 1 : input.cells(fullMaps);
+            k = new double[registers][cells];
+            t = new double[registers][cells];
+            s = new double[input == null ? 0 : cells];
+            u = new double[input == null ? 0 : cells];
+        }
+    }
+
+    /**
+     * {K, Θ} of the output for the examples a and b into {@code kt}: the program run from the input covariance, over
+     * full maps or their diagonals ({@code fullMaps}), with the examples' own variances at each activation from
+     * {@code selfA} and {@code selfB} (per activation point: a pixel map, or one entry); {@code record}, when not
+     * null, gets K's diagonal before each activation (the pass of (x, x), which then reads its own record as selfA
+     * and selfB). Allocation-free with the worker's registers and scratch.
+     */
+    private void pair(double[] a, double[] b, double[][] selfA, double[][] selfB, boolean fullMaps, Worker wk,
+                      double[] kt, double[][] record) {
+        double[][] k = wk.k;
+        double[][] t = wk.t;
+        int cells = input == null ? 1 : input.cells(fullMaps);
+        if (input == null) {
+            k[0][0] = dot(a, b) / features;
+        } else {
+            PixelPairs.inputCovariance(input, a, b, fullMaps, k[0]);
+        }
+        Arrays.fill(t[0], 0, cells, 0);
+        for (int i = 0; i < code.length; i++) {
+            double[] kd = k[dst[i]];
+            double[] td = t[dst[i]];
+            int len = image[i] ? cells : 1;
+            switch (code[i]) {
+                case DENSE: {
+                    double kNew = w2[i] * kd[0] + b2[i];
+                    double linear = standard[i] ? fanIn[i] * kd[0] + bias[i] : kNew;
+                    td[0] = linear + w2[i] * td[0];
+                    kd[0] = kNew;
+                    break;
+                }
+                case CONV: {
+                    PixelPairs.convolve(geometry[i], kd, wk.s, fullMaps);
+                    PixelPairs.convolve(geometry[i], td, wk.u, fullMaps);
+                    for (int e = 0; e < cells; e++) {
+                        kd[e] = w2[i] * wk.s[e] + b2[i];
+                        double linear = standard[i] ? fanIn[i] * wk.s[e] + bias[i] : kd[e];
+                        td[e] = linear + w2[i] * wk.u[e];
+                    }
+                    break;
+                }
+                case ACT: {
+                    int point = src[i];
+                    if (image[i]) {
+                        if (record != null) {
+                            diagonal(kd, fullMaps, record[point]);
+                        }
+                        PixelPairs.activate(acts[i], input, selfA[point], selfB[point], fullMaps, kd, td, wk.duals);
+                    } else {
+                        if (record != null) {
+                            record[point][0] = kd[0];
+                        }
+                        double[] e = wk.duals.cross;
+                        ActivationDuals.cross(acts[i], selfA[point][0], selfB[point][0], kd[0], e, wk.duals);
+                        kd[0] = e[0];
+                        td[0] *= e[1];
+                    }
+                    break;
+                }
+                case GAP:
+                    kd[0] = PixelPairs.sum(kd, cells) / cells;
+                    td[0] = PixelPairs.sum(td, cells) / cells;
+                    break;
+                case DIAGONAL:
+                    kd[0] = diagonalMean(kd, fullMaps);
+                    td[0] = diagonalMean(td, fullMaps);
+                    break;
+                case COPY:
+                    System.arraycopy(k[src[i]], 0, kd, 0, len);
+                    System.arraycopy(t[src[i]], 0, td, 0, len);
+                    break;
+                case ADD: {
+                    double[] ks = k[src[i]];
+                    double[] ts = t[src[i]];
+                    for (int e = 0; e < len; e++) {
+                        kd[e] += ks[e];
+                        td[e] += ts[e];
+                    }
+                    break;
+                }
+                default:
+                    throw new AssertionError(code[i]);
+            }
+        }
+        kt[0] = k[result][0];
+        kt[1] = t[result][0];
+    }
+
+    /** The diagonal p = p' of a map (full: every (HW)² pair; else the diagonal itself) into {@code to}. */
+    private void diagonal(double[] map, boolean fullMaps, double[] to) {
+        int pixels = input.pixels;
+        for (int p = 0; p < pixels; p++) {
+            to[p] = fullMaps ? map[p * pixels + p] : map[p];
+        }
+    }
+
+    /** The mean of a map's diagonal, added in pixel order (as {@link PixelPairs#sum} adds a diagonal map). */
+    private double diagonalMean(double[] map, boolean fullMaps) {
+        int pixels = input.pixels;
+        double s = 0;
+        for (int p = 0; p < pixels; p++) {
+            s += fullMaps ? map[p * pixels + p] : map[p];
+        }
+        return s / pixels;
+    }
+
+    /**
+     * Each example's own variances K(x, x) at each activation, [example][point][pixel or 0]: the pass of the pair
+     * (x, x), over diagonals unless an activation after a global_avg_pool needs the pooled variance.
+     */
+    private double[][][] selfVariances(double[][] x) {
+        double[][][] self = new double[x.length][points.length][];
+        Worker wk = new Worker(selfFull);
+        double[] kt = new double[2];
+        for (int i = 0; i < x.length; i++) {
+            for (int p = 0; p < points.length; p++) {
+                self[i][p] = new double[imagePoint[p] ? input.pixels : 1];
+            }
+            pair(x[i], x[i], self[i], self[i], selfFull, wk, kt, self[i]);
+        }
+        return self;
+    }
+
+    /** x [N, ...] as N rows, refusing examples of another shape than the one the limit was built for. */
+    private double[][] rows(String name, Tensor x) {
+        int[] per = Shapes.dropFirst(x.shape());
+        if (!Arrays.equals(per, exampleShape)) {
+            throw new IllegalArgumentException("infinite limit: " + name + " examples must have the shape "
+                    + Shapes.str(exampleShape) + " the limit was built for, got " + Shapes.str(per));
+        }
+        return FcnLimit.flatten(x);
+    }
+
+    @Override
+    public int outputs() {
+        return out;
+    }
+
+    /**
+     * {@inheritDoc} Per activation: one cross expectation per pair and map cell (every pixel pair with a
+     * global_avg_pool, the diagonal's pixels otherwise, one for a vector), and the same per example for its own
+     * variances (the diagonal's pixels, or every pixel pair where its pass needs the full maps).
+     */
+    @Override
+    public double expectations(int n1, int n2, int[] perExample) {
+        double sum = 0;
+        for (boolean onImage : imagePoint) {
+            double pixels = onImage ? input.pixels : 1;
+            double cells = onImage && full ? pixels * pixels : pixels;
+            double own = onImage && selfFull ? pixels * pixels : pixels;
+            sum += LimitLayout.pairs(n1, n2) * cells + (n1 + (double) n2) * own;
+        }
+        return sum;
+    }
+
+    @Override
+    public boolean integratesNumerically() {
+        for (Activation a : points) {
+            if (ActivationDuals.numerical(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * {@inheritDoc} A network mixing closed forms with numerical integrations counts each closed-form expectation
+     * at {@link #CLOSED_FORM_SECONDS} / {@link #NUMERICAL_SECONDS} of one numerical one, so that
+     * {@link #predictedSeconds(Tensor, Tensor)} prices both at their own rates. Each pair's expectation at a pixel
+     * pair (p, q) weighs g(x, p)·g(x', q) from the examples' own variances (the diagonal's, p = q, without a
+     * global_avg_pool), and each example's own pass g per pixel.
+     */
+    @Override
+    public double weightedExpectations(Tensor x1, Tensor x2) {
+        if (!integratesNumerically()) {
+            return LimitLayout.unweighted(this, x1, x2);
+        }
+        LimitLayout.requireInputs(x1, x2);
+        double[][][] a = selfVariances(rows("x1", x1));
+        double[][][] b = x2 == null ? null : selfVariances(rows("x2", x2));
+        int n2 = b == null ? 0 : b.length;
+        double closed = CLOSED_FORM_SECONDS / NUMERICAL_SECONDS;
+        double sum = 0;
+        for (int point = 0; point < points.length; point++) {
+            Activation act = points[point];
+            if (!ActivationDuals.numerical(act)) {
+                double pixels = imagePoint[point] ? input.pixels : 1;
+                double cells = imagePoint[point] && full ? pixels * pixels : pixels;
+                double own = imagePoint[point] && selfFull ? pixels * pixels : pixels;
+                sum += closed * (LimitLayout.pairs(a.length, n2) * cells + (a.length + (double) n2) * own);
+                continue;
+            }
+            int pixels = a.length > 0 ? a[0][point].length : 1;
+            if (!imagePoint[point] || full) {
+                sum += LimitLayout.pairSum(weights(act, a, point, -1), b == null ? null : weights(act, b, point, -1));
+            } else {
+                for (int p = 0; p < pixels; p++) {
+                    sum += LimitLayout.pairSum(weights(act, a, point, p), b == null ? null : weights(act, b, point,
+                            p));
+                }
+            }
+            double ownScale = imagePoint[point] && selfFull ? pixels : 1; // a full own pass: every pixel pair
+            sum += ownScale * (total(weights(act, a, point, -1)) + (b == null ? 0 : total(weights(act, b, point,
+                    -1))));
+        }
+        return sum;
+    }
+
+    /** Σ g: the examples' own passes, one expectation each. */
+    private static double total(double[] g) {
+        double s = 0;
+        for (double v : g) {
+            s += v;
+        }
+        return s;
+    }
+
+    /**
+     * {@link ActivationDuals#relativeNodes} of each example's variance at activation {@code point}: at pixel p, or
+     * (p = −1) summed over its pixels.
+     */
+    private static double[] weights(Activation act, double[][][] self, int point, int p) {
+        double[] w = new double[self.length];
+        for (int i = 0; i < self.length; i++) {
+            double[] map = self[i][point];
+            if (p >= 0) {
+                w[i] = ActivationDuals.relativeNodes(act, map[p]);
+            } else {
+                for (double v : map) {
+                    w[i] += ActivationDuals.relativeNodes(act, v);
+                }
+            }
+        }
+        return w;
+    }
+
+    /**
+     * {@inheritDoc} Examples must have the shape the limit was built for.
+     *
+     * @throws IllegalArgumentException also where the global_avg_pool's full maps for one pair of examples need
+     *     more than half of this JVM's heap per worker
+     */
+    @Override
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
+        LimitLayout.requireInputs(kind, x1, x2);
+        double[][] a = rows("x1", x1);
+        double[][] b = x2 == null ? a : rows("x2", x2);
+        int workers = workers();
+        double[][][] selfA = selfVariances(a);
+        double[][][] selfB = x2 == null ? selfA : selfVariances(b);
+        return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
+                sink -> LimitLayout.eachPairInParallel(a.length, b.length, x2 == null, workers, () -> {
+                    Worker wk = new Worker(full);
+                    return (i, j, kt) -> pair(a[i], b[j], selfA[i], selfB[j], full, wk, kt, null);
+                }, sink));
+    }
+
+    /**
+     * The most workers whose maps fit in half the heap (vectors: no bound), refusing full maps that do not fit once.
+     */
+    private int workers() {
+        if (input == null) {
+            return Integer.MAX_VALUE;
+        }
+        long cells = full ? (long) input.pixels * input.pixels : input.pixels;
+        long bytes = (2L * registers + 2) * Double.BYTES * cells;
+        long heap = Runtime.getRuntime().maxMemory() / 2;
+        if (cells > Integer.MAX_VALUE - 8 || bytes > heap) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "infinite limit: the "
+                    + "global_avg_pool on %d×%d images needs the covariance of every pair of pixels, %d maps of "
+                    + "(HW)² = %d doubles (%.1f MiB) per pair of examples, more than half of this JVM's heap "
+                    + "(%.1f MiB); use smaller images, flatten instead of the pool (O(HW) per pair), or a larger "
+                    + "-Xmx", input.h, input.w, 2 * registers + 2, cells, bytes / 1048576.0, heap / 1048576.0));
+        }
+        return (int) Math.max(1, heap / bytes);
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    @Override
+    public String toString() {
+        return "composed limit of " + spec + " for examples " + Shapes.str(exampleShape) + " (" + points.length
+                + " activations, out=" + out + (input == null ? "" : full ? ", every pixel pair" : ", pixel diagonals")
+                + ")";
+    }
+}
