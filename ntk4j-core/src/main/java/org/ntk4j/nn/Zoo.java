@@ -11,6 +11,9 @@ import java.util.Map;
  * the zoo's defaults, σ_w = 1.5 and σ_b = 0.05, are those of neural-tangents' README example.
  */
 public final class Zoo {
+    /** The root layers {@link #parse} built, weakly held (identity: layers do not override equals). */
+    private static final java.util.Set<Layer> BUILT = java.util.Collections.synchronizedSet(
+            java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
     /** One zoo entry: its name, a one-line description, its options with defaults, and its builder. */
     public static final class Entry {
         private final String name;
@@ -248,7 +251,21 @@ public final class Zoo {
         }
         Layer root = e.builder.apply(spec);
         spec.rejectUnknown(knownOptions(e.name()));
+        BUILT.add(root);
         return new Model(root, specText.trim());
+    }
+
+    /**
+     * Whether {@code model}'s layers are those {@link #parse} built for its spec (a model it returned, or one derived
+     * from it with the same root: {@link Model#withBuffersOf}). A model built in Java from {@link Layers} is not,
+     * whatever its spec says: its spec is a description, which may read like a zoo spec ("fcn") without meaning
+     * that network, so what reads a zoo model's structure from its spec (its closed infinite-width limit) asks here.
+     *
+     * @param model the model
+     * @return true for the zoo's own model
+     */
+    public static boolean built(Model model) {
+        return BUILT.contains(model.root());
     }
 
     /**

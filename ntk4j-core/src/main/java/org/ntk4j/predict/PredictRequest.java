@@ -147,7 +147,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
 
     /**
      * The analytic limit a request with {@code infinite} computes with: the zoo's own ({@code InfiniteLimit.of(spec)})
-     * where the model's spec names a zoo model, which refuses the zoo models without one as {@link #checkInfinite}
+     * for a model the zoo built ({@code Zoo.built}), which refuses the zoo models without one as {@link #checkInfinite}
      * does; otherwise (a network built in Java from {@code Layers}, whose spec is a description) the limit composed
      * from its layers for examples of {@code perExample}, which refuses a layer without a rule naming it and its path.
      *
@@ -157,14 +157,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @throws IllegalArgumentException for a model without a limit
      */
     static org.ntk4j.infinite.InfiniteLimit limit(Model model, int[] perExample) {
-        String name;
-        try {
-            name = org.ntk4j.nn.ModelSpec.parse(model.spec()).name();
-        } catch (IllegalArgumentException notASpec) {
-            name = null;
-        }
-        String zooName = name;
-        if (zooName != null && org.ntk4j.nn.Zoo.entries().stream().anyMatch(e -> e.name().equals(zooName))) {
+        // the zoo's own model only (Zoo.built): a Java model described as "fcn" is not the zoo's fcn
+        if (org.ntk4j.nn.Zoo.built(model)) {
             return org.ntk4j.infinite.InfiniteLimit.of(model.spec());
         }
         return org.ntk4j.infinite.InfiniteLimit.of(model, perExample);

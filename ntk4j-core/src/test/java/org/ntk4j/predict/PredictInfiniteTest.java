@@ -176,6 +176,41 @@ class PredictInfiniteTest {
             assertClose(composed.predictions(), zoo.predictions(), 0, 1e-10);
             assertClose(composed.covariance(), zoo.covariance(), 0, 1e-10);
         }
+        // a Java network described like a zoo spec is not the zoo's network: its own layers give its limit (the
+        // zoo's default fcn, depth 3 with relu, would give another kernel)
+        Model named = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.flatten(),
+                org.ntk4j.nn.Layers.dense(16, 1.5, 0.05, ntk), org.ntk4j.nn.Layers.erf(),
+                org.ntk4j.nn.Layers.dense(O, 1.5, 0.05, ntk)), "fcn(out=3)");
+        Model zooFcn = Zoo.parse("fcn(out=3)");
+        try (Params p = named.init(1, new int[] {5}, DType.F64);
+             Params pz = zooFcn.init(1, new int[] {5}, DType.F64);
+             PredictResult asZoo = Predict.run(PredictRequest.of(zooFcn, pz, new Examples(xTr, yTr, O),
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
+                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, false).withInfinite(true));
+             PredictResult own = Predict.run(PredictRequest.of(named, p, new Examples(xTr, yTr, O),
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
+                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, false).withInfinite(true))) {
+            InfiniteLimit lim = InfiniteLimit.of(named, new int[] {5});
+            double[] expected;
+            try (Tensor kdd = lim.kernel(KernelKind.trace(), xTr, null, false, DType.F64);
+                 Tensor ktd = lim.kernel(KernelKind.trace(), xTe, xTr, false, DType.F64);
+                 Tensor y = oneHot(yTr);
+                 Gaussian g = GpInference.infer(Posterior.NTK, kdd, ktd, null, null, null, null,
+                         y, 1e-3, false, false)) {
+                expected = g.mean().toDoubleArray();
+            }
+            assertThat(own.predictions().toDoubleArray()).hasSize(expected.length);
+            double worst = 0;
+            double diff = 0;
+            double[] got = own.predictions().toDoubleArray();
+            double[] zooMean = asZoo.predictions().toDoubleArray();
+            for (int i = 0; i < expected.length; i++) {
+                worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+                diff = Math.max(diff, Math.abs(zooMean[i] - expected[i]));
+            }
+            assertThat(worst).isLessThan(1e-10);
+            assertThat(diff).as("the zoo's fcn is another network").isGreaterThan(1e-3);
+        }
         Model norm = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(8),
                 org.ntk4j.nn.Layers.layerNorm(), org.ntk4j.nn.Layers.dense(O)), "with a layer norm");
         try (Params p = norm.init(1, new int[] {5}, DType.F64)) {
