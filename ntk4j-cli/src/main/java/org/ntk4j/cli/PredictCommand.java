@@ -228,14 +228,15 @@ public final class PredictCommand implements Callable<Integer> {
                 KernelOptions.requireKindFits("--kind", kk, net, perExample, budget);
                 tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
                 te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
-                try (Params p = resolved.params(paramsIn, seed, perExample, dt)) {
+                // the analytic kernels read no parameters: none are drawn (a wide spec's would only cost memory)
+                try (Params p = infinite ? null : resolved.params(paramsIn, seed, perExample, dt)) {
                     if (post != GpInference.Posterior.NNGP && !infinite) {
                         // the train kernel's plan, as Predict.run checks it first (its refusal shown without
                         // kernel's advice of tiles, Main.TilesWithOut: predict's --out is the predictions)
                         new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
                                 .memoryBudget(budget), kk, tr.size(), 0, perExample, dt).requireAllFit();
                     }
-                    PredictRequest request = new PredictRequest(KernelCommand.withBuffersOf(net, p), p,
+                    PredictRequest request = new PredictRequest(infinite ? net : KernelCommand.withBuffersOf(net, p), p,
                             new Examples(tr.x(), tr.labels(), outputs),
                             new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
                             learningRate, initOutputs, post, lossFn, mu, cov != null, infinite);
@@ -261,8 +262,9 @@ public final class PredictCommand implements Callable<Integer> {
         String f0Text = q.initOutputs() ? "init" : "zero";
         String method = r.method().shortName() + (q.method() == Method.AUTO ? " (auto)" : "");
         // one header for every solver: the model, the data as standardised, the dtype of the kernels
-        o.printf(Locale.ROOT, "model %s: %d parameters, %d outputs; train %s %s, test %s %s (standardised: %s); "
-                        + "%s%n", net.spec(), q.params().count(), outputs, tr.name(), Shapes.str(tr.x().shape()),
+        o.printf(Locale.ROOT, "model %s: %s, %d outputs; train %s %s, test %s %s (standardised: %s); "
+                        + "%s%n", net.spec(), q.params() == null ? "infinite width" : q.params().count()
+                        + " parameters", outputs, tr.name(), Shapes.str(tr.x().shape()),
                 te.name(), Shapes.str(te.x().shape()), mode.name().toLowerCase(Locale.ROOT).replace('_', '-'),
                 dt.shortName());
         if (r.solver() == PredictResult.Solver.CLOSED_FORM) {

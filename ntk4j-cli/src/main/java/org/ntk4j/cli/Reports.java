@@ -43,7 +43,9 @@ final class Reports {
      */
     static JsonReport predict(PredictRequest q, PredictResult r, String train, String test, Standardizer.Mode mode,
                               DType dtype, double totalSeconds, long peakResidentBytes) {
-        JsonReport json = new JsonReport().put("model", q.model().spec()).put("parameters", q.params().count())
+        // "parameters": null with --infinite, which draws none
+        JsonReport json = new JsonReport().put("model", q.model().spec())
+                .put("parameters", q.params() == null ? null : q.params().count())
                 .put("train", train).put("test", test).put("n_train", r.trainExamples())
                 .put("n_test", r.testExamples()).put("outputs", r.outputs())
                 .put("standardize", mode.name().toLowerCase(Locale.ROOT)).put("kind", q.kind().toString())

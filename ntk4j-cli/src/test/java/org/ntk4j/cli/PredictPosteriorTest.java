@@ -115,9 +115,11 @@ class PredictPosteriorTest {
         String out = run(0, concat(common, "predict", "--infinite", "--posterior", "ntk", "--t", "10,inf",
                 "--report", report.toString(), "--out", mean.toString()))[0];
         assertThat(out).contains("posterior ntk (gradient_descent_mse_ensemble, kind trace, infinite-width limit, ")
-                .contains("t = inf: mean predictive variance").contains("max learning rate");
+                .contains("t = inf: mean predictive variance").contains("max learning rate")
+                .contains("model " + MODEL + ": infinite width, "); // no parameters drawn
         String json = Files.readString(report);
-        assertThat(json).contains("\"method\": \"infinite\"").contains("\"infinite\": true");
+        assertThat(json).contains("\"method\": \"infinite\"").contains("\"infinite\": true")
+                .contains("\"parameters\": null");
         String empirical = run(0, concat(common, "predict", "--posterior", "ntk", "--t", "10,inf"))[0];
         double limit = number(out.substring(out.indexOf("t = inf:")), "mean predictive variance");
         assertThat(number(json, "t_inf.mean_variance")).isEqualTo(limit);

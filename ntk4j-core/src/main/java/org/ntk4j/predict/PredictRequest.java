@@ -13,7 +13,7 @@ import org.ntk4j.train.Examples;
  * {@link #of} (the defaults of {@code ntk4j predict}) and change what differs with the {@code with...} methods.
  *
  * @param model the network; its outputs per example must be [O] with O = the examples' class count
- * @param params its parameters (not closed)
+ * @param params its parameters (not closed); null with {@code infinite}, whose analytic kernels read none
  * @param train the labelled training examples (inputs [N, ...] in the model's layout, not closed)
  * @param test the labelled test examples (inputs [M, ...] like the training inputs, not closed)
  * @param kind the kernel: {@code full} (NO×NO, exact) or an N×N kind (acting as K ⊗ I_O); not {@code diagonal}
@@ -46,7 +46,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * Checks the request's combinations, before any work.
      *
      * @param model the network; its outputs per example must be [O] with O = the examples' class count
-     * @param params its parameters (not closed)
+     * @param params its parameters (not closed); null with {@code infinite}
      * @param train the labelled training examples (inputs [N, ...] in the model's layout, not closed)
      * @param test the labelled test examples (inputs [M, ...] like the training inputs, not closed)
      * @param kind the kernel: {@code full} (NO×NO, exact) or an N×N kind (acting as K ⊗ I_O); not {@code diagonal}
@@ -73,10 +73,10 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      *     analytic limit
      */
     public PredictRequest {
-        if (model == null || params == null || train == null || test == null || kind == null || method == null
-                || times == null || loss == null) {
-            throw new IllegalArgumentException("predict: model, params, train, test, kind, method, times and loss "
-                    + "must be given");
+        if (model == null || params == null && !infinite || train == null || test == null || kind == null
+                || method == null || times == null || loss == null) {
+            throw new IllegalArgumentException("predict: model, params (but with infinite), train, test, kind, method, "
+                    + "times and loss must be given");
         }
         times = times.clone();
         checkSettings(kind, times, posterior, loss, momentum, covariance);
