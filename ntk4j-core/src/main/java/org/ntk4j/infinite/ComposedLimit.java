@@ -1,5 +1,7 @@
 package org.ntk4j.infinite;
 
+import static org.ntk4j.infinite.PixelPairs.imageWeights;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -499,7 +501,7 @@ public final class ComposedLimit implements InfiniteLimit {
         double[][] t = wk.t;
         int cells = input == null ? 1 : input.cells(fullMaps);
         if (input == null) {
-            k[0][0] = dot(a, b) / features;
+            k[0][0] = FcnLimit.dot(a, b) / features;
         } else {
             PixelPairs.inputCovariance(input, a, b, fullMaps, k[0]);
         }
@@ -679,16 +681,17 @@ public final class ComposedLimit implements InfiniteLimit {
             }
             int pixels = a.length > 0 ? a[0][point].length : 1;
             if (!imagePoint[point] || full) {
-                sum += LimitLayout.pairSum(weights(act, a, point, -1), b == null ? null : weights(act, b, point, -1));
+                sum += LimitLayout.pairSum(imageWeights(act, a, point, -1),
+                        b == null ? null : imageWeights(act, b, point, -1));
             } else {
                 for (int p = 0; p < pixels; p++) {
-                    sum += LimitLayout.pairSum(weights(act, a, point, p), b == null ? null : weights(act, b, point,
-                            p));
+                    sum += LimitLayout.pairSum(imageWeights(act, a, point, p),
+                            b == null ? null : imageWeights(act, b, point, p));
                 }
             }
             double ownScale = imagePoint[point] && selfFull ? pixels : 1; // a full own pass: every pixel pair
-            sum += ownScale * (total(weights(act, a, point, -1)) + (b == null ? 0 : total(weights(act, b, point,
-                    -1))));
+            sum += ownScale * (total(imageWeights(act, a, point, -1))
+                    + (b == null ? 0 : total(imageWeights(act, b, point, -1))));
         }
         return sum;
     }
@@ -700,25 +703,6 @@ public final class ComposedLimit implements InfiniteLimit {
             s += v;
         }
         return s;
-    }
-
-    /**
-     * {@link ActivationDuals#relativeNodes} of each example's variance at activation {@code point}: at pixel p, or
-     * (p = −1) summed over its pixels.
-     */
-    private static double[] weights(Activation act, double[][][] self, int point, int p) {
-        double[] w = new double[self.length];
-        for (int i = 0; i < self.length; i++) {
-            double[] map = self[i][point];
-            if (p >= 0) {
-                w[i] = ActivationDuals.relativeNodes(act, map[p]);
-            } else {
-                for (double v : map) {
-                    w[i] += ActivationDuals.relativeNodes(act, v);
-                }
-            }
-        }
-        return w;
     }
 
     /**
@@ -760,14 +744,6 @@ public final class ComposedLimit implements InfiniteLimit {
                     + "-Xmx", input.h, input.w, 2 * registers + 2, cells, bytes / 1048576.0, heap / 1048576.0));
         }
         return (int) Math.max(1, heap / bytes);
-    }
-
-    private static double dot(double[] a, double[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) {
-            s += a[i] * b[i];
-        }
-        return s;
     }
 
     @Override

@@ -298,7 +298,8 @@ public final class FcnLimit implements InfiniteLimit {
         return r;
     }
 
-    private static double dot(double[] a, double[] b) {
+    /** Σ a[i]·b[i] (also the composed limit's). */
+    static double dot(double[] a, double[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) {
             s += a[i] * b[i];

@@ -99,8 +99,11 @@ final class PixelPairs {
         return sum;
     }
 
-    /** Each image's g at pixel p of an activation's variance map, or (p = −1) summed over its pixels. */
-    private static double[] imageWeights(Activation act, double[][][] self, int point, int p) {
+    /**
+     * Each image's g ({@link ActivationDuals#relativeNodes}) at pixel p of an activation's variance map, or (p = −1)
+     * summed over its pixels; also the composed limit's ({@link ComposedLimit}).
+     */
+    static double[] imageWeights(Activation act, double[][][] self, int point, int p) {
         double[] w = new double[self.length];
         for (int i = 0; i < self.length; i++) {
             double[] map = self[i][point];

@@ -26,8 +26,11 @@ class GpInferenceTest {
 
     /** Joint PSD kernel over N + M points: G Gᵀ/width for random features G (plus a small ridge for the NTK). */
     static double[][] joint(long seed, int width, double ridge) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int d = N + M;
+        return features(new SplittableRandom(seed), N + M, width, ridge);
+    }
+
+    /** G Gᵀ / width + ridge·I for G [d, width] of standard normals: a kernel of rank min(d, width) before the ridge. */
+    static double[][] features(SplittableRandom r, int d, int width, double ridge) {
         double[][] g = new double[d][width];
         for (double[] row : g) {
             for (int j = 0; j < width; j++) {

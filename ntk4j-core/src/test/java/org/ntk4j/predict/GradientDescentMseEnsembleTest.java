@@ -38,19 +38,20 @@ class GradientDescentMseEnsembleTest {
                     row[j] = r.nextGaussian();
                 }
             }
-            return new Problem(features(r, n + m, n + 2, 0.05), features(r, n + m, n + 1, 0.0), y, n, m);
+            return new Problem(GpInferenceTest.features(r, n + m, n + 2, 0.05),
+                    GpInferenceTest.features(r, n + m, n + 1, 0.0), y, n, m);
         }
 
         Tensor dd(double[][] k) {
-            return block(k, 0, n, 0, n);
+            return GpInferenceTest.block(k, 0, n, 0, n);
         }
 
         Tensor td(double[][] k) {
-            return block(k, n, m, 0, n);
+            return GpInferenceTest.block(k, n, m, 0, n);
         }
 
         Tensor tt(double[][] k) {
-            return block(k, n, m, n, m);
+            return GpInferenceTest.block(k, n, m, n, m);
         }
 
         Tensor diag(double[][] k) {
@@ -69,36 +70,6 @@ class GradientDescentMseEnsembleTest {
             }
             return Tensor.of(v, n, o);
         }
-    }
-
-    static double[][] features(SplittableRandom r, int d, int width, double ridge) {
-        double[][] g = new double[d][width];
-        for (double[] row : g) {
-            for (int j = 0; j < width; j++) {
-                row[j] = r.nextGaussian();
-            }
-        }
-        double[][] k = new double[d][d];
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) {
-                double s = 0;
-                for (int q = 0; q < width; q++) {
-                    s += g[i][q] * g[j][q];
-                }
-                k[i][j] = s / width + (i == j ? ridge : 0);
-            }
-        }
-        return k;
-    }
-
-    static Tensor block(double[][] k, int r0, int rows, int c0, int cols) {
-        double[] v = new double[rows * cols];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                v[i * cols + j] = k[r0 + i][c0 + j];
-            }
-        }
-        return Tensor.of(v, rows, cols);
     }
 
     /**
@@ -494,7 +465,8 @@ class GradientDescentMseEnsembleTest {
                 who + "the train-train kernel must be [N, N], got [4, 7]");
         assertOneLine(() -> GradientDescentMseEnsemble.of(dd, nngpTD, 1, 0, false),
                 who + "targets must be [7, O], got [4, 7]");
-        try (Tensor yNan = y.copy(); Tensor asym = ntkDD.copy(); Tensor small = block(p.nngp(), 0, 5, 0, 5)) {
+        try (Tensor yNan = y.copy(); Tensor asym = ntkDD.copy();
+             Tensor small = GpInferenceTest.block(p.nngp(), 0, 5, 0, 5)) {
             yNan.setFlat(3, Double.NaN);
             assertOneLine(() -> GradientDescentMseEnsemble.of(dd, yNan, 1, 0, false), who + "targets: NaN");
             asym.setFlat(1, asym.getFlat(1) + 1);
