@@ -140,6 +140,21 @@ public final class CnnLimit implements InfiniteLimit {
         return PixelPairs.kernel(new Layers(), filter, out, kind, x1, x2, nngp, dtype);
     }
 
+    /**
+     * Both kernels from one pass over the pairs of images (see {@link InfiniteLimit#kernels}).
+     *
+     * @param x1 images, {@code [N1, H, W, C]} or {@code [N1, H, W]}
+     * @param x2 images of the same size, or null for {@code x1}
+     * @param dtype element type of the results
+     * @return {@code Kernels(K, Θ)} [N1, N2] each, which the caller closes
+     * @throws IllegalArgumentException as {@link #kernel}
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if a kernel overflows {@code dtype}
+     */
+    @Override
+    public org.ntk4j.predict.GpInference.Kernels kernels(Tensor x1, Tensor x2, DType dtype) {
+        return PixelPairs.kernels(new Layers(), filter, x1, x2, dtype);
+    }
+
     /** The recursion of {@link #kernel}: depth × (conv, act), then the pooled dense readout. */
     private final class Layers implements PixelPairs.Recursion {
         @Override

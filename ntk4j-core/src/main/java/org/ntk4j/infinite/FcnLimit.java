@@ -6,6 +6,7 @@ import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.GpInference;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -284,6 +285,25 @@ public final class FcnLimit implements InfiniteLimit {
         double[][] b = x2 == null ? null : flatten(x2);
         int n2 = b == null ? a.length : b.length;
         return LimitLayout.layOut(kind, out, a.length, n2, nngp, dtype, sink -> eachPair(a, b, sink));
+    }
+
+    /**
+     * Both kernels from one pass over the pairs (see {@link InfiniteLimit#kernels}).
+     *
+     * @param x1 inputs, {@code [N1, ...]} (flattened per example)
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
+     * @param dtype element type of the results
+     * @return {@code Kernels(K, Θ)} [N1, N2] each, which the caller closes
+     * @throws IllegalArgumentException if x1 is null, x1 or x2 holds NaN or ±∞, or they have different feature
+     *     counts
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if a kernel overflows {@code dtype}
+     */
+    @Override
+    public GpInference.Kernels kernels(Tensor x1, Tensor x2, DType dtype) {
+        LimitLayout.requireInputs(x1, x2);
+        double[][] a = flatten(x1);
+        double[][] b = x2 == null ? null : flatten(x2);
+        return LimitLayout.layOutBoth(a.length, b == null ? a.length : b.length, dtype, sink -> eachPair(a, b, sink));
     }
 
     /** x [N, ...] as N rows of its flattened examples (the fcn's flatten). */

@@ -2,6 +2,7 @@ package org.ntk4j.infinite;
 
 import org.ntk4j.nn.ModelSpec;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.GpInference;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -135,6 +136,67 @@ public interface InfiniteLimit {
     default double predictedSeconds(Tensor x1, Tensor x2) {
         double each = integratesNumerically() ? NUMERICAL_SECONDS : CLOSED_FORM_SECONDS;
         return weightedExpectations(x1, x2) * each / org.ntk4j.cpu.Parallel.threads();
+    }
+
+    /**
+     * The NNGP K and the NTK Θ of x1 against x2 (x2 = null: x1 with itself, exactly symmetric) as [N1, N2]
+     * matrices, of one logit (the limit is K ⊗ I_O and Θ ⊗ I_O: {@link #kernel} with {@link KernelKind#trace()}),
+     * paired as neural-tangents' {@code kernel_fn(x1, x2, ('nngp', 'ntk'))} returns them: the form
+     * {@link GpInference} and {@link org.ntk4j.predict.GradientDescentMseEnsemble} take. The zoo's limits compute
+     * both in one pass of their recursion, which yields both, so this costs what one {@link #kernel} call does;
+     * this default (for other implementations) calls {@link #kernel} twice.
+     *
+     * @param x1 inputs, {@code [N1, ...]}
+     * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
+     * @param dtype element type of the results
+     * @return {@code Kernels(K, Θ)}, which the caller closes ({@link GpInference.Kernels#close()})
+     * @throws IllegalArgumentException as {@link #kernel}
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if a kernel overflows {@code dtype}
+     */
+    default GpInference.Kernels kernels(Tensor x1, Tensor x2, DType dtype) {
+        Tensor nngp = kernel(KernelKind.trace(), x1, x2, true, dtype);
+        try {
+            return new GpInference.Kernels(nngp, kernel(KernelKind.trace(), x1, x2, false, dtype));
+        } catch (RuntimeException e) {
+            nngp.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Each example's NNGP and NTK with itself, [M] each: the test points' kernels
+     * {@link GpInference.Predictor#predictVariances} and
+     * {@link org.ntk4j.predict.GradientDescentMseEnsemble#predictVariances} take instead of the [M, M] test-test
+     * kernels. Computed one example at a time ({@link #kernels} of each with itself): M examples' work, not M².
+     *
+     * @param x inputs, {@code [M, ...]}
+     * @param dtype element type of the results
+     * @return {@code Kernels(diag K, diag Θ)}, which the caller closes ({@link GpInference.Kernels#close()})
+     * @throws IllegalArgumentException as {@link #kernel}
+     * @throws org.ntk4j.ntk.NonFiniteKernelException if a kernel overflows {@code dtype}
+     */
+    default GpInference.Kernels diagonalKernels(Tensor x, DType dtype) {
+        LimitLayout.requireInputs(x, null);
+        int m = x.dim(0);
+        Tensor nngp = Tensor.empty(dtype, m);
+        Tensor ntk = null;
+        try {
+            ntk = Tensor.empty(dtype, m);
+            for (int i = 0; i < m; i++) {
+                try (Tensor xi = org.ntk4j.cpu.Layout.sliceAxis(x, 0, i, i + 1);
+                     GpInference.Kernels k = kernels(xi, null, dtype)) {
+                    nngp.setFlat(i, k.nngp().getFlat(0));
+                    ntk.setFlat(i, k.ntk().getFlat(0));
+                }
+            }
+            return new GpInference.Kernels(nngp, ntk);
+        } catch (RuntimeException e) {
+            nngp.close();
+            if (ntk != null) {
+                ntk.close();
+            }
+            throw e;
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package org.ntk4j.infinite;
 
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.GpInference;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -162,6 +163,38 @@ final class LimitLayout {
     }
 
     /**
+     * Both kernels of n1 × n2 pairs as [N1, N2] matrices (K and Θ of one logit) from one pass over the pairs: the
+     * {@link InfiniteLimit#kernels} contract.
+     *
+     * @param n1 examples of x1
+     * @param n2 examples of x2
+     * @param dtype element type of the results
+     * @param pairs the pairs' kernels
+     * @return {@code Kernels(K, Θ)}, whose tensors the caller closes
+     */
+    static GpInference.Kernels layOutBoth(int n1, int n2, DType dtype, PairSource pairs) {
+        Tensor k = Tensor.empty(dtype, n1, n2);
+        Tensor t = null;
+        try {
+            t = Tensor.empty(dtype, n1, n2);
+            Tensor theta = t;
+            pairs.eachPair((i, j, kt) -> {
+                k.set(kt[0], i, j);
+                theta.set(kt[1], i, j);
+            });
+            requireFinite(k, true, dtype);
+            requireFinite(t, false, dtype);
+            return new GpInference.Kernels(k, t);
+        } catch (RuntimeException e) {
+            k.close();
+            if (t != null) {
+                t.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
      * The kernel of {@code kind} for n1 × n2 pairs and {@code out} logits from the pairs' {K, Θ}.
      *
      * @param kind the layout
@@ -194,17 +227,22 @@ final class LimitLayout {
                     r.set(scale * v, i, j);
                 }
             });
-            int bad = r.firstNonFinite();
-            if (bad >= 0) {
-                throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
-                        + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
-                        + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
-                        + "per layer); " + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
-            }
+            requireFinite(r, nngp, dtype);
             return r;
         } catch (RuntimeException e) {
             r.close();
             throw e;
+        }
+    }
+
+    /** Refuses a kernel that overflowed its dtype, naming the first entry that did. */
+    private static void requireFinite(Tensor r, boolean nngp, DType dtype) {
+        int bad = r.firstNonFinite();
+        if (bad >= 0) {
+            throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
+                    + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
+                    + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
+                    + "per layer); " + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
         }
     }
 }

@@ -6,6 +6,7 @@ import org.ntk4j.cpu.Convolution;
 import org.ntk4j.cpu.Parallel;
 import org.ntk4j.nn.Activation;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.GpInference;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -56,6 +57,15 @@ final class PixelPairs {
         double[][] b = x2 == null ? a : FcnLimit.flatten(x2);
         return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
                 sink -> eachPair(r, g, a, b, x2 == null, sink));
+    }
+
+    /** Both kernels of {@code r} from one pass over the pairs (the {@link InfiniteLimit#kernels} contract). */
+    static GpInference.Kernels kernels(Recursion r, int filter, Tensor x1, Tensor x2, DType dtype) {
+        LimitLayout.requireInputs(x1, x2);
+        Geometry g = geometry(filter, x1, x2);
+        double[][] a = FcnLimit.flatten(x1);
+        double[][] b = x2 == null ? a : FcnLimit.flatten(x2);
+        return LimitLayout.layOutBoth(a.length, b.length, dtype, sink -> eachPair(r, g, a, b, x2 == null, sink));
     }
 
     /**

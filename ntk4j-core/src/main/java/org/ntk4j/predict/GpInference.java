@@ -236,12 +236,14 @@ public final class GpInference {
      * The NNGP and the NTK between the same two sets of points, as neural-tangents' {@code Kernel(nngp, ntk)}:
      * [N, N] train-train, [M, N] test-train, [M, M] test-test or [M] test diagonals. Either may be null when the
      * posterior asked for does not read it (the ntkgp posterior reads no NNGP, nngp no NTK; ntk reads both for its
-     * covariance); a missing one that is needed is refused by name when the posterior is computed. Not closed here.
+     * covariance); a missing one that is needed is refused by name when the posterior is computed. Not closed by
+     * the predictors and ensembles that take it; {@link #close()} closes both tensors, for a pair that owns them
+     * (as {@link org.ntk4j.infinite.InfiniteLimit#kernels} returns), in try-with-resources.
      *
      * @param nngp the NNGP, or null
      * @param ntk the NTK, or null
      */
-    public record Kernels(Tensor nngp, Tensor ntk) {
+    public record Kernels(Tensor nngp, Tensor ntk) implements AutoCloseable {
         /**
          * Refuses a pair with neither kernel.
          *
@@ -276,6 +278,23 @@ public final class GpInference {
          */
         public static Kernels ofNngp(Tensor nngp) {
             return new Kernels(nngp, null);
+        }
+
+        /**
+         * Closes both tensors (the absent one skipped): only for a pair that owns them, once the predictors and
+         * ensembles that hold it are done with them. Idempotent, as {@link Tensor#close()}.
+         */
+        @Override
+        public void close() {
+            try {
+                if (nngp != null) {
+                    nngp.close();
+                }
+            } finally {
+                if (ntk != null) {
+                    ntk.close();
+                }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package org.ntk4j.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,6 +19,12 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.infinite.InfiniteLimit;
+import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
 
 /**
  * Runs every example's main and checks what it prints. The cheap ones run the command docs/examples.md shows and
@@ -153,6 +161,184 @@ class ExamplesTest {
     }
 
     @Test
+    void infiniteWidthEnsembleMatchesAnIndependentPosterior() throws Exception {
+        String out = stdout(() -> InfiniteWidthEnsemble.main(new String[0]));   // as the docs: 300 200 512
+        assertAsDocumented(out, "InfiniteWidthEnsemble", "");
+        // rows: t, nngp accuracy, nngp variance, ntk accuracy, ntk variance, finite accuracy
+        List<String[]> rows = out.lines().filter(l -> l.matches("^(\\d+|inf) .*"))
+                .map(l -> l.trim().split("\\s+")).collect(Collectors.toList());
+        assertThat(rows).extracting(r -> r[0]).containsExactly("0", "100", "1000", "10000", "100000", "inf");
+        for (int i = 1; i < rows.size(); i++) {
+            // the nngp ensemble's variance K_tt − K_td V diag((1 − e^(−2λs))/λ) Vᵀ K_dt falls with every t; the ntk
+            // one's did here (equal at 100000 and inf to the 4 digits printed)
+            assertThat(Double.parseDouble(rows.get(i)[2])).isLessThan(Double.parseDouble(rows.get(i - 1)[2]));
+            assertThat(Double.parseDouble(rows.get(i)[4]))
+                    .isLessThanOrEqualTo(Double.parseDouble(rows.get(i - 1)[4]));
+        }
+        assertThat(Double.parseDouble(rows.get(5)[4])).isLessThan(Double.parseDouble(rows.get(1)[4]));
+        // chance is 0.1: each model, trained to the end, beats it by far
+        for (int c : new int[] {1, 3, 5}) {
+            assertThat(Double.parseDouble(rows.get(5)[c])).as("accuracy at t = inf, column %d", c).isGreaterThan(0.55);
+        }
+        assertThat(number(out, "posterior mean: max |difference|")).isLessThan(1e-12);
+        assertThat(number(out, "t = 1e12 vs t = inf: max |difference|")).isLessThan(1e-9);
+
+        // The oracle: the posteriors at t = ∞ from the limit's kernels, by a plain float64 Cholesky solve here.
+        InfiniteLimit limit = InfiniteLimit.of("fcn(depth=2,width=512,out=10,act=relu)");
+        KernelKind trace = KernelKind.trace();
+        try (Dataset train = DataSource.loadDataset("default:train:300", DType.F64, 0);
+             Dataset test = DataSource.loadDataset("default:test:200", DType.F64, 0);
+             Tensor kdd = limit.kernel(trace, train.x(), null, true, DType.F64);
+             Tensor ktd = limit.kernel(trace, test.x(), train.x(), true, DType.F64);
+             Tensor ktt = limit.kernel(trace, test.x(), null, true, DType.F64);
+             Tensor tdd = limit.kernel(trace, train.x(), null, false, DType.F64);
+             Tensor ttd = limit.kernel(trace, test.x(), train.x(), false, DType.F64)) {
+            double[][] y = new double[300][10];
+            for (int i = 0; i < 300; i++) {
+                for (int o = 0; o < 10; o++) {
+                    y[i][o] = (train.labels()[i] == o ? 1 : 0) - 0.1;
+                }
+            }
+            double[][] kDD = matrix(kdd);
+            double[][] kTD = matrix(ktd);
+            double[][] kTT = matrix(ktt);
+            double[][] tDD = matrix(tdd);
+            double[][] tTD = matrix(ttd);
+            // nngp: mean K_td (K_dd + rI)⁻¹ y, variance K_tt − K_td (K_dd + rI)⁻¹ K_dt
+            double[][] lk = cholesky(kDD, 1e-4);
+            double[][] wk = solve(lk, transpose(kTD));           // (K_dd + rI)⁻¹ K_dt [300, 200]
+            double varNngp = 0;
+            double varPrior = 0;
+            for (int m = 0; m < 200; m++) {
+                varPrior += kTT[m][m] / 200;
+                varNngp += (kTT[m][m] - dot(kTD[m], column(wk, m))) / 200;
+            }
+            // ntk: mean Θ_td (Θ_dd + rI)⁻¹ y; variance K_tt + A K_dd Aᵀ − A K_dt − K_td Aᵀ, A = Θ_td (Θ_dd + rI)⁻¹
+            double[][] lt = cholesky(tDD, 1e-4);
+            double[][] at = solve(lt, transpose(tTD));           // Aᵀ [300, 200]
+            double varNtk = 0;
+            for (int m = 0; m < 200; m++) {
+                double[] a = column(at, m);
+                double aKa = 0;
+                for (int j = 0; j < 300; j++) {
+                    aKa += a[j] * dot(kDD[j], a);
+                }
+                varNtk += (kTT[m][m] + aKa - 2 * dot(a, kTD[m])) / 200;
+            }
+            assertThat(Double.parseDouble(rows.get(0)[2])).isCloseTo(varPrior, within(5.1e-5));
+            assertThat(Double.parseDouble(rows.get(0)[4])).isCloseTo(varPrior, within(5.1e-5));
+            assertThat(Double.parseDouble(rows.get(5)[2])).isCloseTo(varNngp, within(5.1e-5));
+            assertThat(Double.parseDouble(rows.get(5)[4])).isCloseTo(varNtk, within(5.1e-5));
+            assertThat(rows.get(5)[1]).isEqualTo(accuracy(multiply(kTD, solve(lk, y)), test.labels()));
+            assertThat(rows.get(5)[3]).isEqualTo(accuracy(multiply(tTD, solve(lt, y)), test.labels()));
+        }
+    }
+
+    private static double[][] matrix(Tensor t) {
+        double[][] r = new double[t.dim(0)][t.dim(1)];
+        for (int i = 0; i < r.length; i++) {
+            for (int j = 0; j < r[i].length; j++) {
+                r[i][j] = t.get(i, j);
+            }
+        }
+        return r;
+    }
+
+    /** The lower Cholesky factor of K + rI, r = diagReg · trace(K)/N. */
+    private static double[][] cholesky(double[][] k, double diagReg) {
+        int n = k.length;
+        double r = 0;
+        for (int i = 0; i < n; i++) {
+            r += k[i][i];
+        }
+        r *= diagReg / n;
+        double[][] l = new double[n][n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                double s = k[i][j] + (i == j ? r : 0);
+                for (int p = 0; p < j; p++) {
+                    s -= l[i][p] * l[j][p];
+                }
+                l[i][j] = i == j ? Math.sqrt(s) : s / l[j][j];
+            }
+        }
+        return l;
+    }
+
+    /** (L Lᵀ)⁻¹ b for b [n, k]. */
+    private static double[][] solve(double[][] l, double[][] b) {
+        int n = l.length;
+        int k = b[0].length;
+        double[][] x = new double[n][k];
+        for (int c = 0; c < k; c++) {
+            for (int i = 0; i < n; i++) {
+                double s = b[i][c];
+                for (int p = 0; p < i; p++) {
+                    s -= l[i][p] * x[p][c];
+                }
+                x[i][c] = s / l[i][i];
+            }
+            for (int i = n - 1; i >= 0; i--) {
+                double s = x[i][c];
+                for (int p = i + 1; p < n; p++) {
+                    s -= l[p][i] * x[p][c];
+                }
+                x[i][c] = s / l[i][i];
+            }
+        }
+        return x;
+    }
+
+    private static double[][] transpose(double[][] a) {
+        double[][] t = new double[a[0].length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[0].length; j++) {
+                t[j][i] = a[i][j];
+            }
+        }
+        return t;
+    }
+
+    private static double[] column(double[][] a, int c) {
+        double[] r = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = a[i][c];
+        }
+        return r;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    private static double[][] multiply(double[][] a, double[][] b) {
+        double[][] r = new double[a.length][b[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < b[0].length; j++) {
+                r[i][j] = dot(a[i], column(b, j));
+            }
+        }
+        return r;
+    }
+
+    /** The accuracy of the rows' argmax, as the examples print it. */
+    private static String accuracy(double[][] f, int[] labels) {
+        int right = 0;
+        for (int m = 0; m < labels.length; m++) {
+            int best = 0;
+            for (int k = 1; k < f[m].length; k++) {
+                best = f[m][k] > f[m][best] ? k : best;
+            }
+            right += best == labels[m] ? 1 : 0;
+        }
+        return String.format(Locale.ROOT, "%.3f", (double) right / labels.length);
+    }
+
+    @Test
     void sgdCheckpointsLowerTheLossAndWriteEveryEpoch() throws Exception {
         Path out = dir.resolve("ckpt");
         String text = stdout(() -> SgdCheckpoints.main(new String[] {out.toString(), "default:train:256", "2", "16",
@@ -224,6 +410,8 @@ class ExamplesTest {
                 .startsWith("ThreeMethods: CHANNELS must be a positive integer, got '0' (usage:");
         assertThat(refusal(CustomLayerAndPrimitive.USAGE, CustomLayerAndPrimitive::run, "3", "8", "9").stderr())
                 .startsWith("CustomLayerAndPrimitive: expected at most 2 arguments, got 3 [3, 8, 9] (usage:");
+        assertThat(refusal(InfiniteWidthEnsemble.USAGE, InfiniteWidthEnsemble::run, "300", "0").stderr())
+                .startsWith("InfiniteWidthEnsemble: TEST must be a positive integer, got '0' (usage:");
         assertThat(refusal(FashionMnistPntk.USAGE, FashionMnistPntk::run, "--overwrite").stderr())
                 .startsWith("FashionMnistPntk: unknown option '--overwrite' (usage:");
         // input the library refuses: one line too
