@@ -46,10 +46,11 @@ import org.ntk4j.tensor.Tensor;
  * (p, p'), as {@link CnnLimit} and {@link ResNetLimit} keep it ({@link PixelPairs}): the input's x(p)·x'(p')/C;
  * a 2-D convolution with SAME zero padding and stride 1 (any kh × kw filter, explicit padding where it equals SAME's)
  * sums the map over the filter's offsets, K ← σ_w²/(kh·kw) Σ_δ K[p+δ, p'+δ] + σ_b² and Θ alike (n = the input
- * channels under the standard parameterisation); activations and sums act per pixel pair, also after a flatten (its
- * units' variances differ from pixel to pixel), until a dense layer reads the flattened map's diagonal mean (p = p':
- * distinct pixels meet different weights); global_avg_pool takes the mean over every pair (p, p'), after which the
- * state is a vector's.
+ * channels under the standard parameterisation), a dense layer on an image acts per pixel as a 1 × 1 convolution
+ * (examples [H, W, C] are images whether or not the network has a conv); activations and sums act per pixel pair,
+ * also after a flatten (its units' variances differ from pixel to pixel), until a dense layer reads the flattened
+ * map's diagonal mean (p = p': distinct pixels meet different weights); global_avg_pool takes the mean over every
+ * pair (p, p'), after which the state is a vector's.
  * Only a network with a global_avg_pool computes the whole (HW)² map; otherwise its diagonal is enough.
  *
  * <p>The activations' expectations come from {@link ActivationDuals} (closed forms, or a numerical integration for
@@ -70,8 +71,8 @@ import org.ntk4j.tensor.Tensor;
  *   <li>a fan_in_sum with the inputs themselves: the branch summed with them would have the input's finite
  *       width, which the limit cannot take to infinity;</li>
  *   <li>a network whose output is not that of a dense layer (an activation last: the output's logits would have
- *       nonzero means and a random NTK), or not a vector, and a dense layer on per-example inputs of rank above 1
- *       (flatten or pool first);</li>
+ *       nonzero means and a random NTK), or not a vector, and a dense layer on per-example values of rank 2, or
+ *       above 3 (flatten or pool first);</li>
  *   <li>convolutions that change the image size (strides, VALID padding), 1-D or grouped ones, and any other layer
  *       (avg_pool, max_pool, normalisation, attention...): no infinite-width rule here.</li>
  * </ul>
@@ -189,7 +190,8 @@ public final class ComposedLimit implements InfiniteLimit {
         int[] shape = exampleShape.clone();
         model.outputShape(shape); // refuses a shape that does not fit, in the model's words
         Compiler c = new Compiler();
-        boolean images = usesImages(model.root());
+        // examples [H, W, C] are images even without a conv or a pool: a dense layer may act on them per pixel
+        boolean images = usesImages(model.root()) || shape.length == 3;
         if (images) {
             if (shape.length != 2 && shape.length != 3) {
                 throw new IllegalArgumentException("infinite limit: a network with convolutions or global_avg_pool "
@@ -347,10 +349,18 @@ public final class ComposedLimit implements InfiniteLimit {
                 return List.of(activation(at, a, b));
             }
             if (layer instanceof Dense d) {
+                if (b.image && b.shape.length == 3) {
+                    // per pixel on the channels, as neural-tangents' Dense on images: a 1 × 1 convolution (the same
+                    // fan-in C, weights shared by the pixels)
+                    Op op = add(CONV, b);
+                    op.geometry = new PixelPairs.Geometry(b.shape[0], b.shape[1], b.shape[2], 1, 1);
+                    return List.of(linear(op, b, d.wStd(), d.bStd(), d.parameterization(), b.shape[2], 1,
+                            new int[] {b.shape[0], b.shape[1], d.out()}));
+                }
                 if (b.shape.length != 1) {
                     throw new IllegalArgumentException("infinite limit: layer " + at + " acts on the last axis of "
                             + "per-example inputs " + Shapes.str(b.shape) + ", which the limit covers for vectors "
-                            + "only; flatten or pool first");
+                            + "and images [H, W, C] only; flatten or pool first");
                 }
                 Branch v = b;
                 if (b.image) { // a flattened map: the mean of its diagonal is the vector's covariance
@@ -612,12 +622,17 @@ public final class ComposedLimit implements InfiniteLimit {
 
     /** x [N, ...] as N rows, refusing examples of another shape than the one the limit was built for. */
     private double[][] rows(String name, Tensor x) {
+        requireShape(name, x);
+        return FcnLimit.flatten(x);
+    }
+
+    /** Refuses examples x [N, ...] of another shape than the one the limit was built for. */
+    private void requireShape(String name, Tensor x) {
         int[] per = Shapes.dropFirst(x.shape());
         if (!Arrays.equals(per, exampleShape)) {
             throw new IllegalArgumentException("infinite limit: " + name + " examples must have the shape "
                     + Shapes.str(exampleShape) + " the limit was built for, got " + Shapes.str(per));
         }
-        return FcnLimit.flatten(x);
     }
 
     @Override
@@ -658,13 +673,25 @@ public final class ComposedLimit implements InfiniteLimit {
      * {@link #predictedSeconds(Tensor, Tensor)} prices both at their own rates. Each pair's expectation at a pixel
      * pair (p, q) weighs g(x, p)·g(x', q) from the examples' own variances (the diagonal's, p = q, without a
      * global_avg_pool), and each example's own pass g per pixel.
+     *
+     * @throws IllegalArgumentException also where {@link #kernel} refuses the global_avg_pool's full maps
      */
     @Override
     public double weightedExpectations(Tensor x1, Tensor x2) {
+        LimitLayout.requireInputs(x1, x2);
+        // examples of another shape are refused as the kernel refuses them, closed forms included
+        requireShape("x1", x1);
+        if (x2 != null) {
+            requireShape("x2", x2);
+        }
         if (!integratesNumerically()) {
             return LimitLayout.unweighted(this, x1, x2);
         }
-        LimitLayout.requireInputs(x1, x2);
+        if (input != null) {
+            // an activation after a global_avg_pool makes each example's own pass walk the full (HW)² maps: refuse
+            // maps that would not fit as the kernel refuses them, rather than overflow or exhaust the heap here
+            workers();
+        }
         double[][][] a = selfVariances(rows("x1", x1));
         double[][][] b = x2 == null ? null : selfVariances(rows("x2", x2));
         int n2 = b == null ? 0 : b.length;
