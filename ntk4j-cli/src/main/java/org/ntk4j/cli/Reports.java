@@ -150,10 +150,11 @@ final class Reports {
 
     /** {@code spectrum --report}: the figures of the eigenvalues. */
     static JsonReport spectrum(String kernel, KernelSpectrum sp, boolean fullLayout, double asymmetry,
-                               double seconds) {
+                               double seconds, DType precision, boolean singular) {
         return new JsonReport().put("kernel", kernel).put("dimension", sp.dimension()).put("full_layout", fullLayout)
+                .put("precision", precision.shortName())
                 .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
-                .put("condition_number", sp.conditionNumber())
+                .put("condition_number", sp.conditionNumber()).put("singular_to_working_precision", singular)
                 .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
                 .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
                 .put("eigen_seconds", seconds);
@@ -163,17 +164,24 @@ final class Reports {
     record ApproxSettings(String model, String data, int n, DType dtype) {
     }
 
-    /** {@code approx --report}: each N×N kind against the full eNTK. */
+    /**
+     * {@code approx --report}: each N×N kind against the full eNTK. The figures measured on the kernels are written
+     * exact (shortest round-trip decimal), so that they can be checked against a NumPy recomputation from the
+     * kernels to round-off, not to the 6 digits of {@link JsonReport#put}; the time and memory ratios, which move
+     * from run to run, to 6. {@code full.singular_to_working_precision} tells the two meanings of a null
+     * {@code condition_number_ratio} apart: NaN when the full kernel is singular (every row's λ_min and condition
+     * ratios), +∞ when only that kind's K is.
+     */
     static JsonReport approx(ApproxSettings s, ApproximationReport r) {
-        JsonReport json = approxHead(s);
+        JsonReport json = approxHead(s).put("full.singular_to_working_precision", r.fullSingular());
         for (ApproximationReport.Row row : r.rows()) {
             String k = row.kind.replace(':', '_').replace('-', '_');
-            json.put(k + ".relative_frobenius_error", row.relativeFrobeniusError)
-                    .put(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
-                    .put(k + ".lambda_min_ratio", row.lambdaMinRatio)
-                    .put(k + ".condition_number_ratio", row.conditionNumberRatio)
-                    .put(k + ".prediction_relative_difference", row.predictionRelativeDifference)
-                    .put(k + ".argmax_agreement", row.argmaxAgreement)
+            json.putExact(k + ".relative_frobenius_error", row.relativeFrobeniusError)
+                    .putExact(k + ".lambda_max_relative_error", row.lambdaMaxRelativeError)
+                    .putExact(k + ".lambda_min_ratio", row.lambdaMinRatio)
+                    .putExact(k + ".condition_number_ratio", row.conditionNumberRatio)
+                    .putExact(k + ".prediction_relative_difference", row.predictionRelativeDifference)
+                    .putExact(k + ".argmax_agreement", row.argmaxAgreement)
                     .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
         }
         return json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());

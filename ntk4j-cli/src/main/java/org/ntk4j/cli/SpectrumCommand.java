@@ -133,8 +133,11 @@ public final class SpectrumCommand implements Callable<Integer> {
         String what;
         int[] exampleLabels = null;
         KernelMatrix k;
+        DType precision; // the kernel's own: what its round-off, hence its resolvable λ_min, is
         if (file != null) {
-            k = KernelFiles.readSquare(file);
+            KernelFiles.SquareKernel read = KernelFiles.readSquareKernel(file);
+            k = read.matrix();
+            precision = read.precision();
             what = file + " " + (k.isFull() ? "[" + k.examples() + ", " + k.examples() + ", " + k.blockSize() + ", "
                     + k.blockSize() + "]" : "[" + k.examples() + ", " + k.examples() + "]");
             if (labels != null) {
@@ -143,6 +146,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         } else {
             Computed c = compute(o);
             k = c.kernel;
+            precision = c.precision;
             exampleLabels = c.labels;
             what = c.description;
         }
@@ -160,7 +164,8 @@ public final class SpectrumCommand implements Callable<Integer> {
             long s0 = System.nanoTime();
             KernelSpectrum sp = KernelSpectrum.of(k, true);
             double seconds = (System.nanoTime() - s0) / 1e9;
-            print(o, what, k, sp, seconds);
+            boolean singular = singularToWorkingPrecision(sp, precision);
+            print(o, what, k, sp, seconds, precision, singular);
             // a kernel with no positive eigenvalue (all zero, or negative definite) has none to draw on the plot's
             // log axis: the other outputs are written, then the plot refused (it failed before them)
             boolean drawable = java.util.Arrays.stream(sp.eigenvalues()).anyMatch(v -> v > 0 && Double.isFinite(v));
@@ -169,7 +174,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                 o.println("wrote " + spectrumPng + ", " + heatmapPng);
             }
             if (report != null) {
-                Reports.spectrum(what, sp, k.isFull(), asymmetry, seconds).write(report);
+                Reports.spectrum(what, sp, k.isFull(), asymmetry, seconds, precision, singular).write(report);
                 o.println("wrote " + report);
             }
             if (eigenvaluesOut != null) {
@@ -191,23 +196,41 @@ public final class SpectrumCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Whether the kernel's condition number is past what its own precision resolves: λ_min ≤ 0, or λ_max/λ_min
+     * above 1/u, u the unit round-off of the precision the kernel was computed or stored in (2^-53 for float64,
+     * 2^-24 for float32). The eigenvalues are computed in float64 whatever that precision, but a float32 kernel's
+     * entries, λ_max's among them, carry errors of u·|K| (float32 storage alone): a λ_min below λ_max·2^-24 is
+     * below the round-off of λ_max itself, so a condition number of 10^9 of a float32 kernel is not a measurement.
+     * (A deliberately lenient test, the one float64 kernels always had here: NumPy's matrix_rank tolerance
+     * λ_max·d·ε, which approx applies, is a worst case that would flag, for instance, the default 2,000-image float32
+     * pNTK, whose λ_min, 0.295776, its float64 counterpart reproduces to 2e-5: 0.295769.)
+     */
+    static boolean singularToWorkingPrecision(KernelSpectrum sp, DType precision) {
+        double condition = sp.conditionNumber();
+        double unitRoundOff = precision == DType.F32 ? 0x1p-24 : org.ntk4j.cpu.Lapack.SINGULAR_TO_WORKING_PRECISION;
+        return !(condition * unitRoundOff <= 1);
+    }
+
     private static String shortName(String what) {
         int cut = what.indexOf(';');
         return cut < 0 ? what : what.substring(0, cut);
     }
 
-    private void print(PrintWriter o, String what, KernelMatrix k, KernelSpectrum sp, double seconds) {
+    private void print(PrintWriter o, String what, KernelMatrix k, KernelSpectrum sp, double seconds,
+                       DType precision, boolean singular) {
         o.printf(Locale.ROOT, "kernel %s: %s%n", what, k.isFull()
                 ? "the " + k.dimension() + "×" + k.dimension() + " matrix of the full kernel"
                 : k.dimension() + "×" + k.dimension() + " (as K ⊗ I_O each eigenvalue repeats O times)");
         o.printf(Locale.ROOT, "eigenvalues (float64, LAPACK dsyevd, %.2f s): λ_max %.6g, λ_min %.6g, %d ≤ 0%n",
                 seconds, sp.lambdaMax(), sp.lambdaMin(), sp.nonPositiveCount());
         double condition = sp.conditionNumber();
-        // past 1/ε = 2^53 a positive λ_min is round-off as much as a negative one: say so, as for λ_min ≤ 0
+        // past 1/u (u the unit round-off of the kernel's own precision: 2^53 for float64, 2^24 for float32) a
+        // positive λ_min is round-off as much as a negative one: say so, as for λ_min ≤ 0
         o.printf(Locale.ROOT, "trace %.6g, condition number %s%n", sp.trace(), !Double.isFinite(condition)
                 ? "inf (λ_min ≤ 0)" : String.format(Locale.ROOT, "%.6g", condition)
-                + (condition * org.ntk4j.cpu.Lapack.SINGULAR_TO_WORKING_PRECISION > 1
-                        ? " (above 2^53: singular to working precision)" : ""));
+                + (singular ? precision == DType.F32 ? " (above 2^24, float32's 1/u: singular to working precision)"
+                        : " (above 2^53: singular to working precision)" : ""));
         o.printf(Locale.ROOT, "effective rank %.4g (exp of the entropy of λ/Σλ, Roy & Vetterli), participation ratio "
                 + "%.4g ((Σλ)²/Σλ²), of %d%n", sp.effectiveRank(), sp.participationRatio(), sp.dimension());
         double[] e = sp.eigenvalues();
@@ -246,7 +269,7 @@ public final class SpectrumCommand implements Callable<Integer> {
         }
     }
 
-    private record Computed(KernelMatrix kernel, int[] labels, String description) {
+    private record Computed(KernelMatrix kernel, int[] labels, String description, DType precision) {
     }
 
     private Computed compute(PrintWriter o) throws java.io.IOException {
@@ -284,7 +307,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                         net.spec(), d.name(), Shapes.str(d.x().shape()),
                         mode.name().toLowerCase(Locale.ROOT).replace('_', '-'), dt.shortName(),
                         (System.nanoTime() - t0) / 1e9);
-                return new Computed(k, lab, kk + " of " + net.spec() + " on " + d.name());
+                return new Computed(k, lab, kk + " of " + net.spec() + " on " + d.name(), dt);
             }
         }
     }

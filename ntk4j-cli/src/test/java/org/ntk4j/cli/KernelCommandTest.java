@@ -206,6 +206,65 @@ class KernelCommandTest {
         assertThat(run(2, "approx", "--kinds", "pntk,trace,PNTK")[1]).contains("--kinds: kind pntk is given twice");
     }
 
+    /**
+     * approx --report's figures are exact, so that they can be checked to round-off against the kernels: the pNTK's
+     * relative Frobenius error ‖Θ − P ⊗ I_O‖_F / ‖Θ‖_F, recomputed here from the float64 full kernel that kernel
+     * writes for the same model, seed and data (P = (1/O) Σ_km Θ_km of the first N inputs), agrees to 1e-13 (it was
+     * written to 6 digits, off by up to 5e-7 relative). The report says whether the full kernel is singular: not
+     * for this fcn (its 7·4 = 28 outputs against 356 parameters), but for fcn(depth=0,out=3) on 8 inputs of 2
+     * features, whose eNTK (x·x' + 1) ⊗ I_3 has rank 9 of 24, where the λ_min and condition ratios are null.
+     */
+    @Test
+    void approxReportFiguresAreExactAndSayWhetherTheFullKernelIsSingular() throws Exception {
+        String model = "fcn(depth=1,width=32,out=4)";
+        Path r = dir.resolve("approx.json");
+        Path k = dir.resolve("full.npy");
+        run(0, "approx", "--model", model, "--data", "synthetic:10,6", "--n", "7", "--kinds", "pntk,trace",
+                "--report", r.toString());
+        run(0, "kernel", "--model", model, "--data", "synthetic:10,6", "--kind", "full", "--dtype", "f64",
+                "--out", k.toString(), "--quiet");
+        double num = 0;
+        double den = 0;
+        int n = 7;
+        int o = 4;
+        try (Tensor full = Npy.readTensor(k)) {
+            for (int a = 0; a < n; a++) {
+                for (int b = 0; b < n; b++) {
+                    double p = 0;
+                    for (int i = 0; i < o; i++) {
+                        for (int j = 0; j < o; j++) {
+                            p += full.get(a, b, i, j) / o;
+                        }
+                    }
+                    for (int i = 0; i < o; i++) {
+                        for (int j = 0; j < o; j++) {
+                            double t = full.get(a, b, i, j);
+                            double d = t - (i == j ? p : 0);
+                            num += d * d;
+                            den += t * t;
+                        }
+                    }
+                }
+            }
+        }
+        double expected = Math.sqrt(num / den);
+        org.ntk4j.io.JsonReport json = org.ntk4j.io.JsonReport.read(r);
+        assertThat(expected).isBetween(0.01, 1.0); // an error worth the name, not round-off
+        assertThat((Double) json.get("pntk.relative_frobenius_error"))
+                .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-13 * expected));
+        assertThat(json.get("full.singular_to_working_precision")).isEqualTo(false);
+        assertThat((Double) json.get("trace.condition_number_ratio")).isPositive();
+
+        Path s = dir.resolve("singular.json");
+        run(0, "approx", "--model", "fcn(depth=0,out=3)", "--data", "synthetic:12,2", "--n", "8", "--kinds", "trace",
+                "--report", s.toString());
+        org.ntk4j.io.JsonReport singular = org.ntk4j.io.JsonReport.read(s);
+        assertThat(singular.get("full.singular_to_working_precision")).isEqualTo(true);
+        assertThat(singular.has("trace.condition_number_ratio")).isTrue();
+        assertThat(singular.get("trace.condition_number_ratio")).isNull();
+        assertThat((Double) singular.get("trace.relative_frobenius_error")).isLessThan(1e-14);
+    }
+
     /** On a ReLU fcn at initialisation the pNTK error falls like width^-1/2 (Mohamadi et al. 2023). */
     @Test
     void widthStudyFitsTheExponentOfThePntkError() {

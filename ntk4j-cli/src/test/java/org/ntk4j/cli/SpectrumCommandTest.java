@@ -150,4 +150,40 @@ class SpectrumCommandTest {
         assertThat(run(0, "spectrum", fine.toString())[0]).contains("condition number 1.00000e+15\n");
         assertThat(run(0, "spectrum", zero.toString())[0]).contains("condition number inf (λ_min ≤ 0)\n");
     }
+
+    /**
+     * A float32 kernel's round-off is float32's, whatever the float64 eigensolver: diag(1, 1e-9) stored in float32
+     * has a condition number of 1e9, above 2^24 (λ_min below the round-off of λ_max itself), so it is flagged, in
+     * the text and the report, while the same matrix stored in float64 (below 2^53) is not; diag(1, 1e-6) in
+     * float32 (1e6 < 2^24) is not either. Before, every kernel was judged by float64's 2^53, and the float32
+     * kernel's 1e9 was printed as a measurement.
+     */
+    @Test
+    void aFloat32KernelIsJudgedByFloat32Precision() throws Exception {
+        Path f32 = dir.resolve("f32.npy");
+        Path f64 = dir.resolve("f64.npy");
+        try (Tensor a = Tensor.zeros(DType.F32, 2, 2); Tensor b = Tensor.of(new double[] {1, 0, 0, 1e-9}, 2, 2)) {
+            a.set(1.0, 0, 0);
+            a.set(1e-9, 1, 1);
+            Npy.write(f32, a);
+            Npy.write(f64, b);
+        }
+        Path r32 = dir.resolve("r32.json");
+        Path r64 = dir.resolve("r64.json");
+        assertThat(run(0, "spectrum", f32.toString(), "--report", r32.toString())[0])
+                .contains("condition number 1.00000e+09 (above 2^24, float32's 1/u: singular to working precision)\n");
+        assertThat(run(0, "spectrum", f64.toString(), "--report", r64.toString())[0])
+                .contains("condition number 1.00000e+09\n").doesNotContain("singular");
+        Path fine = dir.resolve("fine32.npy");
+        try (Tensor c = Tensor.zeros(DType.F32, 2, 2)) {
+            c.set(1.0, 0, 0);
+            c.set(1e-6, 1, 1);
+            Npy.write(fine, c);
+        }
+        assertThat(run(0, "spectrum", fine.toString())[0]).contains("condition number 1.00000e+06\n");
+        assertThat(Files.readString(r32)).contains("\"precision\": \"f32\"")
+                .contains("\"singular_to_working_precision\": true");
+        assertThat(Files.readString(r64)).contains("\"precision\": \"f64\"")
+                .contains("\"singular_to_working_precision\": false");
+    }
 }

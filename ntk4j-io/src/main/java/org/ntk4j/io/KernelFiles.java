@@ -25,6 +25,30 @@ public final class KernelFiles {
      * @throws IOException if the file cannot be read or is not a valid .npy file
      */
     public static KernelMatrix readSquare(Path file) throws IOException {
+        return readSquareKernel(file).matrix();
+    }
+
+    /**
+     * A kernel read by {@link #readSquareKernel} with the precision it was stored in.
+     *
+     * @param matrix the float64 matrix, which the caller closes
+     * @param precision the file's floating-point type ({@link DType#F32} for a float32 file, {@link DType#F64} for a
+     *     float64 file or one of integers, which float64 holds exactly): the round-off its values carry
+     */
+    public record SquareKernel(KernelMatrix matrix, DType precision) {
+    }
+
+    /**
+     * {@link #readSquare} that also gives the precision the file was stored in, so that a float32 kernel's
+     * eigenvalues are judged against float32 round-off ({@code ntk4j spectrum}'s singular-to-working-precision
+     * flag), not float64's.
+     *
+     * @param file the .npy file
+     * @return the matrix, which the caller closes, and the file's precision
+     * @throws IllegalArgumentException as {@link #readSquare}
+     * @throws IOException as {@link #readSquare}
+     */
+    public static SquareKernel readSquareKernel(Path file) throws IOException {
         if (!Files.exists(file) || Files.isDirectory(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
@@ -43,7 +67,7 @@ public final class KernelFiles {
                         + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
             }
             try {
-                return KernelMatrix.of(t);
+                return new SquareKernel(KernelMatrix.of(t), t.dtype());
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
             }
