@@ -289,7 +289,6 @@ class ComposedLimitTest {
     @Test
     void aWideResidualNetworksEmpiricalKernelApproachesTheLimit() {
         int width = 4096;
-        int seeds = 4;
         Layer net = Layers.serial(Layers.dense(width, 1.5, 0.1, Parameterization.NTK),
                 Layers.residual(Layers.erf(), Layers.dense(width, 1.5, 0.1, Parameterization.NTK)), Layers.relu(),
                 Layers.dense(1, 1.5, 0.1, Parameterization.NTK));
@@ -297,22 +296,7 @@ class ComposedLimitTest {
         int[] shape = {6};
         try (Tensor x = Tensor.randomNormal(DType.F64, 21, 3, 6);
              Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
-            double[][] mean = new double[3][3];
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = m.init(100 + s, shape, DType.F64); Tensor e = EmpiricalNtk.of(m, p).ntk(x, null)) {
-                    for (int i = 0; i < 3; i++) {
-                        for (int j = 0; j < 3; j++) {
-                            mean[i][j] += e.get(i, j) / seeds;
-                        }
-                    }
-                }
-            }
-            double scale = Math.max(lim.get(0, 0), Math.max(lim.get(1, 1), lim.get(2, 2)));
-            for (int i = 0; i < 3; i++) {
-                for (int j = 0; j < 3; j++) {
-                    assertThat(mean[i][j]).as("(%d, %d)", i, j).isCloseTo(lim.get(i, j), within(0.05 * scale));
-                }
-            }
+            double scale = meanEmpiricalIsNear(m, shape, x, lim, 100);
             // the alternatives a wrong composition would give are far outside the tolerance
             Layer noSkip = Layers.serial(Layers.dense(width, 1.5, 0.1, Parameterization.NTK), Layers.erf(),
                     Layers.dense(width, 1.5, 0.1, Parameterization.NTK), Layers.relu(),
@@ -341,7 +325,6 @@ class ComposedLimitTest {
     @Test
     void aWideResidualConvNetsEmpiricalKernelApproachesTheLimit() {
         int channels = 2048;
-        int seeds = 4;
         Parameterization ntk = Parameterization.NTK;
         Layer stem = Layers.conv(channels, new int[] {3, 3}, new int[] {1, 1}, "SAME", 1.5, 0.1, ntk);
         Layer block = Layers.conv(channels, new int[] {2, 2}, new int[] {1, 1}, "SAME", 1.5, 0.1, ntk);
@@ -350,22 +333,7 @@ class ComposedLimitTest {
         int[] shape = {3, 3, 2};
         try (Tensor x = Tensor.randomNormal(DType.F64, 22, 3, 3, 3, 2);
              Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
-            double[][] mean = new double[3][3];
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = m.init(200 + s, shape, DType.F64); Tensor e = EmpiricalNtk.of(m, p).ntk(x, null)) {
-                    for (int i = 0; i < 3; i++) {
-                        for (int j = 0; j < 3; j++) {
-                            mean[i][j] += e.get(i, j) / seeds;
-                        }
-                    }
-                }
-            }
-            double scale = Math.max(lim.get(0, 0), Math.max(lim.get(1, 1), lim.get(2, 2)));
-            for (int i = 0; i < 3; i++) {
-                for (int j = 0; j < 3; j++) {
-                    assertThat(mean[i][j]).as("(%d, %d)", i, j).isCloseTo(lim.get(i, j), within(0.05 * scale));
-                }
-            }
+            double scale = meanEmpiricalIsNear(m, shape, x, lim, 200);
             Layer noSkip = Layers.serial(stem, Layers.relu(), block, Layers.relu(), Layers.globalAvgPool(),
                     Layers.dense(1, 1.5, 0.1, ntk));
             Layer noBranch = Layers.serial(stem, Layers.relu(), Layers.globalAvgPool(), Layers.dense(1, 1.5, 0.1,
@@ -408,27 +376,41 @@ class ComposedLimitTest {
                 + "only");
     }
 
-    private static void approachesTheLimit(Model m, Model conv, int[] shape, long seed) {
+    /**
+     * The mean eNTK of {@code m} over 4 initialisations (seeds seed0, seed0 + 1, ...) at the 3 examples x is within 5%
+     * of the largest diagonal entry of the limit {@code lim}, entry by entry (the fluctuation is O(1/√width); each
+     * test states its width and the deviations seen). Returns that largest diagonal entry, the scale.
+     */
+    private static double meanEmpiricalIsNear(Model m, int[] shape, Tensor x, Tensor lim, long seed0) {
         int seeds = 4;
-        try (Tensor x = Tensor.randomNormal(DType.F64, seed, 3, shape[0], shape[1], shape[2]);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor byConv = InfiniteLimit.of(conv, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
-            double[][] mean = new double[3][3];
-            for (int s = 0; s < seeds; s++) {
-                try (Params p = m.init(300 + s, shape, DType.F64); Tensor e = EmpiricalNtk.of(m, p).ntk(x, null)) {
-                    for (int i = 0; i < 3; i++) {
-                        for (int j = 0; j < 3; j++) {
-                            mean[i][j] += e.get(i, j) / seeds;
-                        }
+        double[][] mean = new double[3][3];
+        for (int s = 0; s < seeds; s++) {
+            try (Params p = m.init(seed0 + s, shape, DType.F64); Tensor e = EmpiricalNtk.of(m, p).ntk(x, null)) {
+                for (int i = 0; i < 3; i++) {
+                    for (int j = 0; j < 3; j++) {
+                        mean[i][j] += e.get(i, j) / seeds;
                     }
                 }
             }
-            double scale = Math.max(lim.get(0, 0), Math.max(lim.get(1, 1), lim.get(2, 2)));
+        }
+        double scale = Math.max(lim.get(0, 0), Math.max(lim.get(1, 1), lim.get(2, 2)));
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                assertThat(mean[i][j]).as("%s (%d, %d)", m, i, j).isCloseTo(lim.get(i, j), within(0.05 * scale));
+            }
+        }
+        return scale;
+    }
+
+    private static void approachesTheLimit(Model m, Model conv, int[] shape, long seed) {
+        try (Tensor x = Tensor.randomNormal(DType.F64, seed, 3, shape[0], shape[1], shape[2]);
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor byConv = InfiniteLimit.of(conv, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            double scale = meanEmpiricalIsNear(m, shape, x, lim, 300);
             for (int i = 0; i < 3; i++) {
                 for (int j = 0; j < 3; j++) {
                     assertThat(lim.get(i, j)).as("%s (%d, %d)", m, i, j).isCloseTo(byConv.get(i, j),
                             within(1e-13 * scale));
-                    assertThat(mean[i][j]).as("%s (%d, %d)", m, i, j).isCloseTo(lim.get(i, j), within(0.05 * scale));
                 }
             }
         }
