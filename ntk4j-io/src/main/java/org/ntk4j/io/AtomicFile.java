@@ -89,20 +89,13 @@ public final class AtomicFile {
                 body.write(InjectedFaults.channel(target, new Shielded(ch)));
                 ch.force(true);
             }
+            try {
+                moveOnto(tmp, target, !mustBeNew);
+            } catch (FileAlreadyExistsException e) {
+                throw new FileSystemException(target.toString(), null, APPEARED);
+            }
             if (mustBeNew) {
-                // rename(2) after the JDK's check that the target is absent (the same directory): not atomic against
-                // a file created in between, but the window is that of the rename, not of the whole command
-                try {
-                    Files.move(tmp, target);
-                } catch (FileAlreadyExistsException e) {
-                    throw new FileSystemException(target.toString(), null, APPEARED);
-                }
                 NEW_FILES.remove(target.toAbsolutePath().normalize());
-            } else {
-                if (existed) {
-                    keepPermissions(target, tmp);
-                }
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
             deleteQuietly(tmp);
@@ -113,6 +106,24 @@ public final class AtomicFile {
             throw e;
         }
         forceDirectory(dir);
+    }
+
+    /**
+     * Renames {@code tmp} onto {@code target} in the same directory: replacing it, atomically and with its permission
+     * bits, where {@code replace}; else only if no file is there, a {@link FileAlreadyExistsException} otherwise
+     * (rename(2) after the JDK's check that the target is absent: not atomic against a file created in between, but
+     * the window is that of the rename, not of the command). The one rename of every output, a tiled run's
+     * {@code OUT.partial} ({@link TileStore#finishAll}) included.
+     */
+    static void moveOnto(Path tmp, Path target, boolean replace) throws IOException {
+        if (!replace) {
+            Files.move(tmp, target);
+            return;
+        }
+        if (Files.exists(target)) {
+            keepPermissions(target, tmp);
+        }
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**
@@ -208,9 +219,9 @@ public final class AtomicFile {
 
     /**
      * Gives {@code tmp} the permission bits of {@code target}, which it is about to replace; best-effort (a file
-     * system without them: skipped). Also for a tiled run's {@code OUT.partial} renamed onto OUT ({@link TileStore}).
+     * system without them: skipped).
      */
-    static void keepPermissions(Path target, Path tmp) {
+    private static void keepPermissions(Path target, Path tmp) {
         try {
             Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(target));
         } catch (IOException | UnsupportedOperationException ignored) {

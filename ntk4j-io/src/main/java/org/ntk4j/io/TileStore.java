@@ -9,7 +9,6 @@ import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -1068,18 +1067,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             if (s.renamed) {
                 continue;
             }
-            if (s.outExisted) {
-                if (Files.exists(s.out)) {
-                    AtomicFile.keepPermissions(s.out, s.partial); // as every replaced output
-                }
-                Files.move(s.partial, s.out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                continue;
-            }
-            // OUT did not exist when the run began (or resumed), so the user asked for no file to be replaced: a
-            // rename without REPLACE_EXISTING (rename(2) after the JDK's check, the same directory) refuses a file
-            // another program wrote there meanwhile; the finished kernel stays, resumable, in OUT.partial
+            // OUT did not exist when the run began (or resumed), so the user asked for no file to be replaced: one
+            // that another program wrote there meanwhile stays, and the finished kernel, resumable, in OUT.partial
             try {
-                Files.move(s.partial, s.out);
+                AtomicFile.moveOnto(s.partial, s.out, s.outExisted);
             } catch (java.nio.file.FileAlreadyExistsException e) {
                 throw new IOException(s.out + " appeared during the run (another program wrote it) and was not "
                         + "replaced: the finished kernel is kept in " + s.partial + "; move " + s.out.getFileName()
