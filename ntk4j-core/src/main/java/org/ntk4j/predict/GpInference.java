@@ -790,13 +790,23 @@ public final class GpInference {
         }
     }
 
-    /** (C + Cᵀ)/2: exact symmetry (the two products round differently). */
+    /** (C + Cᵀ)/2 of a float64 [m, m] tensor, in place: exact symmetry (the two products round differently). */
     private static void symmetrise(Tensor c, int m) {
+        symmetrise(c.doublePointer(), m);
+    }
+
+    /**
+     * (C + Cᵀ)/2 of the row-major float64 [m, m] matrix at {@code c}, in place: also the ensemble's copy of a
+     * train-train kernel before its eigendecomposition ({@link GradientDescentMseEnsemble}).
+     */
+    static void symmetrise(org.bytedeco.javacpp.DoublePointer c, int m) {
         for (int i = 0; i < m; i++) {
             for (int j = i + 1; j < m; j++) {
-                double v = 0.5 * (c.getFlat(i * m + j) + c.getFlat(j * m + i));
-                c.setFlat(i * m + j, v);
-                c.setFlat(j * m + i, v);
+                long ij = (long) i * m + j;
+                long ji = (long) j * m + i;
+                double v = 0.5 * (c.get(ij) + c.get(ji));
+                c.put(ij, v);
+                c.put(ji, v);
             }
         }
     }

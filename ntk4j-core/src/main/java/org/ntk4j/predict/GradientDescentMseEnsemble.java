@@ -2,7 +2,6 @@ package org.ntk4j.predict;
 
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
-import org.bytedeco.javacpp.DoublePointer;
 import org.ntk4j.predict.GpInference.Gaussian;
 import org.ntk4j.predict.GpInference.Kernels;
 import org.ntk4j.predict.GpInference.Posterior;
@@ -224,7 +223,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
         if (f == null) {
             KernelMatrix copy = KernelMatrix.of(kdd);
             try {
-                symmetrise(copy);
+                GpInference.symmetrise(copy.pointer(), copy.dimension());
                 f = GradientDescentMse.owning(copy, yTrain, learningRate, diagReg, diagRegAbsoluteScale);
             } catch (RuntimeException e) {
                 copy.close();
@@ -243,21 +242,6 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
             }
         }
         return f;
-    }
-
-    /** (K + Kᵀ)/2 in place, as {@link GpInference} solves: both triangles count (the eigensolver reads one). */
-    private static void symmetrise(KernelMatrix k) {
-        int d = k.dimension();
-        DoublePointer p = k.pointer();
-        for (int i = 0; i < d; i++) {
-            for (int j = i + 1; j < d; j++) {
-                long ij = (long) i * d + j;
-                long ji = (long) j * d + i;
-                double v = 0.5 * (p.get(ij) + p.get(ji));
-                p.put(ij, v);
-                p.put(ji, v);
-            }
-        }
     }
 
     private void checkOpen() {
