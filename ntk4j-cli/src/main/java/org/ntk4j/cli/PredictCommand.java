@@ -99,7 +99,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of the parameters (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out').")
+    @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out' or "
+            + "'train'; train's see inputs standardised by their run's statistics: docs/training.md).")
     Path paramsIn;
 
     @picocli.CommandLine.Mixin
@@ -206,8 +207,12 @@ public final class PredictCommand implements Callable<Integer> {
                 () -> DataSource.loadDataset(resolved.dataSpec("--train", train), dt, seed));
              Dataset testRaw = KernelOptions.named("--test",
                      () -> DataSource.loadDataset(resolved.dataSpec("--test", test), dt, seed + 1))) {
-            Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train,
-                    spec.commandLine().getErr());
+            PrintWriter err = spec.commandLine().getErr();
+            // parameters of ntk4j train (their record beside them): the statistics their run standardised by, in
+            // the same mode, so that the network sees inputs of the scale it was trained at; warnings otherwise
+            Standardizer std = TrainedInputs.standardizer("--params-in", paramsIn, model,
+                    KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err), "--train " + train,
+                    err);
             // before the standardisation fitted on --train is applied to them, and before they are read in the
             // training layout, whose refusals name neither option
             KernelOptions.requireExampleSize("--test", testRaw.exampleShape(), "the training examples",

@@ -127,7 +127,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--params-in", description = "Initial parameters (.npz) instead of the seeded initialisation.")
     Path paramsIn;
 
-    @Option(names = "--params-out", description = "Write the final parameters (.npz).")
+    @Option(names = "--params-out", description = "Write the final parameters (F.npz) and, beside them, their "
+            + "state and the run's record (F.state.npz, as a checkpoint's), by which kernel, predict and study "
+            + "--params-in know the model and input statistics they were trained with.")
     Path paramsOut;
 
     @Option(names = "--checkpoint-dir", description = "Directory of the checkpoints: epoch-EEEE.npz (parameters, "
@@ -142,7 +144,8 @@ public final class TrainCommand implements Callable<Integer> {
             + "0 is the initial parameters, before the first step (the epoch 0 that study needs).")
     List<Integer> checkpointEpochs;
 
-    @Option(names = "--checkpoint-every-steps", description = "A checkpoint every this many steps.")
+    @Option(names = "--checkpoint-every-steps", description = "A checkpoint every this many steps (at most the "
+            + "run's steps, epochs × ⌈examples / batch⌉).")
     long everySteps;
 
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --checkpoint-dir, with the "
@@ -216,8 +219,8 @@ public final class TrainCommand implements Callable<Integer> {
         // the documented recipe is the same command with --resume: a run that started from --params-in is resumed
         // with it, which is checked against the file the run started from (its bytes' digest) and then not read,
         // the checkpoint having the parameters
-        String paramsInDigest = paramsIn != null && checkpointDir != null && Files.isRegularFile(paramsIn)
-                ? fileDigest(paramsIn) : null;
+        String paramsInDigest = paramsIn != null && (checkpointDir != null || paramsOut != null)
+                && Files.isRegularFile(paramsIn) ? fileDigest(paramsIn) : null;
         if (resumeFrom != null && paramsIn != null && Files.isRegularFile(paramsIn)) {
             String was = recorded.get("params_in");
             if (was == null) {
@@ -236,9 +239,20 @@ public final class TrainCommand implements Callable<Integer> {
         if (plot != null && epochs < 1) {
             throw new IllegalArgumentException("--plot: the curves need at least one epoch (--epochs 1)");
         }
+        // --params-out F.npz is written with its state file F.state.npz beside it (Checkpoints.save, as every
+        // checkpoint), both outputs under the same --overwrite rules; a name of a state file is refused, as a
+        // checkpoint directory would read it as one
+        if (paramsOut != null && paramsOut.getFileName() != null && paramsOut.getFileName().toString()
+                .toLowerCase(Locale.ROOT).endsWith(Checkpoints.STATE_SUFFIX)) {
+            throw new IllegalArgumentException("--params-out " + paramsOut + ": a name ending in "
+                    + Checkpoints.STATE_SUFFIX + " is that of the state file written beside the parameters; give "
+                    + "the parameters' name, e.g. final.npz");
+        }
+        Path paramsOutState = paramsOut == null ? null : Checkpoints.stateFile(paramsOut);
         OutputFiles outs = overwrite.outputs().inputSource("--train", train)
                 .inputSource("--test", noTest ? null : test).input("--params-in", paramsIn)
-                .output("--params-out", paramsOut, ".npz").output("--log", log, ".json").output("--plot", plot, ".png");
+                .output("--params-out", paramsOut, ".npz").output("--params-out", paramsOutState, ".npz")
+                .output("--log", log, ".json").output("--plot", plot, ".png");
         if (checkpointDir != null && !resume) {
             for (String name : checkpointNames(config)) {
                 outs.outputIn("--checkpoint-dir", checkpointDir, name + ".npz")
@@ -246,9 +260,6 @@ public final class TrainCommand implements Callable<Integer> {
             }
         }
         outs.check();
-        if (checkpointDir != null) {
-            Files.createDirectories(checkpointDir);
-        }
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Dataset trainRaw = KernelOptions.named("--train", () -> DataSource.loadDataset(train, dt, seed));
@@ -259,10 +270,17 @@ public final class TrainCommand implements Callable<Integer> {
                         trainRaw.exampleShape());
             }
             Map<String, String> run = new LinkedHashMap<>();
+            if (everySteps > 0) {
+                requireAStepCheckpoint(trainRaw.size());
+            }
             if (checkpointDir != null && !resume && everySteps > 0) {
                 refuseOverwritingStepCheckpoints(trainRaw.size());
             }
-            if (checkpointDir != null) {
+            if (checkpointDir != null) { // once the refusals that need the data's size are behind: none leaves it
+                Files.createDirectories(checkpointDir);
+            }
+            // the record of the run's inputs, in every checkpoint and beside --params-out
+            if (checkpointDir != null || paramsOut != null) {
                 run.put("model", modelSpec);
                 run.put("dtype", dt.shortName());
                 run.put("standardize", modeName);
@@ -278,6 +296,12 @@ public final class TrainCommand implements Callable<Integer> {
                 }
             }
             Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err);
+            if (!run.isEmpty() && mode != Standardizer.Mode.NONE) {
+                // the statistics themselves, exact (Double.toString round-trips): predict --params-in standardises
+                // by them (TrainedInputs), so that the network sees inputs of the scale it was trained at
+                run.put(TrainedInputs.MEAN, TrainedInputs.numbers(std.mean()));
+                run.put(TrainedInputs.STD, TrainedInputs.numbers(std.std()));
+            }
             try (Dataset trainStd = std.apply(trainRaw); Dataset testStd = noTest ? null : std.apply(testRaw);
                  Dataset tr = KernelOptions.named("--train", () -> InputLayout.forModel(net, trainStd));
                  Dataset te = noTest ? null
@@ -369,6 +393,11 @@ public final class TrainCommand implements Callable<Integer> {
         // of every existing recipe. Epoch 0, the initial parameters that study measures the kernel's movement from,
         // is asked for by name: --checkpoint-epochs 0,1,2 (docs/training.md).
         if (everyEpoch) {
+            if (epochs == 0 && !resume) {
+                // epochs 1..0 is no checkpoint at all: refused, as a --checkpoint-dir without a schedule is
+                throw new IllegalArgumentException("--checkpoint-every-epoch: --epochs 0 trains no epoch, so no "
+                        + "checkpoint would be written; for the initial parameters give --checkpoint-epochs 0");
+            }
             for (int e = 1; e <= epochs; e++) {
                 ce.add(e);
             }
@@ -463,6 +492,23 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
+     * Refuses --checkpoint-every-steps K above the run's total steps (epochs × ⌈examples / batch⌉), known once the
+     * data's size is: such a run writes no step checkpoint, and a run relied on for its checkpoints should not learn
+     * that after it ends (a refusal, not a warning: the option would do nothing). K equal to the total writes one,
+     * at the end, as the last epoch's.
+     */
+    private void requireAStepCheckpoint(int examples) {
+        long perEpoch = (examples + (long) batch - 1) / batch;
+        long total = perEpoch * epochs;
+        if (everySteps > total) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "--checkpoint-every-steps %d: the run has "
+                    + "%d steps (%d epochs of %d: %d examples in batches of %d), so no step checkpoint would be "
+                    + "written; %s", everySteps, total, epochs, perEpoch, examples, batch,
+                    total == 0 ? "--epochs 0 takes none" : "give at most " + total));
+        }
+    }
+
+    /**
      * The step checkpoints ({@code step-SSSSSS}, a step that ends no epoch) this run would write over, refused
      * without --overwrite as the epoch ones are before any work; known once the data's size is. Only the files in
      * the directory are looked at, not every step of the run.
@@ -490,12 +536,9 @@ public final class TrainCommand implements Callable<Integer> {
         existing.check();
     }
 
+    /** Writes --log and --plot (--params-out is written with its state as the run finishes, Progress#finished). */
     private void writeOutputs(PrintWriter o, Model net, TrainConfig config, TrainResult r) throws IOException {
         List<EpochMetrics> curves = r.curves();
-        if (paramsOut != null) {
-            ParamsFile.save(r.params(), paramsOut);
-            o.println("wrote " + paramsOut);
-        }
         if (log != null) {
             // the optimizer with its hyper-parameters (momentum, weight decay, betas, ε), not only its name
             Reports.train(new Reports.TrainSettings(net.spec(), train, test, config.optimizer().describe(), lr,
@@ -603,6 +646,21 @@ public final class TrainCommand implements Callable<Integer> {
             if (!quiet) {
                 err.println("ntk4j: checkpoint " + p + " (step " + state.step() + ")");
                 err.flush();
+            }
+        }
+
+        /**
+         * --params-out: the final parameters and, beside them, their state and the run's record, written as a
+         * checkpoint is (one piece of logic, Checkpoints.save), so that kernel, predict and study --params-in know
+         * how they were trained; and a resume can continue from them, as from the last epoch's checkpoint.
+         */
+        @Override
+        public void finished(TrainState state) throws IOException {
+            if (paramsOut != null) {
+                Checkpoints.save(state, paramsOut, run);
+                out.println("wrote " + paramsOut);
+                out.println("wrote " + Checkpoints.stateFile(paramsOut));
+                out.flush();
             }
         }
 

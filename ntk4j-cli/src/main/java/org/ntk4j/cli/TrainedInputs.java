@@ -2,7 +2,6 @@ package org.ntk4j.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -10,23 +9,35 @@ import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.Standardizer;
 
 /**
- * What a checkpoint of {@code ntk4j train} says of the network it trained (its model and the scale of its inputs),
- * for the commands that compute with its parameters ({@code kernel --params-in}).
+ * What a parameter file of {@code ntk4j train} (a checkpoint, or {@code --params-out}'s file: both have their
+ * {@code .state.npz} beside them) says of the network it trained (its model and the scale of its inputs), for the
+ * commands that compute with its parameters ({@code kernel}, {@code predict} and {@code study}).
  */
 final class TrainedInputs {
+    /** The record's key of the standardisation's means, comma-separated (one for global, one per feature). */
+    static final String MEAN = "standardize_mean";
+    /** The record's key of the standardisation's standard deviations, laid out as {@link #MEAN}. */
+    static final String STD = "standardize_std";
+    /**
+     * How far statistics may differ and still be the same: in units of σ for a mean, relatively for σ. The same
+     * data loaded in f32 and in f64 give statistics some 1e-8 apart (each value rounded to f32); another sample of
+     * the same images, 1e-3 and more.
+     */
+    private static final double SAME = 1e-6;
+
     private TrainedInputs() {
     }
 
     /**
-     * Warns, one line each on {@code err}, when {@code params} is a checkpoint of {@code ntk4j train} (its {@code
-     * .state.npz} beside it) whose run trained another {@code --model} spec than {@code model} (blanks and case
-     * aside; parameters of the same shapes fit a network of another activation, say), or standardised its inputs
-     * otherwise than {@code mode}: {@code train}'s default
+     * Warns, one line each on {@code err}, when {@code params} is a parameter file of {@code ntk4j train} (a
+     * checkpoint or {@code --params-out}'s file, its {@code .state.npz} beside it) whose run trained another
+     * {@code --model} spec than {@code model} (blanks and case aside; parameters of the same shapes fit a network of
+     * another activation, say), or standardised its inputs otherwise than {@code mode}: {@code train}'s default
      * is {@code --standardize global}, {@code kernel}'s is {@code none}, so {@code kernel --params-in ck.npz} would
      * otherwise compute the trained network's kernel on inputs of another scale than it was trained on, and say
      * nothing. A warning, not a refusal: the kernel at other inputs is a legitimate question. Files without a
-     * state file ({@code --params-out}, other programs') and state files without the record say nothing; so does a
-     * state file that cannot be read (the parameter file, read next, is what the command needs).
+     * state file (other programs', {@code kernel --params-out}'s) and state files without the record say nothing;
+     * so does a state file that cannot be read or belongs to other parameters ({@link #recorded}).
      *
      * @param option the option that named the file, e.g. {@code --params-in}
      * @param params the parameter file; null: nothing to check
@@ -41,28 +52,176 @@ final class TrainedInputs {
         if (run == null) {
             return;
         }
+        warnIfOtherModel(option, params, run, model, err);
+        String trained = run.get("standardize");
+        String here = name(mode);
+        if (trained == null || trained.equals(here)) {
+            err.flush();
+            return;
+        }
+        warnOtherMode(option, params, trained, data, here, err);
+    }
+
+    /**
+     * The standardisation {@code predict --params-in} applies to its data: when {@code params} has a record of
+     * {@code ntk4j train} with the statistics its run fitted, in the mode the command standardises by, those
+     * statistics rather than {@code fitted} (the command's own, from its {@code --train}), with a line on
+     * {@code err} when the two differ; otherwise {@code fitted}, with {@link #warnIfTrainedOtherwise}'s warnings.
+     *
+     * <p>Why the recorded ones: the parameters are those of a network whose inputs were standardised by its
+     * training data's μ and σ, and predict asks what that network predicts; its own {@code --train} (often a
+     * subset, for a tractable kernel) has other statistics, and the network would see inputs of another scale
+     * than it was trained on, silently (before 2026-12-07). The same mode is the condition because
+     * {@code --standardize} is the user's word on the kind of standardisation: another mode is a choice, warned
+     * of, not overridden. Files without statistics (another program's, {@code kernel --params-out}'s, checkpoints
+     * written before they were recorded) keep the command's own, as before.
+     *
+     * @param option the option that named the file, {@code --params-in}
+     * @param params the parameter file; null: {@code fitted}
+     * @param model the command's model spec, as written
+     * @param fitted the standardisation fitted on the command's training data
+     * @param data what the command standardises, for the messages, e.g. {@code --train default:train:200}
+     * @param err where the warnings and the line go
+     * @return the standardisation to apply to the training and test data
+     */
+    static Standardizer standardizer(String option, Path params, String model, Standardizer fitted, String data,
+                                     PrintWriter err) {
+        Map<String, String> run = recorded(params);
+        if (run == null) {
+            return fitted;
+        }
+        warnIfOtherModel(option, params, run, model, err);
+        String trained = run.get("standardize");
+        String here = name(fitted.mode());
+        if (trained == null) {
+            err.flush();
+            return fitted;
+        }
+        if (!trained.equals(here)) {
+            warnOtherMode(option, params, trained, data, here, err);
+            return fitted;
+        }
+        Standardizer recorded;
+        try {
+            recorded = fitted.mode() == Standardizer.Mode.NONE || !run.containsKey(MEAN) ? null
+                    : Standardizer.of(fitted.mode(), parse(run.get(MEAN)), parse(run.get(STD)));
+        } catch (IllegalArgumentException e) {
+            recorded = null; // a record that cannot be read as statistics: the command's own, as for none
+        }
+        if (recorded == null) {
+            err.flush();
+            return fitted;
+        }
+        if (recorded.mean().length != fitted.mean().length) {
+            err.println("ntk4j: warning: " + option + " " + params + " was trained on inputs standardised per "
+                    + "feature over " + recorded.mean().length + " features, and " + data + " has "
+                    + fitted.mean().length + ": standardising by its own statistics");
+            err.flush();
+            return fitted;
+        }
+        String apart = difference(recorded, fitted);
+        if (apart != null) {
+            err.println("ntk4j: " + option + " " + params + ": standardising by the statistics its training run "
+                    + "fitted (" + describe(recorded) + "), not by those of " + data + " (" + apart + "), so that "
+                    + "the network sees inputs of the scale it was trained at (docs/training.md)");
+        }
+        err.flush();
+        return recorded;
+    }
+
+    /** The warning of another --model spec than the run's (case and blanks aside). */
+    private static void warnIfOtherModel(String option, Path params, Map<String, String> run, String model,
+                                         PrintWriter err) {
         String trainedModel = run.get("model");
         if (trainedModel != null && !canonical(trainedModel).equals(canonical(model))) {
             err.println("ntk4j: warning: " + option + " " + params + " was trained as --model " + trainedModel
                     + "; this command computes with --model " + model.strip() + ", whose network is another one "
                     + "unless the two specs say the same in other words");
         }
-        String trained = run.get("standardize");
-        String here = mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
-        if (trained == null || trained.equals(here)) {
-            err.flush();
-            return;
-        }
+    }
+
+    /** The warning of another --standardize than the run's. */
+    private static void warnOtherMode(String option, Path params, String trained, String data, String here,
+                                      PrintWriter err) {
         err.println("ntk4j: warning: " + option + " " + params + " was trained on inputs standardised by "
                 + "--standardize " + trained + ", and this command computes on " + data + " with --standardize "
                 + here + ": the network sees inputs of another scale than it was trained on (docs/training.md)");
         err.flush();
     }
 
+    /** A mode as the options spell it. */
+    private static String name(Standardizer.Mode mode) {
+        return mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
     /**
-     * The run a checkpoint of {@code ntk4j train} records ({@link Checkpoints#run}: its model, standardisation, ...),
-     * read from the {@code .state.npz} beside {@code params}; null for a file without one ({@code --params-out},
-     * another program's), a state file itself, or a state file that cannot be read (the parameter file, read next,
+     * Numbers as the record holds them: comma-separated, each as {@link Double#toString}, which reads back to the
+     * same double.
+     *
+     * @param values the numbers
+     * @return the text
+     */
+    static String numbers(double[] values) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < values.length; i++) {
+            b.append(i == 0 ? "" : ",").append(values[i]);
+        }
+        return b.toString();
+    }
+
+    /** The numbers of {@link #numbers}; a malformed list is an IllegalArgumentException (NumberFormatException). */
+    private static double[] parse(String text) {
+        if (text == null || text.isEmpty()) {
+            throw new IllegalArgumentException("no numbers");
+        }
+        String[] parts = text.split(",", -1);
+        double[] v = new double[parts.length];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = Double.parseDouble(parts[i]);
+        }
+        return v;
+    }
+
+    /** The recorded statistics, for the line: global μ and σ, or per-feature's count. */
+    private static String describe(Standardizer s) {
+        return s.mode() == Standardizer.Mode.GLOBAL
+                ? String.format(Locale.ROOT, "global: mean %.6g, std %.6g", s.mean()[0], s.std()[0])
+                : "per-feature: " + s.mean().length + " means and stds";
+    }
+
+    /**
+     * How far {@code fitted} is from {@code recorded}, for the line, or null when within {@link #SAME}: each mean
+     * in units of the recorded σ, each σ relatively.
+     */
+    private static String difference(Standardizer recorded, Standardizer fitted) {
+        double[] m0 = recorded.mean();
+        double[] s0 = recorded.std();
+        double[] m1 = fitted.mean();
+        double[] s1 = fitted.std();
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < m0.length; i++) {
+            double d = Math.max(Math.abs(m1[i] - m0[i]) / s0[i], Math.abs(s1[i] / s0[i] - 1));
+            if (d > worst) {
+                worst = d;
+                at = i;
+            }
+        }
+        if (!(worst > SAME)) {
+            return null;
+        }
+        return recorded.mode() == Standardizer.Mode.GLOBAL
+                ? String.format(Locale.ROOT, "mean %.6g, std %.6g", m1[0], s1[0])
+                : String.format(Locale.ROOT, "up to %.3g apart, at feature %d: mean %.6g against %.6g, std %.6g "
+                        + "against %.6g", worst, at, m1[at], m0[at], s1[at], s0[at]);
+    }
+
+    /**
+     * The run a parameter file of {@code ntk4j train} records ({@link Checkpoints#record}: its model,
+     * standardisation, ...), read from the {@code .state.npz} beside {@code params} (a checkpoint's, or
+     * {@code train --params-out}'s); null for a file without one (another program's, {@code kernel --params-out}'s),
+     * a state file itself, a state file written with other parameters than the file holds now (the file was
+     * replaced since: the record is not its), or a state file that cannot be read (the parameter file, read next,
      * is what the command needs).
      *
      * @param params the parameter file; null gives null
@@ -72,17 +231,8 @@ final class TrainedInputs {
         if (params == null) {
             return null;
         }
-        String name = params.getFileName() == null ? "" : params.getFileName().toString();
-        if (!name.endsWith(".npz") || name.endsWith(Checkpoints.STATE_SUFFIX)) {
-            return null;
-        }
-        String stem = name.substring(0, name.length() - ".npz".length());
-        Path dir = params.toAbsolutePath().getParent();
-        if (dir == null || !Files.isRegularFile(dir.resolve(stem + Checkpoints.STATE_SUFFIX))) {
-            return null;
-        }
         try {
-            return Checkpoints.run(dir, stem);
+            return Checkpoints.record(params);
         } catch (IOException | IllegalArgumentException e) {
             return null;
         }

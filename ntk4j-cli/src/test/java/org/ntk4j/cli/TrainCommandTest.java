@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.Checkpoints;
+import org.ntk4j.io.Npy;
 import org.ntk4j.io.Npz;
 import org.ntk4j.io.NpyArray;
 import org.ntk4j.io.NpyDType;
@@ -288,6 +290,7 @@ class TrainCommandTest {
                         + "\\(learning rate 1000000\\.0\\); lower --lr \\(the checkpoints written before are "
                         + "kept\\)");
         assertThat(out).doesNotExist();
+        assertThat(dir.resolve("out" + Checkpoints.STATE_SUFFIX)).doesNotExist();
         assertThat(log).doesNotExist();
         assertThat(oneLineError(TiledRunTest.with(run, "--epochs", "0", "--plot", dir.resolve("c.png").toString())))
                 .isEqualTo("ntk4j: --plot: the curves need at least one epoch (--epochs 1)");
@@ -382,8 +385,10 @@ class TrainCommandTest {
                 + "--data default:test:6 with --standardize none");
         assertThat(err.lines().filter(l -> l.contains("warning")).count()).isEqualTo(1);
         assertThat(CliRuns.run(0, TiledRunTest.with(kernel, "--standardize", "global"))[1]).doesNotContain("warning");
-        assertThat(CliRuns.run(0, "kernel", "--model", "fcn(depth=1,width=8,out=10)", "--data", "default:test:6",
-                "--quiet", "--params-in", out.toString())[1]).doesNotContain("warning");
+        // --params-out's file carries the same record (before 2026-12-07 it said nothing)
+        assertThat(CliRuns.run(0, replaced(kernel, "--params-in", out.toString()))[1]).contains("ntk4j: warning: "
+                + "--params-in " + out + " was trained on inputs standardised by --standardize global, and this "
+                + "command computes on --data default:test:6 with --standardize none");
         // the same shapes under another activation: a network the run never trained; case and blanks aside, the same
         String[] global = TiledRunTest.with(kernel, "--standardize", "global");
         String tanh = CliRuns.run(0, replaced(global, "--model", "fcn(depth=1,width=8,out=10,act=tanh)"))[1];
@@ -391,6 +396,182 @@ class TrainCommandTest {
                 + "--model fcn(depth=1,width=8,out=10,act=tanh)");
         assertThat(CliRuns.run(0, replaced(global, "--model", "FCN(depth=1, width=8, out=10)"))[1])
                 .doesNotContain("warning");
+    }
+
+    /**
+     * --params-out F.npz writes F.state.npz beside it, as a checkpoint's: the run's record (model, dtype,
+     * standardisation and its statistics, data) and state, so that F resumes as a checkpoint; the state file is an
+     * output under the --overwrite rules, a state file's name is refused, and a record that F no longer holds
+     * (F written again by kernel --params-out) is not taken for F's.
+     */
+    @Test
+    void paramsOutCarriesItsRunsRecordAsACheckpointDoes(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        String[] small = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--test", "none", "--batch", "4",
+            "--quiet", "--train", d.toString()};
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(small, "--epochs", "3", "--params-out", full.toString()));
+        Path a = Files.createDirectories(dir.resolve("a"));
+        Path out = a.resolve("out.npz");
+        Path state = a.resolve("out" + Checkpoints.STATE_SUFFIX);
+        String[] o = CliRuns.run(0, TiledRunTest.with(small, "--epochs", "2", "--params-out", out.toString()));
+        assertThat(o[0].lines().filter(l -> l.startsWith("wrote ")).toList()).containsExactly("wrote " + out,
+                "wrote " + state);
+        Map<String, String> record = Checkpoints.record(out);
+        assertThat(record).containsEntry("model", "fcn(depth=1,width=16,out=3)").containsEntry("dtype", "f32")
+                .containsEntry("standardize", "global").containsKey("train");
+        // the statistics, exact: μ and σ of the 80 float32 values, two passes in float64 (np.mean, np.std)
+        double[] x = Npz.read(d).get("x").toDoubleArray();
+        double mu = 0;
+        for (double v : x) {
+            mu += v;
+        }
+        mu /= x.length;
+        double sq = 0;
+        for (double v : x) {
+            sq += (v - mu) * (v - mu);
+        }
+        assertThat(Double.parseDouble(record.get("standardize_mean"))).isCloseTo(mu, within(1e-15));
+        assertThat(Double.parseDouble(record.get("standardize_std"))).isCloseTo(Math.sqrt(sq / x.length),
+                within(1e-15));
+        // a checkpoint: the directory resumes from it to the uninterrupted longer run's bits
+        Path resumed = dir.resolve("resumed.npz");
+        assertThat(CliRuns.run(0, TiledRunTest.with(small, "--epochs", "3", "--checkpoint-dir", a.toString(),
+                "--resume", "--params-out", resumed.toString()))[0]).contains("resuming from " + out
+                + " (epoch 2, step 4)");
+        assertSameArrays(resumed, full);
+        // the state file is an output: refused when it exists, replaced with --overwrite
+        Files.delete(out);
+        assertThat(oneLineError(TiledRunTest.with(small, "--epochs", "1", "--params-out", out.toString())))
+                .isEqualTo("ntk4j: --params-out " + state + " exists; pass --overwrite to replace it");
+        assertThat(out).doesNotExist();
+        CliRuns.run(0, TiledRunTest.with(small, "--epochs", "1", "--params-out", out.toString(), "--overwrite"));
+        assertThat(Checkpoints.record(out)).containsEntry("model", "fcn(depth=1,width=16,out=3)");
+        assertThat(oneLineError(TiledRunTest.with(small, "--epochs", "1", "--params-out",
+                a.resolve("x" + Checkpoints.STATE_SUFFIX).toString()))).isEqualTo("ntk4j: --params-out "
+                        + a.resolve("x" + Checkpoints.STATE_SUFFIX) + ": a name ending in .state.npz is that of the "
+                        + "state file written beside the parameters; give the parameters' name, e.g. final.npz");
+        // F written again without a state (kernel --params-out): the state beside it is not its record
+        String[] kernel = {"kernel", "--model", "fcn(depth=1,width=16,out=3,act=erf)", "--data", d.toString(),
+            "--quiet"};
+        assertThat(CliRuns.run(0, TiledRunTest.with(kernel, "--params-in", out.toString()))[1])
+                .contains("was trained as --model fcn(depth=1,width=16,out=3); this command computes with --model "
+                        + "fcn(depth=1,width=16,out=3,act=erf)");
+        CliRuns.run(0, TiledRunTest.with(kernel, "--params-out", out.toString(), "--overwrite"));
+        assertThat(state).exists();
+        assertThat(Checkpoints.record(out)).isNull();
+        assertThat(CliRuns.run(0, TiledRunTest.with(kernel, "--params-in", out.toString()))[1])
+                .doesNotContain("warning");
+    }
+
+    /**
+     * predict --params-in of train's parameters standardises --train and --test by the statistics the run fitted
+     * (not by its own --train's), saying so when they differ: the same predictions as inputs standardised by those
+     * statistics by hand; the same --train gives the same statistics and says nothing; another --standardize warns.
+     */
+    @Test
+    void predictOfTrainedParametersStandardisesByTheRunsStatistics(@TempDir Path dir) throws Exception {
+        Path d1 = labelled(dir.resolve("d1.npz"), 1);
+        Path d2 = labelled(dir.resolve("d2.npz"), 2);
+        Path d3 = labelled(dir.resolve("d3.npz"), 3);
+        Path p = dir.resolve("p.npz");
+        String model = "fcn(depth=1,width=16,out=3)";
+        CliRuns.run(0, "train", "--model", model, "--train", d1.toString(), "--test", "none", "--batch", "4",
+                "--epochs", "2", "--quiet", "--params-out", p.toString());
+        // the same parameters without their record
+        Path bare = dir.resolve("bare.npz");
+        Files.copy(p, bare);
+        // μ and σ of d1 (float32 values), two passes in float64; d2 and d3 standardised by them by hand
+        double[] x1 = Npz.read(d1).get("x").toDoubleArray();
+        double mu = 0;
+        for (double v : x1) {
+            mu += v;
+        }
+        mu /= x1.length;
+        double sq = 0;
+        for (double v : x1) {
+            sq += (v - mu) * (v - mu);
+        }
+        double inv = 1 / Math.sqrt(sq / x1.length);
+        Path d2s = standardised(d2, dir.resolve("d2s.npz"), mu, inv);
+        Path d3s = standardised(d3, dir.resolve("d3s.npz"), mu, inv);
+        String[] predict = {"predict", "--model", model, "--dtype", "f64", "--test", d3.toString()};
+        Path recorded = dir.resolve("recorded.npy");
+        String err = CliRuns.run(0, TiledRunTest.with(predict, "--train", d2.toString(), "--params-in", p.toString(),
+                "--out", recorded.toString()))[1];
+        assertThat(err.strip()).startsWith("ntk4j: --params-in " + p + ": standardising by the statistics its "
+                + "training run fitted (global: mean ").contains("), not by those of --train " + d2 + " (mean ")
+                .endsWith("so that the network sees inputs of the scale it was trained at (docs/training.md)")
+                .hasLineCount(1);
+        Path byHand = dir.resolve("byhand.npy");
+        String warned = CliRuns.run(0, TiledRunTest.with(replaced(predict, "--test", d3s.toString()), "--train",
+                d2s.toString(), "--standardize", "none", "--params-in", p.toString(), "--out", byHand.toString()))[1];
+        assertThat(warned).contains("ntk4j: warning: --params-in " + p + " was trained on inputs standardised by "
+                + "--standardize global, and this command computes on --train " + d2s + " with --standardize none");
+        Path own = dir.resolve("own.npy");
+        CliRuns.run(0, TiledRunTest.with(predict, "--train", d2.toString(), "--params-in", bare.toString(), "--out",
+                own.toString()));
+        double[] r = Npy.read(recorded).toDoubleArray();
+        double[] h = Npy.read(byHand).toDoubleArray();
+        double[] w = Npy.read(own).toDoubleArray();
+        assertThat(r).hasSize(24);
+        for (int i = 0; i < r.length; i++) {
+            assertThat(r[i]).as("prediction %d", i).isCloseTo(h[i], within(1e-12));
+        }
+        // not vacuous: d2's own statistics give other predictions
+        double apart = 0;
+        for (int i = 0; i < r.length; i++) {
+            apart = Math.max(apart, Math.abs(r[i] - w[i]));
+        }
+        assertThat(apart).isGreaterThan(1e-3);
+        // the training data's own statistics are the recorded ones: no line, the same predictions as without them
+        Path same = dir.resolve("same.npy");
+        Path sameBare = dir.resolve("same-bare.npy");
+        assertThat(CliRuns.run(0, TiledRunTest.with(predict, "--train", d1.toString(), "--params-in", p.toString(),
+                "--out", same.toString()))[1]).isEmpty();
+        CliRuns.run(0, TiledRunTest.with(predict, "--train", d1.toString(), "--params-in", bare.toString(), "--out",
+                sameBare.toString()));
+        assertThat(Npy.read(same).toDoubleArray()).containsExactly(Npy.read(sameBare).toDoubleArray());
+    }
+
+    /**
+     * --checkpoint-every-steps above the run's steps, and --checkpoint-every-epoch with --epochs 0, would write no
+     * checkpoint: refused before any step, leaving no directory; the run's total is accepted.
+     */
+    @Test
+    void aCheckpointScheduleThatWritesNothingIsRefused(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        Path ck = dir.resolve("ck");
+        // 8 examples in batches of 3: 3 steps per epoch, 6 in 2 epochs
+        String[] run = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--train", d.toString(), "--test", "none",
+            "--batch", "3", "--quiet", "--epochs", "2", "--checkpoint-dir", ck.toString()};
+        assertThat(oneLineError(TiledRunTest.with(run, "--checkpoint-every-steps", "7"))).isEqualTo("ntk4j: "
+                + "--checkpoint-every-steps 7: the run has 6 steps (2 epochs of 3: 8 examples in batches of 3), so no "
+                + "step checkpoint would be written; give at most 6");
+        assertThat(ck).doesNotExist();
+        assertThat(oneLineError(replaced(TiledRunTest.with(run, "--checkpoint-every-epoch"), "--epochs", "0")))
+                .isEqualTo("ntk4j: --checkpoint-every-epoch: --epochs 0 trains no epoch, so no checkpoint would be "
+                        + "written; for the initial parameters give --checkpoint-epochs 0");
+        assertThat(ck).doesNotExist();
+        CliRuns.run(0, TiledRunTest.with(run, "--checkpoint-every-steps", "6"));
+        try (java.util.stream.Stream<Path> files = Files.list(ck)) {
+            assertThat(files.map(f -> f.getFileName().toString()).sorted().toList())
+                    .containsExactly("epoch-0002.npz", "epoch-0002" + Checkpoints.STATE_SUFFIX);
+        }
+    }
+
+    /** {@code in}'s x standardised by hand, (x − μ)·(1/σ) in float64, and its labels, written as float64. */
+    private static Path standardised(Path in, Path file, double mu, double inv) throws Exception {
+        Map<String, NpyArray> a = Npz.read(in);
+        double[] x = a.get("x").toDoubleArray();
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (x[i] - mu) * inv;
+        }
+        Map<String, NpyArray> b = new LinkedHashMap<>();
+        b.put("x", NpyArray.ofDoubles(NpyDType.FLOAT64, x, 8, 10));
+        b.put("y", a.get("y"));
+        Npz.writeArrays(file, b);
+        return file;
     }
 
     /** The one-line error of a failing run: exit code 2, "ntk4j: ..." on one line. */

@@ -33,6 +33,18 @@ public interface Listener {
     }
 
     /**
+     * Once, when the run has trained its last epoch (or had none left to train) without error, before the trainer
+     * returns its result: the final state, as a checkpoint after the last epoch holds it (so that the final
+     * parameters can be written with their state and record, as {@code train --params-out} does). Not called for a
+     * run that stops (diverges, or a listener fails).
+     *
+     * @param state the run's final state; valid only during the call (copy it to keep it)
+     * @throws IOException if the listener cannot record it (the trainer then returns no result)
+     */
+    default void finished(TrainState state) throws IOException {
+    }
+
+    /**
      * After each step, for progress bars.
      *
      * @param epoch the current epoch, from 1

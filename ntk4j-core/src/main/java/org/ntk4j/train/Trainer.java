@@ -545,6 +545,7 @@ public final class Trainer {
                     xTrain.close();
                 }
             }
+            listener.finished(state());
             // the model's constants (batch-norm running statistics) go with the result, unchanged
             return new TrainResult(params.copy(), List.copyOf(history));
         }

@@ -457,10 +457,16 @@ class TrainerTest {
             labels[i] = i % 3;
         }
         List<TrainState> states = new ArrayList<>();
+        List<TrainState> finals = new ArrayList<>();
         Listener keep = new Listener() {
             @Override
             public void checkpoint(TrainState state, String name) {
                 states.add(state.copy());
+            }
+
+            @Override
+            public void finished(TrainState state) {
+                finals.add(state.copy());
             }
         };
         for (Optimizer o : List.of(Optimizer.sgd(0.9, 1e-3), Optimizer.adam(0.9, 0.999, 1e-8, 0))) {
@@ -471,9 +477,18 @@ class TrainerTest {
                 Examples train = new Examples(x, labels, 3);
                 Examples test = new Examples(xt, new int[] {0, 1, 2, 0, 1, 2, 0, 1, 2}, 3);
                 states.clear();
+                finals.clear();
                 try (TrainResult full = Trainer.train(m, init, train, test, c, keep)) {
                     // 7 steps per epoch, 21 in all: steps 5, 10, 15, 20 and the end of epoch 1
                     assertThat(states).extracting(TrainState::step).containsExactly(5L, 7L, 10L, 15L, 20L);
+                    // the final state, once: the end of epoch 3 with the result's parameters; a resume from it
+                    // trains nothing and gives them back
+                    assertThat(finals).hasSize(1);
+                    TrainState last = finals.get(0);
+                    assertThat(new long[] {last.epoch(), last.stepInEpoch(), last.step(), last.lossCount()})
+                            .containsExactly(3, 0, 21, 0);
+                    assertThat(last.history()).hasSize(4);
+                    states.add(last);
                     for (TrainState s : states) {
                         try (TrainResult resumed = Trainer.resume(m, s, train, test, c, Listener.NONE)) {
                             for (String k : full.params().tensors().keySet()) {

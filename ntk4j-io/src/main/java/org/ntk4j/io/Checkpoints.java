@@ -29,7 +29,9 @@ import org.ntk4j.train.TrainState;
  * fingerprint of the training data), so that a resume with other inputs can be refused, and {@code meta/params}
  * (UTF-8 bytes), a digest of the parameter file's zip directory, by which a state file beside parameters it was not
  * written with is refused. Both are written atomically ({@link AtomicFile}), the parameters first, so a state file
- * always has its parameters.
+ * always has its parameters. A parameter file of any {@code NAME.npz} name may have one beside it
+ * ({@link #save(TrainState, Path, Map)}: the CLI's {@code train --params-out}), so that it carries its run's
+ * record ({@link #record}) as a checkpoint does, and is one.
  */
 public final class Checkpoints {
     /** The suffix of the state archive. */
@@ -66,6 +68,27 @@ public final class Checkpoints {
      */
     public static Path save(TrainState state, Path dir, String name, Map<String, String> run) throws IOException {
         Path params = dir.resolve(name + ".npz");
+        save(state, params, run);
+        return params;
+    }
+
+    /**
+     * Writes a checkpoint as a parameter file of any {@code .npz} name and its state file beside it
+     * ({@link #stateFile}): how {@code train --params-out F} writes F, so that F carries its run's record as the
+     * checkpoints do ({@link #record}).
+     *
+     * @param state the state; not closed
+     * @param params the parameter file, {@code NAME.npz} (not {@code NAME.state.npz}); its directory must exist
+     * @param run values by key (a key without {@code /}), written as {@code meta/run/KEY}
+     * @throws IllegalArgumentException if {@code params} is not named {@code NAME.npz}, or is named as a state file
+     * @throws IOException if a file cannot be written
+     */
+    public static void save(TrainState state, Path params, Map<String, String> run) throws IOException {
+        Path statePath = stateFile(params);
+        if (statePath == null) {
+            throw new IllegalArgumentException("checkpoint: expected a parameter file NAME.npz, not NAME"
+                    + STATE_SUFFIX + ", got " + params);
+        }
         ParamsFile.save(state.params(), params);
         Map<String, NpyArray> a = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : state.buffers().entrySet()) {
@@ -85,8 +108,48 @@ public final class Checkpoints {
         for (Map.Entry<String, String> e : run.entrySet()) {
             a.put(RUN_PREFIX + e.getKey(), text(e.getValue()));
         }
-        Npz.writeArrays(dir.resolve(name + STATE_SUFFIX), a);
-        return params;
+        Npz.writeArrays(statePath, a);
+    }
+
+    /**
+     * The state file of a parameter file: {@code NAME.state.npz} beside {@code NAME.npz} (the extension in any
+     * case); null for a name that is not {@code NAME.npz}, or is a state file's own.
+     *
+     * @param params a parameter file's path
+     * @return the path of its state file, in the same directory; or null
+     */
+    public static Path stateFile(Path params) {
+        Path file = params.getFileName();
+        String name = file == null ? "" : file.toString();
+        String lower = name.toLowerCase(java.util.Locale.ROOT);
+        if (!lower.endsWith(".npz") || lower.endsWith(STATE_SUFFIX) || name.length() == ".npz".length()) {
+            return null;
+        }
+        return params.resolveSibling(name.substring(0, name.length() - ".npz".length()) + STATE_SUFFIX);
+    }
+
+    /**
+     * What the run that wrote a parameter file recorded of its inputs ({@link #run}), read from its state file
+     * ({@link #stateFile}), when that state file was written with this parameter file: null for a file without
+     * one, and for a state file whose digest ({@code meta/params}) names other parameters, the record of a file
+     * since replaced (a parameter file written again by a command that writes no state: {@code kernel
+     * --params-out}), which is not this file's. A state file written before the digest was recorded is taken as
+     * the file's.
+     *
+     * @param params the parameter file
+     * @return the recorded values by key (empty for a state file without them), or null
+     * @throws IOException if a file cannot be read
+     */
+    public static Map<String, String> record(Path params) throws IOException {
+        Path statePath = stateFile(params);
+        if (statePath == null || !Files.isRegularFile(statePath) || !Files.isRegularFile(params)) {
+            return null;
+        }
+        String recorded = recordedDigest(statePath);
+        if (recorded != null && !recorded.equals(Npz.directoryDigest(params))) {
+            return null;
+        }
+        return runOf(statePath);
     }
 
     /**
@@ -254,8 +317,12 @@ public final class Checkpoints {
      * @throws IOException if the state file cannot be read
      */
     public static Map<String, String> run(Path dir, String name) throws IOException {
+        return runOf(dir.resolve(name + STATE_SUFFIX));
+    }
+
+    /** The meta/run/KEY entries of a state file. */
+    private static Map<String, String> runOf(Path state) throws IOException {
         Map<String, String> run = new LinkedHashMap<>();
-        Path state = dir.resolve(name + STATE_SUFFIX);
         for (Map.Entry<String, NpyArray> e : Npz.read(state, k -> k.startsWith(RUN_PREFIX)).entrySet()) {
             run.put(e.getKey().substring(RUN_PREFIX.length()), text(e.getValue()));
         }

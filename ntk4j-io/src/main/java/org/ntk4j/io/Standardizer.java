@@ -62,13 +62,52 @@ public final class Standardizer {
     private final Mode mode;
     /** Per-feature (length D) or single-element (GLOBAL) statistics; empty for NONE. */
     private final double[] mean;
+    /** The standard deviations as fitted (1 for a constant feature or set); {@link #invStd} is 1 / each. */
+    private final double[] std;
     private final double[] invStd;
 
-    private Standardizer(Mode mode, double[] mean, double[] invStd, int constant) {
+    private Standardizer(Mode mode, double[] mean, double[] std, int constant) {
         this.mode = mode;
         this.mean = mean;
-        this.invStd = invStd;
+        this.std = std;
+        this.invStd = new double[std.length];
+        for (int i = 0; i < std.length; i++) {
+            invStd[i] = 1 / std[i];
+        }
         this.constant = constant;
+    }
+
+    /**
+     * A standardisation of statistics fitted before (by {@link #fit}, and kept as {@link #mean()} and
+     * {@link #std()}, e.g. in a training checkpoint's record): it applies exactly as the fitted one did, bit for bit.
+     *
+     * @param mode the mode the statistics were fitted for
+     * @param mean the means: GLOBAL, one; PER_FEATURE, one per feature; NONE, none
+     * @param std the standard deviations, laid out as {@code mean}, each finite and positive (1 for a constant
+     *     feature, which is only centred)
+     * @return the standardisation; its {@link #allConstant()} is false (which features were constant is the fit's
+     *     to tell, and it warned of them then)
+     * @throws IllegalArgumentException if the lengths do not fit the mode or a value is not finite, or a σ is not
+     *     positive
+     */
+    public static Standardizer of(Mode mode, double[] mean, double[] std) {
+        if (mode == null || mean == null || std == null) {
+            throw new IllegalArgumentException("standardisation: mode, mean and std must not be null");
+        }
+        int expected = mode == Mode.NONE ? 0 : mode == Mode.GLOBAL ? 1 : mean.length;
+        if (mean.length != expected || std.length != expected || mode == Mode.PER_FEATURE && expected == 0) {
+            throw new IllegalArgumentException("standardisation: "
+                    + mode.name().toLowerCase(Locale.ROOT).replace('_', '-') + " expected "
+                    + (mode == Mode.PER_FEATURE ? "one mean and one std per feature (at least one)"
+                    : expected + " mean(s) and std(s)") + ", got " + mean.length + " and " + std.length);
+        }
+        for (int i = 0; i < expected; i++) {
+            if (!Double.isFinite(mean[i]) || !Double.isFinite(std[i]) || !(std[i] > 0)) {
+                throw new IllegalArgumentException("standardisation: expected a finite mean and a finite positive "
+                        + "std, got mean " + mean[i] + " and std " + std[i] + " at " + i);
+            }
+        }
+        return new Standardizer(mode, mean.clone(), std.clone(), 0);
     }
 
     /**
@@ -119,7 +158,7 @@ public final class Standardizer {
                     double c = train.getFlat(i) - mu;
                     sq += c * c;
                 }
-                return new Standardizer(mode, new double[] {mu}, new double[] {1 / Math.sqrt(sq / size)}, 0);
+                return new Standardizer(mode, new double[] {mu}, new double[] {Math.sqrt(sq / size)}, 0);
             }
             case PER_FEATURE: {
                 double[] mu = new double[d];
@@ -138,20 +177,20 @@ public final class Standardizer {
                 for (int j = 0; j < d; j++) {
                     mu[j] = min[j] == max[j] ? min[j] : mu[j] / n;
                 }
-                double[] inv = new double[d];
+                double[] sd = new double[d];
                 int constant = 0;
                 for (int e = 0; e < n; e++) {
                     for (int j = 0; j < d; j++) {
                         double c = train.getFlat(e * d + j) - mu[j];
-                        inv[j] += c * c;
+                        sd[j] += c * c;
                     }
                 }
                 for (int j = 0; j < d; j++) {
                     boolean flat = min[j] == max[j];
-                    inv[j] = flat ? 1 : 1 / Math.sqrt(inv[j] / n);
+                    sd[j] = flat ? 1 : Math.sqrt(sd[j] / n);
                     constant += flat ? 1 : 0;
                 }
-                return new Standardizer(mode, mu, inv, constant);
+                return new Standardizer(mode, mu, sd, constant);
             }
             default:
                 throw new AssertionError(mode);
@@ -192,11 +231,7 @@ public final class Standardizer {
      * @return a copy, laid out as {@link #mean()}; a constant feature or set reports 1 (it is not scaled)
      */
     public double[] std() {
-        double[] s = new double[invStd.length];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = 1 / invStd[i];
-        }
-        return s;
+        return std.clone();
     }
 
     /**

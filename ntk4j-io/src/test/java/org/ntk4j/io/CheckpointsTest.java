@@ -145,4 +145,35 @@ class CheckpointsTest {
             assertThat(s.step()).isEqualTo(3);
         }
     }
+
+    /**
+     * A parameter file of any NAME.npz name is written with its state file NAME.state.npz beside it (train
+     * --params-out), whose record comes back by the parameter file's path, and only while the file holds the
+     * parameters it was written with; names that are not NAME.npz, or are a state file's, have no state file.
+     */
+    @Test
+    void aParameterFileOfAnyNameCarriesItsRecord(@TempDir Path dir) throws Exception {
+        assertThat(Checkpoints.stateFile(dir.resolve("final.npz"))).isEqualTo(dir.resolve("final.state.npz"));
+        assertThat(Checkpoints.stateFile(dir.resolve("Final.NPZ"))).isEqualTo(dir.resolve("Final.state.npz"));
+        assertThat(Checkpoints.stateFile(dir.resolve("final.state.npz"))).isNull();
+        assertThat(Checkpoints.stateFile(dir.resolve("final.npy"))).isNull();
+        assertThat(Checkpoints.stateFile(dir.resolve(".npz"))).isNull();
+        Path params = dir.resolve("final.npz");
+        try (TrainState s = new TrainState(NET.init(3, IN, DType.F64), Map.of(), 2, 0, 8, 0, 0, List.of(),
+                "sgd, loss mse")) {
+            Checkpoints.save(s, params, Map.of("model", "net", "standardize", "global"));
+            assertThatThrownBy(() -> Checkpoints.save(s, dir.resolve("x.state.npz"), Map.of()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("checkpoint: expected a parameter file "
+                            + "NAME.npz, not NAME.state.npz, got " + dir.resolve("x.state.npz"));
+        }
+        assertThat(Checkpoints.record(params)).containsExactly(Map.entry("model", "net"),
+                Map.entry("standardize", "global"));
+        assertThat(Checkpoints.latest(dir, note -> { })).isEqualTo("final");
+        assertThat(Checkpoints.record(dir.resolve("none.npz"))).isNull();
+        // the parameter file written again without its state: the record is not its
+        try (Params other = NET.init(4, IN, DType.F64)) {
+            ParamsFile.save(other, params);
+        }
+        assertThat(Checkpoints.record(params)).isNull();
+    }
 }

@@ -30,6 +30,45 @@ class StandardizerTest {
         }
     }
 
+    /**
+     * Statistics kept as numbers (a training run's record) standardise exactly as the fit they came from, bit for
+     * bit, in both modes; malformed ones are refused naming what was expected.
+     */
+    @Test
+    void statisticsGivenBackApplyAsTheFitDid() {
+        Random r = new Random(4);
+        double[] v = new double[60];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = 3 + 2 * r.nextGaussian();
+        }
+        v[0] = 7; // feature 0 of 3 ...
+        for (int e = 1; e < 20; e++) {
+            v[3 * e] = 7; // ... is constant: σ reported as 1, only centred
+        }
+        try (Tensor train = Tensor.of(v, 20, 3); Tensor test = Tensor.randomNormal(DType.F64, 5, 4, 3)) {
+            for (Standardizer.Mode mode : Standardizer.Mode.values()) {
+                Standardizer fit = Standardizer.fit(train, mode);
+                Standardizer back = Standardizer.of(mode, fit.mean(), fit.std());
+                assertThat(back.mode()).isEqualTo(mode);
+                assertThat(back.mean()).containsExactly(fit.mean());
+                assertThat(back.std()).containsExactly(fit.std());
+                try (Tensor a = fit.apply(test); Tensor b = back.apply(test)) {
+                    assertThat(b.toDoubleArray()).as("%s", mode).containsExactly(a.toDoubleArray());
+                }
+            }
+            assertThat(Standardizer.fit(train, Standardizer.Mode.PER_FEATURE).std()[0]).isEqualTo(1.0);
+        }
+        assertThatThrownBy(() -> Standardizer.of(Standardizer.Mode.GLOBAL, new double[] {0, 1}, new double[] {1, 1}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("standardisation: global expected 1 mean(s) and std(s), got 2 and 2");
+        assertThatThrownBy(() -> Standardizer.of(Standardizer.Mode.PER_FEATURE, new double[] {0, 1},
+                new double[] {1})).hasMessage("standardisation: per-feature expected one mean and one std per "
+                        + "feature (at least one), got 2 and 1");
+        assertThatThrownBy(() -> Standardizer.of(Standardizer.Mode.GLOBAL, new double[] {0}, new double[] {0}))
+                .hasMessage("standardisation: expected a finite mean and a finite positive std, got mean 0.0 and "
+                        + "std 0.0 at 0");
+    }
+
     @Test
     void perFeatureLeavesConstantFeaturesCentredOnly() {
         try (Tensor train = Tensor.of(new double[] {0, 5, 10, 0, 7, 30}, 2, 3);
