@@ -194,8 +194,12 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
             // fitted once, on --data, for both sides (its warning about constant inputs printed once)
             Standardizer fitted = KernelOptions.fitStandardizer(loaded1, standardization, "--data " + data,
                     spec.commandLine().getErr());
-            try (Tensor x1 = prepare(resolved, "--data", fitted, loaded1, null, null);
-                 Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", fitted, loaded2, loaded1,
+            // parameters of ntk4j train: in the run's --standardize, the statistics it fitted (as predict does), so
+            // that the trained network sees inputs of its training scale; warnings of another mode or model
+            Standardizer std = infinite ? fitted : TrainedInputs.standardizer("--params-in", paramsIn, model,
+                    fitted, "--data " + data, spec.commandLine().getErr());
+            try (Tensor x1 = prepare(resolved, "--data", std, loaded1, null, null);
+                 Tensor xb = loaded2 == null ? null : prepare(resolved, "--x2", std, loaded2, loaded1,
                          Shapes.dropFirst(x1.shape()))) {
                 // x1 and x2 are the data laid out (and standardised): copies, which the run holds; the data as read
                 // is not read again, and kept it was a second copy of the inputs beside the budget, which counts
@@ -216,8 +220,6 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                 if (infinite) {
                     return limit(o, kind, x1, xb, dt, budget);
                 }
-                TrainedInputs.warnIfTrainedOtherwise("--params-in", paramsIn, model, standardization,
-                        "--data " + data, spec.commandLine().getErr());
                 Params p = resolved.params(paramsIn, seed, perExample, dt);
                 net = withBuffersOf(net, p);
                 try {

@@ -29,48 +29,22 @@ final class TrainedInputs {
     }
 
     /**
-     * Warns, one line each on {@code err}, when {@code params} is a parameter file of {@code ntk4j train} (a
-     * checkpoint or {@code --params-out}'s file, its {@code .state.npz} beside it) whose run trained another
+     * The standardisation {@code kernel --params-in} and {@code predict --params-in} apply to their data: when
+     * {@code params} has a record of {@code ntk4j train} with the statistics its run fitted, in the mode the command
+     * standardises by, those statistics rather than {@code fitted} (the command's own, from its {@code --train} or
+     * {@code --data}), with a line on
+     * {@code err} when the two differ; otherwise {@code fitted}. Warns, one line each, when the run trained another
      * {@code --model} spec than {@code model} (blanks and case aside; parameters of the same shapes fit a network of
-     * another activation, say), or standardised its inputs otherwise than {@code mode}: {@code train}'s default
-     * is {@code --standardize global}, {@code kernel}'s is {@code none}, so {@code kernel --params-in ck.npz} would
-     * otherwise compute the trained network's kernel on inputs of another scale than it was trained on, and say
-     * nothing. A warning, not a refusal: the kernel at other inputs is a legitimate question. Files without a
+     * another activation, say), or standardised its inputs in another mode than {@code fitted}'s: {@code train}'s
+     * default is {@code --standardize global}, {@code kernel}'s is {@code none}, so {@code kernel --params-in ck.npz}
+     * would otherwise compute the trained network's kernel on inputs of another scale than it was trained on, and
+     * say nothing. A warning, not a refusal: the kernel at other inputs is a legitimate question. Files without a
      * state file (other programs', {@code kernel --params-out}'s) and state files without the record say nothing;
      * so does a state file that cannot be read or belongs to other parameters ({@link #recorded}).
      *
-     * @param option the option that named the file, e.g. {@code --params-in}
-     * @param params the parameter file; null: nothing to check
-     * @param model the command's model spec, as written
-     * @param mode the standardisation the command applies to its inputs
-     * @param data what the command computes on, for the message, e.g. {@code --data fashion-mnist:test:100}
-     * @param err where the warning goes
-     */
-    static void warnIfTrainedOtherwise(String option, Path params, String model, Standardizer.Mode mode,
-                                       String data, PrintWriter err) {
-        Map<String, String> run = recorded(params);
-        if (run == null) {
-            return;
-        }
-        warnIfOtherModel(option, params, run, model, err);
-        String trained = run.get("standardize");
-        String here = name(mode);
-        if (trained == null || trained.equals(here)) {
-            err.flush();
-            return;
-        }
-        warnOtherMode(option, params, trained, data, here, err);
-    }
-
-    /**
-     * The standardisation {@code predict --params-in} applies to its data: when {@code params} has a record of
-     * {@code ntk4j train} with the statistics its run fitted, in the mode the command standardises by, those
-     * statistics rather than {@code fitted} (the command's own, from its {@code --train}), with a line on
-     * {@code err} when the two differ; otherwise {@code fitted}, with {@link #warnIfTrainedOtherwise}'s warnings.
-     *
      * <p>Why the recorded ones: the parameters are those of a network whose inputs were standardised by its
-     * training data's μ and σ, and predict asks what that network predicts; its own {@code --train} (often a
-     * subset, for a tractable kernel) has other statistics, and the network would see inputs of another scale
+     * training data's μ and σ, and kernel and predict ask for that network's kernel and predictions; their data
+     * (often a subset, for a tractable kernel) has other statistics, and the network would see inputs of another scale
      * than it was trained on, silently (before 2026-12-07). The same mode is the condition because
      * {@code --standardize} is the user's word on the kind of standardisation: another mode is a choice, warned
      * of, not overridden. Files without statistics (another program's, {@code kernel --params-out}'s, checkpoints
@@ -80,9 +54,9 @@ final class TrainedInputs {
      * @param params the parameter file; null: {@code fitted}
      * @param model the command's model spec, as written
      * @param fitted the standardisation fitted on the command's training data
-     * @param data what the command standardises, for the messages, e.g. {@code --train default:train:200}
+     * @param data what the command fitted {@code fitted} on, for the messages, e.g. {@code --train default:train:200}
      * @param err where the warnings and the line go
-     * @return the standardisation to apply to the training and test data
+     * @return the standardisation to apply to all of the command's inputs
      */
     static Standardizer standardizer(String option, Path params, String model, Standardizer fitted, String data,
                                      PrintWriter err) {

@@ -535,6 +535,59 @@ class TrainCommandTest {
     }
 
     /**
+     * kernel --params-in of train's parameters, in the run's --standardize, standardises --data (and --x2) by the
+     * statistics the run fitted, as predict does: the kernel of inputs standardised by those statistics by hand.
+     */
+    @Test
+    void kernelOfTrainedParametersStandardisesByTheRunsStatistics(@TempDir Path dir) throws Exception {
+        Path d1 = labelled(dir.resolve("d1.npz"), 1);
+        Path d2 = labelled(dir.resolve("d2.npz"), 2);
+        Path p = dir.resolve("p.npz");
+        String model = "fcn(depth=1,width=16,out=3)";
+        CliRuns.run(0, "train", "--model", model, "--train", d1.toString(), "--test", "none", "--batch", "4",
+                "--epochs", "2", "--quiet", "--params-out", p.toString());
+        double[] x1 = Npz.read(d1).get("x").toDoubleArray();
+        double mu = 0;
+        for (double v : x1) {
+            mu += v;
+        }
+        mu /= x1.length;
+        double sq = 0;
+        for (double v : x1) {
+            sq += (v - mu) * (v - mu);
+        }
+        Path d2s = standardised(d2, dir.resolve("d2s.npz"), mu, 1 / Math.sqrt(sq / x1.length));
+        Path recorded = dir.resolve("recorded.npy");
+        Path byHand = dir.resolve("byhand.npy");
+        Path own = dir.resolve("own.npy");
+        String[] kernel = {"kernel", "--model", model, "--dtype", "f64", "--kind", "full", "--quiet", "--params-in",
+            p.toString()};
+        String err = CliRuns.run(0, TiledRunTest.with(kernel, "--data", d2.toString(), "--standardize", "global",
+                "--out", recorded.toString()))[1];
+        assertThat(err.strip()).startsWith("ntk4j: --params-in " + p + ": standardising by the statistics its "
+                + "training run fitted (global: mean ").hasLineCount(1);
+        CliRuns.run(0, TiledRunTest.with(kernel, "--data", d2s.toString(), "--out", byHand.toString()));
+        Files.copy(p, dir.resolve("bare.npz"));
+        CliRuns.run(0, TiledRunTest.with(replaced(kernel, "--params-in", dir.resolve("bare.npz").toString()),
+                "--data", d2.toString(), "--standardize", "global", "--out", own.toString()));
+        double[] r = Npy.read(recorded).toDoubleArray();
+        double[] h = Npy.read(byHand).toDoubleArray();
+        double[] w = Npy.read(own).toDoubleArray();
+        assertThat(r).hasSameSizeAs(h);
+        double scale = 0;
+        double apart = 0;
+        for (int i = 0; i < r.length; i++) {
+            scale = Math.max(scale, Math.abs(h[i]));
+            apart = Math.max(apart, Math.abs(r[i] - w[i]));
+        }
+        for (int i = 0; i < r.length; i++) {
+            assertThat(r[i]).as("entry %d", i).isCloseTo(h[i], within(1e-12 * scale));
+        }
+        // not vacuous: --data's own statistics give another kernel
+        assertThat(apart).isGreaterThan(1e-4 * scale);
+    }
+
+    /**
      * --checkpoint-every-steps above the run's steps, and --checkpoint-every-epoch with --epochs 0, would write no
      * checkpoint: refused before any step, leaving no directory; the run's total is accepted.
      */
