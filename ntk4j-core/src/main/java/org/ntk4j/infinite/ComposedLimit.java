@@ -8,8 +8,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.ntk4j.nn.Activation;
+import org.ntk4j.nn.AvgPool;
 import org.ntk4j.nn.Conv;
 import org.ntk4j.nn.Dense;
+import org.ntk4j.nn.FanInConcat;
 import org.ntk4j.nn.FanInSum;
 import org.ntk4j.nn.FanOut;
 import org.ntk4j.nn.Flatten;
@@ -36,6 +38,7 @@ import org.ntk4j.tensor.Tensor;
  *   activation: K ← E[φ(u)φ(v)],     Θ ← E[φ'(u)φ'(v)]·Θ     ((u, v) ~ N(0, [[K(x,x), K], [K, K(x',x')]]))
  *   fan_out:    copies the state to each branch;  parallel: branch i maps state i
  *   fan_in_sum: K ← Σ K_i, Θ ← Σ Θ_i (and the variances alike)
+ *   fan_in_concat (features): K ← Σ c_i K_i / Σ c_i, Θ alike (c_i the branches' widths; the plain mean if equal)
  *   flatten, identity: unchanged
  * </pre>
  * ([b] = 1 when the dense layer has a bias, σ_b ≠ 0; n its actual fan-in: under the standard parameterisation the
@@ -44,14 +47,30 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p>On images [H, W, C] ([H, W]: one channel, as to_image reads them) the state is a map over pairs of pixels
  * (p, p'), as {@link CnnLimit} and {@link ResNetLimit} keep it ({@link PixelPairs}): the input's x(p)·x'(p')/C;
- * a 2-D convolution with SAME zero padding and stride 1 (any kh × kw filter, explicit padding where it equals SAME's)
- * sums the map over the filter's offsets, K ← σ_w²/(kh·kw) Σ_δ K[p+δ, p'+δ] + σ_b² and Θ alike (n = the input
- * channels under the standard parameterisation), a dense layer on an image acts per pixel as a 1 × 1 convolution
- * (examples [H, W, C] are images whether or not the network has a conv); activations and sums act per pixel pair,
- * also after a flatten (its units' variances differ from pixel to pixel), until a dense layer reads the flattened
- * map's diagonal mean (p = p': distinct pixels meet different weights); global_avg_pool takes the mean over every
- * pair (p, p'), after which the state is a vector's.
- * Only a network with a global_avg_pool computes the whole (HW)² map; otherwise its diagonal is enough.
+ * a 2-D convolution (any kh × kw filter, strides s and zero padding: SAME, VALID or explicit) sums the map at the
+ * same filter offset δ of both pixels, K'[p, p'] ← σ_w²/(kh·kw) Σ_δ K[s·p+δ−pad, s·p'+δ−pad] + σ_b² (a pixel in
+ * the padding adds zero) and Θ alike (n = the input channels under the standard parameterisation), so the map
+ * shrinks or grows with the image; a dense layer on an image acts per pixel as a 1 × 1 convolution (examples
+ * [H, W, C] are images whether or not the network has a conv); avg_pool is linear and shares its window's pixels,
+ * K'[q, q'] ← Σ_{a ∈ window(q)} Σ_{b ∈ window(q')} K[a, b] / (d_q d_q') and Θ alike, with the layer's own divisors d
+ * (the window's size, also for SAME, or the pixels it covers without count_include_pad); fan_in_concat on the
+ * channels takes Σ c_i K_i / Σ c_i per pixel pair; activations and sums act per pixel pair, also after a flatten
+ * (its units' variances differ from pixel to pixel), until a dense layer reads the flattened map's diagonal mean
+ * (p = p': distinct pixels meet different weights); global_avg_pool takes the mean over every pair (p, p'), after
+ * which the state is a vector's. A conv's output diagonal (p = p') reads only its input's, whatever its strides and
+ * padding, so a network without a pool keeps the diagonal only (O(HW) per pair); a global_avg_pool, or an avg_pool
+ * whose window has more than one pixel, reads pairs of distinct pixels, and such a network computes the whole
+ * (HW)² maps from its input on. (A band |p − p'| within the pools' reach would do, at the cost of more
+ * bookkeeping; not done.)
+ *
+ * <p>fan_in_concat follows neural-tangents' FanInConcat: along the channels of images or the features of vectors
+ * the concatenation's units keep their own branch's kernel, and what reads it next (a dense or conv layer's sum
+ * over its inputs, a pool, a sum) sees their mean, weighted by the branches' widths c_i as the network has them
+ * (the "limit at the network's widths"; neural-tangents takes the plain mean where they are equal, as here). Its
+ * branches may be correlated (each of the next layer's weights meets one unit); a flattened image is first read as
+ * a dense layer reads it (its diagonal mean). As neural-tangents marks it, the result is not Gaussian for an
+ * activation (its units differ from branch to branch: refused until a dense or conv layer), nor a layer's output
+ * for the network's logits (which would differ from logit to logit).
  *
  * <p>The activations' expectations come from {@link ActivationDuals} (closed forms, or a numerical integration for
  * tanh, sigmoid and softplus); each example's own variances come from its own pass (the pair (x, x)) once, so a
@@ -61,8 +80,8 @@ import org.ntk4j.tensor.Tensor;
  * its parameter path, rather than computed (neural-tangents computes them regardless):
  * <ul>
  *   <li>an activation (other than identity) of something that is not Gaussian in the limit — the inputs
- *       themselves, another activation's output, or a sum with such a branch: the dual expectations assume
- *       Gaussian pre-activations;</li>
+ *       themselves, another activation's output, a sum with such a branch, or a fan_in_concat: the dual
+ *       expectations assume Gaussian pre-activations alike in every unit;</li>
  *   <li>a fan_in_sum of two branches that are correlated: the kernels add only where every cross moment vanishes,
  *       which holds when of each two branches one is the output of dense or conv layers (flatten, identity, pools
  *       and sums keep that) that the other does not depend on — their zero-mean weights are independent of it —
@@ -70,11 +89,12 @@ import org.ntk4j.tensor.Tensor;
  *       times the kernel, nor for parallel(identity, relu) after a dense layer;</li>
  *   <li>a fan_in_sum with the inputs themselves: the branch summed with them would have the input's finite
  *       width, which the limit cannot take to infinity;</li>
- *   <li>a network whose output is not that of a dense layer (an activation last: the output's logits would have
- *       nonzero means and a random NTK), or not a vector, and a dense layer on per-example values of rank 2, or
- *       above 3 (flatten or pool first);</li>
- *   <li>convolutions that change the image size (strides, VALID padding), 1-D or grouped ones, and any other layer
- *       (avg_pool, max_pool, normalisation, attention...): no infinite-width rule here.</li>
+ *   <li>a network whose output is not that of a dense layer (an activation or a concatenation last: the output's
+ *       logits would have nonzero means and a random NTK, or kernels that differ from logit to logit), or not a
+ *       vector, and a dense layer on per-example values of rank 2, or above 3 (flatten or pool first);</li>
+ *   <li>fan_in_concat along a spatial axis, and a fan_in_sum of flattened images of different sizes;</li>
+ *   <li>1-D or grouped convolutions, 1-D pools, and any other layer (max_pool, normalisation, attention...): no
+ *       infinite-width rule here.</li>
  * </ul>
  * The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel of
  * the same kind. For the zoo's fcn, cnn and resnet it equals {@link FcnLimit}, {@link CnnLimit} and
@@ -83,8 +103,9 @@ import org.ntk4j.tensor.Tensor;
 public final class ComposedLimit implements InfiniteLimit {
     /** What the composition supports, as its refusals name it. */
     public static final String SUPPORTED_LAYERS = "serial, parallel, fan_out, fan_in_sum, dense, flatten, identity, "
-            + "the activations relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus and sin, and on images to_image, "
-            + "conv (2-D, SAME, stride 1) and global_avg_pool";
+            + "fan_in_concat (channels or features), the activations relu, leaky_relu, erf, tanh, sigmoid, gelu, "
+            + "softplus and sin, and on images to_image, conv (2-D, any strides and zero padding, no groups), avg_pool "
+            + "(2-D) and global_avg_pool";
 
     private static final int DENSE = 0;
     private static final int ACT = 1;
@@ -93,6 +114,9 @@ public final class ComposedLimit implements InfiniteLimit {
     private static final int CONV = 4;
     private static final int GAP = 5;
     private static final int DIAGONAL = 6;
+    private static final int POOL = 7;
+    private static final int SCALE = 8;
+    private static final int AXPY = 9;
 
     private final String spec;
     private final int[] exampleShape;
@@ -107,19 +131,24 @@ public final class ComposedLimit implements InfiniteLimit {
     private final double[] fanIn;
     private final double[] bias;
     private final boolean[] standard;
-    /** Per op: whether its register holds a pixel-pair map, and a conv's geometry. */
-    private final boolean[] image;
-    private final PixelPairs.Geometry[] geometry;
-    /** Per op, its activation (ACT) or null; per activation point, its activation and whether it acts on a map. */
+    /** Per op: the pixels of the map its register holds (0: one entry), and a conv's or a pool's window. */
+    private final int[] pixels;
+    private final PixelPairs.Window[] window;
+    /** Per op, its activation (ACT) or null; per activation point, its activation and its map's pixels (0: none). */
     private final Activation[] acts;
     private final Activation[] points;
-    private final boolean[] imagePoint;
+    private final int[] pointPixels;
     private final int registers;
     private final int result;
-    /** Images: the input's geometry (null for vectors), whether the maps are full, and whether own passes are. */
+    /**
+     * Images: the input's geometry (null for vectors), the most pixels of any map, whether the maps are full and
+     * whether own passes are, and the first layer that needs full maps (for the refusal of maps that do not fit).
+     */
     private final PixelPairs.Geometry input;
+    private final int maxPixels;
     private final boolean full;
     private final boolean selfFull;
+    private final String fullFor;
 
     private ComposedLimit(String spec, int[] exampleShape, int out, Compiler c, int result) {
         this.spec = spec;
@@ -135,11 +164,11 @@ public final class ComposedLimit implements InfiniteLimit {
         fanIn = new double[n];
         bias = new double[n];
         standard = new boolean[n];
-        image = new boolean[n];
-        geometry = new PixelPairs.Geometry[n];
+        pixels = new int[n];
+        window = new PixelPairs.Window[n];
         acts = new Activation[n];
-        boolean gap = false;
-        boolean activationAfterGap = false;
+        boolean needsFull = false;
+        boolean activationAfter = false;
         for (int i = 0; i < n; i++) {
             Op o = c.ops.get(i);
             code[i] = o.code;
@@ -150,25 +179,33 @@ public final class ComposedLimit implements InfiniteLimit {
             fanIn[i] = o.fanIn;
             bias[i] = o.bias;
             standard[i] = o.standard;
-            image[i] = o.image;
-            geometry[i] = o.geometry;
+            pixels[i] = o.pixels;
+            window[i] = o.window;
             acts[i] = o.act;
-            gap |= o.code == GAP;
-            activationAfterGap |= gap && o.code == ACT;
+            // a global pool reads every pixel pair, and so does a pool whose window has more than one pixel
+            needsFull |= o.code == GAP || o.code == POOL && o.window.kh * o.window.kw > 1;
+            activationAfter |= needsFull && o.code == ACT;
         }
         points = c.points.toArray(new Activation[0]);
-        imagePoint = new boolean[points.length];
+        pointPixels = new int[points.length];
         for (int i = 0; i < n; i++) {
             if (code[i] == ACT) {
-                imagePoint[src[i]] = image[i];
+                pointPixels[src[i]] = pixels[i];
             }
         }
         registers = c.registers;
         this.result = result;
         this.input = c.input;
-        this.full = gap;
-        // an own pass reads full maps only where an activation after the pooling needs its variance
-        this.selfFull = gap && activationAfterGap;
+        this.maxPixels = c.maxPixels;
+        this.full = needsFull;
+        // an own pass reads full maps only where an activation after such a pool needs its variance
+        this.selfFull = needsFull && activationAfter;
+        this.fullFor = c.fullFor;
+    }
+
+    /** Entries of a map of {@code px} pixels (0: one entry), every pair of pixels or the diagonal. */
+    private static int cells(int px, boolean fullMaps) {
+        return px == 0 ? 1 : fullMaps ? px * px : px;
     }
 
     /**
@@ -194,14 +231,15 @@ public final class ComposedLimit implements InfiniteLimit {
         boolean images = usesImages(model.root()) || shape.length == 3;
         if (images) {
             if (shape.length != 2 && shape.length != 3) {
-                throw new IllegalArgumentException("infinite limit: a network with convolutions or global_avg_pool "
+                throw new IllegalArgumentException("infinite limit: a network with convolutions or pools "
                         + "takes images [H, W] or [H, W, C] per example, got " + Shapes.str(shape));
             }
             c.input = new PixelPairs.Geometry(shape[0], shape[1], shape.length == 3 ? shape[2] : 1, 1);
+            c.maxPixels = c.input.pixels;
         }
-        Branch in = new Branch(0, shape, false, Set.of(), null, true, images);
+        Branch in = new Branch(0, shape, false, Set.of(), null, true, images ? new int[] {shape[0], shape[1]} : null);
         Branch end = c.compile(model.root(), "", List.of(in)).get(0);
-        if (end.shape.length != 1 || !end.fresh() || end.image) {
+        if (end.shape.length != 1 || !end.fresh() || end.image()) {
             throw new IllegalArgumentException("infinite limit: the network's output (shape " + Shapes.str(end.shape)
                     + ") must be a vector from a dense layer (its limit K ⊗ I_O is that of zero-mean Gaussian "
                     + "logits); it ends with " + c.last + "; supported: " + SUPPORTED_LAYERS);
@@ -209,7 +247,7 @@ public final class ComposedLimit implements InfiniteLimit {
         return new ComposedLimit(model.spec(), shape, end.shape[0], c, end.reg);
     }
 
-    /** Whether the tree holds a conv or a global_avg_pool: the state is then a map over pairs of pixels. */
+    /** Whether the tree holds a conv or a pool: the state is then a map over pairs of pixels. */
     private static boolean usesImages(Layer layer) {
         if (layer instanceof Serial s) {
             return s.layers().stream().anyMatch(ComposedLimit::usesImages);
@@ -217,23 +255,32 @@ public final class ComposedLimit implements InfiniteLimit {
         if (layer instanceof Parallel p) {
             return p.layers().stream().anyMatch(ComposedLimit::usesImages);
         }
-        return layer instanceof Conv || layer instanceof GlobalAvgPool;
+        return layer instanceof Conv || layer instanceof GlobalAvgPool || layer instanceof AvgPool;
     }
 
     /**
      * One value flowing between the layers at compile time: its register, shape and what is known of it — whether
      * it is Gaussian in the limit, the dense and conv layers it depends on, and, where it is the output of such
      * layers (or a sum of such, after flatten, pooling or identity), those layers ({@code heads}; null otherwise);
-     * {@code raw}: the inputs themselves; {@code image}: its state is a map over pairs of pixels.
+     * {@code raw}: the inputs themselves; {@code map}: the size {h, w} of the map over pairs of pixels its state is
+     * (also once flattened), null for a vector's one entry.
      */
     private record Branch(int reg, int[] shape, boolean gaussian, Set<Integer> deps, Set<Integer> heads,
-                          boolean raw, boolean image) {
+                          boolean raw, int[] map) {
         boolean fresh() {
             return heads != null;
         }
 
-        Branch with(int[] newShape, boolean isImage) {
-            return new Branch(reg, newShape, gaussian, deps, heads, raw, isImage);
+        boolean image() {
+            return map != null;
+        }
+
+        int pixels() {
+            return map == null ? 0 : map[0] * map[1];
+        }
+
+        Branch with(int[] newShape, int[] newMap) {
+            return new Branch(reg, newShape, gaussian, deps, heads, raw, newMap);
         }
 
         /**
@@ -257,8 +304,8 @@ public final class ComposedLimit implements InfiniteLimit {
         double fanIn;
         double bias;
         boolean standard;
-        boolean image;
-        PixelPairs.Geometry geometry;
+        int pixels;
+        PixelPairs.Window window;
         Activation act;
     }
 
@@ -267,8 +314,10 @@ public final class ComposedLimit implements InfiniteLimit {
         final List<Op> ops = new ArrayList<>();
         final List<Activation> points = new ArrayList<>();
         int registers = 1;
-        /** The input images' geometry, null for vectors. */
+        /** The input images' geometry, null for vectors; the most pixels of any map; the first full maps' layer. */
         PixelPairs.Geometry input;
+        int maxPixels;
+        String fullFor;
         /** The last layer compiled, as "kind (at path P)". */
         String last = "the inputs";
 
@@ -289,7 +338,7 @@ public final class ComposedLimit implements InfiniteLimit {
             Op op = new Op();
             op.code = code;
             op.dst = b.reg;
-            op.image = b.image;
+            op.pixels = b.pixels();
             ops.add(op);
             return op;
         }
@@ -320,40 +369,48 @@ public final class ComposedLimit implements InfiniteLimit {
                     Op op = add(COPY, b);
                     op.dst = registers++;
                     op.src = b.reg;
-                    o.add(new Branch(op.dst, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.image));
+                    o.add(new Branch(op.dst, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.map));
                 }
                 return o;
             }
             if (layer instanceof FanInSum) {
                 return List.of(sum(at, in));
             }
+            if (layer instanceof FanInConcat f) {
+                return List.of(concat(at, f, in));
+            }
             Branch b = in.get(0);
             if (layer instanceof Flatten) {
                 // a map stays a map until a dense layer reads it (DIAGONAL: the features of distinct pixels meet
                 // different weights, so only p = p' counts): its units differ in variance from pixel to pixel, so an
                 // activation after the flatten still acts per pixel, as it would before it
-                return List.of(b.with(new int[] {Shapes.size(b.shape)}, b.image));
+                return List.of(b.with(new int[] {Shapes.size(b.shape)}, b.map));
             }
             if (layer instanceof ToImage) {
-                return List.of(b.with(layer.outputShapes(List.of(b.shape)).get(0), b.image));
+                return List.of(b.with(layer.outputShapes(List.of(b.shape)).get(0), b.map));
             }
             if (layer instanceof GlobalAvgPool) {
-                if (!b.image || b.shape.length != 3) {
+                if (!b.image() || b.shape.length != 3) {
                     throw new IllegalArgumentException("infinite limit: layer " + at + " pools per-example inputs "
                             + Shapes.str(b.shape) + ", which the limit covers for images [H, W, C] only");
                 }
                 add(GAP, b);
-                return List.of(b.with(new int[] {b.shape[2]}, false));
+                fullFor = fullFor == null ? "global_avg_pool" : fullFor;
+                return List.of(b.with(new int[] {b.shape[2]}, null));
+            }
+            if (layer instanceof AvgPool p) {
+                return List.of(avgPool(at, p, b));
             }
             if (layer instanceof Activation a) {
                 return List.of(activation(at, a, b));
             }
             if (layer instanceof Dense d) {
-                if (b.image && b.shape.length == 3) {
+                if (b.image() && b.shape.length == 3) {
                     // per pixel on the channels, as neural-tangents' Dense on images: a 1 × 1 convolution (the same
                     // fan-in C, weights shared by the pixels)
                     Op op = add(CONV, b);
-                    op.geometry = new PixelPairs.Geometry(b.shape[0], b.shape[1], b.shape[2], 1, 1);
+                    int[] one = {1, 1};
+                    op.window = PixelPairs.Window.conv(b.shape[0], b.shape[1], one, one, new int[2][2]);
                     return List.of(linear(op, b, d.wStd(), d.bStd(), d.parameterization(), b.shape[2], 1,
                             new int[] {b.shape[0], b.shape[1], d.out()}));
                 }
@@ -363,9 +420,9 @@ public final class ComposedLimit implements InfiniteLimit {
                             + "and images [H, W, C] only; flatten or pool first");
                 }
                 Branch v = b;
-                if (b.image) { // a flattened map: the mean of its diagonal is the vector's covariance
+                if (b.image()) { // a flattened map: the mean of its diagonal is the vector's covariance
                     add(DIAGONAL, b);
-                    v = b.with(b.shape, false);
+                    v = b.with(b.shape, null);
                 }
                 return List.of(linear(add(DENSE, v), v, d.wStd(), d.bStd(), d.parameterization(), v.shape[0], 1,
                         new int[] {d.out()}));
@@ -385,38 +442,64 @@ public final class ComposedLimit implements InfiniteLimit {
             if (!b.gaussian) {
                 throw new IllegalArgumentException("infinite limit: layer " + at + " acts on "
                         + (b.raw ? "the inputs themselves" : "a value that is not Gaussian in the limit (another "
-                        + "activation's output, or a sum with one)") + ", where the dual expectations, which "
-                        + "assume Gaussian pre-activations, are not its limit; put a dense or conv layer before it");
+                        + "activation's output, a sum with one, or a fan_in_concat, whose units' kernels differ from "
+                        + "branch to branch)") + ", where the dual expectations, which assume Gaussian "
+                        + "pre-activations, are not its limit; put a dense or conv layer before it");
             }
             Op op = add(ACT, b);
             op.src = points.size();
             op.act = a;
             points.add(a);
-            return new Branch(b.reg, b.shape, false, b.deps, null, false, b.image);
+            return new Branch(b.reg, b.shape, false, b.deps, null, false, b.map);
         }
 
-        /** A SAME stride-1 2-D convolution without groups; any other is refused naming what it does. */
+        /**
+         * A 2-D convolution without groups, any strides and zero padding (SAME, VALID or explicit): each output pixel
+         * pair sums the input's at the same filter offset (see {@link PixelPairs#convolve}); 1-D and grouped ones are
+         * refused naming what they are.
+         */
         private Branch conv(String at, Conv c, Branch b) {
             int[] f = c.filter();
-            int[][] pads = c.padding(b.shape);
-            int[][] same = f.length == 2 ? org.ntk4j.cpu.Convolution.resolvePadding("SAME",
-                    new int[] {b.shape[0], b.shape[1]}, f, new int[] {1, 1}, new int[] {1, 1}) : null;
-            int[] strides = c.strides();
             String why = f.length != 2 ? "is 1-D (the limit covers 2-D convolutions of images)"
                     : c.groups() != 1 ? "has " + c.groups() + " groups (the limit covers ungrouped convolutions)"
-                    : strides[0] != 1 || strides[1] != 1 ? "has strides " + Arrays.toString(strides)
-                    + " (the limit covers stride 1)"
-                    : !Arrays.deepEquals(pads, same) ? "pads " + Arrays.deepToString(pads) + ", not as SAME does "
-                    + Arrays.deepToString(same) + " (the limit covers convolutions that keep the image size)"
+                    : !b.image() || b.shape.length != 3 ? "acts on per-example values " + Shapes.str(b.shape)
+                    + " that are no image map (the limit covers convolutions of images [H, W, C])"
                     : null;
             if (why != null) {
                 throw new IllegalArgumentException("infinite limit: layer " + at + " " + why + "; supported: "
                         + SUPPORTED_LAYERS);
             }
             Op op = add(CONV, b);
-            op.geometry = new PixelPairs.Geometry(b.shape[0], b.shape[1], b.shape[2], f[0], f[1]);
-            return linear(op, b, c.wStd(), c.bStd(), c.parameterization(), b.shape[2], f[0] * f[1],
-                    new int[] {b.shape[0], b.shape[1], c.out()});
+            op.window = PixelPairs.Window.conv(b.shape[0], b.shape[1], f, c.strides(), c.padding(b.shape));
+            maxPixels = Math.max(maxPixels, op.window.outPixels);
+            Branch r = linear(op, b, c.wStd(), c.bStd(), c.parameterization(), b.shape[2], f[0] * f[1],
+                    c.outputShapes(List.of(b.shape)).get(0));
+            return r.with(r.shape, new int[] {op.window.oh, op.window.ow});
+        }
+
+        /**
+         * A 2-D avg_pool (any window, strides, padding, count_include_pad): linear, each output pixel pair the mean
+         * over the pairs of the two windows' pixels, with the layer's own divisors (see {@link PixelPairs#pool}); the
+         * value keeps what is known of it (Gaussian, its heads). 1-D pools are refused.
+         */
+        private Branch avgPool(String at, AvgPool p, Branch b) {
+            int[] k = p.window();
+            String why = k.length != 2 ? "is 1-D (the limit covers 2-D pools of images)"
+                    : !b.image() || b.shape.length != 3 ? "pools per-example values " + Shapes.str(b.shape)
+                    + " that are no image map (the limit covers pools of images [H, W, C])"
+                    : null;
+            if (why != null) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " " + why + "; supported: "
+                        + SUPPORTED_LAYERS);
+            }
+            Op op = add(POOL, b);
+            op.window = PixelPairs.Window.pool(b.shape[0], b.shape[1], k, p.strides(), p.padding(b.shape),
+                    p.countIncludePad());
+            maxPixels = Math.max(maxPixels, op.window.outPixels);
+            if (k[0] * k[1] > 1 && fullFor == null) {
+                fullFor = "avg_pool";
+            }
+            return b.with(p.outputShapes(List.of(b.shape)).get(0), new int[] {op.window.oh, op.window.ow});
         }
 
         /**
@@ -434,7 +517,7 @@ public final class ComposedLimit implements InfiniteLimit {
             int id = ops.size() - 1;
             Set<Integer> deps = new HashSet<>(b.deps);
             deps.add(id);
-            return new Branch(b.reg, shape, true, deps, Set.of(id), false, b.image);
+            return new Branch(b.reg, shape, true, deps, Set.of(id), false, b.map);
         }
 
         /** A fan_in_sum: the kernels of uncorrelated branches add (see the class comment); others are refused. */
@@ -445,10 +528,16 @@ public final class ComposedLimit implements InfiniteLimit {
                             + "themselves (branch " + i + ") with another branch, whose width is then the input's "
                             + "and cannot go to infinity; put a dense or conv layer before the fan_out");
                 }
-                if (in.get(i).image != in.get(0).image) {
+                if (in.get(i).image() != in.get(0).image()) {
                     throw new IllegalArgumentException("infinite limit: layer " + at + " sums a flattened image "
                             + "with a vector (branches 0 and " + i + "), whose units' covariances are laid out "
                             + "differently; flatten after the sum, or put a dense layer on the flattened branch");
+                }
+                if (!Arrays.equals(in.get(i).map, in.get(0).map)) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " sums flattened images of "
+                            + "different sizes (branches 0 and " + i + ": " + Arrays.toString(in.get(0).map)
+                            + " and " + Arrays.toString(in.get(i).map) + " pixels), whose units' covariances are "
+                            + "laid out differently; put a dense layer on each flattened branch");
                 }
                 for (int j = i + 1; j < in.size(); j++) {
                     if (!in.get(i).uncorrelated(in.get(j))) {
@@ -477,11 +566,58 @@ public final class ComposedLimit implements InfiniteLimit {
                     op.src = b.reg;
                 }
             }
-            return new Branch(first.reg, first.shape, gaussian, deps, heads, false, first.image);
+            return new Branch(first.reg, first.shape, gaussian, deps, heads, false, first.map);
+        }
+
+        /**
+         * A fan_in_concat on the channel axis of images or the feature axis of vectors, as neural-tangents'
+         * FanInConcat: the concatenation's units have their own branch's kernel, and what reads it next (a dense or
+         * conv layer's sum over its inputs, a pool, a sum) reads their mean, Σ c_i K_i / Σ c_i over branches of
+         * c_i channels or features (the plain mean where the c_i are equal), Θ alike. Its units are then not alike,
+         * so, as neural-tangents marks it, the value is not Gaussian for an activation (refused until a dense or
+         * conv layer), nor a layer's output for the network's. Flattened images are first read as the next dense
+         * layer reads them (the mean of their diagonals). Other axes are refused.
+         */
+        private Branch concat(String at, FanInConcat f, List<Branch> in) {
+            int[] shape = f.outputShapes(in.stream().map(Branch::shape).toList()).get(0);
+            int rank = shape.length;
+            int axis = f.axis(rank);
+            boolean channels = rank == 3 && axis == 2 && in.stream().allMatch(Branch::image);
+            if (!channels && rank != 1) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " concatenates per-example "
+                        + "values of shape " + Shapes.str(in.get(0).shape) + " along axis " + axis + ", where the "
+                        + "limit covers the channel axis of images [H, W, C] and the feature axis of vectors; "
+                        + "supported: " + SUPPORTED_LAYERS);
+            }
+            double total = 0;
+            boolean equal = true;
+            for (Branch b : in) {
+                total += b.shape[axis];
+                equal &= b.shape[axis] == in.get(0).shape[axis];
+            }
+            Set<Integer> deps = new HashSet<>();
+            Branch first = null;
+            for (Branch b : in) {
+                if (rank == 1 && b.image()) { // a flattened map: its diagonal's mean, as a dense layer reads it
+                    add(DIAGONAL, b);
+                    b = b.with(b.shape, null);
+                }
+                // neural-tangents' weights: the widths, or 1 each where they are equal
+                double weight = equal ? 1.0 / in.size() : b.shape[axis] / total;
+                Op op = add(first == null ? SCALE : AXPY, first == null ? b : first);
+                op.src = b.reg;
+                op.w2 = weight;
+                first = first == null ? b : first;
+                deps.addAll(b.deps);
+            }
+            return new Branch(first.reg, shape, false, deps, null, false, channels ? first.map : null);
         }
     }
 
-    /** A worker's registers and scratch: K and Θ per register (maps, or one entry), two maps for convolutions. */
+    /**
+     * A worker's registers and scratch: K and Θ per register (maps of the most pixels, or one entry), two maps for
+     * convolutions and pools.
+     */
     private final class Worker {
         final double[][] k;
         final double[][] t;
@@ -490,7 +626,7 @@ public final class ComposedLimit implements InfiniteLimit {
         final ActivationDuals.Scratch duals = new ActivationDuals.Scratch();
 
         Worker(boolean fullMaps) {
-            int cells = input == null ? 1 : input.cells(fullMaps);
+            int cells = input == null ? 1 : cells(maxPixels, fullMaps);
             k = new double[registers][cells];
             t = new double[registers][cells];
             s = new double[input == null ? 0 : cells];
@@ -509,17 +645,17 @@ public final class ComposedLimit implements InfiniteLimit {
                       double[] kt, double[][] record) {
         double[][] k = wk.k;
         double[][] t = wk.t;
-        int cells = input == null ? 1 : input.cells(fullMaps);
         if (input == null) {
             k[0][0] = FcnLimit.dot(a, b) / features;
+            t[0][0] = 0;
         } else {
             PixelPairs.inputCovariance(input, a, b, fullMaps, k[0]);
+            Arrays.fill(t[0], 0, input.cells(fullMaps), 0);
         }
-        Arrays.fill(t[0], 0, cells, 0);
         for (int i = 0; i < code.length; i++) {
             double[] kd = k[dst[i]];
             double[] td = t[dst[i]];
-            int len = image[i] ? cells : 1;
+            int len = cells(pixels[i], fullMaps);
             switch (code[i]) {
                 case DENSE: {
                     double kNew = w2[i] * kd[0] + b2[i];
@@ -529,9 +665,9 @@ public final class ComposedLimit implements InfiniteLimit {
                     break;
                 }
                 case CONV: {
-                    PixelPairs.convolve(geometry[i], kd, wk.s, fullMaps);
-                    PixelPairs.convolve(geometry[i], td, wk.u, fullMaps);
-                    for (int e = 0; e < cells; e++) {
+                    PixelPairs.convolve(window[i], kd, wk.s, fullMaps);
+                    PixelPairs.convolve(window[i], td, wk.u, fullMaps);
+                    for (int e = 0, n = cells(window[i].outPixels, fullMaps); e < n; e++) {
                         kd[e] = w2[i] * wk.s[e] + b2[i];
                         double linear = standard[i] ? fanIn[i] * wk.s[e] + bias[i] : kd[e];
                         td[e] = linear + w2[i] * wk.u[e];
@@ -540,11 +676,12 @@ public final class ComposedLimit implements InfiniteLimit {
                 }
                 case ACT: {
                     int point = src[i];
-                    if (image[i]) {
+                    if (pixels[i] > 0) {
                         if (record != null) {
-                            diagonal(kd, fullMaps, record[point]);
+                            diagonal(kd, pixels[i], fullMaps, record[point]);
                         }
-                        PixelPairs.activate(acts[i], input, selfA[point], selfB[point], fullMaps, kd, td, wk.duals);
+                        PixelPairs.activate(acts[i], pixels[i], selfA[point], selfB[point], fullMaps, kd, td,
+                                wk.duals);
                     } else {
                         if (record != null) {
                             record[point][0] = kd[0];
@@ -556,14 +693,33 @@ public final class ComposedLimit implements InfiniteLimit {
                     }
                     break;
                 }
+                case POOL:
+                    PixelPairs.pool(window[i], kd, wk.s, kd, fullMaps);
+                    PixelPairs.pool(window[i], td, wk.s, td, fullMaps);
+                    break;
                 case GAP:
-                    kd[0] = PixelPairs.sum(kd, cells) / cells;
-                    td[0] = PixelPairs.sum(td, cells) / cells;
+                    kd[0] = PixelPairs.sum(kd, len) / len;
+                    td[0] = PixelPairs.sum(td, len) / len;
                     break;
                 case DIAGONAL:
-                    kd[0] = diagonalMean(kd, fullMaps);
-                    td[0] = diagonalMean(td, fullMaps);
+                    kd[0] = diagonalMean(kd, pixels[i], fullMaps);
+                    td[0] = diagonalMean(td, pixels[i], fullMaps);
                     break;
+                case SCALE:
+                    for (int e = 0; e < len; e++) {
+                        kd[e] *= w2[i];
+                        td[e] *= w2[i];
+                    }
+                    break;
+                case AXPY: {
+                    double[] ks = k[src[i]];
+                    double[] ts = t[src[i]];
+                    for (int e = 0; e < len; e++) {
+                        kd[e] += w2[i] * ks[e];
+                        td[e] += w2[i] * ts[e];
+                    }
+                    break;
+                }
                 case COPY:
                     System.arraycopy(k[src[i]], 0, kd, 0, len);
                     System.arraycopy(t[src[i]], 0, td, 0, len);
@@ -585,17 +741,15 @@ public final class ComposedLimit implements InfiniteLimit {
         kt[1] = t[result][0];
     }
 
-    /** The diagonal p = p' of a map (full: every (HW)² pair; else the diagonal itself) into {@code to}. */
-    private void diagonal(double[] map, boolean fullMaps, double[] to) {
-        int pixels = input.pixels;
+    /** The diagonal p = p' of a map of {@code pixels} pixels (full: every pair; else the diagonal) into {@code to}. */
+    private static void diagonal(double[] map, int pixels, boolean fullMaps, double[] to) {
         for (int p = 0; p < pixels; p++) {
             to[p] = fullMaps ? map[p * pixels + p] : map[p];
         }
     }
 
     /** The mean of a map's diagonal, added in pixel order (as {@link PixelPairs#sum} adds a diagonal map). */
-    private double diagonalMean(double[] map, boolean fullMaps) {
-        int pixels = input.pixels;
+    private static double diagonalMean(double[] map, int pixels, boolean fullMaps) {
         double s = 0;
         for (int p = 0; p < pixels; p++) {
             s += fullMaps ? map[p * pixels + p] : map[p];
@@ -605,7 +759,7 @@ public final class ComposedLimit implements InfiniteLimit {
 
     /**
      * Each example's own variances K(x, x) at each activation, [example][point][pixel or 0]: the pass of the pair
-     * (x, x), over diagonals unless an activation after a global_avg_pool needs the pooled variance.
+     * (x, x), over diagonals unless an activation after a pool needs the pooled variance.
      */
     private double[][][] selfVariances(double[][] x) {
         double[][][] self = new double[x.length][points.length][];
@@ -613,7 +767,7 @@ public final class ComposedLimit implements InfiniteLimit {
         double[] kt = new double[2];
         for (int i = 0; i < x.length; i++) {
             for (int p = 0; p < points.length; p++) {
-                self[i][p] = new double[imagePoint[p] ? input.pixels : 1];
+                self[i][p] = new double[Math.max(1, pointPixels[p])];
             }
             pair(x[i], x[i], self[i], self[i], selfFull, wk, kt, self[i]);
         }
@@ -642,16 +796,17 @@ public final class ComposedLimit implements InfiniteLimit {
 
     /**
      * {@inheritDoc} Per activation: one cross expectation per pair and map cell (every pixel pair with a
-     * global_avg_pool, the diagonal's pixels otherwise, one for a vector), and the same per example for its own
+     * global_avg_pool or an avg_pool of more than one pixel, the diagonal's pixels otherwise, one for a vector;
+     * each activation's own map size, which strides, padding and pools change), and the same per example for its own
      * variances (the diagonal's pixels, or every pixel pair where its pass needs the full maps).
      */
     @Override
     public double expectations(int n1, int n2, int[] perExample) {
         double sum = 0;
-        for (boolean onImage : imagePoint) {
-            double pixels = onImage ? input.pixels : 1;
-            double cells = onImage && full ? pixels * pixels : pixels;
-            double own = onImage && selfFull ? pixels * pixels : pixels;
+        for (int px : pointPixels) {
+            double pixels = Math.max(1, px);
+            double cells = px > 0 && full ? pixels * pixels : pixels;
+            double own = px > 0 && selfFull ? pixels * pixels : pixels;
             sum += LimitLayout.pairs(n1, n2) * cells + (n1 + (double) n2) * own;
         }
         return sum;
@@ -671,10 +826,10 @@ public final class ComposedLimit implements InfiniteLimit {
      * {@inheritDoc} A network mixing closed forms with numerical integrations counts each closed-form expectation
      * at {@link #CLOSED_FORM_SECONDS} / {@link #NUMERICAL_SECONDS} of one numerical one, so that
      * {@link #predictedSeconds(Tensor, Tensor)} prices both at their own rates. Each pair's expectation at a pixel
-     * pair (p, q) weighs g(x, p)·g(x', q) from the examples' own variances (the diagonal's, p = q, without a
-     * global_avg_pool), and each example's own pass g per pixel.
+     * pair (p, q) weighs g(x, p)·g(x', q) from the examples' own variances (the diagonal's, p = q, in a
+     * network without pools), and each example's own pass g per pixel.
      *
-     * @throws IllegalArgumentException also where {@link #kernel} refuses the global_avg_pool's full maps
+     * @throws IllegalArgumentException also where {@link #kernel} refuses the pools' full maps
      */
     @Override
     public double weightedExpectations(Tensor x1, Tensor x2) {
@@ -688,7 +843,7 @@ public final class ComposedLimit implements InfiniteLimit {
             return LimitLayout.unweighted(this, x1, x2);
         }
         if (input != null) {
-            // an activation after a global_avg_pool makes each example's own pass walk the full (HW)² maps: refuse
+            // an activation after a pool makes each example's own pass walk the full (HW)² maps: refuse
             // maps that would not fit as the kernel refuses them, rather than overflow or exhaust the heap here
             workers();
         }
@@ -700,14 +855,14 @@ public final class ComposedLimit implements InfiniteLimit {
         for (int point = 0; point < points.length; point++) {
             Activation act = points[point];
             if (!ActivationDuals.numerical(act)) {
-                double pixels = imagePoint[point] ? input.pixels : 1;
-                double cells = imagePoint[point] && full ? pixels * pixels : pixels;
-                double own = imagePoint[point] && selfFull ? pixels * pixels : pixels;
+                double pixels = Math.max(1, pointPixels[point]);
+                double cells = pointPixels[point] > 0 && full ? pixels * pixels : pixels;
+                double own = pointPixels[point] > 0 && selfFull ? pixels * pixels : pixels;
                 sum += closed * (LimitLayout.pairs(a.length, n2) * cells + (a.length + (double) n2) * own);
                 continue;
             }
             int pixels = a.length > 0 ? a[0][point].length : 1;
-            if (!imagePoint[point] || full) {
+            if (pointPixels[point] == 0 || full) {
                 sum += LimitLayout.pairSum(imageWeights(act, a, point, -1),
                         b == null ? null : imageWeights(act, b, point, -1));
             } else {
@@ -716,7 +871,7 @@ public final class ComposedLimit implements InfiniteLimit {
                             b == null ? null : imageWeights(act, b, point, p));
                 }
             }
-            double ownScale = imagePoint[point] && selfFull ? pixels : 1; // a full own pass: every pixel pair
+            double ownScale = pointPixels[point] > 0 && selfFull ? pixels : 1; // a full own pass: every pixel pair
             sum += ownScale * (total(imageWeights(act, a, point, -1))
                     + (b == null ? 0 : total(imageWeights(act, b, point, -1))));
         }
@@ -735,7 +890,7 @@ public final class ComposedLimit implements InfiniteLimit {
     /**
      * {@inheritDoc} Examples must have the shape the limit was built for.
      *
-     * @throws IllegalArgumentException also where the global_avg_pool's full maps for one pair of examples need
+     * @throws IllegalArgumentException also where a pool's full maps for one pair of examples need
      *     more than half of this JVM's heap per worker
      */
     @Override
@@ -760,15 +915,16 @@ public final class ComposedLimit implements InfiniteLimit {
         if (input == null) {
             return Integer.MAX_VALUE;
         }
-        long cells = full ? (long) input.pixels * input.pixels : input.pixels;
+        long cells = full ? (long) maxPixels * maxPixels : maxPixels;
         long bytes = (2L * registers + 2) * Double.BYTES * cells;
         long heap = Runtime.getRuntime().maxMemory() / 2;
         if (cells > Integer.MAX_VALUE - 8 || bytes > heap) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "infinite limit: the "
-                    + "global_avg_pool on %d×%d images needs the covariance of every pair of pixels, %d maps of "
-                    + "(HW)² = %d doubles (%.1f MiB) per pair of examples, more than half of this JVM's heap "
-                    + "(%.1f MiB); use smaller images, flatten instead of the pool (O(HW) per pair), or a larger "
-                    + "-Xmx", input.h, input.w, 2 * registers + 2, cells, bytes / 1048576.0, heap / 1048576.0));
+                    + "%s on %d×%d images needs the covariance of every pair of pixels, %d maps of "
+                    + "(HW)² = %d doubles (%.1f MiB; the largest map's HW = %d) per pair of examples, more than half "
+                    + "of this JVM's heap (%.1f MiB); use smaller images, flatten instead of the pool (O(HW) per "
+                    + "pair), or a larger -Xmx", fullFor == null ? "network" : fullFor, input.h, input.w,
+                    2 * registers + 2, cells, bytes / 1048576.0, maxPixels, heap / 1048576.0));
         }
         return (int) Math.max(1, heap / bytes);
     }

@@ -243,19 +243,25 @@ final class PixelPairs {
      */
     static void activate(Activation act, Geometry g, double[] selfA, double[] selfB, boolean full, double[] k,
                          double[] t, ActivationDuals.Scratch duals) {
+        activate(act, g.pixels, selfA, selfB, full, k, t, duals);
+    }
+
+    /** The same through the activation, on a map of {@code pixels} pixels (a {@link Window}'s input or output). */
+    static void activate(Activation act, int pixels, double[] selfA, double[] selfB, boolean full, double[] k,
+                         double[] t, ActivationDuals.Scratch duals) {
         double[] e = duals.cross; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
         if (!full) {
-            for (int p = 0; p < g.pixels; p++) {
+            for (int p = 0; p < pixels; p++) {
                 ActivationDuals.cross(act, selfA[p], selfB[p], k[p], e, duals);
                 k[p] = e[0];
                 t[p] *= e[1];
             }
             return;
         }
-        for (int p = 0; p < g.pixels; p++) {
+        for (int p = 0; p < pixels; p++) {
             double va = selfA[p];
-            int row = p * g.pixels;
-            for (int q = 0; q < g.pixels; q++) {
+            int row = p * pixels;
+            for (int q = 0; q < pixels; q++) {
                 ActivationDuals.cross(act, va, selfB[q], k[row + q], e, duals);
                 k[row + q] = e[0];
                 t[row + q] *= e[1];
@@ -321,6 +327,224 @@ final class PixelPairs {
             s += map[e];
         }
         return s;
+    }
+
+    /**
+     * A 2-D window slid over a map's pixels as a conv or an avg_pool slides it over the image: an input of h × w
+     * pixels, a kh × kw window at steps (sh, sw), its first pixel at (−top, −left) (the zero padding before each
+     * axis), an output of oh × ow pixels; for a pool, each output pixel's divisor (the window's size, or the input
+     * pixels it covers without count_include_pad; null for a conv).
+     */
+    static final class Window {
+        final int h;
+        final int w;
+        final int kh;
+        final int kw;
+        final int sh;
+        final int sw;
+        final int top;
+        final int left;
+        final int oh;
+        final int ow;
+        final int inPixels;
+        final int outPixels;
+        final double[] divisor;
+
+        private Window(int h, int w, int[] k, int[] s, int[][] pad, boolean pool, boolean countIncludePad) {
+            this.h = h;
+            this.w = w;
+            this.kh = k[0];
+            this.kw = k[1];
+            this.sh = s[0];
+            this.sw = s[1];
+            this.top = pad[0][0];
+            this.left = pad[1][0];
+            this.oh = (h + pad[0][0] + pad[0][1] - kh) / sh + 1;
+            this.ow = (w + pad[1][0] + pad[1][1] - kw) / sw + 1;
+            this.inPixels = h * w;
+            this.outPixels = oh * ow;
+            if (!pool) {
+                divisor = null;
+                return;
+            }
+            divisor = new double[outPixels];
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    // as AvgPool's forward: the window's size, or the input pixels it covers
+                    int covered = countIncludePad ? kh * kw : (Math.min(i * sh - top + kh, h) - Math.max(i * sh - top,
+                            0)) * (Math.min(j * sw - left + kw, w) - Math.max(j * sw - left, 0));
+                    divisor[i * ow + j] = covered;
+                }
+            }
+        }
+
+        /** The window of a conv's kh × kw filter {@code k}, strides {@code s} and zero padding {lo, hi} per axis. */
+        static Window conv(int h, int w, int[] k, int[] s, int[][] pad) {
+            return new Window(h, w, k, s, pad, false, true);
+        }
+
+        /** The window of an avg_pool, with its divisors. */
+        static Window pool(int h, int w, int[] k, int[] s, int[][] pad, boolean countIncludePad) {
+            return new Window(h, w, k, s, pad, true, countIncludePad);
+        }
+
+        /** The first output index t ≥ 0 whose input index t·step + off is ≥ 0. */
+        private static int first(int off, int step) {
+            return off >= 0 ? 0 : (-off + step - 1) / step;
+        }
+
+        /** One past the last output index t &lt; outs whose input index t·step + off is &lt; n. */
+        private static int end(int off, int step, int n, int outs) {
+            return n - 1 - off < 0 ? 0 : Math.min(outs, (n - 1 - off) / step + 1);
+        }
+    }
+
+    /**
+     * dst[p, p'] = Σ_δ src[s·p + δ − pad, s·p' + δ − pad] over the window's offsets δ, the same offset at both
+     * pixels (a conv's weights are independent from offset to offset, so only equal offsets meet), the terms with a
+     * pixel in the zero padding left out; over every pair of the output's pixels or its diagonal p = p'
+     * ({@code full}), which the input's diagonal determines alone. The offsets are added in one order for every
+     * entry (so the full map's diagonal equals the diagonal-only map bit for bit). src is a map of the window's
+     * input, dst of its output; they must not overlap. Allocation-free.
+     */
+    static void convolve(Window g, double[] src, double[] dst, boolean full) {
+        int in = g.inPixels;
+        int outs = g.outPixels;
+        if (!full) {
+            Arrays.fill(dst, 0, outs, 0);
+            for (int a = 0; a < g.kh; a++) {
+                int offI = a - g.top;
+                for (int b = 0; b < g.kw; b++) {
+                    int offJ = b - g.left;
+                    int j0 = Window.first(offJ, g.sw);
+                    int j1 = Window.end(offJ, g.sw, g.w, g.ow);
+                    for (int i = Window.first(offI, g.sh); i < Window.end(offI, g.sh, g.h, g.oh); i++) {
+                        int to = i * g.ow;
+                        int from = (i * g.sh + offI) * g.w + offJ;
+                        for (int j = j0; j < j1; j++) {
+                            dst[to + j] += src[from + j * g.sw];
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // one row p of the map at a time (it stays in cache while the offsets add into it)
+        for (int i = 0; i < g.oh; i++) {
+            for (int j = 0; j < g.ow; j++) {
+                int row = (i * g.ow + j) * outs;
+                Arrays.fill(dst, row, row + outs, 0);
+                for (int a = 0; a < g.kh; a++) {
+                    int offI = a - g.top;
+                    int r = i * g.sh + offI;
+                    if (r < 0 || r >= g.h) {
+                        continue;
+                    }
+                    int i0 = Window.first(offI, g.sh);
+                    int i1 = Window.end(offI, g.sh, g.h, g.oh);
+                    for (int b = 0; b < g.kw; b++) {
+                        int offJ = b - g.left;
+                        int c = j * g.sw + offJ;
+                        if (c < 0 || c >= g.w) {
+                            continue;
+                        }
+                        int fromRow = (r * g.w + c) * in;
+                        int j0 = Window.first(offJ, g.sw);
+                        int j1 = Window.end(offJ, g.sw, g.w, g.ow);
+                        for (int i2 = i0; i2 < i1; i2++) {
+                            int to = row + i2 * g.ow;
+                            int from = fromRow + (i2 * g.sh + offI) * g.w + offJ;
+                            for (int j2 = j0; j2 < j1; j2++) {
+                                dst[to + j2] += src[from + j2 * g.sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * An average pool of a map: dst[q, q'] = Σ_{a ∈ window(q)} Σ_{b ∈ window(q')} src[a, b] / (d_q d_q') (the zero
+     * padding adds nothing; d the windows' divisors): the pool's output pixels share their inputs' values, so every
+     * pair of offsets meets and the full map is needed — unless the window is one pixel, when dst[q] =
+     * src[a(q)] / d_q² on diagonals ({@code full} false; for larger windows, diagonals give the sum of the window's
+     * diagonal entries, not the pool's). First pools the first pixel into {@code tmp} (outPixels × inPixels
+     * entries), then the second into dst, which may be src. Allocation-free.
+     */
+    static void pool(Window g, double[] src, double[] tmp, double[] dst, boolean full) {
+        int in = g.inPixels;
+        int outs = g.outPixels;
+        if (!full) {
+            for (int i = 0; i < g.oh; i++) {
+                for (int j = 0; j < g.ow; j++) {
+                    double s = 0;
+                    for (int a = 0; a < g.kh; a++) {
+                        int r = i * g.sh + a - g.top;
+                        for (int b = 0; b < g.kw; b++) {
+                            int c = j * g.sw + b - g.left;
+                            if (r >= 0 && r < g.h && c >= 0 && c < g.w) {
+                                s += src[r * g.w + c];
+                            }
+                        }
+                    }
+                    double d = g.divisor[i * g.ow + j];
+                    tmp[i * g.ow + j] = s / (d * d);
+                }
+            }
+            System.arraycopy(tmp, 0, dst, 0, outs);
+            return;
+        }
+        // tmp[q, b] = Σ_{a ∈ window(q)} src[a, b] / d_q
+        for (int q = 0; q < outs; q++) {
+            int i = q / g.ow;
+            int j = q % g.ow;
+            int row = q * in;
+            Arrays.fill(tmp, row, row + in, 0);
+            for (int a = 0; a < g.kh; a++) {
+                int r = i * g.sh + a - g.top;
+                if (r < 0 || r >= g.h) {
+                    continue;
+                }
+                for (int b = 0; b < g.kw; b++) {
+                    int c = j * g.sw + b - g.left;
+                    if (c < 0 || c >= g.w) {
+                        continue;
+                    }
+                    int from = (r * g.w + c) * in;
+                    for (int e = 0; e < in; e++) {
+                        tmp[row + e] += src[from + e];
+                    }
+                }
+            }
+            double d = g.divisor[q];
+            for (int e = 0; e < in; e++) {
+                tmp[row + e] /= d;
+            }
+        }
+        // dst[q, q'] = Σ_{b ∈ window(q')} tmp[q, b] / d_q'
+        for (int q = 0; q < outs; q++) {
+            int from = q * in;
+            int row = q * outs;
+            for (int i2 = 0; i2 < g.oh; i2++) {
+                for (int j2 = 0; j2 < g.ow; j2++) {
+                    double s = 0;
+                    for (int a = 0; a < g.kh; a++) {
+                        int r = i2 * g.sh + a - g.top;
+                        if (r < 0 || r >= g.h) {
+                            continue;
+                        }
+                        for (int b = 0; b < g.kw; b++) {
+                            int c = j2 * g.sw + b - g.left;
+                            if (c >= 0 && c < g.w) {
+                                s += tmp[from + r * g.w + c];
+                            }
+                        }
+                    }
+                    dst[row + i2 * g.ow + j2] = s / g.divisor[i2 * g.ow + j2];
+                }
+            }
+        }
     }
 
     /** The image size and the convolutions' offsets δ = (di, dj), in the order they are added. */

@@ -81,6 +81,50 @@ public final class AvgPool extends SingleLayer {
         return "avg_pool";
     }
 
+    /**
+     * The window size per spatial axis.
+     *
+     * @return a copy of the window sizes
+     */
+    public int[] window() {
+        return window.clone();
+    }
+
+    /**
+     * The step per spatial axis.
+     *
+     * @return a copy of the strides
+     */
+    public int[] strides() {
+        return strides.clone();
+    }
+
+    /**
+     * The zero padding {lo, hi} per spatial axis for per-example inputs of shape {@code in}: SAME and VALID resolved
+     * as the layer resolves them, explicit padding as given.
+     *
+     * @param in the per-example input shape ([H, W, C] or [W, C])
+     * @return a new array of {lo, hi} per spatial axis
+     * @throws IllegalArgumentException if {@code in} has fewer axes than the window has spatial axes
+     */
+    public int[][] padding(int[] in) {
+        if (in.length < window.length) {
+            throw new IllegalArgumentException("avg_pool: expects per-example inputs with " + window.length
+                    + " spatial axes and channels, got shape " + Shapes.str(in));
+        }
+        return pads(in);
+    }
+
+    /**
+     * Whether every window divides by its full size (true; SAME and VALID always do) or by the input elements it
+     * covers (false).
+     *
+     * @return PyTorch's count_include_pad
+     */
+    public boolean countIncludePad() {
+        return countIncludePad;
+    }
+
     private int[][] pads(int[] in) {
         if (explicit != null) {
             return MaxPool.deepCopy(explicit);

@@ -22,6 +22,17 @@ public final class FanInConcat implements Layer {
         return "fan_in_concat";
     }
 
+    /**
+     * The axis this concatenation joins along, for per-example inputs of rank {@code rank}.
+     *
+     * @param rank the inputs' per-example rank (without the example axis)
+     * @return the axis, 0 to rank − 1
+     * @throws IllegalArgumentException if the axis is outside the rank
+     */
+    public int axis(int rank) {
+        return resolve(rank);
+    }
+
     private int resolve(int rank) {
         return Shapes.axis("fan_in_concat", axis, rank);
     }

@@ -381,7 +381,7 @@ class ComposedLimitTest {
      * of the largest diagonal entry of the limit {@code lim}, entry by entry (the fluctuation is O(1/√width); each
      * test states its width and the deviations seen). Returns that largest diagonal entry, the scale.
      */
-    private static double meanEmpiricalIsNear(Model m, int[] shape, Tensor x, Tensor lim, long seed0) {
+    static double meanEmpiricalIsNear(Model m, int[] shape, Tensor x, Tensor lim, long seed0) {
         int seeds = 4;
         double[][] mean = new double[3][3];
         for (int s = 0; s < seeds; s++) {
@@ -430,14 +430,8 @@ class ComposedLimitTest {
                 Layers.layerNorm()), Layers.dense(2)), v))
                 .hasMessageStartingWith("infinite limit: layer layer_norm (at path "
                         + "1_serial/1_parallel/0_serial/1_layer_norm) has no infinite-width rule");
-        // convolutions that change the image size, 1-D and grouped ones, and pools other than the global average
+        // 1-D and grouped convolutions, 1-D and max pools, concatenations along a spatial axis
         int[] img = {5, 5, 2};
-        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3, 3}, new int[] {2, 2}, "SAME"),
-                Layers.flatten(), Layers.dense(2)), img)).hasMessage("infinite limit: layer conv (at path 0_conv) has "
-                + "strides [2, 2] (the limit covers stride 1); supported: " + ComposedLimit.SUPPORTED_LAYERS);
-        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3, 3}, new int[] {1, 1}, "VALID"),
-                Layers.flatten(), Layers.dense(2)), img)).hasMessageStartingWith("infinite limit: layer conv (at path "
-                + "0_conv) pads [[0, 0], [0, 0]], not as SAME does [[1, 1], [1, 1]]");
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3}, new int[] {1}, "SAME"),
                 Layers.flatten(), Layers.dense(2)), new int[] {5, 2})).hasMessageStartingWith("infinite limit: "
                 + "layer conv (at path 0_conv) is 1-D");
@@ -445,9 +439,27 @@ class ComposedLimitTest {
                 new int[][] {{1, 1}, {1, 1}}, 2, 1.0, 0.0, Parameterization.NTK), Layers.flatten(), Layers.dense(2)),
                 img)).hasMessageStartingWith("infinite limit: layer conv (at path 0_conv) has 2 groups");
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3, 3}, new int[] {1, 1}, "SAME"),
-                Layers.avgPool(new int[] {2, 2}, new int[] {1, 1}, "SAME"), Layers.flatten(), Layers.dense(2)), img))
-                .hasMessageStartingWith("infinite limit: layer avg_pool (at path 1_avg_pool) has no infinite-width "
+                Layers.maxPool(new int[] {2, 2}, new int[] {1, 1}, "SAME"), Layers.flatten(), Layers.dense(2)), img))
+                .hasMessageStartingWith("infinite limit: layer max_pool (at path 1_max_pool) has no infinite-width "
                         + "rule");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.avgPool(new int[] {2}, new int[] {1}, "SAME"),
+                Layers.flatten(), Layers.dense(2)), new int[] {5, 2}))
+                .hasMessageStartingWith("infinite limit: layer avg_pool (at path 0_avg_pool) is 1-D");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3, 3}, new int[] {1, 1}, "SAME"),
+                Layers.fanOut(2), Layers.parallel(Layers.identity(), Layers.conv(4, new int[] {1, 1}, new int[] {1, 1},
+                "SAME")), Layers.fanInConcat(1), Layers.flatten(), Layers.dense(2)), img))
+                .hasMessage("infinite limit: layer fan_in_concat (at path 3_fan_in_concat) concatenates per-example "
+                        + "values of shape [5, 5, 4] along axis 1, where the limit covers the channel axis of images "
+                        + "[H, W, C] and the feature axis of vectors; supported: " + ComposedLimit.SUPPORTED_LAYERS);
+        // an activation of a concatenation (its units' kernels differ from branch to branch), a concatenation last
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.fanOut(2), Layers.parallel(
+                Layers.identity(), Layers.dense(4)), Layers.fanInConcat(-1), Layers.relu(), Layers.dense(2)), v))
+                .hasMessageStartingWith("infinite limit: layer relu (at path 4_relu) acts on a value that is not "
+                        + "Gaussian in the limit (another activation's output, a sum with one, or a fan_in_concat");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.fanOut(2), Layers.parallel(
+                Layers.dense(2), Layers.dense(2)), Layers.fanInConcat(-1)), v))
+                .hasMessageStartingWith("infinite limit: the network's output (shape [4]) must be a vector from a "
+                        + "dense layer").hasMessageContaining("it ends with fan_in_concat (at path 3_fan_in_concat)");
         // an activation of the inputs themselves, and of a sum with another activation's output
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.relu(), Layers.dense(2)), v))
                 .hasMessageStartingWith("infinite limit: layer relu (at path 0_relu) acts on the inputs themselves");
@@ -537,7 +549,7 @@ class ComposedLimitTest {
     }
 
     /** max over the entries of |a − b|. */
-    private static double largestDifference(Tensor a, Tensor b) {
+    static double largestDifference(Tensor a, Tensor b) {
         double d = 0;
         for (int i = 0; i < a.dim(0); i++) {
             for (int j = 0; j < a.dim(1); j++) {
