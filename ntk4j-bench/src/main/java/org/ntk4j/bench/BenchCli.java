@@ -3,9 +3,15 @@ package org.ntk4j.bench;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.ntk4j.cli.ArgumentErrors;
 import org.ntk4j.cli.Main;
 import org.ntk4j.io.OutputFiles;
@@ -93,8 +99,8 @@ final class BenchCli {
      */
     static int execute(Bench bench, String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cmd = commandLine(bench);
-        // the library's budget advice names ntk4j's --memory; a bench with a budget takes it as --budget-gib
-        boolean budgetOption = cmd.getCommandSpec().findOption("--budget-gib") != null;
+        // the library's budget advice names ntk4j's --memory: a bench has --budget-gib or no budget option at all
+        boolean budgetOption = cmd.getCommandSpec().findOption(BUDGET_OPTION) != null;
         try {
             for (String a : args) {
                 if (a.equals("--help") || a.equals("-h")) {
@@ -107,20 +113,19 @@ final class BenchCli {
                 ArgumentErrors.refuseRepeatedLists(parsed);
                 bench.check(parsed);
             } catch (CommandLine.ParameterException e) {
-                return fail(err, problem(e), e, 2);
+                return fail(err, problem(e), e, 2, budgetOption);
             } catch (IllegalArgumentException | IOException e) {
-                return fail(err, Main.message(e), e, 2);
+                return fail(err, Main.message(e), e, 2, budgetOption);
             }
             try {
                 return bench.run(args);
             } catch (IllegalArgumentException | IOException e) {
-                String line = Main.message(e);
-                return fail(err, budgetOption ? line.replace("raise --memory", "raise --budget-gib") : line, e, 1);
+                return fail(err, Main.message(e), e, 1, budgetOption);
             }
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
-            return fail(err, Main.message(e), e, 1);
+            return fail(err, Main.message(e), e, 1, budgetOption);
         } finally {
             out.flush();
             err.flush();
@@ -166,15 +171,73 @@ final class BenchCli {
     /**
      * Prints the error's one line. A refusal of a memory budget from the library advises computing the kernel in
      * tiles with --out, which only {@code ntk4j kernel} does: no bench has that option, so the advice is taken out
-     * ({@link CostModel#withoutTileAdvice}), as the {@code ntk4j} commands other than kernel take it out.
+     * ({@link CostModel#withoutTileAdvice}), as the {@code ntk4j} commands other than kernel take it out; its
+     * advice to raise {@code --memory} names the bench's own way to do so ({@link #budgetAdvice}).
      */
-    private static int fail(PrintWriter err, String line, Exception e, int code) {
-        err.println("ntk4j: " + CostModel.withoutTileAdvice(line));
+    private static int fail(PrintWriter err, String line, Exception e, int code, boolean budgetOption) {
+        err.println("ntk4j: " + budgetAdvice(CostModel.withoutTileAdvice(line), budgetOption));
         if (Boolean.getBoolean(DEBUG)) {
             e.printStackTrace(err);
         }
         return code;
     }
+
+    /** The budget option of the benches that take one, in GiB. */
+    static final String BUDGET_OPTION = "--budget-gib";
+
+    /** The library's "raise --memory to at least 1.2 MiB", with the figure (as {@link CostModel#humanAtLeast}). */
+    private static final Pattern AT_LEAST =
+            Pattern.compile("raise --memory to at least (\\d+(?:\\.\\d+)?) (B|KiB|MiB|GiB|TiB)(?![\\w-])");
+
+    /**
+     * The library's advice on its memory budget as a bench can follow it. The library (CostModel's refusals, the
+     * tile planner's, the NNGP's and the sketches') names {@code ntk4j}'s {@code --memory}, in bytes, which no bench
+     * has. A bench with {@value #BUDGET_OPTION} gets its option, and the least budget in GiB, the unit it takes
+     * ("raise --budget-gib to at least 0.00118 (1.2 MiB)", rounded up at three digits so that the figure given
+     * fits). A bench without one runs within the library's default budget, 80% of the JVM's off-heap limit
+     * ({@code EmpiricalNtk.defaultMemoryBudget()}): its advice is to raise that limit, by the least budget / 0.8,
+     * with NTK4J_JAVA_OPTS. Every other mention of {@code --memory} names the bench's option, or the default budget.
+     *
+     * @param line the error's line
+     * @param budgetOption whether the bench has {@value #BUDGET_OPTION}
+     * @return the line naming the bench's own way to raise the budget
+     */
+    static String budgetAdvice(String line, boolean budgetOption) {
+        if (!MEMORY.matcher(line).find()) {
+            return line;
+        }
+        Matcher m = AT_LEAST.matcher(line);
+        StringBuilder sb = new StringBuilder();
+        while (m.find()) {
+            double bytes = Double.parseDouble(m.group(1)) * Math.pow(1024, List.of("B", "KiB", "MiB", "GiB", "TiB")
+                    .indexOf(m.group(2)));
+            String gib = new BigDecimal(bytes / (1L << 30)).round(new MathContext(3, RoundingMode.UP))
+                    .stripTrailingZeros().toPlainString();
+            String advice = budgetOption ? "raise " + BUDGET_OPTION + " to at least " + gib + " (" + m.group(1) + " "
+                    + m.group(2) + ")"
+                    : "raise the JVM's off-heap limit to at least " + CostModel.humanAtLeast((long) Math.ceil(bytes
+                    / 0.8)) + " with NTK4J_JAVA_OPTS=-Xmx<size> " + NO_OPTION;
+            m.appendReplacement(sb, Matcher.quoteReplacement(advice));
+        }
+        m.appendTail(sb);
+        String s = sb.toString();
+        if (budgetOption) {
+            return MEMORY.matcher(s).replaceAll(BUDGET_OPTION);
+        }
+        s = s.replace("(no --memory given)", "(this bench has no budget option)");
+        s = Pattern.compile("raise " + MEMORY.pattern()).matcher(s).replaceAll(Matcher.quoteReplacement(
+                "raise the JVM's off-heap limit with NTK4J_JAVA_OPTS=-Xmx<size> " + NO_OPTION));
+        s = Pattern.compile("of " + MEMORY.pattern()).matcher(s).replaceAll(
+                "of the default budget (80% of the JVM's off-heap limit)");
+        return MEMORY.matcher(s).replaceAll("the default budget");
+    }
+
+    /** ntk4j's option {@code --memory}, whole: not the start of another option (a peer's {@code --memory-gib}). */
+    private static final Pattern MEMORY = Pattern.compile("(?<![\\w-])--memory(?![\\w-])");
+
+    /** Why a bench without {@value #BUDGET_OPTION} advises raising the JVM's limit. */
+    private static final String NO_OPTION = "(this bench has no budget option: it runs within the default budget, 80% "
+            + "of that limit, which -Xmx sets unless -Dorg.bytedeco.javacpp.maxBytes does)";
 
     // ------------------------------------------------------------------ checks
 

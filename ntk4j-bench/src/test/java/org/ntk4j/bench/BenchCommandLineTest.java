@@ -532,4 +532,99 @@ class BenchCommandLineTest {
                 .replace("raise --memory", "raise --budget-gib") + System.lineSeparator())
                 .doesNotContain("--out").doesNotContain("--memory").contains("no method fits in 1 B");
     }
+
+    /** {@link RefusedBudget} without a budget option, as pntk, numpy, conv and the others are. */
+    @CommandLine.Command(name = "unbudgeted")
+    private static final class RefusedDefaultBudget implements BenchCli.Bench {
+        private final CostModel cost;
+
+        RefusedDefaultBudget(CostModel cost) {
+            this.cost = cost;
+        }
+
+        @Override
+        public void check(CommandLine.ParseResult given) {
+        }
+
+        @Override
+        public int run(String[] args) {
+            cost.choose(1);
+            return 0;
+        }
+    }
+
+    /**
+     * A bench without --budget-gib runs within the library's default budget: its refusal said "raise --memory", an
+     * option it does not have; it now advises raising the JVM's off-heap limit, and says why.
+     */
+    @Test
+    void aBenchWithoutABudgetOptionAdvisesTheJvmsLimit() {
+        CostModel cost = new CostModel(Zoo.parse("fcn(depth=1,width=8,out=3)"), new int[] {6}, DType.F32, 8, 0,
+                new int[0], new int[0]);
+        String refusal = org.assertj.core.api.Assertions.catchThrowable(() -> cost.choose(1)).getMessage();
+        StringWriter err = new StringWriter();
+        int code = BenchCli.execute(new RefusedDefaultBudget(cost), new String[0], new PrintWriter(new StringWriter()),
+                new PrintWriter(err));
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("ntk4j: " + refusal.replace(", or compute it in tiles with --out", "")
+                .replace("raise --memory", "raise the JVM's off-heap limit with NTK4J_JAVA_OPTS=-Xmx<size> (this "
+                        + "bench has no budget option: it runs within the default budget, 80% of that limit, which "
+                        + "-Xmx sets unless -Dorg.bytedeco.javacpp.maxBytes does)") + System.lineSeparator())
+                .doesNotContain("--memory").contains("no method fits in 1 B");
+    }
+
+    /**
+     * Every form of the library's advice to raise --memory names the bench's own: an explicit method's least budget
+     * (CostModel's refusal of jc within 1 KiB, "raise --memory to at least X") becomes --budget-gib's figure in GiB,
+     * rounded up so that it fits, or the JVM limit of which the default budget (80%) fits; "no --memory given" and
+     * the figures of hand-written lines too; a line naming no --memory is left as it is.
+     */
+    @Test
+    void everyMemoryAdviceNamesTheBenchsOwnWayToRaiseTheBudget() {
+        CostModel cost = new CostModel(Zoo.parse("fcn(depth=2,width=64,out=10)"), new int[] {32}, DType.F32, 64, 0,
+                new int[0], new int[0]);
+        long least = cost.leastBudget(Method.JACOBIAN_CONTRACTION);
+        String refusal = org.assertj.core.api.Assertions.catchThrowable(
+                () -> cost.planned(Method.JACOBIAN_CONTRACTION, 1024)).getMessage();
+        String figure = CostModel.humanAtLeast(least);
+        assertThat(refusal).contains("raise --memory to at least " + figure);
+        String withOption = BenchCli.budgetAdvice(refusal, true);
+        assertThat(withOption).doesNotContain("--memory").contains("raise --budget-gib to at least ");
+        Matcher gib = Pattern.compile("raise --budget-gib to at least ([0-9.]+) \\(" + Pattern.quote(figure) + "\\)")
+                .matcher(withOption);
+        assertThat(gib.find()).as(withOption).isTrue();
+        // the figure shown, in GiB rounded up at 3 digits: at least the figure's bytes, at most 1% above them
+        String[] number = figure.split(" ");
+        double figureBytes = Double.parseDouble(number[0]) * (1L << (10 * List.of("B", "KiB", "MiB", "GiB")
+                .indexOf(number[1])));
+        double given = Double.parseDouble(gib.group(1)) * (1L << 30);
+        assertThat(figureBytes).isGreaterThanOrEqualTo(least);
+        assertThat(given).isGreaterThanOrEqualTo(figureBytes).isLessThanOrEqualTo(figureBytes * 1.01);
+        String without = BenchCli.budgetAdvice(refusal, false);
+        assertThat(without).doesNotContain("--memory");
+        Matcher jvm = Pattern.compile("raise the JVM's off-heap limit to at least ([0-9.]+) (KiB|MiB|GiB) with "
+                + "NTK4J_JAVA_OPTS=-Xmx<size> \\(this bench has no budget option").matcher(without);
+        assertThat(jvm.find()).as(without).isTrue();
+        double limit = Double.parseDouble(jvm.group(1)) * (1L << (10 * (1 + List.of("KiB", "MiB", "GiB")
+                .indexOf(jvm.group(2)))));
+        assertThat(0.8 * limit).isGreaterThanOrEqualTo(least);
+        assertThat(BenchCli.budgetAdvice("memory budget: 1.1 MiB is too small: raise --memory to at least 1.2 MiB",
+                true)).isEqualTo("memory budget: 1.1 MiB is too small: raise --budget-gib to at least 0.00118 "
+                + "(1.2 MiB)");
+        assertThat(BenchCli.budgetAdvice("tiles need 512 B: raise --memory to at least 512 B", true))
+                .isEqualTo("tiles need 512 B: raise --budget-gib to at least 0.000000477 (512 B)");
+        assertThat(BenchCli.budgetAdvice("above this JVM's off-heap limit of 1.0 GiB (no --memory given): raise -Xmx",
+                false)).isEqualTo("above this JVM's off-heap limit of 1.0 GiB (this bench has no budget option): "
+                + "raise -Xmx");
+        assertThat(BenchCli.budgetAdvice("limit of 1.0 GiB (no --memory given): raise -Xmx", true))
+                .isEqualTo("limit of 1.0 GiB (no --budget-gib given): raise -Xmx");
+        assertThat(BenchCli.budgetAdvice("method jc needs 2.0 GiB, more than the 1.0 GiB of --memory", false))
+                .isEqualTo("method jc needs 2.0 GiB, more than the 1.0 GiB of the default budget (80% of the JVM's "
+                        + "off-heap limit)");
+        String plain = "--reps: expected a positive integer, got 0";
+        assertThat(BenchCli.budgetAdvice(plain, true)).isSameAs(plain);
+        // a peer's own option is another option, left as it is beside ntk4j's
+        assertThat(BenchCli.budgetAdvice("peer exited 2: ntk.py: --memory-gib: expected a number; raise --memory",
+                true)).isEqualTo("peer exited 2: ntk.py: --memory-gib: expected a number; raise --budget-gib");
+    }
 }

@@ -141,8 +141,11 @@ public final class ApproxCommand implements Callable<Integer> {
                 resolved.dataSpec("--data", data), dt, seed));
              // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
              Tensor all = resolved.layout("--data", loaded)) {
-            if (all.dim(0) <= n || n < 2) {
-                throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 2 <= N < that "
+            // N = 1 is a comparison: the full kernel is then one O×O block, the kinds' k·I_O its trace part (pNTK's
+            // error at N = 1 is that of the block's off-diagonal and unequal diagonal), with the spectra of both
+            // and a regression on the one training example
+            if (all.dim(0) <= n || n < 1) {
+                throw new IllegalArgumentException("--n: the data has " + all.dim(0) + " examples; need 1 <= N < that "
                         + "(the rest are held out), got " + n);
             }
             int[] per = Shapes.dropFirst(all.shape());

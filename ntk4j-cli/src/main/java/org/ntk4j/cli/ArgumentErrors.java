@@ -69,6 +69,13 @@ public final class ArgumentErrors {
         String problem;
         if (first.startsWith("-") && first.length() > 1) {
             problem = "unknown option " + first;
+            String name = first.contains("=") ? first.substring(0, first.indexOf('=')) : first;
+            boolean checkpoints = ex.getCommandLine().getCommandSpec().findOption("--checkpoints") != null;
+            if (name.equals("--params-in") && checkpoints) {
+                // study measures a run's checkpoints, many parameter files per width, not one file
+                return problem + ": " + ex.getCommandLine().getCommandName() + " reads each width's parameter files "
+                        + "(.npz) through --checkpoints PATTERN, e.g. 'ckpt/w{width}/epoch-{epoch}.npz'";
+            }
         } else if (!ex.getCommandLine().getSubcommands().isEmpty()) {
             problem = "unknown command '" + first + "'";
         } else {

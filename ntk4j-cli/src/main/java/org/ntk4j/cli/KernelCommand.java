@@ -169,6 +169,7 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         if (tiled && resume && !outOfTheRun) {
             requireUnfinished(out);
         }
+        KernelOptions.requireParamsFile(paramsIn);
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", outOfTheRun ? null : out, ".npy")
                 .output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")

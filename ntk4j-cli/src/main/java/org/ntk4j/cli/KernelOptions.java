@@ -177,16 +177,63 @@ final class KernelOptions {
         }
     }
 
-    /** The library's refusal {@code e} naming {@code option} ({@link #named}); {@code e} itself if it does. */
-    private static IllegalArgumentException renamed(String option, IllegalArgumentException e) {
+    /**
+     * Refuses, before any data is read, a {@code --params-in} that is a directory, in the line that reading it would
+     * give ("--params-in DIR: a directory; expected a .npz file of parameters, ..."), not the JDK's "(Is a
+     * directory)" once the data are loaded. A missing or unreadable file is left to the read, which names it.
+     *
+     * @param paramsIn the option's value, or null when not given
+     * @throws IllegalArgumentException if it is a directory
+     */
+    static void requireParamsFile(java.nio.file.Path paramsIn) {
+        named("--params-in", () -> {
+            org.ntk4j.io.ParamsFile.requireNotDirectory(paramsIn);
+            return null;
+        });
+    }
+
+    /**
+     * The library's refusal {@code e} naming {@code option} ({@link #named}); {@code e} itself if it names an option
+     * already. The library's leading name is replaced only by the option that gives that parameter ("kind: ..." by
+     * --kind or --kinds, "data source '...'" by the options that read data): another leading name is the library's
+     * word for something else than the option's value ("dtype: ..." from a file read for --params-in), kept after
+     * "OPTION: ", not overwritten with a wrong name. A message that opens with a command-line option (the library's
+     * own refusal worded for the command line, "--kinds ...") is returned as it is: the option in front would name
+     * two, or one twice. Option names are compared whole ("--kind" is not the start of "--kinds ...").
+     */
+    static IllegalArgumentException renamed(String option, IllegalArgumentException e) {
         String message = e.getMessage() == null ? "invalid value" : e.getMessage();
-        if (message.startsWith(option + ":") || message.startsWith(option + " ")) {
+        if (LEADING_OPTION.matcher(message).lookingAt()) {
             return e;
         }
         java.util.regex.Matcher lead = LIBRARY_NAME.matcher(message);
-        return new IllegalArgumentException(lead.lookingAt() ? option + message.substring(lead.end())
-                : option + ": " + message, e);
+        boolean own = lead.lookingAt() && lead.group(1).equals(libraryName(option));
+        return new IllegalArgumentException(own ? option + message.substring(lead.end()) : option + ": " + message, e);
     }
+
+    /**
+     * The library's name of what {@code option} gives: dtype, method, kind or standardisation for those options, a
+     * data source for any other (--data, --x2, --train, --test, --sample, --labels: the options that read data).
+     */
+    private static String libraryName(String option) {
+        switch (option) {
+            case "--dtype":
+                return "dtype";
+            case "--method":
+                return "method";
+            case "--kind":
+            case "--kinds":
+                return "kind";
+            case "--standardize":
+                return "standardisation";
+            default:
+                return "data source";
+        }
+    }
+
+    /** A command-line option opening a message: "--kind:", "--kinds logit:5 ...", "--params-in" alone. */
+    private static final java.util.regex.Pattern LEADING_OPTION =
+            java.util.regex.Pattern.compile("--[a-z0-9][a-z0-9-]*(?=[: ]|$)");
 
     /**
      * A call of the library that may read a file.

@@ -198,6 +198,7 @@ public final class PredictCommand implements Callable<Integer> {
         if (plots != null && (lossFn != org.ntk4j.predict.Loss.MSE || momentum != null)) {
             throw new IllegalArgumentException("--plots: training curves are drawn for the MSE closed form only");
         }
+        KernelOptions.requireParamsFile(paramsIn);
         overwrite.outputs().inputSource("--train", train).inputSource("--test", test).input("--params-in", paramsIn)
                 .output("--out", out, ".npy").output("--report", report, ".json")
                 .output("--cov", cov, ".npy").outputIn("--plots", plots, TRAINING_CURVES).check();

@@ -148,15 +148,21 @@ final class Reports {
                 .put("tile_columns", plan.columnTile()).put("workers", plan.workers()).put("out", q.out().toString());
     }
 
-    /** {@code spectrum --report}: the figures of the eigenvalues. */
+    /**
+     * {@code spectrum --report}: the figures of the eigenvalues, written exact (shortest round-trip decimal) as
+     * {@code approx --report}'s are, so that they can be checked against a NumPy recomputation from the kernel to
+     * round-off (λ_min of an ill-conditioned kernel, and the condition number, lose their meaning at 6 digits); the
+     * console keeps its 6, and the time, which moves from run to run, is written to 6.
+     */
     static JsonReport spectrum(String kernel, KernelSpectrum sp, boolean fullLayout, double asymmetry,
                                double seconds, DType precision, boolean singular) {
         return new JsonReport().put("kernel", kernel).put("dimension", sp.dimension()).put("full_layout", fullLayout)
                 .put("precision", precision.shortName())
-                .put("trace", sp.trace()).put("lambda_max", sp.lambdaMax()).put("lambda_min", sp.lambdaMin())
-                .put("condition_number", sp.conditionNumber()).put("singular_to_working_precision", singular)
-                .put("effective_rank", sp.effectiveRank()).put("participation_ratio", sp.participationRatio())
-                .put("non_positive_eigenvalues", sp.nonPositiveCount()).put("relative_asymmetry", asymmetry)
+                .putExact("trace", sp.trace()).putExact("lambda_max", sp.lambdaMax())
+                .putExact("lambda_min", sp.lambdaMin()).putExact("condition_number", sp.conditionNumber())
+                .put("singular_to_working_precision", singular)
+                .putExact("effective_rank", sp.effectiveRank()).putExact("participation_ratio", sp.participationRatio())
+                .put("non_positive_eigenvalues", sp.nonPositiveCount()).putExact("relative_asymmetry", asymmetry)
                 .put("eigen_seconds", seconds);
     }
 

@@ -70,7 +70,8 @@ public final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--top", description = "Eigenvalues to print at each end (default: ${DEFAULT-VALUE}).")
     int top = 5;
 
-    @Option(names = "--report", description = "Write the figures as JSON (an infinite condition number as null).")
+    @Option(names = "--report", description = "Write the figures as JSON, exact (round-trip doubles; an infinite "
+            + "condition number as null).")
     Path report;
 
     @Option(names = "--eigenvalues-out", description = "Write all eigenvalues, ascending, as a float64 .npy.")

@@ -130,6 +130,7 @@ public final class StudyCommand implements Callable<Integer> {
         long budget = memory.budget();
         List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
         checkWidths();
+        requireNotDirectory(checkpoints, checkpoints);
         if (widths.length > 1 && !checkpoints.contains("{width}")) {
             // every width would read the same files, of one width: refused by the first other width's parameters,
             // naming a width the user may not have given (the default --widths)
@@ -492,6 +493,7 @@ public final class StudyCommand implements Callable<Integer> {
      */
     static TreeMap<Integer, Path> checkpointFiles(String pattern, int width) throws IOException {
         String p = pattern.replace("{width}", Integer.toString(width));
+        requireNotDirectory(pattern, p);
         Path path = Path.of(p);
         String name = path.getFileName() == null ? "" : path.getFileName().toString();
         String marker = name.contains("{epoch}") ? "{epoch}" : "*";
@@ -537,6 +539,27 @@ public final class StudyCommand implements Callable<Integer> {
                     + byEpoch.firstEntry().getValue());
         }
         return byEpoch;
+    }
+
+    /**
+     * Refuses a --checkpoints that names a directory (as given, or once {width} is replaced, {@code path}): the
+     * pattern is of the .npz files in it, with the epoch's place marked, which the user is shown with the directory
+     * they gave. A path the file system cannot name is left to the pattern's own checks.
+     */
+    private static void requireNotDirectory(String pattern, String path) {
+        boolean directory;
+        try {
+            directory = Files.isDirectory(Path.of(path));
+        } catch (java.nio.file.InvalidPathException e) {
+            return;
+        }
+        if (directory) {
+            String dir = pattern.endsWith("/") ? pattern : pattern + "/";
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": a directory; expected a pattern of its "
+                    + ".npz parameter files with {epoch} (or *) for the epoch number, e.g. '" + dir
+                    + "epoch-{epoch}.npz' for train's checkpoints" + (pattern.contains("{width}") ? ""
+                    : " (and {width} in the path for several widths)"));
+        }
     }
 
     private static String joined(int[] a) {

@@ -216,6 +216,7 @@ public final class TrainCommand implements Callable<Integer> {
         // the spec as written, blanks aside: one with the parameters' shapes but another activation (or any other
         // network) would continue the run as a network it never was
         String modelSpec = net.spec().replaceAll("\\s+", "");
+        KernelOptions.requireParamsFile(paramsIn); // also with --resume, which checks the file and does not read it
         // the documented recipe is the same command with --resume: a run that started from --params-in is resumed
         // with it, which is checked against the file the run started from (its bytes' digest) and then not read,
         // the checkpoint having the parameters

@@ -80,6 +80,44 @@ class OptionNamesTest {
     }
 
     /**
+     * The library's leading name becomes the option only when the option gives that parameter; another is kept after
+     * "OPTION: " (it named something else, which a replacement would misname), and a message that already opens with
+     * an option is left as it is (no "--kind: --kinds ...", no option named twice); names compare whole.
+     */
+    @Test
+    void renamingReplacesOnlyTheOptionsOwnNameAndNeverDoublesOne() {
+        assertThat(renamed("--kind", "kind: logit:5 but the model has 3 outputs (0..2)"))
+                .isEqualTo("--kind: logit:5 but the model has 3 outputs (0..2)");
+        assertThat(renamed("--kinds", "kind pntk: needs outputs [N, O]"))
+                .isEqualTo("--kinds pntk: needs outputs [N, O]");
+        assertThat(renamed("--x2", "data source 'x.npy': file not found")).isEqualTo("--x2 'x.npy': file not found");
+        assertThat(renamed("--standardize", "standardisation: expected global")).isEqualTo("--standardize: expected "
+                + "global");
+        // another parameter's name: kept, the option in front
+        assertThat(renamed("--params-in", "dtype: f16 arrays cannot be read")).isEqualTo("--params-in: dtype: f16 "
+                + "arrays cannot be read");
+        assertThat(renamed("--kind", "method jc needs 3 GiB")).isEqualTo("--kind: method jc needs 3 GiB");
+        assertThat(renamed("--data", "kind pntk: needs outputs")).isEqualTo("--data: kind pntk: needs outputs");
+        // a longer word is not the name: "kinds", "methods"
+        assertThat(renamed("--kind", "kinds: two of them")).isEqualTo("--kind: kinds: two of them");
+        assertThat(renamed("--method", "methods differ")).isEqualTo("--method: methods differ");
+        // already naming an option: this one, or another (a prefix of it or not)
+        IllegalArgumentException own = new IllegalArgumentException("--kind: diagonal gives one N×N kernel per output");
+        assertThat(KernelOptions.renamed("--kind", own)).isSameAs(own);
+        assertThat(renamed("--kind", "--kinds logit:5: beyond the outputs")).isEqualTo("--kinds logit:5: beyond the "
+                + "outputs");
+        assertThat(renamed("--kind", "--t: expected times >= 0 or inf, got -1")).isEqualTo("--t: expected times >= 0 "
+                + "or inf, got -1");
+        assertThat(renamed("--dtype", null)).isEqualTo("--dtype: invalid value");
+        IllegalArgumentException cause = new IllegalArgumentException("kind: x");
+        assertThat(KernelOptions.renamed("--kind", cause).getCause()).isSameAs(cause);
+    }
+
+    private static String renamed(String option, String message) {
+        return KernelOptions.renamed(option, new IllegalArgumentException(message)).getMessage();
+    }
+
+    /**
      * train printed its first line (model, data, optimiser) and then the refusal of a missing or corrupt --params-in
      * or checkpoint: the refusal is now all it prints, as for kernel and predict, naming the option.
      */
@@ -102,6 +140,42 @@ class OptionNamesTest {
             assertThat(oneLineError(with(args, "--params-in", corrupt.toString()))).as(command)
                     .startsWith("ntk4j: --params-in: " + corrupt + ": not a .npz file");
         }
+    }
+
+    /**
+     * A directory given as --params-in was refused as the JDK words it, "--params-in: DIR (Is a directory)", after
+     * the data were read: now one line before any data, naming the option, that it is a directory and what is
+     * expected; study, which has no --params-in, says that it reads its parameter files through --checkpoints, and a
+     * --checkpoints that is a directory gets the pattern to give.
+     */
+    @Test
+    void aDirectoryForParametersIsRefusedSayingWhatIsExpected() throws Exception {
+        Path ckpt = Files.createDirectories(dir.resolve("ckpt"));
+        String expected = "ntk4j: --params-in: " + ckpt + ": a directory; expected a .npz file of parameters, as "
+                + "'ntk4j kernel --params-out' writes (or a checkpoint epoch-EEEE.npz in train's --checkpoint-dir)";
+        String[][] commands = {
+            {"kernel", "--model", M, "--data", "synthetic:8,6"},
+            {"predict", "--model", "fcn(depth=1,width=8)", "--train", "default:train:8", "--test", "default:test:4"},
+            {"train", "--model", "fcn(depth=1,width=8)", "--train", "default:train:8", "--test", "none", "--epochs",
+                "1"}};
+        for (String[] command : commands) {
+            assertThat(oneLineError(with(command, "--params-in", ckpt.toString()))).as(command[0])
+                    .isEqualTo(expected);
+        }
+        String[] study = {"study", "--model", "fcn(depth=1,out=3)", "--widths", "8", "--sample", "default:train:12"};
+        assertThat(oneLineError(with(study, "--checkpoints", ckpt.resolve("epoch-{epoch}.npz").toString(),
+                "--params-in", ckpt.toString()))).isEqualTo("ntk4j: unknown option --params-in: study reads each "
+                + "width's parameter files (.npz) through --checkpoints PATTERN, e.g. "
+                + "'ckpt/w{width}/epoch-{epoch}.npz'; see 'ntk4j study --help'");
+        assertThat(oneLineError(with(study, "--checkpoints", ckpt.toString()))).isEqualTo("ntk4j: --checkpoints "
+                + ckpt + ": a directory; expected a pattern of its .npz parameter files with {epoch} (or *) for the "
+                + "epoch number, e.g. '" + ckpt + "/epoch-{epoch}.npz' for train's checkpoints (and {width} in the "
+                + "path for several widths)");
+        Files.createDirectories(dir.resolve("w8"));
+        String perWidth = dir.resolve("w{width}").toString();
+        assertThat(oneLineError(with(study, "--checkpoints", perWidth))).isEqualTo("ntk4j: --checkpoints " + perWidth
+                + ": a directory; expected a pattern of its .npz parameter files with {epoch} (or *) for the epoch "
+                + "number, e.g. '" + perWidth + "/epoch-{epoch}.npz' for train's checkpoints");
     }
 
     /**

@@ -32,7 +32,41 @@ class SpectrumCommandTest {
             assertThat(e.toDoubleArray()).containsExactly(new double[] {1, 3},
                     org.assertj.core.data.Offset.offset(1e-14));
         }
-        assertThat(Files.readString(dir.resolve("s.json"))).contains("\"condition_number\": 3.00000");
+        assertThat(Files.readString(dir.resolve("s.json"))).contains("\"condition_number\": 3.0");
+    }
+
+    /**
+     * The report's figures are exact (round-trip doubles), against the closed forms of [[2, 1], [1, 3]]: eigenvalues
+     * (5 ± √5)/2, trace 5, participation ratio 25/trace(K²) = 5/3, effective rank exp(−Σ p log p) with p = λ/5, to
+     * 1e-14 (LAPACK's round-off); to 6 digits λ_max would be 3.61803, 4e-6 off. The console keeps its 6 digits.
+     */
+    @Test
+    void theReportsFiguresAreExactAndTheConsoleKeepsSixDigits() throws Exception {
+        Path k = dir.resolve("k.npy");
+        try (Tensor t = Tensor.of(new double[] {2, 1, 1, 3}, 2, 2)) {
+            Npy.write(k, t);
+        }
+        Path report = dir.resolve("s.json");
+        String out = run(0, "spectrum", k.toString(), "--report", report.toString())[0];
+        assertThat(out).contains("λ_max 3.61803, λ_min 1.38197, 0 ≤ 0").contains("trace 5.00000, condition number "
+                + "2.61803").contains("participation ratio 1.667 ");
+        double big = (5 + Math.sqrt(5)) / 2;
+        double small = (5 - Math.sqrt(5)) / 2;
+        double entropy = -(big / 5 * Math.log(big / 5) + small / 5 * Math.log(small / 5));
+        org.ntk4j.io.JsonReport r = org.ntk4j.io.JsonReport.read(report);
+        java.util.function.BiConsumer<String, Double> close = (key, expected) -> assertThat((Double) r.get(key))
+                .as(key).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-14 * Math.abs(expected)));
+        close.accept("lambda_max", big);
+        close.accept("lambda_min", small);
+        close.accept("trace", 5.0);
+        close.accept("condition_number", big / small);
+        close.accept("participation_ratio", 5.0 / 3);
+        close.accept("effective_rank", Math.exp(entropy));
+        assertThat((Double) r.get("relative_asymmetry")).isEqualTo(0.0);
+        String json = Files.readString(report);
+        // every digit a double needs: more than the 6 of the console, not "3.61803"
+        assertThat(json).containsPattern("\"lambda_max\": 3\\.61803398874\\d*,")
+                .containsPattern("\"participation_ratio\": 1\\.66666666666\\d*,").contains("\"trace\": 5.0,");
     }
 
     /**

@@ -115,15 +115,32 @@ public final class GpInference {
         }
 
         /**
-         * The mean of the diagonal of the covariance: the average predictive variance of one output.
+         * Whether the Gaussian carries its variances: the covariance, or the variances alone. A Gaussian asked for
+         * its mean only ({@link GpInference#infer} with {@code covariance} false, the {@code predict} methods of
+         * {@link Predictor} and {@link GradientDescentMseEnsemble} without test-test kernels) has none, and
+         * {@link #meanVariance()} refuses it.
          *
-         * @return the average variance
-         * @throws IllegalStateException if neither the covariance nor the variances were computed
+         * @return true when {@link #covariance()} or {@link #variances()} is present
+         */
+        public boolean hasVariances() {
+            return covariance != null || variances != null;
+        }
+
+        /**
+         * The mean of the diagonal of the covariance: the average predictive variance of one output. It needs the
+         * variances, which a Gaussian asked for its mean only does not have ({@link #hasVariances()}): asking for
+         * them is a programming error, refused, rather than a NaN that would travel on into reports unnoticed.
+         *
+         * @return the average variance, from the covariance's diagonal or the variances
+         * @throws IllegalStateException if neither the covariance nor the variances were computed (the message names
+         *     the calls that compute them)
          */
         public double meanVariance() {
-            if (covariance == null && variances == null) {
-                throw new IllegalStateException("gp_inference: neither the covariance nor the variances were asked "
-                        + "for");
+            if (!hasVariances()) {
+                throw new IllegalStateException("gp_inference: meanVariance: this Gaussian holds the mean only "
+                        + "(hasVariances() is false); ask for the covariance (infer with covariance true, or predict "
+                        + "with the test-test kernels) or for the variances alone (inferVariances, "
+                        + "predictVariances with the test diagonals)");
             }
             int m = covariance != null ? covariance.dim(0) : variances.dim(0);
             double s = 0;

@@ -10,7 +10,8 @@ import org.ntk4j.train.Examples;
  * What {@link Predict#run} computes: kernel regression or linearised training of {@code model} at {@code params}
  * with its empirical NTK of {@code kind}, trained on {@code train} and evaluated on {@code test} (neural-tangents'
  * {@code gradient_descent_mse}, {@code gp_inference} and {@code gradient_descent} for other losses). Start from
- * {@link #of} (the defaults of {@code ntk4j predict}) and change what differs with the {@code with...} methods.
+ * {@link #of} (the defaults of {@code ntk4j predict}), or {@link #ofInfinite} for the analytic infinite-width kernels
+ * without parameters ({@code predict --infinite}), and change what differs with the {@code with...} methods.
  *
  * @param model the network; its outputs per example must be [O] with O = the examples' class count
  * @param params its parameters (not closed); null with {@code infinite}, whose analytic kernels read none
@@ -73,11 +74,19 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      *     analytic limit
      */
     public PredictRequest {
-        if (model == null || params == null && !infinite || train == null || test == null || kind == null
-                || method == null || times == null || loss == null) {
-            throw new IllegalArgumentException("predict: model, params (but with infinite), train, test, kind, method, "
-                    + "times and loss must be given");
+        requireGiven("model", model);
+        if (params == null && !infinite) {
+            // the one setting whose absence has a meaning: no network's parameters, the infinite-width limit
+            throw new IllegalArgumentException("predict: params: expected the network's parameters for the empirical "
+                    + "kernels, got null; for the analytic infinite-width kernels, which read none, use "
+                    + "PredictRequest.ofInfinite (or withInfinite(true), with a posterior)");
         }
+        requireGiven("train", train);
+        requireGiven("test", test);
+        requireGiven("kind", kind);
+        requireGiven("method", method);
+        requireGiven("times", times);
+        requireGiven("loss", loss);
         times = times.clone();
         checkSettings(kind, times, posterior, loss, momentum, covariance);
         // refused here, before any kernel is computed, not by the solver after the train kernel
@@ -162,6 +171,13 @@ public record PredictRequest(Model model, Params params, Examples train, Example
             return org.ntk4j.infinite.InfiniteLimit.of(model.spec());
         }
         return org.ntk4j.infinite.InfiniteLimit.of(model, perExample);
+    }
+
+    /** A setting that must be given, named when it is null. */
+    private static void requireGiven(String name, Object value) {
+        if (value == null) {
+            throw new IllegalArgumentException("predict: " + name + ": expected a value, got null");
+        }
     }
 
     /** {@link #checkInfinite}'s checks of the settings, without the model's. */
@@ -266,15 +282,46 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * t = ∞, diag_reg 1e-4 × the mean diagonal, learning rate 1, f0 = 0, the MSE loss, no posterior, no momentum.
      *
      * @param model the network
-     * @param params its parameters
+     * @param params its parameters, not null: a request without parameters is one for the infinite-width limit,
+     *     {@link #ofInfinite}
      * @param train the labelled training examples, classes = the model's outputs
      * @param test the labelled test examples
      * @return the request
+     * @throws IllegalArgumentException if an argument is null (a null {@code params} naming {@link #ofInfinite})
      */
     public static PredictRequest of(Model model, Params params, Examples train, Examples test) {
         return new PredictRequest(model, params, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
                 org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
                 false, 1, false, null, Loss.MSE, Double.NaN, false);
+    }
+
+    /**
+     * The request of {@code ntk4j predict --infinite --posterior P}: the model's analytic infinite-width NNGP and NTK
+     * instead of empirical kernels at parameters, which it has none of ({@link #params()} is null), with {@link #of}'s
+     * other defaults (the kind pntk, t = ∞, diag_reg 1e-4 × the mean diagonal, learning rate 1, the MSE loss, no
+     * covariance); change them with the {@code with...} methods ({@code withPosterior(p, true)} for the covariance,
+     * {@code withTimes} for the trained ensemble at finite t). The infinitely wide networks are an ensemble over
+     * initialisations, so a posterior is needed: nngp (the Bayesian posterior), ntk (the trained ensemble) or ntkgp.
+     * {@code withInfinite(false)} on it is refused, there being no parameters for the empirical kernels.
+     *
+     * @param model a zoo {@code fcn}, {@code cnn} or {@code resnet}, or a network built from {@code Layers} whose
+     *     limit composes
+     * @param train the labelled training examples, classes = the model's outputs
+     * @param test the labelled test examples
+     * @param posterior which Gaussian
+     * @return the request
+     * @throws IllegalArgumentException if an argument is null, or the model has no analytic limit (naming the models
+     *     or the layer without one)
+     */
+    public static PredictRequest ofInfinite(Model model, Examples train, Examples test,
+                                            GpInference.Posterior posterior) {
+        if (posterior == null) {
+            throw new IllegalArgumentException("predict: posterior: expected nngp, ntk or ntkgp for the infinite-width "
+                    + "limit (an ensemble over initialisations), got null");
+        }
+        return new PredictRequest(model, null, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
+                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
+                false, 1, false, posterior, Loss.MSE, Double.NaN, false, true);
     }
 
     /** @return the training times (a copy) */
@@ -367,6 +414,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      *
      * @param inf whether the kernels are the model's infinite-width limit (with a posterior only)
      * @return the new request
+     * @throws IllegalArgumentException as the canonical constructor: {@code true} without a posterior, {@code false}
+     *     on a request without parameters ({@link #ofInfinite})
      */
     public PredictRequest withInfinite(boolean inf) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,

@@ -495,4 +495,39 @@ class GpInferenceTest {
         }
         assertThatThrownBy(() -> Posterior.parse("gp")).hasMessageContaining("nngp, ntk or ntkgp");
     }
+
+    /**
+     * The mean variance's contract: a Gaussian with its covariance or its variances has it (the diagonal's mean,
+     * against hand-computed values), one asked for its mean only says so ({@link Gaussian#hasVariances}) and refuses
+     * {@link Gaussian#meanVariance} with an IllegalStateException naming the calls that compute variances.
+     */
+    @Test
+    void meanVarianceNeedsVariancesAndSaysHowToAskForThem() {
+        try (Gaussian cov = new Gaussian(Tensor.of(new double[] {1, 2}, 1, 2),
+                     Tensor.of(new double[] {2, 0.5, 0.5, 4.5}, 2, 2));
+             Gaussian vars = new Gaussian(Tensor.of(new double[] {1, 2, 3}, 3, 1), null,
+                     Tensor.of(new double[] {1, 2, 6.5}, 3))) {
+            assertThat(cov.hasVariances()).isTrue();
+            assertThat(cov.meanVariance()).isEqualTo(3.25);
+            assertThat(vars.hasVariances()).isTrue();
+            assertThat(vars.meanVariance()).isEqualTo(9.5 / 3);
+        }
+        double[][] k = joint(11, 3, 0.1);
+        try (Tensor kDD = block(k, 0, N, 0, N); Tensor kTD = block(k, N, M, 0, N);
+             Tensor y = Tensor.of(new double[N * O], N, O);
+             Gaussian meanOnly = GpInference.infer(Posterior.NNGP, null, null, null, kDD, kTD, null, y, 1e-3, false,
+                     false);
+             GpInference.Predictor predictor = GpInference.gpInference(GpInference.Kernels.ofNngp(kDD), y, 1e-3);
+             Gaussian meanOnlyToo = predictor.predict(Posterior.NNGP, GpInference.Kernels.ofNngp(kTD))) {
+            for (Gaussian g : new Gaussian[] {meanOnly, meanOnlyToo}) {
+                assertThat(g.mean().shape()).containsExactly(M, O);
+                assertThat(g.hasVariances()).isFalse();
+                assertThatThrownBy(g::meanVariance).isInstanceOf(IllegalStateException.class)
+                        .hasMessage("gp_inference: meanVariance: this Gaussian holds the mean only (hasVariances() is "
+                                + "false); ask for the covariance (infer with covariance true, or predict with the "
+                                + "test-test kernels) or for the variances alone (inferVariances, predictVariances "
+                                + "with the test diagonals)");
+            }
+        }
+    }
 }

@@ -220,6 +220,54 @@ class PredictInfiniteTest {
         }
     }
 
+    /**
+     * {@link PredictRequest#ofInfinite} starts a request without parameters: {@code of}'s defaults with the posterior
+     * and the limit, whose results are those of an empirical request switched to the limit (whose parameters are
+     * not read); {@code of} without parameters, {@code ofInfinite} without a posterior and turning the limit off
+     * without parameters are refused in one line naming the argument.
+     */
+    @Test
+    void ofInfiniteStartsARequestWithoutParameters() {
+        Examples tr = new Examples(xTr, yTr, O);
+        Examples te = new Examples(xTe, yTe, O);
+        PredictRequest q = PredictRequest.ofInfinite(NET, tr, te, Posterior.NTK);
+        try (Params p = NET.init(1, new int[] {5}, DType.F64)) {
+            PredictRequest defaults = PredictRequest.of(NET, p, tr, te);
+            assertThat(q.params()).isNull();
+            assertThat(q.infinite()).isTrue();
+            assertThat(q.posterior()).isEqualTo(Posterior.NTK);
+            assertThat(q.kind()).isEqualTo(defaults.kind());
+            assertThat(q.method()).isEqualTo(defaults.method());
+            assertThat(q.times()).containsExactly(defaults.times());
+            assertThat(q.diagReg()).isEqualTo(defaults.diagReg());
+            assertThat(q.learningRate()).isEqualTo(defaults.learningRate());
+            assertThat(q.loss()).isEqualTo(defaults.loss());
+            assertThat(q.covariance()).isFalse();
+            assertThat(q.initOutputs()).isFalse();
+            try (PredictResult viaFactory = Predict.run(q.withKind(KernelKind.trace())
+                         .withTraining(1e-3, false, 4, false).withTimes(5, Double.POSITIVE_INFINITY)
+                         .withPosterior(Posterior.NTK, true));
+                 PredictResult viaParams = Predict.run(request(p, Posterior.NTK, true, 5,
+                         Double.POSITIVE_INFINITY))) {
+                assertThat(viaFactory.predictions().shape()).containsExactly(2, M, O);
+                assertClose(viaFactory.predictions(), viaParams.predictions(), 0, 1e-12);
+                assertClose(viaFactory.covariance(), viaParams.covariance(), 0, 1e-12);
+                assertThat(viaFactory.points().get(1).meanVariance()).isCloseTo(
+                        viaParams.points().get(1).meanVariance(), org.assertj.core.data.Offset.offset(1e-12));
+            }
+        }
+        assertOneLine(() -> PredictRequest.of(NET, null, tr, te), "predict: params: expected the network's "
+                + "parameters for the empirical kernels, got null; for the analytic infinite-width kernels, which read "
+                + "none, use PredictRequest.ofInfinite");
+        assertOneLine(() -> PredictRequest.ofInfinite(NET, tr, te, null), "predict: posterior: expected nngp, ntk or "
+                + "ntkgp for the infinite-width limit");
+        assertOneLine(() -> q.withInfinite(false), "predict: params: expected the network's parameters");
+        assertOneLine(() -> PredictRequest.ofInfinite(NET, null, te, Posterior.NNGP),
+                "predict: train: expected a value, got null");
+        assertOneLine(() -> PredictRequest.ofInfinite(Zoo.parse("transformer(out=3)"), tr, te, Posterior.NNGP),
+                "--infinite: the analytic");
+    }
+
     private static void assertOneLine(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, String prefix) {
         assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(prefix)

@@ -89,6 +89,20 @@ public final class ParamsFile {
     }
 
     /**
+     * Refuses a directory given where a parameter file is expected, in one line saying what is: the JDK's own
+     * refusal, when the directory is opened, is the path and "(Is a directory)".
+     *
+     * @param file the path given for a parameter file
+     * @throws IllegalArgumentException if {@code file} is a directory
+     */
+    public static void requireNotDirectory(Path file) {
+        if (file != null && java.nio.file.Files.isDirectory(file)) {
+            throw new IllegalArgumentException(file + ": a directory; expected a .npz file of parameters, as 'ntk4j "
+                    + "kernel --params-out' writes (or a checkpoint epoch-EEEE.npz in train's --checkpoint-dir)");
+        }
+    }
+
+    /**
      * Reads parameters for {@code model} on per-example inputs {@code perExample} and checks them against the
      * model: same names, shapes, finite values; converted to {@code dtype}. Buffers ({@link #BUFFER_PREFIX}
      * names) come back as the result's {@link Params#buffers}, in the model's declaration order; a buffer the file
@@ -100,11 +114,13 @@ public final class ParamsFile {
      * @param perExample the shape of one input example
      * @param dtype the element type to convert to
      * @return the parameters in the model's declaration order, which the caller closes
-     * @throws IllegalArgumentException if the file is a {@code .npy}, or the parameters do not match the model
+     * @throws IllegalArgumentException if the file is a directory or a {@code .npy}, or the parameters do not match
+     *     the model
      * @throws IOException if the file cannot be read or is not a valid {@code .npz}
      */
 
     public static Params load(Path file, Model model, int[] perExample, DType dtype) throws IOException {
+        requireNotDirectory(file);
         if (java.nio.file.Files.isRegularFile(file) && Npz.startsWithNpyMagic(file)) {
             throw new IllegalArgumentException(file + ": a .npy file (one array); parameters are an .npz archive of "
                     + "named arrays, as 'ntk4j kernel --params-out' writes");

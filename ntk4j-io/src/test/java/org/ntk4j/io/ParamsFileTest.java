@@ -33,6 +33,16 @@ class ParamsFileTest {
         }
     }
 
+    /** A directory is refused in one line saying it is one and what is expected, not the JDK's "(Is a directory)". */
+    @Test
+    void aDirectoryIsRefusedNamingWhatIsExpected() throws Exception {
+        Path sub = Files.createDirectories(dir.resolve("ckpt.npz"));
+        assertThatThrownBy(() -> ParamsFile.load(sub, Zoo.parse("fcn(depth=1,width=4,out=2)"), new int[] {3},
+                DType.F32)).isInstanceOf(IllegalArgumentException.class).hasMessage(sub + ": a directory; expected a "
+                + ".npz file of parameters, as 'ntk4j kernel --params-out' writes (or a checkpoint epoch-EEEE.npz in "
+                + "train's --checkpoint-dir)");
+    }
+
     /**
      * Loaded parameters track their writes like drawn ones: the load's NaN/Inf scan holds for later kernel calls
      * (which then scan nothing) until a write, which the next call sees.
