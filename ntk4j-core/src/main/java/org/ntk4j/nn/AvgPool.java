@@ -7,10 +7,10 @@ import org.ntk4j.tensor.Shapes;
 
 /**
  * Average pooling over a window of the spatial axes (NHWC or NWC), per channel. SAME padding pads with zeros
- * which count in the average (every window divides by its full size, as neural-tangents' stax does by default). Explicit (lo, hi)
- * padding per spatial axis takes a {@code countIncludePad} flag with PyTorch's meaning ({@code AvgPool2d}'s
- * {@code count_include_pad}, ONNX AveragePool's): true divides every window by its full size, false by the
- * number of input elements it covers. Computed as the sum of window-offset strided slices of the (padded)
+ * which count in the average (every window divides by its full size, as neural-tangents' stax does by default).
+ * Explicit (lo, hi) padding per spatial axis takes a {@code countIncludePad} flag with PyTorch's meaning
+ * ({@code AvgPool2d}'s {@code count_include_pad}, ONNX AveragePool's): true divides every window by its full size,
+ * false by the number of input elements it covers. Computed as the sum of window-offset strided slices of the (padded)
  * input, divided by the window size (or multiplied by a constant of the reciprocal counts).
  */
 public final class AvgPool extends SingleLayer {
