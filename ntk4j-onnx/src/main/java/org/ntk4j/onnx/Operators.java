@@ -92,6 +92,11 @@ final class Operators {
         TABLE.put("MatMul", Operators::matMul);
         TABLE.put("Gemm", Operators::gemm);
         TABLE.put("Conv", Operators::conv);
+        // nn.ConvTranspose1d/2d: the adjoint of a convolution, ntk4j's conv_input_grad
+        TABLE.put("ConvTranspose", Operators::convTranspose);
+        // unrolled over the sequence, whose length is static
+        TABLE.put("GRU", Recurrent::gru);
+        TABLE.put("LSTM", Recurrent::lstm);
         TABLE.put("Einsum", Einsum::apply);
         // reductions, pooling and normalisation
         TABLE.put("MaxPool", c -> pool(c, true));
@@ -104,6 +109,18 @@ final class Operators {
         // the derivative goes to the maximal element (JAX's softmax subtracts the maximum, which cancels)
         TABLE.put("ReduceMax", c -> reduce(c, Var::reduceMax, 18));
         TABLE.put("LayerNormalization", Operators::layerNorm);
+        // GroupNorm (PyTorch: Reshape to [N, groups, -1], InstanceNormalization of unit scale, Reshape, Mul, Add)
+        // and InstanceNorm1d/2d
+        TABLE.put("InstanceNormalization", Operators::instanceNorm);
+        // F.normalize and torch.norm (ReduceL2), torch.norm(p=1), torch.logsumexp, amin; axes an input from 18
+        TABLE.put("ReduceL2", c -> reduce(c, (v, a) -> v.mul(v).sum(a).sqrt(), 18));
+        TABLE.put("ReduceL1", c -> reduce(c, (v, a) -> v.relu().add(v.neg().relu()).sum(a), 18));
+        TABLE.put("ReduceMin", c -> reduce(c, (v, a) -> v.neg().reduceMax(a).neg(), 18));
+        // max + log Σ exp(x − max): finite for large x; its derivative is the softmax (the max's terms cancel)
+        TABLE.put("ReduceLogSumExp", c -> reduce(c, (v, a) -> {
+            Var m = v.reduceMax(a);
+            return m.add(v.sub(keep(m, v.shape(), a)).exp().sum(a).log());
+        }, 18));
         // shapes
         TABLE.put("Flatten", Operators::flatten);
         TABLE.put("Reshape", Operators::reshape);
@@ -652,6 +669,104 @@ final class Operators {
         return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
     }
 
+    /**
+     * ConvTranspose of {@code x [N, Cin, in...]} with {@code W [Cin, Cout/group, k...]}: the adjoint (input
+     * gradient) of the convolution from {@code [N, Cout, out...]} to x's shape with the same strides, pads and
+     * dilations, {@code out = s (in − 1) + output_padding + (k − 1) d + 1 − pads}, as PyTorch's ConvTranspose.
+     * Groups are one such adjoint per group of channels, concatenated. The output is held channels-last, as Conv's.
+     */
+    private static Value[] convTranspose(Ctx c) {
+        Traced x = c.traced(0);
+        Traced w = c.traced(1);
+        int r = x.var().rank();
+        int d = r - 2;
+        if (d < 1 || w.var().rank() != r) {
+            throw c.error("ConvTranspose takes an input [N, C, spatial...] and a filter [C, Cout/group, k...] of the "
+                    + "same rank, got " + Tracer.shapeText(x) + " and " + Tracer.shapeText(w));
+        }
+        if (d > 2) {
+            throw c.unsupported(d + " spatial axes (a " + d + "-D convolution; ntk4j's are 1-D and 2-D)");
+        }
+        if (c.attrInts("output_shape") != null) {
+            // PyTorch writes pads and output_padding; output_shape (with auto_pad) is another exporter's form
+            throw c.unsupported("output_shape (give pads and output_padding)");
+        }
+        String auto = c.attrString("auto_pad", "NOTSET");
+        if (!auto.equals("NOTSET") && !auto.equals("VALID")) {
+            throw c.unsupported("auto_pad='" + auto + "' (only NOTSET with pads, or VALID)");
+        }
+        int group = Math.toIntExact(c.attrInt("group", 1));
+        int[] xs = x.var().shape();
+        int[] ws = w.var().shape();
+        int cin = xs[1];
+        if (group < 1 || cin % group != 0 || ws[0] != cin) {
+            throw c.error("ConvTranspose with group=" + group + " takes an input of C channels, C divisible by group, "
+                    + "and a filter [C, Cout/group, k...], got " + Tracer.shapeText(x) + " and "
+                    + Tracer.shapeText(w));
+        }
+        int[] strides = ints(c.attrInts("strides"), d, 1);
+        int[] dilations = ints(c.attrInts("dilations"), d, 1);
+        int[] outPad = ints(c.attrInts("output_padding"), d, 0);
+        long[] p = auto.equals("VALID") ? null : c.attrInts("pads");
+        int[][] pads = new int[d][2];
+        int[] outSpatial = new int[d];
+        for (int i = 0; i < d; i++) {
+            if (p != null) {
+                pads[i][0] = Math.toIntExact(p[i]);
+                pads[i][1] = Math.toIntExact(p[i + d]);
+            }
+            if (strides[i] < 1 || dilations[i] < 1 || pads[i][0] < 0 || pads[i][1] < 0) {
+                throw c.error("strides and dilations must be at least 1 and pads at least 0, got strides "
+                        + Arrays.toString(strides) + ", dilations " + Arrays.toString(dilations) + ", pads "
+                        + (p == null ? "none" : Arrays.toString(p)));
+            }
+            if (outPad[i] < 0 || outPad[i] >= strides[i]) {
+                // ONNX allows output_padding below the dilation too; the extra rows are then beyond every window
+                throw c.unsupported("output_padding=" + Arrays.toString(outPad) + " (only 0 <= output_padding < "
+                        + "stride, strides " + Arrays.toString(strides) + ")");
+            }
+            outSpatial[i] = strides[i] * (xs[i + 2] - 1) + outPad[i] + (ws[i + 2] - 1) * dilations[i] + 1
+                    - pads[i][0] - pads[i][1];
+            if (outSpatial[i] < 1) {
+                throw c.error("the output's spatial axis " + i + " would have size " + outSpatial[i] + " (pads "
+                        + Arrays.toString(p) + " remove more than the transposed convolution gives)");
+            }
+        }
+        int[] toLast = new int[r];
+        int[] filter = new int[r];
+        int[] toFirst = new int[r];
+        toFirst[1] = r - 1;
+        for (int i = 0; i < d; i++) {
+            toLast[i + 1] = i + 2;
+            filter[i] = i + 2;
+            toFirst[i + 2] = i + 1;
+        }
+        toLast[r - 1] = 1;
+        // [Cin, Cout/g, k...] -> HWIO [k..., Cout/g, Cin] of the convolution whose adjoint this is
+        filter[d] = 1;
+        filter[d + 1] = 0;
+        Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
+        Var wv = w.var();
+        Var y;
+        if (group == 1) {
+            y = xh.convInputGrad(wv.transpose(filter), outSpatial, strides, pads, dilations);
+        } else {
+            int per = cin / group;
+            Var[] parts = new Var[group];
+            for (int g = 0; g < group; g++) {
+                Var xg = xh.sliceInDim(r - 1, g * per, (g + 1) * per, 1);
+                Var wg = wv.sliceInDim(0, g * per, (g + 1) * per, 1).transpose(filter);
+                parts[g] = xg.convInputGrad(wg, outSpatial, strides, pads, dilations);
+            }
+            y = Var.concatenate(r - 1, parts);
+        }
+        if (c.has(2)) {
+            y = y.add(c.traced(2).var());
+        }
+        int batch = x.batch == 0 || x.batch == NONE ? x.batch : MIXED;
+        return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
+    }
+
     private static int[] ints(long[] v, int n, int dflt) {
         int[] r = new int[n];
         Arrays.fill(r, dflt);
@@ -971,6 +1086,55 @@ final class Operators {
         return r;
     }
 
+    /**
+     * InstanceNormalization of {@code [N, C, spatial...]}: each example's channel normalised over its spatial axes,
+     * {@code (x − mean) / sqrt(var + epsilon) · scale + B} with the biased variance, scale and B per channel.
+     */
+    private static Value[] instanceNorm(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        if (r < 3) {
+            throw c.error("InstanceNormalization takes an input [N, C, spatial...], got " + Tracer.shapeText(x));
+        }
+        int ch = x.shape()[1];
+        int[] cs = new int[r - 1];
+        Arrays.fill(cs, 1);
+        cs[0] = ch;
+        Traced[] affine = new Traced[2];
+        for (int i = 1; i <= 2; i++) {
+            Traced t = c.traced(i);
+            if (t.rank() != 1 || t.shape()[0] != ch) {
+                throw c.error((i == 1 ? "scale" : "B") + " must have shape [" + ch + "] (the input's channels), got "
+                        + Shapes.str(t.shape()));
+            }
+            if (t.batch != NONE) {
+                throw c.error((i == 1 ? "scale" : "B") + " must not depend on the input x");
+            }
+            affine[i - 1] = new Traced(t.var().reshape(cs), NONE);
+        }
+        double eps = c.attrFloat("epsilon", 1e-5f);
+        int[] axes = new int[r - 2];
+        for (int i = 0; i < axes.length; i++) {
+            axes[i] = i + 2;
+        }
+        Traced y;
+        if (c.views() && x.isView()) {
+            // a convolution's channels-last output, normalised as held
+            int[] pa = Views.physAxesUnder(x, axes);
+            int[] ps = x.phys.shape();
+            Var centred = x.phys.sub(keep(x.phys.mean(pa), ps, pa));
+            Var var = keep(centred.mul(centred).mean(pa), ps, pa);
+            y = x.withPhys(centred.div(var.add(eps).sqrt()), Views.batchUnder(x, axes) ? MIXED : x.tBatch);
+        } else {
+            int[] s = x.var().shape();
+            Var centred = x.var().sub(keep(x.var().mean(axes), s, axes));
+            Var var = keep(centred.mul(centred).mean(axes), s, axes);
+            y = c.out(centred.div(var.add(eps).sqrt()), x.batch >= 2 ? MIXED : x.batch);
+        }
+        y = elementwise(c, y, affine[0], Var::mul);
+        return one(elementwise(c, y, affine[1], Var::add));
+    }
+
     private static Value[] layerNorm(Ctx c) {
         Traced x = c.traced(0);
         int r = x.rank();
@@ -1067,7 +1231,8 @@ final class Operators {
         if (Shapes.size(s) != Shapes.size(in) || (infer >= 0 && known != 0 && Shapes.size(in) % known != 0)) {
             // a batch size written into the target (a fixed-batch export) gets the tracer's hint, with the
             // file's own input and output names
-            throw c.error("cannot reshape " + Tracer.shapeText(c.in(0)) + " to " + Tracer.str(target));
+            throw c.error("cannot reshape " + Tracer.shapeText(c.in(0)) + " to " + Tracer.str(target)
+                    + c.constantBatchHint(1, target.length > 0 ? target[0] : 0));
         }
         return one(reshapeTo(c, c.in(0), s));
     }
@@ -1131,8 +1296,29 @@ final class Operators {
             parts[i] = ts[i].var();
         }
         int a = c.axis(c.attrInt("axis", 0), parts[0].rank());
+        if (c.views() && sameTranspose(ts)) {
+            // parts transposed alike (a stacked RNN's final states [layers·dirs, N, H], held [N, ...]): joined as
+            // held, along the axis under a, so that the examples stay first
+            Var[] held = new Var[n];
+            for (int i = 0; i < n; i++) {
+                held[i] = ts[i].phys;
+            }
+            int tb = ts[0].tBatch;
+            return one(new Traced(Var.concatenate(ts[0].perm[a], held), ts[0].perm, tb == a ? MIXED : tb));
+        }
         int batch = Tracer.broadcastBatch(parts[0].rank(), ts);
         return one(c.out(Var.concatenate(a, parts), batch == a ? MIXED : batch));
+    }
+
+    /** Whether every part is held transposed by the same permutation (no merged axes) with the same example axis. */
+    private static boolean sameTranspose(Traced[] ts) {
+        for (Traced t : ts) {
+            if (t.perm == null || t.groups != null || !Arrays.equals(t.perm, ts[0].perm) || t.tBatch != ts[0].tBatch
+                    || t.tBatch < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Const staticConcat(Ctx c, List<Const> parts, int axis) {

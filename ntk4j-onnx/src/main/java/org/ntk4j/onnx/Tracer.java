@@ -30,6 +30,8 @@ final class Tracer {
     static final int NONE = -1;
     /** The value mixes examples (or the import cannot tell where the example axis went). */
     static final int MIXED = -2;
+    /** ONNX's control-flow operators, refused before any other node of the file. */
+    private static final Set<String> CONTROL_FLOW = Set.of("If", "Loop", "Scan");
     private static final int BOOL = TensorProto.DataType.BOOL_VALUE;
 
     /** A value of the ONNX graph during a trace. */
@@ -268,10 +270,11 @@ final class Tracer {
     /** The model's input of this trace, [N, ...] (packed for several inputs). */
     private Var examples;
     /**
-     * The Expand and Tile nodes (by their first output's name) that broadcast a value of the parameters alone to the
-     * examples' count ({@link Ctx#followExamples}). The import's dry run finds them, on a batch of 13 examples, and
-     * keeps those that a second dry run at another size follows too ({@link #followed}): an axis that is 13 long at
-     * 13 examples but not as long as the batch at the other size (a sequence of 13) is no examples' axis. Every later
+     * The Expand and Tile nodes (by their first output's name, with {@code #b} for an inner axis b) that broadcast a
+     * value of the parameters alone to the examples' count ({@link Ctx#followExamples}). The import's dry run finds
+     * them, on a batch of 13 examples, and keeps those that a second dry run at another size follows too
+     * ({@link #followed}): an axis that is 13 long at 13 examples but not as long as the batch at the other size (a
+     * sequence of 13) is no examples' axis. Every later
      * trace follows the examples there at every batch size and nowhere else: a test of the sizes alone at the run's
      * N took a sequence axis as long as the batch for the examples' (a silently wrong kernel) and missed the class
      * token of a single example.
@@ -335,6 +338,15 @@ final class Tracer {
         }
         views = x.dim(0) > 1;
         examples = x;
+        // control flow first: the nodes that feed a Loop (nn.EmbeddingBag's ReduceProd, say) would otherwise be the
+        // ones named, and supporting them would not import the file
+        for (NodeProto node : graph.nodes) {
+            if (node.getDomain().isEmpty() && CONTROL_FLOW.contains(node.getOpType())) {
+                throw new IllegalArgumentException(graph.file + ": unsupported operator " + node.getOpType() + " in "
+                        + new Ctx(node).where() + ": control flow (If, Loop, Scan) is not imported; nn.EmbeddingBag "
+                        + "exports its bags as a Loop: use nn.Embedding and a mean (or sum) over the positions");
+            }
+        }
         for (NodeProto node : graph.nodes) {
             Operators.Op op = Operators.TABLE.get(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx")
                     ? node.getOpType() : node.getDomain() + "." + node.getOpType());
@@ -642,28 +654,85 @@ final class Tracer {
         Traced followExamples(Traced v, int shapeInput, int[] out) {
             int n = examples.dim(0);
             String name = node.getOutput(0);
-            if (v.batch != NONE || out.length == 0 || out[0] != n) {
-                return null;
-            }
+            // the examples' axis: the first, or (an RNN's learned initial state h0.expand(-1, x.shape[0], -1), of
+            // [layers, N, H]) the one inner axis of size N grown from 1, where the first is not N
+            // (the dry run's choice, recorded as the name, or the name and '#b' for an inner axis, holds at any N,
+            // the examples' count equal to another axis's size included)
+            int b;
             if (findsFollowingExamples) {
-                int[] s = v.shape();
-                boolean growsFirst = n > 1 && (s.length < out.length || s[0] == 1);
-                if (!growsFirst || !fromBatchShape.contains(in(shapeInput))) {
+                b = out.length == 0 ? -1 : out[0] == n ? 0 : innerExamplesAxis(v.shape(), out, n);
+                if (v.batch != NONE || b < 0) {
                     return null;
                 }
-                followingExamples.add(name);
-            } else if (!followingExamples.contains(name)) {
-                return null;
+                int[] s = v.shape();
+                boolean grows = n > 1 && (b == 0 ? s.length < out.length || s[0] == 1 : s[b] == 1);
+                if (!grows || !fromBatchShape.contains(in(shapeInput))) {
+                    return null;
+                }
+                followingExamples.add(b == 0 ? name : name + "#" + b);
+            } else {
+                b = followingExamples.contains(name) ? 0 : -1;
+                for (int i = 1; i < out.length && b < 0; i++) {
+                    b = followingExamples.contains(name + "#" + i) ? i : -1;
+                }
+                if (v.batch != NONE || b < 0 || out[b] != n) {
+                    return null;
+                }
             }
-            followed.add(name);
+            followed.add(b == 0 ? name : name + "#" + b);
             int[] rest = out.clone();
-            rest[0] = 1;
+            rest[b] = 1;
             int[] ones = new int[out.length];
             java.util.Arrays.fill(ones, 1);
             ones[0] = n;
             Var first = examples.reshape(n, Shapes.size(examples.shape()) / n).sliceInDim(1, 0, 1, 1);
             Var zero = first.greater(first).reshape(ones);
-            return new Traced(zero.add(v.var().broadcastTo(rest)), 0);
+            if (b == 0) {
+                return new Traced(zero.add(v.var().broadcastTo(rest)), 0);
+            }
+            // held with the examples first, [N, out without axis b], the file's layout a view of it
+            int[] perm = new int[out.length];
+            int[] toHeld = new int[out.length];
+            toHeld[0] = b;
+            for (int i = 0, j = 1; i < out.length; i++) {
+                if (i != b) {
+                    toHeld[j++] = i;
+                }
+            }
+            for (int i = 0; i < out.length; i++) {
+                perm[toHeld[i]] = i;
+            }
+            return new Traced(zero.add(v.var().broadcastTo(rest).transpose(toHeld)), perm, b);
+        }
+
+        /** The one axis i > 0 with out[i] = n and the source's size 1 there (same rank), or -1. */
+        private int innerExamplesAxis(int[] s, int[] out, int n) {
+            int b = -1;
+            for (int i = 1; i < out.length; i++) {
+                if (out[i] == n) {
+                    if (b >= 0) {
+                        return -1;
+                    }
+                    b = i;
+                }
+            }
+            return b > 0 && s.length == out.length && s[b] == 1 ? b : -1;
+        }
+
+        /**
+         * For a Reshape whose constant target (input {@code shapeInput}, not computed from the examples' shape) gives
+         * axis 0 a number while the file's batch axis is dynamic: the likely cause, a batch size that the module read
+         * as a Python number at export ({@code len(x)}), as a clause to append to the error; empty otherwise.
+         */
+        String constantBatchHint(int shapeInput, long first) {
+            if (graph.fixedBatch > 0 || !(in(0) instanceof Traced t) || t.batch != 0 || first <= 0
+                    || fromBatchShape.contains(in(shapeInput))) {
+                return "";
+            }
+            return "; the target shape is a constant of the file whose axis 0 is " + first + " while the batch axis "
+                    + "of input '" + graph.inputName + "' is dynamic: a batch size that the module read as a Python "
+                    + "number at export (len(x), int(x.size(0))) is written into the file as that number; reshape "
+                    + "with x.size(0) or -1 on the batch axis (x.view(x.size(0), -1))";
         }
 
         /** Whether values may be held as views (see {@link Views}). */

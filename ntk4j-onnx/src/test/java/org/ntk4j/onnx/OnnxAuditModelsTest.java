@@ -1,0 +1,228 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.io.Npz;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * What researchers export that is not a torchvision classifier, by {@code torch_onnx_audit.py} (torch 1.13, float64
+ * modules and inputs, eval mode, a dynamic batch axis, TrainingMode.PRESERVE, no constant folding) at opsets 13 and
+ * 17: an MLP through every activation, 1-D convolutions with batch norm and pooling, a padded text bag, an
+ * nn.TransformerEncoder, GRUs and LSTMs (stacked, bidirectional, with a learned initial state), GroupNorm and
+ * InstanceNorm, a ConvTranspose2d autoencoder, F.normalize and the other norms, an NHWC model, flattens and views,
+ * two outputs and dict inputs. Each imports exactly: the parameters are the module's, the examples stay first and
+ * independent, and the forward pass and the full eNTK on 3 inputs by each method equal PyTorch's and functorch's
+ * jacrev (contracted in float64) within 1e-12, relative; or it is refused in one line naming the node and the cause.
+ */
+class OnnxAuditModelsTest {
+    private static final double TOLERANCE = 1e-12;
+    private static final String[] EXACT = {"acts", "textbag", "conv1d", "encoder", "gru", "gru2bi", "gru_h0", "lstm",
+        "lstm2bi", "lstm_h0", "gru_lbr0", "norms", "autoencoder", "views", "normalize", "nhwc"};
+    private static final String[] OTHERS = {"twoout", "dict", "embeddingbag", "views_len"};
+    private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+        Method.STRUCTURED_DERIVATIVES};
+
+    @TempDir
+    static Path exports;
+    private static boolean exported;
+
+    /** Exports every variant in one Python process (about 10 s); once per class. */
+    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        if (!exported) {
+            List<String> specs = new ArrayList<>();
+            for (String[] names : new String[][] {EXACT, OTHERS}) {
+                for (String m : names) {
+                    specs.add(m + ":13");
+                    specs.add(m + ":17");
+                }
+            }
+            specs.add("gru:17:fixed");
+            TorchReference.run(exports, "torch_onnx_audit.py", "--model", String.join(",", specs),
+                    "--out", exports.toString());
+            exported = true;
+        }
+        return exports.resolve(variant);
+    }
+
+    @Test
+    void everyModelImportsExactlyAtBothOpsets() throws Exception {
+        for (String m : EXACT) {
+            for (String opset : new String[] {"_13", "_17"}) {
+                Path dir = reference(m + opset);
+                compare(dir, OnnxModel.Options.defaults(), "y", "k");
+            }
+        }
+    }
+
+    /** The operators each file holds: the ones this audit added among them, and the export's own choices. */
+    @Test
+    void theFilesHoldTheOperatorsAudited() throws Exception {
+        assertThat(ops("acts_13")).contains("Elu", "Selu", "Softplus", "HardSigmoid", "Clip", "Tanh", "PRelu",
+                "LeakyRelu", "Sigmoid").doesNotContain("Dropout", "HardSwish");
+        // opset 14 on writes HardSwish; below, HardSigmoid with the float32 slope 0.16666667 times x
+        assertThat(ops("acts_17")).contains("HardSwish");
+        assertThat(ops("conv1d_17")).contains("Conv", "BatchNormalization", "MaxPool", "AveragePool");
+        assertThat(ops("encoder_17")).contains("LayerNormalization", "Erf", "Softmax");
+        assertThat(ops("encoder_13")).doesNotContain("LayerNormalization");
+        for (String m : new String[] {"gru", "gru2bi", "gru_h0"}) {
+            assertThat(ops(m + "_17")).contains("GRU");
+        }
+        for (String m : new String[] {"lstm", "lstm2bi", "lstm_h0"}) {
+            assertThat(ops(m + "_17")).contains("LSTM");
+        }
+        assertThat(ops("gru_h0_17")).contains("Expand");
+        assertThat(ops("norms_17")).contains("InstanceNormalization", "ReduceMax");
+        assertThat(ops("autoencoder_17")).contains("ConvTranspose", "Resize");
+        assertThat(ops("normalize_17")).contains("ReduceL2", "ReduceL1", "ReduceLogSumExp", "ReduceMin", "Clip");
+        assertThat(ops("views_17")).contains("Flatten", "Reshape", "Transpose").doesNotContain("Dropout");
+        // the file computes SELU (and, at opset 13, HardSwish's slope) with float32 constants: the reference is the
+        // module computing with them, and the module itself is that close
+        for (String opset : new String[] {"_13", "_17"}) {
+            double moduleToFile = Double.parseDouble(Files.readString(reference("acts" + opset).resolve("diff.txt"))
+                    .trim());
+            System.out.printf("acts%s: the module with its own constants is %.1e from the file's%n", opset,
+                    moduleToFile);
+            assertThat(moduleToFile).isBetween(1e-12, 1e-6);
+        }
+    }
+
+    /** nn.GroupNorm's InstanceNormalization has a constant unit scale and zero shift: not parameters. */
+    @Test
+    void groupNormsInnerScaleIsNoParameter() throws Exception {
+        OnnxModel onnx = OnnxModel.load(reference("norms_17").resolve("model.onnx"));
+        assertThat(onnx.parameterNames()).containsExactly("c1.weight", "c1.bias", "gn.weight", "gn.bias", "c2.weight",
+                "c2.bias", "inorm.weight", "inorm.bias", "out.weight", "out.bias");
+    }
+
+    /**
+     * A module returning (logits, probabilities): refused without a choice, naming both outputs; each output chosen
+     * by name equals PyTorch's, its eNTK jacrev's of that output.
+     */
+    @Test
+    void twoOutputsAreChosenByName() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            Path dir = reference("twoout" + opset);
+            Path file = dir.resolve("model.onnx");
+            assertThatThrownBy(() -> OnnxModel.load(file)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(file + ": the model has 2 outputs [y, z]; choose one by name "
+                            + "(OnnxModel.Options.output)");
+            // each output's parameters are those it depends on: the other head's are not
+            compare(dir, OnnxModel.Options.defaults().output("y"), "y", "k");
+            compare(dir, OnnxModel.Options.defaults().output("z"), "z", "k_z");
+            assertThat(OnnxModel.load(file, OnnxModel.Options.defaults().output("z")).parameterNames())
+                    .containsExactly("body.weight", "body.bias", "aux.weight", "aux.bias");
+        }
+    }
+
+    /** forward(batch) with a dict {'a': [N, 3], 'b': [N, 2, 2]}: two graph inputs, packed. */
+    @Test
+    void dictInputsAreTwoInputs() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            Path dir = reference("dict" + opset);
+            OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+            assertThat(onnx.inputNames()).containsExactly("a", "b");
+            Map<String, Tensor> in = Npz.readTensors(dir.resolve("x.npz"), DType.F64);
+            try (Tensor x = onnx.pack(in)) {
+                compare(dir, onnx, x, "y", "k");
+            } finally {
+                in.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
+     * Refused in one line naming the node and the cause: nn.EmbeddingBag (a Loop), a reshape by len(x) (the
+     * export's batch size written into the file), a GRU exported with a fixed batch.
+     */
+    @Test
+    void refusalsNameTheNodeAndTheCause() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            Path bag = reference("embeddingbag" + opset).resolve("model.onnx");
+            assertThatThrownBy(() -> OnnxModel.load(bag)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(bag + ": unsupported operator Loop in node '/bag/Loop' (Loop): control flow (If, "
+                            + "Loop, Scan) is not imported; nn.EmbeddingBag exports its bags as a Loop: use "
+                            + "nn.Embedding and a mean (or sum) over the positions");
+            Path len = reference("views_len" + opset).resolve("model.onnx");
+            assertThatThrownBy(() -> OnnxModel.load(len)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(len + ": node '/Reshape_1' (Reshape): cannot reshape [N, 3, 2, 2] to [3, 3, 4]; the "
+                            + "target shape is a constant of the file whose axis 0 is 3 while the batch axis of input "
+                            + "'x' is dynamic: a batch size that the module read as a Python number at export "
+                            + "(len(x), int(x.size(0))) is written into the file as that number; reshape with "
+                            + "x.size(0) or -1 on the batch axis (x.view(x.size(0), -1))");
+        }
+        Path fixed = reference("gru_17_fixed").resolve("model.onnx");
+        assertThatThrownBy(() -> OnnxModel.load(fixed)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(fixed + ": node '/rnn/Expand' (Expand): ")
+                .hasMessageContaining("the file fixes axis 0 of input 'x' ([3, 5, 4]) at 3")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+    }
+
+    private static Set<String> ops(String variant) throws IOException, InterruptedException {
+        Set<String> ops = new TreeSet<>();
+        OnnxModel.load(reference(variant).resolve("model.onnx"), OnnxModel.Options.defaults()).graph().nodes
+                .forEach(n -> ops.add(n.getOpType()));
+        return ops;
+    }
+
+    private static void compare(Path dir, OnnxModel.Options options, String y, String k) throws IOException {
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"), options);
+        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64)) {
+            compare(dir, onnx, x, y, k);
+        }
+    }
+
+    /** The parameters (names, count), the examples first, the forward pass and the eNTK by each method. */
+    private static void compare(Path dir, OnnxModel onnx, Tensor x, String yName, String kName) throws IOException {
+        List<String> names = new ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            if (dir.getFileName().toString().startsWith("twoout") && p[0].startsWith(yName.equals("y") ? "aux."
+                    : "logits.")) {
+                // the other output's head: not a parameter of this output (its Jacobian is zero in k)
+                continue;
+            }
+            names.add(p[0]);
+            count += Long.parseLong(p[1]);
+        }
+        String what = dir.getFileName() + " " + yName;
+        assertThat(onnx.parameterNames()).as(what).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(onnx.parameterCount()).as(what).isEqualTo(count);
+        assertThat(onnx.independentExamples()).as(what).isTrue();
+        assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).as(what).isEmpty();
+        try (Params params = onnx.params(DType.F64);
+             Tensor y = Npy.readTensor(dir.resolve(yName + ".npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve(kName + ".npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).containsExactly(y.shape());
+            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + what);
+            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + what);
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", what).isLessThan(TOLERANCE);
+            for (Method m : METHODS) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.shape()).containsExactly(k.shape());
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", what, m)
+                            .isLessThan(TOLERANCE);
+                }
+            }
+        }
+    }
+}
