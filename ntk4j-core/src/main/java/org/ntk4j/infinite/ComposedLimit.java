@@ -6,9 +6,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.ntk4j.nn.Activation;
 import org.ntk4j.nn.AvgPool;
+import org.ntk4j.nn.BatchNormEval;
 import org.ntk4j.nn.Conv;
 import org.ntk4j.nn.Dense;
 import org.ntk4j.nn.FanInConcat;
@@ -17,7 +19,9 @@ import org.ntk4j.nn.FanOut;
 import org.ntk4j.nn.Flatten;
 import org.ntk4j.nn.GlobalAvgPool;
 import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.LayerNorm;
 import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Parallel;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Serial;
@@ -40,6 +44,8 @@ import org.ntk4j.tensor.Tensor;
  *   fan_in_sum: K ← Σ K_i, Θ ← Σ Θ_i (and the variances alike)
  *   fan_in_concat (features): K ← Σ c_i K_i / Σ c_i, Θ alike (c_i the branches' widths; the plain mean if equal)
  *   flatten, identity: unchanged
+ *   layer_norm:      K ← K/√((K(x,x)+ε)(K(x',x')+ε)),  Θ ← Θ/√((K(x,x)+ε)(K(x',x')+ε)) + K_new + 1
+ *   batch_norm_eval: K ← K/(v+ε),                      Θ ← (Θ + K)/(v+ε) + 1     (running mean 0, variance v)
  * </pre>
  * ([b] = 1 when the dense layer has a bias, σ_b ≠ 0; n its actual fan-in: under the standard parameterisation the
  * NTK grows with the widths, and, as for {@link FcnLimit} and neural-tangents, the "limit" is the leading-order NTK
@@ -72,6 +78,22 @@ import org.ntk4j.tensor.Tensor;
  * activation (its units differ from branch to branch: refused until a dense or conv layer), nor a layer's output
  * for the network's logits (which would differ from logit to logit).
  *
+ * <p>The normalisations are taken with their learnable scale γ and shift β at initialisation (γ = 1, β = 0; the
+ * terms K_new + 1 are γ's and β's gradients, x̂(x)·x̂(x') and 1 per unit) and ε as their forward passes add it.
+ * layer_norm normalises the last axis — a vector's features, an image's channels per pixel (its own variances
+ * K(x,x)[p,p]), or all the features of a flattened image (one variance, the mean of the diagonal) — of a
+ * zero-mean Gaussian value alike in every unit (a dense or conv layer's output, sums and pools of such): as the
+ * width grows its mean over the units → 0 and its variance → K(x,x), so x̂ → x/√(K(x,x)+ε); the gradient through
+ * the mean and the variance adds O(1/width) to Θ. neural-tangents' LayerNorm has the same K and Θ/√(...) but no
+ * parameters (so no K_new + 1) and ε = 1e-12 by default. batch_norm_eval is an affine map per channel with the
+ * model's buffers ({@link Model#withBuffers}, or the defaults 0 and 1), exact on any value where every running
+ * mean is 0 and every running variance the same v. Each adds to a unit's Θ its own x̂(x)x̂(x') (γ's term), which
+ * a dense or conv layer reads as its mean K but an activation next meets with its own value: there Θ ←
+ * E[φ'(u)φ'(v)](Θ − g K) + g E[φ'(u)φ'(v) u v] for the g normalisations since the last dense or conv layer, where
+ * E[φ'φ' u v] is E[φ(u)φ(v)] for relu and leaky_relu and (4/π) K/D^{3/2}, D = (1+2K(x,x))(1+2K(x',x')) − 4K²,
+ * for erf. The output of either is no layer's output for the network's logits (γ's term makes each logit's NTK
+ * random), but it keeps its dense or conv heads for a sum (it is odd in their weights).
+ *
  * <p>The activations' expectations come from {@link ActivationDuals} (closed forms, or a numerical integration for
  * tanh, sigmoid and softplus); each example's own variances come from its own pass (the pair (x, x)) once, so a
  * pair's pass evaluates only the cross expectation of each activation.
@@ -89,12 +111,19 @@ import org.ntk4j.tensor.Tensor;
  *       times the kernel, nor for parallel(identity, relu) after a dense layer;</li>
  *   <li>a fan_in_sum with the inputs themselves: the branch summed with them would have the input's finite
  *       width, which the limit cannot take to infinity;</li>
- *   <li>a network whose output is not that of a dense layer (an activation or a concatenation last: the output's
- *       logits would have nonzero means and a random NTK, or kernels that differ from logit to logit), or not a
- *       vector, and a dense layer on per-example values of rank 2, or above 3 (flatten or pool first);</li>
+ *   <li>a network whose output is not that of a dense layer (an activation, a normalisation or a concatenation
+ *       last: the output's logits would have nonzero means or a random NTK, or kernels that differ from logit to
+ *       logit), or not a vector, and a dense layer on per-example values of rank 2, or above 3 (flatten or pool
+ *       first);</li>
  *   <li>fan_in_concat along a spatial axis, and a fan_in_sum of flattened images of different sizes;</li>
- *   <li>1-D or grouped convolutions, 1-D pools, and any other layer (max_pool, normalisation, attention...): no
- *       infinite-width rule here.</li>
+ *   <li>a layer_norm of the inputs themselves (their own statistics, not a limit's), of a value that is not
+ *       Gaussian (an activation's output: its mean over the units does not vanish; a fan_in_concat), or of another
+ *       axis than a vector's features or an image's channels; a batch_norm_eval whose running means are not 0 or
+ *       whose running variances differ from channel to channel; an activation other than relu, leaky_relu and erf
+ *       right after a normalisation, and any activation of a sum with a normalisation's output (γ's term would
+ *       need the branches' joint moments);</li>
+ *   <li>1-D or grouped convolutions, 1-D pools, and any other layer (max_pool, batch_norm in training mode,
+ *       attention...): no infinite-width rule here.</li>
  * </ul>
  * The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel of
  * the same kind. For the zoo's fcn, cnn and resnet it equals {@link FcnLimit}, {@link CnnLimit} and
@@ -104,8 +133,10 @@ public final class ComposedLimit implements InfiniteLimit {
     /** What the composition supports, as its refusals name it. */
     public static final String SUPPORTED_LAYERS = "serial, parallel, fan_out, fan_in_sum, dense, flatten, identity, "
             + "fan_in_concat (channels or features), the activations relu, leaky_relu, erf, tanh, sigmoid, gelu, "
-            + "softplus and sin, and on images to_image, conv (2-D, any strides and zero padding, no groups), avg_pool "
-            + "(2-D) and global_avg_pool";
+            + "softplus and sin, layer_norm (of a dense or conv layer's output: a vector's features, an image's "
+            + "channels, a flattened image's features), batch_norm_eval (zero running means, one running variance), "
+            + "and on images to_image, conv (2-D, any strides and zero padding, no groups), avg_pool (2-D) and "
+            + "global_avg_pool";
 
     private static final int DENSE = 0;
     private static final int ACT = 1;
@@ -117,6 +148,8 @@ public final class ComposedLimit implements InfiniteLimit {
     private static final int POOL = 7;
     private static final int SCALE = 8;
     private static final int AXPY = 9;
+    private static final int NORM = 10;
+    private static final int AFFINE = 11;
 
     private final String spec;
     private final int[] exampleShape;
@@ -131,10 +164,18 @@ public final class ComposedLimit implements InfiniteLimit {
     private final double[] fanIn;
     private final double[] bias;
     private final boolean[] standard;
+    /** Per op: a layer_norm's ε, and whether it normalises a flattened image's features as one (one variance). */
+    private final double[] eps;
+    private final boolean[] flat;
+    /** Per activation op: the γ terms of its input (see {@link Branch}), 0 for others. */
+    private final int[] gammas;
     /** Per op: the pixels of the map its register holds (0: one entry), and a conv's or a pool's window. */
     private final int[] pixels;
     private final PixelPairs.Window[] window;
-    /** Per op, its activation (ACT) or null; per activation point, its activation and its map's pixels (0: none). */
+    /**
+     * Per op, its activation (ACT) or null; per variance point (an activation, or a layer_norm: null), its activation
+     * and its map's pixels (0: one entry).
+     */
     private final Activation[] acts;
     private final Activation[] points;
     private final int[] pointPixels;
@@ -164,11 +205,14 @@ public final class ComposedLimit implements InfiniteLimit {
         fanIn = new double[n];
         bias = new double[n];
         standard = new boolean[n];
+        eps = new double[n];
+        flat = new boolean[n];
+        gammas = new int[n];
         pixels = new int[n];
         window = new PixelPairs.Window[n];
         acts = new Activation[n];
         boolean needsFull = false;
-        boolean activationAfter = false;
+        boolean varianceAfter = false;
         for (int i = 0; i < n; i++) {
             Op o = c.ops.get(i);
             code[i] = o.code;
@@ -179,18 +223,21 @@ public final class ComposedLimit implements InfiniteLimit {
             fanIn[i] = o.fanIn;
             bias[i] = o.bias;
             standard[i] = o.standard;
+            eps[i] = o.eps;
+            flat[i] = o.flat;
+            gammas[i] = o.gammas;
             pixels[i] = o.pixels;
             window[i] = o.window;
             acts[i] = o.act;
             // a global pool reads every pixel pair, and so does a pool whose window has more than one pixel
             needsFull |= o.code == GAP || o.code == POOL && o.window.kh * o.window.kw > 1;
-            activationAfter |= needsFull && o.code == ACT;
+            varianceAfter |= needsFull && (o.code == ACT || o.code == NORM);
         }
         points = c.points.toArray(new Activation[0]);
         pointPixels = new int[points.length];
         for (int i = 0; i < n; i++) {
-            if (code[i] == ACT) {
-                pointPixels[src[i]] = pixels[i];
+            if (code[i] == ACT || code[i] == NORM) {
+                pointPixels[src[i]] = flat[i] ? 0 : pixels[i];
             }
         }
         registers = c.registers;
@@ -198,8 +245,8 @@ public final class ComposedLimit implements InfiniteLimit {
         this.input = c.input;
         this.maxPixels = c.maxPixels;
         this.full = needsFull;
-        // an own pass reads full maps only where an activation after such a pool needs its variance
-        this.selfFull = needsFull && activationAfter;
+        // an own pass reads full maps only where an activation or a layer_norm after such a pool needs its variance
+        this.selfFull = needsFull && varianceAfter;
         this.fullFor = c.fullFor;
     }
 
@@ -226,7 +273,7 @@ public final class ComposedLimit implements InfiniteLimit {
         }
         int[] shape = exampleShape.clone();
         model.outputShape(shape); // refuses a shape that does not fit, in the model's words
-        Compiler c = new Compiler();
+        Compiler c = new Compiler(model, shape);
         // examples [H, W, C] are images even without a conv or a pool: a dense layer may act on them per pixel
         boolean images = usesImages(model.root()) || shape.length == 3;
         if (images) {
@@ -237,7 +284,8 @@ public final class ComposedLimit implements InfiniteLimit {
             c.input = new PixelPairs.Geometry(shape[0], shape[1], shape.length == 3 ? shape[2] : 1, 1);
             c.maxPixels = c.input.pixels;
         }
-        Branch in = new Branch(0, shape, false, Set.of(), null, true, images ? new int[] {shape[0], shape[1]} : null);
+        Branch in = new Branch(0, shape, false, Set.of(), null, true, images ? new int[] {shape[0], shape[1]} : null,
+                0);
         Branch end = c.compile(model.root(), "", List.of(in)).get(0);
         if (end.shape.length != 1 || !end.fresh() || end.image()) {
             throw new IllegalArgumentException("infinite limit: the network's output (shape " + Shapes.str(end.shape)
@@ -263,12 +311,19 @@ public final class ComposedLimit implements InfiniteLimit {
      * it is Gaussian in the limit, the dense and conv layers it depends on, and, where it is the output of such
      * layers (or a sum of such, after flatten, pooling or identity), those layers ({@code heads}; null otherwise);
      * {@code raw}: the inputs themselves; {@code map}: the size {h, w} of the map over pairs of pixels its state is
-     * (also once flattened), null for a vector's one entry.
+     * (also once flattened), null for a vector's one entry; {@code gammas}: how many normalisations' scales γ it
+     * has passed since the last dense or conv layer (each adds to a unit's Θ the product of the unit's own values
+     * at x and x', which an activation next must take into its expectation), −1 where a sum mixed such a value with
+     * another (whose γ terms are then no longer the sum's own values).
      */
     private record Branch(int reg, int[] shape, boolean gaussian, Set<Integer> deps, Set<Integer> heads,
-                          boolean raw, int[] map) {
+                          boolean raw, int[] map, int gammas) {
+        /**
+         * Whether it is a layer's output for the network's logits: a dense layer's (or a sum of such), not after a
+         * normalisation, whose γ makes each logit's NTK random.
+         */
         boolean fresh() {
-            return heads != null;
+            return heads != null && gammas == 0;
         }
 
         boolean image() {
@@ -280,7 +335,7 @@ public final class ComposedLimit implements InfiniteLimit {
         }
 
         Branch with(int[] newShape, int[] newMap) {
-            return new Branch(reg, newShape, gaussian, deps, heads, raw, newMap);
+            return new Branch(reg, newShape, gaussian, deps, heads, raw, newMap, gammas);
         }
 
         /**
@@ -304,6 +359,9 @@ public final class ComposedLimit implements InfiniteLimit {
         double fanIn;
         double bias;
         boolean standard;
+        double eps;
+        boolean flat;
+        int gammas;
         int pixels;
         PixelPairs.Window window;
         Activation act;
@@ -320,6 +378,48 @@ public final class ComposedLimit implements InfiniteLimit {
         String fullFor;
         /** The last layer compiled, as "kind (at path P)". */
         String last = "the inputs";
+        /** The model's buffer values as given ({@link Model#withBuffers}), and its declared buffers by path. */
+        final Map<String, Tensor> buffers;
+        final Map<String, ParamSpec> declared = new java.util.LinkedHashMap<>();
+
+        /** A compiler for {@code model}'s examples of shape {@code shape}, refusing buffers it does not declare. */
+        Compiler(Model model, int[] shape) {
+            buffers = model.buffers();
+            for (ParamSpec s : model.bufferSpecs(shape)) {
+                declared.put(s.path(), s);
+            }
+            for (String path : buffers.keySet()) {
+                if (!declared.containsKey(path)) {
+                    // as the model's own trace refuses it: a misspelt path would leave the default without a word
+                    throw new IllegalArgumentException("infinite limit: buffer '" + path + "' is not one of the "
+                            + "model's (" + (declared.isEmpty() ? "it has none" : String.join(", ", declared.keySet()))
+                            + ")");
+                }
+            }
+        }
+
+        /** A buffer's values: given, or its declared default; refused where its shape or a value does not fit. */
+        private double[] buffer(String path) {
+            ParamSpec s = declared.get(path);
+            Tensor t = buffers.get(path);
+            double[] v = new double[Shapes.size(s.shape())];
+            if (t == null) {
+                Arrays.fill(v, s.initMean());
+                return v;
+            }
+            if (!Arrays.equals(t.shape(), s.shape())) {
+                throw new IllegalArgumentException("infinite limit: buffer '" + path + "' must have shape "
+                        + Shapes.str(s.shape()) + ", has " + Shapes.str(t.shape()));
+            }
+            for (int i = 0; i < v.length; i++) {
+                v[i] = t.getFlat(i);
+                if (!Double.isFinite(v[i])) {
+                    throw new IllegalArgumentException("infinite limit: buffer '" + path + "' has a non-finite "
+                            + "value (" + v[i] + ") at flat index " + i);
+                }
+            }
+            return v;
+        }
 
         List<Branch> compile(Layer layer, String path, List<Branch> in) {
             String at = layer.kind() + " (at path " + (path.isEmpty() ? "(the root)" : path) + ")";
@@ -369,7 +469,7 @@ public final class ComposedLimit implements InfiniteLimit {
                     Op op = add(COPY, b);
                     op.dst = registers++;
                     op.src = b.reg;
-                    o.add(new Branch(op.dst, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.map));
+                    o.add(new Branch(op.dst, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.map, b.gammas));
                 }
                 return o;
             }
@@ -430,6 +530,12 @@ public final class ComposedLimit implements InfiniteLimit {
             if (layer instanceof Conv c) {
                 return List.of(conv(at, c, b));
             }
+            if (layer instanceof LayerNorm n) {
+                return List.of(layerNorm(at, n, b));
+            }
+            if (layer instanceof BatchNormEval n) {
+                return List.of(batchNormEval(at, path, n, b));
+            }
             throw new IllegalArgumentException("infinite limit: layer " + at + " has no infinite-width rule; "
                     + "supported: " + SUPPORTED_LAYERS);
         }
@@ -446,11 +552,95 @@ public final class ComposedLimit implements InfiniteLimit {
                         + "branch to branch)") + ", where the dual expectations, which assume Gaussian "
                         + "pre-activations, are not its limit; put a dense or conv layer before it");
             }
+            Activation.Kind f = a.function();
+            if (b.gammas < 0 || b.gammas > 0 && f != Activation.Kind.RELU && f != Activation.Kind.LEAKY_RELU
+                    && f != Activation.Kind.ERF) {
+                // γ's term is the unit's own u·v: E[φ'(u)φ'(v) u v] is E[φ(u)φ(v)] for the positively homogeneous
+                // ones and closed for erf; for a sum's mixed terms it would need the branches' joint moments
+                throw new IllegalArgumentException("infinite limit: layer " + at + " acts on "
+                        + (b.gammas < 0 ? "a sum with a layer_norm's or batch_norm_eval's output" : "a layer_norm's "
+                        + "or batch_norm_eval's output") + ", whose scale's gradient, the unit's own value, is "
+                        + "correlated with it; the limit covers relu, leaky_relu and erf right after the "
+                        + "normalisation (and pools, flatten), not " + (b.gammas < 0 ? "after a sum" : a.kind()));
+            }
             Op op = add(ACT, b);
             op.src = points.size();
             op.act = a;
+            op.gammas = b.gammas;
             points.add(a);
-            return new Branch(b.reg, b.shape, false, b.deps, null, false, b.map);
+            return new Branch(b.reg, b.shape, false, b.deps, null, false, b.map, 0);
+        }
+
+        /**
+         * A layer_norm over the last axis — the features of a vector, the channels of an image per pixel, or all the
+         * features of a flattened image — of a zero-mean Gaussian value alike in every unit (see the class comment):
+         * K ← K / √((K(x,x) + ε)(K(x',x') + ε)) with each example's own variance at the point (per pixel, or the
+         * flattened map's diagonal mean), Θ ← Θ / √(...) + K_new + 1 (the scale's and the shift's gradients). Its
+         * output is Gaussian again and keeps its heads (it is odd in their weights), but is no layer's output for
+         * the logits. Other axes, the inputs themselves and values that are not such Gaussians are refused.
+         */
+        private Branch layerNorm(String at, LayerNorm n, Branch b) {
+            boolean perPixel = b.image() && b.shape.length == 3;
+            if (!perPixel && b.shape.length != 1) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " normalises the last axis of "
+                        + "per-example values " + Shapes.str(b.shape) + ", which the limit covers for vectors and "
+                        + "the channels of images [H, W, C] only");
+            }
+            if (!b.gaussian) {
+                // the limit's mean over the units would not vanish (an activation's output), or the units would
+                // not be alike; the inputs' own statistics are those of the finite examples, not a limit's
+                throw new IllegalArgumentException("infinite limit: layer " + at + " normalises "
+                        + (b.raw ? "the inputs themselves (standardise the examples instead)" : "a value that is "
+                        + "not Gaussian in the limit (an activation's output, whose mean over the units does not "
+                        + "vanish, a sum with one, or a fan_in_concat, whose units differ from branch to branch)")
+                        + ", where the rule K/√((K(x,x)+ε)(K(x',x')+ε)), which assumes zero-mean Gaussian units alike "
+                        + "in every unit, is not its limit; put a dense or conv layer before it");
+            }
+            Op op = add(NORM, b);
+            op.src = points.size();
+            op.eps = n.eps();
+            op.flat = b.image() && !perPixel;
+            points.add(null);
+            return new Branch(b.reg, b.shape, true, b.deps, b.heads, false, b.map, next(b.gammas));
+        }
+
+        /** A normalisation's count of γ terms on a value with {@code gammas} (−1: mixed by a sum, stays so). */
+        private static int next(int gammas) {
+            return gammas < 0 ? -1 : gammas + 1;
+        }
+
+        /**
+         * A batch_norm_eval whose running statistics (the model's buffers, given or the defaults 0 and 1) are a zero
+         * mean and one variance v for every channel: an affine map of every unit alike, K ← K/(v + ε) and
+         * Θ ← (Θ + K)/(v + ε) + 1 (the scale's and the shift's gradients), on any value; its output keeps what is
+         * known of it (its heads: it is odd in their weights), but is no layer's output for the logits. Other
+         * statistics are refused: a nonzero mean gives the units nonzero means, variances that differ from channel
+         * to channel units that are not alike.
+         */
+        private Branch batchNormEval(String at, String path, BatchNormEval n, Branch b) {
+            String prefix = path.isEmpty() ? "" : path + "/";
+            double[] mean = buffer(prefix + "running_mean");
+            double[] var = buffer(prefix + "running_var");
+            for (int c = 0; c < mean.length; c++) {
+                if (mean[c] != 0) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " has running_mean " + mean[c]
+                            + " at channel " + c + ", where the limit covers zero running means (a nonzero one gives "
+                            + "the units nonzero means, which the rules' zero-mean Gaussians are not)");
+                }
+                if (var[c] != var[0]) {
+                    throw new IllegalArgumentException("infinite limit: layer " + at + " has running_var " + var[0]
+                            + " at channel 0 and " + var[c] + " at channel " + c + ", where the limit covers one "
+                            + "running variance for every channel (others scale the channels' kernels apart, so the "
+                            + "units are not alike)");
+                }
+            }
+            if (!(var[0] + n.eps() > 0)) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " has running_var " + var[0]
+                        + ", where var + ε must be > 0 (ε = " + n.eps() + ": the forward pass takes its square root)");
+            }
+            Op op = add(AFFINE, b);
+            op.w2 = 1 / (var[0] + n.eps());
+            return new Branch(b.reg, b.shape, b.gaussian, b.deps, b.heads, b.raw, b.map, next(b.gammas));
         }
 
         /**
@@ -517,7 +707,7 @@ public final class ComposedLimit implements InfiniteLimit {
             int id = ops.size() - 1;
             Set<Integer> deps = new HashSet<>(b.deps);
             deps.add(id);
-            return new Branch(b.reg, shape, true, deps, Set.of(id), false, b.map);
+            return new Branch(b.reg, shape, true, deps, Set.of(id), false, b.map, 0);
         }
 
         /** A fan_in_sum: the kernels of uncorrelated branches add (see the class comment); others are refused. */
@@ -552,9 +742,11 @@ public final class ComposedLimit implements InfiniteLimit {
             boolean gaussian = true;
             Set<Integer> deps = new HashSet<>();
             Set<Integer> heads = new HashSet<>();
+            int gammas = 0;
             for (int i = 0; i < in.size(); i++) {
                 Branch b = in.get(i);
                 gaussian &= b.gaussian;
+                gammas = gammas == 0 && (i == 0 || b.gammas == 0) ? b.gammas : -1;
                 deps.addAll(b.deps);
                 if (heads != null && b.heads != null) {
                     heads.addAll(b.heads);
@@ -566,7 +758,8 @@ public final class ComposedLimit implements InfiniteLimit {
                     op.src = b.reg;
                 }
             }
-            return new Branch(first.reg, first.shape, gaussian, deps, heads, false, first.map);
+            return new Branch(first.reg, first.shape, gaussian, deps, heads, false, first.map,
+                    in.size() == 1 ? first.gammas : gammas);
         }
 
         /**
@@ -610,7 +803,7 @@ public final class ComposedLimit implements InfiniteLimit {
                 first = first == null ? b : first;
                 deps.addAll(b.deps);
             }
-            return new Branch(first.reg, shape, false, deps, null, false, channels ? first.map : null);
+            return new Branch(first.reg, shape, false, deps, null, false, channels ? first.map : null, 0);
         }
     }
 
@@ -680,19 +873,43 @@ public final class ComposedLimit implements InfiniteLimit {
                         if (record != null) {
                             diagonal(kd, pixels[i], fullMaps, record[point]);
                         }
+                        gammaBefore(acts[i], gammas[i], kd, td, pixels[i], len, fullMaps, selfA[point],
+                                selfB[point]);
                         PixelPairs.activate(acts[i], pixels[i], selfA[point], selfB[point], fullMaps, kd, td,
                                 wk.duals);
                     } else {
                         if (record != null) {
                             record[point][0] = kd[0];
                         }
+                        gammaBefore(acts[i], gammas[i], kd, td, 0, 1, fullMaps, selfA[point], selfB[point]);
                         double[] e = wk.duals.cross;
                         ActivationDuals.cross(acts[i], selfA[point][0], selfB[point][0], kd[0], e, wk.duals);
                         kd[0] = e[0];
                         td[0] *= e[1];
                     }
+                    gammaAfter(acts[i], gammas[i], kd, td, len);
                     break;
                 }
+                case NORM: {
+                    int point = src[i];
+                    if (record != null) {
+                        if (flat[i]) {
+                            record[point][0] = diagonalMean(kd, pixels[i], fullMaps);
+                        } else if (pixels[i] > 0) {
+                            diagonal(kd, pixels[i], fullMaps, record[point]);
+                        } else {
+                            record[point][0] = kd[0];
+                        }
+                    }
+                    normalise(kd, td, flat[i] ? 0 : pixels[i], len, fullMaps, selfA[point], selfB[point], eps[i]);
+                    break;
+                }
+                case AFFINE:
+                    for (int e = 0; e < len; e++) {
+                        td[e] = w2[i] * (td[e] + kd[e]) + 1;
+                        kd[e] *= w2[i];
+                    }
+                    break;
                 case POOL:
                     PixelPairs.pool(window[i], kd, wk.s, kd, fullMaps);
                     PixelPairs.pool(window[i], td, wk.s, td, fullMaps);
@@ -739,6 +956,74 @@ public final class ComposedLimit implements InfiniteLimit {
         }
         kt[0] = k[result][0];
         kt[1] = t[result][0];
+    }
+
+    /**
+     * Before an activation of a normalisation's output (g &gt; 0 γ terms, each the units' own u·v in Θ, of mean K):
+     * Θ ← Θ − g K for relu and leaky_relu ({@link #gammaAfter} adds g E[φ'(u)φ'(v) u v] = g E[φ(u)φ(v)], as
+     * φ'(u) u = φ(u)), and for erf Θ ← Θ − g K + g K/D, D = (1 + 2 va)(1 + 2 vb) − 4K², so that the activation's
+     * E[φ'(u)φ'(v)] = (4/π)/√D times it adds g E[φ'φ' u v] = g (4/π) K / D^{3/2} (the Gaussian integral of
+     * e^{−u²−v²} u v). va, vb: the examples' own variances per pixel ({@code px} pixels, 0: one entry).
+     */
+    private static void gammaBefore(Activation act, int g, double[] k, double[] t, int px, int len,
+                                    boolean fullMaps, double[] va, double[] vb) {
+        if (g == 0) {
+            return;
+        }
+        if (act.function() != Activation.Kind.ERF) {
+            for (int e = 0; e < len; e++) {
+                t[e] -= g * k[e];
+            }
+            return;
+        }
+        for (int e = 0; e < len; e++) {
+            int p = px == 0 ? 0 : fullMaps ? e / px : e;
+            int q = px == 0 ? 0 : fullMaps ? e % px : e;
+            double a = va[p];
+            double b = vb[q];
+            double c = k[e];
+            // (1 + 2a)(1 + 2b) − 4c² without the difference of two large products, as ActivationDuals has it
+            double root = Math.sqrt(a) * Math.sqrt(b);
+            double d = 1 + 2 * a + 2 * b + 4 * Math.max(0, (root - Math.abs(c)) * (root + Math.abs(c)));
+            t[e] += g * c * (1 / d - 1);
+        }
+    }
+
+    /** After the activation: Θ ← Θ + g E[φ(u)φ(v)] (the new K) for relu and leaky_relu (see {@link #gammaBefore}). */
+    private static void gammaAfter(Activation act, int g, double[] k, double[] t, int len) {
+        if (g == 0 || act.function() == Activation.Kind.ERF) {
+            return;
+        }
+        for (int e = 0; e < len; e++) {
+            t[e] += g * k[e];
+        }
+    }
+
+    /**
+     * A layer_norm of the first {@code len} cells of the maps k and t ({@code px} pixels, 0: one variance for every
+     * cell), with the examples' own variances va and vb (per pixel, or one): K ← K/√((va + ε)(vb + ε)),
+     * Θ ← Θ/√(...) + K_new + 1.
+     */
+    private static void normalise(double[] k, double[] t, int px, int len, boolean fullMaps, double[] va,
+                                  double[] vb, double eps) {
+        if (px == 0) {
+            double s = 1 / Math.sqrt((va[0] + eps) * (vb[0] + eps));
+            for (int e = 0; e < len; e++) {
+                k[e] *= s;
+                t[e] = t[e] * s + k[e] + 1;
+            }
+            return;
+        }
+        for (int p = 0; p < px; p++) {
+            double a = va[p] + eps;
+            int row = fullMaps ? p * px : p;
+            for (int q = fullMaps ? 0 : p, end = fullMaps ? px : p + 1; q < end; q++) {
+                int e = fullMaps ? row + q : p;
+                double s = 1 / Math.sqrt(a * (vb[q] + eps));
+                k[e] *= s;
+                t[e] = t[e] * s + k[e] + 1;
+            }
+        }
     }
 
     /** The diagonal p = p' of a map of {@code pixels} pixels (full: every pair; else the diagonal) into {@code to}. */
@@ -803,7 +1088,11 @@ public final class ComposedLimit implements InfiniteLimit {
     @Override
     public double expectations(int n1, int n2, int[] perExample) {
         double sum = 0;
-        for (int px : pointPixels) {
+        for (int point = 0; point < points.length; point++) {
+            if (points[point] == null) {
+                continue; // a layer_norm: no expectation
+            }
+            int px = pointPixels[point];
             double pixels = Math.max(1, px);
             double cells = px > 0 && full ? pixels * pixels : pixels;
             double own = px > 0 && selfFull ? pixels * pixels : pixels;
@@ -815,7 +1104,7 @@ public final class ComposedLimit implements InfiniteLimit {
     @Override
     public boolean integratesNumerically() {
         for (Activation a : points) {
-            if (ActivationDuals.numerical(a)) {
+            if (a != null && ActivationDuals.numerical(a)) {
                 return true;
             }
         }
@@ -854,6 +1143,9 @@ public final class ComposedLimit implements InfiniteLimit {
         double sum = 0;
         for (int point = 0; point < points.length; point++) {
             Activation act = points[point];
+            if (act == null) {
+                continue; // a layer_norm: no expectation
+            }
             if (!ActivationDuals.numerical(act)) {
                 double pixels = Math.max(1, pointPixels[point]);
                 double cells = pointPixels[point] > 0 && full ? pixels * pixels : pixels;
@@ -931,7 +1223,8 @@ public final class ComposedLimit implements InfiniteLimit {
 
     @Override
     public String toString() {
-        return "composed limit of " + spec + " for examples " + Shapes.str(exampleShape) + " (" + points.length
+        long activations = Arrays.stream(points).filter(java.util.Objects::nonNull).count();
+        return "composed limit of " + spec + " for examples " + Shapes.str(exampleShape) + " (" + activations
                 + " activations, out=" + out + (input == null ? "" : full ? ", every pixel pair" : ", pixel diagonals")
                 + ")";
     }

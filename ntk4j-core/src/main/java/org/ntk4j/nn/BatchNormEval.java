@@ -28,6 +28,15 @@ public final class BatchNormEval extends SingleLayer {
         this.eps = eps;
     }
 
+    /**
+     * The constant added to the variance.
+     *
+     * @return ε, &gt; 0
+     */
+    public double eps() {
+        return eps;
+    }
+
     @Override
     public String kind() {
         return "batch_norm_eval";

@@ -24,6 +24,15 @@ public final class LayerNorm extends SingleLayer {
         this.eps = eps;
     }
 
+    /**
+     * The constant added to the variance.
+     *
+     * @return ε, &gt; 0
+     */
+    public double eps() {
+        return eps;
+    }
+
     @Override
     public String kind() {
         return "layer_norm";

@@ -420,16 +420,16 @@ class ComposedLimitTest {
     @Test
     void compositionsWithoutALimitAreRefusedNamingTheLayerAndItsPath() {
         int[] v = {4};
-        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.dense(2)), v))
-                .isInstanceOf(IllegalArgumentException.class).hasMessage("infinite limit: layer layer_norm (at path "
-                        + "1_layer_norm) has no infinite-width rule; supported: " + ComposedLimit.SUPPORTED_LAYERS);
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.batchNorm(), Layers.dense(2)), v))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("infinite limit: layer batch_norm (at path "
+                        + "1_batch_norm) has no infinite-width rule; supported: " + ComposedLimit.SUPPORTED_LAYERS);
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.dense(2)), new int[] {3, 4}))
                 .hasMessageStartingWith("infinite limit: layer dense (at path 0_dense) acts on the last axis of "
                         + "per-example inputs [3, 4]");
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.residual(Layers.relu(),
-                Layers.layerNorm()), Layers.dense(2)), v))
-                .hasMessageStartingWith("infinite limit: layer layer_norm (at path "
-                        + "1_serial/1_parallel/0_serial/1_layer_norm) has no infinite-width rule");
+                Layers.batchNorm()), Layers.dense(2)), v))
+                .hasMessageStartingWith("infinite limit: layer batch_norm (at path "
+                        + "1_serial/1_parallel/0_serial/1_batch_norm) has no infinite-width rule");
         // 1-D and grouped convolutions, 1-D and max pools, concatenations along a spatial axis
         int[] img = {5, 5, 2};
         assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.conv(4, new int[] {3}, new int[] {1}, "SAME"),

@@ -175,7 +175,7 @@ class ComposedLimitWindowsTest {
      * The limit of {@code m} for two random images h × w × c (seed) equals the oracle's {@code net} (σ_w = W,
      * σ_b = B) to 1e-12 relative, K and Θ, at (x, y), (x, x) and (y, y); returns the limit.
      */
-    private static InfiniteLimit matchesTheOracle(Model m, int h, int w, int c, boolean std, long seed,
+    static InfiniteLimit matchesTheOracle(Model m, int h, int w, int c, boolean std, long seed,
                                                   Function<MapOracle, double[]> net) {
         InfiniteLimit lim = InfiniteLimit.of(m, new int[] {h, w, c});
         try (Tensor in = Tensor.randomNormal(DType.F64, seed, 2, h, w, c);

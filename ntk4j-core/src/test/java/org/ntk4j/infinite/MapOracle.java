@@ -22,6 +22,8 @@ final class MapOracle {
     private double[][][][] k;
     private double[][][][] t;
     private int c;
+    /** The normalisations' scales γ since the last conv: each adds the units' own u·v to Θ (relu: J₁ after it). */
+    private int gammas;
     private final List<double[][]> ownA;
     private final List<double[][]> ownB;
     private final List<double[][]> seen;
@@ -79,6 +81,7 @@ final class MapOracle {
         m.k = deepCopy(k);
         m.t = deepCopy(t);
         m.c = c;
+        m.gammas = gammas;
         return m;
     }
 
@@ -134,6 +137,7 @@ final class MapOracle {
         k = nk;
         t = nt;
         c = n;
+        gammas = 0;
         return this;
     }
 
@@ -219,7 +223,11 @@ final class MapOracle {
         return this;
     }
 
-    /** relu per pixel pair: the arc-cosine kernels J₁ (K) and J₀ (times Θ) of the examples' own variances. */
+    /**
+     * relu per pixel pair: the arc-cosine kernels J₁ (K) and J₀ (times Θ) of the examples' own variances; after g
+     * normalisations' scales (each a u·v term in Θ, where E[relu'(u) relu'(v) u v] = E[relu(u) relu(v)] = J₁),
+     * Θ ← J₀ (Θ − g K) + g J₁.
+     */
     MapOracle relu() {
         int h = k.length;
         int w = k[0].length;
@@ -239,12 +247,79 @@ final class MapOracle {
                     for (int q = 0; q < w; q++) {
                         double s = Math.sqrt(va[i][j] * vb[p][q]);
                         double th = Math.acos(Math.max(-1, Math.min(1, k[i][j][p][q] / s)));
-                        k[i][j][p][q] = s * (Math.sin(th) + (Math.PI - th) * Math.cos(th)) / (2 * Math.PI);
-                        t[i][j][p][q] *= (Math.PI - th) / (2 * Math.PI);
+                        double j1 = s * (Math.sin(th) + (Math.PI - th) * Math.cos(th)) / (2 * Math.PI);
+                        t[i][j][p][q] = (Math.PI - th) / (2 * Math.PI) * (t[i][j][p][q] - gammas * k[i][j][p][q])
+                                + gammas * j1;
+                        k[i][j][p][q] = j1;
                     }
                 }
             }
         }
+        gammas = 0;
+        return this;
+    }
+
+    /**
+     * layer_norm over the channels, per pixel (or, {@code all}, over every feature of the flattened map: one variance
+     * per example, the mean of its diagonal), with its scale and shift: K ← K/√((v_a + ε)(v_b + ε)) with the
+     * examples' own variances v, Θ ← Θ/√(...) + K + 1.
+     */
+    MapOracle layerNorm(double eps, boolean all) {
+        int h = k.length;
+        int w = k[0].length;
+        double[][] diag = new double[h][w];
+        double mean = 0;
+        for (int i = 0; i < h; i++) {
+            for (int j = 0; j < w; j++) {
+                diag[i][j] = k[i][j][i][j];
+                mean += diag[i][j] / (h * w);
+            }
+        }
+        if (all) {
+            for (double[] row : diag) {
+                java.util.Arrays.fill(row, mean);
+            }
+        }
+        int point = seen.size();
+        seen.add(diag);
+        double[][] va = ownA == null ? diag : ownA.get(point);
+        double[][] vb = ownB == null ? diag : ownB.get(point);
+        for (int i = 0; i < h; i++) {
+            for (int j = 0; j < w; j++) {
+                for (int p = 0; p < h; p++) {
+                    for (int q = 0; q < w; q++) {
+                        double s = Math.sqrt((va[i][j] + eps) * (vb[p][q] + eps));
+                        k[i][j][p][q] /= s;
+                        t[i][j][p][q] = t[i][j][p][q] / s + k[i][j][p][q] + 1;
+                    }
+                }
+            }
+        }
+        gammas++;
+        return this;
+    }
+
+    /** batch_norm_eval of zero running means and running variance v, with its scale and shift. */
+    MapOracle batchNorm(double v, double eps) {
+        for (double[][][] a : k) {
+            for (double[][] b : a) {
+                for (double[] c2 : b) {
+                    for (int q = 0; q < c2.length; q++) {
+                        c2[q] /= v + eps;
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < t.length; i++) {
+            for (int j = 0; j < t[0].length; j++) {
+                for (int p = 0; p < t.length; p++) {
+                    for (int q = 0; q < t[0].length; q++) {
+                        t[i][j][p][q] = t[i][j][p][q] / (v + eps) + k[i][j][p][q] + 1;
+                    }
+                }
+            }
+        }
+        gammas++;
         return this;
     }
 

@@ -211,12 +211,12 @@ class PredictInfiniteTest {
             assertThat(worst).isLessThan(1e-10);
             assertThat(diff).as("the zoo's fcn is another network").isGreaterThan(1e-3);
         }
-        Model norm = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(8),
+        Model norm = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(8), org.ntk4j.nn.Layers.relu(),
                 org.ntk4j.nn.Layers.layerNorm(), org.ntk4j.nn.Layers.dense(O)), "with a layer norm");
         try (Params p = norm.init(1, new int[] {5}, DType.F64)) {
             assertOneLine(() -> PredictRequest.of(norm, p, new Examples(xTr, yTr, O), new Examples(xTe, yTe, O))
                     .withKind(KernelKind.trace()).withPosterior(Posterior.NTK, false).withInfinite(true),
-                    "infinite limit: layer layer_norm (at path 1_layer_norm) has no infinite-width rule");
+                    "infinite limit: layer layer_norm (at path 2_layer_norm) normalises a value that is not Gaussian");
         }
     }
 

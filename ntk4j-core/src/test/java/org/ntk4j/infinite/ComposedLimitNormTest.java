@@ -1,0 +1,410 @@
+package org.ntk4j.infinite;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+import static org.ntk4j.infinite.ComposedLimitTest.largestDifference;
+import static org.ntk4j.infinite.ComposedLimitTest.meanEmpiricalIsNear;
+import static org.ntk4j.infinite.ComposedLimitWindowsTest.matchesTheOracle;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.Layers;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Parameterization;
+import org.ntk4j.nn.ToImage;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * The composed limit's layer_norm and batch_norm_eval (with their learnable scale γ and shift β at initialisation,
+ * γ = 1, β = 0): against recursions written by hand and {@link MapOracle} in float64 to 1e-12, against the mean
+ * empirical NTK of wide networks, and the compositions where the rules would not be the limit, refused.
+ */
+class ComposedLimitNormTest {
+    private static final double W = 1.3;
+    private static final double B = 0.2;
+    private static final double EPS = 1e-5;
+    private static final int[] ONE = {1, 1};
+
+    /**
+     * dense(n) → layer_norm → erf → dense(n) → batch_norm_eval (running mean 0, running variance v) → relu →
+     * dense(1) by hand, for 3 examples of d features: K¹ = σ_w² x·x'/d + σ_b², Θ¹ = K¹ (NTK) or x·x' + [b]
+     * (standard); the layer_norm K̂ = K¹/√((K¹(x,x) + ε)(K¹(x',x') + ε)), Θ̂ = Θ¹/√(...) + K̂ + 1 (the last two: γ's
+     * and β's gradients, when {@code affine}); erf's arcsine kernels, Θ² = E[φ'φ'] (Θ̂ − K̂) + E[φ'(u)φ'(v) u v]
+     * (γ's term is the unit's own u·v, not independent of it); dense; the batch_norm K⁴ = K³/(v + ε),
+     * Θ⁴ = Θ³/(v + ε) + K⁴ + 1; relu's arc-cosine kernels, Θ⁵ = J₀ (Θ⁴ − K⁴) + J₁; the readout. {@code norm},
+     * {@code bn}: whether the network has the layer_norm and the batch_norm; {@code ownTerm}: whether γ's term is taken
+     * as the unit's own u·v in the activations (else as independent of it, E[φ'φ'] K̂). Both false, and
+     * {@code affine} false, are the alternatives a wrong rule would give. Returns {K, Θ} [3][3].
+     */
+    private static double[][][] byHand(double[][] x, int n, double wStd, double bStd, boolean std, double v,
+                                       double eps, boolean norm, boolean bn, boolean affine, boolean ownTerm) {
+        double w2 = wStd * wStd;
+        double b2 = bStd * bStd;
+        double bias = bStd != 0 ? 1 : 0;
+        int d = x[0].length;
+        double[][] k = new double[3][3];
+        double[][] t = new double[3][3];
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                double dot = 0;
+                for (int f = 0; f < d; f++) {
+                    dot += x[i][f] * x[j][f];
+                }
+                k[i][j] = w2 * dot / d + b2;
+                t[i][j] = std ? dot + bias : k[i][j];
+            }
+        }
+        if (norm) {
+            double[] own = diagonal(k);
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    double s = Math.sqrt((own[i] + eps) * (own[j] + eps));
+                    k[i][j] /= s;
+                    t[i][j] = t[i][j] / s + (affine ? k[i][j] + 1 : 0);
+                }
+            }
+        }
+        double[] own = diagonal(k);
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                double a = 1 + 2 * own[i];
+                double c = 1 + 2 * own[j];
+                double kij = k[i][j];
+                double det = a * c - 4 * kij * kij;
+                k[i][j] = 2 / Math.PI * Math.asin(Math.max(-1, Math.min(1, 2 * kij / Math.sqrt(a * c))));
+                // γ's term K̂ is the unit's own u·v: E[erf'(u) erf'(v) u v] = (4/π) K̂ / det^{3/2}
+                double gamma = norm && affine && ownTerm ? 1 : 0;
+                t[i][j] = 4 / Math.PI / Math.sqrt(det) * (t[i][j] - gamma * kij)
+                        + gamma * 4 / Math.PI * kij / Math.pow(det, 1.5);
+            }
+        }
+        dense(k, t, n, w2, b2, bias, std);
+        if (bn) {
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    k[i][j] /= v + eps;
+                    t[i][j] = t[i][j] / (v + eps) + (affine ? k[i][j] + 1 : 0);
+                }
+            }
+        }
+        own = diagonal(k);
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                double s = Math.sqrt(own[i] * own[j]);
+                double th = Math.acos(Math.max(-1, Math.min(1, k[i][j] / s)));
+                double j1 = s * (Math.sin(th) + (Math.PI - th) * Math.cos(th)) / (2 * Math.PI);
+                // γ's term K⁴ is the unit's own u·v: E[relu'(u) relu'(v) u v] = E[relu(u) relu(v)] = J₁
+                double gamma = bn && affine && ownTerm ? 1 : 0;
+                t[i][j] = (Math.PI - th) / (2 * Math.PI) * (t[i][j] - gamma * k[i][j]) + gamma * j1;
+                k[i][j] = j1;
+            }
+        }
+        dense(k, t, n, w2, b2, bias, std);
+        return new double[][][] {k, t};
+    }
+
+    private static double[] diagonal(double[][] k) {
+        return new double[] {k[0][0], k[1][1], k[2][2]};
+    }
+
+    /** dense of fan-in n on the states: K ← σ_w² K + σ_b², Θ ← K_new (NTK) or n K + [b] (standard), + σ_w² Θ. */
+    private static void dense(double[][] k, double[][] t, int n, double w2, double b2, double bias, boolean std) {
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                double kn = w2 * k[i][j] + b2;
+                t[i][j] = (std ? n * k[i][j] + bias : kn) + w2 * t[i][j];
+                k[i][j] = kn;
+            }
+        }
+    }
+
+    /** The network {@link #byHand} writes out, the batch_norm's running statistics given as the model's buffers. */
+    private static Model vectorNet(int n, double wStd, double bStd, Parameterization p, double v, boolean norm,
+                                   boolean bn) {
+        Layer ln = norm ? Layers.layerNorm() : Layers.identity();
+        Layer bnLayer = bn ? Layers.batchNormEval() : Layers.identity();
+        Model m = new Model(Layers.serial(Layers.dense(n, wStd, bStd, p), ln, Layers.erf(),
+                Layers.dense(n, wStd, bStd, p), bnLayer, Layers.relu(), Layers.dense(1, wStd, bStd, p)), "norms");
+        return bn ? m.withBuffers(Map.of("4_batch_norm_eval/running_var", Tensor.full(DType.F64, v, n),
+                "4_batch_norm_eval/running_mean", Tensor.zeros(DType.F64, n))) : m;
+    }
+
+    private static double[][] rows(Tensor x) {
+        double[][] r = new double[x.dim(0)][x.dim(1)];
+        for (int i = 0; i < r.length; i++) {
+            for (int f = 0; f < r[0].length; f++) {
+                r[i][f] = x.get(i, f);
+            }
+        }
+        return r;
+    }
+
+    /**
+     * The vector network of {@link #byHand} (n = 50, v = 2.5), both parameterisations, σ_b = B and 0, equals the
+     * hand recursion to 1e-12 (relative), NNGP and NTK, every entry of 3 examples, the third of them tiny (its K¹ of
+     * the order of ε = 1e-5 when σ_b = 0): ε enters as the forward pass has it, √(var + ε) — the rule without it is
+     * more than 10% off there — and without the scale's and shift's terms the NTK is more than 5% off.
+     */
+    @Test
+    void aVectorNetworkMatchesTheHandWrittenRecursion() {
+        int n = 50;
+        double v = 2.5;
+        try (Tensor raw = Tensor.randomNormal(DType.F64, 51, 3, 6)) {
+            double[] flat = raw.toDoubleArray();
+            for (int f = 12; f < 18; f++) {
+                flat[f] *= 3e-3;
+            }
+            try (Tensor x = Tensor.of(DType.F64, flat, 3, 6)) {
+                double[][] xs = rows(x);
+                for (Parameterization p : Parameterization.values()) {
+                    boolean std = p == Parameterization.STANDARD;
+                    for (double b : new double[] {B, 0}) {
+                        InfiniteLimit lim = InfiniteLimit.of(vectorNet(n, W, b, p, v, true, true), new int[] {6});
+                        double[][][] want = byHand(xs, n, W, b, std, v, EPS, true, true, true, true);
+                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, true, DType.F64);
+                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                            for (int i = 0; i < 3; i++) {
+                                for (int j = 0; j < 3; j++) {
+                                    assertThat(nngp.get(i, j)).as("%s b=%s K(%d, %d)", p, b, i, j)
+                                            .isCloseTo(want[0][i][j], within(1e-12 * Math.abs(want[0][i][j])));
+                                    assertThat(ntk.get(i, j)).as("%s b=%s Θ(%d, %d)", p, b, i, j)
+                                            .isCloseTo(want[1][i][j], within(1e-12 * Math.abs(want[1][i][j])));
+                                }
+                            }
+                            double[][][] noAffine = byHand(xs, n, W, b, std, v, EPS, true, true, false, true);
+                            assertThat(Math.abs(noAffine[1][0][0] - ntk.get(0, 0))).isGreaterThan(0.05 * ntk.get(0, 0));
+                            if (b == 0) {
+                                double[][][] noEps = byHand(xs, n, W, b, std, v, 0, true, true, true, true);
+                                assertThat(Math.abs(noEps[0][2][2] - nngp.get(2, 2)))
+                                        .isGreaterThan(0.1 * nngp.get(2, 2));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * On 4 × 4 × 2 images: conv(n, 3 × 3, SAME) → layer_norm (per pixel, over the channels) → relu →
+     * batch_norm_eval (running variance 0.5) → conv(n, 2 × 2, VALID) → avg_pool(2 × 2, VALID) → layer_norm →
+     * relu → flatten or global_avg_pool → dense(1) (a layer_norm after a pool: each example's own pass needs the full
+     * maps for the pooled variances), and conv(n, 2 × 2, explicit padding) → avg_pool(2 × 2) → flatten →
+     * layer_norm (over every feature of the flattened image: one variance, the mean of the diagonal) → relu → dense,
+     * both parameterisations: K and Θ of (x, y), (x, x) and (y, y) equal {@link MapOracle}'s to 1e-12 (relative).
+     */
+    @Test
+    void imageNetworksMatchTheMapOracle() {
+        int n = 5;
+        int[][] same = {{1, 1}, {1, 1}};
+        int[][] explicit = {{0, 1}, {0, 1}};
+        for (Parameterization p : Parameterization.values()) {
+            boolean std = p == Parameterization.STANDARD;
+            for (boolean gap : new boolean[] {false, true}) {
+                Model m = new Model(Layers.serial(Layers.conv(n, new int[] {3, 3}, ONE, "SAME", W, B, p),
+                        Layers.layerNorm(), Layers.relu(), Layers.batchNormEval(),
+                        Layers.conv(n, new int[] {2, 2}, ONE, "VALID", W, B, p),
+                        Layers.avgPool(new int[] {2, 2}, ONE, "VALID"), Layers.layerNorm(), Layers.relu(),
+                        gap ? Layers.globalAvgPool() : Layers.flatten(), Layers.dense(1, W, B, p)), "norms")
+                        .withBuffers(Map.of("3_batch_norm_eval/running_var", Tensor.full(DType.F64, 0.5, n)));
+                InfiniteLimit lim = matchesTheOracle(m, 4, 4, 2, std, 52, o -> o.conv(n, 3, 3, 1, 1, same)
+                        .layerNorm(EPS, false).relu().batchNorm(0.5, EPS).conv(n, 2, 2, 1, 1, new int[2][2])
+                        .pool(2, 2, 1, 1, new int[2][2], true).layerNorm(EPS, false).relu().readout(gap));
+                assertThat(lim.toString()).contains("(2 activations").endsWith("every pixel pair)");
+                // per pair one expectation per pixel pair of each relu's map (4 × 4, then 2 × 2 pixels); the own
+                // passes are full (a layer_norm after the pool): none for the layer_norms
+                assertThat(lim.expectations(3, 0, new int[] {4, 4, 2})).isEqualTo(6 * (256 + 16) + 3 * (256 + 16));
+            }
+            Model flat = new Model(Layers.serial(Layers.conv(n, new int[] {2, 2}, ONE, explicit, W, B, p),
+                    Layers.avgPool(new int[] {2, 2}, ONE, "VALID"), Layers.flatten(), Layers.layerNorm(),
+                    Layers.relu(), Layers.dense(1, W, B, p)), "flat norm");
+            matchesTheOracle(flat, 4, 4, 2, std, 53, o -> o.conv(n, 2, 2, 1, 1, explicit)
+                    .pool(2, 2, 1, 1, new int[2][2], true).layerNorm(EPS, true).relu().readout(false));
+        }
+    }
+
+    /**
+     * dense(2048) → layer_norm → erf → dense(2048) → batch_norm_eval (running variance 0.5) → relu → dense(1), NTK
+     * parameterisation, σ_w = 1.5, σ_b = 0.1: the mean eNTK of 4 networks is within 5% of the largest diagonal entry
+     * of the limit (the fluctuation is O(1/√width), ≈ 1.1% for the mean of 4 at 2048, times a constant of order 1;
+     * the gradient through the layer_norm's mean and variance is O(1/width)), while the rule without the scale's and
+     * shift's terms, and the networks without the layer_norm or without the batch_norm, are at least 15% away, and
+     * the rule taking γ's term as independent of the unit at least 10% (deviations seen: 2.8%).
+     */
+    @Test
+    void aWideVectorNetworksEmpiricalKernelApproachesTheLimit() {
+        int width = 2048;
+        double v = 0.5;
+        Parameterization ntk = Parameterization.NTK;
+        Model m = vectorNet(width, 1.5, 0.1, ntk, v, true, true);
+        int[] shape = {6};
+        try (Tensor x = Tensor.randomNormal(DType.F64, 54, 3, 6);
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            double scale = meanEmpiricalIsNear(m, shape, x, lim, 700);
+            double[][][] hand = byHand(rows(x), width, 1.5, 0.1, false, v, EPS, true, true, true, true);
+            double[][][] noAffine = byHand(rows(x), width, 1.5, 0.1, false, v, EPS, true, true, false, true);
+            double[][][] independent = byHand(rows(x), width, 1.5, 0.1, false, v, EPS, true, true, true, false);
+            double handDiff = 0;
+            double noAffineDiff = 0;
+            double independentDiff = 0;
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    handDiff = Math.max(handDiff, Math.abs(hand[1][i][j] - lim.get(i, j)));
+                    noAffineDiff = Math.max(noAffineDiff, Math.abs(noAffine[1][i][j] - lim.get(i, j)));
+                    independentDiff = Math.max(independentDiff, Math.abs(independent[1][i][j] - lim.get(i, j)));
+                }
+            }
+            assertThat(handDiff).isLessThan(1e-12 * scale);
+            assertThat(noAffineDiff).isGreaterThan(0.15 * scale);
+            // γ's term taken as independent of the unit (E[φ'φ'] K̂): 16% of the scale away
+            assertThat(independentDiff).isGreaterThan(0.1 * scale);
+            for (Model other : new Model[] {vectorNet(width, 1.5, 0.1, ntk, v, false, true),
+                vectorNet(width, 1.5, 0.1, ntk, v, true, false)}) {
+                try (Tensor o = InfiniteLimit.of(other, shape).kernel(KernelKind.trace(), x, null, false,
+                        DType.F64)) {
+                    assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
+                }
+            }
+        }
+    }
+
+    /**
+     * conv(1024, 3 × 3) → layer_norm (per pixel) → relu → global_avg_pool → dense(1) on 3 × 3 × 2 images, NTK
+     * parameterisation, σ_w = 1.5, σ_b = 0.1: the mean eNTK of 4 networks is within 5% of the largest diagonal entry
+     * of the limit (fluctuation O(1/√channels)), while the network without the layer_norm is at least 15% away.
+     */
+    @Test
+    void aWideConvNetWithALayerNormApproachesTheLimit() {
+        Parameterization ntk = Parameterization.NTK;
+        Layer conv = Layers.conv(1024, new int[] {3, 3}, ONE, "SAME", 1.5, 0.1, ntk);
+        Model m = new Model(Layers.serial(conv, Layers.layerNorm(), Layers.relu(), Layers.globalAvgPool(),
+                Layers.dense(1, 1.5, 0.1, ntk)), "wide conv norm");
+        Model without = new Model(Layers.serial(conv, Layers.relu(), Layers.globalAvgPool(),
+                Layers.dense(1, 1.5, 0.1, ntk)), "without");
+        int[] shape = {3, 3, 2};
+        try (Tensor x = Tensor.randomNormal(DType.F64, 55, 3, 3, 3, 2);
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor o = InfiniteLimit.of(without, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+            double scale = meanEmpiricalIsNear(m, shape, x, lim, 800);
+            assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
+        }
+    }
+
+    /**
+     * A layer_norm of a value that is not a zero-mean Gaussian alike in every unit (an activation's output, the
+     * inputs), or of another axis than the channels; a batch_norm_eval whose running statistics are not a zero mean
+     * and one variance for every channel; a buffer the model does not declare; and a network ending in either
+     * layer (its logits' NTK would be random, γ's term per logit) are refused in one line naming the layer and its
+     * path. A layer_norm's output keeps its heads for a residual sum, so a residual block after it composes, while
+     * the sum of two layer_norms of the same layer is refused as correlated.
+     */
+    @Test
+    void compositionsWithoutALimitAreRefused() {
+        int[] v = {4};
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.relu(), Layers.layerNorm(),
+                Layers.dense(2)), v)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("infinite limit: layer layer_norm (at path 2_layer_norm) normalises a value "
+                        + "that is not Gaussian in the limit (an activation's output");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.layerNorm(), Layers.dense(2)), v))
+                .hasMessageStartingWith("infinite limit: layer layer_norm (at path 0_layer_norm) normalises the "
+                        + "inputs themselves");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.layerNorm(), new ToImage(),
+                Layers.conv(2, ONE, ONE, "SAME"), Layers.flatten(), Layers.dense(2)), new int[] {4, 4}))
+                .hasMessage("infinite limit: layer layer_norm (at path 0_layer_norm) normalises the last axis of "
+                        + "per-example values [4, 4], which the limit covers for vectors and the channels of images "
+                        + "[H, W, C] only");
+        // γ's term is the unit's own u·v: after a normalisation only relu, leaky_relu and erf, and not after a sum
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.tanh(),
+                Layers.dense(2)), v)).hasMessage("infinite limit: layer tanh (at path 2_tanh) acts on a layer_norm's "
+                + "or batch_norm_eval's output, whose scale's gradient, the unit's own value, is correlated with it; "
+                + "the limit covers relu, leaky_relu and erf right after the normalisation (and pools, flatten), not "
+                + "tanh");
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(),
+                Layers.residual(Layers.relu(), Layers.dense(8)), Layers.relu(), Layers.dense(2)), v))
+                .hasMessageStartingWith("infinite limit: layer relu (at path 3_relu) acts on a sum with a "
+                        + "layer_norm's or batch_norm_eval's output");
+        Model bn = model(Layers.dense(3), Layers.batchNormEval(), Layers.relu(), Layers.dense(2));
+        assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm_eval/running_mean",
+                Tensor.of(DType.F64, new double[] {0, 0.5, 0}, 3))), v))
+                .hasMessage("infinite limit: layer batch_norm_eval (at path 1_batch_norm_eval) has running_mean 0.5 "
+                        + "at channel 1, where the limit covers zero running means (a nonzero one gives the units "
+                        + "nonzero means, which the rules' zero-mean Gaussians are not)");
+        assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm_eval/running_var",
+                Tensor.of(DType.F64, new double[] {1, 1, 2}, 3))), v))
+                .hasMessageStartingWith("infinite limit: layer batch_norm_eval (at path 1_batch_norm_eval) has "
+                        + "running_var 1.0 at channel 0 and 2.0 at channel 2");
+        assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm_eval/running_var",
+                Tensor.full(DType.F64, -1, 3))), v))
+                .hasMessage("infinite limit: layer batch_norm_eval (at path 1_batch_norm_eval) has running_var -1.0, "
+                        + "where var + ε must be > 0 (ε = 1.0E-5: the forward pass takes its square root)");
+        assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm/running_var",
+                Tensor.full(DType.F64, 2, 3))), v))
+                .hasMessage("infinite limit: buffer '1_batch_norm/running_var' is not one of the model's "
+                        + "(1_batch_norm_eval/running_mean, 1_batch_norm_eval/running_var)");
+        assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm_eval/running_var",
+                Tensor.full(DType.F64, 2, 4))), v))
+                .hasMessage("infinite limit: buffer '1_batch_norm_eval/running_var' must have shape [3], has [4]");
+        for (Layer last : new Layer[] {Layers.layerNorm(), Layers.batchNormEval()}) {
+            assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.dense(2), last), v))
+                    .hasMessageStartingWith("infinite limit: the network's output (shape [2]) must be a vector from "
+                            + "a dense layer").hasMessageContaining("it ends with " + last.kind() + " (at path 2_");
+        }
+        // a residual block after a layer_norm composes: K = K_norm + K_branch
+        try (Tensor x = Tensor.randomNormal(DType.F64, 56, 2, 4)) {
+            InfiniteLimit res = InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(),
+                    Layers.residual(Layers.relu(), Layers.dense(8)), Layers.dense(1)), v);
+            InfiniteLimit plain = InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.dense(1)), v);
+            InfiniteLimit branch = InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.relu(),
+                    Layers.dense(8), Layers.dense(1)), v);
+            try (Tensor a = res.kernel(KernelKind.trace(), x, null, true, DType.F64);
+                 Tensor b = plain.kernel(KernelKind.trace(), x, null, true, DType.F64);
+                 Tensor c = branch.kernel(KernelKind.trace(), x, null, true, DType.F64)) {
+                // dense(1) reads K as σ_w² K + σ_b² (the defaults σ_w = 1, σ_b = 0: so the readouts add)
+                double want = b.get(0, 1) + c.get(0, 1);
+                assertThat(a.get(0, 1)).isCloseTo(want, within(1e-12 * Math.abs(want)));
+            }
+        }
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.fanOut(2),
+                Layers.parallel(Layers.layerNorm(), Layers.layerNorm()), Layers.fanInSum(), Layers.dense(2)), v))
+                .hasMessageStartingWith("infinite limit: layer fan_in_sum (at path 3_fan_in_sum) sums branches 0 and "
+                        + "1, which are correlated");
+    }
+
+    /**
+     * leaky_relu of slope 1 is the identity: after a layer_norm (γ's term taken out before it and E[φ(u)φ(v)] added
+     * after it) its limit equals the network without it, to 1e-12, K and Θ; and leaky_relu(0.2) differs from it.
+     */
+    @Test
+    void aLeakyReluOfSlopeOneAfterALayerNormIsTheIdentity() {
+        int[] v = {5};
+        try (Tensor x = Tensor.randomNormal(DType.F64, 57, 3, 5)) {
+            for (boolean nngp : new boolean[] {true, false}) {
+                try (Tensor a = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
+                        Layers.leakyRelu(1), Layers.dense(1, W, B, Parameterization.NTK)), v)
+                        .kernel(KernelKind.trace(), x, null, nngp, DType.F64);
+                     Tensor b = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
+                             Layers.dense(1, W, B, Parameterization.NTK)), v)
+                             .kernel(KernelKind.trace(), x, null, nngp, DType.F64);
+                     Tensor c = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
+                             Layers.leakyRelu(0.2), Layers.dense(1, W, B, Parameterization.NTK)), v)
+                             .kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                    for (int i = 0; i < 3; i++) {
+                        for (int j = 0; j < 3; j++) {
+                            assertThat(a.get(i, j)).as("nngp=%s (%d, %d)", nngp, i, j)
+                                    .isCloseTo(b.get(i, j), within(1e-12 * Math.abs(b.get(i, j))));
+                        }
+                    }
+                    assertThat(largestDifference(c, b)).isGreaterThan(0.05 * b.get(0, 0));
+                }
+            }
+        }
+    }
+
+    private static Model model(Layer... layers) {
+        return new Model(Layers.serial(layers), "test");
+    }
+}
