@@ -1,6 +1,7 @@
 package org.ntk4j.cli;
 
 import java.util.Locale;
+import org.ntk4j.io.Dataset;
 import org.ntk4j.ntk.EmpiricalNtk;
 import picocli.CommandLine.Option;
 
@@ -151,6 +152,29 @@ final class KernelOptions {
      */
     static <T> T parsed(String option, String value, java.util.function.Function<String, T> parser) {
         return named(option, () -> parser.apply(value));
+    }
+
+    /**
+     * {@link Dataset#requireLabelsBelow} of the data an option gave, its refusal naming the option as the loaders'
+     * do ("--test 'x.npy': has no labels; ...", "--train 'x.npy:labels=y.npy': label 2 of example 2 is outside
+     * [0, 2) ..."): predict's and train's --train and --test may be the same file, and "x.npy: has no labels" did
+     * not say which of the two was meant.
+     *
+     * @param option the option that gave the data, e.g. "--test"
+     * @param data the data
+     * @param classes the model's outputs
+     * @param what what needs the labels, for the message
+     * @throws IllegalArgumentException naming the option and its source when a label is missing or not below classes
+     */
+    static void requireLabelsBelow(String option, Dataset data, int classes, String what) {
+        try {
+            data.requireLabelsBelow(classes, what);
+        } catch (IllegalArgumentException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            String name = data.name();
+            throw new IllegalArgumentException(message.startsWith(name + ":")
+                    ? option + " '" + name + "'" + message.substring(name.length()) : option + ": " + message, e);
+        }
     }
 
     /**

@@ -232,8 +232,8 @@ public final class PredictCommand implements Callable<Integer> {
                 }
                 int outputs = outShape[0];
                 KernelOptions.requireKindFits("--kind", kk, net, perExample, budget);
-                tr.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
-                te.requireLabelsBelow(outputs, "predict with " + outputs + " model outputs");
+                KernelOptions.requireLabelsBelow("--train", tr, outputs, "predict with " + outputs + " model outputs");
+                KernelOptions.requireLabelsBelow("--test", te, outputs, "predict with " + outputs + " model outputs");
                 // the analytic kernels read no parameters: none are drawn (a wide spec's would only cost memory)
                 try (Params p = infinite ? null : resolved.params(paramsIn, seed, perExample, dt)) {
                     if (post != GpInference.Posterior.NNGP && !infinite) {

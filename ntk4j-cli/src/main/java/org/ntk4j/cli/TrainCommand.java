@@ -314,9 +314,10 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--model: train needs outputs [N, classes], " + net.spec()
                             + " gives [N] + " + Shapes.str(outShape));
                 }
-                tr.requireLabelsBelow(outShape[0], "train with " + outShape[0] + " model outputs");
+                String needs = "train with " + outShape[0] + " model outputs";
+                KernelOptions.requireLabelsBelow("--train", tr, outShape[0], needs);
                 if (te != null) {
-                    te.requireLabelsBelow(outShape[0], "train with " + outShape[0] + " model outputs");
+                    KernelOptions.requireLabelsBelow("--test", te, outShape[0], needs);
                 }
                 org.ntk4j.train.Examples trainEx = new org.ntk4j.train.Examples(tr.x(), tr.labels(), outShape[0]);
                 org.ntk4j.train.Examples testEx = te == null ? null

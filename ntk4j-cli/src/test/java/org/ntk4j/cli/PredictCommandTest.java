@@ -126,10 +126,10 @@ class PredictCommandTest {
             "ntk4j: --t: expected times >= 0 or inf, got '-1'",
             "ntk4j: --t: expected times >= 0 or inf, got 'soon'",
             "ntk4j: --f0: expected zero or init, got 'random'",
-            "has no labels",
+            "ntk4j: --test 'synthetic:20,784': has no labels; predict with 10 model outputs needs labelled data",
             "ntk4j: --learning-rate: expected a positive finite number, got 0.0",
             "ntk4j: --diag-reg: expected a finite number >= 0, got -1.0",
-            "is outside [0, 5)",
+            "ntk4j: --train 'default:train:30': label ",
             "ntk4j: --test: examples of shape [10] do not match the training examples [28, 28, 1]",
             "ntk4j: --standardize: expected global, per-feature or none, got 'z'",
             "ntk4j: --plots: the training curves need two or more finite times > 0 in --t"
@@ -151,5 +151,35 @@ class PredictCommandTest {
             assertThat(err).as(String.join(" ", cases[i])).contains(expected[i]);
             assertThat(err.strip().lines().count()).as(err).isEqualTo(1);
         }
+    }
+
+    /**
+     * A label refusal names the option whose data it is: --train and --test may be one file (before 2026-12-07 the
+     * message began "x.npy: has no labels", naming neither).
+     */
+    @Test
+    void labelRefusalsNameTheOption() throws Exception {
+        Path x = dir.resolve("x.npy");
+        Path y = dir.resolve("y.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4, 5, 6, 7, 8}, 4, 2)) {
+            Npy.write(x, t);
+        }
+        try (Tensor t = Tensor.of(new double[] {0, 1, 2, 1}, 4)) {
+            Npy.write(y, t);
+        }
+        String model = "fcn(depth=1,width=8,out=3)";
+        String labelled = x + ":labels=" + y;
+        assertThat(run(2, "predict", "--model", model, "--train", labelled, "--test", x.toString())[1].strip())
+                .isEqualTo("ntk4j: --test '" + x + "': has no labels; predict with 3 model outputs needs labelled "
+                        + "data (see docs/data.md)");
+        assertThat(run(2, "predict", "--model", model, "--train", x.toString(), "--test", labelled)[1].strip())
+                .isEqualTo("ntk4j: --train '" + x + "': has no labels; predict with 3 model outputs needs labelled "
+                        + "data (see docs/data.md)");
+        assertThat(run(2, "predict", "--model", "fcn(depth=1,width=8,out=2)", "--train", labelled, "--test",
+                labelled)[1].strip()).isEqualTo("ntk4j: --train '" + labelled + "': label 2 of example 2 is "
+                + "outside [0, 2) for predict with 2 model outputs");
+        assertThat(run(2, "train", "--model", model, "--train", labelled, "--test", x.toString(), "--epochs", "1",
+                "--quiet")[1].strip()).isEqualTo("ntk4j: --test '" + x + "': has no labels; train with 3 model "
+                + "outputs needs labelled data (see docs/data.md)");
     }
 }

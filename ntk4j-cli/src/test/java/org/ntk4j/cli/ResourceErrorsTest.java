@@ -60,5 +60,15 @@ class ResourceErrorsTest {
         String[] f64 = CliRuns.run(0, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data",
                 data.toString(), "--dtype", "f64");
         assertThat(f64[0]).contains("kernel [4, 4] mean ");
+        // one that overflows float64 too is told to scale its inputs, not to compute in the float64 it ran in
+        Path larger = dir.resolve("larger.npy");
+        try (Tensor x = Tensor.full(org.ntk4j.tensor.DType.F64, 1e200, 4, 10)) {
+            Npy.write(larger, x);
+        }
+        String[] f64Overflow = CliRuns.run(2, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data",
+                larger.toString(), "--dtype", "f64");
+        assertThat(f64Overflow[1].strip()).startsWith("ntk4j: kernel: the result holds ")
+                .contains("(an overflow of f64, or an operation outside its domain").endsWith("number); scale the "
+                        + "inputs");
     }
 }

@@ -104,7 +104,8 @@ final class KernelSupport {
                     + bad + " of " + Shapes.str(k.shape()) + ") although the inputs and parameters are finite: the "
                     + "network's outputs or their derivatives are not finite at these inputs (an overflow of "
                     + k.dtype().shortName() + ", or an operation outside its domain, such as the log of a negative "
-                    + "number); compute in float64, or scale the inputs");
+                    + "number); " + (k.dtype() == DType.F32 ? "compute in float64, or scale the inputs"
+                    : "scale the inputs")); // a float64 kernel: no wider type to suggest
         }
         return k;
     }

@@ -401,7 +401,10 @@ public final class GradientDescentOde {
     /**
      * λ_max of a positive semi-definite kernel by the Lanczos iteration (full reorthogonalisation, one kernel-vector
      * product per step), stopped when the largest Ritz value changes by less than {@code relTol} relative, or
-     * after {@code maxIter} steps or the dimension. The start vector is fixed (deterministic).
+     * after {@code maxIter} steps or the dimension. The start vector is fixed (deterministic). The iteration runs
+     * on K / 2^e, 2^e ≤ max|K_ij| &lt; 2^(e+1), and scales its estimate back (exactly: a power of two): a kernel
+     * of finite entries above about 1e154 (inputs of 1e150 in float64) would otherwise overflow its squared norms
+     * to ∞ and the tridiagonal matrix to NaN, which LAPACK refuses.
      *
      * @param k the kernel, positive semi-definite
      * @param relTol relative change of the largest Ritz value at which to stop
@@ -422,6 +425,19 @@ public final class GradientDescentOde {
         scale(v, 1 / norm(v));
         q[0] = v;
         double[] row = new double[dim];
+        double largest = 0;
+        for (int i = 0; i < dim; i++) {
+            k.getRow(i, row);
+            for (int c = 0; c < dim; c++) {
+                largest = Math.max(largest, Math.abs(row[c]));
+            }
+        }
+        if (largest == 0) {
+            return 0; // the zero kernel
+        }
+        // a power of two: the scaled products and sums are the unscaled ones, exactly, but for overflow
+        int exponent = Math.getExponent(largest);
+        double unit = Math.scalb(1.0, -exponent);
         double previous = Double.NaN;
         double ritz = 0;
         for (int j = 0; j < steps; j++) {
@@ -430,7 +446,7 @@ public final class GradientDescentOde {
                 k.getRow(i, row);
                 double s = 0;
                 for (int c = 0; c < dim; c++) {
-                    s += row[c] * q[j][c];
+                    s += row[c] * unit * q[j][c];
                 }
                 w[i] = s;
             }
@@ -454,7 +470,7 @@ public final class GradientDescentOde {
             scale(w, 1 / b);
             q[j + 1] = w;
         }
-        return ritz;
+        return Math.scalb(ritz, exponent);
     }
 
     /** The largest eigenvalue of the symmetric tridiagonal matrix (alpha, beta) of order m, through LAPACK. */

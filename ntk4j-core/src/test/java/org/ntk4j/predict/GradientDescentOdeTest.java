@@ -242,6 +242,32 @@ class GradientDescentOdeTest {
         }
     }
 
+    /**
+     * A kernel of finite entries near float64's largest (inputs of 1e150) or its smallest: λ_max is that of the kernel
+     * scaled to order 1, times the scale, to the same relative tolerance. Before 2026-12-07 the squared norms of
+     * the Lanczos vectors overflowed, and LAPACK refused the NaN tridiagonal matrix with an IllegalStateException
+     * (predict printed its stack trace).
+     */
+    @Test
+    void lambdaMaxOfAKernelNearTheEndsOfTheRangeIsFinite() {
+        try (Tensor k = kernel(4, 9)) {
+            double[] ev = Lapack.symmetricEigenvalues(k);
+            for (double scale : new double[] {1e300, 3e-300}) {
+                double[] scaled = k.toDoubleArray();
+                for (int i = 0; i < scaled.length; i++) {
+                    scaled[i] *= scale;
+                }
+                try (Tensor big = Tensor.of(scaled, 9, 9); KernelMatrix km = KernelMatrix.of(big)) {
+                    double lambda = GradientDescentOde.largestEigenvalue(km, 1e-14, 100);
+                    assertThat(lambda / scale).as("scale %s", scale)
+                            .isCloseTo(ev[8], org.assertj.core.data.Offset.offset(1e-10 * ev[8]));
+                    assertThat(GradientDescentOde.maxLearningRate(km, 27, Double.NaN) * scale).as("scale %s", scale)
+                            .isCloseTo(2 * 27 / ev[8], org.assertj.core.data.Offset.offset(1e-9));
+                }
+            }
+        }
+    }
+
     @Test
     void badArgumentsAreNamed() {
         try (Tensor k = kernel(2, N); KernelMatrix km = KernelMatrix.of(k); Tensor y = Tensor.zeros(DType.F64, N, O)) {

@@ -401,6 +401,11 @@ public final class DataSource {
                         + "format takes " + (keys.length == 0 ? "no options" : String.join("=, ", keys) + "=")
                         + " and :N");
             }
+            if (options.get(k).isEmpty()) {
+                // an empty labels= would name the working directory ("is a directory, not an IDX file")
+                throw new IllegalArgumentException("data source '" + spec + "': option '" + k + "=' has no value; "
+                        + "expected " + k + "=" + (k.equals("labels") ? "PATH" : k.equals("label") ? "COLUMN" : "KEY"));
+            }
         }
     }
 
@@ -504,7 +509,7 @@ public final class DataSource {
         for (String k : xKeys) {
             if (!keys.contains(k)) {
                 throw new IllegalArgumentException("data source '" + spec + "': no array '" + k + "' in " + p
-                        + " (it holds " + String.join(", ", keys) + "); name the inputs with :x=KEY");
+                        + " (" + holds(keys) + "); name the inputs with :x=KEY");
             }
         }
         String yOption = options.get("y");
@@ -512,7 +517,7 @@ public final class DataSource {
         String yKey = yOption == null || unlabelled ? "y" : yOption;
         if (yOption != null && !unlabelled && !keys.contains(yKey)) {
             throw new IllegalArgumentException("data source '" + spec + "': no array '" + yKey + "' in " + p
-                    + " (it holds " + String.join(", ", keys) + "); name the labels with :y=KEY (:y=none: no labels)");
+                    + " (" + holds(keys) + "); name the labels with :y=KEY (:y=none: no labels)");
         }
         int[] labels = null;
         if (!unlabelled && keys.contains(yKey)) {
@@ -529,19 +534,26 @@ public final class DataSource {
             }
         }
         if (xKeys.size() > 1) {
-            return new Loaded(packed(spec, p, xKeys, dtype, limit), labels);
+            return packed(spec, p, xKeys, dtype, limit, labels);
         }
         Npy.Rows x = Npz.readEntry(p, xKey, (channel, source, size) -> Npy.readRows(channel, source, dtype, size,
                 limit), rows -> rows.tensor().close());
         return withLabels(spec, x, labels);
     }
 
+    /** What an archive of these arrays holds, for a message: "it holds x, y", or "it holds no .npy arrays". */
+    private static String holds(List<String> keys) {
+        return keys.isEmpty() ? "it holds no .npy arrays" : "it holds " + String.join(", ", keys);
+    }
+
     /**
      * The arrays {@code keys} of an .npz packed into one input [N, d1 + d2 + ...]: per example, each array's values
      * (row-major) concatenated in the order of the keys (a model with several inputs takes them so). Every array
-     * needs the same N; uint8 arrays are scaled to [0, 1] as a single x would be.
+     * needs the same N; uint8 arrays are scaled to [0, 1] as a single x would be. The labels, one per example of
+     * the files (their N uncut), are kept for the examples read, as {@link #withLabels} keeps a single x's.
      */
-    private static Tensor packed(String spec, Path p, List<String> keys, DType dtype, int limit) throws IOException {
+    private static Loaded packed(String spec, Path p, List<String> keys, DType dtype, int limit, int[] labels)
+            throws IOException {
         List<Tensor> parts = new ArrayList<>();
         try {
             int width = 0;
@@ -564,6 +576,10 @@ public final class DataSource {
                 }
                 width += Shapes.size(Shapes.dropFirst(rows.tensor().shape()));
             }
+            if (labels != null && labels.length != firstN) {
+                throw new IllegalArgumentException("data source '" + spec + "': " + firstN + " examples but "
+                        + labels.length + " labels");
+            }
             int n = parts.get(0).dim(0);
             Tensor x = Tensor.empty(dtype, n, width);
             int offset = 0;
@@ -576,7 +592,7 @@ public final class DataSource {
                 }
                 offset += size;
             }
-            return x;
+            return new Loaded(x, labels == null ? null : Arrays.copyOf(labels, n));
         } finally {
             parts.forEach(Tensor::close);
         }
@@ -612,8 +628,22 @@ public final class DataSource {
                     throw new IllegalArgumentException("data source '" + spec + "': labels file not found: "
                             + labelsPath);
                 }
-                labels = labelsPath.toString().toLowerCase(Locale.ROOT).endsWith(".npy")
-                        ? readLabelsFile(spec, labelsPath) : Idx.readLabels(labelsPath, limit);
+                // the labels file's count is checked against the images file's, not against the examples kept:
+                // with :N, a file of other images' labels (one more, one fewer) would otherwise pass unseen
+                int fileLabels;
+                if (labelsPath.toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
+                    labels = readLabelsFile(spec, labelsPath);
+                    fileLabels = labels.length;
+                } else {
+                    Idx.Labels labelsRead = idxLabels(labelsPath, limit);
+                    labels = labelsRead.labels();
+                    fileLabels = labelsRead.header().shape()[0];
+                }
+                int fileExamples = read.header().shape()[0];
+                if (fileLabels != fileExamples) {
+                    throw new IllegalArgumentException("data source '" + spec + "': " + fileExamples + " examples in "
+                            + p + " but " + fileLabels + " labels in " + labelsPath);
+                }
                 if (limit > 0 && labels.length > limit) {
                     labels = Arrays.copyOf(labels, limit);
                 }
@@ -633,13 +663,32 @@ public final class DataSource {
         if (p.toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
             return labelsOf(spec, p.toString(), Npy.read(p));
         }
-        return Idx.readLabels(p, -1);
+        return idxLabels(p, -1).labels();
+    }
+
+    /**
+     * Labels from an IDX file; a file that is not one (a CSV or {@code .npz} of labels) is refused saying what
+     * {@code labels=} takes, not only that its magic number is not IDX's.
+     */
+    private static Idx.Labels idxLabels(Path p, int limit) throws IOException {
+        try {
+            return Idx.readLabelsWithHeader(p, limit);
+        } catch (DataFormatException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith(p + ": not an IDX file")) {
+                throw new DataFormatException(e.getMessage() + "; labels= takes class indices in a rank-1 .npy file "
+                        + "or an IDX file", e);
+            }
+            throw e;
+        }
     }
 
     private static int[] labelsOf(String spec, String where, NpyArray a) {
         if (a.rank() != 1) {
             throw new IllegalArgumentException("data source '" + spec + "': labels " + where + " must be rank 1 "
-                    + "(one class index per example), got shape " + Shapes.str(a.shape()));
+                    + "(one class index per example), got shape " + Shapes.str(a.shape())
+                    + (a.rank() == 2 && a.shape()[1] == 1 ? " (a column of labels: save y.reshape(-1))"
+                    : a.rank() == 2 ? " (one-hot rows, or scores: save y.argmax(axis=1), the class of each row)"
+                    : ""));
         }
         int[] labels = new int[a.size()];
         for (int i = 0; i < labels.length; i++) {
@@ -669,7 +718,7 @@ public final class DataSource {
      * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which the dataset's check then
      * refuses; a cell written as a whole number converts exactly or is refused ({@link #requireExactInteger}); a
      * cell that is not a number fails naming its row (1 = first data row; the file line is one more
-     * than that for files without quoted line breaks) and column. The header row is checked by
+     * than that for files without blank lines or quoted line breaks) and column. The header row is checked by
      * {@link #checkHeader}: a first row of numbers (a file without a header) is refused, not read as names.
      */
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
@@ -710,7 +759,7 @@ public final class DataSource {
                 long row = r.getRecordNumber() - 1; // the header is record 1
                 if (r.size() != columns) {
                     throw new DataFormatException(p + ": row " + row + " has " + r.size() + " cells, the header "
-                            + columns);
+                            + columns + (columns == 1 ? separatorHint(header.get(0)) : ""));
                 }
                 double[] features = new double[columns - (labelIndex >= 0 ? 1 : 0)];
                 int f = 0;
@@ -719,7 +768,8 @@ public final class DataSource {
                     if (c == labelIndex) {
                         labelList.add(parseLabel(p, row, header.get(c), c, cell));
                     } else {
-                        features[f++] = parseNumber(p, row, header.get(c), c, cell);
+                        features[f] = parseNumber(p, row, header.get(c), c, cell);
+                        requireInRange(p, row, header.get(c), c, cell, features[f++], dtype);
                         requireExactInteger(p, row, header.get(c), c, cell, dtype);
                     }
                 }
@@ -821,8 +871,47 @@ public final class DataSource {
             return parseCell(cell);
         } catch (NumberFormatException e) {
             throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
-                    + "): '" + cell + "' is not a number");
+                    + "): '" + cell + "' is not a number" + (DECIMAL_COMMA.matcher(cell.trim()).matches()
+                    ? " (a decimal comma? CSV numbers take '.', as NumPy and pandas read them)"
+                    : separatorHint(cell)));
         }
+    }
+
+    /** A number written with a decimal comma, as a spreadsheet in a German or French locale saves it. */
+    private static final java.util.regex.Pattern DECIMAL_COMMA = java.util.regex.Pattern.compile("[+-]?[0-9]*,[0-9]+");
+
+    /**
+     * For a header or cell that holds ';' or a tab: a file of another separator (a spreadsheet's "CSV" in a locale
+     * with decimal commas separates cells by ';'), read as one column; else "".
+     */
+    private static String separatorHint(String text) {
+        return text.indexOf(';') >= 0 || text.indexOf('\t') >= 0 ? " (cells separated by ';' or tabs? CSV sources are "
+                + "comma-separated, with '.' as the decimal point: pandas' df.to_csv(f, index=False) writes one)" : "";
+    }
+
+    /**
+     * Refuses a cell written as a finite number ({@code 1e400}, or {@code 1e39} read into float32) whose value is
+     * beyond {@code dtype}'s range, naming its row and column, as a {@code .npy} file's value beyond float32's range
+     * is refused: rounded, it would be ±∞, which the dataset's check would then report as an Infinity the file does
+     * not hold, by its flat index. NaN and Inf written as such ({@code nan}, {@code inf}) are left to that check.
+     */
+    private static void requireInRange(Path p, long row, String column, int index, String cell, double value,
+                                       DType dtype) throws DataFormatException {
+        boolean f32 = dtype == DType.F32;
+        // NaN is neither; the word is looked at only for the rare infinite value
+        if ((Double.isInfinite(value) || f32 && Float.isInfinite((float) value)) && !isInfinityWord(cell)) {
+            throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1) + "): '"
+                    + cell.trim() + "' is beyond " + (f32 ? "float32" : "float64") + "'s range (±"
+                    + (f32 ? Float.toString(Float.MAX_VALUE) : Double.toString(Double.MAX_VALUE)) + ")"
+                    + (f32 && !Double.isInfinite(value) ? "; read the file as float64 (--dtype f64, DType.F64)" : ""));
+        }
+    }
+
+    /** Whether a cell is Inf written as a word ({@code inf}, {@code -Infinity}), not a number too large. */
+    private static boolean isInfinityWord(String cell) {
+        String s = cell.trim();
+        String word = s.startsWith("+") || s.startsWith("-") ? s.substring(1) : s;
+        return word.equalsIgnoreCase("inf") || word.equalsIgnoreCase("infinity");
     }
 
     /** A cell of an optional sign and digits only: an integer (a token id, say), not a decimal fraction. */

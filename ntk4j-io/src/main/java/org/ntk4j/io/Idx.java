@@ -221,6 +221,22 @@ public final class Idx {
      * @throws IOException if the file does not exist or cannot be read
      */
     public static int[] readLabels(Path path, int limit) throws IOException {
+        return readLabelsWithHeader(path, limit).labels();
+    }
+
+    /**
+     * The labels {@link #readLabels(Path, int)} reads and the header they were read with (its count uncut), from
+     * one pass over the file: a data source checks the file's count against its images' even when it keeps only
+     * the first few.
+     *
+     * @param header the file's header
+     * @param labels the labels read
+     */
+    record Labels(Header header, int[] labels) {
+    }
+
+    /** {@link #readLabels(Path, int)} with the header: one pass over the file. */
+    static Labels readLabelsWithHeader(Path path, int limit) throws IOException {
         try (InputStream in = open(path)) {
             return readLabels(in, path.toString(), limit, maxBytes(path));
         }
@@ -238,13 +254,13 @@ public final class Idx {
      */
 
     public static int[] readLabels(InputStream stream, String src, int limit) throws IOException {
-        return readLabels(stream, src, limit, Long.MAX_VALUE);
+        return readLabels(stream, src, limit, Long.MAX_VALUE).labels();
     }
 
     /** Labels come in chunks of this many, the array growing as they arrive: a header's count is not trusted. */
     private static final int LABEL_CHUNK = 1 << 20;
 
-    private static int[] readLabels(InputStream stream, String src, int limit, long maxBytes) throws IOException {
+    private static Labels readLabels(InputStream stream, String src, int limit, long maxBytes) throws IOException {
         InputStream in = gunzipIfCompressed(stream, src);
         Header h = readHeader(in, src);
         if (h.shape.length != 1) {
@@ -272,7 +288,7 @@ public final class Idx {
             done += chunk;
         }
         checkToTheEnd(in, src);
-        return labels;
+        return new Labels(h, labels);
     }
 
     // ----------------------------------------------------------------------------------------------- internals

@@ -329,7 +329,13 @@ public final class Npz {
                     value = null;
                 } catch (ZipException e) {
                     throw new NpyFormatException(source + ": corrupt zip entry: " + e.getMessage(), e);
-                } catch (NpyFormatException e) {
+                } catch (NpyFormatException | IllegalArgumentException e) {
+                    // a value the reader refuses (beyond float32's range, an integer float32 cannot hold) may be
+                    // garbage from a damaged entry too
+                    NpyFormatException damaged = headersOnly ? null : damage(zip, entry, source, e);
+                    if (damaged != null) {
+                        throw damaged;
+                    }
                     throw e;
                 } catch (java.io.EOFException e) {
                     // The zip's directory points past the end of the file (java.util.zip says only "EOF").
@@ -351,6 +357,31 @@ public final class Npz {
                     release.release(value);
                 }
             }
+        }
+    }
+
+    /**
+     * The damage behind the refusal {@code e} of an entry's reader, when the entry's bytes do not match the CRC-32
+     * the archive records for them (null when they match, or no CRC-32 is recorded): a bit flipped inside a
+     * deflated entry (np.savez_compressed) made its reader refuse a "malformed .npy header" ({@code
+     * 'fortran_order': Fak+e}) of a file that was written whole and damaged since. The entry is read again from its
+     * start, to its end, to check it.
+     */
+    private static NpyFormatException damage(ZipFile zip, ZipEntry entry, String source, Exception e) {
+        long recorded = entry.getCrc();
+        if (recorded == -1) {
+            return null;
+        }
+        try (CheckedInputStream in = new CheckedInputStream(zip.getInputStream(entry), new CRC32())) {
+            in.transferTo(OutputStream.nullOutputStream());
+            long actual = in.getChecksum().getValue();
+            return actual == recorded ? null : new NpyFormatException(source + ": corrupt .npz archive: the entry's "
+                    + "data has CRC-32 " + String.format("%08x", actual) + ", the archive records "
+                    + String.format("%08x", recorded) + " (the file is damaged)", e);
+        } catch (IOException unreadable) {
+            // the deflated data itself is damaged ("invalid stored block lengths") or ends early
+            return new NpyFormatException(source + ": corrupt zip entry: " + unreadable.getMessage()
+                    + " (the file is damaged)", e);
         }
     }
 

@@ -15,7 +15,8 @@ import org.ntk4j.tensor.Tensor;
  *   <li>{@link Mode#NONE}: identity (inputs as loaded; Fashion-MNIST pixels are in [0, 1]).</li>
  * </ul>
  * Statistics are accumulated in double precision (two passes: mean, then centred squares, which avoids the
- * cancellation of E[x²] − E[x]²); σ is the population standard deviation (divide by the count, as
+ * cancellation of E[x²] − E[x]²), on the values scaled by a power of two into [−2, 2) (exactly, so that inputs as
+ * large as 1e300 do not overflow the squares); σ is the population standard deviation (divide by the count, as
  * {@code np.std}).
  *
  * <pre>{@code
@@ -138,12 +139,10 @@ public final class Standardizer {
                 return new Standardizer(mode, new double[0], new double[0], 0);
             case GLOBAL: {
                 int size = train.size();
-                double sum = 0;
                 double min = Double.POSITIVE_INFINITY;
                 double max = Double.NEGATIVE_INFINITY;
                 for (int i = 0; i < size; i++) {
                     double v = train.getFlat(i);
-                    sum += v;
                     min = Math.min(min, v);
                     max = Math.max(max, v);
                 }
@@ -152,13 +151,20 @@ public final class Standardizer {
                     // sum, and a σ of rounding errors, would leave ±1 where there is nothing)
                     return new Standardizer(mode, new double[] {min}, new double[] {1}, 1);
                 }
+                int e = scaleExponent(min, max);
+                double unit = Math.scalb(1.0, -e);
+                double sum = 0;
+                for (int i = 0; i < size; i++) {
+                    sum += train.getFlat(i) * unit;
+                }
                 double mu = sum / size;
                 double sq = 0;
                 for (int i = 0; i < size; i++) {
-                    double c = train.getFlat(i) - mu;
+                    double c = train.getFlat(i) * unit - mu;
                     sq += c * c;
                 }
-                return new Standardizer(mode, new double[] {mu}, new double[] {Math.sqrt(sq / size)}, 0);
+                return new Standardizer(mode, new double[] {Math.scalb(mu, e)},
+                        new double[] {Math.scalb(Math.sqrt(sq / size), e)}, 0);
             }
             case PER_FEATURE: {
                 double[] mu = new double[d];
@@ -169,25 +175,36 @@ public final class Standardizer {
                 for (int e = 0; e < n; e++) {
                     for (int j = 0; j < d; j++) {
                         double v = train.getFlat(e * d + j);
-                        mu[j] += v;
                         min[j] = Math.min(min[j], v);
                         max[j] = Math.max(max[j], v);
                     }
                 }
+                int[] exponent = new int[d];
+                double[] unit = new double[d];
                 for (int j = 0; j < d; j++) {
-                    mu[j] = min[j] == max[j] ? min[j] : mu[j] / n;
+                    exponent[j] = scaleExponent(min[j], max[j]);
+                    unit[j] = Math.scalb(1.0, -exponent[j]);
+                }
+                for (int e = 0; e < n; e++) {
+                    for (int j = 0; j < d; j++) {
+                        mu[j] += train.getFlat(e * d + j) * unit[j];
+                    }
+                }
+                for (int j = 0; j < d; j++) {
+                    mu[j] /= n; // scaled; a constant feature's is replaced by its value below
                 }
                 double[] sd = new double[d];
                 int constant = 0;
                 for (int e = 0; e < n; e++) {
                     for (int j = 0; j < d; j++) {
-                        double c = train.getFlat(e * d + j) - mu[j];
+                        double c = train.getFlat(e * d + j) * unit[j] - mu[j];
                         sd[j] += c * c;
                     }
                 }
                 for (int j = 0; j < d; j++) {
                     boolean flat = min[j] == max[j];
-                    sd[j] = flat ? 1 : Math.sqrt(sd[j] / n);
+                    mu[j] = flat ? min[j] : Math.scalb(mu[j], exponent[j]);
+                    sd[j] = flat ? 1 : Math.scalb(Math.sqrt(sd[j] / n), exponent[j]);
                     constant += flat ? 1 : 0;
                 }
                 return new Standardizer(mode, mu, sd, constant);
@@ -195,6 +212,18 @@ public final class Standardizer {
             default:
                 throw new AssertionError(mode);
         }
+    }
+
+    /**
+     * The exponent e of the power of two 2^e ≤ max(|min|, |max|) &lt; 2^(e+1) by which the statistics are computed:
+     * on values scaled into [1, 2), the sums and squares of inputs as large as 1e300 do not overflow (before
+     * 2026-12-07 the squares of inputs above about 1e154 did: σ = ∞, and every standardised input was 0, silently).
+     * A power of two scales exactly, so the statistics of ordinary inputs are the unscaled computation's, bit for
+     * bit.
+     */
+    private static int scaleExponent(double min, double max) {
+        double largest = Math.max(Math.abs(min), Math.abs(max));
+        return largest == 0 ? 0 : Math.getExponent(largest);
     }
 
     /**

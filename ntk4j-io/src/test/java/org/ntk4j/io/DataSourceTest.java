@@ -158,6 +158,32 @@ class DataSourceTest {
                 .hasMessageStartingWith("data source '" + uneven + ":x=a,q': no array 'q' in " + uneven);
     }
 
+    /**
+     * {@code x=KEY1,KEY2} with labels and {@code :N}: the labels, checked against the arrays' N, are kept for the
+     * examples read (before 2026-12-07 all N were kept, and the N examples were refused as "N examples but M
+     * labels").
+     */
+    @Test
+    void npzPackedArraysKeepTheirLabelsForTheFirstExamples() throws IOException {
+        Path z = dir.resolve("packed.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("a", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2, 3, 4, 5, 6}, 3, 2));
+        arrays.put("m", NpyArray.ofLongs(NpyDType.UINT8, new long[] {255, 0, 51}, 3, 1));
+        arrays.put("y", NpyArray.ofLongs(NpyDType.INT64, new long[] {2, 0, 1}, 3));
+        Npz.writeArrays(z, arrays);
+        try (Dataset d = DataSource.loadDataset(z + ":x=a,m:2", DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(2, 3);
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2, 1, 3, 4, 0);
+            assertThat(d.labels()).containsExactly(2, 0);
+            assertThat(d.numClasses()).isEqualTo(3);
+        }
+        arrays.put("y", NpyArray.ofLongs(NpyDType.INT64, new long[] {2, 0}, 2));
+        Npz.writeArrays(z, arrays);
+        assertThatThrownBy(() -> DataSource.loadDataset(z + ":x=a,m:2", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + z + ":x=a,m:2': 3 examples but 2 labels");
+    }
+
     @Test
     void unsignedBytesAreScaledToUnitInterval() throws IOException {
         Path x = dir.resolve("img.npy");
@@ -206,10 +232,18 @@ class DataSourceTest {
         Npy.write(rank2, NpyArray.ofLongs(NpyDType.UINT8, new long[] {0, 1, 2}, 3, 1));
         assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + rank2, DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageEndingWith("must be rank 1 (one class index per example), got shape [3, 1]");
+                .hasMessageEndingWith("must be rank 1 (one class index per example), got shape [3, 1] (a column of "
+                        + "labels: save y.reshape(-1))");
         assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + dir.resolve("none.npy"), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageEndingWith(": labels file not found: " + dir.resolve("none.npy"));
+        // a CSV of labels is neither a .npy nor IDX: the refusal says what labels= takes
+        Path csv = dir.resolve("labels.csv");
+        Files.writeString(csv, "label\n0\n1\n2\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + csv, DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(csv + ": not an IDX file: the magic number starts with 6c 61, expected 00 00; labels= "
+                        + "takes class indices in a rank-1 .npy file or an IDX file");
     }
 
     @Test
@@ -393,11 +427,78 @@ class DataSourceTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + f + ":label=target': no column 'target' in " + f
                         + " (columns: x1, x2, label)");
+        // a spreadsheet's "CSV" in a locale with decimal commas: ';' between cells, ',' in numbers
+        Path semicolons = dir.resolve("semicolons.csv");
+        Files.writeString(semicolons, "a;b\n0,5;-1,25\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(semicolons.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(semicolons + ": row 1 has 3 cells, the header 1 (cells separated by ';' or tabs? CSV "
+                        + "sources are comma-separated, with '.' as the decimal point: pandas' df.to_csv(f, "
+                        + "index=False) writes one)");
+        Path tabs = dir.resolve("tabs.csv");
+        Files.writeString(tabs, "a\tb\n0.5\t1\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(tabs.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(tabs + ": row 1, column 'a\tb' (1): '0.5\t1' is not a number (cells separated by ';' "
+                        + "or tabs? CSV sources are comma-separated, with '.' as the decimal point: pandas' "
+                        + "df.to_csv(f, index=False) writes one)");
+        Path commas = dir.resolve("commas.csv");
+        Files.writeString(commas, "a,b\n\"0,5\",1\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(commas.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(commas + ": row 1, column 'a' (1): '0,5' is not a number (a decimal comma? CSV numbers "
+                        + "take '.', as NumPy and pandas read them)");
         Path nan = dir.resolve("nan.csv");
         Files.writeString(nan, "x,y\n1,2\n3,NaN\n");
         assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
+    }
+
+    /**
+     * A cell written as a finite number beyond the dtype's range ({@code 1e400}; {@code 1e39} in float32) is refused
+     * at its row and column, as a {@code .npy} value beyond float32's is; before 2026-12-07 it became ±∞ and was
+     * reported as an Infinity the file does not hold ("contains Infinity at flat index 2").
+     */
+    @Test
+    void csvCellsBeyondTheTypesRangeAreRefusedAtTheirCell() throws IOException {
+        Path f = dir.resolve("large.csv");
+        Files.writeString(f, "a,b\n1,2\n-3.5e38,1e39\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F32, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(f + ": row 2, column 'a' (1): '-3.5e38' is beyond float32's range (±3.4028235E38); read "
+                        + "the file as float64 (--dtype f64, DType.F64)");
+        try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2, -3.5e38, 1e39);
+        }
+        // 2^128 written out (an integer float32 would hold exactly, but for its range) is refused too; float32's
+        // largest value and the largest double that rounds to it are read
+        Path edge = dir.resolve("edge.csv");
+        Files.writeString(edge, "a\n340282366920938463463374607431768211456\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(edge.toString(), DType.F32, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(edge + ": row 1, column 'a' (1): '340282366920938463463374607431768211456' is "
+                        + "beyond float32's range");
+        Path largest = dir.resolve("largest.csv");
+        Files.writeString(largest, "a\n3.4028235e38\n3.4028235677973362e38\n");
+        try (Dataset d = DataSource.loadDataset(largest.toString(), DType.F32, 0)) {
+            assertThat(d.x().toFloatArray()).containsExactly(Float.MAX_VALUE, Float.MAX_VALUE);
+        }
+        Path huge = dir.resolve("huge.csv");
+        Files.writeString(huge, "a,b\n1, 1E400 \n");
+        assertThatThrownBy(() -> DataSource.loadDataset(huge.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(huge + ": row 1, column 'b' (2): '1E400' is beyond float64's range "
+                        + "(±1.7976931348623157E308)");
+        // 1e-400 is below the smallest subnormal: 0, as NumPy reads it; an Inf written as such is the dataset's
+        Path tiny = dir.resolve("tiny.csv");
+        Files.writeString(tiny, "a\n1e-400\n-inf\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(tiny.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(tiny + ": contains -Infinity at flat index 1 (example 1)");
+        try (Dataset d = DataSource.loadDataset(tiny + ":1", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(0);
+        }
     }
 
     @Test
@@ -470,7 +571,68 @@ class DataSourceTest {
         }
     }
 
+    /**
+     * An IDX images file's labels file (IDX or {@code .npy}) must have one label per image of the file, also when
+     * {@code :N} keeps fewer: before 2026-12-07 only the first N were compared, so another file's labels passed.
+     */
+    @Test
+    void idxLabelsAreCountedAgainstTheWholeImagesFile() throws IOException {
+        Path images = dir.resolve("c-images-idx3-ubyte");
+        Files.write(images, IdxFiles.u8(new int[] {0, 255, 51, 102, 1, 2}, 3, 2, 1));
+        Path two = dir.resolve("two-labels-idx1-ubyte");
+        Files.write(two, IdxFiles.u8(new int[] {1, 0}, 2));
+        Path four = dir.resolve("four.npy");
+        Npy.write(four, NpyArray.ofLongs(NpyDType.INT64, new long[] {1, 0, 2, 2}, 4));
+        for (Path labels : new Path[] {two, four}) {
+            for (String count : new String[] {":1", ":2", ""}) {
+                String spec = images + ":labels=" + labels + count;
+                assertThatThrownBy(() -> DataSource.loadDataset(spec, DType.F64, 0))
+                        .as(spec).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("data source '" + spec + "': 3 examples in " + images + " but "
+                                + (labels == two ? 2 : 4) + " labels in " + labels);
+            }
+        }
+        Path three = dir.resolve("three-labels-idx1-ubyte.gz");
+        Files.write(three, IdxFiles.gzip(IdxFiles.u8(new int[] {4, 1, 3}, 3)));
+        try (Dataset d = DataSource.loadDataset(images + ":labels=" + three + ":2", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(0, 1, 0.2, 0.4);
+            assertThat(d.labels()).containsExactly(4, 1);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------ errors
+
+    /** {@code labels=} with no path named the working directory ("is a directory, not an IDX file"). */
+    @Test
+    void anOptionWithoutAValueIsRefusedNamingIt() throws IOException {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2}, 2, 1)) {
+            Npy.write(x, t);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":labels=': option 'labels=' has no value; expected labels=PATH");
+        Path z = dir.resolve("d.npz");
+        Npz.writeArrays(z, Map.of("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2}, 2, 1)));
+        assertThatThrownBy(() -> DataSource.loadDataset(z + ":y=", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + z + ":y=': option 'y=' has no value; expected y=KEY");
+        Path c = dir.resolve("c.csv");
+        Files.writeString(c, "a,label\n1,0\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(c + ":label=", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + c + ":label=': option 'label=' has no value; expected label=COLUMN");
+        // an archive without arrays (np.savez(f)) says so, not "(it holds )"
+        Path none = dir.resolve("none.npz");
+        Npz.writeArrays(none, Map.of());
+        assertThatThrownBy(() -> DataSource.loadDataset(none.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + none + "': no array 'x' in " + none + " (it holds no .npy arrays); name "
+                        + "the inputs with :x=KEY");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":nope=", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown option 'nope'");
+    }
 
     @Test
     void unknownSourcesAndMissingFiles() {
@@ -601,8 +763,9 @@ class DataSourceTest {
         assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + f + "': labels " + f + ", entry 'y.npy' must be rank 1 (one class index "
-                        + "per example), got shape [3, 2]; to load " + f + " without labels (its x alone), add "
-                        + ":y=none: '" + f + ":y=none'");
+                        + "per example), got shape [3, 2] (one-hot rows, or scores: save y.argmax(axis=1), the class "
+                        + "of each row); to load " + f + " without labels (its x alone), add :y=none: '" + f
+                        + ":y=none'");
         for (String spec : new String[] {f + ":y=none", "npz:" + f + ":y=NONE:2"}) {
             try (Dataset d = DataSource.loadDataset(spec, DType.F64, 0)) {
                 assertThat(d.hasLabels()).as(spec).isFalse();

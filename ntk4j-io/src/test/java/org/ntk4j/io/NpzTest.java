@@ -263,4 +263,57 @@ class NpzTest {
         assertThat(Npz.readHeaders(file).get("w").shape()).containsExactly(4, 2);
         assertThat(Npz.keys(file)).containsExactly("b", "w");
     }
+
+    /**
+     * Damage the reader trips on before the entry's end, where its CRC-32 is checked: a header byte (a "malformed
+     * .npy header") or a value (one beyond float32's range) is reported as the damage it is, after the entry is
+     * read to its end (before 2026-12-07 the reader's own refusal was, as if the file had been written so).
+     */
+    @Test
+    void damageTheReaderRefusesIsReportedAsDamage() throws IOException {
+        Path file = dir.resolve("x.npz");
+        Map<String, NpyArray> arrays = new LinkedHashMap<>();
+        arrays.put("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2, 3, 4}, 2, 2));
+        Npz.writeArrays(file, arrays);
+        byte[] original = Files.readAllBytes(file);
+        long recorded;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            recorded = zip.getEntry("x.npy").getCrc();
+        }
+        byte[] header = "'fortran_order': False".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] value = f8(1);
+        for (boolean inHeader : new boolean[] {true, false}) {
+            byte[] bytes = original.clone();
+            byte[] find = inHeader ? header : value;
+            int at = -1;
+            for (int i = 0; i + find.length <= bytes.length && at < 0; i++) {
+                at = Arrays.equals(bytes, i, i + find.length, find, 0, find.length) ? i : -1;
+            }
+            if (inHeader) {
+                bytes[at + find.length - 3] = 'k'; // False becomes Fakse
+            } else {
+                bytes[at + 7] = 0x47; // 1.0 (3ff0...) becomes 2^128, beyond float32's range
+            }
+            Files.write(file, bytes);
+            long actual;
+            try (ZipFile zip = new ZipFile(file.toFile())) {
+                CRC32 crc = new CRC32();
+                crc.update(zip.getInputStream(zip.getEntry("x.npy")).readAllBytes());
+                actual = crc.getValue();
+            }
+            String message = file + ", entry 'x.npy': corrupt .npz archive: the entry's data has CRC-32 "
+                    + String.format("%08x", actual) + ", the archive records " + String.format("%08x", recorded)
+                    + " (the file is damaged)";
+            assertThatThrownBy(() -> Npz.readTensors(file, DType.F32)).as("header %s", inHeader)
+                    .isInstanceOf(NpyFormatException.class).hasMessage(message);
+            assertThatThrownBy(() -> DataSource.loadDataset(file + ":1", DType.F32, 0)).as("header %s", inHeader)
+                    .isInstanceOf(NpyFormatException.class).hasMessage(message);
+        }
+        // an entry written so, its CRC-32 its own, keeps the reader's refusal
+        Path wide = dir.resolve("wide.npz");
+        Npz.writeArrays(wide, Map.of("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 1e39}, 1, 2)));
+        assertThatThrownBy(() -> DataSource.loadDataset(wide.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(wide + ", entry 'x.npy': element 1 is 1.0E39, beyond float32's range");
+    }
 }

@@ -197,6 +197,51 @@ class StandardizerTest {
         return Math.max(1e-12, 2 * count * Math.ulp(1.0) * max / Math.sqrt(var));
     }
 
+    /**
+     * Standardisation is scale-free: inputs ×2^1000 standardise to the same values, bit for bit, and inputs ×1e300
+     * (≈ 2^997, squares beyond float64) to the same values within round-off; the statistics scale with them. Before
+     * 2026-12-07 their squares overflowed: σ = ∞, and every standardised input was 0 with no word.
+     */
+    @Test
+    void hugeInputsStandardiseAsTheirUnscaledSelves() {
+        double[] values = {1, 2, 3, 6, -4, 0.5, 7, 2};
+        for (Standardizer.Mode mode : new Standardizer.Mode[] {Standardizer.Mode.GLOBAL,
+            Standardizer.Mode.PER_FEATURE}) {
+            for (double scale : new double[] {Math.scalb(1.0, 1000), 1e300, 1e-300}) {
+                double[] scaled = values.clone();
+                for (int i = 0; i < scaled.length; i++) {
+                    scaled[i] *= scale;
+                }
+                try (Tensor x = Tensor.of(values, 4, 2); Tensor big = Tensor.of(scaled, 4, 2)) {
+                    Standardizer plain = Standardizer.fit(x, mode);
+                    Standardizer large = Standardizer.fit(big, mode);
+                    try (Tensor a = plain.apply(x); Tensor b = large.apply(big)) {
+                        double[] expected = a.toDoubleArray();
+                        double[] got = b.toDoubleArray();
+                        for (int i = 0; i < expected.length; i++) {
+                            if (scale == Math.scalb(1.0, 1000)) {
+                                assertThat(got[i]).as("%s ×2^1000 [%d]", mode, i).isEqualTo(expected[i]);
+                            } else {
+                                assertThat(got[i]).as("%s ×%s [%d]", mode, scale, i)
+                                        .isCloseTo(expected[i], within(1e-14));
+                            }
+                        }
+                    }
+                    for (int j = 0; j < plain.std().length; j++) {
+                        assertThat(large.std()[j] / scale).isCloseTo(plain.std()[j], within(1e-14 * plain.std()[j]));
+                        assertThat(large.mean()[j] / scale).isCloseTo(plain.mean()[j],
+                                within(1e-14 * Math.abs(plain.mean()[j])));
+                    }
+                }
+            }
+        }
+        // an oracle for the unscaled fit: np.std([1, 2, 3, 6, -4, 0.5, 7, 2]) = sqrt(80.96875 / 8) = 3.18136664...
+        try (Tensor x = Tensor.of(values, 4, 2)) {
+            assertThat(Standardizer.fit(x, Standardizer.Mode.GLOBAL).std()[0])
+                    .isCloseTo(Math.sqrt(80.96875 / 8), within(1e-15));
+        }
+    }
+
     @Test
     void allConstantWhenNothingVaries() {
         try (Tensor constant = Tensor.of(new double[] {2, 2, 2, 2}, 2, 2);
