@@ -11,11 +11,15 @@ import java.nio.file.Path;
  * {@link AtomicFile}: after N bytes (default 64), an {@code IOException("No space left on device")}. For a tiled
  * run's {@code OUT.partial}: without {@code @N}, the up-front check of its space fails; with {@code @N}, the
  * memory-mapped write of the (N+1)-th tile faults as a mapped write to a full disk does (an
- * {@link InternalError}). Unset (always, outside tests), nothing changes.
+ * {@link InternalError}); with {@code @N}{@value #LOST}, that write is lost and no fault is raised at all, as when
+ * HotSpot delivers the SIGBUS's error only after the writer has moved on. Unset (always, outside tests), nothing
+ * changes.
  */
 final class InjectedFaults {
     static final String PROPERTY = "ntk4j.test.disk-full";
     static final String NO_SPACE = "No space left on device";
+    /** The suffix of {@code NAME@N} that loses the (N+1)-th tile's mapped write without a fault. */
+    static final String LOST = ":lost";
 
     private InjectedFaults() {
     }
@@ -31,7 +35,14 @@ final class InjectedFaults {
         if (!name.equals(file.getFileName().toString())) {
             return null;
         }
-        return at < 0 ? -1L : Long.parseLong(v.substring(at + 1));
+        String n = at < 0 ? null : v.substring(at + 1);
+        return n == null ? -1L : Long.parseLong(n.endsWith(LOST) ? n.substring(0, n.length() - LOST.length()) : n);
+    }
+
+    /** Whether the property names {@code file} with {@code @N}{@value #LOST}: a mapped write lost without a fault. */
+    static boolean lost(Path file) {
+        Long n = limit(file);
+        return n != null && n >= 0 && System.getProperty(PROPERTY).endsWith(LOST);
     }
 
     /** {@code ch}, or a channel that fails once the injected limit of bytes for {@code target} is written. */
