@@ -481,20 +481,10 @@ class TrainCommandTest {
         // the same parameters without their record
         Path bare = dir.resolve("bare.npz");
         Files.copy(p, bare);
-        // μ and σ of d1 (float32 values), two passes in float64; d2 and d3 standardised by them by hand
-        double[] x1 = Npz.read(d1).get("x").toDoubleArray();
-        double mu = 0;
-        for (double v : x1) {
-            mu += v;
-        }
-        mu /= x1.length;
-        double sq = 0;
-        for (double v : x1) {
-            sq += (v - mu) * (v - mu);
-        }
-        double inv = 1 / Math.sqrt(sq / x1.length);
-        Path d2s = standardised(d2, dir.resolve("d2s.npz"), mu, inv);
-        Path d3s = standardised(d3, dir.resolve("d3s.npz"), mu, inv);
+        // d2 and d3 standardised by hand by d1's μ and σ
+        double[] muInv = globalStatistics(d1);
+        Path d2s = standardised(d2, dir.resolve("d2s.npz"), muInv[0], muInv[1]);
+        Path d3s = standardised(d3, dir.resolve("d3s.npz"), muInv[0], muInv[1]);
         String[] predict = {"predict", "--model", model, "--dtype", "f64", "--test", d3.toString()};
         Path recorded = dir.resolve("recorded.npy");
         String err = CliRuns.run(0, TiledRunTest.with(predict, "--train", d2.toString(), "--params-in", p.toString(),
@@ -546,17 +536,8 @@ class TrainCommandTest {
         String model = "fcn(depth=1,width=16,out=3)";
         CliRuns.run(0, "train", "--model", model, "--train", d1.toString(), "--test", "none", "--batch", "4",
                 "--epochs", "2", "--quiet", "--params-out", p.toString());
-        double[] x1 = Npz.read(d1).get("x").toDoubleArray();
-        double mu = 0;
-        for (double v : x1) {
-            mu += v;
-        }
-        mu /= x1.length;
-        double sq = 0;
-        for (double v : x1) {
-            sq += (v - mu) * (v - mu);
-        }
-        Path d2s = standardised(d2, dir.resolve("d2s.npz"), mu, 1 / Math.sqrt(sq / x1.length));
+        double[] muInv = globalStatistics(d1);
+        Path d2s = standardised(d2, dir.resolve("d2s.npz"), muInv[0], muInv[1]);
         Path recorded = dir.resolve("recorded.npy");
         Path byHand = dir.resolve("byhand.npy");
         Path own = dir.resolve("own.npy");
@@ -611,6 +592,21 @@ class TrainCommandTest {
             assertThat(files.map(f -> f.getFileName().toString()).sorted().toList())
                     .containsExactly("epoch-0002.npz", "epoch-0002" + Checkpoints.STATE_SUFFIX);
         }
+    }
+
+    /** μ and 1/σ of {@code in}'s x (float32 values) over all its entries, two passes in float64. */
+    private static double[] globalStatistics(Path in) throws Exception {
+        double[] x = Npz.read(in).get("x").toDoubleArray();
+        double mu = 0;
+        for (double v : x) {
+            mu += v;
+        }
+        mu /= x.length;
+        double sq = 0;
+        for (double v : x) {
+            sq += (v - mu) * (v - mu);
+        }
+        return new double[] {mu, 1 / Math.sqrt(sq / x.length)};
     }
 
     /** {@code in}'s x standardised by hand, (x − μ)·(1/σ) in float64, and its labels, written as float64. */

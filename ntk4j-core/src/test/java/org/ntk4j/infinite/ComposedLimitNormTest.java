@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 import static org.ntk4j.infinite.ComposedLimitTest.largestDifference;
 import static org.ntk4j.infinite.ComposedLimitTest.meanEmpiricalIsNear;
+import static org.ntk4j.infinite.ComposedLimitTest.model;
 import static org.ntk4j.infinite.ComposedLimitWindowsTest.matchesTheOracle;
 
 import java.util.Map;
@@ -402,9 +403,5 @@ class ComposedLimitNormTest {
                 }
             }
         }
-    }
-
-    private static Model model(Layer... layers) {
-        return new Model(Layers.serial(layers), "test");
     }
 }

@@ -586,11 +586,11 @@ class ComposedLimitTest {
         }
     }
 
-    private static Model model(Layer... layers) {
+    static Model model(Layer... layers) {
         return new Model(Layers.serial(layers), "test");
     }
 
-    private static double dot(double[] a, double[] b) {
+    static double dot(double[] a, double[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) {
             s += a[i] * b[i];
@@ -598,7 +598,7 @@ class ComposedLimitTest {
         return s;
     }
 
-    private static double[] concat(double[] a, double[] b) {
+    static double[] concat(double[] a, double[] b) {
         double[] r = new double[a.length + b.length];
         System.arraycopy(a, 0, r, 0, a.length);
         System.arraycopy(b, 0, r, a.length, b.length);

@@ -3,8 +3,11 @@ package org.ntk4j.infinite;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.ntk4j.infinite.ComposedLimitTest.concat;
+import static org.ntk4j.infinite.ComposedLimitTest.dot;
 import static org.ntk4j.infinite.ComposedLimitTest.largestDifference;
 import static org.ntk4j.infinite.ComposedLimitTest.meanEmpiricalIsNear;
+import static org.ntk4j.infinite.ComposedLimitTest.model;
 
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -315,24 +318,5 @@ class ComposedLimitWindowsTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(want);
             assertThatThrownBy(() -> lim.weightedExpectations(x, null)).hasMessageStartingWith(want);
         }
-    }
-
-    private static Model model(Layer... layers) {
-        return new Model(Layers.serial(layers), "test");
-    }
-
-    private static double dot(double[] a, double[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) {
-            s += a[i] * b[i];
-        }
-        return s;
-    }
-
-    private static double[] concat(double[] a, double[] b) {
-        double[] r = new double[a.length + b.length];
-        System.arraycopy(a, 0, r, 0, a.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
     }
 }

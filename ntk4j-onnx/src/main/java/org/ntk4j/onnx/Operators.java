@@ -113,7 +113,7 @@ final class Operators {
         // and InstanceNorm1d/2d
         TABLE.put("InstanceNormalization", Operators::instanceNorm);
         // F.normalize and torch.norm (ReduceL2), torch.norm(p=1), torch.logsumexp, amin; axes an input from 18
-        TABLE.put("ReduceL2", c -> reduce(c, (v, a) -> v.mul(v).sum(a).sqrt(), 18));
+        TABLE.put("ReduceL2", c -> reduce(c, Operators::l2Norm, 18));
         TABLE.put("ReduceL1", c -> reduce(c, (v, a) -> v.relu().add(v.neg().relu()).sum(a), 18));
         TABLE.put("ReduceMin", c -> reduce(c, (v, a) -> v.neg().reduceMax(a).neg(), 18));
         // max + log Σ exp(x − max): finite for large x; its derivative is the softmax (the max's terms cancel)
@@ -662,11 +662,13 @@ final class Operators {
         // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
         Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
         Var y = xh.conv(w.var().transpose(filter), strides, pads, dilations, (int) group);
-        if (c.has(2)) {
-            y = y.add(c.traced(2).var());
+        Traced bias = c.has(2) ? c.traced(2) : null;
+        if (bias != null) {
+            y = y.add(bias.var());
         }
         int batch = x.batch == 0 || x.batch == NONE ? x.batch : MIXED;
-        return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
+        // a filter or a bias [C] computed from the examples (F.conv2d(x, w, b * x.mean())) mixes them
+        return one(new Traced(y, toFirst, w.batch == NONE && (bias == null || bias.batch == NONE) ? batch : MIXED));
     }
 
     /**
@@ -760,11 +762,13 @@ final class Operators {
             }
             y = Var.concatenate(r - 1, parts);
         }
-        if (c.has(2)) {
-            y = y.add(c.traced(2).var());
+        Traced bias = c.has(2) ? c.traced(2) : null;
+        if (bias != null) {
+            y = y.add(bias.var());
         }
         int batch = x.batch == 0 || x.batch == NONE ? x.batch : MIXED;
-        return one(new Traced(y, toFirst, w.batch == NONE ? batch : MIXED));
+        // as Conv's: a filter or a bias computed from the examples mixes them
+        return one(new Traced(y, toFirst, w.batch == NONE && (bias == null || bias.batch == NONE) ? batch : MIXED));
     }
 
     private static int[] ints(long[] v, int n, int dflt) {
@@ -1070,6 +1074,17 @@ final class Operators {
             batch = Tracer.removeAxesBatch(x.batch, axes);
         }
         return one(c.out(y, batch));
+    }
+
+    /**
+     * √(Σ v²) over {@code axes}, with PyTorch's derivative 0 where the norm is 0 (F.normalize of a zero vector, a
+     * ReLU's output all zero): √s alone has the derivative 2v·dv / (2√s) = 0/0 = NaN there. Computed as √(s + z) −
+     * z with z = [s = 0] (no derivative): the same values, the derivative 0 where s = 0.
+     */
+    private static Var l2Norm(Var v, int[] axes) {
+        Var s = v.mul(v).sum(axes);
+        Var z = s.greater(0).neg().add(1);
+        return s.add(z).sqrt().sub(z);
     }
 
     private static int[] sortedAxes(Ctx c, long[] axes, int rank) {

@@ -83,8 +83,7 @@ final class Recurrent {
         }
         boolean linearBeforeReset = c.attrInt("linear_before_reset", 0) != 0;
         // the sequence batch-first: the exporter's Transpose of a batch-first input is a view of it
-        Var xs = x.groups == null && x.perm != null && java.util.Arrays.equals(x.perm, new int[] {1, 0, 2})
-                ? x.phys : x.var().transpose(1, 0, 2);
+        Var xs = swapFirstTwo(x);
         Var[] initialH = initial(c, 5, dirs, n, h);
         Var[] initialC = lstm ? initial(c, 6, dirs, n, h) : null;
         // hs[t][d], h of direction d after the step at position t: [N, H]
@@ -174,6 +173,14 @@ final class Recurrent {
         if (w.batch != NONE || r.batch != NONE || b != null && b.batch != NONE) {
             batch = MIXED;
         }
+        // an initial state computed from the examples ([dirs, N, H], its axis 1 theirs: a state read from x, a
+        // learned h0 expanded to the batch) keeps them apart; one that mixes them (a mean over the batch added)
+        // makes every output mix them too
+        for (int i = 5; i <= (lstm ? 6 : 5); i++) {
+            if (c.has(i) && c.in(i) instanceof Traced t && t.batch != NONE) {
+                batch = t.batch == 1 && batch != MIXED ? 0 : MIXED;
+            }
+        }
         Traced y = new Traced(Var.concatenate(1, perStep), new int[] {1, 2, 0, 3}, batch == 0 ? 2 : batch);
         Traced yh = last(lastH, n, h, batch);
         Value[] out = new Value[c.node.getOutputCount()];
@@ -185,6 +192,33 @@ final class Recurrent {
             out[2] = last(lastC, n, h, batch);
         }
         return out;
+    }
+
+    /**
+     * {@code v} [A, B, C] as [B, A, C], read from the value as held: a view whose axes are held in that order (the
+     * exporter's Transpose of a batch-first input; a stacked layer's input, the previous layer's Y transposed and
+     * reshaped to [T, N, dirs·H], held [N, T, dirs, H]) is a reshape of what is held, moving no data; otherwise one
+     * transpose. Through {@link Traced#var()} such a value would be copied into the file's sequence-first layout
+     * first, a value without the examples first.
+     */
+    private static Var swapFirstTwo(Traced v) {
+        int[] s = v.shape();
+        if (!v.isView()) {
+            return v.phys.transpose(1, 0, 2);
+        }
+        // the held axes of logical axes 1, 0, 2 in that order
+        int[] order = new int[v.phys.rank()];
+        int k = 0;
+        for (int g : new int[] {1, 0, 2}) {
+            for (int j = 0; j < v.groupSize(g); j++) {
+                order[k++] = v.physAxis(v.groupStart(g) + j);
+            }
+        }
+        boolean held = true;
+        for (int i = 0; i < order.length; i++) {
+            held &= order[i] == i;
+        }
+        return (held ? v.phys : v.phys.transpose(order)).reshape(s[1], s[0], s[2]);
     }
 
     /** [dirs, N, H] held as [N, dirs, H]. */
@@ -223,9 +257,7 @@ final class Recurrent {
         if (v instanceof Const k && !k.weightCandidate() && java.util.Arrays.stream(k.values()).allMatch(a -> a == 0)) {
             return r;
         }
-        Traced t = c.traced(i);
-        Var held = t.groups == null && t.perm != null && java.util.Arrays.equals(t.perm, new int[] {1, 0, 2})
-                ? t.phys : t.var().transpose(1, 0, 2);
+        Var held = swapFirstTwo(c.traced(i));
         for (int d = 0; d < dirs; d++) {
             r[d] = held.sliceInDim(1, d, d + 1, 1).reshape(n, h);
         }

@@ -660,11 +660,12 @@ final class Tracer {
             // the examples' count equal to another axis's size included)
             int b;
             if (findsFollowingExamples) {
-                b = out.length == 0 ? -1 : out[0] == n ? 0 : innerExamplesAxis(v.shape(), out, n);
+                int[] s = v.shape();
+                b = out.length == 0 ? -1 : out[0] == n && (s.length < out.length || s[0] == 1) ? 0
+                        : innerExamplesAxis(s, out, n);
                 if (v.batch != NONE || b < 0) {
                     return null;
                 }
-                int[] s = v.shape();
                 boolean grows = n > 1 && (b == 0 ? s.length < out.length || s[0] == 1 : s[b] == 1);
                 if (!grows || !fromBatchShape.contains(in(shapeInput))) {
                     return null;
@@ -705,18 +706,25 @@ final class Tracer {
             return new Traced(zero.add(v.var().broadcastTo(rest).transpose(toHeld)), perm, b);
         }
 
-        /** The one axis i > 0 with out[i] = n and the source's size 1 there (same rank), or -1. */
+        /**
+         * The one axis i > 0 that grows from the source's size 1 to out[i] = n (same rank), or -1. Only grown axes
+         * count: an axis that is n long in the source too (a hidden size of 13 beside the examples' 13 in h0 [1, 1,
+         * 13] expanded to [1, 13, 13]) is the source's own.
+         */
         private int innerExamplesAxis(int[] s, int[] out, int n) {
+            if (s.length != out.length) {
+                return -1;
+            }
             int b = -1;
             for (int i = 1; i < out.length; i++) {
-                if (out[i] == n) {
+                if (out[i] == n && s[i] == 1) {
                     if (b >= 0) {
                         return -1;
                     }
                     b = i;
                 }
             }
-            return b > 0 && s.length == out.length && s[b] == 1 ? b : -1;
+            return b;
         }
 
         /**

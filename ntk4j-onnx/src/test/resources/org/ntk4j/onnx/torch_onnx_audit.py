@@ -1,6 +1,7 @@
 """Exports small PyTorch networks that are not torchvision classifiers (MLPs of every activation, 1-D convolutions,
 text models, nn.TransformerEncoder, GRU and LSTM, GroupNorm and InstanceNorm, a ConvTranspose2d autoencoder,
-F.normalize, an NHWC model, two outputs, dict inputs) to ONNX in float64, for ntk4j-onnx's OnnxAuditModelsTest.
+F.normalize, an NHWC model, two outputs, dict inputs; and the review's edge cases: a hidden size of 13, 3 steps, zero
+vectors, states and biases read from the whole batch) to ONNX in float64, for ntk4j-onnx's OnnxAuditModelsTest.
 
     python3 torch_onnx_audit.py --model NAME:OPSET[:fixed],... --out DIR
 
@@ -130,22 +131,31 @@ class Encoder(torch.nn.Module):
 
 
 class Rnn(torch.nn.Module):
-    """nn.GRU or nn.LSTM, batch-first on [N, 5, 4], hidden 6, read out at the last step (out[:, -1]) or from h_n."""
+    """nn.GRU or nn.LSTM, batch-first on [N, 5, 4] (or [N, steps, 4]), hidden 6 (or `hidden`), read out at the last
+    step (out[:, -1]) or from h_n. h0: False (zeros), True (learned, expanded to the batch) or "mix" (computed from
+    each example's first step plus the batch's mean of it: an initial state that mixes the examples)."""
 
-    def __init__(self, kind, layers=1, bidirectional=False, readout="last", h0=False):
+    def __init__(self, kind, layers=1, bidirectional=False, readout="last", h0=False, hidden=6):
         super().__init__()
+        states = layers * (2 if bidirectional else 1)
         # a learned initial state, expanded to the batch
-        self.h0 = torch.nn.Parameter(torch.randn(layers * (2 if bidirectional else 1), 1, 6) / 2) if h0 else None
+        self.h0 = torch.nn.Parameter(torch.randn(states, 1, hidden) / 2) if h0 is True else None
+        self.mix = torch.nn.Linear(4, states * hidden) if h0 == "mix" else None
+        self.h0_states = states
         cls = torch.nn.GRU if kind == "gru" else torch.nn.LSTM
-        self.rnn = cls(4, 6, num_layers=layers, batch_first=True, bidirectional=bidirectional)
+        self.rnn = cls(4, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         self.readout = readout
-        self.out = torch.nn.Linear(6 * (2 if bidirectional else 1), 3)
+        self.out = torch.nn.Linear(hidden * (2 if bidirectional else 1), 3)
 
     def forward(self, x):
         # functional_call (torch 1.13) replaces the weights as attributes, but the RNN computes with its cached
         # _flat_weights: without this, jacrev sees no dependence on them (a zero Jacobian)
         self.rnn._flat_weights = [getattr(self.rnn, w) for w in self.rnn._flat_weights_names]
-        if self.h0 is None:
+        if self.mix is not None:
+            s = torch.tanh(self.mix(x[:, 0]))
+            s = (s + s.mean(0, keepdim=True)).reshape(x.shape[0], self.h0_states, -1).transpose(0, 1)
+            o, h = self.rnn(x, s.contiguous())
+        elif self.h0 is None:
             o, h = self.rnn(x)
         else:
             h0 = self.h0.expand(-1, x.shape[0], -1).contiguous()
@@ -262,6 +272,35 @@ class Normalize(torch.nn.Module):
         return torch.cat([z.flatten(1), stats.flatten(1)], 1)
 
 
+class NormalizeZero(torch.nn.Module):
+    """F.normalize of a ReLU's output, several of whose rows are all zero (a zero vector's norm, whose derivative
+    PyTorch takes as 0), beside the pre-activations."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 24)
+
+    def forward(self, x):
+        h = self.lin(x).view(x.shape[0], 6, 4)
+        return torch.cat([torch.nn.functional.normalize(torch.relu(h - 0.7), dim=-1), h], 1).flatten(1)
+
+
+class ConvBiasMixed(torch.nn.Module):
+    """Conv2d or ConvTranspose2d (`transposed`) whose bias is scaled by the batch's mean of x: each example's output
+    reads the others (a Conv or ConvTranspose node whose bias input depends on the whole batch)."""
+
+    def __init__(self, transposed):
+        super().__init__()
+        self.transposed = transposed
+        self.w = torch.nn.Parameter(torch.randn(3, 2, 3, 3) / 2)
+        self.b = torch.nn.Parameter(torch.randn(2))
+
+    def forward(self, x):
+        conv = torch.nn.functional.conv_transpose2d if self.transposed else torch.nn.functional.conv2d
+        w = self.w if self.transposed else self.w.transpose(0, 1)
+        return torch.tanh(conv(x, w, self.b * x.mean())).flatten(1)
+
+
 class Nhwc(torch.nn.Module):
     """A Keras-style model: NHWC input [N, 5, 5, 2] permuted to NCHW, a convolution, back to NHWC, a Dense on the
     channels (MatMul on the last axis), a global mean over H and W."""
@@ -298,6 +337,20 @@ def build(name):
         return Rnn("gru", 2, True, "hn"), torch.randn(3, 5, 4)
     if name == "gru_h0":
         return Rnn("gru", 1, False, "hn", h0=True), torch.randn(3, 5, 4)
+    if name == "gru_h0_13":
+        # hidden size 13, the import's first dry-run batch: h0 [1, 1, 13] expanded to [1, N, 13]
+        return Rnn("gru", 1, False, "hn", h0=True, hidden=13), torch.randn(3, 5, 4)
+    if name == "gru_h0_mixed":
+        return Rnn("gru", 1, False, "hn", h0="mix"), torch.randn(3, 5, 4)
+    if name == "lstm2bi_3steps":
+        # 3 steps: the stacked layer's input [3, N, 12] is as long as no example count the checks use
+        return Rnn("lstm", 2, True, "hn"), torch.randn(3, 3, 4)
+    if name == "conv_bias_mixed":
+        return ConvBiasMixed(False), torch.randn(3, 3, 4, 4)
+    if name == "convt_bias_mixed":
+        return ConvBiasMixed(True), torch.randn(3, 3, 4, 4)
+    if name == "normalize_zero":
+        return NormalizeZero(), torch.randn(3, 4)
     if name == "lstm_h0":
         return Rnn("lstm", 1, True, "last", h0=True), torch.randn(3, 5, 4)
     if name == "views_len":
