@@ -117,9 +117,9 @@ class ConvergenceCommandTest {
         String[] o = run(2, "convergence", "--model", "transformer(layers=1)", "--widths", "8,16");
         assertThat(o[1].trim()).isEqualTo("ntk4j: --model: convergence compares against the analytic infinite-width "
                 + "NTK, which ntk4j has for a zoo " + InfiniteLimit.SUPPORTED + " only, not 'transformer'");
-        String[] swish = run(2, "convergence", "--model", "fcn(depth=1,act=swish)", "--widths", "8,16");
-        assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
-                + "sigmoid, gelu, softplus, sin, identity, got 'swish'");
+        String[] mish = run(2, "convergence", "--model", "fcn(depth=1,act=mish)", "--widths", "8,16");
+        assertThat(mish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
+                + "sigmoid, gelu, softplus, sin, identity, abs, exp, gaussian, cos, silu, elu, got 'mish'");
         String[] s = run(2, "convergence", "--seeds", "5", "--ensemble", "4");
         assertThat(s[1]).contains("need 1 <= --seeds <= --ensemble");
     }

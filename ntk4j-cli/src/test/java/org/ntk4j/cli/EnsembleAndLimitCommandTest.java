@@ -167,9 +167,9 @@ class EnsembleAndLimitCommandTest {
                 "synthetic:4,8,8");
         assertThat(other[1].trim()).isEqualTo("ntk4j: --infinite: the analytic infinite-width kernels are implemented "
                 + "for " + InfiniteLimit.SUPPORTED + " only, not 'transformer'");
-        String[] swish = run(2, "kernel", "--infinite", "--model", "fcn(act=swish)", "--data", "synthetic:4,8");
-        assertThat(swish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
-                + "sigmoid, gelu, softplus, sin, identity, got 'swish'");
+        String[] mish = run(2, "kernel", "--infinite", "--model", "fcn(act=mish)", "--data", "synthetic:4,8");
+        assertThat(mish[1].trim()).isEqualTo("ntk4j: fcn: option act must be one of relu, leaky_relu, erf, tanh, "
+                + "sigmoid, gelu, softplus, sin, identity, abs, exp, gaussian, cos, silu, elu, got 'mish'");
         String[] sem = run(2, "kernel", "--ensemble", "1", "--sem", dir.resolve("s.npy").toString(), "--data",
                 "synthetic:4,8");
         assertThat(sem[1]).contains("--sem: the standard error of the mean needs --ensemble K with K >= 2");

@@ -39,8 +39,8 @@ class ResourceErrorsTest {
         }
         String expected = "ntk4j: kernel: the result holds Infinity (at flat index 0 of [4, 4]) although the inputs "
                 + "and parameters are finite: the network's outputs or their derivatives are not finite at these "
-                + "inputs (an overflow of f32, or an operation outside its domain, such as the log of a negative "
-                + "number); compute in float64, or scale the inputs";
+                + "inputs (an overflow of f32, such as exp of a large pre-activation, or an operation outside its "
+                + "domain, such as the log of a negative number); compute in float64, or scale the inputs";
         String[] inMemory = CliRuns.run(2, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data",
                 data.toString());
         assertThat(inMemory[1].strip()).isEqualTo(expected);

@@ -8,11 +8,13 @@ import org.ntk4j.primitive.ErfFunction;
  * the infinite-width recursions of every architecture ({@link FcnLimit}, and any limit built from the same
  * layers): for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), {E[φ(u)²], E[φ(v)²], E[φ(u)φ(v)], E[φ'(u)φ'(v)]}.
  *
- * <p>Closed forms for relu, leaky_relu and identity (one piecewise-linear family), erf, gelu and sin; tanh, sigmoid
- * and softplus by {@link #quadrature}, a numerical integration whose error is about 1e-16 of the size of φ's values
- * (an absolute error; tested to 1e-13) at every covariance. Relative to an expectation much smaller than that, E[φ'φ']
- * of tanh at a huge variance, it is larger: about 2e-10 at variance 1e12 and 6e-7 at 1e20 against the integral's
- * asymptotic form (measured).
+ * <p>Closed forms for relu, leaky_relu, identity and abs (one piecewise-linear family), erf, gelu, sin, cos, exp and
+ * gaussian; tanh, sigmoid, softplus and silu by {@link #quadrature}, a numerical integration whose error is about
+ * 1e-16 of the size of φ's values (an absolute error; tested to 1e-13) at every covariance. Relative to an
+ * expectation much smaller than that, E[φ'φ'] of tanh at a huge variance, it is larger: about 2e-10 at variance 1e12
+ * and 6e-7 at 1e20 against the integral's asymptotic form (measured). elu, whose second derivative jumps at 0 (which
+ * the analytic rule's trapezoids would resolve only to about 1e-3), by {@link #eluCross}: v's conditional
+ * expectations in closed form, u's integral by Gauss–Legendre panels graded towards its kink.
  */
 final class ActivationDuals {
     /**
@@ -130,7 +132,9 @@ final class ActivationDuals {
 
     /**
      * E[φ(u)²] for u ~ N(0, k): see the closed forms at {@link #piecewiseLinearCross}, {@link #erfCross},
-     * {@link #geluCross} and {@link #sinCross} (E[sin² u] = (1 − e^{−2k})/2), and {@link #quadrature}.
+     * {@link #geluCross}, {@link #sinCross} (E[sin² u] = (1 − e^{−2k})/2, E[cos² u] = (1 + e^{−2k})/2),
+     * {@link #expCross} (E[e^{2u}] = e^{2k}) and {@link #gaussianCross} (E[e^{−2u²}] = 1/√(1 + 4k)), and
+     * {@link #quadrature} and {@link #eluCross}.
      */
     static double meanSquare(Activation act, double k, Scratch scratch) {
         Activation.Kind kind = act.function();
@@ -148,10 +152,23 @@ final class ActivationDuals {
                 return scratch.self[0];
             case SIN:
                 return -Math.expm1(-2 * k) / 2;
+            case ABS:
+                return piecewiseLinearSquare(-1, 1, k);
+            case EXP:
+                return Math.exp(2 * k); // ∞ beyond k ≈ 354.9: the kernel's finiteness check names the overflow
+            case GAUSSIAN:
+                return 1 / Math.sqrt(1 + 4 * k);
+            case COS:
+                return (1 + Math.exp(-2 * k)) / 2;
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
+            case SILU:
                 return meanSquare(kind, STEP, pole(kind), Math.sqrt(k), scratch);
+            case ELU:
+                // the cross term at c = 1, so that identical inputs get the variance to the bit (as relu's)
+                eluCross(k, k, k, scratch.self, scratch);
+                return scratch.self[0];
             default:
                 throw new AssertionError(kind);
         }
@@ -203,6 +220,12 @@ final class ActivationDuals {
         if (!numerical(act)) {
             return 1;
         }
+        if (act.function() == Activation.Kind.ELU) {
+            // its one-dimensional rule's panels, scaled so that variances up to 1 weigh what tanh's δ = 1 does (time
+            // per expectation measured 15 µs, tanh's 13 to 18, 2026-12-07); the panels grow like log2 of the deviation
+            return UNIT_CROSS_NODES * eluPanels(eluSmallest(Math.sqrt(k11), 0, Math.sqrt(k22)))
+                    / eluPanels(eluSmallest(1, 0, 1));
+        }
         double pole = pole(act.function());
         double inner = k22 > 0 ? 2 * sideNodes(delta(pole, Math.sqrt(k22))) - 1 : 1;
         return sideNodes(delta(pole, Math.sqrt(k11))) * inner;
@@ -223,14 +246,16 @@ final class ActivationDuals {
     }
 
     /**
-     * Whether {@link #of} integrates the activation's expectations numerically (tanh, sigmoid, softplus).
+     * Whether {@link #of} integrates the activation's expectations numerically (tanh, sigmoid, softplus and silu by
+     * {@link #quadrature}, elu by {@link #eluCross}).
      *
      * @param act the activation
      * @return true where there is no closed form
      */
     static boolean numerical(Activation act) {
         Activation.Kind kind = act.function();
-        return kind == Activation.Kind.TANH || kind == Activation.Kind.SIGMOID || kind == Activation.Kind.SOFTPLUS;
+        return kind == Activation.Kind.TANH || kind == Activation.Kind.SIGMOID || kind == Activation.Kind.SOFTPLUS
+                || kind == Activation.Kind.SILU || kind == Activation.Kind.ELU;
     }
 
     /**
@@ -249,13 +274,13 @@ final class ActivationDuals {
         Activation.Kind kind = act.function();
         switch (kind) {
             case RELU:
-                piecewiseLinearCross(0, 1, k11, k22, k12, out);
+                piecewiseLinearCross(0, 1, 0, k11, k22, k12, out);
                 return;
             case LEAKY_RELU:
-                piecewiseLinearCross(act.negativeSlope(), 1, k11, k22, k12, out);
+                piecewiseLinearCross(act.negativeSlope(), 1, act.negativeSlope(), k11, k22, k12, out);
                 return;
             case IDENTITY:
-                piecewiseLinearCross(1, 1, k11, k22, k12, out);
+                piecewiseLinearCross(1, 1, 1, k11, k22, k12, out);
                 return;
             case ERF:
                 erfCross(k11, k22, k12, out);
@@ -271,6 +296,28 @@ final class ActivationDuals {
             case SIN:
                 sinCross(k11, k22, k12, out);
                 return;
+            case ABS:
+                piecewiseLinearCross(-1, 1, 0, k11, k22, k12, out);
+                return;
+            case EXP:
+                expCross(k11, k22, k12, out);
+                return;
+            case GAUSSIAN:
+                gaussianCross(k11, k22, k12, out);
+                return;
+            case COS:
+                // cos = sin(· + π/2): E[cos u cos v] = e^{−(k11 + k22)/2} cosh k12, E[sin u sin v] = … sinh k12
+                sinCross(k11, k22, k12, out);
+                double sinProduct = out[0];
+                out[0] = out[1];
+                out[1] = sinProduct;
+                return;
+            case SILU:
+                quadratureCross(kind, STEP, k11, k22, k12, out, scratch);
+                return;
+            case ELU:
+                eluCross(k11, k22, k12, out, scratch);
+                return;
             default:
                 throw new AssertionError(kind);
         }
@@ -278,9 +325,9 @@ final class ActivationDuals {
 
     /**
      * φ(x) = a·min(x, 0) + b·max(x, 0) (neural-tangents' ABRelu): relu (0, 1), leaky_relu (α, 1) for its slope α,
-     * identity (1, 1); E[φ(u)²] = a b k11 + (b − a)² k11/2, evaluated as the cross term is at c = 1 (norm = k11,
-     * J = 1/2): identical inputs keep k12 = k11 = k22 to the bit, so c = 1 exactly at the next layer (as for relu,
-     * whose terms these are with a = 0).
+     * identity (1, 1), abs (−1, 1); E[φ(u)²] = a b k11 + (b − a)² k11/2, evaluated as the cross term is at c = 1
+     * (norm = k11, J = 1/2): identical inputs keep k12 = k11 = k22 to the bit, so c = 1 exactly at the next layer (as
+     * for relu, whose terms these are with a = 0).
      */
     private static double piecewiseLinearSquare(double a, double b, double k) {
         double slope = b - a;
@@ -291,17 +338,18 @@ final class ActivationDuals {
      * {@link #piecewiseLinearSquare}'s φ: {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} into {@code out}.
      * With φ = a·x + (b − a)·relu(x) and E[u·relu(v)] = k12/2 (the halves v &gt; 0 and v &lt; 0 are mirror images):
      * E[φ(u)φ(v)] = a b k12 + (b − a)² J₁, E[φ'(u)φ'(v)] = a b + (b − a)² (π − θ)/(2π), J₁ the relu (arc-cosine)
-     * kernel. φ'(0) = a, as the autodiff takes it (relu' = [x &gt; 0]; max(x, αx) follows αx on a tie), which
-     * matters only for a zero variance.
+     * kernel. φ'(0) = {@code at0}, as the autodiff takes it (a for relu, leaky_relu and identity: relu' = [x &gt; 0],
+     * max(x, αx) follows αx on a tie; 0 for abs, relu(x) + relu(−x)), which matters only for a zero variance.
      */
-    private static void piecewiseLinearCross(double a, double b, double k11, double k22, double k12, double[] out) {
+    private static void piecewiseLinearCross(double a, double b, double at0, double k11, double k22, double k12,
+                                             double[] out) {
         double slope = b - a;
         double ab = a * b;
         double square = slope * slope;
         if (!(k11 > 0 && k22 > 0)) {
-            // u or v is 0 almost surely: φ(0) = 0, φ'(0) = a, and E[φ'] = (a + b)/2 for the other if it varies
+            // u or v is 0 almost surely: φ(0) = 0, φ'(0) = at0, and E[φ'] = (a + b)/2 for the other if it varies
             out[0] = 0;
-            out[1] = k11 > 0 || k22 > 0 ? a * (a + b) / 2 : a * a;
+            out[1] = k11 > 0 || k22 > 0 ? at0 * (a + b) / 2 : at0 * at0;
             return;
         }
         // √(k11 k22): no overflow or underflow of the product, and exactly k11 when the variances are equal, so that
@@ -401,8 +449,178 @@ final class ActivationDuals {
     }
 
     /**
+     * exp (φ' = φ): E[e^u e^v] = e^{(k11 + k22)/2 + k12}, the moment generating function of u + v, into both entries
+     * of {@code out}; E[e^{2u}] = e^{2 k11}. Beyond an exponent of about 709.8 these are ∞ (not clamped): the limits'
+     * finiteness check then refuses the kernel, naming the overflow, rather than return it.
+     */
+    private static void expCross(double k11, double k22, double k12, double[] out) {
+        double e = Math.exp((k11 + k22) / 2 + k12);
+        out[0] = e;
+        out[1] = e;
+    }
+
+    /**
+     * neural-tangents' Gaussian φ(x) = e^{−x²} (a = 1, b = −1), φ' = −2x e^{−x²}: with D = (1 + 2k11)(1 + 2k22) −
+     * 4k12² (the determinant of I + 2Σ), E[φ(u)φ(v)] = 1/√D and E[φ'(u)φ'(v)] = 4 k12/D^{3/2} (E[uv e^{−u²−v²}] =
+     * ((Σ^{−1} + 2I)^{−1})₁₂ /√D = k12/D^{3/2}); E[φ(u)²] = 1/√(1 + 4k11). Into {@code out}, D written as erf's det
+     * is (no difference of large products).
+     */
+    private static void gaussianCross(double k11, double k22, double k12, double[] out) {
+        double det = 1 + 2 * k11 + 2 * k22 + 4 * covarianceDeterminant(k11, k22, k12);
+        double root = Math.sqrt(det);
+        out[0] = 1 / root;
+        out[1] = 4 * (k12 / det) / root;
+    }
+
+    /**
+     * Gauss–Legendre nodes and weights of order {@link #ELU_ORDER} on [−1, 1], by Newton's iteration on the Legendre
+     * polynomial: {@link #eluCross}'s panels.
+     */
+    private static final int ELU_ORDER = 12;
+    private static final double[] GL_NODE = new double[ELU_ORDER];
+    private static final double[] GL_WEIGHT = new double[ELU_ORDER];
+    /**
+     * {@link #eluCross}'s panels are graded down to this fraction of the integrand's smallest scale, the last one
+     * reaching 0; measured against 24-point panels of ratio 1.5 graded to 1% of it (variances 1e-3..1e16,
+     * correlations to ±(1 − 1e-7) and ±1): within 5e-15 of max(1, variance) (8 points: 4e-10, 10: 2e-12).
+     */
+    private static final double ELU_SHRINK = 0.25;
+    /** The panels stop at this width (a variance of 1e36): what lies within it weighs below 1e-18 of the scale. */
+    private static final double ELU_MIN_WIDTH = 1e-18;
+    private static final double SQRT_2 = Math.sqrt(2);
+
+    static {
+        for (int i = 0; i < ELU_ORDER; i++) {
+            double x = Math.cos(Math.PI * (i + 0.75) / (ELU_ORDER + 0.5));
+            double derivative = 1;
+            for (int iteration = 0; iteration < 100; iteration++) {
+                double p1 = 1;
+                double p2 = 0;
+                for (int j = 1; j <= ELU_ORDER; j++) {
+                    double p3 = p2;
+                    p2 = p1;
+                    p1 = ((2 * j - 1) * x * p2 - (j - 1) * p3) / j;
+                }
+                derivative = ELU_ORDER * (x * p1 - p2) / (x * x - 1);
+                double dx = p1 / derivative;
+                x -= dx;
+                if (Math.abs(dx) < 1e-16) {
+                    break;
+                }
+            }
+            GL_NODE[i] = x;
+            GL_WEIGHT[i] = 2 / ((1 - x * x) * derivative * derivative);
+        }
+    }
+
+    /**
+     * elu, φ(x) = x for x &gt; 0 and e^x − 1 otherwise, φ'(x) = 1 and e^x (φ'(0) = 1, the autodiff's value): with
+     * u = s11 z1 and v = l21 z1 + l22 z2 (the Cholesky factor), v given z1 is N(μ, σ²), μ = l21 z1, σ = l22, whose
+     * expectations have closed forms (r = μ/σ, Φ and ϕ the standard normal's distribution and density):
+     * <pre>
+     *   E[φ(v) | z1]  = μ Φ(r) + σ ϕ(r) + T − Φ(−r),   E[φ'(v) | z1] = Φ(r) + T,   T = e^{μ + σ²/2} Φ(−r − σ)
+     * </pre>
+     * (T = E[e^v; v &lt; 0], written e^{−r²/2} erfcx((r + σ)/√2)/2 where r + σ ≥ 0, without overflow). The outer
+     * integral over z1 ∈ [0, Z_MAX] and its mirror [−Z_MAX, 0] (φ(u) analytic on each, kinked at 0 where both meet)
+     * is a sum of Gauss–Legendre panels [h/2, h] from h = Z_MAX down to {@link #ELU_SHRINK} times the integrand's
+     * smallest scale (1, 1/s11 of e^u, 1/|l21| of e^μ, σ/|l21| where r crosses 0; at least
+     * {@link #ELU_MIN_WIDTH}), then [0, h]: a kink at the end of every panel, and a panel per octave of scale, so
+     * that any variance and correlation is resolved (6 panels of 12 nodes at variances below 1 and correlations
+     * away from ±1, 23 at variance 1e8). σ = 0 (c = ±1, or a zero variance) makes the conditional a point, v = μ.
+     * Into {@code out}; allocation-free.
+     */
+    private static void eluCross(double k11, double k22, double k12, double[] out, Scratch scratch) {
+        double s11 = Math.sqrt(k11);
+        double s22 = Math.sqrt(k22);
+        // the correlation, exactly 1 for identical inputs (as relu's)
+        double norm = k11 == k22 ? k11 : s11 * s22;
+        double c = norm > 0 ? Math.max(-1, Math.min(1, k12 / norm)) : 0;
+        double l21 = c * s22;
+        double l22 = s22 * Math.sqrt(Math.max(0, (1 - c) * (1 + c)));
+        double smallest = eluSmallest(s11, Math.abs(l21), l22);
+        double[] f = scratch.fy;
+        double e12 = 0;
+        double d12 = 0;
+        for (double hi = Z_MAX; ; hi /= 2) {
+            double lo = hi / 2 < smallest ? 0 : hi / 2;
+            double mid = (hi + lo) / 2;
+            double half = (hi - lo) / 2;
+            for (int i = 0; i < ELU_ORDER; i++) {
+                double z = mid + half * GL_NODE[i];
+                double w = half * GL_WEIGHT[i] * Math.exp(-z * z / 2) * INV_SQRT_2PI;
+                for (int sign = -1; sign <= 1; sign += 2) {
+                    double z1 = sign * z;
+                    double u = s11 * z1;
+                    eluConditional(l21 * z1, l22, f);
+                    e12 += w * (u > 0 ? u : Math.expm1(u)) * f[0];
+                    d12 += w * (u > 0 ? 1 : Math.exp(u)) * f[1];
+                }
+            }
+            if (lo == 0) {
+                break;
+            }
+        }
+        out[0] = e12;
+        out[1] = d12;
+    }
+
+    /**
+     * The width below which {@link #eluCross}'s last panel starts: {@link #ELU_SHRINK} times the smallest of 1, 1/s11,
+     * 1/|l21| and l22/|l21| (those of a zero deviation left out), at least {@link #ELU_MIN_WIDTH}.
+     */
+    private static double eluSmallest(double s11, double l21, double l22) {
+        double scale = 1;
+        if (s11 > 0) {
+            scale = Math.min(scale, 1 / s11);
+        }
+        if (l21 > 0) {
+            scale = Math.min(scale, 1 / l21);
+            if (l22 > 0) {
+                scale = Math.min(scale, l22 / l21);
+            }
+        }
+        return Math.max(ELU_MIN_WIDTH, ELU_SHRINK * scale);
+    }
+
+    /** The number of {@link #eluCross}'s panels (each of {@link #ELU_ORDER} nodes per side) for a smallest width. */
+    private static double eluPanels(double smallest) {
+        int panels = 1;
+        for (double hi = Z_MAX; hi / 2 >= smallest; hi /= 2) {
+            panels++;
+        }
+        return panels;
+    }
+
+    /**
+     * {E[φ(v)], E[φ'(v)]} of elu for v ~ N(μ, σ²) into f[0], f[1] (see {@link #eluCross}); σ = 0: φ(μ), φ'(μ).
+     */
+    private static void eluConditional(double mu, double sigma, double[] f) {
+        if (!(sigma > 0)) {
+            f[0] = mu > 0 ? mu : Math.expm1(mu);
+            f[1] = mu > 0 ? 1 : Math.exp(mu);
+            return;
+        }
+        double r = mu / sigma;
+        double tail = lowerTail(Math.abs(r)); // Φ(−|r|)
+        double below = r >= 0 ? 1 - tail : tail; // Φ(r)
+        double above = r >= 0 ? tail : 1 - tail; // Φ(−r)
+        double density = Math.exp(-r * r / 2);
+        double b = r + sigma;
+        // T = e^{μ + σ²/2} Φ(−b); for b ≥ 0 the exponents combine to −r²/2 (μ + σ²/2 − b²/2 = −r²/2)
+        double t = b >= 0 ? density * ErfFunction.erfcx(b / SQRT_2) / 2
+                : Math.exp(mu + sigma * sigma / 2) * (1 - lowerTail(-b));
+        f[0] = mu * below + sigma * density * INV_SQRT_2PI + t - above;
+        f[1] = below + t;
+    }
+
+    /** Φ(−t) for t ≥ 0 (+∞ included), to about 1e-15 relative: erfcx(t/√2) e^{−t²/2}/2. */
+    private static double lowerTail(double t) {
+        return ErfFunction.erfcx(t / SQRT_2) * Math.exp(-t * t / 2) / 2;
+    }
+
+    /**
      * The four expectations by numerical integration, for activations without a closed form (tanh, sigmoid,
-     * softplus; any of them works). With the Cholesky factor of the covariance, u = l11 z1 and
+     * softplus, silu; any analytic φ works). With the Cholesky factor of the covariance, u = l11 z1 and
      * v = l21 z1 + l22 z2 for independent standard normals z1, z2; the outer integral over z1 and, for each z1
      * node, the inner one over z2 are trapezoidal rules in a variable t with z = center + m(t),
      * <pre>
@@ -434,10 +652,13 @@ final class ActivationDuals {
             meanSquare(act, step, pole, Math.sqrt(k22), scratch), cross[0], cross[1]};
     }
 
-    /** The distance of φ's nearest complex singularity from the real axis (1 for the entire erf and gelu). */
+    /**
+     * The distance of φ's nearest complex singularity from the real axis (σ's poles ±iπ for sigmoid, softplus and
+     * silu; 1 for the entire erf and gelu).
+     */
     private static double pole(Activation.Kind act) {
         return act == Activation.Kind.TANH ? Math.PI / 2 : act == Activation.Kind.SIGMOID
-                || act == Activation.Kind.SOFTPLUS ? Math.PI : 1;
+                || act == Activation.Kind.SOFTPLUS || act == Activation.Kind.SILU ? Math.PI : 1;
     }
 
     /**
@@ -553,7 +774,7 @@ final class ActivationDuals {
     }
 
     /**
-     * {φ(x), φ'(x)} of tanh, sigmoid or softplus into out[at], out[at + 1], from one exponential of −|x| (no
+     * {φ(x), φ'(x)} of tanh, sigmoid, softplus or silu into out[at], out[at + 1], from one exponential of −|x| (no
      * overflow at any x); erf and gelu too, whose closed forms the rule is checked against.
      */
     private static void evaluate(Activation.Kind act, double x, double[] out, int at) {
@@ -581,13 +802,16 @@ final class ActivationDuals {
         } else if (act == Activation.Kind.SOFTPLUS) {
             out[at] = Math.max(x, 0) + Math.log1p(e); // ln(1 + e^x) without overflow
             out[at + 1] = sigmoid;
+        } else if (act == Activation.Kind.SILU) {
+            out[at] = x * sigmoid;
+            out[at + 1] = sigmoid + x * (e / ((1 + e) * (1 + e))); // σ + x σ(1 − σ)
         } else {
             throw new AssertionError(act);
         }
     }
 
     /**
-     * {φ(x), φ'(x), φ(−x), φ'(−x)} into {@code out}: for tanh, sigmoid and softplus from the one exponential of −|x|
+     * {φ(x), φ'(x), φ(−x), φ'(−x)} into {@code out}: for tanh, sigmoid, softplus and silu from one exponential of −|x|
      * that {@link #evaluate} takes (tanh(−x) = −tanh x, σ(−x) = e^{−x}σ(x) = 1 − σ(x), softplus(−x) = softplus(x) −
      * x, written without cancellation), for erf and gelu by two evaluations.
      */
@@ -601,7 +825,7 @@ final class ActivationDuals {
             out[1] = sech2;
             out[2] = -out[0];
             out[3] = sech2;
-        } else if (act == Activation.Kind.SIGMOID || act == Activation.Kind.SOFTPLUS) {
+        } else if (act == Activation.Kind.SIGMOID || act == Activation.Kind.SOFTPLUS || act == Activation.Kind.SILU) {
             double e = Math.exp(-ax);
             double large = 1 / (1 + e); // σ(|x|)
             double small = e / (1 + e); // σ(−|x|)
@@ -613,6 +837,13 @@ final class ActivationDuals {
                 out[1] = derivative;
                 out[2] = minus;
                 out[3] = derivative;
+            } else if (act == Activation.Kind.SILU) {
+                // silu(±x) = ±x σ(±x), silu'(±x) = σ(±x) ± x σ(x)σ(−x)
+                double curvature = x * (e / ((1 + e) * (1 + e)));
+                out[0] = x * plus;
+                out[1] = plus + curvature;
+                out[2] = -x * minus;
+                out[3] = minus - curvature;
             } else {
                 double log = Math.log1p(e);
                 out[0] = Math.max(x, 0) + log;

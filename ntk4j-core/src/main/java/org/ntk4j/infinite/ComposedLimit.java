@@ -133,10 +133,10 @@ public final class ComposedLimit implements InfiniteLimit {
     /** What the composition supports, as its refusals name it. */
     public static final String SUPPORTED_LAYERS = "serial, parallel, fan_out, fan_in_sum, dense, flatten, identity, "
             + "fan_in_concat (channels or features), the activations relu, leaky_relu, erf, tanh, sigmoid, gelu, "
-            + "softplus and sin, layer_norm (of a dense or conv layer's output: a vector's features, an image's "
-            + "channels, a flattened image's features), batch_norm_eval (zero running means, one running variance), "
-            + "and on images to_image, conv (2-D, any strides and zero padding, no groups), avg_pool (2-D) and "
-            + "global_avg_pool";
+            + "softplus, sin, abs, exp, gaussian, cos, silu and elu, layer_norm (of a dense or conv layer's output: a "
+            + "vector's features, an image's channels, a flattened image's features), batch_norm_eval (zero running "
+            + "means, one running variance), and on images to_image, conv (2-D, any strides and zero padding, no "
+            + "groups), avg_pool (2-D) and global_avg_pool";
 
     private static final int DENSE = 0;
     private static final int ACT = 1;

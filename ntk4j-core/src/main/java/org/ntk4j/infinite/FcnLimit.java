@@ -33,9 +33,9 @@ import org.ntk4j.tensor.Tensor;
  * E[φ'φ'] = (π − θ)/(2π);
  * erf: E[φφ] = (2/π) arcsin(2K(x,x') / √((1 + 2K(x,x))(1 + 2K(x',x')))),
  * E[φ'φ'] = (4/π) / √((1 + 2K(x,x))(1 + 2K(x',x')) − 4K(x,x')²).
- * leaky_relu, identity, gelu and sin have closed forms too, tanh, sigmoid and softplus a numerical integration
- * accurate to about 1e-15 ({@link ActivationDuals}). With depth = 0 the activation is never applied: every act
- * gives the same (linear) limit.
+ * leaky_relu, identity, abs, gelu, sin, cos, exp and gaussian have closed forms too, tanh, sigmoid, softplus, silu
+ * and elu a numerical integration accurate to about 1e-15 ({@link ActivationDuals}). With depth = 0 the activation
+ * is never applied: every act gives the same (linear) limit.
  *
  * <p>The limit is diagonal in the logits (K ⊗ I_O, Θ ⊗ I_O); {@link #kernel} lays it out as the empirical kernel
  * of the same kind (trace = mean over the logits = Θ).

@@ -17,11 +17,11 @@ public interface InfiniteLimit {
     String SUPPORTED = "fcn, cnn (pool=gap or flatten) and resnet, with any act";
 
     /**
-     * Seconds of one thread for a Gaussian expectation integrated numerically (tanh, sigmoid, softplus) on the 2-core
-     * build machine (Intel Xeon, JDK 17), at the variances where the quadrature's rule is smallest (the layers'
-     * variances below π²/4 for tanh, π² for sigmoid and softplus): the rate {@link #predictedSeconds} applies, which
-     * {@link #predictedSeconds(Tensor, Tensor)} (and {@code kernel --infinite}) scales by each expectation's node
-     * count ({@link #weightedExpectations}).
+     * Seconds of one thread for a Gaussian expectation integrated numerically (tanh, sigmoid, softplus, silu; elu's
+     * one-dimensional rule is priced alike) on the 2-core build machine (Intel Xeon, JDK 17), at the variances where
+     * the quadrature's rule is smallest (the layers' variances below π²/4 for tanh, π² for sigmoid, softplus and
+     * silu): the rate {@link #predictedSeconds} applies, which {@link #predictedSeconds(Tensor, Tensor)} (and
+     * {@code kernel --infinite}) scales by each expectation's node count ({@link #weightedExpectations}).
      */
     double NUMERICAL_SECONDS = 15e-6;
 
@@ -86,8 +86,8 @@ public interface InfiniteLimit {
     double expectations(int n1, int n2, int[] perExample);
 
     /**
-     * Whether the activation's expectations are integrated numerically (tanh, sigmoid, softplus) rather than in
-     * closed form.
+     * Whether the activation's expectations are integrated numerically (tanh, sigmoid, softplus, silu, elu) rather
+     * than in closed form.
      *
      * @return true for a numerical integration
      */

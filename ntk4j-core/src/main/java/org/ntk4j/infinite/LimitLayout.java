@@ -242,7 +242,8 @@ final class LimitLayout {
             throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
                     + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
                     + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
-                    + "per layer); " + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
+                    + "per layer, exponentially through act=exp); "
+                    + (dtype == DType.F64 ? "" : "compute in float64, or ") + "scale the inputs");
         }
     }
 }

@@ -24,7 +24,19 @@ public final class Activation extends SingleLayer {
         /** sin(x). */
         SIN,
         /** x. */
-        IDENTITY
+        IDENTITY,
+        /** |x| (neural-tangents' {@code Abs}, ABRelu(−1, 1)); derivative sign(x), 0 at 0 (as JAX's, torch's). */
+        ABS,
+        /** e^x (neural-tangents' {@code Exp()}); overflows float64 beyond x ≈ 709.78. */
+        EXP,
+        /** e^{−x²} (neural-tangents' {@code Gaussian()}, a = 1, b = −1: not the density's e^{−x²/2}). */
+        GAUSSIAN,
+        /** cos(x) (neural-tangents' {@code Cos()}, its Sin with the phase π/2). */
+        COS,
+        /** x·σ(x) = x/(1 + e^{−x}), SiLU or swish (β = 1); {@code swish} parses as this. */
+        SILU,
+        /** x for x &gt; 0, e^x − 1 otherwise (ELU with α = 1, continuously differentiable: φ'(0) = 1). */
+        ELU
     }
 
     /**
@@ -62,18 +74,21 @@ public final class Activation extends SingleLayer {
     }
 
     /**
-     * Parses relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity (any case).
+     * Parses relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, abs, exp, gaussian, cos, silu
+     * (or its other name swish) and elu (any case).
      *
      * @param name the activation's name
      * @return the activation, with the default parameter
      * @throws IllegalArgumentException if the name is none of those
      */
     public static Activation parse(String name) {
+        String upper = name.toUpperCase(Locale.ROOT);
         try {
-            return new Activation(Kind.valueOf(name.toUpperCase(Locale.ROOT)));
+            return new Activation(upper.equals("SWISH") ? Kind.SILU : Kind.valueOf(upper));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("act: unknown activation '" + name
-                    + "'; expected one of relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity");
+            throw new IllegalArgumentException("act: unknown activation '" + name + "'; expected one of relu, "
+                    + "leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin, identity, abs, exp, gaussian, cos, silu "
+                    + "(swish), elu");
         }
     }
 
@@ -126,6 +141,21 @@ public final class Activation extends SingleLayer {
                 return x.sin();
             case IDENTITY:
                 return x;
+            case ABS:
+                // relu(x) + relu(−x): derivative sign(x), 0 at 0 (max(x, −x) would take −1 there)
+                return x.relu().add(x.neg().relu());
+            case EXP:
+                return x.exp();
+            case GAUSSIAN:
+                return x.square().neg().exp();
+            case COS:
+                return x.cos();
+            case SILU:
+                return x.mul(x.sigmoid());
+            case ELU:
+                // relu(x) + e^{min(x, 0)} − 1, min(x, 0) = x − relu(x): its derivative at 0 is 1 − 0, so φ'(0) = 1 as
+                // from either side (e^{−relu(−x)} would give 0 there), and e^0 − 1 = 0 exactly for x > 0
+                return x.relu().add(x.sub(x.relu()).exp().sub(1.0));
             default:
                 throw new AssertionError(kind);
         }

@@ -113,6 +113,60 @@ public final class Layers {
     }
 
     /**
+     * The absolute value |x| (neural-tangents' {@code Abs}); derivative sign(x), 0 at 0.
+     *
+     * @return the layer
+     */
+    public static Layer abs() {
+        return new Activation(Activation.Kind.ABS);
+    }
+
+    /**
+     * The exponential e^x (neural-tangents' {@code Exp()}).
+     *
+     * @return the layer
+     */
+    public static Layer exp() {
+        return new Activation(Activation.Kind.EXP);
+    }
+
+    /**
+     * The Gaussian e^{−x²} (neural-tangents' {@code Gaussian()}, with its scaling: not e^{−x²/2}).
+     *
+     * @return the layer
+     */
+    public static Layer gaussian() {
+        return new Activation(Activation.Kind.GAUSSIAN);
+    }
+
+    /**
+     * cos(x).
+     *
+     * @return the layer
+     */
+    public static Layer cos() {
+        return new Activation(Activation.Kind.COS);
+    }
+
+    /**
+     * SiLU (swish), x·σ(x) = x/(1 + e^{−x}).
+     *
+     * @return the layer
+     */
+    public static Layer silu() {
+        return new Activation(Activation.Kind.SILU);
+    }
+
+    /**
+     * ELU with α = 1: x for x &gt; 0, e^x − 1 otherwise.
+     *
+     * @return the layer
+     */
+    public static Layer elu() {
+        return new Activation(Activation.Kind.ELU);
+    }
+
+    /**
      * The identity, x (no parameters; the skip branch of {@link #residual}).
      *
      * @return the layer

@@ -348,9 +348,10 @@ public final class Zoo {
 
     /**
      * The activation of a zoo spec's options {@code act} (relu, leaky_relu, erf, tanh, sigmoid, gelu, softplus, sin,
-     * identity; default relu) and {@code slope}, leaky_relu's negative slope α in [0, 1] (default
-     * {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}; neural-tangents' {@code LeakyRelu(alpha)}), checked whatever the
-     * depth. A slope given with another act is refused: it would be silently ignored.
+     * identity, abs, exp, gaussian, cos, silu or swish, elu; default relu) and {@code slope}, leaky_relu's negative
+     * slope α in [0, 1] (default {@link Activation#DEFAULT_LEAKY_RELU_ALPHA}; neural-tangents'
+     * {@code LeakyRelu(alpha)}), checked whatever the depth. A slope given with another act is refused: it would be
+     * silently ignored.
      *
      * @param s the spec of a zoo model with an activation (fcn, cnn, resnet)
      * @return the activation its hidden layers apply

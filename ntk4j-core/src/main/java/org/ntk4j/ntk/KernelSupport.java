@@ -88,7 +88,8 @@ final class KernelSupport {
     /**
      * Refuses a computed kernel (or block) that holds NaN or ±∞. The inputs and parameters were checked finite
      * before, so such a value means the network's outputs or their derivatives are not finite at these inputs: an
-     * overflow of the dtype (inputs of 1e20 through a float32 network), or an operation outside its domain (the log
+     * overflow of the dtype (inputs of 1e20 through a float32 network, act=exp at pre-activations beyond 709 in
+     * float64 and 88 in float32), or an operation outside its domain (the log
      * of a negative number in an imported model). Returned silently, it would be written to a kernel file as if it
      * were a result.
      */
@@ -103,9 +104,9 @@ final class KernelSupport {
             throw new NonFiniteKernelException(what + ": the result holds " + k.getFlat(bad) + " (at flat index "
                     + bad + " of " + Shapes.str(k.shape()) + ") although the inputs and parameters are finite: the "
                     + "network's outputs or their derivatives are not finite at these inputs (an overflow of "
-                    + k.dtype().shortName() + ", or an operation outside its domain, such as the log of a negative "
-                    + "number); " + (k.dtype() == DType.F32 ? "compute in float64, or scale the inputs"
-                    : "scale the inputs")); // a float64 kernel: no wider type to suggest
+                    + k.dtype().shortName() + ", such as exp of a large pre-activation, or an operation outside its "
+                    + "domain, such as the log of a negative number); " + (k.dtype() == DType.F32
+                    ? "compute in float64, or scale the inputs" : "scale the inputs")); // float64: no wider type
         }
         return k;
     }

@@ -35,7 +35,9 @@ class ComposedLimitTest {
                 for (String param : new String[] {"ntk", "standard"}) {
                     for (int depth = 0; depth <= 3; depth++) {
                         for (String b : new String[] {"0.05", "0"}) {
-                            String spec = "fcn(depth=" + depth + ",width=37,out=3,w_std=1.4,b_std=" + b + ",param="
+                            // exp's variances grow as e^{2k} a layer: 1.4 overflows by depth 3
+                            String spec = "fcn(depth=" + depth + ",width=37,out=3,w_std="
+                                    + (act == Activation.Kind.EXP ? "0.5" : "1.4") + ",b_std=" + b + ",param="
                                     + param + ",act=" + act.name().toLowerCase(Locale.ROOT) + ")";
                             InfiniteLimit composed = InfiniteLimit.of(Zoo.parse(spec), new int[] {3, 4});
                             FcnLimit closed = FcnLimit.of(spec);
@@ -65,16 +67,19 @@ class ComposedLimitTest {
             for (Activation.Kind act : Activation.Kind.values()) {
                 String a = act.name().toLowerCase(Locale.ROOT);
                 String param = act.ordinal() % 2 == 0 ? "ntk" : "standard";
+                String wStd = act == Activation.Kind.EXP ? "0.5" : "1.3"; // exp's variances grow as e^{2k} a layer
                 for (String pool : new String[] {"gap", "flatten"}) {
                     int depth = act.ordinal() % 3 + 1;
                     int filter = act.ordinal() % 2 == 0 ? 3 : 2;
                     String spec = "cnn(depth=" + depth + ",channels=9,out=2,filter=" + filter + ",pool=" + pool
-                            + ",w_std=1.3,b_std=" + (depth == 2 ? "0" : "0.1") + ",param=" + param + ",act=" + a + ")";
+                            + ",w_std=" + wStd + ",b_std=" + (depth == 2 ? "0" : "0.1") + ",param=" + param + ",act="
+                            + a + ")";
                     compareZoo(spec, CnnLimit.of(spec), x, y, new int[] {3, 4, 2});
                     compareZoo(spec, CnnLimit.of(spec), g, null, new int[] {4, 3});
                 }
-                String spec = "resnet(blocks=" + (act.ordinal() % 3) + ",channels=5,out=2,w_std=1.2,b_std=0.1,param="
-                        + param + ",act=" + a + ")";
+                String spec = "resnet(blocks=" + (act.ordinal() % 3) + ",channels=5,out=2,w_std="
+                        + (act == Activation.Kind.EXP ? "0.5" : "1.2") + ",b_std=0.1,param=" + param + ",act=" + a
+                        + ")";
                 compareZoo(spec, ResNetLimit.of(spec), x, y, new int[] {3, 4, 2});
             }
             String depthZero = "cnn(depth=0,pool=gap,out=2)";

@@ -86,6 +86,28 @@ class ConvergenceTest {
         }
     }
 
+    /**
+     * The activations after neural-tangents' stax (abs, exp, gaussian and cos in closed form, silu and elu integrated
+     * numerically): single eNTKs of widths 64 and 4096 approach each one's limit, as tanh's do (a wrong expectation
+     * would leave a floor).
+     */
+    @Test
+    void theNewActivationsConvergeToTheirLimits() {
+        try (Tensor x = inputs()) {
+            for (String act : new String[] {"abs", "exp", "gaussian", "cos", "silu", "elu"}) {
+                // exp at the default w_std = 1.5 overflows (k ← σ_w² e^{2k} + σ_b² from k ≈ 2.25 reaches e^{4000}), and
+                // at 0.7 its lognormal fluctuations are still 7 times tanh's at width 4096
+                String options = act.equals("exp") ? ",w_std=0.5" : "";
+                Convergence.Result r = Convergence.run(w -> "fcn(depth=2,width=" + w + ",act=" + act + options + ")",
+                        new int[] {64, 4096}, 2, 2, 0, x, UnaryOperator.identity());
+                System.out.printf("%s widths 64, 4096: %.4f, %.4f%n", act, r.rows().get(0).singleMean(),
+                        r.rows().get(1).singleMean());
+                assertThat(r.rows().get(1).singleMean()).as(act).isLessThan(0.06);
+                assertThat(r.rows().get(1).singleMean()).as(act).isLessThan(r.rows().get(0).singleMean() / 5);
+            }
+        }
+    }
+
     /** A limit of 0 (zero inputs and no biases) is refused before any eNTK: every relative distance was NaN. */
     @Test
     void aZeroLimitIsRefusedBeforeAnyEntk() {

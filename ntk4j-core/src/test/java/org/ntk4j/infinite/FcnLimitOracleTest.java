@@ -168,7 +168,7 @@ class FcnLimitOracleTest {
                         .isInstanceOf(NonFiniteKernelException.class)
                         .hasMessageStartingWith("infinite-width limit: the NNGP holds ")
                         .hasMessageEndingWith("it overflows f64 at these inputs (it grows with |x|² and with σ_w² per "
-                                + "layer); scale the inputs");
+                                + "layer, exponentially through act=exp); scale the inputs");
             }
             try (Tensor z = Tensor.randomNormal(DType.F64, 5, 2, 4)) {
                 assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, z, false, DType.F64))

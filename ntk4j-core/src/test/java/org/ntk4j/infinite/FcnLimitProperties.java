@@ -12,7 +12,7 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Shapes and symmetries of {@link FcnLimit#kernel} over random sizes, example shapes, all nine activations,
+ * Shapes and symmetries of {@link FcnLimit#kernel} over random sizes, example shapes, all 15 activations,
  * parameterisations and kinds: the layout of each kind, K(x2, x1) = K(x1, x2)ᵀ, and x2 = null the same as x2 = x1.
  * Entries are compared to 1e-14 of the largest: swapping the arguments reorders a sum or two.
  */
@@ -23,7 +23,7 @@ class FcnLimitProperties {
     void everyKindHasItsLayoutAndTheKernelIsSymmetric(@ForAll @IntRange(min = 1, max = 6) int n1,
             @ForAll @IntRange(min = 1, max = 5) int n2, @ForAll @IntRange(min = 1, max = 4) int out,
             @ForAll @IntRange(min = 0, max = 3) int depth, @ForAll @IntRange(min = 0, max = 4) int kindIndex,
-            @ForAll @IntRange(min = 0, max = 8) int actIndex, @ForAll boolean standard, @ForAll boolean imageShaped,
+            @ForAll @IntRange(min = 0, max = 14) int actIndex, @ForAll boolean standard, @ForAll boolean imageShaped,
             @ForAll boolean nngp) {
         String kindName = KINDS[kindIndex];
         KernelKind kind = KernelKind.parse(kindName, 0);

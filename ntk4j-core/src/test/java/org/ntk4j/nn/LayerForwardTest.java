@@ -63,6 +63,12 @@ class LayerForwardTest {
         expected.put(Activation.Kind.SOFTPLUS, z -> Math.log(1 + Math.exp(z)));
         expected.put(Activation.Kind.SIN, Math::sin);
         expected.put(Activation.Kind.IDENTITY, z -> z);
+        expected.put(Activation.Kind.ABS, Math::abs);
+        expected.put(Activation.Kind.EXP, Math::exp);
+        expected.put(Activation.Kind.GAUSSIAN, z -> Math.exp(-z * z));
+        expected.put(Activation.Kind.COS, Math::cos);
+        expected.put(Activation.Kind.SILU, z -> z / (1 + Math.exp(-z)));
+        expected.put(Activation.Kind.ELU, z -> z > 0 ? z : Math.expm1(z));
         for (Map.Entry<Activation.Kind, java.util.function.DoubleUnaryOperator> e : expected.entrySet()) {
             Tensor y = run(new Activation(e.getKey()), Map.of(), x);
             for (int i = 0; i < 3; i++) {

@@ -24,6 +24,14 @@ class EmpiricalNtkTest {
     static Stream<Object[]> models() {
         return Stream.of(
                 new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3)"), new int[] {4}},
+                // the activations added after neural-tangents' stax, each in an fcn, and silu in a cnn
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=abs)"), new int[] {4}},
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=exp,w_std=0.8,param=standard)"), new int[] {4}},
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=gaussian)"), new int[] {4}},
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=cos)"), new int[] {4}},
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=silu)"), new int[] {4}},
+                new Object[] {Zoo.parse("fcn(depth=2,width=5,out=3,act=elu)"), new int[] {4}},
+                new Object[] {Zoo.parse("cnn(depth=1,channels=2,out=2,act=silu)"), new int[] {3, 3, 1}},
                 new Object[] {Zoo.parse("cnn(depth=1,channels=2,out=2,act=tanh)"), new int[] {3, 3, 1}},
                 new Object[] {Zoo.parse("resnet(blocks=1,channels=2,out=2,act=erf)"), new int[] {3, 3, 1}},
                 new Object[] {Zoo.parse("transformer(layers=1,dim=4,heads=2,out=2)"), new int[] {3, 2}},

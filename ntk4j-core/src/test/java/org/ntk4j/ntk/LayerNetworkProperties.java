@@ -393,14 +393,16 @@ class LayerNetworkProperties {
     }
 
     private static Layer activation(Random r, Builder b) {
+        // elu is continuously differentiable (its second derivative jumps), which is all the checks need; exp is left
+        // out, its pre-activations growing like iterated exponentials through random stacks
         Layer[] smooth = {Layers.tanh(), Layers.erf(), Layers.gelu(), Layers.softplus(), Layers.sin(),
-            Layers.sigmoid(), Layers.identity()};
-        int i = r.nextInt(smooth.length + 2);
+            Layers.sigmoid(), Layers.identity(), Layers.gaussian(), Layers.cos(), Layers.silu(), Layers.elu()};
+        int i = r.nextInt(smooth.length + 3);
         if (i < smooth.length) {
             return smooth[i];
         }
         b.hasKink = true;
-        return i == smooth.length ? Layers.relu() : Layers.leakyRelu(0.1);
+        return i == smooth.length ? Layers.relu() : i == smooth.length + 1 ? Layers.leakyRelu(0.1) : Layers.abs();
     }
 
     /** Per spatial axis of a window: padding {lo, hi} of 0 to 2 (below {@code window} when asked) that fits. */

@@ -52,7 +52,9 @@ class RandomCompositionProperties {
     }
 
     private static Layer activation(Random r) {
-        Layer[] acts = {Layers.tanh(), Layers.erf(), Layers.gelu(), Layers.softplus(), Layers.sin(), Layers.sigmoid()};
+        // exp is left out: through random stacks its pre-activations grow like iterated exponentials
+        Layer[] acts = {Layers.tanh(), Layers.erf(), Layers.gelu(), Layers.softplus(), Layers.sin(), Layers.sigmoid(),
+            Layers.gaussian(), Layers.cos(), Layers.silu(), Layers.elu()};
         return acts[r.nextInt(acts.length)];
     }
 
