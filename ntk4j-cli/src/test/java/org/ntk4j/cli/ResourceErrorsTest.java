@@ -68,7 +68,8 @@ class ResourceErrorsTest {
         String[] f64Overflow = CliRuns.run(2, "kernel", "--model", "fcn(depth=1,width=16,out=3)", "--data",
                 larger.toString(), "--dtype", "f64");
         assertThat(f64Overflow[1].strip()).startsWith("ntk4j: kernel: the result holds ")
-                .contains("(an overflow of f64, or an operation outside its domain").endsWith("number); scale the "
+                .contains("(an overflow of f64, such as exp of a large pre-activation, or an operation outside its "
+                        + "domain").endsWith("number); scale the "
                         + "inputs");
     }
 }
