@@ -14,7 +14,9 @@ import org.ntk4j.primitive.ErfFunction;
  * expectation much smaller than that, E[φ'φ'] of tanh at a huge variance, it is larger: about 2e-10 at variance 1e12
  * and 6e-7 at 1e20 against the integral's asymptotic form (measured). elu, whose second derivative jumps at 0 (which
  * the analytic rule's trapezoids would resolve only to about 1e-3), by {@link #eluCross}: v's conditional
- * expectations in closed form, u's integral by Gauss–Legendre panels graded towards its kink.
+ * expectations in closed form, u's integral by Gauss–Legendre panels graded towards its kink. After a
+ * normalisation the limits need a fifth, E[φ'(u)φ'(v)·u·v] ({@link #crossAndMoment}): closed where the others are
+ * (gelu's excepted) and one more integrand on the same nodes where they are integrated.
  */
 final class ActivationDuals {
     /**
@@ -72,8 +74,15 @@ final class ActivationDuals {
         /** φ and φ' at the inner rule's nodes (indices as its offsets). */
         private double[] value = new double[0];
         private double[] slope = new double[0];
-        /** {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} for the caller's use ({@link PixelPairs}); never written here. */
-        final double[] cross = new double[2];
+        /** φ'(v)·v at the inner rule's nodes (the integrand of {@link #crossAndMoment}'s third expectation). */
+        private double[] times = new double[0];
+        /** gelu's numerical third expectation of {@link #crossAndMoment} (its first two are closed). */
+        private final double[] gelu = new double[3];
+        /**
+         * {E[φ(u)φ(v)], E[φ'(u)φ'(v)]}, and E[φ'(u)φ'(v)·u·v] where {@link #crossAndMoment} fills it, for the
+         * caller's use ({@link PixelPairs}, {@link ComposedLimit}); never written here.
+         */
+        final double[] cross = new double[3];
         /** The four expectations of {@link #of}, for the caller's use ({@link FcnLimit}); never written here. */
         final double[] expectations = new double[4];
         /**
@@ -167,7 +176,7 @@ final class ActivationDuals {
                 return meanSquare(kind, STEP, pole(kind), Math.sqrt(k), scratch);
             case ELU:
                 // the cross term at c = 1, so that identical inputs get the variance to the bit (as relu's)
-                eluCross(k, k, k, scratch.self, scratch);
+                eluCross(k, k, k, false, scratch.self, scratch);
                 return scratch.self[0];
             default:
                 throw new AssertionError(kind);
@@ -259,6 +268,19 @@ final class ActivationDuals {
     }
 
     /**
+     * Whether {@link #crossAndMoment} ({@code moment}) or {@link #cross} integrates numerically: {@link #numerical}'s
+     * activations, and gelu for the moment (its first two expectations are closed, its E[φ'φ' u v] is integrated on
+     * {@link #quadrature}'s nodes of δ = 1 up to variance 1, so {@link #relativeNodes}' weight 1 prices it there).
+     *
+     * @param act the activation
+     * @param moment whether the expectation E[φ'(u)φ'(v)·u·v] is needed too
+     * @return true where there is no closed form
+     */
+    static boolean numerical(Activation act, boolean moment) {
+        return numerical(act) || moment && act.function() == Activation.Kind.GELU;
+    }
+
+    /**
      * {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} alone, into {@code out}: {@link #of} without the variances E[φ(u)²] and E[φ(v)²],
      * which a recursion carrying each input's own variances apart (the pixel-pair maps of {@link PixelPairs}) does
      * not read — erf's two other arcsines, and the numerical integrations' two one-dimensional rules, are skipped.
@@ -288,7 +310,7 @@ final class ActivationDuals {
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
-                quadratureCross(kind, STEP, k11, k22, k12, out, scratch);
+                quadratureCross(kind, STEP, k11, k22, k12, false, out, scratch);
                 return;
             case GELU:
                 geluCross(k11, k22, k12, out);
@@ -313,11 +335,101 @@ final class ActivationDuals {
                 out[1] = sinProduct;
                 return;
             case SILU:
-                quadratureCross(kind, STEP, k11, k22, k12, out, scratch);
+                quadratureCross(kind, STEP, k11, k22, k12, false, out, scratch);
                 return;
             case ELU:
-                eluCross(k11, k22, k12, out, scratch);
+                eluCross(k11, k22, k12, false, out, scratch);
                 return;
+            default:
+                throw new AssertionError(kind);
+        }
+    }
+
+    /**
+     * {E[φ(u)φ(v)], E[φ'(u)φ'(v)], E[φ'(u)φ'(v)·u·v]} into out[0..2]: {@link #cross} and the expectation a
+     * normalisation's scale γ needs at the activation after it ({@link ComposedLimit}: γ's gradient is the unit's own
+     * u·v, correlated with φ'(u)φ'(v)). Closed forms (a = k11, b = k22, c = k12):
+     * <ul>
+     * <li>relu, leaky_relu, identity and abs, positively homogeneous (φ'(x)·x = φ(x)): E[φ(u)φ(v)];</li>
+     * <li>erf: (4/π) c/D^{3/2} and gaussian: 4 (a'b' + 2c'²)/√D, D = (1 + 2a)(1 + 2b) − 4c², from the Gaussian
+     * weight e^{−u²−v²}, which turns Σ into Σ' = Σ(I + 2Σ)^{−1} = [[a + 2Δ, c], [c, b + 2Δ]]/D (Δ = ab − c²) and
+     * scales the mass by 1/√D, with E'[u²v²] = a'b' + 2c'² (Isserlis);</li>
+     * <li>exp: (c + (a + c)(b + c)) e^{(a + b)/2 + c}, ∂²/∂s∂t of the moment generating function
+     * e^{(s²a + 2stc + t²b)/2} at s = t = 1;</li>
+     * <li>sin and cos: with cos u cos v = (cos(u − v) + cos(u + v))/2, sin u sin v = (cos(u − v) − cos(u + v))/2 and
+     * E[uv cos(su + tv)] = −∂²/∂s∂t e^{−q/2} = (c − (sa + tc)(sc + tb)) e^{−q/2}, q = s²a + 2stc + t²b:
+     * P = c − (a + c)(b + c) at (1, 1), Q = c + (a − c)(b − c) at (1, −1), E = (Q e^{−(a+b)/2+c} ± P
+     * e^{−(a+b)/2−c})/2 (+ for sin, whose φ' is cos; − for cos, φ' = −sin).</li>
+     * </ul>
+     * tanh, sigmoid, softplus, silu and gelu by {@link #quadrature}'s rule with the integrand φ'(u)u·φ'(v)v added
+     * (gelu's first two stay closed), elu by {@link #eluCross} with v's conditional E[φ'(v)v] in closed form: the same
+     * nodes, to the accuracy the class documents (an absolute error of about 1e-16 of the integrand's size,
+     * max(1, √(k11 k22)) here; tested to 1e-12 of it). Allocation-free.
+     *
+     * @param act the activation φ (with its slope for leaky_relu)
+     * @param k11 Var u, at least 0
+     * @param k22 Var v, at least 0
+     * @param k12 Cov(u, v), with k12² ≤ k11 k22 up to rounding
+     * @param out receives the three expectations (length at least 3)
+     * @param scratch the calling thread's scratch
+     */
+    static void crossAndMoment(Activation act, double k11, double k22, double k12, double[] out, Scratch scratch) {
+        Activation.Kind kind = act.function();
+        switch (kind) {
+            case TANH:
+            case SIGMOID:
+            case SOFTPLUS:
+            case SILU:
+                quadratureCross(kind, STEP, k11, k22, k12, true, out, scratch);
+                return;
+            case GELU:
+                quadratureCross(kind, STEP, k11, k22, k12, true, scratch.gelu, scratch);
+                geluCross(k11, k22, k12, out);
+                out[2] = scratch.gelu[2];
+                return;
+            case ELU:
+                eluCross(k11, k22, k12, true, out, scratch);
+                return;
+            default:
+                break;
+        }
+        cross(act, k11, k22, k12, out, scratch);
+        switch (kind) {
+            case RELU:
+            case LEAKY_RELU:
+            case IDENTITY:
+            case ABS:
+                out[2] = out[0];
+                return;
+            case ERF: {
+                double det = 1 + 2 * k11 + 2 * k22 + 4 * covarianceDeterminant(k11, k22, k12);
+                out[2] = 4 / Math.PI * (k12 / det) / Math.sqrt(det);
+                return;
+            }
+            case GAUSSIAN: {
+                double delta = covarianceDeterminant(k11, k22, k12);
+                double det = 1 + 2 * k11 + 2 * k22 + 4 * delta;
+                double a = (k11 + 2 * delta) / det;
+                double b = (k22 + 2 * delta) / det;
+                double c = k12 / det;
+                out[2] = 4 * (a * b + 2 * c * c) / Math.sqrt(det);
+                return;
+            }
+            case EXP:
+                // out[0] = e^{(a + b)/2 + c}; ∞ where it overflowed (the finiteness check names it)
+                out[2] = (k12 + (k11 + k12) * (k22 + k12)) * out[0];
+                return;
+            case SIN:
+            case COS: {
+                double s = (k11 + k22) / 2;
+                // e^{−(s − c)} ≤ 1 and e^{−(s + c)} ≤ 1 as |c| ≤ s; a factor of 0 drops its (maybe huge) coefficient
+                double minus = Math.exp(-(s - k12));
+                double plus = Math.exp(-(s + k12));
+                double q = minus == 0 ? 0 : (k12 + (k11 - k12) * (k22 - k12)) * minus;
+                double p = plus == 0 ? 0 : (k12 - (k11 + k12) * (k22 + k12)) * plus;
+                out[2] = kind == Activation.Kind.SIN ? (q + p) / 2 : (q - p) / 2;
+                return;
+            }
             default:
                 throw new AssertionError(kind);
         }
@@ -529,7 +641,8 @@ final class ActivationDuals {
      * away from ±1, 23 at variance 1e8). σ = 0 (c = ±1, or a zero variance) makes the conditional a point, v = μ.
      * Into {@code out}; allocation-free.
      */
-    private static void eluCross(double k11, double k22, double k12, double[] out, Scratch scratch) {
+    private static void eluCross(double k11, double k22, double k12, boolean moment, double[] out,
+                                 Scratch scratch) {
         double s11 = Math.sqrt(k11);
         double s22 = Math.sqrt(k22);
         // the correlation, exactly 1 for identical inputs (as relu's)
@@ -541,6 +654,7 @@ final class ActivationDuals {
         double[] f = scratch.fy;
         double e12 = 0;
         double d12 = 0;
+        double m12 = 0;
         for (double hi = Z_MAX; ; hi /= 2) {
             double lo = hi / 2 < smallest ? 0 : hi / 2;
             double mid = (hi + lo) / 2;
@@ -552,8 +666,10 @@ final class ActivationDuals {
                     double z1 = sign * z;
                     double u = s11 * z1;
                     eluConditional(l21 * z1, l22, f);
+                    double du = u > 0 ? 1 : Math.exp(u);
                     e12 += w * (u > 0 ? u : Math.expm1(u)) * f[0];
-                    d12 += w * (u > 0 ? 1 : Math.exp(u)) * f[1];
+                    d12 += w * du * f[1];
+                    m12 += w * du * u * f[2];
                 }
             }
             if (lo == 0) {
@@ -562,6 +678,9 @@ final class ActivationDuals {
         }
         out[0] = e12;
         out[1] = d12;
+        if (moment) {
+            out[2] = m12;
+        }
     }
 
     /**
@@ -592,12 +711,15 @@ final class ActivationDuals {
     }
 
     /**
-     * {E[φ(v)], E[φ'(v)]} of elu for v ~ N(μ, σ²) into f[0], f[1] (see {@link #eluCross}); σ = 0: φ(μ), φ'(μ).
+     * {E[φ(v)], E[φ'(v)], E[φ'(v)·v]} of elu for v ~ N(μ, σ²) into f[0..2] (see {@link #eluCross}); σ = 0: φ(μ),
+     * φ'(μ), φ'(μ)μ. The third: E[v; v &gt; 0] = μΦ(r) + σϕ(r) and E[v e^v; v &lt; 0] = (μ + σ²)T − σϕ(r) (e^v tilts
+     * N(μ, σ²) to N(μ + σ², σ²) times e^{μ + σ²/2}), so E[φ'(v)v] = μ E[φ'(v)] + σ² T, the ϕ terms cancelling.
      */
     private static void eluConditional(double mu, double sigma, double[] f) {
         if (!(sigma > 0)) {
             f[0] = mu > 0 ? mu : Math.expm1(mu);
             f[1] = mu > 0 ? 1 : Math.exp(mu);
+            f[2] = f[1] * mu;
             return;
         }
         double r = mu / sigma;
@@ -611,6 +733,7 @@ final class ActivationDuals {
                 : Math.exp(mu + sigma * sigma / 2) * (1 - lowerTail(-b));
         f[0] = mu * below + sigma * density * INV_SQRT_2PI + t - above;
         f[1] = below + t;
+        f[2] = mu * f[1] + sigma * sigma * t;
     }
 
     /** Φ(−t) for t ≥ 0 (+∞ included), to about 1e-15 relative: erfcx(t/√2) e^{−t²/2}/2. */
@@ -646,7 +769,7 @@ final class ActivationDuals {
     static double[] quadrature(Activation.Kind act, double step, double k11, double k22, double k12) {
         Scratch scratch = new Scratch();
         double[] cross = new double[2];
-        quadratureCross(act, step, k11, k22, k12, cross, scratch);
+        quadratureCross(act, step, k11, k22, k12, false, cross, scratch);
         double pole = pole(act);
         return new double[] {meanSquare(act, step, pole, Math.sqrt(k11), scratch),
             meanSquare(act, step, pole, Math.sqrt(k22), scratch), cross[0], cross[1]};
@@ -674,9 +797,11 @@ final class ActivationDuals {
      * change from one z1 to the next. Where the kink is beyond ±Z_MAX (a correlation near ±1 at a large |z1|) the
      * rule is centred at ±Z_MAX instead and φ evaluated at its own nodes.</li>
      * </ul>
+     * With {@code moment}, also E[φ'(u)φ'(v)·u·v] into out[2] ({@link #crossAndMoment}): the integrand φ'(u)u·φ'(v)v
+     * on the same nodes (φ'(v)v kept per inner node as φ and φ' are; mirrored, φ'(−v)(−v)).
      */
     private static void quadratureCross(Activation.Kind act, double step, double k11, double k22, double k12,
-                                        double[] out, Scratch scratch) {
+                                        boolean moment, double[] out, Scratch scratch) {
         double pole = pole(act);
         double s11 = Math.sqrt(k11);
         double s22 = Math.sqrt(k22);
@@ -694,13 +819,16 @@ final class ActivationDuals {
         if (inner != null && scratch.value.length < inner.nodes()) {
             scratch.value = new double[inner.nodes()];
             scratch.slope = new double[inner.nodes()];
+            scratch.times = new double[inner.nodes()];
         }
         double[] value = scratch.value;
         double[] slope = scratch.slope;
+        double[] times = scratch.times;
         int filled = -1;
         int mirror = inner == null ? 0 : 2 * inner.size; // node j at −z1 is node mirror − j at z1, negated
         double e12 = 0;
         double d12 = 0;
+        double m12 = 0;
         for (int i = outer.size; i <= outer.last; i++) { // z1 = m_i ≥ 0 (the outer rule is centred at 0)
             double z1 = outer.offset[i];
             double w1 = outer.weight(i) * (i == outer.size ? 0.5 : 1); // z1 = 0 is its own mirror image
@@ -710,12 +838,18 @@ final class ActivationDuals {
             double slope12 = 0;
             double valueMirrored = 0;
             double slopeMirrored = 0;
+            // Σ w φ'(v)v and Σ w φ'(−v)(−v) (moment only)
+            double times12 = 0;
+            double timesMirrored = 0;
             if (inner == null) {
-                evaluateBothSigns(act, l21 * z1, fy);
+                double v = l21 * z1;
+                evaluateBothSigns(act, v, fy);
                 value12 = fy[0];
                 slope12 = fy[1];
                 valueMirrored = fy[2];
                 slopeMirrored = fy[3];
+                times12 = fy[1] * v;
+                timesMirrored = -fy[3] * v;
             } else {
                 // center on the inner kink v = 0, z2 = −l21 z1/l22; beyond Z_MAX its Gaussian weight is negligible
                 double kink = -l21 * z1 / l22;
@@ -724,11 +858,14 @@ final class ActivationDuals {
                     int radius = Math.max(inner.last - inner.size, inner.size - inner.first);
                     for (; filled < radius; filled++) {
                         int k = filled + 1;
-                        evaluateBothSigns(act, l22 * inner.offset[inner.size + k], fy);
+                        double v = l22 * inner.offset[inner.size + k];
+                        evaluateBothSigns(act, v, fy);
                         value[inner.size + k] = fy[0];
                         slope[inner.size + k] = fy[1];
                         value[inner.size - k] = fy[2];
                         slope[inner.size - k] = fy[3];
+                        times[inner.size + k] = fy[1] * v;
+                        times[inner.size - k] = -fy[3] * v;
                     }
                     for (int j = inner.first; j <= inner.last; j++) {
                         double w2 = inner.weight(j);
@@ -736,24 +873,36 @@ final class ActivationDuals {
                         slope12 += w2 * slope[j];
                         valueMirrored += w2 * value[mirror - j];
                         slopeMirrored += w2 * slope[mirror - j];
+                        if (moment) {
+                            times12 += w2 * times[j];
+                            timesMirrored += w2 * times[mirror - j];
+                        }
                     }
                 } else {
                     for (int j = inner.first; j <= inner.last; j++) {
                         double w2 = inner.weight(j);
-                        evaluateBothSigns(act, l21 * z1 + l22 * inner.node(j), fy);
+                        double v = l21 * z1 + l22 * inner.node(j);
+                        evaluateBothSigns(act, v, fy);
                         value12 += w2 * fy[0];
                         slope12 += w2 * fy[1];
                         valueMirrored += w2 * fy[2];
                         slopeMirrored += w2 * fy[3];
+                        times12 += w2 * fy[1] * v;
+                        timesMirrored -= w2 * fy[3] * v;
                     }
                 }
             }
             e12 += w1 * (fx[0] * value12 + fx[2] * valueMirrored);
             d12 += w1 * (fx[1] * slope12 + fx[3] * slopeMirrored);
+            double u = s11 * z1;
+            m12 += w1 * u * (fx[1] * times12 - fx[3] * timesMirrored);
             scratch.weighed += inner == null ? 1 : inner.last - inner.first + 1;
         }
         out[0] = e12;
         out[1] = d12;
+        if (moment) {
+            out[2] = m12;
+        }
     }
 
     /** E[φ(s z)²] for z ~ N(0, 1), the one-dimensional rule of {@link #quadrature}. */

@@ -89,14 +89,16 @@ import org.ntk4j.tensor.Tensor;
  * model's buffers ({@link Model#withBuffers}, or the defaults 0 and 1), exact on any value where every running
  * mean is 0 and every running variance the same v. Each adds to a unit's Θ its own x̂(x)x̂(x') (γ's term), which
  * a dense or conv layer reads as its mean K but an activation next meets with its own value: there Θ ←
- * E[φ'(u)φ'(v)](Θ − g K) + g E[φ'(u)φ'(v) u v] for the g normalisations since the last dense or conv layer, where
- * E[φ'φ' u v] is E[φ(u)φ(v)] for relu and leaky_relu and (4/π) K/D^{3/2}, D = (1+2K(x,x))(1+2K(x',x')) − 4K²,
- * for erf. The output of either is no layer's output for the network's logits (γ's term makes each logit's NTK
- * random), but it keeps its dense or conv heads for a sum (it is odd in their weights).
+ * E[φ'(u)φ'(v)](Θ − g K) + g E[φ'(u)φ'(v) u v] for the g normalisations since the last dense or conv layer, for
+ * every activation ({@link ActivationDuals#crossAndMoment}): E[φ'φ' u v] is E[φ(u)φ(v)] for relu, leaky_relu and
+ * abs (positively homogeneous), in closed form for erf ((4/π) K/D^{3/2}, D = (1+2K(x,x))(1+2K(x',x')) − 4K²),
+ * gaussian, exp, sin and cos, and integrated numerically on the nodes of the other expectations for tanh, sigmoid,
+ * softplus, silu, gelu and elu. The output of either is no layer's output for the network's logits (γ's term makes
+ * each logit's NTK random), but it keeps its dense or conv heads for a sum (it is odd in their weights).
  *
  * <p>The activations' expectations come from {@link ActivationDuals} (closed forms, or a numerical integration for
- * tanh, sigmoid and softplus); each example's own variances come from its own pass (the pair (x, x)) once, so a
- * pair's pass evaluates only the cross expectation of each activation.
+ * tanh, sigmoid, softplus, silu and elu); each example's own variances come from its own pass (the pair (x, x))
+ * once, so a pair's pass evaluates only the cross expectation of each activation.
  *
  * <p>Where these rules are not the network's limit, the composition is refused in one line naming the layer and
  * its parameter path, rather than computed (neural-tangents computes them regardless):
@@ -119,9 +121,9 @@ import org.ntk4j.tensor.Tensor;
  *   <li>a layer_norm of the inputs themselves (their own statistics, not a limit's), of a value that is not
  *       Gaussian (an activation's output: its mean over the units does not vanish; a fan_in_concat), or of another
  *       axis than a vector's features or an image's channels; a batch_norm_eval whose running means are not 0 or
- *       whose running variances differ from channel to channel; an activation other than relu, leaky_relu and erf
- *       right after a normalisation, and any activation of a sum with a normalisation's output (γ's term would
- *       need the branches' joint moments);</li>
+ *       whose running variances differ from channel to channel; any activation of a sum with a normalisation's
+ *       output (γ's term, that output's own value, would need the branches' joint moments; right after the
+ *       normalisation every activation is covered);</li>
  *   <li>1-D or grouped convolutions, 1-D pools, and any other layer (max_pool, batch_norm in training mode,
  *       attention...): no infinite-width rule here.</li>
  * </ul>
@@ -179,6 +181,8 @@ public final class ComposedLimit implements InfiniteLimit {
     private final Activation[] acts;
     private final Activation[] points;
     private final int[] pointPixels;
+    /** Per variance point: whether its activation meets normalisations' γ terms (E[φ'φ' u v] too). */
+    private final boolean[] pointMoment;
     private final int registers;
     private final int result;
     /**
@@ -235,9 +239,13 @@ public final class ComposedLimit implements InfiniteLimit {
         }
         points = c.points.toArray(new Activation[0]);
         pointPixels = new int[points.length];
+        pointMoment = new boolean[points.length];
         for (int i = 0; i < n; i++) {
             if (code[i] == ACT || code[i] == NORM) {
                 pointPixels[src[i]] = flat[i] ? 0 : pixels[i];
+            }
+            if (code[i] == ACT) {
+                pointMoment[src[i]] = gammas[i] > 0;
             }
         }
         registers = c.registers;
@@ -552,16 +560,16 @@ public final class ComposedLimit implements InfiniteLimit {
                         + "branch to branch)") + ", where the dual expectations, which assume Gaussian "
                         + "pre-activations, are not its limit; put a dense or conv layer before it");
             }
-            Activation.Kind f = a.function();
-            if (b.gammas < 0 || b.gammas > 0 && f != Activation.Kind.RELU && f != Activation.Kind.LEAKY_RELU
-                    && f != Activation.Kind.ERF) {
-                // γ's term is the unit's own u·v: E[φ'(u)φ'(v) u v] is E[φ(u)φ(v)] for the positively homogeneous
-                // ones and closed for erf; for a sum's mixed terms it would need the branches' joint moments
-                throw new IllegalArgumentException("infinite limit: layer " + at + " acts on "
-                        + (b.gammas < 0 ? "a sum with a layer_norm's or batch_norm_eval's output" : "a layer_norm's "
-                        + "or batch_norm_eval's output") + ", whose scale's gradient, the unit's own value, is "
-                        + "correlated with it; the limit covers relu, leaky_relu and erf right after the "
-                        + "normalisation (and pools, flatten), not " + (b.gammas < 0 ? "after a sum" : a.kind()));
+            if (b.gammas < 0) {
+                // γ's term is the normalised unit's own x̂(x)x̂(x'): right after the normalisation the activation
+                // meets it as its own u·v, E[φ'(u)φ'(v) u v] (ActivationDuals.crossAndMoment, every activation). In a
+                // sum u = x̂ + w the term is x̂x̂' alone, and E[φ'(u)φ'(v) x̂ x̂'] needs the joint law of (x̂, w) per
+                // input pair, the branches' joint moments, which the two-variable state (K, Θ) does not carry
+                throw new IllegalArgumentException("infinite limit: layer " + at + " acts on a sum with a "
+                        + "layer_norm's or batch_norm_eval's output, whose scale's gradient, that output's own value, "
+                        + "is correlated with the sum in a way the kernels do not carry (the branches' joint "
+                        + "moments); the limit covers any activation right after the normalisation (and pools, "
+                        + "flatten), not after a sum");
             }
             Op op = add(ACT, b);
             op.src = points.size();
@@ -873,21 +881,15 @@ public final class ComposedLimit implements InfiniteLimit {
                         if (record != null) {
                             diagonal(kd, pixels[i], fullMaps, record[point]);
                         }
-                        gammaBefore(acts[i], gammas[i], kd, td, pixels[i], len, fullMaps, selfA[point],
-                                selfB[point]);
                         PixelPairs.activate(acts[i], pixels[i], selfA[point], selfB[point], fullMaps, kd, td,
-                                wk.duals);
+                                gammas[i], wk.duals);
                     } else {
                         if (record != null) {
                             record[point][0] = kd[0];
                         }
-                        gammaBefore(acts[i], gammas[i], kd, td, 0, 1, fullMaps, selfA[point], selfB[point]);
-                        double[] e = wk.duals.cross;
-                        ActivationDuals.cross(acts[i], selfA[point][0], selfB[point][0], kd[0], e, wk.duals);
-                        kd[0] = e[0];
-                        td[0] *= e[1];
+                        PixelPairs.activateCell(acts[i], selfA[point][0], selfB[point][0], kd, td, 0, gammas[i],
+                                wk.duals);
                     }
-                    gammaAfter(acts[i], gammas[i], kd, td, len);
                     break;
                 }
                 case NORM: {
@@ -956,47 +958,6 @@ public final class ComposedLimit implements InfiniteLimit {
         }
         kt[0] = k[result][0];
         kt[1] = t[result][0];
-    }
-
-    /**
-     * Before an activation of a normalisation's output (g &gt; 0 γ terms, each the units' own u·v in Θ, of mean K):
-     * Θ ← Θ − g K for relu and leaky_relu ({@link #gammaAfter} adds g E[φ'(u)φ'(v) u v] = g E[φ(u)φ(v)], as
-     * φ'(u) u = φ(u)), and for erf Θ ← Θ − g K + g K/D, D = (1 + 2 va)(1 + 2 vb) − 4K², so that the activation's
-     * E[φ'(u)φ'(v)] = (4/π)/√D times it adds g E[φ'φ' u v] = g (4/π) K / D^{3/2} (the Gaussian integral of
-     * e^{−u²−v²} u v). va, vb: the examples' own variances per pixel ({@code px} pixels, 0: one entry).
-     */
-    private static void gammaBefore(Activation act, int g, double[] k, double[] t, int px, int len,
-                                    boolean fullMaps, double[] va, double[] vb) {
-        if (g == 0) {
-            return;
-        }
-        if (act.function() != Activation.Kind.ERF) {
-            for (int e = 0; e < len; e++) {
-                t[e] -= g * k[e];
-            }
-            return;
-        }
-        for (int e = 0; e < len; e++) {
-            int p = px == 0 ? 0 : fullMaps ? e / px : e;
-            int q = px == 0 ? 0 : fullMaps ? e % px : e;
-            double a = va[p];
-            double b = vb[q];
-            double c = k[e];
-            // (1 + 2a)(1 + 2b) − 4c² without the difference of two large products, as ActivationDuals has it
-            double root = Math.sqrt(a) * Math.sqrt(b);
-            double d = 1 + 2 * a + 2 * b + 4 * Math.max(0, (root - Math.abs(c)) * (root + Math.abs(c)));
-            t[e] += g * c * (1 / d - 1);
-        }
-    }
-
-    /** After the activation: Θ ← Θ + g E[φ(u)φ(v)] (the new K) for relu and leaky_relu (see {@link #gammaBefore}). */
-    private static void gammaAfter(Activation act, int g, double[] k, double[] t, int len) {
-        if (g == 0 || act.function() == Activation.Kind.ERF) {
-            return;
-        }
-        for (int e = 0; e < len; e++) {
-            t[e] += g * k[e];
-        }
     }
 
     /**
@@ -1103,12 +1064,17 @@ public final class ComposedLimit implements InfiniteLimit {
 
     @Override
     public boolean integratesNumerically() {
-        for (Activation a : points) {
-            if (a != null && ActivationDuals.numerical(a)) {
+        for (int point = 0; point < points.length; point++) {
+            if (numericalAt(point)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether the expectations at a variance point are integrated numerically (none at a layer_norm's). */
+    private boolean numericalAt(int point) {
+        return points[point] != null && ActivationDuals.numerical(points[point], pointMoment[point]);
     }
 
     /**
@@ -1146,7 +1112,7 @@ public final class ComposedLimit implements InfiniteLimit {
             if (act == null) {
                 continue; // a layer_norm: no expectation
             }
-            if (!ActivationDuals.numerical(act)) {
+            if (!numericalAt(point)) {
                 double pixels = Math.max(1, pointPixels[point]);
                 double cells = pointPixels[point] > 0 && full ? pixels * pixels : pixels;
                 double own = pointPixels[point] > 0 && selfFull ? pixels * pixels : pixels;

@@ -249,24 +249,38 @@ final class PixelPairs {
     /** The same through the activation, on a map of {@code pixels} pixels (a {@link Window}'s input or output). */
     static void activate(Activation act, int pixels, double[] selfA, double[] selfB, boolean full, double[] k,
                          double[] t, ActivationDuals.Scratch duals) {
-        double[] e = duals.cross; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)]} of one pair of pixels
-        if (!full) {
-            for (int p = 0; p < pixels; p++) {
-                ActivationDuals.cross(act, selfA[p], selfB[p], k[p], e, duals);
-                k[p] = e[0];
-                t[p] *= e[1];
-            }
-            return;
-        }
+        activate(act, pixels, selfA, selfB, full, k, t, 0, duals);
+    }
+
+    /**
+     * The same after {@code gammas} normalisations whose scale γ put the units' own u·v into Θ (its mean K):
+     * Θ → E[φ'(u)φ'(v)](Θ − gK) + g E[φ'(u)φ'(v)·u·v] ({@link ComposedLimit}); gammas = 0 is the plain activation.
+     */
+    static void activate(Activation act, int pixels, double[] selfA, double[] selfB, boolean full, double[] k,
+                         double[] t, int gammas, ActivationDuals.Scratch duals) {
         for (int p = 0; p < pixels; p++) {
-            double va = selfA[p];
-            int row = p * pixels;
-            for (int q = 0; q < pixels; q++) {
-                ActivationDuals.cross(act, va, selfB[q], k[row + q], e, duals);
-                k[row + q] = e[0];
-                t[row + q] *= e[1];
+            for (int q = full ? 0 : p, end = full ? pixels : p + 1; q < end; q++) {
+                int e = full ? p * pixels + q : p;
+                activateCell(act, selfA[p], selfB[q], k, t, e, gammas, duals);
             }
         }
+    }
+
+    /**
+     * One pair of pixels through the activation (see {@link #activate(Activation, int, double[], double[], boolean,
+     * double[], double[], int, ActivationDuals.Scratch)}), K and Θ at index {@code e} of their maps.
+     */
+    static void activateCell(Activation act, double va, double vb, double[] k, double[] t, int e, int gammas,
+                             ActivationDuals.Scratch duals) {
+        double[] d = duals.cross; // {E[φ(u)φ(v)], E[φ'(u)φ'(v)], E[φ'(u)φ'(v) u v]} of one pair of pixels
+        if (gammas == 0) {
+            ActivationDuals.cross(act, va, vb, k[e], d, duals);
+            t[e] *= d[1];
+        } else {
+            ActivationDuals.crossAndMoment(act, va, vb, k[e], d, duals);
+            t[e] = d[1] * (t[e] - gammas * k[e]) + gammas * d[2];
+        }
+        k[e] = d[0];
     }
 
     /**

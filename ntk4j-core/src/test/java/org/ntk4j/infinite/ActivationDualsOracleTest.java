@@ -36,6 +36,8 @@ class ActivationDualsOracleTest {
     private static final double[][] SIGMAS = {{1, 1, 0.6}, {2.25, 0.5, -0.7}, {0.3, 1.7, 0.05}, {4, 4, 3.9},
         {0.7, 1.9, 0.9999999 * Math.sqrt(0.7 * 1.9)}, {1.5, 1.5, 1.5}, {1.5, 1.5, -1.5}, {0, 2, 0}, {3, 0.2, 0},
         {0.01, 0.02, -0.01}};
+    /** More covariances for the moment: variances beyond 4, where the rules' nodes spread. */
+    private static final double[][] LARGER = {{9, 16, 5}, {25, 25, -20}};
 
     @Test
     void everyActivationsDualsMatchAnIndependentTwoDimensionalIntegration() {
@@ -55,6 +57,42 @@ class ActivationDualsOracleTest {
                 }
             }
         }
+    }
+
+    /**
+     * The expectation a normalisation's scale needs at the activation after it, E[φ'(u)φ'(v)·u·v]
+     * ({@link ActivationDuals#crossAndMoment}: closed forms, or the numerical rules with one more integrand), of every
+     * activation against the same independent integration of φ'(u)u · φ'(v)v, to 1e-13 of max(1, √(k11 k22),
+     * |expectation|) (the integrand's size; 1e-14 seen, tanh, exp and elu), also at variances up to 25; its first
+     * two entries are {@link ActivationDuals#cross}'s to the bit.
+     */
+    @Test
+    void everyActivationsMomentMatchesAnIndependentTwoDimensionalIntegration() {
+        ActivationDuals.Scratch scratch = new ActivationDuals.Scratch();
+        double[] got = new double[3];
+        double[] plain = new double[2];
+        for (Activation.Kind kind : Activation.Kind.values()) {
+            Activation act = new Activation(kind);
+            DoubleUnaryOperator slope = derivative(kind);
+            DoubleUnaryOperator times = x -> slope.applyAsDouble(x) * x;
+            for (double[] s : concat(SIGMAS, LARGER)) {
+                ActivationDuals.crossAndMoment(act, s[0], s[1], s[2], got, scratch);
+                ActivationDuals.cross(act, s[0], s[1], s[2], plain, scratch);
+                double limit = 9 + (kind == Activation.Kind.EXP ? 2 * Math.sqrt(Math.max(s[0], s[1])) : 0);
+                double want = integrate(times, times, s[0], s[1], s[2], limit);
+                double size = Math.max(1, Math.max(Math.sqrt(s[0] * s[1]), Math.abs(want)));
+                assertThat(got[2]).as("%s at %s", kind, java.util.Arrays.toString(s))
+                        .isCloseTo(want, within(1e-13 * size));
+                assertThat(new double[] {got[0], got[1]}).as("%s at %s", kind, java.util.Arrays.toString(s))
+                        .containsExactly(plain);
+            }
+        }
+    }
+
+    private static double[][] concat(double[][] a, double[][] b) {
+        double[][] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     /**
@@ -167,8 +205,11 @@ class ActivationDualsOracleTest {
                 .hasMessage("erfcx: x must be at least 0, got -1.0");
     }
 
-    /** E[f(u) g(v)] by the composite rule described in the class comment. */
-    private static double integrate(DoubleUnaryOperator f, DoubleUnaryOperator g, double k11, double k22,
+    /**
+     * E[f(u) g(v)] by the composite rule described in the class comment (also {@link ComposedLimitNormTest}'s
+     * oracle for the activations after a normalisation).
+     */
+    static double integrate(DoubleUnaryOperator f, DoubleUnaryOperator g, double k11, double k22,
                                     double k12, double limit) {
         double s11 = Math.sqrt(k11);
         double s22 = Math.sqrt(k22);
