@@ -524,6 +524,26 @@ final class Operators {
         return one(c.out(y, batch));
     }
 
+    /**
+     * The permutations of a convolution with d spatial axes, as ONNX's NC(spatial) layout meets ntk4j's
+     * channels-last one: {toLast (NCHW → NHWC), filter ([O, I, k...] → [k..., I, O], HWIO), toFirst (NHWC → NCHW)}.
+     */
+    private static int[][] convLayout(int d) {
+        int r = d + 2;
+        int[] toLast = new int[r];
+        int[] filter = new int[r];
+        int[] toFirst = new int[r];
+        toFirst[1] = r - 1;
+        for (int i = 0; i < d; i++) {
+            toLast[i + 1] = i + 2;
+            filter[i] = i + 2;
+            toFirst[i + 2] = i + 1;
+        }
+        toLast[r - 1] = 1;
+        filter[d] = 1;
+        filter[d + 1] = 0;
+        return new int[][] {toLast, filter, toFirst};
+    }
     /** Where an operand's example axis lands in a matmul result of rank {@code outRank}. */
     private static int operandBatch(int batch, int rank, int outRank, boolean vec, boolean rhs) {
         if (batch < 0) {
@@ -644,20 +664,10 @@ final class Operators {
             }
         }
         // NCHW -> NHWC, OIHW -> HWIO
-        int[] toLast = new int[r];
-        int[] filter = new int[r];
-        int[] toFirst = new int[r];
-        toLast[0] = 0;
-        toFirst[0] = 0;
-        toFirst[1] = r - 1;
-        for (int i = 0; i < d; i++) {
-            toLast[i + 1] = i + 2;
-            filter[i] = i + 2;
-            toFirst[i + 2] = i + 1;
-        }
-        toLast[r - 1] = 1;
-        filter[d] = 1;
-        filter[d + 1] = 0;
+        int[][] layout = convLayout(d);
+        int[] toLast = layout[0];
+        int[] filter = layout[1];
+        int[] toFirst = layout[2];
         // an input held channels-last (the output of a convolution, perhaps through elementwise operations) is used
         // as it is; the output stays channels-last, transposed to NCHW only where an operator needs the file's layout
         Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
@@ -734,19 +744,11 @@ final class Operators {
                         + Arrays.toString(p) + " remove more than the transposed convolution gives)");
             }
         }
-        int[] toLast = new int[r];
-        int[] filter = new int[r];
-        int[] toFirst = new int[r];
-        toFirst[1] = r - 1;
-        for (int i = 0; i < d; i++) {
-            toLast[i + 1] = i + 2;
-            filter[i] = i + 2;
-            toFirst[i + 2] = i + 1;
-        }
-        toLast[r - 1] = 1;
-        // [Cin, Cout/g, k...] -> HWIO [k..., Cout/g, Cin] of the convolution whose adjoint this is
-        filter[d] = 1;
-        filter[d + 1] = 0;
+        // [Cin, Cout/g, k...] -> HWIO [k..., Cout/g, Cin] of the convolution whose adjoint this is (Conv's layout)
+        int[][] layout = convLayout(d);
+        int[] toLast = layout[0];
+        int[] filter = layout[1];
+        int[] toFirst = layout[2];
         Var xh = x.groups == null && Arrays.equals(x.perm, toFirst) ? x.phys : x.var().transpose(toLast);
         Var wv = w.var();
         Var y;
