@@ -3,11 +3,7 @@ package org.ntk4j.infinite;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,16 +43,10 @@ class ComposedLimitOracleTest {
      */
     @Test
     void matchesTheJointProcessOracleOnEveryNetwork() throws IOException {
-        List<String[]> lines = new ArrayList<>();
-        try (InputStream s = ComposedLimitOracleTest.class.getResourceAsStream("composed_limit_oracle.txt");
-             BufferedReader r = new BufferedReader(new InputStreamReader(s, StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                lines.add(line.split(" "));
-            }
-        }
+        List<String[]> lines = OracleFile.lines("composed_limit_oracle.txt");
         int cases = 0;
         double worst = 0;
-        try (Tensor x1 = images(lines.get(0)); Tensor x2 = images(lines.get(1))) {
+        try (Tensor x1 = OracleFile.images(lines.get(0)); Tensor x2 = OracleFile.images(lines.get(1))) {
             int[] shape = {x1.dim(1), x1.dim(2), x1.dim(3)};
             int n1 = x1.dim(0);
             for (int c = 2; c < lines.size(); c += 7) {
@@ -255,14 +245,5 @@ class ComposedLimitOracleTest {
 
     private static double[] values(String[] t) {
         return Arrays.stream(t, 1, t.length).mapToDouble(Double::parseDouble).toArray();
-    }
-
-    /** "name N H W C values..." as a tensor [N, H, W, C]. */
-    private static Tensor images(String[] t) {
-        int[] shape = new int[4];
-        for (int a = 0; a < 4; a++) {
-            shape[a] = Integer.parseInt(t[1 + a]);
-        }
-        return Tensor.of(Arrays.stream(t, 5, t.length).mapToDouble(Double::parseDouble).toArray(), shape);
     }
 }

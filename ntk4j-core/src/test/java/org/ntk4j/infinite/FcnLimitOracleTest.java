@@ -4,12 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -38,13 +33,7 @@ class FcnLimitOracleTest {
      */
     @Test
     void matchesTheNumPyOracleAtIdenticalAntipodalParallelZeroAndRectangularInputs() throws IOException {
-        List<String[]> lines = new ArrayList<>();
-        try (InputStream s = FcnLimitOracleTest.class.getResourceAsStream("fcn_limit_oracle.txt");
-             BufferedReader r = new BufferedReader(new InputStreamReader(s, StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                lines.add(line.split(" "));
-            }
-        }
+        List<String[]> lines = OracleFile.lines("fcn_limit_oracle.txt");
         double[][] a = rows(lines.get(0));
         double[][] b = rows(lines.get(1));
         int cases = 0;
