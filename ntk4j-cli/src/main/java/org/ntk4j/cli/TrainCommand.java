@@ -296,7 +296,12 @@ public final class TrainCommand implements Callable<Integer> {
                             + ") than --train " + train + " (" + run.get("train") + ")");
                 }
             }
-            Standardizer std = KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err);
+            // a --params-in of another train run: in its --standardize, the statistics it recorded (as kernel and
+            // predict take them), so that the network goes on seeing inputs of the scale it was trained at; a warning
+            // of another --model or --standardize (the same again under --resume: the run's first steps took them)
+            Standardizer std = TrainedInputs.standardizer("--params-in", paramsIn, model,
+                    KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err), "--train " + train,
+                    err);
             if (!run.isEmpty() && mode != Standardizer.Mode.NONE) {
                 // the statistics themselves, exact (Double.toString round-trips): predict --params-in standardises
                 // by them (TrainedInputs), so that the network sees inputs of the scale it was trained at

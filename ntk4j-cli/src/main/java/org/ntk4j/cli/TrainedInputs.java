@@ -29,7 +29,7 @@ final class TrainedInputs {
     }
 
     /**
-     * The standardisation {@code kernel --params-in} and {@code predict --params-in} apply to their data: when
+     * The standardisation {@code kernel}, {@code predict} and {@code train --params-in} apply to their data: when
      * {@code params} has a record of {@code ntk4j train} with the statistics its run fitted, in the mode the command
      * standardises by, those statistics rather than {@code fitted} (the command's own, from its {@code --train} or
      * {@code --data}), with a line on
@@ -43,7 +43,8 @@ final class TrainedInputs {
      * so does a state file that cannot be read or belongs to other parameters ({@link #recorded}).
      *
      * <p>Why the recorded ones: the parameters are those of a network whose inputs were standardised by its
-     * training data's μ and σ, and kernel and predict ask for that network's kernel and predictions; their data
+     * training data's μ and σ, and kernel and predict ask for that network's kernel and predictions (train goes on
+     * training it); their data
      * (often a subset, for a tractable kernel) has other statistics, and the network would see inputs of another scale
      * than it was trained on, silently (before 2026-12-07). The same mode is the condition because
      * {@code --standardize} is the user's word on the kind of standardisation: another mode is a choice, warned

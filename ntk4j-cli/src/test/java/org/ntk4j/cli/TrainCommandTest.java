@@ -559,6 +559,32 @@ class TrainCommandTest {
     }
 
     /**
+     * train --params-in of another run's parameters goes on with that run's recorded statistics (in its
+     * --standardize), saying so, and records them again: the network keeps seeing inputs at its training scale.
+     */
+    @Test
+    void trainingOnFromTrainedParametersKeepsTheirStatistics(@TempDir Path dir) throws Exception {
+        Path d1 = labelled(dir.resolve("d1.npz"), 1);
+        Path d2 = labelled(dir.resolve("d2.npz"), 2);
+        Path p = dir.resolve("p.npz");
+        Path q = dir.resolve("q.npz");
+        String model = "fcn(depth=1,width=16,out=3)";
+        CliRuns.run(0, "train", "--model", model, "--train", d1.toString(), "--test", "none", "--batch", "4",
+                "--epochs", "1", "--quiet", "--params-out", p.toString());
+        String err = CliRuns.run(0, "train", "--model", model, "--train", d2.toString(), "--test", "none", "--batch",
+                "4", "--epochs", "1", "--quiet", "--params-in", p.toString(), "--params-out", q.toString())[1];
+        assertThat(err.strip()).startsWith("ntk4j: --params-in " + p + ": standardising by the statistics its "
+                + "training run fitted (global: mean ").hasLineCount(1);
+        Map<String, String> first = Checkpoints.record(p);
+        Map<String, String> second = Checkpoints.record(q);
+        assertThat(second.get(TrainedInputs.MEAN)).isEqualTo(first.get(TrainedInputs.MEAN));
+        assertThat(second.get(TrainedInputs.STD)).isEqualTo(first.get(TrainedInputs.STD));
+        // not vacuous: d2's own statistics are others
+        double[] own = globalStatistics(d2);
+        assertThat(Math.abs(Double.parseDouble(second.get(TrainedInputs.MEAN)) - own[0])).isGreaterThan(1e-3);
+    }
+
+    /**
      * --checkpoint-every-steps above the run's steps, and --checkpoint-every-epoch with --epochs 0, would write no
      * checkpoint: refused before any step, leaving no directory; the run's total is accepted.
      */
