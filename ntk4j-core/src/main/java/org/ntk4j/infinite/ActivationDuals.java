@@ -310,6 +310,7 @@ final class ActivationDuals {
             case TANH:
             case SIGMOID:
             case SOFTPLUS:
+            case SILU:
                 quadratureCross(kind, STEP, k11, k22, k12, false, out, scratch);
                 return;
             case GELU:
@@ -333,9 +334,6 @@ final class ActivationDuals {
                 double sinProduct = out[0];
                 out[0] = out[1];
                 out[1] = sinProduct;
-                return;
-            case SILU:
-                quadratureCross(kind, STEP, k11, k22, k12, false, out, scratch);
                 return;
             case ELU:
                 eluCross(k11, k22, k12, false, out, scratch);

@@ -284,51 +284,11 @@ final class PixelPairs {
     }
 
     /**
-     * dst[p,p'] = Σ_δ src[p+δ, p'+δ] over the filter offsets with both pixels inside the image (SAME zero padding),
-     * the offsets added in one order for every entry (so the diagonal of the full map equals the diagonal-only map
-     * bit for bit).
+     * dst[p,p'] = Σ_δ src[p+δ, p'+δ] over the filter offsets with both pixels inside the image (SAME zero padding,
+     * stride 1): {@link #convolve(Window, double[], double[], boolean)} of the geometry's window.
      */
     static void convolve(Geometry g, double[] src, double[] dst, boolean full) {
-        int h = g.h;
-        int w = g.w;
-        if (!full) {
-            Arrays.fill(dst, 0, g.pixels, 0);
-            for (int o = 0; o < g.di.length; o++) {
-                int di = g.di[o];
-                int dj = g.dj[o];
-                for (int i = Math.max(0, -di); i < Math.min(h, h - di); i++) {
-                    int to = i * w;
-                    int from = (i + di) * w + dj;
-                    for (int j = Math.max(0, -dj); j < Math.min(w, w - dj); j++) {
-                        dst[to + j] += src[from + j];
-                    }
-                }
-            }
-            return;
-        }
-        int hw = g.pixels;
-        // one row p of the map at a time (it stays in cache while the offsets add into it)
-        for (int i = 0; i < h; i++) {
-            for (int j = 0; j < w; j++) {
-                int row = (i * w + j) * hw;
-                Arrays.fill(dst, row, row + hw, 0);
-                for (int o = 0; o < g.di.length; o++) {
-                    int di = g.di[o];
-                    int dj = g.dj[o];
-                    if (i + di < 0 || i + di >= h || j + dj < 0 || j + dj >= w) {
-                        continue;
-                    }
-                    int fromRow = ((i + di) * w + j + dj) * hw;
-                    for (int i2 = Math.max(0, -di); i2 < Math.min(h, h - di); i2++) {
-                        int to = row + i2 * w;
-                        int from = fromRow + (i2 + di) * w + dj;
-                        for (int j2 = Math.max(0, -dj); j2 < Math.min(w, w - dj); j2++) {
-                            dst[to + j2] += src[from + j2];
-                        }
-                    }
-                }
-            }
-        }
+        convolve(g.conv, src, dst, full);
     }
 
     /**
@@ -567,8 +527,8 @@ final class PixelPairs {
         final int w;
         final int c;
         final int pixels;
-        final int[] di;
-        final int[] dj;
+        /** The filter's window over the image: SAME, stride 1, so the output is the input's size. */
+        final Window conv;
 
         Geometry(int h, int w, int c, int filter) {
             this(h, w, c, filter, filter);
@@ -583,14 +543,7 @@ final class PixelPairs {
             // SAME padding for stride 1 as the finite conv resolves it: lo = ⌊(k−1)/2⌋ before, the rest after
             int[][] pad = Convolution.resolvePadding("SAME", new int[] {h, w}, new int[] {kh, kw},
                     new int[] {1, 1}, new int[] {1, 1});
-            di = new int[kh * kw];
-            dj = new int[kh * kw];
-            for (int a = 0; a < kh; a++) {
-                for (int b = 0; b < kw; b++) {
-                    di[a * kw + b] = a - pad[0][0];
-                    dj[a * kw + b] = b - pad[1][0];
-                }
-            }
+            conv = Window.conv(h, w, new int[] {kh, kw}, new int[] {1, 1}, pad);
         }
 
         /** Entries of a map: (HW)² when {@code full}, else HW. */
