@@ -21,7 +21,6 @@ import org.ntk4j.nn.GlobalAvgPool;
 import org.ntk4j.nn.Layer;
 import org.ntk4j.nn.LayerNorm;
 import org.ntk4j.nn.Model;
-import org.ntk4j.nn.ParamSpec;
 import org.ntk4j.nn.Parallel;
 import org.ntk4j.nn.Parameterization;
 import org.ntk4j.nn.Serial;
@@ -386,47 +385,21 @@ public final class ComposedLimit implements InfiniteLimit {
         String fullFor;
         /** The last layer compiled, as "kind (at path P)". */
         String last = "the inputs";
-        /** The model's buffer values as given ({@link Model#withBuffers}), and its declared buffers by path. */
-        final Map<String, Tensor> buffers;
-        final Map<String, ParamSpec> declared = new java.util.LinkedHashMap<>();
+        /** The model's buffer values by path ({@link Model#withBuffers}, or the declared defaults). */
+        final Map<String, double[]> buffers;
 
-        /** A compiler for {@code model}'s examples of shape {@code shape}, refusing buffers it does not declare. */
+        /** A compiler for {@code model}'s examples of shape {@code shape}, refusing buffers the model would. */
         Compiler(Model model, int[] shape) {
-            buffers = model.buffers();
-            for (ParamSpec s : model.bufferSpecs(shape)) {
-                declared.put(s.path(), s);
-            }
-            for (String path : buffers.keySet()) {
-                if (!declared.containsKey(path)) {
-                    // as the model's own trace refuses it: a misspelt path would leave the default without a word
-                    throw new IllegalArgumentException("infinite limit: buffer '" + path + "' is not one of the "
-                            + "model's (" + (declared.isEmpty() ? "it has none" : String.join(", ", declared.keySet()))
-                            + ")");
-                }
+            try {
+                buffers = model.bufferValues(shape);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("infinite limit: " + e.getMessage(), e);
             }
         }
 
-        /** A buffer's values: given, or its declared default; refused where its shape or a value does not fit. */
+        /** A buffer's values (given, or its declared default). */
         private double[] buffer(String path) {
-            ParamSpec s = declared.get(path);
-            Tensor t = buffers.get(path);
-            double[] v = new double[Shapes.size(s.shape())];
-            if (t == null) {
-                Arrays.fill(v, s.initMean());
-                return v;
-            }
-            if (!Arrays.equals(t.shape(), s.shape())) {
-                throw new IllegalArgumentException("infinite limit: buffer '" + path + "' must have shape "
-                        + Shapes.str(s.shape()) + ", has " + Shapes.str(t.shape()));
-            }
-            for (int i = 0; i < v.length; i++) {
-                v[i] = t.getFlat(i);
-                if (!Double.isFinite(v[i])) {
-                    throw new IllegalArgumentException("infinite limit: buffer '" + path + "' has a non-finite "
-                            + "value (" + v[i] + ") at flat index " + i);
-                }
-            }
-            return v;
+            return buffers.get(path);
         }
 
         List<Branch> compile(Layer layer, String path, List<Branch> in) {

@@ -215,6 +215,24 @@ public final class Model {
     }
 
     /**
+     * The buffer values the network computes with for inputs of shape {@code in} (those given to
+     * {@link #withBuffers}, or the declared defaults), by path in declaration order, in float64: what an analysis of
+     * the network (its infinite-width limit) reads instead of tracing it.
+     *
+     * @param in the per-example input shape
+     * @return a new map of new arrays, one per declared buffer
+     * @throws IllegalArgumentException as tracing refuses them: a given buffer the model does not declare, of
+     *     another shape than declared, or with a non-finite value
+     */
+    public Map<String, double[]> bufferValues(int[] in) {
+        Map<String, double[]> values = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : resolvedBuffers(in, DType.F64).entrySet()) {
+            values.put(e.getKey(), e.getValue().toDoubleArray());
+        }
+        return values;
+    }
+
+    /**
      * The buffer tensors the traced graph uses for inputs of shape {@code in} in {@code dtype}: the given
      * values converted, defaults for the others.
      */

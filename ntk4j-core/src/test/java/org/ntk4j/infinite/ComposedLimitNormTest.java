@@ -517,11 +517,12 @@ class ComposedLimitNormTest {
                         + "where var + ε must be > 0 (ε = 1.0E-5: the forward pass takes its square root)");
         assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm/running_var",
                 Tensor.full(DType.F64, 2, 3))), v))
-                .hasMessage("infinite limit: buffer '1_batch_norm/running_var' is not one of the model's "
+                .hasMessage("infinite limit: test: buffer '1_batch_norm/running_var' is not one of the model's "
                         + "(1_batch_norm_eval/running_mean, 1_batch_norm_eval/running_var)");
         assertThatThrownBy(() -> InfiniteLimit.of(bn.withBuffers(Map.of("1_batch_norm_eval/running_var",
                 Tensor.full(DType.F64, 2, 4))), v))
-                .hasMessage("infinite limit: buffer '1_batch_norm_eval/running_var' must have shape [3], has [4]");
+                .hasMessage("infinite limit: test: buffer '1_batch_norm_eval/running_var' must have shape [3], "
+                        + "has [4]");
         for (Layer last : new Layer[] {Layers.layerNorm(), Layers.batchNormEval()}) {
             assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.dense(2), last), v))
                     .hasMessageStartingWith("infinite limit: the network's output (shape [2]) must be a vector from "
