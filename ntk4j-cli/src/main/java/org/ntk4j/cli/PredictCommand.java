@@ -271,7 +271,7 @@ public final class PredictCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "model %s: %s, %d outputs; train %s %s, test %s %s (standardised: %s); "
                         + "%s%n", net.spec(), q.params() == null ? "infinite width" : q.params().count()
                         + " parameters", outputs, tr.name(), Shapes.str(tr.x().shape()),
-                te.name(), Shapes.str(te.x().shape()), mode.name().toLowerCase(Locale.ROOT).replace('_', '-'),
+                te.name(), Shapes.str(te.x().shape()), mode.optionName(),
                 dt.shortName());
         if (r.solver() == PredictResult.Solver.CLOSED_FORM) {
             printMaxLearningRate(o, r.maxLearningRate());

@@ -306,7 +306,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                 KernelMatrix k = org.ntk4j.predict.KernelRows.train(ntk, kk, d.x(), out[0]);
                 o.printf(Locale.ROOT, "computed the %s kernel of %s on %s %s (standardised: %s, %s) in %.2f s%n", kk,
                         net.spec(), d.name(), Shapes.str(d.x().shape()),
-                        mode.name().toLowerCase(Locale.ROOT).replace('_', '-'), dt.shortName(),
+                        mode.optionName(), dt.shortName(),
                         (System.nanoTime() - t0) / 1e9);
                 return new Computed(k, lab, kk + " of " + net.spec() + " on " + d.name(), dt);
             }

@@ -212,7 +212,7 @@ public final class TrainCommand implements Callable<Integer> {
         // what the checkpoint's run recorded of its inputs; empty for checkpoints written before they were recorded,
         // whose resumes skip these checks
         Map<String, String> recorded = resumeFrom == null ? Map.of() : Checkpoints.run(checkpointDir, resumeFrom);
-        String modeName = mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        String modeName = mode.optionName();
         // the spec as written, blanks aside: one with the parameters' shapes but another activation (or any other
         // network) would continue the run as a network it never was
         String modelSpec = net.spec().replaceAll("\\s+", "");

@@ -67,7 +67,7 @@ final class TrainedInputs {
         }
         warnIfOtherModel(option, params, run, model, err);
         String trained = run.get("standardize");
-        String here = name(fitted.mode());
+        String here = fitted.mode().optionName();
         if (trained == null) {
             err.flush();
             return fitted;
@@ -122,11 +122,6 @@ final class TrainedInputs {
                 + "--standardize " + trained + ", and this command computes on " + data + " with --standardize "
                 + here + ": the network sees inputs of another scale than it was trained on (docs/training.md)");
         err.flush();
-    }
-
-    /** A mode as the options spell it. */
-    private static String name(Standardizer.Mode mode) {
-        return mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /**

@@ -56,6 +56,15 @@ public final class Standardizer {
                             + text + "'");
             }
         }
+
+        /**
+         * The mode as {@code --standardize} spells it and {@link #parse} reads it: global, per-feature or none.
+         *
+         * @return the option's value
+         */
+        public String optionName() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
     }
 
     /** How many of the fitted standard deviations are 0 (GLOBAL: 0 or 1; PER_FEATURE: constant features). */
@@ -98,7 +107,7 @@ public final class Standardizer {
         int expected = mode == Mode.NONE ? 0 : mode == Mode.GLOBAL ? 1 : mean.length;
         if (mean.length != expected || std.length != expected || mode == Mode.PER_FEATURE && expected == 0) {
             throw new IllegalArgumentException("standardisation: "
-                    + mode.name().toLowerCase(Locale.ROOT).replace('_', '-') + " expected "
+                    + mode.optionName() + " expected "
                     + (mode == Mode.PER_FEATURE ? "one mean and one std per feature (at least one)"
                     : expected + " mean(s) and std(s)") + ", got " + mean.length + " and " + std.length);
         }
