@@ -490,25 +490,15 @@ class BenchCommandLineTest {
                 .hasMessage("[out dir] " + nowhere.resolve(TiledPntkBench.TILED_FILE) + ": directory " + nowhere
                         + " does not exist");
     }
+
     /** A bench whose work is refused by the memory budget, as a kernel call within a too-small budget is. */
     @CommandLine.Command(name = "budget")
-    private static final class RefusedBudget implements BenchCli.Bench {
-        private final CostModel cost;
+    private static final class RefusedBudget extends RefusedDefaultBudget {
         @CommandLine.Option(names = "--budget-gib", description = "the bench's budget, as the benches name it")
         double budgetGiB = 1;
 
         RefusedBudget(CostModel cost) {
-            this.cost = cost;
-        }
-
-        @Override
-        public void check(CommandLine.ParseResult given) {
-        }
-
-        @Override
-        public int run(String[] args) {
-            cost.choose(1);
-            return 0;
+            super(cost);
         }
     }
 
@@ -535,7 +525,7 @@ class BenchCommandLineTest {
 
     /** {@link RefusedBudget} without a budget option, as pntk, numpy, conv and the others are. */
     @CommandLine.Command(name = "unbudgeted")
-    private static final class RefusedDefaultBudget implements BenchCli.Bench {
+    private static class RefusedDefaultBudget implements BenchCli.Bench {
         private final CostModel cost;
 
         RefusedDefaultBudget(CostModel cost) {
