@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.ParamsFile;
@@ -235,9 +236,10 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                         o.flush();
                         return 0;
                     }
-                    KernelJob.Request request = new KernelJob.Request(net, p, x1, xb,
-                            kernel.explicitAxes() ? null : kind, kernel.explicitAxes() ? axes : null, m, budget, nngp,
-                            ensemble == null ? 0 : ensemble, seed);
+                    KernelJob.Request request = (kernel.explicitAxes()
+                            ? KernelJob.Request.ofAxes(net, p, x1, xb, axes)
+                            : KernelJob.Request.of(net, p, x1, xb, kind))
+                            .withMethod(m, budget).withNngp(nngp).withEnsemble(ensemble == null ? 0 : ensemble, seed);
                     try (KernelJob.Result r = KernelJob.run(request)) {
                         writeParamsOut(p);
                         print(o, request, r, dt);
@@ -409,20 +411,22 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
                         each * 1e6) : "closed form",
                 humanSeconds(predicted), org.ntk4j.cpu.Parallel.threads());
         o.flush();
+        LimitKernel which = nngp ? LimitKernel.NNGP : LimitKernel.NTK; // --nngp: K, else Θ
         long start = System.nanoTime();
-        try (Tensor k = lim.kernel(kind, x1, xb, nngp, dt)) {
+        try (Tensor k = lim.kernel(kind, x1, xb, which, dt)) {
             double seconds = (System.nanoTime() - start) / 1e9;
             o.printf(Locale.ROOT, "model %s: infinite-width limit, %s; x1 %s%s; %s%n", model, lim,
                     Shapes.str(x1.shape()), xb == null ? " (x2 = x1)" : ", x2 " + Shapes.str(xb.shape()),
                     dt.shortName());
-            o.printf(Locale.ROOT, "kind %s%s, analytic: %.3f s%n", kind, nngp ? " nngp" : "", seconds);
+            o.printf(Locale.ROOT, "kind %s%s, analytic: %.3f s%n", kind, which == LimitKernel.NNGP ? " nngp" : "",
+                    seconds);
             o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(k.shape()), summary(k));
             if (out != null) {
                 Npy.write(out, k);
                 o.println("wrote " + out);
             }
             if (report != null) {
-                Reports.limit(model, nngp, kind, dt, x1, xb, k, seconds).write(report);
+                Reports.limit(model, which, kind, dt, x1, xb, k, seconds).write(report);
                 o.println("wrote " + report);
             }
         }

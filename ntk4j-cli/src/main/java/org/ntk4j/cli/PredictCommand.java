@@ -242,10 +242,20 @@ public final class PredictCommand implements Callable<Integer> {
                         new KernelOptions.BudgetCheck().kernel(org.ntk4j.ntk.EmpiricalNtk.of(net, p).method(m)
                                 .memoryBudget(budget), kk, tr.size(), 0, perExample, dt).requireAllFit();
                     }
-                    PredictRequest request = new PredictRequest(infinite ? net : KernelCommand.withBuffersOf(net, p), p,
-                            new Examples(tr.x(), tr.labels(), outputs),
-                            new Examples(te.x(), te.labels(), outputs), kk, m, budget, ts, diagReg, diagRegAbsolute,
-                            learningRate, initOutputs, post, lossFn, mu, cov != null, infinite);
+                    Examples trainExamples = new Examples(tr.x(), tr.labels(), outputs);
+                    Examples testExamples = new Examples(te.x(), te.labels(), outputs);
+                    // built as the API documents it: the factory with predict's defaults, then a with-method per
+                    // setting. Each step is checked as a whole request, so the times come before the loss (whose
+                    // ODE needs finite times) and the posterior, then the covariance, last (a posterior refuses the
+                    // ODE, a full kind and f0 init); the options were checked together above, so no step refuses
+                    // what the whole request accepts
+                    PredictRequest base = (infinite
+                            ? PredictRequest.ofInfinite(net, trainExamples, testExamples, post)
+                            : PredictRequest.of(KernelCommand.withBuffersOf(net, p), p, trainExamples, testExamples))
+                            .withKind(kk).withMethod(m, budget).withTimes(ts);
+                    PredictRequest request = (diagRegAbsolute ? base.withAbsoluteDiagReg(diagReg)
+                            : base.withDiagReg(diagReg)).withLearningRate(learningRate).withInitOutputs(initOutputs)
+                            .withLoss(lossFn, mu).withPosterior(post).withCovariance(cov != null);
                     try (PredictResult r = Predict.run(request)) {
                         print(o, request, r, tr, te, mode, dt, start);
                     }

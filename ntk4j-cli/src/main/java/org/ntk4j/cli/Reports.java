@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 import org.ntk4j.infinite.Convergence;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.io.TiledKernelRun;
@@ -119,9 +120,10 @@ final class Reports {
     }
 
     /** {@code kernel --infinite --report}: the analytic kernel. */
-    static JsonReport limit(String model, boolean nngp, KernelKind kind, DType dtype, Tensor x1, Tensor x2,
+    static JsonReport limit(String model, LimitKernel which, KernelKind kind, DType dtype, Tensor x1, Tensor x2,
                             Tensor kernel, double seconds) {
-        return new JsonReport().put("model", model).put("infinite", true).put("nngp", nngp)
+        // the report's "nngp" stays a boolean, as --nngp is a flag
+        return new JsonReport().put("model", model).put("infinite", true).put("nngp", which == LimitKernel.NNGP)
                 .put("kind", kind.toString()).put("dtype", dtype.shortName()).put("x1_shape", x1.shape())
                 .put("x2_shape", x2 == null ? x1.shape() : x2.shape()).put("x2_is_x1", x2 == null)
                 .put("kernel_shape", kernel.shape()).put("seconds", seconds);

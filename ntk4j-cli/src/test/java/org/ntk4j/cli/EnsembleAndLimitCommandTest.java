@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.infinite.CnnLimit;
 import org.ntk4j.infinite.FcnLimit;
 import org.ntk4j.infinite.InfiniteLimit;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.RunFingerprint;
@@ -128,7 +129,7 @@ class EnsembleAndLimitCommandTest {
                 "--kind", "full", "--out", k.toString());
         assertThat(o[0]).contains("infinite-width limit").contains("wrote " + k);
         try (Tensor x = DataSource.load("synthetic:9,2,3", DType.F64, 0); Tensor written = Npy.readTensor(k);
-             Tensor want = FcnLimit.of(spec).kernel(KernelKind.full(), x, null, false, DType.F64)) {
+             Tensor want = FcnLimit.of(spec).kernel(KernelKind.full(), x, null, LimitKernel.NTK, DType.F64)) {
             assertThat(written.shape()).containsExactly(9, 9, 3, 3);
             assertThat(maxDiff(written, want)).isEqualTo(0.0);
             assertThat(written.get(1, 2, 0, 0)).isCloseTo(written.get(2, 1, 2, 2), within(0.0));
@@ -137,7 +138,7 @@ class EnsembleAndLimitCommandTest {
         run(0, "kernel", "--infinite", "--nngp", "--model", spec, "--data", "synthetic:9,2,3", "--dtype", "f64",
                 "--out", g.toString());
         try (Tensor x = DataSource.load("synthetic:9,2,3", DType.F64, 0); Tensor written = Npy.readTensor(g);
-             Tensor want = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, true, DType.F64)) {
+             Tensor want = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64)) {
             assertThat(maxDiff(written, want)).isEqualTo(0.0);
         }
     }
@@ -155,7 +156,7 @@ class EnsembleAndLimitCommandTest {
         assertThat(o[0]).contains("cnn limit (depth=2").contains("wrote " + k);
         try (Tensor x = DataSource.load("synthetic:5,16", DType.F64, 0); Tensor images = x.reshape(5, 4, 4, 1);
              Tensor written = Npy.readTensor(k);
-             Tensor want = CnnLimit.of(spec).kernel(KernelKind.trace(), images, null, true, DType.F64)) {
+             Tensor want = CnnLimit.of(spec).kernel(KernelKind.trace(), images, null, LimitKernel.NNGP, DType.F64)) {
             assertThat(written.shape()).containsExactly(5, 5);
             assertThat(maxDiff(written, want)).isEqualTo(0.0);
         }

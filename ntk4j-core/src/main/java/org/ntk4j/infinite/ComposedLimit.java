@@ -1125,14 +1125,14 @@ public final class ComposedLimit implements InfiniteLimit {
      *     more than half of this JVM's heap per worker
      */
     @Override
-    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-        LimitLayout.requireInputs(kind, x1, x2);
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, LimitKernel which, DType dtype) {
+        LimitLayout.requireInputs(kind, which, x1, x2);
         double[][] a = rows("x1", x1);
         double[][] b = x2 == null ? a : rows("x2", x2);
         int workers = workers();
         double[][][] selfA = selfVariances(a);
         double[][][] selfB = x2 == null ? selfA : selfVariances(b);
-        return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
+        return LimitLayout.layOut(kind, out, a.length, b.length, which, dtype,
                 sink -> LimitLayout.eachPairInParallel(a.length, b.length, x2 == null, workers, () -> {
                     Worker wk = new Worker(full);
                     return (i, j, kt) -> pair(a[i], b[j], selfA[i], selfB[j], full, wk, kt, null);

@@ -151,7 +151,7 @@ public final class Convergence {
     private static Row measure(Model net, int width, int seeds, int members, long seed, Tensor x, int[] per,
                                DType dt, UnaryOperator<EmpiricalNtk> configure, String spec) {
         double[][] limit;
-        try (Tensor lim = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+        try (Tensor lim = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             limit = square(lim);
         }
         if (isZero(limit)) {

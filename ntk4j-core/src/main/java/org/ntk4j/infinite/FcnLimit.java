@@ -271,20 +271,20 @@ public final class FcnLimit implements InfiniteLimit {
      * @param kind the kernel layout to produce
      * @param x1 inputs, {@code [N1, ...]} (flattened per example)
      * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
-     * @param nngp the NNGP K instead of the NTK Θ
+     * @param which the kernel: {@link LimitKernel#NNGP} (K) or {@link LimitKernel#NTK} (Θ)
      * @param dtype element type of the result
      * @return the kernel tensor in the layout of {@code kind}, which the caller closes
-     * @throws IllegalArgumentException if x1 or x2 holds NaN or ±∞, if they have different feature counts, or for
-     *     projected kernels
+     * @throws IllegalArgumentException if kind, which or x1 is null, x1 or x2 holds NaN or ±∞, if they have
+     *     different feature counts, or for projected kernels
      * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
      */
     @Override
-    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-        LimitLayout.requireInputs(kind, x1, x2);
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, LimitKernel which, DType dtype) {
+        LimitLayout.requireInputs(kind, which, x1, x2);
         double[][] a = flatten(x1);
         double[][] b = x2 == null ? null : flatten(x2);
         int n2 = b == null ? a.length : b.length;
-        return LimitLayout.layOut(kind, out, a.length, n2, nngp, dtype, sink -> eachPair(a, b, sink));
+        return LimitLayout.layOut(kind, out, a.length, n2, which, dtype, sink -> eachPair(a, b, sink));
     }
 
     /**

@@ -154,9 +154,9 @@ public interface InfiniteLimit {
      * @throws org.ntk4j.ntk.NonFiniteKernelException if a kernel overflows {@code dtype}
      */
     default GpInference.Kernels kernels(Tensor x1, Tensor x2, DType dtype) {
-        Tensor nngp = kernel(KernelKind.trace(), x1, x2, true, dtype);
+        Tensor nngp = kernel(KernelKind.trace(), x1, x2, LimitKernel.NNGP, dtype);
         try {
-            return new GpInference.Kernels(nngp, kernel(KernelKind.trace(), x1, x2, false, dtype));
+            return new GpInference.Kernels(nngp, kernel(KernelKind.trace(), x1, x2, LimitKernel.NTK, dtype));
         } catch (RuntimeException e) {
             nngp.close();
             throw e;
@@ -207,12 +207,12 @@ public interface InfiniteLimit {
      * @param kind the kernel layout to produce
      * @param x1 inputs, {@code [N1, ...]}
      * @param x2 inputs, {@code [N2, ...]}; null means {@code x1}
-     * @param nngp the NNGP K instead of the NTK Θ
+     * @param which the kernel: {@link LimitKernel#NNGP} (K) or {@link LimitKernel#NTK} (Θ)
      * @param dtype element type of the result
      * @return the kernel tensor in the layout of {@code kind}, which the caller closes
-     * @throws IllegalArgumentException if kind or x1 is null, x1 or x2 holds NaN or ±∞, their examples do not fit
-     *     the network, or for projected kernels
+     * @throws IllegalArgumentException if kind, which or x1 is null, x1 or x2 holds NaN or ±∞, their examples do
+     *     not fit the network, or for projected kernels
      * @throws org.ntk4j.ntk.NonFiniteKernelException if the kernel overflows {@code dtype}
      */
-    Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype);
+    Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, LimitKernel which, DType dtype);
 }

@@ -126,11 +126,15 @@ final class LimitLayout {
     }
 
     /**
-     * Refuses a null kind or x1, NaN or ±∞ in x1 or x2 and examples of x2 with another number of values than x1's.
+     * Refuses a null kind, kernel or x1, NaN or ±∞ in x1 or x2 and examples of x2 with another number of values
+     * than x1's.
      */
-    static void requireInputs(KernelKind kind, Tensor x1, Tensor x2) {
+    static void requireInputs(KernelKind kind, LimitKernel which, Tensor x1, Tensor x2) {
         if (kind == null) {
             throw new IllegalArgumentException("kind: must not be null");
+        }
+        if (which == null) {
+            throw new IllegalArgumentException("which: expected LimitKernel.NNGP or LimitKernel.NTK, got null");
         }
         requireInputs(x1, x2);
     }
@@ -144,7 +148,7 @@ final class LimitLayout {
         return limit.expectations(x1.dim(0), x2 == null ? 0 : x2.dim(0), Shapes.dropFirst(x1.shape()));
     }
 
-    /** {@link #requireInputs(KernelKind, Tensor, Tensor)} without a kind. */
+    /** {@link #requireInputs(KernelKind, LimitKernel, Tensor, Tensor)} without a kind or kernel. */
     static void requireInputs(Tensor x1, Tensor x2) {
         if (x1 == null) {
             throw new IllegalArgumentException("x1: must not be null");
@@ -182,8 +186,8 @@ final class LimitLayout {
                 k.set(kt[0], i, j);
                 theta.set(kt[1], i, j);
             });
-            requireFinite(k, true, dtype);
-            requireFinite(t, false, dtype);
+            requireFinite(k, LimitKernel.NNGP, dtype);
+            requireFinite(t, LimitKernel.NTK, dtype);
             return new GpInference.Kernels(k, t);
         } catch (RuntimeException e) {
             k.close();
@@ -201,15 +205,16 @@ final class LimitLayout {
      * @param out number of logits O
      * @param n1 examples of x1
      * @param n2 examples of x2
-     * @param nngp lay out K instead of Θ
+     * @param which the kernel to lay out: K ({@link LimitKernel#NNGP}) or Θ ({@link LimitKernel#NTK})
      * @param dtype element type of the result
      * @param pairs the pairs' kernels
      * @return the kernel, which the caller closes
      */
-    static Tensor layOut(KernelKind kind, int out, int n1, int n2, boolean nngp, DType dtype, PairSource pairs) {
+    static Tensor layOut(KernelKind kind, int out, int n1, int n2, LimitKernel which, DType dtype,
+                         PairSource pairs) {
         // the N×N kinds' factor on Θ; refuses projected:K and logit:K out of range before any work
         double scale = kind.isFull() || kind.isPerOutput() ? 1 : kind.scaleOfSharedKernel(out);
-        int kernelIndex = nngp ? 0 : 1; // in {K, Θ}
+        int kernelIndex = which == LimitKernel.NNGP ? 0 : 1; // in {K, Θ}
         Tensor r = kind.isFull() ? Tensor.zeros(dtype, n1, n2, out, out)
                 : kind.isPerOutput() ? Tensor.empty(dtype, n1, n2, out) : Tensor.empty(dtype, n1, n2);
         try {
@@ -227,7 +232,7 @@ final class LimitLayout {
                     r.set(scale * v, i, j);
                 }
             });
-            requireFinite(r, nngp, dtype);
+            requireFinite(r, which, dtype);
             return r;
         } catch (RuntimeException e) {
             r.close();
@@ -236,10 +241,10 @@ final class LimitLayout {
     }
 
     /** Refuses a kernel that overflowed its dtype, naming the first entry that did. */
-    private static void requireFinite(Tensor r, boolean nngp, DType dtype) {
+    private static void requireFinite(Tensor r, LimitKernel which, DType dtype) {
         int bad = r.firstNonFinite();
         if (bad >= 0) {
-            throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + (nngp ? "NNGP" : "NTK")
+            throw new org.ntk4j.ntk.NonFiniteKernelException("infinite-width limit: the " + which
                     + " holds " + r.getFlat(bad) + " (at flat index " + bad + " of " + Shapes.str(r.shape())
                     + "): it overflows " + dtype.shortName() + " at these inputs (it grows with |x|² and with σ_w² "
                     + "per layer, exponentially through act=exp); "

@@ -49,13 +49,13 @@ final class PixelPairs {
      * The limit of {@code r} laid out as the empirical kernel of {@code kind} (the {@link InfiniteLimit#kernel}
      * contract), for images x1 and x2 (null: x1).
      */
-    static Tensor kernel(Recursion r, int filter, int out, KernelKind kind, Tensor x1, Tensor x2, boolean nngp,
-                         DType dtype) {
-        LimitLayout.requireInputs(kind, x1, x2);
+    static Tensor kernel(Recursion r, int filter, int out, KernelKind kind, Tensor x1, Tensor x2,
+                         LimitKernel which, DType dtype) {
+        LimitLayout.requireInputs(kind, which, x1, x2);
         Geometry g = geometry(filter, x1, x2);
         double[][] a = FcnLimit.flatten(x1);
         double[][] b = x2 == null ? a : FcnLimit.flatten(x2);
-        return LimitLayout.layOut(kind, out, a.length, b.length, nngp, dtype,
+        return LimitLayout.layOut(kind, out, a.length, b.length, which, dtype,
                 sink -> eachPair(r, g, a, b, x2 == null, sink));
     }
 

@@ -108,8 +108,8 @@ public final class ResNetLimit implements InfiniteLimit {
 
     /** {@inheritDoc} Examples are images [H, W, C] or [H, W] (one channel), as the zoo's to_image reads them. */
     @Override
-    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-        return PixelPairs.kernel(new Blocks(), FILTER, out, kind, x1, x2, nngp, dtype);
+    public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, LimitKernel which, DType dtype) {
+        return PixelPairs.kernel(new Blocks(), FILTER, out, kind, x1, x2, which, dtype);
     }
 
     /**

@@ -18,7 +18,10 @@ public final class KernelJob {
     }
 
     /**
-     * What to compute.
+     * What to compute. Start from {@link #of} (the NTK of a kind) or {@link #ofAxes} (of explicit axes), which take
+     * {@code ntk4j kernel}'s defaults, and change what differs with {@link #withMethod}, {@link #withNngp} and
+     * {@link #withEnsemble}: the canonical constructor's eleven positional components (a {@code boolean} and an
+     * {@code int} and a {@code long} in a row among them) do not say at the call site which is which.
      *
      * @param model the network
      * @param params its parameters (member 0's seed gives them in an ensemble; not closed)
@@ -50,13 +53,94 @@ public final class KernelJob {
          * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
          *     kernel at {@code params}
          * @param seed the first seed of an ensemble
-         * @throws IllegalArgumentException if neither or both of kind and axes are given
+         * @throws IllegalArgumentException if neither or both of kind and axes are given, or ensemble is negative
          */
         public Request {
             if ((kind == null) == (axes == null)) {
                 throw new IllegalArgumentException("kernel job: give a kind or explicit axes, not "
                         + (kind == null ? "neither" : "both"));
             }
+            if (ensemble < 0) {
+                throw new IllegalArgumentException("kernel job: ensemble: expected K >= 1 members, or 0 for the "
+                        + "kernel at the parameters, got " + ensemble);
+            }
+        }
+
+        /**
+         * The NTK of {@code kind} with {@code ntk4j kernel}'s defaults: the method AUTO within
+         * {@link EmpiricalNtk#defaultMemoryBudget()}, the kernel at {@code params} (no ensemble).
+         *
+         * @param model the network
+         * @param params its parameters (not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1 (its work reused)
+         * @param kind the kind, not null
+         * @return the request
+         * @throws IllegalArgumentException if kind is null
+         */
+        public static Request of(Model model, Params params, Tensor x1, Tensor x2, KernelKind kind) {
+            if (kind == null) {
+                throw new IllegalArgumentException("kernel job: kind: expected a kernel kind, got null (explicit "
+                        + "axes: Request.ofAxes)");
+            }
+            return new Request(model, params, x1, x2, kind, null, Method.AUTO, EmpiricalNtk.defaultMemoryBudget(),
+                    false, 0, 0);
+        }
+
+        /**
+         * The NTK traced and kept diagonal over explicit output axes ({@code kernel --trace-axes/--diagonal-axes}),
+         * with {@link #of}'s other defaults.
+         *
+         * @param model the network
+         * @param params its parameters (not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1 (its work reused)
+         * @param axes the trace and diagonal axes {t, d}, not null
+         * @return the request
+         * @throws IllegalArgumentException if axes is null
+         */
+        public static Request ofAxes(Model model, Params params, Tensor x1, Tensor x2, int[][] axes) {
+            if (axes == null) {
+                throw new IllegalArgumentException("kernel job: axes: expected the trace and diagonal axes {t, d}, "
+                        + "got null (a kernel kind: Request.of)");
+            }
+            return new Request(model, params, x1, x2, null, axes, Method.AUTO, EmpiricalNtk.defaultMemoryBudget(),
+                    false, 0, 0);
+        }
+
+        /**
+         * This request with another NTK method and memory budget.
+         *
+         * @param m the method, or AUTO
+         * @param budget bytes the computation may hold (whatever the method)
+         * @return the new request
+         */
+        public Request withMethod(Method m, long budget) {
+            return new Request(model, params, x1, x2, kind, axes, m, budget, nngp, ensemble, seed);
+        }
+
+        /**
+         * This request for the NNGP f(x1)·f(x2)ᵀ laid out as the kind (or the axes), or for the NTK.
+         *
+         * @param forNngp true for the NNGP, false for the NTK
+         * @return the new request
+         */
+        public Request withNngp(boolean forNngp) {
+            return new Request(model, params, x1, x2, kind, axes, method, memoryBudget, forNngp, ensemble, seed);
+        }
+
+        /**
+         * This request as the mean of an ensemble of initialisations, seeds {@code firstSeed} ...
+         * {@code firstSeed + members − 1}, with its standard error; {@code members} 0 for the kernel at the
+         * parameters.
+         *
+         * @param members K ≥ 1 initialisations to average, or 0 for none
+         * @param firstSeed the first member's seed
+         * @return the new request
+         * @throws IllegalArgumentException if members is negative
+         */
+        public Request withEnsemble(int members, long firstSeed) {
+            return new Request(model, params, x1, x2, kind, axes, method, memoryBudget, nngp, members, firstSeed);
         }
 
         /**

@@ -3,6 +3,7 @@ package org.ntk4j.predict;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.CostModel;
@@ -196,30 +197,32 @@ public final class Predict {
         return new PosteriorKernels() {
             @Override
             public Tensor ntk(Tensor x1, Tensor x2) {
-                return lim.kernel(kk, x1, x2, false, dt);
+                return lim.kernel(kk, x1, x2, LimitKernel.NTK, dt);
             }
 
             @Override
             public Tensor ntkDiagonal(Tensor x) {
-                return diagonal(x, false);
+                return diagonal(x, LimitKernel.NTK);
             }
 
             @Override
             public Tensor nngp(Tensor x1, Tensor x2) {
-                return lim.kernel(KernelKind.trace(), x1, x2, true, dt);
+                return lim.kernel(KernelKind.trace(), x1, x2, LimitKernel.NNGP, dt);
             }
 
             @Override
             public Tensor nngpDiagonal(Tensor x) {
-                return diagonal(x, true);
+                return diagonal(x, LimitKernel.NNGP);
             }
 
-            private Tensor diagonal(Tensor x, boolean nngp) {
+            /** Each example's kernel with itself: the NNGP of one logit, or the NTK laid out as the kind. */
+            private Tensor diagonal(Tensor x, LimitKernel which) {
                 int m = x.dim(0);
                 Tensor d = Tensor.empty(DType.F64, m);
                 for (int i = 0; i < m; i++) {
                     try (Tensor xi = org.ntk4j.cpu.Layout.sliceAxis(x, 0, i, i + 1);
-                         Tensor k = lim.kernel(nngp ? KernelKind.trace() : kk, xi, null, nngp, dt)) {
+                         Tensor k = lim.kernel(which == LimitKernel.NNGP ? KernelKind.trace() : kk, xi, null, which,
+                                 dt)) {
                         d.setFlat(i, k.getFlat(0));
                     }
                 }

@@ -11,7 +11,11 @@ import org.ntk4j.train.Examples;
  * with its empirical NTK of {@code kind}, trained on {@code train} and evaluated on {@code test} (neural-tangents'
  * {@code gradient_descent_mse}, {@code gp_inference} and {@code gradient_descent} for other losses). Start from
  * {@link #of} (the defaults of {@code ntk4j predict}), or {@link #ofInfinite} for the analytic infinite-width kernels
- * without parameters ({@code predict --infinite}), and change what differs with the {@code with...} methods.
+ * without parameters ({@code predict --infinite}), and change what differs with the {@code with...} methods
+ * ({@link #withKind}, {@link #withMethod}, {@link #withTimes}, {@link #withDiagReg} or {@link #withAbsoluteDiagReg},
+ * {@link #withLearningRate}, {@link #withInitOutputs}, {@link #withLoss}, {@link #withPosterior},
+ * {@link #withCovariance}, {@link #withInfinite}), each named for what it sets: the canonical constructor's seventeen
+ * positional components (four booleans and five numbers among them) do not say at the call site which is which.
  *
  * @param model the network; its outputs per example must be [O] with O = the examples' class count
  * @param params its parameters (not closed); null with {@code infinite}, whose analytic kernels read none
@@ -106,36 +110,6 @@ public record PredictRequest(Model model, Params params, Examples train, Example
             checkInfiniteSettings(kind, method, posterior);
             limit(model, java.util.Arrays.copyOfRange(train.x().shape(), 1, train.x().rank()));
         }
-    }
-
-    /**
-     * As the canonical constructor with the empirical kernels ({@code infinite} false), the request's form before
-     * {@code infinite} was added.
-     *
-     * @param model the network
-     * @param params its parameters (not closed)
-     * @param train the labelled training examples (not closed)
-     * @param test the labelled test examples (not closed)
-     * @param kind the kernel kind
-     * @param method the NTK method, or AUTO
-     * @param memoryBudget bytes the kernel computation may hold
-     * @param times the training times
-     * @param diagReg the diagonal regulariser
-     * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
-     * @param learningRate η
-     * @param initOutputs start from the network's outputs at initialisation
-     * @param posterior the posterior, or null
-     * @param loss the training loss
-     * @param momentum μ in [0, 1), or NaN for none
-     * @param covariance with a posterior: also return the test covariance
-     * @throws IllegalArgumentException as the canonical constructor
-     */
-    public PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind, Method method,
-                          long memoryBudget, double[] times, double diagReg, boolean diagRegAbsolute,
-                          double learningRate, boolean initOutputs, GpInference.Posterior posterior, Loss loss,
-                          double momentum, boolean covariance) {
-        this(model, params, train, test, kind, method, memoryBudget, times, diagReg, diagRegAbsolute, learningRate,
-                initOutputs, posterior, loss, momentum, covariance, false);
     }
 
     /**
@@ -292,14 +266,14 @@ public record PredictRequest(Model model, Params params, Examples train, Example
     public static PredictRequest of(Model model, Params params, Examples train, Examples test) {
         return new PredictRequest(model, params, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
                 org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
-                false, 1, false, null, Loss.MSE, Double.NaN, false);
+                false, 1, false, null, Loss.MSE, Double.NaN, false, false);
     }
 
     /**
      * The request of {@code ntk4j predict --infinite --posterior P}: the model's analytic infinite-width NNGP and NTK
      * instead of empirical kernels at parameters, which it has none of ({@link #params()} is null), with {@link #of}'s
      * other defaults (the kind pntk, t = ∞, diag_reg 1e-4 × the mean diagonal, learning rate 1, the MSE loss, no
-     * covariance); change them with the {@code with...} methods ({@code withPosterior(p, true)} for the covariance,
+     * covariance); change them with the {@code with...} methods ({@code withCovariance(true)} for the covariance,
      * {@code withTimes} for the trained ensemble at finite t). The infinitely wide networks are an ensemble over
      * initialisations, so a posterior is needed: nngp (the Bayesian posterior), ntk (the trained ensemble) or ntkgp.
      * {@code withInfinite(false)} on it is refused, there being no parameters for the empirical kernels.
@@ -384,29 +358,80 @@ public record PredictRequest(Model model, Params params, Examples train, Example
     }
 
     /**
-     * This request with other training settings.
+     * This request with the diagonal regulariser K + r·(trace/dim)·I: r relative to the train kernel's mean
+     * diagonal (neural-tangents' default, {@code diag_reg_absolute_scale=False}; {@code predict --diag-reg R}).
      *
-     * @param reg the diagonal regulariser r
-     * @param absolute add r itself rather than r × the mean diagonal
-     * @param eta the learning rate η
-     * @param init start from the network's outputs at initialisation instead of 0
+     * @param reg r, finite and ≥ 0
      * @return the new request
+     * @throws IllegalArgumentException if reg is negative, NaN or infinite
      */
-    public PredictRequest withTraining(double reg, boolean absolute, double eta, boolean init) {
-        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, absolute,
-                eta, init, posterior, loss, momentum, covariance, infinite);
+    public PredictRequest withDiagReg(double reg) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, false,
+                learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
-     * This request as Gaussian-process inference.
+     * This request with the diagonal regulariser K + r·I: r itself, not scaled by the mean diagonal
+     * (neural-tangents' {@code diag_reg_absolute_scale=True}; {@code predict --diag-reg R --diag-reg-absolute}).
+     *
+     * @param reg r, finite and ≥ 0
+     * @return the new request
+     * @throws IllegalArgumentException if reg is negative, NaN or infinite
+     */
+    public PredictRequest withAbsoluteDiagReg(double reg) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, true,
+                learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
+    }
+
+    /**
+     * This request with another learning rate.
+     *
+     * @param eta η, a positive finite number: time enters as η·t
+     * @return the new request
+     * @throws IllegalArgumentException if eta is not a positive finite number
+     */
+    public PredictRequest withLearningRate(double eta) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, eta, initOutputs, posterior, loss, momentum, covariance, infinite);
+    }
+
+    /**
+     * This request trained from the network's outputs at initialisation (the linearised network,
+     * {@code predict --f0 init}), or from 0 (kernel regression on the targets, the default).
+     *
+     * @param init true to start from the network's outputs at initialisation, false from 0
+     * @return the new request
+     * @throws IllegalArgumentException as the canonical constructor: {@code true} with a posterior
+     */
+    public PredictRequest withInitOutputs(boolean init) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, init, posterior, loss, momentum, covariance, infinite);
+    }
+
+    /**
+     * This request as Gaussian-process inference with posterior {@code p}, or as training (null). A test covariance
+     * asked for ({@link #withCovariance}) is kept with a posterior and dropped with null, being a posterior's.
      *
      * @param p the posterior, or null for training
-     * @param withCovariance also return the test covariance
      * @return the new request
+     * @throws IllegalArgumentException as the canonical constructor (a posterior with the ODE, a full kind, f0
+     *     init, or ntkgp at a finite time)
      */
-    public PredictRequest withPosterior(GpInference.Posterior p, boolean withCovariance) {
+    public PredictRequest withPosterior(GpInference.Posterior p) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, withCovariance, infinite);
+                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, p != null && covariance, infinite);
+    }
+
+    /**
+     * This request returning the posterior's test covariance [M, M] ([T, M, M] for several times) too, or not.
+     *
+     * @param withCovariance true to return the test covariance as well as the mean and variances
+     * @return the new request
+     * @throws IllegalArgumentException as the canonical constructor: {@code true} without a posterior
+     */
+    public PredictRequest withCovariance(boolean withCovariance) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
+                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, withCovariance, infinite);
     }
 
     /**

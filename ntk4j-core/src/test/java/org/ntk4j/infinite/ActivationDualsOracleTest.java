@@ -177,7 +177,7 @@ class ActivationDualsOracleTest {
     void expOverflowIsRefusedNamingTheCause() {
         String spec = "fcn(depth=2,width=8,out=1,act=exp,w_std=1,b_std=0)";
         try (Tensor x = Tensor.full(DType.F64, 30, 2, 4)) { // k = x·x/d = 900 at the first layer
-            assertThatThrownBy(() -> FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64))
+            assertThatThrownBy(() -> FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64))
                     .isInstanceOf(NonFiniteKernelException.class)
                     .hasMessageContaining("it overflows f64 at these inputs")
                     .hasMessageContaining("exponentially through act=exp");

@@ -26,7 +26,7 @@ class CnnLimitProperties {
             @ForAll @IntRange(min = 0, max = 3) int depth, @ForAll @IntRange(min = 1, max = 4) int filter,
             @ForAll @IntRange(min = 1, max = 5) int h, @ForAll @IntRange(min = 1, max = 5) int w,
             @ForAll @IntRange(min = 0, max = 3) int c, @ForAll @IntRange(min = 0, max = 4) int kindIndex,
-            @ForAll boolean gap, @ForAll boolean erf, @ForAll boolean standard, @ForAll boolean nngp) {
+            @ForAll boolean gap, @ForAll boolean erf, @ForAll boolean standard, @ForAll LimitKernel which) {
         String kindName = KINDS[kindIndex];
         KernelKind kind = KernelKind.parse(kindName, 0);
         CnnLimit lim = CnnLimit.of("cnn(depth=" + depth + ",channels=6,out=" + out + ",filter=" + filter + ",pool="
@@ -36,12 +36,12 @@ class CnnLimitProperties {
         long seed = 31L * n1 + n2 + 7L * out + depth + 101L * h + 13L * w;
         try (Tensor x1 = Tensor.randomNormal(DType.F64, seed, CnnLimitTest.prepend(n1, per));
              Tensor x2 = Tensor.randomNormal(DType.F64, seed + 1, CnnLimitTest.prepend(n2, per));
-             Tensor k12 = lim.kernel(kind, x1, x2, nngp, DType.F64);
-             Tensor k21 = lim.kernel(kind, x2, x1, nngp, DType.F64);
-             Tensor k11 = lim.kernel(kind, x1, null, nngp, DType.F64);
-             Tensor k11explicit = lim.kernel(kind, x1, x1, nngp, DType.F64);
-             Tensor k22 = lim.kernel(kind, x2, null, nngp, DType.F64);
-             Tensor trace = lim.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64)) {
+             Tensor k12 = lim.kernel(kind, x1, x2, which, DType.F64);
+             Tensor k21 = lim.kernel(kind, x2, x1, which, DType.F64);
+             Tensor k11 = lim.kernel(kind, x1, null, which, DType.F64);
+             Tensor k11explicit = lim.kernel(kind, x1, x1, which, DType.F64);
+             Tensor k22 = lim.kernel(kind, x2, null, which, DType.F64);
+             Tensor trace = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
             int[] want = kind.isFull() ? new int[] {n1, n2, out, out}
                     : kind.isPerOutput() ? new int[] {n1, n2, out} : new int[] {n1, n2};
             assertThat(k12.shape()).containsExactly(want);
@@ -84,16 +84,16 @@ class CnnLimitProperties {
             @ForAll @IntRange(min = 1, max = 3) int n2, @ForAll @IntRange(min = 0, max = 2) int blocks,
             @ForAll @IntRange(min = 1, max = 4) int h, @ForAll @IntRange(min = 1, max = 4) int w,
             @ForAll @IntRange(min = 1, max = 2) int c, @ForAll boolean erf, @ForAll boolean standard,
-            @ForAll boolean nngp) {
+            @ForAll LimitKernel which) {
         ResNetLimit lim = ResNetLimit.of("resnet(blocks=" + blocks + ",channels=5,out=2,act=" + (erf ? "erf" : "relu")
                 + ",param=" + (standard ? "standard" : "ntk") + ",w_std=1.2)");
         long seed = 17L * n1 + n2 + 5L * blocks + 101L * h + 13L * w + c;
         try (Tensor x1 = Tensor.randomNormal(DType.F64, seed, n1, h, w, c);
              Tensor x2 = Tensor.randomNormal(DType.F64, seed + 1, n2, h, w, c);
-             Tensor k12 = lim.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64);
-             Tensor k21 = lim.kernel(KernelKind.trace(), x2, x1, nngp, DType.F64);
-             Tensor k11 = lim.kernel(KernelKind.trace(), x1, null, nngp, DType.F64);
-             Tensor k11explicit = lim.kernel(KernelKind.trace(), x1, x1, nngp, DType.F64)) {
+             Tensor k12 = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64);
+             Tensor k21 = lim.kernel(KernelKind.trace(), x2, x1, which, DType.F64);
+             Tensor k11 = lim.kernel(KernelKind.trace(), x1, null, which, DType.F64);
+             Tensor k11explicit = lim.kernel(KernelKind.trace(), x1, x1, which, DType.F64)) {
             assertThat(k12.shape()).containsExactly(n1, n2);
             double tol = 1e-13 * maxAbs(k12);
             for (int i = 0; i < n1; i++) {
@@ -114,14 +114,14 @@ class CnnLimitProperties {
     @Property(tries = 30, seed = "20261207")
     void onOnePixelImagesWithFilterOneTheCnnIsTheFcn(@ForAll @IntRange(min = 0, max = 3) int depth,
             @ForAll @IntRange(min = 1, max = 4) int c, @ForAll boolean gap, @ForAll boolean erf,
-            @ForAll boolean standard, @ForAll boolean nngp) {
+            @ForAll boolean standard, @ForAll LimitKernel which) {
         String common = "depth=" + depth + ",out=2,act=" + (erf ? "erf" : "relu") + ",param="
                 + (standard ? "standard" : "ntk") + ",w_std=1.3,b_std=0.2";
         CnnLimit cnn = CnnLimit.of("cnn(" + common + ",channels=9,filter=1,pool=" + (gap ? "gap" : "flatten") + ")");
         FcnLimit fcn = FcnLimit.of("fcn(" + common + ",width=9)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 3L * depth + c, 4, 1, 1, c);
-             Tensor a = cnn.kernel(KernelKind.trace(), x, null, nngp, DType.F64);
-             Tensor b = fcn.kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+             Tensor a = cnn.kernel(KernelKind.trace(), x, null, which, DType.F64);
+             Tensor b = fcn.kernel(KernelKind.trace(), x, null, which, DType.F64)) {
             for (int f = 0; f < a.size(); f++) {
                 assertThat(a.getFlat(f)).isCloseTo(b.getFlat(f), within(1e-13 * maxAbs(b)));
             }

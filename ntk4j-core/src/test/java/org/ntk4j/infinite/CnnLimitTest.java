@@ -34,7 +34,8 @@ class CnnLimitTest {
                     try (Tensor x = Tensor.randomNormal(DType.F64, 5, prepend(4, per));
                          Params p = m.init(1, per, DType.F64);
                          Tensor e = EmpiricalNtk.of(m, p).ntk(x, null);
-                         Tensor limit = CnnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                         Tensor limit = CnnLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                                 DType.F64)) {
                         for (int i = 0; i < 4; i++) {
                             for (int j = 0; j < 4; j++) {
                                 assertThat(limit.get(i, j)).as("%s (%d, %d)", spec, i, j).isCloseTo(e.get(i, j),
@@ -82,9 +83,10 @@ class CnnLimitTest {
                     CnnLimit lim = CnnLimit.of(spec);
                     try (Tensor x = Tensor.randomNormal(DType.F64, 11, prepend(3, per))) {
                         Ensemble e = Ensemble.of(m, 0, members, per, DType.F64);
-                        for (boolean nngp : new boolean[] {false, true}) {
-                            try (Ensemble.Mean mean = nngp ? e.nngp(x, null) : e.kernel(KernelKind.trace(), x, null);
-                                 Tensor want = lim.kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                        for (LimitKernel which : LimitKernel.values()) {
+                            try (Ensemble.Mean mean = which == LimitKernel.NNGP ? e.nngp(x, null)
+                                    : e.kernel(KernelKind.trace(), x, null);
+                                 Tensor want = lim.kernel(KernelKind.trace(), x, null, which, DType.F64)) {
                                 for (int i = 0; i < 3; i++) {
                                     for (int j = i; j < 3; j++) {
                                         double sem = mean.sem().get(i, j);
@@ -92,7 +94,7 @@ class CnnLimitTest {
                                         double z = Math.abs(mean.mean().get(i, j) - w) / sem;
                                         worst = Math.max(worst, z);
                                         assertThat(z).as("%s %s (%d, %d): mean %s ± %s, limit %s", spec,
-                                                nngp ? "nngp" : "ntk", i, j, mean.mean().get(i, j), sem, w)
+                                                which, i, j, mean.mean().get(i, j), sem, w)
                                                 .isLessThan(4.5);
                                         double scale = Math.sqrt(want.get(i, i) * want.get(j, j));
                                         assertThat(sem).as("%s (%d, %d)", spec, i, j).isLessThan(0.04 * scale);
@@ -125,8 +127,8 @@ class CnnLimitTest {
 
     /** The two limits' NTKs on x are the same to 1e-13 of the largest entry (or not, for {@code same} false). */
     static void assertSameKernel(String spec, String other, Tensor x, boolean same) {
-        try (Tensor a = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor b = InfiniteLimit.of(other).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+        try (Tensor a = InfiniteLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor b = InfiniteLimit.of(other).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double largest = 0;
             double farthest = 0;
             for (int f = 0; f < a.size(); f++) {
@@ -150,9 +152,9 @@ class CnnLimitTest {
         assertThat(lim.toString()).isEqualTo("cnn limit (depth=3, out=10, act=relu, filter=3, pool=gap, param=ntk, "
                 + "w_std=1.5, b_std=0.05)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 2, 3, 4, 4, 2);
-             Tensor a = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor a = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
              Tensor b = new CnnLimit(3, 64, 10, 3, CnnLimit.Pool.GAP, new Activation(Activation.Kind.RELU),
-                     Parameterization.NTK, 1.5, 0.05).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                     Parameterization.NTK, 1.5, 0.05).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             for (int f = 0; f < a.size(); f++) {
                 assertThat(a.getFlat(f)).isEqualTo(b.getFlat(f));
             }
@@ -170,23 +172,23 @@ class CnnLimitTest {
              Tensor x = Tensor.randomNormal(DType.F64, 2, 3, 4, 3);
              Tensor y = Tensor.randomNormal(DType.F64, 3, 2, 3, 4);
              Tensor z = Tensor.randomNormal(DType.F64, 4, 2, 4, 3, 1)) {
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), flat, null, false, DType.F64))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), flat, null, LimitKernel.NTK, DType.F64))
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("infinite-width limit: x1 examples must "
                             + "be images [H, W] or [H, W, C] (as the zoo's to_image reads them), got [12] per example");
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, y, false, DType.F64))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, y, LimitKernel.NTK, DType.F64))
                     .hasMessage("shape mismatch: x2 images [3, 4, 1] differ from x1 images [4, 3, 1] ([H, W, C] per "
                             + "example)");
             // [H, W] is [H, W, 1]: the same kernel
-            try (Tensor k1 = lim.kernel(KernelKind.trace(), x, z, false, DType.F64);
-                 Tensor k2 = lim.kernel(KernelKind.trace(), x, x, false, DType.F64)) {
+            try (Tensor k1 = lim.kernel(KernelKind.trace(), x, z, LimitKernel.NTK, DType.F64);
+                 Tensor k2 = lim.kernel(KernelKind.trace(), x, x, LimitKernel.NTK, DType.F64)) {
                 assertThat(k1.shape()).containsExactly(3, 2);
                 assertThat(k2.get(0, 0)).isGreaterThan(0);
             }
             x.set(Double.NaN, 1, 2, 0);
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, false, DType.F64))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64))
                     .hasMessage("x1: contains a non-finite value (NaN) at flat index 18");
             x.set(1e20, 1, 2, 0);
-            assertThatThrownBy(() -> lim.kernel(KernelKind.full(), x, null, false, DType.F32))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.full(), x, null, LimitKernel.NTK, DType.F32))
                     .isInstanceOf(NonFiniteKernelException.class)
                     .hasMessageStartingWith("infinite-width limit: the NTK holds Infinity");
         }

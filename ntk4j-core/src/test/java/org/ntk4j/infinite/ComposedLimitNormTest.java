@@ -170,8 +170,8 @@ class ComposedLimitNormTest {
                     for (double b : new double[] {B, 0}) {
                         InfiniteLimit lim = InfiniteLimit.of(vectorNet(n, W, b, p, v, true, true), new int[] {6});
                         double[][][] want = byHand(xs, n, W, b, std, v, EPS, true, true, true, true);
-                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, true, DType.F64);
-                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
                             for (int i = 0; i < 3; i++) {
                                 for (int j = 0; j < 3; j++) {
                                     assertThat(nngp.get(i, j)).as("%s b=%s K(%d, %d)", p, b, i, j)
@@ -311,8 +311,8 @@ class ComposedLimitNormTest {
                                 && kind != Activation.Kind.GAUSSIAN && kind != Activation.Kind.COS);
                         double[][][] want = afterLayerNorm(xs, e, n, W, B, std, true);
                         double[][][] independent = afterLayerNorm(xs, e, n, W, B, std, false);
-                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, true, DType.F64);
-                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
                             double scaleK = Math.max(want[0][0][0], Math.max(want[0][1][1], want[0][2][2]));
                             double scaleT = Math.max(want[1][0][0], Math.max(want[1][1][1], want[1][2][2]));
                             double away = 0;
@@ -348,7 +348,7 @@ class ComposedLimitNormTest {
                 Layers.dense(1, 1.5, 0.1, ntk));
         int[] shape = {6};
         try (Tensor x = Tensor.randomNormal(DType.F64, 59, 3, 6);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 900);
             double[][] xs = rows(x);
             double[][][] e = expectationsAfterLayerNorm(xs, Activation.Kind.TANH, 1.5, 0.1);
@@ -420,7 +420,7 @@ class ComposedLimitNormTest {
         Model m = vectorNet(width, 1.5, 0.1, ntk, v, true, true);
         int[] shape = {6};
         try (Tensor x = Tensor.randomNormal(DType.F64, 54, 3, 6);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 700);
             double[][][] hand = byHand(rows(x), width, 1.5, 0.1, false, v, EPS, true, true, true, true);
             double[][][] noAffine = byHand(rows(x), width, 1.5, 0.1, false, v, EPS, true, true, false, true);
@@ -441,7 +441,7 @@ class ComposedLimitNormTest {
             assertThat(independentDiff).isGreaterThan(0.1 * scale);
             for (Model other : new Model[] {vectorNet(width, 1.5, 0.1, ntk, v, false, true),
                 vectorNet(width, 1.5, 0.1, ntk, v, true, false)}) {
-                try (Tensor o = InfiniteLimit.of(other, shape).kernel(KernelKind.trace(), x, null, false,
+                try (Tensor o = InfiniteLimit.of(other, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
                         DType.F64)) {
                     assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
                 }
@@ -464,8 +464,9 @@ class ComposedLimitNormTest {
                 Layers.dense(1, 1.5, 0.1, ntk)), "without");
         int[] shape = {3, 3, 2};
         try (Tensor x = Tensor.randomNormal(DType.F64, 55, 3, 3, 3, 2);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor o = InfiniteLimit.of(without, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor o = InfiniteLimit.of(without, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                     DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 800);
             assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
         }
@@ -535,9 +536,9 @@ class ComposedLimitNormTest {
             InfiniteLimit plain = InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.dense(1)), v);
             InfiniteLimit branch = InfiniteLimit.of(model(Layers.dense(8), Layers.layerNorm(), Layers.relu(),
                     Layers.dense(8), Layers.dense(1)), v);
-            try (Tensor a = res.kernel(KernelKind.trace(), x, null, true, DType.F64);
-                 Tensor b = plain.kernel(KernelKind.trace(), x, null, true, DType.F64);
-                 Tensor c = branch.kernel(KernelKind.trace(), x, null, true, DType.F64)) {
+            try (Tensor a = res.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                 Tensor b = plain.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                 Tensor c = branch.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64)) {
                 // dense(1) reads K as σ_w² K + σ_b² (the defaults σ_w = 1, σ_b = 0: so the readouts add)
                 double want = b.get(0, 1) + c.get(0, 1);
                 assertThat(a.get(0, 1)).isCloseTo(want, within(1e-12 * Math.abs(want)));
@@ -557,19 +558,19 @@ class ComposedLimitNormTest {
     void aLeakyReluOfSlopeOneAfterALayerNormIsTheIdentity() {
         int[] v = {5};
         try (Tensor x = Tensor.randomNormal(DType.F64, 57, 3, 5)) {
-            for (boolean nngp : new boolean[] {true, false}) {
+            for (LimitKernel which : LimitKernel.values()) {
                 try (Tensor a = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
                         Layers.leakyRelu(1), Layers.dense(1, W, B, Parameterization.NTK)), v)
-                        .kernel(KernelKind.trace(), x, null, nngp, DType.F64);
+                        .kernel(KernelKind.trace(), x, null, which, DType.F64);
                      Tensor b = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
                              Layers.dense(1, W, B, Parameterization.NTK)), v)
-                             .kernel(KernelKind.trace(), x, null, nngp, DType.F64);
+                             .kernel(KernelKind.trace(), x, null, which, DType.F64);
                      Tensor c = InfiniteLimit.of(model(Layers.dense(8, W, B, Parameterization.NTK), Layers.layerNorm(),
                              Layers.leakyRelu(0.2), Layers.dense(1, W, B, Parameterization.NTK)), v)
-                             .kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                             .kernel(KernelKind.trace(), x, null, which, DType.F64)) {
                     for (int i = 0; i < 3; i++) {
                         for (int j = 0; j < 3; j++) {
-                            assertThat(a.get(i, j)).as("nngp=%s (%d, %d)", nngp, i, j)
+                            assertThat(a.get(i, j)).as("%s (%d, %d)", which, i, j)
                                     .isCloseTo(b.get(i, j), within(1e-12 * Math.abs(b.get(i, j))));
                         }
                     }

@@ -57,16 +57,17 @@ class ComposedLimitOracleTest {
                 double b = Double.parseDouble(head[4]);
                 Model m = new Model(build(head[5].replace('_', ' '), w, b, p), name);
                 InfiniteLimit lim = InfiniteLimit.of(m, shape);
-                for (int nngp = 0; nngp < 2; nngp++) {
-                    double[] self = values(lines.get(c + 3 + nngp));
+                for (int g = 0; g < 2; g++) {
+                    LimitKernel which = LimitKernel.values()[g]; // the oracle's lines: K (NNGP), then Θ (NTK)
+                    double[] self = values(lines.get(c + 3 + g));
                     double[] d1 = new double[n1];
                     for (int i = 0; i < n1; i++) {
                         d1[i] = self[i * n1 + i];
                     }
-                    double[] d2 = values(lines.get(c + 5 + nngp));
-                    worst = Math.max(worst, check(name, nngp == 0, lim, x1, x2, values(lines.get(c + 1 + nngp)), d1,
+                    double[] d2 = values(lines.get(c + 5 + g));
+                    worst = Math.max(worst, check(name, which, lim, x1, x2, values(lines.get(c + 1 + g)), d1,
                             d2));
-                    worst = Math.max(worst, check(name, nngp == 0, lim, x1, null, self, d1, d1));
+                    worst = Math.max(worst, check(name, which, lim, x1, null, self, d1, d1));
                 }
                 cases++;
             }
@@ -113,7 +114,8 @@ class ComposedLimitOracleTest {
                         }
                     }
                 }
-                try (Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                try (Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                        DType.F64)) {
                     double scale = Math.max(lim.get(0, 0), Math.max(lim.get(1, 1), lim.get(2, 2)));
                     double dev = 0;
                     for (int i = 0; i < 3; i++) {
@@ -128,7 +130,8 @@ class ComposedLimitOracleTest {
                     if (c < 2) { // the first two's count_include_pad-false pool flipped is far away
                         String flip = String.format(c == 0 ? poolFirst : borderPool, 1);
                         Model flipped = new Model(build(flip, 1.3, 0.2, Parameterization.NTK, 128), "flipped");
-                        try (Tensor wrong = InfiniteLimit.of(flipped, shape).kernel(KernelKind.trace(), x, null, false,
+                        try (Tensor wrong = InfiniteLimit.of(flipped, shape).kernel(KernelKind.trace(), x, null,
+                                LimitKernel.NTK,
                                 DType.F64)) {
                             double far = 0;
                             for (int i = 0; i < 3; i++) {
@@ -145,17 +148,17 @@ class ComposedLimitOracleTest {
     }
 
     /** Checks one kernel; returns its largest error relative to the entries' scales. */
-    private static double check(String name, boolean nngp, InfiniteLimit lim, Tensor x1, Tensor x2, double[] want,
-                                double[] d1, double[] d2) {
+    private static double check(String name, LimitKernel which, InfiniteLimit lim, Tensor x1, Tensor x2,
+                                double[] want, double[] d1, double[] d2) {
         double worst = 0;
-        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64)) {
+        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
             assertThat(k.shape()).containsExactly(d1.length, d2.length);
             for (int i = 0; i < d1.length; i++) {
                 for (int j = 0; j < d2.length; j++) {
                     double scale = Math.sqrt(Math.abs(d1[i]) * Math.abs(d2[j]));
                     assertThat(scale).isGreaterThan(0);
                     double w = want[i * d2.length + j];
-                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", name, nngp ? "nngp" : "ntk", i, j,
+                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", name, which, i, j,
                             x2 == null ? " x2 = x1" : "").isCloseTo(w, within(1e-10 * scale));
                     worst = Math.max(worst, Math.abs(k.get(i, j) - w) / scale);
                 }

@@ -42,9 +42,9 @@ class ComposedLimitTest {
                             InfiniteLimit composed = InfiniteLimit.of(Zoo.parse(spec), new int[] {3, 4});
                             FcnLimit closed = FcnLimit.of(spec);
                             assertThat(composed.outputs()).isEqualTo(3);
-                            for (boolean nngp : new boolean[] {true, false}) {
-                                sameKernel(spec, composed, closed, x, null, nngp);
-                                sameKernel(spec, composed, closed, x, y, nngp);
+                            for (LimitKernel which : LimitKernel.values()) {
+                                sameKernel(spec, composed, closed, x, null, which);
+                                sameKernel(spec, composed, closed, x, y, which);
                             }
                         }
                     }
@@ -89,23 +89,23 @@ class ComposedLimitTest {
 
     private static void compareZoo(String spec, InfiniteLimit closed, Tensor x, Tensor y, int[] shape) {
         InfiniteLimit composed = InfiniteLimit.of(Zoo.parse(spec), shape);
-        for (boolean nngp : new boolean[] {true, false}) {
-            sameKernel(spec, composed, closed, x, null, nngp);
+        for (LimitKernel which : LimitKernel.values()) {
+            sameKernel(spec, composed, closed, x, null, which);
             if (y != null) {
-                sameKernel(spec, composed, closed, x, y, nngp);
+                sameKernel(spec, composed, closed, x, y, which);
             }
         }
     }
 
     private static void sameKernel(String what, InfiniteLimit a, InfiniteLimit b, Tensor x1, Tensor x2,
-                                   boolean nngp) {
-        try (Tensor ka = a.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64);
-             Tensor kb = b.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64)) {
+                                   LimitKernel which) {
+        try (Tensor ka = a.kernel(KernelKind.trace(), x1, x2, which, DType.F64);
+             Tensor kb = b.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
             assertThat(ka.shape()).containsExactly(kb.shape());
             for (int i = 0; i < ka.dim(0); i++) {
                 for (int j = 0; j < ka.dim(1); j++) {
                     double want = kb.get(i, j);
-                    assertThat(ka.get(i, j)).as("%s nngp=%s (%d, %d)", what, nngp, i, j)
+                    assertThat(ka.get(i, j)).as("%s %s (%d, %d)", what, which, i, j)
                             .isCloseTo(want, within(1e-12 * Math.abs(want) + 1e-300));
                 }
             }
@@ -153,9 +153,9 @@ class ComposedLimitTest {
             double k3xx = w2 * k2xx + b2;
             double t3xx = (std ? n * k2xx + 1 : k3xx) + w2 * t2xx;
             try (Tensor in = Tensor.of(DType.F64, concat(x, y), 2, 4);
-                 Tensor nngp = lim.kernel(KernelKind.trace(), in, null, true, DType.F64);
-                 Tensor ntk = lim.kernel(KernelKind.trace(), in, null, false, DType.F64);
-                 Tensor full = lim.kernel(KernelKind.full(), in, null, false, DType.F64)) {
+                 Tensor nngp = lim.kernel(KernelKind.trace(), in, null, LimitKernel.NNGP, DType.F64);
+                 Tensor ntk = lim.kernel(KernelKind.trace(), in, null, LimitKernel.NTK, DType.F64);
+                 Tensor full = lim.kernel(KernelKind.full(), in, null, LimitKernel.NTK, DType.F64)) {
                 assertThat(nngp.get(0, 1)).as("%s K", p).isCloseTo(k3, within(1e-13 * k3));
                 assertThat(ntk.get(0, 1)).as("%s Θ", p).isCloseTo(t3, within(1e-13 * t3));
                 assertThat(nngp.get(0, 0)).as("%s K(x,x)", p).isCloseTo(k3xx, within(1e-13 * k3xx));
@@ -218,9 +218,9 @@ class ComposedLimitTest {
                 double t = (std ? (gap ? n : 2 * n) * j1 + 1 : k) + w2 * j0t;
                 try (Tensor in = Tensor.of(DType.F64, concat(x, y), 2, 2, 1, 1);
                      Tensor nngp = InfiniteLimit.of(m, new int[] {2, 1, 1}).kernel(KernelKind.trace(), in, null,
-                             true, DType.F64);
+                             LimitKernel.NNGP, DType.F64);
                      Tensor ntk = InfiniteLimit.of(m, new int[] {2, 1, 1}).kernel(KernelKind.trace(), in, null,
-                             false, DType.F64)) {
+                             LimitKernel.NTK, DType.F64)) {
                     assertThat(nngp.get(0, 1)).as("%s gap=%s K", p, gap).isCloseTo(k, within(1e-13 * k));
                     assertThat(ntk.get(0, 1)).as("%s gap=%s Θ", p, gap).isCloseTo(t, within(1e-13 * t));
                 }
@@ -246,9 +246,9 @@ class ComposedLimitTest {
         Layer dense = Layers.dense(2, W, B, Parameterization.NTK);
         try (Tensor x = Tensor.randomNormal(DType.F64, 18, 3, 4, 4, 2);
              Tensor after = InfiniteLimit.of(model(conv, Layers.flatten(), Layers.erf(), dense), new int[] {4, 4, 2})
-                     .kernel(KernelKind.trace(), x, null, false, DType.F64);
+                     .kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
              Tensor before = InfiniteLimit.of(model(conv, Layers.erf(), Layers.flatten(), dense), new int[] {4, 4, 2})
-                     .kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+                     .kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             for (int i = 0; i < 3; i++) {
                 for (int j = 0; j < 3; j++) {
                     assertThat(after.get(i, j)).isEqualTo(before.get(i, j));
@@ -271,7 +271,7 @@ class ComposedLimitTest {
             Model m = new Model(Layers.serial(Layers.flatten(), Layers.dense(3, W, B, p)), "dense");
             try (Tensor x = Tensor.randomNormal(DType.F64, 5, 4, 2, 3); Params ps = m.init(2, new int[] {2, 3},
                     DType.F64); Tensor e = EmpiricalNtk.of(m, ps).ntk(x, null);
-                 Tensor a = InfiniteLimit.of(m, new int[] {2, 3}).kernel(KernelKind.trace(), x, null, false,
+                 Tensor a = InfiniteLimit.of(m, new int[] {2, 3}).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
                          DType.F64)) {
                 for (int i = 0; i < 4; i++) {
                     for (int j = 0; j < 4; j++) {
@@ -300,7 +300,7 @@ class ComposedLimitTest {
         Model m = new Model(net, "wide residual");
         int[] shape = {6};
         try (Tensor x = Tensor.randomNormal(DType.F64, 21, 3, 6);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 100);
             // the alternatives a wrong composition would give are far outside the tolerance
             Layer noSkip = Layers.serial(Layers.dense(width, 1.5, 0.1, Parameterization.NTK), Layers.erf(),
@@ -310,7 +310,7 @@ class ComposedLimitTest {
                     Layers.dense(1, 1.5, 0.1, Parameterization.NTK));
             for (Layer other : new Layer[] {noSkip, noBranch}) {
                 try (Tensor o = InfiniteLimit.of(new Model(other, "other"), shape).kernel(KernelKind.trace(), x, null,
-                        false, DType.F64)) {
+                        LimitKernel.NTK, DType.F64)) {
                     assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
                 }
             }
@@ -337,7 +337,7 @@ class ComposedLimitTest {
                 Layers.globalAvgPool(), Layers.dense(1, 1.5, 0.1, ntk)), "wide residual conv");
         int[] shape = {3, 3, 2};
         try (Tensor x = Tensor.randomNormal(DType.F64, 22, 3, 3, 3, 2);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 200);
             Layer noSkip = Layers.serial(stem, Layers.relu(), block, Layers.relu(), Layers.globalAvgPool(),
                     Layers.dense(1, 1.5, 0.1, ntk));
@@ -345,7 +345,7 @@ class ComposedLimitTest {
                     ntk));
             for (Layer other : new Layer[] {noSkip, noBranch}) {
                 try (Tensor o = InfiniteLimit.of(new Model(other, "other"), shape).kernel(KernelKind.trace(), x, null,
-                        false, DType.F64)) {
+                        LimitKernel.NTK, DType.F64)) {
                     assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
                 }
             }
@@ -409,8 +409,9 @@ class ComposedLimitTest {
 
     private static void approachesTheLimit(Model m, Model conv, int[] shape, long seed) {
         try (Tensor x = Tensor.randomNormal(DType.F64, seed, 3, shape[0], shape[1], shape[2]);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor byConv = InfiniteLimit.of(conv, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor byConv = InfiniteLimit.of(conv, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                     DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 300);
             for (int i = 0; i < 3; i++) {
                 for (int j = 0; j < 3; j++) {
@@ -489,7 +490,7 @@ class ComposedLimitTest {
         // examples of another shape than the limit's
         InfiniteLimit lim = InfiniteLimit.of(model(Layers.flatten(), Layers.dense(2)), new int[] {2, 2});
         try (Tensor x = Tensor.zeros(DType.F64, 3, 4)) {
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, false, DType.F64)).hasMessage(
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)).hasMessage(
                     "infinite limit: x1 examples must have the shape [2, 2] the limit was built for, got [4]");
             // the cost estimate refuses them alike, for closed forms (no integration reads the examples) as well
             InfiniteLimit relu = InfiniteLimit.of(model(Layers.flatten(), Layers.dense(8), Layers.relu(),
@@ -540,7 +541,7 @@ class ComposedLimitTest {
         try (Tensor x = Tensor.randomNormal(DType.F64, 19, 1, 220, 220, 1)) {
             String kernelRefusal = null;
             try {
-                lim.kernel(KernelKind.trace(), x, null, false, DType.F64).close();
+                lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64).close();
             } catch (IllegalArgumentException e) {
                 kernelRefusal = e.getMessage();
             }

@@ -143,9 +143,9 @@ class ComposedLimitWindowsTest {
             double[] kxx = vectorConcat(x, x, std);
             double[] kyy = vectorConcat(y, y, std);
             try (Tensor in = Tensor.of(DType.F64, concat(x, y), 2, 4);
-                 Tensor nngp = InfiniteLimit.of(m, new int[] {4}).kernel(KernelKind.trace(), in, null, true,
+                 Tensor nngp = InfiniteLimit.of(m, new int[] {4}).kernel(KernelKind.trace(), in, null, LimitKernel.NNGP,
                          DType.F64);
-                 Tensor ntk = InfiniteLimit.of(m, new int[] {4}).kernel(KernelKind.trace(), in, null, false,
+                 Tensor ntk = InfiniteLimit.of(m, new int[] {4}).kernel(KernelKind.trace(), in, null, LimitKernel.NTK,
                          DType.F64)) {
                 assertThat(nngp.get(0, 1)).as("%s K", p).isCloseTo(kxy[0], within(1e-12 * kxy[0]));
                 assertThat(ntk.get(0, 1)).as("%s Θ", p).isCloseTo(kxy[1], within(1e-12 * kxy[1]));
@@ -182,8 +182,8 @@ class ComposedLimitWindowsTest {
                                                   Function<MapOracle, double[]> net) {
         InfiniteLimit lim = InfiniteLimit.of(m, new int[] {h, w, c});
         try (Tensor in = Tensor.randomNormal(DType.F64, seed, 2, h, w, c);
-             Tensor nngp = lim.kernel(KernelKind.trace(), in, null, true, DType.F64);
-             Tensor ntk = lim.kernel(KernelKind.trace(), in, null, false, DType.F64)) {
+             Tensor nngp = lim.kernel(KernelKind.trace(), in, null, LimitKernel.NNGP, DType.F64);
+             Tensor ntk = lim.kernel(KernelKind.trace(), in, null, LimitKernel.NTK, DType.F64)) {
             double[] flat = in.toDoubleArray();
             double[][][][] img = new double[2][h][w][c];
             for (int e = 0; e < flat.length; e++) {
@@ -249,7 +249,7 @@ class ComposedLimitWindowsTest {
             data[e] += 0.4 * r.nextGaussian();
         }
         try (Tensor x = Tensor.of(DType.F64, data, 3, 4, 4, 2);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, 500);
             double[] flat = x.toDoubleArray();
             double[][][][] img = new double[3][4][4][2];
@@ -293,8 +293,9 @@ class ComposedLimitWindowsTest {
         dims[0] = 3;
         System.arraycopy(shape, 0, dims, 1, shape.length);
         try (Tensor x = Tensor.randomNormal(DType.F64, seed, dims);
-             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor o = InfiniteLimit.of(wrong, shape).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor lim = InfiniteLimit.of(m, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor o = InfiniteLimit.of(wrong, shape).kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                     DType.F64)) {
             double scale = meanEmpiricalIsNear(m, shape, x, lim, seed0);
             assertThat(largestDifference(o, lim)).isGreaterThan(0.15 * scale);
         }
@@ -314,7 +315,7 @@ class ComposedLimitWindowsTest {
         try (Tensor x = Tensor.randomNormal(DType.F64, 44, 1, 220, 220, 1)) {
             String want = "infinite limit: the avg_pool on 220×220 images needs the covariance of every pair of "
                     + "pixels";
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, false, DType.F64).close())
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64).close())
                     .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(want);
             assertThatThrownBy(() -> lim.weightedExpectations(x, null)).hasMessageStartingWith(want);
         }

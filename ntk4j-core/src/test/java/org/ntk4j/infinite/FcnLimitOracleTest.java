@@ -41,15 +41,16 @@ class FcnLimitOracleTest {
             for (int c = 2; c < lines.size(); c += 7) {
                 String spec = lines.get(c)[1];
                 FcnLimit lim = FcnLimit.of(spec);
-                for (int nngp = 0; nngp < 2; nngp++) {
-                    double[] self = values(lines.get(c + 3 + nngp));
+                for (int g = 0; g < 2; g++) {
+                    LimitKernel which = LimitKernel.values()[g]; // the oracle's lines: K (NNGP), then Θ (NTK)
+                    double[] self = values(lines.get(c + 3 + g));
                     double[] d1 = new double[a.length];
                     for (int i = 0; i < a.length; i++) {
                         d1[i] = self[i * a.length + i];
                     }
-                    double[] d2 = values(lines.get(c + 5 + nngp));
-                    check(spec, nngp == 0, lim, x1, x2, a, b, values(lines.get(c + 1 + nngp)), d1, d2);
-                    check(spec, nngp == 0, lim, x1, null, a, a, self, d1, d1);
+                    double[] d2 = values(lines.get(c + 5 + g));
+                    check(spec, which, lim, x1, x2, a, b, values(lines.get(c + 1 + g)), d1, d2);
+                    check(spec, which, lim, x1, null, a, a, self, d1, d1);
                 }
                 cases++;
             }
@@ -57,15 +58,15 @@ class FcnLimitOracleTest {
         assertThat(cases).isEqualTo(198);
     }
 
-    private static void check(String spec, boolean nngp, FcnLimit lim, Tensor x1, Tensor x2, double[][] a,
+    private static void check(String spec, LimitKernel which, FcnLimit lim, Tensor x1, Tensor x2, double[][] a,
                               double[][] b, double[] want, double[] d1, double[] d2) {
-        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64)) {
+        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
             assertThat(k.shape()).containsExactly(a.length, b.length);
             for (int i = 0; i < a.length; i++) {
                 for (int j = 0; j < b.length; j++) {
                     double scale = Math.sqrt(Math.abs(d1[i]) * Math.abs(d2[j]));
                     double tol = (nearlyParallel(a[i], b[j]) ? 1e-7 : 1e-13) * scale;
-                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", spec, nngp ? "nngp" : "ntk", i, j,
+                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", spec, which, i, j,
                             x2 == null ? " x2 = x1" : "").isCloseTo(want[i * b.length + j], within(tol));
                 }
             }
@@ -98,10 +99,10 @@ class FcnLimitOracleTest {
     void reluWithoutBiasesIsHomogeneousAtTinyAndHugeInputs() {
         FcnLimit lim = FcnLimit.of("fcn(depth=3,act=relu,b_std=0,w_std=1.3)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 7, 5, 6);
-             Tensor base = lim.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor base = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             for (double alpha : new double[] {1e-100, 1e100}) {
                 try (Tensor scaled = scaled(x, alpha);
-                     Tensor k = lim.kernel(KernelKind.trace(), scaled, null, false, DType.F64)) {
+                     Tensor k = lim.kernel(KernelKind.trace(), scaled, null, LimitKernel.NTK, DType.F64)) {
                     for (int i = 0; i < 5; i++) {
                         for (int j = 0; j < 5; j++) {
                             assertThat(k.get(i, j) / (alpha * alpha)).as("α = %s (%d, %d)", alpha, i, j)
@@ -136,31 +137,31 @@ class FcnLimitOracleTest {
         FcnLimit lim = FcnLimit.of("fcn(depth=2,out=3)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 3, 4, 5); Tensor y = Tensor.randomNormal(DType.F64, 4, 2, 5)) {
             x.set(Double.NaN, 1, 2);
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, false, DType.F64))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("x1: contains a non-finite value (NaN) at flat index 7");
             x.set(0.5, 1, 2);
             y.set(Double.NEGATIVE_INFINITY, 1, 0);
-            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, y, true, DType.F64))
+            assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, y, LimitKernel.NNGP, DType.F64))
                     .hasMessage("x2: contains a non-finite value (-Infinity) at flat index 5");
             try (Tensor big = scaled(x, 1e20)) {
-                assertThatThrownBy(() -> lim.kernel(KernelKind.full(), big, null, false, DType.F32))
+                assertThatThrownBy(() -> lim.kernel(KernelKind.full(), big, null, LimitKernel.NTK, DType.F32))
                         .isInstanceOf(NonFiniteKernelException.class)
                         .hasMessageStartingWith("infinite-width limit: the NTK holds Infinity (at flat index 0 of "
                                 + "[4, 4, 3, 3]): it overflows f32");
-                try (Tensor k = lim.kernel(KernelKind.full(), big, null, false, DType.F64)) {
+                try (Tensor k = lim.kernel(KernelKind.full(), big, null, LimitKernel.NTK, DType.F64)) {
                     assertThat(k.firstNonFinite()).isEqualTo(-1);
                 }
             }
             try (Tensor huge = scaled(x, 1e200)) { // x·x overflows float64 itself
-                assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), huge, null, true, DType.F64))
+                assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), huge, null, LimitKernel.NNGP, DType.F64))
                         .isInstanceOf(NonFiniteKernelException.class)
                         .hasMessageStartingWith("infinite-width limit: the NNGP holds ")
                         .hasMessageEndingWith("it overflows f64 at these inputs (it grows with |x|² and with σ_w² per "
                                 + "layer, exponentially through act=exp); scale the inputs");
             }
             try (Tensor z = Tensor.randomNormal(DType.F64, 5, 2, 4)) {
-                assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, z, false, DType.F64))
+                assertThatThrownBy(() -> lim.kernel(KernelKind.trace(), x, z, LimitKernel.NTK, DType.F64))
                         .hasMessage("shape mismatch: x2 examples [4] have 4 features, x1 examples [5] 5");
             }
         }

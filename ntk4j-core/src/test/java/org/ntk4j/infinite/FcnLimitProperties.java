@@ -24,7 +24,7 @@ class FcnLimitProperties {
             @ForAll @IntRange(min = 1, max = 5) int n2, @ForAll @IntRange(min = 1, max = 4) int out,
             @ForAll @IntRange(min = 0, max = 3) int depth, @ForAll @IntRange(min = 0, max = 4) int kindIndex,
             @ForAll @IntRange(min = 0, max = 14) int actIndex, @ForAll boolean standard, @ForAll boolean imageShaped,
-            @ForAll boolean nngp) {
+            @ForAll LimitKernel which) {
         String kindName = KINDS[kindIndex];
         KernelKind kind = KernelKind.parse(kindName, 0);
         org.ntk4j.nn.Activation.Kind act = org.ntk4j.nn.Activation.Kind.values()[actIndex];
@@ -37,11 +37,11 @@ class FcnLimitProperties {
         long seed = 31L * n1 + n2 + 7L * out + depth;
         try (Tensor x1 = Tensor.randomNormal(DType.F64, seed, prepend(n1, per));
              Tensor x2 = Tensor.randomNormal(DType.F64, seed + 1, prepend(n2, per));
-             Tensor k12 = lim.kernel(kind, x1, x2, nngp, DType.F64);
-             Tensor k21 = lim.kernel(kind, x2, x1, nngp, DType.F64);
-             Tensor k11 = lim.kernel(kind, x1, null, nngp, DType.F64);
-             Tensor k11explicit = lim.kernel(kind, x1, x1, nngp, DType.F64);
-             Tensor trace = lim.kernel(KernelKind.trace(), x1, x2, nngp, DType.F64)) {
+             Tensor k12 = lim.kernel(kind, x1, x2, which, DType.F64);
+             Tensor k21 = lim.kernel(kind, x2, x1, which, DType.F64);
+             Tensor k11 = lim.kernel(kind, x1, null, which, DType.F64);
+             Tensor k11explicit = lim.kernel(kind, x1, x1, which, DType.F64);
+             Tensor trace = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
             int[] want = kind.isFull() ? new int[] {n1, n2, out, out}
                     : kind.isPerOutput() ? new int[] {n1, n2, out} : new int[] {n1, n2};
             assertThat(k12.shape()).containsExactly(want);
@@ -94,8 +94,8 @@ class FcnLimitProperties {
         InfiniteLimit again = InfiniteLimit.of(name + "(" + size + ",act=leaky_relu,slope=" + m.group(1) + ",out=2)");
         assertThat(again.toString()).isEqualTo(printed);
         try (Tensor x = Tensor.randomNormal(DType.F64, 3, 2, 3, 3);
-             Tensor a = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor b = again.kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor a = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor b = again.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             assertThat(b.get(0, 1)).isEqualTo(a.get(0, 1));
         }
     }

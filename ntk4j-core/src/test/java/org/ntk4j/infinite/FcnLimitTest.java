@@ -138,11 +138,11 @@ class FcnLimitTest {
             FcnLimit defaultSlope = FcnLimit.of(spec.replace(",slope=0.5", ""));
             try (Tensor x = Tensor.randomNormal(DType.F64, 17, 3, 5)) {
                 org.ntk4j.ntk.Ensemble e = org.ntk4j.ntk.Ensemble.of(m, 0, 800, per, DType.F64);
-                for (boolean nngp : new boolean[] {false, true}) {
-                    try (org.ntk4j.ntk.Ensemble.Mean mean = nngp ? e.nngp(x, null)
+                for (LimitKernel which : LimitKernel.values()) {
+                    try (org.ntk4j.ntk.Ensemble.Mean mean = which == LimitKernel.NNGP ? e.nngp(x, null)
                             : e.kernel(KernelKind.trace(), x, null);
-                         Tensor want = lim.kernel(KernelKind.trace(), x, null, nngp, DType.F64);
-                         Tensor other = defaultSlope.kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                         Tensor want = lim.kernel(KernelKind.trace(), x, null, which, DType.F64);
+                         Tensor other = defaultSlope.kernel(KernelKind.trace(), x, null, which, DType.F64)) {
                         double farthest = 0;
                         for (int i = 0; i < 3; i++) {
                             for (int j = i; j < 3; j++) {
@@ -150,13 +150,13 @@ class FcnLimitTest {
                                 double w = want.get(i, j);
                                 double scale = Math.sqrt(want.get(i, i) * want.get(j, j));
                                 assertThat(Math.abs(mean.mean().get(i, j) - w) / sem).as("%s %s (%d, %d): mean %s "
-                                        + "± %s, limit %s", spec, nngp ? "nngp" : "ntk", i, j, mean.mean().get(i, j),
+                                        + "± %s, limit %s", spec, which, i, j, mean.mean().get(i, j),
                                         sem, w).isLessThan(4.5);
                                 assertThat(sem).as("%s (%d, %d)", spec, i, j).isLessThan(0.04 * scale);
                                 farthest = Math.max(farthest, Math.abs(other.get(i, j) - mean.mean().get(i, j)) / sem);
                             }
                         }
-                        assertThat(farthest).as("%s %s: the default slope's limit", spec, nngp).isGreaterThan(5);
+                        assertThat(farthest).as("%s %s: the default slope's limit", spec, which).isGreaterThan(5);
                     }
                 }
             }
@@ -412,7 +412,7 @@ class FcnLimitTest {
         Model m = Zoo.parse(spec);
         try (Tensor x = Tensor.randomNormal(DType.F64, 5, 6, 7); Params p = m.init(1, new int[] {7}, DType.F64);
              Tensor e = EmpiricalNtk.of(m, p).ntk(x, null);
-             Tensor a = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, false, DType.F64)) {
+             Tensor a = FcnLimit.of(spec).kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
             for (int i = 0; i < 6; i++) {
                 for (int j = 0; j < 6; j++) {
                     assertThat(a.get(i, j)).as("%s (%d, %d)", spec, i, j).isCloseTo(e.get(i, j),
@@ -461,10 +461,10 @@ class FcnLimitTest {
     void kindsAreLaidOutAsTheEmpiricalKernels() {
         FcnLimit lim = FcnLimit.of("fcn(depth=2,out=3,act=erf)");
         try (Tensor x = Tensor.randomNormal(DType.F64, 3, 4, 5);
-             Tensor t = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
-             Tensor f = lim.kernel(KernelKind.full(), x, null, false, DType.F64);
-             Tensor dg = lim.kernel(KernelKind.parse("diagonal", 0), x, null, false, DType.F64);
-             Tensor pu = lim.kernel(KernelKind.parse("pntk-unscaled", 0), x, null, false, DType.F64)) {
+             Tensor t = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor f = lim.kernel(KernelKind.full(), x, null, LimitKernel.NTK, DType.F64);
+             Tensor dg = lim.kernel(KernelKind.parse("diagonal", 0), x, null, LimitKernel.NTK, DType.F64);
+             Tensor pu = lim.kernel(KernelKind.parse("pntk-unscaled", 0), x, null, LimitKernel.NTK, DType.F64)) {
             assertThat(f.shape()).containsExactly(4, 4, 3, 3);
             assertThat(dg.shape()).containsExactly(4, 4, 3);
             for (int i = 0; i < 4; i++) {
@@ -481,7 +481,7 @@ class FcnLimitTest {
             }
         }
         assertThatThrownBy(() -> lim.kernel(KernelKind.parse("projected:64", 0), Tensor.zeros(DType.F64, 2, 5), null,
-                false, DType.F64)).hasMessageContaining("no infinite-width counterpart");
+                LimitKernel.NTK, DType.F64)).hasMessageContaining("no infinite-width counterpart");
     }
 
     @Test
@@ -504,16 +504,36 @@ class FcnLimitTest {
         assertThatThrownBy(() -> FcnLimit.of("fcn(widht=3)")).hasMessageContaining("unknown option 'widht'");
     }
 
-    /** A null kind or x1 is named in one line, for every limit (it was a NullPointerException from inside). */
+    /**
+     * A null kind, kernel or x1 is named in one line, for every limit, composed ones included (it was a
+     * NullPointerException from inside).
+     */
     @Test
-    void aNullKindOrInputIsNamed() {
+    void aNullKindKernelOrInputIsNamed() {
         try (Tensor x = Tensor.randomNormal(DType.F64, 1, 2, 2, 2, 1)) {
-            for (String spec : new String[] {"fcn(depth=1)", "cnn(depth=1)", "resnet(blocks=1)"}) {
-                InfiniteLimit limit = InfiniteLimit.of(spec);
-                assertThatThrownBy(() -> limit.kernel(null, x, null, false, DType.F64)).as(spec)
+            InfiniteLimit composed = InfiniteLimit.of(new org.ntk4j.nn.Model(org.ntk4j.nn.Layers.serial(
+                    org.ntk4j.nn.Layers.flatten(), org.ntk4j.nn.Layers.dense(3), org.ntk4j.nn.Layers.relu(),
+                    org.ntk4j.nn.Layers.dense(1)), "mlp"), new int[] {2, 2, 1});
+            for (String spec : new String[] {"fcn(depth=1)", "cnn(depth=1)", "resnet(blocks=1)", "composed"}) {
+                InfiniteLimit limit = spec.equals("composed") ? composed : InfiniteLimit.of(spec);
+                assertThatThrownBy(() -> limit.kernel(null, x, null, LimitKernel.NTK, DType.F64)).as(spec)
                         .isInstanceOf(IllegalArgumentException.class).hasMessage("kind: must not be null");
-                assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), null, x, false, DType.F64)).as(spec)
-                        .isInstanceOf(IllegalArgumentException.class).hasMessage("x1: must not be null");
+                assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), x, null, null, DType.F64)).as(spec)
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("which: expected LimitKernel.NNGP or LimitKernel.NTK, got null");
+                assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), null, x, LimitKernel.NTK, DType.F64))
+                        .as(spec).isInstanceOf(IllegalArgumentException.class).hasMessage("x1: must not be null");
+                // both kernels of the same call are the two of kernels(), which computes them in one pass
+                try (Tensor k = limit.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                     Tensor t = limit.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
+                     org.ntk4j.predict.GpInference.Kernels both = limit.kernels(x, null, DType.F64)) {
+                    assertThat(k.get(0, 0)).as(spec).isCloseTo(both.nngp().get(0, 0),
+                            within(1e-14 * Math.abs(k.get(0, 0))));
+                    assertThat(t.get(0, 0)).as(spec).isCloseTo(both.ntk().get(0, 0),
+                            within(1e-14 * Math.abs(t.get(0, 0))));
+                    assertThat(t.get(0, 0)).as(spec + ": Θ is not K").isNotCloseTo(k.get(0, 0),
+                            within(1e-3 * Math.abs(t.get(0, 0))));
+                }
             }
         }
     }

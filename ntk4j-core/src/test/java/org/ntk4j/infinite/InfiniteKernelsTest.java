@@ -33,8 +33,8 @@ class InfiniteKernelsTest {
                  Tensor x2 = Tensor.randomNormal(DType.F64, 20 + s, shape2)) {
                 for (Tensor other : new Tensor[] {null, x2}) {
                     try (Kernels both = limit.kernels(x1, other, DType.F64);
-                         Tensor k = limit.kernel(KernelKind.trace(), x1, other, true, DType.F64);
-                         Tensor t = limit.kernel(KernelKind.trace(), x1, other, false, DType.F64)) {
+                         Tensor k = limit.kernel(KernelKind.trace(), x1, other, LimitKernel.NNGP, DType.F64);
+                         Tensor t = limit.kernel(KernelKind.trace(), x1, other, LimitKernel.NTK, DType.F64)) {
                         assertThat(both.nngp().shape()).as(SPECS[s]).containsExactly(x1.dim(0),
                                 other == null ? x1.dim(0) : 3);
                         assertThat(both.nngp().toDoubleArray()).as(SPECS[s]).containsExactly(k.toDoubleArray());
@@ -119,8 +119,8 @@ class InfiniteKernelsTest {
             }
 
             @Override
-            public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, boolean nngp, DType dtype) {
-                return fcn.kernel(kind, x1, x2, nngp, dtype);
+            public Tensor kernel(KernelKind kind, Tensor x1, Tensor x2, LimitKernel which, DType dtype) {
+                return fcn.kernel(kind, x1, x2, which, dtype);
             }
         };
         try (Tensor x1 = Tensor.randomNormal(DType.F64, 3, 5, 6);

@@ -24,9 +24,9 @@ class ResNetLimitTest {
             InfiniteLimit resnet = InfiniteLimit.of("resnet(blocks=0,channels=5," + common + ")");
             InfiniteLimit cnn = InfiniteLimit.of("cnn(depth=1,channels=5,filter=3,pool=gap," + common + ")");
             try (Tensor x = Tensor.randomNormal(DType.F64, 4, 3, 4, 5, 2)) {
-                for (boolean nngp : new boolean[] {false, true}) {
-                    try (Tensor a = resnet.kernel(KernelKind.trace(), x, null, nngp, DType.F64);
-                         Tensor b = cnn.kernel(KernelKind.trace(), x, null, nngp, DType.F64)) {
+                for (LimitKernel which : LimitKernel.values()) {
+                    try (Tensor a = resnet.kernel(KernelKind.trace(), x, null, which, DType.F64);
+                         Tensor b = cnn.kernel(KernelKind.trace(), x, null, which, DType.F64)) {
                         for (int f = 0; f < a.size(); f++) {
                             assertThat(a.getFlat(f)).isCloseTo(b.getFlat(f), within(1e-14 * Math.abs(b.getFlat(f))));
                         }
@@ -52,9 +52,9 @@ class ResNetLimitTest {
         ResNetLimit lim = ResNetLimit.of(spec);
         try (Tensor x = Tensor.randomNormal(DType.F64, 5, CnnLimitTest.prepend(3, per));
              Ensemble.Mean mean = Ensemble.of(m, 0, 300, per, DType.F64).kernel(KernelKind.trace(), x, null);
-             Tensor want = lim.kernel(KernelKind.trace(), x, null, false, DType.F64);
+             Tensor want = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64);
              Tensor noBranch = ResNetLimit.of(spec.replace("blocks=1", "blocks=0")).kernel(KernelKind.trace(), x,
-                     null, false, DType.F64)) {
+                     null, LimitKernel.NTK, DType.F64)) {
             for (int i = 0; i < 3; i++) {
                 for (int j = i; j < 3; j++) {
                     double scale = Math.sqrt(want.get(i, i) * want.get(j, j));
@@ -95,7 +95,8 @@ class ResNetLimitTest {
         assertThatThrownBy(() -> new ResNetLimit(1, 8, 2, new Activation(Activation.Kind.RELU), null, 1, 0))
                 .hasMessage("resnet limit: act and param are required, got act RELU, param null");
         try (Tensor x = Tensor.randomNormal(DType.F64, 1, 2, 7)) {
-            assertThatThrownBy(() -> InfiniteLimit.of("resnet").kernel(KernelKind.trace(), x, null, false, DType.F64))
+            assertThatThrownBy(() -> InfiniteLimit.of("resnet").kernel(KernelKind.trace(), x, null, LimitKernel.NTK,
+                    DType.F64))
                     .hasMessageStartingWith("infinite-width limit: x1 examples must be images");
         }
     }

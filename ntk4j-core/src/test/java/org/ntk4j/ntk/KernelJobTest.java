@@ -31,8 +31,8 @@ class KernelJobTest {
     void aKindAndItsAxesGiveEmpiricalNtksKernel() {
         try (Params p = NET.init(1, new int[] {6}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 5, 9, 6);
              Tensor x2 = Tensor.randomNormal(DType.F64, 6, 7, 6)) {
-            KernelJob.Request byKind = new KernelJob.Request(NET, p, x, x2, KernelKind.parse("pntk", 0), null,
-                    Method.AUTO, 1L << 30, false, 0, 0);
+            KernelJob.Request byKind = KernelJob.Request.of(NET, p, x, x2, KernelKind.parse("pntk", 0))
+                    .withMethod(Method.AUTO, 1L << 30);
             try (KernelJob.Result r = KernelJob.run(byKind);
                  Tensor expected = EmpiricalNtk.of(NET, p).kernel(KernelKind.parse("pntk", 0), x, x2)) {
                 assertThat(r.kernel().shape()).containsExactly(9, 7);
@@ -41,8 +41,8 @@ class KernelJobTest {
                 assertThat(r.estimate().flops()).isPositive();
                 assertThat(r.method()).isNotEqualTo(Method.AUTO);
             }
-            KernelJob.Request byAxes = new KernelJob.Request(NET, p, x, null, null, new int[][] {{}, {-1}},
-                    Method.NTK_VECTOR_PRODUCTS, 1L << 30, false, 0, 0);
+            KernelJob.Request byAxes = KernelJob.Request.ofAxes(NET, p, x, null, new int[][] {{}, {-1}})
+                    .withMethod(Method.NTK_VECTOR_PRODUCTS, 1L << 30);
             try (KernelJob.Result r = KernelJob.run(byAxes);
                  Tensor expected = EmpiricalNtk.of(NET, p).kernel(KernelKind.parse("diagonal", 0), x, null)) {
                 assertThat(r.kernel().shape()).containsExactly(9, 9, 4);
@@ -55,8 +55,8 @@ class KernelJobTest {
     @Test
     void anEnsembleIsTheMeanOfItsMembers() {
         try (Params p = NET.init(3, new int[] {6}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 7, 8, 6)) {
-            KernelJob.Request q = new KernelJob.Request(NET, p, x, null, KernelKind.trace(), null, Method.AUTO,
-                    1L << 30, false, 2, 3);
+            KernelJob.Request q = KernelJob.Request.of(NET, p, x, null, KernelKind.trace())
+                    .withMethod(Method.AUTO, 1L << 30).withEnsemble(2, 3);
             try (KernelJob.Result r = KernelJob.run(q);
                  Params p4 = NET.init(4, new int[] {6}, DType.F64);
                  Tensor k3 = EmpiricalNtk.of(NET, p).kernel(KernelKind.trace(), x, null);
@@ -75,6 +75,34 @@ class KernelJobTest {
                 }
             }
         }
+    }
+
+    /**
+     * The factories take {@code ntk4j kernel}'s defaults and each with-method changes its components alone: the
+     * requests equal the canonical constructor's with the same values, and a negative ensemble is refused.
+     */
+    @Test
+    void theFactoriesAndWithMethodsSetTheNamedComponents() {
+        int[][] axes = {{}, {-1}};
+        KernelJob.Request q = KernelJob.Request.of(NET, null, null, null, KernelKind.trace());
+        assertThat(q).isEqualTo(new KernelJob.Request(NET, null, null, null, KernelKind.trace(), null, Method.AUTO,
+                EmpiricalNtk.defaultMemoryBudget(), false, 0, 0));
+        assertThat(q.withMethod(Method.JACOBIAN_CONTRACTION, 12345).withNngp(true).withEnsemble(3, 7))
+                .isEqualTo(new KernelJob.Request(NET, null, null, null, KernelKind.trace(), null,
+                        Method.JACOBIAN_CONTRACTION, 12345, true, 3, 7));
+        assertThat(q.withNngp(true).withNngp(false)).isEqualTo(q);
+        KernelJob.Request byAxes = KernelJob.Request.ofAxes(NET, null, null, null, axes);
+        assertThat(byAxes.kind()).isNull();
+        assertThat(byAxes.axes()).isSameAs(axes);
+        assertThat(byAxes.withEnsemble(2, 5).members()).isEqualTo(2);
+        assertThat(byAxes.members()).isEqualTo(1);
+        assertThatThrownBy(() -> q.withEnsemble(-1, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kernel job: ensemble: expected K >= 1 members, or 0 for the kernel at the parameters, "
+                        + "got -1");
+        assertThatThrownBy(() -> KernelJob.Request.of(NET, null, null, null, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("kernel job: kind: expected");
+        assertThatThrownBy(() -> KernelJob.Request.ofAxes(NET, null, null, null, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("kernel job: axes: expected");
     }
 
     @Test

@@ -39,8 +39,8 @@ class ProjectedInMemoryBudgetTest {
                 int n2 = second == null ? 0 : second.dim(0);
                 long budget = midBudget(ntk, 24, n2);
                 try (Tensor whole = ntk.kernel(KIND, x1, second);
-                     KernelJob.Result r = KernelJob.run(new KernelJob.Request(MODEL, p, x1, second, KIND, null,
-                             Method.AUTO, budget, false, 0, 0))) {
+                     KernelJob.Result r = KernelJob.run(KernelJob.Request.of(MODEL, p, x1, second, KIND)
+                             .withMethod(Method.AUTO, budget))) {
                     String side = second == null ? "x2 = x1" : "x2 given";
                     assertThat(r.method()).as(side).isEqualTo(Method.JACOBIAN_CONTRACTION);
                     assertThat(r.estimate().method()).as(side).isEqualTo(Method.JACOBIAN_CONTRACTION);

@@ -132,9 +132,12 @@ class BadPredictionInputsTest {
              Tensor x = Tensor.randomNormal(DType.F64, 1, 4, 3)) {
             org.ntk4j.train.Examples data = new org.ntk4j.train.Examples(x, new int[] {0, 1, 0, 1}, 2);
             PredictRequest q = PredictRequest.of(model, p, data, data);
-            assertThatThrownBy(() -> q.withTraining(-1, false, 1, false)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> q.withDiagReg(-1)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("diag_reg: expected a finite number >= 0, got -1.0");
-            assertThatThrownBy(() -> q.withTraining(1e-4, false, Double.NaN, false))
+            assertThatThrownBy(() -> q.withAbsoluteDiagReg(Double.POSITIVE_INFINITY))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("diag_reg: expected a finite number >= 0, got Infinity");
+            assertThatThrownBy(() -> q.withLearningRate(Double.NaN))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("learning rate: expected a positive finite number, got NaN");
         }

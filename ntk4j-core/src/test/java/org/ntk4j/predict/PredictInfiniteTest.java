@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.ntk4j.infinite.InfiniteLimit;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -61,8 +62,8 @@ class PredictInfiniteTest {
 
     private PredictRequest request(Params p, Posterior post, boolean cov, double... ts) {
         return PredictRequest.of(NET, p, new Examples(xTr, yTr, O), new Examples(xTe, yTe, O))
-                .withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false).withTimes(ts)
-                .withPosterior(post, cov).withInfinite(true);
+                .withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4).withTimes(ts)
+                .withPosterior(post).withCovariance(cov).withInfinite(true);
     }
 
     private static void assertClose(Tensor actual, Tensor expected, int offset, double tol) {
@@ -82,11 +83,11 @@ class PredictInfiniteTest {
         KernelKind trace = KernelKind.trace();
         try (Params p = NET.init(1, new int[] {5}, DType.F64);
              PredictResult res = Predict.run(request(p, Posterior.NTK, true, 5, Double.POSITIVE_INFINITY));
-             Tensor thDD = lim.kernel(trace, xTr, null, false, DType.F64);
-             Tensor thTD = lim.kernel(trace, xTe, xTr, false, DType.F64);
-             Tensor kDD = lim.kernel(trace, xTr, null, true, DType.F64);
-             Tensor kTD = lim.kernel(trace, xTe, xTr, true, DType.F64);
-             Tensor kTT = lim.kernel(trace, xTe, null, true, DType.F64);
+             Tensor thDD = lim.kernel(trace, xTr, null, LimitKernel.NTK, DType.F64);
+             Tensor thTD = lim.kernel(trace, xTe, xTr, LimitKernel.NTK, DType.F64);
+             Tensor kDD = lim.kernel(trace, xTr, null, LimitKernel.NNGP, DType.F64);
+             Tensor kTD = lim.kernel(trace, xTe, xTr, LimitKernel.NNGP, DType.F64);
+             Tensor kTT = lim.kernel(trace, xTe, null, LimitKernel.NNGP, DType.F64);
              Tensor y = oneHot(yTr);
              GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new Kernels(kDD, thDD), y, 4, 1e-3,
                      false);
@@ -139,20 +140,20 @@ class PredictInfiniteTest {
             Examples te = new Examples(xTe, yTe, O);
             PredictRequest base = PredictRequest.of(NET, p, tr, te).withKind(KernelKind.trace());
             assertOneLine(() -> base.withInfinite(true), "--infinite: needs --posterior nngp|ntk|ntkgp");
-            PredictRequest post = base.withPosterior(Posterior.NTK, false);
+            PredictRequest post = base.withPosterior(Posterior.NTK);
             assertOneLine(() -> post.withMethod(Method.NTK_VECTOR_PRODUCTS, 1L << 30).withInfinite(true),
                     "--infinite: the analytic kernels are a closed form and run no NTK method, so --method vp");
             assertOneLine(() -> post.withKind(KernelKind.projected(8, 1)).withInfinite(true),
                     "--infinite: --kind projected:8 has no infinite-width counterpart");
             Model transformer = Zoo.parse("transformer(out=3)");
             assertOneLine(() -> PredictRequest.of(transformer, p, tr, te).withKind(KernelKind.trace())
-                    .withPosterior(Posterior.NTK, false).withInfinite(true), "--infinite: the analytic");
+                    .withPosterior(Posterior.NTK).withInfinite(true), "--infinite: the analytic");
             assertOneLine(() -> post.withInfinite(true).withMethod(Method.NTK_VECTOR_PRODUCTS, 1L << 30),
                     "--infinite:");
             // the kernels alone over a 100-byte budget: refused before any is computed
             assertOneLine(() -> Predict.run(post.withInfinite(true).withMethod(Method.AUTO, 100).withTimes(1)
-                    .withPosterior(Posterior.NTK, true)), "memory budget: the infinite-width kernels (10 training, "
-                    + "6 test examples, f64) take ");
+                    .withPosterior(Posterior.NTK).withCovariance(true)), "memory budget: the infinite-width kernels "
+                    + "(10 training, 6 test examples, f64) take ");
         }
     }
 
@@ -171,8 +172,9 @@ class PredictInfiniteTest {
         try (Params p = NET.init(1, new int[] {5}, DType.F64);
              PredictResult zoo = Predict.run(request(p, Posterior.NTK, true, 5, Double.POSITIVE_INFINITY));
              PredictResult composed = Predict.run(PredictRequest.of(built, p, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
-                     .withTimes(5, Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, true).withInfinite(true))) {
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     .withTimes(5, Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withCovariance(true)
+                     .withInfinite(true))) {
             assertClose(composed.predictions(), zoo.predictions(), 0, 1e-10);
             assertClose(composed.covariance(), zoo.covariance(), 0, 1e-10);
         }
@@ -185,15 +187,15 @@ class PredictInfiniteTest {
         try (Params p = named.init(1, new int[] {5}, DType.F64);
              Params pz = zooFcn.init(1, new int[] {5}, DType.F64);
              PredictResult asZoo = Predict.run(PredictRequest.of(zooFcn, pz, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
-                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, false).withInfinite(true));
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withInfinite(true));
              PredictResult own = Predict.run(PredictRequest.of(named, p, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withTraining(1e-3, false, 4, false)
-                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK, false).withInfinite(true))) {
+                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withInfinite(true))) {
             InfiniteLimit lim = InfiniteLimit.of(named, new int[] {5});
             double[] expected;
-            try (Tensor kdd = lim.kernel(KernelKind.trace(), xTr, null, false, DType.F64);
-                 Tensor ktd = lim.kernel(KernelKind.trace(), xTe, xTr, false, DType.F64);
+            try (Tensor kdd = lim.kernel(KernelKind.trace(), xTr, null, LimitKernel.NTK, DType.F64);
+                 Tensor ktd = lim.kernel(KernelKind.trace(), xTe, xTr, LimitKernel.NTK, DType.F64);
                  Tensor y = oneHot(yTr);
                  Gaussian g = GpInference.infer(Posterior.NTK, kdd, ktd, null, null, null, null,
                          y, 1e-3, false, false)) {
@@ -215,7 +217,7 @@ class PredictInfiniteTest {
                 org.ntk4j.nn.Layers.layerNorm(), org.ntk4j.nn.Layers.dense(O)), "with a layer norm");
         try (Params p = norm.init(1, new int[] {5}, DType.F64)) {
             assertOneLine(() -> PredictRequest.of(norm, p, new Examples(xTr, yTr, O), new Examples(xTe, yTe, O))
-                    .withKind(KernelKind.trace()).withPosterior(Posterior.NTK, false).withInfinite(true),
+                    .withKind(KernelKind.trace()).withPosterior(Posterior.NTK).withInfinite(true),
                     "infinite limit: layer layer_norm (at path 2_layer_norm) normalises a value that is not Gaussian");
         }
     }
@@ -245,8 +247,8 @@ class PredictInfiniteTest {
             assertThat(q.covariance()).isFalse();
             assertThat(q.initOutputs()).isFalse();
             try (PredictResult viaFactory = Predict.run(q.withKind(KernelKind.trace())
-                         .withTraining(1e-3, false, 4, false).withTimes(5, Double.POSITIVE_INFINITY)
-                         .withPosterior(Posterior.NTK, true));
+                         .withDiagReg(1e-3).withLearningRate(4).withTimes(5, Double.POSITIVE_INFINITY)
+                         .withPosterior(Posterior.NTK).withCovariance(true));
                  PredictResult viaParams = Predict.run(request(p, Posterior.NTK, true, 5,
                          Double.POSITIVE_INFINITY))) {
                 assertThat(viaFactory.predictions().shape()).containsExactly(2, M, O);

@@ -51,7 +51,7 @@ class PredictTest {
         try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(1, new int[] {5}, DType.F64)) {
             PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O), new Examples(xTe, yTest, O))
                     .withKind(KernelKind.trace()).withMethod(Method.JACOBIAN_CONTRACTION, 1L << 30)
-                    .withTraining(reg, true, 1, false);
+                    .withAbsoluteDiagReg(reg);
             // oracle: K_test,train (K + r I)^-1 Y with the trace eNTK, by Gaussian elimination
             double[][] expected;
             EmpiricalNtk ntk = EmpiricalNtk.of(NET, p);
@@ -115,7 +115,8 @@ class PredictTest {
         int[] yTest = labels(r, M);
         try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(2, new int[] {5}, DType.F64)) {
             PredictRequest base = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O),
-                    new Examples(xTe, yTest, O)).withKind(KernelKind.full()).withTraining(1e-4, false, 0.5, true);
+                    new Examples(xTe, yTest, O)).withKind(KernelKind.full()).withDiagReg(1e-4).withLearningRate(0.5)
+                    .withInitOutputs(true);
             double[] times = {3, 30, Double.POSITIVE_INFINITY};
             try (PredictResult all = Predict.run(base.withTimes(times))) {
                 assertThat(all.predictions().shape()).containsExactly(3, M, O);
@@ -145,7 +146,7 @@ class PredictTest {
         try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(3, new int[] {5}, DType.F64)) {
             PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, labels(r, N), O),
                     new Examples(xTe, labels(r, M), O)).withKind(KernelKind.trace())
-                    .withPosterior(GpInference.Posterior.NNGP, true);
+                    .withPosterior(GpInference.Posterior.NNGP).withCovariance(true);
             try (PredictResult res = Predict.run(q)) {
                 assertThat(res.solver()).isEqualTo(PredictResult.Solver.POSTERIOR);
                 assertThat(res.maxLearningRate()).isNaN(); // no NTK computed
@@ -171,8 +172,8 @@ class PredictTest {
                     KernelKind.parse("probes:3", 2)}) {
                     PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, labels(r, N), O),
                             new Examples(xTe, labels(r, M), O)).withKind(kind);
-                    try (PredictResult full = Predict.run(q.withPosterior(post, true));
-                         PredictResult diagonal = Predict.run(q.withPosterior(post, false))) {
+                    try (PredictResult full = Predict.run(q.withPosterior(post).withCovariance(true));
+                         PredictResult diagonal = Predict.run(q.withPosterior(post))) {
                         assertThat(diagonal.covariance()).isNull();
                         assertThat(diagonal.meanVariance()).as("%s %s", post, kind)
                                 .isCloseTo(full.meanVariance(), org.assertj.core.data.Offset.offset(1e-10
@@ -196,15 +197,22 @@ class PredictTest {
                     new Examples(xTe, labels(r, M), O));
             assertThatThrownBy(() -> q.withKind(KernelKind.parse("diagonal", 0)))
                     .hasMessageStartingWith("--kind: diagonal gives one N×N kernel per output");
-            assertThatThrownBy(() -> q.withKind(KernelKind.full()).withPosterior(GpInference.Posterior.NTK, false))
+            assertThatThrownBy(() -> q.withKind(KernelKind.full()).withPosterior(GpInference.Posterior.NTK))
                     .hasMessageContaining("needs an N×N kernel");
             assertThatThrownBy(() -> q.withLoss(Loss.CROSS_ENTROPY, Double.NaN))
                     .hasMessageContaining("the ODE is integrated to finite times");
             assertThatThrownBy(() -> q.withTimes(10).withLoss(Loss.MSE, 1.5)).hasMessageContaining("[0, 1)");
             assertThatThrownBy(() -> q.withTimes()).hasMessage("--t: no time given");
             // the posterior is over initialisations (mean 0 at t = 0): a network's own f0 was dropped without a word
-            assertThatThrownBy(() -> q.withTraining(1e-4, false, 1, true).withPosterior(GpInference.Posterior.NTK,
-                    false)).hasMessageStartingWith("--f0 init: --posterior ntk is the Gaussian over initialisations");
+            assertThatThrownBy(() -> q.withInitOutputs(true).withPosterior(GpInference.Posterior.NTK))
+                    .hasMessageStartingWith("--f0 init: --posterior ntk is the Gaussian over initialisations");
+            // a covariance is a posterior's: refused without one, and dropped with the posterior
+            assertThatThrownBy(() -> q.withCovariance(true)).hasMessage("--cov: needs --posterior nngp|ntk|ntkgp");
+            PredictRequest withCov = q.withPosterior(GpInference.Posterior.NNGP).withCovariance(true);
+            assertThat(withCov.covariance()).isTrue();
+            assertThat(withCov.withPosterior(GpInference.Posterior.NTK).covariance()).isTrue();
+            assertThat(withCov.withPosterior(null).covariance()).isFalse();
+            assertThat(withCov.withPosterior(null).posterior()).isNull();
             assertThatThrownBy(() -> q.withTimes(-1)).hasMessageContaining("expected times >= 0");
             assertThatThrownBy(() -> PredictRequest.of(Zoo.parse("fcn(depth=1,width=4,out=2)"), p,
                     new Examples(xTr, new int[N], 2), new Examples(xTe, new int[M], 3)))

@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.infinite.InfiniteLimit;
+import org.ntk4j.infinite.LimitKernel;
 import org.ntk4j.io.DataSource;
 import org.ntk4j.io.Dataset;
 import org.ntk4j.ntk.KernelKind;
@@ -188,11 +189,11 @@ class ExamplesTest {
         KernelKind trace = KernelKind.trace();
         try (Dataset train = DataSource.loadDataset("default:train:300", DType.F64, 0);
              Dataset test = DataSource.loadDataset("default:test:200", DType.F64, 0);
-             Tensor kdd = limit.kernel(trace, train.x(), null, true, DType.F64);
-             Tensor ktd = limit.kernel(trace, test.x(), train.x(), true, DType.F64);
-             Tensor ktt = limit.kernel(trace, test.x(), null, true, DType.F64);
-             Tensor tdd = limit.kernel(trace, train.x(), null, false, DType.F64);
-             Tensor ttd = limit.kernel(trace, test.x(), train.x(), false, DType.F64)) {
+             Tensor kdd = limit.kernel(trace, train.x(), null, LimitKernel.NNGP, DType.F64);
+             Tensor ktd = limit.kernel(trace, test.x(), train.x(), LimitKernel.NNGP, DType.F64);
+             Tensor ktt = limit.kernel(trace, test.x(), null, LimitKernel.NNGP, DType.F64);
+             Tensor tdd = limit.kernel(trace, train.x(), null, LimitKernel.NTK, DType.F64);
+             Tensor ttd = limit.kernel(trace, test.x(), train.x(), LimitKernel.NTK, DType.F64)) {
             double[][] y = new double[300][10];
             for (int i = 0; i < 300; i++) {
                 for (int o = 0; o < 10; o++) {
