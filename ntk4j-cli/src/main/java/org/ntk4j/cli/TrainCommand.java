@@ -298,10 +298,14 @@ public final class TrainCommand implements Callable<Integer> {
             }
             // a --params-in of another train run: in its --standardize, the statistics it recorded (as kernel and
             // predict take them), so that the network goes on seeing inputs of the scale it was trained at; a warning
-            // of another --model or --standardize (the same again under --resume: the run's first steps took them)
-            Standardizer std = TrainedInputs.standardizer("--params-in", paramsIn, model,
-                    KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err), "--train " + train,
-                    err);
+            // of another --model or --standardize. A resume goes on with the statistics its checkpoint recorded, the
+            // ones the run's first steps took, whether or not --params-in is given again (a resume may leave it
+            // out): it fitted --train's own before (review, 2026-12-07), so a run started from another run's
+            // parameters went on at another input scale from the resumed epoch on, silently
+            Path statistics = resumeFrom != null ? checkpointDir.resolve(resumeFrom + ".npz") : paramsIn;
+            Standardizer std = TrainedInputs.standardizer(resumeFrom != null ? "--resume" : "--params-in", statistics,
+                    model, KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err),
+                    "--train " + train, err);
             if (!run.isEmpty() && mode != Standardizer.Mode.NONE) {
                 // the statistics themselves, exact (Double.toString round-trips): predict --params-in standardises
                 // by them (TrainedInputs), so that the network sees inputs of the scale it was trained at

@@ -585,6 +585,38 @@ class TrainCommandTest {
     }
 
     /**
+     * A run that started from another run's parameters (standardising by that run's recorded statistics) resumed
+     * without --params-in, as the refusal of another file allows ("give the file it started from, or none"): it goes
+     * on with the statistics its checkpoint recorded, ending with the uninterrupted run's bits; it standardised by
+     * its --train's own statistics before (review, 2026-12-07 afternoon), silently training on inputs of another
+     * scale from the resumed epoch on.
+     */
+    @Test
+    void aResumeGoesOnWithTheStatisticsItsCheckpointRecorded(@TempDir Path dir) throws Exception {
+        Path d1 = labelled(dir.resolve("d1.npz"), 1);
+        Path d2 = labelled(dir.resolve("d2.npz"), 2);
+        Path p = dir.resolve("p.npz");
+        String[] on = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--test", "none", "--batch", "4",
+            "--quiet", "--seed", "3"};
+        CliRuns.run(0, TiledRunTest.with(on, "--train", d1.toString(), "--epochs", "1", "--params-out",
+                p.toString()));
+        Path full = dir.resolve("full.npz");
+        String[] second = TiledRunTest.with(on, "--train", d2.toString());
+        CliRuns.run(0, TiledRunTest.with(second, "--epochs", "3", "--params-in", p.toString(), "--params-out",
+                full.toString()));
+        Path ck = dir.resolve("ck");
+        String[] checkpointed = TiledRunTest.with(second, "--checkpoint-dir", ck.toString(),
+                "--checkpoint-every-epoch");
+        CliRuns.run(0, TiledRunTest.with(checkpointed, "--epochs", "1", "--params-in", p.toString()));
+        Path resumed = dir.resolve("resumed.npz");
+        CliRuns.run(0, TiledRunTest.with(checkpointed, "--epochs", "3", "--resume", "--params-out",
+                resumed.toString()));
+        assertThat(Checkpoints.record(resumed).get(TrainedInputs.MEAN))
+                .isEqualTo(Checkpoints.record(p).get(TrainedInputs.MEAN));
+        assertSameArrays(resumed, full);
+    }
+
+    /**
      * --checkpoint-every-steps above the run's steps, and --checkpoint-every-epoch with --epochs 0, would write no
      * checkpoint: refused before any step, leaving no directory; the run's total is accepted.
      */

@@ -633,13 +633,13 @@ final class Operators {
                     + "k...] with Cout divisible by group, got " + Tracer.shapeText(x) + " and "
                     + Tracer.shapeText(w));
         }
-        int[] strides = ints(c.attrInts("strides"), d, 1);
-        int[] dilations = ints(c.attrInts("dilations"), d, 1);
+        int[] strides = spatial(c, "strides", d, 1);
+        int[] dilations = spatial(c, "dilations", d, 1);
         int[] xs = x.var().shape();
         int[] ws = w.var().shape();
         int[][] pads = new int[d][2];
         String auto = c.attrString("auto_pad", "NOTSET");
-        long[] p = c.attrInts("pads");
+        long[] p = pads(c, d);
         for (int i = 0; i < d; i++) {
             int in = xs[i + 2];
             int k = (ws[i + 2] - 1) * dilations[i] + 1;
@@ -716,10 +716,10 @@ final class Operators {
                     + "and a filter [C, Cout/group, k...], got " + Tracer.shapeText(x) + " and "
                     + Tracer.shapeText(w));
         }
-        int[] strides = ints(c.attrInts("strides"), d, 1);
-        int[] dilations = ints(c.attrInts("dilations"), d, 1);
-        int[] outPad = ints(c.attrInts("output_padding"), d, 0);
-        long[] p = auto.equals("VALID") ? null : c.attrInts("pads");
+        int[] strides = spatial(c, "strides", d, 1);
+        int[] dilations = spatial(c, "dilations", d, 1);
+        int[] outPad = spatial(c, "output_padding", d, 0);
+        long[] p = auto.equals("VALID") ? null : pads(c, d);
         int[][] pads = new int[d][2];
         int[] outSpatial = new int[d];
         for (int i = 0; i < d; i++) {
@@ -773,6 +773,34 @@ final class Operators {
         return one(new Traced(y, toFirst, w.batch == NONE && (bias == null || bias.batch == NONE) ? batch : MIXED));
     }
 
+    /**
+     * The spatial attribute {@code name} (strides, dilations, output_padding) of a node over {@code n} spatial axes:
+     * {@code dflt} on each where absent; refused in one line where it does not give one value per axis (a malformed
+     * file, which ONNX Runtime refuses too; before 2026-12-07, a longer list was read as its first values and a
+     * shorter one filled with {@code dflt}).
+     */
+    private static int[] spatial(Ctx c, String name, int n, int dflt) {
+        long[] v = c.attrInts(name);
+        if (v != null && v.length != n) {
+            throw c.error(name + " must give " + n + " value" + (n == 1 ? "" : "s") + " (one per spatial axis), got "
+                    + Arrays.toString(v));
+        }
+        return ints(v, n, dflt);
+    }
+
+    /**
+     * A node's pads over {@code n} spatial axes ({begin...}, then {end...}), or null; refused in one line unless 2n
+     * values (a shorter list failed with an ArrayIndexOutOfBoundsException before 2026-12-07).
+     */
+    private static long[] pads(Ctx c, int n) {
+        long[] p = c.attrInts("pads");
+        if (p != null && p.length != 2 * n) {
+            throw c.error("pads must give " + 2 * n + " values (a begin and an end per spatial axis), got "
+                    + Arrays.toString(p));
+        }
+        return p;
+    }
+
     private static int[] ints(long[] v, int n, int dflt) {
         int[] r = new int[n];
         Arrays.fill(r, dflt);
@@ -807,8 +835,8 @@ final class Operators {
                     + (kernel == null ? "none" : Arrays.toString(kernel)));
         }
         int[] window = ints(kernel, d, 1);
-        int[] strides = ints(c.attrInts("strides"), d, 1);
-        int[] dilations = ints(c.attrInts("dilations"), d, 1);
+        int[] strides = spatial(c, "strides", d, 1);
+        int[] dilations = spatial(c, "dilations", d, 1);
         for (int v : dilations) {
             if (v != 1) {
                 throw c.unsupported("dilations=" + Arrays.toString(dilations) + " (only 1)");
@@ -823,7 +851,7 @@ final class Operators {
         int[] hi = new int[d];
         int[] extra = new int[d];
         String auto = c.attrString("auto_pad", "NOTSET");
-        long[] p = c.attrInts("pads");
+        long[] p = pads(c, d);
         for (int i = 0; i < d; i++) {
             int in = xs[i + 2];
             switch (auto) {

@@ -38,7 +38,8 @@ class OnnxAuditModelsTest {
     private static final String[] OTHERS = {"twoout", "dict", "embeddingbag", "views_len"};
     /** Found by review, at opset 17 only (see {@link #recurrentAndNormEdgeCases}). */
     private static final String[] EDGES = {"gru_h0_13", "lstm2bi_3steps", "normalize_zero", "gru_h0_mixed",
-        "conv_bias_mixed", "convt_bias_mixed"};
+        "conv_bias_mixed", "convt_bias_mixed", "unusual_convt1", "unusual_convt2", "unusual_convt3",
+        "unusual_inorm", "unusual_reduce"};
     private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
         Method.STRUCTURED_DERIVATIVES};
 
@@ -138,6 +139,23 @@ class OnnxAuditModelsTest {
                 compare(dir, onnx, x, "y", "k", false);
             }
         }
+    }
+
+    /**
+     * The attributes the first audit's files left at their usual values: ConvTranspose with groups, dilations,
+     * unequal per-axis strides and paddings, output_padding, and a stride and a padding beyond the filter's span;
+     * InstanceNormalization with another epsilon; the norms, logsumexp and min over two axes, in either order, with
+     * and without keepdims. Each imports exactly (review, 2026-12-07, afternoon).
+     */
+    @Test
+    void unusualAttributesImportExactly() throws Exception {
+        for (String m : new String[] {"unusual_convt1", "unusual_convt2", "unusual_convt3", "unusual_inorm",
+            "unusual_reduce"}) {
+            compare(reference(m + "_17"), OnnxModel.Options.defaults(), "y", "k");
+        }
+        assertThat(ops("unusual_convt2_17")).contains("ConvTranspose");
+        assertThat(ops("unusual_inorm_17")).contains("InstanceNormalization");
+        assertThat(ops("unusual_reduce_17")).contains("ReduceL2", "ReduceL1", "ReduceLogSumExp", "ReduceMin");
     }
 
     /** nn.GroupNorm's InstanceNormalization has a constant unit scale and zero shift: not parameters. */

@@ -272,4 +272,36 @@ class OnnxPoolingImportTest {
         groups.setNode(0, groups.getNode(0).toBuilder().setAttribute(0, attr("group", 3)));
         assertRefused(groups.build(), dir, "node 'conv' (Conv): Conv with group=3 takes an input of C channels");
     }
+
+    /**
+     * Spatial attributes that do not give one value per spatial axis (pads: a begin and an end per axis) are refused
+     * in one line naming the node, the attribute and the count expected: before the review of 2026-12-07
+     * (afternoon), short pads failed with an ArrayIndexOutOfBoundsException's stack trace and a long list of
+     * strides or output_padding was read as its first values.
+     */
+    @Test
+    void spatialAttributesOfAnotherLengthAreRefusedInOneLine(@TempDir Path dir) throws IOException {
+        GraphProto.Builder pads = net(false);
+        pads.setNode(0, pads.getNode(0).toBuilder().setAttribute(1, ints("pads", 1, 1)));
+        assertRefused(pads.build(), dir, "node 'conv' (Conv): pads must give 4 values (a begin and an end per spatial "
+                + "axis), got [1, 1]");
+        GraphProto.Builder strides = net(false);
+        strides.setNode(2, strides.getNode(2).toBuilder().setAttribute(1, ints("strides", 2)));
+        assertRefused(strides.build(), dir, "node 'mp' (MaxPool): strides must give 2 values (one per spatial axis), "
+                + "got [2]");
+        for (AttributeProto bad : new AttributeProto[] {ints("pads", 1), ints("output_padding", 1, 1),
+            ints("strides", 2, 2), ints("dilations", 1, 1, 1)}) {
+            GraphProto g = GraphProto.newBuilder().setName("convt").addInput(info("x", DOUBLE, "batch", C, S))
+                    .addOutput(info("y", DOUBLE, "batch", 3, 7))
+                    .addInitializer(doubles("W", java.util.Arrays.copyOf(W, C * 9), C, 3, 3))
+                    .addNode(node("ConvTranspose", "ct", new String[] {"x", "W"}, new String[] {"y"}, bad)).build();
+            String name = bad.getName();
+            int expected = name.equals("pads") ? 2 : 1;
+            Path file = Onnx.write(dir.resolve("convt.onnx"), model(14, g));
+            assertThatThrownBy(() -> OnnxModel.load(file)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(file + ": node 'ct' (ConvTranspose): " + name + " must give " + expected + " value"
+                            + (expected == 1 ? "" : "s") + (name.equals("pads") ? " (a begin and an end per spatial "
+                            + "axis), got " : " (one per spatial axis), got ") + bad.getIntsList());
+        }
+    }
 }

@@ -315,6 +315,50 @@ class Nhwc(torch.nn.Module):
         return self.dense(h).mean((1, 2))
 
 
+class Unusual(torch.nn.Module):
+    """One unusual case each: ConvTranspose1d with groups, dilation 2, stride 3, padding 2 and output_padding 2
+    (`convt1`); ConvTranspose2d with unequal strides, dilations and paddings per axis, groups and output_padding
+    (`convt2`); ConvTranspose1d whose stride 3 and padding 3 exceed its filter's span, 2 (`convt3`); InstanceNorm1d of
+    epsilon 0.25, also of two pixels (`inorm`); ReduceL2, ReduceL1, ReduceLogSumExp and ReduceMin over two axes, in
+    either order, with and without keepdims (`reduce`). Found exact by the review of 2026-12-07, afternoon."""
+
+    def __init__(self, which):
+        super().__init__()
+        self.which = which
+        if which == "convt1":
+            self.t1 = torch.nn.ConvTranspose1d(4, 6, 3, stride=3, padding=2, output_padding=2, groups=2, dilation=2)
+        if which == "convt2":
+            self.t2 = torch.nn.ConvTranspose2d(2, 4, (2, 3), stride=(1, 3), padding=(1, 3), output_padding=(0, 2),
+                                               groups=2, dilation=(3, 2))
+        if which == "convt3":
+            self.t3 = torch.nn.ConvTranspose1d(4, 2, 2, stride=3, padding=3)
+        if which == "inorm":
+            self.i1 = torch.nn.InstanceNorm1d(4, eps=0.25, affine=True)
+            with torch.no_grad():
+                self.i1.weight.copy_(0.5 + torch.rand(4))
+                self.i1.bias.copy_(torch.randn(4))
+        if which == "reduce":
+            self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        if self.which == "convt1":
+            return torch.tanh(self.t1(x)).flatten(1)
+        if self.which == "convt2":
+            return torch.tanh(self.t2(x.view(x.shape[0], 2, 5, 2))).flatten(1)
+        if self.which == "convt3":
+            return self.t3(x).flatten(1)
+        if self.which == "inorm":
+            h = self.i1(x)
+            one = self.i1(x[:, :, :2] * 2)
+            return torch.cat([h.flatten(1), one.flatten(1)], 1)
+        h = self.lin(x.transpose(1, 2)).transpose(1, 2)   # [N, 4, 5]
+        return torch.cat([torch.norm(h, p=2, dim=(1, 2), keepdim=True).flatten(1),
+                          torch.norm(h, p=1, dim=(2, 1)).unsqueeze(1),
+                          torch.logsumexp(h, dim=(1, 2)).unsqueeze(1),
+                          h.amin((1, 2), keepdim=True).flatten(1),
+                          torch.norm(h, p=2, dim=1), h.amin(1)], 1)
+
+
 def build(name):
     """The module and its 3 example inputs (a dict for several)."""
     torch.manual_seed(0)
@@ -373,6 +417,8 @@ def build(name):
         return Normalize(), torch.randn(3, 6)
     if name == "nhwc":
         return Nhwc(), torch.randn(3, 5, 5, 2)
+    if name.startswith("unusual_"):
+        return Unusual(name[len("unusual_"):]), torch.randn(3, 4, 5)
     raise SystemExit("unknown model " + name)
 
 
