@@ -217,7 +217,8 @@ public final class Var {
     }
 
     /**
-     * Elementwise maximum with NumPy broadcasting (the derivative goes to the larger operand).
+     * Elementwise maximum with NumPy broadcasting. The derivative goes to the larger operand, and at a tie to
+     * {@code o}: {@code x.max(0.0)} (relu) has derivative 0 at 0, {@code c.max(x)} derivative 1 at x = c.
      *
      * @param o the other operand, of the same dtype and a broadcast-compatible shape
      * @return a new variable of the broadcast shape
@@ -225,6 +226,18 @@ public final class Var {
      */
     public Var max(Var o) {
         return builder.apply(Max.INSTANCE, this, o);
+    }
+
+    /**
+     * Elementwise maximum with NumPy broadcasting whose derivative at a tie is half of each operand's (PyTorch's
+     * {@code torch.maximum}, JAX's {@code lax.max}); elsewhere the larger operand's.
+     *
+     * @param o the other operand, of the same dtype and a broadcast-compatible shape
+     * @return a new variable of the broadcast shape
+     * @throws IllegalArgumentException when the dtypes differ or the shapes do not broadcast
+     */
+    public Var maxSplittingTies(Var o) {
+        return builder.apply(Max.SPLITTING_TIES, this, o);
     }
 
     /**

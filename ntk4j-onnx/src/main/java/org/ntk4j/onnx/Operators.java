@@ -59,7 +59,10 @@ final class Operators {
         // sinusoidal position encodings and rotary embeddings: of constants at import, else the primitives
         TABLE.put("Sin", c -> c.allConst() ? one(staticUnary(c, Math::sin)) : unary(c, Var::sin));
         TABLE.put("Cos", c -> c.allConst() ? one(staticUnary(c, Math::cos)) : unary(c, Var::cos));
+        // derivative 0 at 0 (sign(0)), as PyTorch and JAX
         TABLE.put("Abs", c -> unary(c, v -> v.relu().add(v.neg().relu())));
+        // −1, 0 or 1, without derivative (PyTorch's is 0 everywhere)
+        TABLE.put("Sign", Operators::sign);
         TABLE.put("Elu", c -> elu(c, c.attrFloat("alpha", 1f), 1.0));
         // SELU: γ · ELU_α with ONNX's defaults, PyTorch's constants rounded to float32
         TABLE.put("Selu", c -> elu(c, c.attrFloat("alpha", 1.67326319217681884765625f),
@@ -67,7 +70,11 @@ final class Operators {
         TABLE.put("Celu", Operators::celu);
         TABLE.put("HardSigmoid", c -> unary(c, v -> hardSigmoid(v, c.attrFloat("alpha", 0.2f),
                 c.attrFloat("beta", 0.5f))));
-        TABLE.put("HardSwish", c -> unary(c, v -> v.mul(hardSigmoid(v, 1 / 6.0, 0.5))));
+        // x · clip(x/6 + ½, 0, 1) with the clip's derivative 1 at its lower bound and 0 at its upper one: the
+        // derivative from the right at both breakpoints, −½ at −3 and 1 at 3, as PyTorch 1.13's vectorised
+        // hardswish_backward computes it (its scalar loop, which only a tensor's last few elements reach, gives
+        // 3/2 at 3)
+        TABLE.put("HardSwish", c -> unary(c, v -> v.mul(clamp(v.mul(1 / 6.0).add(0.5), 0, 1, false))));
         TABLE.put("PRelu", Operators::prelu);
         TABLE.put("LeakyRelu", Operators::leakyRelu);
         TABLE.put("Gelu", Operators::gelu);
@@ -80,10 +87,12 @@ final class Operators {
         TABLE.put("Sub", c -> binary(c, Var::sub, (a, b) -> a - b));
         TABLE.put("Mul", c -> binary(c, Var::mul, (a, b) -> a * b));
         TABLE.put("Div", c -> binary(c, Var::div, (a, b) -> a / b));
-        // variadic, with broadcasting (JAX's relu is Max(x, 0), a clip Min(Max(x, lo), hi))
-        TABLE.put("Max", c -> variadic(c, Var::max, Math::max));
+        // variadic, with broadcasting (JAX's relu is Max(x, 0), a clip Min(Max(x, lo), hi)); at a tie the derivative
+        // is half of each operand's, as torch.maximum / torch.minimum and JAX's lax.max / lax.min (more than two
+        // inputs: pairwise, left to right)
+        TABLE.put("Max", c -> variadic(c, Var::maxSplittingTies, Math::max));
         // min(a, b) = -max(-a, -b)
-        TABLE.put("Min", c -> variadic(c, (a, b) -> a.neg().max(b.neg()).neg(), Math::min));
+        TABLE.put("Min", c -> variadic(c, (a, b) -> a.neg().maxSplittingTies(b.neg()).neg(), Math::min));
         TABLE.put("Sum", c -> variadic(c, Var::add, Double::sum));
         // tf2onnx writes rsqrt (flax's and Keras's normalisations) as Reciprocal(Sqrt(...))
         TABLE.put("Reciprocal", c -> c.allConst() ? one(staticUnary(c, v -> 1 / v))
@@ -103,6 +112,9 @@ final class Operators {
         TABLE.put("AveragePool", c -> pool(c, false));
         TABLE.put("BatchNormalization", Operators::batchNorm);
         TABLE.put("GlobalAveragePool", Operators::globalAveragePool);
+        // nn.AdaptiveMaxPool2d(1) where the exporter does not know the spatial size: one window over all of it, its
+        // derivative to the first maximum in row-major order, as PyTorch's adaptive_max_pool2d
+        TABLE.put("GlobalMaxPool", Operators::globalMaxPool);
         // axes as an input from opset 18 (ReduceSum: 13)
         TABLE.put("ReduceMean", c -> reduce(c, Var::mean, 18));
         TABLE.put("ReduceSum", c -> reduce(c, Var::sum, 13));
@@ -187,12 +199,37 @@ final class Operators {
         });
     }
 
-    /** min(y, 0) = -relu(-y). */
+    /**
+     * min(y, 0) = −max(0, −y) with y's derivative at y = 0: the negative side's, which PyTorch's ELU, SELU, CELU and
+     * PReLU take at 0 (their relu(x) part has derivative 0 there).
+     */
     private static Var negativePart(Var y) {
-        return y.neg().relu().neg();
+        return y.builder().scalar(0.0, y.dtype()).max(y.neg()).neg();
     }
 
-    /** γ · ELU_α(x) = γ · (relu(x) + min(α (e^x - 1), 0)), for α ≥ 0. */
+    /**
+     * clip(v, lo, hi) with derivative 1 at lo (max(lo, v), whose derivative goes to its second operand, v, at a tie)
+     * and, where {@code atHi}, at hi (min(v, hi) = −max(−hi, −v)), else 0 there (−max(−v, −hi)): with atHi,
+     * PyTorch's clamp, derivative 1 on the closed interval [lo, hi].
+     */
+    private static Var clamp(Var v, double lo, double hi, boolean atHi) {
+        Var y = lo > Double.NEGATIVE_INFINITY ? v.builder().scalar(lo, v.dtype()).max(v) : v;
+        if (hi == Double.POSITIVE_INFINITY) {
+            return y;
+        }
+        return atHi ? y.builder().scalar(-hi, y.dtype()).max(y.neg()).neg() : y.neg().max(-hi).neg();
+    }
+
+    /** Sign of a constant at import; of a computed value the masks [x &gt; 0] − [x &lt; 0], without derivative. */
+    private static Value[] sign(Ctx c) {
+        if (c.allConst()) {
+            return one(staticUnary(c, Math::signum));
+        }
+        Traced x = c.tracedAnyType(0);
+        return one(x.withPhys(x.phys.greater(0.0).sub(x.phys.neg().greater(0.0)), x.tBatch));
+    }
+
+    /** γ · ELU_α(x) = γ · (relu(x) + min(α (e^x - 1), 0)), for α ≥ 0; at 0 the derivative is γα, PyTorch's. */
     private static Value[] elu(Ctx c, double alpha, double gamma) {
         if (!(alpha >= 0)) {
             throw c.unsupported("alpha=" + alpha + " (only alpha >= 0)");
@@ -212,16 +249,22 @@ final class Operators {
         return unary(c, v -> v.relu().add(negativePart(v.mul(1 / alpha).exp().add(-1.0).mul(alpha))));
     }
 
-    /** max(0, min(1, α x + β)). */
+    /**
+     * max(0, min(1, α x + β)), with derivative 0 at the breakpoints (PyTorch's hardsigmoid, 0 at ±3, and JAX's
+     * hard_sigmoid): the maximum's derivative goes to the constants at a tie.
+     */
     private static Var hardSigmoid(Var v, double alpha, double beta) {
         return v.mul(alpha).add(beta).max(0.0).neg().max(-1.0).neg();
     }
 
-    /** PRelu(x, slope) = relu(x) - slope · relu(-x), the slope (a parameter, as PyTorch's) broadcast. */
+    /**
+     * PRelu(x, slope) = relu(x) + slope · min(x, 0), the slope (a parameter, as PyTorch's) broadcast; the derivative
+     * at x = 0 is the slope, PyTorch's.
+     */
     private static Value[] prelu(Ctx c) {
         Traced x = c.traced(0);
-        Traced scaledNegative = elementwise(c, c.traced(1), x.withPhys(x.phys.neg().relu(), x.tBatch), Var::mul);
-        return one(elementwise(c, x.withPhys(x.phys.relu(), x.tBatch), scaledNegative, Var::sub));
+        Traced scaledNegative = elementwise(c, c.traced(1), x.withPhys(negativePart(x.phys), x.tBatch), Var::mul);
+        return one(elementwise(c, x.withPhys(x.phys.relu(), x.tBatch), scaledNegative, Var::add));
     }
 
     private static Value[] gelu(Ctx c) {
@@ -254,11 +297,9 @@ final class Operators {
         }
         double min = lo;
         double max = hi;
-        return unary(c, v -> {
-            Var y = min > Double.NEGATIVE_INFINITY ? v.max(min) : v;
-            // min(y, hi) = -max(-y, -hi)
-            return max < Double.POSITIVE_INFINITY ? y.neg().max(-max).neg() : y;
-        });
+        // torch.clamp's derivative, 1 at the bounds (F.hardtanh's and F.relu6's is 0 there, but they export as the
+        // same Clip; F.relu6 is Relu then Clip, so its derivative at 0 is the Relu's 0: only a value at 6 differs)
+        return unary(c, v -> clamp(v, min, max, true));
     }
 
     private static double scalar(Ctx c, int i, String what) {
@@ -885,8 +926,12 @@ final class Operators {
             }
         }
         boolean includePad = c.attrInt("count_include_pad", 0) != 0;
-        // per axis of the value as held: T axis i + 2 is phys axis perm[i + 2]
-        Var v = x.groups == null ? x.phys : x.var();
+        // per axis of the value as held: T axis i + 2 is phys axis perm[i + 2]. Max pooling's derivative goes to each
+        // window's first maximum in the row-major order of the axes it runs over: where the value is held with its
+        // spatial axes in another order (a transposed view), that order is not the file's, so it pools the value in
+        // the file's layout
+        boolean held = x.groups == null && (!max || spatialAxesHeldInOrder(x, d));
+        Var v = held ? x.phys : x.var();
         int[] pw = new int[r];
         int[] ps = new int[r];
         int[] plo = new int[r];
@@ -895,7 +940,7 @@ final class Operators {
         Arrays.fill(pw, 1);
         Arrays.fill(ps, 1);
         for (int i = 0; i < d; i++) {
-            int a = x.groups == null ? x.physAxis(i + 2) : i + 2;
+            int a = held ? x.physAxis(i + 2) : i + 2;
             pw[a] = window[i];
             ps[a] = strides[i];
             plo[a] = lo[i];
@@ -905,10 +950,20 @@ final class Operators {
         // ceil_mode's last window reaches past the padded input: max pooling pads it with −∞ like the file's pads,
         // average pooling counts none of it (extra)
         Var y = max ? v.reduceWindowMax(pw, ps, plo, phi) : avgPool(v, pw, ps, plo, phi, pextra, includePad);
-        if (x.groups == null) {
+        if (held) {
             return one(x.withPhys(y, x.tBatch));
         }
         return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
+    }
+
+    /** Whether the value holds the spatial axes 2 .. d + 1 in their order (each further along than the last). */
+    private static boolean spatialAxesHeldInOrder(Traced x, int d) {
+        for (int i = 1; i < d; i++) {
+            if (x.physAxis(i + 2) < x.physAxis(i + 1)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -1044,6 +1099,23 @@ final class Operators {
             axes[i] = i + 2;
         }
         Var y = keep(x.var().mean(axes), x.var().shape(), axes);
+        return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
+    }
+
+    /** One max-pooling window over every spatial axis of [N, C, spatial...], of the value in its logical layout. */
+    private static Value[] globalMaxPool(Ctx c) {
+        Traced x = c.traced(0);
+        int r = x.rank();
+        if (r < 3) {
+            throw c.error("GlobalMaxPool takes an input [N, C, spatial...], got " + Tracer.shapeText(x));
+        }
+        Var v = x.var();
+        int[] window = v.shape().clone();
+        window[0] = 1;
+        window[1] = 1;
+        int[] ones = new int[r];
+        Arrays.fill(ones, 1);
+        Var y = v.reduceWindowMax(window, ones, new int[r], new int[r]);
         return one(c.out(y, x.batch >= 2 ? MIXED : x.batch));
     }
 

@@ -284,9 +284,12 @@ final class Tracer {
     final Set<String> followed = new LinkedHashSet<>();
     /** Whether this trace finds {@link #followingExamples} (the import's dry run) rather than reads them. */
     private final boolean findsFollowingExamples;
-    /** The operators whose outputs are masks of 0 and 1 without derivative, whatever their inputs. */
+    /**
+     * The operators whose outputs are whole numbers without derivative, whatever their inputs: masks of 0 and 1, and
+     * Sign's −1, 0 and 1.
+     */
     private static final Set<String> MASKS = Set.of("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
-            "Not");
+            "Not", "Sign");
     /**
      * The operators whose outputs hold whole numbers where every input does: they move or copy values, or add,
      * subtract, multiply, compare, clip or sum them (Cast: to any type but bool, which makes a mask).

@@ -1,0 +1,145 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Ties and kinks, as real data reaches them (a zero background, repeated values, a value at a clamp's bound), by
+ * {@code torch_onnx_ties.py} (torch 1.13, float64 modules and inputs, a dynamic batch axis): each module adds a
+ * parameter holding repeated values (zeros among them) to a scaled input, so that the all-zero example puts every
+ * window, reduction and activation exactly at its tie or kink, and where the derivative goes shows in the Jacobian
+ * with respect to that parameter. The forward pass and the full eNTK on 4 inputs by each method equal PyTorch's (its
+ * own backward rules, by torch.autograd.functional.jacobian) within 1e-12, relative: max pooling to each window's
+ * first maximum in window order (padding, overlapping windows, ceil mode, a transposed input, 1-D, global),
+ * ReduceMax and ReduceMin split evenly among the tied elements, Max and Min of two tied operands half each, Relu 0
+ * at 0, LeakyRelu, PRelu, Elu, Selu and Celu the negative side's slope at 0, Abs and Sign 0, Clip 1 at its bounds,
+ * HardSwish −½ at −3 and 1 at 3 (PyTorch's vectorised kernel), Where by its condition; and an MNIST-like CNN on
+ * zero-background images.
+ */
+class OnnxTiesTest {
+    private static final double TOLERANCE = 1e-12;
+    private static final String[] SPECS = {"pools:17", "pools:13", "reductions:17", "reductions:13",
+        "elementwise:17", "elementwise:13", "mnist:17", "mnist:13"};
+    private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+        Method.STRUCTURED_DERIVATIVES};
+
+    @TempDir
+    static Path exports;
+    private static boolean exported;
+
+    /** Exports every variant in one Python process; once per class. */
+    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
+        TorchReference.requireTorch();
+        if (!exported) {
+            TorchReference.run(exports, "torch_onnx_ties.py", "--model", String.join(",", SPECS),
+                    "--out", exports.toString());
+            exported = true;
+        }
+        return exports.resolve(variant);
+    }
+
+    @Test
+    void maxPoolingRoutesEachWindowToItsFirstMaximum() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            assertThat(ops("pools" + opset)).contains("MaxPool", "Transpose");
+            compare("pools" + opset);
+        }
+    }
+
+    @Test
+    void reduceMaxAndReduceMinSplitEvenlyAmongTies() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            assertThat(ops("reductions" + opset)).contains("ReduceMax", "ReduceMin");
+            compare("reductions" + opset);
+        }
+    }
+
+    @Test
+    void elementwiseKinksFollowPyTorch() throws Exception {
+        assertThat(ops("elementwise_17")).contains("Max", "Min", "Relu", "LeakyRelu", "Abs", "PRelu", "Elu", "Selu",
+                "Celu", "Clip", "Where", "Greater", "GreaterOrEqual", "Sign", "HardSwish");
+        assertThat(ops("elementwise_13")).doesNotContain("HardSwish");
+        compare("elementwise_17");
+        compare("elementwise_13");
+    }
+
+    @Test
+    void anMnistLikeCnnOnZeroBackgroundsImportsExactly() throws Exception {
+        for (String opset : new String[] {"_13", "_17"}) {
+            assertThat(ops("mnist" + opset)).contains("Conv", "Relu", "MaxPool", "ReduceMax", "GlobalMaxPool");
+            compare("mnist" + opset);
+        }
+    }
+
+    private static Set<String> ops(String variant) throws IOException, InterruptedException {
+        Set<String> ops = new TreeSet<>();
+        OnnxModel.load(reference(variant).resolve("model.onnx")).graph().nodes
+                .forEach(n -> ops.add(n.getOpType()));
+        return ops;
+    }
+
+    /** The parameters (names, count), the forward pass and the eNTK by each method against PyTorch's. */
+    private static void compare(String variant) throws IOException, InterruptedException {
+        Path dir = reference(variant);
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        List<String> names = new ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            names.add(p[0]);
+            count += Long.parseLong(p[1]);
+        }
+        assertThat(onnx.parameterNames()).as(variant).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(onnx.parameterCount()).as(variant).isEqualTo(count);
+        assertThat(onnx.independentExamples()).as(variant).isTrue();
+        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
+             Params params = onnx.params(DType.F64);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).containsExactly(y.shape());
+            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + variant);
+            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + variant);
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", variant).isLessThan(TOLERANCE);
+            for (Method m : METHODS) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.shape()).containsExactly(k.shape());
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s: %s", variant, m,
+                            worst(ntk, k)).isLessThan(TOLERANCE);
+                }
+            }
+        }
+    }
+
+    /** The entry [n1, n2, a, b] farthest from the reference, for the message. */
+    private static String worst(Tensor a, Tensor b) {
+        int at = 0;
+        for (int i = 0; i < b.size(); i++) {
+            if (Math.abs(a.getFlat(i) - b.getFlat(i)) > Math.abs(a.getFlat(at) - b.getFlat(at))) {
+                at = i;
+            }
+        }
+        int[] s = b.shape();
+        int[] idx = new int[s.length];
+        for (int d = s.length - 1, r = at; d >= 0; d--) {
+            idx[d] = r % s[d];
+            r /= s[d];
+        }
+        return "worst at " + java.util.Arrays.toString(idx) + ": " + a.getFlat(at) + " vs PyTorch's " + b.getFlat(at);
+    }
+}
