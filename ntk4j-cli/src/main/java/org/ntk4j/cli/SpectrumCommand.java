@@ -56,8 +56,8 @@ public final class SpectrumCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "K.npy", description = "Kernel file (.npy).")
     Path file;
 
-    @Option(names = "--labels", description = "Labelled data whose labels order the heatmap (one label per kernel "
-            + "example; e.g. default:train). Without a file: the data's own labels.")
+    @Option(names = "--labels", description = "Labelled data whose labels (class indices below 2^24) order the "
+            + "heatmap (one label per kernel example; e.g. default:train). Without a file: the data's own labels.")
     String labels;
 
     @Option(names = "--plots", description = "Directory for spectrum.png and heatmap.png.")

@@ -191,9 +191,12 @@ public final class StudyCommand implements Callable<Integer> {
                         + Shapes.str(shapeOut));
             }
             int o = shapeOut[0];
+            // the labels of both parts, as predict's and train's are checked: naming --sample and the example's index
+            // in it (the test part's own index would not find it in the file)
+            KernelOptions.requireLabelsBelow("--sample", all, o, "one-hot targets and the test accuracy of a model "
+                    + "with " + o + " outputs");
             try (Dataset train = all.rows(0, nTrain); Dataset test = all.rows(nTrain, all.size());
                  Tensor y = train.oneHot(dt, o)) {
-                test.requireLabelsBelow(o, "the test accuracy of a model with " + o + " outputs");
                 // every width's kernels planned before the first checkpoint is read
                 KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
                 for (int w : widths) {

@@ -166,7 +166,8 @@ class DataErrorsTest {
         Path inf = dir.resolve("inf.csv");
         Files.writeString(inf, "a,b\n1,-Infinity\n");
         assertThat(oneLineError("kernel", "--data", inf.toString()))
-                .isEqualTo("ntk4j: --data: " + inf + ": contains -Infinity at flat index 1 (example 0)");
+                .isEqualTo("ntk4j: --data: " + inf + ": line 2, column 2 (b): '-Infinity' is -Infinity; the inputs "
+                        + "must be finite numbers (drop or impute the missing values)");
         Path params = dir.resolve("p.npz");
         run(0, "kernel", "--model", SMALL_FCN, "--data", "synthetic:2,3", "--params-out", params.toString());
         Map<String, Tensor> tensors = Npz.readTensors(params, DType.F32);
@@ -192,8 +193,58 @@ class DataErrorsTest {
         Path csv = dir.resolve("l.csv");
         Files.writeString(csv, "a,label\n1,0\n2,1.5\n");
         assertThat(oneLineError("kernel", "--data", csv.toString()))
-                .isEqualTo("ntk4j: --data: " + csv + ": row 2, label column 'label' (2): '1.5' is not a class index "
-                        + "(a whole number 0, 1, ...)");
+                .isEqualTo("ntk4j: --data: " + csv + ": line 3, column 2 (label), the label column: '1.5' is not a "
+                        + "whole number; labels are class indices 0, 1, ...");
+    }
+
+    /**
+     * A label of 2e9 (an id, not a class) is refused by every command that reads labels, in one line naming the
+     * option, the example and the value: spectrum --labels took it to order its heatmap, and its max + 1 was the
+     * class count. The bound, 2^24, is the loader's, so every command has it; predict, train and study then need
+     * labels below the model's outputs.
+     */
+    @Test
+    void labelsBeyondAnyClassCountAreRefusedNamingTheOption() throws Exception {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3, 1)) {
+            Npy.write(x, t);
+        }
+        Path k = dir.resolve("k.npy");
+        try (Tensor t = Tensor.of(new double[] {2, 0, 0, 0, 2, 0, 0, 0, 2}, 3, 3)) {
+            Npy.write(k, t);
+        }
+        Path y = dir.resolve("y.npy");
+        Npy.write(y, NpyArray.ofDoubles(NpyDType.FLOAT32, new double[] {0, 2e9, 1}, 3));
+        String source = x + ":labels=" + y;
+        String refusal = "'" + source + "': label 2000000000 of example 1 in " + y + " is 2^24 = 16777216 or more, "
+                + "beyond any class count ntk4j takes (not class indices?); labels are class indices 0, 1, ...";
+        assertThat(oneLineError("spectrum", k.toString(), "--labels", source)).isEqualTo("ntk4j: --labels " + refusal);
+        assertThat(oneLineError("spectrum", "--model", SMALL_FCN, "--data", source))
+                .isEqualTo("ntk4j: --data " + refusal);
+        assertThat(oneLineError("predict", "--model", SMALL_FCN, "--train", source, "--test", x.toString()))
+                .isEqualTo("ntk4j: --train " + refusal);
+        assertThat(oneLineError("train", "--model", SMALL_FCN, "--train", source, "--epochs", "1"))
+                .isEqualTo("ntk4j: --train " + refusal);
+        Path epoch0 = dir.resolve("epoch-0.npz");
+        run(0, "kernel", "--model", SMALL_FCN, "--data", "synthetic:2,1", "--params-out", epoch0.toString());
+        Files.copy(epoch0, dir.resolve("epoch-1.npz"));
+        assertThat(oneLineError("study", "--model", SMALL_FCN, "--widths", "16", "--sample", source, "--checkpoints",
+                dir.resolve("epoch-*.npz").toString())).isEqualTo("ntk4j: --sample " + refusal);
+        Path csv = dir.resolve("l.csv");
+        Files.writeString(csv, "a,label\n1,0\n2,2e9\n3,1\n");
+        assertThat(oneLineError("spectrum", k.toString(), "--labels", csv.toString()))
+                .isEqualTo("ntk4j: --labels: " + csv + ": line 3, column 2 (label), the label column: '2e9' is 2^24 = "
+                        + "16777216 or more, beyond any class count ntk4j takes (not class indices?); labels are "
+                        + "class indices 0, 1, ...");
+        // the largest class index orders a heatmap; predict needs labels below its model's 10 outputs
+        Npy.write(y, NpyArray.ofLongs(NpyDType.INT64, new long[] {0, 16_777_215, 1}, 3));
+        run(0, "spectrum", k.toString(), "--labels", source, "--plots", dir.resolve("plots").toString());
+        assertThat(oneLineError("predict", "--model", SMALL_FCN, "--train", source, "--test", x.toString()))
+                .isEqualTo("ntk4j: --train '" + source + "': label 16777215 of example 1 is outside [0, 10) for "
+                        + "predict with 10 model outputs");
+        assertThat(oneLineError("study", "--model", SMALL_FCN, "--widths", "16", "--sample", source, "--checkpoints",
+                dir.resolve("epoch-*.npz").toString())).isEqualTo("ntk4j: --sample '" + source + "': label 16777215 of "
+                + "example 1 is outside [0, 10) for one-hot targets and the test accuracy of a model with 10 outputs");
     }
 
     @Test
@@ -213,7 +264,7 @@ class DataErrorsTest {
         Path csv = dir.resolve("bad.csv");
         Files.writeString(csv, "a,b\n1,x\n");
         assertThat(oneLineError("kernel", "--data", csv.toString()))
-                .isEqualTo("ntk4j: --data: " + csv + ": row 1, column 'b' (2): 'x' is not a number");
+                .isEqualTo("ntk4j: --data: " + csv + ": line 2, column 2 (b): 'x' is not a number");
     }
 
     @Test

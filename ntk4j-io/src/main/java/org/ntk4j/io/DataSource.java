@@ -53,21 +53,23 @@ import org.ntk4j.tensor.Tensor;
  * <p>A file source may also be written with an explicit format prefix ({@code npy:}, {@code npz:},
  * {@code csv:}, {@code idx:}) whatever its name. Options follow the path after colons, so paths containing
  * ':' cannot be named. The trailing {@code :N} keeps the first N examples; a {@code .npy}, the x of an
- * {@code .npz} and an IDX file are read only as far as those (an {@code .npz} entry and a gzip file are still read
- * to their end, unconverted, to check their CRC-32). A {@code .npy}, IDX or CSV source may be a pipe
+ * {@code .npz}, labels beside them, an IDX file and a CSV file are read only as far as those (an {@code .npz}
+ * entry up to 2^31-1 bytes and a gzip file are still read to their end, unconverted, to check their CRC-32), so an
+ * array of more than a tensor holds gives its first rows. A {@code .npy}, IDX or CSV source may be a pipe
  * ({@code npy:/dev/stdin}); an {@code .npz}, read from its end, may not.
  *
  * <p><b>Scaling.</b> Unsigned-byte data (IDX {@code u8}, NumPy {@code uint8}: images) is divided by 255 into
  * [0, 1]; every other dtype is read as stored. Standardisation is a separate, explicit step fitted on the
  * training set ({@link Standardizer}); laying examples out for a model is {@link InputLayout}.
  *
- * <p><b>Labels</b> are non-negative integers (integer dtypes, or floats holding whole numbers); the number of
- * classes is 10 for Fashion-MNIST and max(label) + 1 otherwise.
+ * <p><b>Labels</b> are class indices, whole numbers in [0, 2^24) ({@link Dataset#requireClassIndex}; integer
+ * dtypes, or floats holding whole numbers); the number of classes is 10 for Fashion-MNIST and max(label) + 1
+ * otherwise.
  *
  * <p><b>Errors</b> are one line: an {@link IllegalArgumentException} for a spec that names no source, a
  * missing file, bad options, labels that do not match, NaN or Inf in the data; an {@link IOException}
  * ({@link NpyFormatException}, {@link DataFormatException}) for a file that cannot be read, naming the file
- * and, for CSV, the row and column.
+ * and, for CSV, the line and column (NaN and Inf in a CSV cell too).
  */
 public final class DataSource {
     /** Where the Debian package {@code dataset-fashion-mnist} installs its files. */
@@ -381,7 +383,7 @@ public final class DataSource {
                 break;
             case "csv":
                 allow(spec, options, "label");
-                loaded = csv(spec, p, options.get("label"), dtype);
+                loaded = csv(spec, p, options.get("label"), dtype, limit);
                 break;
             case "idx":
                 allow(spec, options, "labels");
@@ -451,10 +453,8 @@ public final class DataSource {
             int classes = 0;
             if (labels != null) {
                 for (int i = 0; i < labels.length; i++) {
-                    if (labels[i] < 0) {
-                        throw new IllegalArgumentException("data source '" + spec + "': label " + labels[i]
-                                + " of example " + i + " is negative; labels are class indices 0, 1, ...");
-                    }
+                    // the one check of every source's labels (an IDX file's int32 labels are checked only here)
+                    Dataset.requireClassIndex(labels[i], i, "data source '" + spec + "'", null);
                     classes = Math.max(classes, labels[i] + 1);
                 }
             }
@@ -470,26 +470,37 @@ public final class DataSource {
      * pipe is read once; a file larger than a tensor gives the examples that fit); labels from a file.
      */
     private static Loaded npy(String spec, Path p, String labelsOption, DType dtype, int limit) throws IOException {
-        int[] labels = labelsOption == null ? null : readLabelsFile(spec, Path.of(labelsOption));
+        FileLabels labels = labelsOption == null ? null : readLabelsFile(spec, Path.of(labelsOption), limit);
         return withLabels(spec, Npy.readRows(p, dtype, limit), labels);
+    }
+
+    /**
+     * Labels read from a file: the first ones (those of the examples read, with {@code :N}) and how many the file
+     * holds, which must be as many as the examples of the inputs' file, whatever N.
+     *
+     * @param labels the labels read
+     * @param count the labels in the file
+     */
+    private record FileLabels(int[] labels, int count) {
     }
 
     /**
      * Inputs read with their header: uint8 scaled to [0, 1]; the labels, one per example of the file (its shape
      * uncut), kept for the examples read.
      */
-    private static Loaded withLabels(String spec, Npy.Rows rows, int[] labels) {
+    private static Loaded withLabels(String spec, Npy.Rows rows, FileLabels labels) {
         Tensor x = rows.tensor();
         try {
             int[] fileShape = rows.header().shape();
-            if (labels != null && fileShape.length > 0 && labels.length != fileShape[0]) {
+            if (labels != null && fileShape.length > 0 && labels.count() != fileShape[0]) {
                 throw new IllegalArgumentException("data source '" + spec + "': " + fileShape[0] + " examples but "
-                        + labels.length + " labels");
+                        + labels.count() + " labels");
             }
             if (rows.header().dtype() == NpyDType.UINT8) {
                 divide(x, 255);
             }
-            return new Loaded(x, labels == null || x.rank() == 0 ? labels : Arrays.copyOf(labels, x.dim(0)));
+            return new Loaded(x, labels == null ? null : x.rank() == 0 ? labels.labels()
+                    : Arrays.copyOf(labels.labels(), x.dim(0)));
         } catch (RuntimeException e) {
             x.close();
             throw e;
@@ -519,14 +530,16 @@ public final class DataSource {
             throw new IllegalArgumentException("data source '" + spec + "': no array '" + yKey + "' in " + p
                     + " (" + holds(keys) + "); name the labels with :y=KEY (:y=none: no labels)");
         }
-        int[] labels = null;
+        FileLabels labels = null;
         if (!unlabelled && keys.contains(yKey)) {
             String where = p + ", entry '" + yKey + ".npy'"; // as Npz names entries
             // the default y is used when it is there; one that is not class indices says how to do without it
             String skip = yOption != null ? "" : "; to load " + p + " without labels (its x alone), add :y=none: '"
                     + spec + ":y=none'";
             try {
-                labels = labelsOf(spec, where, Npz.readEntry(p, yKey, Npy::read, null));
+                // with :N, only the first N labels are read (and the entry no further, like x's)
+                labels = labelsOf(spec, where, Npz.readEntry(p, yKey, (channel, source, size) -> Npy.read(channel,
+                        source, size, limit), null, Npy.ArrayRows::partial));
             } catch (NpyFormatException e) {
                 throw skip.isEmpty() ? e : new NpyFormatException(e.getMessage() + skip, e);
             } catch (IllegalArgumentException e) {
@@ -537,7 +550,7 @@ public final class DataSource {
             return packed(spec, p, xKeys, dtype, limit, labels);
         }
         Npy.Rows x = Npz.readEntry(p, xKey, (channel, source, size) -> Npy.readRows(channel, source, dtype, size,
-                limit), rows -> rows.tensor().close());
+                limit), rows -> rows.tensor().close(), Npy.Rows::partial);
         return withLabels(spec, x, labels);
     }
 
@@ -552,7 +565,7 @@ public final class DataSource {
      * needs the same N; uint8 arrays are scaled to [0, 1] as a single x would be. The labels, one per example of
      * the files (their N uncut), are kept for the examples read, as {@link #withLabels} keeps a single x's.
      */
-    private static Loaded packed(String spec, Path p, List<String> keys, DType dtype, int limit, int[] labels)
+    private static Loaded packed(String spec, Path p, List<String> keys, DType dtype, int limit, FileLabels labels)
             throws IOException {
         List<Tensor> parts = new ArrayList<>();
         try {
@@ -560,7 +573,7 @@ public final class DataSource {
             int firstN = -1;
             for (String k : keys) {
                 Npy.Rows rows = Npz.readEntry(p, k, (channel, source, size) -> Npy.readRows(channel, source, dtype,
-                        size, limit), r -> r.tensor().close());
+                        size, limit), r -> r.tensor().close(), Npy.Rows::partial);
                 parts.add(rows.tensor());
                 int[] fileShape = rows.header().shape();
                 if (fileShape.length < 1 || firstN >= 0 && fileShape[0] != firstN) {
@@ -576,9 +589,9 @@ public final class DataSource {
                 }
                 width += Shapes.size(Shapes.dropFirst(rows.tensor().shape()));
             }
-            if (labels != null && labels.length != firstN) {
+            if (labels != null && labels.count() != firstN) {
                 throw new IllegalArgumentException("data source '" + spec + "': " + firstN + " examples but "
-                        + labels.length + " labels");
+                        + labels.count() + " labels");
             }
             int n = parts.get(0).dim(0);
             Tensor x = Tensor.empty(dtype, n, width);
@@ -592,7 +605,7 @@ public final class DataSource {
                 }
                 offset += size;
             }
-            return new Loaded(x, labels == null ? null : Arrays.copyOf(labels, n));
+            return new Loaded(x, labels == null ? null : Arrays.copyOf(labels.labels(), n));
         } finally {
             parts.forEach(Tensor::close);
         }
@@ -632,8 +645,9 @@ public final class DataSource {
                 // with :N, a file of other images' labels (one more, one fewer) would otherwise pass unseen
                 int fileLabels;
                 if (labelsPath.toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
-                    labels = readLabelsFile(spec, labelsPath);
-                    fileLabels = labels.length;
+                    FileLabels fromNpy = readLabelsFile(spec, labelsPath, limit);
+                    labels = fromNpy.labels();
+                    fileLabels = fromNpy.count();
                 } else {
                     Idx.Labels labelsRead = idxLabels(labelsPath, limit);
                     labels = labelsRead.labels();
@@ -655,15 +669,19 @@ public final class DataSource {
         }
     }
 
-    /** Labels from a rank-1 .npy (integer, or floats holding whole numbers) or IDX file. */
-    private static int[] readLabelsFile(String spec, Path p) throws IOException {
+    /**
+     * The first {@code limit} labels (all: -1) of a rank-1 .npy (integer, or floats holding whole numbers) or IDX
+     * file, and how many it holds; only those are read (and checked), as only the first rows of x are.
+     */
+    private static FileLabels readLabelsFile(String spec, Path p, int limit) throws IOException {
         if (!Files.exists(p)) {
             throw new IllegalArgumentException("data source '" + spec + "': labels file not found: " + p);
         }
         if (p.toString().toLowerCase(Locale.ROOT).endsWith(".npy")) {
-            return labelsOf(spec, p.toString(), Npy.read(p));
+            return labelsOf(spec, p.toString(), Npy.read(p, limit));
         }
-        return idxLabels(p, -1).labels();
+        Idx.Labels read = idxLabels(p, limit);
+        return new FileLabels(read.labels(), read.header().shape()[0]);
     }
 
     /**
@@ -682,7 +700,9 @@ public final class DataSource {
         }
     }
 
-    private static int[] labelsOf(String spec, String where, NpyArray a) {
+    /** The labels read from a .npy file or entry (its first ones with :N), each a class index. */
+    private static FileLabels labelsOf(String spec, String where, Npy.ArrayRows rows) {
+        NpyArray a = rows.array();
         if (a.rank() != 1) {
             throw new IllegalArgumentException("data source '" + spec + "': labels " + where + " must be rank 1 "
                     + "(one class index per example), got shape " + Shapes.str(a.shape())
@@ -699,14 +719,9 @@ public final class DataSource {
                 throw new IllegalArgumentException("data source '" + spec + "': label " + a.getDouble(i)
                         + " of example " + i + " in " + where + " is not a whole number (labels are class indices)");
             }
-            if (v < 0 || v > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("data source '" + spec + "': label " + v + " of example " + i
-                        + " in " + where + " is " + (v < 0 ? "negative" : "too large")
-                        + "; labels are class indices 0, 1, ...");
-            }
-            labels[i] = (int) v;
+            labels[i] = Dataset.requireClassIndex(v, i, "data source '" + spec + "'", where);
         }
-        return labels;
+        return new FileLabels(labels, rows.header().shape()[0]);
     }
 
     // --------------------------------------------------------------------------------------------- CSV
@@ -715,13 +730,13 @@ public final class DataSource {
      * A CSV file with a header row (RFC 4180, as Excel and {@code pandas.to_csv(index=False)} write it): the
      * label column is {@code labelOption} (a header name, {@code none} for no labels) or, when null, the column
      * named {@code label} if present; every other column is a feature. Cells are trimmed and read as NumPy and
-     * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which the dataset's check then
-     * refuses; a cell written as a whole number converts exactly or is refused ({@link #requireExactInteger}); a
-     * cell that is not a number fails naming its row (1 = first data row; the file line is one more
-     * than that for files without blank lines or quoted line breaks) and column. The header row is checked by
+     * pandas read them ({@link #parseCell}): decimal numbers, and NaN and Inf, which are refused as not finite; a
+     * cell written as a whole number converts exactly or is refused ({@link #requireExactInteger}). A cell refused
+     * is named as a text editor shows it ({@link CsvRow#at}): its line (1-based, the header line and blank lines
+     * counted) and its column (1-based) with the column's name. The header row is checked by
      * {@link #checkHeader}: a first row of numbers (a file without a header) is refused, not read as names.
      */
-    private static Loaded csv(String spec, Path p, String labelOption, DType dtype) throws IOException {
+    private static Loaded csv(String spec, Path p, String labelOption, DType dtype, int limit) throws IOException {
         // the header is read as a record like the others and checked here (Commons CSV's own header handling
         // would report duplicate names with advice about its API)
         CSVFormat format = CSVFormat.DEFAULT.builder().setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true)
@@ -730,6 +745,7 @@ public final class DataSource {
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;
         int columns;
+        String notFinite = null; // the first cell holding NaN or Inf, refused as such (an IllegalArgumentException)
         try (Reader reader = openSkippingByteOrderMark(p);
              CSVParser parser = CSVParser.builder().setReader(reader).setFormat(format).get()) {
             java.util.Iterator<CSVRecord> records = parser.iterator();
@@ -754,23 +770,30 @@ public final class DataSource {
                 throw new DataFormatException(p + ": has no feature columns besides the label column '"
                         + header.get(labelIndex) + "'");
             }
-            while (records.hasNext()) {
+            // with :N, the rows after the first N are not read (nor checked), as a .npy's are not
+            reading:
+            while ((limit < 0 || rows.size() < limit) && records.hasNext()) {
                 CSVRecord r = records.next();
-                long row = r.getRecordNumber() - 1; // the header is record 1
+                CsvRow row = new CsvRow(p, r, parser.getCurrentLineNumber(), header);
                 if (r.size() != columns) {
-                    throw new DataFormatException(p + ": row " + row + " has " + r.size() + " cells, the header "
-                            + columns + (columns == 1 ? separatorHint(header.get(0)) : ""));
+                    throw new DataFormatException(p + ": line " + row.line(0) + " has " + r.size() + " cells, the "
+                            + "header " + columns + (columns == 1 ? separatorHint(header.get(0)) : ""));
                 }
                 double[] features = new double[columns - (labelIndex >= 0 ? 1 : 0)];
                 int f = 0;
                 for (int c = 0; c < columns; c++) {
                     String cell = r.get(c);
                     if (c == labelIndex) {
-                        labelList.add(parseLabel(p, row, header.get(c), c, cell));
+                        labelList.add(parseLabel(row, c, cell));
                     } else {
-                        features[f] = parseNumber(p, row, header.get(c), c, cell);
-                        requireInRange(p, row, header.get(c), c, cell, features[f++], dtype);
-                        requireExactInteger(p, row, header.get(c), c, cell, dtype);
+                        features[f] = parseNumber(row, c, cell);
+                        requireInRange(row, c, cell, features[f], dtype);
+                        if (!Double.isFinite(features[f])) {
+                            notFinite = notFinite(row, c, cell, features[f]);
+                            break reading;
+                        }
+                        f++;
+                        requireExactInteger(row, c, cell, dtype);
                     }
                 }
                 rows.add(features);
@@ -790,6 +813,9 @@ public final class DataSource {
             }
             // Commons CSV reports malformed quoting this way.
             throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);
+        }
+        if (notFinite != null) {
+            throw new IllegalArgumentException(notFinite);
         }
         if (rows.isEmpty()) {
             throw new IllegalArgumentException("data source '" + spec + "': " + p + " has a header but no rows");
@@ -865,13 +891,47 @@ public final class DataSource {
         }
     }
 
-    private static double parseNumber(Path p, long row, String column, int index, String cell)
-            throws DataFormatException {
+    /**
+     * A record of a CSV file, to name its cells as a text editor shows them: "x.csv: line 17, column 3 (pixel2)".
+     *
+     * @param file the file
+     * @param record the record
+     * @param endLine the line the record ends on (Commons CSV's line count once the record is read: 1-based, blank
+     *     lines and the header line counted)
+     * @param header the column names
+     */
+    private record CsvRow(Path file, CSVRecord record, long endLine, List<String> header) {
+        /**
+         * The line cell {@code c} starts on: the record's last line less the line breaks of the cells from c on, so
+         * that a record with a quoted line break in a cell (RFC 4180) is placed right too (but for a quoted cell's
+         * leading or trailing line breaks, which trimming drops).
+         */
+        long line(int c) {
+            long line = endLine;
+            for (int i = c; i < record.size(); i++) {
+                String v = record.get(i);
+                for (int k = 0; k < v.length(); k++) {
+                    char ch = v.charAt(k);
+                    if (ch == '\n' || ch == '\r' && (k + 1 == v.length() || v.charAt(k + 1) != '\n')) {
+                        line--;
+                    }
+                }
+            }
+            return line;
+        }
+
+        /** "x.csv: line 17, column 3 (pixel2)": where cell {@code c} is. */
+        String at(int c) {
+            return file + ": line " + line(c) + ", column " + (c + 1) + " (" + header.get(c) + ")";
+        }
+    }
+
+    private static double parseNumber(CsvRow row, int index, String cell) throws DataFormatException {
         try {
             return parseCell(cell);
         } catch (NumberFormatException e) {
-            throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1)
-                    + "): '" + cell + "' is not a number" + (DECIMAL_COMMA.matcher(cell.trim()).matches()
+            throw new DataFormatException(row.at(index) + ": '" + cell + "' is not a number"
+                    + (DECIMAL_COMMA.matcher(cell.trim()).matches()
                     ? " (a decimal comma? CSV numbers take '.', as NumPy and pandas read them)"
                     : separatorHint(cell)));
         }
@@ -891,20 +951,31 @@ public final class DataSource {
 
     /**
      * Refuses a cell written as a finite number ({@code 1e400}, or {@code 1e39} read into float32) whose value is
-     * beyond {@code dtype}'s range, naming its row and column, as a {@code .npy} file's value beyond float32's range
+     * beyond {@code dtype}'s range, naming its line and column, as a {@code .npy} file's value beyond float32's range
      * is refused: rounded, it would be ±∞, which the dataset's check would then report as an Infinity the file does
-     * not hold, by its flat index. NaN and Inf written as such ({@code nan}, {@code inf}) are left to that check.
+     * not hold. NaN and Inf written as such ({@code nan}, {@code inf}) are refused as such ({@link #notFinite}).
      */
-    private static void requireInRange(Path p, long row, String column, int index, String cell, double value,
-                                       DType dtype) throws DataFormatException {
+    private static void requireInRange(CsvRow row, int index, String cell, double value, DType dtype)
+            throws DataFormatException {
         boolean f32 = dtype == DType.F32;
         // NaN is neither; the word is looked at only for the rare infinite value
         if ((Double.isInfinite(value) || f32 && Float.isInfinite((float) value)) && !isInfinityWord(cell)) {
-            throw new DataFormatException(p + ": row " + row + ", column '" + column + "' (" + (index + 1) + "): '"
-                    + cell.trim() + "' is beyond " + (f32 ? "float32" : "float64") + "'s range (±"
+            throw new DataFormatException(row.at(index) + ": '" + cell.trim() + "' is beyond "
+                    + (f32 ? "float32" : "float64") + "'s range (±"
                     + (f32 ? Float.toString(Float.MAX_VALUE) : Double.toString(Double.MAX_VALUE)) + ")"
                     + (f32 && !Double.isInfinite(value) ? "; read the file as float64 (--dtype f64, DType.F64)" : ""));
         }
+    }
+
+    /**
+     * The refusal of a cell that reads as NaN or ±Inf ({@code nan}, {@code -inf}), naming its line and column
+     * ("x.csv: line 17, column 3 (pixel2): 'nan' is NaN; ..."): every source refuses inputs that are not finite, and
+     * the dataset's own check could name it only by its flat index in x, which counts neither the header line nor the
+     * label column. An IllegalArgumentException, as that check's (the value is read, not malformed).
+     */
+    private static String notFinite(CsvRow row, int index, String cell, double value) {
+        return row.at(index) + ": '" + cell.trim() + "' is " + value + "; the inputs must be finite numbers (drop or "
+                + "impute the missing values)";
     }
 
     /** Whether a cell is Inf written as a word ({@code inf}, {@code -Infinity}), not a number too large. */
@@ -921,7 +992,7 @@ public final class DataSource {
      * Refuses a cell written as a whole number ({@link #INTEGER_CELL}) that {@code dtype} cannot hold exactly, as
      * a {@code .npy} file's integers are ({@link ExactIntegers}): 16777217 is not read as 16777216 in float32.
      */
-    private static void requireExactInteger(Path p, long row, String column, int index, String cell, DType dtype)
+    private static void requireExactInteger(CsvRow row, int index, String cell, DType dtype)
             throws DataFormatException {
         String s = cell.trim();
         if (!INTEGER_CELL.matcher(s).matches()) {
@@ -929,7 +1000,7 @@ public final class DataSource {
         }
         try {
             ExactIntegers.require(ExactIntegers.significantBits(new java.math.BigInteger(s)), s, dtype,
-                    p + ": row " + row + ", column '" + column + "' (" + (index + 1) + ")");
+                    row.at(index));
         } catch (IllegalArgumentException e) {
             throw new DataFormatException(e.getMessage(), e);
         }
@@ -989,12 +1060,13 @@ public final class DataSource {
         return c >= '0' && c <= '9';
     }
 
-    private static int parseLabel(Path p, long row, String column, int index, String cell)
-            throws DataFormatException {
-        double v = parseNumber(p, row, column, index, cell);
-        if (v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
-            throw new DataFormatException(p + ": row " + row + ", label column '" + column + "' ("
-                    + (index + 1) + "): '" + cell + "' is not a class index (a whole number 0, 1, ...)");
+    /** A label cell: a class index ({@link Dataset#notClassIndex}, the rule every source's labels follow). */
+    private static int parseLabel(CsvRow row, int index, String cell) throws DataFormatException {
+        double v = parseNumber(row, index, cell);
+        String problem = Dataset.notClassIndex(v);
+        if (problem != null) {
+            throw new DataFormatException(row.at(index) + ", the label column: '" + cell + "' " + problem
+                    + "; labels are class indices 0, 1, ...");
         }
         return (int) v;
     }

@@ -15,6 +15,17 @@ import org.ntk4j.tensor.Tensor;
  * caller closes too; the labels array is shared (it is never modified).
  */
 public final class Dataset implements AutoCloseable {
+    /**
+     * The most classes a dataset has: labels are class indices below 2^24 = 16,777,216. Every data source and every
+     * command refuses a larger label ({@link #requireClassIndex}), so that a label file of something else than
+     * classes (ids, counts, a float32 feature saved as {@code y}) is an error naming the label, not a class count of
+     * billions (one-hot targets of that many classes would take gigabytes per example, and max(label) + 1 overflows
+     * at 2^31-1). The bound: float32 holds every integer up to 2^24 exactly, so labels saved as float32 read as the
+     * integers written; no classification task comes near it (ImageNet-21k has 21,841 classes, the largest
+     * extreme-classification benchmarks a few million).
+     */
+    public static final int MAX_CLASSES = 1 << 24;
+
     private final String name;
     private final Tensor x;
     private final int[] labels;
@@ -53,8 +64,9 @@ public final class Dataset implements AutoCloseable {
                 throw new IllegalArgumentException(name + ": " + labels.length + " labels for " + x.dim(0)
                         + " examples");
             }
-            if (numClasses < 1) {
-                throw new IllegalArgumentException(name + ": numClasses must be at least 1, got " + numClasses);
+            if (numClasses < 1 || numClasses > MAX_CLASSES) {
+                throw new IllegalArgumentException(name + ": numClasses must be in [1, 2^24 = " + MAX_CLASSES
+                        + "], got " + numClasses);
             }
             for (int i = 0; i < labels.length; i++) {
                 if (labels[i] < 0 || labels[i] >= numClasses) {
@@ -66,6 +78,47 @@ public final class Dataset implements AutoCloseable {
         this.x = x;
         this.labels = labels;
         this.numClasses = numClasses;
+    }
+
+    /**
+     * Why {@code label} is not a class index, or null when it is one: a whole number in [0, {@link #MAX_CLASSES}).
+     * The one rule for labels, whatever their file (CSV cells name the cell, the others the example).
+     *
+     * @param label the label as read (a float label may hold a fraction)
+     * @return null, or "is negative", "is not a whole number", "is 2^24 = 16777216 or more (...)"
+     */
+    public static String notClassIndex(double label) {
+        if (label != Math.rint(label) || Double.isInfinite(label)) {
+            return "is not a whole number"; // NaN and ±Inf too
+        }
+        if (label < 0) {
+            return "is negative";
+        }
+        if (label >= MAX_CLASSES) {
+            return "is 2^24 = " + MAX_CLASSES + " or more, beyond any class count ntk4j takes (not class indices?)";
+        }
+        return null;
+    }
+
+    /**
+     * Refuses a label that is not a class index ({@link #notClassIndex}), in one line naming what holds it, the
+     * example and the value: {@code data source 'x.npy:labels=y.npy': label 2000000000 of example 3 in y.npy is 2^24
+     * = 16777216 or more, ...; labels are class indices 0, 1, ...}.
+     *
+     * @param label the label
+     * @param example its example's index (0-based)
+     * @param source what is read, e.g. {@code data source 'x.npy:labels=y.npy'}, starting the message
+     * @param file the file holding the labels, or null when {@code source} says it
+     * @return the label, as an int
+     * @throws IllegalArgumentException when it is not a class index
+     */
+    public static int requireClassIndex(long label, long example, String source, String file) {
+        String problem = notClassIndex(label);
+        if (problem != null) {
+            throw new IllegalArgumentException(source + ": label " + label + " of example " + example
+                    + (file == null ? "" : " in " + file) + " " + problem + "; labels are class indices 0, 1, ...");
+        }
+        return (int) label;
     }
 
     /**

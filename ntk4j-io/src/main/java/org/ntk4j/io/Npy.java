@@ -25,6 +25,10 @@ import org.ntk4j.tensor.Tensor;
  * array with at most one axis longer than 1 has the same bytes in both orders and is read), big-endian data,
  * object (pickled) arrays, and every other dtype. Bytes after the data are ignored, as NumPy does.
  *
+ * <p>An array read whole must fit what it is read into (2^31-1 elements; a tensor's 2^31-1 bytes): a larger one
+ * is refused before anything is allocated, saying how many of its first rows fit, which a data source's
+ * {@code PATH.npy:N} reads from a file of any size.
+ *
  * <p>Data moves between the file and the tensor in 1 MiB chunks through a reusable direct buffer and a
  * {@link FileChannel}; the file is never held in memory whole. Each file is read in one pass, so a pipe
  * ({@code /dev/stdin}) reads like a file (without the up-front check that it holds the whole array).
@@ -60,7 +64,8 @@ public final class Npy {
     }
 
     /**
-     * Reads only the header: dtype, shape, version; fails as the readers do on files ntk4j cannot read.
+     * Reads only the header: dtype, shape, version; fails as the readers do on files ntk4j cannot read, but for
+     * size: the header of an array larger than a tensor is read (its first rows can be, {@code PATH.npy:N}).
      *
      * @param path the {@code .npy} file
      * @return the header
@@ -136,6 +141,10 @@ public final class Npy {
      * @param tensor the values read, which the caller closes
      */
     record Rows(NpyHeader header, Tensor tensor) {
+        /** Whether fewer rows were read than the array has (so the bytes after them were not read). */
+        boolean partial() {
+            return header.rank() > 0 && tensor.rank() > 0 && tensor.dim(0) < header.shape()[0];
+        }
     }
 
     /** The bytes a regular file holds, or -1 (unknown) for a pipe or device, whose size says nothing. */
@@ -227,11 +236,8 @@ public final class Npy {
                         + " or read(path)");
             }
         }
+        int[] shape = header.firstRows(rows, target, source); // what it asks for fits a tensor
         NpyIO.requireData(header, source, available);
-        int[] shape = header.shape();
-        if (rows >= 0 && shape.length > 0 && rows < shape[0]) {
-            shape[0] = rows;
-        }
         Tensor tensor = Tensor.empty(target, shape);
         try {
             NpyIO.readData(channel, header, source, available, (long) tensor.size() * header.dtype().itemSize(),
@@ -245,11 +251,46 @@ public final class Npy {
     }
 
     static NpyArray read(ReadableByteChannel channel, String source, long available) throws IOException {
+        return read(channel, source, available, -1).array();
+    }
+
+    /**
+     * Reads one array's header and its first {@code rows} entries along axis 0 (negative: all) into an
+     * {@link NpyArray} of the file's type: only those rows' bytes are read (a labels file beside {@code x.npy:N}).
+     *
+     * @param available bytes in the file or entry, or -1 when unknown; when known, the whole array must fit
+     */
+    static ArrayRows read(ReadableByteChannel channel, String source, long available, int rows) throws IOException {
         NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
+        int[] shape = header.firstRows(rows, null, source);
         NpyIO.requireData(header, source, available);
-        NpyArray array = new NpyArray(header.dtype(), header.shape());
-        NpyIO.readData(channel, header, source, available, array::readChunk);
-        return array;
+        NpyArray array = new NpyArray(header.dtype(), shape);
+        NpyIO.readData(channel, header, source, available, (long) array.size() * header.dtype().itemSize(),
+                array::readChunk);
+        return new ArrayRows(header, array);
+    }
+
+    /**
+     * The first {@code rows} entries along axis 0 of a file (all when {@code rows} is negative) in the file's type,
+     * with its header (its shape uncut); see {@link #read(ReadableByteChannel, String, long, int)}.
+     */
+    static ArrayRows read(Path path, int rows) throws IOException {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            return read(channel, path.toString(), available(channel, path), rows);
+        }
+    }
+
+    /**
+     * A header and (the first rows of) its array in the file's type.
+     *
+     * @param header the array's header, its shape uncut
+     * @param array the values read
+     */
+    record ArrayRows(NpyHeader header, NpyArray array) {
+        /** Whether fewer rows were read than the array has (so the bytes after them were not read). */
+        boolean partial() {
+            return header.rank() > 0 && array.shape()[0] < header.shape()[0];
+        }
     }
 
     private static void requireOpen(Tensor tensor) {

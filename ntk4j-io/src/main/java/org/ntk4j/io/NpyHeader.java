@@ -39,20 +39,31 @@ public final class NpyHeader {
     private final int minorVersion;
     private final NpyDType dtype;
     private final int[] shape;
-    private final int size;
+    private final long size;
     private final long dataOffset;
 
+    /** A header whose data bytes, {@code product(shape) * itemSize}, fit a {@code long} ({@link #parse} checks). */
     NpyHeader(int majorVersion, int minorVersion, NpyDType dtype, int[] shape, long dataOffset) {
         this.majorVersion = majorVersion;
         this.minorVersion = minorVersion;
         this.dtype = dtype;
         this.shape = shape.clone();
-        long n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        this.size = (int) n;
+        this.size = product(shape, 0, shape.length);
         this.dataOffset = dataOffset;
+    }
+
+    /** The product of {@code shape[from..to)}, exact (at most {@link Long#MAX_VALUE}, which {@link #parse} checks). */
+    private static long product(int[] shape, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (shape[i] == 0) {
+                return 0;
+            }
+        }
+        long n = 1;
+        for (int i = from; i < to; i++) {
+            n = Math.multiplyExact(n, shape[i]);
+        }
+        return n;
     }
 
     /**
@@ -92,11 +103,12 @@ public final class NpyHeader {
     }
 
     /**
-     * The number of elements.
+     * The number of elements, which may be more than one tensor holds: an array read whole needs at most 2^31-1,
+     * but its first rows can be read from a larger file ({@code PATH.npy:N}).
      *
      * @return the product of the shape (1 for a scalar)
      */
-    public int size() {
+    public long size() {
         return size;
     }
 
@@ -106,7 +118,48 @@ public final class NpyHeader {
      * @return bytes of array data after the header
      */
     public long dataBytes() {
-        return (long) size * dtype.itemSize();
+        return size * dtype.itemSize();
+    }
+
+    /**
+     * The shape of the first {@code rows} entries along axis 0 (all of them when {@code rows} is negative or at
+     * least the first axis; a scalar's shape is empty), refusing, before anything is allocated or read, when
+     * those hold more values than what they are read into holds: more than 2^31-1 elements, or, for a tensor
+     * ({@code tensorType} not null), more than its 2^31-1 bytes of storage. The data is C order, so the first rows
+     * are its first bytes: a file too large to read whole gives its first rows ({@code PATH.npy:N}), and the
+     * refusal says how many fit.
+     *
+     * @param rows how many rows are wanted, negative for all
+     * @param tensorType the tensor type read into, or null for an {@link NpyArray} (the file's type, on the heap)
+     * @param source the file (and entry) named in the message
+     */
+    int[] firstRows(int rows, org.ntk4j.tensor.DType tensorType, String source) throws NpyFormatException {
+        int[] cut = shape.clone();
+        boolean part = rows >= 0 && cut.length > 0 && rows < cut[0];
+        if (part) {
+            cut[0] = rows;
+        }
+        long elements = product(cut, 0, cut.length);
+        int elementBytes = tensorType == null ? 1 : tensorType.bytes();
+        long maxElements = Integer.MAX_VALUE / elementBytes;
+        if (elements <= maxElements) {
+            return cut;
+        }
+        String what = part ? "the first " + rows + " rows of the array of shape " + NpyIO.shapeText(shape)
+                : "array of shape " + NpyIO.shapeText(shape);
+        String into = tensorType == null ? "an ntk4j array" : "an ntk4j tensor";
+        String problem = elements > Integer.MAX_VALUE
+                ? (part ? " have" : " has") + " more than 2^31-1 elements (" + elements + "), more than " + into
+                + " holds"
+                : (part ? " are " : " is ") + elements + " values, " + elements * elementBytes + " bytes as "
+                + (tensorType == org.ntk4j.tensor.DType.F32 ? "float32" : "float64") + ", more than " + into
+                + " holds (2^31-1 bytes)";
+        long fit = maxElements / product(shape, 1, shape.length); // elements > 0: no axis is empty
+        String way = fit < 1 ? "; one row alone is too large: split the array into several files"
+                : part ? "; ask for at most " + fit + " rows with :N"
+                : "; read its first rows with a data source's :N (PATH.npy:N, N at most " + fit
+                + "), or split it into several files";
+        throw new NpyFormatException(source + ": " + what + problem + way);
     }
 
     /**
@@ -316,7 +369,6 @@ public final class NpyHeader {
         }
         List<Object> dims = ((PyLiteral.Tuple) shapeValue).items();
         int[] shape = new int[dims.size()];
-        long size = 1;
         int nonTrivialAxes = 0;
         for (int i = 0; i < shape.length; i++) {
             Object d = dims.get(i);
@@ -335,8 +387,6 @@ public final class NpyHeader {
             if (shape[i] > 1) {
                 nonTrivialAxes++;
             }
-            // Saturates at 2^31 (no overflow: both factors are at most 2^31); a later 0 still gives 0.
-            size = Math.min(size * shape[i], (long) Integer.MAX_VALUE + 1);
         }
         NpyDType dtype = NpyDType.fromDescr((String) descr, source);
         if ((Boolean) fortran && nonTrivialAxes > 1) {
@@ -344,11 +394,23 @@ public final class NpyHeader {
                     + " is stored in Fortran (column-major) order; ntk4j reads C order only: save it from NumPy with"
                     + " np.save(path, np.ascontiguousarray(a))");
         }
-        if (size > Integer.MAX_VALUE) {
-            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue)
-                    + " has more than 2^31-1 elements, more than an ntk4j tensor holds; split it into several files");
+        // An array of more than 2^31-1 elements is a header like any other: its first rows can be read
+        // (NpyHeader.firstRows refuses a read of more than one array holds). Only a size no file can have is refused.
+        if (bytesOverflow(shape, dtype.itemSize())) {
+            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " would be more"
+                    + " than 2^63-1 bytes, larger than any file: the header is damaged");
         }
         return new NpyHeader(major, minor, dtype, shape, dataOffset);
+    }
+
+    /** Whether {@code product(shape) * itemSize} overflows a long (an empty axis makes it 0, whatever the others). */
+    private static boolean bytesOverflow(int[] shape, int itemSize) {
+        try {
+            Math.multiplyExact(product(shape, 0, shape.length), itemSize);
+            return false;
+        } catch (ArithmeticException e) {
+            return true;
+        }
     }
 
     private static String keyList(Map<?, ?> dict) {

@@ -50,6 +50,13 @@ import org.ntk4j.tensor.Tensor;
 public final class Npz {
     private static final String SUFFIX = ".npy";
 
+    /**
+     * The largest entry (uncompressed bytes) read to its end for its CRC-32 when only its first rows are asked for:
+     * 2^31-1, what one tensor holds. Every entry that could be read whole is checked as before; a larger one (a
+     * 10 GB array of features, of which {@code :1000} asks for 8 MB) would cost reading gigabytes for the check.
+     */
+    static final long CHECKED_PART_BYTES = Integer.MAX_VALUE;
+
     private Npz() {
     }
 
@@ -111,7 +118,7 @@ public final class Npz {
      * @throws IOException if the file cannot be read
      */
     public static Map<String, NpyArray> read(Path path) throws IOException {
-        return readAll(path, key -> true, false, Npy::read, null);
+        return readAll(path, key -> true, false, Npy::read, null, null);
     }
 
     /**
@@ -138,7 +145,7 @@ public final class Npz {
      * others are not read.
      */
     static Map<String, NpyArray> read(Path path, Predicate<String> wanted) throws IOException {
-        return readAll(path, wanted, false, Npy::read, null);
+        return readAll(path, wanted, false, Npy::read, null, null);
     }
 
     /**
@@ -168,7 +175,19 @@ public final class Npz {
      * such entry; no other entry is read.
      */
     static <T> T readEntry(Path path, String key, EntryReader<T> reader, Release<T> release) throws IOException {
-        return readAll(path, key::equals, false, reader, release).get(key);
+        return readAll(path, key::equals, false, reader, release, null).get(key);
+    }
+
+    /**
+     * As {@link #readEntry(Path, String, EntryReader, Release)}, for a reader that may read only the first rows of
+     * the entry's array ({@code PATH.npz:N}). The rest of an entry read in part (as {@code partial} says) is still
+     * read for its CRC-32 when the entry is at most {@link #CHECKED_PART_BYTES}; a larger one, more than one tensor
+     * holds, is read only as far as the rows asked for, and its CRC-32, which covers the whole entry, is not checked:
+     * a stored entry's first bytes are read where they lie in the file, a deflated one is inflated only that far.
+     */
+    static <T> T readEntry(Path path, String key, EntryReader<T> reader, Release<T> release, Predicate<T> partial)
+            throws IOException {
+        return readAll(path, key::equals, false, reader, release, partial).get(key);
     }
 
     /**
@@ -184,7 +203,7 @@ public final class Npz {
     public static Map<String, Tensor> readTensors(Path path, DType dtype) throws IOException {
         Objects.requireNonNull(dtype, "dtype");
         return readAll(path, key -> true, false,
-                (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close);
+                (channel, source, size) -> Npy.readTensor(channel, source, dtype, size), Tensor::close, null);
     }
 
     /**
@@ -202,7 +221,7 @@ public final class Npz {
             NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
             NpyIO.requireData(header, source, size);
             return header;
-        }, null);
+        }, null, null);
     }
 
     // ---------------------------------------------------------------------------------------------- writing
@@ -295,10 +314,12 @@ public final class Npz {
      * (nor decoded, so an entry of a dtype ntk4j cannot read does not stop the others). Each entry read is read to
      * its end and its CRC-32 compared with the one the archive records: java.util.zip checks none for stored
      * entries (np.savez's), so a damaged byte would otherwise pass as data. {@code headersOnly}: the reader reads
-     * the header alone, and neither the rest nor the CRC-32 is read.
+     * the header alone, and neither the rest nor the CRC-32 is read; likewise for a value that {@code partial}
+     * (null: none) says was read in part (the first rows of an array).
      */
     private static <T> Map<String, T> readAll(Path path, Predicate<String> wanted, boolean headersOnly,
-                                              EntryReader<T> reader, Release<T> release) throws IOException {
+                                              EntryReader<T> reader, Release<T> release, Predicate<T> partial)
+            throws IOException {
         Map<String, T> result = new LinkedHashMap<>();
         boolean ok = false;
         try (ZipFile zip = open(path)) {
@@ -315,12 +336,14 @@ public final class Npz {
                 T value = null;
                 try (CheckedInputStream in = new CheckedInputStream(zip.getInputStream(entry), new CRC32())) {
                     value = reader.read(Channels.newChannel(in), source, entry.getSize());
-                    if (!headersOnly) {
+                    boolean whole = !headersOnly && (partial == null || entry.getSize() <= CHECKED_PART_BYTES
+                            || !partial.test(value));
+                    if (whole) {
                         in.transferTo(OutputStream.nullOutputStream()); // the rest of the entry, for its CRC-32
                     }
                     long recorded = entry.getCrc();
                     long actual = in.getChecksum().getValue();
-                    if (!headersOnly && recorded != -1 && recorded != actual) {
+                    if (whole && recorded != -1 && recorded != actual) {
                         throw new NpyFormatException(source + ": corrupt .npz archive: the entry's data has CRC-32 "
                                 + String.format("%08x", actual) + ", the archive records " + String.format("%08x",
                                 recorded) + " (the file is damaged)");
@@ -332,7 +355,10 @@ public final class Npz {
                 } catch (NpyFormatException | IllegalArgumentException e) {
                     // a value the reader refuses (beyond float32's range, an integer float32 cannot hold) may be
                     // garbage from a damaged entry too
-                    NpyFormatException damaged = headersOnly ? null : damage(zip, entry, source, e);
+                    // (not for an entry read in part that is larger than anything read whole, over 2^31-1 bytes:
+                    // reading gigabytes to its end would cost what reading in part spares)
+                    boolean huge = partial != null && entry.getSize() > CHECKED_PART_BYTES;
+                    NpyFormatException damaged = headersOnly || huge ? null : damage(zip, entry, source, e);
                     if (damaged != null) {
                         throw damaged;
                     }

@@ -312,8 +312,8 @@ class DataSourceTest {
         try (Dataset d = DataSource.loadDataset("csv:" + f + ":label=a", DType.F64, 0)) {
             assertThat(d.labels()).isNull(); // 1.5 is not a class index
         } catch (DataFormatException e) {
-            assertThat(e).hasMessage(f + ": row 1, label column 'a' (1): '1.5' is not a class index "
-                    + "(a whole number 0, 1, ...)");
+            assertThat(e).hasMessage(f + ": line 2, column 1 (a), the label column: '1.5' is not a whole number; "
+                    + "labels are class indices 0, 1, ...");
         }
     }
 
@@ -370,7 +370,7 @@ class DataSourceTest {
         Files.writeString(ids, "id,label\n3,0\n 16777217 ,1\n");
         assertThatThrownBy(() -> DataSource.loadDataset(ids.toString(), DType.F32, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(ids + ": row 2, column 'id' (1) is the integer 16777217, which float32 cannot hold "
+                .hasMessage(ids + ": line 3, column 1 (id) is the integer 16777217, which float32 cannot hold "
                         + "exactly (it holds every integer up to 2^24); converting would round it; read the file as "
                         + "float64 (--dtype f64, DType.F64)");
         try (Dataset d = DataSource.loadDataset(ids.toString(), DType.F64, 0)) {
@@ -379,7 +379,7 @@ class DataSourceTest {
         Path wide = dir.resolve("wide.csv");
         Files.writeString(wide, "a,b\n1,-9007199254740993\n");
         assertThatThrownBy(() -> DataSource.load(wide.toString(), DType.F64, 0))
-                .hasMessage(wide + ": row 1, column 'b' (2) is the integer -9007199254740993, which float64 cannot "
+                .hasMessage(wide + ": line 2, column 2 (b) is the integer -9007199254740993, which float64 cannot "
                         + "hold exactly (it holds every integer up to 2^53); converting would round it");
         // a decimal cell is a number like any other, rounded to the dtype
         Path decimal = dir.resolve("decimal.csv");
@@ -395,12 +395,12 @@ class DataSourceTest {
         Files.writeString(f, "x1,x2,label\n1,2,0\n3,oops,1\n");
         assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(f + ": row 2, column 'x2' (2): 'oops' is not a number");
+                .hasMessage(f + ": line 3, column 2 (x2): 'oops' is not a number");
         Path ragged = dir.resolve("ragged.csv");
         Files.writeString(ragged, "x1,x2\n1,2\n3\n");
         assertThatThrownBy(() -> DataSource.loadDataset(ragged.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(ragged + ": row 2 has 1 cells, the header 2");
+                .hasMessage(ragged + ": line 3 has 1 cells, the header 2");
         Path empty = dir.resolve("empty.csv");
         Files.writeString(empty, "x1,x2\n");
         assertThatThrownBy(() -> DataSource.loadDataset(empty.toString(), DType.F64, 0))
@@ -421,8 +421,8 @@ class DataSourceTest {
         Files.writeString(labelCol, "x,label\n1,-2\n");
         assertThatThrownBy(() -> DataSource.loadDataset(labelCol.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(labelCol + ": row 1, label column 'label' (2): '-2' is not a class index "
-                        + "(a whole number 0, 1, ...)");
+                .hasMessage(labelCol + ": line 2, column 2 (label), the label column: '-2' is negative; labels are "
+                        + "class indices 0, 1, ...");
         assertThatThrownBy(() -> DataSource.loadDataset(f + ":label=target", DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("data source '" + f + ":label=target': no column 'target' in " + f
@@ -432,27 +432,104 @@ class DataSourceTest {
         Files.writeString(semicolons, "a;b\n0,5;-1,25\n");
         assertThatThrownBy(() -> DataSource.loadDataset(semicolons.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(semicolons + ": row 1 has 3 cells, the header 1 (cells separated by ';' or tabs? CSV "
+                .hasMessage(semicolons + ": line 2 has 3 cells, the header 1 (cells separated by ';' or tabs? CSV "
                         + "sources are comma-separated, with '.' as the decimal point: pandas' df.to_csv(f, "
                         + "index=False) writes one)");
         Path tabs = dir.resolve("tabs.csv");
         Files.writeString(tabs, "a\tb\n0.5\t1\n");
         assertThatThrownBy(() -> DataSource.loadDataset(tabs.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(tabs + ": row 1, column 'a\tb' (1): '0.5\t1' is not a number (cells separated by ';' "
+                .hasMessage(tabs + ": line 2, column 1 (a\tb): '0.5\t1' is not a number (cells separated by ';' "
                         + "or tabs? CSV sources are comma-separated, with '.' as the decimal point: pandas' "
                         + "df.to_csv(f, index=False) writes one)");
         Path commas = dir.resolve("commas.csv");
         Files.writeString(commas, "a,b\n\"0,5\",1\n");
         assertThatThrownBy(() -> DataSource.loadDataset(commas.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(commas + ": row 1, column 'a' (1): '0,5' is not a number (a decimal comma? CSV numbers "
+                .hasMessage(commas + ": line 2, column 1 (a): '0,5' is not a number (a decimal comma? CSV numbers "
                         + "take '.', as NumPy and pandas read them)");
         Path nan = dir.resolve("nan.csv");
         Files.writeString(nan, "x,y\n1,2\n3,NaN\n");
         assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
+                .hasMessage(nan + ": line 3, column 2 (y): 'NaN' is NaN; the inputs must be finite numbers (drop or "
+                        + "impute the missing values)");
+    }
+
+    /**
+     * A NaN or Inf cell is named as a text editor shows it: its line (the header line and blank lines counted, CRLF
+     * or LF, a header name with a quoted line break taking two) and its column with its name; before, it was "contains
+     * NaN at flat index 5 (example 1)", an index into x that counts neither the header nor the label column.
+     */
+    @Test
+    void csvNonFiniteCellsAreNamedByLineAndColumn() throws IOException {
+        Path f = dir.resolve("data.csv");
+        Files.writeString(f, "id,pixel1,pixel2,label\n\n0,0.5,1,3\n1,0.25,nan,2\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": line 4, column 3 (pixel2): 'nan' is NaN; the inputs must be finite numbers (drop or "
+                        + "impute the missing values)");
+        Path crlf = dir.resolve("crlf.csv");
+        Files.writeString(crlf, "\"pixel\r\n(raw)\",b\r\n1,2\r\n\r\n3, -Infinity \r\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(crlf.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(crlf + ": line 5, column 2 (b): '-Infinity' is -Infinity; the inputs must be finite "
+                        + "numbers (drop or impute the missing values)");
+        // the other refusals of a cell name it the same way (a header name with a line break, and no final newline)
+        Path word = dir.resolve("word.csv");
+        Files.writeString(word, "\"pixel\n(raw)\",b\n1,2\n3,n/a");
+        assertThatThrownBy(() -> DataSource.loadDataset(word.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(word + ": line 4, column 2 (b): 'n/a' is not a number");
+        assertThatThrownBy(() -> DataSource.loadDataset(word + ":label=b", DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(word + ": line 4, column 2 (b): 'n/a' is not a number");
+        // with :N the rows after the first N are not read, as a .npy's are not
+        try (Dataset d = DataSource.loadDataset(f + ":1", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(0, 0.5, 1);
+            assertThat(d.labels()).containsExactly(3);
+        }
+        try (Dataset d = DataSource.loadDataset(word + ":1", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 2);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":3", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("line 4, column 3 (pixel2)");
+    }
+
+    /** A label beyond 2^24 (an id, a count: not a class index) is refused by every format, naming it. */
+    @Test
+    void labelsBeyondAnyClassCountAreRefused() throws IOException {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3, 1)) {
+            Npy.write(x, t);
+        }
+        Path y = dir.resolve("y.npy");
+        Npy.write(y, NpyArray.ofDoubles(NpyDType.FLOAT32, new double[] {0, 2e9, 1}, 3));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + y, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":labels=" + y + "': label 2000000000 of example 1 in " + y + " is "
+                        + "2^24 = 16777216 or more, beyond any class count ntk4j takes (not class indices?); labels "
+                        + "are class indices 0, 1, ...");
+        // 2^31-1, whose max(label) + 1 overflowed an int, in an IDX file of int32 labels
+        Path idx = dir.resolve("l-idx1");
+        Files.write(idx, IdxFiles.i32(new int[] {1, 0, Integer.MAX_VALUE}, 3));
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + idx, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":labels=" + idx + "': label 2147483647 of example 2 is 2^24 = "
+                        + "16777216 or more, beyond any class count ntk4j takes (not class indices?); labels are class "
+                        + "indices 0, 1, ...");
+        Path csv = dir.resolve("l.csv");
+        Files.writeString(csv, "a,label\n1,16777215\n2,2e9\n");
+        assertThatThrownBy(() -> DataSource.loadDataset(csv.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(csv + ": line 3, column 2 (label), the label column: '2e9' is 2^24 = 16777216 or more, "
+                        + "beyond any class count ntk4j takes (not class indices?); labels are class indices 0, 1, "
+                        + "...");
+        // the largest class index is read
+        try (Dataset d = DataSource.loadDataset(csv + ":1", DType.F64, 0)) {
+            assertThat(d.labels()).containsExactly(16_777_215);
+            assertThat(d.numClasses()).isEqualTo(16_777_216);
+        }
     }
 
     /**
@@ -466,7 +543,7 @@ class DataSourceTest {
         Files.writeString(f, "a,b\n1,2\n-3.5e38,1e39\n");
         assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F32, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(f + ": row 2, column 'a' (1): '-3.5e38' is beyond float32's range (±3.4028235E38); read "
+                .hasMessage(f + ": line 3, column 1 (a): '-3.5e38' is beyond float32's range (±3.4028235E38); read "
                         + "the file as float64 (--dtype f64, DType.F64)");
         try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
             assertThat(d.x().toDoubleArray()).containsExactly(1, 2, -3.5e38, 1e39);
@@ -477,7 +554,7 @@ class DataSourceTest {
         Files.writeString(edge, "a\n340282366920938463463374607431768211456\n");
         assertThatThrownBy(() -> DataSource.loadDataset(edge.toString(), DType.F32, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessageStartingWith(edge + ": row 1, column 'a' (1): '340282366920938463463374607431768211456' is "
+                .hasMessageStartingWith(edge + ": line 2, column 1 (a): '340282366920938463463374607431768211456' is "
                         + "beyond float32's range");
         Path largest = dir.resolve("largest.csv");
         Files.writeString(largest, "a\n3.4028235e38\n3.4028235677973362e38\n");
@@ -488,14 +565,16 @@ class DataSourceTest {
         Files.writeString(huge, "a,b\n1, 1E400 \n");
         assertThatThrownBy(() -> DataSource.loadDataset(huge.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(huge + ": row 1, column 'b' (2): '1E400' is beyond float64's range "
+                .hasMessage(huge + ": line 2, column 2 (b): '1E400' is beyond float64's range "
                         + "(±1.7976931348623157E308)");
-        // 1e-400 is below the smallest subnormal: 0, as NumPy reads it; an Inf written as such is the dataset's
+        // 1e-400 is below the smallest subnormal: 0, as NumPy reads it; an Inf written as such is refused as such
+        // (with :1, its line is not read)
         Path tiny = dir.resolve("tiny.csv");
         Files.writeString(tiny, "a\n1e-400\n-inf\n");
         assertThatThrownBy(() -> DataSource.loadDataset(tiny.toString(), DType.F32, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(tiny + ": contains -Infinity at flat index 1 (example 1)");
+                .hasMessage(tiny + ": line 3, column 1 (a): '-inf' is -Infinity; the inputs must be finite numbers "
+                        + "(drop or impute the missing values)");
         try (Dataset d = DataSource.loadDataset(tiny + ":1", DType.F64, 0)) {
             assertThat(d.x().toDoubleArray()).containsExactly(0);
         }
@@ -517,22 +596,23 @@ class DataSourceTest {
             assertThatThrownBy(() -> DataSource.loadDataset(bad + ":label=none", DType.F64, 0))
                     .as(cell)
                     .isInstanceOf(DataFormatException.class)
-                    .hasMessage(bad + ": row 2, column 'b' (2): '" + cell + "' is not a number");
+                    .hasMessage(bad + ": line 3, column 2 (b): '" + cell + "' is not a number");
         }
         Path label = dir.resolve("label-suffix.csv");
         Files.writeString(label, "x,label\n1,2f\n");
         assertThatThrownBy(() -> DataSource.loadDataset(label.toString(), DType.F64, 0))
                 .isInstanceOf(DataFormatException.class)
-                .hasMessage(label + ": row 1, column 'label' (2): '2f' is not a number");
-        // NaN and Inf in their usual spellings (Java's, NumPy's, pandas') are numbers, which the dataset refuses
-        // as not finite.
+                .hasMessage(label + ": line 2, column 2 (label): '2f' is not a number");
+        // NaN and Inf in their usual spellings (Java's, NumPy's, pandas') are numbers, refused as not finite at their
+        // line and column
         for (String cell : new String[] {"NaN", "-NaN", "nan", "NAN"}) {
             Path nan = dir.resolve("nan-spelling.csv");
             Files.writeString(nan, "x,y\n1,2\n3," + cell + "\n");
             assertThatThrownBy(() -> DataSource.loadDataset(nan.toString(), DType.F64, 0))
                     .as(cell)
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage(nan + ": contains NaN at flat index 3 (example 1)");
+                    .hasMessage(nan + ": line 3, column 2 (y): '" + cell + "' is NaN; the inputs must be finite "
+                            + "numbers (drop or impute the missing values)");
         }
         for (String cell : new String[] {"Infinity", "+Infinity", "inf", "INF", "+inf", "infinity", "-Infinity",
                 "-inf"}) {
@@ -542,7 +622,8 @@ class DataSourceTest {
             assertThatThrownBy(() -> DataSource.loadDataset(inf.toString(), DType.F64, 0))
                     .as(cell)
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage(inf + ": contains " + value + " at flat index 3 (example 1)");
+                    .hasMessage(inf + ": line 3, column 2 (y): '" + cell + "' is " + value + "; the inputs must be "
+                            + "finite numbers (drop or impute the missing values)");
         }
     }
 

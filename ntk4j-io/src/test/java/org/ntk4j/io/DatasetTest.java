@@ -55,6 +55,39 @@ class DatasetTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("d: numClasses=5 given without labels");
     }
 
+    /** Labels are class indices below 2^24: one rule, {@link Dataset#notClassIndex}, for every source and command. */
+    @Test
+    void classIndicesAreWholeNumbersBelow2To24() {
+        assertThat(Dataset.MAX_CLASSES).isEqualTo(16_777_216);
+        assertThat(Dataset.notClassIndex(0)).isNull();
+        assertThat(Dataset.notClassIndex(16_777_215)).isNull();
+        assertThat(Dataset.notClassIndex(16_777_216)).isEqualTo("is 2^24 = 16777216 or more, beyond any class count "
+                + "ntk4j takes (not class indices?)");
+        assertThat(Dataset.notClassIndex(2e9)).startsWith("is 2^24 = 16777216 or more");
+        assertThat(Dataset.notClassIndex(-1)).isEqualTo("is negative");
+        assertThat(Dataset.notClassIndex(1.5)).isEqualTo("is not a whole number");
+        assertThat(Dataset.notClassIndex(Double.NaN)).isEqualTo("is not a whole number");
+        assertThat(Dataset.notClassIndex(Double.POSITIVE_INFINITY)).isEqualTo("is not a whole number");
+        assertThat(Dataset.requireClassIndex(16_777_215L, 4, "s", null)).isEqualTo(16_777_215);
+        assertThatThrownBy(() -> Dataset.requireClassIndex(2_000_000_000L, 7, "data source 'x'", "y.npy"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'x': label 2000000000 of example 7 in y.npy is 2^24 = 16777216 or more, "
+                        + "beyond any class count ntk4j takes (not class indices?); labels are class indices 0, 1, "
+                        + "...");
+        // Long.MAX_VALUE, which an int cast would wrap, and a negative one
+        assertThatThrownBy(() -> Dataset.requireClassIndex(Long.MAX_VALUE, 0, "s", null))
+                .hasMessageStartingWith("s: label 9223372036854775807 of example 0 is 2^24");
+        assertThatThrownBy(() -> Dataset.requireClassIndex(-3, 2, "s", null))
+                .hasMessage("s: label -3 of example 2 is negative; labels are class indices 0, 1, ...");
+        // a dataset of more classes than that is refused as built
+        assertThatThrownBy(() -> new Dataset("d", Tensor.zeros(DType.F32, 1, 1), new int[] {0}, 16_777_217))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("d: numClasses must be in [1, 2^24 = 16777216], got 16777217");
+        try (Dataset d = new Dataset("d", Tensor.zeros(DType.F32, 1, 1), new int[] {16_777_215}, 16_777_216)) {
+            assertThat(d.numClasses()).isEqualTo(16_777_216);
+        }
+    }
+
     @Test
     void headRowsAndWithX() {
         try (Dataset d = threeExamples();

@@ -1,0 +1,309 @@
+package org.ntk4j.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.tensor.DType;
+
+/**
+ * {@code PATH.npy:N} and {@code PATH.npz:N} of arrays of more than 2^31-1 elements: ImageNet features, 1,281,167 x
+ * 2048 float32 (2.6e9 elements, 10.5 GB), whose first rows are asked for. The files are sparse (their length set
+ * past the bytes written; the rest reads as zeros), so they cost a few megabytes of disk, and a reader that read
+ * them whole would take tens of seconds rather than milliseconds.
+ */
+class LargeFilePrefixTest {
+    /** ImageNet's training examples. */
+    private static final int N = 1_281_167;
+    /** Features per example (a ResNet-50's pooled features). */
+    private static final int D = 2048;
+    /** The data bytes of [N, D] float32. */
+    private static final long DATA_BYTES = (long) N * D * 4;
+
+    @TempDir
+    Path dir;
+
+    /** Rows 0 and 1 hold 1, 2, ...; row 999's last value is -7.5; every other value is 0 (the file's holes). */
+    private static byte[] firstRows() {
+        float[] values = new float[2 * D];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i + 1;
+        }
+        return RawNpy.f4(values);
+    }
+
+    private static final long LAST_OF_ROW_999 = (999L * D + D - 1) * 4;
+
+    /** A sparse [N, D] float32 .npy: header, rows 0 and 1, -7.5 at [999, D-1], holes elsewhere. */
+    private Path sparseFeatures(String name, long length) throws IOException {
+        Path p = dir.resolve(name);
+        byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D});
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.write(header);
+            f.write(firstRows());
+            if (header.length + LAST_OF_ROW_999 + 4 <= length) {
+                f.seek(header.length + LAST_OF_ROW_999);
+                f.write(RawNpy.f4(-7.5f));
+            }
+            f.setLength(length);
+        }
+        return p;
+    }
+
+    private static void checkFirst1000(Dataset d) {
+        assertThat(d.x().shape()).containsExactly(1000, D);
+        float[] x = d.x().toFloatArray();
+        for (int i = 0; i < 2 * D; i++) {
+            assertThat(x[i]).isEqualTo(i + 1);
+        }
+        for (int i = 2 * D; i < x.length - 1; i++) {
+            assertThat(x[i]).isZero();
+        }
+        assertThat(x[x.length - 1]).isEqualTo(-7.5f);
+    }
+
+    @Test
+    void theFirstRowsOfANpyOfMoreThan2To31ElementsAreRead() throws IOException {
+        Path feats = sparseFeatures("feats.npy", NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D}).length
+                + DATA_BYTES);
+        NpyHeader h = Npy.readHeader(feats); // a header like any other
+        assertThat(h.shape()).containsExactly(N, D);
+        assertThat(h.size()).isEqualTo(2_623_830_016L);
+        assertThat(h.dataBytes()).isEqualTo(10_495_320_064L);
+        try (Dataset d = DataSource.loadDataset(feats + ":1000", DType.F32, 0)) { // 8 MB read, not 10.5 GB
+            checkFirst1000(d);
+        }
+        try (Dataset d = DataSource.loadDataset(feats + ":2", DType.F64, 0)) {
+            assertThat(d.x().getFlat(2 * D - 1)).isEqualTo(2.0 * D);
+        }
+        // the whole array, or rows beyond what a tensor holds: refused before anything is allocated, saying how
+        // many rows fit (2^31-1 bytes of float32: 262,143 rows of 2048)
+        assertThatThrownBy(() -> DataSource.loadDataset(feats.toString(), DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(feats + ": array of shape (1281167, 2048) has more than 2^31-1 elements (2623830016), "
+                        + "more than an ntk4j tensor holds; read its first rows with a data source's :N (PATH.npy:N, "
+                        + "N at most 262143), or split it into several files");
+        assertThatThrownBy(() -> DataSource.loadDataset(feats + ":1100000", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(feats + ": the first 1100000 rows of the array of shape (1281167, 2048) have more than "
+                        + "2^31-1 elements (2252800000), more than an ntk4j tensor holds; ask for at most 262143 rows "
+                        + "with :N");
+        assertThatThrownBy(() -> DataSource.loadDataset(feats + ":300000", DType.F64, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(feats + ": the first 300000 rows of the array of shape (1281167, 2048) are 614400000 "
+                        + "values, 4915200000 bytes as float64, more than an ntk4j tensor holds (2^31-1 bytes); ask "
+                        + "for at most 131071 rows with :N");
+        // Npy.read (the file's own type, on the heap) refuses it whole too
+        assertThatThrownBy(() -> Npy.read(feats)).isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(feats + ": array of shape (1281167, 2048) has more than 2^31-1 elements");
+    }
+
+    @Test
+    void labelsBesideAreReadAsFarAsTheRowsAndCountedWhole() throws IOException {
+        Path feats = sparseFeatures("f.npy", NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D}).length
+                + DATA_BYTES);
+        // int64 labels, one per example (10 MB, sparse too): 7, 3, 999, then zeros
+        Path labels = dir.resolve("y.npy");
+        byte[] header = NpyHeader.encode(NpyDType.INT64, new int[] {N});
+        try (RandomAccessFile f = new RandomAccessFile(labels.toFile(), "rw")) {
+            f.write(header);
+            f.write(ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(7).putLong(3).putLong(999)
+                    .array());
+            f.setLength(header.length + 8L * N);
+        }
+        try (Dataset d = DataSource.loadDataset(feats + ":labels=" + labels + ":1000", DType.F32, 0)) {
+            checkFirst1000(d);
+            assertThat(d.labels()).hasSize(1000);
+            assertThat(d.labels()[0]).isEqualTo(7);
+            assertThat(d.labels()[1]).isEqualTo(3);
+            assertThat(d.labels()[2]).isEqualTo(999);
+            assertThat(d.labels()[999]).isZero();
+            assertThat(d.numClasses()).isEqualTo(1000);
+        }
+        // a labels file of another count is refused, whatever N
+        Path fewer = dir.resolve("fewer.npy");
+        Npy.write(fewer, NpyArray.ofLongs(NpyDType.UINT8, new long[1000], 1000));
+        assertThatThrownBy(() -> DataSource.loadDataset(feats + ":labels=" + fewer + ":1000", DType.F32, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + feats + ":labels=" + fewer + ":1000': 1281167 examples but 1000 labels");
+    }
+
+    @Test
+    void aFileShorterThanItsHeaderSaysIsStillRefused() throws IOException {
+        int headerBytes = NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D}).length;
+        // it holds the 1000 rows asked for, but not the array its header announces
+        Path cut = sparseFeatures("cut.npy", headerBytes + 1000L * D * 4);
+        assertThatThrownBy(() -> DataSource.loadDataset(cut + ":1000", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(cut + ": truncated .npy file: shape (1281167, 2048) of '<f4' needs 10495320064 data bytes "
+                        + "after the " + headerBytes + "-byte header, the file has only 8192000");
+        // a shape no file can have (2^93 bytes) is a damaged header
+        Path damaged = dir.resolve("damaged.npy");
+        Files.write(damaged, RawNpy.npy(RawNpy.dict("<f4", "(2147483647, 2147483647, 2147483647)"), new byte[0]));
+        assertThatThrownBy(() -> DataSource.loadDataset(damaged + ":1", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(damaged + ": array of shape (2147483647, 2147483647, 2147483647) would be more than 2^63-1 "
+                        + "bytes, larger than any file: the header is damaged");
+        // Fortran order stays refused, :N or not: its first rows are spread over the whole file
+        Path fortran = dir.resolve("fortran.npy");
+        Files.write(fortran, RawNpy.npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1281167, 2048), }",
+                new byte[0]));
+        assertThatThrownBy(() -> DataSource.loadDataset(fortran + ":1000", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessageContaining("is stored in Fortran (column-major) order; ntk4j reads C order only");
+    }
+
+    // ------------------------------------------------------------------------------------------------ .npz
+
+    /**
+     * A zip64 archive, written by hand: a small stored {@code y.npy} (whole, with its CRC-32), then {@code x.npy}
+     * whose directory entry says {@code xSize} bytes, of which {@code xBytes} are written, stored or deflated.
+     * The stored entry's bytes beyond those are a hole of the sparse file; its CRC-32 is not known (0), as nothing
+     * checks it when only its first rows are read.
+     */
+    private Path zip64(String name, byte[] y, byte[] xBytes, long xSize, boolean deflate) throws IOException {
+        Path p = dir.resolve(name);
+        byte[] xData = xBytes;
+        if (deflate) {
+            Deflater deflater = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
+            deflater.setInput(xBytes);
+            deflater.finish();
+            byte[] buf = new byte[xBytes.length + 1024];
+            int n = deflater.deflate(buf);
+            deflater.end();
+            xData = java.util.Arrays.copyOf(buf, n);
+        }
+        long xStored = deflate ? xData.length : xSize;
+        CRC32 crc = new CRC32();
+        crc.update(y);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            long yOffset = 0;
+            f.write(local("y.npy", 0, crc.getValue(), y.length, y.length, false));
+            f.write(y);
+            long xOffset = f.getFilePointer();
+            f.write(local("x.npy", deflate ? 8 : 0, 0, xStored, xSize, true));
+            long xDataStart = f.getFilePointer();
+            f.write(xData);
+            long cdStart = xDataStart + xStored;
+            f.seek(cdStart);
+            byte[] cd = concat(central("y.npy", 0, crc.getValue(), y.length, y.length, yOffset, false),
+                    central("x.npy", deflate ? 8 : 0, 0, xStored, xSize, xOffset, true));
+            f.write(cd);
+            long zip64End = cdStart + cd.length;
+            ByteBuffer end = le(56 + 20 + 22);
+            end.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
+                    .putLong(2).putLong(2).putLong(cd.length).putLong(cdStart);
+            end.putInt(0x07064b50).putInt(0).putLong(zip64End).putInt(1);
+            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) 2).putShort((short) 2)
+                    .putInt(cd.length).putInt(0xFFFFFFFF).putShort((short) 0);
+            f.write(end.array());
+        }
+        return p;
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** A local file header; with {@code zip64}, the sizes are in a zip64 extra field (only the large one, usize). */
+    private static byte[] local(String name, int method, long crc, long csize, long usize, boolean zip64) {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = le(30 + n.length + (zip64 ? 20 : 0));
+        b.putInt(0x04034b50).putShort((short) 45).putShort((short) 0).putShort((short) method).putShort((short) 0)
+                .putShort((short) 0x21).putInt((int) crc).putInt(zip64 ? 0xFFFFFFFF : (int) csize)
+                .putInt(zip64 ? 0xFFFFFFFF : (int) usize).putShort((short) n.length).putShort((short) (zip64 ? 20 : 0))
+                .put(n);
+        if (zip64) {
+            b.putShort((short) 1).putShort((short) 16).putLong(usize).putLong(csize);
+        }
+        return b.array();
+    }
+
+    /** A central directory header; with {@code zip64}, both sizes in a zip64 extra field (the offset fits). */
+    private static byte[] central(String name, int method, long crc, long csize, long usize, long offset,
+                                  boolean zip64) {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = le(46 + n.length + (zip64 ? 20 : 0));
+        b.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0).putShort((short) method)
+                .putShort((short) 0).putShort((short) 0x21).putInt((int) crc)
+                .putInt(zip64 ? 0xFFFFFFFF : (int) csize).putInt(zip64 ? 0xFFFFFFFF : (int) usize)
+                .putShort((short) n.length).putShort((short) (zip64 ? 20 : 0)).putShort((short) 0).putShort((short) 0)
+                .putShort((short) 0).putInt(0).putInt((int) offset).put(n);
+        if (zip64) {
+            b.putShort((short) 1).putShort((short) 16).putLong(usize).putLong(csize);
+        }
+        return b.array();
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        return RawNpy.concat(parts);
+    }
+
+    /** y: uint16 labels i % 1000, one per example (2.5 MB, written whole). */
+    private static byte[] labelsNpy() {
+        ByteBuffer data = le(2 * N);
+        for (int i = 0; i < N; i++) {
+            data.putShort((short) (i % 1000));
+        }
+        return concat(NpyHeader.encode(NpyDType.UINT16, new int[] {N}), data.array());
+    }
+
+    @Test
+    void theFirstRowsOfAHugeStoredOrDeflatedNpzEntryAreReadAlone() throws IOException {
+        byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D});
+        // x's first 1000 rows: rows 0 and 1 as in the .npy, the rest zeros but -7.5 at [999, D-1]
+        byte[] rows = new byte[(int) (1000L * D * 4)];
+        byte[] first = firstRows();
+        System.arraycopy(first, 0, rows, 0, first.length);
+        ByteBuffer.wrap(rows).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) LAST_OF_ROW_999, -7.5f);
+        byte[] xHead = concat(header, rows);
+        long xSize = header.length + DATA_BYTES; // 10.5 GB, more than zip's 4 GB without zip64
+        for (boolean deflate : new boolean[] {false, true}) {
+            // the deflated x holds only its first 1000 rows: reading one byte further would fail ("unexpected end
+            // of ZLIB input stream"), so reading succeeds only if it stops there
+            Path npz = zip64(deflate ? "deflated.npz" : "stored.npz", labelsNpy(), xHead, xSize, deflate);
+            try (Dataset d = DataSource.loadDataset(npz + ":1000", DType.F32, 0)) {
+                checkFirst1000(d);
+                assertThat(d.labels()).hasSize(1000);
+                for (int i = 0; i < 1000; i++) {
+                    assertThat(d.labels()[i]).isEqualTo(i);
+                }
+                assertThat(d.numClasses()).isEqualTo(1000);
+            }
+            assertThatThrownBy(() -> DataSource.loadDataset(npz + ":y=none", DType.F32, 0))
+                    .as(npz.toString()).isInstanceOf(NpyFormatException.class)
+                    .hasMessage(npz + ", entry 'x.npy': array of shape (1281167, 2048) has more than 2^31-1 elements "
+                            + "(2623830016), more than an ntk4j tensor holds; read its first rows with a data source's "
+                            + ":N (PATH.npy:N, N at most 262143), or split it into several files");
+        }
+    }
+
+    /** An entry shorter than its header announces is refused naming the archive and entry, rows asked for or not. */
+    @Test
+    void anNpzEntryShorterThanItsHeaderSaysIsRefused() throws IOException {
+        byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {N, D});
+        Path npz = dir.resolve("cut.npz");
+        try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(npz))) {
+            zip.putNextEntry(new ZipEntry("x.npy"));
+            zip.write(concat(header, firstRows()));
+            zip.closeEntry();
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(npz + ":2", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(npz + ", entry 'x.npy': truncated .npy file: shape (1281167, 2048) of '<f4' needs "
+                        + "10495320064 data bytes after the " + header.length + "-byte header, the file has only "
+                        + "16384");
+    }
+}
