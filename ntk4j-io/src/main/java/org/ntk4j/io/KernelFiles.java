@@ -52,12 +52,24 @@ public final class KernelFiles {
         if (!Files.exists(file) || Files.isDirectory(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
+        if (Files.isRegularFile(file)) {
+            // the header first (a pipe is read once, below): a kernel too large for one float64 tensor is refused
+            // as a kernel, not with the advice for data files (a data source's :N), which does not apply here
+            int[] s = Npy.readHeader(file).shape();
+            requireSquare(file, s);
+            double bytes = DType.F64.bytes();
+            for (int d : s) {
+                bytes *= d; // a double: [N, N, O, O] of int sizes can pass a long
+            }
+            if (bytes > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: a kernel of shape %s "
+                        + "is %.4g bytes as float64, more than one tensor holds (2^31-1 bytes: N·O at most 16383); "
+                        + "the kernel is read whole, in float64", file, Shapes.str(s), bytes));
+            }
+        }
         try (Tensor t = Npy.readFloating(file, DType.F64)) { // one pass: a pipe is read once
             int[] s = t.shape();
-            if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
-                throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], "
-                        + "got " + Shapes.str(s));
-            }
+            requireSquare(file, s);
             if (t.size() == 0) {
                 throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
             }
@@ -71,6 +83,13 @@ public final class KernelFiles {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
             }
+        }
+    }
+
+    private static void requireSquare(Path file, int[] s) {
+        if (!(s.length == 2 && s[0] == s[1]) && !(s.length == 4 && s[0] == s[1] && s[2] == s[3])) {
+            throw new IllegalArgumentException(file + ": expected a square kernel [N, N] or [N, N, O, O], got "
+                    + Shapes.str(s));
         }
     }
 

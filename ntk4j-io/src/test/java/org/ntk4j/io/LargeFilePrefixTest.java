@@ -306,4 +306,30 @@ class LargeFilePrefixTest {
                         + "10495320064 data bytes after the " + header.length + "-byte header, the file has only "
                         + "16384");
     }
+
+    /**
+     * A kernel file too large for one float64 tensor (spectrum reads it whole) is refused as a kernel, from its
+     * header, not with a data source's {@code :N} advice, which does not apply to a kernel.
+     */
+    @Test
+    void aKernelTooLargeForOneTensorIsRefusedAsAKernel() throws IOException {
+        Path k = dir.resolve("K.npy");
+        byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 20_000});
+        try (RandomAccessFile f = new RandomAccessFile(k.toFile(), "rw")) {
+            f.write(header);
+            f.setLength(header.length + 4L * 20_000 * 20_000);
+        }
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(k))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(k + ": a kernel of shape [20000, 20000] is 3.200e+09 bytes as float64, more than one "
+                        + "tensor holds (2^31-1 bytes: N·O at most 16383); the kernel is read whole, in float64");
+        Path rect = dir.resolve("R.npy");
+        byte[] rectHeader = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 30_000});
+        try (RandomAccessFile f = new RandomAccessFile(rect.toFile(), "rw")) {
+            f.write(rectHeader);
+            f.setLength(rectHeader.length + 4L * 20_000 * 30_000);
+        }
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(rect))
+                .hasMessage(rect + ": expected a square kernel [N, N] or [N, N, O, O], got [20000, 30000]");
+    }
 }
