@@ -304,4 +304,16 @@ class OnnxPoolingImportTest {
                             + "axis), got " : " (one per spatial axis), got ") + bad.getIntsList());
         }
     }
+
+    /** A GlobalMaxPool of a value without spatial axes ([N, C]) is refused at its node, naming the shape. */
+    @Test
+    void aGlobalMaxPoolWithoutSpatialAxesIsRefusedAtItsNode(@TempDir Path dir) throws IOException {
+        GraphProto g = GraphProto.newBuilder().setName("gmp").addInput(info("x", DOUBLE, "batch", C))
+                .addOutput(info("y", DOUBLE, "batch", C))
+                .addNode(node("GlobalMaxPool", "gmp", new String[] {"x"}, new String[] {"y"})).build();
+        Path file = Onnx.write(dir.resolve("gmp.onnx"), model(14, g));
+        assertThatThrownBy(() -> OnnxModel.load(file)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(file + ": node 'gmp' (GlobalMaxPool): GlobalMaxPool takes an input [N, C, "
+                        + "spatial...], got ");
+    }
 }
