@@ -205,6 +205,23 @@ final class ModelArgument {
     }
 
     /**
+     * Refuses, in one line naming --model, a model file where the command builds a zoo model from its spec (train,
+     * study): without this the zoo's parser said "'net.onnx' is not a model name", naming neither the option nor the
+     * reason, although the file exists and other commands take it.
+     *
+     * @param model the --model value
+     * @param what what the command does with a zoo model, e.g. "train initialises and trains a zoo model from its
+     *     spec"
+     */
+    static void requireZoo(String model, String what) {
+        if (isOnnx(model)) {
+            throw new IllegalArgumentException("--model " + model.trim() + ": " + what + " (see 'ntk4j models'), "
+                    + "not a model file such as an ONNX export; kernel, explain, predict, spectrum and approx take "
+                    + "one");
+        }
+    }
+
+    /**
      * Whether {@code model} names an ONNX file: {@code onnx:FILE}, a path ending in {@code .onnx}, or an existing
      * file (a zoo spec is never one).
      */

@@ -125,6 +125,7 @@ public final class StudyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ModelArgument.requireZoo(model, "study varies a zoo model's width over --widths");
         DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
         Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();

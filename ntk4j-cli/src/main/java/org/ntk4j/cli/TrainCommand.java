@@ -128,8 +128,8 @@ public final class TrainCommand implements Callable<Integer> {
     Path paramsIn;
 
     @Option(names = "--params-out", description = "Write the final parameters (F.npz) and, beside them, their "
-            + "state and the run's record (F.state.npz, as a checkpoint's), by which kernel, predict and study "
-            + "--params-in know the model and input statistics they were trained with.")
+            + "state and the run's record (F.state.npz, as a checkpoint's), by which kernel's and predict's "
+            + "--params-in and study's --checkpoints know the model and input statistics they were trained with.")
     Path paramsOut;
 
     @Option(names = "--checkpoint-dir", description = "Directory of the checkpoints: epoch-EEEE.npz (parameters, "
@@ -171,6 +171,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ModelArgument.requireZoo(model, "train initialises and trains a zoo model from its spec");
         DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
         Standardizer.Mode mode = KernelOptions.parsed("--standardize", standardize, Standardizer.Mode::parse);
         Model net = Zoo.parse(model);
@@ -662,7 +663,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         /**
          * --params-out: the final parameters and, beside them, their state and the run's record, written as a
-         * checkpoint is (one piece of logic, Checkpoints.save), so that kernel, predict and study --params-in know
+         * checkpoint is (one piece of logic, Checkpoints.save), so that kernel and predict --params-in and study know
          * how they were trained; and a resume can continue from them, as from the last epoch's checkpoint.
          */
         @Override
