@@ -148,8 +148,9 @@ final class TiledRun {
         // sum bounds the run (it counts the per-worker prepared tiles that the cache replaces twice)
         String cache = r.preparedCacheBytes() > 0 ? ", at most " + CostModel.human(plan.predictedPeakBytes()
                 + r.preparedCacheBytes()) + " with the run's cache of prepared tiles" : "";
-        o.printf(Locale.ROOT, "%d tiles computed (%d already done), %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, "
-                        + "peak %s (predicted %s%s; budget %s)%n", r.computed(), r.resumed(), seconds, flops,
+        o.printf(Locale.ROOT, "%d tile%s computed (%d already done), %.3f s, %.3g FLOPs predicted, %.2f GFLOP/s, "
+                        + "peak %s (predicted %s%s; budget %s)%n", r.computed(), r.computed() == 1 ? "" : "s",
+                r.resumed(), seconds, flops,
                 flops / seconds / 1e9, CostModel.human(r.peakBytes()), CostModel.human(plan.predictedPeakBytes()),
                 cache, CostModel.human(budget));
         o.printf(Locale.ROOT, "kernel %s %s%n", Shapes.str(plan.shape()), summary(plan));
