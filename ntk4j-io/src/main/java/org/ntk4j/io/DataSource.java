@@ -703,12 +703,13 @@ public final class DataSource {
     /** The labels read from a .npy file or entry (its first ones with :N), each a class index. */
     private static FileLabels labelsOf(String spec, String where, Npy.ArrayRows rows) {
         NpyArray a = rows.array();
-        if (a.rank() != 1) {
+        int[] fileShape = rows.header().shape(); // the file's, not the first rows' read with :N
+        if (fileShape.length != 1) {
             throw new IllegalArgumentException("data source '" + spec + "': labels " + where + " must be rank 1 "
-                    + "(one class index per example), got shape " + Shapes.str(a.shape())
-                    + (a.rank() == 2 && a.shape()[1] == 1 ? " (a column of labels: save y.reshape(-1))"
-                    : a.rank() == 2 ? " (one-hot rows, or scores: save y.argmax(axis=1), the class of each row)"
-                    : ""));
+                    + "(one class index per example), got shape " + Shapes.str(fileShape)
+                    + (fileShape.length == 2 && fileShape[1] == 1 ? " (a column of labels: save y.reshape(-1))"
+                    : fileShape.length == 2 ? " (one-hot rows, or scores: save y.argmax(axis=1), the class of each "
+                    + "row)" : ""));
         }
         int[] labels = new int[a.size()];
         for (int i = 0; i < labels.length; i++) {
@@ -721,7 +722,7 @@ public final class DataSource {
             }
             labels[i] = Dataset.requireClassIndex(v, i, "data source '" + spec + "'", where);
         }
-        return new FileLabels(labels, rows.header().shape()[0]);
+        return new FileLabels(labels, fileShape[0]);
     }
 
     // --------------------------------------------------------------------------------------------- CSV

@@ -847,6 +847,10 @@ class DataSourceTest {
                         + "per example), got shape [3, 2] (one-hot rows, or scores: save y.argmax(axis=1), the class "
                         + "of each row); to load " + f + " without labels (its x alone), add :y=none: '" + f
                         + ":y=none'");
+        // with :N only the first N labels are read, and the refusal names the file's shape, not theirs ([2, 2])
+        assertThatThrownBy(() -> DataSource.loadDataset(f + ":2", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("must be rank 1 (one class index per example), got shape [3, 2] (one-hot rows");
         for (String spec : new String[] {f + ":y=none", "npz:" + f + ":y=NONE:2"}) {
             try (Dataset d = DataSource.loadDataset(spec, DType.F64, 0)) {
                 assertThat(d.hasLabels()).as(spec).isFalse();

@@ -295,6 +295,12 @@ final class Operators {
                 hi = scalar(c, 2, "max");
             }
         }
+        if (Double.isNaN(lo) || Double.isNaN(hi)) {
+            // no agreed meaning: torch.clamp ignores a NaN bound given alone and gives NaN everywhere beside another
+            // bound, NumPy's clip ignores it; before 2026-12-07 (second review) a NaN max made every output NaN
+            throw c.error("min and max must be numbers, got min " + lo + ", max " + hi + " (a NaN bound has no "
+                    + "agreed meaning; leave it out for no bound)");
+        }
         double min = lo;
         double max = hi;
         // torch.clamp's derivative, 1 at the bounds (F.hardtanh's and F.relu6's is 0 there, but they export as the

@@ -316,4 +316,52 @@ class OnnxPoolingImportTest {
                 .hasMessageStartingWith(file + ": node 'gmp' (GlobalMaxPool): GlobalMaxPool takes an input [N, C, "
                         + "spatial...], got ");
     }
+
+    /**
+     * The count checks leave absent attributes alone: a 1-D Conv and MaxPool with {@code auto_pad} SAME_UPPER and no
+     * pads (tf2onnx's form) import, their forward pass equal to a plain-Java one (SAME_UPPER: the odd pad at the end;
+     * max pooling pads with −∞).
+     */
+    @Test
+    void oneDimensionalAutoPadWithoutPadsStillImports(@TempDir Path dir) throws IOException {
+        int l = 5;
+        int co = 3;
+        double[] w = java.util.Arrays.copyOf(W, co * C * 3);
+        AttributeProto same = AttributeProto.newBuilder().setName("auto_pad")
+                .setType(AttributeProto.AttributeType.STRING)
+                .setS(com.google.protobuf.ByteString.copyFromUtf8("SAME_UPPER")).build();
+        GraphProto g = GraphProto.newBuilder().setName("conv1d").addInput(info("x", DOUBLE, "batch", C, l))
+                .addOutput(info("y", DOUBLE, "batch", co, 3))
+                .addInitializer(doubles("W", w, co, C, 3))
+                .addNode(node("Conv", "conv", new String[] {"x", "W"}, new String[] {"h"}, same, ints("strides", 2)))
+                .addNode(node("MaxPool", "mp", new String[] {"h"}, new String[] {"y"}, same,
+                        ints("kernel_shape", 2)))
+                .build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("conv1d.onnx"), model(14, g)));
+        double[] xs = java.util.Arrays.copyOf(X, N * C * l);
+        try (Params params = onnx.params(DType.F64); Tensor x = Tensor.of(xs, N, C, l);
+             Tensor y = onnx.model().apply(params, x)) {
+            assertThat(y.shape()).containsExactly(N, co, 3);
+            for (int n = 0; n < N; n++) {
+                double[][] h = new double[co][3];
+                for (int o = 0; o < co; o++) {
+                    for (int t = 0; t < 3; t++) {
+                        for (int c = 0; c < C; c++) {
+                            for (int j = 0; j < 3; j++) {
+                                int at = 2 * t + j - 1; // SAME_UPPER, stride 2: out 3, pads 1 and 1
+                                if (at >= 0 && at < l) {
+                                    h[o][t] += w[(o * C + c) * 3 + j] * xs[(n * C + c) * l + at];
+                                }
+                            }
+                        }
+                    }
+                    for (int t = 0; t < 3; t++) {
+                        double expected = t + 1 < 3 ? Math.max(h[o][t], h[o][t + 1]) : h[o][t]; // pads 0 and 1
+                        assertThat(y.getFlat((n * co + o) * 3 + t)).isCloseTo(expected,
+                                org.assertj.core.api.Assertions.within(1e-12));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package org.ntk4j.onnx;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,6 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.Npy;
 import org.ntk4j.nn.Params;
+import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
+import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.NodeProto;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.tensor.DType;
@@ -84,6 +88,59 @@ class OnnxTiesTest {
             assertThat(ops("mnist" + opset)).contains("Conv", "Relu", "MaxPool", "ReduceMax", "GlobalMaxPool");
             compare("mnist" + opset);
         }
+    }
+
+    /**
+     * A {@code Clip} bound that is NaN has no agreed meaning (torch.clamp ignores one given alone and gives NaN
+     * everywhere beside another bound; NumPy's clip ignores it), so it is refused in one line naming the node; an
+     * absent bound is none. Before the second review of 2026-12-07, a NaN max made every output NaN, silently, and a
+     * NaN min was read as none.
+     */
+    @Test
+    void clipBoundsThatAreNaNAreRefusedAndAbsentOnesAreNone(@TempDir Path dir) throws Exception {
+        double nan = Double.NaN;
+        assertThatThrownBy(() -> OnnxModel.load(clip(dir, 0.0, nan))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(dir.resolve("clip.onnx") + ": node 'clamp' (Clip): min and max must be numbers, got min "
+                        + "0.0, max NaN (a NaN bound has no agreed meaning; leave it out for no bound)");
+        assertThatThrownBy(() -> OnnxModel.load(clip(dir, nan, 1.0))).hasMessageContaining("got min NaN, max 1.0");
+        assertThatThrownBy(() -> OnnxModel.load(clip(dir, null, nan))).hasMessageContaining("got min -Infinity, "
+                + "max NaN");
+        // min 0 alone: relu of x·w, exactly
+        OnnxModel onnx = OnnxModel.load(clip(dir, 0.0, null));
+        try (Params params = onnx.params(DType.F64);
+             Tensor x = Tensor.of(new double[] {1, -2, 0.5, -1, 1, -1}, 2, 3);
+             Tensor f = onnx.model().apply(params, x)) {
+            double[] w = {1, 2, 3, 4, 5, 6};
+            for (int n = 0; n < 2; n++) {
+                for (int o = 0; o < 2; o++) {
+                    double h = 0;
+                    for (int i = 0; i < 3; i++) {
+                        h += x.getFlat(3 * n + i) * w[2 * i + o];
+                    }
+                    assertThat(f.getFlat(2 * n + o)).isEqualTo(Math.max(h, 0));
+                }
+            }
+        }
+    }
+
+    /** y = Clip(x·w, lo, hi), lo and hi Constant nodes (null: the input left out), opset 13. */
+    private static Path clip(Path dir, Double lo, Double hi) throws IOException {
+        GraphProto.Builder g = GraphProto.newBuilder().setName("clip")
+                .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 3))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", new double[] {1, 2, 3, 4, 5, 6}, 3, 2))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}));
+        for (String b : new String[] {"lo", "hi"}) {
+            Double v = b.equals("lo") ? lo : hi;
+            if (v != null) {
+                g.addNode(Onnx.node("Constant", b, new String[0], new String[] {b}, AttributeProto.newBuilder()
+                        .setName("value").setType(AttributeProto.AttributeType.TENSOR)
+                        .setT(Onnx.doubles(b + "_value", new double[] {v})).build()));
+            }
+        }
+        NodeProto clip = Onnx.node("Clip", "clamp", new String[] {"h", lo == null ? "" : "lo", hi == null ? "" : "hi"},
+                new String[] {"y"});
+        return Onnx.write(dir.resolve("clip.onnx"), Onnx.model(13, g.addNode(clip).build()));
     }
 
     private static Set<String> ops(String variant) throws IOException, InterruptedException {
