@@ -205,8 +205,8 @@ final class ModelArgument {
     }
 
     /**
-     * Refuses, in one line naming --model, a model file where the command builds a zoo model from its spec (train,
-     * study): without this the zoo's parser said "'net.onnx' is not a model name", naming neither the option nor the
+     * Refuses, in one line naming --model, a model file where the command builds a zoo model from its spec (train):
+     * without this the zoo's parser said "'net.onnx' is not a model name", naming neither the option nor the
      * reason, although the file exists and other commands take it.
      *
      * @param model the --model value
@@ -216,8 +216,8 @@ final class ModelArgument {
     static void requireZoo(String model, String what) {
         if (isOnnx(model)) {
             throw new IllegalArgumentException("--model " + model.trim() + ": " + what + " (see 'ntk4j models'), "
-                    + "not a model file such as an ONNX export; kernel, explain, predict, spectrum and approx take "
-                    + "one");
+                    + "not a model file such as an ONNX export; kernel, explain, predict, spectrum, approx and study "
+                    + "take one");
         }
     }
 

@@ -322,10 +322,16 @@ final class Reports {
 
     /**
      * The settings {@code study} reports with its figures: each one that changes them, which a resumed run must
-     * repeat (the checkpoints' contents: each point's fingerprint).
+     * repeat (the checkpoints' contents: each point's fingerprint). {@code oneNetwork}: an ONNX model's study,
+     * whose {@code widths} is the one key of its network and whose keys have no "width_W." ({@link #studyPrefix}).
      */
     record StudySettings(String model, String sample, int n, int nTest, DType dtype, double diagReg, int[] widths,
-                         String method, long seed, String checkpoints) {
+                         String method, long seed, String checkpoints, boolean oneNetwork) {
+    }
+
+    /** The prefix of a study's keys for a width: "width_W.", or "" for an ONNX model's one network. */
+    static String studyPrefix(boolean oneNetwork, int width) {
+        return oneNetwork ? "" : "width_" + width + ".";
     }
 
     /** One figure of the study through training: its file name and how to read it from a point. */
@@ -336,23 +342,27 @@ final class Reports {
      * {@code study --report}: every figure at every width and epoch measured where it exists (NaN: absent; the only
      * infinite one, a condition-number ratio against a singular kind, null), exact (a resumed run reads them
      * back); then which checkpoints are done, with the {@link org.ntk4j.io.RunFingerprint} of each (model,
-     * parameters, sample), and whether all are ({@link PartialReport}).
+     * parameters, sample), and whether all are ({@link PartialReport}). An ONNX model's study has no "widths" and
+     * its keys no "width_W." ("epoch_E.kernel_velocity", "epochs_done").
      *
-     * @param fingerprints the fingerprint of each point measured, by "width_W.epoch_E"
+     * @param fingerprints the fingerprint of each point measured, by "width_W.epoch_E" ("epoch_E")
      */
     static JsonReport study(StudySettings s, TrainingStudy study, List<StudyMetric> metrics, double seconds,
                             boolean complete, java.util.Map<String, String> fingerprints) {
         int[] epochs = study.epochs();
         JsonReport json = new JsonReport().put("model", s.model()).put("sample", s.sample()).put("n", s.n())
-                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).putExact("diag_reg", s.diagReg())
-                .put("widths", s.widths()).put("epochs", epochs).put("kinds", String.join(",", study.kindNames()))
-                .put("seconds", seconds);
+                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).putExact("diag_reg", s.diagReg());
+        if (!s.oneNetwork()) {
+            json.put("widths", s.widths());
+        }
+        json.put("epochs", epochs).put("kinds", String.join(",", study.kindNames())).put("seconds", seconds);
         for (StudyMetric metric : metrics) {
             for (int e = 0; e < epochs.length; e++) {
                 for (int w : s.widths()) {
                     double v = study.series(w, metric.read())[e];
                     if (!Double.isNaN(v)) {
-                        json.putExact("width_" + w + ".epoch_" + epochs[e] + "." + metric.file(), v);
+                        json.putExact(studyPrefix(s.oneNetwork(), w) + "epoch_" + epochs[e] + "." + metric.file(),
+                                v);
                     }
                 }
             }
@@ -363,9 +373,9 @@ final class Reports {
             int[] done = study.points().stream().filter(p -> p.width() == w).mapToInt(TrainingStudy.Point::epoch)
                     .toArray();
             if (done.length > 0) {
-                json.put("width_" + w + ".epochs_done", done);
+                json.put(studyPrefix(s.oneNetwork(), w) + "epochs_done", done);
                 for (int e : done) {
-                    String part = "width_" + w + ".epoch_" + e;
+                    String part = studyPrefix(s.oneNetwork(), w) + "epoch_" + e;
                     json.put(part + ".fingerprint", fingerprints.get(part));
                 }
             }

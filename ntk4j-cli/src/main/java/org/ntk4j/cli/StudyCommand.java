@@ -44,19 +44,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code ntk4j study}: the eNTK and its N×N approximations through training, at several widths
- * ({@link TrainingStudy}): one table per metric (rows epochs, columns widths), JSON, and a PNG per metric against
- * the epoch with one line per width.
+ * {@code ntk4j study}: the eNTK and its N×N approximations through training, at several widths of a zoo model or
+ * for one ONNX network ({@link TrainingStudy}): one table per metric (rows epochs, columns widths, or the one
+ * network), JSON, and a PNG per metric against the epoch with one line per width.
  */
 @Command(name = "study", mixinStandardHelpOptions = true,
         footer = {"", "Example:", "  ntk4j study --widths 64,256 --checkpoints 'ckpt/w{width}/epoch-{epoch}.npz' "
             + "--plot-dir st"},
-        description = "At each checkpoint of each width: the pNTK's (and other N×N kinds') relative Frobenius error "
-                + "against the full eNTK, λ_max error, λ_min and condition-number ratios, kernel-regression test "
-                + "accuracy, and the kernel velocity ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample. --memory bounds "
-                + "each kernel (every width's planned before the first checkpoint is read); the spectra, regressions "
-                + "and the epoch-0 kernel kept for the velocity (float64 copies) are not kernel calls and are not "
-                + "bounded by it.")
+        description = "At each checkpoint of each width (or of one ONNX network: docs/study.md): the pNTK's (and "
+                + "other N×N kinds') relative Frobenius error against the full eNTK, λ_max error, λ_min and "
+                + "condition-number ratios, kernel-regression test accuracy, and the kernel velocity "
+                + "‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, on a held-out sample. --memory bounds each kernel (every width's planned "
+                + "before the first checkpoint is read); the spectra, regressions and the epoch-0 kernel kept for the "
+                + "velocity (float64 copies) are not kernel calls and are not bounded by it.")
 public final class StudyCommand implements Callable<Integer> {
     /** Called after each part's report is written (a test's hook: {@link PartialReport}); nothing unless set. */
     java.util.function.IntConsumer afterPart = parts -> { };
@@ -64,16 +64,22 @@ public final class StudyCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", description = "Model spec; its width option is replaced by each of --widths "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model spec, whose width option is replaced by each of --widths "
+            + "(default: ${DEFAULT-VALUE}); or an .onnx file, whose checkpoints are .npz parameter files under its "
+            + "initializer names (as --params-in reads them). Left out for .onnx checkpoints.")
     String model = "fcn(depth=2,out=10)";
+
+    @Mixin
+    ModelArgument modelArgument = new ModelArgument();
 
     @Option(names = "--widths", split = ",", description = "Widths (default: 64,128,256,512,1024).")
     int[] widths = {64, 128, 256, 512, 1024};
 
     @Option(names = "--checkpoints", paramLabel = "PATTERN", required = true, description = "Parameter files "
             + "(.npz): a path with {width} (replaced by each width) and, in its file name, {epoch} or * standing for "
-            + "the epoch number, e.g. 'ckpt/w{width}/epoch-{epoch}.npz'; every width needs epoch 0.")
+            + "the epoch number, e.g. 'ckpt/w{width}/epoch-{epoch}.npz'; every width needs epoch 0. For an ONNX "
+            + "model, no {width}: 'ck/epoch-{epoch}.npz', or one .onnx export per epoch, 'ck/epoch-{epoch}.onnx' "
+            + "(without --model: epoch 0's file is the network).")
     String checkpoints;
 
     @Option(names = "--sample", description = "Held-out labelled sample: the first --n inputs are kernel "
@@ -123,29 +129,75 @@ public final class StudyCommand implements Callable<Integer> {
     private record Metric(String file, String title, ToDoubleFunction<TrainingStudy.Point> read) {
     }
 
+    /**
+     * The key of the one network of an ONNX study among {@link TrainingStudy}'s widths (a zoo study's keys are its
+     * widths, all positive).
+     */
+    private static final int ONE_NETWORK = 0;
+
+    /**
+     * How the checkpoints are read: a zoo spec at each width with .npz parameters; an ONNX model with .npz parameters
+     * under its initializer names ({@code --params-in}'s files); or one .onnx export per epoch, each its own weights.
+     */
+    private enum Source { ZOO, ONNX_PARAMS, ONNX_FILES }
+
+    private Source source = Source.ZOO;
+    /** The network of an ONNX study: --model's, or the epoch-0 .onnx file's; null for a zoo study. */
+    private ModelArgument.Resolved onnxModel;
+    /** The epoch-0 .onnx file of {@link Source#ONNX_FILES}. */
+    private Path epoch0File;
+
     @Override
     public Integer call() throws Exception {
-        ModelArgument.requireZoo(model, "study varies a zoo model's width over --widths");
         DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
         Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();
         List<KernelKind> kindList = KernelOptions.squareKinds(kinds, seed);
-        checkWidths();
+        boolean onnxFiles = checkpoints.toLowerCase(Locale.ROOT).endsWith(".onnx");
+        boolean modelGiven = spec.commandLine().getParseResult().hasMatchedOption("--model");
+        if (onnxFiles && modelGiven) {
+            // the epoch-0 file is the network: a --model beside it would be a second one to agree with
+            throw new IllegalArgumentException("--model " + model + ": the --checkpoints are .onnx files, each the "
+                    + "network at its epoch (epoch 0's is the model); leave --model out");
+        }
+        source = onnxFiles ? Source.ONNX_FILES : ModelArgument.isOnnx(model) ? Source.ONNX_PARAMS : Source.ZOO;
         requireNotDirectory(checkpoints, checkpoints);
-        if (widths.length > 1 && !checkpoints.contains("{width}")) {
-            // every width would read the same files, of one width: refused by the first other width's parameters,
-            // naming a width the user may not have given (the default --widths)
-            throw new IllegalArgumentException("--checkpoints " + checkpoints + ": no {width} in it, so the "
-                    + widths.length + " widths of --widths (" + java.util.Arrays.stream(widths).mapToObj(
-                    Integer::toString).collect(java.util.stream.Collectors.joining(",")) + (spec.commandLine()
-                    .getParseResult().hasMatchedOption("--widths") ? "" : ", the default") + ") would all read "
-                    + "the same files; put {width} where each width's path differs, or give one width");
+        if (source != Source.ZOO) {
+            if (spec.commandLine().getParseResult().hasMatchedOption("--widths")) {
+                throw new IllegalArgumentException("--widths: varies a zoo model's width; an ONNX model has one "
+                        + "(leave --widths out, and {width} out of --checkpoints)");
+            }
+            if (checkpoints.contains("{width}")) {
+                throw new IllegalArgumentException("--checkpoints " + checkpoints + ": has {width}, but an ONNX model "
+                        + "has one width; give its files' path without {width}");
+            }
+        } else {
+            checkWidths();
+            if (widths.length > 1 && !checkpoints.contains("{width}")) {
+                // every width would read the same files, of one width: refused by the first other width's
+                // parameters, naming a width the user may not have given (the default --widths)
+                throw new IllegalArgumentException("--checkpoints " + checkpoints + ": no {width} in it, so the "
+                        + widths.length + " widths of --widths (" + java.util.Arrays.stream(widths).mapToObj(
+                        Integer::toString).collect(java.util.stream.Collectors.joining(",")) + (spec.commandLine()
+                        .getParseResult().hasMatchedOption("--widths") ? "" : ", the default") + ") would all read "
+                        + "the same files; put {width} where each width's path differs, or give one width");
+            }
         }
         KernelOptions.requireDiagReg(diagReg);
-        Zoo.parse(model);
+        int[] keys = source == Source.ZOO ? widths : new int[] {ONE_NETWORK};
         TreeMap<Integer, TreeMap<Integer, Path>> files = new TreeMap<>();
-        for (int w : widths) {
-            files.put(w, checkpointFiles(checkpoints, w));
+        for (int w : keys) {
+            files.put(w, checkpointFiles(checkpoints, w, source == Source.ZOO ? " for width " + w : ""));
+        }
+        ModelArgument.Resolved first;
+        if (source == Source.ZOO) {
+            modelArgument.resolve(model); // the zoo spec checked, and the ONNX options refused with it
+            // parsed outside the --sample refusals: its own (a width too large for the JVM) are not the sample's
+            first = new ModelArgument.Resolved(Zoo.parse(Zoo.withWidth(model, widths[0])), null);
+        } else {
+            epoch0File = source == Source.ONNX_FILES ? files.get(ONE_NETWORK).get(0) : null;
+            onnxModel = source == Source.ONNX_FILES ? resolveCheckpoint(epoch0File) : modelArgument.resolve(model);
+            first = onnxModel;
         }
         List<Metric> metrics = metrics(kindList);
         JsonReport partial = resume ? PartialReport.forResume("study", "--json", json, "every checkpoint") : null;
@@ -153,6 +205,9 @@ public final class StudyCommand implements Callable<Integer> {
         if (!resume) {
             PartialReport.refuseNewRunOnto("study", "--json", json, overwrite.overwrite);
             outputs.output("--json", json, ".json"); // a resumed report is the stopped run's own, rewritten
+        }
+        if (source == Source.ONNX_PARAMS) {
+            outputs.input("--model", Path.of(onnxSpec().file().toString()));
         }
         files.values().forEach(byEpoch -> byEpoch.values().forEach(f -> outputs.input("--checkpoints", f)));
         for (Metric metric : metrics) {
@@ -170,11 +225,11 @@ public final class StudyCommand implements Callable<Integer> {
         int nTrain;
         int nTest;
         int[] per;
-        // parsed outside the --sample refusals: its own (a width too large for the JVM) are not the sample's
-        Model first = Zoo.parse(Zoo.withWidth(model, widths[0]));
-        try (Dataset loaded = KernelOptions.named("--sample", () -> DataSource.loadDataset(sample, dt, seed));
-             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
-             Dataset all = KernelOptions.named("--sample", () -> InputLayout.forModel(first, loaded))) {
+        try (Dataset loaded = KernelOptions.named("--sample", () -> DataSource.loadDataset(
+                first.dataSpec("--sample", sample), dt, seed));
+             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape);
+             // an ONNX model's examples in its input's shape
+             Dataset all = first.layout("--sample", loaded)) {
             if (!all.hasLabels()) {
                 throw new IllegalArgumentException("--sample " + sample + ": has no labels; the study's kernel "
                         + "regression needs labelled data (see docs/data.md)");
@@ -186,7 +241,7 @@ public final class StudyCommand implements Callable<Integer> {
             }
             nTest = all.size() - nTrain;
             per = all.exampleShape();
-            int[] shapeOut = first.outputShape(per);
+            int[] shapeOut = first.model().outputShape(per);
             if (shapeOut.length != 1) {
                 throw new IllegalArgumentException("--model: the study needs outputs [N, O], got [N] + "
                         + Shapes.str(shapeOut));
@@ -200,10 +255,12 @@ public final class StudyCommand implements Callable<Integer> {
                  Tensor y = train.oneHot(dt, o)) {
                 // every width's kernels planned before the first checkpoint is read
                 KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
-                for (int w : widths) {
-                    Model net = Zoo.parse(Zoo.withWidth(model, w));
+                for (int w : keys) {
+                    Model net = source == Source.ZOO ? Zoo.parse(Zoo.withWidth(model, w)) : onnxModel.model();
                     try {
-                        EmpiricalNtk priced = ApproxCommand.pricedWidth(net, w, per, dt, m, budget);
+                        // an ONNX model's parameters are its file's, already read: priced from shapes as a width's
+                        EmpiricalNtk priced = source == Source.ZOO ? ApproxCommand.pricedWidth(net, w, per, dt, m,
+                                budget) : EmpiricalNtk.ofShapes(net).method(m).memoryBudget(budget);
                         for (KernelKind k : kindList) {
                             KernelOptions.requireKindFits("--kinds", k, net, per, budget);
                         }
@@ -214,8 +271,8 @@ public final class StudyCommand implements Callable<Integer> {
                 }
                 check.requireAllFit();
                 fingerprints = checkEveryCheckpoint(files, per, dt, err, train.x(), test.x());
-                settings = new Reports.StudySettings(model, sample, nTrain, nTest, dt, diagReg, widths,
-                        m.shortName(), seed, checkpoints);
+                settings = new Reports.StudySettings(source == Source.ZOO ? model : onnxModel.model().spec(), sample,
+                        nTrain, nTest, dt, diagReg, keys, m.shortName(), seed, checkpoints, source != Source.ZOO);
                 study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg,
                         e -> e.method(m).memoryBudget(budget));
                 if (partial != null) {
@@ -225,8 +282,8 @@ public final class StudyCommand implements Callable<Integer> {
                     out.flush();
                 }
                 int parts = 0;
-                for (int w : widths) {
-                    Model net = Zoo.parse(Zoo.withWidth(model, w));
+                for (int w : keys) {
+                    Model net = source == Source.ZOO ? Zoo.parse(Zoo.withWidth(model, w)) : onnxModel.model();
                     try {
                         // the stopped run measured this width's epoch 0: its kernel, the velocity's reference, again
                         boolean needReference = done.contains(part(w, 0));
@@ -236,17 +293,16 @@ public final class StudyCommand implements Callable<Integer> {
                                 continue;
                             }
                             if (needReference) {
-                                try (Params p0 = ParamsFile.load(files.get(w).get(0), net, per, dt)) {
-                                    study.reference(w, KernelCommand.withBuffersOf(net, p0), p0);
+                                try (Checkpoint c0 = checkpoint(files.get(w).get(0), net, per, dt)) {
+                                    study.reference(w, c0.model(), c0.params());
                                 }
                                 needReference = false;
                             }
-                            try (Params p = ParamsFile.load(e.getValue(), net, per, dt)) {
-                                // the checkpoint's buffers (trained running statistics) are the network's
-                                TrainingStudy.Point pt = study.add(w, e.getKey(), KernelCommand.withBuffersOf(net, p),
-                                        p);
-                                err.printf(Locale.ROOT, "width %d, epoch %d: pntk error %.4g, velocity %.4g (%.1f "
-                                        + "s)%n", w, e.getKey(), pt.kinds().get(0).relativeFrobeniusError,
+                            try (Checkpoint c = checkpoint(e.getValue(), net, per, dt)) {
+                                TrainingStudy.Point pt = study.add(w, e.getKey(), c.model(), c.params());
+                                err.printf(Locale.ROOT, "%sepoch %d: %s error %.4g, velocity %.4g (%.1f s)%n",
+                                        source == Source.ZOO ? "width " + w + ", " : "", e.getKey(),
+                                        pt.kinds().get(0).kind, pt.kinds().get(0).relativeFrobeniusError,
                                         pt.kernelVelocity(), pt.seconds());
                                 err.flush();
                             }
@@ -267,9 +323,10 @@ public final class StudyCommand implements Callable<Integer> {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf(Locale.ROOT, "%s at widths %s on %s: %d kernel-regression training and %d test inputs %s, %s, "
-                        + "diag_reg %.1e; %.1f s%n", model, joined(widths), sample, nTrain, nTest, Shapes.str(per),
-                dt.shortName(), diagReg, seconds);
+        out.printf(Locale.ROOT, "%s on %s: %d kernel-regression training and %d test inputs %s, %s, diag_reg %.1e; "
+                        + "%.1f s%n", source == Source.ZOO ? model + " at widths " + joined(widths)
+                        : source == Source.ONNX_PARAMS ? model + " at the parameters of " + checkpoints : checkpoints,
+                sample, nTrain, nTest, Shapes.str(per), dt.shortName(), diagReg, seconds);
         int[] epochs = study.epochs();
         int plots = 0;
         for (Metric metric : metrics) {
@@ -277,19 +334,19 @@ public final class StudyCommand implements Callable<Integer> {
             out.println(metric.title);
             StringBuilder head = new StringBuilder("| epoch |");
             StringBuilder rule = new StringBuilder("|---|");
-            for (int w : widths) {
-                head.append(" width ").append(w).append(" |");
+            for (int w : keys) {
+                head.append(' ').append(columnName(w)).append(" |");
                 rule.append("---|");
             }
             out.println(head);
             out.println(rule);
-            double[][] byWidth = new double[widths.length][];
-            for (int i = 0; i < widths.length; i++) {
-                byWidth[i] = study.series(widths[i], metric.read);
+            double[][] byWidth = new double[keys.length][];
+            for (int i = 0; i < keys.length; i++) {
+                byWidth[i] = study.series(keys[i], metric.read);
             }
             for (int e = 0; e < epochs.length; e++) {
                 StringBuilder row = new StringBuilder("| " + epochs[e] + " |");
-                for (int i = 0; i < widths.length; i++) {
+                for (int i = 0; i < keys.length; i++) {
                     double v = byWidth[i][e];
                     row.append(' ').append(Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v)).append(" |");
                 }
@@ -303,13 +360,14 @@ public final class StudyCommand implements Callable<Integer> {
                 // a width whose figure is undefined at every epoch (a λ_min ratio against a singular eNTK is NaN)
                 // has no line; a metric undefined everywhere has no plot
                 List<Charts.Series> lines = new ArrayList<>();
-                for (int i = 0; i < widths.length; i++) {
+                for (int i = 0; i < keys.length; i++) {
                     if (java.util.Arrays.stream(byWidth[i]).anyMatch(Double::isFinite)) {
-                        lines.add(new Charts.Series("width " + widths[i], x, byWidth[i]));
+                        lines.add(new Charts.Series(columnName(keys[i]), x, byWidth[i]));
                     }
                 }
                 if (lines.isEmpty()) {
-                    out.println("(no finite value at any width: no plot " + metric.file + ".png)");
+                    out.println("(no finite value at any " + (source == Source.ZOO ? "width" : "epoch") + ": no plot "
+                            + metric.file + ".png)");
                 } else {
                     Charts.lines(plotDir.resolve(metric.file + ".png"), metric.title, "epoch", metric.file, lines);
                     plots++;
@@ -331,22 +389,142 @@ public final class StudyCommand implements Callable<Integer> {
     }
 
     /**
+     * A column of the tables and a line of the plots: "width W" of a zoo model; an ONNX model's file name (or, for
+     * .onnx checkpoints, their pattern's file name, {@code epoch-{epoch}.onnx}).
+     */
+    private String columnName(int key) {
+        if (source == Source.ZOO) {
+            return "width " + key;
+        }
+        Path name = source == Source.ONNX_PARAMS ? onnxSpec().file().getFileName() : Path.of(checkpoints)
+                .getFileName();
+        return name == null ? checkpoints : name.toString();
+    }
+
+    /** --model of {@link Source#ONNX_PARAMS} as the import reads it. */
+    private org.ntk4j.onnx.OnnxSpec onnxSpec() {
+        return org.ntk4j.onnx.OnnxSpec.parse(onnxModel.model().spec());
+    }
+
+    /**
+     * One checkpoint read for a kernel: the network with its buffers and its parameters ({@code release}: an ONNX
+     * import of that checkpoint's own, whose caches are released with it).
+     */
+    private record Checkpoint(Model model, Params params, Model release) implements AutoCloseable {
+        @Override
+        public void close() {
+            params.close();
+            if (release != null) {
+                release.releaseCaches();
+            }
+        }
+    }
+
+    /**
+     * Reads the checkpoint {@code file} of {@code net}: a parameter file as {@code --params-in} reads it (zoo and
+     * ONNX models alike; its buffers, trained running statistics, are the network's), or an .onnx export, imported
+     * with the ONNX options given (--freeze, --params-only, ...), whose stored weights are the checkpoint.
+     */
+    private Checkpoint checkpoint(Path file, Model net, int[] per, DType dt) throws IOException {
+        if (source == Source.ONNX_FILES) {
+            ModelArgument.Resolved r = file.equals(epoch0File) ? onnxModel : resolveCheckpoint(file);
+            Params p = r.onnx().params(dt);
+            return new Checkpoint(r.model(), p, r == onnxModel ? null : r.model());
+        }
+        Params p = KernelOptions.named("--checkpoints", () -> loadParams(file, net, per, dt));
+        return new Checkpoint(KernelCommand.withBuffersOf(net, p), p, null);
+    }
+
+    /**
+     * A .npz checkpoint read as {@code --params-in} reads it ({@link ParamsFile#load}); for an ONNX model, a file
+     * refused for holding a name that is not a parameter is refused saying why, where the reason is one a PyTorch
+     * state_dict runs into ({@link #notAParameter}).
+     */
+    private Params loadParams(Path file, Model net, int[] per, DType dt) throws IOException {
+        try {
+            return ParamsFile.load(file, net, per, dt);
+        } catch (IllegalArgumentException e) {
+            String why = source == Source.ONNX_PARAMS ? notAParameter(file) : null;
+            if (why == null) {
+                throw e;
+            }
+            throw new IllegalArgumentException(file + ": " + why, e);
+        }
+    }
+
+    /**
+     * Why a name of the .npz checkpoint {@code file} cannot be one of --model's parameters, where it is a constant
+     * of the ONNX file that the checkpoint would leave at the file's value at every epoch: a weight --freeze or
+     * --params-only made constant, or a batch norm's running statistic (a constant of the import); null for
+     * anything else (ParamsFile's own message then says what differs).
+     */
+    private String notAParameter(Path file) {
+        List<String> keys;
+        try {
+            keys = org.ntk4j.io.Npz.keys(file);
+        } catch (IOException | IllegalArgumentException e) {
+            return null;
+        }
+        String onnxFile = String.valueOf(onnxSpec().file().getFileName());
+        String perEpoch = "give one .onnx export per epoch (--checkpoints 'ck/epoch-{epoch}.onnx'), each with its own";
+        for (String k : keys) {
+            if (onnxModel.onnx().parameterNames().contains(k)) {
+                continue;
+            }
+            if (onnxModel.onnx().weightNames().contains(k)) {
+                return "'" + k + "' is not a parameter: --freeze or --params-only made it a constant, which keeps "
+                        + onnxFile + "'s value at every epoch; leave it out of the .npz where it did not train, or "
+                        + perEpoch;
+            }
+            if (k.endsWith("running_mean") || k.endsWith("running_var") || k.endsWith("num_batches_tracked")) {
+                return "'" + k + "' is a batch norm's running statistic, a constant of " + onnxFile + " that a .npz "
+                        + "checkpoint cannot change (every epoch would compute with " + onnxFile + "'s); " + perEpoch
+                        + " (exported with training=TrainingMode.PRESERVE)";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * An .onnx checkpoint imported as {@code --model FILE} would be, with the ONNX options given; its refusals name
+     * --checkpoints and the file.
+     */
+    private ModelArgument.Resolved resolveCheckpoint(Path file) {
+        String path = file.toString().replace("%", "%25").replace("?", "%3F");
+        try {
+            return modelArgument.resolve(org.ntk4j.onnx.OnnxSpec.PREFIX + path);
+        } catch (IllegalArgumentException e) {
+            String msg = e.getMessage();
+            throw new IllegalArgumentException(msg.startsWith("--model") ? "--checkpoints" + msg.substring(7) : msg,
+                    e);
+        }
+    }
+
+    /**
      * Reads every checkpoint once before any kernel, so that a file of another width or model, or a damaged one,
-     * is refused before the hours of kernels of the others, not after them; and warns, once, when the training
-     * run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised its inputs, which
-     * the study's sample is not. Returns each checkpoint's {@link RunFingerprint} (its model, parameters and the
-     * sample) by {@link #part}, which a resumed run compares with those its partial report recorded.
+     * is refused before the hours of kernels of the others, not after them (an .onnx checkpoint: a graph that is not
+     * epoch 0's network, {@link org.ntk4j.onnx.OnnxModel#differenceFrom}, and non-finite weights); and warns, once,
+     * when the training run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised its
+     * inputs, which the study's sample is not. Returns each checkpoint's {@link RunFingerprint} (its model, the
+     * bytes of an ONNX file among them, parameters and the sample) by {@link #part}, which a resumed run compares
+     * with those its partial report recorded.
      */
     private Map<String, String> checkEveryCheckpoint(TreeMap<Integer, TreeMap<Integer, Path>> files, int[] per,
             DType dt, PrintWriter err, Tensor xTrain, Tensor xTest) throws IOException {
         boolean warned = false;
         Map<String, String> fingerprints = new HashMap<>();
         for (var byWidth : files.entrySet()) {
-            String specOfWidth = Zoo.withWidth(model, byWidth.getKey());
-            Model net = Zoo.parse(specOfWidth);
+            String specOfWidth = source == Source.ZOO ? Zoo.withWidth(model, byWidth.getKey())
+                    : onnxModel.model().spec();
+            Model net = source == Source.ZOO ? Zoo.parse(specOfWidth) : onnxModel.model();
             for (var byEpoch : byWidth.getValue().entrySet()) {
                 Path f = byEpoch.getValue();
-                try (Params p = KernelOptions.named("--checkpoints", () -> ParamsFile.load(f, net, per, dt))) {
+                if (source == Source.ONNX_FILES) {
+                    fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()), onnxCheckpoint(f, per, dt, xTrain,
+                            xTest));
+                    continue; // no .state.npz: ntk4j train writes .npz checkpoints
+                }
+                try (Params p = KernelOptions.named("--checkpoints", () -> loadParams(f, net, per, dt))) {
                     fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()),
                             RunFingerprint.of(specOfWidth, p, xTrain, xTest));
                 }
@@ -366,9 +544,40 @@ public final class StudyCommand implements Callable<Integer> {
         return fingerprints;
     }
 
-    /** A checkpoint's name in the report: "width_W.epoch_E". */
-    private static String part(int width, int epoch) {
-        return "width_" + width + ".epoch_" + epoch;
+    /**
+     * Reads an .onnx checkpoint: refuses, naming it, a graph that is not epoch 0's network (another structure,
+     * parameter names or shapes) and non-finite weights; returns its fingerprint (the file's bytes, its parameters
+     * and the sample).
+     */
+    private String onnxCheckpoint(Path f, int[] per, DType dt, Tensor xTrain, Tensor xTest) {
+        ModelArgument.Resolved r = f.equals(epoch0File) ? onnxModel : resolveCheckpoint(f);
+        try {
+            String difference = r.onnx().differenceFrom(onnxModel.onnx());
+            if (difference != null) {
+                throw new IllegalArgumentException("--checkpoints: " + f + ": not the network of " + epoch0File
+                        + " (epoch 0's): " + difference + "; a study measures checkpoints of one network");
+            }
+            try (Params p = r.onnx().params(dt)) {
+                KernelOptions.named("--checkpoints", () -> {
+                    try {
+                        p.validate(r.model().paramSpecs(per), dt);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(f + ": " + e.getMessage(), e);
+                    }
+                    return null;
+                });
+                return RunFingerprint.of(r.model().spec(), p, xTrain, xTest);
+            }
+        } finally {
+            if (r != onnxModel) {
+                r.model().releaseCaches();
+            }
+        }
+    }
+
+    /** A checkpoint's name in the report: "width_W.epoch_E"; "epoch_E" for an ONNX model's one network. */
+    private String part(int width, int epoch) {
+        return Reports.studyPrefix(source != Source.ZOO, width) + "epoch_" + epoch;
     }
 
     private static List<Reports.StudyMetric> reportMetrics(List<Metric> metrics) {
@@ -388,31 +597,37 @@ public final class StudyCommand implements Callable<Integer> {
      */
     private double restore(JsonReport partial, Reports.StudySettings s, TrainingStudy study,
                            List<KernelKind> kindList, Map<String, String> fingerprints, Set<String> done) {
-        PartialReport.requireSame(partial, "model", "--model", s.model());
+        // an ONNX model's spec holds --freeze, --params-only, --input-shape and --output, which change the figures
+        PartialReport.requireSame(partial, "model", source == Source.ZOO ? "--model" : source == Source.ONNX_PARAMS
+                ? "--model/--freeze/--params-only/--input-shape/--output"
+                : "--freeze/--params-only/--input-shape/--output", s.model());
         PartialReport.requireSame(partial, "sample", "--sample", s.sample());
         PartialReport.requireSame(partial, "n", "--n", s.n());
         PartialReport.requireSame(partial, "dtype", "--dtype", s.dtype().shortName());
         PartialReport.requireSame(partial, "diag_reg", "--diag-reg", s.diagReg());
-        PartialReport.requireSame(partial, "widths", "--widths", s.widths());
+        if (source == Source.ZOO) {
+            PartialReport.requireSame(partial, "widths", "--widths", s.widths());
+        }
         PartialReport.requireSame(partial, "kinds", "--kinds", String.join(",", study.kindNames()));
         PartialReport.requireSame(partial, "method", "--method", s.method());
         PartialReport.requireSame(partial, "seed", "--seed", s.seed());
         PartialReport.requireSame(partial, "checkpoints", "--checkpoints", s.checkpoints());
-        for (int w : widths) {
-            Object epochs = partial.get("width_" + w + ".epochs_done");
+        for (int w : s.widths()) {
+            Object epochs = partial.get(Reports.studyPrefix(s.oneNetwork(), w) + "epochs_done");
             if (!(epochs instanceof int[])) {
                 continue;
             }
+            String which = source == Source.ZOO ? "width " + w + ", epoch " : "epoch ";
             for (int e : (int[]) epochs) {
                 String part = part(w, e);
                 if (!fingerprints.containsKey(part)) {
                     throw new IllegalArgumentException("--resume: --checkpoints: the partial report's run measured "
-                            + "width " + w + ", epoch " + e + ", which has no checkpoint file now; start a new run");
+                            + which + e + ", which has no checkpoint file now; start a new run");
                 }
                 if (!fingerprints.get(part).equals(partial.get(part + ".fingerprint"))) {
-                    throw new IllegalArgumentException("--resume: --checkpoints: the checkpoint of width " + w
-                            + ", epoch " + e + " (or the --sample inputs) differs from the one the partial report's "
-                            + "run measured; start a new run");
+                    throw new IllegalArgumentException("--resume: --checkpoints: the checkpoint of " + which + e
+                            + " (or the --sample inputs) differs from the one the partial report's run measured; "
+                            + "start a new run");
                 }
                 List<ApproximationReport.Row> rows = new ArrayList<>();
                 for (KernelKind k : kindList) {
@@ -494,8 +709,10 @@ public final class StudyCommand implements Callable<Integer> {
     /**
      * The checkpoint files of one width by epoch: {@code pattern} with {width} replaced, whose file name holds
      * {epoch} or * standing for the epoch's digits.
+     *
+     * @param forWidth " for width W" in messages, or "" for an ONNX model's one network
      */
-    static TreeMap<Integer, Path> checkpointFiles(String pattern, int width) throws IOException {
+    static TreeMap<Integer, Path> checkpointFiles(String pattern, int width, String forWidth) throws IOException {
         String p = pattern.replace("{width}", Integer.toString(width));
         requireNotDirectory(pattern, p);
         Path path = Path.of(p);
@@ -511,8 +728,7 @@ public final class StudyCommand implements Callable<Integer> {
                 + Pattern.quote(name.substring(at + marker.length())));
         Path dir = path.getParent() == null ? Path.of(".") : path.getParent();
         if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("--checkpoints " + pattern + ": no directory " + dir + " for width "
-                    + width);
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": no directory " + dir + forWidth);
         }
         TreeMap<Integer, Path> byEpoch = new TreeMap<>();
         try (Stream<Path> s = Files.list(dir)) {
@@ -535,12 +751,12 @@ public final class StudyCommand implements Callable<Integer> {
         }
         if (byEpoch.isEmpty()) {
             throw new IllegalArgumentException("--checkpoints " + pattern + ": no file in " + dir + " matches "
-                    + name + " for width " + width);
+                    + name + forWidth);
         }
         if (byEpoch.firstKey() != 0) {
-            throw new IllegalArgumentException("--checkpoints " + pattern + ": width " + width + " has no epoch-0 "
-                    + "checkpoint (the initialisation), which the kernel velocity is measured against; its first is "
-                    + byEpoch.firstEntry().getValue());
+            throw new IllegalArgumentException("--checkpoints " + pattern + ": " + (forWidth.isEmpty() ? "" : "width "
+                    + width + " has ") + "no epoch-0 checkpoint (the initialisation), which the kernel velocity is "
+                    + "measured against; its first is " + byEpoch.firstEntry().getValue());
         }
         return byEpoch;
     }

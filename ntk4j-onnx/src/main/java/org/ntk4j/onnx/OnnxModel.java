@@ -671,6 +671,108 @@ public final class OnnxModel {
         return independent;
     }
 
+    /**
+     * How this file's network differs from {@code reference}'s, in a phrase, or null where the two are one network
+     * with other weights (checkpoints of one training run exported one by one): the same inputs (names, per-example
+     * shapes, element types), output (name, shape), opset, nodes (operator, inputs, outputs and attributes, in
+     * order; node names and doc strings aside), initializers (names, element types and shapes, and the values of
+     * the integer ones, which are shapes, axes and indices) and parameters (names and shapes). The floating
+     * initializers' values, the weights and running statistics that training changes, may differ. PyTorch's
+     * {@code Identity} copies of equal initializers are compared as the import reads them (a tensor of their own),
+     * so that a bias equal to another at initialisation and not after is the same network.
+     *
+     * @param reference the model this one should be another checkpoint of
+     * @return null when the same network, else the first difference found (e.g. "node 3 is Tanh here, Relu
+     *     there")
+     */
+    public String differenceFrom(OnnxModel reference) {
+        OnnxGraph a = graph;
+        OnnxGraph b = reference.graph;
+        if (a.opset != b.opset) {
+            return "opset " + a.opset + " here, " + b.opset + " there";
+        }
+        if (a.inputs.size() != b.inputs.size()) {
+            return a.inputs.size() + " inputs here, " + b.inputs.size() + " there";
+        }
+        for (int i = 0; i < a.inputs.size(); i++) {
+            OnnxGraph.Input x = a.inputs.get(i);
+            OnnxGraph.Input y = b.inputs.get(i);
+            if (!x.name().equals(y.name()) || !java.util.Arrays.equals(x.shape(), y.shape())
+                    || x.elemType() != y.elemType()) {
+                return "input " + i + " is '" + x.name() + "' " + Shapes.str(x.shape()) + " "
+                        + InitializerData.typeName(x.elemType()) + " here, '" + y.name() + "' " + Shapes.str(y.shape())
+                        + " " + InitializerData.typeName(y.elemType()) + " there";
+            }
+        }
+        if (!a.outputName.equals(b.outputName) || !java.util.Arrays.equals(outputShape, reference.outputShape)) {
+            return "output '" + a.outputName + "' " + Shapes.str(outputShape) + " here, '" + b.outputName + "' "
+                    + Shapes.str(reference.outputShape) + " there";
+        }
+        Map<String, int[]> mine = paramShapes();
+        Map<String, int[]> theirs = reference.paramShapes();
+        for (Map.Entry<String, int[]> e : theirs.entrySet()) {
+            int[] s = mine.get(e.getKey());
+            if (s == null) {
+                return "no parameter '" + e.getKey() + "' here (its parameters are " + mine.keySet() + ")";
+            }
+            if (!java.util.Arrays.equals(s, e.getValue())) {
+                return "parameter '" + e.getKey() + "' has shape " + Shapes.str(s) + " here, "
+                        + Shapes.str(e.getValue()) + " there";
+            }
+        }
+        for (String name : mine.keySet()) {
+            if (!theirs.containsKey(name)) {
+                return "a parameter '" + name + "' that is not there (its parameters are " + theirs.keySet() + ")";
+            }
+        }
+        for (Map.Entry<String, InitializerData> e : b.initializers.entrySet()) {
+            InitializerData x = a.initializers.get(e.getKey());
+            InitializerData y = e.getValue();
+            if (x == null) {
+                return "no initializer '" + e.getKey() + "' here";
+            }
+            if (x.elemType != y.elemType || !java.util.Arrays.equals(x.shape, y.shape)) {
+                return "initializer '" + e.getKey() + "' is " + InitializerData.typeName(x.elemType) + " "
+                        + Shapes.str(x.shape) + " here, " + InitializerData.typeName(y.elemType) + " "
+                        + Shapes.str(y.shape) + " there";
+            }
+            if (x.ints != null && !java.util.Arrays.equals(x.ints, y.ints)) {
+                return "initializer '" + e.getKey() + "' (integers: a shape, axes or indices) holds other values";
+            }
+        }
+        for (String name : a.initializers.keySet()) {
+            if (!b.initializers.containsKey(name)) {
+                return "an initializer '" + name + "' that is not there";
+            }
+        }
+        if (a.nodes.size() != b.nodes.size()) {
+            return a.nodes.size() + " nodes here, " + b.nodes.size() + " there";
+        }
+        for (int i = 0; i < a.nodes.size(); i++) {
+            org.ntk4j.onnx.proto.OnnxProtos.NodeProto x = a.nodes.get(i);
+            org.ntk4j.onnx.proto.OnnxProtos.NodeProto y = b.nodes.get(i);
+            if (!x.getOpType().equals(y.getOpType()) || !x.getDomain().equals(y.getDomain())) {
+                return "node " + i + " ('" + x.getName() + "') is " + x.getOpType() + " here, " + y.getOpType()
+                        + " there";
+            }
+            if (!x.toBuilder().clearName().clearDocString().build()
+                    .equals(y.toBuilder().clearName().clearDocString().build())) {
+                return "node " + i + " ('" + x.getName() + "', " + x.getOpType() + ") has other inputs, outputs or "
+                        + "attributes";
+            }
+        }
+        return null;
+    }
+
+    /** Each parameter's shape, by name. */
+    private Map<String, int[]> paramShapes() {
+        Map<String, int[]> m = new LinkedHashMap<>();
+        for (String p : params) {
+            m.put(p, graph.initializers.get(p).shape);
+        }
+        return m;
+    }
+
     @Override
     public String toString() {
         return "onnx:" + graph.file + " (" + params.size() + " parameters, " + parameterCount() + " scalars)";
