@@ -45,7 +45,8 @@ import scala.runtime.BoxedUnit;
  * <ol>
  *   <li>The driver plans (the caller passes the plan), creates or resumes the store, and broadcasts what every
  *       task needs once: the model spec, the parameters, x1 and x2 (exact copies), the plan and the output path.
- *       </li>
+ *       Tasks that run in the driver's JVM (local mode) read the driver's own parameters, x1 and x2 instead
+ *       ({@link DriverInputs}), so that the inputs are held once, as in a local run.</li>
  *   <li>The tiles still to do are cut into groups of consecutive tiles of one row of the grid, one Spark task
  *       per group (about three per core of the executors registered when the job starts), so a task prepares its
  *       row tile (forward pass, cotangents) once and reuses it for every block of its group
@@ -257,9 +258,10 @@ public final class SparkKernelJob {
      * @param sc the Spark context whose cluster computes the tiles
      * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
      *     (executors rebuild the model; an ONNX file must be at the same path on every executor)
-     * @param params the network parameters; copied for the broadcast, left open
-     * @param x1 the first data set [N1, ...]; copied for the broadcast, left open
-     * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); left open
+     * @param params the network parameters; copied for the broadcast, read by the tasks of this JVM (local mode)
+     *     until the job has ended (this method returns once none reads them), left open
+     * @param x1 the first data set [N1, ...]; likewise
+     * @param x2 the second data set, or null when the plan is symmetric (x2 = x1); likewise
      * @param store the run's ledger: its {@link org.ntk4j.io.TileStore}, created or resumed by the caller (not
      *     opened for data only), which stays open
      * @param out the store's output path, as the executors reach it
@@ -301,6 +303,9 @@ public final class SparkKernelJob {
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
         int blasBefore = Blas.threads();
+        // tasks in this JVM (local mode) read the driver's tensors instead of copies of their own, so the inputs are
+        // held once, as in a local run; closed (waiting out the tasks that read them) before the caller may close them
+        DriverInputs.Registration registered = DriverInputs.register(tag, params, x1, x2);
         sc.sc().addJobTag(tag);
         try {
             RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
@@ -332,6 +337,7 @@ public final class SparkKernelJob {
             throw jobFailure(e, stopped);
         } finally {
             sc.sc().removeJobTag(tag);
+            registered.close();
             if (!sc.sc().isStopped()) {
                 shared.destroy();
             }
@@ -561,27 +567,40 @@ public final class SparkKernelJob {
                         + "inputs (" + e.getMessage() + "); give executors more memory (spark.executor.memory)");
             }
             int[] group = partition.next();
-            // one worker per task, as many tasks computing at once as the executor's cores and memory allow; in
-            // local mode the executor is the driver's JVM, which holds the inputs too
+            // in local mode the executor is the driver's JVM, whose inputs the tasks read (DriverInputs): held
+            // once, as in the local run; a task of another JVM finds none and computes from its own copy
+            boolean local = DriverInputs.registered(in.job);
+            // one worker per task, as many tasks computing at once as the executor's cores and memory allow
             TaskShare share = TaskShare.of(in.plan, executor, in.executorCores.getOrDefault(executor,
                     Runtime.getRuntime().availableProcessors()), in.taskCpus, Pointer.maxBytes(),
-                    executor.equals(SparkContext$.MODULE$.DRIVER_IDENTIFIER()) ? in.plan.inputBytes() : 0);
+                    local || executor.equals(SparkContext$.MODULE$.DRIVER_IDENTIFIER()) ? in.plan.inputBytes() : 0,
+                    local);
             return share.run(in.job, context, () -> {
                 // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over
                 // threads is computed in blocks whose bits may depend on their size, so a tile's bits would
                 // otherwise depend on the thread count); TaskShare keeps tasks × threads within the cores. In
                 // local mode this sets the driver JVM's BLAS, which compute() restores.
                 Blas.setThreads(in.plan.blasThreads());
-                try {
-                    return compute(in, share.plan(), group, context.attemptNumber());
+                // taken once the task may compute, so that a task waiting for its turn holds nothing the driver
+                // waits for
+                try (DriverInputs.Lease lease = local ? DriverInputs.lease(in.job) : null) {
+                    if (local && lease == null) {
+                        throw new IllegalStateException("the kernel job " + in.job + " ended before this task "
+                                + "computed");
+                    }
+                    return compute(in, lease, share.plan(), group, context.attemptNumber());
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             });
         }
 
-        private static long[] compute(TaskInputs in, TilePlan taskPlan, int[] group, int attempt)
-                throws IOException {
+        /**
+         * Computes the group from the driver's inputs ({@code lease}, local mode: read, never closed) or, when
+         * null, from copies of the broadcast ones.
+         */
+        private static long[] compute(TaskInputs in, DriverInputs.Lease lease, TilePlan taskPlan, int[] group,
+                                      int attempt) throws IOException {
             TilePlan plan = in.plan;
             Set<Integer> others = new HashSet<>();
             for (int i = 0; i < plan.tileCount(); i++) {
@@ -600,15 +619,24 @@ public final class SparkKernelJob {
                         + "driver's: its file's bytes differ (every executor must read the same file at that path, "
                         + "unchanged during the run)");
             }
-            try (Params params = TensorData.toParams(in.params, in.buffers);
-                 Tensor x1 = in.x1.toTensor();
-                 Tensor x2 = in.x2 == null ? null : in.x2.toTensor();
+            try (Params own = lease == null ? TensorData.toParams(in.params, in.buffers) : null;
+                 Tensor ownX1 = lease == null ? in.x1.toTensor() : null;
+                 Tensor ownX2 = lease == null && in.x2 != null ? in.x2.toTensor() : null;
                  TileStore data = TileStore.openData(Path.of(in.out), plan)) {
+                Params params = lease == null ? own : lease.params();
+                Tensor x1 = lease == null ? ownX1 : lease.x1();
+                Tensor x2 = lease == null ? ownX2 : lease.x2();
                 // the spec rebuilds the layers; the running statistics of a parameter file travel with the parameters
                 Model model = params.buffers().isEmpty() ? spec : spec.withBuffers(params.buffers());
                 EmpiricalNtk ntk = EmpiricalNtk.of(model, params).memoryBudget(plan.budgetBytes());
                 TiledKernel tiles = new TiledKernel(ntk, taskPlan, x1, x2);
                 tiles.run(others, (tile, block) -> {
+                    if (lease != null && lease.ended()) {
+                        // the job has ended (failed or cancelled): the driver waits for this task to let go of its
+                        // inputs before they may be closed
+                        throw new IllegalStateException("the kernel job " + in.job + " ended while this task "
+                                + "computed");
+                    }
                     if (attempt == 0 && tile.index() == in.failFirstAttemptOfTile) {
                         injectFailure(data, tile, block);
                     }

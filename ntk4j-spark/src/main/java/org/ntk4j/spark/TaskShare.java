@@ -11,11 +11,13 @@ import org.ntk4j.ntk.TilePlan;
 /**
  * How a Spark task of a plan shares its executor with the job's other tasks. Spark runs as many tasks at once as
  * the executor has cores (over {@code spark.task.cpus}); each task computes its tiles on one worker with the plan's
- * BLAS threads (the tiles' bits depend on them, {@link TilePlan#blasThreads()}), and holds its own copy of the
- * inputs, one block's peak and, where it fits its share, a cache of its prepared tiles. So at most
- * {@link #atOnce()} of the job's tasks compute at once in an executor's JVM: no more than the executor's cores over
- * the plan's BLAS threads, and no more than fit in its memory (the plan's budget, or the JVM's off-heap limit where
- * that is smaller, less what the JVM holds besides: in local mode, the driver's inputs); the others wait.
+ * BLAS threads (the tiles' bits depend on them, {@link TilePlan#blasThreads()}), and holds the inputs (its own
+ * copy on a cluster's executor; in local mode the driver's, shared by the tasks, {@link DriverInputs}), one block's
+ * peak and, where it fits its share, a cache of its prepared tiles. So at most {@link #atOnce()} of the job's tasks
+ * compute at once in an executor's JVM: no more than the executor's cores over the plan's BLAS threads, and no more
+ * than fit in its memory (the plan's budget, or the JVM's off-heap limit where that is smaller); the others wait.
+ * Shared inputs count once, as in a local run of the plan, so that a local-mode run stays within the plan's budget
+ * as the local run does, on the same tile grid.
  */
 final class TaskShare {
     /** Per JVM: each job's tasks computing now. */
@@ -41,24 +43,37 @@ final class TaskShare {
      * @param cores the executor's cores
      * @param taskCpus Spark's cores per task ({@code spark.task.cpus})
      * @param limit the executor JVM's off-heap limit (JavaCPP's {@code maxBytes}), or 0 for none
-     * @param held the bytes of tensors the JVM holds besides the tasks
+     * @param held the bytes of tensors the JVM holds besides the tasks (in local mode the driver's inputs)
+     * @param shared true when the tasks read the inputs that {@code held} counts rather than copies of their own
+     *     (local mode, {@link DriverInputs}): a task then adds one block's peak (and its cache) to them, and the
+     *     inputs count once within the plan's budget
      * @return the share
      * @throws IllegalStateException if one task needs more than the JVM's limit leaves
      */
-    static TaskShare of(TilePlan plan, String executor, int cores, int taskCpus, long limit, long held) {
-        long need = plan.withWorkers(1, plan.budgetBytes()).predictedPeakBytes();
-        long memory = limit > 0 ? Math.min(plan.budgetBytes(), limit - held) : plan.budgetBytes();
-        if (limit > 0 && need > limit - held) {
+    static TaskShare of(TilePlan plan, String executor, int cores, int taskCpus, long limit, long held,
+                        boolean shared) {
+        long one = plan.withWorkers(1, plan.budgetBytes()).predictedPeakBytes();
+        // shared: the inputs are held once, beside the tasks' blocks, as the local run holds them beside its
+        // workers' (the plan's budget counts them once); else each task holds its own copy within its share
+        long need = shared ? one - plan.inputBytes() : one;
+        long room = limit > 0 ? limit - held : Long.MAX_VALUE;
+        long memory = shared ? Math.min(plan.budgetBytes() - plan.inputBytes(), room)
+                : Math.min(plan.budgetBytes(), room);
+        if (need > room) {
             throw new IllegalStateException("executor " + executor + ": its off-heap limit " + CostModel.human(limit)
                     + (held > 0 ? ", less the driver's inputs (" + CostModel.human(held) + ")," : "")
-                    + " is below the " + CostModel.human(need) + " a task of this plan needs (the inputs and one "
-                    + "block); give executors more memory (spark.executor.memory) or plan with a smaller --memory");
+                    + " is below the " + CostModel.human(need) + " a task of this plan needs (" + (shared
+                    ? "one block" : "the inputs and one block") + "); give executors more memory "
+                    + "(spark.executor.memory) or plan with a smaller --memory");
         }
         int slots = Math.max(1, cores / Math.max(1, taskCpus));
         int threads = Math.max(1, cores / plan.blasThreads());
-        int fit = (int) Math.max(1, Math.min(Integer.MAX_VALUE, memory / need));
+        int fit = (int) Math.max(1, Math.min(Integer.MAX_VALUE, memory / Math.max(1, need)));
         int atOnce = Math.min(slots, Math.min(threads, fit));
-        long budget = Math.max(need, memory / atOnce);
+        // a task's plan counts the inputs in its budget (TiledKernel keeps its cache within what the budget leaves
+        // beside the plan's predicted peak, the inputs included): shared, the inputs plus the task's part of the rest
+        long part = Math.max(need, memory / atOnce);
+        long budget = shared ? plan.inputBytes() + part : part;
         return new TaskShare(executor, atOnce, need, plan.withWorkers(1, budget));
     }
 
@@ -72,7 +87,7 @@ final class TaskShare {
     }
 
     /**
-     * What one task needs: its inputs and one block's peak, without a cache.
+     * What one task needs: one block's peak, and its inputs unless they are shared, without a cache.
      *
      * @return bytes
      */

@@ -44,30 +44,64 @@ class TaskShareTest {
         assertThat(need).isEqualTo(roomy.inputBytes() + (roomy.predictedPeakBytes() - roomy.inputBytes()) / 2);
         int threads = roomy.blasThreads();
         // cores: as many as Spark's slots (over the plan's BLAS threads), each task one worker
-        TaskShare s = TaskShare.of(roomy, "1", 8, 1, 0, 0);
+        TaskShare s = TaskShare.of(roomy, "1", 8, 1, 0, 0, false);
         assertThat(s.atOnce()).isEqualTo(Math.max(1, 8 / threads));
         assertThat(s.plan().workers()).isEqualTo(1);
         assertThat(s.need()).isEqualTo(need);
         assertThat(s.plan().budgetBytes()).isEqualTo(roomy.budgetBytes() / s.atOnce());
-        assertThat(TaskShare.of(roomy, "1", 8, 4, 0, 0).atOnce()).as("spark.task.cpus 4").isEqualTo(2);
+        assertThat(TaskShare.of(roomy, "1", 8, 4, 0, 0, false).atOnce()).as("spark.task.cpus 4").isEqualTo(2);
         // memory: a limit that holds three tasks' need
-        TaskShare three = TaskShare.of(roomy, "1", 8, 1, 3 * need + need / 2, 0);
+        TaskShare three = TaskShare.of(roomy, "1", 8, 1, 3 * need + need / 2, 0, false);
         assertThat(three.atOnce()).isEqualTo(Math.min(3, Math.max(1, 8 / threads)));
         assertThat(three.plan().budgetBytes()).isEqualTo((3 * need + need / 2) / three.atOnce());
         // the driver's own inputs count in local mode
-        assertThat(TaskShare.of(roomy, "driver", 8, 1, 3 * need, roomy.inputBytes()).atOnce()).isLessThan(3);
+        assertThat(TaskShare.of(roomy, "driver", 8, 1, 3 * need, roomy.inputBytes(), false).atOnce()).isLessThan(3);
         // the plan's budget bounds the executor's share: the plan made for 2 workers runs 2 tasks at most
         TilePlan tight = roomy.withWorkers(2, roomy.predictedPeakBytes());
-        assertThat(TaskShare.of(tight, "1", 8, 1, 1L << 40, 0).atOnce()).isEqualTo(1); // each task holds the inputs
-        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, need - 1, 0))
+        // each task holds the inputs
+        assertThat(TaskShare.of(tight, "1", 8, 1, 1L << 40, 0, false).atOnce()).isEqualTo(1);
+        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, need - 1, 0, false))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("executor 7: its off-heap limit")
                 .hasMessageContaining("a task of this plan needs (the inputs and one block)");
     }
 
+    /**
+     * Local mode, the tasks reading the driver's inputs ({@link DriverInputs}): the inputs count once, as in the
+     * local run of the plan, so the plan made for 2 workers within its predicted peak runs 2 tasks at once, and
+     * the inputs plus every task's share stay within the budget.
+     */
+    @Test
+    void sharedInputsCountOnce() {
+        TilePlan roomy = plan(1L << 30);
+        TilePlan tight = roomy.withWorkers(2, roomy.predictedPeakBytes());
+        long inputs = tight.inputBytes();
+        long block = tight.withWorkers(1, tight.budgetBytes()).predictedPeakBytes() - inputs;
+        assertThat(block).isEqualTo((tight.predictedPeakBytes() - inputs) / 2);
+        int threads = tight.blasThreads();
+        TaskShare s = TaskShare.of(tight, "driver", 8, 1, 0, inputs, true);
+        assertThat(s.need()).isEqualTo(block);
+        assertThat(s.atOnce()).isEqualTo(Math.min(2, Math.max(1, 8 / threads)));
+        assertThat(s.plan().workers()).isEqualTo(1);
+        // a task's plan counts the shared inputs in its budget: its cache gets what is left beside them and its block
+        assertThat(s.plan().budgetBytes()).isEqualTo(inputs + (tight.budgetBytes() - inputs) / s.atOnce());
+        assertThat(inputs + s.atOnce() * (s.plan().budgetBytes() - inputs)).isLessThanOrEqualTo(tight.budgetBytes());
+        // as the copies of a cluster's tasks: one at a time
+        assertThat(TaskShare.of(tight, "driver", 8, 1, 0, inputs, false).atOnce()).isEqualTo(1);
+        // a limit below the budget: what it leaves beside the inputs, one block's worth
+        TaskShare limited = TaskShare.of(tight, "driver", 8, 1, inputs + block + block / 2, inputs, true);
+        assertThat(limited.atOnce()).isEqualTo(1);
+        assertThat(limited.plan().budgetBytes()).isEqualTo(inputs + block + block / 2);
+        assertThatThrownBy(() -> TaskShare.of(tight, "driver", 8, 1, inputs + block - 1, inputs, true))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("executor driver: its off-heap limit")
+                .hasMessageContaining("less the driver's inputs (")
+                .hasMessageContaining("a task of this plan needs (one block)");
+    }
+
     @Test
     void noMoreTasksComputeAtOnceThanTheShareAllows() throws Exception {
-        TaskShare s = TaskShare.of(plan(1L << 30), "1", 2, 1, 0, 0);
+        TaskShare s = TaskShare.of(plan(1L << 30), "1", 2, 1, 0, 0, false);
         int atOnce = s.atOnce();
         AtomicInteger inside = new AtomicInteger();
         AtomicInteger most = new AtomicInteger();
@@ -102,7 +136,7 @@ class TaskShareTest {
 
     @Test
     void aTaskOutOfMemoryFailsAsSuchAndTheDriverReportsAnOutOfMemoryError() {
-        TaskShare s = TaskShare.of(plan(1L << 30), "3", 2, 1, 0, 0);
+        TaskShare s = TaskShare.of(plan(1L << 30), "3", 2, 1, 0, 0, false);
         assertThatThrownBy(() -> s.run("oom-test", null, () -> {
             throw new OutOfMemoryError("Cannot allocate new FloatPointer");
         })).isInstanceOf(TaskShare.OutOfMemory.class)
