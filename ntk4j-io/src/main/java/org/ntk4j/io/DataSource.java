@@ -921,9 +921,15 @@ public final class DataSource {
             return line;
         }
 
-        /** "x.csv: line 17, column 3 (pixel2)": where cell {@code c} is. */
+        /**
+         * "x.csv: line 17, column 3 (pixel2)": where cell {@code c} is. The column's name is escaped to one line
+         * (a quoted header name may hold a line break, {@code "x\ny"}): the NaN/Inf refusal is an
+         * IllegalArgumentException, which unlike DataFormatException does not escape its message, and put the name's
+         * line break into the message raw (found by PrefixReadProperties, 2026-12-07).
+         */
         String at(int c) {
-            return file + ": line " + line(c) + ", column " + (c + 1) + " (" + header.get(c) + ")";
+            return file + ": line " + line(c) + ", column " + (c + 1) + " ("
+                    + DataFormatException.oneLine(header.get(c)) + ")";
         }
     }
 
