@@ -2,9 +2,14 @@ package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
 import java.util.function.IntConsumer;
+import org.ntk4j.io.Npy;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
 import picocli.CommandLine;
 
 /** Runs the command line in-process for tests. */
@@ -47,5 +52,16 @@ final class CliRuns {
         int code = Main.run(new PrintWriter(out), new PrintWriter(err), factory, args);
         assertThat(code).as("exit code of %s; stderr: %s", String.join(" ", args), err).isEqualTo(expectedCode);
         return new String[] {out.toString(), err.toString()};
+    }
+
+    /** The values of an .npy file (a command's output, a script's reference), in float64, row-major. */
+    static double[] values(Path npy) throws IOException {
+        try (Tensor t = Npy.readTensor(npy, DType.F64)) {
+            double[] v = new double[t.size()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = t.getFlat(i);
+            }
+            return v;
+        }
     }
 }

@@ -38,16 +38,6 @@ class OnnxCommandTest {
         return x;
     }
 
-    private static double[] read(Path npy) throws Exception {
-        try (Tensor t = Npy.readTensor(npy, DType.F64)) {
-            double[] v = new double[t.size()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = t.getFlat(i);
-            }
-            return v;
-        }
-    }
-
     /** x1·x2 + c over the rows of X. */
     private static double[] gram(double c) {
         double[] k = new double[25];
@@ -83,20 +73,20 @@ class OnnxCommandTest {
             String[] r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--kind", kind,
                     "--dtype", "f64", "--out", k.toString(), "--quiet");
             assertThat(r[0]).contains("10 parameters");
-            OnnxFiles.assertClose(read(k), gram(1), 1e-12);
+            OnnxFiles.assertClose(CliRuns.values(k), gram(1), 1e-12);
         }
         // the bias frozen: Θ = x1·x2, with 8 parameters
         Path k = dir.resolve("frozen.npy");
         String[] r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
                 "--freeze", "^b$", "--out", k.toString(), "--quiet");
         assertThat(r[0]).contains("8 parameters");
-        OnnxFiles.assertClose(read(k), gram(0), 1e-12);
+        OnnxFiles.assertClose(CliRuns.values(k), gram(0), 1e-12);
         r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
                 "--params-only", "^b$", "--out", k.toString(), "--overwrite", "--quiet");
         assertThat(r[0]).contains("2 parameters");
         double[] ones = new double[25];
         java.util.Arrays.fill(ones, 1);
-        OnnxFiles.assertClose(read(k), ones, 1e-12);
+        OnnxFiles.assertClose(CliRuns.values(k), ones, 1e-12);
     }
 
     @Test
@@ -112,7 +102,7 @@ class OnnxCommandTest {
         try (Params p = onnx.params(DType.F64)) {
             full = library(onnx, p);
         }
-        OnnxFiles.assertClose(read(k), full, 1e-12);
+        OnnxFiles.assertClose(CliRuns.values(k), full, 1e-12);
 
         Path kf = dir.resolve("kf.npy");
         r = CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
@@ -121,7 +111,7 @@ class OnnxCommandTest {
         OnnxModel frozen = onnx.freeze(Pattern.compile("^W1$"));
         try (Params p = frozen.params(DType.F64)) {
             double[] expected = library(frozen, p);
-            OnnxFiles.assertClose(read(kf), expected, 1e-12);
+            OnnxFiles.assertClose(CliRuns.values(kf), expected, 1e-12);
             assertThat(Math.abs(expected[0] - full[0])).isGreaterThan(1e-3);
         }
 
@@ -132,7 +122,7 @@ class OnnxCommandTest {
                 "--kind", "full", "--method", "vp", "--out", kfull.toString(), "--quiet");
         CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
                 "--kind", "pntk", "--out", kp.toString(), "--quiet");
-        double[] f = read(kfull);
+        double[] f = CliRuns.values(kfull);
         double[] expected = new double[25];
         for (int i = 0; i < 5; i++) {
             for (int j = 0; j < 5; j++) {
@@ -143,7 +133,7 @@ class OnnxCommandTest {
                 }
             }
         }
-        OnnxFiles.assertClose(read(kp), expected, 1e-12);
+        OnnxFiles.assertClose(CliRuns.values(kp), expected, 1e-12);
     }
 
     /**
@@ -183,8 +173,8 @@ class OnnxCommandTest {
         CliRuns.run(0, "kernel", "--model", model.toString(), "--data", "synthetic:40,4", "--dtype", "f64",
                 "--kind", "full", "--tile", "16", "--out", fresh.toString(), "--quiet");
         assertThat(Files.readAllBytes(k)).isEqualTo(Files.readAllBytes(fresh));
-        double[] tanh = read(k);
-        double[] other = read(sigmoid);
+        double[] tanh = CliRuns.values(k);
+        double[] other = CliRuns.values(sigmoid);
         double largest = 0;
         for (int i = 0; i < tanh.length; i++) {
             largest = Math.max(largest, Math.abs(tanh[i] - other[i]));
@@ -219,8 +209,8 @@ class OnnxCommandTest {
                     "--params-in", in.toString(), "--out", k.toString(), "--quiet");
             OnnxModel onnx = OnnxModel.load(model);
             double[] expected = library(onnx, new Params(new LinkedHashMap<>(changed)));
-            OnnxFiles.assertClose(read(k), expected, 1e-12);
-            assertThat(Math.abs(read(k)[0] - read(dir.resolve("k0.npy"))[0])).isGreaterThan(1e-3);
+            OnnxFiles.assertClose(CliRuns.values(k), expected, 1e-12);
+            assertThat(Math.abs(CliRuns.values(k)[0] - CliRuns.values(dir.resolve("k0.npy"))[0])).isGreaterThan(1e-3);
             changed.get("W2").close();
             // a parameter of another shape: one line naming it
             Map<String, Tensor> bad = new LinkedHashMap<>(p);
@@ -386,12 +376,12 @@ class OnnxCommandTest {
             try (Params p = onnx.params(DType.F64); Tensor x = onnx.pack(Map.of("a", ta, "b", tb));
                  Tensor expected = EmpiricalNtk.of(onnx.model(), p).ntk(x, null)) {
                 double[] e = expected.toDoubleArray();
-                OnnxFiles.assertClose(read(k), e, 1e-12);
+                OnnxFiles.assertClose(CliRuns.values(k), e, 1e-12);
                 double[] firstThree = new double[15];
                 for (int i = 0; i < 5; i++) {
                     System.arraycopy(e, 5 * i, firstThree, 3 * i, 3);
                 }
-                OnnxFiles.assertClose(read(kx2), firstThree, 1e-12);
+                OnnxFiles.assertClose(CliRuns.values(kx2), firstThree, 1e-12);
             }
             Path missing = dir.resolve("missing.npz");
             Npz.write(missing, Map.of("a", ta));

@@ -1,15 +1,9 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,49 +24,12 @@ import org.ntk4j.tensor.Tensor;
  * kernel equals the library's. CI sets NTK4J_REQUIRE_TORCH=1: there a missing torch fails these tests.
  */
 class OnnxTorchCommandTest {
-    static final String PYTHON = "/usr/bin/python3";
-
     @TempDir
     static Path dir;
 
     @BeforeAll
     static void export() throws Exception {
-        boolean torch = torchPresent();
-        assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)", PYTHON)
-                .isTrue();
-        assumeTrue(torch, "SKIPPED: " + PYTHON + " cannot import torch; the CLI on an exported model is not checked "
-                + "here. apt-get install python3-torch to run it.");
-        Path script = dir.resolve("export_mlp.py");
-        try (InputStream s = OnnxTorchCommandTest.class.getResourceAsStream("export_mlp.py")) {
-            Files.copy(s, script);
-        }
-        ProcessBuilder pb = new ProcessBuilder(List.of(PYTHON, script.toString(), dir.toString()))
-                .redirectErrorStream(true);
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0).as(out).isTrue();
-    }
-
-    private static boolean torchPresent() {
-        try {
-            Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
-    private static double[] read(Path npy) throws IOException {
-        try (Tensor t = Npy.readTensor(npy, DType.F64)) {
-            double[] v = new double[t.size()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = t.getFlat(i);
-            }
-            return v;
-        }
+        TorchScripts.run(dir, "export_mlp.py", "the CLI on an exported model");
     }
 
     private static String model() {
@@ -91,12 +48,12 @@ class OnnxTorchCommandTest {
         assertThat(out).contains("80 parameters; x1 [6, 5]");
         // float32 weights and inputs widened exactly on both sides, the rest float64 arithmetic, except LayerNorm's
         // epsilon: ONNX stores it as a float32 attribute (1e-5 + 2.5e-13), PyTorch's float64 module uses 1e-5
-        OnnxFiles.assertClose(read(k), read(dir.resolve("pntk.npy")), 1e-7);
+        OnnxFiles.assertClose(CliRuns.values(k), CliRuns.values(dir.resolve("pntk.npy")), 1e-7);
         // float32: the stated tolerance
         Path k32 = dir.resolve("pntk-f32.npy");
         CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--kind", "pntk", "--out", k32.toString(),
                 "--overwrite", "--quiet");
-        OnnxFiles.assertClose(read(k32), read(dir.resolve("pntk.npy")), 1e-4);
+        OnnxFiles.assertClose(CliRuns.values(k32), CliRuns.values(dir.resolve("pntk.npy")), 1e-4);
     }
 
     /**
@@ -114,11 +71,11 @@ class OnnxTorchCommandTest {
                 "--out", k.toString(), "--overwrite", "--quiet")[0];
         assertThat(out).contains("427 parameters; x1 [6, 5]");
         // float32 weights widened exactly, float64 arithmetic on both sides
-        OnnxFiles.assertClose(read(k), read(dir.resolve("text_pntk.npy")), 1e-12);
+        OnnxFiles.assertClose(CliRuns.values(k), CliRuns.values(dir.resolve("text_pntk.npy")), 1e-12);
         Path k32 = dir.resolve("text-pntk-f32.npy");
         CliRuns.run(0, "kernel", "--model", text, "--data", ids, "--kind", "pntk", "--out", k32.toString(),
                 "--overwrite", "--quiet");
-        OnnxFiles.assertClose(read(k32), read(dir.resolve("text_pntk.npy")), 1e-5);
+        OnnxFiles.assertClose(CliRuns.values(k32), CliRuns.values(dir.resolve("text_pntk.npy")), 1e-5);
         Path bad = dir.resolve("bad-ids.npy");
         Npy.write(bad, NpyArray.ofLongs(NpyDType.INT64, new long[] {1, 2, 3, 4, 5, 6, 7, 50, 8, 9}, 2, 5));
         String err = CliRuns.run(2, "kernel", "--model", text, "--data", bad.toString())[1];
@@ -141,7 +98,7 @@ class OnnxTorchCommandTest {
             for (int i = 0; i < expected.length; i++) {
                 expected[i] = lib.getFlat(i);
             }
-            OnnxFiles.assertClose(read(k), expected, 1e-12);
+            OnnxFiles.assertClose(CliRuns.values(k), expected, 1e-12);
         }
         // fc1 (35 + 7) frozen: 38 of the 80 remain
         String out = CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--freeze", "^fc1\\.")[0];
@@ -161,7 +118,7 @@ class OnnxTorchCommandTest {
                 "fc2.weight", "fc2.bias");
         CliRuns.run(0, "kernel", "--model", model(), "--data", data(), "--dtype", "f64", "--params-in", p.toString(),
                 "--out", k2.toString(), "--overwrite", "--quiet");
-        assertThat(read(k2)).containsExactly(read(k1));
+        assertThat(CliRuns.values(k2)).containsExactly(CliRuns.values(k1));
     }
 
     @Test

@@ -1,23 +1,18 @@
 package org.ntk4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.ntk4j.cli.CliRuns.run;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.JsonReport;
-import org.ntk4j.io.Npy;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -37,43 +32,7 @@ class StudyOnnxCommandTest {
 
     @BeforeAll
     static void trainAndExport() throws Exception {
-        boolean torch = torchPresent();
-        assertThat(torch || !"1".equals(System.getenv("NTK4J_REQUIRE_TORCH")))
-                .as("NTK4J_REQUIRE_TORCH=1 but %s cannot import torch (apt-get install python3-torch)",
-                        OnnxTorchCommandTest.PYTHON).isTrue();
-        assumeTrue(torch, "SKIPPED: " + OnnxTorchCommandTest.PYTHON + " cannot import torch; the study of a PyTorch "
-                + "model's checkpoints is not checked here. apt-get install python3-torch to run it.");
-        Path script = dir.resolve("study_checkpoints.py");
-        try (InputStream s = StudyOnnxCommandTest.class.getResourceAsStream("study_checkpoints.py")) {
-            Files.copy(s, script);
-        }
-        ProcessBuilder pb = new ProcessBuilder(List.of(OnnxTorchCommandTest.PYTHON, script.toString(),
-                dir.toString())).redirectErrorStream(true);
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0).as(out).isTrue();
-    }
-
-    private static boolean torchPresent() {
-        try {
-            Process p = new ProcessBuilder(OnnxTorchCommandTest.PYTHON, "-c", "import torch")
-                    .redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
-    private static double[] read(Path npy) throws IOException {
-        try (Tensor t = Npy.readTensor(npy, DType.F64)) {
-            double[] v = new double[t.size()];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = t.getFlat(i);
-            }
-            return v;
-        }
+        TorchScripts.run(dir, "study_checkpoints.py", "the study of a PyTorch model's checkpoints");
     }
 
     private static String npzCheckpoints() {
@@ -117,7 +76,7 @@ class StudyOnnxCommandTest {
      */
     @Test
     void kernelVelocityOfBothRoutesIsPyTorchsAndTheirFiguresAgree() throws Exception {
-        double[] velocity = read(dir.resolve("velocity.npy"));
+        double[] velocity = CliRuns.values(dir.resolve("velocity.npy"));
         assertThat(velocity[1]).isGreaterThan(0.05); // the training moved the kernel
         Path npzJson = work.resolve("npz.json");
         Path plots = work.resolve("plots");
@@ -155,7 +114,7 @@ class StudyOnnxCommandTest {
         // --freeze '^fc\.' on the exports: the eNTK with respect to the conv layer alone, at each epoch's weights
         Path frozen = work.resolve("frozen.json");
         run(0, args("--checkpoints", onnxPattern, "--freeze", "^fc\\.", "--json", frozen.toString()));
-        assertVelocities(JsonReport.read(frozen), read(dir.resolve("velocity_conv.npy")));
+        assertVelocities(JsonReport.read(frozen), CliRuns.values(dir.resolve("velocity_conv.npy")));
     }
 
     /**
@@ -170,7 +129,7 @@ class StudyOnnxCommandTest {
         Path json = work.resolve("bn.json");
         run(0, args("--checkpoints", bn.resolve("onnx").resolve("epoch-{epoch}.onnx").toString(), "--json",
                 json.toString()));
-        assertVelocities(JsonReport.read(json), read(dir.resolve("bn_velocity.npy")));
+        assertVelocities(JsonReport.read(json), CliRuns.values(dir.resolve("bn_velocity.npy")));
 
         String[] o = run(2, args("--model", bn.resolve("onnx").resolve("epoch-0.onnx").toString(), "--checkpoints",
                 bn.resolve("npz").resolve("epoch-{epoch}.npz").toString()));
