@@ -45,28 +45,28 @@ class OnnxAuditModelsTest {
 
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_audit.py",
+            "--model", specs());
 
-    /** Exports every variant in one Python process (about 10 s); once per class. */
-    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        if (!exported) {
-            List<String> specs = new ArrayList<>();
-            for (String[] names : new String[][] {EXACT, OTHERS}) {
-                for (String m : names) {
-                    specs.add(m + ":13");
-                    specs.add(m + ":17");
-                }
-            }
-            for (String m : EDGES) {
+    /** EXACT and OTHERS at opsets 13 and 17, EDGES at 17, a GRU of a fixed batch. */
+    private static String specs() {
+        List<String> specs = new ArrayList<>();
+        for (String[] names : new String[][] {EXACT, OTHERS}) {
+            for (String m : names) {
+                specs.add(m + ":13");
                 specs.add(m + ":17");
             }
-            specs.add("gru:17:fixed");
-            TorchReference.run(exports, "torch_onnx_audit.py", "--model", String.join(",", specs),
-                    "--out", exports.toString());
-            exported = true;
         }
-        return exports.resolve(variant);
+        for (String m : EDGES) {
+            specs.add(m + ":17");
+        }
+        specs.add("gru:17:fixed");
+        return String.join(",", specs);
+    }
+
+    /** Exports every variant in one Python process (about 10 s); once per class. */
+    private static Path reference(String variant) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, variant);
     }
 
     @Test

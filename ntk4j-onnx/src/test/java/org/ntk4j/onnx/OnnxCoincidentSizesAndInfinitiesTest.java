@@ -28,22 +28,22 @@ class OnnxCoincidentSizesAndInfinitiesTest {
 
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_research.py",
+            "--model", specs());
+
+    /** Every model at the exporter's default opset and at 17. */
+    private static String specs() {
+        List<String> specs = new ArrayList<>();
+        for (String m : MODELS) {
+            specs.add(m + "::dyn");
+            specs.add(m + ":17:dyn");
+        }
+        return String.join(",", specs);
+    }
 
     /** Exports every model at the exporter's default opset and at 17, in one Python process; once per class. */
-    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        if (!exported) {
-            List<String> specs = new ArrayList<>();
-            for (String m : MODELS) {
-                specs.add(m + "::dyn");
-                specs.add(m + ":17:dyn");
-            }
-            TorchReference.run(exports, "torch_onnx_research.py", "--model", String.join(",", specs),
-                    "--out", exports.toString());
-            exported = true;
-        }
-        return exports.resolve(variant);
+    private static Path reference(String variant) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, variant);
     }
 
     /**

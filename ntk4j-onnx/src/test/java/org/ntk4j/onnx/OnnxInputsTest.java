@@ -29,15 +29,10 @@ import org.ntk4j.tensor.Tensor;
 class OnnxInputsTest {
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_inputs.py");
 
-    private static synchronized Path reference(String model) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        if (!exported) {
-            TorchReference.run(exports, "torch_onnx_inputs.py", "--out", exports.toString());
-            exported = true;
-        }
-        return exports.resolve(model);
+    private static Path reference(String model) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, model);
     }
 
     @Test

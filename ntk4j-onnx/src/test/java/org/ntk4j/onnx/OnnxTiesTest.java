@@ -44,17 +44,12 @@ class OnnxTiesTest {
 
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_ties.py",
+            "--model", String.join(",", SPECS));
 
     /** Exports every variant in one Python process; once per class. */
-    private static synchronized Path reference(String variant) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        if (!exported) {
-            TorchReference.run(exports, "torch_onnx_ties.py", "--model", String.join(",", SPECS),
-                    "--out", exports.toString());
-            exported = true;
-        }
-        return exports.resolve(variant);
+    private static Path reference(String variant) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, variant);
     }
 
     @Test

@@ -25,17 +25,12 @@ import org.ntk4j.tensor.Tensor;
 class OnnxTorchTest {
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_reference.py",
+            "--model", "mlp,transformer,cnn,ops,tied,activations");
 
     /** Exports every model in one Python process (importing torch takes seconds); once per class. */
-    private static synchronized Path reference(String model) throws IOException, InterruptedException {
-        TorchReference.requireTorch();
-        if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model",
-                    "mlp,transformer,cnn,ops,tied,activations", "--out", exports.toString());
-            exported = true;
-        }
-        return exports.resolve(model);
+    private static Path reference(String model) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, model);
     }
 
     @Test

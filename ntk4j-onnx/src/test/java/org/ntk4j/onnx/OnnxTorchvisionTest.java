@@ -28,17 +28,12 @@ import org.ntk4j.tensor.Tensor;
 class OnnxTorchvisionTest {
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torchvision(
+            "torch_onnx_reference.py", "--model", "resnet18,resnet18_fused,mobilenet_v2");
 
     /** Exports the three models in one Python process (about 25 s, most of it functorch); once per class. */
-    private static synchronized Path reference(String model) throws IOException, InterruptedException {
-        TorchReference.requireTorchvision();
-        if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "resnet18,resnet18_fused,mobilenet_v2",
-                    "--out", exports.toString());
-            exported = true;
-        }
-        return exports.resolve(model);
+    private static Path reference(String model) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, model);
     }
 
     private static long count(OnnxModel onnx, String op) {

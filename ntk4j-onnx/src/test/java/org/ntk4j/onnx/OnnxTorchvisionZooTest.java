@@ -34,19 +34,13 @@ import org.ntk4j.tensor.Tensor;
 class OnnxTorchvisionZooTest {
     @TempDir
     static Path exports;
-    private static boolean exported;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torchvision(
+            "torch_onnx_reference.py", "--model", "squeezenet1_1,shufflenet_v2_x0_5,mobilenet_v2_f64,"
+            + "mobilenet_v3_small,efficientnet_small,convnext_small,swin_small,ceil_pools");
 
     /** Exports the eight models in one Python process (about 10 s); once per class. */
-    private static synchronized Path reference(String model) throws IOException, InterruptedException {
-        TorchReference.requireTorchvision();
-        if (!exported) {
-            TorchReference.run(exports, "torch_onnx_reference.py", "--model", "squeezenet1_1,shufflenet_v2_x0_5,"
-                    + "mobilenet_v2_f64,mobilenet_v3_small,efficientnet_small,convnext_small,swin_small,"
-                    + "ceil_pools", "--out",
-                    exports.toString());
-            exported = true;
-        }
-        return exports.resolve(model);
+    private static Path reference(String model) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, model);
     }
 
     private static long count(OnnxModel onnx, String op) {

@@ -83,4 +83,51 @@ final class TorchReference {
         assertThat(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0).as(out).isTrue();
         return out;
     }
+
+    /**
+     * Exports made by one run of a resource script, the first time one of them is asked for (importing torch takes
+     * seconds): each test class keeps one, over its static {@code @TempDir}.
+     */
+    static final class Exports {
+        private final boolean torchvision;
+        private final String script;
+        private final String[] args;
+        private boolean made;
+
+        private Exports(boolean torchvision, String script, String... args) {
+            this.torchvision = torchvision;
+            this.script = script;
+            this.args = args.clone();
+        }
+
+        /** Exports by {@code script} with {@code args} (before {@code --out DIR}), which needs torch. */
+        static Exports torch(String script, String... args) {
+            return new Exports(false, script, args);
+        }
+
+        /** As {@link #torch}, for a script that needs torchvision too. */
+        static Exports torchvision(String script, String... args) {
+            return new Exports(true, script, args);
+        }
+
+        /**
+         * The export {@code name} in {@code dir}, the script run there first if it has not run yet; without torch
+         * (or torchvision) fails under NTK4J_REQUIRE_TORCH=1 and skips elsewhere.
+         */
+        synchronized Path in(Path dir, String name) throws IOException, InterruptedException {
+            if (torchvision) {
+                requireTorchvision();
+            } else {
+                requireTorch();
+            }
+            if (!made) {
+                List<String> all = new java.util.ArrayList<>(List.of(args));
+                all.add("--out");
+                all.add(dir.toString());
+                run(dir, script, all.toArray(String[]::new));
+                made = true;
+            }
+            return dir.resolve(name);
+        }
+    }
 }
