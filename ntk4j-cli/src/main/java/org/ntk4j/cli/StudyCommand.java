@@ -161,6 +161,9 @@ public final class StudyCommand implements Callable<Integer> {
                     + "network at its epoch (epoch 0's is the model); leave --model out");
         }
         source = onnxFiles ? Source.ONNX_FILES : ModelArgument.isOnnx(model) ? Source.ONNX_PARAMS : Source.ZOO;
+        if (source == Source.ZOO) {
+            checkWidths(); // refused in the order a zoo study always refused them
+        }
         requireNotDirectory(checkpoints, checkpoints);
         if (source != Source.ZOO) {
             if (spec.commandLine().getParseResult().hasMatchedOption("--widths")) {
@@ -172,7 +175,6 @@ public final class StudyCommand implements Callable<Integer> {
                         + "has one width; give its files' path without {width}");
             }
         } else {
-            checkWidths();
             if (widths.length > 1 && !checkpoints.contains("{width}")) {
                 // every width would read the same files, of one width: refused by the first other width's
                 // parameters, naming a width the user may not have given (the default --widths)
@@ -184,6 +186,10 @@ public final class StudyCommand implements Callable<Integer> {
             }
         }
         KernelOptions.requireDiagReg(diagReg);
+        if (source == Source.ZOO) {
+            // the zoo spec checked (and the ONNX options refused with it) before the checkpoint files are looked for
+            modelArgument.resolve(model);
+        }
         int[] keys = source == Source.ZOO ? widths : new int[] {ONE_NETWORK};
         TreeMap<Integer, TreeMap<Integer, Path>> files = new TreeMap<>();
         for (int w : keys) {
@@ -191,7 +197,6 @@ public final class StudyCommand implements Callable<Integer> {
         }
         ModelArgument.Resolved first;
         if (source == Source.ZOO) {
-            modelArgument.resolve(model); // the zoo spec checked, and the ONNX options refused with it
             // parsed outside the --sample refusals: its own (a width too large for the JVM) are not the sample's
             first = new ModelArgument.Resolved(Zoo.parse(Zoo.withWidth(model, widths[0])), null);
         } else {

@@ -164,6 +164,10 @@ class StudyCommandTest {
         String[] noDir = run(2, "study", "--model", MODEL, "--widths", "16", "--checkpoints", pattern,
                 "--sample", "default:test:18");
         assertThat(noDir[1].trim()).contains("no directory").contains("for width 16");
+        // the model is checked before the checkpoint files are looked for, as before a study took ONNX models
+        String[] badModel = run(2, "study", "--model", "nosuch(width=8)", "--widths", "16", "--checkpoints",
+                pattern, "--sample", "default:test:18");
+        assertThat(badModel[1].trim()).startsWith("ntk4j: unknown model 'nosuch'").doesNotContain("\n");
         String[] noMarker = run(2, "study", "--widths", "8", "--checkpoints", dir.resolve("x.npz").toString());
         assertThat(noMarker[1].trim()).contains("exactly one {epoch} or *");
         checkpoints(8);

@@ -676,8 +676,9 @@ public final class OnnxModel {
      * with other weights (checkpoints of one training run exported one by one): the same inputs (names, per-example
      * shapes, element types), output (name, shape), opset, nodes (operator, inputs, outputs and attributes, in
      * order; node names and doc strings aside), initializers (names, element types and shapes, and the values of
-     * the integer ones, which are shapes, axes and indices) and parameters (names and shapes). The floating
-     * initializers' values, the weights and running statistics that training changes, may differ. PyTorch's
+     * the integer ones, which are shapes, axes and indices, and of the floating constants: a scalar buffer, an
+     * exponent, a mask) and parameters (names and shapes). The values of the weights ({@link #weightNames}, frozen
+     * or not) and of the batch norms' running statistics, which training changes, may differ. PyTorch's
      * {@code Identity} copies of equal initializers are compared as the import reads them (a tensor of their own),
      * so that a bias equal to another at initialisation and not after is the same network.
      *
@@ -725,6 +726,25 @@ public final class OnnxModel {
                 return "a parameter '" + name + "' that is not there (its parameters are " + theirs.keySet() + ")";
             }
         }
+        java.util.Set<String> trained = new java.util.HashSet<>(weights);
+        trained.addAll(reference.weights);
+        for (OnnxGraph g : List.of(a, b)) {
+            for (org.ntk4j.onnx.proto.OnnxProtos.NodeProto n : g.nodes) {
+                if (n.getOpType().equals("BatchNormalization") && n.getInputCount() == 5) {
+                    trained.add(n.getInput(3));
+                    trained.add(n.getInput(4));
+                }
+            }
+        }
+        // what the output is computed from (the weights of another output's head train too, and are not weights
+        // here): the nodes are in topological order
+        java.util.Set<String> read = new java.util.HashSet<>(List.of(a.outputName));
+        for (int i = a.nodes.size() - 1; i >= 0; i--) {
+            org.ntk4j.onnx.proto.OnnxProtos.NodeProto n = a.nodes.get(i);
+            if (n.getOutputList().stream().anyMatch(read::contains)) {
+                read.addAll(n.getInputList());
+            }
+        }
         for (Map.Entry<String, InitializerData> e : b.initializers.entrySet()) {
             InitializerData x = a.initializers.get(e.getKey());
             InitializerData y = e.getValue();
@@ -738,6 +758,14 @@ public final class OnnxModel {
             }
             if (x.ints != null && !java.util.Arrays.equals(x.ints, y.ints)) {
                 return "initializer '" + e.getKey() + "' (integers: a shape, axes or indices) holds other values";
+            }
+            // a floating constant of the import (a scalar buffer, an exponent, a mask) is the network as an
+            // attribute is; only the weights and the batch norms' running statistics are what training changes
+            if (x.floating() && read.contains(e.getKey()) && !trained.contains(e.getKey())
+                    && (!java.util.Arrays.equals(x.f32, y.f32)
+                    || !java.util.Arrays.equals(x.f64, y.f64))) {
+                return "initializer '" + e.getKey() + "' (a constant: neither a weight nor a batch norm's running "
+                        + "statistic) holds other values";
             }
         }
         for (String name : a.initializers.keySet()) {

@@ -68,4 +68,50 @@ class OnnxCheckpointStructureTest {
         assertThat(epoch1.freeze(java.util.regex.Pattern.compile("^b$")).differenceFrom(epoch0))
                 .isEqualTo("no parameter 'b' here (its parameters are [W])");
     }
+
+    /**
+     * x [N, 3] · W [3, 4] through a batch norm (running statistics from {@code stats}) plus the scalar buffer
+     * {@code shift} is the output y; a second output y2 = x · W2 (another head, trained too, its weights from
+     * {@code seed}) is left out by {@code output("y")}.
+     */
+    private OnnxModel buffered(String name, float seed, float stats, float shift) throws IOException {
+        float[] w = new float[12];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = seed * (i % 5 - 2) + 0.1f * i;
+        }
+        GraphProto g = GraphProto.newBuilder()
+                .addInput(Onnx.info("x", Onnx.FLOAT, "N", 3))
+                .addOutput(Onnx.info("y", Onnx.FLOAT, "N", 4))
+                .addOutput(Onnx.info("y2", Onnx.FLOAT, "N", 4))
+                .addInitializer(Onnx.floatsRaw("W", w, 3, 4))
+                .addInitializer(Onnx.floatsRaw("gamma", new float[] {1, seed, 2, 3}, 4))
+                .addInitializer(Onnx.floatsRaw("beta", new float[] {0, 1, seed, 0}, 4))
+                .addInitializer(Onnx.floatsRaw("mean", new float[] {stats, 0, 1, 2}, 4))
+                .addInitializer(Onnx.floatsRaw("var", new float[] {1, stats, 2, 1}, 4))
+                .addInitializer(Onnx.floatsRaw("shift", new float[] {shift}))
+                .addInitializer(Onnx.floatsRaw("W2", w.clone(), 3, 4))
+                .addNode(Onnx.node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"h"}))
+                .addNode(Onnx.node("BatchNormalization", "bn", new String[] {"h", "gamma", "beta", "mean", "var"},
+                        new String[] {"n"}))
+                .addNode(Onnx.node("Add", "add", new String[] {"n", "shift"}, new String[] {"y"}))
+                .addNode(Onnx.node("MatMul", "head2", new String[] {"x", "W2"}, new String[] {"y2"}))
+                .build();
+        return OnnxModel.load(Onnx.write(dir.resolve(name + ".onnx"), Onnx.model(17, g)),
+                OnnxModel.Options.defaults().output("y"));
+    }
+
+    /**
+     * A floating constant of the import (the scalar buffer {@code shift}) is the network: another value is another
+     * network, as another attribute is. The batch norm's running statistics and the unused head's weights, which
+     * training changes, are not.
+     */
+    @Test
+    void aFloatingConstantIsTheNetworkButRunningStatisticsAndAnotherHeadAreNot() throws IOException {
+        OnnxModel epoch0 = buffered("b0", 0.5f, 0.25f, 0.5f);
+        assertThat(epoch0.parameterNames()).containsExactly("W", "gamma", "beta");
+        assertThat(buffered("b1", 0.7f, 0.75f, 0.5f).differenceFrom(epoch0)).isNull();
+        assertThat(buffered("b2", 0.5f, 0.25f, 0.7f).differenceFrom(epoch0))
+                .isEqualTo("initializer 'shift' (a constant: neither a weight nor a batch norm's running statistic) "
+                        + "holds other values");
+    }
 }

@@ -141,10 +141,10 @@ public final class SparkClusterTiles implements ClusterTiles {
             Map<String, Integer> executors = s.executorCores();
             int[] cores = executors.values().stream().mapToInt(Integer::intValue).toArray();
             int total = java.util.Arrays.stream(cores).sum();
-            log.printf(Locale.ROOT, "spark %s: %d tiles in %d tasks of at most %d tile%s on %d executor%s (%d "
-                            + "core%s), %.3f s%n", master, s.tilesComputed(), s.tasks(), s.tilesPerTask(),
-                    s.tilesPerTask() == 1 ? "" : "s", executors.size(), executors.size() == 1 ? "" : "s", total,
-                    total == 1 ? "" : "s", s.seconds());
+            log.printf(Locale.ROOT, "spark %s: %d tile%s in %d task%s of at most %d tile%s on %d executor%s (%d "
+                            + "core%s), %.3f s%n", master, s.tilesComputed(), s.tilesComputed() == 1 ? "" : "s",
+                    s.tasks(), s.tasks() == 1 ? "" : "s", s.tilesPerTask(), s.tilesPerTask() == 1 ? "" : "s",
+                    executors.size(), executors.size() == 1 ? "" : "s", total, total == 1 ? "" : "s", s.seconds());
             log.flush();
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("spark_master", master);

@@ -157,9 +157,19 @@ class SparkClusterTilesTest {
                         .containsEntry("spark_tasks", plan.tileCount()).containsEntry("spark_tiles_per_task", 1)
                         .containsEntry("spark_executors", 1).containsKey("spark_executor_memory_bytes");
                 assertThat((int[]) service.report().get("spark_executor_cores")).containsExactly(2);
+                // a resumed run with one tile left to do: "1 tile in 1 task", as the local run's "1 tile computed"
+                Path rest = dir.resolve("rest.npy");
+                try (TileStore store = TileStore.create(rest, plan, fp)) {
+                    new TiledKernel(EmpiricalNtk.of(model, params), plan, x, null)
+                            .run(Set.of(plan.tileCount() - 1), store::write, null);
+                    service.compute("local[2]", MODEL, params, x, null, store, rest, null, new PrintWriter(log));
+                    store.finish();
+                }
+                assertThat(Files.readAllBytes(rest)).isEqualTo(Files.readAllBytes(local));
             }
             assertThat(SparkContext$.MODULE$.getActive().isEmpty()).as("closed").isTrue();
             assertThat(log.toString()).startsWith("spark local[2]: 6 tiles in 6 tasks of at most 1 tile on 1 "
+                    + "executor (2 cores), ").contains("spark local[2]: 1 tile in 1 task of at most 1 tile on 1 "
                     + "executor (2 cores), ");
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(local));
         }
