@@ -306,8 +306,8 @@ public final class SparkKernelJob {
         // tasks in this JVM (local mode) read the driver's tensors instead of copies of their own, so the inputs are
         // held once, as in a local run; closed (waiting out the tasks that read them) before the caller may close them
         DriverInputs.Registration registered = DriverInputs.register(tag, params, x1, x2);
-        sc.sc().addJobTag(tag);
         try {
+            sc.sc().addJobTag(tag); // inside: whatever happens after the registration, the finally closes it
             RDD<int[]> rdd = sc.parallelize(groups, groups.size()).rdd();
             List<Object> partitions = new ArrayList<>();
             for (int i = 0; i < groups.size(); i++) {
