@@ -201,7 +201,7 @@ public final class NtkMethodsBench {
         long start = System.nanoTime();
         say("ntk4j empirical-NTK methods benchmark%s, %s", opt.quick ? " (quick)" : "", Machine.now());
         say("%s; OpenBLAS threads %d, ntk4j threads %d; JavaCPP maxBytes %s; load average %s", Blas.config(),
-                Blas.threads(), Parallel.threads(), CostModel.human(org.bytedeco.javacpp.Pointer.maxBytes()),
+                Blas.threads(), Parallel.threads(), CostModel.human(org.ntk4j.tensor.NativeMemory.maxBytes()),
                 Machine.loadAverage());
         List<Setting> main = new ArrayList<>();
         boolean agree = true;
@@ -422,7 +422,7 @@ public final class NtkMethodsBench {
         row(sb, "arguments", "`" + (args.length == 0 ? "(none)" : String.join(" ", args)) + "`");
         row(sb, "BLAS", Blas.config() + "; " + Blas.threads() + " thread(s); ntk4j kernel threads "
                 + Parallel.threads());
-        row(sb, "JavaCPP maxBytes", CostModel.human(org.bytedeco.javacpp.Pointer.maxBytes()));
+        row(sb, "JavaCPP maxBytes", CostModel.human(org.ntk4j.tensor.NativeMemory.maxBytes()));
         row(sb, "total run time", String.format(Locale.ROOT, "%.1f s", total));
         row(sb, "kernels agree (rel. Frobenius < 1e-4)", agree ? "yes, in every setting" : "**NO** (see tables)");
         sb.append('\n');

@@ -95,7 +95,7 @@ final class KernelOptions {
         if (memory == null) {
             return EmpiricalNtk.defaultMemoryBudget();
         }
-        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        long limit = org.ntk4j.tensor.NativeMemory.maxBytes();
         if (limit > 0 && parseSize("--memory", memory) > limit) {
             throw new IllegalArgumentException("--memory " + memory.trim() + ": above this JVM's off-heap limit of "
                     + org.ntk4j.ntk.CostModel.human(limit) + " (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; set them "

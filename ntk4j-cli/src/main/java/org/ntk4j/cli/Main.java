@@ -172,7 +172,7 @@ public final class Main implements Runnable {
             what += " (" + e.getCause().getMessage() + ")";
         }
         return "out of memory: " + what + "; the JVM holds at most " + org.ntk4j.ntk.CostModel.human(
-                org.bytedeco.javacpp.Pointer.maxBytes()) + " of tensors and " + org.ntk4j.ntk.CostModel.human(
+                org.ntk4j.tensor.NativeMemory.maxBytes()) + " of tensors and " + org.ntk4j.ntk.CostModel.human(
                 Runtime.getRuntime().maxMemory()) + " of heap (raise both with NTK4J_JAVA_OPTS=-Xmx<size>, or "
                 + "use fewer examples, a smaller model or a smaller --memory budget)";
     }

@@ -392,7 +392,7 @@ public final class Model {
      * @return the reason, e.g. {@code its 1.0e+10 parameters need 37.3 GiB in float32, more than ...}, or null
      */
     static String tensorMemoryRefusal(double parameters, DType dtype) {
-        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        long limit = org.ntk4j.tensor.NativeMemory.maxBytes();
         double bytes = parameters * dtype.bytes();
         if (limit <= 0 || bytes <= limit) {
             return null;

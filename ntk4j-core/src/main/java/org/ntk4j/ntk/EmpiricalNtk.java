@@ -79,7 +79,7 @@ public final class EmpiricalNtk {
      * @return the budget in bytes, read afresh at each call
      */
     public static long defaultMemoryBudget() {
-        return (long) (0.8 * org.bytedeco.javacpp.Pointer.maxBytes());
+        return (long) (0.8 * org.ntk4j.tensor.NativeMemory.maxBytes());
     }
 
     /** A null argument is a caller's mistake named here, not a NullPointerException from deep inside later. */
@@ -293,7 +293,7 @@ public final class EmpiricalNtk {
      * AUTO.
      */
     private EmpiricalNtk bounded(CostModel c) {
-        long limit = org.bytedeco.javacpp.Pointer.maxBytes();
+        long limit = org.ntk4j.tensor.NativeMemory.maxBytes();
         if (method == Method.AUTO || budgetGiven || limit <= memoryBudget
                 || c.plannedUnchecked(method, memoryBudget).peakBytes() <= memoryBudget) {
             return this;

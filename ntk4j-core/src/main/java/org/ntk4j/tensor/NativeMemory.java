@@ -13,7 +13,10 @@ package org.ntk4j.tensor;
  * machine). So ntk4j sets {@code maxPhysicalBytes} to 0 (no check) unless
  * the property is already set — a user who wants the check sets it, e.g.
  * {@code -Dorg.bytedeco.javacpp.maxPhysicalBytes=20g}. Where another library has initialised JavaCPP first, its
- * settings stay.
+ * settings stay. ntk4j code that reads JavaCPP's limit before it has made a tensor (a model's size check at
+ * {@code init}, the default memory budget) reads it through {@link #maxBytes}, so that it does not initialise
+ * JavaCPP before these settings: a program's usual first steps, {@code Zoo.parse(...).init(...)}, did so and left
+ * the check on for the whole JVM.
  */
 public final class NativeMemory {
     private static final String MAX_PHYSICAL = "org.bytedeco.javacpp.maxPhysicalBytes";
@@ -35,5 +38,15 @@ public final class NativeMemory {
      */
     public static void configure() {
         // the class's initialiser did the work
+    }
+
+    /**
+     * JavaCPP's limit on off-heap memory ({@code Pointer.maxBytes()}), read after the settings are applied: the
+     * way for code that may run before any tensor exists to read it.
+     *
+     * @return the limit in bytes (0 or less: none)
+     */
+    public static long maxBytes() {
+        return org.bytedeco.javacpp.Pointer.maxBytes();
     }
 }
