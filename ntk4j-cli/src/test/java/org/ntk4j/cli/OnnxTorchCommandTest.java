@@ -107,6 +107,30 @@ class OnnxTorchCommandTest {
         assertThat(out).contains("14 parameters");
     }
 
+    /**
+     * Learned scalars (nn.Parameters of shape [], CLIP's logit_scale and a gain) are parameters, by name, and so is
+     * the scalar buffer temp (a file does not say what trained): with temp frozen the pNTK equals PyTorch's autograd
+     * over named_parameters(); --params-only keeps the two scalars alone.
+     */
+    @Test
+    void learnedScalarsAreParametersByName() throws IOException {
+        String scalars = dir.resolve("scalars.onnx").toString();
+        Path k = dir.resolve("scalars-pntk-cli.npy");
+        String out = CliRuns.run(0, "kernel", "--model", scalars, "--data", data(), "--kind", "pntk", "--dtype",
+                "f64", "--freeze", "^temp$", "--out", k.toString(), "--overwrite", "--quiet")[0];
+        // fc 15 + 3, logit_scale and gain
+        assertThat(out).contains("20 parameters; x1 [6, 5]");
+        // float32 weights and inputs widened exactly, float64 arithmetic on both sides
+        OnnxFiles.assertClose(CliRuns.values(k), CliRuns.values(dir.resolve("scalars_pntk.npy")), 1e-12);
+        out = CliRuns.run(0, "kernel", "--model", scalars, "--data", data(), "--kind", "pntk", "--out",
+                dir.resolve("scalars-all.npy").toString(), "--overwrite", "--quiet")[0];
+        assertThat(out).contains("21 parameters");
+        out = CliRuns.run(0, "kernel", "--model", scalars, "--data", data(), "--kind", "pntk", "--params-only",
+                "^(logit_scale|gain)$", "--out", dir.resolve("scalars-two.npy").toString(), "--overwrite",
+                "--quiet")[0];
+        assertThat(out).contains("2 parameters");
+    }
+
     @Test
     void paramsRoundTripUnderTheModulesNames() throws IOException {
         Path p = dir.resolve("params.npz");

@@ -2,7 +2,10 @@
 labels y.npy and the pNTK of the module computed by PyTorch's autograd in float64 (pntk.npy): the gradient of
 (1/sqrt(O)) * sum_k f_k(x_n) per example, then their Gram matrix. Also a tiny text model (nn.Embedding(50, 8), the
 mean over the sequence, Linear(8, 3)) to OUT/text.onnx with int64 token ids ids.npy [6, 5] and its pNTK (embedding
-table included) text_pntk.npy, the same way."""
+table included) text_pntk.npy, the same way. And a model of learned scalars (CLIP's logit_scale through exp, a gain,
+nn.Parameters of shape []; a scalar buffer temp; a literal 1/sqrt(4)) to OUT/scalars.onnx, on x.npy, with the pNTK of
+its named_parameters() (temp is a buffer: not among them) in scalars_pntk.npy."""
+import math
 import sys
 
 import numpy as np
@@ -45,6 +48,23 @@ def main(out):
                       do_constant_folding=False)
     np.save(out + "/ids.npy", ids.numpy())
     np.save(out + "/text_pntk.npy", pntk(text.double(), ids))
+    scalars = Scalars().eval()
+    torch.onnx.export(scalars, (x[:1],), out + "/scalars.onnx", input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
+                      do_constant_folding=False)
+    np.save(out + "/scalars_pntk.npy", pntk(scalars.double(), x.double()))
+
+
+class Scalars(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(5, 3)
+        self.logit_scale = torch.nn.Parameter(torch.tensor(0.8))
+        self.gain = torch.nn.Parameter(torch.tensor(1.3))
+        self.register_buffer("temp", torch.tensor(0.7))
+
+    def forward(self, x):
+        return torch.tanh(self.fc(x)) / math.sqrt(4.0) * self.logit_scale.exp() * self.gain * self.temp
 
 
 class Text(torch.nn.Module):

@@ -93,7 +93,13 @@ final class OnnxGraph {
         this.fixedBatch = fixedBatch;
     }
 
+    /** Whether PyTorch's exporter wrote the file (its producer name, {@code pytorch}). */
+    boolean fromPytorch() {
+        return producer.startsWith("pytorch ");
+    }
+
     /** Whether the model has several inputs, packed into one. */
+
     boolean packed() {
         return inputs.size() > 1;
     }

@@ -32,7 +32,11 @@ import org.ntk4j.tensor.TensorScope;
  * padding mask) is taken as 0 and 1, without derivative. Its parameters θ
  * are the floating-point initializers of rank at least 1 that the graph computes with (weights, biases, scales,
  * shifts), named as in the file, and in files not from PyTorch the floating Constant nodes of rank at least 1 (named
- * by their output); initializers used as shapes, axes or exponents, scalars, batch norms' running statistics, masks
+ * by their output). In PyTorch's files the floating initializers of rank 0 are parameters too (a learned
+ * temperature, CLIP's {@code logit_scale}, or a scalar buffer: PyTorch writes its code's literals, an attention's
+ * 1/sqrt(d), as Constant nodes, which stay constants); in other files (tf2onnx writes every literal as an
+ * initializer) scalars are constants. Initializers used as shapes, axes or exponents, batch norms' running
+ * statistics, masks
  * holding ±∞ (a causal mask buffer) and tensors the output depends on only through comparisons (a float mask buffer
  * compared with 0) are constants. Outside PyTorch's files, a tensor whose
  * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input.
@@ -676,9 +680,10 @@ public final class OnnxModel {
      * with other weights (checkpoints of one training run exported one by one): the same inputs (names, per-example
      * shapes, element types), output (name, shape), opset, nodes (operator, inputs, outputs and attributes, in
      * order; node names and doc strings aside), initializers (names, element types and shapes, and the values of
-     * the integer ones, which are shapes, axes and indices, and of the floating constants: a scalar buffer, an
-     * exponent, a mask) and parameters (names and shapes). The values of the weights ({@link #weightNames}, frozen
-     * or not) and of the batch norms' running statistics, which training changes, may differ. PyTorch's
+     * the integer ones, which are shapes, axes and indices, and of the floating constants: a scalar of a file not
+     * from PyTorch, an exponent, a mask) and parameters (names and shapes). The values of the weights
+     * ({@link #weightNames}, frozen or not, a PyTorch file's scalars among them) and of the batch norms' running
+     * statistics, which training changes, may differ. PyTorch's
      * {@code Identity} copies of equal initializers are compared as the import reads them (a tensor of their own),
      * so that a bias equal to another at initialisation and not after is the same network.
      *
@@ -759,8 +764,9 @@ public final class OnnxModel {
             if (x.ints != null && !java.util.Arrays.equals(x.ints, y.ints)) {
                 return "initializer '" + e.getKey() + "' (integers: a shape, axes or indices) holds other values";
             }
-            // a floating constant of the import (a scalar buffer, an exponent, a mask) is the network as an
-            // attribute is; only the weights and the batch norms' running statistics are what training changes
+            // a floating constant of the import (a scalar outside PyTorch's files, an exponent, a mask; a PyTorch
+            // file's scalars are weights, which may change) is the network as an attribute is; only the weights and
+            // the batch norms' running statistics are what training changes
             if (x.floating() && read.contains(e.getKey()) && !trained.contains(e.getKey())
                     && (!java.util.Arrays.equals(x.f32, y.f32)
                     || !java.util.Arrays.equals(x.f64, y.f64))) {

@@ -47,18 +47,22 @@ final class Tracer {
         private double[] values;
         /** The file's initializer this is, or null. */
         final InitializerData initializer;
+        /** Whether this initializer may be a weight though a scalar (rank 0): in PyTorch's files. */
+        private final boolean scalarWeight;
 
         Const(int type, int[] shape, double[] values) {
             this.type = type;
             this.shape = shape.clone();
             this.values = values;
             this.initializer = null;
+            this.scalarWeight = false;
         }
 
-        Const(InitializerData init) {
+        Const(InitializerData init, boolean scalarWeight) {
             this.type = init.elemType;
             this.shape = init.shape.clone();
             this.initializer = init;
+            this.scalarWeight = scalarWeight;
         }
 
         double[] values() {
@@ -73,11 +77,12 @@ final class Tracer {
         }
 
         /**
-         * A floating initializer of rank at least 1: a weight, bias, scale or shift if the graph computes with it;
-         * not one that holds ±∞ ({@link InitializerData#infinite}: a mask, a constant).
+         * A floating initializer of rank at least 1, or a scalar one in a PyTorch file ({@link #scalarWeight}): a
+         * weight, bias, scale, shift or learned scalar (a temperature) if the graph computes with it; not one that
+         * holds ±∞ ({@link InitializerData#infinite}: a mask, a constant).
          */
         boolean weightCandidate() {
-            return initializer != null && floating() && shape.length >= 1 && !initializer.infinite;
+            return initializer != null && floating() && (shape.length >= 1 || scalarWeight) && !initializer.infinite;
         }
 
         long[] longs() {
@@ -229,7 +234,10 @@ final class Tracer {
     private final Map<String, Var> params;
     /** Constant tensors of frozen or non-weight initializers, cached by the layer per dtype. */
     private final Map<String, Tensor> constantCache;
-    /** Initializers the graph computes with (rank at least 1, floating), in order of use: the default parameters. */
+    /**
+     * Initializers the graph computes with as weights ({@link Const#weightCandidate}), in order of use: the default
+     * parameters.
+     */
     final Set<String> weightsUsed = new LinkedHashSet<>();
     private final Map<String, Value> values = new HashMap<>();
     private final Map<String, Var> lifted = new HashMap<>();
@@ -319,8 +327,14 @@ final class Tracer {
      * ({@link OnnxGraph}): each input is its slice of x's axis 1, reshaped to {@code [n, shape...]}.
      */
     Traced run(Var x) {
+        // PyTorch writes its forward code's literals (an attention's 1/sqrt(d), a LayerNorm's epsilon, an exponent)
+        // as Constant nodes, never as initializers: its scalar initializers are the module's own rank-0 tensors
+        // (an nn.Parameter such as CLIP's logit_scale, a buffer) or what constant folding computed from them
+        // (onnx::Mul_20 = 2 * gain), so they are weights as the tensors of rank at least 1 are. Other exporters
+        // (tf2onnx) store every literal as an initializer: their scalars stay constants.
+        boolean scalarWeights = graph.fromPytorch();
         for (InitializerData init : graph.initializers.values()) {
-            values.put(init.name, new Const(init));
+            values.put(init.name, new Const(init, scalarWeights));
         }
         for (int i = 0; i < graph.inputs.size(); i++) {
             OnnxGraph.Input in = graph.inputs.get(i);

@@ -27,9 +27,10 @@ import org.ntk4j.tensor.Tensor;
  * 17: an MLP through every activation, 1-D convolutions with batch norm and pooling, a padded text bag, an
  * nn.TransformerEncoder, GRUs and LSTMs (stacked, bidirectional, with a learned initial state), GroupNorm and
  * InstanceNorm, a ConvTranspose2d autoencoder, F.normalize and the other norms, an NHWC model, flattens and views,
- * two outputs and dict inputs. Each imports exactly: the parameters are the module's, the examples stay first and
- * independent, and the forward pass and the full eNTK on 3 inputs by each method equal PyTorch's and functorch's
- * jacrev (contracted in float64) within 1e-12, relative; or it is refused in one line naming the node and the cause.
+ * two outputs and dict inputs, learned scalars (shape [], also with constant folding). Each imports exactly: the
+ * parameters are the module's, the examples stay first and independent, and the forward pass and the full eNTK on
+ * 3 inputs by each method equal PyTorch's and functorch's jacrev (contracted in float64) within 1e-12, relative; or
+ * it is refused in one line naming the node and the cause.
  */
 class OnnxAuditModelsTest {
     private static final double TOLERANCE = 1e-12;
@@ -61,6 +62,9 @@ class OnnxAuditModelsTest {
             specs.add(m + ":17");
         }
         specs.add("gru:17:fixed");
+        specs.add("scalars:13");
+        specs.add("scalars:17");
+        specs.add("scalars_folded:17");
         return String.join(",", specs);
     }
 
@@ -156,6 +160,62 @@ class OnnxAuditModelsTest {
         assertThat(ops("unusual_convt2_17")).contains("ConvTranspose");
         assertThat(ops("unusual_inorm_17")).contains("InstanceNormalization");
         assertThat(ops("unusual_reduce_17")).contains("ReduceL2", "ReduceL1", "ReduceLogSumExp", "ReduceMin");
+    }
+
+    /**
+     * Learned scalars (CLIP's temperature through exp, a bare gain by Mul: nn.Parameters of shape [], initializers of
+     * shape [] in the file) are parameters, as is the scalar buffer {@code temp} (a file does not say what trained,
+     * as for a buffer of rank at least 1); the literal 1/sqrt(4), a Constant node, is not. With temp frozen the
+     * parameters are named_parameters() and the forward pass and eNTK by each method equal PyTorch's, with and
+     * without constant folding. Before 2026-12-07 (afternoon) every scalar initializer was a constant: the two
+     * parameters were silently left out of θ. {@code paramsOnly} of the two scalars gives the closed form
+     * K[n, m, a, b] = y[n, a] y[m, b] (1 + 1 / gain²) (df/dlogit_scale = f, df/dgain = f / gain).
+     */
+    @Test
+    void learnedScalarsAreParameters() throws Exception {
+        for (String variant : new String[] {"scalars_13", "scalars_17", "scalars_folded_17"}) {
+            Path dir = reference(variant);
+            OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+            assertThat(onnx.parameterNames()).as(variant).containsExactly("logit_scale", "gain", "temp", "fc.weight",
+                    "fc.bias");
+            assertThat(onnx.parameterCount()).as(variant).isEqualTo(18);
+            assertThat(ops(variant)).as(variant).contains("Constant", "Exp", "Div", "Mul");
+            OnnxModel frozen = onnx.freeze(java.util.regex.Pattern.compile("^temp$"));
+            try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64)) {
+                compare(dir, frozen, x, "y", "k");
+                OnnxModel scalars = onnx.paramsOnly(java.util.regex.Pattern.compile("^(logit_scale|gain)$"));
+                assertThat(scalars.parameterNames()).containsExactly("logit_scale", "gain");
+                assertThat(scalars.parameterCount()).isEqualTo(2);
+                double gain = 1.3f;
+                try (Params params = scalars.params(DType.F64);
+                     Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64)) {
+                    double[] f = y.toDoubleArray();
+                    double[] want = new double[3 * 3 * 3 * 3];
+                    for (int n = 0; n < 3; n++) {
+                        for (int m = 0; m < 3; m++) {
+                            for (int a = 0; a < 3; a++) {
+                                for (int b = 0; b < 3; b++) {
+                                    want[((n * 3 + m) * 3 + a) * 3 + b] = f[n * 3 + a] * f[m * 3 + b]
+                                            * (1 + 1 / (gain * gain));
+                                }
+                            }
+                        }
+                    }
+                    for (Method method : METHODS) {
+                        try (Tensor ntk = EmpiricalNtk.of(scalars.model(), params).traceAxes().method(method)
+                                .ntk(x, null)) {
+                            assertThat(ntk.shape()).containsExactly(3, 3, 3, 3);
+                            double[] got = ntk.toDoubleArray();
+                            for (int i = 0; i < want.length; i++) {
+                                assertThat(got[i]).as("%s by %s at %d", variant, method, i)
+                                        .isCloseTo(want[i], org.assertj.core.api.Assertions.within(
+                                                1e-12 * Math.abs(want[i]) + 1e-15));
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /** nn.GroupNorm's InstanceNormalization has a constant unit scale and zero shift: not parameters. */

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
 import org.ntk4j.onnx.proto.OnnxProtos.GraphProto;
+import org.ntk4j.onnx.proto.OnnxProtos.ModelProto;
 
 /**
  * {@link OnnxModel#differenceFrom}: two exports of one network at other weights are the same network; another
@@ -75,6 +76,11 @@ class OnnxCheckpointStructureTest {
      * {@code seed}) is left out by {@code output("y")}.
      */
     private OnnxModel buffered(String name, float seed, float stats, float shift) throws IOException {
+        return buffered(name, seed, stats, shift, false);
+    }
+
+    /** {@link #buffered} written as by PyTorch's exporter ({@code pytorch}, where {@code torch}) or not. */
+    private OnnxModel buffered(String name, float seed, float stats, float shift, boolean torch) throws IOException {
         float[] w = new float[12];
         for (int i = 0; i < w.length; i++) {
             w[i] = seed * (i % 5 - 2) + 0.1f * i;
@@ -96,8 +102,11 @@ class OnnxCheckpointStructureTest {
                 .addNode(Onnx.node("Add", "add", new String[] {"n", "shift"}, new String[] {"y"}))
                 .addNode(Onnx.node("MatMul", "head2", new String[] {"x", "W2"}, new String[] {"y2"}))
                 .build();
-        return OnnxModel.load(Onnx.write(dir.resolve(name + ".onnx"), Onnx.model(17, g)),
-                OnnxModel.Options.defaults().output("y"));
+        ModelProto m = Onnx.model(17, g);
+        if (torch) {
+            m = m.toBuilder().setProducerName("pytorch").setProducerVersion("1.13.1").build();
+        }
+        return OnnxModel.load(Onnx.write(dir.resolve(name + ".onnx"), m), OnnxModel.Options.defaults().output("y"));
     }
 
     /**
@@ -113,5 +122,21 @@ class OnnxCheckpointStructureTest {
         assertThat(buffered("b2", 0.5f, 0.25f, 0.7f).differenceFrom(epoch0))
                 .isEqualTo("initializer 'shift' (a constant: neither a weight nor a batch norm's running statistic) "
                         + "holds other values");
+    }
+
+    /**
+     * In a PyTorch file the same scalar {@code shift} is a parameter (a learned rank-0 nn.Parameter, CLIP's
+     * logit_scale, or a buffer: the file does not say which), so another value is another checkpoint of one
+     * network; frozen by name, it is still a weight that may differ.
+     */
+    @Test
+    void aScalarOfAPytorchFileIsAParameterThatMayChange() throws IOException {
+        OnnxModel epoch0 = buffered("t0", 0.5f, 0.25f, 0.5f, true);
+        assertThat(epoch0.parameterNames()).containsExactly("W", "gamma", "beta", "shift");
+        OnnxModel epoch1 = buffered("t1", 0.7f, 0.75f, 0.9f, true);
+        assertThat(epoch1.differenceFrom(epoch0)).isNull();
+        OnnxModel frozen = epoch1.freeze(java.util.regex.Pattern.compile("^shift$"));
+        assertThat(frozen.parameterNames()).containsExactly("W", "gamma", "beta");
+        assertThat(frozen.differenceFrom(epoch0.freeze(java.util.regex.Pattern.compile("^shift$")))).isNull();
     }
 }

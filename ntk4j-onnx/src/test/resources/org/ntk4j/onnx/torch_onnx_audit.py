@@ -14,8 +14,10 @@ Jacobian (jacrev) in float64, in ntk4j's layout [n1, n2, o1, o1', ...]. Where th
 with the file's float32 value; diff.txt then holds the relative distance between the two modules' outputs. A module
 of two outputs (twoout) gets y.npy, k.npy for its first and z.npy, k_z.npy for its second. gru_lbr0 is no PyTorch
 module: a GRU node with linear_before_reset=0 built with onnx.helper, its reference the ONNX equations in torch.
+scalars (learned rank-0 parameters, a rank-0 buffer) is also exported as scalars_folded, with constant folding.
 """
 import argparse
+import math
 import os
 
 import numpy as np
@@ -359,6 +361,24 @@ class Unusual(torch.nn.Module):
                           torch.norm(h, p=2, dim=1), h.amin(1)], 1)
 
 
+class Scalars(torch.nn.Module):
+    """Learned scalars: CLIP's temperature `logit_scale` (an nn.Parameter of shape [], used through exp), a bare
+    scalar gain (an nn.Parameter of shape [], used by Mul), a scalar buffer `temp` (register_buffer of shape []) and a
+    literal 1/sqrt(4) (a Constant node). PyTorch writes the three as initializers of shape [] named by their module
+    paths; the two parameters are in named_parameters (the reference eNTK), the buffer is not."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+        self.logit_scale = torch.nn.Parameter(torch.tensor(0.8))
+        self.gain = torch.nn.Parameter(torch.tensor(1.3))
+        self.register_buffer("temp", torch.tensor(0.7))
+
+    def forward(self, x):
+        h = torch.tanh(self.fc(x)) / math.sqrt(4.0)
+        return h * self.logit_scale.exp() * self.gain * self.temp
+
+
 def build(name):
     """The module and its 3 example inputs (a dict for several)."""
     torch.manual_seed(0)
@@ -417,6 +437,8 @@ def build(name):
         return Normalize(), torch.randn(3, 6)
     if name == "nhwc":
         return Nhwc(), torch.randn(3, 5, 5, 2)
+    if name in ("scalars", "scalars_folded"):
+        return Scalars(), torch.randn(3, 4)
     if name.startswith("unusual_"):
         return Unusual(name[len("unusual_"):]), torch.randn(3, 4, 5)
     raise SystemExit("unknown model " + name)
@@ -453,7 +475,7 @@ def reference(spec, out_root):
     outputs = ["y", "z"] if name == "twoout" else ["y"]
     dynamic = None if fixed else {n: {0: "batch"} for n in names + outputs}
     torch.onnx.export(net, args, os.path.join(out_dir, "model.onnx"), input_names=names, output_names=outputs,
-                      dynamic_axes=dynamic, opset_version=opset, do_constant_folding=False,
+                      dynamic_axes=dynamic, opset_version=opset, do_constant_folding=name.endswith("_folded"),
                       training=torch.onnx.TrainingMode.PRESERVE)
     params = {n: p.detach() for n, p in net.named_parameters()}
     with torch.no_grad():
