@@ -3,7 +3,6 @@ package org.ntk4j.onnx;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -108,11 +107,7 @@ class OnnxCoincidentSizesAndInfinitiesTest {
      */
     private static OnnxModel compareInFloat64(Path dir, boolean independent) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        List<String> names = new ArrayList<>();
-        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
-            names.add(line.split(" ")[0]);
-        }
-        assertThat(onnx.parameterNames()).as(dir.toString()).containsExactlyInAnyOrderElementsOf(names);
+        TorchReference.assertParameters(onnx, dir);
         assertThat(onnx.independentExamples()).as(dir.toString()).isEqualTo(independent);
         if (independent) {
             assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 13)).as(dir.toString()).isEmpty();

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -444,15 +443,7 @@ class OnnxResearchModelsTest {
     /** The parameters (names, count), the forward pass and the eNTK by each exact method, in float64. */
     private static void compareInFloat64(Path dir) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        List<String> names = new ArrayList<>();
-        long count = 0;
-        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
-            String[] p = line.split(" ");
-            names.add(p[0]);
-            count += Long.parseLong(p[1]);
-        }
-        assertThat(onnx.parameterNames()).as(dir.toString()).containsExactlyInAnyOrderElementsOf(names);
-        assertThat(onnx.parameterCount()).isEqualTo(count);
+        TorchReference.assertParameters(onnx, dir);
         assertThat(onnx.independentExamples()).as(dir.toString()).isTrue();
         assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).as(dir.toString()).isEmpty();
         try (Params params = onnx.params(DType.F64);

@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
@@ -149,15 +146,7 @@ class OnnxTiesTest {
     private static void compare(String variant) throws IOException, InterruptedException {
         Path dir = reference(variant);
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        List<String> names = new ArrayList<>();
-        long count = 0;
-        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
-            String[] p = line.split(" ");
-            names.add(p[0]);
-            count += Long.parseLong(p[1]);
-        }
-        assertThat(onnx.parameterNames()).as(variant).containsExactlyInAnyOrderElementsOf(names);
-        assertThat(onnx.parameterCount()).as(variant).isEqualTo(count);
+        TorchReference.assertParameters(onnx, dir, name -> true, variant);
         assertThat(onnx.independentExamples()).as(variant).isTrue();
         try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
              Params params = onnx.params(DType.F64);

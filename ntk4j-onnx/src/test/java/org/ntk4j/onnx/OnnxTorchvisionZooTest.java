@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -60,20 +59,12 @@ class OnnxTorchvisionZooTest {
      */
     private static OnnxModel compare(Path dir, double tolerance) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        List<String> names = new ArrayList<>();
-        long count = 0;
-        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
-            String[] p = line.split(" ");
-            names.add(p[0]);
-            count += Long.parseLong(p[1]);
-        }
-        assertThat(onnx.parameterNames()).containsExactlyInAnyOrderElementsOf(names);
-        assertThat(onnx.parameterCount()).isEqualTo(count);
+        TorchReference.assertParameters(onnx, dir);
         // examples independent and first in every value computed from x (the per-example paths and tiling)
         assertThat(onnx.independentExamples()).isTrue();
         assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).isEmpty();
         List<String> sel = Files.readAllLines(dir.resolve("sel.txt"));
-        OnnxModel restricted = sel.size() == names.size() ? onnx : onnx.paramsOnly(Pattern.compile(
+        OnnxModel restricted = sel.size() == onnx.parameterNames().size() ? onnx : onnx.paramsOnly(Pattern.compile(
                 sel.stream().map(n -> "^" + Pattern.quote(n) + "$").collect(Collectors.joining("|"))));
         assertThat(restricted.parameterNames()).containsExactlyInAnyOrderElementsOf(sel);
         try (Params params = restricted.params(DType.F64);

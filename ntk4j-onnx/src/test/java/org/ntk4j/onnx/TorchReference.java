@@ -85,6 +85,35 @@ final class TorchReference {
     }
 
     /**
+     * Asserts that {@code onnx}'s parameters are the exporting module's: the names and sizes its script wrote to
+     * {@code params.txt} ("NAME SIZE" per line), those {@code keep} accepts.
+     *
+     * @param onnx the imported model
+     * @param dir the export's folder
+     * @param keep which of the module's parameters the import must have (all but another output's head, say)
+     * @param what names the export in a failure
+     */
+    static void assertParameters(OnnxModel onnx, Path dir, java.util.function.Predicate<String> keep, String what)
+            throws IOException {
+        List<String> names = new java.util.ArrayList<>();
+        long count = 0;
+        for (String line : Files.readAllLines(dir.resolve("params.txt"))) {
+            String[] p = line.split(" ");
+            if (keep.test(p[0])) {
+                names.add(p[0]);
+                count += Long.parseLong(p[1]);
+            }
+        }
+        assertThat(onnx.parameterNames()).as(what).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(onnx.parameterCount()).as(what).isEqualTo(count);
+    }
+
+    /** {@link #assertParameters(OnnxModel, Path, java.util.function.Predicate, String)} of every parameter. */
+    static void assertParameters(OnnxModel onnx, Path dir) throws IOException {
+        assertParameters(onnx, dir, name -> true, dir.toString());
+    }
+
+    /**
      * Exports made by one run of a resource script, the first time one of them is asked for (importing torch takes
      * seconds): each test class keeps one, over its static {@code @TempDir}.
      */
