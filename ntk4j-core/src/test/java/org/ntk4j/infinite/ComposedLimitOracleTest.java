@@ -48,7 +48,6 @@ class ComposedLimitOracleTest {
         double worst = 0;
         try (Tensor x1 = OracleFile.images(lines.get(0)); Tensor x2 = OracleFile.images(lines.get(1))) {
             int[] shape = {x1.dim(1), x1.dim(2), x1.dim(3)};
-            int n1 = x1.dim(0);
             for (int c = 2; c < lines.size(); c += 7) {
                 String[] head = lines.get(c);
                 String name = head[1] + " " + head[2];
@@ -57,18 +56,8 @@ class ComposedLimitOracleTest {
                 double b = Double.parseDouble(head[4]);
                 Model m = new Model(build(head[5].replace('_', ' '), w, b, p), name);
                 InfiniteLimit lim = InfiniteLimit.of(m, shape);
-                for (int g = 0; g < 2; g++) {
-                    LimitKernel which = LimitKernel.values()[g]; // the oracle's lines: K (NNGP), then Θ (NTK)
-                    double[] self = values(lines.get(c + 3 + g));
-                    double[] d1 = new double[n1];
-                    for (int i = 0; i < n1; i++) {
-                        d1[i] = self[i * n1 + i];
-                    }
-                    double[] d2 = values(lines.get(c + 5 + g));
-                    worst = Math.max(worst, check(name, which, lim, x1, x2, values(lines.get(c + 1 + g)), d1,
-                            d2));
-                    worst = Math.max(worst, check(name, which, lim, x1, null, self, d1, d1));
-                }
+                worst = Math.max(worst, OracleFile.checkCase(lines, c, name, lim, x1, x2, (i, j, self) -> 1e-10,
+                        true));
                 cases++;
             }
         }
@@ -145,26 +134,6 @@ class ComposedLimitOracleTest {
                 }
             }
         }
-    }
-
-    /** Checks one kernel; returns its largest error relative to the entries' scales. */
-    private static double check(String name, LimitKernel which, InfiniteLimit lim, Tensor x1, Tensor x2,
-                                double[] want, double[] d1, double[] d2) {
-        double worst = 0;
-        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
-            assertThat(k.shape()).containsExactly(d1.length, d2.length);
-            for (int i = 0; i < d1.length; i++) {
-                for (int j = 0; j < d2.length; j++) {
-                    double scale = Math.sqrt(Math.abs(d1[i]) * Math.abs(d2[j]));
-                    assertThat(scale).isGreaterThan(0);
-                    double w = want[i * d2.length + j];
-                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", name, which, i, j,
-                            x2 == null ? " x2 = x1" : "").isCloseTo(w, within(1e-10 * scale));
-                    worst = Math.max(worst, Math.abs(k.get(i, j) - w) / scale);
-                }
-            }
-        }
-        return worst;
     }
 
     /**
@@ -246,7 +215,4 @@ class ComposedLimitOracleTest {
         }
     }
 
-    private static double[] values(String[] t) {
-        return Arrays.stream(t, 1, t.length).mapToDouble(Double::parseDouble).toArray();
-    }
 }

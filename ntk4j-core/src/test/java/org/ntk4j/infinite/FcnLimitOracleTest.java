@@ -41,36 +41,12 @@ class FcnLimitOracleTest {
             for (int c = 2; c < lines.size(); c += 7) {
                 String spec = lines.get(c)[1];
                 FcnLimit lim = FcnLimit.of(spec);
-                for (int g = 0; g < 2; g++) {
-                    LimitKernel which = LimitKernel.values()[g]; // the oracle's lines: K (NNGP), then Θ (NTK)
-                    double[] self = values(lines.get(c + 3 + g));
-                    double[] d1 = new double[a.length];
-                    for (int i = 0; i < a.length; i++) {
-                        d1[i] = self[i * a.length + i];
-                    }
-                    double[] d2 = values(lines.get(c + 5 + g));
-                    check(spec, which, lim, x1, x2, a, b, values(lines.get(c + 1 + g)), d1, d2);
-                    check(spec, which, lim, x1, null, a, a, self, d1, d1);
-                }
+                OracleFile.checkCase(lines, c, spec, lim, x1, x2,
+                        (i, j, self) -> nearlyParallel(a[i], self ? a[j] : b[j]) ? 1e-7 : 1e-13, false);
                 cases++;
             }
         }
         assertThat(cases).isEqualTo(198);
-    }
-
-    private static void check(String spec, LimitKernel which, FcnLimit lim, Tensor x1, Tensor x2, double[][] a,
-                              double[][] b, double[] want, double[] d1, double[] d2) {
-        try (Tensor k = lim.kernel(KernelKind.trace(), x1, x2, which, DType.F64)) {
-            assertThat(k.shape()).containsExactly(a.length, b.length);
-            for (int i = 0; i < a.length; i++) {
-                for (int j = 0; j < b.length; j++) {
-                    double scale = Math.sqrt(Math.abs(d1[i]) * Math.abs(d2[j]));
-                    double tol = (nearlyParallel(a[i], b[j]) ? 1e-7 : 1e-13) * scale;
-                    assertThat(k.get(i, j)).as("%s %s (%d, %d)%s", spec, which, i, j,
-                            x2 == null ? " x2 = x1" : "").isCloseTo(want[i * b.length + j], within(tol));
-                }
-            }
-        }
     }
 
     /** |cos(x, y)| = 1 up to rounding, y neither x nor −x exactly. */
@@ -188,10 +164,6 @@ class FcnLimitOracleTest {
             r.setFlat(i, alpha * x.getFlat(i));
         }
         return r;
-    }
-
-    private static double[] values(String[] t) {
-        return Arrays.stream(t, 1, t.length).mapToDouble(Double::parseDouble).toArray();
     }
 
     private static double[][] rows(String[] t) {
