@@ -231,16 +231,9 @@ final class MapOracle {
     MapOracle relu() {
         int h = k.length;
         int w = k[0].length;
-        double[][] diag = new double[h][w];
-        for (int i = 0; i < h; i++) {
-            for (int j = 0; j < w; j++) {
-                diag[i][j] = k[i][j][i][j];
-            }
-        }
-        int point = seen.size();
-        seen.add(diag);
-        double[][] va = ownA == null ? diag : ownA.get(point);
-        double[][] vb = ownB == null ? diag : ownB.get(point);
+        double[][][] v = variances(diagonal());
+        double[][] va = v[0];
+        double[][] vb = v[1];
         for (int i = 0; i < h; i++) {
             for (int j = 0; j < w; j++) {
                 for (int p = 0; p < h; p++) {
@@ -267,23 +260,21 @@ final class MapOracle {
     MapOracle layerNorm(double eps, boolean all) {
         int h = k.length;
         int w = k[0].length;
-        double[][] diag = new double[h][w];
-        double mean = 0;
-        for (int i = 0; i < h; i++) {
-            for (int j = 0; j < w; j++) {
-                diag[i][j] = k[i][j][i][j];
-                mean += diag[i][j] / (h * w);
-            }
-        }
+        double[][] diag = diagonal();
         if (all) {
+            double mean = 0;
+            for (double[] row : diag) {
+                for (double d : row) {
+                    mean += d / (h * w);
+                }
+            }
             for (double[] row : diag) {
                 java.util.Arrays.fill(row, mean);
             }
         }
-        int point = seen.size();
-        seen.add(diag);
-        double[][] va = ownA == null ? diag : ownA.get(point);
-        double[][] vb = ownB == null ? diag : ownB.get(point);
+        double[][][] v = variances(diag);
+        double[][] va = v[0];
+        double[][] vb = v[1];
         for (int i = 0; i < h; i++) {
             for (int j = 0; j < w; j++) {
                 for (int p = 0; p < h; p++) {
@@ -379,5 +370,28 @@ final class MapOracle {
     /** The readout: flatten or global_avg_pool, then dense. */
     double[] readout(boolean gap) {
         return dense(mean(gap), units(gap));
+    }
+
+    /** Each pixel's own variance, k[i][j][i][j]. */
+    private double[][] diagonal() {
+        int h = k.length;
+        int w = k[0].length;
+        double[][] diag = new double[h][w];
+        for (int i = 0; i < h; i++) {
+            for (int j = 0; j < w; j++) {
+                diag[i][j] = k[i][j][i][j];
+            }
+        }
+        return diag;
+    }
+
+    /**
+     * Records {@code diag} as this point's own variances and returns the two sides' {va, vb}: each example's own
+     * pass's at this point where one was given, else {@code diag}.
+     */
+    private double[][][] variances(double[][] diag) {
+        int point = seen.size();
+        seen.add(diag);
+        return new double[][][] {ownA == null ? diag : ownA.get(point), ownB == null ? diag : ownB.get(point)};
     }
 }
