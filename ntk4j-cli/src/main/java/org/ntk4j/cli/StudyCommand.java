@@ -261,7 +261,7 @@ public final class StudyCommand implements Callable<Integer> {
                 // every width's kernels planned before the first checkpoint is read
                 KernelOptions.BudgetCheck check = new KernelOptions.BudgetCheck();
                 for (int w : keys) {
-                    Model net = source == Source.ZOO ? Zoo.parse(Zoo.withWidth(model, w)) : onnxModel.model();
+                    Model net = network(w);
                     try {
                         // an ONNX model's parameters are its file's, already read: priced from shapes as a width's
                         EmpiricalNtk priced = source == Source.ZOO ? ApproxCommand.pricedWidth(net, w, per, dt, m,
@@ -288,7 +288,7 @@ public final class StudyCommand implements Callable<Integer> {
                 }
                 int parts = 0;
                 for (int w : keys) {
-                    Model net = source == Source.ZOO ? Zoo.parse(Zoo.withWidth(model, w)) : onnxModel.model();
+                    Model net = network(w);
                     try {
                         // the stopped run measured this width's epoch 0: its kernel, the velocity's reference, again
                         boolean needReference = done.contains(part(w, 0));
@@ -411,6 +411,11 @@ public final class StudyCommand implements Callable<Integer> {
         return org.ntk4j.onnx.OnnxSpec.parse(onnxModel.model().spec());
     }
 
+    /** The network of width {@code w}: the zoo model at that width, or the ONNX network (one width). */
+    private Model network(int w) {
+        return source == Source.ZOO ? Zoo.parse(Zoo.withWidth(model, w)) : onnxModel.model();
+    }
+
     /**
      * One checkpoint read for a kernel: the network with its buffers and its parameters ({@code release}: an ONNX
      * import of that checkpoint's own, whose caches are released with it).
@@ -521,7 +526,7 @@ public final class StudyCommand implements Callable<Integer> {
         for (var byWidth : files.entrySet()) {
             String specOfWidth = source == Source.ZOO ? Zoo.withWidth(model, byWidth.getKey())
                     : onnxModel.model().spec();
-            Model net = source == Source.ZOO ? Zoo.parse(specOfWidth) : onnxModel.model();
+            Model net = network(byWidth.getKey());
             for (var byEpoch : byWidth.getValue().entrySet()) {
                 Path f = byEpoch.getValue();
                 if (source == Source.ONNX_FILES) {
