@@ -325,9 +325,10 @@ public final class PredictCommand implements Callable<Integer> {
             printMaxLearningRate(o, r.maxLearningRate());
             double mom = q.momentum();
             o.printf(Locale.ROOT, "loss %s%s, kind %s, method %s: function-space ODE (Dormand-Prince 8(5,3), "
-                            + "tolerance %.0e, %d evaluations), learning rate %.3g, f0 %s%n", q.loss().shortName(),
-                    Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom), kk, method,
-                    GradientDescentOde.TOLERANCE, r.evaluations(), q.learningRate(), f0Text);
+                            + "tolerance %.0e, %d evaluations), diag_reg %.3g%s, r = %.4g, learning rate %.3g, f0 %s%n",
+                    q.loss().shortName(), Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom),
+                    kk, method, GradientDescentOde.TOLERANCE, r.evaluations(), q.diagReg(), reg, r.regulariser(),
+                    q.learningRate(), f0Text);
             for (PredictResult.TimePoint t : r.points()) {
                 o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test loss %.5f; train accuracy %.2f%%, "
                                 + "train loss %.5f%n", timeText(t.t()), 100 * t.testAccuracy(),

@@ -75,6 +75,7 @@ final class Reports {
         if (r.solver() == PredictResult.Solver.ODE) {
             // losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)
             json.put("posterior", "none").put("loss", q.loss().shortName()).put("momentum", q.momentum())
+                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
                     .put("learning_rate", q.learningRate()).put("f0", q.initOutputs() ? "init" : "zero")
                     .put("evaluations", r.evaluations());
             for (PredictResult.TimePoint t : r.points()) {

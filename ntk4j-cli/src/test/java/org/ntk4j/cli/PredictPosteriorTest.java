@@ -156,6 +156,10 @@ class PredictPosteriorTest {
         assertThat(json).contains("\"standardize\": \"global\"").containsPattern("\"method\": \"(jc|vp|sd)\"")
                 .contains("\"parameters\": ").contains("\"total_seconds\": ");
         assertThat(number(json, "momentum")).isEqualTo(0.5);
+        // the ODE trains with K + rI as the closed form does, and says so (it ignored --diag-reg)
+        assertThat(out).contains("diag_reg 0.000100 × mean diagonal, r = ");
+        assertThat(number(json, "diag_reg")).isEqualTo(1e-4);
+        assertThat(json).contains("\"diag_reg_absolute\": false");
         assertThat(number(json, "evaluations")).isEqualTo(number(out, "tolerance 1e-10,"));
         assertThat(number(json, "t_10.test_accuracy") * 100).isCloseTo(number(out, "t = 10: test accuracy"),
                 within(0.006));

@@ -715,7 +715,12 @@ public final class GpInference {
         } catch (IllegalArgumentException e) {
             String reason = e.getMessage().replaceFirst("^solve: the kernel matrix is ", "")
                     .replaceFirst("; use a larger diagonal regulariser$", "");
-            throw new IllegalArgumentException(who + ": " + what + " is " + reason + "; use a larger diag_reg", e);
+            boolean zeroDiagonal = r == 0;
+            for (int i = 0, n = k.dim(0); i < n && zeroDiagonal; i++) {
+                zeroDiagonal = k.getFlat(i * n + i) == 0;
+            }
+            throw new IllegalArgumentException(who + ": " + what + " is " + reason + "; use a larger diag_reg"
+                    + (zeroDiagonal ? GradientDescentMse.ZERO_DIAGONAL : ""), e);
         }
     }
 

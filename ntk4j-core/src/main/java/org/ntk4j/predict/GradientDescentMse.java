@@ -46,6 +46,11 @@ public final class GradientDescentMse implements AutoCloseable {
     private final double learningRate;
     private final double regulariser;
     private final boolean factoriseInPlace;
+    /**
+     * Whether the kernel's diagonal is all zero (a zero kernel): a diag_reg relative to its mean then adds nothing,
+     * which a refusal of the factorisation says.
+     */
+    private final boolean zeroDiagonal;
     /** Whether {@link #kernel} is this predictor's own copy (made from a tensor), closed with it. */
     private final boolean ownsKernel;
     private boolean kernelOverwritten;
@@ -55,8 +60,9 @@ public final class GradientDescentMse implements AutoCloseable {
     private boolean closed;
 
     private GradientDescentMse(KernelMatrix kernel, Tensor yTrain, double learningRate, double regulariser,
-                               boolean factoriseInPlace, boolean ownsKernel) {
+                               boolean factoriseInPlace, boolean ownsKernel, boolean zeroDiagonal) {
         this.kernel = kernel;
+        this.zeroDiagonal = zeroDiagonal;
         this.yTrain = yTrain;
         this.n = yTrain.dim(0);
         this.outputs = yTrain.dim(1);
@@ -166,9 +172,14 @@ public final class GradientDescentMse implements AutoCloseable {
         if (bad >= 0) {
             throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
         }
-        double r = diagRegAbsoluteScale ? diagReg : diagReg * kTrainTrain.trace() / kTrainTrain.dimension();
+        double trace = kTrainTrain.trace();
+        double r = diagRegAbsoluteScale ? diagReg : diagReg * trace / kTrainTrain.dimension();
+        boolean zeroDiagonal = r == 0;
+        for (int i = 0; i < kTrainTrain.dimension() && zeroDiagonal; i++) {
+            zeroDiagonal = kTrainTrain.get(i, i) == 0;
+        }
         return new GradientDescentMse(kTrainTrain, yTrain.to(DType.F64), learningRate, r, factoriseInPlace,
-                ownsKernel);
+                ownsKernel, zeroDiagonal);
     }
 
     /**
@@ -362,11 +373,19 @@ public final class GradientDescentMse implements AutoCloseable {
                         + (info != 0 ? "not positive definite (leading minor " + info + " of " + dim
                         : String.format(java.util.Locale.ROOT, "numerically singular (reciprocal condition number "
                         + "%.3g < ε = 2^-53", rcond))
-                        + "; regulariser r = " + regulariser + "); use a larger diag_reg");
+                        + "; regulariser r = " + regulariser + "); use a larger diag_reg"
+                        + (zeroDiagonal ? ZERO_DIAGONAL : ""));
             }
             cholesky = c;
         }
     }
+
+    /**
+     * The end of a refusal to factorise a kernel whose diagonal is zero, where "use a larger diag_reg" alone cannot be
+     * followed with a relative diag_reg (r = diag_reg × the mean diagonal = 0 however large); also gp_inference's.
+     */
+    static final String ZERO_DIAGONAL = "; the kernel's diagonal is zero, so a diag_reg relative to its mean adds "
+            + "nothing: use an absolute one (--diag-reg-absolute)";
 
     /** V diag(g) Vᵀ R for R [N, O] viewed as [d, k]. */
     private Tensor inEigenbasis(double[] g, Tensor r) {

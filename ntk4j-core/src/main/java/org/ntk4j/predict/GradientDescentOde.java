@@ -19,7 +19,11 @@ import org.ntk4j.tensor.Tensor;
  *       the test outputs, with q(0) = 0 (neural-tangents' continuous-time momentum).</li>
  * </ul>
  * K acts on the O outputs as K ⊗ I (an N×N kernel) or as the NO×NO matrix (full kernel), as in
- * {@link GradientDescentMse}, whose closed form the MSE loss has.
+ * {@link GradientDescentMse}, whose closed form the MSE loss has. With a diagonal regulariser r (the factory with
+ * {@code diagReg}: r = diagReg · trace(K)/dim, or diagReg itself with the absolute scale) the training outputs move
+ * with K + r·I and the test outputs with K_test,train, as in {@link GradientDescentMse}: the MSE loss without
+ * momentum then integrates that closed form's flow. neural-tangents' {@code gradient_descent} takes no diag_reg:
+ * r = 0 (the factory without it) reproduces it.
  */
 public final class GradientDescentOde {
     /** Default absolute and relative tolerance of the integrator. */
@@ -41,11 +45,14 @@ public final class GradientDescentOde {
     private final Loss loss;
     private final double learningRate;
     private final double momentum; // NaN: none
+    /** The absolute regulariser r added to the train-train kernel's diagonal ({@link #kernel} holds K + r·I). */
+    private final double regulariser;
     private double tolerance = TOLERANCE;
     private int maxEvaluations = MAX_EVALUATIONS;
     private int evaluations;
 
-    private GradientDescentOde(KernelMatrix k, Tensor yTrain, Loss loss, double learningRate, double momentum) {
+    private GradientDescentOde(KernelMatrix k, Tensor yTrain, Loss loss, double learningRate, double momentum,
+                               double regulariser) {
         this.d = k.dimension();
         this.full = k.isFull();
         this.kernel = new double[d * d];
@@ -53,7 +60,9 @@ public final class GradientDescentOde {
         for (int i = 0; i < d; i++) {
             k.getRow(i, row);
             System.arraycopy(row, 0, kernel, i * d, d);
+            kernel[i * d + i] += regulariser;
         }
+        this.regulariser = regulariser;
         this.y = yTrain.toDoubleArray();
         this.n = yTrain.dim(0);
         this.outputs = yTrain.dim(1);
@@ -64,7 +73,8 @@ public final class GradientDescentOde {
 
     /**
      * The predictor for train-train kernel {@code kTrainTrain} (copied), targets [N, O], learning rate η &gt; 0 and
-     * momentum μ in [0, 1) or NaN for plain gradient descent.
+     * momentum μ in [0, 1) or NaN for plain gradient descent, without a regulariser (r = 0: neural-tangents'
+     * {@code gradient_descent}).
      *
      * @param kTrainTrain train-train kernel (copied, not closed)
      * @param yTrain targets [N, O]
@@ -75,6 +85,28 @@ public final class GradientDescentOde {
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
                                         double momentum) {
+        return of(kTrainTrain, yTrain, loss, learningRate, momentum, 0, true);
+    }
+
+    /**
+     * As {@link #of(KernelMatrix, Tensor, Loss, double, double)}, the training outputs moving with K + r·I: r =
+     * diagReg · trace(K)/dim (the mean diagonal, as {@link GradientDescentMse}), or diagReg itself with
+     * {@code diagRegAbsoluteScale}. The test outputs move with the test-train kernel as given.
+     *
+     * @param kTrainTrain train-train kernel (copied, not closed)
+     * @param yTrain targets [N, O]
+     * @param loss the loss whose gradient flow is integrated
+     * @param learningRate η &gt; 0
+     * @param momentum μ in [0, 1), or NaN for plain gradient descent
+     * @param diagReg the regulariser, finite and ≥ 0: relative to the mean diagonal unless
+     *     {@code diagRegAbsoluteScale}
+     * @param diagRegAbsoluteScale whether diagReg is added as it is
+     * @return the predictor (it holds no native memory: nothing to close)
+     * @throws IllegalArgumentException as {@link #of(KernelMatrix, Tensor, Loss, double, double)}, or if diagReg is
+     *     negative, NaN or infinite
+     */
+    public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
+                                        double momentum, double diagReg, boolean diagRegAbsoluteScale) {
         if (loss == null) {
             throw new IllegalArgumentException("loss: must not be null (Loss.MSE or Loss.CROSS_ENTROPY)");
         }
@@ -103,7 +135,18 @@ public final class GradientDescentOde {
             throw new IllegalArgumentException("gradient descent ODE: a " + kTrainTrain.dimension() + "×"
                     + kTrainTrain.dimension() + " kernel is too large for the ODE solver's copy");
         }
-        return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum);
+        GradientDescentMse.checkDiagReg(diagReg);
+        double r = diagRegAbsoluteScale ? diagReg : diagReg * kTrainTrain.trace() / kTrainTrain.dimension();
+        return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum, r);
+    }
+
+    /**
+     * The absolute regulariser r added to the train-train kernel's diagonal (0 without one).
+     *
+     * @return r
+     */
+    public double regulariser() {
+        return regulariser;
     }
 
     /**
@@ -172,6 +215,9 @@ public final class GradientDescentOde {
      *     reaches {@link #maxEvaluations}
      */
     public Outputs[] predict(double[] ts, Tensor f0Train, Tensor kTestTrain, Tensor f0Test) {
+        if (ts == null) {
+            throw new IllegalArgumentException("t: the ODE needs finite times >= 0 in ascending order, got null");
+        }
         for (int i = 0; i < ts.length; i++) {
             if (!(ts[i] >= 0) || Double.isInfinite(ts[i]) || (i > 0 && ts[i] < ts[i - 1])) {
                 throw new IllegalArgumentException("t: the ODE needs finite times >= 0 in ascending order, got "
@@ -376,7 +422,9 @@ public final class GradientDescentOde {
      *     eigenvalue is negative (the kernel is not positive semi-definite)
      */
     public static double maxLearningRate(KernelMatrix kTrainTrain, int targets, double momentum) {
-        java.util.Objects.requireNonNull(kTrainTrain, "max learning rate: kTrainTrain is null");
+        if (kTrainTrain == null) {
+            throw new IllegalArgumentException("max learning rate: the train-train kernel must not be null");
+        }
         if (targets < 1) {
             throw new IllegalArgumentException("max learning rate: targets (|y|, the number of target entries N·O) "
                     + "must be at least 1, got " + targets);
@@ -412,6 +460,9 @@ public final class GradientDescentOde {
      * @return the estimate of λ_max
      */
     public static double largestEigenvalue(KernelMatrix k, double relTol, int maxIter) {
+        if (k == null) {
+            throw new IllegalArgumentException("largest eigenvalue: the kernel must not be null");
+        }
         int dim = k.dimension();
         int steps = Math.min(dim, maxIter);
         double[][] q = new double[steps + 1][];

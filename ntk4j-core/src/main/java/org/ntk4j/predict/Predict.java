@@ -374,7 +374,10 @@ public final class Predict {
             double maxLr = GradientDescentOde.maxLearningRate(kTrain, n * outputs, r.momentum());
             double[] sorted = ts.clone();
             Arrays.sort(sorted);
-            GradientDescentOde solver = GradientDescentOde.of(kTrain, y, lossFn, r.learningRate(), r.momentum());
+            // the training outputs move with K + rI, as in the closed form: --diag-reg means the same in every
+            // solver (neural-tangents' gradient_descent has none: diag_reg 0 reproduces it)
+            GradientDescentOde solver = GradientDescentOde.of(kTrain, y, lossFn, r.learningRate(), r.momentum(),
+                    r.diagReg(), r.diagRegAbsolute());
             GradientDescentOde.Outputs[] res = solver.predict(sorted, f0Train, kTest, f0Test);
             try {
                 for (int i = 0; i < ts.length; i++) {
@@ -393,7 +396,7 @@ public final class Predict {
                 }
             }
             return new PredictResult(PredictResult.Solver.ODE, methodUsed(r, ntk), outputs, n, mTest, points,
-                    stack(testPred, mTest, outputs), null, maxLr, kTrain.isFull(), Double.NaN, Double.NaN,
+                    stack(testPred, mTest, outputs), null, maxLr, kTrain.isFull(), solver.regulariser(), Double.NaN,
                     solver.evaluations(), Double.NaN, Double.NaN, Double.NaN);
         }
     }

@@ -21,7 +21,8 @@ import org.ntk4j.tensor.Tensor;
  * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
  *     no NTK was computed (the NNGP posterior), +∞ for a zero train NTK (no learning rate diverges)
  * @param fullKernel whether the train kernel is the full NO×NO one
- * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
+ * @param regulariser the value added to the train kernel's diagonal (closed form and ODE; NaN for the
+ *     posterior, whose r depends on the kernel it solves)
  * @param meanVariance the posterior's mean predictive variance at the first time (posterior only, else NaN; each
  *     time's is its {@link TimePoint#meanVariance()})
  * @param evaluations the ODE solver's derivative evaluations (ODE only, else 0)
@@ -89,7 +90,8 @@ public record PredictResult(Solver solver, Method method, int outputs, int train
      * @param maxLearningRate neural-tangents' {@code max_learning_rate} 2(1 + μ)|y|/λ_max of the train NTK; NaN when
      *     no NTK was computed (the NNGP posterior), +∞ for a zero train NTK (no learning rate diverges)
      * @param fullKernel whether the train kernel is the full NO×NO one
-     * @param regulariser the value added to the train kernel's diagonal (closed form only, else NaN)
+     * @param regulariser the value added to the train kernel's diagonal (closed form and ODE; NaN for the
+     *     posterior, whose r depends on the kernel it solves)
      * @param meanVariance the posterior's mean predictive variance at the first time (posterior only, else NaN; each
      *     time's is its {@link TimePoint#meanVariance()})
      * @param evaluations the ODE solver's derivative evaluations (ODE only, else 0)

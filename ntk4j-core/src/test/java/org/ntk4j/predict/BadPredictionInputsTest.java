@@ -84,6 +84,35 @@ class BadPredictionInputsTest {
     }
 
     /**
+     * A zero train kernel (outputs that do not depend on the parameters, or the NNGP of a zero-initialised readout)
+     * has mean diagonal 0: a relative diag_reg adds r = 0 however large, so "use a larger diag_reg" alone could not
+     * be followed. The refusal says to use an absolute one; an absolute diag_reg then solves it.
+     */
+    @Test
+    void aZeroKernelIsToldThatARelativeDiagRegAddsNothing() {
+        String hint = "; the kernel's diagonal is zero, so a diag_reg relative to its mean adds nothing: use an "
+                + "absolute one (--diag-reg-absolute)";
+        try (Tensor zero = Tensor.zeros(DType.F64, 2, 2); KernelMatrix km = KernelMatrix.of(zero);
+             Tensor td = Tensor.of(new double[] {1, 0}, 1, 2); Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
+             GradientDescentMse relative = GradientDescentMse.of(km, y, 1, 1e3, false);
+             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, 0.5, true)) {
+            assertThatThrownBy(() -> relative.predictTest(Double.POSITIVE_INFINITY, td, null, null))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("kernel regression: the regularised train kernel is not positive definite (leading "
+                            + "minor 1 of 2; regulariser r = 0.0); use a larger diag_reg" + hint);
+            assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NNGP, null, null, null, zero, td, null,
+                    y, 1e3, false, false)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the train-train NNGP + r·I (r = 0.0) is not positive definite (leading "
+                            + "minor 1 of 2); use a larger diag_reg" + hint);
+            // K + 0.5 I with K = 0: f_test = K_td (0.5 I)⁻¹ y = [2, 0]
+            try (Tensor f = absolute.predictTest(Double.POSITIVE_INFINITY, td, null, null)) {
+                org.assertj.core.api.Assertions.assertThat(f.toDoubleArray()).containsExactly(new double[] {2, 0},
+                        org.assertj.core.data.Offset.offset(1e-15));
+            }
+        }
+    }
+
+    /**
      * Null arguments of the closed-form and GP predictors are named in one line (they were NullPointerExceptions
      * from inside, and a null posterior was silently read as the ntk one), and the public regulariser refuses a
      * kernel that is not [N, N] (it read the entries i·N + i of a full kernel as its diagonal: a wrong r).
@@ -106,6 +135,16 @@ class BadPredictionInputsTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("train-train kernel: must not be null");
             assertThatThrownBy(() -> GradientDescentOde.of(km, null, Loss.MSE, 1, Double.NaN))
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("targets: must not be null");
+            // were NullPointerExceptions (Objects.requireNonNull, ts.length, k.dimension())
+            assertThatThrownBy(() -> GradientDescentOde.maxLearningRate(null, 6, Double.NaN))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("max learning rate: the train-train kernel must not be null");
+            assertThatThrownBy(() -> GradientDescentOde.largestEigenvalue(null, 1e-12, 10))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("largest eigenvalue: the kernel must not be null");
+            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN).predict(null, null, null,
+                    null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("t: the ODE needs finite times >= 0 in ascending order, got null");
             assertThatThrownBy(() -> GpInference.infer(null, k, kt, ktt, null, null, null, y, 0, false, true))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the posterior must be one of nngp, ntk, ntkgp, got null");

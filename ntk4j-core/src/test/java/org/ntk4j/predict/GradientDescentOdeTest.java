@@ -300,4 +300,53 @@ class GradientDescentOdeTest {
             assertThatThrownBy(() -> fine.maxEvaluations(0)).hasMessageContaining("max evaluations");
         }
     }
+    /**
+     * With diag_reg the training outputs move with K + r·I (r relative to the mean diagonal, or absolute), so the
+     * MSE ODE without momentum integrates gradient_descent_mse's regularised flow: NumPy's closed form
+     * (numpy_predict_oracle.py's shared-layout block: learning rate 0.7, diag_reg 1e-2 × trace/3 = 0.03, f0 ≠ 0),
+     * to the integrator's tolerance.
+     */
+    @Test
+    void mseWithDiagRegIntegratesTheRegularisedClosedForm() {
+        double[][] train = {
+            {0.2993941674831999, -0.11827418151348244, 0.30476828294461383, 0.21013427631775483,
+                0.04134288689173132, 0.1914792465210341},
+            {1.0000227775120514, -2.216657202375183e-06, 3.1933382615978445e-06, 0.9999936279369679,
+                0.9998917581489543, 2.6655378673190455e-05}};
+        double[][] test = {
+            {0.24956845743680003, 0.13215181125987524, -0.22504544748198962, 0.3722188209251681},
+            {0.4111655047150462, 0.22238424947709245, 0.30283140929540037, 0.15025095715825912}};
+        try (Tensor k = Tensor.of(NumpyPredictOracleTest.K, 3, 3);
+             Tensor kt = Tensor.of(NumpyPredictOracleTest.K_TEST, 2, 3);
+             Tensor y = Tensor.of(NumpyPredictOracleTest.Y, 3, 2);
+             Tensor f0 = Tensor.of(NumpyPredictOracleTest.F0, 3, 2);
+             Tensor f0t = Tensor.of(NumpyPredictOracleTest.F0_TEST, 2, 2); KernelMatrix km = KernelMatrix.of(k)) {
+            GradientDescentOde relative = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN, 1e-2, false);
+            GradientDescentOde absolute = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN, 0.03, true);
+            assertThat(relative.regulariser()).isCloseTo(0.03, org.assertj.core.data.Offset.offset(1e-16));
+            assertThat(absolute.regulariser()).isEqualTo(0.03);
+            assertThat(GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN).regulariser()).isZero();
+            for (GradientDescentOde ode : new GradientDescentOde[] {relative, absolute}) {
+                GradientDescentOde.Outputs[] out = ode.predict(new double[] {0.5, 40}, f0, kt, f0t);
+                try (GradientDescentOde.Outputs a = out[0]; GradientDescentOde.Outputs b = out[1]) {
+                    for (int i = 0; i < 2; i++) {
+                        GradientDescentOde.Outputs o = i == 0 ? a : b;
+                        double[] tr = o.train().toDoubleArray();
+                        double[] te = o.test().toDoubleArray();
+                        for (int j = 0; j < tr.length; j++) {
+                            assertThat(tr[j]).as("train t_%d [%d]", i, j)
+                                    .isCloseTo(train[i][j], org.assertj.core.data.Offset.offset(1e-8));
+                        }
+                        for (int j = 0; j < te.length; j++) {
+                            assertThat(te[j]).as("test t_%d [%d]", i, j)
+                                    .isCloseTo(test[i][j], org.assertj.core.data.Offset.offset(1e-8));
+                        }
+                    }
+                }
+            }
+            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN, -1, false))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("diag_reg: expected a finite number >= 0, got -1.0");
+        }
+    }
 }

@@ -11,7 +11,8 @@ import org.ntk4j.tensor.Tensor;
  * Predictions against an independent NumPy oracle in float64 (numpy_predict_oracle.py next to this class in the
  * test resources: neural-tangents' closed forms written with eigh and solve): gradient_descent_mse with a relative
  * diag_reg, f0 ≠ 0, N ≠ M and two outputs at finite t and t = ∞; the full NO×NO layout; gp_inference's three
- * posteriors, mean and covariance; max_learning_rate with and without momentum. Different computation orders
+ * posteriors, mean and covariance; max_learning_rate with and without momentum; gradient_descent_mse_ensemble at
+ * finite t; the full layout with a relative diag_reg, f0 and a learning rate. Different computation orders
  * (LAPACK's dsyevd against NumPy's, Lanczos against eigh) agree to round-off: relative 1e-12.
  */
 class NumpyPredictOracleTest {
@@ -107,6 +108,74 @@ class NumpyPredictOracleTest {
                     assertClose(order[g] + " covariance", gauss.covariance().toDoubleArray(), cov[g]);
                 }
             }
+        }
+    }
+
+    /**
+     * gradient_descent_mse_ensemble at finite t (learning rate 0.7, diag_reg 1e-2 relative to each decomposed
+     * kernel's mean diagonal): the test mean and covariance of nngp and ntk, against a line-by-line NumPy port of
+     * neural-tangents' einsums (the script's "ensemble" block).
+     */
+    @Test
+    void gradientDescentMseEnsembleAtFiniteTimes() {
+        double[] theta = {4.0, 1.0, 0.5, 1.0, 0.3, 1.0, 3.0, 0.2, 0.5, -0.4, 0.5, 0.2, 2.0, 0.2, 0.9,
+            1.0, 0.5, 0.2, 2.0, 0.1, 0.3, -0.4, 0.9, 0.1, 1.5};
+        double[] nngp = {2.0, 0.6, 0.1, 0.5, 0.2, 0.6, 1.5, 0.3, 0.2, -0.1, 0.1, 0.3, 1.2, 0.1, 0.4,
+            0.5, 0.2, 0.1, 1.1, 0.05, 0.2, -0.1, 0.4, 0.05, 0.9};
+        double[] ts = {0.5, 40};
+        double[][][] nngpExpected = {
+            {{0.03277492831996281, 0.010644034526102054, 0.033586525132605474, -0.005967722132743004},
+                {1.0694595076719526, 0.03759950427041775, 0.03759950427041775, 0.8771619019740889}},
+            {{0.2922722196692377, 0.027771895902117823, 0.4989982714901581, -0.18983031252837906},
+                {0.9703767554017138, -0.017192101017097824, -0.017192101017097852, 0.7068695517778428}}};
+        double[][][] ntkExpected = {
+            {{0.06123299800731564, 0.02520780033955429, 0.06493303944849287, -0.02210900838799122},
+                {1.0448747674244774, 0.03145453306765079, 0.03145453306765079, 0.853071665410577}},
+            {{0.25668137537560065, 0.08957859473138106, 0.5099306627080359, -0.18270728476289108},
+                {0.9745389226488252, -0.01752908896705841, -0.017529088967058407, 0.7205620561686066}}};
+        try (Tensor th = Tensor.of(theta, 5, 5); Tensor kn = Tensor.of(nngp, 5, 5);
+             Tensor thDD = block(th, 0, 3, 0, 3); Tensor thTD = block(th, 3, 2, 0, 3);
+             Tensor thTT = block(th, 3, 2, 3, 2); Tensor kDD = block(kn, 0, 3, 0, 3);
+             Tensor kTD = block(kn, 3, 2, 0, 3); Tensor kTT = block(kn, 3, 2, 3, 2);
+             Tensor y = Tensor.of(Y, 3, 2);
+             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new GpInference.Kernels(kDD, thDD), y,
+                     0.7, 1e-2, false)) {
+            GpInference.Kernels td = new GpInference.Kernels(kTD, thTD);
+            GpInference.Kernels tt = new GpInference.Kernels(kTT, thTT);
+            for (int i = 0; i < ts.length; i++) {
+                for (Posterior g : new Posterior[] {Posterior.NNGP, Posterior.NTK}) {
+                    double[][] expected = g == Posterior.NNGP ? nngpExpected[i] : ntkExpected[i];
+                    try (Gaussian gauss = ens.predict(g, ts[i], td, tt)) {
+                        assertClose(g + " mean t = " + ts[i], gauss.mean().toDoubleArray(), expected[0]);
+                        assertClose(g + " covariance t = " + ts[i], gauss.covariance().toDoubleArray(),
+                                expected[1]);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * gradient_descent_mse on the full NO×NO kernel with diag_reg relative to trace/(N·O), f0 ≠ 0 and learning rate
+     * 0.7: train and test at t = 3 and t = ∞ (the script's "full, regularised" block).
+     */
+    @Test
+    void fullKernelWithRelativeDiagRegAndInitialOutputs() {
+        double[] full = {3.0, 0.4, 0.4, 2.5, 1.0, 0.2, -0.3, 0.6, 1.0, -0.3, 0.2, 0.6, 2.0, 0.1, 0.1, 1.5};
+        double[] fullTest = {0.5, 0.1, 0.0, 0.7, 0.3, -0.2, 0.2, 0.4};
+        try (Tensor k = Tensor.of(full, 2, 2, 2, 2); Tensor kt = Tensor.of(fullTest, 1, 2, 2, 2);
+             Tensor y = Tensor.of(new double[] {0, 1, 1, 0}, 2, 2);
+             Tensor f0 = Tensor.of(new double[] {0.1, -0.2, 0.3, 0.05}, 2, 2);
+             Tensor f0t = Tensor.of(new double[] {0.2, -0.1}, 1, 2); KernelMatrix km = KernelMatrix.of(k);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, 1e-2, false);
+             Tensor tr3 = gd.predictTrain(3, f0); Tensor te3 = gd.predictTest(3, kt, f0, f0t);
+             Tensor trInf = gd.predictTrain(INF, f0); Tensor teInf = gd.predictTest(INF, kt, f0, f0t)) {
+            assertThat(gd.regulariser()).isCloseTo(0.0225, org.assertj.core.data.Offset.offset(1e-16));
+            assertClose("full train t = 3", tr3.toDoubleArray(), 0.20345465073245064, 0.5891419148474932,
+                    0.6254022564516974, 0.17174863010654884);
+            assertClose("full test t = 3", te3.toDoubleArray(), 0.28348365795136815, 0.18948499053579834);
+            assertClose("full train t = inf", trInf.toDoubleArray(), 0, 1, 1, 0);
+            assertClose("full test t = inf", teInf.toDoubleArray(), 0.3569924818244376, 0.3703139685607497);
         }
     }
 

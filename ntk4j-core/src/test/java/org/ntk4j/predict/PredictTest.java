@@ -140,6 +140,64 @@ class PredictTest {
         }
     }
 
+    /**
+     * The ODE (cross-entropy, here with momentum) trains with K + r·I, r the request's diag_reg, as the closed form
+     * does: the same outputs as {@link GradientDescentOde} on the trace eNTK regularised by hand (r = diag_reg ×
+     * the mean diagonal, or diag_reg itself); diag_reg 0 is neural-tangents' unregularised gradient_descent. (The ODE
+     * ignored the request's diag_reg, so --diag-reg changed nothing with --loss or --momentum.)
+     */
+    @Test
+    void theOdeTrainsWithTheRequestsDiagReg() {
+        Random r = new Random(11);
+        int[] yTrain = labels(r, N);
+        int[] yTest = labels(r, M);
+        double[] ts = {2, 20};
+        try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(4, new int[] {5}, DType.F64);
+             Tensor y = GradientDescentOdeTest.oneHot(yTrain, O)) {
+            PredictRequest base = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O), new Examples(xTe, yTest, O))
+                    .withKind(KernelKind.trace()).withMethod(Method.JACOBIAN_CONTRACTION, 1L << 30).withTimes(ts)
+                    .withLearningRate(3);
+            EmpiricalNtk ntk = EmpiricalNtk.of(NET, p);
+            try (Tensor k = ntk.kernel(KernelKind.trace(), xTr, null);
+                 Tensor kt = ntk.kernel(KernelKind.trace(), xTe, xTr)) {
+                double[] kv = k.toDoubleArray();
+                double trace = 0;
+                for (int i = 0; i < N; i++) {
+                    trace += kv[i * N + i];
+                }
+                double[][] cases = {{0.5, 0}, {0.7, 1}, {0, 0}}; // {diag_reg, absolute}
+                for (double[] c : cases) {
+                    boolean absolute = c[1] == 1;
+                    double reg = absolute ? c[0] : c[0] * trace / N;
+                    double[] kr = kv.clone();
+                    for (int i = 0; i < N; i++) {
+                        kr[i * N + i] += reg;
+                    }
+                    PredictRequest q = (absolute ? base.withAbsoluteDiagReg(c[0]) : base.withDiagReg(c[0]))
+                            .withLoss(Loss.CROSS_ENTROPY, 0.5);
+                    try (Tensor kRegT = Tensor.of(kr, N, N); KernelMatrix kReg = KernelMatrix.of(kRegT);
+                         PredictResult res = Predict.run(q)) {
+                        assertThat(res.solver()).isEqualTo(PredictResult.Solver.ODE);
+                        assertThat(res.regulariser()).as("r for %s", java.util.Arrays.toString(c))
+                                .isCloseTo(reg, org.assertj.core.data.Offset.offset(1e-12 * (1 + reg)));
+                        GradientDescentOde.Outputs[] expected = GradientDescentOde.of(kReg, y, Loss.CROSS_ENTROPY, 3,
+                                0.5).predict(ts, null, kt, null);
+                        double[] got = res.predictions().toDoubleArray();
+                        for (int i = 0; i < ts.length; i++) {
+                            try (GradientDescentOde.Outputs e = expected[i]) {
+                                double[] want = e.test().toDoubleArray();
+                                for (int j = 0; j < want.length; j++) {
+                                    assertThat(got[i * M * O + j]).as("%s t = %s [%d]", java.util.Arrays.toString(c),
+                                            ts[i], j).isCloseTo(want[j], org.assertj.core.data.Offset.offset(1e-9));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void theNngpPosteriorHasNoTrainingFigures() {
         Random r = new Random(7);
