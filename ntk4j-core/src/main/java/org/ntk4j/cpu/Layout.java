@@ -7,9 +7,9 @@ import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Data movement kernels. Every layout operation (transpose, broadcast, slice, pad, concatenate) is one
+ * Data movement kernels. Every layout operation (transpose, broadcast, slice, pad, concatenate, reverse) is one
  * strided copy: {@code dst[dOff + Σ i_d·dStride_d] = src[sOff + Σ i_d·sStride_d]} over an index box, with
- * stride 0 for broadcast axes and negative or scaled strides for slices.
+ * stride 0 for broadcast axes, scaled strides for slices and negative ones for reversals.
  */
 public final class Layout {
     private Layout() {
@@ -324,6 +324,30 @@ public final class Layout {
         }
         Tensor out = Tensor.empty(x.dtype(), outShape);
         stridedCopy(x, off, sStrides, out, 0, Shapes.strides(outShape), outShape);
+        return out;
+    }
+
+    /**
+     * x with its elements in reverse order along each of {@code axes} (result index i of such an axis of size n is
+     * x's index n - 1 - i): one strided copy that walks those axes of x backwards. The axes are not checked (the
+     * primitive checks them).
+     *
+     * @param x the operand; not closed
+     * @param axes the reversed axes, each in {@code 0 .. rank-1} and at most once
+     * @return a new tensor of x's shape, owned by the caller
+     */
+    public static Tensor reverse(Tensor x, int[] axes) {
+        int[] shape = x.shape();
+        int[] sStrides = Shapes.strides(shape);
+        int off = 0;
+        for (int a : axes) {
+            if (shape[a] > 0) {
+                off += (shape[a] - 1) * sStrides[a];
+            }
+            sStrides[a] = -sStrides[a];
+        }
+        Tensor out = Tensor.empty(x.dtype(), shape);
+        stridedCopy(x, off, sStrides, out, 0, Shapes.strides(shape), shape);
         return out;
     }
 

@@ -740,6 +740,30 @@ public final class Var {
         return parts[0].builder.apply(new org.ntk4j.primitive.Concatenate(a), parts);
     }
 
+    /**
+     * XLA rev (JAX's {@code lax.rev}, {@code torch.flip}): the elements in reverse order along each of {@code axes}
+     * (negative axes count from the end). Returns this when no axis is given or every reversed axis has at most one
+     * element.
+     *
+     * @param axes the reversed axes, each in {@code -rank .. rank-1} and at most once
+     * @return a new variable of this shape, or this
+     * @throws IllegalArgumentException when an axis is out of range or given twice
+     */
+    public Var rev(int... axes) {
+        int[] a = new int[axes.length];
+        boolean moves = false;
+        for (int i = 0; i < axes.length; i++) {
+            a[i] = Shapes.axis("rev", axes[i], rank());
+            moves |= dim(a[i]) > 1;
+        }
+        org.ntk4j.primitive.Reverse op = new org.ntk4j.primitive.Reverse(a);
+        if (!moves) {
+            op.outputType(type); // the axes are still checked (each at most once)
+            return this;
+        }
+        return builder.apply(op, this);
+    }
+
     private static int[] unitStrides(int n) {
         int[] r = new int[n];
         java.util.Arrays.fill(r, 1);

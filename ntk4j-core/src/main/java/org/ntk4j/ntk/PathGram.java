@@ -12,12 +12,13 @@ import org.ntk4j.primitive.LinearStructure;
  * <p>Since the per-example Jacobian with respect to θ is J_θ = J_p'·L, the parameter's kernel block is
  * J1_p'·G·J2_p'ᵀ: structured derivatives applies G to its factors instead of forming L (ONES: sum the factor
  * over a on both sides; DIAG: weight one side by w_a; ID: nothing), so that parameters reached through
- * broadcast_in_dim, reduce_sum, slice, pad, concatenate, reshape, transpose, neg or a scalar keep their
+ * broadcast_in_dim, reduce_sum, slice, rev, pad, concatenate, reshape, transpose, neg or a scalar keep their
  * structured contraction. {@link #through} composes one primitive's {@link LinearStructure} into G:
  * <ul>
  *   <li>summed operand axis a: factor ·= 1ᵀG_a1 (ID: size, ONES: size², DIAG: Σw);</li>
  *   <li>broadcast of a size-1 axis or a new axis: G_a = ONES (the size-1 axis's scalar goes into the factor);</li>
- *   <li>select (slice): G_a restricted to the selected indices; embed (pad): ID becomes the 0/1 mask, DIAG is
+ *   <li>select (slice, rev: a step of −1): G_a restricted to the selected indices, in their order (ID stays ID,
+ *       a DIAG's weights are read in that order, reversed by rev); embed (pad): ID becomes the 0/1 mask, DIAG is
  *       embedded; an embedded ONES axis is not a Kronecker factor of this kind: no structure;</li>
  *   <li>regroup (reshape): merged or split axes must all be ID (or all ONES);</li>
  *   <li>scale s: factor ·= s².</li>

@@ -48,9 +48,10 @@ import org.ntk4j.tensor.Tensor;
  * ({@link ElementwiseRows}, 2·N1N2O²·|p'|).
  *
  * <p>The parameter may reach its consumer through any chain of primitives that declare a
- * {@link org.ntk4j.primitive.LinearStructure} (broadcast_in_dim, reduce_sum, slice, pad, concatenate, reshape,
- * transpose, neg, scalar scale, add/sub of something else): their composition is kept as the Kronecker-factored
- * Gram L·Lᵀ of the path ({@link PathGram}) and applied to the two factors, so the contraction stays structured.
+ * {@link org.ntk4j.primitive.LinearStructure} (broadcast_in_dim, reduce_sum, slice, rev, pad, concatenate,
+ * reshape, transpose, neg, scalar scale, add/sub of something else): their composition is kept as the
+ * Kronecker-factored Gram L·Lᵀ of the path ({@link PathGram}) and applied to the two factors, so the contraction
+ * stays structured.
  * Any other parameter — several consumers, a path through a primitive without a structure, a consumer without a
  * rule — goes through the dense fallback: its per-example rows are formed, pushed through the path's VJP and
  * contracted.

@@ -13,7 +13,8 @@ import org.ntk4j.tensor.Tensor;
  *       "trace" axes: ∂out/∂operand is the identity there);</li>
  *   <li>{@link AxisMap#BROADCAST}: the result is constant along j — a new axis ({@code source(j) = -1}) or an
  *       operand axis of size 1 (the "broadcast" axes);</li>
- *   <li>{@link AxisMap#SELECT}: result index i reads operand index {@code offset(j) + i·step(j)} (slice);</li>
+ *   <li>{@link AxisMap#SELECT}: result index i reads operand index {@code offset(j) + i·step(j)} (slice; a step
+ *       of −1 from offset n − 1 reverses the axis: rev);</li>
  *   <li>{@link AxisMap#EMBED}: operand index m lands at result index {@code offset(j) + m·step(j)}, every other
  *       result index is 0 and operand indices outside the result are dropped (pad, concatenate).</li>
  * </ul>
@@ -30,7 +31,10 @@ public final class LinearStructure {
         SAME,
         /** The result is constant along the axis: a new axis, or an operand axis of size 1. */
         BROADCAST,
-        /** Result index i reads operand index {@code offset + i·step} of the source axis (slice). */
+        /**
+         * Result index i reads operand index {@code offset + i·step} of the source axis (slice; a negative step walks
+         * the axis backwards: rev). Distinct result indices read distinct operand indices.
+         */
         SELECT,
         /** Operand index m lands at result index {@code offset + m·step}; other result indices are 0 (pad). */
         EMBED

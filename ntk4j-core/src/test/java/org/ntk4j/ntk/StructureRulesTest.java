@@ -81,6 +81,12 @@ class StructureRulesTest {
                 new Case("slice", s(6, 3), (t, x) -> x.matmul(t.slice(s(1, 0), s(5, 3))), true, kinds(ID, ID)),
                 new Case("slice of a pad", s(3, 3), (t, x) -> x.matmul(t.pad(s(2, 0), s(0, 0)).slice(s(1, 0), s(5, 3))),
                         true, kinds(DIAG, ID)),
+                new Case("rev", s(4, 3), (t, x) -> x.matmul(t.rev(0, 1)), true, kinds(ID, ID)),
+                // the pad's 0/1 mask read backwards (DIAG), and a broadcast reversed stays all ones
+                new Case("rev of a pad", s(3, 3), (t, x) -> x.matmul(t.pad(s(1, 0), s(0, 0)).rev(0)), true,
+                        kinds(DIAG, ID)),
+                new Case("rev of a broadcast", s(3), (t, x) -> x.matmul(t.broadcastInDim(s(4, 3), s(1)).rev(0, 1)),
+                        true, kinds(ONES, ID)),
                 new Case("transpose", s(3, 4), (t, x) -> x.matmul(t.transpose(1, 0)), true, kinds(ID, ID)),
                 new Case("reshape", s(12), (t, x) -> x.matmul(t.reshape(4, 3)), true, kinds(ID, ID)),
                 new Case("neg and scalar mul", s(4, 3), (t, x) -> x.matmul(t.neg().mul(2.5)), true, kinds(ID, ID)),

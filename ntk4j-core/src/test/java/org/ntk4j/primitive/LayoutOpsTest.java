@@ -21,7 +21,7 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
-/** Slice, pad and concatenate: hand-computed examples, derivative rules, error messages. */
+/** Slice, pad, concatenate and rev: hand-computed examples, derivative rules, error messages. */
 class LayoutOpsTest {
 
     // ---- index-loop references (also used by LayoutOpsProperties) ----
@@ -112,6 +112,19 @@ class LayoutOpsTest {
             }
             idx[axis] = i;
             r[f] = parts[p][ravel(idx, shapes[p])];
+        }
+        return r;
+    }
+
+    /** x reversed along {@code axes} by looping over the result's indices: index i of such an axis reads n - 1 - i. */
+    static double[] referenceReverse(double[] x, int[] shape, int[] axes) {
+        double[] r = new double[x.length];
+        for (int f = 0; f < r.length; f++) {
+            int[] idx = unravel(f, shape);
+            for (int a : axes) {
+                idx[a] = shape[a] - 1 - idx[a];
+            }
+            r[f] = x[ravel(idx, shape)];
         }
         return r;
     }
@@ -255,12 +268,57 @@ class LayoutOpsTest {
     }
 
     @Test
+    void revTinyExamples() {
+        try (Tensor x = iota(DType.F64, 3, 4)) {
+            // [[1 2 3 4] [5 6 7 8] [9 10 11 12]]
+            try (Tensor y = run1(v -> v[0].rev(1), x)) {
+                assertThat(y.shape()).containsExactly(3, 4);
+                assertThat(y.toDoubleArray()).containsExactly(4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9);
+            }
+            try (Tensor y = run1(v -> v[0].rev(0), x)) {
+                assertThat(y.toDoubleArray()).containsExactly(9, 10, 11, 12, 5, 6, 7, 8, 1, 2, 3, 4);
+            }
+            // both axes, the second named from the end: the row-major order reversed
+            try (Tensor y = run1(v -> v[0].rev(-1, 0), x)) {
+                assertThat(y.toDoubleArray()).containsExactly(12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+            }
+            // rev of a rev is the operand
+            try (Tensor y = run1(v -> v[0].rev(0, 1).rev(1).rev(0), x)) {
+                assertThat(y.toDoubleArray()).containsExactly(x.toDoubleArray());
+            }
+        }
+        try (Tensor x = iota(DType.F32, 2, 1, 3);
+             Tensor y = run1(v -> v[0].rev(1, 2), x)) {
+            assertThat(y.dtype()).isEqualTo(DType.F32);
+            assertThat(y.toDoubleArray()).containsExactly(3, 2, 1, 6, 5, 4);
+        }
+        // an axis of size 0 reverses to itself
+        try (Tensor x = Tensor.zeros(DType.F64, 2, 0);
+             Tensor y = new Reverse(new int[] {0, 1}).evaluate(x)) {
+            assertThat(y.shape()).containsExactly(2, 0);
+        }
+    }
+
+    @Test
+    void revOfAxesOfAtMostOneElementRecordsNothing() {
+        GraphBuilder b = new GraphBuilder();
+        Var x = b.input(DType.F64, 1, 3, 0);
+        assertThat(x.rev()).isSameAs(x);
+        assertThat(x.rev(0, 2)).isSameAs(x);
+        assertThat(x.rev(1)).isNotSameAs(x);
+        assertThatThrownBy(() -> x.rev(0, -3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("rev: axis 0 is given twice (axes [0, 0], operand f64[1,3,0])");
+    }
+
+    @Test
     void paramsArePrintedInTheGraph() {
         Graph g = trace(v -> Var.concatenate(0,
                 v[0].slice(new int[] {0, 1}, new int[] {3, 4}, new int[] {2, 2}),
-                v[0].pad(new int[] {-1, 0}, new int[] {0, -2}, new int[] {0, 0})), f64(3, 4));
+                v[0].pad(new int[] {-1, 0}, new int[] {0, -2}, new int[] {0, 0})).rev(1, 0), f64(3, 4));
         assertThat(g.toString())
                 .contains("slice[start=[0, 1] limit=[3, 4] strides=[2, 2]]")
+                .contains("rev[dimensions=[1, 0]]")
                 .contains("pad[lo=[-1, 0] hi=[0, -2] interior=[0, 0]]")
                 .contains("concatenate[axis=0]");
     }
@@ -310,6 +368,24 @@ class LayoutOpsTest {
         }
     }
 
+    /** Shapes large enough that the reversing copy is split over threads, every subset of the axes reversed. */
+    @Test
+    void largeReversalsMatchTheReference() {
+        int[] shape = {160, 41, 33};
+        for (DType dtype : DType.values()) {
+            try (Tensor x = Tensor.randomNormal(dtype, 13, shape)) {
+                double[] xs = x.toDoubleArray();
+                for (int[] axes : new int[][] {{0}, {1}, {2}, {0, 1}, {2, 0}, {1, 2}, {0, 1, 2}}) {
+                    try (Tensor y = Layout.reverse(x, axes)) {
+                        assertThat(y.shape()).containsExactly(shape);
+                        Fixtures.assertSameElements("rev " + java.util.Arrays.toString(axes), y.toDoubleArray(),
+                                referenceReverse(xs, shape, axes));
+                    }
+                }
+            }
+        }
+    }
+
     // ---- derivative rules ----
 
     @Test
@@ -333,6 +409,35 @@ class LayoutOpsTest {
         assertDerivatives(trace(v -> Var.concatenate(1, v[0], v[1], v[2]), f64(2, 3, 2), f64(2, 1, 2),
                 f64(2, 0, 2)), 3, 7);
         assertDerivatives(trace(v -> Var.concatenate(0, v[0], v[1], v[0]), f64(2, 3), f64(1, 3)), 3, 8);
+    }
+
+    @Test
+    void revDerivatives() {
+        assertDerivatives(trace(v -> v[0].rev(1), f64(3, 5)), 3, 21);
+        assertDerivatives(trace(v -> v[0].rev(0, 2), f64(4, 3, 2)), 3, 22);
+        assertDerivatives(trace(v -> v[0].rev(0, 1, 2).mul(v[1]).tanh(), f64(2, 1, 3), f64(2, 1, 3)), 2, 23);
+        // a reflection pad written with it: the reflected border of x, x itself and its reflected end, then a product
+        assertDerivatives(trace(v -> Var.concatenate(1, v[0].sliceInDim(1, 1, 3, 1).rev(1), v[0],
+                v[0].sliceInDim(1, 3, 4, 1).rev(1)).mul(v[0].sum(1).expandDims(1)), f64(2, 5)), 3, 24);
+    }
+
+    @Test
+    void revVjpAndJvpAreTheSameReversalOfTheStackedVectors() {
+        Graph g = trace(v -> v[0].rev(1, 0), f64(2, 3));
+        Reverse back = tangentPrimitive(Vjp.of(g, 2), Reverse.class);
+        assertThat(back.axes()).containsExactly(2, 1);
+        Reverse forward = tangentPrimitive(Jvp.of(g, 2), Reverse.class);
+        assertThat(forward.axes()).containsExactly(2, 1);
+        try (Tensor x = iota(DType.F64, 2, 3);
+             Tensor ct = Tensor.of(new double[] {1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60}, 2, 2, 3)) {
+            Tensor[] r = Vjp.of(g, 2).evaluate(x, ct);
+            assertThat(r[0].toDoubleArray()).containsExactly(6, 5, 4, 3, 2, 1);
+            assertThat(r[1].shape()).containsExactly(2, 2, 3);
+            assertThat(r[1].toDoubleArray()).containsExactly(6, 5, 4, 3, 2, 1, 60, 50, 40, 30, 20, 10);
+            for (Tensor t : r) {
+                t.close();
+            }
+        }
     }
 
     @Test
@@ -499,6 +604,22 @@ class LayoutOpsTest {
         assertThatThrownBy(() -> new Concatenate(0).outputType(f64()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContainingAll("concatenate", "axis 0", "f64[]");
+    }
+
+    @Test
+    void revRejectsAxesOutOfRangeAndRepeated() {
+        Var x = input(DType.F64, 2, 3);
+        assertThatThrownBy(() -> x.rev(2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("rev: axis 2 is out of range for rank 2");
+        assertThatThrownBy(() -> x.rev(1, -1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("rev: axis 1 is given twice (axes [1, 1], operand f64[2,3])");
+        assertThatThrownBy(() -> new Reverse(new int[] {-1}).outputType(f64(2, 3)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("rev: axis -1 is out of range for f64[2,3] (expected 0 <= axis < 2; axes [-1])");
+        assertThatThrownBy(() -> new Reverse(new int[0]).outputType(f64(2), f64(2)))
+                .hasMessage("rev: expects 1 operand, got 2");
     }
 
     @Test

@@ -1469,21 +1469,31 @@ final class Operators {
     }
 
     /**
-     * Pad in constant mode with zeros (PyTorch writes one before an AveragePool with count_include_pad, and for
-     * {@code F.pad}): pads {@code [begin..., end...]} per axis (negative amounts crop), from input 1 (opset 11 on),
-     * on the axes of input 3 (opset 18) or all; a value held as a view is padded as held.
+     * Pad: pads {@code [begin..., end...]} per axis (negative amounts crop), from input 1 (opset 11 on), on the axes
+     * of input 3 (opset 18) or all; a value held as a view is padded as held. The modes:
+     * <ul>
+     *   <li>{@code constant} (PyTorch's average pooling, {@code F.pad}, {@code nn.ConstantPad1d/2d}): zeros, plus,
+     *       for a value v other than 0 (input 2, known at import), a constant holding v on the border and 0 inside,
+     *       so that x's elements are copied exactly and the border has no derivative;</li>
+     *   <li>{@code reflect} ({@code nn.ReflectionPad1d/2d}): per axis, the p elements after the first, reversed, in
+     *       front and the p before the last, reversed, behind ({@code rev} of a slice), at most size − 1 (PyTorch's
+     *       limit);</li>
+     *   <li>{@code edge} ({@code nn.ReplicationPad1d/2d}): the first and the last element repeated (a slice of one
+     *       element broadcast along the axis).</li>
+     * </ul>
+     * Reflect and edge pad one axis after another (the corners reflect or repeat the padded edges, as NumPy, ONNX
+     * and PyTorch), from the whole axis, and then crop where an amount is negative, as PyTorch computes a reflection
+     * with a negative amount on the other end. Each padded axis costs two slices (and reversals, or broadcasts) and
+     * a concatenation: every kernel method has their rules. {@code wrap} (opset 19) is refused.
      */
     private static Value[] pad(Ctx c) {
         String mode = c.attrString("mode", "constant");
-        if (!mode.equals("constant")) {
-            throw c.unsupported("mode='" + mode + "' (only 'constant', with value 0)");
+        boolean reflect = mode.equals("reflect");
+        if (!mode.equals("constant") && !reflect && !mode.equals("edge")) {
+            throw c.unsupported("mode='" + mode + "' (only 'constant', 'reflect' and 'edge')");
         }
-        if (c.has(2)) {
-            double value = scalar(c, 2, "constant_value");
-            if (value != 0) {
-                throw c.unsupported("constant_value=" + value + " (only 0)");
-            }
-        }
+        // ONNX reads constant_value in constant mode only
+        double value = c.has(2) && mode.equals("constant") ? scalar(c, 2, "constant_value") : 0;
         Traced x = c.traced(0);
         int r = x.rank();
         long[] given = c.constant(1, "pads").longs();
@@ -1513,17 +1523,118 @@ final class Operators {
             throw c.error("pads the example axis " + x.batch + " (" + lo[x.batch] + " before, " + hi[x.batch]
                     + " after); ntk4j computes on the examples given");
         }
-        if (x.isView() && x.groups == null) {
+        if (!mode.equals("constant")) {
+            checkBorderPads(c, mode, x.shape(), lo, hi);
+        }
+        boolean held = x.isView() && x.groups == null;
+        Var v = held ? x.phys : x.var();
+        int[] plo = lo;
+        int[] phi = hi;
+        int batch = x.batch;
+        if (held) {
             // pad the axes as held: logical axis t is axis perm[t] of phys
-            int[] plo = new int[r];
-            int[] phi = new int[r];
+            plo = new int[r];
+            phi = new int[r];
             for (int t = 0; t < r; t++) {
                 plo[x.physAxis(t)] = lo[t];
                 phi[x.physAxis(t)] = hi[t];
             }
-            return one(x.withPhys(x.phys.pad(plo, phi), x.tBatch));
+            batch = x.tBatch < 0 ? x.tBatch : x.physAxis(x.tBatch);
         }
-        return one(c.out(x.var().pad(lo, hi), x.batch));
+        Var y = mode.equals("constant") ? padConstant(v, plo, phi, value, batch) : padBorder(v, plo, phi, reflect);
+        return one(held ? x.withPhys(y, x.tBatch) : c.out(y, x.batch));
+    }
+
+    /** Refuses reflect and edge pads that the axis cannot give: a reflection of size or more, an empty axis. */
+    private static void checkBorderPads(Ctx c, String mode, int[] shape, int[] lo, int[] hi) {
+        for (int a = 0; a < shape.length; a++) {
+            int most = Math.max(lo[a], hi[a]);
+            if (most <= 0) {
+                continue;
+            }
+            if (shape[a] == 0) {
+                throw c.error("mode='" + mode + "' pads axis " + a + ", which is empty (" + lo[a] + " before, "
+                        + hi[a] + " after); there is no element to " + (mode.equals("edge") ? "repeat" : "reflect"));
+            }
+            if (mode.equals("reflect") && most >= shape[a]) {
+                throw c.error("mode='reflect' pads axis " + a + " of size " + shape[a] + " by " + most + " ("
+                        + lo[a] + " before, " + hi[a] + " after); a reflection adds at most size - 1 = "
+                        + (shape[a] - 1) + " elements on each side");
+            }
+        }
+    }
+
+    /**
+     * Zero padding of {@code v} (negative amounts crop) plus {@code value} on the border: a constant of the padded
+     * shape (size 1 on the example axis {@code batch}, if any, broadcast over the examples).
+     */
+    private static Var padConstant(Var v, int[] lo, int[] hi, double value, int batch) {
+        Var y = v.pad(lo, hi);
+        if (value == 0 || Arrays.stream(lo).allMatch(p -> p <= 0) && Arrays.stream(hi).allMatch(p -> p <= 0)) {
+            return y; // no border: zeros, or crops only
+        }
+        int[] in = v.shape();
+        int[] out = y.shape();
+        int[] shape = out.clone();
+        if (batch >= 0) {
+            shape[batch] = 1;
+        }
+        double[] border = new double[Shapes.size(shape)];
+        int[] idx = new int[shape.length];
+        for (int f = 0; f < border.length; f++) {
+            int rem = f;
+            boolean inside = true;
+            for (int a = shape.length - 1; a >= 0; a--) {
+                idx[a] = rem % shape[a];
+                rem /= shape[a];
+                // padded index i holds operand index i - lo; an axis of the examples is never padded
+                inside &= a == batch || (idx[a] - lo[a] >= 0 && idx[a] - lo[a] < in[a]);
+            }
+            border[f] = inside ? 0 : value;
+        }
+        return y.add(v.builder().constant(Tensor.of(v.dtype(), border, shape)));
+    }
+
+    /**
+     * Reflect ({@code reflect}) or edge padding of {@code v}, axis by axis from the whole axis; then the negative
+     * amounts crop.
+     */
+    private static Var padBorder(Var v, int[] lo, int[] hi, boolean reflect) {
+        Var y = v;
+        int r = v.rank();
+        for (int a = 0; a < r; a++) {
+            int before = Math.max(lo[a], 0);
+            int after = Math.max(hi[a], 0);
+            if (before == 0 && after == 0) {
+                continue;
+            }
+            int n = y.dim(a);
+            List<Var> parts = new ArrayList<>();
+            if (before > 0) {
+                parts.add(reflect ? y.sliceInDim(a, 1, before + 1, 1).rev(a) : repeat(y.sliceInDim(a, 0, 1, 1), a,
+                        before));
+            }
+            parts.add(y);
+            if (after > 0) {
+                parts.add(reflect ? y.sliceInDim(a, n - 1 - after, n - 1, 1).rev(a)
+                        : repeat(y.sliceInDim(a, n - 1, n, 1), a, after));
+            }
+            y = Var.concatenate(a, parts.toArray(Var[]::new));
+        }
+        int[] cropLo = new int[r];
+        int[] cropHi = new int[r];
+        for (int a = 0; a < r; a++) {
+            cropLo[a] = Math.min(lo[a], 0);
+            cropHi[a] = Math.min(hi[a], 0);
+        }
+        return y.pad(cropLo, cropHi);
+    }
+
+    /** {@code v}, of size 1 on axis {@code a}, repeated {@code times} times along it. */
+    private static Var repeat(Var v, int a, int times) {
+        int[] shape = v.shape();
+        shape[a] = times;
+        return v.broadcastInDim(shape, Shapes.iota(shape.length));
     }
 
     private static Value[] slice(Ctx c) {
@@ -1547,37 +1658,51 @@ final class Operators {
                 steps = c.constant(4, "steps").longs();
             }
         }
-        if (steps != null && Arrays.stream(steps).anyMatch(st -> st < 0)) {
-            if (c.in(0) instanceof Const k && !k.weightCandidate()) {
-                // PyTorch's F.pad reverses its pads this way, on values known at import
-                return one(staticSliceBackwards(c, k, starts, ends, axes, steps));
-            }
-            throw c.unsupported("a negative step on a value computed from x or the parameters (only on values known "
-                    + "at import)");
+        if (steps != null && Arrays.stream(steps).anyMatch(st -> st < 0)
+                && c.in(0) instanceof Const k && !k.weightCandidate()) {
+            // PyTorch's F.pad reverses its pads this way, on values known at import
+            return one(staticSliceBackwards(c, k, starts, ends, axes, steps));
         }
+        // a negative step (torch.flip: starts -1, ends INT64_MIN + 1, steps -1) takes the same elements as a positive
+        // one from the last element taken up, reversed: a slice and the primitive rev, one strided copy each whatever
+        // the axis's size (a 224-wide flip written as slices and a concatenation would be 224 equations in every
+        // pass)
         int[] start = new int[r];
         int[] limit = s.clone();
         int[] stride = new int[r];
+        boolean[] reversed = new boolean[r];
         Arrays.fill(stride, 1);
         for (int i = 0; i < starts.length; i++) {
             int a = axes == null ? i : c.axis(axes[i], r);
             long step = steps == null ? 1 : steps[i];
-            if (step < 1) {
-                throw c.error("step " + step + " is not allowed (a slice's steps are not 0)");
+            if (step == 0) {
+                throw c.error("step 0 is not allowed (a slice's steps are not 0)");
             }
             long dim = s[a];
             long b = starts[i] < 0 ? starts[i] + dim : starts[i];
             long e = ends[i] < 0 ? ends[i] + dim : ends[i];
-            b = Math.max(0, Math.min(b, dim));
-            e = Math.max(b, Math.min(e, dim));
+            long k = Math.abs(step);
+            if (step > 0) {
+                b = Math.max(0, Math.min(b, dim));
+                e = Math.max(b, Math.min(e, dim));
+            } else {
+                // ONNX: from b, clamped to [0, dim - 1], down to above e, clamped to [-1, dim - 1]
+                b = Math.max(0, Math.min(b, dim - 1));
+                e = Math.max(-1, Math.min(e, dim - 1));
+                long taken = b > e ? (b - e + k - 1) / k : 0;
+                reversed[a] = taken > 1;
+                e = taken == 0 ? 0 : b + 1;
+                b = taken == 0 ? 0 : b - (taken - 1) * k;
+            }
             start[a] = (int) b;
             limit[a] = (int) e;
-            stride[a] = (int) Math.min(step, Integer.MAX_VALUE);
+            stride[a] = (int) Math.min(k, Integer.MAX_VALUE);
         }
         Value v = c.in(0);
         if (v instanceof Const k && !k.weightCandidate()) {
             return one(staticSlice(k, start, limit, stride));
         }
+        int[] rev = java.util.stream.IntStream.range(0, r).filter(a -> reversed[a]).toArray();
         Traced x = c.traced(0);
         if (c.views() && x.isView()) {
             int[] all = Shapes.iota(r);
@@ -1589,20 +1714,26 @@ final class Operators {
                 int[] pst = new int[pr];
                 Arrays.fill(pst, 1);
                 boolean cutsBatch = false;
+                int[] prev = new int[rev.length];
                 for (int i = 0; i < r; i++) {
                     ps[pa[i]] = start[i];
                     pl[pa[i]] = limit[i];
                     pst[pa[i]] = stride[i];
-                    cutsBatch |= i == x.batch && (start[i] != 0 || limit[i] != s[i] || stride[i] != 1);
+                    cutsBatch |= i == x.batch && (start[i] != 0 || limit[i] != s[i] || stride[i] != 1
+                            || reversed[i]);
                 }
-                return one(x.withPhys(x.phys.slice(ps, pl, pst), cutsBatch ? MIXED : x.tBatch));
+                for (int i = 0; i < rev.length; i++) {
+                    prev[i] = pa[rev[i]];
+                }
+                return one(x.withPhys(x.phys.slice(ps, pl, pst).rev(prev), cutsBatch ? MIXED : x.tBatch));
             }
         }
         int batch = x.batch;
-        if (batch >= 0 && (start[batch] != 0 || limit[batch] != s[batch] || stride[batch] != 1)) {
+        // examples cut or reordered (a flip of the batch) mix: example n's output is another example's
+        if (batch >= 0 && (start[batch] != 0 || limit[batch] != s[batch] || stride[batch] != 1 || reversed[batch])) {
             batch = MIXED;
         }
-        return one(c.out(x.var().slice(start, limit, stride), batch));
+        return one(c.out(x.var().slice(start, limit, stride).rev(rev), batch));
     }
 
     /**

@@ -115,12 +115,12 @@ class ImportedShapeOperatorsProperties {
     }
 
     /**
-     * A Slice with a negative step of a value known at import (how PyTorch's F.pad reverses its pads), by ONNX's
-     * rules: start clamped to [0, dim - 1], end to [-1, dim - 1], the elements start, start + step, ... above end.
-     * Here y = 0 · mean(x) + Cast(Slice(C)), so that the output depends on x.
+     * A Slice with a negative step, by ONNX's rules: start clamped to [0, dim - 1], end to [-1, dim - 1], the
+     * elements start, start + step, ... above end; of x (traced: a slice with a positive step and the primitive rev,
+     * torch.flip's form among them) and of a value known at import (how PyTorch's F.pad reverses its pads).
      */
     @Property(tries = 120, seed = "20261207")
-    void backwardSliceOfAConstantEqualsIndexArithmetic(@ForAll("shapes") int[] s,
+    void backwardSliceEqualsIndexArithmetic(@ForAll("shapes") int[] s,
                                                        @ForAll @IntRange(min = 1, max = 3) int axis,
                                                        @ForAll @IntRange(min = -6, max = 5) int start,
                                                        @ForAll @IntRange(min = -7, max = 5) int end,
@@ -140,14 +140,101 @@ class ImportedShapeOperatorsProperties {
                 .addInitializer(Onnx.int64s("ends", new long[] {e}, 1))
                 .addInitializer(Onnx.int64s("axes", new long[] {axis}, 1))
                 .addInitializer(Onnx.int64s("steps", new long[] {-back}, 1))
-                .addInitializer(Onnx.doubles("zero", new double[] {0}))
-                .addNode(node("ReduceMean", "mean", new String[] {"x"}, new String[] {"mx"},
-                        Onnx.ints("axes", 1, 2, 3), Onnx.attr("keepdims", 1)))
-                .addNode(node("Mul", "mul", new String[] {"mx", "zero"}, new String[] {"ox"}))
+                .addNode(node("Slice", "sx", new String[] {"x", "starts", "ends", "axes", "steps"},
+                        new String[] {"ox"}))
                 .addNode(node("Slice", "sc", new String[] {"C", "starts", "ends", "axes", "steps"},
                         new String[] {"oc"}));
         try (Tensor y = run(s, g, 13)) {
-            assertPicks(y, s, axis, picked.size(), picked::get, 1, 0);
+            assertPicks(y, s, axis, picked.size(), picked::get, 2, 1000);
+        }
+    }
+
+    /**
+     * Pad in each mode on x (traced) and on a value known at import (Cast of C, lifted as a graph constant), random
+     * amounts on the three axes after the examples' (negative ones crop; a reflection at most size − 1): output index
+     * o of an axis reads index j = o − lo of the operand, mapped into it by reflection (−j before it, 2(n − 1) − j
+     * after it), by the nearest edge, or the constant value v (given, or 0) outside, as NumPy's np.pad and PyTorch;
+     * a negative amount crops after the other end is padded from the whole axis, as PyTorch computes it.
+     */
+    @Property(tries = 150, seed = "20261207")
+    void padEqualsIndexArithmetic(@ForAll("shapes") int[] s, @ForAll("padAmounts") int[] pads,
+                                  @ForAll("padModes") String mode, @ForAll("padValues") double value)
+            throws IOException {
+        boolean reflect = mode.equals("reflect");
+        int[] lo = Arrays.copyOfRange(pads, 0, 3);
+        int[] hi = Arrays.copyOfRange(pads, 3, 6);
+        int[] out = new int[3];
+        for (int a = 0; a < 3; a++) {
+            Assume.that(!reflect || Math.max(lo[a], hi[a]) <= s[a] - 1);
+            out[a] = s[a] + lo[a] + hi[a];
+            // the crops take no more than the padded axis holds
+            Assume.that(out[a] >= 0);
+        }
+        long[] all = {0, lo[0], lo[1], lo[2], 0, hi[0], hi[1], hi[2]};
+        GraphProto.Builder g = GraphProto.newBuilder()
+                .addInitializer(Onnx.int64s("pads", all, 8))
+                .addInitializer(Onnx.doubles("v", new double[] {value}))
+                .addNode(node("Cast", "cast_c", new String[] {"C"}, new String[] {"cf"}, Onnx.attr("to", DOUBLE)))
+                .addNode(node("Pad", "px", new String[] {"x", "pads", "v"}, new String[] {"ox"}, Onnx.string("mode",
+                        mode)))
+                .addNode(node("Pad", "pc", new String[] {"cf", "pads", "v"}, new String[] {"pcf"},
+                        Onnx.string("mode", mode)))
+                .addNode(node("Identity", "id", new String[] {"pcf"}, new String[] {"oc"}));
+        try (Tensor y = runPadded(s, g)) {
+            assertThat(y.shape()).containsExactly(2, out[0], out[1], out[2]);
+            int[] idx = new int[3];
+            int[] src = new int[3];
+            for (int n = 0; n < 2; n++) {
+                for (idx[0] = 0; idx[0] < out[0]; idx[0]++) {
+                    for (idx[1] = 0; idx[1] < out[1]; idx[1]++) {
+                        for (idx[2] = 0; idx[2] < out[2]; idx[2]++) {
+                            boolean inside = true;
+                            for (int a = 0; a < 3; a++) {
+                                int j = idx[a] - lo[a];
+                                int d = s[a];
+                                if (j >= 0 && j < d) {
+                                    src[a] = j;
+                                } else if (mode.equals("constant")) {
+                                    inside = false;
+                                } else if (reflect) {
+                                    src[a] = j < 0 ? -j : 2 * (d - 1) - j;
+                                } else {
+                                    src[a] = j < 0 ? 0 : d - 1;
+                                }
+                            }
+                            double flat = (src[0] * s[1] + src[1]) * s[2] + src[2];
+                            assertThat(y.get(n, idx[0], idx[1], idx[2])).as("%s at %d %s", mode, n,
+                                    Arrays.toString(idx)).isEqualTo(inside ? 2 * flat + 1000 * n : 2 * value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #run} without its Cast of the second operand's output (the Pad of C is of its Cast already). */
+    private static Tensor runPadded(int[] s, GraphProto.Builder ops) throws IOException {
+        int size = s[0] * s[1] * s[2];
+        long[] c = new long[size];
+        for (int i = 0; i < size; i++) {
+            c[i] = i;
+        }
+        GraphProto g = ops.addInput(info("x", DOUBLE, "N", s[0], s[1], s[2])).addOutput(info("y", DOUBLE))
+                .addInitializer(Onnx.int64s("C", c, 1, s[0], s[1], s[2]))
+                .addNode(node("Add", "add", new String[] {"ox", "oc"}, OUT)).build();
+        Path dir = Files.createTempDirectory("onnx-prop");
+        try {
+            OnnxModel m = OnnxModel.load(Onnx.write(dir.resolve("m.onnx"), model(13, g)));
+            double[] xv = new double[2 * size];
+            for (int i = 0; i < xv.length; i++) {
+                xv[i] = i % size + 1000 * (i / size);
+            }
+            try (Params p = m.params(DType.F64); Tensor x = Tensor.of(xv, 2, s[0], s[1], s[2])) {
+                return m.model().apply(p, x);
+            }
+        } finally {
+            Files.deleteIfExists(dir.resolve("m.onnx"));
+            Files.delete(dir);
         }
     }
 
@@ -218,6 +305,21 @@ class ImportedShapeOperatorsProperties {
     @Provide
     Arbitrary<int[]> shapes() {
         return Arbitraries.integers().between(1, 4).array(int[].class).ofSize(3);
+    }
+
+    @Provide
+    Arbitrary<int[]> padAmounts() {
+        return Arbitraries.integers().between(-2, 4).array(int[].class).ofSize(6);
+    }
+
+    @Provide
+    Arbitrary<String> padModes() {
+        return Arbitraries.of("constant", "reflect", "edge");
+    }
+
+    @Provide
+    Arbitrary<Double> padValues() {
+        return Arbitraries.of(0.0, 0.5, -2.25);
     }
 
     @Provide

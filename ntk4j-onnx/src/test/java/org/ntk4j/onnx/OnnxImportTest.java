@@ -416,7 +416,7 @@ class OnnxImportTest {
     }
 
     @Test
-    void threeDimensionalConvolutionsAndPaddingOtherThanZerosAreRefusedAtTheirNode(@TempDir Path dir)
+    void threeDimensionalConvolutionsAndPadsThatCannotBeImportedAreRefusedAtTheirNode(@TempDir Path dir)
             throws IOException {
         GraphProto conv3d = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 1, 3, 3, 3)).addOutput(info("y", FLOAT, "N", 2, 2, 2, 2))
@@ -427,26 +427,44 @@ class OnnxImportTest {
         assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(c + ": unsupported operator Conv with 3 spatial axes (a 3-D convolution; "
                         + "ntk4j's are 1-D and 2-D) in node '/0/Conv' (Conv); supported operators: Abs,");
-        GraphProto reflect = GraphProto.newBuilder()
+        // opset 19's wrap mode (a circular pad) is not imported
+        GraphProto wrap = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 2, 4)).addOutput(info("y", FLOAT, "N", 2, 6))
                 .addInitializer(Onnx.int64s("pads", new long[] {0, 0, 1, 0, 0, 1}, 6))
                 .addNode(node("Pad", "/pad", new String[] {"x", "pads"}, new String[] {"y"},
-                        org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.newBuilder().setName("mode")
-                                .setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType.STRING)
-                                .setS(com.google.protobuf.ByteString.copyFromUtf8("reflect")).build()))
+                        Onnx.string("mode", "wrap")))
                 .build();
-        Path r = Onnx.write(dir.resolve("reflect.onnx"), model(13, reflect));
+        Path r = Onnx.write(dir.resolve("wrap.onnx"), model(18, wrap));
         assertThatThrownBy(() -> OnnxModel.load(r)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(r + ": unsupported operator Pad with mode='reflect' (only 'constant', with "
-                        + "value 0) in node '/pad' (Pad)");
-        // padding the example axis would change the examples: refused, naming the node
-        GraphProto batch = reflect.toBuilder().setNode(0, node("Pad", "/pad", new String[] {"x", "pads"},
-                new String[] {"y"})).setInitializer(0, Onnx.int64s("pads", new long[] {1, 0, 1, 0, 0, 1}, 6))
-                .build();
-        Path b = Onnx.write(dir.resolve("batch.onnx"), model(13, batch));
-        assertThatThrownBy(() -> OnnxModel.load(b)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(b + ": node '/pad' (Pad): pads the example axis 0 (1 before, 0 after); ntk4j computes "
-                        + "on the examples given");
+                .hasMessageStartingWith(r + ": unsupported operator Pad with mode='wrap' (only 'constant', 'reflect' "
+                        + "and 'edge') in node '/pad' (Pad); supported operators: Abs,");
+        // a reflection of an axis's size or more has no elements to reflect (PyTorch refuses it too)
+        GraphProto far = wrap.toBuilder().setNode(0, node("Pad", "/pad", new String[] {"x", "pads"},
+                new String[] {"y"}, Onnx.string("mode", "reflect")))
+                .setInitializer(0, Onnx.int64s("pads", new long[] {0, 0, 4, 0, 0, 0}, 6)).build();
+        Path f = Onnx.write(dir.resolve("far.onnx"), model(13, far));
+        assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": node '/pad' (Pad): mode='reflect' pads axis 2 of size 4 by 4 (4 before, 0 after); "
+                        + "a reflection adds at most size - 1 = 3 elements on each side");
+        // the constant must be known at import
+        GraphProto computed = wrap.toBuilder()
+                .addNode(0, node("ReduceMean", "/mean", new String[] {"x"}, new String[] {"m"},
+                        Onnx.attr("keepdims", 0)))
+                .setNode(1, node("Pad", "/pad", new String[] {"x", "pads", "m"}, new String[] {"y"})).build();
+        Path cv = Onnx.write(dir.resolve("computed.onnx"), model(13, computed));
+        assertThatThrownBy(() -> OnnxModel.load(cv)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(cv + ": node '/pad' (Pad): input 2 (constant_value) must be known at import, but 'm' is "
+                        + "computed from the input x");
+        // padding the example axis would change the examples: refused, naming the node, in every mode
+        for (String mode : new String[] {"constant", "edge"}) {
+            GraphProto batch = wrap.toBuilder().setNode(0, node("Pad", "/pad", new String[] {"x", "pads"},
+                    new String[] {"y"}, Onnx.string("mode", mode)))
+                    .setInitializer(0, Onnx.int64s("pads", new long[] {1, 0, 1, 0, 0, 1}, 6)).build();
+            Path b = Onnx.write(dir.resolve("batch.onnx"), model(13, batch));
+            assertThatThrownBy(() -> OnnxModel.load(b)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(b + ": node '/pad' (Pad): pads the example axis 0 (1 before, 0 after); ntk4j "
+                            + "computes on the examples given");
+        }
     }
 
     @Test
