@@ -391,7 +391,7 @@ final class BenchCli {
      * @throws IOException if the file system cannot tell whether two paths are the same file
      */
     static void checkOutputs(boolean overwrite, Path dir, String stem, String... suffixes) throws IOException {
-        OutputFiles files = OutputFiles.of(overwrite);
+        OutputFiles files = overwrite ? OutputFiles.replacingExisting() : OutputFiles.refusingExisting();
         for (String suffix : suffixes) {
             files.outputIn("--out/--name", dir, stem + suffix);
         }
@@ -406,6 +406,7 @@ final class BenchCli {
      * @throws IOException if the file system cannot tell whether two paths are the same file
      */
     static void checkOutput(String option, Path file, String extension, boolean overwrite) throws IOException {
-        OutputFiles.of(overwrite).output(option, file, extension.toLowerCase(Locale.ROOT)).check();
+        (overwrite ? OutputFiles.replacingExisting() : OutputFiles.refusingExisting())
+                .output(option, file, extension.toLowerCase(Locale.ROOT)).check();
     }
 }

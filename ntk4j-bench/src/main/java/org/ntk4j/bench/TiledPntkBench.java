@@ -54,7 +54,8 @@ public final class TiledPntkBench {
         Path dir = args.length > 4 ? Path.of(args[4]) : Files.createTempDirectory("tiled-pntk");
         Path out = dir.resolve(TILED_FILE);
         // before any work: a file of that name is not this run's to replace
-        OutputFiles.of(overwrite).input("DATA.npy", data).output("[out dir]", out, ".npy").check();
+        (overwrite ? OutputFiles.replacingExisting() : OutputFiles.refusingExisting()).input("DATA.npy", data)
+                .output("[out dir]", out, ".npy").check();
         int cores = Runtime.getRuntime().availableProcessors();
         KernelKind kind = KernelKind.parse("pntk", 0);
         try (Tensor x = Npy.readTensor(data, DType.F32)) {

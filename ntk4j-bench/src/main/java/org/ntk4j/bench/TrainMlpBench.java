@@ -127,7 +127,7 @@ final class TrainMlpBench {
             BenchCli.notWith(given, "--data", "--n sizes the default source, fashion-mnist:train:N", "--n");
             if (out != null) {
                 // appended to, so an existing file is what it is for: no --overwrite
-                OutputFiles.of(true).output("--out", out, ".md").inputSource("--data", data).check();
+                OutputFiles.replacingExisting().output("--out", out, ".md").inputSource("--data", data).check();
             }
             source = data != null ? data : "fashion-mnist:train:" + n;
             // Parallel reads ntk4j.threads once, when first used: set before the data is loaded, which may use it

@@ -11,6 +11,6 @@ final class OverwriteOption {
 
     /** The command's outputs, to be checked before any work. */
     OutputFiles outputs() {
-        return OutputFiles.of(overwrite);
+        return overwrite ? OutputFiles.replacingExisting() : OutputFiles.refusingExisting();
     }
 }

@@ -163,7 +163,7 @@ public final class SpectrumCommand implements Callable<Integer> {
                         + shortName(what), k::getRow, k.dimension(), rowLabels, maxCells);
             }
             long s0 = System.nanoTime();
-            KernelSpectrum sp = KernelSpectrum.of(k, true);
+            KernelSpectrum sp = KernelSpectrum.ofDestroying(k);
             double seconds = (System.nanoTime() - s0) / 1e9;
             boolean singular = singularToWorkingPrecision(sp, precision);
             print(o, what, k, sp, seconds, precision, singular);

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.NpyHeader;
 import org.ntk4j.io.TileStore;
@@ -57,8 +58,18 @@ final class TiledRun {
 
     /** Before any work: claims OUT (and SEM) as {@link TiledKernelRun#claim} does, with the command's options. */
     static TiledKernelRun.Claim claim(KernelCommand cmd, Method requested) throws IOException {
-        return TiledKernelRun.claim(cmd.out, cmd.sem, cmd.resume, cmd.overwrite.overwrite, requested, cmd.tile,
+        return TiledKernelRun.claim(cmd.out, cmd.sem, existing(cmd), requested, cmd.tile,
                 cmd.ensemble == null ? 0 : cmd.ensemble);
+    }
+
+    /**
+     * What {@code --resume} and {@code --overwrite} say of OUT and its unfinished run: {@code --resume} resumes it
+     * with or without {@code --overwrite} (which then lets the command's other outputs, --params-out and --report,
+     * be replaced: {@link OverwriteOption}); {@code --overwrite} alone discards it; neither refuses it.
+     */
+    static ExistingOutput existing(KernelCommand cmd) {
+        return cmd.resume ? ExistingOutput.RESUME
+                : cmd.overwrite.overwrite ? ExistingOutput.OVERWRITE : ExistingOutput.REFUSE;
     }
 
     /** {@code --threads} of a tiled run: the number given, at least 1, or the machine's cores. */
@@ -91,9 +102,10 @@ final class TiledRun {
                 new IllegalArgumentException("--spark: ntk4j-spark is not on the class path; run through the "
                         + "./ntk4j launcher (which adds it and Spark) or spark-submit the job jar "
                         + "ntk4j-spark-job/target/ntk4j-spark-*-job.jar"));
-        TiledKernelRun.Request request = new TiledKernelRun.Request(net, params, x1, x2, kind, method, budget,
-                cmd.tile, threads, cmd.resume, cmd.overwrite.overwrite, cmd.out, cmd.sem,
-                cmd.ensemble == null ? 0 : cmd.ensemble, cmd.seed, cluster, cmd.spark);
+        TiledKernelRun.Request request = TiledKernelRun.Request.of(net, params, x1, x2, kind, cmd.out)
+                .withMethod(method, budget).withTile(cmd.tile).withThreads(threads).withExisting(existing(cmd))
+                .withEnsemble(cmd.ensemble == null ? 0 : cmd.ensemble, cmd.seed, cmd.sem)
+                .withCluster(cluster, cmd.spark);
         // from here until the tiles are finished in their files or the run fails: SIGINT or SIGTERM says how to go on
         Interruption interruption = new Interruption(cmd.out, cmd.sem, err);
         TiledKernelRun.Events events = new TiledKernelRun.Events() {

@@ -786,7 +786,8 @@ final class StructuredDerivatives {
      * the FLOP rules call {@code same}; a data factor shared by sides whose cotangent factors differ is not).
      */
     private static Tensor activationGram(Tensor a1, Tensor d1, Tensor a2, Tensor d2, OutputPairs pairs) {
-        return ConsumerRule.Linear.productGram(a1, a2, pairs.perExample(), a2 == a1 && d2 == d1);
+        return a2 == a1 && d2 == d1 ? ConsumerRule.Linear.selfGram(a1, pairs.perExample())
+                : ConsumerRule.Linear.productGram(a1, a2, pairs.perExample());
     }
 
     /** The examples' axis of A [N, R, C] (and of the rows J [N, O, F, C]), batched for {@code PER_EXAMPLE}. */

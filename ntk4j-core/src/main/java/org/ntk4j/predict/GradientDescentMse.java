@@ -85,26 +85,25 @@ public final class GradientDescentMse implements AutoCloseable {
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
                                         boolean diagRegAbsoluteScale) {
-        return of(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, false);
+        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, false, false);
     }
 
     /**
-     * As {@link #of(KernelMatrix, Tensor, double, double, boolean)}; with {@code factoriseInPlace} the first
-     * factorisation overwrites {@code kTrainTrain} instead of a copy (saving d² doubles: 3.2 GB for the full
-     * kernel of 2,000 examples and 10 outputs). The caller must not use the kernel afterwards, and only that one
-     * factorisation is available: t = ∞ (Cholesky) or finite t (eigendecomposition), not both.
+     * As {@link #of}, but the first factorisation works in {@code kTrainTrain}'s own storage, which it destroys,
+     * instead of a copy (saving d² doubles: 3.2 GB for the full kernel of 2,000 examples and 10 outputs). The
+     * caller must not read the kernel afterwards (only close it), and only that one factorisation is available:
+     * t = ∞ (Cholesky) or finite t (eigendecomposition), not both (the other is an IllegalStateException).
      *
-     * @param kTrainTrain train-train kernel (not copied, not closed; destroyed with {@code factoriseInPlace})
+     * @param kTrainTrain train-train kernel (not copied, not closed; overwritten by the first factorisation)
      * @param yTrain targets [N, O] (copied)
      * @param learningRate η &gt; 0: time enters as η·t
      * @param diagReg r ≥ 0: K + r·I is used for the training dynamics
      * @param diagRegAbsoluteScale false: r is multiplied by trace(K)/dim
-     * @param factoriseInPlace whether the first factorisation may overwrite kTrainTrain
      * @return the predictor, which the caller closes
      */
-    public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
-                                        boolean diagRegAbsoluteScale, boolean factoriseInPlace) {
-        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, factoriseInPlace, false);
+    public static GradientDescentMse ofDestroying(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
+                                                  double diagReg, boolean diagRegAbsoluteScale) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, true, false);
     }
 
     /**
@@ -442,7 +441,7 @@ public final class GradientDescentMse implements AutoCloseable {
     private KernelMatrix regularisedCopy() {
         if (kernelOverwritten) {
             throw new IllegalStateException("the train kernel was overwritten by the first factorisation "
-                    + "(factoriseInPlace): t = ∞ and finite t cannot both be asked of this predictor");
+                    + "(ofDestroying): t = ∞ and finite t cannot both be asked of this predictor");
         }
         KernelMatrix c;
         if (factoriseInPlace) {

@@ -100,8 +100,11 @@ public final class Predict {
             double regulariser;
             double regressionSeconds;
             double testKernelSeconds;
-            try (kTrain; GradientDescentMse gd = GradientDescentMse.of(kTrain, y, r.learningRate(), r.diagReg(),
-                    r.diagRegAbsolute(), !(hasInf && hasFinite))) {
+            // the train kernel is not read again: unless both t = ∞ and finite t are asked (two factorisations),
+            // the one factorisation works in its storage
+            try (kTrain; GradientDescentMse gd = hasInf && hasFinite
+                    ? GradientDescentMse.of(kTrain, y, r.learningRate(), r.diagReg(), r.diagRegAbsolute())
+                    : GradientDescentMse.ofDestroying(kTrain, y, r.learningRate(), r.diagReg(), r.diagRegAbsolute())) {
                 regulariser = gd.regulariser();
                 long r0 = System.nanoTime();
                 double[] trainMse = new double[ts.length];

@@ -202,25 +202,36 @@ public interface ConsumerRule {
          */
         public Tensor dataGram(Tensor data1, Tensor data2, boolean perExample) {
             try (Tensor a1 = data(data1); Tensor a2 = data2 == data1 ? null : data(data2)) {
-                return productGram(a1, a2 == null ? a1 : a2, perExample, false);
+                return productGram(a1, a2 == null ? a1 : a2, perExample);
             }
         }
 
         /**
-         * A1·A2ᵀ over C, [N1, R, N2, R], or batched over the examples, [N, R, R]: with {@code symmetric} the Gram
-         * of A1 with itself ({@link org.ntk4j.cpu.DotGeneralKernel#gram}, exact in its upper triangle), else the
-         * product.
+         * A1·A2ᵀ over C, [N1, R, N2, R], or batched over the examples, [N, R, R]: the product of the two factors
+         * (also when they are one tensor; {@link #selfGram} forms the Gram of a factor with itself).
          *
          * @param a1 side 1's data factor [N1, R, C]; read, not closed
          * @param a2 side 2's data factor [N2, R, C]; read, not closed
          * @param perExample whether to batch over the examples (then N1 = N2)
-         * @param symmetric whether to form the Gram of {@code a1} with itself ({@code a2} is then {@code a1})
          * @return a new tensor [N1, R, N2, R], or [N1, R, R] per example
          */
-        public static Tensor productGram(Tensor a1, Tensor a2, boolean perExample, boolean symmetric) {
+        public static Tensor productGram(Tensor a1, Tensor a2, boolean perExample) {
             int[] batch = perExample ? new int[] {0} : new int[0];
-            return symmetric ? org.ntk4j.cpu.DotGeneralKernel.gram(a1, new int[] {2}, batch)
-                    : org.ntk4j.cpu.DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, batch, batch);
+            return org.ntk4j.cpu.DotGeneralKernel.dot(a1, a2, new int[] {2}, new int[] {2}, batch, batch);
+        }
+
+        /**
+         * A·Aᵀ over C, [N, R, N, R], or batched over the examples, [N, R, R]: the Gram of a factor with itself
+         * ({@link org.ntk4j.cpu.DotGeneralKernel#gram}: exactly symmetric, a symmetric product of about half the
+         * multiply-adds of {@link #productGram}'s where it applies).
+         *
+         * @param a the data factor [N, R, C]; read, not closed
+         * @param perExample whether to batch over the examples
+         * @return a new tensor [N, R, N, R], or [N, R, R] per example
+         */
+        public static Tensor selfGram(Tensor a, boolean perExample) {
+            int[] batch = perExample ? new int[] {0} : new int[0];
+            return org.ntk4j.cpu.DotGeneralKernel.gram(a, new int[] {2}, batch);
         }
 
         /**

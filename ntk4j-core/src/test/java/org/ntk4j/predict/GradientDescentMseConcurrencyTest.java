@@ -15,8 +15,9 @@ import org.ntk4j.tensor.Tensor;
 
 /**
  * One predictor asked from several threads at once makes each factorisation once and gives every thread the
- * predictions of a call made alone; a closed predictor says so. (With {@code factoriseInPlace}, two threads both
- * asking a finite t got "t = ∞ and finite t cannot both be asked", or could both factorise the same matrix.)
+ * predictions of a call made alone; a closed predictor says so. (With {@link GradientDescentMse#ofDestroying}, two
+ * threads both asking a finite t got "t = ∞ and finite t cannot both be asked", or could both factorise the same
+ * matrix.)
  */
 class GradientDescentMseConcurrencyTest {
     @Test
@@ -35,7 +36,8 @@ class GradientDescentMseConcurrencyTest {
                 for (boolean inPlace : new boolean[] {false, true}) {
                     for (int round = 0; round < 3; round++) {
                         try (KernelMatrix km = KernelMatrix.of(k);
-                             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 1e-3, false, inPlace)) {
+                             GradientDescentMse gd = inPlace ? GradientDescentMse.ofDestroying(km, y, 1, 1e-3, false)
+                                     : GradientDescentMse.of(km, y, 1, 1e-3, false)) {
                             CyclicBarrier together = new CyclicBarrier(2);
                             ExecutorService pool = Executors.newFixedThreadPool(2);
                             try {

@@ -423,8 +423,8 @@ class GradientDescentMseTest {
              KernelMatrix scratch = KernelMatrix.of(k);
              KernelMatrix scratch2 = KernelMatrix.of(k); Tensor y = tensor(pr.y()); Tensor kt = tensor(pr.kTest());
              GradientDescentMse a = GradientDescentMse.of(kept, y, 1, 1e-3, false);
-             GradientDescentMse b = GradientDescentMse.of(scratch, y, 1, 1e-3, false, true);
-             GradientDescentMse c = GradientDescentMse.of(scratch2, y, 1, 1e-3, false, true)) {
+             GradientDescentMse b = GradientDescentMse.ofDestroying(scratch, y, 1, 1e-3, false);
+             GradientDescentMse c = GradientDescentMse.ofDestroying(scratch2, y, 1, 1e-3, false)) {
             try (Tensor pa = a.predictTest(INF, kt, null, null); Tensor pb = b.predictTest(INF, kt, null, null);
                  Tensor qa = a.predictTest(2, kt, null, null); Tensor qc = c.predictTest(2, kt, null, null)) {
                 Fixtures.assertSameElements("scratch predictions", pb.toDoubleArray(), pa.toDoubleArray());

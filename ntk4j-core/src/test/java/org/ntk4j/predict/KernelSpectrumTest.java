@@ -22,9 +22,38 @@ class KernelSpectrumTest {
             assertThat(s.effectiveRank()).isCloseTo(1.7548, within(1e-4));
             assertThat(s.participationRatio()).isCloseTo(16.0 / 10, within(1e-14));
             assertThat(m.get(0, 1)).isEqualTo(1); // left unchanged
-            KernelSpectrum inPlace = KernelSpectrum.of(m, true);
+            KernelSpectrum inPlace = KernelSpectrum.ofDestroying(m);
             assertThat(inPlace.eigenvalues()).containsExactly(s.eigenvalues());
             assertThat(inPlace.trace()).isEqualTo(4);
+        }
+    }
+
+    /**
+     * {@link KernelSpectrum#ofDestroying} works in the matrix's own storage (the reduction to tridiagonal form of a
+     * matrix that is not tridiagonal overwrites it) and finds {@link KernelSpectrum#of}'s spectrum, which leaves the
+     * matrix as it was.
+     */
+    @Test
+    void ofDestroyingWorksInTheMatrixAndOfOnACopy() {
+        double[] a = {4, 1, 2, 1, 3, 1, 2, 1, 2};
+        try (Tensor k = Tensor.of(a, 3, 3); KernelMatrix m = KernelMatrix.of(k)) {
+            KernelSpectrum copied = KernelSpectrum.of(m);
+            for (int i = 0; i < 9; i++) {
+                assertThat(m.get(i / 3, i % 3)).isEqualTo(a[i]);
+            }
+            KernelSpectrum destroyed = KernelSpectrum.ofDestroying(m);
+            double changed = 0;
+            for (int i = 0; i < 9; i++) {
+                changed += Math.abs(m.get(i / 3, i % 3) - a[i]);
+            }
+            assertThat(changed).as("the eigensolver worked in m").isGreaterThan(0.1);
+            // the characteristic polynomial of a: λ³ − 9λ² + 20λ − 10, so Σλ = 9, Σλ² = 81 − 40 = 41, Πλ = 10
+            double[] e = destroyed.eigenvalues();
+            assertThat(e[0] + e[1] + e[2]).isCloseTo(9, within(1e-13));
+            assertThat(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).isCloseTo(41, within(1e-12));
+            assertThat(e[0] * e[1] * e[2]).isCloseTo(10, within(1e-12));
+            assertThat(destroyed.trace()).isEqualTo(9);
+            assertThat(copied.eigenvalues()).containsExactly(e, within(1e-13));
         }
     }
 

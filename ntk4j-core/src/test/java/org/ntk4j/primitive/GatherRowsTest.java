@@ -192,9 +192,9 @@ class GatherRowsTest {
             assertThat(rule.rowsWithoutData()).isTrue();
             try (Tensor a1 = rule.data(x1); Tensor a2 = rule.data(x2); Tensor hot1 = oneHot(ids1, v);
                  Tensor full = rule.dataGram(x1, x2, false);
-                 Tensor fullRef = ConsumerRule.Linear.productGram(a1, a2, false, false);
+                 Tensor fullRef = ConsumerRule.Linear.productGram(a1, a2, false);
                  Tensor own = rule.dataGram(x1, x1, true);
-                 Tensor ownRef = ConsumerRule.Linear.productGram(a1, a1, true, false);
+                 Tensor ownRef = ConsumerRule.Linear.productGram(a1, a1, true);
                  Tensor d = Tensor.randomNormal(DType.F64, 5, 3, 2, 4, 6);
                  Tensor rows = rule.rows(x1, d);
                  Tensor rowsRef = ConsumerRule.Linear.productRows(a1, d)) {
@@ -204,6 +204,16 @@ class GatherRowsTest {
                 assertThat(full.shape()).containsExactly(2, 4, 3, 4);
                 assertThat(maxAbsDiff(full, fullRef)).isEqualTo(0.0);
                 assertThat(maxAbsDiff(own, ownRef)).isEqualTo(0.0);
+                // the Gram of a factor with itself, the symmetric product: the product within round-off (one-hot
+                // rows: sums of 0s and 1s, exact on any BLAS path), the same shapes
+                try (Tensor self = ConsumerRule.Linear.selfGram(a1, false);
+                     Tensor product = ConsumerRule.Linear.productGram(a1, a1, false);
+                     Tensor selfOwn = ConsumerRule.Linear.selfGram(a1, true)) {
+                    assertThat(self.shape()).containsExactly(2, 4, 2, 4);
+                    assertThat(maxAbsDiff(self, product)).isLessThan(1e-15);
+                    assertThat(selfOwn.shape()).containsExactly(2, 4, 4);
+                    assertThat(maxAbsDiff(selfOwn, ownRef)).isLessThan(1e-15);
+                }
                 assertThat(maxAbsDiff(rows, rowsRef)).isLessThan(1e-14);
                 assertThat(rule.dataGramFlops(2, 3, false)).isEqualTo(2.0 * 4 * 3 * 4);
                 assertThat(rule.rowsFlops(2, 3)).isEqualTo(2.0 * 3 * 4 * 6);

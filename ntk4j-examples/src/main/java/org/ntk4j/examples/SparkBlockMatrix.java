@@ -7,6 +7,7 @@ import java.util.Locale;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.mllib.linalg.distributed.BlockMatrix;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
@@ -65,7 +66,8 @@ public final class SparkBlockMatrix {
             // Tiles of 32 examples: a 3 × 3 grid, upper triangle computed (6 tiles), lower one mirrored.
             TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(32).plan(n, 0, example, DType.F64);
             System.out.println(plan.describe());
-            SparkKernelJob.Summary summary = SparkKernelJob.run(sc, spec, params, x, null, plan, out, false, null);
+            SparkKernelJob.Summary summary = SparkKernelJob.run(sc, spec, params, x, null, plan, out,
+                    ExistingOutput.REFUSE, null);
             System.out.printf(Locale.ROOT, "spark: %d tiles in %d tasks%n", summary.tilesComputed(),
                     summary.tasks());
 

@@ -53,7 +53,7 @@ public final class SpectrumAndPlot {
              Params params = model.init(1, data.exampleShape(), DType.F64);
              Tensor k = EmpiricalNtk.of(model, params).ntk(data.x(), null);   // trace kernel [N, N]
              KernelMatrix m = KernelMatrix.of(k)) {
-            // The spectrum: a symmetric eigendecomposition of a copy (KernelSpectrum.of(m, true) saves the copy).
+            // The spectrum: a symmetric eigendecomposition of a copy (KernelSpectrum.ofDestroying(m) saves the copy).
             KernelSpectrum s = KernelSpectrum.of(m);
             System.out.printf(Locale.ROOT, "kernel %d × %d: trace %.4g, λ_max %.4g, λ_min %.4g%n", s.dimension(),
                     s.dimension(), s.trace(), s.lambdaMax(), s.lambdaMin());

@@ -48,13 +48,23 @@ public final class OutputFiles {
     }
 
     /**
-     * An empty set of outputs and inputs, to be filled and then {@link #check()}ed.
+     * An empty set of outputs and inputs, to be filled and then {@link #check()}ed, where an output that exists is
+     * refused (a command without {@code --overwrite}).
      *
-     * @param overwrite whether outputs may replace existing files ({@code --overwrite} was given)
      * @return the new checker
      */
-    public static OutputFiles of(boolean overwrite) {
-        return new OutputFiles(overwrite);
+    public static OutputFiles refusingExisting() {
+        return new OutputFiles(false);
+    }
+
+    /**
+     * An empty set of outputs and inputs, to be filled and then {@link #check()}ed, where an output may replace a
+     * file that exists (a command given {@code --overwrite}); an input of the command is still refused.
+     *
+     * @return the new checker
+     */
+    public static OutputFiles replacingExisting() {
+        return new OutputFiles(true);
     }
 
     /**

@@ -36,7 +36,11 @@ public final class TiledKernelRun {
     }
 
     /**
-     * What to compute.
+     * What to compute. Start from {@link #of}, which takes {@code ntk4j kernel --out}'s defaults, and change what
+     * differs with {@link #withMethod}, {@link #withTile}, {@link #withThreads}, {@link #withExisting},
+     * {@link #withEnsemble} and {@link #withCluster}: the canonical constructor's sixteen positional components (an
+     * {@code int} and an {@code int}, two {@code Path}s, an {@code int} and a {@code long} in a row among them) do
+     * not say at the call site which is which.
      *
      * @param model the network
      * @param params its parameters (member 0's, for an ensemble; not closed)
@@ -47,8 +51,7 @@ public final class TiledKernelRun {
      * @param memoryBudget bytes the tiles may hold
      * @param tile examples per tile (rounded up to the planner's quantum), or 0 for the largest that fits
      * @param threads tiles computed at once, each with one BLAS thread (≥ 1)
-     * @param resume continue the unfinished run of {@code out}
-     * @param overwrite discard an unfinished run of {@code out} instead of refusing it
+     * @param existing what to do with an existing {@code out} or an unfinished run of it
      * @param out the kernel file
      * @param sem with an ensemble, the file of the standard error of the mean, else null
      * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
@@ -58,10 +61,10 @@ public final class TiledKernelRun {
      * @param master the cluster's master URL (empty: the environment's); with {@code cluster} only
      */
     public record Request(Model model, Params params, Tensor x1, Tensor x2, KernelKind kind, Method method,
-                          long memoryBudget, int tile, int threads, boolean resume, boolean overwrite, Path out,
-                          Path sem, int ensemble, long seed, ClusterTiles cluster, String master) {
+                          long memoryBudget, int tile, int threads, ExistingOutput existing, Path out, Path sem,
+                          int ensemble, long seed, ClusterTiles cluster, String master) {
         /**
-         * Checks the counts.
+         * Checks the counts and that the outputs' treatment and OUT are given.
          *
          * @param model the network
          * @param params its parameters (member 0's, for an ensemble; not closed)
@@ -72,8 +75,7 @@ public final class TiledKernelRun {
          * @param memoryBudget bytes the tiles may hold
          * @param tile examples per tile (rounded up to the planner's quantum), or 0 for the largest that fits
          * @param threads tiles computed at once, each with one BLAS thread (≥ 1)
-         * @param resume continue the unfinished run of {@code out}
-         * @param overwrite discard an unfinished run of {@code out} instead of refusing it
+         * @param existing what to do with an existing {@code out} or an unfinished run of it
          * @param out the kernel file
          * @param sem with an ensemble, the file of the standard error of the mean, else null
          * @param ensemble K ≥ 1 initialisations (seeds {@code seed} ... {@code seed + K − 1}) to average, or 0 for the
@@ -81,7 +83,8 @@ public final class TiledKernelRun {
          * @param seed the first seed of an ensemble
          * @param cluster the service computing the tiles on a cluster, or null to compute them here
          * @param master the cluster's master URL (empty: the environment's); with {@code cluster} only
-         * @throws IllegalArgumentException if {@code threads} is below 1 or {@code tile} negative
+         * @throws IllegalArgumentException if {@code threads} is below 1, {@code tile} or {@code ensemble}
+         *     negative, or {@code existing} or {@code out} null
          */
         public Request {
             if (threads < 1) {
@@ -90,6 +93,117 @@ public final class TiledKernelRun {
             if (tile < 0) {
                 throw new IllegalArgumentException("--tile: expected a positive number of examples, got " + tile);
             }
+            if (ensemble < 0) {
+                throw new IllegalArgumentException("--ensemble: expected K >= 1 members, or 0 for the kernel at the "
+                        + "parameters, got " + ensemble);
+            }
+            if (existing == null) {
+                throw new IllegalArgumentException("existing: expected REFUSE, OVERWRITE or RESUME, got null");
+            }
+            if (out == null) {
+                throw new IllegalArgumentException("--out: expected the kernel file, got null");
+            }
+        }
+
+        /**
+         * The kernel of {@code kind} into {@code out} with {@code ntk4j kernel --out}'s defaults: the method AUTO
+         * within {@link EmpiricalNtk#defaultMemoryBudget()}, the largest tiles that fit, as many tiles at once as
+         * the machine has cores, an existing OUT or an unfinished run of it refused ({@link ExistingOutput#REFUSE}),
+         * the kernel at {@code params} (no ensemble), computed in this JVM.
+         *
+         * @param model the network
+         * @param params its parameters (not closed)
+         * @param x1 the first inputs [N1, ...]; not closed
+         * @param x2 the second inputs, or null for x2 = x1
+         * @param kind the kernel kind
+         * @param out the kernel file
+         * @return the request
+         * @throws IllegalArgumentException if {@code out} is null
+         */
+        public static Request of(Model model, Params params, Tensor x1, Tensor x2, KernelKind kind, Path out) {
+            return new Request(model, params, x1, x2, kind, Method.AUTO, EmpiricalNtk.defaultMemoryBudget(), 0,
+                    Runtime.getRuntime().availableProcessors(), ExistingOutput.REFUSE, out, null, 0, 0, null, null);
+        }
+
+        /**
+         * This request with another NTK method and memory budget.
+         *
+         * @param m the method, or AUTO (a resumed run takes the recorded one)
+         * @param budget bytes the tiles may hold
+         * @return the new request
+         */
+        public Request withMethod(Method m, long budget) {
+            return new Request(model, params, x1, x2, kind, m, budget, tile, threads, existing, out, sem, ensemble,
+                    seed, cluster, master);
+        }
+
+        /**
+         * This request with tiles of another size.
+         *
+         * @param examples examples per tile (rounded up to the planner's quantum), or 0 for the largest that fits
+         * @return the new request
+         * @throws IllegalArgumentException if {@code examples} is negative
+         */
+        public Request withTile(int examples) {
+            return new Request(model, params, x1, x2, kind, method, memoryBudget, examples, threads, existing, out,
+                    sem, ensemble, seed, cluster, master);
+        }
+
+        /**
+         * This request computing another number of tiles at once.
+         *
+         * @param atOnce tiles computed at once, each with one BLAS thread (≥ 1)
+         * @return the new request
+         * @throws IllegalArgumentException if {@code atOnce} is below 1
+         */
+        public Request withThreads(int atOnce) {
+            return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, atOnce, existing, out, sem,
+                    ensemble, seed, cluster, master);
+        }
+
+        /**
+         * This request doing something else with an existing OUT or an unfinished run of it.
+         *
+         * @param e {@link ExistingOutput#REFUSE}, {@link ExistingOutput#OVERWRITE} or {@link ExistingOutput#RESUME}
+         * @return the new request
+         * @throws IllegalArgumentException if {@code e} is null
+         */
+        public Request withExisting(ExistingOutput e) {
+            return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, threads, e, out, sem,
+                    ensemble, seed, cluster, master);
+        }
+
+        /**
+         * This request as the mean of an ensemble of initialisations, seeds {@code firstSeed} ...
+         * {@code firstSeed + members − 1}, written to OUT, with its standard error written to {@code semOut};
+         * {@code members} 0 for the kernel at the parameters.
+         *
+         * @param members K ≥ 1 initialisations to average, or 0 for none
+         * @param firstSeed the first member's seed
+         * @param semOut the file of the standard error of the mean, or null for none
+         * @return the new request
+         * @throws IllegalArgumentException if {@code members} is negative
+         */
+        public Request withEnsemble(int members, long firstSeed, Path semOut) {
+            return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, threads, existing, out,
+                    semOut, members, firstSeed, cluster, master);
+        }
+
+        /**
+         * This request with its tiles computed on a cluster, or (null) in this JVM.
+         *
+         * @param service the service computing the tiles on a cluster ({@link ClusterTiles#find}), or null
+         * @param masterUrl the cluster's master URL (empty: the environment's); null without a service
+         * @return the new request
+         */
+        public Request withCluster(ClusterTiles service, String masterUrl) {
+            return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, threads, existing, out, sem,
+                    ensemble, seed, service, masterUrl);
+        }
+
+        /** Whether the run continues an unfinished run ({@link ExistingOutput#RESUME}). */
+        private boolean resumes() {
+            return existing == ExistingOutput.RESUME;
         }
     }
 
@@ -112,7 +226,7 @@ public final class TiledKernelRun {
         void planned(TilePlan plan) throws IOException;
 
         /**
-         * Without {@code resume}, an unfinished run of OUT is being discarded ({@code overwrite}).
+         * An unfinished run of OUT is being discarded ({@link ExistingOutput#OVERWRITE}).
          *
          * @param out the kernel file
          */
@@ -183,36 +297,53 @@ public final class TiledKernelRun {
 
     /**
      * Before any work: claims OUT ({@link TileStore#lock}: "another ntk4j is writing OUT") and SEM, and checks what
-     * is there. Without {@code resume}, an unfinished run of OUT is refused unless {@code overwrite} discards it;
-     * with {@code resume}, there must be one, of the same ensemble, and a requested method (not AUTO) or tile size
-     * must be the recorded one (a resumed run keeps its method and grid).
+     * is there. {@link ExistingOutput#REFUSE}: an unfinished run of OUT (or SEM) is refused, and so is an existing
+     * OUT (or SEM); {@link ExistingOutput#OVERWRITE}: neither is; {@link ExistingOutput#RESUME}: there must be an
+     * unfinished run, of the same ensemble, and a requested method (not AUTO) or tile size must be the recorded one
+     * (a resumed run keeps its method and grid).
      *
      * @param out the kernel file
      * @param sem the standard-error file, or null
-     * @param resume continue the unfinished run
-     * @param overwrite discard an unfinished run
+     * @param existing what to do with an existing OUT (SEM) or an unfinished run of it
      * @param method the method asked for (AUTO: whatever is recorded)
      * @param tile the tile size asked for, or 0
      * @param ensemble the ensemble's size, or 0 for none
      * @return the locks, which the caller holds through the run and closes
      * @throws IOException if the lock cannot be taken, or the manifest is missing (resume) or corrupt
-     * @throws IllegalArgumentException when the request does not match what is there (the message says what to do)
+     * @throws IllegalArgumentException when the request does not match what is there (the message says what to do),
+     *     or {@code existing} is null
      */
-    public static Claim claim(Path out, Path sem, boolean resume, boolean overwrite, Method method, int tile,
-                              int ensemble) throws IOException {
+    public static Claim claim(Path out, Path sem, ExistingOutput existing, Method method, int tile, int ensemble)
+            throws IOException {
+        if (existing == null) {
+            throw new IllegalArgumentException("existing: expected REFUSE, OVERWRITE or RESUME, got null");
+        }
         Path kernel = AtomicFile.destination(out);
-        TileStore.RunLock first = claim(kernel, resume, overwrite, method, tile, ensemble);
+        TileStore.RunLock first = claim(kernel, "--out", existing, method, tile, ensemble);
         if (sem == null) {
             return new Claim(first, null);
         }
         try {
             Path error = AtomicFile.destination(sem);
-            return new Claim(first, resume && semFinished(kernel, error) ? TileStore.lock(error)
-                    : claim(error, resume, overwrite, method, tile, ensemble));
+            return new Claim(first, existing == ExistingOutput.RESUME && semFinished(kernel, error)
+                    ? TileStore.lock(error) : claim(error, "--sem", existing, method, tile, ensemble));
         } catch (IOException | RuntimeException e) {
             first.close();
             throw e;
         }
+    }
+
+    /**
+     * {@link #claim(Path, Path, ExistingOutput, Method, int, int)} of the request's OUT and SEM, with its method,
+     * tile size and ensemble: for a caller that has the request before any work.
+     *
+     * @param q the run to claim the outputs of
+     * @return the locks, which the caller holds through {@link #run} and closes
+     * @throws IOException as {@link #claim(Path, Path, ExistingOutput, Method, int, int)}
+     * @throws IllegalArgumentException as {@link #claim(Path, Path, ExistingOutput, Method, int, int)}
+     */
+    public static Claim claim(Request q) throws IOException {
+        return claim(q.out(), q.sem(), q.existing(), q.method(), q.tile(), q.ensemble());
     }
 
     /**
@@ -249,13 +380,13 @@ public final class TiledKernelRun {
         return w.length > 1 && w[0].equals("ensemble") ? w[1] : "none";
     }
 
-    private static TileStore.RunLock claim(Path out, boolean resume, boolean overwrite, Method requested, int tile,
-                                           int ensemble) throws IOException {
+    private static TileStore.RunLock claim(Path out, String option, ExistingOutput existing, Method requested,
+                                           int tile, int ensemble) throws IOException {
         Path manifest = TileStore.manifestPath(out);
         Path partial = TileStore.partialPath(out);
         TileStore.RunLock lock = TileStore.lock(out);
         try {
-            if (resume) {
+            if (existing == ExistingOutput.RESUME) {
                 if (!Files.exists(manifest)) {
                     throw new IOException("--resume: no unfinished run at " + out + " (" + manifest
                             + " does not exist)");
@@ -293,18 +424,38 @@ public final class TiledKernelRun {
                                 + "it, or start again with --overwrite and no --resume)");
                     }
                 }
-            } else if (!overwrite && Files.exists(manifest)) {
-                throw new IllegalArgumentException(out + " has an unfinished run (" + (Files.exists(partial)
-                        ? partial + ", " + manifest : manifest + ", left by a finish that was cut short")
-                        + "); pass --resume to continue it, or --overwrite to discard it and start again");
-            } else if (!overwrite && Files.exists(partial)) {
-                throw new IllegalArgumentException(partial + " is left from an unfinished run that cannot be resumed "
-                        + "(no " + manifest + "); pass --overwrite to discard it and start again");
+            } else if (existing == ExistingOutput.REFUSE) {
+                refuseWhatIsThere(out, option);
             }
             return lock;
         } catch (IOException | RuntimeException e) {
             lock.close();
             throw e;
+        }
+    }
+
+    /**
+     * {@link ExistingOutput#REFUSE}: refuses an unfinished run of {@code out} and an existing {@code out} (the
+     * command line refused the latter already, {@link OutputFiles}, as this message does; a program's REFUSE keeps
+     * a finished kernel as well as an unfinished run).
+     *
+     * @param out the kernel or standard-error file (a link's target)
+     * @param option the option that names it, for the message
+     */
+    private static void refuseWhatIsThere(Path out, String option) {
+        Path manifest = TileStore.manifestPath(out);
+        Path partial = TileStore.partialPath(out);
+        if (Files.exists(manifest)) {
+            throw new IllegalArgumentException(out + " has an unfinished run (" + (Files.exists(partial)
+                    ? partial + ", " + manifest : manifest + ", left by a finish that was cut short")
+                    + "); pass --resume to continue it, or --overwrite to discard it and start again");
+        }
+        if (Files.exists(partial)) {
+            throw new IllegalArgumentException(partial + " is left from an unfinished run that cannot be resumed "
+                    + "(no " + manifest + "); pass --overwrite to discard it and start again");
+        }
+        if (Files.exists(out)) {
+            throw new IllegalArgumentException(option + " " + out + " exists; pass --overwrite to replace it");
         }
     }
 
@@ -317,12 +468,21 @@ public final class TiledKernelRun {
      * @param events told of the plan, the progress and a discarded run
      * @return what the run did
      * @throws IOException if a file cannot be written, the recorded run is corrupt, or the cluster job fails
-     * @throws IllegalArgumentException if the tiles do not fit the budget (a resumed run: its recorded tiles)
+     * @throws IllegalArgumentException if the tiles do not fit the budget (a resumed run: its recorded tiles), or,
+     *     with {@link ExistingOutput#REFUSE}, OUT or SEM or an unfinished run of them is there (as {@link #claim}
+     *     refuses it)
      */
     public static Result run(Request q, Events events) throws IOException {
         // a link named as OUT or SEM: its target is written, the run's files beside it (AtomicFile.destination)
         Path out = AtomicFile.destination(q.out());
         Path sem = q.sem() == null ? null : AtomicFile.destination(q.sem());
+        if (q.existing() == ExistingOutput.REFUSE) {
+            // as the claim refuses them (a caller that skipped it would otherwise discard or replace them)
+            refuseWhatIsThere(out, "--out");
+            if (sem != null) {
+                refuseWhatIsThere(sem, "--sem");
+            }
+        }
         Tensor x1 = q.x1();
         Tensor x2 = q.x2();
         DType dtype = x1.dtype();
@@ -334,7 +494,7 @@ public final class TiledKernelRun {
         int tileSize = q.tile();
         long blockBudget = 0; // 0: the planner derives it
         int blasThreads = 0; // 0: the planner derives it
-        if (q.resume()) {
+        if (q.resumes()) {
             // the resumed run computes the recorded grid with the recorded method (and blocks in the recorded tiles
             // of basis vectors or chunks of outputs, if any, on the recorded BLAS threads), whatever the options now
             Map<String, String> recorded = TileStore.recordedRun(out);
@@ -360,7 +520,7 @@ public final class TiledKernelRun {
         try {
             plan = planner.plan(n1, n2, perExample, dtype);
         } catch (IllegalArgumentException e) {
-            if (!q.resume()) {
+            if (!q.resumes()) {
                 throw e;
             }
             // the planner's advice (a smaller --tile, the smallest tiles' need) does not apply: a resumed run keeps
@@ -373,11 +533,11 @@ public final class TiledKernelRun {
             throw new IllegalArgumentException("--resume: the run's tiles of " + tileSize + " examples do not fit "
                     + "--memory " + CostModel.human(budget) + detail + " (a resumed run keeps its tiles)");
         }
-        if (!q.resume() && (TileStore.unfinished(out) || Files.exists(TileStore.partialPath(out)))) {
+        if (!q.resumes() && (TileStore.unfinished(out) || Files.exists(TileStore.partialPath(out)))) {
             events.discarding(out);
         }
         // SEM finished by a run killed before it removed OUT's manifest: only OUT's store, all of its tiles done
-        boolean semDone = q.resume() && sem != null && semFinished(out, sem);
+        boolean semDone = q.resumes() && sem != null && semFinished(out, sem);
         if (semDone) {
             TileStore.requireKernelFile(sem, plan);
         }
@@ -393,7 +553,7 @@ public final class TiledKernelRun {
         }
         String fingerprint = fingerprint(q.ensemble(), q.seed(), hash, false);
         String semFingerprint = fingerprint(q.ensemble(), q.seed(), hash, true);
-        if (q.resume()) {
+        if (q.resumes()) {
             // another run's manifest is refused before the caller writes its own files (planned: --params-out)
             TileStore.requireSameRun(out, plan, fingerprint, parts);
             if (sem != null && !semDone) {
@@ -414,9 +574,9 @@ public final class TiledKernelRun {
         int alreadyDone;
         Counted counted;
         long cacheBytes = 0;
-        try (TileStore store = q.resume() ? TileStore.resume(out, plan, fingerprint, parts)
+        try (TileStore store = q.resumes() ? TileStore.resume(out, plan, fingerprint, parts)
                 : TileStore.create(out, plan, fingerprint, parts);
-             TileStore semStore = sem == null || semDone ? null : q.resume()
+             TileStore semStore = sem == null || semDone ? null : q.resumes()
                 ? TileStore.resume(sem, plan, semFingerprint, parts)
                 : createSem(out, sem, plan, semFingerprint, parts)) {
             // a tile is done when it is in every output (a run killed between OUT and SEM recomputes it)

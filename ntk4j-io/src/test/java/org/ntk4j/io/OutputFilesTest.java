@@ -38,14 +38,14 @@ class OutputFilesTest {
     @Test
     void anInputIsNeverAnOutputEvenWithOverwrite() throws IOException {
         Path self = file("self.npy", "x");
-        for (boolean overwrite : new boolean[] {false, true}) {
-            assertThat(refusal(OutputFiles.of(overwrite).inputSource("--data", self + ":labels=y.npy:4")
+        for (OutputFiles files : new OutputFiles[] {OutputFiles.refusingExisting(), OutputFiles.replacingExisting()}) {
+            assertThat(refusal(files.inputSource("--data", self + ":labels=y.npy:4")
                     .output("--out", self, ".npy"))).isEqualTo("--out " + self + " is the input given to --data; "
                     + "choose another file");
         }
         // the same file by another name, and a labels file
         Path labels = file("y.npy", "y");
-        assertThat(refusal(OutputFiles.of(true).inputSource("--train", "npy:" + self + ":labels=" + labels)
+        assertThat(refusal(OutputFiles.replacingExisting().inputSource("--train", "npy:" + self + ":labels=" + labels)
                 .output("--out", dir.resolve(".").resolve("y.npy"), ".npy")))
                 .contains("is the input given to --train");
         assertThat(DataSource.files("synthetic:4,3")).isEmpty();
@@ -55,25 +55,25 @@ class OutputFilesTest {
     @Test
     void anExistingOutputNeedsOverwrite() throws IOException {
         Path k = file("K.npy", "old");
-        assertThat(refusal(OutputFiles.of(false).output("--out", k, ".npy")))
+        assertThat(refusal(OutputFiles.refusingExisting().output("--out", k, ".npy")))
                 .isEqualTo("--out " + k + " exists; pass --overwrite to replace it");
-        OutputFiles.of(true).output("--out", k, ".npy").check();
-        OutputFiles.of(false).output("--out", dir.resolve("new.npy"), ".npy").check();
+        OutputFiles.replacingExisting().output("--out", k, ".npy").check();
+        OutputFiles.refusingExisting().output("--out", dir.resolve("new.npy"), ".npy").check();
         Path plots = Files.createDirectory(dir.resolve("plots"));
         Files.writeString(plots.resolve("spectrum.png"), "png");
-        assertThat(refusal(OutputFiles.of(false).outputIn("--plots", plots, "spectrum.png")))
+        assertThat(refusal(OutputFiles.refusingExisting().outputIn("--plots", plots, "spectrum.png")))
                 .isEqualTo("--plots " + plots.resolve("spectrum.png") + " exists; pass --overwrite to replace it");
-        OutputFiles.of(false).outputIn("--plots", dir.resolve("a/b"), "spectrum.png").check(); // created later
+        OutputFiles.refusingExisting().outputIn("--plots", dir.resolve("a/b"), "spectrum.png").check(); // created later
     }
 
     @Test
     void theExtensionMustBeWhatIsWritten() {
-        assertThat(refusal(OutputFiles.of(true).output("--out", dir.resolve("notes.txt"), ".npy")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--out", dir.resolve("notes.txt"), ".npy")))
                 .isEqualTo("--out " + dir.resolve("notes.txt") + ": the output is a .npy file; give a name ending "
                         + "in .npy");
-        assertThat(refusal(OutputFiles.of(true).output("--params-out", dir.resolve("k.npy"), ".npz")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--params-out", dir.resolve("k.npy"), ".npz")))
                 .contains("give a name ending in .npz");
-        assertThat(refusal(OutputFiles.of(true).output("--report", dir.resolve(".json"), ".json")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--report", dir.resolve(".json"), ".json")))
                 .contains("give a name ending in .json");
     }
 
@@ -82,16 +82,17 @@ class OutputFilesTest {
         // 220 + ".npy" = 224 bytes: the longest file beside it, the temporary file of a tiled run's manifest
         // (".NAME.manifest.tmp-" and 16 hex digits), still fits 255
         String longest = "a".repeat(220) + ".npy";
-        OutputFiles.of(false).output("--out", dir.resolve(longest), ".npy").check();
+        OutputFiles.refusingExisting().output("--out", dir.resolve(longest), ".npy").check();
         Files.writeString(dir.resolve("." + longest + ".manifest.tmp-" + "f".repeat(16)), "fits");
         String tooLong = "a".repeat(221) + ".json";
-        assertThat(refusal(OutputFiles.of(false).output("--report", dir.resolve(tooLong), ".json")))
+        assertThat(refusal(OutputFiles.refusingExisting().output("--report", dir.resolve(tooLong), ".json")))
                 .isEqualTo("--report: the file name " + "a".repeat(24) + "….json is 226 bytes long; at most 224 (the "
                         + "file system's 255 less the temporary file written beside it)");
         // counted in bytes: 111 two-byte letters are 222 bytes
-        assertThat(refusal(OutputFiles.of(false).output("--out", dir.resolve("é".repeat(111) + ".npy"), ".npy")))
+        assertThat(refusal(OutputFiles.refusingExisting().output("--out", dir.resolve("é".repeat(111) + ".npy"),
+                ".npy")))
                 .contains("is 226 bytes long; at most 224");
-        assertThat(refusal(OutputFiles.of(false).outputIn("--plots", dir.resolve("p".repeat(256)), "a.png")))
+        assertThat(refusal(OutputFiles.refusingExisting().outputIn("--plots", dir.resolve("p".repeat(256)), "a.png")))
                 .isEqualTo("--plots " + "p".repeat(24) + "…: a directory name of more than 255 bytes (the file "
                         + "system's limit)");
     }
@@ -99,22 +100,22 @@ class OutputFilesTest {
     @Test
     void directoriesAndMissingParentsAreRefused() throws IOException {
         Path d = Files.createDirectory(dir.resolve("d.npy"));
-        assertThat(refusal(OutputFiles.of(true).output("--out", d, ".npy")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--out", d, ".npy")))
                 .isEqualTo("--out " + d + " is a directory; give a file name");
         Path missing = dir.resolve("nonexist/r.json");
-        assertThat(refusal(OutputFiles.of(true).output("--report", missing, ".json")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--report", missing, ".json")))
                 .isEqualTo("--report " + missing + ": directory " + dir.resolve("nonexist") + " does not exist");
         Path notDir = file("f", "x");
-        assertThat(refusal(OutputFiles.of(true).output("--report", notDir.resolve("r.json"), ".json")))
+        assertThat(refusal(OutputFiles.replacingExisting().output("--report", notDir.resolve("r.json"), ".json")))
                 .contains(notDir + " is not a directory");
-        assertThat(refusal(OutputFiles.of(true).outputIn("--plots", notDir, "heatmap.png")))
+        assertThat(refusal(OutputFiles.replacingExisting().outputIn("--plots", notDir, "heatmap.png")))
                 .isEqualTo("--plots " + notDir + " is not a directory");
     }
 
     @Test
     void twoOutputsMustDiffer() {
         Path r = dir.resolve("r.npy");
-        assertThat(refusal(OutputFiles.of(true).output("--out", r, ".npy").output("--eigenvalues-out",
+        assertThat(refusal(OutputFiles.replacingExisting().output("--out", r, ".npy").output("--eigenvalues-out",
                 dir.resolve("x/../r.npy"), ".npy"))).isEqualTo("--out and --eigenvalues-out are the same file, "
                 + dir.resolve("x/../r.npy") + "; give each its own");
     }
@@ -198,7 +199,7 @@ class OutputFilesTest {
         Path target = file("real/K.npy", "old");
         Path link = Files.createSymbolicLink(dir.resolve("K.npy"), Path.of("real/K.npy")); // relative
         Path chain = Files.createSymbolicLink(dir.resolve("L.npy"), link);
-        assertThat(refusal(OutputFiles.of(false).output("--out", chain, ".npy")))
+        assertThat(refusal(OutputFiles.refusingExisting().output("--out", chain, ".npy")))
                 .isEqualTo("--out " + chain + " exists; pass --overwrite to replace it");
         try (Tensor t = Tensor.of(new double[] {1, 2}, 2)) {
             Npy.write(chain, t);
@@ -212,7 +213,7 @@ class OutputFilesTest {
             assertThat(left).containsExactly(target);
         }
         Path dangling = Files.createSymbolicLink(dir.resolve("new.json"), real.resolve("new.json"));
-        OutputFiles.of(false).output("--report", dangling, ".json").check(); // nothing there yet
+        OutputFiles.refusingExisting().output("--report", dangling, ".json").check(); // nothing there yet
         AtomicFile.write(dangling, ch -> ch.write(ByteBuffer.wrap("{}".getBytes(StandardCharsets.UTF_8))));
         assertThat(Files.isSymbolicLink(dangling)).isTrue();
         assertThat(real.resolve("new.json")).hasContent("{}");

@@ -162,7 +162,7 @@ class TileStoreTest {
         Path mine = dir.resolve("mine.npy");
         byte[] theirs = "another program's file".getBytes(StandardCharsets.UTF_8);
         try (Tensor t = Tensor.of(new double[] {1, 2, 3}, 3)) {
-            OutputFiles.of(false).output("--out", out, ".npy").output("--cov", mine, ".npy").check();
+            OutputFiles.refusingExisting().output("--out", out, ".npy").output("--cov", mine, ".npy").check();
             Files.write(out, theirs);
             assertThatThrownBy(() -> Npy.write(out, t)).isInstanceOf(IOException.class)
                     .hasMessage("cannot write " + out + ": it appeared while the command ran (another program wrote "
@@ -173,12 +173,12 @@ class TileStoreTest {
             try (java.util.stream.Stream<Path> files = Files.list(dir)) {
                 assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("k.npy", "mine.npy");
             }
-            OutputFiles.of(true).output("--out", out, ".npy").check();
+            OutputFiles.replacingExisting().output("--out", out, ".npy").check();
             Npy.write(out, t);
             try (Tensor read = Npy.readTensor(out)) {
                 assertThat(read.toDoubleArray()).containsExactly(1, 2, 3);
             }
-            OutputFiles.of(false).output("--out", dir.resolve("later.npy"), ".npy").check();
+            OutputFiles.refusingExisting().output("--out", dir.resolve("later.npy"), ".npy").check();
             AtomicFile.forgetNewFiles(); // the command ended: a later write replaces as it is told
             Files.write(dir.resolve("later.npy"), theirs);
             Npy.write(dir.resolve("later.npy"), t);

@@ -38,7 +38,7 @@ class TiledKernelRunTest {
         final StringWriter log = new StringWriter();
 
         @Override
-        public void planned(TilePlan plan) {
+        public void planned(TilePlan plan) throws IOException {
             events.add("planned " + plan.tileCount());
         }
 
@@ -96,11 +96,11 @@ class TiledKernelRunTest {
     void theFileIsThePlansKernelAndEveryTileIsCountedOnce(@TempDir Path dir) throws IOException {
         try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
             Path out = dir.resolve("K.npy");
-            TiledKernelRun.Request q = new TiledKernelRun.Request(NET, p, x, null, KernelKind.full(), Method.AUTO,
-                    1L << 30, 16, 2, false, false, out, null, 0, 0, null, null);
+            TiledKernelRun.Request q = TiledKernelRun.Request.of(NET, p, x, null, KernelKind.full(), out)
+                    .withMethod(Method.AUTO, 1L << 30).withTile(16).withThreads(2);
             Recorder events = new Recorder();
             TiledKernelRun.Result r;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false, Method.AUTO, 16, 0)) {
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(q)) {
                 r = TiledKernelRun.run(q, events);
             }
             TilePlan plan = r.plan();
@@ -146,7 +146,7 @@ class TiledKernelRunTest {
             }
             assertThat(TileStore.manifestPath(out)).doesNotExist();
             // nothing to resume now
-            assertThatThrownBy(() -> TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0))
+            assertThatThrownBy(() -> TiledKernelRun.claim(out, null, ExistingOutput.RESUME, Method.AUTO, 0, 0))
                     .isInstanceOf(IOException.class).hasMessageContaining("--resume: no unfinished run at " + out);
         }
     }
@@ -155,20 +155,175 @@ class TiledKernelRunTest {
     void aLeftoverPartialIsRefusedUnlessOverwritten(@TempDir Path dir) throws IOException {
         Path out = dir.resolve("K.npy");
         Files.write(TileStore.partialPath(out), new byte[] {1, 2, 3});
-        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, false, false, Method.AUTO, 0, 0))
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, ExistingOutput.REFUSE, Method.AUTO, 0, 0))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("is left from an unfinished run that cannot be resumed");
         try (Params p = NET.init(2, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 3, 20, 5)) {
+            // a run not claimed refuses it too, before any event
+            Recorder refused = new Recorder();
+            assertThatThrownBy(() -> TiledKernelRun.run(TiledKernelRun.Request.of(NET, p, x, null, KernelKind.trace(),
+                    out).withThreads(1), refused)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is left from an unfinished run that cannot be resumed");
+            assertThat(refused.events).isEmpty();
+            assertThat(TileStore.partialPath(out)).hasBinaryContent(new byte[] {1, 2, 3});
             Recorder events = new Recorder();
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, true, Method.AUTO, 0, 0)) {
-                TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
-                        1L << 30, 0, 1, false, true, out, null, 0, 0, null, null), events);
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.OVERWRITE, Method.AUTO, 0,
+                    0)) {
+                TiledKernelRun.run(TiledKernelRun.Request.of(NET, p, x, null, KernelKind.trace(), out)
+                        .withMethod(Method.AUTO, 1L << 30).withThreads(1).withExisting(ExistingOutput.OVERWRITE),
+                        events);
             }
             assertThat(events.events.get(0)).isEqualTo("discarding K.npy");
             assertThat(Npy.readHeader(out).shape()).containsExactly(20, 20);
         }
-        assertThatThrownBy(() -> new TiledKernelRun.Request(NET, null, null, null, KernelKind.trace(), Method.AUTO,
-                1, 0, 0, false, false, out, null, 0, 0, null, null)).hasMessageContaining("--threads");
+        assertThatThrownBy(() -> TiledKernelRun.Request.of(NET, null, null, null, KernelKind.trace(), out)
+                .withThreads(0)).hasMessageContaining("--threads");
+    }
+
+    /** The components of a request, by name, read through the record's accessors. */
+    private static java.util.Map<String, Object> components(TiledKernelRun.Request q) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        for (java.lang.reflect.RecordComponent c : TiledKernelRun.Request.class.getRecordComponents()) {
+            try {
+                m.put(c.getName(), c.getAccessor().invoke(q));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return m;
+    }
+
+    /** Asserts that {@code after} differs from {@code before} exactly in {@code changed}, set to those values. */
+    private static void onlyChanged(TiledKernelRun.Request before, TiledKernelRun.Request after,
+                                    java.util.Map<String, Object> changed) {
+        java.util.Map<String, Object> expected = components(before);
+        assertThat(expected.keySet()).containsAll(changed.keySet());
+        expected.putAll(changed);
+        java.util.Map<String, Object> got = components(after);
+        assertThat(got.keySet()).containsExactlyElementsOf(expected.keySet());
+        for (String name : expected.keySet()) {
+            Object want = expected.get(name);
+            if (want instanceof Number) {
+                assertThat(got.get(name)).as(name).isEqualTo(want);
+            } else { // the same objects (tensors, parameters, paths), not equal copies
+                assertThat(got.get(name)).as(name).isSameAs(want);
+            }
+        }
+    }
+
+    /**
+     * {@link TiledKernelRun.Request#of} takes {@code ntk4j kernel --out}'s defaults, and each with-method changes
+     * its own components and keeps every other one.
+     */
+    @Test
+    void theFactoryTakesTheCommandsDefaultsAndEachWithMethodKeepsTheRest(@TempDir Path dir) {
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 8, 5);
+             Tensor x2 = Tensor.randomNormal(DType.F64, 3, 6, 5)) {
+            Path out = dir.resolve("K.npy");
+            TiledKernelRun.Request q = TiledKernelRun.Request.of(NET, p, x, x2, KernelKind.trace(), out);
+            java.util.Map<String, Object> defaults = new java.util.LinkedHashMap<>();
+            defaults.put("model", NET);
+            defaults.put("params", p);
+            defaults.put("x1", x);
+            defaults.put("x2", x2);
+            defaults.put("kind", KernelKind.trace());
+            defaults.put("method", Method.AUTO);
+            defaults.put("memoryBudget", EmpiricalNtk.defaultMemoryBudget());
+            defaults.put("tile", 0);
+            defaults.put("threads", Runtime.getRuntime().availableProcessors());
+            defaults.put("existing", ExistingOutput.REFUSE);
+            defaults.put("out", out);
+            defaults.put("sem", null);
+            defaults.put("ensemble", 0);
+            defaults.put("seed", 0L);
+            defaults.put("cluster", null);
+            defaults.put("master", null);
+            assertThat(components(q)).containsExactlyEntriesOf(defaults);
+
+            // from a request whose every component differs from the defaults, so that a with-method that resets
+            // one to its default is caught
+            Path sem = dir.resolve("S.npy");
+            org.ntk4j.ntk.ClusterTiles service = (master, spec, params, a, b, ledger, file, progress, log) -> { };
+            TiledKernelRun.Request base = new TiledKernelRun.Request(NET, p, x, x2, KernelKind.trace(),
+                    Method.NTK_VECTOR_PRODUCTS, 12345, 32, 3, ExistingOutput.OVERWRITE, out, sem, 4, 99, service,
+                    "local[2]");
+            onlyChanged(base, base.withMethod(Method.JACOBIAN_CONTRACTION, 777),
+                    java.util.Map.of("method", Method.JACOBIAN_CONTRACTION, "memoryBudget", 777L));
+            onlyChanged(base, base.withTile(48), java.util.Map.of("tile", 48));
+            onlyChanged(base, base.withTile(0), java.util.Map.of("tile", 0));
+            onlyChanged(base, base.withThreads(5), java.util.Map.of("threads", 5));
+            for (ExistingOutput e : ExistingOutput.values()) {
+                onlyChanged(base, base.withExisting(e), java.util.Map.of("existing", e));
+            }
+            Path otherSem = dir.resolve("S2.npy");
+            onlyChanged(base, base.withEnsemble(7, -3, otherSem),
+                    java.util.Map.of("ensemble", 7, "seed", -3L, "sem", otherSem));
+            java.util.Map<String, Object> none = new java.util.HashMap<>();
+            none.put("ensemble", 0);
+            none.put("seed", 5L);
+            none.put("sem", null);
+            onlyChanged(base, base.withEnsemble(0, 5, null), none);
+            java.util.Map<String, Object> local = new java.util.HashMap<>();
+            local.put("cluster", null);
+            local.put("master", null);
+            onlyChanged(base, base.withCluster(null, null), local);
+            onlyChanged(q, q.withCluster(service, ""), java.util.Map.of("cluster", service, "master", ""));
+        }
+    }
+
+    /** The request refuses, in one line naming the option, what no run can do. */
+    @Test
+    void aRequestRefusesWhatNoRunCanDo(@TempDir Path dir) {
+        Path out = dir.resolve("K.npy");
+        TiledKernelRun.Request q = TiledKernelRun.Request.of(NET, null, null, null, KernelKind.trace(), out);
+        assertThatThrownBy(() -> q.withThreads(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--threads: expected a positive number, got 0");
+        assertThatThrownBy(() -> q.withTile(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--tile: expected a positive number of examples, got -1");
+        assertThatThrownBy(() -> q.withEnsemble(-2, 0, null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--ensemble: expected K >= 1 members, or 0 for the kernel at the parameters, got -2");
+        assertThatThrownBy(() -> q.withExisting(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("existing: expected REFUSE, OVERWRITE or RESUME, got null");
+        assertThatThrownBy(() -> TiledKernelRun.Request.of(NET, null, null, null, KernelKind.trace(), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("--out: expected the kernel file, got null");
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, null, Method.AUTO, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("existing: expected REFUSE, OVERWRITE or RESUME, got null");
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+    }
+
+    /**
+     * What the claim does with a finished OUT (and SEM): REFUSE refuses it, naming the option, OVERWRITE takes it
+     * (the run replaces it when it finishes), RESUME finds no unfinished run; the refused claims hold no lock.
+     */
+    @Test
+    void theClaimRefusesOverwritesOrResumesAFinishedOutput(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("K.npy");
+        Path sem = dir.resolve("S.npy");
+        Files.write(out, new byte[] {1});
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, ExistingOutput.REFUSE, Method.AUTO, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--out " + out + " exists; pass --overwrite to replace it");
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, null, ExistingOutput.RESUME, Method.AUTO, 0, 0))
+                .isInstanceOf(IOException.class).hasMessageStartingWith("--resume: no unfinished run at " + out);
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, sem, ExistingOutput.OVERWRITE, Method.AUTO, 0,
+                2)) {
+            assertThat(TileStore.lockPath(out)).exists();
+            assertThat(TileStore.lockPath(sem)).exists();
+        }
+        // SEM alone in the way: refused, and OUT's lock, taken first, released
+        Files.delete(out);
+        Files.write(sem, new byte[] {2});
+        assertThatThrownBy(() -> TiledKernelRun.claim(out, sem, ExistingOutput.REFUSE, Method.AUTO, 0, 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--sem " + sem + " exists; pass --overwrite to replace it");
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        assertThat(TileStore.lockPath(sem)).doesNotExist();
+        Files.delete(sem);
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, sem, ExistingOutput.REFUSE, Method.AUTO, 0, 2)) {
+            assertThat(TileStore.lockPath(sem)).exists();
+        }
     }
 
     /**
@@ -186,10 +341,10 @@ class TiledKernelRunTest {
             long budget = whole / 2;
             Path reference = dir.resolve("reference.npy");
             TiledKernelRun.Result full;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, false, false,
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, ExistingOutput.REFUSE,
                     Method.NTK_VECTOR_PRODUCTS, 16, 0)) {
-                full = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
-                        Method.NTK_VECTOR_PRODUCTS, budget, 16, 1, false, false, reference, null, 0, 0, null, null),
+                full = TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null, KernelKind.full(), reference)
+                        .withMethod(Method.NTK_VECTOR_PRODUCTS, budget).withTile(16).withThreads(1),
                         new Recorder());
             }
             long blockBudget = full.plan().blockBudgetBytes();
@@ -198,19 +353,21 @@ class TiledKernelRunTest {
             // killed after two tiles: the progress listener throws, as a kill would stop the run
             Path out = dir.resolve("K.npy");
             Recorder killing = killedAfter(2);
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.REFUSE,
                     Method.NTK_VECTOR_PRODUCTS, 16, 0)) {
-                assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
-                        KernelKind.full(), Method.NTK_VECTOR_PRODUCTS, budget, 16, 1, false, false, out, null, 0, 0,
-                        null, null), killing)).hasMessageContaining("killed");
+                assertThatThrownBy(() -> TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null,
+                        KernelKind.full(), out).withMethod(Method.NTK_VECTOR_PRODUCTS, budget).withTile(16)
+                        .withThreads(1), killing)).hasMessageContaining("killed");
             }
             assertThat(TileStore.recordedRun(out)).containsEntry("block-budget", Long.toString(blockBudget));
 
             // resumed with three times the memory: whole blocks would fit now, the recorded basis tiles are kept
             TiledKernelRun.Result resumed;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0)) {
-                resumed = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
-                        Method.AUTO, 3 * budget, 0, 1, true, false, out, null, 0, 0, null, null), new Recorder());
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.RESUME, Method.AUTO, 0,
+                    0)) {
+                resumed = TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null, KernelKind.full(), out)
+                        .withMethod(Method.AUTO, 3 * budget).withThreads(1).withExisting(ExistingOutput.RESUME),
+                        new Recorder());
             }
             assertThat(org.ntk4j.ntk.TilePlanner.of(EmpiricalNtk.of(net, p).method(Method.NTK_VECTOR_PRODUCTS),
                     KernelKind.full()).budget(3 * budget).tile(16).plan(40, 0, new int[] {12}, DType.F64)
@@ -257,11 +414,10 @@ class TiledKernelRunTest {
             };
             Path reference = dir.resolve("reference.npy");
             TiledKernelRun.Result full;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, false, false,
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(reference, null, ExistingOutput.REFUSE,
                     Method.STRUCTURED_DERIVATIVES, 16, 0)) {
-                full = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
-                        Method.STRUCTURED_DERIVATIVES, budget, 16, cores, false, false, reference, null, 0, 0, null,
-                        null), watching);
+                full = TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null, KernelKind.full(), reference)
+                        .withMethod(Method.STRUCTURED_DERIVATIVES, budget).withTile(16).withThreads(cores), watching);
             }
             assertThat(full.plan().tileCount()).isEqualTo(6);
             assertThat(full.plan().workers()).isEqualTo(1);
@@ -271,11 +427,11 @@ class TiledKernelRunTest {
             // killed after two tiles
             Path out = dir.resolve("K.npy");
             Recorder killing = killedAfter(2);
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false,
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.REFUSE,
                     Method.STRUCTURED_DERIVATIVES, 16, 0)) {
-                assertThatThrownBy(() -> TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null,
-                        KernelKind.full(), Method.STRUCTURED_DERIVATIVES, budget, 16, cores, false, false, out, null,
-                        0, 0, null, null), killing)).hasMessageContaining("killed");
+                assertThatThrownBy(() -> TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null,
+                        KernelKind.full(), out).withMethod(Method.STRUCTURED_DERIVATIVES, budget).withTile(16)
+                        .withThreads(cores), killing)).hasMessageContaining("killed");
             }
             if (cores > 1) {
                 assertThat(TileStore.recordedRun(out)).containsEntry("blas-threads", Integer.toString(cores));
@@ -287,9 +443,11 @@ class TiledKernelRunTest {
                     .plan(40, 0, new int[] {12}, DType.F64).blasThreads()).as("a fresh plan with that memory")
                     .isEqualTo(1);
             TiledKernelRun.Result resumed;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, true, false, Method.AUTO, 0, 0)) {
-                resumed = TiledKernelRun.run(new TiledKernelRun.Request(net, p, x, null, KernelKind.full(),
-                        Method.AUTO, more, 0, cores, true, false, out, null, 0, 0, null, null), new Recorder());
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.RESUME, Method.AUTO, 0,
+                    0)) {
+                resumed = TiledKernelRun.run(TiledKernelRun.Request.of(net, p, x, null, KernelKind.full(), out)
+                        .withMethod(Method.AUTO, more).withThreads(cores).withExisting(ExistingOutput.RESUME),
+                        new Recorder());
             }
             assertThat(resumed.plan().blasThreads()).isEqualTo(cores);
             assertThat(resumed.plan().workers()).isEqualTo(1); // not more threads than cores
@@ -328,9 +486,10 @@ class TiledKernelRunTest {
                 };
                 TiledKernelRun.Result r;
                 try (Tensor xs = org.ntk4j.cpu.Layout.sliceAxis(x, 0, 0, n);
-                     TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, false, false, Method.AUTO, 0, 0)) {
-                    r = TiledKernelRun.run(new TiledKernelRun.Request(NET, p, xs, null, KernelKind.full(),
-                            Method.AUTO, 1L << 30, 0, 2, false, false, out, null, 0, 0, null, null), events);
+                     TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, ExistingOutput.REFUSE, Method.AUTO,
+                             0, 0)) {
+                    r = TiledKernelRun.run(TiledKernelRun.Request.of(NET, p, xs, null, KernelKind.full(), out)
+                            .withMethod(Method.AUTO, 1L << 30).withThreads(2), events);
                 }
                 int expected = n == 10 ? cores : 1;
                 assertThat(r.plan().tileCount() == 1).isEqualTo(n == 10);
@@ -342,12 +501,28 @@ class TiledKernelRunTest {
     }
 
     /** An ensemble run of OUT and SEM, claimed and run. */
-    private static TiledKernelRun.Result ensemble(Params p, Tensor x, Path out, Path sem, boolean resume)
-            throws IOException {
-        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, sem, resume, false, Method.AUTO, 16, 2)) {
-            return TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
-                    1L << 30, 16, 2, resume, false, out, sem, 2, 7, null, null), new Recorder());
+    private static TiledKernelRun.Result ensemble(Params p, Tensor x, Path out, Path sem, ExistingOutput existing,
+                                                  Recorder events) throws IOException {
+        TiledKernelRun.Request q = TiledKernelRun.Request.of(NET, p, x, null, KernelKind.trace(), out)
+                .withMethod(Method.AUTO, 1L << 30).withTile(16).withThreads(2).withExisting(existing)
+                .withEnsemble(2, 7, sem);
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(q)) {
+            return TiledKernelRun.run(q, events);
         }
+    }
+
+    /**
+     * Events that put a directory at SEM once the run is planned (after the claim, which would refuse an existing
+     * SEM), so that SEM's rename when the run finishes fails.
+     */
+    private static Recorder blockingSem(Path sem) {
+        return new Recorder() {
+            @Override
+            public void planned(TilePlan plan) throws IOException {
+                Files.createDirectories(sem.resolve("blocker"));
+                super.planned(plan);
+            }
+        };
     }
 
     /**
@@ -360,18 +535,18 @@ class TiledKernelRunTest {
         try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 4, 40, 5)) {
             Path refOut = dir.resolve("ref.npy");
             Path refSem = dir.resolve("ref-sem.npy");
-            ensemble(p, x, refOut, refSem, false);
+            ensemble(p, x, refOut, refSem, ExistingOutput.REFUSE, new Recorder());
             Path out = dir.resolve("K.npy");
             Path sem = dir.resolve("S.npy");
-            Files.createDirectories(sem.resolve("blocker")); // SEM's rename onto a directory fails
-            assertThatThrownBy(() -> ensemble(p, x, out, sem, false))
+            // SEM's rename onto a directory fails
+            assertThatThrownBy(() -> ensemble(p, x, out, sem, ExistingOutput.REFUSE, blockingSem(sem)))
                     .isInstanceOf(java.nio.file.FileSystemException.class);
             assertThat(out).exists();
             assertThat(TileStore.manifestPath(out)).as("OUT keeps its manifest until SEM is renamed").exists();
             assertThat(TileStore.partialPath(sem)).exists();
             Files.delete(sem.resolve("blocker"));
             Files.delete(sem);
-            TiledKernelRun.Result r = ensemble(p, x, out, sem, true);
+            TiledKernelRun.Result r = ensemble(p, x, out, sem, ExistingOutput.RESUME, new Recorder());
             assertThat(r.computed()).isZero();
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(refOut));
             assertThat(Files.readAllBytes(sem)).isEqualTo(Files.readAllBytes(refSem));
@@ -382,12 +557,12 @@ class TiledKernelRunTest {
             // killed after SEM's manifest was removed, before OUT's: OUT's manifest is all that is left
             Path out2 = dir.resolve("K2.npy");
             Path sem2 = dir.resolve("S2.npy");
-            Files.createDirectories(sem2.resolve("blocker"));
-            assertThatThrownBy(() -> ensemble(p, x, out2, sem2, false)).isInstanceOf(IOException.class);
+            assertThatThrownBy(() -> ensemble(p, x, out2, sem2, ExistingOutput.REFUSE, blockingSem(sem2)))
+                    .isInstanceOf(IOException.class);
             Files.delete(sem2.resolve("blocker"));
             Files.move(TileStore.partialPath(sem2), sem2, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             Files.delete(TileStore.manifestPath(sem2));
-            assertThat(ensemble(p, x, out2, sem2, true).computed()).isZero();
+            assertThat(ensemble(p, x, out2, sem2, ExistingOutput.RESUME, new Recorder()).computed()).isZero();
             assertThat(TileStore.manifestPath(out2)).doesNotExist();
             assertThat(Files.readAllBytes(out2)).isEqualTo(Files.readAllBytes(refOut));
             assertThat(Files.readAllBytes(sem2)).isEqualTo(Files.readAllBytes(refSem));
@@ -401,10 +576,11 @@ class TiledKernelRunTest {
         Path link = Files.createSymbolicLink(dir.resolve("K.npy"), real.resolve("K.npy"));
         try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 20, 5)) {
             TiledKernelRun.Result r;
-            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(link, null, false, false, Method.AUTO, 16, 0)) {
+            try (TiledKernelRun.Claim claim = TiledKernelRun.claim(link, null, ExistingOutput.REFUSE, Method.AUTO, 16,
+                    0)) {
                 assertThat(TileStore.lockPath(real.resolve("K.npy"))).exists();
-                r = TiledKernelRun.run(new TiledKernelRun.Request(NET, p, x, null, KernelKind.trace(), Method.AUTO,
-                        1L << 30, 16, 1, false, false, link, null, 0, 0, null, null), new Recorder());
+                r = TiledKernelRun.run(TiledKernelRun.Request.of(NET, p, x, null, KernelKind.trace(), link)
+                        .withMethod(Method.AUTO, 1L << 30).withTile(16).withThreads(1), new Recorder());
             }
             assertThat(r.computed()).isPositive();
             assertThat(Files.isSymbolicLink(link)).isTrue();

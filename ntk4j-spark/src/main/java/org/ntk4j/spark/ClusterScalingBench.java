@@ -12,6 +12,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.ntk4j.cpu.Blas;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Model;
@@ -95,9 +96,11 @@ public final class ClusterScalingBench {
                     for (int cores = 1; cores <= 2; cores++) {
                         try (JavaSparkContext sc = app(cluster, cores)) {
                             Path out = dir.resolve("spark" + cores + ".npy");
-                            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false, null);
+                            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out,
+                                    ExistingOutput.OVERWRITE, null);
                             long start = System.nanoTime();
-                            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false, null);
+                            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out,
+                                    ExistingOutput.OVERWRITE, null);
                             times.get(cores - 1).add((System.nanoTime() - start) / 1e9);
                             if (!Arrays.equals(Files.readAllBytes(out), expected)) {
                                 throw new IllegalStateException("the cluster's kernel differs from the "

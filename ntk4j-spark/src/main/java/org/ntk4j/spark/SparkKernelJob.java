@@ -20,12 +20,15 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
 import org.bytedeco.javacpp.Pointer;
 import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
+import org.ntk4j.io.TiledKernelRun;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.ClusterTiles;
 import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
 import org.ntk4j.ntk.NonFiniteKernelException;
 import org.ntk4j.ntk.TilePlan;
 import org.ntk4j.ntk.TiledKernel;
@@ -177,8 +180,9 @@ public final class SparkKernelJob {
     }
 
     /**
-     * The whole run: creates the store at {@code out} (or resumes it: {@code resume}), computes every unfinished
-     * tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
+     * The whole run: claims {@code out} ({@link TiledKernelRun#claim}: its lock, and what {@code existing} says of
+     * an existing OUT or an unfinished run of it), creates the store at {@code out} (or resumes it), computes every
+     * unfinished tile on the cluster of {@code sc}, and finishes the store (OUT.partial renamed to OUT).
      *
      * @param sc the Spark context whose cluster computes the tiles
      * @param modelSpec the zoo or ONNX spec of the model, as {@link org.ntk4j.onnx.OnnxSpec#parseModel} reads it
@@ -188,26 +192,35 @@ public final class SparkKernelJob {
      * @param x2 null when the plan is symmetric (x2 = x1)
      * @param plan the tile grid, kernel shape and dtype
      * @param out the output file, on a path that the driver and every executor reach
-     * @param resume true to continue the unfinished run at {@code out}, false to start a new one
+     * @param existing {@link ExistingOutput#REFUSE} to start a new run only where neither OUT nor an unfinished run
+     *     of it is, {@link ExistingOutput#OVERWRITE} to start one whatever is there (an existing OUT is replaced
+     *     when the run finishes), {@link ExistingOutput#RESUME} to continue the unfinished run at {@code out}
      * @param listener told of each group recorded; may be null
      * @return what the run did
-     * @throws IOException if the store cannot be created, resumed or finished, the Spark job fails, or recording
-     *     a tile fails; the files of an unfinished run are then left for {@code --resume}
-     * @throws IllegalArgumentException if the model is an ONNX model of token ids and x1 or x2 holds an id it
-     *     cannot take ({@link #checkIds}), before any file is written
+     * @throws IOException if OUT is locked by another run, the store cannot be created, resumed or finished, the
+     *     Spark job fails, or recording a tile fails; the files of an unfinished run are then left for
+     *     {@code --resume}
+     * @throws IllegalArgumentException if {@code existing} refuses what is at {@code out} (the message names the
+     *     command line's {@code --resume} and {@code --overwrite}: {@link ExistingOutput#RESUME} and
+     *     {@link ExistingOutput#OVERWRITE}), or the model is an ONNX model of token ids and x1 or x2 holds an id
+     *     it cannot take ({@link #checkIds}), before any file is written
      */
     public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
-                              TilePlan plan, Path out, boolean resume, Listener listener) throws IOException {
+                              TilePlan plan, Path out, ExistingOutput existing, Listener listener)
+            throws IOException {
         checkIds(modelSpec, x1, x2);
         String fingerprint = RunFingerprint.of(modelSpec, params, x1, x2);
         // the parts' fingerprints too, so that a refused --resume names the input that differs, as a local run's
         String parts = RunFingerprint.parts(modelSpec, params, x1, x2);
         Summary s;
-        try (TileStore store = resume ? TileStore.resume(out, plan, fingerprint, parts)
-                : TileStore.create(out, plan, fingerprint, parts)) {
-            s = computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
+        // the plan's method and tiles are this run's; a resumed manifest's are checked against them by the store
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, existing, Method.AUTO, 0, 0)) {
+            try (TileStore store = existing == ExistingOutput.RESUME ? TileStore.resume(out, plan, fingerprint, parts)
+                    : TileStore.create(out, plan, fingerprint, parts)) {
+                s = computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
+            }
+            finish(out, plan, fingerprint);
         }
-        finish(out, plan, fingerprint);
         return s;
     }
 

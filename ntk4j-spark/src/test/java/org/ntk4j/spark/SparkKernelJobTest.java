@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
@@ -128,7 +129,8 @@ class SparkKernelJobTest {
             assertThat(plan.tileCount()).isGreaterThan(4);
             Path local = localRun(plan, b, kind + symmetric + "-local.npy");
             Path spark = dir.resolve(kind + symmetric + "-spark.npy");
-            SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, b, plan, spark, false, null);
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, b, plan, spark,
+                    ExistingOutput.REFUSE, null);
             assertThat(s.tilesComputed()).isEqualTo(plan.tileCount());
             assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
             assertThat(TileStore.unfinished(spark)).isFalse();
@@ -163,7 +165,8 @@ class SparkKernelJobTest {
             for (int perTask : new int[] {1, 2, 100}) {
                 sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, Integer.toString(perTask));
                 Path spark = dir.resolve(m.shortName() + perTask + "-spark.npy");
-                SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, spark, false, null);
+                SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, spark,
+                        ExistingOutput.REFUSE, null);
                 // groups never cross a row of the 4 × 4 grid (rows of 4, 3, 2, 1 upper tiles)
                 assertThat(s.tasks()).isEqualTo(perTask == 1 ? 10 : perTask == 2 ? 6 : 4);
                 assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
@@ -205,7 +208,7 @@ class SparkKernelJobTest {
                 store.finish();
             }
             Path spark = dir.resolve("bn-spark.npy");
-            SparkKernelJob.run(sc, spec, p, x, null, plan, spark, false, null);
+            SparkKernelJob.run(sc, spec, p, x, null, plan, spark, ExistingOutput.REFUSE, null);
             assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
             try (Tensor k = Npy.readTensor(spark); Params drawn = base.init(4, in, DType.F64); // default buffers
                  Tensor defaults = EmpiricalNtk.of(base, drawn).method(plan.method())
@@ -267,7 +270,7 @@ class SparkKernelJobTest {
             Tensor.resetPeakBytes();
             sampler.start();
             try {
-                SparkKernelJob.run(sc, spec, p, x, null, plan, spark, false, null);
+                SparkKernelJob.run(sc, spec, p, x, null, plan, spark, ExistingOutput.REFUSE, null);
             } finally {
                 running.set(false);
             }
@@ -311,7 +314,7 @@ class SparkKernelJobTest {
         sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, "5");
         Path spark = dir.resolve("spark.npy");
         List<Integer> recorded = new ArrayList<>();
-        SparkKernelJob.run(sc, MODEL, params, x1, x2, plan, spark, false, (tiles, done, total) -> {
+        SparkKernelJob.run(sc, MODEL, params, x1, x2, plan, spark, ExistingOutput.REFUSE, (tiles, done, total) -> {
             for (int t : tiles) {
                 recorded.add(t);
             }
@@ -343,7 +346,8 @@ class SparkKernelJobTest {
             }
             tiles.run(skip, store::write, null);
         }
-        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, a, true, null);
+        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, a,
+                ExistingOutput.RESUME, null);
         assertThat(s.tilesResumed()).isEqualTo(4);
         assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - 4);
         assertThat(Files.readAllBytes(a)).isEqualTo(Files.readAllBytes(whole));
@@ -351,7 +355,7 @@ class SparkKernelJobTest {
         // a Spark run whose driver stops after its first recorded task, resumed by the single-machine run
         Path b = dir.resolve("b.npy");
         sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, "1");
-        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, b, false,
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, b, ExistingOutput.REFUSE,
                 (t, done, total) -> {
                     throw new IllegalStateException("driver stops");
                 })).isInstanceOf(IllegalStateException.class);
@@ -375,6 +379,47 @@ class SparkKernelJobTest {
         assertThat(Files.readAllBytes(b)).isEqualTo(Files.readAllBytes(whole));
     }
 
+    /**
+     * What {@link ExistingOutput} says of what is at OUT: REFUSE refuses an unfinished run and a finished OUT before
+     * any file changes (the lock released), OVERWRITE starts afresh over either (the same bytes as a run on an empty
+     * OUT), RESUME refuses an OUT with no unfinished run.
+     */
+    @Test
+    void existingOutputRefusesOverwritesOrResumesWhatIsThere() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true);
+        Path whole = localRun(plan, null, "whole.npy");
+        Path out = dir.resolve("k.npy");
+        // an unfinished run of 3 tiles, as a killed run leaves it
+        try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(MODEL, params, x1, null),
+                RunFingerprint.parts(MODEL, params, x1, null))) {
+            new TiledKernel(EmpiricalNtk.of(Zoo.parse(MODEL), params), plan, x1, null).run(Set.of(3, 4, 5, 6, 7, 8,
+                    9), store::write, null);
+        }
+        byte[] manifest = Files.readAllBytes(TileStore.manifestPath(out));
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, ExistingOutput.REFUSE,
+                null)).isInstanceOf(IllegalArgumentException.class).hasMessage(out + " has an unfinished run ("
+                + TileStore.partialPath(out) + ", " + TileStore.manifestPath(out) + "); pass --resume to continue "
+                + "it, or --overwrite to discard it and start again");
+        assertThat(Files.readAllBytes(TileStore.manifestPath(out))).isEqualTo(manifest);
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+
+        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out,
+                ExistingOutput.OVERWRITE, null);
+        assertThat(s.tilesResumed()).isZero();
+        assertThat(s.tilesComputed()).isEqualTo(plan.tileCount());
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, ExistingOutput.REFUSE,
+                null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--out " + out + " exists; pass --overwrite to replace it");
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, ExistingOutput.RESUME,
+                null)).isInstanceOf(IOException.class).hasMessageStartingWith("--resume: no unfinished run at " + out);
+        assertThat(TileStore.partialPath(out)).doesNotExist();
+        assertThat(TileStore.manifestPath(out)).doesNotExist();
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+    }
+
     @Test
     void resumingAnotherRunIsRefused() throws IOException {
         data();
@@ -386,7 +431,8 @@ class SparkKernelJobTest {
         }
         // the manifest records the parts' fingerprints (as SparkKernelJob.run writes it): the refusal names x1
         try (Tensor other = Tensor.randomNormal(DType.F64, 99, 64, 5)) {
-            assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, other, null, plan, out, true, null))
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, other, null, plan, out,
+                    ExistingOutput.RESUME, null))
                     .isInstanceOf(IOException.class).hasMessageContaining("was written for another run")
                     .hasMessageContaining("(x1 differs)");
         }

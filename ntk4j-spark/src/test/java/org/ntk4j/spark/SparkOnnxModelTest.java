@@ -9,6 +9,7 @@ import java.util.Set;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.Npy;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
@@ -64,7 +65,8 @@ class SparkOnnxModelTest {
                 store.finish();
             }
             Path spark = dir.resolve("spark.npy");
-            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, spark, false, null);
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, spark,
+                    ExistingOutput.REFUSE, null);
             assertThat(s.tilesComputed()).isEqualTo(plan.tileCount());
             assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
             // and b1 really is a constant there: the kernel differs from that of every weight
@@ -99,11 +101,13 @@ class SparkOnnxModelTest {
             KernelKind trace = KernelKind.parse("trace", 0);
             TilePlan badPlan = TilePlanner.of(ntk, trace).tile(2).plan(2, 0, new int[] {3}, DType.F64);
             Path refused = dir.resolve("refused.npy");
-            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, bad, null, badPlan, refused, false,
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, bad, null, badPlan, refused,
+                    ExistingOutput.REFUSE,
                     null)).isInstanceOf(IllegalArgumentException.class).hasMessage("x1: input 'ids' of emb.onnx holds "
                     + "token ids (int64); example 1 has id 7, out of range for the 5 rows of 'table' (ids -5 to 4)");
             TilePlan crossPlan = TilePlanner.of(ntk, trace).tile(2).plan(4, 2, new int[] {3}, DType.F64);
-            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, bad, crossPlan, refused, false,
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, bad, crossPlan, refused,
+                    ExistingOutput.REFUSE,
                     null)).hasMessageStartingWith("x2: input 'ids' of emb.onnx holds token ids (int64); example 1 has "
                     + "id 7");
             assertThat(refused).doesNotExist();
@@ -112,7 +116,7 @@ class SparkOnnxModelTest {
 
             TilePlan plan = TilePlanner.of(ntk, trace).tile(2).plan(4, 0, new int[] {3}, DType.F64);
             Path out = dir.resolve("ids.npy");
-            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false, null);
+            SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, ExistingOutput.REFUSE, null);
             try (Tensor k = Npy.readTensor(out)) {
                 for (int a = 0; a < 4; a++) {
                     for (int b = 0; b < 4; b++) {
@@ -157,7 +161,8 @@ class SparkOnnxModelTest {
             Path out = dir.resolve("spark.npy");
             // one task at a time, a tile each: after the first task's tile is recorded, the file becomes the same
             // weights under Sigmoid, which the later tasks read
-            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, false,
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out,
+                    ExistingOutput.REFUSE,
                     (tiles, finished, total) -> {
                         if (finished == 1) {
                             try {
@@ -175,7 +180,8 @@ class SparkOnnxModelTest {
             assertThat(recorded).isPositive().isLessThan(plan.tileCount());
 
             mlp(file);
-            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out, true, null);
+            SparkKernelJob.Summary s = SparkKernelJob.run(sc, model.spec(), params, x, null, plan, out,
+                    ExistingOutput.RESUME, null);
             assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - recorded);
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(local));
         }

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
 import org.ntk4j.nn.Params;
@@ -147,7 +148,7 @@ class StandaloneClusterTest {
                     String name = kind + (b == null ? "-sym" : "-x2");
                     Path local = localRun(plan, params, x1, b, dir.resolve(name + "-local.npy"));
                     Path spark = dir.resolve(name + "-cluster.npy");
-                    SparkKernelJob.run(sc, MODEL, params, x1, b, plan, spark, false, null);
+                    SparkKernelJob.run(sc, MODEL, params, x1, b, plan, spark, ExistingOutput.REFUSE, null);
                     assertThat(Files.readAllBytes(spark)).as(name).isEqualTo(Files.readAllBytes(local));
                 }
             }
@@ -176,7 +177,8 @@ class StandaloneClusterTest {
             int failedBefore = FAILED_TASKS.get();
             sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, "2");
             try {
-                SparkKernelJob.run(sc, MODEL, params, x1, null, plan, dir.resolve("retry.npy"), false, null);
+                SparkKernelJob.run(sc, MODEL, params, x1, null, plan, dir.resolve("retry.npy"),
+                        ExistingOutput.REFUSE, null);
             } finally {
                 sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, null);
             }
@@ -208,7 +210,7 @@ class StandaloneClusterTest {
             sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, "1");
             Path out = dir.resolve("kill.npy");
             try {
-                SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, false,
+                SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, ExistingOutput.REFUSE,
                         (tiles, done, total) -> recorded.set(done));
             } finally {
                 sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, null);
