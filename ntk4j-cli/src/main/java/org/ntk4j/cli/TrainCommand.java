@@ -169,6 +169,9 @@ public final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     OverwriteOption overwrite = new OverwriteOption();
 
+    /** The parameter file of the checkpoint --resume continues from (Checkpoints.paramsFile); null without. */
+    private Path resumeParams;
+
     @Override
     public Integer call() throws Exception {
         ModelArgument.requireZoo(model, "train initialises and trains a zoo model from its spec");
@@ -210,6 +213,8 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--resume: no checkpoint (*.state.npz with its .npz) in "
                     + checkpointDir);
         }
+        // its parameter file, F.NPZ as well as F.npz (train --params-out F.NPZ writes F.NPZ and F.state.npz)
+        resumeParams = resumeFrom == null ? null : Checkpoints.paramsFile(checkpointDir, resumeFrom);
         // what the checkpoint's run recorded of its inputs; empty for checkpoints written before they were recorded,
         // whose resumes skip these checks
         Map<String, String> recorded = resumeFrom == null ? Map.of() : Checkpoints.run(checkpointDir, resumeFrom);
@@ -303,7 +308,7 @@ public final class TrainCommand implements Callable<Integer> {
             // ones the run's first steps took, whether or not --params-in is given again (a resume may leave it
             // out): it fitted --train's own before (review, 2026-12-07), so a run started from another run's
             // parameters went on at another input scale from the resumed epoch on, silently
-            Path statistics = resumeFrom != null ? checkpointDir.resolve(resumeFrom + ".npz") : paramsIn;
+            Path statistics = resumeFrom != null ? resumeParams : paramsIn;
             Standardizer std = TrainedInputs.standardizer(resumeFrom != null ? "--resume" : "--params-in", statistics,
                     model, KernelOptions.fitStandardizer(trainRaw.x(), mode, "--train " + train, err),
                     "--train " + train, err);
@@ -364,7 +369,7 @@ public final class TrainCommand implements Callable<Integer> {
                 config.describe(), dt.shortName());
         if (resumed != null) {
             o.printf(Locale.ROOT, "resuming from %s (epoch %d, step %d)%n",
-                    checkpointDir.resolve(resumeFrom + ".npz"), resumed.epoch(), resumed.step());
+                    resumeParams, resumed.epoch(), resumed.step());
             if (resumed.epoch() == epochs && resumed.stepInEpoch() == 0) {
                 // the run is complete: said so, rather than nothing between this line and the outputs
                 o.printf(Locale.ROOT, "the checkpoint is at the end of epoch %d, the last of --epochs %d: nothing is "

@@ -22,6 +22,52 @@ class KernelCommandTest {
     Path dir;
 
 
+    /**
+     * --data and --x2 of arrays NumPy saved in Fortran order (np.save(f, X.T) of a [5, 6] X: a [6, 5] file whose
+     * first axis varies fastest), the x2 a prefix (:3), give the kernel of their C-order copies: the transpose on read
+     * reaches the command.
+     */
+    @Test
+    void fortranOrderDataGivesTheKernelOfItsCOrderCopy() throws Exception {
+        double[] x = new double[30]; // C order [6, 5]
+        for (int i = 0; i < x.length; i++) {
+            x[i] = Math.sin(1.7 * i + 0.3);
+        }
+        java.nio.ByteBuffer data = java.nio.ByteBuffer.allocate(30 * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int j = 0; j < 5; j++) {
+            for (int i = 0; i < 6; i++) {
+                data.putDouble(x[i * 5 + j]); // Fortran order: (i, j) at i + 6 j
+            }
+        }
+        String dict = "{'descr': '<f8', 'fortran_order': True, 'shape': (6, 5), }";
+        byte[] text = dict.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        int pad = (64 - (10 + text.length + 1) % 64) % 64;
+        java.nio.ByteBuffer npy = java.nio.ByteBuffer.allocate(10 + text.length + 1 + pad + data.capacity())
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        npy.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) (text.length + 1 + pad))
+                .put(text).put(" ".repeat(pad).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1))
+                .put((byte) '\n').put(data.array());
+        Path f = dir.resolve("xt.npy");
+        Files.write(f, npy.array());
+        Path c = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(x, 6, 5)) {
+            Npy.write(c, t);
+        }
+        Path kf = dir.resolve("kf.npy");
+        Path kc = dir.resolve("kc.npy");
+        String[] common = {"kernel", "--model", "fcn(depth=1,width=16,out=2)", "--dtype", "f64", "--kind", "full",
+            "--method", "jc"};
+        run(0, concat(common, new String[] {"--data", f.toString(), "--x2", f + ":3", "--out", kf.toString()}));
+        run(0, concat(common, new String[] {"--data", c.toString(), "--x2", c + ":3", "--out", kc.toString()}));
+        try (Tensor a = Npy.readTensor(kf); Tensor b = Npy.readTensor(kc)) {
+            assertThat(a.shape()).containsExactly(6, 3, 2, 2);
+            for (int i = 0; i < b.size(); i++) {
+                assertThat(a.getFlat(i)).as("element %d", i).isCloseTo(b.getFlat(i),
+                        org.assertj.core.data.Offset.offset(1e-12 * (1 + Math.abs(b.getFlat(i)))));
+            }
+        }
+    }
+
     @Test
     void defaultRunComputesATracedKernel() {
         String out = run(0, "kernel", "--data", "synthetic:8,6,6", "--model", "fcn(depth=1,width=32,out=10)")[0];

@@ -143,6 +143,28 @@ class TrainCommandTest {
         }
     }
 
+    /**
+     * train --params-out F.NPZ in a checkpoint directory writes F.NPZ and F.state.npz, a checkpoint that --resume
+     * continues from (the extensions are matched in any case), to the uninterrupted run's parameters.
+     */
+    @Test
+    void aResumeContinuesFromParamsOutWithAnUpperCaseExtension(@TempDir Path dir) throws Exception {
+        Path d = labelled(dir.resolve("d.npz"), 1);
+        String[] small = {"train", "--model", "fcn(depth=1,width=16,out=3)", "--test", "none", "--batch", "4",
+            "--quiet", "--train", d.toString()};
+        Path full = dir.resolve("full.npz");
+        CliRuns.run(0, TiledRunTest.with(small, "--epochs", "3", "--params-out", full.toString()));
+        Path ck = Files.createDirectories(dir.resolve("ck"));
+        Path upper = ck.resolve("F.NPZ");
+        String[] first = CliRuns.run(0, TiledRunTest.with(small, "--epochs", "2", "--params-out", upper.toString()));
+        assertThat(first[0]).contains("wrote " + upper).contains("wrote " + ck.resolve("F.state.npz"));
+        Path resumed = dir.resolve("resumed.npz");
+        String out = CliRuns.run(0, TiledRunTest.with(small, "--checkpoint-dir", ck.toString(), "--resume", "--epochs",
+                "3", "--params-out", resumed.toString()))[0];
+        assertThat(out).contains("resuming from " + upper + " (epoch 2, step 4)");
+        assertSameArrays(resumed, full);
+    }
+
     /** A resume with other data, --dtype, --standardize or fewer epochs is refused; one with the same is not. */
     @Test
     void aResumeRefusesOtherInputsAndFewerEpochs(@TempDir Path dir) throws Exception {

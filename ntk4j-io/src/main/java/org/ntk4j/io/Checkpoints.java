@@ -32,6 +32,16 @@ import org.ntk4j.train.TrainState;
  * always has its parameters. A parameter file of any {@code NAME.npz} name may have one beside it
  * ({@link #save(TrainState, Path, Map)}: the CLI's {@code train --params-out}), so that it carries its run's
  * record ({@link #record}) as a checkpoint does, and is one.
+ *
+ * <p><b>Names.</b> A checkpoint NAME in a directory is its state file and its parameter file found by their names:
+ * the stem NAME exactly (file systems tell case apart), the extensions {@code .state.npz} and {@code .npz} in any
+ * case, as {@link #stateFile} names a state file beside a parameter file of either case: {@code train --params-out
+ * F.NPZ} writes {@code F.NPZ} and {@code F.state.npz}, a checkpoint {@code F} that {@link #latest} finds and
+ * {@link #load} reads. Where a directory holds two such files for one NAME (a case-sensitive file system with both
+ * {@code F.npz} and {@code F.NPZ}, whose state file is the same {@code F.state.npz}), the state file is the one
+ * named {@code NAME.state.npz}, else the first by name, and the parameter file the one whose zip directory the state
+ * file's digest ({@code meta/params}) names, else {@code NAME.npz}, else the first by name (which the digest check
+ * then refuses, naming both files).
  */
 public final class Checkpoints {
     /** The suffix of the state archive. */
@@ -167,7 +177,9 @@ public final class Checkpoints {
      * @param dir the checkpoint directory
      * @param notes receives one line for each file passed over that may be newer than the checkpoint chosen
      * @return the stem ({@code epoch-0003}) of the latest readable checkpoint, or null when the directory holds no
-     *     state file with its parameter file
+     *     state file with its parameter file (found by their names as the class comment says: the extensions
+     *     {@code .state.npz} and {@code .npz} in any case, so that {@code train --params-out F.NPZ} is one);
+     *     {@link #paramsFile} gives its parameter file
      * @throws IllegalArgumentException if the latest checkpoint's state file belongs to other parameters than the
      *     parameter file beside it
      * @throws NpyFormatException if no checkpoint can be read, naming a damaged file and why
@@ -177,24 +189,28 @@ public final class Checkpoints {
         if (!Files.isDirectory(dir)) {
             return null;
         }
-        List<Path> states = new ArrayList<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            s.filter(p -> p.getFileName().toString().endsWith(STATE_SUFFIX)).sorted().forEach(states::add);
+        List<Path> listing = list(dir);
+        java.util.SortedSet<String> stems = new java.util.TreeSet<>();
+        for (Path p : listing) {
+            String f = p.getFileName().toString();
+            if (isStateName(f)) {
+                stems.add(f.substring(0, f.length() - STATE_SUFFIX.length()));
+            }
         }
         String best = null;
         long[] bestPosition = null;
+        CheckpointFiles bestFiles = null;
         Map<String, NpyFormatException> damaged = new LinkedHashMap<>();
-        for (Path p : states) {
-            String f = p.getFileName().toString();
-            String stem = f.substring(0, f.length() - STATE_SUFFIX.length());
-            Path params = dir.resolve(stem + ".npz");
-            if (!Files.isRegularFile(params)) {
-                continue;
-            }
+        for (String stem : stems) {
+            CheckpointFiles files;
             long[] position;
             try {
-                position = position(p);
-                Npz.keys(params); // its zip directory: a truncated parameter file is passed over as well
+                files = find(dir, stem, listing);
+                if (files.params() == null) {
+                    continue;
+                }
+                position = position(files.state());
+                Npz.keys(files.params()); // its zip directory: a truncated parameter file is passed over as well
             } catch (NpyFormatException e) {
                 damaged.put(stem, e);
                 continue;
@@ -202,6 +218,7 @@ public final class Checkpoints {
             if (bestPosition == null || position[2] > bestPosition[2]) {
                 bestPosition = position;
                 best = stem;
+                bestFiles = files;
             }
         }
         for (Map.Entry<String, NpyFormatException> e : damaged.entrySet()) {
@@ -211,14 +228,100 @@ public final class Checkpoints {
             }
             if (mayBeNewer(e.getKey(), bestPosition)) {
                 notes.accept("passing over the checkpoint " + e.getKey() + ", which cannot be read ("
-                        + e.getValue().getMessage() + "); resuming from " + dir.resolve(best + ".npz")
+                        + e.getValue().getMessage() + "); resuming from " + bestFiles.params()
                         + ", the newest that can (the steps since are trained again, to the same result)");
             }
         }
         if (best != null) {
-            requireTheirParameters(dir, best, recordedDigest(dir.resolve(best + STATE_SUFFIX)));
+            requireTheirParameters(bestFiles, recordedDigest(bestFiles.state()));
         }
         return best;
+    }
+
+    /** Whether a file name is a state file's: {@code NAME.state.npz}, the suffix in any case, NAME not empty. */
+    private static boolean isStateName(String file) {
+        return file.length() > STATE_SUFFIX.length() && file.toLowerCase(java.util.Locale.ROOT).endsWith(STATE_SUFFIX);
+    }
+
+    /**
+     * The two files of a checkpoint.
+     *
+     * @param state its state file, null when there is none
+     * @param params its parameter file, null when there is none
+     */
+    private record CheckpointFiles(Path state, Path params) {
+    }
+
+    /**
+     * The files of checkpoint {@code name} in {@code dir}, by the rule the class comment gives (names): the stem
+     * exactly, the extensions in any case; of two parameter files for one stem, the one the state file's digest
+     * names. Reads the state file's digest only then.
+     */
+    private static CheckpointFiles find(Path dir, String name) throws IOException {
+        return find(dir, name, list(dir));
+    }
+
+    /** {@link #find(Path, String)} in the directory's files {@code listing} ({@link #list}). */
+    private static CheckpointFiles find(Path dir, String name, List<Path> listing) throws IOException {
+        List<Path> states = new ArrayList<>();
+        List<Path> params = new ArrayList<>();
+        for (Path p : listing) {
+            String f = p.getFileName().toString();
+            if (!f.startsWith(name) || !Files.isRegularFile(p)) {
+                continue;
+            }
+            String ext = f.substring(name.length());
+            if (ext.equalsIgnoreCase(STATE_SUFFIX)) {
+                states.add(p);
+            } else if (ext.equalsIgnoreCase(".npz")) {
+                params.add(p);
+            }
+        }
+        Path state = preferred(states, dir.resolve(name + STATE_SUFFIX));
+        Path param = preferred(params, dir.resolve(name + ".npz"));
+        if (params.size() > 1 && state != null) {
+            String recorded = recordedDigest(state);
+            if (recorded != null) {
+                for (Path p : params) {
+                    if (recorded.equals(Npz.directoryDigest(p))) {
+                        param = p;
+                        break;
+                    }
+                }
+            }
+        }
+        return new CheckpointFiles(state, param);
+    }
+
+    /** The entries of a directory sorted by name; none when it is not a directory. */
+    private static List<Path> list(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.sorted().toList();
+        }
+    }
+
+    /** {@code exact} when among {@code found}, else the first found (by name), else null. */
+    private static Path preferred(List<Path> found, Path exact) {
+        return found.contains(exact) ? exact : found.isEmpty() ? null : found.get(0);
+    }
+
+    /**
+     * The parameter file of checkpoint {@code name} in {@code dir}: {@code NAME.npz}, its extension in any case (the
+     * class comment's names), as {@link #latest} found it and {@link #load} reads it; {@code DIR/NAME.npz} when there
+     * is none.
+     *
+     * @param dir the checkpoint directory
+     * @param name the stem, as {@link #latest} returns it
+     * @return the parameter file's path
+     * @throws IOException if the directory cannot be listed, or the state file's digest cannot be read where two
+     *     parameter files have the name
+     */
+    public static Path paramsFile(Path dir, String name) throws IOException {
+        Path params = find(dir, name).params();
+        return params != null ? params : dir.resolve(name + ".npz");
     }
 
     /** The entry meta/position of a state file, read alone (with its CRC-32 checked). */
@@ -255,15 +358,14 @@ public final class Checkpoints {
      * copied in, or a run stopped between writing the two files of a checkpoint it was replacing): resuming would
      * continue one run's optimizer and position with another's parameters.
      */
-    private static void requireTheirParameters(Path dir, String name, String recorded) throws IOException {
+    private static void requireTheirParameters(CheckpointFiles files, String recorded) throws IOException {
         if (recorded == null) {
             return; // written before the digest was recorded: nothing to compare
         }
-        Path params = dir.resolve(name + ".npz");
-        if (!recorded.equals(Npz.directoryDigest(params))) {
-            throw new IllegalArgumentException(dir.resolve(name + STATE_SUFFIX) + " was written with other "
-                    + "parameters than " + params + " holds (the files of two checkpoints, or of a checkpoint that "
-                    + "a run stopped while replacing); remove both files to resume from the checkpoint before");
+        if (!recorded.equals(Npz.directoryDigest(files.params()))) {
+            throw new IllegalArgumentException(files.state() + " was written with other "
+                    + "parameters than " + files.params() + " holds (the files of two checkpoints, or of a checkpoint "
+                    + "that a run stopped while replacing); remove both files to resume from the checkpoint before");
         }
     }
 
@@ -282,15 +384,19 @@ public final class Checkpoints {
      */
     public static TrainState load(Path dir, String name, Model model, int[] perExample, DType dtype)
             throws IOException {
-        Path statePath = dir.resolve(name + STATE_SUFFIX);
+        CheckpointFiles found = find(dir, name);
+        CheckpointFiles files = new CheckpointFiles(
+                found.state() != null ? found.state() : dir.resolve(name + STATE_SUFFIX),
+                found.params() != null ? found.params() : dir.resolve(name + ".npz"));
+        Path statePath = files.state();
         Map<String, NpyArray> a = Npz.read(statePath);
         for (String key : List.of("meta/position", "meta/loss_sum", "meta/history", "meta/config")) {
             if (!a.containsKey(key)) {
                 throw new IllegalArgumentException(statePath + ": no entry " + key + " (not a training checkpoint)");
             }
         }
-        requireTheirParameters(dir, name, a.containsKey(PARAMS_DIGEST) ? text(a.get(PARAMS_DIGEST)) : null);
-        Params params = ParamsFile.load(dir.resolve(name + ".npz"), model, perExample, dtype);
+        requireTheirParameters(files, a.containsKey(PARAMS_DIGEST) ? text(a.get(PARAMS_DIGEST)) : null);
+        Params params = ParamsFile.load(files.params(), model, perExample, dtype);
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (Map.Entry<String, NpyArray> e : a.entrySet()) {
             if (e.getKey().startsWith("optimizer/")) {
@@ -317,7 +423,8 @@ public final class Checkpoints {
      * @throws IOException if the state file cannot be read
      */
     public static Map<String, String> run(Path dir, String name) throws IOException {
-        return runOf(dir.resolve(name + STATE_SUFFIX));
+        Path state = find(dir, name).state();
+        return runOf(state != null ? state : dir.resolve(name + STATE_SUFFIX));
     }
 
     /** The meta/run/KEY entries of a state file. */

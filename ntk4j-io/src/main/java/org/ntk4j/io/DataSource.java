@@ -740,8 +740,11 @@ public final class DataSource {
     private static Loaded csv(String spec, Path p, String labelOption, DType dtype, int limit) throws IOException {
         // the header is read as a record like the others and checked here (Commons CSV's own header handling
         // would report duplicate names with advice about its API)
+        // cells are trimmed here (String.trim, as Commons CSV's setTrim), not by the parser: a quoted cell's line
+        // breaks at the very start or end of its text, which trimming drops, still count for the lines of the cells
+        // before it (CsvRow.line counts back from the record's last line through the cells' text as parsed)
         CSVFormat format = CSVFormat.DEFAULT.builder().setIgnoreSurroundingSpaces(true).setIgnoreEmptyLines(true)
-                .setTrim(true).get();
+                .setTrim(false).get();
         List<double[]> rows = new ArrayList<>();
         List<Integer> labelList = new ArrayList<>();
         int labelIndex;
@@ -753,7 +756,7 @@ public final class DataSource {
             if (!records.hasNext()) {
                 throw new DataFormatException(p + ": no header row (CSV sources need column names in the first line)");
             }
-            List<String> header = records.next().toList();
+            List<String> header = records.next().stream().map(String::trim).toList();
             checkHeader(p, header);
             columns = header.size();
             if (labelOption == null) {
@@ -783,7 +786,7 @@ public final class DataSource {
                 double[] features = new double[columns - (labelIndex >= 0 ? 1 : 0)];
                 int f = 0;
                 for (int c = 0; c < columns; c++) {
-                    String cell = r.get(c);
+                    String cell = r.get(c).trim();
                     if (c == labelIndex) {
                         labelList.add(parseLabel(row, c, cell));
                     } else {
@@ -903,9 +906,10 @@ public final class DataSource {
      */
     private record CsvRow(Path file, CSVRecord record, long endLine, List<String> header) {
         /**
-         * The line cell {@code c} starts on: the record's last line less the line breaks of the cells from c on, so
-         * that a record with a quoted line break in a cell (RFC 4180) is placed right too (but for a quoted cell's
-         * leading or trailing line breaks, which trimming drops).
+         * The line cell {@code c} starts on (its first character's, the opening quote of a quoted cell): the record's
+         * last line less the line breaks of the cells from c on, so that a record with a quoted line break in a cell
+         * (RFC 4180) is placed right too, one at the very start or end of a cell's text included (the record holds
+         * the cells untrimmed; {@link #csv} trims them as it reads them).
          */
         long line(int c) {
             long line = endLine;

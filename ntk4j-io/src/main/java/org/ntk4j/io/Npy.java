@@ -11,7 +11,8 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * Reads and writes NumPy {@code .npy} files (C order, little-endian), with the JDK only.
+ * Reads and writes NumPy {@code .npy} files (little-endian; written in C order, read in C or Fortran order), with
+ * the JDK only.
  *
  * <p><b>Writing</b> produces byte for byte what {@code np.save} writes for the same array: format version 1.0,
  * or 2.0 when the header does not fit in 64 KiB (only for ranks in the thousands); tensors are written as
@@ -20,10 +21,18 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p><b>Reading</b> accepts format versions 1.0, 2.0 and 3.0 and the element types of {@link NpyDType}:
  * {@code <f4}, {@code <f8}, {@code |u1}, {@code |i1}, {@code <i2}, {@code <u2}, {@code <i4}, {@code <u4},
- * {@code <i8}, {@code <u8}, {@code |b1}. Anything else fails with an {@link NpyFormatException} whose message
- * names the file and the problem: a bad magic string, a malformed header, a truncated file, Fortran order (an
- * array with at most one axis longer than 1 has the same bytes in both orders and is read), big-endian data,
- * object (pickled) arrays, and every other dtype. Bytes after the data are ignored, as NumPy does.
+ * {@code <i8}, {@code <u8}, {@code |b1}, in C or Fortran order. Anything else fails with an
+ * {@link NpyFormatException} whose message names the file and the problem: a bad magic string, a malformed
+ * header, a truncated file, big-endian data, object (pickled) arrays, and every other dtype. Bytes after the data
+ * are ignored, as NumPy does.
+ *
+ * <p><b>Fortran order</b> ({@code 'fortran_order': True}: NumPy's {@code np.save} of a transposed or
+ * {@code np.asfortranarray} array, column-major exports) is transposed on read: the values come in C order, as
+ * every ntk4j tensor and {@link NpyArray} holds them, element (i0, ..., ik) where NumPy has it. The file is read
+ * in one pass in runs (each index of the other axes holds a contiguous run along axis 0) that are written to
+ * their places directly: no second copy of the array. The first N rows ({@code PATH.npy:N}) are N values of
+ * each run: those are read and the rest of each run skipped (a seek in a file; read and dropped in a pipe). An
+ * array with at most one axis longer than 1 has the same bytes in both orders and is read as C order.
  *
  * <p>An array read whole must fit what it is read into (2^31-1 elements; a tensor's 2^31-1 bytes): a larger one
  * is refused before anything is allocated, saying how many of its first rows fit, which a data source's
@@ -116,7 +125,8 @@ public final class Npy {
     /**
      * Reads the header and the first {@code rows} entries along axis 0 (all when {@code rows} is negative or
      * beyond the array's) into a new tensor of {@code dtype}, in one pass: only those rows' bytes are read and
-     * held (the data is C order, so they come first), which is how {@code PATH.npy:N} reads N examples of a file
+     * held (in C order they come first; in Fortran order they are one run per index of the other axes, the rest
+     * of each run skipped), which is how {@code PATH.npy:N} reads N examples of a file
      * larger than a tensor. A regular file must still hold the whole array (a truncated file is refused); a pipe
      * ({@code /dev/stdin}) is read once, as far as the rows asked for.
      *
@@ -240,8 +250,13 @@ public final class Npy {
         NpyIO.requireData(header, source, available);
         Tensor tensor = Tensor.empty(target, shape);
         try {
-            NpyIO.readData(channel, header, source, available, (long) tensor.size() * header.dtype().itemSize(),
-                    NpyIO.into(tensor, header.dtype(), source));
+            if (header.transposedOnRead()) {
+                NpyIO.readFortran(channel, header, source, available, shape[0],
+                        NpyIO.stridedInto(tensor, header.dtype(), source));
+            } else {
+                NpyIO.readData(channel, header, source, available, (long) tensor.size() * header.dtype().itemSize(),
+                        NpyIO.into(tensor, header.dtype(), source));
+            }
             tensor.trackWritesFromNow(); // the reader's handle is gone: a parameter read here is validated once
             return new Rows(header, tensor);
         } catch (IOException | RuntimeException | Error e) {
@@ -265,8 +280,12 @@ public final class Npy {
         int[] shape = header.firstRows(rows, null, source);
         NpyIO.requireData(header, source, available);
         NpyArray array = new NpyArray(header.dtype(), shape);
-        NpyIO.readData(channel, header, source, available, (long) array.size() * header.dtype().itemSize(),
-                array::readChunk);
+        if (header.transposedOnRead()) {
+            NpyIO.readFortran(channel, header, source, available, shape[0], array::readStrided);
+        } else {
+            NpyIO.readData(channel, header, source, available, (long) array.size() * header.dtype().itemSize(),
+                    array::readChunk);
+        }
         return new ArrayRows(header, array);
     }
 

@@ -402,6 +402,53 @@ public final class NpyArray {
         }
     }
 
+    /**
+     * Stores chunk elements {@code from ... from + count - 1} (file layout, little-endian) as elements
+     * {@code first, first + stride, ...} of this array: a run of a Fortran-order file ({@link NpyIO#readFortran}).
+     */
+    void readStrided(ByteBuffer chunk, int from, int count, int first, int stride) {
+        long at = first;
+        switch (dtype.itemSize()) {
+            case 1:
+                byte[] b = (byte[]) data;
+                for (int i = from; i < from + count; i++, at += stride) {
+                    b[(int) at] = chunk.get(i);
+                }
+                break;
+            case 2:
+                short[] h = (short[]) data;
+                for (int i = from; i < from + count; i++, at += stride) {
+                    h[(int) at] = chunk.getShort(2 * i);
+                }
+                break;
+            case 4:
+                if (dtype == NpyDType.FLOAT32) {
+                    float[] f = (float[]) data;
+                    for (int i = from; i < from + count; i++, at += stride) {
+                        f[(int) at] = chunk.getFloat(4 * i);
+                    }
+                } else {
+                    int[] w = (int[]) data;
+                    for (int i = from; i < from + count; i++, at += stride) {
+                        w[(int) at] = chunk.getInt(4 * i);
+                    }
+                }
+                break;
+            default:
+                if (dtype == NpyDType.FLOAT64) {
+                    double[] d = (double[]) data;
+                    for (int i = from; i < from + count; i++, at += stride) {
+                        d[(int) at] = chunk.getDouble(8 * i);
+                    }
+                } else {
+                    long[] l = (long[]) data;
+                    for (int i = from; i < from + count; i++, at += stride) {
+                        l[(int) at] = chunk.getLong(8 * i);
+                    }
+                }
+        }
+    }
+
     /** Puts elements {@code first...} of this array into a chunk in file layout. */
     void writeChunk(ByteBuffer chunk, int first, int count) {
         switch (dtype.itemSize()) {

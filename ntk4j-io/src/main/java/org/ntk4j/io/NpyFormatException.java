@@ -4,8 +4,8 @@ import java.io.IOException;
 
 /**
  * A {@code .npy} or {@code .npz} file that ntk4j cannot read: a bad magic string, a malformed header, a
- * truncated file, or an array layout or dtype that is not supported (Fortran order, big-endian data, pickled
- * objects, strings, complex numbers, ...).
+ * truncated file, or a dtype that is not supported (big-endian data, pickled objects, strings, complex numbers,
+ * ...). Fortran-order (column-major) arrays are not among them: they are read, their values given in C order.
  *
  * <p>The message starts with the file (and, in a {@code .npz}, the entry) and then says what is wrong and, where
  * there is one, how to fix the file in NumPy. The message is one line: line breaks in it (a header key or value

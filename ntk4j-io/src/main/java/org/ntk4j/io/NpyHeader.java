@@ -13,9 +13,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The header of a {@code .npy} array that ntk4j can read: its element type, its shape (C order), the format
- * version it was written in and where its data starts. Obtained from {@link Npy#readHeader} or
- * {@link Npz#readHeaders} without reading the data, e.g. to plan memory.
+ * The header of a {@code .npy} array that ntk4j can read: its element type, its shape, whether its data is in
+ * Fortran (column-major) order, the format version it was written in and where its data starts. Obtained from
+ * {@link Npy#readHeader} or {@link Npz#readHeaders} without reading the data, e.g. to plan memory.
  *
  * <p>The format (NumPy's {@code numpy.lib.format}): the magic string {@code \x93NUMPY}, a major and a minor
  * version byte, the header length as a little-endian {@code uint16} (version 1.0) or {@code uint32} (2.0, 3.0),
@@ -39,15 +39,18 @@ public final class NpyHeader {
     private final int minorVersion;
     private final NpyDType dtype;
     private final int[] shape;
+    private final boolean fortranOrder;
     private final long size;
     private final long dataOffset;
 
     /** A header whose data bytes, {@code product(shape) * itemSize}, fit a {@code long} ({@link #parse} checks). */
-    NpyHeader(int majorVersion, int minorVersion, NpyDType dtype, int[] shape, long dataOffset) {
+    NpyHeader(int majorVersion, int minorVersion, NpyDType dtype, int[] shape, boolean fortranOrder,
+              long dataOffset) {
         this.majorVersion = majorVersion;
         this.minorVersion = minorVersion;
         this.dtype = dtype;
         this.shape = shape.clone();
+        this.fortranOrder = fortranOrder;
         this.size = product(shape, 0, shape.length);
         this.dataOffset = dataOffset;
     }
@@ -87,10 +90,39 @@ public final class NpyHeader {
     /**
      * The shape.
      *
-     * @return a copy of the shape (C order; empty for a scalar)
+     * @return a copy of the shape (the array's own axes, whatever the order of its data; empty for a scalar)
      */
     public int[] shape() {
         return shape.clone();
+    }
+
+    /**
+     * Whether the header says {@code 'fortran_order': True}: the data is stored column-major (the first axis
+     * varies fastest), as NumPy saves a transposed or {@code np.asfortranarray} array. The readers give the values
+     * in C order all the same (a transpose on read); an array with at most one axis longer than 1 has the same
+     * bytes in both orders.
+     *
+     * @return the header's {@code fortran_order}
+     */
+    public boolean fortranOrder() {
+        return fortranOrder;
+    }
+
+    /**
+     * Whether the data's bytes are not in C order: Fortran order with at least two axes longer than 1, which the
+     * readers transpose as they read.
+     */
+    boolean transposedOnRead() {
+        if (!fortranOrder) {
+            return false;
+        }
+        int longer = 0;
+        for (int d : shape) {
+            if (d > 1) {
+                longer++;
+            }
+        }
+        return longer > 1;
     }
 
     /**
@@ -125,9 +157,9 @@ public final class NpyHeader {
      * The shape of the first {@code rows} entries along axis 0 (all of them when {@code rows} is negative or at
      * least the first axis; a scalar's shape is empty), refusing, before anything is allocated or read, when
      * those hold more values than what they are read into holds: more than 2^31-1 elements, or, for a tensor
-     * ({@code tensorType} not null), more than its 2^31-1 bytes of storage. The data is C order, so the first rows
-     * are its first bytes: a file too large to read whole gives its first rows ({@code PATH.npy:N}), and the
-     * refusal says how many fit.
+     * ({@code tensorType} not null), more than its 2^31-1 bytes of storage. In C order the first rows are the data's
+     * first bytes, in Fortran order one run of {@code rows} values per index of the other axes: either way a file
+     * too large to read whole gives its first rows ({@code PATH.npy:N}), and the refusal says how many fit.
      *
      * @param rows how many rows are wanted, negative for all
      * @param tensorType the tensor type read into, or null for an {@link NpyArray} (the file's type, on the heap)
@@ -192,7 +224,8 @@ public final class NpyHeader {
 
     @Override
     public String toString() {
-        return "npy " + majorVersion + "." + minorVersion + " '" + dtype.descr() + "' " + Arrays.toString(shape);
+        return "npy " + majorVersion + "." + minorVersion + " '" + dtype.descr() + "' " + Arrays.toString(shape)
+                + (fortranOrder ? " Fortran order" : "");
     }
 
     // ---------------------------------------------------------------------------------------------- writing
@@ -369,7 +402,6 @@ public final class NpyHeader {
         }
         List<Object> dims = ((PyLiteral.Tuple) shapeValue).items();
         int[] shape = new int[dims.size()];
-        int nonTrivialAxes = 0;
         for (int i = 0; i < shape.length; i++) {
             Object d = dims.get(i);
             if (!(d instanceof BigInteger)) {
@@ -384,23 +416,16 @@ public final class NpyHeader {
                         + " has dimension " + b + ", more than ntk4j's limit of 2^31-1");
             }
             shape[i] = b.intValue();
-            if (shape[i] > 1) {
-                nonTrivialAxes++;
-            }
         }
         NpyDType dtype = NpyDType.fromDescr((String) descr, source);
-        if ((Boolean) fortran && nonTrivialAxes > 1) {
-            throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue)
-                    + " is stored in Fortran (column-major) order; ntk4j reads C order only: save it from NumPy with"
-                    + " np.save(path, np.ascontiguousarray(a))");
-        }
+        // Fortran order is read (transposed on read, Npy.readRows and NpyIO.readFortran), :N or not.
         // An array of more than 2^31-1 elements is a header like any other: its first rows can be read
         // (NpyHeader.firstRows refuses a read of more than one array holds). Only a size no file can have is refused.
         if (bytesOverflow(shape, dtype.itemSize())) {
             throw new NpyFormatException(source + ": array of shape " + PyLiteral.repr(shapeValue) + " would be more"
                     + " than 2^63-1 bytes, larger than any file: the header is damaged");
         }
-        return new NpyHeader(major, minor, dtype, shape, dataOffset);
+        return new NpyHeader(major, minor, dtype, shape, (Boolean) fortran, dataOffset);
     }
 
     /** Whether {@code product(shape) * itemSize} overflows a long (an empty axis makes it 0, whatever the others). */

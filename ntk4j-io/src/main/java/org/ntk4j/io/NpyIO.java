@@ -43,6 +43,32 @@ final class NpyIO {
         void fill(ByteBuffer chunk, int first, int count);
     }
 
+    /**
+     * Receives {@code count} elements at positions {@code from ...} of {@code chunk} (in elements, absolute gets),
+     * the array's elements {@code first, first + stride, first + 2 stride, ...} (C-order flat indices): a run of a
+     * Fortran-order file, whose first axis varies fastest.
+     */
+    interface StridedReader {
+        void accept(ByteBuffer chunk, int from, int count, int first, int stride);
+    }
+
+    /** A channel that can pass over bytes without handing them over (a zip entry, {@link Npz}). */
+    interface Skipping {
+        /**
+         * Passes over {@code bytes} bytes.
+         *
+         * @return how many were passed over: fewer only where the channel ends
+         */
+        long skip(long bytes) throws IOException;
+    }
+
+    /**
+     * A gap between two runs of a Fortran-order read at least this long is skipped (a seek, in a file) rather than
+     * read into the chunk and passed over: below it, reading the gap costs about what the seek and the short read
+     * after it cost.
+     */
+    static final int SEEK_GAP_BYTES = 1 << 14;
+
     /** This thread's chunk buffer, cleared, little-endian. Not reentrant: one read or write at a time. */
     static ByteBuffer chunk() {
         ByteBuffer b = CHUNK.get();
@@ -105,6 +131,122 @@ final class NpyIO {
             first += count;
             done += want;
         }
+    }
+
+    /**
+     * Reads the first {@code rows} entries along axis 0 (at most the first axis, at least 1 row) of a Fortran-order
+     * array ({@link NpyHeader#transposedOnRead}), the channel positioned at its first data byte, handing them to
+     * {@code reader} in runs with their C-order places: in the file, index (i0, i1, ..., ik) is element
+     * i0 + d0·(i1 + d1·(i2 + ...)), so for each index of the other axes (in file order) its first {@code rows}
+     * values along axis 0 are one contiguous run, whose values go to C-order indices {@code c, c + M, c + 2M, ...}
+     * (M the product of the other axes, c the index's C-order offset among them). The runs are read and the gaps
+     * between them (the rows not asked for) passed over: skipped in a regular file or a zip entry ({@link Skipping})
+     * when at least {@link #SEEK_GAP_BYTES} long, read and dropped in a pipe. Nothing after the last run is read.
+     * Memory: the chunk buffer; each value is written once, at its place.
+     *
+     * @param available bytes of the whole file or entry when known, or -1
+     */
+    static void readFortran(ReadableByteChannel channel, NpyHeader header, String source, long available, int rows,
+                            StridedReader reader) throws IOException {
+        requireData(header, source, available);
+        int[] shape = header.shape();
+        int rank = shape.length;
+        long others = 1;
+        for (int j = 1; j < rank; j++) {
+            others *= shape[j];
+        }
+        if (rows <= 0 || others == 0) {
+            return;
+        }
+        int m = (int) others; // rows * others values fit a tensor or array (NpyHeader.firstRows)
+        int item = header.dtype().itemSize();
+        long runBytes = (long) rows * item;
+        long gapBytes = ((long) shape[0] - rows) * item;
+        boolean skipGaps = gapBytes >= SEEK_GAP_BYTES;
+        long lastEnd = (others - 1) * shape[0] * item + runBytes; // data bytes up to the end of the last run
+        long[] cStride = new long[rank]; // C-order strides of axes 1..k
+        cStride[rank - 1] = 1;
+        for (int j = rank - 2; j >= 1; j--) {
+            cStride[j] = cStride[j + 1] * shape[j + 1];
+        }
+        int[] index = new int[rank]; // axes 1..k, counted in file (Fortran) order
+        long c = 0;
+        long pos = 0; // data bytes consumed
+        ByteBuffer buf = chunk();
+        buf.limit(0);
+        for (int t = 0; t < m; t++) {
+            int done = 0;
+            while (done < rows) {
+                if (!buf.hasRemaining()) {
+                    // with gaps to skip, read to the end of this run; else on, as far as the last run
+                    long want = Math.min(buf.capacity(), skipGaps ? (long) (rows - done) * item : lastEnd - pos);
+                    buf.clear().limit((int) want);
+                    int got = readFully(channel, buf);
+                    if (got < want) {
+                        throw truncated(source, header, pos + got);
+                    }
+                    buf.flip();
+                }
+                int n = Math.min(rows - done, buf.remaining() / item);
+                reader.accept(buf, buf.position() / item, n, (int) (c + (long) done * m), m);
+                buf.position(buf.position() + n * item);
+                pos += (long) n * item;
+                done += n;
+            }
+            if (t + 1 == m) {
+                break;
+            }
+            if (gapBytes <= buf.remaining()) {
+                buf.position(buf.position() + (int) gapBytes);
+            } else {
+                long rest = gapBytes - buf.remaining();
+                buf.position(0).limit(0);
+                long skipped = skip(channel, rest, available, buf);
+                if (skipped < rest) {
+                    throw truncated(source, header, pos + gapBytes - rest + skipped);
+                }
+            }
+            pos += gapBytes;
+            for (int j = 1; j < rank; j++) { // the next index of axes 1..k, axis 1 fastest
+                c += cStride[j];
+                if (++index[j] < shape[j]) {
+                    break;
+                }
+                c -= shape[j] * cStride[j];
+                index[j] = 0;
+            }
+        }
+    }
+
+    /**
+     * Passes over {@code bytes} bytes of the channel: a seek in a regular file ({@code available} known), a skip in
+     * a {@link Skipping} channel, else read into {@code buf} and dropped (a pipe). Leaves {@code buf} empty.
+     *
+     * @return the bytes passed over: fewer only where the channel ends
+     */
+    static long skip(ReadableByteChannel channel, long bytes, long available, ByteBuffer buf) throws IOException {
+        if (channel instanceof java.nio.channels.FileChannel && available >= 0) {
+            java.nio.channels.FileChannel file = (java.nio.channels.FileChannel) channel;
+            long at = file.position();
+            long skipped = Math.max(0, Math.min(bytes, file.size() - at));
+            file.position(at + skipped);
+            return skipped;
+        }
+        if (channel instanceof Skipping) {
+            return ((Skipping) channel).skip(bytes);
+        }
+        long done = 0;
+        while (done < bytes) {
+            int want = (int) Math.min(buf.capacity(), bytes - done);
+            buf.clear().limit(want);
+            int got = readFully(channel, buf);
+            done += got;
+            if (got < want) {
+                break;
+            }
+        }
+        buf.position(0).limit(0);
+        return done;
     }
 
     /**
@@ -178,6 +320,36 @@ final class NpyIO {
                     ((FloatPointer) base.getPointer((long) first + done)).put(floats, 0, n);
                 } else {
                     ((DoublePointer) base.getPointer((long) first + done)).put(block, 0, n);
+                }
+            }
+        };
+    }
+
+    /**
+     * A {@link StridedReader} into {@code tensor} from file type {@code type}, converting as {@link #into} does (and
+     * refusing what it refuses, naming the element's C-order index); writes go through the tensor's buffer view
+     * (a tensor read holds at most 2^31-1 bytes, {@link NpyHeader#firstRows}).
+     */
+    static StridedReader stridedInto(Tensor tensor, NpyDType type, String source) {
+        double[] block = new double[CONVERT_BLOCK];
+        FloatBuffer floats = tensor.dtype() == DType.F32 ? tensor.floats() : null;
+        DoubleBuffer doubles = floats == null ? tensor.doubles() : null;
+        boolean wide = wideInteger(type);
+        DType target = tensor.dtype();
+        return (chunk, from, count, first, stride) -> {
+            for (int done = 0; done < count; done += CONVERT_BLOCK) {
+                int n = Math.min(CONVERT_BLOCK, count - done);
+                decode(type, chunk, from + done, n, block);
+                long at = first + (long) done * stride;
+                for (int i = 0; i < n; i++, at += stride) {
+                    if (wide) {
+                        requireExactInteger(type, rawInteger(type, chunk, from + done + i), target, source, at);
+                    }
+                    if (floats != null) {
+                        floats.put((int) at, toFloat(block[i], source, at));
+                    } else {
+                        doubles.put((int) at, block[i]);
+                    }
                 }
             }
         };

@@ -2,6 +2,7 @@ package org.ntk4j.io;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
@@ -334,8 +335,13 @@ public final class Npz {
                     throw new NpyFormatException(source + ": the archive has two entries named '" + name + "'");
                 }
                 T value = null;
-                try (CheckedInputStream in = new CheckedInputStream(zip.getInputStream(entry), new CRC32())) {
-                    value = reader.read(Channels.newChannel(in), source, entry.getSize());
+                try (InputStream raw = zip.getInputStream(entry);
+                     CheckedInputStream in = new CheckedInputStream(raw, new CRC32())) {
+                    // an entry read in part that is too large for its CRC-32 to be checked skips what it passes over
+                    // (the rows of a Fortran-order array not asked for) without reading it, where it is stored
+                    boolean unchecked = partial != null && entry.getSize() > CHECKED_PART_BYTES;
+                    value = reader.read(new EntryChannel(in, raw, unchecked && entry.getMethod() == ZipEntry.STORED),
+                            source, entry.getSize());
                     boolean whole = !headersOnly && (partial == null || entry.getSize() <= CHECKED_PART_BYTES
                             || !partial.test(value));
                     if (whole) {
@@ -383,6 +389,68 @@ public final class Npz {
                     release.release(value);
                 }
             }
+        }
+    }
+
+    /**
+     * An entry's data as a channel, read through its CRC-32 ({@code in}), that can pass over bytes
+     * ({@link NpyIO.Skipping}, for a Fortran-order array read in part): by a skip of the stored entry's raw stream,
+     * which reads nothing, when {@code skipRaw} (an entry whose CRC-32 is not checked, so whose bytes need not all be
+     * read), else by reading them (through the CRC-32; a deflated entry must be inflated anyway).
+     */
+    private static final class EntryChannel implements ReadableByteChannel, NpyIO.Skipping {
+        private final InputStream in;
+        private final InputStream raw;
+        private final boolean skipRaw;
+        private final ReadableByteChannel channel;
+        private byte[] dropped;
+
+        EntryChannel(InputStream in, InputStream raw, boolean skipRaw) {
+            this.in = in;
+            this.raw = raw;
+            this.skipRaw = skipRaw;
+            this.channel = Channels.newChannel(in);
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            return channel.read(dst);
+        }
+
+        @Override
+        public long skip(long bytes) throws IOException {
+            long done = 0;
+            if (skipRaw) {
+                while (done < bytes) {
+                    long n = raw.skip(bytes - done);
+                    if (n <= 0) {
+                        break;
+                    }
+                    done += n;
+                }
+                return done;
+            }
+            if (dropped == null) {
+                dropped = new byte[1 << 16];
+            }
+            while (done < bytes) {
+                int n = in.read(dropped, 0, (int) Math.min(dropped.length, bytes - done));
+                if (n < 0) {
+                    break;
+                }
+                done += n;
+            }
+            return done;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return channel.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
         }
     }
 

@@ -176,4 +176,52 @@ class CheckpointsTest {
         }
         assertThat(Checkpoints.record(params)).isNull();
     }
+
+    /**
+     * train --params-out F.NPZ writes F.NPZ and F.state.npz: a checkpoint F, which latest finds and load reads, the
+     * extensions matched in any case (a state file G.STATE.NPZ too); of two parameter files for one stem (F.npz and
+     * F.NPZ share F.state.npz), the one the state file was written with.
+     */
+    @Test
+    void aCheckpointIsFoundWhateverTheCaseOfItsExtensions(@TempDir Path dir) throws Exception {
+        Path upper = dir.resolve("F.NPZ");
+        try (TrainState s = new TrainState(NET.init(3, IN, DType.F64), Map.of(), 2, 0, 8, 0, 0, List.of(),
+                "sgd, loss mse")) {
+            Checkpoints.save(s, upper, Map.of("model", "net"));
+        }
+        assertThat(dir.resolve("F.state.npz")).exists();
+        assertThat(Checkpoints.latest(dir, note -> { })).isEqualTo("F");
+        assertThat(Checkpoints.paramsFile(dir, "F")).isEqualTo(upper);
+        assertThat(Checkpoints.run(dir, "F")).isEqualTo(Map.of("model", "net"));
+        try (TrainState back = Checkpoints.load(dir, "F", NET, IN, DType.F64);
+             Params written = NET.init(3, IN, DType.F64)) {
+            assertThat(back.step()).isEqualTo(8);
+            for (String k : written.tensors().keySet()) {
+                assertThat(back.params().tensors().get(k).toDoubleArray()).as(k)
+                        .containsExactly(written.tensors().get(k).toDoubleArray());
+            }
+        }
+        // F.npz of another run beside, older: F.state.npz was written with F.NPZ, which its digest names
+        try (Params other = NET.init(4, IN, DType.F64)) {
+            ParamsFile.save(other, dir.resolve("F.npz"));
+        }
+        assertThat(Checkpoints.latest(dir, note -> { })).isEqualTo("F");
+        assertThat(Checkpoints.paramsFile(dir, "F")).isEqualTo(upper);
+        try (TrainState back = Checkpoints.load(dir, "F", NET, IN, DType.F64)) {
+            assertThat(back.step()).isEqualTo(8);
+        }
+        // a state file whose suffix is upper case (copied through a tool that upper-cases names), more steps
+        try (TrainState s = new TrainState(NET.init(5, IN, DType.F64), Map.of(), 3, 0, 12, 0, 0, List.of(),
+                "sgd, loss mse")) {
+            Checkpoints.save(s, dir.resolve("g.npz"), Map.of());
+        }
+        Files.move(dir.resolve("g.state.npz"), dir.resolve("g.STATE.NPZ"));
+        assertThat(Checkpoints.latest(dir, note -> { })).isEqualTo("g");
+        try (TrainState back = Checkpoints.load(dir, "g", NET, IN, DType.F64)) {
+            assertThat(back.step()).isEqualTo(12);
+        }
+        // the stem itself is matched exactly: G is not g
+        assertThatThrownBy(() -> Checkpoints.load(dir, "G", NET, IN, DType.F64))
+                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+    }
 }

@@ -156,13 +156,71 @@ class LargeFilePrefixTest {
                 .isInstanceOf(NpyFormatException.class)
                 .hasMessage(damaged + ": array of shape (2147483647, 2147483647, 2147483647) would be more than 2^63-1 "
                         + "bytes, larger than any file: the header is damaged");
-        // Fortran order stays refused, :N or not: its first rows are spread over the whole file
-        Path fortran = dir.resolve("fortran.npy");
-        Files.write(fortran, RawNpy.npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1281167, 2048), }",
-                new byte[0]));
-        assertThatThrownBy(() -> DataSource.loadDataset(fortran + ":1000", DType.F32, 0))
+    }
+
+    /** Values of the Fortran-order [N, D] arrays below, by (row, column); every other value is 0 (a hole). */
+    private static final int[][] FORTRAN_AT = {{0, 0}, {1, 0}, {999, 0}, {1000, 0}, {0, D - 1}, {999, D - 1},
+        {5, 1000}, {N - 1, D - 1}};
+
+    private static float fortranValue(int k) {
+        return k == FORTRAN_AT.length - 1 ? -7.5f : k + 1;
+    }
+
+    /** Writes the values of {@link #FORTRAN_AT} where Fortran order puts them, data starting at {@code data}. */
+    private static void writeFortranValues(RandomAccessFile f, long data) throws IOException {
+        for (int k = 0; k < FORTRAN_AT.length; k++) {
+            f.seek(data + ((long) FORTRAN_AT[k][0] + (long) N * FORTRAN_AT[k][1]) * 4);
+            f.write(RawNpy.f4(fortranValue(k)));
+        }
+    }
+
+    /** The first 1000 rows of the Fortran-order array: the values of {@link #FORTRAN_AT} in rows below 1000. */
+    private static void checkFortranFirst1000(Dataset d) {
+        assertThat(d.x().shape()).containsExactly(1000, D);
+        float[] x = d.x().toFloatArray();
+        float[] expected = new float[1000 * D];
+        for (int k = 0; k < FORTRAN_AT.length; k++) {
+            if (FORTRAN_AT[k][0] < 1000) {
+                expected[FORTRAN_AT[k][0] * D + FORTRAN_AT[k][1]] = fortranValue(k);
+            }
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (x[i] != expected[i]) {
+                throw new AssertionError("element " + i + " (row " + i / D + ", column " + i % D + ") is " + x[i]
+                        + ", expected " + expected[i]);
+            }
+        }
+    }
+
+    /**
+     * The first rows of a Fortran-order array larger than a tensor ({@code np.save(f, X.T)} of ImageNet features):
+     * read as 2048 runs of 1000 values, the 1,280,167 values after each skipped, not the whole 10.5 GB file (a
+     * sparse file: reading it whole would take tens of seconds). A file shorter than its header says is refused.
+     */
+    @Test
+    void theFirstRowsOfAHugeFortranOrderFileAreReadRunByRun() throws IOException {
+        String dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (1281167, 2048), }";
+        byte[] header = RawNpy.npy(dict, new byte[0]);
+        Path p = dir.resolve("fortran.npy");
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.write(header);
+            writeFortranValues(f, header.length);
+            f.setLength(header.length + DATA_BYTES);
+        }
+        try (Dataset d = DataSource.loadDataset(p + ":1000", DType.F32, 0)) {
+            checkFortranFirst1000(d);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(p.toString(), DType.F32, 0))
                 .isInstanceOf(NpyFormatException.class)
-                .hasMessageContaining("is stored in Fortran (column-major) order; ntk4j reads C order only");
+                .hasMessageContaining("more than 2^31-1 elements (2623830016)");
+        Path cut = dir.resolve("fortran-cut.npy");
+        try (RandomAccessFile f = new RandomAccessFile(cut.toFile(), "rw")) {
+            f.write(header);
+            f.setLength(header.length + DATA_BYTES - 4);
+        }
+        assertThatThrownBy(() -> DataSource.loadDataset(cut + ":1000", DType.F32, 0))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessageStartingWith(cut + ": truncated .npy file");
     }
 
     // ------------------------------------------------------------------------------------------------ .npz
@@ -287,6 +345,32 @@ class LargeFilePrefixTest {
                     .hasMessage(npz + ", entry 'x.npy': array of shape (1281167, 2048) has more than 2^31-1 elements "
                             + "(2623830016), more than an ntk4j tensor holds; read its first rows with a data source's "
                             + ":N (PATH.npy:N, N at most 262143), or split it into several files");
+        }
+    }
+
+    /**
+     * A stored Fortran-order entry larger than a tensor: its first rows read run by run, the rest of each run
+     * skipped in the archive (a stored entry's bytes lie in the file as they are), as from a {@code .npy}.
+     */
+    @Test
+    void theFirstRowsOfAHugeStoredFortranOrderNpzEntryAreReadRunByRun() throws IOException {
+        byte[] header = RawNpy.npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1281167, 2048), }",
+                new byte[0]);
+        byte[] y = labelsNpy();
+        Path npz = zip64("fortran.npz", y, header, header.length + DATA_BYTES, false);
+        long xData = 35 + y.length + 55 + header.length; // y's local header and data, x's local header (zip64)
+        try (RandomAccessFile f = new RandomAccessFile(npz.toFile(), "rw")) {
+            f.seek(xData - header.length);
+            byte[] check = new byte[header.length];
+            f.readFully(check);
+            assertThat(check).isEqualTo(header); // where the helper put x's data
+            writeFortranValues(f, xData);
+        }
+        try (Dataset d = DataSource.loadDataset(npz + ":1000", DType.F32, 0)) {
+            checkFortranFirst1000(d);
+            for (int i = 0; i < 1000; i++) {
+                assertThat(d.labels()[i]).isEqualTo(i);
+            }
         }
     }
 

@@ -440,14 +440,70 @@ class NpyTest {
     // ----------------------------------------------------------------------------------------------- errors
 
     @Test
-    void fortranOrderIsRejected() throws IOException {
+    void fortranOrderIsTransposedOnRead() throws IOException {
+        // np.save of np.asfortranarray([[0, 1, 2], [3, 4, 5]]): the column (0, 3) first
         Path file = write("fortran.npy", npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
                 f8(0, 3, 1, 4, 2, 5)));
-        assertThatThrownBy(() -> Npy.readTensor(file))
-                .isInstanceOf(NpyFormatException.class)
-                .hasMessageStartingWith(file + ": ")
-                .hasMessageContaining("Fortran (column-major) order")
-                .hasMessageContaining("np.ascontiguousarray");
+        NpyHeader h = Npy.readHeader(file);
+        assertThat(h.fortranOrder()).isTrue();
+        assertThat(h.shape()).containsExactly(2, 3);
+        try (Tensor t = Npy.readTensor(file); Tensor f32 = Npy.readTensor(file, DType.F32)) {
+            assertThat(t.shape()).containsExactly(2, 3);
+            assertThat(t.toDoubleArray()).containsExactly(0, 1, 2, 3, 4, 5);
+            assertThat(f32.toFloatArray()).containsExactly(0, 1, 2, 3, 4, 5);
+        }
+        assertThat(Npy.read(file).toDoubleArray()).containsExactly(0, 1, 2, 3, 4, 5);
+        try (Tensor first = Npy.readRows(file, DType.F64, 1).tensor()) {
+            assertThat(first.shape()).containsExactly(1, 3);
+            assertThat(first.toDoubleArray()).containsExactly(0, 1, 2);
+        }
+    }
+
+    @Test
+    void fortranOrderOfRankFourReadsEveryElementWhereNumPyHasIt() throws IOException {
+        // shape (2, 3, 2, 2), C-order value of (a, b, c, d) = 1000a + 100b + 10c + d; in the file, a fastest
+        int[] shape = {2, 3, 2, 2};
+        ByteBuffer data = ByteBuffer.allocate(24 * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int d = 0; d < 2; d++) {
+            for (int c = 0; c < 2; c++) {
+                for (int b = 0; b < 3; b++) {
+                    for (int a = 0; a < 2; a++) {
+                        data.putInt(1000 * a + 100 * b + 10 * c + d);
+                    }
+                }
+            }
+        }
+        Path file = write("f4d.npy", npy("{'descr': '<i4', 'fortran_order': True, 'shape': (2, 3, 2, 2), }",
+                data.array()));
+        NpyArray a = Npy.read(file);
+        try (Tensor t = Npy.readTensor(file, DType.F64)) {
+            assertThat(a.shape()).containsExactly(shape);
+            assertThat(t.shape()).containsExactly(shape);
+            int i = 0;
+            for (int x = 0; x < 2; x++) {
+                for (int y = 0; y < 3; y++) {
+                    for (int z = 0; z < 2; z++) {
+                        for (int w = 0; w < 2; w++, i++) {
+                            assertThat(a.getLong(i)).isEqualTo(1000 * x + 100 * y + 10 * z + w);
+                            assertThat(t.get(x, y, z, w)).isEqualTo(1000 * x + 100 * y + 10 * z + w);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFortranOrderValueFloat32CannotHoldIsNamedByItsCOrderIndex() throws IOException {
+        // [[1, 2], [3, 2^24 + 1]] in Fortran order: the refused value is element 3 (row 1, column 1), C order
+        Path file = write("fwide.npy", npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 2), }",
+                concat(i8(1), i8(3), i8(2), i8((1L << 24) + 1))));
+        assertThatThrownBy(() -> Npy.readTensor(file, DType.F32))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(file + ": element 3 ");
+        try (Tensor t = Npy.readTensor(file, DType.F64)) {
+            assertThat(t.toDoubleArray()).containsExactly(1, 2, 3, (1L << 24) + 1);
+        }
     }
 
     @Test
@@ -623,5 +679,9 @@ class NpyTest {
         byte[] bytes = Files.readAllBytes(file);
         int hlen = (bytes[8] & 0xFF) | (bytes[9] & 0xFF) << 8;
         return new String(bytes, 10, hlen, StandardCharsets.ISO_8859_1);
+    }
+
+    private static byte[] i8(long v) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
     }
 }

@@ -318,7 +318,11 @@ class NumPyInteropTest {
             assertThat(row.toDoubleArray()).containsExactly(0, 1, 2);
         }
 
-        assertRejected("fortran.npy", "Fortran (column-major) order");
+        try (Tensor fortran = Npy.readTensor(dir.resolve("fortran.npy"))) {
+            assertThat(Npy.readHeader(dir.resolve("fortran.npy")).fortranOrder()).isTrue();
+            assertThat(fortran.shape()).containsExactly(2, 3);
+            assertThat(fortran.toDoubleArray()).containsExactly(0, 1, 2, 3, 4, 5);
+        }
         assertRejected("bigendian.npy", "big-endian data ('>f4') is not supported");
         assertRejected("object.npy", "object arrays (dtype '|O', pickled Python objects) are not supported");
         assertRejected("unicode.npy", "unsupported dtype '<U2' (unicode string)");
@@ -350,6 +354,99 @@ class NumPyInteropTest {
         assertThatThrownBy(() -> Npz.read(bad))
                 .isInstanceOf(NpyFormatException.class)
                 .hasMessageStartingWith(bad + ", entry 'bad.npy': big-endian data ('>f8')");
+    }
+
+    private static final String WRITE_FORTRAN = String.join("\n",
+            "import numpy as np",
+            "rng = np.random.default_rng(11)",
+            "arrays = {",
+            "    'v1': np.asfortranarray(rng.standard_normal(7)),",
+            "    'x2': rng.standard_normal((5, 9)).astype(np.float32).T,",  // np.save(f, X.T): (9, 5), Fortran
+            "    'x4': np.asfortranarray(rng.standard_normal((6, 3, 2, 4))),",
+            "    'i8': np.asfortranarray(rng.integers(-10**12, 10**12, size=(4, 5), dtype=np.int64)),",
+            "    'u1': np.asfortranarray(rng.integers(0, 256, size=(8, 3, 2), dtype=np.uint8)),",
+            "}",
+            "for k, a in arrays.items():",
+            "    np.save(k + '.npy', a)",
+            "    np.save(k + '_c.npy', np.ascontiguousarray(a))",
+            "    print(k, np.load(k + '.npy').flags.f_contiguous, np.load(k + '_c.npy').flags.c_contiguous)",
+            "np.savez('f.npz', **arrays)",
+            "np.savez_compressed('fz.npz', **arrays)",
+            "np.savez('c.npz', **{k: np.ascontiguousarray(a) for k, a in arrays.items()})",
+            "np.savez('xy.npz', x=arrays['x4'], y=np.arange(6) % 3)",
+            "np.savez('xy_c.npz', x=np.ascontiguousarray(arrays['x4']), y=np.arange(6) % 3)",
+            "print('ok')");
+
+    /**
+     * Arrays NumPy saves in Fortran order ({@code X.T}, {@code np.asfortranarray}; 1-D, 2-D, 3-D, 4-D; float32,
+     * float64, int64, uint8), in {@code .npy} files and {@code .npz} entries stored and deflated, read element for
+     * element as their C-order copies ({@code np.ascontiguousarray}) read, whole and their first rows (a data
+     * source's {@code :N}).
+     */
+    @Test
+    void fortranOrderFilesWrittenByNumPyReadAsTheirCOrderCopies() throws Exception {
+        String out = py(WRITE_FORTRAN);
+        assertThat(out).contains("x2 True True").contains("x4 True True").contains("ok");
+        List<String> keys = List.of("v1", "x2", "x4", "i8", "u1");
+        for (String k : keys) {
+            Path f = dir.resolve(k + ".npy");
+            Path c = dir.resolve(k + "_c.npy");
+            assertThat(Npy.readHeader(f).fortranOrder()).as(k).isEqualTo(!k.equals("v1")); // 1-D: C order too
+            assertSameArray(k, Npy.read(f), Npy.read(c));
+            try (Tensor tf = Npy.readTensor(f, DType.F64); Tensor tc = Npy.readTensor(c, DType.F64)) {
+                assertThat(tf.shape()).isEqualTo(tc.shape());
+                assertThat(tf.toDoubleArray()).as(k).containsExactly(tc.toDoubleArray());
+            }
+            int rows = Npy.readHeader(f).shape()[0];
+            for (int n : new int[] {1, rows / 2, rows}) {
+                DType target = k.equals("i8") ? DType.F64 : DType.F32; // int64 beyond 2^24: float64 holds them
+                try (Tensor tf = Npy.readRows(f, target, n).tensor();
+                     Tensor tc = Npy.readRows(c, target, n).tensor()) {
+                    assertThat(tf.shape()).as(k + ":" + n).isEqualTo(tc.shape());
+                    assertThat(tf.toDoubleArray()).as(k + ":" + n).containsExactly(tc.toDoubleArray());
+                }
+            }
+        }
+        Map<String, NpyArray> expected = Npz.read(dir.resolve("c.npz"));
+        for (String name : List.of("f.npz", "fz.npz")) {
+            Map<String, NpyArray> read = Npz.read(dir.resolve(name));
+            assertThat(read.keySet()).as(name).containsExactlyElementsOf(keys);
+            for (String k : keys) {
+                assertSameArray(name + " " + k, read.get(k), expected.get(k));
+            }
+            Map<String, Tensor> tensors = Npz.readTensors(dir.resolve(name), DType.F64);
+            try {
+                for (String k : keys) {
+                    assertThat(tensors.get(k).toDoubleArray()).as(name + " " + k)
+                            .containsExactly(expected.get(k).toDoubleArray());
+                }
+            } finally {
+                tensors.values().forEach(Tensor::close);
+            }
+        }
+        for (String spec : List.of("x2.npy", "x4.npy", "xy.npz")) {
+            String cSpec = spec.replace(".", "_c.");
+            for (String n : List.of("", ":1", ":4")) {
+                try (Dataset df = DataSource.loadDataset(dir.resolve(spec) + n, DType.F64, 0);
+                     Dataset dc = DataSource.loadDataset(dir.resolve(cSpec) + n, DType.F64, 0)) {
+                    assertThat(df.x().shape()).as(spec + n).isEqualTo(dc.x().shape());
+                    assertThat(df.x().toDoubleArray()).as(spec + n).containsExactly(dc.x().toDoubleArray());
+                    assertThat(df.labels()).isEqualTo(dc.labels());
+                }
+            }
+        }
+    }
+
+    private static void assertSameArray(String what, NpyArray actual, NpyArray expected) {
+        assertThat(actual.dtype()).as(what).isEqualTo(expected.dtype());
+        assertThat(actual.shape()).as(what).isEqualTo(expected.shape());
+        for (int i = 0; i < expected.size(); i++) {
+            if (expected.dtype().isFloating()) {
+                assertThat(actual.getDouble(i)).as("%s: element %d", what, i).isEqualTo(expected.getDouble(i));
+            } else {
+                assertThat(actual.getLong(i)).as("%s: element %d", what, i).isEqualTo(expected.getLong(i));
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------------------- helpers

@@ -51,7 +51,8 @@ public final class KernelBlockMatrix {
      * @param blockSize rows and columns per block, at least 1 (the last blocks may be smaller)
      * @return the N1×N2 or (N1·O1)×(N2·O2) matrix, as doubles
      * @throws IllegalArgumentException if the file is not float32 or float64, is a per-logit kernel or has another
-     *     rank, or blockSize is below 1 or makes more than 2^31 - 1 blocks
+     *     rank, is in Fortran order (two axes longer than 1), or blockSize is below 1 or makes more than 2^31 - 1
+     *     blocks
      * @throws IOException if the file's header cannot be read or is not a valid {@code .npy} header
      */
     public static BlockMatrix of(JavaSparkContext sc, Path npy, int blockSize) throws IOException {
@@ -81,8 +82,8 @@ public final class KernelBlockMatrix {
      * @param logit the logit, in [0, O)
      * @param blockSize rows and columns per block, at least 1 (the last blocks may be smaller)
      * @return the N1×N2 matrix, as doubles
-     * @throws IllegalArgumentException if the file is not a float32 or float64 kernel of rank 3, the logit is out
-     *     of range, or blockSize is below 1 or makes more than 2^31 - 1 blocks
+     * @throws IllegalArgumentException if the file is not a float32 or float64 kernel of rank 3 in C order, the logit
+     *     is out of range, or blockSize is below 1 or makes more than 2^31 - 1 blocks
      * @throws IOException if the file's header cannot be read or is not a valid {@code .npy} header
      */
 
@@ -105,6 +106,14 @@ public final class KernelBlockMatrix {
         if (h.dtype() != NpyDType.FLOAT32 && h.dtype() != NpyDType.FLOAT64) {
             throw new IllegalArgumentException("kernel " + npy + ": expected float32 or float64, got '" + h.descr()
                     + "'");
+        }
+        long longAxes = Arrays.stream(h.shape()).filter(d -> d > 1).count();
+        if (h.fortranOrder() && longAxes > 1) {
+            // the executors read each block's rows in place, at C-order offsets; in Fortran order a row's values lie
+            // a column apart, so a block would cost reading most of the file: refused rather than read slowly
+            throw new IllegalArgumentException("kernel " + npy + ": stored in Fortran (column-major) order, which the "
+                    + "executors cannot read block by block in place; save it in C order (np.save(path, "
+                    + "np.ascontiguousarray(k))) or read it with Npy.readTensor, which transposes on read");
         }
         return h;
     }

@@ -114,4 +114,28 @@ class KernelBlockMatrixTest {
             }
         }
     }
+
+    @Test
+    void fortranOrderKernelIsRefusedNotReadTransposed() throws Exception {
+        // np.save(f, k.T) of a 2×3 kernel: 'fortran_order': True, shape (3, 2); the executors read C-order offsets
+        String dict = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }";
+        byte[] text = dict.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        int pad = (64 - (10 + text.length + 1) % 64) % 64;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(10 + text.length + 1 + pad + 48)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) (text.length + 1 + pad));
+        b.put(text).put(" ".repeat(pad).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)).put((byte) '\n');
+        for (int i = 0; i < 6; i++) {
+            b.putDouble(i);
+        }
+        Path f = dir.resolve("kt.npy");
+        java.nio.file.Files.write(f, b.array());
+        try (Tensor k = Npy.readTensor(f)) { // the local reader transposes: element (1, 0) is the file's second
+            assertThat(k.get(1, 0)).isEqualTo(1.0);
+        }
+        assertThatThrownBy(() -> KernelBlockMatrix.of(sc, f, 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Fortran (column-major) order")
+                .hasMessageContaining("np.ascontiguousarray");
+    }
 }
