@@ -107,6 +107,13 @@ public final class ApproxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // the report (with --widths rewritten after each width): this run's until it ends, a second run on it refused
+        try (org.ntk4j.io.TileStore.RunLock claim = PartialReport.claim(widths == null ? null : report)) {
+            return measure();
+        }
+    }
+
+    private Integer measure() throws Exception {
         if (widths == null && spec.commandLine().getParseResult().hasMatchedOption("--seeds")) {
             throw new IllegalArgumentException("--seeds: applies only to the width study, which --widths asks for");
         }

@@ -95,6 +95,13 @@ public final class ConvergenceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // the report (rewritten after each part): this run's until it ends, a second run on it refused
+        try (org.ntk4j.io.TileStore.RunLock claim = PartialReport.claim(report)) {
+            return measure();
+        }
+    }
+
+    private Integer measure() throws Exception {
         DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
         Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();

@@ -24,6 +24,33 @@ final class PartialReport {
     }
 
     /**
+     * Claims the report for the whole run, as a tiled kernel's OUT is claimed ({@link org.ntk4j.io.TileStore#lock}:
+     * {@code REPORT.lock} beside the report, or beside its target when it is a symbolic link): the report is rewritten
+     * after each part, for hours, so a second run on it — with or without {@code --resume} or {@code --overwrite}, in
+     * this process or another — is refused before it reads or writes it, rather than the two rewriting it in turn
+     * (and a {@code --resume} taking a live run's parts for a stopped one's). Taken before anything else is checked,
+     * so that a live run's report is never called "the partial report of a stopped run". A run killed leaves the
+     * lock file, unlocked, which the next run takes.
+     *
+     * @param report the report path, or null
+     * @return the claim, which the caller closes when the run ends (deleting the lock file); null for no report, or
+     *     one whose directory is missing or not writable (which the command's output checks then refuse)
+     * @throws IOException "another ntk4j is writing REPORT" when another run holds it, or when the lock file cannot
+     *     be created
+     */
+    static org.ntk4j.io.TileStore.RunLock claim(Path report) throws IOException {
+        if (report == null) {
+            return null;
+        }
+        Path target = org.ntk4j.io.AtomicFile.destination(report);
+        Path dir = target.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            return null; // nothing can be written there: the output checks that follow refuse it in their words
+        }
+        return org.ntk4j.io.TileStore.lock(target);
+    }
+
+    /**
      * Reads the report that {@code --resume} continues, refusing one line at a time: no report path, a missing
      * file, a report of another command or of none, a complete one.
      *

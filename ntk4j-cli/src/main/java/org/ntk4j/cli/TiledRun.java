@@ -228,10 +228,14 @@ final class TiledRun {
     /**
      * The shutdown hook of a tiled run while it writes its files. SIGINT (Ctrl-C) or SIGTERM makes the JVM run its
      * shutdown hooks and exit (130, 143) while the tiles may still be computing; this one says on stderr, in one
-     * line, how many tiles are in the partial file and that the same command with {@code --resume} continues, and
-     * deletes the lock files ({@link TileStore#lockPath}) this run holds, which would otherwise stay behind (harmless,
-     * as the lock is the operating system's, but untidy). It writes no data: the manifest already records the
-     * finished tiles, and a tile half written is not in it. Registered by the constructor, removed by
+     * line, how many tiles are in the partial file and that the same command with {@code --resume} continues. It
+     * writes no data: the manifest already records the finished tiles, and a tile half written is not in it. It
+     * leaves the lock files ({@link TileStore#lockPath}) alone: the JVM halts only once every hook has returned
+     * (Spark's stops its context, which takes seconds), and until then the run's tiles go on being written and
+     * recorded, so the claim must last until the process is gone, when the operating system releases it. A lock
+     * file deleted here (as before 2026-12-07) let a second process claim OUT on a new file meanwhile and, with
+     * --overwrite, truncate OUT.partial under those tiles. The file left behind is harmless: the next run on OUT
+     * takes it, and removes it when it ends. Registered by the constructor, removed by
      * {@link #close()} when the run returns or fails, so that neither the normal exit nor an error's exit (both
      * through {@link System#exit}, which runs the hooks too) fires it.
      */
@@ -291,19 +295,15 @@ final class TiledRun {
             return "ntk4j: interrupted before the first tile; the same command starts the run again";
         }
 
-        /** The hook: one line, the lock files deleted; nothing that waits on the run's threads. */
-        private void interrupted() {
+        /**
+         * The hook: one line, and nothing that waits on the run's threads or lets go of the run's claim on OUT
+         * (see the class comment).
+         */
+        void interrupted() {
             TileProgress p = progress;
             // on a terminal, the progress bar's line is left without its line break
             err.print((p != null && p.drawsBar() ? System.lineSeparator() : "") + line() + System.lineSeparator());
             err.flush();
-            for (Path file : sem == null ? java.util.List.of(out) : java.util.List.of(out, sem)) {
-                try {
-                    Files.deleteIfExists(TileStore.lockPath(file));
-                } catch (IOException | RuntimeException e) {
-                    // the JVM is exiting: a lock file left behind is only untidy
-                }
-            }
         }
 
         /** Removes the hook: the run has returned or failed. */

@@ -574,6 +574,43 @@ class OutputSafetyTest {
         assertThat(files(dir)).containsExactly("child.log", "same.npy");
     }
 
+    /**
+     * A report rewritten after each part for hours (convergence's widths, study's checkpoints, approx's widths) is
+     * claimed as a tiled kernel's OUT is ({@link TileStore#lock}): a second run on it, resumed or not, overwriting or
+     * not, is refused while the first holds it, and leaves the first one's report as it is. Before 2026-12-07 both
+     * ran, rewriting the one report in turn (a --resume took the live run's parts for a stopped run's).
+     */
+    @Test
+    void aSecondRunOnALiveRunsPartialReportIsRefused() throws Exception {
+        Path report = dir.resolve("r.json");
+        String live = "{\"command\": \"convergence\", \"complete\": false}\n";
+        Files.writeString(report, live);
+        String[][] commands = {
+            {"convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths", "8,16", "--data", "synthetic:6,5",
+                "--dtype", "f64", "--report", report.toString()},
+            {"convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths", "8,16", "--data", "synthetic:6,5",
+                "--dtype", "f64", "--json", report.toString()},
+            {"approx", "--model", "fcn(depth=1,width=8,out=2)", "--data", "synthetic:8,6", "--n", "4", "--widths",
+                "4,8", "--report", report.toString()},
+            {"study", "--model", "fcn(depth=1,width=8,out=2)", "--widths", "8", "--checkpoints",
+                dir.resolve("w{width}").resolve("epoch-{epoch}.npz").toString(), "--sample", "synthetic:6,5",
+                "--kinds", "pntk", "--json", report.toString()},
+        };
+        try (TileStore.RunLock first = TileStore.lock(report)) {
+            for (String[] command : commands) {
+                for (String[] more : new String[][] {{}, {"--resume"}, {"--overwrite"}}) {
+                    assertThat(oneLine(with(command, more))).as(String.join(" ", with(command, more)))
+                            .isEqualTo("ntk4j: another ntk4j is writing " + report);
+                    assertThat(Files.readString(report)).isEqualTo(live);
+                }
+            }
+        }
+        // released: a run takes it, and lets go of it when it ends
+        run(0, with(commands[0], "--overwrite"));
+        assertThat(Files.readString(report)).contains("\"complete\": true");
+        assertThat(TileStore.lockPath(report)).doesNotExist();
+    }
+
     @Test
     void deletingThePartialOrTheManifestStopsTheRunAtTheNextTile() throws Exception {
         for (boolean partial : new boolean[] {true, false}) {

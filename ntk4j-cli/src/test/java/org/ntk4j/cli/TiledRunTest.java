@@ -18,9 +18,9 @@ import org.ntk4j.io.TileStore;
 /**
  * {@code ntk4j kernel --out}: tiled runs written tile by tile; a run killed with SIGKILL half way resumes to the
  * same bytes as an uninterrupted run, recomputing no finished tile; one stopped by a signal (SIGTERM, as SIGINT)
- * says on stderr how many tiles are done and how to resume, and leaves no lock file; a corrupt or foreign manifest
- * is a clear error; a low -Xmx and --memory run completes by tiling with its measured peak under the budget; an
- * impossible budget is refused before any work.
+ * says on stderr how many tiles are done and how to resume, and holds its claim on OUT until it is gone; a corrupt
+ * or foreign manifest is a clear error; a low -Xmx and --memory run completes by tiling with its measured peak under
+ * the budget; an impossible budget is refused before any work.
  */
 class TiledRunTest {
     // 8 row tiles of 16: 36 tiles of a [120, 120, 10, 10] kernel, long enough to be caught half way
@@ -121,7 +121,7 @@ class TiledRunTest {
     }
 
     @Test
-    void anInterruptedRunSaysHowToResumeAndLeavesNoLock(@TempDir Path dir) throws Exception {
+    void anInterruptedRunSaysHowToResumeAndItsLockFileIsTakenByTheNext(@TempDir Path dir) throws Exception {
         // the uninterrupted run, in a JVM of its own: its exit (System.exit, which runs the shutdown hooks) says
         // nothing of an interruption
         Path whole = dir.resolve("whole.npy");
@@ -153,7 +153,9 @@ class TiledRunTest {
         // the tiles in the manifest when the hook ran (3 or more were before the signal); more may have finished
         // since, while the JVM exited
         assertThat(Integer.parseInt(m.group(1))).isBetween(3, done);
-        assertThat(TileStore.lockPath(out)).doesNotExist();
+        // the claim lasted until the process was gone (theInterruptionHookLeavesTheRunsClaimToTheProcessExit): its
+        // file stays, unlocked, and the next command on OUT takes it (and removes it when it ends, below)
+        assertThat(TileStore.lockPath(out)).exists();
         assertThat(out).doesNotExist();
 
         // an error exit (another run's parameters: --seed 7) while the hook could be registered says nothing of it
@@ -167,6 +169,52 @@ class TiledRunTest {
         assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
         assertThat(TileStore.lockPath(out)).doesNotExist();
         assertThat(manifest).doesNotExist();
+    }
+
+    /**
+     * The signal's hook runs while the run's tiles still compute and record (the JVM halts only once every hook,
+     * Spark's stop of its context included, has returned): the run's claim on OUT must hold until the process is
+     * gone. Before 2026-12-07 the hook deleted OUT.lock, so a second process (a scheduler restarting the job, the
+     * user's next command) claimed OUT on a new lock file and, with --overwrite, truncated OUT.partial under the
+     * tiles the first was still writing.
+     */
+    @Test
+    void theInterruptionHookLeavesTheRunsClaimToTheProcessExit(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("k.npy");
+        java.io.StringWriter said = new java.io.StringWriter();
+        try (TileStore.RunLock held = TileStore.lock(out);
+             TiledRun.Interruption hook = new TiledRun.Interruption(out, null, new java.io.PrintWriter(said))) {
+            hook.interrupted();
+            assertThat(said.toString()).startsWith("ntk4j: interrupted");
+            Process probe = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx64m", "-cp", System.getProperty("java.class.path"), LockProbe.class.getName(),
+                    out.toString()).redirectErrorStream(true).start();
+            assertThat(probe.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            String claimed = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            assertThat(claimed).isEqualTo("another ntk4j is writing " + out);
+            assertThat(TileStore.lockPath(out)).exists();
+        }
+        assertThat(TileStore.lockPath(out)).doesNotExist(); // a run that ends (not killed) removes it
+    }
+
+    /** Another process trying to claim OUT: prints "claimed", or the refusal's message. */
+    public static final class LockProbe {
+        private LockProbe() {
+        }
+
+        /**
+         * Tries {@link TileStore#lock} on OUT once.
+         *
+         * @param args OUT
+         * @throws IOException if releasing a claim it got fails
+         */
+        public static void main(String[] args) throws IOException {
+            try (TileStore.RunLock lock = TileStore.lock(Path.of(args[0]))) {
+                System.out.println("claimed");
+            } catch (IOException busy) {
+                System.out.println(busy.getMessage());
+            }
+        }
     }
 
     @Test

@@ -20,6 +20,11 @@ final class InjectedFaults {
     static final String NO_SPACE = "No space left on device";
     /** The suffix of {@code NAME@N} that loses the (N+1)-th tile's mapped write without a fault. */
     static final String LOST = ":lost";
+    /**
+     * System property: the bytes free on every file system as the up-front space checks of a tiled run see them
+     * ({@link TileStore#requireSpace}), for tests of a disk too small without a small file system to mount.
+     */
+    static final String USABLE_SPACE = "ntk4j.test.usable-space";
 
     private InjectedFaults() {
     }
@@ -37,6 +42,12 @@ final class InjectedFaults {
         }
         String n = at < 0 ? null : v.substring(at + 1);
         return n == null ? -1L : Long.parseLong(n.endsWith(LOST) ? n.substring(0, n.length() - LOST.length()) : n);
+    }
+
+    /** The usable bytes of {@code store}: {@link #USABLE_SPACE} when set, else what the file system says. */
+    static long usableSpace(java.nio.file.FileStore store) throws IOException {
+        String v = System.getProperty(USABLE_SPACE);
+        return v == null || v.isEmpty() ? store.getUsableSpace() : Long.parseLong(v);
     }
 
     /** Whether the property names {@code file} with {@code @N}{@value #LOST}: a mapped write lost without a fault. */

@@ -374,11 +374,51 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      */
     private static void requireSpace(Path partial, long bytes) throws IOException {
         Path dir = partial.toAbsolutePath().getParent();
-        long free = Files.getFileStore(dir).getUsableSpace() + (Files.exists(partial) ? Files.size(partial) : 0);
+        long free = InjectedFaults.usableSpace(Files.getFileStore(dir))
+                + (Files.exists(partial) ? Files.size(partial) : 0);
         if (bytes > free || Long.valueOf(-1).equals(InjectedFaults.limit(partial))) {
             throw AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE), "the kernel needs "
                     + org.ntk4j.ntk.CostModel.human(bytes) + ", " + org.ntk4j.ntk.CostModel.human(free)
                     + " are free; nothing was written");
+        }
+    }
+
+    /**
+     * Refuses, before any of them is created, the files of one run (an ensemble's kernel and its standard error)
+     * whose {@code OUT.partial} files do not fit together on their file system: each is sparse until its tiles land,
+     * so {@link #create}'s check of one alone passes for two that fill the disk only hours later. Files on different
+     * file systems are checked against their own; the space of an earlier {@code OUT.partial} counts as free (it is
+     * replaced).
+     *
+     * @param outs the run's output files, its kernel first, then its standard error
+     * @param plan the tile grid, kernel shape and dtype of every one of them
+     * @throws IOException "cannot write A.partial and B.partial: no space left on device (the kernel and its
+     *     standard error need X, Y are free; nothing was written)" when they do not fit together
+     */
+    public static void requireSpace(List<Path> outs, TilePlan plan) throws IOException {
+        long each = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape()).length
+                + plan.elements() * plan.dtype().bytes();
+        Map<java.nio.file.FileStore, List<Path>> byStore = new LinkedHashMap<>();
+        for (Path out : outs) {
+            Path partial = partialPath(out);
+            byStore.computeIfAbsent(Files.getFileStore(partial.toAbsolutePath().getParent()), k -> new ArrayList<>())
+                    .add(partial);
+        }
+        for (Map.Entry<java.nio.file.FileStore, List<Path>> e : byStore.entrySet()) {
+            List<Path> partials = e.getValue();
+            long free = InjectedFaults.usableSpace(e.getKey());
+            for (Path partial : partials) {
+                free += Files.exists(partial) ? Files.size(partial) : 0;
+            }
+            long bytes = each * partials.size();
+            if (partials.size() > 1 && bytes > free) {
+                List<String> names = new ArrayList<>();
+                partials.forEach(q -> names.add(q.toString()));
+                throw new IOException("cannot write " + String.join(" and ", names) + ": no space left on device ("
+                        + (partials.size() == 2 ? "the kernel and its standard error" : partials.size() + " kernels")
+                        + " need " + org.ntk4j.ntk.CostModel.human(bytes) + ", " + org.ntk4j.ntk.CostModel.human(free)
+                        + " are free; nothing was written)");
+            }
         }
     }
 

@@ -560,6 +560,11 @@ public final class TiledKernelRun {
                 TileStore.requireSameRun(sem, plan, semFingerprint, parts);
             }
         }
+        if (!q.resumes() && sem != null) {
+            // OUT.partial and SEM.partial, sparse at first, must fit together (each store checks itself alone);
+            // before the caller's files (planned: --params-out), so that a refused run leaves none
+            TileStore.requireSpace(List.of(out, sem), plan);
+        }
         // before the BLAS threads change, which a failure here (writing the caller's files) would leave changed
         events.planned(plan);
         // the plan's BLAS threads per tile (the cores shared by the blocks the budget allows at once: one when the

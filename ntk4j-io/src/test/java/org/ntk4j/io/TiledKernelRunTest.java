@@ -569,6 +569,39 @@ class TiledKernelRunTest {
         }
     }
 
+    /**
+     * An ensemble's OUT.partial and SEM.partial are sparse until their tiles land, so each fitted the free space alone
+     * and the two were never counted together: a disk with room for one kernel passed the check, and the run failed
+     * on a full disk hours later. They are checked together, before either is created (a disk of 1.5 kernels here,
+     * through {@link InjectedFaults#USABLE_SPACE}).
+     */
+    @Test
+    void anEnsembleWhoseTwoFilesDoNotFitTogetherIsRefusedBeforeAnyFile(@TempDir Path dir) throws IOException {
+        try (Params p = NET.init(1, new int[] {5}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 4, 40, 5)) {
+            Path out = dir.resolve("K.npy");
+            Path sem = dir.resolve("S.npy");
+            long one = 128 + 40 * 40 * 8; // the .npy header and the [40, 40] float64 trace kernel
+            try {
+                System.setProperty(InjectedFaults.USABLE_SPACE, Long.toString(one + one / 2));
+                assertThatThrownBy(() -> ensemble(p, x, out, sem, ExistingOutput.REFUSE, new Recorder()))
+                        .isInstanceOf(IOException.class)
+                        .hasMessage("cannot write " + TileStore.partialPath(out) + " and " + TileStore.partialPath(sem)
+                                + ": no space left on device (the kernel and its standard error need "
+                                + org.ntk4j.ntk.CostModel.human(2 * one) + ", " + org.ntk4j.ntk.CostModel.human(
+                                one + one / 2) + " are free; nothing was written)");
+                try (Stream<Path> left = Files.list(dir)) {
+                    assertThat(left).isEmpty();
+                }
+                System.setProperty(InjectedFaults.USABLE_SPACE, Long.toString(2 * one));
+                assertThat(ensemble(p, x, out, sem, ExistingOutput.REFUSE, new Recorder()).computed()).isPositive();
+                assertThat(Files.size(out)).isEqualTo(one);
+                assertThat(Files.size(sem)).isEqualTo(one);
+            } finally {
+                System.clearProperty(InjectedFaults.USABLE_SPACE);
+            }
+        }
+    }
+
     /** A tiled run whose OUT is a symbolic link writes the link's target, its run files beside the target. */
     @Test
     void aLinkedOutIsFollowed(@TempDir Path dir) throws IOException {

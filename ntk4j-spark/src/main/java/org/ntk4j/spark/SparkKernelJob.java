@@ -510,6 +510,38 @@ public final class SparkKernelJob {
         return groups;
     }
 
+    /**
+     * The tiles {@code 0 .. tiles - 1} but {@code group}, for a task to skip: a view that holds only the group, since a
+     * plan of small tiles has millions (50,000 examples in tiles of 16: 4.9 million), and a set of them all cost every
+     * task hundreds of MB of heap and a second of work.
+     *
+     * @param tiles the plan's tile count
+     * @param group the task's tiles, distinct, each in range
+     * @return an unmodifiable set of every other tile
+     */
+    static Set<Integer> allBut(int tiles, int[] group) {
+        Set<Integer> mine = new HashSet<>();
+        for (int t : group) {
+            mine.add(t);
+        }
+        return new java.util.AbstractSet<>() {
+            @Override
+            public boolean contains(Object o) {
+                return o instanceof Integer i && i >= 0 && i < tiles && !mine.contains(i);
+            }
+
+            @Override
+            public int size() {
+                return tiles - mine.size();
+            }
+
+            @Override
+            public java.util.Iterator<Integer> iterator() {
+                return java.util.stream.IntStream.range(0, tiles).filter(i -> !mine.contains(i)).boxed().iterator();
+            }
+        };
+    }
+
     @SuppressWarnings("unchecked")
     private static final ClassTag<long[]> LONGS = (ClassTag<long[]>) (ClassTag<?>) ClassTag$.MODULE$.apply(
             long[].class);
@@ -587,7 +619,7 @@ public final class SparkKernelJob {
             TaskShare share = TaskShare.of(in.plan, executor, in.executorCores.getOrDefault(executor,
                     Runtime.getRuntime().availableProcessors()), in.taskCpus, Pointer.maxBytes(),
                     local || executor.equals(SparkContext$.MODULE$.DRIVER_IDENTIFIER()) ? in.plan.inputBytes() : 0,
-                    local);
+                    local, local ? 0 : TensorData.bytes(in.params) + TensorData.bytes(in.buffers));
             return share.run(in.job, context, () -> {
                 // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over
                 // threads is computed in blocks whose bits may depend on their size, so a tile's bits would
@@ -615,13 +647,7 @@ public final class SparkKernelJob {
         private static long[] compute(TaskInputs in, DriverInputs.Lease lease, TilePlan taskPlan, int[] group,
                                       int attempt) throws IOException {
             TilePlan plan = in.plan;
-            Set<Integer> others = new HashSet<>();
-            for (int i = 0; i < plan.tileCount(); i++) {
-                others.add(i);
-            }
-            for (int t : group) {
-                others.remove(t);
-            }
+            Set<Integer> others = allBut(plan.tileCount(), group);
             long[] result = new long[2 * group.length];
             int[] n = {0};
             Model spec = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);

@@ -47,15 +47,24 @@ final class TaskShare {
      * @param shared true when the tasks read the inputs that {@code held} counts rather than copies of their own
      *     (local mode, {@link DriverInputs}): a task then adds one block's peak (and its cache) to them, and the
      *     inputs count once within the plan's budget
+     * @param paramBytes the bytes of the parameters and buffers that a task copies for itself when it does not share
+     *     the driver's (a cluster's executor); 0 when {@code shared}
      * @return the share
      * @throws IllegalStateException if one task needs more than the JVM's limit leaves
+     * @throws IllegalArgumentException if {@code paramBytes} is negative, or positive with {@code shared}
      */
     static TaskShare of(TilePlan plan, String executor, int cores, int taskCpus, long limit, long held,
-                        boolean shared) {
+                        boolean shared, long paramBytes) {
+        if (paramBytes < 0 || shared && paramBytes != 0) {
+            throw new IllegalArgumentException("paramBytes: expected " + (shared ? "0 for tasks that share the "
+                    + "driver's parameters" : "at least 0") + ", got " + paramBytes);
+        }
         long one = plan.withWorkers(1, plan.budgetBytes()).predictedPeakBytes();
         // shared: the inputs are held once, beside the tasks' blocks, as the local run holds them beside its
-        // workers' (the plan's budget counts them once); else each task holds its own copy within its share
-        long need = shared ? one - plan.inputBytes() : one;
+        // workers' (the plan's budget counts them once); else each task holds its own copy within its share, and
+        // its own copy of the parameters: k tasks at once hold k copies, which the plan (made for a run that holds
+        // the caller's one copy outside its budget) does not count
+        long need = shared ? one - plan.inputBytes() : one + paramBytes;
         long room = limit > 0 ? limit - held : Long.MAX_VALUE;
         long memory = shared ? Math.min(plan.budgetBytes() - plan.inputBytes(), room)
                 : Math.min(plan.budgetBytes(), room);
@@ -63,7 +72,8 @@ final class TaskShare {
             throw new IllegalStateException("executor " + executor + ": its off-heap limit " + CostModel.human(limit)
                     + (held > 0 ? ", less the driver's inputs (" + CostModel.human(held) + ")," : "")
                     + " is below the " + CostModel.human(need) + " a task of this plan needs (" + (shared
-                    ? "one block" : "the inputs and one block") + "); give executors more memory "
+                    ? "one block" : paramBytes > 0 ? "the inputs, its copy of the parameters and one block"
+                    : "the inputs and one block") + "); give executors more memory "
                     + "(spark.executor.memory) or plan with a smaller --memory");
         }
         int slots = Math.max(1, cores / Math.max(1, taskCpus));
@@ -73,7 +83,8 @@ final class TaskShare {
         // a task's plan counts the inputs in its budget (TiledKernel keeps its cache within what the budget leaves
         // beside the plan's predicted peak, the inputs included): shared, the inputs plus the task's part of the rest
         long part = Math.max(need, memory / atOnce);
-        long budget = shared ? plan.inputBytes() + part : part;
+        // the copy of the parameters is the task's, but not its plan's: its cache gets what is left beside it
+        long budget = shared ? plan.inputBytes() + part : part - paramBytes;
         return new TaskShare(executor, atOnce, need, plan.withWorkers(1, budget));
     }
 

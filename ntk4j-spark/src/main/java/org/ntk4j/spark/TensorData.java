@@ -44,6 +44,15 @@ final class TensorData implements Serializable {
         return m;
     }
 
+    /** The bytes of the tensors that {@link #toTensor} makes of each of {@code data} (a task's copy). */
+    static long bytes(Map<String, TensorData> data) {
+        long bytes = 0;
+        for (TensorData d : data.values()) {
+            bytes += d.floats != null ? 4L * d.floats.length : 8L * d.doubles.length;
+        }
+        return bytes;
+    }
+
     /** New parameters with their buffers from {@link #of(Map)} of each (the caller closes them). */
     static Params toParams(Map<String, TensorData> params, Map<String, TensorData> buffers) {
         Map<String, Tensor> m = new LinkedHashMap<>();

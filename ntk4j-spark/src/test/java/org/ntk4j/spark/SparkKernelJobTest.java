@@ -420,6 +420,43 @@ class SparkKernelJobTest {
         assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
     }
 
+    /**
+     * {@link SparkKernelJob#run} claims OUT as the CLI's run does ({@link TileStore#lock}): a second run on the same
+     * OUT while one holds it (another job of this driver, another process) is refused before it touches the first
+     * one's files; before 2026-12-07 it took no lock and truncated them.
+     */
+    @Test
+    void aRunOnAnOutputAnotherRunHoldsIsRefusedAndItsFilesAreLeftAlone() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true);
+        Path out = dir.resolve("k.npy");
+        String fp = RunFingerprint.of(MODEL, params, x1, null);
+        try (TileStore.RunLock live = TileStore.lock(out);
+             TileStore store = TileStore.create(out, plan, fp)) {
+            new TiledKernel(EmpiricalNtk.of(Zoo.parse(MODEL), params), plan, x1, null)
+                    .run(Set.of(1, 2, 3, 4, 5, 6, 7, 8, 9), store::write, null);
+            byte[] manifest = Files.readAllBytes(TileStore.manifestPath(out));
+            byte[] partial = Files.readAllBytes(TileStore.partialPath(out));
+            for (ExistingOutput existing : new ExistingOutput[] {ExistingOutput.OVERWRITE,
+                    ExistingOutput.RESUME}) {
+                assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out, existing,
+                        null))
+                        .isInstanceOf(IOException.class).hasMessage("another ntk4j is writing " + out);
+                assertThat(Files.readAllBytes(TileStore.manifestPath(out))).isEqualTo(manifest);
+                assertThat(Files.readAllBytes(TileStore.partialPath(out))).isEqualTo(partial);
+                assertThat(out).doesNotExist();
+            }
+        }
+        // released: the run resumes it, and lets OUT go when it ends
+        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, out,
+                ExistingOutput.RESUME, null);
+        assertThat(s.tilesResumed()).isEqualTo(1);
+        assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - 1);
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(localRun(plan, null, "whole.npy")));
+        assertThat(TileStore.lockPath(out)).doesNotExist();
+        TileStore.lock(out).close();
+    }
+
     @Test
     void resumingAnotherRunIsRefused() throws IOException {
         data();

@@ -44,23 +44,24 @@ class TaskShareTest {
         assertThat(need).isEqualTo(roomy.inputBytes() + (roomy.predictedPeakBytes() - roomy.inputBytes()) / 2);
         int threads = roomy.blasThreads();
         // cores: as many as Spark's slots (over the plan's BLAS threads), each task one worker
-        TaskShare s = TaskShare.of(roomy, "1", 8, 1, 0, 0, false);
+        TaskShare s = TaskShare.of(roomy, "1", 8, 1, 0, 0, false, 0);
         assertThat(s.atOnce()).isEqualTo(Math.max(1, 8 / threads));
         assertThat(s.plan().workers()).isEqualTo(1);
         assertThat(s.need()).isEqualTo(need);
         assertThat(s.plan().budgetBytes()).isEqualTo(roomy.budgetBytes() / s.atOnce());
-        assertThat(TaskShare.of(roomy, "1", 8, 4, 0, 0, false).atOnce()).as("spark.task.cpus 4").isEqualTo(2);
+        assertThat(TaskShare.of(roomy, "1", 8, 4, 0, 0, false, 0).atOnce()).as("spark.task.cpus 4").isEqualTo(2);
         // memory: a limit that holds three tasks' need
-        TaskShare three = TaskShare.of(roomy, "1", 8, 1, 3 * need + need / 2, 0, false);
+        TaskShare three = TaskShare.of(roomy, "1", 8, 1, 3 * need + need / 2, 0, false, 0);
         assertThat(three.atOnce()).isEqualTo(Math.min(3, Math.max(1, 8 / threads)));
         assertThat(three.plan().budgetBytes()).isEqualTo((3 * need + need / 2) / three.atOnce());
         // the driver's own inputs count in local mode
-        assertThat(TaskShare.of(roomy, "driver", 8, 1, 3 * need, roomy.inputBytes(), false).atOnce()).isLessThan(3);
+        assertThat(TaskShare.of(roomy, "driver", 8, 1, 3 * need, roomy.inputBytes(), false, 0).atOnce())
+                .isLessThan(3);
         // the plan's budget bounds the executor's share: the plan made for 2 workers runs 2 tasks at most
         TilePlan tight = roomy.withWorkers(2, roomy.predictedPeakBytes());
         // each task holds the inputs
-        assertThat(TaskShare.of(tight, "1", 8, 1, 1L << 40, 0, false).atOnce()).isEqualTo(1);
-        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, need - 1, 0, false))
+        assertThat(TaskShare.of(tight, "1", 8, 1, 1L << 40, 0, false, 0).atOnce()).isEqualTo(1);
+        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, need - 1, 0, false, 0))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("executor 7: its off-heap limit")
                 .hasMessageContaining("a task of this plan needs (the inputs and one block)");
@@ -79,7 +80,7 @@ class TaskShareTest {
         long block = tight.withWorkers(1, tight.budgetBytes()).predictedPeakBytes() - inputs;
         assertThat(block).isEqualTo((tight.predictedPeakBytes() - inputs) / 2);
         int threads = tight.blasThreads();
-        TaskShare s = TaskShare.of(tight, "driver", 8, 1, 0, inputs, true);
+        TaskShare s = TaskShare.of(tight, "driver", 8, 1, 0, inputs, true, 0);
         assertThat(s.need()).isEqualTo(block);
         assertThat(s.atOnce()).isEqualTo(Math.min(2, Math.max(1, 8 / threads)));
         assertThat(s.plan().workers()).isEqualTo(1);
@@ -87,21 +88,52 @@ class TaskShareTest {
         assertThat(s.plan().budgetBytes()).isEqualTo(inputs + (tight.budgetBytes() - inputs) / s.atOnce());
         assertThat(inputs + s.atOnce() * (s.plan().budgetBytes() - inputs)).isLessThanOrEqualTo(tight.budgetBytes());
         // as the copies of a cluster's tasks: one at a time
-        assertThat(TaskShare.of(tight, "driver", 8, 1, 0, inputs, false).atOnce()).isEqualTo(1);
+        assertThat(TaskShare.of(tight, "driver", 8, 1, 0, inputs, false, 0).atOnce()).isEqualTo(1);
         // a limit below the budget: what it leaves beside the inputs, one block's worth
-        TaskShare limited = TaskShare.of(tight, "driver", 8, 1, inputs + block + block / 2, inputs, true);
+        TaskShare limited = TaskShare.of(tight, "driver", 8, 1, inputs + block + block / 2, inputs, true, 0);
         assertThat(limited.atOnce()).isEqualTo(1);
         assertThat(limited.plan().budgetBytes()).isEqualTo(inputs + block + block / 2);
-        assertThatThrownBy(() -> TaskShare.of(tight, "driver", 8, 1, inputs + block - 1, inputs, true))
+        assertThatThrownBy(() -> TaskShare.of(tight, "driver", 8, 1, inputs + block - 1, inputs, true, 0))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("executor driver: its off-heap limit")
                 .hasMessageContaining("less the driver's inputs (")
                 .hasMessageContaining("a task of this plan needs (one block)");
     }
 
+    /**
+     * A cluster's task rebuilds its own copy of the parameters (and buffers) beside its copy of the inputs: each copy
+     * counts in the task's need, so the tasks at once hold no more than the executor's memory; before 2026-12-07 the
+     * copies were left out, k tasks holding k uncounted copies (ResNet-50's 100 MB each) beyond the limit.
+     */
+    @Test
+    void aClusterTaskCountsItsCopyOfTheParameters() {
+        TilePlan roomy = plan(1L << 30);
+        long one = roomy.withWorkers(1, roomy.budgetBytes()).predictedPeakBytes();
+        long params = one / 2;
+        long limit = 3 * one + one / 2; // three tasks without their parameters, two with them
+        int threads = roomy.blasThreads();
+        TaskShare s = TaskShare.of(roomy, "1", 8, 1, limit, 0, false, params);
+        assertThat(s.need()).isEqualTo(one + params);
+        assertThat(s.atOnce()).isEqualTo(Math.min(2, Math.max(1, 8 / threads)));
+        assertThat(s.atOnce() * s.need()).isLessThanOrEqualTo(limit);
+        // a task's plan: its share less its copy of the parameters, which its cache cannot use
+        assertThat(s.plan().budgetBytes()).isEqualTo(limit / s.atOnce() - params);
+        assertThat(s.atOnce() * (s.plan().budgetBytes() + params)).isLessThanOrEqualTo(limit);
+        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, one + params - 1, 0, false, params))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("a task of this plan needs (the inputs, its copy of the parameters and one "
+                        + "block)");
+        // local mode: the tasks read the driver's parameters, as its inputs: no copy to count
+        TaskShare shared = TaskShare.of(roomy, "driver", 8, 1, 0, roomy.inputBytes(), true, 0);
+        assertThat(shared.need()).isEqualTo(one - roomy.inputBytes());
+        assertThatThrownBy(() -> TaskShare.of(roomy, "driver", 8, 1, 0, roomy.inputBytes(), true, params))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("paramBytes: expected 0 for tasks that share the driver's parameters, got " + params);
+    }
+
     @Test
     void noMoreTasksComputeAtOnceThanTheShareAllows() throws Exception {
-        TaskShare s = TaskShare.of(plan(1L << 30), "1", 2, 1, 0, 0, false);
+        TaskShare s = TaskShare.of(plan(1L << 30), "1", 2, 1, 0, 0, false, 0);
         int atOnce = s.atOnce();
         AtomicInteger inside = new AtomicInteger();
         AtomicInteger most = new AtomicInteger();
@@ -136,7 +168,7 @@ class TaskShareTest {
 
     @Test
     void aTaskOutOfMemoryFailsAsSuchAndTheDriverReportsAnOutOfMemoryError() {
-        TaskShare s = TaskShare.of(plan(1L << 30), "3", 2, 1, 0, 0, false);
+        TaskShare s = TaskShare.of(plan(1L << 30), "3", 2, 1, 0, 0, false, 0);
         assertThatThrownBy(() -> s.run("oom-test", null, () -> {
             throw new OutOfMemoryError("Cannot allocate new FloatPointer");
         })).isInstanceOf(TaskShare.OutOfMemory.class)
@@ -156,6 +188,33 @@ class TaskShareTest {
         assertThat(SparkKernelJob.jobFailure(new SparkException("Job 0 cancelled because SparkContext was shut down"),
                 true)).hasMessage("spark: the Spark application stopped before the kernel job finished: Job 0 "
                 + "cancelled because SparkContext was shut down");
+    }
+
+    /**
+     * The tiles a task skips (every tile of the plan but its group's) are told without a set of them all: 50,000
+     * images in tiles of 16 make 4.9 million tiles, and each task built a HashSet of them (some 300 MB of heap and
+     * a second of work per task, thousands of tasks) before 2026-12-07.
+     */
+    @Test
+    void aTaskSkipsTheOtherTilesWithoutASetOfThemAll() {
+        int tiles = 1_000_000;
+        int[] group = {7, 8, 9, 999_999};
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        com.sun.management.ThreadMXBean bytes = (com.sun.management.ThreadMXBean) mx;
+        long before = bytes.getThreadAllocatedBytes(Thread.currentThread().getId());
+        java.util.Set<Integer> skip = SparkKernelJob.allBut(tiles, group);
+        long allocated = bytes.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+        assertThat(allocated).as("bytes allocated for the set of %d tiles", tiles).isLessThan(1L << 16);
+        assertThat(skip).hasSize(tiles - group.length);
+        for (int t : group) {
+            assertThat(skip.contains(t)).as("tile %d", t).isFalse();
+        }
+        for (int t : new int[] {0, 6, 10, 500_000, 999_998}) {
+            assertThat(skip.contains(t)).as("tile %d", t).isTrue();
+        }
+        assertThat(skip.contains(-1)).isFalse();
+        assertThat(skip.contains(tiles)).isFalse();
+        assertThat(SparkKernelJob.allBut(12, new int[] {0, 3, 11})).containsExactly(1, 2, 4, 5, 6, 7, 8, 9, 10);
     }
 
     /** About three tasks per slot of the executors registered, not of Spark's parallelism before they register. */
