@@ -318,7 +318,8 @@ public final class Layout {
         int[] sStrides = new int[rank];
         int off = 0;
         for (int i = 0; i < rank; i++) {
-            outShape[i] = Math.max(0, (limit[i] - start[i] + stride[i] - 1) / stride[i]);
+            // in long: a stride near Integer.MAX_VALUE (one element) would overflow the count in int
+            outShape[i] = (int) Math.max(0, ((long) limit[i] - start[i] + stride[i] - 1) / stride[i]);
             sStrides[i] = xs[i] * stride[i];
             off += start[i] * xs[i];
         }

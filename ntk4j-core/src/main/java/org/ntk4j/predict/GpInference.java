@@ -478,8 +478,8 @@ public final class GpInference {
             Lapack.Cholesky f = useNtk ? ntkFactor : nngpFactor;
             if (f == null) {
                 double r = regulariser(kdd, diagReg, diagRegAbsoluteScale);
-                f = factorise(who, kdd, r, "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r
-                        + ")");
+                f = factorise(who, kdd, r, !diagRegAbsoluteScale, "the train-train " + (useNtk ? "NTK" : "NNGP")
+                        + " + r·I (r = " + r + ")");
                 if (useNtk) {
                     ntkFactor = f;
                 } else {
@@ -563,7 +563,7 @@ public final class GpInference {
         double r = regulariser(kdd, diagReg, diagRegAbsolute);
         String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
         // one factorisation per call, for the mean's and the covariance's solves alike
-        try (Lapack.Cholesky kReg = factorise(GP, kdd, r, solved)) {
+        try (Lapack.Cholesky kReg = factorise(GP, kdd, r, !diagRegAbsolute, solved)) {
             return gaussian(GP, g, ntkTestTrain, ntkTestTest, nngpTrainTrain, nngpTestTrain, nngpTestTest, yTrain, n,
                     kReg::solve, kReg::solve, covariance, diagonal);
         }
@@ -707,15 +707,16 @@ public final class GpInference {
 
     /**
      * The Cholesky factor of K + rI, its refusal (not positive definite, numerically singular: LAPACK's reciprocal
-     * condition number below 2^-53) naming the kernel and diag_reg.
+     * condition number below 2^-53) naming the kernel and diag_reg; for a zero diagonal and a diag_reg relative to
+     * it ({@code relative}), which adds r = 0 however large, the refusal says to use an absolute one.
      */
-    private static Lapack.Cholesky factorise(String who, Tensor k, double r, String what) {
+    private static Lapack.Cholesky factorise(String who, Tensor k, double r, boolean relative, String what) {
         try (Tensor kReg = regularised(k, r)) {
             return Lapack.Cholesky.of(kReg);
         } catch (IllegalArgumentException e) {
             String reason = e.getMessage().replaceFirst("^solve: the kernel matrix is ", "")
                     .replaceFirst("; use a larger diagonal regulariser$", "");
-            boolean zeroDiagonal = r == 0;
+            boolean zeroDiagonal = r == 0 && relative;
             for (int i = 0, n = k.dim(0); i < n && zeroDiagonal; i++) {
                 zeroDiagonal = k.getFlat(i * n + i) == 0;
             }

@@ -47,8 +47,8 @@ public final class GradientDescentMse implements AutoCloseable {
     private final double regulariser;
     private final boolean factoriseInPlace;
     /**
-     * Whether the kernel's diagonal is all zero (a zero kernel): a diag_reg relative to its mean then adds nothing,
-     * which a refusal of the factorisation says.
+     * Whether the kernel's diagonal is all zero (a zero kernel) and diag_reg is relative to its mean: it then adds
+     * nothing, which a refusal of the factorisation says.
      */
     private final boolean zeroDiagonal;
     /** Whether {@link #kernel} is this predictor's own copy (made from a tensor), closed with it. */
@@ -173,7 +173,8 @@ public final class GradientDescentMse implements AutoCloseable {
         }
         double trace = kTrainTrain.trace();
         double r = diagRegAbsoluteScale ? diagReg : diagReg * trace / kTrainTrain.dimension();
-        boolean zeroDiagonal = r == 0;
+        // an absolute diag_reg (0 here) is followed by "use a larger diag_reg" alone
+        boolean zeroDiagonal = r == 0 && !diagRegAbsoluteScale;
         for (int i = 0; i < kTrainTrain.dimension() && zeroDiagonal; i++) {
             zeroDiagonal = kTrainTrain.get(i, i) == 0;
         }

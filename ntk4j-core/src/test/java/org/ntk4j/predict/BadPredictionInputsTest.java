@@ -113,6 +113,26 @@ class BadPredictionInputsTest {
     }
 
     /**
+     * An absolute diag_reg of 0 on a zero kernel is refused with "use a larger diag_reg" alone: that one can be
+     * followed (it is already absolute), so the hint to use an absolute one, which it was given, would mislead.
+     */
+    @Test
+    void aZeroKernelWithAnAbsoluteZeroDiagRegIsNotToldToUseAnAbsoluteOne() {
+        try (Tensor zero = Tensor.zeros(DType.F64, 2, 2); KernelMatrix km = KernelMatrix.of(zero);
+             Tensor td = Tensor.of(new double[] {1, 0}, 1, 2); Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
+             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, 0, true)) {
+            assertThatThrownBy(() -> absolute.predictTest(Double.POSITIVE_INFINITY, td, null, null))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("kernel regression: the regularised train kernel is not positive definite (leading "
+                            + "minor 1 of 2; regulariser r = 0.0); use a larger diag_reg");
+            assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NNGP, null, null, null, zero, td, null,
+                    y, 0, true, false)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("gp_inference: the train-train NNGP + r·I (r = 0.0) is not positive definite (leading "
+                            + "minor 1 of 2); use a larger diag_reg");
+        }
+    }
+
+    /**
      * Null arguments of the closed-form and GP predictors are named in one line (they were NullPointerExceptions
      * from inside, and a null posterior was silently read as the ntk one), and the public regulariser refuses a
      * kernel that is not [N, N] (it read the entries i·N + i of a full kernel as its diagonal: a wrong r).

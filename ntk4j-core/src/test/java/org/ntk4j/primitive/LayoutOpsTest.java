@@ -214,6 +214,12 @@ class LayoutOpsTest {
             try (Tensor y = run1(v -> v[0].slice(new int[] {2, 0}, new int[] {2, 4}), x)) {
                 assertThat(y.shape()).containsExactly(0, 4);
             }
+            // the largest stride takes one element (its count overflowed in int: 0 elements, not the shape rule's 1)
+            try (Tensor y = new Slice(new int[] {1, 2}, new int[] {3, 4}, new int[] {1, Integer.MAX_VALUE})
+                    .evaluate(x)) {
+                assertThat(y.shape()).containsExactly(2, 1);
+                assertThat(y.toDoubleArray()).containsExactly(7, 11);
+            }
         }
     }
 

@@ -1681,22 +1681,26 @@ final class Operators {
             long dim = s[a];
             long b = starts[i] < 0 ? starts[i] + dim : starts[i];
             long e = ends[i] < 0 ? ends[i] + dim : ends[i];
-            long k = Math.abs(step);
+            // |step|, with -2^63's taken as 2^63 - 1: either takes one element, as no axis is that long
+            long k = step == Long.MIN_VALUE ? Long.MAX_VALUE : Math.abs(step);
             if (step > 0) {
                 b = Math.max(0, Math.min(b, dim));
                 e = Math.max(b, Math.min(e, dim));
             } else {
-                // ONNX: from b, clamped to [0, dim - 1], down to above e, clamped to [-1, dim - 1]
+                // ONNX: from b, clamped to [0, dim - 1], down to above e, clamped to [-1, dim - 1]; an empty axis
+                // has no index to start from (NumPy's x[::-1] of it is empty)
                 b = Math.max(0, Math.min(b, dim - 1));
                 e = Math.max(-1, Math.min(e, dim - 1));
-                long taken = b > e ? (b - e + k - 1) / k : 0;
+                long taken = dim > 0 && b > e ? 1 + (b - e - 1) / k : 0; // no overflow for any k
                 reversed[a] = taken > 1;
                 e = taken == 0 ? 0 : b + 1;
                 b = taken == 0 ? 0 : b - (taken - 1) * k;
             }
             start[a] = (int) b;
             limit[a] = (int) e;
-            stride[a] = (int) Math.min(k, Integer.MAX_VALUE);
+            // a step past the axis takes one element, as a step of the axis's size does (and keeps the int strides
+            // of the derivatives' pads small)
+            stride[a] = (int) Math.min(k, Math.max(dim, 1));
         }
         Value v = c.in(0);
         if (v instanceof Const k && !k.weightCandidate()) {
@@ -1755,21 +1759,23 @@ final class Operators {
             long dim = k.shape[a];
             long b = starts[i] < 0 ? starts[i] + dim : starts[i];
             long e = ends[i] < 0 ? ends[i] + dim : ends[i];
-            List<Integer> idx = new ArrayList<>();
+            long stride = step == Long.MIN_VALUE ? Long.MAX_VALUE : Math.abs(step);
+            long taken;
             if (step > 0) {
                 b = Math.max(0, Math.min(b, dim));
                 e = Math.max(0, Math.min(e, dim));
-                for (long j = b; j < e; j += step) {
-                    idx.add((int) j);
-                }
+                taken = b < e ? 1 + (e - b - 1) / stride : 0;
             } else {
+                // an empty axis has no index to start from
                 b = Math.max(0, Math.min(b, dim - 1));
                 e = Math.max(-1, Math.min(e, dim - 1));
-                for (long j = b; j > e; j += step) {
-                    idx.add((int) j);
-                }
+                taken = dim > 0 && b > e ? 1 + (b - e - 1) / stride : 0;
             }
-            picks[a] = idx.stream().mapToInt(Integer::intValue).toArray();
+            // counted, not stepped to the end: j + step would overflow for the largest steps
+            picks[a] = new int[(int) taken];
+            for (int j = 0; j < taken; j++) {
+                picks[a][j] = (int) (step > 0 ? b + j * stride : b - j * stride);
+            }
         }
         int[] out = new int[r];
         for (int a = 0; a < r; a++) {

@@ -121,10 +121,10 @@ class ImportedShapeOperatorsProperties {
      */
     @Property(tries = 120, seed = "20261207")
     void backwardSliceEqualsIndexArithmetic(@ForAll("shapes") int[] s,
-                                                       @ForAll @IntRange(min = 1, max = 3) int axis,
-                                                       @ForAll @IntRange(min = -6, max = 5) int start,
-                                                       @ForAll @IntRange(min = -7, max = 5) int end,
-                                                       @ForAll @IntRange(min = 1, max = 3) int back)
+                                            @ForAll @IntRange(min = 1, max = 3) int axis,
+                                            @ForAll @IntRange(min = -6, max = 5) int start,
+                                            @ForAll @IntRange(min = -7, max = 5) int end,
+                                            @ForAll @IntRange(min = 1, max = 3) int back)
             throws IOException {
         int dim = s[axis - 1];
         long e = end == -7 ? Long.MIN_VALUE : end;
@@ -134,7 +134,7 @@ class ImportedShapeOperatorsProperties {
         for (long i = b; i > l; i -= back) {
             picked.add((int) i);
         }
-        Assume.that(!picked.isEmpty());
+        // an empty pick (end at or above start) is an empty axis, traced and at import alike
         GraphProto.Builder g = GraphProto.newBuilder()
                 .addInitializer(Onnx.int64s("starts", new long[] {start}, 1))
                 .addInitializer(Onnx.int64s("ends", new long[] {e}, 1))
