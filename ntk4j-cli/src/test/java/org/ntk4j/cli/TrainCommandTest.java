@@ -341,6 +341,37 @@ class TrainCommandTest {
         assertThat(ck).doesNotExist();
     }
 
+    /**
+     * Settings no run can have are refused in one line naming the option, before the data are read: a learning rate
+     * of 0, negative, NaN or ∞, a negative epochs count, a batch of 0, momentum or β of 1, weight decay below 0, ε
+     * of 0. (--epochs 0 is a run: it writes the initial parameters; labels outside the model's outputs are
+     * DataErrorsTest's.)
+     */
+    @Test
+    void settingsNoRunCanHaveAreRefusedInOneLine() {
+        String[] run = {"train", "--train", "default:train:8", "--test", "none", "--epochs", "1", "--quiet"};
+        assertThat(oneLineError(TiledRunTest.with(run, "--lr", "0")))
+                .isEqualTo("ntk4j: --lr: expected a finite value > 0, got 0.0");
+        assertThat(oneLineError(TiledRunTest.with(run, "--lr", "-0.1")))
+                .isEqualTo("ntk4j: --lr: expected a finite value > 0, got -0.1");
+        assertThat(oneLineError(TiledRunTest.with(run, "--lr", "NaN")))
+                .isEqualTo("ntk4j: --lr: expected a finite value > 0, got NaN");
+        assertThat(oneLineError(TiledRunTest.with(run, "--lr", "Infinity")))
+                .isEqualTo("ntk4j: --lr: expected a finite value > 0, got Infinity");
+        assertThat(oneLineError(replaced(run, "--epochs", "-1")))
+                .isEqualTo("ntk4j: --epochs: expected at least 0, got -1");
+        assertThat(oneLineError(TiledRunTest.with(run, "--batch", "0")))
+                .isEqualTo("ntk4j: --batch: expected at least 1, got 0");
+        assertThat(oneLineError(TiledRunTest.with(run, "--optimizer", "sgd", "--momentum", "1")))
+                .isEqualTo("ntk4j: --momentum: expected a value in [0.0, 1.0), got 1.0");
+        assertThat(oneLineError(TiledRunTest.with(run, "--beta2", "1")))
+                .isEqualTo("ntk4j: --beta2: expected a value in [0.0, 1.0), got 1.0");
+        assertThat(oneLineError(TiledRunTest.with(run, "--eps", "0")))
+                .isEqualTo("ntk4j: --eps: expected a finite value > 0, got 0.0");
+        assertThat(oneLineError(TiledRunTest.with(run, "--weight-decay", "-1e-4")))
+                .isEqualTo("ntk4j: --weight-decay: expected a finite value ≥ 0, got -1.0E-4");
+    }
+
     /** {@code args} with the value of {@code option} replaced. */
     private static String[] replaced(String[] args, String option, String value) {
         String[] r = args.clone();

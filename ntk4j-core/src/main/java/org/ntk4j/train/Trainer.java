@@ -51,7 +51,8 @@ public final class Trainer {
      * @param listener what gets the curves, checkpoints and progress; {@link Listener#NONE} for nothing
      * @return the final parameters and the curves, which the caller closes
      * @throws IllegalArgumentException if the parameters or examples do not fit the model, the outputs are not
-     *     [n, classes], or the run diverges (a loss or a parameter NaN or ±∞: the run stops there)
+     *     [n, classes], or the run diverges (a loss, a parameter or an optimizer buffer NaN or ±∞: the run stops
+     *     there)
      * @throws IOException if the listener fails to record an epoch or a checkpoint
      */
     public static TrainResult train(Model model, Params init, Examples train, Examples test, TrainConfig config,
@@ -104,9 +105,23 @@ public final class Trainer {
                     + settingsDifference(state.config(), config.describe()));
         }
         for (String b : config.optimizer().bufferNames()) {
-            for (String k : state.params().tensors().keySet()) {
-                if (!state.buffers().containsKey(bufferName(b, k))) {
-                    throw new IllegalArgumentException("--resume: the checkpoint has no " + bufferName(b, k));
+            for (Map.Entry<String, Tensor> p : state.params().tensors().entrySet()) {
+                String name = bufferName(b, p.getKey());
+                Tensor t = state.buffers().get(name);
+                if (t == null) {
+                    throw new IllegalArgumentException("--resume: the checkpoint has no " + name);
+                }
+                // the update runs over flat indices: a buffer of another shape (of the same size) went through
+                if (!java.util.Arrays.equals(t.shape(), p.getValue().shape())) {
+                    throw new IllegalArgumentException("--resume: the checkpoint's " + name + " has shape "
+                            + Shapes.str(t.shape()) + ", its parameter " + p.getKey() + " "
+                            + Shapes.str(p.getValue().shape()));
+                }
+                // a state this run would not have written (it stops on a non-finite buffer): refused, not trained on
+                int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
+                if (bad >= 0) {
+                    throw new IllegalArgumentException("--resume: the checkpoint's " + name + " holds "
+                            + t.getFlat(bad) + " at flat index " + bad);
                 }
             }
         }
@@ -456,6 +471,14 @@ public final class Trainer {
             this.params = s.params();
             this.buffers = new LinkedHashMap<>(s.buffers());
             this.dtype = params.tensors().values().iterator().next().dtype();
+            // an empty training set trained nothing, with a train loss of NaN; an empty test set's loss was 0/0, taken
+            // for outputs that overflow
+            if (train.size() < 1) {
+                throw new IllegalArgumentException("train: expected at least 1 training example, got 0");
+            }
+            if (test != null && test.size() < 1) {
+                throw new IllegalArgumentException("train: expected at least 1 test example (or none given), got 0");
+            }
             this.in = Shapes.dropFirst(train.x().shape());
             this.row = Shapes.size(in);
             this.specs = model.paramSpecs(in);
@@ -484,6 +507,14 @@ public final class Trainer {
             int n = train.size();
             long stepsPerEpoch = (n + c.batchSize() - 1) / c.batchSize();
             long totalSteps = Math.max(1, stepsPerEpoch * c.epochs());
+            // a resumed position the data do not give (other data than the run's): Adam's step count and the schedule
+            // would go on out of step with the epochs
+            if (step != epoch * stepsPerEpoch + stepInEpoch || stepInEpoch >= stepsPerEpoch) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "--resume: the checkpoint is "
+                        + "at step %d, after epoch %d and %d steps of the next, which %d examples in batches of %d "
+                        + "(%d steps per epoch) do not give: is this the run's training data?", step, epoch,
+                        stepInEpoch, n, c.batchSize(), stepsPerEpoch));
+            }
             if (history.isEmpty()) {
                 double[] t = evaluateTest(0, c.learningRate());
                 EpochMetrics m0 = new EpochMetrics(0, 0, c.learningRate(), Double.NaN, t[0], t[1], Double.NaN, 0);
@@ -576,8 +607,12 @@ public final class Trainer {
         }
 
         /**
-         * Stops a run that diverged (a learning rate too large for the network) before its parameters reach a
-         * checkpoint, the curves or the caller: NaN or ±∞ in a parameter after the steps of epoch {@code e}.
+         * Stops a run that diverged (a learning rate too large for the network) before its state reaches a
+         * checkpoint, the curves or the caller: NaN or ±∞ in a parameter after the steps of epoch {@code e}, or in
+         * an optimizer buffer. The buffers are checked too because Adam's second moment v = β2 v + (1 − β2) g²
+         * overflows to +∞ for a finite gradient with (1 − β2) g² past the dtype's range (|g| > 5.8e20 in f32 at
+         * β2 = 0.999) while the parameter stays finite (its step m / √v is 0, so it is frozen from then on): the
+         * run went on and wrote v = ∞ into its checkpoints. One scan of the buffers per epoch and per step checkpoint.
          */
         private void requireFiniteParameters(int e, double lr) {
             for (ParamSpec s : specs) {
@@ -588,6 +623,16 @@ public final class Trainer {
                             + "after step %d (epoch %d) parameter '%s' holds %s at flat index %d (learning rate %s); "
                             + "lower --lr (the checkpoints written before are kept)", step, e, s.path(),
                             t.getFlat(bad), bad, lr));
+                }
+            }
+            for (Map.Entry<String, Tensor> b : buffers.entrySet()) {
+                // written through their buffers, untracked: scanned whole each time
+                int bad = org.ntk4j.cpu.Reduce.firstNonFinite(b.getValue());
+                if (bad >= 0) {
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the run diverged: "
+                            + "after step %d (epoch %d) the optimizer's buffer '%s' holds %s at flat index %d (a "
+                            + "gradient past %s's range; learning rate %s); lower --lr (the checkpoints written before "
+                            + "are kept)", step, e, b.getKey(), b.getValue().getFlat(bad), bad, dtype.shortName(), lr));
                 }
             }
         }

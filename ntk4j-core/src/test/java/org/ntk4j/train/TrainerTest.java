@@ -169,7 +169,8 @@ class TrainerTest {
      * entries), the shuffled order of {@link Trainer#permutation}, a step and a cosine schedule, momentum, Adam's
      * betas and ε and weight decay: 3 epochs against PyTorch 1.13 in float64 ({@code torch.optim.SGD}/{@code Adam},
      * the learning rate of each step set to η·factor, the cross-entropy {@code F.cross_entropy(f, y) / 3} and the
-     * MSE {@code 0.5 * ((f - onehot)**2).sum() / f.numel()}), the final parameters and the epochs' mean losses.
+     * MSE {@code 0.5 * ((f - onehot)**2).sum() / f.numel()}), the final parameters and the epochs' mean losses
+     * ({@code torch_train_oracle.py} in this package's test resources prints them, with PyTorch's schedulers).
      */
     @Test
     void miniBatchesWithAPartialLastBatchAndSchedulesEqualPyTorch() throws Exception {
@@ -209,6 +210,108 @@ class TrainerTest {
                 }
             }
         }
+    }
+
+    /**
+     * The settings {@link #miniBatchesWithAPartialLastBatchAndSchedulesEqualPyTorch} leaves out, 4 epochs over the
+     * same 5 examples and permutations, against PyTorch 1.13 in float64 with its own schedulers ({@code
+     * StepLR(step_size=EVERY, gamma=FACTOR)} stepped per epoch, {@code CosineAnnealingLR(T_max=epochs × steps)}
+     * stepped per batch), printed by {@code torch_train_oracle.py} (this package's test resources), which builds the
+     * same linear network from the same initial parameters: SGD without momentum (no buffer) with weight decay on
+     * the MSE and a step schedule of EVERY 2; SGD with momentum on the cross-entropy with a cosine schedule; Adam at
+     * PyTorch's defaults with weight decay on the cross-entropy; Adam with ε = 0.1 (large enough that adding it to
+     * √v̂, after the bias correction, and not to √v, is seen) in batches of 3 (a last batch of 2). Float64 to 1e-13;
+     * the same runs in float32 to 2e-6 of the float64 reference (float32's rounding over 12 steps of parameters of
+     * size about 1).
+     */
+    @Test
+    void moreOptimizerSettingsEqualPyTorch() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        double[] xs = {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.3, 0.7};
+        int[] labels = {0, 2, 1, 2, 0};
+        assertThat(Trainer.permutation(5, 4, 5)).containsExactly(1, 2, 0, 4, 3);
+        TrainConfig.Builder base = TrainConfig.builder().epochs(4).seed(5).batchSize(2);
+        Object[][] cases = {
+            {base.optimizer(Optimizer.sgd(0, 0.1)).loss(Loss.MSE).learningRate(0.7).schedule(Schedule.step(2, 0.5))
+                    .build(),
+                new double[] {0.08282172120813461, 0.014720589978087534, -0.0706135837529736, -0.1373026535374801,
+                    -0.10771576220908402, 0.4220664996939861, 0.315940250383722, 0.1398907941311643,
+                    0.2523158350683324},
+                new double[] {0.2837044383423815, 0.1548628491607036, 0.106436660430791, 0.08825667673212875}},
+            {base.optimizer(Optimizer.sgd(0.9, 0)).loss(Loss.CROSS_ENTROPY).learningRate(0.5)
+                    .schedule(Schedule.cosine()).build(),
+                new double[] {0.473570680299105, 0.30056327394438564, 0.3596024000965047, -0.1622737620313749,
+                    -0.5086749757350739, 1.7328195587267983, 0.16055601048951681, -0.27325842155065777,
+                    0.018336933462537362},
+                new double[] {0.2812331092147876, 0.24550671622591574, 0.23630192037171197, 0.2292698306800088}},
+            {base.optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0.01)).loss(Loss.CROSS_ENTROPY).learningRate(0.05)
+                    .schedule(Schedule.step(1, 0.7)).build(),
+                new double[] {0.4725240756926902, 0.31958143901985797, 0.33456771687397363, 0.13635101611133923,
+                    -0.4037366020835396, 1.3167263083612095, 0.08438989514900092, -0.20745791695056995,
+                    -0.09233010365102708},
+                new double[] {0.2747822795910632, 0.247801806242337, 0.24270376991748005, 0.23833681146837557}},
+            {base.optimizer(Optimizer.adam(0.5, 0.9, 0.1, 0)).loss(Loss.MSE).learningRate(0.2)
+                    .schedule(Schedule.constant()).batchSize(3).build(),
+                new double[] {0.053737068743839905, -0.017551757707215412, -0.09227623463446598,
+                    -0.15756820340919842, -0.1777132319633105, 0.40359107671585664, 0.3893643033098554,
+                    0.21771078931230514, 0.2508275729019805},
+                new double[] {0.29371705508139023, 0.13069584824722594, 0.0942386062262987, 0.07795568685516849}}};
+        try (Params init = m.init(3, new int[] {2}, DType.F64); Tensor x = Tensor.of(xs, 5, 2);
+             Tensor x32 = x.to(DType.F32);
+             Params init32 = toF32(init)) {
+            assertThat(init.get("1_dense/b").toDoubleArray()).containsExactly(-0.03424510230050446,
+                    -8.650290521098615E-4, -0.059255346245989236);
+            for (Object[] c : cases) {
+                TrainConfig config = (TrainConfig) c[0];
+                for (boolean f64 : new boolean[] {true, false}) {
+                    double tol = f64 ? 1e-13 : 2e-6;
+                    try (TrainResult r = Trainer.train(m, f64 ? init : init32, new Examples(f64 ? x : x32, labels, 3),
+                            null, config, Listener.NONE)) {
+                        double[] got = java.util.stream.DoubleStream.concat(
+                                java.util.Arrays.stream(r.params().get("1_dense/w").toDoubleArray()),
+                                java.util.Arrays.stream(r.params().get("1_dense/b").toDoubleArray())).toArray();
+                        assertThat(got).as("%s %s", config.describe(), f64 ? "f64" : "f32")
+                                .containsExactly((double[]) c[1], org.assertj.core.data.Offset.offset(tol));
+                        double[] losses = r.curves().subList(1, 5).stream().mapToDouble(EpochMetrics::trainLoss)
+                                .toArray();
+                        assertThat(losses).as("%s %s", config.describe(), f64 ? "f64" : "f32")
+                                .containsExactly((double[]) c[2], org.assertj.core.data.Offset.offset(tol));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A batch larger than the training set is accepted, as PyTorch's {@code DataLoader} does (one batch of all N
+     * examples per epoch: full-batch gradient descent), and is the run with a batch of N, bit for bit; refusing it
+     * would refuse the default --batch 128 on any small --train (docs/training.md says so).
+     */
+    @Test
+    void aBatchAboveTheExamplesIsOneFullBatchPerEpoch() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        int[] labels = {0, 2, 1, 2, 0};
+        try (Params init = m.init(3, new int[] {2}, DType.F64);
+             Tensor x = Tensor.of(new double[] {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.3, 0.7}, 5, 2)) {
+            TrainConfig.Builder b = TrainConfig.builder().optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0)).epochs(3)
+                    .learningRate(0.1).seed(5);
+            try (TrainResult five = Trainer.train(m, init, new Examples(x, labels, 3), null, b.batchSize(5).build(),
+                    Listener.NONE);
+                 TrainResult more = Trainer.train(m, init, new Examples(x, labels, 3), null, b.batchSize(128).build(),
+                         Listener.NONE)) {
+                assertThat(more.curves()).extracting(EpochMetrics::step).containsExactly(0L, 1L, 2L, 3L);
+                for (String k : init.tensors().keySet()) {
+                    assertThat(more.params().get(k).toDoubleArray()).containsExactly(five.params().get(k)
+                            .toDoubleArray());
+                }
+            }
+        }
+    }
+
+    private static Params toF32(Params p) {
+        Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        p.tensors().forEach((k, v) -> m.put(k, v.to(DType.F32)));
+        return new Params(m);
     }
 
     /**
@@ -448,6 +551,47 @@ class TrainerTest {
         }
     }
 
+    /**
+     * A gradient with (1 − β2) g² past float32's range (2.5e37 for w: inputs of 5e18, outputs of 5e18 on the MSE,
+     * whose loss, 1.25e37, is finite) makes Adam's second moment v = (1 − β2) g² +∞, while the parameter stays finite
+     * (its step m / √v is 0: it is frozen from then on) and the loss finite: the run went on and wrote v = ∞ into
+     * its checkpoints and its final state. It stops at the epoch's end, in one line naming the buffer, before a
+     * checkpoint of it is handed out; the same run at inputs of 1e9 (a gradient of 1e18) completes.
+     */
+    @Test
+    void anAdamSecondMomentThatOverflowsStopsTheRun() throws Exception {
+        List<String> checkpoints = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                for (Map.Entry<String, Tensor> e : state.buffers().entrySet()) {
+                    assertThat(e.getValue().firstNonFinite()).as("%s %s", name, e.getKey()).isEqualTo(-1);
+                }
+                checkpoints.add(name);
+            }
+        };
+        Model linear = Zoo.parse("fcn(depth=0,out=1,param=standard)");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0)).loss(Loss.MSE)
+                .learningRate(0.1).batchSize(2).epochs(1).checkpointEpochs(Set.of(1)).build();
+        int[] labels = {0, 0};
+        try (Params init = linear.init(0, new int[] {1}, DType.F32);
+             Tensor big64 = Tensor.full(DType.F64, 5e18, 2, 1); Tensor big = big64.to(DType.F32);
+             Tensor small64 = Tensor.full(DType.F64, 1e9, 2, 1); Tensor small = small64.to(DType.F32)) {
+            init.get("1_dense/w").setFlat(0, 1.0);
+            init.get("1_dense/b").setFlat(0, 0.0);
+            assertThatThrownBy(() -> Trainer.train(linear, init, new Examples(big, labels, 1), null, c, keep).close())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("train: the run diverged: after step 1 (epoch 1) the optimizer's buffer "
+                            + "'optimizer/v/1_dense/w' holds Infinity at flat index 0 (a gradient past f32's range; "
+                            + "learning rate 0.1); lower --lr (the checkpoints written before are kept)");
+            assertThat(checkpoints).isEmpty();
+            try (TrainResult r = Trainer.train(linear, init, new Examples(small, labels, 1), null, c, keep)) {
+                assertThat(r.curves().get(1).trainLoss()).isFinite();
+            }
+            assertThat(checkpoints).containsExactly("epoch-0001");
+        }
+    }
+
     @Test
     void aResumedRunEqualsTheUninterruptedOneBitForBit() throws Exception {
         Model m = Zoo.parse("fcn(depth=1,width=16,out=3)");
@@ -517,6 +661,95 @@ class TrainerTest {
                     }
                 }).hasMessage("--resume: the checkpoint was taken with seed 11; this run has seed 12 (the "
                         + "checkpoint's settings: " + c.describe() + ")");
+            }
+        }
+    }
+
+    /**
+     * A checkpoint whose optimizer buffer has another shape than its parameter (a state file not written by this
+     * run's model) is refused in one line naming the buffer, before any step (an IndexOutOfBoundsException of the
+     * update before), and one whose buffer holds NaN or ±∞ is refused as well (a state written by another program, or
+     * before 2026-12-07, when an overflowing Adam second moment was not caught).
+     */
+    @Test
+    void aResumeFromBuffersThatDoNotFitIsRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0.9, 0)).learningRate(0.05).batchSize(4)
+                .epochs(2).build();
+        try (Tensor x = Tensor.randomNormal(DType.F64, 9, 8, 2)) {
+            Examples train = new Examples(x, new int[] {0, 1, 2, 0, 1, 2, 0, 1}, 3);
+            for (boolean wrongShape : new boolean[] {true, false}) {
+                assertThatThrownBy(() -> {
+                    try (Params p = m.init(5, new int[] {2}, DType.F64);
+                         Tensor bw = wrongShape ? Tensor.zeros(DType.F64, 3, 2) : Tensor.zeros(DType.F64, 2, 3);
+                         Tensor bb = Tensor.zeros(DType.F64, 3)) {
+                        if (!wrongShape) {
+                            bw.setFlat(4, Double.POSITIVE_INFINITY);
+                        }
+                        Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+                        buffers.put("optimizer/momentum/1_dense/w", bw);
+                        buffers.put("optimizer/momentum/1_dense/b", bb);
+                        TrainState s = new TrainState(p, buffers, 1, 0, 2, 0, 0, List.of(), c.describe());
+                        Trainer.resume(m, s, train, null, c, Listener.NONE).close();
+                    }
+                }).isInstanceOf(IllegalArgumentException.class).hasMessage(wrongShape
+                        ? "--resume: the checkpoint's optimizer/momentum/1_dense/w has shape [3, 2], its parameter "
+                            + "1_dense/w [2, 3]"
+                        : "--resume: the checkpoint's optimizer/momentum/1_dense/w holds Infinity at flat index 4");
+            }
+        }
+    }
+
+    /**
+     * No training examples, or no test examples, is refused in one line: the run trained nothing and reported a train
+     * loss of NaN, and an empty test set a test loss of 0/0, which was taken for outputs that overflow.
+     */
+    @Test
+    void emptyExamplesAreRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        TrainConfig c = TrainConfig.builder().learningRate(0.05).batchSize(4).epochs(1).build();
+        try (Params p = m.init(5, new int[] {2}, DType.F64); Tensor none = Tensor.zeros(DType.F64, 0, 2);
+             Tensor x = Tensor.randomNormal(DType.F64, 9, 4, 2)) {
+            Examples empty = new Examples(none, new int[0], 3);
+            Examples some = new Examples(x, new int[] {0, 1, 2, 0}, 3);
+            assertThatThrownBy(() -> Trainer.train(m, p, empty, null, c, Listener.NONE).close())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("train: expected at least 1 training example, got 0");
+            assertThatThrownBy(() -> Trainer.train(m, p, some, empty, c, Listener.NONE).close())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("train: expected at least 1 test example (or none given), got 0");
+        }
+    }
+
+    /**
+     * A checkpoint's position must be one the run's data and batch give (step = epoch × steps per epoch + step in
+     * epoch): resumed on 12 examples, a checkpoint taken at the end of epoch 1 of 8 examples in batches of 4 (step 2)
+     * went on with Adam's step count and the schedule 1 step behind the epochs; it is refused, naming both.
+     */
+    @Test
+    void aResumeAtAPositionTheDataDoNotGiveIsRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0)).learningRate(0.05)
+                .batchSize(4).epochs(2).build();
+        List<TrainState> states = new ArrayList<>();
+        Listener keep = new Listener() {
+            @Override
+            public void finished(TrainState state) {
+                states.add(state.copy());
+            }
+        };
+        try (Params p = m.init(5, new int[] {2}, DType.F64); Tensor x8 = Tensor.randomNormal(DType.F64, 9, 8, 2);
+             Tensor x12 = Tensor.randomNormal(DType.F64, 9, 12, 2)) {
+            Trainer.train(m, p, new Examples(x8, new int[] {0, 1, 2, 0, 1, 2, 0, 1}, 3), null,
+                    c.toBuilder().epochs(1).build(), keep).close();
+            try (TrainState s = states.get(0)) {
+                assertThat(s.step()).isEqualTo(2);
+                Examples twelve = new Examples(x12, new int[] {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}, 3);
+                assertThatThrownBy(() -> Trainer.resume(m, s, twelve, null, c, Listener.NONE).close())
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("--resume: the checkpoint is at step 2, after epoch 1 and 0 steps of the next, "
+                                + "which 12 examples in batches of 4 (3 steps per epoch) do not give: is this the "
+                                + "run's training data?");
             }
         }
     }

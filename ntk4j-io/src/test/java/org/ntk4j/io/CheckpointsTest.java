@@ -224,4 +224,88 @@ class CheckpointsTest {
         assertThatThrownBy(() -> Checkpoints.load(dir, "G", NET, IN, DType.F64))
                 .isInstanceOf(java.nio.file.NoSuchFileException.class);
     }
+
+    /**
+     * Adam (whose step count t is the checkpoint's global step) with a step schedule, checkpoints every 3 steps of
+     * 7 per epoch (so inside epochs) and at epoch ends, written to files and read back in float32: a resume from
+     * every one ends with the uninterrupted run's parameters and curves, bit for bit. Then the kills a write can
+     * suffer, the newest checkpoint's: killed while writing its parameters (a partial temporary file is left, the
+     * final name never written), or between its parameters and its state (the parameter file without its state):
+     * the latest is the checkpoint before, and a resume from it gives the same bits.
+     */
+    @Test
+    void resumesFromCheckpointFilesEqualTheUninterruptedRunBitForBit(@TempDir Path dir) throws Exception {
+        Model m = org.ntk4j.nn.Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int n = 27;
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = (i * 7) % 3;
+        }
+        int[] in = {5};
+        org.ntk4j.train.TrainConfig c = org.ntk4j.train.TrainConfig.builder()
+                .optimizer(org.ntk4j.train.Optimizer.adam(0.9, 0.99, 1e-7, 1e-3))
+                .schedule(org.ntk4j.train.Schedule.step(1, 0.5)).learningRate(0.05).batchSize(4).epochs(3).seed(21)
+                .checkpointEverySteps(3).checkpointEpochs(java.util.Set.of(0, 2)).build();
+        Path ck = dir.resolve("ck");
+        Files.createDirectories(ck);
+        List<String> names = new ArrayList<>();
+        org.ntk4j.train.Listener save = new org.ntk4j.train.Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) throws java.io.IOException {
+                Checkpoints.save(state, ck, name);
+                names.add(name);
+            }
+        };
+        try (Params init = m.init(4, in, DType.F32); Tensor x = Tensor.randomNormal(DType.F32, 5, n, 5);
+             Tensor xt = Tensor.randomNormal(DType.F32, 6, 6, 5);
+             org.ntk4j.train.TrainResult full = org.ntk4j.train.Trainer.train(m, init,
+                     new org.ntk4j.train.Examples(x, labels, 3),
+                     new org.ntk4j.train.Examples(xt, new int[] {0, 1, 2, 2, 1, 0}, 3), c, save)) {
+            org.ntk4j.train.Examples train = new org.ntk4j.train.Examples(x, labels, 3);
+            org.ntk4j.train.Examples test = new org.ntk4j.train.Examples(xt, new int[] {0, 1, 2, 2, 1, 0}, 3);
+            // 7 steps per epoch (the last of 3 examples), 21 in all
+            assertThat(names).containsExactly("epoch-0000", "step-000003", "step-000006", "step-000009",
+                    "step-000012", "epoch-0002", "step-000015", "step-000018", "epoch-0003");
+            for (String name : names) {
+                assertResumeEquals(m, ck, name, train, test, c, full);
+            }
+            assertThat(Checkpoints.latest(ck, note -> { })).isEqualTo("epoch-0003");
+            // killed while writing epoch-0003's parameters: its temporary file, not its name
+            Path params = ck.resolve("epoch-0003.npz");
+            Path state = ck.resolve("epoch-0003" + Checkpoints.STATE_SUFFIX);
+            byte[] bytes = Files.readAllBytes(params);
+            Files.delete(state);
+            Files.delete(params);
+            Files.write(ck.resolve(".epoch-0003.npz.tmp-1f2e3d"), Arrays.copyOf(bytes, bytes.length / 3));
+            assertThat(Checkpoints.latest(ck, note -> { })).isEqualTo("step-000018");
+            assertResumeEquals(m, ck, "step-000018", train, test, c, full);
+            // killed between its parameters and its state
+            Files.write(params, bytes);
+            List<String> notes = new ArrayList<>();
+            assertThat(Checkpoints.latest(ck, notes::add)).isEqualTo("step-000018");
+            assertThat(notes).isEmpty();
+            assertResumeEquals(m, ck, Checkpoints.latest(ck, note -> { }), train, test, c, full);
+        }
+    }
+
+    private static void assertResumeEquals(Model m, Path ck, String name, org.ntk4j.train.Examples train,
+            org.ntk4j.train.Examples test, org.ntk4j.train.TrainConfig c, org.ntk4j.train.TrainResult full)
+            throws Exception {
+        try (TrainState s = Checkpoints.load(ck, name, m, new int[] {5}, DType.F32);
+             org.ntk4j.train.TrainResult r = org.ntk4j.train.Trainer.resume(m, s, train, test, c,
+                     org.ntk4j.train.Listener.NONE)) {
+            for (String k : full.params().tensors().keySet()) {
+                assertThat(r.params().get(k).toFloatArray()).as("%s from %s", k, name)
+                        .containsExactly(full.params().get(k).toFloatArray());
+            }
+            assertThat(r.curves()).as(name).hasSize(4);
+            for (int e = 0; e < 4; e++) {
+                EpochMetrics a = r.curves().get(e);
+                EpochMetrics b = full.curves().get(e);
+                assertThat(new double[] {a.step(), a.learningRate(), a.trainLoss(), a.testLoss(), a.testAccuracy()})
+                        .as("%s epoch %d", name, e).containsExactly(b.step(), b.learningRate(), b.trainLoss(),
+                                b.testLoss(), b.testAccuracy());
+            }
+        }
+    }
 }
