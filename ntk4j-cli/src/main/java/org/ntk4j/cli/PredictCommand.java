@@ -15,6 +15,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GpInference;
 import org.ntk4j.predict.GradientDescentOde;
 import org.ntk4j.predict.Predict;
@@ -253,8 +254,9 @@ public final class PredictCommand implements Callable<Integer> {
                             ? PredictRequest.ofInfinite(net, trainExamples, testExamples, post)
                             : PredictRequest.of(KernelCommand.withBuffersOf(net, p), p, trainExamples, testExamples))
                             .withKind(kk).withMethod(m, budget).withTimes(ts);
-                    PredictRequest request = (diagRegAbsolute ? base.withAbsoluteDiagReg(diagReg)
-                            : base.withDiagReg(diagReg)).withLearningRate(learningRate).withInitOutputs(initOutputs)
+                    PredictRequest request = base
+                            .withDiagReg(diagRegAbsolute ? DiagReg.absolute(diagReg) : DiagReg.relative(diagReg))
+                            .withLearningRate(learningRate).withInitOutputs(initOutputs)
                             .withLoss(lossFn, mu).withPosterior(post).withCovariance(cov != null);
                     try (PredictResult r = Predict.run(request)) {
                         print(o, request, r, tr, te, mode, dt, start);
@@ -274,7 +276,7 @@ public final class PredictCommand implements Callable<Integer> {
         int outputs = r.outputs();
         int n = r.trainExamples();
         int mTest = r.testExamples();
-        String reg = q.diagRegAbsolute() ? " absolute" : " × mean diagonal";
+        String reg = q.diagReg().isAbsolute() ? " absolute" : " × mean diagonal";
         String f0Text = q.initOutputs() ? "init" : "zero";
         String method = r.method().shortName() + (q.method() == Method.AUTO ? " (auto)" : "");
         // one header for every solver: the model, the data as standardised, the dtype of the kernels
@@ -289,7 +291,7 @@ public final class PredictCommand implements Callable<Integer> {
                             + "(float64, diag_reg %.3g%s, r = %.4g, learning rate %.3g, f0 %s) %.2f s%n", kk,
                     method, r.fullKernel()
                             ? "[" + n + "·" + outputs + ", " + n + "·" + outputs + "]" : "[" + n + ", " + n + "]",
-                    r.trainKernelSeconds(), r.testKernelSeconds(), q.diagReg(), reg, r.regulariser(),
+                    r.trainKernelSeconds(), r.testKernelSeconds(), q.diagReg().value(), reg, r.regulariser(),
                     q.learningRate(), f0Text, r.regressionSeconds());
             for (PredictResult.TimePoint t : r.points()) {
                 o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test MSE %.5f; train accuracy %.2f%%, "
@@ -304,7 +306,7 @@ public final class PredictCommand implements Callable<Integer> {
             // the NNGP posterior runs no NTK method: none is named
             String how = String.format(Locale.ROOT, "kind %s%s, diag_reg %.3g%s", kk, q.infinite()
                     ? ", infinite-width limit" : q.posterior() == GpInference.Posterior.NNGP ? "" : ", method "
-                    + method, q.diagReg(), reg);
+                    + method, q.diagReg().value(), reg);
             if (!q.ensemble()) {
                 PredictResult.TimePoint t = r.points().get(0);
                 o.printf(Locale.ROOT, "posterior %s (gp_inference, %s): mean predictive variance %.6g%n",
@@ -327,8 +329,8 @@ public final class PredictCommand implements Callable<Integer> {
             o.printf(Locale.ROOT, "loss %s%s, kind %s, method %s: function-space ODE (Dormand-Prince 8(5,3), "
                             + "tolerance %.0e, %d evaluations), diag_reg %.3g%s, r = %.4g, learning rate %.3g, f0 %s%n",
                     q.loss().shortName(), Double.isNaN(mom) ? "" : String.format(Locale.ROOT, ", momentum %.3g", mom),
-                    kk, method, GradientDescentOde.TOLERANCE, r.evaluations(), q.diagReg(), reg, r.regulariser(),
-                    q.learningRate(), f0Text);
+                    kk, method, GradientDescentOde.TOLERANCE, r.evaluations(), q.diagReg().value(), reg,
+                    r.regulariser(), q.learningRate(), f0Text);
             for (PredictResult.TimePoint t : r.points()) {
                 o.printf(Locale.ROOT, "t = %s: test accuracy %.2f%% (%d/%d), test loss %.5f; train accuracy %.2f%%, "
                                 + "train loss %.5f%n", timeText(t.t()), 100 * t.testAccuracy(),

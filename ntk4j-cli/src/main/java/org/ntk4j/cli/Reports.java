@@ -57,7 +57,7 @@ final class Reports {
                 .put("total_seconds", totalSeconds).put("peak_resident_bytes", peakResidentBytes);
         if (r.solver() == PredictResult.Solver.POSTERIOR) {
             json.put("posterior", q.posterior().shortName()).put("loss", q.loss().shortName())
-                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute());
+                    .put("diag_reg", q.diagReg().value()).put("diag_reg_absolute", q.diagReg().isAbsolute());
             if (!q.ensemble()) {
                 PredictResult.TimePoint t = r.points().get(0);
                 return json.put("mean_variance", r.meanVariance()).put("test_accuracy", t.testAccuracy())
@@ -75,7 +75,7 @@ final class Reports {
         if (r.solver() == PredictResult.Solver.ODE) {
             // losses in neural-tangents' convention (MSE 1/(2|y|)‖f − y‖², as printed)
             json.put("posterior", "none").put("loss", q.loss().shortName()).put("momentum", q.momentum())
-                    .put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
+                    .put("diag_reg", q.diagReg().value()).put("diag_reg_absolute", q.diagReg().isAbsolute())
                     .put("learning_rate", q.learningRate()).put("f0", q.initOutputs() ? "init" : "zero")
                     .put("evaluations", r.evaluations());
             for (PredictResult.TimePoint t : r.points()) {
@@ -85,7 +85,7 @@ final class Reports {
             }
             return json;
         }
-        json.put("diag_reg", q.diagReg()).put("diag_reg_absolute", q.diagRegAbsolute())
+        json.put("diag_reg", q.diagReg().value()).put("diag_reg_absolute", q.diagReg().isAbsolute())
                 .put("learning_rate", q.learningRate()).put("f0", q.initOutputs() ? "init" : "zero")
                 .put("train_kernel_seconds", r.trainKernelSeconds()).put("test_kernel_seconds", r.testKernelSeconds())
                 .put("regression_seconds", r.regressionSeconds());

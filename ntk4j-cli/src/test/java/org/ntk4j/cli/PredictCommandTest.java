@@ -17,6 +17,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GradientDescentMse;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
@@ -79,7 +80,7 @@ class PredictCommandTest {
                 EmpiricalNtk ntk = EmpiricalNtk.of(net, p);
                 try (Tensor k = ntk.kernel(KernelKind.trace(), tr.x(), null); KernelMatrix km = KernelMatrix.of(k);
                      Tensor kt = ntk.kernel(KernelKind.trace(), te.x(), tr.x());
-                     GradientDescentMse gd = GradientDescentMse.of(km, y, 2, 1e-3, false);
+                     GradientDescentMse gd = GradientDescentMse.of(km, y, 2, DiagReg.relative(1e-3));
                      Tensor f3 = gd.predictTest(3, kt, null, null);
                      Tensor fInf = gd.predictTest(Double.POSITIVE_INFINITY, kt, null, null);
                      Tensor written = Npy.readTensor(pred)) {

@@ -3,6 +3,7 @@ package org.ntk4j.ntk;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GradientDescentMse;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.predict.KernelSpectrum;
@@ -211,7 +212,7 @@ public final class ApproximationReport {
         }
         int no = n * o;
         try (KernelMatrix full = KernelMatrix.of(thetaTrain);
-             GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, diagReg, false);
+             GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, DiagReg.relative(diagReg));
              Tensor fullPred = fullRegression.predictTest(Double.POSITIVE_INFINITY, thetaTest, null, null)) {
             KernelSpectrum fullSpectrum = KernelSpectrum.of(full);
             report.fullSingular = numericallySingular(fullSpectrum, thetaTrain.dtype());
@@ -237,7 +238,7 @@ public final class ApproximationReport {
                     }
                 }
                 try (KernelMatrix k = KernelMatrix.of(kTrain);
-                     GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1, diagReg, false);
+                     GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1, DiagReg.relative(diagReg));
                      Tensor pred = regression.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
                     KernelSpectrum spectrum = KernelSpectrum.of(k); // each eigenvalue O times in K ⊗ I
                     double lmax = spectrum.lambdaMax();

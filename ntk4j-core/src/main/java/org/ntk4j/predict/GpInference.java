@@ -11,8 +11,9 @@ import org.ntk4j.tensor.Tensor;
 /**
  * The "posterior" Gaussians of neural-tangents' {@code predict.gp_inference(k_train_train, y_train, diag_reg,
  * diag_reg_absolute_scale)} at test points, for N×N kernels acting on the O outputs as K ⊗ I (float64 throughout,
- * Cholesky solves through LAPACK). With K the NNGP, Θ the NTK, d the training and t the test points, and the
- * regulariser r added to the train-train kernel that is solved (r = diagReg · trace/N unless absolute):
+ * Cholesky solves through LAPACK), the pair given as one {@link DiagReg}. With K the NNGP, Θ the NTK, d the training
+ * and t the test points, and the regulariser r added to the train-train kernel that is solved (r = diag_reg ·
+ * trace/N for {@link DiagReg#relative}, diag_reg for {@link DiagReg#absolute}):
  * <pre>
  *   nngp:  mean = K_td (K_dd + rI)⁻¹ y   cov = K_tt − K_td (K_dd + rI)⁻¹ K_dt
  *   ntkgp: mean = Θ_td (Θ_dd + rI)⁻¹ y   cov = Θ_tt − Θ_td (Θ_dd + rI)⁻¹ Θ_dt
@@ -30,7 +31,8 @@ import org.ntk4j.tensor.Tensor;
  *
  * <p>Two entry points compute the same numbers: {@link #infer} with the eleven arguments, and neural-tangents' shape
  * <pre>
- *   gpInference(new Kernels(nngpDD, ntkDD), yTrain, diagReg).predict(Posterior.NTK, testTrain, testTest)
+ *   gpInference(new Kernels(nngpDD, ntkDD), yTrain, DiagReg.relative(1e-4)).predict(Posterior.NTK, testTrain,
+ *           testTest)
  * </pre>
  * whose {@link Kernels} pair the NNGP and the NTK of the same points and whose {@link Predictor} keeps its
  * factorisations between calls ({@link #infer} factorises on each). The finite-time Gaussians of trained ensembles
@@ -166,28 +168,16 @@ public final class GpInference {
     }
 
     /**
-     * r: diagReg · trace(K)/N, or diagReg itself with the absolute scale.
-     *
-     * @param kTrainTrain the train-train kernel [N, N]
-     * @param diagReg the relative (or absolute) regulariser, finite and ≥ 0
-     * @param absolute whether diagReg is used as it is
-     * @return r
-     * @throws IllegalArgumentException if the kernel is not a square [N, N] matrix, or diagReg is negative, NaN or
-     *     infinite
+     * r for gp_inference's train-train kernel: {@link DiagReg#regulariser(Tensor)}, refusing a kernel that is not
+     * [N, N] (the posteriors read N×N kernels only) by gp_inference's name.
      */
-    public static double regulariser(Tensor kTrainTrain, double diagReg, boolean absolute) {
-        GradientDescentMse.checkDiagReg(diagReg);
-        // its trace is read as the entries (i, i) of an [N, N] matrix: another shape would give a wrong r silently
+    static double regulariser(Tensor kTrainTrain, DiagReg diagReg) {
+        GradientDescentMse.requireDiagReg(diagReg);
         if (kTrainTrain == null || kTrainTrain.rank() != 2 || kTrainTrain.dim(0) != kTrainTrain.dim(1)) {
             throw new IllegalArgumentException("gp_inference: the train-train kernel must be [N, N], got "
                     + (kTrainTrain == null ? "null" : Shapes.str(kTrainTrain.shape())));
         }
-        int n = kTrainTrain.dim(0);
-        double tr = 0;
-        for (int i = 0; i < n; i++) {
-            tr += kTrainTrain.getFlat(i * n + i);
-        }
-        return absolute ? diagReg : diagReg * tr / n;
+        return diagReg.regulariser(kTrainTrain);
     }
 
     /**
@@ -203,19 +193,19 @@ public final class GpInference {
      * @param nngpTestTrain NNGP [M, N], or null for ntkgp
      * @param nngpTestTest NNGP [M, M], or null for ntkgp or without covariance
      * @param yTrain targets [N, O]
-     * @param diagReg regulariser, relative to trace/N unless {@code diagRegAbsolute}
-     * @param diagRegAbsolute whether diagReg is used as it is
+     * @param diagReg the regulariser added to the train-train kernel solved
      * @param covariance whether to compute the covariance
      * @return the Gaussian, which the caller closes; the input tensors are not closed
      * @throws IllegalArgumentException if the posterior or the targets are null, a kernel the posterior needs is
-     *     missing or of the wrong shape, a train-train kernel is not symmetric, a target is not finite, or the
-     *     regularised train-train kernel is not positive definite or is numerically singular (raise diagReg)
+     *     missing or of the wrong shape, a train-train kernel is not symmetric, a target is not finite, the
+     *     regulariser is null, or the regularised train-train kernel is not positive definite or is numerically
+     *     singular (raise diag_reg)
      */
     public static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                  Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
-                                 double diagReg, boolean diagRegAbsolute, boolean covariance) {
+                                 DiagReg diagReg, boolean covariance) {
         return infer(g, ntkTrainTrain, ntkTestTrain, ntkTestTest, nngpTrainTrain, nngpTestTrain, nngpTestTest, yTrain,
-                diagReg, diagRegAbsolute, covariance, false);
+                diagReg, covariance, false);
     }
 
     /**
@@ -234,19 +224,18 @@ public final class GpInference {
      * @param nngpTestTrain NNGP [M, N], or null for ntkgp
      * @param nngpTestDiagonal NNGP of each test point with itself [M], or null for ntkgp
      * @param yTrain targets [N, O]
-     * @param diagReg regulariser, relative to trace/N unless {@code diagRegAbsolute}
-     * @param diagRegAbsolute whether diagReg is used as it is
+     * @param diagReg the regulariser added to the train-train kernel solved
      * @return the Gaussian with its {@link Gaussian#variances}, which the caller closes; the inputs are not closed
      * @throws IllegalArgumentException if the posterior or the targets are null, a kernel the posterior needs is
      *     missing, of the wrong shape or not finite, a train-train kernel is not symmetric, a target is not finite,
-     *     or the regularised train-train kernel is not positive definite or is numerically singular (raise diagReg)
+     *     the regulariser is null, or the regularised train-train kernel is not positive definite or is numerically
+     *     singular (raise diag_reg)
      */
     public static Gaussian inferVariances(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain,
                                           Tensor ntkTestDiagonal, Tensor nngpTrainTrain, Tensor nngpTestTrain,
-                                          Tensor nngpTestDiagonal, Tensor yTrain, double diagReg,
-                                          boolean diagRegAbsolute) {
+                                          Tensor nngpTestDiagonal, Tensor yTrain, DiagReg diagReg) {
         return infer(g, ntkTrainTrain, ntkTestTrain, ntkTestDiagonal, nngpTrainTrain, nngpTestTrain,
-                nngpTestDiagonal, yTrain, diagReg, diagRegAbsolute, true, true);
+                nngpTestDiagonal, yTrain, diagReg, true, true);
     }
 
     /**
@@ -332,8 +321,7 @@ public final class GpInference {
     public static final class Predictor implements AutoCloseable {
         private final Kernels trainTrain;
         private final Tensor yTrain;
-        private final double diagReg;
-        private final boolean diagRegAbsoluteScale;
+        private final DiagReg diagReg;
         /** Held (shared) by each prediction for its whole run, (exclusively) by close. */
         private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
         private Lapack.Cholesky nngpFactor;
@@ -345,12 +333,10 @@ public final class GpInference {
          *
          * @param trainTrain the train-train kernels [N, N]
          * @param yTrain the targets [N, O]
-         * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}
-         * @param diagRegAbsoluteScale whether diagReg is used as it is
-         * @throws IllegalArgumentException if the kernels or the targets are null, or diagReg is negative, NaN or
-         *     infinite
+         * @param diagReg the regulariser added to the train-train kernel solved
+         * @throws IllegalArgumentException if the kernels, the targets or the regulariser are null
          */
-        public Predictor(Kernels trainTrain, Tensor yTrain, double diagReg, boolean diagRegAbsoluteScale) {
+        public Predictor(Kernels trainTrain, Tensor yTrain, DiagReg diagReg) {
             if (trainTrain == null) {
                 throw new IllegalArgumentException("gp_inference: trainTrain: the train-train kernels must not be "
                         + "null");
@@ -358,11 +344,10 @@ public final class GpInference {
             if (yTrain == null) {
                 throw new IllegalArgumentException("gp_inference: targets must not be null");
             }
-            GradientDescentMse.checkDiagReg(diagReg);
+            GradientDescentMse.requireDiagReg(diagReg);
             this.trainTrain = trainTrain;
             this.yTrain = yTrain;
             this.diagReg = diagReg;
-            this.diagRegAbsoluteScale = diagRegAbsoluteScale;
         }
 
         /**
@@ -386,19 +371,10 @@ public final class GpInference {
         /**
          * The regulariser as given.
          *
-         * @return diag_reg, relative to trace/N unless {@link #diagRegAbsoluteScale()}
+         * @return diag_reg with its scale
          */
-        public double diagReg() {
+        public DiagReg diagReg() {
             return diagReg;
-        }
-
-        /**
-         * Whether diag_reg is used as it is.
-         *
-         * @return true for the absolute scale
-         */
-        public boolean diagRegAbsoluteScale() {
-            return diagRegAbsoluteScale;
         }
 
         /**
@@ -477,8 +453,8 @@ public final class GpInference {
         private synchronized Lapack.Cholesky factor(String who, boolean useNtk, Tensor kdd) {
             Lapack.Cholesky f = useNtk ? ntkFactor : nngpFactor;
             if (f == null) {
-                double r = regulariser(kdd, diagReg, diagRegAbsoluteScale);
-                f = factorise(who, kdd, r, !diagRegAbsoluteScale, "the train-train " + (useNtk ? "NTK" : "NNGP")
+                double r = regulariser(kdd, diagReg);
+                f = factorise(who, kdd, r, !diagReg.isAbsolute(), "the train-train " + (useNtk ? "NTK" : "NNGP")
                         + " + r·I (r = " + r + ")");
                 if (useNtk) {
                     ntkFactor = f;
@@ -521,49 +497,36 @@ public final class GpInference {
     }
 
     /**
-     * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg)}: diagReg relative to trace/N.
-     * {@code GpInference.gpInference(Kernels.ofNtk(kdd), y, 1e-4).predict(Posterior.NTKGP, Kernels.ofNtk(ktd),
-     * Kernels.ofNtk(ktt))} gives the numbers of {@code infer(NTKGP, kdd, ktd, ktt, null, null, null, y, 1e-4, false,
-     * true)}.
+     * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg, diag_reg_absolute_scale)}, the last two
+     * as one {@link DiagReg}: {@code DiagReg.relative(d)} for {@code diag_reg=d} (the default scale),
+     * {@code DiagReg.absolute(d)} for {@code diag_reg=d, diag_reg_absolute_scale=True}.
+     * {@code GpInference.gpInference(Kernels.ofNtk(kdd), y, DiagReg.relative(1e-4)).predict(Posterior.NTKGP,
+     * Kernels.ofNtk(ktd), Kernels.ofNtk(ktt))} gives the numbers of {@code infer(NTKGP, kdd, ktd, ktt, null, null,
+     * null, y, DiagReg.relative(1e-4), true)}.
      *
      * @param trainTrain the train-train kernels [N, N] (held, not copied)
      * @param yTrain the targets [N, O] (held, not copied)
-     * @param diagReg the regulariser, relative to trace/N; finite and ≥ 0
+     * @param diagReg the regulariser added to the train-train kernel solved
      * @return the predictor, which the caller closes (it keeps its factorisations)
      * @throws IllegalArgumentException as the {@link Predictor}'s constructor
      */
-    public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg) {
-        return new Predictor(trainTrain, yTrain, diagReg, false);
-    }
-
-    /**
-     * neural-tangents' {@code gp_inference(k_train_train, y_train, diag_reg, diag_reg_absolute_scale)}.
-     *
-     * @param trainTrain the train-train kernels [N, N] (held, not copied)
-     * @param yTrain the targets [N, O] (held, not copied)
-     * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
-     * @param diagRegAbsoluteScale whether diagReg is used as it is
-     * @return the predictor, which the caller closes (it keeps its factorisations)
-     * @throws IllegalArgumentException as the {@link Predictor}'s constructor
-     */
-    public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, double diagReg,
-                                        boolean diagRegAbsoluteScale) {
-        return new Predictor(trainTrain, yTrain, diagReg, diagRegAbsoluteScale);
+    public static Predictor gpInference(Kernels trainTrain, Tensor yTrain, DiagReg diagReg) {
+        return new Predictor(trainTrain, yTrain, diagReg);
     }
 
     private static Gaussian infer(Posterior g, Tensor ntkTrainTrain, Tensor ntkTestTrain, Tensor ntkTestTest,
                                   Tensor nngpTrainTrain, Tensor nngpTestTrain, Tensor nngpTestTest, Tensor yTrain,
-                                  double diagReg, boolean diagRegAbsolute, boolean covariance, boolean diagonal) {
+                                  DiagReg diagReg, boolean covariance, boolean diagonal) {
         requirePosterior(GP, g);
         boolean useNtk = g != Posterior.NNGP;
         Tensor kdd = useNtk ? ntkTrainTrain : nngpTrainTrain;
         int n = checkTrain(GP, useNtk, kdd, yTrain);
         // the test-train kernel is refused before the factorisation, which a bad one would waste
         checkTestTrain(GP, useNtk, useNtk ? ntkTestTrain : nngpTestTrain, n);
-        double r = regulariser(kdd, diagReg, diagRegAbsolute);
+        double r = regulariser(kdd, diagReg);
         String solved = "the train-train " + (useNtk ? "NTK" : "NNGP") + " + r·I (r = " + r + ")";
         // one factorisation per call, for the mean's and the covariance's solves alike
-        try (Lapack.Cholesky kReg = factorise(GP, kdd, r, !diagRegAbsolute, solved)) {
+        try (Lapack.Cholesky kReg = factorise(GP, kdd, r, !diagReg.isAbsolute(), solved)) {
             return gaussian(GP, g, ntkTestTrain, ntkTestTest, nngpTrainTrain, nngpTestTrain, nngpTestTest, yTrain, n,
                     kReg::solve, kReg::solve, covariance, diagonal);
         }

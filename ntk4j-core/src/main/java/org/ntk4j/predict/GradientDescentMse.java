@@ -10,10 +10,11 @@ import org.ntk4j.tensor.Tensor;
 /**
  * Kernel regression and the outputs of a linearised network trained by gradient descent on the MSE loss, in
  * closed form, as neural-tangents' {@code predict.gradient_descent_mse(k_train_train, y_train, learning_rate,
- * diag_reg, diag_reg_absolute_scale)} (float64 throughout).
+ * diag_reg, diag_reg_absolute_scale)} (float64 throughout), the pair given as one {@link DiagReg}.
  *
- * <p>With K the train-train kernel regularised as K + r·I, r = diagReg · trace(K)/dim (or r = diagReg with the
- * absolute scale), η the learning rate, |y| = N·O the number of targets (the loss is 1/(2|y|) ‖f − y‖²) and
+ * <p>With K the train-train kernel regularised as K + r·I, r = {@link DiagReg#regulariser(KernelMatrix)}
+ * (diag_reg · trace(K)/dim for {@link DiagReg#relative}, diag_reg itself for {@link DiagReg#absolute}), η the
+ * learning rate, |y| = N·O the number of targets (the loss is 1/(2|y|) ‖f − y‖²) and
  * K + r·I = V diag(λ) Vᵀ, the gradient flow df_train/dt = −(η/|y|) (K + r·I)(f_train − y), df_test/dt =
  * −(η/|y|) K_test,train (f_train − y) gives
  * <pre>
@@ -76,16 +77,15 @@ public final class GradientDescentMse implements AutoCloseable {
      * The predictor for train-train kernel {@code kTrainTrain} (not copied, not closed: it must stay open while
      * this predictor is used) and targets {@code yTrain} [N, O] (copied).
      *
-     * @param learningRate          η &gt; 0: time enters as η·t
-     * @param diagReg               r ≥ 0: K + r·I is used for the training dynamics
-     * @param kTrainTrain           train-train kernel (not copied, not closed)
-     * @param yTrain                targets [N, O] (copied)
-     * @param diagRegAbsoluteScale  false (neural-tangents' default): r is multiplied by trace(K)/dim
+     * @param kTrainTrain  train-train kernel (not copied, not closed)
+     * @param yTrain       targets [N, O] (copied)
+     * @param learningRate η &gt; 0: time enters as η·t
+     * @param diagReg      the regulariser: K + r·I is used for the training dynamics
      * @return the predictor, which the caller closes
      */
-    public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
-                                        boolean diagRegAbsoluteScale) {
-        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, false, false);
+    public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
+                                        DiagReg diagReg) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, false, false);
     }
 
     /**
@@ -97,17 +97,16 @@ public final class GradientDescentMse implements AutoCloseable {
      * @param kTrainTrain train-train kernel (not copied, not closed; overwritten by the first factorisation)
      * @param yTrain targets [N, O] (copied)
      * @param learningRate η &gt; 0: time enters as η·t
-     * @param diagReg r ≥ 0: K + r·I is used for the training dynamics
-     * @param diagRegAbsoluteScale false: r is multiplied by trace(K)/dim
+     * @param diagReg the regulariser: K + r·I is used for the training dynamics
      * @return the predictor, which the caller closes
      */
     public static GradientDescentMse ofDestroying(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
-                                                  double diagReg, boolean diagRegAbsoluteScale) {
-        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, true, false);
+                                                  DiagReg diagReg) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, true, false);
     }
 
     /**
-     * As {@link #of(KernelMatrix, Tensor, double, double, boolean)} for a train-train kernel held in a tensor, as
+     * As {@link #of(KernelMatrix, Tensor, double, DiagReg)} for a train-train kernel held in a tensor, as
      * {@link GpInference} and {@code EmpiricalNtk.kernel} give it: [N, N] (an N×N kind, K ⊗ I_O on the outputs) or
      * [N, N, O, O] (the full kernel). The kernel is copied into a {@link KernelMatrix} of the predictor's own,
      * closed with it (the tensor is not closed, and may be closed or changed once this returns); for a kernel
@@ -117,21 +116,19 @@ public final class GradientDescentMse implements AutoCloseable {
      * @param kTrainTrain train-train kernel [N, N] or [N, N, O, O], float32 or float64 (copied, not closed)
      * @param yTrain targets [N, O] (copied)
      * @param learningRate η &gt; 0: time enters as η·t
-     * @param diagReg r ≥ 0: K + r·I is used for the training dynamics
-     * @param diagRegAbsoluteScale false (neural-tangents' default): r is multiplied by trace(K)/dim
+     * @param diagReg the regulariser: K + r·I is used for the training dynamics
      * @return the predictor, which the caller closes
      * @throws IllegalArgumentException if the kernel is null, not [N, N] or [N, N, O, O], not finite or not
-     *     symmetric ({@link KernelMatrix#of(Tensor)}), or as {@link #of(KernelMatrix, Tensor, double, double,
-     *     boolean)}
+     *     symmetric ({@link KernelMatrix#of(Tensor)}), or as {@link #of(KernelMatrix, Tensor, double, DiagReg)}
      */
     public static GradientDescentMse fromTensor(Tensor kTrainTrain, Tensor yTrain, double learningRate,
-                                                double diagReg, boolean diagRegAbsoluteScale) {
+                                                DiagReg diagReg) {
         if (kTrainTrain == null) {
             throw new IllegalArgumentException("train-train kernel: must not be null");
         }
         KernelMatrix copy = KernelMatrix.of(kTrainTrain);
         try {
-            return create(copy, yTrain, learningRate, diagReg, diagRegAbsoluteScale, false, true);
+            return create(copy, yTrain, learningRate, diagReg, false, true);
         } catch (RuntimeException e) {
             copy.close();
             throw e;
@@ -142,18 +139,18 @@ public final class GradientDescentMse implements AutoCloseable {
      * A predictor that owns {@code kTrainTrain} (closed with it), which its first factorisation overwrites: for
      * {@link GradientDescentMseEnsemble}, which asks it for finite t only (the eigendecomposition).
      */
-    static GradientDescentMse owning(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate, double diagReg,
-                                     boolean diagRegAbsoluteScale) {
-        return create(kTrainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, true, true);
+    static GradientDescentMse owning(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
+                                     DiagReg diagReg) {
+        return create(kTrainTrain, yTrain, learningRate, diagReg, true, true);
     }
 
     private static GradientDescentMse create(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
-                                             double diagReg, boolean diagRegAbsoluteScale, boolean factoriseInPlace,
-                                             boolean ownsKernel) {
+                                             DiagReg diagReg, boolean factoriseInPlace, boolean ownsKernel) {
         if (kTrainTrain == null || yTrain == null) {
             throw new IllegalArgumentException((kTrainTrain == null ? "train-train kernel" : "targets")
                     + ": must not be null");
         }
+        requireDiagReg(diagReg);
         if (yTrain.rank() != 2) {
             throw new IllegalArgumentException("targets: expected [N, O], got " + Shapes.str(yTrain.shape()));
         }
@@ -166,15 +163,13 @@ public final class GradientDescentMse implements AutoCloseable {
                     + kTrainTrain.blockSize() + " outputs");
         }
         checkLearningRate(learningRate);
-        checkDiagReg(diagReg);
         int bad = yTrain.firstNonFinite();
         if (bad >= 0) {
             throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
         }
-        double trace = kTrainTrain.trace();
-        double r = diagRegAbsoluteScale ? diagReg : diagReg * trace / kTrainTrain.dimension();
+        double r = diagReg.regulariser(kTrainTrain);
         // an absolute diag_reg (0 here) is followed by "use a larger diag_reg" alone
-        boolean zeroDiagonal = r == 0 && !diagRegAbsoluteScale;
+        boolean zeroDiagonal = r == 0 && !diagReg.isAbsolute();
         for (int i = 0; i < kTrainTrain.dimension() && zeroDiagonal; i++) {
             zeroDiagonal = kTrainTrain.get(i, i) == 0;
         }
@@ -514,10 +509,13 @@ public final class GradientDescentMse implements AutoCloseable {
         }
     }
 
-    /** Refuses a diag_reg that is negative, NaN or infinite (the closed form, the posteriors, a request). */
-    static void checkDiagReg(double diagReg) {
-        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) {
-            throw new IllegalArgumentException("diag_reg: expected a finite number >= 0, got " + diagReg);
+    /**
+     * Refuses a null regulariser (the closed form, the posteriors, the ODE, a request), naming {@link DiagReg#NONE}
+     * for none; its value was checked when it was made.
+     */
+    static void requireDiagReg(DiagReg diagReg) {
+        if (diagReg == null) {
+            throw new IllegalArgumentException("diag_reg: expected a DiagReg (DiagReg.NONE for none), got null");
         }
     }
 

@@ -13,12 +13,13 @@ import org.ntk4j.tensor.Tensor;
  * gradient descent on the MSE loss from random initialisations, as neural-tangents' {@code
  * predict.gradient_descent_mse_ensemble(kernel_fn, x_train, y_train, learning_rate, diag_reg,
  * diag_reg_absolute_scale)(t, x_test, get, compute_cov)}, for N×N kernels acting on the O outputs as K ⊗ I (float64
- * throughout). The kernels are given, not a kernel function: the train-train pair here, the test-train and
- * test-test pairs at each call.
+ * throughout), diag_reg and diag_reg_absolute_scale given as one {@link DiagReg}. The kernels are given, not a
+ * kernel function: the train-train pair here, the test-train and test-test pairs at each call.
  *
  * <p>With K the NNGP (the outputs' covariance at initialisation, f0 ~ GP(0, K)), Θ the NTK, d the training and t
- * the test points, r the regulariser (diagReg · trace/N of the kernel it is added to, or diagReg with the absolute
- * scale), Θ_dd + rI = V diag(λ) Vᵀ and s = η t/|y| (|y| = N·O, the time scaling of {@link GradientDescentMse}):
+ * the test points, r the regulariser (diag_reg · trace/N of the kernel it is added to for {@link DiagReg#relative},
+ * diag_reg for {@link DiagReg#absolute}), Θ_dd + rI = V diag(λ) Vᵀ and s = η t/|y| (|y| = N·O, the time scaling
+ * of {@link GradientDescentMse}):
  * <pre>
  *   ntk:   B = Θ_td V diag((1 − e^(−λ s))/λ) Vᵀ   mean = B y   cov = K_tt + B K_dd Bᵀ − B K_dt − K_td Bᵀ
  *   nngp:  B = K_td V diag((1 − e^(−λ s))/λ) Vᵀ   mean = B y   cov = K_tt − K_td V diag((1 − e^(−2λ s))/λ) Vᵀ K_dt
@@ -49,8 +50,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
     private final Kernels trainTrain;
     private final Tensor yTrain;
     private final double learningRate;
-    private final double diagReg;
-    private final boolean diagRegAbsoluteScale;
+    private final DiagReg diagReg;
     private final int n;
     /** t = ∞: gp_inference with its cached Cholesky factorisations. */
     private final GpInference.Predictor atInfinity;
@@ -60,15 +60,14 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
     private GradientDescentMse ntkFlow;
     private volatile boolean closed;
 
-    private GradientDescentMseEnsemble(Kernels trainTrain, Tensor yTrain, double learningRate, double diagReg,
-                                       boolean diagRegAbsoluteScale, int n) {
+    private GradientDescentMseEnsemble(Kernels trainTrain, Tensor yTrain, double learningRate, DiagReg diagReg,
+                                       int n) {
         this.trainTrain = trainTrain;
         this.yTrain = yTrain;
         this.learningRate = learningRate;
         this.diagReg = diagReg;
-        this.diagRegAbsoluteScale = diagRegAbsoluteScale;
         this.n = n;
-        this.atInfinity = new GpInference.Predictor(trainTrain, yTrain, diagReg, diagRegAbsoluteScale);
+        this.atInfinity = new GpInference.Predictor(trainTrain, yTrain, diagReg);
     }
 
     /**
@@ -78,20 +77,19 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
      * @param trainTrain the train-train NNGP and NTK [N, N], float32 or float64 (held, not copied)
      * @param yTrain the targets [N, O] (held, not copied)
      * @param learningRate η &gt; 0: time enters as η·t/|y|
-     * @param diagReg the regulariser, relative to trace/N unless {@code diagRegAbsoluteScale}; finite and ≥ 0
-     * @param diagRegAbsoluteScale whether diagReg is used as it is (false: neural-tangents' default)
+     * @param diagReg the regulariser added to each train-train kernel (diag_reg and diag_reg_absolute_scale)
      * @return the ensemble, which the caller closes
      * @throws IllegalArgumentException if the kernels or the targets are null, a kernel is not [N, N], not finite
      *     or not symmetric, the two kernels' N differ, the targets are not [N, O] or not finite, the learning rate is
-     *     not a positive finite number, or diagReg is negative, NaN or infinite
+     *     not a positive finite number, or the regulariser is null
      */
     public static GradientDescentMseEnsemble of(Kernels trainTrain, Tensor yTrain, double learningRate,
-                                                double diagReg, boolean diagRegAbsoluteScale) {
+                                                DiagReg diagReg) {
         if (trainTrain == null) {
             throw new IllegalArgumentException(WHO + ": trainTrain: the train-train kernels must not be null");
         }
         GradientDescentMse.checkLearningRate(learningRate);
-        GradientDescentMse.checkDiagReg(diagReg);
+        GradientDescentMse.requireDiagReg(diagReg);
         int n = -1;
         for (Posterior g : new Posterior[] {Posterior.NNGP, Posterior.NTK}) {
             Tensor k = g == Posterior.NTK ? trainTrain.ntk() : trainTrain.nngp();
@@ -105,7 +103,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
             }
             n = size;
         }
-        return new GradientDescentMseEnsemble(trainTrain, yTrain, learningRate, diagReg, diagRegAbsoluteScale, n);
+        return new GradientDescentMseEnsemble(trainTrain, yTrain, learningRate, diagReg, n);
     }
 
     /**
@@ -161,7 +159,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
      * @throws IllegalArgumentException if get is null or ntkgp, or its train-train kernel was not given
      */
     public double regulariser(Posterior get) {
-        return GpInference.regulariser(trainKernel(get), diagReg, diagRegAbsoluteScale);
+        return GpInference.regulariser(trainKernel(get), diagReg);
     }
 
     private Gaussian compute(Posterior get, double t, Kernels testTrain, Kernels testTest, String testTestName,
@@ -224,7 +222,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
             KernelMatrix copy = KernelMatrix.of(kdd);
             try {
                 GpInference.symmetrise(copy.pointer(), copy.dimension());
-                f = GradientDescentMse.owning(copy, yTrain, learningRate, diagReg, diagRegAbsoluteScale);
+                f = GradientDescentMse.owning(copy, yTrain, learningRate, diagReg);
             } catch (RuntimeException e) {
                 copy.close();
                 throw e;

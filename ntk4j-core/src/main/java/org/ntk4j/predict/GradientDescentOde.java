@@ -20,7 +20,7 @@ import org.ntk4j.tensor.Tensor;
  * </ul>
  * K acts on the O outputs as K ⊗ I (an N×N kernel) or as the NO×NO matrix (full kernel), as in
  * {@link GradientDescentMse}, whose closed form the MSE loss has. With a diagonal regulariser r (the factory with
- * {@code diagReg}: r = diagReg · trace(K)/dim, or diagReg itself with the absolute scale) the training outputs move
+ * a {@link DiagReg}: r = diag_reg · trace(K)/dim if relative, diag_reg if absolute) the training outputs move
  * with K + r·I and the test outputs with K_test,train, as in {@link GradientDescentMse}: the MSE loss without
  * momentum then integrates that closed form's flow. neural-tangents' {@code gradient_descent} takes no diag_reg:
  * r = 0 (the factory without it) reproduces it.
@@ -85,28 +85,27 @@ public final class GradientDescentOde {
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
                                         double momentum) {
-        return of(kTrainTrain, yTrain, loss, learningRate, momentum, 0, true);
+        return of(kTrainTrain, yTrain, loss, learningRate, momentum, DiagReg.NONE);
     }
 
     /**
      * As {@link #of(KernelMatrix, Tensor, Loss, double, double)}, the training outputs moving with K + r·I: r =
-     * diagReg · trace(K)/dim (the mean diagonal, as {@link GradientDescentMse}), or diagReg itself with
-     * {@code diagRegAbsoluteScale}. The test outputs move with the test-train kernel as given.
+     * {@link DiagReg#regulariser(KernelMatrix)} (diag_reg · trace(K)/dim, the mean diagonal, if relative, as
+     * {@link GradientDescentMse}; diag_reg itself if absolute). The test outputs move with the test-train kernel as
+     * given.
      *
      * @param kTrainTrain train-train kernel (copied, not closed)
      * @param yTrain targets [N, O]
      * @param loss the loss whose gradient flow is integrated
      * @param learningRate η &gt; 0
      * @param momentum μ in [0, 1), or NaN for plain gradient descent
-     * @param diagReg the regulariser, finite and ≥ 0: relative to the mean diagonal unless
-     *     {@code diagRegAbsoluteScale}
-     * @param diagRegAbsoluteScale whether diagReg is added as it is
+     * @param diagReg the regulariser ({@link DiagReg#NONE} for none)
      * @return the predictor (it holds no native memory: nothing to close)
      * @throws IllegalArgumentException as {@link #of(KernelMatrix, Tensor, Loss, double, double)}, or if diagReg is
-     *     negative, NaN or infinite
+     *     null
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
-                                        double momentum, double diagReg, boolean diagRegAbsoluteScale) {
+                                        double momentum, DiagReg diagReg) {
         if (loss == null) {
             throw new IllegalArgumentException("loss: must not be null (Loss.MSE or Loss.CROSS_ENTROPY)");
         }
@@ -135,8 +134,8 @@ public final class GradientDescentOde {
             throw new IllegalArgumentException("gradient descent ODE: a " + kTrainTrain.dimension() + "×"
                     + kTrainTrain.dimension() + " kernel is too large for the ODE solver's copy");
         }
-        GradientDescentMse.checkDiagReg(diagReg);
-        double r = diagRegAbsoluteScale ? diagReg : diagReg * kTrainTrain.trace() / kTrainTrain.dimension();
+        GradientDescentMse.requireDiagReg(diagReg);
+        double r = diagReg.regulariser(kTrainTrain);
         return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum, r);
     }
 

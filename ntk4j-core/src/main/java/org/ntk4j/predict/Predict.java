@@ -103,8 +103,8 @@ public final class Predict {
             // the train kernel is not read again: unless both t = ∞ and finite t are asked (two factorisations),
             // the one factorisation works in its storage
             try (kTrain; GradientDescentMse gd = hasInf && hasFinite
-                    ? GradientDescentMse.of(kTrain, y, r.learningRate(), r.diagReg(), r.diagRegAbsolute())
-                    : GradientDescentMse.ofDestroying(kTrain, y, r.learningRate(), r.diagReg(), r.diagRegAbsolute())) {
+                    ? GradientDescentMse.of(kTrain, y, r.learningRate(), r.diagReg())
+                    : GradientDescentMse.ofDestroying(kTrain, y, r.learningRate(), r.diagReg())) {
                 regulariser = gd.regulariser();
                 long r0 = System.nanoTime();
                 double[] trainMse = new double[ts.length];
@@ -314,10 +314,8 @@ public final class Predict {
             List<PredictResult.TimePoint> points = new ArrayList<>();
             if (post == GpInference.Posterior.NTKGP) { // t = ∞ only (checked by the request)
                 try (GpInference.Gaussian g = variancesOnly
-                        ? GpInference.inferVariances(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
-                                r.diagRegAbsolute())
-                        : GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(),
-                                r.diagRegAbsolute(), true)) {
+                        ? GpInference.inferVariances(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg())
+                        : GpInference.infer(post, thDD, thTD, thTT, kDD, kTD, kTT, y, r.diagReg(), true)) {
                     points.add(posteriorPoint(ts[0], g, means, covariances, 0, r, te, yTest));
                 }
             } else {
@@ -327,7 +325,7 @@ public final class Predict {
                 GpInference.Kernels td = new GpInference.Kernels(kTD, thTD);
                 GpInference.Kernels tt = new GpInference.Kernels(kTT, thTT);
                 try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, r.learningRate(),
-                        r.diagReg(), r.diagRegAbsolute())) {
+                        r.diagReg())) {
                     for (int i = 0; i < ts.length; i++) {
                         try (GpInference.Gaussian g = variancesOnly ? ens.predictVariances(post, ts[i], td, tt)
                                 : ens.predict(post, ts[i], td, tt)) {
@@ -380,7 +378,7 @@ public final class Predict {
             // the training outputs move with K + rI, as in the closed form: --diag-reg means the same in every
             // solver (neural-tangents' gradient_descent has none: diag_reg 0 reproduces it)
             GradientDescentOde solver = GradientDescentOde.of(kTrain, y, lossFn, r.learningRate(), r.momentum(),
-                    r.diagReg(), r.diagRegAbsolute());
+                    r.diagReg());
             GradientDescentOde.Outputs[] res = solver.predict(sorted, f0Train, kTest, f0Test);
             try {
                 for (int i = 0; i < ts.length; i++) {

@@ -12,10 +12,10 @@ import org.ntk4j.train.Examples;
  * {@code gradient_descent_mse}, {@code gp_inference} and {@code gradient_descent} for other losses). Start from
  * {@link #of} (the defaults of {@code ntk4j predict}), or {@link #ofInfinite} for the analytic infinite-width kernels
  * without parameters ({@code predict --infinite}), and change what differs with the {@code with...} methods
- * ({@link #withKind}, {@link #withMethod}, {@link #withTimes}, {@link #withDiagReg} or {@link #withAbsoluteDiagReg},
- * {@link #withLearningRate}, {@link #withInitOutputs}, {@link #withLoss}, {@link #withPosterior},
- * {@link #withCovariance}, {@link #withInfinite}), each named for what it sets: the canonical constructor's seventeen
- * positional components (four booleans and five numbers among them) do not say at the call site which is which.
+ * ({@link #withKind}, {@link #withMethod}, {@link #withTimes}, {@link #withDiagReg}, {@link #withLearningRate},
+ * {@link #withInitOutputs}, {@link #withLoss}, {@link #withPosterior}, {@link #withCovariance},
+ * {@link #withInfinite}), each named for what it sets: the canonical constructor's sixteen positional components
+ * (three booleans and four numbers among them) do not say at the call site which is which.
  *
  * @param model the network; its outputs per example must be [O] with O = the examples' class count
  * @param params its parameters (not closed); null with {@code infinite}, whose analytic kernels read none
@@ -26,8 +26,8 @@ import org.ntk4j.train.Examples;
  * @param memoryBudget bytes the kernel computation may hold (AUTO's budget)
  * @param times the training times t ≥ 0, ∞ for kernel regression (t = ∞); finite t uses the eigendecomposition of
  *     the train kernel
- * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
- * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+ * @param diagReg the diagonal regulariser: K + d·(trace/dim)·I for {@link DiagReg#relative relative(d)},
+ *     K + d·I for {@link DiagReg#absolute absolute(d)}
  * @param learningRate η: time enters as η·t
  * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
  *     not with a posterior
@@ -43,8 +43,8 @@ import org.ntk4j.train.Examples;
  *     kernels at {@code params}, which are then not read
  */
 public record PredictRequest(Model model, Params params, Examples train, Examples test, KernelKind kind,
-                             Method method, long memoryBudget, double[] times, double diagReg,
-                             boolean diagRegAbsolute, double learningRate, boolean initOutputs,
+                             Method method, long memoryBudget, double[] times, DiagReg diagReg,
+                             double learningRate, boolean initOutputs,
                              GpInference.Posterior posterior, Loss loss, double momentum, boolean covariance,
                              boolean infinite) {
     /**
@@ -59,8 +59,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @param memoryBudget bytes the kernel computation may hold (AUTO's budget)
      * @param times the training times t ≥ 0, ∞ for kernel regression (t = ∞); finite t uses the eigendecomposition of
      *     the train kernel
-     * @param diagReg the diagonal regulariser r: K + r·(trace/dim)·I, or K + r·I with {@code diagRegAbsolute}
-     * @param diagRegAbsolute add r itself, not scaled by the mean diagonal
+     * @param diagReg the diagonal regulariser: K + d·(trace/dim)·I for {@link DiagReg#relative relative(d)},
+     *     K + d·I for {@link DiagReg#absolute absolute(d)}
      * @param learningRate η: time enters as η·t
      * @param initOutputs start from the network's outputs at initialisation (the linearised network) instead of 0;
      *     not with a posterior
@@ -71,11 +71,11 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @param momentum μ in [0, 1) (continuous-time momentum, integrated as an ODE), or NaN for none
      * @param covariance with a posterior: also return the test covariance [M, M] ([T, M, M] for several times)
      * @param infinite with a posterior: the analytic infinite-width kernels instead of the empirical ones
-     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing, diagReg is negative
-     *     or not finite, the learning rate is not a positive finite number, a posterior is asked for with
-     *     {@code initOutputs}, the training and test examples have different class counts, or {@code infinite} is
-     *     asked for without a posterior, with an NTK method other than AUTO, a sketched kind, or a model without an
-     *     analytic limit
+     * @throws IllegalArgumentException as {@link #checkSettings}, or when a setting is missing (diagReg included:
+     *     {@link DiagReg#NONE} for none), the learning rate is not a positive finite number, a posterior is asked
+     *     for with {@code initOutputs}, the training and test examples have different class counts, or
+     *     {@code infinite} is asked for without a posterior, with an NTK method other than AUTO, a sketched kind, or
+     *     a model without an analytic limit
      */
     public PredictRequest {
         requireGiven("model", model);
@@ -91,10 +91,10 @@ public record PredictRequest(Model model, Params params, Examples train, Example
         requireGiven("method", method);
         requireGiven("times", times);
         requireGiven("loss", loss);
+        requireGiven("diagReg", diagReg); // its value was checked by its factory
         times = times.clone();
         checkSettings(kind, times, posterior, loss, momentum, covariance);
         // refused here, before any kernel is computed, not by the solver after the train kernel
-        GradientDescentMse.checkDiagReg(diagReg);
         GradientDescentMse.checkLearningRate(learningRate);
         if (posterior != null && initOutputs) {
             // gp_inference's Gaussians are over initialisations, with mean 0 at t = 0: no network's own f0 enters
@@ -265,8 +265,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public static PredictRequest of(Model model, Params params, Examples train, Examples test) {
         return new PredictRequest(model, params, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
-                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
-                false, 1, false, null, Loss.MSE, Double.NaN, false, false);
+                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY},
+                DiagReg.relative(1e-4), 1, false, null, Loss.MSE, Double.NaN, false, false);
     }
 
     /**
@@ -294,8 +294,8 @@ public record PredictRequest(Model model, Params params, Examples train, Example
                     + "limit (an ensemble over initialisations), got null");
         }
         return new PredictRequest(model, null, train, test, KernelKind.parse("pntk", 0), Method.AUTO,
-                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY}, 1e-4,
-                false, 1, false, posterior, Loss.MSE, Double.NaN, false, true);
+                org.ntk4j.ntk.EmpiricalNtk.defaultMemoryBudget(), new double[] {Double.POSITIVE_INFINITY},
+                DiagReg.relative(1e-4), 1, false, posterior, Loss.MSE, Double.NaN, false, true);
     }
 
     /** @return the training times (a copy) */
@@ -331,7 +331,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withKind(KernelKind k) {
         return new PredictRequest(model, params, train, test, k, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
+                learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -342,7 +342,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      * @return the new request
      */
     public PredictRequest withMethod(Method m, long budget) {
-        return new PredictRequest(model, params, train, test, kind, m, budget, times, diagReg, diagRegAbsolute,
+        return new PredictRequest(model, params, train, test, kind, m, budget, times, diagReg,
                 learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
@@ -354,32 +354,21 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withTimes(double... ts) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, ts, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
-    }
-
-    /**
-     * This request with the diagonal regulariser K + r·(trace/dim)·I: r relative to the train kernel's mean
-     * diagonal (neural-tangents' default, {@code diag_reg_absolute_scale=False}; {@code predict --diag-reg R}).
-     *
-     * @param reg r, finite and ≥ 0
-     * @return the new request
-     * @throws IllegalArgumentException if reg is negative, NaN or infinite
-     */
-    public PredictRequest withDiagReg(double reg) {
-        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, false,
                 learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
-     * This request with the diagonal regulariser K + r·I: r itself, not scaled by the mean diagonal
-     * (neural-tangents' {@code diag_reg_absolute_scale=True}; {@code predict --diag-reg R --diag-reg-absolute}).
+     * This request with another diagonal regulariser: {@code DiagReg.relative(d)}, K + d·(trace/dim)·I, relative to
+     * the train kernel's mean diagonal (neural-tangents' default, {@code diag_reg_absolute_scale=False};
+     * {@code predict --diag-reg d}), {@code DiagReg.absolute(d)}, K + d·I ({@code diag_reg_absolute_scale=True};
+     * {@code predict --diag-reg d --diag-reg-absolute}), or {@link DiagReg#NONE}.
      *
-     * @param reg r, finite and ≥ 0
+     * @param reg the regulariser
      * @return the new request
-     * @throws IllegalArgumentException if reg is negative, NaN or infinite
+     * @throws IllegalArgumentException if reg is null
      */
-    public PredictRequest withAbsoluteDiagReg(double reg) {
-        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg, true,
+    public PredictRequest withDiagReg(DiagReg reg) {
+        return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, reg,
                 learningRate, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
@@ -392,7 +381,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withLearningRate(double eta) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, eta, initOutputs, posterior, loss, momentum, covariance, infinite);
+                eta, initOutputs, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -405,7 +394,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withInitOutputs(boolean init) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, init, posterior, loss, momentum, covariance, infinite);
+                learningRate, init, posterior, loss, momentum, covariance, infinite);
     }
 
     /**
@@ -419,7 +408,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withPosterior(GpInference.Posterior p) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, p, loss, momentum, p != null && covariance, infinite);
+                learningRate, initOutputs, p, loss, momentum, p != null && covariance, infinite);
     }
 
     /**
@@ -431,7 +420,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withCovariance(boolean withCovariance) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, withCovariance, infinite);
+                learningRate, initOutputs, posterior, loss, momentum, withCovariance, infinite);
     }
 
     /**
@@ -444,7 +433,7 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withInfinite(boolean inf) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, loss, momentum, covariance, inf);
+                learningRate, initOutputs, posterior, loss, momentum, covariance, inf);
     }
 
     /**
@@ -456,6 +445,6 @@ public record PredictRequest(Model model, Params params, Examples train, Example
      */
     public PredictRequest withLoss(Loss l, double mu) {
         return new PredictRequest(model, params, train, test, kind, method, memoryBudget, times, diagReg,
-                diagRegAbsolute, learningRate, initOutputs, posterior, l, mu, covariance, infinite);
+                learningRate, initOutputs, posterior, l, mu, covariance, infinite);
     }
 }

@@ -21,7 +21,7 @@ class BadPredictionInputsTest {
         try (Tensor k = Tensor.of(indefinite, 3, 3); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.of(new double[] {1, 0, 0, 1, 1, 1}, 3, 2);
              Tensor kt = Tensor.of(new double[] {1, .5, .2}, 1, 3);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, true)) {
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.NONE)) {
             assertThatThrownBy(() -> gd.predictTest(10, kt, null, null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("gradient descent: the train kernel (+ r·I) is not positive semi-definite: "
                             + "its smallest eigenvalue is -100.");
@@ -71,11 +71,11 @@ class BadPredictionInputsTest {
              Tensor singular = Tensor.of(new double[] {16, 4, 4, 1 + eps}, 2, 2);
              Tensor td = Tensor.of(new double[] {1, 0}, 1, 2); Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2)) {
             assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NNGP, null, null, null, rankOne, td, null,
-                    y, 0, false, false)).isInstanceOf(IllegalArgumentException.class)
+                    y, DiagReg.relative(0), false)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NNGP + r·I (r = 0.0) is not positive definite (leading "
                             + "minor 2 of 2); use a larger diag_reg");
             assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NTKGP, singular, td, null, null, null,
-                    null, y, 0, false, false)).isInstanceOf(IllegalArgumentException.class)
+                    null, y, DiagReg.relative(0), false)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("gp_inference: the train-train NTK + r·I (r = 0.0) is numerically singular "
                             + "(reciprocal condition number ")
                     .hasMessageEndingWith("< ε = 2^-53: the solution would have no correct digit); use a larger "
@@ -94,14 +94,14 @@ class BadPredictionInputsTest {
                 + "absolute one (--diag-reg-absolute)";
         try (Tensor zero = Tensor.zeros(DType.F64, 2, 2); KernelMatrix km = KernelMatrix.of(zero);
              Tensor td = Tensor.of(new double[] {1, 0}, 1, 2); Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
-             GradientDescentMse relative = GradientDescentMse.of(km, y, 1, 1e3, false);
-             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, 0.5, true)) {
+             GradientDescentMse relative = GradientDescentMse.of(km, y, 1, DiagReg.relative(1e3));
+             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, DiagReg.absolute(0.5))) {
             assertThatThrownBy(() -> relative.predictTest(Double.POSITIVE_INFINITY, td, null, null))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("kernel regression: the regularised train kernel is not positive definite (leading "
                             + "minor 1 of 2; regulariser r = 0.0); use a larger diag_reg" + hint);
             assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NNGP, null, null, null, zero, td, null,
-                    y, 1e3, false, false)).isInstanceOf(IllegalArgumentException.class)
+                    y, DiagReg.relative(1e3), false)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NNGP + r·I (r = 0.0) is not positive definite (leading "
                             + "minor 1 of 2); use a larger diag_reg" + hint);
             // K + 0.5 I with K = 0: f_test = K_td (0.5 I)⁻¹ y = [2, 0]
@@ -120,13 +120,13 @@ class BadPredictionInputsTest {
     void aZeroKernelWithAnAbsoluteZeroDiagRegIsNotToldToUseAnAbsoluteOne() {
         try (Tensor zero = Tensor.zeros(DType.F64, 2, 2); KernelMatrix km = KernelMatrix.of(zero);
              Tensor td = Tensor.of(new double[] {1, 0}, 1, 2); Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
-             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, 0, true)) {
+             GradientDescentMse absolute = GradientDescentMse.of(km, y, 1, DiagReg.absolute(0))) {
             assertThatThrownBy(() -> absolute.predictTest(Double.POSITIVE_INFINITY, td, null, null))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("kernel regression: the regularised train kernel is not positive definite (leading "
                             + "minor 1 of 2; regulariser r = 0.0); use a larger diag_reg");
             assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NNGP, null, null, null, zero, td, null,
-                    y, 0, true, false)).isInstanceOf(IllegalArgumentException.class)
+                    y, DiagReg.absolute(0), false)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NNGP + r·I (r = 0.0) is not positive definite (leading "
                             + "minor 1 of 2); use a larger diag_reg");
         }
@@ -143,15 +143,15 @@ class BadPredictionInputsTest {
              Tensor y = Tensor.of(new double[] {1, 0, 0, 1, 1, 1}, 3, 2);
              Tensor kt = Tensor.of(new double[] {1, .5, .2}, 1, 3);
              Tensor ktt = Tensor.of(new double[] {2}, 1, 1);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, true);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.NONE);
              Tensor full = Tensor.zeros(DType.F64, 3, 3, 2, 2)) {
             assertThatThrownBy(() -> gd.predictTest(1, null, null, null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("test-train kernel: must not be null");
             assertThatThrownBy(() -> gd.testOutputs(kt, null, null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("coefficients: expected [3, 2], got null");
-            assertThatThrownBy(() -> GradientDescentMse.of(km, null, 1, 0, false))
+            assertThatThrownBy(() -> GradientDescentMse.of(km, null, 1, DiagReg.relative(0)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("targets: must not be null");
-            assertThatThrownBy(() -> GradientDescentMse.of(null, y, 1, 0, false))
+            assertThatThrownBy(() -> GradientDescentMse.of(null, y, 1, DiagReg.relative(0)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("train-train kernel: must not be null");
             assertThatThrownBy(() -> GradientDescentOde.of(km, null, Loss.MSE, 1, Double.NaN))
                     .isInstanceOf(IllegalArgumentException.class).hasMessage("targets: must not be null");
@@ -165,24 +165,26 @@ class BadPredictionInputsTest {
             assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN).predict(null, null, null,
                     null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("t: the ODE needs finite times >= 0 in ascending order, got null");
-            assertThatThrownBy(() -> GpInference.infer(null, k, kt, ktt, null, null, null, y, 0, false, true))
+            assertThatThrownBy(() -> GpInference.infer(null, k, kt, ktt, null, null, null, y, DiagReg.relative(0),
+                    true))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the posterior must be one of nngp, ntk, ntkgp, got null");
             assertThatThrownBy(() -> GpInference.infer(GpInference.Posterior.NTKGP, k, kt, ktt, null, null, null,
-                    null, 0, false, true)).isInstanceOf(IllegalArgumentException.class)
+                    null, DiagReg.relative(0), true)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: targets must not be null");
-            assertThatThrownBy(() -> GpInference.regulariser(full, 1e-3, false))
+            assertThatThrownBy(() -> GpInference.regulariser(full, DiagReg.relative(1e-3)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train kernel must be [N, N], got [3, 3, 2, 2]");
             // the diagonal 4, 3, 2 of K: r = 1e-3 · 9/3
-            org.assertj.core.api.Assertions.assertThat(GpInference.regulariser(k, 1e-3, false))
+            org.assertj.core.api.Assertions.assertThat(GpInference.regulariser(k, DiagReg.relative(1e-3)))
                     .isCloseTo(3e-3, org.assertj.core.data.Offset.offset(1e-18));
         }
     }
 
     /**
      * A request with a negative diag_reg or a learning rate that is not a positive finite number is refused when it
-     * is made; it used to pass, and Predict.run refused it only after computing the train kernel.
+     * is made; it used to pass, and Predict.run refused it only after computing the train kernel. (The diag_reg is
+     * refused by its {@link DiagReg} factory, before the request sees it; a missing one by the request.)
      */
     @Test
     void aRequestWithABadRegulariserOrLearningRateIsRefusedBeforeAnyWork() {
@@ -191,11 +193,13 @@ class BadPredictionInputsTest {
              Tensor x = Tensor.randomNormal(DType.F64, 1, 4, 3)) {
             org.ntk4j.train.Examples data = new org.ntk4j.train.Examples(x, new int[] {0, 1, 0, 1}, 2);
             PredictRequest q = PredictRequest.of(model, p, data, data);
-            assertThatThrownBy(() -> q.withDiagReg(-1)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> q.withDiagReg(DiagReg.relative(-1))).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("diag_reg: expected a finite number >= 0, got -1.0");
-            assertThatThrownBy(() -> q.withAbsoluteDiagReg(Double.POSITIVE_INFINITY))
+            assertThatThrownBy(() -> q.withDiagReg(DiagReg.absolute(Double.POSITIVE_INFINITY)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("diag_reg: expected a finite number >= 0, got Infinity");
+            assertThatThrownBy(() -> q.withDiagReg(null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("predict: diagReg: expected a value, got null");
             assertThatThrownBy(() -> q.withLearningRate(Double.NaN))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("learning rate: expected a positive finite number, got NaN");

@@ -57,18 +57,17 @@ class GpInferenceEntryPointTest {
         Kernels td = new Kernels(nngpTD, ntkTD);
         Kernels tt = new Kernels(nngpTT, ntkTT);
         for (boolean absolute : new boolean[] {false, true}) {
-            double diagReg = absolute ? 0.02 : 0.01;
+            DiagReg reg = absolute ? DiagReg.absolute(0.02) : DiagReg.relative(0.01);
             // the predictor keeps its factorisations (native memory) until closed
-            try (GpInference.Predictor p = absolute ? GpInference.gpInference(dd, y, diagReg, true)
-                    : GpInference.gpInference(dd, y, diagReg);
-                 Gaussian old = GpInference.infer(g, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y, diagReg,
-                         absolute, true);
+            try (GpInference.Predictor p = GpInference.gpInference(dd, y, reg);
+                 Gaussian old = GpInference.infer(g, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y,
+                         reg, true);
                  Gaussian cov = p.predict(g, td, tt);
-                 Gaussian oldMean = GpInference.infer(g, ntkDD, ntkTD, null, nngpDD, nngpTD, null, y, diagReg,
-                         absolute, false);
+                 Gaussian oldMean = GpInference.infer(g, ntkDD, ntkTD, null, nngpDD, nngpTD, null, y,
+                         reg, false);
                  Gaussian mean = p.predict(g, td);
                  Gaussian oldVar = GpInference.inferVariances(g, ntkDD, ntkTD, diagonal(ntkTT), nngpDD, nngpTD,
-                         diagonal(nngpTT), y, diagReg, absolute);
+                         diagonal(nngpTT), y, reg);
                  Gaussian var = p.predictVariances(g, td, new Kernels(diagonal(nngpTT), diagonal(ntkTT)))) {
                 assertThat(cov.mean().toDoubleArray()).containsExactly(old.mean().toDoubleArray());
                 assertThat(cov.covariance().toDoubleArray()).containsExactly(old.covariance().toDoubleArray());
@@ -83,19 +82,20 @@ class GpInferenceEntryPointTest {
 
     @Test
     void onlyTheKernelsAPosteriorReadsAreNeeded() {
-        try (GpInference.Predictor ntkOnlyGp = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3);
-             GpInference.Predictor nngpOnlyGp = GpInference.gpInference(Kernels.ofNngp(nngpDD), y, 1e-3);
+        try (GpInference.Predictor ntkOnlyGp = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, DiagReg.relative(1e-3));
+             GpInference.Predictor nngpOnlyGp = GpInference.gpInference(Kernels.ofNngp(nngpDD), y,
+                     DiagReg.relative(1e-3));
              Gaussian ntkgp = ntkOnlyGp.predict(Posterior.NTKGP, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT));
-             Gaussian old = GpInference.infer(Posterior.NTKGP, ntkDD, ntkTD, ntkTT, null, null, null, y, 1e-3, false,
-                     true);
+             Gaussian old = GpInference.infer(Posterior.NTKGP, ntkDD, ntkTD, ntkTT, null, null, null, y,
+                     DiagReg.relative(1e-3), true);
              Gaussian nngpPost = nngpOnlyGp.predict(Posterior.NNGP, Kernels.ofNngp(nngpTD));
-             Gaussian oldNngp = GpInference.infer(Posterior.NNGP, null, null, null, nngpDD, nngpTD, null, y, 1e-3,
-                     false, false)) {
+             Gaussian oldNngp = GpInference.infer(Posterior.NNGP, null, null, null, nngpDD, nngpTD, null, y,
+                     DiagReg.relative(1e-3), false)) {
             assertThat(ntkgp.covariance().toDoubleArray()).containsExactly(old.covariance().toDoubleArray());
             assertThat(nngpPost.mean().toDoubleArray()).containsExactly(oldNngp.mean().toDoubleArray());
         }
         // the ntk covariance needs the NNGP: refused by name, not computed from a missing kernel
-        try (GpInference.Predictor ntkOnly = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 1e-3)) {
+        try (GpInference.Predictor ntkOnly = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, DiagReg.relative(1e-3))) {
             assertThatThrownBy(() -> ntkOnly.predict(Posterior.NTK, Kernels.ofNtk(ntkTD), Kernels.ofNtk(ntkTT)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NNGP (the NTK covariance needs both kernels) kernel "
@@ -106,13 +106,15 @@ class GpInferenceEntryPointTest {
     @Test
     void badInputIsOneLineNamingTheArgument() {
         assertOneLine(() -> new Kernels(null, null), "gp_inference: Kernels: nngp and ntk are both null");
-        assertOneLine(() -> GpInference.gpInference(null, y, 0.1), "gp_inference: trainTrain:");
-        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), null, 0.1),
+        assertOneLine(() -> GpInference.gpInference(null, y, DiagReg.relative(0.1)), "gp_inference: trainTrain:");
+        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), null, DiagReg.relative(0.1)),
                 "gp_inference: targets must not be null");
-        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), y, -1), "diag_reg: expected a finite "
+        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), y, DiagReg.relative(-1)),
+                "diag_reg: expected a finite "
                 + "number >= 0, got -1.0");
-        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), y, Double.NaN), "diag_reg:");
-        GpInference.Predictor p = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, 0.1);
+        assertOneLine(() -> GpInference.gpInference(Kernels.ofNtk(ntkDD), y, DiagReg.relative(Double.NaN)),
+                "diag_reg:");
+        GpInference.Predictor p = GpInference.gpInference(Kernels.ofNtk(ntkDD), y, DiagReg.relative(0.1));
         assertOneLine(() -> p.predict(Posterior.NTKGP, null), "gp_inference: testTrain:");
         assertOneLine(() -> p.predict(Posterior.NTKGP, Kernels.ofNtk(ntkTD), null), "gp_inference: testTest:");
         assertOneLine(() -> p.predictVariances(Posterior.NTKGP, Kernels.ofNtk(ntkTD), null),

@@ -150,7 +150,7 @@ class GpInferenceTest {
              Tensor kTD = block(nngp, N, M, 0, N); Tensor kTT = block(nngp, N, M, N, M);
              Tensor yt = Tensor.of(yFlat, N, O); Tensor kdt = block(k, 0, N, N, M);
              Tensor kReg = block(k, 0, N, 0, N)) {
-            double r = GpInference.regulariser(kReg, diagReg, false);
+            double r = GpInference.regulariser(kReg, DiagReg.relative(diagReg));
             for (int i = 0; i < N; i++) {
                 kReg.setFlat(i * N + i, kReg.getFlat(i * N + i) + r);
             }
@@ -181,7 +181,8 @@ class GpInferenceTest {
                 }
             }
             long before = Lapack.Cholesky.factorisations();
-            try (Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, diagReg, false, true)) {
+            try (Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, DiagReg.relative(diagReg),
+                    true)) {
                 assertThat(Lapack.Cholesky.factorisations() - before).as(g + ": factorisations").isEqualTo(1);
                 for (int i = 0; i < M; i++) {
                     for (int j = 0; j < O; j++) {
@@ -195,8 +196,8 @@ class GpInferenceTest {
             }
             try (Tensor thDiag = diagonal(theta); Tensor kDiag = diagonal(nngp)) {
                 before = Lapack.Cholesky.factorisations();
-                try (Gaussian res = GpInference.inferVariances(g, thDD, thTD, thDiag, kDD, kTD, kDiag, yt, diagReg,
-                        false)) {
+                try (Gaussian res = GpInference.inferVariances(g, thDD, thTD, thDiag, kDD, kTD, kDiag, yt,
+                        DiagReg.relative(diagReg))) {
                     assertThat(Lapack.Cholesky.factorisations() - before).as(g + ": variances").isEqualTo(1);
                     for (int i = 0; i < M; i++) {
                         assertRelative(res.variances().getFlat(i), cov[i][i], g + " variance");
@@ -285,7 +286,8 @@ class GpInferenceTest {
              Tensor thTT = block(theta, N, M, N, M); Tensor kDD = block(nngp, 0, N, 0, N);
              Tensor kTD = block(nngp, N, M, 0, N); Tensor kTT = block(nngp, N, M, N, M);
              Tensor yt = Tensor.of(yFlat, N, O);
-             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, diagReg, false, true)) {
+             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, yt, DiagReg.relative(diagReg),
+                     true)) {
             assertThat(res.mean().shape()).containsExactly(M, O);
             assertThat(res.covariance().shape()).containsExactly(M, M);
             for (int i = 0; i < M; i++) {
@@ -318,11 +320,11 @@ class GpInferenceTest {
         try (Tensor thDD = e.ntk(xTrain, null); Tensor thTD = e.ntk(xTest, xTrain); Tensor thTT = e.ntk(xTest, null);
              Tensor kDD = e.nngp(xTrain, null); Tensor kTD = e.nngp(xTest, xTrain); Tensor kTT = e.nngp(xTest, null);
              Tensor y = Tensor.randomNormal(DType.F64, 3, 8, 3);
-             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, y, diagReg, false, true)) {
+             Gaussian res = GpInference.infer(g, thDD, thTD, thTT, kDD, kTD, kTT, y, DiagReg.relative(diagReg), true)) {
             Tensor kTrain = g == Posterior.NNGP ? kDD : thDD;
             Tensor kTest = g == Posterior.NNGP ? kTD : thTD;
             try (KernelMatrix km = KernelMatrix.of(kTrain);
-                 GradientDescentMse gd = GradientDescentMse.of(km, y, 1, diagReg, false);
+                 GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(diagReg));
                  Tensor ref = gd.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
                 for (int i = 0; i < ref.size(); i++) {
                     assertThat(res.mean().getFlat(i)).isCloseTo(ref.getFlat(i),
@@ -335,7 +337,8 @@ class GpInferenceTest {
             // the variances alone, from each test point's kernels with itself: the covariance's diagonal
             EmpiricalNtk perExample = e.diagonalAxes(0);
             try (Tensor thT = perExample.ntk(xTest, null); Tensor kT = perExample.nngp(xTest, null);
-                 Gaussian v = GpInference.inferVariances(g, thDD, thTD, thT, kDD, kTD, kT, y, diagReg, false)) {
+                 Gaussian v = GpInference.inferVariances(g, thDD, thTD, thT, kDD, kTD, kT, y,
+                         DiagReg.relative(diagReg))) {
                 assertThat(v.covariance()).isNull();
                 assertThat(v.variances().shape()).containsExactly(xTest.dim(0));
                 int mm = xTest.dim(0);
@@ -372,14 +375,15 @@ class GpInferenceTest {
              Tensor ktd = Tensor.of(new double[] {1, .5, .2}, 1, 3); Tensor ktt = Tensor.of(new double[] {1}, 1, 1);
              Tensor y = Tensor.of(new double[] {1, 0, 0, 1, 1, 1}, 3, 2);
              Tensor yNan = Tensor.of(new double[] {1, 0, Double.NaN, 1, 1, 1}, 3, 2)) {
-            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, kdd, ktd, ktt, null, null, null, y, 0, true,
-                    true)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, kdd, ktd, ktt, null, null, null, y,
+                    DiagReg.NONE, true)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: the train-train NTK: not symmetric (max |K − Kᵀ| / max |K| = 0.995); a "
                             + "train-train kernel K(x, x) must be symmetric");
-            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, yNan, 0, true,
-                    true)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, yNan,
+                    DiagReg.NONE, true)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("gp_inference: targets: NaN at flat index 2");
-            try (Gaussian g = GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, y, 0, true, true)) {
+            try (Gaussian g = GpInference.infer(Posterior.NTKGP, sym, ktd, ktt, null, null, null, y, DiagReg.NONE,
+                    true)) {
                 assertThat(g.mean().firstNonFinite()).isEqualTo(-1);
             }
         }
@@ -429,8 +433,8 @@ class GpInferenceTest {
              Tensor yt = block(y, 0, N, 0, O)) {
             assertThat(KernelMatrix.SYMMETRY_TOLERANCE).isGreaterThan(2e-6);
             for (Tensor kernel : new Tensor[] {kdd, kddT}) {
-                try (Gaussian g = GpInference.infer(Posterior.NTKGP, kernel, ktdT, ktt, null, null, null, yt, r, true,
-                        true)) {
+                try (Gaussian g = GpInference.infer(Posterior.NTKGP, kernel, ktdT, ktt, null, null, null, yt,
+                        DiagReg.absolute(r), true)) {
                     for (int i = 0; i < M; i++) {
                         for (int o = 0; o < O; o++) {
                             assertThat(g.mean().getFlat(i * O + o)).isCloseTo(mean[i][o],
@@ -483,13 +487,16 @@ class GpInferenceTest {
     void theNtkCovarianceNeedsTheNngpAndBadInputIsNamed() {
         try (Tensor k = Tensor.of(new double[] {2, 0, 0, 2}, 2, 2); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);
              Tensor ktt = Tensor.of(new double[] {1}, 1, 1); Tensor y = Tensor.of(new double[] {1, 2}, 2, 1)) {
-            assertThatThrownBy(() -> GpInference.infer(Posterior.NTK, k, kt, ktt, null, null, null, y, 0, false, true))
+            assertThatThrownBy(() -> GpInference.infer(Posterior.NTK, k, kt, ktt, null, null, null, y,
+                    DiagReg.relative(0), true))
                     .hasMessageContaining("NNGP");
-            try (Gaussian mean = GpInference.infer(Posterior.NTK, k, kt, null, null, null, null, y, 0, false, false)) {
+            try (Gaussian mean = GpInference.infer(Posterior.NTK, k, kt, null, null, null, null, y,
+                    DiagReg.relative(0), false)) {
                 assertThat(mean.mean().getFlat(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-15));
                 assertThat(mean.covariance()).isNull();
             }
-            try (Gaussian res = GpInference.infer(Posterior.NTKGP, k, kt, ktt, null, null, null, y, 0, false, true)) {
+            try (Gaussian res = GpInference.infer(Posterior.NTKGP, k, kt, ktt, null, null, null, y,
+                    DiagReg.relative(0), true)) {
                 assertThat(res.covariance().getFlat(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-15));
             }
         }
@@ -515,9 +522,10 @@ class GpInferenceTest {
         double[][] k = joint(11, 3, 0.1);
         try (Tensor kDD = block(k, 0, N, 0, N); Tensor kTD = block(k, N, M, 0, N);
              Tensor y = Tensor.of(new double[N * O], N, O);
-             Gaussian meanOnly = GpInference.infer(Posterior.NNGP, null, null, null, kDD, kTD, null, y, 1e-3, false,
-                     false);
-             GpInference.Predictor predictor = GpInference.gpInference(GpInference.Kernels.ofNngp(kDD), y, 1e-3);
+             Gaussian meanOnly = GpInference.infer(Posterior.NNGP, null, null, null, kDD, kTD, null, y,
+                     DiagReg.relative(1e-3), false);
+             GpInference.Predictor predictor = GpInference.gpInference(GpInference.Kernels.ofNngp(kDD), y,
+                     DiagReg.relative(1e-3));
              Gaussian meanOnlyToo = predictor.predict(Posterior.NNGP, GpInference.Kernels.ofNngp(kTD))) {
             for (Gaussian g : new Gaussian[] {meanOnly, meanOnlyToo}) {
                 assertThat(g.mean().shape()).containsExactly(M, O);

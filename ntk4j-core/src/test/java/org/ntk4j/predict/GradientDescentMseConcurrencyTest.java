@@ -29,15 +29,16 @@ class GradientDescentMseConcurrencyTest {
              Tensor y = GradientDescentMseTest.tensor(GradientDescentMseTest.random(r, n, 2))) {
             for (double t : new double[] {1.0, Double.POSITIVE_INFINITY}) {
                 double[] alone;
-                try (KernelMatrix km = KernelMatrix.of(k); GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 1e-3,
-                        false); Tensor f = gd.coefficients(t, null)) {
+                try (KernelMatrix km = KernelMatrix.of(k); GradientDescentMse gd = GradientDescentMse.of(km, y, 1,
+                        DiagReg.relative(1e-3)); Tensor f = gd.coefficients(t, null)) {
                     alone = f.toDoubleArray();
                 }
                 for (boolean inPlace : new boolean[] {false, true}) {
                     for (int round = 0; round < 3; round++) {
                         try (KernelMatrix km = KernelMatrix.of(k);
-                             GradientDescentMse gd = inPlace ? GradientDescentMse.ofDestroying(km, y, 1, 1e-3, false)
-                                     : GradientDescentMse.of(km, y, 1, 1e-3, false)) {
+                             GradientDescentMse gd = inPlace ? GradientDescentMse.ofDestroying(km, y, 1,
+                                     DiagReg.relative(1e-3))
+                                     : GradientDescentMse.of(km, y, 1, DiagReg.relative(1e-3))) {
                             CyclicBarrier together = new CyclicBarrier(2);
                             ExecutorService pool = Executors.newFixedThreadPool(2);
                             try {
@@ -70,7 +71,7 @@ class GradientDescentMseConcurrencyTest {
         try (Tensor k = GradientDescentMseTest.tensor(GradientDescentMseTest.gram(features, features));
              Tensor y = GradientDescentMseTest.tensor(GradientDescentMseTest.random(r, 4, 2));
              KernelMatrix km = KernelMatrix.of(k)) {
-            GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 1e-3, false);
+            GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(1e-3));
             gd.close();
             gd.close();
             assertThatThrownBy(gd::eigenvalues).isInstanceOf(IllegalStateException.class)

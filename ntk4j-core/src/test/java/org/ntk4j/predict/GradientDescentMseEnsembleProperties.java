@@ -34,8 +34,9 @@ class GradientDescentMseEnsembleProperties {
              Tensor nngpDD = p.dd(p.nngp()); Tensor nngpTD = p.td(p.nngp()); Tensor nngpTT = p.tt(p.nngp());
              Tensor nngpDiag = p.diag(p.nngp()); Tensor ntkDiag = p.diag(p.theta()); Tensor y = p.targets();
              GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new Kernels(nngpDD, ntkDD), y, eta,
-                     diagReg, false);
-             GradientDescentMse gd = GradientDescentMse.fromTensor(ntk ? ntkDD : nngpDD, y, eta, diagReg, false);
+                     DiagReg.relative(diagReg));
+             GradientDescentMse gd = GradientDescentMse.fromTensor(ntk ? ntkDD : nngpDD, y, eta,
+                     DiagReg.relative(diagReg));
              Gaussian full = ens.predict(get, t, new Kernels(nngpTD, ntkTD), new Kernels(nngpTT, ntkTT));
              Gaussian var = ens.predictVariances(get, t, new Kernels(nngpTD, ntkTD), new Kernels(nngpDiag, ntkDiag));
              Gaussian mean = ens.predict(get, t, new Kernels(nngpTD, ntkTD));

@@ -222,7 +222,7 @@ class GradientDescentMseEnsembleTest {
         double[][] k = get == Posterior.NTK ? p.theta() : p.nngp();
         double r = relativeRegulariser(k, N, DIAG_REG);
         double c = ETA / (N * O);
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false)) {
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG))) {
             assertThat(ens.regulariser(get)).isCloseTo(r, org.assertj.core.data.Offset.offset(1e-15));
             for (double t : new double[] {0.5, 3, 20}) {
                 double[][] b = rk4B(k, N, M, r, c, t, (int) Math.max(2000, 1000 * t)); // c·λ_max·h < 0.002
@@ -250,14 +250,14 @@ class GradientDescentMseEnsembleTest {
     @ParameterizedTest
     @EnumSource(value = Posterior.class, names = {"NNGP", "NTK"})
     void infiniteTimeIsTheGpInferencePosteriorAndLateTimesApproachIt(Posterior get) {
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false);
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG));
              Gaussian inf = ens.predict(get, Double.POSITIVE_INFINITY, td, tt);
-             Gaussian post = GpInference.infer(get, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y, DIAG_REG, false,
-                     true);
+             Gaussian post = GpInference.infer(get, ntkDD, ntkTD, ntkTT, nngpDD, nngpTD, nngpTT, y,
+                     DiagReg.relative(DIAG_REG), true);
              Gaussian infVar = ens.predictVariances(get, Double.POSITIVE_INFINITY, td,
                      new Kernels(p.diag(p.nngp()), p.diag(p.theta())));
              Gaussian postVar = GpInference.inferVariances(get, ntkDD, ntkTD, p.diag(p.theta()), nngpDD, nngpTD,
-                     p.diag(p.nngp()), y, DIAG_REG, false);
+                     p.diag(p.nngp()), y, DiagReg.relative(DIAG_REG));
              // diag_reg 0.05 of the mean diagonal bounds λ below: η t/|y| · λ_min ≫ 40 at t = 1e6
              Gaussian late = ens.predict(get, 1e6, td, tt)) {
             assertClose(inf.mean(), post.mean(), 1e-14);
@@ -273,8 +273,8 @@ class GradientDescentMseEnsembleTest {
     void theMeanIsGradientDescentFromZero(Posterior get) {
         Tensor k = get == Posterior.NTK ? ntkDD : nngpDD;
         Tensor kt = get == Posterior.NTK ? ntkTD : nngpTD;
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, true);
-             GradientDescentMse gd = GradientDescentMse.fromTensor(k, y, ETA, DIAG_REG, true)) {
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.absolute(DIAG_REG));
+             GradientDescentMse gd = GradientDescentMse.fromTensor(k, y, ETA, DiagReg.absolute(DIAG_REG))) {
             for (double t : new double[] {0.1, 7, Double.POSITIVE_INFINITY}) {
                 try (Gaussian g = ens.predict(get, t, td); Tensor f = gd.predictTest(t, kt, null, null)) {
                     assertClose(g.mean(), f, 1e-12);
@@ -286,7 +286,7 @@ class GradientDescentMseEnsembleTest {
     @ParameterizedTest
     @EnumSource(value = Posterior.class, names = {"NNGP", "NTK"})
     void atTimeZeroTheEnsembleIsThePrior(Posterior get) {
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false);
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG));
              Gaussian g = ens.predict(get, 0, td, tt)) {
             for (double v : g.mean().toDoubleArray()) {
                 assertThat(Math.abs(v)).isEqualTo(0.0);
@@ -298,7 +298,7 @@ class GradientDescentMseEnsembleTest {
     @ParameterizedTest
     @EnumSource(value = Posterior.class, names = {"NNGP", "NTK"})
     void theCovarianceIsSymmetricPositiveSemiDefinite(Posterior get) {
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, 0, false)) {
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(0))) {
             for (double t : new double[] {0.01, 1, 100, 1e4}) {
                 try (Gaussian g = ens.predict(get, t, td, tt);
                      KernelMatrix cov = KernelMatrix.of(g.covariance())) {
@@ -317,7 +317,7 @@ class GradientDescentMseEnsembleTest {
 
     @Test
     void eachFactorisationIsMadeOnceAndKept() {
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false)) {
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG))) {
             long before = Lapack.Cholesky.factorisations();
             for (int i = 0; i < 3; i++) {
                 ens.predict(Posterior.NTK, Double.POSITIVE_INFINITY, td, tt).close();
@@ -326,7 +326,7 @@ class GradientDescentMseEnsembleTest {
             ens.predict(Posterior.NNGP, Double.POSITIVE_INFINITY, td).close();
             assertThat(Lapack.Cholesky.factorisations() - before).isEqualTo(2);
         }
-        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DIAG_REG)) {
+        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DiagReg.relative(DIAG_REG))) {
             long before = Lapack.Cholesky.factorisations();
             gp.predict(Posterior.NTKGP, td, tt).close();
             gp.predict(Posterior.NTK, td, tt).close();
@@ -337,8 +337,8 @@ class GradientDescentMseEnsembleTest {
 
     @Test
     void concurrentCallsGiveTheSequentialNumbers() throws Exception {
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false);
-             GradientDescentMseEnsemble seq = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false);
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG));
+             GradientDescentMseEnsemble seq = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG));
              Gaussian expected = seq.predict(Posterior.NTK, 2.5, td, tt)) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
@@ -376,15 +376,17 @@ class GradientDescentMseEnsembleTest {
             Kernels bigTt = Kernels.ofNngp(ktt2);
             double[] expectedInf;
             double[] expectedFinite;
-            try (GradientDescentMseEnsemble alone = GradientDescentMseEnsemble.of(bigDd, targets, 1, DIAG_REG, false);
+            try (GradientDescentMseEnsemble alone = GradientDescentMseEnsemble.of(bigDd, targets, 1,
+                    DiagReg.relative(DIAG_REG));
                  Gaussian inf = alone.predict(Posterior.NTK, Double.POSITIVE_INFINITY, bigTd, bigTt);
                  Gaussian fin = alone.predict(Posterior.NTK, 50, bigTd, bigTt)) {
                 expectedInf = inf.covariance().toDoubleArray();
                 expectedFinite = fin.covariance().toDoubleArray();
             }
             for (boolean predictor : new boolean[] {true, false}) {
-                GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(bigDd, targets, 1, DIAG_REG, false);
-                GpInference.Predictor gp = GpInference.gpInference(bigDd, targets, DIAG_REG);
+                GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(bigDd, targets, 1,
+                        DiagReg.relative(DIAG_REG));
+                GpInference.Predictor gp = GpInference.gpInference(bigDd, targets, DiagReg.relative(DIAG_REG));
                 ExecutorService pool = Executors.newFixedThreadPool(3);
                 java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
                 try {
@@ -432,51 +434,54 @@ class GradientDescentMseEnsembleTest {
     @Test
     void aBadTestTrainKernelIsRefusedBeforeAnyFactorisation() {
         long before = Lapack.Cholesky.factorisations();
-        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DIAG_REG);
-             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DIAG_REG, false)) {
+        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DiagReg.relative(DIAG_REG));
+             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(dd, y, ETA, DiagReg.relative(DIAG_REG))) {
             assertOneLine(() -> gp.predict(Posterior.NTK, Kernels.ofNngp(nngpTD)),
                     "gp_inference: the test-train NTK kernel is needed");
             assertOneLine(() -> gp.predict(Posterior.NNGP, Kernels.ofNngp(nngpTT)),
                     "gp_inference: a test-train kernel must be [M, 7], got [4, 4]");
             assertOneLine(() -> ens.predict(Posterior.NTK, Double.POSITIVE_INFINITY, Kernels.ofNngp(nngpTD)),
                     "gradient_descent_mse_ensemble: the test-train NTK kernel is needed");
-            assertOneLine(() -> GpInference.infer(Posterior.NTK, ntkDD, null, null, null, null, null, y, DIAG_REG,
-                    false, false), "gp_inference: the test-train NTK kernel is needed");
+            assertOneLine(() -> GpInference.infer(Posterior.NTK, ntkDD, null, null, null, null, null, y,
+                    DiagReg.relative(DIAG_REG), false), "gp_inference: the test-train NTK kernel is needed");
         }
         assertThat(Lapack.Cholesky.factorisations() - before).isZero();
         // a singular train-train kernel (no regulariser) with no test-train kernel: the missing kernel is named, as
         // before the factorisations were kept (the factorisation is not tried)
         try (Tensor singular = Tensor.of(new double[] {1, 1, 1, 1}, 2, 2); Tensor y2 = Tensor.of(new double[] {1, 0},
                 2, 1)) {
-            assertOneLine(() -> GpInference.infer(Posterior.NTK, singular, null, null, null, null, null, y2, 0, false,
-                    false), "gp_inference: the test-train NTK kernel is needed");
+            assertOneLine(() -> GpInference.infer(Posterior.NTK, singular, null, null, null, null, null, y2,
+                    DiagReg.relative(0), false), "gp_inference: the test-train NTK kernel is needed");
         }
     }
 
     @Test
     void badInputIsOneLineNamingTheArgument() {
         String who = "gradient_descent_mse_ensemble: ";
-        assertOneLine(() -> GradientDescentMseEnsemble.of(null, y, 1, 0, false), who + "trainTrain:");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, null, 1, 0, false), who + "targets must not be null");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, 0, 0, false), "learning rate: expected a positive");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, Double.NaN, 0, false), "learning rate:");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, 1, -1, false), "diag_reg: expected a finite");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(Kernels.ofNtk(ntkTD), y, 1, 0, false),
+        assertOneLine(() -> GradientDescentMseEnsemble.of(null, y, 1, DiagReg.relative(0)), who + "trainTrain:");
+        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, null, 1, DiagReg.relative(0)),
+                who + "targets must not be null");
+        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, 0, DiagReg.relative(0)),
+                "learning rate: expected a positive");
+        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, Double.NaN, DiagReg.relative(0)), "learning rate:");
+        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, y, 1, DiagReg.relative(-1)),
+                "diag_reg: expected a finite");
+        assertOneLine(() -> GradientDescentMseEnsemble.of(Kernels.ofNtk(ntkTD), y, 1, DiagReg.relative(0)),
                 who + "the train-train kernel must be [N, N], got [4, 7]");
-        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, nngpTD, 1, 0, false),
+        assertOneLine(() -> GradientDescentMseEnsemble.of(dd, nngpTD, 1, DiagReg.relative(0)),
                 who + "targets must be [7, O], got [4, 7]");
         try (Tensor yNan = y.copy(); Tensor asym = ntkDD.copy();
              Tensor small = GpInferenceTest.block(p.nngp(), 0, 5, 0, 5)) {
             yNan.setFlat(3, Double.NaN);
-            assertOneLine(() -> GradientDescentMseEnsemble.of(dd, yNan, 1, 0, false), who + "targets: NaN");
+            assertOneLine(() -> GradientDescentMseEnsemble.of(dd, yNan, 1, DiagReg.relative(0)), who + "targets: NaN");
             asym.setFlat(1, asym.getFlat(1) + 1);
-            assertOneLine(() -> GradientDescentMseEnsemble.of(Kernels.ofNtk(asym), y, 1, 0, false),
+            assertOneLine(() -> GradientDescentMseEnsemble.of(Kernels.ofNtk(asym), y, 1, DiagReg.relative(0)),
                     who + "the train-train NTK: not symmetric");
-            assertOneLine(() -> GradientDescentMseEnsemble.of(new Kernels(small, ntkDD), y, 1, 0, false),
+            assertOneLine(() -> GradientDescentMseEnsemble.of(new Kernels(small, ntkDD), y, 1, DiagReg.relative(0)),
                     who + "targets must be [5, O], got [7, 2]");
         }
-        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(Kernels.ofNtk(ntkDD), y, 1, 0.1,
-                false)) {
+        try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(Kernels.ofNtk(ntkDD), y, 1,
+                DiagReg.relative(0.1))) {
             assertOneLine(() -> ens.predict(null, 1, td), who + "get: expected nngp or ntk, got null");
             assertOneLine(() -> ens.predict(Posterior.NTKGP, 1, td), who + "get: expected nngp or ntk, got ntkgp");
             assertOneLine(() -> ens.predict(Posterior.NNGP, 1, td), who + "get nngp: the train-train NNGP kernel is "

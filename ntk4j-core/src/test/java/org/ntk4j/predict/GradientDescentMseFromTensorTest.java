@@ -27,10 +27,10 @@ class GradientDescentMseFromTensorTest {
              Tensor y = tensor(pr.y()); Tensor f0 = tensor(pr.f0Train());
              Tensor f0t = tensor(pr.f0Test());
              KernelMatrix km = KernelMatrix.of(k); KernelMatrix kmFull = KernelMatrix.of(kFull);
-             GradientDescentMse old = GradientDescentMse.of(km, y, 0.9, 1e-3, false);
-             GradientDescentMse oldFull = GradientDescentMse.of(kmFull, y, 0.9, 1e-3, true)) {
-            GradientDescentMse fromTensor = GradientDescentMse.fromTensor(k, y, 0.9, 1e-3, false);
-            GradientDescentMse fromFull = GradientDescentMse.fromTensor(kFull, y, 0.9, 1e-3, true);
+             GradientDescentMse old = GradientDescentMse.of(km, y, 0.9, DiagReg.relative(1e-3));
+             GradientDescentMse oldFull = GradientDescentMse.of(kmFull, y, 0.9, DiagReg.absolute(1e-3))) {
+            GradientDescentMse fromTensor = GradientDescentMse.fromTensor(k, y, 0.9, DiagReg.relative(1e-3));
+            GradientDescentMse fromFull = GradientDescentMse.fromTensor(kFull, y, 0.9, DiagReg.absolute(1e-3));
             // the kernel was copied: changing the tensor afterwards changes nothing
             k.setFlat(0, 1e6);
             kFull.setFlat(0, 1e6);
@@ -63,16 +63,17 @@ class GradientDescentMseFromTensorTest {
             // was a NullPointerException from kernel.shape()
             assertOneLine(() -> KernelMatrix.of(null),
                     "kernel: expected a train-train kernel [N, N] or [N, N, O, O], got null");
-            assertOneLine(() -> GradientDescentMse.fromTensor(null, y, 1, 0, false),
+            assertOneLine(() -> GradientDescentMse.fromTensor(null, y, 1, DiagReg.relative(0)),
                     "train-train kernel: must not be null");
-            assertOneLine(() -> GradientDescentMse.fromTensor(rect, y, 1, 0, false),
+            assertOneLine(() -> GradientDescentMse.fromTensor(rect, y, 1, DiagReg.relative(0)),
                     "kernel: expected a train-train kernel [N, N] or [N, N, O, O], got [2, 3]");
-            assertOneLine(() -> GradientDescentMse.fromTensor(asym, y, 1, 0, false), "kernel:");
-            assertOneLine(() -> GradientDescentMse.fromTensor(k, null, 1, 0, false), "targets: must not be null");
-            assertOneLine(() -> GradientDescentMse.fromTensor(k, y3, 1, 0, false),
+            assertOneLine(() -> GradientDescentMse.fromTensor(asym, y, 1, DiagReg.relative(0)), "kernel:");
+            assertOneLine(() -> GradientDescentMse.fromTensor(k, null, 1, DiagReg.relative(0)),
+                    "targets: must not be null");
+            assertOneLine(() -> GradientDescentMse.fromTensor(k, y3, 1, DiagReg.relative(0)),
                     "targets: 3 rows for a kernel of 2 training examples");
-            assertOneLine(() -> GradientDescentMse.fromTensor(k, y, 0, 0, false), "learning");
-            assertOneLine(() -> GradientDescentMse.fromTensor(k, y, 1, -1, false),
+            assertOneLine(() -> GradientDescentMse.fromTensor(k, y, 0, DiagReg.relative(0)), "learning");
+            assertOneLine(() -> GradientDescentMse.fromTensor(k, y, 1, DiagReg.relative(-1)),
                     "diag_reg: expected a finite number >= 0");
         }
     }

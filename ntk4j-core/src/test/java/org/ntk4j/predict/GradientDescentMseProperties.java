@@ -30,8 +30,8 @@ class GradientDescentMseProperties {
              Tensor kFull = kronTensor(pr.kTrain(), o); Tensor ktFull = kronTensor(pr.kTest(), o);
              KernelMatrix shared = KernelMatrix.of(k); KernelMatrix full = KernelMatrix.of(kFull);
              Tensor y = tensor(pr.y()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test());
-             GradientDescentMse a = GradientDescentMse.of(shared, y, eta, diagReg, false);
-             GradientDescentMse b = GradientDescentMse.of(full, y, eta, diagReg, false)) {
+             GradientDescentMse a = GradientDescentMse.of(shared, y, eta, DiagReg.relative(diagReg));
+             GradientDescentMse b = GradientDescentMse.of(full, y, eta, DiagReg.relative(diagReg))) {
             for (double time : new double[] {t, Double.POSITIVE_INFINITY}) {
                 try (Tensor pa = a.predictTest(time, kt, f0, f0t); Tensor pb = b.predictTest(time, ktFull, f0, f0t);
                      Tensor qa = a.predictTrain(time, f0); Tensor qb = b.predictTrain(time, f0)) {

@@ -128,7 +128,7 @@ class GradientDescentMseTest {
         Problem pr = Problem.random(1, 12, 5, 20, 3);
         double diagReg = 1e-3;
         try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, diagReg, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, DiagReg.relative(diagReg));
              Tensor kt = tensor(pr.kTest()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test());
              Tensor fTest = gd.predictTest(INF, kt, f0, f0t); Tensor fTrain = gd.predictTrain(INF, f0)) {
             // r = diag_reg · trace / N, and f_test = f0_test + K_test (K + rI)⁻¹ (y − f0)
@@ -268,7 +268,7 @@ class GradientDescentMseTest {
         }
         double[][] b = kron(pr.kTest(), o);
         try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
-             GradientDescentMse gd = GradientDescentMse.of(km, y, eta, diagReg, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, eta, DiagReg.relative(diagReg));
              Tensor kt = tensor(pr.kTest()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test())) {
             for (double t : new double[] {0.0, 0.3, 2.0, 9.0}) {
                 double[][] ref = rk4(a, b, flat(pr.y()), flat(pr.f0Train()), flat(pr.f0Test()), eta, t, 4000);
@@ -338,7 +338,7 @@ class GradientDescentMseTest {
         double eta = 0.8;
         try (Tensor kTrain = fullKernel(xt, xt, o, mix); Tensor kTest = fullKernel(xs, xt, o, mix);
              KernelMatrix km = KernelMatrix.of(kTrain); Tensor ty = tensor(y);
-             GradientDescentMse gd = GradientDescentMse.of(km, ty, eta, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, ty, eta, DiagReg.relative(0));
              Tensor tf0 = tensor(f0); Tensor tf0s = tensor(f0s)) {
             double[][] a = matrix(kTrain);
             double[][] b = matrix(kTest);
@@ -376,8 +376,8 @@ class GradientDescentMseTest {
              Tensor kFull = kronTensor(pr.kTrain(), o); Tensor ktFull = kronTensor(pr.kTest(), o);
              KernelMatrix shared = KernelMatrix.of(k); KernelMatrix full = KernelMatrix.of(kFull);
              Tensor y = tensor(pr.y()); Tensor f0 = tensor(pr.f0Train()); Tensor f0t = tensor(pr.f0Test());
-             GradientDescentMse a = GradientDescentMse.of(shared, y, 1.3, 1e-2, false);
-             GradientDescentMse b = GradientDescentMse.of(full, y, 1.3, 1e-2, false)) {
+             GradientDescentMse a = GradientDescentMse.of(shared, y, 1.3, DiagReg.relative(1e-2));
+             GradientDescentMse b = GradientDescentMse.of(full, y, 1.3, DiagReg.relative(1e-2))) {
             assertThat(shared.dimension()).isEqualTo(9);
             assertThat(full.dimension()).isEqualTo(36);
             assertThat(b.regulariser()).isCloseTo(a.regulariser(), org.assertj.core.data.Offset.offset(1e-14));
@@ -407,7 +407,7 @@ class GradientDescentMseTest {
     void longFiniteTimeApproachesInfiniteTimeAndFloat32KernelsAreRead() {
         Problem pr = Problem.random(5, 8, 3, 30, 2);
         try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k); Tensor y = tensor(pr.y());
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 1e-2, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(1e-2));
              Tensor kt = tensor(pr.kTest()); Tensor kt32 = kt.to(DType.F32);
              Tensor inf = gd.predictTest(INF, kt, null, null); Tensor late = gd.predictTest(1e9, kt, null, null);
              Tensor late32 = gd.predictTest(1e9, kt32, null, null)) {
@@ -422,9 +422,9 @@ class GradientDescentMseTest {
         try (Tensor k = tensor(pr.kTrain()); KernelMatrix kept = KernelMatrix.of(k);
              KernelMatrix scratch = KernelMatrix.of(k);
              KernelMatrix scratch2 = KernelMatrix.of(k); Tensor y = tensor(pr.y()); Tensor kt = tensor(pr.kTest());
-             GradientDescentMse a = GradientDescentMse.of(kept, y, 1, 1e-3, false);
-             GradientDescentMse b = GradientDescentMse.ofDestroying(scratch, y, 1, 1e-3, false);
-             GradientDescentMse c = GradientDescentMse.ofDestroying(scratch2, y, 1, 1e-3, false)) {
+             GradientDescentMse a = GradientDescentMse.of(kept, y, 1, DiagReg.relative(1e-3));
+             GradientDescentMse b = GradientDescentMse.ofDestroying(scratch, y, 1, DiagReg.relative(1e-3));
+             GradientDescentMse c = GradientDescentMse.ofDestroying(scratch2, y, 1, DiagReg.relative(1e-3))) {
             try (Tensor pa = a.predictTest(INF, kt, null, null); Tensor pb = b.predictTest(INF, kt, null, null);
                  Tensor qa = a.predictTest(2, kt, null, null); Tensor qc = c.predictTest(2, kt, null, null)) {
                 Fixtures.assertSameElements("scratch predictions", pb.toDoubleArray(), pa.toDoubleArray());
@@ -458,7 +458,7 @@ class GradientDescentMseTest {
         double eps = Math.ulp(1.0);
         try (Tensor k = Tensor.of(new double[] {16, 4, 4, 1 + eps}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.of(new double[] {1, 0}, 2, 1); Tensor kt = Tensor.of(new double[] {1, 0}, 1, 2);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false)) {
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(0))) {
             assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("kernel regression: the regularised train kernel is numerically singular "
                             + "(reciprocal condition number ")
@@ -471,7 +471,7 @@ class GradientDescentMseTest {
         double delta = Math.scalb(1.0, -30);
         try (Tensor k = Tensor.of(new double[] {16, 4, 4, 1 + delta}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.of(new double[] {1, 0}, 2, 1); Tensor kt = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(0));
              Tensor f = gd.predictTest(INF, kt, null, null)) {
             double x2 = -4 / (16 * delta);
             assertThat(f.getFlat(1)).isCloseTo(x2, org.assertj.core.data.Percentage.withPercentage(1e-10));
@@ -488,7 +488,7 @@ class GradientDescentMseTest {
     void aZeroModeStaysPutWhenTheScaledTimeOverflows() {
         try (Tensor k = Tensor.of(new double[] {1, 0, 0, 0}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.of(new double[] {1, 0, 0, 1}, 2, 2);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 10, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 10, DiagReg.relative(0));
              Tensor f = gd.predictTrain(1e308, null)) {
             assertThat(f.toDoubleArray()).containsExactly(1, 0, 0, 0);
         }
@@ -503,14 +503,14 @@ class GradientDescentMseTest {
         Problem pr = Problem.random(6, 5, 2, 8, 2);
         try (Tensor k = tensor(pr.kTrain()); KernelMatrix km = KernelMatrix.of(k);
              Tensor y4 = Tensor.zeros(DType.F64, 4, 2); Tensor y = tensor(pr.y());
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(0));
              Tensor badTest = Tensor.zeros(DType.F64, 3, 4); Tensor f0 = Tensor.zeros(DType.F64, 5, 3)) {
-            assertThatThrownBy(() -> GradientDescentMse.of(km, y4, 1, 0, false))
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y4, 1, DiagReg.relative(0)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("targets: 4 rows for a kernel of 5 training examples");
-            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 0, 0, false))
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 0, DiagReg.relative(0)))
                     .hasMessageContaining("learning rate: expected a positive finite number, got 0.0");
-            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 1, -1, false))
+            assertThatThrownBy(() -> GradientDescentMse.of(km, y, 1, DiagReg.relative(-1)))
                     .hasMessageContaining("diag_reg: expected a finite number >= 0, got -1.0");
             assertThatThrownBy(() -> gd.predictTest(1, badTest, null, null))
                     .hasMessage("test-train kernel: expected [M, 5] to match the train kernel, got [3, 4]");
@@ -522,7 +522,7 @@ class GradientDescentMseTest {
         double[][] x = random(r, 5, 2);
         try (Tensor k = tensor(gram(x, x)); KernelMatrix km = KernelMatrix.of(k);
              Tensor y = Tensor.zeros(DType.F64, 5, 1);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(0));
              Tensor kt = tensor(gram(x, x))) {
             // whether round-off leaves dpotrf a non-positive pivot differs between machines: either refusal names it
             assertThatThrownBy(() -> gd.predictTest(INF, kt, null, null)).isInstanceOf(IllegalArgumentException.class)

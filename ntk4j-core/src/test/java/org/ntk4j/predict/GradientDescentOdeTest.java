@@ -111,7 +111,7 @@ class GradientDescentOdeTest {
              Tensor y = Tensor.randomNormal(DType.F64, 3, N, O);
              Tensor kt = Tensor.randomNormal(DType.F64, 4, 2, N); Tensor f0 = Tensor.randomNormal(DType.F64, 6, N, O);
              Tensor f0t = Tensor.randomNormal(DType.F64, 7, 2, O);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.5, 0, true)) {
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.5, DiagReg.NONE)) {
             double[] ts = {0, 1.5, 40};
             GradientDescentOde.Outputs[] r = GradientDescentOde.of(km, y, Loss.MSE, 0.5, Double.NaN)
                     .predict(ts, f0, kt, f0t);
@@ -321,8 +321,10 @@ class GradientDescentOdeTest {
              Tensor y = Tensor.of(NumpyPredictOracleTest.Y, 3, 2);
              Tensor f0 = Tensor.of(NumpyPredictOracleTest.F0, 3, 2);
              Tensor f0t = Tensor.of(NumpyPredictOracleTest.F0_TEST, 2, 2); KernelMatrix km = KernelMatrix.of(k)) {
-            GradientDescentOde relative = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN, 1e-2, false);
-            GradientDescentOde absolute = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN, 0.03, true);
+            GradientDescentOde relative = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN,
+                    DiagReg.relative(1e-2));
+            GradientDescentOde absolute = GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN,
+                    DiagReg.absolute(0.03));
             assertThat(relative.regulariser()).isCloseTo(0.03, org.assertj.core.data.Offset.offset(1e-16));
             assertThat(absolute.regulariser()).isEqualTo(0.03);
             assertThat(GradientDescentOde.of(km, y, Loss.MSE, 0.7, Double.NaN).regulariser()).isZero();
@@ -344,7 +346,7 @@ class GradientDescentOdeTest {
                     }
                 }
             }
-            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN, -1, false))
+            assertThatThrownBy(() -> GradientDescentOde.of(km, y, Loss.MSE, 1, Double.NaN, DiagReg.relative(-1)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("diag_reg: expected a finite number >= 0, got -1.0");
         }

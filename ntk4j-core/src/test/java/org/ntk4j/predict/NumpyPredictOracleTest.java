@@ -41,8 +41,8 @@ class NumpyPredictOracleTest {
     void gradientDescentMseWithRelativeDiagRegAndInitialOutputs() {
         try (Tensor k = Tensor.of(K, 3, 3); Tensor kt = Tensor.of(K_TEST, 2, 3); Tensor y = Tensor.of(Y, 3, 2);
              Tensor f0 = Tensor.of(F0, 3, 2); Tensor f0t = Tensor.of(F0_TEST, 2, 2);
-             KernelMatrix km = KernelMatrix.of(k); GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, 1e-2,
-                     false)) {
+             KernelMatrix km = KernelMatrix.of(k); GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7,
+                     DiagReg.relative(1e-2))) {
             assertThat(gd.regulariser()).isCloseTo(0.03, org.assertj.core.data.Offset.offset(1e-16));
             double[][] train = {
                 {0.2993941674831999, -0.11827418151348244, 0.30476828294461383, 0.21013427631775483,
@@ -74,7 +74,7 @@ class NumpyPredictOracleTest {
         double[] fullTest = {0.5, 0.1, 0.0, 0.7, 0.3, -0.2, 0.2, 0.4};
         try (Tensor k = Tensor.of(full, 2, 2, 2, 2); Tensor kt = Tensor.of(fullTest, 1, 2, 2, 2);
              Tensor y = Tensor.of(new double[] {0, 1, 1, 0}, 2, 2); KernelMatrix km = KernelMatrix.of(k);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, 0, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 1, DiagReg.relative(0));
              Tensor f3 = gd.predictTest(3, kt, null, null); Tensor fInf = gd.predictTest(INF, kt, null, null)) {
             assertClose("full t = 3", f3.toDoubleArray(), 0.12425962654180167, 0.33280286588331137);
             assertClose("full t = inf", fInf.toDoubleArray(), 0.17975460122699385, 0.4740030674846626);
@@ -102,8 +102,8 @@ class NumpyPredictOracleTest {
              Tensor kTD = block(kn, 3, 2, 0, 3); Tensor kTT = block(kn, 3, 2, 3, 2);
              Tensor y = Tensor.of(Y, 3, 2)) {
             for (int g = 0; g < order.length; g++) {
-                try (Gaussian gauss = GpInference.infer(order[g], thDD, thTD, thTT, kDD, kTD, kTT, y, 1e-2, false,
-                        true)) {
+                try (Gaussian gauss = GpInference.infer(order[g], thDD, thTD, thTT, kDD, kTD, kTT, y,
+                        DiagReg.relative(1e-2), true)) {
                     assertClose(order[g] + " mean", gauss.mean().toDoubleArray(), mean[g]);
                     assertClose(order[g] + " covariance", gauss.covariance().toDoubleArray(), cov[g]);
                 }
@@ -139,7 +139,7 @@ class NumpyPredictOracleTest {
              Tensor kTD = block(kn, 3, 2, 0, 3); Tensor kTT = block(kn, 3, 2, 3, 2);
              Tensor y = Tensor.of(Y, 3, 2);
              GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new GpInference.Kernels(kDD, thDD), y,
-                     0.7, 1e-2, false)) {
+                     0.7, DiagReg.relative(1e-2))) {
             GpInference.Kernels td = new GpInference.Kernels(kTD, thTD);
             GpInference.Kernels tt = new GpInference.Kernels(kTT, thTT);
             for (int i = 0; i < ts.length; i++) {
@@ -167,7 +167,7 @@ class NumpyPredictOracleTest {
              Tensor y = Tensor.of(new double[] {0, 1, 1, 0}, 2, 2);
              Tensor f0 = Tensor.of(new double[] {0.1, -0.2, 0.3, 0.05}, 2, 2);
              Tensor f0t = Tensor.of(new double[] {0.2, -0.1}, 1, 2); KernelMatrix km = KernelMatrix.of(k);
-             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, 1e-2, false);
+             GradientDescentMse gd = GradientDescentMse.of(km, y, 0.7, DiagReg.relative(1e-2));
              Tensor tr3 = gd.predictTrain(3, f0); Tensor te3 = gd.predictTest(3, kt, f0, f0t);
              Tensor trInf = gd.predictTrain(INF, f0); Tensor teInf = gd.predictTest(INF, kt, f0, f0t)) {
             assertThat(gd.regulariser()).isCloseTo(0.0225, org.assertj.core.data.Offset.offset(1e-16));

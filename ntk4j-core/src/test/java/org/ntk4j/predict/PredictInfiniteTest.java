@@ -62,7 +62,7 @@ class PredictInfiniteTest {
 
     private PredictRequest request(Params p, Posterior post, boolean cov, double... ts) {
         return PredictRequest.of(NET, p, new Examples(xTr, yTr, O), new Examples(xTe, yTe, O))
-                .withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4).withTimes(ts)
+                .withKind(KernelKind.trace()).withDiagReg(DiagReg.relative(1e-3)).withLearningRate(4).withTimes(ts)
                 .withPosterior(post).withCovariance(cov).withInfinite(true);
     }
 
@@ -89,10 +89,10 @@ class PredictInfiniteTest {
              Tensor kTD = lim.kernel(trace, xTe, xTr, LimitKernel.NNGP, DType.F64);
              Tensor kTT = lim.kernel(trace, xTe, null, LimitKernel.NNGP, DType.F64);
              Tensor y = oneHot(yTr);
-             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new Kernels(kDD, thDD), y, 4, 1e-3,
-                     false);
+             GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(new Kernels(kDD, thDD), y, 4,
+                     DiagReg.relative(1e-3));
              Gaussian at5 = ens.predict(Posterior.NTK, 5, new Kernels(kTD, thTD), Kernels.ofNngp(kTT));
-             Gaussian inf = GpInference.infer(Posterior.NTK, thDD, thTD, null, kDD, kTD, kTT, y, 1e-3, false,
+             Gaussian inf = GpInference.infer(Posterior.NTK, thDD, thTD, null, kDD, kTD, kTT, y, DiagReg.relative(1e-3),
                      true)) {
             assertThat(res.predictions().shape()).containsExactly(2, M, O);
             assertThat(res.covariance().shape()).containsExactly(2, M, M);
@@ -172,7 +172,8 @@ class PredictInfiniteTest {
         try (Params p = NET.init(1, new int[] {5}, DType.F64);
              PredictResult zoo = Predict.run(request(p, Posterior.NTK, true, 5, Double.POSITIVE_INFINITY));
              PredictResult composed = Predict.run(PredictRequest.of(built, p, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     new Examples(xTe, yTe,
+                             O)).withKind(KernelKind.trace()).withDiagReg(DiagReg.relative(1e-3)).withLearningRate(4)
                      .withTimes(5, Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withCovariance(true)
                      .withInfinite(true))) {
             assertClose(composed.predictions(), zoo.predictions(), 0, 1e-10);
@@ -187,10 +188,12 @@ class PredictInfiniteTest {
         try (Params p = named.init(1, new int[] {5}, DType.F64);
              Params pz = zooFcn.init(1, new int[] {5}, DType.F64);
              PredictResult asZoo = Predict.run(PredictRequest.of(zooFcn, pz, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     new Examples(xTe, yTe,
+                             O)).withKind(KernelKind.trace()).withDiagReg(DiagReg.relative(1e-3)).withLearningRate(4)
                      .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withInfinite(true));
              PredictResult own = Predict.run(PredictRequest.of(named, p, new Examples(xTr, yTr, O),
-                     new Examples(xTe, yTe, O)).withKind(KernelKind.trace()).withDiagReg(1e-3).withLearningRate(4)
+                     new Examples(xTe, yTe,
+                             O)).withKind(KernelKind.trace()).withDiagReg(DiagReg.relative(1e-3)).withLearningRate(4)
                      .withTimes(Double.POSITIVE_INFINITY).withPosterior(Posterior.NTK).withInfinite(true))) {
             InfiniteLimit lim = InfiniteLimit.of(named, new int[] {5});
             double[] expected;
@@ -198,7 +201,7 @@ class PredictInfiniteTest {
                  Tensor ktd = lim.kernel(KernelKind.trace(), xTe, xTr, LimitKernel.NTK, DType.F64);
                  Tensor y = oneHot(yTr);
                  Gaussian g = GpInference.infer(Posterior.NTK, kdd, ktd, null, null, null, null,
-                         y, 1e-3, false, false)) {
+                         y, DiagReg.relative(1e-3), false)) {
                 expected = g.mean().toDoubleArray();
             }
             assertThat(own.predictions().toDoubleArray()).hasSize(expected.length);
@@ -247,7 +250,7 @@ class PredictInfiniteTest {
             assertThat(q.covariance()).isFalse();
             assertThat(q.initOutputs()).isFalse();
             try (PredictResult viaFactory = Predict.run(q.withKind(KernelKind.trace())
-                         .withDiagReg(1e-3).withLearningRate(4).withTimes(5, Double.POSITIVE_INFINITY)
+                         .withDiagReg(DiagReg.relative(1e-3)).withLearningRate(4).withTimes(5, Double.POSITIVE_INFINITY)
                          .withPosterior(Posterior.NTK).withCovariance(true));
                  PredictResult viaParams = Predict.run(request(p, Posterior.NTK, true, 5,
                          Double.POSITIVE_INFINITY))) {

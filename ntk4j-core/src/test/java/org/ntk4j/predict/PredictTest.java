@@ -51,7 +51,7 @@ class PredictTest {
         try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(1, new int[] {5}, DType.F64)) {
             PredictRequest q = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O), new Examples(xTe, yTest, O))
                     .withKind(KernelKind.trace()).withMethod(Method.JACOBIAN_CONTRACTION, 1L << 30)
-                    .withAbsoluteDiagReg(reg);
+                    .withDiagReg(DiagReg.absolute(reg));
             // oracle: K_test,train (K + r I)^-1 Y with the trace eNTK, by Gaussian elimination
             double[][] expected;
             EmpiricalNtk ntk = EmpiricalNtk.of(NET, p);
@@ -115,7 +115,8 @@ class PredictTest {
         int[] yTest = labels(r, M);
         try (Tensor xTr = inputs(r, N); Tensor xTe = inputs(r, M); Params p = NET.init(2, new int[] {5}, DType.F64)) {
             PredictRequest base = PredictRequest.of(NET, p, new Examples(xTr, yTrain, O),
-                    new Examples(xTe, yTest, O)).withKind(KernelKind.full()).withDiagReg(1e-4).withLearningRate(0.5)
+                    new Examples(xTe, yTest,
+                            O)).withKind(KernelKind.full()).withDiagReg(DiagReg.relative(1e-4)).withLearningRate(0.5)
                     .withInitOutputs(true);
             double[] times = {3, 30, Double.POSITIVE_INFINITY};
             try (PredictResult all = Predict.run(base.withTimes(times))) {
@@ -173,7 +174,7 @@ class PredictTest {
                     for (int i = 0; i < N; i++) {
                         kr[i * N + i] += reg;
                     }
-                    PredictRequest q = (absolute ? base.withAbsoluteDiagReg(c[0]) : base.withDiagReg(c[0]))
+                    PredictRequest q = base.withDiagReg(absolute ? DiagReg.absolute(c[0]) : DiagReg.relative(c[0]))
                             .withLoss(Loss.CROSS_ENTROPY, 0.5);
                     try (Tensor kRegT = Tensor.of(kr, N, N); KernelMatrix kReg = KernelMatrix.of(kRegT);
                          PredictResult res = Predict.run(q)) {

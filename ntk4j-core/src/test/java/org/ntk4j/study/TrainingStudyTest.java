@@ -14,6 +14,7 @@ import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GradientDescentMse;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
@@ -82,7 +83,7 @@ class TrainingStudyTest {
             try (Tensor th = EmpiricalNtk.of(net, p1).kernel(KernelKind.full(), xTrain, null);
                  Tensor tt = EmpiricalNtk.of(net, p1).kernel(KernelKind.full(), xTest, xTrain);
                  KernelMatrix km = KernelMatrix.of(th);
-                 GradientDescentMse g = GradientDescentMse.of(km, y, 1, 1e-4, false);
+                 GradientDescentMse g = GradientDescentMse.of(km, y, 1, DiagReg.relative(1e-4));
                  Tensor pred = g.predictTest(Double.POSITIVE_INFINITY, tt, null, null)) {
                 int right = 0;
                 for (int i = 0; i < 5; i++) {

@@ -10,6 +10,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GradientDescentMse;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -79,7 +80,7 @@ public final class FashionMnistPntk {
                     }
                     // An N×N kernel acts on the 10 outputs as K ⊗ I. diagReg 1e-4 is relative to trace(K)/N, as in
                     // neural-tangents; t = ∞ is the kernel regression solution (K + rI)⁻¹ y, by Cholesky.
-                    try (GradientDescentMse gd = GradientDescentMse.fromTensor(kTrain, y, 1.0, 1e-4, false);
+                    try (GradientDescentMse gd = GradientDescentMse.fromTensor(kTrain, y, 1.0, DiagReg.relative(1e-4));
                          Tensor f = gd.predictTest(Double.POSITIVE_INFINITY, kTestTrain, null, null)) {
                         System.out.printf(Locale.ROOT, "test accuracy %.3f%n", accuracy(f, test.labels()));
                     }

@@ -11,6 +11,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.GpInference;
 import org.ntk4j.predict.GpInference.Gaussian;
 import org.ntk4j.predict.GpInference.Kernels;
@@ -101,15 +102,15 @@ public final class InfiniteWidthEnsemble {
                     // gradient_descent_mse_ensemble(kernel_fn, x_train, y_train, learning_rate=1, diag_reg=1e-4);
                     // the finite network's is the same with its empirical NTK alone (its mean: the linearised
                     // network trained from a zero output; no variance, one network being no ensemble).
-                    try (GradientDescentMseEnsemble infinite = GradientDescentMseEnsemble.of(dd, y, 1.0, 1e-4,
-                            false);
+                    try (GradientDescentMseEnsemble infinite = GradientDescentMseEnsemble.of(dd, y, 1.0,
+                            DiagReg.relative(1e-4));
                          GradientDescentMseEnsemble finite = GradientDescentMseEnsemble.of(Kernels.ofNtk(eDD), y,
-                                 1.0, 1e-4, false)) {
+                                 1.0, DiagReg.relative(1e-4))) {
                         table(infinite, finite, td, tt, Kernels.ofNtk(eTD), test.labels(), width);
                         // At t = ∞ the ensembles are gp_inference's posteriors (neural-tangents' t=None), solved
                         // by a Cholesky factorisation; a finite t goes through the NTK's eigendecomposition, whose
                         // e^(−λs) has vanished for every eigenvalue by t = 1e12 (λ ≥ the regulariser r).
-                        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, 1e-4);
+                        try (GpInference.Predictor gp = GpInference.gpInference(dd, y, DiagReg.relative(1e-4));
                              Gaussian post = gp.predict(Posterior.NTK, td);
                              Gaussian atInf = infinite.predict(Posterior.NTK, Double.POSITIVE_INFINITY, td);
                              Gaussian late = infinite.predict(Posterior.NTK, 1e12, td)) {
