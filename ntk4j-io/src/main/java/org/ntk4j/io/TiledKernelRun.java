@@ -84,7 +84,8 @@ public final class TiledKernelRun {
          * @param cluster the service computing the tiles on a cluster, or null to compute them here
          * @param master the cluster's master URL (empty: the environment's); with {@code cluster} only
          * @throws IllegalArgumentException if {@code threads} is below 1, {@code tile} or {@code ensemble}
-         *     negative, or {@code existing} or {@code out} null
+         *     negative, {@code existing} or {@code out} null, {@code sem} given without an ensemble of at least 2
+         *     members, or an ensemble given with a {@code cluster} (which computes the kernel at the parameters)
          */
         public Request {
             if (threads < 1) {
@@ -99,6 +100,17 @@ public final class TiledKernelRun {
             }
             if (existing == null) {
                 throw new IllegalArgumentException("existing: expected REFUSE, OVERWRITE or RESUME, got null");
+            }
+            // as the command line refuses them (KernelCommand): a SEM without members to differ was computed to the
+            // finish and failed there on SEM's missing tiles; a cluster computes the kernel at the parameters, which
+            // was written as an ensemble's mean (review, 2026-12-07)
+            if (sem != null && ensemble < 2) {
+                throw new IllegalArgumentException("--sem: the standard error of the mean needs --ensemble K with "
+                        + "K >= 2, got " + (ensemble == 0 ? "no ensemble" : "--ensemble " + ensemble));
+            }
+            if (cluster != null && ensemble != 0) {
+                throw new IllegalArgumentException("--ensemble: each member's parameters come from its seed; it does "
+                        + "not combine with a cluster (--spark, withCluster), got --ensemble " + ensemble);
             }
             if (out == null) {
                 throw new IllegalArgumentException("--out: expected the kernel file, got null");
@@ -182,7 +194,8 @@ public final class TiledKernelRun {
          * @param firstSeed the first member's seed
          * @param semOut the file of the standard error of the mean, or null for none
          * @return the new request
-         * @throws IllegalArgumentException if {@code members} is negative
+         * @throws IllegalArgumentException if {@code members} is negative, {@code semOut} is given with fewer than
+         *     2 members, or members are given to a request with a cluster ({@link #withCluster})
          */
         public Request withEnsemble(int members, long firstSeed, Path semOut) {
             return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, threads, existing, out,
@@ -195,6 +208,8 @@ public final class TiledKernelRun {
          * @param service the service computing the tiles on a cluster ({@link ClusterTiles#find}), or null
          * @param masterUrl the cluster's master URL (empty: the environment's); null without a service
          * @return the new request
+         * @throws IllegalArgumentException if {@code service} is given to a request with an ensemble (a cluster
+         *     computes the kernel at the parameters)
          */
         public Request withCluster(ClusterTiles service, String masterUrl) {
             return new Request(model, params, x1, x2, kind, method, memoryBudget, tile, threads, existing, out, sem,

@@ -308,4 +308,28 @@ class CheckpointsTest {
             }
         }
     }
+
+    /**
+     * Of two parameter files for one stem, a damaged one (a copy cut short) is not its checkpoint's: the state file's
+     * digest names the other, which is found whatever order the names sort in. Found in review (2026-12-07): the
+     * digests were compared in name order and the first damaged file's refusal passed the whole checkpoint over
+     * (F.NPZ sorts before F.npz), so a resume fell back to an older checkpoint or found none.
+     */
+    @Test
+    void aDamagedSecondParameterFileDoesNotHideTheCheckpoint(@TempDir Path dir) throws Exception {
+        Path lower = dir.resolve("F.npz");
+        try (TrainState s = new TrainState(NET.init(3, IN, DType.F64), Map.of(), 2, 0, 8, 0, 0, List.of(),
+                "sgd, loss mse")) {
+            Checkpoints.save(s, lower, Map.of("model", "net"));
+        }
+        byte[] whole = Files.readAllBytes(lower);
+        Files.write(dir.resolve("F.NPZ"), java.util.Arrays.copyOf(whole, whole.length / 2));
+        List<String> notes = new java.util.ArrayList<>();
+        assertThat(Checkpoints.latest(dir, notes::add)).isEqualTo("F");
+        assertThat(notes).isEmpty();
+        assertThat(Checkpoints.paramsFile(dir, "F")).isEqualTo(lower);
+        try (TrainState back = Checkpoints.load(dir, "F", NET, IN, DType.F64)) {
+            assertThat(back.step()).isEqualTo(8);
+        }
+    }
 }

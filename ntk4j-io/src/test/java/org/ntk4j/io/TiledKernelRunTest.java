@@ -240,33 +240,39 @@ class TiledKernelRunTest {
             defaults.put("master", null);
             assertThat(components(q)).containsExactlyEntriesOf(defaults);
 
-            // from a request whose every component differs from the defaults, so that a with-method that resets
-            // one to its default is caught
+            // from requests whose every component differs from the defaults, so that a with-method that resets one
+            // to its default is caught: two, since an ensemble (with SEM) and a cluster do not combine
             Path sem = dir.resolve("S.npy");
             org.ntk4j.ntk.ClusterTiles service = (master, spec, params, a, b, ledger, file, progress, log) -> { };
-            TiledKernelRun.Request base = new TiledKernelRun.Request(NET, p, x, x2, KernelKind.trace(),
-                    Method.NTK_VECTOR_PRODUCTS, 12345, 32, 3, ExistingOutput.OVERWRITE, out, sem, 4, 99, service,
+            TiledKernelRun.Request ensembleBase = new TiledKernelRun.Request(NET, p, x, x2, KernelKind.trace(),
+                    Method.NTK_VECTOR_PRODUCTS, 12345, 32, 3, ExistingOutput.OVERWRITE, out, sem, 4, 99, null, null);
+            TiledKernelRun.Request clusterBase = new TiledKernelRun.Request(NET, p, x, x2, KernelKind.trace(),
+                    Method.NTK_VECTOR_PRODUCTS, 12345, 32, 3, ExistingOutput.OVERWRITE, out, null, 0, 99, service,
                     "local[2]");
-            onlyChanged(base, base.withMethod(Method.JACOBIAN_CONTRACTION, 777),
-                    java.util.Map.of("method", Method.JACOBIAN_CONTRACTION, "memoryBudget", 777L));
-            onlyChanged(base, base.withTile(48), java.util.Map.of("tile", 48));
-            onlyChanged(base, base.withTile(0), java.util.Map.of("tile", 0));
-            onlyChanged(base, base.withThreads(5), java.util.Map.of("threads", 5));
-            for (ExistingOutput e : ExistingOutput.values()) {
-                onlyChanged(base, base.withExisting(e), java.util.Map.of("existing", e));
+            for (TiledKernelRun.Request base : java.util.List.of(ensembleBase, clusterBase)) {
+                onlyChanged(base, base.withMethod(Method.JACOBIAN_CONTRACTION, 777),
+                        java.util.Map.of("method", Method.JACOBIAN_CONTRACTION, "memoryBudget", 777L));
+                onlyChanged(base, base.withTile(48), java.util.Map.of("tile", 48));
+                onlyChanged(base, base.withTile(0), java.util.Map.of("tile", 0));
+                onlyChanged(base, base.withThreads(5), java.util.Map.of("threads", 5));
+                for (ExistingOutput e : ExistingOutput.values()) {
+                    onlyChanged(base, base.withExisting(e), java.util.Map.of("existing", e));
+                }
+                java.util.Map<String, Object> none = new java.util.HashMap<>();
+                none.put("ensemble", 0);
+                none.put("seed", 5L);
+                none.put("sem", null);
+                onlyChanged(base, base.withEnsemble(0, 5, null), none);
             }
             Path otherSem = dir.resolve("S2.npy");
-            onlyChanged(base, base.withEnsemble(7, -3, otherSem),
+            onlyChanged(ensembleBase, ensembleBase.withEnsemble(7, -3, otherSem),
                     java.util.Map.of("ensemble", 7, "seed", -3L, "sem", otherSem));
-            java.util.Map<String, Object> none = new java.util.HashMap<>();
-            none.put("ensemble", 0);
-            none.put("seed", 5L);
-            none.put("sem", null);
-            onlyChanged(base, base.withEnsemble(0, 5, null), none);
             java.util.Map<String, Object> local = new java.util.HashMap<>();
             local.put("cluster", null);
             local.put("master", null);
-            onlyChanged(base, base.withCluster(null, null), local);
+            onlyChanged(clusterBase, clusterBase.withCluster(null, null), local);
+            onlyChanged(ensembleBase, ensembleBase.withCluster(null, "local[3]"), java.util.Map.of("master",
+                    "local[3]"));
             onlyChanged(q, q.withCluster(service, ""), java.util.Map.of("cluster", service, "master", ""));
         }
     }
@@ -290,6 +296,25 @@ class TiledKernelRunTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("existing: expected REFUSE, OVERWRITE or RESUME, got null");
         assertThat(TileStore.lockPath(out)).doesNotExist();
+        // found in review (2026-12-07), reachable through the with-methods: SEM without an ensemble of K >= 2 was
+        // computed as far as the finish, which then failed on SEM's missing tiles; an ensemble with a cluster was
+        // computed by the cluster as the kernel at the parameters and written as the ensemble's mean
+        Path sem = dir.resolve("S.npy");
+        assertThatThrownBy(() -> q.withEnsemble(0, 0, sem)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--sem: the standard error of the mean needs --ensemble K with K >= 2, got no ensemble");
+        assertThatThrownBy(() -> q.withEnsemble(1, 0, sem)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--sem: the standard error of the mean needs --ensemble K with K >= 2, got --ensemble 1");
+        assertThat(q.withEnsemble(2, 0, sem).sem()).isEqualTo(sem);
+        org.ntk4j.ntk.ClusterTiles service = (master, spec, params, a, b, ledger, file, progress, log) -> {
+            throw new AssertionError("a refused request computes nothing");
+        };
+        String withCluster = "--ensemble: each member's parameters come from its seed; it does not combine with a "
+                + "cluster (--spark, withCluster), got --ensemble 3";
+        assertThatThrownBy(() -> q.withEnsemble(3, 0, null).withCluster(service, "local[2]"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(withCluster);
+        assertThatThrownBy(() -> q.withCluster(service, "local[2]").withEnsemble(3, 0, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(withCluster);
+        assertThat(q.withCluster(service, "local[2]").withEnsemble(0, 4, null).seed()).isEqualTo(4L);
     }
 
     /**

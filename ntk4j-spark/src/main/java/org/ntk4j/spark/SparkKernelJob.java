@@ -20,6 +20,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
 import org.bytedeco.javacpp.Pointer;
 import org.ntk4j.cpu.Blas;
+import org.ntk4j.io.AtomicFile;
 import org.ntk4j.io.ExistingOutput;
 import org.ntk4j.io.RunFingerprint;
 import org.ntk4j.io.TileStore;
@@ -191,7 +192,8 @@ public final class SparkKernelJob {
      * @param x1 the first data set [N1, ...]; left open
      * @param x2 null when the plan is symmetric (x2 = x1)
      * @param plan the tile grid, kernel shape and dtype
-     * @param out the output file, on a path that the driver and every executor reach
+     * @param out the output file, on a path that the driver and every executor reach; a symbolic link: its target
+     *     (the run's files beside it, the link left), as {@link TiledKernelRun#run} writes it
      * @param existing {@link ExistingOutput#REFUSE} to start a new run only where neither OUT nor an unfinished run
      *     of it is, {@link ExistingOutput#OVERWRITE} to start one whatever is there (an existing OUT is replaced
      *     when the run finishes), {@link ExistingOutput#RESUME} to continue the unfinished run at {@code out}
@@ -213,13 +215,17 @@ public final class SparkKernelJob {
         // the parts' fingerprints too, so that a refused --resume names the input that differs, as a local run's
         String parts = RunFingerprint.parts(modelSpec, params, x1, x2);
         Summary s;
+        // a link named as OUT: its target is written, the run's files beside it, as TiledKernelRun.run and the claim
+        // (which checks the target's files) take it; the store at the link's own name made RESUME find no manifest
+        // and the finish rename OUT.partial over the link (review, 2026-12-07)
+        Path file = AtomicFile.destination(out);
         // the plan's method and tiles are this run's; a resumed manifest's are checked against them by the store
-        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(out, null, existing, Method.AUTO, 0, 0)) {
-            try (TileStore store = existing == ExistingOutput.RESUME ? TileStore.resume(out, plan, fingerprint, parts)
-                    : TileStore.create(out, plan, fingerprint, parts)) {
-                s = computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
+        try (TiledKernelRun.Claim claim = TiledKernelRun.claim(file, null, existing, Method.AUTO, 0, 0)) {
+            try (TileStore store = existing == ExistingOutput.RESUME ? TileStore.resume(file, plan, fingerprint, parts)
+                    : TileStore.create(file, plan, fingerprint, parts)) {
+                s = computeChecked(sc, modelSpec, params, x1, x2, store, file, listener);
             }
-            finish(out, plan, fingerprint);
+            finish(file, plan, fingerprint);
         }
         return s;
     }

@@ -457,6 +457,48 @@ class SparkKernelJobTest {
         TileStore.lock(out).close();
     }
 
+    /**
+     * OUT a symbolic link: the run's files are its target's ({@code AtomicFile.destination}), as a local
+     * {@code TiledKernelRun}'s and the claim's: a local run of the link left unfinished (its files beside the
+     * target) is resumed on Spark through the link, the link stays a link to the finished kernel, and REFUSE then
+     * refuses the target. Found in review (2026-12-07): the claim looked at the target while the store was the
+     * link's, so RESUME found no manifest ("--resume: no unfinished run"), REFUSE did not see an unfinished run
+     * beside the link, and a finish renamed the link's OUT.partial over the link.
+     */
+    @Test
+    void aSymbolicLinkAsOutWritesItsTargetAsALocalRunDoes() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true);
+        Path whole = localRun(plan, null, "whole.npy");
+        Path target = dir.resolve("target.npy");
+        Path link = Files.createSymbolicLink(dir.resolve("link.npy"), Path.of("target.npy"));
+        Set<Integer> skip = new HashSet<>();
+        for (int i = 3; i < plan.tileCount(); i++) {
+            skip.add(i);
+        }
+        try (TileStore store = TileStore.create(target, plan, RunFingerprint.of(MODEL, params, x1, null),
+                RunFingerprint.parts(MODEL, params, x1, null))) {
+            new TiledKernel(EmpiricalNtk.of(Zoo.parse(MODEL), params), plan, x1, null).run(skip, store::write, null);
+        }
+        SparkKernelJob.Summary s = SparkKernelJob.run(sc, MODEL, params, x1, null, plan, link,
+                ExistingOutput.RESUME, null);
+        assertThat(s.tilesResumed()).isEqualTo(3);
+        assertThat(s.tilesComputed()).isEqualTo(plan.tileCount() - 3);
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(Files.readAllBytes(target)).isEqualTo(Files.readAllBytes(whole));
+        for (Path p : new Path[] {target, link}) {
+            assertThat(TileStore.partialPath(p)).doesNotExist();
+            assertThat(TileStore.manifestPath(p)).doesNotExist();
+            assertThat(TileStore.lockPath(p)).doesNotExist();
+        }
+        assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, null, plan, link, ExistingOutput.REFUSE,
+                null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--out " + target + " exists; pass --overwrite to replace it");
+        SparkKernelJob.run(sc, MODEL, params, x1, null, plan, link, ExistingOutput.OVERWRITE, null);
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(Files.readAllBytes(target)).isEqualTo(Files.readAllBytes(whole));
+    }
+
     @Test
     void resumingAnotherRunIsRefused() throws IOException {
         data();
