@@ -34,7 +34,8 @@ final class PartialReport {
      *
      * @param report the report path, or null
      * @return the claim, which the caller closes when the run ends (deleting the lock file); null for no report, or
-     *     one whose directory is missing or not writable (which the command's output checks then refuse)
+     *     one whose directory is missing or not writable, which no run can write and whose run is refused before any
+     *     work: a new run by the command's output checks, a {@code --resume} by {@link #forResume}
      * @throws IOException "another ntk4j is writing REPORT" when another run holds it, or when the lock file cannot
      *     be created
      */
@@ -52,7 +53,8 @@ final class PartialReport {
 
     /**
      * Reads the report that {@code --resume} continues, refusing one line at a time: no report path, a missing
-     * file, a report of another command or of none, a complete one.
+     * file, a report in a directory this user cannot write in, a report of another command or of none, a complete
+     * one.
      *
      * @param command the command ("convergence")
      * @param option the option that names the report, for messages ("--report")
@@ -69,6 +71,15 @@ final class PartialReport {
         if (!Files.isRegularFile(report)) {
             throw new IllegalArgumentException("--resume: " + option + " " + report + " does not exist; without "
                     + "--resume the command starts a new run there");
+        }
+        // the resumed run rewrites the report after each part (AtomicFile: a temporary file beside it, renamed):
+        // a directory it cannot write in is refused now, not after the first part's hours. The output checks of a
+        // new run say this; a resumed report is not among its outputs (it is the stopped run's own), and claim took
+        // no lock there.
+        Path dir = org.ntk4j.io.AtomicFile.destination(report).toAbsolutePath().getParent();
+        if (dir != null && !Files.isWritable(dir)) {
+            throw new IllegalArgumentException("--resume: " + option + " " + report + ": directory " + dir
+                    + " is not writable (the resumed run rewrites its report there)");
         }
         JsonReport r = JsonReport.read(report);
         Object was = r.get("command");

@@ -611,6 +611,54 @@ class OutputSafetyTest {
         assertThat(TileStore.lockPath(report)).doesNotExist();
     }
 
+    /**
+     * A --resume rewrites its report after each part, but the report is not among its outputs (it is the stopped
+     * run's own) and {@link PartialReport#claim} takes no lock in a directory it cannot write: before 2026-12-07 such
+     * a resume measured a width (hours) and only then failed to write. It is refused before any work, the report left
+     * as it is (a tmpfs remounted read-only after the stopped run: root passes any permission check).
+     */
+    @Test
+    void aResumeOfAReportInAReadOnlyDirectoryIsRefusedBeforeAnyWork() throws Exception {
+        Path ro = dir.resolve("ro");
+        requireTmpfs(ro, "size=1m");
+        Path report = ro.resolve("r.json");
+        String[][] commands = {
+            {"convergence", "--model", "fcn(depth=1,out=2,act=erf)", "--widths", "8,16", "--data", "synthetic:6,5",
+                "--dtype", "f64", "--report", report.toString()},
+            {"approx", "--model", "fcn(depth=1,width=8,out=2)", "--data", "synthetic:8,6", "--n", "4", "--widths",
+                "4,8", "--report", report.toString()},
+        };
+        for (String[] command : commands) {
+            if (Files.exists(report)) {
+                remount(ro, "rw");
+                Files.delete(report);
+            }
+            // the stopped run: its first width in the report
+            String[] o = run(2, parts -> {
+                throw new IllegalArgumentException("stopped by the test");
+            }, command);
+            assertThat(o[1]).contains("stopped by the test");
+            String partial = Files.readString(report);
+            assertThat(partial).contains("\"complete\": false");
+            remount(ro, "ro");
+            assertThat(Files.isWritable(ro)).isFalse();
+            String[] resume = with(command, "--resume");
+            assertThat(run(2, parts -> {
+                throw new AssertionError("a part measured: " + parts);
+            }, resume)[1].strip()).as(String.join(" ", resume)).isEqualTo("ntk4j: --resume: --report " + report
+                    + ": directory " + ro + " is not writable (the resumed run rewrites its report there)");
+            assertThat(Files.readString(report)).isEqualTo(partial);
+        }
+    }
+
+    /** Remounts the tmpfs at {@code at} read-only ("ro") or writable ("rw"). */
+    private static void remount(Path at, String mode) throws Exception {
+        Process p = new ProcessBuilder("mount", "-o", "remount," + mode, at.toString()).redirectErrorStream(true)
+                .start();
+        String said = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as("mount -o remount,%s %s: %s", mode, at, said).isZero();
+    }
+
     @Test
     void deletingThePartialOrTheManifestStopsTheRunAtTheNextTile() throws Exception {
         for (boolean partial : new boolean[] {true, false}) {

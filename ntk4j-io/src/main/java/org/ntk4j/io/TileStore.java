@@ -145,12 +145,18 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * the path (it holds the holder's pid and a random token), so that processes racing for OUT never both hold it
      * (one on a file a holder deleted as it let go, another on the new file at the path). A run that starts,
      * resumes or finishes OUT holds it, so that a second run on the same OUT — with or without {@code --resume}, in
-     * this process or another — is refused before it touches the first one's files.
+     * this process or another — is refused before it touches the first one's files. A lock file left by a run that
+     * ended without letting go (killed, or stopped by a signal) is taken by the next run, of any user who may write
+     * OUT's directory: the file is made as writable as its directory. The claim is an OS record lock
+     * ({@code fcntl}); on NFS it holds across hosts only where the mount has locking (not {@code nolock} or
+     * {@code local_lock}), and a lock of a host that crashed is released when the server's lease expires.
      *
      * @param out the run's output file
      * @return the claim, which the caller closes when the run ends
-     * @throws IOException "another ntk4j is writing OUT" when another run holds it, or when the lock file cannot
-     *     be created
+     * @throws IOException "another ntk4j is writing OUT" when another run holds it; "cannot claim OUT: its lock file
+     *     ... is USER's, left by a run that has ended, and this user cannot write it (delete it: ...)" for one that
+     *     another user's earlier ntk4j left unwritable (one this user cannot read either is refused alike, saying
+     *     that a live run cannot be told from an ended one); or when the lock file cannot be created
      */
     public static RunLock lock(Path out) throws IOException {
         Path file = lockPath(out);
@@ -160,8 +166,13 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
         try {
             for (int attempt = 0; attempt < 100; attempt++) {
-                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE);
+                FileChannel ch;
+                try {
+                    ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                            StandardOpenOption.WRITE);
+                } catch (java.nio.file.AccessDeniedException e) {
+                    throw notWritable(out, file);
+                }
                 boolean held = false;
                 try {
                     FileLock lock;
@@ -176,6 +187,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                     FileChannel atPath = openIfTheLockedFile(file, ch);
                     held = atPath != null;
                     if (held) {
+                        shareLikeDirectory(file);
                         return new RunLock(file, key, ch, atPath);
                     }
                     // we locked a file that a holder's close had already deleted, and the path now names another
@@ -232,11 +244,79 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
     }
 
+    /**
+     * Makes the lock file as writable as its directory: group and others may write it where they may write the
+     * directory (and so OUT). The file is created under the umask (rw-r--r-- at 022), and a run killed or stopped by
+     * a signal leaves it (its lock dies with the process): another user of a shared directory could not open it to
+     * take it over, though nobody held it. Only the file's owner may change its mode; anyone else's attempt fails
+     * and changes nothing (the owner's next run widens it). The lock is the claim, not the file's mode: a user who
+     * may write the directory could already delete or replace the file.
+     */
+    private static void shareLikeDirectory(Path file) {
+        try {
+            Path dir = file.toAbsolutePath().getParent();
+            Set<java.nio.file.attribute.PosixFilePermission> d = Files.getPosixFilePermissions(dir);
+            Set<java.nio.file.attribute.PosixFilePermission> f = Files.getPosixFilePermissions(file);
+            Set<java.nio.file.attribute.PosixFilePermission> want = java.util.EnumSet.copyOf(f);
+            if (d.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)) {
+                want.add(java.nio.file.attribute.PosixFilePermission.GROUP_READ);
+                want.add(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
+            }
+            if (d.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                want.add(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+                want.add(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+            }
+            if (!want.equals(f)) {
+                Files.setPosixFilePermissions(file, want);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            // not the file's owner, or no POSIX modes (Windows): the file stays as it is
+        }
+    }
+
+    /**
+     * The lock file cannot be opened for writing: another user's, left by a run that has ended, or held by a live
+     * one. A shared lock through a read-only channel tells them apart (a live holder's exclusive lock refuses it);
+     * the stale file is not deleted here, since a third process may meanwhile have replaced it with a live run's.
+     */
+    private static IOException notWritable(Path out, Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            FileLock probe;
+            try {
+                probe = ch.tryLock(0, Long.MAX_VALUE, true);
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                probe = null;
+            }
+            if (probe == null) {
+                return busy(out);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return busy(out); // deleted meanwhile by a run that ended: the next attempt may claim it
+        } catch (java.nio.file.AccessDeniedException e) {
+            // not even readable: whether a run holds it cannot be told
+            return new IOException("cannot claim " + out + ": its lock file " + file + " is " + owner(file)
+                    + ", and this user can neither write nor read it (delete it once no ntk4j writes " + out + ")");
+        }
+        return new IOException("cannot claim " + out + ": its lock file " + file + " is " + owner(file) + ", left "
+                + "by a run that has ended, and this user cannot write it (delete it: no run holds it now)");
+    }
+
+    private static String owner(Path file) {
+        try {
+            return Files.getOwner(file).getName() + "'s";
+        } catch (IOException e) {
+            return "another user's";
+        }
+    }
+
     private static IOException busy(Path out) {
         return new IOException("another ntk4j is writing " + out);
     }
 
-    /** The claim of {@link #lock}: closing it deletes {@code OUT.lock} and releases the lock. */
+    /**
+     * The claim of {@link #lock}: closing it deletes {@code OUT.lock} (where this user may: not another user's file
+     * in a sticky directory such as /tmp, which is left unlocked for the next run) and releases the lock.
+     */
     public static final class RunLock implements AutoCloseable {
         private final Path file;
         private final Path key;
@@ -260,6 +340,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             released = true;
             try {
                 Files.deleteIfExists(file); // while locked: whoever opens it next finds it gone and retries
+            } catch (IOException e) {
+                // another user's file in a sticky directory (/tmp), or a directory made read-only meanwhile: left,
+                // unlocked once the channel closes, for the next run to take (as a killed run's)
             } finally {
                 try {
                     atPath.close();

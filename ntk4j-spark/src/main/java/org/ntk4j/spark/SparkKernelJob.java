@@ -625,7 +625,7 @@ public final class SparkKernelJob {
             TaskShare share = TaskShare.of(in.plan, executor, in.executorCores.getOrDefault(executor,
                     Runtime.getRuntime().availableProcessors()), in.taskCpus, Pointer.maxBytes(),
                     local || executor.equals(SparkContext$.MODULE$.DRIVER_IDENTIFIER()) ? in.plan.inputBytes() : 0,
-                    local, local ? 0 : TensorData.bytes(in.params) + TensorData.bytes(in.buffers));
+                    local, local ? 0 : TensorData.uncountedCopyBytes(in.params, in.buffers));
             return share.run(in.job, context, () -> {
                 // as in the local run: the plan's BLAS threads per tile (TilePlan.blasThreads: a GEMM split over
                 // threads is computed in blocks whose bits may depend on their size, so a tile's bits would

@@ -47,24 +47,25 @@ final class TaskShare {
      * @param shared true when the tasks read the inputs that {@code held} counts rather than copies of their own
      *     (local mode, {@link DriverInputs}): a task then adds one block's peak (and its cache) to them, and the
      *     inputs count once within the plan's budget
-     * @param paramBytes the bytes of the parameters and buffers that a task copies for itself when it does not share
-     *     the driver's (a cluster's executor); 0 when {@code shared}
+     * @param copyBytes the bytes that a task copies for itself, when it does not share the driver's tensors (a
+     *     cluster's executor), beyond what the plan's peak counts ({@link TensorData#uncountedCopyBytes}: its
+     *     buffers; its copy of the parameters is the one the plan counts); 0 when {@code shared}
      * @return the share
      * @throws IllegalStateException if one task needs more than the JVM's limit leaves
-     * @throws IllegalArgumentException if {@code paramBytes} is negative, or positive with {@code shared}
+     * @throws IllegalArgumentException if {@code copyBytes} is negative, or positive with {@code shared}
      */
     static TaskShare of(TilePlan plan, String executor, int cores, int taskCpus, long limit, long held,
-                        boolean shared, long paramBytes) {
-        if (paramBytes < 0 || shared && paramBytes != 0) {
-            throw new IllegalArgumentException("paramBytes: expected " + (shared ? "0 for tasks that share the "
-                    + "driver's parameters" : "at least 0") + ", got " + paramBytes);
+                        boolean shared, long copyBytes) {
+        if (copyBytes < 0 || shared && copyBytes != 0) {
+            throw new IllegalArgumentException("copyBytes: expected " + (shared ? "0 for tasks that share the "
+                    + "driver's tensors" : "at least 0") + ", got " + copyBytes);
         }
         long one = plan.withWorkers(1, plan.budgetBytes()).predictedPeakBytes();
         // shared: the inputs are held once, beside the tasks' blocks, as the local run holds them beside its
-        // workers' (the plan's budget counts them once); else each task holds its own copy within its share, and
-        // its own copy of the parameters: k tasks at once hold k copies, which the plan (made for a run that holds
-        // the caller's one copy outside its budget) does not count
-        long need = shared ? one - plan.inputBytes() : one + paramBytes;
+        // workers' (the plan's budget counts them once); else each task holds its own copy within its share. The
+        // parameters are in `one` (CostModel counts them in every block's peak): a cluster task's own copy is that
+        // one, not one more; what a task copies beyond the plan (its buffers) is added
+        long need = shared ? one - plan.inputBytes() : one + copyBytes;
         long room = limit > 0 ? limit - held : Long.MAX_VALUE;
         long memory = shared ? Math.min(plan.budgetBytes() - plan.inputBytes(), room)
                 : Math.min(plan.budgetBytes(), room);
@@ -72,7 +73,7 @@ final class TaskShare {
             throw new IllegalStateException("executor " + executor + ": its off-heap limit " + CostModel.human(limit)
                     + (held > 0 ? ", less the driver's inputs (" + CostModel.human(held) + ")," : "")
                     + " is below the " + CostModel.human(need) + " a task of this plan needs (" + (shared
-                    ? "one block" : paramBytes > 0 ? "the inputs, its copy of the parameters and one block"
+                    ? "one block" : copyBytes > 0 ? "the inputs, its copy of the buffers and one block"
                     : "the inputs and one block") + "); give executors more memory "
                     + "(spark.executor.memory) or plan with a smaller --memory");
         }
@@ -83,8 +84,8 @@ final class TaskShare {
         // a task's plan counts the inputs in its budget (TiledKernel keeps its cache within what the budget leaves
         // beside the plan's predicted peak, the inputs included): shared, the inputs plus the task's part of the rest
         long part = Math.max(need, memory / atOnce);
-        // the copy of the parameters is the task's, but not its plan's: its cache gets what is left beside it
-        long budget = shared ? plan.inputBytes() + part : part - paramBytes;
+        // the copy of the buffers is the task's, but not its plan's: its cache gets what is left beside it
+        long budget = shared ? plan.inputBytes() + part : part - copyBytes;
         return new TaskShare(executor, atOnce, need, plan.withWorkers(1, budget));
     }
 

@@ -53,6 +53,19 @@ final class TensorData implements Serializable {
         return bytes;
     }
 
+    /**
+     * The bytes of a task's copy of the parameters and buffers ({@link #toParams}) that the plan's predicted peak
+     * does not count: its buffers. The parameters are counted there already (CostModel counts them in every block's
+     * peak, as a local run holds the caller's one copy), and in a cluster's task that copy is the task's own.
+     *
+     * @param params the parameters a task copies (counted by the plan: not added)
+     * @param buffers the buffers a task copies
+     * @return bytes
+     */
+    static long uncountedCopyBytes(Map<String, TensorData> params, Map<String, TensorData> buffers) {
+        return bytes(buffers);
+    }
+
     /** New parameters with their buffers from {@link #of(Map)} of each (the caller closes them). */
     static Params toParams(Map<String, TensorData> params, Map<String, TensorData> buffers) {
         Map<String, Tensor> m = new LinkedHashMap<>();

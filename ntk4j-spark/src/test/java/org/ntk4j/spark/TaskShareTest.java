@@ -101,34 +101,65 @@ class TaskShareTest {
     }
 
     /**
-     * A cluster's task rebuilds its own copy of the parameters (and buffers) beside its copy of the inputs: each copy
-     * counts in the task's need, so the tasks at once hold no more than the executor's memory; before 2026-12-07 the
-     * copies were left out, k tasks holding k uncounted copies (ResNet-50's 100 MB each) beyond the limit.
+     * What a cluster's task copies beyond what the plan's peak counts (its buffers: {@link
+     * TensorData#uncountedCopyBytes}) counts in its need, so the tasks at once hold no more than the executor's memory,
+     * and its cache gets what its share leaves beside it.
      */
     @Test
-    void aClusterTaskCountsItsCopyOfTheParameters() {
+    void aClusterTaskCountsWhatItCopiesBeyondThePlan() {
         TilePlan roomy = plan(1L << 30);
         long one = roomy.withWorkers(1, roomy.budgetBytes()).predictedPeakBytes();
-        long params = one / 2;
-        long limit = 3 * one + one / 2; // three tasks without their parameters, two with them
+        long copy = one / 2;
+        long limit = 3 * one + one / 2; // three tasks without their copies, two with them
         int threads = roomy.blasThreads();
-        TaskShare s = TaskShare.of(roomy, "1", 8, 1, limit, 0, false, params);
-        assertThat(s.need()).isEqualTo(one + params);
+        TaskShare s = TaskShare.of(roomy, "1", 8, 1, limit, 0, false, copy);
+        assertThat(s.need()).isEqualTo(one + copy);
         assertThat(s.atOnce()).isEqualTo(Math.min(2, Math.max(1, 8 / threads)));
         assertThat(s.atOnce() * s.need()).isLessThanOrEqualTo(limit);
-        // a task's plan: its share less its copy of the parameters, which its cache cannot use
-        assertThat(s.plan().budgetBytes()).isEqualTo(limit / s.atOnce() - params);
-        assertThat(s.atOnce() * (s.plan().budgetBytes() + params)).isLessThanOrEqualTo(limit);
-        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, one + params - 1, 0, false, params))
+        // a task's plan: its share less its copy, which its cache cannot use
+        assertThat(s.plan().budgetBytes()).isEqualTo(limit / s.atOnce() - copy);
+        assertThat(s.atOnce() * (s.plan().budgetBytes() + copy)).isLessThanOrEqualTo(limit);
+        assertThatThrownBy(() -> TaskShare.of(roomy, "7", 8, 1, one + copy - 1, 0, false, copy))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("a task of this plan needs (the inputs, its copy of the parameters and one "
-                        + "block)");
-        // local mode: the tasks read the driver's parameters, as its inputs: no copy to count
+                .hasMessageContaining("a task of this plan needs (the inputs, its copy of the buffers and one block)");
+        // local mode: the tasks read the driver's tensors, as its inputs: no copy to count
         TaskShare shared = TaskShare.of(roomy, "driver", 8, 1, 0, roomy.inputBytes(), true, 0);
         assertThat(shared.need()).isEqualTo(one - roomy.inputBytes());
-        assertThatThrownBy(() -> TaskShare.of(roomy, "driver", 8, 1, 0, roomy.inputBytes(), true, params))
+        assertThatThrownBy(() -> TaskShare.of(roomy, "driver", 8, 1, 0, roomy.inputBytes(), true, copy))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("paramBytes: expected 0 for tasks that share the driver's parameters, got " + params);
+                .hasMessage("copyBytes: expected 0 for tasks that share the driver's tensors, got " + copy);
+    }
+
+    /**
+     * A cluster task's own copy of the parameters is the copy the plan's peak already counts (CostModel counts the
+     * parameters in every block's peak, as the local run holds the caller's one copy): counted again (2026-12-07,
+     * afternoon) a task needed the parameters twice, ran fewer tasks at once than fit, and an executor whose limit
+     * held the plan's peak exactly was refused. What the plan does not count is the buffers a task copies too.
+     */
+    @Test
+    void aClusterTaskCountsItsParametersOnceAsThePlanDoes() {
+        Model m = Zoo.parse("fcn(depth=2,width=1024,out=4)");
+        try (Params p = m.init(1, new int[] {8}, DType.F32)) {
+            TilePlan plan = TilePlanner.of(EmpiricalNtk.of(m, p), KernelKind.trace()).tile(16).budget(1L << 30)
+                    .workers(1).plan(64, 0, new int[] {8}, DType.F32);
+            long one = plan.withWorkers(1, plan.budgetBytes()).predictedPeakBytes();
+            long paramBytes = 0;
+            for (org.ntk4j.tensor.Tensor t : p.tensors().values()) {
+                paramBytes += 4L * t.size();
+            }
+            // the plan's one-worker peak holds the parameters (4 MiB here, most of it) beside the inputs
+            assertThat(paramBytes).isGreaterThan(one / 4);
+            assertThat(one).isGreaterThanOrEqualTo(plan.inputBytes() + paramBytes);
+            Map<String, TensorData> params = TensorData.of(p.tensors());
+            Map<String, TensorData> buffers = TensorData.of(p.buffers());
+            long copy = TensorData.uncountedCopyBytes(params, buffers);
+            assertThat(copy).isZero(); // no buffers
+            TaskShare s = TaskShare.of(plan, "1", 8, 1, one, 0, false, copy);
+            assertThat(s.need()).isEqualTo(one);
+            assertThat(s.atOnce()).isEqualTo(1);
+            TaskShare two = TaskShare.of(plan, "1", 8, 1, 2 * one, 0, false, copy);
+            assertThat(two.atOnce()).isEqualTo(Math.min(2, Math.max(1, 8 / plan.blasThreads())));
+        }
     }
 
     @Test
