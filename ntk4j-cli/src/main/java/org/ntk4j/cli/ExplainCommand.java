@@ -101,7 +101,7 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
         kernel.requireAxesFit(m, input);
         int[][] axes = kernel.axes();
         org.ntk4j.ntk.KernelKind kind =
-                KernelOptions.parsed("--kind", kernel.explicitAxes() ? "trace" : kernel.kind,
+                KernelOptions.parsed("--kind", kernel.kindText(0),
                         t -> org.ntk4j.ntk.KernelKind.parse(t, 0));
         if (!kernel.explicitAxes()) {
             KernelOptions.requireMethodApplies(explicit, kind);

@@ -130,7 +130,7 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
     public Integer call() throws Exception {
         DType dt = KernelOptions.parsed("--dtype", kernel.dtype, DType::parse);
         Method m = KernelOptions.parsed("--method", method, Method::parse);
-        org.ntk4j.ntk.KernelKind kind = KernelOptions.parsed("--kind", kernel.explicitAxes() ? "trace" : kernel.kind,
+        org.ntk4j.ntk.KernelKind kind = KernelOptions.parsed("--kind", kernel.kindText(seed),
                 t -> org.ntk4j.ntk.KernelKind.parse(t, seed));
         int[][] axes = kernel.axes();
         long budget = kernel.memoryBudget();

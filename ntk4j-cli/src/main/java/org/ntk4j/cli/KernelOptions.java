@@ -34,6 +34,28 @@ final class KernelOptions {
         return traceAxes != null || diagonalAxes != null;
     }
 
+    /**
+     * The --kind text the command computes: --kind itself, or, with --trace-axes or --diagonal-axes (which override
+     * the axis presets full, trace and diagonal), "trace" for the plain kernel of f(x) with those axes. A kind that
+     * projects the logits or sketches the parameters (pntk, pntk-unscaled, logit:K, probes:R, projected:K) is not a
+     * choice of axes: with explicit axes it is refused rather than dropped, since the user asked for two kernels.
+     *
+     * @param seed the seed the command parses seeded kinds with
+     * @return --kind as given, or "trace" with explicit axes
+     */
+    String kindText(long seed) {
+        if (!explicitAxes()) {
+            return kind;
+        }
+        org.ntk4j.ntk.KernelKind k = parsed("--kind", kind, t -> org.ntk4j.ntk.KernelKind.parse(t, seed));
+        if (!k.isAxesKind()) {
+            throw new IllegalArgumentException("--kind " + k + ": does not combine with "
+                    + (traceAxes != null ? "--trace-axes" : "--diagonal-axes") + ", which gives the plain kernel of "
+                    + "f(x) with those axes (the axes override only full, trace and diagonal); drop one");
+        }
+        return "trace";
+    }
+
     int[][] axes() {
         int[] t;
         int[] d;

@@ -179,7 +179,8 @@ final class Reports {
      * kernels to round-off, not to the 6 digits of {@link JsonReport#put}; the time and memory ratios, which move
      * from run to run, to 6. {@code full.singular_to_working_precision} tells the two meanings of a null
      * {@code condition_number_ratio} apart: NaN when the full kernel is singular (every row's λ_min and condition
-     * ratios), +∞ when only that kind's K is.
+     * ratios), +∞ when only that kind's K is (whose {@code lambda_min_ratio} is then 0: its λ_min, round-off, is
+     * taken as 0).
      */
     static JsonReport approx(ApproxSettings s, ApproximationReport r) {
         JsonReport json = approxHead(s).put("full.singular_to_working_precision", r.fullSingular());

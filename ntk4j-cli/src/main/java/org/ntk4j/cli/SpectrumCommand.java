@@ -12,6 +12,7 @@ import org.ntk4j.io.Npy;
 import org.ntk4j.io.Standardizer;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
@@ -198,19 +199,24 @@ public final class SpectrumCommand implements Callable<Integer> {
     }
 
     /**
-     * Whether the kernel's condition number is past what its own precision resolves: λ_min ≤ 0, or λ_max/λ_min
-     * above 1/u, u the unit round-off of the precision the kernel was computed or stored in (2^-53 for float64,
-     * 2^-24 for float32). The eigenvalues are computed in float64 whatever that precision, but a float32 kernel's
-     * entries, λ_max's among them, carry errors of u·|K| (float32 storage alone): a λ_min below λ_max·2^-24 is
-     * below the round-off of λ_max itself, so a condition number of 10^9 of a float32 kernel is not a measurement.
-     * (A deliberately lenient test, the one float64 kernels always had here: NumPy's matrix_rank tolerance
-     * λ_max·d·ε, which approx applies, is a worst case that would flag, for instance, the default 2,000-image float32
-     * pNTK, whose λ_min, 0.295776, its float64 counterpart reproduces to 2e-5: 0.295769.)
+     * Whether the kernel is singular to working precision: λ_min ≤ 0, or λ_min ≤ λ_max·d·ε (ε = 2^-52, d the
+     * side: NumPy's matrix_rank tolerance, the one approx applies), or, for a float32 kernel, λ_max/λ_min above
+     * 2^24, float32's 1/u. The first test is the float64 eigensolver's own: dsyevd's eigenvalues carry absolute
+     * errors up to about d·ε·λ_max (LAPACK's bound p(d)·ε·‖K‖₂), so a smaller positive λ_min is round-off as much
+     * as a negative one (duplicated examples give either sign; a positive one, near 1e-16·λ_max, read as a
+     * condition number of 10^15 when only 1/u = 2^53 was tested). The float32 test is the entries' own: a float32
+     * kernel carries errors of u·|K| from its storage alone, so a λ_min below λ_max·2^-24 is below the round-off of
+     * λ_max itself. (For float32 that test is deliberately lenient: d·2^-23, NumPy's worst case for float32, would
+     * flag, for instance, the default 2,000-image float32 pNTK, whose λ_min, 0.295776, its float64 counterpart
+     * reproduces to 2e-5: 0.295769.)
      */
     static boolean singularToWorkingPrecision(KernelSpectrum sp, DType precision) {
-        double condition = sp.conditionNumber();
-        double unitRoundOff = precision == DType.F32 ? 0x1p-24 : org.ntk4j.cpu.Lapack.SINGULAR_TO_WORKING_PRECISION;
-        return !(condition * unitRoundOff <= 1);
+        return ApproximationReport.numericallySingular(sp, DType.F64) || float32Unresolved(sp, precision);
+    }
+
+    /** A float32 kernel whose condition number is above 2^24 (or infinite). */
+    private static boolean float32Unresolved(KernelSpectrum sp, DType precision) {
+        return precision == DType.F32 && !(sp.conditionNumber() * 0x1p-24 <= 1);
     }
 
     private static String shortName(String what) {
@@ -226,12 +232,13 @@ public final class SpectrumCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "eigenvalues (float64, LAPACK dsyevd, %.2f s): λ_max %.6g, λ_min %.6g, %d ≤ 0%n",
                 seconds, sp.lambdaMax(), sp.lambdaMin(), sp.nonPositiveCount());
         double condition = sp.conditionNumber();
-        // past 1/u (u the unit round-off of the kernel's own precision: 2^53 for float64, 2^24 for float32) a
-        // positive λ_min is round-off as much as a negative one: say so, as for λ_min ≤ 0
+        // below the eigensolver's resolution (λ_max·d·ε) or, in float32, past 2^24 a positive λ_min is round-off as
+        // much as a negative one: say so, as for λ_min ≤ 0
         o.printf(Locale.ROOT, "trace %.6g, condition number %s%n", sp.trace(), !Double.isFinite(condition)
                 ? "inf (λ_min ≤ 0)" : String.format(Locale.ROOT, "%.6g", condition)
-                + (singular ? precision == DType.F32 ? " (above 2^24, float32's 1/u: singular to working precision)"
-                        : " (above 2^53: singular to working precision)" : ""));
+                + (!singular ? "" : float32Unresolved(sp, precision)
+                        ? " (above 2^24, float32's 1/u: singular to working precision)"
+                        : " (λ_min ≤ λ_max·d·ε, d = " + sp.dimension() + ": singular to working precision)"));
         o.printf(Locale.ROOT, "effective rank %.4g (exp of the entropy of λ/Σλ, Roy & Vetterli), participation ratio "
                 + "%.4g ((Σλ)²/Σλ²), of %d%n", sp.effectiveRank(), sp.participationRatio(), sp.dimension());
         double[] e = sp.eigenvalues();

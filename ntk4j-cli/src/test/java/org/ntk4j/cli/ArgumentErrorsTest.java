@@ -97,6 +97,24 @@ class ArgumentErrorsTest {
         assertThat(oneLineError("predict", "--t", "inf,0.5,∞")).isEqualTo("ntk4j: --t: time ∞ is given twice");
     }
 
+    /**
+     * --trace-axes and --diagonal-axes override the axis presets full, trace and diagonal, but a kind that projects the
+     * logits or sketches the parameters is refused with them rather than dropped: before, `--kind pntk --trace-axes
+     * 0` computed the plain kernel of f(x) traced over the examples, silently not the pNTK.
+     */
+    @Test
+    void aProjectingKindWithExplicitAxesIsRefused() {
+        for (String command : new String[] {"kernel", "explain"}) {
+            String data = command.equals("kernel") ? "--data" : "--n";
+            String value = command.equals("kernel") ? "synthetic:2,3" : "2";
+            assertThat(oneLineError(command, "--model", M, data, value, "--kind", "pntk", "--trace-axes", "0"))
+                    .isEqualTo("ntk4j: --kind pntk: does not combine with --trace-axes, which gives the plain kernel "
+                            + "of f(x) with those axes (the axes override only full, trace and diagonal); drop one");
+            assertThat(oneLineError(command, "--model", M, data, value, "--kind", "logit:1", "--diagonal-axes",
+                    "0")).startsWith("ntk4j: --kind logit:1: does not combine with --diagonal-axes,");
+        }
+    }
+
     @Test
     void unknownCommandAndExtraArgument() {
         assertThat(oneLineError("bogus")).isEqualTo("ntk4j: unknown command 'bogus'; see 'ntk4j --help'");

@@ -167,7 +167,7 @@ class SpectrumCommandTest {
         assertThat(run(2, "spectrum", sym.toString(), "--labels", "synthetic:2,3")[1]).contains("has no labels");
     }
 
-    /** λ_min ≤ 0 prints inf; a positive λ_min below λ_max/2^53 is as much round-off, and is named so. */
+    /** λ_min ≤ 0 prints inf; a positive λ_min below λ_max·d·ε is as much round-off, and is named so. */
     @Test
     void conditionNumbersPastWorkingPrecisionAreNamed() throws Exception {
         Path tiny = dir.resolve("tiny.npy");
@@ -180,15 +180,62 @@ class SpectrumCommandTest {
             Npy.write(zero, c);
         }
         assertThat(run(0, "spectrum", tiny.toString())[0])
-                .contains("condition number 1.00000e+17 (above 2^53: singular to working precision)\n");
+                .contains("condition number 1.00000e+17 (λ_min ≤ λ_max·d·ε, d = 2: singular to working precision)\n");
         assertThat(run(0, "spectrum", fine.toString())[0]).contains("condition number 1.00000e+15\n");
         assertThat(run(0, "spectrum", zero.toString())[0]).contains("condition number inf (λ_min ≤ 0)\n");
     }
 
     /**
+     * A float64 kernel is singular to working precision at NumPy's {@code matrix_rank} tolerance, λ_min ≤ λ_max·d·ε
+     * (the one {@code approx} applies), not only past 2^53: dsyevd's eigenvalues are exact only to about d·ε·λ_max.
+     * Duplicated examples (rows 0 and 7 of X the same, K = X Xᵀ, rank 7 of 8) leave a λ_min of round-off, which
+     * one BLAS returns positive (about 1e-16·λ_max: a condition number near 10^15 or 10^16, printed unflagged when
+     * below 2^53) and another negative; both are now flagged, in the text and the report. diag(1, ..., 1, 1e-15) of
+     * side 40 (exact eigenvalues; 1e-15 below 40·2^-52 = 8.9e-15, so matrix_rank says 39) is flagged too, and
+     * diag(1, 1e-15) of side 2 (above 2·2^-52 = 4.4e-16) is not.
+     */
+    @Test
+    void aFloat64KernelIsSingularAtTheMatrixRankTolerance() throws Exception {
+        int n = 8;
+        int p = 5;
+        double[] x = new double[n * p];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < p; j++) {
+                x[i * p + j] = Math.sin(3 * (i % 7) + 7 * j + 1); // row 7 is row 0
+            }
+        }
+        double[] gram = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                for (int c = 0; c < p; c++) {
+                    gram[i * n + j] += x[i * p + c] * x[j * p + c];
+                }
+            }
+        }
+        Path dup = dir.resolve("dup.npy");
+        Path diag = dir.resolve("diag.npy");
+        double[] d40 = new double[40 * 40];
+        for (int i = 0; i < 40; i++) {
+            d40[i * 40 + i] = i == 39 ? 1e-15 : 1;
+        }
+        try (Tensor g = Tensor.of(gram, n, n); Tensor d = Tensor.of(d40, 40, 40)) {
+            Npy.write(dup, g);
+            Npy.write(diag, d);
+        }
+        Path dupReport = dir.resolve("dup.json");
+        String dupOut = run(0, "spectrum", dup.toString(), "--report", dupReport.toString())[0];
+        assertThat(dupOut).containsPattern("condition number (inf \\(λ_min ≤ 0\\)|.*singular to working precision)");
+        assertThat(Files.readString(dupReport)).contains("\"singular_to_working_precision\": true");
+        Path diagReport = dir.resolve("diag.json");
+        assertThat(run(0, "spectrum", diag.toString(), "--report", diagReport.toString())[0])
+                .contains("condition number 1.00000e+15 (λ_min ≤ λ_max·d·ε, d = 40: singular to working precision)\n");
+        assertThat(Files.readString(diagReport)).contains("\"singular_to_working_precision\": true");
+    }
+
+    /**
      * A float32 kernel's round-off is float32's, whatever the float64 eigensolver: diag(1, 1e-9) stored in float32
      * has a condition number of 1e9, above 2^24 (λ_min below the round-off of λ_max itself), so it is flagged, in
-     * the text and the report, while the same matrix stored in float64 (below 2^53) is not; diag(1, 1e-6) in
+     * the text and the report, while the same matrix stored in float64 (1e-9 above 2·2^-52) is not; diag(1, 1e-6) in
      * float32 (1e6 < 2^24) is not either. Before, every kernel was judged by float64's 2^53, and the float32
      * kernel's 1e9 was printed as a measurement.
      */

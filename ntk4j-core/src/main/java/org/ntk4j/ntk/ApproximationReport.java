@@ -30,7 +30,8 @@ public final class ApproximationReport {
         /**
          * λ_min(K) / λ_min(Θ) over the training kernel; NaN when Θ is numerically singular
          * ({@link ApproximationReport#numericallySingular}), where its λ_min is round-off and the ratio means
-         * nothing.
+         * nothing; 0 when only K is, whose λ_min, round-off of either sign, is taken as 0 (as its condition number
+         * +∞ implies).
          */
         public final double lambdaMinRatio;
         /**
@@ -164,6 +165,9 @@ public final class ApproximationReport {
      * @param kinds the N×N kinds to compare with the full kernel (see {@link KernelKind})
      * @param diagReg diagonal regularisation, relative to trace/dimension of each training kernel
      * @return the report: one row per kind, and the full kernel's time and memory
+     * @throws IllegalArgumentException before any kernel is computed, if an argument is null, a kind is not N×N
+     *     ({@code full}, {@code diagonal}) or names a logit the model lacks, the model's outputs are not [N, O],
+     *     {@code yTrain} is not [N, O] or {@code xTest} holds no example
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           List<KernelKind> kinds, double diagReg) {
@@ -188,17 +192,20 @@ public final class ApproximationReport {
      * @param fullTrainKernel called once with the full training kernel Θ [N, N, O, O], which it may read but
      *     must not close or keep; null for none
      * @return the report: one row per kind, and the full kernel's time, memory and accuracy
-     * @throws IllegalArgumentException if {@code testLabels} does not have M entries
+     * @throws IllegalArgumentException if {@code testLabels} does not have M entries; before any kernel is computed,
+     *     if an argument other than {@code testLabels} and {@code fullTrainKernel} is null, a kind is not N×N
+     *     ({@code full}, {@code diagonal}) or names a logit the model lacks, the model's outputs are not [N, O],
+     *     {@code yTrain} is not [N, O] or {@code xTest} holds no example
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           int[] testLabels, List<KernelKind> kinds, double diagReg,
                                           java.util.function.Consumer<Tensor> fullTrainKernel) {
+        int o = requireComparable(ntk, xTrain, xTest, yTrain, kinds);
         if (testLabels != null && testLabels.length != xTest.dim(0)) {
             throw new IllegalArgumentException("approximation report: " + testLabels.length + " test labels for "
                     + xTest.dim(0) + " held-out inputs");
         }
         int n = xTrain.dim(0);
-        int o = yTrain.dim(1);
         long base = Tensor.liveBytes();
         Tensor.resetPeakBytes();
         long t0 = System.nanoTime();
@@ -264,10 +271,14 @@ public final class ApproximationReport {
                     }
                     // a singular Θ's λ_min is round-off (of either sign): no ratio to it means anything
                     boolean fullSingular = report.fullSingular;
-                    double condition = numericallySingular(spectrum, kTrain.dtype()) ? Double.POSITIVE_INFINITY
-                            : lmax / lmin;
+                    // a singular K's λ_min is round-off too (a tiny number of either sign, which divided by Θ's
+                    // reads as a measurement): it is taken as 0, the value its condition number +∞ already
+                    // implies, so the two figures agree
+                    boolean kindSingular = numericallySingular(spectrum, kTrain.dtype());
+                    double condition = kindSingular ? Double.POSITIVE_INFINITY : lmax / lmin;
+                    double kindMin = kindSingular ? 0 : lmin;
                     report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
-                            Math.abs(lmax - fmax) / Math.abs(fmax), fullSingular ? Double.NaN : lmin / fmin,
+                            Math.abs(lmax - fmax) / Math.abs(fmax), fullSingular ? Double.NaN : kindMin / fmin,
                             fullSingular ? Double.NaN : condition / (fmax / fmin),
                             Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
                             peak / (double) fullPeak, accuracy(pred, testLabels)));
@@ -279,6 +290,61 @@ public final class ApproximationReport {
         thetaTrain.close();
         thetaTest.close();
         return report;
+    }
+
+    /**
+     * Checks, before any kernel is computed, what the comparison needs: N×N kinds (each is read as K ⊗ I_O; full and
+     * diagonal have no such reading), a model with outputs [N, O] (the kinds that project the logits need them, and
+     * the regression targets are [N, O]), targets [N, O], at least one held-out input, and logits the model has.
+     *
+     * @param ntk the kernel to compare with
+     * @param xTrain training inputs [N, ...]
+     * @param xTest held-out inputs [M, ...]
+     * @param yTrain regression targets, [N, O] expected
+     * @param kinds the kinds to compare
+     * @return O, the model's outputs per example
+     */
+    private static int requireComparable(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
+                                         List<KernelKind> kinds) {
+        if (ntk == null || xTrain == null || xTest == null || yTrain == null || kinds == null) {
+            String name = ntk == null ? "ntk" : xTrain == null ? "xTrain" : xTest == null ? "xTest"
+                    : yTrain == null ? "yTrain" : "kinds";
+            throw new IllegalArgumentException(name + ": must not be null");
+        }
+        for (int i = 0; i < kinds.size(); i++) {
+            KernelKind kind = kinds.get(i);
+            if (kind == null) {
+                throw new IllegalArgumentException("kinds: entry " + i + " is null");
+            }
+            if (!kind.isSquare()) {
+                throw new IllegalArgumentException("kinds: " + kind + " is not an N×N kind (each kind is compared as "
+                        + "K ⊗ I_O with the full kernel); expected trace, pntk, pntk-unscaled, logit:K, probes:R or "
+                        + "projected:K");
+            }
+        }
+        if (xTrain.rank() < 1 || xTest.rank() < 1 || xTest.dim(0) < 1) {
+            throw new IllegalArgumentException((xTrain.rank() < 1 ? "xTrain: needs a batch axis" : xTest.rank() < 1
+                    ? "xTest: needs a batch axis" : "xTest: needs at least 1 held-out input") + ", got "
+                    + org.ntk4j.tensor.Shapes.str(xTrain.rank() < 1 ? xTrain.shape() : xTest.shape()));
+        }
+        int[] out = ntk.model().outputShape(org.ntk4j.tensor.Shapes.dropFirst(xTrain.shape()));
+        if (out.length != 1) {
+            throw new IllegalArgumentException("approximation report: needs a model with outputs [N, O], the model "
+                    + "gives [N] + " + org.ntk4j.tensor.Shapes.str(out));
+        }
+        int o = out[0];
+        int n = xTrain.dim(0);
+        if (yTrain.rank() != 2 || yTrain.dim(0) != n || yTrain.dim(1) != o) {
+            throw new IllegalArgumentException("yTrain: expected [" + n + ", " + o + "] (N training examples, O "
+                    + "outputs of the model), got " + org.ntk4j.tensor.Shapes.str(yTrain.shape()));
+        }
+        for (KernelKind kind : kinds) {
+            if (kind.family() == KernelKind.Family.LOGIT && kind.argument() >= o) {
+                throw new IllegalArgumentException("kinds: " + kind + " but the model has " + o + " outputs (0.."
+                        + (o - 1) + ")");
+            }
+        }
+        return o;
     }
 
     /**

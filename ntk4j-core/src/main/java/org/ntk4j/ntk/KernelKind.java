@@ -25,7 +25,10 @@ import org.ntk4j.nn.ParamScope;
  *       Johnson–Lindenstrauss projection of the P parameters to K dimensions (E[Π Πᵀ] = I): an unbiased
  *       estimate of {@code trace} whose variance falls like 1/K.</li>
  * </ul>
- * The N×N kinds are read as K ⊗ I_O when compared with the full kernel.
+ * The N×N kinds are read as K ⊗ I_O when compared with the full kernel. On outputs with more axes, [N, ..., O],
+ * {@code full}, {@code trace} and {@code diagonal} are neural-tangents' axes (trace_axes=(), (-1,), and
+ * diagonal_axes=(-1,) with trace_axes=()): the inner axes stay paired, so {@code trace} of [N, T, O] outputs is
+ * [N1, N2, T, T]; the other kinds need outputs [N, O] and refuse others.
  */
 public final class KernelKind {
     /** The families of kinds. */
@@ -285,7 +288,8 @@ public final class KernelKind {
     }
 
     /**
-     * Whether this kind is one N×N kernel, [N1, N2] (read as K ⊗ I_O against the full kernel).
+     * Whether this kind is one N×N kernel, [N1, N2] (read as K ⊗ I_O against the full kernel) for outputs [N, O];
+     * {@code trace} of outputs with more axes keeps the inner ones paired ([N1, N2, T, T] for [N, T, O]).
      *
      * @return true for every kind but {@code full} and {@code diagonal}
      */
@@ -354,7 +358,7 @@ public final class KernelKind {
     }
 
     /**
-     * Entries of the kernel rows of one example against {@code n2} examples.
+     * Entries of the kernel rows of one example against {@code n2} examples, for a model with outputs [N, O].
      *
      * @param n2 the examples of the other side
      * @param outputs O, the model's outputs per example

@@ -1,6 +1,7 @@
 package org.ntk4j.ntk;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.List;
@@ -86,6 +87,86 @@ class ApproximationReportTest {
         assertThat(r.table()).doesNotContain("singular");
         assertThat(r.rows().get(0).lambdaMinRatio).isBetween(1.3, 1.5); // 1.40 in float64 (the NumPy oracle)
         assertThat(r.rows().get(0).conditionNumberRatio).isBetween(0.45, 0.6); // 0.524 in float64
+    }
+
+    /**
+     * A kind of rank below N (projected:1 sketches each example's O = 2 output gradients into one dimension: rank
+     * at most 2 of N = 6) is singular while Θ (98 parameters, NO = 12) is not. Its λ_min is round-off of either
+     * sign, and its ratio to Θ's λ_min (it was -5.2e-13 here in float64) measures nothing: the report takes a
+     * singular K's λ_min as 0 (so the λ_min ratio is 0, as the condition ratio is +∞).
+     */
+    @Test
+    void aSingularKindHasLambdaMinRatioZeroNotItsRoundOff() {
+        Model m = Zoo.parse("fcn(depth=1,width=16,out=2)");
+        for (DType dtype : new DType[] {DType.F64, DType.F32}) {
+            Params p = m.init(3, new int[] {3}, dtype);
+            Tensor x = Tensor.randomNormal(dtype, 5, 6, 3);
+            Tensor xt = Tensor.randomNormal(dtype, 6, 4, 3);
+            Tensor y = ApproximationReport.randomOneHot(dtype, 6, 2, 1);
+            KernelKind projected = KernelKind.projected(1, 7);
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            try (Tensor k = ntk.kernel(projected, x, null); Tensor k64 = k.to(DType.F64)) {
+                // this K has rank at most 2 of 6: its four smallest eigenvalues are round-off
+                double[] e = Lapack.symmetricEigenvalues(k64);
+                assertThat(e[3]).as("%s", dtype).isLessThan(1e-6 * e[5]);
+            }
+            ApproximationReport r = ApproximationReport.run(ntk, x, xt, y, List.of(projected, KernelKind.pntk()),
+                    1e-4);
+            assertThat(r.fullSingular()).as("%s", dtype).isFalse();
+            ApproximationReport.Row singular = r.rows().get(0);
+            assertThat(singular.conditionNumberRatio).as("%s", dtype).isEqualTo(Double.POSITIVE_INFINITY);
+            assertThat(singular.lambdaMinRatio).as("%s", dtype).isEqualTo(0.0);
+            ApproximationReport.Row pntk = r.rows().get(1); // a nonsingular kind keeps its measured ratio
+            assertThat(pntk.lambdaMinRatio).as("%s", dtype).isGreaterThan(0.1);
+            assertThat(pntk.conditionNumberRatio).as("%s", dtype).isFinite().isPositive();
+        }
+    }
+
+    /**
+     * Bad arguments are refused in one line naming the argument, before the full kernel is computed: a kind that is
+     * not N×N (full and diagonal have no K ⊗ I_O reading; before, they failed after the full kernel with "index [0, 0]
+     * has rank 2, tensor has shape [4, 4, 3]"), null kinds, targets not [N, O], no held-out inputs, a logit the model
+     * does not have, and a model whose outputs are not [N, O] (a sequence model's [N, T, O]).
+     */
+    @Test
+    void badArgumentsAreRefusedNamingThem() {
+        Model m = Zoo.parse("fcn(depth=1,width=4,out=3)");
+        Params p = m.init(1, new int[] {2}, DType.F64);
+        EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+        Tensor x = Tensor.randomNormal(DType.F64, 1, 4, 2);
+        Tensor xt = Tensor.randomNormal(DType.F64, 2, 3, 2);
+        Tensor y = ApproximationReport.randomOneHot(DType.F64, 4, 3, 1);
+        List<KernelKind> trace = List.of(KernelKind.trace());
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.diagonal()), 1e-4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kinds: diagonal is not an N×N kind (each kind is compared as K ⊗ I_O with the full "
+                        + "kernel); expected trace, pntk, pntk-unscaled, logit:K, probes:R or projected:K");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.full()), 1e-4))
+                .hasMessageStartingWith("kinds: full is not an N×N kind");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, null, 1e-4))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("kinds: must not be null");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, java.util.Arrays.asList(KernelKind.trace(),
+                null), 1e-4)).isInstanceOf(IllegalArgumentException.class).hasMessage("kinds: entry 1 is null");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.logit(3)), 1e-4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("kinds: logit:3 but the model has 3 outputs (0..2)");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, ApproximationReport.randomOneHot(DType.F64, 4,
+                2, 1), trace, 1e-4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("yTrain: expected [4, 3] (N training examples, O outputs of the model), got [4, 2]");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, ApproximationReport.randomOneHot(DType.F64, 3,
+                3, 1), trace, 1e-4)).hasMessage("yTrain: expected [4, 3] (N training examples, O outputs of the "
+                + "model), got [3, 3]");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, Tensor.zeros(DType.F64, 0, 2), y, trace, 1e-4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("xTest: needs at least 1 held-out input, got [0, 2]");
+        Model sequence = KernelKindOracleTest.sequenceModel();
+        Params q = sequence.init(1, new int[] {4, 2}, DType.F64);
+        Tensor s = Tensor.randomNormal(DType.F64, 3, 3, 4, 2);
+        Tensor st = Tensor.randomNormal(DType.F64, 4, 2, 4, 2);
+        assertThatThrownBy(() -> ApproximationReport.run(EmpiricalNtk.of(sequence, q), s, st,
+                ApproximationReport.randomOneHot(DType.F64, 3, 3, 1), trace, 1e-4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("approximation report: needs a model with outputs [N, O], the model gives [N] + [4, 3]");
     }
 
     @Test

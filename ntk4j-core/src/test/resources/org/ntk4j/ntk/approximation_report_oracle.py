@@ -9,7 +9,8 @@ Independently of ntk4j's Java, with whole matrices at once:
     Theta as an NO x NO matrix (sample-major), K read as kron(K, I_O)
     relative Frobenius error    ||Theta - kron(K, I_O)||_F / ||Theta||_F
     lambda_max relative error   |lmax(K) - lmax(Theta)| / |lmax(Theta)|          (numpy.linalg.eigvalsh)
-    lambda_min ratio            lmin(K) / lmin(Theta);  NaN when Theta is singular to working precision
+    lambda_min ratio            lmin(K) / lmin(Theta);  NaN when Theta is singular to working precision;
+                                lmin(K) taken as 0 when K is (its computed lmin is round-off)
     condition number ratio      cond(K) / cond(Theta);  cond = inf for a singular kernel; NaN when Theta is singular
     singular                    lmin <= lmax * dim * eps (numpy.linalg.matrix_rank's tolerance)
     predictions                 Kt (K + r I)^-1 Y, r = 1e-4 * trace(K) / dim   (numpy.linalg.solve)
@@ -50,7 +51,7 @@ def report(name, d, kinds):
         frob = np.linalg.norm(full - np.kron(k, np.eye(o))) / np.linalg.norm(full)
         lmax = abs(ek[-1] - ef[-1]) / abs(ef[-1])
         cond_k = np.inf if singular(ek) else ek[-1] / ek[0]
-        lmin = np.nan if fs else ek[0] / ef[0]
+        lmin = np.nan if fs else (0.0 if singular(ek) else ek[0]) / ef[0]
         cond = np.nan if fs else cond_k / (ef[-1] / ef[0])
         p = predict(k, d['T_' + kind], d['y'])
         pred = np.linalg.norm(p - pf) / np.linalg.norm(pf)

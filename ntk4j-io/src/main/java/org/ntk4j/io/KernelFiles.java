@@ -21,7 +21,8 @@ public final class KernelFiles {
      * @param file the .npy file
      * @return the matrix, which the caller closes
      * @throws IllegalArgumentException if the file does not exist, is not square ([N, N] or [N, N, O, O]), is
-     *     empty, or holds a NaN or infinity (the message names its index)
+     *     empty, holds a NaN or infinity (the message names its index), or is more than one tensor of the type it
+     *     is read in holds (2^31-1 bytes: N·O above 23170 in float32, above 16383 in float64 or for integers)
      * @throws IOException if the file cannot be read or is not a valid .npy file
      */
     public static KernelMatrix readSquare(Path file) throws IOException {
@@ -53,18 +54,24 @@ public final class KernelFiles {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
         if (Files.isRegularFile(file)) {
-            // the header first (a pipe is read once, below): a kernel too large for one float64 tensor is refused
-            // as a kernel, not with the advice for data files (a data source's :N), which does not apply here
-            int[] s = Npy.readHeader(file).shape();
+            // the header first (a pipe is read once, below): a kernel too large for one tensor of the type it is
+            // read in (a float file its own, integers float64) is refused as a kernel, not with the advice for data
+            // files (a data source's :N), which does not apply here. The float64 copy (KernelMatrix) is off that
+            // limit, so a float32 file of side up to 23170 is read (N = 20000, kernel --out's default float32)
+            NpyHeader header = Npy.readHeader(file);
+            int[] s = header.shape();
             requireSquare(file, s);
-            double bytes = DType.F64.bytes();
+            DType read = header.dtype().tensorDType() != null ? header.dtype().tensorDType() : DType.F64;
+            double bytes = read.bytes();
             for (int d : s) {
                 bytes *= d; // a double: [N, N, O, O] of int sizes can pass a long
             }
             if (bytes > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: a kernel of shape %s "
-                        + "is %.4g bytes as float64, more than one tensor holds (2^31-1 bytes: N·O at most 16383); "
-                        + "the kernel is read whole, in float64", file, Shapes.str(s), bytes));
+                        + "is %.4g bytes as %s, more than one tensor holds (2^31-1 bytes: N·O at most 23170 in "
+                        + "float32, 16383 in float64 or for integers); the kernel is read whole, in its own type "
+                        + "(integers in float64)", file, Shapes.str(s), bytes, read == DType.F32 ? "float32"
+                        : "float64"));
             }
         }
         try (Tensor t = Npy.readFloating(file, DType.F64)) { // one pass: a pipe is read once

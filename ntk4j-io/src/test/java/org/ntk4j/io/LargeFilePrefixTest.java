@@ -392,21 +392,39 @@ class LargeFilePrefixTest {
     }
 
     /**
-     * A kernel file too large for one float64 tensor (spectrum reads it whole) is refused as a kernel, from its
-     * header, not with a data source's {@code :N} advice, which does not apply to a kernel.
+     * A kernel file too large for one tensor of the type it is read in (spectrum reads it whole: a float file in its
+     * own type, integers in float64, then copies it to float64 off the tensor limit) is refused as a kernel, from
+     * its header, not with a data source's {@code :N} advice, which does not apply to a kernel. A float32 kernel of
+     * side 20000 (1.6 GB, what {@code kernel --out} writes by default at N = 20000) fits one float32 tensor: it was
+     * refused as "3.200e+09 bytes as float64"; now it is read (here, a file cut after its header, refused as
+     * truncated, before anything is allocated). Float32 allows N·O up to 23170, float64 and integers 16383.
      */
     @Test
     void aKernelTooLargeForOneTensorIsRefusedAsAKernel() throws IOException {
         Path k = dir.resolve("K.npy");
         byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 20_000});
-        try (RandomAccessFile f = new RandomAccessFile(k.toFile(), "rw")) {
-            f.write(header);
-            f.setLength(header.length + 4L * 20_000 * 20_000);
-        }
+        Files.write(k, concat(header, new byte[16]));
         assertThatThrownBy(() -> KernelFiles.readSquareKernel(k))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(k + ": a kernel of shape [20000, 20000] is 3.200e+09 bytes as float64, more than one "
-                        + "tensor holds (2^31-1 bytes: N·O at most 16383); the kernel is read whole, in float64");
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(k + ": truncated .npy file: shape (20000, 20000) of '<f4' needs 1600000000 data bytes "
+                        + "after the " + header.length + "-byte header, the file has only 16");
+        String limits = ", more than one tensor holds (2^31-1 bytes: N·O at most 23170 in float32, 16383 in float64 "
+                + "or for integers); the kernel is read whole, in its own type (integers in float64)";
+        Object[][] cases = {{NpyDType.FLOAT32, 23_171, "2.148e+09 bytes as float32"},
+            {NpyDType.FLOAT64, 16_384, "2.147e+09 bytes as float64"},
+            {NpyDType.INT32, 20_000, "3.200e+09 bytes as float64"}};
+        for (Object[] c : cases) {
+            int side = (Integer) c[1];
+            Path big = dir.resolve("big" + side + ".npy");
+            byte[] h = NpyHeader.encode((NpyDType) c[0], new int[] {side, side});
+            try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
+                f.write(h);
+                f.setLength(h.length + ((NpyDType) c[0]).itemSize() * (long) side * side);
+            }
+            assertThatThrownBy(() -> KernelFiles.readSquareKernel(big))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(big + ": a kernel of shape [" + side + ", " + side + "] is " + c[2] + limits);
+        }
         Path rect = dir.resolve("R.npy");
         byte[] rectHeader = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 30_000});
         try (RandomAccessFile f = new RandomAccessFile(rect.toFile(), "rw")) {
