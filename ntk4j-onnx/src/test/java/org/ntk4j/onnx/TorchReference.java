@@ -66,12 +66,21 @@ final class TorchReference {
                 + "not checked here. apt-get install python3-torchvision to run it.");
     }
 
-    /** Runs a script from the test resources with arguments; returns its output, failing on a non-zero exit. */
+    /** The module of export helpers that some scripts import ({@code torch_export_reference.py}). */
+    private static final String SHARED_MODULE = "torch_export_reference.py";
+
+    /**
+     * Runs a script from the test resources with arguments, the shared module {@value #SHARED_MODULE} copied beside
+     * it; returns its output, failing on a non-zero exit.
+     */
     static String run(Path dir, String script, String... args) throws IOException, InterruptedException {
         Path file = dir.resolve(script);
-        if (!Files.exists(file)) {
-            try (InputStream s = TorchReference.class.getResourceAsStream(script)) {
-                Files.copy(s, file);
+        for (String resource : new String[] {script, SHARED_MODULE}) {
+            Path copy = dir.resolve(resource);
+            if (!Files.exists(copy)) {
+                try (InputStream s = TorchReference.class.getResourceAsStream(resource)) {
+                    Files.copy(s, copy);
+                }
             }
         }
         List<String> cmd = new java.util.ArrayList<>(List.of(PYTHON, file.toString()));

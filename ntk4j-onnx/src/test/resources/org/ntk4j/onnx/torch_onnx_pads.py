@@ -11,16 +11,9 @@ axis, no constant folding), x.npy, y.npy (PyTorch's forward pass), params.txt (t
 k.npy: the full eNTK from the Jacobian in float64 (torch.autograd.functional.jacobian), in ntk4j's layout
 [n1, n2, o, o'].
 """
-import argparse
-import os
-
-import numpy as np
 import torch
 
-try:
-    from torch.func import functional_call
-except ImportError:  # torch 1.13 (Debian)
-    from torch.nn.utils.stateless import functional_call
+from torch_export_reference import export_reference, main
 
 F = torch.nn.functional
 nn = torch.nn
@@ -131,41 +124,10 @@ def build(name):
     raise SystemExit("unknown model " + name)
 
 
-def reference(spec, out_root):
-    name, opset = spec.split(":")
-    opset = int(opset)
-    out_dir = os.path.join(out_root, "%s_%d" % (name, opset))
-    os.makedirs(out_dir, exist_ok=True)
+def reference(name, opset, out_dir):
     net, x = build(name)
-    net = net.double().eval()
-    torch.onnx.export(net, (x,), os.path.join(out_dir, "model.onnx"), input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
-                      do_constant_folding=False)
-    params = {n: p.detach() for n, p in net.named_parameters()}
-    with torch.no_grad():
-        y = net(x)
-    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
-    np.save(os.path.join(out_dir, "y.npy"), y.numpy())
-    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-        for p in params:
-            fh.write("%s %d\n" % (p, params[p].numel()))
-    n = x.shape[0]
-    names = list(params)
-    jac = torch.autograd.functional.jacobian(
-        lambda *ps: functional_call(net, dict(zip(names, ps)), (x,)), tuple(params[p] for p in names))
-    j = torch.cat([jp.reshape(n, y.shape[1], -1) for jp in jac], 2)
-    np.save(os.path.join(out_dir, "k.npy"), torch.einsum("nap,mbp->nmab", j, j).detach().contiguous().numpy())
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    for spec in a.model.split(","):
-        reference(spec, a.out)
+    export_reference(net, x, out_dir, opset)
 
 
 if __name__ == "__main__":
-    main()
+    main(reference)

@@ -13,16 +13,10 @@ forward pass), params.txt (the parameter names and sizes) and k.npy: the full eN
 float64 (torch.autograd.functional.jacobian: PyTorch's own backward rules), in ntk4j's layout
 [n1, n2, o, o'].
 """
-import argparse
-import os
-
 import numpy as np
 import torch
 
-try:
-    from torch.func import functional_call
-except ImportError:  # torch 1.13 (Debian)
-    from torch.nn.utils.stateless import functional_call
+from torch_export_reference import export_reference, main
 
 F = torch.nn.functional
 F32 = lambda v: float(np.float32(v))  # noqa: E731
@@ -162,44 +156,12 @@ def build(name, opset):
     raise SystemExit("unknown model " + name)
 
 
-def reference(spec, out_root):
-    name, opset = spec.split(":")
-    opset = int(opset)
-    out_dir = os.path.join(out_root, "%s_%d" % (name, opset))
-    os.makedirs(out_dir, exist_ok=True)
+def reference(name, opset, out_dir):
     net, x = build(name, opset)
-    net = net.double().eval()
-    torch.onnx.export(net, (x,), os.path.join(out_dir, "model.onnx"), input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
-                      do_constant_folding=False)
-    params = {n: p.detach() for n, p in net.named_parameters()}
-    if hasattr(net, "file32"):
-        net.file32 = True
-    with torch.no_grad():
-        y = net(x)
-    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
-    np.save(os.path.join(out_dir, "y.npy"), y.numpy())
-    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-        for p in params:
-            fh.write("%s %d\n" % (p, params[p].numel()))
-    n = x.shape[0]
-    names = list(params)
-    # torch.autograd.functional.jacobian (reverse mode, one output at a time; no vmap, which PReLU's kernel refuses)
-    jac = torch.autograd.functional.jacobian(
-        lambda *ps: functional_call(net, dict(zip(names, ps)), (x,)), tuple(params[p] for p in names))
-    j = torch.cat([jp.reshape(n, y.shape[1], -1) for jp in jac], 2)
-    np.save(os.path.join(out_dir, "k.npy"), torch.einsum("nap,mbp->nmab", j, j).detach().contiguous().numpy())
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    for spec in a.model.split(","):
-        reference(spec, a.out)
+    # file32: the module computes as the file does (float32 attributes) once exported
+    export_reference(net, x, out_dir, opset,
+                     lambda m: setattr(m, "file32", True) if hasattr(m, "file32") else None)
 
 
 if __name__ == "__main__":
-    main()
+    main(reference)
