@@ -104,6 +104,7 @@ final class Operators {
         // nn.ConvTranspose1d/2d: the adjoint of a convolution, ntk4j's conv_input_grad
         TABLE.put("ConvTranspose", Operators::convTranspose);
         // unrolled over the sequence, whose length is static
+        TABLE.put("RNN", Recurrent::rnn);
         TABLE.put("GRU", Recurrent::gru);
         TABLE.put("LSTM", Recurrent::lstm);
         TABLE.put("Einsum", Einsum::apply);
@@ -212,7 +213,7 @@ final class Operators {
      * and, where {@code atHi}, at hi (min(v, hi) = −max(−hi, −v)), else 0 there (−max(−v, −hi)): with atHi,
      * PyTorch's clamp, derivative 1 on the closed interval [lo, hi].
      */
-    private static Var clamp(Var v, double lo, double hi, boolean atHi) {
+    static Var clamp(Var v, double lo, double hi, boolean atHi) {
         Var y = lo > Double.NEGATIVE_INFINITY ? v.builder().scalar(lo, v.dtype()).max(v) : v;
         if (hi == Double.POSITIVE_INFINITY) {
             return y;

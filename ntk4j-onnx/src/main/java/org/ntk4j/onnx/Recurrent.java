@@ -4,6 +4,8 @@ import static org.ntk4j.onnx.Tracer.MIXED;
 import static org.ntk4j.onnx.Tracer.NONE;
 
 import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.ntk4j.graph.Var;
 import org.ntk4j.onnx.Tracer.Const;
 import org.ntk4j.onnx.Tracer.Ctx;
@@ -12,58 +14,83 @@ import org.ntk4j.onnx.Tracer.Value;
 import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
 
 /**
- * ONNX GRU and LSTM (what {@code nn.GRU} and {@code nn.LSTM} export to, one node per layer), unrolled over the
- * sequence, whose length the import knows: each step is products, sums, sigmoids and tanhs of existing primitives,
- * so every kernel method has their rules. The sequence is held batch-first, {@code [N, T, ...]}, as the values the
- * exporter's transposes give back; the outputs are views of it in the file's layout: Y {@code [T, dirs, N, H]},
- * Y_h and Y_c {@code [dirs, N, H]} (layout 0). The default activations only (sigmoid, tanh), no clip, no
- * peepholes, no sequence_lens shorter than the sequence, layout 0: what PyTorch writes; the rest is refused in one
- * line naming the attribute.
+ * ONNX RNN, GRU and LSTM (what {@code nn.RNN}, {@code nn.GRU} and {@code nn.LSTM} export to, one node per layer),
+ * unrolled over the sequence, whose length the import knows: each step is products, sums and activations of existing
+ * primitives, so every kernel method has their rules. The sequence is held batch-first, {@code [N, T, ...]}, as the
+ * values the exporter's transposes give back; at layout 0 (PyTorch's) the outputs are views of it in the file's
+ * layout: Y {@code [T, dirs, N, H]}, Y_h and Y_c {@code [dirs, N, H]}; at layout 1 (opset 14 on) X, the initial
+ * states and the outputs are batch-first and held as they are. Activations Sigmoid, Tanh and Relu in any slot,
+ * {@code clip} (applied to every gate's input before its activation; as onnxruntime, not to the LSTM's cell state
+ * before h); no peepholes, no {@code input_forget}, no sequence_lens shorter than the sequence: those are refused in
+ * one line naming the attribute.
  */
 final class Recurrent {
+    /** The activations that take no alpha or beta: those of PyTorch's exports and most others. */
+    private static final Map<String, UnaryOperator<Var>> ACTIVATIONS = Map.of("sigmoid", Var::sigmoid, "tanh",
+            Var::tanh, "relu", Var::relu);
+
     private Recurrent() {
     }
 
     /**
-     * GRU, gates z, r, h in W, R and B: {@code z = σ(x Wzᵀ + h Rzᵀ + Wbz + Rbz)}, r likewise, {@code n = tanh(x
-     * Whᵀ + r ⊙ (h Rhᵀ + Rbh) + Wbh)} for linear_before_reset = 1 (PyTorch's) or {@code tanh(x Whᵀ + (r ⊙ h) Rhᵀ +
-     * Rbh + Wbh)} for 0, {@code h' = (1 − z) ⊙ n + z ⊙ h}.
+     * RNN ({@code nn.RNN}, nonlinearity tanh or relu): {@code h' = f(x Wᵀ + h Rᵀ + Wb + Rb)}, f Tanh unless
+     * {@code activations} says otherwise.
      */
-    static Value[] gru(Ctx c) {
-        return run(c, 3, false);
+    static Value[] rnn(Ctx c) {
+        return run(c, 1);
     }
 
     /**
-     * LSTM, gates i, o, f, c in W, R and B: {@code i = σ(x Wiᵀ + h Riᵀ + Wbi + Rbi)}, o and f likewise, {@code c̃
-     * = tanh(...)}, {@code C' = f ⊙ C + i ⊙ c̃}, {@code h' = o ⊙ tanh(C')}.
+     * GRU, gates z, r, h in W, R and B: {@code z = f(x Wzᵀ + h Rzᵀ + Wbz + Rbz)}, r likewise, {@code n = g(x
+     * Whᵀ + r ⊙ (h Rhᵀ + Rbh) + Wbh)} for linear_before_reset = 1 (PyTorch's) or {@code g(x Whᵀ + (r ⊙ h) Rhᵀ +
+     * Rbh + Wbh)} for 0, {@code h' = (1 − z) ⊙ n + z ⊙ h}; f sigmoid and g tanh by default.
      */
-    static Value[] lstm(Ctx c) {
-        return run(c, 4, true);
+    static Value[] gru(Ctx c) {
+        return run(c, 3);
     }
 
-    private static Value[] run(Ctx c, int gates, boolean lstm) {
+    /**
+     * LSTM, gates i, o, f, c in W, R and B: {@code i = f(x Wiᵀ + h Riᵀ + Wbi + Rbi)}, o and f likewise, {@code c̃
+     * = g(...)}, {@code C' = f ⊙ C + i ⊙ c̃}, {@code h' = o ⊙ h(C')}; f sigmoid, g and h tanh by default.
+     */
+    static Value[] lstm(Ctx c) {
+        return run(c, 4);
+    }
+
+    private static Value[] run(Ctx c, int gates) {
         String op = c.op();
-        checkAttributes(c, lstm);
+        boolean lstm = gates == 4;
         String direction = c.attrString("direction", "forward");
         int dirs = switch (direction) {
             case "forward", "reverse" -> 1;
             case "bidirectional" -> 2;
             default -> throw c.error("direction must be forward, reverse or bidirectional, got '" + direction + "'");
         };
+        checkAttributes(c, lstm);
+        long layoutAttr = c.attrInt("layout", 0);
+        if (layoutAttr != 0 && layoutAttr != 1) {
+            throw c.error("layout must be 0 ([seq_length, batch, ...]) or 1 ([batch, seq_length, ...]), got "
+                    + layoutAttr);
+        }
+        boolean batchFirst = layoutAttr == 1;
+        List<List<UnaryOperator<Var>>> act = activations(c, gates, dirs);
+        UnaryOperator<Var> clip = clip(c);
         Traced x = c.traced(0);
         if (x.rank() != 3) {
-            throw c.error(op + " takes X [seq_length, batch, input_size], got " + Tracer.shapeText(x));
+            throw c.error(op + " takes X [" + (batchFirst ? "batch, seq_length" : "seq_length, batch")
+                    + ", input_size], got " + Tracer.shapeText(x));
         }
-        int steps = x.shape()[0];
-        int n = x.shape()[1];
+        int steps = x.shape()[batchFirst ? 1 : 0];
+        int n = x.shape()[batchFirst ? 0 : 1];
         int in = x.shape()[2];
         int h = Math.toIntExact(c.attrInt("hidden_size", -1));
         Traced w = c.traced(1);
         Traced r = c.traced(2);
         if (h < 1 || !java.util.Arrays.equals(w.shape(), new int[] {dirs, gates * h, in})
                 || !java.util.Arrays.equals(r.shape(), new int[] {dirs, gates * h, h})) {
+            String g = gates == 1 ? "" : gates + "·";
             throw c.error(op + " with hidden_size " + h + " and direction " + direction + " takes W [" + dirs + ", "
-                    + gates + "·hidden_size, " + in + "] and R [" + dirs + ", " + gates + "·hidden_size, hidden_size], "
+                    + g + "hidden_size, " + in + "] and R [" + dirs + ", " + g + "hidden_size, hidden_size], "
                     + "got " + Tracer.shapeText(w) + " and " + Tracer.shapeText(r));
         }
         Traced b = c.has(3) ? c.traced(3) : null;
@@ -83,9 +110,9 @@ final class Recurrent {
         }
         boolean linearBeforeReset = c.attrInt("linear_before_reset", 0) != 0;
         // the sequence batch-first: the exporter's Transpose of a batch-first input is a view of it
-        Var xs = swapFirstTwo(x);
-        Var[] initialH = initial(c, 5, dirs, n, h);
-        Var[] initialC = lstm ? initial(c, 6, dirs, n, h) : null;
+        Var xs = batchFirst ? x.var() : swapFirstTwo(x);
+        Var[] initialH = initial(c, 5, dirs, n, h, batchFirst);
+        Var[] initialC = lstm ? initial(c, 6, dirs, n, h, batchFirst) : null;
         // hs[t][d], h of direction d after the step at position t: [N, H]
         Var[][] hs = new Var[steps][dirs];
         Var[] lastH = new Var[dirs];
@@ -96,6 +123,9 @@ final class Recurrent {
             Var bd = b == null ? null : b.var().sliceInDim(0, d, d + 1, 1).reshape(2 * gates * h);
             Var wb = bd == null ? null : bd.sliceInDim(0, 0, gates * h, 1);
             Var rb = bd == null ? null : bd.sliceInDim(0, gates * h, 2 * gates * h, 1);
+            UnaryOperator<Var> f = act.get(d).get(0);
+            UnaryOperator<Var> g = gates == 1 ? null : act.get(d).get(1);
+            UnaryOperator<Var> hAct = lstm ? act.get(d).get(2) : null;
             // the input's projections for every step at once: [N, T, G·H]
             Var xw = xs.dotGeneral(wd, new int[] {2}, new int[] {1}, new int[0], new int[0]);
             boolean reverse = direction.equals("reverse") || d == 1;
@@ -107,21 +137,25 @@ final class Recurrent {
                 if (wb != null) {
                     gx = gx.add(wb);
                 }
-                if (lstm) {
-                    Var g = gx;
+                if (gates != 3) {
+                    Var pre = gx;
                     if (hp != null) {
-                        g = g.add(hp.dotGeneral(rd, new int[] {1}, new int[] {1}, new int[0], new int[0]));
+                        pre = pre.add(hp.dotGeneral(rd, new int[] {1}, new int[] {1}, new int[0], new int[0]));
                     }
                     if (rb != null) {
-                        g = g.add(rb);
+                        pre = pre.add(rb);
                     }
-                    Var i = gate(g, 0, h).sigmoid();
-                    Var o = gate(g, 1, h).sigmoid();
-                    Var f = gate(g, 2, h).sigmoid();
-                    Var cc = gate(g, 3, h).tanh();
-                    Var cn = cp == null ? i.mul(cc) : f.mul(cp).add(i.mul(cc));
-                    hp = o.mul(cn.tanh());
-                    cp = cn;
+                    if (!lstm) {
+                        hp = f.apply(clip.apply(pre));
+                    } else {
+                        Var i = f.apply(clip.apply(gate(pre, 0, h)));
+                        Var o = f.apply(clip.apply(gate(pre, 1, h)));
+                        Var fg = f.apply(clip.apply(gate(pre, 2, h)));
+                        Var cc = g.apply(clip.apply(gate(pre, 3, h)));
+                        Var cn = cp == null ? i.mul(cc) : fg.mul(cp).add(i.mul(cc));
+                        hp = o.mul(hAct.apply(cn));
+                        cp = cn;
+                    }
                 } else {
                     Var rz = gx.sliceInDim(1, 0, 2 * h, 1);
                     Var hr = null;
@@ -134,8 +168,8 @@ final class Recurrent {
                     }
                     // hr = h Rᵀ + Rb (zero without either)
                     Var zr = hr == null ? rz : rz.add(lastAxis(hr, 0, 2 * h));
-                    Var z = gate(zr, 0, h).sigmoid();
-                    Var reset = gate(zr, 1, h).sigmoid();
+                    Var z = f.apply(clip.apply(gate(zr, 0, h)));
+                    Var reset = f.apply(clip.apply(gate(zr, 1, h)));
                     Var cand = gate(gx, 2, h);
                     if (linearBeforeReset) {
                         if (hr != null) {
@@ -151,7 +185,7 @@ final class Recurrent {
                             cand = cand.add(rb.sliceInDim(0, 2 * h, 3 * h, 1));
                         }
                     }
-                    Var nn = cand.tanh();
+                    Var nn = g.apply(clip.apply(cand));
                     // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
                     hp = hp == null ? nn.sub(z.mul(nn)) : nn.add(z.mul(hp.sub(nn)));
                 }
@@ -160,7 +194,7 @@ final class Recurrent {
             lastH[d] = hp;
             lastC[d] = cp;
         }
-        // Y held [N, T, dirs, H], the file's [T, dirs, N, H] a view of it; Y_h and Y_c held [N, dirs, H]
+        // Y held [N, T, dirs, H]: at layout 0 the file's [T, dirs, N, H] a view of it; Y_h and Y_c held [N, dirs, H]
         Var[] perStep = new Var[steps];
         for (int t = 0; t < steps; t++) {
             Var[] ds = new Var[dirs];
@@ -169,7 +203,8 @@ final class Recurrent {
             }
             perStep[t] = Var.concatenate(2, ds);
         }
-        int batch = x.batch == 1 ? 0 : x.batch == NONE ? NONE : MIXED;
+        int xBatch = batchFirst ? 0 : 1;
+        int batch = x.batch == xBatch ? 0 : x.batch == NONE ? NONE : MIXED;
         if (w.batch != NONE || r.batch != NONE || b != null && b.batch != NONE) {
             batch = MIXED;
         }
@@ -178,18 +213,19 @@ final class Recurrent {
         // makes every output mix them too
         for (int i = 5; i <= (lstm ? 6 : 5); i++) {
             if (c.has(i) && c.in(i) instanceof Traced t && t.batch != NONE) {
-                batch = t.batch == 1 && batch != MIXED ? 0 : MIXED;
+                batch = t.batch == xBatch && batch != MIXED ? 0 : MIXED;
             }
         }
-        Traced y = new Traced(Var.concatenate(1, perStep), new int[] {1, 2, 0, 3}, batch == 0 ? 2 : batch);
-        Traced yh = last(lastH, n, h, batch);
+        Var held = Var.concatenate(1, perStep);
+        Traced y = batchFirst ? new Traced(held, batch)
+                : new Traced(held, new int[] {1, 2, 0, 3}, batch == 0 ? 2 : batch);
         Value[] out = new Value[c.node.getOutputCount()];
         out[0] = y;
         if (out.length > 1) {
-            out[1] = yh;
+            out[1] = last(lastH, n, h, batch, batchFirst);
         }
         if (out.length > 2) {
-            out[2] = last(lastC, n, h, batch);
+            out[2] = last(lastC, n, h, batch, batchFirst);
         }
         return out;
     }
@@ -221,13 +257,14 @@ final class Recurrent {
         return (held ? v.phys : v.phys.transpose(order)).reshape(s[1], s[0], s[2]);
     }
 
-    /** [dirs, N, H] held as [N, dirs, H]. */
-    private static Traced last(Var[] perDirection, int n, int h, int batch) {
+    /** [dirs, N, H] (layout 0) held as [N, dirs, H]; [N, dirs, H] (layout 1) as it is. */
+    private static Traced last(Var[] perDirection, int n, int h, int batch, boolean batchFirst) {
         Var[] ds = new Var[perDirection.length];
         for (int d = 0; d < ds.length; d++) {
             ds[d] = perDirection[d].reshape(n, 1, h);
         }
-        return new Traced(Var.concatenate(1, ds), new int[] {1, 0, 2}, batch == 0 ? 1 : batch);
+        Var held = Var.concatenate(1, ds);
+        return batchFirst ? new Traced(held, batch) : new Traced(held, new int[] {1, 0, 2}, batch == 0 ? 1 : batch);
     }
 
     /** Columns {@code from} to {@code to} of the last axis of {@code v} ([N, G·H] or [G·H]). */
@@ -241,51 +278,86 @@ final class Recurrent {
     }
 
     /**
-     * The initial state of each direction, [N, H], from input i ([dirs, N, H]); null for zeros (the input absent,
-     * or known at import to be zero: PyTorch's ConstantOfShape of zeros).
+     * The initial state of each direction, [N, H], from input i ([dirs, N, H]; [N, dirs, H] at layout 1); null for
+     * zeros (the input absent, or known at import to be zero: PyTorch's ConstantOfShape of zeros).
      */
-    private static Var[] initial(Ctx c, int i, int dirs, int n, int h) {
+    private static Var[] initial(Ctx c, int i, int dirs, int n, int h, boolean batchFirst) {
         Var[] r = new Var[dirs];
         if (!c.has(i)) {
             return r;
         }
         Value v = c.in(i);
-        if (!java.util.Arrays.equals(v.shape(), new int[] {dirs, n, h})) {
-            throw c.error("input " + i + " (initial state) must have shape [" + dirs + ", " + n + ", " + h + "], got "
-                    + Tracer.shapeText(v));
+        int[] want = batchFirst ? new int[] {n, dirs, h} : new int[] {dirs, n, h};
+        if (!java.util.Arrays.equals(v.shape(), want)) {
+            throw c.error("input " + i + " (initial state) must have shape " + java.util.Arrays.toString(want)
+                    + ", got " + Tracer.shapeText(v));
         }
         if (v instanceof Const k && !k.weightCandidate() && java.util.Arrays.stream(k.values()).allMatch(a -> a == 0)) {
             return r;
         }
-        Var held = swapFirstTwo(c.traced(i));
+        Var held = batchFirst ? c.traced(i).var() : swapFirstTwo(c.traced(i));
         for (int d = 0; d < dirs; d++) {
             r[d] = held.sliceInDim(1, d, d + 1, 1).reshape(n, h);
         }
         return r;
     }
 
-    private static void checkAttributes(Ctx c, boolean lstm) {
-        AttributeProto acts = c.attr("activations");
-        if (acts != null) {
-            List<String> dflt = lstm ? List.of("sigmoid", "tanh", "tanh") : List.of("sigmoid", "tanh");
-            for (int i = 0; i < acts.getStringsCount(); i++) {
-                String a = acts.getStrings(i).toStringUtf8();
-                if (!a.equalsIgnoreCase(dflt.get(i % dflt.size()))) {
-                    throw c.unsupported("activations=" + acts.getStringsList().stream()
-                            .map(com.google.protobuf.ByteString::toStringUtf8).toList() + " (only the default "
-                            + dflt + ")");
+    /**
+     * The activations of each direction, {@code dirs} lists of {@code slots} (1 for RNN, 2 for GRU, 3 for LSTM):
+     * the attribute lists one set a direction, forward first (the specification's and onnxruntime's rule: a
+     * bidirectional node of one set is refused, not guessed); absent, the specification's defaults.
+     */
+    private static List<List<UnaryOperator<Var>>> activations(Ctx c, int gates, int dirs) {
+        List<String> dflt = switch (gates) {
+            case 1 -> List.of("Tanh");
+            case 3 -> List.of("Sigmoid", "Tanh");
+            default -> List.of("Sigmoid", "Tanh", "Tanh");
+        };
+        AttributeProto attr = c.attr("activations");
+        List<String> names = attr == null ? dflt : attr.getStringsList().stream()
+                .map(com.google.protobuf.ByteString::toStringUtf8).toList();
+        // activation_alpha and activation_beta do not apply to these three (onnxruntime, too, reads them only for
+        // the activations that take them); LeakyRelu, Affine, HardSigmoid, ... are refused below
+        int slots = dflt.size();
+        if (attr != null && names.size() != slots * dirs) {
+            throw c.error("activations must list " + slots * dirs + " functions (" + slots + " a direction), got "
+                    + names);
+        }
+        List<List<UnaryOperator<Var>>> r = new java.util.ArrayList<>();
+        for (int d = 0; d < dirs; d++) {
+            List<UnaryOperator<Var>> set = new java.util.ArrayList<>();
+            for (int k = 0; k < slots; k++) {
+                String a = names.get(attr == null ? k : d * slots + k);
+                UnaryOperator<Var> fn = ACTIVATIONS.get(a.toLowerCase(java.util.Locale.ROOT));
+                if (fn == null) {
+                    throw c.unsupported("activations=" + names + " (only Sigmoid, Tanh and Relu)");
                 }
+                set.add(fn);
             }
+            r.add(set);
         }
-        if (c.attr("clip") != null) {
-            throw c.unsupported("clip=" + c.attrFloat("clip", 0f) + " (no clipping only)");
+        return r;
+    }
+
+    /**
+     * {@code clip}: every gate's input clamped to [−clip, clip] before its activation (the derivative 1 at the bounds,
+     * as torch.clamp's); absent, the identity. The specification says "the input of activations"; onnxruntime, the
+     * reference runtime, clips the gates only, not the LSTM's cell state before h, and so does this import.
+     */
+    private static UnaryOperator<Var> clip(Ctx c) {
+        if (c.attr("clip") == null) {
+            return v -> v;
         }
+        double clip = c.attrFloat("clip", 0f);
+        if (!(clip > 0) || Double.isInfinite(clip)) {
+            throw c.error("clip must be a positive finite threshold, got " + clip);
+        }
+        return v -> Operators.clamp(v, -clip, clip, true);
+    }
+
+    private static void checkAttributes(Ctx c, boolean lstm) {
         if (lstm && c.attrInt("input_forget", 0) != 0) {
             throw c.unsupported("input_forget=1 (only 0)");
-        }
-        if (c.attrInt("layout", 0) != 0) {
-            throw c.unsupported("layout=" + c.attrInt("layout", 0) + " (only 0, [seq_length, batch, ...], as PyTorch "
-                    + "writes)");
         }
     }
 }

@@ -1,0 +1,129 @@
+package org.ntk4j.onnx;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Params;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.Method;
+import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Recurrent layers beyond {@link OnnxAuditModelsTest}'s, by {@code torch_onnx_recurrent.py} (review, 2026-12-07, late
+ * afternoon): nn.RNN (tanh and relu, stacked, bidirectional, sequence-first, without bias, the whole sequence Y as the
+ * output), a 3-layer nn.GRU without bias whose initial state is read from each example (h_n the output), an nn.LSTM
+ * whose h0 and c0 are read from each example (c_n the output, the file's Y_c), a stacked nn.LSTM's whole sequence;
+ * and nodes PyTorch does not write (opset 14): layout=1, clip, activations other than the defaults (per direction),
+ * outputs left unnamed. Each imports exactly: the parameters are the module's, the
+ * examples first and independent, the forward pass and the full eNTK on 3 inputs by each method equal jacrev's
+ * within 1e-12, relative. What stays refused is refused in one line naming the node and the attribute.
+ */
+class OnnxRecurrentTest {
+    private static final double TOLERANCE = 1e-12;
+    private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
+        Method.STRUCTURED_DERIVATIVES};
+
+    @TempDir
+    static Path exports;
+    private static final TorchReference.Exports EXPORTS = TorchReference.Exports.torch("torch_onnx_recurrent.py");
+
+    private static Path reference(String name) throws IOException, InterruptedException {
+        return EXPORTS.in(exports, name);
+    }
+
+    /** nn.RNN exports as ONNX RNN (activations Tanh or Relu); before this review the operator was refused. */
+    @Test
+    void torchRnnsImportExactly() throws Exception {
+        for (String m : new String[] {"rnn_tanh_13", "rnn_tanh_17", "rnn_relu2bi_17", "rnn_y_17"}) {
+            assertThat(ops(m)).as(m).contains("RNN");
+            compare(reference(m));
+        }
+    }
+
+    /** nn.GRU and nn.LSTM configurations the audit did not export: states read from x, h_n, c_n and Y as outputs. */
+    @Test
+    void torchGrusAndLstmsImportExactly() throws Exception {
+        for (String m : new String[] {"gru3_h0x_17", "lstm_bi_cn_17", "lstm_y_17"}) {
+            compare(reference(m));
+        }
+        assertThat(ops("gru3_h0x_17")).contains("GRU");
+        assertThat(ops("lstm_bi_cn_17")).contains("LSTM");
+    }
+
+    /**
+     * layout=1 (X, the initial state and Y batch-first), clip (binding: the script checks that a wider one changes
+     * the output), activations Relu/Tanh per direction, Sigmoid/Tanh/Relu for an LSTM, Relu for one GRU
+     * direction's candidate, Y and Y_h left unnamed: each as the specification's equations compute it.
+     */
+    @Test
+    void handmadeNodesImportExactly() throws Exception {
+        for (String m : new String[] {"rnn_layout1", "lstm_clip_layout1", "gru_clip_bi"}) {
+            compare(reference(m));
+        }
+    }
+
+    /** Still refused, in one line naming the node and the attribute. */
+    @Test
+    void unsupportedAttributesAreRefusedInOneLine() throws Exception {
+        String[][] cases = {
+            {"refuse_leaky", "unsupported operator RNN with activations=[LeakyRelu] (only Sigmoid, Tanh and Relu) in "
+                + "node 'rec' (RNN)"},
+            {"refuse_actcount", "node 'rec' (GRU): activations must list 4 functions (2 a direction), got [Sigmoid, "
+                + "Tanh]"},
+            {"refuse_layout2", "node 'rec' (GRU): layout must be 0 ([seq_length, batch, ...]) or 1 ([batch, "
+                + "seq_length, ...]), got 2"},
+            {"refuse_seqlens", "unsupported operator LSTM with sequence_lens other than the sequence length 5 (packed "
+                + "sequences of several lengths) in node 'rec' (LSTM)"},
+            {"refuse_forget", "unsupported operator LSTM with input_forget=1 (only 0) in node 'rec' (LSTM)"},
+        };
+        for (String[] c : cases) {
+            Path file = reference(c[0]).resolve("model.onnx");
+            assertThatThrownBy(() -> OnnxModel.load(file)).as(c[0]).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith(file + ": " + c[1])
+                    .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+        }
+    }
+
+    private static Set<String> ops(String variant) throws IOException, InterruptedException {
+        Set<String> ops = new TreeSet<>();
+        OnnxModel.load(reference(variant).resolve("model.onnx")).graph().nodes.forEach(n -> ops.add(n.getOpType()));
+        return ops;
+    }
+
+    /**
+     * The export in {@code dir} against its script's files: the parameters (names, count), the examples first and
+     * independent, the forward pass and the eNTK by each method, within 1e-12 relative.
+     */
+    static void compare(Path dir) throws IOException {
+        String what = dir.getFileName().toString();
+        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
+        TorchReference.assertParameters(onnx, dir);
+        assertThat(onnx.independentExamples()).as(what).isTrue();
+        assertThat(OnnxTorchTest.valuesWithoutTheExampleAxisFirst(onnx, 5)).as(what).isEmpty();
+        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
+             Params params = onnx.params(DType.F64);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(f.shape()).as(what).containsExactly(y.shape());
+            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + what);
+            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + what);
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", what).isLessThan(TOLERANCE);
+            for (Method m : METHODS) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(ntk.shape()).as(what).containsExactly(k.shape());
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", what, m)
+                            .isLessThan(TOLERANCE);
+                }
+            }
+        }
+    }
+}

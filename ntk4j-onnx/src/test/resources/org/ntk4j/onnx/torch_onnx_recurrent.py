@@ -1,0 +1,289 @@
+"""Recurrent layers beyond the audit's (torch_onnx_audit.py) for ntk4j-onnx's OnnxRecurrentTest, in float64.
+
+    python3 torch_onnx_recurrent.py --out DIR
+
+Each case gets DIR/NAME/model.onnx, x.npy (3 examples), y.npy (the forward pass), params.txt (parameter names and
+sizes) and k.npy, the full eNTK K[n1, n2, a, b] from jacrev in ntk4j's layout [n1, n2, o1, o1', ...]:
+
+* exported by torch.onnx (opset 17, rnn_tanh also at 13; eval mode, a dynamic batch): nn.RNN (tanh; relu, 2 layers,
+  bidirectional, dropout, sequence-first; bias=False with the whole output sequence Y as the model's output), nn.GRU
+  (3 layers, no bias, dropout, an initial state read from each example, h_n as the output), nn.LSTM (bidirectional,
+  sequence-first, h0 and c0 read from each example, c_n as the output; 2 layers with the whole sequence as output);
+* built with onnx.helper at opset 14 (nodes PyTorch does not write), the reference the ONNX equations in torch: an
+  RNN at layout=1, bidirectional, activations Relu then Tanh, its initial state read from x; an LSTM at layout=1,
+  reverse, clip, activations Sigmoid, Tanh, Relu, Y_c the only output named; a bidirectional GRU with clip, its
+  backward direction's candidate activation Relu, sequence_lens (every example's full length) computed from x's shape;
+* refused (model.onnx only): an RNN with LeakyRelu, a bidirectional GRU with one set of activations (the
+  specification and onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an
+  LSTM with input_forget=1.
+"""
+import argparse
+import os
+
+import numpy as np
+import torch
+
+try:
+    from torch.func import functional_call, jacrev
+except ImportError:  # torch 1.13 (Debian): functorch
+    from functorch import jacrev
+    from torch.nn.utils.stateless import functional_call
+
+N, T, F = 3, 5, 4
+
+
+class Torch(torch.nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        self.pre = None
+        if name == "rnn_tanh":
+            self.rnn = torch.nn.RNN(F, 6, batch_first=True)
+            self.out = torch.nn.Linear(6, 3)
+        elif name == "rnn_relu2bi":
+            self.rnn = torch.nn.RNN(F, 5, num_layers=2, nonlinearity="relu", bidirectional=True, dropout=0.3)
+            self.out = torch.nn.Linear(10, 3)
+        elif name == "rnn_y":
+            self.rnn = torch.nn.RNN(F, 5, bias=False, batch_first=True)
+        elif name == "gru3_h0x":
+            self.pre = torch.nn.Linear(F, 15)
+            self.rnn = torch.nn.GRU(F, 5, num_layers=3, bias=False, dropout=0.5, batch_first=True)
+        elif name == "lstm_bi_cn":
+            self.pre = torch.nn.Linear(F, 20)
+            self.rnn = torch.nn.LSTM(F, 5, bidirectional=True)
+        elif name == "lstm_y":
+            self.rnn = torch.nn.LSTM(F, 5, num_layers=2)
+        else:
+            raise SystemExit("unknown model " + name)
+
+    def forward(self, x):
+        # functional_call (torch 1.13) replaces the weights as attributes; the RNN computes with _flat_weights
+        self.rnn._flat_weights = [getattr(self.rnn, w) for w in self.rnn._flat_weights_names]
+        n = self.name
+        if n == "rnn_tanh":
+            o, _ = self.rnn(x)
+            return self.out(o[:, -1])
+        if n == "rnn_relu2bi":
+            _, h = self.rnn(x.transpose(0, 1))
+            return self.out(torch.cat([h[-2], h[-1]], 1))
+        if n == "rnn_y":
+            return self.rnn(x)[0]
+        if n == "gru3_h0x":
+            h0 = torch.tanh(self.pre(x[:, 0])).reshape(x.shape[0], 3, 5).transpose(0, 1).contiguous()
+            return self.rnn(x, h0)[1].transpose(0, 1)
+        if n == "lstm_bi_cn":
+            s = torch.tanh(self.pre(x[:, -1])).reshape(x.shape[0], 4, 5).transpose(0, 1)
+            _, (h, c) = self.rnn(x.transpose(0, 1), (s[:2].contiguous(), s[2:].contiguous()))
+            return c.transpose(0, 1)
+        return self.rnn(x.transpose(0, 1))[0].transpose(0, 1)
+
+
+def contracted(jac, params, n, shape):
+    """sum_p J_p J_p^T in ntk4j's layout [n1, n2, o1, o1', ...] for outputs of per-example shape `shape`."""
+    k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
+            for p, j in jac.items())
+    r = len(shape)
+    k = k.reshape([n, n] + shape + shape).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
+    return k.detach().contiguous().numpy()
+
+
+def save(out_dir, x, y, params, f):
+    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
+    np.save(os.path.join(out_dir, "y.npy"), y.detach().numpy())
+    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
+        for p in params:
+            fh.write("%s %d\n" % (p, params[p].numel()))
+    np.save(os.path.join(out_dir, "k.npy"), contracted(jacrev(f)(params), params, N, list(y.shape[1:])))
+
+
+def exported(name, opset, out_dir):
+    torch.manual_seed(0)
+    net = Torch(name).double().eval()
+    x = torch.randn(N, T, F, dtype=torch.float64)
+    torch.onnx.export(net, (x,), os.path.join(out_dir, "model.onnx"), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
+                      do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+    params = {k: p.detach() for k, p in net.named_parameters()}
+    with torch.no_grad():
+        y = net(x)
+    save(out_dir, x, y, params, lambda ps: functional_call(net, ps, (x,)))
+
+
+ACTS = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Relu": torch.relu}
+
+
+def onnx_recurrent(kind, x, w, r, b, h0, c0, acts, clip, direction, lbr=1):
+    """The ONNX specification's RNN, GRU or LSTM on x [T, N, I] (layout 0 tensors): Y [T, dirs, N, H], Y_h, Y_c."""
+    dirs = w.shape[0]
+    h = r.shape[2]
+    slots = {"RNN": 1, "GRU": 2, "LSTM": 3}[kind]
+    assert len(acts) == slots * dirs
+    # the file holds clip as a float32 (gru_clip_bi's 0.9 is 0.89999997615814...)
+    clip = float(np.float32(clip)) if clip else None
+    cl = (lambda v: v.clamp(-clip, clip)) if clip else (lambda v: v)
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        f, g, hh = [ACTS[a] for a in (acts[d * slots:(d + 1) * slots] + ["Tanh", "Tanh"])[:3]]
+        wd, rd = w[d], r[d]
+        wb, rb = b[d].chunk(2)
+        hp = h0[d] if h0 is not None else torch.zeros(x.shape[1], h, dtype=x.dtype)
+        cp = c0[d] if c0 is not None else torch.zeros(x.shape[1], h, dtype=x.dtype)
+        out = [None] * x.shape[0]
+        order = range(x.shape[0])
+        if direction == "reverse" or d == 1:
+            order = reversed(order)
+        for t in order:
+            xt = x[t]
+            if kind == "RNN":
+                hp = f(cl(xt @ wd.t() + hp @ rd.t() + wb + rb))
+            elif kind == "LSTM":
+                gi, go, gf, gc = (xt @ wd.t() + hp @ rd.t() + wb + rb).split(h, 1)
+                cp = f(cl(gf)) * cp + f(cl(gi)) * g(cl(gc))
+                hp = f(cl(go)) * hh(cp)
+            else:
+                xz, xr, xh = (xt @ wd.t() + wb).split(h, 1)
+                hz, hr, hh_ = (hp @ rd.t() + rb).split(h, 1)
+                z = f(cl(xz + hz))
+                rr = f(cl(xr + hr))
+                assert lbr == 1
+                n = g(cl(xh + rr * hh_))
+                hp = (1 - z) * n + z * hp
+            out[t] = hp
+        ys.append(torch.stack(out))
+        hs.append(hp)
+        cs.append(cp)
+    return torch.stack(ys, 1), torch.stack(hs), torch.stack(cs)
+
+
+def handmade(name, out_dir):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    torch.manual_seed(2)
+    x = torch.randn(N, T, F, dtype=torch.float64)
+    h = 5
+    extra = []
+    if name == "rnn_layout1":
+        dirs, kind, gates = 2, "RNN", 1
+        attrs = dict(layout=1, direction="bidirectional", activations=["Relu", "Tanh"])
+        nodes = [helper.make_node("Gather", ["x", "zero"], ["x0"], axis=1),
+                 helper.make_node("MatMul", ["x0", "P"], ["p"]),
+                 helper.make_node("Tanh", ["p"], ["pt"]),
+                 helper.make_node("Reshape", ["pt", "shape"], ["h0"]),
+                 helper.make_node("RNN", ["x", "W", "R", "B", "", "h0"], ["y"], hidden_size=h, **attrs)]
+        extra = [numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"),
+                 numpy_helper.from_array(np.array([-1, 2, h], dtype=np.int64), "shape")]
+        out_shape = ["N", T, 2, h]
+    elif name == "lstm_clip_layout1":
+        dirs, kind, gates = 1, "LSTM", 4
+        attrs = dict(layout=1, direction="reverse", clip=0.75, activations=["Sigmoid", "Tanh", "Relu"])
+        nodes = [helper.make_node("LSTM", ["x", "W", "R", "B"], ["", "", "yc"], hidden_size=h, **attrs),
+                 helper.make_node("Reshape", ["yc", "shape"], ["y"])]
+        extra = [numpy_helper.from_array(np.array([-1, h], dtype=np.int64), "shape")]
+        out_shape = ["N", h]
+    else:  # gru_clip_bi
+        dirs, kind, gates = 2, "GRU", 3
+        attrs = dict(direction="bidirectional", clip=0.9, linear_before_reset=1, activations=["Sigmoid", "Tanh", "Sigmoid", "Relu"])
+        # sequence_lens, every example's full length, computed from x's shape: Shape, Gather, Expand, Cast
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("Shape", ["x"], ["sh"]),
+                 helper.make_node("Gather", ["sh", "one"], ["len"], axis=0),
+                 helper.make_node("Slice", ["sh", "zero1", "one1"], ["nb"]),
+                 helper.make_node("Expand", ["len", "nb"], ["lens64"]),
+                 helper.make_node("Cast", ["lens64"], ["lens"], to=TensorProto.INT32),
+                 helper.make_node("GRU", ["xt", "W", "R", "B", "lens"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+        out_shape = ["N", 2, h]
+        extra = [numpy_helper.from_array(np.array(1, dtype=np.int64), "one"),
+                 numpy_helper.from_array(np.array([0], dtype=np.int64), "zero1"),
+                 numpy_helper.from_array(np.array([1], dtype=np.int64), "one1")]
+    params = {"W": torch.randn(dirs, gates * h, F, dtype=torch.float64),
+              "R": torch.randn(dirs, gates * h, h, dtype=torch.float64) / 2,
+              "B": torch.randn(dirs, 2 * gates * h, dtype=torch.float64) / 2}
+    if name == "rnn_layout1":
+        params["P"] = torch.randn(F, 2 * h, dtype=torch.float64) / 2
+    inits = [numpy_helper.from_array(v.numpy(), k) for k, v in params.items()] + extra
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", T, F])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, out_shape)], inits)
+    onnx.checker.check_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
+              os.path.join(out_dir, "model.onnx"))
+
+    def f(ps):
+        xs = x.transpose(0, 1)
+        if name == "rnn_layout1":
+            h0 = torch.tanh(x[:, 0] @ ps["P"]).reshape(N, 2, h).transpose(0, 1)
+            y, _, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], h0, None, attrs["activations"], None,
+                                     attrs["direction"])
+            return y.permute(2, 0, 1, 3)  # layout 1: [N, T, dirs, H]
+        if name == "lstm_clip_layout1":
+            _, _, c = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
+                                     attrs["clip"], attrs["direction"])
+            return c[0]
+        _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
+                                  attrs["clip"], attrs["direction"])
+        return yh.transpose(0, 1)
+    y = f(params)
+    if "clip" in attrs:
+        # the clip binds: some gate inputs lie beyond it (checked with the bound tripled: the output changes)
+        wide = dict(attrs, clip=3 * attrs["clip"])
+        attrs_saved = attrs
+        attrs = wide
+        assert (f(params) - y).abs().max() > 1e-3, name
+        attrs = attrs_saved
+    save(out_dir, x, y, params, f)
+
+
+def refused(name, out_dir):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    h = 2
+    batch = "N"
+    ins = ["xt", "W", "R"]
+    if name == "refuse_leaky":
+        kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"], activation_alpha=[0.1])
+    elif name == "refuse_actcount":
+        kind, gates, attrs = "GRU", 3, dict(direction="bidirectional", activations=["Sigmoid", "Tanh"])
+    elif name == "refuse_layout2":
+        kind, gates, attrs = "GRU", 3, dict(layout=2)
+    elif name == "refuse_seqlens":
+        kind, gates, attrs = "LSTM", 4, {}
+        batch = N
+        ins = ["xt", "W", "R", "", "lens"]
+    else:
+        kind, gates, attrs = "LSTM", 4, dict(input_forget=1)
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    inits = [numpy_helper.from_array(np.ones((dirs, gates * h, F)), "W"),
+             numpy_helper.from_array(np.ones((dirs, gates * h, h)), "R"),
+             numpy_helper.from_array(np.array([5, 4, 5], dtype=np.int32), "lens")]
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             helper.make_node(kind, ins, ["y"], name="rec", hidden_size=h, **attrs)]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [batch, T, F])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
+              os.path.join(out_dir, "model.onnx"))
+
+
+EXPORTED = {"rnn_tanh": (13, 17), "rnn_relu2bi": (17,), "rnn_y": (17,), "gru3_h0x": (17,), "lstm_bi_cn": (17,),
+            "lstm_y": (17,)}
+HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi")
+REFUSED = ("refuse_leaky", "refuse_actcount", "refuse_layout2", "refuse_seqlens", "refuse_forget")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    for name, opsets in EXPORTED.items():
+        for opset in opsets:
+            d = os.path.join(a.out, "%s_%d" % (name, opset))
+            os.makedirs(d, exist_ok=True)
+            exported(name, opset, d)
+    for name in HANDMADE + REFUSED:
+        d = os.path.join(a.out, name)
+        os.makedirs(d, exist_ok=True)
+        (handmade if name in HANDMADE else refused)(name, d)
+
+
+if __name__ == "__main__":
+    main()
