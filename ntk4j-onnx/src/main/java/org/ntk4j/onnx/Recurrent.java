@@ -25,7 +25,10 @@ import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
  * one line naming the attribute.
  */
 final class Recurrent {
-    /** The activations that take no alpha or beta: those of PyTorch's exports and most others. */
+    /**
+     * The activations imported, those of PyTorch's exports: the others (Softsign, Softplus and those that take alpha
+     * or beta) are refused.
+     */
     private static final Map<String, UnaryOperator<Var>> ACTIVATIONS = Map.of("sigmoid", Var::sigmoid, "tanh",
             Var::tanh, "relu", Var::relu);
 
@@ -305,7 +308,9 @@ final class Recurrent {
     /**
      * The activations of each direction, {@code dirs} lists of {@code slots} (1 for RNN, 2 for GRU, 3 for LSTM):
      * the attribute lists one set a direction, forward first (the specification's and onnxruntime's rule: a
-     * bidirectional node of one set is refused, not guessed); absent, the specification's defaults.
+     * bidirectional node of one set is refused, not guessed); absent, the specification's defaults. One exception,
+     * onnxruntime's: an RNN of one direction may list two, the form of the schema's default ["Tanh", "Tanh"], and
+     * runs the first, as onnxruntime does (the file runs there; a tool that writes the default out is not refused).
      */
     private static List<List<UnaryOperator<Var>>> activations(Ctx c, int gates, int dirs) {
         List<String> dflt = switch (gates) {
@@ -319,9 +324,10 @@ final class Recurrent {
         // activation_alpha and activation_beta do not apply to these three (onnxruntime, too, reads them only for
         // the activations that take them); LeakyRelu, Affine, HardSigmoid, ... are refused below
         int slots = dflt.size();
-        if (attr != null && names.size() != slots * dirs) {
-            throw c.error("activations must list " + slots * dirs + " functions (" + slots + " a direction), got "
-                    + names);
+        boolean firstOfTwo = gates == 1 && dirs == 1 && names.size() == 2;
+        if (attr != null && names.size() != slots * dirs && !firstOfTwo) {
+            throw c.error("activations must list " + slots * dirs + (slots * dirs == 1 ? " function (" : " functions (")
+                    + slots + " a direction), got " + names);
         }
         List<List<UnaryOperator<Var>>> r = new java.util.ArrayList<>();
         for (int d = 0; d < dirs; d++) {

@@ -22,9 +22,9 @@ import org.ntk4j.tensor.Tensor;
  * output), a 3-layer nn.GRU without bias whose initial state is read from each example (h_n the output), an nn.LSTM
  * whose h0 and c0 are read from each example (c_n the output, the file's Y_c), a stacked nn.LSTM's whole sequence;
  * and nodes PyTorch does not write (opset 14): layout=1, clip, activations other than the defaults (per direction),
- * outputs left unnamed. Each imports exactly: the parameters are the module's, the
- * examples first and independent, the forward pass and the full eNTK on 3 inputs by each method equal jacrev's
- * within 1e-12, relative. What stays refused is refused in one line naming the node and the attribute.
+ * outputs left unnamed; Relu's kink and clip's bounds hit exactly. Each imports exactly: the parameters are the
+ * module's, the examples first and independent, the forward pass and the full eNTK on 3 inputs by each method equal
+ * jacrev's within 1e-12, relative. What stays refused is refused in one line naming the node and the attribute.
  */
 class OnnxRecurrentTest {
     private static final double TOLERANCE = 1e-12;
@@ -44,6 +44,29 @@ class OnnxRecurrentTest {
     void torchRnnsImportExactly() throws Exception {
         for (String m : new String[] {"rnn_tanh_13", "rnn_tanh_17", "rnn_relu2bi_17", "rnn_y_17"}) {
             assertThat(ops(m)).as(m).contains("RNN");
+            compare(reference(m));
+        }
+    }
+
+    /**
+     * nn.RNN(nonlinearity="relu") with every unit exactly at Relu's kink at the first step (x zero there, b_hh =
+     * -b_ih): the derivative there is PyTorch's, 0, so the eNTK equals autograd's (review, 2026-12-07).
+     */
+    @Test
+    void torchReluRnnAtItsKinkImportsExactly() throws Exception {
+        assertThat(ops("rnn_relu_kink_17")).contains("RNN");
+        compare(reference("rnn_relu_kink_17"));
+    }
+
+    /**
+     * An RNN node with clip 0.5 whose first step in each direction is exactly at the bounds ±0.5 (Relu and Tanh) and at
+     * Relu's kink: torch.clamp's derivative 1 at the bounds, relu's 0 at 0. And a forward RNN node listing two
+     * activations, the form of the schema's default ["Tanh", "Tanh"]: onnxruntime runs the first (here Relu), so does
+     * the import; it was refused (review, 2026-12-07).
+     */
+    @Test
+    void rnnNodesAtClipsBoundsAndWithTheDefaultsFormImportExactly() throws Exception {
+        for (String m : new String[] {"rnn_kinks", "rnn_acts2"}) {
             compare(reference(m));
         }
     }
@@ -78,6 +101,9 @@ class OnnxRecurrentTest {
                 + "node 'rec' (RNN)"},
             {"refuse_actcount", "node 'rec' (GRU): activations must list 4 functions (2 a direction), got [Sigmoid, "
                 + "Tanh]"},
+            {"refuse_clip", "node 'rec' (RNN): clip must be a positive finite threshold, got -1.0"},
+            {"refuse_rnnacts3", "node 'rec' (RNN): activations must list 1 function (1 a direction), got [Tanh, "
+                + "Tanh, Tanh]"},
             {"refuse_layout2", "node 'rec' (GRU): layout must be 0 ([seq_length, batch, ...]) or 1 ([batch, "
                 + "seq_length, ...]), got 2"},
             {"refuse_seqlens", "unsupported operator LSTM with sequence_lens other than the sequence length 5 (packed "

@@ -13,7 +13,11 @@ sizes) and k.npy, the full eNTK K[n1, n2, a, b] from jacrev in ntk4j's layout [n
   RNN at layout=1, bidirectional, activations Relu then Tanh, its initial state read from x; an LSTM at layout=1,
   reverse, clip, activations Sigmoid, Tanh, Relu, Y_c the only output named; a bidirectional GRU with clip, its
   backward direction's candidate activation Relu, sequence_lens (every example's full length) computed from x's shape;
-* refused (model.onnx only): an RNN with LeakyRelu, a bidirectional GRU with one set of activations (the
+* at the kinks: nn.RNN(nonlinearity="relu") whose every unit is at 0 at the first step (x zero there, b_hh =
+  -b_ih), against PyTorch's autograd (relu's derivative 0 there); a bidirectional RNN node with clip 0.5, Relu then
+  Tanh, each direction's first step exactly at clip's bounds and at Relu's kink (torch.clamp's derivative 1 at the
+  bounds); a forward RNN node listing two activations, the schema default's form (onnxruntime runs the first);
+* refused (model.onnx only): an RNN with LeakyRelu, an RNN with clip -1, a forward RNN with three activations, a bidirectional GRU with one set of activations (the
   specification and onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an
   LSTM with input_forget=1.
 """
@@ -45,6 +49,9 @@ class Torch(torch.nn.Module):
             self.out = torch.nn.Linear(10, 3)
         elif name == "rnn_y":
             self.rnn = torch.nn.RNN(F, 5, bias=False, batch_first=True)
+        elif name == "rnn_relu_kink":
+            self.rnn = torch.nn.RNN(F, 5, nonlinearity="relu", batch_first=True)
+            self.out = torch.nn.Linear(5, 3)
         elif name == "gru3_h0x":
             self.pre = torch.nn.Linear(F, 15)
             self.rnn = torch.nn.GRU(F, 5, num_layers=3, bias=False, dropout=0.5, batch_first=True)
@@ -60,7 +67,7 @@ class Torch(torch.nn.Module):
         # functional_call (torch 1.13) replaces the weights as attributes; the RNN computes with _flat_weights
         self.rnn._flat_weights = [getattr(self.rnn, w) for w in self.rnn._flat_weights_names]
         n = self.name
-        if n == "rnn_tanh":
+        if n in ("rnn_tanh", "rnn_relu_kink"):
             o, _ = self.rnn(x)
             return self.out(o[:, -1])
         if n == "rnn_relu2bi":
@@ -100,6 +107,11 @@ def exported(name, opset, out_dir):
     torch.manual_seed(0)
     net = Torch(name).double().eval()
     x = torch.randn(N, T, F, dtype=torch.float64)
+    if name == "rnn_relu_kink":
+        # every unit exactly at Relu's kink at the first step: x zero there, b_hh = -b_ih, a zero initial state
+        x[:, 0] = 0
+        with torch.no_grad():
+            net.rnn.bias_hh_l0.copy_(-net.rnn.bias_ih_l0)
     torch.onnx.export(net, (x,), os.path.join(out_dir, "model.onnx"), input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset,
                       do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
@@ -162,7 +174,29 @@ def handmade(name, out_dir):
     x = torch.randn(N, T, F, dtype=torch.float64)
     h = 5
     extra = []
-    if name == "rnn_layout1":
+    if name == "rnn_kinks":
+        # bidirectional, clip 0.5, Relu forward and Tanh backward; x zero at the first and last steps and
+        # Wb + Rb in {0.5, -0.5, 0} exactly (B set below): each direction's first step sits at clip's bounds and
+        # at Relu's kink, where torch.clamp's derivative is 1 and torch.relu's 0
+        x[:, 0] = 0
+        x[:, -1] = 0
+        dirs, kind, gates = 2, "RNN", 1
+        attrs = dict(direction="bidirectional", clip=0.5, activations=["Relu", "Tanh"])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+        out_shape = ["N", 2, h]
+    elif name == "rnn_acts2":
+        # one direction and two activations, the form of the schema's default ["Tanh", "Tanh"]: onnxruntime runs
+        # the first, here Relu
+        dirs, kind, gates = 1, "RNN", 1
+        attrs = dict(activations=["Relu", "Tanh"])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Reshape", ["yh", "shape"], ["y"])]
+        extra = [numpy_helper.from_array(np.array([-1, h], dtype=np.int64), "shape")]
+        out_shape = ["N", h]
+    elif name == "rnn_layout1":
         dirs, kind, gates = 2, "RNN", 1
         attrs = dict(layout=1, direction="bidirectional", activations=["Relu", "Tanh"])
         nodes = [helper.make_node("Gather", ["x", "zero"], ["x0"], axis=1),
@@ -199,6 +233,10 @@ def handmade(name, out_dir):
     params = {"W": torch.randn(dirs, gates * h, F, dtype=torch.float64),
               "R": torch.randn(dirs, gates * h, h, dtype=torch.float64) / 2,
               "B": torch.randn(dirs, 2 * gates * h, dtype=torch.float64) / 2}
+    if name == "rnn_kinks":
+        wb = torch.tensor([0.25, -0.75, 0.5, 0.75, -0.25], dtype=torch.float64)
+        rb = torch.tensor([0.25, 0.25, -0.5, -0.25, -0.25], dtype=torch.float64)
+        params["B"] = torch.cat([wb, rb]).repeat(2, 1)
     if name == "rnn_layout1":
         params["P"] = torch.randn(F, 2 * h, dtype=torch.float64) / 2
     inits = [numpy_helper.from_array(v.numpy(), k) for k, v in params.items()] + extra
@@ -219,10 +257,18 @@ def handmade(name, out_dir):
             _, _, c = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
                                      attrs["clip"], attrs["direction"])
             return c[0]
+        if name == "rnn_acts2":
+            _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, ["Relu"], None, "forward")
+            return yh[0]
         _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
                                   attrs["clip"], attrs["direction"])
         return yh.transpose(0, 1)
     y = f(params)
+    if name == "rnn_kinks":
+        # the first step of each direction is at the kinks: pre-activations exactly 0.5, -0.5 and 0
+        for d, t in ((0, 0), (1, T - 1)):
+            pre = x[:, t] @ params["W"][d].t() + params["B"][d, :h] + params["B"][d, h:]
+            assert sorted(set(pre.flatten().tolist())) == [-0.5, 0.0, 0.5], pre
     if "clip" in attrs:
         # the clip binds: some gate inputs lie beyond it (checked with the bound tripled: the output changes)
         wide = dict(attrs, clip=3 * attrs["clip"])
@@ -243,6 +289,10 @@ def refused(name, out_dir):
         kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"], activation_alpha=[0.1])
     elif name == "refuse_actcount":
         kind, gates, attrs = "GRU", 3, dict(direction="bidirectional", activations=["Sigmoid", "Tanh"])
+    elif name == "refuse_clip":
+        kind, gates, attrs = "RNN", 1, dict(clip=-1.0)
+    elif name == "refuse_rnnacts3":
+        kind, gates, attrs = "RNN", 1, dict(activations=["Tanh", "Tanh", "Tanh"])
     elif name == "refuse_layout2":
         kind, gates, attrs = "GRU", 3, dict(layout=2)
     elif name == "refuse_seqlens":
@@ -263,10 +313,10 @@ def refused(name, out_dir):
               os.path.join(out_dir, "model.onnx"))
 
 
-EXPORTED = {"rnn_tanh": (13, 17), "rnn_relu2bi": (17,), "rnn_y": (17,), "gru3_h0x": (17,), "lstm_bi_cn": (17,),
+EXPORTED = {"rnn_tanh": (13, 17), "rnn_relu2bi": (17,), "rnn_y": (17,), "rnn_relu_kink": (17,), "gru3_h0x": (17,), "lstm_bi_cn": (17,),
             "lstm_y": (17,)}
-HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi")
-REFUSED = ("refuse_leaky", "refuse_actcount", "refuse_layout2", "refuse_seqlens", "refuse_forget")
+HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi", "rnn_kinks", "rnn_acts2")
+REFUSED = ("refuse_leaky", "refuse_actcount", "refuse_clip", "refuse_rnnacts3", "refuse_layout2", "refuse_seqlens", "refuse_forget")
 
 
 def main():
