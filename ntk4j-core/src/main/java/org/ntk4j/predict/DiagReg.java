@@ -13,13 +13,18 @@ import org.ntk4j.tensor.Tensor;
  *       {@code ntk4j predict --diag-reg d});</li>
  *   <li>{@link #absolute(double) absolute(d)}: r = d whatever the kernel ({@code diag_reg=d,
  *       diag_reg_absolute_scale=True}; {@code ntk4j predict --diag-reg d --diag-reg-absolute});</li>
- *   <li>{@link #NONE}: r = 0 for every kernel (neural-tangents' default {@code diag_reg=0.}).</li>
+ *   <li>{@link #NONE}: r = 0 for every kernel, absolute(0) ({@code diag_reg=0., diag_reg_absolute_scale=True};
+ *       {@code ntk4j predict --diag-reg 0 --diag-reg-absolute}).</li>
  * </ul>
+ * neural-tangents' default, {@code diag_reg=0.} with {@code diag_reg_absolute_scale=False}, is {@code relative(0)}
+ * (as {@code ntk4j predict --diag-reg 0}), not {@link #NONE}: it gives r = 0 too for a kernel of finite trace,
+ * but reads "0.0 × mean diagonal" in reports, and a kernel whose diagonal is 0, which no relative diag_reg can
+ * regularise, is refused with the hint to use an absolute one.
  * dim is the kernel's matrix dimension: N for an N×N kernel (acting on the O outputs as K ⊗ I_O, whose mean
  * diagonal is the same), N·O for a full [N, N, O, O] kernel read as the NO×NO matrix. The value is checked once,
- * here (finite and ≥ 0), so that a solver taking it need not. Two regularisers are equal when their values and
- * scales are (a relative and an absolute 0 both give r = 0 but are not equal: they say different things in a
- * report).
+ * here (finite and ≥ 0; −0 is kept as given, for the reports, and equals 0), so that a solver taking it need not.
+ * Two regularisers are equal when their values and scales are (a relative and an absolute 0 both give r = 0 but are
+ * not equal: they say different things in a report).
  */
 public final class DiagReg {
     /** No regulariser: r = 0 for every kernel (the absolute 0, which reads no trace). */
@@ -147,14 +152,16 @@ public final class DiagReg {
     }
 
     /**
-     * Equal to another regulariser with the same value (compared as {@link Double#compare}) and scale.
+     * Equal to another regulariser with the same value and scale, −0 being 0 (absolute(−0) is {@link #NONE}: both
+     * give r = 0 for every kernel, and both read "none"); the values are otherwise compared as
+     * {@link Double#compare}.
      *
      * @param o the other object
      * @return whether o is an equal regulariser
      */
     @Override
     public boolean equals(Object o) {
-        return o instanceof DiagReg d && Double.compare(d.value, value) == 0 && d.absolute == absolute;
+        return o instanceof DiagReg d && Double.compare(d.value + 0.0, value + 0.0) == 0 && d.absolute == absolute;
     }
 
     /**
@@ -164,6 +171,6 @@ public final class DiagReg {
      */
     @Override
     public int hashCode() {
-        return 31 * Double.hashCode(value) + Boolean.hashCode(absolute);
+        return 31 * Double.hashCode(value + 0.0) + Boolean.hashCode(absolute); // −0 + 0.0 is 0, as in equals
     }
 }

@@ -93,6 +93,13 @@ public final class Trainer {
      */
     public static TrainResult resume(Model model, TrainState state, Examples train, Examples test,
             TrainConfig config, Listener listener) throws IOException {
+        // no run writes a negative position; one passed the check of step = epoch × steps per epoch + steps into
+        // the epoch (epoch 1, step -1 into the next: a batch from index -batch) or trained an epoch 0 more
+        if (state.epoch() < 0 || state.stepInEpoch() < 0 || state.step() < 0) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "--resume: the checkpoint's "
+                    + "position is negative (epoch %d, %d steps into the next, step %d): not a state a run writes",
+                    state.epoch(), state.stepInEpoch(), state.step()));
+        }
         // a run cannot be shortened: it would end with the checkpoint's parameters, not those of the shorter run
         if (state.epoch() > config.epochs() || state.epoch() == config.epochs() && state.stepInEpoch() > 0) {
             String at = state.stepInEpoch() == 0 ? "the end of epoch " + state.epoch()
@@ -117,11 +124,19 @@ public final class Trainer {
                             + Shapes.str(t.shape()) + ", its parameter " + p.getKey() + " "
                             + Shapes.str(p.getValue().shape()));
                 }
+                // the update reads a buffer as its parameter's dtype: another one failed in the first step with an
+                // IllegalStateException (Checkpoints.load converts to the run's dtype; a library state need not)
+                if (t.dtype() != p.getValue().dtype()) {
+                    throw new IllegalArgumentException("--resume: the checkpoint's " + name + " is "
+                            + t.dtype().shortName() + ", its parameter " + p.getKey() + " "
+                            + p.getValue().dtype().shortName() + " (convert the buffers to the parameters' dtype)");
+                }
                 // a state this run would not have written (it stops on a non-finite buffer): refused, not trained on
                 int bad = org.ntk4j.cpu.Reduce.firstNonFinite(t);
                 if (bad >= 0) {
                     throw new IllegalArgumentException("--resume: the checkpoint's " + name + " holds "
-                            + t.getFlat(bad) + " at flat index " + bad);
+                            + t.getFlat(bad) + " at flat index " + bad + ": the run had diverged by then; resume from "
+                            + "an earlier checkpoint, or train again with a lower --lr");
                 }
             }
         }
@@ -631,8 +646,9 @@ public final class Trainer {
                 if (bad >= 0) {
                     throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the run diverged: "
                             + "after step %d (epoch %d) the optimizer's buffer '%s' holds %s at flat index %d (a "
-                            + "gradient past %s's range; learning rate %s); lower --lr (the checkpoints written before "
-                            + "are kept)", step, e, b.getKey(), b.getValue().getFlat(bad), bad, dtype.shortName(), lr));
+                            + "gradient or its square past %s's range; learning rate %s); lower --lr (the checkpoints "
+                            + "written before are kept)", step, e, b.getKey(), b.getValue().getFlat(bad), bad,
+                            dtype.shortName(), lr));
                 }
             }
         }

@@ -46,6 +46,27 @@ class DiagRegTest {
         assertThat(DiagReg.absolute(Double.MAX_VALUE).value()).isEqualTo(Double.MAX_VALUE);
     }
 
+    /**
+     * −0 (accepted: it is ≥ 0; {@code --diag-reg -0}) is 0: absolute(−0) reads "none" and equals {@link DiagReg#NONE}
+     * with its hash code, relative(−0) equals relative(0) (both give r = ±0 for every kernel); the value stays as
+     * given, so that the CLI's header and report print what they printed before DiagReg ({@code diag_reg -0.00}).
+     * They were unequal, absolute(−0) "none" but not NONE, as {@link Double#compare} tells −0 from 0.
+     */
+    @Test
+    void negativeZeroEqualsZero() {
+        assertThat(DiagReg.absolute(-0.0)).isEqualTo(DiagReg.NONE).hasSameHashCodeAs(DiagReg.NONE).hasToString("none");
+        assertThat(DiagReg.relative(-0.0)).isEqualTo(DiagReg.relative(0)).hasSameHashCodeAs(DiagReg.relative(0));
+        assertThat(DiagReg.relative(-0.0)).isNotEqualTo(DiagReg.NONE);
+        assertThat(Double.doubleToRawLongBits(DiagReg.relative(-0.0).value()))
+                .isEqualTo(Double.doubleToRawLongBits(-0.0));
+        try (Tensor k = Tensor.zeros(DType.F64, 2, 2)) {
+            k.setFlat(0, 2.0);
+            k.setFlat(3, 4.0);
+            assertThat(DiagReg.relative(-0.0).regulariser(k)).isZero();
+            assertThat(DiagReg.absolute(-0.0).regulariser(k)).isZero();
+        }
+    }
+
     @Test
     void refusesNegativeNanAndInfiniteValuesInOneLineNamingTheArgument() {
         assertRefused(() -> DiagReg.relative(-1), "diag_reg: expected a finite number >= 0, got -1.0");

@@ -582,8 +582,8 @@ class TrainerTest {
             assertThatThrownBy(() -> Trainer.train(linear, init, new Examples(big, labels, 1), null, c, keep).close())
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("train: the run diverged: after step 1 (epoch 1) the optimizer's buffer "
-                            + "'optimizer/v/1_dense/w' holds Infinity at flat index 0 (a gradient past f32's range; "
-                            + "learning rate 0.1); lower --lr (the checkpoints written before are kept)");
+                            + "'optimizer/v/1_dense/w' holds Infinity at flat index 0 (a gradient or its square past "
+                            + "f32's range; learning rate 0.1); lower --lr (the checkpoints written before are kept)");
             assertThat(checkpoints).isEmpty();
             try (TrainResult r = Trainer.train(linear, init, new Examples(small, labels, 1), null, c, keep)) {
                 assertThat(r.curves().get(1).trainLoss()).isFinite();
@@ -695,7 +695,9 @@ class TrainerTest {
                 }).isInstanceOf(IllegalArgumentException.class).hasMessage(wrongShape
                         ? "--resume: the checkpoint's optimizer/momentum/1_dense/w has shape [3, 2], its parameter "
                             + "1_dense/w [2, 3]"
-                        : "--resume: the checkpoint's optimizer/momentum/1_dense/w holds Infinity at flat index 4");
+                        : "--resume: the checkpoint's optimizer/momentum/1_dense/w holds Infinity at flat index 4: "
+                            + "the run had diverged by then; resume from an earlier checkpoint, or train again with a "
+                            + "lower --lr");
             }
         }
     }
@@ -750,6 +752,75 @@ class TrainerTest {
                         .hasMessage("--resume: the checkpoint is at step 2, after epoch 1 and 0 steps of the next, "
                                 + "which 12 examples in batches of 4 (3 steps per epoch) do not give: is this the "
                                 + "run's training data?");
+            }
+        }
+    }
+
+    /**
+     * A state whose optimizer buffers are of another dtype than their parameters (a library {@link TrainState}:
+     * Checkpoints.load converts them to the run's) is refused in one line naming the buffer and both dtypes, for
+     * SGD's momentum and Adam's moments, either way round; the update read them as the parameter's dtype and
+     * stopped in the first step with an IllegalStateException ("doubles() on a f32 tensor").
+     */
+    @Test
+    void aResumeFromBuffersOfAnotherDtypeIsRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        TrainConfig base = TrainConfig.builder().learningRate(0.05).batchSize(4).epochs(2).build();
+        for (Optimizer o : new Optimizer[] {Optimizer.sgd(0.9, 0), Optimizer.adam(0.9, 0.999, 1e-8, 0)}) {
+            TrainConfig c = base.toBuilder().optimizer(o).build();
+            for (DType dtype : new DType[] {DType.F64, DType.F32}) {
+                DType other = dtype == DType.F64 ? DType.F32 : DType.F64;
+                try (Tensor x = Tensor.randomNormal(dtype, 9, 8, 2)) {
+                    Examples train = new Examples(x, new int[] {0, 1, 2, 0, 1, 2, 0, 1}, 3);
+                    assertThatThrownBy(() -> {
+                        Params p = m.init(5, new int[] {2}, dtype);
+                        Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+                        for (String b : o.bufferNames()) {
+                            // the first buffer of the first parameter in the other dtype, the rest in the run's
+                            boolean first = buffers.isEmpty();
+                            buffers.put(Trainer.bufferName(b, "1_dense/w"), Tensor.zeros(first ? other : dtype, 2, 3));
+                            buffers.put(Trainer.bufferName(b, "1_dense/b"), Tensor.zeros(dtype, 3));
+                        }
+                        try (TrainState s = new TrainState(p, buffers, 1, 0, 2, 0, 0, List.of(), c.describe())) {
+                            Trainer.resume(m, s, train, null, c, Listener.NONE).close();
+                        }
+                    }).as("%s %s", o.describe(), dtype).isInstanceOf(IllegalArgumentException.class)
+                            .hasMessage("--resume: the checkpoint's optimizer/" + o.bufferNames()[0] + "/1_dense/w is "
+                                    + other.shortName() + ", its parameter 1_dense/w " + dtype.shortName()
+                                    + " (convert the buffers to the parameters' dtype)");
+                }
+            }
+        }
+    }
+
+    /**
+     * A position no run writes, negative, is refused in one line: epoch 1 with step -1 into the next (step 1 = 1 × 2
+     * − 1 passed the check of the position against the data, and the first batch started at index −4), and epoch
+     * −1 at step −2 (which passed too, and trained an epoch 0 before epoch 1).
+     */
+    @Test
+    void aResumeAtANegativePositionIsRefused() throws Exception {
+        Model m = Zoo.parse("fcn(depth=0,out=3,param=standard)");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0)).learningRate(0.05)
+                .batchSize(4).epochs(2).build();
+        long[][] positions = {{1, -1, 1}, {-1, 0, -2}};
+        try (Tensor x = Tensor.randomNormal(DType.F64, 9, 8, 2)) {
+            Examples train = new Examples(x, new int[] {0, 1, 2, 0, 1, 2, 0, 1}, 3);
+            for (long[] pos : positions) {
+                assertThatThrownBy(() -> {
+                    Params p = m.init(5, new int[] {2}, DType.F64);
+                    Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
+                    for (String b : new String[] {"m", "v"}) {
+                        buffers.put(Trainer.bufferName(b, "1_dense/w"), Tensor.zeros(DType.F64, 2, 3));
+                        buffers.put(Trainer.bufferName(b, "1_dense/b"), Tensor.zeros(DType.F64, 3));
+                    }
+                    try (TrainState s = new TrainState(p, buffers, (int) pos[0], pos[1], pos[2], 0, 0, List.of(),
+                            c.describe())) {
+                        Trainer.resume(m, s, train, null, c, Listener.NONE).close();
+                    }
+                }).isInstanceOf(IllegalArgumentException.class).hasMessage(String.format(java.util.Locale.ROOT,
+                        "--resume: the checkpoint's position is negative (epoch %d, %d steps into the next, step %d): "
+                                + "not a state a run writes", pos[0], pos[1], pos[2]));
             }
         }
     }
