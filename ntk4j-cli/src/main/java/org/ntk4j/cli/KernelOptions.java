@@ -12,12 +12,14 @@ final class KernelOptions {
     String kind = "trace";
 
     @Option(names = "--trace-axes", description = "Axes of f(x) to average over, comma-separated, negative from the "
-            + "end, or none (overrides --kind; with --diagonal-axes alone, nothing is traced).",
+            + "end, or none (overrides --kind full, trace or diagonal; refused with the other kinds; with "
+            + "--diagonal-axes alone, nothing is traced).",
             converter = AxesConverter.class)
     Axes traceAxes;
 
     @Option(names = "--diagonal-axes", description = "Axes of f(x) to keep the diagonal of, comma-separated, or none "
-            + "(overrides --kind).", converter = AxesConverter.class)
+            + "(overrides --kind full, trace or diagonal; refused with the other kinds).",
+            converter = AxesConverter.class)
     Axes diagonalAxes;
 
     @Option(names = "--dtype", description = "f32 or f64 (default: ${DEFAULT-VALUE}).")
@@ -29,7 +31,7 @@ final class KernelOptions {
             + "set).")
     String memory;
 
-    /** True when --trace-axes or --diagonal-axes was given (they override --kind). */
+    /** True when --trace-axes or --diagonal-axes was given (they override --kind full, trace or diagonal). */
     boolean explicitAxes() {
         return traceAxes != null || diagonalAxes != null;
     }

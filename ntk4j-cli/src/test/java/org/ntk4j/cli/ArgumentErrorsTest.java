@@ -112,6 +112,15 @@ class ArgumentErrorsTest {
                             + "of f(x) with those axes (the axes override only full, trace and diagonal); drop one");
             assertThat(oneLineError(command, "--model", M, data, value, "--kind", "logit:1", "--diagonal-axes",
                     "0")).startsWith("ntk4j: --kind logit:1: does not combine with --diagonal-axes,");
+            // --help says so too (it said "overrides --kind", as if every kind were dropped for the axes); picocli
+            // wraps the description, so it is read with its line breaks and indentation collapsed
+            String help = run(0, command, "--help")[0].replaceAll("\\s+", " ");
+            assertThat(help).contains("--trace-axes=<traceAxes> Axes of f(x) to average over, comma-separated, "
+                    + "negative from the end, or none (overrides --kind full, trace or diagonal; refused with the "
+                    + "other kinds; with --diagonal-axes alone, nothing is traced).")
+                    .contains("Axes of f(x) to keep the diagonal of, comma-separated, or none (overrides --kind "
+                    + "full, trace or diagonal; refused with the other kinds).")
+                    .doesNotContain("(overrides --kind)").doesNotContain("(overrides --kind;");
         }
     }
 

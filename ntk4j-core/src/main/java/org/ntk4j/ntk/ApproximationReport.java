@@ -167,7 +167,8 @@ public final class ApproximationReport {
      * @return the report: one row per kind, and the full kernel's time and memory
      * @throws IllegalArgumentException before any kernel is computed, if an argument is null, a kind is not N×N
      *     ({@code full}, {@code diagonal}) or names a logit the model lacks, the model's outputs are not [N, O],
-     *     {@code yTrain} is not [N, O] or {@code xTest} holds no example
+     *     {@code yTrain} is not [N, O], {@code xTest} holds no example or examples unlike {@code xTrain}'s (shape,
+     *     dtype), or {@code diagReg} is negative, NaN or infinite
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           List<KernelKind> kinds, double diagReg) {
@@ -192,10 +193,11 @@ public final class ApproximationReport {
      * @param fullTrainKernel called once with the full training kernel Θ [N, N, O, O], which it may read but
      *     must not close or keep; null for none
      * @return the report: one row per kind, and the full kernel's time, memory and accuracy
-     * @throws IllegalArgumentException if {@code testLabels} does not have M entries; before any kernel is computed,
-     *     if an argument other than {@code testLabels} and {@code fullTrainKernel} is null, a kind is not N×N
-     *     ({@code full}, {@code diagonal}) or names a logit the model lacks, the model's outputs are not [N, O],
-     *     {@code yTrain} is not [N, O] or {@code xTest} holds no example
+     * @throws IllegalArgumentException before any kernel is computed, if an argument other than {@code testLabels}
+     *     and {@code fullTrainKernel} is null, a kind is not N×N ({@code full}, {@code diagonal}) or names a logit the
+     *     model lacks, the model's outputs are not [N, O], {@code yTrain} is not [N, O], {@code xTest} holds no
+     *     example or examples unlike {@code xTrain}'s (shape, dtype), {@code diagReg} is negative, NaN or infinite,
+     *     or {@code testLabels} does not have M entries, each in [0, O)
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
                                           int[] testLabels, List<KernelKind> kinds, double diagReg,
@@ -205,15 +207,40 @@ public final class ApproximationReport {
             throw new IllegalArgumentException("approximation report: " + testLabels.length + " test labels for "
                     + xTest.dim(0) + " held-out inputs");
         }
-        int n = xTrain.dim(0);
+        if (testLabels != null) {
+            for (int i = 0; i < testLabels.length; i++) {
+                // a label outside [0, O) never matches a predicted class: it would be counted wrong, silently
+                if (testLabels[i] < 0 || testLabels[i] >= o) {
+                    throw new IllegalArgumentException("testLabels: entry " + i + " is " + testLabels[i]
+                            + ", expected a class in [0, " + o + ")");
+                }
+            }
+        }
+        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) { // DiagReg's own test, before the full kernel
+            throw new IllegalArgumentException("diagReg: expected a finite number >= 0, got " + diagReg);
+        }
         long base = Tensor.liveBytes();
         Tensor.resetPeakBytes();
         long t0 = System.nanoTime();
-        Tensor thetaTrain = ntk.kernel(KernelKind.full(), xTrain, null); // [N, N, O, O]
-        Tensor thetaTest = ntk.kernel(KernelKind.full(), xTest, xTrain); // [M, N, O, O]
-        double fullSeconds = (System.nanoTime() - t0) / 1e9;
-        long fullPeak = Math.max(1, Tensor.peakBytes() - base);
-        ApproximationReport report = new ApproximationReport(fullSeconds, fullPeak);
+        // closed on every path: a kind refused by its own kernel (projected:K that fits no chunk, say) or a failed
+        // solve leaves nothing allocated
+        try (Tensor thetaTrain = ntk.kernel(KernelKind.full(), xTrain, null); // [N, N, O, O]
+             Tensor thetaTest = ntk.kernel(KernelKind.full(), xTest, xTrain)) { // [M, N, O, O]
+            double fullSeconds = (System.nanoTime() - t0) / 1e9;
+            long fullPeak = Math.max(1, Tensor.peakBytes() - base);
+            return compare(ntk, xTrain, xTest, yTrain, testLabels, kinds, diagReg, fullTrainKernel, o, thetaTrain,
+                    thetaTest, new ApproximationReport(fullSeconds, fullPeak));
+        }
+    }
+
+    /** {@link #run}'s comparison once the full kernels, which the caller closes, are computed. */
+    private static ApproximationReport compare(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
+                                               int[] testLabels, List<KernelKind> kinds, double diagReg,
+                                               java.util.function.Consumer<Tensor> fullTrainKernel, int o,
+                                               Tensor thetaTrain, Tensor thetaTest, ApproximationReport report) {
+        double fullSeconds = report.fullSeconds;
+        long fullPeak = report.fullPeak;
+        int n = xTrain.dim(0);
         if (fullTrainKernel != null) {
             fullTrainKernel.accept(thetaTrain);
         }
@@ -229,73 +256,72 @@ public final class ApproximationReport {
                 long b0 = Tensor.liveBytes();
                 Tensor.resetPeakBytes();
                 long s0 = System.nanoTime();
-                Tensor kTrain = ntk.kernel(kind, xTrain, null);
-                Tensor kTest = ntk.kernel(kind, xTest, xTrain);
-                double seconds = (System.nanoTime() - s0) / 1e9;
-                long peak = Math.max(1, Tensor.peakBytes() - b0);
-                double num = 0;
-                double den = 0;
-                for (int i = 0; i < no; i++) {
-                    full.getRow(i, row);
-                    for (int j = 0; j < no; j++) {
-                        double approx = (i % o == j % o) ? kTrain.get(i / o, j / o) : 0;
-                        double d = row[j] - approx;
-                        num += d * d;
-                        den += row[j] * row[j];
-                    }
-                }
-                try (KernelMatrix k = KernelMatrix.of(kTrain);
-                     GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1, DiagReg.relative(diagReg));
-                     Tensor pred = regression.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
-                    KernelSpectrum spectrum = KernelSpectrum.of(k); // each eigenvalue O times in K ⊗ I
-                    double lmax = spectrum.lambdaMax();
-                    double lmin = spectrum.lambdaMin();
-                    double fmax = fullSpectrum.lambdaMax();
-                    double fmin = fullSpectrum.lambdaMin();
-                    double pn = 0;
-                    double pd = 0;
-                    int agree = 0;
-                    int m = pred.dim(0);
-                    for (int a = 0; a < m; a++) {
-                        int am = 0;
-                        int af = 0;
-                        for (int c = 0; c < o; c++) {
-                            double p = pred.get(a, c);
-                            double f = fullPred.get(a, c);
-                            pn += (p - f) * (p - f);
-                            pd += f * f;
-                            am = p > pred.get(a, am) ? c : am;
-                            af = f > fullPred.get(a, af) ? c : af;
+                try (Tensor kTrain = ntk.kernel(kind, xTrain, null);
+                     Tensor kTest = ntk.kernel(kind, xTest, xTrain)) {
+                    double seconds = (System.nanoTime() - s0) / 1e9;
+                    long peak = Math.max(1, Tensor.peakBytes() - b0);
+                    double num = 0;
+                    double den = 0;
+                    for (int i = 0; i < no; i++) {
+                        full.getRow(i, row);
+                        for (int j = 0; j < no; j++) {
+                            double approx = (i % o == j % o) ? kTrain.get(i / o, j / o) : 0;
+                            double d = row[j] - approx;
+                            num += d * d;
+                            den += row[j] * row[j];
                         }
-                        agree += am == af ? 1 : 0;
                     }
-                    // a singular Θ's λ_min is round-off (of either sign): no ratio to it means anything
-                    boolean fullSingular = report.fullSingular;
-                    // a singular K's λ_min is round-off too (a tiny number of either sign, which divided by Θ's
-                    // reads as a measurement): it is taken as 0, the value its condition number +∞ already
-                    // implies, so the two figures agree
-                    boolean kindSingular = numericallySingular(spectrum, kTrain.dtype());
-                    double condition = kindSingular ? Double.POSITIVE_INFINITY : lmax / lmin;
-                    double kindMin = kindSingular ? 0 : lmin;
-                    report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
-                            Math.abs(lmax - fmax) / Math.abs(fmax), fullSingular ? Double.NaN : kindMin / fmin,
-                            fullSingular ? Double.NaN : condition / (fmax / fmin),
-                            Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
-                            peak / (double) fullPeak, accuracy(pred, testLabels)));
+                    try (KernelMatrix k = KernelMatrix.of(kTrain);
+                         GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1,
+                                 DiagReg.relative(diagReg));
+                         Tensor pred = regression.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
+                        KernelSpectrum spectrum = KernelSpectrum.of(k); // each eigenvalue O times in K ⊗ I
+                        double lmax = spectrum.lambdaMax();
+                        double lmin = spectrum.lambdaMin();
+                        double fmax = fullSpectrum.lambdaMax();
+                        double fmin = fullSpectrum.lambdaMin();
+                        double pn = 0;
+                        double pd = 0;
+                        int agree = 0;
+                        int m = pred.dim(0);
+                        for (int a = 0; a < m; a++) {
+                            int am = 0;
+                            int af = 0;
+                            for (int c = 0; c < o; c++) {
+                                double p = pred.get(a, c);
+                                double f = fullPred.get(a, c);
+                                pn += (p - f) * (p - f);
+                                pd += f * f;
+                                am = p > pred.get(a, am) ? c : am;
+                                af = f > fullPred.get(a, af) ? c : af;
+                            }
+                            agree += am == af ? 1 : 0;
+                        }
+                        // a singular Θ's λ_min is round-off (of either sign): no ratio to it means anything
+                        boolean fullSingular = report.fullSingular;
+                        // a singular K's λ_min is round-off too (a tiny number of either sign, which divided by Θ's
+                        // reads as a measurement): it is taken as 0, the value its condition number +∞ already
+                        // implies, so the two figures agree
+                        boolean kindSingular = numericallySingular(spectrum, kTrain.dtype());
+                        double condition = kindSingular ? Double.POSITIVE_INFINITY : lmax / lmin;
+                        double kindMin = kindSingular ? 0 : lmin;
+                        report.rows.add(new Row(kind.toString(), Math.sqrt(num / den),
+                                Math.abs(lmax - fmax) / Math.abs(fmax), fullSingular ? Double.NaN : kindMin / fmin,
+                                fullSingular ? Double.NaN : condition / (fmax / fmin),
+                                Math.sqrt(pn / pd), agree / (double) m, seconds, peak, seconds / fullSeconds,
+                                peak / (double) fullPeak, accuracy(pred, testLabels)));
+                    }
                 }
-                kTrain.close();
-                kTest.close();
             }
         }
-        thetaTrain.close();
-        thetaTest.close();
         return report;
     }
 
     /**
      * Checks, before any kernel is computed, what the comparison needs: N×N kinds (each is read as K ⊗ I_O; full and
      * diagonal have no such reading), a model with outputs [N, O] (the kinds that project the logits need them, and
-     * the regression targets are [N, O]), targets [N, O], at least one held-out input, and logits the model has.
+     * the regression targets are [N, O]), targets [N, O], at least one held-out input, held-out examples like the
+     * training ones, and logits the model has.
      *
      * @param ntk the kernel to compare with
      * @param xTrain training inputs [N, ...]
@@ -327,7 +353,15 @@ public final class ApproximationReport {
                     ? "xTest: needs a batch axis" : "xTest: needs at least 1 held-out input") + ", got "
                     + org.ntk4j.tensor.Shapes.str(xTrain.rank() < 1 ? xTrain.shape() : xTest.shape()));
         }
-        int[] out = ntk.model().outputShape(org.ntk4j.tensor.Shapes.dropFirst(xTrain.shape()));
+        int[] perExample = org.ntk4j.tensor.Shapes.dropFirst(xTrain.shape());
+        if (!java.util.Arrays.equals(org.ntk4j.tensor.Shapes.dropFirst(xTest.shape()), perExample)
+                || xTest.dtype() != xTrain.dtype()) {
+            // the held-out kernel [M, N, O, O], computed second, would refuse them naming xTrain as its "x2"
+            throw new IllegalArgumentException("xTest: examples must be " + new org.ntk4j.graph.TensorType(
+                    xTrain.dtype(), perExample) + " like those of xTrain, got a batch "
+                    + org.ntk4j.graph.TensorType.of(xTest));
+        }
+        int[] out = ntk.model().outputShape(perExample);
         if (out.length != 1) {
             throw new IllegalArgumentException("approximation report: needs a model with outputs [N, O], the model "
                     + "gives [N] + " + org.ntk4j.tensor.Shapes.str(out));
@@ -350,13 +384,19 @@ public final class ApproximationReport {
     /**
      * Whether a kernel is singular to working precision: λ_min ≤ λ_max · d · ε (d its dimension, ε the machine
      * epsilon of the kernel's dtype: 2^-52 for f64, 2^-23 for f32), NumPy's {@code matrix_rank} tolerance. Its
-     * λ_min is then round-off, possibly negative, and its condition number is taken as +∞.
+     * λ_min is then round-off, possibly negative, and its condition number is taken as +∞. On a positive spectrum
+     * this is exactly NumPy's test (the singular values are the eigenvalues); any λ_min ≤ 0 is singular too, so a
+     * zero or negative-definite kernel (λ_max &lt; 0, where λ_max·d·ε lies above λ_min) is.
      *
      * @param spectrum the kernel's eigenvalues
      * @param dtype the dtype the kernel was computed in
      * @return true if λ_min is not above that tolerance
+     * @throws IllegalArgumentException if spectrum or dtype is null
      */
     public static boolean numericallySingular(KernelSpectrum spectrum, DType dtype) {
+        if (spectrum == null || dtype == null) {
+            throw new IllegalArgumentException((spectrum == null ? "spectrum" : "dtype") + ": must not be null");
+        }
         double eps = dtype == DType.F32 ? Math.ulp(1.0f) : Math.ulp(1.0);
         return !(spectrum.lambdaMin() > spectrum.lambdaMax() * spectrum.dimension() * eps);
     }

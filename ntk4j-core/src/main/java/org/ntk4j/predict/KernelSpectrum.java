@@ -55,10 +55,17 @@ public final class KernelSpectrum {
     /**
      * The spectrum from known eigenvalues (any order).
      *
-     * @param eigenvalues the eigenvalues; not modified
+     * @param eigenvalues the eigenvalues, at least one; not modified
      * @return the spectrum, its trace the eigenvalues' sum
+     * @throws IllegalArgumentException if eigenvalues is null or empty (a spectrum of d = 0 has no λ_max or λ_min)
      */
     public static KernelSpectrum ofEigenvalues(double[] eigenvalues) {
+        if (eigenvalues == null) {
+            throw new IllegalArgumentException("eigenvalues: expected an array, got null");
+        }
+        if (eigenvalues.length == 0) {
+            throw new IllegalArgumentException("eigenvalues: expected at least one (d >= 1), got none");
+        }
         double[] e = eigenvalues.clone();
         java.util.Arrays.sort(e);
         double t = 0;

@@ -10,6 +10,7 @@ import org.ntk4j.cpu.Lapack;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
+import org.ntk4j.predict.KernelSpectrum;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -167,6 +168,87 @@ class ApproximationReportTest {
                 ApproximationReport.randomOneHot(DType.F64, 3, 3, 1), trace, 1e-4))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("approximation report: needs a model with outputs [N, O], the model gives [N] + [4, 3]");
+    }
+
+    /**
+     * The arguments read only after the full kernel were checked only then: a negative or NaN diagReg, held-out
+     * inputs whose examples differ from the training ones (in shape or dtype; refused by the second full kernel as
+     * "x2: ... like those of x1", naming the training inputs) and test labels outside [0, O) (counted as wrong
+     * predictions, silently). Each is now refused first, in one line naming it, and nothing is left allocated
+     * (before, the full kernels thrown past were never closed: Tensor.liveBytes grew).
+     */
+    @Test
+    void diagRegHeldOutShapeAndLabelsAreRefusedBeforeAnyKernel() {
+        Model m = Zoo.parse("fcn(depth=1,width=4,out=3)");
+        Params p = m.init(1, new int[] {2}, DType.F64);
+        EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+        Tensor x = Tensor.randomNormal(DType.F64, 1, 4, 2);
+        Tensor xt = Tensor.randomNormal(DType.F64, 2, 3, 2);
+        Tensor y = ApproximationReport.randomOneHot(DType.F64, 4, 3, 1);
+        List<KernelKind> trace = List.of(KernelKind.trace());
+        long live = Tensor.liveBytes();
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, trace, -1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("diagReg: expected a finite number >= 0, got -1.0");
+        assertThat(Tensor.liveBytes()).isEqualTo(live);
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, trace, Double.NaN))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("diagReg: expected a finite number >= 0, got NaN");
+        assertThat(Tensor.liveBytes()).isEqualTo(live);
+        try (Tensor wide = Tensor.randomNormal(DType.F64, 2, 3, 3); Tensor single = xt.to(DType.F32)) {
+            long withThem = Tensor.liveBytes();
+            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, wide, y, trace, 1e-4))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("xTest: examples must be f64[2] like those of xTrain, got a batch f64[3,3]");
+            assertThat(Tensor.liveBytes()).isEqualTo(withThem);
+            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, single, y, trace, 1e-4))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("xTest: examples must be f64[2] like those of xTrain, got a batch f32[3,2]");
+            assertThat(Tensor.liveBytes()).isEqualTo(withThem);
+        }
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, 3, 1}, trace, 1e-4, null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("testLabels: entry 1 is 3, expected a class in [0, 3)");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, -1, 1}, trace, 1e-4, null))
+                .hasMessage("testLabels: entry 1 is -1, expected a class in [0, 3)");
+        assertThat(Tensor.liveBytes()).isEqualTo(live);
+    }
+
+    /**
+     * numericallySingular is NumPy's matrix_rank test, S.min() <= S.max()·d·ε, on a positive spectrum (there the
+     * singular values are the eigenvalues), and true whenever λ_min <= 0: a negative-definite kernel (λ_max < 0,
+     * where λ_max·d·ε > λ_min), a zero kernel and d = 1 with λ = 0 are singular; d = 1 with λ > 0 is not. The
+     * boundaries, exact in binary: λ_max·d·ε itself is singular, the next double above it is not, with ε = 2^-52
+     * for float64 and 2^-23 for float32. A missing spectrum or dtype is refused in one line.
+     */
+    @Test
+    void numericallySingularAtTheMatrixRankToleranceAndForNonPositiveSpectra() {
+        DType f64 = DType.F64;
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(new double[] {-3, -1}), f64))
+                .isTrue();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(new double[] {0, 0}), f64))
+                .isTrue();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(new double[] {0}), f64))
+                .isTrue();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(new double[] {2}), f64))
+                .isFalse();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(new double[] {2}),
+                DType.F32)).isFalse();
+        double[] e = new double[40];
+        java.util.Arrays.fill(e, 1);
+        e[0] = 40 * 0x1p-52;
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(e), f64)).isTrue();
+        e[0] = Math.nextUp(40 * 0x1p-52);
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(e), f64)).isFalse();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(
+                new double[] {0x1p-22, 1}), DType.F32)).isTrue();
+        assertThat(ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(
+                new double[] {Math.nextUp(0x1p-22), 1}), DType.F32)).isFalse();
+        assertThatThrownBy(() -> ApproximationReport.numericallySingular(null, f64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("spectrum: must not be null");
+        assertThatThrownBy(() -> ApproximationReport.numericallySingular(KernelSpectrum.ofEigenvalues(
+                new double[] {1}), null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("dtype: must not be null");
     }
 
     @Test

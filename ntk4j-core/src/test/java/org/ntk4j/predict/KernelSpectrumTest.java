@@ -1,6 +1,7 @@
 package org.ntk4j.predict;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
@@ -69,6 +70,21 @@ class KernelSpectrumTest {
         assertThat(one.conditionNumber()).isEqualTo(Double.POSITIVE_INFINITY);
         assertThat(one.nonPositiveCount()).isEqualTo(2);
         assertThat(one.lambdaMin()).isEqualTo(-1e-15);
+    }
+
+    /**
+     * A spectrum of no eigenvalue (d = 0) has no λ_max or λ_min: ofEigenvalues took one and failed later, at
+     * lambdaMax(), with an ArrayIndexOutOfBoundsException (and ApproximationReport.numericallySingular with it); it is
+     * refused at once, as null is.
+     */
+    @Test
+    void noEigenvaluesAreRefused() {
+        assertThatThrownBy(() -> KernelSpectrum.ofEigenvalues(new double[0]))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("eigenvalues: expected at least one (d >= 1), got none");
+        assertThatThrownBy(() -> KernelSpectrum.ofEigenvalues(null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("eigenvalues: expected an array, got null");
     }
 
     @Test

@@ -3,6 +3,7 @@ package org.ntk4j.io;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.ntk4j.ntk.CostModel;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -21,8 +22,10 @@ public final class KernelFiles {
      * @param file the .npy file
      * @return the matrix, which the caller closes
      * @throws IllegalArgumentException if the file does not exist, is not square ([N, N] or [N, N, O, O]), is
-     *     empty, holds a NaN or infinity (the message names its index), or is more than one tensor of the type it
-     *     is read in holds (2^31-1 bytes: N·O above 23170 in float32, above 16383 in float64 or for integers)
+     *     empty, holds a NaN or infinity (the message names its index), is more than one tensor of the type it
+     *     is read in holds (2^31-1 bytes: N·O above 23170 in float32, above 16383 in float64 or for integers), or
+     *     needs more than the JVM's off-heap limit (the file in that type and its float64 copy, held at once;
+     *     refused from the header)
      * @throws IOException if the file cannot be read or is not a valid .npy file
      */
     public static KernelMatrix readSquare(Path file) throws IOException {
@@ -50,6 +53,11 @@ public final class KernelFiles {
      * @throws IOException as {@link #readSquare}
      */
     public static SquareKernel readSquareKernel(Path file) throws IOException {
+        return readSquareKernel(file, org.ntk4j.tensor.NativeMemory.maxBytes());
+    }
+
+    /** {@link #readSquareKernel(Path)} against a given off-heap limit (0 or less: none), for tests. */
+    static SquareKernel readSquareKernel(Path file, long offHeapLimit) throws IOException {
         if (!Files.exists(file) || Files.isDirectory(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
@@ -72,6 +80,19 @@ public final class KernelFiles {
                         + "float32, 16383 in float64 or for integers); the kernel is read whole, in its own type "
                         + "(integers in float64)", file, Shapes.str(s), bytes, read == DType.F32 ? "float32"
                         : "float64"));
+            }
+            // the tensor read and its float64 copy are held at once: past the JVM's off-heap limit the copy's
+            // allocation would fail only after the whole file was read, so the read is refused from the header
+            long side = s.length == 4 ? (long) s[0] * s[2] : s[0];
+            long copy = 8 * side * side;
+            long need = (long) bytes + copy;
+            if (offHeapLimit > 0 && need > offHeapLimit) {
+                throw new IllegalArgumentException(file + ": reading a kernel of shape " + Shapes.str(s) + " takes "
+                        + CostModel.humanAtLeast(need) + " (the file's " + CostModel.human((long) bytes) + " as "
+                        + (read == DType.F32 ? "float32" : "float64") + ", then its float64 " + side + "×" + side
+                        + " copy, " + CostModel.human(copy) + ", both held at once), more than this JVM's off-heap "
+                        + "limit of " + CostModel.human(offHeapLimit) + "; raise it with NTK4J_JAVA_OPTS=-Xmx<size> "
+                        + "(or -Dorg.bytedeco.javacpp.maxBytes)");
             }
         }
         try (Tensor t = Npy.readFloating(file, DType.F64)) { // one pass: a pipe is read once

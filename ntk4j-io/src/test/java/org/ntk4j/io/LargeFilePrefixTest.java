@@ -17,6 +17,7 @@ import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.tensor.DType;
+import org.ntk4j.tensor.Tensor;
 
 /**
  * {@code PATH.npy:N} and {@code PATH.npz:N} of arrays of more than 2^31-1 elements: ImageNet features, 1,281,167 x
@@ -433,5 +434,50 @@ class LargeFilePrefixTest {
         }
         assertThatThrownBy(() -> KernelFiles.readSquareKernel(rect))
                 .hasMessage(rect + ": expected a square kernel [N, N] or [N, N, O, O], got [20000, 30000]");
+    }
+
+    /**
+     * A kernel file is read in its own type and copied to a float64 matrix while that tensor is still open: both
+     * are held at once, the file's bytes plus 8·d² (a float32 file of side 23170 is 2.1 GB plus 4.3 GB). Where the
+     * JVM's off-heap limit is below that sum, the read cannot succeed; it was tried anyway, reading the whole file
+     * before the matrix's allocation failed ("out of memory", exit 3). It is refused from the header, in one line
+     * naming the two parts and the limit. The boundary is exact: a 3×3 float32 kernel [[2,1,0],[1,2,1],[0,1,2]]
+     * needs 36 + 72 = 108 bytes, is read (and is the same matrix) with a limit of 108 and refused with 107, and
+     * a [2, 2, 2, 2] float64 one needs 128 + 128 = 256; a limit of 0 or less is JavaCPP's "none".
+     */
+    @Test
+    void aKernelWhoseReadExceedsTheOffHeapLimitIsRefusedFromItsHeader() throws IOException {
+        Path k = dir.resolve("K3.npy");
+        try (Tensor t = Tensor.of(new double[] {2, 1, 0, 1, 2, 1, 0, 1, 2}, 3, 3); Tensor f = t.to(DType.F32)) {
+            Npy.write(k, f);
+        }
+        for (long limit : new long[] {108, 0}) {
+            KernelFiles.SquareKernel read = KernelFiles.readSquareKernel(k, limit);
+            try (org.ntk4j.predict.KernelMatrix m = read.matrix()) {
+                assertThat(read.precision()).isEqualTo(DType.F32);
+                double[] row = new double[3];
+                m.getRow(1, row);
+                assertThat(row).containsExactly(1, 2, 1);
+            }
+        }
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(k, 107))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(k + ": reading a kernel of shape [3, 3] takes 108 B (the file's 36 B as float32, then "
+                        + "its float64 3×3 copy, 72 B, both held at once), more than this JVM's off-heap limit of "
+                        + "107 B; raise it with NTK4J_JAVA_OPTS=-Xmx<size> (or -Dorg.bytedeco.javacpp.maxBytes)");
+        Path full = dir.resolve("K2222.npy");
+        double[] v = new double[16];
+        for (int i = 0; i < 4; i++) {
+            v[i * 4 + i] = 1; // the identity as the 4×4 matrix of row n·O + o
+        }
+        try (Tensor t = Tensor.of(v, 2, 2, 2, 2)) {
+            Npy.write(full, t);
+        }
+        try (org.ntk4j.predict.KernelMatrix m = KernelFiles.readSquareKernel(full, 256).matrix()) {
+            assertThat(m.dimension()).isEqualTo(4);
+        }
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(full, 255))
+                .hasMessageStartingWith(full + ": reading a kernel of shape [2, 2, 2, 2] takes 256 B (the file's "
+                        + "128 B as float64, then its float64 4×4 copy, 128 B, both held at once)");
     }
 }
