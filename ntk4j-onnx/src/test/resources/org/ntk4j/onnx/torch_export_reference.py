@@ -1,6 +1,7 @@
-"""What torch_onnx_ties.py and torch_onnx_pads.py share: export one module to ONNX and write PyTorch's own
-reference beside it, and the command line that does so for several NAME:OPSET specs. TorchReference.run copies
-this module beside the script it runs.
+"""What the PyTorch reference scripts share: the reference files beside an export (write_reference), the full eNTK
+from jacrev in ntk4j's layout (jacrev_kernel), and, for torch_onnx_ties.py and torch_onnx_pads.py, one module's
+export with its reference (export_reference) and the command line that does so for several NAME:OPSET specs.
+TorchReference.run copies this module beside the script it runs.
 
 For each spec, DIR/NAME_OPSET gets model.onnx (eval mode, float64 module and input, a dynamic batch axis, no constant
 folding), x.npy, y.npy (PyTorch's forward pass), params.txt (the parameter names and sizes, one a line) and k.npy: the
@@ -14,9 +15,32 @@ import numpy as np
 import torch
 
 try:
-    from torch.func import functional_call
-except ImportError:  # torch 1.13 (Debian)
+    from torch.func import functional_call, jacrev
+except ImportError:  # torch 1.13 (Debian): functorch
+    from functorch import jacrev
     from torch.nn.utils.stateless import functional_call
+
+
+def write_reference(out_dir, x, y, params, k):
+    """out_dir/x.npy, y.npy (PyTorch's forward pass), params.txt (the parameter names and sizes, one a line) and
+    k.npy (the kernel k, a NumPy array)."""
+    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
+    np.save(os.path.join(out_dir, "y.npy"), y.detach().numpy())
+    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
+        for p in params:
+            fh.write("%s %d\n" % (p, params[p].numel()))
+    np.save(os.path.join(out_dir, "k.npy"), k)
+
+
+def jacrev_kernel(f, params, n, shape):
+    """sum_p J_p J_p^T of f(params) (jacrev) in ntk4j's layout [n1, n2, o1, o1', ...], for n examples whose outputs
+    have the per-example shape `shape`."""
+    jac = jacrev(f)(params)
+    k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
+            for p, j in jac.items())
+    r = len(shape)
+    k = k.reshape([n, n] + shape + shape).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
+    return k.detach().contiguous().numpy()
 
 
 def export_reference(net, x, out_dir, opset, before_forward=None):
@@ -32,17 +56,12 @@ def export_reference(net, x, out_dir, opset, before_forward=None):
         before_forward(net)
     with torch.no_grad():
         y = net(x)
-    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
-    np.save(os.path.join(out_dir, "y.npy"), y.numpy())
-    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-        for p in params:
-            fh.write("%s %d\n" % (p, params[p].numel()))
     n = x.shape[0]
     names = list(params)
     jac = torch.autograd.functional.jacobian(
         lambda *ps: functional_call(net, dict(zip(names, ps)), (x,)), tuple(params[p] for p in names))
     j = torch.cat([jp.reshape(n, y.shape[1], -1) for jp in jac], 2)
-    np.save(os.path.join(out_dir, "k.npy"), torch.einsum("nap,mbp->nmab", j, j).detach().contiguous().numpy())
+    write_reference(out_dir, x, y, params, torch.einsum("nap,mbp->nmab", j, j).detach().contiguous().numpy())
 
 
 def main(reference):

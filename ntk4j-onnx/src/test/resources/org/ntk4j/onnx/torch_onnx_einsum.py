@@ -12,14 +12,14 @@ diagonal of one operand against another.
 import argparse
 import os
 
-import numpy as np
 import torch
 
 try:
-    from torch.func import functional_call, jacrev
-except ImportError:  # torch 1.13 (Debian): functorch
-    from functorch import jacrev
+    from torch.func import functional_call
+except ImportError:  # torch 1.13 (Debian)
     from torch.nn.utils.stateless import functional_call
+
+from torch_export_reference import jacrev_kernel, write_reference
 
 N = 3
 # name: (equation, shape of one example, shape of the parameter w)
@@ -49,14 +49,6 @@ class Net(torch.nn.Module):
         return torch.einsum(self.eq, x, self.w)
 
 
-def contracted(jac, params, n, shape):
-    k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
-            for p, j in jac.items())
-    r = len(shape)
-    k = k.reshape([n, n] + shape + shape).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
-    return k.detach().contiguous().numpy()
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -74,13 +66,8 @@ def main():
         params = {k: p.detach() for k, p in net.named_parameters()}
         with torch.no_grad():
             y = net(x)
-        np.save(os.path.join(out_dir, "x.npy"), x.numpy())
-        np.save(os.path.join(out_dir, "y.npy"), y.numpy())
-        with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-            for p in params:
-                fh.write("%s %d\n" % (p, params[p].numel()))
-        k = contracted(jacrev(lambda ps: functional_call(net, ps, (x,)))(params), params, N, list(y.shape[1:]))
-        np.save(os.path.join(out_dir, "k.npy"), k)
+        write_reference(out_dir, x, y, params,
+                        jacrev_kernel(lambda ps: functional_call(net, ps, (x,)), params, N, list(y.shape[1:])))
 
 
 if __name__ == "__main__":

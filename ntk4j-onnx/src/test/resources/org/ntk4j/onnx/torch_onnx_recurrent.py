@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 try:
-    from torch.func import functional_call, jacrev
-except ImportError:  # torch 1.13 (Debian): functorch
-    from functorch import jacrev
+    from torch.func import functional_call
+except ImportError:  # torch 1.13 (Debian)
     from torch.nn.utils.stateless import functional_call
+
+from torch_export_reference import jacrev_kernel, write_reference
 
 N, T, F = 3, 5, 4
 
@@ -85,22 +86,8 @@ class Torch(torch.nn.Module):
         return self.rnn(x.transpose(0, 1))[0].transpose(0, 1)
 
 
-def contracted(jac, params, n, shape):
-    """sum_p J_p J_p^T in ntk4j's layout [n1, n2, o1, o1', ...] for outputs of per-example shape `shape`."""
-    k = sum(torch.einsum("nap,mbp->nmab", j.reshape(n, -1, params[p].numel()), j.reshape(n, -1, params[p].numel()))
-            for p, j in jac.items())
-    r = len(shape)
-    k = k.reshape([n, n] + shape + shape).permute([0, 1] + [i for j in range(r) for i in (2 + j, 2 + r + j)])
-    return k.detach().contiguous().numpy()
-
-
 def save(out_dir, x, y, params, f):
-    np.save(os.path.join(out_dir, "x.npy"), x.numpy())
-    np.save(os.path.join(out_dir, "y.npy"), y.detach().numpy())
-    with open(os.path.join(out_dir, "params.txt"), "w") as fh:
-        for p in params:
-            fh.write("%s %d\n" % (p, params[p].numel()))
-    np.save(os.path.join(out_dir, "k.npy"), contracted(jacrev(f)(params), params, N, list(y.shape[1:])))
+    write_reference(out_dir, x, y, params, jacrev_kernel(f, params, N, list(y.shape[1:])))
 
 
 def exported(name, opset, out_dir):
