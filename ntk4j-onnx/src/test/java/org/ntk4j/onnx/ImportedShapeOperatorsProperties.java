@@ -34,6 +34,15 @@ class ImportedShapeOperatorsProperties {
 
     /** Runs y = op(x) + Cast(op(C)) and returns y for x of shape [2, s...]. */
     private static Tensor run(int[] s, GraphProto.Builder ops, int opset) throws IOException {
+        return evaluate(s, ops.addNode(node("Cast", "cast", new String[] {"oc"}, new String[] {"ocf"},
+                Onnx.attr("to", DOUBLE))), "ocf", opset);
+    }
+
+    /**
+     * Adds C (C[0, i, j, k] = flat(i, j, k), int64) and y = ox + {@code second} to {@code ops}, imports the graph at
+     * {@code opset} and returns y for x[n, i, j, k] = flat(i, j, k) + 1000 n of shape [2, s...].
+     */
+    private static Tensor evaluate(int[] s, GraphProto.Builder ops, String second, int opset) throws IOException {
         int size = s[0] * s[1] * s[2];
         long[] c = new long[size];
         for (int i = 0; i < size; i++) {
@@ -41,9 +50,7 @@ class ImportedShapeOperatorsProperties {
         }
         GraphProto g = ops.addInput(info("x", DOUBLE, "N", s[0], s[1], s[2])).addOutput(info("y", DOUBLE))
                 .addInitializer(Onnx.int64s("C", c, 1, s[0], s[1], s[2]))
-                .addNode(node("Cast", "cast", new String[] {"oc"}, new String[] {"ocf"},
-                        Onnx.attr("to", DOUBLE)))
-                .addNode(node("Add", "add", new String[] {"ox", "ocf"}, OUT)).build();
+                .addNode(node("Add", "add", new String[] {"ox", second}, OUT)).build();
         Path dir = Files.createTempDirectory("onnx-prop");
         try {
             OnnxModel m = OnnxModel.load(Onnx.write(dir.resolve("m.onnx"), model(opset, g)));
@@ -214,28 +221,7 @@ class ImportedShapeOperatorsProperties {
 
     /** {@link #run} without its Cast of the second operand's output (the Pad of C is of its Cast already). */
     private static Tensor runPadded(int[] s, GraphProto.Builder ops) throws IOException {
-        int size = s[0] * s[1] * s[2];
-        long[] c = new long[size];
-        for (int i = 0; i < size; i++) {
-            c[i] = i;
-        }
-        GraphProto g = ops.addInput(info("x", DOUBLE, "N", s[0], s[1], s[2])).addOutput(info("y", DOUBLE))
-                .addInitializer(Onnx.int64s("C", c, 1, s[0], s[1], s[2]))
-                .addNode(node("Add", "add", new String[] {"ox", "oc"}, OUT)).build();
-        Path dir = Files.createTempDirectory("onnx-prop");
-        try {
-            OnnxModel m = OnnxModel.load(Onnx.write(dir.resolve("m.onnx"), model(13, g)));
-            double[] xv = new double[2 * size];
-            for (int i = 0; i < xv.length; i++) {
-                xv[i] = i % size + 1000 * (i / size);
-            }
-            try (Params p = m.params(DType.F64); Tensor x = Tensor.of(xv, 2, s[0], s[1], s[2])) {
-                return m.model().apply(p, x);
-            }
-        } finally {
-            Files.deleteIfExists(dir.resolve("m.onnx"));
-            Files.delete(dir);
-        }
+        return evaluate(s, ops, "oc", 13);
     }
 
     @Property(tries = 60, seed = "20261205")
