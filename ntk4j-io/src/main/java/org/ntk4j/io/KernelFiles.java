@@ -1,8 +1,10 @@
 package org.ntk4j.io;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.ntk4j.ntk.CostModel;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
@@ -15,17 +17,26 @@ public final class KernelFiles {
     }
 
     /**
+     * Bytes of the file read at a time (in the type it is read in) into the float64 matrix: a C-order kernel is
+     * read in blocks of whole example rows, so the file is never held whole beside its float64 copy.
+     */
+    static final long BLOCK_BYTES = 64L << 20;
+
+    /**
      * Reads a train-train kernel written by {@code ntk4j kernel --out} (or NumPy) as a float64 matrix: an N×N kind
      * [N, N] as it is, the full kernel [N, N, O, O] as the NO×NO matrix of row n·O + o. A file of integers (or
      * booleans) is converted to float64 element by element, as data sources are (without their scaling of uint8).
+     * A C-order file (what {@code kernel --out} and {@code np.save} write) is read in blocks of example rows
+     * straight into the matrix, so its size is bounded by the matrix's memory only; a Fortran-order one is read
+     * whole and transposed, in one tensor of its type.
      *
      * @param file the .npy file
      * @return the matrix, which the caller closes
      * @throws IllegalArgumentException if the file does not exist, is not square ([N, N] or [N, N, O, O]), is
-     *     empty, holds a NaN or infinity (the message names its index), is more than one tensor of the type it
-     *     is read in holds (2^31-1 bytes: N·O above 23170 in float32, above 16383 in float64 or for integers), or
-     *     needs more than the JVM's off-heap limit (the file in that type and its float64 copy, held at once;
-     *     refused from the header)
+     *     empty, holds a NaN or infinity (the message names its index), is not symmetric, needs more than the JVM's
+     *     off-heap limit (the float64 matrix and the block read at a time; refused from the header), or is a
+     *     Fortran-order file larger than one tensor of the type it is read in holds (2^31-1 bytes: N·O above 23170
+     *     in float32, above 16383 in float64 or for integers)
      * @throws IOException if the file cannot be read or is not a valid .npy file
      */
     public static KernelMatrix readSquare(Path file) throws IOException {
@@ -58,59 +69,125 @@ public final class KernelFiles {
 
     /** {@link #readSquareKernel(Path)} against a given off-heap limit (0 or less: none), for tests. */
     static SquareKernel readSquareKernel(Path file, long offHeapLimit) throws IOException {
+        return readSquareKernel(file, offHeapLimit, BLOCK_BYTES);
+    }
+
+    /** {@link #readSquareKernel(Path, long)} reading at most {@code blockBytes} (but one example row) at a time. */
+    static SquareKernel readSquareKernel(Path file, long offHeapLimit, long blockBytes) throws IOException {
         if (!Files.exists(file) || Files.isDirectory(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
-        if (Files.isRegularFile(file)) {
-            // the header first (a pipe is read once, below): a kernel too large for one tensor of the type it is
-            // read in (a float file its own, integers float64) is refused as a kernel, not with the advice for data
-            // files (a data source's :N), which does not apply here. The float64 copy (KernelMatrix) is off that
-            // limit, so a float32 file of side up to 23170 is read (N = 20000, kernel --out's default float32)
-            NpyHeader header = Npy.readHeader(file);
+        String source = file.toString();
+        // one channel, the header first (a pipe is read once): every refusal below comes before any allocation
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long available = Npy.available(channel, file);
+            NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
             int[] s = header.shape();
             requireSquare(file, s);
-            DType read = header.dtype().tensorDType() != null ? header.dtype().tensorDType() : DType.F64;
-            double bytes = read.bytes();
-            for (int d : s) {
-                bytes *= d; // a double: [N, N, O, O] of int sizes can pass a long
-            }
-            if (bytes > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: a kernel of shape %s "
-                        + "is %.4g bytes as %s, more than one tensor holds (2^31-1 bytes: N·O at most 23170 in "
-                        + "float32, 16383 in float64 or for integers); the kernel is read whole, in its own type "
-                        + "(integers in float64)", file, Shapes.str(s), bytes, read == DType.F32 ? "float32"
-                        : "float64"));
-            }
-            // the tensor read and its float64 copy are held at once: past the JVM's off-heap limit the copy's
-            // allocation would fail only after the whole file was read, so the read is refused from the header
-            long side = s.length == 4 ? (long) s[0] * s[2] : s[0];
-            long copy = 8 * side * side;
-            long need = (long) bytes + copy;
-            if (offHeapLimit > 0 && need > offHeapLimit) {
-                throw new IllegalArgumentException(file + ": reading a kernel of shape " + Shapes.str(s) + " takes "
-                        + CostModel.humanAtLeast(need) + " (the file's " + CostModel.human((long) bytes) + " as "
-                        + (read == DType.F32 ? "float32" : "float64") + ", then its float64 " + side + "×" + side
-                        + " copy, " + CostModel.human(copy) + ", both held at once), more than this JVM's off-heap "
-                        + "limit of " + CostModel.human(offHeapLimit) + "; raise it with NTK4J_JAVA_OPTS=-Xmx<size> "
-                        + "(or -Dorg.bytedeco.javacpp.maxBytes)");
-            }
-        }
-        try (Tensor t = Npy.readFloating(file, DType.F64)) { // one pass: a pipe is read once
-            int[] s = t.shape();
-            requireSquare(file, s);
-            if (t.size() == 0) {
+            if (s[0] == 0 || (s.length == 4 && s[2] == 0)) {
                 throw new IllegalArgumentException(file + ": an empty kernel " + Shapes.str(s));
             }
-            int bad = t.firstNonFinite();
-            if (bad >= 0) {
-                throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
-                        + Shapes.str(unravel(bad, s)) + "; a spectrum needs a finite kernel");
+            NpyIO.requireData(header, source, available);
+            DType read = header.dtype().tensorDType() != null ? header.dtype().tensorDType() : DType.F64;
+            String readName = read == DType.F32 ? "float32" : "float64";
+            long side = s.length == 4 ? (long) s[0] * s[2] : s[0];
+            long matrix = 8 * side * side;
+            long rowElements = s.length == 4 ? (long) s[1] * s[2] * s[3] : s[1]; // one example's row of the file
+            if (header.transposedOnRead()) {
+                double bytes = (double) read.bytes() * s[0] * rowElements; // a double: [N, N, O, O] can pass a long
+                if (bytes > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: a Fortran-order "
+                            + "kernel of shape %s is %.4g bytes as %s, more than one tensor holds (2^31-1 bytes: N·O "
+                            + "at most 23170 in float32, 16383 in float64 or for integers); a Fortran-order file is "
+                            + "read whole to be transposed: save it in C order (np.ascontiguousarray) to read it in "
+                            + "blocks", file, Shapes.str(s), bytes, readName));
+                }
+                requireMemory(file, s, offHeapLimit, (long) bytes, matrix, side, "the file's "
+                        + CostModel.human((long) bytes) + " as " + readName + ", then its float64 " + side + "×" + side
+                        + " copy, " + CostModel.human(matrix) + ", both held at once");
+                return new SquareKernel(readFortran(file, channel, header, available, read), read);
             }
+            // a block of whole example rows, at least one (a row is at most N·O² elements: it fits a tensor)
+            long rowBytes = rowElements * read.bytes();
+            int perBlock = (int) Math.max(1, Math.min(s[0], blockBytes / rowBytes));
+            long block = perBlock * rowBytes;
+            requireMemory(file, s, offHeapLimit, block, matrix, side, "its float64 " + side + "×" + side
+                    + " matrix, " + CostModel.human(matrix) + ", and the file read " + CostModel.human(block)
+                    + " at a time as " + readName);
+            return new SquareKernel(readBlocks(file, channel, header, available, read, perBlock), read);
+        }
+    }
+
+    private static void requireMemory(Path file, int[] s, long offHeapLimit, long read, long matrix, long side,
+                                      String parts) {
+        long need = read + matrix;
+        if (offHeapLimit > 0 && need > offHeapLimit) {
+            throw new IllegalArgumentException(file + ": reading a kernel of shape " + Shapes.str(s) + " takes "
+                    + CostModel.humanAtLeast(need) + " (" + parts + "), more than this JVM's off-heap limit of "
+                    + CostModel.human(offHeapLimit) + "; raise it with NTK4J_JAVA_OPTS=-Xmx<size> (or "
+                    + "-Dorg.bytedeco.javacpp.maxBytes)");
+        }
+    }
+
+    /** A C-order file, its header read: blocks of {@code perBlock} example rows, each checked, into the matrix. */
+    private static KernelMatrix readBlocks(Path file, FileChannel channel, NpyHeader header, long available,
+                                           DType read, int perBlock) throws IOException {
+        int[] s = header.shape();
+        KernelMatrix m = s.length == 4 ? KernelMatrix.zerosFull(s[0], s[2]) : KernelMatrix.zerosShared(s[0]);
+        try {
+            for (int first = 0; first < s[0]; first += perBlock) {
+                int[] rows = s.clone();
+                rows[0] = Math.min(perBlock, s[0] - first);
+                try (Tensor t = Tensor.empty(read, rows)) {
+                    long base = (long) first * (t.size() / rows[0]); // the block's first element in the file
+                    NpyIO.readData(channel, header, file.toString(), available,
+                            (long) t.size() * header.dtype().itemSize(),
+                            NpyIO.into(t, header.dtype(), file.toString(), NpyIO.NATIVE_LITTLE_ENDIAN, base));
+                    requireFinite(file, t, base, s);
+                    m.setRows(first, t);
+                }
+            }
+            requireSymmetric(file, m);
+            return m;
+        } catch (IOException | RuntimeException | Error e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** A Fortran-order file, its header read: transposed on read into one tensor, then copied to the matrix. */
+    private static KernelMatrix readFortran(Path file, FileChannel channel, NpyHeader header, long available,
+                                            DType read) throws IOException {
+        int[] s = header.shape();
+        try (Tensor t = Tensor.empty(read, s)) {
+            NpyIO.readFortran(channel, header, file.toString(), available, s[0],
+                    NpyIO.stridedInto(t, header.dtype(), file.toString()));
+            requireFinite(file, t, 0, s);
+            KernelMatrix m = s.length == 4 ? KernelMatrix.zerosFull(s[0], s[2]) : KernelMatrix.zerosShared(s[0]);
             try {
-                return new SquareKernel(KernelMatrix.of(t), t.dtype());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+                m.setRows(0, t);
+                requireSymmetric(file, m);
+                return m;
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
+        }
+    }
+
+    private static void requireFinite(Path file, Tensor t, long base, int[] shape) {
+        int bad = t.firstNonFinite();
+        if (bad >= 0) {
+            throw new IllegalArgumentException(file + ": contains " + t.getFlat(bad) + " at "
+                    + Shapes.str(unravel(base + bad, shape)) + "; a spectrum needs a finite kernel");
+        }
+    }
+
+    private static void requireSymmetric(Path file, KernelMatrix m) {
+        try {
+            m.requireSymmetric("kernel");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
     }
 
@@ -128,10 +205,10 @@ public final class KernelFiles {
      * @param shape the shape
      * @return the index along each axis
      */
-    public static int[] unravel(int flat, int[] shape) {
+    public static int[] unravel(long flat, int[] shape) {
         int[] idx = new int[shape.length];
         for (int i = shape.length - 1; i >= 0; i--) {
-            idx[i] = flat % shape[i];
+            idx[i] = (int) (flat % shape[i]);
             flat /= shape[i];
         }
         return idx;

@@ -294,6 +294,14 @@ final class NpyIO {
      * finite value that float32 cannot hold is refused, naming {@code source}, not turned into ±∞.
      */
     static ChunkReader into(Tensor tensor, NpyDType type, String source, boolean memcpy) {
+        return into(tensor, type, source, memcpy, 0);
+    }
+
+    /**
+     * As {@link #into(Tensor, NpyDType, String, boolean)} for a tensor that holds the file's elements from
+     * {@code indexBase} on (a block of rows): a refused element is named by its index in the file.
+     */
+    static ChunkReader into(Tensor tensor, NpyDType type, String source, boolean memcpy, long indexBase) {
         Pointer base = tensor.pointer();
         if (memcpy && type.tensorDType() == tensor.dtype()) {
             // Same layout on both sides: the chunk's bytes are the tensor's bytes.
@@ -310,12 +318,12 @@ final class NpyIO {
                 if (wideInteger(type)) {
                     for (int i = 0; i < n; i++) {
                         requireExactInteger(type, rawInteger(type, chunk, done + i), tensor.dtype(), source,
-                                (long) first + done + i);
+                                indexBase + first + done + i);
                     }
                 }
                 if (floats != null) {
                     for (int i = 0; i < n; i++) {
-                        floats[i] = toFloat(block[i], source, (long) first + done + i);
+                        floats[i] = toFloat(block[i], source, indexBase + first + done + i);
                     }
                     ((FloatPointer) base.getPointer((long) first + done)).put(floats, 0, n);
                 } else {

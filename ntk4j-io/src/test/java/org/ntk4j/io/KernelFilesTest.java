@@ -1,6 +1,7 @@
 package org.ntk4j.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -88,5 +89,96 @@ class KernelFilesTest {
                 }
             }
         }
+    }
+
+    /**
+     * A C-order kernel is read in blocks of example rows straight into the float64 matrix: whatever the block (one
+     * row, two rows, the whole file), the matrix is entry for entry the one built from the whole tensor, for the
+     * shared layout [5, 5] and the full one [4, 4, 3, 3], in float32, float64 and int32 files (integers exact in
+     * float64; float32 values widened exactly). The last block is shorter when the rows do not divide evenly.
+     */
+    @Test
+    void aKernelReadInBlocksIsTheKernelReadWhole() throws IOException {
+        Random r = new Random(11);
+        for (int[] shape : new int[][] {{5, 5}, {4, 4, 3, 3}}) {
+            int n = shape[0];
+            int o = shape.length == 4 ? shape[2] : 1;
+            double[][] jac = new double[n * o][4];
+            for (double[] row : jac) {
+                for (int q = 0; q < row.length; q++) {
+                    row[q] = r.nextInt(7) - 3; // small integers: every type below holds the kernel exactly
+                }
+            }
+            double[] k = new double[n * n * o * o];
+            for (int i = 0; i < n * o; i++) {
+                for (int j = 0; j < n * o; j++) {
+                    double v = 0;
+                    for (int q = 0; q < 4; q++) {
+                        v += jac[i][q] * jac[j][q];
+                    }
+                    // C order: [n1, n2] or [n1, n2, o1, o2] for matrix entry (n1·O + o1, n2·O + o2)
+                    k[((i / o * n + j / o) * o + i % o) * o + j % o] = v;
+                }
+            }
+            for (NpyDType type : new NpyDType[] {NpyDType.FLOAT32, NpyDType.FLOAT64, NpyDType.INT32}) {
+                Path f = dir.resolve("k" + shape.length + type + ".npy");
+                try (Tensor t = Tensor.of(k, shape)) {
+                    if (type == NpyDType.INT32) {
+                        long[] ints = new long[k.length];
+                        for (int i = 0; i < k.length; i++) {
+                            ints[i] = (long) k[i];
+                        }
+                        Npy.write(f, NpyArray.ofLongs(NpyDType.INT32, ints, shape));
+                    } else {
+                        try (Tensor c = t.to(type == NpyDType.FLOAT32 ? DType.F32 : DType.F64)) {
+                            Npy.write(f, c);
+                        }
+                    }
+                }
+                long rowBytes = (long) k.length / n * (type == NpyDType.FLOAT32 ? 4 : 8);
+                for (long blockBytes : new long[] {1, 2 * rowBytes, 1L << 30}) {
+                    KernelFiles.SquareKernel read = KernelFiles.readSquareKernel(f, 0, blockBytes);
+                    try (KernelMatrix m = read.matrix()) {
+                        assertThat(read.precision()).isEqualTo(type == NpyDType.FLOAT32 ? DType.F32 : DType.F64);
+                        assertThat(m.isFull()).isEqualTo(shape.length == 4);
+                        assertThat(m.dimension()).isEqualTo(n * o);
+                        for (int i = 0; i < n * o; i++) {
+                            for (int j = 0; j < n * o; j++) {
+                                double v = k[((i / o * n + j / o) * o + i % o) * o + j % o];
+                                assertThat(m.get(i, j)).as("%s %s block %d (%d, %d)", type,
+                                        java.util.Arrays.toString(shape), blockBytes, i, j).isEqualTo(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A value refused in a later block is named by its index in the file, not in the block: a NaN at [3, 1] of a
+     * [4, 4] float64 kernel read one row at a time, and an int64 beyond 2^53 (not exactly a float64) at [2, 3].
+     */
+    @Test
+    void aBadValueInALaterBlockIsNamedByItsIndexInTheFile() throws IOException {
+        double[] k = new double[16];
+        for (int i = 0; i < 4; i++) {
+            k[i * 4 + i] = 1;
+        }
+        k[3 * 4 + 1] = Double.NaN;
+        Path nan = dir.resolve("nan.npy");
+        try (Tensor t = Tensor.of(k, 4, 4)) {
+            Npy.write(nan, t);
+        }
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(nan, 0, 1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(nan + ": contains NaN at [3, 1]; a spectrum needs a finite kernel");
+        long[] ints = new long[16];
+        ints[2 * 4 + 3] = (1L << 53) + 1;
+        Path wide = dir.resolve("wide.npy");
+        Npy.write(wide, NpyArray.ofLongs(NpyDType.INT64, ints, 4, 4));
+        assertThatThrownBy(() -> KernelFiles.readSquareKernel(wide, 0, 1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(wide + ": element 11");
     }
 }

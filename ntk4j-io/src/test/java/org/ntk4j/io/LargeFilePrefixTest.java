@@ -393,15 +393,16 @@ class LargeFilePrefixTest {
     }
 
     /**
-     * A kernel file too large for one tensor of the type it is read in (spectrum reads it whole: a float file in its
-     * own type, integers in float64, then copies it to float64 off the tensor limit) is refused as a kernel, from
-     * its header, not with a data source's {@code :N} advice, which does not apply to a kernel. A float32 kernel of
-     * side 20000 (1.6 GB, what {@code kernel --out} writes by default at N = 20000) fits one float32 tensor: it was
-     * refused as "3.200e+09 bytes as float64"; now it is read (here, a file cut after its header, refused as
-     * truncated, before anything is allocated). Float32 allows N·O up to 23170, float64 and integers 16383.
+     * A kernel file larger than one tensor holds is read in blocks of example rows into its float64 matrix, so
+     * it is bounded by the matrix's memory only: a C-order float32 kernel of side 23171, float64 of side 16384 and
+     * int32 of side 20000 (each past 2^31-1 bytes in the type it is read in; all three were refused as "more
+     * than one tensor holds") are now refused only by a small off-heap limit, from the header, naming the matrix
+     * and the 64 MiB block. A Fortran-order file is read whole to be transposed: it keeps the tensor's limit, and
+     * its refusal says how to read it in blocks. A float32 kernel of side 20000 cut after its header is refused as
+     * truncated, before anything is allocated.
      */
     @Test
-    void aKernelTooLargeForOneTensorIsRefusedAsAKernel() throws IOException {
+    void aKernelLargerThanOneTensorIsReadInBlocksUnlessInFortranOrder() throws IOException {
         Path k = dir.resolve("K.npy");
         byte[] header = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 20_000});
         Files.write(k, concat(header, new byte[16]));
@@ -409,22 +410,39 @@ class LargeFilePrefixTest {
                 .isInstanceOf(NpyFormatException.class)
                 .hasMessage(k + ": truncated .npy file: shape (20000, 20000) of '<f4' needs 1600000000 data bytes "
                         + "after the " + header.length + "-byte header, the file has only 16");
-        String limits = ", more than one tensor holds (2^31-1 bytes: N·O at most 23170 in float32, 16383 in float64 "
-                + "or for integers); the kernel is read whole, in its own type (integers in float64)";
-        Object[][] cases = {{NpyDType.FLOAT32, 23_171, "2.148e+09 bytes as float32"},
-            {NpyDType.FLOAT64, 16_384, "2.147e+09 bytes as float64"},
-            {NpyDType.INT32, 20_000, "3.200e+09 bytes as float64"}};
+        // the matrix 8·side² bytes; the block as many whole rows (side values in the type read) as fit 64 MiB
+        Object[][] cases = {{NpyDType.FLOAT32, 23_171, "float32", "4.0 GiB", "64.0 MiB"},
+            {NpyDType.FLOAT64, 16_384, "float64", "2.0 GiB", "64.0 MiB"},
+            {NpyDType.INT32, 20_000, "float64", "3.0 GiB", "63.9 MiB"}};
         for (Object[] c : cases) {
             int side = (Integer) c[1];
+            NpyDType type = (NpyDType) c[0];
             Path big = dir.resolve("big" + side + ".npy");
-            byte[] h = NpyHeader.encode((NpyDType) c[0], new int[] {side, side});
+            byte[] h = NpyHeader.encode(type, new int[] {side, side});
             try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
                 f.write(h);
-                f.setLength(h.length + ((NpyDType) c[0]).itemSize() * (long) side * side);
+                f.setLength(h.length + type.itemSize() * (long) side * side);
             }
-            assertThatThrownBy(() -> KernelFiles.readSquareKernel(big))
+            assertThatThrownBy(() -> KernelFiles.readSquareKernel(big, 1L << 30))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage(big + ": a kernel of shape [" + side + ", " + side + "] is " + c[2] + limits);
+                    .hasMessageStartingWith(big + ": reading a kernel of shape [" + side + ", " + side + "] takes ")
+                    .hasMessageContaining("(its float64 " + side + "×" + side + " matrix, " + c[3]
+                            + ", and the file read " + c[4] + " at a time as " + c[2] + ")");
+            Path fortran = dir.resolve("fortran" + side + ".npy");
+            byte[] fh = RawNpy.npy("{'descr': '" + type.descr() + "', 'fortran_order': True, 'shape': (" + side
+                    + ", " + side + "), }", new byte[0]);
+            try (RandomAccessFile f = new RandomAccessFile(fortran.toFile(), "rw")) {
+                f.write(fh);
+                f.setLength(fh.length + type.itemSize() * (long) side * side);
+            }
+            String bytes = String.format(java.util.Locale.ROOT, "%.4g", (double) side * side
+                    * (c[2].equals("float32") ? 4 : 8));
+            assertThatThrownBy(() -> KernelFiles.readSquareKernel(fortran))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(fortran + ": a Fortran-order kernel of shape [" + side + ", " + side + "] is " + bytes
+                            + " bytes as " + c[2] + ", more than one tensor holds (2^31-1 bytes: N·O at most 23170 in"
+                            + " float32, 16383 in float64 or for integers); a Fortran-order file is read whole to be"
+                            + " transposed: save it in C order (np.ascontiguousarray) to read it in blocks");
         }
         Path rect = dir.resolve("R.npy");
         byte[] rectHeader = NpyHeader.encode(NpyDType.FLOAT32, new int[] {20_000, 30_000});
@@ -437,13 +455,13 @@ class LargeFilePrefixTest {
     }
 
     /**
-     * A kernel file is read in its own type and copied to a float64 matrix while that tensor is still open: both
-     * are held at once, the file's bytes plus 8·d² (a float32 file of side 23170 is 2.1 GB plus 4.3 GB). Where the
-     * JVM's off-heap limit is below that sum, the read cannot succeed; it was tried anyway, reading the whole file
-     * before the matrix's allocation failed ("out of memory", exit 3). It is refused from the header, in one line
-     * naming the two parts and the limit. The boundary is exact: a 3×3 float32 kernel [[2,1,0],[1,2,1],[0,1,2]]
-     * needs 36 + 72 = 108 bytes, is read (and is the same matrix) with a limit of 108 and refused with 107, and
-     * a [2, 2, 2, 2] float64 one needs 128 + 128 = 256; a limit of 0 or less is JavaCPP's "none".
+     * A kernel file is read into a float64 matrix a block of example rows at a time (at most 64 MiB, the whole
+     * file when smaller): both are held at once, 8·d² plus the block. Where the JVM's off-heap limit is below that
+     * sum, the read cannot succeed (it was tried anyway, reading the whole file before the matrix's allocation
+     * failed: "out of memory", exit 3); it is refused from the header, in one line naming the two parts and the
+     * limit. The boundary is exact: a 3×3 float32 kernel [[2,1,0],[1,2,1],[0,1,2]] needs 72 + 36 = 108 bytes, is
+     * read (and is the same matrix) with a limit of 108 and refused with 107, and a [2, 2, 2, 2] float64 one needs
+     * 128 + 128 = 256; a limit of 0 or less is JavaCPP's "none".
      */
     @Test
     void aKernelWhoseReadExceedsTheOffHeapLimitIsRefusedFromItsHeader() throws IOException {
@@ -462,9 +480,9 @@ class LargeFilePrefixTest {
         }
         assertThatThrownBy(() -> KernelFiles.readSquareKernel(k, 107))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(k + ": reading a kernel of shape [3, 3] takes 108 B (the file's 36 B as float32, then "
-                        + "its float64 3×3 copy, 72 B, both held at once), more than this JVM's off-heap limit of "
-                        + "107 B; raise it with NTK4J_JAVA_OPTS=-Xmx<size> (or -Dorg.bytedeco.javacpp.maxBytes)");
+                .hasMessage(k + ": reading a kernel of shape [3, 3] takes 108 B (its float64 3×3 matrix, 72 B, and "
+                        + "the file read 36 B at a time as float32), more than this JVM's off-heap limit of 107 B; "
+                        + "raise it with NTK4J_JAVA_OPTS=-Xmx<size> (or -Dorg.bytedeco.javacpp.maxBytes)");
         Path full = dir.resolve("K2222.npy");
         double[] v = new double[16];
         for (int i = 0; i < 4; i++) {
@@ -477,7 +495,7 @@ class LargeFilePrefixTest {
             assertThat(m.dimension()).isEqualTo(4);
         }
         assertThatThrownBy(() -> KernelFiles.readSquareKernel(full, 255))
-                .hasMessageStartingWith(full + ": reading a kernel of shape [2, 2, 2, 2] takes 256 B (the file's "
-                        + "128 B as float64, then its float64 4×4 copy, 128 B, both held at once)");
+                .hasMessageStartingWith(full + ": reading a kernel of shape [2, 2, 2, 2] takes 256 B (its float64 "
+                        + "4×4 matrix, 128 B, and the file read 128 B at a time as float64)");
     }
 }
