@@ -191,13 +191,19 @@ final class Operators {
 
     private static Value[] leakyRelu(Ctx c) {
         double alpha = c.attrFloat("alpha", 0.01f);
-        return unary(c, v -> {
-            if (alpha >= 0 && alpha <= 1) {
-                return v.max(v.mul(alpha));
-            }
-            Var pos = v.greater(0.0);
-            return v.mul(pos).add(v.mul(alpha).mul(pos.neg().add(1.0)));
-        });
+        return unary(c, v -> leakyRelu(v, alpha));
+    }
+
+    /**
+     * v if v &gt; 0, else α v, with derivative α at 0 (PyTorch's): max(v, α v) for α in [0, 1] (the maximum's
+     * derivative goes to α v at the tie), else by the mask [v &gt; 0]. Also a recurrent node's LeakyRelu.
+     */
+    static Var leakyRelu(Var v, double alpha) {
+        if (alpha >= 0 && alpha <= 1) {
+            return v.max(v.mul(alpha));
+        }
+        Var pos = v.greater(0.0);
+        return v.mul(pos).add(v.mul(alpha).mul(pos.neg().add(1.0)));
     }
 
     /**
@@ -241,6 +247,15 @@ final class Operators {
         });
     }
 
+    /**
+     * ELU_α(x) = relu(x) + α · (e^min(x, 0) − 1), for any real α (a recurrent node's Elu; the standalone operator
+     * takes α ≥ 0 above): x for x ≥ 0, else α (e^x − 1). min(x, 0) is {@link #negativePart}, whose derivative at 0
+     * is 1, so the derivative at 0 is α, PyTorch's, as the operator's; e^x is never taken of a large x (no ∞ · 0).
+     */
+    static Var elu(Var v, double alpha) {
+        return v.relu().add(negativePart(v).exp().add(-1.0).mul(alpha));
+    }
+
     /** CELU_α(x) = relu(x) + min(α (e^(x/α) - 1), 0), α > 0. */
     private static Value[] celu(Ctx c) {
         double alpha = c.attrFloat("alpha", 1f);
@@ -254,7 +269,7 @@ final class Operators {
      * max(0, min(1, α x + β)), with derivative 0 at the breakpoints (PyTorch's hardsigmoid, 0 at ±3, and JAX's
      * hard_sigmoid): the maximum's derivative goes to the constants at a tie.
      */
-    private static Var hardSigmoid(Var v, double alpha, double beta) {
+    static Var hardSigmoid(Var v, double alpha, double beta) {
         return v.mul(alpha).add(beta).max(0.0).neg().max(-1.0).neg();
     }
 

@@ -4,7 +4,6 @@ import static org.ntk4j.onnx.Tracer.MIXED;
 import static org.ntk4j.onnx.Tracer.NONE;
 
 import java.util.List;
-import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.ntk4j.graph.Var;
 import org.ntk4j.onnx.Tracer.Const;
@@ -19,19 +18,14 @@ import org.ntk4j.onnx.proto.OnnxProtos.AttributeProto;
  * primitives, so every kernel method has their rules. The sequence is held batch-first, {@code [N, T, ...]}, as the
  * values the exporter's transposes give back; at layout 0 (PyTorch's) the outputs are views of it in the file's
  * layout: Y {@code [T, dirs, N, H]}, Y_h and Y_c {@code [dirs, N, H]}; at layout 1 (opset 14 on) X, the initial
- * states and the outputs are batch-first and held as they are. Activations Sigmoid, Tanh and Relu in any slot,
- * {@code clip} (applied to every gate's input before its activation; as onnxruntime, not to the LSTM's cell state
- * before h); no peepholes, no {@code input_forget}, no sequence_lens shorter than the sequence: those are refused in
- * one line naming the attribute.
+ * states and the outputs are batch-first and held as they are. Every activation of the specification (Sigmoid,
+ * Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus) in any slot, with
+ * {@code activation_alpha} and {@code activation_beta}; {@code hidden_size} or, absent, W's; {@code clip} (applied
+ * to every gate's input before its activation; as onnxruntime, not to the LSTM's cell state before h); no
+ * peepholes, no {@code input_forget}, no sequence_lens shorter than the sequence: those are refused in one line
+ * naming the attribute.
  */
 final class Recurrent {
-    /**
-     * The activations imported, those of PyTorch's exports: the others (Softsign, Softplus and those that take alpha
-     * or beta) are refused.
-     */
-    private static final Map<String, UnaryOperator<Var>> ACTIVATIONS = Map.of("sigmoid", Var::sigmoid, "tanh",
-            Var::tanh, "relu", Var::relu);
-
     private Recurrent() {
     }
 
@@ -86,14 +80,15 @@ final class Recurrent {
         int steps = x.shape()[batchFirst ? 1 : 0];
         int n = x.shape()[batchFirst ? 0 : 1];
         int in = x.shape()[2];
-        int h = Math.toIntExact(c.attrInt("hidden_size", -1));
         Traced w = c.traced(1);
         Traced r = c.traced(2);
+        int h = hiddenSize(c, gates, w);
         if (h < 1 || !java.util.Arrays.equals(w.shape(), new int[] {dirs, gates * h, in})
                 || !java.util.Arrays.equals(r.shape(), new int[] {dirs, gates * h, h})) {
             String g = gates == 1 ? "" : gates + "·";
-            throw c.error(op + " with hidden_size " + h + " and direction " + direction + " takes W [" + dirs + ", "
-                    + g + "hidden_size, " + in + "] and R [" + dirs + ", " + g + "hidden_size, hidden_size], "
+            String from = c.attr("hidden_size") == null ? " (from W; the attribute is absent)" : "";
+            throw c.error(op + " with hidden_size " + h + from + " and direction " + direction + " takes W [" + dirs
+                    + ", " + g + "hidden_size, " + in + "] and R [" + dirs + ", " + g + "hidden_size, hidden_size], "
                     + "got " + Tracer.shapeText(w) + " and " + Tracer.shapeText(r));
         }
         Traced b = c.has(3) ? c.traced(3) : null;
@@ -311,6 +306,8 @@ final class Recurrent {
      * bidirectional node of one set is refused, not guessed); absent, the specification's defaults. One exception,
      * onnxruntime's: an RNN of one direction may list two, the form of the schema's default ["Tanh", "Tanh"], and
      * runs the first, as onnxruntime does (the file runs there; a tool that writes the default out is not refused).
+     * {@code activation_alpha} and {@code activation_beta} are consumed in the order of the listed functions (every
+     * one listed, as onnxruntime reads them), each function taking what it uses (see {@link #activation}).
      */
     private static List<List<UnaryOperator<Var>>> activations(Ctx c, int gates, int dirs) {
         List<String> dflt = switch (gates) {
@@ -321,28 +318,158 @@ final class Recurrent {
         AttributeProto attr = c.attr("activations");
         List<String> names = attr == null ? dflt : attr.getStringsList().stream()
                 .map(com.google.protobuf.ByteString::toStringUtf8).toList();
-        // activation_alpha and activation_beta do not apply to these three (onnxruntime, too, reads them only for
-        // the activations that take them); LeakyRelu, Affine, HardSigmoid, ... are refused below
         int slots = dflt.size();
         boolean firstOfTwo = gates == 1 && dirs == 1 && names.size() == 2;
         if (attr != null && names.size() != slots * dirs && !firstOfTwo) {
             throw c.error("activations must list " + slots * dirs + (slots * dirs == 1 ? " function (" : " functions (")
                     + slots + " a direction), got " + names);
         }
+        Coefficients alpha = new Coefficients(c, "activation_alpha");
+        Coefficients beta = new Coefficients(c, "activation_beta");
+        List<UnaryOperator<Var>> listed = new java.util.ArrayList<>();
+        for (String a : names) {
+            listed.add(activation(c, a, names, alpha, beta));
+        }
+        alpha.checkAllTaken(names);
+        beta.checkAllTaken(names);
         List<List<UnaryOperator<Var>>> r = new java.util.ArrayList<>();
         for (int d = 0; d < dirs; d++) {
-            List<UnaryOperator<Var>> set = new java.util.ArrayList<>();
-            for (int k = 0; k < slots; k++) {
-                String a = names.get(attr == null ? k : d * slots + k);
-                UnaryOperator<Var> fn = ACTIVATIONS.get(a.toLowerCase(java.util.Locale.ROOT));
-                if (fn == null) {
-                    throw c.unsupported("activations=" + names + " (only Sigmoid, Tanh and Relu)");
-                }
-                set.add(fn);
-            }
-            r.add(set);
+            // without the attribute, each direction has the defaults
+            int from = attr == null ? 0 : d * slots;
+            r.add(listed.subList(from, from + slots));
         }
         return r;
+    }
+
+    /**
+     * One listed activation, as the specification defines it (onnxruntime's formulas: LeakyRelu and Elu x for x ≥ 0,
+     * ThresholdedRelu x for x &gt; alpha, 0 at alpha as the ThresholdedRelu operator and onnxruntime, where the
+     * specification's RNN text writes x ≥ alpha), the name read without regard to case (onnxruntime's rule), built of
+     * the primitives the standalone operators of the same name use, with their derivatives at the kinks: Relu,
+     * LeakyRelu (α at 0) and Elu (α at 0) as PyTorch's, HardSigmoid 0 at its breakpoints, ThresholdedRelu 0 at α (a
+     * mask, without derivative, times x). Alpha and beta come from the lists in order; where a list runs out, the
+     * default of the operator of the same name (LeakyRelu 0.01, HardSigmoid 0.2 and 0.5, Elu 1), which onnxruntime's
+     * RNN kernels take too. Affine, ScaledTanh and ThresholdedRelu have no default that both agree on: the
+     * specification's rule gives the operators' (1 and 0, 1 and 1, 1), onnxruntime's RNN, GRU and LSTM kernels take 0
+     * (Affine and ScaledTanh then the constant 0, ThresholdedRelu a Relu), so a file that leaves them out is refused
+     * rather than computed one way or the other.
+     */
+    private static UnaryOperator<Var> activation(Ctx c, String name, List<String> names, Coefficients alpha,
+            Coefficients beta) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "sigmoid" -> Var::sigmoid;
+            case "tanh" -> Var::tanh;
+            case "relu" -> Var::relu;
+            case "softplus" -> Var::softplus;
+            // x / (1 + |x|), |x| = relu(x) + relu(−x)
+            case "softsign" -> v -> v.div(v.relu().add(v.neg().relu()).add(1.0));
+            case "leakyrelu" -> {
+                double a = alpha.next(name, 0.01f);
+                yield v -> Operators.leakyRelu(v, a);
+            }
+            case "elu" -> {
+                double a = alpha.next(name, 1f);
+                yield v -> Operators.elu(v, a);
+            }
+            case "hardsigmoid" -> {
+                double a = alpha.next(name, 0.2f);
+                double b = beta.next(name, 0.5f);
+                yield v -> Operators.hardSigmoid(v, a, b);
+            }
+            case "thresholdedrelu" -> {
+                double a = alpha.nextWithoutDefault(name, names, 1f);
+                yield v -> v.mul(v.greater(a));
+            }
+            case "affine" -> {
+                double a = alpha.nextWithoutDefault(name, names, 1f);
+                double b = beta.nextWithoutDefault(name, names, 0f);
+                yield v -> v.mul(a).add(b);
+            }
+            case "scaledtanh" -> {
+                double a = alpha.nextWithoutDefault(name, names, 1f);
+                double b = beta.nextWithoutDefault(name, names, 1f);
+                yield v -> v.mul(b).tanh().mul(a);
+            }
+            default -> throw c.unsupported("activations=" + names + " (only Affine, Elu, HardSigmoid, LeakyRelu, "
+                    + "Relu, ScaledTanh, Sigmoid, Softplus, Softsign, Tanh and ThresholdedRelu)");
+        };
+    }
+
+    /** One of {@code activation_alpha} and {@code activation_beta}: its values, read in order. */
+    private static final class Coefficients {
+        private final Ctx c;
+        private final String attribute;
+        private final List<Float> values;
+        private final List<String> takers = new java.util.ArrayList<>();
+
+        Coefficients(Ctx c, String attribute) {
+            this.c = c;
+            this.attribute = attribute;
+            AttributeProto a = c.attr(attribute);
+            this.values = a == null ? List.of() : a.getFloatsList();
+        }
+
+        /** The next value for the activation {@code name}, or {@code dflt} where the list has run out. */
+        double next(String name, float dflt) {
+            takers.add(name);
+            if (takers.size() > values.size()) {
+                return dflt;
+            }
+            float v = values.get(takers.size() - 1);
+            if (!Float.isFinite(v)) {
+                throw c.error(attribute + "[" + (takers.size() - 1) + "] (" + name + "'s " + what() + ") must be "
+                        + "finite, got " + v);
+            }
+            return v;
+        }
+
+        /**
+         * The next value for the activation {@code name}, which must be there: the specification's default for it
+         * ({@code specDefault}, the operator's) and onnxruntime's (0) differ.
+         */
+        double nextWithoutDefault(String name, List<String> names, float specDefault) {
+            double v = next(name, Float.NaN);
+            if (Double.isNaN(v)) {
+                throw c.error(attribute + " lists " + count(values.size()) + ", and activations=" + names + " take at "
+                        + "least " + takers.size() + " (in order: " + String.join(", ", takers) + "); " + name + "'s "
+                        + what() + " has no default that the specification (the " + name + " operator's, "
+                        + specDefault + ") and onnxruntime's RNN kernels (0) agree on: give it in the file");
+            }
+            return v;
+        }
+
+        private String what() {
+            return attribute.substring("activation_".length());
+        }
+
+        private static String count(int n) {
+            return n + (n == 1 ? " value" : " values");
+        }
+
+        /** Refuses values no activation takes: which function they were meant for is unclear. */
+        void checkAllTaken(List<String> names) {
+            if (values.size() > takers.size()) {
+                throw c.error(attribute + " lists " + count(values.size()) + ", but activations=" + names + " take "
+                        + (takers.isEmpty() ? "none of them" : takers.size() + " (in order: "
+                        + String.join(", ", takers) + "); the rest are for no function"));
+            }
+        }
+    }
+
+    /**
+     * {@code hidden_size}, or where the attribute is absent (the specification makes it optional) W's axis 1 over
+     * the number of gates, W [dirs, gates·hidden_size, input_size]: the caller then checks W and R against it, so
+     * that an R that disagrees is refused as for a hidden_size given.
+     */
+    private static int hiddenSize(Ctx c, int gates, Traced w) {
+        if (c.attr("hidden_size") != null) {
+            return Math.toIntExact(c.attrInt("hidden_size", -1));
+        }
+        if (w.rank() != 3 || w.shape()[1] % gates != 0 || w.shape()[1] == 0) {
+            throw c.error(c.op() + " without hidden_size takes it from W [num_directions, " + (gates == 1 ? ""
+                    : gates + "·") + "hidden_size, input_size], got " + Tracer.shapeText(w));
+        }
+        return w.shape()[1] / gates;
     }
 
     /**

@@ -22,9 +22,11 @@ import org.ntk4j.tensor.Tensor;
  * output), a 3-layer nn.GRU without bias whose initial state is read from each example (h_n the output), an nn.LSTM
  * whose h0 and c0 are read from each example (c_n the output, the file's Y_c), a stacked nn.LSTM's whole sequence;
  * and nodes PyTorch does not write (opset 14): layout=1, clip, activations other than the defaults (per direction),
- * outputs left unnamed; Relu's kink and clip's bounds hit exactly. Each imports exactly: the parameters are the
- * module's, the examples first and independent, the forward pass and the full eNTK on 3 inputs by each method equal
- * jacrev's within 1e-12, relative. What stays refused is refused in one line naming the node and the attribute.
+ * every activation of the specification with activation_alpha and activation_beta, hidden_size left out, a GRU with
+ * linear_before_reset=0 and clip, outputs left unnamed; Relu's kink and clip's bounds hit exactly. Each imports
+ * exactly: the parameters are the module's, the examples first and independent, the forward pass and the full eNTK on
+ * 3 inputs by each method equal jacrev's within 1e-12, relative. What stays refused is refused in one line naming the
+ * node and the attribute.
  */
 class OnnxRecurrentTest {
     private static final double TOLERANCE = 1e-12;
@@ -93,12 +95,69 @@ class OnnxRecurrentTest {
         }
     }
 
+    /**
+     * Every activation the specification lists beyond Sigmoid, Tanh and Relu, with activation_alpha and
+     * activation_beta consumed in the order of the list (evening, 2026-12-07): an LSTM of HardSigmoid (0.3, 0.45),
+     * LeakyRelu (1.5), ScaledTanh (0.9, 1.2), Sigmoid, Softsign and Elu (0.6); a GRU (linear_before_reset=0) of
+     * ThresholdedRelu (0.1) and HardSigmoid with the operator's defaults (0.2, 0.5, the alpha list used up), Softplus;
+     * an RNN at layout=1 of Affine (0.7, 0.1) and Elu with a negative alpha (−0.4); an RNN of LeakyRelu and Elu with
+     * the defaults (0.01, 1). The last two files without hidden_size, which comes from W.
+     */
+    @Test
+    void activationsWithAlphaAndBetaImportExactly() throws Exception {
+        for (String m : new String[] {"lstm_acts_bi", "gru_lbr0_acts_bi", "rnn_affine_layout1",
+            "rnn_defaults_nohidden"}) {
+            compare(reference(m));
+        }
+        for (String m : new String[] {"gru_lbr0_acts_bi", "rnn_defaults_nohidden"}) {
+            assertThat(OnnxModel.load(reference(m).resolve("model.onnx")).graph().nodes.stream()
+                    .filter(n -> n.getOpType().equals("GRU") || n.getOpType().equals("RNN"))
+                    .flatMap(n -> n.getAttributeList().stream()).map(a -> a.getName()))
+                    .as(m).isNotEmpty().doesNotContain("hidden_size");
+        }
+    }
+
+    /**
+     * Bidirectional RNN nodes whose first step in each direction sits exactly at the activations' kinks for some
+     * units: LeakyRelu (0.2) and Elu (0.6) at 0, ThresholdedRelu at its alpha (0.25), HardSigmoid (0.5, 0.5) at both
+     * breakpoints. The derivatives there are PyTorch's functions' (F.leaky_relu and F.elu α, F.threshold 0,
+     * F.hardtanh 0), and ThresholdedRelu is 0 at its alpha (evening, 2026-12-07).
+     */
+    @Test
+    void activationsAtTheirKinksImportExactly() throws Exception {
+        for (String m : new String[] {"rnn_kinks_leaky_elu", "rnn_kinks_thr_hsig"}) {
+            compare(reference(m));
+        }
+    }
+
+    /**
+     * A GRU with linear_before_reset=0 (the reset gate applied to h before the product with Rh; PyTorch writes 1)
+     * and a binding clip (0.7), the default activations, its initial state read from x: against the specification's
+     * equations (evening, 2026-12-07).
+     */
+    @Test
+    void gruWithoutLinearBeforeResetAndWithClipImportsExactly() throws Exception {
+        compare(reference("gru_lbr0_clip"));
+    }
+
     /** Still refused, in one line naming the node and the attribute. */
     @Test
     void unsupportedAttributesAreRefusedInOneLine() throws Exception {
         String[][] cases = {
-            {"refuse_leaky", "unsupported operator RNN with activations=[LeakyRelu] (only Sigmoid, Tanh and Relu) in "
-                + "node 'rec' (RNN)"},
+            {"refuse_unknown", "unsupported operator RNN with activations=[Gelu] (only Affine, Elu, HardSigmoid, "
+                + "LeakyRelu, Relu, ScaledTanh, Sigmoid, Softplus, Softsign, Tanh and ThresholdedRelu) in node 'rec' "
+                + "(RNN)"},
+            {"refuse_alpha_extra", "node 'rec' (RNN): activation_alpha lists 2 values, but activations=[LeakyRelu] "
+                + "take 1 (in order: LeakyRelu); the rest are for no function"},
+            {"refuse_beta_nodefault", "node 'rec' (RNN): activation_beta lists 0 values, and activations=[ScaledTanh] "
+                + "take at least 1 (in order: ScaledTanh); ScaledTanh's beta has no default that the specification "
+                + "(the ScaledTanh operator's, 1.0) and onnxruntime's RNN kernels (0) agree on: give it in the file"},
+            {"refuse_alpha_nan", "node 'rec' (RNN): activation_alpha[0] (Elu's alpha) must be finite, got NaN"},
+            {"refuse_hidden_gates", "node 'rec' (GRU): GRU without hidden_size takes it from W [num_directions, "
+                + "3·hidden_size, input_size], got [1, 7, 4]"},
+            {"refuse_hidden_r", "node 'rec' (RNN): RNN with hidden_size 2 (from W; the attribute is absent) and "
+                + "direction forward takes W [1, hidden_size, 4] and R [1, hidden_size, hidden_size], got [1, 2, 4] "
+                + "and [1, 2, 3]"},
             {"refuse_actcount", "node 'rec' (GRU): activations must list 4 functions (2 a direction), got [Sigmoid, "
                 + "Tanh]"},
             {"refuse_clip", "node 'rec' (RNN): clip must be a positive finite threshold, got -1.0"},

@@ -13,19 +13,31 @@ sizes) and k.npy, the full eNTK K[n1, n2, a, b] from jacrev in ntk4j's layout [n
   RNN at layout=1, bidirectional, activations Relu then Tanh, its initial state read from x; an LSTM at layout=1,
   reverse, clip, activations Sigmoid, Tanh, Relu, Y_c the only output named; a bidirectional GRU with clip, its
   backward direction's candidate activation Relu, sequence_lens (every example's full length) computed from x's shape;
+* built with onnx.helper at opset 14, every activation of the specification, activation_alpha and activation_beta
+  consumed in the order of the list (the formulas checked at points worked out by hand first): an LSTM
+  bidirectional, HardSigmoid, LeakyRelu, ScaledTanh, Sigmoid, Softsign, Elu; a GRU with linear_before_reset=0 and no
+  hidden_size, ThresholdedRelu and HardSigmoid with the operator's defaults, Softplus, Y the output; an RNN at
+  layout=1, Affine and Elu with a negative alpha; an RNN without hidden_size, LeakyRelu and Elu with the defaults;
+  and a GRU with linear_before_reset=0 and clip (binding), its initial state read from x; bidirectional RNN nodes
+  whose first step in each direction sits exactly at LeakyRelu's and Elu's kink (0), ThresholdedRelu's (alpha) and
+  HardSigmoid's breakpoints, against PyTorch's functions there (F.leaky_relu, F.elu, F.threshold, F.hardtanh);
 * at the kinks: nn.RNN(nonlinearity="relu") whose every unit is at 0 at the first step (x zero there, b_hh =
   -b_ih), against PyTorch's autograd (relu's derivative 0 there); a bidirectional RNN node with clip 0.5, Relu then
   Tanh, each direction's first step exactly at clip's bounds and at Relu's kink (torch.clamp's derivative 1 at the
   bounds); a forward RNN node listing two activations, the schema default's form (onnxruntime runs the first);
-* refused (model.onnx only): an RNN with LeakyRelu, an RNN with clip -1, a forward RNN with three activations, a bidirectional GRU with one set of activations (the
-  specification and onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an
-  LSTM with input_forget=1.
+* refused (model.onnx only): an RNN with Gelu (no recurrent activation), LeakyRelu with two alphas, ScaledTanh
+  without beta (the specification's default and onnxruntime's differ), Elu with alpha NaN, a GRU without hidden_size
+  whose W has 7 rows (no multiple of 3), an RNN without hidden_size whose R disagrees with W, an RNN with clip -1, a
+  forward RNN with three activations, a bidirectional GRU with one set of activations (the specification and
+  onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an LSTM with
+  input_forget=1.
 """
 import argparse
 import os
 
 import numpy as np
 import torch
+import torch.nn.functional as nnf
 
 try:
     from torch.func import functional_call
@@ -108,21 +120,77 @@ def exported(name, opset, out_dir):
     save(out_dir, x, y, params, lambda ps: functional_call(net, ps, (x,)))
 
 
-ACTS = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Relu": torch.relu}
+def f32(v):
+    """A float attribute as the file holds it, a float32, widened."""
+    return float(np.float32(v))
 
 
-def onnx_recurrent(kind, x, w, r, b, h0, c0, acts, clip, direction, lbr=1):
-    """The ONNX specification's RNN, GRU or LSTM on x [T, N, I] (layout 0 tensors): Y [T, dirs, N, H], Y_h, Y_c."""
+# the specification's activations, with onnxruntime's formulas (LeakyRelu and Elu x for x >= 0, ThresholdedRelu x
+# for x > alpha, as the ThresholdedRelu operator; the specification's RNN text writes x >= alpha, the same but at
+# alpha itself), by PyTorch's functions, whose derivatives at the kinks are the import's: Relu 0 at 0, LeakyRelu and
+# Elu alpha at 0, ThresholdedRelu 0 at alpha (F.threshold), HardSigmoid 0 at its breakpoints (F.hardtanh to [0, 1]);
+# each with (takes alpha, takes beta) and the defaults of the operators of the same name, None where the
+# specification's rule and onnxruntime's RNN kernels (0) disagree and the import refuses a file without the value
+ACTIVATIONS = {
+    "Sigmoid": (lambda v, a, b: torch.sigmoid(v), False, False, None, None),
+    "Tanh": (lambda v, a, b: torch.tanh(v), False, False, None, None),
+    "Relu": (lambda v, a, b: torch.relu(v), False, False, None, None),
+    "Affine": (lambda v, a, b: a * v + b, True, True, None, None),
+    "LeakyRelu": (lambda v, a, b: nnf.leaky_relu(v, a), True, False, 0.01, None),
+    "ThresholdedRelu": (lambda v, a, b: nnf.threshold(v, a, 0.0), True, False, None, None),
+    "ScaledTanh": (lambda v, a, b: a * torch.tanh(b * v), True, True, None, None),
+    "HardSigmoid": (lambda v, a, b: nnf.hardtanh(a * v + b, 0.0, 1.0), True, True, 0.2, 0.5),
+    "Elu": (lambda v, a, b: nnf.elu(v, a), True, False, 1.0, None),
+    "Softsign": (lambda v, a, b: v / (1 + v.abs()), False, False, None, None),
+    "Softplus": (lambda v, a, b: torch.log(1 + torch.exp(v)), False, False, None, None),
+}
+
+
+def check_activations():
+    """The formulas above at points worked out by hand (exact in float64 but for the transcendental ones)."""
+    def at(name, v, a=None, b=None):
+        return ACTIVATIONS[name][0](torch.tensor(v, dtype=torch.float64), a, b).item()
+    assert at("Affine", 2.0, 0.75, 0.5) == 2.0
+    assert at("LeakyRelu", -2.0, 1.5) == -3.0 and at("LeakyRelu", 2.0, 1.5) == 2.0
+    assert at("ThresholdedRelu", 0.25, 0.25) == 0.0 and at("ThresholdedRelu", 0.5, 0.25) == 0.5
+    assert at("ThresholdedRelu", -0.5, -1.0) == -0.5 and at("ThresholdedRelu", 0.125, 0.25) == 0.0
+    assert abs(at("ScaledTanh", 0.5, 2.0, 2.0) - 2 * np.tanh(1.0)) < 1e-15
+    assert at("HardSigmoid", 1.0, 0.25, 0.5) == 0.75 and at("HardSigmoid", 3.0, 0.25, 0.5) == 1.0
+    assert at("HardSigmoid", -3.0, 0.25, 0.5) == 0.0
+    assert abs(at("Elu", -1.0, -0.5) - (-0.5) * (np.exp(-1.0) - 1)) < 1e-15 and at("Elu", 2.0, -0.5) == 2.0
+    assert at("Softsign", 3.0) == 0.75 and at("Softsign", -1.0) == -0.5
+    assert abs(at("Softplus", 0.0) - np.log(2.0)) < 1e-15
+
+
+def activation_functions(names, alphas, betas):
+    """The listed activations as functions, activation_alpha and activation_beta consumed in the order of the list
+    (the specification's rule), each function taking what it uses, the operators' defaults once a list runs out."""
+    alphas, betas = list(alphas or []), list(betas or [])
+    fns = []
+    for name in names:
+        fn, takes_a, takes_b, da, db = ACTIVATIONS[name]
+        a = f32(alphas.pop(0) if alphas else da) if takes_a else None
+        b = f32(betas.pop(0) if betas else db) if takes_b else None
+        fns.append(lambda v, fn=fn, a=a, b=b: fn(v, a, b))
+    assert not alphas and not betas, "values no activation takes"
+    return fns
+
+
+def onnx_recurrent(kind, x, w, r, b, h0, c0, acts, clip, direction, lbr=0, alphas=None, betas=None, first=False):
+    """The ONNX specification's RNN, GRU or LSTM on x [T, N, I] (layout 0 tensors): Y [T, dirs, N, H], Y_h, Y_c.
+    acts lists every activation the node lists (alphas and betas are consumed over all of them); with first, a
+    one-direction RNN listing two runs the first."""
     dirs = w.shape[0]
     h = r.shape[2]
     slots = {"RNN": 1, "GRU": 2, "LSTM": 3}[kind]
-    assert len(acts) == slots * dirs
+    assert len(acts) == slots * dirs or first
+    fns = activation_functions(acts, alphas, betas)
     # the file holds clip as a float32 (gru_clip_bi's 0.9 is 0.89999997615814...)
-    clip = float(np.float32(clip)) if clip else None
+    clip = f32(clip) if clip else None
     cl = (lambda v: v.clamp(-clip, clip)) if clip else (lambda v: v)
     ys, hs, cs = [], [], []
     for d in range(dirs):
-        f, g, hh = [ACTS[a] for a in (acts[d * slots:(d + 1) * slots] + ["Tanh", "Tanh"])[:3]]
+        f, g, hh = (fns[d * slots:(d + 1) * slots] + [torch.tanh, torch.tanh])[:3]
         wd, rd = w[d], r[d]
         wb, rb = b[d].chunk(2)
         hp = h0[d] if h0 is not None else torch.zeros(x.shape[1], h, dtype=x.dtype)
@@ -144,8 +212,11 @@ def onnx_recurrent(kind, x, w, r, b, h0, c0, acts, clip, direction, lbr=1):
                 hz, hr, hh_ = (hp @ rd.t() + rb).split(h, 1)
                 z = f(cl(xz + hz))
                 rr = f(cl(xr + hr))
-                assert lbr == 1
-                n = g(cl(xh + rr * hh_))
+                if lbr:
+                    n = g(cl(xh + rr * hh_))
+                else:
+                    # linear_before_reset = 0: the reset gate before the product with Rh, then Rbh
+                    n = g(cl(xh + (rr * hp) @ rd[2 * h:].t() + rb[2 * h:]))
                 hp = (1 - z) * n + z * hp
             out[t] = hp
         ys.append(torch.stack(out))
@@ -169,6 +240,20 @@ def handmade(name, out_dir):
         x[:, -1] = 0
         dirs, kind, gates = 2, "RNN", 1
         attrs = dict(direction="bidirectional", clip=0.5, activations=["Relu", "Tanh"])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+        out_shape = ["N", 2, h]
+    elif name in KINKS:
+        # bidirectional, x zero at the first and last steps and Wb + Rb set below: each direction's first step
+        # sits at its activation's kinks (some units) and away from them (others)
+        x[:, 0] = 0
+        x[:, -1] = 0
+        dirs, kind, gates = 2, "RNN", 1
+        acts, alphas, betas = KINKS[name][:3]
+        attrs = dict(direction="bidirectional", activations=acts, activation_alpha=alphas)
+        if betas:
+            attrs["activation_beta"] = betas
         nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
                  helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
                  helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
@@ -201,6 +286,57 @@ def handmade(name, out_dir):
                  helper.make_node("Reshape", ["yc", "shape"], ["y"])]
         extra = [numpy_helper.from_array(np.array([-1, h], dtype=np.int64), "shape")]
         out_shape = ["N", h]
+    elif name == "lstm_acts_bi":
+        # every slot a function PyTorch does not write, alpha and beta consumed in the order of the list:
+        # HardSigmoid (0.3, 0.45), LeakyRelu (1.5: above 1), ScaledTanh (0.9, 1.2), then Sigmoid, Softsign, Elu (0.6)
+        dirs, kind, gates = 2, "LSTM", 4
+        attrs = dict(direction="bidirectional",
+                     activations=["HardSigmoid", "LeakyRelu", "ScaledTanh", "Sigmoid", "Softsign", "Elu"],
+                     activation_alpha=[0.3, 1.5, 0.9, 0.6], activation_beta=[0.45, 1.2])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("LSTM", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+        out_shape = ["N", 2, h]
+    elif name == "gru_lbr0_acts_bi":
+        # linear_before_reset=0, no hidden_size (inferred from W: 3 gates), the whole sequence Y the output;
+        # ThresholdedRelu takes the one alpha (0.1), HardSigmoid then the operator's defaults (0.2, 0.5)
+        dirs, kind, gates = 2, "GRU", 3
+        attrs = dict(direction="bidirectional", linear_before_reset=0,
+                     activations=["Sigmoid", "ThresholdedRelu", "HardSigmoid", "Softplus"], activation_alpha=[0.1])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("GRU", ["xt", "W", "R", "B"], ["yall"], **attrs),
+                 helper.make_node("Transpose", ["yall"], ["y"], perm=[2, 0, 1, 3])]
+        out_shape = ["N", T, 2, h]
+    elif name == "gru_lbr0_clip":
+        # linear_before_reset=0 with clip (binding), the default activations, the initial state read from x
+        dirs, kind, gates = 1, "GRU", 3
+        attrs = dict(linear_before_reset=0, clip=0.7)
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("Gather", ["x", "zero"], ["x0"], axis=1),
+                 helper.make_node("MatMul", ["x0", "P"], ["p"]),
+                 helper.make_node("Tanh", ["p"], ["pt"]),
+                 helper.make_node("Unsqueeze", ["pt", "axes0"], ["h0"]),
+                 helper.make_node("GRU", ["xt", "W", "R", "B", "", "h0"], ["", "yh"], hidden_size=h, **attrs),
+                 helper.make_node("Reshape", ["yh", "shape"], ["y"])]
+        extra = [numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"),
+                 numpy_helper.from_array(np.array([0], dtype=np.int64), "axes0"),
+                 numpy_helper.from_array(np.array([-1, h], dtype=np.int64), "shape")]
+        out_shape = ["N", h]
+    elif name == "rnn_affine_layout1":
+        # layout=1, Affine (0.7 x + 0.1) forward and Elu with a negative alpha (-0.4) backward
+        dirs, kind, gates = 2, "RNN", 1
+        attrs = dict(layout=1, direction="bidirectional", activations=["Affine", "Elu"],
+                     activation_alpha=[0.7, -0.4], activation_beta=[0.1])
+        nodes = [helper.make_node("RNN", ["x", "W", "R", "B"], ["y"], hidden_size=h, **attrs)]
+        out_shape = ["N", T, 2, h]
+    elif name == "rnn_defaults_nohidden":
+        # no hidden_size (inferred from W), LeakyRelu and Elu without alpha: the operators' defaults 0.01 and 1
+        dirs, kind, gates = 2, "RNN", 1
+        attrs = dict(direction="bidirectional", activations=["LeakyRelu", "Elu"])
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], **attrs),
+                 helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+        out_shape = ["N", 2, h]
     else:  # gru_clip_bi
         dirs, kind, gates = 2, "GRU", 3
         attrs = dict(direction="bidirectional", clip=0.9, linear_before_reset=1, activations=["Sigmoid", "Tanh", "Sigmoid", "Relu"])
@@ -224,8 +360,15 @@ def handmade(name, out_dir):
         wb = torch.tensor([0.25, -0.75, 0.5, 0.75, -0.25], dtype=torch.float64)
         rb = torch.tensor([0.25, 0.25, -0.5, -0.25, -0.25], dtype=torch.float64)
         params["B"] = torch.cat([wb, rb]).repeat(2, 1)
+    if name in KINKS:
+        # Wb + Rb exactly the pre-activations of the first step (dyadic, so the sums are exact)
+        wb = torch.tensor([0.25, -0.75, 0.5, 0.75, -0.25], dtype=torch.float64)
+        params["B"] = torch.stack([torch.cat([wb, torch.tensor(sums, dtype=torch.float64) - wb])
+                                   for sums in KINKS[name][3:]])
     if name == "rnn_layout1":
         params["P"] = torch.randn(F, 2 * h, dtype=torch.float64) / 2
+    if name == "gru_lbr0_clip":
+        params["P"] = torch.randn(F, h, dtype=torch.float64)
     inits = [numpy_helper.from_array(v.numpy(), k) for k, v in params.items()] + extra
     graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", T, F])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, out_shape)], inits)
@@ -235,22 +378,37 @@ def handmade(name, out_dir):
 
     def f(ps):
         xs = x.transpose(0, 1)
+        acts = attrs.get("activations", ["Sigmoid", "Tanh"])
+        run = dict(clip=attrs.get("clip"), direction=attrs.get("direction", "forward"),
+                   lbr=attrs.get("linear_before_reset", 0), alphas=attrs.get("activation_alpha"),
+                   betas=attrs.get("activation_beta"))
         if name == "rnn_layout1":
             h0 = torch.tanh(x[:, 0] @ ps["P"]).reshape(N, 2, h).transpose(0, 1)
-            y, _, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], h0, None, attrs["activations"], None,
-                                     attrs["direction"])
+            y, _, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], h0, None, acts, **run)
             return y.permute(2, 0, 1, 3)  # layout 1: [N, T, dirs, H]
+        if name == "rnn_affine_layout1":
+            y, _, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, acts, **run)
+            return y.permute(2, 0, 1, 3)
+        if name == "gru_lbr0_acts_bi":
+            y, _, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, acts, **run)
+            return y.permute(2, 0, 1, 3)  # Y [T, dirs, N, H] transposed by the graph to [N, T, dirs, H]
+        if name == "gru_lbr0_clip":
+            h0 = torch.tanh(x[:, 0] @ ps["P"]).unsqueeze(0)
+            _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], h0, None, acts, **run)
+            return yh[0]
         if name == "lstm_clip_layout1":
-            _, _, c = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
-                                     attrs["clip"], attrs["direction"])
+            _, _, c = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, acts, **run)
             return c[0]
         if name == "rnn_acts2":
-            _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, ["Relu"], None, "forward")
+            _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, acts, first=True, **run)
             return yh[0]
-        _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, attrs["activations"],
-                                  attrs["clip"], attrs["direction"])
+        _, yh, _ = onnx_recurrent(kind, xs, ps["W"], ps["R"], ps["B"], None, None, acts, **run)
         return yh.transpose(0, 1)
     y = f(params)
+    if name in KINKS:
+        for d, t in ((0, 0), (1, T - 1)):
+            pre = x[:, t] @ params["W"][d].t() + params["B"][d, :h] + params["B"][d, h:]
+            assert (pre == torch.tensor(KINKS[name][3 + d], dtype=torch.float64)).all(), pre
     if name == "rnn_kinks":
         # the first step of each direction is at the kinks: pre-activations exactly 0.5, -0.5 and 0
         for d, t in ((0, 0), (1, T - 1)):
@@ -272,8 +430,22 @@ def refused(name, out_dir):
     h = 2
     batch = "N"
     ins = ["xt", "W", "R"]
-    if name == "refuse_leaky":
-        kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"], activation_alpha=[0.1])
+    w_rows = r_cols = None  # W's axis 1 and R's axis 2 where they disagree with hidden_size
+    hidden = dict(hidden_size=h)
+    if name == "refuse_unknown":
+        kind, gates, attrs = "RNN", 1, dict(activations=["Gelu"])
+    elif name == "refuse_alpha_extra":
+        kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"], activation_alpha=[0.1, 0.2])
+    elif name == "refuse_beta_nodefault":
+        kind, gates, attrs = "RNN", 1, dict(activations=["ScaledTanh"], activation_alpha=[0.5])
+    elif name == "refuse_alpha_nan":
+        kind, gates, attrs = "RNN", 1, dict(activations=["Elu"], activation_alpha=[float("nan")])
+    elif name == "refuse_hidden_gates":
+        kind, gates, attrs = "GRU", 3, {}
+        hidden, w_rows = {}, 7
+    elif name == "refuse_hidden_r":
+        kind, gates, attrs = "RNN", 1, {}
+        hidden, r_cols = {}, 3
     elif name == "refuse_actcount":
         kind, gates, attrs = "GRU", 3, dict(direction="bidirectional", activations=["Sigmoid", "Tanh"])
     elif name == "refuse_clip":
@@ -289,11 +461,11 @@ def refused(name, out_dir):
     else:
         kind, gates, attrs = "LSTM", 4, dict(input_forget=1)
     dirs = 2 if attrs.get("direction") == "bidirectional" else 1
-    inits = [numpy_helper.from_array(np.ones((dirs, gates * h, F)), "W"),
-             numpy_helper.from_array(np.ones((dirs, gates * h, h)), "R"),
+    inits = [numpy_helper.from_array(np.ones((dirs, w_rows or gates * h, F)), "W"),
+             numpy_helper.from_array(np.ones((dirs, gates * h, r_cols or h)), "R"),
              numpy_helper.from_array(np.array([5, 4, 5], dtype=np.int32), "lens")]
     nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
-             helper.make_node(kind, ins, ["y"], name="rec", hidden_size=h, **attrs)]
+             helper.make_node(kind, ins, ["y"], name="rec", **hidden, **attrs)]
     graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [batch, T, F])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
@@ -302,8 +474,17 @@ def refused(name, out_dir):
 
 EXPORTED = {"rnn_tanh": (13, 17), "rnn_relu2bi": (17,), "rnn_y": (17,), "rnn_relu_kink": (17,), "gru3_h0x": (17,), "lstm_bi_cn": (17,),
             "lstm_y": (17,)}
-HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi", "rnn_kinks", "rnn_acts2")
-REFUSED = ("refuse_leaky", "refuse_actcount", "refuse_clip", "refuse_rnnacts3", "refuse_layout2", "refuse_seqlens", "refuse_forget")
+# at the kinks: activations, alphas, betas, then each direction's first-step pre-activations (hidden size 5):
+# LeakyRelu (0.2) and Elu (0.6) at 0; ThresholdedRelu at its alpha 0.25, HardSigmoid (0.5, 0.5) at -1 and 1, where
+# 0.5 x + 0.5 is 0 and 1
+KINKS = {"rnn_kinks_leaky_elu": (["LeakyRelu", "Elu"], [0.2, 0.6], None, [0, 0, 0.5, -0.5, 0], [0, -0.25, 0, 0.75, 0]),
+         "rnn_kinks_thr_hsig": (["ThresholdedRelu", "HardSigmoid"], [0.25, 0.5], [0.5], [0.25, 0.25, -0.5, 0.75, 0.25],
+                                [1, -1, 0.5, 1, -1])}
+HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi", "rnn_kinks", "rnn_acts2", "lstm_acts_bi",
+            "gru_lbr0_acts_bi", "gru_lbr0_clip", "rnn_affine_layout1", "rnn_defaults_nohidden") + tuple(KINKS)
+REFUSED = ("refuse_unknown", "refuse_alpha_extra", "refuse_beta_nodefault", "refuse_alpha_nan", "refuse_hidden_gates",
+           "refuse_hidden_r", "refuse_actcount", "refuse_clip", "refuse_rnnacts3", "refuse_layout2", "refuse_seqlens",
+           "refuse_forget")
 
 
 def main():
@@ -311,6 +492,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    check_activations()
     for name, opsets in EXPORTED.items():
         for opset in opsets:
             d = os.path.join(a.out, "%s_%d" % (name, opset))
