@@ -236,15 +236,16 @@ final class Operators {
         return one(x.withPhys(x.phys.greater(0.0).sub(x.phys.neg().greater(0.0)), x.tBatch));
     }
 
-    /** γ · ELU_α(x) = γ · (relu(x) + min(α (e^x - 1), 0)), for α ≥ 0; at 0 the derivative is γα, PyTorch's. */
+    /**
+     * γ · ELU_α(x) ({@link #elu(Var, double)}), any real α: at 0 the derivative is γα, PyTorch's. Until 2026-12-07
+     * it was relu(x) + min(α (e^x − 1), 0), whose e^x of a large x (past 709.8 in float64, 88.7 in float32) is ∞
+     * and whose derivative there ∞ · 0 = NaN; and α had to be ≥ 0, for which the two are the same function.
+     */
     private static Value[] elu(Ctx c, double alpha, double gamma) {
-        if (!(alpha >= 0)) {
-            throw c.unsupported("alpha=" + alpha + " (only alpha >= 0)");
+        if (!Double.isFinite(alpha)) {
+            throw c.unsupported("alpha=" + alpha + " (a finite number)");
         }
-        return unary(c, v -> {
-            Var y = v.relu().add(negativePart(v.exp().add(-1.0).mul(alpha)));
-            return gamma == 1 ? y : y.mul(gamma);
-        });
+        return unary(c, v -> gamma == 1 ? elu(v, alpha) : elu(v, alpha).mul(gamma));
     }
 
     /**
@@ -256,13 +257,16 @@ final class Operators {
         return v.relu().add(negativePart(v).exp().add(-1.0).mul(alpha));
     }
 
-    /** CELU_α(x) = relu(x) + min(α (e^(x/α) - 1), 0), α > 0. */
+    /**
+     * CELU_α(x) = relu(x) + α (e^(min(x, 0)/α) − 1), α &gt; 0: the same function as relu(x) + min(α (e^(x/α) − 1),
+     * 0), with e^ never taken of a large x (no ∞ · 0 = NaN in the derivative); the derivative at 0 is 1, PyTorch's.
+     */
     private static Value[] celu(Ctx c) {
         double alpha = c.attrFloat("alpha", 1f);
-        if (!(alpha > 0)) {
-            throw c.unsupported("alpha=" + alpha + " (only alpha > 0)");
+        if (!(alpha > 0) || Double.isInfinite(alpha)) {
+            throw c.unsupported("alpha=" + alpha + " (only finite alpha > 0)");
         }
-        return unary(c, v -> v.relu().add(negativePart(v.mul(1 / alpha).exp().add(-1.0).mul(alpha))));
+        return unary(c, v -> v.relu().add(negativePart(v).mul(1 / alpha).exp().add(-1.0).mul(alpha)));
     }
 
     /**

@@ -115,6 +115,88 @@ class OnnxTiesTest {
         }
     }
 
+    /**
+     * Elu (α 0.7 and −0.4), Selu and Celu (α 1 and 2.5) of a large positive pre-activation (1,200 and 1,600, past
+     * float64's e^709.8) stay finite:
+     * their negative sides took e^x of every x, ∞ where x is large, and a derivative of ∞ · 0 is NaN. They now take
+     * e^min(x, 0) (Celu e^(min(x, 0)/α)), which is the same function. The forward pass and the eNTK by each method
+     * equal the hand-derived ones: for y_o = g(h_o), h = x·w, K[n1, n2, o1, o2] = δ(o1, o2) g'(h_n1,o) g'(h_n2,o)
+     * (x_n1 · x_n2), g' = γ on the positive side and γ α e^h on the negative one (γ = 1 but for Selu).
+     */
+    @Test
+    void eluSeluAndCeluOfLargeInputsHaveFiniteDerivatives(@TempDir Path dir) throws Exception {
+        double[] x = {100, 200, 100, 1, -2, 0.5};
+        double[] w = {1, 2, 3, 4, 5, 6};
+        double seluAlpha = 1.6732632423543772848170429916717;
+        double seluGamma = 1.0507009873554804934193349852946;
+        // Elu of a negative α too (the operator refused α < 0; the specification allows any, as onnxruntime)
+        Object[][] cases = {{"Elu", 0.7, 1.0}, {"Elu", -0.4, 1.0}, {"Selu", seluAlpha, seluGamma},
+            {"Celu", 1.0, 1.0}, {"Celu", 2.5, 1.0}};
+        for (Object[] c : cases) {
+            String op = (String) c[0];
+            double alpha = (Double) c[1];
+            double gamma = (Double) c[2];
+            NodeProto act = op.equals("Selu") ? Onnx.node(op, "act", new String[] {"h"}, new String[] {"y"})
+                    : Onnx.node(op, "act", new String[] {"h"}, new String[] {"y"}, AttributeProto.newBuilder()
+                    .setName("alpha").setType(AttributeProto.AttributeType.FLOAT).setF((float) alpha).build());
+            alpha = (float) alpha; // the attributes, and Selu's defaults, are float32
+            gamma = (float) gamma;
+            GraphProto g = GraphProto.newBuilder().setName(op + alpha)
+                    .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 3))
+                    .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                    .addInitializer(Onnx.doubles("w", w, 3, 2))
+                    .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}))
+                    .addNode(act).build();
+            OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve(op + alpha + ".onnx"), Onnx.model(13, g)));
+            double[] h = new double[4];
+            double[] slope = new double[4];
+            for (int n = 0; n < 2; n++) {
+                for (int o = 0; o < 2; o++) {
+                    for (int i = 0; i < 3; i++) {
+                        h[2 * n + o] += x[3 * n + i] * w[2 * i + o];
+                    }
+                    double he = h[2 * n + o];
+                    // Celu's negative side α (e^(h/α) − 1) has slope e^(h/α); Elu's and Selu's α e^h
+                    slope[2 * n + o] = gamma * (he > 0 ? 1 : op.equals("Celu") ? Math.exp(he / alpha)
+                            : alpha * Math.exp(he));
+                }
+            }
+            assertThat(h[0]).isGreaterThan(709.8); // e^h is ∞ in float64
+            assertThat(h[2]).isLessThan(0);
+            try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(x, 2, 3);
+                 Tensor f = onnx.model().apply(params, xs)) {
+                for (int e = 0; e < 4; e++) {
+                    double expected = gamma * (h[e] > 0 ? h[e] : alpha * Math.expm1(op.equals("Celu") ? h[e] / alpha
+                            : h[e]));
+                    assertThat(f.getFlat(e)).as("%s forward %d", op, e).isCloseTo(expected,
+                            org.assertj.core.data.Percentage.withPercentage(1e-12));
+                }
+                for (Method m : METHODS) {
+                    try (Tensor k = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(xs, null)) {
+                        for (int n1 = 0; n1 < 2; n1++) {
+                            for (int n2 = 0; n2 < 2; n2++) {
+                                double dot = 0;
+                                for (int i = 0; i < 3; i++) {
+                                    dot += x[3 * n1 + i] * x[3 * n2 + i];
+                                }
+                                for (int o1 = 0; o1 < 2; o1++) {
+                                    for (int o2 = 0; o2 < 2; o2++) {
+                                        double expected = o1 != o2 ? 0
+                                                : slope[2 * n1 + o1] * slope[2 * n2 + o1] * dot;
+                                        double got = k.getFlat(((n1 * 2 + n2) * 2 + o1) * 2 + o2);
+                                        assertThat(got).as("%s by %s at [%d, %d, %d, %d]", op, m, n1, n2, o1, o2)
+                                                .isCloseTo(expected, org.assertj.core.data.Offset.offset(
+                                                        1e-12 * Math.max(1, Math.abs(expected))));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** y = Clip(x·w, lo, hi), lo and hi Constant nodes (null: the input left out), opset 13. */
     private static Path clip(Path dir, Double lo, Double hi) throws IOException {
         GraphProto.Builder g = GraphProto.newBuilder().setName("clip")
