@@ -43,6 +43,8 @@ final class TiledRun {
     private boolean paramsWritten;
     /** Whether the run's files were created or resumed and its tiles began (the progress was asked for). */
     private boolean tilesStarted;
+    /** Whether --report was written (once the kernel was finished, before its manifests were removed). */
+    private boolean reportWritten;
 
     TiledRun(KernelCommand cmd, Model net, Params params, Tensor x1, Tensor x2, KernelKind kind, Method method,
              long budget) {
@@ -138,6 +140,27 @@ final class TiledRun {
             public PrintWriter clusterLog() {
                 return o;
             }
+
+            @Override
+            public void finished(TiledKernelRun.Result r) throws IOException {
+                // written while the manifests are kept: a report that cannot be written (a full disk) leaves the
+                // finished kernel, which the same command with --resume checks and reports without computing it
+                if (cmd.report == null) {
+                    return;
+                }
+                org.ntk4j.io.JsonReport report = Reports.tiled(r);
+                if (cluster != null) {
+                    cluster.report().forEach(report::put);
+                }
+                try {
+                    report.write(cmd.report);
+                } catch (IOException e) {
+                    throw new IOException(e.getMessage() + "; the kernel is finished in " + cmd.out + (cmd.sem == null
+                            ? "" : " and " + cmd.sem) + ": the same command with --resume writes the report without "
+                            + "computing it again", e);
+                }
+                reportWritten = true;
+            }
         };
         TiledKernelRun.Result r;
         try (cluster; interruption) { // the hook goes before the cluster's stop, which follows the finished file
@@ -170,12 +193,7 @@ final class TiledRun {
         if (cmd.sem != null) {
             o.println("wrote " + cmd.sem);
         }
-        if (cmd.report != null) {
-            org.ntk4j.io.JsonReport report = Reports.tiled(r);
-            if (cluster != null) {
-                cluster.report().forEach(report::put);
-            }
-            report.write(cmd.report);
+        if (reportWritten) {
             o.println("wrote " + cmd.report);
         }
     }

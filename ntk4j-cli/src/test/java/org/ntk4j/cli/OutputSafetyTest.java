@@ -489,6 +489,60 @@ class OutputSafetyTest {
         assertThat(Files.readAllBytes(out)).isEqualTo(resumed);
     }
 
+    /**
+     * A report that cannot be written once the tiled kernel is finished (an injected full disk) is one line naming
+     * the report and saying that the kernel is kept; the same command with --resume writes the report without
+     * computing a tile (before: refused, OUT existing without its manifest), for a kernel and for an ensemble with
+     * its standard error; the kernel files are those of a run whose report was written at once.
+     */
+    @Test
+    void aReportThatCannotBeWrittenAfterTheKernelIsWrittenByResume() throws IOException {
+        String[] base = {"kernel", "--model", M, "--data", "synthetic:40,6", "--tile", "16", "--threads", "1",
+            "--quiet"};
+        for (String[] extra : new String[][] {{}, {"--ensemble", "2", "--sem", "SEM"}}) {
+            String tag = extra.length == 0 ? "single" : "ensemble";
+            Path at = Files.createDirectory(dir.resolve(tag));
+            Path out = at.resolve("k.npy");
+            Path sem = at.resolve("s.npy");
+            Path report = at.resolve("r.json");
+            List<String> a = new ArrayList<>(List.of(base));
+            for (String e : extra) {
+                a.add(e.equals("SEM") ? sem.toString() : e);
+            }
+            a.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+            String[] args = a.toArray(String[]::new);
+            Path refOut = at.resolve("ref.npy");
+            Path refSem = at.resolve("ref-sem.npy");
+            List<String> ref = new ArrayList<>(a.subList(0, a.size() - 4));
+            ref.replaceAll(x -> x.equals(sem.toString()) ? refSem.toString() : x);
+            ref.addAll(List.of("--out", refOut.toString()));
+            run(0, ref.toArray(String[]::new));
+            System.setProperty(DISK_FULL, "r.json");
+            try {
+                assertThat(oneLine(args)).as(tag).isEqualTo("ntk4j: cannot write " + report + ": no space left on "
+                        + "device (no r.json was written); the kernel is finished in " + out + (extra.length == 0 ? ""
+                        : " and " + sem) + ": the same command with --resume writes the report without computing it "
+                        + "again");
+            } finally {
+                System.clearProperty(DISK_FULL);
+            }
+            assertThat(report).doesNotExist();
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(refOut));
+            assertThat(TileStore.manifestPath(out)).exists();
+            String printed = run(0, with(args, "--resume"))[0];
+            assertThat(printed).as(tag).contains("0 tiles computed (6 already done)").contains("wrote " + report);
+            String json = Files.readString(report);
+            assertThat(json).contains("\"tiles_computed\": 0,").contains("\"tiles_resumed\": 6,");
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(refOut));
+            if (extra.length > 0) {
+                assertThat(Files.readAllBytes(sem)).isEqualTo(Files.readAllBytes(refSem));
+            }
+            assertThat(files(at)).as(tag).containsExactlyInAnyOrder(extra.length == 0
+                    ? new String[] {"k.npy", "r.json", "ref.npy"}
+                    : new String[] {"k.npy", "r.json", "ref.npy", "ref-sem.npy", "s.npy"});
+        }
+    }
+
     @Test
     void aPartialWithoutItsManifestIsDiscardedOnlyWithOverwrite() throws IOException {
         Path out = dir.resolve("o.npy");

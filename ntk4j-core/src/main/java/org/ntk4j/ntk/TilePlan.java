@@ -232,8 +232,17 @@ public final class TilePlan implements Serializable {
         }
     }
 
-    /** Tiles row by row; with x2 = x1 only j &gt;= i. */
-    static List<Tile> enumerate(int[] rows, int[] columns, boolean symmetric) {
+    /**
+     * The tiles of a grid, in the order of computation: row by row; with x2 = x1 ({@code symmetric}) only j &gt;= i,
+     * those with j &gt; i mirrored. What {@link #tiles()} holds, for a grid known only by its bounds (a tile
+     * manifest's header).
+     *
+     * @param rows the row tiles' bounds (0, ..., n1)
+     * @param columns the column tiles' bounds (0, ..., n2)
+     * @param symmetric whether x2 = x1
+     * @return the tiles, indexed from 0
+     */
+    public static List<Tile> enumerate(int[] rows, int[] columns, boolean symmetric) {
         List<Tile> r = new ArrayList<>();
         for (int i = 0; i < rows.length - 1; i++) {
             for (int j = symmetric ? i : 0; j < columns.length - 1; j++) {

@@ -18,7 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Writes a file whole or not at all: the bytes go to a hidden temporary file in the target's directory
- * ({@code .NAME.tmp-RANDOM}), which is forced to disk and then renamed atomically onto the target. A failure
+ * ({@code .NAME.tmp-RANDOM}), which is forced to disk and then renamed atomically onto the target, and the
+ * directory is forced after the rename ({@link #moveOnto}), so the new name survives a power loss. A failure
  * (a full disk, say) deletes the temporary file and leaves the target as it was: the previous file, or none.
  * Every non-tiled writer of ntk4j goes through here ({@link Npy}, {@link Npz}, {@link JsonReport}, the PNG charts).
  *
@@ -45,6 +46,12 @@ public final class AtomicFile {
     private static final Set<Path> NEW_FILES = ConcurrentHashMap.newKeySet();
     private static final String APPEARED = "it appeared while the command ran (another program wrote it) and was not "
             + "replaced; pass --overwrite to replace it";
+
+    /**
+     * Told of each directory {@link #forceDirectory} forced; null (always, outside tests): nobody. Tests set it to
+     * see that every rename of an output is made durable.
+     */
+    static volatile java.util.function.Consumer<Path> directorySynced;
 
     private AtomicFile() {
     }
@@ -105,7 +112,6 @@ public final class AtomicFile {
             deleteQuietly(tmp);
             throw e;
         }
-        forceDirectory(dir);
     }
 
     /**
@@ -113,17 +119,21 @@ public final class AtomicFile {
      * bits, where {@code replace}; else only if no file is there, a {@link FileAlreadyExistsException} otherwise
      * (rename(2) after the JDK's check that the target is absent: not atomic against a file created in between, but
      * the window is that of the rename, not of the command). The one rename of every output, a tiled run's
-     * {@code OUT.partial} ({@link TileStore#finishAll}) included.
+     * {@code OUT.partial} ({@link TileStore#finishAll}) included. The caller forces {@code tmp}'s data to disk
+     * first; the rename is then made durable by forcing the directory ({@link #forceDirectory}), so that a power
+     * loss right after it cannot bring back the old name (or no file) once the command has said it wrote
+     * {@code target}.
      */
     static void moveOnto(Path tmp, Path target, boolean replace) throws IOException {
         if (!replace) {
             Files.move(tmp, target);
-            return;
+        } else {
+            if (Files.exists(target)) {
+                keepPermissions(target, tmp);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
-        if (Files.exists(target)) {
-            keepPermissions(target, tmp);
-        }
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        forceDirectory(target.toAbsolutePath().getParent());
     }
 
     /**
@@ -237,13 +247,27 @@ public final class AtomicFile {
         }
     }
 
-    /** Makes the rename durable; not every file system lets a directory be opened, which is then skipped. */
-    private static void forceDirectory(Path dir) {
+    /**
+     * Makes a rename in {@code dir} durable, as a careful POSIX program does: fsync(2) of the directory, through a
+     * channel opened on it for reading (which Linux and the BSDs allow). Not every OS or file system lets a
+     * directory be opened or forced (Windows refuses to open one; some network file systems refuse the force):
+     * the sync is then skipped, silently, as nothing better can be done there; the file's data was forced before
+     * its rename, so only the rename's durability is then best-effort.
+     *
+     * @param dir the directory whose entries changed
+     * @return whether the directory was forced (false: skipped)
+     */
+    static boolean forceDirectory(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // the file itself is on disk; only the rename's durability is best-effort
+        } catch (IOException | UnsupportedOperationException skipped) {
+            return false;
         }
+        java.util.function.Consumer<Path> seen = directorySynced;
+        if (seen != null) {
+            seen.accept(dir);
+        }
+        return true;
     }
 
     /** The temporary file's channel for a body: closing it leaves the file open for the force and the rename. */

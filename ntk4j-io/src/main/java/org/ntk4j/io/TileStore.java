@@ -418,7 +418,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         Path partial = partialPath(out);
         Path manifest = manifestPath(out);
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
-        requireSpace(partial, npyHeader.length + plan.elements() * plan.dtype().bytes());
+        requireSpace(out, npyHeader.length + plan.elements() * plan.dtype().bytes());
         Files.deleteIfExists(manifest);
         FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -453,12 +453,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     /**
      * Refuses to start a run whose {@code OUT.partial} (sparse at first, filled through memory maps) would not fit
      * on its file system: a mapped write to a full disk is a fault, not an {@link IOException}. The space an
-     * earlier {@code OUT.partial} holds counts as free (it is replaced).
+     * earlier {@code OUT.partial} holds counts as free (it is replaced): {@link #heldBytes}, not its size.
      */
-    private static void requireSpace(Path partial, long bytes) throws IOException {
+    private static void requireSpace(Path out, long bytes) throws IOException {
+        Path partial = partialPath(out);
         Path dir = partial.toAbsolutePath().getParent();
-        long free = InjectedFaults.usableSpace(Files.getFileStore(dir))
-                + (Files.exists(partial) ? Files.size(partial) : 0);
+        long free = InjectedFaults.usableSpace(Files.getFileStore(dir)) + heldBytes(out);
         if (bytes > free || Long.valueOf(-1).equals(InjectedFaults.limit(partial))) {
             throw AtomicFile.cannotWrite(partial, new IOException(InjectedFaults.NO_SPACE), "the kernel needs "
                     + org.ntk4j.ntk.CostModel.human(bytes) + ", " + org.ntk4j.ntk.CostModel.human(free)
@@ -470,8 +470,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * Refuses, before any of them is created, the files of one run (an ensemble's kernel and its standard error)
      * whose {@code OUT.partial} files do not fit together on their file system: each is sparse until its tiles land,
      * so {@link #create}'s check of one alone passes for two that fill the disk only hours later. Files on different
-     * file systems are checked against their own; the space of an earlier {@code OUT.partial} counts as free (it is
-     * replaced).
+     * file systems are checked against their own; the space an earlier {@code OUT.partial} holds counts as free (it
+     * is replaced): its header and recorded tiles, not its size ({@link #heldBytes}).
      *
      * @param outs the run's output files, its kernel first, then its standard error
      * @param plan the tile grid, kernel shape and dtype of every one of them
@@ -485,13 +485,14 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         for (Path out : outs) {
             Path partial = partialPath(out);
             byStore.computeIfAbsent(Files.getFileStore(partial.toAbsolutePath().getParent()), k -> new ArrayList<>())
-                    .add(partial);
+                    .add(out);
         }
         for (Map.Entry<java.nio.file.FileStore, List<Path>> e : byStore.entrySet()) {
-            List<Path> partials = e.getValue();
+            List<Path> partials = new ArrayList<>();
             long free = InjectedFaults.usableSpace(e.getKey());
-            for (Path partial : partials) {
-                free += Files.exists(partial) ? Files.size(partial) : 0;
+            for (Path out : e.getValue()) {
+                free += heldBytes(out);
+                partials.add(partialPath(out));
             }
             long bytes = each * partials.size();
             if (partials.size() > 1 && bytes > free) {
@@ -501,6 +502,136 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                         + (partials.size() == 2 ? "the kernel and its standard error" : partials.size() + " kernels")
                         + " need " + org.ntk4j.ntk.CostModel.human(bytes) + ", " + org.ntk4j.ntk.CostModel.human(free)
                         + " are free; nothing was written)");
+            }
+        }
+    }
+
+    /**
+     * Refuses, before either store is resumed, the resumed run of several files (an ensemble's kernel and its
+     * standard error) whose tiles still to be written do not fit together on their file system, as
+     * {@link #requireSpace(List, TilePlan)} refuses a new one; each {@link #resume} checks its own file alone. What
+     * a resumed run still needs is the bytes of the tiles its manifest does not record ({@link #bytesLeft}), not the
+     * whole file: {@code OUT.partial} is sparse, and its recorded tiles and {@code .npy} header are on disk already.
+     * A file without an unfinished run (no manifest or no {@code OUT.partial}: finished, renamed or absent) needs
+     * nothing here; {@link #resume} says what is wrong with it. The manifest's lines to come (under 40 bytes a
+     * tile) and a command's report are not counted, as a new run's check does not count them: they are written
+     * with ordinary writes, which fail on a full disk with an {@link IOException} that leaves the run resumable,
+     * where a mapped tile write faults (the reason for the check).
+     *
+     * @param outs the run's output files, its kernel first, then its standard error
+     * @param plan the tile grid, kernel shape and dtype of every one of them
+     * @throws IOException "cannot write A.partial and B.partial: no space left on device (the tiles left of the
+     *     kernel and its standard error need X, Y are free; the run is unchanged: ...)" when they do not fit
+     *     together, or when a manifest cannot be read
+     */
+    public static void requireSpaceToResume(List<Path> outs, TilePlan plan) throws IOException {
+        List<Path> partials = new ArrayList<>();
+        List<Long> bytes = new ArrayList<>();
+        for (Path out : outs) {
+            Path partial = partialPath(out);
+            Path manifest = manifestPath(out);
+            if (Files.exists(partial) && Files.exists(manifest)) {
+                partials.add(partial);
+                bytes.add(bytesLeft(plan, Manifest.read(manifest).tiles.keySet()));
+            }
+        }
+        requireSpaceLeft(partials, bytes);
+    }
+
+    /**
+     * The bytes a resumed run still writes into its {@code OUT.partial}: those of every tile of {@code plan} not in
+     * {@code done} (a mirrored tile twice: its block and its mirror). Exact up to the file system's rounding to
+     * whole blocks: a row of a tile left that shares a block with a tile not yet written either allocates it for
+     * both (at most a block per row's end more than this counts) or finds it allocated already.
+     *
+     * @param plan the run's tiles
+     * @param done the tiles recorded as finished
+     * @return bytes still to be written
+     */
+    static long bytesLeft(TilePlan plan, Set<Integer> done) {
+        long entryBytes = (long) plan.tailElements() * plan.dtype().bytes();
+        long left = 0;
+        for (TilePlan.Tile t : plan.tiles()) {
+            if (!done.contains(t.index())) {
+                left += tileBytes(t, entryBytes);
+            }
+        }
+        return left;
+    }
+
+    /** The bytes tile {@code t} puts in the file: its block, and its mirror's. */
+    private static long tileBytes(TilePlan.Tile t, long entryBytes) {
+        return (long) t.rows() * t.columns() * entryBytes * (t.mirrored() ? 2 : 1);
+    }
+
+    /**
+     * The space an earlier {@code OUT.partial} holds on disk, which a new run's {@link #create} frees when it
+     * truncates the file: it is sparse, so not its size (counted before 2026-12-07, which passed a run that did not
+     * fit), but its {@code .npy} header and the tiles its manifest records, by the manifest's own grid (another
+     * run's, perhaps), as {@link #bytesLeft} counts them. A file without a readable manifest (a run killed as it
+     * began, or a file of unknown origin) counts as nothing: the check then asks for more than it may need, never
+     * less.
+     */
+    private static long heldBytes(Path out) {
+        Path partial = partialPath(out);
+        Path manifest = manifestPath(out);
+        if (!Files.exists(partial) || !Files.exists(manifest)) {
+            return 0;
+        }
+        try {
+            Manifest m = Manifest.read(manifest);
+            int[] shape = parseInts(m.header.get("shape"));
+            org.ntk4j.tensor.DType dtype = org.ntk4j.tensor.DType.parse(m.header.get("dtype"));
+            long entryBytes = dtype.bytes();
+            for (int k = 2; k < shape.length; k++) {
+                entryBytes *= shape[k];
+            }
+            long held = NpyHeader.encode(NpyDType.of(dtype), shape).length;
+            for (TilePlan.Tile t : TilePlan.enumerate(parseInts(m.header.get("rows")),
+                    parseInts(m.header.get("columns")), Boolean.parseBoolean(m.header.get("symmetric")))) {
+                if (m.tiles.containsKey(t.index())) {
+                    held += tileBytes(t, entryBytes);
+                }
+            }
+            return Math.min(held, Files.size(partial));
+        } catch (IOException | RuntimeException unreadable) {
+            return 0; // a corrupt manifest (or one of an older format): nothing is counted as freed
+        }
+    }
+
+    private static int[] parseInts(String csv) {
+        return Arrays.stream(csv.split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    /**
+     * Refuses a resumed run whose {@code partials} (files kept, sparse) cannot take the {@code bytes} still to be
+     * written into each: files on one file system are checked together, against its usable space (nothing is
+     * counted as freed: the files stay). The injected full disk of a partial file ({@link InjectedFaults}, without
+     * {@code @N}) fails it as it fails a new run's check.
+     */
+    private static void requireSpaceLeft(List<Path> partials, List<Long> bytes) throws IOException {
+        Map<java.nio.file.FileStore, List<Integer>> byStore = new LinkedHashMap<>();
+        for (int i = 0; i < partials.size(); i++) {
+            byStore.computeIfAbsent(Files.getFileStore(partials.get(i).toAbsolutePath().getParent()),
+                    k -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<java.nio.file.FileStore, List<Integer>> e : byStore.entrySet()) {
+            long need = 0;
+            boolean injected = false;
+            List<String> names = new ArrayList<>();
+            for (int i : e.getValue()) {
+                need += bytes.get(i);
+                injected |= Long.valueOf(-1).equals(InjectedFaults.limit(partials.get(i)));
+                names.add(partials.get(i).toString());
+            }
+            long free = InjectedFaults.usableSpace(e.getKey());
+            if (need > free || injected) {
+                String what = names.size() == 1 ? "the tiles left" : "the tiles left of "
+                        + (names.size() == 2 ? "the kernel and its standard error" : names.size() + " kernels");
+                throw new IOException("cannot write " + String.join(" and ", names) + ": " + AtomicFile.reason(
+                        new IOException(InjectedFaults.NO_SPACE)) + " (" + what + " need "
+                        + org.ntk4j.ntk.CostModel.human(need) + ", " + org.ntk4j.ntk.CostModel.human(free)
+                        + " are free; the run is unchanged: --resume continues it once space is freed)");
             }
         }
     }
@@ -567,6 +698,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
         if (renamed && m.tiles.size() < plan.tileCount()) {
             throw new IOException(noRun);
+        }
+        if (!renamed) {
+            requireSpaceLeft(List.of(partial), List.of(bytesLeft(plan, m.tiles.keySet())));
         }
         TileStore s = openPartial(out, plan, expected, m.tiles, region, renamed);
         for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
@@ -1215,6 +1349,18 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @throws IOException if a tile is missing or corrupt, or the files cannot be forced, renamed or removed
      */
     public static void finishAll(List<TileStore> stores) throws IOException {
+        renameAll(stores);
+        removeManifests(stores);
+    }
+
+    /**
+     * The first half of {@link #finishAll}: every store checked and forced, then every data file renamed to its OUT
+     * (each rename made durable, {@link AtomicFile#moveOnto}); the manifests stay, so that the run is still
+     * resumable ({@link #resume} of a renamed OUT checks it and recomputes nothing) until {@link #removeManifests}.
+     * {@link TiledKernelRun} writes its caller's report in between: a report that cannot be written leaves a run
+     * that {@code --resume} completes without computing a tile.
+     */
+    static void renameAll(List<TileStore> stores) throws IOException {
         for (TileStore s : stores) {
             s.checkAndForce();
         }
@@ -1233,6 +1379,10 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                         + " away and run the same command with --resume to finish", e);
             }
         }
+    }
+
+    /** The second half of {@link #finishAll}: the manifests removed, the first store's last. */
+    static void removeManifests(List<TileStore> stores) throws IOException {
         for (int i = stores.size() - 1; i >= 0; i--) {
             Files.delete(stores.get(i).manifest);
         }

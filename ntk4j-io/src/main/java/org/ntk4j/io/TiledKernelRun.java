@@ -262,6 +262,18 @@ public final class TiledKernelRun {
          * @return the log
          */
         PrintWriter clusterLog();
+
+        /**
+         * The kernel is finished: OUT (and SEM) hold it, renamed and on disk, and the manifests are still there; a
+         * command writes its files of the finished run (a report) here. When this throws, the run stops with the
+         * manifests kept, and a resume of it ({@link ExistingOutput#RESUME}) checks the finished files against
+         * them, computes no tile, and calls this again, with {@link Result#computed()} 0. Nothing, by default.
+         *
+         * @param result what the run did
+         * @throws IOException if the caller's files cannot be written; the run stays resumable
+         */
+        default void finished(Result result) throws IOException {
+        }
     }
 
     /**
@@ -575,10 +587,15 @@ public final class TiledKernelRun {
                 TileStore.requireSameRun(sem, plan, semFingerprint, parts);
             }
         }
-        if (!q.resumes() && sem != null) {
+        if (sem != null) {
             // OUT.partial and SEM.partial, sparse at first, must fit together (each store checks itself alone);
-            // before the caller's files (planned: --params-out), so that a refused run leaves none
-            TileStore.requireSpace(List.of(out, sem), plan);
+            // before the caller's files (planned: --params-out), so that a refused run leaves none. A resumed run
+            // needs only the tiles its manifests do not record, in both files together
+            if (q.resumes()) {
+                TileStore.requireSpaceToResume(semDone ? List.of(out) : List.of(out, sem), plan);
+            } else {
+                TileStore.requireSpace(List.of(out, sem), plan);
+            }
         }
         // before the BLAS threads change, which a failure here (writing the caller's files) would leave changed
         events.planned(plan);
@@ -594,6 +611,7 @@ public final class TiledKernelRun {
         int alreadyDone;
         Counted counted;
         long cacheBytes = 0;
+        List<TileStore> finished;
         try (TileStore store = q.resumes() ? TileStore.resume(out, plan, fingerprint, parts)
                 : TileStore.create(out, plan, fingerprint, parts);
              TileStore semStore = sem == null || semDone ? null : q.resumes()
@@ -627,13 +645,19 @@ public final class TiledKernelRun {
                 }
             }
             // both files renamed before either manifest goes: a run killed in between is resumable (TileStore)
-            TileStore.finishAll(semStore == null ? List.of(store) : List.of(store, semStore));
+            finished = semStore == null ? List.of(store) : List.of(store, semStore);
+            TileStore.renameAll(finished);
         } finally {
             Blas.setThreads(blasBefore);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone,
+        Result r = new Result(q, plan, seconds, Tensor.peakBytes(), counted.flops(), counted.computed(), alreadyDone,
                 org.ntk4j.graph.FlopCount.total() - flopsBefore, cacheBytes);
+        // the caller's files of the finished run (a report) before the manifests go: one that cannot be written
+        // leaves OUT (and SEM) renamed with their manifests, which --resume checks and completes, computing no tile
+        events.finished(r);
+        TileStore.removeManifests(finished);
+        return r;
     }
 
     /**

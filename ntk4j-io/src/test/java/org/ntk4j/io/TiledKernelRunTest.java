@@ -67,6 +67,11 @@ class TiledKernelRunTest {
         public PrintWriter clusterLog() {
             return new PrintWriter(log);
         }
+
+        @Override
+        public void finished(TiledKernelRun.Result r) {
+            events.add("finished " + r.computed());
+        }
     }
 
     /** Events whose progress listener throws once {@code tiles} tiles are done, as a kill would stop the run. */
@@ -118,7 +123,8 @@ class TiledKernelRunTest {
             assertThat(events.events.get(1)).isEqualTo("progress 0");
             assertThat(events.events.subList(2, 8)).allMatch(e -> e.startsWith("tile ")).doesNotHaveDuplicates();
             assertThat(events.events.get(8)).isEqualTo("closed");
-            assertThat(events.events).hasSize(9);
+            assertThat(events.events.get(9)).isEqualTo("finished 6");
+            assertThat(events.events).hasSize(10);
             // bit for bit the plan's kernel computed whole; within round-off the in-memory kernel
             Path whole = dir.resolve("whole.npy");
             EmpiricalNtk ntk = EmpiricalNtk.of(NET, p).method(plan.method()).memoryBudget(1L << 30);
