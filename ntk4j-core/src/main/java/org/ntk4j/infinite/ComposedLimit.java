@@ -56,8 +56,9 @@ import org.ntk4j.tensor.Tensor;
  * same filter offset δ of both pixels, K'[p, p'] ← σ_w²/(kh·kw) Σ_δ K[s·p+δ−pad, s·p'+δ−pad] + σ_b² (a pixel in
  * the padding adds zero) and Θ alike (n = the input channels under the standard parameterisation), so the map
  * shrinks or grows with the image; a dense layer on an image acts per pixel as a 1 × 1 convolution (examples
- * [H, W, C] are images whether or not the network has a conv); avg_pool is linear and shares its window's pixels,
- * K'[q, q'] ← Σ_{a ∈ window(q)} Σ_{b ∈ window(q')} K[a, b] / (d_q d_q') and Θ alike, with the layer's own divisors d
+ * [H, W, C], and [H, W] read by to_image, are images whether or not the network has a conv); avg_pool is linear
+ * and shares its window's pixels, K'[q, q'] ← Σ_{a ∈ window(q)} Σ_{b ∈ window(q')} K[a, b] / (d_q d_q') and Θ
+ * alike, with the layer's own divisors d
  * (the window's size, also for SAME, or the pixels it covers without count_include_pad); fan_in_concat on the
  * channels takes Σ c_i K_i / Σ c_i per pixel pair; activations and sums act per pixel pair, also after a flatten
  * (its units' variances differ from pixel to pixel), until a dense layer reads the flattened map's diagonal mean
@@ -119,10 +120,11 @@ import org.ntk4j.tensor.Tensor;
  *   <li>fan_in_concat along a spatial axis, and a fan_in_sum of flattened images of different sizes;</li>
  *   <li>a layer_norm of the inputs themselves (their own statistics, not a limit's), of a value that is not
  *       Gaussian (an activation's output: its mean over the units does not vanish; a fan_in_concat), or of another
- *       axis than a vector's features or an image's channels; a batch_norm_eval whose running means are not 0 or
- *       whose running variances differ from channel to channel; any activation of a sum with a normalisation's
- *       output (γ's term, that output's own value, would need the branches' joint moments; right after the
- *       normalisation every activation is covered);</li>
+ *       axis than a vector's features or an image's channels; a batch_norm_eval of the inputs themselves (its
+ *       scale and shift, one per input feature, give the NTK a share that stays random at any width), or whose
+ *       running means are not 0 or whose running variances differ from channel to channel; any activation of a
+ *       sum with a normalisation's output (γ's term, that output's own value, would need the branches' joint
+ *       moments; right after the normalisation every activation is covered);</li>
  *   <li>1-D or grouped convolutions, 1-D pools, and any other layer (max_pool, batch_norm in training mode,
  *       attention...): no infinite-width rule here.</li>
  * </ul>
@@ -302,7 +304,11 @@ public final class ComposedLimit implements InfiniteLimit {
         return new ComposedLimit(model.spec(), shape, end.shape[0], c, end.reg);
     }
 
-    /** Whether the tree holds a conv or a pool: the state is then a map over pairs of pixels. */
+    /**
+     * Whether the tree holds a conv, a pool or a to_image: the state is then a map over pairs of pixels (to_image
+     * included, so that a dense layer after it acts per pixel of the [H, W, 1] image it makes, as on examples
+     * [H, W, C]; it was refused as acting on values of rank 3).
+     */
     private static boolean usesImages(Layer layer) {
         if (layer instanceof Serial s) {
             return s.layers().stream().anyMatch(ComposedLimit::usesImages);
@@ -310,7 +316,8 @@ public final class ComposedLimit implements InfiniteLimit {
         if (layer instanceof Parallel p) {
             return p.layers().stream().anyMatch(ComposedLimit::usesImages);
         }
-        return layer instanceof Conv || layer instanceof GlobalAvgPool || layer instanceof AvgPool;
+        return layer instanceof Conv || layer instanceof GlobalAvgPool || layer instanceof AvgPool
+                || layer instanceof ToImage;
     }
 
     /**
@@ -596,9 +603,19 @@ public final class ComposedLimit implements InfiniteLimit {
          * Θ ← (Θ + K)/(v + ε) + 1 (the scale's and the shift's gradients), on any value; its output keeps what is
          * known of it (its heads: it is odd in their weights), but is no layer's output for the logits. Other
          * statistics are refused: a nonzero mean gives the units nonzero means, variances that differ from channel
-         * to channel units that are not alike.
+         * to channel units that are not alike. So is one of the inputs themselves (also flattened, pooled or read
+         * as an image): its scale and shift are one per input feature, a number the width does not grow, so their
+         * share of the NTK (each a sum over the next layer's units of its weights times the units' derivatives)
+         * stays random as the width grows, and its mean is not the rule's (the derivatives are correlated with the
+         * next layer's weights on a finite feature; a wide relu network's mean eNTK was up to 51% off it).
          */
         private Branch batchNormEval(String at, String path, BatchNormEval n, Branch b) {
+            if (b.raw) {
+                throw new IllegalArgumentException("infinite limit: layer " + at + " normalises the inputs "
+                        + "themselves, whose scale and shift (one per input feature, which the width does not grow) "
+                        + "give the NTK a share that stays random as the width grows, so it has no limit; standardise "
+                        + "the examples instead, or put a dense or conv layer before it");
+            }
             String prefix = path.isEmpty() ? "" : path + "/";
             double[] mean = buffer(prefix + "running_mean");
             double[] var = buffer(prefix + "running_var");
@@ -941,7 +958,7 @@ public final class ComposedLimit implements InfiniteLimit {
     private static void normalise(double[] k, double[] t, int px, int len, boolean fullMaps, double[] va,
                                   double[] vb, double eps) {
         if (px == 0) {
-            double s = 1 / Math.sqrt((va[0] + eps) * (vb[0] + eps));
+            double s = 1 / rootOfProduct(va[0] + eps, vb[0] + eps);
             for (int e = 0; e < len; e++) {
                 k[e] *= s;
                 t[e] = t[e] * s + k[e] + 1;
@@ -953,11 +970,20 @@ public final class ComposedLimit implements InfiniteLimit {
             int row = fullMaps ? p * px : p;
             for (int q = fullMaps ? 0 : p, end = fullMaps ? px : p + 1; q < end; q++) {
                 int e = fullMaps ? row + q : p;
-                double s = 1 / Math.sqrt(a * (vb[q] + eps));
+                double s = 1 / rootOfProduct(a, vb[q] + eps);
                 k[e] *= s;
                 t[e] = t[e] * s + k[e] + 1;
             }
         }
+    }
+
+    /**
+     * √(a·b) as √a·√b, exactly a where a = b: the product a·b overflowed to ∞ for variances beyond about 1e154 (the
+     * layer_norm's output, scale-free, was then 0 rather than its correlation), and identical examples keep their
+     * normalised covariance exactly equal to their variances.
+     */
+    private static double rootOfProduct(double a, double b) {
+        return a == b ? a : Math.sqrt(a) * Math.sqrt(b);
     }
 
     /** The diagonal p = p' of a map of {@code pixels} pixels (full: every pair; else the diagonal) into {@code to}. */

@@ -152,10 +152,14 @@ public final class FcnLimit implements InfiniteLimit {
      * @param xx x·x
      * @param yy x'·x'
      * @param xy x·x'
-     * @param d the input size (fan-in of the first layer)
+     * @param d the input size (fan-in of the first layer), at least 1
      * @return {@code {K(x,x'), Θ(x,x')}}
+     * @throws IllegalArgumentException if d is less than 1 (x·x'/d would be 0/0)
      */
     public double[] pair(double xx, double yy, double xy, int d) {
+        if (d < 1) {
+            throw new IllegalArgumentException("d: expected an input size >= 1, got " + d);
+        }
         double[] kt = new double[2];
         pairKernels(xx, yy, xy, d, kt, new ActivationDuals.Scratch());
         return kt;
@@ -219,7 +223,7 @@ public final class FcnLimit implements InfiniteLimit {
      * @param x1 flattened inputs, {@code [N1][d]}
      * @param x2 flattened inputs, {@code [N2][d]}; null means {@code x1} (and only the upper triangle is computed)
      * @return {@code {K, Θ}}, each {@code [N1][N2]}
-     * @throws IllegalArgumentException if the rows do not all have the same length
+     * @throws IllegalArgumentException if the rows do not all have the same length, or have none
      */
     public double[][][] kernels(double[][] x1, double[][] x2) {
         int n2 = x2 == null ? x1.length : x2.length;
@@ -239,6 +243,11 @@ public final class FcnLimit implements InfiniteLimit {
     private void eachPair(double[][] x1, double[][] x2, LimitLayout.PairSink sink) {
         double[][] b = x2 == null ? x1 : x2;
         int d = x1.length > 0 ? x1[0].length : b.length > 0 ? b[0].length : 1;
+        if (d == 0) {
+            // x·x'/d would be 0/0 (NaN); the tensor paths refuse such examples first (LimitLayout.requireInputs)
+            throw new IllegalArgumentException((x1.length > 0 ? "x1" : "x2")
+                    + ": expected rows of at least one feature, got rows of 0");
+        }
         double[] n1 = squaredNorms("x1", x1, d);
         double[] n2 = x2 == null ? n1 : squaredNorms("x2", b, d);
         // the pairs over the cores (the activations' numerical integrations cost tens of µs a pair and layer)

@@ -153,8 +153,10 @@ final class LimitLayout {
         if (x1 == null) {
             throw new IllegalArgumentException("x1: must not be null");
         }
+        requireExamples("x1", x1);
         org.ntk4j.cpu.Reduce.requireFinite("x1", x1);
         if (x2 != null) {
+            requireExamples("x2", x2);
             org.ntk4j.cpu.Reduce.requireFinite("x2", x2);
             int d1 = Shapes.size(Shapes.dropFirst(x1.shape()));
             int d2 = Shapes.size(Shapes.dropFirst(x2.shape()));
@@ -163,6 +165,23 @@ final class LimitLayout {
                         x2.shape())) + " have " + d2 + " features, x1 examples " + Shapes.str(Shapes.dropFirst(
                         x1.shape())) + " " + d1);
             }
+        }
+    }
+
+    /**
+     * Refuses x without an examples' axis, and examples without a value (an axis of size 0): the fcn's input kernel
+     * x·x'/d was 0/0, NaN, reported as an overflow, and the image limits divided by 0 (ArithmeticException).
+     */
+    private static void requireExamples(String name, Tensor x) {
+        int[] shape = x.shape();
+        if (shape.length == 0) {
+            throw new IllegalArgumentException(name + ": expected examples [N, ...] with a leading examples axis, got "
+                    + "a scalar (shape [])");
+        }
+        int[] per = Shapes.dropFirst(shape);
+        if (Shapes.size(per) == 0) {
+            throw new IllegalArgumentException(name + ": examples of shape " + Shapes.str(per) + " have no values "
+                    + "(an axis of size 0; x " + Shapes.str(shape) + "); every example needs at least one");
         }
     }
 

@@ -524,6 +524,21 @@ class ComposedLimitNormTest {
                 Tensor.full(DType.F64, 2, 4))), v))
                 .hasMessage("infinite limit: test: buffer '1_batch_norm_eval/running_var' must have shape [3], "
                         + "has [4]");
+        // a batch_norm_eval of the inputs themselves, also once flattened or pooled: its γ and β are one per input
+        // feature, so their share of the NTK stays random at any width (and its mean is not the rule's: the mean
+        // eNTK of 8 width-4096 relu networks on 2 features was up to 51% off it), refused as the layer_norm's is
+        String raw = "normalises the inputs themselves, whose scale and shift (one per input feature, which the "
+                + "width does not grow) give the NTK a share that stays random as the width grows, so it has no "
+                + "limit; standardise the examples instead, or put a dense or conv layer before it";
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.batchNormEval(), Layers.dense(8), Layers.relu(),
+                Layers.dense(2)), v)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("infinite limit: layer batch_norm_eval (at path 0_batch_norm_eval) " + raw);
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.flatten(), Layers.batchNormEval(), Layers.dense(2)),
+                new int[] {2, 2, 3})).hasMessage("infinite limit: layer batch_norm_eval (at path 1_batch_norm_eval) "
+                + raw);
+        assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.globalAvgPool(), Layers.batchNormEval(),
+                Layers.dense(2)), new int[] {2, 2, 3})).hasMessage("infinite limit: layer batch_norm_eval (at path "
+                + "1_batch_norm_eval) " + raw);
         for (Layer last : new Layer[] {Layers.layerNorm(), Layers.batchNormEval()}) {
             assertThatThrownBy(() -> InfiniteLimit.of(model(Layers.dense(8), Layers.dense(2), last), v))
                     .hasMessageStartingWith("infinite limit: the network's output (shape [2]) must be a vector from "
@@ -548,6 +563,50 @@ class ComposedLimitNormTest {
                 Layers.parallel(Layers.layerNorm(), Layers.layerNorm()), Layers.fanInSum(), Layers.dense(2)), v))
                 .hasMessageStartingWith("infinite limit: layer fan_in_sum (at path 3_fan_in_sum) sums branches 0 and "
                         + "1, which are correlated");
+    }
+
+    /**
+     * A layer_norm is scale-free: without biases before it, inputs scaled by 1e100 give the limit of inputs scaled by
+     * 1e4 (where ε = 1e-5 is 1e-13 of the variances) to 1e-12, NNGP and NTK, both parameterisations, on vectors and
+     * per pixel on images. The product of the two examples' variances, 1e400, overflowed to ∞ and the normalised
+     * covariance was 0.
+     */
+    @Test
+    void aLayerNormOfHugeValuesIsScaleFree() {
+        for (Parameterization p : Parameterization.values()) {
+            Model vector = model(Layers.dense(8, 1.3, 0, p), Layers.layerNorm(), Layers.relu(),
+                    Layers.dense(1, 1.3, 0.2, p));
+            Model image = model(Layers.conv(8, new int[] {2, 2}, ONE, "SAME", 1.3, 0, p), Layers.layerNorm(),
+                    Layers.erf(), Layers.globalAvgPool(), Layers.dense(1, 1.3, 0.2, p));
+            scaleFree(vector, new int[] {4}, 61);
+            scaleFree(image, new int[] {2, 3, 2}, 62);
+        }
+    }
+
+    private static Tensor scaled(Tensor x, double by, int[] shape) {
+        double[] v = x.toDoubleArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= by;
+        }
+        return Tensor.of(DType.F64, v, shape);
+    }
+
+    private static void scaleFree(Model m, int[] shape, long seed) {
+        InfiniteLimit lim = InfiniteLimit.of(m, shape);
+        int[] all = new int[shape.length + 1];
+        all[0] = 3;
+        System.arraycopy(shape, 0, all, 1, shape.length);
+        try (Tensor x = Tensor.randomNormal(DType.F64, seed, all);
+             Tensor moderate = scaled(x, 1e4, all);
+             Tensor huge = scaled(x, 1e100, all)) {
+            for (LimitKernel which : LimitKernel.values()) {
+                try (Tensor a = lim.kernel(KernelKind.trace(), moderate, null, which, DType.F64);
+                     Tensor b = lim.kernel(KernelKind.trace(), huge, null, which, DType.F64)) {
+                    double scale = Math.max(a.get(0, 0), Math.max(a.get(1, 1), a.get(2, 2)));
+                    assertThat(largestDifference(a, b)).as("%s %s", m, which).isLessThan(1e-12 * scale);
+                }
+            }
+        }
     }
 
     /**

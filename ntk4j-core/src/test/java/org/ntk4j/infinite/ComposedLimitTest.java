@@ -566,6 +566,73 @@ class ComposedLimitTest {
     }
 
     /**
+     * Examples [H, W] read by to_image are images [H, W, 1]: a dense layer after the to_image acts per pixel (it was
+     * refused as acting on values of rank 3), with the limit of the same network on the examples [H, W, 1], and of
+     * the recursion by hand: per pixel p, K¹ = σ_w² x(p)x'(p) + σ_b², Θ¹ = K¹ (NTK) or x(p)x'(p) + 1 (standard, fan-in
+     * 1); erf in closed form with the variances K¹(x,x)[p] and K¹(x',x')[p]; flatten → dense: K = σ_w² mean_p E[φφ] +
+     * σ_b², Θ = K + σ_w² mean_p E[φ'φ']Θ¹ (NTK) or n mean_p E[φφ] + 1 + σ_w² mean_p E[φ'φ']Θ¹ (standard, n = H·W·6),
+     * to 1e-13 of the largest entry, NNGP and NTK.
+     */
+    @Test
+    void toImageMakesImagesOfTwoDimensionalExamples() {
+        for (Parameterization p : Parameterization.values()) {
+            boolean std = p == Parameterization.STANDARD;
+            Model viaToImage = model(new org.ntk4j.nn.ToImage(), Layers.dense(6, W, B, p), Layers.erf(),
+                    Layers.flatten(), Layers.dense(2, W, B, p));
+            Model onImages = model(Layers.dense(6, W, B, p), Layers.erf(), Layers.flatten(), Layers.dense(2, W, B, p));
+            try (Tensor x = Tensor.randomNormal(DType.F64, 58, 3, 3, 4);
+                 Tensor x3 = x.reshape(3, 3, 4, 1)) {
+                for (LimitKernel which : LimitKernel.values()) {
+                    try (Tensor a = InfiniteLimit.of(viaToImage, new int[] {3, 4}).kernel(KernelKind.trace(), x, null,
+                            which, DType.F64);
+                         Tensor b = InfiniteLimit.of(onImages, new int[] {3, 4, 1}).kernel(KernelKind.trace(), x3,
+                                 null, which, DType.F64)) {
+                        double scale = 0;
+                        for (int i = 0; i < 3; i++) {
+                            for (int j = 0; j < 3; j++) {
+                                double[] kt = erfByHand(x, i, j, std);
+                                double want = which == LimitKernel.NNGP ? kt[0] : kt[1];
+                                scale = Math.max(scale, Math.abs(want));
+                                assertThat(a.get(i, j)).as("%s %s (%d, %d)", p, which, i, j)
+                                        .isCloseTo(want, within(1e-13 * Math.max(1, Math.abs(want))));
+                            }
+                        }
+                        assertThat(largestDifference(a, b)).isLessThanOrEqualTo(1e-13 * scale);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {K, Θ} of to_image → dense(6) → erf → flatten → dense on the examples i and j of x [N, H, W], by hand. */
+    private static double[] erfByHand(Tensor x, int i, int j, boolean std) {
+        int h = x.dim(1);
+        int w = x.dim(2);
+        double w2 = W * W;
+        double b2 = B * B;
+        double phi = 0;
+        double lower = 0;
+        for (int r = 0; r < h; r++) {
+            for (int c = 0; c < w; c++) {
+                double xi = x.get(i, r, c);
+                double xj = x.get(j, r, c);
+                double k11 = w2 * xi * xi + b2;
+                double k22 = w2 * xj * xj + b2;
+                double k12 = w2 * xi * xj + b2;
+                double t12 = std ? xi * xj + 1 : k12;
+                double a = 1 + 2 * k11;
+                double bb = 1 + 2 * k22;
+                phi += 2 / Math.PI * Math.asin(2 * k12 / Math.sqrt(a * bb));
+                lower += 4 / Math.PI / Math.sqrt(a * bb - 4 * k12 * k12) * t12;
+            }
+        }
+        double pixels = h * w;
+        double k = w2 * phi / pixels + b2;
+        double t = (std ? pixels * 6 * phi / pixels + 1 : k) + w2 * lower / pixels;
+        return new double[] {k, t};
+    }
+
+    /**
      * The convolutional networks' costs are counted as {@link CnnLimit} and {@link ResNetLimit} count them: the same
      * expectations per pair and pixel (pair) and per image's own pass, weighted alike by the variances' node counts
      * (tanh, w_std = 3: variances beyond the unit rule's).

@@ -172,6 +172,32 @@ class InfiniteKernelsTest {
             assertThatThrownBy(() -> InfiniteLimit.of("fcn(depth=3,out=2,act=relu,w_std=1e10)").kernels(x, null,
                     DType.F32)).isInstanceOf(NonFiniteKernelException.class).hasMessageContaining("overflows f32");
         }
+        // examples without a value: the fcn's x·x'/d was 0/0 (NaN, reported as an overflow), the image limits
+        // divided by 0 (ArithmeticException); a scalar x has no examples' axis
+        try (Tensor empty = Tensor.zeros(DType.F64, 3, 0);
+             Tensor image = Tensor.zeros(DType.F64, 3, 2, 0, 1);
+             Tensor ok = Tensor.randomNormal(DType.F64, 3, 2, 4);
+             Tensor scalar = Tensor.zeros(DType.F64)) {
+            assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), empty, null, LimitKernel.NTK, DType.F64))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("x1: examples of shape [0] have no "
+                            + "values (an axis of size 0; x [3, 0]); every example needs at least one");
+            for (String spec : new String[] {"cnn(depth=1)", "resnet(blocks=1)"}) {
+                assertThatThrownBy(() -> InfiniteLimit.of(spec).kernels(image, null, DType.F64)).as(spec)
+                        .isInstanceOf(IllegalArgumentException.class).hasMessage("x1: examples of shape [2, 0, 1] "
+                                + "have no values (an axis of size 0; x [3, 2, 0, 1]); every example needs at least "
+                                + "one");
+            }
+            assertThatThrownBy(() -> limit.kernel(KernelKind.trace(), ok, empty, LimitKernel.NNGP, DType.F64))
+                    .hasMessageStartingWith("x2: examples of shape [0] have no values");
+            FcnLimit fcn = FcnLimit.of(SPECS[0]);
+            assertThatThrownBy(() -> fcn.kernels(new double[2][0], null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("x1: expected rows of at least one feature, got rows of 0");
+            assertThatThrownBy(() -> fcn.pair(0, 0, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("d: expected an input size >= 1, got 0");
+            assertThatThrownBy(() -> limit.diagonalKernels(scalar, DType.F64)).isInstanceOf(
+                    IllegalArgumentException.class).hasMessage("x1: expected examples [N, ...] with a leading "
+                    + "examples axis, got a scalar (shape [])");
+        }
     }
 
     private static double dot(Tensor x, int i, int j) {
