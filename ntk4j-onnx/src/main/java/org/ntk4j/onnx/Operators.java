@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
+import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.GraphBuilder;
 import org.ntk4j.graph.Var;
 import org.ntk4j.onnx.Tracer.Const;
@@ -17,6 +18,7 @@ import org.ntk4j.onnx.Tracer.Ctx;
 import org.ntk4j.onnx.Tracer.Traced;
 import org.ntk4j.onnx.Tracer.Value;
 import org.ntk4j.onnx.proto.OnnxProtos.TensorProto;
+import org.ntk4j.primitive.Sigmoid;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -52,7 +54,7 @@ final class Operators {
         TABLE.put("Tanh", c -> unary(c, Var::tanh));
         TABLE.put("Erf", c -> unary(c, Var::erf));
         TABLE.put("Exp", c -> unary(c, Var::exp));
-        TABLE.put("Log", c -> unary(c, Var::log));
+        TABLE.put("Log", c -> unary(c, Operators::log));
         TABLE.put("Sqrt", c -> c.allConst() ? one(staticUnary(c, Math::sqrt)) : unary(c, Var::sqrt));
         TABLE.put("Neg", c -> c.allConst() ? one(staticUnary(c, v -> -v)) : unary(c, Var::neg));
         TABLE.put("Softplus", c -> unary(c, Var::softplus));
@@ -187,6 +189,21 @@ final class Operators {
     private static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
         Traced x = c.traced(0);
         return one(x.withPhys(f.apply(x.phys), x.tBatch));
+    }
+
+    /**
+     * ln v; of a Sigmoid's output (F.logsigmoid, which PyTorch exports as Log(Sigmoid(x))) the same function as
+     * −softplus(−x): σ(x) underflows to 0 below x ≈ −745.1 in float64 (−104 in float32, whose subnormals lose its
+     * digits from −87.3), where ln σ(x) is −∞ and its derivative σ'(x)/σ(x) is 0 · ∞ = NaN, though the
+     * value, ≈ x, and the derivative, σ(−x) → 1, are finite (PyTorch's log_sigmoid). The Sigmoid stays for any other
+     * consumer and is dropped with the graph's dead code when it has none.
+     */
+    private static Var log(Var v) {
+        Equation e = v.builder().producer(v);
+        if (e != null && e.primitive() == Sigmoid.INSTANCE) {
+            return e.input(0).neg().softplus().neg();
+        }
+        return v.log();
     }
 
     private static Value[] leakyRelu(Ctx c) {
@@ -360,6 +377,14 @@ final class Operators {
                 return p > 0 ? q : c.builder().scalar(1.0, v.dtype()).div(q);
             }
             // x^p = exp(p log x), for x > 0 (NaN for x < 0, as PyTorch's pow of a negative base)
+            if (p > 1) {
+                // at x = 0, e^(p ln 0) = 0 but its derivative p e^(p ln 0) / 0 = 0 · ∞ = NaN, where PyTorch's (and
+                // the true one) p · 0^(p−1) is 0: the same function as e^(p ln(x + z)) (1 − z) with the mask z = [x =
+                // 0], without derivative, whose derivative at 0 is 0 and elsewhere unchanged (0 < p < 1: the true
+                // derivative at 0 is ∞, PyTorch's too, and the kernel is refused either way)
+                Var zero = v.greater(0.0).add(v.neg().greater(0.0)).neg().add(1.0);
+                return v.add(zero).log().mul(p).exp().mul(zero.neg().add(1.0));
+            }
             return v.log().mul(p).exp();
         });
     }
