@@ -82,7 +82,8 @@ final class Operators {
         TABLE.put("Gelu", Operators::gelu);
         TABLE.put("Clip", Operators::clip);
         TABLE.put("Pow", Operators::pow);
-        TABLE.put("Softmax", Operators::softmax);
+        TABLE.put("Softmax", c -> softmax(c, false));
+        TABLE.put("LogSoftmax", c -> softmax(c, true)); // F.log_softmax, the classic classifier's last layer
         TABLE.put("Identity", c -> one(c.in(0)));
         TABLE.put("Dropout", c -> one(c.in(0)));
         TABLE.put("Add", c -> binary(c, Var::add, Double::sum));
@@ -399,7 +400,8 @@ final class Operators {
         return n % 2 == 0 ? square : square.mul(x);
     }
 
-    private static Value[] softmax(Ctx c) {
+    /** Softmax, or with {@code log} LogSoftmax: the same axis rules (per opset), the same views. */
+    private static Value[] softmax(Ctx c, boolean log) {
         Traced x = c.traced(0);
         int r = x.rank();
         if (c.opset() >= 13) {
@@ -409,23 +411,29 @@ final class Operators {
             // (no phys axis): that case takes the file's layout
             int[] pa = c.views() && x.isView() ? Views.physAxesUnder(x, new int[] {a}) : new int[0];
             if (pa.length > 0) {
-                return one(x.withPhys(softmax(x.phys, pa), Views.batchUnder(x, new int[] {a}) ? MIXED : x.tBatch));
+                return one(x.withPhys(softmax(x.phys, log, pa), Views.batchUnder(x, new int[] {a}) ? MIXED
+                        : x.tBatch));
             }
-            return one(c.out(softmax(x.var(), a), x.batch == a ? MIXED : x.batch));
+            return one(c.out(softmax(x.var(), log, a), x.batch == a ? MIXED : x.batch));
         }
         // opsets 11-12: softmax over the axes from 'axis' on, flattened
         int a = c.axis(c.attrInt("axis", 1), r);
         int[] s = x.var().shape();
         Var flat = x.var().reshape(Shapes.size(s, 0, a), Shapes.size(s, a, r));
-        Var y = softmax(flat, 1).reshape(s);
+        Var y = softmax(flat, log, 1).reshape(s);
         return one(c.out(y, x.batch >= a ? MIXED : x.batch));
     }
 
-    /** Softmax over the elements of {@code axes} jointly. */
-    private static Var softmax(Var x, int... axes) {
+    /**
+     * Softmax over the elements of {@code axes} jointly, e^(x − m) / Σ e^(x − m), or with {@code log} its logarithm
+     * (x − m) − ln Σ e^(x − m), m the maximum: no e^ of a large value, and ln of a sum ≥ 1, so finite for any finite
+     * x (a log of the softmax would be −∞ where it underflows). m's derivative cancels in both.
+     */
+    private static Var softmax(Var x, boolean log, int... axes) {
         Var shifted = x.sub(keep(x.reduceMax(axes), x.shape(), axes));
         Var e = shifted.exp();
-        return e.div(keep(e.sum(axes), x.shape(), axes));
+        Var sum = keep(e.sum(axes), x.shape(), axes);
+        return log ? shifted.sub(sum.log()) : e.div(sum);
     }
 
     /** A reduction's result reshaped to keep the reduced axes with size 1. */

@@ -127,6 +127,27 @@ class OnnxNumericalExtremesTest {
                 }, null);
     }
 
+    /**
+     * y = LogSoftmax(h) over its two elements (F.log_softmax): y_o = h_o − log Σ e^h, D = I − 1 softmax(h)ᵀ. At
+     * h = (1000, −800) the smaller is −1800, where a log of the softmax would be −∞.
+     */
+    private static Case logSoftmax() {
+        Function<double[], double[]> p = h -> {
+            double m = Math.max(h[0], h[1]);
+            double s = Math.exp(h[0] - m) + Math.exp(h[1] - m);
+            return new double[] {Math.exp(h[0] - m) / s, Math.exp(h[1] - m) / s};
+        };
+        return new Case("LogSoftmax", 18, 2, Inputs.MIXED, List.of(node("LogSoftmax", Onnx.attr("axis", -1))),
+                List.of(), h -> {
+                    double m = Math.max(h[0], h[1]);
+                    double lse = m + Math.log(Math.exp(h[0] - m) + Math.exp(h[1] - m));
+                    return new double[] {h[0] - lse, h[1] - lse};
+                }, h -> {
+                    double[] q = p.apply(h);
+                    return new double[][] {{1 - q[0], -q[1]}, {-q[0], 1 - q[1]}};
+                }, null);
+    }
+
     /** y = log Σ e^h over h's two elements: D = softmax(h). */
     private static Case logSumExp() {
         return new Case("ReduceLogSumExp", 18, 1, Inputs.MIXED, List.of(constant("axes",
@@ -261,6 +282,7 @@ class OnnxNumericalExtremesTest {
                 Onnx.node("Sigmoid", "sig", new String[] {"h"}, new String[] {"s"}),
                 Onnx.node("Log", "log", new String[] {"s"}, new String[] {"y"})));
         all.add(softmax());
+        all.add(logSoftmax());
         all.add(logSumExp());
         all.add(layerNorm());
         all.add(rnn("Softplus", null, null, OnnxNumericalExtremesTest::softplus, OnnxNumericalExtremesTest::sigmoid));

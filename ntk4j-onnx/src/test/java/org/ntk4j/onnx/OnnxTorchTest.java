@@ -87,12 +87,13 @@ class OnnxTorchTest {
     @Test
     void otherActivationsPowersPaddingAndAveragePoolingWithItsDefaultsMatchPyTorch() throws Exception {
         // Elu, Selu, Celu, Softplus, HardSwish, HardSigmoid, PRelu, Abs, Pow 4 and -2 of values of both signs, Pad
-        // (before AveragePool, and F.pad's, with a crop), the Slice with step -1 that reverses F.pad's pads
+        // (before AveragePool, and F.pad's, with a crop), the Slice with step -1 that reverses F.pad's pads, and
+        // log_softmax (LogSoftmax) at the end
         OnnxModel onnx = compare("activations");
         java.util.Set<String> ops = new java.util.TreeSet<>();
         onnx.graph().nodes.forEach(n -> ops.add(n.getOpType()));
         assertThat(ops).contains("Elu", "Selu", "Celu", "Softplus", "HardSwish", "HardSigmoid", "PRelu", "Abs", "Pow",
-                "Pad", "AveragePool");
+                "Pad", "AveragePool", "LogSoftmax");
         assertThat(onnx.parameterNames()).contains("prelu.weight");
     }
 

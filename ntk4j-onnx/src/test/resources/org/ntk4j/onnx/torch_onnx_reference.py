@@ -70,6 +70,7 @@ class Tied(torch.nn.Module):
 class Activations(torch.nn.Module):
     """What PyTorch writes for its other activations, average pooling with its defaults and F.pad: ELU, SELU, CELU,
     Softplus (and Mish), HardSwish, HardSigmoid, PReLU (one slope per channel), Softsign (Abs), integer powers of values of either sign
+    and log_softmax (LogSoftmax)
     (Pow 4 and -2), AvgPool2d with count_include_pad (a Pad and an AveragePool), F.pad (a Pad whose pads a Slice
     with step -1 reverses)."""
 
@@ -89,7 +90,8 @@ class Activations(torch.nn.Module):
         parts = [torch.nn.functional.selu(a), torch.nn.functional.celu(b, 1.25), torch.nn.functional.mish(c),
                  torch.nn.functional.hardswish(d) + torch.nn.functional.hardsigmoid(d),
                  torch.nn.functional.softsign(e) + torch.nn.functional.softplus(e), f.pow(4) + (0.5 + f * f).neg().pow(-2)]
-        return self.head(torch.cat(parts, dim=1))
+        # a classifier's log-probabilities (LogSoftmax), the last layer of PyTorch's MNIST example
+        return torch.nn.functional.log_softmax(self.head(torch.cat(parts, dim=1)), dim=1)
 
 
 def build(name):
