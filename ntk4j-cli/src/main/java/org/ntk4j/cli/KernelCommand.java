@@ -167,6 +167,11 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         // (TileStore.finishAll); the resume checks them against it and does not write them again
         boolean outOfTheRun = tiled && resume && renamedByTheRun(out, out);
         boolean semOfTheRun = outOfTheRun && sem != null && renamedByTheRun(out, sem);
+        // and --report: a run killed after writing it and before removing the manifests (TiledKernelRun.Events
+        // .finished) left it, and the --resume that its interruption line and docs/cli.md prescribe writes it again
+        // (refused without --overwrite before). Only a report of this OUT's tiled run: a file that another program
+        // put there during the run (which the run refused to replace) is still refused without --overwrite
+        boolean reportOfTheRun = outOfTheRun && report != null && tiledReportOf(report, out);
         if (tiled && resume && !outOfTheRun) {
             requireUnfinished(out);
         }
@@ -174,7 +179,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         overwrite.outputs().inputSource("--data", data).inputSource("--x2", x2).input("--params-in", paramsIn)
                 .output("--out", outOfTheRun ? null : out, ".npy")
                 .output("--params-out", paramsOutOfTheRun ? null : paramsOut, ".npz")
-                .output("--report", report, ".json").output("--sem", semOfTheRun ? null : sem, ".npy").check();
+                .output("--report", reportOfTheRun ? null : report, ".json")
+                .output("--sem", semOfTheRun ? null : sem, ".npy").check();
         if (tiled) {
             // a link named as --out or --sem is followed (docs/cli.md): the run's files go beside its target
             out = org.ntk4j.io.AtomicFile.destination(out);
@@ -255,6 +261,27 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         }
         o.flush();
         return 0;
+    }
+
+    /**
+     * Whether {@code report} is a tiled run's report of {@code out} ({@link Reports#tiled}: its "out" field names
+     * the kernel file the run wrote, and it has the tile counts): a report the run wrote once its kernel was finished.
+     * A file that is not such a report (too large for one, not a flat JSON report, another OUT's) is not.
+     */
+    private static boolean tiledReportOf(Path report, Path out) throws java.io.IOException {
+        Path file = org.ntk4j.io.AtomicFile.destination(report);
+        if (!java.nio.file.Files.isRegularFile(file) || java.nio.file.Files.size(file) > (1 << 20)) {
+            return false;
+        }
+        org.ntk4j.io.JsonReport read;
+        try {
+            read = org.ntk4j.io.JsonReport.read(file);
+        } catch (java.io.IOException notAReport) { // not a flat JSON report, or unreadable: refused as it exists
+            return false;
+        }
+        Object named = read.get("out");
+        return named instanceof String s && read.has("tiles_computed") && Path.of(s).toAbsolutePath().normalize()
+                .equals(org.ntk4j.io.AtomicFile.destination(out).toAbsolutePath().normalize());
     }
 
     /**

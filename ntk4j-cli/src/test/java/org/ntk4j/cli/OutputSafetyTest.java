@@ -543,6 +543,57 @@ class OutputSafetyTest {
         }
     }
 
+    /**
+     * A run killed after it wrote its report and before it removed its manifests (the kernel finished: OUT, and for
+     * an ensemble SEM, renamed with their manifests kept, and the report there) is one that the interruption's line
+     * ("the same command with --resume completes it") and the docs say --resume completes. That command is not
+     * refused for the report it wrote itself (it was: "--report: ... exists", the recipe needing --overwrite too); it
+     * checks the kernel, computes no tile, writes the report again and removes the manifests. Its state is made
+     * here from a report that could not be written (injected full disk), then a report of this OUT put where the
+     * killed run had written it. A file there that is not the run's report (another program's, which the run
+     * would not replace) is still refused without --overwrite, and left as it is.
+     */
+    @Test
+    void aRunKilledAfterItsReportIsCompletedByResumeWithoutOverwrite() throws IOException {
+        String[] base = {"kernel", "--model", M, "--data", "synthetic:40,6", "--tile", "16", "--threads", "1",
+            "--quiet"};
+        for (String[] extra : new String[][] {{}, {"--ensemble", "2", "--sem", "SEM"}}) {
+            String tag = extra.length == 0 ? "single" : "ensemble";
+            Path at = Files.createDirectory(dir.resolve(tag));
+            Path out = at.resolve("k.npy");
+            Path sem = at.resolve("s.npy");
+            Path report = at.resolve("r.json");
+            List<String> a = new ArrayList<>(List.of(base));
+            for (String e : extra) {
+                a.add(e.equals("SEM") ? sem.toString() : e);
+            }
+            a.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+            String[] args = a.toArray(String[]::new);
+            System.setProperty(DISK_FULL, "r.json");
+            try {
+                assertThat(oneLine(args)).as(tag).startsWith("ntk4j: cannot write " + report);
+            } finally {
+                System.clearProperty(DISK_FULL);
+            }
+            byte[] kernel = Files.readAllBytes(out);
+            String other = "{\n  \"written by\": \"another program\"\n}\n";
+            Files.writeString(report, other);
+            assertThat(oneLine(with(args, "--resume"))).as(tag).isEqualTo("ntk4j: --report " + report
+                    + " exists; pass --overwrite to replace it");
+            assertThat(Files.readString(report)).isEqualTo(other);
+            assertThat(TileStore.manifestPath(out)).exists();
+            // what the killed run wrote: its report of OUT (here with a count that the resume's report corrects)
+            Files.writeString(report, "{\n  \"tiles_computed\": 6,\n  \"out\": \"" + out + "\"\n}\n");
+            String printed = run(0, with(args, "--resume"))[0];
+            assertThat(printed).as(tag).contains("0 tiles computed (6 already done)").contains("wrote " + report);
+            assertThat(Files.readString(report)).as(tag).contains("\"tiles_computed\": 0,")
+                    .contains("\"tiles_resumed\": 6,");
+            assertThat(Files.readAllBytes(out)).isEqualTo(kernel);
+            assertThat(files(at)).as(tag).containsExactlyInAnyOrder(extra.length == 0
+                    ? new String[] {"k.npy", "r.json"} : new String[] {"k.npy", "r.json", "s.npy"});
+        }
+    }
+
     @Test
     void aPartialWithoutItsManifestIsDiscardedOnlyWithOverwrite() throws IOException {
         Path out = dir.resolve("o.npy");

@@ -140,7 +140,8 @@ public final class KernelFiles {
                 rows[0] = Math.min(perBlock, s[0] - first);
                 try (Tensor t = Tensor.empty(read, rows)) {
                     long base = (long) first * (t.size() / rows[0]); // the block's first element in the file
-                    NpyIO.readData(channel, header, file.toString(), available,
+                    // a pipe cut in this block is said to have had the earlier blocks' bytes too
+                    NpyIO.readData(channel, header, file.toString(), available, base * header.dtype().itemSize(),
                             (long) t.size() * header.dtype().itemSize(),
                             NpyIO.into(t, header.dtype(), file.toString(), NpyIO.NATIVE_LITTLE_ENDIAN, base));
                     requireFinite(file, t, base, s);
@@ -168,7 +169,7 @@ public final class KernelFiles {
                 m.setRows(0, t);
                 requireSymmetric(file, m);
                 return m;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 m.close();
                 throw e;
             }

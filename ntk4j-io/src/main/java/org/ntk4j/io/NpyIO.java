@@ -113,6 +113,16 @@ final class NpyIO {
      */
     static void readData(ReadableByteChannel channel, NpyHeader header, String source, long available, long needed,
             ChunkReader reader) throws IOException {
+        readData(channel, header, source, available, 0, needed, reader);
+    }
+
+    /**
+     * As {@link #readData(ReadableByteChannel, NpyHeader, String, long, long, ChunkReader)} for a read that starts
+     * {@code before} data bytes into the array (a block of rows after others, the channel positioned there): a file
+     * that ends during it is said to have those bytes and the ones read here, not only the latter.
+     */
+    static void readData(ReadableByteChannel channel, NpyHeader header, String source, long available, long before,
+            long needed, ChunkReader reader) throws IOException {
         requireData(header, source, available);
         int item = header.dtype().itemSize();
         ByteBuffer buf = chunk();
@@ -123,7 +133,7 @@ final class NpyIO {
             buf.clear().limit(want);
             int got = readFully(channel, buf);
             if (got < want) {
-                throw truncated(source, header, done + got);
+                throw truncated(source, header, before + done + got);
             }
             buf.flip();
             int count = want / item;

@@ -337,29 +337,6 @@ class DurableFilesTest {
         }
     }
 
-    /** Events whose progress throws after {@code tiles} tiles, as a kill would stop the run. */
-    private static NoEvents killedAfter(int tiles) {
-        return new NoEvents() {
-            @Override
-            public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
-                return new TiledKernelRun.Progress() {
-                    private int done;
-
-                    @Override
-                    public synchronized void tileDone(TilePlan.Tile tile, double seconds) {
-                        if (++done == tiles) {
-                            throw new IllegalStateException("killed");
-                        }
-                    }
-
-                    @Override
-                    public void close() {
-                    }
-                };
-            }
-        };
-    }
-
     private static TiledKernelRun.Result ensemble(Params p, Tensor x, Path out, Path sem, ExistingOutput existing,
                                                   TiledKernelRun.Events events) throws IOException {
         TiledKernelRun.Request q = TiledKernelRun.Request.of(NET, p, x, null, KernelKind.trace(), out)
@@ -383,7 +360,8 @@ class DurableFilesTest {
             ensemble(p, x, refOut, refSem, ExistingOutput.REFUSE, new NoEvents());
             Path out = dir.resolve("K.npy");
             Path sem = dir.resolve("S.npy");
-            assertThatThrownBy(() -> ensemble(p, x, out, sem, ExistingOutput.REFUSE, killedAfter(2)))
+            assertThatThrownBy(() -> ensemble(p, x, out, sem, ExistingOutput.REFUSE,
+                    TiledKernelRunTest.killedAfter(2)))
                     .hasMessageContaining("killed");
             EmpiricalNtk ntk = EmpiricalNtk.of(NET, p).memoryBudget(1L << 30);
             TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(40, 0, new int[] {5}, DType.F64);

@@ -181,4 +181,61 @@ class KernelFilesTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(wide + ": element 11");
     }
+
+    /**
+     * {@code cat K.npy | ntk4j spectrum /dev/stdin}: a pipe is opened once and read in blocks like a file (a 4×4
+     * float64 kernel one row of 32 bytes at a time, the matrix entry for entry the file's). A pipe cut short is
+     * found only as it is read, in a later block: the message gives the data bytes the file had in all, those of
+     * the earlier blocks included (it gave only the bytes of the block being read: 8, not 3·32 + 8 = 104).
+     */
+    @Test
+    void aPipeIsReadInBlocksAndACutOneNamesTheBytesItHad() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).as("mkfifo").isZero();
+        double[] k = new double[16];
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                k[i * 4 + j] = i == j ? 4 : 1.0 / (1 + i + j);
+            }
+        }
+        byte[] whole = RawNpy.npy(RawNpy.dict("<f8", "(4, 4)"), RawNpy.f8(k));
+        KernelFiles.SquareKernel read = throughPipe(fifo, whole, () -> KernelFiles.readSquareKernel(fifo, 0, 32));
+        try (KernelMatrix m = read.matrix()) {
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    assertThat(m.get(i, j)).as("(%d, %d)", i, j).isEqualTo(k[i * 4 + j]);
+                }
+            }
+        }
+        int header = whole.length - 16 * 8;
+        byte[] cut = java.util.Arrays.copyOf(whole, header + 3 * 32 + 8); // three rows and one value of the fourth
+        assertThatThrownBy(() -> throughPipe(fifo, cut, () -> KernelFiles.readSquareKernel(fifo, 0, 32)))
+                .isInstanceOf(NpyFormatException.class)
+                .hasMessage(fifo + ": truncated .npy file: shape (4, 4) of '<f8' needs 128 data bytes after the "
+                        + header + "-byte header, the file has only 104");
+    }
+
+    private interface Read {
+        KernelFiles.SquareKernel read() throws IOException;
+    }
+
+    /** Reads while another thread writes {@code bytes} into the FIFO (which the read opens once). */
+    private static KernelFiles.SquareKernel throughPipe(Path fifo, byte[] bytes, Read read) throws Exception {
+        Thread writer = new Thread(() -> {
+            try (java.io.OutputStream out = Files.newOutputStream(fifo)) {
+                out.write(bytes);
+            } catch (IOException e) {
+                // the reader stopped early (a broken pipe): what it read is what the test checks
+            }
+        });
+        writer.setDaemon(true); // blocked in its open if the read never opens the FIFO: the test fails below
+        writer.start();
+        try {
+            return org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                    read::read, "reading the pipe blocked: did it open it twice?");
+        } finally {
+            writer.join(10_000);
+            assertThat(writer.isAlive()).as("the writer is done").isFalse();
+        }
+    }
 }

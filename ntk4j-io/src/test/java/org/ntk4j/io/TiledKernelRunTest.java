@@ -33,7 +33,7 @@ class TiledKernelRunTest {
     static final Model NET = Zoo.parse("fcn(depth=1,width=8,out=3)");
 
     /** Records the events. */
-    private static class Recorder implements TiledKernelRun.Events {
+    static class Recorder implements TiledKernelRun.Events {
         final List<String> events = new ArrayList<>();
         final StringWriter log = new StringWriter();
 
@@ -74,8 +74,11 @@ class TiledKernelRunTest {
         }
     }
 
-    /** Events whose progress listener throws once {@code tiles} tiles are done, as a kill would stop the run. */
-    private static Recorder killedAfter(int tiles) {
+    /**
+     * Events whose progress listener throws once {@code tiles} tiles are done, as a kill would stop the run (also
+     * {@link DurableFilesTest}'s).
+     */
+    static Recorder killedAfter(int tiles) {
         return new Recorder() {
             @Override
             public TiledKernelRun.Progress progress(TilePlan plan, int alreadyDone) {
