@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.ntk4j.io.DataSource;
+import org.ntk4j.io.Dataset;
 import org.ntk4j.io.JsonReport;
 import org.ntk4j.io.OutputFiles;
 import org.ntk4j.io.RunFingerprint;
@@ -20,6 +21,7 @@ import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.ntk.PntkWidthStudy;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
@@ -74,9 +76,13 @@ public final class ApproxCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--diag-reg", description = "Diagonal regulariser relative to the mean diagonal "
-            + "(default: ${DEFAULT-VALUE}).")
-    double diagReg = 1e-4;
+    @picocli.CommandLine.Mixin
+    DiagRegOption diagReg = new DiagRegOption();
+
+    @Option(names = "--labels", description = "Regress on the data's labels (one-hot targets of the N training "
+            + "inputs) instead of seeded one-hot targets, and report the test accuracy of each kernel's regression on "
+            + "the held-out inputs' labels, and its difference to the full eNTK's. Needs labelled --data.")
+    boolean labels;
 
     @Option(names = "--widths", split = ",", description = "Width study: repeat the pNTK error over these widths "
             + "(the model spec's width option is replaced) and fit its exponent.")
@@ -120,7 +126,11 @@ public final class ApproxCommand implements Callable<Integer> {
         DType dt = KernelOptions.parsed("--dtype", dtype, DType::parse);
         Method m = KernelOptions.parsed("--method", method, Method::parse);
         long budget = memory.budget();
-        KernelOptions.requireDiagReg(diagReg);
+        DiagReg reg = diagReg.value();
+        if (labels && widths != null) {
+            throw new IllegalArgumentException("--labels: scores the kernel regressions of one comparison; the width "
+                    + "study (--widths) measures the pNTK's kernel error alone");
+        }
         List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         if (widths != null && resolved.onnx() != null) {
@@ -144,10 +154,12 @@ public final class ApproxCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
         JsonReport json;
-        try (Tensor loaded = KernelOptions.named("--data", () -> DataSource.load(
+        try (Dataset loaded = KernelOptions.named("--data", () -> DataSource.loadDataset(
                 resolved.dataSpec("--data", data), dt, seed));
-             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape)
-             Tensor all = resolved.layout("--data", loaded)) {
+             // as kernel lays it out: flat s² columns are an s×s image for a cnn (every width takes the same shape);
+             // the inputs alone, refused as kernel's are (--labels reads the labels from the dataset as loaded: a
+             // layout keeps the examples and their order)
+             Tensor all = resolved.layout("--data", loaded.x())) {
             // N = 1 is a comparison: the full kernel is then one O×O block, the kinds' k·I_O its trace part (pNTK's
             // error at N = 1 is that of the block's off-diagonal and unequal diagonal), with the spectra of both
             // and a regression on the one training example
@@ -165,15 +177,19 @@ public final class ApproxCommand implements Callable<Integer> {
                     for (KernelKind kk : list) {
                         KernelOptions.requireKindFits("--kinds", kk, net, per, budget);
                     }
+                    int[] testLabels = labels ? heldOutLabels(loaded, o) : null;
                     try (Params p = resolved.params(null, seed, per, dt);
-                         Tensor y = ApproximationReport.randomOneHot(dt, n, o, seed)) {
+                         Tensor y = labels ? trainingTargets(loaded, dt, o)
+                                 : ApproximationReport.randomOneHot(dt, n, o, seed)) {
                         EmpiricalNtk ntk = EmpiricalNtk.of(net, p).method(m).memoryBudget(budget);
                         requireKernelsFit(new KernelOptions.BudgetCheck(), ntk, list, n, xTest.dim(0), per, dt)
                                 .requireAllFit();
-                        ApproximationReport r = ApproximationReport.run(ntk, xTrain, xTest, y, list, diagReg);
-                        out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, seeded "
-                                + "one-hot targets, diag_reg %.1e%n", model, n, xTest.dim(0), Shapes.str(per), o,
-                                diagReg);
+                        // the same regressions and accuracy as study's (ApproximationReport scores both)
+                        ApproximationReport r = ApproximationReport.run(ntk, xTrain, xTest, y, testLabels, list, reg,
+                                null);
+                        out.printf(Locale.ROOT, "%s on %d training and %d held-out inputs %s, %d outputs, %s, %s%n",
+                                model, n, xTest.dim(0), Shapes.str(per), o, labels ? "one-hot labels as targets"
+                                        : "seeded one-hot targets", DiagRegOption.describe(reg));
                         out.print(r.table());
                         json = Reports.approx(settings, r);
                     }
@@ -304,6 +320,28 @@ public final class ApproxCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "| %d | %.4g | %.4g | %.4g |%n", row.width(), row.meanError(), row.minError(),
                 row.maxError());
         out.flush();
+    }
+
+    /**
+     * The labels of the held-out inputs (those after the first N), checked to be classes of the model's O outputs,
+     * naming --data and the example's index in it.
+     */
+    private int[] heldOutLabels(Dataset all, int o) {
+        if (!all.hasLabels()) {
+            throw new IllegalArgumentException("--labels: --data " + data + " has no labels (see docs/data.md)");
+        }
+        KernelOptions.requireLabelsBelow("--data", all, o, "one-hot targets and the test accuracy of a model with "
+                + o + " outputs");
+        try (Dataset test = all.rows(n, all.size())) {
+            return test.labels();
+        }
+    }
+
+    /** The one-hot labels of the first N inputs [N, O] (checked by {@link #heldOutLabels}). */
+    private Tensor trainingTargets(Dataset all, DType dt, int o) {
+        try (Dataset train = all.rows(0, n)) {
+            return train.oneHot(dt, o);
+        }
     }
 
     private static int outputs(Model net, int[] per) {

@@ -69,13 +69,8 @@ public final class PredictCommand implements Callable<Integer> {
             + "t = ∞, i.e. kernel regression. Finite t uses the eigendecomposition of the train kernel.")
     List<String> times = List.of("inf");
 
-    @Option(names = "--diag-reg", description = "Diagonal regulariser r: K + r·(trace/dim)·I (default: "
-            + "${DEFAULT-VALUE}; neural-tangents' default is 0).")
-    double diagReg = 1e-4;
-
-    @Option(names = "--diag-reg-absolute", description = "Add --diag-reg itself to the diagonal, not scaled by "
-            + "the mean diagonal (neural-tangents' diag_reg_absolute_scale).")
-    boolean diagRegAbsolute;
+    @picocli.CommandLine.Mixin
+    DiagRegOption diagReg = new DiagRegOption();
 
     @Option(names = "--learning-rate", description = "Learning rate η: time enters as η·t (default: "
             + "${DEFAULT-VALUE}).")
@@ -188,7 +183,7 @@ public final class PredictCommand implements Callable<Integer> {
                     + "contraction of the outputs)");
         }
         KernelOptions.requireMethodApplies(m, kk);
-        KernelOptions.requireDiagReg(diagReg);
+        DiagReg reg = diagReg.value();
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
             throw new IllegalArgumentException("--learning-rate: expected a positive finite number, got "
                     + learningRate);
@@ -255,7 +250,7 @@ public final class PredictCommand implements Callable<Integer> {
                             : PredictRequest.of(KernelCommand.withBuffersOf(net, p), p, trainExamples, testExamples))
                             .withKind(kk).withMethod(m, budget).withTimes(ts);
                     PredictRequest request = base
-                            .withDiagReg(diagRegAbsolute ? DiagReg.absolute(diagReg) : DiagReg.relative(diagReg))
+                            .withDiagReg(reg)
                             .withLearningRate(learningRate).withInitOutputs(initOutputs)
                             .withLoss(lossFn, mu).withPosterior(post).withCovariance(cov != null);
                     try (PredictResult r = Predict.run(request)) {

@@ -14,6 +14,7 @@ import org.ntk4j.ntk.KernelKind;
 import org.ntk4j.ntk.Method;
 import org.ntk4j.ntk.PntkWidthStudy;
 import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.KernelSpectrum;
 import org.ntk4j.predict.PredictRequest;
 import org.ntk4j.predict.PredictResult;
@@ -180,7 +181,8 @@ final class Reports {
      * from run to run, to 6. {@code full.singular_to_working_precision} tells the two meanings of a null
      * {@code condition_number_ratio} apart: NaN when the full kernel is singular (every row's λ_min and condition
      * ratios), +∞ when only that kind's K is (whose {@code lambda_min_ratio} is then 0: its λ_min, round-off, is
-     * taken as 0).
+     * taken as 0). With {@code --labels}, each kind's {@code test_accuracy} and {@code test_accuracy_difference} (the
+     * kind's less the full kernel's) and {@code full.test_accuracy}, exact.
      */
     static JsonReport approx(ApproxSettings s, ApproximationReport r) {
         JsonReport json = approxHead(s).put("full.singular_to_working_precision", r.fullSingular());
@@ -193,6 +195,13 @@ final class Reports {
                     .putExact(k + ".prediction_relative_difference", row.predictionRelativeDifference)
                     .putExact(k + ".argmax_agreement", row.argmaxAgreement)
                     .put(k + ".time_ratio", row.timeRatio).put(k + ".memory_ratio", row.memoryRatio);
+            if (!Double.isNaN(r.fullTestAccuracy())) { // approx --labels
+                json.putExact(k + ".test_accuracy", row.testAccuracy)
+                        .putExact(k + ".test_accuracy_difference", r.testAccuracyDifference(row));
+            }
+        }
+        if (!Double.isNaN(r.fullTestAccuracy())) {
+            json.putExact("full.test_accuracy", r.fullTestAccuracy());
         }
         return json.put("full.seconds", r.fullSeconds()).put("full.peak_bytes", r.fullPeakBytes());
     }
@@ -327,7 +336,7 @@ final class Reports {
      * repeat (the checkpoints' contents: each point's fingerprint). {@code oneNetwork}: an ONNX model's study,
      * whose {@code widths} is the one key of its network and whose keys have no "width_W." ({@link #studyPrefix}).
      */
-    record StudySettings(String model, String sample, int n, int nTest, DType dtype, double diagReg, int[] widths,
+    record StudySettings(String model, String sample, int n, int nTest, DType dtype, DiagReg diagReg, int[] widths,
                          String method, long seed, String checkpoints, boolean oneNetwork) {
     }
 
@@ -353,7 +362,11 @@ final class Reports {
                             boolean complete, java.util.Map<String, String> fingerprints) {
         int[] epochs = study.epochs();
         JsonReport json = new JsonReport().put("model", s.model()).put("sample", s.sample()).put("n", s.n())
-                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName()).putExact("diag_reg", s.diagReg());
+                .put("n_test", s.nTest()).put("dtype", s.dtype().shortName())
+                .putExact("diag_reg", s.diagReg().value());
+        if (s.diagReg().isAbsolute()) { // absent: relative, as every report written before --diag-reg-absolute
+            json.put("diag_reg_absolute", true);
+        }
         if (!s.oneNetwork()) {
             json.put("widths", s.widths());
         }

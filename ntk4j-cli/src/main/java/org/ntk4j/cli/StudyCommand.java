@@ -105,9 +105,8 @@ public final class StudyCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of probes and projections (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--diag-reg", description = "Diagonal regulariser of kernel regression, relative to the mean "
-            + "diagonal (default: ${DEFAULT-VALUE}).")
-    double diagReg = 1e-4;
+    @picocli.CommandLine.Mixin
+    DiagRegOption diagReg = new DiagRegOption();
 
     @Option(names = {"--json", "--report"}, description = "Write every figure as JSON, rewritten after each "
             + "checkpoint (\"complete\": false until the last), so that a stopped run keeps the checkpoints it "
@@ -192,7 +191,7 @@ public final class StudyCommand implements Callable<Integer> {
                         + "the same files; put {width} where each width's path differs, or give one width");
             }
         }
-        KernelOptions.requireDiagReg(diagReg);
+        diagReg.value(); // checked before any file is read
         if (source == Source.ZOO) {
             // the zoo spec checked (and the ONNX options refused with it) before the checkpoint files are looked for
             modelArgument.resolve(model);
@@ -284,8 +283,9 @@ public final class StudyCommand implements Callable<Integer> {
                 check.requireAllFit();
                 fingerprints = checkEveryCheckpoint(files, per, dt, err, train.x(), test.x());
                 settings = new Reports.StudySettings(source == Source.ZOO ? model : onnxModel.model().spec(), sample,
-                        nTrain, nTest, dt, diagReg, keys, m.shortName(), seed, checkpoints, source != Source.ZOO);
-                study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg,
+                        nTrain, nTest, dt, diagReg.value(), keys, m.shortName(), seed, checkpoints,
+                        source != Source.ZOO);
+                study = TrainingStudy.of(train.x(), y, test.x(), test.labels(), kindList, diagReg.value(),
                         e -> e.method(m).memoryBudget(budget));
                 if (partial != null) {
                     secondsBefore = restore(partial, settings, study, kindList, fingerprints, done);
@@ -335,10 +335,11 @@ public final class StudyCommand implements Callable<Integer> {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf(Locale.ROOT, "%s on %s: %d kernel-regression training and %d test inputs %s, %s, diag_reg %.1e; "
-                        + "%.1f s%n", source == Source.ZOO ? model + " at widths " + joined(widths)
+        out.printf(Locale.ROOT, "%s on %s: %d kernel-regression training and %d test inputs %s, %s, %s; %.1f s%n",
+                source == Source.ZOO ? model + " at widths " + joined(widths)
                         : source == Source.ONNX_PARAMS ? model + " at the parameters of " + checkpoints : checkpoints,
-                sample, nTrain, nTest, Shapes.str(per), dt.shortName(), diagReg, seconds);
+                sample, nTrain, nTest, Shapes.str(per), dt.shortName(), DiagRegOption.describe(diagReg.value()),
+                seconds);
         int[] epochs = study.epochs();
         int plots = 0;
         for (Metric metric : metrics) {
@@ -621,7 +622,14 @@ public final class StudyCommand implements Callable<Integer> {
         PartialReport.requireSame(partial, "sample", "--sample", s.sample());
         PartialReport.requireSame(partial, "n", "--n", s.n());
         PartialReport.requireSame(partial, "dtype", "--dtype", s.dtype().shortName());
-        PartialReport.requireSame(partial, "diag_reg", "--diag-reg", s.diagReg());
+        PartialReport.requireSame(partial, "diag_reg", "--diag-reg", s.diagReg().value());
+        // a report without the key was written by a relative diag_reg (the only one before --diag-reg-absolute)
+        boolean wasAbsolute = Boolean.TRUE.equals(partial.get("diag_reg_absolute"));
+        if (wasAbsolute != s.diagReg().isAbsolute()) {
+            throw new IllegalArgumentException("--resume: --diag-reg-absolute " + (s.diagReg().isAbsolute() ? "given"
+                    : "not given") + " but the partial report's run " + (wasAbsolute ? "had" : "did not have")
+                    + " it; resume with the same --diag-reg-absolute (or start a new run)");
+        }
         if (source == Source.ZOO) {
             PartialReport.requireSame(partial, "widths", "--widths", s.widths());
         }

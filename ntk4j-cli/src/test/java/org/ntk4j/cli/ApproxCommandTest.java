@@ -78,4 +78,45 @@ class ApproxCommandTest {
     private static void assertClose(JsonReport r, String key, double expected) {
         assertThat((Double) r.get(key)).as(key).isCloseTo(expected, Offset.offset(1e-10 * Math.abs(expected)));
     }
+
+    /**
+     * With --labels the targets are the one-hot labels of the first N inputs and each kernel's regression is scored on
+     * the held-out labels: the report's accuracies and their differences are ApproximationReport's, run here on the
+     * same data, labels and (absolute) regulariser; without labels in the data --labels is refused in one line.
+     */
+    @Test
+    void labelsScoreEachKernelOnTheHeldOutLabelsWithAnAbsoluteDiagReg() throws Exception {
+        String spec = "fcn(depth=1,width=16,out=10)";
+        Path report = dir.resolve("labels.json");
+        String out = run(0, "approx", "--model", spec, "--data", "default:test:18", "--n", "12", "--kinds",
+                "pntk,trace", "--labels", "--diag-reg", "1e-2", "--diag-reg-absolute", "--report",
+                report.toString())[0];
+        assertThat(out).contains("on 12 training and 6 held-out inputs").contains("one-hot labels as targets, "
+                + "diag_reg 1.0e-02 absolute").contains("| test accuracy | accuracy diff. |");
+        JsonReport r = JsonReport.read(report);
+        Model m = Zoo.parse(spec);
+        try (org.ntk4j.io.Dataset loaded = org.ntk4j.io.DataSource.loadDataset("default:test:18", DType.F64, 0);
+             org.ntk4j.io.Dataset all = org.ntk4j.io.InputLayout.forModel(m, loaded);
+             org.ntk4j.io.Dataset train = all.rows(0, 12); org.ntk4j.io.Dataset test = all.rows(12, 18);
+             Tensor y = train.oneHot(DType.F64, 10); Params p = m.init(0, all.exampleShape(), DType.F64)) {
+            org.ntk4j.ntk.ApproximationReport want = org.ntk4j.ntk.ApproximationReport.run(EmpiricalNtk.of(m, p),
+                    train.x(), test.x(), y, test.labels(), java.util.List.of(org.ntk4j.ntk.KernelKind.pntk(),
+                            org.ntk4j.ntk.KernelKind.trace()), org.ntk4j.predict.DiagReg.absolute(1e-2), null);
+            assertThat(((Number) r.get("full.test_accuracy")).doubleValue()).isEqualTo(want.fullTestAccuracy());
+            for (org.ntk4j.ntk.ApproximationReport.Row row : want.rows()) {
+                assertThat(((Number) r.get(row.kind + ".test_accuracy")).doubleValue()).isEqualTo(row.testAccuracy);
+                assertThat(((Number) r.get(row.kind + ".test_accuracy_difference")).doubleValue())
+                        .isEqualTo(row.testAccuracy - want.fullTestAccuracy());
+                assertThat(((Number) r.get(row.kind + ".prediction_relative_difference")).doubleValue())
+                        .isCloseTo(row.predictionRelativeDifference, Offset.offset(1e-12));
+            }
+        }
+        assertThat(run(2, "approx", "--model", spec, "--data", "synthetic:18,6", "--n", "12", "--labels")[1].trim())
+                .isEqualTo("ntk4j: --labels: --data synthetic:18,6 has no labels (see docs/data.md)");
+        // without --labels the report holds no accuracy (seeded one-hot targets, as before)
+        Path plain = dir.resolve("plain.json");
+        run(0, "approx", "--model", spec, "--data", "default:test:18", "--n", "12", "--kinds", "pntk", "--report",
+                plain.toString());
+        assertThat(JsonReport.read(plain).has("full.test_accuracy")).isFalse();
+    }
 }

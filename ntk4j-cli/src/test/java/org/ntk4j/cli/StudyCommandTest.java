@@ -244,6 +244,11 @@ class StudyCommandTest {
         assertThat(run(2, studyArgs(json, "--resume", "--diag-reg", "1e-3"))[1].trim()).isEqualTo("ntk4j: "
                 + "--resume: --diag-reg 0.001 differs from the partial report's run, which had 1.0E-4; resume with "
                 + "the same --diag-reg (or start a new run)");
+        // a relative diag_reg is the report's default: no key; an absolute one of the same value is another run
+        assertThat(partial.has("diag_reg_absolute")).isFalse();
+        assertThat(run(2, studyArgs(json, "--resume", "--diag-reg-absolute"))[1].trim()).isEqualTo("ntk4j: "
+                + "--resume: --diag-reg-absolute given but the partial report's run did not have it; resume with the "
+                + "same --diag-reg-absolute (or start a new run)");
         String[] otherKinds = studyArgs(json, "--resume");
         otherKinds[List.of(otherKinds).indexOf("--kinds") + 1] = "pntk,trace";
         assertThat(run(2, otherKinds)[1].trim())

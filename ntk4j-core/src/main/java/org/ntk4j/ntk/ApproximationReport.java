@@ -15,8 +15,10 @@ import org.ntk4j.tensor.Tensor;
  * How well each N×N kernel kind approximates the full empirical NTK: the full kernel Θ (NO×NO) is computed
  * once, each kind K is read as K ⊗ I_O, and they are compared on the kernel itself, its spectrum, and the
  * kernel-regression predictions they make on held-out inputs (infinite-time MSE gradient descent, i.e.
- * f_test = K_test,train (K + r·I)⁻¹ Y, with r = diagReg · trace/dimension as in neural-tangents), all through
- * {@link GradientDescentMse} and {@link KernelSpectrum}.
+ * f_test = K_test,train (K + r·I)⁻¹ Y, with r from a {@link DiagReg} as in neural-tangents: diag_reg · trace/dimension
+ * of each kernel when relative, diag_reg itself when absolute), all through {@link GradientDescentMse} and
+ * {@link KernelSpectrum}. Given the held-out labels, each kernel's regression is also scored against them (the test
+ * accuracy, {@link Predict#accuracy}), the full kernel's and each kind's, as {@code ntk4j study} reports them.
  */
 public final class ApproximationReport {
     /** One kind's figures; ratios are kind / full. */
@@ -163,20 +165,21 @@ public final class ApproximationReport {
      * @param xTest held-out inputs [M, ...], of the same per-example shape
      * @param yTrain regression targets [N, O], O the number of logits of the model
      * @param kinds the N×N kinds to compare with the full kernel (see {@link KernelKind})
-     * @param diagReg diagonal regularisation, relative to trace/dimension of each training kernel
+     * @param diagReg diagonal regularisation of each training kernel, the full one and each kind's (relative to
+     *     the kernel's own trace/dimension, or absolute)
      * @return the report: one row per kind, and the full kernel's time and memory
      * @throws IllegalArgumentException before any kernel is computed, if an argument is null, a kind is not N×N
      *     ({@code full}, {@code diagonal}) or names a logit the model lacks, the model's outputs are not [N, O],
-     *     {@code yTrain} is not [N, O], {@code xTest} holds no example or examples unlike {@code xTrain}'s (shape,
-     *     dtype), or {@code diagReg} is negative, NaN or infinite
+     *     {@code yTrain} is not [N, O], or {@code xTest} holds no example or examples unlike {@code xTrain}'s (shape,
+     *     dtype)
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
-                                          List<KernelKind> kinds, double diagReg) {
+                                          List<KernelKind> kinds, DiagReg diagReg) {
         return run(ntk, xTrain, xTest, yTrain, null, kinds, diagReg, null);
     }
 
     /**
-     * {@link #run(EmpiricalNtk, Tensor, Tensor, Tensor, List, double)} that also scores every kind's (and the full
+     * {@link #run(EmpiricalNtk, Tensor, Tensor, Tensor, List, DiagReg)} that also scores every kind's (and the full
      * kernel's) kernel-regression predictions against the held-out labels, and hands the full training kernel to
      * {@code fullTrainKernel} before it is closed (to measure, e.g., how it moves during training without
      * computing it twice).
@@ -189,18 +192,19 @@ public final class ApproximationReport {
      * @param testLabels the classes in [0, O) of the M held-out inputs; null leaves {@link Row#testAccuracy} and
      *     {@link #fullTestAccuracy()} NaN
      * @param kinds the N×N kinds to compare with the full kernel (see {@link KernelKind})
-     * @param diagReg diagonal regularisation, relative to trace/dimension of each training kernel
+     * @param diagReg diagonal regularisation of each training kernel, the full one and each kind's (relative to
+     *     the kernel's own trace/dimension, or absolute)
      * @param fullTrainKernel called once with the full training kernel Θ [N, N, O, O], which it may read but
      *     must not close or keep; null for none
      * @return the report: one row per kind, and the full kernel's time, memory and accuracy
      * @throws IllegalArgumentException before any kernel is computed, if an argument other than {@code testLabels}
      *     and {@code fullTrainKernel} is null, a kind is not N×N ({@code full}, {@code diagonal}) or names a logit the
      *     model lacks, the model's outputs are not [N, O], {@code yTrain} is not [N, O], {@code xTest} holds no
-     *     example or examples unlike {@code xTrain}'s (shape, dtype), {@code diagReg} is negative, NaN or infinite,
-     *     or {@code testLabels} does not have M entries, each in [0, O)
+     *     example or examples unlike {@code xTrain}'s (shape, dtype), or {@code testLabels} does not have M entries,
+     *     each in [0, O)
      */
     public static ApproximationReport run(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
-                                          int[] testLabels, List<KernelKind> kinds, double diagReg,
+                                          int[] testLabels, List<KernelKind> kinds, DiagReg diagReg,
                                           java.util.function.Consumer<Tensor> fullTrainKernel) {
         int o = requireComparable(ntk, xTrain, xTest, yTrain, kinds);
         if (testLabels != null && testLabels.length != xTest.dim(0)) {
@@ -216,8 +220,8 @@ public final class ApproximationReport {
                 }
             }
         }
-        if (!(diagReg >= 0) || Double.isInfinite(diagReg)) { // DiagReg's own test, before the full kernel
-            throw new IllegalArgumentException("diagReg: expected a finite number >= 0, got " + diagReg);
+        if (diagReg == null) { // before the full kernel; its value was checked when it was made
+            throw new IllegalArgumentException("diagReg: expected a DiagReg (DiagReg.NONE for none), got null");
         }
         long base = Tensor.liveBytes();
         Tensor.resetPeakBytes();
@@ -235,7 +239,7 @@ public final class ApproximationReport {
 
     /** {@link #run}'s comparison once the full kernels, which the caller closes, are computed. */
     private static ApproximationReport compare(EmpiricalNtk ntk, Tensor xTrain, Tensor xTest, Tensor yTrain,
-                                               int[] testLabels, List<KernelKind> kinds, double diagReg,
+                                               int[] testLabels, List<KernelKind> kinds, DiagReg diagReg,
                                                java.util.function.Consumer<Tensor> fullTrainKernel, int o,
                                                Tensor thetaTrain, Tensor thetaTest, ApproximationReport report) {
         double fullSeconds = report.fullSeconds;
@@ -246,7 +250,7 @@ public final class ApproximationReport {
         }
         int no = n * o;
         try (KernelMatrix full = KernelMatrix.of(thetaTrain);
-             GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, DiagReg.relative(diagReg));
+             GradientDescentMse fullRegression = GradientDescentMse.of(full, yTrain, 1, diagReg);
              Tensor fullPred = fullRegression.predictTest(Double.POSITIVE_INFINITY, thetaTest, null, null)) {
             KernelSpectrum fullSpectrum = KernelSpectrum.of(full);
             report.fullSingular = numericallySingular(fullSpectrum, thetaTrain.dtype());
@@ -272,8 +276,7 @@ public final class ApproximationReport {
                         }
                     }
                     try (KernelMatrix k = KernelMatrix.of(kTrain);
-                         GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1,
-                                 DiagReg.relative(diagReg));
+                         GradientDescentMse regression = GradientDescentMse.of(k, yTrain, 1, diagReg);
                          Tensor pred = regression.predictTest(Double.POSITIVE_INFINITY, kTest, null, null)) {
                         KernelSpectrum spectrum = KernelSpectrum.of(k); // each eigenvalue O times in K ⊗ I
                         double lmax = spectrum.lambdaMax();
@@ -407,26 +410,51 @@ public final class ApproximationReport {
     }
 
     /**
+     * A kind's test accuracy less the full kernel's: the accuracy the approximation costs (negative) or gains.
+     *
+     * @param row one of {@link #rows()}
+     * @return {@link Row#testAccuracy} − {@link #fullTestAccuracy()}, in [−1, 1]; NaN when the report was run without
+     *     test labels
+     * @throws IllegalArgumentException if row is null
+     */
+    public double testAccuracyDifference(Row row) {
+        if (row == null) {
+            throw new IllegalArgumentException("row: must not be null");
+        }
+        return row.testAccuracy - fullTestAccuracy;
+    }
+
+    /**
      * The report as a Markdown table.
      *
-     * @return a line with the full kernel's time and peak memory, a line saying so if the full kernel is singular,
-     *     then the table, one row per kind
+     * @return a line with the full kernel's time and peak memory (and its test accuracy, when the report was run
+     *     with test labels), a line saying so if the full kernel is singular, then the table, one row per kind,
+     *     with the kind's test accuracy and its difference to the full kernel's as the last two columns when the
+     *     report was run with test labels
      */
     public String table() {
+        boolean scored = !Double.isNaN(fullTestAccuracy);
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "full eNTK: %.3f s, peak %s%n", fullSeconds, CostModel.human(fullPeak)));
+        sb.append(String.format(Locale.ROOT, "full eNTK: %.3f s, peak %s", fullSeconds, CostModel.human(fullPeak)));
+        sb.append(scored ? String.format(Locale.ROOT, ", test accuracy %.3f%n", fullTestAccuracy)
+                : String.format(Locale.ROOT, "%n"));
         if (fullSingular) {
             sb.append("the full eNTK is singular to working precision (λ_min ≤ λ_max·NO·ε): its λ_min is round-off, "
                     + "so the λ_min and condition ratios are NaN\n");
         }
         sb.append("| kind | rel. Frobenius error | rel. error λ_max | λ_min ratio | cond. ratio | rel. diff. "
-                + "predictions | argmax agreement | time ratio | memory ratio |\n");
-        sb.append("|---|---|---|---|---|---|---|---|---|\n");
+                + "predictions | argmax agreement | time ratio | memory ratio |"
+                + (scored ? " test accuracy | accuracy diff. |" : "") + "\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|" + (scored ? "---|---|" : "") + "\n");
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "| %s | %.4g | %.4g | %.4g | %.4g | %.4g | %.3f | %.3f | %.3f |%n",
+            sb.append(String.format(Locale.ROOT, "| %s | %.4g | %.4g | %.4g | %.4g | %.4g | %.3f | %.3f | %.3f |",
                     r.kind, r.relativeFrobeniusError, r.lambdaMaxRelativeError, r.lambdaMinRatio,
                     r.conditionNumberRatio, r.predictionRelativeDifference, r.argmaxAgreement, r.timeRatio,
                     r.memoryRatio));
+            if (scored) {
+                sb.append(String.format(Locale.ROOT, " %.3f | %+.3f |", r.testAccuracy, testAccuracyDifference(r)));
+            }
+            sb.append(String.format(Locale.ROOT, "%n"));
         }
         return sb.toString();
     }

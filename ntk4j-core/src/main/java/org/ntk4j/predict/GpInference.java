@@ -776,24 +776,11 @@ public final class GpInference {
         }
     }
 
-    /** (C + Cᵀ)/2 of a float64 [m, m] tensor, in place: exact symmetry (the two products round differently). */
-    private static void symmetrise(Tensor c, int m) {
-        symmetrise(c.doublePointer(), m);
-    }
-
     /**
-     * (C + Cᵀ)/2 of the row-major float64 [m, m] matrix at {@code c}, in place: also the ensemble's copy of a
-     * train-train kernel before its eigendecomposition ({@link GradientDescentMseEnsemble}).
+     * (C + Cᵀ)/2 of a float64 [m, m] tensor, in place ({@link KernelMatrix#symmetrise()}): exact symmetry (the two
+     * products round differently).
      */
-    static void symmetrise(org.bytedeco.javacpp.DoublePointer c, int m) {
-        for (int i = 0; i < m; i++) {
-            for (int j = i + 1; j < m; j++) {
-                long ij = (long) i * m + j;
-                long ji = (long) j * m + i;
-                double v = 0.5 * (c.get(ij) + c.get(ji));
-                c.put(ij, v);
-                c.put(ji, v);
-            }
-        }
+    private static void symmetrise(Tensor c, int m) {
+        KernelMatrix.symmetrise(c.doublePointer(), m);
     }
 }

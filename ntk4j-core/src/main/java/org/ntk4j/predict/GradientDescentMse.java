@@ -25,10 +25,13 @@ import org.ntk4j.tensor.Tensor;
  * exactly zero eigenvalues) contribute nothing to the test predictions (neural-tangents divides by |λ|, which gives
  * the same 0 for negative λ and NaN for λ = 0). At t = ∞ a Cholesky solve gives f_train = y and
  * f_test = f0_test + K_test,train (K + r·I)⁻¹ (y − f0_train): kernel (ridge) regression; with f0 = 0 it is
- * plain kernel regression on the targets. The test-train kernel is never regularised. A K + r·I that is not
- * positive definite, or numerically singular (LAPACK's reciprocal condition estimate below ε = 2⁻⁵³, where the
- * solve would have no correct digit although round-off let the Cholesky factorisation succeed), is refused at
- * t = ∞ with a message to raise diag_reg: no pseudo-inverse is taken.
+ * plain kernel regression on the targets. The test-train kernel is never regularised. K is its symmetric part
+ * (K + Kᵀ)/2 ({@link KernelMatrix#symmetrise()}, on the factorisations' copy): a train-train kernel whose relative
+ * asymmetry exceeds {@link KernelMatrix#SYMMETRY_TOLERANCE} is refused, one within it (float32 round-off, a kernel
+ * assembled from row tiles) counts both triangles, which LAPACK's factorisations would otherwise read one of.
+ * A K + r·I that is not positive definite, or numerically singular (LAPACK's reciprocal condition estimate below
+ * ε = 2⁻⁵³, where the solve would have no correct digit although round-off let the Cholesky factorisation
+ * succeed), is refused at t = ∞ with a message to raise diag_reg: no pseudo-inverse is taken.
  *
  * <p>An N×N kernel acts on the O outputs as K ⊗ I_O (O independent problems sharing K), a full kernel as the
  * NO×NO matrix (see {@link KernelMatrix}). The factorisations are computed on first use and kept, as
@@ -82,6 +85,8 @@ public final class GradientDescentMse implements AutoCloseable {
      * @param learningRate η &gt; 0: time enters as η·t
      * @param diagReg      the regulariser: K + r·I is used for the training dynamics
      * @return the predictor, which the caller closes
+     * @throws IllegalArgumentException if the kernel's relative asymmetry exceeds
+     *     {@link KernelMatrix#SYMMETRY_TOLERANCE}, or the targets, learning rate or diagReg do not fit it
      */
     public static GradientDescentMse of(KernelMatrix kTrainTrain, Tensor yTrain, double learningRate,
                                         DiagReg diagReg) {
@@ -167,6 +172,8 @@ public final class GradientDescentMse implements AutoCloseable {
         if (bad >= 0) {
             throw new IllegalArgumentException("targets: " + yTrain.getFlat(bad) + " at flat index " + bad);
         }
+        // refused now if far from symmetric (it is not K(x, x)); within the tolerance its factorisations symmetrise it
+        kTrainTrain.requireSymmetric("train-train kernel");
         double r = diagReg.regulariser(kTrainTrain);
         // an absolute diag_reg (0 here) is followed by "use a larger diag_reg" alone
         boolean zeroDiagonal = r == 0 && !diagReg.isAbsolute();
@@ -446,6 +453,9 @@ public final class GradientDescentMse implements AutoCloseable {
         } else {
             c = kernel.copy();
         }
+        // (K + Kᵀ)/2: both factorisations read one triangle of K; the one place for the closed form (and the
+        // ensemble's flows), on the copy (or the kernel given to be destroyed), never on the caller's kernel
+        c.symmetrise();
         if (regulariser != 0) {
             c.addToDiagonal(regulariser);
         }

@@ -212,8 +212,8 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
     }
 
     /**
-     * The finite-time flow of {@code get}'s kernel, made on first request (once, also when raced): a symmetrised
-     * float64 copy of the kernel, which its eigendecomposition overwrites (made here, so that errors surface now).
+     * The finite-time flow of {@code get}'s kernel, made on first request (once, also when raced): a float64 copy of
+     * the kernel, symmetrised, which its eigendecomposition overwrites (made here, so that errors surface now).
      * The caller holds {@link #inUse}'s read lock.
      */
     private synchronized GradientDescentMse flow(Posterior get, Tensor kdd) {
@@ -221,7 +221,7 @@ public final class GradientDescentMseEnsemble implements AutoCloseable {
         if (f == null) {
             KernelMatrix copy = KernelMatrix.of(kdd);
             try {
-                GpInference.symmetrise(copy.pointer(), copy.dimension());
+                // symmetrised (K + Kᵀ)/2 by the predictor's factorisation, as every train-train kernel's
                 f = GradientDescentMse.owning(copy, yTrain, learningRate, diagReg);
             } catch (RuntimeException e) {
                 copy.close();

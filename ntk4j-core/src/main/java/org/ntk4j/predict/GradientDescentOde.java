@@ -60,6 +60,10 @@ public final class GradientDescentOde {
         for (int i = 0; i < d; i++) {
             k.getRow(i, row);
             System.arraycopy(row, 0, kernel, i * d, d);
+        }
+        // the flow of the symmetric part (K + Kᵀ)/2, as the closed form's (KernelMatrix.symmetrise)
+        KernelMatrix.symmetrise(kernel, d);
+        for (int i = 0; i < d; i++) {
             kernel[i * d + i] += regulariser;
         }
         this.regulariser = regulariser;
@@ -102,7 +106,8 @@ public final class GradientDescentOde {
      * @param diagReg the regulariser ({@link DiagReg#NONE} for none)
      * @return the predictor (it holds no native memory: nothing to close)
      * @throws IllegalArgumentException as {@link #of(KernelMatrix, Tensor, Loss, double, double)}, or if diagReg is
-     *     null
+     *     null, or the kernel's relative asymmetry exceeds {@link KernelMatrix#SYMMETRY_TOLERANCE} (within it, its
+     *     symmetric part (K + Kᵀ)/2 is integrated, as {@link GradientDescentMse} factorises it)
      */
     public static GradientDescentOde of(KernelMatrix kTrainTrain, Tensor yTrain, Loss loss, double learningRate,
                                         double momentum, DiagReg diagReg) {
@@ -135,6 +140,8 @@ public final class GradientDescentOde {
                     + kTrainTrain.dimension() + " kernel is too large for the ODE solver's copy");
         }
         GradientDescentMse.requireDiagReg(diagReg);
+        // refused if far from symmetric; within the tolerance its copy is symmetrised, as the closed form's
+        kTrainTrain.requireSymmetric("train-train kernel");
         double r = diagReg.regulariser(kTrainTrain);
         return new GradientDescentOde(kTrainTrain, yTrain, loss, learningRate, momentum, r);
     }
@@ -453,7 +460,8 @@ public final class GradientDescentOde {
      * of finite entries above about 1e154 (inputs of 1e150 in float64) would otherwise overflow its squared norms
      * to ∞ and the tridiagonal matrix to NaN, which LAPACK refuses.
      *
-     * @param k the kernel, positive semi-definite
+     * @param k the kernel, positive semi-definite; its symmetric part (K + Kᵀ)/2 is iterated (the same for a
+     *     symmetric kernel), as the closed form factorises it ({@link KernelMatrix#symmetrise()})
      * @param relTol relative change of the largest Ritz value at which to stop
      * @param maxIter the most steps
      * @return the estimate of λ_max
@@ -490,15 +498,24 @@ public final class GradientDescentOde {
         double unit = Math.scalb(1.0, -exponent);
         double previous = Double.NaN;
         double ritz = 0;
+        double[] wt = new double[dim];
         for (int j = 0; j < steps; j++) {
             double[] w = new double[dim];
+            // w = ((K + Kᵀ)/2) q from the rows alone: K q and Kᵀ q = Σ_i q_i·row_i, averaged (the symmetric part,
+            // which Lanczos needs and the closed form factorises: KernelMatrix.symmetrise)
+            java.util.Arrays.fill(wt, 0);
             for (int i = 0; i < dim; i++) {
                 k.getRow(i, row);
                 double s = 0;
+                double qi = unit * q[j][i];
                 for (int c = 0; c < dim; c++) {
                     s += row[c] * unit * q[j][c];
+                    wt[c] += row[c] * qi;
                 }
                 w[i] = s;
+            }
+            for (int i = 0; i < dim; i++) {
+                w[i] = 0.5 * (w[i] + wt[i]);
             }
             alpha[j] = dot(w, q[j]);
             for (int pass = 0; pass < 2; pass++) { // full reorthogonalisation, twice

@@ -69,7 +69,8 @@ public final class KernelMatrix implements AutoCloseable {
 
     /**
      * The relative asymmetry max |K_ij − K_ji| / max |K_ij| above which a train-train kernel is refused: float32
-     * round-off passes (the kernels ntk4j computes of x with itself are exactly symmetric).
+     * round-off passes (the kernels ntk4j computes of x with itself are exactly symmetric), and the consumers that
+     * assume symmetry use such a kernel's symmetric part ({@link #symmetrise()}).
      */
     public static final double SYMMETRY_TOLERANCE = 1e-5;
 
@@ -79,8 +80,8 @@ public final class KernelMatrix implements AutoCloseable {
      * @param kernel the kernel; copied into float64 storage, not closed
      * @return a new matrix, which the caller closes
      * @throws IllegalArgumentException if the kernel is null or not [N, N] or [N, N, O, O], holds NaN or ±∞, or is not
-     *     symmetric (relative asymmetry above {@link #SYMMETRY_TOLERANCE}: the solvers and the eigensolver read one
-     *     triangle, so the other would be ignored silently)
+     *     symmetric (relative asymmetry above {@link #SYMMETRY_TOLERANCE}: it is not K(x, x); within it the solvers
+     *     use its symmetric part, {@link #symmetrise()})
      */
     public static KernelMatrix of(Tensor kernel) {
         if (kernel == null) {
@@ -355,9 +356,85 @@ public final class KernelMatrix implements AutoCloseable {
     }
 
     private void readTile(int i0, int j0, int ni, int nj, double[] out) {
+        readTile(data, dimension, i0, j0, ni, nj, out);
+    }
+
+    private static void readTile(DoublePointer data, int dimension, int i0, int j0, int ni, int nj, double[] out) {
         DoublePointer p = new DoublePointer(data);
         for (int i = 0; i < ni; i++) {
             p.position((long) (i0 + i) * dimension + j0).get(out, i * nj, nj);
+        }
+    }
+
+    private static void writeTile(DoublePointer data, int dimension, int i0, int j0, int ni, int nj, double[] in) {
+        DoublePointer p = new DoublePointer(data);
+        for (int i = 0; i < ni; i++) {
+            p.position((long) (i0 + i) * dimension + j0).put(in, i * nj, nj);
+        }
+    }
+
+    /**
+     * Replaces K by its symmetric part (K + Kᵀ)/2, in place: the one place where every consumer of a train-train
+     * kernel that assumes symmetry makes it so (the closed form's Cholesky and eigendecomposition, the ODE, the
+     * posteriors, the ensemble, the spectrum, the largest eigenvalue behind the max learning rate). A kernel
+     * accepted within {@link #SYMMETRY_TOLERANCE} (float32 round-off, tiles computed in different orders) then
+     * counts both its triangles, so that K and Kᵀ give the same predictions, and t = ∞ (Cholesky) stays the limit of
+     * finite t (eigendecomposition): LAPACK reads one triangle and would ignore the other silently.
+     * neural-tangents' finite-time path does the same ({@code jnp.linalg.eigh} symmetrises its input by default);
+     * its t = ∞ {@code cho_factor} reads the upper triangle alone. An exactly symmetric kernel (every kernel ntk4j
+     * computes of x with itself) is left bit for bit as it is: (a + a)/2 = a. Reads and writes square tiles
+     * (i, j) and (j, i); d² reads and writes against the d³ of a factorisation.
+     *
+     * @throws IllegalStateException if the matrix is closed
+     */
+    public void symmetrise() {
+        checkOpen();
+        symmetrise(data, dimension);
+    }
+
+    /**
+     * {@link #symmetrise()} on the row-major float64 m×m matrix at {@code c} (a tensor's storage too), in place.
+     *
+     * @param c the matrix
+     * @param m its side
+     */
+    static void symmetrise(DoublePointer c, int m) {
+        final int t = Math.max(1, Math.min(256, m));
+        double[] upper = new double[t * t];
+        double[] lower = new double[t * t];
+        for (int i0 = 0; i0 < m; i0 += t) {
+            int ni = Math.min(t, m - i0);
+            for (int j0 = i0; j0 < m; j0 += t) {
+                int nj = Math.min(t, m - j0);
+                readTile(c, m, i0, j0, ni, nj, upper);
+                readTile(c, m, j0, i0, nj, ni, lower);
+                for (int i = 0; i < ni; i++) {
+                    for (int j = 0; j < nj; j++) {
+                        // on a diagonal tile (i0 = j0) both entries of a pair get the same value: a + b = b + a
+                        double v = 0.5 * (upper[i * nj + j] + lower[j * ni + i]);
+                        upper[i * nj + j] = v;
+                        lower[j * ni + i] = v;
+                    }
+                }
+                writeTile(c, m, i0, j0, ni, nj, upper);
+                writeTile(c, m, j0, i0, nj, ni, lower);
+            }
+        }
+    }
+
+    /**
+     * {@link #symmetrise()} on the row-major d×d matrix {@code a} held on the Java heap (the ODE's copy), in place.
+     *
+     * @param a the matrix
+     * @param d its side
+     */
+    static void symmetrise(double[] a, int d) {
+        for (int i = 0; i < d; i++) {
+            for (int j = i + 1; j < d; j++) {
+                double v = 0.5 * (a[i * d + j] + a[j * d + i]);
+                a[i * d + j] = v;
+                a[j * d + i] = v;
+            }
         }
     }
 

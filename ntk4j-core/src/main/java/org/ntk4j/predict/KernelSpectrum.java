@@ -31,7 +31,8 @@ public final class KernelSpectrum {
     /**
      * The spectrum of {@code k} (left unchanged: the eigensolver works on a copy, d² doubles).
      *
-     * @param k the symmetric kernel matrix; read as symmetric, not checked
+     * @param k the kernel matrix; the spectrum is its symmetric part's, (K + Kᵀ)/2 (not checked: a kernel within
+     *     {@link KernelMatrix#SYMMETRY_TOLERANCE} is the eigenvalues the closed form uses)
      * @return its spectrum
      */
     public static KernelSpectrum of(KernelMatrix k) {
@@ -44,11 +45,13 @@ public final class KernelSpectrum {
      * The spectrum of {@code k}, computed by the eigensolver in k's own storage, which it destroys: k must not be
      * read afterwards (only closed). Saves {@link #of}'s copy, d² doubles: 3.2 GB for a 20000×20000 kernel.
      *
-     * @param k the symmetric kernel matrix; read as symmetric, not checked; its entries are overwritten
+     * @param k the kernel matrix, whose symmetric part's spectrum is computed as by {@link #of}; its entries are
+     *     overwritten
      * @return its spectrum
      */
     public static KernelSpectrum ofDestroying(KernelMatrix k) {
         double trace = k.trace();
+        k.symmetrise(); // the eigensolver reads one triangle: both count (KernelMatrix.symmetrise)
         return new KernelSpectrum(Lapack.symmetricEigenInPlace(k.pointer(), k.dimension(), false), trace);
     }
 

@@ -12,6 +12,7 @@ import org.ntk4j.nn.Params;
 import org.ntk4j.ntk.ApproximationReport;
 import org.ntk4j.ntk.EmpiricalNtk;
 import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -77,14 +78,14 @@ public final class TrainingStudy {
     private final Tensor xTest;
     private final int[] testLabels;
     private final List<KernelKind> kinds;
-    private final double diagReg;
+    private final DiagReg diagReg;
     private final UnaryOperator<EmpiricalNtk> configure;
     private final Map<Integer, double[]> reference = new HashMap<>();
     private final Map<Integer, Integer> lastEpoch = new HashMap<>();
     private final List<Point> points = new ArrayList<>();
 
     private TrainingStudy(Tensor xTrain, Tensor yTrain, Tensor xTest, int[] testLabels, List<KernelKind> kinds,
-                          double diagReg, UnaryOperator<EmpiricalNtk> configure) {
+                          DiagReg diagReg, UnaryOperator<EmpiricalNtk> configure) {
         this.xTrain = xTrain;
         this.yTrain = yTrain;
         this.xTest = xTest;
@@ -102,13 +103,19 @@ public final class TrainingStudy {
      * @param xTest the test part [M, ...], of the same per-example shape
      * @param testLabels the classes in [0, O) of the M test inputs
      * @param kinds the N×N kinds to compare with the full eNTK, at least one (the pNTK first, usually)
-     * @param diagReg diagonal regularisation of kernel regression, relative to trace/dimension of each kernel
+     * @param diagReg diagonal regularisation of kernel regression, of each kernel (relative to its trace/dimension,
+     *     or absolute), as {@link ApproximationReport#run} takes it
      * @param configure applied to each checkpoint's {@link EmpiricalNtk} (method, memory budget); null for none
      * @return the study
-     * @throws IllegalArgumentException if the sizes do not match, there is no kind, or a kind is not N×N
+     * @throws IllegalArgumentException if the sizes do not match, there is no kind, a kind is not N×N, or diagReg is
+     *     null
      */
     public static TrainingStudy of(Tensor xTrain, Tensor yTrain, Tensor xTest, int[] testLabels,
-                                   List<KernelKind> kinds, double diagReg, UnaryOperator<EmpiricalNtk> configure) {
+                                   List<KernelKind> kinds, DiagReg diagReg,
+                                   UnaryOperator<EmpiricalNtk> configure) {
+        if (diagReg == null) {
+            throw new IllegalArgumentException("diagReg: expected a DiagReg (DiagReg.NONE for none), got null");
+        }
         if (xTrain.dim(0) < 2 || yTrain.rank() != 2 || yTrain.dim(0) != xTrain.dim(0)) {
             throw new IllegalArgumentException("training study: need at least 2 training inputs and targets [N, O] "
                     + "for them, got " + xTrain.dim(0) + " inputs and targets of rank " + yTrain.rank());

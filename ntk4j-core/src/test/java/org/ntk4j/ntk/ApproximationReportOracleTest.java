@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
@@ -78,7 +79,8 @@ class ApproximationReportOracleTest {
                     same(c, "K_" + k, e.kernel(k, x, null));
                     same(c, "T_" + k, e.kernel(k, xt, x));
                 }
-                ApproximationReport r = ApproximationReport.run(e, x, xt, y, labels, kinds, 1e-4, null);
+                ApproximationReport r = ApproximationReport.run(e, x, xt, y, labels, kinds,
+                        DiagReg.relative(1e-4), null);
                 assertThat(r.fullSingular()).as(c.spec()).isEqualTo(head[2].equals("1"));
                 assertThat(r.fullTestAccuracy()).as(c.spec()).isEqualTo(Double.parseDouble(head[3]));
                 assertThat(r.table().contains("singular")).isEqualTo(r.fullSingular());

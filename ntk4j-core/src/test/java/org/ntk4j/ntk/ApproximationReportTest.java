@@ -10,11 +10,14 @@ import org.ntk4j.cpu.Lapack;
 import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
+import org.ntk4j.predict.DiagReg;
 import org.ntk4j.predict.KernelSpectrum;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 class ApproximationReportTest {
+    private static final DiagReg REG = DiagReg.relative(1e-4);
+
     /** With one output every N×N kind is the full kernel: zero error, equal spectra and predictions. */
     @Test
     void withOneOutputEveryKindIsExact() {
@@ -25,7 +28,7 @@ class ApproximationReportTest {
         Tensor y = Tensor.randomNormal(DType.F64, 5, 6, 1);
         ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(m, p), x, xt, y,
                 List.of(KernelKind.parse("pntk", 0), KernelKind.parse("trace", 0), KernelKind.parse("logit:0", 0)),
-                1e-6);
+                DiagReg.relative(1e-6));
         assertThat(r.rows()).hasSize(3);
         for (ApproximationReport.Row row : r.rows()) {
             assertThat(row.relativeFrobeniusError).as(row.kind).isLessThan(1e-12);
@@ -35,7 +38,141 @@ class ApproximationReportTest {
             assertThat(row.predictionRelativeDifference).as(row.kind).isLessThan(1e-8);
             assertThat(row.argmaxAgreement).isEqualTo(1.0);
         }
-        assertThat(r.table()).contains("| pntk |").contains("argmax agreement");
+        assertThat(r.table()).contains("| pntk |").contains("argmax agreement").doesNotContain("test accuracy");
+    }
+
+    /** x of (A + r·I) x = b by Gaussian elimination with partial pivoting: an oracle independent of LAPACK. */
+    private static double[] solve(double[] a, int d, double r, double[] b) {
+        double[] m = a.clone();
+        double[] x = b.clone();
+        for (int i = 0; i < d; i++) {
+            m[i * d + i] += r;
+        }
+        for (int c = 0; c < d; c++) {
+            int piv = c;
+            for (int i = c + 1; i < d; i++) {
+                piv = Math.abs(m[i * d + c]) > Math.abs(m[piv * d + c]) ? i : piv;
+            }
+            for (int j = 0; j < d; j++) {
+                double t = m[c * d + j];
+                m[c * d + j] = m[piv * d + j];
+                m[piv * d + j] = t;
+            }
+            double t = x[c];
+            x[c] = x[piv];
+            x[piv] = t;
+            for (int i = c + 1; i < d; i++) {
+                double f = m[i * d + c] / m[c * d + c];
+                for (int j = c; j < d; j++) {
+                    m[i * d + j] -= f * m[c * d + j];
+                }
+                x[i] -= f * x[c];
+            }
+        }
+        for (int i = d - 1; i >= 0; i--) {
+            double s = x[i];
+            for (int j = i + 1; j < d; j++) {
+                s -= m[i * d + j] * x[j];
+            }
+            x[i] = s / m[i * d + i];
+        }
+        return x;
+    }
+
+    private static int argmax(double[] p, int row, int o) {
+        int am = 0;
+        for (int c = 1; c < o; c++) {
+            am = p[row * o + c] > p[row * o + am] ? c : am;
+        }
+        return am;
+    }
+
+    /**
+     * An absolute diag_reg adds r itself to each kernel's diagonal (the full NO×NO one and the kind's N×N one alike),
+     * and with held-out labels the report scores each kernel's regression: both checked against predictions solved
+     * here by Gaussian elimination, and the table gains the test accuracy and its difference to the full kernel's.
+     */
+    @Test
+    void absoluteDiagRegAndHeldOutAccuracyAgreeWithADirectSolve() {
+        Model m = Zoo.parse("fcn(depth=1,width=32,out=3)");
+        int n = 8;
+        int mt = 12;
+        int o = 3;
+        double r = 0.3;
+        int[] labels = {0, 1, 2, 2, 1, 0, 0, 2, 1, 1, 0, 2};
+        try (Params p = m.init(5, new int[] {4}, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 6, n, 4);
+             Tensor xt = Tensor.randomNormal(DType.F64, 7, mt, 4);
+             Tensor y = ApproximationReport.randomOneHot(DType.F64, n, o, 8)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p);
+            ApproximationReport rep = ApproximationReport.run(ntk, x, xt, y, labels, List.of(KernelKind.trace()),
+                    DiagReg.absolute(r), null);
+            double[] full = new double[mt * o];
+            double[] kind = new double[mt * o];
+            try (Tensor th = ntk.kernel(KernelKind.full(), x, null); Tensor tt = ntk.kernel(KernelKind.full(), xt, x);
+                 Tensor k = ntk.kernel(KernelKind.trace(), x, null);
+                 Tensor kt = ntk.kernel(KernelKind.trace(), xt, x)) {
+                int d = n * o;
+                double[] a = new double[d * d];
+                double[] b = new double[d];
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < o; c++) {
+                        b[i * o + c] = y.get(i, c);
+                        for (int j = 0; j < n; j++) {
+                            for (int l = 0; l < o; l++) {
+                                a[(i * o + c) * d + j * o + l] = th.get(i, j, c, l);
+                            }
+                        }
+                    }
+                }
+                double[] w = solve(a, d, r, b);
+                double[] kk = new double[n * n];
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        kk[i * n + j] = k.get(i, j);
+                    }
+                }
+                for (int c = 0; c < o; c++) {
+                    double[] yc = new double[n];
+                    for (int i = 0; i < n; i++) {
+                        yc[i] = y.get(i, c);
+                    }
+                    double[] wc = solve(kk, n, r, yc);
+                    for (int t = 0; t < mt; t++) {
+                        double sk = 0;
+                        double sf = 0;
+                        for (int j = 0; j < n; j++) {
+                            sk += kt.get(t, j) * wc[j];
+                            for (int l = 0; l < o; l++) {
+                                sf += tt.get(t, j, c, l) * w[j * o + l];
+                            }
+                        }
+                        kind[t * o + c] = sk;
+                        full[t * o + c] = sf;
+                    }
+                }
+            }
+            double num = 0;
+            double den = 0;
+            int rightFull = 0;
+            int rightKind = 0;
+            for (int t = 0; t < mt; t++) {
+                for (int c = 0; c < o; c++) {
+                    num += Math.pow(kind[t * o + c] - full[t * o + c], 2);
+                    den += Math.pow(full[t * o + c], 2);
+                }
+                rightFull += argmax(full, t, o) == labels[t] ? 1 : 0;
+                rightKind += argmax(kind, t, o) == labels[t] ? 1 : 0;
+            }
+            ApproximationReport.Row row = rep.rows().get(0);
+            assertThat(row.predictionRelativeDifference).isCloseTo(Math.sqrt(num / den), within(1e-9));
+            assertThat(rep.fullTestAccuracy()).isEqualTo(rightFull / (double) mt);
+            assertThat(row.testAccuracy).isEqualTo(rightKind / (double) mt);
+            assertThat(rep.testAccuracyDifference(row)).isEqualTo(row.testAccuracy - rep.fullTestAccuracy());
+            assertThat(rep.table()).contains(String.format(java.util.Locale.ROOT, ", test accuracy %.3f%n",
+                    rep.fullTestAccuracy())).contains("| test accuracy | accuracy diff. |")
+                    .contains(String.format(java.util.Locale.ROOT, " %.3f | %+.3f |%n", row.testAccuracy,
+                            rep.testAccuracyDifference(row)));
+        }
     }
 
     /** With ten outputs the approximations differ from the full kernel, and the report says by how much. */
@@ -47,7 +184,7 @@ class ApproximationReportTest {
         Tensor xt = Tensor.randomNormal(DType.F64, 4, 4, 5);
         Tensor y = ApproximationReport.randomOneHot(DType.F64, 8, 10, 1);
         ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(m, p), x, xt, y,
-                List.of(KernelKind.parse("pntk", 0), KernelKind.parse("pntk-unscaled", 0)), 1e-4);
+                List.of(KernelKind.parse("pntk", 0), KernelKind.parse("pntk-unscaled", 0)), REG);
         ApproximationReport.Row pntk = r.rows().get(0);
         ApproximationReport.Row unscaled = r.rows().get(1);
         assertThat(pntk.relativeFrobeniusError).isBetween(1e-3, 1.0);
@@ -69,7 +206,7 @@ class ApproximationReportTest {
             Tensor xt = Tensor.randomNormal(dtype, 6, 4, 3);
             Tensor y = ApproximationReport.randomOneHot(dtype, 6, 5, 1);
             ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(m, p), x, xt, y,
-                    List.of(KernelKind.parse("pntk", 0), KernelKind.parse("trace", 0)), 1e-4);
+                    List.of(KernelKind.parse("pntk", 0), KernelKind.parse("trace", 0)), REG);
             assertThat(r.fullSingular()).as("%s", dtype).isTrue();
             assertThat(r.table()).contains("singular to working precision").contains("| NaN | NaN |");
             for (ApproximationReport.Row row : r.rows()) {
@@ -83,7 +220,7 @@ class ApproximationReportTest {
         Tensor x = Tensor.randomNormal(DType.F32, 5, 7, 5);
         Tensor xt = Tensor.randomNormal(DType.F32, 6, 5, 5);
         ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(wide, p), x, xt,
-                ApproximationReport.randomOneHot(DType.F32, 7, 4, 1), List.of(KernelKind.parse("pntk", 0)), 1e-4);
+                ApproximationReport.randomOneHot(DType.F32, 7, 4, 1), List.of(KernelKind.parse("pntk", 0)), REG);
         assertThat(r.fullSingular()).isFalse();
         assertThat(r.table()).doesNotContain("singular");
         assertThat(r.rows().get(0).lambdaMinRatio).isBetween(1.3, 1.5); // 1.40 in float64 (the NumPy oracle)
@@ -112,7 +249,7 @@ class ApproximationReportTest {
                 assertThat(e[3]).as("%s", dtype).isLessThan(1e-6 * e[5]);
             }
             ApproximationReport r = ApproximationReport.run(ntk, x, xt, y, List.of(projected, KernelKind.pntk()),
-                    1e-4);
+                    REG);
             assertThat(r.fullSingular()).as("%s", dtype).isFalse();
             ApproximationReport.Row singular = r.rows().get(0);
             assertThat(singular.conditionNumberRatio).as("%s", dtype).isEqualTo(Double.POSITIVE_INFINITY);
@@ -138,26 +275,26 @@ class ApproximationReportTest {
         Tensor xt = Tensor.randomNormal(DType.F64, 2, 3, 2);
         Tensor y = ApproximationReport.randomOneHot(DType.F64, 4, 3, 1);
         List<KernelKind> trace = List.of(KernelKind.trace());
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.diagonal()), 1e-4))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.diagonal()), REG))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("kinds: diagonal is not an N×N kind (each kind is compared as K ⊗ I_O with the full "
                         + "kernel); expected trace, pntk, pntk-unscaled, logit:K, probes:R or projected:K");
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.full()), 1e-4))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.full()), REG))
                 .hasMessageStartingWith("kinds: full is not an N×N kind");
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, null, 1e-4))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, null, REG))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("kinds: must not be null");
         assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, java.util.Arrays.asList(KernelKind.trace(),
-                null), 1e-4)).isInstanceOf(IllegalArgumentException.class).hasMessage("kinds: entry 1 is null");
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.logit(3)), 1e-4))
+                null), REG)).isInstanceOf(IllegalArgumentException.class).hasMessage("kinds: entry 1 is null");
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, List.of(KernelKind.logit(3)), REG))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("kinds: logit:3 but the model has 3 outputs (0..2)");
         assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, ApproximationReport.randomOneHot(DType.F64, 4,
-                2, 1), trace, 1e-4)).isInstanceOf(IllegalArgumentException.class)
+                2, 1), trace, REG)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("yTrain: expected [4, 3] (N training examples, O outputs of the model), got [4, 2]");
         assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, ApproximationReport.randomOneHot(DType.F64, 3,
-                3, 1), trace, 1e-4)).hasMessage("yTrain: expected [4, 3] (N training examples, O outputs of the "
+                3, 1), trace, REG)).hasMessage("yTrain: expected [4, 3] (N training examples, O outputs of the "
                 + "model), got [3, 3]");
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, Tensor.zeros(DType.F64, 0, 2), y, trace, 1e-4))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, Tensor.zeros(DType.F64, 0, 2), y, trace, REG))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("xTest: needs at least 1 held-out input, got [0, 2]");
         Model sequence = KernelKindOracleTest.sequenceModel();
@@ -165,7 +302,7 @@ class ApproximationReportTest {
         Tensor s = Tensor.randomNormal(DType.F64, 3, 3, 4, 2);
         Tensor st = Tensor.randomNormal(DType.F64, 4, 2, 4, 2);
         assertThatThrownBy(() -> ApproximationReport.run(EmpiricalNtk.of(sequence, q), s, st,
-                ApproximationReport.randomOneHot(DType.F64, 3, 3, 1), trace, 1e-4))
+                ApproximationReport.randomOneHot(DType.F64, 3, 3, 1), trace, REG))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("approximation report: needs a model with outputs [N, O], the model gives [N] + [4, 3]");
     }
@@ -187,29 +324,25 @@ class ApproximationReportTest {
         Tensor y = ApproximationReport.randomOneHot(DType.F64, 4, 3, 1);
         List<KernelKind> trace = List.of(KernelKind.trace());
         long live = Tensor.liveBytes();
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, trace, -1))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, trace, null))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("diagReg: expected a finite number >= 0, got -1.0");
-        assertThat(Tensor.liveBytes()).isEqualTo(live);
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, trace, Double.NaN))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("diagReg: expected a finite number >= 0, got NaN");
+                .hasMessage("diagReg: expected a DiagReg (DiagReg.NONE for none), got null");
         assertThat(Tensor.liveBytes()).isEqualTo(live);
         try (Tensor wide = Tensor.randomNormal(DType.F64, 2, 3, 3); Tensor single = xt.to(DType.F32)) {
             long withThem = Tensor.liveBytes();
-            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, wide, y, trace, 1e-4))
+            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, wide, y, trace, REG))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("xTest: examples must be f64[2] like those of xTrain, got a batch f64[3,3]");
             assertThat(Tensor.liveBytes()).isEqualTo(withThem);
-            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, single, y, trace, 1e-4))
+            assertThatThrownBy(() -> ApproximationReport.run(ntk, x, single, y, trace, REG))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("xTest: examples must be f64[2] like those of xTrain, got a batch f32[3,2]");
             assertThat(Tensor.liveBytes()).isEqualTo(withThem);
         }
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, 3, 1}, trace, 1e-4, null))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, 3, 1}, trace, REG, null))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("testLabels: entry 1 is 3, expected a class in [0, 3)");
-        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, -1, 1}, trace, 1e-4, null))
+        assertThatThrownBy(() -> ApproximationReport.run(ntk, x, xt, y, new int[] {0, -1, 1}, trace, REG, null))
                 .hasMessage("testLabels: entry 1 is -1, expected a class in [0, 3)");
         assertThat(Tensor.liveBytes()).isEqualTo(live);
     }

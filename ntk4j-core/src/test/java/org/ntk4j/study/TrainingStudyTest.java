@@ -47,7 +47,7 @@ class TrainingStudyTest {
         Tensor xTest = Tensor.randomNormal(DType.F64, 2, 5, 4);
         Tensor y = ApproximationReport.randomOneHot(DType.F64, 6, 3, 3);
         int[] labels = {0, 1, 2, 1, 0};
-        TrainingStudy study = TrainingStudy.of(xTrain, y, xTest, labels, KINDS, 1e-4, null);
+        TrainingStudy study = TrainingStudy.of(xTrain, y, xTest, labels, KINDS, DiagReg.relative(1e-4), null);
         try (Params p0 = net.init(7, PER, DType.F64); Params p1 = perturbed(p0, 11)) {
             TrainingStudy.Point a = study.add(16, 0, net, p0);
             TrainingStudy.Point b = study.add(16, 1, net, p1);
@@ -66,7 +66,8 @@ class TrainingStudyTest {
             }
 
             // the kinds' figures are ApproximationReport's for the same kernel
-            ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p1), xTrain, xTest, y, KINDS, 1e-4);
+            ApproximationReport r = ApproximationReport.run(EmpiricalNtk.of(net, p1), xTrain, xTest, y, KINDS,
+                    DiagReg.relative(1e-4));
             for (int k = 0; k < KINDS.size(); k++) {
                 ApproximationReport.Row want = r.rows().get(k);
                 ApproximationReport.Row got = b.kinds().get(k);
@@ -114,7 +115,7 @@ class TrainingStudyTest {
         Tensor xTrain = Tensor.randomNormal(DType.F64, 1, 3, 4);
         Tensor xTest = Tensor.randomNormal(DType.F64, 2, 2, 4);
         Tensor y = ApproximationReport.randomOneHot(DType.F64, 3, 2, 3);
-        TrainingStudy study = TrainingStudy.of(xTrain, y, xTest, new int[] {0, 1}, KINDS, 1e-4, null);
+        TrainingStudy study = TrainingStudy.of(xTrain, y, xTest, new int[] {0, 1}, KINDS, DiagReg.relative(1e-4), null);
         try (Params p = net.init(1, PER, DType.F64)) {
             assertThatThrownBy(() -> study.add(8, 2, net, p)).hasMessageContaining("must be epoch 0");
             study.add(8, 0, net, p);
@@ -126,9 +127,9 @@ class TrainingStudyTest {
                 assertThatThrownBy(() -> study.add(9, 0, wrong, q)).hasMessageContaining("the targets need [N, 2]");
             }
         }
-        assertThatThrownBy(() -> TrainingStudy.of(xTrain, y, xTest, new int[] {0}, KINDS, 1e-4, null))
+        assertThatThrownBy(() -> TrainingStudy.of(xTrain, y, xTest, new int[] {0}, KINDS, DiagReg.relative(1e-4), null))
                 .hasMessageContaining("1 test labels for 2 test inputs");
         assertThatThrownBy(() -> TrainingStudy.of(xTrain, y, xTest, new int[] {0, 1},
-                List.of(KernelKind.full()), 1e-4, null)).hasMessageContaining("not an N×N kind");
+                List.of(KernelKind.full()), DiagReg.relative(1e-4), null)).hasMessageContaining("not an N×N kind");
     }
 }
