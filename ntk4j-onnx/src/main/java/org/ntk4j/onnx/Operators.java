@@ -43,7 +43,7 @@ final class Operators {
 
     private static final int INT64 = TensorProto.DataType.INT64_VALUE;
     private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
-    private static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+    static final int BOOL = TensorProto.DataType.BOOL_VALUE;
 
     static final Map<String, Op> TABLE = new TreeMap<>();
 
@@ -132,11 +132,23 @@ final class Operators {
         TABLE.put("ReduceL2", c -> reduce(c, Operators::l2Norm, 18));
         TABLE.put("ReduceL1", c -> reduce(c, (v, a) -> v.relu().add(v.neg().relu()).sum(a), 18));
         TABLE.put("ReduceMin", c -> reduce(c, (v, a) -> v.neg().reduceMax(a).neg(), 18));
+        // torch.prod, and the element count of torch.var and torch.std (ReduceProd of the input's shape)
+        TABLE.put("ReduceProd", c -> c.allConst() ? one(staticProduct(c)) : reduce(c, MoreOperators::product, 18));
         // max + log Σ exp(x − max): finite for large x; its derivative is the softmax (the max's terms cancel)
         TABLE.put("ReduceLogSumExp", c -> reduce(c, (v, a) -> {
             Var m = v.reduceMax(a);
             return m.add(v.sub(keep(m, v.shape(), a)).exp().sum(a).log());
         }, 18));
+        // torch.atan, asin, acos, tan; torch.floor, ceil, round (derivative 0, PyTorch's)
+        TABLE.put("Atan", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ATAN, Math::atan));
+        TABLE.put("Asin", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ASIN, Math::asin));
+        TABLE.put("Acos", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ACOS, Math::acos));
+        TABLE.put("Tan", MoreOperators::tan);
+        TABLE.put("Floor", c -> MoreOperators.apply(c, MoreOperators.Rounding.FLOOR, Math::floor));
+        TABLE.put("Ceil", c -> MoreOperators.apply(c, MoreOperators.Rounding.CEIL, Math::ceil));
+        TABLE.put("Round", c -> MoreOperators.apply(c, MoreOperators.Rounding.ROUND, Math::rint));
+        // torch.cumsum
+        TABLE.put("CumSum", MoreOperators::cumSum);
         // shapes
         TABLE.put("Flatten", Operators::flatten);
         TABLE.put("Reshape", Operators::reshape);
@@ -151,6 +163,11 @@ final class Operators {
         TABLE.put("Trilu", Operators::trilu);
         TABLE.put("Tile", Operators::tile);
         TABLE.put("Gather", Operators::gather);
+        // F.one_hot of token ids or of values known at import
+        TABLE.put("OneHot", MoreOperators::oneHot);
+        // nn.PixelShuffle (DepthToSpace, mode CRD) and its inverse
+        TABLE.put("DepthToSpace", c -> MoreOperators.depthSpace(c, true));
+        TABLE.put("SpaceToDepth", c -> MoreOperators.depthSpace(c, false));
         // a constant interpolation matrix per resized axis (or a repeat)
         TABLE.put("Resize", Resize::apply);
         // evaluated at import
@@ -166,6 +183,10 @@ final class Operators {
         TABLE.put("GreaterOrEqual", c -> compare(c, v -> v[0] >= v[1], (a, b) -> b.greater(a).neg().add(1.0)));
         TABLE.put("LessOrEqual", c -> compare(c, v -> v[0] <= v[1], (a, b) -> a.greater(b).neg().add(1.0)));
         TABLE.put("Not", Operators::not);
+        // of masks (nn.Hardshrink: Or of two comparisons)
+        TABLE.put("And", c -> MoreOperators.logic(c, 0));
+        TABLE.put("Or", c -> MoreOperators.logic(c, 1));
+        TABLE.put("Xor", c -> MoreOperators.logic(c, 2));
         TABLE.put("Where", Operators::where);
         TABLE.put("Range", Operators::range);
         TABLE.put("Mod", Operators::mod);
@@ -180,14 +201,14 @@ final class Operators {
         return new ArrayList<>(TABLE.keySet());
     }
 
-    private static Value[] one(Value v) {
+    static Value[] one(Value v) {
         return new Value[] {v};
     }
 
     // ---- elementwise ----
 
     /** An elementwise function, applied to the value as held (any layout). */
-    private static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
+    static Value[] unary(Ctx c, java.util.function.UnaryOperator<Var> f) {
         Traced x = c.traced(0);
         return one(x.withPhys(f.apply(x.phys), x.tBatch));
     }
@@ -514,7 +535,7 @@ final class Operators {
     }
 
     /** {@code f(a, b)} elementwise with broadcasting, in a's or b's layout where they allow it. */
-    private static Traced elementwise(Ctx c, Traced a, Traced b, java.util.function.BinaryOperator<Var> f) {
+    static Traced elementwise(Ctx c, Traced a, Traced b, java.util.function.BinaryOperator<Var> f) {
         if (c.views()) {
             Traced v = Views.binary(a, b, f);
             if (v != null) {
@@ -1235,6 +1256,51 @@ final class Operators {
             batch = Tracer.removeAxesBatch(x.batch, axes);
         }
         return one(c.out(y, batch));
+    }
+
+    /**
+     * ReduceProd of a constant (torch.var's element count: the product of gathered dimensions of a Shape), with the
+     * attributes and axes input of {@link #reduce}.
+     */
+    private static Const staticProduct(Ctx c) {
+        Const k = c.constant(0, "data");
+        int[] s = k.shape;
+        long[] axesIn = c.opset() >= 18 ? (c.has(1) ? c.constant(1, "axes").longs() : null) : c.attrInts("axes");
+        boolean keepDims = c.attrInt("keepdims", 1) != 0;
+        if (axesIn == null || axesIn.length == 0) {
+            if (c.attrInt("noop_with_empty_axes", 0) != 0) {
+                return k;
+            }
+            axesIn = new long[s.length];
+            for (int i = 0; i < s.length; i++) {
+                axesIn[i] = i;
+            }
+        }
+        int[] axes = sortedAxes(c, axesIn, s.length);
+        int[] kept = s.clone();
+        List<Integer> dropped = new ArrayList<>();
+        for (int i = 0; i < s.length; i++) {
+            if (Shapes.contains(axes, i)) {
+                kept[i] = 1;
+            } else {
+                dropped.add(s[i]);
+            }
+        }
+        double[] r = new double[Shapes.size(kept)];
+        Arrays.fill(r, 1.0);
+        double[] v = k.values();
+        int[] keptStrides = Shapes.strides(kept);
+        for (int f = 0; f < v.length; f++) {
+            int rem = f;
+            int at = 0;
+            for (int i = s.length - 1; i >= 0; i--) {
+                int idx = rem % s[i];
+                rem /= s[i];
+                at += kept[i] == 1 ? 0 : idx * keptStrides[i];
+            }
+            r[at] *= v[f];
+        }
+        return new Const(k.type, keepDims ? kept : dropped.stream().mapToInt(Integer::intValue).toArray(), r);
     }
 
     /**
@@ -2427,7 +2493,7 @@ final class Operators {
         return one(new Const(start.type, new int[] {n}, v));
     }
 
-    private static Const staticUnary(Ctx c, DoubleUnaryOperator f) {
+    static Const staticUnary(Ctx c, DoubleUnaryOperator f) {
         Const k = c.constant(0, "x");
         double[] src = k.values();
         double[] r = new double[src.length];
@@ -2438,7 +2504,7 @@ final class Operators {
     }
 
     /** An elementwise function of constant inputs with broadcasting; type -1 takes the last input's type. */
-    private static Const staticMap(Ctx c, String op, int type, java.util.function.ToDoubleFunction<double[]> f) {
+    static Const staticMap(Ctx c, String op, int type, java.util.function.ToDoubleFunction<double[]> f) {
         if (!c.allConst()) {
             throw c.unsupported("inputs computed from the input x or the parameters (" + op
                     + " is evaluated at import only)");

@@ -293,18 +293,19 @@ final class Tracer {
     /** Whether this trace finds {@link #followingExamples} (the import's dry run) rather than reads them. */
     private final boolean findsFollowingExamples;
     /**
-     * The operators whose outputs are whole numbers without derivative, whatever their inputs: masks of 0 and 1, and
-     * Sign's −1, 0 and 1.
+     * The operators whose outputs are whole numbers without derivative, whatever their inputs: masks of 0 and 1,
+     * Sign's −1, 0 and 1, and Floor, Ceil and Round (of finite values).
      */
     private static final Set<String> MASKS = Set.of("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
-            "Not", "Sign");
+            "Not", "Sign", "And", "Or", "Xor", "Floor", "Ceil", "Round");
     /**
      * The operators whose outputs hold whole numbers where every input does: they move or copy values, or add,
      * subtract, multiply, compare, clip or sum them (Cast: to any type but bool, which makes a mask).
      */
     private static final Set<String> WHOLE_PRESERVING = Set.of("Reshape", "Unsqueeze", "Squeeze", "Flatten",
             "Transpose", "Identity", "Slice", "Split", "Concat", "Expand", "Gather", "Pad", "Cast", "Add", "Sub", "Mul",
-            "Neg", "Abs", "Relu", "Max", "Min", "Sum", "Clip", "Where", "ReduceSum", "ReduceMax");
+            "Neg", "Abs", "Relu", "Max", "Min", "Sum", "Clip", "Where", "ReduceSum", "ReduceMax",
+            "ReduceProd", "CumSum", "DepthToSpace", "SpaceToDepth", "OneHot");
     /** Per input, the fewest rows of a table that its ids index (0: none does), and that table's name. */
     final int[] idRows;
     final String[] idTable;
@@ -355,13 +356,15 @@ final class Tracer {
         }
         views = x.dim(0) > 1;
         examples = x;
-        // control flow first: the nodes that feed a Loop (nn.EmbeddingBag's ReduceProd, say) would otherwise be the
+        // control flow first: the nodes that feed a Loop (nn.EmbeddingBag's shape arithmetic) would otherwise be the
         // ones named, and supporting them would not import the file
         for (NodeProto node : graph.nodes) {
             if (node.getDomain().isEmpty() && CONTROL_FLOW.contains(node.getOpType())) {
                 throw new IllegalArgumentException(graph.file + ": unsupported operator " + node.getOpType() + " in "
-                        + new Ctx(node).where() + ": control flow (If, Loop, Scan) is not imported; nn.EmbeddingBag "
-                        + "exports its bags as a Loop: use nn.Embedding and a mean (or sum) over the positions");
+                        + new Ctx(node).where() + ": control flow (If, Loop, Scan) is not imported; "
+                        + (node.getOpType().equals("If") ? "nn.LocalResponseNorm exports an If on its input's rank"
+                        : "nn.EmbeddingBag exports its bags as a Loop: use nn.Embedding and a mean (or sum) over the "
+                        + "positions"));
             }
         }
         for (NodeProto node : graph.nodes) {

@@ -320,8 +320,8 @@ class OnnxImportTest {
         assertThatThrownBy(() -> OnnxModel.load(f)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(f + ": unsupported operator LpPool in node 'features.pool1' (LpPool); supported "
                         + "operators: " + String.join(", ", Operators.supported()))
-                .hasMessageContaining("supported operators: Abs, Add, AveragePool, BatchNormalization, Cast, Celu, "
-                        + "Clip, Concat, Constant, ConstantOfShape, Conv");
+                .hasMessageContaining("supported operators: Abs, Acos, Add, And, Asin, Atan, AveragePool, "
+                        + "BatchNormalization, Cast, Ceil, Celu, Clip, Concat, Constant, ConstantOfShape, Conv");
         // an attribute value the import does not implement: the operator is refused the same way, naming it
         GraphProto dilated = GraphProto.newBuilder()
                 .addInput(info("x", FLOAT, "N", 2, 5, 5)).addOutput(info("y", FLOAT, "N", 2, 3, 3))
@@ -331,7 +331,7 @@ class OnnxImportTest {
         Path c = Onnx.write(dir.resolve("dilated.onnx"), model(13, dilated));
         assertThatThrownBy(() -> OnnxModel.load(c)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(c + ": unsupported operator MaxPool with dilations=[2, 2] (only 1) in node "
-                        + "'pool' (MaxPool); supported operators: Abs, Add,");
+                        + "'pool' (MaxPool); supported operators: Abs, Acos, Add,");
     }
 
     /**
@@ -600,7 +600,7 @@ class OnnxImportTest {
         Path f3 = Onnx.write(dir.resolve("ms.onnx"), model(13, g3));
         assertThatThrownBy(() -> OnnxModel.load(f3)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(f3 + ": unsupported operator com.microsoft.FastGelu in node 'g' (FastGelu); "
-                        + "supported operators: Abs, Add,");
+                        + "supported operators: Abs, Acos, Add,");
     }
 
     /** y = Gemm(x, A, transB) + MatMul(x, B) = x·Aᵀ + x·B, x [N, 3], A [2, 3], B [3, 2]. */
