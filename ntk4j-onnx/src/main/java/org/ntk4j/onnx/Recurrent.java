@@ -307,7 +307,9 @@ final class Recurrent {
      * onnxruntime's: an RNN of one direction may list two, the form of the schema's default ["Tanh", "Tanh"], and
      * runs the first, as onnxruntime does (the file runs there; a tool that writes the default out is not refused).
      * {@code activation_alpha} and {@code activation_beta} are consumed in the order of the listed functions (every
-     * one listed, as onnxruntime reads them), each function taking what it uses (see {@link #activation}).
+     * one listed, as onnxruntime's GRU and LSTM read them), each function taking what it uses (see {@link
+     * #activation}); the second of such a pair takes its values too, but one it would take from a default is not
+     * refused: it never runs.
      */
     private static List<List<UnaryOperator<Var>>> activations(Ctx c, int gates, int dirs) {
         List<String> dflt = switch (gates) {
@@ -327,8 +329,11 @@ final class Recurrent {
         Coefficients alpha = new Coefficients(c, "activation_alpha");
         Coefficients beta = new Coefficients(c, "activation_beta");
         List<UnaryOperator<Var>> listed = new java.util.ArrayList<>();
-        for (String a : names) {
-            listed.add(activation(c, a, names, alpha, beta));
+        for (int k = 0; k < names.size(); k++) {
+            // an RNN's defaults are the specification's, but not onnxruntime's RNN kernel's (see activation); the
+            // second of firstOfTwo never runs
+            boolean runs = !(firstOfTwo && k == 1);
+            listed.add(activation(c, names.get(k), names, alpha, beta, runs, runs && gates == 1));
         }
         alpha.checkAllTaken(names);
         beta.checkAllTaken(names);
@@ -344,18 +349,27 @@ final class Recurrent {
     /**
      * One listed activation, as the specification defines it (onnxruntime's formulas: LeakyRelu and Elu x for x ≥ 0,
      * ThresholdedRelu x for x &gt; alpha, 0 at alpha as the ThresholdedRelu operator and onnxruntime, where the
-     * specification's RNN text writes x ≥ alpha), the name read without regard to case (onnxruntime's rule), built of
-     * the primitives the standalone operators of the same name use, with their derivatives at the kinks: Relu,
-     * LeakyRelu (α at 0) and Elu (α at 0) as PyTorch's, HardSigmoid 0 at its breakpoints, ThresholdedRelu 0 at α (a
-     * mask, without derivative, times x). Alpha and beta come from the lists in order; where a list runs out, the
-     * default of the operator of the same name (LeakyRelu 0.01, HardSigmoid 0.2 and 0.5, Elu 1), which onnxruntime's
-     * RNN kernels take too. Affine, ScaledTanh and ThresholdedRelu have no default that both agree on: the
-     * specification's rule gives the operators' (1 and 0, 1 and 1, 1), onnxruntime's RNN, GRU and LSTM kernels take 0
-     * (Affine and ScaledTanh then the constant 0, ThresholdedRelu a Relu), so a file that leaves them out is refused
-     * rather than computed one way or the other.
+     * specification's RNN text writes x ≥ alpha), the name read without regard to case (onnxruntime's GRU and LSTM
+     * rule), built of the primitives the standalone operators of the same name use, with their derivatives at the
+     * kinks: Relu, LeakyRelu (α at 0) and Elu (α at 0) as PyTorch's, HardSigmoid 0 at its breakpoints,
+     * ThresholdedRelu 0 at α (a mask, without derivative, times x). Alpha and beta come from the lists in order;
+     * where a list runs out, the default of the operator of the same name (LeakyRelu 0.01, HardSigmoid 0.2 and 0.5,
+     * Elu 1), which onnxruntime's GRU and LSTM kernels take too. Where the two disagree, a file that leaves the value
+     * out is refused rather than computed one way or the other: Affine, ScaledTanh and ThresholdedRelu, whose
+     * defaults by the specification's rule are the operators' (1 and 0, 1 and 1, 1) and in onnxruntime's RNN, GRU and
+     * LSTM kernels 0 (Affine and ScaledTanh then the constant 0, ThresholdedRelu a Relu); and, with {@code
+     * rnnKernel}, every value of an RNN node's function: onnxruntime's RNN kernel (unlike its GRU and LSTM) reads
+     * alpha and beta one per direction and takes 0 for a missing list, so a LeakyRelu without alpha is there a Relu,
+     * an Elu a Relu, a HardSigmoid the constant 0. (Values given mean the same in its reading and in the
+     * specification's order, except where the forward function takes none and the reverse one does: the kernel then
+     * reads past the list's end; the specification's order is followed.) A function that never {@code runs} is not
+     * refused for a default.
      */
     private static UnaryOperator<Var> activation(Ctx c, String name, List<String> names, Coefficients alpha,
-            Coefficients beta) {
+            Coefficients beta, boolean runs, boolean rnnKernel) {
+        // whether the operator's default may stand in for a missing LeakyRelu, Elu or HardSigmoid value:
+        // onnxruntime's GRU and LSTM take it too (its RNN kernel 0), or the function never runs
+        boolean agreed = !runs || !rnnKernel;
         return switch (name.toLowerCase(java.util.Locale.ROOT)) {
             case "sigmoid" -> Var::sigmoid;
             case "tanh" -> Var::tanh;
@@ -364,30 +378,30 @@ final class Recurrent {
             // x / (1 + |x|), |x| = relu(x) + relu(−x)
             case "softsign" -> v -> v.div(v.relu().add(v.neg().relu()).add(1.0));
             case "leakyrelu" -> {
-                double a = alpha.next(name, 0.01f);
+                double a = alpha.next(name, names, 0.01f, agreed);
                 yield v -> Operators.leakyRelu(v, a);
             }
             case "elu" -> {
-                double a = alpha.next(name, 1f);
+                double a = alpha.next(name, names, 1f, agreed);
                 yield v -> Operators.elu(v, a);
             }
             case "hardsigmoid" -> {
-                double a = alpha.next(name, 0.2f);
-                double b = beta.next(name, 0.5f);
+                double a = alpha.next(name, names, 0.2f, agreed);
+                double b = beta.next(name, names, 0.5f, agreed);
                 yield v -> Operators.hardSigmoid(v, a, b);
             }
             case "thresholdedrelu" -> {
-                double a = alpha.nextWithoutDefault(name, names, 1f);
+                double a = alpha.next(name, names, 1f, !runs);
                 yield v -> v.mul(v.greater(a));
             }
             case "affine" -> {
-                double a = alpha.nextWithoutDefault(name, names, 1f);
-                double b = beta.nextWithoutDefault(name, names, 0f);
+                double a = alpha.next(name, names, 1f, !runs);
+                double b = beta.next(name, names, 0f, !runs);
                 yield v -> v.mul(a).add(b);
             }
             case "scaledtanh" -> {
-                double a = alpha.nextWithoutDefault(name, names, 1f);
-                double b = beta.nextWithoutDefault(name, names, 1f);
+                double a = alpha.next(name, names, 1f, !runs);
+                double b = beta.next(name, names, 1f, !runs);
                 yield v -> v.mul(b).tanh().mul(a);
             }
             default -> throw c.unsupported("activations=" + names + " (only Affine, Elu, HardSigmoid, LeakyRelu, "
@@ -409,31 +423,27 @@ final class Recurrent {
             this.values = a == null ? List.of() : a.getFloatsList();
         }
 
-        /** The next value for the activation {@code name}, or {@code dflt} where the list has run out. */
-        double next(String name, float dflt) {
+        /**
+         * The next value for the activation {@code name}, or where the list has run out {@code specDefault} (the
+         * operator's, the specification's rule) if {@code agreed} (onnxruntime's kernel takes the same, or the
+         * function never runs), else a refusal: the two differ, and the file must give the value.
+         */
+        double next(String name, List<String> names, float specDefault, boolean agreed) {
             takers.add(name);
             if (takers.size() > values.size()) {
-                return dflt;
+                if (!agreed) {
+                    throw c.error(attribute + " lists " + count(values.size()) + ", and activations=" + names
+                            + " take at least " + takers.size() + " (in order: " + String.join(", ", takers) + "); "
+                            + name + "'s " + what() + " has no default that the specification (the " + name
+                            + " operator's, " + specDefault + ") and onnxruntime's " + c.op() + " kernel (0) agree "
+                            + "on: give it in the file");
+                }
+                return specDefault;
             }
             float v = values.get(takers.size() - 1);
             if (!Float.isFinite(v)) {
                 throw c.error(attribute + "[" + (takers.size() - 1) + "] (" + name + "'s " + what() + ") must be "
                         + "finite, got " + v);
-            }
-            return v;
-        }
-
-        /**
-         * The next value for the activation {@code name}, which must be there: the specification's default for it
-         * ({@code specDefault}, the operator's) and onnxruntime's (0) differ.
-         */
-        double nextWithoutDefault(String name, List<String> names, float specDefault) {
-            double v = next(name, Float.NaN);
-            if (Double.isNaN(v)) {
-                throw c.error(attribute + " lists " + count(values.size()) + ", and activations=" + names + " take at "
-                        + "least " + takers.size() + " (in order: " + String.join(", ", takers) + "); " + name + "'s "
-                        + what() + " has no default that the specification (the " + name + " operator's, "
-                        + specDefault + ") and onnxruntime's RNN kernels (0) agree on: give it in the file");
             }
             return v;
         }

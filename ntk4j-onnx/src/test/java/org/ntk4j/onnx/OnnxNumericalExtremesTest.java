@@ -358,6 +358,36 @@ class OnnxNumericalExtremesTest {
         assertThat(failures).isEmpty();
     }
 
+    /**
+     * Pow with an exponent p &gt; 1 that is no integer (2.5, 1.5) keeps a negative base's NaN, PyTorch's
+     * torch.pow(−1., 2.5), though a mask [x = 0] now gives 0 its derivative 0 (review, 2026-12-07, evening): the
+     * forward pass at x = (−1, 0, 4) is (NaN, 0, 4^p), in float64 and float32.
+     */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void powOfANegativeBaseStaysNaN(DType dt) throws Exception {
+        boolean f64 = dt == DType.F64;
+        int elem = f64 ? Onnx.DOUBLE : Onnx.FLOAT;
+        for (double p : new double[] {2.5, 1.5}) {
+            GraphProto g = GraphProto.newBuilder().setName("pow")
+                    .addInput(Onnx.info("x", elem, "batch", 3))
+                    .addOutput(Onnx.info("y", elem, "batch", 3))
+                    .addInitializer(initializer(f64, "w", new double[] {1, 0, 0, 0, 1, 0, 0, 0, 1}, 3, 3))
+                    .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}))
+                    .addNode(scalar(f64, "p", p))
+                    .addNode(Onnx.node("Pow", "pow", new String[] {"h", "p"}, new String[] {"y"}))
+                    .build();
+            OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("pow" + p + dt + ".onnx"), Onnx.model(18, g)));
+            try (Params params = onnx.params(dt); Tensor xs = Tensor.of(dt, new double[] {-1, 0, 4}, 1, 3);
+                 Tensor y = onnx.model().apply(params, xs)) {
+                assertThat(y.getFlat(0)).as("(-1)^" + p + " " + dt).isNaN();
+                assertThat(y.getFlat(1)).as("0^" + p + " " + dt).isEqualTo(0.0);
+                assertThat(y.getFlat(2)).as("4^" + p + " " + dt).isCloseTo(Math.pow(4, p),
+                        org.assertj.core.data.Offset.offset((f64 ? 1e-14 : 1e-6) * Math.pow(4, p)));
+            }
+        }
+    }
+
     private static double[][] expected(Case k, double[] x, double[][] h, int n1, int n2) {
         double dot = 0;
         for (int i = 0; i < 3; i++) {

@@ -17,20 +17,23 @@ sizes) and k.npy, the full eNTK K[n1, n2, a, b] from jacrev in ntk4j's layout [n
   consumed in the order of the list (the formulas checked at points worked out by hand first): an LSTM
   bidirectional, HardSigmoid, LeakyRelu, ScaledTanh, Sigmoid, Softsign, Elu; a GRU with linear_before_reset=0 and no
   hidden_size, ThresholdedRelu and HardSigmoid with the operator's defaults, Softplus, Y the output; an RNN at
-  layout=1, Affine and Elu with a negative alpha; an RNN without hidden_size, LeakyRelu and Elu with the defaults;
-  and a GRU with linear_before_reset=0 and clip (binding), its initial state read from x; bidirectional RNN nodes
+  layout=1, Affine and Elu with a negative alpha; a GRU without hidden_size, LeakyRelu and Elu with the defaults
+  (onnxruntime's GRU and LSTM kernels take the operators' defaults too, its RNN kernel 0); and a GRU with
+  linear_before_reset=0 and clip (binding), its initial state read from x; bidirectional RNN nodes
   whose first step in each direction sits exactly at LeakyRelu's and Elu's kink (0), ThresholdedRelu's (alpha) and
   HardSigmoid's breakpoints, against PyTorch's functions there (F.leaky_relu, F.elu, F.threshold, F.hardtanh);
 * at the kinks: nn.RNN(nonlinearity="relu") whose every unit is at 0 at the first step (x zero there, b_hh =
   -b_ih), against PyTorch's autograd (relu's derivative 0 there); a bidirectional RNN node with clip 0.5, Relu then
   Tanh, each direction's first step exactly at clip's bounds and at Relu's kink (torch.clamp's derivative 1 at the
-  bounds); a forward RNN node listing two activations, the schema default's form (onnxruntime runs the first);
+  bounds); a forward RNN node listing two activations, the schema default's form (onnxruntime runs the first), the
+  second a ScaledTanh without alpha or beta (never run, so not refused);
 * refused (model.onnx only): an RNN with Gelu (no recurrent activation), LeakyRelu with two alphas, ScaledTanh
-  without beta (the specification's default and onnxruntime's differ), Elu with alpha NaN, a GRU without hidden_size
-  whose W has 7 rows (no multiple of 3), an RNN without hidden_size whose R disagrees with W, an RNN with clip -1, a
-  forward RNN with three activations, a bidirectional GRU with one set of activations (the specification and
-  onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an LSTM with
-  input_forget=1.
+  without beta (the specification's default and onnxruntime's differ), LeakyRelu without alpha (onnxruntime's RNN
+  kernel, unlike its GRU and LSTM, takes 0 for it, not the operator's 0.01), Elu with alpha NaN, a GRU without
+  hidden_size whose W has 7 rows (no multiple of 3), an RNN without hidden_size whose R disagrees with W, an RNN
+  with clip -1, a forward RNN with three activations, a bidirectional GRU with one set of activations (the
+  specification and onnxruntime want one a direction), a GRU with layout=2, an LSTM with sequence_lens [5, 4, 5], an
+  LSTM with input_forget=1.
 """
 import argparse
 import os
@@ -130,7 +133,8 @@ def f32(v):
 # alpha itself), by PyTorch's functions, whose derivatives at the kinks are the import's: Relu 0 at 0, LeakyRelu and
 # Elu alpha at 0, ThresholdedRelu 0 at alpha (F.threshold), HardSigmoid 0 at its breakpoints (F.hardtanh to [0, 1]);
 # each with (takes alpha, takes beta) and the defaults of the operators of the same name, None where the
-# specification's rule and onnxruntime's RNN kernels (0) disagree and the import refuses a file without the value
+# specification's rule and onnxruntime's RNN, GRU and LSTM kernels (0) disagree and the import refuses a file without
+# the value (an RNN node's LeakyRelu, HardSigmoid and Elu too: onnxruntime's RNN kernel takes 0 for every value)
 ACTIVATIONS = {
     "Sigmoid": (lambda v, a, b: torch.sigmoid(v), False, False, None, None),
     "Tanh": (lambda v, a, b: torch.tanh(v), False, False, None, None),
@@ -164,13 +168,14 @@ def check_activations():
 
 def activation_functions(names, alphas, betas):
     """The listed activations as functions, activation_alpha and activation_beta consumed in the order of the list
-    (the specification's rule), each function taking what it uses, the operators' defaults once a list runs out."""
+    (the specification's rule), each function taking what it uses, the operators' defaults once a list runs out
+    (None where there is none: that function must never run)."""
     alphas, betas = list(alphas or []), list(betas or [])
     fns = []
     for name in names:
         fn, takes_a, takes_b, da, db = ACTIVATIONS[name]
-        a = f32(alphas.pop(0) if alphas else da) if takes_a else None
-        b = f32(betas.pop(0) if betas else db) if takes_b else None
+        a = (f32(alphas.pop(0)) if alphas else da if da is None else f32(da)) if takes_a else None
+        b = (f32(betas.pop(0)) if betas else db if db is None else f32(db)) if takes_b else None
         fns.append(lambda v, fn=fn, a=a, b=b: fn(v, a, b))
     assert not alphas and not betas, "values no activation takes"
     return fns
@@ -260,9 +265,10 @@ def handmade(name, out_dir):
         out_shape = ["N", 2, h]
     elif name == "rnn_acts2":
         # one direction and two activations, the form of the schema's default ["Tanh", "Tanh"]: onnxruntime runs
-        # the first, here Relu
+        # the first, here Relu; the second, a ScaledTanh without alpha or beta (which a function that ran could not
+        # leave out), never runs and is not refused
         dirs, kind, gates = 1, "RNN", 1
-        attrs = dict(activations=["Relu", "Tanh"])
+        attrs = dict(activations=["Relu", "ScaledTanh"])
         nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
                  helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=h, **attrs),
                  helper.make_node("Reshape", ["yh", "shape"], ["y"])]
@@ -329,12 +335,14 @@ def handmade(name, out_dir):
                      activation_alpha=[0.7, -0.4], activation_beta=[0.1])
         nodes = [helper.make_node("RNN", ["x", "W", "R", "B"], ["y"], hidden_size=h, **attrs)]
         out_shape = ["N", T, 2, h]
-    elif name == "rnn_defaults_nohidden":
-        # no hidden_size (inferred from W), LeakyRelu and Elu without alpha: the operators' defaults 0.01 and 1
-        dirs, kind, gates = 2, "RNN", 1
-        attrs = dict(direction="bidirectional", activations=["LeakyRelu", "Elu"])
+    elif name == "gru_defaults_nohidden":
+        # no hidden_size (inferred from W), the candidates' LeakyRelu and Elu without alpha: the operators' defaults
+        # 0.01 and 1, which onnxruntime's GRU kernel takes too (its RNN kernel takes 0: an RNN node is refused)
+        dirs, kind, gates = 2, "GRU", 3
+        attrs = dict(direction="bidirectional", linear_before_reset=1,
+                     activations=["Sigmoid", "LeakyRelu", "Sigmoid", "Elu"])
         nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
-                 helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "yh"], **attrs),
+                 helper.make_node("GRU", ["xt", "W", "R", "B"], ["", "yh"], **attrs),
                  helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
         out_shape = ["N", 2, h]
     else:  # gru_clip_bi
@@ -438,6 +446,8 @@ def refused(name, out_dir):
         kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"], activation_alpha=[0.1, 0.2])
     elif name == "refuse_beta_nodefault":
         kind, gates, attrs = "RNN", 1, dict(activations=["ScaledTanh"], activation_alpha=[0.5])
+    elif name == "refuse_rnn_default":
+        kind, gates, attrs = "RNN", 1, dict(activations=["LeakyRelu"])
     elif name == "refuse_alpha_nan":
         kind, gates, attrs = "RNN", 1, dict(activations=["Elu"], activation_alpha=[float("nan")])
     elif name == "refuse_hidden_gates":
@@ -481,10 +491,10 @@ KINKS = {"rnn_kinks_leaky_elu": (["LeakyRelu", "Elu"], [0.2, 0.6], None, [0, 0, 
          "rnn_kinks_thr_hsig": (["ThresholdedRelu", "HardSigmoid"], [0.25, 0.5], [0.5], [0.25, 0.25, -0.5, 0.75, 0.25],
                                 [1, -1, 0.5, 1, -1])}
 HANDMADE = ("rnn_layout1", "lstm_clip_layout1", "gru_clip_bi", "rnn_kinks", "rnn_acts2", "lstm_acts_bi",
-            "gru_lbr0_acts_bi", "gru_lbr0_clip", "rnn_affine_layout1", "rnn_defaults_nohidden") + tuple(KINKS)
-REFUSED = ("refuse_unknown", "refuse_alpha_extra", "refuse_beta_nodefault", "refuse_alpha_nan", "refuse_hidden_gates",
-           "refuse_hidden_r", "refuse_actcount", "refuse_clip", "refuse_rnnacts3", "refuse_layout2", "refuse_seqlens",
-           "refuse_forget")
+            "gru_lbr0_acts_bi", "gru_lbr0_clip", "rnn_affine_layout1", "gru_defaults_nohidden") + tuple(KINKS)
+REFUSED = ("refuse_unknown", "refuse_alpha_extra", "refuse_beta_nodefault", "refuse_rnn_default", "refuse_alpha_nan",
+           "refuse_hidden_gates", "refuse_hidden_r", "refuse_actcount", "refuse_clip", "refuse_rnnacts3",
+           "refuse_layout2", "refuse_seqlens", "refuse_forget")
 
 
 def main():

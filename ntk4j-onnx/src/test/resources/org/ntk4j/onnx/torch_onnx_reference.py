@@ -69,10 +69,9 @@ class Tied(torch.nn.Module):
 
 class Activations(torch.nn.Module):
     """What PyTorch writes for its other activations, average pooling with its defaults and F.pad: ELU, SELU, CELU,
-    Softplus (and Mish), HardSwish, HardSigmoid, PReLU (one slope per channel), Softsign (Abs), integer powers of values of either sign
-    and log_softmax (LogSoftmax)
-    (Pow 4 and -2), AvgPool2d with count_include_pad (a Pad and an AveragePool), F.pad (a Pad whose pads a Slice
-    with step -1 reverses)."""
+    Softplus (and Mish), HardSwish, HardSigmoid, PReLU (one slope per channel), Softsign (Abs), integer powers of
+    values of either sign (Pow 4 and -2), AvgPool2d with count_include_pad (a Pad and an AveragePool), F.pad (a Pad
+    whose pads a Slice with step -1 reverses), and log_softmax (LogSoftmax) at the end."""
 
     def __init__(self):
         super().__init__()
