@@ -854,7 +854,7 @@ public final class Convolution {
             Tensor dx = whole ? Tensor.empty(dy.dtype(), dxShape) : Tensor.zeros(dy.dtype(), dxShape);
             try {
                 if (g.inputGradPlanes()) {
-                    inputGradByPlanes(dy, w, g, dx);
+                    inputGradByPlanes(dy, w, g, dx, null);
                 } else {
                     inputGradByTaps(dy, w, g, dx);
                 }
@@ -879,6 +879,76 @@ public final class Convolution {
             dx.close();
             throw e;
         }
+        return dx;
+    }
+
+    /**
+     * {@link #inputGrad} times a multiplier: dx[n] ⊙ times[n mod M] for each image n, {@code times}
+     * {@code [M] + inSpatial + [Cin]} with M dividing N (a ReLU mask times a layer's scale, {@code [N, H, W, C]},
+     * against a stack of K cotangents merged into the batch, N·K images). Each element is exactly what
+     * {@code Elementwise.binary(MUL, dx, times)} (broadcast over the stack) gives. On the padded-plane path with
+     * unit strides the product is taken as dx's rows leave the planes, with no pass of its own; on every other
+     * path dx is multiplied in place after it is computed.
+     *
+     * @param dy the output cotangent, as for {@link #inputGrad}; not closed
+     * @param w the filter HWIO, as for {@link #inputGrad}; not closed
+     * @param inSpatial the forward input's spatial sizes
+     * @param win the forward window
+     * @param times the multiplier {@code [M] + inSpatial + [Cin]}, of {@code dy}'s dtype, M ≥ 1 dividing N; not
+     *              closed
+     * @return a new tensor {@code [N] + inSpatial + [Cin]}, owned by the caller
+     * @throws IllegalArgumentException when {@link #inputGrad} refuses the operands, or {@code times} has another
+     *         dtype, another shape than {@code [M] + inSpatial + [Cin]}, or an M that does not divide N
+     */
+    public static Tensor inputGradTimes(Tensor dy, Tensor w, int[] inSpatial, Window win, Tensor times) {
+        checkDtypes("conv_input_grad", dy, w);
+        checkRanks("conv_input_grad", win, dy, w);
+        checkDtypes("conv_input_grad_mul", dy, times);
+        int d = win.rank();
+        if (inSpatial.length != d) {
+            throw new IllegalArgumentException("conv_input_grad: input spatial shape " + Shapes.str(inSpatial)
+                    + " must have " + d + " entries");
+        }
+        int[] ts = times.shape();
+        int cin = w.dim(-2);
+        int[] expected = dataShape(ts.length == d + 2 ? ts[0] : 1, inSpatial, cin);
+        if (ts.length != d + 2 || ts[0] < 1 || dy.dim(0) % ts[0] != 0 || !Arrays.equals(ts, expected)) {
+            throw new IllegalArgumentException("conv_input_grad_mul: expected multiplier [M] + " + Shapes.str(inSpatial)
+                    + " + [" + cin + "] with M >= 1 dividing the batch " + dy.dim(0) + ", got "
+                    + Shapes.str(ts));
+        }
+        Geometry g = Geometry.of(win, dy.dim(0), inSpatial, cin, spatialOfFilter(w.shape()), w.dim(-1));
+        checkFits("conv_input_grad", g, win);
+        checkCotangent("conv_input_grad", dataShape(g.n(), outSpatial(g, d), g.cout()), dy);
+        if (g.inputGradPlanes() && g.sh() == 1 && g.sw() == 1 && g.n() > 0 && g.cout() > 0 && g.rowLength() > 0) {
+            Tensor dx = Tensor.empty(dy.dtype(), dataShape(g.n(), inSpatial, cin)); // the planes write all of it
+            try {
+                inputGradByPlanes(dy, w, g, dx, times);
+            } catch (RuntimeException | Error e) {
+                dx.close();
+                throw e;
+            }
+            return dx;
+        }
+        Tensor dx = inputGrad(dy, w, inSpatial, win);
+        int per = times.size();
+        int images = g.n();
+        boolean f32 = dx.dtype() == DType.F32;
+        FloatBuffer xf = f32 ? dx.floats() : null;
+        DoubleBuffer xd = f32 ? null : dx.doubles();
+        FloatBuffer mf = f32 ? times.floats() : null;
+        DoubleBuffer md = f32 ? null : times.doubles();
+        int image = per / ts[0];
+        Parallel.range(images, Math.max(1, Parallel.DEFAULT_GRAIN / Math.max(1, image)), (lo, hi) -> {
+            for (int n = lo; n < hi; n++) {
+                int m = n % ts[0] * image;
+                if (f32) {
+                    Elementwise.multiplyRun(xf, n * image, xf, n * image, mf, m, image);
+                } else {
+                    Elementwise.multiplyRun(xd, n * image, xd, n * image, md, m, image);
+                }
+            }
+        });
         return dx;
     }
 
@@ -923,7 +993,7 @@ public final class Convolution {
      * the cores by {@link Blas#gemm}. Each dx element's sum is the same either way: the taps in order, one GEMM
      * each.
      */
-    private static void inputGradByPlanes(Tensor dy, Tensor w, Geometry g, Tensor dx) {
+    private static void inputGradByPlanes(Tensor dy, Tensor w, Geometry g, Tensor dx, Tensor times) {
         int per = g.planeBlockImages();
         int blocks = g.planeBlocks();
         int workers = g.planeWorkers();
@@ -944,7 +1014,7 @@ public final class Convolution {
             if (workers == 1) {
                 for (int b = 0; b < blocks; b++) {
                     planeBlock(dy, w, g, dx, b * per, Math.min(per, g.n() - b * per), ps[0], qs[0], overwrite,
-                            false, rowPhase, colPhase);
+                            false, rowPhase, colPhase, times);
                 }
                 return;
             }
@@ -952,7 +1022,7 @@ public final class Convolution {
                 for (int i = lo; i < hi; i++) {
                     for (int b = i; b < blocks; b += workers) {
                         planeBlock(dy, w, g, dx, b * per, Math.min(per, g.n() - b * per), ps[i], qs[i], overwrite,
-                                true, rowPhase, colPhase);
+                                true, rowPhase, colPhase, times);
                     }
                 }
             });
@@ -971,10 +1041,13 @@ public final class Convolution {
     /**
      * dx's images [n0, n0 + images) on padded planes ({@link #inputGradByPlanes}), with the planes P (null when dy
      * is its own plane) and Q of one block; {@code onOneThread}: the copies and GEMMs on the calling thread (a
-     * worker taking whole blocks), else split across the cores.
+     * worker taking whole blocks), else split across the cores. {@code times}: null, or (unit strides only) a
+     * multiplier {@code [M, H, W, Cin]} that each dx row takes on its way out of Q, image n by image n mod M
+     * ({@link #inputGradTimes}).
      */
     private static void planeBlock(Tensor dy, Tensor w, Geometry g, Tensor dx, int n0, int images, Tensor p,
-                                   Tensor q, boolean overwrite, boolean onOneThread, int[] rowPhase, int[] colPhase) {
+                                   Tensor q, boolean overwrite, boolean onOneThread, int[] rowPhase, int[] colPhase,
+                                   Tensor times) {
         int colPhases = phaseCount(colPhase);
         int hq = g.planeH();
         int wq = g.planeW();
@@ -993,6 +1066,9 @@ public final class Convolution {
         long phaseBlock = images * plane; // positions of one phase's planes, this block's images
         FloatBuffer qf = f32 ? q.floats() : null;
         DoubleBuffer qd = f32 ? null : q.doubles();
+        FloatBuffer mf = times != null && f32 ? times.floats() : null;
+        DoubleBuffer md = times != null && !f32 ? times.doubles() : null;
+        int timesImages = times != null ? times.dim(0) : 1;
         if (!overwrite) {
             org.bytedeco.javacpp.Pointer.memset(f32 ? q.floatPointer() : q.doublePointer(), 0, q.bytes());
         }
@@ -1041,7 +1117,15 @@ public final class Convolution {
                         + (long) rowQ * wq;
                 if (sw == 1) {
                     int src = (int) ((rowBase + g.pw()) * cin); // iw + pw < Wq for every iw
-                    copyRun(f32, xf, xd, dst, qf, qd, src, rowX);
+                    if (times == null) {
+                        copyRun(f32, xf, xd, dst, qf, qd, src, rowX);
+                    } else if (f32) { // dx's row times the multiplier's: the same products as a separate mul
+                        Elementwise.multiplyRun(xf, dst, qf, src, mf, ((n0 + image) % timesImages * g.h() + ih)
+                                * rowX, rowX);
+                    } else {
+                        Elementwise.multiplyRun(xd, dst, qd, src, md, ((n0 + image) % timesImages * g.h() + ih)
+                                * rowX, rowX);
+                    }
                     continue;
                 }
                 for (int iw = 0; iw < g.w(); iw++) {

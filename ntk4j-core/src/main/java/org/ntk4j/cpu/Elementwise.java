@@ -546,6 +546,24 @@ public final class Elementwise {
         o.put(oo, z, 0, n);
     }
 
+    /**
+     * o[oo, oo + n) = a[ao, ao + n) · b[bo, bo + n) through the heap rows, in segments of {@link #HEAP_ROW_MAX}:
+     * each element exactly what {@link #binary} with MUL gives. {@code o} may be {@code a} or {@code b} at the same
+     * offset (in place). No allocation after the thread's first call.
+     */
+    static void multiplyRun(FloatBuffer o, int oo, FloatBuffer a, int ao, FloatBuffer b, int bo, int n) {
+        for (int s = 0; s < n; s += HEAP_ROW_MAX) {
+            heapRow(BinaryOp.MUL, a, ao + s, 1, b, bo + s, 1, o, oo + s, Math.min(HEAP_ROW_MAX, n - s));
+        }
+    }
+
+    /** {@link #multiplyRun(FloatBuffer, int, FloatBuffer, int, FloatBuffer, int, int)} in float64. */
+    static void multiplyRun(DoubleBuffer o, int oo, DoubleBuffer a, int ao, DoubleBuffer b, int bo, int n) {
+        for (int s = 0; s < n; s += HEAP_ROW_MAX) {
+            heapRow(BinaryOp.MUL, a, ao + s, 1, b, bo + s, 1, o, oo + s, Math.min(HEAP_ROW_MAX, n - s));
+        }
+    }
+
     /** z[i] = x[i] op y[i] for i < n, over heap arrays (plain loops the JIT vectorises). */
     private static void arrays(BinaryOp op, float[] x, float[] y, float[] z, int n) {
         switch (op) {

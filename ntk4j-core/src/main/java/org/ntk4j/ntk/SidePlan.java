@@ -12,6 +12,7 @@ import org.ntk4j.autodiff.Jvp;
 import org.ntk4j.autodiff.Vjp;
 import org.ntk4j.graph.Equation;
 import org.ntk4j.graph.Graph;
+import org.ntk4j.graph.InputGradProducts;
 import org.ntk4j.graph.ProductRewrite;
 import org.ntk4j.graph.Var;
 import org.ntk4j.nn.Model;
@@ -197,7 +198,10 @@ final class SidePlan {
                     }
                 }
             }
-            this.graph = unread.length > 0 ? ProductRewrite.apply(full, kept) : ProductRewrite.apply(full);
+            // the products rewritten (small factors first), then each input gradient fused with the mask product
+            // that reads it (a pass over the stacked cotangents fewer per convolution below a ReLU)
+            this.graph = InputGradProducts.apply(unread.length > 0 ? ProductRewrite.apply(full, kept)
+                    : ProductRewrite.apply(full));
             Map<Var, Integer> position = new IdentityHashMap<>();
             for (int i = 0; i < kept.size(); i++) {
                 position.put(kept.get(i), i);

@@ -11,6 +11,8 @@ import org.ntk4j.nn.Model;
 import org.ntk4j.nn.Params;
 import org.ntk4j.nn.Zoo;
 import org.ntk4j.primitive.BroadcastInDim;
+import org.ntk4j.primitive.ConvInputGrad;
+import org.ntk4j.primitive.ConvInputGradMul;
 import org.ntk4j.primitive.Mul;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Shapes;
@@ -20,8 +22,9 @@ import org.ntk4j.tensor.Tensor;
  * Structured derivatives' passes without the stacked cotangents its plan does not read ({@link
  * SdPlan#unreadCotangents}): the joined biases' and the factored convolution's. On a pooled cnn the pass then
  * returns fewer values and forms one stacked product per layer (the masks meet their scales first, the pool's
- * broadcast is read in place), refuses a cotangent it left out by name, and the kernel equals Jacobian
- * contraction's (which reads every cotangent, from the full pass).
+ * broadcast is read in place, and below the top layer the product is the input gradient's own), refuses a
+ * cotangent it left out by name, and the kernel equals Jacobian contraction's (which reads every cotangent, from
+ * the full pass).
  */
 class PlanPassTest {
     private static final Model CNN = Zoo.parse("cnn(depth=3,channels=6,out=4)");
@@ -50,11 +53,16 @@ class PlanPassTest {
         Graph reduced = side.pass(side.o, plan.unreadCotangents).graph;
         assertThat(reduced.outputs().size()).isLessThan(full.outputs().size());
         int[] layer = {side.o, N, 6, 6, 6};
+        int[] merged = {side.o * N, 6, 6, 6}; // the stack merged into the batch, as conv_input_grad makes it
         // the full pass: mask then scale per layer (the bias's cotangent and the filter's are both returned), and
-        // the pool's broadcast made whole
-        assertThat(stacked(full, Mul.class, layer)).isEqualTo(6);
+        // the pool's broadcast made whole; below the top layer the mask product is taken by the input gradient
+        // that it reads (InputGradProducts), as it writes its rows
+        assertThat(stacked(full, Mul.class, layer)).isEqualTo(4);
+        assertThat(stacked(full, ConvInputGradMul.class, merged)).isEqualTo(2);
+        assertThat(stacked(full, ConvInputGrad.class, merged)).isEqualTo(0);
         assertThat(stacked(full, BroadcastInDim.class, layer)).isEqualTo(0); // read in place there too
-        assertThat(stacked(reduced, Mul.class, layer)).isEqualTo(3);
+        assertThat(stacked(reduced, Mul.class, layer)).isEqualTo(1);
+        assertThat(stacked(reduced, ConvInputGradMul.class, merged)).isEqualTo(2);
         long fullBytes = org.ntk4j.graph.GraphCost.peakBytes(full);
         assertThat(org.ntk4j.graph.GraphCost.peakBytes(reduced)).isLessThan(fullBytes);
     }
