@@ -191,7 +191,7 @@ public final class ApproxCommand implements Callable<Integer> {
                                 model, n, xTest.dim(0), Shapes.str(per), o, labels ? "one-hot labels as targets"
                                         : "seeded one-hot targets", DiagRegOption.describe(reg));
                         out.print(r.table());
-                        json = Reports.approx(settings, r);
+                        json = Reports.approx(settings, reg, r);
                     }
                 } else {
                     // every width's full and pNTK kernels planned before the first is computed

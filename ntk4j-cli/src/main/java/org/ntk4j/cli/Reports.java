@@ -182,10 +182,16 @@ final class Reports {
      * {@code condition_number_ratio} apart: NaN when the full kernel is singular (every row's λ_min and condition
      * ratios), +∞ when only that kind's K is (whose {@code lambda_min_ratio} is then 0: its λ_min, round-off, is
      * taken as 0). With {@code --labels}, each kind's {@code test_accuracy} and {@code test_accuracy_difference} (the
-     * kind's less the full kernel's) and {@code full.test_accuracy}, exact.
+     * kind's less the full kernel's) and {@code full.test_accuracy}, exact. {@code diag_reg}, exact, and
+     * {@code "diag_reg_absolute": true} when it is absolute (as {@code study}'s report): the regulariser every
+     * regression here was solved with, which the prediction and accuracy figures depend on.
      */
-    static JsonReport approx(ApproxSettings s, ApproximationReport r) {
-        JsonReport json = approxHead(s).put("full.singular_to_working_precision", r.fullSingular());
+    static JsonReport approx(ApproxSettings s, DiagReg diagReg, ApproximationReport r) {
+        JsonReport json = approxHead(s).putExact("diag_reg", diagReg.value());
+        if (diagReg.isAbsolute()) { // absent: relative, the only kind before --diag-reg-absolute
+            json.put("diag_reg_absolute", true);
+        }
+        json.put("full.singular_to_working_precision", r.fullSingular());
         for (ApproximationReport.Row row : r.rows()) {
             String k = row.kind.replace(':', '_').replace('-', '_');
             json.putExact(k + ".relative_frobenius_error", row.relativeFrobeniusError)

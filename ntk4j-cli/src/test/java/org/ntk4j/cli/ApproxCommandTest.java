@@ -94,6 +94,9 @@ class ApproxCommandTest {
         assertThat(out).contains("on 12 training and 6 held-out inputs").contains("one-hot labels as targets, "
                 + "diag_reg 1.0e-02 absolute").contains("| test accuracy | accuracy diff. |");
         JsonReport r = JsonReport.read(report);
+        // the regulariser the figures were solved with, as study's report records it
+        assertThat(((Number) r.get("diag_reg")).doubleValue()).isEqualTo(1e-2);
+        assertThat(r.get("diag_reg_absolute")).isEqualTo(true);
         Model m = Zoo.parse(spec);
         try (org.ntk4j.io.Dataset loaded = org.ntk4j.io.DataSource.loadDataset("default:test:18", DType.F64, 0);
              org.ntk4j.io.Dataset all = org.ntk4j.io.InputLayout.forModel(m, loaded);
@@ -118,5 +121,8 @@ class ApproxCommandTest {
         run(0, "approx", "--model", spec, "--data", "default:test:18", "--n", "12", "--kinds", "pntk", "--report",
                 plain.toString());
         assertThat(JsonReport.read(plain).has("full.test_accuracy")).isFalse();
+        // the default regulariser, relative: no diag_reg_absolute key
+        assertThat(((Number) JsonReport.read(plain).get("diag_reg")).doubleValue()).isEqualTo(1e-4);
+        assertThat(JsonReport.read(plain).has("diag_reg_absolute")).isFalse();
     }
 }

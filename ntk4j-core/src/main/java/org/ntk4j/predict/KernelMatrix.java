@@ -382,8 +382,9 @@ public final class KernelMatrix implements AutoCloseable {
      * finite t (eigendecomposition): LAPACK reads one triangle and would ignore the other silently.
      * neural-tangents' finite-time path does the same ({@code jnp.linalg.eigh} symmetrises its input by default);
      * its t = ∞ {@code cho_factor} reads the upper triangle alone. An exactly symmetric kernel (every kernel ntk4j
-     * computes of x with itself) is left bit for bit as it is: (a + a)/2 = a. Reads and writes square tiles
-     * (i, j) and (j, i); d² reads and writes against the d³ of a factorisation.
+     * computes of x with itself in one tensor; predict's row tiles past 2³¹−1 bytes differ by round-off) is left
+     * bit for bit as it is: (a + a)/2 = a, also beyond Double.MAX_VALUE / 2, where a + a would overflow. Reads
+     * and writes square tiles (i, j) and (j, i); d² reads and writes against the d³ of a factorisation.
      *
      * @throws IllegalStateException if the matrix is closed
      */
@@ -411,7 +412,7 @@ public final class KernelMatrix implements AutoCloseable {
                 for (int i = 0; i < ni; i++) {
                     for (int j = 0; j < nj; j++) {
                         // on a diagonal tile (i0 = j0) both entries of a pair get the same value: a + b = b + a
-                        double v = 0.5 * (upper[i * nj + j] + lower[j * ni + i]);
+                        double v = mean(upper[i * nj + j], lower[j * ni + i]);
                         upper[i * nj + j] = v;
                         lower[j * ni + i] = v;
                     }
@@ -423,6 +424,16 @@ public final class KernelMatrix implements AutoCloseable {
     }
 
     /**
+     * (a + b)/2 of two finite entries, finite: a + b overflows to ∞ beyond Double.MAX_VALUE / 2 (about 9e307, the
+     * kernel of huge float64 inputs), where the exact halves a/2 + b/2 are summed instead (one rounding, as
+     * (a + b)/2 everywhere it is finite). An exactly symmetric entry, a = b, is a itself, bit for bit.
+     */
+    private static double mean(double a, double b) {
+        double s = a + b;
+        return Double.isInfinite(s) ? 0.5 * a + 0.5 * b : 0.5 * s;
+    }
+
+    /**
      * {@link #symmetrise()} on the row-major d×d matrix {@code a} held on the Java heap (the ODE's copy), in place.
      *
      * @param a the matrix
@@ -431,7 +442,7 @@ public final class KernelMatrix implements AutoCloseable {
     static void symmetrise(double[] a, int d) {
         for (int i = 0; i < d; i++) {
             for (int j = i + 1; j < d; j++) {
-                double v = 0.5 * (a[i * d + j] + a[j * d + i]);
+                double v = mean(a[i * d + j], a[j * d + i]);
                 a[i * d + j] = v;
                 a[j * d + i] = v;
             }

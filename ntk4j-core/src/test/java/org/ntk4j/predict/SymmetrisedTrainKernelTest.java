@@ -258,6 +258,47 @@ class SymmetrisedTrainKernelTest {
         assertThat(heap).containsExactly(expected);
     }
 
+    /**
+     * Entries beyond Double.MAX_VALUE / 2 (a float64 kernel of huge inputs, which the Lanczos iteration scales for):
+     * an exactly symmetric kernel stays bit for bit as it is, and the symmetric part of an asymmetric pair is its mean,
+     * where (a + b)/2 overflowed to ∞ (the closed form then refused c·I at t = ∞ as numerically singular and predicted
+     * 0 at finite t).
+     */
+    @Test
+    void symmetriseOfEntriesNearTheLargestDoubleDoesNotOverflow() {
+        double c = 1.5e308;
+        double[] sym = {c, 1e308, 1e308, 1.7e308};
+        double[] asym = {c, 1.2e308, 1.0e308, 1.7e308};
+        double mean = 0.5 * 1.2e308 + 0.5 * 1.0e308; // exact halves, one rounding: the mean (1.1e308)
+        try (KernelMatrix s = KernelMatrix.zerosShared(2); KernelMatrix a = KernelMatrix.zerosShared(2)) {
+            s.putRow(0, new double[] {sym[0], sym[1]});
+            s.putRow(1, new double[] {sym[2], sym[3]});
+            a.putRow(0, new double[] {asym[0], asym[1]});
+            a.putRow(1, new double[] {asym[2], asym[3]});
+            s.symmetrise();
+            a.symmetrise();
+            assertThat(new double[] {s.get(0, 0), s.get(0, 1), s.get(1, 0), s.get(1, 1)}).containsExactly(sym);
+            assertThat(new double[] {a.get(0, 0), a.get(0, 1), a.get(1, 0), a.get(1, 1)})
+                    .containsExactly(c, mean, mean, 1.7e308);
+        }
+        double[] heapSym = sym.clone();
+        double[] heapAsym = asym.clone();
+        KernelMatrix.symmetrise(heapSym, 2);
+        KernelMatrix.symmetrise(heapAsym, 2);
+        assertThat(heapSym).containsExactly(sym);
+        assertThat(heapAsym).containsExactly(c, mean, mean, 1.7e308);
+        // the closed form on c·I (no regulariser): f_test = K_test K⁻¹ y = y for K_test = the first row of K
+        try (Tensor k = Tensor.of(new double[] {c, 0, 0, c}, 2, 2); Tensor y = Tensor.of(new double[] {1, -2}, 2, 1);
+             Tensor kTest = Tensor.of(new double[] {c, 0}, 1, 2);
+             GradientDescentMse gd = GradientDescentMse.fromTensor(k, y, 1, DiagReg.NONE);
+             Tensor f = gd.predictTest(Double.POSITIVE_INFINITY, kTest, null, null);
+             Tensor f3 = gd.predictTest(3, kTest, null, null)) {
+            // t = ∞ was refused as numerically singular, t = 3 (converged: e^(−λt) = 0) predicted 0
+            assertThat(f.getFlat(0)).isCloseTo(1, org.assertj.core.data.Offset.offset(1e-15));
+            assertThat(f3.getFlat(0)).isCloseTo(1, org.assertj.core.data.Offset.offset(1e-15));
+        }
+    }
+
     @Test
     void aKernelFarFromSymmetricIsRefusedByTheSolversGivenAMatrix() {
         double[] k = spd(14, N, 12);
