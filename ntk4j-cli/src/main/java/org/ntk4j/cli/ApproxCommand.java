@@ -131,6 +131,13 @@ public final class ApproxCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--labels: scores the kernel regressions of one comparison; the width "
                     + "study (--widths) measures the pNTK's kernel error alone");
         }
+        for (String option : new String[] {"--diag-reg", "--diag-reg-absolute"}) {
+            // the width study solves no regression: a regulariser given to it would be ignored silently
+            if (widths != null && spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + ": regularises the kernel regressions of one comparison; "
+                        + "the width study (--widths) solves none");
+            }
+        }
         List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         if (widths != null && resolved.onnx() != null) {

@@ -239,6 +239,14 @@ class ArgumentErrorsTest {
         }
         assertThat(oneLineError("approx", "--model", M, "--data", "synthetic:10,6", "--n", "6", "--seeds", "2"))
                 .isEqualTo("ntk4j: --seeds: applies only to the width study, which --widths asks for");
+        // the width study solves no regression: its regulariser was ignored silently
+        for (String[] reg : new String[][] {{"--diag-reg", "1e-2"}, {"--diag-reg-absolute"}}) {
+            String[] args = {"approx", "--model", M, "--data", "synthetic:12,5", "--n", "6", "--widths", "4,8"};
+            String[] all = java.util.Arrays.copyOf(args, args.length + reg.length);
+            System.arraycopy(reg, 0, all, args.length, reg.length);
+            assertThat(oneLineError(all)).isEqualTo("ntk4j: " + reg[0] + ": regularises the kernel regressions of "
+                    + "one comparison; the width study (--widths) solves none");
+        }
     }
 
     @Test
