@@ -114,33 +114,91 @@ public final class KernelMatrix implements AutoCloseable {
      *     hold NaN or ±∞
      */
     public void setRows(int first, Tensor rows) {
+        put(first, 0, rows, "rows", "[r, ");
+    }
+
+    /**
+     * Writes the upper part of the rows of examples {@code first .. first + r - 1}: {@code block} is their kernel
+     * against examples {@code first .. N - 1}, [r, N − first] (shared layout) or [r, N − first, O, O] (full layout);
+     * the entries on and above the matrix's diagonal are written, those below it are left for
+     * {@link #mirrorUpper()} (a train kernel computed row tile by row tile, each tile against the examples from its
+     * own first on: half the work of whole rows). Non-finite values are an error.
+     *
+     * @param first the first example written, which is also the block's first column example
+     * @param block the block; copied, not closed
+     * @throws IllegalArgumentException if the block's shape does not fit this matrix from {@code first}, or it holds
+     *     NaN or ±∞
+     */
+    public void setUpperRows(int first, Tensor block) {
+        put(first, first, block, "upper rows", "[r, N - first = ");
+    }
+
+    /**
+     * Rows of examples from {@code first} against the examples from {@code from} (0: whole rows; {@code first}: the
+     * upper part, entries below the diagonal skipped).
+     */
+    private void put(int first, int from, Tensor rows, String what, String expected) {
+        checkOpen();
         int[] s = rows.shape();
-        boolean ok = !full ? s.length == 2 && s[1] == examples
-                : s.length == 4 && s[1] == examples && s[2] == blockSize && s[3] == blockSize;
+        int columns = examples - from;
+        boolean ok = !full ? s.length == 2 && s[1] == columns
+                : s.length == 4 && s[1] == columns && s[2] == blockSize && s[3] == blockSize;
         if (!ok || first < 0 || first + s[0] > examples) {
-            throw new IllegalArgumentException("kernel: rows " + Shapes.str(s) + " from example " + first
+            throw new IllegalArgumentException("kernel: " + what + " " + Shapes.str(s) + " from example " + first
                     + " do not fit a kernel of " + examples + " examples"
-                    + (full ? " and " + blockSize + " outputs" : "") + " (expected [r, " + examples
+                    + (full ? " and " + blockSize + " outputs" : "") + " (expected " + expected + columns
                     + (full ? ", " + blockSize + ", " + blockSize + "]" : "]") + ")");
         }
         int bad = rows.firstNonFinite();
         if (bad >= 0) {
             throw new IllegalArgumentException("kernel: " + rows.getFlat(bad) + " at flat index " + bad
-                    + " of the rows from example " + first);
+                    + " of the " + what + " from example " + first);
         }
         double[] row = new double[dimension];
         int o = blockSize;
+        DoublePointer p = new DoublePointer(data);
         for (int a = 0; a < s[0]; a++) {
             for (int k = 0; k < o; k++) {
-                // row (first + a, k): entries (b, l) come from rows[a, b, k, l]
-                long base = (long) a * examples * o * o + (long) k * o;
-                for (int b = 0; b < examples; b++) {
+                // row (first + a, k): entries (from + b, l) come from rows[a, b, k, l]
+                long base = (long) a * columns * o * o + (long) k * o;
+                for (int b = 0; b < columns; b++) {
                     long src = base + (long) b * o * o;
                     for (int l = 0; l < o; l++) {
-                        row[b * o + l] = rows.getFlat((int) (src + l));
+                        row[(from + b) * o + l] = rows.getFlat((int) (src + l));
                     }
                 }
-                putRow((first + a) * o + k, row);
+                int i = (first + a) * o + k;
+                int j0 = from == 0 ? 0 : i; // the upper part: from the diagonal on
+                p.position((long) i * dimension + j0).put(row, j0, dimension - j0);
+            }
+        }
+    }
+
+    /**
+     * Copies the upper triangle onto the lower one, in place (K_ji := K_ij for j &gt; i), after
+     * {@link #setUpperRows}: the matrix is then exactly symmetric. Reads and writes square tiles.
+     *
+     * @throws IllegalStateException if the matrix is closed
+     */
+    public void mirrorUpper() {
+        checkOpen();
+        final int t = Math.max(1, Math.min(256, dimension));
+        double[] upper = new double[t * t];
+        double[] lower = new double[t * t];
+        for (int i0 = 0; i0 < dimension; i0 += t) {
+            int ni = Math.min(t, dimension - i0);
+            for (int j0 = i0; j0 < dimension; j0 += t) {
+                int nj = Math.min(t, dimension - j0);
+                readTile(data, dimension, i0, j0, ni, nj, upper);
+                readTile(data, dimension, j0, i0, nj, ni, lower);
+                for (int i = 0; i < ni; i++) {
+                    for (int j = 0; j < nj; j++) {
+                        if (j0 + j > i0 + i) { // strictly above the diagonal: its mirror below takes its value
+                            lower[j * ni + i] = upper[i * nj + j];
+                        }
+                    }
+                }
+                writeTile(data, dimension, j0, i0, nj, ni, lower);
             }
         }
     }
@@ -382,7 +440,7 @@ public final class KernelMatrix implements AutoCloseable {
      * finite t (eigendecomposition): LAPACK reads one triangle and would ignore the other silently.
      * neural-tangents' finite-time path does the same ({@code jnp.linalg.eigh} symmetrises its input by default);
      * its t = ∞ {@code cho_factor} reads the upper triangle alone. An exactly symmetric kernel (every kernel ntk4j
-     * computes of x with itself in one tensor; predict's row tiles past 2³¹−1 bytes differ by round-off) is left
+     * computes of x with itself, in one tensor or in predict's mirrored row tiles past 2³¹−1 bytes) is left
      * bit for bit as it is: (a + a)/2 = a, also beyond Double.MAX_VALUE / 2, where a + a would overflow. Reads
      * and writes square tiles (i, j) and (j, i); d² reads and writes against the d³ of a factorisation.
      *

@@ -44,7 +44,10 @@ public final class KernelRows {
     }
 
     /**
-     * The train-train kernel of {@code kind} on x [N, ...] as a float64 matrix (full layout for kind full).
+     * The train-train kernel of {@code kind} on x [N, ...] as a float64 matrix (full layout for kind full). Past one
+     * tensor, in row tiles of at most {@link #TILE_BYTES}, each against the examples from its own first on (the
+     * upper part of its rows), mirrored below the diagonal at the end: K is symmetric, so this is about half the
+     * work of whole rows, and the matrix is exactly symmetric.
      *
      * @param ntk the kernel's configuration (method, memory budget)
      * @param kind full or an N×N kind
@@ -53,17 +56,32 @@ public final class KernelRows {
      * @return the matrix, which the caller closes
      */
     public static KernelMatrix train(EmpiricalNtk ntk, KernelKind kind, Tensor x, int outputs) {
+        return train(ntk, kind, x, outputs, Integer.MAX_VALUE, TILE_BYTES);
+    }
+
+    /** {@link #train(EmpiricalNtk, KernelKind, Tensor, int)} with its one-call limit and tile size (for tests). */
+    static KernelMatrix train(EmpiricalNtk ntk, KernelKind kind, Tensor x, int outputs, long oneCall,
+                              long tileBytes) {
         int n = x.dim(0);
         long perRow = bytesPerRow(kind, n, outputs, x.dtype().bytes());
-        if (perRow * n <= Integer.MAX_VALUE) {
+        if (perRow * n <= oneCall) {
             try (Tensor k = ntk.kernel(kind, x, null)) {
                 return KernelMatrix.of(k);
             }
         }
         KernelMatrix m = kind.isFull() ? KernelMatrix.zerosFull(n, outputs) : KernelMatrix.zerosShared(n);
         try {
-            forEachTile(ntk, kind, x, x, outputs, (first, rows) -> m.setRows(first, rows));
-        } catch (RuntimeException e) {
+            int rows = (int) Math.max(1, Math.min(n, tileBytes / perRow)); // against n − first ≤ n columns
+            for (int first = 0; first < n; first += rows) {
+                int last = Math.min(n, first + rows);
+                try (Tensor tile = Layout.sliceAxis(x, 0, first, last);
+                     Tensor columns = Layout.sliceAxis(x, 0, first, n);
+                     Tensor k = ntk.kernel(kind, tile, columns)) {
+                    m.setUpperRows(first, k);
+                }
+            }
+            m.mirrorUpper();
+        } catch (RuntimeException | Error e) {
             m.close();
             throw e;
         }
