@@ -149,6 +149,46 @@ class ConvInputGradMulTest {
         }
     }
 
+    /**
+     * The derivative rules with the multiplier tiled over a stack (M = 3 and M = N = 6, so K = 2 and 1 with M > 1;
+     * the test above has M = 1 only): the tangent and cotangent of the multiplier reduce over the stack, those of
+     * dy and w go through the reshape. Unit strides (the fused copy-out), strides with dilation, and a 1-D window.
+     */
+    @Test
+    void derivativesWithTheMultiplierTiledOverTheBatch() {
+        List<ConvTest.Case> cases = List.of(
+                new ConvTest.Case(2, 6, new int[] {4, 5}, 2, 3, new int[] {3, 3}, ONE, ONE, ONE, ONE),
+                new ConvTest.Case(2, 6, new int[] {5, 6}, 2, 3, new int[] {3, 2}, new int[] {2, 1},
+                        new int[] {1, 0}, new int[] {1, 1}, new int[] {1, 2}),
+                new ConvTest.Case(2, 6, new int[] {6, 5}, 2, 2, new int[] {2, 2}, ONE, new int[] {0, 1},
+                        new int[] {1, 0}, new int[] {2, 2}),
+                new ConvTest.Case(1, 6, new int[] {7}, 2, 3, new int[] {3}, new int[] {1}, new int[] {1},
+                        new int[] {1}, new int[] {1}));
+        long seed = 90;
+        for (ConvTest.Case c : cases) {
+            for (int m : new int[] {3, c.n()}) {
+                int[] ms = c.xShape();
+                ms[0] = m;
+                Convolution.Window win = window(c);
+                Graph g = Graph.trace(List.of(new TensorType(DType.F64, c.yShape()), new TensorType(DType.F64,
+                        c.wShape()), new TensorType(DType.F64, ms)), v -> new Var[] {v[0].builder().apply(
+                        new ConvInputGradMul(win, c.in()), v[0], v[1], v[2])});
+                Tensor[] x = DerivativeCheck.randomInputs(g, seed);
+                try {
+                    assertThat(DerivativeCheck.jvpVersusFiniteDifferences(g, x, 3, 1e-4, seed))
+                            .as("JVP vs FD %s, M = %d", c, m).isLessThanOrEqualTo(1e-6);
+                    assertThat(DerivativeCheck.adjointGap(g, x, 3, seed)).as("adjoint gap %s, M = %d", c, m)
+                            .isLessThanOrEqualTo(1e-12);
+                    assertThat(DerivativeCheck.stackingGap(g, x, 3, seed)).as("stacking gap %s, M = %d", c, m)
+                            .isLessThanOrEqualTo(1e-12);
+                } finally {
+                    ConvTest.closeAll(x);
+                }
+                seed++;
+            }
+        }
+    }
+
     private static List<String> names(Graph g) {
         List<String> names = new ArrayList<>();
         for (Equation e : g.equations()) {
@@ -197,5 +237,68 @@ class ConvInputGradMulTest {
                 c.wShape()), new TensorType(DType.F64, Shapes.concat(new int[] {2}, ms))), v -> new Var[] {
                     v[0].convInputGrad(v[1], c.in(), c.strides(), c.padding(), c.dil()).mul(v[2])});
         assertThat(InputGradProducts.apply(wider)).isSameAs(wider);
+    }
+    /** A graph of dy, w and a multiplier of shape {@code ms} whose output is {@code body(u, m)}, u the gradient. */
+    private static Graph around(ConvTest.Case c, DType dt, int[] ms,
+                                java.util.function.BiFunction<Var, Var, Var[]> body) {
+        return Graph.trace(List.of(new TensorType(dt, c.yShape()), new TensorType(dt, c.wShape()),
+                new TensorType(dt, ms)), v -> body.apply(v[0].convInputGrad(v[1], c.in(), c.strides(),
+                c.padding(), c.dil()), v[2]));
+    }
+
+    /**
+     * Products the primitive does not compute are left alone: a multiplier that broadcasts over the positions
+     * ([1, 1, 1, C]), the channels ([N, H, W, 1]) or has a lower rank ([C]); a reshape that is not a split of the
+     * batch axis (H and W exchanged); a multiplier computed from the gradient; the reshape read twice; a multiplier
+     * of the other dtype cannot occur (mul refuses it). The split [2, 3] of a batch of 6 against m [3, ...] and a
+     * float32 step, and the gradient itself against m [1, ...] or [N, ...], are fused, to the same values.
+     */
+    @Test
+    void theRewriteLeavesProductsItDoesNotCompute() {
+        ConvTest.Case c = new ConvTest.Case(2, 6, new int[] {4, 5}, 3, 2, new int[] {3, 3}, ONE, ONE, ONE, ONE);
+        int[] xs = c.xShape(); // [6, 4, 5, 3]
+        List<Graph> left = List.of(
+                around(c, DType.F64, new int[] {1, 1, 1, 3}, (u, m) -> new Var[] {u.mul(m)}),
+                around(c, DType.F64, new int[] {6, 4, 5, 1}, (u, m) -> new Var[] {u.mul(m)}),
+                around(c, DType.F64, new int[] {3}, (u, m) -> new Var[] {u.reshape(2, 3, 4, 5, 3).mul(m)}),
+                around(c, DType.F64, new int[] {3, 5, 4, 3}, (u, m) -> new Var[] {u.reshape(2, 3, 5, 4, 3).mul(m)}),
+                around(c, DType.F64, xs, (u, m) -> new Var[] {u.mul(u.mul(m))}),
+                around(c, DType.F64, new int[] {3, 4, 5, 3}, (u, m) -> {
+                    Var x = u.reshape(2, 3, 4, 5, 3);
+                    return new Var[] {x.mul(m).add(x)};
+                }));
+        for (Graph g : left) {
+            assertThat(InputGradProducts.apply(g)).as("%s", names(g)).isSameAs(g);
+        }
+        long seed = 120;
+        // the split [2, 3] against m [3, ...] in float64 and float32; the gradient itself against m [1, ...]
+        // (either operand order) and m [6, ...], with no reshape before or after
+        List<Object[]> fusing = List.of(new Object[] {DType.F64, new int[] {3, 4, 5, 3}, true, false},
+                new Object[] {DType.F32, new int[] {3, 4, 5, 3}, true, false},
+                new Object[] {DType.F64, new int[] {1, 4, 5, 3}, false, true},
+                new Object[] {DType.F64, xs, false, false});
+        for (Object[] f : fusing) {
+            DType dt = (DType) f[0];
+            int[] ms = (int[]) f[1];
+            boolean split = (Boolean) f[2];
+            boolean maskFirst = (Boolean) f[3];
+            Graph g = around(c, dt, ms, (u, m) -> new Var[] {split ? u.reshape(2, 3, 4, 5, 3).mul(m)
+                    : maskFirst ? m.mul(u) : u.mul(m)});
+            Graph r = InputGradProducts.apply(g);
+            if (split) {
+                assertThat(names(r)).containsExactly("conv_input_grad_mul", "reshape");
+            } else {
+                assertThat(names(r)).containsExactly("conv_input_grad_mul");
+            }
+            try (Tensor dy = Tensor.randomNormal(dt, seed, c.yShape());
+                 Tensor w = Tensor.randomNormal(dt, seed + 1, c.wShape());
+                 Tensor m = Tensor.randomNormal(dt, seed + 2, ms)) {
+                double[] before = ConvTest.run(g, dy, w, m);
+                double[] after = ConvTest.run(r, dy, w, m);
+                assertThat(ConvTest.relErr(after, before)).as("%s", dt).isLessThanOrEqualTo(dt == DType.F64
+                        ? 1e-13 : 1e-6);
+            }
+            seed += 3;
+        }
     }
 }
