@@ -150,8 +150,12 @@ final class MoreOperators {
 
     /**
      * CumSum(x, axis) with the attributes exclusive (the sum of the elements before, not up to) and reverse (from
-     * the end): a constant 0/1 matrix M [n, n] applied along the axis (y_j = Σ_i M[j, i] x_i), a linear map whose
-     * derivative is itself. Constants at import.
+     * the end). Of a computed value, a scan of ⌈log₂ n⌉ steps, y ← y + (y shifted by d along the axis, zeros moved
+     * in), d = 1, 2, 4, ...; exclusive then shifts by 1 more: pads and adds, linear, their derivative the same
+     * scan. A constant 0/1 matrix applied along the axis is the same map, but holds n² values (n = 46341 overflows
+     * an int, n = 4096 is 128 MiB in float64) and multiplies every element by every 0 of its row, so that one
+     * ±∞ or NaN (a log of 0 summed up) would make the whole row NaN, the sums before it included; PyTorch's
+     * sequential sum keeps them finite, as the scan does. Constants at import, summed in order.
      */
     static Value[] cumSum(Ctx c) {
         Const axisIn = c.constant(1, "axis");
@@ -163,13 +167,6 @@ final class MoreOperators {
         int[] s = c.shapeOf(0);
         int a = c.axis(axisIn.longs()[0], s.length);
         int n = s[a];
-        double[] m = new double[n * n];
-        for (int j = 0; j < n; j++) {
-            for (int i = 0; i < n; i++) {
-                boolean in = reverse ? (exclusive ? i > j : i >= j) : (exclusive ? i < j : i <= j);
-                m[j * n + i] = in ? 1 : 0;
-            }
-        }
         if (c.in(0) instanceof Const k && !k.weightCandidate()) {
             double[] v = k.values();
             double[] r = new double[v.length];
@@ -177,14 +174,32 @@ final class MoreOperators {
             for (int f = 0; f < v.length; f++) {
                 int j = f / inner % n;
                 int base = f - j * inner;
-                for (int i = 0; i < n; i++) {
-                    r[f] += m[j * n + i] * v[base + i * inner];
+                int from = reverse ? (exclusive ? j + 1 : j) : 0;
+                int to = reverse ? n : (exclusive ? j : j + 1);
+                for (int i = from; i < to; i++) {
+                    r[f] += v[base + i * inner];
                 }
             }
             return Operators.one(new Const(k.type, k.shape, r));
         }
         Traced x = c.traced(0);
-        return Operators.one(c.out(Resize.applyAlong(x.var(), a, m, n), x.batch == a ? MIXED : x.batch));
+        Var y = x.var();
+        for (int d = 1; d < n; d *= 2) {
+            y = y.add(shift(y, a, reverse ? -d : d));
+        }
+        if (exclusive) {
+            y = shift(y, a, reverse ? -1 : 1);
+        }
+        return Operators.one(c.out(y, x.batch == a ? MIXED : x.batch));
+    }
+
+    /** y moved by d along axis a (towards the end for d &gt; 0), |d| zeros moved in, as many elements dropped. */
+    private static Var shift(Var y, int a, int d) {
+        int[] lo = new int[y.rank()];
+        int[] hi = new int[y.rank()];
+        lo[a] = d;
+        hi[a] = -d;
+        return y.pad(lo, hi);
     }
 
     /**
@@ -197,8 +212,9 @@ final class MoreOperators {
     static Value[] oneHot(Ctx c) {
         Const depthIn = c.constant(1, "depth");
         Const values = c.constant(2, "values");
-        if (depthIn.values().length != 1 || !(depthIn.values()[0] >= 1)) {
-            throw c.error("input 1 (depth) must be a single number of at least 1, got "
+        // a non-integer depth is truncated, as ONNX casts it to int64; one past int's range is no axis length
+        if (depthIn.values().length != 1 || !(depthIn.values()[0] >= 1 && depthIn.values()[0] < Integer.MAX_VALUE)) {
+            throw c.error("input 1 (depth) must be a single number in [1, " + Integer.MAX_VALUE + "), got "
                     + java.util.Arrays.toString(depthIn.values()));
         }
         if (values.values().length != 2) {
@@ -229,6 +245,11 @@ final class MoreOperators {
             throw c.error("indices '" + c.node.getInput(0) + "' must be whole numbers without derivative (token "
                     + "ids, or values known at import), but are computed real values");
         }
+        if (!Double.isFinite(off) || !Double.isFinite(on)) {
+            // off + mask · (on − off) would give NaN (0 · ∞) wherever the other value is taken
+            throw c.error("input 2 (values) must be finite for indices computed from the input x, got [" + off + ", "
+                    + on + "]");
+        }
         Traced idx = c.tracedAnyType(0);
         Var ids = idx.var().expandDims(a).broadcastTo(out);
         int[] rangeShape = new int[out.length];
@@ -258,8 +279,11 @@ final class MoreOperators {
             throw c.error("input '" + c.node.getInput(0) + "' has shape " + Shapes.str(s) + "; " + c.op()
                     + " takes [N, C, H, W]");
         }
-        if (b < 1) {
-            throw c.error("blocksize must be at least 1, got " + b);
+        // checked in long: a blocksize beyond the axes is refused here (2^32 would be 0 as an int, and divide by 0)
+        long most = toSpace ? (long) Math.sqrt(s[1]) : Math.min(s[2], s[3]);
+        if (b < 1 || b > most) {
+            throw c.error("blocksize must be in [1, " + most + "] for input " + Tracer.shapeText(c.in(0)) + ", got "
+                    + b);
         }
         String mode = toSpace ? c.attrString("mode", "DCR") : "DCR";
         if (!mode.equals("DCR") && !mode.equals("CRD")) {

@@ -211,7 +211,7 @@ final class Resize {
     }
 
     /** y with axis a mapped by the matrix m [out, in]: dot_general over that axis, the new axis put back at a. */
-    static Var applyAlong(Var y, int a, double[] m, int out) {
+    private static Var applyAlong(Var y, int a, double[] m, int out) {
         int r = y.rank();
         Var matrix = y.builder().constant(Tensor.of(y.dtype(), m, out, y.dim(a)));
         // dot_general's result: y's other axes, then out; axis a of the result is that last one

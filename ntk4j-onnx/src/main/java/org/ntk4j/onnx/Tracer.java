@@ -477,9 +477,13 @@ final class Tracer {
     /**
      * Whether an input of the node is a traced value of an integer type (see {@link #integers}); for a Gather, its
      * data (the indices' type is not the output's). A Where is of its branches' type, which a branch of integer
-     * constants tells (torch.where(ids > 4, 2, 1) selects int64 values by a mask).
+     * constants tells (torch.where(ids > 4, 2, 1) selects int64 values by a mask). A OneHot is of its values'
+     * type whatever its indices' (F.one_hot's int64 [0, 1] of float ids is integer, float [0, 1] of int64 ids is not).
      */
     private boolean anyInteger(Ctx c) {
+        if (c.op().equals("OneHot")) {
+            return c.in(2) instanceof Const k && InitializerData.isIntegerType(k.type);
+        }
         for (int i = 0; i < c.inputs(); i++) {
             if (c.integer(i) && !(c.op().equals("Gather") && i == 1)) {
                 return true;

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
+import org.assertj.core.api.SoftAssertions;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,12 +26,15 @@ import org.ntk4j.tensor.Tensor;
  * of values, zeros among them), torch.cumsum (CumSum), torch.atan, asin, acos, tan, floor, ceil, round,
  * nn.Hardshrink (Or), And and Xor of masks, and F.one_hot of token ids (OneHot). The forward pass and the full eNTK
  * on 4 inputs by each method equal PyTorch's (its own backward rules, by torch.autograd.functional.jacobian) within
- * 1e-12, relative; an all-zero example puts the product's zeros, the roundings' steps and halves and the shrink's
- * bounds exactly in place. CumSum's exclusive and reverse attributes and DepthToSpace's DCR mode and SpaceToDepth,
- * which PyTorch does not write, against their definitions.
+ * 1e-12, relative (computed in float32, within 2e-6); an all-zero example puts the product's zeros, the roundings'
+ * steps and halves and the shrink's bounds exactly in place. CumSum's exclusive and reverse attributes and
+ * DepthToSpace's DCR mode and SpaceToDepth, which PyTorch does not write, against their definitions.
  */
 class OnnxCoverageTest {
     private static final double TOLERANCE = 1e-12;
+    /** float32 against PyTorch's float64, relative: float32's rounding (ε = 1.2e-7) gives 4e-8 to 2.1e-7 here. */
+    private static final double TOLERANCE_F32 = 2e-6;
+    private static final int INT64 = org.ntk4j.onnx.proto.OnnxProtos.TensorProto.DataType.INT64_VALUE;
     private static final String[] SPECS = {"pixelshuffle:17", "pixelshuffle:13", "stats:17", "stats:13",
         "elementwise:17", "elementwise:13", "onehot:17", "onehot:13"};
     private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
@@ -136,6 +140,126 @@ class OnnxCoverageTest {
                                             assertThat(k.getFlat(((n1 * 2 + n2) * 4 + o1) * 4 + o2))
                                                     .as("%s by %s at [%d, %d, %d, %d]", what, method, n1, n2, o1, o2)
                                                     .isCloseTo(dot * count, Offset.offset(1e-12));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * CumSum of s · log x where one x is 0: a sum that reaches the −∞ is −∞, one before it (in the summing order) is
+     * finite, as PyTorch's and ONNX Runtime's sequential sums, for each exclusive and reverse. A constant 0/1 matrix
+     * along the axis made the row NaN throughout (0 · −∞), and an axis of 46341 elements overflowed its int size.
+     */
+    @Test
+    void cumSumKeepsTheSumsBeforeAnInfiniteElementFinite(@TempDir Path dir) throws Exception {
+        double[] x = {0.5, 2, 0, 3, 1.5, 4, 0.25, 2};
+        for (int exclusive = 0; exclusive < 2; exclusive++) {
+            for (int reverse = 0; reverse < 2; reverse++) {
+                GraphProto g = GraphProto.newBuilder().setName("cumsum")
+                        .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 4))
+                        .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 4))
+                        .addInitializer(Onnx.doubles("s", new double[] {1.5}, 1))
+                        .addInitializer(Onnx.int64s("axis", new long[] {1}))
+                        .addNode(Onnx.node("Log", "log", new String[] {"x"}, new String[] {"l"}))
+                        .addNode(Onnx.node("Mul", "scale", new String[] {"l", "s"}, new String[] {"h"}))
+                        .addNode(Onnx.node("CumSum", "cumsum", new String[] {"h", "axis"}, new String[] {"y"},
+                                Onnx.attr("exclusive", exclusive), Onnx.attr("reverse", reverse))).build();
+                OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("cumsum.onnx"), Onnx.model(13, g)));
+                try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(x, 2, 4);
+                     Tensor y = onnx.model().apply(params, xs)) {
+                    for (int n = 0; n < 2; n++) {
+                        for (int j = 0; j < 4; j++) {
+                            double expected = 0;
+                            for (int i = 0; i < 4; i++) {
+                                boolean in = reverse == 1 ? (exclusive == 1 ? i > j : i >= j)
+                                        : (exclusive == 1 ? i < j : i <= j);
+                                expected += in ? 1.5 * Math.log(x[4 * n + i]) : 0;
+                            }
+                            double actual = y.getFlat(4 * n + j);
+                            String what = String.format("exclusive=%d reverse=%d [%d, %d]", exclusive, reverse, n, j);
+                            if (Double.isInfinite(expected)) {
+                                assertThat(actual).as(what).isEqualTo(expected);
+                            } else {
+                                assertThat(actual).as(what).isCloseTo(expected, Offset.offset(1e-14));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // an axis of 50000 (n² past int's range): the running count 1.5 (j + 1) of ones, exact in float64
+        int n = 50_000;
+        GraphProto g = GraphProto.newBuilder().setName("long")
+                .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", n))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", n))
+                .addInitializer(Onnx.doubles("s", new double[] {1.5}, 1))
+                .addInitializer(Onnx.int64s("axis", new long[] {-1}))
+                .addNode(Onnx.node("Mul", "scale", new String[] {"x", "s"}, new String[] {"h"}))
+                .addNode(Onnx.node("CumSum", "cumsum", new String[] {"h", "axis"}, new String[] {"y"})).build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("long.onnx"), Onnx.model(13, g)));
+        double[] ones = new double[2 * n];
+        java.util.Arrays.fill(ones, 1);
+        try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(ones, 2, n);
+             Tensor y = onnx.model().apply(params, xs)) {
+            for (int e = 0; e < 2 * n; e++) {
+                assertThat(y.getFlat(e)).as("long [%d]", e).isEqualTo(1.5 * (e % n + 1));
+            }
+        }
+    }
+
+    /**
+     * Over the examples' axis, CumSum and ReduceProd mix the examples: of h = x·w [N, 2], CumSum along axis 0 gives
+     * y_n = Σ_{m ≤ n} h_m, whose eNTK is K[n1, n2, o1, o2] = δ(o1, o2) Σ_{m1 ≤ n1, m2 ≤ n2} x_m1 · x_m2 by each
+     * method, and the model says its examples are not independent; y = h + ReduceProd(h over axis 0) says so too,
+     * while either along axis 1 keeps them independent.
+     */
+    @Test
+    void cumSumAndReduceProdOverTheExamplesMixThem(@TempDir Path dir) throws Exception {
+        double[] x = {1, -2, 0.5, 3, -1, 0.25};
+        double[] w = {1, 2, -0.5, 1.5};
+        for (String op : new String[] {"CumSum", "ReduceProd"}) {
+            for (int axis = 0; axis < 2; axis++) {
+                GraphProto.Builder g = GraphProto.newBuilder().setName("mix")
+                        .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 2))
+                        .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                        .addInitializer(Onnx.doubles("w", w, 2, 2))
+                        .addInitializer(Onnx.int64s("axis", new long[] {axis}))
+                        .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}));
+                if (op.equals("CumSum")) {
+                    g.addNode(Onnx.node("CumSum", "op", new String[] {"h", "axis"}, new String[] {"y"}));
+                } else {
+                    g.addNode(Onnx.node("ReduceProd", "op", new String[] {"h"}, new String[] {"p"},
+                            Onnx.ints("axes", axis)));
+                    g.addNode(Onnx.node("Add", "add", new String[] {"h", "p"}, new String[] {"y"}));
+                }
+                OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("mix.onnx"), Onnx.model(13, g.build())));
+                assertThat(onnx.independentExamples()).as("%s along %d", op, axis).isEqualTo(axis == 1);
+                if (!op.equals("CumSum") || axis != 0) {
+                    continue;
+                }
+                try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(x, 3, 2)) {
+                    for (Method method : METHODS) {
+                        try (Tensor k = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(method)
+                                .ntk(xs, null)) {
+                            for (int n1 = 0; n1 < 3; n1++) {
+                                for (int n2 = 0; n2 < 3; n2++) {
+                                    double dots = 0;
+                                    for (int m1 = 0; m1 <= n1; m1++) {
+                                        for (int m2 = 0; m2 <= n2; m2++) {
+                                            dots += x[2 * m1] * x[2 * m2] + x[2 * m1 + 1] * x[2 * m2 + 1];
+                                        }
+                                    }
+                                    for (int o1 = 0; o1 < 2; o1++) {
+                                        for (int o2 = 0; o2 < 2; o2++) {
+                                            assertThat(k.getFlat(((n1 * 3 + n2) * 2 + o1) * 2 + o2))
+                                                    .as("%s at [%d, %d, %d, %d]", method, n1, n2, o1, o2)
+                                                    .isCloseTo(o1 == o2 ? dots : 0, Offset.offset(1e-12));
                                         }
                                     }
                                 }
@@ -317,6 +441,188 @@ class OnnxCoverageTest {
                         + "not imported; nn.LocalResponseNorm exports an If on its input's rank");
     }
 
+    /**
+     * A OneHot is of its values' type, not its indices': of int64 token ids with float values [0, 1] its token
+     * frequencies (a ReduceMean over the positions) import, y = f · w with the eNTK (f_n1 · f_n2) δ(o1, o2) by each
+     * method; of whole float indices (a Floor of x) with int64 values, the same mean is of integers, which ONNX
+     * truncates, and is refused in one line as for any integer mean (it was computed as a float mean).
+     */
+    @Test
+    void oneHotIsOfItsValuesTypeNotOfItsIndices(@TempDir Path dir) throws Exception {
+        double[] w = {1, 2, 3, 4, 5, 6, 7, 8};
+        GraphProto frequencies = GraphProto.newBuilder().setName("frequencies")
+                .addInput(Onnx.info("ids", INT64, "batch", 3))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", w, 4, 2))
+                .addInitializer(Onnx.int64s("depth", new long[] {4}))
+                .addNode(constant("onoff", Onnx.doubles("onoff", new double[] {0, 1}, 2)))
+                .addNode(Onnx.node("OneHot", "oh", new String[] {"ids", "depth", "onoff"}, new String[] {"oh"}))
+                .addNode(Onnx.node("ReduceMean", "mean", new String[] {"oh"}, new String[] {"m"}, Onnx.ints("axes", 1),
+                        Onnx.attr("keepdims", 0)))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"m", "w"}, new String[] {"y"})).build();
+        OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve("frequencies.onnx"),
+                Onnx.model(13, frequencies).toBuilder().setProducerName("pytorch").build()));
+        double[] ids = {0, 1, 1, 3, 3, -1};
+        // the ids' frequencies per example, -1 counted as 3
+        double[][] f = {{1 / 3.0, 2 / 3.0, 0, 0}, {0, 0, 0, 1}};
+        try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(ids, 2, 3);
+             Tensor y = onnx.model().apply(params, xs)) {
+            for (int n = 0; n < 2; n++) {
+                for (int o = 0; o < 2; o++) {
+                    double expected = 0;
+                    for (int v = 0; v < 4; v++) {
+                        expected += f[n][v] * w[2 * v + o];
+                    }
+                    assertThat(y.getFlat(2 * n + o)).as("forward [%d, %d]", n, o)
+                            .isCloseTo(expected, Offset.offset(1e-14));
+                }
+            }
+            for (Method method : METHODS) {
+                try (Tensor k = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(method).ntk(xs, null)) {
+                    for (int n1 = 0; n1 < 2; n1++) {
+                        for (int n2 = 0; n2 < 2; n2++) {
+                            double dot = 0;
+                            for (int v = 0; v < 4; v++) {
+                                dot += f[n1][v] * f[n2][v];
+                            }
+                            for (int o1 = 0; o1 < 2; o1++) {
+                                for (int o2 = 0; o2 < 2; o2++) {
+                                    assertThat(k.getFlat(((n1 * 2 + n2) * 2 + o1) * 2 + o2))
+                                            .as("%s at [%d, %d, %d, %d]", method, n1, n2, o1, o2)
+                                            .isCloseTo(o1 == o2 ? dot : 0, Offset.offset(1e-14));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        GraphProto counts = GraphProto.newBuilder().setName("counts")
+                .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 3))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 2))
+                .addInitializer(Onnx.doubles("w", w, 4, 2))
+                .addInitializer(Onnx.int64s("depth", new long[] {4}))
+                .addInitializer(Onnx.int64s("onoff", new long[] {0, 1}, 2))
+                .addNode(Onnx.node("Floor", "floor", new String[] {"x"}, new String[] {"ids"}))
+                .addNode(Onnx.node("OneHot", "oh", new String[] {"ids", "depth", "onoff"}, new String[] {"oh"}))
+                .addNode(Onnx.node("ReduceMean", "mean", new String[] {"oh"}, new String[] {"m"}, Onnx.ints("axes", 1),
+                        Onnx.attr("keepdims", 0)))
+                .addNode(Onnx.node("Cast", "cast", new String[] {"m"}, new String[] {"mf"},
+                        Onnx.attr("to", Onnx.DOUBLE)))
+                .addNode(Onnx.node("MatMul", "linear", new String[] {"mf", "w"}, new String[] {"y"})).build();
+        Path file = Onnx.write(dir.resolve("counts.onnx"), Onnx.model(13, counts));
+        assertThatThrownBy(() -> OnnxModel.load(file)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(file + ": node 'mean' (ReduceMean): a mean of integers ('oh') is an integer "
+                        + "in ONNX");
+    }
+
+    /**
+     * Refused in one line, naming the input or attribute, its range and the value: a OneHot of computed indices
+     * with an infinite value (off + mask · (on − off) would be NaN wherever the other is taken), a depth beyond int's
+     * range, and a DepthToSpace or SpaceToDepth blocksize beyond its input's axes (2^32 was an int 0, and a
+     * division by zero).
+     */
+    @Test
+    void oneHotValuesAndDepthAndBlocksizesOutOfRangeAreRefusedInOneLine(@TempDir Path dir) throws Exception {
+        // softly: each case is checked and reported on its own
+        SoftAssertions softly = new SoftAssertions();
+        for (double[] onoff : new double[][] {{Double.NEGATIVE_INFINITY, 0}, {0, Double.NaN}}) {
+            Path file = Onnx.write(dir.resolve("values.onnx"), Onnx.model(13, oneHot(4, onoff)));
+            softly.assertThatThrownBy(() -> OnnxModel.load(file)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(file + ": node 'oh' (OneHot): input 2 (values) must be finite for indices computed "
+                            + "from the input x, got [" + onoff[0] + ", " + onoff[1] + "]");
+        }
+        Path depth = Onnx.write(dir.resolve("depth.onnx"), Onnx.model(13, oneHot(3_000_000_000L, new double[] {0, 1})));
+        softly.assertThatThrownBy(() -> OnnxModel.load(depth)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(depth + ": node 'oh' (OneHot): input 1 (depth) must be a single number in [1, 2147483647), "
+                        + "got [3.0E9]");
+        for (long b : new long[] {3, 65536, 1L << 32, -1}) {
+            for (String op : new String[] {"DepthToSpace", "SpaceToDepth"}) {
+                GraphProto g = GraphProto.newBuilder().setName("blocks")
+                        .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 4, 2, 2))
+                        .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 1, 4, 4))
+                        .addInitializer(Onnx.doubles("s", new double[] {1.5}, 1))
+                        .addNode(Onnx.node("Mul", "scale", new String[] {"x", "s"}, new String[] {"h"}))
+                        .addNode(Onnx.node(op, "move", new String[] {"h"}, new String[] {"y"},
+                                Onnx.attr("blocksize", b))).build();
+                Path file = Onnx.write(dir.resolve("blocks.onnx"), Onnx.model(13, g));
+                softly.assertThatThrownBy(() -> OnnxModel.load(file)).as("%s %d", op, b)
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage(file + ": node 'move' (" + op + "): blocksize must be in [1, 2] for input [N, 4, "
+                                + "2, 2], got " + b);
+            }
+        }
+        softly.assertAll();
+    }
+
+    /**
+     * Asin and Acos at ±1, where their derivative ±1 / √(1 − x²) is infinite (PyTorch's too), and beyond (NaN), of
+     * h = x · w: the forward pass is finite at ±1 and every method refuses the kernel as not finite; inside, the
+     * kernel is x1 x2 f'(h1) f'(h2).
+     */
+    @Test
+    void asinAndAcosAtTheirBoundsGiveANonFiniteKernel(@TempDir Path dir) throws Exception {
+        for (String op : new String[] {"Asin", "Acos"}) {
+            GraphProto g = GraphProto.newBuilder().setName(op)
+                    .addInput(Onnx.info("x", Onnx.DOUBLE, "batch", 1))
+                    .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 1))
+                    .addInitializer(Onnx.doubles("w", new double[] {0.5}, 1, 1))
+                    .addNode(Onnx.node("MatMul", "linear", new String[] {"x", "w"}, new String[] {"h"}))
+                    .addNode(Onnx.node(op, "arc", new String[] {"h"}, new String[] {"y"})).build();
+            OnnxModel onnx = OnnxModel.load(Onnx.write(dir.resolve(op + ".onnx"), Onnx.model(13, g)));
+            double sign = op.equals("Asin") ? 1 : -1;
+            for (double x2 : new double[] {2, -2, 3, 1.5}) {
+                double[] x = {0.5, x2};
+                try (Params params = onnx.params(DType.F64); Tensor xs = Tensor.of(x, 2, 1);
+                     Tensor y = onnx.model().apply(params, xs)) {
+                    double h = 0.5 * x2;
+                    // NaN beyond ±1, as Math's (and PyTorch's)
+                    assertThat(Double.valueOf(y.getFlat(1))).as("%s(%s)", op, h)
+                            .isEqualTo(Double.valueOf(op.equals("Asin") ? Math.asin(h) : Math.acos(h)));
+                    for (Method method : METHODS) {
+                        if (Math.abs(h) >= 1) {
+                            assertThatThrownBy(() -> EmpiricalNtk.of(onnx.model(), params).traceAxes().method(method)
+                                    .ntk(xs, null)).as("%s(%s) by %s", op, h, method)
+                                    .isInstanceOf(org.ntk4j.ntk.NonFiniteKernelException.class);
+                            continue;
+                        }
+                        try (Tensor k = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(method)
+                                .ntk(xs, null)) {
+                            for (int n1 = 0; n1 < 2; n1++) {
+                                for (int n2 = 0; n2 < 2; n2++) {
+                                    double d1 = sign / Math.sqrt(1 - 0.25 * x[n1] * x[n1]);
+                                    double d2 = sign / Math.sqrt(1 - 0.25 * x[n2] * x[n2]);
+                                    assertThat(k.getFlat(n1 * 2 + n2)).as("%s(%s) by %s", op, h, method)
+                                            .isCloseTo(x[n1] * x[n2] * d1 * d2, Offset.offset(1e-14));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** y = OneHot(ids, depth, onoff) + b of int64 ids [N, 3] (depth 4 for the shape given), b [4] a weight. */
+    private static GraphProto oneHot(long depth, double[] onoff) {
+        return GraphProto.newBuilder().setName("onehot")
+                .addInput(Onnx.info("ids", INT64, "batch", 3))
+                .addOutput(Onnx.info("y", Onnx.DOUBLE, "batch", 3, 4))
+                .addInitializer(Onnx.doubles("b", new double[] {1, 2, 3, 4}, 4))
+                .addInitializer(Onnx.int64s("depth", new long[] {depth}))
+                .addNode(constant("onoff", Onnx.doubles("onoff", onoff, 2)))
+                .addNode(Onnx.node("OneHot", "oh", new String[] {"ids", "depth", "onoff"}, new String[] {"oh"}))
+                .addNode(Onnx.node("Add", "add", new String[] {"oh", "b"}, new String[] {"y"})).build();
+    }
+
+    /** A Constant node of the tensor t, its output named {@code name}. */
+    private static org.ntk4j.onnx.proto.OnnxProtos.NodeProto constant(String name,
+            org.ntk4j.onnx.proto.OnnxProtos.TensorProto t) {
+        return Onnx.node("Constant", name + "Constant", new String[0], new String[] {name},
+                org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.newBuilder().setName("value")
+                        .setType(org.ntk4j.onnx.proto.OnnxProtos.AttributeProto.AttributeType.TENSOR).setT(t).build());
+    }
+
     private static Set<String> ops(String variant) throws IOException, InterruptedException {
         Set<String> ops = new TreeSet<>();
         OnnxModel.load(EXPORTS.in(exports, variant).resolve("model.onnx")).graph().nodes
@@ -344,6 +650,22 @@ class OnnxCoverageTest {
                     assertThat(ntk.shape()).containsExactly(k.shape());
                     assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", variant, m)
                             .isLessThan(TOLERANCE);
+                }
+            }
+        }
+        // in float32 (the new primitives' float loops and derivatives): PyTorch's float64 results within float32's
+        // rounding through these small networks
+        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);
+             Params params = onnx.params(DType.F32);
+             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
+             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
+             Tensor f = onnx.model().apply(params, x)) {
+            assertThat(OnnxTorchTest.relativeError(f, y)).as("float32 forward of %s", variant)
+                    .isLessThan(TOLERANCE_F32);
+            for (Method m : METHODS) {
+                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
+                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("float32 eNTK of %s by %s", variant, m)
+                            .isLessThan(TOLERANCE_F32);
                 }
             }
         }
