@@ -490,6 +490,20 @@ class OutputSafetyTest {
     }
 
     /**
+     * A tiled kernel run of 40 examples in tiles of 16 (6 tiles), one thread, quiet, with {@code extra} options
+     * ("SEM" standing for {@code sem}), writing {@code out} and {@code report}.
+     */
+    private static List<String> tiledRunWithReport(String[] extra, Path out, Path sem, Path report) {
+        List<String> a = new ArrayList<>(List.of("kernel", "--model", M, "--data", "synthetic:40,6", "--tile", "16",
+                "--threads", "1", "--quiet"));
+        for (String e : extra) {
+            a.add(e.equals("SEM") ? sem.toString() : e);
+        }
+        a.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+        return a;
+    }
+
+    /**
      * A report that cannot be written once the tiled kernel is finished (an injected full disk) is one line naming
      * the report and saying that the kernel is kept; the same command with --resume writes the report without
      * computing a tile (before: refused, OUT existing without its manifest), for a kernel and for an ensemble with
@@ -497,19 +511,13 @@ class OutputSafetyTest {
      */
     @Test
     void aReportThatCannotBeWrittenAfterTheKernelIsWrittenByResume() throws IOException {
-        String[] base = {"kernel", "--model", M, "--data", "synthetic:40,6", "--tile", "16", "--threads", "1",
-            "--quiet"};
         for (String[] extra : new String[][] {{}, {"--ensemble", "2", "--sem", "SEM"}}) {
             String tag = extra.length == 0 ? "single" : "ensemble";
             Path at = Files.createDirectory(dir.resolve(tag));
             Path out = at.resolve("k.npy");
             Path sem = at.resolve("s.npy");
             Path report = at.resolve("r.json");
-            List<String> a = new ArrayList<>(List.of(base));
-            for (String e : extra) {
-                a.add(e.equals("SEM") ? sem.toString() : e);
-            }
-            a.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+            List<String> a = tiledRunWithReport(extra, out, sem, report);
             String[] args = a.toArray(String[]::new);
             Path refOut = at.resolve("ref.npy");
             Path refSem = at.resolve("ref-sem.npy");
@@ -555,19 +563,13 @@ class OutputSafetyTest {
      */
     @Test
     void aRunKilledAfterItsReportIsCompletedByResumeWithoutOverwrite() throws IOException {
-        String[] base = {"kernel", "--model", M, "--data", "synthetic:40,6", "--tile", "16", "--threads", "1",
-            "--quiet"};
         for (String[] extra : new String[][] {{}, {"--ensemble", "2", "--sem", "SEM"}}) {
             String tag = extra.length == 0 ? "single" : "ensemble";
             Path at = Files.createDirectory(dir.resolve(tag));
             Path out = at.resolve("k.npy");
             Path sem = at.resolve("s.npy");
             Path report = at.resolve("r.json");
-            List<String> a = new ArrayList<>(List.of(base));
-            for (String e : extra) {
-                a.add(e.equals("SEM") ? sem.toString() : e);
-            }
-            a.addAll(List.of("--out", out.toString(), "--report", report.toString()));
+            List<String> a = tiledRunWithReport(extra, out, sem, report);
             String[] args = a.toArray(String[]::new);
             System.setProperty(DISK_FULL, "r.json");
             try {

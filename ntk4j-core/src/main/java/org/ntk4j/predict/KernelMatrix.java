@@ -182,26 +182,17 @@ public final class KernelMatrix implements AutoCloseable {
      */
     public void mirrorUpper() {
         checkOpen();
-        final int t = Math.max(1, Math.min(256, dimension));
-        double[] upper = new double[t * t];
-        double[] lower = new double[t * t];
-        for (int i0 = 0; i0 < dimension; i0 += t) {
-            int ni = Math.min(t, dimension - i0);
-            for (int j0 = i0; j0 < dimension; j0 += t) {
-                int nj = Math.min(t, dimension - j0);
-                readTile(data, dimension, i0, j0, ni, nj, upper);
-                readTile(data, dimension, j0, i0, nj, ni, lower);
-                for (int i = 0; i < ni; i++) {
-                    for (int j = 0; j < nj; j++) {
-                        if (j0 + j > i0 + i) { // strictly above the diagonal: its mirror below takes its value
-                            lower[j * ni + i] = upper[i * nj + j];
-                        }
+        updateTilePairs(data, dimension, (i0, j0, ni, nj, upper, lower) -> {
+            for (int i = 0; i < ni; i++) {
+                for (int j = 0; j < nj; j++) {
+                    if (j0 + j > i0 + i) { // strictly above the diagonal: its mirror below takes its value
+                        lower[j * ni + i] = upper[i * nj + j];
                     }
                 }
-                writeTile(data, dimension, j0, i0, nj, ni, lower);
             }
-        }
+        });
     }
+
 
     /**
      * Number of examples N.
@@ -458,6 +449,33 @@ public final class KernelMatrix implements AutoCloseable {
      * @param m its side
      */
     static void symmetrise(DoublePointer c, int m) {
+        updateTilePairs(c, m, (i0, j0, ni, nj, upper, lower) -> {
+            for (int i = 0; i < ni; i++) {
+                for (int j = 0; j < nj; j++) {
+                    // on a diagonal tile (i0 = j0) both entries of a pair get the same value: a + b = b + a
+                    double v = mean(upper[i * nj + j], lower[j * ni + i]);
+                    upper[i * nj + j] = v;
+                    lower[j * ni + i] = v;
+                }
+            }
+        });
+    }
+
+    /**
+     * Changes a square tile on or above the diagonal, {@code upper} (i0, j0), row-major ni×nj, and its mirror,
+     * {@code lower} (j0, i0), row-major nj×ni (on the diagonal, i0 = j0, the same tile), read and written back.
+     */
+    @FunctionalInterface
+    private interface TilePair {
+        void update(int i0, int j0, int ni, int nj, double[] upper, double[] lower);
+    }
+
+    /**
+     * Visits the m×m matrix at {@code c} in square tiles of 256: each tile (i0, j0) with j0 ≥ i0 and its mirror
+     * (j0, i0) are read, handed to {@code pair}, and written back, the mirror last (on the diagonal it is the same
+     * tile).
+     */
+    private static void updateTilePairs(DoublePointer c, int m, TilePair pair) {
         final int t = Math.max(1, Math.min(256, m));
         double[] upper = new double[t * t];
         double[] lower = new double[t * t];
@@ -467,19 +485,13 @@ public final class KernelMatrix implements AutoCloseable {
                 int nj = Math.min(t, m - j0);
                 readTile(c, m, i0, j0, ni, nj, upper);
                 readTile(c, m, j0, i0, nj, ni, lower);
-                for (int i = 0; i < ni; i++) {
-                    for (int j = 0; j < nj; j++) {
-                        // on a diagonal tile (i0 = j0) both entries of a pair get the same value: a + b = b + a
-                        double v = mean(upper[i * nj + j], lower[j * ni + i]);
-                        upper[i * nj + j] = v;
-                        lower[j * ni + i] = v;
-                    }
-                }
+                pair.update(i0, j0, ni, nj, upper, lower);
                 writeTile(c, m, i0, j0, ni, nj, upper);
                 writeTile(c, m, j0, i0, nj, ni, lower);
             }
         }
     }
+
 
     /**
      * (a + b)/2 of two finite entries, finite: a + b overflows to ∞ beyond Double.MAX_VALUE / 2 (about 9e307, the
