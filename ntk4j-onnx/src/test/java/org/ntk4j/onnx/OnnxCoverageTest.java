@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.TreeSet;
 import org.assertj.core.api.SoftAssertions;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
@@ -624,35 +623,16 @@ class OnnxCoverageTest {
     }
 
     private static Set<String> ops(String variant) throws IOException, InterruptedException {
-        Set<String> ops = new TreeSet<>();
-        OnnxModel.load(EXPORTS.in(exports, variant).resolve("model.onnx")).graph().nodes
-                .forEach(n -> ops.add(n.getOpType()));
-        return ops;
+        return OnnxTiesTest.opsOf(EXPORTS.in(exports, variant));
     }
 
-    /** The parameters (names, count), the forward pass and the eNTK by each method against PyTorch's. */
+    /**
+     * The parameters (names, count), the forward pass and the eNTK by each method against PyTorch's: in float64
+     * within 1e-12 ({@link OnnxTiesTest#compareInFloat64}), then in float32 within {@link #TOLERANCE_F32}.
+     */
     private static void compare(String variant) throws IOException, InterruptedException {
         Path dir = EXPORTS.in(exports, variant);
-        OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
-        TorchReference.assertParameters(onnx, dir, name -> true, variant);
-        assertThat(onnx.independentExamples()).as(variant).isTrue();
-        try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F64);
-             Params params = onnx.params(DType.F64);
-             Tensor y = Npy.readTensor(dir.resolve("y.npy"), DType.F64);
-             Tensor k = Npy.readTensor(dir.resolve("k.npy"), DType.F64);
-             Tensor f = onnx.model().apply(params, x)) {
-            assertThat(f.shape()).containsExactly(y.shape());
-            Signal.assertVariesRelative(y, 1, TOLERANCE, "forward of " + variant);
-            Signal.assertVariesRelative(k, 2, TOLERANCE, "eNTK of " + variant);
-            assertThat(OnnxTorchTest.relativeError(f, y)).as("forward of %s", variant).isLessThan(TOLERANCE);
-            for (Method m : METHODS) {
-                try (Tensor ntk = EmpiricalNtk.of(onnx.model(), params).traceAxes().method(m).ntk(x, null)) {
-                    assertThat(ntk.shape()).containsExactly(k.shape());
-                    assertThat(OnnxTorchTest.relativeError(ntk, k)).as("eNTK of %s by %s", variant, m)
-                            .isLessThan(TOLERANCE);
-                }
-            }
-        }
+        OnnxModel onnx = OnnxTiesTest.compareInFloat64(dir, variant);
         // in float32 (the new primitives' float loops and derivatives): PyTorch's float64 results within float32's
         // rounding through these small networks
         try (Tensor x = Npy.readTensor(dir.resolve("x.npy"), DType.F32);

@@ -218,15 +218,27 @@ class OnnxTiesTest {
     }
 
     private static Set<String> ops(String variant) throws IOException, InterruptedException {
+        return opsOf(reference(variant));
+    }
+
+    /** The operator types of the export in {@code dir} (also {@link OnnxCoverageTest}'s). */
+    static Set<String> opsOf(Path dir) throws IOException {
         Set<String> ops = new TreeSet<>();
-        OnnxModel.load(reference(variant).resolve("model.onnx")).graph().nodes
-                .forEach(n -> ops.add(n.getOpType()));
+        OnnxModel.load(dir.resolve("model.onnx")).graph().nodes.forEach(n -> ops.add(n.getOpType()));
         return ops;
     }
 
-    /** The parameters (names, count), the forward pass and the eNTK by each method against PyTorch's. */
     private static void compare(String variant) throws IOException, InterruptedException {
-        Path dir = reference(variant);
+        compareInFloat64(reference(variant), variant);
+    }
+
+    /**
+     * The parameters (names, count), the forward pass and the eNTK by each method of the export in {@code dir}
+     * against PyTorch's, in float64, within 1e-12 relative (also {@link OnnxCoverageTest}'s).
+     *
+     * @return the imported model
+     */
+    static OnnxModel compareInFloat64(Path dir, String variant) throws IOException {
         OnnxModel onnx = OnnxModel.load(dir.resolve("model.onnx"));
         TorchReference.assertParameters(onnx, dir, name -> true, variant);
         assertThat(onnx.independentExamples()).as(variant).isTrue();
@@ -247,6 +259,7 @@ class OnnxTiesTest {
                 }
             }
         }
+        return onnx;
     }
 
     /** The entry [n1, n2, a, b] farthest from the reference, for the message. */
