@@ -58,6 +58,9 @@ final class Operators {
         TABLE.put("Sqrt", c -> c.allConst() ? one(staticUnary(c, Math::sqrt)) : unary(c, Var::sqrt));
         TABLE.put("Neg", c -> c.allConst() ? one(staticUnary(c, v -> -v)) : unary(c, Var::neg));
         TABLE.put("Softplus", c -> unary(c, Var::softplus));
+        TABLE.put("Softsign", c -> unary(c, Operators::softsign)); // tf2onnx's Keras softsign
+        TABLE.put("ThresholdedRelu", c -> unary(c, v -> thresholdedRelu(v, c.attrFloat("alpha", 1f))));
+        TABLE.put("Mish", c -> unary(c, v -> v.mul(v.softplus().tanh()))); // opset 18; torch 1.13 decomposes it
         // sinusoidal position encodings and rotary embeddings: of constants at import, else the primitives
         TABLE.put("Sin", c -> c.allConst() ? one(staticUnary(c, Math::sin)) : unary(c, Var::sin));
         TABLE.put("Cos", c -> c.allConst() ? one(staticUnary(c, Math::cos)) : unary(c, Var::cos));
@@ -294,6 +297,23 @@ final class Operators {
      */
     static Var elu(Var v, double alpha) {
         return v.relu().add(negativePart(v).exp().add(-1.0).mul(alpha));
+    }
+
+    /**
+     * Softsign(x) = x / (1 + |x|), |x| = relu(x) + relu(−x): derivative 1 / (1 + |x|)², 1 at 0 (the product rule's
+     * x · d|x| term vanishes there). The standalone operator's and a recurrent node's.
+     */
+    static Var softsign(Var v) {
+        return v.div(v.relu().add(v.neg().relu()).add(1.0));
+    }
+
+    /**
+     * ThresholdedRelu_α(x) = x for x &gt; α, else 0: x times a mask without derivative, so the derivative is 0 at α
+     * itself (onnxruntime's x &gt; α; the RNN text of the specification writes x ≥ α). The standalone operator's
+     * and a recurrent node's.
+     */
+    static Var thresholdedRelu(Var v, double alpha) {
+        return v.mul(v.greater(alpha));
     }
 
     /**

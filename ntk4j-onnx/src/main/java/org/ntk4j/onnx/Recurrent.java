@@ -375,8 +375,7 @@ final class Recurrent {
             case "tanh" -> Var::tanh;
             case "relu" -> Var::relu;
             case "softplus" -> Var::softplus;
-            // x / (1 + |x|), |x| = relu(x) + relu(−x)
-            case "softsign" -> v -> v.div(v.relu().add(v.neg().relu()).add(1.0));
+            case "softsign" -> Operators::softsign;
             case "leakyrelu" -> {
                 double a = alpha.next(name, names, 0.01f, agreed);
                 yield v -> Operators.leakyRelu(v, a);
@@ -392,7 +391,7 @@ final class Recurrent {
             }
             case "thresholdedrelu" -> {
                 double a = alpha.next(name, names, 1f, !runs);
-                yield v -> v.mul(v.greater(a));
+                yield v -> Operators.thresholdedRelu(v, a);
             }
             case "affine" -> {
                 double a = alpha.next(name, names, 1f, !runs);

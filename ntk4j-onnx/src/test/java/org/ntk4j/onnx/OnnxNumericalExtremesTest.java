@@ -53,7 +53,10 @@ class OnnxNumericalExtremesTest {
     @TempDir
     Path dir;
 
-    private enum Inputs { MIXED, POSITIVE, NEGATIVE, WITH_ZERO }
+    /** Moderate values, for the standalone operators' formulas away from the extremes (and 1, ThresholdedRelu's α). */
+    private static final double[] MODERATE = {0.7, -1.3, 0.5, 1, 2.1, 2};
+
+    private enum Inputs { MIXED, POSITIVE, NEGATIVE, WITH_ZERO, MODERATE }
 
     /**
      * One operator (or chain of them) from h to y.
@@ -277,6 +280,17 @@ class OnnxNumericalExtremesTest {
         all.add(elementwise("SiLU", Inputs.MIXED, h -> h * sigmoid(h), h -> sigmoid(h) + h * sigmoid(h) * sigmoid(-h),
                 Onnx.node("Sigmoid", "sig", new String[] {"h"}, new String[] {"s"}),
                 Onnx.node("Mul", "mul", new String[] {"h", "s"}, new String[] {"y"})));
+        // the standalone operators (tf2onnx's Keras softsign, opset 18's Mish, ThresholdedRelu α = 1: 0 at α itself)
+        for (Inputs in : new Inputs[] {Inputs.MIXED, Inputs.WITH_ZERO, Inputs.MODERATE}) {
+            all.add(elementwise("Softsign op " + in, in, h -> h / (1 + Math.abs(h)),
+                    h -> 1 / ((1 + Math.abs(h)) * (1 + Math.abs(h))), node("Softsign")));
+            all.add(elementwise("Mish op " + in, in, h -> h * Math.tanh(softplus(h)), h -> {
+                double sp = softplus(h);
+                return Math.tanh(sp) + h * sigmoid(h) / (Math.cosh(sp) * Math.cosh(sp));
+            }, node("Mish")));
+            all.add(elementwise("ThresholdedRelu op " + in, in, h -> h > 1 ? h : 0, h -> h > 1 ? 1 : 0,
+                    node("ThresholdedRelu")));
+        }
         // F.logsigmoid as PyTorch exports it: Log(Sigmoid(x)), whose true value at x = −1,000 is −1,000
         all.add(elementwise("Log(Sigmoid)", Inputs.MIXED, h -> -softplus(-h), h -> sigmoid(-h),
                 Onnx.node("Sigmoid", "sig", new String[] {"h"}, new String[] {"s"}),
@@ -307,6 +321,7 @@ class OnnxNumericalExtremesTest {
                 case POSITIVE -> f64 ? POSITIVE64 : POSITIVE32;
                 case NEGATIVE -> f64 ? NEGATIVE64 : NEGATIVE32;
                 case WITH_ZERO -> f64 ? WITH_ZERO64 : WITH_ZERO32;
+                case MODERATE -> MODERATE;
             };
             int o = k.outputs();
             GraphProto.Builder g = GraphProto.newBuilder().setName(k.name())
