@@ -53,13 +53,7 @@ public final class InputGradProducts {
             return g;
         }
         GraphBuilder b = new GraphBuilder();
-        Map<Var, Var> now = new IdentityHashMap<>();
-        for (Var x : g.inputs()) {
-            now.put(x, b.input(x.type()));
-        }
-        for (Map.Entry<Var, org.ntk4j.tensor.Tensor> c : g.constants().entrySet()) {
-            now.put(c.getKey(), b.constant(c.getValue()));
-        }
+        Map<Var, Var> now = ProductRewrite.replayInputsAndConstants(g, b);
         for (Equation e : g.equations()) {
             Match match = fused.get(e);
             if (match == null) {

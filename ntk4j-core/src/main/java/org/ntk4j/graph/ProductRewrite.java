@@ -69,13 +69,7 @@ public final class ProductRewrite {
             return g; // nothing to rewrite: no replay (planning a deep network builds many pass graphs)
         }
         GraphBuilder b = new GraphBuilder();
-        Map<Var, Var> now = new IdentityHashMap<>();
-        for (Var x : g.inputs()) {
-            now.put(x, b.input(x.type()));
-        }
-        for (Map.Entry<Var, org.ntk4j.tensor.Tensor> c : g.constants().entrySet()) {
-            now.put(c.getKey(), b.constant(c.getValue()));
-        }
+        Map<Var, Var> now = ProductRewrite.replayInputsAndConstants(g, b);
         // each product emitted here, by its old variable: its two new operands
         Map<Var, Var[]> products = new IdentityHashMap<>();
         boolean changed = false;
@@ -200,5 +194,20 @@ public final class ProductRewrite {
             }
         }
         return best;
+    }
+
+    /**
+     * The start of a rewrite's replay of {@code g} into {@code b}: its inputs and constants, each new variable by
+     * its old one (also {@link InputGradProducts}').
+     */
+    static Map<Var, Var> replayInputsAndConstants(Graph g, GraphBuilder b) {
+        Map<Var, Var> now = new IdentityHashMap<>();
+        for (Var x : g.inputs()) {
+            now.put(x, b.input(x.type()));
+        }
+        for (Map.Entry<Var, org.ntk4j.tensor.Tensor> c : g.constants().entrySet()) {
+            now.put(c.getKey(), b.constant(c.getValue()));
+        }
+        return now;
     }
 }

@@ -4,6 +4,7 @@ import static org.ntk4j.onnx.Tracer.MIXED;
 import static org.ntk4j.onnx.Tracer.NONE;
 
 import java.util.function.DoubleUnaryOperator;
+import java.util.function.UnaryOperator;
 import org.ntk4j.graph.Var;
 import org.ntk4j.onnx.Tracer.Const;
 import org.ntk4j.onnx.Tracer.Ctx;
@@ -24,25 +25,16 @@ final class MoreOperators {
     }
 
     /**
-     * An elementwise function of the ONNX import with its derivative: f as a scalar function (Java's
-     * {@link Math}), f' as graph operations of the input x.
+     * An elementwise function of the ONNX import: f as a scalar function (Java's {@link Math}), which also computes
+     * it of a constant at import ({@link #apply(Ctx, ScalarFunction)}).
      */
-    static final class ArcFunction extends UnaryPrimitive {
-        /** atan x, derivative 1 / (1 + x²). */
-        static final ArcFunction ATAN = new ArcFunction("atan", Math::atan, 0);
-        /** asin x, derivative 1 / √(1 − x²) (∞ at ±1, PyTorch's too; NaN outside [−1, 1]). */
-        static final ArcFunction ASIN = new ArcFunction("asin", Math::asin, 1);
-        /** acos x, derivative −1 / √(1 − x²). */
-        static final ArcFunction ACOS = new ArcFunction("acos", Math::acos, -1);
-
+    abstract static class ScalarFunction extends UnaryPrimitive {
         private final String name;
         private final DoubleUnaryOperator f;
-        private final int kind;
 
-        private ArcFunction(String name, DoubleUnaryOperator f, int kind) {
+        ScalarFunction(String name, DoubleUnaryOperator f) {
             this.name = name;
             this.f = f;
-            this.kind = kind;
         }
 
         @Override
@@ -54,15 +46,33 @@ final class MoreOperators {
         protected double apply(double x) {
             return f.applyAsDouble(x);
         }
+    }
+
+    /** atan, asin and acos, with f' as graph operations of the input x. */
+    static final class ArcFunction extends ScalarFunction {
+        /** atan x, derivative 1 / (1 + x²). */
+        static final ArcFunction ATAN = new ArcFunction("atan", Math::atan, x -> reciprocal(x.mul(x).add(1.0)));
+        /** asin x, derivative 1 / √(1 − x²) (∞ at ±1, PyTorch's too; NaN outside [−1, 1]). */
+        static final ArcFunction ASIN = new ArcFunction("asin", Math::asin,
+                x -> reciprocal(x.mul(x).neg().add(1.0).sqrt()));
+        /** acos x, derivative −1 / √(1 − x²). */
+        static final ArcFunction ACOS = new ArcFunction("acos", Math::acos,
+                x -> reciprocal(x.mul(x).neg().add(1.0).sqrt()).neg());
+
+        private final UnaryOperator<Var> derivative;
+
+        private ArcFunction(String name, DoubleUnaryOperator f, UnaryOperator<Var> derivative) {
+            super(name, f);
+            this.derivative = derivative;
+        }
 
         @Override
         protected Var derivative(Var x, Var y) {
-            Var one = x.builder().scalar(1.0, x.dtype());
-            if (kind == 0) {
-                return one.div(x.mul(x).add(1.0));
-            }
-            Var d = one.div(x.mul(x).neg().add(1.0).sqrt());
-            return kind > 0 ? d : d.neg();
+            return derivative.apply(x);
+        }
+
+        private static Var reciprocal(Var d) {
+            return d.builder().scalar(1.0, d.dtype()).div(d);
         }
     }
 
@@ -71,7 +81,7 @@ final class MoreOperators {
      * derivative is 0 everywhere (PyTorch's, which is 0 at the steps too), so that no derivative flows through it,
      * as through a comparison.
      */
-    static final class Rounding extends UnaryPrimitive {
+    static final class Rounding extends ScalarFunction {
         /** The largest integer ≤ x. */
         static final Rounding FLOOR = new Rounding("floor", Math::floor);
         /** The smallest integer ≥ x. */
@@ -79,22 +89,8 @@ final class MoreOperators {
         /** The nearest integer, halves to the even one (Math.rint). */
         static final Rounding ROUND = new Rounding("round", Math::rint);
 
-        private final String name;
-        private final DoubleUnaryOperator f;
-
         private Rounding(String name, DoubleUnaryOperator f) {
-            this.name = name;
-            this.f = f;
-        }
-
-        @Override
-        public String name() {
-            return name;
-        }
-
-        @Override
-        protected double apply(double x) {
-            return f.applyAsDouble(x);
+            super(name, f);
         }
 
         /** 0; unused, as {@link #jvp} and {@link #vjp} say so directly. */
@@ -114,10 +110,10 @@ final class MoreOperators {
         }
     }
 
-    /** An elementwise {@link UnaryPrimitive}: of a constant at import, else applied to the value as held. */
-    static Value[] apply(Ctx c, UnaryPrimitive p, DoubleUnaryOperator f) {
+    /** An elementwise {@link ScalarFunction}: of a constant at import, else applied to the value as held. */
+    static Value[] apply(Ctx c, ScalarFunction p) {
         if (c.allConst()) {
-            return Operators.one(Operators.staticUnary(c, f));
+            return Operators.one(Operators.staticUnary(c, p.f));
         }
         return Operators.unary(c, v -> v.builder().apply(p, v));
     }

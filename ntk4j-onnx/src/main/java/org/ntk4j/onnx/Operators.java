@@ -143,13 +143,13 @@ final class Operators {
             return m.add(v.sub(keep(m, v.shape(), a)).exp().sum(a).log());
         }, 18));
         // torch.atan, asin, acos, tan; torch.floor, ceil, round (derivative 0, PyTorch's)
-        TABLE.put("Atan", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ATAN, Math::atan));
-        TABLE.put("Asin", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ASIN, Math::asin));
-        TABLE.put("Acos", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ACOS, Math::acos));
+        TABLE.put("Atan", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ATAN));
+        TABLE.put("Asin", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ASIN));
+        TABLE.put("Acos", c -> MoreOperators.apply(c, MoreOperators.ArcFunction.ACOS));
         TABLE.put("Tan", MoreOperators::tan);
-        TABLE.put("Floor", c -> MoreOperators.apply(c, MoreOperators.Rounding.FLOOR, Math::floor));
-        TABLE.put("Ceil", c -> MoreOperators.apply(c, MoreOperators.Rounding.CEIL, Math::ceil));
-        TABLE.put("Round", c -> MoreOperators.apply(c, MoreOperators.Rounding.ROUND, Math::rint));
+        TABLE.put("Floor", c -> MoreOperators.apply(c, MoreOperators.Rounding.FLOOR));
+        TABLE.put("Ceil", c -> MoreOperators.apply(c, MoreOperators.Rounding.CEIL));
+        TABLE.put("Round", c -> MoreOperators.apply(c, MoreOperators.Rounding.ROUND));
         // torch.cumsum
         TABLE.put("CumSum", MoreOperators::cumSum);
         // shapes
