@@ -159,7 +159,7 @@ public final class ApproxCommand implements Callable<Integer> {
         }
         outputs.check();
         PrintWriter out = spec.commandLine().getOut();
-        Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt);
+        Reports.ApproxSettings settings = new Reports.ApproxSettings(model, data, n, dt, seed);
         JsonReport json;
         try (Dataset loaded = KernelOptions.named("--data", () -> DataSource.loadDataset(
                 resolved.dataSpec("--data", data), dt, seed));
@@ -233,7 +233,7 @@ public final class ApproxCommand implements Callable<Integer> {
      */
     private JsonReport widthStudy(PrintWriter out, Tensor x, Method m, long budget, Reports.ApproxSettings settings,
                                   JsonReport partial) throws IOException {
-        Reports.ApproxWidthSettings ws = new Reports.ApproxWidthSettings(widths, seeds, seed, m.shortName(),
+        Reports.ApproxWidthSettings ws = new Reports.ApproxWidthSettings(widths, seeds, m.shortName(),
                 RunFingerprint.ofData(x));
         List<PntkWidthStudy.Row> done = new ArrayList<>();
         if (partial != null) {
@@ -243,7 +243,7 @@ public final class ApproxCommand implements Callable<Integer> {
             PartialReport.requireSame(partial, "dtype", "--dtype", settings.dtype().shortName());
             PartialReport.requireSame(partial, "widths", "--widths", ws.widths());
             PartialReport.requireSame(partial, "seeds", "--seeds", ws.seeds());
-            PartialReport.requireSame(partial, "seed", "--seed", ws.seed());
+            PartialReport.requireSame(partial, "seed", "--seed", settings.seed());
             PartialReport.requireSame(partial, "method", "--method", ws.method());
             PartialReport.requireSameData(partial, "--data", data, ws.dataFingerprint());
             done.addAll(Reports.approxRows(partial, report));

@@ -170,8 +170,11 @@ final class Reports {
                 .put("eigen_seconds", seconds);
     }
 
-    /** The settings {@code approx} reports with its figures. */
-    record ApproxSettings(String model, String data, int n, DType dtype) {
+    /**
+     * The settings {@code approx} reports with its figures; {@code seed} (the parameters', the data's shuffle, the
+     * seeded targets' and the projecting kinds') with the width study's settings too.
+     */
+    record ApproxSettings(String model, String data, int n, DType dtype, long seed) {
     }
 
     /**
@@ -217,7 +220,7 @@ final class Reports {
      * a resumed run must repeat ({@code dataFingerprint}: {@link org.ntk4j.io.RunFingerprint#ofData} of the
      * training inputs).
      */
-    record ApproxWidthSettings(int[] widths, int seeds, long seed, String method, String dataFingerprint) {
+    record ApproxWidthSettings(int[] widths, int seeds, String method, String dataFingerprint) {
     }
 
     /**
@@ -243,7 +246,7 @@ final class Reports {
         if (r != null) {
             json.putExact("pntk_error_width_exponent", r.exponent());
         }
-        return json.put("seeds", ws.seeds()).put("seed", ws.seed()).put("method", ws.method())
+        return json.put("seeds", ws.seeds()).put("method", ws.method())
                 .put("data_fingerprint", ws.dataFingerprint()).put("command", "approx").put("complete", r != null)
                 .put("widths_done", done);
     }
@@ -272,7 +275,7 @@ final class Reports {
 
     private static JsonReport approxHead(ApproxSettings s) {
         return new JsonReport().put("model", s.model()).put("data", s.data()).put("n", s.n())
-                .put("dtype", s.dtype().shortName());
+                .put("dtype", s.dtype().shortName()).put("seed", s.seed());
     }
 
     /**

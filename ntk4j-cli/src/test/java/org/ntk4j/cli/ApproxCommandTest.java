@@ -124,5 +124,10 @@ class ApproxCommandTest {
         // the default regulariser, relative: no diag_reg_absolute key
         assertThat(((Number) JsonReport.read(plain).get("diag_reg")).doubleValue()).isEqualTo(1e-4);
         assertThat(JsonReport.read(plain).has("diag_reg_absolute")).isFalse();
+        // the seed the parameters, the data's shuffle and the targets were drawn with (--seed, default 0)
+        assertThat(((Number) JsonReport.read(plain).get("seed")).longValue()).isZero();
+        run(0, "approx", "--model", spec, "--data", "default:test:18", "--n", "12", "--kinds", "pntk", "--seed", "7",
+                "--report", plain.toString(), "--overwrite");
+        assertThat(((Number) JsonReport.read(plain).get("seed")).longValue()).isEqualTo(7);
     }
 }

@@ -1381,10 +1381,17 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         }
     }
 
-    /** The second half of {@link #finishAll}: the manifests removed, the first store's last. */
+    /**
+     * The second half of {@link #finishAll}: the manifests removed, the first store's last, each removal made
+     * durable by forcing its directory (a removal lost to a power loss would leave the first store's manifest
+     * beside a finished OUT: a state {@link #resume} accepts, but the next plain run would have to be told
+     * {@code --resume}).
+     */
     static void removeManifests(List<TileStore> stores) throws IOException {
         for (int i = stores.size() - 1; i >= 0; i--) {
-            Files.delete(stores.get(i).manifest);
+            Path manifest = stores.get(i).manifest;
+            Files.delete(manifest);
+            AtomicFile.forceDirectory(manifest.toAbsolutePath().getParent());
         }
     }
 

@@ -28,9 +28,10 @@ import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
- * What a long run needs of its files beyond writing them: every rename of a finished file onto its name is made
- * durable by forcing its directory ({@link AtomicFile#moveOnto}), on the normal disk and on a tmpfs; a resumed
- * run's space check asks only for the tiles it still has to write, in both files of an ensemble together.
+ * What a long run needs of its files beyond writing them: every rename of a finished file onto its name, and the
+ * removal of a finished run's manifests, is made durable by forcing its directory ({@link AtomicFile#moveOnto}),
+ * on the normal disk and on a tmpfs; a resumed run's space check asks only for the tiles it still has to write, in
+ * both files of an ensemble together.
  */
 class DurableFilesTest {
     static final Model NET = Zoo.parse("fcn(depth=1,width=8,out=3)");
@@ -147,7 +148,8 @@ class DurableFilesTest {
                 });
             }
             assertThat(r.computed()).isEqualTo(r.plan().tileCount());
-            assertThat(synced).as("OUT's directory, then SEM's").containsExactly(at, sub);
+            assertThat(synced).as("the renames (OUT's directory, then SEM's), then the manifests' removals (SEM's, "
+                    + "then OUT's)").containsExactly(at, sub, sub, at);
             assertThat(out).exists();
             assertThat(sem).exists();
         } finally {
