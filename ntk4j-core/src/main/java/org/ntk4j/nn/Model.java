@@ -21,6 +21,12 @@ import org.ntk4j.tensor.Tensor;
  * norm's running statistics. They are not parameters (not graph inputs, never differentiated, not counted in
  * {@link Params#count}); the traced graph holds them as constants: the values given to {@link #withBuffers},
  * or the declared defaults.
+ *
+ * <p>Thread-safe: a model, and the {@link Params} given to it, may be shared by threads that apply it or compute
+ * kernels with it at once ({@code ConcurrentUseTest}, {@code ConcurrentKernelsTest}); what it caches (traced graphs,
+ * kernel plans, converted buffers, derived and wrapped models) is built once under a lock and only read afterwards,
+ * and a cached value another thread drops meanwhile stays usable until the calls that took it return. A model
+ * derived by {@link #withBuffersOf} is taken inside a {@link CachedTensors#lease} held while it is used.
  */
 public final class Model {
     private static final java.util.concurrent.atomic.AtomicLong TRACES = new java.util.concurrent.atomic.AtomicLong();

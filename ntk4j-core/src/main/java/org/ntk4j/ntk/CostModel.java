@@ -363,8 +363,13 @@ public final class CostModel {
         return SidePlan.of(model, n, perExample, dtype);
     }
 
+    /**
+     * The side plan {@code pc} belongs to: not the one cached now for its batch size, which another thread may have
+     * dropped and traced anew since {@code pc} was taken (its graphs are those of another trace).
+     */
     SidePlan side(ParameterConsumers pc) {
-        return side(pc.x.dim(0));
+        SidePlan own = pc.side();
+        return own != null ? own : side(pc.x.dim(0));
     }
 
     Graph trace(int n) {
@@ -450,10 +455,12 @@ public final class CostModel {
         // the walk over the very steps VectorProducts runs: the [K] + f(x1) result and its transposed copy with the
         // kernel, beside the parameters and the inputs, then each step's VJP and JVP (on top of the result when there
         // are several)
-        VpPlan plan = side(n1).vpPlan(side(n2), same, tileBytes, budgetBytes);
+        SidePlan s1 = side(n1);
+        SidePlan s2 = side(n2);
+        VpPlan plan = s1.vpPlan(s2, same, tileBytes, budgetBytes);
         long full = bytes((long) Shapes.size(f1) * plan.k);
-        long inputs = VpPlan.inputBytes(side(n1)) + (same ? 0 : VpPlan.inputBytes(side(n2)));
-        VpPlan.Walk walk = new VpPlan.Walk(side(n1), side(n2), same, full,
+        long inputs = VpPlan.inputBytes(s1) + (same ? 0 : VpPlan.inputBytes(s2));
+        VpPlan.Walk walk = new VpPlan.Walk(s1, s2, same, full,
                 paramBytes + inputs + 2 * full + bytes(outputElements()));
         for (VpPlan.Columns step : plan.steps) {
             step.cost(walk);

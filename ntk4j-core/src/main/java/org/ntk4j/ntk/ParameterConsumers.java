@@ -89,6 +89,27 @@ final class ParameterConsumers {
     private final Map<Var, int[]> sources = new IdentityHashMap<>();
     /** For each parameter, the consumers whose parameter operand is computed from it, in graph order. */
     private final List<List<Consumer>> consumersOfParameter = new ArrayList<>();
+    /**
+     * The side plan these consumers are of (null for consumers made without one, in tests): what a cost walk holding
+     * them asks for their derived graphs. Found by batch size instead, it may be another plan, traced anew after this
+     * one was dropped by another thread meanwhile, whose caches the consumers of this trace would corrupt.
+     */
+    private volatile SidePlan side;
+
+    /** Records the side plan these consumers are of (its constructor, once). */
+    void ownedBy(SidePlan owner) {
+        side = owner;
+    }
+
+    /** The side plan these consumers are of, or null when they were made without one. */
+    SidePlan side() {
+        return side;
+    }
+
+    /** Whether {@code c} is one of these consumers (not an equal one of another trace). */
+    boolean owns(Consumer c) {
+        return c.index < consumers.size() && consumers.get(c.index) == c;
+    }
 
     /** The consumers of {@code graph} alone: see {@link #ParameterConsumers(Graph, int, Supplier)}. */
     ParameterConsumers(Graph graph, int nParams) {

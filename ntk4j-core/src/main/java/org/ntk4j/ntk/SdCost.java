@@ -44,16 +44,20 @@ final class SdCost extends MethodCost {
 
     @Override
     Estimate estimate() {
-        ParameterConsumers pc1 = consumers(n1);
         if (!c.perExampleSides()) {
             return new ExactBatchCost(c, Method.STRUCTURED_DERIVATIVES).estimate();
         }
-        ParameterConsumers pc2 = same ? pc1 : consumers(n2);
+        // each side's consumers, plan and passes from one side plan: looked up by batch size one at a time, they
+        // could come from two traces (another thread dropping the plan in between), whose consumers do not match
+        SidePlan s1 = side(n1);
+        SidePlan s2 = same ? s1 : side(n2);
+        ParameterConsumers pc1 = s1.pc;
+        ParameterConsumers pc2 = s2.pc;
         OutputPairs pairs = OutputPairs.of(axes);
         int o = k;
-        SdPlan plan = side(n1).sdPlan(n1, n2, k, same, pairs);
+        SdPlan plan = s1.sdPlan(n1, n2, k, same, pairs);
         int[] unread = this.unread != null ? this.unread : plan.unreadCotangents;
-        Graph pass1 = side(pc1).pass(k, unread).graph;
+        Graph pass1 = s1.pass(k, unread).graph;
         double flops = GraphCost.flops(pass1);
         long values = 0;
         for (org.ntk4j.graph.Var v : pass1.outputs()) {
@@ -65,8 +69,8 @@ final class SdCost extends MethodCost {
             // a tile's pass is prepared by its own side's plan (StructuredKernel.prepare): x2's leaves out only the
             // cotangents that neither plan reads where the two plans differ (their orders are chosen on each side)
             int[] unread2 = this.unread != null ? unread
-                    : commonUnread(unread, side(n2).sdPlan(n1, n2, k, same, pairs).unreadCotangents);
-            Graph pass2 = side(pc2).pass(k, unread2).graph;
+                    : commonUnread(unread, s2.sdPlan(n1, n2, k, same, pairs).unreadCotangents);
+            Graph pass2 = s2.pass(k, unread2).graph;
             flops += GraphCost.flops(pass2);
             peak = Math.max(peak, values + GraphCost.peakBytes(pass2) + otherInputs(n2));
             values += CostModel.outputBytes(pass2);

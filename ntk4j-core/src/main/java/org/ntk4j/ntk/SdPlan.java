@@ -168,8 +168,8 @@ final class SdPlan {
             long f = rule.features();
             boolean bias = biasParameter >= 0;
             ParameterConsumers.Consumer c2 = w.pc2.consumers.get(w.pc1.consumers.indexOf(st.consumer));
-            CotangentFactors f1 = cm.side(cm.n1).pass(w.o).factored(st.consumer.equation.output()).factors();
-            CotangentFactors f2 = w.same ? f1 : cm.side(cm.n2).pass(w.o).factored(c2.equation.output()).factors();
+            CotangentFactors f1 = cm.side(w.pc1).pass(w.o).factored(st.consumer.equation.output()).factors();
+            CotangentFactors f2 = w.same ? f1 : cm.side(w.pc2).pass(w.o).factored(c2.equation.output()).factors();
             org.ntk4j.primitive.ConsumerRule.Linear byRule = StructuredDerivatives.dataByRule(st, order, false);
             double block = StructuredDerivatives.blockFlops(order, byRule, n1, n2, o, r, c, f, pairs, w.same);
             w.flops += f1.formationFlops() + (w.same ? 0 : f2.formationFlops()) + block
@@ -244,7 +244,7 @@ final class SdPlan {
             int n1 = cm.n1;
             int n2 = cm.n2;
             int o = w.o;
-            StructuredDerivatives.Structured st2 = same ? st : cm.side(n2).structured(parameter);
+            StructuredDerivatives.Structured st2 = same ? st : cm.side(w.pc2).structured(parameter);
             int[] all = Shapes.iota(st.gram.shape.length);
             long pe = StructuredDerivatives.gramSize(st.gram, all);
             long pFull = Shapes.size(st.gram.shape);

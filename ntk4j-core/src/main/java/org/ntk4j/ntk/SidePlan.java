@@ -266,6 +266,7 @@ final class SidePlan {
         } finally {
             witness.retire();
         }
+        pc.ownedBy(this);
         this.perExampleShortcut = model.independentExamples() && pc.exampleAxisFirst;
         this.f = graph.outputs().get(0).shape();
         this.o = Shapes.size(f) / n;
@@ -354,6 +355,7 @@ final class SidePlan {
 
     /** A consumer's one-example row graph for K = k stacked cotangents. */
     Graph rowGraph(ParameterConsumers.Consumer c, int k) {
+        requireOwn(c);
         return rowGraphs.computeIfAbsent(c.index + ":" + k,
                 i -> owned.build(() -> ParameterPaths.rowGraph(pc, c, k)));
     }
@@ -362,11 +364,24 @@ final class SidePlan {
     Graph pathVjp(List<ParameterConsumers.Consumer> cons, List<Integer> selected, int k) {
         StringBuilder key = new StringBuilder().append(k).append(':');
         for (ParameterConsumers.Consumer c : cons) {
+            requireOwn(c);
             key.append(c.index).append(',');
         }
         key.append(':').append(selected);
         return pathVjps.computeIfAbsent(key.toString(),
                 s -> owned.build(() -> ParameterPaths.pathVjp(pc, cons, selected, k)));
+    }
+
+    /**
+     * Refuses a consumer of another trace: the graphs cached here by consumer index are built from this trace's
+     * values, and one built from another's (a plan dropped and traced anew while a call still held its consumers)
+     * would stay cached, wrong, for every later call.
+     */
+    private void requireOwn(ParameterConsumers.Consumer c) {
+        if (!pc.owns(c)) {
+            throw new IllegalStateException("side plan [" + n + "] " + Arrays.toString(perExample) + " " + dtype
+                    + ": asked for the graph of a consumer of another trace of the model (a dropped plan's)");
+        }
     }
 
     /** The VJP of f with respect to every parameter, k stacked output cotangents: inputs θ..., x, cotangents. */

@@ -24,6 +24,10 @@ import org.ntk4j.tensor.Tensor;
  * with K + r·I and the test outputs with K_test,train, as in {@link GradientDescentMse}: the MSE loss without
  * momentum then integrates that closed form's flow. neural-tangents' {@code gradient_descent} takes no diag_reg:
  * r = 0 (the factory without it) reproduces it.
+ *
+ * <p>Thread-safe once configured: {@link #predict} may be called from several threads at once, each integration
+ * with its own state and its own count of evaluations against the cap. Set {@link #tolerance(double)} and {@link
+ * #maxEvaluations(int)} before sharing the predictor (a call already running keeps the values it started with).
  */
 public final class GradientDescentOde {
     /** Default absolute and relative tolerance of the integrator. */
@@ -47,9 +51,12 @@ public final class GradientDescentOde {
     private final double momentum; // NaN: none
     /** The absolute regulariser r added to the train-train kernel's diagonal ({@link #kernel} holds K + r·I). */
     private final double regulariser;
-    private double tolerance = TOLERANCE;
-    private int maxEvaluations = MAX_EVALUATIONS;
-    private int evaluations;
+    // Settings (configure before sharing the predictor: a predict already running keeps the values it read), and
+    // the count of the predict that finished last. Each predict counts its own evaluations: calls from several
+    // threads at once each meet the cap alone (one shared counter made concurrent calls stop each other).
+    private volatile double tolerance = TOLERANCE;
+    private volatile int maxEvaluations = MAX_EVALUATIONS;
+    private volatile int evaluations;
 
     private GradientDescentOde(KernelMatrix k, Tensor yTrain, Loss loss, double learningRate, double momentum,
                                double regulariser) {
@@ -187,7 +194,8 @@ public final class GradientDescentOde {
     }
 
     /**
-     * Right-hand side evaluations of the last {@link #predict} (the cost of the integration).
+     * Right-hand side evaluations of the last {@link #predict} to finish (the cost of the integration; with calls
+     * from several threads, that of whichever returned last).
      *
      * @return the count
      */
@@ -266,7 +274,10 @@ public final class GradientDescentOde {
         double mu = mom ? (momentum - 1) / Math.sqrt(learningRate) : 0;
         final int testRows = m;
         final double[] kt = kTest;
-        evaluations = 0;
+        final int cap = maxEvaluations;
+        final double tol = tolerance;
+        // this call's evaluations (the predictor may integrate for other threads at the same time)
+        final int[] count = new int[1];
         OrdinaryDifferentialEquation ode = new OrdinaryDifferentialEquation() {
             private final double[] g = new double[no];
             private final double[] f = new double[no];
@@ -278,10 +289,10 @@ public final class GradientDescentOde {
 
             @Override
             public double[] computeDerivatives(double t, double[] s) {
-                if (evaluations == maxEvaluations) {
+                if (count[0] == cap) {
                     throw new EvaluationCap();
                 }
-                evaluations++;
+                count[0]++;
                 System.arraycopy(s, 0, f, 0, no);
                 loss.gradient(f, y, outputs, g);
                 double[] ds = new double[dim];
@@ -308,8 +319,7 @@ public final class GradientDescentOde {
                 reached = i;
                 double target = ts[i] * timeScale;
                 if (target > tau) {
-                    DormandPrince853Integrator integ = new DormandPrince853Integrator(0, target - tau, tolerance,
-                            tolerance);
+                    DormandPrince853Integrator integ = new DormandPrince853Integrator(0, target - tau, tol, tol);
                     ODEStateAndDerivative r = integ.integrate(ode, current, target);
                     current = new ODEState(r.getTime(), r.getPrimaryState());
                     tau = target;
@@ -320,13 +330,14 @@ public final class GradientDescentOde {
                 out[i] = new Outputs(tr, te);
             }
         } catch (org.hipparchus.exception.MathRuntimeException | EvaluationCap e) {
+            evaluations = count[0];
             for (Outputs o : out) {
                 if (o != null) {
                     o.close();
                 }
             }
             if (e instanceof EvaluationCap) {
-                throw new IllegalArgumentException("gradient descent ODE: stopped after " + maxEvaluations
+                throw new IllegalArgumentException("gradient descent ODE: stopped after " + cap
                         + " right-hand side evaluations short of t = " + ts[reached] + " (learning rate "
                         + learningRate + "); the flow is too stiff for the explicit integrator at this learning rate "
                         + "and time: use a smaller learning rate or time, or raise the cap "
@@ -335,6 +346,7 @@ public final class GradientDescentOde {
             throw new IllegalArgumentException("gradient descent ODE: the integrator failed (" + e.getMessage()
                     + "); try a smaller learning rate or time", e);
         }
+        evaluations = count[0];
         return out;
     }
 

@@ -49,6 +49,10 @@ import org.ntk4j.tensor.TensorScope;
  *     Tensor k = EmpiricalNtk.of(onnx.model(), params).ntk(x, null);
  * }
  * }</pre>
+ *
+ * <p>Thread-safe: an imported model is immutable ({@link #freeze} and {@link #paramsOnly} return new ones); its
+ * {@link #model()} and the {@link #params} made from it may be shared by threads computing kernels at once, as any
+ * {@link Model} (the layer's constants are made once per dtype; {@code OnnxConcurrentKernelsTest}).
  */
 public final class OnnxModel {
     /** The batch size of the import's dry run: one that rarely equals another axis's size. */
