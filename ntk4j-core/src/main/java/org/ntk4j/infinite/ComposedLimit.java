@@ -85,10 +85,11 @@ import org.ntk4j.tensor.Tensor;
  * zero-mean Gaussian value alike in every unit (a dense or conv layer's output, sums and pools of such): as the
  * width grows its mean over the units → 0 and its variance → K(x,x), so x̂ → x/√(K(x,x)+ε); the gradient through
  * the mean and the variance adds O(1/width) to Θ. neural-tangents' LayerNorm has the same K and Θ/√(...) but no
- * parameters (so no K_new + 1) and ε = 1e-12 by default. batch_norm_eval is an affine map per channel with the
- * model's buffers ({@link Model#withBuffers}, or the defaults 0 and 1), exact on any value where every running
- * mean is 0 and every running variance the same v. Each adds to a unit's Θ its own x̂(x)x̂(x') (γ's term), which
- * a dense or conv layer reads as its mean K but an activation next meets with its own value: there Θ ←
+ * parameters (so no K_new + 1) and ε = 1e-12 by default: {@code new LayerNorm(1e-12, false)}, whose rule is
+ * that. batch_norm_eval is an affine map per channel with the model's buffers ({@link Model#withBuffers}, or the
+ * defaults 0 and 1), exact on any value where every running mean is 0 and every running variance the same v.
+ * Each adds to a unit's Θ its own x̂(x)x̂(x') (γ's term), which a dense or conv layer reads as its mean K but an
+ * activation next meets with its own value: there Θ ←
  * E[φ'(u)φ'(v)](Θ − g K) + g E[φ'(u)φ'(v) u v] for the g normalisations since the last dense or conv layer, for
  * every activation ({@link ActivationDuals#crossAndMoment}): E[φ'φ' u v] is E[φ(u)φ(v)] for relu, leaky_relu and
  * abs (positively homogeneous), in closed form for erf ((4/π) K/D^{3/2}, D = (1+2K(x,x))(1+2K(x',x')) − 4K²),
@@ -170,6 +171,8 @@ public final class ComposedLimit implements InfiniteLimit {
     /** Per op: a layer_norm's ε, and whether it normalises a flattened image's features as one (one variance). */
     private final double[] eps;
     private final boolean[] flat;
+    /** Per layer_norm op: whether it has a scale and a shift (their gradients add K_new + 1 to Θ). */
+    private final boolean[] affine;
     /** Per activation op: the γ terms of its input (see {@link Branch}), 0 for others. */
     private final int[] gammas;
     /** Per op: the pixels of the map its register holds (0: one entry), and a conv's or a pool's window. */
@@ -212,6 +215,7 @@ public final class ComposedLimit implements InfiniteLimit {
         standard = new boolean[n];
         eps = new double[n];
         flat = new boolean[n];
+        affine = new boolean[n];
         gammas = new int[n];
         pixels = new int[n];
         window = new PixelPairs.Window[n];
@@ -230,6 +234,7 @@ public final class ComposedLimit implements InfiniteLimit {
             standard[i] = o.standard;
             eps[i] = o.eps;
             flat[i] = o.flat;
+            affine[i] = o.affine;
             gammas[i] = o.gammas;
             pixels[i] = o.pixels;
             window[i] = o.window;
@@ -375,6 +380,7 @@ public final class ComposedLimit implements InfiniteLimit {
         boolean standard;
         double eps;
         boolean flat;
+        boolean affine;
         int gammas;
         int pixels;
         PixelPairs.Window window;
@@ -563,9 +569,10 @@ public final class ComposedLimit implements InfiniteLimit {
          * A layer_norm over the last axis — the features of a vector, the channels of an image per pixel, or all the
          * features of a flattened image — of a zero-mean Gaussian value alike in every unit (see the class comment):
          * K ← K / √((K(x,x) + ε)(K(x',x') + ε)) with each example's own variance at the point (per pixel, or the
-         * flattened map's diagonal mean), Θ ← Θ / √(...) + K_new + 1 (the scale's and the shift's gradients). Its
-         * output is Gaussian again and keeps its heads (it is odd in their weights), but is no layer's output for
-         * the logits. Other axes, the inputs themselves and values that are not such Gaussians are refused.
+         * flattened map's diagonal mean), Θ ← Θ / √(...) + K_new + 1 (the scale's and the shift's gradients; without
+         * them, neural-tangents' LayerNorm, Θ ← Θ / √(...)). Its output is Gaussian again and, with them, keeps its
+         * heads (it is odd in their weights), but is no layer's output for the logits. Other axes, the inputs
+         * themselves and values that are not such Gaussians are refused.
          */
         private Branch layerNorm(String at, LayerNorm n, Branch b) {
             boolean perPixel = b.image() && b.shape.length == 3;
@@ -588,7 +595,14 @@ public final class ComposedLimit implements InfiniteLimit {
             op.src = points.size();
             op.eps = n.eps();
             op.flat = b.image() && !perPixel;
+            op.affine = n.affine();
             points.add(null);
+            if (!n.affine()) {
+                // neural-tangents' LayerNorm: no γ term for an activation next to meet; but no layer's output for
+                // the logits either (heads null): at the end of the network it would normalise over the O logits,
+                // a finite axis whose mean and variance over the units have no limit
+                return new Branch(b.reg, b.shape, true, b.deps, null, false, b.map, b.gammas);
+            }
             return new Branch(b.reg, b.shape, true, b.deps, b.heads, false, b.map, next(b.gammas));
         }
 
@@ -893,7 +907,8 @@ public final class ComposedLimit implements InfiniteLimit {
                             record[point][0] = kd[0];
                         }
                     }
-                    normalise(kd, td, flat[i] ? 0 : pixels[i], len, fullMaps, selfA[point], selfB[point], eps[i]);
+                    normalise(kd, td, flat[i] ? 0 : pixels[i], len, fullMaps, selfA[point], selfB[point], eps[i],
+                            affine[i]);
                     break;
                 }
                 case AFFINE:
@@ -953,15 +968,15 @@ public final class ComposedLimit implements InfiniteLimit {
     /**
      * A layer_norm of the first {@code len} cells of the maps k and t ({@code px} pixels, 0: one variance for every
      * cell), with the examples' own variances va and vb (per pixel, or one): K ← K/√((va + ε)(vb + ε)),
-     * Θ ← Θ/√(...) + K_new + 1.
+     * Θ ← Θ/√(...) + K_new + 1 ({@code affine}: the scale's and the shift's gradients), Θ ← Θ/√(...) without them.
      */
     private static void normalise(double[] k, double[] t, int px, int len, boolean fullMaps, double[] va,
-                                  double[] vb, double eps) {
+                                  double[] vb, double eps, boolean affine) {
         if (px == 0) {
             double s = 1 / rootOfProduct(va[0] + eps, vb[0] + eps);
             for (int e = 0; e < len; e++) {
                 k[e] *= s;
-                t[e] = t[e] * s + k[e] + 1;
+                t[e] = affine ? t[e] * s + k[e] + 1 : t[e] * s;
             }
             return;
         }
@@ -972,7 +987,7 @@ public final class ComposedLimit implements InfiniteLimit {
                 int e = fullMaps ? row + q : p;
                 double s = 1 / rootOfProduct(a, vb[q] + eps);
                 k[e] *= s;
-                t[e] = t[e] * s + k[e] + 1;
+                t[e] = affine ? t[e] * s + k[e] + 1 : t[e] * s;
             }
         }
     }

@@ -339,12 +339,23 @@ public final class Layers {
     }
 
     /**
-     * Layer normalisation over the last axis, ε = 1e-5, with learnable scale and shift.
+     * Layer normalisation over the last axis, ε = 1e-5, with learnable scale and shift (PyTorch's
+     * {@code nn.LayerNorm} defaults; not neural-tangents', see {@link #layerNormStax()}).
      *
      * @return the layer
      */
     public static Layer layerNorm() {
         return new LayerNorm(1e-5);
+    }
+
+    /**
+     * Layer normalisation over the last axis as neural-tangents' {@code stax.LayerNorm()}: ε = 1e-12, no scale or
+     * shift (no parameters), y = (x − mean(x)) / √(var(x) + ε).
+     *
+     * @return the layer
+     */
+    public static Layer layerNormStax() {
+        return new LayerNorm(1e-12, false);
     }
 
     /**

@@ -195,6 +195,58 @@ class ComposedLimitNormTest {
     }
 
     /**
+     * neural-tangents' LayerNorm ({@link Layers#layerNormStax()}: no scale or shift, ε = 1e-12) in dense(50) →
+     * layer_norm → erf → dense(50) → relu → dense(1), both parameterisations, σ_b = B and 0: the hand recursion
+     * without the scale's and shift's terms (K̂ = K¹/√(...), Θ̂ = Θ¹/√(...), no K̂ + 1, no γ term in erf's Θ) to 1e-12
+     * relative, NNGP and NTK, every entry; the affine rule is more than 0.1% away from its Θ (2% or more seen). A
+     * network that ends in it (normalising over the O logits, a finite axis) is refused as any output that is not a
+     * dense layer's.
+     */
+    @Test
+    void staxLayerNormWithoutParametersMatchesTheHandWrittenRecursion() {
+        int n = 50;
+        double eps = 1e-12;
+        try (Tensor raw = Tensor.randomNormal(DType.F64, 53, 3, 6)) {
+            double[] flat = raw.toDoubleArray();
+            for (int f = 12; f < 18; f++) {
+                flat[f] *= 3e-3;
+            }
+            try (Tensor x = Tensor.of(DType.F64, flat, 3, 6)) {
+                double[][] xs = rows(x);
+                for (Parameterization p : Parameterization.values()) {
+                    boolean std = p == Parameterization.STANDARD;
+                    for (double b : new double[] {B, 0}) {
+                        Model m = new Model(Layers.serial(Layers.dense(n, W, b, p), Layers.layerNormStax(),
+                                Layers.erf(), Layers.dense(n, W, b, p), Layers.relu(), Layers.dense(1, W, b, p)),
+                                "stax-norm");
+                        assertThat(m.paramSpecs(new int[] {6})).as("no scale or shift")
+                                .noneMatch(s -> s.path().startsWith("1_"));
+                        InfiniteLimit lim = InfiniteLimit.of(m, new int[] {6});
+                        double[][][] want = byHand(xs, n, W, b, std, 1, eps, true, false, false, true);
+                        double[][][] affine = byHand(xs, n, W, b, std, 1, eps, true, false, true, true);
+                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
+                            for (int i = 0; i < 3; i++) {
+                                for (int j = 0; j < 3; j++) {
+                                    assertThat(nngp.get(i, j)).as("%s b=%s K(%d, %d)", p, b, i, j)
+                                            .isCloseTo(want[0][i][j], within(1e-12 * Math.abs(want[0][i][j])));
+                                    assertThat(ntk.get(i, j)).as("%s b=%s Θ(%d, %d)", p, b, i, j)
+                                            .isCloseTo(want[1][i][j], within(1e-12 * Math.abs(want[1][i][j])));
+                                }
+                            }
+                            assertThat(Math.abs(affine[1][0][0] - ntk.get(0, 0))).isGreaterThan(1e-3 * ntk.get(0, 0));
+                        }
+                    }
+                }
+            }
+        }
+        Model last = new Model(Layers.serial(Layers.dense(n), Layers.erf(), Layers.dense(3), Layers.layerNormStax()),
+                "ends-normalised");
+        assertThatThrownBy(() -> InfiniteLimit.of(last, new int[] {6})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("must be a vector from a dense layer");
+    }
+
+    /**
      * dense(n) → layer_norm → φ → dense(1) by hand, for the examples x: K¹ and Θ¹ as {@link #byHand}, the layer_norm
      * K̂ = K¹/√((K¹(x,x) + ε)(K¹(x',x') + ε)), Θ̂ = Θ¹/√(...) + K̂ + 1, then φ with the expectations {@code e} of
      * {@link #expectationsAfterLayerNorm}: K² = E[φ(u)φ(v)], Θ² = E[φ'φ'](Θ̂ − K̂) + E[φ'(u)u φ'(v)v]
