@@ -114,18 +114,28 @@ final class KernelOptions {
     /**
      * The budget a --memory value gives (null: the default, a safe share of the off-heap limit). A budget above
      * that limit (JavaCPP's maxBytes) is refused: the tensors it plans for could not be allocated.
+     *
+     * <p>The budget also bounds the storage that closed tensors keep for reuse, together with the live tensors
+     * ({@link org.ntk4j.tensor.Tensor#boundPooledStorage}), for the rest of the command: a user's budget is what
+     * the process may hold of tensors, not only what the plan holds live. Unbounded, the pool filled what the
+     * off-heap limit (-Xmx, a quarter of the machine's memory by default) left beside the run (2026-12-07: a CNN
+     * kernel planned at 394 MiB under --memory 512m held 781 MiB of anonymous memory, 506 MiB bounded).
      */
     static long memoryBudget(String memory) {
+        long budget;
         if (memory == null) {
-            return EmpiricalNtk.defaultMemoryBudget();
+            budget = EmpiricalNtk.defaultMemoryBudget();
+        } else {
+            long limit = org.ntk4j.tensor.NativeMemory.maxBytes();
+            if (limit > 0 && parseSize("--memory", memory) > limit) {
+                throw new IllegalArgumentException("--memory " + memory.trim() + ": above this JVM's off-heap limit "
+                        + "of " + org.ntk4j.ntk.CostModel.human(limit) + " (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; "
+                        + "set them with NTK4J_JAVA_OPTS)");
+            }
+            budget = parseBytes("--memory", memory);
         }
-        long limit = org.ntk4j.tensor.NativeMemory.maxBytes();
-        if (limit > 0 && parseSize("--memory", memory) > limit) {
-            throw new IllegalArgumentException("--memory " + memory.trim() + ": above this JVM's off-heap limit of "
-                    + org.ntk4j.ntk.CostModel.human(limit) + " (-Xmx, or -Dorg.bytedeco.javacpp.maxBytes; set them "
-                    + "with NTK4J_JAVA_OPTS)");
-        }
-        return parseBytes("--memory", memory);
+        org.ntk4j.tensor.Tensor.boundPooledStorage(budget);
+        return budget;
     }
 
     /** 123, 64k, 512m, 8g (powers of 1024). */

@@ -75,6 +75,37 @@ class MemoryBudgetCommandsTest {
                 .isCloseTo(v, org.assertj.core.data.Offset.offset(1e-12 * Math.max(1, Math.abs(v)))));
     }
 
+    /**
+     * --memory bounds the storage that closed tensors keep for reuse too, together with the live tensors (since
+     * 2026-12-07, night; before, the pool filled what the off-heap limit left beside the run: a CNN kernel planned
+     * at 394 MiB under --memory 512m held 781 MiB). Blocks pooled before the command (12 MiB here, derived from their
+     * sizes) are freed down to what fits beside the live tensors within the 4 MiB budget, and the run keeps no
+     * more.
+     */
+    @Test
+    void memoryAlsoBoundsTheStorageKeptForReuse() {
+        Tensor.releasePooledStorage();
+        try {
+            Tensor.boundPooledStorage(Long.MAX_VALUE);
+            long pooled = 0;
+            for (int i = 0; i < 12; i++) { // distinct sizes, each at least the pool's 1 MiB
+                int elements = (1 << 18) + i;
+                Tensor.empty(org.ntk4j.tensor.DType.F32, elements).close();
+                pooled += 4L * elements;
+            }
+            assertThat(Tensor.pooledBytes()).isEqualTo(pooled);
+            run(0, "kernel", "--model", "fcn(depth=1,width=64,out=10)", "--data", "synthetic:100,32", "--kind",
+                    "trace", "--memory", "4m", "--quiet");
+            long budget = 4L << 20;
+            assertThat(Tensor.pooledStorageBound()).isEqualTo(budget);
+            assertThat(Tensor.pooledBytes()).isLessThanOrEqualTo(Math.max(0, budget - Tensor.liveBytes()))
+                    .isLessThan(pooled);
+        } finally {
+            Tensor.boundPooledStorage(Long.MAX_VALUE);
+            Tensor.releasePooledStorage();
+        }
+    }
+
     @Test
     void spectrumHoldsAnExplicitMethodToMemory() throws Exception {
         String[] args = {"spectrum", "--model", "fcn(depth=2,width=32,out=10)", "--data", "synthetic:16,20",

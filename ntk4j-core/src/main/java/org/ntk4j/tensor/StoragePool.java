@@ -27,6 +27,12 @@ import org.bytedeco.javacpp.Pointer;
  * (the paper's FCN at W = 1024, NTK-vector products: 9.3 s a call in the sweep, 2.3 s with reuse; Jacobian
  * contraction at W = 2048: 18.2 s, 13.5 s). Pooled storage is not counted by {@link Tensor#liveBytes()}: it
  * holds no tensor.
+ *
+ * <p>A footprint bound ({@link Tensor#boundPooledStorage}; the CLI sets it to the run's {@code --memory}) keeps the
+ * live tensors and the pool together within a budget: a closed block is pooled only where it fits beside the live
+ * tensors (older blocks go first to make room), and an allocation that would take them over it frees pooled blocks
+ * first. Without it the pool filled what maxBytes left beside a run's planned peak: a CNN kernel planned at
+ * 394 MiB under {@code --memory 512m} held 781 MiB of anonymous memory, 506 MiB with reuse off.
  */
 final class StoragePool {
     /**
@@ -44,6 +50,8 @@ final class StoragePool {
      */
     private static final LinkedHashMap<Pointer, Long> AGE = new LinkedHashMap<>();
     private static long held;
+    /** The most bytes live tensors and pooled storage may hold together (see {@link #bound}). */
+    private static long footprint = Long.MAX_VALUE;
 
     private StoragePool() {
     }
@@ -81,13 +89,50 @@ final class StoragePool {
         return p;
     }
 
-    /** Keeps {@code p} (closed tensor storage) for reuse; false when the caller must free it. */
-    static synchronized boolean offer(DType dtype, long capacity, Pointer p) {
+    /**
+     * Bounds live tensors and pooled storage together to {@code bytes} (Long.MAX_VALUE: no bound beyond the pool's
+     * own limit), freeing pooled blocks, oldest first, that are already over it.
+     *
+     * @param bytes the bound
+     * @param live the live tensor bytes now
+     */
+    static synchronized void bound(long bytes, long live) {
+        footprint = bytes;
+        makeRoom(live, 0);
+    }
+
+    /** The footprint bound (Long.MAX_VALUE when none is set). */
+    static synchronized long bound() {
+        return footprint;
+    }
+
+    /**
+     * Frees pooled blocks, oldest first, until {@code live} live bytes, the pool and {@code bytes} more fit the
+     * footprint bound (or the pool is empty): called before an allocation of {@code bytes}.
+     */
+    static synchronized void makeRoom(long live, long bytes) {
+        long over = saturatedSum(live, held, bytes) - footprint;
+        if (over > 0) {
+            release(over);
+        }
+    }
+
+    private static long saturatedSum(long a, long b, long c) {
+        long s = a + b;
+        s = s < 0 ? Long.MAX_VALUE : s + c;
+        return s < 0 ? Long.MAX_VALUE : s;
+    }
+
+    /**
+     * Keeps {@code p} (closed tensor storage) for reuse; false when the caller must free it: too small, above the
+     * pool's limit, or not fitting the footprint bound beside {@code live}, the live tensor bytes without it.
+     */
+    static synchronized boolean offer(DType dtype, long capacity, Pointer p, long live) {
         long bytes = capacity * dtype.bytes();
-        if (bytes < MIN_BYTES || bytes > LIMIT) {
+        if (bytes < MIN_BYTES || bytes > LIMIT || saturatedSum(live, bytes, 0) > footprint) {
             return false;
         }
-        while (held + bytes > LIMIT) {
+        while (held + bytes > LIMIT || saturatedSum(live, held, bytes) > footprint) {
             evictOldest();
         }
         long k = key(dtype, capacity);

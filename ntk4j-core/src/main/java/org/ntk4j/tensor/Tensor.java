@@ -101,6 +101,7 @@ public final class Tensor implements AutoCloseable {
         if (Pointer.maxBytes() > 0 && over > 0) {
             StoragePool.release(over);
         }
+        StoragePool.makeRoom(LIVE.get(), capacity * dtype.bytes()); // and the footprint bound, where one is set
         for (int attempt = 0; ; attempt++) {
             Pointer p;
             try {
@@ -152,6 +153,35 @@ public final class Tensor implements AutoCloseable {
      */
     public static long releasePooledStorage() {
         return StoragePool.drain();
+    }
+
+    /**
+     * Bounds the off-heap storage of live tensors and of the storage kept for reuse together: closed tensors' blocks
+     * are kept only where they fit beside the live tensors within {@code bytes}, older kept blocks are freed to make
+     * room, and an allocation that would take the two over it frees kept blocks first. The live tensors themselves
+     * are not limited (a computation planned within a budget stays within it; one that is not is not stopped), so
+     * with a bound at a run's memory budget the process holds no more tensor storage than the larger of the budget
+     * and the live tensors ({@link #keptCopy kept copies} aside). The CLI sets it to {@code --memory}; by default
+     * there is none (the pool is bounded only by JavaCPP's maxBytes together with the live tensors, or {@code
+     * -Dntk4j.poolBytes}).
+     *
+     * @param bytes the bound, at least 0; {@link Long#MAX_VALUE} removes it
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
+    public static void boundPooledStorage(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("boundPooledStorage: expected bytes >= 0, got " + bytes);
+        }
+        StoragePool.bound(bytes, LIVE.get());
+    }
+
+    /**
+     * The bound set by {@link #boundPooledStorage}.
+     *
+     * @return the bound in bytes, {@link Long#MAX_VALUE} when none is set
+     */
+    public static long pooledStorageBound() {
+        return StoragePool.bound();
     }
 
     /**
@@ -1012,8 +1042,8 @@ public final class Tensor implements AutoCloseable {
             KEPT.addAndGet(-Math.max(1L, size) * dtype.bytes());
             p.close();
         } else if (!view) {
-            LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
-            if (!StoragePool.offer(dtype, Math.max(1L, size), p)) {
+            long live = LIVE.addAndGet(-Math.max(1L, size) * dtype.bytes());
+            if (!StoragePool.offer(dtype, Math.max(1L, size), p, live)) {
                 p.close();
             }
         }

@@ -93,6 +93,68 @@ class StoragePoolTest {
     }
 
     /**
+     * A footprint bound ({@link Tensor#boundPooledStorage}) keeps live and pooled storage together within it, the
+     * sums derived here from the tensors' sizes: a closed block is pooled only beside the live tensors within the
+     * bound (the oldest pooled block goes to make room), a block that could not fit even alone is freed, and a
+     * fresh allocation that would cross the bound frees pooled storage first. Without the bound all three blocks
+     * stay pooled (the pool was bounded by JavaCPP's maxBytes alone).
+     */
+    @Test
+    void aFootprintBoundKeepsLiveAndPooledStorageWithinIt() {
+        StoragePool.drain();
+        long mib = 4L * LARGE; // 1 MiB
+        long base = Tensor.liveBytes(); // tensors other tests leave cached in this JVM
+        try {
+            Tensor.boundPooledStorage(base + 3 * mib);
+            assertThat(Tensor.pooledStorageBound()).isEqualTo(base + 3 * mib);
+            Tensor a = Tensor.full(DType.F32, 1.0, LARGE);
+            Tensor b = Tensor.full(DType.F32, 2.0, LARGE);
+            Tensor c = Tensor.full(DType.F32, 3.0, LARGE + 1);
+            long cAddress = c.pointer().address();
+            a.close(); // live: base + b + c = base + 2 MiB + 4 bytes; a's MiB does not fit beside it
+            assertThat(Tensor.pooledBytes()).isZero();
+            b.close(); // live: base + c; b fits
+            assertThat(Tensor.pooledBytes()).isEqualTo(mib);
+            c.close(); // live: base; b and c fit together (2 MiB + 4 bytes of 3 MiB)
+            assertThat(Tensor.pooledBytes()).isEqualTo(2 * mib + 4);
+            assertThat(Tensor.pooledBytes() + Tensor.liveBytes()).isLessThanOrEqualTo(base + 3 * mib);
+            // a fresh block of 2 MiB - 4 bytes, 1 MiB over: b, the oldest, goes first, and that is enough
+            try (Tensor d = Tensor.empty(DType.F32, 2 * LARGE - 1)) {
+                assertThat(Tensor.pooledBytes()).isEqualTo(mib + 4);
+                assertThat(Tensor.liveBytes() + Tensor.pooledBytes()).isLessThanOrEqualTo(base + 3 * mib);
+                assertThat(d.pointer().address()).as("c's block is still pooled").isNotEqualTo(cAddress).isNotZero();
+            }
+            // closed, d's block fits beside c's: 3 MiB, the bound less what is live
+            assertThat(Tensor.pooledBytes()).isEqualTo(3 * mib);
+            // lowering the bound frees what is over it at once
+            Tensor.boundPooledStorage(base + mib);
+            assertThat(Tensor.pooledBytes()).isZero();
+            // a block larger than the bound is freed at close, not pooled
+            Tensor.full(DType.F32, 1.0, 2 * LARGE).close();
+            assertThat(Tensor.pooledBytes()).isZero();
+
+            Tensor.boundPooledStorage(Long.MAX_VALUE);
+            Tensor e = Tensor.full(DType.F32, 1.0, LARGE);
+            Tensor f = Tensor.full(DType.F32, 1.0, LARGE);
+            Tensor g = Tensor.full(DType.F32, 1.0, LARGE + 1);
+            e.close();
+            f.close();
+            g.close();
+            assertThat(Tensor.pooledBytes()).as("unbounded: all kept").isEqualTo(3 * mib + 4);
+        } finally {
+            Tensor.boundPooledStorage(Long.MAX_VALUE);
+            StoragePool.drain();
+        }
+    }
+
+    @Test
+    void aNegativeBoundIsRefused() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Tensor.boundPooledStorage(-1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("boundPooledStorage: expected bytes >= 0, got -1");
+    }
+
+    /**
      * An allocation that would take JavaCPP's total over its maxBytes frees pooled storage first, only as much as
      * it needs and oldest first (before, JavaCPP's own loop — System.gc() and 100 ms sleeps, ten times — ran
      * until it failed, and the fallback then emptied the whole pool). In a child JVM with maxBytes = 40 MiB: two
