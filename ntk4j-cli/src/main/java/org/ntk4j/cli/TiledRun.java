@@ -227,6 +227,7 @@ final class TiledRun {
                     try {
                         Files.deleteIfExists(TileStore.partialPath(file));
                         Files.deleteIfExists(TileStore.manifestPath(file));
+                        TileStore.deleteJournals(file);
                     } catch (IOException deleting) {
                         e.addSuppressed(deleting);
                     }

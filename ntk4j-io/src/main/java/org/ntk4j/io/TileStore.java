@@ -50,6 +50,12 @@ import org.ntk4j.tensor.Tensor;
  * model, parameters and data ({@link RunFingerprint}); it starts with a header checksum. Resuming against a
  * manifest written for another run, or a corrupt one, is an {@link IOException} naming the difference. The
  * file may pass 2 GiB: it is mapped in regions of at most 1 GiB (one {@code MappedByteBuffer} stops at 2 GiB).
+ *
+ * <p>Writers in other processes ({@link #openData}, a Spark executor) do not touch the manifest: the owner records
+ * their tiles once it knows they succeeded ({@link #recordTile}). Each also notes every tile it has written in full
+ * in a journal of its own under {@code OUT.journal/} ({@link #journal}), so that the tiles of writers whose success
+ * the owner never learnt (its process killed mid-run) are not lost: {@link #resume} records each journalled tile whose
+ * bytes in {@code OUT.partial} still match the checksum noted, then removes the journals.
  */
 public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     static final String MAGIC = "ntk4j tile manifest 1";
@@ -96,6 +102,15 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     /** Tiles written by this instance (for {@link InjectedFaults}). */
     private final java.util.concurrent.atomic.AtomicLong tilesWritten = new java.util.concurrent.atomic.AtomicLong();
     private boolean closed;
+    /**
+     * A data-only store's run, as its journal names it: the manifest's header checksum when the store was opened
+     * ({@link #openData}); null for the owner's store, or where the manifest's header could not be read (no journal).
+     */
+    private String journalRun;
+    /** The journal of a data-only store, opened at its first {@link #journal} (guarded by this). */
+    private FileChannel journal;
+    /** Set once writing the journal failed: the store journals nothing more (guarded by this). */
+    private boolean journalFailed;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
                       Map<Integer, Long> done, long region, boolean renamed) {
@@ -375,6 +390,46 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     }
 
     /**
+     * {@code OUT.journal}: the directory of the journals of the run's data-only writers ({@link #journal}), one file
+     * each, named by the run (its manifest's header checksum) and a random id.
+     *
+     * @param out the run's output file
+     * @return the directory beside it
+     */
+    public static Path journalPath(Path out) {
+        return out.resolveSibling(out.getFileName() + ".journal");
+    }
+
+    /** A journal's name: the run (its manifest's header checksum), a dash and a random UUID. */
+    private static final java.util.regex.Pattern JOURNAL_NAME = java.util.regex.Pattern.compile(
+            "[0-9a-f]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    /**
+     * Removes the journals in {@code OUT.journal}, and the directory once empty, as far as it can: a journal is an
+     * aid to {@link #resume} (which checks every tile it notes against the file and the run), never needed for a
+     * run's correctness, so one that cannot be removed is left, not an error. Only files named as journals are
+     * removed (a directory of the user's that happens to have that name keeps its other files, and itself).
+     *
+     * @param out the run's output file
+     */
+    public static void deleteJournals(Path out) {
+        Path dir = journalPath(out);
+        if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                if (JOURNAL_NAME.matcher(f.getFileName().toString()).matches()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // left: see above (a directory that still holds other files, say)
+        }
+    }
+
+    /**
      * Starts a new run: (re)creates {@code OUT.partial} with the kernel's {@code .npy} header and size and a
      * manifest with no finished tile, replacing those of an earlier unfinished run. {@code OUT} itself is
      * replaced only by {@link #finish()}.
@@ -420,6 +475,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
         byte[] npyHeader = NpyHeader.encode(NpyDType.of(plan.dtype()), plan.shape());
         requireSpace(out, npyHeader.length + plan.elements() * plan.dtype().bytes());
         Files.deleteIfExists(manifest);
+        deleteJournals(out); // an earlier run's: not this one's tiles
         FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -713,7 +769,93 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
                         + manifest + "; delete both files to start again");
             }
         }
+        if (!renamed) {
+            try {
+                s.adoptJournals(m.headerCrc);
+            } catch (IOException | RuntimeException e) {
+                s.close();
+                throw e;
+            }
+        }
         return s;
+    }
+
+    /**
+     * Records the tiles that data-only writers of this run noted in their journals ({@link #journal}) and the
+     * manifest does not record (their owner was killed before it learnt that they had succeeded), each only where
+     * {@code OUT.partial} still holds the bytes of the checksum noted; then removes the journals. A journal of
+     * another run (another header checksum) is ignored, and a torn or unreadable line ends what is read of its
+     * journal: its tiles are computed again.
+     */
+    private void adoptJournals(String run) throws IOException {
+        // the tiles recorded already are not read again (a finish re-reads them all once, to check them)
+        for (Map.Entry<Integer, Long> e : heldNotes(run, t -> !finished.containsKey(t)).entrySet()) {
+            if (!finished.containsKey(e.getKey())) {
+                record(e.getKey(), e.getValue());
+            }
+        }
+        deleteJournals(out);
+    }
+
+    /**
+     * The tiles {@code wanted} that this run's journals note and whose bytes in the data file match the
+     * checksum noted, with that checksum; a journal of another run, an unreadable one and a torn or corrupt line
+     * (and what follows it in its journal) give nothing.
+     */
+    private Map<Integer, Long> heldNotes(String run, java.util.function.IntPredicate wanted) throws IOException {
+        Map<Integer, Long> held = new java.util.TreeMap<>();
+        Path dir = journalPath(out);
+        if (run == null || !Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return held;
+        }
+        List<Path> journals;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            journals = files.filter(f -> f.getFileName().toString().startsWith(run + "-")
+                    && JOURNAL_NAME.matcher(f.getFileName().toString()).matches()).sorted().toList();
+        }
+        for (Path f : journals) {
+            String[] lines;
+            try {
+                lines = new String(Files.readAllBytes(f), StandardCharsets.UTF_8).split("\n", -1);
+            } catch (IOException unreadable) {
+                continue;
+            }
+            Map<Integer, Long> noted = new java.util.TreeMap<>();
+            for (int i = 0; i < lines.length - 1; i++) { // the last: empty, or torn by a crash
+                try {
+                    Manifest.tileLine(lines[i], i + 1, f, noted);
+                } catch (IOException torn) {
+                    break;
+                }
+            }
+            for (Map.Entry<Integer, Long> e : noted.entrySet()) {
+                int t = e.getKey();
+                if (t >= 0 && t < plan.tileCount() && wanted.test(t) && !held.containsKey(t)
+                        && checksum(plan.tile(t)) == e.getValue()) {
+                    held.put(t, e.getValue());
+                }
+            }
+        }
+        return held;
+    }
+
+    /**
+     * For a data-only store: the tiles of {@code tiles} that this run's writers have noted in their journals
+     * ({@link #journal}) and that the data file still holds (its bytes match the checksum noted), with their
+     * checksums — what a retried Spark task need not compute again (its first attempt's finished tiles).
+     *
+     * @param tiles the tiles asked about
+     * @return tile → checksum, for those held; empty when the store keeps no journal or none notes them
+     * @throws IllegalStateException if the store is closed, or is the run's owner
+     * @throws IOException if the journals' directory cannot be listed, or the data file cannot be read
+     */
+    public Map<Integer, Long> journalled(Set<Integer> tiles) throws IOException {
+        ensureOpen();
+        if (header != null) {
+            throw new IllegalStateException("tile store for " + out + " owns the manifest: its finished tiles are "
+                    + "finishedTiles()");
+        }
+        return heldNotes(journalRun, tiles::contains);
     }
 
     /**
@@ -776,7 +918,75 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             throw new IOException("tile store: " + partialPath(out) + " does not exist: the run was not started (or "
                     + "has finished) where this process sees " + out);
         }
-        return openPartial(out, plan, null, Map.of(), REGION, false);
+        TileStore s = openPartial(out, plan, null, Map.of(), REGION, false);
+        s.journalRun = headerCrc(manifestPath(out));
+        return s;
+    }
+
+    /**
+     * The header checksum of the manifest at {@code manifest} (its {@code header-crc} line, read from the file's
+     * start only: a manifest of millions of tiles is not read), or null when it cannot be read.
+     */
+    private static String headerCrc(Path manifest) {
+        try (FileChannel ch = FileChannel.open(manifest, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate((int) Math.min(ch.size(), 1 << 16));
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // the header, and perhaps some tile lines
+            }
+            for (String line : new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).split("\n")) {
+                if (line.startsWith("header-crc ")) {
+                    String crc = line.substring("header-crc ".length());
+                    return crc.matches("[0-9a-f]+") ? crc : null;
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * For a data-only store ({@link #openData}): notes in this store's journal ({@code OUT.journal/}) that this
+     * process wrote {@code tile} in full, with the checksum {@link #writeData} returned, and forces the note to disk.
+     * Call it only for a block known to be the tile's (computed in full), not for one written and then found wrong:
+     * a run resumed after its owner was killed before it recorded the tile ({@link #resume}) records it from the
+     * note, where {@code OUT.partial} still holds those bytes, instead of computing it again. Best effort: a
+     * journal that cannot be written (a directory this process may not write) is given up, silently, and the tile
+     * waits for the owner's {@link #recordTile} as before.
+     *
+     * @param tile the tile written
+     * @param crc the checksum {@link #writeData} returned for it
+     * @return whether the note is on disk
+     * @throws IllegalStateException if the store is closed, or is the run's owner (which records tiles itself)
+     */
+    public synchronized boolean journal(TilePlan.Tile tile, long crc) {
+        ensureOpen();
+        if (header != null) {
+            throw new IllegalStateException("tile store for " + out + " owns the manifest: it records its tiles "
+                    + "(write, recordTile) rather than journal them");
+        }
+        if (journalRun == null || journalFailed) {
+            return false;
+        }
+        try {
+            if (journal == null) {
+                Path dir = journalPath(out);
+                Files.createDirectories(dir);
+                journal = FileChannel.open(dir.resolve(journalRun + "-" + java.util.UUID.randomUUID()),
+                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            }
+            String line = "tile " + tile.index() + " " + Long.toHexString(crc);
+            ByteBuffer b = ByteBuffer.wrap((line + " " + crcHex(line.getBytes(StandardCharsets.UTF_8)) + "\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) {
+                journal.write(b);
+            }
+            journal.force(false);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            journalFailed = true;
+            return false;
+        }
     }
 
     /**
@@ -1389,6 +1599,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      */
     static void removeManifests(List<TileStore> stores) throws IOException {
         for (int i = stores.size() - 1; i >= 0; i--) {
+            deleteJournals(stores.get(i).out); // first: every tile is recorded, and none is left beside OUT
             Path manifest = stores.get(i).manifest;
             Files.delete(manifest);
             AtomicFile.forceDirectory(manifest.toAbsolutePath().getParent());
@@ -1438,6 +1649,11 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     public void close() throws IOException {
         if (!closed) {
             closed = true;
+            synchronized (this) {
+                if (journal != null) {
+                    journal.close();
+                }
+            }
             data.close();
         }
     }
@@ -1452,6 +1668,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     private static final class Manifest {
         final Map<String, String> header = new LinkedHashMap<>();
         final Map<Integer, Long> tiles = new HashMap<>();
+        /** The header's checksum: the run, as data-only writers' journals name it. */
+        String headerCrc;
 
         static Manifest read(Path path) throws IOException {
             // bad bytes: replaced, then rejected
@@ -1482,6 +1700,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             if (!lines[i].equals("header-crc " + crc)) {
                 throw corrupt(path, "its header does not match its checksum");
             }
+            m.headerCrc = crc;
             for (i++; i < lines.length - 1; i++) {
                 tileLine(lines[i], i + 1, path, m.tiles);
             }

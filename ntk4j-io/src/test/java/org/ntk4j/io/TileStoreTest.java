@@ -204,6 +204,94 @@ class TileStoreTest {
         }
     }
 
+    /**
+     * Tiles that a data-only writer (a Spark task) wrote in full and noted in its journal, but whose owner was killed
+     * before it recorded them, are recorded by the resumed run and not computed again; a noted tile whose bytes in
+     * OUT.partial no longer match, a journal of another run (another header) and a torn last line are not taken. The
+     * journals are gone once the resume has read them, and a new run over the same OUT drops an earlier run's.
+     */
+    @Test
+    void tilesAWriterNotedAreRecordedByTheResumedRunWhereTheFileHoldsThem(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F64)) {
+            Path out = dir.resolve("k.npy");
+            Path whole = dir.resolve("whole.npy");
+            try (Tensor k = r.tk.computeAll()) {
+                Npy.write(whole, k);
+            }
+            java.util.Map<Integer, Long> crcs = new java.util.HashMap<>();
+            try (TileStore owner = TileStore.create(out, r.plan, r.fp)) {
+                try (Tensor b = r.tk.computeTile(0)) {
+                    owner.write(r.plan.tile(0), b); // recorded by the owner, as a task whose result arrived
+                }
+                try (TileStore writer = TileStore.openData(out, r.plan)) {
+                    for (int t = 1; t <= 4; t++) {
+                        try (Tensor b = r.tk.computeTile(t)) {
+                            long crc = writer.writeData(r.plan.tile(t), b);
+                            crcs.put(t, crc);
+                            // tile 4 is written but not noted: a task killed between the two
+                            if (t < 4) {
+                                assertThat(writer.journal(r.plan.tile(t), crc)).isTrue();
+                            }
+                        }
+                    }
+                    assertThatThrownBy(() -> owner.journal(r.plan.tile(1), crcs.get(1)))
+                            .isInstanceOf(IllegalStateException.class);
+                }
+            } // the owner "killed": tiles 1..4 are in OUT.partial, the manifest records tile 0 only
+            Path journals = TileStore.journalPath(out);
+            String run;
+            try (java.util.stream.Stream<Path> files = Files.list(journals)) {
+                Path journal = files.findFirst().orElseThrow();
+                run = journal.getFileName().toString().substring(0, journal.getFileName().toString().indexOf('-'));
+                // a torn line after the notes (a writer killed while appending): ignored
+                Files.writeString(journal, "tile 5 1234", StandardCharsets.UTF_8,
+                        java.nio.file.StandardOpenOption.APPEND);
+            }
+            // another run's journal noting tile 5 with its right checksum, and a note of tile 3 with wrong bytes
+            try (Tensor b = r.tk.computeTile(5)) {
+                long crc5;
+                try (TileStore writer = TileStore.openData(out, r.plan)) {
+                    crc5 = writer.writeData(r.plan.tile(5), b);
+                }
+                Files.writeString(journals.resolve("0" + run + "-" + java.util.UUID.randomUUID()), noteLine(5, crc5));
+            }
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(TileStore.partialPath(out).toFile(), "rw")) {
+                long at = Files.size(TileStore.partialPath(out)) - r.plan.elements() * 8
+                        + ((long) r.plan.tile(3).rowFrom() * 40 + r.plan.tile(3).columnFrom()) * 9 * 8;
+                f.seek(at);
+                f.write(new byte[] {1, 2, 3});
+            }
+            try (TileStore resumed = TileStore.resume(out, r.plan, r.fp)) {
+                assertThat(resumed.finishedTiles()).containsExactlyInAnyOrder(0, 1, 2);
+                assertThat(journals).doesNotExist();
+                r.tk.run(resumed.finishedTiles(), resumed::write, null);
+                resumed.finish();
+            }
+            assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(whole));
+
+            // a new run over OUT: an earlier run's journals are not its own
+            Files.createDirectories(journals);
+            Files.writeString(journals.resolve(run + "-" + java.util.UUID.randomUUID()), noteLine(1, crcs.get(1)));
+            try (TileStore fresh = TileStore.create(out, r.plan, r.fp)) {
+                assertThat(journals).doesNotExist();
+                assertThat(fresh.finishedTiles()).isEmpty();
+            }
+            // a directory of the user's at that name: only files named as journals are removed
+            Files.createDirectories(journals);
+            Files.writeString(journals.resolve("notes.txt"), "mine");
+            TileStore.deleteJournals(out);
+            assertThat(journals.resolve("notes.txt")).hasContent("mine");
+        }
+    }
+
+    /** A journal's line for tile {@code index}, as {@link TileStore#journal} writes it. */
+    private static String noteLine(int index, long crc) {
+        String line = "tile " + index + " " + Long.toHexString(crc);
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(line.getBytes(StandardCharsets.UTF_8));
+        return line + " " + Long.toHexString(c.getValue()) + "\n";
+    }
+
     @Test
     void anIncompleteStoreCannotFinishAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
         try (Run r = new Run(KernelKind.full(), DType.F32)) {

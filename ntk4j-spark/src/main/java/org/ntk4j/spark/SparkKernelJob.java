@@ -64,11 +64,13 @@ import scala.runtime.BoxedUnit;
  *       once per group and only for an attempt that succeeded ({@code SparkContext.runJob}'s result handler).</li>
  * </ol>
  * So a lost or retried task (a failed attempt, a killed executor, a speculative copy) never corrupts or duplicates
- * a tile: every attempt writes the same bytes to the same places, a failed attempt's bytes are never recorded and
- * are overwritten by the attempt that succeeds, and a tile is recorded once. A driver killed mid-run leaves a
- * manifest of the tiles whose tasks had succeeded, which {@code --resume} (local or Spark) continues. At the end
- * the driver re-opens the files (re-reading them as a fresh reader, as a shared file system requires), checks
- * every tile against its checksum and renames {@code OUT.partial} to {@code OUT}.
+ * a tile: every attempt writes the same bytes to the same places, a block an attempt did not finish is never
+ * recorded and is overwritten by the attempt that succeeds, and a tile is recorded once. A driver killed mid-run
+ * leaves a manifest of the tiles whose tasks had succeeded and, in {@code OUT.journal/}, a note of every tile a task
+ * had finished ({@link TileStore#journal}), which {@code --resume} (local or Spark) records where the file still
+ * holds the bytes noted: no finished tile is computed again. At the end the driver re-opens the files (re-reading
+ * them as a fresh reader, as a shared file system requires), checks every tile against its checksum and renames
+ * {@code OUT.partial} to {@code OUT}.
  *
  * <p>Exactness: each block is computed by the same code from the same bits, with the same shapes and the plan's
  * BLAS threads, as in a local run of the same plan ({@link TiledKernel}; blocks do not depend on the grouping, the
@@ -133,7 +135,8 @@ public final class SparkKernelJob {
         /**
          * The most tiles of a task (a task's tiles are consecutive tiles of one row of the grid).
          *
-         * @return the setting {@link #TILES_PER_TASK}, or the number chosen for about three tasks per core
+         * @return the tiles of the largest task: at most the setting {@link #TILES_PER_TASK}, or the number chosen
+         *     for about three tasks per core, and at most a row of the grid; that number when nothing was left to do
          */
         public int tilesPerTask() {
             return tilesPerTask;
@@ -205,11 +208,13 @@ public final class SparkKernelJob {
      * @throws IllegalArgumentException if {@code existing} refuses what is at {@code out} (the message names the
      *     command line's {@code --resume} and {@code --overwrite}: {@link ExistingOutput#RESUME} and
      *     {@link ExistingOutput#OVERWRITE}), or the model is an ONNX model of token ids and x1 or x2 holds an id
-     *     it cannot take ({@link #checkIds}), before any file is written
+     *     it cannot take ({@link #checkIds}), or x1, x2 or a parameter holds NaN or ±∞ ({@link #checkFinite}),
+     *     before any file is written
      */
     public static Summary run(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                               TilePlan plan, Path out, ExistingOutput existing, Listener listener)
             throws IOException {
+        checkFinite(params, x1, x2);
         checkIds(modelSpec, x1, x2);
         String fingerprint = RunFingerprint.of(modelSpec, params, x1, x2);
         // the parts' fingerprints too, so that a refused --resume names the input that differs, as a local run's
@@ -289,15 +294,40 @@ public final class SparkKernelJob {
      * @throws IOException if the Spark job fails ("spark: the kernel job failed: ...") or recording a tile in the
      *     manifest fails
      * @throws IllegalArgumentException if the model is an ONNX model of token ids and x1 or x2 holds an id it
-     *     cannot take ({@link #checkIds}), before any tile is computed
+     *     cannot take ({@link #checkIds}), or x1, x2 or a parameter holds NaN or ±∞ ({@link #checkFinite}), before
+     *     any tile is computed
      */
     public static Summary compute(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                                   ClusterTiles.TileLedger store, Path out, Listener listener) throws IOException {
+        checkFinite(params, x1, x2);
         checkIds(modelSpec, x1, x2);
         return computeChecked(sc, modelSpec, params, x1, x2, store, out, listener);
     }
 
-    /** {@link #compute} of data already checked ({@link #checkIds}). */
+    /**
+     * Refuses, on the driver and before any work, NaN or ±∞ in the inputs or parameters, in one line naming the
+     * tensor ({@code x1}, {@code x2}, {@code parameter NAME}), the value and its flat index, as a local run's kernel
+     * call refuses them. Unchecked, every task holding such an example failed its attempts on the executors (naming
+     * its column tile's inputs {@code x1} whichever data set held the value), and the run ended in "spark: the
+     * kernel job failed" with its files left for a {@code --resume} that could not finish. Cheap: a tensor scanned
+     * once is known finite until written ({@link org.ntk4j.cpu.Reduce#firstNonFiniteUnlessKnown}).
+     *
+     * @param params the parameters
+     * @param x1 the first data set
+     * @param x2 the second, or null
+     * @throws IllegalArgumentException for the first tensor that holds NaN or ±∞
+     */
+    static void checkFinite(Params params, Tensor x1, Tensor x2) {
+        org.ntk4j.cpu.Reduce.requireFinite("x1", x1);
+        if (x2 != null) {
+            org.ntk4j.cpu.Reduce.requireFinite("x2", x2);
+        }
+        for (Map.Entry<String, Tensor> p : params.tensors().entrySet()) {
+            org.ntk4j.cpu.Reduce.requireFinite("parameter " + p.getKey(), p.getValue());
+        }
+    }
+
+    /** {@link #compute} of data already checked ({@link #checkFinite}, {@link #checkIds}). */
     private static Summary computeChecked(JavaSparkContext sc, String modelSpec, Params params, Tensor x1, Tensor x2,
                                           ClusterTiles.TileLedger store, Path out, Listener listener)
             throws IOException {
@@ -363,7 +393,10 @@ public final class SparkKernelJob {
             Blas.setThreads(blasBefore); // local[k] tasks ran in this JVM
         }
         int computed = done[0] - finished.size();
-        return new Summary(groups.size(), perTask, computed, finished.size(), (System.nanoTime() - start) / 1e9,
+        // the largest task's tiles: groups stop at the end of a grid row, so the setting (or the number chosen)
+        // may exceed every task's (the log line said "tasks of at most 135 tiles" for rows of 50)
+        int largest = groups.stream().mapToInt(g -> g.length).max().orElse(perTask);
+        return new Summary(groups.size(), largest, computed, finished.size(), (System.nanoTime() - start) / 1e9,
                 executors);
     }
 
@@ -653,7 +686,6 @@ public final class SparkKernelJob {
         private static long[] compute(TaskInputs in, DriverInputs.Lease lease, TilePlan taskPlan, int[] group,
                                       int attempt) throws IOException {
             TilePlan plan = in.plan;
-            Set<Integer> others = allBut(plan.tileCount(), group);
             long[] result = new long[2 * group.length];
             int[] n = {0};
             Model spec = org.ntk4j.onnx.OnnxSpec.parseModel(in.modelSpec);
@@ -668,6 +700,23 @@ public final class SparkKernelJob {
                  Tensor ownX1 = lease == null ? in.x1.toTensor() : null;
                  Tensor ownX2 = lease == null && in.x2 != null ? in.x2.toTensor() : null;
                  TileStore data = TileStore.openData(Path.of(in.out), plan)) {
+                int[] todo = group;
+                if (attempt > 0) {
+                    // a retry: the tiles an earlier attempt finished and noted, which the file still holds, are
+                    // taken as they are (an executor lost half-way through a task of 40 tiles cost all 40 again)
+                    Set<Integer> mine = new HashSet<>();
+                    for (int t : group) {
+                        mine.add(t);
+                    }
+                    Map<Integer, Long> done = data.journalled(mine);
+                    for (Map.Entry<Integer, Long> e : done.entrySet()) {
+                        result[2 * n[0]] = e.getKey();
+                        result[2 * n[0] + 1] = e.getValue();
+                        n[0]++;
+                    }
+                    todo = java.util.Arrays.stream(group).filter(t -> !done.containsKey(t)).toArray();
+                }
+                Set<Integer> others = allBut(plan.tileCount(), todo);
                 Params params = lease == null ? own : lease.params();
                 Tensor x1 = lease == null ? ownX1 : lease.x1();
                 Tensor x2 = lease == null ? ownX2 : lease.x2();
@@ -686,6 +735,9 @@ public final class SparkKernelJob {
                         injectFailure(data, tile, block);
                     }
                     long crc = data.writeData(tile, block);
+                    // noted at once (OUT.journal), so that a driver killed before this task ends loses none of the
+                    // tiles the task finished: a resumed run records them from the note where the file holds them
+                    data.journal(tile, crc);
                     synchronized (result) {
                         result[2 * n[0]] = tile.index();
                         result[2 * n[0] + 1] = crc;

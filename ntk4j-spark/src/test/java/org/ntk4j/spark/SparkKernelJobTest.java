@@ -7,8 +7,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.ExceptionFailure;
@@ -169,6 +171,8 @@ class SparkKernelJobTest {
                         ExistingOutput.REFUSE, null);
                 // groups never cross a row of the 4 × 4 grid (rows of 4, 3, 2, 1 upper tiles)
                 assertThat(s.tasks()).isEqualTo(perTask == 1 ? 10 : perTask == 2 ? 6 : 4);
+                // the largest task's tiles, as the report and the log line say: a row's 4, not the setting's 100
+                assertThat(s.tilesPerTask()).isEqualTo(Math.min(perTask, 4));
                 assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
             }
         }
@@ -329,6 +333,72 @@ class SparkKernelJobTest {
         assertThat(FAILED_TASKS.get() - before).isEqualTo(1);
     }
 
+    /**
+     * NaN or ±∞ in x1, x2 or a parameter is refused on the driver, in one line naming it, before any file or task:
+     * before 2026-12-07 the job started, every task holding the example failed all its attempts on the executors,
+     * and the run ended in "spark: the kernel job failed: ..." with its files left for a --resume that could not
+     * finish.
+     */
+    @Test
+    void nonFiniteInputsAreRefusedOnTheDriverBeforeAnyFileOrTask() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, false);
+        int before = FAILED_TASKS.get();
+        long jobsBefore = sc.statusTracker().getJobIdsForGroup(null).length;
+        try (Tensor badX2 = x2.copy(); Params badParams = Zoo.parse(MODEL).init(7, PER_EXAMPLE, DType.F64)) {
+            badX2.setFlat(3 * 5 + 2, Double.NaN);
+            Path out = dir.resolve("nan.npy");
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, params, x1, badX2, plan, out,
+                    ExistingOutput.REFUSE, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("x2: contains a non-finite value (NaN) at flat index 17");
+            Tensor w = badParams.tensors().values().iterator().next();
+            w.setFlat(1, Double.POSITIVE_INFINITY);
+            String name = badParams.tensors().keySet().iterator().next();
+            assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, badParams, x1, x2, plan, out,
+                    ExistingOutput.REFUSE, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("parameter " + name + ": contains a non-finite value (Infinity) at flat index 1");
+            try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+                assertThat(left).isEmpty();
+            }
+        }
+        assertThat(sc.statusTracker().getJobIdsForGroup(null)).hasSize((int) jobsBefore);
+        assertThat(FAILED_TASKS.get()).isEqualTo(before);
+    }
+
+    /**
+     * A retried task takes the tiles its failed attempt finished (noted in its journal, held by the file) as they
+     * are and computes only the rest: here the first attempt of the task of tiles 0 to 3 finishes 0 and 1, writes a
+     * wrong tile 2 and fails; the retry notes only 2 and 3. Before 2026-12-07 a retry computed its whole group again.
+     */
+    @Test
+    void aRetriedTaskComputesOnlyWhatItsFailedAttemptDidNotFinish() throws IOException {
+        data();
+        TilePlan plan = plan("trace", Method.AUTO, true);
+        Path local = localRun(plan, null, "local.npy");
+        sc.setLocalProperty(SparkKernelJob.TILES_PER_TASK, "4");
+        sc.setLocalProperty(SparkKernelJob.FAIL_FIRST_ATTEMPT, "2");
+        Path spark = dir.resolve("spark.npy");
+        Map<Integer, Integer> notes = new HashMap<>();
+        SparkKernelJob.run(sc, MODEL, params, x1, null, plan, spark, ExistingOutput.REFUSE, (tiles, done, total) -> {
+            if (tiles[0] != 0) {
+                return;
+            }
+            // the journals are read before the finish removes them: how often each tile of the group was noted
+            try (java.util.stream.Stream<Path> files = Files.list(TileStore.journalPath(spark))) {
+                for (Path f : files.toList()) {
+                    for (String line : Files.readAllLines(f)) {
+                        notes.merge(Integer.parseInt(line.split(" ")[1]), 1, Integer::sum);
+                    }
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertThat(notes).containsEntry(0, 1).containsEntry(1, 1).containsEntry(2, 1).containsEntry(3, 1);
+        assertThat(Files.readAllBytes(spark)).isEqualTo(Files.readAllBytes(local));
+        assertThat(TileStore.journalPath(spark)).doesNotExist();
+    }
+
     @Test
     void aLocalRunResumedOnSparkAndASparkRunResumedLocally() throws IOException {
         data();
@@ -371,8 +441,9 @@ class SparkKernelJobTest {
         assertThat(Files.readAllBytes(manifest)).isEqualTo(atStop);
         assertThat(Files.exists(b)).isFalse();
         try (TileStore store = TileStore.resume(b, plan, fp)) {
-            // the first group(s) whose results reached the driver before it stopped
-            assertThat(store.finishedTiles()).isNotEmpty().hasSizeLessThan(plan.tileCount());
+            // the first group(s) whose results reached the driver before it stopped, and the tiles that the tasks
+            // still running then finished and noted in their journals (all of them, at most)
+            assertThat(store.finishedTiles()).isNotEmpty();
             tiles.run(store.finishedTiles(), store::write, null);
             store.finish();
         }
