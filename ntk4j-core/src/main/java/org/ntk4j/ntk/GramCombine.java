@@ -17,7 +17,8 @@ final class GramCombine {
      * so that the row is one flat multiply-add loop (O, its inner length, is often a handful). With {@code upper}
      * (a side with itself, N1 = N2) only the blocks n2 ≥ n1 are accumulated, and gd is read only there (its upper
      * triangle and the example diagonal's squares, {@code DotGeneralKernel.gram} with blocks of O·R); the blocks
-     * below are left as they are, for the kernel's final mirror.
+     * below are left as they are, for the kernel's final mirror. For R &gt; 1 each element's R² products are
+     * summed in double (in float32 too), then added to acc.
      */
     static void combine(Tensor acc, double s2, Tensor ga, Tensor gd, int n1, int o, int r, int n2, boolean upper) {
         int rowLen = n2 * o; // acc elements per (n1, o1)
@@ -55,18 +56,21 @@ final class GramCombine {
                         k.put(kBase + from, kRow, from, rowLen - from);
                         continue;
                     }
+                    // the R² products of an element are summed in double, as combinePerOutput and
+                    // combinePerExample do: a float sum of R² terms (65,536 at R = 256) drifts by about
+                    // √(R²/3)·2⁻²⁴ relative, far above the error of the float32 GEMMs that formed GA and GD
                     for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
                         for (int q = 0; q < o; q++) {
-                            float sum = 0;
+                            double sum = 0;
                             for (int r1 = 0; r1 < r; r1++) {
                                 int aOff = ((i1 * r + r1) * n2 + j2) * r;
                                 int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
                                 for (int r2 = 0; r2 < r; r2++) {
-                                    sum += a.get(aOff + r2) * d.get(dOff + r2);
+                                    sum += (double) a.get(aOff + r2) * d.get(dOff + r2);
                                 }
                             }
                             int kOff = kBase + j2 * o + q;
-                            k.put(kOff, k.get(kOff) + s * sum);
+                            k.put(kOff, (float) (k.get(kOff) + s2 * sum));
                         }
                     }
                 }

@@ -110,6 +110,38 @@ final class MoreOperators {
         }
     }
 
+    /**
+     * The identity through which no derivative flows: softmax's shift by the maximum, of which the result does not
+     * depend. Left to flow, the shift's derivative is a sum that cancels only up to rounding (Σ_k (g_k − p_k·Σg)
+     * for LogSoftmax: O·2⁻²⁴ of the cotangents' sum in float32), and it lands on each row's largest logit: a
+     * {@code pntk} (cotangents of ones) through a LogSoftmax of 100 outputs erred by ten times a float32 kernel's
+     * rounding. PyTorch's softmax and log_softmax backward leave the shift out alike.
+     */
+    static final class ShiftConstant extends ScalarFunction {
+        /** The one instance. */
+        static final ShiftConstant INSTANCE = new ShiftConstant();
+
+        private ShiftConstant() {
+            super("softmax_shift", x -> x);
+        }
+
+        /** 0; unused, as {@link #jvp} and {@link #vjp} say so directly. */
+        @Override
+        protected Var derivative(Var x, Var y) {
+            return x.mul(0.0);
+        }
+
+        @Override
+        public Var jvp(Var[] primals, Var out, Var[] tangents, int k) {
+            return null;
+        }
+
+        @Override
+        public Var[] vjp(Var[] primals, Var out, Var ct, boolean[] needed) {
+            return new Var[] {null};
+        }
+    }
+
     /** An elementwise {@link ScalarFunction}: of a constant at import, else applied to the value as held. */
     static Value[] apply(Ctx c, ScalarFunction p) {
         if (c.allConst()) {

@@ -137,9 +137,10 @@ final class Operators {
         TABLE.put("ReduceMin", c -> reduce(c, (v, a) -> v.neg().reduceMax(a).neg(), 18));
         // torch.prod, and the element count of torch.var and torch.std (ReduceProd of the input's shape)
         TABLE.put("ReduceProd", c -> c.allConst() ? one(staticProduct(c)) : reduce(c, MoreOperators::product, 18));
-        // max + log Σ exp(x − max): finite for large x; its derivative is the softmax (the max's terms cancel)
+        // max + log Σ exp(x − max): finite for large x; its derivative is the softmax (the max's terms cancel,
+        // so none flows through the max: MoreOperators.ShiftConstant)
         TABLE.put("ReduceLogSumExp", c -> reduce(c, (v, a) -> {
-            Var m = v.reduceMax(a);
+            Var m = v.builder().apply(MoreOperators.ShiftConstant.INSTANCE, v.reduceMax(a));
             return m.add(v.sub(keep(m, v.shape(), a)).exp().sum(a).log());
         }, 18));
         // torch.atan, asin, acos, tan; torch.floor, ceil, round (derivative 0, PyTorch's)
@@ -468,10 +469,14 @@ final class Operators {
     /**
      * Softmax over the elements of {@code axes} jointly, e^(x − m) / Σ e^(x − m), or with {@code log} its logarithm
      * (x − m) − ln Σ e^(x − m), m the maximum: no e^ of a large value, and ln of a sum ≥ 1, so finite for any finite
-     * x (a log of the softmax would be −∞ where it underflows). m's derivative cancels in both.
+     * x (a log of the softmax would be −∞ where it underflows). m's derivative cancels in both, so none flows
+     * through it.
      */
     private static Var softmax(Var x, boolean log, int... axes) {
-        Var shifted = x.sub(keep(x.reduceMax(axes), x.shape(), axes));
+        // the shift carries no derivative (MoreOperators.ShiftConstant): it cancels exactly, in float32 only
+        // up to rounding, which the all-ones cotangent of a pntk multiplies by the number of outputs
+        Var m = x.builder().apply(MoreOperators.ShiftConstant.INSTANCE, x.reduceMax(axes));
+        Var shifted = x.sub(keep(m, x.shape(), axes));
         Var e = shifted.exp();
         Var sum = keep(e.sum(axes), x.shape(), axes);
         return log ? shifted.sub(sum.log()) : e.div(sum);

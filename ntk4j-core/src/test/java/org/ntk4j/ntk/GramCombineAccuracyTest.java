@@ -1,0 +1,69 @@
+package org.ntk4j.ntk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.ntk4j.tensor.Tensor;
+
+/**
+ * Structured derivatives' Gram order in float32: the last step sums R² products per kernel element (R positions
+ * of a convolution on each side). Those sums are taken in double, as the per-output and per-example forms take
+ * theirs, so a float32 element is the exact sum rounded once (then added to the kernel), whatever R is. Summed
+ * in float, 65,536 positive terms (R = 256, a 16×16 feature map) drift by about √(R²/3)·2⁻²⁴ ≈ 9e-6 relative,
+ * 150 times a float32 rounding.
+ */
+class GramCombineAccuracyTest {
+    private static final int N1 = 2;
+    private static final int N2 = 2;
+    private static final int O = 2;
+    private static final int R = 256;
+
+    @Test
+    void float32GramOrderSumsItsPositionPairsToFloat32Rounding() {
+        Random rnd = new Random(11);
+        float[] ga = new float[N1 * R * N2 * R];
+        float[] gd = new float[N1 * O * R * N2 * O * R];
+        float[] acc0 = new float[N1 * O * N2 * O];
+        // positive terms of one size, as a relu network's activations give: the float sum's drift is largest
+        for (int i = 0; i < ga.length; i++) {
+            ga[i] = 0.5f + rnd.nextFloat();
+        }
+        for (int i = 0; i < gd.length; i++) {
+            gd[i] = 0.5f + rnd.nextFloat();
+        }
+        for (int i = 0; i < acc0.length; i++) {
+            acc0[i] = 1000f * rnd.nextFloat();
+        }
+        double s2 = 0.75;
+        try (Tensor acc = Tensor.of(acc0.clone(), N1, O, N2, O);
+             Tensor a = Tensor.of(ga, N1, R, N2, R);
+             Tensor d = Tensor.of(gd, N1, O, R, N2, O, R)) {
+            GramCombine.combine(acc, s2, a, d, N1, O, R, N2, false);
+            double worst = 0;
+            for (int i1 = 0; i1 < N1; i1++) {
+                for (int q1 = 0; q1 < O; q1++) {
+                    for (int j2 = 0; j2 < N2; j2++) {
+                        for (int q2 = 0; q2 < O; q2++) {
+                            // the oracle: each float product is exact in double; their double sum is off by
+                            // about 1e-16·√(R²) relative, nothing beside a float32 rounding
+                            double sum = 0;
+                            for (int r1 = 0; r1 < R; r1++) {
+                                for (int r2 = 0; r2 < R; r2++) {
+                                    sum += (double) ga[((i1 * R + r1) * N2 + j2) * R + r2]
+                                            * gd[((((i1 * O + q1) * R + r1) * N2 + j2) * O + q2) * R + r2];
+                                }
+                            }
+                            int k = ((i1 * O + q1) * N2 + j2) * O + q2;
+                            double want = acc0[k] + s2 * sum;
+                            worst = Math.max(worst, Math.abs(acc.getFlat(k) - want) / Math.abs(want));
+                        }
+                    }
+                }
+            }
+            // two float32 roundings at most (the sum's, the addition's): 2 · 2⁻²⁴ = 1.2e-7; 2.4e-7 leaves
+            // margin, and a float sum (about 9e-6 here) is far outside it
+            assertThat(worst).isLessThan(2.4e-7);
+        }
+    }
+}
