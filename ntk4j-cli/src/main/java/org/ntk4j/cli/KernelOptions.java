@@ -86,8 +86,12 @@ final class KernelOptions {
         return new int[][] {t, d};
     }
 
+    /**
+     * The command's budget ({@link #memoryBudget(String)}), which also bounds the storage closed tensors keep for
+     * reuse while the command runs ({@link Main#boundPooledStorage}).
+     */
     long memoryBudget() {
-        return memoryBudget(memory);
+        return Main.boundPooledStorage(memoryBudget(memory));
     }
 
     /**
@@ -115,11 +119,8 @@ final class KernelOptions {
      * The budget a --memory value gives (null: the default, a safe share of the off-heap limit). A budget above
      * that limit (JavaCPP's maxBytes) is refused: the tensors it plans for could not be allocated.
      *
-     * <p>The budget also bounds the storage that closed tensors keep for reuse, together with the live tensors
-     * ({@link org.ntk4j.tensor.Tensor#boundPooledStorage}), for the rest of the command: a user's budget is what
-     * the process may hold of tensors, not only what the plan holds live. Unbounded, the pool filled what the
-     * off-heap limit (-Xmx, a quarter of the machine's memory by default) left beside the run (2026-12-07: a CNN
-     * kernel planned at 394 MiB under --memory 512m held 781 MiB of anonymous memory, 506 MiB bounded).
+     * <p>Parsing only: the commands' {@link #memoryBudget()} and {@link MemoryOption#budget()} also make the budget
+     * the bound of the storage closed tensors keep for reuse while the command runs ({@link Main#boundPooledStorage}).
      */
     static long memoryBudget(String memory) {
         long budget;
@@ -134,7 +135,6 @@ final class KernelOptions {
             }
             budget = parseBytes("--memory", memory);
         }
-        org.ntk4j.tensor.Tensor.boundPooledStorage(budget);
         return budget;
     }
 

@@ -145,6 +145,9 @@ public final class Main implements Runnable {
         });
         // everything before this line is picocli's; from here on the command may enter JavaCPP (see preloadNatives)
         awaitPreload();
+        synchronized (POOL_BOUND) {
+            commandsRunning++;
+        }
         try {
             return cmd.execute(args);
         } catch (OutOfMemoryError e) {
@@ -159,6 +162,46 @@ public final class Main implements Runnable {
         } finally {
             // the outputs this command was told not to replace are its own: a later command decides anew
             org.ntk4j.io.AtomicFile.forgetNewFiles();
+            commandEnded();
+        }
+    }
+
+    /** Guards {@link #commandsRunning} and {@link #boundBefore}. */
+    private static final Object POOL_BOUND = new Object();
+    /** Commands running in this JVM through {@link #run}. */
+    private static int commandsRunning;
+    /** The pool bound in force before a running command first set one; -1 while none has. */
+    private static long boundBefore = -1;
+
+    /**
+     * Bounds the storage closed tensors keep for reuse, together with the live tensors, by a command's memory budget
+     * ({@link org.ntk4j.tensor.Tensor#boundPooledStorage}): the budget is what the process may hold of tensors, not
+     * only what the plan holds live (unbounded, the pool filled what the off-heap limit left beside the run:
+     * docs/big-kernels.md, "What --memory bounds"). The bound is the process's, so it lasts while the command
+     * runs: when the last command running in this JVM ends, the bound in force before is restored, so that a
+     * program or a test that runs a command in-process ({@link #run(java.io.PrintWriter, java.io.PrintWriter,
+     * String...)}) keeps its own pool afterwards. Commands running at once in one JVM share the bound last set.
+     *
+     * @param budget the command's budget in bytes
+     * @return {@code budget}
+     */
+    static long boundPooledStorage(long budget) {
+        synchronized (POOL_BOUND) {
+            if (commandsRunning > 0 && boundBefore < 0) {
+                boundBefore = org.ntk4j.tensor.Tensor.pooledStorageBound();
+            }
+            org.ntk4j.tensor.Tensor.boundPooledStorage(budget);
+        }
+        return budget;
+    }
+
+    /** Restores the pool bound in force before the commands running set theirs, when the last of them ends. */
+    private static void commandEnded() {
+        synchronized (POOL_BOUND) {
+            if (--commandsRunning == 0 && boundBefore >= 0) {
+                org.ntk4j.tensor.Tensor.boundPooledStorage(boundBefore);
+                boundBefore = -1;
+            }
         }
     }
 

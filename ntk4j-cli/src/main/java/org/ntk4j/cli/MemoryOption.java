@@ -14,8 +14,11 @@ final class MemoryOption {
             + "off-heap limit, which is -Xmx unless -Dorg.bytedeco.javacpp.maxBytes is set).")
     String memory;
 
-    /** The budget in bytes: --memory's, or the default. */
+    /**
+     * The budget in bytes: --memory's, or the default; it also bounds the storage closed tensors keep for reuse
+     * while the command runs ({@link Main#boundPooledStorage}).
+     */
     long budget() {
-        return KernelOptions.memoryBudget(memory);
+        return Main.boundPooledStorage(KernelOptions.memoryBudget(memory));
     }
 }

@@ -76,17 +76,20 @@ class MemoryBudgetCommandsTest {
     }
 
     /**
-     * --memory bounds the storage that closed tensors keep for reuse too, together with the live tensors (since
-     * 2026-12-07, night; before, the pool filled what the off-heap limit left beside the run: a CNN kernel planned
-     * at 394 MiB under --memory 512m held 781 MiB). Blocks pooled before the command (12 MiB here, derived from their
-     * sizes) are freed down to what fits beside the live tensors within the 4 MiB budget, and the run keeps no
-     * more.
+     * --memory bounds the storage that closed tensors keep for reuse too, together with the live tensors, while the
+     * command runs (since 2026-12-07, night; before, the pool filled what the off-heap limit left beside the run).
+     * Blocks pooled before the command (12 MiB here, derived from their sizes) are freed down to what fits beside
+     * the live tensors within the 4 MiB budget, and the run keeps no more. The bound is the process's: once the
+     * command returns, the one in force before it (here 1 TiB, as a program running commands in-process might
+     * set) is restored, so that the budget of one command does not bound the pool of what the JVM runs next (it
+     * stayed at 4 MiB for every later command, test and Java API call).
      */
     @Test
-    void memoryAlsoBoundsTheStorageKeptForReuse() {
+    void memoryAlsoBoundsTheStorageKeptForReuseWhileTheCommandRuns() {
         Tensor.releasePooledStorage();
+        long before = 1L << 40;
         try {
-            Tensor.boundPooledStorage(Long.MAX_VALUE);
+            Tensor.boundPooledStorage(before);
             long pooled = 0;
             for (int i = 0; i < 12; i++) { // distinct sizes, each at least the pool's 1 MiB
                 int elements = (1 << 18) + i;
@@ -97,9 +100,12 @@ class MemoryBudgetCommandsTest {
             run(0, "kernel", "--model", "fcn(depth=1,width=64,out=10)", "--data", "synthetic:100,32", "--kind",
                     "trace", "--memory", "4m", "--quiet");
             long budget = 4L << 20;
-            assertThat(Tensor.pooledStorageBound()).isEqualTo(budget);
             assertThat(Tensor.pooledBytes()).isLessThanOrEqualTo(Math.max(0, budget - Tensor.liveBytes()))
                     .isLessThan(pooled);
+            assertThat(Tensor.pooledStorageBound()).as("the bound before the command, restored").isEqualTo(before);
+            // the same for a command with MemoryOption's --memory
+            run(0, "spectrum", "--model", "fcn(depth=1,width=16,out=2)", "--data", "synthetic:8,5", "--memory", "4m");
+            assertThat(Tensor.pooledStorageBound()).isEqualTo(before);
         } finally {
             Tensor.boundPooledStorage(Long.MAX_VALUE);
             Tensor.releasePooledStorage();

@@ -86,7 +86,7 @@ final class VectorProducts extends KernelStrategy {
         }
         Tensor[] res;
         try {
-            res = jvpWithTangents(in.x1, g);
+            res = jvpWithTangents(in.x1, g, to - from);
         } finally {
             KernelSupport.closeAll(g);
         }
@@ -117,11 +117,18 @@ final class VectorProducts extends KernelStrategy {
         return java.util.Arrays.copyOfRange(res, 1, res.length);
     }
 
-    /** Output tangents [K] + f(x).shape for stacked parameter tangents [K] + θ.shape. */
-    Tensor[] jvpWithTangents(Tensor x, Tensor[] tangents) {
+    /**
+     * Output tangents [K] + f(x).shape for K stacked parameter tangents [K] + θ.shape: zeros for a model without
+     * parameters (no tangent to stack; its kernel is 0, as the other methods give).
+     */
+    Tensor[] jvpWithTangents(Tensor x, Tensor[] tangents, int k) {
         int[] perExample = Shapes.dropFirst(x.shape());
         List<ParamSpec> specs = model.paramSpecs(perExample);
-        Graph jvp = side(x.dim(0), perExample, x.dtype()).jvp(tangents[0].dim(0));
+        SidePlan side = side(x.dim(0), perExample, x.dtype());
+        if (tangents.length == 0) {
+            return new Tensor[] {Tensor.zeros(x.dtype(), Shapes.prepend(k, side.f))};
+        }
+        Graph jvp = side.jvp(k);
         Tensor[] res = jvp.evaluate(KernelSupport.with(KernelSupport.with(paramArgs(specs), x), tangents));
         res[0].close();
         return java.util.Arrays.copyOfRange(res, 1, res.length);
@@ -132,7 +139,7 @@ final class VectorProducts extends KernelStrategy {
         try (Tensor v1 = v.reshape(Shapes.prepend(1, v.shape()))) {
             Tensor[] g = vjpRows(in.x2, v1);
             try {
-                Tensor[] out = jvpWithTangents(in.x1, g);
+                Tensor[] out = jvpWithTangents(in.x1, g, 1);
                 Tensor r = out[0].reshape(Shapes.dropFirst(out[0].shape()));
                 out[0].close();
                 return r;

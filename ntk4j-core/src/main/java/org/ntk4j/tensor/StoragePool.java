@@ -28,11 +28,12 @@ import org.bytedeco.javacpp.Pointer;
  * contraction at W = 2048: 18.2 s, 13.5 s). Pooled storage is not counted by {@link Tensor#liveBytes()}: it
  * holds no tensor.
  *
- * <p>A footprint bound ({@link Tensor#boundPooledStorage}; the CLI sets it to the run's {@code --memory}) keeps the
- * live tensors and the pool together within a budget: a closed block is pooled only where it fits beside the live
- * tensors (older blocks go first to make room), and an allocation that would take them over it frees pooled blocks
- * first. Without it the pool filled what maxBytes left beside a run's planned peak: a CNN kernel planned at
- * 394 MiB under {@code --memory 512m} held 781 MiB of anonymous memory, 506 MiB with reuse off.
+ * <p>A footprint bound ({@link Tensor#boundPooledStorage}; the CLI sets it to a command's {@code --memory} while the
+ * command runs) keeps the live tensors and the pool together within a budget: a closed block is pooled only where it
+ * fits beside the live tensors (older blocks go first to make room), and an allocation that would take them over it
+ * frees pooled blocks first. Without it the pool filled what maxBytes left beside a run's planned peak: a CNN
+ * kernel planned at 394 MiB under {@code --memory 512m} held 805 MiB of anonymous memory, 570 MiB bounded
+ * (docs/big-kernels.md).
  */
 final class StoragePool {
     /**
