@@ -2,11 +2,7 @@ package org.ntk4j.ntk;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -42,19 +38,7 @@ class NeuralTangentsParityTest {
 
     @BeforeAll
     static void load() throws IOException {
-        try (InputStream s = NeuralTangentsParityTest.class.getResourceAsStream("nt_parity_oracle.txt");
-             BufferedReader r = new BufferedReader(new InputStreamReader(s, StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                String[] t = line.split(" ");
-                int[] shape = t[2].equals("-") ? new int[0]
-                        : Arrays.stream(t[2].split(",")).mapToInt(Integer::parseInt).toArray();
-                double[] v = new double[t.length - 3];
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = Double.parseDouble(t[i + 3]);
-                }
-                ORACLE.put(t[0] + " " + t[1], Tensor.of(v, shape));
-            }
-        }
+        ORACLE.putAll(org.ntk4j.Fixtures.namedTensors(NeuralTangentsParityTest.class, "nt_parity_oracle.txt"));
         for (Parameterization p : Parameterization.values()) {
             String name = p.name().toLowerCase(java.util.Locale.ROOT);
             MODELS.put("fcn-" + name, Zoo.parse("fcn(depth=1,width=5,out=3,act=tanh,w_std=1.5,b_std=0.05,param="

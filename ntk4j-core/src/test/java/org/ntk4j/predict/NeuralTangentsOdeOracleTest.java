@@ -2,12 +2,7 @@ package org.ntk4j.predict;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -29,18 +24,7 @@ class NeuralTangentsOdeOracleTest {
 
     @BeforeAll
     static void load() throws IOException {
-        try (InputStream s = NeuralTangentsOdeOracleTest.class.getResourceAsStream("nt_ode_oracle.txt");
-             BufferedReader r = new BufferedReader(new InputStreamReader(s, StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                String[] t = line.split(" ");
-                int[] shape = Arrays.stream(t[2].split(",")).mapToInt(Integer::parseInt).toArray();
-                double[] v = new double[t.length - 3];
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = Double.parseDouble(t[i + 3]);
-                }
-                ORACLE.put(t[0] + " " + t[1], Tensor.of(v, shape));
-            }
-        }
+        ORACLE.putAll(org.ntk4j.Fixtures.namedTensors(NeuralTangentsOdeOracleTest.class, "nt_ode_oracle.txt"));
     }
 
     @AfterAll

@@ -76,20 +76,9 @@ final class MoreOperators {
         }
     }
 
-    /**
-     * Floor, Ceil or Round (half to even, ONNX's and torch.round's) of a computed value: a step function, whose
-     * derivative is 0 everywhere (PyTorch's, which is 0 at the steps too), so that no derivative flows through it,
-     * as through a comparison.
-     */
-    static final class Rounding extends ScalarFunction {
-        /** The largest integer ≤ x. */
-        static final Rounding FLOOR = new Rounding("floor", Math::floor);
-        /** The smallest integer ≥ x. */
-        static final Rounding CEIL = new Rounding("ceil", Math::ceil);
-        /** The nearest integer, halves to the even one (Math.rint). */
-        static final Rounding ROUND = new Rounding("round", Math::rint);
-
-        private Rounding(String name, DoubleUnaryOperator f) {
+    /** A {@link ScalarFunction} through which no derivative flows (its JVP and VJP are zero: null). */
+    abstract static class NoDerivative extends ScalarFunction {
+        NoDerivative(String name, DoubleUnaryOperator f) {
             super(name, f);
         }
 
@@ -111,34 +100,36 @@ final class MoreOperators {
     }
 
     /**
+     * Floor, Ceil or Round (half to even, ONNX's and torch.round's) of a computed value: a step function, whose
+     * derivative is 0 everywhere (PyTorch's, which is 0 at the steps too), so that no derivative flows through it,
+     * as through a comparison.
+     */
+    static final class Rounding extends NoDerivative {
+        /** The largest integer ≤ x. */
+        static final Rounding FLOOR = new Rounding("floor", Math::floor);
+        /** The smallest integer ≥ x. */
+        static final Rounding CEIL = new Rounding("ceil", Math::ceil);
+        /** The nearest integer, halves to the even one (Math.rint). */
+        static final Rounding ROUND = new Rounding("round", Math::rint);
+
+        private Rounding(String name, DoubleUnaryOperator f) {
+            super(name, f);
+        }
+    }
+
+    /**
      * The identity through which no derivative flows: softmax's shift by the maximum, of which the result does not
      * depend. Left to flow, the shift's derivative is a sum that cancels only up to rounding (Σ_k (g_k − p_k·Σg)
      * for LogSoftmax: O·2⁻²⁴ of the cotangents' sum in float32), and it lands on each row's largest logit: a
      * {@code pntk} (cotangents of ones) through a LogSoftmax of 100 outputs erred by ten times a float32 kernel's
      * rounding. PyTorch's softmax and log_softmax backward leave the shift out alike.
      */
-    static final class ShiftConstant extends ScalarFunction {
+    static final class ShiftConstant extends NoDerivative {
         /** The one instance. */
         static final ShiftConstant INSTANCE = new ShiftConstant();
 
         private ShiftConstant() {
             super("softmax_shift", x -> x);
-        }
-
-        /** 0; unused, as {@link #jvp} and {@link #vjp} say so directly. */
-        @Override
-        protected Var derivative(Var x, Var y) {
-            return x.mul(0.0);
-        }
-
-        @Override
-        public Var jvp(Var[] primals, Var out, Var[] tangents, int k) {
-            return null;
-        }
-
-        @Override
-        public Var[] vjp(Var[] primals, Var out, Var ct, boolean[] needed) {
-            return new Var[] {null};
         }
     }
 
