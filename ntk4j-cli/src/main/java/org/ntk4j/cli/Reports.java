@@ -419,7 +419,8 @@ final class Reports {
 
     /** The settings {@code train} reports with its curves: as given on the command line, the optimizer described. */
     record TrainSettings(String model, String train, String test, String optimizer, double lr, String schedule,
-                         String loss, int batch, int epochs, long seed, String dtype, String standardize) {
+                         String loss, int batch, int epochs, long seed, String dtype, String standardize,
+                         String batchNorm) {
     }
 
     /**
@@ -430,7 +431,7 @@ final class Reports {
         JsonReport json = new JsonReport().put("model", s.model()).put("train", s.train()).put("test", s.test())
                 .put("optimizer", s.optimizer()).put("lr", s.lr()).put("schedule", s.schedule()).put("loss", s.loss())
                 .put("batch", s.batch()).put("epochs", s.epochs()).put("seed", s.seed()).put("dtype", s.dtype())
-                .put("standardize", s.standardize());
+                .put("standardize", s.standardize()).put("batch_norm", s.batchNorm());
         for (EpochMetrics m : curves) {
             String k = "epoch_" + m.epoch() + ".";
             json.put(k + "step", m.step()).put(k + "learning_rate", m.learningRate())

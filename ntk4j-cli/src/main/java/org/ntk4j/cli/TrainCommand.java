@@ -124,6 +124,12 @@ public final class TrainCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     String standardize = "global";
 
+    @Option(names = "--batch-norm", description = "frozen: the batch norms normalise by their running statistics "
+            + "and keep them (PyTorch's eval()); train: by each batch's statistics, updating the running ones with "
+            + "momentum 0.1 and the unbiased variance (PyTorch's train()), which evaluation and checkpoints use "
+            + "(default: ${DEFAULT-VALUE}).")
+    String batchNorm = "frozen";
+
     @Option(names = "--params-in", description = "Initial parameters (.npz) instead of the seeded initialisation.")
     Path paramsIn;
 
@@ -329,6 +335,18 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--model: train needs outputs [N, classes], " + net.spec()
                             + " gives [N] + " + Shapes.str(outShape));
                 }
+                boolean batchNorms = !net.bufferSpecs(perExample).isEmpty();
+                if (config.batchNormTraining() && !batchNorms) {
+                    throw new IllegalArgumentException("--batch-norm train: " + net.spec() + " has no batch norm "
+                            + "with running statistics to train");
+                }
+                if (batchNorms && !resume && !spec.commandLine().getParseResult().hasMatchedOption("--batch-norm")) {
+                    // the default is the frozen batch norm of the runs before --batch-norm was offered (their
+                    // checkpoints resume as they were); said once, since PyTorch's modules train in train() mode
+                    err.println("ntk4j: train: the batch norms of " + net.spec() + " train frozen (--batch-norm "
+                            + "frozen: normalised by their running statistics, which stay as they are, as in PyTorch's "
+                            + "eval()); --batch-norm train trains them as PyTorch's train() does");
+                }
                 String needs = "train with " + outShape[0] + " model outputs";
                 KernelOptions.requireLabelsBelow("--train", tr, outShape[0], needs);
                 if (te != null) {
@@ -429,7 +447,19 @@ public final class TrainCommand implements Callable<Integer> {
         }
         return TrainConfig.builder().optimizer(opt).loss(Loss.parse(loss)).learningRate(lr)
                 .schedule(Schedule.parse(schedule)).batchSize(batch).epochs(epochs).seed(seed).checkpointEpochs(ce)
-                .checkpointEverySteps(everySteps).build();
+                .checkpointEverySteps(everySteps).batchNormTraining(batchNormTraining()).build();
+    }
+
+    /** --batch-norm: true for train, false for frozen. */
+    private boolean batchNormTraining() {
+        switch (batchNorm.trim().toLowerCase(Locale.ROOT)) {
+            case "train":
+                return true;
+            case "frozen":
+                return false;
+            default:
+                throw new IllegalArgumentException("--batch-norm: expected frozen or train, got '" + batchNorm + "'");
+        }
     }
 
     /** SHA-256 of a file's bytes, in hex: which --params-in file a run started from. */
@@ -559,7 +589,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (log != null) {
             // the optimizer with its hyper-parameters (momentum, weight decay, betas, ε), not only its name
             Reports.train(new Reports.TrainSettings(net.spec(), train, test, config.optimizer().describe(), lr,
-                    schedule, loss, batch, epochs, seed, dtype, standardize), curves).write(log);
+                    schedule, loss, batch, epochs, seed, dtype, standardize, config.batchNormTraining() ? "train"
+                    : "frozen"), curves).write(log);
             o.println("wrote " + log);
         }
         if (plot != null) {

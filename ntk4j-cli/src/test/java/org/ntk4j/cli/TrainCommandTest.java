@@ -748,4 +748,71 @@ class TrainCommandTest {
         Npz.writeArrays(file, a);
         return file;
     }
+
+    /**
+     * --batch-norm train trains a ResNet's batch norms as PyTorch's train() does (the trainer's test holds the
+     * arithmetic to PyTorch): the checkpoints hold each epoch's running statistics, which move; the log records the
+     * mode; kernel --params-in of a checkpoint computes its pNTK with them (refused before 2026-12-07: the projected
+     * network dropped the statistics); a resume in the other mode is refused naming it; without --batch-norm stderr
+     * says the batch norms train frozen; a model without batch norms is refused.
+     */
+    @Test
+    void batchNormsTrainInTrainingModeAndCheckpointTheirRunningStatistics(@TempDir Path dir) throws Exception {
+        String[] run = {"train", "--model", "resnet18(out=10,width=2)", "--train", "default:train:48", "--test",
+            "default:test:16", "--batch", "16", "--optimizer", "sgd", "--lr", "0.05", "--quiet", "--dtype", "f64",
+            "--standardize", "none"};
+        Path ck = dir.resolve("ck");
+        String[] out = CliRuns.run(0, TiledRunTest.with(run, "--epochs", "2", "--batch-norm", "train",
+                "--checkpoint-dir", ck.toString(), "--checkpoint-epochs", "0,1,2", "--log",
+                dir.resolve("log.json").toString()));
+        assertThat(out[0]).contains(", batch norm train");
+        assertThat(out[1]).doesNotContain("train frozen");
+        assertThat(Files.readString(dir.resolve("log.json"))).contains("\"batch_norm\": \"train\"");
+        String var = "buffers/1_batch_norm_eval/running_var";
+        double[] v0 = Npz.read(ck.resolve("epoch-0000.npz")).get(var).toDoubleArray();
+        double[] v1 = Npz.read(ck.resolve("epoch-0001.npz")).get(var).toDoubleArray();
+        double[] v2 = Npz.read(ck.resolve("epoch-0002.npz")).get(var).toDoubleArray();
+        assertThat(v0).containsOnly(1.0);
+        assertThat(v1).isNotEqualTo(v0);
+        assertThat(v2).isNotEqualTo(v1);
+        String k = CliRuns.run(0, "kernel", "--model", "resnet18(out=10,width=2)", "--data", "default:test:3",
+                "--params-in", ck.resolve("epoch-0002.npz").toString(), "--kind", "pntk", "--dtype", "f64",
+                "--out", dir.resolve("k.npy").toString())[0];
+        assertThat(dir.resolve("k.npy")).exists();
+        assertThat(k).contains("k.npy");
+        // study measures each checkpoint with its own statistics: its kernel velocity is that of the full kernels
+        // kernel --params-in computes from the checkpoints
+        Path json = dir.resolve("s.json");
+        CliRuns.run(0, "study", "--model", "resnet18(out=10)", "--widths", "2", "--checkpoints",
+                ck.resolve("epoch-{epoch}.npz").toString(), "--sample", "default:test:6", "--n", "4", "--kinds",
+                "pntk", "--dtype", "f64", "--json", json.toString());
+        double[][] full = new double[3][];
+        for (int e : new int[] {0, 2}) {
+            Path f = dir.resolve("full" + e + ".npy");
+            CliRuns.run(0, "kernel", "--model", "resnet18(out=10,width=2)", "--data", "default:test:4", "--params-in",
+                    ck.resolve(String.format("epoch-%04d.npz", e)).toString(), "--kind", "full", "--dtype", "f64",
+                    "--out", f.toString());
+            full[e] = Npy.read(f).toDoubleArray();
+        }
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < full[0].length; i++) {
+            num += Math.pow(full[2][i] - full[0][i], 2);
+            den += Math.pow(full[0][i], 2);
+        }
+        double velocity = ((Number) org.ntk4j.io.JsonReport.read(json).get("width_2.epoch_2.kernel_velocity"))
+                .doubleValue();
+        assertThat(velocity).isGreaterThan(1e-3).isCloseTo(Math.sqrt(num / den), within(1e-10));
+        String[] other = CliRuns.run(2, TiledRunTest.with(run, "--epochs", "3", "--checkpoint-dir", ck.toString(),
+                "--checkpoint-epochs", "3", "--resume"));
+        assertThat(other[1]).startsWith("ntk4j: --resume: the checkpoint was taken with batch norm train; this run has "
+                + "batch norm frozen (the checkpoint's settings: sgd(momentum=0.9, weight_decay=0.0), loss "
+                + "cross-entropy, lr 0.05, schedule constant, batch 16, seed 0, batch norm train)");
+        String[] frozen = CliRuns.run(0, TiledRunTest.with(run, "--epochs", "0"));
+        assertThat(frozen[1]).contains("ntk4j: train: the batch norms of resnet18(out=10,width=2) train frozen");
+        String[] none = CliRuns.run(2, "train", "--train", "default:train:48", "--epochs", "0", "--batch-norm",
+                "train", "--quiet");
+        assertThat(none[1].strip()).isEqualTo("ntk4j: --batch-norm train: fcn(depth=2,width=512) has no batch norm "
+                + "with running statistics to train");
+    }
 }

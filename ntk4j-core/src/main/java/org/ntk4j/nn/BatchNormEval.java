@@ -10,7 +10,9 @@ import org.ntk4j.tensor.Shapes;
  * model, defaults 0 and 1, set through {@link Model#withBuffers} or a parameter file) and {@code scale}
  * (init 1) and {@code shift} (init 0) [C] as parameters. Each example is normalised with the same constants, so
  * examples stay independent and the per-example shortcut and tiling apply (unlike {@link BatchNorm}, the
- * training-mode layer).
+ * training-mode layer). Traced by {@link Model#traceTrainingInto} (a training step of {@code
+ * TrainConfig.batchNormTraining}) it is PyTorch's layer in {@code train()} mode instead: normalised by the batch's
+ * mean and biased variance, which it records ({@link BatchStatistics}) for the update of its running statistics.
  */
 public final class BatchNormEval extends SingleLayer {
     private final double eps;
@@ -61,6 +63,22 @@ public final class BatchNormEval extends SingleLayer {
 
     @Override
     Var apply(ParamScope scope, Var x) {
+        if (scope.isTrainingBatchNorm()) {
+            // PyTorch's train() mode: the batch's statistics over the example and spatial axes (the variance biased,
+            // as PyTorch normalises by), recorded for the update of the running ones
+            int[] axes = new int[x.rank() - 1];
+            for (int i = 0; i < axes.length; i++) {
+                axes[i] = i;
+            }
+            int[] keepShape = new int[x.rank()];
+            java.util.Arrays.fill(keepShape, 1);
+            keepShape[x.rank() - 1] = x.dim(-1);
+            Var mu = x.mean(axes);
+            Var centred = x.sub(mu.reshape(keepShape));
+            Var var = centred.square().mean(axes);
+            scope.recordBatchStatistics("running_mean", "running_var", mu, var, Shapes.size(x.shape()) / x.dim(-1));
+            return centred.div(var.add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
+        }
         Var mean = scope.buffer("running_mean", x);
         Var sd = scope.buffer("running_var", x).add(eps).sqrt();
         return x.sub(mean).div(sd).mul(scope.get("scale")).add(scope.get("shift"));

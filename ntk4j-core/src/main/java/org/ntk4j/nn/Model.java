@@ -477,6 +477,26 @@ public final class Model {
     }
 
     /**
+     * Records f(params, x) as {@link #traceInto} does, with the inference-mode batch norms ({@link BatchNormEval}) in
+     * training mode, as PyTorch's {@code BatchNorm} in {@code train()}: each normalises by the batch's mean and biased
+     * variance over the example and spatial axes, not by its running statistics, and adds them to
+     * {@code statistics}, in the order traced (what a training step updates the running statistics with).
+     *
+     * @param params one variable per parameter path, in the builder of {@code x}
+     * @param x the batch [n, in...]
+     * @param statistics where each batch norm's statistics are added
+     * @return the output variable f [n, out...]
+     * @throws IllegalArgumentException if the shapes do not fit or a parameter is missing
+     */
+    public Var traceTrainingInto(Map<String, Var> params, Var x, List<BatchStatistics> statistics) {
+        int[] in = Shapes.dropFirst(x.shape());
+        outputShape(in);
+        List<Var> out = root.apply(ParamScope.applyingTraining(params, resolvedBuffers(in, x.dtype()), statistics),
+                List.of(x));
+        return out.get(0);
+    }
+
+    /**
      * Evaluates f(params, x) for a batch x [n, in...]. The caller owns the result. Buffers come from
      * {@code params.buffers()} where it has them (as {@link #withBuffers}), else from this model.
      *

@@ -21,25 +21,38 @@ public final class ParamScope {
     private final Map<String, Var> values;
     private final List<ParamSpec> declaredBuffers;
     private final Map<String, Tensor> bufferValues;
+    /** Where batch norms traced in training mode record their batch statistics; null otherwise. */
+    private final List<BatchStatistics> batchStatistics;
 
     private ParamScope(String prefix, List<ParamSpec> declared, Map<String, Var> values,
-                       List<ParamSpec> declaredBuffers, Map<String, Tensor> bufferValues) {
+                       List<ParamSpec> declaredBuffers, Map<String, Tensor> bufferValues,
+                       List<BatchStatistics> batchStatistics) {
         this.prefix = prefix;
         this.declared = declared;
         this.values = values;
         this.declaredBuffers = declaredBuffers;
         this.bufferValues = bufferValues;
+        this.batchStatistics = batchStatistics;
     }
 
     /** A root scope that records parameter declarations into {@code sink} and buffer declarations into
      * {@code bufferSink}. */
     static ParamScope declaring(List<ParamSpec> sink, List<ParamSpec> bufferSink) {
-        return new ParamScope("", sink, null, bufferSink, null);
+        return new ParamScope("", sink, null, bufferSink, null, null);
     }
 
     /** A root scope that resolves names to traced parameters and buffers to constants of these values. */
     static ParamScope applying(Map<String, Var> values, Map<String, Tensor> buffers) {
-        return new ParamScope("", null, values, null, buffers);
+        return new ParamScope("", null, values, null, buffers, null);
+    }
+
+    /**
+     * A root scope as {@link #applying}, in which the inference-mode batch norms normalise by the batch's statistics
+     * and record them into {@code statistics} (training mode).
+     */
+    static ParamScope applyingTraining(Map<String, Var> values, Map<String, Tensor> buffers,
+            List<BatchStatistics> statistics) {
+        return new ParamScope("", null, values, null, buffers, statistics);
     }
 
     /**
@@ -49,7 +62,7 @@ public final class ParamScope {
      * @return a scope with path prefix {@code prefix + name + "/"}, sharing this scope's declarations or values
      */
     public ParamScope child(String name) {
-        return new ParamScope(prefix + name + "/", declared, values, declaredBuffers, bufferValues);
+        return new ParamScope(prefix + name + "/", declared, values, declaredBuffers, bufferValues, batchStatistics);
     }
 
     /**
@@ -69,6 +82,33 @@ public final class ParamScope {
      */
     public boolean isDeclaring() {
         return declared != null;
+    }
+
+    /**
+     * Whether this scope traces batch norms in training mode ({@link Model#traceTrainingInto}): a layer with running
+     * statistics then normalises by the batch's and {@link #recordBatchStatistics records} them.
+     *
+     * @return true while tracing a training step with batch norms in training mode
+     */
+    public boolean isTrainingBatchNorm() {
+        return batchStatistics != null;
+    }
+
+    /**
+     * Records a batch's statistics for the running statistics {@code meanName} and {@code varName} of this scope.
+     *
+     * @param meanName the running mean buffer's short name
+     * @param varName the running variance buffer's short name
+     * @param mean the batch mean per channel
+     * @param variance the biased batch variance per channel
+     * @param count the values per channel the statistics are over
+     * @throws IllegalStateException if this scope does not trace in training mode
+     */
+    public void recordBatchStatistics(String meanName, String varName, Var mean, Var variance, long count) {
+        if (batchStatistics == null) {
+            throw new IllegalStateException("batch statistics of " + path(meanName) + " outside a training trace");
+        }
+        batchStatistics.add(new BatchStatistics(path(meanName), path(varName), mean, variance, count));
     }
 
     /**

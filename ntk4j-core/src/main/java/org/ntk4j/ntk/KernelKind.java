@@ -511,7 +511,10 @@ public final class KernelKind {
             default:
                 throw new IllegalStateException(family + " is not a projection of the logits");
         }
-        return new Model(followedBy(model.root(), new FixedProjection(m)), model.spec() + " then " + this);
+        // with the model's buffers (batch-norm running statistics; the paths are the network's): the projected network
+        // is the network, not the one of the default statistics (before 2026-12-07 they were dropped)
+        return new Model(followedBy(model.root(), new FixedProjection(m)), model.spec() + " then " + this)
+                .withBuffers(model.buffers());
     }
 
     /**

@@ -143,7 +143,8 @@ public final class TrainingStudy {
      * @param width the width of the network, the key its checkpoints are grouped by
      * @param epoch the epoch of the checkpoint, 0 for the initialisation
      * @param model the network at that width
-     * @param params its parameters at that epoch; left open
+     * @param params its parameters at that epoch, with their {@link Params#buffers} (batch-norm running statistics),
+     *     which the kernel computes with where they have any, in place of the model's; left open
      * @return the point, also appended to {@link #points()}
      * @throws IllegalArgumentException if the width's first checkpoint is not epoch 0, an epoch does not
      *     increase, or the model's outputs are not [N, O] with O the targets' columns
@@ -162,15 +163,22 @@ public final class TrainingStudy {
         }
         long t0 = System.nanoTime();
         double[] velocity = {0};
-        EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(model, params));
-        ApproximationReport report = ApproximationReport.run(ntk, xTrain, xTest, yTrain, testLabels, kinds, diagReg,
-                theta -> {
-                    if (epoch == 0) {
-                        reference.put(width, theta.toDoubleArray());
-                    } else {
-                        velocity[0] = relativeChange(theta, reference.get(width));
-                    }
-                });
+        Model net = network(model, params);
+        ApproximationReport report;
+        try {
+            EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(net, params));
+            report = ApproximationReport.run(ntk, xTrain, xTest, yTrain, testLabels, kinds, diagReg, theta -> {
+                if (epoch == 0) {
+                    reference.put(width, theta.toDoubleArray());
+                } else {
+                    velocity[0] = relativeChange(theta, reference.get(width));
+                }
+            });
+        } finally {
+            if (net != model) {
+                net.releaseCaches();
+            }
+        }
         lastEpoch.put(width, epoch);
         Point p = new Point(width, epoch, velocity[0], report.fullTestAccuracy(), report.rows(),
                 (System.nanoTime() - t0) / 1e9);
@@ -199,13 +207,32 @@ public final class TrainingStudy {
      *
      * @param width the width
      * @param model the network at that width
-     * @param params its epoch-0 parameters; left open
+     * @param params its epoch-0 parameters, their buffers the network's where they have any (as {@link #add}); left
+     *     open
      */
     public void reference(int width, Model model, Params params) {
-        EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(model, params));
-        try (Tensor theta = ntk.kernel(KernelKind.full(), xTrain, null)) {
-            reference.put(width, theta.toDoubleArray());
+        Model net = network(model, params);
+        try {
+            EmpiricalNtk ntk = configure.apply(EmpiricalNtk.of(net, params));
+            try (Tensor theta = ntk.kernel(KernelKind.full(), xTrain, null)) {
+                reference.put(width, theta.toDoubleArray());
+            }
+        } finally {
+            if (net != model) {
+                net.releaseCaches();
+            }
         }
+    }
+
+    /**
+     * The network of a checkpoint: the model with the checkpoint's buffers (its batch norms' running statistics,
+     * which a run in PyTorch's train() mode updates, {@link org.ntk4j.train.TrainConfig#batchNormTraining}) where it
+     * has any, as the trainer's checkpoints, callbacks and result carry them; the model itself otherwise. Before
+     * 2026-12-07 such a checkpoint was refused (its buffers differ from the model's), so each caller had to pass the
+     * model with them.
+     */
+    private static Model network(Model model, Params params) {
+        return params.buffers().isEmpty() ? model : model.withBuffers(params.buffers());
     }
 
     /** Refuses an epoch that cannot come next for the width: a first one that is not 0, or one not increasing. */

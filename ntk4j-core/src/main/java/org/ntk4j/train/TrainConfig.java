@@ -20,9 +20,18 @@ import org.ntk4j.predict.Loss;
  *     kept
  * @param checkpointEverySteps a checkpoint every this many global steps, or 0 for none
  * @param evalBatchSize the batch size of the evaluation on the test set, at least 1
+ * @param batchNormTraining whether the network's inference-mode batch norms ({@link org.ntk4j.nn.BatchNormEval})
+ *     train as PyTorch's {@code BatchNorm} in {@code train()} mode: each step normalises by the batch's statistics
+ *     and updates the running ones (momentum {@link #BATCH_NORM_MOMENTUM}, the running variance from the unbiased
+ *     batch variance), which the evaluation, the checkpoints and the result then hold; false (the default): they
+ *     normalise by their running statistics in training too and keep them (PyTorch's {@code eval()} mode, frozen)
  */
 public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, Schedule schedule, int batchSize,
-        int epochs, long seed, Set<Integer> checkpointEpochs, long checkpointEverySteps, int evalBatchSize) {
+        int epochs, long seed, Set<Integer> checkpointEpochs, long checkpointEverySteps, int evalBatchSize,
+        boolean batchNormTraining) {
+
+    /** The batch norms' running-statistics momentum under {@link #batchNormTraining}: PyTorch's default, 0.1. */
+    public static final double BATCH_NORM_MOMENTUM = 0.1;
 
     /**
      * Checks the values.
@@ -37,6 +46,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
      * @param checkpointEpochs epochs after which to checkpoint, each at least 0
      * @param checkpointEverySteps at least 0
      * @param evalBatchSize at least 1
+     * @param batchNormTraining whether batch norms train with batch statistics and update their running ones
      * @throws IllegalArgumentException if a value is out of range
      */
     public TrainConfig {
@@ -96,6 +106,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         b.checkpointEpochs = checkpointEpochs;
         b.checkpointEverySteps = checkpointEverySteps;
         b.evalBatchSize = evalBatchSize;
+        b.batchNormTraining = batchNormTraining;
         return b;
     }
 
@@ -118,8 +129,10 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
     public String describe() {
         String s = String.format(Locale.ROOT, "%s, loss %s, lr %s, schedule %s, batch %d, seed %d",
                 optimizer.describe(), loss.shortName(), learningRate, schedule.describe(), batchSize, seed);
-        // the cosine schedule depends on the run's length
-        return schedule.kind() == Schedule.Kind.COSINE ? s + ", epochs " + epochs : s;
+        // the cosine schedule depends on the run's length; the batch norms' mode only when it is not the default, so
+        // that the records of runs before it was offered stay those of their settings
+        String t = batchNormTraining ? s + ", batch norm train" : s;
+        return schedule.kind() == Schedule.Kind.COSINE ? t + ", epochs " + epochs : t;
     }
 
     /** Builds a {@link TrainConfig}. */
@@ -134,6 +147,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         private Set<Integer> checkpointEpochs = Set.of();
         private long checkpointEverySteps;
         private int evalBatchSize = 1000;
+        private boolean batchNormTraining;
 
         private Builder() {
         }
@@ -264,6 +278,18 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
         }
 
         /**
+         * Sets whether the batch norms train with batch statistics and update their running ones (PyTorch's
+         * {@code train()} mode) or keep them and normalise by them (frozen, the default).
+         *
+         * @param v true for PyTorch's {@code train()} mode
+         * @return this builder
+         */
+        public Builder batchNormTraining(boolean v) {
+            batchNormTraining = v;
+            return this;
+        }
+
+        /**
          * Builds the configuration.
          *
          * @return the configuration
@@ -271,7 +297,7 @@ public record TrainConfig(Optimizer optimizer, Loss loss, double learningRate, S
          */
         public TrainConfig build() {
             return new TrainConfig(optimizer, loss, learningRate, schedule, batchSize, epochs, seed, checkpointEpochs,
-                    checkpointEverySteps, evalBatchSize);
+                    checkpointEverySteps, evalBatchSize, batchNormTraining);
         }
     }
 }

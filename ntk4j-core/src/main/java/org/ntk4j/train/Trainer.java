@@ -31,7 +31,10 @@ import org.ntk4j.tensor.Tensor;
  * update is in place, elementwise. Reproducible bit for bit on one machine: the order of the examples in epoch e
  * is a Fisher-Yates shuffle by a {@link SplittableRandom} seeded from (seed, e), the graph's shapes are fixed per
  * step, and the update of each element does not depend on how the work is split between threads. A run resumed
- * from a {@link TrainState} continues exactly as the uninterrupted run.
+ * from a {@link TrainState} continues exactly as the uninterrupted run. Batch norms with running statistics train
+ * frozen (normalised by them, kept) or, with {@link TrainConfig#batchNormTraining}, in PyTorch's {@code train()} mode
+ * (normalised by the batch's statistics, the running ones updated after each step and used by the evaluation and
+ * carried by the checkpoints and the result).
  */
 public final class Trainer {
     private Trainer() {
@@ -64,6 +67,13 @@ public final class Trainer {
         Map<String, Tensor> constants = new LinkedHashMap<>();
         init.buffers().forEach((k, v) -> constants.put(k, model.buffers().getOrDefault(k, v).copy()));
         model.buffers().forEach((k, v) -> constants.computeIfAbsent(k, key -> v.copy()));
+        if (config.batchNormTraining()) {
+            // the running statistics the steps update: every declared one, at its default where none was given
+            DType dt = p.isEmpty() ? train.x().dtype() : p.values().iterator().next().dtype();
+            for (ParamSpec b : model.bufferSpecs(Shapes.dropFirst(train.x().shape()))) {
+                constants.computeIfAbsent(b.path(), k -> Tensor.full(dt, b.initMean(), b.shape()));
+            }
+        }
         Params params = new Params(p, constants);
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (String b : config.optimizer().bufferNames()) {
@@ -153,6 +163,14 @@ public final class Trainer {
     static String settingsDifference(String checkpoint, String run) {
         List<String> was = topLevelItems(checkpoint);
         List<String> now = topLevelItems(run);
+        // the batch norms' mode is named only when not the default (TrainConfig#describe): its absence is frozen
+        int inWas = was.indexOf(TRAINING_BATCH_NORM);
+        int inNow = now.indexOf(TRAINING_BATCH_NORM);
+        if (inWas >= 0 && inNow < 0 && inWas <= now.size()) {
+            now.add(inWas, "batch norm frozen");
+        } else if (inNow >= 0 && inWas < 0 && inNow <= was.size()) {
+            was.add(inNow, "batch norm frozen");
+        }
         if (was.size() != now.size()) {
             return checkpoint + "; this run has " + run;
         }
@@ -169,6 +187,9 @@ public final class Trainer {
         return String.join(", ", before) + "; this run has " + String.join(", ", after) + " (the checkpoint's "
                 + "settings: " + checkpoint + ")";
     }
+
+    /** The item of {@link TrainConfig#describe()} of a run whose batch norms train in PyTorch's train() mode. */
+    private static final String TRAINING_BATCH_NORM = "batch norm train";
 
     /** The comma-separated items of a settings line, commas inside parentheses kept. */
     private static List<String> topLevelItems(String line) {
@@ -263,6 +284,17 @@ public final class Trainer {
      * @throws IllegalArgumentException if the shapes do not fit or the output is not [n, classes]
      */
     public static Graph gradientGraph(Model model, int n, int[] in, DType dtype, Loss loss) {
+        return gradientGraph(model, n, in, dtype, loss, null);
+    }
+
+    /**
+     * The graph of {@link #gradientGraph(Model, int, int[], DType, Loss)}, with the inference-mode batch norms in
+     * training mode where {@code statistics} is not null ({@link Model#traceTrainingInto}): its outputs are then the
+     * loss, each batch norm's batch mean and biased variance [C] (in the order of {@code statistics}, which gets them),
+     * then the gradients.
+     */
+    private static Graph gradientGraph(Model model, int n, int[] in, DType dtype, Loss loss,
+            List<org.ntk4j.nn.BatchStatistics> statistics) {
         List<ParamSpec> specs = model.paramSpecs(in);
         int[] out = model.outputShape(in);
         if (out.length != 1) {
@@ -277,7 +309,7 @@ public final class Trainer {
         }
         Var x = b.input(dtype, Shapes.prepend(n, in));
         Var y = b.input(dtype, n, classes);
-        Var f = model.traceInto(values, x);
+        Var f = statistics == null ? model.traceInto(values, x) : model.traceTrainingInto(values, x, statistics);
         double inv = 1.0 / ((double) n * classes);
         Var l;
         if (loss == Loss.MSE) {
@@ -290,6 +322,15 @@ public final class Trainer {
             l = y.mul(lse.sub(z)).sum().mul(inv);
         }
         Graph g = b.build(l);
+        if (statistics != null) {
+            List<Var> primals = new ArrayList<>();
+            primals.add(l);
+            for (org.ntk4j.nn.BatchStatistics s : statistics) {
+                primals.add(s.mean());
+                primals.add(s.variance());
+            }
+            return Vjp.cotangentsAt(g, 1, new ArrayList<>(values.values()), primals);
+        }
         boolean[] wrt = new boolean[specs.size() + 2];
         java.util.Arrays.fill(wrt, 0, specs.size(), true);
         return Vjp.of(g, 1, wrt);
@@ -462,6 +503,8 @@ public final class Trainer {
         private final int classes;
         private final DType dtype;
         private final Map<Integer, Graph> graphs = new HashMap<>();
+        /** Per batch size, the batch norms' statistics its graph outputs after the loss (training mode only). */
+        private final Map<Integer, List<org.ntk4j.nn.BatchStatistics>> graphStatistics = new HashMap<>();
         /** The constants of the traced graphs, closed with the run. */
         private final CachedTensors constants = new CachedTensors();
         /** The model given, of which {@link #model} may be a copy with the state's buffers. */
@@ -508,6 +551,14 @@ public final class Trainer {
                 throw new IllegalArgumentException("train: test examples " + Shapes.str(test.x().shape())
                         + " do not have the training examples' shape " + Shapes.str(train.x().shape()));
             }
+            if (c.batchNormTraining()) {
+                for (ParamSpec b : model.bufferSpecs(in)) {
+                    if (!params.buffers().containsKey(b.path())) {
+                        throw new IllegalArgumentException("train: batch norms in training mode update their running "
+                                + "statistics, and the state has no " + b.path());
+                    }
+                }
+            }
             this.evaluation = new Evaluation(this.model, dtype); // with the state's constants, as the steps
             this.history = new ArrayList<>(s.history());
             this.bufferNames = c.optimizer().bufferNames();
@@ -529,6 +580,9 @@ public final class Trainer {
                         + "at step %d, after epoch %d and %d steps of the next, which %d examples in batches of %d "
                         + "(%d steps per epoch) do not give: is this the run's training data?", step, epoch,
                         stepInEpoch, n, c.batchSize(), stepsPerEpoch));
+            }
+            if (c.batchNormTraining()) {
+                requireBatchStatistics(n);
             }
             if (history.isEmpty()) {
                 double[] t = evaluateTest(0, c.learningRate());
@@ -592,7 +646,8 @@ public final class Trainer {
                 }
             }
             listener.finished(state());
-            // the model's constants (batch-norm running statistics) go with the result, unchanged
+            // the model's constants (batch-norm running statistics) go with the result: as given, or as the steps
+            // updated them under batchNormTraining
             return new TrainResult(params.copy(), List.copyOf(history));
         }
 
@@ -610,7 +665,23 @@ public final class Trainer {
             if (test == null) {
                 return new double[] {Double.NaN, Double.NaN};
             }
-            double[] t = evaluation.run(params, test, c.loss(), c.evalBatchSize());
+            double[] t;
+            if (c.batchNormTraining()) {
+                // the steps changed the running statistics, which the cached graphs hold as constants: the network
+                // evaluated (PyTorch's eval() mode) is traced with their current values
+                Map<String, Tensor> now = Params.copies(params.buffers());
+                Model current = base.withBuffers(now);
+                Evaluation ev = new Evaluation(current, dtype);
+                try {
+                    t = ev.run(params, test, c.loss(), c.evalBatchSize());
+                } finally {
+                    ev.close();
+                    current.releaseCaches();
+                    now.values().forEach(Tensor::close);
+                }
+            } else {
+                t = evaluation.run(params, test, c.loss(), c.evalBatchSize());
+            }
             if (!Double.isFinite(t[0])) {
                 throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the loss on the "
                         + "test examples %s is %s: the network's outputs there overflow %s; %s", e == 0
@@ -640,6 +711,20 @@ public final class Trainer {
                             t.getFlat(bad), bad, lr));
                 }
             }
+            if (c.batchNormTraining()) {
+                // a batch's variance past the dtype's range (its values' squares overflow) normalises to the shift with
+                // a finite loss, while the running variance it updates becomes +∞: the evaluation's network is lost
+                for (Map.Entry<String, Tensor> b : params.buffers().entrySet()) {
+                    int bad = org.ntk4j.cpu.Reduce.firstNonFinite(b.getValue());
+                    if (bad >= 0) {
+                        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the run "
+                                + "diverged: after step %d (epoch %d) the running statistic '%s' holds %s at flat "
+                                + "index %d (a batch's values or their squares past %s's range; learning rate %s); "
+                                + "lower --lr (the checkpoints written before are kept)", step, e, b.getKey(),
+                                b.getValue().getFlat(bad), bad, dtype.shortName(), lr));
+                    }
+                }
+            }
             for (Map.Entry<String, Tensor> b : buffers.entrySet()) {
                 // written through their buffers, untracked: scanned whole each time
                 int bad = org.ntk4j.cpu.Reduce.firstNonFinite(b.getValue());
@@ -653,9 +738,41 @@ public final class Trainer {
             }
         }
 
+        /** The training step's graph for batches of {@code b}, traced once. */
+        private Graph graph(int b) {
+            return graphs.computeIfAbsent(b, k -> constants.build(() -> {
+                List<org.ntk4j.nn.BatchStatistics> stats = c.batchNormTraining() ? new ArrayList<>() : null;
+                Graph made = gradientGraph(model, k, in, dtype, c.loss(), stats);
+                graphStatistics.put(k, stats == null ? List.of() : stats);
+                return made;
+            }));
+        }
+
+        /**
+         * Refuses, before any step, a batch whose batch norm in training mode would see one value per channel (a last
+         * batch of 1 example of a dense network): its variance is 0 and its output the shift, whatever the input;
+         * PyTorch raises there too ("Expected more than 1 value per channel when training").
+         */
+        private void requireBatchStatistics(int n) {
+            int full = Math.min(c.batchSize(), n);
+            int last = n % c.batchSize() == 0 ? full : n % c.batchSize();
+            for (int b : new int[] {full, last}) {
+                graph(b);
+                for (org.ntk4j.nn.BatchStatistics s : graphStatistics.get(b)) {
+                    if (s.count() < 2) {
+                        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "train: the batch norm "
+                                + "%s in training mode needs more than 1 value per channel, a batch of %d examples "
+                                + "gives it %d (%d examples in batches of %d); choose another --batch", s.meanPath()
+                                .substring(0, s.meanPath().lastIndexOf('/')), b, s.count(), n, c.batchSize()));
+                    }
+                }
+            }
+        }
+
         private double step(Tensor xTrain, int[] perm, int from, int b, double lr, Tensor ones, int e) {
-            Graph g = graphs.computeIfAbsent(b,
-                    k -> constants.build(() -> gradientGraph(model, k, in, dtype, c.loss())));
+            Graph g = graph(b);
+            List<org.ntk4j.nn.BatchStatistics> stats = graphStatistics.get(b);
+            int grads = 1 + 2 * stats.size(); // the outputs before the gradients
             Tensor[] r;
             try (Tensor xb = Tensor.empty(dtype, Shapes.prepend(b, in)); Tensor yb = Tensor.zeros(dtype, b, classes)) {
                 gather(xTrain, xb, perm, from, b);
@@ -682,13 +799,34 @@ public final class Trainer {
                 long t = step + 1;
                 for (int i = 0; i < specs.size(); i++) {
                     String path = specs.get(i).path();
-                    update(params.get(path), r[i + 1], path, lr, t);
+                    update(params.get(path), r[i + grads], path, lr, t);
+                }
+                for (int i = 0; i < stats.size(); i++) {
+                    updateRunning(stats.get(i), r[1 + 2 * i], r[2 + 2 * i]);
                 }
                 return loss;
             } finally {
                 for (Tensor x : r) {
                     x.close();
                 }
+            }
+        }
+
+        /**
+         * PyTorch's update of a batch norm's running statistics after a step in {@code train()} mode, momentum
+         * {@link TrainConfig#BATCH_NORM_MOMENTUM}: running_mean ← (1 − m)·running_mean + m·mean and running_var ←
+         * (1 − m)·running_var + m·var·count/(count − 1), the unbiased batch variance (the batch was normalised by the
+         * biased one). Computed in double, rounded once to the buffer's dtype (PyTorch computes in the dtype: a
+         * float32 run may differ from it in the last bit).
+         */
+        private void updateRunning(org.ntk4j.nn.BatchStatistics s, Tensor mean, Tensor var) {
+            double m = TrainConfig.BATCH_NORM_MOMENTUM;
+            double unbias = (double) s.count() / (s.count() - 1);
+            Tensor rm = params.buffers().get(s.meanPath());
+            Tensor rv = params.buffers().get(s.varPath());
+            for (int i = 0; i < rm.size(); i++) {
+                rm.setFlat(i, (1 - m) * rm.getFlat(i) + m * mean.getFlat(i));
+                rv.setFlat(i, (1 - m) * rv.getFlat(i) + m * var.getFlat(i) * unbias);
             }
         }
 

@@ -174,4 +174,57 @@ class KernelKindTest {
         assertThatThrownBy(() -> EmpiricalNtk.of(m, p).kernel(KernelKind.parse("logit:3", 0), x, null))
                 .hasMessageContaining("logit:3 but the model has 3 outputs");
     }
+
+    /**
+     * The projection kinds (pntk, pntk-unscaled) of a network with batch-norm running statistics (a checkpoint's,
+     * a ResNet's) are those of the network with its statistics: (1/O) Σ_{k,m} Θ_km of its full kernel, whether the
+     * parameters carry the statistics too or only the model does. Before 2026-12-07 the projected network dropped the
+     * model's statistics: parameters that carried them were refused ("buffer ... differs from the model's"), and
+     * parameters without them got the kernel of the default statistics (0 and 1), silently.
+     */
+    @Test
+    void projectionKindsKeepTheModelsBatchNormStatistics() {
+        Model base = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(8),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(), org.ntk4j.nn.Layers.dense(3)),
+                "bn-net");
+        java.util.Map<String, Tensor> stats = new java.util.LinkedHashMap<>();
+        stats.put("1_batch_norm_eval/running_mean", Tensor.full(DType.F64, 0.7, 8));
+        stats.put("1_batch_norm_eval/running_var", Tensor.full(DType.F64, 3.5, 8));
+        Model m = base.withBuffers(stats);
+        try (Params withStats = m.init(4, new int[] {5}, DType.F64);
+             Params bare = new Params(withStats.tensors());
+             Tensor x = Tensor.randomNormal(DType.F64, 6, 4, 5);
+             Tensor full = EmpiricalNtk.of(m, withStats).kernel(KernelKind.full(), x, null);
+             Tensor defaults = EmpiricalNtk.of(base, bare).kernel(KernelKind.pntk(), x, null)) {
+            assertThat(withStats.buffers()).containsKeys("1_batch_norm_eval/running_mean");
+            double[] want = new double[16];
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    double sum = 0;
+                    for (int k = 0; k < 3; k++) {
+                        for (int l = 0; l < 3; l++) {
+                            sum += full.getFlat(((i * 4 + j) * 3 + k) * 3 + l);
+                        }
+                    }
+                    want[i * 4 + j] = sum / 3;
+                }
+            }
+            assertThat(defaults.toDoubleArray()).as("the default statistics give another kernel")
+                    .isNotEqualTo(want);
+            for (Params p : new Params[] {bare, withStats}) {
+                try (Tensor pntk = EmpiricalNtk.of(m, p).kernel(KernelKind.pntk(), x, null);
+                     Tensor unscaled = EmpiricalNtk.of(m, p).kernel(KernelKind.pntkUnscaled(), x, null)) {
+                    double scale = Math.abs(want[0]);
+                    for (int i = 0; i < 16; i++) {
+                        assertThat(pntk.getFlat(i)).isCloseTo(want[i],
+                                org.assertj.core.data.Offset.offset(1e-12 * scale));
+                        assertThat(unscaled.getFlat(i)).isCloseTo(3 * want[i],
+                                org.assertj.core.data.Offset.offset(3e-12 * scale));
+                    }
+                }
+            }
+        } finally {
+            stats.values().forEach(Tensor::close);
+        }
+    }
 }

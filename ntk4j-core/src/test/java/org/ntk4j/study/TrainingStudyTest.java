@@ -132,4 +132,82 @@ class TrainingStudyTest {
         assertThatThrownBy(() -> TrainingStudy.of(xTrain, y, xTest, new int[] {0, 1},
                 List.of(KernelKind.full()), DiagReg.relative(1e-4), null)).hasMessageContaining("not an N×N kind");
     }
+
+    /**
+     * The study through training of a network whose batch norm trains as PyTorch's in train() mode: each checkpoint's
+     * kernel is that of the checkpoint's own running statistics (eval mode), as computed directly from its parameters
+     * and buffers, given the plain model (before 2026-12-07 the checkpoint was refused: its buffers differ from the
+     * model's); with the model's default statistics the kernels, and the velocity, would be others.
+     */
+    @Test
+    void checkpointsOfATrainingBatchNormAreStudiedWithTheirRunningStatistics() throws Exception {
+        Model net = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(16),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(), org.ntk4j.nn.Layers.dense(3)),
+                "bn-net");
+        Tensor xTrain = Tensor.randomNormal(DType.F64, 1, 6, 4);
+        Tensor xTest = Tensor.randomNormal(DType.F64, 2, 5, 4);
+        Tensor y = ApproximationReport.randomOneHot(DType.F64, 6, 3, 3);
+        int[] labels = {0, 1, 2, 1, 0};
+        List<org.ntk4j.train.TrainState> states = new java.util.ArrayList<>();
+        org.ntk4j.train.Listener keep = new org.ntk4j.train.Listener() {
+            @Override
+            public void checkpoint(org.ntk4j.train.TrainState state, String name) {
+                states.add(state.copy());
+            }
+        };
+        org.ntk4j.train.TrainConfig c = org.ntk4j.train.TrainConfig.builder()
+                .optimizer(org.ntk4j.train.Optimizer.sgd(0.9, 0)).learningRate(0.5).batchSize(4).epochs(2)
+                .checkpointEpochs(java.util.Set.of(0, 1, 2)).batchNormTraining(true).build();
+        try (Params p0 = net.init(7, PER, DType.F64);
+             Tensor x = Tensor.randomNormal(DType.F64, 3, 12, 4);
+             org.ntk4j.train.TrainResult r = org.ntk4j.train.Trainer.train(net, p0, new org.ntk4j.train.Examples(x,
+                     new int[] {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}, 3), null, c, keep)) {
+            assertThat(states).hasSize(3);
+            TrainingStudy study = TrainingStudy.of(xTrain, y, xTest, labels, KINDS, DiagReg.relative(1e-4), null);
+            double[] theta0 = null;
+            double[] plain0 = null;
+            for (int e = 0; e < 3; e++) {
+                Params p = states.get(e).params();
+                TrainingStudy.Point point = study.add(16, e, net, p);
+                try (Tensor direct = EmpiricalNtk.of(net.withBuffers(p.buffers()), p).kernel(KernelKind.full(),
+                        xTrain, null);
+                     Tensor defaults = EmpiricalNtk.of(net, new Params(p.tensors())).kernel(KernelKind.full(),
+                             xTrain, null)) {
+                    if (e == 0) {
+                        theta0 = direct.toDoubleArray();
+                        plain0 = defaults.toDoubleArray();
+                        assertThat(theta0).containsExactly(plain0); // epoch 0: the default statistics
+                        assertThat(point.kernelVelocity()).isZero();
+                        continue;
+                    }
+                    assertThat(p.buffers().get("1_batch_norm_eval/running_var").toDoubleArray())
+                            .as("the steps moved the running statistics").isNotEqualTo(new double[16]);
+                    double want = velocity(direct.toDoubleArray(), theta0);
+                    assertThat(point.kernelVelocity()).isGreaterThan(0.01).isCloseTo(want, within(1e-12));
+                    assertThat(velocity(defaults.toDoubleArray(), plain0)).as("with the default statistics")
+                            .isNotCloseTo(want, within(1e-3));
+                    ApproximationReport want2 = ApproximationReport.run(EmpiricalNtk.of(net.withBuffers(p.buffers()),
+                            p), xTrain, xTest, y, KINDS, DiagReg.relative(1e-4));
+                    assertThat(point.kind("pntk").relativeFrobeniusError)
+                            .isEqualTo(want2.rows().get(0).relativeFrobeniusError);
+                }
+            }
+        } finally {
+            states.forEach(org.ntk4j.train.TrainState::close);
+            xTrain.close();
+            xTest.close();
+            y.close();
+        }
+    }
+
+    /** ‖a − b‖_F / ‖b‖_F. */
+    private static double velocity(double[] a, double[] b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += Math.pow(a[i] - b[i], 2);
+            den += Math.pow(b[i], 2);
+        }
+        return Math.sqrt(num / den);
+    }
 }

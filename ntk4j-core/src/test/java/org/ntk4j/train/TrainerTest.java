@@ -917,4 +917,185 @@ class TrainerTest {
             }
         }
     }
+
+    /**
+     * A dense → batch_norm_eval → relu → dense network (standard parameterisation) from fixed parameters and running
+     * statistics, 3 epochs in batches of 3 over 6 examples, against PyTorch 1.13 in float64 ({@code
+     * torch_batch_norm_oracle.py} in this package's test resources prints the figures): by default the batch norm
+     * trains frozen, as PyTorch's in {@code eval()} (normalised by the running statistics, which stay as given: SGD
+     * with momentum and weight decay); with {@link TrainConfig.Builder#batchNormTraining} as PyTorch's in {@code
+     * train()} (normalised by each batch's mean and biased variance, the running statistics updated with momentum 0.1
+     * and the unbiased variance: Adam with weight decay), the running statistics, the parameters and the epochs'
+     * losses PyTorch's to 1e-13, and the test figures those of PyTorch's {@code eval()} with the final running
+     * statistics.
+     */
+    @Test
+    void batchNormsTrainFrozenOrInTrainingModeAsPyTorch() throws Exception {
+        Model m = new Model(org.ntk4j.nn.Layers.serial(
+                org.ntk4j.nn.Layers.dense(4, 1, 1, org.ntk4j.nn.Parameterization.STANDARD),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(),
+                org.ntk4j.nn.Layers.dense(3, 1, 1, org.ntk4j.nn.Parameterization.STANDARD)), "bn-net");
+        int[] labels = {0, 2, 1, 2, 0, 1};
+        for (int e = 1; e <= 3; e++) {
+            assertThat(Trainer.permutation(5, e, 6)).containsExactly(new int[][] {{5, 2, 4, 0, 1, 3},
+                {3, 0, 2, 4, 1, 5}, {3, 5, 1, 0, 4, 2}}[e - 1]);
+        }
+        Map<String, Tensor> p = new java.util.LinkedHashMap<>();
+        p.put("0_dense/w", Tensor.of(new double[] {0.4, -0.3, 0.2, 0.5, 0.1, 0.6, -0.5, 0.3}, 2, 4));
+        p.put("0_dense/b", Tensor.of(new double[] {0.05, -0.1, 0.2, 0.15}, 4));
+        p.put("1_batch_norm_eval/scale", Tensor.of(new double[] {1.1, 0.9, 1.3, 0.7}, 4));
+        p.put("1_batch_norm_eval/shift", Tensor.of(new double[] {0.1, -0.2, 0.0, 0.3}, 4));
+        p.put("3_dense/w", Tensor.of(new double[] {0.3, -0.2, 0.1, 0.5, 0.4, -0.6, -0.3, 0.2, 0.7, 0.2, -0.5, 0.4},
+                4, 3));
+        p.put("3_dense/b", Tensor.of(new double[] {0.0, 0.1, -0.1}, 3));
+        Map<String, Tensor> stats = new java.util.LinkedHashMap<>();
+        stats.put("1_batch_norm_eval/running_mean", Tensor.of(new double[] {0.2, -0.1, 0.3, 0.0}, 4));
+        stats.put("1_batch_norm_eval/running_var", Tensor.of(new double[] {1.5, 0.5, 2.0, 0.8}, 4));
+        TrainConfig.Builder base = TrainConfig.builder().batchSize(3).epochs(3).seed(5).loss(Loss.CROSS_ENTROPY);
+        TrainConfig frozen = base.optimizer(Optimizer.sgd(0.9, 0.01)).learningRate(0.3).build();
+        TrainConfig training = base.optimizer(Optimizer.adam(0.9, 0.999, 1e-8, 0.01)).learningRate(0.05)
+                .batchNormTraining(true).build();
+        assertThat(frozen.describe()).doesNotContain("batch norm");
+        assertThat(training.describe()).endsWith(", batch norm train");
+        double[][] frozenParams = {
+            {0.30996927974652283, 0.05774976855658377, 0.11378110361585132, 0.3948361866234707, 0.0872593506090406,
+                0.1638469054766221, -0.328647333707181, 0.47748818069732624},
+            {0.06270541768196035, -0.4168142147346905, 0.04056942943055074, -0.008471434053219257},
+            {1.013752781532827, 0.47395286225501426, 1.1799788590029763, 0.6715431985091176},
+            {0.11197234512123316, -0.44832097134108134, -0.16398631482947862, 0.09039507448321069},
+            {0.17859146894842065, -0.15545889294709103, 0.16627650782198014, 0.34518217172068566, 0.23185432066490366,
+                -0.2929228666506245, -0.25113974752003576, 0.2506749595915235, 0.5686920393984419,
+                0.0697277885706418, -0.3946205123442234, 0.41959726568523653},
+            {-0.08379854269724693, 0.17773519964441642, -0.09393665694716943}};
+        double[] frozenLosses = {0.4647564109036931, 0.41571355491232803, 0.3643156770269235};
+        double[][] trainedParams = {
+            {0.22932236288550514, -0.17350977017582284, 0.28786202945274514, 0.33331991184171034, 0.22866843767205883,
+                0.6112642360806005, -0.28557337998699556, 0.4479958648883647},
+            {0.012867669099047983, 0.05110947252891809, -0.05749848719415874, -0.07269481447547338},
+            {0.8620756785712074, 0.7674787739648845, 1.0474923225592527, 0.5826562678501385},
+            {-0.10046836170359881, -0.32317801180019684, -0.23132305830145472, 0.13572162661514103},
+            {0.09593951271549914, -0.06589913759745625, 0.07257667195445479, 0.4581403083634623, 0.10898588092913986,
+                -0.46181045434254986, -0.23743937180640504, 0.3568770391674664, 0.410606472584779,
+                0.13264168490169984, -0.3588068492104729, 0.3622985969312072},
+            {-0.09358674356297977, 0.15899943086835341, -0.13640134296372508}};
+        double[] trainedLosses = {0.5056394984257634, 0.45809219898218306, 0.3702690449144617};
+        double[] runningMean = {0.17104169696098612, -0.037725417619400195, 0.19951359410883213, 0.11643131143387203};
+        double[] runningVar = {0.8863867008208681, 0.49894926582824534, 1.1902572721579425, 0.6151665978859061};
+        List<String> paths = List.copyOf(p.keySet());
+        try (Params init = new Params(p, stats);
+             Tensor x = Tensor.of(new double[] {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.3, 0.7, 1.2, -0.4}, 6,
+                     2)) {
+            Examples train = new Examples(x, labels, 3);
+            try (TrainResult r = Trainer.train(m, init, train, null, frozen, Listener.NONE)) {
+                for (int i = 0; i < paths.size(); i++) {
+                    assertThat(r.params().get(paths.get(i)).toDoubleArray()).as("frozen " + paths.get(i))
+                            .containsExactly(frozenParams[i], org.assertj.core.data.Offset.offset(1e-13));
+                }
+                assertThat(r.curves().subList(1, 4).stream().mapToDouble(EpochMetrics::trainLoss).toArray())
+                        .containsExactly(frozenLosses, org.assertj.core.data.Offset.offset(1e-14));
+                for (String k : stats.keySet()) {
+                    assertThat(r.params().buffers().get(k).toDoubleArray()).containsExactly(stats.get(k)
+                            .toDoubleArray());
+                }
+            }
+            List<TrainState> states = new ArrayList<>();
+            Listener keep = new Listener() {
+                @Override
+                public void checkpoint(TrainState state, String name) {
+                    states.add(state.copy());
+                }
+            };
+            try (TrainResult r = Trainer.train(m, init, train, train, training.toBuilder().checkpointEverySteps(3)
+                    .build(), keep)) {
+                for (int i = 0; i < paths.size(); i++) {
+                    assertThat(r.params().get(paths.get(i)).toDoubleArray()).as("train() " + paths.get(i))
+                            .containsExactly(trainedParams[i], org.assertj.core.data.Offset.offset(1e-13));
+                }
+                double[] losses = r.curves().subList(1, 4).stream().mapToDouble(EpochMetrics::trainLoss).toArray();
+                assertThat(losses).containsExactly(trainedLosses, org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(r.params().buffers().get("1_batch_norm_eval/running_mean").toDoubleArray())
+                        .containsExactly(runningMean, org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(r.params().buffers().get("1_batch_norm_eval/running_var").toDoubleArray())
+                        .containsExactly(runningVar, org.assertj.core.data.Offset.offset(1e-14));
+                // the test figures are those of eval() with the final running statistics
+                EpochMetrics last = r.curves().get(3);
+                assertThat(last.testLoss()).isCloseTo(0.3845189143686538, org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(last.testAccuracy()).isEqualTo(2.0 / 6);
+                assertThat(Trainer.evaluate(m, r.params(), train, Loss.CROSS_ENTROPY, 4)[0])
+                        .isCloseTo(0.3845189143686538, org.assertj.core.data.Offset.offset(1e-14));
+                // the initial parameters are not changed, their statistics neither
+                assertThat(init.buffers().get("1_batch_norm_eval/running_var").toDoubleArray())
+                        .containsExactly(1.5, 0.5, 2.0, 0.8);
+                // a checkpoint in the middle of epoch 2 (step 3) holds that step's statistics, and a resume from it
+                // ends with the uninterrupted run's bits, statistics included
+                assertThat(states).extracting(TrainState::step).containsExactly(3L, 6L);
+                TrainState mid = states.get(0);
+                assertThat(mid.params().buffers().get("1_batch_norm_eval/running_mean").toDoubleArray())
+                        .isNotEqualTo(stats.get("1_batch_norm_eval/running_mean").toDoubleArray());
+                try (TrainResult resumed = Trainer.resume(m, mid, train, train, training.toBuilder()
+                        .checkpointEverySteps(3).build(), Listener.NONE)) {
+                    for (String k : paths) {
+                        assertThat(resumed.params().get(k).toDoubleArray()).as(k)
+                                .containsExactly(r.params().get(k).toDoubleArray());
+                    }
+                    for (String k : stats.keySet()) {
+                        assertThat(resumed.params().buffers().get(k).toDoubleArray()).as(k)
+                                .containsExactly(r.params().buffers().get(k).toDoubleArray());
+                    }
+                    assertThat(resumed.curves().get(3).testLoss()).isEqualTo(last.testLoss());
+                }
+            } finally {
+                states.forEach(TrainState::close);
+            }
+            // a resume in the other mode is refused, naming it
+            try (TrainResult r = Trainer.train(m, init, train, null, frozen.toBuilder().epochs(1).build(),
+                    Listener.NONE);
+                 TrainState s = new TrainState(r.params().copy(), Map.of(), 1, 0, 2, 0, 0, r.curves(),
+                         frozen.describe())) {
+                assertThatThrownBy(() -> Trainer.resume(m, s, train, null, training.toBuilder()
+                        .optimizer(Optimizer.sgd(0, 0.01)).learningRate(0.3).build(), Listener.NONE))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("this run has")
+                        .hasMessageContaining("batch norm train");
+            }
+            // a batch of 1 example gives the batch norm one value per channel: refused before any step, as PyTorch
+            // raises
+            try (Tensor five = Layout.sliceAxis(x, 0, 0, 5)) {
+                assertThatThrownBy(() -> Trainer.train(m, init, new Examples(five, new int[] {0, 2, 1, 2, 0}, 3), null,
+                        training.toBuilder().batchSize(2).build(), Listener.NONE))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessage("train: the batch norm "
+                                + "1_batch_norm_eval in training mode needs more than 1 value per channel, a batch of "
+                                + "1 examples gives it 1 (5 examples in batches of 2); choose another --batch");
+            }
+        }
+    }
+
+    /**
+     * Under batch-norm training a batch whose values' squares overflow (inputs of 1e160 in float64) has an infinite
+     * variance: it normalises to the shift, the loss stays finite, and the running variance becomes +∞. The run stops
+     * there, before a checkpoint of it, naming the statistic.
+     */
+    @Test
+    void anOverflowingRunningStatisticStopsTheRun() throws Exception {
+        Model m = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.batchNormEval(),
+                org.ntk4j.nn.Layers.dense(3)), "bn-first");
+        List<String> written = new ArrayList<>();
+        Listener names = new Listener() {
+            @Override
+            public void checkpoint(TrainState state, String name) {
+                written.add(name);
+            }
+        };
+        try (Params init = m.init(1, new int[] {2}, DType.F64);
+             Tensor x = Tensor.of(new double[] {1e160, -1e160, 2e160, 3e160, -2e160, 1e160, 0.5e160, -1e160}, 4,
+                     2)) {
+            TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0, 0)).learningRate(0.1).batchSize(4)
+                    .epochs(1).checkpointEverySteps(1).checkpointEpochs(Set.of(0)).batchNormTraining(true).build();
+            assertThatThrownBy(() -> Trainer.train(m, init, new Examples(x, new int[] {0, 1, 2, 0}, 3), null, c,
+                    names)).isInstanceOf(IllegalArgumentException.class).hasMessage("train: the run diverged: "
+                            + "after step 1 (epoch 1) the running statistic '0_batch_norm_eval/running_var' holds "
+                            + "Infinity at flat index 0 (a batch's values or their squares past f64's range; learning "
+                            + "rate 0.1); lower --lr (the checkpoints written before are kept)");
+            assertThat(written).containsExactly("epoch-0000");
+        }
+    }
 }
