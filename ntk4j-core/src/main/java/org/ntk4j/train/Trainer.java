@@ -751,11 +751,34 @@ public final class Trainer {
         /**
          * Refuses, before any step, a batch whose batch norm in training mode would see one value per channel (a last
          * batch of 1 example of a dense network): its variance is 0 and its output the shift, whatever the input;
-         * PyTorch raises there too ("Expected more than 1 value per channel when training").
+         * PyTorch raises there too ("Expected more than 1 value per channel when training"). Refuses too a network
+         * whose running statistics the steps would not update: one without any (an ONNX model's BatchNormalization
+         * holds them as constants), or one whose batch norms do not trace in training mode (a linearised network's
+         * are those of its expansion point, traced in eval() mode): it trained frozen while its settings said train.
          */
         private void requireBatchStatistics(int n) {
             int full = Math.min(c.batchSize(), n);
             int last = n % c.batchSize() == 0 ? full : n % c.batchSize();
+            List<ParamSpec> declared = model.bufferSpecs(in);
+            if (declared.isEmpty()) {
+                throw new IllegalArgumentException("train: batch norms in training mode (--batch-norm train): "
+                        + model.spec() + " has no batch norm with running statistics to train (an ONNX model's "
+                        + "BatchNormalization holds them as constants)");
+            }
+            graph(full);
+            java.util.Set<String> updated = new java.util.HashSet<>();
+            for (org.ntk4j.nn.BatchStatistics s : graphStatistics.get(full)) {
+                updated.add(s.meanPath());
+                updated.add(s.varPath());
+            }
+            for (ParamSpec b : declared) {
+                if (!updated.contains(b.path())) {
+                    throw new IllegalArgumentException("train: batch norms in training mode (--batch-norm train): "
+                            + model.spec() + " does not update its running statistic " + b.path() + " in training "
+                            + "mode (a linearised network's batch norms are those of its expansion point); train its "
+                            + "batch norms frozen");
+                }
+            }
             for (int b : new int[] {full, last}) {
                 graph(b);
                 for (org.ntk4j.nn.BatchStatistics s : graphStatistics.get(b)) {

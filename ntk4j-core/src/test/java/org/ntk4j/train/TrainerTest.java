@@ -1070,6 +1070,117 @@ class TrainerTest {
     }
 
     /**
+     * Batch norms in training mode after a convolution, channels-last [N, H, W, C]: the batch statistics are over the
+     * example and spatial axes per channel (last axis), and the running variance's unbiasing counts batch × H × W
+     * values (8 here, not the batch of 2). PyTorch 1.13 in float64 ({@code F.conv2d} on the NCHW transpose, {@code
+     * F.batch_norm(training=True, momentum=0.1)}, SGD with momentum and weight decay, 2 epochs in batches of 2 in
+     * Trainer.permutation(5, e, 4)'s order; {@code torch_conv_batch_norm_oracle.py} in its resources): the parameters
+     * and the running statistics to 1e-13, the losses (the eval() test loss included) to 1e-14.
+     */
+    @Test
+    void convolutionBatchNormsTrainOverExamplesAndPositionsAsPyTorch() throws Exception {
+        org.ntk4j.nn.Parameterization sp = org.ntk4j.nn.Parameterization.STANDARD;
+        Model m = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.conv(2, new int[] {2, 2},
+                new int[] {1, 1}, "VALID", 1, 1, sp), org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(),
+                org.ntk4j.nn.Layers.globalAvgPool(), org.ntk4j.nn.Layers.dense(3, 1, 1, sp)), "conv-bn");
+        assertThat(Trainer.permutation(5, 1, 4)).containsExactly(2, 0, 1, 3);
+        assertThat(Trainer.permutation(5, 2, 4)).containsExactly(2, 1, 0, 3);
+        Map<String, Tensor> p = new java.util.LinkedHashMap<>();
+        p.put("0_conv/w", cosines(16, 0.4, 1.3, 2, 2, 2, 2)); // HWIO
+        p.put("0_conv/b", Tensor.of(new double[] {0.05, -0.1}, 2));
+        p.put("1_batch_norm_eval/scale", Tensor.of(new double[] {1.1, 0.8}, 2));
+        p.put("1_batch_norm_eval/shift", Tensor.of(new double[] {0.1, -0.2}, 2));
+        p.put("4_dense/w", cosines(6, 0.5, 0.9, 2, 3));
+        p.put("4_dense/b", Tensor.of(new double[] {0.0, 0.1, -0.1}, 3));
+        Map<String, Tensor> stats = new java.util.LinkedHashMap<>();
+        stats.put("1_batch_norm_eval/running_mean", Tensor.of(new double[] {0.1, -0.2}, 2));
+        stats.put("1_batch_norm_eval/running_var", Tensor.of(new double[] {1.2, 0.7}, 2));
+        double[][] expected = {
+            {0.3737883725630713, -0.03665015719970548, -0.3682442686766134, -0.21998635263801078,
+                0.29989189691604085, 0.3247211798674431, -0.07584433981600798, -0.3908846043780778,
+                -0.13296967844284144, 0.3548375300684597, 0.2697494932090585, -0.16762284700947602,
+                -0.4006436428073418, -0.04243637200670713, 0.3679497563500181, 0.2029427539462734},
+            {0.04909786332079997, -0.0981957266416},
+            {1.0418638676189134, 0.8103441680018612},
+            {0.05949533942716988, -0.16666291702979089},
+            {0.4213777427803688, 0.15328098646134536, -0.17556766094863863, -0.5047296893136006,
+                -0.36584589912123683, 0.071053306346245},
+            {-0.0801121489964954, 0.05623377465480262, 0.02387837434169281}};
+        List<String> paths = List.copyOf(p.keySet());
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0.9, 0.01)).learningRate(0.2).batchSize(2)
+                .epochs(2).seed(5).loss(Loss.CROSS_ENTROPY).batchNormTraining(true).build();
+        try (Params init = new Params(p, stats); Tensor x = cosines(72, 1.5, 0.7, 4, 3, 3, 2)) {
+            Examples data = new Examples(x, new int[] {0, 2, 1, 2}, 3);
+            try (TrainResult r = Trainer.train(m, init, data, data, c, Listener.NONE)) {
+                for (int i = 0; i < paths.size(); i++) {
+                    assertThat(r.params().get(paths.get(i)).toDoubleArray()).as(paths.get(i))
+                            .containsExactly(expected[i], org.assertj.core.data.Offset.offset(1e-13));
+                }
+                assertThat(r.params().buffers().get("1_batch_norm_eval/running_mean").toDoubleArray())
+                        .containsExactly(new double[] {0.15501981375224755, -0.14717424154684688},
+                                org.assertj.core.data.Offset.offset(1e-13));
+                assertThat(r.params().buffers().get("1_batch_norm_eval/running_var").toDoubleArray())
+                        .containsExactly(new double[] {0.8242005044827793, 0.48797918765899384},
+                                org.assertj.core.data.Offset.offset(1e-13));
+                assertThat(r.curves().get(1).trainLoss()).isCloseTo(0.3982793670878084,
+                        org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(r.curves().get(2).trainLoss()).isCloseTo(0.3859731869611573,
+                        org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(r.curves().get(1).testLoss()).isCloseTo(0.38145613088355557,
+                        org.assertj.core.data.Offset.offset(1e-14));
+                assertThat(r.curves().get(2).testLoss()).isCloseTo(0.36797225748432566,
+                        org.assertj.core.data.Offset.offset(1e-14));
+            }
+        }
+    }
+
+    /** s·cos(f·i + 0.3) for i = 0, 1, ... in the given shape (the values the PyTorch script builds too). */
+    private static Tensor cosines(int n, double s, double f, int... shape) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = s * Math.cos(f * i + 0.3);
+        }
+        return Tensor.of(v, shape);
+    }
+
+    /**
+     * Batch norms in training mode on a network whose running statistics the steps would not update are refused
+     * before any step: a linearised network declares its base's batch norms but traces them in eval() mode around
+     * its expansion point (it trained frozen, its settings and checkpoints saying "batch norm train"), and a network
+     * without running statistics (an ONNX model's BatchNormalization holds them as constants) has none to train.
+     */
+    @Test
+    void batchNormTrainingIsRefusedWhereNoRunningStatisticWouldBeUpdated() throws Exception {
+        Model base = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(4),
+                org.ntk4j.nn.Layers.batchNormEval(), org.ntk4j.nn.Layers.relu(), org.ntk4j.nn.Layers.dense(3)), "bn");
+        Model lin = org.ntk4j.nn.Linearized.aroundInit(base, 1, 0, "linearize(bn)");
+        Model plain = new Model(org.ntk4j.nn.Layers.serial(org.ntk4j.nn.Layers.dense(4), org.ntk4j.nn.Layers.relu(),
+                org.ntk4j.nn.Layers.dense(3)), "plain");
+        TrainConfig c = TrainConfig.builder().optimizer(Optimizer.sgd(0, 0)).learningRate(0.1).batchSize(2)
+                .epochs(1).batchNormTraining(true).build();
+        try (Tensor x = Tensor.of(new double[] {0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0}, 4, 2);
+             Params linInit = lin.init(0, new int[] {2}, DType.F64);
+             Params plainInit = plain.init(0, new int[] {2}, DType.F64)) {
+            Examples train = new Examples(x, new int[] {0, 1, 2, 0}, 3);
+            assertThat(lin.bufferSpecs(new int[] {2})).isNotEmpty();
+            assertThatThrownBy(() -> Trainer.train(lin, linInit, train, null, c, Listener.NONE))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("train: batch norms in training mode "
+                            + "(--batch-norm train): linearize(bn) does not update its running statistic "
+                            + "1_batch_norm_eval/running_mean in training mode (a linearised network's batch norms are "
+                            + "those of its expansion point); train its batch norms frozen");
+            assertThatThrownBy(() -> Trainer.train(plain, plainInit, train, null, c, Listener.NONE))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("train: batch norms in training mode "
+                            + "(--batch-norm train): plain has no batch norm with running statistics to train (an "
+                            + "ONNX model's BatchNormalization holds them as constants)");
+            // frozen, both train
+            TrainConfig frozen = c.toBuilder().batchNormTraining(false).build();
+            try (TrainResult r = Trainer.train(lin, linInit, train, null, frozen, Listener.NONE)) {
+                assertThat(r.curves()).hasSize(2);
+            }
+        }
+    }
+
+    /**
      * Under batch-norm training a batch whose values' squares overflow (inputs of 1e160 in float64) has an infinite
      * variance: it normalises to the shift, the loss stays finite, and the running variance becomes +∞. The run stops
      * there, before a checkpoint of it, naming the statistic.
