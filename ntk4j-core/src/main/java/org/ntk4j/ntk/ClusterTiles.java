@@ -51,6 +51,16 @@ public interface ClusterTiles extends AutoCloseable {
          * @throws IOException if the record cannot be written, or the tile was recorded with another checksum
          */
         void recordTile(int index, long crc) throws IOException;
+
+        /**
+         * The run's identity that its writers check before they write (a ledger of a run started again meanwhile
+         * with other inputs is another run), or null for none (the default: writers check nothing).
+         *
+         * @return an opaque identity, or null
+         */
+        default String run() {
+            return null;
+        }
     }
 
     /**

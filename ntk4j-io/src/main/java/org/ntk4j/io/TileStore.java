@@ -111,6 +111,8 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
     private FileChannel journal;
     /** Set once writing the journal failed: the store journals nothing more (guarded by this). */
     private boolean journalFailed;
+    /** The owner's run: its manifest's header checksum ({@link #run()}); null for a data-only store. */
+    private String run;
 
     private TileStore(Path out, TilePlan plan, Map<String, String> header, FileChannel data, long dataOffset,
                       Map<Integer, Long> done, long region, boolean renamed) {
@@ -492,7 +494,9 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             String body = MAGIC + "\n" + sb;
             AtomicFile.writeString(manifest, body + "header-crc " + crcHex(body.getBytes(StandardCharsets.UTF_8))
                     + "\n");
-            return new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region, false);
+            TileStore s = new TileStore(out, plan, header, ch, npyHeader.length, Map.of(), region, false);
+            s.run = crcHex(body.getBytes(StandardCharsets.UTF_8));
+            return s;
         } catch (IOException | RuntimeException e) {
             // a run that could not start leaves nothing behind: no OUT.partial without its manifest, which the
             // next run would have to be told to discard with --overwrite
@@ -759,6 +763,7 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             requireSpaceLeft(List.of(partial), List.of(bytesLeft(plan, m.tiles.keySet())));
         }
         TileStore s = openPartial(out, plan, expected, m.tiles, region, renamed);
+        s.run = m.headerCrc;
         for (Map.Entry<Integer, Long> e : m.tiles.entrySet()) {
             long crc = s.checksum(plan.tile(e.getKey()));
             if (crc != e.getValue()) {
@@ -914,13 +919,49 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
      * @throws IOException if {@code OUT.partial} does not exist, or its size or header is not this plan's
      */
     public static TileStore openData(Path out, TilePlan plan) throws IOException {
+        return openData(out, plan, null);
+    }
+
+    /**
+     * {@link #openData(Path, TilePlan)} for a writer of the run {@code run} (its owner's {@link #run()}): refused
+     * when {@code OUT.manifest} is now another run's, as when the run was started again with other inputs
+     * ({@code --overwrite}) while a task of the old one still ran. Such a writer's tiles are not the new run's, and
+     * its journal would name the new run, whose resume would record them where the file held them (a task starts
+     * at any time before its driver is gone: the killed driver's last tasks may open the file after the new run
+     * started). A manifest that cannot be read leaves the writer without a journal, as {@link #openData(Path,
+     * TilePlan)} does.
+     *
+     * @param out the run's output file
+     * @param plan the run's tile grid, kernel shape and dtype
+     * @param run the owner's {@link #run()}, or null to take whichever run the manifest names
+     * @return the data-only store, which the caller closes
+     * @throws IOException if {@code OUT.partial} does not exist, its size or header is not this plan's, or
+     *     {@code OUT.manifest} is another run's
+     */
+    public static TileStore openData(Path out, TilePlan plan, String run) throws IOException {
         if (!Files.exists(partialPath(out))) {
             throw new IOException("tile store: " + partialPath(out) + " does not exist: the run was not started (or "
                     + "has finished) where this process sees " + out);
         }
+        String now = headerCrc(manifestPath(out));
+        if (run != null && now != null && !now.equals(run)) {
+            throw new IOException("tile store: " + manifestPath(out) + " is another run's (header checksum " + now
+                    + ", this writer's run " + run + "): the run at " + out + " was started again meanwhile");
+        }
         TileStore s = openPartial(out, plan, null, Map.of(), REGION, false);
-        s.journalRun = headerCrc(manifestPath(out));
+        s.journalRun = now;
         return s;
+    }
+
+    /**
+     * The run this store owns: its manifest's header checksum, which names its writers' journals and which they
+     * pass to {@link #openData(Path, TilePlan, String)}.
+     *
+     * @return the checksum in hex; null for a data-only store
+     */
+    @Override
+    public String run() {
+        return run;
     }
 
     /**
@@ -972,6 +1013,12 @@ public final class TileStore implements AutoCloseable, ClusterTiles.TileLedger {
             if (journal == null) {
                 Path dir = journalPath(out);
                 Files.createDirectories(dir);
+                if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    // a link (to a directory elsewhere): resume and deleteJournals never read or remove through
+                    // one, so its notes would be of no use and left behind in the directory it points to
+                    journalFailed = true;
+                    return false;
+                }
                 journal = FileChannel.open(dir.resolve(journalRun + "-" + java.util.UUID.randomUUID()),
                         StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
             }

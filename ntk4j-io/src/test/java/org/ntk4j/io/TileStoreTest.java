@@ -284,6 +284,64 @@ class TileStoreTest {
         }
     }
 
+    /**
+     * A writer of a run that was started again with other inputs since (a task of a killed driver that opens the
+     * file after the new run began) is refused: its tiles are not the new run's, yet its journal would name the new
+     * run, whose resume recorded them where the file held them — a silently wrong kernel. A writer of the run as it
+     * is, or one that names no run, is let in.
+     */
+    @Test
+    void aWriterOfARunStartedAgainWithOtherInputsIsRefused(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F64)) {
+            Path out = dir.resolve("k.npy");
+            String old;
+            try (TileStore first = TileStore.create(out, r.plan, r.fp)) {
+                old = first.run();
+                assertThat(old).matches("[0-9a-f]+");
+                try (TileStore writer = TileStore.openData(out, r.plan, old)) {
+                    assertThat(writer.run()).isNull();
+                }
+            }
+            try (TileStore again = TileStore.create(out, r.plan, r.fp)) {
+                assertThat(again.run()).isEqualTo(old); // the same inputs: the same run, whose tiles are the same
+            }
+            String otherFp = RunFingerprint.of("fcn(depth=2,width=8,out=3)", r.params, r.x, null);
+            try (TileStore other = TileStore.create(out, r.plan, otherFp)) {
+                assertThat(other.run()).isNotEqualTo(old);
+                assertThatThrownBy(() -> TileStore.openData(out, r.plan, old)).isInstanceOf(IOException.class)
+                        .hasMessageContaining("another run's").hasMessageContaining(old);
+                try (TileStore mine = TileStore.openData(out, r.plan, other.run());
+                     Tensor b = r.tk.computeTile(0)) {
+                    assertThat(mine.journal(r.plan.tile(0), mine.writeData(r.plan.tile(0), b))).isTrue();
+                }
+            }
+        }
+    }
+
+    /**
+     * OUT.journal as a link to a directory elsewhere: no journal is written through it (resume and deleteJournals
+     * never follow it, so the notes would be of no use and stay in the user's directory).
+     */
+    @Test
+    void noJournalIsWrittenThroughALink(@TempDir Path dir) throws IOException {
+        try (Run r = new Run(KernelKind.full(), DType.F64)) {
+            Path out = dir.resolve("k.npy");
+            Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+            Files.createSymbolicLink(TileStore.journalPath(out), elsewhere);
+            try (TileStore owner = TileStore.create(out, r.plan, r.fp)) {
+                // create removes journals, never the link itself or what is behind it
+                assertThat(TileStore.journalPath(out)).isSymbolicLink();
+                try (TileStore writer = TileStore.openData(out, r.plan, owner.run());
+                     Tensor b = r.tk.computeTile(0)) {
+                    assertThat(writer.journal(r.plan.tile(0), writer.writeData(r.plan.tile(0), b))).isFalse();
+                }
+            }
+            try (java.util.stream.Stream<Path> files = Files.list(elsewhere)) {
+                assertThat(files).isEmpty();
+            }
+        }
+    }
+
     /** A journal's line for tile {@code index}, as {@link TileStore#journal} writes it. */
     private static String noteLine(int index, long crc) {
         String line = "tile " + index + " " + Long.toHexString(crc);

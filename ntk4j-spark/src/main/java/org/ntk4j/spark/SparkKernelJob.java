@@ -347,7 +347,7 @@ public final class SparkKernelJob {
         TaskInputs inputs = new TaskInputs(modelSpec, RunFingerprint.ofModel(modelSpec), TensorData.of(
                 params.tensors()), TensorData.of(params.buffers()),
                 TensorData.of(x1), TensorData.of(x2), plan, out.toAbsolutePath().toString(),
-                setting(sc, FAIL_FIRST_ATTEMPT, -1), tag, new TreeMap<>(executors), taskCpus);
+                store.run(), setting(sc, FAIL_FIRST_ATTEMPT, -1), tag, new TreeMap<>(executors), taskCpus);
         Broadcast<TaskInputs> shared = sc.broadcast(inputs);
         int[] done = {finished.size()};
         RecordGroup recorder = new RecordGroup(store, listener, done, plan.tileCount());
@@ -601,6 +601,11 @@ public final class SparkKernelJob {
         final TensorData x2;
         final TilePlan plan;
         final String out;
+        /**
+         * The driver's run ({@link ClusterTiles.TileLedger#run}): a task finding {@code OUT.manifest} another run's
+         * (started again with other inputs after this driver was killed) fails instead of writing into its file.
+         */
+        final String run;
         final int failFirstAttemptOfTile;
         /** The job's tag, which names its tasks' turns in an executor ({@link TaskShare}). */
         final String job;
@@ -611,7 +616,8 @@ public final class SparkKernelJob {
 
         TaskInputs(String modelSpec, String modelFingerprint, Map<String, TensorData> params,
                    Map<String, TensorData> buffers, TensorData x1, TensorData x2, TilePlan plan, String out,
-                   int failFirstAttemptOfTile, String job, TreeMap<String, Integer> executorCores, int taskCpus) {
+                   String run, int failFirstAttemptOfTile, String job, TreeMap<String, Integer> executorCores,
+                   int taskCpus) {
             this.modelSpec = modelSpec;
             this.modelFingerprint = modelFingerprint;
             this.params = params;
@@ -620,6 +626,7 @@ public final class SparkKernelJob {
             this.x2 = x2;
             this.plan = plan;
             this.out = out;
+            this.run = run;
             this.failFirstAttemptOfTile = failFirstAttemptOfTile;
             this.job = job;
             this.executorCores = executorCores;
@@ -699,7 +706,7 @@ public final class SparkKernelJob {
             try (Params own = lease == null ? TensorData.toParams(in.params, in.buffers) : null;
                  Tensor ownX1 = lease == null ? in.x1.toTensor() : null;
                  Tensor ownX2 = lease == null && in.x2 != null ? in.x2.toTensor() : null;
-                 TileStore data = TileStore.openData(Path.of(in.out), plan)) {
+                 TileStore data = TileStore.openData(Path.of(in.out), plan, in.run)) {
                 int[] todo = group;
                 if (attempt > 0) {
                     // a retry: the tiles an earlier attempt finished and noted, which the file still holds, are
