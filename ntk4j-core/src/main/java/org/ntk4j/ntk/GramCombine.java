@@ -7,6 +7,9 @@ import org.ntk4j.tensor.Tensor;
 
 /** The last step of structured derivatives' Gram order: the Hadamard product of GA and GD summed over positions. */
 final class GramCombine {
+    /** The R from which the float32 form copies its operands to heap arrays (see {@link #combine}). */
+    private static final int COPY_FROM_R = 16;
+
     private GramCombine() {
     }
 
@@ -35,6 +38,10 @@ final class GramCombine {
                 float[] kRow = r == 1 ? new float[rowLen] : null;
                 float[] dRow = r == 1 ? new float[rowLen] : null;
                 float[] coef = r == 1 ? new float[rowLen] : null;
+                // R > 1: one r1's GA values, its GD values for every q, each element's sum
+                float[] aRow = r >= COPY_FROM_R ? new float[r] : null;
+                float[] dRows = r >= COPY_FROM_R ? new float[o * r] : null;
+                double[] sums = r >= COPY_FROM_R ? new double[o] : null;
                 int coefFor = -1;
                 for (int row = lo; row < hi; row++) {
                     int i1 = row / o;
@@ -58,19 +65,39 @@ final class GramCombine {
                     }
                     // the R² products of an element are summed in double, as combinePerOutput and
                     // combinePerExample do: a float sum of R² terms (65,536 at R = 256) drifts by about
-                    // √(R²/3)·2⁻²⁴ relative, far above the error of the float32 GEMMs that formed GA and GD
-                    for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
-                        for (int q = 0; q < o; q++) {
-                            double sum = 0;
-                            for (int r1 = 0; r1 < r; r1++) {
-                                int aOff = ((i1 * r + r1) * n2 + j2) * r;
-                                int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
-                                for (int r2 = 0; r2 < r; r2++) {
-                                    sum += (double) a.get(aOff + r2) * d.get(dOff + r2);
+                    // √(R²/3)·2⁻²⁴ relative, far above the error of the float32 GEMMs that formed GA and GD. From
+                    // R = 16 on, per r1, GA's R values and GD's O·R (one block for every q) go through heap arrays
+                    // and each dot product keeps eight sums in flight (as fast as the float loop it replaced, or
+                    // faster); below, the copies would cost more than they save
+                    if (r < COPY_FROM_R) {
+                        for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
+                            for (int q = 0; q < o; q++) {
+                                double sum = 0;
+                                for (int r1 = 0; r1 < r; r1++) {
+                                    int aOff = ((i1 * r + r1) * n2 + j2) * r;
+                                    int dOff = dBase + r1 * (n2 * o * r) + (j2 * o + q) * r;
+                                    for (int r2 = 0; r2 < r; r2++) {
+                                        sum += (double) a.get(aOff + r2) * d.get(dOff + r2);
+                                    }
                                 }
+                                int kOff = kBase + j2 * o + q;
+                                k.put(kOff, (float) (k.get(kOff) + s2 * sum));
                             }
+                        }
+                        continue;
+                    }
+                    for (int j2 = upper ? i1 : 0; j2 < n2; j2++) {
+                        java.util.Arrays.fill(sums, 0);
+                        for (int r1 = 0; r1 < r; r1++) {
+                            a.get(((i1 * r + r1) * n2 + j2) * r, aRow, 0, r);
+                            d.get(dBase + r1 * (n2 * o * r) + j2 * o * r, dRows, 0, o * r);
+                            for (int q = 0; q < o; q++) {
+                                sums[q] += dot(aRow, dRows, q * r, r);
+                            }
+                        }
+                        for (int q = 0; q < o; q++) {
                             int kOff = kBase + j2 * o + q;
-                            k.put(kOff, (float) (k.get(kOff) + s2 * sum));
+                            k.put(kOff, (float) (k.get(kOff) + s2 * sums[q]));
                         }
                     }
                 }
@@ -121,6 +148,36 @@ final class GramCombine {
                 }
             }
         });
+    }
+
+    /**
+     * Σ_i x[i]·y[yOff + i] over n terms, each product exact in double, in eight interleaved partial sums (one sum
+     * waits on each add: the float loop it replaced ran as fast only with several in flight).
+     */
+    private static double dot(float[] x, float[] y, int yOff, int n) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int i = 0;
+        for (; i + 7 < n; i += 8) {
+            s0 += (double) x[i] * y[yOff + i];
+            s1 += (double) x[i + 1] * y[yOff + i + 1];
+            s2 += (double) x[i + 2] * y[yOff + i + 2];
+            s3 += (double) x[i + 3] * y[yOff + i + 3];
+            s4 += (double) x[i + 4] * y[yOff + i + 4];
+            s5 += (double) x[i + 5] * y[yOff + i + 5];
+            s6 += (double) x[i + 6] * y[yOff + i + 6];
+            s7 += (double) x[i + 7] * y[yOff + i + 7];
+        }
+        for (; i < n; i++) {
+            s0 += (double) x[i] * y[yOff + i];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /**
