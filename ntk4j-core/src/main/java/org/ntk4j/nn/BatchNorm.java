@@ -46,6 +46,20 @@ public final class BatchNorm extends SingleLayer {
 
     @Override
     Var apply(ParamScope scope, Var x) {
+        Batch b = batch(x);
+        return b.centred().div(b.variance().add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
+    }
+
+    /**
+     * A batch's statistics per channel (the last axis) over every other axis, the examples' and the positions':
+     * the mean [C], the biased variance [C] (what the batch is normalised by, as PyTorch's train() mode does) and
+     * x less the mean.
+     */
+    record Batch(Var mean, Var variance, Var centred) {
+    }
+
+    /** The {@link Batch} statistics of {@code x} (also {@link BatchNormEval}'s in training mode). */
+    static Batch batch(Var x) {
         int[] axes = new int[x.rank() - 1];
         for (int i = 0; i < axes.length; i++) {
             axes[i] = i;
@@ -53,9 +67,9 @@ public final class BatchNorm extends SingleLayer {
         int[] keepShape = new int[x.rank()];
         java.util.Arrays.fill(keepShape, 1);
         keepShape[x.rank() - 1] = x.dim(-1);
-        Var centred = x.sub(x.mean(axes).reshape(keepShape));
-        Var var = centred.square().mean(axes);
-        return centred.div(var.add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
+        Var mean = x.mean(axes);
+        Var centred = x.sub(mean.reshape(keepShape));
+        return new Batch(mean, centred.square().mean(axes), centred);
     }
 
     @Override

@@ -66,18 +66,10 @@ public final class BatchNormEval extends SingleLayer {
         if (scope.isTrainingBatchNorm()) {
             // PyTorch's train() mode: the batch's statistics over the example and spatial axes (the variance biased,
             // as PyTorch normalises by), recorded for the update of the running ones
-            int[] axes = new int[x.rank() - 1];
-            for (int i = 0; i < axes.length; i++) {
-                axes[i] = i;
-            }
-            int[] keepShape = new int[x.rank()];
-            java.util.Arrays.fill(keepShape, 1);
-            keepShape[x.rank() - 1] = x.dim(-1);
-            Var mu = x.mean(axes);
-            Var centred = x.sub(mu.reshape(keepShape));
-            Var var = centred.square().mean(axes);
-            scope.recordBatchStatistics("running_mean", "running_var", mu, var, Shapes.size(x.shape()) / x.dim(-1));
-            return centred.div(var.add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
+            BatchNorm.Batch b = BatchNorm.batch(x);
+            scope.recordBatchStatistics("running_mean", "running_var", b.mean(), b.variance(),
+                    Shapes.size(x.shape()) / x.dim(-1));
+            return b.centred().div(b.variance().add(eps).sqrt()).mul(scope.get("scale")).add(scope.get("shift"));
         }
         Var mean = scope.buffer("running_mean", x);
         Var sd = scope.buffer("running_var", x).add(eps).sqrt();
