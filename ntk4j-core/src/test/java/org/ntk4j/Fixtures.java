@@ -16,31 +16,6 @@ public final class Fixtures {
     private Fixtures() {
     }
 
-    /**
-     * A Python oracle's output file (a test resource beside {@code owner}): lines "NAME KEY SHAPE v..." where SHAPE
-     * is comma-separated ("-" for a scalar), read as float64 tensors under "NAME KEY", in file order. The caller
-     * closes them.
-     */
-    public static java.util.Map<String, Tensor> namedTensors(Class<?> owner, String resource)
-            throws java.io.IOException {
-        java.util.Map<String, Tensor> out = new java.util.LinkedHashMap<>();
-        try (java.io.InputStream s = owner.getResourceAsStream(resource);
-             java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(s,
-                     java.nio.charset.StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                String[] t = line.split(" ");
-                int[] shape = t[2].equals("-") ? new int[0]
-                        : Arrays.stream(t[2].split(",")).mapToInt(Integer::parseInt).toArray();
-                double[] v = new double[t.length - 3];
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = Double.parseDouble(t[i + 3]);
-                }
-                out.put(t[0] + " " + t[1], Tensor.of(v, shape));
-            }
-        }
-        return out;
-    }
-
     /** A float64 tensor. */
     public static Tensor f64(double[] data, int... shape) {
         return Tensor.of(data, shape);

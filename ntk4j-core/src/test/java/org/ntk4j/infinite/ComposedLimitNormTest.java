@@ -158,35 +158,22 @@ class ComposedLimitNormTest {
     void aVectorNetworkMatchesTheHandWrittenRecursion() {
         int n = 50;
         double v = 2.5;
-        try (Tensor raw = Tensor.randomNormal(DType.F64, 51, 3, 6)) {
-            double[] flat = raw.toDoubleArray();
-            for (int f = 12; f < 18; f++) {
-                flat[f] *= 3e-3;
-            }
-            try (Tensor x = Tensor.of(DType.F64, flat, 3, 6)) {
-                double[][] xs = rows(x);
-                for (Parameterization p : Parameterization.values()) {
-                    boolean std = p == Parameterization.STANDARD;
-                    for (double b : new double[] {B, 0}) {
-                        InfiniteLimit lim = InfiniteLimit.of(vectorNet(n, W, b, p, v, true, true), new int[] {6});
-                        double[][][] want = byHand(xs, n, W, b, std, v, EPS, true, true, true, true);
-                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
-                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
-                            for (int i = 0; i < 3; i++) {
-                                for (int j = 0; j < 3; j++) {
-                                    assertThat(nngp.get(i, j)).as("%s b=%s K(%d, %d)", p, b, i, j)
-                                            .isCloseTo(want[0][i][j], within(1e-12 * Math.abs(want[0][i][j])));
-                                    assertThat(ntk.get(i, j)).as("%s b=%s Θ(%d, %d)", p, b, i, j)
-                                            .isCloseTo(want[1][i][j], within(1e-12 * Math.abs(want[1][i][j])));
-                                }
-                            }
-                            double[][][] noAffine = byHand(xs, n, W, b, std, v, EPS, true, true, false, true);
-                            assertThat(Math.abs(noAffine[1][0][0] - ntk.get(0, 0))).isGreaterThan(0.05 * ntk.get(0, 0));
-                            if (b == 0) {
-                                double[][][] noEps = byHand(xs, n, W, b, std, v, 0, true, true, true, true);
-                                assertThat(Math.abs(noEps[0][2][2] - nngp.get(2, 2)))
-                                        .isGreaterThan(0.1 * nngp.get(2, 2));
-                            }
+        try (Tensor x = inputsWithASmallExample(51)) {
+            double[][] xs = rows(x);
+            for (Parameterization p : Parameterization.values()) {
+                boolean std = p == Parameterization.STANDARD;
+                for (double b : new double[] {B, 0}) {
+                    InfiniteLimit lim = InfiniteLimit.of(vectorNet(n, W, b, p, v, true, true), new int[] {6});
+                    double[][][] want = byHand(xs, n, W, b, std, v, EPS, true, true, true, true);
+                    try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                         Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
+                        assertMatches(nngp, ntk, want, p + " b=" + b);
+                        double[][][] noAffine = byHand(xs, n, W, b, std, v, EPS, true, true, false, true);
+                        assertThat(Math.abs(noAffine[1][0][0] - ntk.get(0, 0))).isGreaterThan(0.05 * ntk.get(0, 0));
+                        if (b == 0) {
+                            double[][][] noEps = byHand(xs, n, W, b, std, v, 0, true, true, true, true);
+                            assertThat(Math.abs(noEps[0][2][2] - nngp.get(2, 2)))
+                                    .isGreaterThan(0.1 * nngp.get(2, 2));
                         }
                     }
                 }
@@ -206,36 +193,23 @@ class ComposedLimitNormTest {
     void staxLayerNormWithoutParametersMatchesTheHandWrittenRecursion() {
         int n = 50;
         double eps = 1e-12;
-        try (Tensor raw = Tensor.randomNormal(DType.F64, 53, 3, 6)) {
-            double[] flat = raw.toDoubleArray();
-            for (int f = 12; f < 18; f++) {
-                flat[f] *= 3e-3;
-            }
-            try (Tensor x = Tensor.of(DType.F64, flat, 3, 6)) {
-                double[][] xs = rows(x);
-                for (Parameterization p : Parameterization.values()) {
-                    boolean std = p == Parameterization.STANDARD;
-                    for (double b : new double[] {B, 0}) {
-                        Model m = new Model(Layers.serial(Layers.dense(n, W, b, p), Layers.layerNormStax(),
-                                Layers.erf(), Layers.dense(n, W, b, p), Layers.relu(), Layers.dense(1, W, b, p)),
-                                "stax-norm");
-                        assertThat(m.paramSpecs(new int[] {6})).as("no scale or shift")
-                                .noneMatch(s -> s.path().startsWith("1_"));
-                        InfiniteLimit lim = InfiniteLimit.of(m, new int[] {6});
-                        double[][][] want = byHand(xs, n, W, b, std, 1, eps, true, false, false, true);
-                        double[][][] affine = byHand(xs, n, W, b, std, 1, eps, true, false, true, true);
-                        try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
-                             Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
-                            for (int i = 0; i < 3; i++) {
-                                for (int j = 0; j < 3; j++) {
-                                    assertThat(nngp.get(i, j)).as("%s b=%s K(%d, %d)", p, b, i, j)
-                                            .isCloseTo(want[0][i][j], within(1e-12 * Math.abs(want[0][i][j])));
-                                    assertThat(ntk.get(i, j)).as("%s b=%s Θ(%d, %d)", p, b, i, j)
-                                            .isCloseTo(want[1][i][j], within(1e-12 * Math.abs(want[1][i][j])));
-                                }
-                            }
-                            assertThat(Math.abs(affine[1][0][0] - ntk.get(0, 0))).isGreaterThan(1e-3 * ntk.get(0, 0));
-                        }
+        try (Tensor x = inputsWithASmallExample(53)) {
+            double[][] xs = rows(x);
+            for (Parameterization p : Parameterization.values()) {
+                boolean std = p == Parameterization.STANDARD;
+                for (double b : new double[] {B, 0}) {
+                    Model m = new Model(Layers.serial(Layers.dense(n, W, b, p), Layers.layerNormStax(),
+                            Layers.erf(), Layers.dense(n, W, b, p), Layers.relu(), Layers.dense(1, W, b, p)),
+                            "stax-norm");
+                    assertThat(m.paramSpecs(new int[] {6})).as("no scale or shift")
+                            .noneMatch(s -> s.path().startsWith("1_"));
+                    InfiniteLimit lim = InfiniteLimit.of(m, new int[] {6});
+                    double[][][] want = byHand(xs, n, W, b, std, 1, eps, true, false, false, true);
+                    double[][][] affine = byHand(xs, n, W, b, std, 1, eps, true, false, true, true);
+                    try (Tensor nngp = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NNGP, DType.F64);
+                         Tensor ntk = lim.kernel(KernelKind.trace(), x, null, LimitKernel.NTK, DType.F64)) {
+                        assertMatches(nngp, ntk, want, p + " b=" + b);
+                        assertThat(Math.abs(affine[1][0][0] - ntk.get(0, 0))).isGreaterThan(1e-3 * ntk.get(0, 0));
                     }
                 }
             }
@@ -244,6 +218,29 @@ class ComposedLimitNormTest {
                 "ends-normalised");
         assertThatThrownBy(() -> InfiniteLimit.of(last, new int[] {6})).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("must be a vector from a dense layer");
+    }
+
+    /** Three examples of 6 features, the third scaled by 3e-3 (small enough that ε matters for it). */
+    private static Tensor inputsWithASmallExample(long seed) {
+        try (Tensor raw = Tensor.randomNormal(DType.F64, seed, 3, 6)) {
+            double[] flat = raw.toDoubleArray();
+            for (int f = 12; f < 18; f++) {
+                flat[f] *= 3e-3;
+            }
+            return Tensor.of(DType.F64, flat, 3, 6);
+        }
+    }
+
+    /** Every entry of the limit's NNGP and NTK against the hand recursion {K, Θ}, to 1e-12 relative. */
+    private static void assertMatches(Tensor nngp, Tensor ntk, double[][][] want, String what) {
+        for (int i = 0; i < want[0].length; i++) {
+            for (int j = 0; j < want[0].length; j++) {
+                assertThat(nngp.get(i, j)).as("%s K(%d, %d)", what, i, j)
+                        .isCloseTo(want[0][i][j], within(1e-12 * Math.abs(want[0][i][j])));
+                assertThat(ntk.get(i, j)).as("%s Θ(%d, %d)", what, i, j)
+                        .isCloseTo(want[1][i][j], within(1e-12 * Math.abs(want[1][i][j])));
+            }
+        }
     }
 
     /**

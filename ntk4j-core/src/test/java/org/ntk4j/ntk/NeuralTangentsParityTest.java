@@ -33,12 +33,12 @@ class NeuralTangentsParityTest {
     private static final double TOL = 1e-11;
     private static final Method[] METHODS = {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
         Method.STRUCTURED_DERIVATIVES, Method.AUTO};
-    private static final Map<String, Tensor> ORACLE = new LinkedHashMap<>();
+    private static org.ntk4j.OracleTensors oracle;
     private static final Map<String, Model> MODELS = new LinkedHashMap<>();
 
     @BeforeAll
     static void load() throws IOException {
-        ORACLE.putAll(org.ntk4j.Fixtures.namedTensors(NeuralTangentsParityTest.class, "nt_parity_oracle.txt"));
+        oracle = org.ntk4j.OracleTensors.load(NeuralTangentsParityTest.class, "nt_parity_oracle.txt");
         for (Parameterization p : Parameterization.values()) {
             String name = p.name().toLowerCase(java.util.Locale.ROOT);
             MODELS.put("fcn-" + name, Zoo.parse("fcn(depth=1,width=5,out=3,act=tanh,w_std=1.5,b_std=0.05,param="
@@ -54,13 +54,7 @@ class NeuralTangentsParityTest {
 
     @AfterAll
     static void close() {
-        ORACLE.values().forEach(Tensor::close);
-    }
-
-    private static Tensor oracle(String key) {
-        Tensor t = ORACLE.get(key);
-        assertThat(t).as("oracle entry " + key).isNotNull();
-        return t;
+        oracle.close();
     }
 
     /** The oracle's parameters of {@code net} ("param" or "shifted"), checked against the model's own list. */
@@ -69,12 +63,13 @@ class NeuralTangentsParityTest {
         Map<String, Tensor> map = new LinkedHashMap<>();
         List<String> names = new ArrayList<>();
         for (ParamSpec s : m.paramSpecs(perExample(net))) {
-            Tensor t = oracle(kind + " " + net + ":" + s.path());
+            Tensor t = oracle.get(kind + " " + net + ":" + s.path());
             assertThat(t.shape()).as(s.path()).isEqualTo(s.shape());
             map.put(s.path(), t.copy());
             names.add(s.path());
         }
-        assertThat(ORACLE.keySet().stream().filter(k -> k.startsWith(kind + " " + net + ":"))).hasSize(names.size());
+        assertThat(oracle.entries().keySet().stream().filter(k -> k.startsWith(kind + " " + net + ":")))
+                .hasSize(names.size());
         return new Params(map);
     }
 
@@ -83,7 +78,7 @@ class NeuralTangentsParityTest {
     }
 
     private static Tensor input(String net, String name) {
-        return oracle("input " + net.substring(0, net.indexOf('-')) + ":" + name);
+        return oracle.get("input " + net.substring(0, net.indexOf('-')) + ":" + name);
     }
 
     private static void assertClose(String what, Tensor actual, Tensor expected) {
@@ -130,7 +125,7 @@ class NeuralTangentsParityTest {
             int rank = model.outputShape(perExample(net)).length + 1;
             try (Params p = params(net, "param")) {
                 int variant = 0;
-                for (Map.Entry<String, Tensor> e : ORACLE.entrySet()) {
+                for (Map.Entry<String, Tensor> e : oracle.entries().entrySet()) {
                     String[] key = e.getKey().split("[ :]");
                     if (!key[1].equals(net) || !(key[0].equals("ntk") || key[0].equals("nngp"))) {
                         continue;
@@ -169,9 +164,9 @@ class NeuralTangentsParityTest {
             try (Params p = params(net, "param")) {
                 for (String other : new String[] {"x3", "x1"}) {
                     Tensor x2 = other.equals("x1") ? null : input(net, other);
-                    Tensor v = oracle("vector " + net + ":" + other);
+                    Tensor v = oracle.get("vector " + net + ":" + other);
                     try (Tensor got = EmpiricalNtk.of(model, p).ntkVectorProduct(input(net, "x1"), x2, v)) {
-                        assertClose(net + " Θ(x1, " + other + ")·v", got, oracle("ntk_vp " + net + ":x1:" + other));
+                        assertClose(net + " Θ(x1, " + other + ")·v", got, oracle.get("ntk_vp " + net + ":x1:" + other));
                     }
                 }
             }
@@ -187,21 +182,22 @@ class NeuralTangentsParityTest {
                 Model lin = Linearized.linearize(model, p0);
                 Model quad = Linearized.taylor2(model, p0);
                 try (Tensor f = lin.apply(shifted, x1)) {
-                    assertClose(net + " linearize: f0 + J·Δθ", f, oracle("expansion " + net + ":linearize"));
+                    assertClose(net + " linearize: f0 + J·Δθ", f, oracle.get("expansion " + net + ":linearize"));
                 }
                 try (Tensor f = quad.apply(shifted, x1)) {
-                    assertClose(net + " taylor2: f0 + J·Δθ + ½ Δθᵀ∇²f Δθ", f, oracle("expansion " + net + ":taylor2"));
+                    assertClose(net + " taylor2: f0 + J·Δθ + ½ Δθᵀ∇²f Δθ", f,
+                            oracle.get("expansion " + net + ":taylor2"));
                 }
                 // the eNTK of the second-order expansion away from θ0: (J0 + ∇²f0[Δθ]) (J0 + ∇²f0[Δθ])ᵀ
                 for (Method m : METHODS) {
                     try (Tensor k = EmpiricalNtk.of(quad, shifted).traceAxes().method(m).ntk(x1, input(net, "x3"))) {
                         assertClose(net + " taylor2 eNTK by " + m, k,
-                                oracle("expansion_ntk " + net + ":taylor2:x1:x3"));
+                                oracle.get("expansion_ntk " + net + ":taylor2:x1:x3"));
                     }
                 }
                 // the linearised model's eNTK at the shifted point is the network's at θ0
                 try (Tensor k = EmpiricalNtk.of(lin, shifted).traceAxes().ntk(x1, input(net, "x3"))) {
-                    assertClose(net + " linearize eNTK", k, oracle("ntk " + net + ":x1:x3:tnone_dnone"));
+                    assertClose(net + " linearize eNTK", k, oracle.get("ntk " + net + ":x1:x3:tnone_dnone"));
                 }
             }
         }
@@ -274,7 +270,7 @@ class NeuralTangentsParityTest {
     void outputsOfBothParameterisationsMatchStax() {
         for (String net : MODELS.keySet()) {
             try (Params p = params(net, "param"); Tensor f = MODELS.get(net).apply(p, input(net, "x1"))) {
-                assertClose(net + " f(x1)", f, oracle("output " + net + ":x1"));
+                assertClose(net + " f(x1)", f, oracle.get("output " + net + ":x1"));
             }
         }
     }

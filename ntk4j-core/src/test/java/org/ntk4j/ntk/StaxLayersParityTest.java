@@ -28,23 +28,17 @@ import org.ntk4j.tensor.Tensor;
  */
 class StaxLayersParityTest {
     private static final double TOL = 1e-11;
-    private static final Map<String, Tensor> ORACLE = new LinkedHashMap<>();
+    private static org.ntk4j.OracleTensors oracle;
     private static final int[] IN = {5, 6, 2};
 
     @BeforeAll
     static void load() throws IOException {
-        ORACLE.putAll(org.ntk4j.Fixtures.namedTensors(StaxLayersParityTest.class, "nt_stax_layers_oracle.txt"));
+        oracle = org.ntk4j.OracleTensors.load(StaxLayersParityTest.class, "nt_stax_layers_oracle.txt");
     }
 
     @AfterAll
     static void close() {
-        ORACLE.values().forEach(Tensor::close);
-    }
-
-    private static Tensor oracle(String key) {
-        Tensor t = ORACLE.get(key);
-        assertThat(t).as("oracle entry " + key).isNotNull();
-        return t;
+        oracle.close();
     }
 
     private static Model model(String net) {
@@ -64,11 +58,12 @@ class StaxLayersParityTest {
     private static Params params(String net, Model m) {
         Map<String, Tensor> map = new LinkedHashMap<>();
         for (ParamSpec s : m.paramSpecs(IN)) {
-            Tensor t = oracle("param " + net + ":" + s.path());
+            Tensor t = oracle.get("param " + net + ":" + s.path());
             assertThat(t.shape()).as(s.path()).isEqualTo(s.shape());
             map.put(s.path(), t.copy());
         }
-        assertThat(ORACLE.keySet().stream().filter(k -> k.startsWith("param " + net + ":"))).hasSize(map.size());
+        assertThat(oracle.entries().keySet().stream().filter(k -> k.startsWith("param " + net + ":")))
+                .hasSize(map.size());
         return new Params(map);
     }
 
@@ -90,10 +85,10 @@ class StaxLayersParityTest {
     void outputsAndKernelsEqualStaxs(String net) {
         Model m = model(net);
         try (Params p = params(net, m)) {
-            Tensor x1 = oracle("input x1");
-            Tensor x2 = oracle("input x2");
+            Tensor x1 = oracle.get("input x1");
+            Tensor x2 = oracle.get("input x2");
             try (Tensor f = m.apply(p, x1)) {
-                assertClose(net + " outputs", f, oracle("output " + net + ":x1"));
+                assertClose(net + " outputs", f, oracle.get("output " + net + ":x1"));
             }
             for (Method method : new Method[] {Method.JACOBIAN_CONTRACTION, Method.NTK_VECTOR_PRODUCTS,
                 Method.STRUCTURED_DERIVATIVES, Method.AUTO}) {
@@ -103,8 +98,8 @@ class StaxLayersParityTest {
                     String key = net + ":x1:" + other;
                     try (Tensor full = e.traceAxes().ntk(x1, second);
                          Tensor traced = e.ntk(x1, second)) {
-                        assertClose(key + " full, " + method, full, oracle("ntk " + key + ":full"));
-                        assertClose(key + " trace, " + method, traced, oracle("ntk " + key + ":trace"));
+                        assertClose(key + " full, " + method, full, oracle.get("ntk " + key + ":full"));
+                        assertClose(key + " trace, " + method, traced, oracle.get("ntk " + key + ":trace"));
                     }
                 }
             }

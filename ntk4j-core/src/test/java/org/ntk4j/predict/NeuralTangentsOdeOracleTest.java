@@ -3,8 +3,6 @@ package org.ntk4j.predict;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,43 +18,37 @@ import org.ntk4j.tensor.Tensor;
  * three times, learning rate 0.7. Tolerance 1e-8 absolute (outputs of order 1; the integrator's tolerance is 1e-10).
  */
 class NeuralTangentsOdeOracleTest {
-    private static final Map<String, Tensor> ORACLE = new LinkedHashMap<>();
+    private static org.ntk4j.OracleTensors oracle;
 
     @BeforeAll
     static void load() throws IOException {
-        ORACLE.putAll(org.ntk4j.Fixtures.namedTensors(NeuralTangentsOdeOracleTest.class, "nt_ode_oracle.txt"));
+        oracle = org.ntk4j.OracleTensors.load(NeuralTangentsOdeOracleTest.class, "nt_ode_oracle.txt");
     }
 
     @AfterAll
     static void close() {
-        ORACLE.values().forEach(Tensor::close);
-    }
-
-    private static Tensor oracle(String key) {
-        Tensor t = ORACLE.get(key);
-        assertThat(t).as("oracle entry " + key).isNotNull();
-        return t;
+        oracle.close();
     }
 
     @ParameterizedTest(name = "{0} momentum {1} kernel {2}")
     @CsvSource({"ce, none, k", "ce, 0.9, k", "mse, 0.5, k", "ce, 0.9, full", "ce, none, full"})
     void trainAndTestOutputsMatchNeuralTangentsOde(String loss, String momentum, String kind) {
         boolean full = kind.equals("full");
-        Tensor y = oracle("input y");
-        Tensor f0 = oracle("input f0");
-        Tensor ts = oracle("input t");
+        Tensor y = oracle.get("input y");
+        Tensor f0 = oracle.get("input f0");
+        Tensor ts = oracle.get("input t");
         double mu = momentum.equals("none") ? Double.NaN : Double.parseDouble(momentum);
-        try (KernelMatrix k = KernelMatrix.of(oracle(full ? "input kfull" : "input k"))) {
+        try (KernelMatrix k = KernelMatrix.of(oracle.get(full ? "input kfull" : "input k"))) {
             GradientDescentOde ode = GradientDescentOde.of(k, y, loss.equals("ce") ? Loss.CROSS_ENTROPY : Loss.MSE,
                     0.7, mu);
             GradientDescentOde.Outputs[] out = ode.predict(ts.toDoubleArray(), f0,
-                    oracle(full ? "input ktdfull" : "input ktd"), oracle("input f0t"));
+                    oracle.get(full ? "input ktdfull" : "input ktd"), oracle.get("input f0t"));
             String name = loss + ":" + momentum + ":" + kind;
             double moved = 0;
             for (int i = 0; i < out.length; i++) {
                 try (GradientDescentOde.Outputs o = out[i]) {
-                    Tensor train = oracle("train " + name + ":" + i);
-                    Tensor test = oracle("test " + name + ":" + i);
+                    Tensor train = oracle.get("train " + name + ":" + i);
+                    Tensor test = oracle.get("test " + name + ":" + i);
                     assertThat(o.train().shape()).isEqualTo(train.shape());
                     assertThat(o.test().shape()).isEqualTo(test.shape());
                     for (int e = 0; e < train.size(); e++) {
