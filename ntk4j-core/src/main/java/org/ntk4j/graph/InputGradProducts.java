@@ -31,14 +31,8 @@ public final class InputGradProducts {
      * @return {@code g} itself when nothing applies, else a new graph
      */
     public static Graph apply(Graph g) {
-        Map<Var, Integer> uses = new IdentityHashMap<>();
         Map<Var, Equation> producer = new IdentityHashMap<>();
-        for (Equation e : g.equations()) {
-            producer.put(e.output(), e);
-            for (Var v : e.inputs()) {
-                uses.merge(v, 1, Integer::sum);
-            }
-        }
+        Map<Var, Integer> uses = ProductRewrite.producersAndUses(g, producer);
         for (Var v : g.outputs()) {
             uses.merge(v, 1, Integer::sum); // an output is read by the caller
         }

@@ -53,14 +53,8 @@ public final class ProductRewrite {
     }
 
     private static Graph apply(Graph g, List<Var> outputs, boolean rebuild) {
-        Map<Var, Integer> uses = new IdentityHashMap<>();
         Map<Var, Equation> producer = new IdentityHashMap<>();
-        for (Equation e : g.equations()) {
-            producer.put(e.output(), e);
-            for (Var v : e.inputs()) {
-                uses.merge(v, 1, Integer::sum);
-            }
-        }
+        Map<Var, Integer> uses = ProductRewrite.producersAndUses(g, producer);
         Map<Var, Boolean> output = new IdentityHashMap<>();
         for (Var v : outputs) {
             output.put(v, Boolean.TRUE);
@@ -194,6 +188,21 @@ public final class ProductRewrite {
             }
         }
         return best;
+    }
+
+    /**
+     * Fills {@code producer} with each equation by its output and returns how many equations read each variable
+     * (what a rewrite of {@code g} checks before fusing a value into its one reader; also {@link InputGradProducts}').
+     */
+    static Map<Var, Integer> producersAndUses(Graph g, Map<Var, Equation> producer) {
+        Map<Var, Integer> uses = new IdentityHashMap<>();
+        for (Equation e : g.equations()) {
+            producer.put(e.output(), e);
+            for (Var v : e.inputs()) {
+                uses.merge(v, 1, Integer::sum);
+            }
+        }
+        return uses;
     }
 
     /**
