@@ -1,5 +1,6 @@
 package org.ntk4j.nn;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -317,17 +318,35 @@ public final class Params implements AutoCloseable {
                         + " so that both have one dtype)"));
             }
         }
+        List<String> paths = new ArrayList<>(specs.size());
+        for (ParamSpec s : specs) {
+            paths.add(s.path());
+        }
+        requireFinite(paths);
+    }
+
+    /**
+     * Refuses NaN or ±∞ in any parameter tensor, in the words of {@link #validate(List, DType, String)}: one line
+     * naming the first such parameter in this object's order, the value and its flat index. For a caller that has
+     * no model at hand to validate against (Spark's driver checks a run's parameters before any task).
+     *
+     * @throws IllegalArgumentException for the first parameter holding a non-finite value
+     */
+    public void requireFinite() {
+        requireFinite(new ArrayList<>(tensors.keySet()));
+    }
+
+    private void requireFinite(List<String> paths) {
         // The values last, in reverse order: the scan leaves the last tensors it read in the cache, and the
         // forward pass that follows reads the first layers' first (a 25 MB first layer then comes from L3, not
         // memory). Every tensor is scanned unless known finite (scanned before with no write since that could have
-        // gone unseen: Tensor.knownFinite); the message names the first non-finite one in the specs' order.
+        // gone unseen: Tensor.knownFinite); the message names the first non-finite one in the given order.
         IllegalArgumentException first = null;
-        for (int i = specs.size() - 1; i >= 0; i--) {
-            ParamSpec s = specs.get(i);
-            Tensor t = tensors.get(s.path());
+        for (int i = paths.size() - 1; i >= 0; i--) {
+            Tensor t = tensors.get(paths.get(i));
             int bad = org.ntk4j.cpu.Reduce.firstNonFiniteUnlessKnown(t);
             if (bad >= 0) {
-                first = new IllegalArgumentException("parameters: '" + s.path() + "' has a non-finite value ("
+                first = new IllegalArgumentException("parameters: '" + paths.get(i) + "' has a non-finite value ("
                         + t.getFlat(bad) + ") at flat index " + bad);
             }
         }

@@ -306,10 +306,11 @@ public final class SparkKernelJob {
 
     /**
      * Refuses, on the driver and before any work, NaN or ±∞ in the inputs or parameters, in one line naming the
-     * tensor ({@code x1}, {@code x2}, {@code parameter NAME}), the value and its flat index, as a local run's kernel
-     * call refuses them. Unchecked, every task holding such an example failed its attempts on the executors (naming
-     * its column tile's inputs {@code x1} whichever data set held the value), and the run ended in "spark: the
-     * kernel job failed" with its files left for a {@code --resume} that could not finish. Cheap: a tensor scanned
+     * tensor ({@code x1}, {@code x2}, {@code parameters: 'NAME'}), the value and its flat index, in the words of a
+     * local run's kernel call ({@link Params#requireFinite}). Unchecked, every task holding such an example failed
+     * its attempts on the executors (naming its column tile's inputs {@code x1} whichever data set held the value),
+     * and the run ended in "spark: the kernel job failed" with its files left for a {@code --resume} that could not
+     * finish. Cheap: a tensor scanned
      * once is known finite until written ({@link org.ntk4j.cpu.Reduce#firstNonFiniteUnlessKnown}).
      *
      * @param params the parameters
@@ -322,9 +323,7 @@ public final class SparkKernelJob {
         if (x2 != null) {
             org.ntk4j.cpu.Reduce.requireFinite("x2", x2);
         }
-        for (Map.Entry<String, Tensor> p : params.tensors().entrySet()) {
-            org.ntk4j.cpu.Reduce.requireFinite("parameter " + p.getKey(), p.getValue());
-        }
+        params.requireFinite();
     }
 
     /** {@link #compute} of data already checked ({@link #checkFinite}, {@link #checkIds}). */

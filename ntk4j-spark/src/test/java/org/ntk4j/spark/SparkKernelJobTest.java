@@ -356,7 +356,7 @@ class SparkKernelJobTest {
             String name = badParams.tensors().keySet().iterator().next();
             assertThatThrownBy(() -> SparkKernelJob.run(sc, MODEL, badParams, x1, x2, plan, out,
                     ExistingOutput.REFUSE, null)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("parameter " + name + ": contains a non-finite value (Infinity) at flat index 1");
+                    .hasMessage("parameters: '" + name + "' has a non-finite value (Infinity) at flat index 1");
             try (java.util.stream.Stream<Path> left = Files.list(dir)) {
                 assertThat(left).isEmpty();
             }
