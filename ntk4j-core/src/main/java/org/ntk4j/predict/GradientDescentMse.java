@@ -21,9 +21,13 @@ import org.ntk4j.tensor.Tensor;
  *   f_train(t) = f0_train + V diag(1 − e^(−λ⁺ η t/|y|)) Vᵀ (y − f0_train)
  *   f_test(t)  = f0_test  + K_test,train V diag((1 − e^(−λ⁺ η t/|y|)) / λ) Vᵀ (y − f0_train)
  * </pre>
- * where λ⁺ = max(λ, 0): eigenvalues that round-off made negative are clipped, and their modes (and those of
- * exactly zero eigenvalues) contribute nothing to the test predictions (neural-tangents divides by |λ|, which gives
- * the same 0 for negative λ and NaN for λ = 0). At t = ∞ a Cholesky solve gives f_train = y and
+ * where λ⁺ = λ above the eigensolver's round-off λ_max·d·ε (ε = 2⁻⁵², NumPy's {@code matrix_rank} tolerance) and 0
+ * at or below it: eigenvalues of either sign that round-off left in place of a singular kernel's zeros (duplicated
+ * examples, a rank below d) are clipped, and their modes contribute nothing to the train or test predictions, so
+ * that as t grows they tend to the pseudo-inverse's regression (neural-tangents divides by |λ|, which gives the
+ * same 0 for negative λ, NaN for λ = 0, and, for a round-off λ &gt; 0, the round-off of its eigenvector times 1/λ
+ * in the test outputs once t passes |y|/(ηλ): errors of the order of the outputs themselves). At t = ∞ a Cholesky
+ * solve gives f_train = y and
  * f_test = f0_test + K_test,train (K + r·I)⁻¹ (y − f0_train): kernel (ridge) regression; with f0 = 0 it is
  * plain kernel regression on the targets. The test-train kernel is never regularised. K is its symmetric part
  * (K + Kᵀ)/2 ({@link KernelMatrix#symmetrise()}, on the factorisations' copy): a train-train kernel whose relative
@@ -61,6 +65,11 @@ public final class GradientDescentMse implements AutoCloseable {
     private KernelMatrix cholesky;
     private KernelMatrix eigenvectors; // row i = eigenvector i
     private double[] eigenvalues;
+    /**
+     * λ_max·d·ε (ε = 2⁻⁵², d the dimension; 0 when λ_max ≤ 0): an eigenvalue of K + r·I at or below it is taken as 0,
+     * its mode left out of the finite-t predictions (see {@link #spectralWeights}).
+     */
+    private double roundOffFloor;
     private boolean closed;
 
     private GradientDescentMse(KernelMatrix kernel, Tensor yTrain, double learningRate, double regulariser,
@@ -313,9 +322,14 @@ public final class GradientDescentMse implements AutoCloseable {
 
     /**
      * The functions of the eigenvalues λ of K + rI that finite-time predictions apply, s = ηt/|y|: 1 − e^(−λ⁺ s)
-     * (the training outputs), or (1 − e^(−λ⁺ s))/λ with {@code divided} (the coefficients); 0 where λ ≤ 0, so that
-     * such a mode stays put even when η·t overflows (0·∞ would be NaN). Computes the eigendecomposition if not
-     * done yet.
+     * (the training outputs), or (1 − e^(−λ⁺ s))/λ with {@code divided} (the coefficients); 0 where λ is at most
+     * {@link #roundOffFloor}, λ_max·d·ε, so that such a mode stays put even when η·t overflows (0·∞ would be NaN).
+     * Below that floor (NumPy's {@code matrix_rank} and {@code pinv} tolerance, the one {@code spectrum} flags) an
+     * eigenvalue is the eigensolver's round-off, of either sign: a kernel with duplicated examples or of rank below d
+     * has such eigenvalues in place of its zeros, and a positive one, near 1e-16·λ_max, would otherwise count as a
+     * mode that training fits by time |y|/(ηλ), its round-off eigenvector amplified by 1/λ into the test outputs
+     * (and duplicated training examples fitted to different targets). Computes the eigendecomposition if not done
+     * yet.
      */
     private double[] spectralWeights(double t, boolean divided) {
         ensureEigen();
@@ -323,8 +337,9 @@ public final class GradientDescentMse implements AutoCloseable {
         double[] g = new double[eigenvalues.length];
         for (int i = 0; i < g.length; i++) {
             double lambda = eigenvalues[i];
-            double grown = lambda > 0 ? -Math.expm1(-lambda * s) : 0;
-            g[i] = divided && lambda > 0 ? grown / lambda : grown;
+            boolean mode = lambda > roundOffFloor;
+            double grown = mode ? -Math.expm1(-lambda * s) : 0;
+            g[i] = divided && mode ? grown / lambda : grown;
         }
         return g;
     }
@@ -436,6 +451,10 @@ public final class GradientDescentMse implements AutoCloseable {
                         + "largest in magnitude %.4g; an NTK's eigenvalues are negative by round-off at most",
                         lambda[0], max));
             }
+            // 0 when λ_max ≤ 0 (a zero kernel): then no eigenvalue is a mode; d·ε first, so that a λ_max near the
+            // largest double does not overflow
+            roundOffFloor = lambda.length == 0 ? 0
+                    : Math.max(lambda[lambda.length - 1], 0) * (lambda.length * Math.ulp(1.0));
             eigenvalues = lambda;
             eigenvectors = v;
         }

@@ -29,9 +29,9 @@ import org.ntk4j.tensor.Tensor;
  * rI), which gives neural-tangents' 2t form — the nngp covariance is K_tt + B (K_dd + rI) Bᵀ − B K_dt − K_td Bᵀ
  * (the regulariser read as observation noise; the two agree when r = 0). At t = 0 the mean is 0 and the covariance
  * K_tt; at t = +∞ the Gaussians are {@link GpInference}'s nngp and ntk posteriors, computed by its (cached)
- * Cholesky factorisation, as neural-tangents' {@code t=None} is. Eigenvalues λ ≤ 0 (round-off) contribute 0, as in
- * {@link GradientDescentMse}; an indefinite kernel is refused there. The mean equals {@link GradientDescentMse}'s
- * test predictions from f0 = 0 with the same kernel.
+ * Cholesky factorisation, as neural-tangents' {@code t=None} is. Eigenvalues at or below λ_max·d·ε (round-off, of
+ * either sign) contribute 0, as in {@link GradientDescentMse}; an indefinite kernel is refused there. The mean
+ * equals {@link GradientDescentMse}'s test predictions from f0 = 0 with the same kernel.
  *
  * <p>One eigendecomposition per kernel used (the NTK's for ntk, the NNGP's for nngp; the ntk covariance reads K but
  * does not decompose it) is made on first use and kept, as neural-tangents caches {@code eigenspace(get)}: a copy

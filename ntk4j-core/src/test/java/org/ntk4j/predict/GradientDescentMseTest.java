@@ -494,6 +494,79 @@ class GradientDescentMseTest {
         }
     }
 
+    /**
+     * Duplicated training examples with different targets, no regulariser: K is singular, and the eigensolver leaves
+     * round-off eigenvalues of either sign, near 1e-16·λ_max, in place of its zeros. The flow from f0 = 0 cannot
+     * separate two identical inputs: at any t their train outputs are equal, and as t grows (here ηt/|y| ≈ 4·10¹⁸,
+     * every true mode converged to e^(−10¹⁷)) f_train tends to each unique input's mean target and f_test to kernel
+     * regression on the unique inputs with those means, K_tu K_uu⁻¹ ȳ (hand-derived: the flow's limit is the
+     * projection of y on the range of K = P K_uu Pᵀ, P the N×u indicator matrix; solved here by Gaussian
+     * elimination). A positive round-off eigenvalue counted as a mode was fitted by that time: the duplicates'
+     * train outputs went to their own targets and the test outputs off by about its 1/λ times the round-off of its
+     * eigenvector (the CLI: test MSE 12.2 at t = 10²⁰ against 0.26 for the limit).
+     */
+    @Test
+    void roundOffEigenvaluesOfDuplicatedExamplesAreNotTrainedAtLongTimes() {
+        Random r = new Random(7);
+        int u = 8;
+        int dup = 6;
+        int o = 2;
+        double[][] unique = random(r, u, 12);
+        double[][] xs = random(r, 4, 12);
+        double[][] yUnique = random(r, u, o);
+        double[][] xt = new double[u + dup][];
+        double[][] y = new double[u + dup][];
+        double[][] yMean = new double[u][o];
+        for (int i = 0; i < u + dup; i++) {
+            xt[i] = unique[i % u];
+            // a duplicate's targets differ from its original's: y and y + 1
+            y[i] = new double[o];
+            for (int j = 0; j < o; j++) {
+                y[i][j] = yUnique[i % u][j] + (i < u ? 0 : 1);
+            }
+        }
+        for (int a = 0; a < u; a++) {
+            for (int j = 0; j < o; j++) {
+                yMean[a][j] = a < dup ? yUnique[a][j] + 0.5 : yUnique[a][j];
+            }
+        }
+        double[][] expected = times(gram(xs, unique), gaussSolve(gram(unique, unique), yMean));
+        double t = 1e20;
+        try (Tensor k = tensor(gram(xt, xt)); KernelMatrix km = KernelMatrix.of(k); Tensor yt = tensor(y);
+             Tensor kTest = tensor(gram(xs, xt));
+             GradientDescentMse gd = GradientDescentMse.of(km, yt, 1, DiagReg.NONE);
+             Tensor fTest = gd.predictTest(t, kTest, null, null); Tensor fTrain = gd.predictTrain(t, null)) {
+            double[] lambda = gd.eigenvalues();
+            assertThat(lambda[dup - 1]).as("round-off in place of the zeros")
+                    .isLessThan(1e-13 * lambda[lambda.length - 1]);
+            assertThat(lambda[dup]).as("the smallest true mode").isGreaterThan(1e-3 * lambda[lambda.length - 1]);
+            assertClose(array(fTest), expected, 1e-9);
+            double[][] trainExpected = new double[u + dup][];
+            for (int i = 0; i < u + dup; i++) {
+                trainExpected[i] = yMean[i % u];
+            }
+            assertClose(array(fTrain), trainExpected, 1e-9);
+            // the trained ensemble's mean (neural-tangents' gradient_descent_mse_ensemble) reads the same modes
+            try (GradientDescentMseEnsemble ens = GradientDescentMseEnsemble.of(GpInference.Kernels.ofNtk(k), yt, 1,
+                    DiagReg.NONE);
+                 GpInference.Gaussian g = ens.predict(GpInference.Posterior.NTK, t, GpInference.Kernels.ofNtk(kTest))) {
+                assertClose(array(g.mean()), expected, 1e-9);
+            }
+        }
+    }
+
+    static double[][] times(double[][] a, double[][] b) {
+        double[][] c = new double[a.length][b[0].length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < b[0].length; j++) {
+                for (int k = 0; k < b.length; k++) {
+                    c[i][j] += a[i][k] * b[k][j];
+                }
+            }
+        }
+        return c;
+    }
+
     @Test
     void clearErrors() {
         try (Tensor rect = Tensor.zeros(DType.F64, 3, 4)) {

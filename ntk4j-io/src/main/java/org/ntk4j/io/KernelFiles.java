@@ -32,11 +32,13 @@ public final class KernelFiles {
      *
      * @param file the .npy file
      * @return the matrix, which the caller closes
-     * @throws IllegalArgumentException if the file does not exist, is not square ([N, N] or [N, N, O, O]), is
-     *     empty, holds a NaN or infinity (the message names its index), is not symmetric, needs more than the JVM's
-     *     off-heap limit (the float64 matrix and the block read at a time; refused from the header), or is a
-     *     Fortran-order file larger than one tensor of the type it is read in holds (2^31-1 bytes: N·O above 23170
-     *     in float32, above 16383 in float64 or for integers)
+     * @throws IllegalArgumentException if the file does not exist, is the {@code OUT.partial} of a tiled
+     *     {@code kernel --out} run that has not finished (its {@code OUT.manifest} beside it: tiles not yet computed
+     *     are zeros there), is not square ([N, N] or [N, N, O, O]), is empty, holds a NaN or infinity (the message
+     *     names its index), is not symmetric, needs more than the JVM's off-heap limit (the float64 matrix and the
+     *     block read at a time; refused from the header), or is a Fortran-order file larger than one tensor of the
+     *     type it is read in holds (2^31-1 bytes: N·O above 23170 in float32, above 16383 in float64 or for
+     *     integers)
      * @throws IOException if the file cannot be read or is not a valid .npy file
      */
     public static KernelMatrix readSquare(Path file) throws IOException {
@@ -77,6 +79,7 @@ public final class KernelFiles {
         if (!Files.exists(file) || Files.isDirectory(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
+        requireFinished(file);
         String source = file.toString();
         // one channel, the header first (a pipe is read once): every refusal below comes before any allocation
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -116,6 +119,33 @@ public final class KernelFiles {
                     + " at a time as " + readName);
             return new SquareKernel(readBlocks(file, channel, header, available, read, perBlock), read);
         }
+    }
+
+    /**
+     * Refuses {@code OUT.partial} while {@code OUT.manifest} lies beside it: the data file of a tiled
+     * {@code kernel --out} run that has not finished, a valid .npy whose tiles not yet computed are zeros. Its spectrum
+     * would be that of another matrix, printed without a word (an interrupted run of 13 of 300 tiles: eigenvalues
+     * down to −1377 for an NTK).
+     */
+    private static void requireFinished(Path file) {
+        String name = file.getFileName().toString();
+        if (!name.endsWith(".partial") || name.length() == ".partial".length()) {
+            return;
+        }
+        Path out = file.resolveSibling(name.substring(0, name.length() - ".partial".length()));
+        Path manifest = TileStore.manifestPath(out);
+        if (!Files.exists(manifest)) {
+            return;
+        }
+        String total;
+        try {
+            total = TileStore.recordedRun(out).getOrDefault("tiles", "?");
+        } catch (IOException | RuntimeException e) {
+            total = "?";
+        }
+        throw new IllegalArgumentException(file + ": the unfinished output of a tiled kernel run (" + manifest
+                + " records " + TileStore.recordedTileCount(out) + " of " + total + " tiles; the others are still "
+                + "zeros): finish it with the same kernel command and --resume, then read " + out);
     }
 
     private static void requireMemory(Path file, int[] s, long offHeapLimit, long read, long matrix, long side,

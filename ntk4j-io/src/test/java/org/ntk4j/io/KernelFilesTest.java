@@ -11,6 +11,14 @@ import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.ntk.EmpiricalNtk;
+import org.ntk4j.ntk.KernelKind;
+import org.ntk4j.ntk.TilePlan;
+import org.ntk4j.ntk.TilePlanner;
+import org.ntk4j.ntk.TiledKernel;
 import org.ntk4j.predict.KernelMatrix;
 import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
@@ -236,6 +244,45 @@ class KernelFilesTest {
         } finally {
             writer.join(10_000);
             assertThat(writer.isAlive()).as("the writer is done").isFalse();
+        }
+    }
+
+    /**
+     * {@code OUT.partial} of a tiled {@code kernel --out} run that has not finished (its manifest beside it) is a valid
+     * .npy whose missing tiles are zeros: it is refused in one line naming the manifest, the tiles recorded and
+     * {@code --resume}, where it was read as a kernel (spectrum printed the eigenvalues of that other matrix). Once
+     * the run finishes, OUT reads as the kernel; a file that merely ends in .partial, without a manifest, is read.
+     */
+    @Test
+    void theUnfinishedOutputOfATiledRunIsRefused() throws IOException {
+        Model m = Zoo.parse("fcn(depth=1,width=8,out=3)");
+        int[] in = {5};
+        try (Params p = m.init(1, in, DType.F64); Tensor x = Tensor.randomNormal(DType.F64, 2, 40, 5)) {
+            EmpiricalNtk ntk = EmpiricalNtk.of(m, p).memoryBudget(1L << 30);
+            TilePlan plan = TilePlanner.of(ntk, KernelKind.trace()).tile(16).plan(40, 0, in, DType.F64);
+            TiledKernel tk = new TiledKernel(ntk, plan, x, null);
+            Path out = dir.resolve("k.npy");
+            Path partial = TileStore.partialPath(out);
+            try (TileStore store = TileStore.create(out, plan, RunFingerprint.of(m.spec(), p, x, null))) {
+                try (Tensor first = tk.computeTile(0)) {
+                    store.write(plan.tiles().get(0), first);
+                }
+                assertThatThrownBy(() -> KernelFiles.readSquareKernel(partial))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage(partial + ": the unfinished output of a tiled kernel run ("
+                                + TileStore.manifestPath(out) + " records 1 of " + plan.tileCount() + " tiles; the "
+                                + "others are still zeros): finish it with the same kernel command and --resume, then "
+                                + "read " + out);
+                tk.run(store.finishedTiles(), store::write, null);
+                store.finish();
+            }
+            try (KernelMatrix read = KernelFiles.readSquare(out); Tensor all = tk.computeAll()) {
+                assertThat(read.get(39, 0)).isEqualTo(all.get(39, 0)).isNotZero();
+            }
+            Files.move(out, partial); // a file of that name alone, no run beside it: a kernel like any other
+            try (KernelMatrix read = KernelFiles.readSquare(partial)) {
+                assertThat(read.dimension()).isEqualTo(40);
+            }
         }
     }
 }
