@@ -190,6 +190,7 @@ final class OnnxGraph {
             throw new IllegalArgumentException(file + ": the model has no input (every graph input is an "
                     + "initializer)");
         }
+        checkWeightsStored(file, inputs, inits);
         checkShapesGiven(file, inputs, inputShapes);
         String outputName;
         if (output == null) {
@@ -234,6 +235,41 @@ final class OnnxGraph {
         }
         return new OnnxGraph(file, opset, m.getProducerName() + " " + m.getProducerVersion(), inits, nodes,
                 read, outputName, fixedBatch);
+    }
+
+    /**
+     * Refuses a file whose weights are graph inputs without values ({@code torch.onnx.export(...,
+     * export_params=False)}): no floating initializer, floating inputs whose every axis is fixed beside an input
+     * whose axis 0 is dynamic. Before 2026-12-07 (late night) they were read as inputs of the examples, and the
+     * import failed at the first product, advising a dynamic batch axis for every weight.
+     */
+    private static void checkWeightsStored(Path file, List<ValueInfoProto> inputs,
+                                           Map<String, InitializerData> inits) {
+        if (inputs.size() < 2 || inits.values().stream().anyMatch(i -> InitializerData.isFloatType(i.elemType))) {
+            return;
+        }
+        List<String> fixed = new ArrayList<>();
+        String dynamic = null;
+        for (ValueInfoProto v : inputs) {
+            if (!v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()
+                    || v.getType().getTensorType().getShape().getDimCount() == 0) {
+                continue;
+            }
+            List<TensorShapeProto.Dimension> dims = v.getType().getTensorType().getShape().getDimList();
+            if (!(dims.get(0).hasDimValue() && dims.get(0).getDimValue() > 0)) {
+                dynamic = dynamic == null ? v.getName() : dynamic;
+            } else if (InitializerData.isFloatType(v.getType().getTensorType().getElemType())
+                    && dims.stream().allMatch(d -> d.hasDimValue() && d.getDimValue() > 0)) {
+                fixed.add(v.getName());
+            }
+        }
+        if (dynamic != null && !fixed.isEmpty()) {
+            throw new IllegalArgumentException(file + ": the file stores no weights, and inputs " + fixed + " have "
+                    + "fixed shapes beside input '" + dynamic + "', whose batch axis is dynamic: they look like the "
+                    + "module's parameters written as graph inputs without their values (torch.onnx.export(..., "
+                    + "export_params=False)); ntk4j reads the weights from the file: export with export_params=True "
+                    + "(the default)");
+        }
     }
 
     /** Refuses shapes given for inputs the model does not have, and an unnamed shape for a model with several. */

@@ -35,11 +35,13 @@ import org.ntk4j.tensor.TensorScope;
  * by their output). In PyTorch's files the floating initializers of rank 0 are parameters too (a learned
  * temperature, CLIP's {@code logit_scale}, or a scalar buffer: PyTorch writes its code's literals, an attention's
  * 1/sqrt(d), as Constant nodes, which stay constants); in other files (tf2onnx writes every literal as an
- * initializer) scalars are constants. Initializers used as shapes, axes or exponents, batch norms' running
+ * initializer) scalars are constants. Initializers used as shapes, axes, indices or scales, batch norms' running
  * statistics, masks
  * holding ±∞ (a causal mask buffer) and tensors the output depends on only through comparisons (a float mask buffer
  * compared with 0) are constants. Outside PyTorch's files, a tensor whose
- * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input.
+ * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input. A Pow
+ * exponent, a Clip bound or a ScatterND's data or updates is a parameter where any other initializer of its rank
+ * would be (a learned exponent).
  * {@link #freeze} and {@link #paramsOnly} choose otherwise by name. The whole graph is checked when the file is
  * loaded: an operator ntk4j does not import is reported then, with its node's name.
  *

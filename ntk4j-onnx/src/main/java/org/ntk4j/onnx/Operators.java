@@ -368,6 +368,9 @@ final class Operators {
             lo = c.attrFloat("min", Float.NEGATIVE_INFINITY);
             hi = c.attrFloat("max", Float.POSITIVE_INFINITY);
         } else {
+            if (computedBound(c, 1) || computedBound(c, 2)) {
+                return one(clipComputed(c));
+            }
             if (c.has(1)) {
                 lo = scalar(c, 1, "min");
             }
@@ -388,6 +391,34 @@ final class Operators {
         return unary(c, v -> clamp(v, min, max, true));
     }
 
+    /** Whether Clip's bound i is given and not a number known at import (a learned bound, or one computed). */
+    private static boolean computedBound(Ctx c, int i) {
+        return c.has(i) && !(c.in(i) instanceof Const k && !k.weightCandidate());
+    }
+
+    /**
+     * Clip whose bounds are parameters or computed ({@code h.clamp(min=self.lo)} of an nn.Parameter): min(max(x,
+     * lo), hi) with torch.clamp's derivatives, x's where lo ≤ x ≤ hi (ties included), lo's where x &lt; lo, hi's
+     * where the result would pass hi; by masks without derivative. Before 2026-12-07 (late night) such bounds were
+     * refused.
+     */
+    private static Traced clipComputed(Ctx c) {
+        Traced y = c.traced(0);
+        if (c.has(1)) {
+            y = elementwise(c, y, c.traced(1), (v, lo) -> {
+                Var below = lo.greater(v);
+                return v.mul(below.neg().add(1.0)).add(lo.mul(below));
+            });
+        }
+        if (c.has(2)) {
+            y = elementwise(c, y, c.traced(2), (v, hi) -> {
+                Var above = v.greater(hi);
+                return v.mul(above.neg().add(1.0)).add(hi.mul(above));
+            });
+        }
+        return y;
+    }
+
     private static double scalar(Ctx c, int i, String what) {
         Const k = c.constant(i, what);
         if (k.values().length != 1) {
@@ -397,6 +428,12 @@ final class Operators {
     }
 
     private static Value[] pow(Ctx c) {
+        if (!(c.in(1) instanceof Const e) || e.weightCandidate()) {
+            // before 2026-12-07 (late night) an exponent stored as an initializer was read as a number known at
+            // import, so a learned exponent (a parameter) was silently left out of θ, and one computed from the
+            // parameters or from x was refused
+            return one(elementwise(c, c.traced(0), c.traced(1), Operators::power));
+        }
         double p = scalar(c, 1, "exponent");
         if (c.in(0) instanceof Const k && !k.weightCandidate()) {
             return one(staticUnary(c, v -> Math.pow(v, p)));
@@ -430,6 +467,19 @@ final class Operators {
             }
             return v.log().mul(p).exp();
         });
+    }
+
+    /**
+     * a^b of computed values (a learned exponent, GeM pooling's {@code x.pow(p)} and {@code .pow(1 / p)}, or
+     * {@code 2 ** h}): e^(b ln a), PyTorch's value and derivatives for a &gt; 0. A negative base gives NaN (PyTorch:
+     * NaN unless b is a whole number, and its derivative with respect to b is NaN either way). At a = 0 where b &gt;
+     * 1: 0 with both derivatives 0 (PyTorch's), by the mask z = [a = 0][b &gt; 1] without derivative, e^(b ln(a +
+     * z)) (1 − z); where b ≤ 1 the derivative with respect to a is infinite (PyTorch's too) and the kernel is
+     * refused as NaN, as for a constant exponent.
+     */
+    private static Var power(Var a, Var b) {
+        Var zero = a.greater(0.0).add(a.neg().greater(0.0)).neg().add(1.0).mul(b.greater(1.0));
+        return b.mul(log(a.add(zero))).exp().mul(zero.neg().add(1.0));
     }
 
     /** x^n for n ≥ 1 by repeated squaring: x^n = (x^(n/2))² · x^(n mod 2). */
@@ -1964,12 +2014,12 @@ final class Operators {
     }
 
     private static Value[] split(Ctx c) {
-        Traced x = c.traced(0);
-        int r = x.var().rank();
+        int[] shape = c.shapeOf(0);
+        int r = shape.length;
         int a = c.axis(c.attrInt("axis", 0), r);
         int outs = c.node.getOutputCount();
         long[] sizes = c.opset() >= 13 ? (c.has(1) ? c.constant(1, "split").longs() : null) : c.attrInts("split");
-        int dim = x.var().dim(a);
+        int dim = shape[a];
         if (sizes == null) {
             int each = (dim + outs - 1) / outs;
             sizes = new long[outs];
@@ -1983,6 +2033,28 @@ final class Operators {
         }
         Value[] r2 = new Value[outs];
         int pos = 0;
+        if (c.allConst()) {
+            // of a value known at import (torch.repeat_interleave's repeats, an int64 Expand split per element):
+            // evaluated, as Slice and Concat of such values are; before 2026-12-07 (late night) refused as not
+            // floating
+            Const k = c.constant(0, "input");
+            int outer = Shapes.size(shape, 0, a);
+            int inner = Shapes.size(shape, a + 1, r);
+            double[] src = k.values();
+            for (int i = 0; i < outs; i++) {
+                int len = (int) sizes[i];
+                int[] ps = shape.clone();
+                ps[a] = len;
+                double[] v = new double[outer * len * inner];
+                for (int o = 0; o < outer; o++) {
+                    System.arraycopy(src, (o * dim + pos) * inner, v, o * len * inner, len * inner);
+                }
+                r2[i] = new Const(k.type, ps, v);
+                pos += len;
+            }
+            return r2;
+        }
+        Traced x = c.traced(0);
         for (int i = 0; i < outs; i++) {
             int len = (int) sizes[i];
             Var part = x.var().sliceInDim(a, pos, pos + len, 1);
@@ -2446,15 +2518,24 @@ final class Operators {
     }
 
     /**
-     * ScatterND, evaluated at import: data with the slices that indices name replaced by updates (reduction none,
-     * or combined by add, mul, max or min), the masks that slice assignments to a new tensor leave
-     * ({@code attn_mask[h0:h1, w0:w1] = k} in Swin's shifted windows). Any input computed from x or the parameters is
-     * refused ({@link Ctx#constant}).
+     * ScatterND: data with the slices that indices name replaced by updates (reduction none, or combined by add,
+     * mul, max or min). Of constants, evaluated at import: the masks that slice assignments to a new tensor leave
+     * ({@code attn_mask[h0:h1, w0:w1] = k} in Swin's shifted windows). Where data or updates are parameters or
+     * computed from them ({@code w = self.w.clone(); w[0] = 0; w[:, 1] = self.b}), reduction none: the output is
+     * data's and updates' values, flattened, cut into runs and concatenated in the output's order, so each
+     * parameter's derivative goes to the elements it still holds. Before 2026-12-07 (late night) data that was a
+     * parameter was read as a constant: the parameter was silently left out of θ. Indices must be known at import;
+     * data or updates computed from x are refused, as are the other reductions of computed values.
      */
     private static Value[] scatterNd(Ctx c) {
-        Const data = c.constant(0, "data");
         Const indices = c.constant(1, "indices");
-        Const updates = c.constant(2, "updates");
+        for (int i : new int[] {0, 2}) {
+            if (c.in(i) instanceof Traced t && t.batch != NONE) {
+                throw c.error("'" + c.node.getInput(i) + "' is computed from the input x: a slice assignment to a "
+                        + "value of the examples is not imported (one to a parameter's copy is; write it with "
+                        + "torch.cat or torch.where instead)");
+            }
+        }
         String reduction = c.attrString("reduction", "none");
         DoubleBinaryOperator combine = switch (reduction) {
             case "none" -> (old, u) -> u;
@@ -2464,7 +2545,7 @@ final class Operators {
             case "min" -> Math::min;
             default -> throw c.error("reduction must be none, add, mul, max or min, got '" + reduction + "'");
         };
-        int[] ds = data.shape;
+        int[] ds = c.shapeOf(0);
         int[] is = indices.shape;
         int q = is.length;
         int k = q == 0 ? -1 : is[q - 1];
@@ -2475,20 +2556,18 @@ final class Operators {
         int[] us = new int[q - 1 + ds.length - k];
         System.arraycopy(is, 0, us, 0, q - 1);
         System.arraycopy(ds, k, us, q - 1, ds.length - k);
-        if (!Arrays.equals(us, updates.shape)) {
+        if (!Arrays.equals(us, c.shapeOf(2))) {
             throw c.error("updates must have shape " + Arrays.toString(us) + " (indices " + Arrays.toString(is)
-                    + ", data " + Arrays.toString(ds) + "), got " + Arrays.toString(updates.shape));
+                    + ", data " + Arrays.toString(ds) + "), got " + Arrays.toString(c.shapeOf(2)));
         }
         int slice = 1;
         for (int i = k; i < ds.length; i++) {
             slice *= ds[i];
         }
         int[] dstrides = Shapes.strides(ds);
-        double[] out = data.values().clone();
         double[] idx = indices.values();
-        double[] upd = updates.values();
-        for (int t = 0; t < idx.length / k; t++) {
-            int offset = 0;
+        int[] offsets = new int[idx.length / k];
+        for (int t = 0; t < offsets.length; t++) {
             for (int j = 0; j < k; j++) {
                 long v = (long) idx[t * k + j];
                 long at = v < 0 ? v + ds[j] : v;
@@ -2496,13 +2575,59 @@ final class Operators {
                     throw c.error("index " + v + " is out of range for axis " + j + " of data "
                             + Arrays.toString(ds));
                 }
-                offset += (int) at * dstrides[j];
+                offsets[t] += (int) at * dstrides[j];
             }
+        }
+        if (!c.allConst()) {
+            return one(scatterComputed(c, reduction, ds, offsets, slice));
+        }
+        Const data = c.constant(0, "data");
+        double[] out = data.values().clone();
+        double[] upd = c.constant(2, "updates").values();
+        for (int t = 0; t < offsets.length; t++) {
             for (int e = 0; e < slice; e++) {
-                out[offset + e] = combine.applyAsDouble(out[offset + e], upd[t * slice + e]);
+                out[offsets[t] + e] = combine.applyAsDouble(out[offsets[t] + e], upd[t * slice + e]);
             }
         }
         return one(new Const(data.type, ds, out));
+    }
+
+    /** ScatterND (reduction none) of data or updates that are parameters or computed from them, by runs. */
+    private static Traced scatterComputed(Ctx c, String reduction, int[] ds, int[] offsets, int slice) {
+        if (!reduction.equals("none")) {
+            throw c.error("reduction '" + reduction + "' of data or updates computed from the parameters is not "
+                    + "imported (reduction none is)");
+        }
+        Traced data = c.traced(0);
+        Traced updates = c.traced(2);
+        // source[j]: -1 where the output keeps data's element j, else the updates' flat index (the last write wins)
+        int[] source = new int[Shapes.size(ds)];
+        Arrays.fill(source, -1);
+        for (int t = 0; t < offsets.length; t++) {
+            for (int e = 0; e < slice; e++) {
+                source[offsets[t] + e] = t * slice + e;
+            }
+        }
+        Var d = data.var().reshape(source.length);
+        Var u = updates.var().reshape(offsets.length * slice);
+        List<Var> runs = new ArrayList<>();
+        int j = 0;
+        while (j < source.length) {
+            int from = j;
+            if (source[j] < 0) {
+                while (j < source.length && source[j] < 0) {
+                    j++;
+                }
+                runs.add(d.sliceInDim(0, from, j, 1));
+            } else {
+                while (j < source.length && source[j] >= 0 && source[j] - source[from] == j - from) {
+                    j++;
+                }
+                runs.add(u.sliceInDim(0, source[from], source[from] + j - from, 1));
+            }
+        }
+        Var y = runs.size() == 1 ? runs.get(0) : Var.concatenate(0, runs.toArray(Var[]::new));
+        return c.out(y.reshape(ds), NONE);
     }
 
     private static Value[] range(Ctx c) {

@@ -17,7 +17,7 @@ import org.ntk4j.tensor.TensorScope;
 
 /**
  * Runs an ONNX graph on ntk4j {@link Var}s: each node's operator (see {@link Operators}) records ntk4j primitives,
- * while values known at import (initializers used as shapes or exponents, Constant nodes, and the
+ * while values known at import (initializers used as shapes or axes, Constant nodes, and the
  * Shape/Gather/Cast/ConstantOfShape arithmetic exporters leave) are computed here, in Java, as constants.
  *
  * <p>Each traced value carries where its example axis is ({@link Traced#batch}): an axis index, {@link #NONE}

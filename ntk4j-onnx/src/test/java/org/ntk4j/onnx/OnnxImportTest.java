@@ -399,8 +399,9 @@ class OnnxImportTest {
                 .setInput(0, info("x", DOUBLE, "batch", 6)).setInitializer(0, doubles("W", new double[36], 6, 6))
                 .build()));
         assertThatThrownBy(() -> OnnxModel.load(scatterX)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(scatterX + ": node 'scatter' (ScatterND): input 0 (data) must be known at import, but "
-                        + "'xw' is computed from the input x");
+                .hasMessage(scatterX + ": node 'scatter' (ScatterND): 'xw' is computed from the input x: a slice "
+                        + "assignment to a value of the examples is not imported (one to a parameter's copy is; "
+                        + "write it with torch.cat or torch.where instead)");
         Path modX = Onnx.write(dir.resolve("modx.onnx"), model(17, modScatter(1, "z", "xw")
                 .setInput(0, info("x", DOUBLE, "batch", 6)).setInitializer(0, doubles("W", new double[36], 6, 6))
                 .build()));
