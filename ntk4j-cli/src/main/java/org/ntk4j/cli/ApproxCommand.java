@@ -139,6 +139,13 @@ public final class ApproxCommand implements Callable<Integer> {
             }
         }
         List<KernelKind> list = KernelOptions.squareKinds(kinds, seed);
+        // the width study measures the pNTK alone: other kinds given to it would be ignored silently (before
+        // 2026-12-07 they were, and its table of pNTK errors answered --kinds trace); --kinds pntk is what it measures
+        if (widths != null && spec.commandLine().getParseResult().hasMatchedOption("--kinds")
+                && !list.equals(List.of(KernelKind.parse("pntk", seed)))) {
+            throw new IllegalArgumentException("--kinds " + String.join(",", kinds) + ": the width study (--widths) "
+                    + "measures the pNTK's error alone; drop --kinds, or compare the kinds without --widths");
+        }
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
         if (widths != null && resolved.onnx() != null) {
             throw new IllegalArgumentException("--widths: the width study varies a zoo model's width; an ONNX model "

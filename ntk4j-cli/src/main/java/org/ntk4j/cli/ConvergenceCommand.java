@@ -115,12 +115,13 @@ public final class ConvergenceCommand implements Callable<Integer> {
         }
         requireLimit();
         org.ntk4j.nn.Model net = Zoo.parse(model);
-        JsonReport partial = resume ? PartialReport.forResume("convergence", "--report", report, "every width")
+        String reportOption = KernelOptions.typedName(spec, "--report", "--json"); // its messages name it as typed
+        JsonReport partial = resume ? PartialReport.forResume("convergence", reportOption, report, "every width")
                 : null;
         OutputFiles outputs = overwrite.outputs().inputSource("--data", data);
         if (!resume) {
-            PartialReport.refuseNewRunOnto("convergence", "--report", report, overwrite.overwrite);
-            outputs.output("--report", report, ".json"); // a resumed report is the stopped run's own, rewritten
+            PartialReport.refuseNewRunOnto("convergence", reportOption, report, overwrite.overwrite);
+            outputs.output(reportOption, report, ".json"); // a resumed report is the stopped run's own, rewritten
         }
         outputs.output("--plot", plot, ".png").check();
         PrintWriter out = spec.commandLine().getOut();

@@ -59,6 +59,24 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
     @Option(names = "--threads", description = "With --tiled: tiles computed at once, as kernel's --threads.")
     Integer threads;
 
+    /**
+     * Refuses, naming the option, examples that no tensor holds: kernel reads its x1 (and x2) into one tensor, tiled
+     * or not, so such a plan could never run (before 2026-12-07 it was refused by the shape's check deep inside, "shape
+     * [2147483647, 28, 28] has more than 2^31-1 elements; tile the computation", which named no option and gave
+     * advice that --tiled does not follow).
+     */
+    private void requireExamplesFit(String option, int examples) {
+        long values = examples;
+        for (int d : input) {
+            values *= d; // below 2^31 before each product, so the long does not overflow
+            if (values > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(option + " " + examples + ": " + examples + " examples of shape "
+                        + org.ntk4j.tensor.Shapes.str(input) + " are more than 2^31-1 values, more than one tensor "
+                        + "holds (kernel reads them into one, tiled or not); use fewer examples");
+            }
+        }
+    }
+
     @Override
     public Integer call() {
         if (n < 1) {
@@ -81,6 +99,10 @@ public final class ExplainCommand implements Callable<Integer>, Main.TilesWithOu
             // the example as kernel lays out data of this shape: flat s² values are an s×s image for a cnn
             int[] given = input;
             input = KernelOptions.named("--input", () -> InputLayout.exampleShapeFor(resolved.model(), given));
+        }
+        requireExamplesFit("--n", n);
+        if (n2 != null) {
+            requireExamplesFit("--n2", n2);
         }
         if (!tiled && (tile != null || threads != null)) {
             throw new IllegalArgumentException((tile != null ? "--tile" : "--threads")

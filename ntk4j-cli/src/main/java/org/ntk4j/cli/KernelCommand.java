@@ -138,6 +138,7 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         if (ensemble != null) {
             resolved.requireSeededParams("--ensemble");
         }
+        requireSeedApplies(resolved, kind);
         if (infinite && resolved.onnx() != null) {
             throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo "
                     + org.ntk4j.infinite.InfiniteLimit.SUPPORTED + ", not of an imported ONNX model");
@@ -189,6 +190,28 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         try (org.ntk4j.io.TiledKernelRun.Claim claim = tiled ? TiledRun.claim(this, m) : null) {
             return compute(dt, m, kind, axes, budget, resolved, standardization);
         }
+    }
+
+    /**
+     * Refuses a --seed that would draw nothing, rather than ignore it: the seed draws the parameters, synthetic data
+     * (--data, --x2) and the directions of a seeded kind (probes:R, projected:K); with the parameters read
+     * (--params-in, or an ONNX model's stored weights) and none of the others, {@code --params-in P --seed 5} gave
+     * P's kernel, the seed unused, without a word (before 2026-12-07). The default seed, not typed, is no request.
+     */
+    private void requireSeedApplies(ModelArgument.Resolved resolved, org.ntk4j.ntk.KernelKind kind) {
+        if (!spec.commandLine().getParseResult().hasMatchedOption("--seed")
+                || paramsIn == null && resolved.onnx() == null || synthetic(data) || x2 != null && synthetic(x2)
+                || !kernel.explicitAxes() && kind.isSeeded() || ensemble != null) { // --ensemble: refused apart
+            return;
+        }
+        throw new IllegalArgumentException("--seed: draws the parameters, synthetic data and probes:R's or "
+                + "projected:K's directions; with " + (paramsIn != null ? "--params-in " + paramsIn
+                : "the ONNX model's stored weights") + " and none of the others it would draw nothing; drop it");
+    }
+
+    /** Whether a data source is the seeded synthetic one ({@code synthetic:N,D...}). */
+    private static boolean synthetic(String source) {
+        return source.strip().toLowerCase(java.util.Locale.ROOT).startsWith("synthetic:");
     }
 
     private int compute(DType dt, Method m, org.ntk4j.ntk.KernelKind kind, int[][] axes, long budget,

@@ -141,6 +141,10 @@ final class KernelOptions {
     /** 123, 64k, 512m, 8g (powers of 1024). */
     static long parseBytes(String option, String text) {
         double bytes = parseSize(option, text);
+        if (bytes < 1) { // truncated, 0.5 was a budget of 0 bytes, refused as "memory budget: ... got 0"
+            throw new IllegalArgumentException(option + " " + text.trim() + ": less than one byte; expected a positive "
+                    + "size such as 512m or 8g");
+        }
         if (bytes >= 0x1p63) {
             throw new IllegalArgumentException(option + " " + text.trim() + ": too large (at most "
                     + org.ntk4j.ntk.CostModel.human(Long.MAX_VALUE) + ")");
@@ -186,6 +190,29 @@ final class KernelOptions {
      */
     static <T> T parsed(String option, String value, java.util.function.Function<String, T> parser) {
         return named(option, () -> parser.apply(value));
+    }
+
+    /**
+     * The name by which the command line gave an option of several names (convergence's and study's
+     * {@code --report} and {@code --json}), so that its messages name the option as typed; the first name when none
+     * was typed (the option left out, its default in use).
+     *
+     * @param spec the command
+     * @param names the option's names, the first its usual one
+     * @return the name typed, or {@code names[0]}
+     */
+    static String typedName(picocli.CommandLine.Model.CommandSpec spec, String... names) {
+        for (String arg : spec.commandLine().getParseResult().originalArgs()) {
+            if (arg.equals("--")) {
+                break; // the rest are positional, whatever they read like
+            }
+            for (String name : names) {
+                if (arg.equals(name) || arg.startsWith(name + "=")) {
+                    return name;
+                }
+            }
+        }
+        return names[0];
     }
 
     /**

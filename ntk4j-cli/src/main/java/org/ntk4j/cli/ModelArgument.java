@@ -273,6 +273,9 @@ final class ModelArgument {
         }
         OnnxSpec s = new OnnxSpec(base.file(), shape, output != null ? output : base.output(),
                 freeze != null ? freeze : base.freeze(), paramsOnly != null ? paramsOnly : base.paramsOnly(), named);
+        if (Files.isDirectory(s.file())) { // an existing directory is not "not found"
+            throw new IllegalArgumentException("--model: " + s.file() + " is a directory; expected an ONNX file");
+        }
         if (!Files.isRegularFile(s.file())) {
             throw new IllegalArgumentException("--model: ONNX file not found: " + s.file());
         }

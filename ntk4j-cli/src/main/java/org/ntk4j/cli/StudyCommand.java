@@ -170,6 +170,10 @@ public final class StudyCommand implements Callable<Integer> {
         if (source == Source.ZOO) {
             checkWidths(); // refused in the order a zoo study always refused them
         }
+        if (checkpoints.isBlank()) { // Path.of("") is the working directory, which the next check would name
+            throw new IllegalArgumentException("--checkpoints: empty; expected a pattern of .npz parameter files with "
+                    + "{epoch} (or *) for the epoch number, e.g. 'ck/epoch-{epoch}.npz' for train's checkpoints");
+        }
         requireNotDirectory(checkpoints, checkpoints);
         if (source != Source.ZOO) {
             if (spec.commandLine().getParseResult().hasMatchedOption("--widths")) {
@@ -211,11 +215,12 @@ public final class StudyCommand implements Callable<Integer> {
             first = onnxModel;
         }
         List<Metric> metrics = metrics(kindList);
-        JsonReport partial = resume ? PartialReport.forResume("study", "--json", json, "every checkpoint") : null;
+        String reportOption = KernelOptions.typedName(spec, "--json", "--report"); // its messages name it as typed
+        JsonReport partial = resume ? PartialReport.forResume("study", reportOption, json, "every checkpoint") : null;
         OutputFiles outputs = overwrite.outputs().inputSource("--sample", sample);
         if (!resume) {
-            PartialReport.refuseNewRunOnto("study", "--json", json, overwrite.overwrite);
-            outputs.output("--json", json, ".json"); // a resumed report is the stopped run's own, rewritten
+            PartialReport.refuseNewRunOnto("study", reportOption, json, overwrite.overwrite);
+            outputs.output(reportOption, json, ".json"); // a resumed report is the stopped run's own, rewritten
         }
         if (source == Source.ONNX_PARAMS) {
             outputs.input("--model", Path.of(onnxSpec().file().toString()));
@@ -521,15 +526,16 @@ public final class StudyCommand implements Callable<Integer> {
     /**
      * Reads every checkpoint once before any kernel, so that a file of another width or model, or a damaged one,
      * is refused before the hours of kernels of the others, not after them (an .onnx checkpoint: a graph that is not
-     * epoch 0's network, {@link org.ntk4j.onnx.OnnxModel#differenceFrom}, and non-finite weights); and warns, once,
-     * when the training run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised its
-     * inputs, which the study's sample is not. Returns each checkpoint's {@link RunFingerprint} (its model, the
-     * bytes of an ONNX file among them, parameters and the sample) by {@link #part}, which a resumed run compares
-     * with those its partial report recorded.
+     * epoch 0's network, {@link org.ntk4j.onnx.OnnxModel#differenceFrom}, and non-finite weights); and warns, once
+     * each, when the training run that wrote one (its {@code .state.npz} beside it, {@code ntk4j train}'s) standardised
+     * its inputs, which the study's sample is not, or trained another model spec than the width's. Returns each
+     * checkpoint's {@link RunFingerprint} (its model, the bytes of an ONNX file among them, parameters and the sample)
+     * by {@link #part}, which a resumed run compares with those its partial report recorded.
      */
     private Map<String, String> checkEveryCheckpoint(TreeMap<Integer, TreeMap<Integer, Path>> files, int[] per,
             DType dt, PrintWriter err, Tensor xTrain, Tensor xTest) throws IOException {
         boolean warned = false;
+        boolean warnedModel = false;
         Map<String, String> fingerprints = new HashMap<>();
         for (var byWidth : files.entrySet()) {
             String specOfWidth = source == Source.ZOO ? Zoo.withWidth(model, byWidth.getKey())
@@ -546,8 +552,14 @@ public final class StudyCommand implements Callable<Integer> {
                     fingerprints.put(part(byWidth.getKey(), byEpoch.getKey()),
                             RunFingerprint.of(specOfWidth, p, xTrain, xTest));
                 }
-                Map<String, String> run = warned ? null : TrainedInputs.recorded(f);
-                if (run != null) {
+                Map<String, String> run = warned && warnedModel ? null : TrainedInputs.recorded(f);
+                if (run != null && !warnedModel) {
+                    // parameters of the same shapes fit a network of another act or param, which the run never
+                    // trained: said once, as kernel --params-in says it (before 2026-12-07 the study said nothing)
+                    warnedModel = TrainedInputs.warnIfOtherModel("--checkpoints", f, run, specOfWidth, err);
+                    err.flush();
+                }
+                if (run != null && !warned) {
                     String standardize = run.getOrDefault("standardize", "none");
                     if (!standardize.equals("none")) {
                         err.println("ntk4j: warning: --checkpoints: " + f + " was trained on inputs standardised by "

@@ -197,7 +197,10 @@ public final class TrainCommand implements Callable<Integer> {
         }
         boolean checkpoints = everyEpoch || checkpointEpochs != null || everySteps > 0;
         if ((resume || checkpoints) && checkpointDir == null) {
-            throw new IllegalArgumentException((resume ? "--resume" : "checkpoints") + ": need --checkpoint-dir");
+            // named by the option given ("checkpoints: need --checkpoint-dir" named none before 2026-12-07)
+            String given = resume ? "--resume" : everyEpoch ? "--checkpoint-every-epoch"
+                    : checkpointEpochs != null ? "--checkpoint-epochs" : "--checkpoint-every-steps";
+            throw new IllegalArgumentException(given + ": needs --checkpoint-dir, the directory of the checkpoints");
         }
         if (checkpointDir != null && !resume && !checkpoints) {
             throw new IllegalArgumentException("--checkpoint-dir: no checkpoint to write; add "

@@ -5,8 +5,11 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import org.ntk4j.io.Checkpoints;
 import org.ntk4j.io.Standardizer;
+import org.ntk4j.nn.ModelSpec;
+import org.ntk4j.nn.Zoo;
 
 /**
  * What a parameter file of {@code ntk4j train} (a checkpoint, or {@code --params-out}'s file: both have their
@@ -104,15 +107,102 @@ final class TrainedInputs {
         return recorded;
     }
 
-    /** The warning of another --model spec than the run's (case and blanks aside). */
-    private static void warnIfOtherModel(String option, Path params, Map<String, String> run, String model,
-                                         PrintWriter err) {
+    /**
+     * The warning of another --model spec than the run's ({@link #sameSpec}: the order of the options, defaults
+     * written out or left out, case and blanks aside); {@code study} gives each width's spec.
+     *
+     * @param option the option that named the file, e.g. {@code --params-in} or {@code --checkpoints}
+     * @param params the parameter file
+     * @param run its run's record ({@link #recorded})
+     * @param model the spec the command computes with
+     * @param err where the warning goes
+     * @return true when it warned
+     */
+    static boolean warnIfOtherModel(String option, Path params, Map<String, String> run, String model,
+                                    PrintWriter err) {
         String trainedModel = run.get("model");
-        if (trainedModel != null && !canonical(trainedModel).equals(canonical(model))) {
+        if (trainedModel != null && !sameSpec(trainedModel, model)) {
             err.println("ntk4j: warning: " + option + " " + params + " was trained as --model " + trainedModel
                     + "; this command computes with --model " + model.strip() + ", whose network is another one "
                     + "unless the two specs say the same in other words");
+            return true;
         }
+        return false;
+    }
+
+    /**
+     * Whether two model specs say the same: for a zoo model, the same name and the same value of every option, an
+     * option left out taking its default ({@link Zoo#knownOptions}; {@code fcn(depth=3)} is {@code fcn}), the
+     * options in any order, numbers by value ({@code 08} is {@code 8}, {@code 1.50} is {@code 1.5}), case and blanks
+     * aside; any other spec (an expansion such as {@code linearize(...)}, or one that does not parse) by its text,
+     * case and blanks aside. The study names each width's spec as {@link Zoo#withWidth} writes it, its width option
+     * last, where train's record has the spec as its user wrote it (before 2026-12-07, texts were compared, and
+     * {@code fcn(out=10,depth=1,width=8)} was warned of as another network than {@code fcn(depth=1,width=8,out=10)}).
+     *
+     * @param a a model spec
+     * @param b another
+     * @return true when they name the same network
+     */
+    static boolean sameSpec(String a, String b) {
+        Map<String, String> x = effectiveOptions(a);
+        Map<String, String> y = effectiveOptions(b);
+        return x != null && y != null ? x.equals(y) : canonical(a).equals(canonical(b));
+    }
+
+    /**
+     * A zoo spec's name (under the key {@code ""}) and every option's value, defaults included, numbers as
+     * {@link #value}; null for a spec that does not parse or names no zoo model.
+     */
+    private static Map<String, String> effectiveOptions(String spec) {
+        ModelSpec parsed;
+        String known;
+        try {
+            parsed = ModelSpec.parse(spec);
+            known = Zoo.knownOptions(parsed.name());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        Map<String, String> options = new TreeMap<>();
+        options.put("", parsed.name());
+        // "key=default, ...; act=leaky_relu also takes slope=0.01": the defaults, then the slope's (a slope is
+        // refused with any other act, so its default can stand for every spec of the model)
+        int semicolon = known.indexOf(';');
+        for (String option : (semicolon < 0 ? known : known.substring(0, semicolon)).split(",")) {
+            putOption(options, option);
+        }
+        if (semicolon >= 0) {
+            int slope = known.indexOf("slope=", semicolon);
+            if (slope >= 0) {
+                putOption(options, known.substring(slope));
+            }
+        }
+        String text = spec.strip();
+        int open = text.indexOf('(');
+        if (open >= 0) {
+            String body = text.substring(open + 1, text.length() - 1);
+            if (!body.isBlank()) {
+                for (String option : body.split(",")) {
+                    putOption(options, option); // ModelSpec.parse checked each is key=value, no key twice
+                }
+            }
+        }
+        return options;
+    }
+
+    /** Puts {@code key=value} with the key in lower case and the value as {@link #value}. */
+    private static void putOption(Map<String, String> options, String option) {
+        int eq = option.indexOf('=');
+        options.put(option.substring(0, eq).strip().toLowerCase(Locale.ROOT), value(option.substring(eq + 1)));
+    }
+
+    /** A value as compared: a decimal number by its value ({@code +2}, {@code 2.0} and {@code 2}), else lower case. */
+    private static String value(String text) {
+        String v = text.strip().toLowerCase(Locale.ROOT);
+        if (v.matches("[+-]?(\\d+\\.?\\d*|\\.\\d+)(e[+-]?\\d+)?")) {
+            return new java.math.BigDecimal(v.startsWith("+") ? v.substring(1) : v).stripTrailingZeros()
+                    .toPlainString();
+        }
+        return v;
     }
 
     /** The warning of another --standardize than the run's. */

@@ -292,7 +292,7 @@ class ArgumentErrorsTest {
     void probesThatWouldNotFitAreRefusedBeforeAllocating() {
         assertThat(oneLineError("kernel", "--model", M, "--data", "synthetic:8,6", "--kind", "probes:99999999",
                 "--memory", "1g")).isEqualTo("ntk4j: --kind probes:99999999: R = 99999999 probes of 3 outputs need "
-                + "6.7 GiB for the probe matrix, above the memory budget of 1.0 GiB (--memory)");
+                + "11.2 GiB for the probe matrix, above the memory budget of 1.0 GiB (--memory)");
         assertThat(oneLineError("explain", "--model", M, "--input", "6", "--kind", "probes:99999999",
                 "--memory", "1g")).startsWith("ntk4j: --kind probes:99999999: R = 99999999 probes");
         assertThat(oneLineError("predict", "--model", M, "--train", "synthetic:8,6", "--test", "synthetic:4,6",

@@ -185,6 +185,10 @@ public final class KernelKind {
             try {
                 arg = Integer.parseInt(t.substring(colon + 1));
             } catch (NumberFormatException e) {
+                if (!takesNone && t.substring(colon + 1).matches("\\+?\\d+")) { // digits, beyond an int
+                    throw new IllegalArgumentException("kind: '" + text + "': the argument is too large (at most "
+                            + Integer.MAX_VALUE + ")");
+                }
                 throw new IllegalArgumentException("kind: '" + text + "' " + (takesNone ? "takes no ':' argument"
                         : "needs an integer after ':'"));
             }
@@ -347,14 +351,22 @@ public final class KernelKind {
     }
 
     /**
-     * Bytes of the R×O probe matrix of {@code probes:R}, built in float64 three times over (the probes, the
-     * layer's copy and its transpose): 3 · 8 · R · O.
+     * Heap bytes of the R×O probe matrix of {@code probes:R}, built in float64 three times over: the probes and the
+     * layer's copy, each R arrays of O values (an array's 16-byte header, its values rounded up to 8 bytes, and an
+     * 8-byte reference to it), and its transpose, one array of R·O values: 2 · R · (⌈(16 + 8·O) / 8⌉ · 8 + 8) +
+     * 8 · R · O. Before 2026-12-07 this was 3 · 8 · R · O, the values alone, which the arrays of few outputs exceed
+     * (32 bytes a row of O = 2, not 16): {@code probes:100000000} of two outputs passed a budget of 4.7 GiB and ran
+     * the JVM out of heap.
      *
      * @param outputs O, the model's outputs per example
      * @return the bytes for {@code probes:R}, 0 for every other kind
      */
     public long probeMatrixBytes(int outputs) {
-        return hasProbes() ? 3L * Double.BYTES * arg * outputs : 0;
+        if (!hasProbes()) {
+            return 0;
+        }
+        long row = (16L + (long) Double.BYTES * outputs + 7) / 8 * 8;
+        return 2L * arg * (row + 8) + (long) Double.BYTES * arg * outputs;
     }
 
     /**
@@ -493,10 +505,10 @@ public final class KernelKind {
                             + Integer.MAX_VALUE + ")");
                 }
                 long heap = Runtime.getRuntime().maxMemory();
-                if ((long) arg * outputs * Double.BYTES > heap / 2) {
+                if (probeMatrixBytes(outputs) > heap / 10 * 9) { // the three copies, the rest of the heap beside
                     throw new IllegalArgumentException("kind: probes:" + arg + " on " + outputs + " outputs is a "
-                            + "probe matrix of " + CostModel.human((long) arg * outputs * Double.BYTES) + ", more than "
-                            + "half the JVM's heap (" + CostModel.human(heap) + ")");
+                            + "probe matrix of " + CostModel.human(probeMatrixBytes(outputs)) + " as it is built, "
+                            + "more than 90% of the JVM's heap (" + CostModel.human(heap) + ")");
                 }
                 SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 12345);
                 m = new double[arg][outputs];

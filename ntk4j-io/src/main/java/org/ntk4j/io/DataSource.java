@@ -805,7 +805,10 @@ public final class DataSource {
         } catch (DataFormatException e) {
             throw e;
         } catch (java.nio.charset.CharacterCodingException e) {
-            throw new DataFormatException(p + ": cannot parse CSV: not UTF-8 text (" + e + ")", e);
+            // the decoder's exception says no more than "Input length = 1": not shown, as a class name means nothing
+            // to the user (before 2026-12-07 it was, "(java.nio.charset.MalformedInputException: Input length = 1)")
+            throw new DataFormatException(p + ": cannot parse CSV: not UTF-8 text (a binary file, or text in another "
+                    + "encoding: save it as UTF-8)", e);
         } catch (IOException e) {
             // Commons CSV's CSVException (an IOException): malformed quoting, with the line it starts on.
             throw new DataFormatException(p + ": cannot parse CSV: " + e.getMessage(), e);

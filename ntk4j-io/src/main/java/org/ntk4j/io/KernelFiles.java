@@ -76,7 +76,10 @@ public final class KernelFiles {
 
     /** {@link #readSquareKernel(Path, long)} reading at most {@code blockBytes} (but one example row) at a time. */
     static SquareKernel readSquareKernel(Path file, long offHeapLimit, long blockBytes) throws IOException {
-        if (!Files.exists(file) || Files.isDirectory(file)) {
+        if (Files.isDirectory(file)) { // an existing directory is not "not found"
+            throw new IllegalArgumentException(file + " is a directory; expected a kernel file (.npy)");
+        }
+        if (!Files.exists(file)) {
             throw new IllegalArgumentException("kernel file not found: " + file);
         }
         requireFinished(file);

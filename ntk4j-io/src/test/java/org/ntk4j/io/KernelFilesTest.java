@@ -277,7 +277,10 @@ class KernelFilesTest {
                 store.finish();
             }
             try (KernelMatrix read = KernelFiles.readSquare(out); Tensor all = tk.computeAll()) {
-                assertThat(read.get(39, 0)).isEqualTo(all.get(39, 0)).isNotZero();
+                // the same tiles computed twice: equal to rounding (no bit equality across BLAS paths)
+                assertThat(read.get(39, 0)).isNotZero()
+                        .isCloseTo(all.get(39, 0), org.assertj.core.api.Assertions.within(1e-12 * Math.abs(
+                                all.get(39, 0))));
             }
             Files.move(out, partial); // a file of that name alone, no run beside it: a kernel like any other
             try (KernelMatrix read = KernelFiles.readSquare(partial)) {

@@ -29,6 +29,9 @@ final class OnnxGraph {
     /** The opsets of the default domain the import follows. */
     static final int MIN_OPSET = 11;
     static final int MAX_OPSET = 18;
+    /** A PyTorch state_dict name of a weight or bias: {@code fc1.weight}, {@code 0.bias}, {@code l.0.conv.weight}. */
+    private static final java.util.regex.Pattern PARAMETER_NAME = java.util.regex.Pattern.compile(
+            "(?:[A-Za-z0-9_]+\\.)+(?:weight|bias)");
 
     /**
      * One graph input.
@@ -239,9 +242,11 @@ final class OnnxGraph {
 
     /**
      * Refuses a file whose weights are graph inputs without values ({@code torch.onnx.export(...,
-     * export_params=False)}): no floating initializer, floating inputs whose every axis is fixed beside an input
-     * whose axis 0 is dynamic. Before 2026-12-07 (late night) they were read as inputs of the examples, and the
-     * import failed at the first product, advising a dynamic batch axis for every weight.
+     * export_params=False)}): no floating initializer, and floating inputs whose every axis is fixed beside an input
+     * whose axis 0 is dynamic, or, where every input is fixed (an export without {@code dynamic_axes}), floating
+     * inputs named as a module's parameters ({@code fc.weight}, {@code 0.bias}). Before 2026-12-07 (late night) they
+     * were read as inputs of the examples: the import failed at the first product, advising a dynamic batch axis for
+     * every weight, or, with every input fixed, succeeded with no parameter (a zero kernel).
      */
     private static void checkWeightsStored(Path file, List<ValueInfoProto> inputs,
                                            Map<String, InitializerData> inits) {
@@ -263,10 +268,27 @@ final class OnnxGraph {
                 fixed.add(v.getName());
             }
         }
+        String why = null;
         if (dynamic != null && !fixed.isEmpty()) {
-            throw new IllegalArgumentException(file + ": the file stores no weights, and inputs " + fixed + " have "
-                    + "fixed shapes beside input '" + dynamic + "', whose batch axis is dynamic: they look like the "
-                    + "module's parameters written as graph inputs without their values (torch.onnx.export(..., "
+            why = "inputs " + fixed + " have fixed shapes beside input '" + dynamic + "', whose batch axis is dynamic";
+        } else if (dynamic == null) {
+            // every input fixed: shapes cannot tell the weights from x, PyTorch's state_dict names can (a legitimate
+            // input so named would give a model without parameters, whose kernel is zero, anyway)
+            List<String> named = new ArrayList<>();
+            for (ValueInfoProto v : inputs) {
+                if (v.getType().hasTensorType()
+                        && InitializerData.isFloatType(v.getType().getTensorType().getElemType())
+                        && PARAMETER_NAME.matcher(v.getName()).matches()) {
+                    named.add(v.getName());
+                }
+            }
+            if (!named.isEmpty()) {
+                why = "inputs " + named + " are named as a module's parameters";
+            }
+        }
+        if (why != null) {
+            throw new IllegalArgumentException(file + ": the file stores no weights, and " + why + ": they look like "
+                    + "the module's parameters written as graph inputs without their values (torch.onnx.export(..., "
                     + "export_params=False)); ntk4j reads the weights from the file: export with export_params=True "
                     + "(the default)");
         }

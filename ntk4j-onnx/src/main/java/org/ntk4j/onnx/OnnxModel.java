@@ -41,7 +41,7 @@ import org.ntk4j.tensor.TensorScope;
  * compared with 0) are constants. Outside PyTorch's files, a tensor whose
  * values are all equal read by several inputs (tf2onnx merges equal constants) is one parameter per input. A Pow
  * exponent, a Clip bound or a ScatterND's data or updates is a parameter where any other initializer of its rank
- * would be (a learned exponent).
+ * would be (a learned exponent); a frozen exponent is the number it holds (x² at any sign of x).
  * {@link #freeze} and {@link #paramsOnly} choose otherwise by name. The whole graph is checked when the file is
  * loaded: an operator ntk4j does not import is reported then, with its node's name.
  *

@@ -428,10 +428,12 @@ final class Operators {
     }
 
     private static Value[] pow(Ctx c) {
-        if (!(c.in(1) instanceof Const e) || e.weightCandidate()) {
+        if (!(c.in(1) instanceof Const e) || c.parameter(1) || e.values().length != 1) {
             // before 2026-12-07 (late night) an exponent stored as an initializer was read as a number known at
             // import, so a learned exponent (a parameter) was silently left out of θ, and one computed from the
-            // parameters or from x was refused
+            // parameters or from x was refused. A frozen one (--freeze) is the number it holds again, below: as a
+            // parameter, x ** 2 of a negative x is NaN (the derivative by the exponent, x² ln x, is PyTorch's NaN
+            // too), so freezing is how a file whose fixed exponent is an initializer gets its kernel
             return one(elementwise(c, c.traced(0), c.traced(1), Operators::power));
         }
         double p = scalar(c, 1, "exponent");
@@ -472,14 +474,22 @@ final class Operators {
     /**
      * a^b of computed values (a learned exponent, GeM pooling's {@code x.pow(p)} and {@code .pow(1 / p)}, or
      * {@code 2 ** h}): e^(b ln a), PyTorch's value and derivatives for a &gt; 0. A negative base gives NaN (PyTorch:
-     * NaN unless b is a whole number, and its derivative with respect to b is NaN either way). At a = 0 where b &gt;
-     * 1: 0 with both derivatives 0 (PyTorch's), by the mask z = [a = 0][b &gt; 1] without derivative, e^(b ln(a +
-     * z)) (1 − z); where b ≤ 1 the derivative with respect to a is infinite (PyTorch's too) and the kernel is
-     * refused as NaN, as for a constant exponent.
+     * NaN unless b is a whole number, and its derivative with respect to b is NaN either way). At a = 0, PyTorch's
+     * value and derivatives where they are finite, by the mask z = [a = 0][b ≥ 1 or b = 0] without derivative:
+     * e^(b ln(a + z)) (1 − z) + z ([b = 1] a + [b = 0]), which is 0 with both derivatives 0 for b &gt; 1, a (value 0,
+     * derivative 1 with respect to a, 0 with respect to b) for b = 1, and 1 with both derivatives 0 for b = 0
+     * (e^(b ln a) alone gives 0·∞ = NaN derivatives there, and a NaN value at b = 0). Where 0 &lt; b &lt; 1 or b
+     * &lt; 0 the derivative at a = 0 is infinite (PyTorch's too) and the kernel is refused as NaN, as for a constant
+     * exponent.
      */
     private static Var power(Var a, Var b) {
-        Var zero = a.greater(0.0).add(a.neg().greater(0.0)).neg().add(1.0).mul(b.greater(1.0));
-        return b.mul(log(a.add(zero))).exp().mul(zero.neg().add(1.0));
+        Var aZero = a.greater(0.0).add(a.neg().greater(0.0)).neg().add(1.0);
+        Var bAbove = b.greater(1.0);
+        Var bOne = bAbove.add(b.neg().greater(-1.0)).neg().add(1.0);
+        Var bZero = b.greater(0.0).add(b.neg().greater(0.0)).neg().add(1.0);
+        Var z = aZero.mul(bAbove.add(bOne).add(bZero));
+        Var general = b.mul(log(a.add(z))).exp().mul(z.neg().add(1.0));
+        return general.add(z.mul(bOne.mul(a).add(bZero)));
     }
 
     /** x^n for n ≥ 1 by repeated squaring: x^n = (x^(n/2))² · x^(n mod 2). */

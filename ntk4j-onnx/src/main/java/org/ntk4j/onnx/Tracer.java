@@ -790,6 +790,16 @@ final class Tracer {
             return i < node.getInputCount() && !node.getInput(i).isEmpty();
         }
 
+        /**
+         * Whether input i is an initializer that is a parameter in this trace: a weight candidate, not frozen
+         * ({@link OnnxModel#freeze}, {@link OnnxModel#paramsOnly}); in the import's dry run, which finds the
+         * parameters, every weight candidate is.
+         */
+        boolean parameter(int i) {
+            return has(i) && in(i) instanceof Const k && k.weightCandidate()
+                    && (params == null || params.containsKey(node.getInput(i)));
+        }
+
         /** Whether every present input is known at import and none is a weight the graph must keep symbolic. */
         boolean allConst() {
             for (int i = 0; i < inputs(); i++) {
