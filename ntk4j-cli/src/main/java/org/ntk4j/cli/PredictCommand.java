@@ -339,9 +339,10 @@ public final class PredictCommand implements Callable<Integer> {
                 totalSeconds, r.solver() == PredictResult.Solver.CLOSED_FORM ? "regression"
                         : r.solver() == PredictResult.Solver.POSTERIOR ? "posterior" : "ODE",
                 rss > 0 ? CostModel.human(rss) : "unknown");
-        if (plots != null) { // refused up front for the posterior and the ODE
-            writeCurves(plots, r.points(), net.spec() + ", " + kk + ", " + tr.name());
-        }
+        // refused up front for the posterior and the ODE; curves with no point on the log axis are left out, and
+        // when none has one the chart is not written: said after the other outputs are, which stand on their own
+        String undrawn = plots == null ? null : writeCurves(plots, r.points(), net.spec() + ", " + kk + ", "
+                + tr.name());
         if (cov != null) {
             Npy.write(cov, r.covariance());
             o.println("wrote " + cov);
@@ -350,6 +351,12 @@ public final class PredictCommand implements Callable<Integer> {
         if (report != null) {
             Reports.predict(q, r, tr.name(), te.name(), mode, dt, totalSeconds, rss).write(report);
             o.println("wrote " + report);
+        }
+        if (undrawn != null) {
+            o.flush();
+            throw new IllegalArgumentException("--plots " + plots + ": " + TRAINING_CURVES + " not written: "
+                    + undrawn + " below " + CURVE_FLOOR_TEXT + " at every finite t > 0, which the log axis cannot "
+                    + "show");
         }
     }
 
@@ -374,8 +381,16 @@ public final class PredictCommand implements Callable<Integer> {
     /** Smallest value drawn on the training curves: the train MSE falls to round-off (1e-30) as t grows. */
     static final double CURVE_FLOOR = 1e-5;
 
-    /** Test and train MSE and test error (1 − accuracy) against t, log-log, finite t > 0 only. */
-    private void writeCurves(Path dir, List<PredictResult.TimePoint> results, String title)
+    /** {@link #CURVE_FLOOR} as the messages and the chart write it. */
+    private static final String CURVE_FLOOR_TEXT = "1e-5";
+
+    /**
+     * Test and train MSE and test error (1 − accuracy) against t, log-log, finite t > 0 only. A curve with no value
+     * of at least {@link #CURVE_FLOOR} (a test error of 0 at every t, a test set fitted to round-off) has no point
+     * on the log axis: it is left out and the title names it. Returns null when the chart was written, else the
+     * curves (all of them) that had no point, and writes nothing.
+     */
+    private String writeCurves(Path dir, List<PredictResult.TimePoint> results, String title)
             throws java.io.IOException {
         List<Double> t = new ArrayList<>();
         List<PredictResult.TimePoint> finite = new ArrayList<>();
@@ -389,14 +404,30 @@ public final class PredictCommand implements Callable<Integer> {
         double[] testMse = finite.stream().mapToDouble(PredictResult.TimePoint::testLoss).toArray();
         double[] trainMse = finite.stream().mapToDouble(PredictResult.TimePoint::trainLoss).toArray();
         double[] testError = finite.stream().mapToDouble(r -> 1 - r.testAccuracy()).toArray();
+        List<org.ntk4j.plot.Charts.Series> drawn = new ArrayList<>();
+        List<String> left = new ArrayList<>();
+        String[] names = {"test MSE", "train MSE", "test error (1 − accuracy)"};
+        double[][] values = {testMse, trainMse, testError};
+        for (int i = 0; i < names.length; i++) {
+            if (java.util.Arrays.stream(values[i]).anyMatch(v -> v >= CURVE_FLOOR && Double.isFinite(v))) {
+                drawn.add(new org.ntk4j.plot.Charts.Series(i == 1 ? names[i] + " (down to " + CURVE_FLOOR_TEXT + ")"
+                        : names[i], ts, values[i]));
+            } else {
+                left.add(names[i]);
+            }
+        }
+        if (drawn.isEmpty()) {
+            return String.join(", ", left);
+        }
         java.nio.file.Files.createDirectories(dir);
         Path png = dir.resolve(TRAINING_CURVES);
-        org.ntk4j.plot.Charts.logLogLines(png, "linearised training, " + title, "time t (learning rate "
-                        + String.format(Locale.ROOT, "%.3g", learningRate) + ")", "MSE, error rate",
-                List.of(new org.ntk4j.plot.Charts.Series("test MSE", ts, testMse),
-                        new org.ntk4j.plot.Charts.Series("train MSE (down to 1e-5)", ts, trainMse),
-                        new org.ntk4j.plot.Charts.Series("test error (1 − accuracy)", ts, testError)), CURVE_FLOOR);
+        String notDrawn = left.isEmpty() ? "" : " (" + String.join(", ", left) + " below " + CURVE_FLOOR_TEXT
+                + " at every t: not drawn)";
+        org.ntk4j.plot.Charts.logLogLines(png, "linearised training, " + title + notDrawn, "time t (learning rate "
+                        + String.format(Locale.ROOT, "%.3g", learningRate) + ")", "MSE, error rate", drawn,
+                CURVE_FLOOR);
         spec.commandLine().getOut().println("wrote " + png);
+        return null;
     }
 
     static String timeText(double t) {

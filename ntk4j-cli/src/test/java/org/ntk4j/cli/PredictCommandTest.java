@@ -115,6 +115,35 @@ class PredictCommandTest {
         assertThat(Files.size(plots.resolve("training_curves.png"))).isGreaterThan(1000);
     }
 
+    /**
+     * A curve with no value of at least 1e-5 has no point on the chart's log axis: before 2026-12-07 the run failed
+     * on it after its work ("logLogLines: series 'test error (1 − accuracy)' has no point ...", exit code 2, no
+     * --report), as when the test set is the training set, fitted at every t. Such a curve is left out and the title
+     * says so; when every curve is, the other outputs are written, then the chart's absence is the one-line error.
+     */
+    @Test
+    void curvesWithoutAPointOnTheLogAxisAreLeftOutNotFatal() throws Exception {
+        Path plots = dir.resolve("curves");
+        Path report = dir.resolve("r.json");
+        // test = train: accuracy 100% at t = 300 and 1000 (test error 0), MSE 1e-2 and 1e-3
+        String out = run(0, "predict", "--model", MODEL, "--train", "default:train:40", "--test", "default:train:40",
+                "--t", "300,1000", "--plots", plots.toString(), "--report", report.toString())[0];
+        assertThat(out).contains("t = 300: test accuracy 100.00%").contains("t = 1000: test accuracy 100.00%")
+                .contains("wrote " + plots.resolve("training_curves.png")).contains("wrote " + report);
+        assertThat(Files.size(plots.resolve("training_curves.png"))).isGreaterThan(1000);
+        // fitted to round-off at every t: no curve has a point
+        Path plots2 = dir.resolve("curves2");
+        Path report2 = dir.resolve("r2.json");
+        String[] r = run(2, "predict", "--model", MODEL, "--train", "default:train:40", "--test",
+                "default:train:40", "--t", "1e5,1e6", "--plots", plots2.toString(), "--report", report2.toString());
+        assertThat(r[0]).contains("wrote " + report2);
+        assertThat(r[1].strip()).isEqualTo("ntk4j: --plots " + plots2 + ": training_curves.png not written: test "
+                + "MSE, train MSE, test error (1 − accuracy) below 1e-5 at every finite t > 0, which the log axis "
+                + "cannot show");
+        assertThat(Files.readString(report2)).contains("\"t_1000000.test_accuracy\"");
+        assertThat(plots2.resolve("training_curves.png")).doesNotExist();
+    }
+
     @Test
     void badInputGivesOneLineAndExitCode2() {
         String[][] cases = {

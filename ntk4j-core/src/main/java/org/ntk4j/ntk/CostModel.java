@@ -727,8 +727,10 @@ public final class CostModel {
             why = ex.getMessage();
         }
         for (Estimate e : estimates()) {
-            sb.append(String.format(Locale.ROOT, "%-26s %14.4g %12s  %s%s%n", e.method().name().toLowerCase(Locale.ROOT)
-                    + " (" + e.method().shortName() + ")", e.flops(),
+            // a method that cannot run on these shapes in one piece has no count: "-", as its peak (not "Infinity")
+            sb.append(String.format(Locale.ROOT, "%-26s %14s %12s  %s%s%n", e.method().name().toLowerCase(Locale.ROOT)
+                    + " (" + e.method().shortName() + ")", Double.isInfinite(e.flops()) ? "-"
+                    : String.format(Locale.ROOT, "%.4g", e.flops()),
                     e.peakBytes() == Long.MAX_VALUE ? "-" : human(e.peakBytes()), e.note(),
                     e.peakBytes() > budgetBytes ? "  [exceeds budget]" : ""));
         }

@@ -118,6 +118,12 @@ class VectorProductTilesTest {
         // while each repeat of a stacked cotangent in the pass was a copy)
         assertThat(2 * chosen.flops()).isLessThan(cost.estimate(Method.STRUCTURED_DERIVATIVES, budget).flops());
         assertThat(cost.explain(budget)).contains("in tiles within budget").contains("auto chooses: vp");
+        // Jacobian contraction cannot run in one piece (a [3, 3, 512, 512000] Jacobian): no FLOP count, and its row
+        // says "-" in both columns (it said "Infinity" in the FLOPs column)
+        assertThat(cost.estimate(Method.JACOBIAN_CONTRACTION).flops()).isInfinite();
+        String jc = cost.explain(budget).lines().filter(l -> l.startsWith("jacobian_contraction")).findFirst()
+                .orElseThrow();
+        assertThat(jc).doesNotContain("Infinity").matches("jacobian_contraction \\(jc\\) +- +-  cannot run .*");
     }
 
     /**

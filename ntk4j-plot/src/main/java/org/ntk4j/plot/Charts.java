@@ -581,7 +581,68 @@ public final class Charts {
         }
     }
 
+    /** The smallest title font, in points, {@link #fitTitle} shrinks to before it shortens the title. */
+    static final float MIN_TITLE_POINTS = 9f;
+
+    /**
+     * Fits the title to the image: XChart draws it on one line centred over the plot (which the legend on the right
+     * pushes left), and cuts what overflows the image (a predict chart's title with a long model spec, data path and
+     * a note on the curves not drawn lost its first words). The room is twice the distance from the plot's centre,
+     * found by painting the chart once with a one-letter title, to the nearer side of the image. The font shrinks a
+     * point at a time down to {@link #MIN_TITLE_POINTS}; a title still too wide then loses its middle, replaced by
+     * "…", so that its start (what is drawn) and end (a note such as "not drawn") stay readable.
+     */
+    static void fitTitle(Chart<?, ?> chart) {
+        String title = chart.getTitle();
+        Styler st = chart.getStyler();
+        if (title == null || title.isEmpty() || !st.isChartTitleVisible()) {
+            return;
+        }
+        java.awt.Font font = st.getChartTitleFont();
+        // measured as XChart paints it: antialiased, whole-pixel advances
+        java.awt.font.FontRenderContext frc = new java.awt.font.FontRenderContext(null, true, false);
+        double pad = st.getChartPadding() + st.getChartTitlePadding();
+        if (font.getStringBounds(title, frc).getWidth() <= 0.5 * (chart.getWidth() - 2 * pad)) {
+            return; // fits however far off centre the plot is (the plot spans more than half the image)
+        }
+        chart.setTitle("M");
+        double centre = titleCentre(BitmapEncoder.getBufferedImage(chart),
+                (int) Math.ceil(st.getChartPadding() + 2 * st.getChartTitlePadding() + 1.5 * font.getSize2D()));
+        chart.setTitle(title);
+        // 2% to spare for the rasteriser
+        double room = 0.98 * 2 * Math.min(centre - pad, chart.getWidth() - pad - centre);
+        while (font.getStringBounds(title, frc).getWidth() > room && font.getSize2D() > MIN_TITLE_POINTS) {
+            font = font.deriveFont(Math.max(MIN_TITLE_POINTS, font.getSize2D() - 1));
+        }
+        String fitted = title;
+        for (int cut = 1; font.getStringBounds(fitted, frc).getWidth() > room && cut < title.length(); cut++) {
+            int keep = title.length() - cut;
+            int head = (keep + 1) / 2;
+            fitted = title.substring(0, head) + "…" + title.substring(title.length() - (keep - head));
+        }
+        st.setChartTitleFont(font);
+        chart.setTitle(fitted);
+    }
+
+    /** The centre column of the dark (text) pixels in the image's top {@code rows} rows; the middle if none. */
+    private static double titleCentre(java.awt.image.BufferedImage img, int rows) {
+        int first = -1;
+        int last = -1;
+        for (int x = 0; x < img.getWidth(); x++) {
+            for (int y = 0; y < Math.min(rows, img.getHeight()); y++) {
+                int rgb = img.getRGB(x, y);
+                if (((rgb >> 16) & 0xff) + ((rgb >> 8) & 0xff) + (rgb & 0xff) < 200) {
+                    first = first < 0 ? x : first;
+                    last = x;
+                    break;
+                }
+            }
+        }
+        return first < 0 ? img.getWidth() / 2.0 : (first + last) / 2.0;
+    }
+
     private static void write(Chart<?, ?> chart, Path png) throws IOException {
+        fitTitle(chart);
         Path parent = png.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);

@@ -437,4 +437,74 @@ class ChartsTest {
         Charts.kernelHeatmap(png, "ones", ones, 3, null, 3);
         assertThat(Files.size(png)).isGreaterThan(1000);
     }
+
+    /** The columns of the image's title band (its top 40 rows) that hold text (near-black pixels): [first, last]. */
+    private static int[] titleColumns(BufferedImage img) {
+        int first = -1;
+        int last = -1;
+        for (int x = 0; x < img.getWidth(); x++) {
+            for (int y = 0; y < 40; y++) {
+                Color c = new Color(img.getRGB(x, y));
+                if (c.getRed() + c.getGreen() + c.getBlue() < 200) {
+                    first = first < 0 ? x : first;
+                    last = x;
+                    break;
+                }
+            }
+        }
+        return new int[] {first, last};
+    }
+
+    /**
+     * A title wider than the image is fitted, not cut at both ends as XChart draws it: a predict chart's title (model
+     * spec, kind, data path and a note on the curves not drawn) lost its first and last words. Its font shrinks to
+     * {@link Charts#MIN_TITLE_POINTS}; what is still too wide loses its middle, so that both ends stay.
+     */
+    @Test
+    void aLongTitleFitsTheImage() throws IOException {
+        double[] x = {1, 10, 100};
+        List<Charts.Series> one = List.of(new Charts.Series("a", x, new double[] {1, 0.1, 0.01}));
+        // a wide legend on the right: the plot, over which XChart centres the title, moves left
+        List<Charts.Series> wideLegend = List.of(new Charts.Series("test MSE", x, new double[] {1, 0.1, 0.01}),
+                new Charts.Series("train MSE (down to 1e-5)", x, new double[] {2, 0.2, 0.02}));
+        String longer = "linearised training, fcn(depth=1,width=64), pntk, default:train:40 (test error (1 − "
+                + "accuracy) below 1e-5 at every t: not drawn)";
+        String longest = "start " + "x".repeat(300) + " end";
+        double[] heat = new double[36];
+        Arrays.fill(heat, 1);
+        heat[7] = 2;
+        for (String title : new String[] {longer, longest}) {
+            Path[] pngs = {dir.resolve("one.png"), dir.resolve("wide.png"), dir.resolve("spectrum.png"),
+                dir.resolve("heatmap.png")};
+            for (Path p : pngs) {
+                Files.deleteIfExists(p);
+            }
+            Charts.logLogLines(pngs[0], title, "t", "y", one);
+            Charts.logLogLines(pngs[1], title, "t", "y", wideLegend);
+            Charts.spectrum(pngs[2], title, new double[] {3, 2, 1});
+            Charts.kernelHeatmap(pngs[3], title, heat, 6, null, 6);
+            for (Path p : pngs) {
+                BufferedImage img = ImageIO.read(p.toFile());
+                int[] cols = titleColumns(img);
+                assertThat(cols[0]).as("%s: the title's first column, %s", p.getFileName(), title).isGreaterThan(2);
+                assertThat(cols[1]).as("%s: the title's last column", p.getFileName())
+                        .isLessThan(img.getWidth() - 3);
+            }
+        }
+        // the chart keeps the whole title where it fits at the smallest font, and both ends where it does not
+        XYChart chart = Charts.logLogChart(longer, "t", "y", one, 0);
+        Charts.fitTitle(chart);
+        assertThat(chart.getTitle()).isEqualTo(longer);
+        assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isLessThan(14f)
+                .isGreaterThanOrEqualTo(Charts.MIN_TITLE_POINTS);
+        chart = Charts.logLogChart(longest, "t", "y", one, 0);
+        Charts.fitTitle(chart);
+        assertThat(chart.getTitle()).startsWith("start x").endsWith("x end").contains("…");
+        // a short title is left as it is
+        chart = Charts.logLogChart("time", "t", "y", one, 0);
+        float size = chart.getStyler().getChartTitleFont().getSize2D();
+        Charts.fitTitle(chart);
+        assertThat(chart.getTitle()).isEqualTo("time");
+        assertThat(chart.getStyler().getChartTitleFont().getSize2D()).isEqualTo(size);
+    }
 }
