@@ -58,7 +58,8 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
     @Mixin
     KernelOptions kernel = new KernelOptions();
 
-    @Option(names = "--seed", description = "Seed of the parameters and synthetic data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", description = "Seed of the parameters, synthetic data and probes:R's or "
+            + "projected:K's directions; refused where it draws none of them (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--params-in", description = "Parameters to use (.npz, as written by --params-out).")
@@ -138,7 +139,6 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         if (ensemble != null) {
             resolved.requireSeededParams("--ensemble");
         }
-        requireSeedApplies(resolved, kind);
         if (infinite && resolved.onnx() != null) {
             throw new IllegalArgumentException("--infinite: the analytic kernel is that of a zoo "
                     + org.ntk4j.infinite.InfiniteLimit.SUPPORTED + ", not of an imported ONNX model");
@@ -146,6 +146,9 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
         Standardizer.Mode standardization = KernelOptions.parsed("--standardize", standardize,
                 Standardizer.Mode::parse);
         checkEnsembleAndLimit(kind);
+        // after the refusals of what does not combine (--infinite with --params-in or an ONNX model): the seed's
+        // refusal would name an option that is itself refused next
+        requireSeedApplies(resolved, kind);
         if (infinite || nngp) {
             KernelOptions.requireNoNtkMethod(m, infinite ? "--infinite: the analytic kernel (a closed form)"
                     : "--nngp: the NNGP (forward passes and one contraction of the outputs)");
@@ -193,25 +196,17 @@ public final class KernelCommand implements Callable<Integer>, Main.TilesWithOut
     }
 
     /**
-     * Refuses a --seed that would draw nothing, rather than ignore it: the seed draws the parameters, synthetic data
-     * (--data, --x2) and the directions of a seeded kind (probes:R, projected:K); with the parameters read
-     * (--params-in, or an ONNX model's stored weights) and none of the others, {@code --params-in P --seed 5} gave
-     * P's kernel, the seed unused, without a word (before 2026-12-07). The default seed, not typed, is no request.
+     * Refuses a --seed that would draw nothing, rather than ignore it ({@link KernelOptions#requireSeedDraws}): with
+     * the parameters read (--params-in, or an ONNX model's stored weights) or none at all (--infinite), no synthetic
+     * data and no seeded kind, {@code --params-in P --seed 5} gave P's kernel, the seed unused, without a word
+     * (before 2026-12-07, late night; {@code --infinite --seed 5} until that night's review). --ensemble draws its
+     * members' parameters from the seed (refused with --params-in, an ONNX model and --infinite apart).
      */
     private void requireSeedApplies(ModelArgument.Resolved resolved, org.ntk4j.ntk.KernelKind kind) {
-        if (!spec.commandLine().getParseResult().hasMatchedOption("--seed")
-                || paramsIn == null && resolved.onnx() == null || synthetic(data) || x2 != null && synthetic(x2)
-                || !kernel.explicitAxes() && kind.isSeeded() || ensemble != null) { // --ensemble: refused apart
-            return;
-        }
-        throw new IllegalArgumentException("--seed: draws the parameters, synthetic data and probes:R's or "
-                + "projected:K's directions; with " + (paramsIn != null ? "--params-in " + paramsIn
-                : "the ONNX model's stored weights") + " and none of the others it would draw nothing; drop it");
-    }
-
-    /** Whether a data source is the seeded synthetic one ({@code synthetic:N,D...}). */
-    private static boolean synthetic(String source) {
-        return source.strip().toLowerCase(java.util.Locale.ROOT).startsWith("synthetic:");
+        String none = ensemble != null ? null : paramsIn != null ? "--params-in " + paramsIn
+                : resolved.onnx() != null ? "the ONNX model's stored weights"
+                : infinite ? "--infinite (the analytic kernel has no parameters)" : null;
+        KernelOptions.requireSeedDraws(spec, none, kernel.explicitAxes() ? null : kind, data, x2);
     }
 
     private int compute(DType dt, Method m, org.ntk4j.ntk.KernelKind kind, int[][] axes, long budget,

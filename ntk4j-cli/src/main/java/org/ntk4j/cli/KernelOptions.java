@@ -202,7 +202,9 @@ final class KernelOptions {
      * @return the name typed, or {@code names[0]}
      */
     static String typedName(picocli.CommandLine.Model.CommandSpec spec, String... names) {
-        for (String arg : spec.commandLine().getParseResult().originalArgs()) {
+        // the arguments as parsed, an @-file's read in place (originalArgs has "@args.txt", whose --json was named
+        // by the first name, --report, before this late-night review of 2026-12-07)
+        for (String arg : spec.commandLine().getParseResult().expandedArgs()) {
             if (arg.equals("--")) {
                 break; // the rest are positional, whatever they read like
             }
@@ -213,6 +215,34 @@ final class KernelOptions {
             }
         }
         return names[0];
+    }
+
+    /**
+     * Refuses a typed {@code --seed} that would draw nothing, rather than ignore it (kernel, predict, spectrum): the
+     * seed draws the parameters (a zoo model's initialisation), synthetic data ({@code synthetic:N,D...}) and the
+     * directions of a seeded kind ({@code probes:R}, {@code projected:K}); with the parameters read or absent and
+     * none of the others it draws nothing. The default seed, not typed, is no request.
+     *
+     * @param spec the command
+     * @param noParametersDrawn why no parameters are drawn, e.g. "--params-in P.npz" or "--infinite (no
+     *     parameters)"; null when the seed draws them
+     * @param kind the kind computed, or null where explicit axes replace it (a plain kernel)
+     * @param dataSources the data sources the command reads with the seed (null entries ignored)
+     */
+    static void requireSeedDraws(picocli.CommandLine.Model.CommandSpec spec, String noParametersDrawn,
+                                 org.ntk4j.ntk.KernelKind kind, String... dataSources) {
+        if (noParametersDrawn == null || !spec.commandLine().getParseResult().hasMatchedOption("--seed")
+                || kind != null && kind.isSeeded()) {
+            return;
+        }
+        for (String source : dataSources) {
+            if (source != null && source.strip().toLowerCase(Locale.ROOT).startsWith("synthetic:")) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("--seed: draws the parameters, synthetic data and probes:R's or "
+                + "projected:K's directions; with " + noParametersDrawn + " and none of the others it would draw "
+                + "nothing; drop it");
     }
 
     /**

@@ -92,7 +92,8 @@ public final class PredictCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}); the regression itself is always float64.")
     String dtype = "f32";
 
-    @Option(names = "--seed", description = "Seed of the parameters (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", description = "Seed of the parameters, synthetic data and probes:R's or "
+            + "projected:K's directions; refused where it draws none of them (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--params-in", description = "Parameters to use (.npz, as written by 'kernel --params-out' or "
@@ -183,6 +184,11 @@ public final class PredictCommand implements Callable<Integer> {
                     + "contraction of the outputs)");
         }
         KernelOptions.requireMethodApplies(m, kk);
+        // a seed that draws nothing is refused, as kernel's (until the late-night review of 2026-12-07, predict
+        // --params-in P --seed 5 predicted with P, the seed unused, without a word)
+        KernelOptions.requireSeedDraws(spec, paramsIn != null ? "--params-in " + paramsIn
+                : resolved.onnx() != null ? "the ONNX model's stored weights"
+                : infinite ? "--infinite (the analytic kernels have no parameters)" : null, kk, train, test);
         DiagReg reg = diagReg.value();
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
             throw new IllegalArgumentException("--learning-rate: expected a positive finite number, got "

@@ -104,7 +104,8 @@ public final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "Without a file: f32 or f64 (default: ${DEFAULT-VALUE}).")
     String dtype = "f32";
 
-    @Option(names = "--seed", description = "Without a file: seed of the parameters (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", description = "Without a file: seed of the parameters, synthetic data and probes:R's or "
+            + "projected:K's directions; refused where it draws none of them (default: ${DEFAULT-VALUE}).")
     long seed;
 
     /** Without a file: the kernel's budget (the eigensolver's float64 copy of it is not a kernel call: not bound). */
@@ -291,6 +292,10 @@ public final class SpectrumCommand implements Callable<Integer> {
         KernelOptions.requireMethodApplies(m, kk);
         long budget = memory.budget();
         ModelArgument.Resolved resolved = modelArgument.resolve(model);
+        // a seed that draws nothing is refused, as kernel's (until the late-night review of 2026-12-07, an ONNX
+        // model's spectrum on file data took --seed without a word)
+        KernelOptions.requireSeedDraws(spec, resolved.onnx() != null ? "the ONNX model's stored weights" : null, kk,
+                data);
         Model net = resolved.model();
         Standardizer.Mode mode = KernelOptions.parsed("--standardize", standardize, Standardizer.Mode::parse);
         try (Dataset raw = KernelOptions.named("--data",

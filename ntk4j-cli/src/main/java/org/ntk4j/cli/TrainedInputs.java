@@ -133,10 +133,11 @@ final class TrainedInputs {
     /**
      * Whether two model specs say the same: for a zoo model, the same name and the same value of every option, an
      * option left out taking its default ({@link Zoo#knownOptions}; {@code fcn(depth=3)} is {@code fcn}), the
-     * options in any order, numbers by value ({@code 08} is {@code 8}, {@code 1.50} is {@code 1.5}), case and blanks
-     * aside; any other spec (an expansion such as {@code linearize(...)}, or one that does not parse) by its text,
-     * case and blanks aside. The study names each width's spec as {@link Zoo#withWidth} writes it, its width option
-     * last, where train's record has the spec as its user wrote it (before 2026-12-07, texts were compared, and
+     * options in any order, numbers by value ({@code 08} is {@code 8}, {@code 1.50} is {@code 1.5}), an act or a
+     * param by what it names ({@code swish} is {@code silu}), case and blanks aside; any other spec (an expansion
+     * such as {@code linearize(...)}, or one that does not parse) by its text, case and blanks aside. The study
+     * names each width's spec as {@link Zoo#withWidth} writes it, its width option last, where train's record has
+     * the spec as its user wrote it (before 2026-12-07, texts were compared, and
      * {@code fcn(out=10,depth=1,width=8)} was warned of as another network than {@code fcn(depth=1,width=8,out=10)}).
      *
      * @param a a model spec
@@ -192,17 +193,36 @@ final class TrainedInputs {
     /** Puts {@code key=value} with the key in lower case and the value as {@link #value}. */
     private static void putOption(Map<String, String> options, String option) {
         int eq = option.indexOf('=');
-        options.put(option.substring(0, eq).strip().toLowerCase(Locale.ROOT), value(option.substring(eq + 1)));
+        String key = option.substring(0, eq).strip().toLowerCase(Locale.ROOT);
+        options.put(key, value(key, option.substring(eq + 1)));
     }
 
-    /** A value as compared: a decimal number by its value ({@code +2}, {@code 2.0} and {@code 2}), else lower case. */
-    private static String value(String text) {
-        String v = text.strip().toLowerCase(Locale.ROOT);
-        if (v.matches("[+-]?(\\d+\\.?\\d*|\\.\\d+)(e[+-]?\\d+)?")) {
-            return new java.math.BigDecimal(v.startsWith("+") ? v.substring(1) : v).stripTrailingZeros()
-                    .toPlainString();
+    /**
+     * A value as the zoo reads it: a number by its value as a double ({@code +2}, {@code 2.0}, {@code 08} and
+     * {@code 2}; {@code 1e-3} and {@code 0.001}; what the model reads, so {@code b_std=1e-400} is {@code b_std=0}),
+     * an act or a param by what it names ({@code swish} is {@code silu}, {@code std} is {@code standard}), else in
+     * lower case. Before the late-night review of 2026-12-07 numbers were compared as decimals, whose plain text
+     * {@code b_std=1e-999999999} ran the JVM out of memory, and the aliases as words, warned of as other networks.
+     */
+    private static String value(String key, String text) {
+        String v = text.strip();
+        try {
+            double d = Double.parseDouble(v);
+            return Double.toString(d == 0 ? 0.0 : d); // -0 is 0: a scale the zoo multiplies by
+        } catch (NumberFormatException e) {
+            // not a number: a word
         }
-        return v;
+        try {
+            if (key.equals("act")) {
+                return org.ntk4j.nn.Activation.parse(v).function().name().toLowerCase(Locale.ROOT);
+            }
+            if (key.equals("param")) {
+                return org.ntk4j.nn.Parameterization.parse(v).name().toLowerCase(Locale.ROOT);
+            }
+        } catch (IllegalArgumentException e) {
+            // a word the zoo refuses: compared as written
+        }
+        return v.toLowerCase(Locale.ROOT);
     }
 
     /** The warning of another --standardize than the run's. */

@@ -10,6 +10,11 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ntk4j.io.Npy;
+import org.ntk4j.nn.Model;
+import org.ntk4j.nn.ParamSpec;
+import org.ntk4j.nn.Params;
+import org.ntk4j.nn.Zoo;
+import org.ntk4j.tensor.DType;
 import org.ntk4j.tensor.Tensor;
 
 /**
@@ -194,5 +199,157 @@ class BadInputAuditTest {
                 "--kind", "probes:15000000", "--memory", "1g")).isEqualTo("ntk4j: --kind probes:15000000: R = "
                 + "15000000 probes of 2 outputs need 1.3 GiB for the probe matrix, above the memory budget of 1.0 GiB "
                 + "(--memory)");
+    }
+
+    /**
+     * Review (2026-12-07, late night): specs are compared as the zoo reads them: an alias names what its word does
+     * (swish is silu, std is standard: warned of as other networks before), a number is the double the model reads
+     * ({@code b_std=1e-999999999} is {@code b_std=0}: its plain decimal text, a billion digits, ran the JVM out of
+     * memory before), empty parentheses and blanks are nothing; an ONNX file or an expansion by its text.
+     */
+    @Test
+    void specsAreComparedAsTheZooReadsThem() {
+        assertThat(TrainedInputs.sameSpec("fcn(act=silu)", "fcn(act=Swish)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn(param=standard)", "fcn(param=std)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn(w_std=0.001)", "fcn(w_std=1E-3 )  ")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn(b_std=0)", "fcn(b_std=1e-999999999)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn(b_std=0)", "fcn(b_std=-0.0)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn()", " fcn ")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn( )", "fcn(depth=3)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("resnet18", "resnet18(w_std=1.41421356, param=standard)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn(act=silu)", "fcn(act=gelu)")).isFalse();
+        assertThat(TrainedInputs.sameSpec("fcn(param=std)", "fcn")).isFalse();
+        assertThat(TrainedInputs.sameSpec("fcn(w_std=1e-3)", "fcn(w_std=1e-4)")).isFalse();
+        assertThat(TrainedInputs.sameSpec("fcn(act=leaky_relu,slope=1e-1)", "fcn(act=leaky_relu,slope=0.1)")).isTrue();
+        assertThat(TrainedInputs.sameSpec("net.onnx", "NET.onnx ")).isTrue();
+        assertThat(TrainedInputs.sameSpec("fcn", "net.onnx")).isFalse();
+        assertThat(TrainedInputs.sameSpec("linearize(fcn)", "fcn")).isFalse();
+    }
+
+    /**
+     * The comparison takes each option's default from {@link Zoo#knownOptions}, the text the zoo's refusals show: a
+     * guard that it is the builders' own default, every zoo model and option (the slope under act=leaky_relu), as
+     * the same parameters and the same outputs at one seed (the ImageNet ResNets at width 1, their width by the
+     * parameters' shapes alone). A default changed in a builder and not in the text fails here, not in a warning
+     * that stays silent.
+     */
+    @Test
+    void theListedDefaultsAreTheBuildersOwn() {
+        for (Zoo.Entry e : Zoo.entries()) {
+            String known = Zoo.knownOptions(e.name());
+            boolean imagenet = e.listedInput() != null;
+            int[] in = imagenet ? new int[] {8, 8, 3} : e.name().equals("fcn") ? new int[] {5}
+                    : e.name().equals("transformer") ? new int[] {3, 4} : new int[] {4, 4, 2};
+            List<String> options = new java.util.ArrayList<>(List.of(known.split(";")[0].split(",")));
+            if (known.contains(";")) {
+                options.add("act=leaky_relu," + known.substring(known.indexOf("slope=")));
+            }
+            assertThat(options).hasSizeGreaterThan(3);
+            for (String option : options) {
+                String o = option.replace(" ", "");
+                String base = o.startsWith("act=leaky_relu,") ? "act=leaky_relu" : "";
+                if (imagenet && o.startsWith("width=")) {
+                    assertThat(describe(Zoo.parse(e.name() + "(" + o + ")"), in)).as(o)
+                            .isEqualTo(describe(Zoo.parse(e.name()), in));
+                    continue;
+                }
+                if (imagenet) {
+                    base = "width=1";
+                }
+                String with = e.name() + "(" + (base.isEmpty() ? o : o.startsWith(base) ? o : base + "," + o) + ")";
+                String without = e.name() + (base.isEmpty() ? "" : "(" + base + ")");
+                assertThat(TrainedInputs.sameSpec(with, without)).as(with).isTrue();
+                Model a = Zoo.parse(with);
+                Model b = Zoo.parse(without);
+                assertThat(describe(a, in)).as(with).isEqualTo(describe(b, in));
+                int[] batch = new int[in.length + 1];
+                batch[0] = 2;
+                System.arraycopy(in, 0, batch, 1, in.length);
+                try (Params pa = a.init(3, in, DType.F64); Params pb = b.init(3, in, DType.F64);
+                     Tensor x = Tensor.randomNormal(DType.F64, 1, batch);
+                     Tensor ya = a.apply(pa, x); Tensor yb = b.apply(pb, x)) {
+                    double scale = 0;
+                    for (int i = 0; i < yb.size(); i++) {
+                        scale = Math.max(scale, Math.abs(yb.getFlat(i)));
+                    }
+                    assertThat(scale).as(with).isPositive();
+                    for (int i = 0; i < ya.size(); i++) {
+                        assertThat(ya.getFlat(i)).as(with).isCloseTo(yb.getFlat(i),
+                                org.assertj.core.api.Assertions.within(1e-12 * scale));
+                    }
+                }
+            }
+        }
+    }
+
+    /** A model's parameters as names, shapes and initial distributions. */
+    private static String describe(Model m, int[] in) {
+        StringBuilder b = new StringBuilder();
+        for (ParamSpec p : m.paramSpecs(in)) {
+            b.append(p.path()).append(java.util.Arrays.toString(p.shape())).append(p.initMean()).append(' ')
+                    .append(p.initStd()).append(';');
+        }
+        return b.toString();
+    }
+
+    /**
+     * An option of two names given in an @-file (picocli reads the file's arguments in its place) is named as the
+     * file gives it: the raw arguments hold "@args.txt", and the refusal named --report for the file's --json.
+     */
+    @Test
+    void anOptionOfTwoNamesInAnArgumentFileIsNamedAsTyped() throws Exception {
+        Path args = Files.writeString(dir.resolve("args.txt"), "--json\nc.txt\n");
+        assertThat(oneLineError("convergence", "--model", "fcn(depth=1,out=2)", "--data", "synthetic:3,4",
+                "--widths", "8,16", "--seeds", "1", "--ensemble", "1", "@" + args)).isEqualTo("ntk4j: --json c.txt: "
+                + "the output is a .json file; give a name ending in .json");
+    }
+
+    /**
+     * A seed that draws nothing is refused wherever it would be ignored (review, 2026-12-07, late night): kernel
+     * --infinite (no parameters) on file data took --seed 5 and --seed 6 alike; predict --params-in P and spectrum of
+     * an ONNX model did too. With synthetic data or a seeded kind it draws those and runs; --infinite with
+     * --params-in is refused for --params-in, not for the seed.
+     */
+    @Test
+    void aSeedThatWouldDrawNothingIsRefusedByEveryCommand() throws Exception {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1.5, -2, 3, 4, 0.5, 1}, 2, 3)) {
+            Npy.write(x, t);
+        }
+        String[] limit = {"kernel", "--model", M, "--data", x.toString(), "--infinite", "--quiet"};
+        assertThat(oneLineError(TiledRunTest.with(limit, "--seed", "5"))).isEqualTo("ntk4j: --seed: draws the "
+                + "parameters, synthetic data and probes:R's or projected:K's directions; with --infinite (the "
+                + "analytic kernel has no parameters) and none of the others it would draw nothing; drop it");
+        assertThat(run(0, TiledRunTest.with(limit, "--seed", "5", "--kind", "probes:2"))[0]).contains("probes:2");
+        assertThat(run(0, "kernel", "--model", M, "--data", "synthetic:2,3", "--infinite", "--seed", "5",
+                "--quiet")[0]).contains("kernel [2, 2]");
+        Path p = dir.resolve("p.npz");
+        run(0, "kernel", "--model", M, "--data", x.toString(), "--params-out", p.toString(), "--quiet");
+        assertThat(oneLineError(TiledRunTest.with(limit, "--params-in", p.toString(), "--seed", "5")))
+                .isEqualTo("ntk4j: --infinite: the analytic kernel has no parameters and is not tiled; it does not "
+                        + "combine with --params-in");
+        Path y = dir.resolve("y.csv");
+        Files.writeString(y, "a,b,c,label\n1.5,-2,3,0\n4,0.5,1,1\n-1,2,0.5,2\n");
+        String[] predict = {"predict", "--model", M, "--train", y.toString(), "--test", y.toString(),
+            "--params-in", p.toString()};
+        assertThat(oneLineError(TiledRunTest.with(predict, "--seed", "5"))).isEqualTo("ntk4j: --seed: draws the "
+                + "parameters, synthetic data and probes:R's or projected:K's directions; with --params-in " + p
+                + " and none of the others it would draw nothing; drop it");
+        assertThat(run(0, predict)[0]).isNotEmpty();
+        assertThat(run(0, TiledRunTest.with(predict, "--seed", "5", "--kind", "probes:2"))[0]).isNotEmpty();
+        // an ONNX model's stored weights: spectrum as kernel; on synthetic data the seed draws the data
+        Path onnx = OnnxFiles.mlp(dir.resolve("mlp.onnx"));
+        Path x4 = dir.resolve("x4.npy");
+        try (Tensor t = Tensor.of(new double[] {1.5, -2, 3, 4, 0.5, 1, -1, 2}, 2, 4)) {
+            Npy.write(x4, t);
+        }
+        for (String command : new String[] {"spectrum", "kernel"}) {
+            assertThat(oneLineError(command, "--model", onnx.toString(), "--data", x4.toString(), "--seed", "5"))
+                    .isEqualTo("ntk4j: --seed: draws the parameters, synthetic data and probes:R's or projected:K's "
+                            + "directions; with the ONNX model's stored weights and none of the others it would draw "
+                            + "nothing; drop it");
+            assertThat(run(0, command, "--model", onnx.toString(), "--data", "synthetic:3,4", "--seed", "5")[0])
+                    .isNotEmpty();
+        }
     }
 }
