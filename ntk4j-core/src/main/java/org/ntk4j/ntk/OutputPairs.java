@@ -115,6 +115,48 @@ enum OutputPairs {
             return CountedDot.dot(a, b, contract, contract, batch, batch, perm);
         }
 
+        /**
+         * The block of rows {@code a} with themselves (x2 = x1: one tensor for both sides), its FLOPs counted: a
+         * symmetric product where {@link #symmetric} (about half the multiply-adds, the upper triangle mirrored, as
+         * Jacobian contraction's Gram of a parameter's rows), else {@link #dot}{@code (a, a)}.
+         */
+        Tensor gram(Tensor a) {
+            return symmetric(a.shape()) ? CountedDot.gram(a, contract, batch) : dot(a, a);
+        }
+
+        /**
+         * Whether {@link #gram} of rows shaped {@code a} is a symmetric product: the block as it comes (no
+         * permutation) and {@link DotGeneralKernel#isSymmetricGram}.
+         */
+        boolean symmetric(int[] a) {
+            return perm == null && DotGeneralKernel.isSymmetricGram(a, contract, batch);
+        }
+
+        /**
+         * FLOPs of the block of rows shaped {@code a} and {@code b}: {@link #gram}'s for one tensor with itself
+         * ({@code same}), else {@link #dot}'s, 2 · output size · contracted size.
+         */
+        double flops(int[] a, int[] b, boolean same) {
+            if (same && symmetric(a)) {
+                return DotGeneralKernel.gramFlops(a, contract, batch);
+            }
+            double out = 1;
+            double k = 1;
+            boolean[] used = new boolean[a.length];
+            for (int ax : contract) {
+                k *= a[ax];
+                used[ax] = true;
+            }
+            for (int ax : batch) {
+                out *= a[ax];
+                used[ax] = true;
+            }
+            for (int i = 0; i < a.length; i++) {
+                out *= used[i] ? 1 : (double) a[i] * b[i];
+            }
+            return 2 * out * k;
+        }
+
         /** Elements of the operand copies the product of rows shaped {@code a} and {@code b} takes. */
         long scratch(int[] a, int[] b) {
             return DotGeneralKernel.scratchElements(a, b, contract, contract, batch, batch, perm);

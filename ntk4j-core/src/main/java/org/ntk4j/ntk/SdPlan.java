@@ -284,7 +284,10 @@ final class SdPlan {
                     int at = i;
                     try (Sides<Tensor> rows = Sides.of(in.same, () -> j.first()[at].reshape(n1, o, size),
                             () -> j.second()[at].reshape(n2, o, size), Tensor::close);
-                         Tensor blk = pairs.rowsProduct(false).dot(rows.first(), rows.second())) {
+                         // x2 = x1: one tensor for both sides, its Gram a symmetric product (half the
+                         // multiply-adds; before 2026-12-07, late night, a full GEMM, twice Jacobian contraction's)
+                         Tensor blk = in.same ? pairs.rowsProduct(false).gram(rows.first())
+                                 : pairs.rowsProduct(false).dot(rows.first(), rows.second())) {
                         KernelSupport.addInto(acc, blk);
                     }
                 }
@@ -300,14 +303,15 @@ final class SdPlan {
                 w.flops += rp[0];
                 w.peak = Math.max(w.peak, (long) rp[1]);
             }
-            long pd = 0;
+            // each parameter's rows [N, O, P_p] contracted into the block as run: dot_general's rule, 2 · |block| ·
+            // contracted, or a symmetric product's for one pass with itself (w.same)
+            OutputPairs.RowsProduct product = w.pairs.rowsProduct(false);
             for (int p : parameters) {
-                pd += Shapes.size(w.pc1.params.get(p).shape());
+                int size = Math.toIntExact(Shapes.size(w.pc1.params.get(p).shape()));
+                double c = product.flops(new int[] {cm.n1, w.o, size}, new int[] {cm.n2, w.o, size}, w.same);
+                w.flops += c;
+                w.contraction += c;
             }
-            // dot_general's rule: 2 · |block| · contracted
-            double c = 2.0 * w.pairs.blockSize(cm.n1, cm.n2, w.o) * w.pairs.summedOutputs(w.o) * pd;
-            w.flops += c;
-            w.contraction += c;
         }
     }
 
