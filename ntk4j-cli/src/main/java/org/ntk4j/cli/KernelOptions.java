@@ -574,7 +574,7 @@ final class KernelOptions {
     }
 
     /** {@code shape} without its axes of size 1: shapes equal after this hold the same values in the same order. */
-    private static int[] withoutUnitAxes(int[] shape) {
+    static int[] withoutUnitAxes(int[] shape) {
         return java.util.Arrays.stream(shape).filter(d -> d != 1).toArray();
     }
 

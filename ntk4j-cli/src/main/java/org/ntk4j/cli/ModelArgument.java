@@ -175,13 +175,34 @@ final class ModelArgument {
 
         private int[] exampleShape(String option, int[] have) {
             int[] want = onnx.inputShape();
+            // Flat rows, and a shape equal to the model's up to axes of size 1 ([28, 28, 1] or [28, 28] for a
+            // PyTorch export's [1, 28, 28]: the embedded Fashion-MNIST), hold the values in the model's row-major
+            // order, so reading them in its shape moves none; any other shape would need a transpose, not guessed.
             if (Arrays.equals(have, want) || Shapes.size(have) == Shapes.size(want)
-                    && (have.length == 1 || want.length == 1)) {
+                    && (have.length == 1 || want.length == 1
+                        || Arrays.equals(KernelOptions.withoutUnitAxes(have), KernelOptions.withoutUnitAxes(want)))) {
                 return want;
             }
             throw new IllegalArgumentException(option + ": the model's input '" + onnx.inputName() + "' takes "
                     + "examples of shape " + Shapes.str(want) + " (its own layout: NCHW for PyTorch exports, "
-                    + "NHWC for Keras and JAX ones), got " + Shapes.str(have));
+                    + "NHWC for Keras and JAX ones), got " + Shapes.str(have) + transposeHint(have, want));
+        }
+
+        /**
+         * For images in the other layout (rank 3, the same axes moved: [H, W, C] for a model taking [C, H, W] or
+         * the reverse), the transpose that gives the model's; otherwise empty.
+         */
+        private static String transposeHint(int[] have, int[] want) {
+            if (have.length != 3 || want.length != 3) {
+                return "";
+            }
+            if (have[0] == want[1] && have[1] == want[2] && have[2] == want[0]) {
+                return "; the data is channels-last (NHWC): save it channels-first, x.transpose(0, 3, 1, 2)";
+            }
+            if (have[0] == want[2] && have[1] == want[0] && have[2] == want[1]) {
+                return "; the data is channels-first (NCHW): save it channels-last, x.transpose(0, 2, 3, 1)";
+            }
+            return "";
         }
 
         /**

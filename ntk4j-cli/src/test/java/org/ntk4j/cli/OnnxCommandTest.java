@@ -420,6 +420,55 @@ class OnnxCommandTest {
         assertThat(explained).contains("inputs 'a' [3], 'b' [1, 2] (packed per example: [5])");
     }
 
+    @Test
+    void imagesEqualToTheInputUpToAxesOfSizeOneAreTakenAndOtherLayoutsRefusedWithTheTranspose() throws Exception {
+        // one channel: [N, 5, 4, 1] (NHWC, as the embedded Fashion-MNIST) and [N, 5, 4] hold the values of the
+        // model's [N, 1, 5, 4] in its order (before 2026-12-07 both were refused)
+        Path model = OnnxFiles.image(dir.resolve("grey.onnx"), 1, 5, 4);
+        double[] v = new double[3 * 20];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (i % 11 - 5) * 0.5;
+        }
+        double[] expected = new double[9];
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                double s = 1;
+                for (int d = 0; d < 20; d++) {
+                    s += v[20 * i + d] * v[20 * j + d];
+                }
+                expected[3 * i + j] = s;
+            }
+        }
+        for (int[] shape : new int[][] {{3, 1, 5, 4}, {3, 5, 4, 1}, {3, 5, 4}}) {
+            Path x = dir.resolve("x" + shape.length + shape[1] + ".npy");
+            Path k = dir.resolve("k.npy");
+            try (Tensor t = Tensor.of(v, shape)) {
+                Npy.write(x, t);
+            }
+            CliRuns.run(0, "kernel", "--model", model.toString(), "--data", x.toString(), "--dtype", "f64",
+                    "--out", k.toString(), "--overwrite", "--quiet");
+            try (Tensor kernel = Npy.readTensor(k)) {
+                OnnxFiles.assertClose(kernel.toDoubleArray(), expected, 1e-15);
+            }
+        }
+        // [N, 4, 5, 1] is another order of the values: refused, as is NHWC colour for an NCHW input and back
+        Path wrongOrder = dir.resolve("t.npy");
+        try (Tensor t = Tensor.of(v, 3, 4, 5, 1)) {
+            Npy.write(wrongOrder, t);
+        }
+        assertThat(error("--model", model.toString(), "--data", wrongOrder.toString())).isEqualTo("ntk4j: --data: "
+                + "the model's input 'x' takes examples of shape [1, 5, 4] (its own layout: NCHW for PyTorch exports, "
+                + "NHWC for Keras and JAX ones), got [4, 5, 1]");
+        Path rgb = OnnxFiles.image(dir.resolve("rgb.onnx"), 3, 4, 5);
+        assertThat(error("--model", rgb.toString(), "--data", "synthetic:2,4,5,3")).isEqualTo("ntk4j: --data: the "
+                + "model's input 'x' takes examples of shape [3, 4, 5] (its own layout: NCHW for PyTorch exports, NHWC "
+                + "for Keras and JAX ones), got [4, 5, 3]; the data is channels-last (NHWC): save it channels-first, "
+                + "x.transpose(0, 3, 1, 2)");
+        Path nhwcModel = OnnxFiles.image(dir.resolve("nhwc.onnx"), 4, 5, 3);
+        assertThat(error("--model", nhwcModel.toString(), "--data", "synthetic:2,3,4,5")).endsWith("got [3, 4, 5]; "
+                + "the data is channels-first (NCHW): save it channels-last, x.transpose(0, 2, 3, 1)");
+    }
+
     private static String error(String... args) {
         String[] all = new String[args.length + 1];
         all[0] = "kernel";

@@ -130,6 +130,25 @@ final class OnnxFiles {
         return write(file, g);
     }
 
+    /**
+     * y = flatten(x) Wᵀ + b on images x [batch, c, h, w] (a PyTorch export's NCHW input), W [2, c h w] of seeded
+     * values: its pNTK is x1·x2 + 1 (flattened, the values in the file's own order).
+     */
+    static Path image(Path file, int c, int h, int w) throws IOException {
+        int d = c * h * w;
+        float[] weights = new float[2 * d];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = (i % 7 - 3) * 0.25f;
+        }
+        GraphProto g = GraphProto.newBuilder().setName("image")
+                .addInput(info("x", "batch", c, h, w)).addOutput(info("y", "batch", 2))
+                .addInitializer(floats("W", weights, 2, d)).addInitializer(floats("b", B2, 2))
+                .addNode(node("Flatten", "flat", new String[] {"x"}, new String[] {"f"}, attr("axis", 1)))
+                .addNode(node("Gemm", "fc", new String[] {"f", "W", "b"}, new String[] {"y"}, attr("transB", 1)))
+                .build();
+        return write(file, g);
+    }
+
     private static Path write(Path file, GraphProto g) throws IOException {
         ModelProto m = ModelProto.newBuilder().setIrVersion(8).setProducerName("ntk4j-test")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).setGraph(g).build();

@@ -325,6 +325,11 @@ public final class DataSource {
         try {
             n = Integer.parseInt(text.trim());
         } catch (NumberFormatException e) {
+            if (text.trim().matches("\\d+")) {
+                // digits beyond int: a count out of range, as any other too large N is said to be
+                throw new IllegalArgumentException("data source '" + spec + "': N=" + text.trim() + " is outside [1, "
+                        + (max > 0 ? max : Integer.MAX_VALUE) + "]", e);
+            }
             throw new IllegalArgumentException("data source '" + spec + "': expected a number of examples after "
                     + "the last ':', got '" + text + "'");
         }
@@ -349,13 +354,22 @@ public final class DataSource {
             String o = parts[i];
             int eq = o.indexOf('=');
             if (eq < 0) {
-                if (limit >= 0 || !o.trim().matches("\\d+")) {
+                if (!o.trim().matches("\\d+")) {
                     throw new IllegalArgumentException("data source '" + spec + "': option '" + o + "' is neither "
                             + "KEY=VALUE nor a number of examples");
                 }
+                if (limit >= 0) {
+                    throw new IllegalArgumentException("data source '" + spec + "': the number of examples is given "
+                            + "twice (" + limit + " and " + o.trim() + ")");
+                }
                 limit = count(spec, o, -1);
             } else {
-                options.put(o.substring(0, eq).trim().toLowerCase(Locale.ROOT), o.substring(eq + 1).trim());
+                // a key given twice is refused, not the last one taken (labels=a:labels=b read b without a word)
+                String key = o.substring(0, eq).trim().toLowerCase(Locale.ROOT);
+                if (options.put(key, o.substring(eq + 1).trim()) != null) {
+                    throw new IllegalArgumentException("data source '" + spec + "': option '" + key + "=' is given "
+                            + "twice");
+                }
             }
         }
         Path p = Path.of(path);
@@ -426,7 +440,11 @@ public final class DataSource {
         Tensor x = loaded.x;
         int[] labels = loaded.labels;
         try {
-            if (x.rank() < 1 || x.dim(0) < 1) {
+            if (x.rank() == 0) {
+                throw new IllegalArgumentException("data source '" + spec + "': a single number (a 0-d array, shape "
+                        + "()), not examples [N, ...]; save x.reshape(1, 1) for one example of one feature");
+            }
+            if (x.dim(0) < 1) {
                 throw new IllegalArgumentException("data source '" + spec + "': has no examples (shape "
                         + Shapes.str(x.shape()) + ")");
             }
@@ -463,6 +481,31 @@ public final class DataSource {
             x.close();
             throw e;
         }
+    }
+
+    /**
+     * The label column of a CSV file without {@code label=}: the one named {@code label}, else the one named so in
+     * another case ({@code Label}, {@code LABEL}: pandas users' spelling; before 2026-12-07 such a column was read
+     * as a feature, the targets among the inputs); -1 when none is. Two names differing only in case, neither
+     * {@code label}, are refused: which is meant is unclear.
+     */
+    private static int defaultLabelColumn(Path p, List<String> header) throws DataFormatException {
+        int exact = header.indexOf("label");
+        if (exact >= 0) {
+            return exact;
+        }
+        int found = -1;
+        for (int c = 0; c < header.size(); c++) {
+            if (header.get(c).equalsIgnoreCase("label")) {
+                if (found >= 0) {
+                    throw new DataFormatException(p + ": columns " + (found + 1) + " (" + header.get(found) + ") and "
+                            + (c + 1) + " (" + header.get(c) + ") could each be the label column; name it with "
+                            + ":label=COLUMN, or read every column as a feature with :label=none");
+                }
+                found = c;
+            }
+        }
+        return found;
     }
 
     /**
@@ -760,7 +803,7 @@ public final class DataSource {
             checkHeader(p, header);
             columns = header.size();
             if (labelOption == null) {
-                labelIndex = header.indexOf("label");
+                labelIndex = defaultLabelColumn(p, header);
             } else if (labelOption.equalsIgnoreCase("none")) {
                 labelIndex = -1;
             } else {
@@ -944,6 +987,11 @@ public final class DataSource {
         try {
             return parseCell(cell);
         } catch (NumberFormatException e) {
+            if (cell.isBlank()) {
+                // pandas' to_csv writes a missing value (NaN, None) as an empty cell, R's write.csv as NA
+                throw new DataFormatException(row.at(index) + ": the cell is empty, a missing value (pandas writes "
+                        + "NaN as an empty cell); every cell must be a number (drop or impute the missing values)");
+            }
             throw new DataFormatException(row.at(index) + ": '" + cell + "' is not a number"
                     + (DECIMAL_COMMA.matcher(cell.trim()).matches()
                     ? " (a decimal comma? CSV numbers take '.', as NumPy and pandas read them)"

@@ -2,7 +2,15 @@ package org.ntk4j.io;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.ntk4j.nn.AvgPool;
+import org.ntk4j.nn.Conv;
+import org.ntk4j.nn.GlobalAvgPool;
+import org.ntk4j.nn.Layer;
+import org.ntk4j.nn.MaxPool;
 import org.ntk4j.nn.Model;
+import org.ntk4j.nn.Parallel;
+import org.ntk4j.nn.Serial;
+import org.ntk4j.nn.ToImage;
 import org.ntk4j.tensor.Shapes;
 import org.ntk4j.tensor.Tensor;
 
@@ -24,6 +32,15 @@ import org.ntk4j.tensor.Tensor;
  * </ol>
  * Otherwise the error names the data's shape, the shapes tried and the model's own complaint. A caller who
  * knows the intended shape uses {@link #reshapeExamples}, which only checks that the element counts agree.
+ *
+ * <p><b>Channels-first images.</b> A model whose first layer reads an image (a convolution, a pooling or
+ * {@code to_image}: the zoo's {@code cnn}, {@code resnet}, {@code resnet18}, ...) takes [H, W, C], and would take
+ * PyTorch's [C, H, W] (a [N, 3, 32, 32] tensor saved with {@code np.save}) as images C pixels high with W channels,
+ * silently: the kernel of other values. So a rank-3 example [C, H, W] with C = 1, 3 or 4 (grey, RGB, RGBA) and H
+ * and W at least 8, which read as NHWC would be an image at most 4 pixels high of 8 or more channels, is taken as
+ * channels-first: for C = 1 it is laid out [H, W, 1], which holds its values in the same order (no value moves);
+ * for C = 3 or 4 it is refused, saying to save the images channels-last ({@code x.transpose(0, 2, 3, 1)}), since
+ * reordering the values is the caller's to state, not a guess made here.
  */
 public final class InputLayout {
     private InputLayout() {
@@ -36,10 +53,26 @@ public final class InputLayout {
      * @param model the model the data is for
      * @param dataShape the shape of one data example (without the batch axis)
      * @return the chosen shape, with the same number of elements as {@code dataShape}
-     * @throws IllegalArgumentException "shape mismatch: ..." when the model accepts none of the shapes tried
+     * @throws IllegalArgumentException "shape mismatch: ..." when the model accepts none of the shapes tried, or
+     *     when it reads images and the examples are channels-first images of 3 or 4 channels
      */
     public static int[] exampleShapeFor(Model model, int[] dataShape) {
         List<int[]> candidates = new ArrayList<>();
+        if (channelsFirst(dataShape) && readsImages(model.root())) {
+            int c = dataShape[0];
+            int h = dataShape[1];
+            int w = dataShape[2];
+            if (c != 1) {
+                throw new IllegalArgumentException("shape mismatch: data examples of shape " + Shapes.str(dataShape)
+                        + " are channels-first images (NCHW, PyTorch's layout: " + c + " channels of " + h + " x " + w
+                        + " pixels), but model " + model.spec() + " reads images as [H, W, C] (NHWC) and would take "
+                        + "them as " + c + " x " + h + " images of " + w + " channels; save them channels-last, "
+                        + "x.transpose(0, 2, 3, 1) (torch: x.permute(0, 2, 3, 1)), examples of shape ["
+                        + h + ", " + w + ", " + c + "]");
+            }
+            // one channel first: [1, H, W] holds the values of [H, W, 1] in the same order, so this moves none
+            candidates.add(new int[] {h, w, 1});
+        }
         candidates.add(dataShape.clone());
         int d = Shapes.size(dataShape);
         if (dataShape.length != 1) {
@@ -76,6 +109,30 @@ public final class InputLayout {
         }
         throw new IllegalArgumentException("shape mismatch: data examples of shape " + Shapes.str(dataShape)
                 + " do not fit model " + model.spec() + " (tried " + tried + "): " + first.getMessage());
+    }
+
+    /**
+     * Whether an example shape looks like a channels-first image [C, H, W]: C of 1, 3 or 4 and H, W of at least
+     * 8, which as [H, W, C] would be an image at most 4 pixels high of 8 or more channels (see the class comment).
+     */
+    private static boolean channelsFirst(int[] shape) {
+        return shape.length == 3 && (shape[0] == 1 || shape[0] == 3 || shape[0] == 4) && shape[1] >= 8
+                && shape[2] >= 8;
+    }
+
+    /**
+     * Whether {@code layer} reads its input as images [H, W, C]: its first layer (each branch's, for parallel
+     * ones) is a convolution, a pooling or {@code to_image}.
+     */
+    private static boolean readsImages(Layer layer) {
+        if (layer instanceof Serial s) {
+            return !s.layers().isEmpty() && readsImages(s.layers().get(0));
+        }
+        if (layer instanceof Parallel p) {
+            return p.layers().stream().anyMatch(InputLayout::readsImages);
+        }
+        return layer instanceof ToImage || layer instanceof Conv || layer instanceof AvgPool
+                || layer instanceof MaxPool || layer instanceof GlobalAvgPool;
     }
 
     /**

@@ -88,7 +88,8 @@ public final class Npy {
     }
 
     /**
-     * Reads a {@code <f4} or {@code <f8} file into a tensor of that dtype (the caller closes it).
+     * Reads a {@code <f4} or {@code <f8} file into a tensor of that dtype (the caller closes it); a {@code <f2}
+     * (float16) file into an F32 tensor, exactly.
      *
      * @param path the {@code .npy} file
      * @return the tensor, of the file's shape, which the caller closes
@@ -239,7 +240,9 @@ public final class Npy {
         NpyHeader header = NpyHeader.read(channel, source, NpyIO.chunk());
         DType target = dtype;
         if (target == null) {
-            target = header.dtype().tensorDType() != null ? header.dtype().tensorDType() : integersAs;
+            // float16 into float32, which holds each of its values exactly (the smallest tensor type that does)
+            target = header.dtype().tensorDType() != null ? header.dtype().tensorDType()
+                    : header.dtype() == NpyDType.FLOAT16 ? DType.F32 : integersAs;
             if (target == null) {
                 throw new NpyFormatException(source + ": holds '" + header.descr() + "' data, not floating point;"
                         + " readTensor(path) reads '<f4' and '<f8' only: use readTensor(path, DType) to convert,"

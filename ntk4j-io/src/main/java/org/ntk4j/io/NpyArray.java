@@ -42,6 +42,7 @@ public final class NpyArray {
                 break;
             case INT16:
             case UINT16:
+            case FLOAT16:
                 data = new short[size];
                 break;
             case INT32:
@@ -140,9 +141,10 @@ public final class NpyArray {
     }
 
     /**
-     * A {@code FLOAT32} (values rounded) or {@code FLOAT64} array holding {@code values} (row-major).
+     * A {@code FLOAT16} or {@code FLOAT32} (values rounded to nearest, ties to even) or {@code FLOAT64} array holding
+     * {@code values} (row-major).
      *
-     * @param dtype {@code FLOAT32} or {@code FLOAT64}
+     * @param dtype {@code FLOAT16}, {@code FLOAT32} or {@code FLOAT64}
      * @param values the elements, copied; its length must equal the product of {@code shape}
      * @param shape dimensions; none means a scalar
      * @return the array
@@ -158,6 +160,11 @@ public final class NpyArray {
         checkLength("ofDoubles", values.length, a);
         if (dtype == NpyDType.FLOAT64) {
             System.arraycopy(values, 0, a.data, 0, values.length);
+        } else if (dtype == NpyDType.FLOAT16) {
+            short[] h = (short[]) a.data;
+            for (int i = 0; i < values.length; i++) {
+                h[i] = NpyDType.doubleToHalf(values[i]);
+            }
         } else {
             float[] f = (float[]) a.data;
             for (int i = 0; i < values.length; i++) {
@@ -264,6 +271,8 @@ public final class NpyArray {
             case INT64:
             case UINT64:
                 return ((long[]) data)[i];
+            case FLOAT16:
+                return exactLong(NpyDType.halfToDouble(((short[]) data)[i]), i);
             case FLOAT32:
                 return exactLong(((float[]) data)[i], i);
             case FLOAT64:
@@ -292,6 +301,8 @@ public final class NpyArray {
     public double getDouble(int i) {
         Objects.checkIndex(i, size);
         switch (dtype) {
+            case FLOAT16:
+                return NpyDType.halfToDouble(((short[]) data)[i]);
             case FLOAT32:
                 return ((float[]) data)[i];
             case FLOAT64:

@@ -25,13 +25,19 @@ public enum NpyDType {
     INT64("<i8", 8, false),
     /** Little-endian unsigned 64-bit integers ({@code <u8}). */
     UINT64("<u8", 8, false),
+    /**
+     * Little-endian IEEE half precision ({@code <f2}, NumPy's float16): read exactly (float32 and float64 hold
+     * every float16 value, subnormals included); {@link NpyArray#ofDoubles} rounds to it as NumPy's
+     * {@code astype(np.float16)} does, to nearest, ties to even.
+     */
+    FLOAT16("<f2", 2, true),
     /** Little-endian IEEE single precision ({@code <f4}), the file type of a {@link DType#F32} tensor. */
     FLOAT32("<f4", 4, true),
     /** Little-endian IEEE double precision ({@code <f8}), the file type of a {@link DType#F64} tensor. */
     FLOAT64("<f8", 8, true);
 
     private static final String SUPPORTED =
-            "'<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
+            "'<f2', '<f4', '<f8', '|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '|b1'";
 
     private final String descr;
     private final int itemSize;
@@ -64,7 +70,7 @@ public enum NpyDType {
     /**
      * Whether this is a floating-point type.
      *
-     * @return true for {@link #FLOAT32} and {@link #FLOAT64}
+     * @return true for {@link #FLOAT16}, {@link #FLOAT32} and {@link #FLOAT64}
      */
     public boolean isFloating() {
         return floating;
@@ -76,9 +82,53 @@ public enum NpyDType {
      * @param dtype the tensor type
      * @return {@link #FLOAT32} for {@link DType#F32}, otherwise {@link #FLOAT64}
      */
-
     public static NpyDType of(DType dtype) {
         return dtype == DType.F32 ? FLOAT32 : FLOAT64;
+    }
+
+    /**
+     * The float16 value of the bits {@code h} (sign, 5 exponent bits, 10 fraction bits), exactly: subnormals
+     * (exponent 0) are {@code fraction · 2^-24}, exponent 31 infinity or NaN.
+     */
+    static double halfToDouble(short h) {
+        int exponent = (h >>> 10) & 0x1F;
+        int fraction = h & 0x3FF;
+        double magnitude;
+        if (exponent == 0) {
+            magnitude = fraction * 0x1p-24;
+        } else if (exponent == 31) {
+            magnitude = fraction == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
+        } else {
+            magnitude = (1024 + fraction) * Math.scalb(1.0, exponent - 25);
+        }
+        return h < 0 ? -magnitude : magnitude;
+    }
+
+    /**
+     * {@code v} rounded to float16, to nearest with ties to even (IEEE 754, as NumPy's {@code astype(np.float16)}):
+     * values of magnitude 65520 or more become ±∞, NaN a quiet NaN. The scalings are by powers of two, exact in a
+     * double, so the one rounding is {@link Math#rint}'s.
+     */
+    static short doubleToHalf(double v) {
+        int sign = Double.doubleToRawLongBits(v) < 0 ? 0x8000 : 0;
+        double a = Math.abs(v);
+        int bits;
+        if (Double.isNaN(v)) {
+            bits = 0x7E00;
+        } else if (a >= 65520) {
+            bits = 0x7C00;
+        } else if (a < 0x1p-14) {
+            bits = (int) Math.rint(a * 0x1p24); // subnormal; 1024 is the smallest normal's encoding
+        } else {
+            int e = Math.getExponent(a);
+            int m = (int) Math.rint(Math.scalb(a, 10 - e)); // in [1024, 2048]
+            if (m == 2048) {
+                m = 1024;
+                e++;
+            }
+            bits = ((e + 15) << 10) | (m - 1024);
+        }
+        return (short) (sign | bits);
     }
 
     /** The tensor dtype of the same type, for {@link #FLOAT32} and {@link #FLOAT64}; otherwise null. */
@@ -141,7 +191,7 @@ public enum NpyDType {
         }
         switch (rest.charAt(0)) {
             case 'f':
-                return rest.equals("f2") ? " (float16)" : " (extended-precision float)";
+                return " (extended-precision float)";
             case 'c':
                 return " (complex)";
             case 'U':

@@ -497,6 +497,11 @@ final class NpyIO {
                     out[i] = unsignedToDouble(chunk.getLong(8 * (from + i)));
                 }
                 break;
+            case FLOAT16:
+                for (int i = 0; i < n; i++) {
+                    out[i] = NpyDType.halfToDouble(chunk.getShort(2 * (from + i)));
+                }
+                break;
             case FLOAT32:
                 for (int i = 0; i < n; i++) {
                     out[i] = chunk.getFloat(4 * (from + i));

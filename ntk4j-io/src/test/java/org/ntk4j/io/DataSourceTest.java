@@ -318,6 +318,88 @@ class DataSourceTest {
     }
 
     @Test
+    void csvLabelColumnIsFoundInAnyCase() throws IOException {
+        // 'Label' (pandas users' spelling) was read as a feature before 2026-12-07: the targets among the inputs
+        Path f = dir.resolve("cased.csv");
+        Files.writeString(f, "a,Label,b\n1.5,2,-3\n4,0,0.5\n", StandardCharsets.UTF_8);
+        try (Dataset d = DataSource.loadDataset(f.toString(), DType.F64, 0)) {
+            assertThat(d.x().shape()).containsExactly(2, 2);
+            assertThat(d.x().toDoubleArray()).containsExactly(1.5, -3, 4, 0.5);
+            assertThat(d.labels()).containsExactly(2, 0);
+        }
+        try (Dataset d = DataSource.loadDataset(f + ":label=none", DType.F64, 0)) {
+            assertThat(d.x().toDoubleArray()).containsExactly(1.5, 2, -3, 4, 0, 0.5);
+        }
+        // 'label' itself wins over another case; two other cases are refused
+        Path both = dir.resolve("both.csv");
+        Files.writeString(both, "LABEL,label,b\n1,2,3\n", StandardCharsets.UTF_8);
+        try (Dataset d = DataSource.loadDataset(both.toString(), DType.F64, 0)) {
+            assertThat(d.labels()).containsExactly(2);
+            assertThat(d.x().toDoubleArray()).containsExactly(1, 3);
+        }
+        Path two = dir.resolve("two.csv");
+        Files.writeString(two, "LABEL,Label,b\n1,2,3\n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> DataSource.loadDataset(two.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(two + ": columns 1 (LABEL) and 2 (Label) could each be the label column; name it with "
+                        + ":label=COLUMN, or read every column as a feature with :label=none");
+    }
+
+    @Test
+    void csvEmptyCellIsNamedAMissingValue() throws IOException {
+        // pandas writes NaN as an empty cell; before 2026-12-07: "'' is not a number"
+        Path f = dir.resolve("gaps.csv");
+        Files.writeString(f, "a,b,label\n1,2,0\n3,,1\n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessage(f + ": line 3, column 2 (b): the cell is empty, a missing value (pandas writes NaN as an "
+                        + "empty cell); every cell must be a number (drop or impute the missing values)");
+        Files.writeString(f, "a,b,label\n1,2, \n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> DataSource.loadDataset(f.toString(), DType.F64, 0))
+                .isInstanceOf(DataFormatException.class)
+                .hasMessageStartingWith(f + ": line 2, column 3 (label): the cell is empty, a missing value");
+    }
+
+    @Test
+    void optionsGivenTwiceAndCountsBeyondIntAreRefusedAsSuch() throws IOException {
+        Path x = dir.resolve("x.npy");
+        try (Tensor t = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2)) {
+            Npy.write(x, t);
+        }
+        Path y = dir.resolve("y.npy");
+        Npy.write(y, NpyArray.ofLongs(NpyDType.INT64, new long[] {0, 1}, 2));
+        // before 2026-12-07 the last labels= won without a word, and a second count was "neither KEY=VALUE nor a
+        // number of examples"
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":labels=" + y + ":labels=" + x, DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":labels=" + y + ":labels=" + x + "': option 'labels=' is given "
+                        + "twice");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":1:2", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":1:2': the number of examples is given twice (1 and 2)");
+        assertThatThrownBy(() -> DataSource.loadDataset(x + ":99999999999", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + x + ":99999999999': N=99999999999 is outside [1, 2147483647]");
+        assertThatThrownBy(() -> DataSource.loadDataset("default:test:99999999999", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source 'default:test:99999999999': N=99999999999 is outside [1, 1000]");
+        Path z = dir.resolve("d.npz");
+        Npz.writeArrays(z, Map.of("x", NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {1, 2}, 2, 1)));
+        assertThatThrownBy(() -> DataSource.loadDataset(z + ":x=x:X=y", DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageEndingWith("option 'x=' is given twice");
+    }
+
+    @Test
+    void aScalarIsNotExamples() throws IOException {
+        Path s = dir.resolve("s.npy");
+        Npy.write(s, NpyArray.ofDoubles(NpyDType.FLOAT64, new double[] {3}));
+        assertThatThrownBy(() -> DataSource.loadDataset(s.toString(), DType.F64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("data source '" + s + "': a single number (a 0-d array, shape ()), not examples [N, ...]; "
+                        + "save x.reshape(1, 1) for one example of one feature");
+    }
+
+    @Test
     void csvByteOrderMarkIsSkipped() throws IOException {
         // Excel's "CSV UTF-8" starts the file with a UTF-8 byte-order mark; without skipping it, the first header
         // would be U+FEFF followed by "label", and the label column would become a feature.

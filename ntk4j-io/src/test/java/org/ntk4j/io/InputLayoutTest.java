@@ -30,6 +30,54 @@ class InputLayoutTest {
     }
 
     @Test
+    void channelsFirstImagesAreNotReadAsNhwcByImageModels() {
+        // [3, 32, 32] read as [H, W, C] would be 3 x 32 images of 32 channels: another kernel, silently (before
+        // 2026-12-07 cnn and resnet18 computed it)
+        String msg = "shape mismatch: data examples of shape [3, 32, 32] are channels-first images (NCHW, PyTorch's "
+                + "layout: 3 channels of 32 x 32 pixels), but model cnn(depth=1,channels=2,out=3) reads images as "
+                + "[H, W, C] (NHWC) and would take them as 3 x 32 images of 32 channels; save them channels-last, "
+                + "x.transpose(0, 2, 3, 1) (torch: x.permute(0, 2, 3, 1)), examples of shape [32, 32, 3]";
+        assertThatThrownBy(() -> InputLayout.exampleShapeFor(CNN, new int[] {3, 32, 32}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(msg);
+        assertThatThrownBy(() -> InputLayout.exampleShapeFor(Zoo.parse("resnet18(out=3,width=2)"),
+                new int[] {4, 16, 8})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[4, 16, 8] are channels-first images");
+        try (Dataset d = new Dataset("x.npy", Tensor.zeros(DType.F32, 2, 3, 8, 8), null, 0)) {
+            assertThatThrownBy(() -> InputLayout.forModel(CNN, d)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("x.npy: shape mismatch: data examples of shape [3, 8, 8] are "
+                            + "channels-first");
+        }
+        // channels-last data, models that do not read images, and shapes no NCHW image has are taken as they are
+        assertThat(InputLayout.exampleShapeFor(CNN, new int[] {32, 32, 3})).containsExactly(32, 32, 3);
+        assertThat(InputLayout.exampleShapeFor(FCN, new int[] {3, 32, 32})).containsExactly(3, 32, 32);
+        assertThat(InputLayout.exampleShapeFor(TRANSFORMER, new int[] {3, 32, 32})).containsExactly(3, 32, 32);
+        assertThat(InputLayout.exampleShapeFor(CNN, new int[] {3, 7, 32})).containsExactly(3, 7, 32);
+        assertThat(InputLayout.exampleShapeFor(CNN, new int[] {2, 32, 32})).containsExactly(2, 32, 32);
+    }
+
+    @Test
+    void oneChannelFirstImagesAreLaidOutNhwcWithoutMovingAValue() {
+        assertThat(InputLayout.exampleShapeFor(CNN, new int[] {1, 28, 28})).containsExactly(28, 28, 1);
+        double[] v = new double[2 * 8 * 10];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i * 0.5 - 3;
+        }
+        try (Tensor x = Tensor.of(v, 2, 1, 8, 10);
+             Tensor nhwc = InputLayout.forModel(CNN, x);
+             Tensor same = Tensor.of(v, 2, 8, 10, 1);
+             Tensor expected = InputLayout.forModel(CNN, same)) {
+            assertThat(nhwc.shape()).containsExactly(2, 8, 10, 1);
+            assertThat(nhwc.toDoubleArray()).containsExactly(expected.toDoubleArray());
+            // the model gives these examples the kernel of [N, 8, 10, 1] data: the same logits
+            try (org.ntk4j.nn.Params p = CNN.init(3, new int[] {8, 10, 1}, DType.F64);
+                 Tensor a = CNN.apply(p, nhwc);
+                 Tensor b = CNN.apply(p, expected)) {
+                assertThat(a.toDoubleArray()).containsExactly(b.toDoubleArray());
+            }
+        }
+    }
+
+    @Test
     void denseFirstModelsGetFlatExamples() {
         assertThat(InputLayout.exampleShapeFor(DENSE_FIRST, new int[] {28, 28, 1})).containsExactly(784);
         try (Tensor x = Tensor.of(new double[] {1, 2, 3, 4, 5, 6, 7, 8}, 2, 2, 2, 1);

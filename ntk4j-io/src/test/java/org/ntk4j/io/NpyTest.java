@@ -43,6 +43,35 @@ class NpyTest {
     }
 
     @Test
+    void float16IsReadExactlyAndRoundedToNearestEven() throws IOException {
+        // 2049 is a tie between 2048 and 2050 (even: 2048); 65520 is the tie between 65504 and 2^16 (∞); 1e-5 and
+        // 2^-24 are subnormal; 0.1 rounds to 1638/16384
+        double[] given = {0x1p-24, -0x1p-24, 1e-5, 65504, -65504, 2049, 2051, 0.1, 65520, -0.0, 3 * 0x1p-26};
+        double[] expected = {0x1p-24, -0x1p-24, 168 * 0x1p-24, 65504, -65504, 2048, 2052, 1638 * 0x1p-14,
+            Double.POSITIVE_INFINITY, -0.0, 0x1p-24};
+        Path f = dir.resolve("h.npy");
+        Npy.write(f, NpyArray.ofDoubles(NpyDType.FLOAT16, given, given.length));
+        assertThat(Npy.readHeader(f).dtype()).isEqualTo(NpyDType.FLOAT16);
+        assertThat(Npy.read(f).toDoubleArray()).containsExactly(expected);
+        try (Tensor t = Npy.readTensor(f, DType.F32); Tensor own = Npy.readTensor(f)) {
+            assertThat(t.toDoubleArray()).containsExactly(expected);
+            assertThat(own.dtype()).isEqualTo(DType.F32);
+            assertThat(own.toDoubleArray()).containsExactly(expected);
+        }
+        // every bit pattern but NaN's is its own value's rounding (NaN stays NaN)
+        for (int bits = 0; bits < 65536; bits++) {
+            short h = (short) bits;
+            double v = NpyDType.halfToDouble(h);
+            if (Double.isNaN(v)) {
+                assertThat((bits >>> 10) & 0x1F).isEqualTo(31);
+                assertThat(Double.isNaN(NpyDType.halfToDouble(NpyDType.doubleToHalf(v)))).isTrue();
+            } else {
+                assertThat(NpyDType.doubleToHalf(v)).as("bits %04x", bits).isEqualTo(h);
+            }
+        }
+    }
+
+    @Test
     void float64RoundTrip() throws IOException {
         Path file = dir.resolve("a.npy");
         double[] values = {Math.PI, -1e300, Double.NaN, Double.NEGATIVE_INFINITY, -0.0, Double.MIN_VALUE, 7};
@@ -641,7 +670,7 @@ class NpyTest {
         "'<c16' => unsupported dtype '<c16' (complex)",
         "'<U3' => unsupported dtype '<U3' (unicode string)",
         "'|S5' => unsupported dtype '|S5' (byte string)",
-        "'<f2' => unsupported dtype '<f2' (float16)",
+        "'>f2' => big-endian data ('>f2') is not supported",
         "'<f16' => unsupported dtype '<f16' (extended-precision float)",
         "'<M8[ns]' => unsupported dtype '<M8[ns]' (datetime64)",
         "'|V8' => unsupported dtype '|V8' (raw bytes / void)",

@@ -250,7 +250,17 @@ class NumPyInteropTest {
             "np.save('object.npy', np.array([1, 'a', None], dtype=object), allow_pickle=True)",
             "np.save('unicode.npy', np.array(['ab', 'c']))",
             "np.save('complex.npy', np.arange(3) * 1j)",
-            "np.save('half.npy', np.arange(3, dtype=np.float16))",
+            "half = np.arange(65536, dtype=np.uint16).view(np.float16)",
+            "half = half[~np.isnan(half)].reshape(-1, 2)",
+            "np.save('half.npy', half)",
+            "np.save('half_as_f8.npy', half.astype(np.float64))",
+            "rng = np.random.default_rng(7)",
+            "src = np.concatenate([rng.standard_normal(4000) * 10.0 ** rng.integers(-9, 6, 4000),",
+            "    half.astype(np.float64).ravel()[::7] * (1 + 2.0 ** -11), [2049.0, 2051.0, 65519.99, 65520.0,",
+            "    2.0 ** -25, 3 * 2.0 ** -26, 2.0 ** -26, -0.0, 1e300, np.inf, -np.inf]])",
+            "np.save('half_src.npy', src)",
+            "with np.errstate(over='ignore'):",
+            "    np.save('half_rounded.npy', src.astype(np.float16))",
             "np.save('structured.npy', np.zeros(2, dtype=[('x', '<f4'), ('y', '<i4')]))",
             "big = np.sin(np.arange(300001, dtype=np.float64))",
             "kw = {'x': np.arange(6, dtype=np.float32).reshape(2, 3), 'labels': np.array([3, 1, 2], np.uint8),",
@@ -327,7 +337,26 @@ class NumPyInteropTest {
         assertRejected("object.npy", "object arrays (dtype '|O', pickled Python objects) are not supported");
         assertRejected("unicode.npy", "unsupported dtype '<U2' (unicode string)");
         assertRejected("complex.npy", "unsupported dtype '<c16' (complex)");
-        assertRejected("half.npy", "unsupported dtype '<f2' (float16)");
+        // float16, every finite and infinite value (subnormals, ±0, ±65504, ±inf), exactly NumPy's float64 of it, as
+        // an array and as a tensor of either type; and rounding to float16 as NumPy's astype (before 2026-12-07 the
+        // type was refused)
+        double[] halfAsF8 = Npy.read(dir.resolve("half_as_f8.npy")).toDoubleArray();
+        assertThat(halfAsF8).hasSize(65536 - 2046);
+        NpyArray half = Npy.read(dir.resolve("half.npy"));
+        assertThat(half.descr()).isEqualTo("<f2");
+        assertThat(half.toDoubleArray()).containsExactly(halfAsF8);
+        for (DType t : DType.values()) {
+            try (Tensor read = Npy.readTensor(dir.resolve("half.npy"), t)) {
+                assertThat(read.toDoubleArray()).as("%s", t).containsExactly(halfAsF8);
+            }
+        }
+        double[] src = Npy.read(dir.resolve("half_src.npy")).toDoubleArray();
+        NpyArray rounded = Npy.read(dir.resolve("half_rounded.npy"));
+        NpyArray mine = NpyArray.ofDoubles(NpyDType.FLOAT16, src, src.length);
+        for (int i = 0; i < src.length; i++) {
+            assertThat(Double.doubleToRawLongBits(mine.getDouble(i))).as("%s", src[i])
+                    .isEqualTo(Double.doubleToRawLongBits(rounded.getDouble(i)));
+        }
         assertRejected("structured.npy", "structured arrays");
 
         for (String name : List.of("savez.npz", "savez_compressed.npz")) {

@@ -110,9 +110,9 @@ class PrefixReadProperties {
     }
 
     /**
-     * A value of {@code type}, exact in float32 and float64 once converted (integers well inside 2^24): floats
-     * include -0, subnormals and large values (float32's largest in a float32 file; a float64 file's stay in
-     * float32's range, so that it can be read as float32, rounded as NumPy's astype rounds).
+     * A value of {@code type}, exact in float32 and float64 once converted (integers well inside 2^24; every
+     * float16): floats include -0, subnormals and large values (float32's largest in a float32 file; a float64
+     * file's stay in float32's range, so that it can be read as float32, rounded as NumPy's astype rounds).
      */
     private static double randomValue(NpyDType type, Random r) {
         switch (type) {
@@ -130,6 +130,12 @@ class PrefixReadProperties {
             case INT32:
             case INT64:
                 return r.nextInt(1 << 16) - (1 << 15);
+            case FLOAT16: {
+                // -0, the smallest subnormal, the largest magnitude, else any finite float16 (exponent below 31)
+                int k = r.nextInt(12);
+                return k == 0 ? -0.0 : k == 1 ? 0x1p-24 : k == 2 ? -65504
+                        : NpyDType.halfToDouble((short) (r.nextInt(0x7C00) | (r.nextBoolean() ? 0x8000 : 0)));
+            }
             case FLOAT32: {
                 int k = r.nextInt(12);
                 return k == 0 ? -0.0 : k == 1 ? Float.MIN_VALUE : k == 2 ? -Float.MAX_VALUE : (float) r.nextGaussian();
@@ -147,7 +153,7 @@ class PrefixReadProperties {
                 b.put((byte) (long) v);
                 break;
             case 2:
-                b.putShort((short) (long) v);
+                b.putShort(type == NpyDType.FLOAT16 ? NpyDType.doubleToHalf(v) : (short) (long) v);
                 break;
             case 4:
                 if (type == NpyDType.FLOAT32) {
